@@ -1,0 +1,63 @@
+"""A private event loop in a daemon thread: the home of sync calls, live runs and SSH pools.
+
+Notebook kernels already run a loop (and block it while a cell runs), so synchronous front ends
+submit their coroutines here. Connections pooled by layers live on this loop across cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class BackgroundLoop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="orch-loop", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule `coro` on the loop; returns a thread-safe future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, fn: Any, *args: Any) -> None:
+        """Run a plain callable on the loop thread (for thread-safe method calls)."""
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    @property
+    def in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+
+
+_instance: BackgroundLoop | None = None
+_lock = threading.Lock()
+
+
+def background_loop() -> BackgroundLoop:
+    """The process-wide background loop, started on first use."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = BackgroundLoop()
+        return _instance
+
+
+@atexit.register
+def _shutdown() -> None:
+    if _instance is not None:
+        _instance.stop()

@@ -1,0 +1,217 @@
+"""Find, read and validate config files into a `Config`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ConfigError
+from ..layers.registry import KINDS, get_kind
+from .model import (
+    FILTER_KINDS,
+    Config,
+    Environment,
+    LayerSpec,
+    Location,
+    SecretsSettings,
+    Service,
+)
+from .source import Path_, Source, read_source
+from .suggest import did_you_mean
+from .validate import build_dataclass
+
+TOP_KEYS = ("environments", "services", "secrets")
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+
+def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
+                      cwd: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Config files in order of precedence: explicit paths, $ORCH_CONFIG, then the working dir."""
+    paths = [Path(p) for p in explicit]
+    if paths:
+        return paths
+    env = os.environ.get("ORCH_CONFIG", "")
+    if env.strip():
+        return [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    here = Path(cwd or os.getcwd())
+    if (here / "orch.yaml").is_file():
+        return [here / "orch.yaml"]
+    pair = [here / "environments.yaml", here / "services.yaml"]
+    found = [p for p in pair if p.is_file()]
+    if found:
+        return found
+    raise ConfigError(
+        f"no configuration found: give files with -c/load_config(...), set ORCH_CONFIG, or put "
+        f"orch.yaml (or environments.yaml and services.yaml) in {here}"
+    )
+
+
+def demo_config_files() -> list[Path]:
+    """The bundled demo configuration (local environments only, no servers needed)."""
+    return [DEMO_DIR / "orch.yaml"]
+
+
+def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Config:
+    """Load and validate config files (found automatically when none are given)."""
+    paths = find_config_files(files, cwd=cwd)
+    environments: dict[str, Environment] = {}
+    services: dict[str, Service] = {}
+    secrets = SecretsSettings()
+    for path in paths:
+        src = read_source(path)
+        _load_source(src, environments, services)
+        if isinstance(src.data, dict) and "secrets" in src.data:
+            secrets = build_dataclass(SecretsSettings, src.data["secrets"], ("secrets",), src)
+            if secrets.file and not os.path.isabs(secrets.file):
+                resolved = str(Path(path).resolve().parent / secrets.file)
+                secrets = SecretsSettings(secrets.providers, resolved, secrets.keyring_service)
+    return Config(
+        environments=MappingProxyType(environments),
+        services=MappingProxyType(services),
+        files=tuple(str(p) for p in paths),
+        secrets=secrets,
+    )
+
+
+def load_config_text(text: str, name: str = "<string>") -> Config:
+    """Validate config given as YAML text (for tests and notebooks)."""
+    from .source import parse_source
+
+    src = parse_source(text, name)
+    environments: dict[str, Environment] = {}
+    services: dict[str, Service] = {}
+    _load_source(src, environments, services)
+    return Config(MappingProxyType(environments), MappingProxyType(services), (name,))
+
+
+def _load_source(src: Source, environments: dict[str, Environment],
+                 services: dict[str, Service]) -> None:
+    data = src.data
+    if not isinstance(data, dict):
+        raise src.error((), "a config file must be a mapping with 'environments' and/or "
+                            "'services' at the top")
+    for key in data:
+        if key not in TOP_KEYS and not key.startswith("x-"):
+            raise src.error((key,), f"unknown top-level key {key!r}; expected one of "
+                                    f"{', '.join(TOP_KEYS)}", at_key=True,
+                            suggestion=did_you_mean(key, TOP_KEYS))
+    envs = data.get("environments") or {}
+    if not isinstance(envs, dict):
+        raise src.error(("environments",), "environments must be a mapping of names to "
+                                           "environments")
+    for name, raw in envs.items():
+        if name.startswith("x-"):
+            continue
+        path: Path_ = ("environments", name)
+        if name in environments:
+            first = environments[name].location
+            raise src.error(path, f"environment {name!r} is defined twice (first at {first})",
+                            at_key=True)
+        environments[name] = _environment(name, raw, path, src)
+    svcs = data.get("services") or {}
+    if not isinstance(svcs, dict):
+        raise src.error(("services",), "services must be a mapping of names to services")
+    for name, raw in svcs.items():
+        if name.startswith("x-"):
+            continue
+        path = ("services", name)
+        if name in services:
+            first = services[name].location
+            raise src.error(path, f"service {name!r} is defined twice (first at {first})",
+                            at_key=True)
+        services[name] = _service(name, raw, path, src)
+
+
+def _location(src: Source, path: Path_) -> Location:
+    pos = src.keys.get(path) or src.values.get(path)
+    return Location(src.file, pos[0] if pos else None)
+
+
+def _environment(name: str, raw: Any, path: Path_, src: Source) -> Environment:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise src.error(path, f"environment {name!r} must be a mapping with a 'layers' list")
+    allowed = ("layers", "description")
+    for key in raw:
+        if key not in allowed and not key.startswith("x-"):
+            raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
+                            at_key=True, suggestion=did_you_mean(key, allowed))
+    layers_raw = raw.get("layers") or []
+    if not isinstance(layers_raw, list):
+        raise src.error(path + ("layers",), f"environments.{name}.layers must be a list")
+    layers = tuple(_layer(item, path + ("layers", i), src) for i, item in enumerate(layers_raw))
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise src.error(path + ("description",), "description must be a string")
+    return Environment(name, layers, description, _location(src, path))
+
+
+def layer_spec(type_: str, config: Any, location: Location | None = None) -> LayerSpec:
+    """A LayerSpec from a kind name and its (already validated) config object."""
+    kind = get_kind(type_)
+    return LayerSpec(type_, config, kind.label(config), location)
+
+
+def _layer(raw: Any, path: Path_, src: Source) -> LayerSpec:
+    if not isinstance(raw, dict):
+        raise src.error(path, "a layer must be a mapping like {type: ssh, config: {host: ...}}")
+    for key in raw:
+        if key not in ("type", "config", "name") and not key.startswith("x-"):
+            raise src.error(path + (key,), f"unknown key {key!r} in a layer (expected type, "
+                                           f"config)", at_key=True,
+                            suggestion=did_you_mean(key, ("type", "config", "name")))
+    type_ = raw.get("type")
+    if type_ is None:
+        raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(sorted(KINDS)) + ")")
+    if not isinstance(type_, str) or type_ not in KINDS:
+        raise src.error(path + ("type",), f"unknown layer type {type_!r}; known types: "
+                                          f"{', '.join(sorted(KINDS))}",
+                        suggestion=did_you_mean(str(type_), KINDS))
+    kind = get_kind(type_)
+    config = build_dataclass(kind.Config, raw.get("config"), path + ("config",), src)
+    label = raw.get("name")
+    if label is not None and not isinstance(label, str):
+        raise src.error(path + ("name",), "a layer's name must be a string")
+    return LayerSpec(type_, config, label or kind.label(config), _location(src, path))
+
+
+def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
+    if not isinstance(raw, dict):
+        raise src.error(path, f"service {name!r} must be a mapping with at least a 'command'")
+    raw = dict(raw)
+    filters_raw = raw.pop("filters", None) or []
+    if not isinstance(filters_raw, list):
+        raise src.error(path + ("filters",), f"services.{name}.filters must be a list")
+    filters = tuple(_filter(f, path + ("filters", i), src) for i, f in enumerate(filters_raw))
+    service = build_dataclass(Service, raw, path, src, filters=filters, name=name,
+                              location=_location(src, path))
+    for i, step in enumerate(service.pre_commands):
+        if step.when != "success":
+            raise src.error(path + ("pre_commands", i, "when"),
+                            "'when' applies to post_commands only; a failing pre command "
+                            "always stops the run")
+    if service.stdout_mode == "file" and not service.stdout_file:
+        service = _replace_stdout_file(service)
+    return service
+
+
+def _replace_stdout_file(service: Service) -> Service:
+    from dataclasses import replace
+
+    return replace(service, stdout_file="{service}-{timestamp}.out")
+
+
+def _filter(raw: Any, path: Path_, src: Source) -> Any:
+    if not isinstance(raw, dict):
+        raise src.error(path, "a filter must be a mapping like {type: grep, pattern: ERROR}")
+    type_ = raw.get("type")
+    if type_ not in FILTER_KINDS:
+        raise src.error(path + ("type",) if "type" in raw else path,
+                        f"unknown filter type {type_!r}; known: {', '.join(FILTER_KINDS)}",
+                        suggestion=did_you_mean(str(type_), FILTER_KINDS))
+    options = {k: v for k, v in raw.items() if k != "type"}
+    return build_dataclass(FILTER_KINDS[type_], options, path, src)

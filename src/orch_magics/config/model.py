@@ -1,0 +1,250 @@
+"""The typed, immutable configuration model: what environments.yaml and services.yaml mean.
+
+Everything past the loader works on these objects, never on raw YAML. Field metadata `doc` is the
+documentation; the JSON Schema and docs/configuration.md are generated from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
+
+from ..errors import ConfigError
+from .suggest import did_you_mean
+
+Argv = tuple[str, ...]
+CommandSpec = str | Argv
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def doc(text: str, **more: Any) -> dict[str, Any]:
+    return {"doc": text, **more}
+
+
+def _regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+def _non_empty_command(cmd: CommandSpec) -> None:
+    if isinstance(cmd, str) and not cmd.strip():
+        raise ValueError("the command is empty")
+    if isinstance(cmd, tuple) and not cmd:
+        raise ValueError("the argv list is empty")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a named thing was defined, for error messages."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+# ---- filters (behaviour lives in orch_magics.sinks.filters) --------------------------------
+
+
+@dataclass(frozen=True)
+class GrepFilter:
+    """Keep the stdout lines that match a regular expression."""
+
+    kind: ClassVar[str] = "grep"
+    pattern: str = field(metadata=doc("Regular expression (Python `re` syntax).", check=_regex))
+    invert: bool = field(default=False, metadata=doc("Keep the lines that do *not* match."))
+    ignore_case: bool = field(default=False, metadata=doc("Match case-insensitively."))
+
+
+@dataclass(frozen=True)
+class JqFilter:
+    """Run a jq program on each stdout line that is JSON."""
+
+    kind: ClassVar[str] = "jq"
+    query: str = field(metadata=doc("jq program, e.g. `.timestamp,.message`."))
+    on_invalid: Literal["pass", "drop", "error"] = field(
+        default="pass",
+        metadata=doc("What to do with a line that is not JSON: pass it through, drop it, or "
+                     "report it on stderr."),
+    )
+    raw: bool = field(default=True, metadata=doc("Print strings without JSON quotes (jq -r)."))
+
+
+@dataclass(frozen=True)
+class HeadFilter:
+    """Keep only the first N lines."""
+
+    kind: ClassVar[str] = "head"
+    lines: int = field(default=10, metadata=doc("How many lines to keep."))
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    """Keep only the last N lines (shown when the run ends)."""
+
+    kind: ClassVar[str] = "tail"
+    lines: int = field(default=10, metadata=doc("How many lines to keep."))
+
+
+@dataclass(frozen=True)
+class ReplaceFilter:
+    """Substitute a regular expression in each line."""
+
+    kind: ClassVar[str] = "replace"
+    pattern: str = field(metadata=doc("Regular expression to find.", check=_regex))
+    replacement: str = field(default="", metadata=doc("Replacement (`\\1` refers to groups)."))
+
+
+FILTER_KINDS: dict[str, type] = {
+    c.kind: c for c in (GrepFilter, JqFilter, HeadFilter, TailFilter, ReplaceFilter)
+}
+FilterSpec = GrepFilter | JqFilter | HeadFilter | TailFilter | ReplaceFilter
+
+
+# ---- services -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A pre or post command: runs in the same environment as the service."""
+
+    command: CommandSpec = field(
+        metadata=doc("Shell command line (run by /bin/sh -c) or argv list.",
+                     check=_non_empty_command))
+    when: Literal["always", "success", "failure"] = field(
+        default="success",
+        metadata=doc("post_commands only: run after success (default), failure, or always."),
+    )
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: _EMPTY, metadata=doc("Extra variables for this step; may use placeholders."))
+    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
+    name: str | None = field(default=None, metadata=doc("Label shown in the display."))
+
+
+@dataclass(frozen=True)
+class Service:
+    """An environment-agnostic definition of what to run."""
+
+    command: CommandSpec = field(
+        metadata=doc("Shell command line, run by /bin/sh -c at the innermost layer (pipes, globs "
+                     "and $VAR work there), or an argv list run without a shell.",
+                     check=_non_empty_command))
+    description: str | None = field(default=None, metadata=doc("One line shown by `orch ls`."))
+    stdin_mode: Literal["none", "streaming", "interactive"] = field(
+        default="none",
+        metadata=doc("`none`: EOF at once; `streaming`: stdin fed from the cell body, the stdin "
+                     "box or the API; `interactive`: a line-oriented REPL."),
+    )
+    stdout_mode: Literal["stream", "capture", "file"] = field(
+        default="stream",
+        metadata=doc("`stream`: shown live; `capture`: kept in the result only; `file`: written "
+                     "to `stdout_file` on this machine."),
+    )
+    stdout_file: str | None = field(
+        default=None,
+        metadata=doc("Path template for stdout_mode: file; `{service}`, `{env}` and "
+                     "`{timestamp}` are filled in."),
+    )
+    filters: tuple[FilterSpec, ...] = field(
+        default=(), metadata=doc("Filters applied, in order, to stdout lines as they stream."))
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: _EMPTY,
+        metadata=doc("Variables set for the command; values may use `{{secret:NAME}}` and "
+                     "`{{env:VAR}}` / `{{env:VAR:-default}}`."),
+    )
+    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
+    pre_commands: tuple[Step, ...] = field(
+        default=(), metadata=doc("Commands run before, in order; a failure stops the run."))
+    post_commands: tuple[Step, ...] = field(
+        default=(), metadata=doc("Commands run after, in order, according to their `when`."))
+    tty: bool = field(default=False, metadata=doc("Run under a pseudo-terminal."))
+    timeout: float | None = field(
+        default=None, metadata=doc("Seconds after which the run is stopped."))
+    restart: Literal["no", "on-failure", "always"] = field(
+        default="no", metadata=doc("For background services: restart policy."))
+    max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up."))
+    name: str = field(default="", metadata={"internal": True})
+    location: Location | None = field(default=None, metadata={"internal": True}, compare=False)
+
+
+# ---- environments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One execution layer of an environment: its kind plus that kind's validated config."""
+
+    type: str
+    config: Any
+    label: str
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An ordered stack of layers; the first layer is the outermost (closest to this machine)."""
+
+    name: str
+    layers: tuple[LayerSpec, ...] = ()
+    description: str | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    def describe(self) -> str:
+        """`local → ssh bastion → docker app` rendering of the stack."""
+        return " → ".join(["local", *(layer.label for layer in self.layers)])
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    """Where `{{secret:NAME}}` values come from, tried in order."""
+
+    providers: tuple[Literal["env", "keyring", "file", "prompt"], ...] = field(
+        default=("env", "keyring", "file", "prompt"),
+        metadata=doc("Providers tried in order."),
+    )
+    file: str | None = field(
+        default=None,
+        metadata=doc("YAML file of `name: value` pairs; must not be readable by others."),
+    )
+    keyring_service: str = field(
+        default="orch_magics", metadata=doc("Service name used for keyring look-ups."))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything loaded: environments and services by name, plus the files they came from."""
+
+    environments: Mapping[str, Environment]
+    services: Mapping[str, Service]
+    files: tuple[str, ...] = ()
+    secrets: SecretsSettings = SecretsSettings()
+
+    def environment(self, name: str) -> Environment:
+        """The environment called `name`, or a ConfigError with did-you-mean."""
+        env = self.environments.get(name)
+        if env is None:
+            raise _unknown("environment", name, self.environments, self.files)
+        return env
+
+    def service(self, name: str) -> Service:
+        """The service called `name`, or a ConfigError with did-you-mean."""
+        svc = self.services.get(name)
+        if svc is None:
+            raise _unknown("service", name, self.services, self.files)
+        return svc
+
+
+def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
+    names = sorted(known)
+    listing = ", ".join(names) if names else f"none are defined"
+    where = f" in {', '.join(files)}" if files else ""
+    return ConfigError(
+        f"unknown {what} {name!r}{where}; known: {listing}",
+        suggestion=did_you_mean(name, names),
+    )

@@ -1,0 +1,103 @@
+"""The package's exceptions: every failure a user can cause or meet has its own class and message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import RunResult
+
+
+class OrchError(Exception):
+    """Base class of every error orch_magics raises on purpose."""
+
+
+class ConfigError(OrchError):
+    """Bad configuration: names the file, line and column, shows the line, suggests a fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        source_line: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.source_line = source_line
+        self.suggestion = suggestion
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        text = f"{where}{self.message}"
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion!r}?)"
+        if self.source_line is not None:
+            text += f"\n    {self.source_line}"
+            if self.column is not None:
+                text += "\n    " + " " * (self.column - 1) + "^"
+        return text
+
+
+class LayerError(OrchError):
+    """A layer could not do its part: names the hop (1 = outermost) and the layer."""
+
+    def __init__(self, message: str, *, hop: int | None = None, layer: str | None = None) -> None:
+        self.reason = message
+        self.hop = hop
+        self.layer = layer
+        prefix = ""
+        if hop is not None and layer:
+            prefix = f"hop {hop} ({layer}): "
+        elif layer:
+            prefix = f"{layer}: "
+        super().__init__(prefix + message)
+
+
+class ConnectError(LayerError):
+    """The layer's target could not be reached (network, socket, engine)."""
+
+
+class AuthError(LayerError):
+    """The target refused our credentials."""
+
+
+class HostKeyError(LayerError):
+    """The target's host key is unknown or changed."""
+
+
+class StreamError(LayerError):
+    """The connection broke while the process ran; output received before is kept."""
+
+
+class RunError(OrchError):
+    """A run ended unsuccessfully; `.result` holds everything it printed."""
+
+    def __init__(self, result: RunResult, message: str | None = None) -> None:
+        self.result = result
+        super().__init__(message or result.describe_failure())
+
+
+class RunTimeout(RunError):
+    """The run exceeded its timeout and was stopped; `.result` keeps the partial output."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C / kernel interrupt stopped the run; `.result` keeps the partial output."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        super().__init__(result.describe_failure())

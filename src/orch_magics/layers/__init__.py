@@ -1,0 +1,6 @@
+"""Execution layers: where a process runs, one hop at a time."""
+
+from .base import LaunchContext, Launcher, LayerKind
+from .registry import get_kind, kind_names
+
+__all__ = ["LaunchContext", "Launcher", "LayerKind", "get_kind", "kind_names"]

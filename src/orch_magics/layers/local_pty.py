@@ -1,0 +1,101 @@
+"""Local processes under a pseudo-terminal (`tty: true`): one merged output stream."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import AsyncIterator
+
+from ..process.command import Command
+from ..process.events import Exit
+from ..process.handle import ProcessHandle
+from .local import READ_CHUNK
+
+
+class PtyBackend:
+    """A child whose stdin/stdout/stderr are the slave side of a pty we hold the master of."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int) -> None:
+        self._proc = proc
+        self._master = master
+        self.pid: int | None = proc.pid
+
+    async def _read(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        while True:
+            ready = loop.create_future()
+            loop.add_reader(self._master, lambda: ready.done() or ready.set_result(None))
+            try:
+                await ready
+            finally:
+                loop.remove_reader(self._master)
+            try:
+                chunk = os.read(self._master, READ_CHUNK)
+            except OSError as exc:  # EIO: every slave fd closed, the child is gone
+                if exc.errno == errno.EIO:
+                    return
+                raise
+            if not chunk:
+                return
+            yield chunk
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._read()
+
+    def stderr(self) -> AsyncIterator[bytes] | None:
+        return None
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        loop = asyncio.get_running_loop()
+        while view:
+            try:
+                n = os.write(self._master, view)
+                view = view[n:]
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_writer(self._master, lambda: ready.done() or ready.set_result(None))
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(self._master)
+
+    async def write_eof(self) -> None:
+        await self.write(b"\x04")  # the terminal's EOF character (VEOF, ^D)
+
+    async def wait(self) -> Exit:
+        rc = await self._proc.wait()
+        return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
+
+    async def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def close(self) -> None:
+        try:
+            os.close(self._master)
+        except OSError:
+            pass
+
+
+async def launch_pty(command: Command, env: dict[str, str] | None, chain: str) -> ProcessHandle:
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+
+    def _controlling_tty() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *command.argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=command.cwd,
+            start_new_session=True, preexec_fn=_controlling_tty,
+        )
+    finally:
+        os.close(slave)
+    return ProcessHandle(PtyBackend(proc, master), command, chain=chain)

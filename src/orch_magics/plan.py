@@ -1,0 +1,130 @@
+"""Planning: environment + service (or an ad-hoc command) → everything a run needs, resolved.
+
+Pure apart from reading secrets: no process starts here. A plan is what `--dry-run` shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .config.model import Config, Environment, FilterSpec, Service, Step
+from .errors import ConfigError
+from .executor import LayeredExecutor
+from .layers.base import Launcher
+from .process.command import Command
+from .secrets.placeholders import Resolver, SecretValues
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A pre or post command, resolved."""
+
+    label: str
+    command: Command
+    when: Literal["always", "success", "failure"] = "success"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run, fully resolved: where (layers), what (command), and how (modes, filters)."""
+
+    environment: Environment
+    service: Service | None
+    command: Command
+    pre: tuple[PlannedStep, ...] = ()
+    post: tuple[PlannedStep, ...] = ()
+    stdin_mode: Literal["none", "streaming", "interactive"] = "none"
+    stdout_mode: Literal["stream", "capture", "file"] = "stream"
+    filters: tuple[FilterSpec, ...] = ()
+    timeout: float | None = None
+    secrets: SecretValues = field(default_factory=SecretValues, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.service.name if self.service else "(command)"
+
+    def executor(self, base: Launcher | None = None) -> LayeredExecutor:
+        """The layered executor for this plan's environment."""
+        return LayeredExecutor(base, self.environment.layers)
+
+    def describe(self) -> str:
+        """Human-readable plan (no secret values): layers, command, variables, steps."""
+        lines = [f"environment: {self.environment.name}  ({self.environment.describe()})"]
+        if self.service:
+            lines.append(f"service:     {self.service.name}")
+        for step in self.pre:
+            lines.append(f"pre:         {step.command.display()}")
+        lines.append(f"command:     {self.command.display()}")
+        if self.command.cwd:
+            lines.append(f"working_dir: {self.command.cwd}")
+        for key in self.command.env:
+            raw = self.service.environment.get(key) if self.service else None
+            shown = raw if raw is not None else self.command.env[key]
+            lines.append(f"env:         {key}={shown}")
+        for step in self.post:
+            lines.append(f"post ({step.when}): {step.command.display()}")
+        lines.append(f"stdin: {self.stdin_mode}   stdout: {self.stdout_mode}"
+                     + (f"   filters: {', '.join(f.kind for f in self.filters)}"
+                        if self.filters else ""))
+        return "\n".join(lines)
+
+
+def make_plan(
+    config: Config,
+    environment: str,
+    service: str | None = None,
+    *,
+    command: str | Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    resolver: Resolver | None = None,
+    stdin_mode: Literal["none", "streaming", "interactive"] | None = None,
+    tty: bool | None = None,
+) -> RunPlan:
+    """Resolve a run. Give `service`, or `command` (a shell line or an argv) for an ad-hoc run."""
+    environment_obj = config.environment(environment)
+    resolver = resolver or Resolver()
+    if (service is None) == (command is None):
+        raise ConfigError("give either a service name or a command, not both or neither")
+    if service is None:
+        assert command is not None
+        cmd = Command.of(command, env=dict(env or {}), cwd=cwd, tty=bool(tty))
+        return RunPlan(environment_obj, None, cmd,
+                       stdin_mode=stdin_mode or "streaming", secrets=resolver.used)
+    svc = config.service(service)
+
+    def where(key: str) -> object:
+        def make(msg: str) -> ConfigError:
+            loc = f" ({svc.location})" if svc.location else ""
+            return ConfigError(f"service {svc.name!r}{loc}, {key}: {msg}")
+        return make
+
+    def resolve_env(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+        return {k: resolver.expand(v, where(f"{prefix}.{k}"))  # type: ignore[arg-type]
+                for k, v in values.items()}
+
+    base_env = resolve_env(svc.environment, "environment")
+    if env:
+        base_env.update(env)
+    main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
+                      tty=svc.tty if tty is None else tty)
+
+    def step(s: Step, i: int, kind: str) -> PlannedStep:
+        step_env = {**base_env, **resolve_env(s.environment, f"{kind}[{i}].environment")}
+        cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
+        return PlannedStep(s.name or cmd.display(), cmd, s.when)
+
+    return RunPlan(
+        environment=environment_obj,
+        service=svc,
+        command=main,
+        pre=tuple(step(s, i, "pre_commands") for i, s in enumerate(svc.pre_commands)),
+        post=tuple(step(s, i, "post_commands") for i, s in enumerate(svc.post_commands)),
+        stdin_mode=stdin_mode or svc.stdin_mode,
+        stdout_mode=svc.stdout_mode,
+        filters=svc.filters,
+        timeout=svc.timeout,
+        secrets=resolver.used,
+    )

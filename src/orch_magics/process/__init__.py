@@ -1,0 +1,10 @@
+"""What a launched process looks like to its caller: the command, its events, its live handle."""
+
+from .command import Command
+from .events import Event, Exit, Stderr, Stdout
+from .handle import ProcessBackend, ProcessHandle, StdinWriter
+
+__all__ = [
+    "Command", "Event", "Exit", "ProcessBackend", "ProcessHandle", "StdinWriter", "Stderr",
+    "Stdout",
+]

@@ -1,0 +1,60 @@
+"""The command a launcher runs: argv plus the variables and directory it runs with."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Command:
+    """An argv to run at the innermost layer.
+
+    `env` is *added* to the target's environment (it never replaces it); `cwd` is the directory
+    on the target. Layers that cross a real shell (SSH) quote `argv` exactly once for it; layers
+    that take an argv (local, Docker) pass it through untouched. Values of `env` never go on an
+    argv: `ps` on any hop must not show them.
+    """
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    cwd: str | None = None
+    tty: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise ValueError("a command needs at least one argv element")
+        if not isinstance(self.env, MappingProxyType):
+            object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+
+    @classmethod
+    def shell(cls, line: str, **kw: object) -> Command:
+        """A shell command line, run by `/bin/sh -c` at the innermost layer."""
+        return cls(argv=("/bin/sh", "-c", line), **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def of(cls, spec: str | Sequence[str], **kw: object) -> Command:
+        """A string is a shell line, a sequence an argv."""
+        if isinstance(spec, str):
+            return cls.shell(spec, **kw)
+        return cls(argv=tuple(spec), **kw)  # type: ignore[arg-type]
+
+    def with_env(self, extra: Mapping[str, str], *, override: bool = True) -> Command:
+        """Merge variables; with override=False the command's own values win."""
+        merged = {**self.env, **extra} if override else {**extra, **self.env}
+        return replace(self, env=MappingProxyType(merged))
+
+    def with_cwd(self, cwd: str | None, *, override: bool = True) -> Command:
+        if cwd is None or (self.cwd is not None and not override):
+            return self
+        return replace(self, cwd=cwd)
+
+    def display(self) -> str:
+        """The argv as one shell-quoted line (for status lines and dry runs; no env values)."""
+        if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c"):
+            return self.argv[2]
+        return shlex.join(self.argv)

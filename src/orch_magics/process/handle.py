@@ -1,0 +1,268 @@
+"""The live process handle every layer returns, built on a small per-layer backend.
+
+A layer implements `ProcessBackend` (raw reads, writes, EOF, signals, exit status); the handle
+adds everything the caller sees the same way at every depth: a stdin writer that never blocks
+its caller, an ordered event stream with back-pressure, `wait()`, and the INT → TERM → KILL ladder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal as _signal
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from .command import Command
+from .events import Event, Exit, Stderr, Stdout
+
+#: How many output chunks may wait for a slow consumer before the process is paused.
+QUEUE_CHUNKS = 64
+#: Default waits between the steps of the stop ladder (seconds).
+STOP_GRACE = (2.0, 2.0)
+
+
+class ProcessBackend(Protocol):
+    """What one layer must provide for a process it started.
+
+    `stdout` / `stderr` yield raw chunks until EOF (stderr is None under a PTY, where both
+    streams are one). `wait` returns the Exit once the process is gone. `signal` delivers a
+    signal to the process *and its children* at the end of the chain. `close` frees the channel.
+    """
+
+    pid: int | None
+
+    def stdout(self) -> AsyncIterator[bytes]: ...
+    def stderr(self) -> AsyncIterator[bytes] | None: ...
+    async def write(self, data: bytes) -> None: ...
+    async def write_eof(self) -> None: ...
+    async def wait(self) -> Exit: ...
+    async def signal(self, sig: int) -> None: ...
+    async def close(self) -> None: ...
+
+
+class StdinWriter:
+    """Feeds the process's stdin in order; `write` never blocks, `drain` waits for delivery.
+
+    Data written after the process stopped reading is dropped and `broken` is set: a process
+    that exits without reading its input is not an error.
+    """
+
+    def __init__(self, backend: ProcessBackend) -> None:
+        self._backend = backend
+        self._queue: collections.deque[bytes | None] = collections.deque()
+        self._pending = 0
+        self._wakeup = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._flushed.set()
+        self.closed = False
+        self.broken: BaseException | None = None
+        self.bytes_written = 0
+        self._task = asyncio.ensure_future(self._pump())
+
+    def write(self, data: bytes | str) -> None:
+        """Queue bytes (str is sent as UTF-8) for the process."""
+        if self.closed:
+            raise ValueError("stdin is closed (EOF was sent)")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not data:
+            return
+        self._queue.append(bytes(data))
+        self._pending += len(data)
+        self._flushed.clear()
+        self._wakeup.set()
+
+    def write_line(self, line: str) -> None:
+        """Queue one line; a newline is added unless it already ends with one."""
+        self.write(line if line.endswith("\n") else line + "\n")
+
+    def close(self) -> None:
+        """Send EOF once everything queued before has been delivered. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.append(None)
+        self._flushed.clear()
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        """Bytes queued but not yet delivered."""
+        return self._pending
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been handed to the layer."""
+        await self._flushed.wait()
+
+    async def awrite(self, data: bytes | str) -> None:
+        """Write and wait for delivery (back-pressure for large inputs)."""
+        self.write(data)
+        await self.drain()
+
+    async def _pump(self) -> None:
+        while True:
+            while not self._queue:
+                self._flushed.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._queue.popleft()
+            if item is None:
+                if self.broken is None:
+                    try:
+                        await self._backend.write_eof()
+                    except (OSError, EOFError, ConnectionError) as exc:
+                        self.broken = exc
+                    except Exception as exc:  # a layer's own error type
+                        self.broken = exc
+                self._flushed.set()
+                return
+            self._pending -= len(item)
+            if self.broken is not None:
+                continue
+            try:
+                await self._backend.write(item)
+                self.bytes_written += len(item)
+            except Exception as exc:  # the process closed its stdin or the channel went away
+                self.broken = exc
+
+    def _cancel(self) -> None:
+        self._task.cancel()
+
+
+class ProcessHandle:
+    """A running process at the end of a layer chain.
+
+    Read `async for event in handle.events()`: Stdout / Stderr chunks as they arrive, then one
+    Exit. Only one reader may iterate; if nobody does, `wait()` drains (and discards) the output
+    so the process never stalls on a full pipe.
+    """
+
+    def __init__(self, backend: ProcessBackend, command: Command, *, chain: str = "local") -> None:
+        self._backend = backend
+        self.command = command
+        self.chain = chain
+        self.stdin = StdinWriter(backend)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_CHUNKS)
+        self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
+        self._reading = False
+        self._stopping: asyncio.Task[Exit] | None = None
+        self.signals_sent: list[int] = []
+        self._task = asyncio.ensure_future(self._run())
+
+    @property
+    def pid(self) -> int | None:
+        """The process id where the layer knows it (at the end of the chain)."""
+        return self._backend.pid
+
+    @property
+    def exit(self) -> Exit | None:
+        """The Exit once the process has ended, else None."""
+        return self._exit.result() if self._exit.done() else None
+
+    @property
+    def running(self) -> bool:
+        return not self._exit.done()
+
+    async def _pump(self, stream: AsyncIterator[bytes], kind: type[Stdout] | type[Stderr]) -> None:
+        async for chunk in stream:
+            if chunk:
+                await self._queue.put(kind(chunk))
+
+    async def _run(self) -> None:
+        error: BaseException | None = None
+        pumps = [asyncio.ensure_future(self._pump(self._backend.stdout(), Stdout))]
+        err_stream = self._backend.stderr()
+        if err_stream is not None:
+            pumps.append(asyncio.ensure_future(self._pump(err_stream, Stderr)))
+        try:
+            for fut in asyncio.as_completed(pumps):
+                try:
+                    await fut
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    error = error or exc
+            try:
+                exit_event = await self._backend.wait()
+            except Exception as exc:
+                exit_event = Exit(error=error or exc)
+            if error is not None and exit_event.error is None:
+                exit_event = Exit(exit_event.code, exit_event.signal, error)
+        except asyncio.CancelledError:
+            for p in pumps:
+                p.cancel()
+            exit_event = Exit(error=error or asyncio.CancelledError("reader cancelled"))
+        finally:
+            try:
+                await self._backend.close()
+            except Exception:
+                pass
+        self.stdin._cancel()
+        if not self._exit.done():
+            self._exit.set_result(exit_event)
+        await self._queue.put(exit_event)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Output chunks as they happen, then the Exit; each event is delivered once."""
+        if self._reading:
+            raise RuntimeError("events() is already being read")
+        self._reading = True
+        while True:
+            event = await self._queue.get()
+            yield event
+            if isinstance(event, Exit):
+                return
+
+    async def wait(self) -> Exit:
+        """Wait for the end; drains unread output (it is discarded) if nobody reads events()."""
+        if not self._reading:
+            async for _ in self.events():
+                pass
+        return await asyncio.shield(self._exit)
+
+    async def send_signal(self, sig: int | str) -> None:
+        """Deliver a signal (number or name such as 'INT') to the process and its children."""
+        if isinstance(sig, str):
+            sig = _signal.Signals[sig if sig.startswith("SIG") else "SIG" + sig].value
+        if self._exit.done():
+            return
+        self.signals_sent.append(int(sig))
+        await self._backend.signal(int(sig))
+
+    async def interrupt(self) -> None:
+        await self.send_signal(_signal.SIGINT)
+
+    async def terminate(self) -> None:
+        await self.send_signal(_signal.SIGTERM)
+
+    async def kill(self) -> None:
+        await self.send_signal(_signal.SIGKILL)
+
+    async def stop(self, grace: tuple[float, float] = STOP_GRACE) -> Exit:
+        """The interrupt ladder: INT, then TERM after grace[0] s, then KILL after grace[1] s."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._ladder(grace))
+        return await asyncio.shield(self._stopping)
+
+    async def _ladder(self, grace: tuple[float, float]) -> Exit:
+        for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
+                              (_signal.SIGKILL, None)):
+            if self._exit.done():
+                break
+            try:
+                await self.send_signal(sig)
+            except Exception:
+                pass
+            try:
+                await asyncio.wait_for(asyncio.shield(self._exit), wait_for)
+            except asyncio.TimeoutError:
+                continue
+        if not self._reading:
+            return await self.wait()
+        return await asyncio.shield(self._exit)
+
+    async def aclose(self) -> None:
+        """Stop the process if it still runs and free the channel."""
+        if self.running:
+            await self.stop()

@@ -1,0 +1,179 @@
+"""RunResult: a finished run as a value — exit status, every byte of output, timing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .process.events import Exit
+from .sinks.buffer import OutputBuffer
+
+
+@dataclass(eq=False)
+class RunResult:
+    """What a run produced. Output is kept whole (on disk past a threshold) and decoded lazily.
+
+    `stdout` / `stderr` are text (UTF-8, undecodable bytes replaced); `stdout_bytes` /
+    `stderr_bytes` are exact. With filters, `stdout` is the filtered text and `raw_stdout` the
+    unfiltered one. `steps` holds the results of pre and post commands.
+    """
+
+    environment: str
+    service: str | None
+    command: str
+    chain: str
+    exit: Exit
+    duration: float
+    started_at: float
+    stdout_buffer: OutputBuffer = field(repr=False)
+    stderr_buffer: OutputBuffer = field(repr=False)
+    raw_stdout_buffer: OutputBuffer | None = field(default=None, repr=False)
+    timed_out: bool = False
+    interrupted: bool = False
+    steps: list[RunResult] = field(default_factory=list, repr=False)
+    step: str | None = None  # "pre" / "post" for step results
+    output_file: str | None = None
+    stdin_bytes: int = 0
+
+    # ---- status -------------------------------------------------------------------------
+    @property
+    def returncode(self) -> int | None:
+        """Exit code, -N after signal N (subprocess style), None when the end is unknown."""
+        return self.exit.returncode
+
+    @property
+    def signal(self) -> int | None:
+        return self.exit.signal
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the chain broke (connection lost, …) when it did; output before it is kept."""
+        return self.exit.error
+
+    @property
+    def ok(self) -> bool:
+        """True when the command and every step that ran exited 0."""
+        return (self.exit.code == 0 and self.exit.error is None and not self.timed_out
+                and not self.interrupted and all(s.ok for s in self.steps if s.step == "pre")
+                and all(s.ok for s in self.steps if s.step == "post"))
+
+    # ---- output ---------------------------------------------------------------------------
+    @property
+    def stdout_bytes(self) -> bytes:
+        return self.stdout_buffer.getvalue()
+
+    @property
+    def stderr_bytes(self) -> bytes:
+        return self.stderr_buffer.getvalue()
+
+    @cached_property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @cached_property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", "replace")
+
+    @property
+    def raw_stdout(self) -> str:
+        """stdout before filters (the same as `stdout` when the service has none)."""
+        buf = self.raw_stdout_buffer or self.stdout_buffer
+        return buf.getvalue().decode("utf-8", "replace")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """stdout split into lines (without newlines)."""
+        return list(self.stdout_buffer.iter_lines())
+
+    def iter_lines(self) -> Any:
+        """stdout lines read incrementally (for outputs too large to hold as one list)."""
+        return self.stdout_buffer.iter_lines()
+
+    def json_lines(self) -> list[Any]:
+        """stdout lines parsed as JSON (lines that are not JSON are skipped)."""
+        out = []
+        for line in self.iter_lines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    # ---- presentation -----------------------------------------------------------------------
+    def describe_failure(self) -> str:
+        what = f"{self.environment}/{self.service or self.command}"
+        if self.timed_out:
+            return f"{what} timed out after {self.duration:.1f}s and was stopped"
+        if self.interrupted:
+            return f"{what} was interrupted after {self.duration:.1f}s"
+        failed_pre = [s for s in self.steps if s.step == "pre" and not s.ok]
+        if failed_pre:
+            return f"{what}: pre command {failed_pre[0].command!r} failed ({failed_pre[0].exit.describe()})"
+        if self.exit.error is not None and self.exit.code is None:
+            return f"{what} failed: {self.exit.error}"
+        failed_post = [s for s in self.steps if s.step == "post" and not s.ok]
+        if self.exit.code == 0 and failed_post:
+            return f"{what}: post command {failed_post[0].command!r} failed ({failed_post[0].exit.describe()})"
+        tail = self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
+        return f"{what} failed ({self.exit.describe()})" + (f": {tail.splitlines()[-1]}" if tail else "")
+
+    def check(self) -> RunResult:
+        """Return self when ok; raise RunError (RunTimeout after a timeout) carrying self."""
+        from .errors import RunError, RunTimeout
+
+        if self.timed_out:
+            raise RunTimeout(self)
+        if not self.ok:
+            raise RunError(self)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "service": self.service,
+            "command": self.command,
+            "chain": self.chain,
+            "returncode": self.returncode,
+            "exit_code": self.exit.code,
+            "signal": self.exit.signal,
+            "error": str(self.exit.error) if self.exit.error else None,
+            "ok": self.ok,
+            "timed_out": self.timed_out,
+            "interrupted": self.interrupted,
+            "duration": round(self.duration, 6),
+            "started_at": self.started_at,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "output_file": self.output_file,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    def json(self, **kw: Any) -> str:
+        """The result as JSON (output decoded as text)."""
+        return json.dumps(self.to_dict(), **kw)
+
+    def __repr__(self) -> str:
+        name = self.service or self.command
+        if len(name) > 40:
+            name = name[:37] + "..."
+        state = self.exit.describe()
+        if self.timed_out:
+            state += ", timed out"
+        if self.interrupted:
+            state += ", interrupted"
+        return (f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
+                f"stdout {_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
+                f"stderr {_size(self.stderr_buffer.size)}>")
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"

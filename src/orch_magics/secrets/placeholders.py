@@ -1,0 +1,100 @@
+"""Expand `{{secret:NAME}}`, `{{env:VAR}}` and `{{env:VAR:-default}}` in config values.
+
+Resolution happens while planning, before anything runs, so a missing secret never starts a
+half-configured process. Every resolved secret value is recorded so sinks can mask it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
+
+
+def secret_env_name(name: str) -> str:
+    """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
+    return "ORCH_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+class SecretValues:
+    """The secret values a plan uses; never shown by repr."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: list[str] = []
+        for v in values:
+            self.add(v)
+
+    def add(self, value: str) -> None:
+        if value and value not in self._values:
+            self._values.append(value)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} secret value(s)>"
+
+
+SecretLookup = Callable[[str], "str | None"]
+
+
+def env_provider(name: str) -> str | None:
+    return os.environ.get(secret_env_name(name))
+
+
+class Resolver:
+    """Resolves placeholders with a chain of secret providers (first answer wins)."""
+
+    def __init__(self, providers: Iterable[tuple[str, SecretLookup]] | None = None) -> None:
+        self.providers: list[tuple[str, SecretLookup]] = list(
+            providers if providers is not None else [("env", env_provider)])
+        self.used = SecretValues()
+
+    def secret(self, name: str) -> str | None:
+        for _label, lookup in self.providers:
+            value = lookup(name)
+            if value is not None:
+                self.used.add(value)
+                return value
+        return None
+
+    def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
+        """Expand the placeholders in `text`; `where(msg)` builds the error for a missing one."""
+
+        def sub(m: re.Match[str]) -> str:
+            kind, body = m.group(1), m.group(2)
+            if kind == "env":
+                var, sep, default = body.partition(":-")
+                value = os.environ.get(var)
+                if value is None or (sep and value == ""):
+                    if sep:
+                        return default
+                    raise where(f"variable {var!r} is not set (write {{{{env:{var}:-default}}}} "
+                                f"to give a default)")
+                return value
+            value = self.secret(body)
+            if value is None:
+                tried = ", ".join(label for label, _ in self.providers) or "no providers"
+                raise where(f"secret {body!r} is not available (tried: {tried}; e.g. set "
+                            f"{secret_env_name(body)})")
+            return value
+
+        return PLACEHOLDER.sub(sub, text)
+
+
+def resolve_mapping(values: Mapping[str, str], resolver: Resolver,
+                    where: Callable[[str, str], ConfigError]) -> dict[str, str]:
+    """Expand every value; `where(key, msg)` builds the error naming the key."""
+    return {k: resolver.expand(v, lambda msg, k=k: where(k, msg)) for k, v in values.items()}
+
+
+def has_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and bool(PLACEHOLDER.search(value))

@@ -1,0 +1,1 @@
+"""Where a run's events go: captured into the result, shown live, written to a file, filtered."""

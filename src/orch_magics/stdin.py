@@ -1,0 +1,49 @@
+"""Feeding a process's stdin from what the caller has: bytes, text, files, (async) iterables."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Iterable
+from typing import IO, Any, Union
+
+from .process.handle import StdinWriter
+
+StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
+CHUNK = 1 << 20
+
+
+async def feed_stdin(writer: StdinWriter, source: StdinSource, *, close: bool = True) -> None:
+    """Write everything from `source` with back-pressure, then send EOF when `close`."""
+    try:
+        if source is None:
+            pass
+        elif isinstance(source, (bytes, bytearray, memoryview, str)):
+            data = source.encode() if isinstance(source, str) else bytes(source)
+            for i in range(0, len(data), CHUNK):
+                await writer.awrite(data[i:i + CHUNK])
+                if writer.broken:
+                    break
+        elif hasattr(source, "read"):
+            loop = asyncio.get_running_loop()
+            while True:
+                chunk = await loop.run_in_executor(None, source.read, CHUNK)
+                if not chunk:
+                    break
+                await writer.awrite(chunk)
+                if writer.broken:
+                    break
+        elif hasattr(source, "__aiter__"):
+            async for item in source:  # type: ignore[union-attr]
+                await writer.awrite(item)
+                if writer.broken:
+                    break
+        elif hasattr(source, "__iter__"):
+            for item in source:  # type: ignore[union-attr]
+                await writer.awrite(item)
+                if writer.broken:
+                    break
+        else:
+            raise TypeError(f"cannot use {type(source).__name__} as stdin")
+    finally:
+        if close:
+            writer.close()
