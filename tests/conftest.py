@@ -1,0 +1,23 @@
+"""Shared test set-up: real servers are started by the fixture plugins in tests/fixtures/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytest_plugins = ["fixtures.sshd", "fixtures.dockerd", "fixtures.jupyter"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's ORCH_* variables."""
+    for key in list(os.environ):
+        if key.startswith("ORCH_"):
+            monkeypatch.delenv(key, raising=False)
