@@ -16,6 +16,7 @@ from .config.loader import load_config
 from .config.model import Config
 from .layers.base import LaunchContext
 from .layers.local import LocalLauncher
+from .lifecycle import Entry, RunInfo, RunRegistry
 from .live import LiveRun
 from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
@@ -23,6 +24,7 @@ from .result import RunResult
 from .runner import RunControl, execute
 from .secrets.placeholders import Resolver
 from .sinks.base import Sink
+from .sinks.ring import RingBuffer
 from .stdin import StdinSource
 
 
@@ -34,6 +36,7 @@ class Orchestrator:
         self._resolver_factory = resolver_factory or Resolver
         self._contexts: dict[asyncio.AbstractEventLoop, LaunchContext] = {}
         self._bg: BackgroundLoop | None = None
+        self.runs = RunRegistry()
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -95,13 +98,16 @@ class Orchestrator:
             self._bg = background_loop()
         return self._bg
 
-    def start(self, environment: str, service: str | None = None, *,
+    def spawn(self, environment: str, service: str | None = None, *,
               command: str | Sequence[str] | None = None, stdin: StdinSource = None,
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
-              sinks: Sequence[Sink] = (), name: str | None = None,
-              plan: RunPlan | None = None) -> LiveRun:
-        """Start a run on the background loop and return at once with a LiveRun."""
+              sinks: Sequence[Sink] = (), plan: RunPlan | None = None) -> LiveRun:
+        """Start a run on the background loop and return at once with a LiveRun (unnamed).
+
+        stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
+        stdin_mode is `none`.
+        """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         if close_stdin is None:
             close_stdin = stdin is not None or plan.stdin_mode == "none"
@@ -113,7 +119,51 @@ class Orchestrator:
         future = self.loop.submit(self.arun(environment, plan=plan, stdin=stdin,
                                             timeout=timeout, sinks=sinks, control=control,
                                             close_stdin=close_stdin))
-        return LiveRun(plan, self.loop, control, future, name=name)
+        return LiveRun(plan, self.loop, control, future)
+
+    # ---- named background runs ------------------------------------------------------------
+    def start(self, environment: str, service: str | None = None, *,
+                    command: str | Sequence[str] | None = None, name: str | None = None,
+                    sinks: Sequence[Sink] = (), **kw: Any) -> LiveRun:
+        """Start a background run under a name (default: the service's) for ps/logs/stop."""
+        base = name or service or "command"
+        name = name or self.runs.new_name(base)
+        ring = RingBuffer()
+
+        def launch() -> LiveRun:
+            return self.spawn(environment, service, command=command, sinks=[ring, *sinks], **kw)
+
+        live = launch()
+        live.name = name
+        self.runs.add(name, Entry(live, ring, launch))
+        return live
+
+    def ps(self) -> list[RunInfo]:
+        """Named runs: name, environment, service, state, pid, elapsed, exit."""
+        return self.runs.ps()
+
+    def logs(self, name: str, tail: int | None = None) -> str:
+        """The kept output (last lines) of a named run."""
+        return "\n".join(self.runs.get(name).logs.tail(tail))
+
+    def status(self, name: str) -> LiveRun:
+        return self.runs.get(name).run
+
+    def stop(self, name: str, timeout: float | None = 30) -> RunResult:
+        """Stop a named run (INT → TERM → KILL) and return its result."""
+        live = self.runs.get(name).run
+        live.interrupt()
+        return live.wait(timeout)
+
+    def restart(self, name: str) -> LiveRun:
+        entry = self.runs.get(name)
+        if not entry.run.done:
+            self.stop(name)
+        entry.logs.lines.clear()
+        entry.run = entry.restart()
+        entry.run.name = name
+        entry.restarts += 1
+        return entry.run
 
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
@@ -123,7 +173,7 @@ class Orchestrator:
 
         stdin is sent then closed (EOF); without it the process sees EOF at once.
         """
-        live = self.start(environment, service, command=command, stdin=stdin, close_stdin=True,
+        live = self.spawn(environment, service, command=command, stdin=stdin, close_stdin=True,
                           timeout=timeout, env=env, cwd=cwd, sinks=sinks)
         return live.wait()
 

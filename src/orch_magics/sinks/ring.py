@@ -1,0 +1,42 @@
+"""A bounded in-memory tail of a run's output, for `logs` of background runs."""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+from ..process.events import Event, Stderr, Stdout
+from .decode import LineSplitter, StreamDecoder
+
+
+class RingBuffer:
+    """Keeps the last `max_lines` lines of stdout and stderr (interleaved, tagged)."""
+
+    def __init__(self, max_lines: int = 10_000) -> None:
+        self.lines: collections.deque[tuple[str, str]] = collections.deque(maxlen=max_lines)
+        self.total_lines = 0
+        self._lock = threading.Lock()
+        self._decoders = {"stdout": StreamDecoder(), "stderr": StreamDecoder()}
+        self._splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, (Stdout, Stderr)):
+            stream = "stdout" if isinstance(event, Stdout) else "stderr"
+            text = self._decoders[stream].feed(event.data)
+            self._add(stream, self._splitters[stream].feed(text))
+
+    def _add(self, stream: str, lines: list[str]) -> None:
+        with self._lock:
+            for line in lines:
+                self.lines.append((stream, line))
+            self.total_lines += len(lines)
+
+    def close(self) -> None:
+        for stream in ("stdout", "stderr"):
+            rest = self._decoders[stream].flush()
+            self._add(stream, self._splitters[stream].feed(rest) + self._splitters[stream].flush())
+
+    def tail(self, n: int | None = None, streams: tuple[str, ...] = ("stdout", "stderr")) -> list[str]:
+        with self._lock:
+            picked = [line for stream, line in self.lines if stream in streams]
+        return picked if n is None else picked[-n:]
