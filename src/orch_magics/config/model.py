@@ -242,7 +242,7 @@ class Config:
 
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
     names = sorted(known)
-    listing = ", ".join(names) if names else f"none are defined"
+    listing = ", ".join(names) if names else "none are defined"
     where = f" in {', '.join(files)}" if files else ""
     return ConfigError(
         f"unknown {what} {name!r}{where}; known: {listing}",

@@ -173,7 +173,9 @@ class LocalKind:
     Config: ClassVar[type] = LocalConfig
 
     def label(self, config: LocalConfig) -> str:
-        return "local"
+        parts = [f"cwd={config.working_dir}"] if config.working_dir else []
+        parts += sorted(config.environment)
+        return f"env({', '.join(parts)})" if parts else "env"
 
     def wrap(self, config: LocalConfig, inner: Launcher, label: str) -> Launcher:
         return _EnvLauncher(config, inner)

@@ -25,7 +25,7 @@ class PtyBackend:
         loop = asyncio.get_running_loop()
         while True:
             ready = loop.create_future()
-            loop.add_reader(self._master, lambda: ready.done() or ready.set_result(None))
+            loop.add_reader(self._master, lambda f=ready: f.done() or f.set_result(None))
             try:
                 await ready
             finally:
@@ -55,7 +55,7 @@ class PtyBackend:
                 view = view[n:]
             except BlockingIOError:
                 ready = loop.create_future()
-                loop.add_writer(self._master, lambda: ready.done() or ready.set_result(None))
+                loop.add_writer(self._master, lambda f=ready: f.done() or f.set_result(None))
                 try:
                     await ready
                 finally:

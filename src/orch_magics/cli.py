@@ -1,0 +1,224 @@
+"""The `orch` command line: run services and commands through layers from a terminal.
+
+stdin is streamed to the process as it arrives, stdout and stderr are written byte for byte as
+they arrive, and the exit status is the process's (128+N after signal N). Ctrl-C stops the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .config.loader import demo_config_files, load_config
+from .config.model import Config
+from .errors import ConfigError, OrchError
+from .orchestrator import Orchestrator
+from .process.events import Event, Stderr, Stdout
+
+EXIT_USAGE = 2
+
+
+class _FdWriter:
+    """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure)."""
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, Stdout):
+            _write_all(1, event.data)
+        elif isinstance(event, Stderr):
+            _write_all(2, event.data)
+
+    def close(self) -> None:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            import select
+
+            select.select([], [fd], [])
+            continue
+        except BrokenPipeError:
+            return
+        view = view[n:]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="orch", description="Run services through composed execution layers.")
+    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
+                   help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
+                        "./environments.yaml + ./services.yaml")
+    p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
+                                     "(orch run ENV -- CMD ARGS…)")
+    run.add_argument("environment")
+    run.add_argument("service", nargs="?")
+    run.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
+    run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
+                     help="extra variable for the command (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
+    run.add_argument("--json", action="store_true",
+                     help="print the RunResult as JSON instead of streaming output")
+    sub.add_parser("check", help="validate the config and list what it defines")
+    sub.add_parser("ls", help="list environments and services")
+    sub.add_parser("schema", help="print the JSON Schema of the config files")
+    return p
+
+
+def _load(args: argparse.Namespace) -> Config:
+    files = list(args.config)
+    if args.demo:
+        files = [str(p) for p in demo_config_files()] + files
+    return load_config(*files)
+
+
+def _listing(config: Config) -> str:
+    out = ["environments:"]
+    for name, env in config.environments.items():
+        desc = f"  — {env.description}" if env.description else ""
+        out.append(f"  {name:<20} {env.describe()}{desc}")
+    out.append("services:")
+    for name, svc in config.services.items():
+        desc = svc.description or (svc.command if isinstance(svc.command, str)
+                                   else " ".join(svc.command))
+        desc = desc.strip().splitlines()[0] if desc.strip() else ""
+        out.append(f"  {name:<20} {desc}")
+    return "\n".join(out)
+
+
+def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-e expects KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "run" in argv and "--" in argv[argv.index("run"):]:
+        cut = argv.index("--", argv.index("run"))
+        argv, command = argv[:cut], argv[cut + 1:]
+        if not command:
+            print("orch: nothing to run after --", file=sys.stderr)
+            return EXIT_USAGE
+    args = _parser().parse_args(argv)
+    if args.cmd == "run":
+        args.argv = command
+    try:
+        if args.cmd == "schema":
+            from .config.schema import schema_json
+
+            print(schema_json())
+            return 0
+        config = _load(args)
+        if args.cmd in ("check", "ls"):
+            if args.cmd == "check":
+                print(f"ok: {', '.join(config.files)}")
+            print(_listing(config))
+            return 0
+        return _run(config, args)
+    except ConfigError as exc:
+        print(f"orch: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OrchError as exc:
+        print(f"orch: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    argv = list(args.argv)
+    service = args.service
+    if service is not None and argv:
+        raise ConfigError("give a service or a command after --, not both")
+    if service is None and not argv:
+        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
+    orch = Orchestrator(config)
+    plan = orch.plan(args.environment, service, command=argv or None,
+                     env=_parse_env(args.env) or None)
+    if args.dry_run:
+        print(plan.describe())
+        return 0
+    return asyncio.run(_stream(orch, plan, args))
+
+
+async def _stream(orch: Orchestrator, plan, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from .runner import RunControl, execute
+
+    loop = asyncio.get_running_loop()
+    control = RunControl()
+    sinks = [] if args.json else [_FdWriter()]
+    feed_stdin = plan.stdin_mode != "none"
+    stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
+
+    def reader() -> None:
+        try:
+            while True:
+                chunk = os.read(0, 1 << 20)
+                fut = asyncio.run_coroutine_threadsafe(stdin_queue.put(chunk or None), loop)
+                fut.result()
+                if not chunk:
+                    return
+        except (OSError, RuntimeError, ValueError):
+            try:
+                asyncio.run_coroutine_threadsafe(stdin_queue.put(None), loop)
+            except RuntimeError:
+                pass
+
+    async def stdin_source():  # type: ignore[no-untyped-def]
+        while (chunk := await stdin_queue.get()) is not None:
+            yield chunk
+
+    if feed_stdin:
+        threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
+    interrupts = 0
+
+    def on_signal(sig: int) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            control.request_stop()
+        elif control.handle is not None:
+            asyncio.ensure_future(control.handle.kill())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        result = await execute(plan, orch.launcher_for(plan), sinks=sinks,
+                               stdin=stdin_source() if feed_stdin else None,
+                               timeout=args.timeout, control=control,
+                               step_sinks=lambda step, kind: sinks)
+    finally:
+        await orch.aclose()
+    if args.json:
+        print(result.json(indent=2))
+    if result.exit.error is not None and result.exit.code is None:
+        print(f"orch: {result.describe_failure()}", file=sys.stderr)
+    if result.timed_out:
+        print(f"orch: timed out after {args.timeout}s; the process was stopped", file=sys.stderr)
+        return 124
+    failed_pre = [s for s in result.steps if s.step == "pre" and not s.ok]
+    if failed_pre:
+        return failed_pre[0].exit.shell_status
+    if result.exit.code == 0:
+        failed_post = [s for s in result.steps if s.step == "post" and not s.ok]
+        if failed_post:
+            return failed_post[0].exit.shell_status
+    return result.exit.shell_status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

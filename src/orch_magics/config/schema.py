@@ -1,0 +1,140 @@
+"""The JSON Schema of the config files, generated from the same dataclasses the loader uses.
+
+`orch schema` prints it; the packaged copy (schema/orch.schema.json) is checked against this
+generator by the tests, so editors' completion and the validation can never drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union, get_args, get_origin
+
+from ..layers.registry import get_kind, kind_names
+from .model import FILTER_KINDS, SecretsSettings, Service
+from .validate import yaml_key
+
+SCHEMA_ID = "https://orch-magics.invalid/orch.schema.json"
+EXT = {"^x-": {}}
+
+
+def type_schema(tp: Any) -> dict[str, Any]:
+    origin = get_origin(tp)
+    if tp is str:
+        return {"type": "string"}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    if origin is Literal:
+        return {"enum": list(get_args(tp))}
+    if origin in (Union, types.UnionType):
+        members = [m for m in get_args(tp) if m is not type(None)]
+        nullable = len(members) != len(get_args(tp))
+        options = [type_schema(m) for m in members]
+        if nullable:
+            options.append({"type": "null"})
+        return options[0] if len(options) == 1 else {"anyOf": options}
+    if origin is tuple:
+        return {"type": "array", "items": type_schema(get_args(tp)[0])}
+    if origin in (Mapping, dict, typing.Mapping):
+        return {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+    if dataclasses.is_dataclass(tp):
+        return dataclass_schema(tp)
+    raise TypeError(f"no schema for {tp!r}")
+
+
+def dataclass_schema(cls: Any, skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props: dict[str, Any] = {}
+    required = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal") or f.name in skip or not f.init:
+            continue
+        key = yaml_key(f)
+        prop = dict(type_schema(hints[f.name]))
+        if "doc" in f.metadata:
+            prop["description"] = f.metadata["doc"]
+        if f.default is not dataclasses.MISSING and isinstance(f.default, (str, int, float, bool)):
+            prop["default"] = f.default
+        props[key] = prop
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(key)
+    props.update(extra or {})
+    out: dict[str, Any] = {"type": "object", "properties": props,
+                           "patternProperties": EXT, "additionalProperties": False}
+    if cls.__doc__:
+        out["description"] = cls.__doc__.strip().splitlines()[0]
+    if required:
+        out["required"] = required
+    return out
+
+
+def filter_schema() -> dict[str, Any]:
+    options = []
+    for name, cls in FILTER_KINDS.items():
+        s = dataclass_schema(cls, extra={"type": {"const": name}})
+        s["required"] = ["type", *s.get("required", [])]
+        options.append(s)
+    return {"oneOf": options}
+
+
+def layer_schema() -> dict[str, Any]:
+    options = []
+    for name in kind_names():
+        kind = get_kind(name)
+        options.append({
+            "type": "object",
+            "description": (kind.Config.__doc__ or name).strip().splitlines()[0],
+            "properties": {
+                "type": {"const": name},
+                "name": {"type": "string", "description": "Label shown for this hop."},
+                "config": dataclass_schema(kind.Config),
+            },
+            "required": ["type"],
+            "patternProperties": EXT,
+            "additionalProperties": False,
+        })
+    return {"oneOf": options}
+
+
+def build_schema() -> dict[str, Any]:
+    service = dataclass_schema(Service, skip=("filters",), extra={
+        "filters": {"type": "array", "items": filter_schema(),
+                    "description": "Filters applied, in order, to stdout lines as they stream."},
+    })
+    environment = {
+        "type": "object",
+        "properties": {
+            "description": {"type": "string"},
+            "layers": {"type": "array", "items": layer_schema(),
+                       "description": "Execution layers, outermost first."},
+        },
+        "patternProperties": EXT,
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "orch_magics configuration (environments and services)",
+        "type": "object",
+        "properties": {
+            "environments": {"type": "object", "additionalProperties": environment,
+                             "description": "Named stacks of execution layers."},
+            "services": {"type": "object", "additionalProperties": service,
+                         "description": "Named, environment-agnostic service definitions."},
+            "secrets": dataclass_schema(SecretsSettings),
+        },
+        "patternProperties": EXT,
+        "additionalProperties": False,
+    }
+
+
+def schema_json() -> str:
+    return json.dumps(build_schema(), indent=2, sort_keys=False) + "\n"
