@@ -1,0 +1,124 @@
+"""The `orch` command line, run as a real program."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+
+
+def orch(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout: float = 60
+         ) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*ORCH, *args], input=input, capture_output=True, cwd=cwd,
+                          timeout=timeout)
+
+
+def test_demo_service_runs_with_piped_stdin() -> None:
+    r = orch("--demo", "run", "local", "log-processor", input=b'{"level": "error"}\nfine\n')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        'ALERT  {"level": "error"}', "ok     fine", "processed 2 lines"]
+
+
+def test_ls_and_check_list_what_is_defined() -> None:
+    r = orch("--demo", "check")
+    assert r.returncode == 0
+    out = r.stdout.decode()
+    assert out.startswith("ok: ") and "log-processor" in out and "sandbox" in out
+    assert "local → env(cwd=/tmp, ORCH_DEMO_ENV)" in out
+
+
+def test_exit_status_is_the_process_status() -> None:
+    assert orch("--demo", "run", "local", "--", "sh", "-c", "exit 42").returncode == 42
+    r = orch("--demo", "run", "local", "--", "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 128 + signal.SIGTERM
+
+
+def test_binary_output_survives_a_pipe() -> None:
+    data = os.urandom(5 * 1024 * 1024)
+    r = orch("--demo", "run", "local", "--", "cat", input=data)
+    assert hashlib.sha256(r.stdout).digest() == hashlib.sha256(data).digest()
+
+
+def test_stdin_is_streamed_not_read_to_the_end_first() -> None:
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "upper"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(b"first line\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == b"FIRST LINE\n"  # answered while stdin is still open
+    proc.stdin.write(b"second\n")
+    proc.stdin.close()
+    assert proc.stdout.read() == b"SECOND\nbye\n"
+    assert proc.wait(10) == 0
+
+
+def test_ctrl_c_stops_the_whole_chain(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
+                             f"sleep 300 & echo $! > {pidfile}; echo running; wait"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout
+    assert proc.stdout.readline() == b"running\n"
+    child = int(pidfile.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(15) == 128 + signal.SIGINT
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the sleep child outlived Ctrl-C")
+
+
+def test_timeout_option() -> None:
+    r = orch("--demo", "run", "--timeout", "0.5", "local", "--", "sh", "-c", "echo a; sleep 30")
+    assert r.returncode == 124 and r.stdout == b"a\n"
+    assert b"timed out" in r.stderr
+
+
+def test_config_errors_are_one_clear_message_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "orch.yaml"
+    bad.write_text("services:\n  web:\n    comand: run\n")
+    r = orch("-c", str(bad), "check")
+    err = r.stderr.decode()
+    assert r.returncode == 2
+    assert f"{bad}:3:5: unknown key 'comand' in services.web (did you mean 'command'?)" in err
+    assert "Traceback" not in err
+    r = orch("--demo", "run", "locale", "upper")
+    assert r.returncode == 2 and "did you mean 'local'?" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+def test_found_in_working_directory_and_dry_run(tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: {layers: []}}\n"
+        "services: {hi: {command: 'echo $GREETING', environment: {GREETING: hello}}}\n")
+    r = orch("run", "local", "hi", cwd=tmp_path)
+    assert r.stdout == b"hello\n"
+    r = orch("run", "--dry-run", "local", "hi", cwd=tmp_path)
+    assert b"command:     echo $GREETING" in r.stdout and b"env:         GREETING=hello" in r.stdout
+
+
+def test_json_output() -> None:
+    import json
+
+    r = orch("--demo", "run", "--json", "sandbox", "health-check")
+    data = json.loads(r.stdout)
+    assert data["ok"] and json.loads(data["stdout"])["env"] == "sandbox"
+
+
+def test_pre_and_post_steps_are_shown() -> None:
+    r = orch("--demo", "run", "local", "disk-report")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].startswith("checking ") and lines[-1] == "report done" and r.returncode == 0

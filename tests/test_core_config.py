@@ -1,0 +1,180 @@
+"""Config files: the seed format loads; every kind of mistake gets file:line:column and a hint."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from orch_magics import ConfigError, load_config, load_config_text
+from orch_magics.config.loader import demo_config_files
+from orch_magics.config.schema import schema_json
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_ENVIRONMENTS = """\
+environments:
+  local:
+    layers: []
+  dev:
+    layers:
+      - type: docker
+        config: {container: dev-env}
+  production:
+    layers:
+      - {type: ssh, config: {host: bastion.example.com}}
+      - {type: ssh, config: {host: prod-internal}}
+      - {type: docker, config: {container: prod-app}}
+"""
+SEED_SERVICES = """\
+services:
+  log-processor: {command: python3 /app/process_logs.py, stdin_mode: streaming}
+  database-backup: {command: pg_dump production_db, stdout_mode: file}
+  health-check: {command: curl http://localhost:8080/health}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_seed_format_loads_from_two_files(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "environments.yaml", SEED_ENVIRONMENTS),
+                      write(tmp_path, "services.yaml", SEED_SERVICES))
+    prod = cfg.environment("production")
+    assert [layer.type for layer in prod.layers] == ["ssh", "ssh", "docker"]
+    assert prod.describe() == "local → ssh bastion.example.com → ssh prod-internal → docker prod-app"
+    assert cfg.service("log-processor").stdin_mode == "streaming"
+    assert cfg.service("database-backup").stdout_mode == "file"
+    assert cfg.service("health-check").command == "curl http://localhost:8080/health"
+
+
+def test_both_top_level_keys_in_one_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "orch.yaml", SEED_ENVIRONMENTS + SEED_SERVICES))
+    assert set(cfg.environments) == {"local", "dev", "production"}
+    assert set(cfg.services) == {"log-processor", "database-backup", "health-check"}
+
+
+def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "environments.yaml", SEED_ENVIRONMENTS)
+    write(tmp_path, "services.yaml", SEED_SERVICES)
+    assert set(load_config(cwd=str(tmp_path)).services) == {
+        "log-processor", "database-backup", "health-check"}
+    write(tmp_path, "orch.yaml", "services: {only: {command: 'true'}}\n")
+    assert set(load_config(cwd=str(tmp_path)).services) == {"only"}
+    other = write(tmp_path, "other.yaml", "services: {from-env: {command: 'true'}}\n")
+    monkeypatch.setenv("ORCH_CONFIG", str(other))
+    assert set(load_config(cwd=str(tmp_path)).services) == {"from-env"}
+    explicit = write(tmp_path, "x.yaml", "services: {explicit: {command: 'true'}}\n")
+    assert set(load_config(explicit, cwd=str(tmp_path)).services) == {"explicit"}
+
+
+def test_nothing_found_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no configuration found.*orch.yaml"):
+        load_config(cwd=str(tmp_path))
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(textwrap.dedent(text), "conf.yaml")
+    return info.value
+
+
+def test_unknown_service_key_points_at_it_with_suggestion() -> None:
+    err = error_of("""\
+        services:
+          web:
+            command: run
+            stdin_mod: streaming
+        """)
+    assert (err.file, err.line, err.column) == ("conf.yaml", 4, 5)
+    assert err.suggestion == "stdin_mode"
+    text = str(err)
+    assert text.startswith("conf.yaml:4:5: unknown key 'stdin_mod' in services.web")
+    assert "did you mean 'stdin_mode'?" in text
+    assert "    stdin_mod: streaming" in text and "^" in text
+
+
+def test_extension_keys_are_allowed() -> None:
+    cfg = load_config_text("x-anchors: {a: 1}\nservices:\n  web: {command: run, x-owner: ops}\n")
+    assert cfg.service("web").command == "run"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("services:\n  web: {command: 5}\n", (2, 18), "services.web.command must be a string or a list"),
+        ("services:\n  web: {command: run, tty: 'yes'}\n", (2, 28), "services.web.tty must be true or false"),
+        ("services:\n  web: {command: run, stdin_mode: stream}\n",
+         (2, 35), "must be one of 'none', 'streaming', 'interactive'"),
+        ("services:\n  web: {stdin_mode: none}\n", (2, 8), "missing the required key 'command'"),
+        ("environments:\n  e: {layers: [{type: sssh, config: {host: h}}]}\n",
+         (2, 23), "unknown layer type 'sssh'"),
+        ("environments:\n  e: {layers: [{type: ssh, config: {hots: h}}]}\n",
+         (2, 37), "unknown key 'hots'"),
+        ("environments:\n  e: {layers: [{type: ssh, config: {host: h, port: '22'}}]}\n",
+         (2, 52), "port must be an integer"),
+        ("services:\n  web: {command: run, filters: [{type: grep, pattern: '('}]}\n",
+         (2, 55), "not a valid regular expression"),
+        ("services:\n  web: {command: run, filters: [{type: gerp}]}\n",
+         (2, 40), "unknown filter type 'gerp'"),
+        ("services:\n  a: {command: x}\n  a: {command: y}\n", (3, 3), "duplicate key 'a'"),
+        ("services:\n  a: {command: x\n", (3, 1), "YAML syntax error"),
+        ("servics:\n  a: {command: x}\n", (1, 1), "unknown top-level key 'servics'"),
+        ("services:\n  web: {command: '  '}\n", (2, 18), "the command is empty"),
+    ],
+)
+def test_mistakes_are_located(text: str, where: tuple[int, int], message: str) -> None:
+    err = error_of(text)
+    assert (err.line, err.column) == where, str(err)
+    assert message in str(err)
+    assert str(err).startswith(f"conf.yaml:{where[0]}:{where[1]}: ")
+
+
+def test_suggestions_for_layer_type_and_top_key() -> None:
+    assert error_of("environments:\n  e: {layers: [{type: sssh}]}\n").suggestion == "ssh"
+    assert error_of("servics: {}\n").suggestion == "services"
+
+
+def test_unknown_environment_and_service_names_suggest() -> None:
+    cfg = load_config_text(SEED_ENVIRONMENTS + SEED_SERVICES, "orch.yaml")
+    with pytest.raises(ConfigError, match="unknown environment 'prodcution'.*did you mean 'production'"):
+        cfg.environment("prodcution")
+    with pytest.raises(ConfigError, match="unknown service 'helth-check'.*did you mean 'health-check'"):
+        cfg.service("helth-check")
+    with pytest.raises(ConfigError) as info:
+        cfg.service("zzz")
+    assert info.value.suggestion is None and "known: database-backup, health-check" in str(info.value)
+
+
+def test_duplicate_name_across_files(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.yaml", "services:\n  web: {command: x}\n")
+    b = write(tmp_path, "b.yaml", "services:\n  other: {command: y}\n  web: {command: z}\n")
+    with pytest.raises(ConfigError, match=r"b.yaml:3:3: service 'web' is defined twice \(first at .*a.yaml:2\)"):
+        load_config(a, b)
+
+
+def test_packaged_schema_is_the_generated_one() -> None:
+    packaged = REPO / "src/orch_magics/schema/orch.schema.json"
+    assert packaged.read_text() == schema_json(), "run: orch schema > " + str(packaged)
+
+
+@pytest.mark.parametrize("text", [SEED_ENVIRONMENTS + SEED_SERVICES,
+                                  *(p.read_text() for p in demo_config_files())])
+def test_examples_validate_against_schema(text: str) -> None:
+    schema = json.loads(schema_json())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load(text), schema)
+    load_config_text(text)  # and against the loader
+
+
+def test_schema_rejects_what_the_loader_rejects() -> None:
+    schema = json.loads(schema_json())
+    bad = yaml.safe_load("services:\n  web: {command: run, stdin_mod: streaming}\n")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

@@ -1,0 +1,248 @@
+"""The executor contract on the local layer, with real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from orch_magics import (
+    Command,
+    ConfigError,
+    Exit,
+    LayeredExecutor,
+    LayerError,
+    LocalLauncher,
+    Orchestrator,
+    RunError,
+    RunTimeout,
+    Stderr,
+    Stdout,
+    load_config_text,
+)
+from orch_magics.config.loader import layer_spec
+from orch_magics.layers.local import LocalConfig
+from orch_magics.sinks.buffer import OutputBuffer
+from orch_magics.sinks.decode import StreamDecoder
+
+CONFIG = load_config_text("""\
+environments:
+  local: {layers: []}
+  staged:
+    layers:
+      - {type: local, config: {environment: {STAGE: outer, SHARED: layer}, working_dir: /}}
+services:
+  greet: {command: 'echo "hello $NAME from $PWD"', environment: {NAME: svc}}
+  shared: {command: 'echo "$STAGE $SHARED"', environment: {SHARED: service}}
+  upper: {command: "tr a-z A-Z", stdin_mode: streaming}
+""")
+
+
+@pytest.fixture
+def orch() -> Orchestrator:
+    return Orchestrator(CONFIG)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is not alive
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+async def test_output_and_stdin_stream_while_the_process_runs(orch: Orchestrator) -> None:
+    script = "import sys; print('ready', flush=True); l = sys.stdin.readline(); print('got', l.strip(), flush=True)"
+    handle = await orch.launch("local", command=[sys.executable, "-c", script])
+    events = handle.events()
+    first = await asyncio.wait_for(events.__anext__(), 10)
+    assert first == Stdout(b"ready\n")  # arrived before any stdin was sent
+    handle.stdin.write_line("ping")
+    second = await asyncio.wait_for(events.__anext__(), 10)
+    assert second == Stdout(b"got ping\n")
+    rest = [e async for e in events]
+    assert rest == [Exit(code=0)]
+
+
+async def test_stdin_eof_reaches_the_process(orch: Orchestrator) -> None:
+    res = await orch.arun("local", command=["wc", "-c"], stdin=b"12345")
+    assert res.stdout.strip() == "5" and res.ok
+    handle = await orch.launch("local", command=["wc", "-c"])
+    handle.stdin.write("abc")
+    handle.stdin.close()
+    out = b"".join([e.data async for e in handle.events() if isinstance(e, Stdout)])
+    assert out.strip() == b"3"
+
+
+@pytest.mark.parametrize("code", [0, 1, 3, 255])
+def test_exit_codes_propagate(orch: Orchestrator, code: int) -> None:
+    res = orch.run("local", command=f"exit {code}")
+    assert res.returncode == code and res.exit == Exit(code=code) and res.ok is (code == 0)
+
+
+def test_signals_propagate(orch: Orchestrator) -> None:
+    res = orch.run("local", command="kill -USR1 $$")
+    assert res.signal == signal.SIGUSR1 and res.returncode == -signal.SIGUSR1
+    assert res.exit.shell_status == 128 + signal.SIGUSR1
+    assert not res.ok and "killed by SIGUSR1" in repr(res)
+
+
+async def test_send_signal_reaches_the_process(orch: Orchestrator) -> None:
+    handle = await orch.launch("local", command="trap 'echo got-term; exit 7' TERM; echo up; "
+                                                "while :; do sleep 0.05; done")
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+    await handle.terminate()
+    rest = [e async for e in events]
+    assert Stdout(b"got-term\n") in rest and rest[-1] == Exit(code=7)
+
+
+def test_stderr_is_kept_apart(orch: Orchestrator) -> None:
+    res = orch.run("local", command="echo out; echo err >&2")
+    assert res.stdout == "out\n" and res.stderr == "err\n"
+
+
+def test_100mb_random_bytes_round_trip(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data_file = tmp_path / "random.bin"
+    data = os.urandom(100 * 1024 * 1024)
+    data_file.write_bytes(data)
+    want = hashlib.sha256(data).hexdigest()
+    del data
+    with open(data_file, "rb") as f:
+        res = orch.run("local", command=["cat"], stdin=f)
+    assert res.ok and res.stdout_buffer.size == 100 * 1024 * 1024
+    assert res.stdout_buffer.spilled  # not held in memory
+    got = hashlib.sha256()
+    for chunk in res.stdout_buffer.iter_chunks():
+        got.update(chunk)
+    assert got.hexdigest() == want
+
+
+def test_timeout_kills_the_process_tree_and_keeps_partial_output(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pidfile = tmp_path / "child.pid"
+    res = orch.run("local", command=f"sleep 300 & echo $! > {pidfile}; echo partial; "
+                                    "echo oops >&2; wait", timeout=1)
+    child = int(pidfile.read_text())
+    assert res.timed_out and not res.ok
+    assert res.stdout == "partial\n" and res.stderr == "oops\n"
+    deadline = time.monotonic() + 5
+    while pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(child), "the background child outlived the timeout"
+    with pytest.raises(RunTimeout) as info:
+        res.check()
+    assert info.value.result is res and "timed out" in str(info.value)
+
+
+async def test_stop_escalates_to_kill_when_int_and_term_are_ignored(orch: Orchestrator) -> None:
+    handle = await orch.launch("local", command="trap '' INT TERM; echo started; "
+                                                "while :; do sleep 0.1; done")
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"started\n")
+    t0 = time.monotonic()
+    end = await handle.stop(grace=(0.3, 0.3))
+    assert end.signal == signal.SIGKILL
+    assert handle.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    assert time.monotonic() - t0 < 5
+
+
+ARGVS = [
+    ["it's", 'say "hi"', "$HOME", "`id`", "$(id)", "a\nb", "tab\there", "ünïcødé ✓", "", " ", "\\", "*"],
+    ["--", "-n", ";", "&&", "|", ">", "'", '"'],
+]
+
+
+@pytest.mark.parametrize("args", ARGVS)
+def test_argv_reaches_the_process_unchanged(orch: Orchestrator, args: list[str]) -> None:
+    script = "import sys, json; print(json.dumps(sys.argv[1:]))"
+    res = orch.run("local", command=[sys.executable, "-c", script, *args])
+    import json
+
+    assert json.loads(res.stdout) == args
+
+
+def test_binary_output_survives_byte_for_byte(orch: Orchestrator) -> None:
+    payload = bytes(range(256)) * 1000
+    res = orch.run("local", command=["cat"], stdin=payload)
+    assert res.stdout_bytes == payload
+
+
+def test_decoding_never_splits_a_multibyte_character() -> None:
+    text = "naïve ✓ 日本語 🎉" * 50
+    data = text.encode()
+    dec = StreamDecoder()
+    out = "".join(dec.feed(data[i:i + 1]) for i in range(len(data))) + dec.flush()
+    assert out == text
+
+
+def test_output_buffer_spills_past_threshold() -> None:
+    buf = OutputBuffer(threshold=1000)
+    for _ in range(10):
+        buf.write(b"x" * 150 + b"\n")
+    assert buf.spilled and buf.size == 1510 and buf.line_count == 10
+    assert buf.getvalue() == (b"x" * 150 + b"\n") * 10
+    assert list(buf.iter_lines()) == ["x" * 150] * 10
+
+
+def test_layers_fold_outermost_first_and_merge_env(orch: Orchestrator) -> None:
+    res = orch.run("staged", "shared")
+    assert res.stdout == "outer service\n"  # the service's value wins over the layer's
+    res = orch.run("staged", "greet")
+    assert res.stdout == "hello svc from /\n"
+    assert res.chain == "local"
+
+
+async def test_executor_is_composed_from_data() -> None:
+    outer = layer_spec("local", LocalConfig(environment={"A": "outer", "B": "outer"}))
+    inner = layer_spec("local", LocalConfig(environment={"B": "inner"}))
+    ex = LayeredExecutor(LocalLauncher()).with_layer(outer).with_layer(inner)
+    handle = await ex.launch(Command.shell('echo "$A $B"'))
+    handle.stdin.close()
+    out = b"".join([e.data async for e in handle.events() if isinstance(e, (Stdout, Stderr))])
+    # the innermost layer applies last, so values nearer the process win
+    assert out == b"outer inner\n"
+
+
+def test_missing_program_is_a_clear_layer_error(orch: Orchestrator) -> None:
+    with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
+        orch.run("local", command=["no-such-program-xyz"])
+    with pytest.raises(LayerError, match="working directory not found: /no/such/dir"):
+        orch.run("local", command=["true"], cwd="/no/such/dir")
+
+
+def test_unknown_names_fail_before_running(orch: Orchestrator) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'local'"):
+        orch.run("locl", "greet")
+    with pytest.raises(ConfigError, match="did you mean 'greet'"):
+        orch.run("local", "gret")
+
+
+def test_result_object(orch: Orchestrator) -> None:
+    res = orch.run("local", "upper", stdin="abc\ndef\n")
+    assert res.lines == ["ABC", "DEF"] and res.ok and res.returncode == 0
+    assert res.duration > 0 and res.service == "upper" and res.environment == "local"
+    assert repr(res).startswith("<RunResult local/upper exit 0 in ")
+    import json
+
+    data = json.loads(res.json())
+    assert data["stdout"] == "ABC\nDEF\n" and data["returncode"] == 0 and data["ok"] is True
+    assert res.check() is res
+    bad = orch.run("local", command="echo boom >&2; exit 4")
+    with pytest.raises(RunError, match=r"local/echo boom >&2; exit 4 failed \(exit 4\): boom"):
+        bad.check()
+
+
+def test_pty_run_sees_a_terminal(orch: Orchestrator) -> None:
+    res = orch.run("local", command="test -t 0 && test -t 1 && echo tty-ok")
+    assert res.stdout == ""
+    from orch_magics.plan import make_plan
+
+    plan = make_plan(CONFIG, "local", command="test -t 0 && test -t 1 && echo tty-ok", tty=True)
+    live = orch.spawn("local", plan=plan, close_stdin=True)
+    assert "tty-ok" in live.wait(10).stdout
