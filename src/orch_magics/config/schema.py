@@ -18,7 +18,7 @@ from .model import FILTER_KINDS, SecretsSettings, Service
 from .validate import yaml_key
 
 SCHEMA_ID = "https://orch-magics.invalid/orch.schema.json"
-EXT = {"^x-": {}}
+EXT: dict[str, Any] = {"^x-": {}}
 
 
 def type_schema(tp: Any) -> dict[str, Any]:
