@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "schema":
             from .config.schema import schema_json
 
-            print(schema_json())
+            sys.stdout.write(schema_json())
             return 0
         config = _load(args)
         if args.cmd in ("check", "ls"):
