@@ -14,7 +14,8 @@ from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
-from .secrets.placeholders import Resolver, SecretValues
+from .secrets.masking import mask_text
+from .secrets.placeholders import Resolver, SecretValues, has_placeholder
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class RunPlan:
     filters: tuple[FilterSpec, ...] = ()
     timeout: float | None = None
     secrets: SecretValues = field(default_factory=SecretValues, repr=False, compare=False)
+    #: The variables as written (placeholders unexpanded), for describe().
+    raw_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -50,7 +53,11 @@ class RunPlan:
         return LayeredExecutor(base, self.environment.layers)
 
     def describe(self) -> str:
-        """Human-readable plan (no secret values): layers, command, variables, steps."""
+        """Human-readable plan: layers, command, variables, steps.
+
+        Variables show their placeholders (`{{secret:NAME}}`), never resolved secret values; any
+        other text that happens to contain a known secret is masked too.
+        """
         lines = [f"environment: {self.environment.name}  ({self.environment.describe()})"]
         if self.service:
             lines.append(f"service:     {self.service.name}")
@@ -60,7 +67,7 @@ class RunPlan:
         if self.command.cwd:
             lines.append(f"working_dir: {self.command.cwd}")
         for key in self.command.env:
-            raw = self.service.environment.get(key) if self.service else None
+            raw = self.raw_env.get(key)
             shown = raw if raw is not None else self.command.env[key]
             lines.append(f"env:         {key}={shown}")
         for step in self.post:
@@ -68,7 +75,9 @@ class RunPlan:
         lines.append(f"stdin: {self.stdin_mode}   stdout: {self.stdout_mode}"
                      + (f"   filters: {', '.join(f.kind for f in self.filters)}"
                         if self.filters else ""))
-        return "\n".join(lines)
+        if self.stdout_mode == "file" and self.service and self.service.stdout_file:
+            lines.append(f"stdout_file: {self.service.stdout_file}")
+        return mask_text("\n".join(lines))
 
 
 def make_plan(
@@ -88,11 +97,16 @@ def make_plan(
     resolver = resolver or Resolver()
     if (service is None) == (command is None):
         raise ConfigError("give either a service name or a command, not both or neither")
+    def given(key: str) -> object:
+        return lambda msg: ConfigError(f"env {key}: {msg}")
+
+    given_env = {k: resolver.expand(v, given(k)) for k, v in (env or {}).items()}  # type: ignore[arg-type]
     if service is None:
         assert command is not None
-        cmd = Command.of(command, env=dict(env or {}), cwd=cwd, tty=bool(tty))
+        cmd = Command.of(command, env=given_env, cwd=cwd, tty=bool(tty))
         return RunPlan(environment_obj, None, cmd,
-                       stdin_mode=stdin_mode or "streaming", secrets=resolver.used)
+                       stdin_mode=stdin_mode or "streaming", secrets=resolver.used,
+                       raw_env=dict(env or {}))
     svc = config.service(service)
 
     def where(key: str) -> object:
@@ -105,9 +119,22 @@ def make_plan(
         return {k: resolver.expand(v, where(f"{prefix}.{k}"))  # type: ignore[arg-type]
                 for k, v in values.items()}
 
+    for key, spec in [("command", svc.command),
+                      *((f"pre_commands[{i}].command", s.command)
+                        for i, s in enumerate(svc.pre_commands)),
+                      *((f"post_commands[{i}].command", s.command)
+                        for i, s in enumerate(svc.post_commands))]:
+        parts = [spec] if isinstance(spec, str) else list(spec)
+        if any(has_placeholder(p) for p in parts):
+            raise where(key)(  # type: ignore[operator]
+                "placeholders are expanded in `environment` only, so that secrets never reach "
+                "an argv (visible in `ps`): set a variable in `environment` and use $VAR in "
+                "the command")
+
     base_env = resolve_env(svc.environment, "environment")
+    raw_env = {**svc.environment, **(env or {})}
     if env:
-        base_env.update(env)
+        base_env.update(given_env)
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
                       tty=svc.tty if tty is None else tty)
 
@@ -127,4 +154,5 @@ def make_plan(
         filters=svc.filters,
         timeout=svc.timeout,
         secrets=resolver.used,
+        raw_env=raw_env,
     )

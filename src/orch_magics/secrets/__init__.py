@@ -1,5 +1,17 @@
-"""Placeholders in service values: `{{secret:NAME}}` from a provider chain, `{{env:VAR}}`."""
+"""Secrets: `{{secret:NAME}}` from a provider chain, and masking of their values everywhere."""
 
+from .masking import MASK, ShortSecretWarning, mask_bytes, mask_text, register
 from .placeholders import Resolver, SecretValues, resolve_mapping
+from .providers import (
+    EnvProvider,
+    FileProvider,
+    KeyringProvider,
+    PromptProvider,
+    providers_from_settings,
+)
 
-__all__ = ["Resolver", "SecretValues", "resolve_mapping"]
+__all__ = [
+    "MASK", "EnvProvider", "FileProvider", "KeyringProvider", "PromptProvider", "Resolver",
+    "SecretValues", "ShortSecretWarning", "mask_bytes", "mask_text", "providers_from_settings",
+    "register", "resolve_mapping",
+]

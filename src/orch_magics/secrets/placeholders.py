@@ -50,21 +50,57 @@ def env_provider(name: str) -> str | None:
     return os.environ.get(secret_env_name(name))
 
 
-class Resolver:
-    """Resolves placeholders with a chain of secret providers (first answer wins)."""
+class _FunctionProvider:
+    """Adapts a `(label, lookup)` pair to the provider interface."""
 
-    def __init__(self, providers: Iterable[tuple[str, SecretLookup]] | None = None) -> None:
-        self.providers: list[tuple[str, SecretLookup]] = list(
-            providers if providers is not None else [("env", env_provider)])
+    def __init__(self, label: str, lookup: SecretLookup) -> None:
+        self.label = label
+        self.lookup = lookup
+
+    def describe(self, name: str) -> str:
+        return f"env {secret_env_name(name)}" if self.lookup is env_provider else self.label
+
+
+class Resolver:
+    """Resolves placeholders with a chain of secret providers (first answer wins).
+
+    `providers` are provider objects (`label`, `lookup(name)`, `describe(name)`, see
+    `secrets.providers`) or `(label, lookup)` pairs. Every value found is recorded in `used`
+    and registered for masking everywhere (`secrets.masking`).
+    """
+
+    def __init__(self, providers: Iterable[Any] | None = None) -> None:
+        chain = list(providers) if providers is not None else [("env", env_provider)]
+        self.providers: list[Any] = [
+            _FunctionProvider(*p) if isinstance(p, tuple) else p for p in chain]
         self.used = SecretValues()
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any = None, *,
+                      prompt: Callable[[str], str | None] | None = None) -> Resolver:
+        """The chain configured by a `SecretsSettings` (default: env, keyring, file, prompt)."""
+        from ..config.model import SecretsSettings
+        from .providers import providers_from_settings
+
+        return cls(providers_from_settings(settings or SecretsSettings(), prompt=prompt))
 
     def secret(self, name: str) -> str | None:
-        for _label, lookup in self.providers:
-            value = lookup(name)
+        if name in self._cache:
+            return self._cache[name]
+        for provider in self.providers:
+            value = provider.lookup(name)
             if value is not None:
+                from .masking import register
+
+                register(value)
                 self.used.add(value)
+                self._cache[name] = value
                 return value
         return None
+
+    def tried(self, name: str) -> str:
+        return ", ".join(p.describe(name) for p in self.providers) or "no providers"
 
     def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
         """Expand the placeholders in `text`; `where(msg)` builds the error for a missing one."""
@@ -82,9 +118,8 @@ class Resolver:
                 return value
             value = self.secret(body)
             if value is None:
-                tried = ", ".join(label for label, _ in self.providers) or "no providers"
-                raise where(f"secret {body!r} is not available (tried: {tried}; e.g. set "
-                            f"{secret_env_name(body)})")
+                raise where(f"secret {body!r} is not available (tried: {self.tried(body)}; "
+                            f"e.g. set {secret_env_name(body)})")
             return value
 
         return PLACEHOLDER.sub(sub, text)

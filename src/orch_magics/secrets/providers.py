@@ -1,0 +1,184 @@
+"""Where `{{secret:NAME}}` values come from: env, OS keyring, a private YAML file, a prompt.
+
+A provider is a small object with a `label`, `lookup(name) -> str | None` and `describe(name)`
+(what it tried, for the "not available" error). `providers_from_settings` builds the chain in
+the order `secrets.providers` gives (default: env, keyring, file, prompt).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..config.model import SecretsSettings
+from ..errors import ConfigError
+from .placeholders import secret_env_name
+
+
+class SecretProvider(Protocol):
+    label: str
+
+    def lookup(self, name: str) -> str | None: ...
+
+    def describe(self, name: str) -> str: ...
+
+
+class EnvProvider:
+    """`{{secret:db_password}}` ← `$ORCH_SECRET_DB_PASSWORD`."""
+
+    label = "env"
+
+    def lookup(self, name: str) -> str | None:
+        return os.environ.get(secret_env_name(name))
+
+    def describe(self, name: str) -> str:
+        return f"env {secret_env_name(name)}"
+
+
+class KeyringProvider:
+    """`keyring.get_password(service, name)` on whatever backend keyring is configured with."""
+
+    label = "keyring"
+
+    def __init__(self, service: str = "orch_magics") -> None:
+        self.service = service
+        self._error: str | None = None
+
+    def lookup(self, name: str) -> str | None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(self.service, name)
+        except KeyringError as exc:  # no usable backend, locked keyring, ...
+            self._error = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def describe(self, name: str) -> str:
+        extra = f" ({self._error})" if self._error else ""
+        return f"keyring {self.service}/{name}{extra}"
+
+
+class FileProvider:
+    """A YAML mapping `name: value`; refused when group or others may read it."""
+
+    label = "file"
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._data: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._data is not None:
+            return self._data
+        assert self.path is not None
+        path = self.path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise ConfigError(f"secrets file {path} does not exist (secrets.file in the "
+                              "config)") from None
+        if st.st_mode & 0o077:
+            mode = stat.S_IMODE(st.st_mode)
+            raise ConfigError(
+                f"secrets file {path} is readable or writable by group/others (mode "
+                f"{mode:04o}); refusing to use it: run `chmod 600 {path}`")
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise ConfigError("the secrets file is not valid YAML", file=path,
+                              line=line) from None
+        if not isinstance(raw, dict):
+            raise ConfigError("a secrets file must be a mapping of names to values", file=path)
+        data: dict[str, str] = {}
+        for key, value in raw.items():
+            if isinstance(value, (dict, list)) or value is None:
+                raise ConfigError(f"secret {key!r} must be a string", file=path)
+            data[str(key)] = value if isinstance(value, str) else str(value)
+        self._data = data
+        return data
+
+    def lookup(self, name: str) -> str | None:
+        if not self.path:
+            return None
+        return self._load().get(name)
+
+    def describe(self, name: str) -> str:
+        return f"file {self.path}" if self.path else "file (none configured)"
+
+
+#: Values typed at a prompt, kept for the life of the process so one secret is asked once.
+_PROMPTED: dict[str, str] = {}
+_PROMPT_LOCK = threading.Lock()
+
+
+def can_prompt() -> bool:
+    """True when a person can answer a hidden prompt: a terminal, or a kernel allowing stdin."""
+    if getattr(getpass.getpass, "__module__", "").startswith("ipykernel"):
+        return True  # ipykernel's getpass asks the frontend (and refuses when it cannot)
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def default_prompt(text: str) -> str | None:
+    if not can_prompt():
+        return None
+    try:
+        return getpass.getpass(text)
+    except (EOFError, KeyboardInterrupt):
+        return None
+    except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
+        if type(exc).__name__ == "StdinNotImplementedError":
+            return None
+        raise
+
+
+class PromptProvider:
+    """A hidden prompt (getpass), only when a frontend can answer it."""
+
+    label = "prompt"
+
+    def __init__(self, prompt: Callable[[str], str | None] | None = None) -> None:
+        self._prompt = prompt or default_prompt
+        self._asked = False
+
+    def lookup(self, name: str) -> str | None:
+        with _PROMPT_LOCK:
+            if name in _PROMPTED:
+                return _PROMPTED[name]
+            self._asked = True
+            value = self._prompt(f"secret {name}: ")
+            if value:
+                _PROMPTED[name] = value
+            return value or None
+
+    def describe(self, name: str) -> str:
+        return "prompt" if self._asked and can_prompt() else "prompt (no frontend can prompt)"
+
+
+def providers_from_settings(settings: SecretsSettings, *,
+                            prompt: Callable[[str], str | None] | None = None) -> list[Any]:
+    """The provider chain in the configured order."""
+    chain: list[Any] = []
+    for label in settings.providers:
+        if label == "env":
+            chain.append(EnvProvider())
+        elif label == "keyring":
+            chain.append(KeyringProvider(settings.keyring_service))
+        elif label == "file":
+            chain.append(FileProvider(settings.file))
+        elif label == "prompt":
+            chain.append(PromptProvider(prompt))
+    return chain
