@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from .process.events import Exit
+from .secrets.masking import mask_text
 from .sinks.buffer import OutputBuffer
 
 
@@ -17,7 +18,11 @@ class RunResult:
 
     `stdout` / `stderr` are text (UTF-8, undecodable bytes replaced); `stdout_bytes` /
     `stderr_bytes` are exact. With filters, `stdout` is the filtered text and `raw_stdout` the
-    unfiltered one. `steps` holds the results of pre and post commands.
+    unfiltered one. `steps` holds the results of pre and post commands. With stdout_mode: file,
+    stdout went to `output_file` (None when the run failed) and is not kept here.
+
+    Secret values never show: output was masked as it streamed, and the texts built here
+    (repr, json, failure messages) are masked again.
     """
 
     environment: str
@@ -103,6 +108,9 @@ class RunResult:
 
     # ---- presentation -----------------------------------------------------------------------
     def describe_failure(self) -> str:
+        return mask_text(self._describe_failure())
+
+    def _describe_failure(self) -> str:
         what = f"{self.environment}/{self.service or self.command}"
         if self.timed_out:
             return f"{what} timed out after {self.duration:.1f}s and was stopped"
@@ -130,7 +138,7 @@ class RunResult:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return _masked({
             "environment": self.environment,
             "service": self.service,
             "command": self.command,
@@ -148,7 +156,7 @@ class RunResult:
             "stderr": self.stderr,
             "output_file": self.output_file,
             "steps": [s.to_dict() for s in self.steps],
-        }
+        })
 
     def json(self, **kw: Any) -> str:
         """The result as JSON (output decoded as text)."""
@@ -163,12 +171,21 @@ class RunResult:
             state += ", timed out"
         if self.interrupted:
             state += ", interrupted"
-        return (f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
-                f"stdout {_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
-                f"stderr {_size(self.stderr_buffer.size)}>")
+        return mask_text(
+            f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
+            f"stdout {_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
+            f"stderr {_size(self.stderr_buffer.size)}>")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+
+def _masked(data: dict[str, Any]) -> dict[str, Any]:
+    """Mask the short texts of a result dict (stdout/stderr were masked as they streamed)."""
+    for key in ("command", "chain", "error"):
+        if isinstance(data.get(key), str):
+            data[key] = mask_text(data[key])
+    return data
 
 
 def _size(n: int) -> str:

@@ -2,6 +2,19 @@
 
 One async function drives a run from launch to RunResult; front ends (API, CLI, magics) only
 choose the sinks, the stdin source and how to wait.
+
+The output path of one command, in this order (each step a pure event → events transform,
+wrapping the stream the way Starlette's GZip middleware wraps `send`):
+
+    process events → mask secrets → [tee: raw stdout] → filters → Capture + sinks (+ file)
+
+so every sink (capture, display, ring buffer, log file, output file) only ever sees masked,
+filtered output; `RunResult.raw_stdout_buffer` keeps the masked, unfiltered stdout when the
+service has filters. Without secrets and filters no transform is built: bytes pass exactly.
+
+Step boundaries: sinks given to `execute` may define `step_started(kind, label)` and
+`step_finished(kind, label, result)` (kind: "pre", "main", "post"); both are optional and
+called only for plans with pre/post commands. A step's own output goes to `step_sinks`.
 """
 
 from __future__ import annotations
@@ -9,16 +22,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from .errors import OrchError
 from .layers.base import Launcher
 from .plan import PlannedStep, RunPlan
 from .process.command import Command
-from .process.events import Exit
+from .process.events import Event, Exit, Stdout
 from .process.handle import STOP_GRACE, ProcessHandle
 from .result import RunResult
+from .secrets.masking import REGISTRY, get_logger
 from .sinks.base import Sink
+from .sinks.buffer import OutputBuffer
 from .sinks.capture import Capture
+from .sinks.file import FileProgress, FileSink, render_path
+from .sinks.filters import FilterChain, apply
 from .stdin import StdinSource, feed_stdin
+
+log = get_logger(__name__)
+Transform = Callable[[Event], list[Event]]
 
 
 class RunControl:
@@ -31,6 +53,8 @@ class RunControl:
         self.grace: tuple[float, float] = STOP_GRACE
         self.timed_out = False
         self.interrupted = False
+        #: For stdout_mode: file, the progress of the output file (bytes, rate) once started.
+        self.progress: FileProgress | None = None
 
     def request_stop(self, *, interrupted: bool = True) -> None:
         self.interrupted = self.interrupted or interrupted
@@ -49,14 +73,41 @@ async def run_command(
     control: RunControl | None = None,
     step: str | None = None,
     on_handle: Callable[[ProcessHandle], None] | None = None,
+    close_sinks: bool = True,
 ) -> RunResult:
-    """Launch one command, stream its events into `sinks` plus a Capture, return its result."""
+    """Launch one command, stream its events into `sinks` plus a Capture, return its result.
+
+    For the main command (`step` None) the plan's filters and stdout_mode apply; secrets are
+    masked for every command. `close_sinks=False` leaves closing `sinks` to the caller.
+    """
     control = control or RunControl()
     capture = Capture()
     all_sinks: list[Sink] = [capture, *sinks]
+    transforms: list[Transform] = []
+    masker = REGISTRY.stream_masker()
+    if masker is not None:
+        transforms.append(masker)
+    raw_stdout: OutputBuffer | None = None
+    file_sink: FileSink | None = None
+    if step is None and plan.filters:
+        raw_stdout = OutputBuffer()
+        transforms.append(_tee_stdout(raw_stdout))
+        transforms.append(FilterChain(plan.filters))  # compiles jq programs: fails before launch
+    if step is None and plan.stdout_mode == "file":
+        template = (plan.service.stdout_file if plan.service else None) or "{service}-{timestamp}.out"
+        file_sink = FileSink(render_path(template, service=plan.name,
+                                         env=plan.environment.name))
+        control.progress = file_sink.progress
     started_at = time.time()
     t0 = time.monotonic()
-    handle = await launcher.launch(command)
+    log.debug("launch %s in %s (%s), env keys %s", command.display(), plan.environment.name,
+              step or "main", sorted(command.env))
+    try:
+        handle = await launcher.launch(command)
+    except BaseException:
+        if file_sink is not None:
+            file_sink.discard()
+        raise
     if step is None:
         control.handle = handle
         control.started.set()
@@ -85,8 +136,12 @@ async def run_command(
                         control.timed_out = True
                     stopper = asyncio.ensure_future(handle.stop(control.grace))
             event = next_event.result()
-            for sink in all_sinks:
-                sink.feed(event)
+            for out in apply(transforms, event) if transforms else (event,):
+                if file_sink is not None and type(out) is Stdout:
+                    file_sink.feed(out)
+                    continue
+                for sink in all_sinks:
+                    sink.feed(out)
             if isinstance(event, Exit):
                 exit_event = event
                 break
@@ -95,11 +150,14 @@ async def run_command(
         if exit_event is None:  # cancelled from outside: never leave the process behind
             await asyncio.shield(handle.stop(control.grace))
         feeder.cancel()
-        for sink in all_sinks[1:]:
-            try:
-                sink.close()
-            except Exception:
-                pass
+        output_file = None
+        if file_sink is not None:
+            ok = (exit_event is not None and exit_event.code == 0 and exit_event.error is None
+                  and not control.timed_out and not control.interrupted)
+            output_file = file_sink.finish(ok)
+        if close_sinks:
+            _close(all_sinks[1:])
+    log.debug("%s ended: %s", command.display(), exit_event.describe())
     return RunResult(
         environment=plan.environment.name,
         service=plan.service.name if plan.service else None,
@@ -114,7 +172,39 @@ async def run_command(
         interrupted=control.interrupted and not control.timed_out,
         step=step,
         stdin_bytes=handle.stdin.bytes_written,
+        raw_stdout_buffer=raw_stdout,
+        output_file=output_file,
     )
+
+
+def _tee_stdout(buffer: OutputBuffer) -> Transform:
+    """Keep a copy of stdout as it is before the filters (already masked)."""
+
+    def tee(event: Event) -> list[Event]:
+        if type(event) is Stdout:
+            buffer.write(event.data)  # type: ignore[union-attr]
+        return [event]
+
+    return tee
+
+
+def _close(sinks: Sequence[Any]) -> None:
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception:
+            pass
+
+
+def _notify(sinks: Sequence[Any], method: str, *args: Any) -> None:
+    """Call an optional sink method (step_started / step_finished) where a sink has it."""
+    for sink in sinks:
+        fn = getattr(sink, method, None)
+        if fn is not None:
+            try:
+                fn(*args)
+            except Exception:
+                log.debug("sink %r failed in %s", sink, method, exc_info=True)
 
 
 async def execute(
@@ -128,28 +218,52 @@ async def execute(
     control: RunControl | None = None,
     step_sinks: Callable[[PlannedStep, str], Sequence[Sink]] | None = None,
 ) -> RunResult:
-    """Run a whole plan: pre commands (stop at the first failure), main, post commands."""
+    """Run a whole plan: pre commands (stop at the first failure), main, post commands.
+
+    Every step's result is in `result.steps`, in the order they ran. `sinks` are closed once,
+    at the very end (after the post commands).
+    """
     control = control or RunControl()
     timeout = timeout if timeout is not None else plan.timeout
+    if plan.stdin_mode == "none":
+        if stdin is not None:
+            raise OrchError(f"{plan.name} has stdin_mode: none, so input would be ignored; "
+                            "set stdin_mode: streaming (or interactive) to send input")
+        close_stdin = True
     steps: list[RunResult] = []
-    for pre in plan.pre:
-        res = await run_command(launcher, pre.command, plan=plan, step="pre", control=control,
-                                sinks=step_sinks(pre, "pre") if step_sinks else ())
-        steps.append(res)
-        if not res.ok:
-            skipped = _skipped(plan, res)
-            skipped.steps = steps
-            return skipped
-    result = await run_command(launcher, plan.command, plan=plan, sinks=sinks, stdin=stdin,
-                               close_stdin=close_stdin, timeout=timeout, control=control)
-    for post in plan.post:
-        if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
-            continue
-        res = await run_command(launcher, post.command, plan=plan, step="post", control=control,
-                                sinks=step_sinks(post, "post") if step_sinks else ())
-        steps.append(res)
-    result.steps = steps
-    return result
+    marks = bool(plan.pre or plan.post)
+    try:
+        for pre in plan.pre:
+            _notify(sinks, "step_started", "pre", pre.label)
+            res = await run_command(launcher, pre.command, plan=plan, step="pre",
+                                    control=control,
+                                    sinks=step_sinks(pre, "pre") if step_sinks else ())
+            steps.append(res)
+            _notify(sinks, "step_finished", "pre", pre.label, res)
+            if not res.ok:
+                skipped = _skipped(plan, res)
+                skipped.steps = steps
+                return skipped
+        if marks:
+            _notify(sinks, "step_started", "main", plan.command.display())
+        result = await run_command(launcher, plan.command, plan=plan, sinks=sinks, stdin=stdin,
+                                   close_stdin=close_stdin, timeout=timeout, control=control,
+                                   close_sinks=False)
+        if marks:
+            _notify(sinks, "step_finished", "main", plan.command.display(), result)
+        for post in plan.post:
+            if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
+                continue
+            _notify(sinks, "step_started", "post", post.label)
+            res = await run_command(launcher, post.command, plan=plan, step="post",
+                                    control=control,
+                                    sinks=step_sinks(post, "post") if step_sinks else ())
+            steps.append(res)
+            _notify(sinks, "step_finished", "post", post.label, res)
+        result.steps = steps
+        return result
+    finally:
+        _close(sinks)
 
 
 def _skipped(plan: RunPlan, failed: RunResult) -> RunResult:

@@ -1,0 +1,135 @@
+"""stdout_mode: file — stdout lands in a local file, atomically.
+
+Bytes go to a temporary file *in the target's directory* (`.NAME.XXXX.tmp`, mode 0600). When
+the run succeeds the file is fsynced, given normal permissions (0666 minus the umask) and
+renamed over the final name in one step, so a reader never sees a half file under that name.
+When the run fails (non-zero exit, signal, broken connection, timeout, interrupt) nothing
+appears under the final name: the partial data is kept next to it as `NAME.partial` (replacing
+an older one) so a long transfer that broke can still be inspected.
+
+`FileProgress` is the small object a display polls while it runs: bytes, rate, elapsed, path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..process.events import Event, Stdout
+
+
+def render_path(template: str, *, service: str, env: str, when: float | None = None) -> str:
+    """Fill `{service}`, `{env}` and `{timestamp}` (YYYYmmdd-HHMMSS, local time) in a template."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when or time.time()))
+
+    def safe(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+    path = template.format(service=safe(service), env=safe(env), timestamp=stamp)
+    return os.path.abspath(os.path.expanduser(path))
+
+
+@dataclass
+class FileProgress:
+    """Live numbers of a file-mode run, safe to read from any thread."""
+
+    path: str
+    bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    state: str = "writing"  # writing → done | failed
+    partial_path: str | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second so far."""
+        elapsed = self.elapsed
+        return self.bytes / elapsed if elapsed > 0 else 0.0
+
+    def describe(self) -> str:
+        return (f"{_size(self.bytes)} → {self.path} ({_size(self.rate)}/s, "
+                f"{self.elapsed:.1f}s, {self.state})")
+
+
+class FileSink:
+    """Writes Stdout chunks to a temporary file; `finish(ok)` publishes or sets it aside."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, self.tmp_path = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.progress = FileProgress(path)
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, Stdout) and not self._finished:
+            self._file.write(event.data)
+            self.progress.bytes += len(event.data)
+
+    def finish(self, ok: bool) -> str | None:
+        """Publish the file when `ok` (returns its path), else keep it as `.partial` (None)."""
+        with self._lock:
+            if self._finished:
+                return self.path if self.progress.state == "done" else None
+            self._finished = True
+        try:
+            self._file.flush()
+            if ok:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            if ok:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self.tmp_path, 0o666 & ~umask)
+                os.replace(self.tmp_path, self.path)
+                self.progress.state = "done"
+                return self.path
+            partial = self.path + ".partial"
+            os.replace(self.tmp_path, partial)
+            self.progress.partial_path = partial
+            self.progress.state = "failed"
+            return None
+        except BaseException:
+            self.progress.state = "failed"
+            try:
+                os.unlink(self.tmp_path)
+            except OSError:
+                pass
+            raise
+        finally:
+            self.progress.finished = time.monotonic()
+
+    def discard(self) -> None:
+        """Drop the temporary file (the command never started)."""
+        with self._lock:
+            self._finished = True
+        self._file.close()
+        try:
+            os.unlink(self.tmp_path)
+        except OSError:
+            pass
+        self.progress.state = "failed"
+
+    def close(self) -> None:
+        """Without a successful finish, nothing is published."""
+        self.finish(False)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,207 @@
+"""Output filters: grep, jq, head, tail, replace on stdout lines, as they stream.
+
+Each configured filter (`config.model.GrepFilter` …) becomes a `LineFilter`: `feed(line)`
+returns the lines it lets through (zero, one or more), `finish()` what it still holds when the
+stream ends (tail). `FilterChain` folds them, in the configured order, into one event → events
+transform for the runner: Stdout chunks are cut into lines (a partial last line waits for its
+end), the lines go through every filter, and what comes out is one Stdout event again. Stderr
+and Exit pass through untouched, so every sink after the chain sees the filtered stream.
+
+Lines are decoded as UTF-8 (undecodable bytes replaced) only when there are filters: without
+filters the runner never builds a chain and bytes pass exactly.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ..config.model import FilterSpec, GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
+from ..process.events import Event, Exit, Stderr, Stdout
+
+Report = Callable[[str], None]
+
+
+class LineFilter:
+    """One filter over lines (without their newline)."""
+
+    def feed(self, line: str) -> Iterable[str]:
+        raise NotImplementedError
+
+    def finish(self) -> Iterable[str]:
+        return ()
+
+
+class Grep(LineFilter):
+    def __init__(self, spec: GrepFilter) -> None:
+        flags = re.IGNORECASE if spec.ignore_case else 0
+        self._search = re.compile(spec.pattern, flags).search
+        self._invert = spec.invert
+
+    def feed(self, line: str) -> Iterable[str]:
+        if (self._search(line) is None) == self._invert:
+            return (line,)
+        return ()
+
+
+class Replace(LineFilter):
+    def __init__(self, spec: ReplaceFilter) -> None:
+        self._sub = re.compile(spec.pattern).sub
+        self._replacement = spec.replacement
+
+    def feed(self, line: str) -> Iterable[str]:
+        return (self._sub(self._replacement, line),)
+
+
+class Head(LineFilter):
+    """The first N lines; the rest is dropped (the process keeps running and is not stopped)."""
+
+    def __init__(self, spec: HeadFilter) -> None:
+        self._left = spec.lines
+
+    def feed(self, line: str) -> Iterable[str]:
+        if self._left <= 0:
+            return ()
+        self._left -= 1
+        return (line,)
+
+
+class Tail(LineFilter):
+    """The last N lines, released when the stream ends."""
+
+    def __init__(self, spec: TailFilter) -> None:
+        self._lines: collections.deque[str] = collections.deque(maxlen=max(spec.lines, 0))
+
+    def feed(self, line: str) -> Iterable[str]:
+        if self._lines.maxlen:
+            self._lines.append(line)
+        return ()
+
+    def finish(self) -> Iterable[str]:
+        lines, self._lines = list(self._lines), collections.deque(maxlen=self._lines.maxlen)
+        return lines
+
+
+class Jq(LineFilter):
+    """A jq program (compiled once, by the `jq` bindings to libjq) run on each JSON line.
+
+    A line that is not JSON, or on which the program fails, is "invalid": passed through,
+    dropped, or dropped and reported on stderr, as `on_invalid` says.
+    """
+
+    def __init__(self, spec: JqFilter, report: Report) -> None:
+        import jq
+
+        try:
+            self._program = jq.compile(spec.query)
+        except ValueError as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"jq filter {spec.query!r} does not compile: {exc}") from None
+        self._on_invalid = spec.on_invalid
+        self._raw = spec.raw
+        self._report = report
+
+    def feed(self, line: str) -> Iterable[str]:
+        if not line.strip():
+            return self._invalid(line, "empty line")
+        try:
+            outputs = self._program.input_text(line).all()
+        except ValueError as exc:
+            return self._invalid(line, str(exc).splitlines()[0] if str(exc) else "not JSON")
+        return [self._format(v) for v in outputs]
+
+    def _format(self, value: Any) -> str:
+        if self._raw and isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def _invalid(self, line: str, why: str) -> Iterable[str]:
+        if self._on_invalid == "pass":
+            return (line,)
+        if self._on_invalid == "error":
+            shown = line if len(line) <= 200 else line[:197] + "..."
+            self._report(f"jq: {why}: {shown}")
+        return ()
+
+
+def make_filter(spec: FilterSpec, report: Report) -> LineFilter:
+    if isinstance(spec, GrepFilter):
+        return Grep(spec)
+    if isinstance(spec, JqFilter):
+        return Jq(spec, report)
+    if isinstance(spec, HeadFilter):
+        return Head(spec)
+    if isinstance(spec, TailFilter):
+        return Tail(spec)
+    if isinstance(spec, ReplaceFilter):
+        return Replace(spec)
+    raise TypeError(f"not a filter: {spec!r}")
+
+
+class FilterChain:
+    """The configured filters as one event → events transform on stdout lines."""
+
+    def __init__(self, specs: Sequence[FilterSpec]) -> None:
+        self._reports: list[str] = []
+        self.filters = [make_filter(s, self._reports.append) for s in specs]
+        self._partial = b""
+        self.lines_in = 0
+        self.lines_out = 0
+
+    def __call__(self, event: Event) -> list[Event]:
+        if isinstance(event, Stdout):
+            data = self._partial + event.data
+            pieces = data.split(b"\n")
+            self._partial = pieces.pop()
+            out = self._run([p.decode("utf-8", "replace") for p in pieces])
+            return self._events(out, final=False)
+        if isinstance(event, Exit):
+            lines = []
+            last_partial = bool(self._partial)
+            if self._partial:
+                lines = [self._partial.decode("utf-8", "replace")]
+                self._partial = b""
+            out = self._run(lines, finish=True)
+            return [*self._events(out, final=last_partial), event]
+        return [event]
+
+    def _run(self, lines: list[str], finish: bool = False) -> list[str]:
+        self.lines_in += len(lines)
+        for f in self.filters:
+            nxt: list[str] = []
+            for line in lines:
+                nxt.extend(f.feed(line))
+            if finish:
+                nxt.extend(f.finish())
+            lines = nxt
+        self.lines_out += len(lines)
+        return lines
+
+    def _events(self, lines: list[str], *, final: bool) -> list[Event]:
+        """Lines as a Stdout event; a last line that had no newline in the input keeps none."""
+        events: list[Event] = []
+        if self._reports:
+            text = "".join(r + "\n" for r in self._reports)
+            self._reports.clear()
+            events.append(Stderr(text.encode("utf-8")))
+        if lines:
+            text = "\n".join(lines)
+            if not final:
+                text += "\n"
+            events.append(Stdout(text.encode("utf-8")))
+        return events
+
+
+def apply(transforms: Sequence[Callable[[Event], list[Event]]], event: Event) -> list[Event]:
+    """Run one event through a sequence of transforms (each may emit zero or more events)."""
+    events = [event]
+    for transform in transforms:
+        nxt: list[Event] = []
+        for e in events:
+            nxt.extend(transform(e))
+        events = nxt
+    return events
