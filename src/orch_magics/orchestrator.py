@@ -7,8 +7,11 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ._loop import BackgroundLoop, background_loop
@@ -16,7 +19,7 @@ from .config.loader import load_config
 from .config.model import Config
 from .layers.base import LaunchContext
 from .layers.local import LocalLauncher
-from .lifecycle import Entry, RunInfo, RunRegistry
+from .lifecycle import Entry, LogFile, RestartPolicy, RunInfo, RunRegistry, Supervisor, follow
 from .live import LiveRun
 from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
@@ -31,12 +34,25 @@ from .stdin import StdinSource
 class Orchestrator:
     """Runs services and commands in the environments of a Config."""
 
-    def __init__(self, config: Config | None = None, *, resolver_factory: Any = None) -> None:
+    def __init__(self, config: Config | None = None, *, resolver_factory: Any = None,
+                 log_dir: str | os.PathLike[str] | None = None,
+                 restart_backoff: tuple[float, float] = (1.0, 30.0)) -> None:
+        """`resolver_factory()` makes the secret Resolver of each plan (default: the provider
+        chain of the config's `secrets` settings). Named runs log to `log_dir/<name>.log`
+        (default `$ORCH_LOG_DIR`, else `~/.cache/orch_magics/logs`). `restart_backoff` is the
+        first and the longest delay between automatic restarts."""
         self._config = config
-        self._resolver_factory = resolver_factory or Resolver
+        self._resolver_factory = resolver_factory or (
+            lambda: Resolver.from_settings(self.config.secrets))
         self._contexts: dict[asyncio.AbstractEventLoop, LaunchContext] = {}
         self._bg: BackgroundLoop | None = None
         self.runs = RunRegistry()
+        self.log_dir = str(log_dir or os.environ.get("ORCH_LOG_DIR")
+                           or os.path.join(os.path.expanduser("~"), ".cache", "orch_magics",
+                                           "logs"))
+        self.restart_backoff = restart_backoff
+        self._spawned: set[LiveRun] = set()
+        self._spawned_lock = threading.Lock()
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -119,51 +135,114 @@ class Orchestrator:
         future = self.loop.submit(self.arun(environment, plan=plan, stdin=stdin,
                                             timeout=timeout, sinks=sinks, control=control,
                                             close_stdin=close_stdin))
-        return LiveRun(plan, self.loop, control, future)
+        live = LiveRun(plan, self.loop, control, future)
+        self._track(live)
+        return live
+
+    def _track(self, live: LiveRun) -> None:
+        """Remember a live run until it ends, so close() and interpreter exit stop it."""
+        _watch(self)
+        with self._spawned_lock:
+            self._spawned.add(live)
+
+        def forget(_: object) -> None:
+            with self._spawned_lock:
+                self._spawned.discard(live)
+
+        live._future.add_done_callback(forget)
 
     # ---- named background runs ------------------------------------------------------------
     def start(self, environment: str, service: str | None = None, *,
-                    command: str | Sequence[str] | None = None, name: str | None = None,
-                    sinks: Sequence[Sink] = (), **kw: Any) -> LiveRun:
-        """Start a background run under a name (default: the service's) for ps/logs/stop."""
+              command: str | Sequence[str] | None = None, name: str | None = None,
+              sinks: Sequence[Sink] = (), restart: str | None = None,
+              max_restarts: int | None = None, stdin: StdinSource = None,
+              close_stdin: bool | None = None, timeout: float | None = None,
+              env: Mapping[str, str] | None = None, cwd: str | None = None,
+              plan: RunPlan | None = None) -> LiveRun:
+        """Start a background run under a name (default: the service's) for ps/logs/stop.
+
+        The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
+        the `restart=` / `max_restarts=` given here. Output is kept in a bounded ring buffer
+        (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`).
+        """
+        plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         base = name or service or "command"
-        name = name or self.runs.new_name(base)
-        ring = RingBuffer()
+        if name:
+            self.runs.check_free(name)
+        else:
+            name = self.runs.new_name(base)
+        svc = plan.service
+        policy = RestartPolicy(
+            mode=restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
+            max_restarts=max_restarts if max_restarts is not None
+            else (svc.max_restarts if svc else 5),
+            backoff=self.restart_backoff)
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+        supervisor = Supervisor(
+            name, plan, self.loop, execute=self._execute_on_loop, ring=RingBuffer(),
+            log_file=LogFile(os.path.join(self.log_dir, f"{safe}.log")), policy=policy,
+            sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
+        self.runs.add(name, Entry(supervisor))
+        _watch(self)
+        return supervisor.start()
 
-        def launch() -> LiveRun:
-            return self.spawn(environment, service, command=command, sinks=[ring, *sinks], **kw)
-
-        live = launch()
-        live.name = name
-        self.runs.add(name, Entry(live, ring, launch))
-        return live
+    async def _execute_on_loop(self, plan: RunPlan, **kw: Any) -> RunResult:
+        return await execute(plan, self.launcher_for(plan), **kw)
 
     def ps(self) -> list[RunInfo]:
-        """Named runs: name, environment, service, state, pid, elapsed, exit."""
+        """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
         return self.runs.ps()
 
-    def logs(self, name: str, tail: int | None = None) -> str:
-        """The kept output (last lines) of a named run."""
-        return "\n".join(self.runs.get(name).logs.tail(tail))
+    def logs(self, name: str, tail: int | None = None, *,
+             follow: bool = False) -> str | Iterator[str]:
+        """The kept output (last lines) of a named run.
+
+        With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
+        ending when the run is over for good (no restart pending).
+        """
+        entry = self.runs.get(name)
+        if follow:
+            return _follow(entry, tail)
+        return "\n".join(entry.logs.tail(tail))
 
     def status(self, name: str) -> LiveRun:
+        """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
         return self.runs.get(name).run
 
     def stop(self, name: str, timeout: float | None = 30) -> RunResult:
-        """Stop a named run (INT → TERM → KILL) and return its result."""
-        live = self.runs.get(name).run
-        live.interrupt()
-        return live.wait(timeout)
+        """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
+        entry = self.runs.get(name)
+        entry.supervisor.stop(timeout)
+        return entry.run.wait(timeout)
 
     def restart(self, name: str) -> LiveRun:
+        """Stop a named run if it still runs and start it again (same plan, same log file)."""
         entry = self.runs.get(name)
-        if not entry.run.done:
-            self.stop(name)
+        if not entry.done:
+            entry.supervisor.stop()
         entry.logs.lines.clear()
-        entry.run = entry.restart()
-        entry.run.name = name
-        entry.restarts += 1
-        return entry.run
+        entry.supervisor = entry.supervisor.again()
+        return entry.supervisor.start()
+
+    def stop_all(self, timeout: float | None = 30) -> None:
+        """Stop every named and spawned run of this orchestrator and wait for their ends."""
+        entries = [e for e in self.runs.entries() if not e.done]
+        with self._spawned_lock:
+            spawned = list(self._spawned)
+        for entry in entries:
+            entry.supervisor.request_stop()
+        for live in spawned:
+            live.interrupt()
+        for entry in entries:
+            try:
+                entry.supervisor.finished.result(timeout)
+            except Exception:
+                pass
+        for live in spawned:
+            try:
+                live._future.result(timeout)
+            except BaseException:
+                pass
 
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
@@ -185,7 +264,9 @@ class Orchestrator:
             await ctx.aclose()
 
     def close(self) -> None:
-        """Close every pooled connection (on every loop this orchestrator used)."""
+        """Stop every run it started, then close every pooled connection (on every loop)."""
+        if self._bg is not None:
+            self.stop_all()
         for loop, ctx in list(self._contexts.items()):
             if loop.is_closed() or not loop.is_running():
                 continue
@@ -198,3 +279,28 @@ class Orchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_follow = follow
+_LIVE: weakref.WeakSet[Orchestrator] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _watch(orch: Orchestrator) -> None:
+    """Make sure interpreter exit (kernel shutdown) stops the runs of `orch`.
+
+    Registered on first use, so it runs before the background loop's own exit handler.
+    """
+    global _atexit_registered
+    _LIVE.add(orch)
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_stop_everything)
+
+
+def _stop_everything() -> None:
+    for orch in list(_LIVE):
+        try:
+            orch.stop_all(timeout=10)
+        except Exception:
+            pass
