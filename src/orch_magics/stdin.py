@@ -10,6 +10,7 @@ from .process.handle import StdinWriter
 
 StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
 CHUNK = 1 << 20
+_END = object()
 
 
 async def feed_stdin(writer: StdinWriter, source: StdinSource, *, close: bool = True) -> None:
@@ -37,8 +38,20 @@ async def feed_stdin(writer: StdinWriter, source: StdinSource, *, close: bool = 
                 await writer.awrite(item)
                 if writer.broken:
                     break
+        elif isinstance(source, (list, tuple)):
+            for item in source:
+                await writer.awrite(item)
+                if writer.broken:
+                    break
         elif hasattr(source, "__iter__"):
-            for item in source:  # type: ignore[union-attr]
+            # A generator may block (reading a slow source): step it in a worker thread so
+            # the event loop (and every other run on it) keeps going.
+            loop = asyncio.get_running_loop()
+            iterator = iter(source)  # type: ignore[call-overload]
+            while True:
+                item = await loop.run_in_executor(None, next, iterator, _END)
+                if item is _END:
+                    break
                 await writer.awrite(item)
                 if writer.broken:
                     break

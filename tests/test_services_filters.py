@@ -1,0 +1,180 @@
+"""Output filters on real processes: each kind, their order, jq on JSON and non-JSON lines."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from orch_magics import ConfigError, Orchestrator, Stderr, Stdout, load_config_text
+from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, TailFilter
+from orch_magics.process.events import Exit
+from orch_magics.sinks.filters import FilterChain
+
+LOG = """\
+{"level":"info","msg":"started","n":1}
+plain text line
+{"level":"error","msg":"disk full","n":2}
+
+[1,2]
+{"level":"ERROR","msg":"oops","n":3}
+{"level":"info","msg":"done","n":4}
+"""
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  grep: {command: 'cat @LOG@', filters: [{type: grep, pattern: error}]}
+  grep-i: {command: 'cat @LOG@', filters: [{type: grep, pattern: error, ignore_case: true}]}
+  grep-v: {command: 'cat @LOG@', filters: [{type: grep, pattern: '^\\{', invert: true}]}
+  jq-pass: {command: 'cat @LOG@', filters: [{type: jq, query: .msg}]}
+  jq-drop: {command: 'cat @LOG@', filters: [{type: jq, query: .msg, on_invalid: drop}]}
+  jq-error: {command: 'cat @LOG@', filters: [{type: jq, query: .msg, on_invalid: error}]}
+  jq-json:
+    command: 'cat @LOG@'
+    filters: [{type: jq, query: '{m: .msg}', raw: false, on_invalid: drop}]
+  jq-many: {command: 'cat @LOG@', filters: [{type: jq, query: '.[]?', on_invalid: drop}]}
+  head: {command: 'cat @LOG@', filters: [{type: head, lines: 2}]}
+  tail: {command: 'cat @LOG@', filters: [{type: tail, lines: 2}]}
+  replace:
+    command: 'cat @LOG@'
+    filters: [{type: replace, pattern: '"n":(\\d)', replacement: '"num":\\1'}]
+  grep-then-head:
+    command: 'cat @LOG@'
+    filters: [{type: grep, pattern: level}, {type: head, lines: 2}]
+  head-then-grep:
+    command: 'cat @LOG@'
+    filters: [{type: head, lines: 2}, {type: grep, pattern: level}]
+  pipeline:
+    command: 'cat @LOG@'
+    filters:
+      - {type: grep, pattern: error, ignore_case: true}
+      - {type: jq, query: '"\\(.n): \\(.msg)"'}
+      - {type: replace, pattern: '^', replacement: '> '}
+  bad-jq: {command: 'cat @LOG@', filters: [{type: jq, query: '.['}]}
+  slow-partial:
+    command: "printf 'keep me'; sleep 0.2; printf ' please\\ndrop\\nkeep last'"
+    filters: [{type: grep, pattern: keep}]
+  binary: {command: 'head -c 300000 /dev/urandom > /tmp/orch-bin-$$; cat /tmp/orch-bin-$$; rm /tmp/orch-bin-$$'}
+"""
+
+
+@pytest.fixture(scope="module")
+def orch(tmp_path_factory: pytest.TempPathFactory) -> Orchestrator:
+    log = tmp_path_factory.mktemp("filters") / "app.log"
+    log.write_text(LOG)
+    o = Orchestrator(load_config_text(CONFIG.replace("@LOG@", str(log))))
+    yield o
+    o.close()
+
+
+def lines(orch: Orchestrator, service: str) -> list[str]:
+    res = orch.run("local", service)
+    assert res.ok, res.describe_failure()
+    return res.stdout.splitlines()
+
+
+def test_grep(orch: Orchestrator) -> None:
+    assert lines(orch, "grep") == ['{"level":"error","msg":"disk full","n":2}']
+
+
+def test_grep_ignore_case(orch: Orchestrator) -> None:
+    assert lines(orch, "grep-i") == ['{"level":"error","msg":"disk full","n":2}',
+                                     '{"level":"ERROR","msg":"oops","n":3}']
+
+
+def test_grep_invert(orch: Orchestrator) -> None:
+    assert lines(orch, "grep-v") == ["plain text line", "", "[1,2]"]
+
+
+def test_jq_passes_non_json_lines_through(orch: Orchestrator) -> None:
+    assert lines(orch, "jq-pass") == ["started", "plain text line", "disk full", "",
+                                      "[1,2]", "oops", "done"]
+
+
+def test_jq_drops_non_json_lines(orch: Orchestrator) -> None:
+    assert lines(orch, "jq-drop") == ["started", "disk full", "oops", "done"]
+
+
+def test_jq_reports_invalid_lines_on_stderr(orch: Orchestrator) -> None:
+    res = orch.run("local", "jq-error")
+    assert res.stdout.splitlines() == ["started", "disk full", "oops", "done"]
+    report = res.stderr.splitlines()
+    assert len(report) == 3
+    assert report[0].startswith("jq: parse error") and report[0].endswith("plain text line")
+    assert "Cannot index array" in report[2]
+
+
+def test_jq_json_output_and_several_outputs_per_line(orch: Orchestrator) -> None:
+    assert lines(orch, "jq-json")[:2] == ['{"m":"started"}', '{"m":"disk full"}']
+    # `.[]?` yields every value of objects and arrays: several lines from one input line
+    assert lines(orch, "jq-many")[:6] == ["info", "started", "1", "error", "disk full", "2"]
+
+
+def test_head_and_tail(orch: Orchestrator) -> None:
+    assert len(lines(orch, "head")) == 2
+    assert lines(orch, "tail") == ['{"level":"ERROR","msg":"oops","n":3}',
+                                   '{"level":"info","msg":"done","n":4}']
+
+
+def test_replace(orch: Orchestrator) -> None:
+    out = lines(orch, "replace")
+    assert out[0] == '{"level":"info","msg":"started","num":1}' and out[1] == "plain text line"
+
+
+def test_filters_apply_in_order(orch: Orchestrator) -> None:
+    assert [line[-6:] for line in lines(orch, "grep-then-head")] == ['"n":1}', '"n":2}']
+    assert len(lines(orch, "head-then-grep")) == 1  # head kept 2 lines, one has "level"
+    assert lines(orch, "pipeline") == ["> 2: disk full", "> 3: oops"]
+
+
+def test_unfiltered_output_stays_reachable_and_sinks_see_filtered(orch: Orchestrator) -> None:
+    seen: list[object] = []
+
+    class Sink:
+        def feed(self, event: object) -> None:
+            seen.append(event)
+
+        def close(self) -> None:
+            pass
+
+    res = orch.run("local", "pipeline", sinks=[Sink()])
+    assert res.raw_stdout.count("\n") == 7 and "plain text line" in res.raw_stdout
+    assert res.raw_stdout_buffer is not None
+    shown = b"".join(e.data for e in seen if isinstance(e, Stdout)).decode()
+    assert shown == res.stdout == "> 2: disk full\n> 3: oops\n"
+    assert isinstance(seen[-1], Exit)
+
+
+def test_partial_lines_wait_for_their_end(orch: Orchestrator) -> None:
+    res = orch.run("local", "slow-partial")
+    assert res.stdout == "keep me please\nkeep last"  # the unterminated last line stays so
+
+
+def test_bad_jq_program_fails_before_anything_runs(orch: Orchestrator) -> None:
+    with pytest.raises(ConfigError, match="does not compile"):
+        orch.run("local", "bad-jq")
+
+
+def test_no_filters_means_exact_bytes(orch: Orchestrator) -> None:
+    res = orch.run("local", "binary")
+    assert res.ok and len(res.stdout_bytes) == 300000
+    assert res.raw_stdout_buffer is None
+    # the raw view is the same buffer: no copy, no decoding on the way
+    assert hashlib.sha256(res.stdout_bytes).digest() == hashlib.sha256(
+        res.stdout_buffer.getvalue()).digest()
+
+
+def test_chain_is_a_pure_event_transform_across_chunk_boundaries() -> None:
+    chain = FilterChain([GrepFilter(pattern="x"), JqFilter(query=".x", on_invalid="drop"),
+                         HeadFilter(lines=5), TailFilter(lines=2)])
+    out = []
+    for chunk in (b'{"x":', b' "a"}\n{"x":"b"}\n', b'nope\n{"x"', b':"c"}'):
+        out += chain(Stdout(chunk))
+    assert out == []  # tail holds everything until the end
+    out += chain(Stderr(b"err"))
+    final = chain(Exit(code=0))
+    assert isinstance(final[-1], Exit)
+    assert b"".join(e.data for e in final if isinstance(e, Stdout)) == b"b\nc"
+    assert out == [Stderr(b"err")]

@@ -1,0 +1,324 @@
+"""Service I/O on real processes: stdin modes, stdout modes (file atomicity), pre/post steps."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orch_magics import OrchError, Orchestrator, Stdout, load_config_text
+from orch_magics.process.events import Exit
+from orch_magics.runner import RunControl
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  silent-stdin: {command: 'cat; echo "eof seen"'}
+  upper: {command: "tr a-z A-Z", stdin_mode: streaming}
+  repl:
+    command: |
+      python3 -u -c '
+      import sys
+      while True:
+          sys.stdout.write("> "); sys.stdout.flush()
+          line = sys.stdin.readline()
+          if not line:
+              break
+          print("got", line.strip())
+      '
+    stdin_mode: interactive
+  tty-repl:
+    command: python3 -c 'import sys; print("tty", sys.stdin.isatty()); print("hi", input("name? "))'
+    stdin_mode: interactive
+    tty: true
+  ticker: {command: 'for i in 1 2 3; do echo tick $i; sleep 0.2; done'}
+  quiet: {command: 'echo captured; echo warn >&2', stdout_mode: capture}
+  dump:
+    command: 'head -c 3000000 /dev/urandom; echo end'
+    stdout_mode: file
+    stdout_file: "@OUT@/{service}-{env}.bin"
+  dump-fails:
+    command: 'head -c 100000 /dev/zero; sleep 0.3; echo broke >&2; exit 2'
+    stdout_mode: file
+    stdout_file: "@OUT@/fails.bin"
+  stamped:
+    command: 'echo x'
+    stdout_mode: file
+    stdout_file: "@OUT@/sub/{service}-{timestamp}.out"
+  stepped:
+    command: 'echo main; exit ${MAIN_RC:-0}'
+    pre_commands:
+      - {command: 'echo pre1', name: first}
+      - {command: 'echo pre2'}
+    post_commands:
+      - {command: 'echo after-success', when: success}
+      - {command: 'echo after-failure', when: failure}
+      - {command: 'echo after-always', when: always}
+  pre-fails:
+    command: 'echo should-not-run'
+    pre_commands: [{command: 'echo migrating; exit 4'}]
+    post_commands: [{command: 'echo cleanup', when: always}]
+"""
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def orch(out_dir: Path) -> Orchestrator:
+    o = Orchestrator(load_config_text(CONFIG.replace("@OUT@", str(out_dir))), log_dir=out_dir / "logs")
+    yield o
+    o.close()
+
+
+class Recorder:
+    """A sink that records events and step boundaries with their arrival time."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, object]] = []
+        self.marks: list[tuple[str, ...]] = []
+        self.closed = 0
+
+    def feed(self, event: object) -> None:
+        self.events.append((time.monotonic(), event))
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def step_started(self, kind: str, label: str) -> None:
+        self.marks.append(("start", kind, label))
+
+    def step_finished(self, kind: str, label: str, result: object) -> None:
+        self.marks.append(("end", kind, label, result.exit.describe()))  # type: ignore[attr-defined]
+
+    @property
+    def stdout(self) -> bytes:
+        return b"".join(e.data for _, e in self.events if isinstance(e, Stdout))
+
+
+# ---- stdin modes ------------------------------------------------------------------------------
+
+
+def test_stdin_none_sends_eof_at_once_and_refuses_input(orch: Orchestrator) -> None:
+    res = orch.run("local", "silent-stdin", timeout=10)
+    assert res.ok and res.stdout == "eof seen\n"
+    with pytest.raises(OrchError, match="stdin_mode: none"):
+        orch.run("local", "silent-stdin", stdin="ignored?")
+
+
+def _gen():  # a generator that blocks between items, like a slow reader
+    for word in ("alpha\n", "beta\n"):
+        time.sleep(0.05)
+        yield word
+
+
+async def _agen():
+    for word in (b"gamma\n", "delta\n"):
+        await asyncio.sleep(0.01)
+        yield word
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("text\n", "TEXT\n"),
+    (b"bytes\n", "BYTES\n"),
+    (io.BytesIO(b"binary file\n"), "BINARY FILE\n"),
+    (io.StringIO("text file\n"), "TEXT FILE\n"),
+    (["a\n", b"b\n"], "A\nB\n"),
+    (_gen(), "ALPHA\nBETA\n"),
+    (_agen(), "GAMMA\nDELTA\n"),
+], ids=["str", "bytes", "binary-file", "text-file", "list", "generator", "async-generator"])
+def test_stdin_streaming_accepts_every_source(orch: Orchestrator, source: object,
+                                              expected: str) -> None:
+    res = orch.run("local", "upper", stdin=source, timeout=10)
+    assert res.ok, res.describe_failure()
+    assert res.stdout == expected
+
+
+def test_stdin_streaming_large_input_with_back_pressure(orch: Orchestrator) -> None:
+    data = os.urandom(1 << 16).hex().encode() * 40  # ~5 MB of text
+    res = orch.run("local", "upper", stdin=data, timeout=30)
+    assert res.stdout_bytes == data.upper()
+    assert res.stdin_bytes == len(data)
+
+
+def _wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def test_stdin_interactive_prompts_show_live(orch: Orchestrator) -> None:
+    rec = Recorder()
+    live = orch.spawn("local", "repl", sinks=[rec])
+    _wait_for(lambda: rec.stdout.endswith(b"> "))  # the prompt arrives without a newline
+    live.send_line("one")
+    _wait_for(lambda: b"got one\n> " in rec.stdout)
+    live.send_line("two")
+    _wait_for(lambda: b"got two\n> " in rec.stdout)
+    live.close_stdin()
+    res = live.wait(10)
+    assert res.ok and res.stdout == "> got one\n> got two\n> "
+
+
+def test_stdin_interactive_with_tty_uses_a_pty(orch: Orchestrator) -> None:
+    rec = Recorder()
+    live = orch.spawn("local", "tty-repl", sinks=[rec])
+    _wait_for(lambda: b"name? " in rec.stdout)
+    live.send_line("ada")
+    res = live.wait(10)
+    assert res.ok
+    text = res.stdout.replace("\r\n", "\n")
+    assert "tty True" in text and "hi ada" in text
+
+
+# ---- stdout modes -----------------------------------------------------------------------------
+
+
+def test_stream_mode_delivers_output_while_the_process_runs(orch: Orchestrator) -> None:
+    rec = Recorder()
+    t0 = time.monotonic()
+    res = orch.run("local", "ticker", sinks=[rec])
+    stamps = [t - t0 for t, e in rec.events if isinstance(e, Stdout)]
+    assert res.ok and len(stamps) == 3
+    assert stamps[0] < stamps[-1] - 0.3  # the first line came long before the last
+    assert rec.closed == 1
+
+
+def test_capture_mode_keeps_output_in_the_result(orch: Orchestrator) -> None:
+    plan = orch.plan("local", "quiet")
+    assert plan.stdout_mode == "capture"  # front ends show nothing for it
+    res = orch.run("local", "quiet")
+    assert res.stdout == "captured\n" and res.stderr == "warn\n"
+
+
+def test_file_mode_writes_atomically_and_reports_progress(orch: Orchestrator,
+                                                          out_dir: Path) -> None:
+    rec = Recorder()
+    control_box: list[RunControl] = []
+
+    async def go():  # type: ignore[no-untyped-def]
+        control = RunControl()
+        control_box.append(control)
+        return await orch.arun("local", "dump", sinks=[rec], control=control)
+
+    res = asyncio.run(go())
+    final = out_dir / "dump-local.bin"
+    assert res.ok and res.output_file == str(final)
+    data = final.read_bytes()
+    assert len(data) == 3_000_004 and data.endswith(b"end\n")
+    assert res.stdout_bytes == b"" and rec.stdout == b""  # stdout went to the file only
+    assert any(isinstance(e, Exit) for _, e in rec.events)
+    progress = control_box[0].progress
+    assert progress is not None and progress.bytes == len(data) and progress.state == "done"
+    assert progress.rate > 0 and "dump-local.bin" in progress.describe()
+    assert oct(final.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert [p.name for p in out_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_file_mode_failure_leaves_no_file_under_the_final_name(orch: Orchestrator,
+                                                               out_dir: Path) -> None:
+    seen_tmp: list[str] = []
+
+    def watch() -> None:  # while it runs, the data is in a hidden temp file, never the final
+        for _ in range(100):
+            names = os.listdir(out_dir)
+            assert "fails.bin" not in names
+            seen_tmp.extend(n for n in names if n.startswith(".fails.bin."))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    res = orch.run("local", "dump-fails")
+    t.join()
+    assert not res.ok and res.output_file is None
+    assert seen_tmp
+    assert not (out_dir / "fails.bin").exists()
+    assert (out_dir / "fails.bin.partial").stat().st_size == 100000
+    assert sorted(os.listdir(out_dir)) == ["fails.bin.partial"]
+
+
+def test_file_mode_interrupted_run_publishes_nothing(orch: Orchestrator, out_dir: Path) -> None:
+    live = orch.spawn("local", "dump-fails")
+    time.sleep(0.1)
+    live.interrupt()
+    res = live.wait(10)
+    assert res.interrupted or not res.ok
+    assert not (out_dir / "fails.bin").exists()
+
+
+def test_file_mode_template_fills_service_env_timestamp(orch: Orchestrator,
+                                                        out_dir: Path) -> None:
+    res = orch.run("local", "stamped")
+    path = Path(res.output_file or "")
+    assert path.parent == out_dir / "sub"
+    name = path.name
+    assert name.startswith("stamped-") and name.endswith(".out")
+    assert len(name) == len("stamped-YYYYmmdd-HHMMSS.out")
+    assert path.read_text() == "x\n"
+
+
+# ---- pre / post commands ----------------------------------------------------------------------
+
+
+def test_steps_results_and_when_on_success(orch: Orchestrator) -> None:
+    rec = Recorder()
+    res = orch.run("local", "stepped", sinks=[rec])
+    assert res.ok and res.stdout == "main\n"
+    assert [(s.step, s.stdout) for s in res.steps] == [
+        ("pre", "pre1\n"), ("pre", "pre2\n"), ("post", "after-success\n"),
+        ("post", "after-always\n")]
+    kinds = [m[:2] for m in rec.marks]
+    assert kinds == [("start", "pre"), ("end", "pre"), ("start", "pre"), ("end", "pre"),
+                     ("start", "main"), ("end", "main"), ("start", "post"), ("end", "post"),
+                     ("start", "post"), ("end", "post")]
+    assert rec.marks[0][2] == "first"
+    assert rec.closed == 1  # closed once, after the post commands
+    assert [s["stdout"] for s in res.to_dict()["steps"]][0] == "pre1\n"
+
+
+def test_steps_when_on_failure(orch: Orchestrator) -> None:
+    res = orch.run("local", "stepped", env={"MAIN_RC": "3"})
+    assert not res.ok and res.returncode == 3
+    assert [s.stdout for s in res.steps if s.step == "post"] == [
+        "after-failure\n", "after-always\n"]
+
+
+def test_failing_pre_command_stops_the_run(orch: Orchestrator) -> None:
+    res = orch.run("local", "pre-fails")
+    assert not res.ok
+    assert [s.stdout for s in res.steps] == ["migrating\n"]
+    assert "should-not-run" not in res.stdout
+    assert "pre command" in res.describe_failure()
+
+
+def test_step_sinks_receive_step_output(orch: Orchestrator) -> None:
+    got: dict[str, Recorder] = {}
+
+    def step_sinks(step, kind):  # type: ignore[no-untyped-def]
+        return [got.setdefault(f"{kind}:{step.label}", Recorder())]
+
+    async def go():  # type: ignore[no-untyped-def]
+        from orch_magics.runner import execute
+
+        plan = orch.plan("local", "stepped")
+        return await execute(plan, orch.launcher_for(plan), step_sinks=step_sinks)
+
+    res = asyncio.run(go())
+    assert res.ok
+    assert got["pre:first"].stdout == b"pre1\n"
+    assert got["post:echo after-always"].stdout == b"after-always\n"
