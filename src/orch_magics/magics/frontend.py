@@ -1,0 +1,86 @@
+"""What the magic needs to know about where it runs, and how it talks back to the cell."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+from ..sinks.display import Bundle
+
+
+def has_frontend_stdin(shell: Any) -> bool:
+    """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code).
+
+    nbclient and papermill send `allow_stdin: false`; terminal IPython has no kernel. There every
+    run blocks and its whole output is written to the cell as ordinary stdout/stderr.
+    """
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return False
+    try:
+        parent = kernel.get_parent() or {}
+    except Exception:
+        return False
+    return bool((parent.get("content") or {}).get("allow_stdin", False))
+
+
+def update_publisher(shell: Any, display_id: str) -> Callable[[Bundle], None]:
+    """A thread-safe callable that updates display `display_id` of the current cell.
+
+    The parent header is taken now, on the main thread while the cell runs, so updates sent
+    later from the background loop thread still belong to this cell (the front end routes
+    `update_display_data` by display id to the output that showed it).
+    """
+    pub = shell.display_pub
+    session, socket, parent = pub.session, pub.pub_socket, dict(pub.parent_header)
+    topic = getattr(pub, "topic", None)
+
+    def publish(bundle: Bundle) -> None:
+        content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
+        session.send(socket, "update_display_data", content, parent=parent, ident=topic)
+
+    return publish
+
+
+def main_thread_caller(shell: Any) -> Callable[[Callable[[], None]], None]:
+    """Run a callable on the kernel's own loop (widget changes), or at once without one."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or getattr(shell, "kernel", None) is None:
+        return lambda fn: fn()
+
+    def call(fn: Callable[[], None]) -> None:
+        try:
+            loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # the kernel's loop is gone (shutdown)
+            pass
+
+    return call
+
+
+def set_last(shell: Any, value: object) -> None:
+    """Make `_` (and `__`, `___`) refer to `value`, the way IPython's display hook does.
+
+    Cell magics do not return their result (its repr would repeat the status line), so `_` is
+    moved here; IPython's rule is kept: names the user assigned are left alone.
+    """
+    hook = shell.displayhook
+    if "_" in builtins.__dict__ or not getattr(hook, "do_full_cache", True):
+        return
+    ns = shell.user_ns
+    for name in ("_", "__", "___"):
+        if name in ns and getattr(hook, name, None) is not ns[name]:
+            return
+    hook.___, hook.__, hook._ = hook.__, hook._, value
+    shell.push({"_": hook._, "__": hook.__, "___": hook.___}, interactive=False)
+
+
+def quiet(exc: BaseException) -> BaseException:
+    """Mark an exception so IPython shows `Type: message` without a traceback."""
+    text = f"{type(exc).__name__}: {exc}"
+    exc._render_traceback_ = lambda: text.splitlines()  # type: ignore[attr-defined]
+    return exc
