@@ -182,16 +182,23 @@ class StreamMasker:
             return data
         parts: list[bytes] = []
         pos = 0
+        prefixes = reg._prefixes
+        size = len(data)
+        hold = 0
         for m in pattern.finditer(data):
+            if size - m.start() < reg._longest and data[m.start():] in prefixes:
+                hold = size - m.start()  # a longer form (e.g. with "=" padding) may follow
+                break
             parts.append(data[pos:m.start()])
             parts.append(MASK.encode())
             pos = m.end()
-        hold = 0
-        prefixes = reg._prefixes
-        for k in range(min(reg._longest - 1, len(data) - pos), 0, -1):
-            if data[len(data) - k:] in prefixes:
-                hold = k
-                break
+        else:
+            for k in range(min(reg._longest - 1, size - pos), 0, -1):
+                if data[size - k:] in prefixes:
+                    hold = k
+                    break
+        if hold and size - hold < pos:
+            hold = size - pos
         parts.append(data[pos:len(data) - hold])
         self._pending[kind] = data[len(data) - hold:] if hold else b""
         return b"".join(parts)

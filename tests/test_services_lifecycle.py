@@ -1,0 +1,176 @@
+"""Named background runs on real processes: restart policies, logs (follow), log files, stop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics.lifecycle import RestartPolicy
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  crashy:
+    command: 'echo "run $$"; sleep 0.05; exit 1'
+    restart: on-failure
+    max_restarts: 3
+  fine-once:
+    command: 'echo done'
+    restart: on-failure
+  forever:
+    command: 'echo beat; sleep 0.1'
+    restart: always
+    max_restarts: 1000
+  sleeper: {command: 'echo up; exec sleep 300'}
+  talker:
+    command: 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.1; done; echo bye >&2'
+    pre_commands: [{command: 'echo preparing'}]
+"""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # a zombie is not alive
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def orch(tmp_path: Path) -> Orchestrator:
+    o = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs",
+                     restart_backoff=(0.05, 0.2))
+    yield o
+    o.close()
+
+
+def test_backoff_is_exponential_and_capped() -> None:
+    policy = RestartPolicy("on-failure", 10, (0.5, 3.0))
+    assert [policy.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert not RestartPolicy("no").should_restart(None, 0)
+    assert not RestartPolicy("always", 2).should_restart(None, 2)
+
+
+def test_restart_on_failure_until_max_restarts(orch: Orchestrator) -> None:
+    t0 = time.monotonic()
+    orch.start("local", "crashy")
+    wait_for(lambda: orch.runs.get("crashy").done)
+    elapsed = time.monotonic() - t0
+    status = orch.status("crashy")
+    assert status.restarts == 3 and status.state == "failed"
+    assert elapsed >= 0.05 + 0.1 + 0.2  # the back-off doubled each time (capped at 0.2)
+    logs = orch.logs("crashy")
+    assert logs.count("run ") == 4
+    assert "restart 1/3 in 0.05s" in logs and "restart 3/3 in 0.20s" in logs
+    assert orch.ps()[0].restarts == 3
+    text = Path(status.log_file or "").read_text()
+    assert text.count("run ") == 4 and text.count("# orch:") >= 8
+
+
+def test_on_failure_does_not_restart_a_success(orch: Orchestrator) -> None:
+    live = orch.start("local", "fine-once")
+    assert live.wait(10).ok
+    wait_for(lambda: orch.runs.get("fine-once").done)
+    assert orch.status("fine-once").restarts == 0
+
+
+def test_restart_always_until_stopped(orch: Orchestrator) -> None:
+    orch.start("local", "forever")
+    wait_for(lambda: orch.status("forever").restarts >= 2)
+    orch.stop("forever")
+    assert orch.runs.get("forever").done
+    count = orch.status("forever").restarts
+    time.sleep(0.5)
+    assert orch.status("forever").restarts == count  # no restart after stop
+
+
+def test_restart_policy_for_ad_hoc_commands(orch: Orchestrator) -> None:
+    orch.start("local", command="exit 7", name="adhoc", restart="on-failure", max_restarts=2)
+    wait_for(lambda: orch.runs.get("adhoc").done)
+    assert orch.status("adhoc").restarts == 2
+    assert orch.status("adhoc").result().returncode == 7  # type: ignore[union-attr]
+
+
+def test_logs_follow_yields_lines_as_they_come(orch: Orchestrator) -> None:
+    orch.start("local", "talker", name="t")
+    stamps = []
+    lines = []
+    for line in orch.logs("t", follow=True):  # type: ignore[union-attr]
+        stamps.append(time.monotonic())
+        lines.append(line)
+    assert lines[0] == "preparing"
+    assert [x for x in lines if x.startswith("line")] == [f"line {i}" for i in range(1, 6)]
+    assert "bye" in lines
+    assert stamps[-1] - stamps[1] > 0.3  # they came over time, not all at the end
+    assert orch.logs("t", 2).splitlines()[-1].startswith("orch: t: exit 0")  # type: ignore[union-attr]
+
+
+def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
+    live = orch.start("local", "sleeper")
+    wait_for(lambda: "up" in orch.logs("sleeper"))  # type: ignore[operator]
+    with pytest.raises(OrchError, match="still running"):
+        orch.start("local", "sleeper", name="sleeper")
+    other = orch.start("local", "sleeper")
+    assert other.name == "sleeper-1"
+    rows = {r.name: r for r in orch.ps()}
+    assert rows["sleeper"].state == "running" and rows["sleeper"].pid == live.pid
+    assert rows["sleeper"].log_file and rows["sleeper"].log_file.endswith("sleeper.log")
+    first_pid = live.pid
+    again = orch.restart("sleeper")
+    wait_for(lambda: again.pid is not None)
+    assert again.pid != first_pid and not pid_alive(first_pid or 0)
+    assert orch.status("sleeper").restarts == 1
+    with pytest.raises(OrchError, match="did you mean 'sleeper'"):
+        orch.status("sleeperr")
+    res = orch.stop("sleeper")
+    assert res.interrupted
+
+
+def test_close_stops_every_run(tmp_path: Path) -> None:
+    orch = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path)
+    named = orch.start("local", "sleeper")
+    spawned = orch.spawn("local", command="sleep 300")
+    wait_for(lambda: named.pid is not None and spawned.pid is not None)
+    pids = [named.pid, spawned.pid]
+    orch.close()
+    assert not any(pid_alive(p) for p in pids if p)
+    assert named.done and spawned.done
+
+
+def test_interpreter_exit_stops_every_run(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import time
+        from orch_magics import Orchestrator, load_config_text
+        orch = Orchestrator(load_config_text({CONFIG!r}), log_dir={str(tmp_path)!r})
+        named = orch.start("local", "sleeper")
+        spawned = orch.spawn("local", command="sleep 300")
+        while named.pid is None or spawned.pid is None:
+            time.sleep(0.01)
+        print(named.pid, spawned.pid, flush=True)
+        # no close(): the interpreter just exits, as a kernel does on shutdown
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pids = [int(p) for p in proc.stdout.split()]
+    assert len(pids) == 2
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=5)

@@ -1,0 +1,387 @@
+"""Secrets: every provider, the file permission check, errors, and the sentinel that never leaks.
+
+The sentinel test runs a command that prints the secret in every form we mask and greps every
+sink for it. It is parametrized over environment names: SSH and Docker environments join the
+`ENVIRONMENTS` list (and the config) when those layers and their fixtures land.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import glob
+import logging
+import os
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import keyring
+import keyring.backend
+import pytest
+
+from orch_magics import ConfigError, Orchestrator, RunError, Stdout, load_config
+from orch_magics.config.model import SecretsSettings
+from orch_magics.process.events import Exit, Stderr
+from orch_magics.secrets import Resolver, ShortSecretWarning, mask_text
+from orch_magics.secrets.masking import MASK, SecretRegistry, StreamMasker
+
+SENTINEL = "Sentinel/p@ss w+rd=Zq81"  # has characters that URL-encoding and base64 change
+FORMS = {
+    "plain": SENTINEL,
+    "base64": base64.b64encode(SENTINEL.encode()).decode(),
+    "base64-echo": base64.b64encode(SENTINEL.encode() + b"\n").decode(),
+    "url": quote(SENTINEL, safe=""),
+    "url-plus": quote_plus(SENTINEL, safe=""),
+}
+
+# Parametrize the sentinel test over these; SSH/Docker environments are added with their layers.
+ENVIRONMENTS = ["local"]
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  leak:
+    command: |
+      echo "plain: $TOKEN"
+      printf %s "$TOKEN" | base64
+      echo "$TOKEN" | base64
+      python3 -c 'import os, urllib.parse as u; t = os.environ["TOKEN"]; print(u.quote(t, safe="")); print(u.quote_plus(t, safe=""))'
+      printf 'split: %s' "${TOKEN%%@*}"; sleep 0.3; printf '@%s\\n' "${TOKEN#*@}"
+      printf '%s' "${TOKEN%%w+*}" >&2; sleep 0.1; printf 'w+%s\\n' "${TOKEN#*w+}" >&2
+      echo "multi: $MULTI"
+      echo "$MULTI" | tac
+      sleep 0.5
+      exit 3
+    environment:
+      TOKEN: "{{secret:sentinel_token}}"
+      MULTI: "{{secret:multi}}"
+    pre_commands: [{command: 'echo "pre sees $TOKEN"'}]
+    post_commands: [{command: 'echo "post sees $TOKEN" >&2', when: always}]
+  needs-missing:
+    command: 'echo never'
+    environment:
+      OK: plain
+      PASSWORD: "{{secret:db_password}}"
+  from-store:
+    command: 'printf %s "$V"'
+    environment: {V: "{{secret:stored}}"}
+  argv-secret:
+    command: 'echo {{secret:sentinel_token}}'
+"""
+
+MULTI = "first-line-secret\nsecond-line-secret"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "orch.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def orch(config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Orchestrator:
+    monkeypatch.setenv("ORCH_SECRET_SENTINEL_TOKEN", SENTINEL)
+    monkeypatch.setenv("ORCH_SECRET_MULTI", MULTI)
+    o = Orchestrator(load_config(config_file), log_dir=tmp_path / "logs",
+                     restart_backoff=(0.05, 0.1))
+    yield o
+    o.close()
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A real keyring backend (the keyring API's extension point) holding values in memory."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> MemoryKeyring:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def with_secrets(orch: Orchestrator, **settings: object) -> Orchestrator:
+    config = dataclasses.replace(orch.config, secrets=SecretsSettings(**settings))  # type: ignore[arg-type]
+    return Orchestrator(config, log_dir=orch.log_dir)
+
+
+# ---- the sentinel ------------------------------------------------------------------------------
+
+
+def leaked(text: str) -> list[str]:
+    """Which sentinel forms (or lines of the multi-line secret) appear in `text`."""
+    found = [name for name, form in FORMS.items() if form in text]
+    found += [f"multi:{line}" for line in MULTI.splitlines() if line in text]
+    return found
+
+
+class CmdlineWatcher(threading.Thread):
+    """Reads every /proc/*/cmdline while a run goes on, collecting any that holds the secret."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.hits: list[str] = []
+        self.scans = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    with open(path, "rb") as f:
+                        text = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                except OSError:
+                    continue
+                if leaked(text):
+                    self.hits.append(text)
+            self.scans += 1
+            time.sleep(0.01)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[object] = []
+
+    class DisplaySink:
+        def feed(self, event: object) -> None:
+            seen.append(event)
+
+        def close(self) -> None:
+            pass
+
+    # the process really got the values (through its environment, not its argv)
+    check = orch.run(environment, command='test "$T" = "$E" && echo same',
+                     env={"T": "{{secret:sentinel_token}}", "E": SENTINEL})
+    assert check.stdout == "same\n"
+
+    watcher = CmdlineWatcher()
+    watcher.start()
+    try:
+        result = orch.run(environment, "leak", sinks=[DisplaySink()])
+        named = orch.start(environment, "leak", name="leaky")
+        named.wait(20)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert watcher.scans > 5 and watcher.hits == []
+
+    # the command did print the secret in every form: each was masked
+    assert result.returncode == 3
+    assert result.stdout.count(MASK) >= 9, result.stdout
+    assert "split: ****" in result.stdout
+    assert "multi: ****\n****\n****\n" in result.stdout  # whole value, then each line alone
+    assert result.stderr.startswith("****")
+
+    texts = {
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "raw_stdout": result.raw_stdout,
+        "repr": repr(result),
+        "json": result.json(),
+        "steps": " ".join(s.stdout + s.stderr + s.json() for s in result.steps),
+        "display": b"".join(e.data for e in seen  # type: ignore[attr-defined]
+                            if isinstance(e, (Stdout, Stderr))).decode("utf-8", "replace"),
+        "describe_failure": result.describe_failure(),
+        "dry-run": orch.plan(environment, "leak").describe(),
+        "dry-run-adhoc": orch.plan(environment, command="true",
+                                   env={"X": "{{secret:sentinel_token}}"}).describe(),
+        "ps": repr(orch.ps()) + " ".join(" ".join(r.as_row()) for r in orch.ps()),
+        "status": repr(orch.status("leaky")),
+        "logs": orch.logs("leaky"),
+        "log-file": Path(orch.status("leaky").log_file or "").read_text(),
+        "debug-log": caplog.text,
+    }
+    assert "pre sees ****" in texts["steps"] and "post sees ****" in texts["steps"]
+    assert "{{secret:sentinel_token}}" in texts["dry-run"]
+    try:
+        result.check()
+    except RunError as exc:
+        texts["exception"] = str(exc) + "".join(traceback.format_exception(exc))
+    else:
+        pytest.fail("check() should raise")
+    leaks = {where: leaked(text) for where, text in texts.items() if leaked(text)}
+    assert leaks == {}
+
+
+def test_secret_in_a_command_is_refused(orch: Orchestrator) -> None:
+    with pytest.raises(ConfigError, match="environment.*only.*argv"):
+        orch.plan("local", "argv-secret")
+
+
+def test_masking_logging_filter(caplog: pytest.LogCaptureFixture,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from orch_magics.secrets.masking import get_logger
+
+    orch_secret = "logged-secret-XYZ"
+    Resolver([("t", lambda name: orch_secret)]).secret("x")
+    caplog.set_level(logging.DEBUG)
+    log = get_logger("orch_magics.test")
+    log.debug("value %s and %r", orch_secret, {"k": orch_secret})
+    try:
+        raise ValueError(f"boom {orch_secret}")
+    except ValueError:
+        log.debug("failed", exc_info=True)
+    assert orch_secret not in caplog.text and "****" in caplog.text
+
+
+# ---- masking mechanics -------------------------------------------------------------------------
+
+
+def test_stream_masker_holds_back_only_possible_secret_starts() -> None:
+    reg = SecretRegistry()
+    reg.add("hunter2-secret")
+    masker = StreamMasker(reg)
+    out: list[object] = []
+    out += masker(Stdout(b"prompt> "))  # cannot start the secret: passes at once
+    assert out == [Stdout(b"prompt> ")]
+    out += masker(Stdout(b"pw=hunt"))  # "hunt" may be the secret's start: held back
+    assert out[-1] == Stdout(b"pw=")
+    out += masker(Stdout(b"er2-sec"))
+    out += masker(Stderr(b"hunter2-secret!"))
+    out += masker(Stdout(b"ret and hun"))
+    out += masker(Exit(code=0))
+    stdout = b"".join(e.data for e in out if isinstance(e, Stdout))  # type: ignore[attr-defined]
+    assert stdout == b"prompt> pw=**** and hun"
+    assert Stderr(b"****!") in out and isinstance(out[-1], Exit)
+
+
+def test_every_split_position_is_masked() -> None:
+    reg = SecretRegistry()
+    secret = "abcdefgh-1234"
+    reg.add(secret)
+    data = f"xx {secret} yy {base64.b64encode(secret.encode()).decode()} zz".encode()
+    for cut in range(len(data)):
+        masker = StreamMasker(reg)
+        events = masker(Stdout(data[:cut])) + masker(Stdout(data[cut:])) + masker(Exit(code=0))
+        joined = b"".join(e.data for e in events if isinstance(e, Stdout))  # type: ignore[attr-defined]
+        assert joined == b"xx **** yy **** zz", cut
+
+
+def test_short_secrets_warn_and_are_not_masked() -> None:
+    reg = SecretRegistry()
+    with pytest.warns(ShortSecretWarning):
+        assert reg.add("abc") is False
+    assert reg.mask_text("abc") == "abc"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert reg.add("abcd") is True
+    assert reg.mask_text("xabcdx") == "x****x"
+
+
+def test_short_secret_from_a_provider_warns(orch: Orchestrator,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_DB_PASSWORD", "pw")
+    with pytest.warns(ShortSecretWarning):
+        orch.plan("local", "needs-missing")
+
+
+# ---- providers ---------------------------------------------------------------------------------
+
+
+def test_env_provider_name_mangling(orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_STORED", "from-env-value")
+    res = orch.run("local", "from-store")
+    assert res.stdout == "****"  # it arrived, and it is masked on the way back
+    assert mask_text("from-env-value") == MASK
+
+
+def test_keyring_provider(orch: Orchestrator, memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.set_password("orch_magics", "stored", "from-keyring-value")
+    plan = orch.plan("local", "from-store")
+    assert plan.command.env["V"] == "from-keyring-value"
+    custom = with_secrets(orch, providers=("keyring",), keyring_service="team-vault")
+    memory_keyring.set_password("team-vault", "stored", "team-keyring-value")
+    assert custom.plan("local", "from-store").command.env["V"] == "team-keyring-value"
+
+
+def test_env_wins_over_keyring(orch: Orchestrator, memory_keyring: MemoryKeyring,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    memory_keyring.set_password("orch_magics", "stored", "keyring-loses")
+    monkeypatch.setenv("ORCH_SECRET_STORED", "env-wins-value")
+    assert orch.plan("local", "from-store").command.env["V"] == "env-wins-value"
+    reordered = with_secrets(orch, providers=("keyring", "env"))
+    assert reordered.plan("local", "from-store").command.env["V"] == "keyring-loses"
+
+
+def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("stored: from-file-value\nnumber: 123456\n")
+    os.chmod(secrets, 0o600)
+    o = with_secrets(orch, providers=("env", "file"), file=str(secrets))
+    assert o.plan("local", "from-store").command.env["V"] == "from-file-value"
+    os.chmod(secrets, 0o640)
+    o = with_secrets(orch, providers=("env", "file"), file=str(secrets))
+    with pytest.raises(ConfigError, match=r"group/others \(mode 0640\).*chmod 600"):
+        o.plan("local", "from-store")
+    os.chmod(secrets, 0o604)
+    with pytest.raises(ConfigError, match="mode 0604"):
+        with_secrets(orch, providers=("file",), file=str(secrets)).plan("local", "from-store")
+
+
+def test_secrets_file_from_config_is_relative_to_it(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "vault.yaml").write_text("stored: relative-file-value\n")
+    os.chmod(tmp_path / "vault.yaml", 0o600)
+    cfg = tmp_path / "with-secrets.yaml"
+    cfg.write_text(CONFIG + "secrets: {providers: [file], file: vault.yaml}\n")
+    o = Orchestrator(load_config(cfg))
+    assert o.plan("local", "from-store").command.env["V"] == "relative-file-value"
+
+
+def test_prompt_provider_only_when_someone_can_answer(orch: Orchestrator) -> None:
+    asked: list[str] = []
+
+    def frontend(text: str) -> str:
+        asked.append(text)
+        return "typed-secret-value"
+
+    o = with_secrets(orch, providers=("env", "prompt"))
+    o._resolver_factory = lambda: Resolver.from_settings(  # a frontend that can prompt
+        SecretsSettings(providers=("env", "prompt")), prompt=frontend)
+    assert o.plan("local", "from-store").command.env["V"] == "typed-secret-value"
+    assert asked == ["secret stored: "]
+    # no terminal, no kernel (stdin is not a tty under pytest): no prompt, a clear error
+    with pytest.raises(ConfigError, match="prompt \\(no frontend can prompt\\)"):
+        with_secrets(orch, providers=("prompt",)).plan("local", "needs-missing")
+
+
+def test_unresolved_secret_fails_before_anything_runs(orch: Orchestrator, config_file: Path,
+                                                      memory_keyring: MemoryKeyring,
+                                                      tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with pytest.raises(ConfigError) as info:
+        orch.run("local", command=f"touch {marker}",
+                 env={"P": "{{secret:db_password}}"})
+    assert not marker.exists()
+    with pytest.raises(ConfigError) as info:
+        orch.run("local", "needs-missing")
+    msg = str(info.value)
+    assert "'needs-missing'" in msg and "environment.PASSWORD" in msg
+    assert f"{config_file}:" in msg  # file and line of the service
+    line = CONFIG.splitlines().index("  needs-missing:") + 1
+    assert f"{config_file}:{line}" in msg
+    assert "ORCH_SECRET_DB_PASSWORD" in msg and "keyring orch_magics/db_password" in msg
