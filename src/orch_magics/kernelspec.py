@@ -1,0 +1,93 @@
+"""The "Python 3 (orch)" kernel spec: ipykernel with the orch_magics extension preloaded.
+
+Install it with one command (into the current virtualenv, the user's directory, or a prefix):
+
+    python -m orch_magics.kernelspec install --sys-prefix
+    python -m orch_magics.kernelspec install --user
+    python -m orch_magics.kernelspec install --prefix /opt/conda
+
+and remove it with `python -m orch_magics.kernelspec remove`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Any
+
+NAME = "orch"
+DISPLAY_NAME = "Python 3 (orch)"
+
+
+def kernel_json(python: str | None = None) -> dict[str, Any]:
+    """The kernel.json: the ipykernel launcher argv plus `--ext=orch_magics`."""
+    return {
+        "argv": [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--ext=orch_magics"],
+        "display_name": DISPLAY_NAME,
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+
+
+def install(*, user: bool = False, prefix: str | None = None, name: str = NAME,
+            python: str | None = None) -> str:
+    """Install the spec; returns the directory it was written to."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        with open(os.path.join(tmp, "kernel.json"), "w") as f:
+            json.dump(kernel_json(python), f, indent=1)
+        _copy_logos(tmp)
+        return KernelSpecManager().install_kernel_spec(tmp, name, user=user, prefix=prefix)
+
+
+def remove(name: str = NAME) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager().remove_kernel_spec(name)
+
+
+def _copy_logos(dest: str) -> None:
+    """Reuse ipykernel's logos so the launcher shows a Python icon."""
+    try:
+        from ipykernel.kernelspec import RESOURCES
+    except ImportError:
+        return
+    import shutil
+
+    for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
+        src = os.path.join(RESOURCES, logo)
+        if os.path.exists(src):
+            shutil.copy(src, dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orch_magics.kernelspec",
+                                     description=f"Install the {DISPLAY_NAME!r} kernel spec.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    inst = sub.add_parser("install", help="install (or replace) the kernel spec")
+    where = inst.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="into ~/.local/share/jupyter")
+    where.add_argument("--sys-prefix", action="store_true",
+                       help=f"into {sys.prefix} (the current virtualenv)")
+    where.add_argument("--prefix", help="into PREFIX/share/jupyter")
+    inst.add_argument("--name", default=NAME, help=f"kernel name (default {NAME})")
+    rem = sub.add_parser("remove", help="remove the kernel spec")
+    rem.add_argument("--name", default=NAME)
+    args = parser.parse_args(argv)
+    if args.action == "install":
+        prefix = sys.prefix if args.sys_prefix else args.prefix
+        path = install(user=args.user, prefix=prefix, name=args.name)
+        print(f"installed kernel spec {args.name!r} ({DISPLAY_NAME}) in {path}")
+    else:
+        print(f"removed kernel spec from {remove(args.name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The magics through a real IPython InteractiveShell (no kernel: every run blocks)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from IPython.core.completer import provisionalcompleter
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from orch_magics import LiveRun, RunResult
+from orch_magics.magics import Orch, OrchMagics
+
+CONFIG = textwrap.dedent("""
+    environments:
+      local: {layers: []}
+      marked:
+        layers:
+          - {type: local, config: {environment: {MARK: from-layer}}}
+    services:
+      upper:
+        command: while IFS= read -r l; do printf '%s\\n' "$l" | tr a-z A-Z; done
+        stdin_mode: streaming
+      hello:
+        command: echo "hello $WHO"; echo "to stderr" >&2
+        environment: {WHO: world}
+      many:
+        command: seq 1 5000
+      fail:
+        command: echo "about to fail" >&2; exit 3
+      quiet:
+        command: echo secret-ish
+        stdout_mode: capture
+      sleepy:
+        command: sleep 30
+""")
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
+    path = tmp_path_factory.mktemp("cfg") / "orch.yaml"
+    path.write_text(CONFIG)
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "orch_magics")
+    sh.run_line_magic("orch", f"load {path}")
+    return sh
+
+
+def magics(shell: InteractiveShell) -> OrchMagics:
+    return next(m for m in shell.magics_manager.registry.values() if isinstance(m, OrchMagics))
+
+
+def test_cell_body_is_stdin_and_out_holds_result(shell, capsys):
+    assert shell.run_cell_magic("orch", "local upper --out r", "one\ntwo\n") is None
+    out = capsys.readouterr().out
+    assert "ONE\nTWO\n" in out and "exit 0" in out
+    r = shell.user_ns["r"]
+    assert isinstance(r, RunResult) and r.lines == ["ONE", "TWO"]
+    assert shell.user_ns["_"] is r
+
+
+def test_line_form_returns_result_and_separates_streams(shell, capsys):
+    r = shell.run_line_magic("orch", "local hello")
+    captured = capsys.readouterr()
+    assert r.stdout == "hello world\n" and r.stderr == "to stderr\n"
+    assert "hello world" in captured.out and "to stderr" in captured.err
+    assert "to stderr" not in captured.out.split("[")[0]
+
+
+def test_script_cell_runs_in_the_environment_with_env_option(shell, capsys):
+    shell.run_cell_magic("orch", "marked -e EXTRA=x1 --out s", 'echo "$MARK $EXTRA"\n')
+    assert shell.user_ns["s"].stdout == "from-layer x1\n"
+    assert "local → " in capsys.readouterr().out  # layers in the status line
+
+
+def test_failure_raises_run_error_without_traceback(shell, capsys):
+    result = shell.run_cell("%orch local fail --out f")
+    assert result.error_in_exec is not None
+    assert type(result.error_in_exec).__name__ == "RunError"
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "RunError: local/fail failed (exit 3): about to fail" in text
+    assert "Traceback" not in text
+    assert shell.user_ns["f"].returncode == 3
+
+
+def test_no_raise_error(shell, capsys):
+    r = shell.run_line_magic("orch", "local fail --no-raise-error")
+    assert r.returncode == 3 and not r.ok
+
+
+def test_timeout_stops_the_run(shell, capsys):
+    result = shell.run_cell("%orch local sleepy --timeout 0.5 --out t")
+    assert type(result.error_in_exec).__name__ == "RunTimeout"
+    assert shell.user_ns["t"].timed_out
+
+
+def test_tail_is_bounded_but_result_is_whole(shell, capsys):
+    m = shell.run_line_magic("orch", "local many --tail 3")
+    assert len(m.lines) == 5000 and m.lines[-1] == "5000"
+    # no front end: the whole output is written to the cell, like %%bash
+    assert capsys.readouterr().out.count("\n") >= 5000
+
+
+def test_capture_mode_shows_no_stdout(shell, capsys):
+    r = shell.run_line_magic("orch", "local quiet")
+    out = capsys.readouterr().out
+    assert r.stdout == "secret-ish\n"
+    assert "secret-ish" not in out and "captured" in out
+
+
+def test_variable_expansion(shell, capsys):
+    shell.user_ns["svc"] = "hello"
+    shell.run_cell("%orch local {svc} --out v")
+    assert shell.user_ns["v"].stdout == "hello world\n"
+
+
+def test_dry_run_runs_nothing(shell, capsys):
+    assert shell.run_line_magic("orch", "marked hello --dry-run") is None
+    out = capsys.readouterr().out
+    assert "environment: marked" in out and 'echo "hello $WHO"' in out
+    assert "blocks until the run ends" in out
+
+
+@pytest.mark.parametrize("line, message", [
+    ("nowhere hello", "unknown environment 'nowhere'"),
+    ("local helo", "did you mean 'hello'"),
+    ("local", "needs a SERVICE"),
+    ("local hello --tail x", "invalid int value"),
+    ("local hello -e NOEQUALS", "KEY=VALUE"),
+    ("local hello --out 1x", "variable name"),
+    ("logs nothing-here", "no run named"),
+])
+def test_user_mistakes_are_usage_errors(shell, line, message):
+    with pytest.raises(UsageError, match=message):
+        shell.run_line_magic("orch", line)
+
+
+def test_config_traitlet(shell, capsys):
+    shell.run_line_magic("config", "Orch.tail = 7")
+    settings = next(c for c in shell.configurables if isinstance(c, Orch))
+    assert settings.tail == 7
+    shell.run_line_magic("config", "Orch.tail = 40")
+
+
+def test_listing_subcommands(shell, capsys):
+    shell.run_line_magic("orch", "envs")
+    shell.run_line_magic("orch", "services")
+    shell.run_line_magic("orch", "ps")
+    out = capsys.readouterr().out
+    assert "marked" in out and "local → " in out and "upper" in out and "streaming" in out
+    assert "no named runs" in out
+
+
+def test_named_runs_ps_logs_stop(shell, capsys):
+    orch = magics(shell).orchestrator
+    live = orch.start("local", "sleepy", name="napper")
+    assert isinstance(live, LiveRun)
+    shell.run_line_magic("orch", "ps")
+    assert "napper" in capsys.readouterr().out
+    result = shell.run_line_magic("orch", "stop napper")
+    assert result.interrupted
+
+
+def test_tab_completion(shell):
+    with provisionalcompleter():
+        envs = [c.text for c in shell.Completer.completions("%orch mar", 9)]
+        services = [c.text for c in shell.Completer.completions("%orch local hel", 15)]
+        cell = [c.text for c in shell.Completer.completions("%%orch local up", 15)]
+    assert "marked" in envs and "hello" in services and "upper" in cell
+    assert "--no-raise-error" in magics(shell).completions("%orch local hello --no-r")
+
+
+def test_unload_and_reload(shell):
+    shell.run_line_magic("unload_ext", "orch_magics")
+    assert "orch" not in shell.magics_manager.magics["line"]
+    shell.run_line_magic("load_ext", "orch_magics")
+    assert "orch" in shell.magics_manager.magics["cell"]
+
+
