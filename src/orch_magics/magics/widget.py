@@ -23,7 +23,7 @@ class StdinBox:
         self.sink = sink
         self.text = widgets.Text(
             placeholder=f"stdin of {live.plan.name}: type a line, Enter sends it",
-            continuous_update=True,
+            continuous_update=False,  # the value syncs on Enter (and blur), in order
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
         self.send_button = self._button("Send", "Send the line (Enter does the same)",
@@ -36,7 +36,8 @@ class StdinBox:
             [self.text, self.send_button, self.eof_button, self.stop_button],
             layout=widgets.Layout(width="100%"))
         self.widget.add_class("orch-stdin-box")
-        self.text.on_msg(self._on_msg)
+        self.text.observe(self._on_value, "value")
+        self._clearing = False
         self.send_button.on_click(lambda _: self.send())
         self.eof_button.on_click(lambda _: self.eof())
         self.stop_button.on_click(lambda _: self.stop())
@@ -49,15 +50,24 @@ class StdinBox:
         button.add_class(cls)
         return button
 
-    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        if content.get("event") == "submit":  # Enter in the text field
+    def _on_value(self, change: dict[str, Any]) -> None:
+        # Enter (or leaving the field) synced a new value: that is a line to send. A custom
+        # "submit" message would be wrong here: ipywidgets sends it at once while value
+        # updates typed just before may still wait in the front end's buffer.
+        if not self._clearing and change["new"]:
             self.send()
 
     # ---- actions (kernel main thread) ------------------------------------------------------
     def send(self) -> None:
-        if self.text.disabled:
+        """Send the text in the box as one line, and empty the box."""
+        line = self.text.value
+        if self.text.disabled or not line:
             return
-        line, self.text.value = self.text.value, ""
+        self._clearing = True
+        try:
+            self.text.value = ""
+        finally:
+            self._clearing = False
         self.live.send_line(line)
         self.lines_sent += 1
         if self.sink is not None:

@@ -70,6 +70,7 @@ class DisplaySink:
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
         self.started = time.monotonic()
+        self.ended: float | None = None
         self.exit: Exit | None = None
         self.final: str | None = None  # set by finish(): the run's own verdict
         self._ok: bool | None = None
@@ -100,6 +101,7 @@ class DisplaySink:
                     self.line_counts[stream] += 1
                     self._partial[stream] = ""
             self._closed = True
+            self.ended = self.ended or time.monotonic()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -198,7 +200,7 @@ class DisplaySink:
             return Snapshot(lines, hidden, self._status(), self._closed, self._ok)
 
     def _status(self) -> str:
-        elapsed = time.monotonic() - self.started
+        elapsed = (self.ended or time.monotonic()) - self.started
         if self.final is not None:
             state = self.final
         elif self.exit is not None:
