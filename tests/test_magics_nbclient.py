@@ -1,0 +1,89 @@
+"""Notebooks executed by nbclient on a real "Python 3 (orch)" kernel (no front-end stdin)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+
+def notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, kernel: str, **kw) -> nbformat.NotebookNode:
+    NotebookClient(nb, kernel_name=kernel, timeout=60, **kw).execute()
+    return nb
+
+
+def streams(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
+    return "".join(o["text"] for o in cell.outputs
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+def test_runbook_order_output_and_out_capture(orch_kernel):
+    nb = execute(notebook(
+        "%orch load --demo",
+        "%%orch local --out first\nfor i in 1 2 3; do echo step-$i; done\necho warn >&2",
+        "%%orch local upper --out up\nalpha\nbeta",
+        "print('first:', first.lines, 'up:', up.lines, 'last:', _ is up)",
+    ), orch_kernel)
+    script, upper, check = nb.cells[1], nb.cells[2], nb.cells[3]
+    # every run blocks under nbclient: its whole output is in the executed notebook, in order
+    assert streams(script) == "step-1\nstep-2\nstep-3\n"
+    assert streams(script, "stderr") == "warn\n"
+    status = [o for o in script.outputs if o["output_type"] == "display_data"]
+    assert "exit 0" in status[-1]["data"]["text/plain"]
+    assert script.outputs.index(status[-1]) == len(script.outputs) - 1  # status comes last
+    assert streams(upper) == "ALPHA\nBETA\nbye\n"
+    assert streams(check) == ("first: ['step-1', 'step-2', 'step-3'] "
+                              "up: ['ALPHA', 'BETA', 'bye'] last: True\n")
+
+
+def test_failure_is_a_clean_error_output(orch_kernel):
+    nb = notebook("%orch load --demo", "%%orch local --out bad\necho partial\nexit 4",
+                  "print(bad.returncode, bad.stdout)")
+    with pytest.raises(CellExecutionError) as info:
+        execute(nb, orch_kernel)
+    assert "RunError" in str(info.value)
+    error = [o for o in nb.cells[1].outputs if o["output_type"] == "error"][0]
+    assert error["ename"] == "RunError"
+    assert error["traceback"][0].startswith("RunError: local/")
+    assert "failed (exit 4)" in "\n".join(error["traceback"])
+    assert "Traceback" not in "\n".join(error["traceback"])  # no Python traceback noise
+    assert streams(nb.cells[1]) == "partial\n"
+
+
+def test_no_raise_error_keeps_going(orch_kernel):
+    nb = execute(notebook("%orch load --demo",
+                          "%%orch local --no-raise-error --out r\nexit 5",
+                          "print('code', r.returncode)"), orch_kernel)
+    assert streams(nb.cells[2]) == "code 5\n"
+
+
+def test_timeout_interrupt_leaves_no_process_behind(orch_kernel):
+    marker = f"orch-nbclient-{uuid.uuid4().hex}"
+    nap = f"sleep 299.{uuid.uuid4().int % 10**6:06d}"  # a unique argv for the child too
+    nb = notebook("%orch load --demo",
+                  f"%%orch local --out slow\necho started; {nap}; echo {marker}")
+    client = NotebookClient(nb, kernel_name=orch_kernel, timeout=5,
+                            interrupt_on_timeout=True)
+    t0 = time.monotonic()
+    with pytest.raises((CellExecutionError, CellTimeoutError)):
+        client.execute()
+    assert time.monotonic() - t0 < 40
+    error = [o for o in nb.cells[1].outputs if o["output_type"] == "error"]
+    assert error and error[0]["ename"] == "RunInterrupted"
+    assert "started" in streams(nb.cells[1])  # the output before the interrupt is kept
+    deadline = time.monotonic() + 10
+    for pattern in (marker, nap):
+        while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, f"{pattern!r} survived the interrupt"
+            time.sleep(0.2)
