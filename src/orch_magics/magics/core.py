@@ -152,7 +152,7 @@ class OrchMagics(Magics):
         if frontend:
             display_id = uuid.uuid4().hex
             display(sink.render(), raw=True, display_id=display_id)
-            sink._publish = update_publisher(shell, display_id)
+            sink.set_publisher(update_publisher(shell, display_id))
 
         kw: dict[str, Any] = dict(command=script, sinks=[sink], plan=plan, stdin=body,
                                   close_stdin=close_stdin, timeout=timeout)
@@ -367,9 +367,9 @@ def _pump(sink: DisplaySink, final: bool = False) -> None:
     for stream, text in merged:
         out = sys.stdout if stream == "stdout" else sys.stderr
         out.write(text)
-        sink._last_char = text[-1:]  # type: ignore[attr-defined]
+        sink.last_written = text[-1:]
     if final:
-        if getattr(sink, "_last_char", "\n") not in ("\n", ""):
+        if sink.last_written not in ("\n", ""):
             sys.stdout.write("\n")
         sys.stdout.flush()
         sys.stderr.flush()

@@ -78,6 +78,11 @@ class DisplaySink:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.updates = 0  # how many times the publisher was called (benchmarks, tests)
+        self.last_written = "\n"  # last character a headless front end wrote (see magics)
+
+    def set_publisher(self, publish: Callable[[Bundle], None] | None) -> None:
+        """Where rendered bundles go from now on (None: nobody, the caller pulls)."""
+        self._publish = publish
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
     def feed(self, event: Event) -> None:
