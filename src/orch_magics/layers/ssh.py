@@ -329,7 +329,7 @@ class SSHLauncher(Launcher):
             slot.sessions -= 1
             raise self._err(StreamError, f"cannot start the command: {_reason(exc)}") from None
         backend = SSHBackend(
-            process, slot.conn, tty=command.tty, signal_requests=slot.signal_requests,
+            process, slot.conn, tty=command.tty, peer=slot,
             error=make_stream_error(self.depth, self.label),
             release=lambda: self._release(slot), initial=initial, pid=pid)
         return ProcessHandle(backend, command, chain=self.chain)

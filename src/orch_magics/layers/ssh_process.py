@@ -82,7 +82,7 @@ class SSHBackend:
         conn: asyncssh.SSHClientConnection,
         *,
         tty: bool,
-        signal_requests: bool,
+        peer: Any,
         error: Callable[[str], LayerError],
         release: Callable[[], None],
         initial: bytes = b"",
@@ -91,7 +91,7 @@ class SSHBackend:
         self._proc = process
         self._conn = conn
         self._tty = tty
-        self._signal_requests = signal_requests
+        self._peer = peer  # has a mutable `signal_requests`: does the server honour them?
         self._error = error
         self._release = release
         self._initial = initial
@@ -147,18 +147,18 @@ class SSHBackend:
     async def signal(self, sig: int) -> None:
         """The SSH `signal` request where the server honours it, else `kill -SIG -PGID`.
 
-        KILL always goes both ways: the last step of the ladder must leave nothing behind.
+        Whether the server honoured the request is asked (want-reply), not guessed; a refusal
+        switches this connection to the fallback. KILL always goes both ways: the last step of
+        the ladder must leave nothing behind.
         """
         if self._exit is not None or self._closed:
             return
         name = _signal.Signals(sig).name[3:]
         sent = False
-        if self._signal_requests and name in OPENSSH_SIGNALS:
-            try:
-                self._proc.send_signal(name)
-                sent = True
-            except (OSError, ValueError, asyncssh.Error):
-                pass
+        if self._peer.signal_requests and name in OPENSSH_SIGNALS:
+            sent = await self._request_signal(name)
+            if not sent:  # e.g. sshd refuses it for root logins (no privsep child): stop asking
+                self._peer.signal_requests = False
         if not sent or sig == _signal.SIGKILL:
             await self._kill_group(sig)
 
@@ -174,6 +174,20 @@ class SSHBackend:
             self._release()
 
     # ---- helpers ----------------------------------------------------------------------------
+    async def _request_signal(self, name: str) -> bool:
+        """An RFC 4254 `signal` request with want-reply, so a refusal is known, not guessed."""
+        chan = self._proc.channel
+        make_request = getattr(chan, "_make_request", None)
+        try:
+            if make_request is None:  # asyncssh without it: fire and forget
+                self._proc.send_signal(name)
+                return True
+            from asyncssh.packet import String
+
+            return bool(await asyncio.wait_for(make_request(b"signal", String(name)), 2))
+        except (asyncio.TimeoutError, OSError, ValueError, asyncssh.Error):
+            return False
+
     async def _kill_group(self, sig: int) -> None:
         """`kill -SIG -PGID` over a second channel of the same connection (best effort)."""
         pid = self._remote_pid

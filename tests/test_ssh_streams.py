@@ -1,0 +1,179 @@
+"""The executor contract over real sshd hops: streams, EOF, exit status, env/cwd, argv, tty."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.executor import LayeredExecutor
+from orch_magics.layers.base import LaunchContext
+from orch_magics.layers.local import LocalLauncher
+from orch_magics.orchestrator import Orchestrator
+from orch_magics.process.command import Command
+from orch_magics.process.events import Exit, Stderr, Stdout
+
+pytestmark = pytest.mark.ssh
+ENVS = ["loop", "two"]
+
+
+@pytest.fixture
+def orch(ssh_lab):  # type: ignore[no-untyped-def]
+    return Orchestrator(load_config_text(ssh_lab.config_yaml()))
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_stdout_stderr_exit_code(orch: Orchestrator, env: str) -> None:
+    try:
+        res = await orch.arun(env, command="printf 'out\\n'; printf 'err\\n' >&2; exit 7")
+        assert res.exit == Exit(code=7)
+        assert res.stdout_bytes == b"out\n"
+        assert res.stderr_bytes == b"err\n"
+        assert "ssh orch-" in res.chain
+    finally:
+        await orch.aclose()
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_stdin_eof_and_binary(orch: Orchestrator, env: str) -> None:
+    data = os.urandom(3 << 20) + bytes(range(256))
+    try:
+        res = await orch.arun(env, command="wc -c", stdin=data)
+        assert res.stdout.strip() == str(len(data))
+        res = await orch.arun(env, command=["cat"], stdin=data)
+        assert res.stdout_bytes == data
+    finally:
+        await orch.aclose()
+
+
+async def test_streams_live_both_ways(orch: Orchestrator) -> None:
+    """A line written to stdin comes back before EOF: nothing waits for the end."""
+    try:
+        handle = await orch.launch("two", command=["sh", "-c", "while read l; do echo got:$l; "
+                                                              "done; echo bye"])
+        events = handle.events().__aiter__()
+        for word in ("alpha", "beta"):
+            await handle.stdin.awrite(word + "\n")
+            event = await asyncio.wait_for(events.__anext__(), 10)
+            assert event == Stdout(f"got:{word}\n".encode())
+        handle.stdin.close()
+        rest = [e async for e in events]
+        assert rest[-1] == Exit(code=0)
+        assert b"".join(e.data for e in rest if isinstance(e, Stdout)) == b"bye\n"
+    finally:
+        await orch.aclose()
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_signal_reaches_remote_process(orch: Orchestrator, env: str) -> None:
+    try:
+        handle = await orch.launch(env, command=["sh", "-c", "echo ready; exec sleep 60"])
+        events = handle.events().__aiter__()
+        assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"ready\n")
+        await handle.terminate()
+        exit_event = await asyncio.wait_for(handle.wait(), 10)
+        assert exit_event.signal == signal.SIGTERM
+        assert handle.pid is not None  # the wrapper reported the remote pid
+    finally:
+        await orch.aclose()
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_env_and_cwd_arrive_without_argv(orch: Orchestrator, ssh_lab, env: str,
+                                               tmp_path: Path) -> None:
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    tricky = "a b'c\"d$HOME`x`\nline2 é"
+    try:
+        handle = await orch.launch(
+            env, command=["sh", "-c", 'printf "%s|%s|%s" "$TOKEN" "$TRICKY" "$PWD"; '
+                                       'echo; read x'],
+            env={"TOKEN": secret, "TRICKY": tricky}, cwd=str(tmp_path))
+        events = handle.events().__aiter__()
+        first = await asyncio.wait_for(events.__anext__(), 10)
+        # The command now waits on stdin: scan every process's argv on the target.
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                assert secret.encode() not in cmdline.read_bytes()
+            except OSError:
+                continue
+        handle.stdin.close()
+        await handle.wait()
+        assert first == Stdout(f"{secret}|{tricky}|{tmp_path}\n".encode())
+    finally:
+        await orch.aclose()
+
+
+async def test_missing_working_dir_fails_clearly(orch: Orchestrator) -> None:
+    try:
+        res = await orch.arun("loop", command="pwd", cwd="/nonexistent/dir")
+        assert res.exit.code == 126
+        assert "working directory not found: /nonexistent/dir" in res.stderr
+    finally:
+        await orch.aclose()
+
+
+ARG = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+              max_size=40)
+ECHO = [sys.executable, "-c",
+        "import os,sys; sys.stdout.buffer.write(b'\\0'.join(map(os.fsencode, sys.argv[1:])))"]
+
+
+async def test_argv_unchanged_through_two_hops(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """Quotes, $, backticks, newlines, non-ASCII: each argv element arrives as it was."""
+    config = load_config_text(ssh_lab.config_yaml())
+    context = LaunchContext()
+    launcher = LayeredExecutor(LocalLauncher(context), config.environment("two").layers).build()
+
+    async def roundtrip(args: list[str]) -> bytes:
+        handle = await launcher.launch(Command((*ECHO, *args)))
+        handle.stdin.close()
+        out = b""
+        async for event in handle.events():
+            if isinstance(event, (Stdout, Stderr)):
+                out += event.data if isinstance(event, Stdout) else b""
+            else:
+                assert event == Exit(code=0)
+        return out
+
+    cases: list[list[str]] = []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(ARG, max_size=6))
+    def collect(args: list[str]) -> None:
+        cases.append(args)
+
+    collect()
+    cases += [["'", '"', "$HOME", "`id`", "a\nb", "\\", "é ü 中", "-n", ";", "*", " "], [""]]
+    try:
+        results = await asyncio.gather(*(roundtrip(a) for a in cases))
+        for args, out in zip(cases, results, strict=True):
+            assert out == b"\0".join(os.fsencode(a) for a in args), args
+    finally:
+        await context.aclose()
+
+
+async def test_tty_run(orch: Orchestrator) -> None:
+    try:
+        handle = await orch.launch("two", command="test -t 0 && test -t 1 && echo tty:$X; "
+                                                  "echo e >&2; read line; echo got:$line",
+                                   env={"X": "secret-ish"}, tty=True)
+        handle.stdin.write("hello\n")
+        out = b""
+        async for event in handle.events():
+            assert not isinstance(event, Stderr)  # a terminal merges both streams
+            if isinstance(event, Stdout):
+                out += event.data
+            else:
+                assert event == Exit(code=0)
+        text = out.decode().replace("\r\n", "\n")
+        assert "tty:secret-ish\n" in text and "e\n" in text and "got:hello" in text
+        assert "export" not in text  # the preamble was not echoed
+    finally:
+        await orch.aclose()
