@@ -1,0 +1,167 @@
+"""One Docker engine as seen from this machine: its address, a docker-py client, error mapping.
+
+docker-py is blocking, so every SDK call runs in a worker thread (`Engine.call`); the hijacked
+exec stream is opened on the event loop itself (`Engine.open_exec`, see docker_stream.py).
+Library exceptions stop here: callers only see orch_magics errors naming the hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from ..errors import AuthError, ConnectError, LayerError
+from .docker_stream import ExecStream
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+#: Seconds to wait for the engine to answer the first ping.
+CONNECT_TIMEOUT = 10.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the engine listens, at the previous hop: a unix socket path or a TCP host:port."""
+
+    url: str
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+def parse_address(url: str) -> Address:
+    """`unix:///run/docker.sock`, `/run/docker.sock` or `tcp://host:2375` (plain TCP, no TLS)."""
+    if url.startswith("/"):
+        return Address(f"unix://{url}", path=url)
+    parts = urlsplit(url)
+    if parts.scheme == "unix" and (parts.netloc + parts.path):
+        return Address(url, path=parts.netloc + parts.path)
+    if parts.scheme in ("tcp", "http") and parts.hostname:
+        return Address(url, host=parts.hostname, port=parts.port or 2375)
+    raise ValueError(f"unsupported docker host {url!r} (expected unix:///path/docker.sock or "
+                     f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
+
+
+def check_address(url: str) -> None:
+    """Field check for the config: raises ValueError with a message for a bad address."""
+    parse_address(url)
+
+
+class Engine:
+    """A reachable engine: `path`/`host` are usable from this machine (maybe forwarded)."""
+
+    def __init__(self, api: docker.APIClient, address: Address, local: Address,
+                 where: str, version: str) -> None:
+        self.api = api
+        self.address = address  # as configured, at the previous hop
+        self.local = local  # how this machine reaches it
+        self.where = where
+        self.version = version
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking docker-py call in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    async def open_exec(self, exec_id: str, *, tty: bool, describe: str) -> ExecStream:
+        """Start an exec and return its hijacked stream (headers not yet read)."""
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        request = (
+            f"POST /v{self.version}/exec/{exec_id}/start HTTP/1.1\r\n"
+            "Host: docker\r\nContent-Type: application/json\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        proto = ExecStream(request, tty=tty, describe=describe)
+        loop = asyncio.get_running_loop()
+        if self.local.path is not None:
+            await loop.create_unix_connection(lambda: proto, self.local.path)
+        else:
+            await loop.create_connection(lambda: proto, self.local.host, self.local.port)
+        return proto
+
+    def close(self) -> None:
+        self.api.close()
+
+
+async def ping(local: Address, address: Address, where: str, *, hop: int, layer: str) -> str:
+    """Check the engine answers; return its API version. Raises distinct, named errors."""
+    what = f"the docker engine at {address.url} on {where}"
+    try:
+        if local.path is not None:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(local.path), CONNECT_TIMEOUT)
+        else:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(local.host, local.port), CONNECT_TIMEOUT)
+    except FileNotFoundError:
+        raise ConnectError(f"cannot reach {what}: no such socket (is dockerd running there?)",
+                           hop=hop, layer=layer) from None
+    except PermissionError:
+        raise AuthError(f"permission denied on {address.path or address.url} on {where}: the "
+                        f"user needs access to the docker socket (e.g. the 'docker' group)",
+                        hop=hop, layer=layer) from None
+    except ConnectionRefusedError:
+        raise ConnectError(f"cannot reach {what}: connection refused (dockerd not running?)",
+                           hop=hop, layer=layer) from None
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise ConnectError(f"cannot reach {what}: {exc or 'timed out'}",
+                           hop=hop, layer=layer) from None
+    try:
+        writer.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        head = await asyncio.wait_for(reader.read(4096), CONNECT_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        head = b""
+    finally:
+        writer.close()
+    if not head:
+        hint = (" (the socket may be missing there, or the remote user may lack permission "
+                "to open it)" if local != address else "")
+        raise ConnectError(f"cannot reach {what}: the connection closed without an answer{hint}",
+                           hop=hop, layer=layer)
+    status_line = head.split(b"\r\n", 1)[0]
+    if not status_line.startswith(b"HTTP/1.") or b" 200 " not in status_line + b" ":
+        raise ConnectError(f"{what} did not answer like a docker engine: {status_line[:80]!r}",
+                           hop=hop, layer=layer)
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"api-version":
+            return min_version(value.strip().decode(), docker.constants.DEFAULT_DOCKER_API_VERSION)
+    return docker.constants.MINIMUM_DOCKER_API_VERSION
+
+
+def min_version(a: str, b: str) -> str:
+    """The older of two API versions (speak the engine's version if it is older than ours)."""
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in v.split(".") if x.isdigit())
+    return a if key(a) <= key(b) else b
+
+
+def default_address(depth: int) -> str:
+    """DOCKER_HOST describes this machine's engine: it applies only when the engine is local."""
+    if depth == 0:
+        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    return DEFAULT_HOST
+
+
+def translate(exc: BaseException, what: str, *, hop: int, layer: str, where: str) -> LayerError:
+    """A docker-py / requests exception as an orch_magics error naming the hop."""
+    if isinstance(exc, docker.errors.APIError):
+        text = exc.explanation or str(exc)
+        return LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
+                          hop=hop, layer=layer)
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError, OSError)):
+        return ConnectError(f"{what}: lost the docker engine on {where}: {exc}",
+                            hop=hop, layer=layer)
+    return LayerError(f"{what}: {exc}", hop=hop, layer=layer)

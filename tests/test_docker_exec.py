@@ -1,0 +1,182 @@
+"""The executor contract through the docker layer, on a real dockerd started by the fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stderr, Stdout
+from orch_magics.config.loader import layer_spec
+from orch_magics.layers.docker import DockerConfig
+from orch_magics.process.handle import ProcessHandle
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[LocalLauncher]:
+    launcher = LocalLauncher()
+    yield launcher
+    await launcher.context.aclose()
+
+
+def docker_exec(base: LocalLauncher, engine, **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
+    config.setdefault("container", "orch-test")
+    config.setdefault("docker_host", engine.host)
+    return LayeredExecutor(base, [layer_spec("docker", DockerConfig(**config))])
+
+
+async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
+    out, err = bytearray(), bytearray()
+    async for event in handle.events():
+        if isinstance(event, Stdout):
+            out += event.data
+        elif isinstance(event, Stderr):
+            err += event.data
+        else:
+            return bytes(out), bytes(err), event
+    raise AssertionError("no Exit event")
+
+
+async def test_separate_streams_and_real_exit_codes(base, dockerd) -> None:
+    ex = docker_exec(base, dockerd)
+    out, err, end = await collect(await ex.launch(Command.of("echo out; echo err >&2; exit 7")))
+    assert (out, err, end) == (b"out\n", b"err\n", Exit(code=7))
+    out, err, end = await collect(await ex.launch(Command.of(["true"])))
+    assert (out, err, end) == (b"", b"", Exit(code=0))
+    _, err, end = await collect(await ex.launch(Command.of(["no-such-program"])))
+    assert end.code == 127 and b"no-such-program" in err
+
+
+async def test_output_and_input_stream_live(base, dockerd) -> None:
+    """Each line comes back before the next is written: nothing waits for EOF."""
+    handle = await docker_exec(base, dockerd).launch(Command.of(["cat"]))
+    events = handle.events()
+    for i in range(3):
+        handle.stdin.write(f"line {i}\n")
+        event = await asyncio.wait_for(events.__anext__(), 5)
+        assert event == Stdout(f"line {i}\n".encode())
+    handle.stdin.close()
+    assert await asyncio.wait_for(events.__anext__(), 5) == Exit(code=0)
+
+
+async def test_stdin_eof_reaches_the_process_and_output_drains(base, dockerd) -> None:
+    """`wc -c` only answers after EOF; a large output after EOF still arrives in full."""
+    ex = docker_exec(base, dockerd)
+    handle = await ex.launch(Command.of(["wc", "-c"]))
+    payload = bytes(range(256)) * 8192  # 2 MiB, every byte value
+    await handle.stdin.awrite(payload)
+    handle.stdin.close()
+    out, _, end = await asyncio.wait_for(collect(handle), 20)
+    assert (out.strip(), end) == (str(len(payload)).encode(), Exit(code=0))
+
+    handle = await ex.launch(Command.of("cat >/dev/null; head -c 5000000 /dev/zero; echo done >&2"))
+    handle.stdin.write("ignored")
+    handle.stdin.close()
+    out, err, end = await asyncio.wait_for(collect(handle), 20)
+    assert (len(out), err, end) == (5_000_000, b"done\n", Exit(code=0))
+
+
+async def test_binary_round_trip(base, dockerd) -> None:
+    handle = await docker_exec(base, dockerd).launch(Command.of(["cat"]))
+    payload = bytes(range(256)) * 4000
+    handle.stdin.write(payload)
+    handle.stdin.close()
+    out, _, end = await asyncio.wait_for(collect(handle), 20)
+    assert out == payload and end == Exit(code=0)
+
+
+async def test_env_cwd_and_user(base, dockerd) -> None:
+    ex = docker_exec(base, dockerd, environment={"LAYER": "layer", "BOTH": "layer"},
+                     workdir="/tmp", user="app")
+    cmd = Command.of('echo "$LAYER $BOTH $SVC $(pwd) $(id -u)"', env={"BOTH": "svc", "SVC": "s"})
+    out, _, end = await collect(await ex.launch(cmd))
+    assert (out, end) == (b"layer svc s /tmp 1000\n", Exit(code=0))
+    out, _, _ = await collect(await ex.launch(cmd.with_cwd("/home")))
+    assert out.split()[3] == b"/home"
+
+
+async def test_env_values_never_on_argv(base, dockerd) -> None:
+    """A secret passed as a variable is not visible in the container's process list."""
+    secret = "s3cret-value-4711"
+    ex = docker_exec(base, dockerd)
+    handle = await ex.launch(Command.of(["sleep", "5"], env={"TOKEN": secret}))
+    try:
+        listing = "\n".join(dockerd.container_processes("orch-test"))
+        assert "sleep 5" in listing and secret not in listing
+    finally:
+        await handle.stop((0.5, 0.5))
+
+
+async def test_tty_merges_streams(base, dockerd) -> None:
+    ex = docker_exec(base, dockerd, tty=True)
+    out, err, end = await collect(await ex.launch(Command.of("echo out; echo err >&2; tty")))
+    assert out.replace(b"\r\n", b"\n").startswith(b"out\nerr\n/dev/pts/")
+    assert err == b"" and end == Exit(code=0)
+
+
+async def test_interrupt_leaves_nothing_in_the_container(base, dockerd) -> None:
+    """INT reaches the command and its children (even a background one ignoring INT)."""
+    ex = docker_exec(base, dockerd)
+    handle = await ex.launch(Command.of("sleep 300 & sleep 301; echo unreachable"))
+    await asyncio.sleep(0.3)
+    assert any("sleep 30" in p for p in dockerd.container_processes("orch-test"))
+    t0 = time.monotonic()
+    end = await handle.stop((0.5, 0.5))
+    assert end.signal is not None and time.monotonic() - t0 < 5
+    await asyncio.sleep(0.2)
+    left = [p for p in dockerd.container_processes("orch-test") if "sleep 30" in p]
+    assert left == []
+
+
+async def test_plain_interrupt_stops_a_cooperative_command(base, dockerd) -> None:
+    handle = await docker_exec(base, dockerd).launch(Command.of(["sleep", "300"]))
+    await handle.interrupt()
+    end = await asyncio.wait_for(handle.wait(), 5)
+    assert end.signal == 2
+
+
+async def test_pick_container_by_label_and_compose_service(base, dockerd) -> None:
+    for config in ({"label": "orch.role=web"}, {"service": "web"},
+                   {"service": "web", "project": "orchproj"}):
+        ex = docker_exec(base, dockerd, container=None, **config)
+        out, _, _ = await collect(await ex.launch(Command.of(["hostname"])))
+        info = dockerd.api.inspect_container("orchproj-web-1")
+        assert out.strip() == info["Config"]["Hostname"].encode()
+
+
+async def test_docker_host_from_the_environment(base, dockerd, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", dockerd.host)
+    ex = LayeredExecutor(base, [layer_spec("docker", DockerConfig(container="orch-test"))])
+    out, _, end = await collect(await ex.launch(Command.of(["echo", "via env"])))
+    assert (out, end) == (b"via env\n", Exit(code=0))
+
+
+async def test_concurrent_runs_share_one_engine_connection(base, dockerd) -> None:
+    ex = docker_exec(base, dockerd)
+    handles = await asyncio.gather(*(ex.launch(Command.of(f"echo {i}")) for i in range(8)))
+    results = await asyncio.gather(*(collect(h) for h in handles))
+    assert [r[0] for r in results] == [f"{i}\n".encode() for i in range(8)]
+    assert sum(1 for k in base.context.pools if k[0] == "docker") == 1
+
+
+async def test_orchestrator_run_from_yaml(dockerd) -> None:
+    from orch_magics import Orchestrator, load_config_text
+
+    config = load_config_text(f"""\
+environments:
+  box:
+    layers:
+      - {{type: docker, config: {{container: orch-test, docker_host: "{dockerd.host}"}}}}
+services:
+  hello: {{command: 'echo "hi from $(hostname)"; exit 3'}}
+""")
+    orch = Orchestrator(config)
+    try:
+        result = await orch.arun("box", "hello")
+    finally:
+        await orch.aclose()
+    assert result.stdout.startswith("hi from ") and result.returncode == 3
