@@ -57,15 +57,23 @@ def pid_alive(pid: int) -> bool:
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
+async def read_line(events) -> bytes:  # type: ignore[no-untyped-def]
+    """Stdout chunks up to a newline (a line may arrive in several chunks)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        event = await asyncio.wait_for(events.__anext__(), 10)
+        assert isinstance(event, Stdout), event
+        data += event.data
+    return data
+
+
 async def test_output_and_stdin_stream_while_the_process_runs(orch: Orchestrator) -> None:
     script = "import sys; print('ready', flush=True); l = sys.stdin.readline(); print('got', l.strip(), flush=True)"
     handle = await orch.launch("local", command=[sys.executable, "-c", script])
     events = handle.events()
-    first = await asyncio.wait_for(events.__anext__(), 10)
-    assert first == Stdout(b"ready\n")  # arrived before any stdin was sent
+    assert await read_line(events) == b"ready\n"  # arrived before any stdin was sent
     handle.stdin.write_line("ping")
-    second = await asyncio.wait_for(events.__anext__(), 10)
-    assert second == Stdout(b"got ping\n")
+    assert await read_line(events) == b"got ping\n"
     rest = [e async for e in events]
     assert rest == [Exit(code=0)]
 
@@ -97,7 +105,7 @@ async def test_send_signal_reaches_the_process(orch: Orchestrator) -> None:
     handle = await orch.launch("local", command="trap 'echo got-term; exit 7' TERM; echo up; "
                                                 "while :; do sleep 0.05; done")
     events = handle.events()
-    assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+    assert await read_line(events) == b"up\n"
     await handle.terminate()
     rest = [e async for e in events]
     assert Stdout(b"got-term\n") in rest and rest[-1] == Exit(code=7)
@@ -144,7 +152,7 @@ async def test_stop_escalates_to_kill_when_int_and_term_are_ignored(orch: Orches
     handle = await orch.launch("local", command="trap '' INT TERM; echo started; "
                                                 "while :; do sleep 0.1; done")
     events = handle.events()
-    assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"started\n")
+    assert await read_line(events) == b"started\n"
     t0 = time.monotonic()
     end = await handle.stop(grace=(0.3, 0.3))
     assert end.signal == signal.SIGKILL

@@ -107,11 +107,19 @@ class RunResult:
         return out
 
     # ---- presentation -----------------------------------------------------------------------
+    def label(self, width: int = 60) -> str:
+        """The service name, or the command's first line cut to `width` characters."""
+        if self.service:
+            return self.service
+        lines = self.command.strip().splitlines() or [""]
+        text = lines[0] + (" …" if len(lines) > 1 else "")
+        return text if len(text) <= width else text[:width - 1] + "…"
+
     def describe_failure(self) -> str:
         return mask_text(self._describe_failure())
 
     def _describe_failure(self) -> str:
-        what = f"{self.environment}/{self.service or self.command}"
+        what = f"{self.environment}/{self.label(60)}"
         if self.timed_out:
             return f"{what} timed out after {self.duration:.1f}s and was stopped"
         if self.interrupted:
@@ -163,9 +171,7 @@ class RunResult:
         return json.dumps(self.to_dict(), **kw)
 
     def __repr__(self) -> str:
-        name = self.service or self.command
-        if len(name) > 40:
-            name = name[:37] + "..."
+        name = self.label(40)
         state = self.exit.describe()
         if self.timed_out:
             state += ", timed out"
