@@ -155,7 +155,8 @@ def cell_text(cell: nbformat.NotebookNode) -> str:
     for out in cell.get("outputs", []):
         if "text" in out:
             parts.append(out["text"])
-        parts.append(str(out.get("data", {}).get("text/plain", "")))
+        data = out.get("data", {})
+        parts.append(str(data.get("text/markdown") or data.get("text/plain", "")))
     return "".join(parts)
 
 
