@@ -217,7 +217,7 @@ class SSHLauncher(Launcher):
             raise self._err(ConnectError, f"timed out connecting to {self._where()} after "
                                           f"{cfg.connect_timeout:g} s") from None
         except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
+            reason = (os.strerror(exc.errno) if exc.errno else str(exc)) or type(exc).__name__
             raise self._err(ConnectError, f"cannot reach {self._where()}: {reason}") from None
 
     def _password(self) -> str:

@@ -1,0 +1,205 @@
+"""Faults over real sshd hops: each gives its own error naming the hop; stops leave no process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import (
+    AuthError,
+    ConfigError,
+    ConnectError,
+    HostKeyError,
+    StreamError,
+)
+from orch_magics.orchestrator import Orchestrator
+from orch_magics.process.events import Stdout
+from orch_magics.runner import RunControl
+
+pytestmark = pytest.mark.ssh
+
+
+def _orch(lab, **envs: list[str]) -> Orchestrator:  # type: ignore[no-untyped-def]
+    return Orchestrator(load_config_text(lab.config_yaml(extra_envs=envs)))
+
+
+def processes_with(token: str, netns: str | None = None) -> list[int]:
+    """Pids whose argv contains `token` (only those in network namespace `netns` if given)."""
+    want = os.stat(f"/run/netns/{netns}").st_ino if netns else None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if token.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            if want is not None and os.stat(entry / "ns" / "net").st_ino != want:
+                continue
+        except OSError:
+            continue
+        found.append(int(entry.name))
+    return found
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+async def test_unreachable_host(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    orch = _orch(ssh_lab, direct=[ssh_lab.layer("orch-inner")],
+                 refused=[ssh_lab.layer("orch-loop", port=1)],
+                 beyond=[ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner", port=2222)])
+    try:
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("direct", command="true")
+        assert info.value.hop == 1 and "No route to host" in str(info.value)
+        assert "hop 1 (ssh orch-inner)" in str(info.value)
+        with pytest.raises(ConnectError, match="Connection refused"):
+            await orch.arun("refused", command="true")
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("beyond", command="true")
+        assert info.value.hop == 2 and "ssh orch-bastion could not open" in str(info.value)
+    finally:
+        await orch.aclose()
+
+
+async def test_auth_failure(ssh_lab, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    wrong = str(ssh_lab.root / "other_key")
+    orch = _orch(ssh_lab, badkey=[ssh_lab.layer("orch-loop", identity_file=wrong)],
+                 badkey2=[ssh_lab.layer("orch-bastion"),
+                          ssh_lab.layer("orch-inner", identity_file=wrong)])
+    try:
+        with pytest.raises(AuthError) as info:
+            await orch.arun("badkey", command="true")
+        assert info.value.hop == 1 and "authentication failed for orch-loop" in str(info.value)
+        with pytest.raises(AuthError) as info:
+            await orch.arun("badkey2", command="true")
+        assert info.value.hop == 2
+    finally:
+        await orch.aclose()
+
+
+async def test_host_key_unknown_changed_and_opt_out(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    empty = str(ssh_lab.root / "known_hosts_empty")
+    wrong = str(ssh_lab.root / "known_hosts_wrong")
+    port = ssh_lab.loop.port
+    orch = _orch(ssh_lab, unknown=[ssh_lab.layer("orch-loop", known_hosts=empty)],
+                 changed=[ssh_lab.layer("orch-loop", known_hosts=wrong)],
+                 inner_unknown=[ssh_lab.layer("orch-bastion"),
+                                ssh_lab.layer("orch-inner", known_hosts=empty)],
+                 optout=[ssh_lab.layer("orch-loop", known_hosts=empty,
+                                       insecure_accept_host_key=True)])
+    fingerprint = os.popen(f"ssh-keygen -lf {ssh_lab.root / 'host_key.pub'}").read().split()[1]
+    try:
+        with pytest.raises(HostKeyError) as info:
+            await orch.arun("unknown", command="true")
+        msg = str(info.value)
+        assert f"[127.0.0.1]:{port}" in msg and fingerprint in msg and "unknown" in msg
+        assert "ssh-keyscan" in msg and "insecure_accept_host_key" in msg
+        with pytest.raises(HostKeyError) as info:
+            await orch.arun("changed", command="true")
+        msg = str(info.value)
+        assert "CHANGED" in msg and fingerprint in msg and "ssh-keygen" in msg
+        with pytest.raises(HostKeyError) as info:
+            await orch.arun("inner_unknown", command="true")
+        assert info.value.hop == 2 and "10.231.2.2" in str(info.value)
+        assert (await orch.arun("optout", command="echo ok")).stdout == "ok\n"
+    finally:
+        await orch.aclose()
+
+
+def test_password_must_be_a_secret_placeholder(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="secret"):
+        _orch(ssh_lab, pw=[ssh_lab.layer("orch-loop", password="hunter2")])
+
+
+async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    token = f"977.{os.getpid()}1"
+    orch = _orch(ssh_lab)
+    control = RunControl()
+    seen = asyncio.Event()
+
+    class FirstOutput:
+        def feed(self, event: object) -> None:
+            if isinstance(event, Stdout):
+                seen.set()
+
+        def close(self) -> None:
+            pass
+
+    try:
+        run = asyncio.ensure_future(orch.arun(
+            "loop", command=f"echo before; exec sleep {token}", control=control,
+            sinks=[FirstOutput()]))
+        await asyncio.wait_for(seen.wait(), 10)
+        assert ssh_lab.loop.kill_sessions()
+        result = await asyncio.wait_for(run, 15)
+        assert result.stdout == "before\n", (result.exit, result.stderr)
+        assert isinstance(result.exit.error, StreamError)
+        assert result.exit.error.hop == 1 and "connection lost" in str(result.exit.error)
+        # The next run on the same orchestrator reconnects transparently.
+        assert (await orch.arun("loop", command="echo again")).stdout == "again\n"
+    finally:
+        kill_all(processes_with(token))  # the dropped session's orphan: nobody can reach it
+        await orch.aclose()
+
+
+async def test_interrupt_at_depth_two_leaves_no_remote_process(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    token = f"978.{os.getpid()}2"
+    orch = _orch(ssh_lab)
+    control = RunControl()
+    control.grace = (0.5, 0.5)
+    # Children ignore INT and TERM (inherited SIG_IGN): only the ladder's KILL stops them.
+    line = (f"trap '' INT TERM; sleep {token} & sleep {token} & echo started; "
+            f"sleep {token}; wait")
+    try:
+        run = asyncio.ensure_future(orch.arun("two", command=line, control=control))
+        await asyncio.wait_for(control.started.wait(), 10)
+        events_seen = control.handle
+        assert events_seen is not None
+        for _ in range(200):
+            if len(processes_with(token, "orch-inner")) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert len(processes_with(token, "orch-inner")) >= 3
+        assert not processes_with(token, "orch-bastion")  # nothing runs on the bastion
+        control.request_stop()
+        result = await asyncio.wait_for(run, 20)
+        assert result.interrupted and result.exit.signal == signal.SIGKILL
+        assert "started" in result.stdout
+        assert events_seen.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+        for _ in range(40):
+            if not processes_with(token, "orch-inner"):
+                break
+            await asyncio.sleep(0.05)
+        assert processes_with(token, "orch-inner") == []
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
+
+
+async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """An ordinary program stops at the first step (INT) and nothing is left."""
+    token = f"979.{os.getpid()}3"
+    orch = _orch(ssh_lab)
+    try:
+        handle = await orch.launch("two", command=f"echo up; sleep {token}; echo never")
+        events = handle.events().__aiter__()
+        assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+        exit_event = await asyncio.wait_for(handle.stop((2.0, 2.0)), 10)
+        assert exit_event.signal == signal.SIGINT
+        await asyncio.sleep(0.2)
+        assert processes_with(token, "orch-inner") == []
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
