@@ -13,7 +13,6 @@ import pytest
 
 from orch_magics import OrchError, Orchestrator, Stdout, load_config_text
 from orch_magics.process.events import Exit
-from orch_magics.runner import RunControl
 
 CONFIG = """\
 environments:
@@ -203,14 +202,9 @@ def test_capture_mode_keeps_output_in_the_result(orch: Orchestrator) -> None:
 def test_file_mode_writes_atomically_and_reports_progress(orch: Orchestrator,
                                                           out_dir: Path) -> None:
     rec = Recorder()
-    control_box: list[RunControl] = []
-
-    async def go():  # type: ignore[no-untyped-def]
-        control = RunControl()
-        control_box.append(control)
-        return await orch.arun("local", "dump", sinks=[rec], control=control)
-
-    res = asyncio.run(go())
+    live = orch.spawn("local", "dump", sinks=[rec])
+    res = live.wait(30)
+    control_box = [live._control]
     final = out_dir / "dump-local.bin"
     assert res.ok and res.output_file == str(final)
     data = final.read_bytes()
@@ -307,18 +301,20 @@ def test_failing_pre_command_stops_the_run(orch: Orchestrator) -> None:
 
 
 def test_step_sinks_receive_step_output(orch: Orchestrator) -> None:
+    from orch_magics.runner import execute
+
     got: dict[str, Recorder] = {}
 
     def step_sinks(step, kind):  # type: ignore[no-untyped-def]
         return [got.setdefault(f"{kind}:{step.label}", Recorder())]
 
-    async def go():  # type: ignore[no-untyped-def]
-        from orch_magics.runner import execute
+    plan = orch.plan("local", "stepped")
 
-        plan = orch.plan("local", "stepped")
+    async def go():  # type: ignore[no-untyped-def]
         return await execute(plan, orch.launcher_for(plan), step_sinks=step_sinks)
 
-    res = asyncio.run(go())
+    # on the orchestrator's own loop: independent of whatever loop the test process runs
+    res = orch.loop.submit(go()).result(30)
     assert res.ok
     assert got["pre:first"].stdout == b"pre1\n"
     assert got["post:echo after-always"].stdout == b"after-always\n"

@@ -154,12 +154,12 @@ class StreamMasker:
 
     def __init__(self, registry: SecretRegistry) -> None:
         self._registry = registry
-        self._pending = {Stdout: b"", Stderr: b""}
+        self._pending: dict[type[Stdout] | type[Stderr], bytes] = {Stdout: b"", Stderr: b""}
 
     def __call__(self, event: Event) -> list[Event]:
-        kind = type(event)
-        if kind is Stdout or kind is Stderr:
-            out = self._mask(kind, self._pending[kind] + event.data)  # type: ignore[union-attr]
+        if isinstance(event, (Stdout, Stderr)):
+            kind = type(event)
+            out = self._mask(kind, self._pending[kind] + event.data)
             return [kind(out)] if out else []
         if isinstance(event, Exit):
             return [*self.flush(), event]
@@ -174,7 +174,7 @@ class StreamMasker:
             self._pending[kind] = b""
         return out
 
-    def _mask(self, kind: type, data: bytes) -> bytes:
+    def _mask(self, kind: type[Stdout] | type[Stderr], data: bytes) -> bytes:
         reg = self._registry
         pattern = reg._bytes_re
         if pattern is None:
