@@ -203,6 +203,7 @@ class ExecStream(asyncio.BufferedProtocol):
         while end - pos >= 8:
             kind = buf[pos]
             if kind not in (0, 1, 2) or buf[pos + 1] or buf[pos + 2] or buf[pos + 3]:
+                self._flush(runs)  # what arrived intact before the bad frame is kept
                 raise StreamError(
                     f"bad frame header in the exec stream of {self._describe}: "
                     f"{bytes(view[pos:pos + 8]).hex(' ')}")

@@ -1,0 +1,173 @@
+"""Each way the docker layer can fail has its own clear error, on the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fixtures.dockerd import start_engine, stop_engine
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
+from orch_magics.config.loader import layer_spec
+from orch_magics.errors import ConnectError, LayerError, StreamError
+from orch_magics.layers.docker import DockerConfig
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[LocalLauncher]:
+    launcher = LocalLauncher()
+    yield launcher
+    await launcher.context.aclose()
+
+
+def executor(base: LocalLauncher, host: str, **config: object) -> LayeredExecutor:
+    config.setdefault("container", "orch-test")
+    return LayeredExecutor(base, [layer_spec("docker", DockerConfig(docker_host=host, **config))])
+
+
+async def test_engine_unreachable_names_the_socket_and_the_hop(base, tmp_path) -> None:
+    missing = tmp_path / "nothing.sock"
+    with pytest.raises(ConnectError) as err:
+        await executor(base, f"unix://{missing}").launch(Command.of(["true"]))
+    assert str(err.value).startswith("hop 1 (docker orch-test): ")
+    assert str(missing) in str(err.value) and "no such socket" in str(err.value)
+
+    dead = tmp_path / "dead.sock"  # a socket file nobody listens on
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(dead))
+        with pytest.raises(ConnectError, match="connection refused") as err:
+            await executor(base, f"unix://{dead}").launch(Command.of(["true"]))
+    assert str(dead) in str(err.value)
+
+
+async def test_container_not_found_suggests_a_running_one(base, dockerd) -> None:
+    with pytest.raises(LayerError) as err:
+        await executor(base, dockerd.host, container="orch-tset").launch(Command.of(["true"]))
+    assert "container 'orch-tset' not found" in str(err.value)
+    assert "did you mean 'orch-test'?" in str(err.value) and err.value.hop == 1
+
+
+async def test_container_not_running(base, dockerd) -> None:
+    with pytest.raises(LayerError, match=r"container 'orch-stopped' is not running \(status: created\)"):
+        await executor(base, dockerd.host, container="orch-stopped").launch(Command.of(["true"]))
+
+
+async def test_no_container_with_label(base, dockerd) -> None:
+    with pytest.raises(LayerError, match="no container with compose service 'db'"):
+        await executor(base, dockerd.host, container=None, service="db").launch(Command.of(["true"]))
+
+
+async def test_user_not_in_container(base, dockerd) -> None:
+    with pytest.raises(LayerError, match="user 'ghost' does not exist in container 'orch-test'"):
+        await executor(base, dockerd.host, user="ghost").launch(Command.of(["true"]))
+
+
+async def test_workdir_not_in_container(base, dockerd) -> None:
+    with pytest.raises(LayerError, match="working directory '/nowhere' does not exist"):
+        await executor(base, dockerd.host).launch(Command.of(["true"], cwd="/nowhere"))
+
+
+def test_permission_denied_on_the_socket(tmp_path) -> None:
+    """A socket the user may not open (mode 000, and no CAP_DAC_OVERRIDE to bypass it)."""
+    sock_path = tmp_path / "docker.sock"
+    script = (
+        "import asyncio\n"
+        "from orch_magics import Command, LayeredExecutor, LocalLauncher\n"
+        "from orch_magics.config.loader import layer_spec\n"
+        "from orch_magics.layers.docker import DockerConfig\n"
+        "from orch_magics.errors import AuthError\n"
+        f"cfg = DockerConfig(container='orch-test', docker_host='unix://{sock_path}')\n"
+        "async def main():\n"
+        "    try:\n"
+        "        await LayeredExecutor(LocalLauncher(), [layer_spec('docker', cfg)]).launch(Command.of(['true']))\n"
+        "    except AuthError as exc:\n"
+        "        print(type(exc).__name__, exc)\n"
+        "asyncio.run(main())\n"
+    )
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(sock_path))
+        listener.listen()
+        sock_path.chmod(0)
+        # root without capabilities is held to the file mode like any other user
+        proc = subprocess.run(["setpriv", "--bounding-set=-all", "--", sys.executable, "-c", script],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.stdout.startswith("AuthError hop 1 (docker orch-test): permission denied on "), (
+        proc.stdout + proc.stderr)
+    assert str(sock_path) in proc.stdout and "docker socket" in proc.stdout
+
+
+async def _corrupting_proxy(upstream: str, path: str) -> asyncio.AbstractServer:
+    """Forwards to the engine; in a hijacked exec stream, injects a bad frame after `first`."""
+
+    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_unix_connection(upstream)
+
+        async def up() -> None:
+            while data := await cr.read(65536):
+                uw.write(data)
+                await uw.drain()
+            if uw.can_write_eof():
+                uw.write_eof()
+
+        async def down() -> None:
+            head = b""
+            while data := await ur.read(65536):
+                head += data[:200]
+                cw.write(data)
+                if b"101 UPGRADED" in head and b"first" in data:
+                    cw.write(b"\x07\x00\x00\x00\x00\x00\x00\x05bogus")
+                await cw.drain()
+            cw.close()
+
+        try:
+            await asyncio.gather(up(), down())
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            uw.close()
+            cw.close()
+
+    return await asyncio.start_unix_server(handle, path)
+
+
+async def test_bad_frame_ends_the_run_keeping_the_output(base, dockerd, tmp_path) -> None:
+    proxy_path = str(tmp_path / "proxy.sock")
+    server = await _corrupting_proxy(dockerd.socket, proxy_path)
+    try:
+        handle = await executor(base, f"unix://{proxy_path}").launch(
+            Command.of("sleep 0.2; echo first; sleep 300; echo second"))
+        out = bytearray()
+        async for event in handle.events():
+            if isinstance(event, Stdout):
+                out += event.data
+            elif isinstance(event, Exit):
+                end = event
+        assert out == b"first\n"
+        assert isinstance(end.error, StreamError) and "bad frame header" in str(end.error)
+        await asyncio.sleep(0.2)
+        assert not [p for p in dockerd.container_processes("orch-test") if "sleep 300" in p]
+    finally:
+        server.close()
+
+
+async def test_engine_killed_mid_run_keeps_the_output(base) -> None:
+    engine = await asyncio.to_thread(start_engine, "orch-dockerd-kill-")
+    try:
+        handle = await executor(base, engine.host).launch(Command.of("echo before; sleep 300"))
+        events = handle.events()
+        assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"before\n")
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        end = await asyncio.wait_for(events.__anext__(), 20)
+        assert isinstance(end, Exit) and isinstance(end.error, StreamError)
+        assert "went away" in str(end.error) and str(end.error).startswith("hop 1 ")
+        assert handle.exit == end
+    finally:
+        await asyncio.to_thread(stop_engine, engine)
