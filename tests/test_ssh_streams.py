@@ -92,8 +92,8 @@ async def test_env_and_cwd_arrive_without_argv(orch: Orchestrator, ssh_lab, env:
     tricky = "a b'c\"d$HOME`x`\nline2 é"
     try:
         handle = await orch.launch(
-            env, command=["sh", "-c", 'printf "%s|%s|%s" "$TOKEN" "$TRICKY" "$PWD"; '
-                                       'echo; read x'],
+            env, command=["sh", "-c", 'printf "%s|%s|%s\\n" "$TOKEN" "$TRICKY" "$PWD"; '
+                                       'read x'],
             env={"TOKEN": secret, "TRICKY": tricky}, cwd=str(tmp_path))
         events = handle.events().__aiter__()
         first = await asyncio.wait_for(events.__anext__(), 10)

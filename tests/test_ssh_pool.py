@@ -1,0 +1,144 @@
+"""Pooled connections: reuse across runs, more than MaxSessions at once, dead ones replaced,
+ssh_config ProxyJump, and unix-socket forwarding (what the Docker layer uses)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.executor import LayeredExecutor
+from orch_magics.layers.base import LaunchContext
+from orch_magics.layers.local import LocalLauncher
+from orch_magics.layers.ssh import SSHLauncher, _Pool
+from orch_magics.process.command import Command
+
+pytestmark = pytest.mark.ssh
+
+
+def chain(lab, env: str, context: LaunchContext, **extra: list[str]) -> SSHLauncher:  # type: ignore[no-untyped-def]
+    config = load_config_text(lab.config_yaml(extra_envs=extra))
+    launcher = LayeredExecutor(LocalLauncher(context), config.environment(env).layers).build()
+    assert isinstance(launcher, SSHLauncher)
+    return launcher
+
+
+def pools(context: LaunchContext) -> list[_Pool]:
+    return [p for p in context.pools.values() if isinstance(p, _Pool)]
+
+
+async def run(launcher: SSHLauncher, line: str) -> bytes:
+    handle = await launcher.launch(Command.shell(line))
+    handle.stdin.close()
+    out = b""
+    async for event in handle.events():
+        data = getattr(event, "data", None)
+        if data is not None and type(event).__name__ == "Stdout":
+            out += data
+        elif data is None:
+            assert event.code == 0, event  # type: ignore[union-attr]
+    return out
+
+
+async def test_connection_reused_across_runs(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    try:
+        first = chain(ssh_lab, "two", context)
+        assert await run(first, "echo 1") == b"1\n"
+        conns = [s.conn for p in pools(context) for s in p.slots]
+        assert len(conns) == 2  # bastion + inner
+        inner_sessions = len(ssh_lab.inner.session_pids())
+        second = chain(ssh_lab, "two", context)  # a new build of the chain, as every cell does
+        assert await run(second, "echo 2") == b"2\n"
+        assert [s.conn for p in pools(context) for s in p.slots] == conns
+        assert len(ssh_lab.inner.session_pids()) == inner_sessions
+    finally:
+        await context.aclose()
+    assert all(c.is_closed() for c in conns)
+
+
+async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    try:
+        launcher = chain(ssh_lab, "two", context)
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                pool = context.pools.get(launcher.pool_key)
+                most = max(most, len(pool.slots) if pool else 0)
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.ensure_future(watch())
+        outs = await asyncio.gather(*(run(launcher, f"sleep 0.5; echo {i}") for i in range(25)))
+        watcher.cancel()
+        assert outs == [f"{i}\n".encode() for i in range(25)]
+        assert most == 3  # 25 sessions at 9 per connection (sshd MaxSessions is 10)
+        inner = context.pools[launcher.pool_key]
+        assert len(inner.slots) == 1  # the extra connections closed when idle
+        bastion = [p for p in pools(context) if p is not inner][0]
+        assert len(bastion.slots) == 1  # tunnels are not sessions: one bastion connection
+    finally:
+        await context.aclose()
+
+
+async def test_dead_pooled_connection_replaced(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    try:
+        loop_hop = chain(ssh_lab, "loop", context)
+        assert await run(loop_hop, "echo a") == b"a\n"
+        before = [s.conn for p in pools(context) for s in p.slots]
+        ssh_lab.loop.kill_sessions()
+        await asyncio.sleep(0.2)
+        assert await run(loop_hop, "echo b") == b"b\n"
+        after = [s.conn for p in pools(context) for s in p.slots]
+        assert before[0] not in after and before[0].is_closed()
+
+        two = chain(ssh_lab, "two", context)
+        assert await run(two, "echo c") == b"c\n"
+        ssh_lab.bastion.kill_sessions()  # the tunnel under the inner connection dies too
+        await asyncio.sleep(0.2)
+        assert await run(two, "echo d") == b"d\n"
+    finally:
+        await context.aclose()
+
+
+async def test_ssh_config_proxyjump_alias(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    try:
+        jump = chain(ssh_lab, "jump", context, jump=[ssh_lab.layer("orch-inner-jump")])
+        assert await run(jump, "hostname -I") == b"10.231.2.2 \n"
+    finally:
+        await context.aclose()
+
+
+async def test_forward_unix_through_two_hops(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    remote = str(tmp_path / "echo.sock")
+    server = (
+        "import os, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n"
+        "while True:\n"
+        "    c, _ = s.accept(); data = c.recv(100); c.sendall(b'echo:' + data); c.close()\n"
+    )
+    try:
+        inner = chain(ssh_lab, "two", context)
+        handle = await inner.launch(Command((sys.executable, "-c", server, remote)))
+        events = handle.events().__aiter__()
+        assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
+        local = await inner.forward_unix(remote)
+        assert local != remote and os.path.exists(local)
+        assert await inner.forward_unix(remote) == local  # one forward per path, reused
+        for word in (b"one", b"two"):
+            reader, writer = await asyncio.open_unix_connection(local)
+            writer.write(word)
+            assert await asyncio.wait_for(reader.read(100), 10) == b"echo:" + word
+            writer.close()
+        await handle.stop((0.5, 0.5))
+    finally:
+        await context.aclose()
+    assert not os.path.exists(local)
