@@ -34,6 +34,8 @@ CONFIG = textwrap.dedent("""
         stdout_mode: capture
       sleepy:
         command: sleep 30
+      counter:
+        command: for i in 1 2 3; do echo "tick $i"; sleep 0.2; done
 """)
 
 
@@ -161,6 +163,24 @@ def test_named_runs_ps_logs_stop(shell, capsys):
     assert "napper" in capsys.readouterr().out
     result = shell.run_line_magic("orch", "stop napper")
     assert result.interrupted
+
+
+def test_start_then_follow_logs_then_stop(shell, capsys):
+    live = shell.run_line_magic("orch", "start local counter --name c1")
+    assert isinstance(live, LiveRun) and live.name == "c1"
+    assert "started c1 (local/counter)" in capsys.readouterr().out
+    shell.run_line_magic("orch", "logs c1 --follow")  # returns when the run is over
+    assert capsys.readouterr().out.splitlines() == ["tick 1", "tick 2", "tick 3", "orch: c1: exit 0"]
+    shell.run_line_magic("orch", "ps")
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("c1 "))
+    assert "counter" in row and "exit 0" in row
+    sleeper = shell.run_line_magic("orch", "start local sleepy")
+    assert sleeper.name == "sleepy" and not sleeper.done
+    assert shell.run_line_magic("orch", "stop sleepy").interrupted
+    with pytest.raises(UsageError, match="usage: %orch start ENV SERVICE"):
+        shell.run_line_magic("orch", "start local")
+    with pytest.raises(UsageError, match="did you mean 'counter'"):
+        shell.run_line_magic("orch", "start local countr")
 
 
 def test_tab_completion(shell):

@@ -41,7 +41,7 @@ from .frontend import (
 )
 from .settings import Orch
 
-SUBCOMMANDS = ("load", "ps", "logs", "stop", "restart", "status", "envs", "services")
+SUBCOMMANDS = ("load", "start", "ps", "logs", "stop", "restart", "status", "envs", "services")
 RUN_SUBCOMMANDS = ("logs", "stop", "restart", "status")
 VALUE_OPTIONS = ("--out", "--timeout", "--tail", "-e", "--env", "--name")
 OPTIONS = ("--out", "--bg", "--stdin", "--no-stdin", "--timeout", "--tail", "--no-raise-error",
@@ -94,8 +94,9 @@ class OrchMagics(Magics):
         Management:
         %orch load FILE [FILE ...]     load environments/services (--demo: the built-in demo)
         %orch envs | %orch services    list what is configured
-        %orch ps                       named runs (started with --bg or taking stdin)
-        %orch logs NAME [-n N]         kept output of a named run
+        %orch start ENV SERVICE [--name N]  run in the background under a name (any front end)
+        %orch ps                       named runs (started with start, --bg or taking stdin)
+        %orch logs NAME [-n N] [-f]    kept output of a named run (-f/--follow: until it ends)
         %orch stop NAME | restart NAME | status NAME
         """
         try:
@@ -305,9 +306,41 @@ class OrchMagics(Magics):
             return
         print(_table(("NAME", "ENV", "SERVICE", "STATE", "PID", "ELAPSED", "EXIT"), rows))
 
+    def _cmd_start(self, words: Sequence[str]) -> LiveRun:
+        """A named background run, in every front end (also nbclient): output goes to the
+        run's ring buffer and log file, read with %orch logs."""
+        words = list(words)
+        name = None
+        if "--name" in words:
+            i = words.index("--name")
+            if i + 1 >= len(words):
+                raise UsageError("--name needs a NAME")
+            name = words[i + 1]
+            del words[i:i + 2]
+        if len(words) != 2 or any(w.startswith("-") for w in words):
+            raise UsageError("usage: %orch start ENV SERVICE [--name NAME]")
+        environment, service = words
+        live = self.orchestrator.start(environment, service, name=name)
+        print(f"started {live.name} ({environment}/{service}); see %orch ps, "
+              f"%orch logs {live.name}, %orch stop {live.name}")
+        return live
+
     def _cmd_logs(self, words: Sequence[str]) -> None:
+        words = list(words)
+        follow = False
+        for flag in ("-f", "--follow"):
+            while flag in words:
+                words.remove(flag)
+                follow = True
         name, tail = _name_and_tail("logs", words)
-        print(self.orchestrator.logs(name, tail))
+        if not follow:
+            print(self.orchestrator.logs(name, tail))
+            return
+        try:
+            for line in self.orchestrator.logs(name, tail, follow=True):
+                print(line, flush=True)
+        except KeyboardInterrupt:
+            print("(stopped following; the run goes on)")
 
     def _cmd_stop(self, words: Sequence[str]) -> RunResult | None:
         name, _ = _name_and_tail("stop", words)
@@ -348,6 +381,11 @@ class OrchMagics(Magics):
         if positional[0] in SUBCOMMANDS:
             if positional[0] in RUN_SUBCOMMANDS and len(positional) == 1:
                 return self.orchestrator.runs.names()
+            if positional[0] == "start" and config is not None:
+                if len(positional) == 1:
+                    return list(config.environments)
+                if len(positional) == 2:
+                    return list(config.services)
             return []
         if len(positional) == 1 and config is not None:
             return list(config.services)
