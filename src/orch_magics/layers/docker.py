@@ -326,7 +326,7 @@ class DockerExec:
             except Exception as exc:
                 self._exit = Exit(error=StreamError(
                     f"the docker engine on {self._launcher._where} went away before reporting "
-                    f"the exit status ({type(exc).__name__})",
+                    f"the exit status: {exc}",
                     hop=self._launcher.depth, layer=self._launcher.label))
                 return self._exit
             if not info.get("Running") and info.get("ExitCode") is not None:

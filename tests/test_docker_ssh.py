@@ -1,0 +1,93 @@
+"""The docker layer behind SSH: the engine's unix socket is forwarded over the hop's connection.
+
+The sshd servers of the ssh lab share this machine's filesystem, so the test engine's socket is
+"the remote host's docker socket" for them; the inner host sits in a network namespace reachable
+only through the bastion, so `[ssh bastion, ssh inner, docker]` really crosses two hops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stderr, Stdout
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import ConnectError
+from orch_magics.process.handle import ProcessHandle
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+
+def docker_layer(**config: object) -> str:
+    return "{type: docker, config: " + json.dumps(config) + "}"
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[LocalLauncher]:
+    launcher = LocalLauncher()
+    yield launcher
+    await launcher.context.aclose()
+
+
+def chain(base: LocalLauncher, ssh_lab, dockerd, hosts=("orch-loop",), **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
+    config.setdefault("container", "orch-test")
+    config.setdefault("docker_host", dockerd.host)
+    layers = [ssh_lab.layer(h) for h in hosts] + [docker_layer(**config)]
+    cfg = load_config_text(ssh_lab.config_yaml(extra_envs={"boxed": layers}))
+    return LayeredExecutor(base, cfg.environments["boxed"].layers)
+
+
+async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
+    out, err = bytearray(), bytearray()
+    async for event in handle.events():
+        if isinstance(event, Stdout):
+            out += event.data
+        elif isinstance(event, Stderr):
+            err += event.data
+        else:
+            return bytes(out), bytes(err), event
+    raise AssertionError("no Exit event")
+
+
+async def test_streams_eof_and_exit_code_through_ssh(base, ssh_lab, dockerd) -> None:
+    ex = chain(base, ssh_lab, dockerd)
+    assert ex.describe() == "local → ssh orch-loop → docker orch-test"
+    handle = await ex.launch(Command.of("wc -c; echo err >&2; exit 5"))
+    payload = b"z" * 3_000_000
+    await handle.stdin.awrite(payload)
+    handle.stdin.close()
+    out, err, end = await asyncio.wait_for(collect(handle), 30)
+    assert (out.strip(), err, end) == (b"3000000", b"err\n", Exit(code=5))
+    assert any(k[0] == "ssh-forward" for k in base.context.pools), "the socket was not forwarded"
+
+    handle = await ex.launch(Command.of(["cat"]))
+    events = handle.events()
+    for i in range(3):
+        handle.stdin.write(f"{i}\n")
+        assert await asyncio.wait_for(events.__anext__(), 5) == Stdout(f"{i}\n".encode())
+    handle.stdin.close()
+    assert await asyncio.wait_for(events.__anext__(), 5) == Exit(code=0)
+
+
+async def test_two_hops_then_docker_and_interrupt(base, ssh_lab, dockerd) -> None:
+    ex = chain(base, ssh_lab, dockerd, hosts=("orch-bastion", "orch-inner"))
+    out, _, end = await collect(await ex.launch(Command.of(["echo", "deep"], env={"A": "1"})))
+    assert (out, end) == (b"deep\n", Exit(code=0))
+    handle = await ex.launch(Command.of("sleep 310 & sleep 311"))
+    await asyncio.sleep(0.3)
+    end = await handle.stop((0.5, 0.5))
+    assert end.signal is not None
+    await asyncio.sleep(0.2)
+    assert not [p for p in dockerd.container_processes("orch-test") if "sleep 31" in p]
+
+
+async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> None:
+    ex = chain(base, ssh_lab, dockerd, docker_host="unix:///nonexistent/docker.sock")
+    with pytest.raises(ConnectError) as err:
+        await ex.launch(Command.of(["true"]))
+    text = str(err.value)
+    assert text.startswith("hop 2 (docker orch-test): ") or text.startswith("hop 1 (ssh orch-loop)")
+    assert "/nonexistent/docker.sock" in text
