@@ -190,14 +190,9 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def generate() -> str:
-    from orch_magics.config.model import SecretsSettings
     from orch_magics.config.schema import build_schema
 
-    schema = build_schema()
-    # The schema only carries scalar defaults; the provider order is a tuple default.
-    providers = schema["properties"]["secrets"]["properties"]["providers"]
-    providers.setdefault("default", list(SecretsSettings().providers))
-    return render(schema)
+    return render(build_schema())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,8 @@ def dataclass_schema(cls: Any, skip: tuple[str, ...] = (), extra: dict[str, Any]
             prop["description"] = f.metadata["doc"]
         if f.default is not dataclasses.MISSING and isinstance(f.default, (str, int, float, bool)):
             prop["default"] = f.default
+        elif isinstance(f.default, tuple) and all(isinstance(v, str) for v in f.default):
+            prop["default"] = list(f.default)
         props[key] = prop
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             required.append(key)
