@@ -112,7 +112,7 @@ async def test_host_key_unknown_changed_and_opt_out(ssh_lab) -> None:  # type: i
         assert "CHANGED" in msg and fingerprint in msg and "ssh-keygen" in msg
         with pytest.raises(HostKeyError) as info:
             await orch.arun("inner_unknown", command="true")
-        assert info.value.hop == 2 and "10.231.2.2" in str(info.value)
+        assert info.value.hop == 2 and ssh_lab.inner_addr in str(info.value)
         assert (await orch.arun("optout", command="echo ok")).stdout == "ok\n"
     finally:
         await orch.aclose()
@@ -168,21 +168,21 @@ async def test_interrupt_at_depth_two_leaves_no_remote_process(ssh_lab) -> None:
         events_seen = control.handle
         assert events_seen is not None
         for _ in range(200):
-            if len(processes_with(token, "orch-inner")) >= 3:
+            if len(processes_with(token, ssh_lab.inner_ns)) >= 3:
                 break
             await asyncio.sleep(0.05)
-        assert len(processes_with(token, "orch-inner")) >= 3
-        assert not processes_with(token, "orch-bastion")  # nothing runs on the bastion
+        assert len(processes_with(token, ssh_lab.inner_ns)) >= 3
+        assert not processes_with(token, ssh_lab.bastion_ns)  # nothing runs on the bastion
         control.request_stop()
         result = await asyncio.wait_for(run, 20)
         assert result.interrupted and result.exit.signal == signal.SIGKILL
         assert "started" in result.stdout
         assert events_seen.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
         for _ in range(40):
-            if not processes_with(token, "orch-inner"):
+            if not processes_with(token, ssh_lab.inner_ns):
                 break
             await asyncio.sleep(0.05)
-        assert processes_with(token, "orch-inner") == []
+        assert processes_with(token, ssh_lab.inner_ns) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()
@@ -199,7 +199,7 @@ async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore
         exit_event = await asyncio.wait_for(handle.stop((2.0, 2.0)), 10)
         assert exit_event.signal == signal.SIGINT
         await asyncio.sleep(0.2)
-        assert processes_with(token, "orch-inner") == []
+        assert processes_with(token, ssh_lab.inner_ns) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()

@@ -111,7 +111,7 @@ async def test_ssh_config_proxyjump_alias(ssh_lab) -> None:  # type: ignore[no-u
     context = LaunchContext()
     try:
         jump = chain(ssh_lab, "jump", context, jump=[ssh_lab.layer("orch-inner-jump")])
-        assert await run(jump, "hostname -I") == b"10.231.2.2 \n"
+        assert await run(jump, "hostname -I") == f"{ssh_lab.inner_addr} \n".encode()
     finally:
         await context.aclose()
 
