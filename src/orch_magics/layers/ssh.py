@@ -317,6 +317,9 @@ class SSHLauncher(Launcher):
                 if attempt == 2:
                     raise self._err(StreamError, f"cannot start a session on {self._where()}: "
                                                  f"{_reason(exc)}") from None
+        # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
+        # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
+        process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
         initial, pid = b"", None
         try:
             if command.tty and pre:
