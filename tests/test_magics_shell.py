@@ -183,6 +183,15 @@ def test_start_then_follow_logs_then_stop(shell, capsys):
         shell.run_line_magic("orch", "start local countr")
 
 
+def test_trailing_comment_on_the_magic_line(shell, capsys):
+    r = shell.run_line_magic("orch", "local hello --no-raise-error   # says hello")
+    assert r.stdout == "hello world\n"
+    r = shell.run_line_magic("orch", "local hello -e WHO=#1  # comment")
+    assert r.stdout == "hello #1\n"
+    shell.run_line_magic("orch", "envs  # list them")
+    assert "marked" in capsys.readouterr().out
+
+
 def test_tab_completion(shell):
     with provisionalcompleter():
         envs = [c.text for c in shell.Completer.completions("%orch mar", 9)]

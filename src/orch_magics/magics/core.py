@@ -99,6 +99,7 @@ class OrchMagics(Magics):
         %orch logs NAME [-n N] [-f]    kept output of a named run (-f/--follow: until it ends)
         %orch stop NAME | restart NAME | status NAME
         """
+        line = _strip_comment(line)  # `%orch load --demo  # note` is fine
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -393,6 +394,20 @@ class OrchMagics(Magics):
 
 
 # ---- helpers --------------------------------------------------------------------------------
+def _strip_comment(line: str) -> str:
+    """Drop a trailing `# comment`: a # that starts a word outside quotes (KEY=#fff stays)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line
+
+
 def _pump(sink: DisplaySink, final: bool = False) -> None:
     """Write the text received so far to this cell's stdout/stderr (no front end)."""
     pending = sink.take_pending()
