@@ -109,7 +109,7 @@ def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:
     """OpenSSH sshd honours RFC 4254 `signal` requests from 7.9 on; other servers: unknown."""
     version = conn.get_extra_info("server_version") or ""
     m = re.search(r"OpenSSH_(\d+)\.(\d+)", version)
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (7, 9)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (7, 9)
 
 
 class SSHLauncher(Launcher):

@@ -95,16 +95,12 @@ class SSHBackend:
         self._error = error
         self._release = release
         self._initial = initial
-        self._remote_pid = pid
+        #: The remote pid (also the remote process group id), once the wrapper reported it.
+        self.pid: int | None = pid
         self._exit: Exit | None = None
         self._closed = False
 
     # ---- ProcessBackend ---------------------------------------------------------------------
-    @property
-    def pid(self) -> int | None:
-        """The remote pid (also the remote process group id), once the wrapper reported it."""
-        return self._remote_pid
-
     def stdout(self) -> AsyncIterator[bytes]:
         return self._read(self._proc.stdout, marked=self._tty, initial=self._initial)
 
@@ -190,7 +186,7 @@ class SSHBackend:
 
     async def _kill_group(self, sig: int) -> None:
         """`kill -SIG -PGID` over a second channel of the same connection (best effort)."""
-        pid = self._remote_pid
+        pid = self.pid
         if pid is None or self._conn.is_closed():
             return
         line = f"kill -{int(sig)} -{pid} 2>/dev/null || kill -{int(sig)} {pid} 2>/dev/null"
@@ -216,11 +212,11 @@ class SSHBackend:
                 if held:
                     yield held
                 return
-            if marked and self._remote_pid is None:
+            if marked and self.pid is None:
                 held += chunk
                 out, held, found = take_pid(held)
                 if found is not None:
-                    self._remote_pid = found
+                    self.pid = found
                     marked = False
                 if out:
                     yield out
