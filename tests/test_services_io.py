@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import OrchError, Orchestrator, Stdout, load_config_text
+from orch_magics import Orchestrator, Stdout, load_config_text
 from orch_magics.process.events import Exit
 
 CONFIG = """\
@@ -106,11 +106,12 @@ class Recorder:
 # ---- stdin modes ------------------------------------------------------------------------------
 
 
-def test_stdin_none_sends_eof_at_once_and_refuses_input(orch: Orchestrator) -> None:
+def test_stdin_none_sends_eof_at_once_unless_input_is_given(orch: Orchestrator) -> None:
     res = orch.run("local", "silent-stdin", timeout=10)
     assert res.ok and res.stdout == "eof seen\n"
-    with pytest.raises(OrchError, match="stdin_mode: none"):
-        orch.run("local", "silent-stdin", stdin="ignored?")
+    # input given explicitly is delivered, then EOF: nothing the caller handed over is dropped
+    res = orch.run("local", "silent-stdin", stdin="given\n", timeout=10)
+    assert res.ok and res.stdout == "given\neof seen\n"
 
 
 def _gen():  # a generator that blocks between items, like a slow reader

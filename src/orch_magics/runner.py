@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import OrchError
 from .layers.base import Launcher
 from .plan import PlannedStep, RunPlan
 from .process.command import Command
@@ -226,9 +225,7 @@ async def execute(
     control = control or RunControl()
     timeout = timeout if timeout is not None else plan.timeout
     if plan.stdin_mode == "none":
-        if stdin is not None:
-            raise OrchError(f"{plan.name} has stdin_mode: none, so input would be ignored; "
-                            "set stdin_mode: streaming (or interactive) to send input")
+        # Nothing to wait for: EOF once the input given explicitly (if any) is delivered.
         close_stdin = True
     steps: list[RunResult] = []
     marks = bool(plan.pre or plan.post)
