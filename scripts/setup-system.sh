@@ -3,7 +3,7 @@
 # for FROM-scratch images, Chromium for the JupyterLab widget test, iproute2 for network
 # namespaces. Idempotent: skips apt when everything is present already.
 set -euo pipefail
-PKGS=(openssh-server openssh-client docker.io busybox-static chromium iproute2 procps psmisc jq)
+PKGS=(openssh-server openssh-client docker.io busybox-static chromium iproute2 procps psmisc jq python3-venv)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,5 +12,5 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
