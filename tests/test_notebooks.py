@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from test_binder import NOTEBOOKS, REPO, BinderHome, cell_text, copy_repo, error_cells, free_port
 
 

@@ -77,7 +77,11 @@ class LiveRun:
     stop = interrupt
 
     def kill(self) -> None:
-        self._on_loop(lambda h: h.stdin._cancel() or _spawn(h.kill()))
+        def kill(handle: ProcessHandle) -> None:
+            handle.stdin._cancel()
+            _spawn(handle.kill())
+
+        self._on_loop(kill)
 
     # ---- results -------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> RunResult:

@@ -180,8 +180,8 @@ class DockerLauncher(Launcher):
             running.sort(key=lambda c: (int((c.get("Labels") or {}).get(
                 "com.docker.compose.container-number", "0") or 0), _name(c)))
         elif len(running) > 1:
-            names = ", ".join(sorted(_name(c) for c in running))
-            raise self._error(f"{what} matches {len(running)} running containers ({names}); "
+            matching = ", ".join(sorted(_name(c) for c in running))
+            raise self._error(f"{what} matches {len(running)} running containers ({matching}); "
                               f"pick one with `container:`")
         return str(running[0]["Id"]), _name(running[0])
 

@@ -88,6 +88,7 @@ class Engine:
         if self.local.path is not None:
             await loop.create_unix_connection(lambda: proto, self.local.path)
         else:
+            assert self.local.host is not None and self.local.port is not None
             await loop.create_connection(lambda: proto, self.local.host, self.local.port)
         return proto
 

@@ -13,6 +13,11 @@ from ..process.handle import ProcessHandle
 from .local import READ_CHUNK
 
 
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class PtyBackend:
     """A child whose stdin/stdout/stderr are the slave side of a pty we hold the master of."""
 
@@ -25,7 +30,7 @@ class PtyBackend:
         loop = asyncio.get_running_loop()
         while True:
             ready = loop.create_future()
-            loop.add_reader(self._master, lambda f=ready: f.done() or f.set_result(None))
+            loop.add_reader(self._master, _resolve, ready)
             try:
                 await ready
             finally:
@@ -55,7 +60,7 @@ class PtyBackend:
                 view = view[n:]
             except BlockingIOError:
                 ready = loop.create_future()
-                loop.add_writer(self._master, lambda f=ready: f.done() or f.set_result(None))
+                loop.add_writer(self._master, _resolve, ready)
                 try:
                     await ready
                 finally:

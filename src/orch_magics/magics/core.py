@@ -171,6 +171,7 @@ class OrchMagics(Magics):
             if not sep or not key:
                 raise UsageError(f"-e needs KEY=VALUE, not {item!r}")
             extra[key] = value
+        mode: str | None
         if args.stdin is True:
             mode = "streaming"
             if args.service:
@@ -268,6 +269,7 @@ class OrchMagics(Magics):
     def _deliver(self, args: Any, value: object, cell: str | None) -> Any:
         """--out VAR and `_`; the line form returns the value (so `r = %orch …` works)."""
         if args.out:
+            assert self.shell is not None
             self.shell.user_ns[args.out] = value
         if cell is not None:
             set_last(self.shell, value)
@@ -417,8 +419,8 @@ def _pump(sink: DisplaySink, final: bool = False) -> None:
             merged[-1] = (stream, merged[-1][1] + text)
         else:
             merged.append((stream, text))
-    for stream, text in merged:
-        out = sys.stdout if stream == "stdout" else sys.stderr
+    for name, text in merged:
+        out = sys.stdout if name == "stdout" else sys.stderr
         out.write(text)
         sink.last_written = text[-1:]
     if final:

@@ -128,7 +128,10 @@ class Resolver:
 def resolve_mapping(values: Mapping[str, str], resolver: Resolver,
                     where: Callable[[str, str], ConfigError]) -> dict[str, str]:
     """Expand every value; `where(key, msg)` builds the error naming the key."""
-    return {k: resolver.expand(v, lambda msg, k=k: where(k, msg)) for k, v in values.items()}
+    def error_for(key: str) -> Callable[[str], ConfigError]:
+        return lambda msg: where(key, msg)
+
+    return {k: resolver.expand(v, error_for(k)) for k, v in values.items()}
 
 
 def has_placeholder(value: Any) -> bool:

@@ -6,7 +6,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO
 
 #: Bytes kept in memory before the buffer moves to a temporary file.
 SPILL_THRESHOLD = 16 << 20
@@ -18,7 +18,7 @@ class OutputBuffer:
     def __init__(self, threshold: int = SPILL_THRESHOLD) -> None:
         self._threshold = threshold
         self._mem: io.BytesIO | None = io.BytesIO()
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         self.size = 0
         self.newlines = 0
         self._last = b""
