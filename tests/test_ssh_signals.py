@@ -1,0 +1,120 @@
+"""Signals over SSH as a non-root user: sshd honours the RFC 4254 `signal` request there.
+
+For root logins OpenSSH refuses session signals ("session signalling requires privilege
+separation"), so the other SSH tests exercise the `kill -SIG -PGID` fallback; this one proves
+the request path itself, and that nothing of the user's is left afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pwd
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.orchestrator import Orchestrator
+from orch_magics.process.events import Exit, Stdout
+
+pytestmark = pytest.mark.ssh
+USER = "orch-sig"
+
+
+@pytest.fixture(scope="module")
+def ssh_user(ssh_lab) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A throw-away unprivileged user whose authorized_keys holds the lab's key."""
+    subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
+    # password '*': no password login, but not "locked" ('!'), which sshd without PAM refuses
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", USER],
+                   check=True)
+    entry = pwd.getpwnam(USER)
+    ssh_dir = Path(entry.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    shutil.copy(Path(str(ssh_lab.key) + ".pub"), ssh_dir / "authorized_keys")
+    for path in (ssh_dir, ssh_dir / "authorized_keys"):
+        shutil.chown(path, entry.pw_uid, entry.pw_gid)
+    try:
+        yield USER
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True, check=False)
+        subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
+
+
+def user_processes(user: str) -> list[str]:
+    proc = subprocess.run(["ps", "-ww", "-u", user, "-o", "pid=,args="], capture_output=True,
+                          text=True, check=False)
+    return [line for line in proc.stdout.splitlines() if "sshd:" not in line]
+
+
+async def read_line(events) -> bytes:  # type: ignore[no-untyped-def]
+    data = b""
+    while not data.endswith(b"\n"):
+        event = await asyncio.wait_for(events.__anext__(), 10)
+        assert isinstance(event, Stdout), event
+        data += event.data
+    return data
+
+
+async def child_running(user: str, expected: bool, within: float = 10.0) -> bool:
+    """Wait until the background python child is (or is no longer) in the user's processes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if any("time.sleep(300)" in p for p in user_processes(user)) == expected:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def collect(events) -> list[object]:  # type: ignore[no-untyped-def]
+    return [e async for e in events]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_signal_request_reaches_the_remote_process_group(ssh_lab, ssh_user: str,
+                                                               sig: int) -> None:
+    layer = ssh_lab.layer("orch-loop", user=ssh_user)
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"as-user": [layer]})))
+    # The background child resets INT to its default: a non-interactive sh starts background
+    # jobs with INT ignored, which would hide whether the group got the signal.
+    # It says "ready" only once its handler is reset, so the signal cannot overtake that.
+    child = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+             "print('ready', flush=True); time.sleep(300)")
+    script = (f"trap 'echo got-$0; exit 9' INT TERM; python3 -c \"{child}\" & "
+              "while :; do sleep 0.1; done")
+    try:
+        handle = await orch.launch("as-user", command=["sh", "-c", script, "sig"])
+        events = handle.events()
+        assert await read_line(events) == b"ready\n"
+        assert await child_running(ssh_user, True)
+        await handle.send_signal(sig)
+        rest = await asyncio.wait_for(collect(events), 20)
+        # the trap ran, so the signal arrived by the request; the server accepted it (a refusal
+        # would have switched the connection to the kill fallback)
+        assert Stdout(b"got-sig\n") in rest and rest[-1] == Exit(code=9)
+        assert handle._backend._peer.signal_requests is True  # type: ignore[attr-defined]
+        # the background child got the signal too: the whole group was signalled
+        assert await child_running(ssh_user, False)
+    finally:
+        await orch.aclose()
+
+
+async def test_root_logins_fall_back_to_kill(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    try:
+        handle = await orch.launch("loop", command=["sh", "-c", "trap 'echo got-int; exit 4' INT;"
+                                                                " echo ready; while :; do sleep 0.1;"
+                                                                " done"])
+        events = handle.events()
+        assert await read_line(events) == b"ready\n"
+        await handle.interrupt()
+        rest = await asyncio.wait_for(collect(events), 20)
+        assert Stdout(b"got-int\n") in rest and rest[-1] == Exit(code=4)
+        assert handle._backend._peer.signal_requests is False  # type: ignore[attr-defined]
+    finally:
+        await orch.aclose()
