@@ -23,7 +23,7 @@ import keyring
 import keyring.backend
 import pytest
 
-from orch_magics import ConfigError, Orchestrator, RunError, Stdout, load_config
+from orch_magics import ConfigError, Orchestrator, RunError, Stdout, load_config, load_config_text
 from orch_magics.config.model import SecretsSettings
 from orch_magics.process.events import Exit, Stderr
 from orch_magics.secrets import Resolver, ShortSecretWarning, mask_text
@@ -409,3 +409,20 @@ def test_unresolved_secret_fails_before_anything_runs(orch: Orchestrator, config
     line = CONFIG.splitlines().index("  needs-missing:") + 1
     assert f"{config_file}:{line}" in msg
     assert "ORCH_SECRET_DB_PASSWORD" in msg and "keyring orch_magics/db_password" in msg
+
+
+def test_layer_config_placeholders_resolve_through_the_chain(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config_text(
+        "environments:\n  vaulted:\n    layers:\n"
+        "      - {type: local, config: {environment: {LAYER_TOKEN: '{{secret:layer_token}}'}}}\n")
+    orch = Orchestrator(cfg)
+    with pytest.raises(ConfigError, match=r"environment 'vaulted', layer env\(LAYER_TOKEN\).*"
+                                          r"environment.LAYER_TOKEN: secret 'layer_token' is "
+                                          r"not available"):
+        orch.plan("vaulted", command="true")  # before anything runs
+    monkeypatch.setenv("ORCH_SECRET_LAYER_TOKEN", "layer-secret-value-42")
+    res = orch.run("vaulted", command='test "$LAYER_TOKEN" = layer-secret-value-42 && '
+                                      'echo "$LAYER_TOKEN"')
+    assert res.stdout == "****\n"
+    assert "layer-secret-value-42" not in repr(orch.plan("vaulted", command="true"))

@@ -5,11 +5,13 @@ Pure apart from reading secrets: no process starts here. A plan is what `--dry-r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
-from .config.model import Config, Environment, FilterSpec, Service, Step
+from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
 from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
@@ -43,6 +45,9 @@ class RunPlan:
     secrets: SecretValues = field(default_factory=SecretValues, repr=False, compare=False)
     #: The variables as written (placeholders unexpanded), for describe().
     raw_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: The environment's layers with placeholders in their config resolved (kept out of repr:
+    #: they may hold secret values). None: the environment's layers as they are.
+    layers: tuple[LayerSpec, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -50,7 +55,8 @@ class RunPlan:
 
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
         """The layered executor for this plan's environment."""
-        return LayeredExecutor(base, self.environment.layers)
+        layers = self.environment.layers if self.layers is None else self.layers
+        return LayeredExecutor(base, layers)
 
     def describe(self) -> str:
         """Human-readable plan: layers, command, variables, steps.
@@ -101,12 +107,13 @@ def make_plan(
         return lambda msg: ConfigError(f"env {key}: {msg}")
 
     given_env = {k: resolver.expand(v, given(k)) for k, v in (env or {}).items()}  # type: ignore[arg-type]
+    layers = resolve_layers(environment_obj, resolver)
     if service is None:
         assert command is not None
         cmd = Command.of(command, env=given_env, cwd=cwd, tty=bool(tty))
         return RunPlan(environment_obj, None, cmd,
                        stdin_mode=stdin_mode or "streaming", secrets=resolver.used,
-                       raw_env=dict(env or {}))
+                       raw_env=dict(env or {}), layers=layers)
     svc = config.service(service)
 
     def where(key: str) -> object:
@@ -155,4 +162,39 @@ def make_plan(
         timeout=svc.timeout,
         secrets=resolver.used,
         raw_env=raw_env,
+        layers=layers,
     )
+
+
+def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerSpec, ...]:
+    """The environment's layers with `{{secret:…}}` / `{{env:…}}` in their config expanded.
+
+    Layer configs (an SSH password, a container's variables) resolve through the same provider
+    chain as services, before anything connects, and their values are masked like any secret.
+    """
+    return tuple(_resolve_layer(environment.name, spec, resolver) for spec in environment.layers)
+
+
+def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerSpec:
+    config = spec.config
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return spec
+    loc = f" ({spec.location})" if spec.location else ""
+
+    def expand(text: str, key: str) -> str:
+        def where(msg: str) -> ConfigError:
+            return ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, {key}: {msg}")
+
+        return resolver.expand(text, where)
+
+    changes: dict[str, object] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, str) and has_placeholder(value):
+            changes[f.name] = expand(value, f.name)
+        elif isinstance(value, Mapping) and any(has_placeholder(v) for v in value.values()):
+            changes[f.name] = MappingProxyType(
+                {k: expand(v, f"{f.name}.{k}") for k, v in value.items()})
+    if not changes:
+        return spec
+    return dataclasses.replace(spec, config=dataclasses.replace(config, **changes))

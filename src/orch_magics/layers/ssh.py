@@ -205,7 +205,11 @@ class SSHLauncher(Launcher):
         if cfg.user is not None:
             kw["username"] = cfg.user
         if cfg.identity_file is not None:
-            kw["client_keys"] = [os.path.expanduser(cfg.identity_file)]
+            key_path = os.path.expanduser(cfg.identity_file)
+            if not os.path.isfile(key_path):  # else asyncssh's ENOENT reads as "cannot reach"
+                raise self._err(AuthError, f"identity_file {cfg.identity_file} does not exist "
+                                           f"(or is not a file)")
+            kw["client_keys"] = [key_path]
         if cfg.ssh_config is not None:
             kw["config"] = [os.path.expanduser(cfg.ssh_config)]
         if cfg.insecure_accept_host_key:
@@ -244,6 +248,8 @@ class SSHLauncher(Launcher):
         def where(msg: str) -> ConfigError:
             return ConfigError(f"{self.label}: password: {msg}")
 
+        # Plans resolve layer placeholders with the configured providers; an executor built
+        # by hand may still hold one, resolved here from the environment.
         return Resolver().expand(self.config.password or "", where)
 
     def _where(self) -> str:

@@ -1,0 +1,120 @@
+"""SSH logins other than the lab's key file: a password from a secret, and ssh-agent."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import AuthError, Orchestrator, load_config_text
+from orch_magics.secrets.masking import MASK
+
+pytestmark = pytest.mark.ssh
+USER = "orch-pw"
+PASSWORD = "pw-for-the-ssh-test-9731"
+
+
+@pytest.fixture(scope="module")
+def password_sshd(ssh_lab, tmp_path_factory) -> Iterator[tuple[int, Path]]:  # type: ignore[no-untyped-def]
+    """A second loopback sshd (the lab's host key) that accepts passwords, and a user with one."""
+    subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
+    subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
+    root = tmp_path_factory.mktemp("pwsshd")
+    conf = (ssh_lab.root / "sshd_loop.conf").read_text()
+    port = ssh_lab.loop.port + 1
+    while subprocess.run(["ss", "-ltn", f"sport = :{port}"], capture_output=True,
+                         text=True).stdout.count("\n") > 1:
+        port += 1
+    conf = re.sub(r"(?m)^Port .*$", f"Port {port}", conf)
+    conf = re.sub(r"(?m)^PidFile .*$", f"PidFile {root / 'pid'}", conf)
+    conf = conf.replace("PasswordAuthentication no", "PasswordAuthentication yes")
+    (root / "sshd.conf").write_text(conf)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(root / "sshd.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not (root / "pid").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("the password sshd did not start")
+        time.sleep(0.02)
+    # its host key is the lab's, so the lab's known_hosts entry only needs this port
+    host_key = (ssh_lab.root / "host_key.pub").read_text().split()
+    (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    try:
+        yield port, root / "known_hosts"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True, check=False)
+        subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
+
+
+def config_for(port: int, known_hosts: Path, **extra: str) -> str:
+    opts = {"host": "127.0.0.1", "port": str(port), "known_hosts": f"'{known_hosts}'", **extra}
+    body = ", ".join(f"{k}: {v}" for k, v in opts.items())
+    return f"environments:\n  remote:\n    layers:\n      - {{type: ssh, config: {{{body}}}}}\n"
+
+
+def test_password_from_a_secret_logs_in_and_is_masked(
+        password_sshd: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port, known = password_sshd
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys to try first
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    text = config_for(port, known, user=USER, password="'{{secret:ssh_pw}}'")
+    monkeypatch.setenv("ORCH_SECRET_SSH_PW", PASSWORD)
+    orch = Orchestrator(load_config_text(text))
+    try:
+        # logged in with the password; the value, echoed back in two pieces, is masked
+        res = orch.run("remote", command=f"id -un; printf '%s%s\\n' {PASSWORD[:8]} {PASSWORD[8:]}")
+        assert res.lines == [USER, MASK], res.stdout
+        assert PASSWORD not in repr(orch.plan("remote", command="true"))
+        monkeypatch.setenv("ORCH_SECRET_SSH_PW", "wrong-password-123")
+        with pytest.raises(AuthError, match=f"hop 1 .*authentication failed for {USER}@"):
+            Orchestrator(load_config_text(text)).run("remote", command="true")
+    finally:
+        orch.close()
+
+
+def test_missing_identity_file_is_named(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, identity_file="/no/such/key")
+    with pytest.raises(AuthError, match="identity_file /no/such/key does not exist"):
+        Orchestrator(load_config_text(text)).run("remote", command="true")
+
+
+def test_ssh_agent_is_used_when_present(ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        key = tmp_path / "agent_key"
+        shutil.copy(ssh_lab.key, key)
+        os.chmod(key, 0o600)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
+        key.unlink()  # only the agent holds it now
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys or config to fall back on
+        text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, user="root")
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        orch = Orchestrator(load_config_text(text))
+        try:
+            assert orch.run("remote", command="echo via-agent").stdout == "via-agent\n"
+        finally:
+            orch.close()
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with pytest.raises(AuthError, match="authentication failed"):
+            Orchestrator(load_config_text(text)).run("remote", command="true")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(10)
