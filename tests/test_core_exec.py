@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import signal
@@ -29,6 +28,7 @@ from orch_magics.config.loader import layer_spec
 from orch_magics.layers.local import LocalConfig
 from orch_magics.sinks.buffer import OutputBuffer
 from orch_magics.sinks.decode import StreamDecoder
+from streams import read_line
 
 CONFIG = load_config_text("""\
 environments:
@@ -55,16 +55,6 @@ def pid_alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as f:  # a zombie is not alive
         return f.read().split(")")[-1].split()[0] != "Z"
-
-
-async def read_line(events) -> bytes:  # type: ignore[no-untyped-def]
-    """Stdout chunks up to a newline (a line may arrive in several chunks)."""
-    data = b""
-    while not data.endswith(b"\n"):
-        event = await asyncio.wait_for(events.__anext__(), 10)
-        assert isinstance(event, Stdout), event
-        data += event.data
-    return data
 
 
 async def test_output_and_stdin_stream_while_the_process_runs(orch: Orchestrator) -> None:

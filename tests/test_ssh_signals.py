@@ -20,6 +20,7 @@ import pytest
 from orch_magics.config.loader import load_config_text
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.events import Exit, Stdout
+from streams import read_line
 
 pytestmark = pytest.mark.ssh
 USER = "orch-sig"
@@ -49,15 +50,6 @@ def user_processes(user: str) -> list[str]:
     proc = subprocess.run(["ps", "-ww", "-u", user, "-o", "pid=,args="], capture_output=True,
                           text=True, check=False)
     return [line for line in proc.stdout.splitlines() if "sshd:" not in line]
-
-
-async def read_line(events) -> bytes:  # type: ignore[no-untyped-def]
-    data = b""
-    while not data.endswith(b"\n"):
-        event = await asyncio.wait_for(events.__anext__(), 10)
-        assert isinstance(event, Stdout), event
-        data += event.data
-    return data
 
 
 async def child_running(user: str, expected: bool, within: float = 10.0) -> bool:

@@ -8,9 +8,8 @@ import os
 from collections.abc import AsyncIterator
 
 from ..process.command import Command
-from ..process.events import Exit
 from ..process.handle import ProcessHandle
-from .local import READ_CHUNK
+from .local import READ_CHUNK, SubprocessBackend
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -18,13 +17,16 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-class PtyBackend:
-    """A child whose stdin/stdout/stderr are the slave side of a pty we hold the master of."""
+class PtyBackend(SubprocessBackend):
+    """A child whose stdin/stdout/stderr are the slave side of a pty we hold the master of.
+
+    Exit status and signals work as for any local child (its own process group); only the
+    streams differ: one merged output, and EOF is the terminal's ^D.
+    """
 
     def __init__(self, proc: asyncio.subprocess.Process, master: int) -> None:
-        self._proc = proc
+        super().__init__(proc)
         self._master = master
-        self.pid: int | None = proc.pid
 
     async def _read(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -69,21 +71,12 @@ class PtyBackend:
     async def write_eof(self) -> None:
         await self.write(b"\x04")  # the terminal's EOF character (VEOF, ^D)
 
-    async def wait(self) -> Exit:
-        rc = await self._proc.wait()
-        return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
-
-    async def signal(self, sig: int) -> None:
-        try:
-            os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
     async def close(self) -> None:
         try:
             os.close(self._master)
         except OSError:
             pass
+        await super().close()
 
 
 async def launch_pty(command: Command, env: dict[str, str] | None, chain: str) -> ProcessHandle:

@@ -1,0 +1,18 @@
+"""Helpers for tests that read a live handle's events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from orch_magics.process.events import Event, Stdout
+
+
+async def read_line(events: AsyncIterator[Event], timeout: float = 10) -> bytes:
+    """Stdout chunks up to a newline: a line may arrive in several chunks."""
+    data = b""
+    while not data.endswith(b"\n"):
+        event = await asyncio.wait_for(events.__anext__(), timeout)
+        assert isinstance(event, Stdout), event
+        data += event.data
+    return data
