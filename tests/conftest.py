@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from orch_magics.layers.local import LocalLauncher
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["fixtures.sshd", "fixtures.dockerd", "fixtures.jupyter"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[LocalLauncher]:
+    """A LocalLauncher whose pooled connections are closed after the test."""
+    launcher = LocalLauncher()
+    yield launcher
+    await launcher.context.aclose()
 
 
 @pytest.fixture(autouse=True)

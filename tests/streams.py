@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from orch_magics.process.events import Event, Stdout
+from orch_magics.process.events import Event, Exit, Stderr, Stdout
+from orch_magics.process.handle import ProcessHandle
 
 
 async def read_line(events: AsyncIterator[Event], timeout: float = 10) -> bytes:
@@ -16,3 +17,16 @@ async def read_line(events: AsyncIterator[Event], timeout: float = 10) -> bytes:
         assert isinstance(event, Stdout), event
         data += event.data
     return data
+
+
+async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
+    """Everything a handle emits: (stdout, stderr, Exit)."""
+    out, err = bytearray(), bytearray()
+    async for event in handle.events():
+        if isinstance(event, Stdout):
+            out += event.data
+        elif isinstance(event, Stderr):
+            err += event.data
+        else:
+            return bytes(out), bytes(err), event
+    raise AssertionError("no Exit event")

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,13 +18,6 @@ from orch_magics.errors import ConnectError, LayerError, StreamError
 from orch_magics.layers.docker import DockerConfig
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def base() -> AsyncIterator[LocalLauncher]:
-    launcher = LocalLauncher()
-    yield launcher
-    await launcher.context.aclose()
 
 
 def executor(base: LocalLauncher, host: str, **config: object) -> LayeredExecutor:

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stderr, Stdout
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
 from orch_magics.layers.docker import DockerConfig
-from orch_magics.process.handle import ProcessHandle
+from streams import collect
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def base() -> AsyncIterator[LocalLauncher]:
-    launcher = LocalLauncher()
-    yield launcher
-    await launcher.context.aclose()
 
 
 def docker_exec(base: LocalLauncher, engine, **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
     config.setdefault("container", "orch-test")
     config.setdefault("docker_host", engine.host)
     return LayeredExecutor(base, [layer_spec("docker", DockerConfig(**config))])
-
-
-async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
-    out, err = bytearray(), bytearray()
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            out += event.data
-        elif isinstance(event, Stderr):
-            err += event.data
-        else:
-            return bytes(out), bytes(err), event
-    raise AssertionError("no Exit event")
 
 
 async def test_separate_streams_and_real_exit_codes(base, dockerd) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stderr, Stdout
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import ConnectError
-from orch_magics.process.handle import ProcessHandle
+from streams import collect
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -25,31 +24,12 @@ def docker_layer(**config: object) -> str:
     return "{type: docker, config: " + json.dumps(config) + "}"
 
 
-@pytest.fixture
-async def base() -> AsyncIterator[LocalLauncher]:
-    launcher = LocalLauncher()
-    yield launcher
-    await launcher.context.aclose()
-
-
 def chain(base: LocalLauncher, ssh_lab, dockerd, hosts=("orch-loop",), **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
     config.setdefault("container", "orch-test")
     config.setdefault("docker_host", dockerd.host)
     layers = [ssh_lab.layer(h) for h in hosts] + [docker_layer(**config)]
     cfg = load_config_text(ssh_lab.config_yaml(extra_envs={"boxed": layers}))
     return LayeredExecutor(base, cfg.environments["boxed"].layers)
-
-
-async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
-    out, err = bytearray(), bytearray()
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            out += event.data
-        elif isinstance(event, Stderr):
-            err += event.data
-        else:
-            return bytes(out), bytes(err), event
-    raise AssertionError("no Exit event")
 
 
 async def test_streams_eof_and_exit_code_through_ssh(base, ssh_lab, dockerd) -> None:
