@@ -81,6 +81,17 @@ def test_ctrl_c_stops_the_whole_chain(tmp_path: Path) -> None:
         pytest.fail("the sleep child outlived Ctrl-C")
 
 
+def test_a_closed_reader_stops_the_run(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    shell = (f"{' '.join(ORCH)} --demo run local -- sh -c 'echo $$ > {pidfile}; "
+             "while :; do echo line; sleep 0.01; done' | head -1; echo \"${PIPESTATUS[0]}\"")
+    r = subprocess.run(["bash", "-c", shell], capture_output=True, timeout=30, check=False)
+    assert r.stdout.decode().splitlines() == ["line", str(128 + signal.SIGPIPE)]
+    producer = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(producer, 0)
+
+
 def test_timeout_option() -> None:
     r = orch("--demo", "run", "--timeout", "0.5", "local", "--", "sh", "-c", "echo a; sleep 30")
     assert r.returncode == 124 and r.stdout == b"a\n"

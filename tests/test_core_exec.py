@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
@@ -244,3 +245,26 @@ def test_pty_run_sees_a_terminal(orch: Orchestrator) -> None:
     plan = make_plan(CONFIG, "local", command="test -t 0 && test -t 1 && echo tty-ok", tty=True)
     live = orch.spawn("local", plan=plan, close_stdin=True)
     assert "tty-ok" in live.wait(10).stdout
+
+
+async def test_a_cancelled_run_still_stops_a_chatty_process(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Cancelling the caller leaves nobody reading events; the process must still be stopped."""
+    pidfile = tmp_path / "pid"
+    chatty = f"trap '' INT TERM; echo $$ > {pidfile}; while :; do echo spam; done"
+    t0 = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(orch.arun("local", command=chatty), 1)
+    assert time.monotonic() - t0 < 15  # INT and TERM are ignored: KILL ends it
+    assert not pid_alive(int(pidfile.read_text()))
+
+
+def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
+    def source():  # type: ignore[no-untyped-def]
+        yield "first\n"
+        raise OSError("the disk went away")
+
+    res = orch.run("local", command=["cat"], stdin=source())
+    assert res.stdout == "first\n" and not res.ok
+    assert "stdin source failed: OSError('the disk went away')" in res.describe_failure()
+    res = orch.run("local", command=["cat"], stdin=123)  # type: ignore[arg-type]
+    assert not res.ok and "cannot use int as stdin" in res.describe_failure()

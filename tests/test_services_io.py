@@ -59,6 +59,9 @@ services:
       - {command: 'echo after-success', when: success}
       - {command: 'echo after-failure', when: failure}
       - {command: 'echo after-always', when: always}
+  interrupted-cleanup:
+    command: 'echo working; sleep 30'
+    post_commands: [{command: 'sleep 0.3; echo cleaned', when: always}]
   pre-fails:
     command: 'echo should-not-run'
     pre_commands: [{command: 'echo migrating; exit 4'}]
@@ -299,6 +302,19 @@ def test_failing_pre_command_stops_the_run(orch: Orchestrator) -> None:
     assert [s.stdout for s in res.steps] == ["migrating\n"]
     assert "should-not-run" not in res.stdout
     assert "pre command" in res.describe_failure()
+
+
+def test_always_post_command_runs_to_the_end_after_an_interrupt(orch: Orchestrator) -> None:
+    live = orch.spawn("local", "interrupted-cleanup")
+    deadline = time.monotonic() + 10
+    while live.handle is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    live.interrupt()
+    res = live.wait(30)
+    assert res.interrupted and res.stdout == "working\n"
+    (cleanup,) = res.steps
+    assert cleanup.ok and cleanup.stdout == "cleaned\n"
 
 
 def test_step_sinks_receive_step_output(orch: Orchestrator) -> None:

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .config.loader import demo_config_files, load_config
 from .config.model import Config
@@ -24,11 +24,21 @@ EXIT_USAGE = 2
 
 
 class _FdWriter:
-    """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure)."""
+    """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure).
+
+    When the reader of our stdout goes away (`orch run … | head`), the run is stopped, as a
+    shell pipeline's producer would be by SIGPIPE, instead of running on into the capture.
+    """
+
+    def __init__(self, on_broken_stdout: Callable[[], None] = lambda: None) -> None:
+        self._on_broken = on_broken_stdout
+        self.stdout_broken = False
 
     def feed(self, event: Event) -> None:
-        if isinstance(event, Stdout):
-            _write_all(1, event.data)
+        if isinstance(event, Stdout) and not self.stdout_broken:
+            if not _write_all(1, event.data):
+                self.stdout_broken = True
+                self._on_broken()
         elif isinstance(event, Stderr):
             _write_all(2, event.data)
 
@@ -36,7 +46,8 @@ class _FdWriter:
         pass
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write everything; False when the reader has gone (broken pipe)."""
     view = memoryview(data)
     while view:
         try:
@@ -47,8 +58,9 @@ def _write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
             continue
         except BrokenPipeError:
-            return
+            return False
         view = view[n:]
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -160,7 +172,8 @@ async def _stream(orch: Orchestrator, plan, args: argparse.Namespace) -> int:  #
 
     loop = asyncio.get_running_loop()
     control = RunControl()
-    sinks = [] if args.json else [_FdWriter()]
+    writer = _FdWriter(on_broken_stdout=control.request_stop)
+    sinks = [] if args.json else [writer]
     feed_stdin = plan.stdin_mode != "none"
     stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
 
@@ -203,6 +216,8 @@ async def _stream(orch: Orchestrator, plan, args: argparse.Namespace) -> int:  #
                                step_sinks=lambda step, kind: sinks)
     finally:
         await orch.aclose()
+    if writer.stdout_broken:
+        return 128 + signal.SIGPIPE  # what a shell reports for a producer whose reader left
     if args.json:
         print(result.json(indent=2))
     if result.exit.error is not None and result.exit.code is None:

@@ -127,7 +127,7 @@ class RunResult:
         failed_pre = [s for s in self.steps if s.step == "pre" and not s.ok]
         if failed_pre:
             return f"{what}: pre command {failed_pre[0].command!r} failed ({failed_pre[0].exit.describe()})"
-        if self.exit.error is not None and self.exit.code is None:
+        if self.exit.error is not None:
             return f"{what} failed: {self.exit.error}"
         failed_post = [s for s in self.steps if s.step == "post" and not s.ok]
         if self.exit.code == 0 and failed_post:

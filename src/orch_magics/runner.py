@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .errors import OrchError
 from .layers.base import Launcher
 from .plan import PlannedStep, RunPlan
 from .process.command import Command
@@ -147,7 +148,13 @@ async def run_command(
     finally:
         stop_wait.cancel()
         if exit_event is None:  # cancelled from outside: never leave the process behind
+            handle.discard_output()  # nobody reads events any more
             await asyncio.shield(handle.stop(control.grace))
+        if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
+            # the input we were given broke part-way: the run did not get what was asked
+            problem = OrchError(f"stdin source failed: {feeder.exception()!r}")
+            if exit_event is not None and exit_event.error is None:
+                exit_event = Exit(exit_event.code, exit_event.signal, problem)
         feeder.cancel()
         output_file = None
         if file_sink is not None:
@@ -248,12 +255,15 @@ async def execute(
                                    close_sinks=False)
         if marks:
             _notify(sinks, "step_finished", "main", plan.command.display(), result)
+        # Post commands are the clean-up: a stop request that ended the main command must not
+        # kill them at birth, so they get a control of their own.
+        post_control = RunControl() if plan.post else control
         for post in plan.post:
             if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
                 continue
             _notify(sinks, "step_started", "post", post.label)
             res = await run_command(launcher, post.command, plan=plan, step="post",
-                                    control=control,
+                                    control=post_control,
                                     sinks=step_sinks(post, "post") if step_sinks else ())
             steps.append(res)
             _notify(sinks, "step_finished", "post", post.label, res)

@@ -146,6 +146,7 @@ class ProcessHandle:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_CHUNKS)
         self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._reading = False
+        self._discarding = False
         self._stopping: asyncio.Task[Exit] | None = None
         self.signals_sent: list[int] = []
         self._task = asyncio.ensure_future(self._run())
@@ -166,7 +167,9 @@ class ProcessHandle:
 
     async def _pump(self, stream: AsyncIterator[bytes], kind: type[Stdout] | type[Stderr]) -> None:
         async for chunk in stream:
-            if chunk:
+            if self._discarding:
+                await asyncio.sleep(0)  # a read of buffered data never yields: let others run
+            elif chunk:
                 await self._queue.put(kind(chunk))
 
     async def _run(self) -> None:
@@ -213,6 +216,16 @@ class ProcessHandle:
             yield event
             if isinstance(event, Exit):
                 return
+
+    def discard_output(self) -> None:
+        """The reader has gone: drop output from now on so the process can still end.
+
+        Without a reader the bounded queue fills, the pumps block, and not even SIGKILL would
+        let the handle see the end.
+        """
+        self._discarding = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def wait(self) -> Exit:
         """Wait for the end; drains unread output (it is discarded) if nobody reads events()."""
