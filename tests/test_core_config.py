@@ -127,6 +127,9 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  a: {command: x\n", (3, 1), "YAML syntax error"),
         ("servics:\n  a: {command: x}\n", (1, 1), "unknown top-level key 'servics'"),
         ("services:\n  web: {command: '  '}\n", (2, 18), "the command is empty"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{servce}.out'}\n",
+         (2, 54), "unknown placeholder {servce} (known: {service}, {env}, {timestamp}); did "
+                  "you mean {service}?"),
     ],
 )
 def test_mistakes_are_located(text: str, where: tuple[int, int], message: str) -> None:

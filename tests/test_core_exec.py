@@ -189,6 +189,15 @@ def test_output_buffer_spills_past_threshold() -> None:
     assert list(buf.iter_lines()) == ["x" * 150] * 10
 
 
+@pytest.mark.parametrize("threshold", [1 << 20, 8])
+def test_lines_split_on_newline_only_in_memory_and_on_disk(threshold: int) -> None:
+    buf = OutputBuffer(threshold=threshold)
+    buf.write(b"50%\r100%\r\ndone\x0cpage2\n\xc3\xa9t\xc3\xa9\nlast")
+    assert buf.spilled is (threshold == 8)
+    assert list(buf.iter_lines()) == ["50%\r100%", "done\x0cpage2", "été", "last"]
+    assert buf.line_count == 4
+
+
 def test_layers_fold_outermost_first_and_merge_env(orch: Orchestrator) -> None:
     res = orch.run("staged", "shared")
     assert res.stdout == "outer service\n"  # the service's value wins over the layer's
@@ -213,6 +222,17 @@ def test_missing_program_is_a_clear_layer_error(orch: Orchestrator) -> None:
         orch.run("local", command=["no-such-program-xyz"])
     with pytest.raises(LayerError, match="working directory not found: /no/such/dir"):
         orch.run("local", command=["true"], cwd="/no/such/dir")
+
+
+def test_missing_program_under_a_pty_is_the_same_clear_error(orch: Orchestrator) -> None:
+    from orch_magics.plan import make_plan
+
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        plan = make_plan(CONFIG, "local", command=["no-such-program-xyz"], tty=True)
+        with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
+            orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+    assert len(os.listdir("/proc/self/fd")) <= fds  # the pty master is closed each time
 
 
 def test_unknown_names_fail_before_running(orch: Orchestrator) -> None:

@@ -31,6 +31,24 @@ def _regex(pattern: str) -> None:
         raise ValueError(f"not a valid regular expression: {exc}") from None
 
 
+PATH_FIELDS = ("service", "env", "timestamp")
+
+
+def _path_template(template: str) -> None:
+    import string
+
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"not a valid path template: {exc}") from None
+    for name in names:
+        if name not in PATH_FIELDS:
+            known = ", ".join("{" + f + "}" for f in PATH_FIELDS)
+            hint = did_you_mean(name, PATH_FIELDS)
+            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})"
+                             + (f"; did you mean {{{hint}}}?" if hint else ""))
+
+
 def _non_empty_command(cmd: CommandSpec) -> None:
     if isinstance(cmd, str) and not cmd.strip():
         raise ValueError("the command is empty")
@@ -149,7 +167,7 @@ class Service:
     stdout_file: str | None = field(
         default=None,
         metadata=doc("Path template for stdout_mode: file; `{service}`, `{env}` and "
-                     "`{timestamp}` are filled in."),
+                     "`{timestamp}` are filled in.", check=_path_template),
     )
     filters: tuple[FilterSpec, ...] = field(
         default=(), metadata=doc("Filters applied, in order, to stdout lines as they stream."))

@@ -101,11 +101,11 @@ class LocalLauncher(Launcher):
 
     async def launch(self, command: Command) -> ProcessHandle:
         env = {**os.environ, **command.env} if command.env else None
-        if command.tty:
-            from .local_pty import launch_pty
-
-            return await launch_pty(command, env, self.chain)
         try:
+            if command.tty:
+                from .local_pty import launch_pty
+
+                return await launch_pty(command, env, self.chain)
             proc = await asyncio.create_subprocess_exec(
                 *command.argv,
                 stdin=asyncio.subprocess.PIPE,

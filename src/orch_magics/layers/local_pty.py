@@ -94,6 +94,9 @@ async def launch_pty(command: Command, env: dict[str, str] | None, chain: str) -
             *command.argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=command.cwd,
             start_new_session=True, preexec_fn=_controlling_tty,
         )
+    except BaseException:
+        os.close(master)
+        raise
     finally:
         os.close(slave)
     return ProcessHandle(PtyBackend(proc, master), command, chain=chain)

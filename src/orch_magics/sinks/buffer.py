@@ -78,14 +78,26 @@ class OutputBuffer:
                 yield chunk
 
     def iter_lines(self, encoding: str = "utf-8") -> Iterator[str]:
-        """Decoded lines, without their newline, read incrementally."""
+        """Decoded lines, split on \\n only (a \\r before it is dropped), read incrementally.
+
+        The same rule in memory and on disk, and the same count as `line_count`: a progress
+        bar's bare \\r or a form feed stays inside its line.
+        """
         if self._file is None:
-            yield from self.getvalue().decode(encoding, "replace").splitlines()
-            return
-        self._file.flush()
-        with open(self._file.name, encoding=encoding, errors="replace", newline="") as f:
-            for line in f:
-                yield line.rstrip("\r\n")
+            assert self._mem is not None
+            source: Iterator[bytes] = iter(io.BytesIO(self._mem.getvalue()))
+        else:
+            self._file.flush()
+            source = open(self._file.name, "rb")  # noqa: SIM115 - closed below
+        try:
+            for raw in source:  # binary files iterate on b"\\n": never inside a UTF-8 sequence
+                if raw.endswith(b"\n"):
+                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                yield raw.decode(encoding, "replace")
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
     def tail(self, max_bytes: int) -> bytes:
         """The last `max_bytes` bytes."""
