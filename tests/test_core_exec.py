@@ -288,3 +288,26 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
     assert "stdin source failed: OSError('the disk went away')" in res.describe_failure()
     res = orch.run("local", command=["cat"], stdin=123)  # type: ignore[arg-type]
     assert not res.ok and "cannot use int as stdin" in res.describe_failure()
+
+
+def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None:
+    from orch_magics import OrchError
+
+    live = orch.spawn("local", command=["cat"])
+    live.send_line("kept")
+    live.close_stdin()
+    assert live.wait(10).stdout == "kept\n"
+    with pytest.raises(OrchError, match="has ended"):
+        live.send_line("too late")
+    # a run that never starts: a send queued meanwhile does not wait for ever
+    never = orch.spawn("local", command=["no-such-program-xyz"])
+    never.send_line("into the void")
+    with pytest.raises(LayerError):
+        never.wait(10)
+    pending = orch.loop.submit(_pending_tasks()).result(10)
+    assert not [t for t in pending if "LiveRun._on_loop" in repr(t)]
+
+
+async def _pending_tasks() -> list[asyncio.Task[object]]:
+    await asyncio.sleep(0.2)
+    return [t for t in asyncio.all_tasks() if not t.done()]

@@ -174,3 +174,27 @@ def test_interpreter_exit_stops_every_run(tmp_path: Path) -> None:
     pids = [int(p) for p in proc.stdout.split()]
     assert len(pids) == 2
     wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=5)
+
+
+def test_finished_named_runs_hold_no_log_file_open(orch: Orchestrator) -> None:
+    def open_logs() -> list[str]:
+        found = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.endswith(".log") and str(orch.log_dir) in target:
+                found.append(target)
+        return found
+
+    for i in range(5):
+        orch.start("local", command=f"echo run-{i}", name=f"short-{i}").wait(10)
+    deadline = time.monotonic() + 5
+    while open_logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_logs() == []
+    again = orch.restart("short-0")  # a manual restart appends to the same file again
+    again.wait(10)
+    text = Path(orch.status("short-0").log_file or "").read_text()
+    assert text.count("run-0") == 2

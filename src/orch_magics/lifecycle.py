@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from ._loop import BackgroundLoop
 from .config.suggest import did_you_mean
@@ -107,35 +107,46 @@ class NamedRun(LiveRun):
 
 
 class LogFile:
-    """Appends a run's (masked) output to a file; `close` only flushes, so attempts share it."""
+    """Appends a run's (masked) output to a file, opened while an attempt runs.
+
+    `close` (called by the runner after each attempt) only flushes, so attempts share it;
+    the supervisor calls `shutdown` when the run is over for good, and a manual restart
+    opens it again for appending.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.chmod(path, 0o600)
-        self._file = os.fdopen(fd, "ab", buffering=0)
+        self._file: BinaryIO | None = None
         self._lock = threading.Lock()
+        self._open()
+
+    def _open(self) -> BinaryIO:
+        if self._file is None or self._file.closed:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.chmod(self.path, 0o600)
+            self._file = os.fdopen(fd, "ab", buffering=0)
+        return self._file
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
             with self._lock:
-                if not self._file.closed:
-                    self._file.write(event.data)
+                self._open().write(event.data)
 
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with self._lock:
-            if not self._file.closed:
-                self._file.write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
+            self._open().write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
 
     def close(self) -> None:
-        pass  # the supervisor closes the file for good with shutdown()
+        pass  # attempts share the file; shutdown() releases it
 
     def shutdown(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class Supervisor:
@@ -240,6 +251,8 @@ class Supervisor:
                 attempt = self._new_attempt()
         finally:
             self.waiting = False
+            if self.log_file is not None:
+                self.log_file.shutdown()  # no fd held by a finished run
             self.finished.set_result(None)
 
     async def _attempt(self, attempt: NamedRun) -> RunResult | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
 from typing import Any
 
 from ._loop import BackgroundLoop
-from .errors import RunInterrupted
+from .errors import OrchError, RunInterrupted
 from .plan import RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -58,16 +59,29 @@ class LiveRun:
 
     # ---- stdin ---------------------------------------------------------------------------
     def send(self, data: str | bytes) -> None:
-        """Send text/bytes to the process's stdin as is."""
+        """Send text/bytes to the process's stdin as is.
+
+        Raises OrchError when the run has ended or EOF was already sent: input is never
+        dropped silently.
+        """
+        self._check_stdin()
         self._on_loop(lambda h: h.stdin.write(data))
 
     def send_line(self, line: str) -> None:
-        """Send one line (newline added)."""
+        """Send one line (newline added); raises like `send`."""
+        self._check_stdin()
         self._on_loop(lambda h: h.stdin.write_line(line))
 
     def close_stdin(self) -> None:
-        """Send EOF."""
+        """Send EOF (nothing to do once the run has ended)."""
         self._on_loop(lambda h: h.stdin.close())
+
+    def _check_stdin(self) -> None:
+        handle = self.handle
+        if self._future.done():
+            raise OrchError(f"{self!r} has ended: its stdin is gone")
+        if handle is not None and handle.stdin.closed:
+            raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
 
     # ---- stopping ------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -111,10 +125,15 @@ class LiveRun:
         control = self._control
 
         async def call() -> None:
-            if control.handle is None:
-                await control.started.wait()
-            assert control.handle is not None
-            fn(control.handle)
+            if control.handle is None:  # wait for the start, or for a run that never starts
+                started: asyncio.Future[Any] = asyncio.ensure_future(control.started.wait())
+                ended: asyncio.Future[Any] = asyncio.wrap_future(self._future)
+                await asyncio.wait({started, ended}, return_when=asyncio.FIRST_COMPLETED)
+                started.cancel()
+                if ended.done() and not ended.cancelled():
+                    ended.exception()  # seen here; the caller of wait() gets it too
+            if control.handle is not None and control.handle.running:
+                fn(control.handle)
 
         self._loop.submit(call())
 
@@ -124,6 +143,4 @@ class LiveRun:
 
 
 def _spawn(coro: Any) -> None:
-    import asyncio
-
     asyncio.ensure_future(coro)

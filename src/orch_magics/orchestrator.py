@@ -299,8 +299,9 @@ def _watch(orch: Orchestrator) -> None:
 
 
 def _stop_everything() -> None:
+    """At interpreter exit (a kernel shutting down): stop every run, close every pool."""
     for orch in list(_LIVE):
         try:
-            orch.stop_all(timeout=10)
+            orch.close()
         except Exception:
             pass
