@@ -92,6 +92,36 @@ def test_a_closed_reader_stops_the_run(tmp_path: Path) -> None:
         os.kill(producer, 0)
 
 
+@pytest.fixture
+def silent_server() -> int:  # type: ignore[misc]
+    """A TCP port that accepts connections and never says a word (a hung SSH server)."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    yield srv.getsockname()[1]
+    srv.close()
+
+
+def test_ctrl_c_and_timeout_while_still_connecting(silent_server: int, tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  hung:\n    layers:\n      - {type: ssh, config: {host: "
+                   f"127.0.0.1, port: {silent_server}, connect_timeout: 60, "
+                   "insecure_accept_host_key: true}}\n")
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "hung", "--", "true"],
+                            stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 128 + signal.SIGINT
+    assert time.monotonic() - t0 < 5
+    assert proc.stderr and b"orch: hung/true was interrupted after" in proc.stderr.read()
+    t0 = time.monotonic()
+    r = orch("-c", str(cfg), "run", "--timeout", "1", "hung", "--", "true")
+    assert r.returncode == 124 and time.monotonic() - t0 < 10
+
+
 def test_timeout_option() -> None:
     r = orch("--demo", "run", "--timeout", "0.5", "local", "--", "sh", "-c", "echo a; sleep 30")
     assert r.returncode == 124 and r.stdout == b"a\n"

@@ -232,6 +232,8 @@ async def _stream(orch: Orchestrator, plan, args: argparse.Namespace) -> int:  #
         failed_post = [s for s in result.steps if s.step == "post" and not s.ok]
         if failed_post:
             return failed_post[0].exit.shell_status
+    if result.interrupted and result.exit.code is None and result.exit.signal is None:
+        return 128 + signal.SIGINT  # stopped before the process even started
     return result.exit.shell_status
 
 

@@ -103,11 +103,24 @@ async def run_command(
     log.debug("launch %s in %s (%s), env keys %s", command.display(), plan.environment.name,
               step or "main", sorted(command.env))
     try:
-        handle = await launcher.launch(command)
+        handle = await _launch(launcher, command, control,
+                               None if timeout is None else t0 + timeout)
     except BaseException:
         if file_sink is not None:
             file_sink.discard()
         raise
+    if handle is None:  # stopped, or out of time, while still connecting
+        return RunResult(
+            environment=plan.environment.name,
+            service=plan.service.name if plan.service else None,
+            command=command.display(), chain=launcher.chain,
+            exit=Exit(error=OrchError(
+                "timed out before the process started" if control.timed_out
+                else "stopped before the process started")),
+            duration=time.monotonic() - t0, started_at=started_at,
+            stdout_buffer=OutputBuffer(), stderr_buffer=OutputBuffer(),
+            timed_out=control.timed_out and step is None,
+            interrupted=control.interrupted and not control.timed_out, step=step)
     if step is None:
         control.handle = handle
         control.started.set()
@@ -273,10 +286,41 @@ async def execute(
         _close(sinks)
 
 
+async def _launch(launcher: Launcher, command: Command, control: RunControl,
+                  deadline: float | None) -> ProcessHandle | None:
+    """Launch, unless a stop request or the deadline comes first (connecting can hang).
+
+    None means it was given up; a handle that still arrives is stopped, never left running.
+    """
+    if control.stop_requested.is_set():
+        return None
+    launching = asyncio.ensure_future(launcher.launch(command))
+    stop_wait = asyncio.ensure_future(control.stop_requested.wait())
+    wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        done, _ = await asyncio.wait({launching, stop_wait}, timeout=wait_for,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        launching.cancel()
+        raise
+    finally:
+        stop_wait.cancel()
+    if launching in done:
+        return launching.result()
+    if not done:
+        control.timed_out = True
+    launching.cancel()
+    try:
+        late = await launching
+    except BaseException:  # cancelled, or the launch failed anyway: nothing is running
+        return None
+    late.discard_output()
+    await late.stop(control.grace)
+    return None
+
+
 def _skipped(plan: RunPlan, failed: RunResult) -> RunResult:
     """The result of a main command that never started because a pre command failed."""
-    from .sinks.buffer import OutputBuffer
-
     return RunResult(
         environment=plan.environment.name,
         service=plan.service.name if plan.service else None,
