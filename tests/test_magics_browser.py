@@ -20,6 +20,9 @@ def _notebook(kernel: str) -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell("%orch load --demo"),
         nbformat.v4.new_code_cell("%orch local upper --out r"),
         nbformat.v4.new_code_cell("res = r.wait(30)\nprint('RESULT', res.lines, res.returncode)"),
+        # a cell body is the input: sent, EOF, and the cell blocks ("Run all" stays in order)
+        nbformat.v4.new_code_cell("%%orch local upper --out blocked\nfirst\nsecond"),
+        nbformat.v4.new_code_cell("print('BLOCKED', type(blocked).__name__, blocked.lines)"),
     ]
     return nb
 
@@ -71,6 +74,12 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
         result = cells.nth(2).locator(".jp-OutputArea-output").filter(has_text="RESULT")
         result.wait_for(timeout=30_000)
         assert "['HELLO FROM CHROMIUM', 'SECOND LINE', 'bye'] 0" in result.inner_text()
+        run(3)
+        run(4)  # queued at once, as "Run all" would: it must see the finished result
+        blocked = cells.nth(4).locator(".jp-OutputArea-output").filter(has_text="BLOCKED")
+        blocked.wait_for(timeout=30_000)
+        assert "BLOCKED RunResult ['FIRST', 'SECOND', 'bye']" in blocked.inner_text()
+        assert cells.nth(3).locator(".orch-stdin").count() == 0  # no box for a given body
     finally:
         page.screenshot(path=str(artifacts / "magics-browser-stdin.png"), full_page=True)
         context.close()

@@ -133,7 +133,11 @@ class OrchMagics(Magics):
             script = cell.strip("\n")
         body = cell if script is None and cell else None
         plan = self._plan(args, script)
-        takes_stdin = plan.stdin_mode in ("streaming", "interactive")
+        # A live stdin (box + handle) is for runs opened with nothing to send yet (the line
+        # form) or asked for with --stdin; a cell body is the input: sent, then EOF, and the
+        # cell blocks, so "Run all" keeps a runbook in order.
+        takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
+            args.stdin is True or not (body or script))
         frontend = has_frontend_stdin(shell)
         background = frontend and (args.bg or takes_stdin)
         with_box = frontend and takes_stdin and settings.stdin_widget
