@@ -175,16 +175,23 @@ class SSHLauncher(Launcher):
 
     def _release(self, slot: _Slot) -> None:
         slot.sessions -= 1
+        if slot.sessions > 0:
+            return
         pool = self._pool()
-        if slot.sessions == 0 and pool.slots and slot is not pool.slots[0]:
-            pool.slots.remove(slot)  # extra connections close when idle
+        if slot not in pool.slots:  # retired: it closes with its last session
+            slot.conn.close()
+        elif slot is not pool.slots[0]:  # extra connections close when idle
+            pool.slots.remove(slot)
             slot.conn.close()
 
-    def _discard(self, slot: _Slot) -> None:
+    def _retire(self, slot: _Slot) -> None:
+        """Hand this connection out no more. A dead or idle one closes now; one that still
+        carries other runs' sessions (it refused one more) closes with the last of them."""
         pool = self._pool()
         if slot in pool.slots:
             pool.slots.remove(slot)
-        slot.conn.close()
+        if slot.sessions == 0 or slot.conn.is_closed():
+            slot.conn.close()
 
     # ---- connecting -------------------------------------------------------------------------
     async def _connect(self) -> asyncssh.SSHClientConnection:
@@ -337,10 +344,13 @@ class SSHLauncher(Launcher):
             except (asyncssh.ChannelOpenError, asyncssh.Error, OSError,
                     asyncio.TimeoutError) as exc:
                 slot.sessions -= 1
-                self._discard(slot)  # dead or refusing: the next attempt connects afresh
+                self._retire(slot)  # dead or refusing: the next attempt connects afresh
                 if attempt == 2:
                     raise self._err(StreamError, f"cannot start a session on {self._where()}: "
                                                  f"{_reason(exc)}") from None
+            except BaseException:  # cancelled (Ctrl-C while starting): give the place back
+                self._release(slot)
+                raise
         # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
         # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
         process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
@@ -353,8 +363,12 @@ class SSHLauncher(Launcher):
                 process.stdin.write(pre)
         except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
             process.close()
-            slot.sessions -= 1
+            self._release(slot)
             raise self._err(StreamError, f"cannot start the command: {_reason(exc)}") from None
+        except BaseException:
+            process.close()
+            self._release(slot)
+            raise
         backend = SSHBackend(
             process, slot.conn, tty=command.tty, peer=slot,
             error=make_stream_error(self.depth, self.label),
