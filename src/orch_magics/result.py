@@ -17,7 +17,8 @@ class RunResult:
     """What a run produced. Output is kept whole (on disk past a threshold) and decoded lazily.
 
     `stdout` / `stderr` are text (UTF-8, undecodable bytes replaced); `stdout_bytes` /
-    `stderr_bytes` are exact. With filters, `stdout` is the filtered text and `raw_stdout` the
+    `stderr_bytes` are the bytes received, except that any secret value this process has
+    resolved is masked wherever it appears. With filters, `stdout` is the filtered text and `raw_stdout` the
     unfiltered one. `steps` holds the results of pre and post commands. With stdout_mode: file,
     stdout went to `output_file` (None when the run failed) and is not kept here.
 

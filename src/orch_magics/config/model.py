@@ -183,7 +183,9 @@ class Service:
         default=(), metadata=doc("Commands run after, in order, according to their `when`."))
     tty: bool = field(default=False, metadata=doc("Run under a pseudo-terminal."))
     timeout: float | None = field(
-        default=None, metadata=doc("Seconds after which the run is stopped."))
+        default=None,
+        metadata=doc("Seconds after which the command is stopped (INT, TERM, KILL), counted "
+                     "from the start of connecting; pre and post commands are not limited."))
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))
     max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up."))
