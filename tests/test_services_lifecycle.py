@@ -198,3 +198,16 @@ def test_finished_named_runs_hold_no_log_file_open(orch: Orchestrator) -> None:
     again.wait(10)
     text = Path(orch.status("short-0").log_file or "").read_text()
     assert text.count("run-0") == 2
+
+
+def test_stop_right_after_start_never_hangs(orch: Orchestrator) -> None:
+    """A stop that lands while the process is still being created (a race found in review:
+    cancelling asyncio's subprocess creation half-way could hang the stop for ever)."""
+    for i in range(60):
+        orch.start("local", "sleeper", name="racer")
+        if i % 2:
+            time.sleep(0.01 * (i % 5))
+        t0 = time.monotonic()
+        result = orch.stop("racer", timeout=15)
+        assert time.monotonic() - t0 < 10
+        assert result is not None and not result.ok

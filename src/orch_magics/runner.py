@@ -286,6 +286,10 @@ async def execute(
         _close(sinks)
 
 
+#: How long a launch given up on may still finish before it is cancelled (seconds).
+LAUNCH_GRACE = 1.0
+
+
 async def _launch(launcher: Launcher, command: Command, control: RunControl,
                   deadline: float | None) -> ProcessHandle | None:
     """Launch, unless a stop request or the deadline comes first (connecting can hang).
@@ -309,10 +313,18 @@ async def _launch(launcher: Launcher, command: Command, control: RunControl,
         return launching.result()
     if not done:
         control.timed_out = True
-    launching.cancel()
     try:
-        late = await launching
-    except BaseException:  # cancelled, or the launch failed anyway: nothing is running
+        # A launch that is nearly there may finish: cancelling asyncio's subprocess creation
+        # half-way can hang for ever (it waits for a child's exit it never sees), so only a
+        # launch still pending after a moment (a hung connect) is cancelled.
+        late = await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
+    except asyncio.TimeoutError:
+        launching.cancel()
+        try:
+            late = await launching
+        except BaseException:  # cancelled, or failed anyway: nothing is running
+            return None
+    except Exception:  # the launch failed anyway: nothing is running
         return None
     late.discard_output()
     await late.stop(control.grace)
