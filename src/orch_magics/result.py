@@ -10,6 +10,7 @@ from typing import Any
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import OutputBuffer
+from .sinks.units import human_size
 
 
 @dataclass(eq=False)
@@ -180,8 +181,8 @@ class RunResult:
             state += ", interrupted"
         return mask_text(
             f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
-            f"stdout {_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
-            f"stderr {_size(self.stderr_buffer.size)}>")
+            f"stdout {human_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
+            f"stderr {human_size(self.stderr_buffer.size)}>")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -193,11 +194,3 @@ def _masked(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(data.get(key), str):
             data[key] = mask_text(data[key])
     return data
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"

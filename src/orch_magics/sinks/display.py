@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from .decode import StreamDecoder
+from .units import human_size
 
 Stream = Literal["stdout", "stderr", "stdin"]
 Bundle = dict[str, str]
@@ -214,15 +215,15 @@ class DisplaySink:
             state = "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", self.what, state, f"{elapsed:.1f}s",
-                 f"stdout {_size(out)} / {self.line_counts['stdout']} lines",
-                 f"stderr {_size(err)}"]
+                 f"stdout {human_size(out)} / {self.line_counts['stdout']} lines",
+                 f"stderr {human_size(err)}"]
         if self.stdout_mode == "file":
             rate = out / elapsed if elapsed > 0 else 0.0
-            parts.append(f"to file at {_size(int(rate))}/s")
+            parts.append(f"to file at {human_size(int(rate))}/s")
         elif self.stdout_mode == "capture":
             parts.append("stdout captured, not shown")
         if self.stdin_bytes:
-            parts.append(f"stdin {_size(self.stdin_bytes)}")
+            parts.append(f"stdin {human_size(self.stdin_bytes)}")
         return " · ".join(parts)
 
     def render(self) -> Bundle:
@@ -281,15 +282,6 @@ def _clip(line: str) -> str:
     if len(line) <= MAX_LINE:
         return line
     return line[:MAX_LINE] + f" … (+{len(line) - MAX_LINE} chars)"
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def describe_end(result: Any) -> tuple[str, bool]:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..process.events import Event, Stdout
+from .units import human_size
 
 
 def render_path(template: str, *, service: str, env: str, when: float | None = None) -> str:
@@ -55,7 +56,7 @@ class FileProgress:
         return self.bytes / elapsed if elapsed > 0 else 0.0
 
     def describe(self) -> str:
-        return (f"{_size(self.bytes)} → {self.path} ({_size(self.rate)}/s, "
+        return (f"{human_size(self.bytes)} → {self.path} ({human_size(self.rate)}/s, "
                 f"{self.elapsed:.1f}s, {self.state})")
 
 
@@ -125,11 +126,3 @@ class FileSink:
     def close(self) -> None:
         """Without a successful finish, nothing is published."""
         self.finish(False)
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
