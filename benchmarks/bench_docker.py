@@ -25,14 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from orch_io import orch_stdin, orch_stdout  # noqa: E402
+
 from fixtures.dockerd import start_engine, stop_engine  # noqa: E402
 from orch_magics.config.loader import load_config_text  # noqa: E402
 from orch_magics.executor import LayeredExecutor  # noqa: E402
 from orch_magics.layers.local import LocalLauncher  # noqa: E402
-from orch_magics.process.command import Command  # noqa: E402
-from orch_magics.process.events import Exit, Stdout  # noqa: E402
-
-CHUNK = 1 << 20
 
 
 def cli(line: str, docker_host: str) -> tuple[float, int]:
@@ -41,35 +39,6 @@ def cli(line: str, docker_host: str) -> tuple[float, int]:
     out = subprocess.run(["sh", "-c", line], check=True, capture_output=True, text=True,
                          env={**os.environ, "DOCKER_HOST": docker_host}).stdout
     return time.perf_counter() - t0, int(out.split()[-1])
-
-
-async def orch_stdout(ex: LayeredExecutor, size: int) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    handle = await ex.launch(Command(("head", "-c", str(size), "/dev/zero")))
-    handle.stdin.close()
-    n = 0
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            n += len(event.data)
-        elif isinstance(event, Exit) and event.code != 0:
-            raise RuntimeError(f"run failed: {event}")
-    return time.perf_counter() - t0, n
-
-
-async def orch_stdin(ex: LayeredExecutor, size: int) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    handle = await ex.launch(Command(("wc", "-c")))
-    block = bytes(CHUNK)
-    left = size
-    while left:
-        await handle.stdin.awrite(block[:min(left, CHUNK)])
-        left -= min(left, CHUNK)
-    handle.stdin.close()
-    out = b""
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            out += event.data
-    return time.perf_counter() - t0, int(out.split()[0])
 
 
 def row(name: str, size: int, mine: tuple[float, int], theirs: tuple[float, int]) -> str:

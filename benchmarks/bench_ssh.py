@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from orch_io import orch_stdin, orch_stdout  # noqa: E402
+
 from fixtures.sshd import SSHLab  # noqa: E402
 from orch_magics.config.loader import load_config_text  # noqa: E402
 from orch_magics.executor import LayeredExecutor  # noqa: E402
 from orch_magics.layers.base import LaunchContext, Launcher  # noqa: E402
 from orch_magics.layers.local import LocalLauncher  # noqa: E402
 from orch_magics.process.command import Command  # noqa: E402
-from orch_magics.process.events import Exit, Stdout  # noqa: E402
-
-CHUNK = 1 << 20
+from orch_magics.process.events import Stdout  # noqa: E402
 
 
 def openssh(lab: SSHLab, argv: list[str], *, stdin_size: int = 0) -> tuple[float, int]:
@@ -48,35 +48,6 @@ def _q(s: str) -> str:
     import shlex
 
     return shlex.quote(s)
-
-
-async def orch_stdout(launcher: Launcher, size: int) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    handle = await launcher.launch(Command(("head", "-c", str(size), "/dev/zero")))
-    handle.stdin.close()
-    n = 0
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            n += len(event.data)
-        elif isinstance(event, Exit):
-            assert event.code == 0, event
-    return time.perf_counter() - t0, n
-
-
-async def orch_stdin(launcher: Launcher, size: int) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    handle = await launcher.launch(Command(("wc", "-c")))
-    block = bytes(CHUNK)
-    left = size
-    while left > 0:
-        await handle.stdin.awrite(block[:min(CHUNK, left)])
-        left -= CHUNK
-    handle.stdin.close()
-    out = b""
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            out += event.data
-    return time.perf_counter() - t0, int(out.split()[0])
 
 
 async def first_byte(launcher: Launcher) -> float:
