@@ -18,6 +18,7 @@ from .config.loader import demo_config_files, load_config
 from .config.model import Config
 from .errors import ConfigError, OrchError
 from .orchestrator import Orchestrator
+from .plan import parse_env_pairs
 from .process.events import Event, Stderr, Stdout
 
 EXIT_USAGE = 2
@@ -108,16 +109,6 @@ def _listing(config: Config) -> str:
     return "\n".join(out)
 
 
-def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"-e expects KEY=VALUE, got {pair!r}")
-        env[key] = value
-    return env
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -160,7 +151,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
     orch = Orchestrator(config)
     plan = orch.plan(args.environment, service, command=argv or None,
-                     env=_parse_env(args.env) or None)
+                     env=parse_env_pairs(args.env) or None)
     if args.dry_run:
         print(plan.describe())
         return 0

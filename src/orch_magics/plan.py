@@ -86,6 +86,17 @@ class RunPlan:
         return mask_text("\n".join(lines))
 
 
+def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """`-e KEY=VALUE` options (CLI and magics) as a mapping; a malformed one is an error."""
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-e expects KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
 def make_plan(
     config: Config,
     environment: str,

@@ -249,14 +249,19 @@ async def execute(
         close_stdin = True
     steps: list[RunResult] = []
     marks = bool(plan.pre or plan.post)
+
+    async def run_step(step: PlannedStep, kind: str, step_control: RunControl) -> RunResult:
+        _notify(sinks, "step_started", kind, step.label)
+        res = await run_command(launcher, step.command, plan=plan, step=kind,
+                                control=step_control,
+                                sinks=step_sinks(step, kind) if step_sinks else ())
+        steps.append(res)
+        _notify(sinks, "step_finished", kind, step.label, res)
+        return res
+
     try:
         for pre in plan.pre:
-            _notify(sinks, "step_started", "pre", pre.label)
-            res = await run_command(launcher, pre.command, plan=plan, step="pre",
-                                    control=control,
-                                    sinks=step_sinks(pre, "pre") if step_sinks else ())
-            steps.append(res)
-            _notify(sinks, "step_finished", "pre", pre.label, res)
+            res = await run_step(pre, "pre", control)
             if not res.ok:
                 skipped = _skipped(plan, res)
                 skipped.steps = steps
@@ -274,12 +279,7 @@ async def execute(
         for post in plan.post:
             if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
                 continue
-            _notify(sinks, "step_started", "post", post.label)
-            res = await run_command(launcher, post.command, plan=plan, step="post",
-                                    control=post_control,
-                                    sinks=step_sinks(post, "post") if step_sinks else ())
-            steps.append(res)
-            _notify(sinks, "step_finished", "post", post.label, res)
+            await run_step(post, "post", post_control)
         result.steps = steps
         return result
     finally:

@@ -29,7 +29,7 @@ from ..config.loader import demo_config_files
 from ..errors import OrchError, RunError, RunInterrupted, RunTimeout
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
-from ..plan import RunPlan
+from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..sinks.display import DisplaySink, describe_end, render_html
 from .frontend import (
@@ -169,12 +169,7 @@ class OrchMagics(Magics):
         return self._blocking(live, sink, args, cell, frontend, raise_error)
 
     def _plan(self, args: Any, script: str | None) -> RunPlan:
-        extra: dict[str, str] = {}
-        for item in args.env:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise UsageError(f"-e needs KEY=VALUE, not {item!r}")
-            extra[key] = value
+        extra = parse_env_pairs(args.env)  # its ConfigError is shown as a UsageError
         mode: str | None
         if args.stdin is True:
             mode = "streaming"

@@ -111,9 +111,7 @@ class StdinWriter:
                 if self.broken is None:
                     try:
                         await self._backend.write_eof()
-                    except (OSError, EOFError, ConnectionError) as exc:
-                        self.broken = exc
-                    except Exception as exc:  # a layer's own error type
+                    except Exception as exc:  # OSError, EOFError or a layer's own error
                         self.broken = exc
                 self._flushed.set()
                 return
