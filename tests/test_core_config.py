@@ -163,7 +163,7 @@ def test_duplicate_name_across_files(tmp_path: Path) -> None:
 
 
 def test_packaged_schema_is_the_generated_one() -> None:
-    packaged = REPO / "src/orch_magics/schema/orch.schema.json"
+    packaged = REPO / "orch_magics/schema/orch.schema.json"
     assert packaged.read_text() == schema_json(), "run: orch schema > " + str(packaged)
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "orch_magics"
+SRC = Path(__file__).resolve().parent.parent / "orch_magics"
 
 
 def test_mypy_accepts_the_package() -> None:
@@ -16,8 +16,8 @@ def test_mypy_accepts_the_package() -> None:
 
 
 def test_ruff_accepts_the_code() -> None:
-    root = SRC.parent.parent
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks",
+    root = SRC.parent
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "orch_magics", "tests", "benchmarks",
                            "scripts"], cwd=root, capture_output=True, text=True, timeout=300,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -3,7 +3,7 @@
 A launcher is "a place that can start processes": this machine, an SSH host reached through the
 previous launcher, a container on that host's engine. A layer kind is plain data (its frozen
 `Config`) plus `wrap(config, inner, label)` returning the launcher one hop further in. Adding a
-kind never touches the executor: it is a module and one line in `registry.py`.
+kind never touches the executor: it is a module and one entry point (see `registry.py`).
 """
 
 from __future__ import annotations

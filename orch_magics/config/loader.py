@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from ..layers.registry import KINDS, get_kind
+from ..layers.registry import get_kind, kind_names
 from .model import (
     FILTER_KINDS,
     Config,
@@ -165,12 +165,13 @@ def _layer(raw: Any, path: Path_, src: Source) -> LayerSpec:
                                            f"config)", at_key=True,
                             suggestion=did_you_mean(key, ("type", "config", "name")))
     type_ = raw.get("type")
+    kinds = kind_names()
     if type_ is None:
-        raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(sorted(KINDS)) + ")")
-    if not isinstance(type_, str) or type_ not in KINDS:
+        raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kinds) + ")")
+    if not isinstance(type_, str) or type_ not in kinds:
         raise src.error(path + ("type",), f"unknown layer type {type_!r}; known types: "
-                                          f"{', '.join(sorted(KINDS))}",
-                        suggestion=did_you_mean(str(type_), KINDS))
+                                          f"{', '.join(kinds)}",
+                        suggestion=did_you_mean(str(type_), kinds))
     kind = get_kind(type_)
     config = build_dataclass(kind.Config, raw.get("config"), path + ("config",), src)
     label = raw.get("name")
