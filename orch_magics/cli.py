@@ -12,13 +12,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from .config.loader import demo_config_files, load_config
 from .config.model import Config
+from .engine import Run, RunOptions
 from .errors import ConfigError, OrchError
 from .orchestrator import Orchestrator
-from .plan import parse_env_pairs
+from .plan import RunPlan, parse_env_pairs
 from .process.events import Event, Stderr, Stdout
 
 EXIT_USAGE = 2
@@ -158,74 +159,73 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(_stream(orch, plan, args))
 
 
-async def _stream(orch: Orchestrator, plan, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from .runner import RunControl, execute
+async def _stream(orch: Orchestrator, plan: RunPlan, args: argparse.Namespace) -> int:
+    """Run with stdin from fd 0 and output to fds 1 and 2; Ctrl-C stops, a second one kills."""
+    run: Run | None = None
 
-    loop = asyncio.get_running_loop()
-    control = RunControl()
-    writer = _FdWriter(on_broken_stdout=control.request_stop)
+    def stop() -> None:
+        if run is not None:
+            run.stop()
+
+    writer = _FdWriter(on_broken_stdout=stop)
     sinks = [] if args.json else [writer]
-    feed_stdin = plan.stdin_mode != "none"
-    stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
-
-    def reader() -> None:
-        try:
-            while True:
-                chunk = os.read(0, 1 << 20)
-                fut = asyncio.run_coroutine_threadsafe(stdin_queue.put(chunk or None), loop)
-                fut.result()
-                if not chunk:
-                    return
-        except (OSError, RuntimeError, ValueError):
-            try:
-                asyncio.run_coroutine_threadsafe(stdin_queue.put(None), loop)
-            except RuntimeError:
-                pass
-
-    async def stdin_source():  # type: ignore[no-untyped-def]
-        while (chunk := await stdin_queue.get()) is not None:
-            yield chunk
-
-    if feed_stdin:
-        threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
-    interrupts = 0
-
-    def on_signal(sig: int) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            control.request_stop()
-        elif control.handle is not None:
-            asyncio.ensure_future(control.handle.kill())
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
+    stdin = _stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
+    run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                                      stdin=stdin, timeout=args.timeout, capture=args.json))
+    _on_interrupt(run)
     try:
-        result = await execute(plan, orch.launcher_for(plan), sinks=sinks,
-                               stdin=stdin_source() if feed_stdin else None,
-                               timeout=args.timeout, control=control,
-                               step_sinks=lambda step, kind: sinks)
+        result = await run.wait()
     finally:
         await orch.aclose()
     if writer.stdout_broken:
         return 128 + signal.SIGPIPE  # what a shell reports for a producer whose reader left
     if args.json:
         print(result.json(indent=2))
-    if result.exit.error is not None and result.exit.code is None:
+    if result.timed_out or result.exit.error is not None and result.exit.code is None:
         print(f"orch: {result.describe_failure()}", file=sys.stderr)
-    if result.timed_out:
-        print(f"orch: timed out after {args.timeout}s; the process was stopped", file=sys.stderr)
-        return 124
-    failed_pre = [s for s in result.steps if s.step == "pre" and not s.ok]
-    if failed_pre:
-        return failed_pre[0].exit.shell_status
-    if result.exit.code == 0:
-        failed_post = [s for s in result.steps if s.step == "post" and not s.ok]
-        if failed_post:
-            return failed_post[0].exit.shell_status
-    if result.interrupted and result.exit.code is None and result.exit.signal is None:
-        return 128 + signal.SIGINT  # stopped before the process even started
-    return result.exit.shell_status
+    return result.exit_status
+
+
+def _on_interrupt(run: Run) -> None:
+    """SIGINT/SIGTERM: the first stops the chain (INT → TERM → KILL), the next kills at once."""
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            run.stop()
+        else:
+            asyncio.ensure_future(run.kill())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+def _stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
+    """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
+
+    def reader() -> None:
+        try:
+            while True:
+                chunk = os.read(0, 1 << 20)
+                asyncio.run_coroutine_threadsafe(queue.put(chunk or None), loop).result()
+                if not chunk:
+                    return
+        except (OSError, RuntimeError, ValueError):
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+            except RuntimeError:
+                pass
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+    threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
+    return chunks()
 
 
 if __name__ == "__main__":  # pragma: no cover

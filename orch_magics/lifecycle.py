@@ -15,24 +15,31 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Literal
 
 from ._loop import BackgroundLoop
 from .config.suggest import did_you_mean
+from .engine import Run, RunOptions
 from .errors import OrchError
 from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
 from .result import RunResult
-from .runner import RunControl
 from .secrets.masking import get_logger, mask_text
+from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 
 log = get_logger(__name__)
 
 RestartMode = Literal["no", "on-failure", "always"]
+#: A named run's log file is rotated to `<name>.log.1` past this size (one old file is kept).
+DEFAULT_LOG_MAX_BYTES = 64 << 20
+#: Bytes of each stream a named run's RunResult keeps (the log file holds the rest).
+DEFAULT_CAPTURE_LIMIT = 4 << 20
+#: Starts a run on the loop: the Orchestrator's `begin`.
+Begin = Callable[[RunPlan, RunOptions], Run]
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,9 @@ class RunInfo:
 class NamedRun(LiveRun):
     """One attempt of a named background run."""
 
-    def __init__(self, plan: RunPlan, loop: BackgroundLoop, control: RunControl,
-                 future: concurrent.futures.Future[RunResult], name: str,
-                 supervisor: Supervisor, attempt: int) -> None:
-        super().__init__(plan, loop, control, future, name=name)
+    def __init__(self, run: Run, loop: BackgroundLoop, name: str, supervisor: Supervisor,
+                 attempt: int) -> None:
+        super().__init__(run, loop, name=name)
         self.supervisor = supervisor
         self.attempt = attempt
 
@@ -107,17 +113,20 @@ class NamedRun(LiveRun):
 
 
 class LogFile:
-    """Appends a run's (masked) output to a file, opened while an attempt runs.
+    """Appends a run's (masked) output to a file, rotated past `max_bytes`.
 
-    `close` (called by the runner after each attempt) only flushes, so attempts share it;
-    the supervisor calls `shutdown` when the run is over for good, and a manual restart
-    opens it again for appending.
+    The one on-disk copy of a named run's output: when it grows past `max_bytes` it becomes
+    `<path>.1` (replacing an older one) and a new file starts, so a service that prints for days
+    takes at most twice `max_bytes` of disk. `close` (after each attempt) only keeps the file
+    for the next attempt; `shutdown` releases it when the run is over for good.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._file: BinaryIO | None = None
+        self._size = 0
         self._lock = threading.Lock()
         self._open()
 
@@ -126,18 +135,30 @@ class LogFile:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.chmod(self.path, 0o600)
             self._file = os.fdopen(fd, "ab", buffering=0)
+            self._size = os.fstat(fd).st_size
         return self._file
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            if self._size + len(data) > self.max_bytes and self._size:
+                self._rotate()
+            self._open().write(data)
+            self._size += len(data)
+
+    def _rotate(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        os.replace(self.path, self.path + ".1")
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
-            with self._lock:
-                self._open().write(event.data)
+            self._write(event.data)
 
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with self._lock:
-            self._open().write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
+        self._write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
 
     def close(self) -> None:
         pass  # attempts share the file; shutdown() releases it
@@ -152,11 +173,9 @@ class LogFile:
 class Supervisor:
     """Runs one plan under a name, attempt after attempt, until done or stopped."""
 
-    def __init__(self, name: str, plan: RunPlan, loop: BackgroundLoop, *,
-                 execute: Callable[..., Any], ring: RingBuffer, log_file: LogFile | None,
-                 policy: RestartPolicy, sinks: Sequence[Any] = (), stdin: Any = None,
-                 close_stdin: bool | None = None, timeout: float | None = None,
-                 restarts: int = 0) -> None:
+    def __init__(self, name: str, plan: RunPlan, loop: BackgroundLoop, *, begin: Begin,
+                 ring: RingBuffer, log_file: LogFile | None, policy: RestartPolicy,
+                 options: RunOptions = RunOptions(), restarts: int = 0) -> None:
         self.name = name
         self.plan = plan
         self.loop = loop
@@ -165,11 +184,8 @@ class Supervisor:
         self.policy = policy
         self.restarts = restarts
         self.waiting = False  # in the back-off between two attempts
-        self._execute = execute
-        self._sinks = list(sinks)
-        self._stdin = stdin
-        self._close_stdin = close_stdin
-        self._timeout = timeout
+        self._begin = begin
+        self._options = options
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self.finished: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -179,11 +195,11 @@ class Supervisor:
     def start(self) -> NamedRun:
         async def first() -> NamedRun:
             self._stop_event = asyncio.Event()
-            return self._new_attempt()
+            attempt = self._new_attempt()
+            asyncio.ensure_future(self._main(attempt))
+            return attempt
 
-        attempt = self.loop.submit(first()).result()
-        self.loop.submit(self._main(attempt))
-        return attempt
+        return self.loop.submit(first()).result()
 
     @property
     def done(self) -> bool:
@@ -197,7 +213,7 @@ class Supervisor:
             if self._stop_event is not None:
                 self._stop_event.set()
             if self.run is not None:
-                self.run._control.request_stop()
+                self.run.interrupt()
 
         self.loop.call(on_loop)
 
@@ -209,17 +225,21 @@ class Supervisor:
 
     def again(self) -> Supervisor:
         """A fresh supervisor for the same run (a manual restart), counting one more restart."""
-        return Supervisor(self.name, self.plan, self.loop, execute=self._execute, ring=self.ring,
-                          log_file=self.log_file, policy=self.policy, sinks=self._sinks,
-                          stdin=self._stdin, close_stdin=self._close_stdin,
-                          timeout=self._timeout, restarts=self.restarts + 1)
+        return Supervisor(self.name, self.plan, self.loop, begin=self._begin, ring=self.ring,
+                          log_file=self.log_file, policy=self.policy, options=self._options,
+                          restarts=self.restarts + 1)
 
     # ---- loop thread --------------------------------------------------------------------------
     def _new_attempt(self) -> NamedRun:
-        control = RunControl()
-        future: concurrent.futures.Future[RunResult] = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()
-        attempt = NamedRun(self.plan, self.loop, control, future, self.name, self,
+        first = self.restarts == 0 or isinstance(self._options.stdin, (str, bytes))
+        own: list[Sink] = [self.ring, *([self.log_file] if self.log_file else [])]
+        # An iterator given as stdin is used up by the first attempt; text and bytes are resent.
+        # The ring buffer's close() only flushes a partial last line and the log file's is a
+        # no-op: both outlive an attempt.
+        options = replace(self._options, sinks=[*own, *self._options.sinks],
+                          step_sinks=lambda step, kind: own,
+                          stdin=self._options.stdin if first else None)
+        attempt = NamedRun(self._begin(self.plan, options), self.loop, self.name, self,
                            attempt=self.restarts + 1)
         self.run = attempt
         return attempt
@@ -231,22 +251,9 @@ class Supervisor:
                 if self.log_file is not None:
                     self.log_file.note(f"start {self.plan.environment.name}/{self.plan.name} "
                                        f"(attempt {attempt.attempt})")
-                result = await self._attempt(attempt)
-                ended = result.exit.describe() if result is not None else "failed to start"
-                if self._stopping or not self.policy.should_restart(result, self.restarts):
-                    self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""))
+                result = await self._outcome(attempt)
+                if not await self._restart_due(result):
                     return
-                delay = self.policy.delay(self.restarts)
-                self._note(f"{self.name}: {ended}; restart {self.restarts + 1}/"
-                           f"{self.policy.max_restarts} in {delay:.2f}s")
-                self.waiting = True
-                try:
-                    await asyncio.wait_for(self._stop_event.wait(), delay)
-                    return  # stopped during the back-off
-                except asyncio.TimeoutError:
-                    pass
-                finally:
-                    self.waiting = False
                 self.restarts += 1
                 attempt = self._new_attempt()
         finally:
@@ -255,33 +262,37 @@ class Supervisor:
                 self.log_file.shutdown()  # no fd held by a finished run
             self.finished.set_result(None)
 
-    async def _attempt(self, attempt: NamedRun) -> RunResult | None:
-        stdin = self._stdin if attempt.attempt == 1 or isinstance(self._stdin, (str, bytes)) \
-            else None
-        close_stdin = self._close_stdin
-        if close_stdin is None:
-            close_stdin = stdin is not None or self.plan.stdin_mode == "none"
-        # The ring buffer's close() only flushes a partial last line, and the log file's is a
-        # no-op: both outlive an attempt.
-        own: list[Any] = [self.ring, *([self.log_file] if self.log_file else [])]
+    async def _outcome(self, attempt: NamedRun) -> RunResult | None:
+        """The attempt's result, or None when it failed to start (said in the logs)."""
         try:
-            result = await self._execute(
-                self.plan, sinks=[*own, *self._sinks], stdin=stdin, close_stdin=close_stdin,
-                timeout=self._timeout, control=attempt._control,
-                step_sinks=lambda step, kind: own)
-        except BaseException as exc:
-            attempt._future.set_exception(exc)
-            if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-                raise
+            return await attempt.outcome()
+        except Exception as exc:
             log.debug("named run %s failed to start", self.name, exc_info=True)
-            self.ring._add("stderr", [f"orch: {mask_text(str(exc))}"])
+            self.ring.add("stderr", [f"orch: {mask_text(str(exc))}"])
             return None
-        attempt._future.set_result(result)
-        return result
+
+    async def _restart_due(self, result: RunResult | None) -> bool:
+        """Note how the attempt ended; wait out the back-off when another attempt is due."""
+        assert self._stop_event is not None
+        ended = result.exit.describe() if result is not None else "failed to start"
+        if self._stopping or not self.policy.should_restart(result, self.restarts):
+            self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""))
+            return False
+        delay = self.policy.delay(self.restarts)
+        self._note(f"{self.name}: {ended}; restart {self.restarts + 1}/"
+                   f"{self.policy.max_restarts} in {delay:.2f}s")
+        self.waiting = True
+        try:
+            await asyncio.wait_for(self._stop_event.wait(), delay)
+            return False  # stopped during the back-off
+        except asyncio.TimeoutError:
+            return True
+        finally:
+            self.waiting = False
 
     def _note(self, text: str) -> None:
         log.debug("%s", text)
-        self.ring._add("stderr", [f"orch: {text}"])
+        self.ring.add("stderr", [f"orch: {text}"])
         if self.log_file is not None:
             self.log_file.note(text)
 
@@ -367,20 +378,13 @@ class RunRegistry:
         return rows
 
 
-def follow(entry: Entry, tail: int | None = None, poll: float = 0.05) -> Iterator[str]:
+def follow_lines(entry: Entry, tail: int | None = None, poll: float = 0.05) -> Iterator[str]:
     """The kept lines, then new lines as they come, until the named run is over for good."""
-    ring = entry.logs
-    with ring._lock:
-        seen = ring.total_lines
-        backlog = [line for _, line in ring.lines]
+    backlog, seen = entry.logs.since(0)
     yield from backlog if tail is None else backlog[-tail:] if tail else []
     while True:
         over = entry.done
-        with ring._lock:
-            total = ring.total_lines
-            new = total - seen
-            fresh = [line for _, line in list(ring.lines)[-new:]] if new > 0 else []
-            seen = total
+        fresh, seen = entry.logs.since(seen)
         yield from fresh
         if over and not fresh:
             return

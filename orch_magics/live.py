@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ._loop import BackgroundLoop
+from .engine import Run
 from .errors import OrchError, RunInterrupted
 from .plan import RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
-from .runner import RunControl
+from .sinks.file import FileProgress
 
 
 class LiveRun:
@@ -21,19 +23,23 @@ class LiveRun:
     Thread-safe: every method may be called from the notebook's main thread or a widget callback.
     """
 
-    def __init__(self, plan: RunPlan, loop: BackgroundLoop, control: RunControl,
-                 future: concurrent.futures.Future[RunResult], name: str | None = None) -> None:
-        self.plan = plan
+    def __init__(self, run: Run, loop: BackgroundLoop, name: str | None = None) -> None:
+        self._run = run
+        self.plan: RunPlan = run.plan
         self.name = name
         self._loop = loop
-        self._control = control
-        self._future = future
+        self._future: concurrent.futures.Future[RunResult] = loop.submit(run.wait())
         self.started_at = time.time()
 
     # ---- state ---------------------------------------------------------------------------
     @property
     def handle(self) -> ProcessHandle | None:
-        return self._control.handle
+        return self._run.handle
+
+    @property
+    def progress(self) -> FileProgress | None:
+        """For stdout_mode: file, the output file's bytes, rate and state (else None)."""
+        return self._run.progress
 
     @property
     def pid(self) -> int | None:
@@ -47,8 +53,7 @@ class LiveRun:
     def state(self) -> str:
         if not self._future.done():
             return "running" if self.handle is not None else "starting"
-        exc = self._future.exception()
-        if exc is not None:
+        if self._future.exception() is not None:
             return "failed"
         res = self._future.result()
         if res.timed_out:
@@ -56,6 +61,10 @@ class LiveRun:
         if res.interrupted:
             return "stopped"
         return "exited" if res.ok else "failed"
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (on the loop's thread) once the run has ended, however it ended."""
+        self._future.add_done_callback(lambda _: callback())
 
     # ---- stdin ---------------------------------------------------------------------------
     def send(self, data: str | bytes) -> None:
@@ -86,16 +95,13 @@ class LiveRun:
     # ---- stopping ------------------------------------------------------------------------
     def interrupt(self) -> None:
         """Stop the process with the INT → TERM → KILL ladder; output so far is kept."""
-        self._loop.call(self._control.request_stop)
+        self._loop.call(self._run.stop)
 
     stop = interrupt
 
     def kill(self) -> None:
-        def kill(handle: ProcessHandle) -> None:
-            handle.stdin._cancel()
-            _spawn(handle.kill())
-
-        self._on_loop(kill)
+        """SIGKILL the process now."""
+        self._loop.submit(self._run.kill())
 
     # ---- results -------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> RunResult:
@@ -111,6 +117,17 @@ class LiveRun:
                 result = self._future.result()
             raise RunInterrupted(result) from None
 
+    async def outcome(self) -> RunResult:
+        """The RunResult, awaited on the background loop (for code running there)."""
+        return await self._run.wait()
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait up to `timeout` for the end, whatever it is (for shutting down)."""
+        try:
+            self._future.result(timeout)
+        except BaseException:
+            pass
+
     def result(self) -> RunResult | None:
         """The RunResult when finished, else None (never blocks)."""
         if not self._future.done():
@@ -120,27 +137,20 @@ class LiveRun:
     def exception(self) -> BaseException | None:
         return self._future.exception() if self._future.done() else None
 
-    def _on_loop(self, fn: Any) -> None:
+    def _on_loop(self, fn: Callable[[ProcessHandle], Any]) -> None:
         """Run fn(handle) on the loop, after the process has started (calls keep their order)."""
-        control = self._control
+        run = self._run
 
         async def call() -> None:
-            if control.handle is None:  # wait for the start, or for a run that never starts
-                started: asyncio.Future[Any] = asyncio.ensure_future(control.started.wait())
-                ended: asyncio.Future[Any] = asyncio.wrap_future(self._future)
-                await asyncio.wait({started, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if run.handle is None:  # wait for the start, or for a run that never starts
+                started = asyncio.ensure_future(run.started.wait())
+                await asyncio.wait({started, run.task}, return_when=asyncio.FIRST_COMPLETED)
                 started.cancel()
-                if ended.done() and not ended.cancelled():
-                    ended.exception()  # seen here; the caller of wait() gets it too
-            if control.handle is not None and control.handle.running:
-                fn(control.handle)
+            if run.handle is not None and run.handle.running:
+                fn(run.handle)
 
         self._loop.submit(call())
 
     def __repr__(self) -> str:
         label = self.name or self.plan.name
         return f"<LiveRun {label} in {self.plan.environment.name}: {self.state}>"
-
-
-def _spawn(coro: Any) -> None:
-    asyncio.ensure_future(coro)

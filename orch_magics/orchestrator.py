@@ -17,14 +17,24 @@ from typing import Any
 from ._loop import BackgroundLoop, background_loop
 from .config.loader import load_config
 from .config.model import Config
-from .layers.base import LaunchContext
+from .engine import Run, RunOptions
+from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
-from .lifecycle import Entry, LogFile, RestartPolicy, RunInfo, RunRegistry, Supervisor, follow
+from .lifecycle import (
+    DEFAULT_CAPTURE_LIMIT,
+    DEFAULT_LOG_MAX_BYTES,
+    Entry,
+    LogFile,
+    RestartPolicy,
+    RunInfo,
+    RunRegistry,
+    Supervisor,
+    follow_lines,
+)
 from .live import LiveRun
 from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
 from .result import RunResult
-from .runner import RunControl, execute
 from .secrets.placeholders import Resolver
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
@@ -36,11 +46,15 @@ class Orchestrator:
 
     def __init__(self, config: Config | None = None, *, resolver_factory: Any = None,
                  log_dir: str | os.PathLike[str] | None = None,
-                 restart_backoff: tuple[float, float] = (1.0, 30.0)) -> None:
+                 restart_backoff: tuple[float, float] = (1.0, 30.0),
+                 log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+                 capture_limit: int = DEFAULT_CAPTURE_LIMIT) -> None:
         """`resolver_factory()` makes the secret Resolver of each plan (default: the provider
         chain of the config's `secrets` settings). Named runs log to `log_dir/<name>.log`
-        (default `$ORCH_LOG_DIR`, else `~/.cache/orch_magics/logs`). `restart_backoff` is the
-        first and the longest delay between automatic restarts."""
+        (default `$ORCH_LOG_DIR`, else `~/.cache/orch_magics/logs`), rotated to
+        `<name>.log.1` past `log_max_bytes`, and keep the last `capture_limit` bytes of each
+        stream in their RunResult. `restart_backoff` is the first and the longest delay between
+        automatic restarts."""
         self._config = config
         self._resolver_factory = resolver_factory or (
             lambda: Resolver.from_settings(self.config.secrets))
@@ -51,6 +65,8 @@ class Orchestrator:
                            or os.path.join(os.path.expanduser("~"), ".cache", "orch_magics",
                                            "logs"))
         self.restart_backoff = restart_backoff
+        self.log_max_bytes = log_max_bytes
+        self.capture_limit = capture_limit
         self._spawned: set[LiveRun] = set()
         self._spawned_lock = threading.Lock()
 
@@ -73,7 +89,7 @@ class Orchestrator:
         return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty)
 
-    # ---- async core -------------------------------------------------------------------------
+    # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
         loop = asyncio.get_running_loop()
         ctx = self._contexts.get(loop)
@@ -81,9 +97,13 @@ class Orchestrator:
             ctx = self._contexts[loop] = LaunchContext()
         return ctx
 
-    def launcher_for(self, plan: RunPlan) -> Any:
+    def launcher_for(self, plan: RunPlan) -> Launcher:
         """The built layer chain for a plan (on the running loop's pooled context)."""
         return plan.executor(LocalLauncher(self._context())).build()
+
+    def begin(self, plan: RunPlan, options: RunOptions = RunOptions()) -> Run:
+        """Start a run on the running loop and return its handle (every front end ends here)."""
+        return Run(plan, self.launcher_for(plan), options)
 
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,
@@ -100,12 +120,16 @@ class Orchestrator:
                    command: str | Sequence[str] | None = None, stdin: StdinSource = None,
                    timeout: float | None = None, env: Mapping[str, str] | None = None,
                    cwd: str | None = None, sinks: Sequence[Sink] = (),
-                   plan: RunPlan | None = None, control: RunControl | None = None,
-                   close_stdin: bool = True) -> RunResult:
-        """Run to the end on the current loop and return the RunResult."""
+                   plan: RunPlan | None = None) -> RunResult:
+        """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF)."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        return await execute(plan, self.launcher_for(plan), sinks=sinks, stdin=stdin,
-                             timeout=timeout, control=control, close_stdin=close_stdin)
+        run = self.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=timeout))
+        try:
+            return await run.wait()
+        except asyncio.CancelledError:
+            run.stop()
+            await run.task
+            raise
 
     # ---- sync facade ------------------------------------------------------------------------
     @property
@@ -125,19 +149,16 @@ class Orchestrator:
         stdin_mode is `none`.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        if close_stdin is None:
-            close_stdin = stdin is not None or plan.stdin_mode == "none"
-
-        async def make_control() -> RunControl:
-            return RunControl()
-
-        control = self.loop.submit(make_control()).result()
-        future = self.loop.submit(self.arun(environment, plan=plan, stdin=stdin,
-                                            timeout=timeout, sinks=sinks, control=control,
-                                            close_stdin=close_stdin))
-        live = LiveRun(plan, self.loop, control, future)
+        options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
+        live = LiveRun(self._begin_on_loop(plan, options), self.loop)
         self._track(live)
         return live
+
+    def _begin_on_loop(self, plan: RunPlan, options: RunOptions) -> Run:
+        async def begin() -> Run:
+            return self.begin(plan, options)
+
+        return self.loop.submit(begin()).result()
 
     def _track(self, live: LiveRun) -> None:
         """Remember a live run until it ends, so close() and interpreter exit stop it."""
@@ -145,11 +166,11 @@ class Orchestrator:
         with self._spawned_lock:
             self._spawned.add(live)
 
-        def forget(_: object) -> None:
+        def forget() -> None:
             with self._spawned_lock:
                 self._spawned.discard(live)
 
-        live._future.add_done_callback(forget)
+        live.when_done(forget)
 
     # ---- named background runs ------------------------------------------------------------
     def start(self, environment: str, service: str | None = None, *,
@@ -163,14 +184,14 @@ class Orchestrator:
 
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
         the `restart=` / `max_restarts=` given here. Output is kept in a bounded ring buffer
-        (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`).
+        (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), which is
+        rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        base = name or service or "command"
         if name:
             self.runs.check_free(name)
         else:
-            name = self.runs.new_name(base)
+            name = self.runs.new_name(service or "command")
         svc = plan.service
         policy = RestartPolicy(
             mode=restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
@@ -178,16 +199,14 @@ class Orchestrator:
             else (svc.max_restarts if svc else 5),
             backoff=self.restart_backoff)
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-        supervisor = Supervisor(
-            name, plan, self.loop, execute=self._execute_on_loop, ring=RingBuffer(),
-            log_file=LogFile(os.path.join(self.log_dir, f"{safe}.log")), policy=policy,
-            sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
+        log_file = LogFile(os.path.join(self.log_dir, f"{safe}.log"), self.log_max_bytes)
+        options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout,
+                             capture_limit=self.capture_limit)
+        supervisor = Supervisor(name, plan, self.loop, begin=self.begin, ring=RingBuffer(),
+                                log_file=log_file, policy=policy, options=options)
         self.runs.add(name, Entry(supervisor))
         _watch(self)
         return supervisor.start()
-
-    async def _execute_on_loop(self, plan: RunPlan, **kw: Any) -> RunResult:
-        return await execute(plan, self.launcher_for(plan), **kw)
 
     def ps(self) -> list[RunInfo]:
         """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
@@ -202,7 +221,7 @@ class Orchestrator:
         """
         entry = self.runs.get(name)
         if follow:
-            return _follow(entry, tail)
+            return follow_lines(entry, tail)
         return "\n".join(entry.logs.tail(tail))
 
     def status(self, name: str) -> LiveRun:
@@ -220,7 +239,7 @@ class Orchestrator:
         entry = self.runs.get(name)
         if not entry.done:
             entry.supervisor.stop()
-        entry.logs.lines.clear()
+        entry.logs.clear()
         entry.supervisor = entry.supervisor.again()
         return entry.supervisor.start()
 
@@ -239,10 +258,7 @@ class Orchestrator:
             except Exception:
                 pass
         for live in spawned:
-            try:
-                live._future.result(timeout)
-            except BaseException:
-                pass
+            live.settle(timeout)
 
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
@@ -281,7 +297,6 @@ class Orchestrator:
         self.close()
 
 
-_follow = follow
 _LIVE: weakref.WeakSet[Orchestrator] = weakref.WeakSet()
 _atexit_registered = False
 

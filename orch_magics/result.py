@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import OutputBuffer
 from .sinks.units import human_size
+
+if TYPE_CHECKING:
+    from .plan import RunPlan
 
 
 @dataclass(eq=False)
@@ -43,6 +48,8 @@ class RunResult:
     step: str | None = None  # "pre" / "post" for step results
     output_file: str | None = None
     stdin_bytes: int = 0
+    #: The time limit the run had (seconds), from the call or the service's config.
+    timeout: float | None = None
 
     # ---- status -------------------------------------------------------------------------
     @property
@@ -63,8 +70,36 @@ class RunResult:
     def ok(self) -> bool:
         """True when the command and every step that ran exited 0."""
         return (self.exit.code == 0 and self.exit.error is None and not self.timed_out
-                and not self.interrupted and all(s.ok for s in self.steps if s.step == "pre")
-                and all(s.ok for s in self.steps if s.step == "post"))
+                and not self.interrupted and self.failed_step is None)
+
+    @property
+    def failed_step(self) -> RunResult | None:
+        """The pre or post step that decides the verdict, if one failed.
+
+        A failed pre command (the main command then never ran) always decides; a failed post
+        command decides only when the main command itself succeeded.
+        """
+        for step in self.steps:
+            if step.step == "pre" and not step.ok:
+                return step
+        if self.exit.code == 0 and self.exit.error is None:
+            for step in self.steps:
+                if step.step == "post" and not step.ok:
+                    return step
+        return None
+
+    @property
+    def exit_status(self) -> int:
+        """The status a shell would report for this run: 124 after a timeout (as `timeout(1)`),
+        a failed step's status, 128+N after signal N, 255 when the end is unknown."""
+        if self.timed_out:
+            return 124
+        step = self.failed_step
+        if step is not None:
+            return step.exit.shell_status
+        if self.interrupted and self.exit.code is None and self.exit.signal is None:
+            return 128 + 2  # stopped (SIGINT) before the process even started
+        return self.exit.shell_status
 
     # ---- output ---------------------------------------------------------------------------
     @property
@@ -123,17 +158,17 @@ class RunResult:
     def _describe_failure(self) -> str:
         what = f"{self.environment}/{self.label(60)}"
         if self.timed_out:
-            return f"{what} timed out after {self.duration:.1f}s and was stopped"
+            limit = f" (limit {self.timeout:g}s)" if self.timeout is not None else ""
+            return f"{what} timed out after {self.duration:.1f}s{limit} and was stopped"
         if self.interrupted:
             return f"{what} was interrupted after {self.duration:.1f}s"
-        failed_pre = [s for s in self.steps if s.step == "pre" and not s.ok]
-        if failed_pre:
-            return f"{what}: pre command {failed_pre[0].command!r} failed ({failed_pre[0].exit.describe()})"
+        step = self.failed_step
+        if step is not None and step.step == "pre":
+            return f"{what}: pre command {step.command!r} failed ({step.exit.describe()})"
         if self.exit.error is not None:
             return f"{what} failed: {self.exit.error}"
-        failed_post = [s for s in self.steps if s.step == "post" and not s.ok]
-        if self.exit.code == 0 and failed_post:
-            return f"{what}: post command {failed_post[0].command!r} failed ({failed_post[0].exit.describe()})"
+        if step is not None:
+            return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
         tail = self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
         return f"{what} failed ({self.exit.describe()})" + (f": {tail.splitlines()[-1]}" if tail else "")
 
@@ -186,6 +221,22 @@ class RunResult:
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+
+def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> RunResult:
+    """The result of a main command that never started because a pre command failed."""
+    return RunResult(
+        environment=plan.environment.name,
+        service=plan.service.name if plan.service else None,
+        command=plan.command.display(),
+        chain=failed.chain,
+        exit=Exit(error=OrchError(f"not started: pre command {failed.command!r} failed")),
+        duration=0.0,
+        started_at=time.time(),
+        stdout_buffer=OutputBuffer(),
+        stderr_buffer=OutputBuffer(),
+        steps=steps,
+    )
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:

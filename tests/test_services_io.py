@@ -208,14 +208,13 @@ def test_file_mode_writes_atomically_and_reports_progress(orch: Orchestrator,
     rec = Recorder()
     live = orch.spawn("local", "dump", sinks=[rec])
     res = live.wait(30)
-    control_box = [live._control]
     final = out_dir / "dump-local.bin"
     assert res.ok and res.output_file == str(final)
     data = final.read_bytes()
     assert len(data) == 3_000_004 and data.endswith(b"end\n")
     assert res.stdout_bytes == b"" and rec.stdout == b""  # stdout went to the file only
     assert any(isinstance(e, Exit) for _, e in rec.events)
-    progress = control_box[0].progress
+    progress = live.progress
     assert progress is not None and progress.bytes == len(data) and progress.state == "done"
     assert progress.rate > 0 and "dump-local.bin" in progress.describe()
     assert oct(final.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
@@ -318,7 +317,7 @@ def test_always_post_command_runs_to_the_end_after_an_interrupt(orch: Orchestrat
 
 
 def test_step_sinks_receive_step_output(orch: Orchestrator) -> None:
-    from orch_magics.runner import execute
+    from orch_magics.engine import RunOptions
 
     got: dict[str, Recorder] = {}
 
@@ -328,7 +327,7 @@ def test_step_sinks_receive_step_output(orch: Orchestrator) -> None:
     plan = orch.plan("local", "stepped")
 
     async def go():  # type: ignore[no-untyped-def]
-        return await execute(plan, orch.launcher_for(plan), step_sinks=step_sinks)
+        return await orch.begin(plan, RunOptions(step_sinks=step_sinks)).wait()
 
     # on the orchestrator's own loop: independent of whatever loop the test process runs
     res = orch.loop.submit(go()).result(30)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics.config.loader import load_config_text
+from orch_magics.engine import RunOptions
 from orch_magics.errors import (
     AuthError,
     ConfigError,
@@ -19,7 +20,6 @@ from orch_magics.errors import (
 )
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.events import Stdout
-from orch_magics.runner import RunControl
 
 pytestmark = pytest.mark.ssh
 
@@ -126,7 +126,6 @@ def test_password_must_be_a_secret_placeholder(ssh_lab) -> None:  # type: ignore
 async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # type: ignore[no-untyped-def]
     token = f"977.{os.getpid()}1"
     orch = _orch(ssh_lab)
-    control = RunControl()
     seen = asyncio.Event()
 
     class FirstOutput:
@@ -139,8 +138,7 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
 
     try:
         run = asyncio.ensure_future(orch.arun(
-            "loop", command=f"echo before; exec sleep {token}", control=control,
-            sinks=[FirstOutput()]))
+            "loop", command=f"echo before; exec sleep {token}", sinks=[FirstOutput()]))
         await asyncio.wait_for(seen.wait(), 10)
         assert ssh_lab.loop.kill_sessions()
         result = await asyncio.wait_for(run, 15)
@@ -157,27 +155,24 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
 async def test_interrupt_at_depth_two_leaves_no_remote_process(ssh_lab) -> None:  # type: ignore[no-untyped-def]
     token = f"978.{os.getpid()}2"
     orch = _orch(ssh_lab)
-    control = RunControl()
-    control.grace = (0.5, 0.5)
     # Children ignore INT and TERM (inherited SIG_IGN): only the ladder's KILL stops them.
     line = (f"trap '' INT TERM; sleep {token} & sleep {token} & echo started; "
             f"sleep {token}; wait")
     try:
-        run = asyncio.ensure_future(orch.arun("two", command=line, control=control))
-        await asyncio.wait_for(control.started.wait(), 10)
-        events_seen = control.handle
-        assert events_seen is not None
+        run = orch.begin(orch.plan("two", command=line), RunOptions(grace=(0.5, 0.5)))
+        await asyncio.wait_for(run.started.wait(), 10)
+        assert run.handle is not None
         for _ in range(200):
             if len(processes_with(token, ssh_lab.inner_ns)) >= 3:
                 break
             await asyncio.sleep(0.05)
         assert len(processes_with(token, ssh_lab.inner_ns)) >= 3
         assert not processes_with(token, ssh_lab.bastion_ns)  # nothing runs on the bastion
-        control.request_stop()
-        result = await asyncio.wait_for(run, 20)
+        run.stop()
+        result = await asyncio.wait_for(run.wait(), 20)
         assert result.interrupted and result.exit.signal == signal.SIGKILL
         assert "started" in result.stdout
-        assert events_seen.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+        assert run.handle.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
         for _ in range(40):
             if not processes_with(token, ssh_lab.inner_ns):
                 break

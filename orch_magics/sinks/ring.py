@@ -23,9 +23,10 @@ class RingBuffer:
         if isinstance(event, (Stdout, Stderr)):
             stream = "stdout" if isinstance(event, Stdout) else "stderr"
             text = self._decoders[stream].feed(event.data)
-            self._add(stream, self._splitters[stream].feed(text))
+            self.add(stream, self._splitters[stream].feed(text))
 
-    def _add(self, stream: str, lines: list[str]) -> None:
+    def add(self, stream: str, lines: list[str]) -> None:
+        """Keep lines of our own (notes such as `orch: restart 1/5`) as if the run printed them."""
         with self._lock:
             for line in lines:
                 self.lines.append((stream, line))
@@ -34,7 +35,19 @@ class RingBuffer:
     def close(self) -> None:
         for stream in ("stdout", "stderr"):
             rest = self._decoders[stream].flush()
-            self._add(stream, self._splitters[stream].feed(rest) + self._splitters[stream].flush())
+            self.add(stream, self._splitters[stream].feed(rest) + self._splitters[stream].flush())
+
+    def clear(self) -> None:
+        with self._lock:
+            self.lines.clear()
+
+    def since(self, seen: int) -> tuple[list[str], int]:
+        """Lines added after the first `seen` ones (as far as they are still kept), and the
+        new total to pass next time."""
+        with self._lock:
+            new = self.total_lines - seen
+            fresh = [line for _, line in list(self.lines)[-new:]] if new > 0 else []
+            return fresh, self.total_lines
 
     def tail(self, n: int | None = None, streams: tuple[str, ...] = ("stdout", "stderr")) -> list[str]:
         with self._lock:

@@ -1,0 +1,35 @@
+"""RunOptions: everything a front end chooses about one run, in one typed object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..plan import PlannedStep
+from ..process.handle import STOP_GRACE
+from ..sinks.base import Sink
+from ..stdin import StdinSource
+
+#: Sinks for a pre/post step's own output, given the step and its kind ("pre" / "post").
+StepSinks = Callable[[PlannedStep, str], Sequence[Sink]]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where output goes, what stdin gets, and how long a run may take.
+
+    `capture=False` keeps no copy of the output for the RunResult (the CLI streams and returns
+    only the exit status); `capture_limit` keeps only the last N bytes of each stream in the
+    RunResult (named runs that may print for days). `close_stdin=None` means: EOF after the
+    `stdin` source when one is given or the service takes no input, else keep stdin open.
+    """
+
+    sinks: Sequence[Sink] = ()
+    step_sinks: StepSinks | None = None
+    stdin: StdinSource = None
+    close_stdin: bool | None = True
+    timeout: float | None = None
+    capture: bool = True
+    capture_limit: int | None = None
+    #: Seconds between INT and TERM, and between TERM and KILL, when the run is stopped.
+    grace: tuple[float, float] = STOP_GRACE

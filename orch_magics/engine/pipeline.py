@@ -1,0 +1,97 @@
+"""The output path of one command: mask secrets → tee raw stdout → filters → sinks.
+
+Each step is a pure event → events transform, wrapping the stream the way Starlette's GZip
+middleware wraps `send`, so every sink (capture, display, ring buffer, log file, output file)
+only ever sees masked, filtered output. Without secrets and filters no transform is built and
+bytes pass exactly; without a capture nothing is copied for a RunResult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..plan import RunPlan
+from ..process.events import Event, Stdout
+from ..secrets.masking import REGISTRY
+from ..sinks.base import Sink
+from ..sinks.buffer import OutputBuffer
+from ..sinks.capture import Capture
+from ..sinks.file import FileSink, render_path
+from ..sinks.filters import FilterChain, apply
+
+Transform = Callable[[Event], list[Event]]
+
+
+class OutputPipeline:
+    """Routes one command's events through its transforms into its sinks.
+
+    `main=True` is the service's command: the plan's filters and stdout_mode apply to it;
+    pre/post steps are only masked. Building it compiles jq programs, so a bad filter fails
+    before anything is launched.
+    """
+
+    def __init__(self, plan: RunPlan, sinks: Sequence[Sink], *, main: bool,
+                 capture: Capture | None) -> None:
+        self.capture = capture
+        self.raw_stdout: OutputBuffer | None = None
+        self.file: FileSink | None = None
+        self.sinks: list[Sink] = [*([capture] if capture is not None else []), *sinks]
+        self.transforms: list[Transform] = []
+        masker = REGISTRY.stream_masker()
+        if masker is not None:
+            self.transforms.append(masker)
+        if main and plan.filters:
+            self.raw_stdout = OutputBuffer()
+            self.transforms.append(_tee_stdout(self.raw_stdout))
+            self.transforms.append(FilterChain(plan.filters))
+        if main and plan.stdout_mode == "file":
+            template = ((plan.service.stdout_file if plan.service else None)
+                        or "{service}-{timestamp}.out")
+            self.file = FileSink(render_path(template, service=plan.name,
+                                             env=plan.environment.name))
+
+    def feed(self, event: Event) -> None:
+        outs = apply(self.transforms, event) if self.transforms else (event,)
+        for out in outs:
+            if self.file is not None and type(out) is Stdout:
+                self.file.feed(out)
+                continue
+            for sink in self.sinks:
+                sink.feed(out)
+
+    def finish(self, ok: bool) -> str | None:
+        """Settle the output file (kept only when the command succeeded): its path or None."""
+        if self.file is None:
+            return None
+        return self.file.finish(ok)
+
+    def discard(self) -> None:
+        """Nothing was launched: leave no output file behind."""
+        if self.file is not None:
+            self.file.discard()
+
+    def buffers(self) -> tuple[OutputBuffer, OutputBuffer]:
+        """The captured stdout and stderr (empty buffers when nothing is captured)."""
+        if self.capture is None:
+            return OutputBuffer(), OutputBuffer()
+        return self.capture.stdout, self.capture.stderr
+
+
+def _tee_stdout(buffer: OutputBuffer) -> Transform:
+    """Keep a copy of stdout as it is before the filters (already masked)."""
+
+    def tee(event: Event) -> list[Event]:
+        if type(event) is Stdout:
+            buffer.write(event.data)
+        return [event]
+
+    return tee
+
+
+def close_sinks(sinks: Sequence[Sink]) -> None:
+    """Close every sink; one failing sink does not keep the others open."""
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception:
+            pass

@@ -1,0 +1,124 @@
+"""Run: one plan in flight on an event loop — pre commands, the command, post commands.
+
+The Orchestrator creates it (the only caller); the caller keeps it to steer the run (`stop`,
+`kill`, the live `handle`) and awaits `wait()` for the RunResult. Nothing is written into
+objects the caller passed in: state flows out through this handle and the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from ..layers.base import Launcher
+from ..plan import PlannedStep, RunPlan
+from ..process.handle import ProcessHandle
+from ..result import RunResult, not_started
+from ..sinks.base import Sink
+from ..sinks.capture import Capture
+from ..sinks.file import FileProgress
+from .command import CommandRun, run_command
+from .options import RunOptions
+from .pipeline import OutputPipeline, close_sinks
+from .steering import Steering
+
+
+class Run:
+    """A run in flight. Create it on the loop it runs on; every method is for that loop."""
+
+    def __init__(self, plan: RunPlan, launcher: Launcher, options: RunOptions) -> None:
+        self.plan = plan
+        self.launcher = launcher
+        self.options = options
+        timeout = options.timeout if options.timeout is not None else plan.timeout
+        self._steering = Steering(timeout, options.grace)
+        #: The main command's live handle once it has started (None before, and for a run
+        #: that never started).
+        self.handle: ProcessHandle | None = None
+        self.started = asyncio.Event()
+        #: For stdout_mode: file, the output file's live numbers (bytes, rate) once it opens.
+        self.progress: FileProgress | None = None
+        self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
+
+    # ---- steering ---------------------------------------------------------------------------
+    def stop(self, *, interrupted: bool = True) -> None:
+        """Stop the command (INT → TERM → KILL); post commands still run, as clean-up."""
+        self._steering.request_stop(interrupted=interrupted)
+
+    async def kill(self) -> None:
+        """SIGKILL the main command now (a second Ctrl-C)."""
+        self._steering.request_stop()
+        if self.handle is not None:
+            await self.handle.kill()
+
+    @property
+    def done(self) -> bool:
+        return self.task.done()
+
+    async def wait(self) -> RunResult:
+        """The RunResult, once every step has ended."""
+        return await asyncio.shield(self.task)
+
+    # ---- the steps --------------------------------------------------------------------------
+    async def _execute(self) -> RunResult:
+        """Pre commands (the first failure skips the rest), main, post commands by `when`."""
+        sinks = self.options.sinks
+        steps: list[RunResult] = []
+        try:
+            for pre in self.plan.pre:
+                res = await self._step(pre, "pre", self._steering)
+                steps.append(res)
+                if not res.ok:
+                    return not_started(self.plan, res, steps)
+            result = await self._main()
+            # Post commands are the clean-up: a stop that ended the main command must not kill
+            # them at birth, so they are steered on their own.
+            post_steering = Steering(grace=self.options.grace)
+            for post in self.plan.post:
+                if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
+                    continue
+                steps.append(await self._step(post, "post", post_steering))
+            result.steps = steps
+            return result
+        finally:
+            close_sinks(sinks)
+
+    async def _main(self) -> RunResult:
+        opts, plan = self.options, self.plan
+        marks = bool(plan.pre or plan.post)
+        if marks:
+            _notify(opts.sinks, "step_started", "main", plan.command.display())
+        capture = Capture(limit=opts.capture_limit) if opts.capture else None
+        pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture)
+        self.progress = pipeline.file.progress if pipeline.file is not None else None
+        close_stdin = opts.close_stdin
+        if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:
+            close_stdin = True  # nothing more can come: EOF once the given input is delivered
+        job = CommandRun(plan, self.launcher, plan.command, pipeline, stdin=opts.stdin,
+                         close_stdin=bool(close_stdin))
+        result = await run_command(job, self._steering, on_start=self._started)
+        if marks:
+            _notify(opts.sinks, "step_finished", "main", plan.command.display(), result)
+        return result
+
+    def _started(self, handle: ProcessHandle) -> None:
+        self.handle = handle
+        self.started.set()
+
+    async def _step(self, step: PlannedStep, kind: str, steering: Steering) -> RunResult:
+        sinks = self.options.sinks
+        _notify(sinks, "step_started", kind, step.label)
+        own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
+        pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture())
+        res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,
+                                           step=kind), steering)
+        _notify(sinks, "step_finished", kind, step.label, res)
+        return res
+
+
+def _notify(sinks: Sequence[Sink], method: str, *args: object) -> None:
+    """Tell sinks that mark step boundaries (`StepAware`) where a step starts or ends."""
+    for sink in sinks:
+        fn = getattr(sink, method, None)
+        if callable(fn):
+            fn(*args)

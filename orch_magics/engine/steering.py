@@ -1,0 +1,87 @@
+"""Stopping a command: a stop request or the deadline, whichever comes first, always wins.
+
+A `Steering` belongs to one command at a time. Its watcher runs beside the output pump, so a
+process that prints as fast as it can is stopped as surely as a silent one (the stop request
+never competes with output for the pump's attention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ..layers.base import Launcher
+from ..process.command import Command
+from ..process.handle import STOP_GRACE, ProcessHandle
+
+#: How long a launch given up on may still finish before it is cancelled (seconds).
+LAUNCH_GRACE = 1.0
+
+
+class Steering:
+    """A command's stop request, deadline and what ended it (timed out / interrupted)."""
+
+    def __init__(self, timeout: float | None = None,
+                 grace: tuple[float, float] = STOP_GRACE) -> None:
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout = timeout
+        self.grace = grace
+        self.requested = asyncio.Event()
+        self.timed_out = False
+        self.interrupted = False
+
+    def request_stop(self, *, interrupted: bool = True) -> None:
+        self.interrupted = self.interrupted or interrupted
+        self.requested.set()
+
+    async def wait(self) -> None:
+        """Return when a stop was requested or the deadline passed (then `timed_out`)."""
+        left = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            await asyncio.wait_for(self.requested.wait(), left)
+        except asyncio.TimeoutError:
+            self.timed_out = True
+
+    async def watch(self, handle: ProcessHandle) -> None:
+        """Stop `handle` (INT → TERM → KILL) once a stop is due; run it beside the pump."""
+        await self.wait()
+        await handle.stop(self.grace)
+
+    async def launch(self, launcher: Launcher, command: Command) -> ProcessHandle | None:
+        """Launch, unless a stop or the deadline comes first (connecting can hang).
+
+        None means the launch was given up; a handle that still arrives is stopped, never left
+        running.
+        """
+        if self.requested.is_set():
+            return None
+        launching = asyncio.ensure_future(launcher.launch(command))
+        due = asyncio.ensure_future(self.wait())
+        try:
+            await asyncio.wait({launching, due}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            launching.cancel()
+            raise
+        finally:
+            due.cancel()
+        if launching.done():
+            return launching.result()
+        await self._give_up(launching)
+        return None
+
+    async def _give_up(self, launching: asyncio.Future[ProcessHandle]) -> None:
+        # A launch that is nearly there may finish: cancelling asyncio's subprocess creation
+        # half-way can hang for ever (it waits for a child's exit it never sees), so only a
+        # launch still pending after a moment (a hung connect) is cancelled.
+        try:
+            late = await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
+        except asyncio.TimeoutError:
+            launching.cancel()
+            try:
+                late = await launching
+            except BaseException:  # cancelled, or failed anyway: nothing is running
+                return
+        except Exception:  # the launch failed anyway: nothing is running
+            return
+        late.discard_output()
+        await late.stop(self.grace)
