@@ -6,7 +6,7 @@ Pure apart from reading secrets: no process starts here. A plan is what `--dry-r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -17,7 +17,7 @@ from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
 from .secrets.masking import mask_text
-from .secrets.placeholders import Resolver, SecretValues, has_placeholder
+from .secrets.placeholders import Resolver, has_placeholder
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,6 @@ class RunPlan:
     stdout_mode: Literal["stream", "capture", "file"] = "stream"
     filters: tuple[FilterSpec, ...] = ()
     timeout: float | None = None
-    secrets: SecretValues = field(default_factory=SecretValues, repr=False, compare=False)
     #: The variables as written (placeholders unexpanded), for describe().
     raw_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: The environment's layers with placeholders in their config resolved (kept out of repr:
@@ -114,50 +113,23 @@ def make_plan(
     resolver = resolver or Resolver()
     if (service is None) == (command is None):
         raise ConfigError("give either a service name or a command, not both or neither")
-    def given(key: str) -> object:
-        return lambda msg: ConfigError(f"env {key}: {msg}")
-
-    given_env = {k: resolver.expand(v, given(k)) for k, v in (env or {}).items()}  # type: ignore[arg-type]
+    given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in (env or {}).items()}
     layers = resolve_layers(environment_obj, resolver)
     if service is None:
         assert command is not None
         cmd = Command.of(command, env=given_env, cwd=cwd, tty=bool(tty))
-        return RunPlan(environment_obj, None, cmd,
-                       stdin_mode=stdin_mode or "streaming", secrets=resolver.used,
+        return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
                        raw_env=dict(env or {}), layers=layers)
     svc = config.service(service)
-
-    def where(key: str) -> object:
-        def make(msg: str) -> ConfigError:
-            loc = f" ({svc.location})" if svc.location else ""
-            return ConfigError(f"service {svc.name!r}{loc}, {key}: {msg}")
-        return make
-
-    def resolve_env(values: Mapping[str, str], prefix: str) -> dict[str, str]:
-        return {k: resolver.expand(v, where(f"{prefix}.{k}"))  # type: ignore[arg-type]
-                for k, v in values.items()}
-
-    for key, spec in [("command", svc.command),
-                      *((f"pre_commands[{i}].command", s.command)
-                        for i, s in enumerate(svc.pre_commands)),
-                      *((f"post_commands[{i}].command", s.command)
-                        for i, s in enumerate(svc.post_commands))]:
-        parts = [spec] if isinstance(spec, str) else list(spec)
-        if any(has_placeholder(p) for p in parts):
-            raise where(key)(  # type: ignore[operator]
-                "placeholders are expanded in `environment` only, so that secrets never reach "
-                "an argv (visible in `ps`): set a variable in `environment` and use $VAR in "
-                "the command")
-
-    base_env = resolve_env(svc.environment, "environment")
-    raw_env = {**svc.environment, **(env or {})}
-    if env:
-        base_env.update(given_env)
+    _refuse_placeholders_in_commands(svc)
+    base_env = _resolve_env(svc, resolver, svc.environment, "environment")
+    base_env.update(given_env)
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
                       tty=svc.tty if tty is None else tty)
 
     def step(s: Step, i: int, kind: str) -> PlannedStep:
-        step_env = {**base_env, **resolve_env(s.environment, f"{kind}[{i}].environment")}
+        step_env = {**base_env,
+                    **_resolve_env(svc, resolver, s.environment, f"{kind}[{i}].environment")}
         cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
         return PlannedStep(s.name or cmd.display(), cmd, s.when)
 
@@ -171,10 +143,40 @@ def make_plan(
         stdout_mode=svc.stdout_mode,
         filters=svc.filters,
         timeout=svc.timeout,
-        secrets=resolver.used,
-        raw_env=raw_env,
+        raw_env={**svc.environment, **(env or {})},
         layers=layers,
     )
+
+
+def _located(prefix: str) -> Callable[[str], ConfigError]:
+    """An error factory naming where a placeholder was written."""
+    return lambda msg: ConfigError(f"{prefix}: {msg}")
+
+
+def _service_error(svc: Service, key: str) -> Callable[[str], ConfigError]:
+    loc = f" ({svc.location})" if svc.location else ""
+    return _located(f"service {svc.name!r}{loc}, {key}")
+
+
+def _resolve_env(svc: Service, resolver: Resolver, values: Mapping[str, str],
+                 prefix: str) -> dict[str, str]:
+    return {k: resolver.expand(v, _service_error(svc, f"{prefix}.{k}"))
+            for k, v in values.items()}
+
+
+def _refuse_placeholders_in_commands(svc: Service) -> None:
+    """Placeholders belong in `environment` only, so that secrets never reach an argv."""
+    for key, spec in [("command", svc.command),
+                      *((f"pre_commands[{i}].command", s.command)
+                        for i, s in enumerate(svc.pre_commands)),
+                      *((f"post_commands[{i}].command", s.command)
+                        for i, s in enumerate(svc.post_commands))]:
+        parts = [spec] if isinstance(spec, str) else list(spec)
+        if any(has_placeholder(p) for p in parts):
+            raise _service_error(svc, key)(
+                "placeholders are expanded in `environment` only, so that secrets never reach "
+                "an argv (visible in `ps`): set a variable in `environment` and use $VAR in "
+                "the command")
 
 
 def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerSpec, ...]:
