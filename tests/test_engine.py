@@ -1,0 +1,71 @@
+"""The run engine as front ends see it: one Run per begin(), options in one object."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.engine import RunOptions
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  slow:
+    command: 'echo started; sleep 30'
+    timeout: 0.5
+  chatty:
+    command: 'printf "a\\nb\\n"; printf "e\\n" >&2'
+"""
+
+
+def test_a_timeout_from_the_service_config_is_named_in_the_message(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "local",
+                        "slow"], capture_output=True, timeout=30, check=False)
+    assert r.returncode == 124
+    assert r.stdout == b"started\n"
+    err = r.stderr.decode()
+    assert "timed out after" in err and "limit 0.5s" in err and "None" not in err, err
+
+
+def test_the_result_says_which_limit_applied() -> None:
+    orch = Orchestrator(load_config_text(CONFIG))
+    try:
+        by_config = orch.run("local", "slow")
+        by_call = orch.run("local", command="sleep 30", timeout=0.3)
+    finally:
+        orch.close()
+    assert by_config.timed_out and by_config.timeout == 0.5
+    assert "limit 0.5s" in by_config.describe_failure()
+    assert by_call.timed_out and "limit 0.3s" in by_call.describe_failure()
+    assert by_config.exit_status == by_call.exit_status == 124
+
+
+def test_without_capture_sinks_still_see_everything_and_the_result_holds_nothing() -> None:
+    orch = Orchestrator(load_config_text(CONFIG))
+    seen: list[bytes] = []
+
+    class Keep:
+        def feed(self, event: object) -> None:
+            data = getattr(event, "data", None)
+            if data is not None:
+                seen.append(data)
+
+        def close(self) -> None:
+            pass
+
+    async def go() -> object:
+        run = orch.begin(orch.plan("local", "chatty"), RunOptions(sinks=[Keep()], capture=False))
+        return await run.wait()
+
+    try:
+        res = asyncio.run(go())
+    finally:
+        orch.close()
+    assert b"".join(seen).count(b"\n") == 3
+    assert res.ok and res.stdout_bytes == b"" and res.stderr_bytes == b""  # type: ignore[attr-defined]
