@@ -1,0 +1,130 @@
+"""An append-only, hash-chained JSON-lines file that several processes write at once.
+
+Each line is one JSON object whose `prev` is the `hash` of the line before it (64 zeros for the
+first) and whose `hash` is the sha256 of the object without `hash` (sorted keys, no spaces), so
+an edited, deleted, reordered or truncated line breaks the chain at a line `verify` names.
+Appends take an exclusive `flock` on the file (so the chain stays linear across processes),
+read the last line's hash, and write the new line with one `write` on an O_APPEND descriptor;
+end records are fsync'ed. The file is created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import OrchError
+
+GENESIS = "0" * 64
+#: How far back from the end an append looks for the previous line (a record is far smaller).
+TAIL_WINDOW = 1 << 16
+
+
+def default_audit_path() -> str:
+    """`$XDG_STATE_HOME/orch_magics/audit.jsonl`, else `~/.local/state/orch_magics/audit.jsonl`."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "orch_magics", "audit.jsonl")
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """Appends chained records to one file; safe across threads and processes."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = os.path.abspath(os.path.expanduser(path or default_audit_path()))
+
+    def append(self, record: dict[str, Any], *, sync: bool = False) -> None:
+        """Chain and append `record`; any failure is an OrchError naming the file."""
+        try:
+            self._append(record, sync)
+        except OSError as exc:
+            raise OrchError(f"cannot write the audit log {self.path}: "
+                            f"{exc.strerror or exc}") from None
+
+    def _append(self, record: dict[str, Any], sync: bool) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            prev, whole = _last_hash(fd)
+            chained = {**record, "prev": prev}
+            chained["hash"] = record_hash(chained)
+            line = json.dumps(chained, sort_keys=True, ensure_ascii=False) + "\n"
+            # After a torn last line, start on a line of our own (verify still names the tear).
+            data = (b"" if whole else b"\n") + line.encode("utf-8")
+            if os.write(fd, data) != len(data):
+                raise OSError(0, "short write")
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every well-formed record, oldest first (use `verify` to check the chain)."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue
+        except FileNotFoundError:
+            return
+
+
+def _last_hash(fd: int) -> tuple[str, bool]:
+    """The `hash` of the file's last line (GENESIS for an empty file), and whether the file
+    ends with a newline."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return GENESIS, True
+    start = max(0, size - TAIL_WINDOW)
+    tail = os.pread(fd, size - start, start)
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    try:
+        return str(json.loads(last)["hash"]), tail.endswith(b"\n")
+    except (ValueError, KeyError, TypeError):
+        # A damaged last line: chain to what is there, so `verify` points at the damage.
+        return hashlib.sha256(last).hexdigest(), tail.endswith(b"\n")
+
+
+def verify(path: str) -> tuple[int, str | None]:
+    """(records checked, None) when the chain holds, else (line number, what is wrong)."""
+    prev = GENESIS
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, start=1):  # noqa: B007 (n is the count after the loop)
+                problem = _check_line(raw, prev)
+                if problem is not None:
+                    return n, problem
+                prev = json.loads(raw)["hash"]
+    except FileNotFoundError:
+        return 0, f"{path} does not exist"
+    return n, None
+
+
+def _check_line(raw: bytes, prev: str) -> str | None:
+    if not raw.endswith(b"\n"):
+        return "truncated (the line does not end)"
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return "not a JSON record (edited or truncated)"
+    if not isinstance(record, dict) or "hash" not in record or "prev" not in record:
+        return "not an audit record"
+    if record["hash"] != record_hash(record):
+        return "edited (its content does not match its hash)"
+    if record["prev"] != prev:
+        return "out of chain (a line before it was deleted, inserted or reordered)"
+    return None

@@ -1,0 +1,98 @@
+"""The audit log file itself: chained, tamper-evident, private, safe under concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from orch_magics.audit import AuditLog, verify
+
+WRITER = """
+import sys
+from orch_magics.audit import AuditLog
+log = AuditLog(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    log.append({"event": "start", "id": f"{sys.argv[2]}-{i}", "pad": "x" * (i % 300)},
+               sync=i % 2 == 0)
+"""
+
+
+def _write(path: Path, n: int) -> None:
+    log = AuditLog(str(path))
+    for i in range(n):
+        log.append({"event": "start", "id": str(i), "command": f"echo {i}"})
+
+
+def test_records_chain_and_verify(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "audit.jsonl"
+    _write(path, 5)
+    assert verify(str(path)) == (5, None)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    records = list(AuditLog(str(path)).records())
+    assert [r["id"] for r in records] == ["0", "1", "2", "3", "4"]
+    assert records[0]["prev"] == "0" * 64
+    assert all(b["prev"] == a["hash"] for a, b in zip(records, records[1:]))
+
+
+def test_an_edited_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _write(path, 6)
+    lines = path.read_text().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["command"] = "echo innocent"
+    lines[2] = json.dumps(record, sort_keys=True) + "\n"
+    path.write_text("".join(lines))
+    n, problem = verify(str(path))
+    assert n == 3 and problem is not None and "edited" in problem
+
+
+def test_a_deleted_or_reordered_line_breaks_the_chain_where_it_happened(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _write(path, 6)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3] + lines[4:]))
+    assert verify(str(path))[0] == 4
+    path.write_text("".join(lines[:1] + [lines[2], lines[1]] + lines[3:]))
+    n, problem = verify(str(path))
+    assert n == 2 and problem is not None and "chain" in problem
+
+
+def test_a_truncated_log_is_named_and_later_appends_do_not_hide_it(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _write(path, 4)
+    data = path.read_bytes()
+    path.write_bytes(data[:-25])  # the last line torn
+    assert verify(str(path))[0] == 4
+    _write(path, 1)  # a writer after the tear starts a line of its own
+    n, problem = verify(str(path))
+    assert n == 4 and problem is not None
+    assert len(path.read_text().splitlines()) == 5
+
+
+def test_two_processes_and_threads_appending_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, "500"])
+             for tag in ("a", "b", "c")]
+    assert [p.wait(120) for p in procs] == [0, 0, 0]
+    assert verify(str(path)) == (1500, None)
+    ids = [r["id"] for r in AuditLog(str(path)).records()]
+    assert len(ids) == len(set(ids)) == 1500
+    for tag in "abc":  # each writer's own records stay in its order
+        mine = [int(i.split("-")[1]) for i in ids if i.startswith(tag)]
+        assert mine == sorted(mine)
+
+
+def test_an_unwritable_log_is_a_clear_error(tmp_path: Path) -> None:
+    from orch_magics.errors import OrchError
+
+    (tmp_path / "file").write_text("")  # a directory that is a file: unwritable even for root
+    log = AuditLog(str(tmp_path / "file" / "audit.jsonl"))
+    try:
+        log.append({"event": "start", "id": "x"})
+    except OrchError as exc:
+        assert "cannot write the audit log" in str(exc) and str(tmp_path / "file") in str(exc)
+    else:
+        raise AssertionError("appending under a regular file succeeded")
