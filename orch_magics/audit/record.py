@@ -23,7 +23,6 @@ from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult
 from ..secrets.masking import mask_text
 
-
 #: Chunks handed to the hashing thread and not yet hashed, at most.
 MAX_PENDING = 32
 
