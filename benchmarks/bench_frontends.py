@@ -16,8 +16,10 @@ chain, back to back in one run, `head -c SIZE /dev/zero` is counted by `wc -c` t
   (allow_stdin=True) and as nbclient does (allow_stdin=False), with the kernel's peak RSS growth.
 Then cold starts, best of 5: `orch run local -- true` vs `sh -c true` and `orch run loop -- true`
 vs `ssh orch-loop true`. Ratios are raw time ÷ orch time (higher is better; 1.0× = as fast as the
-raw tool). `--tree DIR` imports orch_magics from another checkout (DIR holding `orch_magics/`,
-or its `src/`) for every orch run, to put a before/after of a change side by side.
+raw tool). Every orch run imports orch_magics from the checkout holding this script, or with
+`--tree DIR` from another one (DIR holding `orch_magics/`, or its `src/`), to put a before/after
+of a change side by side; the report names the module it measured. `--chains` selects chains;
+`--magic-size` sets the bytes the cells print (raw and CLI are then re-timed at that size).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+REPO = Path(__file__).resolve().parent.parent
+sys.path[1:1] = [str(REPO), str(REPO / "tests")]  # after this directory (bench_magics)
 
 from fixtures.dockerd import Engine, start_engine, stop_engine  # noqa: E402
 from fixtures.sshd import SSHLab  # noqa: E402
@@ -42,6 +45,7 @@ from fixtures.sshd import SSHLab  # noqa: E402
 CLI = "import sys; from orch_magics.cli import main; sys.exit(main(sys.argv[1:]))"
 API = """
 import json, sys, time
+import orch_magics
 from orch_magics import Orchestrator, load_config
 
 def kib(field):
@@ -57,8 +61,11 @@ t = time.monotonic()
 r = orch.run(env, command=["head", "-c", str(size), "/dev/zero"])
 took = time.monotonic() - t
 print(json.dumps({"seconds": took, "bytes": r.stdout_buffer.size,
-                  "rss_kib": kib("VmHWM") - base}))
+                  "rss_kib": kib("VmHWM") - base, "module": orch_magics.__file__}))
 """
+#: Run in the kernel before a measured cell: free memory goes back to the OS, so the peak RSS
+#: growth that follows is the cell's.
+TRIM = "import ctypes, gc; gc.collect(); ctypes.CDLL('libc.so.6').malloc_trim(0)"
 CHAINS = ("local", "1hop", "2hop", "docker")
 ENV_OF = {"local": "local", "1hop": "loop", "2hop": "two", "docker": "deep"}
 RAW_TOOL = {"local": "head … | wc -c", "1hop": "ssh orch-loop 'head …' | wc -c",
@@ -75,6 +82,7 @@ class Timing:
     seconds: float
     rss_kib: int | None = None
     iopub: int | None = None
+    module: str = ""
 
 
 @dataclass
@@ -90,10 +98,14 @@ class ChainResult:
 
 @dataclass
 class Setup:
-    """Where the chains run: the config file, the lab and the engine (None when not needed)."""
+    """Where the chains run: the config file, the lab and the engine (None when not needed).
+
+    Orch runs start in `cwd` (the config's directory): Python puts the working directory ahead of
+    PYTHONPATH, so starting them in a checkout would import that checkout instead of --tree."""
 
     cfg: str
     env: dict[str, str]
+    cwd: str
     lab: SSHLab | None = None
     engine: Engine | None = None
 
@@ -116,11 +128,11 @@ class Setup:
         return f"{self.ssh(*jump, f'docker -H {self.engine.host} exec orch-test {head}')} | wc -c"
 
 
-def counted(line: str, env: dict[str, str]) -> tuple[float, int]:
+def counted(line: str, setup: Setup) -> tuple[float, int]:
     """Wall time of a shell pipeline and the count its final `wc -c` prints."""
     t = time.monotonic()
-    out = subprocess.run(["sh", "-c", line], env=env, check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(["sh", "-c", line], env=setup.env, cwd=setup.cwd, check=True,
+                         capture_output=True, text=True).stdout
     return time.monotonic() - t, int(out.split()[-1])
 
 
@@ -131,17 +143,18 @@ def checked(what: str, size: int, got: int) -> None:
 
 def cli_run(setup: Setup, env_name: str, size: int) -> Timing:
     cli = f"{shlex.quote(sys.executable)} -c {shlex.quote(CLI)} -c {shlex.quote(setup.cfg)}"
-    took, n = counted(f"{cli} run {env_name} -- head -c {size} /dev/zero | wc -c", setup.env)
+    took, n = counted(f"{cli} run {env_name} -- head -c {size} /dev/zero | wc -c", setup)
     checked(f"orch run {env_name}", size, n)
     return Timing(took)
 
 
 def api_run(setup: Setup, env_name: str, size: int) -> Timing:
     out = subprocess.run([sys.executable, "-c", API, setup.cfg, env_name, str(size)],
-                         env=setup.env, check=True, capture_output=True, text=True).stdout
+                         env=setup.env, cwd=setup.cwd, check=True, capture_output=True,
+                         text=True).stdout
     got = json.loads(out.splitlines()[-1])
     checked(f"Orchestrator.run({env_name!r})", size, got["bytes"])
-    return Timing(got["seconds"], got["rss_kib"])
+    return Timing(got["seconds"], got["rss_kib"], module=got["module"])
 
 
 class Kernel:
@@ -150,9 +163,13 @@ class Kernel:
     def __init__(self, setup: Setup) -> None:
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3", env=setup.env)
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=setup.env,
+                                             cwd=setup.cwd)
         self.pid = self.km.provisioner.process.pid
         self.cell(f"%load_ext orch_magics\n%orch load {setup.cfg}", allow_stdin=False)
+        from bench_magics import evaluate
+
+        self.module = evaluate(self.kc, "__import__('orch_magics').__file__")
 
     def cell(self, code: str, allow_stdin: bool) -> dict:
         from bench_magics import run_cell
@@ -167,6 +184,7 @@ class Kernel:
         from bench_magics import evaluate, rss_kib
 
         self.cell(f"%%orch {env_name}\ntrue", allow_stdin=False)  # connect, as a session would
+        self.cell(TRIM, allow_stdin=False)
         with open(f"/proc/{self.pid}/clear_refs", "w") as f:
             f.write("5")
         base = rss_kib(self.pid)
@@ -184,31 +202,38 @@ class Kernel:
 def raw_and_cli(setup: Setup, chain: str, size: int) -> tuple[float, Timing]:
     """The raw tool's time, then the CLI's, back to back so both see the same machine load."""
     line = setup.raw_line(chain, size)
-    raw, n = counted(line, setup.env)
+    raw, n = counted(line, setup)
     checked(line, size, n)
     return raw, cli_run(setup, ENV_OF[chain], size)
 
 
-def measure(setup: Setup, chain: str, size: int, magic_size: int,
-            kernel: Kernel | None) -> ChainResult:
-    """Every path of one chain; the cells' raw and CLI times are re-measured at their size."""
+def measure(setup: Setup, chain: str, size: int, magic_size: int | None) -> ChainResult:
+    """Every path of one chain; with magic_size, the %%orch cells too, on a kernel of their own
+    (raw and CLI times are re-measured at the cells' size when it differs)."""
     raw, cli = raw_and_cli(setup, chain, size)
     result = ChainResult(chain, raw, {"cli": cli}, raw, cli.seconds)
     result.orch["api"] = api_run(setup, ENV_OF[chain], size)
-    if kernel is not None:
-        if magic_size != size:
-            result.magic_raw, magic_cli = raw_and_cli(setup, chain, magic_size)
-            result.magic_cli = magic_cli.seconds
+    if magic_size is None:
+        return result
+    if magic_size != size:
+        result.magic_raw, magic_cli = raw_and_cli(setup, chain, magic_size)
+        result.magic_cli = magic_cli.seconds
+    kernel = Kernel(setup)
+    try:
+        if kernel.module != result.orch["api"].module:
+            raise SystemExit(f"the kernel imported {kernel.module}, not {result.orch['api'].module}")
         for mode, allow_stdin in (("front end", True), ("nbclient", False)):
             result.orch[mode] = kernel.orch_cell(ENV_OF[chain], magic_size, allow_stdin)
+    finally:
+        kernel.close()
     return result
 
 
-def best_of(argv: list[str], env: dict[str, str], n: int = 5) -> float:
+def best_of(argv: list[str], setup: Setup, n: int = 5) -> float:
     times = []
     for _ in range(n):
         t = time.monotonic()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(argv, env=setup.env, cwd=setup.cwd, check=True, stdout=subprocess.DEVNULL)
         times.append(time.monotonic() - t)
     return min(times)
 
@@ -216,13 +241,13 @@ def best_of(argv: list[str], env: dict[str, str], n: int = 5) -> float:
 def cold_starts(setup: Setup, chains: list[str]) -> list[tuple[str, float, str, float]]:
     """(raw command, best time, orch command, best time) for local and, if selected, one hop."""
     cli = [sys.executable, "-c", CLI, "-c", setup.cfg, "run"]
-    rows = [("sh -c true", best_of(["sh", "-c", "true"], setup.env),
-             "orch run local -- true", best_of([*cli, "local", "--", "true"], setup.env))]
+    rows = [("sh -c true", best_of(["sh", "-c", "true"], setup),
+             "orch run local -- true", best_of([*cli, "local", "--", "true"], setup))]
     if "1hop" in chains:
         assert setup.lab is not None
         ssh = ["ssh", "-F", str(setup.lab.ssh_config), "-o", "BatchMode=yes", "orch-loop", "true"]
-        rows.append(("ssh orch-loop true", best_of(ssh, setup.env),
-                     "orch run loop -- true", best_of([*cli, "loop", "--", "true"], setup.env)))
+        rows.append(("ssh orch-loop true", best_of(ssh, setup),
+                     "orch run loop -- true", best_of([*cli, "loop", "--", "true"], setup)))
     return rows
 
 
@@ -241,10 +266,9 @@ def config_text(lab: SSHLab | None, engine: Engine | None) -> str:
 @contextlib.contextmanager
 def started(chains: list[str], tree: str | None) -> Iterator[Setup]:
     """The lab and engine the chains need, a config file for them, and the orch runs' env."""
-    env = dict(os.environ)
-    if tree:
-        src = os.path.join(tree, "src")
-        env["PYTHONPATH"] = src if os.path.isdir(src) else os.path.abspath(tree)
+    root = os.path.abspath(tree or REPO)
+    src = os.path.join(root, "src")
+    env = {**os.environ, "PYTHONPATH": src if os.path.isdir(src) else root}
     with contextlib.ExitStack() as stack:
         lab = engine = None
         if set(chains) - {"local"}:
@@ -254,7 +278,7 @@ def started(chains: list[str], tree: str | None) -> Iterator[Setup]:
             stack.callback(stop_engine, engine)
         cfg = Path(stack.enter_context(_tempdir())) / "orch.yaml"
         cfg.write_text(config_text(lab, engine))
-        yield Setup(str(cfg), env, lab, engine)
+        yield Setup(str(cfg), env, str(cfg.parent), lab, engine)
 
 
 @contextlib.contextmanager
@@ -270,9 +294,9 @@ def cell(t: Timing, raw: float) -> str:
 
 
 def report(size: int, magic_size: int, rows: list[ChainResult],
-           cold: list[tuple[str, float, str, float]], tree: str | None) -> None:
+           cold: list[tuple[str, float, str, float]]) -> None:
     print(f"\n{size:,} bytes of `head -c SIZE /dev/zero` counted by `wc -c`; orch_magics from "
-          f"{tree or 'this checkout'}; ratio = raw time ÷ orch time (higher is better)\n")
+          f"{rows[0].orch['api'].module}; ratio = raw time ÷ orch time (higher is better)\n")
     print("| chain | raw tool | orch CLI | Orchestrator.run() | run() peak ΔRSS |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
@@ -311,16 +335,11 @@ def main() -> None:
     unknown = [c for c in chains if c not in CHAINS]
     if unknown or not chains:
         parser.error(f"--chains: unknown {unknown}; choose from {','.join(CHAINS)}")
-    magic_size = args.magic_size or args.size
+    magic_size = (args.magic_size or args.size) if args.magics else None
     with started(chains, args.tree) as setup:
-        kernel = Kernel(setup) if args.magics else None
-        try:
-            rows = [measure(setup, c, args.size, magic_size, kernel) for c in chains]
-            cold = cold_starts(setup, chains)
-        finally:
-            if kernel is not None:
-                kernel.close()
-    report(args.size, magic_size, rows, cold, args.tree)
+        rows = [measure(setup, c, args.size, magic_size) for c in chains]
+        cold = cold_starts(setup, chains)
+    report(args.size, magic_size or 0, rows, cold)
 
 
 if __name__ == "__main__":
