@@ -162,9 +162,12 @@ class Kernel:
 
     def __init__(self, setup: Setup) -> None:
         from jupyter_client.manager import start_new_kernel
+        from jupyter_client.provisioning import LocalProvisioner
 
         self.km, self.kc = start_new_kernel(kernel_name="python3", env=setup.env,
                                              cwd=setup.cwd)
+        assert isinstance(self.km.provisioner, LocalProvisioner)
+        assert self.km.provisioner.process is not None
         self.pid = self.km.provisioner.process.pid
         self.cell(f"%load_ext orch_magics\n%orch load {setup.cfg}", allow_stdin=False)
         from bench_magics import evaluate
