@@ -274,14 +274,14 @@ class Supervisor:
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             log.debug("named run %s failed to start", self.name, exc_info=True)
-            self.ring._add("stderr", [f"orch: {mask_text(str(exc))}"])
+            self.ring.add("stderr", [f"orch: {mask_text(str(exc))}"])
             return None
         attempt._future.set_result(result)
         return result
 
     def _note(self, text: str) -> None:
         log.debug("%s", text)
-        self.ring._add("stderr", [f"orch: {text}"])
+        self.ring.add("stderr", [f"orch: {text}"])
         if self.log_file is not None:
             self.log_file.note(text)
 

@@ -3,9 +3,11 @@
 Each configured filter (`config.model.GrepFilter` …) becomes a `LineFilter`: `feed(line)`
 returns the lines it lets through (zero, one or more), `finish()` what it still holds when the
 stream ends (tail). `FilterChain` folds them, in the configured order, into one event → events
-transform for the runner: Stdout chunks are cut into lines (a partial last line waits for its
-end), the lines go through every filter, and what comes out is one Stdout event again. Stderr
-and Exit pass through untouched, so every sink after the chain sees the filtered stream.
+transform for the runner: Stdout chunks are cut into lines by the one line rule of
+`sinks.lines` (a partial last line waits for its end; `ERROR\r\n` is the line `ERROR`), the
+lines go through every filter, and what comes out is one Stdout event again, each line ended by
+`\n`. Stderr and Exit pass through untouched, so every sink after the chain sees the filtered
+stream.
 
 Lines are decoded as UTF-8 (undecodable bytes replaced) only when there are filters: without
 filters the runner never builds a chain and bytes pass exactly.
@@ -21,6 +23,7 @@ from typing import Any
 
 from ..config.model import FilterSpec, GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
 from ..process.events import Event, Exit, Stderr, Stdout
+from .lines import LineDecoder
 
 Report = Callable[[str], None]
 
@@ -148,29 +151,17 @@ class FilterChain:
     def __init__(self, specs: Sequence[FilterSpec]) -> None:
         self._reports: list[str] = []
         self.filters = [make_filter(s, self._reports.append) for s in specs]
-        self._partial = b""
-        self.lines_in = 0
-        self.lines_out = 0
+        self._decoder = LineDecoder()
 
     def __call__(self, event: Event) -> list[Event]:
         if isinstance(event, Stdout):
-            data = self._partial + event.data
-            pieces = data.split(b"\n")
-            self._partial = pieces.pop()
-            out = self._run([p.decode("utf-8", "replace") for p in pieces])
-            return self._events(out, final=False)
+            return self._events(self._run(self._decoder.feed(event.data)), final=False)
         if isinstance(event, Exit):
-            lines = []
-            last_partial = bool(self._partial)
-            if self._partial:
-                lines = [self._partial.decode("utf-8", "replace")]
-                self._partial = b""
-            out = self._run(lines, finish=True)
-            return [*self._events(out, final=last_partial), event]
+            last = self._decoder.feed(b"", final=True)
+            return [*self._events(self._run(last, finish=True), final=bool(last)), event]
         return [event]
 
     def _run(self, lines: list[str], finish: bool = False) -> list[str]:
-        self.lines_in += len(lines)
         for f in self.filters:
             nxt: list[str] = []
             for line in lines:
@@ -178,7 +169,6 @@ class FilterChain:
             if finish:
                 nxt.extend(f.finish())
             lines = nxt
-        self.lines_out += len(lines)
         return lines
 
     def _events(self, lines: list[str], *, final: bool) -> list[Event]:
