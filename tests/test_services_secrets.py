@@ -114,6 +114,21 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         self.values.pop((service, username), None)
 
 
+class Fixed:
+    """A secret provider (the `SecretProvider` protocol) that knows one value for every name."""
+
+    label = "fixed"
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def lookup(self, name: str) -> str | None:
+        return self.value
+
+    def describe(self, name: str) -> str:
+        return "fixed"
+
+
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
     previous = keyring.get_keyring()
@@ -261,7 +276,7 @@ def test_masking_logging_filter(caplog: pytest.LogCaptureFixture,
     from orch_magics.secrets.masking import get_logger
 
     orch_secret = "logged-secret-XYZ"
-    Resolver([("t", lambda name: orch_secret)]).secret("x")
+    Resolver([Fixed(orch_secret)]).secret("x")
     caplog.set_level(logging.DEBUG)
     log = get_logger("orch_magics.test")
     log.debug("value %s and %r", orch_secret, {"k": orch_secret})

@@ -23,7 +23,6 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from ..process.events import Event, Exit, Stderr, Stdout
@@ -235,6 +234,3 @@ def get_logger(name: str) -> logging.Logger:
         logger.addFilter(_FILTER)
     return logger
 
-
-def mask_all(values: Iterable[str]) -> list[str]:
-    return [mask_text(v) for v in values]
