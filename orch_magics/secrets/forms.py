@@ -2,10 +2,12 @@
 
 Plain forms: the value; each line of a multi-line value (as is and stripped); URL-encoding
 (`quote` and `quote_plus`); the value escaped inside a JSON string (ASCII-only or not) and
-inside a Python repr, where quotes, backslashes and newlines change. Encoded forms, standard and URL-safe base64 alphabets: the encoding
-of the value and of the value plus a newline (`echo $S | base64`), padded and unpadded; and,
-for a value encoded in the middle of other data, the characters that depend on the value alone
-at each of the three byte alignments (`echo "pw=$S" | base64`).
+inside a Python repr, where quotes, backslashes and newlines change.
+
+Encoded forms, in the standard and URL-safe base64 alphabets: the encoding of the value and of
+the value plus a newline (`echo $S | base64`), padded and unpadded; and, for a value encoded in
+the middle of other data, the characters that depend on the value alone at each of the three
+byte alignments (`echo "pw=$S" | base64`).
 
 Encoders wrap their output (`base64` at 76 columns, PEM and `openssl` at 64, CRLF in MIME), so an
 encoded form is found with an optional line break (`\\n` or `\\r\\n`) between any two of its
