@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import subprocess
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import OrchError, Orchestrator, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
@@ -180,3 +183,39 @@ def test_a_run_masks_wrapped_encodings_in_every_sink(length: int, tmp_path: Path
         orch.close()
     assert result.returncode == 2 and result.stdout.count(MASK) >= 3
     assert {k: v for k, v in texts.items() if secret in v or leaks_encoded(secret, v)} == {}
+
+
+ERROR_CONFIG = """\
+environments:
+  remote-engine:
+    layers:
+      - {type: docker, config: {container: app, docker_host: "tcp://127.0.0.1:1/{{secret:tok}}"}}
+"""
+
+
+def test_error_messages_never_show_a_secret(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error built from a resolved value (here a docker_host URL) is masked in its message,
+    repr and traceback, in the CLI's words, and in the `orch:` note of a named run's logs."""
+    secret = "engine-token-Zq81/xy"
+    monkeypatch.setenv("ORCH_SECRET_TOK", secret)
+    (tmp_path / "orch.yaml").write_text(ERROR_CONFIG)
+    orch = Orchestrator(load_config_text(ERROR_CONFIG), log_dir=tmp_path / "logs")
+    try:
+        with pytest.raises(OrchError) as info:
+            orch.run("remote-engine", command="true")
+        named = orch.start("remote-engine", command="true", name="n")
+        with pytest.raises(OrchError):
+            named.wait(20)
+        logs = orch.logs("n")
+    finally:
+        orch.close()
+    cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                          str(tmp_path / "orch.yaml"), "run", "remote-engine", "--", "true"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "ORCH_SECRET_TOK": secret})
+    texts = {"str": str(info.value), "repr": repr(info.value),
+             "traceback": "".join(traceback.format_exception(info.value)),
+             "cli": cli.stdout + cli.stderr, "logs": logs}
+    assert "127.0.0.1:1/****" in texts["str"] and "127.0.0.1:1/****" in texts["cli"]
+    assert {k: v for k, v in texts.items() if secret in v} == {}

@@ -20,6 +20,7 @@ import logging
 import threading
 import warnings
 
+from ..errors import set_redactor
 from .forms import MASK, MIN_LENGTH, FormSet, compile_forms, encoded_forms, plain_forms
 from .stream import StreamMasker
 
@@ -110,6 +111,9 @@ def mask_text(text: str) -> str:
 
 def mask_bytes(data: bytes) -> bytes:
     return REGISTRY.mask_bytes(data)
+
+
+set_redactor(mask_text)  # every OrchError's message is masked when shown
 
 
 class MaskingFilter(logging.Filter):

@@ -6,6 +6,7 @@ import collections
 import threading
 
 from ..process.events import Event, Stderr, Stdout
+from ..secrets.masking import mask_text
 from .lines import LineDecoder
 
 #: Characters kept of a line that has not ended yet (its end is kept).
@@ -33,8 +34,9 @@ class RingBuffer:
             self._keep(stream, count, last)
 
     def add(self, stream: str, lines: list[str]) -> None:
-        """Lines of our own (`orch: …` notes), kept like the run's."""
-        self._keep(stream, len(lines), lines)
+        """Lines of our own (`orch: …` notes), masked (they did not come through the run's
+        masker), kept like the run's."""
+        self._keep(stream, len(lines), [mask_text(line) for line in lines])
 
     def _keep(self, stream: str, count: int, lines: list[str]) -> None:
         """`count` lines ended; `lines` are the last of them (the ring keeps only those)."""
