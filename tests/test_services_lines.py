@@ -234,3 +234,12 @@ def test_spilled_buffer_keeps_every_byte_in_order(sizes: list[int]) -> None:
     assert buf.getvalue() == bytes(expected)
     assert b"".join(buf.iter_chunks(12345)) == bytes(expected)
     assert buf.tail(0) == b"" and buf.tail(3) == bytes(expected[-3:])
+
+
+def test_display_shows_a_progress_line_as_a_terminal_would() -> None:
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    sink.feed(Stdout(b"copying 10%\rcopying 55%\rcopying 100%\r\ndone\n"))
+    sink.close()
+    text = sink.render()["text/plain"]
+    assert "copying 100%\ndone\n" in text and "10%" not in text
+    assert [line for _, line in sink.snapshot().lines][0] == "copying 10%\rcopying 55%\rcopying 100%"

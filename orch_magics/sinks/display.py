@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
-from .lines import LineDecoder
+from .lines import LineDecoder, terminal_view
 from .units import human_size
 
 Stream = Literal["stdout", "stderr", "stdin"]
@@ -218,7 +218,7 @@ def render_text(snap: Snapshot) -> str:
     if snap.hidden:
         out.append(f"… {snap.hidden} earlier lines hidden (all kept in the result)")
     for stream, line in snap.lines:
-        line = _clip(_ANSI.sub("", line))
+        line = _clip(terminal_view(_ANSI.sub("", line)))
         out.append({"stdout": "", "stderr": "[stderr] ", "stdin": "› "}[stream] + line)
     out.append(f"[{snap.status}]")
     return "\n".join(out)
@@ -237,7 +237,7 @@ def render_html(snap: Snapshot) -> str:
         rows.append(f'<span style="opacity:.6">… {snap.hidden} earlier lines hidden '
                     f'(all kept in the result)</span>')
     for stream, line in snap.lines:
-        text = html.escape(_clip(_ANSI.sub("", line)))
+        text = html.escape(_clip(terminal_view(_ANSI.sub("", line))))
         if stream == "stdin":
             text = "› " + text
         style = _STYLE[stream]
