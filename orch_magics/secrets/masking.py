@@ -110,6 +110,7 @@ def mask_text(text: str) -> str:
 
 
 def mask_bytes(data: bytes) -> bytes:
+    """`data` with every known secret form replaced by `****`."""
     return REGISTRY.mask_bytes(data)
 
 

@@ -64,6 +64,7 @@ class Resolver:
         return cls(providers_from_settings(settings, prompt=prompt))
 
     def secret(self, name: str) -> str | None:
+        """The value of secret `name` from the first provider that has it (None: none has)."""
         if name in self._cache:
             return self._cache[name]
         for provider in self.providers:
@@ -76,6 +77,7 @@ class Resolver:
         return None
 
     def tried(self, name: str) -> str:
+        """Where the providers looked for `name`, for the "not available" error."""
         return ", ".join(p.describe(name) for p in self.providers) or "no providers"
 
     def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
@@ -102,4 +104,5 @@ class Resolver:
 
 
 def has_placeholder(value: Any) -> bool:
+    """True for a string with at least one `{{secret:…}}` or `{{env:…}}` in it."""
     return isinstance(value, str) and bool(PLACEHOLDER.search(value))

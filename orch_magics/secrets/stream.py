@@ -54,6 +54,7 @@ class StreamMasker:
         return out
 
     def _mask(self, kind: Kind, data: bytes) -> bytes:
+        """`data` masked, except its end that may begin a form: that is held as pending."""
         forms = self._source.forms
         if forms is None:
             self._pending[kind] = b""
@@ -139,5 +140,6 @@ def _span(tail: bytes, k: int) -> int:
 
 
 def _first_break(data: bytes, start: int) -> int:
+    """Index of the first `\\n` or `\\r` at or after `start` (-1: none)."""
     found = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
     return min(found) if found else -1

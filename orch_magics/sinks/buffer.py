@@ -41,6 +41,7 @@ class OutputBuffer:
         return self._file.name if self._file is not None else None
 
     def write(self, data: bytes) -> None:
+        """Append a chunk: into memory, or into the block that goes to the spill file."""
         size = len(data)
         if not size:
             return
@@ -127,5 +128,6 @@ class OutputBuffer:
             return f.read()
 
     def close(self) -> None:
+        """Remove the spill file (a temporary file deleted on close)."""
         if self._file is not None:
             self._file.close()

@@ -38,6 +38,8 @@ class LineFilter(Protocol):
 
 
 class Grep:
+    """The lines a regular expression finds (or, with `invert`, does not find)."""
+
     def __init__(self, spec: GrepFilter) -> None:
         flags = re.IGNORECASE if spec.ignore_case else 0
         self._search = re.compile(spec.pattern, flags).search
@@ -52,6 +54,8 @@ class Grep:
 
 
 class Replace:
+    """Each line with a regular expression's matches replaced (`\\1` refers to groups)."""
+
     def __init__(self, spec: ReplaceFilter) -> None:
         self._sub = re.compile(spec.pattern).sub
         self._replacement = spec.replacement
@@ -125,6 +129,7 @@ class Jq:
         return []
 
     def _one(self, line: str) -> Iterable[str]:
+        """The program's outputs for one line, or what `on_invalid` says for a bad line."""
         if not line.strip():
             return self._invalid(line, "empty line")
         try:
@@ -148,6 +153,7 @@ class Jq:
 
 
 def make_filter(spec: FilterSpec, report: Report) -> LineFilter:
+    """The filter a config entry describes; `report` receives jq's `on_invalid: error` lines."""
     if isinstance(spec, GrepFilter):
         return Grep(spec)
     if isinstance(spec, JqFilter):
@@ -178,6 +184,7 @@ class FilterChain:
         return [event]
 
     def _run(self, lines: list[str], finish: bool = False) -> list[str]:
+        """`lines` through every filter in order; `finish` also releases what they hold."""
         for f in self.filters:
             lines = f.feed(lines) if lines else []
             if finish:

@@ -114,6 +114,7 @@ class LineDecoder:
         return [rest] if rest else []
 
     def _hold(self, text: str) -> None:
+        """Keep `text` as part of the line not ended yet (its end only, past `max_partial`)."""
         if not text:
             return
         self._pieces.append(text)
