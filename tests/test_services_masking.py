@@ -219,3 +219,19 @@ def test_error_messages_never_show_a_secret(tmp_path: Path,
              "cli": cli.stdout + cli.stderr, "logs": logs}
     assert "127.0.0.1:1/****" in texts["str"] and "127.0.0.1:1/****" in texts["cli"]
     assert {k: v for k, v in texts.items() if secret in v} == {}
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_url_encoded_and_line_forms_are_masked_at_every_cut(eol: bytes) -> None:
+    from urllib.parse import quote, quote_plus
+
+    value = "top line/with space\nsecond line+plus"
+    registry = SecretRegistry()
+    registry.add(value)
+    lines = value.split("\n")
+    output = eol.join([b"a " + quote(value, safe="").encode(), b"b " + quote_plus(value).encode(),
+                       lines[1].encode() + b" c", b"d " + lines[0].encode(), b"end"]) + eol
+    for cut in range(len(output)):
+        masked = through_masker(registry, [output[:cut], output[cut:]]).decode()
+        assert masked == eol.decode().join(["a ****", "b ****", "**** c", "d ****", "end"]) \
+            + eol.decode(), cut
