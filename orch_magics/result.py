@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -126,10 +127,10 @@ class RunResult:
 
     @cached_property
     def lines(self) -> list[str]:
-        """stdout split into lines (without newlines)."""
+        """stdout split into lines by the one line rule of `sinks.lines` (`a\r\n` is `a`)."""
         return list(self.stdout_buffer.iter_lines())
 
-    def iter_lines(self) -> Any:
+    def iter_lines(self) -> Iterator[str]:
         """stdout lines read incrementally (for outputs too large to hold as one list)."""
         return self.stdout_buffer.iter_lines()
 

@@ -27,8 +27,6 @@ from orch_magics import (
 )
 from orch_magics.config.loader import layer_spec
 from orch_magics.layers.local import LocalConfig
-from orch_magics.sinks.buffer import OutputBuffer
-from orch_magics.sinks.decode import StreamDecoder
 from streams import read_line
 
 CONFIG = load_config_text("""\
@@ -170,32 +168,6 @@ def test_binary_output_survives_byte_for_byte(orch: Orchestrator) -> None:
     payload = bytes(range(256)) * 1000
     res = orch.run("local", command=["cat"], stdin=payload)
     assert res.stdout_bytes == payload
-
-
-def test_decoding_never_splits_a_multibyte_character() -> None:
-    text = "naïve ✓ 日本語 🎉" * 50
-    data = text.encode()
-    dec = StreamDecoder()
-    out = "".join(dec.feed(data[i:i + 1]) for i in range(len(data))) + dec.flush()
-    assert out == text
-
-
-def test_output_buffer_spills_past_threshold() -> None:
-    buf = OutputBuffer(threshold=1000)
-    for _ in range(10):
-        buf.write(b"x" * 150 + b"\n")
-    assert buf.spilled and buf.size == 1510 and buf.line_count == 10
-    assert buf.getvalue() == (b"x" * 150 + b"\n") * 10
-    assert list(buf.iter_lines()) == ["x" * 150] * 10
-
-
-@pytest.mark.parametrize("threshold", [1 << 20, 8])
-def test_lines_split_on_newline_only_in_memory_and_on_disk(threshold: int) -> None:
-    buf = OutputBuffer(threshold=threshold)
-    buf.write(b"50%\r100%\r\ndone\x0cpage2\n\xc3\xa9t\xc3\xa9\nlast")
-    assert buf.spilled is (threshold == 8)
-    assert list(buf.iter_lines()) == ["50%\r100%", "done\x0cpage2", "été", "last"]
-    assert buf.line_count == 4
 
 
 def test_layers_fold_outermost_first_and_merge_env(orch: Orchestrator) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -27,7 +28,8 @@ from orch_magics import ConfigError, Orchestrator, RunError, Stdout, load_config
 from orch_magics.config.model import SecretsSettings
 from orch_magics.process.events import Exit, Stderr
 from orch_magics.secrets import Resolver, ShortSecretWarning, mask_text
-from orch_magics.secrets.masking import MASK, SecretRegistry, StreamMasker
+from orch_magics.secrets.masking import MASK, SecretRegistry
+from orch_magics.secrets.stream import StreamMasker
 
 SENTINEL = "Sentinel/p@ss w+rd=Zq81"  # has characters that URL-encoding and base64 change
 FORMS = {
@@ -56,6 +58,8 @@ services:
       printf '%s' "${TOKEN%%w+*}" >&2; sleep 0.1; printf 'w+%s\\n' "${TOKEN#*w+}" >&2
       echo "multi: $MULTI"
       echo "$MULTI" | tac
+      printf 'pw=%s--%s--%s\\n' "$TOKEN" "$TOKEN" "$TOKEN" | base64
+      printf 'pw=%s--%s--%s\\n' "$TOKEN" "$TOKEN" "$TOKEN" | base64 -w 64 | awk '{printf "%s\\r\\n", $0}' >&2
       sleep 0.5
       exit 3
     environment:
@@ -114,6 +118,21 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         self.values.pop((service, username), None)
 
 
+class Fixed:
+    """A secret provider (the `SecretProvider` protocol) that knows one value for every name."""
+
+    label = "fixed"
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def lookup(self, name: str) -> str | None:
+        return self.value
+
+    def describe(self, name: str) -> str:
+        return "fixed"
+
+
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
     previous = keyring.get_keyring()
@@ -131,10 +150,32 @@ def with_secrets(orch: Orchestrator, **settings: object) -> Orchestrator:
 # ---- the sentinel ------------------------------------------------------------------------------
 
 
+def secret_chars(secret: bytes, offset: int, encode: Callable[[bytes], bytes]) -> str:
+    """The base64 characters that only `secret` decides when `offset` bytes precede it: the
+    longest run on which encodings with other bytes around it agree."""
+    texts = [encode(bytes([b]) * offset + secret + bytes([b, b])).decode()
+             for b in (0, 255, 0x55)]
+    same = "".join(t0 if t0 == t1 == t2 else "\0" for t0, t1, t2 in zip(*texts, strict=True))
+    return max(same.split("\0"), key=len)
+
+
+def leaks_encoded(secret: str, text: str, window: int = 8) -> bool:
+    """True when `window` characters in a row of any base64 encoding of `secret` (any
+    alignment, either alphabet) are in `text`, line breaks taken out."""
+    flat = text.replace("\r", "").replace("\n", "")
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            core = secret_chars(secret.encode(), offset, encode)
+            if any(core[i:i + window] in flat for i in range(len(core) - window + 1)):
+                return True
+    return False
+
+
 def leaked(text: str) -> list[str]:
     """Which sentinel forms (or lines of the multi-line secret) appear in `text`."""
     found = [name for name, form in FORMS.items() if form in text]
     found += [f"multi:{line}" for line in MULTI.splitlines() if line in text]
+    found += ["base64-wrapped"] if leaks_encoded(SENTINEL, text) else []
     return found
 
 
@@ -261,7 +302,7 @@ def test_masking_logging_filter(caplog: pytest.LogCaptureFixture,
     from orch_magics.secrets.masking import get_logger
 
     orch_secret = "logged-secret-XYZ"
-    Resolver([("t", lambda name: orch_secret)]).secret("x")
+    Resolver([Fixed(orch_secret)]).secret("x")
     caplog.set_level(logging.DEBUG)
     log = get_logger("orch_magics.test")
     log.debug("value %s and %r", orch_secret, {"k": orch_secret})

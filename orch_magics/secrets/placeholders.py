@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from .masking import register
+from .providers import EnvProvider, SecretProvider, providers_from_settings, secret_env_name
+
+if TYPE_CHECKING:
+    from ..config.model import SecretsSettings
 
 PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
-
-
-def secret_env_name(name: str) -> str:
-    """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
-    return "ORCH_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class SecretValues:
@@ -33,7 +33,7 @@ class SecretValues:
         if value and value not in self._values:
             self._values.append(value)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -43,56 +43,33 @@ class SecretValues:
         return f"<{len(self._values)} secret value(s)>"
 
 
-SecretLookup = Callable[[str], "str | None"]
-
-
-def env_provider(name: str) -> str | None:
-    return os.environ.get(secret_env_name(name))
-
-
-class _FunctionProvider:
-    """Adapts a `(label, lookup)` pair to the provider interface."""
-
-    def __init__(self, label: str, lookup: SecretLookup) -> None:
-        self.label = label
-        self.lookup = lookup
-
-    def describe(self, name: str) -> str:
-        return f"env {secret_env_name(name)}" if self.lookup is env_provider else self.label
-
-
 class Resolver:
     """Resolves placeholders with a chain of secret providers (first answer wins).
 
-    `providers` are provider objects (`label`, `lookup(name)`, `describe(name)`, see
-    `secrets.providers`) or `(label, lookup)` pairs. Every value found is recorded in `used`
-    and registered for masking everywhere (`secrets.masking`).
+    `providers` follow `secrets.providers.SecretProvider` (default: the env provider alone).
+    Every value found is recorded in `used` and registered for masking everywhere
+    (`secrets.masking`).
     """
 
-    def __init__(self, providers: Iterable[Any] | None = None) -> None:
-        chain = list(providers) if providers is not None else [("env", env_provider)]
-        self.providers: list[Any] = [
-            _FunctionProvider(*p) if isinstance(p, tuple) else p for p in chain]
+    def __init__(self, providers: Iterable[SecretProvider] | None = None) -> None:
+        self.providers: list[SecretProvider] = (
+            list(providers) if providers is not None else [EnvProvider()])
         self.used = SecretValues()
         self._cache: dict[str, str] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any = None, *,
+    def from_settings(cls, settings: SecretsSettings, *,
                       prompt: Callable[[str], str | None] | None = None) -> Resolver:
-        """The chain configured by a `SecretsSettings` (default: env, keyring, file, prompt)."""
-        from ..config.model import SecretsSettings
-        from .providers import providers_from_settings
-
-        return cls(providers_from_settings(settings or SecretsSettings(), prompt=prompt))
+        """The chain a config's `secrets:` section gives (default: env, keyring, file, prompt)."""
+        return cls(providers_from_settings(settings, prompt=prompt))
 
     def secret(self, name: str) -> str | None:
+        """The value of secret `name` from the first provider that has it (None: none has)."""
         if name in self._cache:
             return self._cache[name]
         for provider in self.providers:
             value = provider.lookup(name)
             if value is not None:
-                from .masking import register
-
                 register(value)
                 self.used.add(value)
                 self._cache[name] = value
@@ -100,6 +77,7 @@ class Resolver:
         return None
 
     def tried(self, name: str) -> str:
+        """Where the providers looked for `name`, for the "not available" error."""
         return ", ".join(p.describe(name) for p in self.providers) or "no providers"
 
     def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
@@ -125,14 +103,6 @@ class Resolver:
         return PLACEHOLDER.sub(sub, text)
 
 
-def resolve_mapping(values: Mapping[str, str], resolver: Resolver,
-                    where: Callable[[str, str], ConfigError]) -> dict[str, str]:
-    """Expand every value; `where(key, msg)` builds the error naming the key."""
-    def error_for(key: str) -> Callable[[str], ConfigError]:
-        return lambda msg: where(key, msg)
-
-    return {k: resolver.expand(v, error_for(k)) for k, v in values.items()}
-
-
 def has_placeholder(value: Any) -> bool:
+    """True for a string with at least one `{{secret:…}}` or `{{env:…}}` in it."""
     return isinstance(value, str) and bool(PLACEHOLDER.search(value))

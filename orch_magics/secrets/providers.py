@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import stat
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config.model import SecretsSettings
 from ..errors import ConfigError
-from .placeholders import secret_env_name
+
+if TYPE_CHECKING:
+    from ..config.model import SecretsSettings
+
+
+def secret_env_name(name: str) -> str:
+    """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
+    return "ORCH_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class SecretProvider(Protocol):
+    """One source of secret values; `describe` says what it tried, for the error."""
+
     label: str
 
     def lookup(self, name: str) -> str | None: ...
@@ -169,9 +178,10 @@ class PromptProvider:
 
 
 def providers_from_settings(settings: SecretsSettings, *,
-                            prompt: Callable[[str], str | None] | None = None) -> list[Any]:
+                            prompt: Callable[[str], str | None] | None = None
+                            ) -> list[SecretProvider]:
     """The provider chain in the configured order."""
-    chain: list[Any] = []
+    chain: list[SecretProvider] = []
     for label in settings.providers:
         if label == "env":
             chain.append(EnvProvider())

@@ -1,15 +1,22 @@
-"""An append-only byte buffer that spills to a temporary file past a memory threshold."""
+"""An append-only byte buffer that spills to a temporary file past a memory threshold.
+
+Writing costs one copy per chunk and nothing per line: no newline is counted while output
+streams (`line_count` scans once, when someone asks). Once spilled, chunks are gathered in one
+reused block and written to the file in blocks of `BLOCK` bytes, not one system call per chunk.
+"""
 
 from __future__ import annotations
 
-import io
-import os
 import tempfile
 from collections.abc import Iterator
 from typing import IO
 
+from . import lines as text_model
+
 #: Bytes kept in memory before the buffer moves to a temporary file.
 SPILL_THRESHOLD = 16 << 20
+#: Size of the writes to the spill file.
+BLOCK = 1 << 20
 
 
 class OutputBuffer:
@@ -17,11 +24,12 @@ class OutputBuffer:
 
     def __init__(self, threshold: int = SPILL_THRESHOLD) -> None:
         self._threshold = threshold
-        self._mem: io.BytesIO | None = io.BytesIO()
+        self._mem = bytearray()
         self._file: IO[bytes] | None = None
+        self._block = memoryview(bytearray(0))
+        self._fill = 0
+        self._counted = (0, 0)  # (size, lines) of the last line count
         self.size = 0
-        self.newlines = 0
-        self._last = b""
 
     @property
     def spilled(self) -> bool:
@@ -33,82 +41,93 @@ class OutputBuffer:
         return self._file.name if self._file is not None else None
 
     def write(self, data: bytes) -> None:
-        if not data:
+        """Append a chunk: into memory, or into the block that goes to the spill file."""
+        size = len(data)
+        if not size:
             return
-        if self._file is None and self.size + len(data) > self._threshold:
-            assert self._mem is not None
-            self._file = tempfile.NamedTemporaryFile(prefix="orch-output-", delete=True)
-            self._file.write(self._mem.getbuffer())
-            self._mem = None
-        if self._file is not None:
-            self._file.seek(0, os.SEEK_END)
-            self._file.write(data)
+        self.size += size
+        if self._file is None:
+            if self.size <= self._threshold:
+                self._mem += data
+                return
+            self._spill()
+        end = self._fill + size
+        if end <= BLOCK:
+            self._block[self._fill:end] = data
+            self._fill = end
+            if end == BLOCK:
+                self._drain()
+            return
+        self._drain()
+        if size >= BLOCK:
+            self._write_all(data)
         else:
-            assert self._mem is not None
-            self._mem.write(data)
-        self.size += len(data)
-        self.newlines += data.count(b"\n")
-        self._last = data[-1:]
+            self._block[:size] = data
+            self._fill = size
+
+    def _spill(self) -> None:
+        """Move to a temporary file; the data in memory is its first block."""
+        self._file = tempfile.NamedTemporaryFile(prefix="orch-output-", delete=True, buffering=0)
+        self._write_all(self._mem)
+        self._mem = bytearray()
+        self._block = memoryview(bytearray(BLOCK))
+
+    def _drain(self) -> None:
+        if self._fill:
+            self._write_all(self._block[:self._fill])
+            self._fill = 0
+
+    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
+        assert self._file is not None
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) or 0:]
+
+    def _flushed(self) -> str:
+        """The spill file's path with every byte written to it (for reading it back)."""
+        assert self._file is not None
+        self._drain()
+        return self._file.name
 
     @property
     def line_count(self) -> int:
-        """Lines as `splitlines` would count them (a last line without newline counts)."""
-        return self.newlines + (1 if self.size and self._last != b"\n" else 0)
+        """How many lines `iter_lines` yields (counted on demand, then kept)."""
+        if self._counted[0] != self.size:
+            self._counted = (self.size, text_model.count_lines(self.iter_chunks()))
+        return self._counted[1]
 
     def getvalue(self) -> bytes:
         """All bytes (reads the file back when spilled: mind the size)."""
         if self._file is None:
-            assert self._mem is not None
-            return self._mem.getvalue()
-        self._file.flush()
-        with open(self._file.name, "rb") as f:
+            return bytes(self._mem)
+        with open(self._flushed(), "rb") as f:
             return f.read()
 
     def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
         """The bytes in chunks, without loading them all."""
         if self._file is None:
-            assert self._mem is not None
-            view = self._mem.getbuffer()
-            for i in range(0, len(view), size):
-                yield bytes(view[i:i + size])
+            for i in range(0, len(self._mem), size):
+                yield bytes(self._mem[i:i + size])  # a copy: writing on stays possible
             return
-        self._file.flush()
-        with open(self._file.name, "rb") as f:
+        with open(self._flushed(), "rb") as f:
             while chunk := f.read(size):
                 yield chunk
 
-    def iter_lines(self, encoding: str = "utf-8") -> Iterator[str]:
-        """Decoded lines, split on \\n only (a \\r before it is dropped), read incrementally.
-
-        The same rule in memory and on disk, and the same count as `line_count`: a progress
-        bar's bare \\r or a form feed stays inside its line.
-        """
-        if self._file is None:
-            assert self._mem is not None
-            source: Iterator[bytes] = iter(io.BytesIO(self._mem.getvalue()))
-        else:
-            self._file.flush()
-            source = open(self._file.name, "rb")  # noqa: SIM115 - closed below
-        try:
-            for raw in source:  # binary files iterate on b"\\n": never inside a UTF-8 sequence
-                if raw.endswith(b"\n"):
-                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-                yield raw.decode(encoding, "replace")
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+    def iter_lines(self) -> Iterator[str]:
+        """Decoded lines by the one line rule (`sinks.lines`), read incrementally."""
+        return text_model.iter_lines(self.iter_chunks())
 
     def tail(self, max_bytes: int) -> bytes:
         """The last `max_bytes` bytes."""
+        if max_bytes <= 0:
+            return b""
         if self._file is None:
-            assert self._mem is not None
-            return self._mem.getvalue()[-max_bytes:]
-        self._file.flush()
-        with open(self._file.name, "rb") as f:
+            return bytes(self._mem[-max_bytes:])
+        with open(self._flushed(), "rb") as f:
             f.seek(max(0, self.size - max_bytes))
             return f.read()
 
     def close(self) -> None:
+        """Remove the spill file (a temporary file deleted on close)."""
         if self._file is not None:
             self._file.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
-from .decode import StreamDecoder
+from .lines import LineDecoder, terminal_view
 from .units import human_size
 
 Stream = Literal["stdout", "stderr", "stdin"]
@@ -64,8 +64,7 @@ class DisplaySink:
         self._keep_pending = keep_pending
         self._lock = threading.Lock()
         self._lines: collections.deque[tuple[Stream, str]] = collections.deque(maxlen=self.tail)
-        self._partial: dict[str, str] = {"stdout": "", "stderr": ""}
-        self._decoders = {"stdout": StreamDecoder(), "stderr": StreamDecoder()}
+        self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         self._pending: list[tuple[Stream, str]] = []
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
@@ -97,15 +96,9 @@ class DisplaySink:
         self._schedule()
 
     def close(self) -> None:
+        self._add("stdout", b"", final=True)
+        self._add("stderr", b"", final=True)
         with self._lock:
-            for stream in ("stdout", "stderr"):
-                rest = self._decoders[stream].flush()
-                if rest:
-                    self._text(stream, rest)  # type: ignore[arg-type]
-                if self._partial[stream]:
-                    self._store(stream, [self._partial[stream]])  # type: ignore[arg-type]
-                    self.line_counts[stream] += 1
-                    self._partial[stream] = ""
             self._closed = True
             self.ended = self.ended or time.monotonic()
         if self._timer is not None:
@@ -146,37 +139,22 @@ class DisplaySink:
             self._publish = None
 
     # ---- internals ------------------------------------------------------------------------
-    def _add(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
+    def _add(self, stream: Literal["stdout", "stderr"], data: bytes, final: bool = False) -> None:
+        """Count and keep the last `tail` lines of `data` (the one line rule of sinks.lines)."""
         with self._lock:
             self.byte_counts[stream] += len(data)
-            text = self._decoders[stream].feed(data)
-            if text:
-                self._text(stream, text)
-
-    def _text(self, stream: Literal["stdout", "stderr"], text: str) -> None:
-        shown = not (stream == "stdout" and self.stdout_mode in ("capture", "file"))
-        if self._keep_pending and shown:
-            self._pending.append((stream, text))
-        text = self._partial[stream] + text
-        newlines = text.count("\n")
-        if newlines == 0:
-            self._partial[stream] = text[-MAX_PARTIAL:]
-            return
-        if newlines > self.tail:  # only the last `tail` lines can be shown: split just those
-            pieces = text.rsplit("\n", self.tail + 1)[1:]
-        else:
-            pieces = text.split("\n")
-        self._partial[stream] = pieces.pop()[-MAX_PARTIAL:]
-        self.line_counts[stream] += newlines
-        if shown:
-            self._store(stream, pieces)
+            text, count, lines = self._decoders[stream].feed_last(data, self.tail, final)
+            shown = not (stream == "stdout" and self.stdout_mode in ("capture", "file"))
+            if self._keep_pending and shown and text:
+                self._pending.append((stream, text))
+            self.line_counts[stream] += count
+            if shown:
+                self._store(stream, lines)
 
     def _store(self, stream: Stream, lines: list[str]) -> None:
         if not self.tail:
             return
         for line in lines[-self.tail:]:
-            if line.endswith("\r"):
-                line = line[:-1]
             self._lines.append((stream, line))
 
     def _schedule(self) -> None:
@@ -240,7 +218,7 @@ def render_text(snap: Snapshot) -> str:
     if snap.hidden:
         out.append(f"… {snap.hidden} earlier lines hidden (all kept in the result)")
     for stream, line in snap.lines:
-        line = _clip(_ANSI.sub("", line))
+        line = _clip(terminal_view(_ANSI.sub("", line)))
         out.append({"stdout": "", "stderr": "[stderr] ", "stdin": "› "}[stream] + line)
     out.append(f"[{snap.status}]")
     return "\n".join(out)
@@ -259,7 +237,7 @@ def render_html(snap: Snapshot) -> str:
         rows.append(f'<span style="opacity:.6">… {snap.hidden} earlier lines hidden '
                     f'(all kept in the result)</span>')
     for stream, line in snap.lines:
-        text = html.escape(_clip(_ANSI.sub("", line)))
+        text = html.escape(_clip(terminal_view(_ANSI.sub("", line))))
         if stream == "stdin":
             text = "› " + text
         style = _STYLE[stream]

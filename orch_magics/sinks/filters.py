@@ -1,11 +1,14 @@
 """Output filters: grep, jq, head, tail, replace on stdout lines, as they stream.
 
-Each configured filter (`config.model.GrepFilter` …) becomes a `LineFilter`: `feed(line)`
-returns the lines it lets through (zero, one or more), `finish()` what it still holds when the
-stream ends (tail). `FilterChain` folds them, in the configured order, into one event → events
-transform for the runner: Stdout chunks are cut into lines (a partial last line waits for its
-end), the lines go through every filter, and what comes out is one Stdout event again. Stderr
-and Exit pass through untouched, so every sink after the chain sees the filtered stream.
+Each configured filter (`config.model.GrepFilter` …) becomes a `LineFilter`: `feed(lines)`
+takes the lines one chunk completed and returns what it lets through (zero, one or more per
+line), `finish()` what it still holds when the stream ends (tail). Working a chunk's lines at a
+time keeps the per-line cost to the filter's own work. `FilterChain` folds them, in the configured order, into one event → events
+transform for the runner: Stdout chunks are cut into lines by the one line rule of
+`sinks.lines` (a partial last line waits for its end; `ERROR\r\n` is the line `ERROR`), the
+lines go through every filter, and what comes out is one Stdout event again, each line ended by
+`\n`. Stderr and Exit pass through untouched, so every sink after the chain sees the filtered
+stream.
 
 Lines are decoded as UTF-8 (undecodable bytes replaced) only when there are filters: without
 filters the runner never builds a chain and bytes pass exactly.
@@ -17,75 +20,86 @@ import collections
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..config.model import FilterSpec, GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
 from ..process.events import Event, Exit, Stderr, Stdout
+from .lines import LineDecoder
 
 Report = Callable[[str], None]
 
 
-class LineFilter:
-    """One filter over lines (without their newline)."""
+class LineFilter(Protocol):
+    """One filter over lines (without their ending), fed a chunk's lines at a time."""
 
-    def feed(self, line: str) -> Iterable[str]:
-        raise NotImplementedError
+    def feed(self, lines: list[str]) -> list[str]: ...
 
-    def finish(self) -> Iterable[str]:
-        return ()
+    def finish(self) -> list[str]: ...
 
 
-class Grep(LineFilter):
+class Grep:
+    """The lines a regular expression finds (or, with `invert`, does not find)."""
+
     def __init__(self, spec: GrepFilter) -> None:
         flags = re.IGNORECASE if spec.ignore_case else 0
         self._search = re.compile(spec.pattern, flags).search
         self._invert = spec.invert
 
-    def feed(self, line: str) -> Iterable[str]:
-        if (self._search(line) is None) == self._invert:
-            return (line,)
-        return ()
+    def feed(self, lines: list[str]) -> list[str]:
+        search, invert = self._search, self._invert
+        return [line for line in lines if (search(line) is None) == invert]
+
+    def finish(self) -> list[str]:
+        return []
 
 
-class Replace(LineFilter):
+class Replace:
+    """Each line with a regular expression's matches replaced (`\\1` refers to groups)."""
+
     def __init__(self, spec: ReplaceFilter) -> None:
         self._sub = re.compile(spec.pattern).sub
         self._replacement = spec.replacement
 
-    def feed(self, line: str) -> Iterable[str]:
-        return (self._sub(self._replacement, line),)
+    def feed(self, lines: list[str]) -> list[str]:
+        sub, replacement = self._sub, self._replacement
+        return [sub(replacement, line) for line in lines]
+
+    def finish(self) -> list[str]:
+        return []
 
 
-class Head(LineFilter):
+class Head:
     """The first N lines; the rest is dropped (the process keeps running and is not stopped)."""
 
     def __init__(self, spec: HeadFilter) -> None:
-        self._left = spec.lines
+        self._left = max(spec.lines, 0)
 
-    def feed(self, line: str) -> Iterable[str]:
-        if self._left <= 0:
-            return ()
-        self._left -= 1
-        return (line,)
+    def feed(self, lines: list[str]) -> list[str]:
+        kept = lines[:self._left]
+        self._left -= len(kept)
+        return kept
+
+    def finish(self) -> list[str]:
+        return []
 
 
-class Tail(LineFilter):
+class Tail:
     """The last N lines, released when the stream ends."""
 
     def __init__(self, spec: TailFilter) -> None:
         self._lines: collections.deque[str] = collections.deque(maxlen=max(spec.lines, 0))
 
-    def feed(self, line: str) -> Iterable[str]:
-        if self._lines.maxlen:
-            self._lines.append(line)
-        return ()
+    def feed(self, lines: list[str]) -> list[str]:
+        self._lines.extend(lines)
+        return []
 
-    def finish(self) -> Iterable[str]:
-        lines, self._lines = list(self._lines), collections.deque(maxlen=self._lines.maxlen)
+    def finish(self) -> list[str]:
+        lines = list(self._lines)
+        self._lines.clear()
         return lines
 
 
-class Jq(LineFilter):
+class Jq:
     """A jq program (compiled once, by the `jq` bindings to libjq) run on each JSON line.
 
     A line that is not JSON, or on which the program fails, is "invalid": passed through,
@@ -105,7 +119,17 @@ class Jq(LineFilter):
         self._raw = spec.raw
         self._report = report
 
-    def feed(self, line: str) -> Iterable[str]:
+    def feed(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        for line in lines:
+            out.extend(self._one(line))
+        return out
+
+    def finish(self) -> list[str]:
+        return []
+
+    def _one(self, line: str) -> Iterable[str]:
+        """The program's outputs for one line, or what `on_invalid` says for a bad line."""
         if not line.strip():
             return self._invalid(line, "empty line")
         try:
@@ -129,6 +153,7 @@ class Jq(LineFilter):
 
 
 def make_filter(spec: FilterSpec, report: Report) -> LineFilter:
+    """The filter a config entry describes; `report` receives jq's `on_invalid: error` lines."""
     if isinstance(spec, GrepFilter):
         return Grep(spec)
     if isinstance(spec, JqFilter):
@@ -148,37 +173,22 @@ class FilterChain:
     def __init__(self, specs: Sequence[FilterSpec]) -> None:
         self._reports: list[str] = []
         self.filters = [make_filter(s, self._reports.append) for s in specs]
-        self._partial = b""
-        self.lines_in = 0
-        self.lines_out = 0
+        self._decoder = LineDecoder()
 
     def __call__(self, event: Event) -> list[Event]:
         if isinstance(event, Stdout):
-            data = self._partial + event.data
-            pieces = data.split(b"\n")
-            self._partial = pieces.pop()
-            out = self._run([p.decode("utf-8", "replace") for p in pieces])
-            return self._events(out, final=False)
+            return self._events(self._run(self._decoder.feed(event.data)), final=False)
         if isinstance(event, Exit):
-            lines = []
-            last_partial = bool(self._partial)
-            if self._partial:
-                lines = [self._partial.decode("utf-8", "replace")]
-                self._partial = b""
-            out = self._run(lines, finish=True)
-            return [*self._events(out, final=last_partial), event]
+            last = self._decoder.feed(b"", final=True)
+            return [*self._events(self._run(last, finish=True), final=bool(last)), event]
         return [event]
 
     def _run(self, lines: list[str], finish: bool = False) -> list[str]:
-        self.lines_in += len(lines)
+        """`lines` through every filter in order; `finish` also releases what they hold."""
         for f in self.filters:
-            nxt: list[str] = []
-            for line in lines:
-                nxt.extend(f.feed(line))
+            lines = f.feed(lines) if lines else []
             if finish:
-                nxt.extend(f.finish())
-            lines = nxt
-        self.lines_out += len(lines)
+                lines += f.finish()
         return lines
 
     def _events(self, lines: list[str], *, final: bool) -> list[Event]:

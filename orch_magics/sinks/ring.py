@@ -6,36 +6,48 @@ import collections
 import threading
 
 from ..process.events import Event, Stderr, Stdout
-from .decode import LineSplitter, StreamDecoder
+from ..secrets.masking import mask_text
+from .lines import LineDecoder
+
+#: Characters kept of a line that has not ended yet (its end is kept).
+MAX_PARTIAL = 64 * 1024
 
 
 class RingBuffer:
-    """Keeps the last `max_lines` lines of stdout and stderr (interleaved, tagged)."""
+    """Keeps the last `max_lines` lines of stdout and stderr (interleaved, tagged).
+
+    Lines follow the one line rule of `sinks.lines`; of a chunk that completes more lines than
+    the ring holds, only the last ones are built.
+    """
 
     def __init__(self, max_lines: int = 10_000) -> None:
         self.lines: collections.deque[tuple[str, str]] = collections.deque(maxlen=max_lines)
+        self._max_lines = max_lines
         self.total_lines = 0
         self._lock = threading.Lock()
-        self._decoders = {"stdout": StreamDecoder(), "stderr": StreamDecoder()}
-        self._splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+        self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
             stream = "stdout" if isinstance(event, Stdout) else "stderr"
-            text = self._decoders[stream].feed(event.data)
-            self.add(stream, self._splitters[stream].feed(text))
+            _, count, last = self._decoders[stream].feed_last(event.data, self._max_lines)
+            self._keep(stream, count, last)
 
     def add(self, stream: str, lines: list[str]) -> None:
-        """Keep lines of our own (notes such as `orch: restart 1/5`) as if the run printed them."""
+        """Lines of our own (`orch: …` notes), masked (they did not come through the run's
+        masker), kept like the run's."""
+        self._keep(stream, len(lines), [mask_text(line) for line in lines])
+
+    def _keep(self, stream: str, count: int, lines: list[str]) -> None:
+        """`count` lines ended; `lines` are the last of them (the ring keeps only those)."""
         with self._lock:
-            for line in lines:
-                self.lines.append((stream, line))
-            self.total_lines += len(lines)
+            self.lines.extend((stream, line) for line in lines)
+            self.total_lines += count
 
     def close(self) -> None:
-        for stream in ("stdout", "stderr"):
-            rest = self._decoders[stream].flush()
-            self.add(stream, self._splitters[stream].feed(rest) + self._splitters[stream].flush())
+        for stream, decoder in self._decoders.items():
+            _, count, last = decoder.feed_last(b"", self._max_lines, final=True)
+            self._keep(stream, count, last)
 
     def clear(self) -> None:
         with self._lock:
@@ -53,3 +65,4 @@ class RingBuffer:
         with self._lock:
             picked = [line for stream, line in self.lines if stream in streams]
         return picked if n is None else picked[-n:]
+

@@ -1,0 +1,116 @@
+"""The texts a secret value can show up as in output, and the patterns that find them.
+
+Plain forms: the value; each line of a multi-line value (as is and stripped); URL-encoding
+(`quote` and `quote_plus`); the value escaped inside a JSON string (ASCII-only or not) and
+inside a Python repr, where quotes, backslashes and newlines change.
+
+Encoded forms, in the standard and URL-safe base64 alphabets: the encoding of the value and of
+the value plus a newline (`echo $S | base64`), padded and unpadded; and, for a value encoded in
+the middle of other data, the characters that depend on the value alone at each of the three
+byte alignments (`echo "pw=$S" | base64`).
+
+Encoders wrap their output (`base64` at 76 columns, PEM and `openssl` at 64, CRLF in MIME), so an
+encoded form is found with an optional line break (`\\n` or `\\r\\n`) between any two of its
+characters. A match is replaced by `****` per line piece: masking never joins or splits lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote, quote_plus
+
+MASK = "****"
+MIN_LENGTH = 4
+#: An optional line break between two characters of an encoded form.
+BREAK = "(?:\r?\n)?"
+BREAKS = b"\r\n"
+#: Every character of the two base64 alphabets.
+B64_CHARS = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+
+_PIECE_TEXT = re.compile(r"[^\r\n]+")
+_PIECE_BYTES = re.compile(rb"[^\r\n]+")
+_ENCODERS: tuple[Callable[[bytes], bytes], ...] = (base64.b64encode, base64.urlsafe_b64encode)
+
+
+def plain_forms(value: str) -> set[str]:
+    """The value, each line of it, and its URL-encodings."""
+    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), repr(value)[1:-1],
+             json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    lines = [line.strip("\r") for line in value.split("\n")]
+    if len(lines) > 1:
+        forms.update(lines)
+        forms.update(line.strip() for line in lines)
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> str:
+    """The base64 characters that depend only on `raw` when it starts `offset` bytes into a
+    3-byte group (character i carries bits 6i..6i+5 of the data)."""
+    text = encode(b"\0" * offset + raw + b"\0\0").decode("ascii")
+    first = -(-8 * offset // 6)
+    return text[first:8 * (offset + len(raw)) // 6]
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The base64 forms of `value` (see the module docstring)."""
+    raw = value.encode("utf-8")
+    forms: set[str] = set()
+    for encode in _ENCODERS:
+        for data in (raw, raw + b"\n"):
+            text = encode(data).decode("ascii")
+            forms.update((text, text.rstrip("=")))
+        forms.update(aligned_core(raw, offset, encode) for offset in range(3))
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+@dataclass(frozen=True)
+class FormSet:
+    """Compiled patterns for a set of forms, plus what a stream needs to hold back a start."""
+
+    text_re: re.Pattern[str]
+    bytes_re: re.Pattern[bytes]
+    forms: tuple[bytes, ...]  # every form, as it appears without added line breaks
+    encoded: tuple[bytes, ...]  # the forms that may be wrapped
+    window: int  # bytes at the end of a chunk that can hold the start of a (wrapped) form
+
+    def mask_text(self, text: str) -> str:
+        return self.text_re.sub(blank_text, text) if text else text
+
+    def mask_bytes(self, data: bytes) -> bytes:
+        return self.bytes_re.sub(blank_bytes, data) if data else data
+
+
+class FormSource(Protocol):
+    """Where the current forms come from (the registry: secrets may be added during a run)."""
+
+    @property
+    def forms(self) -> FormSet | None: ...
+
+
+def compile_forms(plain: Iterable[str], encoded: Iterable[str]) -> FormSet:
+    """One pattern for all forms; at one position the longest form wins."""
+    encoded = set(encoded)
+    sources = {f: re.escape(f) for f in plain}
+    sources.update({f: BREAK.join(re.escape(c) for c in f) for f in encoded})
+    ordered = sorted(sources, key=len, reverse=True)
+    source = "|".join(sources[f] for f in ordered)
+    forms = tuple(f.encode("utf-8") for f in ordered)
+    return FormSet(
+        text_re=re.compile(source), bytes_re=re.compile(source.encode("utf-8")),
+        forms=forms, encoded=tuple(f.encode("ascii") for f in ordered if f in encoded),
+        window=3 * max(len(f) for f in forms) + 2)
+
+
+def blank_text(match: re.Match[str]) -> str:
+    """A match as `****` per line piece (its line breaks are kept)."""
+    return _PIECE_TEXT.sub(MASK, match.group())
+
+
+def blank_bytes(match: re.Match[bytes]) -> bytes:
+    """A match as `****` per line piece (its line breaks are kept)."""
+    return _PIECE_BYTES.sub(MASK.encode(), match.group())

@@ -1,0 +1,144 @@
+"""The one text model for output: how bytes become text and text becomes lines, for every sink.
+
+The rule, used by the filters, the live display, the ring buffer of named runs, the captured
+result (`RunResult.lines`, `iter_lines`, `line_count`) and nothing else:
+
+- Bytes are decoded as UTF-8, incrementally: a character split across chunks is decoded whole;
+  bytes that are not UTF-8 become U+FFFD (one per invalid sequence, wherever the chunks end).
+- A line ends at `\\n`. One `\\r` right before that `\\n` belongs to the line ending, not to the
+  line (`ERROR\\r\\n` is the line `ERROR`). Any other `\\r` is part of the line's text: a
+  progress bar's `50%\\r100%` is one line, and a display shows what a terminal would show
+  (`terminal_view`: each `\\r` returns to the start of the line and overwrites).
+- Text after the last `\\n` is a last line without ending: it counts as a line at the end of the
+  stream when it is not empty. Empty lines between endings are lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+
+NEWLINE = "\n"
+CR = "\r"
+
+
+def strip_ending(line: str) -> str:
+    """A line as split at `\\n`, without the one `\\r` that may close it."""
+    return line[:-1] if line.endswith(CR) else line
+
+
+def _strip_all(lines: list[str], text: str) -> list[str]:
+    """`strip_ending` on each line; free when `text` (their source) has no `\\r` at all."""
+    if CR not in text:
+        return lines
+    return [line[:-1] if line.endswith(CR) else line for line in lines]
+
+
+def terminal_view(line: str) -> str:
+    """What a terminal shows for a line with bare `\\r`: later text overwrites from column 0."""
+    if CR not in line:
+        return line
+    shown = ""
+    for piece in line.split(CR):
+        shown = piece + shown[len(piece):]
+    return shown
+
+
+class LineDecoder:
+    """bytes chunks in, complete lines out (without ending); `final=True` ends the stream.
+
+    `max_partial` bounds the characters kept of a line that has not ended yet (its tail is
+    kept), so a stream without newlines cannot grow a bounded sink; None keeps all.
+    """
+
+    def __init__(self, max_partial: int | None = None) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pieces: list[str] = []
+        self._held = 0
+        self._max = max_partial
+
+    @property
+    def partial(self) -> str:
+        """The text of the line not ended yet (a `\\r` at its end may still be an ending)."""
+        if len(self._pieces) > 1:
+            self._pieces = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    def feed(self, data: bytes, final: bool = False) -> list[str]:
+        """The lines that `data` completes, in order; `final` ends the stream (last line too)."""
+        lines = self.feed_text(self._decoder.decode(data, final))
+        return lines + self._end() if final else lines
+
+    def feed_text(self, text: str) -> list[str]:
+        """Like `feed`, for text already decoded."""
+        if NEWLINE not in text:
+            self._hold(text)
+            return []
+        lines = text.split(NEWLINE)
+        if self._pieces:
+            self._pieces.append(lines[0])
+            lines[0] = "".join(self._pieces)
+            self._pieces.clear()
+            self._held = 0
+            lines[0] = strip_ending(lines[0])  # its `\r` may have come in an earlier chunk
+        self._hold(lines.pop())
+        return _strip_all(lines, text)
+
+    def feed_last(self, data: bytes, n: int, final: bool = False) -> tuple[str, int, list[str]]:
+        """Decode `data`; return its text, how many lines it completes, and the last `n` of them.
+
+        For bounded sinks (display tail, ring buffer): lines before the last `n` of a chunk are
+        counted but never built.
+        """
+        text = self._decoder.decode(data, final)
+        count = text.count(NEWLINE)
+        if count <= n:
+            lines = self.feed_text(text)
+        else:
+            pieces = text.rsplit(NEWLINE, n + 1)
+            self._pieces.clear()  # the pending line ended inside the dropped part
+            self._held = 0
+            self._hold(pieces.pop())
+            lines = _strip_all(pieces[1:], text)
+        if final:
+            last = self._end()
+            count += len(last)
+            lines = (lines + last)[-n:] if n > 0 else []
+        return text, count, lines
+
+    def _end(self) -> list[str]:
+        """The line not ended by `\n` when the stream ends (none when it is empty)."""
+        rest = self.partial
+        self._pieces.clear()
+        self._held = 0
+        return [rest] if rest else []
+
+    def _hold(self, text: str) -> None:
+        """Keep `text` as part of the line not ended yet (its end only, past `max_partial`)."""
+        if not text:
+            return
+        self._pieces.append(text)
+        self._held += len(text)
+        if self._max is not None and self._held > 2 * self._max:
+            kept = "".join(self._pieces)[-self._max:]
+            self._pieces[:] = [kept]
+            self._held = len(kept)
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Every line of a byte stream given as chunks, by the rule above."""
+    decoder = LineDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    yield from decoder.feed(b"", final=True)
+
+
+def count_lines(chunks: Iterable[bytes]) -> int:
+    """How many lines `iter_lines` yields, without decoding (a UTF-8 `\\n` is always a byte 10)."""
+    count = 0
+    last = b""
+    for chunk in chunks:
+        if chunk:
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (1 if last not in (b"", b"\n") else 0)

@@ -1,0 +1,245 @@
+"""One line rule for every sink: the same inputs give the same lines everywhere.
+
+Filters, the live display, the ring buffer of named runs, the captured buffer (in memory and
+spilled to disk) and `RunResult.lines` of a real process are fed the same byte streams: CRLF,
+lone CR, UTF-8 split across chunks, invalid UTF-8, no trailing newline, empty lines, long lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
+from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.sinks.buffer import OutputBuffer
+from orch_magics.sinks.display import MAX_PARTIAL, DisplaySink
+from orch_magics.sinks.filters import FilterChain
+from orch_magics.sinks.lines import LineDecoder, terminal_view
+from orch_magics.sinks.ring import RingBuffer
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i:i + 1] for i in range(len(data))]
+
+
+UTF8 = "naïve ✓ 日本語 🎉\n".encode()
+
+#: name → (chunks as they arrive, the lines every consumer must see)
+CASES: dict[str, tuple[list[bytes], list[str]]] = {
+    "crlf": ([b"ERROR\r\nok\r\n"], ["ERROR", "ok"]),
+    "crlf-split": ([b"ERROR\r", b"\nnext\r", b"\n"], ["ERROR", "next"]),
+    "lone-cr": ([b"50%\r100%\n", b"a\rb\r\r\n"], ["50%\r100%", "a\rb\r"]),
+    "cr-at-end": ([b"done\n10%\r"], ["done", "10%\r"]),
+    "utf8-split": (bytewise(UTF8 * 3), ["naïve ✓ 日本語 🎉"] * 3),
+    "invalid-utf8": ([b"bad \xff\xfe end\n\xe2\x82\n", b"x\xe2", b"\x82y\n"],
+                     ["bad \ufffd\ufffd end", "\ufffd", "x\ufffdy"]),
+    "no-trailing-newline": ([b"a\nb"], ["a", "b"]),
+    "empty-lines": ([b"\n\n", b"\na\n\n"], ["", "", "", "a", ""]),
+    "only-newline": ([b"\n"], [""]),
+    "nothing": ([], []),
+    "long-line": ([b"y" * 65536] * 40 + [b"\r\nshort\n"], ["y" * 65536 * 40, "short"]),
+}
+
+
+def from_decoder(chunks: list[bytes]) -> list[str]:
+    decoder = LineDecoder()
+    lines = [line for chunk in chunks for line in decoder.feed(chunk)]
+    return lines + decoder.feed(b"", final=True)
+
+
+def from_filters(chunks: list[bytes]) -> list[str]:
+    chain = FilterChain([GrepFilter(pattern="")])  # lets every line through
+    events = [e for chunk in chunks for e in chain(Stdout(chunk))] + chain(Exit(code=0))
+    text = b"".join(e.data for e in events if isinstance(e, Stdout)).decode()
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def from_display(chunks: list[bytes]) -> list[str]:
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=1000)
+    for chunk in chunks:
+        sink.feed(Stdout(chunk))
+    sink.close()
+    lines = [line for stream, line in sink.snapshot().lines if stream == "stdout"]
+    assert sink.line_counts["stdout"] == len(lines)
+    return lines
+
+
+def from_ring(chunks: list[bytes]) -> list[str]:
+    ring = RingBuffer()
+    for chunk in chunks:
+        ring.feed(Stdout(chunk))
+        ring.feed(Stderr(b"err\r\n"))  # the other stream does not disturb this one
+    ring.close()
+    assert ring.tail(streams=("stderr",)) == ["err"] * len(chunks)
+    lines = ring.tail(streams=("stdout",))
+    assert ring.total_lines == len(lines) + len(chunks)
+    return lines
+
+
+def buffer_lines(threshold: int) -> Callable[[list[bytes]], list[str]]:
+    def lines(chunks: list[bytes]) -> list[str]:
+        buf = OutputBuffer(threshold=threshold)
+        for chunk in chunks:
+            buf.write(chunk)
+        assert buf.spilled is (threshold == 8 and buf.size > 8)
+        found = list(buf.iter_lines())
+        assert buf.line_count == len(found)
+        return found
+
+    return lines
+
+
+CONSUMERS: dict[str, Callable[[list[bytes]], list[str]]] = {
+    "decoder": from_decoder,
+    "filters": from_filters,
+    "display": from_display,
+    "ring": from_ring,
+    "buffer-memory": buffer_lines(1 << 30),
+    "buffer-spilled": buffer_lines(8),
+}
+BOUNDED = {"display", "ring"}  # keep the end of a line that is longer than they hold
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_every_consumer_sees_the_same_lines(consumer: str, case: str) -> None:
+    chunks, expected = CASES[case]
+    got = CONSUMERS[consumer](chunks)
+    if consumer in BOUNDED and case == "long-line":
+        assert len(got) == 2 and got[1] == "short"
+        assert MAX_PARTIAL <= len(got[0]) < len(expected[0]) and set(got[0]) == {"y"}
+        return
+    assert got == expected
+
+
+@pytest.fixture(scope="module")
+def orch() -> Orchestrator:
+    o = Orchestrator(load_config_text("environments:\n  local: {layers: []}\n"))
+    yield o
+    o.close()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "long-line"])
+def test_result_lines_of_a_real_process(orch: Orchestrator, case: str) -> None:
+    chunks, expected = CASES[case]
+    res = orch.run("local", command=["cat"], stdin=b"".join(chunks))
+    assert res.lines == expected
+    assert list(res.iter_lines()) == expected
+    assert f"({len(expected)} lines)" in repr(res)
+
+
+FILTER_CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  crlf:
+    command: printf 'INFO ok\\r\\ndisk ERROR\\r\\n{"level":"ERROR"}\\r\\nlast ERROR'
+    filters: [@FILTERS@]
+"""
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ("{type: grep, pattern: 'ERROR$'}", "disk ERROR\nlast ERROR"),
+    ("{type: grep, pattern: 'ok$', invert: true}", 'disk ERROR\n{"level":"ERROR"}\nlast ERROR'),
+    ("{type: replace, pattern: '(\\w+)$', replacement: '<\\1>'}",
+     'INFO <ok>\ndisk <ERROR>\n{"level":"ERROR"}\nlast <ERROR>'),
+    ("{type: jq, query: .level, on_invalid: drop}", "ERROR\n"),
+    ("{type: tail, lines: 2}", '{"level":"ERROR"}\nlast ERROR'),
+    ("{type: head, lines: 1}", "INFO ok\n"),
+])
+def test_filters_see_crlf_lines_as_result_lines_do(filters: str, expected: str) -> None:
+    """`ERROR$` matches `ERROR\\r\\n`: a filter sees the line `RunResult.lines` shows."""
+    orch = Orchestrator(load_config_text(FILTER_CONFIG.replace("@FILTERS@", filters)))
+    try:
+        res = orch.run("local", "crlf")
+    finally:
+        orch.close()
+    assert res.ok, res.describe_failure()
+    assert res.stdout == expected
+    assert res.raw_stdout.count("\r\n") == 3  # the unfiltered output keeps its endings
+
+
+@pytest.mark.parametrize("spec", [
+    GrepFilter(pattern="^b$"), ReplaceFilter(pattern="$", replacement="!"),
+    JqFilter(query=".", on_invalid="pass"), HeadFilter(lines=5), TailFilter(lines=5)])
+def test_filter_lines_never_end_in_cr(spec: object) -> None:
+    chain = FilterChain([spec])  # type: ignore[list-item]
+    out = chain(Stdout(b"a\r\nb\r")) + chain(Stdout(b"\nc\r\n")) + chain(Exit(code=0))
+    text = b"".join(e.data for e in out if isinstance(e, Stdout)).decode()
+    assert "\r" not in text
+
+
+def test_display_counts_lines_past_its_tail_without_keeping_them() -> None:
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=3)
+    sink.feed(Stdout(b"".join(b"line %d\r\n" % i for i in range(1000))))
+    sink.feed(Stdout(b"partial"))
+    sink.close()
+    snap = sink.snapshot()
+    assert [line for _, line in snap.lines] == ["line 998", "line 999", "partial"]
+    assert sink.line_counts["stdout"] == 1001 and snap.hidden == 998
+
+
+def test_terminal_view_overwrites_from_the_start_of_the_line() -> None:
+    assert terminal_view("50%\r100%") == "100%"
+    assert terminal_view("abcdef\rXY") == "XYcdef"
+    assert terminal_view("10%\r") == "10%"
+    assert terminal_view("plain") == "plain"
+
+
+def test_decoding_never_splits_a_multibyte_character() -> None:
+    text = "naïve ✓ 日本語 🎉" * 50
+    decoder = LineDecoder()
+    data = text.encode()
+    assert [line for b in bytewise(data) for line in decoder.feed(b)] == []
+    assert decoder.partial == text
+    assert decoder.feed(b"", final=True) == [text]
+
+
+def test_output_buffer_spills_past_threshold() -> None:
+    buf = OutputBuffer(threshold=1000)
+    for _ in range(10):
+        buf.write(b"x" * 150 + b"\n")
+    assert buf.spilled and buf.size == 1510 and buf.line_count == 10
+    assert buf.getvalue() == (b"x" * 150 + b"\n") * 10
+    assert list(buf.iter_lines()) == ["x" * 150] * 10
+
+
+@pytest.mark.parametrize("threshold", [1 << 20, 8])
+def test_lines_split_on_newline_only_in_memory_and_on_disk(threshold: int) -> None:
+    buf = OutputBuffer(threshold=threshold)
+    buf.write(b"50%\r100%\r\ndone\x0cpage2\n\xc3\xa9t\xc3\xa9\nlast")
+    assert buf.spilled is (threshold == 8)
+    assert list(buf.iter_lines()) == ["50%\r100%", "done\x0cpage2", "été", "last"]
+    assert buf.line_count == 4
+
+
+@pytest.mark.parametrize("sizes", [[1, 7, 1 << 20, 3, (1 << 20) - 1, 5 << 20, 2], [4096] * 700])
+def test_spilled_buffer_keeps_every_byte_in_order(sizes: list[int]) -> None:
+    """Chunks smaller and larger than the spill block, and ones that fill it exactly."""
+    buf = OutputBuffer(threshold=1000)
+    expected = bytearray()
+    for i, size in enumerate(sizes):
+        chunk = bytes([65 + i % 26]) * size
+        buf.write(chunk)
+        expected += chunk
+        if i % 3 == 0:  # reading while it is being written
+            assert buf.tail(10) == bytes(expected[-10:])
+    assert buf.spilled and buf.size == len(expected)
+    assert buf.getvalue() == bytes(expected)
+    assert b"".join(buf.iter_chunks(12345)) == bytes(expected)
+    assert buf.tail(0) == b"" and buf.tail(3) == bytes(expected[-3:])
+
+
+def test_display_shows_a_progress_line_as_a_terminal_would() -> None:
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    sink.feed(Stdout(b"copying 10%\rcopying 55%\rcopying 100%\r\ndone\n"))
+    sink.close()
+    text = sink.render()["text/plain"]
+    assert "copying 100%\ndone\n" in text and "10%" not in text
+    assert [line for _, line in sink.snapshot().lines][0] == "copying 10%\rcopying 55%\rcopying 100%"

@@ -1,0 +1,237 @@
+"""Masking derived forms: wrapped base64 at any alignment and width, split across chunks.
+
+`echo "$S" | base64` wraps its output at 76 columns, so a secret of 58 characters or more used
+to print in clear. The checks feed the real `base64` program's output, and synthetic wrapped
+encodings cut at every position, through the stream masker and the one-shot maskers, and a
+real run's every sink.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.secrets.masking import MASK, SecretRegistry
+from orch_magics.secrets.stream import StreamMasker
+from test_services_secrets import leaks_encoded, secret_chars
+
+Encode = Callable[[bytes], bytes]
+ENCODERS: dict[str, Encode] = {"std": base64.b64encode, "url": base64.urlsafe_b64encode}
+
+
+def make_secret(length: int, seed: int = 7) -> str:
+    rng = random.Random(seed * 1000 + length)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+=-_!@%~"
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def wrapped(data: bytes, encode: Encode, width: int, eol: bytes) -> bytes:
+    text = encode(data)
+    return b"".join(text[i:i + width] + eol for i in range(0, len(text), width))
+
+
+def through_masker(registry: SecretRegistry, chunks: list[bytes]) -> bytes:
+    masker = StreamMasker(registry)
+    events = [e for chunk in chunks for e in masker(Stdout(chunk))] + masker(Exit(code=0))
+    return b"".join(e.data for e in events if isinstance(e, Stdout))
+
+
+def assert_masked(secret: str, original: bytes, masked: bytes) -> None:
+    text = masked.decode()
+    assert secret not in text
+    assert not leaks_encoded(secret, text), text
+    assert MASK in text
+    # masking keeps the line structure: the same line breaks, in the same order
+    assert [c for c in text if c in "\r\n"] == [c for c in original.decode() if c in "\r\n"]
+
+
+@pytest.mark.parametrize("length", [4, 20, 57, 58, 59, 100, 300])
+@pytest.mark.parametrize("offset", [0, 1, 2, 4])
+@pytest.mark.parametrize("width", [64, 76])
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("alphabet", ENCODERS)
+def test_wrapped_base64_is_masked_whole_and_split(length: int, offset: int, width: int,
+                                                  eol: bytes, alphabet: str) -> None:
+    secret = make_secret(length)
+    registry = SecretRegistry()
+    registry.add(secret)
+    data = b"p" * offset + secret.encode() + b"\n"
+    output = b"before\n" + wrapped(data, ENCODERS[alphabet], width, eol) + b"after\n"
+    assert_masked(secret, output, registry.mask_bytes(output))
+    assert_masked(secret, output, registry.mask_text(output.decode()).encode())
+    step = 1 if length in (58, 100) else 5  # every cut for some, a spread for the others
+    for cut in range(0, len(output), step):
+        assert_masked(secret, output, through_masker(registry, [output[:cut], output[cut:]]))
+
+
+def test_base64_in_tiny_chunks_is_masked() -> None:
+    secret = make_secret(90)
+    registry = SecretRegistry()
+    registry.add(secret)
+    output = wrapped(b"key: " + secret.encode(), base64.b64encode, 76, b"\r\n")
+    chunks = [output[i:i + 3] for i in range(0, len(output), 3)]
+    assert_masked(secret, output, through_masker(registry, chunks))
+
+
+@pytest.mark.parametrize("length", [30, 58, 64, 200])
+@pytest.mark.parametrize("prefix", ["", "x", "xy", "user:"])
+@pytest.mark.parametrize("command", ["base64", "base64 -w 64", "base64 -w 0", "openssl base64"])
+def test_output_of_real_encoders_is_masked(length: int, prefix: str, command: str) -> None:
+    secret = make_secret(length, seed=3)
+    registry = SecretRegistry()
+    registry.add(secret)
+    output = subprocess.run(command.split(), input=(prefix + secret + "\n").encode(),
+                            capture_output=True, check=True).stdout
+    assert_masked(secret, output, through_masker(registry, [output]))
+    assert_masked(secret, output, registry.mask_bytes(output))
+
+
+def test_ordinary_lines_are_not_held_back() -> None:
+    """Only an end that may begin a secret waits for the next chunk; line endings of ordinary
+    text never do, even when the line ends with a character a wrapped form starts with."""
+    secret = make_secret(80)
+    registry = SecretRegistry()
+    registry.add(secret)
+    starts = {f[:1] for f in registry.forms.encoded}  # type: ignore[union-attr]
+    masker = StreamMasker(registry)
+    for first in sorted(starts):
+        for line in (b"done " + first + b"\n", b"ok" + first + b"\r\n", b"result: " + first + b"\n"):
+            assert masker(Stdout(line)) == [Stdout(line)], line
+    # a long line of base64 characters may be wrapped output: its end waits
+    wide = b"Q" * 70 + sorted(starts)[0] + b"\n"
+    released = b"".join(e.data for e in masker(Stdout(wide)))  # type: ignore[attr-defined]
+    assert wide.startswith(released) and len(released) < len(wide)
+
+
+@pytest.mark.parametrize("value", ['quote"and\\backslash', "line one\nline two", "naïve café ✓"])
+def test_escaped_forms_are_masked(value: str) -> None:
+    registry = SecretRegistry()
+    registry.add(value)
+    for text in (json.dumps({"v": value}), json.dumps(value, ensure_ascii=False),
+                 f"error: {value!r}", repr([value])):
+        masked = registry.mask_text(text)
+        assert MASK in masked and value not in masked, (text, masked)
+        for form in (json.dumps(value)[1:-1], repr(value)[1:-1]):
+            assert form not in masked
+
+
+def test_aligned_forms_match_the_encoders_own_output() -> None:
+    """The characters the masker derives at each alignment are in the real encoding."""
+    secret = make_secret(40)
+    registry = SecretRegistry()
+    registry.add(secret)
+    encoded = {f.decode() for f in registry.forms.encoded}  # type: ignore[union-attr]
+    for encode in ENCODERS.values():
+        for offset in range(3):
+            core = secret_chars(secret.encode(), offset, encode)
+            assert any(core in form or form in core for form in encoded if len(form) >= 8)
+
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  wrapped:
+    command: |
+      echo "$S" | base64
+      printf 'x%s' "$S" | base64 -w 64
+      printf 'xy%s' "$S" | base64 | awk '{printf "%s\\r\\n", $0}'
+      echo "$S" | base64 -w 76 >&2
+      exit 2
+    environment: {S: "{{secret:long}}"}
+"""
+
+
+@pytest.mark.parametrize("length", [58, 61, 150])
+def test_a_run_masks_wrapped_encodings_in_every_sink(length: int, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = make_secret(length, seed=11)
+    monkeypatch.setenv("ORCH_SECRET_LONG", secret)
+    orch = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs")
+    seen: list[bytes] = []
+
+    class Collect:
+        def feed(self, event: object) -> None:
+            if isinstance(event, (Stdout, Stderr)):
+                seen.append(event.data)
+
+        def close(self) -> None:
+            pass
+
+    try:
+        result = orch.run("local", "wrapped", sinks=[Collect()])
+        named = orch.start("local", "wrapped", name="w")
+        named.wait(20)
+        texts = {
+            "stdout": result.stdout, "stderr": result.stderr, "lines": "\n".join(result.lines),
+            "repr": repr(result), "json": result.json(), "sink": b"".join(seen).decode(),
+            "failure": result.describe_failure(), "logs": orch.logs("w"),
+            "log-file": Path(orch.status("w").log_file or "").read_text(),
+        }
+    finally:
+        orch.close()
+    assert result.returncode == 2 and result.stdout.count(MASK) >= 3
+    assert {k: v for k, v in texts.items() if secret in v or leaks_encoded(secret, v)} == {}
+
+
+ERROR_CONFIG = """\
+environments:
+  remote-engine:
+    layers:
+      - {type: docker, config: {container: app, docker_host: "tcp://127.0.0.1:1/{{secret:tok}}"}}
+"""
+
+
+def test_error_messages_never_show_a_secret(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error built from a resolved value (here a docker_host URL) is masked in its message,
+    repr and traceback, in the CLI's words, and in the `orch:` note of a named run's logs."""
+    secret = "engine-token-Zq81/xy"
+    monkeypatch.setenv("ORCH_SECRET_TOK", secret)
+    (tmp_path / "orch.yaml").write_text(ERROR_CONFIG)
+    orch = Orchestrator(load_config_text(ERROR_CONFIG), log_dir=tmp_path / "logs")
+    try:
+        with pytest.raises(OrchError) as info:
+            orch.run("remote-engine", command="true")
+        named = orch.start("remote-engine", command="true", name="n")
+        with pytest.raises(OrchError):
+            named.wait(20)
+        logs = orch.logs("n")
+    finally:
+        orch.close()
+    cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                          str(tmp_path / "orch.yaml"), "run", "remote-engine", "--", "true"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "ORCH_SECRET_TOK": secret})
+    texts = {"str": str(info.value), "repr": repr(info.value),
+             "traceback": "".join(traceback.format_exception(info.value)),
+             "cli": cli.stdout + cli.stderr, "logs": logs}
+    assert "127.0.0.1:1/****" in texts["str"] and "127.0.0.1:1/****" in texts["cli"]
+    assert {k: v for k, v in texts.items() if secret in v} == {}
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_url_encoded_and_line_forms_are_masked_at_every_cut(eol: bytes) -> None:
+    from urllib.parse import quote, quote_plus
+
+    value = "top line/with space\nsecond line+plus"
+    registry = SecretRegistry()
+    registry.add(value)
+    lines = value.split("\n")
+    output = eol.join([b"a " + quote(value, safe="").encode(), b"b " + quote_plus(value).encode(),
+                       lines[1].encode() + b" c", b"d " + lines[0].encode(), b"end"]) + eol
+    for cut in range(len(output)):
+        masked = through_masker(registry, [output[:cut], output[cut:]]).decode()
+        assert masked == eol.decode().join(["a ****", "b ****", "**** c", "d ****", "end"]) \
+            + eol.decode(), cut
