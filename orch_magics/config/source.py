@@ -171,6 +171,10 @@ def parse_source(text: str, name: str = "<string>") -> Source:
             pos = (mark.line + 1, mark.column + 1) if mark else None
             problem = exc.problem or exc.context or "not valid YAML"
             raise error_at(name, text, pos, f"YAML syntax error: {problem}") from None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            raise ConfigError(f"YAML syntax error: character #x{exc.character:04x} is not "
+                              "allowed in YAML", file=name, line=line) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"YAML error: {_one_line(str(exc))}", file=name) from None
         if node is not None:
