@@ -12,12 +12,13 @@ from types import MappingProxyType
 from typing import Literal
 
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
+from .config.placeholders import has_placeholder
 from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
 from .secrets.masking import mask_text
-from .secrets.placeholders import Resolver, has_placeholder
+from .secrets.placeholders import Resolver
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,13 @@ Every mapping rejects unknown keys (with a "did you mean" suggestion), except ke
 yaml-language-server complete and check keys from the schema: `orch schema > orch.schema.json` and
 start the file with `# yaml-language-server: $schema=orch.schema.json`.
 
+`orch check` (and every load) refuses what can be known without connecting: wrong types, numbers
+out of the ranges below (and NaN or infinity), regular expressions and jq programs that do not
+compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`), a docker layer without exactly
+one target. Keys are names as written (`on:` is the name `on`, not `true`). YAML anchors and
+aliases work (put shared parts under `x-` keys), but aliases may add at most 100,000 values in
+all and may not contain themselves; a file may be at most 32 MiB and nest 100 levels deep.
+
 A complete example using every section:
 
 ```yaml
@@ -107,6 +114,17 @@ def type_text(schema: dict[str, Any]) -> str:
     return str(kind)
 
 
+def bounds_text(schema: dict[str, Any]) -> str:
+    """`, 1 to 65535` / `, > 0` rendering of a property's numeric bounds."""
+    if "minimum" in schema and "maximum" in schema:
+        return f", {schema['minimum']} to {schema['maximum']}"
+    if "minimum" in schema:
+        return f", ≥ {schema['minimum']}"
+    if "exclusiveMinimum" in schema:
+        return f", > {schema['exclusiveMinimum']}"
+    return f", ≤ {schema['maximum']}" if "maximum" in schema else ""
+
+
 def default_text(schema: dict[str, Any], required: bool) -> str:
     if required:
         return "**required**"
@@ -134,7 +152,7 @@ def table(obj: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
         prop = props[key]
         if key in skip:
             continue
-        rows.append(f"| `{key}` | {cell(type_text(prop))} | "
+        rows.append(f"| `{key}` | {cell(type_text(prop) + bounds_text(prop))} | "
                     f"{default_text(prop, key in required)} | "
                     f"{cell(prop.get('description', '')) or '—'} |")
     return rows

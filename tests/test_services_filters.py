@@ -52,7 +52,6 @@ services:
       - {type: grep, pattern: error, ignore_case: true}
       - {type: jq, query: '"\\(.n): \\(.msg)"'}
       - {type: replace, pattern: '^', replacement: '> '}
-  bad-jq: {command: 'cat @LOG@', filters: [{type: jq, query: '.['}]}
   slow-partial:
     command: "printf 'keep me'; sleep 0.2; printf ' please\\ndrop\\nkeep last'"
     filters: [{type: grep, pattern: keep}]
@@ -152,9 +151,12 @@ def test_partial_lines_wait_for_their_end(orch: Orchestrator) -> None:
     assert res.stdout == "keep me please\nkeep last"  # the unterminated last line stays so
 
 
-def test_bad_jq_program_fails_before_anything_runs(orch: Orchestrator) -> None:
-    with pytest.raises(ConfigError, match="does not compile"):
-        orch.run("local", "bad-jq")
+def test_bad_jq_program_fails_before_anything_runs() -> None:
+    """Compiled when the config loads, so `orch check` catches it and nothing ever runs."""
+    with pytest.raises(ConfigError, match=r"jq filter '\.\[' does not compile") as err:
+        load_config_text("services:\n  bad-jq: {command: 'true', filters: [{type: jq, "
+                         "query: '.['}]}\n")
+    assert (err.value.line, err.value.column) == (2, 57)
 
 
 def test_no_filters_means_exact_bytes(orch: Orchestrator) -> None:

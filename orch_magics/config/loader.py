@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -19,9 +20,9 @@ from .model import (
     SecretsSettings,
     Service,
 )
-from .source import Path_, Source, read_source
+from .source import Path_, Source, no_gc, parse_source, read_source
 from .suggest import did_you_mean
-from .validate import build_dataclass
+from .validate import build_dataclass, kind_name
 
 TOP_KEYS = ("environments", "services", "secrets")
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -57,34 +58,39 @@ def demo_config_files() -> list[Path]:
 def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Config:
     """Load and validate config files (found automatically when none are given)."""
     paths = find_config_files(files, cwd=cwd)
-    environments: dict[str, Environment] = {}
-    services: dict[str, Service] = {}
-    secrets = SecretsSettings()
-    for path in paths:
-        src = read_source(path)
-        _load_source(src, environments, services)
-        if isinstance(src.data, dict) and "secrets" in src.data:
-            secrets = build_dataclass(SecretsSettings, src.data["secrets"], ("secrets",), src)
-            if secrets.file and not os.path.isabs(secrets.file):
-                resolved = str(Path(path).resolve().parent / secrets.file)
-                secrets = SecretsSettings(secrets.providers, resolved, secrets.keyring_service)
-    return Config(
-        environments=MappingProxyType(environments),
-        services=MappingProxyType(services),
-        files=tuple(str(p) for p in paths),
-        secrets=secrets,
-    )
+    return _assemble((read_source(p), Path(p).resolve().parent) for p in paths)
 
 
 def load_config_text(text: str, name: str = "<string>") -> Config:
-    """Validate config given as YAML text (for tests and notebooks)."""
-    from .source import parse_source
+    """Validate config given as YAML text (for tests and notebooks).
 
-    src = parse_source(text, name)
+    A relative `secrets.file` is relative to the working directory.
+    """
+    return _assemble([(parse_source(text, name), Path.cwd())])
+
+
+def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
+    """One Config from parsed sources, each with the directory its relative paths start from."""
     environments: dict[str, Environment] = {}
     services: dict[str, Service] = {}
-    _load_source(src, environments, services)
-    return Config(MappingProxyType(environments), MappingProxyType(services), (name,))
+    secrets = SecretsSettings()
+    files = []
+    with no_gc():
+        for src, base in sources:
+            files.append(src.file)
+            _load_source(src, environments, services)
+            if "secrets" in src.data:
+                secrets = _secrets(src, base)
+    return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
+                  secrets)
+
+
+def _secrets(src: Source, base: Path) -> SecretsSettings:
+    settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
+                                                ("secrets",), src)
+    if settings.file and not os.path.isabs(settings.file):
+        return replace(settings, file=str(base / os.path.expanduser(settings.file)))
+    return settings
 
 
 def _load_source(src: Source, environments: dict[str, Environment],
@@ -126,7 +132,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
 
 
 def _location(src: Source, path: Path_) -> Location:
-    pos = src.keys.get(path) or src.values.get(path)
+    pos = src.position(path, at_key=True)
     return Location(src.file, pos[0] if pos else None)
 
 
@@ -169,9 +175,7 @@ def _layer(raw: Any, path: Path_, src: Source) -> LayerSpec:
     if type_ is None:
         raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kinds) + ")")
     if not isinstance(type_, str) or type_ not in kinds:
-        raise src.error(path + ("type",), f"unknown layer type {type_!r}; known types: "
-                                          f"{', '.join(kinds)}",
-                        suggestion=did_you_mean(str(type_), kinds))
+        raise _unknown_type(src, path + ("type",), "layer", type_, kinds)
     kind = get_kind(type_)
     config = build_dataclass(kind.Config, raw.get("config"), path + ("config",), src)
     label = raw.get("name")
@@ -201,8 +205,6 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
 
 
 def _replace_stdout_file(service: Service) -> Service:
-    from dataclasses import replace
-
     return replace(service, stdout_file="{service}-{timestamp}.out")
 
 
@@ -210,9 +212,20 @@ def _filter(raw: Any, path: Path_, src: Source) -> Any:
     if not isinstance(raw, dict):
         raise src.error(path, "a filter must be a mapping like {type: grep, pattern: ERROR}")
     type_ = raw.get("type")
-    if type_ not in FILTER_KINDS:
-        raise src.error(path + ("type",) if "type" in raw else path,
-                        f"unknown filter type {type_!r}; known: {', '.join(FILTER_KINDS)}",
-                        suggestion=did_you_mean(str(type_), FILTER_KINDS))
+    if type_ is None:
+        raise src.error(path, f"a filter needs a 'type' (one of {', '.join(FILTER_KINDS)})")
+    if not isinstance(type_, str) or type_ not in FILTER_KINDS:
+        raise _unknown_type(src, path + ("type",), "filter", type_, list(FILTER_KINDS))
     options = {k: v for k, v in raw.items() if k != "type"}
     return build_dataclass(FILTER_KINDS[type_], options, path, src)
+
+
+def _unknown_type(src: Source, path: Path_, what: str, value: Any, known: list[str]
+                  ) -> ConfigError:
+    """The error for a layer's or filter's `type` that names no known kind."""
+    if not isinstance(value, str):
+        return src.error(path, f"a {what}'s type must be a name (one of {', '.join(known)}), "
+                               f"not {kind_name(value)}")
+    shown = value[:40] + "…" if len(value) > 40 else value
+    return src.error(path, f"unknown {what} type {shown!r}; known types: {', '.join(known)}",
+                     suggestion=did_you_mean(value, known))

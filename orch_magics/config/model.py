@@ -6,6 +6,7 @@ documentation; the JSON Schema and docs/configuration.md are generated from it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,23 @@ def _regex(pattern: str) -> None:
         raise ValueError(f"not a valid regular expression: {exc}") from None
 
 
+@functools.lru_cache(maxsize=1024)
+def _jq_program(query: str) -> None:
+    """Compile a jq program at load time (cached: libjq takes about a millisecond a program)."""
+    import jq
+
+    try:
+        jq.compile(query)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        why = first.removeprefix("jq: error: ").strip().rstrip(":")
+        raise ValueError(f"jq filter {query!r} does not compile: {why}") from None
+
+
+#: Longest single argument Linux accepts (MAX_ARG_STRLEN); `sh -c LINE` passes LINE as one.
+MAX_ARG_BYTES = 128 * 1024
+
+
 PATH_FIELDS = ("service", "env", "timestamp")
 
 
@@ -49,11 +67,17 @@ def _path_template(template: str) -> None:
                              + (f"; did you mean {{{hint}}}?" if hint else ""))
 
 
-def _non_empty_command(cmd: CommandSpec) -> None:
+def _command(cmd: CommandSpec) -> None:
+    """Not empty, and no argument longer than the kernel takes (E2BIG at run time)."""
     if isinstance(cmd, str) and not cmd.strip():
         raise ValueError("the command is empty")
     if isinstance(cmd, tuple) and not cmd:
         raise ValueError("the argv list is empty")
+    for arg in (cmd,) if isinstance(cmd, str) else cmd:
+        size = len(arg.encode("utf-8", "surrogateescape"))
+        if size >= MAX_ARG_BYTES:
+            raise ValueError(f"one argument is {size:,} bytes; the system accepts less than "
+                             f"{MAX_ARG_BYTES:,}: put the command in a script and run that")
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ class JqFilter:
     """Run a jq program on each stdout line that is JSON."""
 
     kind: ClassVar[str] = "jq"
-    query: str = field(metadata=doc("jq program, e.g. `.timestamp,.message`."))
+    query: str = field(metadata=doc("jq program, e.g. `.timestamp,.message`.", check=_jq_program))
     on_invalid: Literal["pass", "drop", "error"] = field(
         default="pass",
         metadata=doc("What to do with a line that is not JSON: pass it through, drop it, or "
@@ -99,7 +123,7 @@ class HeadFilter:
     """Keep only the first N lines."""
 
     kind: ClassVar[str] = "head"
-    lines: int = field(default=10, metadata=doc("How many lines to keep."))
+    lines: int = field(default=10, metadata=doc("How many lines to keep.", ge=0))
 
 
 @dataclass(frozen=True)
@@ -107,7 +131,7 @@ class TailFilter:
     """Keep only the last N lines (shown when the run ends)."""
 
     kind: ClassVar[str] = "tail"
-    lines: int = field(default=10, metadata=doc("How many lines to keep."))
+    lines: int = field(default=10, metadata=doc("How many lines to keep.", ge=0))
 
 
 @dataclass(frozen=True)
@@ -134,7 +158,7 @@ class Step:
 
     command: CommandSpec = field(
         metadata=doc("Shell command line (run by /bin/sh -c) or argv list.",
-                     check=_non_empty_command))
+                     check=_command))
     when: Literal["always", "success", "failure"] = field(
         default="success",
         metadata=doc("post_commands only: run after success (default), failure, or always."),
@@ -152,7 +176,7 @@ class Service:
     command: CommandSpec = field(
         metadata=doc("Shell command line, run by /bin/sh -c at the innermost layer (pipes, globs "
                      "and $VAR work there), or an argv list run without a shell.",
-                     check=_non_empty_command))
+                     check=_command))
     description: str | None = field(default=None, metadata=doc("One line shown by `orch ls`."))
     stdin_mode: Literal["none", "streaming", "interactive"] = field(
         default="none",
@@ -185,10 +209,11 @@ class Service:
     timeout: float | None = field(
         default=None,
         metadata=doc("Seconds after which the command is stopped (INT, TERM, KILL), counted "
-                     "from the start of connecting; pre and post commands are not limited."))
+                     "from the start of connecting; pre and post commands are not limited.",
+                     gt=0))
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))
-    max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up."))
+    max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up.", ge=0))
     name: str = field(default="", metadata={"internal": True})
     location: Location | None = field(default=None, metadata={"internal": True}, compare=False)
 

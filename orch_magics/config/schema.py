@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import get_kind, kind_names
 from .model import FILTER_KINDS, SecretsSettings, Service
-from .validate import yaml_key
+from .validate import BOUNDS, yaml_key
 
 SCHEMA_ID = "https://orch-magics.invalid/orch.schema.json"
 EXT: dict[str, Any] = {"^x-": {}}
@@ -61,6 +61,9 @@ def dataclass_schema(cls: Any, skip: tuple[str, ...] = (), extra: dict[str, Any]
         prop = dict(type_schema(hints[f.name]))
         if "doc" in f.metadata:
             prop["description"] = f.metadata["doc"]
+        for bound, (_holds, _words, keyword) in BOUNDS.items():
+            if bound in f.metadata:
+                prop[keyword] = f.metadata[bound]
         if f.default is not dataclasses.MISSING and isinstance(f.default, (str, int, float, bool)):
             prop["default"] = f.default
         elif isinstance(f.default, tuple) and all(isinstance(v, str) for v in f.default):

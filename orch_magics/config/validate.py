@@ -2,22 +2,42 @@
 
 A config class is a frozen dataclass; its type hints are the schema. Supported hints: str, int,
 float, bool, X | None, Literal[...], tuple[X, ...], Mapping[str, str], nested dataclasses, and a
-union of those. Field metadata may carry `doc` (documentation) and `check` (a callable raising
-ValueError with a message). Keys starting with `x-` are extension keys and are ignored.
+union of those. Field metadata may carry `doc` (documentation), bounds `ge`, `gt`, `le` (numbers)
+and `check` (a callable raising ValueError with a message); a class may define `check(self)` for
+rules across fields. Numbers must be finite, and every string's placeholders must be well formed.
+Keys starting with `x-` are extension keys and are ignored.
+
+Each type hint is compiled once into a `Builder` (cached), so a large file pays only for its
+values, not for re-reading the hints.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
+import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean
 
+#: Checks `value` (at `path` of `src`) and returns it converted.
+Builder = Callable[[Any, Path_, Source], Any]
+
 _SCALAR_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_MAPPINGS = (Mapping, dict, typing.Mapping)
+
+#: Bound metadata keys: (test that must hold, how a failure reads, JSON Schema keyword).
+BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
+    "ge": (lambda v, b: v >= b, "at least", "minimum"),
+    "gt": (lambda v, b: v > b, "greater than", "exclusiveMinimum"),
+    "le": (lambda v, b: v <= b, "at most", "maximum"),
+}
 
 
 def yaml_key(f: dataclasses.Field[Any]) -> str:
@@ -25,29 +45,25 @@ def yaml_key(f: dataclasses.Field[Any]) -> str:
     return str(f.metadata.get("key", f.name))
 
 
+@functools.cache
 def hints(cls: type) -> dict[str, Any]:
+    """A config class's resolved type hints (cached: resolving them is slow)."""
     return typing.get_type_hints(cls)
 
 
 def kind_name(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    """What a YAML value is, in words (`an integer`, `a list`)."""
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
+                       (str, "a string"), (list, "a list"), (dict, "a mapping"),
+                       (datetime.date, "a date (quote it to make it text)"),
+                       (bytes, "binary data")):
+        if isinstance(value, kind):
+            return name
+    return "nothing (null)" if value is None else type(value).__name__
 
 
 def describe_type(tp: Any) -> str:
+    """What a type hint accepts, in words."""
     origin = get_origin(tp)
     if tp in _SCALAR_NAMES:
         return _SCALAR_NAMES[tp]
@@ -57,71 +73,129 @@ def describe_type(tp: Any) -> str:
         return " or ".join(describe_type(a) for a in get_args(tp) if a is not type(None))
     if origin is tuple:
         return "a list"
-    if origin in (Mapping, dict, typing.Mapping) or tp is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
+    if origin in _MAPPINGS or tp is dict or dataclasses.is_dataclass(tp):
         return "a mapping"
     return getattr(tp, "__name__", str(tp))
 
 
 def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     """Check `value` against type hint `tp` and return it converted (dataclasses, tuples)."""
+    return builder(tp)(value, path, src)
+
+
+@functools.cache
+def builder(tp: Any) -> Builder:
+    """The compiled check-and-convert function for type hint `tp`."""
     origin = get_origin(tp)
     if tp is Any:
-        return value
+        return lambda value, path, src: value
     if origin in (Union, types.UnionType):
-        members = get_args(tp)
-        if value is None and type(None) in members:
-            return None
-        candidates = [m for m in members if m is not type(None) and _shape_fits(m, value)]
-        if candidates:
-            return build(candidates[0], value, path, src)
-        raise _type_error(tp, value, path, src)
+        return _union(tp)
     if origin is Literal:
-        allowed = get_args(tp)
+        return _literal(get_args(tp))
+    if tp in _SCALARS:
+        return _SCALARS[tp]
+    if origin is tuple:
+        return _tuple(tp)
+    if origin in _MAPPINGS:
+        return _mapping(tp)
+    if dataclasses.is_dataclass(tp):
+        return lambda value, path, src: build_dataclass(tp, value, path, src)
+    raise TypeError(f"unsupported config type {tp!r}")  # a bug in a config class, not user input
+
+
+def _union(tp: Any) -> Builder:
+    members = [(m, builder(m)) for m in get_args(tp) if m is not type(None)]
+    nullable = len(members) != len(get_args(tp))
+
+    def build_union(value: Any, path: Path_, src: Source) -> Any:
+        if value is None and nullable:
+            return None
+        for member, build_member in members:
+            if _shape_fits(member, value):
+                return build_member(value, path, src)
+        raise _type_error(tp, value, path, src)
+    return build_union
+
+
+def _literal(allowed: tuple[Any, ...]) -> Builder:
+    def build_literal(value: Any, path: Path_, src: Source) -> Any:
         if value in allowed and not (isinstance(value, bool) and True in allowed and 1 in allowed):
             return value
-        hint = did_you_mean(str(value), [str(a) for a in allowed]) if isinstance(value, str) else None
-        raise src.error(
-            path,
-            f"{describe_path(path)} must be one of {', '.join(repr(a) for a in allowed)}, "
-            f"not {value!r}",
-            suggestion=hint,
-        )
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _type_error(tp, value, path, src)
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _type_error(tp, value, path, src)
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _type_error(tp, value, path, src)
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _type_error(tp, value, path, src)
-    if origin is tuple:
-        (item_tp, _ellipsis) = get_args(tp)
+        hint = did_you_mean(value, [str(a) for a in allowed]) if isinstance(value, str) else None
+        shown = repr(value) if isinstance(value, (str, int, float)) else kind_name(value)
+        raise src.error(path, f"{describe_path(path)} must be one of "
+                              f"{', '.join(repr(a) for a in allowed)}, not {shown}",
+                        suggestion=hint)
+    return build_literal
+
+
+def _build_str(value: Any, path: Path_, src: Source) -> Any:
+    if not isinstance(value, str):
+        raise _type_error(str, value, path, src)
+    problem = placeholder_problem(value)
+    if problem:
+        raise src.error(path, f"{describe_path(path)}: {problem}")
+    return value
+
+
+def _build_bool(value: Any, path: Path_, src: Source) -> Any:
+    if isinstance(value, bool):
+        return value
+    raise _type_error(bool, value, path, src)
+
+
+def _build_int(value: Any, path: Path_, src: Source) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _type_error(int, value, path, src)
+
+
+def _build_float(value: Any, path: Path_, src: Source) -> Any:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _type_error(float, value, path, src)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
+    return float(value)
+
+
+_SCALARS: dict[Any, Builder] = {
+    str: _build_str, bool: _build_bool, int: _build_int, float: _build_float}
+
+
+def _tuple(tp: Any) -> Builder:
+    build_item = builder(get_args(tp)[0])
+
+    def build_tuple(value: Any, path: Path_, src: Source) -> Any:
         if not isinstance(value, list):
             raise _type_error(tp, value, path, src)
-        return tuple(build(item_tp, item, path + (i,), src) for i, item in enumerate(value))
-    if origin in (Mapping, dict, typing.Mapping):
-        key_tp, val_tp = get_args(tp)
+        return tuple(build_item(item, path + (i,), src) for i, item in enumerate(value))
+    return build_tuple
+
+
+def _mapping(tp: Any) -> Builder:
+    val_tp = get_args(tp)[1]
+    build_value = builder(val_tp)
+
+    def build_mapping(value: Any, path: Path_, src: Source) -> Any:
         if not isinstance(value, dict):
             raise _type_error(tp, value, path, src)
         out = {}
         for k, v in value.items():
-            if val_tp is str and isinstance(v, (int, float, bool)) and v is not None:
+            if val_tp is str and isinstance(v, (int, float)):
                 v = ("true" if v else "false") if isinstance(v, bool) else str(v)
-            out[k] = build(val_tp, v, path + (k,), src)
+            out[k] = build_value(v, path + (k,), src)
         return types.MappingProxyType(out)
-    if dataclasses.is_dataclass(tp):
-        return build_dataclass(tp, value, path, src)
-    raise TypeError(f"unsupported config type {tp!r}")  # a bug in a config class, not user input
+    return build_mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldPlan:
+    """How one YAML key of a config class is built and checked."""
+
+    name: str
+    build: Builder
+    checks: tuple[Callable[[Any], None], ...]
 
 
 def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any) -> Any:
@@ -130,35 +204,75 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
         value = {}
     if not isinstance(value, dict):
         raise _type_error(cls, value, path, src)
-    fields = {yaml_key(f): f for f in dataclasses.fields(cls) if f.init and f.name not in extra}
-    fields = {k: f for k, f in fields.items() if not f.metadata.get("internal")}
-    type_hints = hints(cls)
+    plans = _plans(cls, frozenset(extra))
     kwargs: dict[str, Any] = dict(extra)
     for key, raw in value.items():
-        if key.startswith("x-"):
-            continue
-        f = fields.get(key)
-        if f is None:
-            where = describe_path(path)
-            raise src.error(
-                path + (key,),
-                f"unknown key {key!r} in {where}",
-                at_key=True,
-                suggestion=did_you_mean(key, fields),
-            )
-        converted = build(type_hints[f.name], raw, path + (key,), src)
-        check = f.metadata.get("check")
-        if check is not None and converted is not None:
-            try:
-                check(converted)
-            except ValueError as exc:
-                raise src.error(path + (key,), f"{describe_path(path + (key,))}: {exc}") from None
-        kwargs[f.name] = converted
-    for key, f in fields.items():
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if required and f.name not in kwargs:
+        plan = plans.get(key)
+        if plan is None:
+            if key.startswith("x-"):
+                continue
+            raise src.error(path + (key,), f"unknown key {key!r} in {describe_path(path)}",
+                            at_key=True, suggestion=did_you_mean(key, plans))
+        converted = plan.build(raw, path + (key,), src)
+        if converted is not None:
+            for check in plan.checks:
+                try:
+                    check(converted)
+                except ValueError as exc:
+                    raise src.error(path + (key,), _about(path + (key,), str(exc))) from None
+        kwargs[plan.name] = converted
+    for key, name in _required(cls):
+        if name not in kwargs:
             raise src.error(path, f"{describe_path(path)} is missing the required key {key!r}")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    own_check = getattr(obj, "check", None)
+    if callable(own_check):
+        try:
+            own_check()
+        except ValueError as exc:
+            raise src.error(path, _about(path, str(exc))) from None
+    return obj
+
+
+def _about(path: Path_, problem: str) -> str:
+    """`services.a.timeout must be …` or `services.a.command: the command is empty`."""
+    sep = " " if problem.startswith("must ") else ": "
+    return f"{describe_path(path)}{sep}{problem}"
+
+
+@functools.cache
+def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
+    """The fields a YAML mapping may set, by key (not internal ones, not those in `skip`)."""
+    type_hints = hints(cls)
+    return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), _checks(f))
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.init and f.name not in skip and not f.metadata.get("internal")}
+
+
+def _checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
+    """A field's bounds (`ge`, `gt`, `le` metadata), then its `check` callable."""
+    checks = [_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata]
+    if "check" in f.metadata:
+        checks.append(f.metadata["check"])
+    return tuple(checks)
+
+
+def _bound(key: str, bound: Any) -> Callable[[Any], None]:
+    holds, words, _schema_keyword = BOUNDS[key]
+
+    def check(value: Any) -> None:
+        if isinstance(value, (int, float)) and not holds(value, bound):
+            raise ValueError(f"must be {words} {bound}, not {value!r}")
+    return check
+
+
+@functools.cache
+def _required(cls: type) -> tuple[tuple[str, str], ...]:
+    """(YAML key, field name) of the fields without a default."""
+    return tuple((yaml_key(f), f.name) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                 if f.init and not f.metadata.get("internal")
+                 and f.default is dataclasses.MISSING
+                 and f.default_factory is dataclasses.MISSING)
 
 
 def _shape_fits(tp: Any, value: Any) -> bool:
@@ -173,7 +287,7 @@ def _shape_fits(tp: Any, value: Any) -> bool:
         return isinstance(value, list)
     if origin is Literal:
         return value in get_args(tp)
-    if origin in (Mapping, dict, typing.Mapping) or dataclasses.is_dataclass(tp):
+    if origin in _MAPPINGS or dataclasses.is_dataclass(tp):
         return isinstance(value, dict)
     return False
 

@@ -69,6 +69,15 @@ class DockerConfig:
                          "(default: DOCKER_HOST on this machine, else /var/run/docker.sock).",
                   "check": check_address})
 
+    def check(self) -> None:
+        """One target (the loader calls this): a container, a label or a compose service."""
+        given = [k for k in ("container", "label", "service") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give one of container, label, service"
+                             + (f", not {' and '.join(given)}" if given else ""))
+        if self.project and not self.service:
+            raise ValueError("project narrows a compose service: give service too")
+
 
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""

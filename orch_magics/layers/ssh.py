@@ -64,15 +64,17 @@ class SSHConfig:
 
     host: str = field(metadata={"doc": "Host name, address, or a Host alias from ~/.ssh/config."})
     user: str | None = field(default=None, metadata={"doc": "Login user."})
-    port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config)."})
+    port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
+                                                     "ge": 1, "le": 65535})
     identity_file: str | None = field(default=None, metadata={"doc": "Private key file."})
     known_hosts: str | None = field(
         default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts)."})
     password: str | None = field(
         default=None, metadata={"doc": "Only as a {{secret:NAME}} placeholder.",
                                 "check": _secret_only})
-    connect_timeout: float = field(default=15.0, metadata={"doc": "Seconds to connect."})
-    keepalive: float = field(default=30.0, metadata={"doc": "Keepalive interval in seconds."})
+    connect_timeout: float = field(default=15.0, metadata={"doc": "Seconds to connect.", "gt": 0})
+    keepalive: float = field(default=30.0, metadata={"doc": "Keepalive interval in seconds.",
+                                                     "ge": 0})
     insecure_accept_host_key: bool = field(
         default=False, metadata={"doc": "Skip host key verification for this hop (unsafe)."})
     ssh_config: str | None = field(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..config.placeholders import PLACEHOLDER
 from ..errors import ConfigError
 from .masking import register
 from .providers import EnvProvider, SecretProvider, providers_from_settings, secret_env_name
@@ -18,7 +19,6 @@ from .providers import EnvProvider, SecretProvider, providers_from_settings, sec
 if TYPE_CHECKING:
     from ..config.model import SecretsSettings
 
-PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
 
 
 class SecretValues:
@@ -101,8 +101,3 @@ class Resolver:
             return value
 
         return PLACEHOLDER.sub(sub, text)
-
-
-def has_placeholder(value: Any) -> bool:
-    """True for a string with at least one `{{secret:…}}` or `{{env:…}}` in it."""
-    return isinstance(value, str) and bool(PLACEHOLDER.search(value))

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..config.source import Source, parse_source, read_text
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,6 +74,22 @@ class KeyringProvider:
         return f"keyring {self.service}/{name}{extra}"
 
 
+#: Largest secrets file read.
+SECRETS_MAX = 1 << 20
+
+
+def _secrets_from(src: Source) -> dict[str, str]:
+    """`name: value` pairs of a parsed secrets file; anything else is a ConfigError at its line."""
+    if not isinstance(src.data, dict):
+        raise src.error((), "a secrets file must be a mapping of names to values")
+    data: dict[str, str] = {}
+    for key, value in src.data.items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise src.error((key,), f"secret {key!r} must be a string", at_key=True)
+        data[key] = value if isinstance(value, str) else str(value)
+    return data
+
+
 class FileProvider:
     """A YAML mapping `name: value`; refused when group or others may read it."""
 
@@ -92,30 +109,21 @@ class FileProvider:
         except FileNotFoundError:
             raise ConfigError(f"secrets file {path} does not exist (secrets.file in the "
                               "config)") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the secrets file: {exc.strerror or exc}",
+                              file=path) from None
         if st.st_mode & 0o077:
             mode = stat.S_IMODE(st.st_mode)
             raise ConfigError(
                 f"secrets file {path} is readable or writable by group/others (mode "
                 f"{mode:04o}); refusing to use it: run `chmod 600 {path}`")
-        import yaml
-
         try:
-            with open(path, encoding="utf-8") as f:
-                raw = yaml.safe_load(f) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise ConfigError("the secrets file is not valid YAML", file=path,
-                              line=line) from None
-        if not isinstance(raw, dict):
-            raise ConfigError("a secrets file must be a mapping of names to values", file=path)
-        data: dict[str, str] = {}
-        for key, value in raw.items():
-            if isinstance(value, (dict, list)) or value is None:
-                raise ConfigError(f"secret {key!r} must be a string", file=path)
-            data[str(key)] = value if isinstance(value, str) else str(value)
-        self._data = data
-        return data
+            self._data = _secrets_from(parse_source(read_text(path, "secrets file",
+                                                              SECRETS_MAX), path))
+        except ConfigError as exc:  # at file:line:column, never showing the line: it holds secrets
+            raise ConfigError(exc.message, file=exc.file, line=exc.line, column=exc.column,
+                              suggestion=exc.suggestion) from None
+        return self._data
 
     def lookup(self, name: str) -> str | None:
         if not self.path:

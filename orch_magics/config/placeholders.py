@@ -1,0 +1,42 @@
+"""Placeholder syntax checked at load time: `{{secrt:x}}` or `{{secret:x}` is a mistake, not text.
+
+Only text that starts like a placeholder (`{{WORD:`) is checked, so Go templates such as
+`{{.Name}}` or `{{json .Config}}` stay literal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .suggest import did_you_mean
+
+KINDS = ("secret", "env")
+#: `{{secret:NAME}}` or `{{env:VAR}}` / `{{env:VAR:-default}}` (secrets/ resolves them).
+PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
+_ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
+
+
+def placeholder_problem(text: str) -> str | None:
+    """What is wrong with the first malformed placeholder in `text`, or None."""
+    if "{{" not in text:
+        return None
+    for attempt in _ATTEMPT.finditer(text):
+        kind = attempt.group(1)
+        if kind not in KINDS:
+            hint = did_you_mean(kind, KINDS)
+            return (f"unknown placeholder kind {kind!r} (known: {{{{secret:NAME}}}}, "
+                    f"{{{{env:VAR}}}})" + (f"; did you mean {{{{{hint}:…}}}}?" if hint else ""))
+        full = PLACEHOLDER.match(text, attempt.start())
+        if full is None:
+            shown = text[attempt.start():attempt.start() + 40].split("\n")[0]
+            return f"placeholder {shown!r} is not closed: write {{{{{kind}:NAME}}}}"
+        name = full.group(2).partition(":-")[0] if kind == "env" else full.group(2)
+        if not name.strip():
+            return f"placeholder {full.group(0)!r} has no name"
+    return None
+
+
+def has_placeholder(value: Any) -> bool:
+    """True for a string with at least one `{{secret:…}}` or `{{env:…}}` in it."""
+    return isinstance(value, str) and bool(PLACEHOLDER.search(value))

@@ -1,0 +1,391 @@
+"""Nothing a user writes in a config reaches a traceback, and `orch check` catches what it can.
+
+Issue 11 #6–#9: bounded YAML aliases, one-line errors for every bad value or file, values that
+would only fail at run time refused at load time, and `load_config_text` honouring `secrets:`.
+Each case goes through the API; the classes also go through `orch check`/`orch run` and
+`%orch load`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+
+
+def laughs(levels: int = 9, width: int = 9, under: str = "x-") -> str:
+    """A 'billion laughs' document: each anchor is a list of `width` aliases of the previous."""
+    lines = [f"{under}a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"{under}a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(textwrap.dedent(text), "conf.yaml")
+    return err.value
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ORCH, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+# ---- #6: aliases ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    laughs(),                                                        # under x- keys: never used
+    laughs(under="x-") + "services: {s: {command: x, environment: *a8}}\n",
+    laughs(levels=6, width=30),                                      # wide, not deep
+])
+def test_alias_expansion_is_bounded(text: str) -> None:
+    err = error_of(text)
+    assert "aliases expand to more than" in err.message
+    assert err.file == "conf.yaml" and err.line is not None and err.column is not None
+
+
+@pytest.mark.parametrize("text", [
+    "x-a: &a [*a]\n",
+    "x-a: &a {b: *a}\n",
+    "x-a: &a {b: [1, {c: *a}]}\n",
+    "services:\n  s: &s {command: x, x-self: *s}\n",
+])
+def test_an_alias_that_contains_itself_is_an_error_not_a_recursion(text: str) -> None:
+    err = error_of(text)
+    assert "refers to a value that contains it" in err.message and err.line is not None
+
+
+def test_deep_nesting_is_an_error() -> None:
+    deep = "x-deep: " + "[" * 150 + "]" * 150 + "\n"
+    assert "nested more than" in error_of(deep).message
+
+
+def test_moderate_aliases_still_work() -> None:
+    cfg = load_config_text(textwrap.dedent("""\
+        x-env: &env {LEVEL: info, REGION: eu}
+        x-grep: &grep {type: grep, pattern: ERROR}
+        services:
+          a: {command: x, environment: *env, filters: [*grep]}
+          b: {command: y, environment: *env, filters: [*grep, *grep]}
+    """))
+    assert dict(cfg.service("b").environment) == {"LEVEL": "info", "REGION": "eu"}
+    assert len(cfg.service("b").filters) == 2
+
+
+# ---- #7: bad values are ConfigErrors at file:line ------------------------------------------
+
+BAD_VALUES = [
+    # (config text, (line, column), message fragment)
+    ("services: {a: {command: x, filters: [{type: [grep]}]}}", (1, 45),
+     "a filter's type must be a name"),
+    ("services: {a: {command: x, filters: [{type: {grep: 1}}]}}", (1, 45),
+     "a filter's type must be a name"),
+    ("services: {a: {command: x, filters: [{type: 3}]}}", (1, 45), "not an integer"),
+    ("services: {a: {command: x, filters: [{pattern: x}]}}", (1, 38), "a filter needs a 'type'"),
+    ("environments: {e: {layers: [{type: [ssh]}]}}", (1, 36), "a layer's type must be a name"),
+    ("services: {a: {command: 12}}", (1, 25), "must be a string or a list, not an integer"),
+    ("services: {a: {command: [ls, [x]]}}", (1, 30), "must be a string, not a list"),
+    ("services: {a: {command: x, description: 2020-01-01}}", (1, 41), "not a date"),
+    ("services: {a: {command: x, working_dir: [a]}}", (1, 41), "must be a string"),
+    ("services: {a: {command: x, environment: {A: {b: c}}}}", (1, 45), "must be a string"),
+    ("services: {a: {command: x, stdin_mode: [none]}}", (1, 40), "must be one of"),
+    ("secrets: {file: [a]}", (1, 17), "secrets.file must be a string"),
+    ("secrets: {providers: [env, vault]}", (1, 28), "must be one of"),
+    ("services: {a: {command: !!int abc}}", (1, 25), "bad value"),
+    ("services: {a: {command: !foo x}}", (1, 25), "bad value"),
+    ("services: {a: {command: x, tty: !!timestamp 2020-13-45}}", (1, 33), "bad value"),
+    ("services: {'': {command: x}}", (1, 12), "key must not be empty"),
+    ("services: {[a]: {command: x}}", (1, 12), "key must be a plain value"),
+]
+
+
+@pytest.mark.parametrize("text, where, message", BAD_VALUES)
+def test_bad_values_are_located_config_errors(text: str, where: tuple[int, int],
+                                              message: str) -> None:
+    err = error_of(text)
+    assert message in err.message and (err.line, err.column) == where, str(err)
+    assert "\n" not in err.message
+
+
+def test_keys_are_names_as_written() -> None:
+    cfg = load_config_text("services:\n  on: {command: x, environment: {1.10: v, no: w}}\n"
+                           "  ~: {command: y}\n")
+    assert set(cfg.services) == {"on", "~"}
+    assert dict(cfg.service("on").environment) == {"1.10": "v", "no": "w"}
+
+
+# ---- #8: what would fail only at run time is refused at load time ---------------------------
+
+RUN_TIME_FAILURES = [
+    ("services: {a: {command: x, timeout: -1}}", "timeout must be greater than 0"),
+    ("services: {a: {command: x, timeout: 0}}", "timeout must be greater than 0"),
+    ("services: {a: {command: x, timeout: .nan}}", "timeout must be a finite number"),
+    ("services: {a: {command: x, timeout: .inf}}", "timeout must be a finite number"),
+    ("services: {a: {command: x, max_restarts: -1}}", "max_restarts must be at least 0"),
+    ("services: {a: {command: x, filters: [{type: head, lines: -5}]}}", "at least 0"),
+    ("services: {a: {command: x, filters: [{type: tail, lines: -1}]}}", "at least 0"),
+    ("services: {a: {command: x, filters: [{type: jq, query: '.a |||'}]}}", "does not compile"),
+    ("services: {a: {command: x, filters: [{type: jq, query: '.['}]}}", "does not compile"),
+    ("services: {a: {command: x, filters: [{type: grep, pattern: '('}]}}",
+     "not a valid regular expression"),
+    ("services: {a: {command: x, environment: {A: '{{secret:x}'}}}", "is not closed"),
+    ("services: {a: {command: x, environment: {A: 'pre {{ env : HOME'}}}", "is not closed"),
+    ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}",
+     "did you mean {{secret:…}}"),
+    ("services: {a: {command: x, environment: {A: '{{Env:HOME}}'}}}", "did you mean {{env:…}}"),
+    ("services: {a: {command: x, environment: {A: '{{secret:}}'}}}", "has no name"),
+    ("services: {a: {command: x, post_commands: [{command: y, environment: "
+     "{B: '{{secret:b}'}}]}}", "is not closed"),
+    ("environments: {e: {layers: [{type: docker, config: {container: c, environment: "
+     "{A: '{{sceret:a}}'}}}]}}", "unknown placeholder kind 'sceret'"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, password: '{{secret:pw}'}}]}}",
+     "is not closed"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999}}]}}",
+     "port must be at most 65535"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 0}}]}}",
+     "port must be at least 1"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: -22}}]}}",
+     "port must be at least 1"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: -1}}]}}",
+     "connect_timeout must be greater than 0"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, keepalive: .nan}}]}}",
+     "keepalive must be a finite number"),
+    ("environments: {e: {layers: [{type: docker, config: {}}]}}",
+     "give one of container, label, service"),
+    ("environments: {e: {layers: [{type: docker}]}}", "give one of container, label, service"),
+    ("environments: {e: {layers: [{type: docker, config: {user: app, workdir: /srv}}]}}",
+     "give one of container, label, service"),
+    ("environments: {e: {layers: [{type: docker, config: {container: c, label: l}}]}}",
+     "not container and label"),
+    ("environments: {e: {layers: [{type: docker, config: {container: c, project: p}}]}}",
+     "project narrows a compose service"),
+    ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
+    ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
+]
+
+
+@pytest.mark.parametrize("text, message", RUN_TIME_FAILURES,
+                         ids=[t[:60] for t, _ in RUN_TIME_FAILURES])
+def test_check_catches_what_would_fail_at_run_time(text: str, message: str) -> None:
+    err = error_of(text)
+    assert message in err.message, str(err)
+    assert err.file == "conf.yaml" and err.line == 1 and err.column is not None
+
+
+def test_what_is_valid_still_loads() -> None:
+    cfg = load_config_text(textwrap.dedent("""\
+        environments:
+          e:
+            layers:
+              - {type: ssh, config: {host: h, port: 65535, keepalive: 0, connect_timeout: 0.5}}
+              - {type: docker, config: {service: web, project: shop,
+                                        environment: {FMT: '{{.Name}} {{json .Config}}'}}}
+        services:
+          a:
+            command: docker inspect --format '{{.State.Status}}' x
+            timeout: 0.25
+            max_restarts: 0
+            environment: {A: '{{secret:a}}', B: '{{ env : HOME :-/ }}', C: 'a {{ b }} c'}
+            filters: [{type: head, lines: 0}, {type: tail, lines: 1}, {type: jq, query: .a}]
+    """))
+    svc = cfg.service("a")
+    assert svc.timeout == 0.25 and svc.max_restarts == 0
+    assert cfg.environment("e").layers[0].config.port == 65535
+
+
+# ---- #7: files -------------------------------------------------------------------------------
+
+
+def test_unreadable_config_files_are_one_line_errors(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"services:\n  a: {command: caf\xe9}\n")
+    nul = tmp_path / "nul.yaml"
+    nul.write_bytes(b"services:\n  a: {command: x\x00}\n")
+    cases = {
+        str(tmp_path): "is a directory",
+        "/dev/zero": "larger than 32 MiB",
+        str(latin1): "not UTF-8",
+        str(tmp_path / "missing.yaml"): "not found",
+        str(nul): "YAML syntax error",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ConfigError, match=message) as err:
+            load_config(path)
+        assert err.value.file == path and "\n" not in err.value.message
+    assert err.value.line == 2
+
+
+def test_load_config_text_rejects_a_non_string() -> None:
+    with pytest.raises(ConfigError, match="must be a string, not bytes"):
+        load_config_text(b"services: {}")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "is a directory"),
+    (b"a: caf\xe9\n", "not UTF-8"),
+    (b"a: sekrit-value: [\n", "YAML syntax error"),
+    (b"a: [sekrit-value]\n", "secret 'a' must be a string"),
+    (laughs().encode(), "aliases expand"),
+    (b"x: &x [*x]\n", "contains it"),
+    (b"- sekrit-value\n", "must be a mapping"),
+])
+def test_bad_secrets_file_is_a_config_error_without_its_content(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None,
+        message: str) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    if content is None:
+        secrets.mkdir(mode=0o700)
+    else:
+        secrets.write_bytes(content)
+        secrets.chmod(0o600)
+    monkeypatch.delenv("ORCH_SECRET_A", raising=False)
+    cfg = load_config_text(f"environments: {{local: {{layers: []}}}}\n"
+                           f"services: {{s: {{command: x, environment: {{A: '{{{{secret:a}}}}'}}}}}}\n"
+                           f"secrets: {{providers: [file], file: {secrets}}}\n")
+    with pytest.raises(ConfigError, match=message) as err:
+        Orchestrator(cfg).plan("local", "s")
+    assert "sekrit" not in str(err.value) and "\n" not in str(err.value)
+
+
+# ---- #9: load_config_text reads `secrets:` ----------------------------------------------------
+
+
+def test_load_config_text_uses_the_secrets_section(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "secrets.yaml").write_text("token: from-the-file\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    monkeypatch.setenv("ORCH_SECRET_TOKEN", "from-the-environment")
+    monkeypatch.chdir(tmp_path)  # a relative secrets.file is relative to the working directory
+    cfg = load_config_text("environments: {local: {layers: []}}\n"
+                           "services: {s: {command: 'test \"$T\" = from-the-file', "
+                           "environment: {T: '{{secret:token}}'}}}\n"
+                           "secrets: {providers: [file], file: secrets.yaml, "
+                           "keyring_service: k}\n")
+    assert cfg.secrets.providers == ("file",) and cfg.secrets.keyring_service == "k"
+    assert cfg.secrets.file == str(tmp_path / "secrets.yaml")
+    with Orchestrator(cfg) as orch:  # (output would be masked: compare in the shell)
+        assert orch.run("local", "s").ok
+
+
+# ---- the same classes through the CLI and the magics -------------------------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    (laughs(), "aliases expand to more than"),
+    ("x: &x {y: *x}\n", "contains it"),
+    ("services: {a: {command: x, filters: [{type: [grep]}]}}\n", "a filter's type must be"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999}}]}}\n",
+     "port must be at most 65535"),
+    ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}\n", "unknown placeholder"),
+])
+def test_cli_check_and_run_report_config_errors_without_traceback(
+        tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "orch.yaml"
+    path.write_text(text)
+    for args in (("check",), ("run", "e", "--", "true")):
+        r = cli("-c", str(path), *args)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+        assert f"{path}:1:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_refuses_unreadable_config_files(tmp_path: Path) -> None:
+    for path, message in ((str(tmp_path), "is a directory"), ("/dev/zero", "larger than")):
+        r = cli("-c", path, "check")
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_magics_load_reports_and_keeps_the_loaded_config(tmp_path: Path) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    good = tmp_path / "good.yaml"
+    good.write_text("environments: {local: {layers: []}}\nservices: {hi: {command: echo hi}}\n")
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "orch_magics")
+    sh.run_line_magic("orch", f"load {good}")
+    for i, text in enumerate([laughs(), "x: &x [*x]\n",
+                              "services: {a: {command: x, timeout: .nan}}\n"]):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(text)
+        with pytest.raises(UsageError, match=f"{bad}:1:"):
+            sh.run_line_magic("orch", f"load {bad}")
+    assert sh.run_line_magic("orch", "local hi").stdout == "hi\n"
+
+
+# ---- whatever YAML a user writes, only ConfigError comes out -----------------------------------
+
+_KEYS = st.sampled_from(["environments", "services", "secrets", "layers", "type", "config",
+                         "command", "filters", "environment", "timeout", "port", "host",
+                         "container", "lines", "query", "pattern", "providers", "file", "x-a",
+                         "stdin_mode", "max_restarts", "post_commands", "when", "web", "ssh",
+                         "docker", "jq", "head", "grep"])
+_SCALARS = (st.none() | st.booleans() | st.integers(-70000, 70000)
+            | st.floats(allow_nan=True, allow_infinity=True) | _KEYS
+            | st.text(max_size=12) | st.sampled_from(["{{secret:x}", "{{env:A}}", ".[", "("]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
+_LOOSE = st.dictionaries(st.sampled_from(["environments", "services", "secrets", "x-a"]),
+                         st.dictionaries(_KEYS, _VALUES, max_size=3), max_size=3)
+_FILTER = st.fixed_dictionaries({"type": _SCALARS | _VALUES}, optional={
+    k: _VALUES for k in ("lines", "query", "pattern", "on_invalid", "replacement")})
+_SERVICE = st.fixed_dictionaries({"command": _SCALARS}, optional={
+    "filters": st.lists(_FILTER, max_size=2), "environment": _VALUES, "timeout": _SCALARS,
+    "max_restarts": _SCALARS, "post_commands": st.lists(st.dictionaries(_KEYS, _VALUES))})
+_LAYER = st.fixed_dictionaries({"type": st.sampled_from(["ssh", "docker", "local"]) | _VALUES},
+                               optional={"config": st.dictionaries(_KEYS, _VALUES, max_size=4),
+                                         "name": _SCALARS})
+_SHAPED = st.fixed_dictionaries({}, optional={
+    "services": st.dictionaries(_KEYS, _SERVICE, max_size=2),
+    "environments": st.dictionaries(_KEYS, st.fixed_dictionaries(
+        {"layers": st.lists(_LAYER, max_size=3)}), max_size=2),
+    "secrets": st.dictionaries(_KEYS, _VALUES, max_size=3)})
+_DOCS = _LOOSE | _SHAPED
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_DOCS)
+def test_random_yaml_gives_a_config_or_a_config_error(doc: dict) -> None:
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    try:
+        load_config_text(text)
+    except ConfigError as exc:
+        assert exc.message and "\n" not in exc.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:{}[],&*!-? \n'\"#|>~0.") + ["\t"]),
+               max_size=60))
+def test_random_text_gives_a_config_or_a_config_error(text: str) -> None:
+    try:
+        load_config_text(text)
+    except ConfigError as exc:
+        assert exc.message and "\n" not in exc.message
+
+
+def test_no_gc_restores_the_collector() -> None:
+    import gc
+
+    from orch_magics.config.source import no_gc
+
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        load_config_text(laughs())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with no_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
