@@ -42,6 +42,26 @@ class LiveRun:
         return self._run.progress
 
     @property
+    def audit_id(self) -> str | None:
+        """The id of this run's records in the audit log (None when auditing is off)."""
+        return self._run.audit_id
+
+    @property
+    def lines(self) -> list[str]:
+        """stdout lines so far (all of them once the run has ended)."""
+        result = self.result() if self.done and self.exception() is None else None
+        if result is not None:
+            return result.lines
+
+        async def snapshot() -> list[str]:
+            capture = self._run.capture
+            return list(capture.stdout.iter_lines()) if capture is not None else []
+
+        if self._loop.in_loop_thread:
+            raise OrchError("LiveRun.lines is for other threads; on the loop, await outcome()")
+        return self._loop.submit(snapshot()).result()
+
+    @property
     def pid(self) -> int | None:
         return self.handle.pid if self.handle else None
 

@@ -11,10 +11,12 @@ import atexit
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from ._loop import BackgroundLoop, background_loop
+from .admission import Gate, Ticket
+from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
 from .engine import Run, RunOptions
@@ -67,6 +69,7 @@ class Orchestrator:
         self.restart_backoff = restart_backoff
         self.log_max_bytes = log_max_bytes
         self.capture_limit = capture_limit
+        self.gate = Gate(self._audit_log)
         self._spawned: set[LiveRun] = set()
         self._spawned_lock = threading.Lock()
 
@@ -101,9 +104,24 @@ class Orchestrator:
         """The built layer chain for a plan (on the running loop's pooled context)."""
         return plan.executor(LocalLauncher(self._context())).build()
 
-    def begin(self, plan: RunPlan, options: RunOptions = RunOptions()) -> Run:
-        """Start a run on the running loop and return its handle (every front end ends here)."""
-        return Run(plan, self.launcher_for(plan), options)
+    def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
+              front_end: str = "api") -> Ticket:
+        """Check what may run and confirm a protected environment, in the caller's thread
+        (it may ask a person); pass the ticket to `begin`. Raises OrchError when refused."""
+        return self.gate.admit(plan, yes=yes, front_end=front_end)
+
+    def begin(self, plan: RunPlan, options: RunOptions = RunOptions(),
+              ticket: Ticket | None = None) -> Run:
+        """Start a run on the running loop and return its handle (every front end ends here).
+
+        Without a ticket the plan is admitted here without asking anyone, and audited."""
+        launcher = self.launcher_for(plan)
+        return self.gate.begin(plan, options, ticket, launcher.chain,
+                               lambda opts: Run(plan, launcher, opts))
+
+    def _audit_log(self) -> AuditLog | None:
+        settings = self.config.audit
+        return AuditLog(settings.path) if settings.enabled else None
 
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,
@@ -120,10 +138,11 @@ class Orchestrator:
                    command: str | Sequence[str] | None = None, stdin: StdinSource = None,
                    timeout: float | None = None, env: Mapping[str, str] | None = None,
                    cwd: str | None = None, sinks: Sequence[Sink] = (),
-                   plan: RunPlan | None = None) -> RunResult:
+                   plan: RunPlan | None = None, yes: str | Collection[str] = ()) -> RunResult:
         """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF)."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        run = self.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=timeout))
+        ticket = self.admit(plan, yes=yes)
+        run = self.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=timeout), ticket)
         try:
             return await run.wait()
         except asyncio.CancelledError:
@@ -142,21 +161,23 @@ class Orchestrator:
               command: str | Sequence[str] | None = None, stdin: StdinSource = None,
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
-              sinks: Sequence[Sink] = (), plan: RunPlan | None = None) -> LiveRun:
+              sinks: Sequence[Sink] = (), plan: RunPlan | None = None,
+              yes: str | Collection[str] = ()) -> LiveRun:
         """Start a run on the background loop and return at once with a LiveRun (unnamed).
 
         stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
         stdin_mode is `none`.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
+        ticket = self.admit(plan, yes=yes)
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
-        live = LiveRun(self._begin_on_loop(plan, options), self.loop)
+        live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
         self._track(live)
         return live
 
-    def _begin_on_loop(self, plan: RunPlan, options: RunOptions) -> Run:
+    def _begin_on_loop(self, plan: RunPlan, options: RunOptions, ticket: Ticket) -> Run:
         async def begin() -> Run:
-            return self.begin(plan, options)
+            return self.begin(plan, options, ticket)
 
         return self.loop.submit(begin()).result()
 
@@ -179,7 +200,7 @@ class Orchestrator:
               max_restarts: int | None = None, stdin: StdinSource = None,
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
-              plan: RunPlan | None = None) -> LiveRun:
+              plan: RunPlan | None = None, yes: str | Collection[str] = ()) -> LiveRun:
         """Start a background run under a name (default: the service's) for ps/logs/stop.
 
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
@@ -188,6 +209,7 @@ class Orchestrator:
         rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
+        ticket = self.admit(plan, yes=yes)  # one confirmation covers every attempt
         if name:
             self.runs.check_free(name)
         else:
@@ -202,7 +224,8 @@ class Orchestrator:
         log_file = LogFile(os.path.join(self.log_dir, f"{safe}.log"), self.log_max_bytes)
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout,
                              capture_limit=self.capture_limit)
-        supervisor = Supervisor(name, plan, self.loop, begin=self.begin, ring=RingBuffer(),
+        supervisor = Supervisor(name, plan, self.loop,
+                                begin=lambda p, o: self.begin(p, o, ticket), ring=RingBuffer(),
                                 log_file=log_file, policy=policy, options=options)
         self.runs.add(name, Entry(supervisor))
         _watch(self)
@@ -263,13 +286,15 @@ class Orchestrator:
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
             timeout: float | None = None, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, sinks: Sequence[Sink] = ()) -> RunResult:
+            cwd: str | None = None, sinks: Sequence[Sink] = (),
+            yes: str | Collection[str] = ()) -> RunResult:
         """Run to the end and return the RunResult (blocks; Ctrl-C stops the whole chain).
 
-        stdin is sent then closed (EOF); without it the process sees EOF at once.
+        stdin is sent then closed (EOF); without it the process sees EOF at once. `yes` names
+        the protected environment(s) this call may run in without asking.
         """
         live = self.spawn(environment, service, command=command, stdin=stdin, close_stdin=True,
-                          timeout=timeout, env=env, cwd=cwd, sinks=sinks)
+                          timeout=timeout, env=env, cwd=cwd, sinks=sinks, yes=yes)
         return live.wait()
 
     # ---- lifetime ---------------------------------------------------------------------------

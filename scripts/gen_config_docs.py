@@ -204,6 +204,11 @@ def render(schema: dict[str, Any]) -> str:
                    "reads `ORCH_SECRET_<NAME>` (upper-cased, other characters than letters and "
                    "digits as `_`). A secret that no provider knows stops the run before "
                    "anything starts. See [security.md](security.md).")
+    out += section("`audit`", props["audit"],
+                   "Every run from every front end (API, CLI, magics, named runs) appends one "
+                   "JSON line when it starts and one when it ends, each chained to the one "
+                   "before by its sha256; `orch audit` reads it and `orch audit verify` checks "
+                   "the chain. See [security.md](security.md).")
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -27,8 +27,10 @@ async def base() -> AsyncIterator[LocalLauncher]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's ORCH_* variables."""
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                  ) -> None:
+    """Tests never see the developer's ORCH_* variables, nor write to the real audit log."""
     for key in list(os.environ):
         if key.startswith("ORCH_"):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -13,8 +13,11 @@ from ..errors import ConfigError
 from ..layers.registry import get_kind, kind_names
 from .model import (
     FILTER_KINDS,
+    GUARDRAIL_KEYS,
+    AuditSettings,
     Config,
     Environment,
+    Guardrails,
     LayerSpec,
     Location,
     SecretsSettings,
@@ -24,7 +27,7 @@ from .source import Path_, Source, no_gc, parse_source, read_source
 from .suggest import did_you_mean
 from .validate import build_dataclass, kind_name
 
-TOP_KEYS = ("environments", "services", "secrets")
+TOP_KEYS = ("environments", "services", "secrets", "audit")
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
 
@@ -74,6 +77,7 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     environments: dict[str, Environment] = {}
     services: dict[str, Service] = {}
     secrets = SecretsSettings()
+    audit = AuditSettings()
     files = []
     with no_gc():
         for src, base in sources:
@@ -81,8 +85,30 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
             _load_source(src, environments, services)
             if "secrets" in src.data:
                 secrets = _secrets(src, base)
+            if "audit" in src.data:
+                audit = _audit(src, base)
+    _check_allowed_services(environments, services)
     return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
-                  secrets)
+                  secrets, audit)
+
+
+def _audit(src: Source, base: Path) -> AuditSettings:
+    settings: AuditSettings = build_dataclass(AuditSettings, src.data["audit"], ("audit",), src)
+    if settings.path and not os.path.isabs(os.path.expanduser(settings.path)):
+        return replace(settings, path=str(base / settings.path))
+    return settings
+
+
+def _check_allowed_services(environments: dict[str, Environment],
+                            services: dict[str, Service]) -> None:
+    """`allow_services` may only name services that exist (a typo would lock a service out)."""
+    for env in environments.values():
+        for name in env.guardrails.allow_services or ():
+            if name not in services:
+                where = f"{env.location}: " if env.location else ""
+                raise ConfigError(
+                    f"{where}environment {env.name!r}, allow_services: unknown service "
+                    f"{name!r}", suggestion=did_you_mean(name, services))
 
 
 def _secrets(src: Source, base: Path) -> SecretsSettings:
@@ -141,7 +167,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source) -> Environment:
         raw = {}
     if not isinstance(raw, dict):
         raise src.error(path, f"environment {name!r} must be a mapping with a 'layers' list")
-    allowed = ("layers", "description")
+    allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
@@ -153,7 +179,9 @@ def _environment(name: str, raw: Any, path: Path_, src: Source) -> Environment:
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise src.error(path + ("description",), "description must be a string")
-    return Environment(name, layers, description, _location(src, path))
+    guardrails = build_dataclass(Guardrails, {k: raw[k] for k in GUARDRAIL_KEYS if k in raw},
+                                 path, src)
+    return Environment(name, layers, description, _location(src, path), guardrails)
 
 
 def layer_spec(type_: str, config: Any, location: Location | None = None) -> LayerSpec:

@@ -214,6 +214,8 @@ class Service:
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))
     max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up.", ge=0))
+    dangerous: bool = field(default=False, metadata=doc(
+        "In a protected environment, ask for confirmation every time (no session grace)."))
     name: str = field(default="", metadata={"internal": True})
     location: Location | None = field(default=None, metadata={"internal": True}, compare=False)
 
@@ -232,6 +234,25 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
+class Guardrails:
+    """What may run in an environment, and whether a person confirms each run first."""
+
+    protected: bool = field(default=False, metadata=doc(
+        "Before a run here, a person types the environment's name (or `--yes ENV` / "
+        "`ORCH_CONFIRM=ENV` where nobody can be asked)."))
+    confirm_ttl: float = field(default=900.0, metadata=doc(
+        "Seconds one confirmation covers in a session (services marked `dangerous` ask "
+        "every time).", ge=0))
+    allow_services: tuple[str, ...] | None = field(default=None, metadata=doc(
+        "Only these services may run here (default: any)."))
+    allow_adhoc: bool = field(default=True, metadata=doc(
+        "Whether ad-hoc commands and `%%orch ENV` cell scripts may run here."))
+
+
+GUARDRAIL_KEYS = ("protected", "confirm_ttl", "allow_services", "allow_adhoc")
+
+
+@dataclass(frozen=True)
 class Environment:
     """An ordered stack of layers; the first layer is the outermost (closest to this machine)."""
 
@@ -239,6 +260,7 @@ class Environment:
     layers: tuple[LayerSpec, ...] = ()
     description: str | None = None
     location: Location | None = field(default=None, compare=False)
+    guardrails: Guardrails = Guardrails()
 
     def describe(self) -> str:
         """`local → ssh bastion → docker app` rendering of the stack."""
@@ -262,6 +284,17 @@ class SecretsSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail: one JSON line when each run starts and one when it ends."""
+
+    enabled: bool = field(default=True, metadata=doc("Record every run (a run that cannot be "
+                                                     "recorded does not start)."))
+    path: str | None = field(default=None, metadata=doc(
+        "The log file (default `$XDG_STATE_HOME/orch_magics/audit.jsonl`, else "
+        "`~/.local/state/orch_magics/audit.jsonl`); relative to the config file."))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything loaded: environments and services by name, plus the files they came from."""
 
@@ -269,6 +302,7 @@ class Config:
     services: Mapping[str, Service]
     files: tuple[str, ...] = ()
     secrets: SecretsSettings = SecretsSettings()
+    audit: AuditSettings = AuditSettings()
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`, or a ConfigError with did-you-mean."""

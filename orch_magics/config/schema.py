@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import get_kind, kind_names
-from .model import FILTER_KINDS, SecretsSettings, Service
+from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
 from .validate import BOUNDS, yaml_key
 
 SCHEMA_ID = "https://orch-magics.invalid/orch.schema.json"
@@ -120,6 +120,7 @@ def build_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "layers": {"type": "array", "items": layer_schema(),
                        "description": "Execution layers, outermost first."},
+            **dataclass_schema(Guardrails)["properties"],
         },
         "patternProperties": EXT,
         "additionalProperties": False,
@@ -135,6 +136,7 @@ def build_schema() -> dict[str, Any]:
             "services": {"type": "object", "additionalProperties": service,
                          "description": "Named, environment-agnostic service definitions."},
             "secrets": dataclass_schema(SecretsSettings),
+            "audit": dataclass_schema(AuditSettings),
         },
         "patternProperties": EXT,
         "additionalProperties": False,

@@ -38,6 +38,10 @@ class Run:
         self.started = asyncio.Event()
         #: For stdout_mode: file, the output file's live numbers (bytes, rate) once it opens.
         self.progress: FileProgress | None = None
+        #: The id of the run's audit records, when it is audited.
+        self.audit_id: str | None = None
+        #: The main command's capture while it runs (what `LiveRun.lines` reads).
+        self.capture: Capture | None = None
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
@@ -88,7 +92,7 @@ class Run:
         marks = bool(plan.pre or plan.post)
         if marks:
             _notify(opts.sinks, "step_started", "main", plan.command.display())
-        capture = Capture(limit=opts.capture_limit) if opts.capture else None
+        capture = self.capture = Capture(limit=opts.capture_limit) if opts.capture else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
         close_stdin = opts.close_stdin

@@ -1,0 +1,82 @@
+"""Admission of a run: the guardrails first, then the audit record — before anything starts.
+
+`Gate.admit` runs in the caller's thread (a confirmation may ask a person: a terminal prompt,
+or the kernel's stdin request, which only the cell's thread can make) and returns a `Ticket`.
+`Gate.begin` runs on the loop that will run the command: it takes the ticket (or admits
+without asking), writes the start record — a run that cannot be recorded does not happen —
+adds the output digest, and writes the end record when the run is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .audit import AuditLog, OutputDigest, end_record, start_record
+from .engine import Run, RunOptions
+from .guard import Asker, Confirmation, Guard
+from .plan import RunPlan
+from .result import RunResult
+from .secrets.masking import get_logger
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A run let in: how it was confirmed (None: not protected) and where it came from."""
+
+    confirmation: Confirmation | None = None
+    origin: Mapping[str, str] = field(default_factory=dict)
+
+
+class Gate:
+    """The one door every run of an Orchestrator goes through."""
+
+    def __init__(self, audit_log: Callable[[], AuditLog | None]) -> None:
+        self.guard = Guard()
+        #: Set by a front end that can ask a person (CLI on a terminal, a kernel with stdin).
+        self.ask: Asker | None = None
+        #: Set by a front end that knows more about where runs come from (notebook, cell).
+        self.origin: Callable[[], Mapping[str, str]] | None = None
+        self._audit_log = audit_log
+
+    def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
+              front_end: str = "api", interactive: bool = True) -> Ticket:
+        """Check and confirm `plan` now; raises OrchError when it may not run."""
+        names = [yes] if isinstance(yes, str) else list(yes)
+        confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names)
+        origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
+        return Ticket(confirmation, origin)
+
+    def begin(self, plan: RunPlan, options: RunOptions, ticket: Ticket | None, chain: str,
+              start: Callable[[RunOptions], Run]) -> Run:
+        """Start the run through `start` once admitted and recorded."""
+        ticket = ticket or self.admit(plan, interactive=False)
+        log = self._audit_log()
+        if log is None:
+            return start(options)
+        confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
+        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation)
+        log.append(record, sync=True)
+        digest = OutputDigest()
+        run = start(replace(options, sinks=[*options.sinks, digest]))
+        run.audit_id = record["id"]
+        run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
+        return run
+
+
+def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> None:
+    result: RunResult | None = None
+    error: BaseException | None = None
+    if task.cancelled():
+        error = RuntimeError("cancelled")
+    elif task.exception() is not None:
+        error = task.exception()
+    else:
+        result = task.result()
+    try:
+        log.append(end_record(run_id, result, digest, error), sync=True)
+    except Exception as exc:  # the run is over: nothing to refuse any more; say so
+        _log.warning("audit: the end of run %s was not recorded: %s", run_id, exc)

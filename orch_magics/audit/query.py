@@ -1,0 +1,100 @@
+"""Reading the audit log back: runs (start joined with end), filtered, as rows or JSON."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import OrchError
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.datetime:
+    """`90s`, `15m`, `1h`, `2d`, `1w` ago, or an ISO date/time; anything else is an OrchError."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    m = _SPAN.match(text)
+    if m:
+        return now - datetime.timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise OrchError(f"--since {text!r}: give a span like 30m, 1h, 2d, or an ISO date "
+                        f"such as 2026-11-30T08:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class AuditedRun:
+    """One run as the log tells it: its start record and, once it ended, its end record."""
+
+    start: dict[str, Any]
+    end: dict[str, Any] | None
+
+    @property
+    def failed(self) -> bool:
+        return self.end is not None and not self.end.get("ok", False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.start, "end": self.end}
+
+    def row(self) -> tuple[str, ...]:
+        s, e = self.start, self.end or {}
+        where = s.get("environment", "")
+        if s.get("target"):
+            where += f"/{s['target']}"
+        if self.end is None:
+            outcome = "running?"
+        elif e.get("signal") is not None:
+            outcome = f"signal {e['signal']}"
+        elif e.get("exit_code") is not None:
+            outcome = f"exit {e['exit_code']}"
+        else:
+            outcome = "error"
+        duration = f"{e['duration']:.1f}s" if e.get("duration") is not None else ""
+        return (s.get("time", "")[:19].replace("T", " "), s.get("user", ""), where,
+                s.get("service") or s.get("command", "")[:40], outcome, duration,
+                s.get("id", ""))
+
+
+HEADER = ("time (UTC)", "who", "env/target", "service or command", "exit", "duration", "id")
+
+
+def runs(records: Iterable[dict[str, Any]]) -> Iterator[AuditedRun]:
+    """Join start and end records by id, in start order."""
+    starts: dict[str, dict[str, Any]] = {}
+    ends: dict[str, dict[str, Any]] = {}
+    for record in records:
+        (starts if record.get("event") == "start" else ends)[str(record.get("id"))] = record
+    for run_id, start in starts.items():
+        yield AuditedRun(start, ends.get(run_id))
+
+
+def select(found: Iterable[AuditedRun], *, env: str | None = None,
+           since: datetime.datetime | None = None, failed: bool = False) -> list[AuditedRun]:
+    out = []
+    for run in found:
+        if env is not None and run.start.get("environment") != env:
+            continue
+        if failed and not run.failed:
+            continue
+        if since is not None:
+            try:
+                when = datetime.datetime.fromisoformat(run.start.get("time", ""))
+            except ValueError:
+                continue
+            if when < since:
+                continue
+        out.append(run)
+    return out
+
+
+def table(rows: list[tuple[str, ...]], header: tuple[str, ...] = HEADER) -> str:
+    """Rows as aligned text columns."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [header, *rows])

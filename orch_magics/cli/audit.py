@@ -1,0 +1,57 @@
+"""`orch audit [verify]`: read the audit log as a table or JSON, or check its chain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..audit import default_audit_path, verify
+from ..audit.log import AuditLog
+from ..audit.query import parse_since, runs, select, table
+from ..config.model import Config
+from ..errors import ConfigError
+
+
+def add_audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="show the audit log (orch audit verify: check it)")
+    audit.add_argument("action", nargs="?", choices=["verify"],
+                       help="verify: check that no line was edited, deleted or reordered")
+    audit.add_argument("--env", help="only runs in this environment")
+    audit.add_argument("--since", help="only runs since: 30m, 1h, 2d, or an ISO date")
+    audit.add_argument("--failed", action="store_true", help="only runs that failed")
+    audit.add_argument("--json", action="store_true", help="one JSON object per run")
+    audit.add_argument("--file", help="the audit log (default: the config's audit.path, else "
+                                      "$XDG_STATE_HOME/orch_magics/audit.jsonl)")
+
+
+def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
+    if args.file:
+        return str(args.file)
+    try:
+        settings = load().audit
+    except ConfigError:
+        if args.config or args.demo:
+            raise  # a config was named: its mistakes are worth saying
+        return default_audit_path()
+    return settings.path or default_audit_path()
+
+
+def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
+    path = _path(args, load)
+    if args.action == "verify":
+        checked, problem = verify(path)
+        if problem is None:
+            print(f"ok: {checked} records in {path}, chain intact")
+            return 0
+        print(f"orch: {path}:{checked}: {problem}")
+        return 1
+    found = select(runs(AuditLog(path).records()), env=args.env,
+                   since=parse_since(args.since) if args.since else None, failed=args.failed)
+    if args.json:
+        for run in found:
+            print(json.dumps(run.as_dict(), sort_keys=True))
+    else:
+        print(table([run.row() for run in found]))
+    return 0

@@ -1,0 +1,170 @@
+"""The `orch` command line: parse, load the config, dispatch; errors are one line, never a trace.
+
+Exit statuses: the process's own (128+N after signal N, 124 after --timeout), 2 for a usage or
+config mistake, 1 for any other refusal (a protected environment not confirmed, an unreachable
+hop before anything ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ..config.loader import demo_config_files, load_config
+from ..config.model import Config
+from ..config.suggest import did_you_mean
+from ..errors import ConfigError, OrchError
+from ..orchestrator import Orchestrator
+from ..plan import parse_env_pairs
+from .audit import add_audit_parser, audit_command
+from .prompt import ask_on_terminal
+from .stream import stream
+
+EXIT_USAGE = 2
+COMMANDS = ("run", "check", "ls", "schema", "audit")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says "did you mean" for a mistyped command or option."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = _hint(self, message)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
+
+
+def _hint(parser: argparse.ArgumentParser, message: str) -> str:
+    words: list[str] = []
+    if "invalid choice: " in message:
+        words = [message.split("invalid choice: ")[1].split("'")[1]]
+        known: Sequence[str] = COMMANDS
+    elif message.startswith("unrecognized arguments: "):
+        words = message.removeprefix("unrecognized arguments: ").split()
+        known = _options(parser)
+    for word in words:
+        hint = did_you_mean(word.split("=")[0], known)
+        if hint:
+            return f" (did you mean {hint!r}?)"
+    return ""
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of `parser` and of its subcommands (argparse keeps them private)."""
+    found: list[str] = []
+    for action in parser._actions:  # private-ok: argparse has no public list of actions
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):  # private-ok: as above
+            for sub in action.choices.values():
+                found += _options(sub)
+    return found
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="orch", description="Run services through composed execution layers.")
+    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
+                   help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
+                        "./environments.yaml + ./services.yaml")
+    p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
+    run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
+                                     "(orch run ENV -- CMD ARGS…)")
+    run.add_argument("environment")
+    run.add_argument("service", nargs="?")
+    run.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
+    run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
+                     help="extra variable for the command (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
+    run.add_argument("--json", action="store_true",
+                     help="print the RunResult as JSON instead of streaming output")
+    run.add_argument("--yes", action="append", default=[], metavar="ENV",
+                     help="run in protected environment ENV without asking (the name must "
+                          "match)")
+    sub.add_parser("check", help="validate the config and list what it defines")
+    sub.add_parser("ls", help="list environments and services")
+    sub.add_parser("schema", help="print the JSON Schema of the config files")
+    add_audit_parser(sub)
+    return p
+
+
+def _load(args: argparse.Namespace) -> Config:
+    files = list(args.config)
+    if args.demo:
+        files = [str(p) for p in demo_config_files()] + files
+    return load_config(*files)
+
+
+def _listing(config: Config) -> str:
+    out = ["environments:"]
+    for name, env in config.environments.items():
+        desc = f"  — {env.description}" if env.description else ""
+        out.append(f"  {name:<20} {env.describe()}{desc}")
+    out.append("services:")
+    for name, svc in config.services.items():
+        desc = svc.description or (svc.command if isinstance(svc.command, str)
+                                   else " ".join(svc.command))
+        desc = desc.strip().splitlines()[0] if desc.strip() else ""
+        out.append(f"  {name:<20} {desc}")
+    return "\n".join(out)
+
+
+def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`orch run ENV -- CMD ARGS…`: what comes after `--` is the command, untouched."""
+    if "run" in argv and "--" in argv[argv.index("run"):]:
+        cut = argv.index("--", argv.index("run"))
+        return argv[:cut], argv[cut + 1:]
+    return argv, []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    argv, command = _split_command(words)
+    if len(argv) < len(words) and not command:
+        print("orch: nothing to run after --", file=sys.stderr)
+        return EXIT_USAGE
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args, command)
+    except ConfigError as exc:
+        print(f"orch: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OrchError as exc:
+        print(f"orch: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
+    if args.cmd == "schema":
+        from ..config.schema import schema_json
+
+        sys.stdout.write(schema_json())
+        return 0
+    if args.cmd == "audit":
+        return audit_command(args, lambda: _load(args))
+    config = _load(args)
+    if args.cmd in ("check", "ls"):
+        if args.cmd == "check":
+            print(f"ok: {', '.join(config.files)}")
+        print(_listing(config))
+        return 0
+    return _run(config, args, command)
+
+
+def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
+    service = args.service
+    if service is not None and argv:
+        raise ConfigError("give a service or a command after --, not both")
+    if service is None and not argv:
+        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
+    orch = Orchestrator(config)
+    plan = orch.plan(args.environment, service, command=argv or None,
+                     env=parse_env_pairs(args.env) or None)
+    if args.dry_run:
+        print(plan.describe())
+        return 0
+    orch.gate.ask = ask_on_terminal
+    ticket = orch.admit(plan, yes=args.yes, front_end="cli")
+    return asyncio.run(stream(orch, plan, ticket, args))

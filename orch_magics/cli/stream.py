@@ -1,0 +1,133 @@
+"""`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
+
+Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C stops the chain
+(INT → TERM → KILL) and a second one kills at once; a reader that leaves (`orch run … | head`)
+stops the run as SIGPIPE would stop a shell pipeline's producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+
+from ..admission import Ticket
+from ..engine import Run, RunOptions
+from ..orchestrator import Orchestrator
+from ..plan import RunPlan
+from ..process.events import Event, Stderr, Stdout
+
+
+class FdWriter:
+    """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure).
+
+    When the reader of our stdout goes away (`orch run … | head`), the run is stopped, as a
+    shell pipeline's producer would be by SIGPIPE, instead of running on into the capture.
+    """
+
+    def __init__(self, on_broken_stdout: Callable[[], None] = lambda: None) -> None:
+        self._on_broken = on_broken_stdout
+        self.stdout_broken = False
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, Stdout) and not self.stdout_broken:
+            if not _write_all(1, event.data):
+                self.stdout_broken = True
+                self._on_broken()
+        elif isinstance(event, Stderr):
+            _write_all(2, event.data)
+
+    def close(self) -> None:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write everything; False when the reader has gone (broken pipe)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            import select
+
+            select.select([], [fd], [])
+            continue
+        except BrokenPipeError:
+            return False
+        view = view[n:]
+    return True
+
+
+async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
+                 args: argparse.Namespace) -> int:
+    """Run with stdin from fd 0 and output to fds 1 and 2; Ctrl-C stops, a second one kills."""
+    run: Run | None = None
+
+    def stop() -> None:
+        if run is not None:
+            run.stop()
+
+    writer = FdWriter(on_broken_stdout=stop)
+    sinks = [] if args.json else [writer]
+    stdin = _stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
+    run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                                      stdin=stdin, timeout=args.timeout, capture=args.json),
+                     ticket)
+    _on_interrupt(run)
+    try:
+        result = await run.wait()
+    finally:
+        await orch.aclose()
+    if writer.stdout_broken:
+        return 128 + signal.SIGPIPE  # what a shell reports for a producer whose reader left
+    if args.json:
+        print(result.json(indent=2))
+    if result.timed_out or result.exit.error is not None and result.exit.code is None:
+        print(f"orch: {result.describe_failure()}", file=sys.stderr)
+    return result.exit_status
+
+
+def _on_interrupt(run: Run) -> None:
+    """SIGINT/SIGTERM: the first stops the chain (INT → TERM → KILL), the next kills at once."""
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            run.stop()
+        else:
+            asyncio.ensure_future(run.kill())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+def _stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
+    """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
+
+    def reader() -> None:
+        try:
+            while True:
+                chunk = os.read(0, 1 << 20)
+                asyncio.run_coroutine_threadsafe(queue.put(chunk or None), loop).result()
+                if not chunk:
+                    return
+        except (OSError, RuntimeError, ValueError):
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+            except RuntimeError:
+                pass
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+    threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
+    return chunks()

@@ -1,0 +1,118 @@
+"""Guardrails of protected environments: what may run there, and a typed confirmation first.
+
+`protected: true` on an environment means a person types its name before a run starts there.
+One confirmation covers `confirm_ttl` seconds of this session unless the service is
+`dangerous: true` (asked every time). Where nobody can be asked (nbclient/papermill, a CLI
+without a terminal, plain Python), the run is refused unless `--yes ENV` or the variable
+`ORCH_CONFIRM` names the environment. `allow_services` and `allow_adhoc: false` narrow what may
+run there at all. Front ends supply the `Asker`: a terminal prompt, or the kernel's stdin request.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from .config.suggest import did_you_mean
+from .errors import OrchError
+from .plan import RunPlan
+
+#: Asks a person a question and returns the typed answer; None when nobody can be asked.
+Asker = Callable[[str], "str | None"]
+
+
+class ConfirmationRefused(OrchError):
+    """A protected environment was not confirmed (wrong name, or nobody could be asked)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Who let a run into a protected environment, when, and how (prompt, --yes, …)."""
+
+    environment: str
+    user: str
+    time: str
+    how: str
+
+    def as_record(self) -> dict[str, str]:
+        return {"environment": self.environment, "user": self.user, "time": self.time,
+                "how": self.how}
+
+
+def _names(text: str | None) -> set[str]:
+    return {n.strip() for n in (text or "").split(",") if n.strip()}
+
+
+class Guard:
+    """Admits runs into environments; remembers confirmations for their time to live."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, plan: RunPlan, *, ask: Asker | None = None,
+              yes: Collection[str] = ()) -> Confirmation | None:
+        """Check what may run, then confirm a protected environment (None: not protected)."""
+        env = plan.environment
+        _check_allowed(plan)
+        if not env.guardrails.protected:
+            return None
+        dangerous = bool(plan.service and plan.service.dangerous)
+        with self._lock:
+            if not dangerous and self._until.get(env.name, 0.0) > time.monotonic():
+                return _confirmed(env.name, "confirmed earlier in this session")
+        if env.name in set(yes):
+            return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
+        if env.name in _names(os.environ.get("ORCH_CONFIRM")):
+            return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
+        answer = ask(_question(plan, dangerous)) if ask is not None else None
+        if answer is None:
+            raise ConfirmationRefused(
+                f"environment {env.name!r} is protected and nobody can confirm here: run with "
+                f"--yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
+        if answer.strip() != env.name:
+            raise ConfirmationRefused(f"not run: the answer {answer.strip()!r} is not the "
+                                      f"environment's name {env.name!r}")
+        return self._remember(plan, _confirmed(env.name, "typed the environment's name"))
+
+    def _remember(self, plan: RunPlan, confirmation: Confirmation) -> Confirmation:
+        if not (plan.service and plan.service.dangerous):
+            with self._lock:
+                self._until[plan.environment.name] = (time.monotonic()
+                                                      + plan.environment.guardrails.confirm_ttl)
+        return confirmation
+
+
+def _confirmed(env: str, how: str) -> Confirmation:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = str(os.getuid())
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return Confirmation(env, user, now, how)
+
+
+def _question(plan: RunPlan, dangerous: bool) -> str:
+    what = f"service {plan.service.name!r}" if plan.service else \
+        f"command {plan.command.display()!r}"
+    why = " (a dangerous service: asked every time)" if dangerous else ""
+    return (f"{plan.environment.name!r} is a protected environment{why}. "
+            f"Type its name to run {what} there: ")
+
+
+def _check_allowed(plan: RunPlan) -> None:
+    env = plan.environment
+    if plan.service is None and not env.guardrails.allow_adhoc:
+        raise OrchError(f"environment {env.name!r} runs services only (allow_adhoc: false); "
+                        f"ad-hoc commands and cell scripts are refused there")
+    allowed = env.guardrails.allow_services
+    if plan.service is not None and allowed is not None and plan.service.name not in allowed:
+        hint = did_you_mean(plan.service.name, allowed)
+        extra = f" (did you mean {hint!r}?)" if hint else ""
+        raise OrchError(f"service {plan.service.name!r} may not run in {env.name!r}{extra}; "
+                        f"allowed there: {', '.join(allowed) or 'none'}")
