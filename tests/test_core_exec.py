@@ -217,21 +217,26 @@ async def test_executor_is_composed_from_data() -> None:
     assert out == b"outer inner\n"
 
 
-def test_missing_program_is_a_clear_layer_error(orch: Orchestrator) -> None:
-    with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
-        orch.run("local", command=["no-such-program-xyz"])
+def test_missing_program_exits_127_like_a_shell(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = orch.run("local", command=["no-such-program-xyz"])
+    assert res.returncode == 127
+    assert res.stderr == "orch: no-such-program-xyz: command not found\n"
+    plain = tmp_path / "data.txt"
+    plain.write_text("not a program\n")
+    res = orch.run("local", command=[str(plain)])  # no execute permission
+    assert (res.returncode, res.stderr) == (126, f"orch: {plain}: permission denied\n")
     with pytest.raises(LayerError, match="working directory not found: /no/such/dir"):
         orch.run("local", command=["true"], cwd="/no/such/dir")
 
 
-def test_missing_program_under_a_pty_is_the_same_clear_error(orch: Orchestrator) -> None:
+def test_missing_program_under_a_pty_exits_127_too(orch: Orchestrator) -> None:
     from orch_magics.plan import make_plan
 
     fds = len(os.listdir("/proc/self/fd"))
     for _ in range(5):
         plan = make_plan(CONFIG, "local", command=["no-such-program-xyz"], tty=True)
-        with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
-            orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        res = orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        assert res.returncode == 127 and "command not found" in res.stdout
     assert len(os.listdir("/proc/self/fd")) <= fds  # the pty master is closed each time
 
 
@@ -300,7 +305,7 @@ def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None
     with pytest.raises(OrchError, match="has ended"):
         live.send_line("too late")
     # a run that never starts: a send queued meanwhile does not wait for ever
-    never = orch.spawn("local", command=["no-such-program-xyz"])
+    never = orch.spawn("local", command=["true"], cwd="/no/such/dir")
     never.send_line("into the void")
     with pytest.raises(LayerError):
         never.wait(10)

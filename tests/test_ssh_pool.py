@@ -13,7 +13,8 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.base import LaunchContext
 from orch_magics.layers.local import LocalLauncher
-from orch_magics.layers.ssh import SSHLauncher, _Pool
+from orch_magics.layers.ssh_connect import Pool
+from orch_magics.layers.ssh_launcher import SSHLauncher
 from orch_magics.process.command import Command
 
 pytestmark = pytest.mark.ssh
@@ -26,8 +27,8 @@ def chain(lab, env: str, context: LaunchContext, **extra: list[str]) -> SSHLaunc
     return launcher
 
 
-def pools(context: LaunchContext) -> list[_Pool]:
-    return [p for p in context.pools.values() if isinstance(p, _Pool)]
+def pools(context: LaunchContext) -> list[Pool]:
+    return [p for p in context.pools.values() if isinstance(p, Pool)]
 
 
 async def run(launcher: SSHLauncher, line: str) -> bytes:

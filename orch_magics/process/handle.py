@@ -176,6 +176,9 @@ class ProcessHandle:
         err_stream = self._backend.stderr()
         if err_stream is not None:
             pumps.append(asyncio.ensure_future(self._pump(err_stream, Stderr)))
+        # Waited for alongside the output: a layer learns of the main process's end while a
+        # grandchild may still hold the streams open, and then stops what it left behind.
+        waiter = asyncio.ensure_future(self._backend.wait())
         try:
             for fut in asyncio.as_completed(pumps):
                 try:
@@ -185,13 +188,13 @@ class ProcessHandle:
                 except Exception as exc:
                     error = error or exc
             try:
-                exit_event = await self._backend.wait()
+                exit_event = await waiter
             except Exception as exc:
                 exit_event = Exit(error=error or exc)
             if error is not None and exit_event.error is None:
                 exit_event = Exit(exit_event.code, exit_event.signal, error)
         except asyncio.CancelledError:
-            for p in pumps:
+            for p in (*pumps, waiter):
                 p.cancel()
             exit_event = Exit(error=error or asyncio.CancelledError("reader cancelled"))
         finally:

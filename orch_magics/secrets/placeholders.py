@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..process.environ import PLACEHOLDER, SECRET_ENV_PREFIX
 
-PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
 
 
 def secret_env_name(name: str) -> str:
     """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
-    return "ORCH_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return SECRET_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class SecretValues:
