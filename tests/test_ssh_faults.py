@@ -147,10 +147,13 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
         assert result.stdout == "before\n", (result.exit, result.stderr)
         assert isinstance(result.exit.error, StreamError)
         assert result.exit.error.hop == 1 and "connection lost" in str(result.exit.error)
+        # The far end was cleaned up by reconnecting, and the error says so.
+        assert "reconnected and killed process group" in str(result.exit.error)
+        assert not processes_with(token)
         # The next run on the same orchestrator reconnects transparently.
         assert (await orch.arun("loop", command="echo again")).stdout == "again\n"
     finally:
-        kill_all(processes_with(token))  # the dropped session's orphan: nobody can reach it
+        kill_all(processes_with(token))  # only if the cleanup above failed
         await orch.aclose()
 
 

@@ -70,7 +70,7 @@ async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-
         async def watch() -> None:
             nonlocal most
             while True:
-                pool = context.pools.get(launcher.pool_key)
+                pool = context.pools.get(launcher.key)
                 most = max(most, len(pool.slots) if pool else 0)
                 await asyncio.sleep(0.05)
 
@@ -79,7 +79,7 @@ async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-
         watcher.cancel()
         assert outs == [f"{i}\n".encode() for i in range(25)]
         assert most == 3  # 25 sessions at 9 per connection (sshd MaxSessions is 10)
-        inner = context.pools[launcher.pool_key]
+        inner = context.pools[launcher.key]
         assert len(inner.slots) == 1  # the extra connections closed when idle
         bastion = [p for p in pools(context) if p is not inner][0]
         assert len(bastion.slots) == 1  # tunnels are not sessions: one bastion connection

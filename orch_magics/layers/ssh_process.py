@@ -93,8 +93,8 @@ class SSHBackend:
         elif status is not None and status >= 0:
             self._exit = Exit(code=status)
         elif self._conn.is_closed():
-            self._exit = Exit(error=self._error(await self._lost("the connection was lost "
-                                                                  "while the command ran")))
+            self._exit = Exit(error=self._error(await self._lost("connection lost while the "
+                                                                  "command ran")))
         else:
             self._exit = Exit(error=self._error("the channel closed without an exit status"))
         return self._exit
@@ -172,8 +172,8 @@ class SSHBackend:
             except (asyncssh.Error, OSError, EOFError) as exc:
                 if marker is not None and (held := marker.flush()):
                     yield held
-                raise self._error(await self._lost(f"the connection was lost while reading "
-                                                   f"output ({exc})")) from None
+                raise self._error(await self._lost(f"connection lost while reading output "
+                                                   f"({exc})")) from None
             if not chunk:
                 if marker is not None and (held := marker.flush()):
                     yield held
