@@ -316,3 +316,60 @@ def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None
 async def _pending_tasks() -> list[asyncio.Task[object]]:
     await asyncio.sleep(0.2)
     return [t for t in asyncio.all_tasks() if not t.done()]
+
+
+CLI = [sys.executable, "-m", "orch_magics.cli"]
+
+
+def test_local_commands_never_inherit_the_secret_providers_variables(
+        orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orch_magics.plan import make_plan
+
+    monkeypatch.setenv("ORCH_SECRET_DB_PASSWORD", "sentinel-db-4711")
+    monkeypatch.setenv("ORCH_SECRET_api", "sentinel-api-4712")
+    monkeypatch.setenv("ORCH_PLAIN", "inherited")
+    for tty in (False, True):
+        plan = make_plan(CONFIG, "local", command=["sh", "-c", "env"], tty=tty)
+        res = orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        assert res.returncode == 0
+        assert "sentinel" not in res.stdout and "ORCH_SECRET_" not in res.stdout, tty
+        assert "ORCH_PLAIN=inherited" in res.stdout  # the rest of the environment is inherited
+    # through a layer that adds variables, and a service's own variables: still none
+    res = orch.run("staged", command=["sh", "-c", "env"])
+    assert "STAGE=outer" in res.stdout and "sentinel" not in res.stdout
+    # a variable the plan gives on purpose does arrive
+    res = orch.run("local", command=["sh", "-c", "echo $ORCH_SECRET_API"],
+                   env={"ORCH_SECRET_API": "given"})
+    assert res.stdout == "given\n"
+
+
+def test_cli_run_shows_no_secret_provider_variable() -> None:
+    import subprocess
+
+    env = {**os.environ, "ORCH_SECRET_TOKEN": "sentinel-cli-4713"}
+    r = subprocess.run([*CLI, "--demo", "run", "local", "--", "sh", "-c", "env"], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"sentinel-cli-4713" not in r.stdout and b"ORCH_SECRET_" not in r.stdout
+    assert b"PATH=" in r.stdout
+
+
+def test_a_command_too_long_for_the_system_is_a_one_line_error(
+        orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    huge = "x" * 10_000_000
+    for command in (["echo", huge], f"echo {huge}", ["echo", *["y" * 100] * 30_000]):
+        with pytest.raises(LayerError) as info:
+            orch.run("local", command=command)
+        text = str(info.value)
+        assert "too long for this system" in text and "\n" not in text and len(text) < 300
+    with pytest.raises(LayerError, match="too long"):  # huge variables count too
+        orch.run("local", command=["true"], env={"BIG": huge})
+    config = tmp_path / "big.yaml"
+    config.write_text("environments:\n  local: {layers: []}\nservices:\n  big:\n"
+                      f"    command: [echo, {huge}]\n")
+    r = subprocess.run([*CLI, "-c", str(config), "run", "local", "big"], capture_output=True,
+                       timeout=120)
+    assert r.returncode != 0 and b"Traceback" not in r.stderr
+    assert r.stderr.decode().strip().count("\n") == 0 and b"too long" in r.stderr

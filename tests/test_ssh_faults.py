@@ -206,3 +206,29 @@ async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore
     finally:
         kill_all(processes_with(token))
         await orch.aclose()
+
+
+async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "ssh_config"
+    config.write_text(ssh_lab.ssh_config.read_text()
+                      + "Host orch-broken\n  HostName no-such-name.invalid\n")
+    orch = _orch(ssh_lab,
+                 nohost=[ssh_lab.layer("no-such-host-orch.invalid")],
+                 broken=[ssh_lab.layer("orch-broken", ssh_config=str(config))],
+                 deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("also-missing.invalid")])
+    try:
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("nohost", command="true")
+        text = str(info.value)
+        assert text.startswith("hop 1 (ssh no-such-host-orch.invalid): ")
+        assert "does not resolve" in text and "no `Host` entry" in text
+        assert str(ssh_lab.ssh_config) in text and "Unknown error" not in text
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("broken", command="true")
+        text = str(info.value)
+        assert "does not resolve" in text and "`Host orch-broken`" in text
+        with pytest.raises(ConnectError) as info:  # resolved by the previous hop
+            await orch.arun("deeper", command="true")
+        assert info.value.hop == 2 and "Unknown error" not in str(info.value)
+    finally:
+        await orch.aclose()
