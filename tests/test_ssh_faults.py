@@ -232,3 +232,30 @@ async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> 
         assert info.value.hop == 2 and "Unknown error" not in str(info.value)
     finally:
         await orch.aclose()
+
+
+async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() -> None:
+    """The host cannot be reached again: the error names the process group and the host."""
+    from fixtures.sshd import SSHLab
+
+    token = f"981.{os.getpid()}"
+    with SSHLab(with_netns=False) as lab:
+        orch = _orch(lab)
+        try:
+            handle = await orch.launch("loop", command=f"echo up; sleep {token}")
+            events = handle.events()
+            assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+            sessions = lab.loop.session_pids()
+            lab.loop.proc.kill()  # the listener first: no reconnect is possible
+            lab.loop.proc.wait()
+            assert sessions
+            kill_all(sessions)
+            end = [e async for e in events][-1]
+            text = str(end.error)  # type: ignore[union-attr]
+            assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
+            assert "connection lost" in text and "may still be running as process group" in text
+            assert "on orch-loop" in text and "reconnecting failed" in text
+            assert processes_with(token), "the test expects the orphan it describes"
+        finally:
+            kill_all(processes_with(token))
+            await orch.aclose()
