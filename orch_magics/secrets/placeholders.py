@@ -15,7 +15,6 @@ from ..errors import ConfigError
 from ..process.environ import PLACEHOLDER, SECRET_ENV_PREFIX
 
 
-
 def secret_env_name(name: str) -> str:
     """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
     return SECRET_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
