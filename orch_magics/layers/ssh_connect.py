@@ -1,7 +1,8 @@
 """SSH connections for one hop: options from the config, the pool, asyncssh errors mapped.
 
-`map_connect_errors` is the one place where asyncssh and OS errors met while connecting become
-ConnectError / AuthError / HostKeyError naming the hop. Connections live in `Pool`s (one per
+`map_connect_errors` (connecting: ConnectError / AuthError / HostKeyError) and
+`map_session_errors` (sessions on an open connection: StreamError) are where asyncssh and OS
+errors become ours, naming the hop. Connections live in `Pool`s (one per
 chain prefix, in the LaunchContext) and hold at most `SESSIONS_PER_CONNECTION` sessions each.
 """
 
@@ -15,11 +16,11 @@ import re
 import shlex
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import asyncssh
 
-from ..errors import AuthError, ConnectError, HostKeyError, LayerError
+from ..errors import AuthError, ConnectError, HostKeyError, LayerError, StreamError
 from ..process.environ import PLACEHOLDER
 from .ssh import SSHConfig
 
@@ -42,6 +43,12 @@ def _preferred_ciphers() -> list[str]:
     gcm = sorted((a for a in algs if a.endswith("-gcm@openssh.com")),
                  key=lambda a: not a.startswith("aes128"))
     return gcm + [a for a in algs if a not in gcm]
+
+
+class ErrorFactory(Protocol):
+    """Builds one of our errors naming the hop (the launcher's `_err`)."""
+
+    def __call__(self, cls: type[LayerError], message: str) -> LayerError: ...
 
 
 class KeyRecorder(asyncssh.SSHClient):
@@ -91,7 +98,7 @@ def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (7, 9)
 
 
-def connect_options(cfg: SSHConfig, err: Any) -> dict[str, Any]:
+def connect_options(cfg: SSHConfig, err: ErrorFactory) -> dict[str, Any]:
     """asyncssh.connect keyword arguments for this hop (`err(cls, msg)` builds our errors)."""
     kw: dict[str, Any] = {"connect_timeout": cfg.connect_timeout,
                           "keepalive_interval": cfg.keepalive, "keepalive_count_max": 3,
@@ -158,9 +165,9 @@ def unresolved_message(cfg: SSHConfig) -> str:
 
 
 @contextlib.contextmanager
-def map_connect_errors(cfg: SSHConfig, err: Any, recorder: KeyRecorder, *, depth: int,
+def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
                        via: str) -> Iterator[None]:
-    """asyncssh / OS errors while connecting → our errors naming the hop (`err(cls, msg)`)."""
+    """asyncssh / OS errors while connecting → our errors naming the hop."""
     try:
         yield
     except asyncssh.HostKeyNotVerifiable as exc:
@@ -186,6 +193,16 @@ def map_connect_errors(cfg: SSHConfig, err: Any, recorder: KeyRecorder, *, depth
         errno = getattr(exc, "errno", None)
         reason = (os.strerror(errno) if errno else str(exc)) or type(exc).__name__
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
+
+
+@contextlib.contextmanager
+def map_session_errors(err: ErrorFactory, what: str) -> Iterator[None]:
+    """asyncssh / OS errors on an open connection (sessions, channels) → StreamError."""
+    try:
+        yield
+    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        raise err(StreamError, f"{what}: {reason}") from None
 
 
 def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, depth: int,

@@ -30,6 +30,7 @@ from .ssh_connect import (
     Slot,
     connect_options,
     map_connect_errors,
+    map_session_errors,
     where,
 )
 from .ssh_process import SSHBackend, wait_for_pid
@@ -165,18 +166,19 @@ class SSHLauncher(Launcher):
         for attempt in (1, 2):
             slot = await self._acquire()
             try:
-                process = await asyncio.wait_for(slot.conn.create_process(
-                    line, encoding=None, window=WINDOW,
-                    term_type=TERM_TYPE if command.tty else None,
-                    stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
-                ), self.config.connect_timeout)
+                with map_session_errors(self._err, f"cannot start a session on "
+                                                   f"{where(self.config)}"):
+                    process = await asyncio.wait_for(slot.conn.create_process(
+                        line, encoding=None, window=WINDOW,
+                        term_type=TERM_TYPE if command.tty else None,
+                        stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
+                    ), self.config.connect_timeout)
                 return slot, process
-            except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+            except StreamError:
                 slot.sessions -= 1
                 self._retire(slot)  # dead or refusing: the next attempt connects afresh
                 if attempt == 2:
-                    raise self._err(StreamError, f"cannot start a session on "
-                                                 f"{where(self.config)}: {_reason(exc)}") from None
+                    raise
             except BaseException:  # cancelled (Ctrl-C while starting): give the place back
                 self._release(slot)
                 raise
@@ -190,15 +192,12 @@ class SSHLauncher(Launcher):
         process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
         initial, pid = b"", None
         try:
-            if command.tty and pre:  # the preamble waits for the terminal to be raw
-                initial, pid = await asyncio.wait_for(wait_for_pid(process),
-                                                      self.config.connect_timeout)
-            if pre:
-                process.stdin.write(pre)
-        except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-            process.close()
-            self._release(slot)
-            raise self._err(StreamError, f"cannot start the command: {_reason(exc)}") from None
+            with map_session_errors(self._err, "cannot start the command"):
+                if command.tty and pre:  # the preamble waits for the terminal to be raw
+                    initial, pid = await asyncio.wait_for(wait_for_pid(process),
+                                                          self.config.connect_timeout)
+                if pre:
+                    process.stdin.write(pre)
         except BaseException:
             process.close()
             self._release(slot)
@@ -223,11 +222,9 @@ class SSHLauncher(Launcher):
             await asyncio.wait_for(slot.conn.run(f"sh -c {shlex.quote(line)}", check=False),
                                    CLEANUP_TIMEOUT)
         except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-            return f"it may still be running as {place} (killing it failed: {_reason(exc)})"
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            return f"it may still be running as {place} (killing it failed: {reason})"
         finally:
             self._release(slot)
         return f"reconnected and killed {place}"
 
-
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "reason", None) or str(exc) or type(exc).__name__
