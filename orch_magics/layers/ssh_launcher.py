@@ -41,6 +41,8 @@ TERM_TYPE = "xterm-256color"
 WINDOW = 8 << 20
 #: Seconds to reconnect and stop a command whose connection dropped.
 CLEANUP_TIMEOUT = 5.0
+#: Longest command line sent: OpenSSH drops a connection whose packets exceed 256 KiB.
+MAX_LINE = 250_000
 
 
 class SSHLauncher(Launcher):
@@ -186,7 +188,12 @@ class SSHLauncher(Launcher):
 
     async def launch(self, command: Command) -> ProcessHandle:
         pre = preamble(command)
-        slot, process = await self._open(command, shell_line(command.argv, len(pre)))
+        line = shell_line(command.argv, len(pre))
+        if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE:
+            raise self._err(LayerError, f"the command is too long for an ssh session "
+                                        f"({len(line):,} bytes; OpenSSH accepts about "
+                                        f"{MAX_LINE:,}): pass large data on stdin or in a file")
+        slot, process = await self._open(command, line)
         # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
         # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
         process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
