@@ -183,3 +183,39 @@ async def test_background_grandchild_ends_with_the_main_process(executor: Layere
     out, _, end = await run(executor, Command.shell(f"sleep {t} >/dev/null 2>&1 & echo bye"))
     assert (out, end) == (b"bye\n", Exit(code=0))
     assert await gone(t) == []
+
+
+# ---- the remote toolkit every remote kind shares (orch_magics/layers/remote.py) -------------
+
+
+@pytest.mark.parametrize("before", [b"", b"login banner\n", b"\x1eorch", b"x" * 300])
+def test_pid_marker_survives_any_split(before: bytes) -> None:
+    from orch_magics.layers.remote import PID_MARK, PidMarker
+
+    stream = before + PID_MARK + b"4711\n" + b"first output\n" + PID_MARK + b"9\n"
+    for cut in range(len(stream) + 1):
+        for step in (1, 3, len(stream)):
+            marker, out = PidMarker(), b""
+            chunks = [stream[:cut]] + [stream[i:i + step] for i in range(cut, len(stream), step)]
+            for chunk in chunks:
+                out += chunk if marker.done else marker.feed(chunk)
+            out += marker.flush()
+            # the first marker is taken out, anything after it (even a look-alike) is output
+            assert (marker.pid, out) == (4711, before + b"first output\n" + PID_MARK + b"9\n")
+
+
+def test_pid_marker_absent_passes_everything_through() -> None:
+    from orch_magics.layers.remote import PidMarker
+
+    marker = PidMarker()
+    out = marker.feed(b"sh: no such file\n") + marker.feed(b"\x1eorch-p") + marker.flush()
+    assert (marker.pid, out) == (None, b"sh: no such file\n\x1eorch-p")
+
+
+def test_status_decoding_and_kill_line() -> None:
+    from orch_magics.layers.remote import decode_status, kill_group_line
+
+    assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 144, 255)] == [
+        Exit(code=0), Exit(code=1), Exit(code=128), Exit(signal=1), Exit(signal=9),
+        Exit(signal=15), Exit(code=144), Exit(code=255)]
+    assert kill_group_line(42, 9) == "kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null"
