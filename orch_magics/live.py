@@ -92,7 +92,7 @@ class LiveRun:
 
     def kill(self) -> None:
         def kill(handle: ProcessHandle) -> None:
-            handle.stdin._cancel()
+            handle.stdin.cancel()
             _spawn(handle.kill())
 
         self._on_loop(kill)

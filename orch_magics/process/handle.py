@@ -124,7 +124,8 @@ class StdinWriter:
             except Exception as exc:  # the process closed its stdin or the channel went away
                 self.broken = exc
 
-    def _cancel(self) -> None:
+    def cancel(self) -> None:
+        """Stop feeding at once: queued data is dropped and no EOF is sent (the run is over)."""
         self._task.cancel()
 
 
@@ -202,7 +203,7 @@ class ProcessHandle:
                 await self._backend.close()
             except Exception:
                 pass
-        self.stdin._cancel()
+        self.stdin.cancel()
         if not self._exit.done():
             self._exit.set_result(exit_event)
         await self._queue.put(exit_event)
