@@ -112,4 +112,8 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     text = str(end.error)
     assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
     assert "reconnected and killed process group" in text and "'orch-test'" in text
+    for _ in range(50):  # the kill has been sent; the kernel may take a moment to finish it
+        if not _running(token):
+            break
+        await asyncio.sleep(0.1)
     assert not _running(token)

@@ -46,6 +46,23 @@ def processes_with(token: str, netns: str | None = None) -> list[int]:
     return found
 
 
+async def gone(token: str) -> list[int]:
+    """Pids still running `token` once a kill has landed (polls up to 5 s; zombies are gone)."""
+    left: list[int] = []
+    for _ in range(50):
+        left = []
+        for pid in processes_with(token):
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    left.append(pid)
+            except (OSError, IndexError):
+                continue
+        if not left:
+            return []
+        await asyncio.sleep(0.1)
+    return left
+
+
 def kill_all(pids: list[int]) -> None:
     for pid in pids:
         try:
@@ -149,7 +166,7 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
         assert result.exit.error.hop == 1 and "connection lost" in str(result.exit.error)
         # The far end was cleaned up by reconnecting, and the error says so.
         assert "reconnected and killed process group" in str(result.exit.error)
-        assert not processes_with(token)
+        assert await gone(token) == []
         # The next run on the same orchestrator reconnects transparently.
         assert (await orch.arun("loop", command="echo again")).stdout == "again\n"
     finally:
@@ -259,3 +276,26 @@ async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() ->
         finally:
             kill_all(processes_with(token))
             await orch.aclose()
+
+
+@pytest.mark.parametrize("carrier", ["bastion", "inner"])
+async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: str) -> None:  # type: ignore[no-untyped-def]
+    """Whichever hop's connection dies (the bastion's carries the inner one), the command on
+    the inner host is killed after reconnecting through the chain, and the error says so."""
+    token = f"982.{os.getpid()}{len(carrier)}"
+    orch = _orch(ssh_lab)
+    try:
+        handle = await orch.launch("two", command=f"echo up; sleep {token}")
+        events = handle.events()
+        assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+        assert processes_with(token, ssh_lab.inner_ns)
+        assert ssh_lab.servers[carrier].kill_sessions()
+        end = [e async for e in events][-1]
+        text = str(end.error)  # type: ignore[union-attr]
+        assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
+        assert text.startswith("hop 2 (ssh orch-inner): connection lost"), text
+        assert "reconnected and killed process group" in text and "on orch-inner" in text
+        assert await gone(token) == []
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()

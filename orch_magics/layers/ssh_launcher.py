@@ -220,18 +220,20 @@ class SSHLauncher(Launcher):
         """The connection carrying process group `pgid` died: reconnect, kill it, say what
         happened (or what is left, and where, when the host cannot be reached again)."""
         place = f"process group {pgid} on {where(self.config)}"
-        try:
-            slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
-        except (LayerError, asyncio.TimeoutError) as exc:
-            return f"it may still be running as {place} (reconnecting failed: {exc})"
-        try:
-            line = kill_group_line(pgid, _signal.SIGKILL)
-            await asyncio.wait_for(slot.conn.run(f"sh -c {shlex.quote(line)}", check=False),
-                                   CLEANUP_TIMEOUT)
-        except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-            return f"it may still be running as {place} (killing it failed: {reason})"
-        finally:
-            self._release(slot)
-        return f"reconnected and killed {place}"
-
+        line = f"sh -c {shlex.quote(kill_group_line(pgid, _signal.SIGKILL))}"
+        reason = "no answer"
+        for _ in range(2):  # a pooled connection may not know yet that it is dying
+            try:
+                slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
+            except (LayerError, asyncio.TimeoutError) as exc:
+                return f"it may still be running as {place} (reconnecting failed: {exc})"
+            try:
+                done = await asyncio.wait_for(slot.conn.run(line, check=False), CLEANUP_TIMEOUT)
+                if done.exit_status is not None:
+                    return f"reconnected and killed {place}"
+            except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+                reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            finally:
+                self._release(slot)
+            self._retire(slot)
+        return f"it may still be running as {place} (killing it failed: {reason})"
