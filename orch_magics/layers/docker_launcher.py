@@ -222,13 +222,15 @@ class DockerLauncher(Launcher):
         """The engine connection carrying process group `pgid` died: reconnect and kill it;
         say what happened (or what is left, and where, when the engine cannot be reached)."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
-        try:
-            engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
-            await self.signal_group(engine, container[0], pgid, _signal.SIGKILL)
-        except (LayerError, asyncio.TimeoutError) as exc:
-            return f"it may still be running as {place} (reconnecting failed: {exc})"
-        return f"reconnected and killed {place}"
-
+        problem: BaseException | None = None
+        for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
+            try:
+                engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
+                await self.signal_group(engine, container[0], pgid, _signal.SIGKILL)
+                return f"reconnected and killed {place}"
+            except (LayerError, asyncio.TimeoutError) as exc:
+                problem = exc
+        return f"it may still be running as {place} (reconnecting failed: {problem})"
 
 def _name(container: Mapping[str, Any]) -> str:
     names = container.get("Names") or [container.get("Id", "?")[:12]]
