@@ -20,8 +20,6 @@ class ExecPlace(Protocol):
 
     @property
     def where(self) -> str: ...
-    @property
-    def config(self) -> object: ...
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
     async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None: ...
     async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str: ...
@@ -94,7 +92,7 @@ class DockerExec:
 
 
 async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
-                        cwd: str | None) -> LayerError:
+                        cwd: str | None, user: str | None) -> LayerError:
     """The wrapper never ran: say why in our words (the engine's text as the detail)."""
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(stream.closed), 2.0)
@@ -106,7 +104,6 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
         return stream.error
     text = stream.drain_text()
     low = text.lower()
-    user = getattr(launcher.config, "user", None)
     if "unable to find user" in low or "no matching entries in passwd" in low:
         return launcher.error(f"user {user!r} does not exist in container {name!r}")
     if "chdir" in low or ("cwd" in low and "no such file" in low):

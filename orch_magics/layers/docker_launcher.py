@@ -51,6 +51,7 @@ class DockerLauncher(Launcher):
         return "this machine" if self.parent.depth == 0 else self.parent.label
 
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
+        """An error of class `cls` naming this hop."""
         return cls(message, hop=self.depth, layer=self.label)
 
     def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
@@ -198,7 +199,7 @@ class DockerLauncher(Launcher):
             raise self.error(f"lost the docker engine on {self.where}: {exc}") from None
         await stream.started
         if stream.pid is None:
-            raise await start_failure(self, stream, name, cwd)
+            raise await start_failure(self, stream, name, cwd, cfg.user)
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
 

@@ -128,10 +128,12 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory) -> dict[str, Any]:
 
 
 def where(cfg: SSHConfig) -> str:
+    """`host` or `host:port`, as the user wrote it (for messages)."""
     return f"{cfg.host}:{cfg.port}" if cfg.port else cfg.host
 
 
 def who(cfg: SSHConfig) -> str:
+    """`user@host:port` when a user is configured (for authentication messages)."""
     return f"{cfg.user}@{where(cfg)}" if cfg.user else where(cfg)
 
 

@@ -54,14 +54,12 @@ class SSHLauncher(Launcher):
 
     @property
     def key(self) -> Hashable:
-        return ("ssh", self.inner_key, self.config)
-
-    @property
-    def inner_key(self) -> Hashable:
+        """This hop's config after the way to the previous one: the key of its pool."""
         assert self.inner is not None
-        return self.inner.key
+        return ("ssh", self.inner.key, self.config)
 
     def _err(self, cls: type[LayerError], message: str) -> LayerError:
+        """An error of class `cls` naming this hop (the ErrorFactory of ssh_connect)."""
         return cls(message, hop=self.depth, layer=self.label)
 
     # ---- pool -------------------------------------------------------------------------------
