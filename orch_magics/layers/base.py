@@ -8,6 +8,13 @@ kind never touches the executor: it is a module and one entry point (see `regist
 What a place can do for the hop after it is a capability, a Protocol checked with isinstance:
 `TunnelCarrier` (an SSH host can carry a connection to another host) and `UnixForwarder` (it
 can forward a unix socket, which a docker engine behind it needs).
+
+A new kind: one module with a frozen `Config` dataclass and `KIND` (name, Config, label, wrap;
+`wrap` imports the runtime, so configs load without the SDK), and one entry point in the
+`orch_magics.layers` group. Its Launcher calls `adopt(inner, label)`, finds what it needs on
+`inner.place`, and returns `ProcessHandle(backend, command, chain=self.chain)`. A remote kind
+starts commands through `remote.py` (wrapper, pid marker, preamble, kill line, statuses), maps
+its library's errors in one context manager, and adds a chain to tests/test_layer_conformance.py.
 """
 
 from __future__ import annotations
