@@ -18,7 +18,7 @@ import asyncssh
 
 from ..errors import LayerError
 from ..process.events import Exit
-from .remote import PidMarker, kill_group_line, signal_number
+from .remote import PidMarker, decode_status, kill_group_line, signal_number
 from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -91,7 +91,7 @@ class SSHBackend:
             num = signal_number(sig[0])
             self._exit = Exit(signal=num) if num else Exit(code=255)
         elif status is not None and status >= 0:
-            self._exit = Exit(code=status)
+            self._exit = decode_status(status)  # 128+N as every remote kind reads it
         elif self._conn.is_closed():
             self._exit = Exit(error=self._error(await self._lost("connection lost while the "
                                                                   "command ran")))
