@@ -63,10 +63,26 @@ class ConfigError(OrchError):
         if self.suggestion:
             text += f" (did you mean {self.suggestion!r}?)"
         if self.source_line is not None:
-            text += f"\n    {self.source_line}"
-            if self.column is not None:
-                text += "\n    " + " " * (self.column - 1) + "^"
+            shown, caret = _excerpt(self.source_line, self.column)
+            text += f"\n    {shown}"
+            if caret is not None:
+                text += "\n    " + " " * caret + "^"
         return text
+
+
+#: How much of a source line an error shows (a generated or minified line can be megabytes).
+EXCERPT = 100
+
+
+def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
+    """At most EXCERPT characters of `line` around `column` (1-based), and the caret's offset."""
+    at = (column - 1) if column is not None else 0
+    if len(line) <= EXCERPT:
+        return line, None if column is None else at
+    start = max(0, min(at - EXCERPT // 2, len(line) - EXCERPT))
+    shown = ("…" if start else "") + line[start:start + EXCERPT] + (
+        "…" if start + EXCERPT < len(line) else "")
+    return shown, None if column is None else at - start + (1 if start else 0)
 
 
 class LayerError(OrchError):

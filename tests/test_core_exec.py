@@ -189,21 +189,26 @@ async def test_executor_is_composed_from_data() -> None:
     assert out == b"outer inner\n"
 
 
-def test_missing_program_is_a_clear_layer_error(orch: Orchestrator) -> None:
-    with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
-        orch.run("local", command=["no-such-program-xyz"])
+def test_missing_program_exits_127_like_a_shell(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = orch.run("local", command=["no-such-program-xyz"])
+    assert res.returncode == 127
+    assert res.stderr == "orch: no-such-program-xyz: command not found\n"
+    plain = tmp_path / "data.txt"
+    plain.write_text("not a program\n")
+    res = orch.run("local", command=[str(plain)])  # no execute permission
+    assert (res.returncode, res.stderr) == (126, f"orch: {plain}: permission denied\n")
     with pytest.raises(LayerError, match="working directory not found: /no/such/dir"):
         orch.run("local", command=["true"], cwd="/no/such/dir")
 
 
-def test_missing_program_under_a_pty_is_the_same_clear_error(orch: Orchestrator) -> None:
+def test_missing_program_under_a_pty_exits_127_too(orch: Orchestrator) -> None:
     from orch_magics.plan import make_plan
 
     fds = len(os.listdir("/proc/self/fd"))
     for _ in range(5):
         plan = make_plan(CONFIG, "local", command=["no-such-program-xyz"], tty=True)
-        with pytest.raises(LayerError, match="program not found: no-such-program-xyz"):
-            orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        res = orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        assert res.returncode == 127 and "command not found" in res.stdout
     assert len(os.listdir("/proc/self/fd")) <= fds  # the pty master is closed each time
 
 
@@ -272,7 +277,7 @@ def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None
     with pytest.raises(OrchError, match="has ended"):
         live.send_line("too late")
     # a run that never starts: a send queued meanwhile does not wait for ever
-    never = orch.spawn("local", command=["no-such-program-xyz"])
+    never = orch.spawn("local", command=["true"], cwd="/no/such/dir")
     never.send_line("into the void")
     with pytest.raises(LayerError):
         never.wait(10)
@@ -283,3 +288,62 @@ def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None
 async def _pending_tasks() -> list[asyncio.Task[object]]:
     await asyncio.sleep(0.2)
     return [t for t in asyncio.all_tasks() if not t.done()]
+
+
+CLI = [sys.executable, "-m", "orch_magics.cli"]
+
+
+def test_local_commands_never_inherit_the_secret_providers_variables(
+        orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orch_magics.plan import make_plan
+
+    monkeypatch.setenv("ORCH_SECRET_DB_PASSWORD", "sentinel-db-4711")
+    monkeypatch.setenv("ORCH_SECRET_api", "sentinel-api-4712")
+    monkeypatch.setenv("ORCH_PLAIN", "inherited")
+    for tty in (False, True):
+        plan = make_plan(CONFIG, "local", command=["sh", "-c", "env"], tty=tty)
+        res = orch.spawn("local", plan=plan, close_stdin=True).wait(10)
+        assert res.returncode == 0
+        assert "sentinel" not in res.stdout and "ORCH_SECRET_" not in res.stdout, tty
+        assert "ORCH_PLAIN=inherited" in res.stdout  # the rest of the environment is inherited
+    # through a layer that adds variables, and a service's own variables: still none
+    res = orch.run("staged", command=["sh", "-c", "env"])
+    assert "STAGE=outer" in res.stdout and "sentinel" not in res.stdout
+    # a variable the plan gives on purpose does arrive
+    res = orch.run("local", command=["sh", "-c", "echo $ORCH_SECRET_API"],
+                   env={"ORCH_SECRET_API": "given"})
+    assert res.stdout == "given\n"
+
+
+def test_cli_run_shows_no_secret_provider_variable() -> None:
+    import subprocess
+
+    env = {**os.environ, "ORCH_SECRET_TOKEN": "sentinel-cli-4713"}
+    r = subprocess.run([*CLI, "--demo", "run", "local", "--", "sh", "-c", "env"], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"sentinel-cli-4713" not in r.stdout and b"ORCH_SECRET_" not in r.stdout
+    assert b"PATH=" in r.stdout
+
+
+def test_a_command_too_long_for_the_system_is_a_one_line_error(
+        orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    huge = "x" * 10_000_000
+    for command in (["echo", huge], f"echo {huge}", ["echo", *["y" * 100] * 30_000]):
+        with pytest.raises(LayerError) as info:
+            orch.run("local", command=command)
+        text = str(info.value)
+        assert "too long for this system" in text and "\n" not in text and len(text) < 300
+    with pytest.raises(LayerError, match="too long"):  # huge variables count too
+        orch.run("local", command=["true"], env={"BIG": huge})
+    config = tmp_path / "big.yaml"
+    config.write_text("environments:\n  local: {layers: []}\nservices:\n  big:\n"
+                      f"    command: [echo, {huge}]\n")
+    r = subprocess.run([*CLI, "-c", str(config), "run", "local", "big"], capture_output=True,
+                       timeout=120)
+    # `orch check` knows it without running: a config error at file:line with a short excerpt.
+    assert r.returncode == 2 and b"Traceback" not in r.stderr
+    assert b"big.yaml:5:" in r.stderr and b"the system accepts less than" in r.stderr
+    assert len(r.stderr) < 1000

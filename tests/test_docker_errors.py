@@ -160,6 +160,10 @@ async def test_engine_killed_mid_run_keeps_the_output(base) -> None:
         end = await asyncio.wait_for(events.__anext__(), 20)
         assert isinstance(end, Exit) and isinstance(end.error, StreamError)
         assert "went away" in str(end.error) and str(end.error).startswith("hop 1 ")
+        # the engine cannot be reached again: the error says what is left, and where
+        assert f"may still be running as process group {handle.pid} in container " \
+               f"'orch-test' on this machine (reconnecting failed:" in str(end.error)
+        assert "\n" not in str(end.error)
         assert handle.exit == end
     finally:
         await asyncio.to_thread(stop_engine, engine)

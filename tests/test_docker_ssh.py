@@ -71,3 +71,49 @@ async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> No
     text = str(err.value)
     assert text.startswith("hop 2 (docker orch-test): ") or text.startswith("hop 1 (ssh orch-loop)")
     assert "/nonexistent/docker.sock" in text
+
+
+def _running(token: str) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize(("hosts", "carrier"), [(("orch-loop",), "loop"),
+                                                (("orch-bastion", "orch-inner"), "inner")],
+                         ids=["one-hop", "two-hops"])
+async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd, hosts, carrier) -> None:  # type: ignore[no-untyped-def]
+    """The sshd session carrying the docker connection dies: the exec's process group is
+    killed after reconnecting, and the error says so (before: it kept running)."""
+    import os
+
+    from orch_magics.errors import StreamError
+
+    token = f"979.{os.getpid()}{len(hosts)}"
+    ex = chain(base, ssh_lab, dockerd, hosts=hosts)
+    handle = await ex.launch(Command.of(f"echo up; sleep {token}; echo never"))
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+    for _ in range(100):
+        if _running(token):
+            break
+        await asyncio.sleep(0.05)
+    assert ssh_lab.servers[carrier].kill_sessions()
+    rest = [e async for e in events]
+    end = rest[-1]
+    assert isinstance(end, Exit) and isinstance(end.error, StreamError), rest
+    text = str(end.error)
+    assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
+    assert "reconnected and killed process group" in text and "'orch-test'" in text
+    for _ in range(50):  # the kill has been sent; the kernel may take a moment to finish it
+        if not _running(token):
+            break
+        await asyncio.sleep(0.1)
+    assert not _running(token)

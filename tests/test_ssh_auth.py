@@ -118,3 +118,26 @@ def test_ssh_agent_is_used_when_present(ssh_lab, tmp_path: Path,  # type: ignore
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(10)
+
+
+async def test_unresolved_password_placeholder_reaching_the_layer_is_a_clear_error(
+        ssh_lab, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Layers never resolve secrets (plans do): a chain built by hand from unresolved config
+    says so instead of resolving the placeholder a second time or sending it as a password."""
+    from orch_magics.errors import LayerError, OrchError
+    from orch_magics.executor import LayeredExecutor
+    from orch_magics.layers.local import LocalLauncher
+    from orch_magics.process.command import Command
+
+    monkeypatch.setenv("ORCH_SECRET_SSH_PW", "would-have-been-used")
+    text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, password="'{{secret:ssh_pw}}'")
+    layers = load_config_text(text).environments["remote"].layers
+    base = LocalLauncher()
+    try:
+        with pytest.raises(LayerError) as info:
+            await LayeredExecutor(base, layers).launch(Command.of("true"))
+    finally:
+        await base.context.aclose()
+    assert isinstance(info.value, OrchError)
+    assert str(info.value).startswith("hop 1 (ssh 127.0.0.1): password is still an unresolved")
+    assert "would-have-been-used" not in str(info.value)

@@ -46,6 +46,23 @@ def processes_with(token: str, netns: str | None = None) -> list[int]:
     return found
 
 
+async def gone(token: str) -> list[int]:
+    """Pids still running `token` once a kill has landed (polls up to 5 s; zombies are gone)."""
+    left: list[int] = []
+    for _ in range(50):
+        left = []
+        for pid in processes_with(token):
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    left.append(pid)
+            except (OSError, IndexError):
+                continue
+        if not left:
+            return []
+        await asyncio.sleep(0.1)
+    return left
+
+
 def kill_all(pids: list[int]) -> None:
     for pid in pids:
         try:
@@ -145,10 +162,13 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
         assert result.stdout == "before\n", (result.exit, result.stderr)
         assert isinstance(result.exit.error, StreamError)
         assert result.exit.error.hop == 1 and "connection lost" in str(result.exit.error)
+        # The far end was cleaned up by reconnecting, and the error says so.
+        assert "reconnected and killed process group" in str(result.exit.error)
+        assert await gone(token) == []
         # The next run on the same orchestrator reconnects transparently.
         assert (await orch.arun("loop", command="echo again")).stdout == "again\n"
     finally:
-        kill_all(processes_with(token))  # the dropped session's orphan: nobody can reach it
+        kill_all(processes_with(token))  # only if the cleanup above failed
         await orch.aclose()
 
 
@@ -195,6 +215,82 @@ async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore
         assert exit_event.signal == signal.SIGINT
         await asyncio.sleep(0.2)
         assert processes_with(token, ssh_lab.inner_ns) == []
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
+
+
+async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "ssh_config"
+    config.write_text(ssh_lab.ssh_config.read_text()
+                      + "Host orch-broken\n  HostName no-such-name.invalid\n")
+    orch = _orch(ssh_lab,
+                 nohost=[ssh_lab.layer("no-such-host-orch.invalid")],
+                 broken=[ssh_lab.layer("orch-broken", ssh_config=str(config))],
+                 deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("also-missing.invalid")])
+    try:
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("nohost", command="true")
+        text = str(info.value)
+        assert text.startswith("hop 1 (ssh no-such-host-orch.invalid): ")
+        assert "does not resolve" in text and "no `Host` entry" in text
+        assert str(ssh_lab.ssh_config) in text and "Unknown error" not in text
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("broken", command="true")
+        text = str(info.value)
+        assert "does not resolve" in text and "`Host orch-broken`" in text
+        with pytest.raises(ConnectError) as info:  # resolved by the previous hop
+            await orch.arun("deeper", command="true")
+        assert info.value.hop == 2 and "Unknown error" not in str(info.value)
+    finally:
+        await orch.aclose()
+
+
+async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() -> None:
+    """The host cannot be reached again: the error names the process group and the host."""
+    from fixtures.sshd import SSHLab
+
+    token = f"981.{os.getpid()}"
+    with SSHLab(with_netns=False) as lab:
+        orch = _orch(lab)
+        try:
+            handle = await orch.launch("loop", command=f"echo up; sleep {token}")
+            events = handle.events()
+            assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+            sessions = lab.loop.session_pids()
+            lab.loop.proc.kill()  # the listener first: no reconnect is possible
+            lab.loop.proc.wait()
+            assert sessions
+            kill_all(sessions)
+            end = [e async for e in events][-1]
+            text = str(end.error)  # type: ignore[union-attr]
+            assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
+            assert "connection lost" in text and "may still be running as process group" in text
+            assert "on orch-loop" in text and "reconnecting failed" in text
+            assert processes_with(token), "the test expects the orphan it describes"
+        finally:
+            kill_all(processes_with(token))
+            await orch.aclose()
+
+
+@pytest.mark.parametrize("carrier", ["bastion", "inner"])
+async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: str) -> None:  # type: ignore[no-untyped-def]
+    """Whichever hop's connection dies (the bastion's carries the inner one), the command on
+    the inner host is killed after reconnecting through the chain, and the error says so."""
+    token = f"982.{os.getpid()}{len(carrier)}"
+    orch = _orch(ssh_lab)
+    try:
+        handle = await orch.launch("two", command=f"echo up; sleep {token}")
+        events = handle.events()
+        assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+        assert processes_with(token, ssh_lab.inner_ns)
+        assert ssh_lab.servers[carrier].kill_sessions()
+        end = [e async for e in events][-1]
+        text = str(end.error)  # type: ignore[union-attr]
+        assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
+        assert text.startswith("hop 2 (ssh orch-inner): connection lost"), text
+        assert "reconnected and killed process group" in text and "on orch-inner" in text
+        assert await gone(token) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()

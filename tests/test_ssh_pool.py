@@ -13,7 +13,8 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.base import LaunchContext
 from orch_magics.layers.local import LocalLauncher
-from orch_magics.layers.ssh import SSHLauncher, _Pool
+from orch_magics.layers.ssh_connect import Pool
+from orch_magics.layers.ssh_launcher import SSHLauncher
 from orch_magics.process.command import Command
 
 pytestmark = pytest.mark.ssh
@@ -26,8 +27,8 @@ def chain(lab, env: str, context: LaunchContext, **extra: list[str]) -> SSHLaunc
     return launcher
 
 
-def pools(context: LaunchContext) -> list[_Pool]:
-    return [p for p in context.pools.values() if isinstance(p, _Pool)]
+def pools(context: LaunchContext) -> list[Pool]:
+    return [p for p in context.pools.values() if isinstance(p, Pool)]
 
 
 async def run(launcher: SSHLauncher, line: str) -> bytes:
@@ -69,7 +70,7 @@ async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-
         async def watch() -> None:
             nonlocal most
             while True:
-                pool = context.pools.get(launcher.pool_key)
+                pool = context.pools.get(launcher.key)
                 most = max(most, len(pool.slots) if pool else 0)
                 await asyncio.sleep(0.05)
 
@@ -78,7 +79,7 @@ async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-
         watcher.cancel()
         assert outs == [f"{i}\n".encode() for i in range(25)]
         assert most == 3  # 25 sessions at 9 per connection (sshd MaxSessions is 10)
-        inner = context.pools[launcher.pool_key]
+        inner = context.pools[launcher.key]
         assert len(inner.slots) == 1  # the extra connections closed when idle
         bastion = [p for p in pools(context) if p is not inner][0]
         assert len(bastion.slots) == 1  # tunnels are not sessions: one bastion connection

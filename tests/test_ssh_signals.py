@@ -89,7 +89,7 @@ async def test_signal_request_reaches_the_remote_process_group(ssh_lab, ssh_user
         # the trap ran, so the signal arrived by the request; the server accepted it (a refusal
         # would have switched the connection to the kill fallback)
         assert Stdout(b"got-sig\n") in rest and rest[-1] == Exit(code=9)
-        assert handle._backend._peer.signal_requests is True  # type: ignore[attr-defined]
+        assert handle._backend._slot.signal_requests is True  # type: ignore[attr-defined]
         # the background child got the signal too: the whole group was signalled
         assert await child_running(ssh_user, False)
     finally:
@@ -107,6 +107,6 @@ async def test_root_logins_fall_back_to_kill(ssh_lab) -> None:  # type: ignore[n
         await handle.interrupt()
         rest = await asyncio.wait_for(collect(events), 20)
         assert Stdout(b"got-int\n") in rest and rest[-1] == Exit(code=4)
-        assert handle._backend._peer.signal_requests is False  # type: ignore[attr-defined]
+        assert handle._backend._slot.signal_requests is False  # type: ignore[attr-defined]
     finally:
         await orch.aclose()

@@ -177,3 +177,20 @@ async def test_tty_run(orch: Orchestrator) -> None:
         assert "export" not in text  # the preamble was not echoed
     finally:
         await orch.aclose()
+
+
+async def test_a_command_too_long_for_ssh_is_a_one_line_error(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    from orch_magics.errors import LayerError
+
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    try:
+        for command in (["echo", "x" * 10_000_000], "echo " + "y" * 300_000):
+            with pytest.raises(LayerError) as info:
+                await orch.arun("loop", command=command)
+            text = str(info.value)
+            assert text.startswith("hop 1 (ssh orch-loop): the command is too long")
+            assert "\n" not in text and len(text) < 300
+        # the pooled connection is untouched: the next run works
+        assert (await orch.arun("loop", command="echo ok")).stdout == "ok\n"
+    finally:
+        await orch.aclose()

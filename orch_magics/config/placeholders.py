@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..process.environ import PLACEHOLDER
 from .suggest import did_you_mean
 
 KINDS = ("secret", "env")
-#: `{{secret:NAME}}` or `{{env:VAR}}` / `{{env:VAR:-default}}` (secrets/ resolves them).
-PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
+
 _ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
 
 

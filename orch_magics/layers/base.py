@@ -4,13 +4,25 @@ A launcher is "a place that can start processes": this machine, an SSH host reac
 previous launcher, a container on that host's engine. A layer kind is plain data (its frozen
 `Config`) plus `wrap(config, inner, label)` returning the launcher one hop further in. Adding a
 kind never touches the executor: it is a module and one entry point (see `registry.py`).
+
+What a place can do for the hop after it is a capability, a Protocol checked with isinstance:
+`TunnelCarrier` (an SSH host can carry a connection to another host) and `UnixForwarder` (it
+can forward a unix socket, which a docker engine behind it needs).
+
+A new kind: one module with a frozen `Config` dataclass and `KIND` (name, Config, label, wrap;
+`wrap` imports the runtime, so configs load without the SDK), and one entry point in the
+`orch_magics.layers` group. Its Launcher calls `adopt(inner, label)`, finds what it needs on
+`inner.place`, and returns `ProcessHandle(backend, command, chain=self.chain)`. A remote kind
+starts commands through `remote.py` (wrapper, pid marker, preamble, kill line, statuses), maps
+its library's errors in one context manager, and adds a chain to tests/test_layer_conformance.py.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..process.command import Command
 from ..process.handle import ProcessHandle
@@ -20,7 +32,8 @@ class LaunchContext:
     """Resources shared by the launchers of one Orchestrator on one event loop.
 
     Layers keep pooled connections in `pools` under keys of their choosing (for SSH: the chain
-    prefix) and register how to close them with `on_close`; `aclose()` closes them all.
+    prefix, `Launcher.key`) and register how to close them with `on_close`; `aclose()` closes
+    them all.
     """
 
     def __init__(self) -> None:
@@ -33,35 +46,37 @@ class LaunchContext:
     async def aclose(self) -> None:
         closers, self._closers = self._closers[::-1], []
         for closer in closers:
-            try:
+            with contextlib.suppress(Exception):
                 await closer()
-            except Exception:
-                pass
         self.pools.clear()
 
 
 class Launcher(abc.ABC):
-    """A place that can start processes. `depth` 0 is this machine; each hop adds one."""
+    """A place that can start processes. `depth` 0 is this machine; each hop adds one.
+
+    `inner` is the launcher this one was wrapped around (None for this machine); `parent` is the
+    previous *hop* (a launcher that only adds variables is no hop of its own).
+    """
 
     label: str = "local"
     depth: int = 0
     context: LaunchContext
     parent: Launcher | None = None
+    inner: Launcher | None = None
 
     @abc.abstractmethod
     async def launch(self, command: Command) -> ProcessHandle:
         """Start `command` here and return its live handle."""
 
-    async def tunnel(self) -> Any | None:
-        """An object usable as asyncssh's `tunnel=` to reach TCP hosts from here.
+    @property
+    def place(self) -> Launcher:
+        """The launcher that really is the place (wrappers that only edit commands see through)."""
+        return self
 
-        None means "connect directly from this machine".
-        """
-        raise NotImplementedError(f"{self.label} cannot carry a connection to another host")
-
-    async def forward_unix(self, path: str) -> str:
-        """A local unix socket path whose connections reach `path` at this place."""
-        raise NotImplementedError(f"{self.label} cannot forward a unix socket")
+    @property
+    def key(self) -> Hashable:
+        """What identifies the way from this machine to this place (pools are keyed by it)."""
+        return (type(self).__name__, self.chain)
 
     @property
     def chain(self) -> str:
@@ -73,13 +88,37 @@ class Launcher(abc.ABC):
             node = node.parent
         return " → ".join(reversed(parts))
 
-    def child(self, label: str) -> dict[str, Any]:
-        """Attributes for a launcher one hop further in (depth, context, parent)."""
-        return {"label": label, "depth": self.depth + 1, "context": self.context, "parent": self}
+    def adopt(self, inner: Launcher, label: str) -> None:
+        """Become the hop one further in than `inner` (depth, context, parent, inner)."""
+        self.label = label
+        self.depth = inner.place.depth + 1
+        self.context = inner.context
+        self.parent = inner.place
+        self.inner = inner
+
+
+@runtime_checkable
+class TunnelCarrier(Protocol):
+    """A place that can carry a TCP connection to another host (asyncssh's `tunnel=`)."""
+
+    async def tunnel(self) -> object | None:
+        """The tunnel object, or None for "connect directly from this machine"."""
+
+
+@runtime_checkable
+class UnixForwarder(Protocol):
+    """A place whose unix sockets can be reached from this machine."""
+
+    async def forward_unix(self, path: str) -> str:
+        """A local unix socket path whose connections reach `path` at this place."""
 
 
 class LayerKind(Protocol):
-    """One kind of layer (`local`, `ssh`, `docker`): its config class and how it wraps."""
+    """One kind of layer (`local`, `ssh`, `docker`): its config class and how it wraps.
+
+    The module that defines a kind must import without the kind's SDK: import the runtime
+    inside `wrap`, so loading a config never pulls in asyncssh, docker or requests.
+    """
 
     name: ClassVar[str]
     Config: ClassVar[type]

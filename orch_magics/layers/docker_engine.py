@@ -2,60 +2,30 @@
 
 docker-py is blocking, so every SDK call runs in a worker thread (`Engine.call`); the hijacked
 exec stream is opened on the event loop itself (`Engine.open_exec`, see docker_stream.py).
-Library exceptions stop here: callers only see orch_magics errors naming the hop.
+Library exceptions stop here (`map_docker_errors`): callers see our errors naming the hop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import docker
 import docker.errors
 import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
+from .docker_address import Address
 from .docker_stream import ExecStream
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 #: Seconds to wait for the engine to answer the first ping.
 CONNECT_TIMEOUT = 10.0
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where the engine listens, at the previous hop: a unix socket path or a TCP host:port."""
-
-    url: str
-    path: str | None = None
-    host: str | None = None
-    port: int | None = None
-
-
-def parse_address(url: str) -> Address:
-    """`unix:///run/docker.sock`, `/run/docker.sock` or `tcp://host:2375` (plain TCP, no TLS)."""
-    if url.startswith("/"):
-        return Address(f"unix://{url}", path=url)
-    parts = urlsplit(url)
-    if parts.scheme == "unix" and (parts.netloc + parts.path):
-        return Address(url, path=parts.netloc + parts.path)
-    if parts.scheme in ("tcp", "http") and parts.hostname:
-        return Address(url, host=parts.hostname, port=parts.port or 2375)
-    raise ValueError(f"unsupported docker host {url!r} (expected unix:///path/docker.sock or "
-                     f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
-
-
-def check_address(url: str) -> None:
-    """Field check for the config: raises ValueError with a message for a bad address."""
-    parse_address(url)
 
 
 class Engine:
@@ -149,20 +119,25 @@ def min_version(a: str, b: str) -> str:
     return a if key(a) <= key(b) else b
 
 
-def default_address(depth: int) -> str:
-    """DOCKER_HOST describes this machine's engine: it applies only when the engine is local."""
-    if depth == 0:
-        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
-    return DEFAULT_HOST
+@contextlib.contextmanager
+def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterator[None]:
+    """The one place docker-py / requests exceptions become our errors naming the hop.
 
-
-def translate(exc: BaseException, what: str, *, hop: int, layer: str, where: str) -> LayerError:
-    """A docker-py / requests exception as an orch_magics error naming the hop."""
-    if isinstance(exc, docker.errors.APIError):
+    Our own errors pass through; callers handle the answers they expect (404, 409) inside.
+    """
+    try:
+        yield
+    except LayerError:
+        raise
+    except docker.errors.APIError as exc:
         text = exc.explanation or str(exc)
-        return LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
-                          hop=hop, layer=layer)
-    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError, OSError)):
-        return ConnectError(f"{what}: lost the docker engine on {where}: {exc}",
-                            hop=hop, layer=layer)
-    return LayerError(f"{what}: {exc}", hop=hop, layer=layer)
+        raise LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
+                         hop=hop, layer=layer) from None
+    except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
+        raise ConnectError(f"{what}: lost the docker engine on {where}: {exc}",
+                           hop=hop, layer=layer) from None
+    except asyncio.TimeoutError:
+        raise LayerError(f"{what}: the engine on {where} did not answer in time",
+                         hop=hop, layer=layer) from None
+    except Exception as exc:  # docker-py raises a few bare ones (DockerException, ValueError)
+        raise LayerError(f"{what}: {exc}", hop=hop, layer=layer) from None

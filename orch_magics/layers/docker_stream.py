@@ -20,18 +20,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import re
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
+from .remote import PidMarker
 
 #: Bytes the loop reads per system call (at most).
 BUFFER = 1 << 20
 #: Output bytes queued for a slow consumer before reading from the engine pauses.
 HIGH_WATER = 8 << 20
 LOW_WATER = 2 << 20
-#: The first line the wrapper shell writes: its pid, which is also its process group.
-PID_LINE = re.compile(rb"orch-pid:(\d+)\r?")
 
 _HEADERS, _FRAMES, _RAW, _ERROR_BODY = range(4)
 
@@ -82,8 +80,7 @@ class ExecStream(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._can_write = asyncio.Event()
         self._can_write.set()
-        self._marker = b""
-        self._marker_done = False
+        self._marker = PidMarker()
         self._error_status = 0
         self._error_length: int | None = None
         self.pid: int | None = None
@@ -235,9 +232,12 @@ class ExecStream(asyncio.BufferedProtocol):
         runs.clear()
 
     def _deliver(self, stream: int, data: bytes) -> None:
-        marker_stream = 0 if self._tty else 1
-        if not self._marker_done and stream == marker_stream:
-            data = self._take_marker(data)
+        if not self._marker.done and stream == (0 if self._tty else 1):
+            data = self._marker.feed(data)
+            if self._marker.done:
+                self.pid = self._marker.pid
+                if not self.started.done():
+                    self.started.set_result(None)
             if not data:
                 return
         out = self._outputs[stream]
@@ -248,29 +248,9 @@ class ExecStream(asyncio.BufferedProtocol):
             self._paused = True
             self._transport.pause_reading()
 
-    def _take_marker(self, data: bytes) -> bytes:
-        """Strip the wrapper's pid line from the front of its stream; return what follows."""
-        self._marker += data
-        line, newline, rest = self._marker.partition(b"\n")
-        if not newline:
-            if len(self._marker) <= 64:
-                return b""
-            line, rest = b"", self._marker  # not our wrapper talking: pass everything through
-        match = PID_LINE.fullmatch(line)
-        if match:
-            self.pid = int(match.group(1))
-        else:
-            rest = self._marker
-        self._marker = b""
-        self._marker_done = True
-        if not self.started.done():
-            self.started.set_result(None)
-        return rest
-
     def _finish_marker(self) -> None:
-        if not self._marker_done:
-            pending, self._marker = self._marker, b""
-            self._marker_done = True
+        if not self._marker.done:
+            pending = self._marker.flush()
             if pending:
                 self._deliver(0 if self._tty else 1, pending)
 

@@ -8,8 +8,8 @@ import os
 from collections.abc import AsyncIterator
 
 from ..process.command import Command
-from ..process.handle import ProcessHandle
-from .local import READ_CHUNK, SubprocessBackend
+from ..process.handle import ProcessBackend
+from .local_process import READ_CHUNK, SubprocessBackend, spawn, start_error
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -24,8 +24,9 @@ class PtyBackend(SubprocessBackend):
     streams differ: one merged output, and EOF is the terminal's ^D.
     """
 
-    def __init__(self, proc: asyncio.subprocess.Process, master: int) -> None:
-        super().__init__(proc)
+    def __init__(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[None],
+                 master: int) -> None:
+        super().__init__(proc, exited)
         self._master = master
 
     async def _read(self) -> AsyncIterator[bytes]:
@@ -79,7 +80,8 @@ class PtyBackend(SubprocessBackend):
         await super().close()
 
 
-async def launch_pty(command: Command, env: dict[str, str] | None, chain: str) -> ProcessHandle:
+async def launch_pty(command: Command) -> ProcessBackend:
+    """Start `command` on a new pty (its controlling terminal) and return its backend."""
     import fcntl
     import termios
 
@@ -90,13 +92,14 @@ async def launch_pty(command: Command, env: dict[str, str] | None, chain: str) -
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *command.argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=command.cwd,
-            start_new_session=True, preexec_fn=_controlling_tty,
-        )
+        proc, exited = await spawn(command, stdin=slave, stdout=slave, stderr=slave,
+                                   preexec_fn=_controlling_tty)
+    except OSError as exc:
+        os.close(master)
+        return start_error(exc, command)
     except BaseException:
         os.close(master)
         raise
     finally:
         os.close(slave)
-    return ProcessHandle(PtyBackend(proc, master), command, chain=chain)
+    return PtyBackend(proc, exited, master)

@@ -1,76 +1,31 @@
-"""One remote process over an SSH channel: the wrapper that starts it and its ProcessBackend.
+"""One remote process on an SSH channel: the ProcessBackend of the ssh kind.
 
-The remote login shell parses exactly one line we send: ``exec sh -c WRAPPER sh N ARGV…`` with
-ARGV quoted once by `shlex.join`. The wrapper reports its pid (which is the session's process
-group, since sshd starts every session with setsid and `exec` keeps the pid), reads an N-byte
-preamble from stdin (``export K='v'`` lines and a ``cd``), evaluates it, and execs ARGV. So
-variables and the directory arrive without AcceptEnv and never appear on any argv; user stdin
-follows the preamble on the same channel. Under a PTY the wrapper switches the terminal to raw,
-no-echo mode before the preamble is sent, so it is neither echoed nor line-edited.
+The channel runs `remote.shell_line(...)`: the shared wrapper reports the pid (the session's
+process group), reads the env/cwd preamble from stdin, and runs the argv. Signals go as RFC 4254
+`signal` requests where the server honours them, else as `remote.kill_group_line` on a second
+channel. A dropped connection is followed by a reconnect that kills what was left (`recover`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shlex
 import signal as _signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncssh
 
-from ..errors import LayerError, StreamError
-from ..process.command import Command
+from ..errors import LayerError
 from ..process.events import Exit
+from .remote import PidMarker, decode_status, kill_group_line, signal_number
+from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
 READ_CHUNK = 1 << 20
-#: The line the wrapper prints first: the remote pid (== its process group id).
-PID_MARK = b"\x1eorch-pid "
 #: Signals OpenSSH (>= 7.9) accepts in a `signal` channel request (session.c name2sig).
 OPENSSH_SIGNALS = frozenset(
     "ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT SEGV TERM USR1 USR2".split())
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-WRAPPER = """_orch_n=$1; shift
-if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
-printf '\\036orch-pid %s\\n' "$$" >&2
-if [ "$_orch_n" -gt 0 ]; then
-  _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
-  if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
-  eval "$_orch_p"
-fi
-unset _orch_n _orch_p _orch_tty
-exec "$@"
-"""
-
-
-def preamble(command: Command) -> bytes:
-    """Shell text that sets the command's variables and directory (sent on stdin, never argv)."""
-    lines = []
-    for key, value in command.env.items():
-        if not _NAME.match(key):
-            raise LayerError(f"cannot pass variable {key!r} through ssh: not a shell name")
-        lines.append(f"export {key}={shlex.quote(value)}\n")
-    if command.cwd:
-        q = shlex.quote(command.cwd)
-        lines.append(f"cd -- {q} || {{ echo \"orch: working directory not found: \"{q} >&2;"
-                     f" exit 126; }}\n")
-    return "".join(lines).encode("utf-8")
-
-
-def remote_line(command: Command, preamble_len: int) -> str:
-    """The one line the remote login shell parses: argv is quoted exactly once, here."""
-    return (f"exec sh -c {shlex.quote(WRAPPER)} sh {preamble_len} "
-            f"{shlex.join(command.argv)}")
-
-
-def signal_number(name: str) -> int | None:
-    try:
-        return int(_signal.Signals["SIG" + name])
-    except KeyError:
-        return None
 
 
 class SSHBackend:
@@ -79,26 +34,29 @@ class SSHBackend:
     def __init__(
         self,
         process: asyncssh.SSHClientProcess[bytes],
-        conn: asyncssh.SSHClientConnection,
+        slot: Slot,
         *,
         tty: bool,
-        peer: Any,
         error: Callable[[str], LayerError],
         release: Callable[[], None],
+        recover: Callable[[int], Awaitable[str]],
         initial: bytes = b"",
         pid: int | None = None,
     ) -> None:
         self._proc = process
-        self._conn = conn
+        self._slot = slot
+        self._conn = slot.conn
         self._tty = tty
-        self._peer = peer  # has a mutable `signal_requests`: does the server honour them?
         self._error = error
         self._release = release
+        self._recover = recover
         self._initial = initial
+        self._marker = PidMarker()
         #: The remote pid (also the remote process group id), once the wrapper reported it.
         self.pid: int | None = pid
         self._exit: Exit | None = None
         self._closed = False
+        self._recovery: asyncio.Future[str] | None = None
 
     # ---- ProcessBackend ---------------------------------------------------------------------
     def stdout(self) -> AsyncIterator[bytes]:
@@ -133,9 +91,10 @@ class SSHBackend:
             num = signal_number(sig[0])
             self._exit = Exit(signal=num) if num else Exit(code=255)
         elif status is not None and status >= 0:
-            self._exit = Exit(code=status)
+            self._exit = decode_status(status)  # 128+N as every remote kind reads it
         elif self._conn.is_closed():
-            self._exit = Exit(error=self._error("connection lost while the command ran"))
+            self._exit = Exit(error=self._error(await self._lost("connection lost while the "
+                                                                  "command ran")))
         else:
             self._exit = Exit(error=self._error("the channel closed without an exit status"))
         return self._exit
@@ -151,10 +110,10 @@ class SSHBackend:
             return
         name = _signal.Signals(sig).name[3:]
         sent = False
-        if self._peer.signal_requests and name in OPENSSH_SIGNALS:
+        if self._slot.signal_requests and name in OPENSSH_SIGNALS:
             sent = await self._request_signal(name)
             if not sent:  # e.g. sshd refuses it for root logins (no privsep child): stop asking
-                self._peer.signal_requests = False
+                self._slot.signal_requests = False
         if not sent or sig == _signal.SIGKILL:
             await self._kill_group(sig)
 
@@ -170,6 +129,14 @@ class SSHBackend:
             self._release()
 
     # ---- helpers ----------------------------------------------------------------------------
+    async def _lost(self, what: str) -> str:
+        """`what`, and what became of the command: killed after a reconnect, or left where."""
+        if self.pid is None:
+            return f"{what}; it may still be running there (its pid was never reported)"
+        if self._recovery is None:  # once, though both streams and wait() notice the loss
+            self._recovery = asyncio.ensure_future(self._recover(self.pid))
+        return f"{what}; {await asyncio.shield(self._recovery)}"
+
     async def _request_signal(self, name: str) -> bool:
         """An RFC 4254 `signal` request with want-reply, so a refusal is known, not guessed."""
         chan = self._proc.channel
@@ -189,72 +156,43 @@ class SSHBackend:
         pid = self.pid
         if pid is None or self._conn.is_closed():
             return
-        line = f"kill -{int(sig)} -{pid} 2>/dev/null || kill -{int(sig)} {pid} 2>/dev/null"
+        line = kill_group_line(pid, sig)
         try:
             await asyncio.wait_for(self._conn.run(f"sh -c {shlex.quote(line)}", check=False), 5)
         except (asyncio.TimeoutError, OSError, asyncssh.Error):
             pass
 
     async def _read(self, reader: Any, *, marked: bool, initial: bytes = b"") -> AsyncIterator[bytes]:
-        held = b""
         if initial:
             yield initial
+        marker = self._marker if marked and self.pid is None else None
         while True:
             try:
                 chunk = await reader.read(READ_CHUNK)
-            except asyncio.CancelledError:
-                raise
             except (asyncssh.Error, OSError, EOFError) as exc:
-                if held:
+                if marker is not None and (held := marker.flush()):
                     yield held
-                raise self._error(f"connection lost while reading output: {exc}") from None
+                raise self._error(await self._lost(f"connection lost while reading output "
+                                                   f"({exc})")) from None
             if not chunk:
-                if held:
+                if marker is not None and (held := marker.flush()):
                     yield held
                 return
-            if marked and self.pid is None:
-                held += chunk
-                out, held, found = take_pid(held)
-                if found is not None:
-                    self.pid = found
-                    marked = False
-                if out:
-                    yield out
-                continue
+            if marker is not None:
+                chunk = marker.feed(chunk)
+                if marker.done:
+                    self.pid, marker = marker.pid, None
+                if not chunk:
+                    continue
             yield chunk
-
-
-def take_pid(buf: bytes) -> tuple[bytes, bytes, int | None]:
-    """Split the wrapper's pid line out of `buf`: (output, still held, pid or None)."""
-    i = buf.find(PID_MARK)
-    if i < 0:
-        keep = len(PID_MARK) - 1  # a marker may be cut across two chunks
-        return buf[:-keep] if len(buf) > keep else b"", buf[-keep:], None
-    j = buf.find(b"\n", i)
-    if j < 0:
-        return buf[:i], buf[i:], None
-    try:
-        pid = int(buf[i + len(PID_MARK):j].rstrip(b"\r"))
-    except ValueError:
-        pid = 0
-    return buf[:i] + buf[j + 1:], b"", pid or None
 
 
 async def wait_for_pid(process: asyncssh.SSHClientProcess[bytes]) -> tuple[bytes, int | None]:
     """Under a PTY: read until the wrapper's pid line (the terminal is raw and silent then)."""
-    buf = b""
-    while True:
+    marker, out = PidMarker(), b""
+    while not marker.done:
         chunk = await process.stdout.read(READ_CHUNK)
         if not chunk:
-            return buf, None
-        buf += chunk
-        i = buf.find(PID_MARK)
-        if i >= 0:
-            j = buf.find(b"\n", i)
-            if j >= 0:
-                out, _, pid = take_pid(buf)
-                return out, pid
-
-
-def make_stream_error(hop: int, layer: str) -> Callable[[str], LayerError]:
-    return lambda message: StreamError(message, hop=hop, layer=layer)
+            return out + marker.flush(), None
+        out += marker.feed(chunk)
+    return out, marker.pid

@@ -124,7 +124,8 @@ class StdinWriter:
             except Exception as exc:  # the process closed its stdin or the channel went away
                 self.broken = exc
 
-    def _cancel(self) -> None:
+    def cancel(self) -> None:
+        """Stop feeding at once: queued data is dropped and no EOF is sent (the run is over)."""
         self._task.cancel()
 
 
@@ -176,6 +177,9 @@ class ProcessHandle:
         err_stream = self._backend.stderr()
         if err_stream is not None:
             pumps.append(asyncio.ensure_future(self._pump(err_stream, Stderr)))
+        # Waited for alongside the output: a layer learns of the main process's end while a
+        # grandchild may still hold the streams open, and then stops what it left behind.
+        waiter = asyncio.ensure_future(self._backend.wait())
         try:
             for fut in asyncio.as_completed(pumps):
                 try:
@@ -185,13 +189,13 @@ class ProcessHandle:
                 except Exception as exc:
                     error = error or exc
             try:
-                exit_event = await self._backend.wait()
+                exit_event = await waiter
             except Exception as exc:
                 exit_event = Exit(error=error or exc)
             if error is not None and exit_event.error is None:
                 exit_event = Exit(exit_event.code, exit_event.signal, error)
         except asyncio.CancelledError:
-            for p in pumps:
+            for p in (*pumps, waiter):
                 p.cancel()
             exit_event = Exit(error=error or asyncio.CancelledError("reader cancelled"))
         finally:
@@ -199,7 +203,7 @@ class ProcessHandle:
                 await self._backend.close()
             except Exception:
                 pass
-        self.stdin._cancel()
+        self.stdin.cancel()
         if not self._exit.done():
             self._exit.set_result(exit_event)
         await self._queue.put(exit_event)

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ..config.placeholders import PLACEHOLDER
 from ..errors import ConfigError
+from ..process.environ import PLACEHOLDER
 from .masking import register
 from .providers import EnvProvider, SecretProvider, providers_from_settings, secret_env_name
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..config.source import Source, parse_source, read_text
 from ..errors import ConfigError
+from ..process.environ import SECRET_ENV_PREFIX
 
 if TYPE_CHECKING:
     from ..config.model import SecretsSettings
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 def secret_env_name(name: str) -> str:
     """`db_password` → `ORCH_SECRET_DB_PASSWORD` (letters and digits kept, the rest `_`)."""
-    return "ORCH_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return SECRET_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class SecretProvider(Protocol):

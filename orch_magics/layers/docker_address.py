@@ -1,0 +1,48 @@
+"""Where a docker engine listens, parsed without the docker SDK (the config checks it)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the engine listens, at the previous hop: a unix socket path or a TCP host:port."""
+
+    url: str
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+def parse_address(url: str) -> Address:
+    """`unix:///run/docker.sock`, `/run/docker.sock` or `tcp://host:2375` (plain TCP, no TLS)."""
+    if url.startswith("/"):
+        return Address(f"unix://{url}", path=url)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"docker host {url!r} has a port out of range (1-65535)") from None
+    if parts.scheme == "unix" and (parts.netloc + parts.path):
+        return Address(url, path=parts.netloc + parts.path)
+    if parts.scheme in ("tcp", "http") and parts.hostname:
+        return Address(url, host=parts.hostname, port=port or 2375)
+    raise ValueError(f"unsupported docker host {url!r} (expected unix:///path/docker.sock or "
+                     f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
+
+
+def check_address(url: str) -> None:
+    """Field check for the config: raises ValueError with a message for a bad address."""
+    parse_address(url)
+
+
+def default_address(depth: int) -> str:
+    """DOCKER_HOST describes this machine's engine: it applies only when the engine is local."""
+    if depth == 0:
+        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    return DEFAULT_HOST

@@ -1,0 +1,115 @@
+"""One docker exec as a ProcessBackend: the hijacked stream, exec inspect, signals by exec."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal as _signal
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ..errors import LayerError, StreamError
+from ..process.events import Exit
+from .docker_engine import Engine
+from .docker_stream import ExecStream
+from .remote import decode_status
+
+
+class ExecPlace(Protocol):
+    """What an exec needs from its launcher: naming errors, signalling, cleaning up."""
+
+    @property
+    def where(self) -> str: ...
+    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
+    async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None: ...
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str: ...
+
+
+class DockerExec:
+    """ProcessBackend of one exec started through the wrapper (its pid is its process group)."""
+
+    def __init__(self, launcher: ExecPlace, engine: Engine, stream: ExecStream,
+                 exec_id: str, container: tuple[str, str], tty: bool) -> None:
+        self._launcher = launcher
+        self._engine = engine
+        self._stream = stream
+        self._exec_id = exec_id
+        self._container = container  # (id, name)
+        self._tty = tty
+        self._signals: list[int] = []
+        self._exit: Exit | None = None
+        self.pid: int | None = stream.pid
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._stream.output(0)
+
+    def stderr(self) -> AsyncIterator[bytes] | None:
+        return None if self._tty else self._stream.output(1)
+
+    async def write(self, data: bytes) -> None:
+        await self._stream.write(data)
+
+    async def write_eof(self) -> None:
+        await self._stream.write_eof()
+
+    async def wait(self) -> Exit:
+        await asyncio.shield(self._stream.closed)
+        if self._stream.error is not None:
+            return await self._lost(str(self._stream.error))
+        api, delay = self._engine.api, 0.002
+        while True:
+            try:
+                info = await self._engine.call(api.exec_inspect, self._exec_id)
+            except Exception as exc:  # the engine's connection is gone (any docker-py error)
+                return await self._lost(f"the docker engine on {self._launcher.where} went "
+                                        f"away before reporting the exit status: {exc}")
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        self._exit = decode_status(int(info["ExitCode"]))
+        return self._exit
+
+    async def _lost(self, what: str) -> Exit:
+        assert self.pid is not None
+        outcome = await self._launcher.kill_after_loss(self._container, self.pid)
+        self._exit = Exit(error=self._launcher.error(f"{what}; {outcome}", StreamError))
+        return self._exit
+
+    async def signal(self, sig: int) -> None:
+        if self.pid is None or self._stream.closed.done() and self._exit is not None:
+            return
+        self._signals.append(sig)
+        await self._launcher.signal_group(self._engine, self._container[0], self.pid, sig)
+
+    async def close(self) -> None:
+        self._stream.close()
+        # Stopped or abandoned: make sure nothing of the run's process group stays.
+        if self.pid is not None and (self._signals or self._exit is None):
+            with contextlib.suppress(Exception):
+                await self._launcher.signal_group(self._engine, self._container[0], self.pid,
+                                                  _signal.SIGKILL)
+
+
+async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
+                        cwd: str | None, user: str | None) -> LayerError:
+    """The wrapper never ran: say why in our words (the engine's text as the detail)."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(stream.closed), 2.0)
+    stream.abort()
+    if stream.refused is not None:
+        return launcher.error(f"the engine refused to start the exec in {name!r}: "
+                              f"{stream.refused.message}")
+    if stream.error is not None:
+        return stream.error
+    text = stream.drain_text()
+    low = text.lower()
+    if "unable to find user" in low or "no matching entries in passwd" in low:
+        return launcher.error(f"user {user!r} does not exist in container {name!r}")
+    if "chdir" in low or ("cwd" in low and "no such file" in low):
+        return launcher.error(f"working directory {cwd!r} does not exist in container {name!r}")
+    if "/bin/sh" in low:
+        return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
+                              f"commands through a POSIX shell (to deliver signals)")
+    return launcher.error(f"the engine could not start the command in {name!r}: "
+                          f"{text or 'no reason given'}")

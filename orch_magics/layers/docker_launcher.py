@@ -1,0 +1,238 @@
+"""Docker exec hops over the Engine API: run commands inside a running container.
+
+The engine is the one at the previous hop: `docker_host` (or, when the previous hop is this
+machine, DOCKER_HOST), else `/var/run/docker.sock` there. Behind an SSH hop the engine's unix
+socket is forwarded by that hop (the `UnixForwarder` capability), so nothing but the socket is
+needed on the remote host. Commands start through the shared wrapper of `remote.py`; the
+Engine API has no exec-kill (moby#35703), so a signal is a second, short exec running
+`remote.kill_group_line` in the container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal as _signal
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import docker
+import docker.errors
+
+from ..config.suggest import did_you_mean
+from ..errors import LayerError
+from ..process.command import Command
+from ..process.handle import ProcessHandle
+from .base import Launcher, UnixForwarder
+from .docker import DockerConfig
+from .docker_address import Address, default_address, parse_address
+from .docker_engine import Engine, map_docker_errors, ping
+from .docker_exec import DockerExec, start_failure
+from .remote import kill_group_line, wrapped_argv
+
+#: Seconds a signal exec may take.
+SIGNAL_TIMEOUT = 10.0
+#: Seconds to reconnect and stop a command whose engine connection dropped.
+CLEANUP_TIMEOUT = 5.0
+
+
+class DockerLauncher(Launcher):
+    """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""
+
+    def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
+        self.adopt(inner, label)
+        self.config = config
+        self._address = config.docker_host or default_address(inner.place.depth)
+
+    @property
+    def where(self) -> str:
+        """The previous hop, in words: where the engine is."""
+        assert self.parent is not None
+        return "this machine" if self.parent.depth == 0 else self.parent.label
+
+    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
+        """An error of class `cls` naming this hop."""
+        return cls(message, hop=self.depth, layer=self.label)
+
+    def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Library errors met while doing `what` → our errors naming this hop."""
+        return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where)
+
+    # ---- the engine, pooled per way and address -------------------------------------------
+    @property
+    def _engine_key(self) -> Hashable:
+        assert self.inner is not None
+        return ("docker", self.inner.key, self._address)
+
+    async def engine(self, *, fresh: bool = False) -> Engine:
+        """The pooled engine client (`fresh`: drop the pooled one and connect again)."""
+        pools, key = self.context.pools, self._engine_key
+        if fresh:
+            pools.pop(key, None)
+        task = pools.get(key)
+        if task is None:
+            task = pools[key] = asyncio.ensure_future(self._connect())
+        try:
+            return await asyncio.shield(task)  # type: ignore[no-any-return]
+        except BaseException:
+            if task.done() and pools.get(key) is task:
+                pools.pop(key, None)  # let the next launch try again
+            raise
+
+    async def _connect(self) -> Engine:
+        try:
+            address = parse_address(self._address)
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+        assert self.inner is not None
+        place = self.inner.place
+        if address.path is not None:
+            if not isinstance(place, UnixForwarder):
+                raise self.error(f"cannot reach a docker socket through {self.where}: it "
+                                 f"cannot forward a unix socket")
+            path = await place.forward_unix(address.path)
+            local = Address(f"unix://{path}", path=path)
+        elif place.depth == 0:
+            local = address
+        else:
+            raise self.error(f"{address.url}: a tcp:// engine is reachable only from this "
+                             f"machine; behind {self.where} use its unix socket")
+        version = await ping(local, address, self.where, hop=self.depth, layer=self.label)
+        api = docker.APIClient(base_url=local.url, version=version, timeout=60)
+        engine = Engine(api, address, local, self.where, version)
+
+        async def close() -> None:
+            engine.close()
+
+        self.context.on_close(close)
+        return engine
+
+    # ---- which container ------------------------------------------------------------------
+    async def _container(self, engine: Engine) -> tuple[str, str]:
+        """(id, name) of the running container this layer targets."""
+        if self.config.container:
+            return await self._named(engine, self.config.container)
+        labels, what = self._selector()
+        if not labels:
+            raise self.error("the docker layer needs one of: container, label, service")
+        with self.errors(f"listing containers with {what}"):
+            found = await engine.call(engine.api.containers, filters={"label": labels})
+        running = [c for c in found if c.get("State") == "running"]
+        if not running:
+            if found:
+                raise self.error(f"no running container with {what}: "
+                                 f"{_name(found[0])!r} is {found[0].get('State')}")
+            raise self.error(f"no container with {what} on the engine on {self.where}")
+        if self.config.service:  # replicas: the first one, as `docker compose exec` does
+            running.sort(key=lambda c: (int((c.get("Labels") or {}).get(
+                "com.docker.compose.container-number", "0") or 0), _name(c)))
+        elif len(running) > 1:
+            matching = ", ".join(sorted(_name(c) for c in running))
+            raise self.error(f"{what} matches {len(running)} running containers ({matching}); "
+                             f"pick one with `container:`")
+        return str(running[0]["Id"]), _name(running[0])
+
+    async def _named(self, engine: Engine, container: str) -> tuple[str, str]:
+        with self.errors(f"inspecting container {container!r}"):
+            try:
+                info = await engine.call(engine.api.inspect_container, container)
+            except docker.errors.NotFound:
+                raise await self._not_found(engine, container) from None
+        name = str(info.get("Name", container)).lstrip("/")
+        state = info.get("State") or {}
+        if not state.get("Running"):
+            raise self.error(f"container {name!r} is not running (status: "
+                             f"{state.get('Status', 'unknown')})")
+        if state.get("Paused"):
+            raise self.error(f"container {name!r} is paused")
+        return str(info["Id"]), name
+
+    async def _not_found(self, engine: Engine, container: str) -> LayerError:
+        try:
+            names = [_name(c) for c in await engine.call(engine.api.containers)]
+        except Exception:  # only for the hint: the error below stands on its own
+            names = []
+        hint = did_you_mean(container, names)
+        msg = f"container {container!r} not found on the engine on {self.where}"
+        if hint:
+            msg += f" (did you mean {hint!r}?)"
+        elif names:
+            msg += f"; running containers: {', '.join(sorted(names)[:8])}"
+        return self.error(msg)
+
+    def _selector(self) -> tuple[list[str], str]:
+        cfg = self.config
+        if cfg.service:
+            labels = [f"com.docker.compose.service={cfg.service}"]
+            what = f"compose service {cfg.service!r}"
+            if cfg.project:
+                labels.append(f"com.docker.compose.project={cfg.project}")
+                what += f" of project {cfg.project!r}"
+            return labels, what
+        if cfg.label:
+            return [cfg.label], f"label {cfg.label!r}"
+        return [], ""
+
+    # ---- launching ------------------------------------------------------------------------
+    async def launch(self, command: Command) -> ProcessHandle:
+        cfg = self.config
+        engine = await self.engine()
+        container, name = await self._container(engine)
+        tty = command.tty or cfg.tty
+        env = {**cfg.environment, **command.env}
+        cwd = command.cwd or cfg.workdir
+        with self.errors(f"creating an exec in {name!r}"):
+            try:
+                created = await engine.call(
+                    engine.api.exec_create, container,
+                    wrapped_argv(command.argv, shell="/bin/sh"), stdin=True, tty=tty,
+                    user=cfg.user or "", workdir=cwd,
+                    environment=[f"{k}={v}" for k, v in env.items()] or None)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:
+                    raise
+                raise self.error(f"container {name!r} is not running") from None
+        try:
+            stream = await engine.open_exec(created["Id"], tty=tty,
+                                            describe=f"container {name!r}")
+        except OSError as exc:
+            raise self.error(f"lost the docker engine on {self.where}: {exc}") from None
+        await stream.started
+        if stream.pid is None:
+            raise await start_failure(self, stream, name, cwd, cfg.user)
+        backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
+        return ProcessHandle(backend, command, chain=self.chain)
+
+    async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None:
+        """Deliver `sig` to process group `pgid` inside the container (a short second exec)."""
+        api, user = engine.api, self.config.user or ""
+
+        def run() -> None:
+            created = api.exec_create(container, ["/bin/sh", "-c", kill_group_line(pgid, sig)],
+                                      user=user)
+            api.exec_start(created["Id"])
+
+        with self.errors("sending a signal"):
+            try:
+                await asyncio.wait_for(engine.call(run), SIGNAL_TIMEOUT)
+            except docker.errors.APIError as exc:
+                if exc.status_code not in (404, 409):  # else the container is gone: so is it
+                    raise
+
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str:
+        """The engine connection carrying process group `pgid` died: reconnect and kill it;
+        say what happened (or what is left, and where, when the engine cannot be reached)."""
+        place = f"process group {pgid} in container {container[1]!r} on {self.where}"
+        problem: BaseException | None = None
+        for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
+            try:
+                engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
+                await self.signal_group(engine, container[0], pgid, _signal.SIGKILL)
+                return f"reconnected and killed {place}"
+            except (LayerError, asyncio.TimeoutError) as exc:
+                problem = exc
+        return f"it may still be running as {place} (reconnecting failed: {problem})"
+
+def _name(container: Mapping[str, Any]) -> str:
+    names = container.get("Names") or [container.get("Id", "?")[:12]]
+    return str(names[0]).lstrip("/")

@@ -1,0 +1,184 @@
+"""Local child processes: how they are started, and their ProcessBackend.
+
+Every child runs in its own session (pgid == pid), with this process's environment minus the
+secret provider's variables plus the command's. When the main process exits, whatever is left
+of its process group is sent SIGTERM (no orphan, and a background grandchild holding the pipes
+cannot keep the run open); the pipes are then read to their end, so no output is lost.
+A program that cannot be started ends like a shell's: 127 (not found) or 126 (not executable),
+with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import signal as _signal
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ..errors import LayerError
+from ..process.command import Command
+from ..process.environ import inherited_environ
+from ..process.events import Exit
+
+#: Read size for pipes; large reads keep the per-chunk Python cost out of the throughput.
+READ_CHUNK = 1 << 20
+
+
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol, plus a future set when the child exits (its pipes may stay open)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None,
+                **stdio: Any) -> tuple[asyncio.subprocess.Process, asyncio.Future[None]]:
+    """Start `command` in a new session; the process and a future set when it exits.
+
+    OSError is the caller's to translate (`start_error`)."""
+    loop = asyncio.get_running_loop()
+    protocol = _Protocol(1 << 16, loop)
+    transport, _ = await loop.subprocess_exec(
+        lambda: protocol, *command.argv, env={**inherited_environ(), **command.env},
+        cwd=command.cwd, start_new_session=True, preexec_fn=preexec_fn, **stdio)
+    return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
+
+
+def start_error(exc: OSError, command: Command) -> FailedStart:
+    """Why `command` could not start: a shell-like failed run, or a LayerError (raised)."""
+    if command.cwd and not os.path.isdir(command.cwd):
+        what = "not a directory" if os.path.exists(command.cwd) else "working directory not found"
+        raise LayerError(f"{what}: {command.cwd}", layer="local") from None
+    program = command.argv[0]
+    if isinstance(exc, FileNotFoundError):
+        return FailedStart(127, f"orch: {program}: command not found\n", tty=command.tty)
+    if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC:
+        reason = "permission denied" if isinstance(exc, PermissionError) else "not executable"
+        return FailedStart(126, f"orch: {program}: {reason}\n", tty=command.tty)
+    if exc.errno == errno.E2BIG:
+        size = sum(len(a) + 1 for a in command.argv) + sum(
+            len(k) + len(v) + 2 for k, v in command.env.items())
+        raise LayerError(f"the command is too long for this system ({size:,} bytes of "
+                         f"arguments and variables; the limit is about "
+                         f"{os.sysconf('SC_ARG_MAX'):,}): pass large data on stdin or in a "
+                         f"file", layer="local") from None
+    raise LayerError(f"cannot start {program}: {exc.strerror or exc}", layer="local") from None
+
+
+async def _read_stream(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    while True:
+        chunk = await reader.read(READ_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def kill_group(pid: int, sig: int) -> None:
+    """Signal process group `pid` (best effort: it may be gone)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class SubprocessBackend:
+    """A local child process started by `spawn` (pgid == pid)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[None]) -> None:
+        self._proc = proc
+        self._exited = exited
+        self.pid: int | None = proc.pid
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        assert self._proc.stdout is not None
+        return _read_stream(self._proc.stdout)
+
+    def stderr(self) -> AsyncIterator[bytes] | None:
+        assert self._proc.stderr is not None
+        return _read_stream(self._proc.stderr)
+
+    async def write(self, data: bytes) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(data)
+        await self._proc.stdin.drain()
+
+    async def write_eof(self) -> None:
+        assert self._proc.stdin is not None
+        if not self._proc.stdin.is_closing():
+            self._proc.stdin.close()
+            try:
+                await self._proc.stdin.wait_closed()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    async def wait(self) -> Exit:
+        await asyncio.shield(self._exited)
+        kill_group(self._proc.pid, _signal.SIGTERM)  # what the main process left behind
+        rc = await self._proc.wait()
+        return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
+
+    async def signal(self, sig: int) -> None:
+        """Signal the whole process group, so children stop too."""
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            try:
+                self._proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    async def close(self) -> None:
+        if self._proc.stdin is not None and not self._proc.stdin.is_closing():
+            self._proc.stdin.close()
+        if self._proc.returncode is not None and self._proc.returncode < 0:
+            # Stopped: make sure nothing of its group outlives it.
+            kill_group(self._proc.pid, _signal.SIGKILL)
+
+
+class FailedStart:
+    """The run of a program that could not start: one stderr line and a shell's status."""
+
+    pid: int | None = None
+
+    def __init__(self, code: int, message: str, *, tty: bool = False) -> None:
+        self._code = code
+        self._message = message.encode("utf-8", "replace")
+        self._tty = tty  # under a terminal there is one stream: the line goes to stdout
+
+    async def _nothing(self) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover (makes this an async generator)
+
+    async def _message_only(self) -> AsyncIterator[bytes]:
+        yield self._message
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._message_only() if self._tty else self._nothing()
+
+    def stderr(self) -> AsyncIterator[bytes] | None:
+        return None if self._tty else self._message_only()
+
+    async def write(self, data: bytes) -> None:
+        raise BrokenPipeError("the program did not start")
+
+    async def write_eof(self) -> None:
+        return None
+
+    async def wait(self) -> Exit:
+        return Exit(code=self._code)
+
+    async def signal(self, sig: int) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

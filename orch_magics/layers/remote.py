@@ -1,0 +1,138 @@
+"""What every remote kind (ssh, docker, and the next: sudo, podman, kubectl) shares.
+
+A remote command always starts through one POSIX shell wrapper (`WRAPPER`), given as
+``sh -c WRAPPER sh N ARGV…``. It
+
+1. reports its pid as the first line of its stderr (``\\x1eorch-pid N``; of its stdout under a
+   TTY). The wrapper is started as a session (sshd and runc call setsid), so that pid is also
+   the process group of the command and all its children: `kill_group_line` signals it;
+2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
+   and evaluates it, so variables and the directory never appear on any argv;
+3. runs ARGV, and when it ends stops what is left of its process group (a background
+   grandchild holding the output would otherwise keep the run open, or outlive it): the run
+   ends when the main process does, with nothing left behind and no extra round-trip;
+4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
+   kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
+   for kinds that only report a status (docker).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal as _signal
+
+from ..errors import LayerError
+from ..process.command import Command
+from ..process.events import Exit
+
+#: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
+PID_MARK = b"\x1eorch-pid "
+#: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
+SIGNAL_STATUS_MAX = 15
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+WRAPPER = """_orch_n=$1; shift
+if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
+printf '\\036orch-pid %s\\n' "$$" >&2
+if [ "$_orch_n" -gt 0 ]; then
+  _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
+  if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
+  eval "$_orch_p"
+fi
+unset _orch_n _orch_p _orch_tty
+trap : HUP INT QUIT TERM
+exec 3>&2 2>/dev/null
+(exec "$@" 2>&3 3>&-)
+_orch_s=$?
+trap '' TERM
+kill -TERM -$$ 2>/dev/null
+case $_orch_s in 129|13[0-9]|14[0-3])
+  _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
+esac
+exit "$_orch_s"
+"""
+
+
+def preamble(command: Command) -> bytes:
+    """Shell text that sets the command's variables and directory (sent on stdin, never argv)."""
+    lines = []
+    for key, value in command.env.items():
+        if not _NAME.match(key):
+            raise LayerError(f"cannot pass variable {key!r} to a remote command: not a shell name")
+        lines.append(f"export {key}={shlex.quote(value)}\n")
+    if command.cwd:
+        q = shlex.quote(command.cwd)
+        lines.append(f"cd -- {q} || {{ echo \"orch: working directory not found: \"{q} >&2;"
+                     f" exit 126; }}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,
+                 shell: str = "sh") -> list[str]:
+    """The argv that runs `argv` through the wrapper, reading `preamble_len` bytes first."""
+    return [shell, "-c", WRAPPER, "sh", str(preamble_len), *argv]
+
+
+def shell_line(argv: tuple[str, ...] | list[str], preamble_len: int = 0) -> str:
+    """The same as one line for a remote login shell: argv is quoted exactly once, here."""
+    return "exec " + shlex.join(wrapped_argv(argv, preamble_len))
+
+
+def kill_group_line(pgid: int, sig: int) -> str:
+    """A shell line that sends `sig` to process group `pgid` (or the pid alone, failing that)."""
+    return f"kill -{int(sig)} -{int(pgid)} 2>/dev/null || kill -{int(sig)} {int(pgid)} 2>/dev/null"
+
+
+def decode_status(code: int) -> Exit:
+    """A remote exit status as an Exit: 128+N (N <= 15) is a death by signal N, as in a shell."""
+    if 128 < code <= 128 + SIGNAL_STATUS_MAX:
+        return Exit(signal=code - 128)
+    return Exit(code=code)
+
+
+def signal_number(name: str) -> int | None:
+    """`KILL` → 9; None for a name this system does not know."""
+    try:
+        return int(_signal.Signals["SIG" + name])
+    except KeyError:
+        return None
+
+
+class PidMarker:
+    """Streaming parser of the wrapper's pid line: feed chunks, get the output without it.
+
+    The marker may be cut across chunks: at most len(PID_MARK)-1 bytes are held back while it
+    has not been seen. Once found (`pid` set, `done` true) callers pass chunks straight on.
+    """
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.done = False
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The part of `data` (with anything held before) that is output, not the marker."""
+        buf = self._held + data
+        i = buf.find(PID_MARK)
+        if i < 0:
+            keep = len(PID_MARK) - 1
+            self._held = buf[-keep:] if len(buf) > keep else buf
+            return buf[:-keep] if len(buf) > keep else b""
+        j = buf.find(b"\n", i)
+        if j < 0:
+            self._held = buf[i:]
+            return buf[:i]
+        try:
+            self.pid = int(buf[i + len(PID_MARK):j].rstrip(b"\r")) or None
+        except ValueError:
+            self.pid = None
+        self.done = True
+        self._held = b""
+        return buf[:i] + buf[j + 1:]
+
+    def flush(self) -> bytes:
+        """Whatever is still held (the stream ended without a complete marker)."""
+        held, self._held = self._held, b""
+        self.done = True
+        return held

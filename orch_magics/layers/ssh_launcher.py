@@ -1,0 +1,237 @@
+"""SSH hops over asyncssh: pooled connections, chained with `tunnel=` through earlier hops.
+
+A hop beyond another ssh hop is reached with a `direct-tcpip` channel on the previous hop's
+pooled connection: nothing runs on the bastion. Connections live in the LaunchContext's pools,
+keyed by the chain prefix (`Launcher.key`), and are replaced when found dead. How a process is
+started on the far side is in `remote.py` and `ssh_process.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal as _signal
+import tempfile
+from collections.abc import Hashable
+
+import asyncssh
+
+from ..errors import ConnectError, LayerError, StreamError
+from ..process.command import Command
+from ..process.handle import ProcessHandle
+from .base import Launcher, TunnelCarrier
+from .remote import kill_group_line, preamble, shell_line
+from .ssh import SSHConfig
+from .ssh_connect import (
+    SESSIONS_PER_CONNECTION,
+    KeyRecorder,
+    Pool,
+    Slot,
+    connect_options,
+    map_connect_errors,
+    map_session_errors,
+    where,
+)
+from .ssh_process import SSHBackend, wait_for_pid
+
+#: Terminal type requested for `tty: true` runs.
+TERM_TYPE = "xterm-256color"
+#: Flow-control window per channel: large enough for a fast link's bandwidth-delay product.
+WINDOW = 8 << 20
+#: Seconds to reconnect and stop a command whose connection dropped.
+CLEANUP_TIMEOUT = 5.0
+#: Longest command line sent: OpenSSH drops a connection whose packets exceed 256 KiB.
+MAX_LINE = 250_000
+
+
+class SSHLauncher(Launcher):
+    """Runs commands on an SSH host (through `inner`'s tunnel when inner is an ssh hop)."""
+
+    def __init__(self, config: SSHConfig, inner: Launcher, label: str) -> None:
+        self.adopt(inner, label)
+        self.config = config
+
+    @property
+    def key(self) -> Hashable:
+        """This hop's config after the way to the previous one: the key of its pool."""
+        assert self.inner is not None
+        return ("ssh", self.inner.key, self.config)
+
+    def _err(self, cls: type[LayerError], message: str) -> LayerError:
+        """An error of class `cls` naming this hop (the ErrorFactory of ssh_connect)."""
+        return cls(message, hop=self.depth, layer=self.label)
+
+    # ---- pool -------------------------------------------------------------------------------
+    def _pool(self) -> Pool:
+        pool = self.context.pools.get(self.key)
+        if not isinstance(pool, Pool):
+            pool = self.context.pools[self.key] = Pool()
+            self.context.on_close(pool.aclose)
+        return pool
+
+    async def _primary(self) -> Slot:
+        pool = self._pool()
+        async with pool.lock:
+            pool.prune()
+            if not pool.slots:
+                pool.slots.append(Slot(await self._connect()))
+            return pool.slots[0]
+
+    async def _acquire(self) -> Slot:
+        pool = self._pool()
+        async with pool.lock:
+            pool.prune()
+            for slot in pool.slots:
+                if slot.sessions < SESSIONS_PER_CONNECTION:
+                    break
+            else:
+                slot = Slot(await self._connect())
+                pool.slots.append(slot)
+            slot.sessions += 1
+            return slot
+
+    def _release(self, slot: Slot) -> None:
+        slot.sessions -= 1
+        if slot.sessions > 0:
+            return
+        pool = self._pool()
+        if slot not in pool.slots:  # retired: it closes with its last session
+            slot.conn.close()
+        elif slot is not pool.slots[0]:  # extra connections close when idle
+            pool.slots.remove(slot)
+            slot.conn.close()
+
+    def _retire(self, slot: Slot) -> None:
+        """Hand this connection out no more. A dead or idle one closes now; one that still
+        carries other runs' sessions (it refused one more) closes with the last of them."""
+        pool = self._pool()
+        if slot in pool.slots:
+            pool.slots.remove(slot)
+        if slot.sessions == 0 or slot.conn.is_closed():
+            slot.conn.close()
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        assert self.inner is not None
+        place = self.inner.place
+        if not isinstance(place, TunnelCarrier):
+            raise self._err(ConnectError, f"{place.label} cannot carry a connection to "
+                                          f"another host")
+        tunnel = await place.tunnel()
+        cfg = self.config
+        recorder = KeyRecorder()
+        kw = connect_options(cfg, self._err)
+        kw["client_factory"] = lambda: recorder
+        if tunnel is not None:
+            kw["tunnel"] = tunnel
+        with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=place.label):
+            return await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
+                                          cfg.connect_timeout + 1)
+
+    # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
+    async def tunnel(self) -> object | None:
+        return (await self._primary()).conn
+
+    async def forward_unix(self, path: str) -> str:
+        """A local unix socket whose connections reach `path` on this host (forwarded)."""
+        key = ("ssh-forward", self.key, path)
+        entry = self.context.pools.get(key)
+        if entry is not None:
+            listener, local, conn = entry
+            if not conn.is_closed():
+                return str(local)
+            listener.close()
+        slot = await self._primary()
+        local = os.path.join(tempfile.mkdtemp(prefix="orch-ssh-"), "sock")
+        try:
+            listener = await slot.conn.forward_local_path(local, path)
+        except (OSError, asyncssh.Error) as exc:
+            raise self._err(ConnectError, f"cannot forward {path}: {exc}") from None
+        self.context.pools[key] = (listener, local, slot.conn)
+        if entry is None:
+            async def close() -> None:
+                current = self.context.pools.get(key)
+                if current is not None:
+                    current[0].close()
+                    try:
+                        os.unlink(current[1])
+                        os.rmdir(os.path.dirname(current[1]))
+                    except OSError:
+                        pass
+            self.context.on_close(close)
+        return local
+
+    # ---- launching --------------------------------------------------------------------------
+    async def _open(self, command: Command, line: str) -> tuple[Slot, asyncssh.SSHClientProcess[bytes]]:
+        for attempt in (1, 2):
+            slot = await self._acquire()
+            try:
+                with map_session_errors(self._err, f"cannot start a session on "
+                                                   f"{where(self.config)}"):
+                    process = await asyncio.wait_for(slot.conn.create_process(
+                        line, encoding=None, window=WINDOW,
+                        term_type=TERM_TYPE if command.tty else None,
+                        stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
+                    ), self.config.connect_timeout)
+                return slot, process
+            except StreamError:
+                slot.sessions -= 1
+                self._retire(slot)  # dead or refusing: the next attempt connects afresh
+                if attempt == 2:
+                    raise
+            except BaseException:  # cancelled (Ctrl-C while starting): give the place back
+                self._release(slot)
+                raise
+        raise AssertionError("unreachable")
+
+    async def launch(self, command: Command) -> ProcessHandle:
+        pre = preamble(command)
+        line = shell_line(command.argv, len(pre))
+        if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE:
+            raise self._err(LayerError, f"the command is too long for an ssh session "
+                                        f"({len(line):,} bytes; OpenSSH accepts about "
+                                        f"{MAX_LINE:,}): pass large data on stdin or in a file")
+        slot, process = await self._open(command, line)
+        # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
+        # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
+        process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
+        initial, pid = b"", None
+        try:
+            with map_session_errors(self._err, "cannot start the command"):
+                if command.tty and pre:  # the preamble waits for the terminal to be raw
+                    initial, pid = await asyncio.wait_for(wait_for_pid(process),
+                                                          self.config.connect_timeout)
+                if pre:
+                    process.stdin.write(pre)
+        except BaseException:
+            process.close()
+            self._release(slot)
+            raise
+        backend = SSHBackend(
+            process, slot, tty=command.tty,
+            error=lambda msg: self._err(StreamError, msg),
+            release=lambda: self._release(slot), recover=self.kill_after_loss,
+            initial=initial, pid=pid)
+        return ProcessHandle(backend, command, chain=self.chain)
+
+    async def kill_after_loss(self, pgid: int) -> str:
+        """The connection carrying process group `pgid` died: reconnect, kill it, say what
+        happened (or what is left, and where, when the host cannot be reached again)."""
+        place = f"process group {pgid} on {where(self.config)}"
+        line = f"sh -c {shlex.quote(kill_group_line(pgid, _signal.SIGKILL))}"
+        reason = "no answer"
+        for _ in range(2):  # a pooled connection may not know yet that it is dying
+            try:
+                slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
+            except (LayerError, asyncio.TimeoutError) as exc:
+                return f"it may still be running as {place} (reconnecting failed: {exc})"
+            try:
+                done = await asyncio.wait_for(slot.conn.run(line, check=False), CLEANUP_TIMEOUT)
+                if done.exit_status is not None:
+                    return f"reconnected and killed {place}"
+            except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+                reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            finally:
+                self._release(slot)
+            self._retire(slot)
+        return f"it may still be running as {place} (killing it failed: {reason})"

@@ -1,0 +1,221 @@
+"""The layer conformance suite: every registered layer kind behaves the same, for real.
+
+Each kind of `orch_magics.layers.registry.kind_names()` (and the chains in `CHAINS`) runs the
+same cases against the real sshd / dockerd of the fixtures: stdin with EOF, the order of
+output, exit codes, death by signal, an interrupt that leaves no process, variables and
+working directory, an argv with shell metacharacters, a missing program (127) and a background
+grandchild (`sleep … & echo hi`: the run ends with the main process, and nothing is left).
+
+A new kind must add an entry to `CHAINS` (its layers as YAML, given the fixtures): a kind
+without one FAILS here, so no kind ships unchecked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.executor import LayeredExecutor
+from orch_magics.layers.local import LocalLauncher
+from orch_magics.layers.registry import kind_names
+from orch_magics.process.command import Command
+from orch_magics.process.events import Exit, Stderr, Stdout
+from streams import collect
+
+#: Fixtures a chain needs, and its layers (YAML flow mappings) built from them.
+Chain = tuple[tuple[str, ...], Callable[..., list[str]]]
+
+
+def _docker(dockerd: Any, **extra: str) -> str:
+    return "{type: docker, config: " + json.dumps(
+        {"container": "orch-test", "docker_host": dockerd.host, **extra}) + "}"
+
+
+CHAINS: dict[str, Chain] = {
+    "local": ((), lambda: ["{type: local, config: {environment: {LAYER_VAR: local}}}"]),
+    "ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-loop")]),
+    "docker": (("dockerd",), lambda dockerd: [_docker(dockerd)]),
+    # compositions the fixtures make cheap
+    "ssh→ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-bastion"),
+                                               ssh_lab.layer("orch-inner")]),
+    "ssh→docker": (("ssh_lab", "dockerd"),
+                   lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), _docker(dockerd)]),
+}
+COMPOSED = [name for name in CHAINS if "→" in name]
+_tokens = itertools.count()
+
+
+@pytest.fixture(params=[*kind_names(), *COMPOSED])
+async def executor(request: pytest.FixtureRequest, base: LocalLauncher) -> AsyncIterator[LayeredExecutor]:
+    """An executor whose innermost layer is the kind (or chain) under test."""
+    name = request.param
+    if name not in CHAINS:
+        pytest.fail(f"layer kind {name!r} has no conformance chain: add it to CHAINS in "
+                    f"{Path(__file__).name}")
+    needs, build = CHAINS[name]
+    layers = build(*(request.getfixturevalue(f) for f in needs))
+    text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+    yield LayeredExecutor(base, load_config_text(text).environments["it"].layers)
+
+
+def token() -> str:
+    """A unique `sleep` duration: finds this test's processes in /proc (every hop and
+    container of the fixtures runs on this machine's kernel)."""
+    return f"{900 + next(_tokens)}.{os.getpid()}"
+
+
+def processes_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
+    handle = await ex.launch(command)
+    if stdin:
+        handle.stdin.write(stdin)
+    handle.stdin.close()
+    return await asyncio.wait_for(collect(handle), 60)
+
+
+async def gone(text: str) -> list[int]:
+    """Pids still running `text` once any last signal has landed (waits up to 5 s)."""
+    for _ in range(50):
+        left = processes_with(text)
+        if not left:
+            return []
+        await asyncio.sleep(0.1)
+    return left
+
+
+async def test_stdin_until_eof(executor: LayeredExecutor) -> None:
+    payload = bytes(range(256)) * 4000 + b"no newline at the end"
+    out, err, end = await run(executor, Command(("cat",)), payload)
+    assert (out == payload, err, end) == (True, b"", Exit(code=0))
+    out, _, end = await run(executor, Command(("wc", "-l")))  # no input: EOF at once
+    assert (out.strip(), end) == (b"0", Exit(code=0))
+
+
+async def test_output_order_within_and_across_streams(executor: LayeredExecutor) -> None:
+    handle = await executor.launch(Command.shell(
+        "echo one; echo two >&2; sleep 0.3; echo three; sleep 0.3; echo four >&2"))
+    handle.stdin.close()
+    seen = []
+    async for event in handle.events():
+        if isinstance(event, (Stdout, Stderr)):
+            seen += [(type(event).__name__, line) for line in event.data.splitlines()]
+        else:
+            assert event == Exit(code=0)
+    lines = [line for _, line in seen]
+    assert sorted(lines) == sorted([b"one", b"two", b"three", b"four"])
+    # one and two may race across the two pipes; the pauses order everything else
+    assert lines.index(b"three") > max(lines.index(b"one"), lines.index(b"two"))
+    assert lines.index(b"four") > lines.index(b"three")
+    assert [line for kind, line in seen if kind == "Stdout"] == [b"one", b"three"]
+    assert [line for kind, line in seen if kind == "Stderr"] == [b"two", b"four"]
+
+
+@pytest.mark.parametrize("code", [0, 1, 3, 126, 200, 255])
+async def test_exit_code(executor: LayeredExecutor, code: int) -> None:
+    _, _, end = await run(executor, Command.shell(f"echo x; exit {code}"))
+    assert end == Exit(code=code) and end.returncode == code
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+async def test_death_by_signal(executor: LayeredExecutor, sig: signal.Signals) -> None:
+    _, _, end = await run(executor, Command.shell(f"echo dying; kill -{int(sig)} $$"))
+    assert end == Exit(signal=int(sig)) and end.returncode == -int(sig)
+
+
+async def test_interrupt_leaves_no_process(executor: LayeredExecutor) -> None:
+    a, b = token(), token()
+    handle = await executor.launch(Command.shell(f"sleep {a} & sleep {b}; echo never"))
+    for _ in range(100):
+        if processes_with(a) and processes_with(b):
+            break
+        await asyncio.sleep(0.05)
+    end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 30)
+    assert end.signal is not None, end
+    assert await gone(a) == [] and await gone(b) == []
+
+
+async def test_env_and_cwd(executor: LayeredExecutor) -> None:
+    value = "two words, 'quotes' \"dq\" $HOME `id` \\ ; | & *"
+    command = Command(("sh", "-c", 'printf "%s|%s\\n" "$ORCH_A" "$ORCH_B"; pwd'),
+                      env={"ORCH_A": value, "ORCH_B": ""}, cwd="/tmp")
+    out, err, end = await run(executor, command)
+    assert (out.decode(), err, end) == (f"{value}|\n/tmp\n", b"", Exit(code=0))
+
+
+async def test_argv_with_shell_metacharacters_is_unchanged(executor: LayeredExecutor) -> None:
+    args = ["a b", "$HOME", "`id`", "$(id)", "'\"", ";|&<>", "*", "", "line\nbreak", "-n", "\\"]
+    out, _, end = await run(executor, Command(("printf", "[%s]\\n", *args)))
+    assert out.decode() == "".join(f"[{a}]\n" for a in args) and end == Exit(code=0)
+
+
+async def test_missing_program_exits_127(executor: LayeredExecutor) -> None:
+    out, err, end = await run(executor, Command(("no-such-program-xyz", "arg")))
+    assert (out, end) == (b"", Exit(code=127))
+    assert b"no-such-program-xyz" in err and b"not found" in err
+
+
+async def test_background_grandchild_ends_with_the_main_process(executor: LayeredExecutor) -> None:
+    t = token()
+    out, err, end = await run(executor, Command.shell(f"sleep {t} & echo hi"))
+    assert (out, err, end) == (b"hi\n", b"", Exit(code=0))
+    assert await gone(t) == []
+    # a grandchild that does not hold the output is stopped too: no orphan anywhere
+    t = token()
+    out, _, end = await run(executor, Command.shell(f"sleep {t} >/dev/null 2>&1 & echo bye"))
+    assert (out, end) == (b"bye\n", Exit(code=0))
+    assert await gone(t) == []
+
+
+# ---- the remote toolkit every remote kind shares (orch_magics/layers/remote.py) -------------
+
+
+@pytest.mark.parametrize("before", [b"", b"login banner\n", b"\x1eorch", b"x" * 300])
+def test_pid_marker_survives_any_split(before: bytes) -> None:
+    from orch_magics.layers.remote import PID_MARK, PidMarker
+
+    stream = before + PID_MARK + b"4711\n" + b"first output\n" + PID_MARK + b"9\n"
+    for cut in range(len(stream) + 1):
+        for step in (1, 3, len(stream)):
+            marker, out = PidMarker(), b""
+            chunks = [stream[:cut]] + [stream[i:i + step] for i in range(cut, len(stream), step)]
+            for chunk in chunks:
+                out += chunk if marker.done else marker.feed(chunk)
+            out += marker.flush()
+            # the first marker is taken out, anything after it (even a look-alike) is output
+            assert (marker.pid, out) == (4711, before + b"first output\n" + PID_MARK + b"9\n")
+
+
+def test_pid_marker_absent_passes_everything_through() -> None:
+    from orch_magics.layers.remote import PidMarker
+
+    marker = PidMarker()
+    out = marker.feed(b"sh: no such file\n") + marker.feed(b"\x1eorch-p") + marker.flush()
+    assert (marker.pid, out) == (None, b"sh: no such file\n\x1eorch-p")
+
+
+def test_status_decoding_and_kill_line() -> None:
+    from orch_magics.layers.remote import decode_status, kill_group_line
+
+    assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 144, 255)] == [
+        Exit(code=0), Exit(code=1), Exit(code=128), Exit(signal=1), Exit(signal=9),
+        Exit(signal=15), Exit(code=144), Exit(code=255)]
+    assert kill_group_line(42, 9) == "kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null"

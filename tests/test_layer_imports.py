@@ -1,0 +1,126 @@
+"""The layer package's import graph: kinds load without their SDK, no cycles, no secrets.
+
+Each check runs in a fresh interpreter (`python -c`), so modules imported by other tests of
+this session cannot hide an import.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orch_magics.layers.registry import kind_names
+
+REPO = Path(__file__).resolve().parent.parent
+LAYERS = REPO / "orch_magics" / "layers"
+SDKS = ("asyncssh", "docker", "requests")
+
+CONFIG = """\
+environments:
+  prod:
+    layers:
+      - {type: local, config: {environment: {A: "1"}}}
+      - {type: ssh, config: {host: bastion, port: 2222, password: "{{secret:pw}}"}}
+      - {type: ssh, config: {host: app}}
+      - {type: docker, config: {container: web, docker_host: "unix:///run/docker.sock"}}
+services:
+  hi: {command: echo hi}
+"""
+
+
+def fresh(code: str) -> object:
+    """Run `code` in a new interpreter of this checkout; it prints one JSON value."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_loading_a_config_with_ssh_and_docker_layers_imports_no_sdk(tmp_path: Path) -> None:
+    path = tmp_path / "orch.yaml"
+    path.write_text(CONFIG)
+    loaded = fresh(
+        "import json, sys\n"
+        "from orch_magics.config.loader import load_config\n"
+        f"cfg = load_config({str(path)!r})\n"
+        "from orch_magics.executor import LayeredExecutor\n"
+        "assert [s.type for s in cfg.environments['prod'].layers] == "
+        "['local', 'ssh', 'ssh', 'docker']\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r})))\n")
+    assert loaded == []
+
+
+def test_every_kind_and_its_config_import_without_the_sdk() -> None:
+    names = kind_names()
+    assert {"local", "ssh", "docker"} <= set(names)
+    loaded = fresh(
+        "import json, sys\n"
+        "from orch_magics.layers.registry import get_kind, kind_names\n"
+        "configs = [get_kind(n).Config.__name__ for n in kind_names()]\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r})))\n")
+    assert loaded == []
+
+
+def test_building_a_chain_is_what_loads_the_sdk() -> None:
+    """The check above can fail: wrapping an ssh layer does import asyncssh."""
+    loaded = fresh(
+        "import json, sys\n"
+        "from orch_magics.layers.registry import get_kind\n"
+        "from orch_magics.layers.local import LocalLauncher\n"
+        "kind = get_kind('ssh')\n"
+        "kind.wrap(kind.Config(host='h'), LocalLauncher(), 'ssh h')\n"
+        "print(json.dumps('asyncssh' in sys.modules))\n")
+    assert loaded is True
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules `path` imports at module level or anywhere, as dotted names under orch_magics."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    package = "orch_magics.layers"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = f"{base}.{node.module}" if base and node.module else (node.module or base)
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.add(f"orch_magics.layers.{node.module}")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_import_cycle_between_layer_modules() -> None:
+    graph = {p.stem: {m.rsplit(".", 1)[-1] for m in _top_level_imports(p)
+                      if m.startswith("orch_magics.layers.")}
+             for p in LAYERS.glob("*.py")}
+    assert "local" not in graph["local_pty"] and "local" not in graph["local_process"]
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, {m})] == []
+
+
+def test_layers_never_import_secrets_resolution() -> None:
+    offenders = {p.name: sorted(m for m in _imports(p) if ".secrets" in m or m == "secrets")
+                 for p in LAYERS.glob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
