@@ -278,6 +278,9 @@ def render_text(snap: Snapshot) -> str:
 NO_MATH = "mathjax_ignore tex2jax_ignore"
 _ERROR_BG = ("background-color:rgba(231,92,88,.15);"
              "background-color:var(--jp-rendermime-error-background,rgba(231,92,88,.15))")
+#: A stream output's text metrics (an HTML output's own are larger).
+_PRE = ("margin:0;padding:0;font-size:var(--jp-code-font-size);"
+        "line-height:var(--jp-code-line-height)")
 _STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
 
 
@@ -291,12 +294,12 @@ def render_html(snap: Snapshot) -> str:
     rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
               else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
-    tail = ('<pre class="orch-tail" style="margin:0;padding:0">' + "\n".join(rows) + "</pre>"
+    tail = (f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>"
             if rows else "")
-    status = (f'<pre class="orch-status" style="margin:0;padding:0;opacity:.85">'
+    status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
               f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
     return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
-            f'data-mime-type="application/vnd.jupyter.stdout" style="padding:0">'
+            f'data-mime-type="application/vnd.jupyter.stdout">'
             f'{tail}{status}</div>')
 
 
