@@ -27,7 +27,7 @@ class Presenter(Protocol):
     """Shows one run in the cell: `sinks` go to the engine, `poll`/`finish` to the magic."""
 
     sinks: list[Sink]
-    display: DisplaySink
+    view: DisplaySink
 
     def poll(self) -> None:
         """Called on the main thread while a blocking cell waits (~10×/s)."""
@@ -44,7 +44,7 @@ class LivePresenter:
     """A front end's live view: displayed now, updated from the engine's loop until the end."""
 
     def __init__(self, shell: Any, sink: DisplaySink, loop: asyncio.AbstractEventLoop) -> None:
-        self.display = sink
+        self.view = sink
         self.sinks: list[Sink] = [sink]
         display_id = uuid.uuid4().hex
         display(sink.render(), raw=True, display_id=display_id)
@@ -56,15 +56,15 @@ class LivePresenter:
 
     def finish(self, result: RunResult | None, failure: str | None = None) -> None:
         if result is not None:
-            self.display.note_steps(result.steps)
-        self.display.finish(*_verdict(result, failure))
+            self.view.note_steps(result.steps)
+        self.view.finish(*_verdict(result, failure))
 
 
 class HeadlessPresenter:
     """Without a front end: bounded output as the cell's own stdout/stderr, then the status."""
 
     def __init__(self, sink: DisplaySink, output: HeadlessOutput, where: str) -> None:
-        self.display = sink
+        self.view = sink
         self.output = output
         self.where = where
         self.sinks: list[Sink] = [sink, output]
@@ -75,6 +75,6 @@ class HeadlessPresenter:
     def finish(self, result: RunResult | None, failure: str | None = None) -> None:
         if result is not None:
             self.output.note_steps(result.steps)
-        self.display.finish(*_verdict(result, failure))
+        self.view.finish(*_verdict(result, failure))
         self.output.finish(self.where)
-        display(self.display.render(status_only=True), raw=True)
+        display(self.view.render(status_only=True), raw=True)

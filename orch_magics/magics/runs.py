@@ -61,11 +61,18 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     presenter = _presenter(ctx, args, plan, frontend, cell)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout)
+    try:
+        if background:
+            live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
+                                          **kw)
+        else:
+            live = ctx.orchestrator.spawn(plan.environment.name, args.service, **kw)
+    except OrchError as exc:  # e.g. --name taken: the status must not stay "running"
+        presenter.finish(None, str(exc))
+        raise
     if background:
-        live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name, **kw)
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
-    live = ctx.orchestrator.spawn(plan.environment.name, args.service, **kw)
     return _blocking(ctx, live, presenter, args, cell)
 
 
@@ -141,7 +148,7 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
     from .widget import StdinBox  # ipywidgets only when a box is shown
 
     ctx.handles.shown_live(live)
-    box = StdinBox(live, presenter.display) if with_box else None
+    box = StdinBox(live, presenter.view) if with_box else None
     if box is not None:
         display_id = uuid.uuid4().hex
         display(box.widget, display_id=display_id)
