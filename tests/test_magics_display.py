@@ -78,3 +78,13 @@ def test_the_clock_ticks_before_the_first_byte():
         s.finish("exit 0", True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_tail_zero_counts_lines_and_shows_none():
+    s = sink(tail=0)
+    s.feed(Stdout(b"one\ntwo\nunterminated"))
+    s.close()
+    s.finish("exit 0", True)
+    text = s.render()["text/plain"]
+    assert text.splitlines() == [text.splitlines()[-1]]  # the status line only
+    assert "/ 3 lines" in text and "stdout 23 B" in text

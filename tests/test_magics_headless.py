@@ -43,7 +43,7 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
 def limits(shell):
     settings = next(c for c in shell.configurables if isinstance(c, Orch))
     yield settings
-    settings.headless_lines, settings.headless_bytes = 1000, 1024 * 1024
+    settings.headless_lines, settings.headless_bytes = 1000, 256 * 1024
 
 
 def test_one_huge_line_is_cut_by_bytes(shell, limits, capsys):

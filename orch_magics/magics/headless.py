@@ -45,6 +45,7 @@ class HeadlessOutput:
         self._in_tail = False
         self.total = [0, 0]  # bytes, lines received (shown streams)
         self.written = [0, 0]  # bytes, lines of the head
+        self.kept = [0, 0]  # bytes, lines of the tail
         self._decoders: dict[str, Any] = {}
         self._last = "\n"  # last character written
         self._seen_steps: set[int] = set()
@@ -80,8 +81,7 @@ class HeadlessOutput:
         """Write what is left: the rest of the head, the elision note, the tail."""
         self.write_pending()
         with self._lock:
-            tail = list(self._tail)
-            kept = sum(len(d) for _, d in tail), sum(d.count(b"\n") for _, d in tail)
+            tail, kept = list(self._tail), list(self.kept)
         elided = self.total[0] - self.written[0] - kept[0]
         if elided > 0:
             lines = self.total[1] - self.written[1] - kept[1]
@@ -114,22 +114,22 @@ class HeadlessOutput:
                 self._in_tail = bool(data)
             if data:
                 self._tail.append((stream, data))
+                self.kept[0] += len(data)
+                self.kept[1] += data.count(b"\n")
                 self._trim()
 
     def _trim(self) -> None:
-        """Drop the oldest tail bytes past the limit (walking back from the newest)."""
-        lines = size = 0
-        keep: collections.deque[Chunk] = collections.deque()
-        for stream, data in reversed(self._tail):
-            n = data.count(b"\n")
-            if _over(self.tail, lines + n, size + len(data)):
-                cut = _cut_tail(data, self.tail, lines, size)
-                if cut < len(data):
-                    keep.appendleft((stream, data[cut:]))
-                break
-            lines, size = lines + n, size + len(data)
-            keep.appendleft((stream, data))
-        self._tail = keep
+        """Drop the oldest tail bytes past the limit: whole chunks, then part of one."""
+        while self._tail and _over(self.tail, self.kept[1], self.kept[0]):
+            stream, first = self._tail[0]
+            rest = self.kept[0] - len(first), self.kept[1] - first.count(b"\n")
+            if _over(self.tail, rest[1], rest[0]):
+                self._tail.popleft()
+                self.kept = list(rest)
+                continue
+            kept = first[_cut_tail(first, self.tail, rest[1], rest[0]):]
+            self._tail[0] = (stream, kept)
+            self.kept = [rest[0] + len(kept), rest[1] + kept.count(b"\n")]
 
     def _write(self, chunks: list[Chunk]) -> None:
         for stream, data in chunks:

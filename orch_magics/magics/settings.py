@@ -26,7 +26,7 @@ class Orch(Configurable):
                               "from its start and half from its end, with a note of what was "
                               "elided (the result keeps everything). None: no limit."
                          ).tag(config=True)
-    headless_bytes = Int(1024 * 1024, allow_none=True,
+    headless_bytes = Int(256 * 1024, allow_none=True,
                          help="Without a live front end: bytes of a run's output written to "
                               "the cell (half head, half tail). None: no limit."
                          ).tag(config=True)

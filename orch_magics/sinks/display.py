@@ -34,6 +34,8 @@ Bundle = dict[str, str]
 MAX_LINE = 2000
 #: Characters of an unterminated line kept for the display.
 MAX_PARTIAL = 64 * 1024
+#: Marks an unterminated line that is counted but not kept (tail 0).
+_OPEN = "\0"
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
 
@@ -167,6 +169,10 @@ class DisplaySink:
     def _add(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
         with self._lock:
             self.byte_counts[stream] += len(data)
+            if not self.tail:  # nothing shown: count lines, decode nothing
+                self.line_counts[stream] += data.count(b"\n")
+                self._partial[stream] = "" if data.endswith(b"\n") else _OPEN
+                return
             text = self._decoders[stream].feed(data)
             if text:
                 self._text(stream, text)
@@ -217,8 +223,8 @@ class DisplaySink:
             lines = list(self._lines)
             for stream in ("stdout", "stderr"):
                 partial = self._partial[stream]
-                if partial and not (stream == "stdout"
-                                    and self.stdout_mode in ("capture", "file")):
+                if partial and self.tail and not (stream == "stdout"
+                                                  and self.stdout_mode in ("capture", "file")):
                     lines.append((stream, partial))  # type: ignore[arg-type]
             shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
                               if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
