@@ -86,5 +86,5 @@ def test_tail_zero_counts_lines_and_shows_none():
     s.close()
     s.finish("exit 0", True)
     text = s.render()["text/plain"]
-    assert text.splitlines() == [text.splitlines()[-1]]  # the status line only
-    assert "/ 3 lines" in text and "stdout 23 B" in text
+    assert text.splitlines()[:-1] == ["… 3 earlier lines hidden (all kept in the result)"]
+    assert "/ 3 lines" in text and "stdout 20 B" in text
