@@ -116,7 +116,8 @@ class StdinBox:
             lines = f"{self.lines_sent} line{'' if self.lines_sent == 1 else 's'}"
             self._replace({"text/plain": f"[stdin of {self.live.plan.name}: closed, "
                                          f"{lines} sent from the box]"})
-            self.widget.close()
+            for widget in (*self.widget.children, self.widget):
+                widget.close()
 
     def _disable(self, *, stop_too: bool) -> None:
         self.text.disabled = True
