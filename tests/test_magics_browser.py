@@ -246,6 +246,9 @@ def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
         assert stderr.evaluate("e => getComputedStyle(e).backgroundColor") not in (
             "rgba(0, 0, 0, 0)", "transparent")
         assert "stdin of upper: closed" in cells.nth(8).inner_text()
+        plain = _left_and_size(cells.nth(1).locator(".jp-OutputArea-output pre"))
+        orch = _left_and_size(failed.locator(".orch-stderr"))
+        assert abs(plain[0] - orch[0]) < 1.5 and plain[1] == orch[1]
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
     finally:
         page.screenshot(path=str(artifacts / "magics-browser-untrusted.png"), full_page=True)

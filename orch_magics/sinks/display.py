@@ -284,9 +284,10 @@ def render_text(snap: Snapshot) -> str:
 NO_MATH = "mathjax_ignore tex2jax_ignore"
 _ERROR_BG = ("background-color:rgba(231,92,88,.15);"
              "background-color:var(--jp-rendermime-error-background,rgba(231,92,88,.15))")
-#: A stream output's text metrics (an HTML output's own are larger).
-_PRE = ("margin:0;padding:0;font-size:var(--jp-code-font-size);"
-        "line-height:var(--jp-code-line-height)")
+#: A stream output's text metrics (an HTML output's own are larger); the literal values are
+#: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
+_PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
+        "line-height:1.3077;line-height:var(--jp-code-line-height)")
 _STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
 
 
