@@ -44,6 +44,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("load --dmeo", "did you mean --demo"),
     ("local hello extra", "unexpected argument 'extra'"),
     ("stop", "usage: %orch stop NAME"),
+    ("stop napper -n 5", "unknown option -n (options: %orch stop --help)"),
+    ("logs napper -n x", "argument -n/--tail: invalid int value: 'x'"),
     ("local 'unclosed", "cannot parse the magic line"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):

@@ -76,7 +76,8 @@ class MagicParser(argparse.ArgumentParser):
         """The message for a word nothing accepted: an option typo gets a did-you-mean."""
         if not word.startswith("-"):
             return f"unexpected argument {word!r} (see {self.prog} --help)"
-        guess = did_you_mean(word.split("=", 1)[0], self.options())
+        guess = did_you_mean(word.split("=", 1)[0],
+                             [o for o in self.options() if o not in ("-h", "--help")])
         hint = f" (did you mean {guess}?)" if guess else f" (options: {self.prog} --help)"
         return f"unknown option {word}{hint}"
 
