@@ -6,7 +6,8 @@ Install it with one command (into the current virtualenv, the user's directory, 
     python -m orch_magics.kernelspec install --user
     python -m orch_magics.kernelspec install --prefix /opt/conda
 
-and remove it with `python -m orch_magics.kernelspec remove`.
+and remove it with the same option: `python -m orch_magics.kernelspec remove --sys-prefix`
+(without one, the first "orch" spec Jupyter finds is removed).
 """
 
 from __future__ import annotations
@@ -46,10 +47,24 @@ def install(*, user: bool = False, prefix: str | None = None, name: str = NAME,
         return KernelSpecManager().install_kernel_spec(tmp, name, user=user, prefix=prefix)
 
 
-def remove(name: str = NAME) -> str:
-    from jupyter_client.kernelspec import KernelSpecManager
+def remove(name: str = NAME, *, user: bool = False, prefix: str | None = None) -> str:
+    """Remove the spec from where `install` put it with the same options; returns its directory.
 
-    return KernelSpecManager().remove_kernel_spec(name)
+    Without `user` or `prefix`, the first spec of that name Jupyter finds is removed.
+    """
+    import shutil
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_core.paths import jupyter_data_dir
+
+    if not user and prefix is None:
+        return KernelSpecManager().remove_kernel_spec(name)
+    base = jupyter_data_dir() if user else os.path.join(prefix or "", "share", "jupyter")
+    path = os.path.join(base, "kernels", name)
+    if not os.path.isdir(path):
+        raise NoSuchKernel(name)
+    shutil.rmtree(path)
+    return path
 
 
 def _copy_logos(dest: str) -> None:
@@ -71,22 +86,33 @@ def main(argv: list[str] | None = None) -> int:
                                      description=f"Install the {DISPLAY_NAME!r} kernel spec.")
     sub = parser.add_subparsers(dest="action", required=True)
     inst = sub.add_parser("install", help="install (or replace) the kernel spec")
-    where = inst.add_mutually_exclusive_group()
-    where.add_argument("--user", action="store_true", help="into ~/.local/share/jupyter")
-    where.add_argument("--sys-prefix", action="store_true",
-                       help=f"into {sys.prefix} (the current virtualenv)")
-    where.add_argument("--prefix", help="into PREFIX/share/jupyter")
+    _where(inst, "into")
     inst.add_argument("--name", default=NAME, help=f"kernel name (default {NAME})")
     rem = sub.add_parser("remove", help="remove the kernel spec")
+    _where(rem, "from")
     rem.add_argument("--name", default=NAME)
     args = parser.parse_args(argv)
+    prefix = sys.prefix if args.sys_prefix else args.prefix
     if args.action == "install":
-        prefix = sys.prefix if args.sys_prefix else args.prefix
         path = install(user=args.user, prefix=prefix, name=args.name)
         print(f"installed kernel spec {args.name!r} ({DISPLAY_NAME}) in {path}")
-    else:
-        print(f"removed kernel spec from {remove(args.name)}")
+        return 0
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    try:
+        print(f"removed kernel spec from {remove(args.name, user=args.user, prefix=prefix)}")
+    except NoSuchKernel:
+        print(f"no kernel spec named {args.name!r} there", file=sys.stderr)
+        return 1
     return 0
+
+
+def _where(parser: argparse.ArgumentParser, word: str) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help=f"{word} ~/.local/share/jupyter")
+    where.add_argument("--sys-prefix", action="store_true",
+                       help=f"{word} {sys.prefix} (the current virtualenv)")
+    where.add_argument("--prefix", help=f"{word} PREFIX/share/jupyter")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from .process.handle import ProcessHandle
 from .result import RunResult
 from .sinks.file import FileProgress
 
+#: Told how a run ended: its result, or the error that kept it from having one.
+Ended = Callable[[RunResult | None, BaseException | None], None]
+
 
 class LiveRun:
     """A handle on a run that is (or was) executing: send stdin, stop it, get its result.
@@ -82,9 +85,15 @@ class LiveRun:
             return "stopped"
         return "exited" if res.ok else "failed"
 
-    def when_done(self, callback: Callable[[], None]) -> None:
-        """Call `callback()` (on the loop's thread) once the run has ended, however it ended."""
-        self._future.add_done_callback(lambda _: callback())
+    def when_done(self, callback: Ended) -> None:
+        """Call `callback(result, None)`, or `callback(None, error)` for a run that broke before
+        it had a result, once the run has ended (on the loop's thread: keep it short)."""
+
+        def done(future: concurrent.futures.Future[RunResult]) -> None:
+            error = future.exception() if not future.cancelled() else OrchError("cancelled")
+            callback(None if error is not None else future.result(), error)
+
+        self._future.add_done_callback(done)
 
     # ---- stdin ---------------------------------------------------------------------------
     def send(self, data: str | bytes) -> None:

@@ -187,7 +187,7 @@ class Orchestrator:
         with self._spawned_lock:
             self._spawned.add(live)
 
-        def forget() -> None:
+        def forget(_result: RunResult | None, _error: BaseException | None) -> None:
             with self._spawned_lock:
                 self._spawned.discard(live)
 

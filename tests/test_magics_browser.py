@@ -51,14 +51,14 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
                 if attempt == 3:
                     raise
         run(1)
-        box = cells.nth(1).locator(".orch-stdin input")
+        box = cells.nth(1).locator(".orch-stdin textarea")
         box.wait_for(timeout=30_000)
         box.click()
         box.press_sequentially("hello from chromium")
         box.press("Enter")
         page.wait_for_selector("text=HELLO FROM CHROMIUM", timeout=20_000)
         page.wait_for_function(
-            "() => document.querySelector('.orch-stdin input').value === ''", timeout=10_000)
+            "() => document.querySelector('.orch-stdin textarea').value === ''", timeout=10_000)
         box.press_sequentially("second line")
         box.press("Enter")
         page.wait_for_selector("text=SECOND LINE", timeout=20_000)
@@ -68,8 +68,10 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
         output = cells.nth(1).locator(".orch-tail").inner_text()
         assert "HELLO FROM CHROMIUM" in output and "SECOND LINE" in output and "bye" in output
         assert "exit 0" in status.inner_text()
-        assert cells.nth(1).locator(".orch-send").is_disabled()
-        assert cells.nth(1).locator(".orch-stop").is_disabled()
+        # the box is replaced by a line of text: a saved notebook has no widget left
+        cells.nth(1).get_by_text("[stdin of upper: closed, 2 lines sent from the box]").wait_for(
+            timeout=20_000)
+        assert cells.nth(1).locator(".orch-stdin-box").count() == 0
         run(2)
         result = cells.nth(2).locator(".jp-OutputArea-output").filter(has_text="RESULT")
         result.wait_for(timeout=30_000)
@@ -79,7 +81,175 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
         blocked = cells.nth(4).locator(".jp-OutputArea-output").filter(has_text="BLOCKED")
         blocked.wait_for(timeout=30_000)
         assert "BLOCKED RunResult ['FIRST', 'SECOND', 'bye']" in blocked.inner_text()
-        assert cells.nth(3).locator(".orch-stdin").count() == 0  # no box for a given body
+        assert cells.nth(3).locator(".orch-stdin-box").count() == 0  # no box for a given body
     finally:
         page.screenshot(path=str(artifacts / "magics-browser-stdin.png"), full_page=True)
+        context.close()
+
+
+# ---- what a person sees in a cell (issue 11, #13–#20) -----------------------------------------
+VIEW_CELLS = [
+    "%orch load --demo",                                                           # 0
+    "print('plain stream output')",                                                # 1
+    "%%orch sandbox -e LEVEL=debug\necho '$x$ and $y$'; echo $LEVEL $ORCH_DEMO_ENV $PWD\n"
+    "printf '\\033[31mred\\033[0m\\n'; echo oops >&2",                             # 2
+    "%%orch local\nsleep 4; echo woke",                                            # 3
+    "%%orch local\nfor i in 1 2 3 4 5; do printf '\\rprogress %d/5' $i; sleep 0.7; done; echo",
+    "%orch local disk-report",                                                     # 5
+    "%orch start local ticker --name tk",                                          # 6
+    "%orch stop tk",                                                               # 7
+    "%orch local upper",                                                           # 8
+    "%%orch local --no-raise-error\necho bad >&2; exit 3",                         # 9
+]
+
+
+def _open(page, jupyterlab, name: str):
+    # a workspace of its own, reset: only this notebook is open
+    page.goto(f"{jupyterlab.url}/lab/workspaces/{name.replace('.', '-')}/tree/{name}"
+              f"?token={jupyterlab.token}&reset")
+    page.wait_for_selector(f".lm-TabBar-tab.lm-mod-current:has-text('{name}')",
+                           timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.get_by_text("Python 3 (orch) | Idle").wait_for(timeout=60_000)
+    return page.locator(".jp-Notebook .jp-Cell")
+
+
+def _runner(page, cells):
+    def run(index: int) -> None:
+        cells.nth(index).locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+    return run
+
+
+def _left_and_size(locator) -> tuple[float, str]:
+    return locator.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return [r.getClientRects()[0].left, getComputedStyle(e).fontSize]; }")
+
+
+def test_what_a_cell_shows(jupyterlab, chromium, artifacts):
+    nb = _notebook("orch")
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in VIEW_CELLS]
+    nbformat.write(nb, jupyterlab.root / "view.ipynb")
+    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        cells = _open(page, jupyterlab, "view.ipynb")
+        run = _runner(page, cells)
+        for attempt in range(4):  # the first execute can race the kernel connection
+            run(0)
+            try:
+                page.wait_for_selector("text=loaded 2 environment(s)", timeout=10_000)
+                break
+            except Exception:
+                if attempt == 3:
+                    raise
+        run(1)
+        run(2)
+        status = cells.nth(2).locator(".orch-status")
+        status.filter(has_text="exit 0").wait_for(timeout=30_000)
+        # #14: never math, never markup; #20: ANSI colours as %%bash shows them
+        tail = cells.nth(2).locator(".orch-tail")
+        assert "$x$ and $y$" in tail.inner_text()
+        assert "debug sandbox /tmp" in tail.inner_text()
+        assert "$x$ and $y$" in status.inner_text()  # the script's first line, as typed
+        assert cells.nth(2).locator("mjx-container, .MathJax").count() == 0
+        red = tail.locator(".ansi-red-fg")
+        assert red.inner_text() == "red"
+        assert red.evaluate("e => getComputedStyle(e).color") != tail.evaluate(
+            "e => getComputedStyle(e).color")
+        # #20: orch output lines up with ordinary output, same font size
+        plain = cells.nth(1).locator(".jp-OutputArea-output pre")
+        first = tail.locator(".orch-stdout").first
+        (plain_left, plain_size), (orch_left, orch_size) = (_left_and_size(plain),
+                                                            _left_and_size(first))
+        assert abs(plain_left - orch_left) < 1.5 and plain_size == orch_size
+        # #13: a silent command's clock moves before its first byte
+        run(3)
+        clock = cells.nth(3).locator(".orch-status")
+        page.wait_for_function(
+            "() => { const s = document.querySelectorAll('.jp-Cell')[3]"
+            ".querySelector('.orch-status'); return s && /running · [1-9]/.test(s.textContent); }",
+            timeout=20_000)
+        assert cells.nth(3).locator(".orch-tail").count() == 0  # no output yet
+        clock.filter(has_text="exit 0").wait_for(timeout=30_000)
+        # #16: \r updates the line in place while running, and leaves one line
+        run(4)
+        page.wait_for_function(
+            "() => { const c = document.querySelectorAll('.jp-Cell')[4];"
+            " const t = c.querySelector('.orch-tail'); const s = c.querySelector('.orch-status');"
+            " return t && /progress [2-4]\\/5/.test(t.textContent) && /running/.test("
+            "s.textContent); }", timeout=20_000)
+        bar = cells.nth(4).locator(".orch-status")
+        bar.filter(has_text="exit 0").wait_for(timeout=30_000)
+        assert cells.nth(4).locator(".orch-tail").inner_text().strip() == "progress 5/5"
+        # #18: pre and post step output is in the cell
+        run(5)
+        cells.nth(5).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
+        text = cells.nth(5).locator(".orch-tail").inner_text()
+        assert text.startswith("checking ") and text.rstrip().endswith("report done")
+        # #15: a handle shows what is true now, or nothing
+        run(6)
+        started = cells.nth(6).locator(".jp-OutputArea-output").filter(has_text="<NamedRun tk")
+        started.wait_for(timeout=20_000)
+        assert " as of " in started.inner_text()
+        run(7)
+        started.filter(has_text="stopped").wait_for(timeout=30_000)
+        assert " as of " not in started.inner_text()
+        run(8)
+        box = cells.nth(8).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        assert "<LiveRun" not in cells.nth(8).inner_text()  # the cell shows the run itself
+        # #19: leaving the box does not send the half-typed line; Enter sends it whole
+        box.click()
+        box.press_sequentially("half")
+        cells.nth(7).locator(".cm-content").click()  # focus elsewhere: the box loses it
+        page.wait_for_function(
+            "() => document.activeElement.tagName !== 'TEXTAREA'", timeout=5_000)
+        box.click()
+        box.press("End")
+        box.press_sequentially(" done")
+        box.press("Enter")
+        page.wait_for_selector("text=HALF DONE", timeout=20_000)
+        cells.nth(8).locator(".orch-eof").click()
+        cells.nth(8).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=20_000)
+        lines = cells.nth(8).locator(".orch-tail").inner_text().splitlines()
+        assert lines == ["› half done", "HALF DONE", "bye"]
+        run(9)
+        cells.nth(9).locator(".orch-status").filter(has_text="exit 3").wait_for(timeout=20_000)
+        page.keyboard.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
+                               timeout=20_000)
+    finally:
+        page.screenshot(path=str(artifacts / "magics-browser-view.png"), full_page=True)
+        context.close()
+    _saved_copy_reads_right(jupyterlab, chromium, artifacts)
+
+
+def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
+    """#17: the saved notebook, opened as an untrusted copy, still tells what happened."""
+    nb = nbformat.read(jupyterlab.root / "view.ipynb", as_version=4)
+    bundles = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]
+    assert not any("application/vnd.jupyter.widget-view+json" in b for b in bundles)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A shared copy."))  # a new hash: untrusted
+    nbformat.write(nb, jupyterlab.root / "view-copy.ipynb")
+    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    try:
+        cells = _open(page, jupyterlab, "view-copy.ipynb")
+        failed = cells.nth(9)
+        failed.locator(".orch-status").wait_for(timeout=30_000)
+        assert "✗ failed, exit 3" in failed.locator(".orch-status").inner_text()
+        stderr = failed.locator(".orch-stderr")
+        assert stderr.inner_text() == "bad"
+        assert page.locator("[title^='Notebook not trusted']").count() == 1
+        assert stderr.evaluate("e => getComputedStyle(e).backgroundColor") not in (
+            "rgba(0, 0, 0, 0)", "transparent")
+        assert "stdin of upper: closed" in cells.nth(8).inner_text()
+        plain = _left_and_size(cells.nth(1).locator(".jp-OutputArea-output pre"))
+        orch = _left_and_size(failed.locator(".orch-stderr"))
+        assert abs(plain[0] - orch[0]) < 1.5 and plain[1] == orch[1]
+        assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+    finally:
+        page.screenshot(path=str(artifacts / "magics-browser-untrusted.png"), full_page=True)
         context.close()

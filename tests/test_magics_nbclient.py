@@ -87,3 +87,32 @@ def test_timeout_interrupt_leaves_no_process_behind(orch_kernel):
         while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
             assert time.monotonic() < deadline, f"{pattern!r} survived the interrupt"
             time.sleep(0.2)
+
+
+def test_huge_output_is_bounded_in_the_notebook(orch_kernel):
+    nb = execute(notebook(
+        "%orch load --demo",
+        "%%orch local --out big\nhead -c 50000000 /dev/zero | tr '\\000' 'z'; seq 1 200000",
+        "print(len(big.stdout_bytes), big.lines[-1])",
+        "%config Orch.headless_lines = 6",
+        "%%orch local\nseq 1 10",
+    ), orch_kernel)
+    size = len(nbformat.writes(nb))
+    assert size < 1_500_000, f"the executed notebook holds {size} bytes"
+    out = streams(nb.cells[1])
+    assert "elided; full output in `big.stdout`" in out
+    assert out.rstrip("\n").endswith("\n200000")
+    assert streams(nb.cells[2]) == f"{50_000_000 + len(''.join(f'{i}' + chr(10) for i in range(1, 200001)))} 200000\n"
+    small = streams(nb.cells[4]).splitlines()
+    assert small[:3] == ["1", "2", "3"] and small[-3:] == ["8", "9", "10"]
+    assert small[3].startswith("… 4 lines / 8 B elided")
+
+
+def test_pre_and_post_output_and_outcome_in_words(orch_kernel):
+    nb = execute(notebook("%orch load --demo", "%orch local disk-report",
+                          "%%orch local --no-raise-error\necho bad >&2; exit 3"), orch_kernel)
+    out = streams(nb.cells[1])
+    assert out.startswith("checking ") and out.rstrip().endswith("report done")
+    status = [o for o in nb.cells[2].outputs if o["output_type"] == "display_data"][-1]
+    assert "✗ failed, exit 3" in status["data"]["text/plain"]
+    assert "mathjax_ignore" in status["data"]["text/html"]

@@ -14,7 +14,7 @@ from ..layers.base import Launcher
 from ..plan import PlannedStep, RunPlan
 from ..process.handle import ProcessHandle
 from ..result import RunResult, not_started
-from ..sinks.base import Sink
+from ..sinks.base import Sink, StepAware, StepKind
 from ..sinks.capture import Capture
 from ..sinks.file import FileProgress
 from .command import CommandRun, run_command
@@ -91,7 +91,7 @@ class Run:
         opts, plan = self.options, self.plan
         marks = bool(plan.pre or plan.post)
         if marks:
-            _notify(opts.sinks, "step_started", "main", plan.command.display())
+            _started(opts.sinks, "main", plan.command.display())
         capture = self.capture = Capture(limit=opts.capture_limit) if opts.capture else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
@@ -102,27 +102,31 @@ class Run:
                          close_stdin=bool(close_stdin))
         result = await run_command(job, self._steering, on_start=self._started)
         if marks:
-            _notify(opts.sinks, "step_finished", "main", plan.command.display(), result)
+            _finished(opts.sinks, "main", plan.command.display(), result)
         return result
 
     def _started(self, handle: ProcessHandle) -> None:
         self.handle = handle
         self.started.set()
 
-    async def _step(self, step: PlannedStep, kind: str, steering: Steering) -> RunResult:
+    async def _step(self, step: PlannedStep, kind: StepKind, steering: Steering) -> RunResult:
         sinks = self.options.sinks
-        _notify(sinks, "step_started", kind, step.label)
+        _started(sinks, kind, step.label)
         own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
         pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture())
         res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,
                                            step=kind), steering)
-        _notify(sinks, "step_finished", kind, step.label, res)
+        _finished(sinks, kind, step.label, res)
         return res
 
 
-def _notify(sinks: Sequence[Sink], method: str, *args: object) -> None:
-    """Tell sinks that mark step boundaries (`StepAware`) where a step starts or ends."""
+def _started(sinks: Sequence[Sink], kind: StepKind, label: str) -> None:
     for sink in sinks:
-        fn = getattr(sink, method, None)
-        if callable(fn):
-            fn(*args)
+        if isinstance(sink, StepAware):
+            sink.step_started(kind, label)
+
+
+def _finished(sinks: Sequence[Sink], kind: StepKind, label: str, result: RunResult) -> None:
+    for sink in sinks:
+        if isinstance(sink, StepAware):
+            sink.step_finished(kind, label, result)

@@ -14,7 +14,8 @@ def has_frontend_stdin(shell: Any) -> bool:
     """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code).
 
     nbclient and papermill send `allow_stdin: false`; terminal IPython has no kernel. There every
-    run blocks and its whole output is written to the cell as ordinary stdout/stderr.
+    run blocks and a bounded head and tail of its output is written to the cell as ordinary
+    stdout/stderr (headless.py).
     """
     kernel = getattr(shell, "kernel", None)
     if kernel is None:

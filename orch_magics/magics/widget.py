@@ -3,27 +3,46 @@
 Callbacks run on the kernel's main thread when the kernel is idle (comm messages wait while a
 cell executes), which is why runs that show this box return at once instead of blocking.
 Every LiveRun method used here is thread-safe.
+
+A line is sent by Enter or Send, never by leaving the field: the field is a one-row textarea
+whose value syncs as typed, and a newline in the value is what Enter looks like to the kernel
+(value updates arrive in order, unlike a separate "submit" message, which can overtake them).
+When the run ends the box is replaced by a line of text, so a saved notebook has no widget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
+from ..errors import OrchError
 from ..live import LiveRun
-from ..sinks.display import DisplaySink
+from ..sinks.display import Bundle, DisplaySink
+
+
+class _Box(widgets.HBox):
+    """An HBox whose text/plain (shown without a kernel or widget state) says what it was."""
+
+    fallback = "stdin box of a live run (needs the kernel that ran this cell)"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        data = super()._repr_mimebundle_(**kwargs)
+        if isinstance(data, dict):
+            data["text/plain"] = self.fallback
+        return data
 
 
 class StdinBox:
-    """Feeds `live`'s stdin line by line; disables itself with `finish()` when the run ends."""
+    """Feeds `live`'s stdin line by line; becomes static text with `finish()` when the run ends."""
 
     def __init__(self, live: LiveRun, sink: DisplaySink | None = None) -> None:
         self.live = live
         self.sink = sink
-        self.text = widgets.Text(
+        self.text = widgets.Textarea(
             placeholder=f"stdin of {live.plan.name}: type a line, Enter sends it",
-            continuous_update=False,  # the value syncs on Enter (and blur), in order
+            continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
         self.send_button = self._button("Send", "Send the line (Enter does the same)",
@@ -32,16 +51,16 @@ class StdinBox:
                                        "orch-eof")
         self.stop_button = self._button("Stop", "Interrupt the process (INT, TERM, KILL)",
                                         "orch-stop", style="danger")
-        self.widget = widgets.HBox(
-            [self.text, self.send_button, self.eof_button, self.stop_button],
-            layout=widgets.Layout(width="100%"))
+        self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button],
+                           layout=widgets.Layout(width="100%"))
+        self.widget.fallback = f"[stdin box of {live.plan.name}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
-        self._clearing = False
         self.send_button.on_click(lambda _: self.send())
         self.eof_button.on_click(lambda _: self.eof())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
+        self._replace: Callable[[Bundle], None] | None = None
 
     @staticmethod
     def _button(label: str, tooltip: str, cls: str, style: str = "") -> widgets.Button:
@@ -50,12 +69,17 @@ class StdinBox:
         button.add_class(cls)
         return button
 
+    def replace_with(self, publish: Callable[[Bundle], None]) -> None:
+        """How to replace the box's display by static text when the run ends."""
+        self._replace = publish
+
     def _on_value(self, change: dict[str, Any]) -> None:
-        # Enter (or leaving the field) synced a new value: that is a line to send. A custom
-        # "submit" message would be wrong here: ipywidgets sends it at once while value
-        # updates typed just before may still wait in the front end's buffer.
-        if not self._clearing and change["new"]:
-            self.send()
+        value = change["new"]
+        if "\n" in value and not self.text.disabled:  # Enter was pressed
+            *lines, rest = value.split("\n")
+            self.text.value = rest
+            for line in lines:
+                self._send(line)
 
     # ---- actions (kernel main thread) ------------------------------------------------------
     def send(self) -> None:
@@ -63,20 +87,21 @@ class StdinBox:
         line = self.text.value
         if self.text.disabled or not line:
             return
-        self._clearing = True
+        self.text.value = ""
+        self._send(line)
+
+    def _send(self, line: str) -> None:
         try:
-            self.text.value = ""
-        finally:
-            self._clearing = False
-        self.live.send_line(line)
+            self.live.send_line(line)
+        except OrchError:  # the run ended meanwhile: finish() is on its way
+            return
         self.lines_sent += 1
         if self.sink is not None:
             self.sink.note_stdin(line)
             self.sink.flush()
 
     def eof(self) -> None:
-        if self.text.value:
-            self.send()
+        self.send()
         self.live.close_stdin()
         self._disable(stop_too=False)
 
@@ -85,8 +110,14 @@ class StdinBox:
         self._disable(stop_too=True)
 
     def finish(self) -> None:
-        """The run ended: nothing can be sent or stopped any more."""
+        """The run ended: nothing can be sent or stopped any more; leave a line of text."""
         self._disable(stop_too=True)
+        if self._replace is not None:
+            lines = f"{self.lines_sent} line{'' if self.lines_sent == 1 else 's'}"
+            self._replace({"text/plain": f"[stdin of {self.live.plan.name}: closed, "
+                                         f"{lines} sent from the box]"})
+            for widget in (*self.widget.children, self.widget):
+                widget.close()
 
     def _disable(self, *, stop_too: bool) -> None:
         self.text.disabled = True

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ..process.events import Event
+
+if TYPE_CHECKING:
+    from ..result import RunResult
+
+#: Which command of a run a step boundary is about.
+StepKind = Literal["pre", "main", "post"]
 
 
 class Sink(Protocol):
@@ -13,3 +19,16 @@ class Sink(Protocol):
     def feed(self, event: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StepAware(Protocol):
+    """A sink that wants to know where the pre/post commands of a run start and end.
+
+    Told only for plans that have pre or post commands; a step's own output goes to the
+    `step_sinks` of the run, its result comes here when it ends.
+    """
+
+    def step_started(self, kind: StepKind, label: str) -> None: ...
+
+    def step_finished(self, kind: StepKind, label: str, result: RunResult) -> None: ...

@@ -6,8 +6,9 @@ whole output is in the RunResult. It publishes through a callable at most every 
 seconds (~10 updates/s): the notebook front end passes one that updates a display handle, so
 the browser and the server's iopub rate limits (1,000 msg/s, 1 MB/s) are never approached.
 
-Without a publisher (nbclient, terminal IPython) the magic's main thread drains `take_pending()`
-instead and writes the text as ordinary stdout/stderr, so an executed notebook keeps it all.
+The clock ticks from the start (`start_clock`), unterminated lines show as they grow and `\r`
+rewrites them in place, pre/post step output shows before/after the command's own, and the
+status says the outcome in words (a saved or untrusted notebook loses colours, not meaning).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import html
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
+from ..secrets.masking import mask_text
+from .ansi import keep_colours, to_html
+from .base import StepKind
 from .lines import LineDecoder, terminal_view
 from .units import human_size
 
@@ -33,7 +36,9 @@ Bundle = dict[str, str]
 MAX_LINE = 2000
 #: Characters of an unterminated line kept for the display.
 MAX_PARTIAL = 64 * 1024
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+#: Marks an unterminated line that is counted but not kept (tail 0).
+#: Seconds between two refreshes while the process is quiet (the clock keeps moving).
+QUIET_TICK = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Snapshot:
 
     lines: list[tuple[Stream, str]]
     hidden: int
+    before: list[tuple[Stream, str]]  # pre step output
+    after: list[tuple[Stream, str]]  # post step output
     status: str
     done: bool
     ok: bool | None
@@ -52,8 +59,7 @@ class DisplaySink:
 
     def __init__(self, *, environment: str, layers: str, what: str, tail: int = 40,
                  stdout_mode: str = "stream", interval: float = 0.1,
-                 publish: Callable[[Bundle], None] | None = None,
-                 keep_pending: bool = False) -> None:
+                 publish: Callable[[Bundle], None] | None = None) -> None:
         self.environment = environment
         self.layers = layers
         self.what = what
@@ -61,11 +67,13 @@ class DisplaySink:
         self.stdout_mode = stdout_mode
         self.interval = interval
         self._publish = publish
-        self._keep_pending = keep_pending
         self._lock = threading.Lock()
         self._lines: collections.deque[tuple[Stream, str]] = collections.deque(maxlen=self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
-        self._pending: list[tuple[Stream, str]] = []
+        #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
+        self._open = {"stdout": False, "stderr": False}
+        self._steps: dict[str, list[tuple[Stream, str]]] = {"pre": [], "post": []}
+        self._seen_steps: set[int] = set()
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
@@ -78,7 +86,6 @@ class DisplaySink:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.updates = 0  # how many times the publisher was called (benchmarks, tests)
-        self.last_written = "\n"  # last character a headless front end wrote (see magics)
 
     def set_publisher(self, publish: Callable[[Bundle], None] | None) -> None:
         """Where rendered bundles go from now on (None: nobody, the caller pulls)."""
@@ -96,9 +103,9 @@ class DisplaySink:
         self._schedule()
 
     def close(self) -> None:
-        self._add("stdout", b"", final=True)
-        self._add("stderr", b"", final=True)
         with self._lock:
+            for stream in ("stdout", "stderr"):
+                self._lines_of(stream, b"", final=True)  # type: ignore[arg-type]
             self._closed = True
             self.ended = self.ended or time.monotonic()
         if self._timer is not None:
@@ -106,11 +113,37 @@ class DisplaySink:
             self._timer = None
         self.flush()
 
+    def step_started(self, kind: StepKind, label: str) -> None:
+        """Nothing to show before a step has output (it comes with its result)."""
+
+    def step_finished(self, kind: StepKind, label: str, result: Any) -> None:
+        """A pre or post command ended: show its output before/after the command's own."""
+        self.note_steps([result])
+        self._schedule()
+
     # ---- from the magic (any thread) ------------------------------------------------------
+    def start_clock(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Refresh on `loop` from now on, so the elapsed time moves before the first byte."""
+        loop.call_soon_threadsafe(self._schedule)
+
+    def note_steps(self, steps: Any) -> None:
+        """Show the output of these step results (pre/post) unless already shown."""
+        with self._lock:
+            for step in steps:
+                if id(step) in self._seen_steps or step.step not in self._steps:
+                    continue
+                self._seen_steps.add(id(step))
+                shown = self._steps[step.step]
+                for stream in ("stdout", "stderr"):
+                    buffer = step.stdout_buffer if stream == "stdout" else step.stderr_buffer
+                    shown.extend((stream, line) for line in buffer.iter_lines())
+                del shown[:-self.tail or len(shown)]
+
     def note_stdin(self, line: str) -> None:
         """Show a line the user sent (echoed like a terminal would)."""
         with self._lock:
-            self._store("stdin", [line])
+            if self.tail:
+                self._lines.append(("stdin", mask_text(line)))
             self.stdin_bytes += len(line.encode()) + 1
 
     def finish(self, verdict: str, ok: bool) -> None:
@@ -120,12 +153,6 @@ class DisplaySink:
             self._ok = ok
             self._closed = True
         self.flush()
-
-    def take_pending(self) -> list[tuple[Stream, str]]:
-        """Text received since the last call, in order (only with keep_pending)."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        return pending
 
     def flush(self) -> None:
         """Publish the current view now (if there is a publisher)."""
@@ -139,23 +166,26 @@ class DisplaySink:
             self._publish = None
 
     # ---- internals ------------------------------------------------------------------------
-    def _add(self, stream: Literal["stdout", "stderr"], data: bytes, final: bool = False) -> None:
-        """Count and keep the last `tail` lines of `data` (the one line rule of sinks.lines)."""
+    def _add(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
         with self._lock:
             self.byte_counts[stream] += len(data)
-            text, count, lines = self._decoders[stream].feed_last(data, self.tail, final)
-            shown = not (stream == "stdout" and self.stdout_mode in ("capture", "file"))
-            if self._keep_pending and shown and text:
-                self._pending.append((stream, text))
-            self.line_counts[stream] += count
-            if shown:
-                self._store(stream, lines)
+            self._lines_of(stream, data)
 
-    def _store(self, stream: Stream, lines: list[str]) -> None:
-        if not self.tail:
+    def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,
+                  final: bool = False) -> None:
+        """Count the lines `data` ends and keep the last `tail` of them (sinks.lines' rule)."""
+        if not self.tail:  # nothing shown: count lines, decode nothing
+            if final:
+                self.line_counts[stream] += self._open[stream]
+                self._open[stream] = False
+            elif data:
+                self.line_counts[stream] += data.count(b"\n")
+                self._open[stream] = not data.endswith(b"\n")
             return
-        for line in lines[-self.tail:]:
-            self._lines.append((stream, line))
+        _, count, lines = self._decoders[stream].feed_last(data, self.tail, final)
+        self.line_counts[stream] += count
+        if not (stream == "stdout" and self.stdout_mode in ("capture", "file")):
+            self._lines.extend((stream, line) for line in lines)
 
     def _schedule(self) -> None:
         if self._publish is None or self._timer is not None or self._closed:
@@ -169,31 +199,37 @@ class DisplaySink:
         if self._closed:
             return
         self.flush()
-        # keep the elapsed time moving while the process is quiet (1 update/s)
+        # keep the elapsed time moving while the process is quiet
         if self._loop is not None and self._publish is not None:
-            self._timer = self._loop.call_later(1.0, self._tick)
+            self._timer = self._loop.call_later(max(self.interval, QUIET_TICK), self._tick)
 
     # ---- rendering ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         with self._lock:
             lines = list(self._lines)
+            for stream in ("stdout", "stderr"):
+                partial = self._decoders[stream].partial.removesuffix("\r")
+                if partial and self.tail and not (stream == "stdout"
+                                                  and self.stdout_mode in ("capture", "file")):
+                    lines.append((stream, partial))  # type: ignore[arg-type]
             shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
                               if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
-            stored = sum(1 for s, _ in lines if s != "stdin")
+            stored = sum(1 for s, _ in self._lines if s != "stdin")
             hidden = max(0, shown_total - stored)
-            return Snapshot(lines, hidden, self._status(), self._closed, self._ok)
+            return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
+                            self._status(), self._closed, self._ok)
 
     def _status(self) -> str:
         elapsed = (self.ended or time.monotonic()) - self.started
         if self.final is not None:
-            state = self.final
+            state = _outcome(self.final, self._ok)
         elif self.exit is not None:
             state = self.exit.describe()
         else:
             state = "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", self.what, state, f"{elapsed:.1f}s",
-                 f"stdout {human_size(out)} / {self.line_counts['stdout']} lines",
+                 f"stdout {human_size(out)} / {_plural(self.line_counts['stdout'], 'line')}",
                  f"stderr {human_size(err)}"]
         if self.stdout_mode == "file":
             rate = out / elapsed if elapsed > 0 else 0.0
@@ -204,8 +240,11 @@ class DisplaySink:
             parts.append(f"stdin {human_size(self.stdin_bytes)}")
         return " · ".join(parts)
 
-    def render(self) -> Bundle:
+    def render(self, *, status_only: bool = False) -> Bundle:
+        """text/plain + text/html of the current view (`status_only`: just the status line)."""
         snap = self.snapshot()
+        if status_only:
+            snap = replace(snap, lines=[], hidden=0, before=[], after=[])
         return {"text/plain": render_text(snap), "text/html": render_html(snap)}
 
     def status_text(self) -> str:
@@ -213,47 +252,74 @@ class DisplaySink:
             return self._status()
 
 
+_PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
+
+
 def render_text(snap: Snapshot) -> str:
-    out = []
+    """The text/plain view (colours kept as SGR escapes, which front ends render)."""
+    out = [_PREFIX[stream] + keep_colours(_shown(line)) for stream, line in snap.before]
     if snap.hidden:
-        out.append(f"… {snap.hidden} earlier lines hidden (all kept in the result)")
-    for stream, line in snap.lines:
-        line = _clip(terminal_view(_ANSI.sub("", line)))
-        out.append({"stdout": "", "stderr": "[stderr] ", "stdin": "› "}[stream] + line)
+        out.append(f"… {_plural(snap.hidden, 'earlier line')} hidden (all kept in the result)")
+    for stream, line in [*snap.lines, *snap.after]:
+        out.append(_PREFIX[stream] + keep_colours(_shown(line)))
     out.append(f"[{snap.status}]")
     return "\n".join(out)
 
 
-_STYLE = {
-    "stdout": "",
-    "stderr": "background:var(--jp-rendermime-error-background,#fdd);",
-    "stdin": "opacity:.65;font-style:italic;",
-}
+#: Marks the output so MathJax leaves `$…$` alone (JupyterLab 4: mathjax_ignore; 3: tex2jax).
+NO_MATH = "mathjax_ignore tex2jax_ignore"
+_ERROR_BG = ("background-color:rgba(231,92,88,.15);"
+             "background-color:var(--jp-rendermime-error-background,rgba(231,92,88,.15))")
+#: A stream output's text metrics (an HTML output's own are larger); the literal values are
+#: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
+_PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
+        "line-height:1.3077;line-height:var(--jp-code-line-height)")
+_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
 
 
 def render_html(snap: Snapshot) -> str:
-    rows = []
+    """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
+    rows = [_row(stream, line) for stream, line in snap.before]
     if snap.hidden:
-        rows.append(f'<span style="opacity:.6">… {snap.hidden} earlier lines hidden '
-                    f'(all kept in the result)</span>')
-    for stream, line in snap.lines:
-        text = html.escape(_clip(terminal_view(_ANSI.sub("", line))))
-        if stream == "stdin":
-            text = "› " + text
-        style = _STYLE[stream]
-        rows.append(f'<span class="orch-{stream}" style="{style}">{text}</span>'
-                    if style else f'<span class="orch-{stream}">{text}</span>')
-    colour = "inherit"
-    if snap.ok is True:
-        colour = "var(--jp-success-color1,#080)"
-    elif snap.ok is False:
-        colour = "var(--jp-error-color1,#c00)"
-    body = "\n".join(rows)
-    pre = (f'<pre class="orch-tail" style="margin:0;padding:0;white-space:pre-wrap">{body}</pre>'
-           if rows else "")
-    return (f'<div class="orch-run">{pre}'
-            f'<div class="orch-status" style="font-family:var(--jp-code-font-family,monospace);'
-            f'font-size:85%;margin-top:2px;color:{colour}">{html.escape(snap.status)}</div></div>')
+        rows.append(f'<span class="orch-hidden" style="opacity:.6">… '
+                    f'{_plural(snap.hidden, "earlier line")} hidden (all kept in the result)'
+                    f'</span>')
+    rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
+    colour = ("" if snap.ok is None
+              else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
+    tail = (f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>"
+            if rows else "")
+    status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
+              f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
+    return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
+            f'data-mime-type="application/vnd.jupyter.stdout">'
+            f'{tail}{status}</div>')
+
+
+def _row(stream: Stream, line: str) -> str:
+    text = to_html(_shown(line))
+    if stream == "stdin":
+        text = "› " + text
+    style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
+    return f'<span class="orch-{stream}"{style}>{text}</span>'
+
+
+def _shown(line: str) -> str:
+    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE."""
+    return _clip(terminal_view(line))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _outcome(verdict: str, ok: bool | None) -> str:
+    """The end in words, so it reads right without colour: ✓ exit 0 / ✗ failed, exit 3."""
+    if ok:
+        return f"✓ {verdict}"
+    if ok is None:
+        return verdict
+    return f"✗ {verdict}" if verdict.startswith("failed") else f"✗ failed, {verdict}"
 
 
 def _clip(line: str) -> str:

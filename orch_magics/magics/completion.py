@@ -1,0 +1,51 @@
+"""Tab completion on %orch / %%orch lines: orch's own candidates, ahead of Python's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
+
+from ..errors import OrchError
+from ..orchestrator import Orchestrator
+from .parser import RUN_SUBCOMMANDS, SUBCOMMANDS, run_parser, sub_parser
+
+
+def candidates(orch: Orchestrator, line: str) -> list[str]:
+    """Candidates for the word being typed on a %orch / %%orch line."""
+    words = line.split()
+    typing = "" if line.endswith((" ", "\t")) else (words.pop() if words else "")
+    positional = [w for w in words[1:] if not w.startswith("-")]
+    sub = positional[0] if positional and positional[0] in SUBCOMMANDS else None
+    if typing.startswith("-"):
+        parser = sub_parser(sub) if sub else run_parser()
+        return [o for o in parser.options() if o.startswith("--")]
+    try:
+        config = orch.config
+    except OrchError:
+        config = None
+    if not positional:
+        return [*(config.environments if config else ()), *SUBCOMMANDS]
+    if sub in RUN_SUBCOMMANDS and len(positional) == 1:
+        return orch.runs.names()
+    if sub == "start" and config is not None and len(positional) in (1, 2):
+        return list(config.environments if len(positional) == 1 else config.services)
+    if sub is None and len(positional) == 1 and config is not None:
+        return list(config.services)
+    return []
+
+
+def matcher(orch: Orchestrator) -> Any:
+    """An IPython matcher that answers alone (suppressing Python's) on %orch lines."""
+
+    @context_matcher(priority=100, identifier="orch_magics")  # type: ignore[misc]
+    def complete(context: CompletionContext) -> dict[str, Any]:
+        line = context.line_with_cursor[:context.cursor_position]
+        if not line.lstrip().startswith(("%orch", "%%orch")):
+            return {"completions": [], "suppress": False}
+        token = context.token
+        found = [SimpleCompletion(text=c, type="orch") for c in candidates(orch, line)
+                 if c.startswith(token)]
+        return {"completions": found, "suppress": bool(found)}
+
+    return complete

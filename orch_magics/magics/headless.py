@@ -1,0 +1,181 @@
+"""Bounded output for cells without a live front end (nbclient, papermill, terminal IPython).
+
+A saved notebook is not a log store: `HeadlessOutput` writes the first lines of a run as they
+come (so a terminal still sees progress), keeps only the last lines after that, and at the end
+writes "… N lines / SIZE elided …" and that tail. Memory and notebook size stay bounded however
+much the run prints; the RunResult keeps every byte.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ..process.events import Event, Stderr, Stdout
+from ..sinks.base import StepKind
+from ..sinks.units import human_size
+
+Chunk = tuple[str, bytes]  # (stream name, bytes)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """How much of each end of the output is written: lines and bytes (None: no limit)."""
+
+    lines: int | None
+    size: int | None
+
+    def half(self) -> Limit:
+        return Limit(None if self.lines is None else self.lines // 2,
+                     None if self.size is None else self.size // 2)
+
+
+class HeadlessOutput:
+    """A sink that writes a head and a tail of the output to this cell's stdout/stderr."""
+
+    def __init__(self, limit: Limit, *, show_stdout: bool = True) -> None:
+        self.head, self.tail = limit.half(), limit.half()
+        self.show_stdout = show_stdout
+        self._lock = threading.Lock()
+        self._pending: list[Chunk] = []  # head text not written yet
+        self._tail: collections.deque[Chunk] = collections.deque()
+        self._in_tail = False
+        self.total = [0, 0]  # bytes, lines received (shown streams)
+        self.written = [0, 0]  # bytes, lines of the head
+        self.kept = [0, 0]  # bytes, lines of the tail
+        self._decoders: dict[str, Any] = {}
+        self._last = "\n"  # last character written
+        self._seen_steps: set[int] = set()
+
+    # ---- the Sink protocol (background loop thread) ----------------------------------------
+    def feed(self, event: Event) -> None:
+        if isinstance(event, Stderr) or (isinstance(event, Stdout) and self.show_stdout):
+            self._add("stderr" if isinstance(event, Stderr) else "stdout", event.data)
+
+    def close(self) -> None:
+        pass
+
+    def step_started(self, kind: StepKind, label: str) -> None:
+        """Nothing to show before a step has output (it comes with its result)."""
+
+    def step_finished(self, kind: StepKind, label: str, result: Any) -> None:
+        """Pre/post command output is part of the cell's output, in the order it ran."""
+        self.note_steps([result])
+
+    def note_steps(self, steps: Any) -> None:
+        """Add the output of these pre/post step results unless already added."""
+        for step in steps:
+            if step.step in ("pre", "post") and id(step) not in self._seen_steps:
+                self._seen_steps.add(id(step))
+                self._add("stdout", step.stdout_bytes)
+                self._add("stderr", step.stderr_bytes)
+
+    # ---- from the magic's main thread -------------------------------------------------------
+    def write_pending(self) -> None:
+        """Write the head received so far."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        self._write(pending)
+
+    def finish(self, where: str) -> None:
+        """Write what is left: the rest of the head, the elision note, the tail."""
+        self.write_pending()
+        with self._lock:
+            tail, kept = list(self._tail), list(self.kept)
+        elided = self.total[0] - self.written[0] - kept[0]
+        if elided > 0:
+            lines = self.total[1] - self.written[1] - kept[1]
+            if self._last != "\n":  # the note goes on a line of its own
+                self._text("stdout", "\n")
+            self._text("stdout", f"… {lines} line{'' if lines == 1 else 's'} / "
+                                 f"{human_size(elided)} elided; full output in {where} "
+                                 f"(limit: %config Orch.headless_lines / headless_bytes)\n")
+        self._decoders.clear()  # the tail starts mid-stream: decode it afresh
+        self._write(tail)
+        if self._last != "\n":
+            self._text("stdout", "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _add(self, stream: str, data: bytes) -> None:
+        if not data:
+            return
+        with self._lock:
+            self.total[0] += len(data)
+            self.total[1] += data.count(b"\n")
+            if not self._in_tail:
+                take = _cut_head(data, self.head, self.written)
+                if take:
+                    self._pending.append((stream, data[:take]))
+                    self.written[0] += take
+                    self.written[1] += data.count(b"\n", 0, take)
+                data = data[take:]
+                self._in_tail = bool(data)
+            if data:
+                self._tail.append((stream, data))
+                self.kept[0] += len(data)
+                self.kept[1] += data.count(b"\n")
+                self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest tail bytes past the limit: whole chunks, then part of one."""
+        while self._tail and _over(self.tail, self.kept[1], self.kept[0]):
+            stream, first = self._tail[0]
+            rest = self.kept[0] - len(first), self.kept[1] - first.count(b"\n")
+            if _over(self.tail, rest[1], rest[0]):
+                self._tail.popleft()
+                self.kept = list(rest)
+                continue
+            kept = first[_cut_tail(first, self.tail, rest[1], rest[0]):]
+            self._tail[0] = (stream, kept)
+            self.kept = [rest[0] + len(kept), rest[1] + kept.count(b"\n")]
+
+    def _write(self, chunks: list[Chunk]) -> None:
+        for stream, data in chunks:
+            decoder = self._decoders.setdefault(
+                stream, codecs.getincrementaldecoder("utf-8")("replace"))
+            self._text(stream, decoder.decode(data))
+
+    def _text(self, stream: str, text: str) -> None:
+        if text:
+            (sys.stdout if stream == "stdout" else sys.stderr).write(text)
+            self._last = text[-1]
+
+
+def _over(limit: Limit, lines: int, size: int) -> bool:
+    return (limit.lines is not None and lines > limit.lines) or (
+        limit.size is not None and size > limit.size)
+
+
+def _cut_head(data: bytes, head: Limit, written: list[int]) -> int:
+    """How many bytes of `data` still fit in the head (ending at a line end where lines run out)."""
+    room = len(data) if head.size is None else max(0, head.size - written[0])
+    end = min(len(data), room)
+    if head.lines is None:
+        return end
+    lines_left = head.lines - written[1]
+    pos = 0
+    for _ in range(max(0, lines_left)):
+        found = data.find(b"\n", pos, end)
+        if found < 0:
+            return end
+        pos = found + 1
+    return pos
+
+
+def _cut_tail(data: bytes, tail: Limit, lines: int, size: int) -> int:
+    """Where the kept part of `data` starts, given `lines`/`size` already kept after it."""
+    start = 0 if tail.size is None else max(0, len(data) - (tail.size - size))
+    if tail.lines is not None:
+        pos = len(data)
+        for _ in range(tail.lines - lines + 1):
+            pos = data.rfind(b"\n", 0, pos)
+            if pos < 0:
+                break
+        start = max(start, pos + 1)
+    return start

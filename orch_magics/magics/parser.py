@@ -1,0 +1,182 @@
+"""One parser for the %orch line: runs, subcommands, `--help`, and did-you-mean for typos.
+
+`parse(line)` returns what to do (`Parsed`) or raises `UsageError` with a one-line message;
+`HelpShown` means help was printed and nothing else is to be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from IPython.core.error import UsageError
+
+from ..config.suggest import did_you_mean
+
+#: The management subcommands and their one-line help (in the order `--help` lists them).
+SUBCOMMANDS: dict[str, str] = {
+    "load": "load environments/services files (--demo: the built-in demo)",
+    "envs": "list the configured environments and their layers",
+    "services": "list the configured services",
+    "start": "run a service in the background under a name",
+    "ps": "list named runs",
+    "logs": "show the kept output of a named run (-f: follow it until it ends)",
+    "stop": "stop a named run (INT, TERM, KILL)",
+    "restart": "restart a named run",
+    "status": "the live handle of a named run",
+}
+#: Subcommands whose first argument is the name of a run.
+RUN_SUBCOMMANDS = ("logs", "stop", "restart", "status")
+
+RUN_USAGE = ("%(prog)s ENV SERVICE [options]  |  %%%%orch ENV [SERVICE] [options]  |  "
+             "%(prog)s SUBCOMMAND ...")
+RUN_HELP = """Run a service, or the cell body as a shell script, in an environment.
+%%orch ENV SERVICE: the cell body is the service's stdin. %%orch ENV: the body is a script.
+`r = %orch ENV SERVICE` keeps the result."""
+
+
+class HelpShown(Exception):
+    """The parser printed help (`--help`): the magic has nothing else to do."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a %orch line asks for: `command` is "run" or a subcommand name."""
+
+    command: str
+    args: argparse.Namespace
+
+
+class MagicParser(argparse.ArgumentParser):
+    """argparse that reports mistakes as UsageError (with did-you-mean) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = self.format_usage().strip().removeprefix("usage: ")
+        raise UsageError(f"{self.prog}: {message} (usage: {usage}; {self.prog} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            raise UsageError(message.strip())
+        raise HelpShown()
+
+    def parse_words(self, words: Sequence[str]) -> argparse.Namespace:
+        args, extra = self.parse_known_args(list(words))
+        if extra:
+            self.error(self.unknown(extra[0]))
+        return args
+
+    def options(self) -> list[str]:
+        """Every option string this parser accepts."""
+        return [o for action in self._actions for o in action.option_strings]
+
+    def unknown(self, word: str) -> str:
+        """The message for a word nothing accepted: an option typo gets a did-you-mean."""
+        if not word.startswith("-"):
+            return f"unexpected argument {word!r} (see {self.prog} --help)"
+        guess = did_you_mean(word.split("=", 1)[0],
+                             [o for o in self.options() if o not in ("-h", "--help")])
+        hint = f" (did you mean {guess}?)" if guess else f" (options: {self.prog} --help)"
+        return f"unknown option {word}{hint}"
+
+
+def _parser(prog: str, description: str, epilog: str | None = None) -> MagicParser:
+    return MagicParser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run_parser() -> MagicParser:
+    """The parser of `%orch ENV SERVICE [options]` and `%%orch ENV [SERVICE] [options]`."""
+    listing = "\n".join(f"  {name:<9} {text}" for name, text in SUBCOMMANDS.items())
+    p = _parser("%orch", RUN_HELP, f"subcommands (%orch SUBCOMMAND --help):\n{listing}")
+    p.usage = RUN_USAGE
+    p.add_argument("environment", nargs="?", help="environment to run in (%%orch envs)")
+    p.add_argument("service", nargs="?", help="service to run (%%orch services); without it "
+                                              "%%%%orch runs the cell body as a script")
+    p.add_argument("--out", metavar="VAR", help="store the RunResult (or live handle) in VAR")
+    p.add_argument("--bg", action="store_true", help="return at once with a live handle")
+    p.add_argument("--stdin", dest="stdin", action="store_const", const=True, default=None,
+                   help="keep stdin open for the stdin box / handle.send()")
+    p.add_argument("--no-stdin", dest="stdin", action="store_const", const=False,
+                   help="send the cell body (if any), then EOF, and block")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop the run after S seconds")
+    p.add_argument("--tail", type=int, metavar="N", help="lines shown in the cell (Orch.tail)")
+    p.add_argument("--no-raise-error", action="store_true",
+                   help="do not raise RunError when the run fails")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show the layers and command; run nothing")
+    p.add_argument("-e", "--env", dest="env", action="append", default=[], metavar="KEY=VAL",
+                   help="set a variable for the command (repeatable)")
+    p.add_argument("--name", metavar="NAME", help="name of a background run")
+    return p
+
+
+def _name_arg(p: MagicParser) -> None:
+    p.usage = "%(prog)s NAME"
+    p.add_argument("name", metavar="NAME", help="name of the run (%%orch ps)")
+
+
+def _load_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s FILE [FILE ...] | %(prog)s --demo [FILE ...]"
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="YAML files (orch.yaml, environments.yaml, …)")
+    p.add_argument("--demo", action="store_true", help="the built-in demo configuration")
+
+
+def _start_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s ENV SERVICE [--name NAME]"
+    p.add_argument("environment", metavar="ENV")
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--name", metavar="NAME", help="name of the run (default: the service)")
+
+
+def _logs_args(p: MagicParser) -> None:
+    _name_arg(p)
+    p.usage = "%(prog)s NAME [-n N] [-f]"
+    p.add_argument("-n", "--tail", type=int, metavar="N", help="the last N lines")
+    p.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
+
+
+_SUB_ARGS: dict[str, Callable[[MagicParser], None]] = {
+    "load": _load_args, "start": _start_args, "logs": _logs_args,
+    "stop": _name_arg, "restart": _name_arg, "status": _name_arg,
+}
+
+
+def sub_parser(name: str) -> MagicParser:
+    """The parser of `%orch NAME …` for one subcommand."""
+    p = _parser(f"%orch {name}", SUBCOMMANDS[name])
+    _SUB_ARGS.get(name, lambda _: None)(p)
+    return p
+
+
+def parse(line: str) -> Parsed:
+    """Parse a %orch line (a trailing `# comment` is dropped)."""
+    try:
+        words = shlex.split(strip_comment(line))
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the magic line: {exc}") from None
+    if words and words[0] in SUBCOMMANDS:
+        return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
+    return Parsed("run", run_parser().parse_words(words))
+
+
+def subcommand_typo(word: str) -> str | None:
+    """The subcommand `word` looks like a misspelling of, if any."""
+    return did_you_mean(word, SUBCOMMANDS)
+
+
+def strip_comment(line: str) -> str:
+    """Drop a trailing `# comment`: a # that starts a word outside quotes (KEY=#fff stays)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line

@@ -1,0 +1,216 @@
+"""A run from a %orch / %%orch line: plan it, present it, block or return a live handle.
+
+- In a front end with stdin, runs opened with nothing to send yet (the line form of a
+  streaming/interactive service) or given --stdin return at once with a live handle and a stdin
+  box, because widget callbacks never run while a cell executes; --bg backgrounds any run.
+- Every other run blocks like %%bash, so "Run all" keeps a runbook in order; Ctrl-C / a kernel
+  interrupt stops the whole chain and keeps the output so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from ..errors import OrchError, RunError, RunInterrupted, RunTimeout
+from ..live import LiveRun
+from ..orchestrator import Orchestrator
+from ..plan import RunPlan, parse_env_pairs
+from ..result import RunResult
+from ..sinks.display import DisplaySink
+from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
+from .handles import HandleDisplay
+from .headless import HeadlessOutput, Limit
+from .presenters import HeadlessPresenter, LivePresenter, Presenter
+from .settings import Orch
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every run of one shell shares."""
+
+    shell: Any
+    settings: Orch
+    orchestrator: Orchestrator
+    handles: HandleDisplay
+
+
+def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
+    """Run what the parsed line asks for; returns the magic's value."""
+    _check(args)
+    script = _script(args, cell)
+    body = cell if script is None and cell else None
+    plan = _plan(ctx.orchestrator, args, script)
+    # A live stdin (box + handle) is for runs opened with nothing to send yet (the line form)
+    # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
+    takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
+        args.stdin is True or not (body or script))
+    frontend = has_frontend_stdin(ctx.shell)
+    background = frontend and (args.bg or takes_stdin)
+    with_box = frontend and takes_stdin and ctx.settings.stdin_widget
+    if args.dry_run:
+        print(_dry_run(plan, body, background, with_box, frontend))
+        return None
+    timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
+    presenter = _presenter(ctx, args, plan, frontend, cell)
+    kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
+                              close_stdin=not (background and takes_stdin), timeout=timeout)
+    try:
+        if background:
+            live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
+                                          **kw)
+        else:
+            live = ctx.orchestrator.spawn(plan.environment.name, args.service, **kw)
+    except OrchError as exc:  # e.g. --name taken: the status must not stay "running"
+        presenter.finish(None, str(exc))
+        raise
+    if background:
+        _background(ctx, live, presenter, with_box)
+        return _deliver(ctx, args, live, cell)
+    return _blocking(ctx, live, presenter, args, cell)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.environment:
+        raise UsageError("usage: %orch ENV SERVICE [options] or %%orch ENV [SERVICE] "
+                         "[options]; see %orch --help (environments: %orch envs)")
+    if args.out is not None and not args.out.isidentifier():
+        raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
+    if args.tail is not None and args.tail < 0:
+        raise UsageError("--tail needs a number of lines >= 0")
+
+
+def _script(args: argparse.Namespace, cell: str | None) -> str | None:
+    """The cell body as a script when no service is named (then a body is required)."""
+    if args.service is not None:
+        return None
+    if cell is None or not cell.strip():
+        raise UsageError(f"%orch {args.environment} needs a SERVICE; to run a script, use "
+                         f"%%orch {args.environment} with the script as the cell body")
+    return cell.strip("\n")
+
+
+def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> RunPlan:
+    extra = parse_env_pairs(args.env)  # its ConfigError is shown as a UsageError
+    mode: str | None
+    if args.stdin is True:
+        mode = "streaming"
+        if args.service:
+            service_mode = orch.config.service(args.service).stdin_mode
+            mode = service_mode if service_mode != "none" else "streaming"
+    elif args.stdin is False:
+        mode = "none"
+    else:
+        mode = "none" if script is not None else None
+    return orch.plan(args.environment, args.service, command=script, env=extra or None,
+                     stdin_mode=mode)
+
+
+def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
+             frontend: bool) -> str:
+    lines = [plan.describe()]
+    if body:
+        lines.append(f"stdin data:  {len(body.encode())} bytes from the cell body")
+    if background:
+        how = "returns at once with a live handle" + (" and a stdin box" if with_box else "")
+    else:
+        how = "blocks until the run ends" + ("" if frontend else " (no front-end stdin)")
+    lines.append(f"in this cell: {how}")
+    return "\n".join(lines)
+
+
+def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: bool,
+               cell: str | None) -> Presenter:
+    settings = ctx.settings
+    what = plan.service.name if plan.service else _short(plan.command.display())
+    tail = args.tail if args.tail is not None else settings.tail
+    sink = DisplaySink(environment=plan.environment.name, layers=plan.environment.describe(),
+                       what=what, tail=tail if frontend else 0, stdout_mode=plan.stdout_mode,
+                       interval=settings.update_interval)
+    if frontend:
+        return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
+    output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),
+                            show_stdout=plan.stdout_mode not in ("capture", "file"))
+    where = (f"`{args.out}.stdout` / `.stderr`" if args.out
+             else "`_.stdout` / `_.stderr`" if cell is not None
+             else "the returned RunResult (`.stdout` / `.stderr`)")
+    return HeadlessPresenter(sink, output, where)
+
+
+def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: bool) -> None:
+    """The cell returns; the display (and the box) keep following the run until it ends."""
+    from .widget import StdinBox  # ipywidgets only when a box is shown
+
+    ctx.handles.shown_live(live)
+    box = StdinBox(live, presenter.view) if with_box else None
+    if box is not None:
+        display_id = uuid.uuid4().hex
+        display(box.widget, display_id=display_id)
+        box.replace_with(update_publisher(ctx.shell, display_id))
+    on_main = main_thread_caller(ctx.shell)
+
+    def ended(result: RunResult | None, error: BaseException | None) -> None:
+        presenter.finish(result, None if error is None else str(error))
+        if box is not None:
+            on_main(box.finish)
+
+    live.when_done(ended)
+
+
+def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace,
+              cell: str | None) -> Any:
+    try:
+        result = _wait(live, presenter)
+    except RunInterrupted as exc:
+        presenter.finish(exc.result)
+        _deliver(ctx, args, exc.result, cell)
+        raise quiet(exc) from None
+    except OrchError as exc:
+        presenter.finish(None, str(exc))
+        raise quiet(exc) from None
+    presenter.finish(result)
+    value = _deliver(ctx, args, result, cell)
+    raise_error = ctx.settings.raise_error and not args.no_raise_error
+    if raise_error and not result.ok:
+        error = RunTimeout(result) if result.timed_out else RunError(result)
+        raise quiet(error) from None
+    return value
+
+
+def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
+    """Block until the run ends; Ctrl-C / kernel interrupt stops the whole chain."""
+    try:
+        while True:
+            try:
+                return live.wait(0.1)
+            except concurrent.futures.TimeoutError:
+                presenter.poll()
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:  # arrived outside LiveRun.wait
+        live.interrupt()
+        raise RunInterrupted(live.wait()) from None
+
+
+def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None) -> Any:
+    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works)."""
+    if args.out:
+        ctx.shell.user_ns[args.out] = value
+    if cell is not None:
+        set_last(ctx.shell, value)
+        return None
+    return value
+
+
+def _short(text: str, width: int = 40) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else text
+    more = len(text.strip().splitlines()) > 1
+    if len(first) > width or more:
+        return first[:width - 1].rstrip() + "…"
+    return first

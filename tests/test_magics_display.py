@@ -1,0 +1,91 @@
+"""The live cell view (DisplaySink): what a person sees while a run streams and after it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.sinks.ansi import to_html
+from orch_magics.sinks.display import DisplaySink
+from orch_magics.sinks.lines import terminal_view
+
+
+def sink(**kw) -> DisplaySink:
+    return DisplaySink(environment="sandbox", layers="local → env", what="job", **kw)
+
+
+def test_output_and_status_are_never_math_or_markup():
+    s = sink()
+    s.feed(Stdout(b"$LEVEL $ORCH_DEMO_ENV $PWD <b>bold</b> &amp;\n"))
+    s.finish("exit 0", True)
+    page = s.render()["text/html"]
+    assert "mathjax_ignore" in page and "tex2jax_ignore" in page
+    assert "$LEVEL $ORCH_DEMO_ENV $PWD &lt;b&gt;bold&lt;/b&gt; &amp;amp;" in page
+    assert "<b>" not in page
+
+
+def test_ansi_colours_become_theme_classes_and_other_escapes_go():
+    s = sink()
+    s.feed(Stdout(b"\x1b[31mred\x1b[0m plain \x1b[1;92mbold green\x1b[0m\x1b[2K\x1b]0;title\x07\n"))
+    page = s.render()["text/html"]
+    assert '<span class="ansi-red-fg">red</span> plain ' in page
+    assert '<span class="ansi-bold ansi-green-intense-fg">bold green</span>' in page
+    assert "title" not in page and "\x1b" not in page
+    assert "\x1b[31mred" in s.render()["text/plain"]  # text/plain keeps colours for terminals
+    assert to_html("\x1b[38;5;208mx\x1b[44my") == 'x<span class="ansi-blue-bg">y</span>'
+
+
+def test_carriage_return_updates_the_line_in_place_while_running():
+    s = sink()
+    s.feed(Stdout(b"progress 10%\rprogress 50%"))
+    assert "progress 50%" in s.render()["text/plain"].splitlines()[0]  # shown before the \n
+    s.feed(Stdout(b"\rprogress 100%\ndone\n"))
+    lines = s.render()["text/plain"].splitlines()
+    assert lines[:2] == ["progress 100%", "done"]
+    assert terminal_view("abcdef\rXY") == "XYcdef"
+
+
+def test_stderr_and_outcome_read_right_without_colour():
+    s = sink()
+    s.feed(Stderr(b"boom\n"))
+    s.feed(Exit(code=3))
+    s.finish("exit 3", False)
+    text = s.render()["text/plain"]
+    assert "[stderr] boom" in text and "✗ failed, exit 3" in text
+    assert "stderr 5 B" in text and "0 lines" in text
+    s = sink()
+    s.feed(Stdout(b"one\n"))
+    s.finish("exit 0", True)
+    assert "✓ exit 0" in s.render()["text/plain"] and "/ 1 line ·" in s.render()["text/plain"]
+
+
+def test_the_clock_ticks_before_the_first_byte():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    seen: list[str] = []
+    s = sink(interval=0.05)
+    s.set_publisher(lambda bundle: seen.append(bundle["text/plain"]))
+    try:
+        s.start_clock(loop)
+        deadline = time.monotonic() + 10
+        while len({line for line in seen}) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(set(seen)) >= 3, seen  # the elapsed time moved with no output at all
+        assert all("running" in line for line in seen)
+    finally:
+        s.finish("exit 0", True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_tail_zero_counts_lines_and_shows_none():
+    s = sink(tail=0)
+    s.feed(Stdout(b"one\ntwo\nunterminated"))
+    s.close()
+    s.finish("exit 0", True)
+    text = s.render()["text/plain"]
+    assert text.splitlines()[:-1] == ["… 3 earlier lines hidden (all kept in the result)"]
+    assert "/ 3 lines" in text and "stdout 20 B" in text

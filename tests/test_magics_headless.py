@@ -1,0 +1,102 @@
+"""Headless cells (terminal IPython here; nbclient in test_magics_nbclient.py): bounded output.
+
+A saved notebook is not a log store: the cell gets a head and a tail of the output, a note of
+what was elided and where the rest is, and the result still holds every byte.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from orch_magics.magics import Orch
+
+CONFIG = textwrap.dedent("""
+    environments:
+      local: {layers: []}
+    services:
+      steps:
+        pre_commands: [{command: echo "pre says hi"}]
+        command: echo main-out; echo main-err >&2
+        post_commands: [{command: echo "post says bye", when: always}]
+      failing-pre:
+        pre_commands: [{command: echo "pre broke" >&2; exit 2}]
+        command: echo never
+""")
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    path = tmp_path_factory.mktemp("cfg") / "orch.yaml"
+    path.write_text(CONFIG)
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "orch_magics")
+    sh.run_line_magic("orch", f"load {path}")
+    yield sh
+    sh.run_line_magic("unload_ext", "orch_magics")  # the next module gets its own runs
+
+
+@pytest.fixture
+def limits(shell):
+    settings = next(c for c in shell.configurables if isinstance(c, Orch))
+    yield settings
+    settings.headless_lines, settings.headless_bytes = 1000, 256 * 1024
+
+
+def test_one_huge_line_is_cut_by_bytes(shell, limits, capsys):
+    limits.headless_bytes = 2000
+    shell.run_cell_magic("orch", "local --out big", "yes x | tr -d '\\n' | head -c 3000000\n")
+    out = capsys.readouterr().out
+    big = shell.user_ns["big"]
+    assert len(big.stdout) == 3_000_000  # the result keeps every byte
+    body = out[:out.rindex("[local")]
+    assert len(body) < 3000
+    assert body.startswith("x" * 1000 + "\n… 0 lines / 2.9 MiB elided; full output in `big.stdout`")
+    assert body.endswith("x" * 1000 + "\n")
+
+
+def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
+    limits.headless_lines = 4
+    shell.run_cell_magic("orch", "local --out r",
+                         "for i in 1 2 3 4 5 6; do echo out-$i; done; echo err-last >&2\n")
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[:2] == ["out-1", "out-2"]
+    assert "… 3 lines / 18 B elided; full output in `r.stdout`" in captured.out
+    assert captured.out.splitlines()[3] == "out-6"
+    assert captured.err == "err-last\n"
+    assert shell.user_ns["r"].lines == [f"out-{i}" for i in range(1, 7)]
+
+
+def test_no_limit_writes_everything(shell, limits, capsys):
+    limits.headless_lines = limits.headless_bytes = None
+    shell.run_cell_magic("orch", "local", "seq 1 3000\n")
+    out = capsys.readouterr().out
+    assert out.splitlines()[:3000] == [str(i) for i in range(1, 3001)]
+    assert "elided" not in out
+
+
+def test_pre_and_post_step_output_is_in_the_cell_in_order(shell, capsys):
+    shell.run_line_magic("orch", "local steps")
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[:3] == ["pre says hi", "main-out", "post says bye"]
+    assert captured.err == "main-err\n"
+
+
+def test_failed_pre_step_shows_why(shell, capsys):
+    result = shell.run_cell("%orch local failing-pre")
+    assert type(result.error_in_exec).__name__ == "RunError"
+    captured = capsys.readouterr()
+    assert "pre broke" in captured.err
+    assert "never" not in captured.out
+
+
+def test_status_line_says_the_outcome_in_words(shell, capsys):
+    shell.run_cell("%%orch local --no-raise-error\nexit 3")
+    out = capsys.readouterr().out
+    assert "✗ failed, exit 3" in out
+    shell.run_cell("%%orch local\necho one")
+    out = capsys.readouterr().out
+    assert "✓ exit 0" in out and "1 line ·" in out  # and not "1 lines"

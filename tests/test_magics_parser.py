@@ -1,0 +1,118 @@
+"""The %orch line: one parser for runs and subcommands, --help, did-you-mean, clear errors."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from IPython.core.completer import provisionalcompleter
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from orch_magics.magics import Orch, OrchMagics
+
+CONFIG = textwrap.dedent("""
+    environments:
+      local: {layers: []}
+    services:
+      hello: {command: echo hello}
+      sleepy: {command: sleep 30}
+""")
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    path = tmp_path_factory.mktemp("cfg") / "orch.yaml"
+    path.write_text(CONFIG)
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "orch_magics")
+    sh.run_line_magic("orch", f"load {path}")
+    yield sh
+    sh.run_line_magic("unload_ext", "orch_magics")  # the next module gets its own runs
+
+
+@pytest.mark.parametrize("line, message", [
+    ("sevices", "did you mean 'services'"),
+    ("evns", "did you mean 'envs'"),
+    ("lgos", "did you mean 'logs'"),
+    ("local hello --tial 5", "unknown option --tial (did you mean --tail?)"),
+    ("local hello --no-rase-error", "did you mean --no-raise-error"),
+    ("local hello --timeout=3 --dry-rn", "did you mean --dry-run"),
+    ("logs napper --folow", "did you mean --follow"),
+    ("start local hello --nmae x", "did you mean --name"),
+    ("load --dmeo", "did you mean --demo"),
+    ("local hello extra", "unexpected argument 'extra'"),
+    ("stop", "usage: %orch stop NAME"),
+    ("stop napper -n 5", "unknown option -n (options: %orch stop --help)"),
+    ("logs napper -n x", "argument -n/--tail: invalid int value: 'x'"),
+    ("local 'unclosed", "cannot parse the magic line"),
+])
+def test_mistakes_get_one_line_with_a_hint(shell, line, message):
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("orch", line)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_known_environment_is_never_taken_for_a_typo(shell, tmp_path):
+    path = tmp_path / "orch.yaml"
+    path.write_text("environments:\n  envz: {layers: []}\nservices:\n  hi: {command: echo hi}\n")
+    orch = next(m for m in shell.magics_manager.registry.values()
+                if isinstance(m, OrchMagics)).orchestrator
+    old = orch.config
+    try:
+        shell.run_line_magic("orch", f"load {path}")
+        assert shell.run_line_magic("orch", "envz hi").stdout == "hi\n"
+    finally:
+        orch.load(*old.files)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("--help", ["usage: %orch ENV SERVICE [options]", "%%orch ENV [SERVICE]", "services",
+                "--tail N", "subcommands"]),
+    ("-h", ["usage: %orch ENV SERVICE"]),
+    ("logs --help", ["usage: %orch logs NAME [-n N] [-f]", "--follow"]),
+    ("start -h", ["usage: %orch start ENV SERVICE [--name NAME]"]),
+    ("load --help", ["--demo"]),
+])
+def test_help(shell, capsys, line, expected):
+    assert shell.run_line_magic("orch", line) is None
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out
+
+
+def test_no_configuration_says_how_to_load_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    magics = OrchMagics(InteractiveShell.instance(), Orch())
+    for line in ("local hello", "envs"):
+        with pytest.raises(UsageError, match="%orch load FILE .*%orch load --demo"):
+            magics.orch(line)
+
+
+def test_completion_offers_orch_words_only(shell):
+    with provisionalcompleter():
+        first = [c.text for c in shell.Completer.completions("%orch ", 6)]
+        options = [c.text for c in shell.Completer.completions("%orch local hello --t", 21)]
+        logs = [c.text for c in shell.Completer.completions("%orch logs x --f", 16)]
+    assert first and set(first) <= {"local", "load", "envs", "services", "start", "ps",
+                                     "logs", "stop", "restart", "status"}
+    assert sorted(options) == ["--tail", "--timeout"]
+    assert logs == ["--follow"]
+    with provisionalcompleter():  # Python completion is untouched elsewhere
+        assert "import" in [c.text for c in shell.Completer.completions("imp", 3)]
+
+
+def test_a_handle_shows_its_state_with_the_time_it_was_true(shell, capsys):
+    live = shell.run_line_magic("orch", "start local sleepy --name shown")
+    capsys.readouterr()
+    shell.display_formatter.format(live)
+    running = capsys.readouterr().out
+    assert "shown" in running and " as of " in running
+    shell.run_line_magic("orch", "stop shown")
+    capsys.readouterr()
+    shell.display_formatter.format(live)
+    stopped = capsys.readouterr().out
+    assert "stopped" in stopped and " as of " not in stopped
