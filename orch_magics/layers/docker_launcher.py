@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal as _signal
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -24,11 +24,13 @@ from ..errors import LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
-from .docker import DockerConfig
 from .docker_address import Address, default_address, parse_address
 from .docker_engine import Engine, map_docker_errors, ping
 from .docker_exec import DockerExec, start_failure
 from .remote import kill_group_line, wrapped_argv
+
+if TYPE_CHECKING:  # the kind module imports this one inside wrap()
+    from .docker import DockerConfig
 
 #: Seconds a signal exec may take.
 SIGNAL_TIMEOUT = 10.0

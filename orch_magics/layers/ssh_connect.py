@@ -16,13 +16,15 @@ import re
 import shlex
 import socket
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 
 from ..errors import AuthError, ConnectError, HostKeyError, LayerError, StreamError
 from ..process.environ import PLACEHOLDER
-from .ssh import SSHConfig
+
+if TYPE_CHECKING:  # the kind module imports this one inside wrap()
+    from .ssh import SSHConfig
 
 #: Sessions opened per pooled connection before another connection is made (sshd's default
 #: MaxSessions is 10; one is kept free for the kill fallback).

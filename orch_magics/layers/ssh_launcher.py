@@ -14,6 +14,7 @@ import shlex
 import signal as _signal
 import tempfile
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import asyncssh
 
@@ -22,7 +23,6 @@ from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line
-from .ssh import SSHConfig
 from .ssh_connect import (
     SESSIONS_PER_CONNECTION,
     KeyRecorder,
@@ -34,6 +34,9 @@ from .ssh_connect import (
     where,
 )
 from .ssh_process import SSHBackend, wait_for_pid
+
+if TYPE_CHECKING:  # the kind module imports this one inside wrap()
+    from .ssh import SSHConfig
 
 #: Terminal type requested for `tty: true` runs.
 TERM_TYPE = "xterm-256color"
