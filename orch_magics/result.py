@@ -51,6 +51,8 @@ class RunResult:
     stdin_bytes: int = 0
     #: The time limit the run had (seconds), from the call or the service's config.
     timeout: float | None = None
+    #: The id of the run's records in the audit log (`orch audit`), when it was audited.
+    audit_id: str | None = None
 
     # ---- status -------------------------------------------------------------------------
     @property
@@ -201,6 +203,7 @@ class RunResult:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "output_file": self.output_file,
+            "audit_id": self.audit_id,
             "steps": [s.to_dict() for s in self.steps],
         })
 

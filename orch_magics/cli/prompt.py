@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 
 def ask_on_terminal(question: str) -> str | None:
     """Write `question` to /dev/tty and read one line back; None when there is no terminal."""
     try:
-        with open("/dev/tty", "r+", encoding="utf-8", errors="replace") as tty:
-            tty.write(question)
-            tty.flush()
-            answer = tty.readline()
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
-    return answer.rstrip("\n") if answer else None
+    try:
+        os.write(fd, question.encode("utf-8"))
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = os.read(fd, 1024)
+            if not chunk:  # the terminal went away: nobody answered
+                return None
+            answer += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return answer.decode("utf-8", "replace").rstrip("\r\n")

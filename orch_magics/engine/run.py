@@ -73,7 +73,7 @@ class Run:
                 res = await self._step(pre, "pre", self._steering)
                 steps.append(res)
                 if not res.ok:
-                    return not_started(self.plan, res, steps)
+                    return self._stamped(not_started(self.plan, res, steps))
             result = await self._main()
             # Post commands are the clean-up: a stop that ended the main command must not kill
             # them at birth, so they are steered on their own.
@@ -83,9 +83,13 @@ class Run:
                     continue
                 steps.append(await self._step(post, "post", post_steering))
             result.steps = steps
-            return result
+            return self._stamped(result)
         finally:
             close_sinks(sinks)
+
+    def _stamped(self, result: RunResult) -> RunResult:
+        result.audit_id = self.audit_id
+        return result
 
     async def _main(self) -> RunResult:
         opts, plan = self.options, self.plan

@@ -16,6 +16,7 @@ from ..config.loader import find_config_files
 from ..errors import ConfigError, OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
+from .frontend import kernel_asker, kernel_origin
 from .handles import HandleDisplay
 from .parser import HelpShown, parse, subcommand_typo
 from .settings import Orch
@@ -31,6 +32,8 @@ class OrchMagics(Magics):
         super().__init__(shell)
         self.settings = settings
         self.orchestrator = orchestrator or Orchestrator()
+        self.orchestrator.gate.ask = kernel_asker(shell)
+        self.orchestrator.gate.origin = lambda: kernel_origin(shell)
         self.handles = HandleDisplay(shell)
         self.loaded = False  # %orch load ran (else config is found as the CLI finds it)
 

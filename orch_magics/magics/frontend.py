@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 from collections.abc import Callable
 from typing import Any
+
+from IPython.core.error import StdinNotImplementedError
 
 from ..sinks.display import Bundle
 
@@ -85,3 +88,40 @@ def quiet(exc: BaseException) -> BaseException:
     text = f"{type(exc).__name__}: {exc}"
     exc._render_traceback_ = lambda: text.splitlines()  # type: ignore[attr-defined]
     return exc
+
+
+def kernel_origin(shell: Any) -> dict[str, str]:
+    """Where a run comes from, for the audit log: the magic, the notebook and the cell.
+
+    jupyter_server tells the kernel its notebook in `JPY_SESSION_NAME`; JupyterLab and nbclient
+    send the cell's id in the execute request's metadata (`cellId`).
+    """
+    origin = {"front_end": "magic"}
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook:
+        origin["notebook"] = notebook
+    kernel = getattr(shell, "kernel", None)
+    try:
+        parent = kernel.get_parent() if kernel is not None else {}
+    except Exception:
+        parent = {}
+    cell = ((parent or {}).get("metadata") or {}).get("cellId")
+    if cell:
+        origin["cell"] = str(cell)
+    return origin
+
+
+def kernel_asker(shell: Any) -> Callable[[str], str | None]:
+    """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
+    input field while the cell blocks. None where the front end allows no stdin (nbclient)."""
+
+    def ask(question: str) -> str | None:
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None or not has_frontend_stdin(shell):
+            return None
+        try:
+            return str(kernel.raw_input(question))
+        except StdinNotImplementedError:
+            return None
+
+    return ask

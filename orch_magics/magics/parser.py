@@ -110,6 +110,8 @@ def run_parser() -> MagicParser:
     p.add_argument("-e", "--env", dest="env", action="append", default=[], metavar="KEY=VAL",
                    help="set a variable for the command (repeatable)")
     p.add_argument("--name", metavar="NAME", help="name of a background run")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV",
+                   help="run in protected environment ENV without asking (the name must match)")
     return p
 
 
@@ -126,10 +128,12 @@ def _load_args(p: MagicParser) -> None:
 
 
 def _start_args(p: MagicParser) -> None:
-    p.usage = "%(prog)s ENV SERVICE [--name NAME]"
+    p.usage = "%(prog)s ENV SERVICE [--name NAME] [--yes ENV]"
     p.add_argument("environment", metavar="ENV")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--name", metavar="NAME", help="name of the run (default: the service)")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV",
+                   help="run in protected environment ENV without asking")
 
 
 def _logs_args(p: MagicParser) -> None:

@@ -60,7 +60,8 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     presenter = _presenter(ctx, args, plan, frontend, cell)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
-                              close_stdin=not (background and takes_stdin), timeout=timeout)
+                              close_stdin=not (background and takes_stdin), timeout=timeout,
+                              yes=args.yes)
     try:
         if background:
             live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,

@@ -48,7 +48,7 @@ def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
 def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
     """A named background run in every front end (also nbclient): output goes to the run's
     ring buffer and log file, read with %orch logs."""
-    live = orch.start(args.environment, args.service, name=args.name)
+    live = orch.start(args.environment, args.service, name=args.name, yes=args.yes)
     print(f"started {live.name} ({args.environment}/{args.service}); see %orch ps, "
           f"%orch logs {live.name}, %orch stop {live.name}")
     return live

@@ -337,7 +337,11 @@ def describe_end(result: Any) -> tuple[str, bool]:
         state = f"timed out, {state}"
     elif result.interrupted:
         state = f"interrupted, {state}"
-    failed_steps = [s for s in result.steps if not s.ok]
-    if failed_steps and result.exit.code == 0:
-        state += f", {failed_steps[0].step} step failed"
+    step = result.failed_step
+    if step is not None and step.step == "post":
+        state += ", post step failed"
+    elif step is not None:
+        state = f"pre step failed ({step.exit.describe()}), not run"
+    if result.audit_id:
+        state += f" · audit {result.audit_id}"  # the saved notebook names its log record
     return state, bool(result.ok)

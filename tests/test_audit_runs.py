@@ -1,0 +1,169 @@
+"""Every run leaves a start and an end record: API, CLI, named runs; secrets never; no record,
+no run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics.audit import AuditLog, verify
+
+SENTINEL = "audit-sentinel-7Hq2Lx9"
+
+
+def config(audit_path: Path, extra: str = "") -> str:
+    return f"""\
+environments:
+  local: {{layers: []}}
+services:
+  hello: {{command: 'echo hello; echo oops >&2'}}
+  secretive:
+    command: 'echo "token=$TOKEN"'
+    environment: {{TOKEN: '{{{{secret:audit_token}}}}'}}
+  flaky: {{command: 'exit 3', restart: on-failure, max_restarts: 1}}
+audit: {{path: {audit_path}{extra}}}
+"""
+
+
+def records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_an_api_run_is_recorded_with_its_outcome_and_output_digests(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        result = orch.run("local", "hello")
+    finally:
+        orch.close()
+    start, end = records(log)
+    assert start["event"] == "start" and end["event"] == "end" and start["id"] == end["id"]
+    assert result.audit_id == start["id"]
+    assert start["front_end"] == "api" and start["service"] == "hello"
+    assert start["environment"] == "local" and start["chain"] == "local"
+    assert start["user"] and start["host"] and start["pid"] == os.getpid()
+    assert start["command"] == "echo hello; echo oops >&2"
+    assert end["exit_code"] == 0 and end["ok"] is True and end["duration"] >= 0
+    assert end["stdout_bytes"] == 6 and end["stderr_bytes"] == 5
+    assert end["stdout_sha256"] == hashlib.sha256(b"hello\n").hexdigest()
+    assert end["stderr_sha256"] == hashlib.sha256(b"oops\n").hexdigest()
+    assert verify(str(log)) == (2, None)
+    assert os.stat(log).st_mode & 0o777 == 0o600
+
+
+def test_named_runs_record_each_attempt(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)), log_dir=tmp_path / "logs",
+                        restart_backoff=(0.05, 0.05))
+    try:
+        live = orch.start("local", "flaky", name="f")
+        live.supervisor.finished.result(20)  # type: ignore[attr-defined]
+    finally:
+        orch.close()
+    found = records(log)
+    assert [r["event"] for r in found] == ["start", "end", "start", "end"]
+    assert [r["exit_code"] for r in found if r["event"] == "end"] == [3, 3]
+
+
+def test_the_secret_never_reaches_the_audit_log(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("ORCH_SECRET_AUDIT_TOKEN", SENTINEL)
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        assert orch.run("local", "secretive").stdout == "token=****\n"
+        # The resolved value typed into an ad-hoc command is masked in the record too.
+        orch.run("local", command=f"echo {SENTINEL} >/dev/null")
+    finally:
+        orch.close()
+    text = log.read_text()
+    assert SENTINEL not in text and "****" in text
+    assert len(records(log)) == 4
+
+
+def test_a_run_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("")  # the log's directory is a file
+    mark = tmp_path / "ran"
+    orch = Orchestrator(load_config_text(config(tmp_path / "blocker" / "audit.jsonl")))
+    try:
+        with pytest.raises(OrchError, match="cannot write the audit log"):
+            orch.run("local", command=f"touch {mark}")
+        with pytest.raises(OrchError, match="cannot write the audit log"):
+            orch.start("local", command=f"touch {mark}", name="n").wait(10)
+    finally:
+        orch.close()
+    assert not mark.exists()
+
+
+def test_audit_can_be_turned_off(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log, ", enabled: false")))
+    try:
+        assert orch.run("local", "hello").audit_id is None
+    finally:
+        orch.close()
+    assert not log.exists()
+
+
+def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    assert _cli(cfg, "run", "local", "hello").returncode == 0
+    assert _cli(cfg, "run", "local", "--", "sh", "-c", "exit 4").returncode == 4
+    start = records(log)[0]
+    assert start["front_end"] == "cli"
+    table = _cli(cfg, "audit").stdout.splitlines()
+    assert table[0].split()[:3] == ["time", "(UTC)", "who"] and len(table) == 3
+    assert "exit 4" in table[2] and "hello" in table[1]
+    failed = [json.loads(line) for line in _cli(cfg, "audit", "--failed", "--json")
+              .stdout.splitlines()]
+    assert [r["end"]["exit_code"] for r in failed] == [4]
+    assert _cli(cfg, "audit", "--env", "nowhere").stdout.count("\n") == 1
+    assert _cli(cfg, "audit", "--since", "1h").stdout.count("\n") == 3
+    bad_since = _cli(cfg, "audit", "--since", "yesterdayish")
+    assert bad_since.returncode == 1 and "--since" in bad_since.stderr
+    ok = _cli(cfg, "audit", "verify")
+    assert ok.returncode == 0 and "4 records" in ok.stdout
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:1] + lines[2:]))  # a record deleted
+    bad = _cli(cfg, "audit", "verify")
+    assert bad.returncode == 1 and ":2:" in bad.stdout
+
+
+WORKER = """
+import sys
+from orch_magics import Orchestrator, load_config_text
+orch = Orchestrator(load_config_text(open(sys.argv[1]).read()))
+for _ in range(int(sys.argv[2])):
+    assert orch.run("local", command=["true"]).ok
+orch.close()
+"""
+
+
+def test_two_processes_and_a_cli_loop_at_once_keep_one_chain(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(cfg), "500"])
+               for _ in range(2)]
+    cli = subprocess.Popen(["sh", "-c", f"for i in $(seq 20); do {sys.executable} -m "
+                                        f"orch_magics.cli -c {cfg} run local -- true || exit 1; "
+                                        f"done"])
+    assert [p.wait(600) for p in (*workers, cli)] == [0, 0, 0]
+    assert verify(str(log)) == (2 * (1000 + 20), None)
+    runs = list(AuditLog(str(log)).records())
+    ids = [r["id"] for r in runs if r["event"] == "start"]
+    assert len(ids) == len(set(ids)) == 1020

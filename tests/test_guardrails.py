@@ -1,0 +1,184 @@
+"""Protected environments and allow lists, on real runs through the API and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
+from orch_magics.guard import ConfirmationRefused
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+  prod:
+    layers: []
+    protected: true
+    allow_services: [touch, wipe, flaky]
+  quick:
+    layers: []
+    protected: true
+    confirm_ttl: 0
+  locked:
+    layers: []
+    allow_adhoc: false
+    allow_services: [touch]
+services:
+  touch: {command: 'touch "$MARK"; echo touched', environment: {MARK: '{{env:MARK}}'}}
+  wipe: {command: 'touch "$MARK"; echo wiped', dangerous: true, environment: {MARK: '{{env:MARK}}'}}
+  flaky:
+    command: 'echo attempt >> "$MARK"; exit 1'
+    environment: {MARK: '{{env:MARK}}'}
+    restart: on-failure
+    max_restarts: 2
+  other: {command: 'echo other'}
+"""
+
+
+@pytest.fixture
+def mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "ran"
+    monkeypatch.setenv("MARK", str(path))
+    return path
+
+
+@pytest.fixture
+def orch(tmp_path: Path) -> Orchestrator:
+    o = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs",
+                     restart_backoff=(0.05, 0.05))
+    yield o  # type: ignore[misc]
+    o.close()
+
+
+class Answers:
+    """A person at the prompt: answers in order, and counts the questions."""
+
+    def __init__(self, *answers: str | None) -> None:
+        self.answers = list(answers)
+        self.questions: list[str] = []
+
+    def __call__(self, question: str) -> str | None:
+        self.questions.append(question)
+        return self.answers.pop(0) if self.answers else None
+
+
+def test_nobody_to_ask_refuses_and_nothing_runs(orch: Orchestrator, mark: Path) -> None:
+    with pytest.raises(ConfirmationRefused) as info:
+        orch.run("prod", "touch")
+    text = str(info.value)
+    assert "protected" in text and "--yes prod" in text and "ORCH_CONFIRM=prod" in text
+    assert "\n" not in text
+    assert not mark.exists()
+
+
+def test_yes_and_orch_confirm_must_name_the_environment(orch: Orchestrator, mark: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfirmationRefused):
+        orch.run("prod", "touch", yes="production")
+    assert not mark.exists()
+    assert orch.run("prod", "touch", yes="prod").stdout == "touched\n"
+    mark.unlink()
+    fresh = Orchestrator(load_config_text(CONFIG))
+    monkeypatch.setenv("ORCH_CONFIRM", "staging, prod")
+    try:
+        assert fresh.run("prod", "touch").ok and mark.exists()
+    finally:
+        fresh.close()
+
+
+def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchestrator,
+                                                                    mark: Path) -> None:
+    ask = orch.gate.ask = Answers("prdo", "prod")
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.run("prod", "touch")
+    assert not mark.exists()
+    assert orch.run("prod", "touch").ok and mark.exists()
+    assert orch.run("prod", "touch").ok  # within confirm_ttl: not asked again
+    assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
+
+
+def test_dangerous_services_and_a_zero_ttl_ask_every_time(orch: Orchestrator, mark: Path) -> None:
+    ask = orch.gate.ask = Answers("prod", "prod", "prod", "quick", "quick")
+    orch.run("prod", "touch")
+    orch.run("prod", "wipe")
+    orch.run("prod", "wipe")
+    assert len(ask.questions) == 3 and "dangerous" in ask.questions[2]
+    orch.run("quick", command="true")
+    orch.run("quick", command="true")
+    assert len(ask.questions) == 5
+
+
+def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Path) -> None:
+    with pytest.raises(OrchError, match="may not run in 'locked'") as info:
+        orch.run("locked", "other")
+    assert "allowed there: touch" in str(info.value)
+    with pytest.raises(OrchError, match="services only"):
+        orch.run("locked", command=f"touch {mark}")
+    assert not mark.exists()
+    assert orch.run("locked", "touch").ok
+
+
+def test_allow_services_names_are_checked_at_load() -> None:
+    bad = CONFIG.replace("allow_services: [touch]", "allow_services: [tuch]")
+    with pytest.raises(ConfigError, match="allow_services: unknown service 'tuch'") as info:
+        load_config_text(bad)
+    assert "did you mean 'touch'" in str(info.value)
+
+
+def test_a_named_run_is_confirmed_once_for_every_attempt(orch: Orchestrator, mark: Path) -> None:
+    ask = orch.gate.ask = Answers("prod")
+    live = orch.start("prod", "flaky", name="f")
+    live.supervisor.finished.result(20)  # type: ignore[attr-defined]
+    assert mark.read_text().count("attempt") == 3 and len(ask.questions) == 1
+
+
+def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    argv = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args]
+    # Without a controlling terminal (a new session), /dev/tty cannot be opened: nobody to ask.
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          start_new_session=not tty, stdin=subprocess.DEVNULL)
+
+
+def test_cli_without_a_terminal_refuses_unless_yes_names_it(tmp_path: Path, mark: Path) -> None:
+    r = _cli(tmp_path, "run", "prod", "touch")
+    assert r.returncode == 1 and "--yes prod" in r.stderr and "Traceback" not in r.stderr
+    assert not mark.exists()
+    r = _cli(tmp_path, "run", "prod", "touch", "--yes", "prod")
+    assert r.returncode == 0 and r.stdout == "touched\n"
+
+
+def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path) -> None:
+    import pty
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    for answer, status in ((b"prod\n", 0), (b"nope\n", 1)):
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: its controlling terminal is the pty
+            os.execv(sys.executable, [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg),
+                                      "run", "prod", "touch"])
+        seen = b""
+        while b"Type its name" not in seen:
+            seen += os.read(fd, 1024)
+        os.write(fd, answer)
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, code = os.waitpid(pid, 0)
+        os.close(fd)
+        assert os.waitstatus_to_exitcode(code) == status, seen
+        assert (b"touched" in seen) == (status == 0) and mark.exists() == (status == 0)
+        if status:
+            assert b"not the environment's name" in seen
+        mark.unlink(missing_ok=True)
