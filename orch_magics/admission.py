@@ -59,7 +59,7 @@ class Gate:
             return start(options)
         confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
         record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation)
-        log.append(record, sync=True)
+        log.append(record)  # end records are fsync'ed; a start is followed by its end
         digest = OutputDigest()
         run = start(replace(options, sinks=[*options.sinks, digest]))
         run.audit_id = record["id"]
