@@ -13,7 +13,7 @@ from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import OutputBuffer
-from .sinks.units import human_size
+from .sinks.units import human_size, plural
 
 if TYPE_CHECKING:
     from .plan import RunPlan
@@ -218,10 +218,12 @@ class RunResult:
             state += ", timed out"
         if self.interrupted:
             state += ", interrupted"
+        out = self.stdout_buffer
+        # Counting lines reads a spilled buffer back from disk: a repr never does that.
+        lines = "" if out.spilled else f" ({plural(out.line_count, 'line')})"
         return mask_text(
             f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
-            f"stdout {human_size(self.stdout_buffer.size)} ({self.stdout_buffer.line_count} lines), "
-            f"stderr {human_size(self.stderr_buffer.size)}>")
+            f"stdout {human_size(out.size)}{lines}, stderr {human_size(self.stderr_buffer.size)}>")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -69,3 +69,40 @@ def test_without_capture_sinks_still_see_everything_and_the_result_holds_nothing
         orch.close()
     assert b"".join(seen).count(b"\n") == 3
     assert res.ok and res.stdout_bytes == b"" and res.stderr_bytes == b""  # type: ignore[attr-defined]
+
+
+def test_a_time_limit_that_is_not_a_positive_number_is_refused_before_anything_runs(
+        tmp_path: Path) -> None:
+    from orch_magics import ConfigError
+
+    mark = tmp_path / "ran"
+    orch = Orchestrator(load_config_text(CONFIG))
+    try:
+        for bad in (float("nan"), float("inf"), 0, -1):
+            try:
+                orch.run("local", command=f"touch {mark}", timeout=bad)
+            except ConfigError as exc:
+                assert "timeout must be a positive number of seconds" in str(exc)
+            else:
+                raise AssertionError(f"timeout={bad!r} was accepted")
+    finally:
+        orch.close()
+    assert not mark.exists()
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    for bad in ("nan", "-1", "0"):
+        r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                            "local", "--timeout", bad, "--", "touch", str(mark)],
+                           capture_output=True, timeout=30, check=False)
+        assert r.returncode == 2 and b"timeout must be a positive" in r.stderr
+        assert b"Traceback" not in r.stderr
+    assert not mark.exists()
+
+
+def test_a_result_says_one_line_not_one_lines() -> None:
+    orch = Orchestrator(load_config_text(CONFIG))
+    try:
+        assert "(1 line)" in repr(orch.run("local", command="echo one"))
+        assert "(2 lines)" in repr(orch.run("local", "chatty"))
+    finally:
+        orch.close()

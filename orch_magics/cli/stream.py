@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -109,7 +110,11 @@ def _on_interrupt(run: Run) -> None:
 
 
 def _stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
-    """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop)."""
+    """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop).
+
+    The thread starts when the run first asks for input, so a run refused before it starts
+    leaves no reader behind.
+    """
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
 
     def reader() -> None:
@@ -119,15 +124,13 @@ def _stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
                 asyncio.run_coroutine_threadsafe(queue.put(chunk or None), loop).result()
                 if not chunk:
                     return
-        except (OSError, RuntimeError, ValueError):
-            try:
+        except Exception:  # stdin closed or unreadable, or the run (and its loop) is over
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads any more
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop)
-            except RuntimeError:
-                pass
 
     async def chunks() -> AsyncIterator[bytes]:
+        threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
         while (chunk := await queue.get()) is not None:
             yield chunk
 
-    threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
     return chunks()

@@ -268,10 +268,30 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class CommandProviderSpec:
+    """A password manager's command line as a secrets provider (`pass`, `op`, `vault` …)."""
+
+    type: Literal["command"]
+    argv: Argv = field(metadata=doc(
+        "The command; `{name}` in an argument is replaced by the secret's name, e.g. "
+        "`[pass, show, \"orch/{name}\"]`. Its stdout is the value."))
+    line: Literal["first", "all"] = field(default="first", metadata=doc(
+        "Take the first line of stdout (as `pass` stores a password), or all of it."))
+    timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0))
+
+    def check(self) -> None:
+        if not self.argv:
+            raise ValueError("argv must name the command to run")
+
+
+ProviderSpec = Literal["env", "keyring", "file", "prompt"] | CommandProviderSpec
+
+
+@dataclass(frozen=True)
 class SecretsSettings:
     """Where `{{secret:NAME}}` values come from, tried in order."""
 
-    providers: tuple[Literal["env", "keyring", "file", "prompt"], ...] = field(
+    providers: tuple[ProviderSpec, ...] = field(
         default=("env", "keyring", "file", "prompt"),
         metadata=doc("Providers tried in order."),
     )

@@ -114,6 +114,10 @@ def _union(tp: Any) -> Builder:
         for member, build_member in members:
             if _shape_fits(member, value):
                 return build_member(value, path, src)
+        words = [str(a) for m, _ in members if get_origin(m) is Literal for a in get_args(m)]
+        hint = did_you_mean(value, words) if isinstance(value, str) and words else None
+        if hint:
+            return _literal(tuple(words))(value, path, src)  # says "did you mean"
         raise _type_error(tp, value, path, src)
     return build_union
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..errors import ConfigError
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink
@@ -33,3 +35,11 @@ class RunOptions:
     capture_limit: int | None = None
     #: Seconds between INT and TERM, and between TERM and KILL, when the run is stopped.
     grace: tuple[float, float] = STOP_GRACE
+
+    def __post_init__(self) -> None:
+        """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake)."""
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float))
+                                             and math.isfinite(self.timeout)
+                                             and self.timeout > 0):
+            raise ConfigError(f"timeout must be a positive number of seconds, not "
+                              f"{self.timeout!r}")

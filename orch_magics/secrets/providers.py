@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import shlex
 import stat
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from ..errors import ConfigError
 from ..process.environ import SECRET_ENV_PREFIX
 
 if TYPE_CHECKING:
-    from ..config.model import SecretsSettings
+    from ..config.model import CommandProviderSpec, SecretsSettings
 
 
 def secret_env_name(name: str) -> str:
@@ -186,6 +188,71 @@ class PromptProvider:
         return "prompt" if self._asked and can_prompt() else "prompt (no frontend can prompt)"
 
 
+#: Values a command provider fetched, per (command, name): asked once per session.
+_FETCHED: dict[tuple[tuple[str, ...], str], str] = {}
+_FETCH_LOCK = threading.Lock()
+
+
+class CommandProvider:
+    """A password manager's CLI (`pass show orch/{name}`, `op read …`, `vault kv get …`).
+
+    The value is the command's stdout (its first line by default), fetched once per session.
+    A command that exits non-zero does not know the secret (the next provider is tried); a
+    missing program or a command that hangs past its timeout is a configuration error naming
+    the secret and the command, never the value.
+    """
+
+    label = "command"
+
+    def __init__(self, spec: CommandProviderSpec) -> None:
+        self.spec = spec
+        self._why: dict[str, str] = {}
+
+    def argv(self, name: str) -> list[str]:
+        return [part.replace("{name}", name) for part in self.spec.argv]
+
+    def lookup(self, name: str) -> str | None:
+        argv = self.argv(name)
+        key = (tuple(argv), name)
+        with _FETCH_LOCK:
+            if key in _FETCHED:
+                return _FETCHED[key]
+            value = self._run(name, argv)
+            if value is not None:
+                _FETCHED[key] = value
+            return value
+
+    def _run(self, name: str, argv: list[str]) -> str | None:
+        shown = shlex.join(argv)
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=self.spec.timeout,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except FileNotFoundError:
+            raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
+                              f"{argv[0]!r} is not installed (or not on PATH)") from None
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"secret {name!r}: the command `{shown}` did not answer within "
+                              f"{self.spec.timeout:g}s") from None
+        except OSError as exc:
+            raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
+                              f"{exc.strerror or exc}") from None
+        if done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            self._why[name] = f"exited {done.returncode}" + (f": {said[-1]}" if said else "")
+            return None
+        text = done.stdout.decode("utf-8", "replace")
+        value = text.split("\n", 1)[0] if self.spec.line == "first" else text.rstrip("\n")
+        value = value.rstrip("\r")
+        if not value:
+            self._why[name] = "printed nothing"
+            return None
+        return value
+
+    def describe(self, name: str) -> str:
+        why = self._why.get(name)
+        return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
+
+
 def providers_from_settings(settings: SecretsSettings, *,
                             prompt: Callable[[str], str | None] | None = None
                             ) -> list[SecretProvider]:
@@ -200,4 +267,6 @@ def providers_from_settings(settings: SecretsSettings, *,
             chain.append(FileProvider(settings.file))
         elif label == "prompt":
             chain.append(PromptProvider(prompt))
+        else:
+            chain.append(CommandProvider(label))
     return chain

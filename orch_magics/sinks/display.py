@@ -27,7 +27,7 @@ from ..secrets.masking import mask_text
 from .ansi import keep_colours, to_html
 from .base import StepKind
 from .lines import LineDecoder, terminal_view
-from .units import human_size
+from .units import human_size, plural
 
 Stream = Literal["stdout", "stderr", "stdin"]
 Bundle = dict[str, str]
@@ -229,7 +229,7 @@ class DisplaySink:
             state = "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", self.what, state, f"{elapsed:.1f}s",
-                 f"stdout {human_size(out)} / {_plural(self.line_counts['stdout'], 'line')}",
+                 f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
                  f"stderr {human_size(err)}"]
         if self.stdout_mode == "file":
             rate = out / elapsed if elapsed > 0 else 0.0
@@ -259,7 +259,7 @@ def render_text(snap: Snapshot) -> str:
     """The text/plain view (colours kept as SGR escapes, which front ends render)."""
     out = [_PREFIX[stream] + keep_colours(_shown(line)) for stream, line in snap.before]
     if snap.hidden:
-        out.append(f"… {_plural(snap.hidden, 'earlier line')} hidden (all kept in the result)")
+        out.append(f"… {plural(snap.hidden, 'earlier line')} hidden (all kept in the result)")
     for stream, line in [*snap.lines, *snap.after]:
         out.append(_PREFIX[stream] + keep_colours(_shown(line)))
     out.append(f"[{snap.status}]")
@@ -282,7 +282,7 @@ def render_html(snap: Snapshot) -> str:
     rows = [_row(stream, line) for stream, line in snap.before]
     if snap.hidden:
         rows.append(f'<span class="orch-hidden" style="opacity:.6">… '
-                    f'{_plural(snap.hidden, "earlier line")} hidden (all kept in the result)'
+                    f'{plural(snap.hidden, "earlier line")} hidden (all kept in the result)'
                     f'</span>')
     rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
@@ -307,10 +307,6 @@ def _row(stream: Stream, line: str) -> str:
 def _shown(line: str) -> str:
     """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE."""
     return _clip(terminal_view(line))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _outcome(verdict: str, ok: bool | None) -> str:

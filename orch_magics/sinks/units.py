@@ -1,4 +1,4 @@
-"""Byte counts for people: one rendering for reprs, status lines and progress."""
+"""Counts for people: one rendering of sizes and of "1 line / 2 lines" for every text."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def human_size(n: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def plural(n: int, word: str) -> str:
+    """`1 line`, `2 lines`, `0 lines`."""
+    return f"{n} {word}" + ("" if n == 1 else "s")

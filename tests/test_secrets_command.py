@@ -1,0 +1,92 @@
+"""The `command` secrets provider against a real password manager: Debian `pass` over a
+throw-away gpg key the fixture makes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import ConfigError, Orchestrator, load_config_text
+from orch_magics.secrets import providers
+
+SENTINEL = "pass-sentinel-Zq81vW"
+
+
+@pytest.fixture
+def password_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A gpg home with a passphrase-less key and a pass store holding orch/db_password."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    store = tmp_path / "store"
+    env = {**os.environ, "GNUPGHOME": str(home), "PASSWORD_STORE_DIR": str(store)}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
+                    "orch test <orch@test.invalid>", "default", "default", "never"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(["pass", "init", "orch@test.invalid"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    subprocess.run(["pass", "insert", "-m", "orch/db_password"], env=env, check=True,
+                   input=f"{SENTINEL}\nuser: app\n".encode(), capture_output=True, timeout=60)
+    for key in ("GNUPGHOME", "PASSWORD_STORE_DIR"):
+        monkeypatch.setenv(key, env[key])
+    providers._FETCHED.clear()  # the session cache: each test is a new session
+    yield store
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, timeout=30)
+
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  db:
+    command: 'printf %s "$PW" | sha256sum; echo "pw=$PW"'
+    environment: {PW: '{{secret:db_password}}'}
+secrets:
+  providers: [{type: command, argv: ARGV}]
+"""
+
+
+def test_a_secret_comes_from_pass_and_is_masked(password_store: Path) -> None:
+    orch = Orchestrator(load_config_text(CONFIG.replace('ARGV', '[pass, show, "orch/{name}"]')))
+    try:
+        res = orch.run("local", "db")
+    finally:
+        orch.close()
+    digest = hashlib.sha256(SENTINEL.encode()).hexdigest()
+    assert res.lines[0].startswith(digest)  # the first line of `pass show` is the value
+    assert res.lines[1] == "pw=****" and SENTINEL not in res.stdout
+
+
+def test_the_value_is_fetched_once_per_session(password_store: Path, tmp_path: Path) -> None:
+    count = tmp_path / "count"
+    script = tmp_path / "manager.sh"
+    script.write_text(f'#!/bin/sh\necho x >> {count}\nexec pass show "orch/$1"\n')
+    script.chmod(0o755)
+    orch = Orchestrator(load_config_text(CONFIG.replace('ARGV', f'[{script}, "{{name}}"]')))
+    try:
+        assert orch.run("local", "db").ok and orch.run("local", "db").ok
+    finally:
+        orch.close()
+    assert count.read_text() == "x\n"
+
+
+def test_unknown_secret_missing_program_and_a_hang_are_clear_errors(password_store: Path,
+                                                                    tmp_path: Path) -> None:
+    orch = Orchestrator(load_config_text(
+        (CONFIG.replace('ARGV', '[pass, show, "orch/{name}"]')).replace("db_password", "nope")))
+    with pytest.raises(ConfigError) as info:
+        orch.plan("local", "db")
+    text = str(info.value)
+    assert "nope" in text and "pass show orch/nope" in text and "exited 1" in text
+    orch = Orchestrator(load_config_text(CONFIG.replace('ARGV', "[no-such-manager, '{name}']")))
+    with pytest.raises(ConfigError, match="'no-such-manager' is not installed"):
+        orch.plan("local", "db")
+    hang = (CONFIG.replace('ARGV', "[sleep, '30']")).replace("argv: [sleep, '30']}",
+                                            "argv: [sleep, '30'], timeout: 0.5}")
+    with pytest.raises(ConfigError, match=r"did not answer within 0\.5s") as info:
+        Orchestrator(load_config_text(hang)).plan("local", "db")
+    assert SENTINEL not in str(info.value)
