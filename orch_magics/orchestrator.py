@@ -162,14 +162,14 @@ class Orchestrator:
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
               sinks: Sequence[Sink] = (), plan: RunPlan | None = None,
-              yes: str | Collection[str] = ()) -> LiveRun:
+              yes: str | Collection[str] = (), ticket: Ticket | None = None) -> LiveRun:
         """Start a run on the background loop and return at once with a LiveRun (unnamed).
 
         stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
-        stdin_mode is `none`.
+        stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        ticket = self.admit(plan, yes=yes)
+        ticket = ticket or self.admit(plan, yes=yes)
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
         live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
         self._track(live)
@@ -200,7 +200,8 @@ class Orchestrator:
               max_restarts: int | None = None, stdin: StdinSource = None,
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
-              plan: RunPlan | None = None, yes: str | Collection[str] = ()) -> LiveRun:
+              plan: RunPlan | None = None, yes: str | Collection[str] = (),
+              ticket: Ticket | None = None) -> LiveRun:
         """Start a background run under a name (default: the service's) for ps/logs/stop.
 
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
@@ -209,7 +210,7 @@ class Orchestrator:
         rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        ticket = self.admit(plan, yes=yes)  # one confirmation covers every attempt
+        ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
         if name:
             self.runs.check_free(name)
         else:

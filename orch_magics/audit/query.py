@@ -8,7 +8,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..config.model import AuditSettings
 from ..errors import OrchError
+from .log import AuditLog, default_audit_path
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -93,8 +95,9 @@ def select(found: Iterable[AuditedRun], *, env: str | None = None,
     return out
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...] = HEADER) -> str:
-    """Rows as aligned text columns."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in [header, *rows])
+def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str | None = None,
+                 failed: bool = False) -> list[AuditedRun]:
+    """The runs the configured log holds, filtered as `orch audit` / `%orch history` ask."""
+    path = settings.path or default_audit_path()
+    return select(runs(AuditLog(path).records()), env=env,
+                  since=parse_since(since) if since else None, failed=failed)

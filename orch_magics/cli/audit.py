@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audit import default_audit_path, verify
-from ..audit.log import AuditLog
-from ..audit.query import parse_since, runs, select, table
-from ..config.model import Config
+from ..audit.query import HEADER, audited_runs
+from ..config.model import AuditSettings, Config
 from ..errors import ConfigError
+from ..sinks.units import table
 
 
 def add_audit_parser(sub: Any) -> None:
@@ -47,11 +47,11 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             return 0
         print(f"orch: {path}:{checked}: {problem}")
         return 1
-    found = select(runs(AuditLog(path).records()), env=args.env,
-                   since=parse_since(args.since) if args.since else None, failed=args.failed)
+    found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
+                         failed=args.failed)
     if args.json:
         for run in found:
             print(json.dumps(run.as_dict(), sort_keys=True))
     else:
-        print(table([run.row() for run in found]))
+        print(table(HEADER, [run.row() for run in found]))
     return 0

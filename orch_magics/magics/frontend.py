@@ -93,8 +93,8 @@ def quiet(exc: BaseException) -> BaseException:
 def kernel_origin(shell: Any) -> dict[str, str]:
     """Where a run comes from, for the audit log: the magic, the notebook and the cell.
 
-    jupyter_server tells the kernel its notebook in `JPY_SESSION_NAME`; JupyterLab and nbclient
-    send the cell's id in the execute request's metadata (`cellId`).
+    jupyter_server tells the kernel its notebook in `JPY_SESSION_NAME`; JupyterLab sends the
+    cell's id in the execute request's metadata (`cellId`).
     """
     origin = {"front_end": "magic"}
     notebook = os.environ.get("JPY_SESSION_NAME")
@@ -106,7 +106,7 @@ def kernel_origin(shell: Any) -> dict[str, str]:
     except Exception:
         parent = {}
     cell = ((parent or {}).get("metadata") or {}).get("cellId")
-    if cell:
+    if cell:  # JupyterLab sends it; nbclient and papermill do not
         origin["cell"] = str(cell)
     return origin
 

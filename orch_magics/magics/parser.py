@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "stop": "stop a named run (INT, TERM, KILL)",
     "restart": "restart a named run",
     "status": "the live handle of a named run",
+    "history": "runs recorded in the audit log (--env, --since 1h, --failed, -n N, --json)",
 }
 #: Subcommands whose first argument is the name of a run.
 RUN_SUBCOMMANDS = ("logs", "stop", "restart", "status")
@@ -143,9 +144,18 @@ def _logs_args(p: MagicParser) -> None:
     p.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
 
 
+def _history_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s [--env ENV] [--since SPAN] [--failed] [-n N] [--json]"
+    p.add_argument("--env", metavar="ENV", help="only runs in this environment")
+    p.add_argument("--since", metavar="SPAN", help="only runs since: 30m, 1h, 2d, or an ISO date")
+    p.add_argument("--failed", action="store_true", help="only runs that failed")
+    p.add_argument("-n", "--tail", type=int, metavar="N", help="the last N runs")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+
+
 _SUB_ARGS: dict[str, Callable[[MagicParser], None]] = {
     "load": _load_args, "start": _start_args, "logs": _logs_args,
-    "stop": _name_arg, "restart": _name_arg, "status": _name_arg,
+    "stop": _name_arg, "restart": _name_arg, "status": _name_arg, "history": _history_args,
 }
 
 

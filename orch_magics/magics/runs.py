@@ -58,10 +58,12 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         print(_dry_run(plan, body, background, with_box, frontend))
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
+    # Admitted before anything is shown: a protected environment may ask for its name first.
+    ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     presenter = _presenter(ctx, args, plan, frontend, cell)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout,
-                              yes=args.yes)
+                              ticket=ticket)
     try:
         if background:
             live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,

@@ -6,13 +6,16 @@ Each takes the parsed arguments (see parser.py) and prints or returns what the u
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable
 from typing import Any
 
+from ..audit.query import HEADER, audited_runs
 from ..config.loader import demo_config_files
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
+from ..sinks.units import table
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -35,6 +38,20 @@ def services(orch: Orchestrator, args: argparse.Namespace) -> None:
     print(table(("SERVICE", "STDIN", "STDOUT", "DESCRIPTION"),
                 [(s.name, s.stdin_mode, s.stdout_mode, s.description or "")
                  for s in orch.config.services.values()]))
+
+
+def history(orch: Orchestrator, args: argparse.Namespace) -> None:
+    """The audit log's runs (who, where, what, how it ended), newest last."""
+    found = audited_runs(orch.config.audit, env=args.env, since=args.since, failed=args.failed)
+    if args.tail is not None:
+        found = found[-args.tail:] if args.tail else []
+    if args.json:
+        for run in found:
+            print(json.dumps(run.as_dict(), sort_keys=True))
+    elif not found:
+        print("no audited runs match")
+    else:
+        print(table(HEADER, [run.row() for run in found]))
 
 
 def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
@@ -79,14 +96,5 @@ def status(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "load": load, "envs": envs, "services": services, "start": start, "ps": ps,
-    "logs": logs, "stop": stop, "restart": restart, "status": status,
+    "logs": logs, "stop": stop, "restart": restart, "status": status, "history": history,
 }
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns, two spaces apart."""
-    cells = [tuple(str(c) for c in row) for row in rows]
-    widths = [max([len(header[i]), *(len(r[i]) for r in cells)]) for i in range(len(header))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(out)

@@ -1,6 +1,9 @@
-"""Counts for people: one rendering of sizes and of "1 line / 2 lines" for every text."""
+"""Text for people: sizes, "1 line / 2 lines", and tables, one rendering for every front end."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 
 def human_size(n: float) -> str:
@@ -16,3 +19,12 @@ def human_size(n: float) -> str:
 def plural(n: int, word: str) -> str:
     """`1 line`, `2 lines`, `0 lines`."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns, two spaces apart."""
+    cells = [tuple(str(c) for c in row) for row in rows]
+    widths = [max([len(header[i]), *(len(r[i]) for r in cells)]) for i in range(len(header))]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(out)

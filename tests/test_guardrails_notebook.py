@@ -1,0 +1,124 @@
+"""Protected environments and the audit trail in notebooks: nbclient (no stdin: refused unless
+--yes) and a real JupyterLab in Chromium (the kernel's stdin request asks for the name)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+CONFIG = """\
+environments:
+  local: {{layers: []}}
+  prod: {{layers: [], protected: true}}
+services:
+  touch: {{command: 'echo touched-$$'}}
+audit: {{path: {audit}}}
+"""
+
+
+def _write_config(where: Path, audit: Path) -> Path:
+    cfg = where / "guarded.yaml"
+    cfg.write_text(CONFIG.format(audit=audit))
+    return cfg
+
+
+def _notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    return nb
+
+
+def _stdout(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
+
+
+def test_nbclient_refuses_a_protected_run_without_yes_and_audits_the_cell(orch_kernel,
+                                                                          tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    cfg = _write_config(tmp_path, audit)
+    nb = _notebook(f"%orch load {cfg}", "%orch prod touch")
+    with pytest.raises(CellExecutionError) as info:
+        NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
+    assert "protected" in str(info.value) and "--yes prod" in str(info.value)
+    assert not audit.exists()  # refused before anything was recorded or started
+    nb = _notebook(f"%orch load {cfg}", "%orch prod touch --yes prod", "%orch history --json")
+    NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
+    assert "touched-" in _stdout(nb.cells[1])
+    start = json.loads(audit.read_text().splitlines()[0])
+    assert start["front_end"] == "magic" and start["environment"] == "prod"
+    assert "cell" not in start  # nbclient sends no cell id (JupyterLab does: see below)
+    assert start["confirmation"]["how"] == "--yes prod"
+    history = [json.loads(line) for line in _stdout(nb.cells[2]).splitlines()]
+    assert [h["service"] for h in history] == ["touch"]
+    assert history[0]["end"]["exit_code"] == 0
+
+
+
+
+@pytest.mark.browser
+def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
+        jupyterlab, chromium, artifacts, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    cfg = _write_config(jupyterlab.root, audit)
+    nb = _notebook(f"%orch load {cfg}", "%orch prod touch", "print('AFTER', 6 * 7)")
+    nb.metadata["kernelspec"] = {"name": "orch", "display_name": "Python 3 (orch)",
+                                 "language": "python"}
+    nbformat.write(nb, jupyterlab.root / "guarded.ipynb")
+    page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        page.goto(f"{jupyterlab.url}/lab/workspaces/guarded/tree/guarded.ipynb"
+                  f"?token={jupyterlab.token}&reset")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.get_by_text("Python 3 (orch) | Idle").wait_for(timeout=60_000)
+        cells = page.locator(".jp-Notebook .jp-Cell")
+
+        def run(index: int) -> None:
+            cells.nth(index).locator(".cm-content").click()
+            page.keyboard.press("Shift+Enter")
+
+        for attempt in range(4):  # the first execute can race the kernel connection
+            run(0)
+            try:
+                page.wait_for_selector("text=loaded 2 environment(s)", timeout=10_000)
+                break
+            except Exception:
+                if attempt == 3:
+                    raise
+        # A wrong name refuses the run with one line; nothing is recorded.
+        run(1)
+        field = cells.nth(1).locator("input.jp-Stdin-input")
+        field.wait_for(timeout=30_000)
+        assert "Type its name" in cells.nth(1).inner_text()
+        field.fill("production")
+        field.press("Enter")
+        cells.nth(1).get_by_text("UsageError: not run").wait_for(timeout=20_000)
+        assert "running" not in cells.nth(1).inner_text()  # nothing was shown as running
+        assert "not the environment's name" in cells.nth(1).inner_text()
+        assert not audit.exists()
+        # "Run all": the prompt stops the notebook at that cell until it is answered.
+        page.locator(".jp-Notebook").click()
+        page.keyboard.press("Escape")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        field = cells.nth(1).locator("input.jp-Stdin-input")
+        field.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert "AFTER 42" not in cells.nth(2).inner_text()  # still waiting at the prompt
+        page.screenshot(path=str(artifacts / "guarded-prompt.png"))
+        field.fill("prod")
+        field.press("Enter")
+        cells.nth(1).get_by_text("touched-").wait_for(timeout=30_000)
+        cells.nth(2).get_by_text("AFTER 42").wait_for(timeout=30_000)
+        status = cells.nth(1).locator(".orch-status").inner_text()
+        start = json.loads(audit.read_text().splitlines()[0])
+        assert f"audit {start['id']}" in status  # the saved notebook names its record
+        assert start["confirmation"]["how"] == "typed the environment's name"
+        assert start["notebook"].endswith("guarded.ipynb")
+        assert start["cell"] == nb.cells[1]["id"]  # JupyterLab names the cell that ran it
+    finally:
+        page.context.close()
