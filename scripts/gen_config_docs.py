@@ -204,6 +204,12 @@ def render(schema: dict[str, Any]) -> str:
                    "reads `ORCH_SECRET_<NAME>` (upper-cased, other characters than letters and "
                    "digits as `_`). A secret that no provider knows stops the run before "
                    "anything starts. See [security.md](security.md).")
+    command = next(o for o in props["secrets"]["properties"]["providers"]["items"]["anyOf"]
+                   if o.get("type") == "object")
+    out += section("Provider `{type: command, …}` (`secrets.providers[]`)", command,
+                   "A password manager's command line as a provider, e.g. "
+                   "`{type: command, argv: [pass, show, \"orch/{name}\"]}`; see "
+                   "[security.md](security.md).")
     out += section("`audit`", props["audit"],
                    "Every run from every front end (API, CLI, magics, named runs) appends one "
                    "JSON line when it starts and one when it ends, each chained to the one "

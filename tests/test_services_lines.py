@@ -131,7 +131,7 @@ def test_result_lines_of_a_real_process(orch: Orchestrator, case: str) -> None:
     res = orch.run("local", command=["cat"], stdin=b"".join(chunks))
     assert res.lines == expected
     assert list(res.iter_lines()) == expected
-    assert f"({len(expected)} lines)" in repr(res)
+    assert f"({len(expected)} line{'' if len(expected) == 1 else 's'})" in repr(res)
 
 
 FILTER_CONFIG = """\
