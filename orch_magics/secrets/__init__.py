@@ -1,7 +1,7 @@
 """Secrets: `{{secret:NAME}}` from a provider chain, and masking of their values everywhere."""
 
 from .masking import MASK, ShortSecretWarning, mask_bytes, mask_text, register
-from .placeholders import Resolver, SecretValues
+from .placeholders import Resolver
 from .providers import (
     EnvProvider,
     FileProvider,
@@ -12,6 +12,6 @@ from .providers import (
 
 __all__ = [
     "MASK", "EnvProvider", "FileProvider", "KeyringProvider", "PromptProvider", "Resolver",
-    "SecretValues", "ShortSecretWarning", "mask_bytes", "mask_text", "providers_from_settings",
+    "ShortSecretWarning", "mask_bytes", "mask_text", "providers_from_settings",
     "register",
 ]

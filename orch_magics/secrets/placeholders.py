@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -21,40 +21,16 @@ if TYPE_CHECKING:
 
 
 
-class SecretValues:
-    """The secret values a plan uses; never shown by repr."""
-
-    def __init__(self, values: Iterable[str] = ()) -> None:
-        self._values: list[str] = []
-        for v in values:
-            self.add(v)
-
-    def add(self, value: str) -> None:
-        if value and value not in self._values:
-            self._values.append(value)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"<{len(self._values)} secret value(s)>"
-
-
 class Resolver:
     """Resolves placeholders with a chain of secret providers (first answer wins).
 
     `providers` follow `secrets.providers.SecretProvider` (default: the env provider alone).
-    Every value found is recorded in `used` and registered for masking everywhere
-    (`secrets.masking`).
+    Every value found is registered for masking everywhere (`secrets.masking`).
     """
 
     def __init__(self, providers: Iterable[SecretProvider] | None = None) -> None:
         self.providers: list[SecretProvider] = (
             list(providers) if providers is not None else [EnvProvider()])
-        self.used = SecretValues()
         self._cache: dict[str, str] = {}
 
     @classmethod
@@ -71,7 +47,6 @@ class Resolver:
             value = provider.lookup(name)
             if value is not None:
                 register(value)
-                self.used.add(value)
                 self._cache[name] = value
                 return value
         return None

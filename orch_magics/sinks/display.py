@@ -85,7 +85,6 @@ class DisplaySink:
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.updates = 0  # how many times the publisher was called (benchmarks, tests)
 
     def set_publisher(self, publish: Callable[[Bundle], None] | None) -> None:
         """Where rendered bundles go from now on (None: nobody, the caller pulls)."""
@@ -159,7 +158,6 @@ class DisplaySink:
         if self._publish is None:
             return
         bundle = self.render()
-        self.updates += 1
         try:
             self._publish(bundle)
         except Exception:  # a dead front end must not break the run
@@ -246,10 +244,6 @@ class DisplaySink:
         if status_only:
             snap = replace(snap, lines=[], hidden=0, before=[], after=[])
         return {"text/plain": render_text(snap), "text/html": render_html(snap)}
-
-    def status_text(self) -> str:
-        with self._lock:
-            return self._status()
 
 
 _PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
