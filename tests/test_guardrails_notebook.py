@@ -11,6 +11,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from lab import open_notebook, run_first, runner
+
 CONFIG = """\
 environments:
   local: {{layers: []}}
@@ -71,24 +73,9 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
     nbformat.write(nb, jupyterlab.root / "guarded.ipynb")
     page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
     try:
-        page.goto(f"{jupyterlab.url}/lab/workspaces/guarded/tree/guarded.ipynb"
-                  f"?token={jupyterlab.token}&reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.get_by_text("Python 3 (orch) | Idle").wait_for(timeout=60_000)
-        cells = page.locator(".jp-Notebook .jp-Cell")
-
-        def run(index: int) -> None:
-            cells.nth(index).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
-
-        for attempt in range(4):  # the first execute can race the kernel connection
-            run(0)
-            try:
-                page.wait_for_selector("text=loaded 2 environment(s)", timeout=10_000)
-                break
-            except Exception:
-                if attempt == 3:
-                    raise
+        cells = open_notebook(page, jupyterlab, "guarded.ipynb")
+        run = runner(page, cells)
+        run_first(page, run, "loaded 2 environment(s)")
         # A wrong name refuses the run with one line; nothing is recorded.
         run(1)
         field = cells.nth(1).locator("input.jp-Stdin-input")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from lab import open_notebook, run_first, runner
+
 pytestmark = pytest.mark.browser
 
 
@@ -32,24 +34,9 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        page.goto(jupyterlab.lab_url("stdin.ipynb"))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        # wait for the orch kernel to be connected and idle (status bar)
-        page.get_by_text("Python 3 (orch) | Idle").wait_for(timeout=60_000)
-        cells = page.locator(".jp-Notebook .jp-Cell")
-
-        def run(index: int) -> None:
-            cells.nth(index).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
-
-        for attempt in range(4):  # the first execute can race the kernel connection
-            run(0)
-            try:
-                page.wait_for_selector("text=loaded 2 environment(s)", timeout=10_000)
-                break
-            except Exception:
-                if attempt == 3:
-                    raise
+        cells = open_notebook(page, jupyterlab, "stdin.ipynb")
+        run = runner(page, cells)
+        run_first(page, run, "loaded 2 environment(s)")
         run(1)
         box = cells.nth(1).locator(".orch-stdin textarea")
         box.wait_for(timeout=30_000)
@@ -103,24 +90,6 @@ VIEW_CELLS = [
 ]
 
 
-def _open(page, jupyterlab, name: str):
-    # a workspace of its own, reset: only this notebook is open
-    page.goto(f"{jupyterlab.url}/lab/workspaces/{name.replace('.', '-')}/tree/{name}"
-              f"?token={jupyterlab.token}&reset")
-    page.wait_for_selector(f".lm-TabBar-tab.lm-mod-current:has-text('{name}')",
-                           timeout=60_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.get_by_text("Python 3 (orch) | Idle").wait_for(timeout=60_000)
-    return page.locator(".jp-Notebook .jp-Cell")
-
-
-def _runner(page, cells):
-    def run(index: int) -> None:
-        cells.nth(index).locator(".cm-content").click()
-        page.keyboard.press("Shift+Enter")
-    return run
-
-
 def _left_and_size(locator) -> tuple[float, str]:
     return locator.evaluate(
         "e => { const r = document.createRange(); r.selectNodeContents(e);"
@@ -134,16 +103,9 @@ def test_what_a_cell_shows(jupyterlab, chromium, artifacts):
     context = chromium.new_context(viewport={"width": 1280, "height": 1400})
     page = context.new_page()
     try:
-        cells = _open(page, jupyterlab, "view.ipynb")
-        run = _runner(page, cells)
-        for attempt in range(4):  # the first execute can race the kernel connection
-            run(0)
-            try:
-                page.wait_for_selector("text=loaded 2 environment(s)", timeout=10_000)
-                break
-            except Exception:
-                if attempt == 3:
-                    raise
+        cells = open_notebook(page, jupyterlab, "view.ipynb")
+        run = runner(page, cells)
+        run_first(page, run, "loaded 2 environment(s)")
         run(1)
         run(2)
         status = cells.nth(2).locator(".orch-status")
@@ -236,7 +198,7 @@ def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
     context = chromium.new_context(viewport={"width": 1280, "height": 1400})
     page = context.new_page()
     try:
-        cells = _open(page, jupyterlab, "view-copy.ipynb")
+        cells = open_notebook(page, jupyterlab, "view-copy.ipynb")
         failed = cells.nth(9)
         failed.locator(".orch-status").wait_for(timeout=30_000)
         assert "✗ failed, exit 3" in failed.locator(".orch-status").inner_text()
