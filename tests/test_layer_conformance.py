@@ -27,8 +27,10 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.local import LocalLauncher
 from orch_magics.layers.registry import kind_names
+from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.secrets.placeholders import Resolver
 from streams import collect
 
 #: Fixtures a chain needs, and its layers (YAML flow mappings) built from them.
@@ -40,31 +42,56 @@ def _docker(dockerd: Any, **extra: str) -> str:
         {"container": "orch-test", "docker_host": dockerd.host, **extra}) + "}"
 
 
+def _podman(podman: Any) -> str:
+    return "{type: podman, config: " + json.dumps(
+        {"container": "orch-test", "podman_host": podman.host}) + "}"
+
+
+def _sudo_behind_ssh(ssh_lab: Any, sudo_lab: Any) -> list[str]:
+    """bastion (root) → inner host as an unprivileged user → sudo with a password rule."""
+    sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
+    return [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner", user=sudo_lab.login),
+            sudo_lab.layer(sudo_lab.target, password=True)]
+
+
 CHAINS: dict[str, Chain] = {
     "local": ((), lambda: ["{type: local, config: {environment: {LAYER_VAR: local}}}"]),
     "ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-loop")]),
     "docker": (("dockerd",), lambda dockerd: [_docker(dockerd)]),
+    "podman": (("podman",), lambda podman: [_podman(podman)]),
+    "sudo": (("sudo_lab",), lambda sudo_lab: [sudo_lab.layer(sudo_lab.free)]),
     # compositions the fixtures make cheap
     "ssh→ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-bastion"),
                                                ssh_lab.layer("orch-inner")]),
     "ssh→docker": (("ssh_lab", "dockerd"),
                    lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), _docker(dockerd)]),
+    "ssh→podman": (("ssh_lab", "podman"),
+                   lambda ssh_lab, podman: [ssh_lab.layer("orch-loop"), _podman(podman)]),
+    # an unprivileged user becomes another one, with a password, through sudo (NOPASSWD above)
+    "sudo→sudo": (("sudo_lab",), lambda sudo_lab: [
+        sudo_lab.layer(sudo_lab.login), sudo_lab.layer(sudo_lab.target, password=True)]),
+    "ssh→ssh→sudo": (("ssh_lab", "sudo_lab"), _sudo_behind_ssh),
 }
 COMPOSED = [name for name in CHAINS if "→" in name]
 _tokens = itertools.count()
 
 
 @pytest.fixture(params=[*kind_names(), *COMPOSED])
-async def executor(request: pytest.FixtureRequest, base: LocalLauncher) -> AsyncIterator[LayeredExecutor]:
-    """An executor whose innermost layer is the kind (or chain) under test."""
+async def executor(request: pytest.FixtureRequest, base: LocalLauncher,
+                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LayeredExecutor]:
+    """An executor whose innermost layer is the kind (or chain) under test (a sudo password
+    is the `{{secret:sudo_pw}}` of the layers, resolved as plans resolve it)."""
     name = request.param
     if name not in CHAINS:
         pytest.fail(f"layer kind {name!r} has no conformance chain: add it to CHAINS in "
                     f"{Path(__file__).name}")
     needs, build = CHAINS[name]
     layers = build(*(request.getfixturevalue(f) for f in needs))
+    if "sudo_lab" in needs:
+        monkeypatch.setenv("ORCH_SECRET_SUDO_PW", request.getfixturevalue("sudo_lab").password)
     text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
-    yield LayeredExecutor(base, load_config_text(text).environments["it"].layers)
+    environment = load_config_text(text).environments["it"]
+    yield LayeredExecutor(base, resolve_layers(environment, Resolver()))
 
 
 def token() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..process.environ import PLACEHOLDER
+from ..process.environ import PLACEHOLDER, without_secret_variables
 from .base import Launcher
 
 
@@ -52,7 +52,8 @@ class SSHKind:
         return f"ssh {config.host}"
 
     def wrap(self, config: SSHConfig, inner: Launcher, label: str) -> Launcher:
-        from .ssh_launcher import SSHLauncher
+        with without_secret_variables():  # the SDK's import starts helper processes
+            from .ssh_launcher import SSHLauncher
 
         return SSHLauncher(config, inner, label)
 

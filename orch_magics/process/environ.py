@@ -7,8 +7,10 @@ variables the `env` secrets provider reads: this machine's processes never inher
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 
 PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
 #: `{{secret:db_password}}` is read from `$ORCH_SECRET_DB_PASSWORD` by the env provider.
@@ -18,3 +20,18 @@ SECRET_ENV_PREFIX = "ORCH_SECRET_"
 def inherited_environ() -> dict[str, str]:
     """This process's environment minus the secret provider's variables (for local children)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(SECRET_ENV_PREFIX)}
+
+
+@contextlib.contextmanager
+def without_secret_variables() -> Iterator[None]:
+    """Take the secret provider's variables out of `os.environ` for the duration.
+
+    For importing an SDK: asyncssh's import probes for liboqs with ctypes.util.find_library,
+    which runs the C compiler with this process's environment.
+    """
+    taken = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(SECRET_ENV_PREFIX)}
+    try:
+        yield
+    finally:
+        for key, value in taken.items():
+            os.environ.setdefault(key, value)

@@ -1,0 +1,72 @@
+"""The `sudo` layer kind: run as another user at the previous place. Imports no runtime.
+
+A sudo hop rewrites each command to start through `sudo -S` on the place before it (this
+machine, an ssh host, a container that has sudo). The password, when sudo asks, goes to its
+stdin prompt, never on an argv. The runtime is in `sudo_launcher.py`, `sudo_handshake.py` and
+`sudo_process.py`, imported by `wrap` only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ..process.environ import PLACEHOLDER
+from .base import Launcher
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _secret_only(value: str | None) -> None:
+    if value is not None and not PLACEHOLDER.fullmatch(value.strip()):
+        raise ValueError("write the sudo password as a {{secret:NAME}} placeholder, never in "
+                         "clear")
+
+
+def _user_name(value: str) -> None:
+    if not value or value.startswith("-") or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not a user name (or #uid)")
+
+
+def _variable_names(names: tuple[str, ...]) -> None:
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        raise ValueError(f"not variable names: {', '.join(map(repr, bad))}")
+
+
+@dataclass(frozen=True)
+class SudoConfig:
+    """Run commands as another user through sudo, at the place of the previous layer."""
+
+    user: str = field(default="root", metadata={"doc": "Target user (name or #uid).",
+                                                "check": _user_name})
+    password: str | None = field(
+        default=None, metadata={"doc": "The sudo password of the login user, only as a "
+                                       "{{secret:NAME}} placeholder (none for NOPASSWD rules).",
+                                "check": _secret_only})
+    login: bool = field(default=False, metadata={
+        "doc": "Run a login shell first (`sudo -i`: the target's environment and home)."})
+    preserve_env: tuple[str, ...] = field(default=(), metadata={
+        "doc": "Variables of the previous place that sudo keeps (`--preserve-env=…`).",
+        "check": _variable_names})
+    timeout: float = field(default=15.0, metadata={
+        "doc": "Seconds for sudo to authenticate and start the command.", "gt": 0})
+
+
+class SudoKind:
+    """`sudo`: another user at the previous place (the command passes through `sudo -S`)."""
+
+    name: ClassVar[str] = "sudo"
+    Config: ClassVar[type] = SudoConfig
+
+    def label(self, config: SudoConfig) -> str:
+        return f"sudo {config.user}"
+
+    def wrap(self, config: SudoConfig, inner: Launcher, label: str) -> Launcher:
+        from .sudo_launcher import SudoLauncher
+
+        return SudoLauncher(config, inner, label)
+
+
+KIND = SudoKind()

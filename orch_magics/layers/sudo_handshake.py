@@ -1,0 +1,186 @@
+"""The conversation with sudo before the command runs: prompt, password, start, pid.
+
+The previous place runs ``sudo -S -p PROMPT -u USER [-i] -- sh -c BOOT``. On the stream where
+sudo talks (stderr; the one terminal stream under a TTY):
+
+1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
+   one means the password was wrong, a prompt without a configured password is an error;
+2. BOOT prints ``TOKEN`` once sudo has let it run, then reads the script from stdin (so no
+   user text crosses `sudo -i`'s re-quoting by a login shell, which expands `$NAME` and drops
+   newlines: BOOT itself holds neither). The script starts `remote.py`'s wrapper as a process
+   group of its own (`setsid`, as sshd and runc do), and its preamble follows;
+3. the wrapper reports its pid: the command runs. Anything else said before is kept as output.
+
+sudo exiting first (refused, unknown user, no sudo there) is a one-line error in our words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from ..errors import AuthError, LayerError
+from ..process.command import Command
+from ..process.events import Event, Exit, Stderr, Stdout
+from ..process.handle import ProcessHandle, StdinWriter
+from .remote import PID_MARK, preamble, wrapped_argv
+
+#: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`).
+LEAD = ("_orch_s=\nif read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && "
+        "[ \"$_orch_g\" != \"$$\" ] && command -v setsid >/dev/null 2>&1; then "
+        "_orch_s=setsid; fi\nexec $_orch_s ")
+
+
+@dataclass
+class Script:
+    """One sudo invocation: its argv, and what is sent once sudo lets it run."""
+
+    argv: list[str]
+    prompt: bytes
+    token: bytes
+    tty: bool
+    body: bytes  # the script BOOT reads
+    pre: bytes  # the wrapper's preamble (variables, directory)
+
+
+def build(command: Command, sudo_options: list[str]) -> Script:
+    """The sudo argv for `command` (options such as -u USER before `--`) and its stdin parts."""
+    nonce = os.urandom(8).hex()
+    prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
+    pre = preamble(command)
+    lead = LEAD
+    if command.tty:  # BOOT made the terminal raw to read the script: the preamble restores it
+        pre += b'stty "$_orch_tty0" 2>/dev/null; unset _orch_tty0\n'
+        lead = "export _orch_tty0\n" + lead
+    body = (lead + shlex.join(wrapped_argv(command.argv, len(pre)))).encode()
+    read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
+    boot = f"echo {token} >&2; {read}"
+    if command.tty:
+        boot = f'_orch_tty0="$(stty -g)"; stty raw -echo; {boot}'
+    argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", "sh", "-c", boot]
+    return Script(argv, prompt.encode(), token.encode(), command.tty, body, pre)
+
+
+@dataclass
+class Started:
+    """sudo let the command run: its pid (a process group), and output to pass on first."""
+
+    events: AsyncIterator[Event]
+    pid: int
+    stdin: StdinWriter
+    early: list[Event] = field(default_factory=list)
+
+
+class Refused(Exception):
+    """sudo did not run the command: `message` says why (in our words), `cls` how to raise it."""
+
+    def __init__(self, message: str, cls: type[LayerError] = LayerError) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cls = cls
+
+
+class Conversation:
+    """Reads the talking stream until the wrapper's pid line, answering sudo on the way."""
+
+    def __init__(self, handle: ProcessHandle, script: Script, password: str | None,
+                 user: str) -> None:
+        self.handle = handle
+        self.script = script
+        self.password = password
+        self.user = user
+        self.raw = b""  # the talking stream, not yet understood
+        self.said = b""  # what sudo said besides its prompts (for errors)
+        self.early: list[Event] = []  # the other stream's output, kept for later
+        self.prompts = 0
+        self.let_in = False
+
+    def talking(self, event: Stdout | Stderr) -> bool:
+        """Is this chunk from the stream sudo and the wrapper talk on?"""
+        return isinstance(event, Stdout) if self.script.tty else isinstance(event, Stderr)
+
+    async def run(self) -> Started:
+        events = self.handle.events()
+        async for event in events:
+            if isinstance(event, Exit):
+                raise self.refusal(event)
+            if not self.talking(event):
+                self.early.append(event)
+                continue
+            self.raw += event.data
+            pid = self.advance()
+            if pid is not None:
+                return Started(events, pid, self.handle.stdin, self.early)
+        raise Refused("sudo ended without an exit status")
+
+    def advance(self) -> int | None:
+        """Act on what `raw` holds now; the pid once the wrapper reported it."""
+        s = self.script
+        while not self.let_in and s.prompt in self.raw:
+            before, _, self.raw = self.raw.partition(s.prompt)
+            self.said += before
+            self.answer()
+        if not self.let_in:
+            i = self.raw.find(s.token + b"\n")
+            if i < 0:
+                return None
+            self.keep(self.raw[:i])
+            self.raw = self.raw[i + len(s.token) + 1:]
+            self.let_in = True
+            self.handle.stdin.write(s.body + s.pre)
+        i = self.raw.find(PID_MARK)
+        j = self.raw.find(b"\n", i)
+        if i < 0 or j < 0:
+            return None
+        pid = int(self.raw[i + len(PID_MARK):j].rstrip(b"\r") or b"0")
+        self.keep(self.raw[:i] + self.raw[j + 1:])
+        return pid or None
+
+    def answer(self) -> None:
+        self.prompts += 1
+        if self.password is None:
+            raise Refused(f"sudo asks for a password to run commands as {self.user!r} and the "
+                          f"sudo layer has none: add password: \"{{{{secret:NAME}}}}\" (or use "
+                          f"a NOPASSWD rule)", AuthError)
+        if self.prompts > 1:
+            raise Refused(f"sudo did not accept the password (to run commands as "
+                          f"{self.user!r}): check the secret given as the layer's password",
+                          AuthError)
+        self.handle.stdin.write(self.password.encode("utf-8") + b"\n")
+
+    def keep(self, data: bytes) -> None:
+        if data:
+            self.early.append(Stdout(data) if self.script.tty else Stderr(data))
+
+    def refusal(self, end: Exit) -> Refused:
+        """sudo (or the place) ended before the command ran: why, in one line."""
+        if end.error is not None:
+            return Refused(str(getattr(end.error, "reason", end.error)), type(end.error)
+                           if isinstance(end.error, LayerError) else LayerError)
+        text = (self.said + self.raw).decode("utf-8", "replace")
+        return Refused(*explain(text, end, self.user, self.prompts))
+
+
+_EXECUTE = re.compile(r"to execute '.*' as ")
+
+
+def explain(text: str, end: Exit, user: str, prompts: int) -> tuple[str, type[LayerError]]:
+    """sudo's own words (its last line, without the command it quotes) as our error."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    said = _EXECUTE.sub("to run commands as ", lines[-1] if lines else "")
+    said = said.removeprefix("sudo: ")
+    low = text.lower()
+    if end.code == 127 and "sudo" in low and "not found" in low:
+        return "sudo is not installed there (command not found)", LayerError
+    if "incorrect password" in low or (prompts and "sorry, try again" in low):
+        return ("sudo did not accept the password (to run commands as "
+                f"{user!r}): check the secret given as the layer's password"), AuthError
+    if "not allowed" in low or "not in the sudoers" in low or "may not run" in low:
+        return f"sudo refused: {said}", AuthError
+    if "unknown user" in low:
+        return f"sudo: unknown user {user!r}", LayerError
+    status = f"exit {end.code}" if end.code is not None else f"signal {end.signal}"
+    return f"sudo failed ({status}){': ' + said if said else ''}", LayerError

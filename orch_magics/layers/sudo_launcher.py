@@ -1,0 +1,106 @@
+"""Sudo hops: each command starts through `sudo -S` on the place before (see sudo_handshake.py).
+
+A sudo hop is a place of its own (another user at the same host), one hop beyond the previous
+place, with no capability to carry connections. Signals go the same way as the command: a
+short `sudo … kill -SIG -PGID` with the same credentials, since the user before sudo may not
+signal the user after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from ..errors import LayerError
+from ..process.command import Command
+from ..process.handle import ProcessHandle
+from .base import Launcher
+from .remote import kill_group_line
+from .sudo_handshake import Conversation, Refused, Started, build
+from .sudo_process import SudoBackend
+
+if TYPE_CHECKING:  # the kind module imports this one inside wrap()
+    from .sudo import SudoConfig
+
+#: Seconds a sudo that refused (or an abandoned start) may take to end before it is killed.
+END_GRACE = 2.0
+
+
+class SudoLauncher(Launcher):
+    """Runs commands as `config.user` through sudo at the previous place."""
+
+    def __init__(self, config: SudoConfig, inner: Launcher, label: str) -> None:
+        self.adopt(inner, label)
+        self.config = config
+
+    @property
+    def key(self) -> Hashable:
+        assert self.inner is not None
+        return ("sudo", self.inner.key, self.config.user, self.config.login)
+
+    @property
+    def where(self) -> str:
+        """The previous place, in words."""
+        assert self.parent is not None
+        return "this machine" if self.parent.depth == 0 else self.parent.label
+
+    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
+        """An error of class `cls` naming this hop."""
+        return cls(message, hop=self.depth, layer=self.label)
+
+    def options(self) -> list[str]:
+        """sudo's options for this layer (before `--`)."""
+        cfg = self.config
+        opts = ["-u", cfg.user]
+        if cfg.login:
+            opts.append("-i")
+        if cfg.preserve_env:
+            opts.append("--preserve-env=" + ",".join(cfg.preserve_env))
+        return opts
+
+    async def start(self, command: Command) -> Started:
+        """Start `command` through sudo at the previous place; it runs when this returns."""
+        script = build(command, self.options())
+        assert self.inner is not None
+        handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty))
+        talk = Conversation(handle, script, self.config.password, self.config.user)
+        try:
+            return await asyncio.wait_for(talk.run(), self.config.timeout)
+        except Refused as exc:
+            await _end(handle)
+            raise self.error(f"{exc.message} (at {self.where})", exc.cls) from None
+        except asyncio.TimeoutError:
+            await _end(handle)
+            said = talk.said.decode("utf-8", "replace").strip().splitlines()
+            raise self.error(f"sudo did not start the command within "
+                             f"{self.config.timeout:g} s (at {self.where})"
+                             + (f" (it said: {said[-1][:200]})" if said else "")) from None
+        except BaseException:
+            await _end(handle)
+            raise
+
+    async def launch(self, command: Command) -> ProcessHandle:
+        started = await self.start(command)
+        backend = SudoBackend(started, tty=command.tty, signal_group=self.signal_group,
+                              error=self.error)
+        return ProcessHandle(backend, command, chain=self.chain)
+
+    async def signal_group(self, pgid: int, sig: int) -> None:
+        """`kill -SIG -PGID` as the target user (a second, short sudo run)."""
+        kill = Command(("sh", "-c", kill_group_line(pgid, sig)))
+        started = await self.start(kill)
+        async for _ in started.events:
+            pass
+
+
+async def _end(handle: ProcessHandle) -> None:
+    """Let a sudo that will not run the command end (EOF first, then the stop ladder)."""
+    handle.stdin.close()
+    handle.discard_output()
+    try:
+        await asyncio.wait_for(handle.wait(), END_GRACE)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(Exception):
+            await handle.stop((0.5, 0.5))

@@ -1,0 +1,102 @@
+"""The podman layer on a real podman: where it finds the socket, and the errors that apply."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher
+from orch_magics.config.loader import layer_spec, load_config_text
+from orch_magics.errors import ConfigError, ConnectError, LayerError
+from orch_magics.layers.podman import ROOTFUL, PodmanConfig, socket_address
+from streams import collect
+
+
+def executor(base: LocalLauncher, **config: Any) -> LayeredExecutor:
+    config.setdefault("container", "orch-test")
+    return LayeredExecutor(base, [layer_spec("podman", PodmanConfig(**config))])
+
+
+async def test_runs_in_the_container_found_through_container_host(base, podman,
+                                                                  monkeypatch) -> None:
+    monkeypatch.setenv("CONTAINER_HOST", podman.host)
+    handle = await executor(base).launch(Command.shell("cat; hostname >/dev/null; exit 4"))
+    handle.stdin.write(b"through podman\n")
+    handle.stdin.close()
+    out, err, end = await collect(handle)
+    assert (out, err, end) == (b"through podman\n", b"", Exit(code=4))
+    assert handle.chain == "local → podman orch-test"
+
+
+def test_socket_order(monkeypatch, tmp_path) -> None:
+    """podman_host / docker_host, then CONTAINER_HOST, $XDG_RUNTIME_DIR's, the rootful one."""
+    cfg = PodmanConfig(container="c")
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert socket_address(cfg, 0) == ROOTFUL == "unix:///run/podman/podman.sock"
+    (tmp_path / "podman").mkdir()
+    (tmp_path / "podman" / "podman.sock").touch()
+    assert socket_address(cfg, 0) == f"unix://{tmp_path}/podman/podman.sock"
+    monkeypatch.setenv("CONTAINER_HOST", "unix:///run/x.sock")
+    assert socket_address(cfg, 0) == "unix:///run/x.sock"
+    for key in ("podman_host", "docker_host"):
+        given = PodmanConfig(container="c", **{key: "unix:///given.sock"})
+        assert socket_address(given, 0) == socket_address(given, 2) == "unix:///given.sock"
+    # this machine's variables say nothing about a host behind ssh
+    assert socket_address(cfg, 1) == ROOTFUL
+
+
+def test_config_errors_point_at_the_line() -> None:
+    bad = ("environments:\n  it:\n    layers:\n      - {type: podman, config: "
+           "{container: c, podman_host: 'ssh://h/x.sock'}}\n")
+    with pytest.raises(ConfigError, match=r":4:.*unsupported docker host 'ssh://h/x.sock'"):
+        load_config_text(bad)
+    both = bad.replace("'ssh://h/x.sock'", "unix:///a, docker_host: unix:///b")
+    with pytest.raises(ConfigError, match="podman_host or docker_host, not both"):
+        load_config_text(both)
+    typo = bad.replace("podman_host: 'ssh://h/x.sock'", "podman_hots: unix:///a")
+    with pytest.raises(ConfigError, match="did you mean 'podman_host'"):
+        load_config_text(typo)
+
+
+async def test_service_not_running_says_podman(base, tmp_path) -> None:
+    missing = tmp_path / "podman.sock"
+    with pytest.raises(ConnectError) as err:
+        await executor(base, podman_host=f"unix://{missing}").launch(Command.of(["true"]))
+    text = str(err.value)
+    assert text.startswith("hop 1 (podman orch-test): ") and str(missing) in text
+    assert "no such socket" in text and "podman system service" in text
+    assert "docker" not in text and "\n" not in text
+    dead = tmp_path / "dead.sock"  # a socket nobody listens on
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(dead))
+        with pytest.raises(ConnectError, match="connection refused"):
+            await executor(base, podman_host=f"unix://{dead}").launch(Command.of(["true"]))
+
+
+async def test_container_not_found_suggests_a_running_one(base, podman) -> None:
+    with pytest.raises(LayerError) as err:
+        await executor(base, podman_host=podman.host, container="orch-tset").launch(
+            Command.of(["true"]))
+    assert "container 'orch-tset' not found" in str(err.value)
+    assert "did you mean 'orch-test'?" in str(err.value) and err.value.hop == 1
+
+
+async def test_container_not_running(base, podman) -> None:
+    with pytest.raises(LayerError, match=r"container 'orch-stopped' is not running"):
+        await executor(base, podman_host=podman.host, container="orch-stopped").launch(
+            Command.of(["true"]))
+
+
+async def test_behind_ssh_the_socket_is_forwarded(base, podman, ssh_lab) -> None:
+    text = ("environments:\n  it:\n    layers:\n"
+            f"      - {ssh_lab.layer('orch-loop')}\n"
+            f"      - {{type: podman, config: {{container: orch-test, "
+            f"podman_host: '{podman.host}'}}}}\n")
+    ex = LayeredExecutor(base, load_config_text(text).environments["it"].layers)
+    handle = await ex.launch(Command.shell("echo in; echo err >&2"))
+    handle.stdin.close()
+    assert await collect(handle) == (b"in\n", b"err\n", Exit(code=0))
+    assert handle.chain.endswith("ssh orch-loop → podman orch-test")

@@ -1,0 +1,260 @@
+"""The sudo layer on a real sudo: password and NOPASSWD rules, refusals, secrets, signals.
+
+Every chain starts as root, so an unprivileged user is reached first: locally with a sudo
+layer from root (root needs no password), behind ssh by logging in as that user on the ssh
+lab's inner host (`ssh → ssh → sudo`). The password rule and the NOPASSWD rule are the
+sudo_lab fixture's (tests/fixtures/sudo.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import AuthError, LayerError
+from orch_magics.executor import LayeredExecutor
+from orch_magics.plan import resolve_layers
+from orch_magics.process.command import Command
+from orch_magics.process.events import Exit
+from orch_magics.secrets.placeholders import Resolver
+from streams import collect
+
+
+def chain(sudo_lab: Any, ssh_lab: Any | None, last: str) -> list[str]:
+    """The layers that reach `sudo_lab.login`, then `last` (a sudo layer)."""
+    if ssh_lab is None:
+        return [sudo_lab.layer(sudo_lab.login), last]
+    sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
+    return [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner", user=sudo_lab.login),
+            last]
+
+
+def config_text(envs: dict[str, list[str]], services: str = "") -> str:
+    text = "environments:\n"
+    for name, layers in envs.items():
+        text += f"  {name}:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+    return text + (f"services:\n{services}" if services else "")
+
+
+def executor(base: Any, layers: list[str]) -> LayeredExecutor:
+    environment = load_config_text(config_text({"it": layers})).environments["it"]
+    return LayeredExecutor(base, resolve_layers(environment, Resolver()))
+
+
+@pytest.fixture(params=["local", "ssh"])
+def where(request: pytest.FixtureRequest) -> Any:
+    """None (this machine) or the ssh lab: the sudo layer runs there."""
+    return request.getfixturevalue("ssh_lab") if request.param == "ssh" else None
+
+
+async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
+    handle = await ex.launch(command)
+    handle.stdin.write(stdin)
+    handle.stdin.close()
+    return await asyncio.wait_for(collect(handle), 60)
+
+
+async def test_password_rule_runs_as_the_target(base, sudo_lab, where, monkeypatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.target, password=True)))
+    out, err, end = await run(ex, Command.shell("id -un; cat"), b"fed on stdin\n")
+    assert (out.decode(), err, end) == (f"{sudo_lab.target}\nfed on stdin\n", b"", Exit(code=0))
+
+
+async def test_nopasswd_rule_needs_no_password(base, sudo_lab, where) -> None:
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.free)))
+    out, err, end = await run(ex, Command.shell("id -un"))
+    assert (out.decode(), err, end) == (f"{sudo_lab.free}\n", b"", Exit(code=0))
+
+
+async def test_wrong_password_is_a_one_line_error(base, sudo_lab, where, monkeypatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "not-the-password")
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.target, password=True)))
+    with pytest.raises(AuthError) as err:
+        await ex.launch(Command.shell("id"))
+    text = str(err.value)
+    assert "did not accept the password" in text and "\n" not in text
+    assert f"sudo {sudo_lab.target}" in text and "not-the-password" not in text
+
+
+async def test_password_asked_but_none_configured(base, sudo_lab, where) -> None:
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.target)))
+    with pytest.raises(AuthError, match=r"asks for a password .* has none: add password: "
+                                        r"\"\{\{secret:NAME\}\}\""):
+        await ex.launch(Command.shell("id"))
+
+
+async def test_refused_user_is_a_clear_error(base, sudo_lab, where, monkeypatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer("root", password=True)))
+    with pytest.raises(AuthError) as err:
+        await ex.launch(Command.shell("id"))
+    text = str(err.value)
+    assert "sudo refused" in text and "not allowed to run commands as root" in text
+    assert "\n" not in text and "orch-sudo" not in text  # not the inner workings
+
+
+async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
+    ex = executor(base, [sudo_lab.layer("no-such-user-xyz")])
+    with pytest.raises(LayerError, match="unknown user 'no-such-user-xyz'"):
+        await ex.launch(Command.shell("id"))
+    # a place without sudo on its PATH
+    no_sudo = "{type: local, config: {environment: {PATH: " + str(tmp_path) + "}}}"
+    ex = executor(base, [no_sudo, sudo_lab.layer(sudo_lab.free)])
+    with pytest.raises(LayerError, match="sudo is not installed there"):
+        await ex.launch(Command.shell("id"))
+
+
+async def test_login_shell_and_preserved_variables(base, sudo_lab, monkeypatch) -> None:
+    monkeypatch.setenv("ORCH_KEPT", "kept value")
+    monkeypatch.setenv("ORCH_DROPPED", "dropped value")
+    profile = sudo_lab.home / ".profile"
+    profile.write_text("export ORCH_PROFILE=read\n")
+    args = ["$HOME", "a b", "line\nbreak", "`id`", "$(id)", "'\"", "\\", ""]
+    script = ('printf "[%s]" "$PWD" "$ORCH_KEPT" "$ORCH_DROPPED" "${ORCH_PROFILE-}"; '
+              'printf "<%s>" "$@"')
+    try:
+        for login in (False, True):
+            ex = executor(base, [sudo_lab.layer(sudo_lab.login, login=str(login).lower(),
+                                                preserve_env="[ORCH_KEPT]")])
+            out, err, end = await run(ex, Command(("sh", "-c", script, "sh", *args),
+                                                  cwd=None if login else "/tmp"))
+            assert (end, err) == (Exit(code=0), b"")
+            # the argv arrives unchanged, even through the login shell of `sudo -i`
+            assert out.decode() == (f"[{sudo_lab.home if login else '/tmp'}][kept value][]"
+                                    f"[{'read' if login else ''}]"
+                                    + "".join(f"<{a}>" for a in args))
+    finally:
+        profile.unlink()
+
+
+async def test_tty_run_through_sudo(base, sudo_lab) -> None:
+    ex = executor(base, [sudo_lab.layer(sudo_lab.free)])
+    command = Command(("sh", "-c", 'test -t 0 && echo "tty $X"; read line; echo "got $line"'),
+                      env={"X": "set"}, tty=True)
+    out, _, end = await run(ex, command, b"typed\n")
+    assert end == Exit(code=0)
+    lines = out.decode().replace("\r", "").splitlines()
+    assert lines[0] == "tty set" and lines[-1] == "got typed", lines
+
+
+def processes_with(text: str) -> list[int]:
+    found = []
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            if text.encode() in Path(path).read_bytes():
+                found.append(int(path.split("/")[2]))
+        except OSError:
+            continue
+    return found
+
+
+async def test_interrupt_at_depth_3_leaves_nothing(base, sudo_lab, ssh_lab, monkeypatch) -> None:
+    """ssh → ssh → sudo: the stop ladder reaches the target user's process group."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, chain(sudo_lab, ssh_lab, sudo_lab.layer(sudo_lab.target,
+                                                                 password=True)))
+    a, b = "913.713", "914.714"
+    handle = await ex.launch(Command.shell(f"trap '' INT; sleep {a} & sleep {b}; echo never"))
+    for _ in range(100):
+        if processes_with(a) and processes_with(b):
+            break
+        await asyncio.sleep(0.05)
+    owners = {Path(f"/proc/{p}").stat().st_uid for p in processes_with(b)}
+    assert owners == {_uid(sudo_lab.target)}
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)
+    assert end.signal is not None, end
+    for _ in range(50):
+        if not processes_with(a) and not processes_with(b) and not processes_with("sudo -S"):
+            break
+        await asyncio.sleep(0.1)
+    assert (processes_with(a), processes_with(b), processes_with("sudo -S")) == ([], [], [])
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
+class Watcher(threading.Thread):
+    """Reads every process's argv and environment while runs go on, keeping any with `needle`."""
+
+    def __init__(self, needle: bytes) -> None:
+        super().__init__(daemon=True)
+        self.needle = needle
+        self.done = threading.Event()
+        self.hits: dict[int, str] = {}
+        self.scans = 0
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for path in glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ"):
+                try:
+                    if self.needle in Path(path).read_bytes():
+                        pid = path.split("/")[2]
+                        argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                        self.hits[int(pid)] = f"{path}: {argv.decode(errors='replace')[:120]}"
+                except OSError:
+                    continue
+            self.scans += 1
+            time.sleep(0.005)
+
+
+def test_sentinel_password_never_leaks(sudo_lab, ssh_lab, tmp_path, monkeypatch,
+                                       capfd) -> None:
+    """Not on any argv or environment of any process, not in output, logs or errors."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "logs"))
+    last = sudo_lab.layer(sudo_lab.target, password=True)
+    text = config_text({"local": chain(sudo_lab, None, last),
+                        "deep": chain(sudo_lab, ssh_lab, last)},
+                       services="  slow:\n    command: id -un; sleep 1; echo done\n")
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(text)
+    watcher = Watcher(sudo_lab.password.encode())
+    watcher.start()
+    try:
+        orch = Orchestrator(load_config_text(text))
+        seen = []
+        for env in ("local", "deep"):
+            result = orch.run(env, "slow")
+            assert result.ok, result.stderr
+            seen += [result.stdout, result.stderr, repr(result)]
+            named = orch.start(env, "slow", name=f"slow-{env}")
+            named.wait()
+            seen.append(orch.logs(f"slow-{env}"))
+        orch.close()
+        # the CLI reads the secret from its environment (the env provider), as the user set it
+        cli = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                                "deep", "slow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = cli.communicate(timeout=120)
+        assert cli.returncode == 0, err
+        seen += [out.decode(), err.decode()]
+    finally:
+        watcher.done.set()
+        watcher.join()
+    # only the two orch processes (this one and the CLI) hold it, in the provider's variable;
+    # a fork of either shows their memory until it execs, under their command line
+    assert watcher.scans > 10
+    ours = (Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120],
+            " ".join(cli.args)[:120])
+    assert {pid: hit for pid, hit in watcher.hits.items()
+            if pid not in (os.getpid(), cli.pid) and hit.split(": ", 1)[1] not in ours} == {}
+    files = [*(tmp_path / "logs").rglob("*"), *Path(os.environ["XDG_STATE_HOME"]).rglob("*")]
+    logs = "".join(p.read_text(errors="replace") for p in files if p.is_file())
+    assert "slow" in logs  # the logs and the audit trail were written
+    captured = capfd.readouterr()
+    for text_seen in (*map(str, seen), logs, captured.out, captured.err):
+        assert sudo_lab.password not in text_seen
