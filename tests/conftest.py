@@ -13,7 +13,7 @@ from orch_magics.layers.local import LocalLauncher
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["fixtures.sshd", "fixtures.dockerd", "fixtures.jupyter"]
+pytest_plugins = ["fixtures.sshd", "fixtures.dockerd", "fixtures.jupyter", "fixtures.fleet"]
 
 REPO = Path(__file__).resolve().parent.parent
 
