@@ -20,7 +20,6 @@ from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
 from .engine import Run, RunOptions
-from .errors import ConfigError
 from .fleet import FleetOptions, FleetResult, Fleets, LiveFleet
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
@@ -149,7 +148,7 @@ class Orchestrator:
         """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF);
         on a fleet environment, the FleetResult of every target (see docs/fleets.md)."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = _fleet_options(plan, limit, parallel, max_fail, timeout)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
         ticket = self.admit(plan, yes=yes)
@@ -222,7 +221,7 @@ class Orchestrator:
         rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = _fleet_options(plan, limit, parallel, max_fail, timeout)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return self.fleets.start_named(plan, fleet, name, stdin=stdin, sinks=sinks,
                                            close_stdin=close_stdin, yes=yes)
@@ -250,7 +249,7 @@ class Orchestrator:
 
     def ps(self) -> list[RunInfo]:
         """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
-        return self.runs.ps()
+        return self.runs.ps() + [fleet.info() for fleet in self.fleets.named.values()]
 
     def logs(self, name: str, tail: int | None = None, *,
              follow: bool = False) -> str | Iterator[str]:
@@ -259,6 +258,9 @@ class Orchestrator:
         With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
         ending when the run is over for good (no restart pending).
         """
+        fleet = self.fleets.get(name)
+        if fleet is not None:  # labelled lines of every target
+            return iter(fleet.ring.tail(tail)) if follow else "\n".join(fleet.ring.tail(tail))
         entry = self.runs.get(name)
         if follow:
             return follow_lines(entry, tail)
@@ -268,8 +270,12 @@ class Orchestrator:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
         return self.runs.get(name).run
 
-    def stop(self, name: str, timeout: float | None = 30) -> RunResult:
+    def stop(self, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
         """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
+        fleet = self.fleets.get(name)
+        if fleet is not None:
+            fleet.live.stop()
+            return fleet.live.wait(timeout)
         entry = self.runs.get(name)
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
@@ -292,6 +298,8 @@ class Orchestrator:
             entry.supervisor.request_stop()
         for live in spawned:
             live.interrupt()
+        for fleet in self.fleets.named.values():
+            fleet.live.stop()
         for entry in entries:
             try:
                 entry.supervisor.finished.result(timeout)
@@ -314,7 +322,7 @@ class Orchestrator:
         environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md.
         """
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = _fleet_options(plan, limit, parallel, max_fail, timeout)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
         live = self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
@@ -344,19 +352,6 @@ class Orchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fleet_options(plan: RunPlan, limit: str | None, parallel: int | None,
-                   max_fail: int | str | None, timeout: float | None) -> FleetOptions | None:
-    """The fleet options of a run on a fleet environment; None for a single target (where
-    fleet-only options are a mistake)."""
-    options = FleetOptions.of(limit, parallel, max_fail, timeout)
-    if plan.environment.is_fleet:
-        return options
-    if options.given:
-        raise ConfigError(f"environment {plan.environment.name!r} has one target: --limit, "
-                          f"--parallel and --max-fail apply to fleets")
-    return None
 
 
 _LIVE: weakref.WeakSet[Orchestrator] = weakref.WeakSet()

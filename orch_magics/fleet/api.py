@@ -20,7 +20,9 @@ from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..sinks.base import Sink
+from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
+from .named import NamedFleet, free_name
 from .options import FleetOptions
 from .result import FleetResult
 from .runner import FleetRun, SinkFactory, TargetRow
@@ -58,7 +60,7 @@ class Fleets:
     def __init__(self, host: Host) -> None:
         self.host = host
         #: Named fleets (`start` with a name): what `ps`, `logs` and `stop` see.
-        self.named: dict[str, LiveFleet] = {}
+        self.named: dict[str, NamedFleet] = {}
 
     def begin(self, plan: RunPlan, options: FleetOptions, ticket: Ticket, *,
               sinks: Sequence[Sink] | SinkFactory = (), stdin: StdinSource = None,
@@ -111,20 +113,20 @@ class Fleets:
                     stdin: StdinSource = None, close_stdin: bool | None = None,
                     sinks: Sequence[Sink] | SinkFactory = (),
                     yes: str | Collection[str] = ()) -> LiveFleet:
-        """A background fleet under a name (default: the service's, numbered when taken)."""
-        base = name or (plan.service.name if plan.service else "command")
-        if name and name in self.named and not self.named[name].done:
-            raise OrchError(f"a run named {name!r} is still running; stop it or pick "
-                            f"another name")
-        number, chosen = 1, base
-        while not name and chosen in self.named:
-            number += 1
-            chosen = f"{base}-{number}"
+        """A background fleet under a name (default: the service's, numbered when taken):
+        `ps` shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
+        chosen = free_name(self.named, name, plan.service.name if plan.service else "command")
+        extra = sink_factory(sinks)
+        entry = NamedFleet(RingBuffer())
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
-                          sinks=sinks, yes=yes)
+                          sinks=lambda label: (*extra(label), *entry.sinks(label)), yes=yes)
         live.name = chosen
-        self.named[chosen] = live
+        entry.live = live
+        self.named[chosen] = entry
         return live
+
+    def get(self, name: str) -> NamedFleet | None:
+        return self.named.get(name)
 
     def run(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
             sinks: Sequence[Sink] | SinkFactory = (),

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..plan import RunPlan
 
 DEFAULT_PARALLEL = 32
 
@@ -38,6 +39,16 @@ class FleetOptions:
         """Whether any fleet-only option was set (an error on a single-target environment)."""
         return (self.limit is not None or self.parallel != DEFAULT_PARALLEL
                 or self.max_fail is not None)
+
+    def for_plan(self, plan: RunPlan) -> FleetOptions | None:
+        """These options for a run of `plan`; None for a single-target environment (where
+        fleet-only options are a mistake)."""
+        if plan.environment.is_fleet:
+            return self
+        if self.given:
+            raise ConfigError(f"environment {plan.environment.name!r} has one target: "
+                              f"--limit, --parallel and --max-fail apply to fleets")
+        return None
 
     def fail_budget(self, total: int) -> int | None:
         """How many targets may fail before no new one starts (None: no limit)."""

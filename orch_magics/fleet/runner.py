@@ -10,6 +10,7 @@ shows; `on_change` is told of every state change.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ from .targets import Target, expand, resolve
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
+#: Lines of each target's output a live view can show (the RunResult keeps every byte).
+TAIL_LINES = 20
 #: The sinks of one target's output, by label.
 SinkFactory = Callable[[str], Sequence[Sink]]
 
@@ -44,6 +47,7 @@ class TargetRow:
         self.ended: float | None = None
         self.bytes = 0
         self.last_line = ""
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.result: RunResult | None = None
         self.run: Run | None = None
         self._on_change = on_change
@@ -67,9 +71,10 @@ class TargetRow:
         if isinstance(event, (Stdout, Stderr)):
             self.bytes += len(event.data)
             if isinstance(event, Stdout):
-                text = event.data.decode("utf-8", "replace").rstrip("\r\n")
-                if text:
-                    self.last_line = text.rpartition("\n")[2][-200:]
+                lines = event.data.decode("utf-8", "replace").rstrip("\r\n").split("\n")
+                self.tail.extend(line[-200:] for line in lines[-TAIL_LINES:])
+                if lines[-1]:
+                    self.last_line = lines[-1][-200:]
 
     def close(self) -> None:
         pass

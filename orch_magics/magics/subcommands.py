@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config.loader import demo_config_files
+from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
@@ -45,7 +46,7 @@ def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
     print(table(("NAME", "ENV", "SERVICE", "STATE", "PID", "ELAPSED", "EXIT"), rows))
 
 
-def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
+def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun | LiveFleet:
     """A named background run in every front end (also nbclient): output goes to the run's
     ring buffer and log file, read with %orch logs."""
     live = orch.start(args.environment, args.service, name=args.name, yes=args.yes)
@@ -65,7 +66,7 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
         print("(stopped following; the run goes on)")
 
 
-def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | None:
+def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
     return orch.stop(args.name)
 
 
