@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config.loader import demo_config_files
-from ..fleet import FleetResult, LiveFleet
+from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
@@ -27,9 +27,9 @@ def load(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 
 def envs(orch: Orchestrator, args: argparse.Namespace) -> None:
-    print(table(("ENVIRONMENT", "LAYERS", "DESCRIPTION"),
-                [(e.name, e.describe(), e.description or "")
-                 for e in orch.config.environments.values()]))
+    print(table(("ENVIRONMENT", "LAYERS", "TARGETS", "DESCRIPTION"),
+                [(e.name, e.describe(), describe(expand(e.layers)) if e.is_fleet else "1",
+                  e.description or "") for e in orch.config.environments.values()]))
 
 
 def services(orch: Orchestrator, args: argparse.Namespace) -> None:
