@@ -51,14 +51,16 @@ class Gate:
         return Ticket(confirmation, origin)
 
     def begin(self, plan: RunPlan, options: RunOptions, ticket: Ticket | None, chain: str,
-              start: Callable[[RunOptions], Run]) -> Run:
-        """Start the run through `start` once admitted and recorded."""
+              start: Callable[[RunOptions], Run], target: str | None = None) -> Run:
+        """Start the run through `start` once admitted and recorded (`target`: the label of
+        one target of a fleet, written in its audit records)."""
         ticket = ticket or self.admit(plan, interactive=False)
         log = self._audit_log()
         if log is None:
             return start(options)
         confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
-        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation)
+        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation,
+                              target=target)
         log.append(record)  # end records are fsync'ed; a start is followed by its end
         digest = OutputDigest()
         run = start(replace(options, sinks=[*options.sinks, digest]))

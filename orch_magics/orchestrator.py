@@ -20,6 +20,7 @@ from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
 from .engine import Run, RunOptions
+from .fleet import FleetOptions, FleetResult, Fleets, LiveFleet
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import (
@@ -72,6 +73,8 @@ class Orchestrator:
         self.gate = Gate(self._audit_log)
         self._spawned: set[LiveRun] = set()
         self._spawned_lock = threading.Lock()
+        #: Runs on fleet environments (what run/arun/start delegate to for them).
+        self.fleets = Fleets(self)
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -111,13 +114,14 @@ class Orchestrator:
         return self.gate.admit(plan, yes=yes, front_end=front_end)
 
     def begin(self, plan: RunPlan, options: RunOptions = RunOptions(),
-              ticket: Ticket | None = None) -> Run:
+              ticket: Ticket | None = None, target: str | None = None) -> Run:
         """Start a run on the running loop and return its handle (every front end ends here).
 
-        Without a ticket the plan is admitted here without asking anyone, and audited."""
+        Without a ticket the plan is admitted here without asking anyone, and audited
+        (`target`: the label of a fleet's target, kept in its audit records)."""
         launcher = self.launcher_for(plan)
         return self.gate.begin(plan, options, ticket, launcher.chain,
-                               lambda opts: Run(plan, launcher, opts))
+                               lambda opts: Run(plan, launcher, opts), target)
 
     def _audit_log(self) -> AuditLog | None:
         settings = self.config.audit
@@ -138,9 +142,15 @@ class Orchestrator:
                    command: str | Sequence[str] | None = None, stdin: StdinSource = None,
                    timeout: float | None = None, env: Mapping[str, str] | None = None,
                    cwd: str | None = None, sinks: Sequence[Sink] = (),
-                   plan: RunPlan | None = None, yes: str | Collection[str] = ()) -> RunResult:
-        """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF)."""
+                   plan: RunPlan | None = None, yes: str | Collection[str] = (),
+                   limit: str | None = None, parallel: int | None = None,
+                   max_fail: int | str | None = None) -> RunResult | FleetResult:
+        """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF);
+        on a fleet environment, the FleetResult of every target (see docs/fleets.md)."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        if fleet is not None:
+            return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
         ticket = self.admit(plan, yes=yes)
         run = self.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=timeout), ticket)
         try:
@@ -201,7 +211,9 @@ class Orchestrator:
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
               plan: RunPlan | None = None, yes: str | Collection[str] = (),
-              ticket: Ticket | None = None) -> LiveRun:
+              ticket: Ticket | None = None, limit: str | None = None,
+              parallel: int | None = None,
+              max_fail: int | str | None = None) -> LiveRun | LiveFleet:
         """Start a background run under a name (default: the service's) for ps/logs/stop.
 
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
@@ -210,6 +222,10 @@ class Orchestrator:
         rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
         """
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        if fleet is not None:
+            return self.fleets.start_named(plan, fleet, name, stdin=stdin, sinks=sinks,
+                                           close_stdin=close_stdin, yes=yes)
         ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
         if name:
             self.runs.check_free(name)
@@ -234,7 +250,7 @@ class Orchestrator:
 
     def ps(self) -> list[RunInfo]:
         """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
-        return self.runs.ps()
+        return self.runs.ps() + [fleet.info() for fleet in self.fleets.named.values()]
 
     def logs(self, name: str, tail: int | None = None, *,
              follow: bool = False) -> str | Iterator[str]:
@@ -243,6 +259,9 @@ class Orchestrator:
         With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
         ending when the run is over for good (no restart pending).
         """
+        fleet = self.fleets.get(name)
+        if fleet is not None:  # labelled lines of every target
+            return iter(fleet.ring.tail(tail)) if follow else "\n".join(fleet.ring.tail(tail))
         entry = self.runs.get(name)
         if follow:
             return follow_lines(entry, tail)
@@ -252,8 +271,12 @@ class Orchestrator:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
         return self.runs.get(name).run
 
-    def stop(self, name: str, timeout: float | None = 30) -> RunResult:
+    def stop(self, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
         """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
+        fleet = self.fleets.get(name)
+        if fleet is not None:
+            fleet.live.stop()
+            return fleet.live.wait(timeout)
         entry = self.runs.get(name)
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
@@ -276,6 +299,8 @@ class Orchestrator:
             entry.supervisor.request_stop()
         for live in spawned:
             live.interrupt()
+        for fleet in self.fleets.named.values():
+            fleet.live.stop()
         for entry in entries:
             try:
                 entry.supervisor.finished.result(timeout)
@@ -288,14 +313,21 @@ class Orchestrator:
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
             timeout: float | None = None, env: Mapping[str, str] | None = None,
             cwd: str | None = None, sinks: Sequence[Sink] = (),
-            yes: str | Collection[str] = ()) -> RunResult:
+            yes: str | Collection[str] = (), limit: str | None = None,
+            parallel: int | None = None,
+            max_fail: int | str | None = None) -> RunResult | FleetResult:
         """Run to the end and return the RunResult (blocks; Ctrl-C stops the whole chain).
 
         stdin is sent then closed (EOF); without it the process sees EOF at once. `yes` names
-        the protected environment(s) this call may run in without asking.
+        the protected environment(s) this call may run in without asking. On a fleet
+        environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md.
         """
-        live = self.spawn(environment, service, command=command, stdin=stdin, close_stdin=True,
-                          timeout=timeout, env=env, cwd=cwd, sinks=sinks, yes=yes)
+        plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        if fleet is not None:
+            return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
+        live = self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
+                          sinks=sinks, yes=yes, plan=plan)
         return live.wait()
 
     # ---- lifetime ---------------------------------------------------------------------------

@@ -17,9 +17,11 @@ from ..config.loader import demo_config_files, load_config
 from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
+from ..fleet import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from .audit import add_audit_parser, audit_command
+from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .prompt import ask_on_terminal
 from .stream import stream
 
@@ -83,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", action="append", default=[], metavar="ENV",
                      help="run in protected environment ENV without asking (the name must "
                           "match)")
+    add_fleet_options(run)
     sub.add_parser("check", help="validate the config and list what it defines")
     sub.add_parser("ls", help="list environments and services")
     sub.add_parser("schema", help="print the JSON Schema of the config files")
@@ -102,6 +105,8 @@ def _listing(config: Config) -> str:
     for name, env in config.environments.items():
         desc = f"  — {env.description}" if env.description else ""
         out.append(f"  {name:<20} {env.describe()}{desc}")
+        if env.is_fleet:
+            out.append(f"  {'':<20} {describe(expand(env.layers))}")
     out.append("services:")
     for name, svc in config.services.items():
         desc = svc.description or (svc.command if isinstance(svc.command, str)
@@ -162,9 +167,10 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     orch = Orchestrator(config)
     plan = orch.plan(args.environment, service, command=argv or None,
                      env=parse_env_pairs(args.env) or None)
+    fleet = options(args).for_plan(plan) is not None
     if args.dry_run:
-        print(plan.describe())
+        print(dry_run(plan) if fleet else plan.describe())
         return 0
     orch.gate.ask = ask_on_terminal
     ticket = orch.admit(plan, yes=args.yes, front_end="cli")
-    return asyncio.run(stream(orch, plan, ticket, args))
+    return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))

@@ -36,17 +36,17 @@ class FdWriter:
 
     def feed(self, event: Event) -> None:
         if isinstance(event, Stdout) and not self.stdout_broken:
-            if not _write_all(1, event.data):
+            if not write_all(1, event.data):
                 self.stdout_broken = True
                 self._on_broken()
         elif isinstance(event, Stderr):
-            _write_all(2, event.data)
+            write_all(2, event.data)
 
     def close(self) -> None:
         pass
 
 
-def _write_all(fd: int, data: bytes) -> bool:
+def write_all(fd: int, data: bytes) -> bool:
     """Write everything; False when the reader has gone (broken pipe)."""
     view = memoryview(data)
     while view:
@@ -74,7 +74,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
 
     writer = FdWriter(on_broken_stdout=stop)
     sinks = [] if args.json else [writer]
-    stdin = _stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
+    stdin = stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
                      ticket)
@@ -109,7 +109,7 @@ def _on_interrupt(run: Run) -> None:
         loop.add_signal_handler(sig, on_signal)
 
 
-def _stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
+def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
     """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop).
 
     The thread starts when the run first asks for input, so a run refused before it starts

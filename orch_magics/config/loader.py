@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -11,6 +11,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..layers.registry import get_kind, kind_names
+from . import fanout
+from .inventory import Inventory, load_inventories
 from .model import (
     FILTER_KINDS,
     GUARDRAIL_KEYS,
@@ -27,7 +29,7 @@ from .source import Path_, Source, no_gc, parse_source, read_source
 from .suggest import did_you_mean
 from .validate import build_dataclass, kind_name
 
-TOP_KEYS = ("environments", "services", "secrets", "audit")
+TOP_KEYS = ("environments", "services", "secrets", "audit", "inventory")
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
 
@@ -79,17 +81,50 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     secrets = SecretsSettings()
     audit = AuditSettings()
     files = []
+    sources = list(sources)
+    inventories = tuple(p for src, base in sources for p in _inventory_paths(src, base))
+    inventory = _lazy_inventory(inventories)
     with no_gc():
         for src, base in sources:
             files.append(src.file)
-            _load_source(src, environments, services)
+            _load_source(src, environments, services, inventory)
             if "secrets" in src.data:
                 secrets = _secrets(src, base)
             if "audit" in src.data:
                 audit = _audit(src, base)
     _check_allowed_services(environments, services)
     return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
-                  secrets, audit)
+                  secrets, audit, inventories)
+
+
+def _inventory_paths(src: Source, base: Path) -> list[str]:
+    """The `inventory:` files of one source (a path or a list), relative to its directory."""
+    if not isinstance(src.data, dict) or "inventory" not in src.data:
+        return []
+    raw = src.data["inventory"]
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(p, str) and p.strip() for p in items):
+        raise src.error(("inventory",), "inventory must be a file path or a list of them")
+    paths = [base / os.path.expanduser(p) for p in items]
+    for i, path in enumerate(paths):
+        if not path.is_file():
+            at = ("inventory", i) if isinstance(raw, list) else ("inventory",)
+            raise src.error(at, f"inventory file {str(path)!r} not found")
+    return [str(p) for p in paths]
+
+
+def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
+    """The inventory, read on first use (a config without `group:` hosts never reads it)."""
+    loaded: list[Inventory] = []
+
+    def get() -> Inventory:
+        if not paths:
+            raise ConfigError("no inventory is loaded: add `inventory: [FILE]` at the top of "
+                              "a config file")
+        if not loaded:
+            loaded.append(load_inventories(paths))
+        return loaded[0]
+    return get
 
 
 def _audit(src: Source, base: Path) -> AuditSettings:
@@ -120,7 +155,7 @@ def _secrets(src: Source, base: Path) -> SecretsSettings:
 
 
 def _load_source(src: Source, environments: dict[str, Environment],
-                 services: dict[str, Service]) -> None:
+                 services: dict[str, Service], inventory: Callable[[], Inventory]) -> None:
     data = src.data
     if not isinstance(data, dict):
         raise src.error((), "a config file must be a mapping with 'environments' and/or "
@@ -142,7 +177,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
             first = environments[name].location
             raise src.error(path, f"environment {name!r} is defined twice (first at {first})",
                             at_key=True)
-        environments[name] = _environment(name, raw, path, src)
+        environments[name] = _environment(name, raw, path, src, inventory)
     svcs = data.get("services") or {}
     if not isinstance(svcs, dict):
         raise src.error(("services",), "services must be a mapping of names to services")
@@ -162,7 +197,8 @@ def _location(src: Source, path: Path_) -> Location:
     return Location(src.file, pos[0] if pos else None)
 
 
-def _environment(name: str, raw: Any, path: Path_, src: Source) -> Environment:
+def _environment(name: str, raw: Any, path: Path_, src: Source,
+                 inventory: Callable[[], Inventory]) -> Environment:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -175,7 +211,8 @@ def _environment(name: str, raw: Any, path: Path_, src: Source) -> Environment:
     layers_raw = raw.get("layers") or []
     if not isinstance(layers_raw, list):
         raise src.error(path + ("layers",), f"environments.{name}.layers must be a list")
-    layers = tuple(_layer(item, path + ("layers", i), src) for i, item in enumerate(layers_raw))
+    layers = tuple(_layer(item, path + ("layers", i), src, inventory)
+                   for i, item in enumerate(layers_raw))
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise src.error(path + ("description",), "description must be a string")
@@ -190,7 +227,7 @@ def layer_spec(type_: str, config: Any, location: Location | None = None) -> Lay
     return LayerSpec(type_, config, kind.label(config), location)
 
 
-def _layer(raw: Any, path: Path_, src: Source) -> LayerSpec:
+def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory]) -> LayerSpec:
     if not isinstance(raw, dict):
         raise src.error(path, "a layer must be a mapping like {type: ssh, config: {host: ...}}")
     for key in raw:
@@ -205,11 +242,14 @@ def _layer(raw: Any, path: Path_, src: Source) -> LayerSpec:
     if not isinstance(type_, str) or type_ not in kinds:
         raise _unknown_type(src, path + ("type",), "layer", type_, kinds)
     kind = get_kind(type_)
-    config = build_dataclass(kind.Config, raw.get("config"), path + ("config",), src)
+    raw_config, fan = fanout.split(type_, raw.get("config"), path + ("config",), src, inventory)
+    config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
     label = raw.get("name")
     if label is not None and not isinstance(label, str):
         raise src.error(path + ("name",), "a layer's name must be a string")
-    return LayerSpec(type_, config, label or kind.label(config), _location(src, path))
+    if fan is not None and fan.selector is None:
+        label = label or kind.label(replace(config, **{fan.key: fan.written}))
+    return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
 
 
 def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:

@@ -224,13 +224,36 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One target of a fan-out layer: its short label and the config values it sets."""
+
+    label: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """A layer naming several targets: fixed ones (`members`), or a docker label resolved at
+    run time (`selector`). `written` is how the config said it, for listings."""
+
+    key: str
+    written: str
+    members: tuple[Member, ...] = ()
+    selector: str | None = None
+
+
+@dataclass(frozen=True)
 class LayerSpec:
-    """One execution layer of an environment: its kind plus that kind's validated config."""
+    """One execution layer of an environment: its kind plus that kind's validated config.
+
+    With `fanout`, `config` holds what every target shares; each member changes its own key.
+    """
 
     type: str
     config: Any
     label: str
     location: Location | None = field(default=None, compare=False)
+    fanout: FanOut | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +288,11 @@ class Environment:
     def describe(self) -> str:
         """`local → ssh bastion → docker app` rendering of the stack."""
         return " → ".join(["local", *(layer.label for layer in self.layers)])
+
+    @property
+    def is_fleet(self) -> bool:
+        """Whether a layer names several targets (the environment fans out)."""
+        return any(layer.fanout is not None for layer in self.layers)
 
 
 @dataclass(frozen=True)
@@ -323,6 +351,8 @@ class Config:
     files: tuple[str, ...] = ()
     secrets: SecretsSettings = SecretsSettings()
     audit: AuditSettings = AuditSettings()
+    #: The Ansible inventory files read (`inventory:` at the top of a file).
+    inventories: tuple[str, ...] = ()
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`, or a ConfigError with did-you-mean."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import get_kind, kind_names
+from .fanout import FANOUT_KEYS
 from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
 from .validate import BOUNDS, yaml_key
 
@@ -100,13 +101,24 @@ def layer_schema() -> dict[str, Any]:
             "properties": {
                 "type": {"const": name},
                 "name": {"type": "string", "description": "Label shown for this hop."},
-                "config": dataclass_schema(kind.Config),
+                "config": _fanned(name, dataclass_schema(kind.Config)),
             },
             "required": ["type"],
             "patternProperties": EXT,
             "additionalProperties": False,
         })
     return {"oneOf": options}
+
+
+def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A kind's config schema where its fan-out key may also list several targets."""
+    key = FANOUT_KEYS.get(kind)
+    if key is None or key not in schema.get("properties", {}):
+        return schema
+    one = schema["properties"][key]
+    several = {"type": "array", "items": {"type": "string"}, "minItems": 1,
+               "description": "Several targets: the environment fans out (docs/fleets.md)."}
+    return {**schema, "properties": {**schema["properties"], key: {"anyOf": [one, several]}}}
 
 
 def build_schema() -> dict[str, Any]:
@@ -137,6 +149,10 @@ def build_schema() -> dict[str, Any]:
                          "description": "Named, environment-agnostic service definitions."},
             "secrets": dataclass_schema(SecretsSettings),
             "audit": dataclass_schema(AuditSettings),
+            "inventory": {"anyOf": [{"type": "string"},
+                                    {"type": "array", "items": {"type": "string"}}],
+                          "description": "Ansible inventory files (INI or YAML) for "
+                                         "`host: group:NAME` (docs/fleets.md)."},
         },
         "patternProperties": EXT,
         "additionalProperties": False,

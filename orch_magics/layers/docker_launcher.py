@@ -114,11 +114,7 @@ class DockerLauncher(Launcher):
         """(id, name) of the running container this layer targets."""
         if self.config.container:
             return await self._named(engine, self.config.container)
-        labels, what = self._selector()
-        if not labels:
-            raise self.error("the docker layer needs one of: container, label, service")
-        with self.errors(f"listing containers with {what}"):
-            found = await engine.call(engine.api.containers, filters={"label": labels})
+        found, what = await self._labelled(engine)
         running = [c for c in found if c.get("State") == "running"]
         if not running:
             if found:
@@ -133,6 +129,20 @@ class DockerLauncher(Launcher):
             raise self.error(f"{what} matches {len(running)} running containers ({matching}); "
                              f"pick one with `container:`")
         return str(running[0]["Id"]), _name(running[0])
+
+    async def _labelled(self, engine: Engine) -> tuple[list[dict[str, Any]], str]:
+        """Every container (any state) the layer's label or compose service selects."""
+        labels, what = self._selector()
+        if not labels:
+            raise self.error("the docker layer needs one of: container, label, service")
+        with self.errors(f"listing containers with {what}"):
+            found = await engine.call(engine.api.containers, filters={"label": labels})
+        return found, what
+
+    async def matching(self) -> list[str]:
+        """Names of the running containers the selector matches, sorted: a fleet's targets."""
+        found, _ = await self._labelled(await self.engine())
+        return sorted(_name(c) for c in found if c.get("State") == "running")
 
     async def _named(self, engine: Engine, container: str) -> tuple[str, str]:
         with self.errors(f"inspecting container {container!r}"):

@@ -111,6 +111,11 @@ def run_parser() -> MagicParser:
     p.add_argument("-e", "--env", dest="env", action="append", default=[], metavar="KEY=VAL",
                    help="set a variable for the command (repeatable)")
     p.add_argument("--name", metavar="NAME", help="name of a background run")
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="fleets: only targets matching (globs, comma lists, !exclude)")
+    p.add_argument("--parallel", type=int, metavar="N", help="fleets: targets at once (32)")
+    p.add_argument("--max-fail", metavar="N|N%",
+                   help="fleets: start no new target once more than N have failed")
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="run in protected environment ENV without asking (the name must match)")
     return p

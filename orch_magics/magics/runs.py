@@ -19,11 +19,13 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..errors import OrchError, RunError, RunInterrupted, RunTimeout
+from ..fleet import FleetOptions
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..sinks.display import DisplaySink
+from . import fleet_view
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
@@ -58,6 +60,8 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         print(_dry_run(plan, body, background, with_box, frontend))
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
+    if FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None:
+        return _deliver(ctx, args, fleet_view.run(ctx, args, plan, body, timeout), cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     presenter = _presenter(ctx, args, plan, frontend, cell)
@@ -73,6 +77,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     except OrchError as exc:  # e.g. --name taken: the status must not stay "running"
         presenter.finish(None, str(exc))
         raise
+    assert isinstance(live, LiveRun)  # fleets went to fleet_view above
     if background:
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)

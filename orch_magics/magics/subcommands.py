@@ -12,6 +12,7 @@ from typing import Any
 
 from ..audit.query import HEADER, audited_runs
 from ..config.loader import demo_config_files
+from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
@@ -29,9 +30,9 @@ def load(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 
 def envs(orch: Orchestrator, args: argparse.Namespace) -> None:
-    print(table(("ENVIRONMENT", "LAYERS", "DESCRIPTION"),
-                [(e.name, e.describe(), e.description or "")
-                 for e in orch.config.environments.values()]))
+    print(table(("ENVIRONMENT", "LAYERS", "TARGETS", "DESCRIPTION"),
+                [(e.name, e.describe(), describe(expand(e.layers)) if e.is_fleet else "1",
+                  e.description or "") for e in orch.config.environments.values()]))
 
 
 def services(orch: Orchestrator, args: argparse.Namespace) -> None:
@@ -62,7 +63,7 @@ def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
     print(table(("NAME", "ENV", "SERVICE", "STATE", "PID", "ELAPSED", "EXIT"), rows))
 
 
-def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
+def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun | LiveFleet:
     """A named background run in every front end (also nbclient): output goes to the run's
     ring buffer and log file, read with %orch logs."""
     live = orch.start(args.environment, args.service, name=args.name, yes=args.yes)
@@ -82,7 +83,7 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
         print("(stopped following; the run goes on)")
 
 
-def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | None:
+def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
     return orch.stop(args.name)
 
 

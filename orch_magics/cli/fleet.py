@@ -1,0 +1,101 @@
+"""`orch run` on a fleet: `label | line` as lines arrive (stderr on stderr), then a summary.
+
+Exit status 0 when every target succeeded, 1 otherwise; `--json` prints the FleetResult as
+JSON instead. Ctrl-C stops every target (INT → TERM → KILL), a second one kills them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from ..admission import Ticket
+from ..fleet import FleetOptions, FleetRun, describe, expand
+from ..orchestrator import Orchestrator
+from ..plan import RunPlan
+from ..process.events import Event, Stderr, Stdout
+from .stream import stdin_source, write_all
+
+
+def add_fleet_options(run: argparse.ArgumentParser) -> None:
+    """The fleet options of `orch run` (they are errors on a single-target environment)."""
+    run.add_argument("--limit", metavar="PATTERN",
+                     help="fleets: only targets matching (globs, comma lists, !exclude)")
+    run.add_argument("--parallel", type=int, default=None, metavar="N",
+                     help="fleets: targets run at once (default 32)")
+    run.add_argument("--max-fail", default=None, metavar="N|N%",
+                     help="fleets: start no new target once more than N have failed")
+
+
+def options(args: argparse.Namespace) -> FleetOptions:
+    return FleetOptions.of(args.limit, args.parallel, args.max_fail, args.timeout)
+
+
+def dry_run(plan: RunPlan) -> str:
+    layers = plan.layers if plan.layers is not None else plan.environment.layers
+    return f"{plan.describe()}\ntargets:     {describe(expand(layers))}"
+
+
+class LabelledLines:
+    """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr)."""
+
+    def __init__(self, label: str, width: int) -> None:
+        self.prefix = f"{label:<{width}} | ".encode()
+        self._partial = {1: b"", 2: b""}
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, (Stdout, Stderr)):
+            fd = 1 if isinstance(event, Stdout) else 2
+            *lines, self._partial[fd] = (self._partial[fd] + event.data).split(b"\n")
+            if lines:
+                write_all(fd, b"".join(self.prefix + line + b"\n" for line in lines))
+
+    def close(self) -> None:
+        for fd, rest in self._partial.items():
+            if rest:
+                write_all(fd, self.prefix + rest + b"\n")
+        self._partial = {1: b"", 2: b""}
+
+
+async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
+                       args: argparse.Namespace) -> int:
+    """Run every target with labelled output; print the summary (or JSON); 0 iff all ok."""
+    layers = plan.layers if plan.layers is not None else plan.environment.layers
+    width = max([0, *(len(t.label) for t in expand(layers))])
+    quiet = bool(args.json)
+    stdin = None
+    if plan.stdin_mode != "none" and not os.isatty(0):
+        stdin = stdin_source(asyncio.get_running_loop())
+    fleet = orch.fleets.begin(
+        plan, options(args), ticket, stdin=stdin,
+        sinks=lambda label: () if quiet else (LabelledLines(label, width),))
+    _on_interrupt(fleet)
+    try:
+        result = await fleet.wait()
+    finally:
+        await orch.aclose()
+    if quiet:
+        print(result.json(indent=2))
+    else:
+        sys.stdout.flush()
+        print(result.table())
+    return result.exit_status
+
+
+def _on_interrupt(fleet: FleetRun) -> None:
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            fleet.stop()
+        else:
+            asyncio.ensure_future(fleet.kill())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)

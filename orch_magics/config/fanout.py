@@ -1,0 +1,78 @@
+"""Layers that name several targets: `host: [a, b]`, `host: "web-[01:12]"`, `host: "group:web"`,
+`container: [app-1, app-2]`, and a docker `label:` (every running container with it, found at
+run time). The loader calls `split` before validating a layer's config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigError
+from . import patterns
+from .inventory import Inventory
+from .model import FanOut, Member
+from .source import Path_, Source
+
+#: For each layer kind, the config key that may name several targets.
+FANOUT_KEYS = {"ssh": "host", "docker": "container"}
+GROUP_PREFIX = "group:"
+
+
+def split(type_: str, raw: Any, path: Path_, src: Source,
+          inventory: Callable[[], Inventory]) -> tuple[Any, FanOut | None]:
+    """(the config to validate, the layer's fan-out or None) for the raw config of a layer.
+
+    The config to validate has the first target's values, so the kind checks them as usual.
+    """
+    if not isinstance(raw, dict):
+        return raw, None
+    if type_ == "docker" and isinstance(raw.get("label"), str):
+        return raw, FanOut("label", f"label {raw['label']}", selector=raw["label"])
+    key = FANOUT_KEYS.get(type_)
+    value = raw.get(key) if key else None
+    if key is None or not _names_several(value):
+        return raw, None
+    where = path + (key,)
+    items = value if isinstance(value, list) else [value]
+    members: list[Member] = []
+    for i, item in enumerate(items):
+        at = where + (i,) if isinstance(value, list) else where
+        if not isinstance(item, str) or not item.strip():
+            raise src.error(at, f"{'.'.join(map(str, at))} must be a host or container name")
+        try:
+            members += _members(key, item, raw, inventory)
+        except (ValueError, ConfigError) as exc:
+            raise src.error(at, f"{key} {item!r}: {exc}") from None
+    _check_unique(members, where, src)
+    written = ", ".join(map(str, items))
+    first = {**raw, **members[0].changes}
+    return first, FanOut(key, f"[{written}]" if isinstance(value, list) else written,
+                         tuple(members))
+
+
+def _names_several(value: Any) -> bool:
+    return isinstance(value, list) or isinstance(value, str) and (
+        patterns.has_range(value) or value.startswith(GROUP_PREFIX))
+
+
+def _members(key: str, item: str, raw: dict[str, Any],
+             inventory: Callable[[], Inventory]) -> list[Member]:
+    if item.startswith(GROUP_PREFIX):
+        if key != "host":
+            raise ValueError("inventory groups name hosts: use them in an ssh layer's host")
+        inv = inventory()
+        hosts = inv.hosts_of(item.removeprefix(GROUP_PREFIX))
+        if not hosts:
+            raise ValueError("the group has no hosts")
+        return [Member(h, {**{k: v for k, v in inv.connection(h).items() if k not in raw},
+                           "host": inv.connection(h).get("host", h)}) for h in hosts]
+    return [Member(name, {key: name}) for name in patterns.expand(item)]
+
+
+def _check_unique(members: list[Member], where: Path_, src: Source) -> None:
+    seen: set[str] = set()
+    for member in members:
+        if member.label in seen:
+            raise src.error(where, f"{member.label!r} is named twice: each target once")
+        seen.add(member.label)

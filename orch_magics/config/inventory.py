@@ -1,0 +1,173 @@
+"""Ansible inventories (INI and YAML): hosts, groups, children and the variables we honour.
+
+Only what reaching a host needs is kept: `ansible_host`, `ansible_user`, `ansible_port` (host
+variables win over a child group's, which win over its parents', which win over `all`'s).
+Groups are flattened: a group's hosts include its children's, as `ansible-inventory` shows.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from . import patterns
+from .source import read_source
+from .suggest import did_you_mean
+
+#: The variables a target's ssh hop takes from an inventory, by the ssh config key they set.
+HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port"}
+
+
+@dataclass
+class _Group:
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Inventory:
+    """Groups (flattened to host names, in order) and each host's connection variables."""
+
+    groups: dict[str, _Group] = field(default_factory=dict)
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def group(self, name: str) -> _Group:
+        return self.groups.setdefault(name, _Group())
+
+    def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
+        for host in patterns.expand(name):
+            if host not in self.group(group).hosts:
+                self.group(group).hosts.append(host)
+            self.host_vars.setdefault(host, {}).update(values)
+
+    def hosts_of(self, name: str) -> list[str]:
+        """Every host of group `name`, its children's included (ConfigError when unknown)."""
+        if name == "all":
+            return list(self.host_vars)
+        if name not in self.groups:
+            known = sorted({"all", *self.groups})
+            raise ConfigError(f"unknown inventory group {name!r}; known: {', '.join(known)}",
+                              suggestion=did_you_mean(name, known))
+        found: list[str] = []
+        for group in self._closure(name):
+            found += [h for h in self.groups[group].hosts if h not in found]
+        return found
+
+    def connection(self, host: str) -> dict[str, Any]:
+        """The ssh config values of `host`: `{host:, user:, port:}` as far as they are set."""
+        merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
+        for group in sorted(self._groups_of(host), key=self._depth):
+            merged.update(self.groups[group].vars)
+        merged.update(self.host_vars.get(host, {}))
+        values = {HONOURED[k]: v for k, v in merged.items() if k in HONOURED}
+        if "port" in values:
+            values["port"] = int(values["port"])
+        return values
+
+    def _closure(self, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        if name in seen:  # a cycle of children: Ansible refuses it too
+            raise ConfigError(f"inventory group {name!r} is its own child")
+        out = [name]
+        for child in self.groups[name].children:
+            out += [g for g in self._closure(child, seen | {name}) if g not in out]
+        return out
+
+    def _groups_of(self, host: str) -> list[str]:
+        return [g for g in self.groups if g != "all" and host in self.hosts_of(g)]
+
+    def _depth(self, group: str) -> int:
+        parents = [g for g, v in self.groups.items() if group in v.children]
+        return 1 + max((self._depth(p) for p in parents), default=0)
+
+
+def load_inventories(paths: Iterable[str | Path]) -> Inventory:
+    """One inventory from files in INI or YAML format (YAML when the text parses as a mapping)."""
+    inv = Inventory()
+    for path in paths:
+        text = _read(Path(path))
+        if Path(path).suffix in (".yml", ".yaml", ".json"):
+            _from_yaml(inv, read_source(Path(path)).data, str(path))
+        else:
+            _from_ini(inv, text, str(path))
+    return inv
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read inventory {path}: {exc.strerror or exc}") from None
+
+
+def _from_ini(inv: Inventory, text: str, name: str) -> None:
+    section, kind = "ungrouped", "hosts"
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section, _, kind = line[1:-1].partition(":")
+            kind = kind or "hosts"
+            if kind not in ("hosts", "vars", "children"):
+                raise ConfigError(f"{name}:{number}: unknown section kind {kind!r} (expected "
+                                  f"vars or children)")
+            inv.group(section)
+            continue
+        try:
+            _ini_line(inv, section, kind, line)
+        except ValueError as exc:
+            raise ConfigError(f"{name}:{number}: {exc}") from None
+
+
+def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
+    if kind == "vars":
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
+        inv.group(section).vars[key.strip()] = _scalar(value.strip())
+    elif kind == "children":
+        inv.group(line)
+        inv.group(section).children.append(line)
+    else:
+        words = shlex.split(line, comments=True)
+        values = {}
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if not sep:
+                raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
+            values[key] = _scalar(value)
+        inv.add_host(section, words[0], values)
+
+
+def _scalar(text: str) -> Any:
+    return int(text) if text.isdigit() else text
+
+
+def _from_yaml(inv: Inventory, data: Any, name: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: a YAML inventory must be a mapping of group names")
+    for group, body in data.items():
+        _yaml_group(inv, str(group), body, name)
+
+
+def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
+    inv.group(group)
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise ConfigError(f"{name}: group {group!r} must be a mapping of hosts, vars, children")
+    for key in body:
+        if key not in ("hosts", "vars", "children"):
+            raise ConfigError(f"{name}: unknown key {key!r} in group {group!r}",
+                              suggestion=did_you_mean(key, ("hosts", "vars", "children")))
+    for host, values in (body.get("hosts") or {}).items():
+        inv.add_host(group, str(host), values or {})
+    inv.group(group).vars.update(body.get("vars") or {})
+    for child, child_body in (body.get("children") or {}).items():
+        inv.group(group).children.append(str(child))
+        _yaml_group(inv, str(child), child_body, name)

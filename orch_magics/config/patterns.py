@@ -1,0 +1,68 @@
+"""Ansible's host range patterns: `web-[01:12].prod`, `node-[a:f]`, `r[1:3]-[a:b]`, `[0:10:2]`.
+
+Numeric ranges keep the start's zero padding (`[01:12]` → `01`…`12`), alphabetic ranges run
+over single letters, and several ranges in one name give every combination, in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+
+_RANGE = re.compile(r"\[([^\[\]:]*):([^\[\]:]*)(?::([^\[\]:]*))?\]")
+#: Most names one pattern may expand to (a typo such as `[1:1000000]` is an error, not a hang).
+MAX_NAMES = 100_000
+
+
+def has_range(text: str) -> bool:
+    """Whether `text` holds at least one `[a:b]` range."""
+    return _RANGE.search(text) is not None
+
+
+def expand(pattern: str) -> list[str]:
+    """Every name `pattern` stands for (just `pattern` when it has no range).
+
+    Raises ValueError with a one-line reason for a malformed range.
+    """
+    parts: list[list[str]] = []
+    pos = 0
+    for match in _RANGE.finditer(pattern):
+        parts.append([pattern[pos:match.start()]])
+        parts.append(_one_range(match))
+        pos = match.end()
+    parts.append([pattern[pos:]])
+    total = 1
+    for part in parts:
+        total *= len(part)
+    if total > MAX_NAMES:
+        raise ValueError(f"{pattern!r} expands to {total:,} names (at most {MAX_NAMES:,})")
+    return ["".join(combo) for combo in itertools.product(*parts)]
+
+
+def _one_range(match: re.Match[str]) -> list[str]:
+    start, end, stride_text = match.group(1), match.group(2), match.group(3)
+    shown = match.group(0)
+    start = start or "0"  # `[:9]` starts at 0, as in Ansible
+    try:
+        stride = int(stride_text) if stride_text else 1
+    except ValueError:
+        raise ValueError(f"range {shown}: the step {stride_text!r} is not a number") from None
+    if stride < 1:
+        raise ValueError(f"range {shown}: the step must be at least 1")
+    if start.isdigit() and end.isdigit():
+        first, last = int(start), int(end)
+        width = len(start) if start.startswith("0") and len(start) > 1 else 0
+        names = [str(n).zfill(width) for n in range(first, last + 1, stride)]
+    elif _letter(start) and _letter(end):
+        letters = string.ascii_letters
+        names = list(letters[letters.index(start):letters.index(end) + 1:stride])
+    else:
+        raise ValueError(f"range {shown}: give two numbers ([01:12]) or two letters ([a:f])")
+    if not names:
+        raise ValueError(f"range {shown} is empty: its start comes after its end")
+    return names
+
+
+def _letter(text: str) -> bool:
+    return len(text) == 1 and text in string.ascii_letters

@@ -1,0 +1,220 @@
+"""The Python API of fleets: what `Orchestrator.run` / `arun` / `start` do on a fleet environment.
+
+One admission for the whole fleet (a protected environment asks once), then one audited run per
+target through the Orchestrator's `begin`. `LiveFleet` is the thread-safe handle of a fleet in
+flight on the background loop (stop, send, rows, wait).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+from collections.abc import Callable, Collection, Sequence
+from typing import Protocol
+
+from .._loop import BackgroundLoop
+from ..admission import Ticket
+from ..engine import Run, RunOptions
+from ..errors import OrchError
+from ..layers.base import Launcher
+from ..plan import RunPlan
+from ..sinks.base import Sink
+from ..sinks.ring import RingBuffer
+from ..stdin import StdinSource
+from .named import NamedFleet, free_name
+from .options import FleetOptions
+from .result import FleetResult
+from .runner import FleetRun, SinkFactory, TargetRow
+from .stdin import SharedStdin
+
+
+class Host(Protocol):
+    """What fleets need of an Orchestrator."""
+
+    @property
+    def loop(self) -> BackgroundLoop: ...
+
+    def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
+              front_end: str = "api") -> Ticket: ...
+
+    def begin(self, plan: RunPlan, options: RunOptions = ..., ticket: Ticket | None = None,
+              target: str | None = None) -> Run: ...
+
+    def launcher_for(self, plan: RunPlan) -> Launcher: ...
+
+
+def sink_factory(sinks: Sequence[Sink] | SinkFactory) -> SinkFactory:
+    """Per-target sinks: a callable label → sinks is used as is; sink objects cannot be shared
+    by many runs (each run closes its sinks), so they are refused."""
+    if callable(sinks):
+        return sinks
+    if sinks:
+        raise OrchError("a fleet runs many targets: pass sinks as a callable label → sinks")
+    return lambda label: ()
+
+
+class Fleets:
+    """Fleet runs of one Orchestrator (its `fleets` attribute)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        #: Named fleets (`start` with a name): what `ps`, `logs` and `stop` see.
+        self.named: dict[str, NamedFleet] = {}
+
+    def begin(self, plan: RunPlan, options: FleetOptions, ticket: Ticket, *,
+              sinks: Sequence[Sink] | SinkFactory = (), stdin: StdinSource = None,
+              close_stdin: bool = True,
+              on_change: Callable[[TargetRow], None] = lambda row: None) -> FleetRun:
+        """Start a fleet on the running loop (every target admitted by `ticket`)."""
+        host = self.host
+
+        def begin(target_plan: RunPlan, run_options: RunOptions, label: str) -> Run:
+            return host.begin(target_plan, run_options, ticket, target=label)
+
+        def rerun(labels: list[str]) -> FleetResult:
+            again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
+                                 tuple(labels))
+            return self.run(plan, again, stdin=stdin if isinstance(stdin, (bytes, str))
+                            else None, sinks=sinks)
+
+        base = host.launcher_for(_no_layers(plan))
+        return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks),
+                        stdin=SharedStdin(stdin, close_stdin), on_change=on_change, rerun=rerun)
+
+    async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
+                   sinks: Sequence[Sink] | SinkFactory = (),
+                   yes: str | Collection[str] = ()) -> FleetResult:
+        """Run every target to its end on the current loop; cancelling stops them all."""
+        ticket = self.host.admit(plan, yes=yes)
+        fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
+        try:
+            return await fleet.wait()
+        except asyncio.CancelledError:
+            fleet.stop()
+            await fleet.task
+            raise
+
+    def start(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
+              close_stdin: bool = True, sinks: Sequence[Sink] | SinkFactory = (),
+              yes: str | Collection[str] = (), front_end: str = "api",
+              on_change: Callable[[TargetRow], None] = lambda row: None) -> LiveFleet:
+        """Start on the background loop and return at once with a LiveFleet."""
+        ticket = self.host.admit(plan, yes=yes, front_end=front_end)
+        loop = self.host.loop
+
+        async def begin() -> FleetRun:
+            return self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
+                              close_stdin=close_stdin, on_change=on_change)
+
+        return LiveFleet(loop.submit(begin()).result(), loop)
+
+    def start_named(self, plan: RunPlan, options: FleetOptions, name: str | None, *,
+                    stdin: StdinSource = None, close_stdin: bool | None = None,
+                    sinks: Sequence[Sink] | SinkFactory = (),
+                    yes: str | Collection[str] = ()) -> LiveFleet:
+        """A background fleet under a name (default: the service's, numbered when taken):
+        `ps` shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
+        chosen = free_name(self.named, name, plan.service.name if plan.service else "command")
+        extra = sink_factory(sinks)
+        entry = NamedFleet(RingBuffer())
+        live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
+                          sinks=lambda label: (*extra(label), *entry.sinks(label)), yes=yes)
+        live.name = chosen
+        entry.live = live
+        self.named[chosen] = entry
+        return live
+
+    def get(self, name: str) -> NamedFleet | None:
+        return self.named.get(name)
+
+    def run(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
+            sinks: Sequence[Sink] | SinkFactory = (),
+            yes: str | Collection[str] = ()) -> FleetResult:
+        """Run every target to its end (blocks; Ctrl-C stops every target)."""
+        return self.start(plan, options, stdin=stdin, sinks=sinks, yes=yes).wait()
+
+
+def _no_layers(plan: RunPlan) -> RunPlan:
+    return dataclasses.replace(plan, layers=())
+
+
+class FleetInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a fleet; `.result` holds what every target did until then."""
+
+    def __init__(self, result: FleetResult) -> None:
+        super().__init__(result.summary())
+        self.result = result
+
+
+class LiveFleet:
+    """A fleet in flight on the background loop, steerable from any thread."""
+
+    def __init__(self, fleet: FleetRun, loop: BackgroundLoop, name: str | None = None) -> None:
+        self.fleet = fleet
+        self.plan = fleet.plan
+        self.name = name
+        self._loop = loop
+        self._future: concurrent.futures.Future[FleetResult] = loop.submit(fleet.wait())
+
+    @property
+    def done(self) -> bool:
+        return self._future.done()
+
+    def counts(self) -> dict[str, int]:
+        """How many targets are in each state now (queued, running, ok, failed, …)."""
+        counts: dict[str, int] = {}
+        for row in list(self.fleet.rows.values()):
+            counts[row.state] = counts.get(row.state, 0) + 1
+        return counts
+
+    @property
+    def state(self) -> str:
+        counts = self.counts()
+        return ", ".join(f"{n} {s}" for s, n in counts.items()) or "starting"
+
+    def stop(self) -> None:
+        """Stop every target (INT → TERM → KILL); queued ones never start."""
+        self._loop.call(self.fleet.stop)
+
+    interrupt = stop
+
+    def kill(self) -> None:
+        self._loop.submit(self.fleet.kill())
+
+    def send(self, data: str | bytes) -> None:
+        """Write to the stdin of every running target."""
+        self._loop.call(self.fleet.send, data)
+
+    def send_line(self, line: str) -> None:
+        self.send(line + "\n")
+
+    def close_stdin(self) -> None:
+        self._loop.call(self.fleet.close_stdin)
+
+    def wait(self, timeout: float | None = None) -> FleetResult:
+        """Block until every target has ended; Ctrl-C stops them all (a second kills) and
+        raises FleetInterrupted carrying the result."""
+        try:
+            return self._future.result(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            try:
+                result = self._future.result()
+            except KeyboardInterrupt:
+                self.kill()
+                result = self._future.result()
+            raise FleetInterrupted(result) from None
+
+    def result(self) -> FleetResult | None:
+        return self._future.result() if self._future.done() else None
+
+    def settle(self, timeout: float | None = None) -> None:
+        try:
+            self._future.result(timeout)
+        except BaseException:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<LiveFleet {self.name or self.plan.name} in {self.plan.environment.name}: " \
+               f"{self.state}>"

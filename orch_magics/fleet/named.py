@@ -1,0 +1,54 @@
+"""Named fleets: `start` under a name, one `ps` row with counts by state, labelled `logs`,
+and `stop` that stops every target."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ..errors import OrchError
+from ..lifecycle import RunInfo
+from ..sinks.ring import RingBuffer
+from .lines import LabelledLines
+
+if TYPE_CHECKING:  # api.py imports this module
+    from .api import LiveFleet
+
+
+class NamedFleet:
+    """A fleet started under a name, with the last lines of every target (labelled)."""
+
+    #: Set once started (the sinks exist before the fleet does).
+    live: LiveFleet
+
+    def __init__(self, ring: RingBuffer) -> None:
+        self.ring = ring
+        self.started = time.monotonic()
+
+    def sinks(self, label: str) -> tuple[LabelledLines]:
+        return (LabelledLines(label, self.add),)
+
+    def add(self, is_err: bool, line: str) -> None:
+        self.ring.add("stderr" if is_err else "stdout", [line])
+
+    def info(self) -> RunInfo:
+        """Its `ps` row: the state is the count of targets in each state."""
+        live = self.live
+        result = live.result()
+        return RunInfo(live.name or "", live.plan.environment.name, live.plan.name,
+                       f"fleet: {live.state}", None, time.monotonic() - self.started,
+                       "" if result is None else ("ok" if result.ok else "failed"))
+
+
+def free_name(named: dict[str, NamedFleet], wanted: str | None, base: str) -> str:
+    """`wanted` when it is free, else the first free `base`, `base-2`, …"""
+    if wanted:
+        if wanted in named and not named[wanted].live.done:
+            raise OrchError(f"a run named {wanted!r} is still running; stop it or pick "
+                            f"another name")
+        return wanted
+    number, chosen = 1, base
+    while chosen in named:
+        number += 1
+        chosen = f"{base}-{number}"
+    return chosen

@@ -1,0 +1,72 @@
+"""FleetOptions: which targets of a fleet run, how many at once, and when to stop starting."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..plan import RunPlan
+
+DEFAULT_PARALLEL = 32
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """`limit` (Ansible's `--limit` patterns), `parallel` targets at once, `max_fail` (a count
+    or `N%` of the targets: once more have failed, no new target starts), `timeout` per target,
+    and `only` (exact labels, for `FleetResult.rerun`)."""
+
+    limit: str | None = None
+    parallel: int = DEFAULT_PARALLEL
+    max_fail: int | str | None = None
+    timeout: float | None = None
+    only: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise ConfigError(f"--parallel must be at least 1, not {self.parallel}")
+        self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
+
+    @classmethod
+    def of(cls, limit: str | None = None, parallel: int | None = None,
+           max_fail: int | str | None = None, timeout: float | None = None) -> FleetOptions:
+        """Options from front-end values (None: the default)."""
+        return cls(limit, DEFAULT_PARALLEL if parallel is None else parallel, max_fail, timeout)
+
+    @property
+    def given(self) -> bool:
+        """Whether any fleet-only option was set (an error on a single-target environment)."""
+        return (self.limit is not None or self.parallel != DEFAULT_PARALLEL
+                or self.max_fail is not None)
+
+    def for_plan(self, plan: RunPlan) -> FleetOptions | None:
+        """These options for a run of `plan`; None for a single-target environment (where
+        fleet-only options are a mistake)."""
+        if plan.environment.is_fleet:
+            return self
+        if self.given:
+            raise ConfigError(f"environment {plan.environment.name!r} has one target: "
+                              f"--limit, --parallel and --max-fail apply to fleets")
+        return None
+
+    def fail_budget(self, total: int) -> int | None:
+        """How many targets may fail before no new one starts (None: no limit)."""
+        value = self.max_fail
+        if value is None:
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                if text.endswith("%"):
+                    pct = float(text[:-1])
+                    if not 0 <= pct <= 100:
+                        raise ValueError
+                    return math.floor(total * pct / 100)
+                value = int(text)
+            except ValueError:
+                raise ConfigError(f"--max-fail takes a count or a percentage (3, 10%), not "
+                                  f"{value!r}") from None
+        if isinstance(value, bool) or value < 0:
+            raise ConfigError(f"--max-fail must be 0 or more, not {value!r}")
+        return value

@@ -1,0 +1,184 @@
+"""FleetResult: a fleet run as a value — label → RunResult, with the roll-ups people ask for.
+
+`.succeeded` / `.failed` are FleetResults of the targets that did / did not succeed (a failed
+one may have been refused, timed out, stopped or skipped: `.states` and `.causes` say which),
+`.groups()` rolls identical outputs up (dshbak), and `.rerun()` runs the same thing again on
+exactly these targets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ..errors import OrchError
+from ..result import RunResult
+from ..secrets.masking import mask_text
+
+#: Runs the same service or command again on the given labels.
+Rerun = Callable[[list[str]], "FleetResult"]
+STATES = ("ok", "failed", "stopped", "skipped")
+
+
+class FleetResult(Mapping[str, RunResult]):
+    """label → RunResult of every target of one fleet run, in target order."""
+
+    def __init__(self, environment: str, results: Mapping[str, RunResult],
+                 states: Mapping[str, str], rerun: Rerun | None = None) -> None:
+        self.environment = environment
+        self._results = dict(results)
+        self.states: dict[str, str] = {k: states[k] for k in self._results}
+        self._rerun = rerun
+
+    # ---- the mapping --------------------------------------------------------------------
+    def __getitem__(self, label: str) -> RunResult:
+        return self._results[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    # ---- verdicts -------------------------------------------------------------------------
+    @property
+    def ok(self) -> bool:
+        """True when every target succeeded."""
+        return all(state == "ok" for state in self.states.values())
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every target succeeded, else 1 (what `orch run` exits with)."""
+        return 0 if self.ok else 1
+
+    def _subset(self, keep: Callable[[str], bool]) -> FleetResult:
+        chosen = {k: v for k, v in self._results.items() if keep(k)}
+        return FleetResult(self.environment, chosen, self.states, self._rerun)
+
+    @property
+    def succeeded(self) -> FleetResult:
+        return self._subset(lambda k: self.states[k] == "ok")
+
+    @property
+    def failed(self) -> FleetResult:
+        """Every target that did not succeed (failed, stopped or skipped)."""
+        return self._subset(lambda k: self.states[k] != "ok")
+
+    @property
+    def returncodes(self) -> dict[str, int | None]:
+        return {k: r.returncode for k, r in self._results.items()}
+
+    @property
+    def causes(self) -> dict[str, str]:
+        """label → why it did not succeed, in a few words (`ok` for those that did)."""
+        return {k: cause(r, self.states[k]) for k, r in self._results.items()}
+
+    def groups(self) -> list[tuple[list[str], str]]:
+        """(labels, stdout) of targets with identical stdout, largest group first."""
+        by_output: dict[str, list[str]] = {}
+        for label, result in self._results.items():
+            by_output.setdefault(result.stdout, []).append(label)
+        return sorted(((labels, out) for out, labels in by_output.items()),
+                      key=lambda group: -len(group[0]))
+
+    def check(self) -> FleetResult:
+        """Return self when every target succeeded, else raise OrchError naming the others."""
+        if not self.ok:
+            bad = self.failed
+            raise OrchError(f"{len(bad)} of {len(self)} targets did not succeed: "
+                            + ", ".join(f"{k} ({c})" for k, c in list(bad.causes.items())[:5]))
+        return self
+
+    def rerun(self) -> FleetResult:
+        """Run the same service (or command) again on exactly these targets."""
+        if self._rerun is None:
+            raise OrchError("this FleetResult does not know how it was run")
+        if not self._results:
+            raise OrchError("no target to run again")
+        return self._rerun(list(self._results))
+
+    # ---- presentation ---------------------------------------------------------------------
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain dict per target: label, state, exit, duration, bytes, cause, last line."""
+        return [{"label": k, "state": self.states[k], "returncode": r.returncode,
+                 "duration": round(r.duration, 3), "stdout_bytes": r.stdout_buffer.size,
+                 "stderr_bytes": r.stderr_buffer.size, "cause": cause(r, self.states[k]),
+                 "last_line": mask_text(last_line(r))} for k, r in self._results.items()]
+
+    def summary(self) -> str:
+        """`30 targets: 27 ok, 2 failed, 1 skipped`."""
+        counts = {s: list(self.states.values()).count(s) for s in STATES}
+        parts = [f"{n} {s}" for s, n in counts.items() if n]
+        return f"{len(self)} target{'s' if len(self) != 1 else ''}: " + ", ".join(parts)
+
+    def table(self) -> str:
+        """The summary table as text (what the CLI and nbclient show)."""
+        rows = self.rows()
+        width = max([5, *(len(r["label"]) for r in rows)])
+        lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
+        for r in rows:
+            code = "" if r["returncode"] is None else str(r["returncode"])
+            info = r["cause"] if r["state"] != "ok" else r["last_line"]
+            lines.append(f"{r['label']:<{width}}  {r['state']:<7}  {code:>4}  "
+                         f"{r['duration']:>6.2f}s  {info[:80]}")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
+                                                  "last line"))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                r["label"], r["state"], "" if r["returncode"] is None else r["returncode"],
+                f"{r['duration']:.2f}s", "" if r["state"] == "ok" else r["cause"],
+                r["last_line"])) + "</tr>" for r in self.rows())
+        return (f"<div class='orch-fleet'><b>{html.escape(self.summary())}</b>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame indexed by label (needs `orch_magics[pandas]`)."""
+        try:
+            import pandas
+        except ImportError:
+            raise OrchError("to_dataframe() needs pandas: pip install 'orch_magics[pandas]'"
+                            ) from None
+        return pandas.DataFrame(self.rows()).set_index("label")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "ok": self.ok, "summary": self.summary(),
+                "targets": {k: {**r.to_dict(), "state": self.states[k],
+                                "cause": cause(r, self.states[k])}
+                            for k, r in self._results.items()}}
+
+    def json(self, **kw: Any) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    def __repr__(self) -> str:
+        return f"<FleetResult {self.environment}: {self.summary()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+def cause(result: RunResult, state: str) -> str:
+    """Why a target did not succeed, in a few words (`ok` when it did)."""
+    if state == "ok":
+        return "ok"
+    if result.timed_out:
+        return f"timed out after {result.duration:.1f}s"
+    if result.exit.error is not None and result.exit.code is None:
+        return mask_text(str(result.exit.error).splitlines()[0])
+    if result.interrupted:
+        return "stopped"
+    step = result.failed_step
+    if step is not None:
+        return f"{step.step} command failed ({step.exit.describe()})"
+    err = result.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
+    return mask_text(result.exit.describe() + (f": {err.splitlines()[-1]}" if err else ""))
+
+
+def last_line(result: RunResult) -> str:
+    tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
+    return tail.rpartition("\n")[2]

@@ -1,0 +1,219 @@
+"""The fleet runner: every target as one ordinary Run, at most `parallel` at once.
+
+Each target goes through the same door as any run (`begin`: the Gate audits it with its label),
+so the engine, guardrails and audit are shared. Once more targets have failed than `max_fail`
+allows, no new one starts (running ones finish; the rest are `skipped`). `stop()` stops every
+running target and starts no other (`stopped`). Rows (`TargetRow`) carry the live state a view
+shows; `on_change` is told of every state change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+from ..engine import Run, RunOptions
+from ..errors import OrchError
+from ..layers.base import Launcher
+from ..plan import RunPlan
+from ..process.events import Event, Exit, Stderr, Stdout
+from ..result import RunResult
+from ..sinks.base import Sink
+from ..sinks.buffer import OutputBuffer
+from .options import FleetOptions
+from .result import FleetResult, Rerun
+from .select import select
+from .stdin import SharedStdin
+from .targets import Target, expand, resolve
+
+#: Starts one target's run on the running loop, audited with the target's label.
+Begin = Callable[[RunPlan, RunOptions, str], Run]
+#: Lines of each target's output a live view can show (the RunResult keeps every byte).
+TAIL_LINES = 20
+#: The sinks of one target's output, by label.
+SinkFactory = Callable[[str], Sequence[Sink]]
+
+
+class TargetRow:
+    """The live state of one target (a sink of its run): what a live view shows."""
+
+    def __init__(self, label: str, on_change: Callable[[TargetRow], None]) -> None:
+        self.label = label
+        self.state = "queued"
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.bytes = 0
+        self.last_line = ""
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.result: RunResult | None = None
+        self.run: Run | None = None
+        self._on_change = on_change
+
+    @property
+    def duration(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+    def set(self, state: str) -> None:
+        self.state = state
+        now = time.monotonic()
+        if state == "running":
+            self.started = now
+        elif state != "queued":
+            self.ended = now
+        self._on_change(self)
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, (Stdout, Stderr)):
+            self.bytes += len(event.data)
+            if isinstance(event, Stdout):
+                lines = event.data.decode("utf-8", "replace").rstrip("\r\n").split("\n")
+                self.tail.extend(line[-200:] for line in lines[-TAIL_LINES:])
+                if lines[-1]:
+                    self.last_line = lines[-1][-200:]
+
+    def close(self) -> None:
+        pass
+
+
+class FleetRun:
+    """A fleet in flight on one event loop. Create it on that loop (it starts at once)."""
+
+    def __init__(self, plan: RunPlan, begin: Begin, base: Launcher, options: FleetOptions, *,
+                 sinks: SinkFactory = lambda label: (), stdin: SharedStdin | None = None,
+                 on_change: Callable[[TargetRow], None] = lambda row: None,
+                 rerun: Rerun | None = None) -> None:
+        self.plan, self.options = plan, options
+        self._begin, self._base, self._sinks = begin, base, sinks
+        self.stdin = stdin or SharedStdin(None)
+        self._on_change = on_change
+        self._rerun = rerun
+        self.rows: dict[str, TargetRow] = {}
+        self._unresolved: dict[str, BaseException] = {}
+        self.stopping = False
+        self.failures = 0
+        self.budget: int | None = None
+        self.ready = asyncio.Event()  # set once the targets are known (rows exist)
+        self.task: asyncio.Task[FleetResult] = asyncio.ensure_future(self._execute())
+
+    # ---- steering ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop every running target (INT → TERM → KILL) and start no other."""
+        self.stopping = True
+        for row in self.rows.values():
+            if row.run is not None and not row.run.done:
+                row.run.stop()
+
+    async def kill(self) -> None:
+        self.stopping = True
+        await asyncio.gather(*(row.run.kill() for row in self.rows.values()
+                               if row.run is not None and not row.run.done))
+
+    def send(self, data: str | bytes) -> int:
+        """Write to the stdin of every running target; returns how many got it."""
+        sent = 0
+        for row in self.rows.values():
+            handle = row.run.handle if row.run is not None else None
+            if handle is not None and handle.running and not handle.stdin.closed:
+                handle.stdin.write(data)
+                sent += 1
+        return sent
+
+    def close_stdin(self) -> None:
+        self.stdin.close()
+        for row in self.rows.values():
+            if row.run is not None and row.run.handle is not None:
+                row.run.handle.stdin.close()
+
+    async def wait(self) -> FleetResult:
+        return await asyncio.shield(self.task)
+
+    # ---- the run ----------------------------------------------------------------------------
+    async def _execute(self) -> FleetResult:
+        try:
+            targets = await self._targets()
+        finally:
+            self.ready.set()
+        self.budget = self.options.fail_budget(len(targets))
+        await self.stdin.prepare()
+        gate = asyncio.Semaphore(self.options.parallel)
+        await asyncio.gather(*(self._one(t, gate) for t in targets if t.pending is None))
+        results = {label: row.result for label, row in self.rows.items()}
+        return FleetResult(self.plan.environment.name,
+                           {k: v for k, v in results.items() if v is not None},
+                           {k: row.state for k, row in self.rows.items()}, self._rerun)
+
+    async def _targets(self) -> list[Target]:
+        """The targets to run, in order, resolved and selected; a row for each."""
+        layers = self.plan.layers if self.plan.layers is not None else self.plan.environment.layers
+        targets = expand(layers)
+        resolved = await asyncio.gather(*(self._resolve(t) for t in targets))
+        targets = [t for found in resolved for t in found]
+        labels = [t.label for t in targets]
+        keep = set(select(labels, self.options.limit))
+        if self.options.only is not None:
+            keep &= set(self.options.only)
+        targets = [t for t in targets if t.label in keep]
+        for target in targets:
+            self.rows[target.label] = TargetRow(target.label, self._on_change)
+            if target.pending is not None:  # its label selector could not be resolved
+                error = self._unresolved[target.label]
+                self._end(self.rows[target.label], self._error(target, error), "failed")
+        return targets
+
+    async def _resolve(self, target: Target) -> list[Target]:
+        try:
+            return await resolve(target, self._base)
+        except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
+            self._unresolved[target.label] = exc
+            return [target]
+
+    async def _one(self, target: Target, gate: asyncio.Semaphore) -> None:
+        row = self.rows[target.label]
+        async with gate:
+            if self.stopping:
+                return self._end(row, self._error(target, OrchError("stopped before it "
+                                                                    "started")), "stopped")
+            if self.budget is not None and self.failures > self.budget:
+                why = f"skipped: more than {self.budget} target(s) failed (--max-fail)"
+                return self._end(row, self._error(target, OrchError(why)), "skipped")
+            row.set("running")
+            result = await self._attempt(target, row)
+        state = "ok" if result.ok else "stopped" if result.interrupted else "failed"
+        if state == "failed":
+            self.failures += 1
+        self._end(row, result, state)
+
+    async def _attempt(self, target: Target, row: TargetRow) -> RunResult:
+        plan = dataclasses.replace(self.plan, layers=target.layers)
+        sinks = [*self._sinks(target.label), row]
+        options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                             stdin=self.stdin.source(), close_stdin=self.stdin.closes,
+                             timeout=self.options.timeout)
+        t0 = time.monotonic()
+        try:
+            row.run = self._begin(plan, options, target.label)
+            return await row.run.wait()
+        except Exception as exc:  # refused, unreachable, host key changed: this target only
+            return self._error(target, exc, time.monotonic() - t0,
+                               interrupted=self.stopping)
+
+    def _end(self, row: TargetRow, result: RunResult, state: str) -> None:
+        row.result = result
+        row.set(state)
+
+    def _error(self, target: Target, error: BaseException, duration: float = 0.0, *,
+               interrupted: bool = False) -> RunResult:
+        """The RunResult of a target that failed before its process ran (or never started)."""
+        plan = self.plan
+        chain = " → ".join(["local", *(spec.label for spec in target.layers)])
+        return RunResult(environment=plan.environment.name,
+                         service=plan.service.name if plan.service else None,
+                         command=plan.command.display(), chain=chain, exit=Exit(error=error),
+                         duration=duration, started_at=time.time(),
+                         stdout_buffer=OutputBuffer(), stderr_buffer=OutputBuffer(),
+                         interrupted=interrupted, timeout=self.options.timeout)

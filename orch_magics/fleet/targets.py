@@ -1,0 +1,99 @@
+"""Plan-time expansion: an environment's layers → its targets, each a label and a plain chain.
+
+Layers naming several targets fan out to every combination, first layer outermost: a list of
+two bastions followed by a list of three hosts gives six targets (`bastion-eu/db-1`, …).
+A docker `label:` layer is resolved at run time (`resolve`), on the engine it is reached by.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..config.model import LayerSpec, Member
+from ..layers.base import Launcher
+from ..layers.registry import get_kind
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of a fleet: its short stable label and the layers that reach it."""
+
+    label: str
+    layers: tuple[LayerSpec, ...]
+
+    @property
+    def pending(self) -> int | None:
+        """The index of a layer still to be resolved at run time (a docker label), if any."""
+        for i, spec in enumerate(self.layers):
+            if spec.fanout is not None and spec.fanout.selector is not None:
+                return i
+        return None
+
+
+@runtime_checkable
+class Selecting(Protocol):
+    """A launcher that can say which running containers its selector matches."""
+
+    async def matching(self) -> list[str]:
+        """Names of the running containers this layer selects, sorted."""
+
+
+def expand(layers: Sequence[LayerSpec]) -> list[Target]:
+    """Every combination of the fixed fan-out layers (runtime selectors stay pending)."""
+    choices: list[list[tuple[Member | None, LayerSpec]]] = []
+    for spec in layers:
+        fan = spec.fanout
+        if fan is None or fan.selector is not None:
+            choices.append([(None, spec)])
+        else:
+            choices.append([(m, _member_spec(spec, m)) for m in fan.members])
+    targets = []
+    for combo in itertools.product(*choices):
+        label = "/".join(m.label for m, _ in combo if m is not None)
+        targets.append(Target(label, tuple(spec for _, spec in combo)))
+    return targets
+
+
+def _member_spec(spec: LayerSpec, member: Member) -> LayerSpec:
+    """The layer of one member: its own config values and label, no fan-out."""
+    config = dataclasses.replace(spec.config, **member.changes)
+    return LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
+
+
+async def resolve(target: Target, base: Launcher) -> list[Target]:
+    """A target with a runtime selector → one target per running container it matches."""
+    index = target.pending
+    if index is None:
+        return [target]
+    spec = target.layers[index]
+    launcher = base
+    for layer in (*target.layers[:index], spec):
+        launcher = get_kind(layer.type).wrap(layer.config, launcher, layer.label)
+    if not isinstance(launcher, Selecting):
+        raise TypeError(f"{spec.type} layers cannot select targets at run time")
+    found: list[Target] = []
+    for name in await launcher.matching():
+        config = dataclasses.replace(spec.config, container=name, label=None)
+        chosen = LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
+        label = f"{target.label}/{name}" if target.label else name
+        layers = (*target.layers[:index], chosen, *target.layers[index + 1:])
+        found += await resolve(Target(label, layers), base)
+    return found
+
+
+def describe(targets: Sequence[Target], shown: int = 8) -> str:
+    """`12 targets: web-01, web-02, … web-12` (pending ones say what is resolved at run time)."""
+    labels = [t.label or "(one)" for t in targets]
+    pending = [t for t in targets if t.pending is not None]
+    if len(labels) > shown:
+        labels = [*labels[:shown - 1], "…", labels[-1]]
+    count = f"{len(targets)} target{'s' if len(targets) != 1 else ''}"
+    if pending:
+        spec = pending[0].layers[pending[0].pending or 0]
+        selector = spec.fanout.written if spec.fanout else "a label"
+        count += f" × every running container with {selector.removeprefix('label ')}"
+    return f"{count}: {', '.join(labels)}"

@@ -1,0 +1,169 @@
+"""A fleet in a cell: one bounded live table in front ends, labelled lines under nbclient.
+
+- Front ends (JupyterLab, Notebook, VS Code): one display, updated at most 10 times a second,
+  showing the counts by state and at most `MAX_ROWS` rows (running and failed ones first), each
+  row expandable to the last lines of its target's output — bounded for 1,000 targets.
+- nbclient / papermill / terminal IPython: `label | line` as lines arrive (at most
+  `Orch.headless_lines` in all; the FleetResult keeps every byte), then the summary as text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import threading
+import time
+import uuid
+from typing import Any
+
+from IPython.display import display
+
+from ..errors import OrchError
+from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet, TargetRow
+from ..fleet.lines import LabelledLines
+from ..plan import RunPlan
+from .frontend import has_frontend_stdin, quiet, update_publisher
+
+#: Rows the live table shows at most (the counts cover every target).
+MAX_ROWS = 50
+#: Seconds between two updates of the live table, at least.
+INTERVAL = 0.1
+_ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
+
+
+def options(args: argparse.Namespace, timeout: float | None) -> FleetOptions:
+    return FleetOptions.of(args.limit, args.parallel, args.max_fail, timeout)
+
+
+def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
+        timeout: float | None) -> FleetResult | LiveFleet:
+    """Run a fleet from a magic line: block with a live view, or (--bg) return a LiveFleet."""
+    frontend = has_frontend_stdin(ctx.shell)
+    view: FleetTable | LabelledOutput = (
+        FleetTable(ctx.shell) if frontend else LabelledOutput(ctx.settings.headless_lines))
+    live = ctx.orchestrator.fleets.start(
+        plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
+        sinks=view.sinks, on_change=view.changed)
+    if args.bg:
+        if isinstance(view, FleetTable):
+            view.follow(live, ctx.orchestrator.loop.loop)
+        return live
+    try:
+        result = _wait(live, view)
+    except FleetInterrupted as exc:
+        view.finish(live, exc.result)
+        raise quiet(exc) from None
+    view.finish(live, result)
+    if ctx.settings.raise_error and not args.no_raise_error and not result.ok:
+        raise quiet(OrchError(f"{result.summary()} (the FleetResult has each target's "
+                              f"output; .failed.rerun() runs them again)")) from None
+    return result
+
+
+def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
+    while True:
+        try:
+            return live.wait(INTERVAL)
+        except TimeoutError:
+            view.poll(live)
+
+
+class FleetTable:
+    """The live table of a front end: one display, re-rendered at most every INTERVAL."""
+
+    def __init__(self, shell: Any) -> None:
+        self.display_id = uuid.uuid4().hex
+        display({"text/plain": "fleet starting…"}, raw=True, display_id=self.display_id)
+        self._publish = update_publisher(shell, self.display_id)
+        self._last = 0.0
+        self._dirty = False
+
+    def sinks(self, label: str) -> tuple[()]:
+        return ()
+
+    def changed(self, row: TargetRow) -> None:
+        self._dirty = True
+
+    def poll(self, live: LiveFleet) -> None:
+        now = time.monotonic()
+        if now - self._last >= INTERVAL:
+            self._last = now
+            self._publish(_bundle(live))
+
+    def follow(self, live: LiveFleet, loop: Any) -> None:
+        """For --bg: keep updating from the background loop until the fleet ends."""
+        def tick() -> None:
+            self.poll(live)
+            if live.done:
+                self._publish(_bundle(live, live.result()))
+            else:
+                loop.call_later(INTERVAL, tick)
+        loop.call_soon_threadsafe(tick)
+
+    def finish(self, live: LiveFleet, result: FleetResult) -> None:
+        self._publish(_bundle(live, result))
+
+
+def _bundle(live: LiveFleet, result: FleetResult | None = None) -> dict[str, str]:
+    rows = sorted(list(live.fleet.rows.values()), key=lambda r: _ORDER.get(r.state, 9))
+    title = result.summary() if result is not None else f"{len(rows)} targets: {live.state}"
+    shown = rows[:MAX_ROWS]
+    body = "".join(
+        f"<tr><td><details><summary>{html.escape(r.label)}</summary><pre>"
+        f"{html.escape(chr(10).join(r.tail))}</pre></details></td><td>{r.state}</td>"
+        f"<td>{r.duration:.1f}s</td><td>{_exit(r)}</td><td>{r.bytes}</td>"
+        f"<td class='tex2jax_ignore'>{html.escape(r.last_line[:120])}</td></tr>" for r in shown)
+    more = f"<p>… {len(rows) - len(shown)} more targets (all in the result)</p>" \
+        if len(rows) > len(shown) else ""
+    head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "bytes",
+                                               "last line"))
+    text = result.table() if result is not None else title
+    return {"text/plain": text,
+            "text/html": f"<div class='orch-fleet'><b>{html.escape(title)}</b><table>"
+                         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+                         f"</div>"}
+
+
+def _exit(row: TargetRow) -> str:
+    if row.result is None or row.result.returncode is None:
+        return ""
+    return str(row.result.returncode)
+
+
+class LabelledOutput:
+    """Without a front end: `label | line` written from the cell's thread, bounded in all."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._pending: list[tuple[bool, str]] = []
+        self.written = 0
+        self.elided = 0
+
+    def sinks(self, label: str) -> tuple[LabelledLines]:
+        return (LabelledLines(label, self._add),)
+
+    def changed(self, row: TargetRow) -> None:
+        pass
+
+    def _add(self, is_err: bool, line: str) -> None:
+        with self._lock:
+            if self.limit is not None and self.written + len(self._pending) >= self.limit:
+                self.elided += 1
+            else:
+                self._pending.append((is_err, line))
+
+    def poll(self, live: LiveFleet | None = None) -> None:
+        import sys
+
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for is_err, line in pending:
+            print(line, file=sys.stderr if is_err else sys.stdout)
+        self.written += len(pending)
+
+    def finish(self, live: LiveFleet, result: FleetResult) -> None:
+        self.poll()
+        if self.elided:
+            print(f"… {self.elided} more lines elided (every byte is in the FleetResult)")
+        print(result.table())

@@ -1,0 +1,193 @@
+"""Fleet configs: lists, range patterns, inventories (INI and YAML), labels, errors with lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orch_magics import ConfigError, load_config, load_config_text
+from orch_magics.cli.main import main
+from orch_magics.config import patterns
+from orch_magics.config.inventory import load_inventories
+from orch_magics.fleet import expand
+from orch_magics.fleet.select import select
+
+
+@pytest.mark.parametrize(("pattern", "names"), [
+    ("web-[01:03].prod", ["web-01.prod", "web-02.prod", "web-03.prod"]),
+    ("node-[a:c]", ["node-a", "node-b", "node-c"]),
+    ("r[1:2]-[a:b]", ["r1-a", "r1-b", "r2-a", "r2-b"]),
+    ("h[0:6:3]", ["h0", "h3", "h6"]),
+    ("h[8:10]", ["h8", "h9", "h10"]),
+    ("plain", ["plain"]),
+])
+def test_range_patterns_expand_like_ansible(pattern: str, names: list[str]) -> None:
+    assert patterns.expand(pattern) == names
+
+
+@pytest.mark.parametrize("bad", ["h[3:1]", "h[1:b]", "h[1:3:0]", "h[0:99999999]"])
+def test_bad_ranges_are_errors(bad: str) -> None:
+    with pytest.raises(ValueError):
+        patterns.expand(bad)
+
+
+def _env(text: str):
+    return load_config_text(text).environment("f")
+
+
+def test_fan_out_at_any_position_gives_every_combination() -> None:
+    env = _env("""\
+environments:
+  f:
+    layers:
+      - {type: ssh, config: {host: [bastion-eu, bastion-us]}}
+      - {type: ssh, config: {host: "db-[1:2]"}}
+      - {type: docker, config: {container: [app-1, app-2]}}
+""")
+    targets = expand(env.layers)
+    assert [t.label for t in targets] == [
+        f"{b}/{d}/{a}" for b in ("bastion-eu", "bastion-us") for d in ("db-1", "db-2")
+        for a in ("app-1", "app-2")]
+    first = targets[0].layers
+    assert [s.config.host for s in first[:2]] == ["bastion-eu", "db-1"]
+    assert first[2].config.container == "app-1" and first[0].fanout is None
+    assert env.is_fleet and "ssh db-[1:2]" in env.describe()
+
+
+def test_single_target_environments_are_unchanged() -> None:
+    env = _env("environments:\n  f:\n    layers: [{type: ssh, config: {host: web-1}}]\n")
+    assert not env.is_fleet and env.layers[0].fanout is None
+    assert env.layers[0].config.host == "web-1"
+
+
+def test_docker_label_is_resolved_at_run_time() -> None:
+    env = _env("environments:\n  f:\n    layers: [{type: docker, config: {label: app=web}}]\n")
+    [target] = expand(env.layers)
+    assert env.is_fleet and target.pending == 0
+
+
+@pytest.mark.parametrize(("host", "message"), [
+    ('"web-[3:1]"', "start comes after its end"),
+    ("[a, a]", "'a' is named twice"),
+    ('"group:web"', "no inventory is loaded"),
+    ("[web, 3]", "must be a host or container name"),
+])
+def test_fan_out_mistakes_point_at_the_line(host: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  f:\n    layers:\n"
+                         f"      - {{type: ssh, config: {{host: {host}}}}}\n", "x.yaml")
+    assert message in str(err.value) and "x.yaml:4" in str(err.value)
+
+
+INI = """\
+# web and db, with children and vars
+lone.example ansible_port=2200
+[web]
+web-[01:03].example ansible_user=deploy
+special ansible_host=10.0.0.9 ansible_port=2222
+[db]
+db-[a:b] ansible_host=127.0.0.5
+[prod:children]
+web
+db
+[prod:vars]
+ansible_user=produser
+ansible_port=2022
+[web:vars]
+ansible_port=2122
+"""
+
+YAML = """\
+all:
+  vars: {ansible_user: everyone}
+  hosts:
+    lone.example: {ansible_port: 2200}
+  children:
+    prod:
+      vars: {ansible_user: produser, ansible_port: 2022}
+      children:
+        web:
+          vars: {ansible_port: 2122}
+          hosts:
+            web-[01:03].example: {ansible_user: deploy}
+            special: {ansible_host: 10.0.0.9, ansible_port: 2222}
+        db:
+          hosts:
+            db-[a:b]: {ansible_host: 127.0.0.5}
+"""
+
+#: What `ansible-inventory --list` (ansible-core 2.19, run by hand on these two files while
+#: writing this test; it is not a test dependency) reports: groups flattened, host vars over
+#: child group vars over parent group vars.
+EXPECTED_HOSTS = {
+    "prod": ["web-01.example", "web-02.example", "web-03.example", "special", "db-a", "db-b"],
+    "web": ["web-01.example", "web-02.example", "web-03.example", "special"],
+    "db": ["db-a", "db-b"],
+}
+
+
+@pytest.mark.parametrize(("name", "text"), [("inv.ini", INI), ("inv.yaml", YAML)])
+def test_inventories_groups_children_ranges_and_vars(tmp_path: Path, name: str,
+                                                     text: str) -> None:
+    (tmp_path / name).write_text(text)
+    inv = load_inventories([tmp_path / name])
+    for group, hosts in EXPECTED_HOSTS.items():
+        assert inv.hosts_of(group) == hosts
+    assert inv.connection("web-02.example") == {"user": "deploy", "port": 2122}
+    assert inv.connection("special") == {"host": "10.0.0.9", "user": "produser", "port": 2222}
+    assert inv.connection("db-b") == {"host": "127.0.0.5", "user": "produser", "port": 2022}
+    assert inv.connection("lone.example")["port"] == 2200
+    with pytest.raises(ConfigError, match="did you mean 'web'"):
+        inv.hosts_of("wbe")
+
+
+def test_group_hosts_in_an_ssh_layer(tmp_path: Path) -> None:
+    (tmp_path / "hosts.ini").write_text(INI)
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [hosts.ini]\nenvironments:\n  f:\n    layers:\n"
+        "      - {type: ssh, config: {host: 'group:db', user: mine}}\n")
+    env = load_config(tmp_path / "orch.yaml").environment("f")
+    targets = expand(env.layers)
+    assert [t.label for t in targets] == ["db-a", "db-b"]
+    config = targets[0].layers[0].config
+    assert (config.host, config.user, config.port) == ("127.0.0.5", "mine", 2022)
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [hosts.ini]\nenvironments:\n  f:\n    layers:\n"
+        "      - {type: ssh, config: {host: 'group:dbs'}}\n")
+    with pytest.raises(ConfigError, match=r"orch.yaml:5.*unknown inventory group 'dbs'"):
+        load_config(tmp_path / "orch.yaml")
+
+
+@pytest.mark.parametrize(("limit", "kept"), [
+    ("web-0*", ["web-01", "web-02", "web-03"]),
+    ("web-01,db-1", ["web-01", "db-1"]),
+    ("*,!web-02", ["web-01", "web-03", "db-1"]),
+    ("web-*,&*3", ["web-03"]),
+    (None, ["web-01", "web-02", "web-03", "db-1"]),
+])
+def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
+    assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept
+
+
+def test_limit_that_matches_nothing_says_what_there_is() -> None:
+    with pytest.raises(ConfigError, match="'web-1' matches no target.*did you mean 'web-01'"):
+        select(["web-01", "web-02"], "web-1")
+    assert select(["bastion/db-1", "bastion/db-2"], "db-1") == ["bastion/db-1"]
+
+
+def test_orch_ls_shows_counts_and_labels(tmp_path: Path, capsys) -> None:
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  f:\n    layers: [{type: ssh, config: {host: 'web-[01:12]'}}]\n"
+        "  one:\n    layers: []\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), "ls"]) == 0
+    out = capsys.readouterr().out
+    assert "12 targets: web-01, web-02" in out and "web-12" in out
+    assert out.count("targets:") == 1
+
+
+def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "orch.yaml").write_text("environments:\n  one:\n    layers: []\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), "run", "one", "--limit", "x", "--",
+                 "true"]) == 2
+    assert "has one target" in capsys.readouterr().err

@@ -1,0 +1,71 @@
+"""Fleets of containers on the test dockerd: a label selects every running container with it,
+resolved at run time; a container list and a range pattern name them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.dockerd import IMAGE, Engine
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.fleet import FleetResult
+
+pytestmark = pytest.mark.docker
+NAMES = [f"orch-web-{i:02d}" for i in range(1, 11)]
+
+
+@pytest.fixture(scope="module")
+def web(dockerd: Engine) -> Iterator[list[str]]:
+    """Ten running containers labelled orch.fleet=web, and one stopped one with the label."""
+    api = dockerd.api
+    host_config = api.create_host_config(init=True, network_mode="none")
+    made = []
+    for name in [*NAMES, "orch-web-stopped"]:
+        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
+                                       labels={"orch.fleet": "web"})
+        made.append(created["Id"])
+        if name != "orch-web-stopped":
+            api.start(created["Id"])
+    yield NAMES
+    for cid in made:
+        api.remove_container(cid, force=True)
+
+
+def _orch(dockerd: Engine, docker: dict[str, object]) -> Orchestrator:
+    layer = json.dumps({"type": "docker", "config": {**docker, "docker_host": dockerd.host}})
+    return Orchestrator(load_config_text(
+        f"environments:\n  web: {{layers: [{layer}]}}\n"
+        "services:\n  name: {command: 'cat /etc/hostname'}\n  same: {command: 'echo same'}\n"))
+
+
+def test_a_label_fans_out_to_every_running_container_with_it(dockerd: Engine,
+                                                              web: list[str]) -> None:
+    orch = _orch(dockerd, {"label": "orch.fleet=web"})
+    try:
+        res = orch.run("web", "name")
+    finally:
+        orch.close()
+    assert isinstance(res, FleetResult) and res.ok
+    assert sorted(res) == web  # the stopped one is not a target
+    assert all(res[name].stdout == f"{name}\n" for name in web)
+
+
+def test_a_container_list_and_a_pattern_with_limit(dockerd: Engine, web: list[str]) -> None:
+    orch = _orch(dockerd, {"container": "orch-web-[01:10]"})
+    try:
+        res = orch.run("web", "name", limit="orch-web-0*,!orch-web-05")
+    finally:
+        orch.close()
+    assert sorted(res) == [n for n in web[:9] if n != "orch-web-05"]
+    assert res.ok and len(res.groups()) == 8  # every container answers its own name
+
+
+def test_identical_outputs_roll_up_into_one_group(dockerd: Engine, web: list[str]) -> None:
+    orch = _orch(dockerd, {"label": "orch.fleet=web"})
+    try:
+        res = orch.run("web", "same", parallel=3)
+    finally:
+        orch.close()
+    assert res.groups() == [(web, "same\n")]

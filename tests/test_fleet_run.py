@@ -1,0 +1,177 @@
+"""Fleets on ≥30 real sshd (127.0.1.x): results, mixed failures, --max-fail, stop, CLI, audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import REFUSING, SSHFleet
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.fleet import FleetResult
+
+N = 30
+SERVICES = """\
+services:
+  who: {command: 'echo "$SSH_CONNECTION" | cut -d" " -f3'}
+  same: {command: 'echo same'}
+  mixed:
+    command: |
+      case "$SSH_CONNECTION" in
+        *" 127.0.1.3 "*) echo bad >&2; exit 3;;
+        *" 127.0.1.4 "*) sleep 60;;
+      esac
+      echo fine
+  sleepy: {command: 'sleep 60'}
+  fail: {command: 'exit 1'}
+"""
+
+
+def _config(fleet: SSHFleet, hosts: str) -> str:
+    return (f"environments:\n  web:\n    layers:\n"
+            f"      - {{type: ssh, config: {{host: {hosts}, {fleet.ssh_config()}}}}}\n"
+            + SERVICES)
+
+
+@pytest.fixture
+def orch(ssh_fleet: SSHFleet):
+    hosts = f'"127.0.1.[1:{N}]"'
+    o = Orchestrator(load_config_text(_config(ssh_fleet, hosts)))
+    yield o
+    o.close()
+
+
+def test_thirty_targets_return_a_fleet_result(orch) -> None:
+    res = orch.run("web", "who")
+    assert isinstance(res, FleetResult) and len(res) == N
+    ok = [f"127.0.1.{i}" for i in range(1, N)]
+    assert list(res.succeeded) == ok and res[ok[4]].stdout == f"{ok[4]}\n"
+    assert res.returncodes[ok[0]] == 0
+    assert list(res.failed) == [f"127.0.1.{N}"]  # the server with a changed host key
+    assert "host key" in res.causes[f"127.0.1.{N}"] and not res.ok
+
+
+def test_groups_roll_identical_output_up(orch) -> None:
+    res = orch.run("web", "same", limit="!127.0.1.30")
+    assert res.ok and res.exit_status == 0
+    [(labels, out)] = res.groups()
+    assert out == "same\n" and len(labels) == N - 1
+    html = res._repr_html_()
+    assert html.count("<tr>") == N and "29 ok" in html
+
+
+def test_mixed_failures_each_with_its_cause(ssh_fleet: SSHFleet) -> None:
+    hosts = f'["127.0.1.[1:8]", "{REFUSING}", "127.0.1.{N}"]'
+    with Orchestrator(load_config_text(_config(ssh_fleet, hosts))) as orch:
+        res = orch.run("web", "mixed", timeout=2)
+    states = res.states
+    assert states["127.0.1.1"] == "ok" and res["127.0.1.1"].stdout == "fine\n"
+    assert states["127.0.1.3"] == "failed" and res.causes["127.0.1.3"] == "exit 3: bad"
+    assert res["127.0.1.4"].timed_out and res.causes["127.0.1.4"].startswith("timed out")
+    assert "refused" in res.causes[REFUSING].lower()
+    assert "host key" in res.causes[f"127.0.1.{N}"]
+    assert sorted(res.failed) == sorted(["127.0.1.3", "127.0.1.4", REFUSING, f"127.0.1.{N}"])
+    assert "exit 3: bad" in res.table()
+
+
+def test_max_fail_stops_new_starts(orch) -> None:
+    res = orch.run("web", "fail", parallel=2, max_fail=1)
+    assert list(res.states.values()).count("failed") in (2, 3)  # running ones finish
+    assert list(res.states.values()).count("skipped") >= N - 3
+    skipped = [k for k, s in res.states.items() if s == "skipped"]
+    assert "--max-fail" in res.causes[skipped[0]]
+    res = orch.run("web", "fail", parallel=4, max_fail="10%")  # 3 of 30 may fail
+    assert 4 <= list(res.states.values()).count("failed") <= 7
+
+
+def test_rerun_runs_exactly_those_targets(orch) -> None:
+    res = orch.run("web", "who", limit="127.0.1.1,127.0.1.2,127.0.1.30")
+    again = res.failed.rerun()
+    assert list(again) == ["127.0.1.30"] and not again.ok
+    assert list(res.succeeded.rerun()) == ["127.0.1.1", "127.0.1.2"]
+
+
+def test_stop_leaves_no_process_on_any_target(orch, ssh_fleet: SSHFleet) -> None:
+    live = orch.fleets.start(orch.plan("web", "sleepy"), _opts())
+    deadline = time.monotonic() + 20
+    while len([p for p in ssh_fleet.session_processes() if "sleep 60" in p]) < N - 1:
+        assert time.monotonic() < deadline, ssh_fleet.session_processes()
+        time.sleep(0.1)
+    live.stop()
+    res = live.wait(30)
+    assert list(res.states.values()).count("stopped") == N - 1
+    time.sleep(0.5)
+    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
+
+
+def _opts():
+    from orch_magics.fleet import FleetOptions
+
+    return FleetOptions()
+
+
+def test_each_target_is_audited_with_its_label(orch, tmp_path: Path) -> None:
+    orch.run("web", "same", limit="127.0.1.1[0-2]")
+    path = Path(os.environ["XDG_STATE_HOME"]) / "orch_magics" / "audit.jsonl"
+    starts = [json.loads(line) for line in path.read_text().splitlines()]
+    targets = sorted(r["target"] for r in starts if r["event"] == "start" and r["target"])
+    assert targets[-3:] == ["127.0.1.10", "127.0.1.11", "127.0.1.12"]
+
+
+def _cli(fleet: SSHFleet, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(_config(fleet, f'"127.0.1.[1:{N}]"'))
+    return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+
+
+def test_cli_labelled_lines_summary_and_status(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    done = _cli(ssh_fleet, tmp_path, "web", "mixed", "--limit", "127.0.1.[1-3]",
+                "--timeout", "5")
+    assert done.returncode == 1
+    assert re.search(r"^127\.0\.1\.1 +\| fine$", done.stdout, re.M)
+    assert re.search(r"^127\.0\.1\.3 +\| bad$", done.stderr, re.M)
+    assert "| bad" not in done.stdout
+    assert "3 targets: 2 ok, 1 failed" in done.stdout
+    ok = _cli(ssh_fleet, tmp_path, "web", "same", "--limit", "127.0.1.1,127.0.1.2", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    bad = _cli(ssh_fleet, tmp_path, "web", "same", "--limit", "nothing*")
+    assert bad.returncode == 2 and "matches no target" in bad.stderr
+
+
+def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(_config(ssh_fleet, f'"127.0.1.[1:{N - 1}]"'))
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                             "web", "sleepy"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    deadline = time.monotonic() + 20
+    while len([p for p in ssh_fleet.session_processes() if "sleep 60" in p]) < N - 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(2)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and f"{N - 1} stopped" in out
+    time.sleep(0.5)
+    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
+
+
+def test_keyboard_interrupt_in_the_sync_api_stops_all(orch, ssh_fleet: SSHFleet) -> None:
+    from orch_magics.fleet import FleetInterrupted
+
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(FleetInterrupted) as err:
+        orch.run("web", "sleepy", limit="!127.0.1.30")
+    assert set(err.value.result.states.values()) == {"stopped"}
+    time.sleep(0.5)
+    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
