@@ -41,6 +41,17 @@ from .secrets.placeholders import Resolver
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
+from .transfer import (
+    Forward,
+    Forwards,
+    Progress,
+    Transferred,
+    measure,
+    open_forward,
+    prepare_get,
+    prepare_put,
+    run_blocking,
+)
 
 
 class Orchestrator:
@@ -72,6 +83,7 @@ class Orchestrator:
         self.gate = Gate(self._audit_log)
         self._spawned: set[LiveRun] = set()
         self._spawned_lock = threading.Lock()
+        self.forwards = Forwards()  # open port forwards: .list(), .stop(id)
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -297,6 +309,38 @@ class Orchestrator:
                           timeout=timeout, env=env, cwd=cwd, sinks=sinks, yes=yes)
         return live.wait()
 
+    # ---- files and ports (transfer/, docs/files.md) ------------------------------------------
+    def get(self, environment: str, remote: str, local: str | None = None, *,
+            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
+        """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks."""
+        copy = prepare_get(self, environment, remote, local, yes=yes)
+        return run_blocking(self.loop, copy, progress)
+
+    def put(self, environment: str, local: str, remote: str, *,
+            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
+        """Copy LOCAL (a file or a directory) to REMOTE in the environment; blocks."""
+        copy = prepare_put(self, environment, measure(local), remote, yes=yes)
+        return run_blocking(self.loop, copy, progress)
+
+    async def aget(self, environment: str, remote: str, local: str | None = None, *,
+                   progress: Progress | None = None,
+                   yes: str | Collection[str] = ()) -> Transferred:
+        return await prepare_get(self, environment, remote, local, yes=yes).run(progress)
+
+    async def aput(self, environment: str, local: str, remote: str, *,
+                   progress: Progress | None = None,
+                   yes: str | Collection[str] = ()) -> Transferred:
+        source = await asyncio.to_thread(measure, local)
+        return await prepare_put(self, environment, source, remote, yes=yes).run(progress)
+
+    def forward(self, environment: str, port: int, *, local: int = 0, host: str = "localhost",
+                yes: str | Collection[str] = ()) -> Forward:
+        """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
+        SSH host; closed by `.close()`, `forwards.stop(id)`, `close()` and interpreter exit."""
+        _watch(self)
+        return open_forward(self, self.loop, self.forwards, environment, port, local=local,
+                            host=host, yes=yes)
+
     # ---- lifetime ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close pooled connections of the current loop."""
@@ -305,7 +349,8 @@ class Orchestrator:
             await ctx.aclose()
 
     def close(self) -> None:
-        """Stop every run it started, then close every pooled connection (on every loop)."""
+        """Stop every run and forward it started, then close every pooled connection."""
+        self.forwards.close_all()
         if self._bg is not None:
             self.stop_all()
         for loop, ctx in list(self._contexts.items()):
