@@ -130,12 +130,16 @@ class Copy:
 
 
 async def _wait(run: Run) -> RunResult:
-    """The run's result; cancelled from outside, the run is stopped first (no orphan)."""
+    """The run's result; cancelled from outside, the run is stopped and waited for, through
+    any further cancellations (the stop ladder bounds the wait), so the far side has removed
+    its temporary name before the cancellation goes on."""
     try:
         return await run.wait()
     except asyncio.CancelledError:
         run.stop()
-        await run.task
+        while not run.task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({run.task})
         raise
 
 
