@@ -173,3 +173,44 @@ async def test_interrupt_half_way_leaves_nothing_either_way(orch, tmp_path, env)
         await cancel.task
     assert size // 2 <= cancel.seen < size
     assert (await remote(orch, env, f"ls -a {folder}")).split() == [".", "..", "big"]
+
+
+def rss() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class Peak:
+    """A progress that records the controller's peak RSS while bytes flow."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if done % (32 << 20) < (1 << 20):
+            self.peak = max(self.peak, rss())
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    size, block = 1 << 30, os.urandom(CHUNK)
+    src = tmp_path / "gig"
+    with open(src, "wb") as f:
+        for i in range(size // CHUNK):
+            f.write(bytes([i % 256]) + block[1:])
+    folder = f"/tmp/orch-gig-{os.getpid()}"
+    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}")
+    base, peak = rss(), Peak()
+    sent = await orch.aput("deep", str(src), f"{folder}/gig", progress=peak)
+    back = await orch.aget("deep", f"{folder}/gig", str(tmp_path / "back"), progress=peak)
+    assert sent.sha256 == back.sha256 == sha(src) == sha(tmp_path / "back")
+    assert back.bytes == size
+    assert peak.peak - base < 150 << 20, f"controller RSS grew by {(peak.peak - base) >> 20} MiB"
+    await remote(orch, "deep", f"rm -rf {folder}")
