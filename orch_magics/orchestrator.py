@@ -7,10 +7,7 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
-import threading
-import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -39,9 +36,21 @@ from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .secrets.placeholders import Resolver
+from .shutdown import SpawnedRuns, close_at_exit
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
+from .transfer import (
+    Forward,
+    Forwards,
+    Progress,
+    Transferred,
+    measure,
+    open_forward,
+    prepare_get,
+    prepare_put,
+    run_blocking,
+)
 
 
 class Orchestrator:
@@ -71,10 +80,10 @@ class Orchestrator:
         self.log_max_bytes = log_max_bytes
         self.capture_limit = capture_limit
         self.gate = Gate(self._audit_log)
-        self._spawned: set[LiveRun] = set()
-        self._spawned_lock = threading.Lock()
+        self._spawned = SpawnedRuns()
         #: Runs on fleet environments (what run/arun/start delegate to for them).
         self.fleets = Fleets(self)
+        self.forwards = Forwards()  # open port forwards: .list(), .stop(id)
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -193,15 +202,8 @@ class Orchestrator:
 
     def _track(self, live: LiveRun) -> None:
         """Remember a live run until it ends, so close() and interpreter exit stop it."""
-        _watch(self)
-        with self._spawned_lock:
-            self._spawned.add(live)
-
-        def forget(_result: RunResult | None, _error: BaseException | None) -> None:
-            with self._spawned_lock:
-                self._spawned.discard(live)
-
-        live.when_done(forget)
+        close_at_exit(self)
+        self._spawned.add(live)
 
     # ---- named background runs ------------------------------------------------------------
     def start(self, environment: str, service: str | None = None, *,
@@ -245,7 +247,7 @@ class Orchestrator:
                                 begin=lambda p, o: self.begin(p, o, ticket), ring=RingBuffer(),
                                 log_file=log_file, policy=policy, options=options)
         self.runs.add(name, Entry(supervisor))
-        _watch(self)
+        close_at_exit(self)
         return supervisor.start()
 
     def ps(self) -> list[RunInfo]:
@@ -293,8 +295,7 @@ class Orchestrator:
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
         entries = [e for e in self.runs.entries() if not e.done]
-        with self._spawned_lock:
-            spawned = list(self._spawned)
+        spawned = self._spawned.current()
         for entry in entries:
             entry.supervisor.request_stop()
         for live in spawned:
@@ -330,6 +331,38 @@ class Orchestrator:
                           sinks=sinks, yes=yes, plan=plan)
         return live.wait()
 
+    # ---- files and ports (transfer/, docs/files.md) ------------------------------------------
+    def get(self, environment: str, remote: str, local: str | None = None, *,
+            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
+        """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks."""
+        copy = prepare_get(self, environment, remote, local, yes=yes)
+        return run_blocking(self.loop, copy, progress)
+
+    def put(self, environment: str, local: str, remote: str, *,
+            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
+        """Copy LOCAL (a file or a directory) to REMOTE in the environment; blocks."""
+        copy = prepare_put(self, environment, measure(local), remote, yes=yes)
+        return run_blocking(self.loop, copy, progress)
+
+    async def aget(self, environment: str, remote: str, local: str | None = None, *,
+                   progress: Progress | None = None,
+                   yes: str | Collection[str] = ()) -> Transferred:
+        return await prepare_get(self, environment, remote, local, yes=yes).run(progress)
+
+    async def aput(self, environment: str, local: str, remote: str, *,
+                   progress: Progress | None = None,
+                   yes: str | Collection[str] = ()) -> Transferred:
+        source = await asyncio.to_thread(measure, local)
+        return await prepare_put(self, environment, source, remote, yes=yes).run(progress)
+
+    def forward(self, environment: str, port: int, *, local: int = 0, host: str = "localhost",
+                yes: str | Collection[str] = ()) -> Forward:
+        """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
+        SSH host; closed by `.close()`, `forwards.stop(id)`, `close()` and interpreter exit."""
+        close_at_exit(self)
+        return open_forward(self, self.loop, self.forwards, environment, port, local=local,
+                            host=host, yes=yes)
+
     # ---- lifetime ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close pooled connections of the current loop."""
@@ -338,7 +371,8 @@ class Orchestrator:
             await ctx.aclose()
 
     def close(self) -> None:
-        """Stop every run it started, then close every pooled connection (on every loop)."""
+        """Stop every run and forward it started, then close every pooled connection."""
+        self.forwards.close_all()
         if self._bg is not None:
             self.stop_all()
         for loop, ctx in list(self._contexts.items()):
@@ -353,28 +387,3 @@ class Orchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_LIVE: weakref.WeakSet[Orchestrator] = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _watch(orch: Orchestrator) -> None:
-    """Make sure interpreter exit (kernel shutdown) stops the runs of `orch`.
-
-    Registered on first use, so it runs before the background loop's own exit handler.
-    """
-    global _atexit_registered
-    _LIVE.add(orch)
-    if not _atexit_registered:
-        _atexit_registered = True
-        atexit.register(_stop_everything)
-
-
-def _stop_everything() -> None:
-    """At interpreter exit (a kernel shutting down): stop every run, close every pool."""
-    for orch in list(_LIVE):
-        try:
-            orch.close()
-        except Exception:
-            pass

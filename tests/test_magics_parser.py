@@ -98,7 +98,8 @@ def test_completion_offers_orch_words_only(shell):
         options = [c.text for c in shell.Completer.completions("%orch local hello --t", 21)]
         logs = [c.text for c in shell.Completer.completions("%orch logs x --f", 16)]
     assert first and set(first) <= {"local", "load", "envs", "services", "start", "ps",
-                                     "logs", "stop", "restart", "status", "history"}
+                                     "logs", "stop", "restart", "status", "history", "get",
+                                     "put", "forward", "forwards"}
     assert sorted(options) == ["--tail", "--timeout"]
     assert logs == ["--follow"]
     with provisionalcompleter():  # Python completion is untouched elsewhere

@@ -24,9 +24,10 @@ from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .prompt import ask_on_terminal
 from .stream import stream
+from .transfer import add_transfer_parsers, cp_command, forward_command
 
 EXIT_USAGE = 2
-COMMANDS = ("run", "check", "ls", "schema", "audit")
+COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("ls", help="list environments and services")
     sub.add_parser("schema", help="print the JSON Schema of the config files")
     add_audit_parser(sub)
+    add_transfer_parsers(sub)
     return p
 
 
@@ -150,6 +152,8 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
     if args.cmd == "audit":
         return audit_command(args, lambda: _load(args))
     config = _load(args)
+    if args.cmd in ("cp", "forward"):
+        return (cp_command if args.cmd == "cp" else forward_command)(config, args)
     if args.cmd in ("check", "ls"):
         if args.cmd == "check":
             print(f"ok: {', '.join(config.files)}")

@@ -33,6 +33,9 @@ class RunOptions:
     timeout: float | None = None
     capture: bool = True
     capture_limit: int | None = None
+    #: stdout reaches the sinks byte for byte, unmasked (a file being copied must not change);
+    #: stderr is still masked.
+    raw_stdout: bool = False
     #: Seconds between INT and TERM, and between TERM and KILL, when the run is stopped.
     grace: tuple[float, float] = STOP_GRACE
 

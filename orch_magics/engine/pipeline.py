@@ -26,12 +26,12 @@ class OutputPipeline:
     """Routes one command's events through its transforms into its sinks.
 
     `main=True` is the service's command: the plan's filters and stdout_mode apply to it;
-    pre/post steps are only masked. Building it compiles jq programs, so a bad filter fails
+    pre/post steps are only masked (`raw_stdout`: stdout is not). Building it compiles jq programs, so a bad filter fails
     before anything is launched.
     """
 
     def __init__(self, plan: RunPlan, sinks: Sequence[Sink], *, main: bool,
-                 capture: Capture | None) -> None:
+                 capture: Capture | None, raw_stdout: bool = False) -> None:
         self.capture = capture
         self.raw_stdout: OutputBuffer | None = None
         self.file: FileSink | None = None
@@ -39,7 +39,7 @@ class OutputPipeline:
         self.transforms: list[Transform] = []
         masker = REGISTRY.stream_masker()
         if masker is not None:
-            self.transforms.append(masker)
+            self.transforms.append(_stderr_only(masker) if raw_stdout else masker)
         if main and plan.filters:
             self.raw_stdout = OutputBuffer()
             self.transforms.append(_tee_stdout(self.raw_stdout))
@@ -86,6 +86,15 @@ def _tee_stdout(buffer: OutputBuffer) -> Transform:
         return [event]
 
     return tee
+
+
+def _stderr_only(mask: Transform) -> Transform:
+    """Mask every event but stdout (copied files pass unchanged)."""
+
+    def transform(event: Event) -> list[Event]:
+        return [event] if type(event) is Stdout else mask(event)
+
+    return transform
 
 
 def close_sinks(sinks: Sequence[Sink]) -> None:

@@ -97,7 +97,8 @@ class Run:
         if marks:
             _started(opts.sinks, "main", plan.command.display())
         capture = self.capture = Capture(limit=opts.capture_limit) if opts.capture else None
-        pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture)
+        pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture,
+                                  raw_stdout=opts.raw_stdout)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
         close_stdin = opts.close_stdin
         if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:

@@ -15,6 +15,7 @@ from typing import NoReturn
 from IPython.core.error import UsageError
 
 from ..config.suggest import did_you_mean
+from . import transfer
 
 #: The management subcommands and their one-line help (in the order `--help` lists them).
 SUBCOMMANDS: dict[str, str] = {
@@ -28,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "restart": "restart a named run",
     "status": "the live handle of a named run",
     "history": "runs recorded in the audit log (--env, --since 1h, --failed, -n N, --json)",
+    **transfer.HELP,
 }
 #: Subcommands whose first argument is the name of a run.
 RUN_SUBCOMMANDS = ("logs", "stop", "restart", "status")
@@ -161,6 +163,7 @@ def _history_args(p: MagicParser) -> None:
 _SUB_ARGS: dict[str, Callable[[MagicParser], None]] = {
     "load": _load_args, "start": _start_args, "logs": _logs_args,
     "stop": _name_arg, "restart": _name_arg, "status": _name_arg, "history": _history_args,
+    "get": transfer.get_args, "put": transfer.put_args, "forward": transfer.forward_args,
 }
 
 

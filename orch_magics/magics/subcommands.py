@@ -17,6 +17,7 @@ from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
 from ..sinks.units import table
+from . import transfer
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -95,7 +96,14 @@ def status(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
     return orch.status(args.name)
 
 
+def forwards(orch: Orchestrator, args: argparse.Namespace) -> None:
+    rows = [f.as_row() for f in orch.forwards.list()]
+    print(table(("ID", "ENV", "LOCAL", "TARGET", "VIA"), rows) if rows
+          else "no open forwards (%orch forward ENV PORT opens one)")
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "load": load, "envs": envs, "services": services, "start": start, "ps": ps,
     "logs": logs, "stop": stop, "restart": restart, "status": status, "history": history,
+    "get": transfer.get, "put": transfer.put, "forward": transfer.forward, "forwards": forwards,
 }

@@ -1,0 +1,85 @@
+"""`orch cp ENV:REMOTE LOCAL` / `orch cp LOCAL ENV:REMOTE` and `orch forward ENV PORT`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from ..config.model import Config
+from ..config.suggest import did_you_mean
+from ..errors import ConfigError
+from ..orchestrator import Orchestrator
+from ..transfer import for_stream, measure, prepare_get, prepare_put, run_blocking
+from .prompt import ask_on_terminal
+
+
+def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # private-ok: argparse's type
+    cp = sub.add_parser("cp", help="copy a file or directory: orch cp ENV:REMOTE LOCAL, "
+                                   "orch cp LOCAL ENV:REMOTE")
+    cp.add_argument("source")
+    cp.add_argument("destination")
+    cp.add_argument("--yes", action="append", default=[], metavar="ENV",
+                    help="copy in protected environment ENV without asking")
+    fw = sub.add_parser("forward", help="forward a local port to HOST:PORT as seen from the "
+                                        "chain's last ssh host (until Ctrl-C)")
+    fw.add_argument("environment")
+    fw.add_argument("port", type=int)
+    fw.add_argument("--local", type=int, default=0, metavar="PORT",
+                    help="local port on 127.0.0.1 (default: any free one)")
+    fw.add_argument("--host", default="localhost", help="target host (default: localhost)")
+    fw.add_argument("--yes", action="append", default=[], metavar="ENV",
+                    help="forward in protected environment ENV without asking")
+
+
+def _side(config: Config, word: str) -> tuple[str | None, str]:
+    """`ENV:PATH` → (ENV, PATH) when ENV is configured; anything else is a local path."""
+    env, sep, path = word.partition(":")
+    if sep and env in config.environments:
+        return env, path
+    return None, word
+
+
+def cp_command(config: Config, args: argparse.Namespace) -> int:
+    src_env, src = _side(config, args.source)
+    dst_env, dst = _side(config, args.destination)
+    if src_env and dst_env:
+        raise ConfigError("copy between two environments is not supported: get to a local "
+                          "path, then put")
+    if not src_env and not dst_env:
+        words = [w.partition(":")[0] for w in (args.source, args.destination) if ":" in w]
+        guess = next(filter(None, (did_you_mean(w, config.environments) for w in words)), None)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        raise ConfigError(f"one side must be ENV:PATH with a configured environment{hint}; "
+                          f"environments: {', '.join(config.environments)}")
+    orch = Orchestrator(config)
+    orch.gate.ask = ask_on_terminal
+    if src_env:
+        copy = prepare_get(orch, src_env, src, dst or None, yes=args.yes, front_end="cli")
+    else:
+        assert dst_env is not None
+        copy = prepare_put(orch, dst_env, measure(src), dst, yes=args.yes, front_end="cli")
+    try:
+        done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
+    except KeyboardInterrupt:
+        print("orch: interrupted; nothing was kept", file=sys.stderr)
+        return 130
+    finally:
+        orch.close()
+    print(done)
+    return 0
+
+
+def forward_command(config: Config, args: argparse.Namespace) -> int:
+    orch = Orchestrator(config)
+    orch.gate.ask = ask_on_terminal
+    try:
+        forward = orch.forward(args.environment, args.port, local=args.local, host=args.host,
+                               yes=args.yes)
+        print(f"{forward}; Ctrl-C stops it", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        orch.close()
+    return 0

@@ -1,0 +1,139 @@
+"""%orch get / put / forward / forwards: files and ports through the chain, in a notebook.
+
+A copy shows an ipywidgets progress bar under a kernel with a front end, a terminal bar in
+terminal IPython, nothing under nbclient; it blocks like a cell should and Ctrl-C (interrupt
+the kernel) stops it with nothing kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from ..orchestrator import Orchestrator
+from ..transfer import (
+    Forward,
+    ForwardError,
+    NoProgress,
+    Progress,
+    Transferred,
+    for_stream,
+    measure,
+    prepare_get,
+    prepare_put,
+    run_blocking,
+)
+from ..transfer.model import human
+from .frontend import has_frontend_stdin
+
+if TYPE_CHECKING:
+    from .parser import MagicParser
+
+HELP = {
+    "get": "copy a file or directory from an environment (%orch get ENV REMOTE [LOCAL])",
+    "put": "copy a file or directory into an environment (%orch put ENV LOCAL REMOTE)",
+    "forward": "forward a local port to a port behind the chain, or stop one (forward stop ID)",
+    "forwards": "list open port forwards",
+}
+
+
+def get_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s ENV REMOTE [LOCAL] [--yes ENV]"
+    p.add_argument("environment", metavar="ENV")
+    p.add_argument("remote", metavar="REMOTE")
+    p.add_argument("local", metavar="LOCAL", nargs="?")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+
+
+def put_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s ENV LOCAL REMOTE [--yes ENV]"
+    p.add_argument("environment", metavar="ENV")
+    p.add_argument("local", metavar="LOCAL")
+    p.add_argument("remote", metavar="REMOTE")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+
+
+def forward_args(p: MagicParser) -> None:
+    p.usage = "%(prog)s ENV PORT [--local P] [--host H] | %(prog)s stop ID"
+    p.add_argument("environment", metavar="ENV", help="environment (or `stop`)")
+    p.add_argument("port", metavar="PORT", help="remote port (or, after stop, the forward id)")
+    p.add_argument("--local", type=int, default=0, metavar="P",
+                   help="local port on 127.0.0.1 (default: any free one)")
+    p.add_argument("--host", default="localhost", metavar="H",
+                   help="target as seen from the last ssh host (default: localhost)")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+
+
+class WidgetBar:
+    """An ipywidgets progress bar (updated at most 10 times a second)."""
+
+    def __init__(self) -> None:
+        import ipywidgets
+        from IPython.display import display
+
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
+        self.text = ipywidgets.Label("")
+        self.total: int | None = None
+        self.last = 0.0
+        display(ipywidgets.HBox([self.bar, self.text]))
+
+    def start(self, label: str, total: int | None) -> None:
+        self.total = total
+        self.bar.max = max(total or 1, 1)
+        self.bar.description = "copy"
+        self.text.value = label
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.1:
+            self.last = now
+            self.bar.value = min(done, self.bar.max) if self.total else 0
+            self.text.value = human(done) + (f" / {human(self.total)}" if self.total else "")
+
+    def finish(self, ok: bool) -> None:
+        self.bar.bar_style = "success" if ok else "danger"
+        if ok and self.total:
+            self.bar.value = self.bar.max
+
+
+def _progress() -> Progress:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if getattr(shell, "kernel", None) is None:
+        return for_stream(sys.stderr)
+    return WidgetBar() if has_frontend_stdin(shell) else NoProgress()
+
+
+def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred:
+    copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
+                       front_end="magic")
+    done = run_blocking(orch.loop, copy, _progress())
+    print(done)
+    return done
+
+
+def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred:
+    copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
+                       yes=args.yes, front_end="magic")
+    done = run_blocking(orch.loop, copy, _progress())
+    print(done)
+    return done
+
+
+def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
+    if args.environment == "stop":
+        stopped = orch.forwards.stop(args.port)
+        print(f"closed {stopped}")
+        return None
+    try:
+        port = int(args.port)
+    except ValueError:
+        raise ForwardError(f"PORT must be a number, got {args.port!r}") from None
+    opened = orch.forward(args.environment, port, local=args.local, host=args.host,
+                          yes=args.yes)
+    print(f"{opened}; use it as {opened.url} (`.port` of the returned object), "
+          f"%orch forward stop {opened.id} closes it")
+    return opened

@@ -1,0 +1,64 @@
+"""What an Orchestrator started and must stop: its unnamed live runs, and interpreter exit.
+
+A notebook kernel that shuts down (or a script that ends) must not leave a process running at
+the end of any chain: the first Orchestrator that starts something registers one exit hook,
+which closes every Orchestrator still alive, before the background loop's own exit handler.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from typing import Protocol
+
+from .live import LiveRun
+from .result import RunResult
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class SpawnedRuns:
+    """The unnamed live runs of one Orchestrator until they end (close() stops them)."""
+
+    def __init__(self) -> None:
+        self._runs: set[LiveRun] = set()
+        self._lock = threading.Lock()
+
+    def add(self, live: LiveRun) -> None:
+        with self._lock:
+            self._runs.add(live)
+
+        def forget(_result: RunResult | None, _error: BaseException | None) -> None:
+            with self._lock:
+                self._runs.discard(live)
+
+        live.when_done(forget)
+
+    def current(self) -> list[LiveRun]:
+        with self._lock:
+            return list(self._runs)
+
+
+_LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()
+_registered = False
+
+
+def close_at_exit(owner: Closable) -> None:
+    """Make sure interpreter exit (kernel shutdown) closes `owner` (registered on first use)."""
+    global _registered
+    _LIVE.add(owner)
+    if not _registered:
+        _registered = True
+        atexit.register(_close_everything)
+
+
+def _close_everything() -> None:
+    """At interpreter exit (a kernel shutting down): stop every run, close every pool."""
+    for owner in list(_LIVE):
+        try:
+            owner.close()
+        except Exception:
+            pass

@@ -1,0 +1,209 @@
+"""Copies through any chain: each is one audited, guarded run of a script from scripts.py.
+
+`prepare_get` / `prepare_put` check the local side, plan the run and admit it (in the
+caller's thread: a protected environment may ask a person); `Copy.run()` then runs it on an
+event loop. Nothing is left behind on failure or interrupt: the receiving side writes under
+a temporary name and renames only after size and sha256 match on both ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import posixpath
+import time
+from collections.abc import Collection, Sequence
+from typing import Literal, Protocol
+
+from .._loop import BackgroundLoop
+from ..admission import Ticket
+from ..engine import Run, RunOptions
+from ..plan import RunPlan
+from ..result import RunResult
+from .model import NoProgress, Progress, TransferError, Transferred
+from .receive import Receiver
+from .scripts import done_path, get_command, problems, put_command, remote_sha256
+from .send import Counting, Source
+
+
+class Runs(Protocol):
+    """What a copy needs from the Orchestrator: plan, admit and begin a run."""
+
+    def plan(self, environment: str, service: str | None = None, *,
+             command: str | Sequence[str] | None = None) -> RunPlan: ...
+
+    def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
+              front_end: str = ...) -> Ticket: ...
+
+    def begin(self, plan: RunPlan, options: RunOptions = ...,
+              ticket: Ticket | None = None) -> Run: ...
+
+
+class Copy:
+    """One admitted copy, ready to run on an event loop."""
+
+    def __init__(self, runs: Runs, plan: RunPlan, ticket: Ticket,
+                 direction: Literal["get", "put"], source: str, destination: str) -> None:
+        self.runs, self.plan, self.ticket = runs, plan, ticket
+        self.direction = direction
+        self.source, self.destination = source, destination
+        self.put_source: Source | None = None
+
+    @property
+    def label(self) -> str:
+        env = self.plan.environment.name
+        if self.direction == "get":
+            return f"{env}:{self.source} → {self.destination}"
+        return f"{self.source} → {env}:{self.destination}"
+
+    async def run(self, progress: Progress | None = None) -> Transferred:
+        """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing."""
+        progress = progress or NoProgress()
+        ok = False
+        try:
+            if self.put_source is not None:
+                done = await self._put(self.put_source, progress)
+            else:
+                done = await self._get(progress)
+            ok = True
+        finally:
+            progress.finish(ok)
+        return done
+
+    def _done(self, destination: str, kind: Literal["file", "directory"], size: int, sha: str,
+              t0: float, run: Run) -> Transferred:
+        return Transferred(self.direction, self.plan.environment.name, self.source,
+                           destination, kind, size, sha, time.monotonic() - t0, run.audit_id)
+
+    async def _get(self, progress: Progress) -> Transferred:
+        t0 = time.monotonic()
+        receiver = Receiver(self.destination, progress, on_error=lambda: None)
+        options = RunOptions(sinks=[receiver], capture=False, raw_stdout=True)
+        run = self.runs.begin(self.plan, options, self.ticket)
+        receiver.on_error = run.stop
+        try:
+            result = await _wait(run)
+            header = receiver.header
+            if receiver.error is not None or not result.ok or header is None:
+                raise self._failed(result, receiver.stderr, receiver.error)
+            try:
+                receiver.commit(remote_sha256(receiver.stderr))
+            except (OSError, TransferError) as exc:
+                raise self._failed(result, "", str(exc)) from None
+        finally:
+            receiver.abort()
+        return self._done(self.destination, header.kind, receiver.received,
+                          receiver.sha.hexdigest(), t0, run)
+
+    async def _put(self, source: Source, progress: Progress) -> Transferred:
+        t0 = time.monotonic()
+        stopping = False
+        stream = Counting(source.open(), progress, lambda: stopping)
+        progress.start(self.label, source.size)
+        try:
+            run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
+                                  self.ticket)
+            try:
+                result = await _wait(run)
+            finally:
+                stopping = True
+        finally:
+            stream.close()
+        if not result.ok:
+            raise self._failed(result, result.stderr, None)
+        where = done_path(result.stdout) or self.destination
+        return self._done(where, source.kind, source.size, source.sha256, t0, run)
+
+    def _failed(self, result: RunResult, stderr: str, error: str | None) -> TransferError:
+        """One line: what went wrong, said by us, the remote script or the run."""
+        said = problems(stderr)
+        if error is not None:
+            why = error
+        elif said:
+            why = "; ".join(said)
+        elif result.interrupted:
+            why = "interrupted"
+        else:
+            why = result.describe_failure()
+        return TransferError(f"{self.direction} {self.label} failed: {why}; nothing was kept")
+
+
+async def _wait(run: Run) -> RunResult:
+    """The run's result; cancelled from outside, the run is stopped and waited for, through
+    any further cancellations (the stop ladder bounds the wait), so the far side has removed
+    its temporary name before the cancellation goes on."""
+    try:
+        return await run.wait()
+    except asyncio.CancelledError:
+        run.stop()
+        while not run.task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({run.task})
+        raise
+
+
+def get_destination(remote: str, local: str | None) -> str:
+    """Where a get lands: LOCAL, or inside it when it is a directory, or ./NAME."""
+    name = posixpath.basename(remote.rstrip("/"))
+    if local is None or os.path.isdir(local):
+        if not name or name in (".", ".."):
+            raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")
+        return os.path.join(local or ".", name)
+    parent = os.path.dirname(os.path.abspath(local))
+    if not os.path.isdir(parent):
+        raise TransferError(f"no such local directory: {parent}")
+    return local
+
+
+def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = None, *,
+                yes: str | Collection[str] = (), front_end: str = "api") -> Copy:
+    """Plan and admit `get ENV REMOTE [LOCAL]` (REMOTE: a file or a directory)."""
+    if not remote:
+        raise TransferError("give the remote path to copy")
+    dest = get_destination(remote, local)
+    plan = runs.plan(environment, command=list(get_command(remote).argv))
+    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    return Copy(runs, plan, ticket, "get", remote, dest)
+
+
+def measure(local: str) -> Source:
+    """Read LOCAL once for its size and sha256 (blocking: call it off the event loop)."""
+    source = Source(local)
+    source.measure()
+    return source
+
+
+def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
+                yes: str | Collection[str] = (), front_end: str = "api") -> Copy:
+    """Plan and admit `put ENV LOCAL REMOTE` of a measured source."""
+    if not remote:
+        raise TransferError("give the remote path to copy to")
+    name = os.path.basename(os.path.abspath(source.path))
+    command = put_command(remote, name, source.kind, source.mode, source.size, source.sha256)
+    plan = runs.plan(environment, command=list(command.argv))
+    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    copy = Copy(runs, plan, ticket, "put", source.path, remote)
+    copy.put_source = source
+    return copy
+
+
+def run_blocking(loop: BackgroundLoop, copy: Copy, progress: Progress | None = None
+                 ) -> Transferred:
+    """Run `copy` on the background loop and wait; Ctrl-C stops it (nothing is kept)."""
+    tasks: list[asyncio.Task[Transferred]] = []
+
+    async def main() -> Transferred:
+        task = asyncio.ensure_future(copy.run(progress))
+        tasks.append(task)
+        return await task
+
+    future = loop.submit(main())
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        if tasks:
+            loop.call(tasks[0].cancel)
+        with contextlib.suppress(BaseException):
+            future.result(timeout=60)  # the run is stopped and its temporary name removed
+        raise

@@ -1,0 +1,213 @@
+"""Port forwards: a local port on 127.0.0.1 that reaches HOST:PORT as the chain's last SSH
+host sees it, through that hop's pooled connection (a `direct-tcpip` channel per client).
+
+A chain without an SSH hop forwards directly from this machine (its "last host" is this one;
+a container's port is reached by its address here). Opening is guarded like a run (a
+protected environment asks first) and probes the target once, so a wrong port is a clear
+error at once instead of connections that close silently later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from .._loop import BackgroundLoop
+from ..admission import Ticket
+from ..config.suggest import did_you_mean
+from ..errors import OrchError
+from ..layers.base import Launcher, TunnelCarrier
+from ..plan import RunPlan
+
+#: Seconds to wait for the probe connection to the target.
+PROBE_TIMEOUT = 10.0
+
+
+class ForwardError(OrchError):
+    """A forward could not be opened or found (one-line reason)."""
+
+
+class Listener(Protocol):
+    """An open listening port: asyncssh's SSHListener, or the direct relay."""
+
+    def get_port(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+@runtime_checkable
+class PortForwarding(Protocol):
+    """What an SSH hop's tunnel object can do (asyncssh's SSHClientConnection)."""
+
+    async def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str,
+                                 dest_port: int) -> Any: ...
+
+    async def open_connection(self, host: str, port: int) -> Any: ...
+
+
+class Places(Protocol):
+    """What a forward needs from the Orchestrator: plan and admit, and the built chain."""
+
+    def plan(self, environment: str, service: str | None = None, *,
+             command: str | Sequence[str] | None = None) -> RunPlan: ...
+
+    def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
+              front_end: str = ...) -> Ticket: ...
+
+    def launcher_for(self, plan: RunPlan) -> Launcher: ...
+
+
+@dataclass
+class Forward:
+    """An open forward: 127.0.0.1:`port` reaches `host`:`remote_port` from `via`."""
+
+    id: str
+    environment: str
+    host: str
+    remote_port: int
+    port: int
+    via: str
+    closer: Callable[[], None] = field(repr=False, compare=False)
+    closed: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        """Stop listening (connections already open end with the SSH connection's pool)."""
+        if not self.closed:
+            self.closed = True
+            self.closer()
+
+    def as_row(self) -> tuple[str, str, str, str, str]:
+        return (self.id, self.environment, f"127.0.0.1:{self.port}",
+                f"{self.host}:{self.remote_port}", self.via)
+
+    def __str__(self) -> str:
+        return (f"forward {self.id}: 127.0.0.1:{self.port} → {self.host}:{self.remote_port} "
+                f"as seen from {self.via} ({self.environment})")
+
+
+class Forwards:
+    """The open forwards of one Orchestrator, by id (`f1`, `f2`, …)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Forward] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        return f"f{next(self._ids)}"
+
+    def add(self, forward: Forward) -> Forward:
+        with self._lock:
+            self._open[forward.id] = forward
+        return forward
+
+    def list(self) -> list[Forward]:
+        with self._lock:
+            return list(self._open.values())
+
+    def stop(self, forward_id: str) -> Forward:
+        """Close forward `forward_id` (did-you-mean when there is no such forward)."""
+        with self._lock:
+            forward = self._open.pop(forward_id, None)
+            known = list(self._open)
+        if forward is None:
+            guess = did_you_mean(forward_id, known)
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            listing = ", ".join(known) or "none"
+            raise ForwardError(f"no forward {forward_id!r}{hint}; open forwards: {listing}")
+        forward.close()
+        return forward
+
+    def close_all(self) -> None:
+        with self._lock:
+            forwards, self._open = list(self._open.values()), {}
+        for forward in forwards:
+            with contextlib.suppress(Exception):
+                forward.close()
+
+
+def check_port(port: int, what: str, *, zero: bool = False) -> None:
+    if not (0 if zero else 1) <= port <= 65535:
+        raise ForwardError(f"{what} must be a TCP port (1-65535), got {port}")
+
+
+def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
+                 port: int, *, local: int = 0, host: str = "localhost",
+                 yes: str | Collection[str] = (), front_end: str = "api") -> Forward:
+    """Admit (in the caller's thread), then listen on the background loop; see the module."""
+    check_port(port, "the remote port")
+    check_port(local, "--local", zero=True)
+    plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
+    places.admit(plan, yes=yes, front_end=front_end)
+
+    async def start() -> tuple[Listener, str]:
+        return await listen(places.launcher_for(plan), host, port, local)
+
+    listener, via = loop.submit(start()).result()
+
+    def closer() -> None:
+        async def close() -> None:
+            listener.close()
+            await listener.wait_closed()
+
+        if loop.loop.is_running():
+            with contextlib.suppress(Exception):
+                loop.submit(close()).result(timeout=10)
+
+    return forwards.add(Forward(forwards.new_id(), environment, host, port,
+                                listener.get_port(), via, closer))
+
+
+async def listen(launcher: Launcher, host: str, port: int, local: int) -> tuple[Listener, str]:
+    """Listen on 127.0.0.1:`local` and reach host:port from the last place that carries
+    connections (the last SSH hop; this machine for a chain without one)."""
+    node: Launcher | None = launcher.place
+    while node is not None and not isinstance(node, TunnelCarrier):
+        node = node.parent
+    if node is None:  # every chain starts on this machine, which carries connections
+        raise ForwardError(f"{launcher.chain} has no hop that can carry a connection")
+    tunnel = await node.tunnel()
+    if tunnel is None:
+        from .relay import DirectRelay
+
+        await _probe(DirectRelay.connect(host, port), host, port, "this machine")
+        return await _listening(DirectRelay.open("127.0.0.1", local, host, port), local), \
+            "this machine"
+    if not isinstance(tunnel, PortForwarding):
+        raise ForwardError(f"{node.label} cannot forward ports")
+    await _probe(tunnel.open_connection(host, port), host, port, node.label)
+    return await _listening(tunnel.forward_local_port("127.0.0.1", local, host, port),
+                            local), node.label
+
+
+async def _probe(connecting: Any, host: str, port: int, via: str) -> None:
+    """Connect once to host:port from `via`; a refusal is a clear error now."""
+    try:
+        _reader, writer = await asyncio.wait_for(connecting, PROBE_TIMEOUT)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ForwardError(f"{host}:{port} did not answer from {via} within "
+                           f"{PROBE_TIMEOUT:g} s") from None
+    except Exception as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise ForwardError(f"{host}:{port} is not reachable from {via}: {reason}") from None
+    writer.close()
+
+
+async def _listening(opening: Any, local: int) -> Listener:
+    try:
+        listener: Listener = await opening
+    except OSError as exc:
+        raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {exc.strerror} (choose "
+                           f"another port with --local, or 0 for any free one)") from None
+    return listener

@@ -1,0 +1,72 @@
+"""What a copy returns and raises, and the progress contract its front ends implement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ..errors import OrchError
+
+
+class TransferError(OrchError):
+    """A copy did not happen: nothing was left at the destination (one-line reason)."""
+
+
+class Progress(Protocol):
+    """Told how a copy advances; called from any thread, must be quick."""
+
+    def start(self, label: str, total: int | None) -> None: ...
+
+    def update(self, done: int) -> None: ...
+
+    def finish(self, ok: bool) -> None: ...
+
+
+class NoProgress:
+    """Shows nothing (piped output, plain Python)."""
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        pass
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """A finished copy: what went where, how many bytes, their sha256 (checked both ends)."""
+
+    direction: Literal["get", "put"]
+    environment: str
+    source: str
+    destination: str
+    kind: Literal["file", "directory"]
+    bytes: int
+    sha256: str
+    duration: float
+    audit_id: str | None = None
+
+    def __str__(self) -> str:
+        verb = "got" if self.direction == "get" else "put"
+        src, dst = self.source, self.destination
+        if self.direction == "get":
+            src = f"{self.environment}:{src}"
+        else:
+            dst = f"{self.environment}:{dst}"
+        rate = self.bytes / self.duration / 1e6 if self.duration > 0 else 0.0
+        return (f"{verb} {self.kind} {src} → {dst}: {human(self.bytes)} in "
+                f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…")
+
+
+def human(n: float) -> str:
+    """1234567 → '1.2 MB' (decimal units, as transfer tools print them)."""
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB"):
+        n /= 1000
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"

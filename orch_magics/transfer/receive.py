@@ -1,0 +1,200 @@
+"""The local half of a get: a sink that writes the stream under a temporary name.
+
+The first line is the header (scripts.py); then a file's bytes go to a temporary file beside
+the destination, or a directory's tar stream is unpacked (in a thread) into a temporary
+directory beside it. `commit` checks size and sha256 and renames; `abort` leaves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from ..process.events import Event, Stderr, Stdout
+from .model import Progress, TransferError
+from .scripts import HEADER_MAX, Header, parse_header
+
+#: How much of the remote side's stderr is kept for error messages.
+STDERR_KEEP = 64 << 10
+
+
+class Target(Protocol):
+    """Where received bytes go until they are committed (renamed) or dropped."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self, mode: int) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def _temp_name(dest: str) -> tuple[str, str]:
+    """The directory of `dest` and a hidden prefix for temporary names beside it."""
+    folder, name = os.path.split(os.path.abspath(dest))
+    return folder, f".{name}.orch-get-"
+
+
+class FileTarget:
+    """A temporary file beside `dest`, replaced onto it on commit."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        folder, prefix = _temp_name(dest)
+        fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
+        self.file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self, mode: int) -> None:
+        self.file.close()
+        os.chmod(self.temp, mode)
+        os.replace(self.temp, self.dest)
+
+    def abort(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temp)
+
+
+class TreeTarget:
+    """A temporary directory beside `dest`, filled by unpacking the tar stream in a thread."""
+
+    def __init__(self, dest: str) -> None:
+        if os.path.lexists(dest):
+            raise TransferError(f"{dest} already exists (a directory is never merged into it)")
+        self.dest = dest
+        folder, prefix = _temp_name(dest)
+        self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
+        read, self.pipe = os.pipe()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._unpack, args=(read,), daemon=True,
+                                       name="orch-untar")
+        self.thread.start()
+
+    def _unpack(self, read: int) -> None:
+        with os.fdopen(read, "rb") as stream:
+            try:
+                with tarfile.open(fileobj=stream, mode="r|") as tar:
+                    tar.extractall(self.temp, filter="tar")
+            except Exception as exc:  # reported on commit
+                self.error = exc
+            while stream.read(1 << 20):  # let the writer finish whatever happened
+                pass
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.pipe, view):]
+
+    def _close(self) -> None:
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
+        self.thread.join()
+
+    def commit(self, mode: int) -> None:
+        self._close()
+        if self.error is not None:
+            raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
+        os.chmod(self.temp, mode)
+        if os.path.lexists(self.dest):
+            raise TransferError(f"{self.dest} already exists")
+        os.rename(self.temp, self.dest)
+
+    def abort(self) -> None:
+        self._close()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+class Receiver:
+    """The sink of a get: header, then bytes into a Target, hashed and counted as they come."""
+
+    def __init__(self, dest: str, progress: Progress, on_error: Callable[[], None]) -> None:
+        self.dest = dest
+        self.progress = progress
+        self.on_error = on_error
+        self.header: Header | None = None
+        self.target: Target | None = None
+        self.error: str | None = None
+        self.received = 0
+        self.sha = hashlib.sha256()
+        self._head = b""
+        self._stderr = bytearray()
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr.decode("utf-8", "replace")
+
+    def feed(self, event: Event) -> None:
+        if type(event) is Stderr:
+            self._stderr += event.data
+            del self._stderr[:-STDERR_KEEP]
+        elif type(event) is Stdout and self.error is None:
+            try:
+                self._data(event.data)
+            except (OSError, TransferError) as exc:
+                self.fail(str(exc))
+
+    def close(self) -> None:
+        pass
+
+    def fail(self, message: str) -> None:
+        """Stop receiving: the run is stopped and nothing is kept."""
+        self.error = self.error or message
+        self.on_error()
+
+    def _data(self, data: bytes) -> None:
+        if self.target is None:
+            self._head += data
+            line, sep, data = self._head.partition(b"\n")
+            if not sep:
+                if len(self._head) > HEADER_MAX:
+                    self._bad_header()
+                return
+            self._start(line + sep)
+        if data and self.target is not None:
+            self.target.write(data)
+            self.sha.update(data)
+            self.received += len(data)
+            self.progress.update(self.received)
+
+    def _start(self, line: bytes) -> None:
+        header = parse_header(line)
+        if header is None:
+            self._bad_header()
+            return
+        self.header = header
+        self.target = FileTarget(self.dest) if header.kind == "file" else TreeTarget(self.dest)
+        self.progress.start(self.dest, header.size if header.kind == "file" else None)
+
+    def _bad_header(self) -> None:
+        seen = self._head[:60].decode("utf-8", "replace")
+        self.fail(f"unexpected output before the data ({seen!r}): does the chain allocate a "
+                  f"TTY (tty: true) or print a banner?")
+
+    def commit(self, remote_sha: str | None) -> None:
+        """Keep what was received if it is whole and its sha256 matches the sender's."""
+        assert self.header is not None and self.target is not None
+        if self.header.kind == "file" and self.received != self.header.size:
+            raise TransferError(f"received {self.received} of {self.header.size} bytes")
+        if remote_sha != self.sha.hexdigest():
+            raise TransferError(f"sha256 mismatch: the remote side sent {remote_sha}, "
+                                f"{self.sha.hexdigest()} arrived")
+        self.target.commit(self.header.mode)
+        self.target = None
+
+    def abort(self) -> None:
+        """Remove whatever was written (safe to call more than once)."""
+        if self.target is not None:
+            self.target.abort()
+            self.target = None

@@ -1,0 +1,120 @@
+"""The remote half of a copy: POSIX sh scripts run through the chain like any command.
+
+They need only `sh`, `cat`, `tar`, `tee`, `stat`, `mktemp`, `mv` and `sha256sum` (coreutils or
+busybox), so the same stream works through ssh, docker and any layer that carries a process.
+A get prints one header line (`ORCH-TRANSFER 1 KIND MODE SIZE`), then the bytes (a file's, or a
+tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A put writes to a
+temporary name beside the target, checks size and sha256 against what was sent, and renames;
+an interrupt or any failure removes the temporary name. Problems are `orch-transfer: …` lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ..process.command import Command
+
+_PRELUDE = r"""
+fail() { echo "orch-transfer: $*" >&2; exit 1; }
+command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed (coreutils or busybox)"
+"""
+
+GET_SCRIPT = _PRELUDE + r"""
+p=$1
+if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
+elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
+else fail "no such file or directory: $p"; fi
+[ -r "$p" ] || fail "permission denied: $p"
+m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
+s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
+printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
+exec 3>&1
+if [ $k = f ]; then
+  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | sha256sum )
+else
+  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | sha256sum )
+fi
+echo "ORCH-SHA256 ${sum%% *}" >&2
+"""
+
+PUT_SCRIPT = _PRELUDE + r"""
+d=$1 n=$2 k=$3 m=$4 z=$5 want=$6
+case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
+[ -d "$d" ] && d=${d%/}/$n
+case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
+[ -n "$dir" ] || dir=/
+[ -d "$dir" ] || fail "no such directory: $dir"
+[ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
+[ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+t=$(mktemp -d "$dir/.$b.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
+trap 'rm -rf -- "$t"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
+if [ $k = f ]; then
+  sum=$(tee -- "$t/data" | sha256sum)
+  got=$(stat -c %s -- "$t/data" 2>/dev/null)
+  [ "$got" = "$z" ] || fail "received ${got:-0} of $z bytes for $d"
+else
+  mkdir -- "$t/data" || fail "cannot write in $dir"
+  sum=$( { tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | sha256sum )
+  [ -e "$t/failed" ] && fail "unpacking into $d failed"
+fi
+[ "${sum%% *}" = "$want" ] || fail "sha256 mismatch for $d: sent $want, received ${sum%% *}"
+chmod "$m" "$t/data" || fail "cannot set the mode of $d"
+[ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
+printf 'ORCH-DONE %s\n' "$d"
+"""
+
+HEADER = re.compile(rb"ORCH-TRANSFER 1 ([fd]) ([0-7]{1,4}) (\d+)\n")
+#: Longest first line accepted before the header must have been seen.
+HEADER_MAX = 200
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a get announces before the bytes: file or directory, its mode, a file's size."""
+
+    kind: Literal["file", "directory"]
+    mode: int
+    size: int
+
+
+def get_command(path: str) -> Command:
+    """The command that streams `path` (file or directory) from the far end of the chain."""
+    return Command(("/bin/sh", "-c", GET_SCRIPT, "orch-get", path))
+
+
+def put_command(dest: str, name: str, kind: str, mode: int, size: int, sha256: str) -> Command:
+    """The command that receives a put at `dest` (a directory there gets `name` inside it)."""
+    flag = "f" if kind == "file" else "d"
+    return Command(("/bin/sh", "-c", PUT_SCRIPT, "orch-put", dest, name, flag, f"{mode:o}",
+                    str(size), sha256))
+
+
+def parse_header(line: bytes) -> Header | None:
+    """The header, or None when `line` is not one (a TTY, a banner, a broken stream)."""
+    m = HEADER.fullmatch(line)
+    if m is None:
+        return None
+    kind: Literal["file", "directory"] = "file" if m.group(1) == b"f" else "directory"
+    return Header(kind, int(m.group(2), 8), int(m.group(3)))
+
+
+def problems(stderr: str) -> list[str]:
+    """The `orch-transfer: …` messages of the remote script."""
+    return [line.split("orch-transfer: ", 1)[1] for line in stderr.splitlines()
+            if "orch-transfer: " in line]
+
+
+def remote_sha256(stderr: str) -> str | None:
+    """The sha256 the remote side computed of what it sent (the last ORCH-SHA256 line)."""
+    found = re.findall(r"^ORCH-SHA256 ([0-9a-f]{64})$", stderr, re.M)
+    return found[-1] if found else None
+
+
+def done_path(stdout: str) -> str | None:
+    """Where a put landed (the script's last line)."""
+    found = re.findall(r"^ORCH-DONE (.*)$", stdout, re.M)
+    return found[-1] if found else None

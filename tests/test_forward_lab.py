@@ -1,0 +1,141 @@
+"""Port forwards through the lab: an HTTP server on the inner host (reachable only through
+the bastion) answered from this process through a forward; errors; closing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.sshd import free_port
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer import ForwardError
+
+pytestmark = pytest.mark.ssh
+
+
+@pytest.fixture(scope="module")
+def inner_http(ssh_lab) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """python -m http.server in the inner host's namespace, on its loopback only."""
+    port = 8765
+    proc = subprocess.Popen(["ip", "netns", "exec", ssh_lab.inner_ns, sys.executable, "-m",
+                             "http.server", str(port), "--bind", "127.0.0.1"],
+                            cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        probe = subprocess.run(["ip", "netns", "exec", ssh_lab.inner_ns, sys.executable, "-c",
+                                f"import socket; socket.create_connection(('127.0.0.1', {port}))"],
+                               capture_output=True, check=False)
+        if probe.returncode == 0:
+            break
+        time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def orch(ssh_lab) -> Iterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"here": []})))
+    yield o
+    o.close()
+
+
+def fetch(port: int) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/etc/hostname", timeout=10) as r:
+        return bytes(r.read())
+
+
+def test_inner_http_server_answers_through_two_hops(orch, inner_http) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(OSError):  # not reachable from here without the forward
+        urllib.request.urlopen(f"http://127.0.0.1:{inner_http}/", timeout=2)
+    fwd = orch.forward("two", inner_http)
+    assert fwd.port and fwd.via == "ssh orch-inner"
+    assert fetch(fwd.port) == open("/etc/hostname", "rb").read()
+    assert [f.id for f in orch.forwards.list()] == [fwd.id]
+    orch.forwards.stop(fwd.id)
+    assert orch.forwards.list() == []
+    with pytest.raises(OSError):
+        fetch(fwd.port)
+
+
+def test_chosen_local_port_and_close_at_orchestrator_close(orch, inner_http) -> None:  # type: ignore[no-untyped-def]
+    local = free_port()
+    fwd = orch.forward("two", inner_http, local=local, host="127.0.0.1")
+    assert fwd.port == local and fetch(local)
+    orch.close()
+    with pytest.raises(OSError):
+        fetch(local)
+
+
+def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ForwardError, match=r"127.0.0.1:1 is not reachable from ssh orch-inner"):
+        orch.forward("two", 1, host="127.0.0.1")
+    with pytest.raises(ForwardError, match="must be a TCP port"):
+        orch.forward("two", 70000)
+    fwd = orch.forward("two", inner_http)
+    with pytest.raises(ForwardError, match="cannot listen on 127.0.0.1"):
+        orch.forward("two", inner_http, local=fwd.port)
+    with pytest.raises(ForwardError, match=r"no forward 'f9'.*open forwards: " + fwd.id):
+        orch.forwards.stop("f9")
+
+
+def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-def]
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/")
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fwd = orch.forward("here", server.server_address[1])
+        assert fwd.via == "this machine" and fetch(fwd.port)
+    finally:
+        server.shutdown()
+
+
+def test_forward_closes_at_interpreter_exit(ssh_lab, inner_http, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A process that opened a forward and exits leaves no session on the bastion."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml())
+    code = (f"from orch_magics import Orchestrator, load_config\n"
+            f"o = Orchestrator(load_config({str(cfg)!r}))\n"
+            f"f = o.forward('two', {inner_http})\n"
+            f"import urllib.request\n"
+            f"print(len(urllib.request.urlopen(f.url + '/etc/hostname').read()))\n")
+    before = len(ssh_lab.bastion.session_pids())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 0 and out.stdout.strip().isdigit(), out.stderr
+    for _ in range(50):
+        if len(ssh_lab.bastion.session_pids()) <= before:
+            break
+        time.sleep(0.1)
+    assert len(ssh_lab.bastion.session_pids()) <= before
+
+
+def test_cli_cp_round_trip_and_errors(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml())
+    src = tmp_path / "a file.txt"
+    src.write_text("hello\n")
+    orch = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg)]
+    put = subprocess.run([*orch, "cp", str(src), "two:/tmp/"], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert put.returncode == 0 and "put file" in put.stdout and put.stderr == "", put.stderr
+    get = subprocess.run([*orch, "cp", "two:/tmp/a file.txt", str(tmp_path / "b.txt")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert get.returncode == 0 and (tmp_path / "b.txt").read_text() == "hello\n", get.stderr
+    bad = subprocess.run([*orch, "cp", "tow:/x", "y"], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert bad.returncode == 2 and "did you mean 'two'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    missing = subprocess.run([*orch, "cp", "two:/nope", str(tmp_path / "n")],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 1 and "no such file or directory: /nope" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "n").exists()

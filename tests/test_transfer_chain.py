@@ -1,0 +1,216 @@
+"""get / put through real chains: ssh → ssh → docker (the lab's inner host behind the bastion,
+then a container), one ssh hop, and this machine. sha256 equal on both ends, modes kept,
+directories, odd names, errors in one line, and nothing left behind after an interrupt."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer import TransferError
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+ODD = "odd name é ü 文件 $x `y` 'q'"
+CHUNK = 16 << 20
+
+
+def docker_layer(dockerd) -> str:  # type: ignore[no-untyped-def]
+    return "{type: docker, config: " + json.dumps(
+        {"container": "orch-test", "docker_host": dockerd.host}) + "}"
+
+
+@pytest.fixture
+async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
+    text = ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})
+    o = Orchestrator(load_config_text(text))
+    yield o
+    await o.aclose()
+
+
+async def remote(orch: Orchestrator, env: str, script: str) -> str:
+    result = await orch.arun(env, command=script)
+    assert result.ok, result.describe_failure()
+    return result.stdout
+
+
+def sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".orch-" in p.name]
+
+
+@pytest.mark.parametrize("env", ["deep", "loop", "here"])
+async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / f"{ODD}.bin"
+    src.write_bytes(os.urandom(3_000_000) + b"\x00\xff ORCH-SHA256 \n" * 10)
+    src.chmod(0o751)
+    folder = f"/tmp/orch-t-{env}-{os.getpid()}"
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
+    sent = await orch.aput(env, str(src), folder + "/")
+    assert sent.destination == f"{folder}/{ODD}.bin" and sent.sha256 == sha(src)
+    seen = await remote(orch, env, f"cd {folder} && sha256sum -- * && stat -c %a -- *")
+    assert sha(src) in seen and "751" in seen
+    back = tmp_path / "back"
+    back.mkdir()
+    got = await orch.aget(env, f"{folder}/{ODD}.bin", str(back))
+    assert Path(got.destination) == back / f"{ODD}.bin"
+    assert sha(back / f"{ODD}.bin") == sha(src) == got.sha256
+    assert (back / f"{ODD}.bin").stat().st_mode & 0o7777 == 0o751
+    assert (await remote(orch, env, f"ls -A {folder} | wc -l")).strip() == "1"  # no temp left
+
+
+async def test_directory_round_trip_with_many_files(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tree = tmp_path / "tree"
+    for i in range(100):
+        sub = tree / f"d{i:02d} é"
+        sub.mkdir(parents=True)
+        for j in range(100):  # 10,000 files
+            (sub / f"f {j}.txt").write_text(f"{i}/{j}\n")
+    (tree / "d00 é" / "run.sh").write_text("#!/bin/sh\n")
+    (tree / "d00 é" / "run.sh").chmod(0o700)
+    folder = f"/tmp/orch-tree-{os.getpid()}"
+    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}")
+    await orch.aput("deep", str(tree), f"{folder}/copy")
+    count = await remote(orch, "deep", f"find {folder}/copy -type f | wc -l; "
+                                       f"stat -c %a '{folder}/copy/d00 é/run.sh'")
+    assert count.split() == ["10001", "700"]
+    got = await orch.aget("deep", f"{folder}/copy", str(tmp_path / "again"))
+    assert got.kind == "directory"
+    files = sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*")
+                   if p.is_file())
+    assert len(files) == 10001
+    assert (tmp_path / "again" / "d42 é" / "f 7.txt").read_text() == "42/7\n"
+    assert (tmp_path / "again" / "d00 é" / "run.sh").stat().st_mode & 0o777 == 0o700
+    assert leftovers(tmp_path) == []
+
+
+async def test_missing_remote_file_is_one_clear_line(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TransferError) as err:
+        await orch.aget("deep", "/no/such/file.txt", str(tmp_path / "x"))
+    text = str(err.value)
+    assert "no such file or directory: /no/such/file.txt" in text and "\n" not in text
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TransferError, match="no such directory: /no/such"):
+        await orch.aput("deep", __file__, "/no/such/dir/x.py")
+    with pytest.raises(TransferError, match="cannot read .*nothing-here"):
+        await orch.aput("deep", str(tmp_path / "nothing-here"), "/tmp/x")
+    with pytest.raises(TransferError, match="no such local directory"):
+        await orch.aget("deep", "/etc/passwd", str(tmp_path / "a" / "b"))
+
+
+async def test_an_existing_directory_is_never_merged(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = f"/tmp/orch-merge-{os.getpid()}"
+    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}/d && echo 1 > {folder}/d/a")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b").write_text("2")
+    with pytest.raises(TransferError, match="already exists"):
+        await orch.aput("deep", str(tmp_path / "d"), folder)  # would be {folder}/d: exists
+    assert (await remote(orch, "deep", f"ls -A {folder} {folder}/d")).split() == [
+        f"{folder}:", "d", f"{folder}/d:", "a"]
+    with pytest.raises(TransferError, match="already exists"):
+        await orch.aget("deep", f"{folder}/d", str(tmp_path))  # would be tmp_path/d: exists
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["b"]
+
+
+class Cancel:
+    """A progress that cancels the copy's task once `at` bytes have gone by."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.task: asyncio.Task[object] | None = None
+        self.loop = asyncio.get_running_loop()
+        self.seen = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        self.seen = done
+        if done >= self.at and self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+@pytest.mark.parametrize("env", ["deep", "loop"])
+async def test_interrupt_half_way_leaves_nothing_either_way(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    size = 200_000_000
+    folder = f"/tmp/orch-int-{env}-{os.getpid()}"
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
+                            f"head -c {size} /dev/zero > {folder}/big")
+    cancel = Cancel(size // 2)
+    cancel.task = asyncio.ensure_future(orch.aget(env, f"{folder}/big", str(tmp_path / "big"),
+                                                  progress=cancel))
+    with pytest.raises(asyncio.CancelledError):
+        await cancel.task
+    assert size // 2 <= cancel.seen < size
+    assert list(tmp_path.iterdir()) == []
+
+    src = tmp_path / "up"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    cancel = Cancel(size // 2)
+    cancel.task = asyncio.ensure_future(orch.aput(env, str(src), f"{folder}/up", progress=cancel))
+    with pytest.raises(asyncio.CancelledError):
+        await cancel.task
+    assert size // 2 <= cancel.seen < size
+    assert (await remote(orch, env, f"ls -a {folder}")).split() == [".", "..", "big"]
+
+
+def rss() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class Peak:
+    """A progress that records the controller's peak RSS while bytes flow."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if done % (32 << 20) < (1 << 20):
+            self.peak = max(self.peak, rss())
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    size, block = 1 << 30, os.urandom(CHUNK)
+    src = tmp_path / "gig"
+    with open(src, "wb") as f:
+        for i in range(size // CHUNK):
+            f.write(bytes([i % 256]) + block[1:])
+    folder = f"/tmp/orch-gig-{os.getpid()}"
+    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}")
+    base, peak = rss(), Peak()
+    sent = await orch.aput("deep", str(src), f"{folder}/gig", progress=peak)
+    back = await orch.aget("deep", f"{folder}/gig", str(tmp_path / "back"), progress=peak)
+    assert sent.sha256 == back.sha256 == sha(src) == sha(tmp_path / "back")
+    assert back.bytes == size
+    assert peak.peak - base < 150 << 20, f"controller RSS grew by {(peak.peak - base) >> 20} MiB"
+    await remote(orch, "deep", f"rm -rf {folder}")
