@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
+from ..layers.local_process import grow_pipe
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
@@ -33,6 +34,7 @@ class FdWriter:
     def __init__(self, on_broken_stdout: Callable[[], None] = lambda: None) -> None:
         self._on_broken = on_broken_stdout
         self.stdout_broken = False
+        grow_pipe(1)  # `orch run … | wc -c`: large writes, fewer wake-ups of the reader
 
     def feed(self, event: Event) -> None:
         if isinstance(event, Stdout) and not self.stdout_broken:
