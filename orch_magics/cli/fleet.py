@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 
 from ..admission import Ticket
-from ..fleet import FleetOptions, FleetRun, describe, expand
+from ..fleet import FleetOptions, describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
-from .stream import stdin_source, write_all
+from .stream import on_interrupt, stdin_source, write_all
 
 
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
@@ -72,7 +71,7 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
         sinks=lambda label: () if quiet else (LabelledLines(label, width),))
-    _on_interrupt(fleet)
+    on_interrupt(fleet)
     try:
         result = await fleet.wait()
     finally:
@@ -83,19 +82,3 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         sys.stdout.flush()
         print(result.table())
     return result.exit_status
-
-
-def _on_interrupt(fleet: FleetRun) -> None:
-    loop = asyncio.get_running_loop()
-    interrupts = 0
-
-    def on_signal() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            fleet.stop()
-        else:
-            asyncio.ensure_future(fleet.kill())
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)

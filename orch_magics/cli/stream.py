@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
@@ -80,7 +81,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
                      ticket)
-    _on_interrupt(run)
+    on_interrupt(run)
     try:
         result = await run.wait()
     finally:
@@ -94,7 +95,15 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     return result.exit_status
 
 
-def _on_interrupt(run: Run) -> None:
+class Stoppable(Protocol):
+    """A run, or a fleet of them: stopped with the ladder, or killed at once."""
+
+    def stop(self) -> None: ...
+
+    async def kill(self) -> None: ...
+
+
+def on_interrupt(run: Stoppable) -> None:
     """SIGINT/SIGTERM: the first stops the chain (INT → TERM → KILL), the next kills at once."""
     loop = asyncio.get_running_loop()
     interrupts = 0
