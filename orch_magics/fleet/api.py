@@ -105,13 +105,18 @@ class Fleets:
               close_stdin: bool = True, sinks: Sequence[Sink] | SinkFactory = (),
               yes: str | Collection[str] = (), front_end: str = "api",
               on_change: Callable[[TargetRow], None] = lambda row: None) -> LiveFleet:
-        """Start on the background loop and return at once with a LiveFleet."""
+        """Start on the background loop and return with a LiveFleet once its targets are known
+        (a `limit` that selects nothing raises here)."""
         ticket = self.host.admit(plan, yes=yes, front_end=front_end)
         loop = self.host.loop
 
         async def begin() -> FleetRun:
-            return self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
-                              close_stdin=close_stdin, on_change=on_change)
+            fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
+                               close_stdin=close_stdin, on_change=on_change)
+            await fleet.ready.wait()  # a --limit matching nothing is an error here, not later
+            if fleet.task.done() and fleet.task.exception() is not None:
+                await fleet.task
+            return fleet
 
         live = LiveFleet(loop.submit(begin()).result(), loop)
         self._track(live)
