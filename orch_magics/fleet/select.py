@@ -48,15 +48,15 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
 
 def _match(label: str, pattern: str, groups: Collection[str]) -> bool:
     """A glob on the whole label, on one of its parts (`db-1` matches `bastion/db-1`), or on
-    one of the inventory groups the target's hosts are in."""
-    return (fnmatch.fnmatchcase(label, pattern)
+    one of the inventory groups the target's hosts are in (`all`: every target, as in Ansible)."""
+    return (pattern == "all" or fnmatch.fnmatchcase(label, pattern)
             or "/" not in pattern and any(fnmatch.fnmatchcase(p, pattern)
                                           for p in (*label.split("/"), *groups)))
 
 
 def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> ConfigError:
     shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
-    known = sorted({g for names in groups.values() for g in names})
+    known = sorted({g for names in groups.values() for g in names} - {"all"})
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
     return ConfigError(f"--limit pattern {word!r} matches no target ({where})",
                        suggestion=did_you_mean(word, [*labels, *known]))

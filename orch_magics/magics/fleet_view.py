@@ -79,11 +79,18 @@ def _stdin_box(ctx: Any, live: LiveFleet) -> None:
 
 
 def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
-    while True:
-        try:
-            return live.wait(INTERVAL)
-        except TimeoutError:
-            view.poll(live)
+    """Block until every target has ended; Ctrl-C / a kernel interrupt stops them all."""
+    try:
+        while True:
+            try:
+                return live.wait(INTERVAL)
+            except TimeoutError:
+                view.poll(live)
+    except FleetInterrupted:
+        raise
+    except KeyboardInterrupt:  # arrived while the view was drawn, outside LiveFleet.wait
+        live.stop()
+        raise FleetInterrupted(live.wait()) from None
 
 
 class FleetTable:
