@@ -62,7 +62,7 @@ def test_labelled_lines_summary_table_and_stdin_to_every_target(
     nb = notebook(
         f"%orch load {cfg}",
         "%orch web who --no-raise-error --out r",
-        "print('RESULT', type(r).__name__, len(r), len(r.ok), r.states['127.0.1.30'])",
+        "print('RESULT', type(r).__name__, len(r), len(r.succeeded), r.states['127.0.1.30'])",
         f"%%orch web echo-in --limit !127.0.1.{N} --out fed\nline one\nline two",
         "print('FED', sorted({v.stdout for v in fed.values()}), len(fed))",
     )
@@ -137,6 +137,6 @@ def test_a_limit_matching_nothing_is_one_clear_line(orch_kernel: str, ssh_fleet:
     cfg = write_config(ssh_fleet, tmp_path)
     nb = notebook(f"%orch load {cfg}", line)
     NotebookClient(nb, kernel_name=orch_kernel, timeout=60, allow_errors=True).execute()
-    [error] = [o for o in nb.cells[1].outputs if o["output_type"] == "error"]
-    text = "\n".join(error["traceback"])
-    assert "matches no target" in text and "Traceback" not in text
+    text = stream(nb.cells[1], "stderr")
+    assert text.startswith("UsageError: --limit pattern 'nothing*' matches no target"), text
+    assert len(text.splitlines()) == 1 and stream(nb.cells[1]) == ""  # nothing "started"
