@@ -30,7 +30,7 @@ def test_live_table_rows_and_stdin_box_for_thirty_targets(jupyterlab, chromium, 
                                  "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in (
         f"%orch load {cfg}",
-        "%orch web steps --no-raise-error --out r",
+        "r = %orch web steps --no-raise-error",
         "fed = %orch web echo-in --limit 127.0.1.[1-5]",
         "res = fed.wait(30)\nprint('FED', sorted({v.stdout for v in res.values()}), len(res))",
     )]
