@@ -243,3 +243,14 @@ def test_cli_lists_and_runs_an_inventory_group_fleet(inventory_orch) -> None:
     assert re.search(r"^db-a +\| 127\.0\.1\.11$", done.stdout, re.M)
     assert "web-1" not in done.stdout
     assert "2 targets: 2 ok" in done.stdout
+
+
+def test_the_html_summary_stays_bounded_and_shows_failures_first(ssh_fleet: SSHFleet) -> None:
+    hosts = '["127.0.1.[1:29]", "127.0.2.[1:60]"]'  # nothing listens on 127.0.2.x: refused
+    with Orchestrator(load_config_text(config(ssh_fleet, hosts))) as o:
+        res = o.run("web", "who", parallel=89)
+    assert len(res.succeeded) == 29 and len(res.failed) == 60
+    html = res._repr_html_()
+    assert html.count("<tr>") == 51 and html.count("<td>ok</td>") == 0  # header + 50 failed
+    assert "… 39 more targets" in html and "89 targets: 29 ok, 60 failed" in html
+    assert len(res.table().splitlines()) == 91  # the text table keeps every target
