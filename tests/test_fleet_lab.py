@@ -1,7 +1,8 @@
 """A fleet behind the bastion of the namespace lab: local → bastion → several inner hosts that
 only the bastion reaches (three sshd addresses in the inner namespace, one address with no
-server). Each target reports its own address; the dead one says which hop failed; stop leaves
-no process on any inner host."""
+server), and → the containers with a label on each inner host's engine. Each target reports
+its own address (or container name); the dead one says which hop failed; stop leaves no
+process on any inner host."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.dockerd import IMAGE, Engine
 from fixtures.sshd import SSHD, SSHLab
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetOptions, FleetResult
@@ -110,3 +112,41 @@ def test_stop_leaves_nothing_on_any_inner_host(orch: Orchestrator, inner_hosts: 
     while marked() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marked() == []
+
+
+@pytest.fixture
+def lab_containers(dockerd: Engine) -> Iterator[list[str]]:
+    """Two running containers labelled orch.fleet=lab on the test engine."""
+    api = dockerd.api
+    host_config = api.create_host_config(init=True, network_mode="none")
+    names, made = ["orch-lab-a", "orch-lab-b"], []
+    for name in names:
+        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
+                                       labels={"orch.fleet": "lab"})
+        made.append(created["Id"])
+        api.start(created["Id"])
+    yield names
+    for cid in made:
+        api.remove_container(cid, force=True)
+
+
+@pytest.mark.docker
+def test_bastion_then_inner_hosts_then_their_labelled_containers(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
+    # The inner namespace shares this machine's file system: the engine's unix socket is what
+    # each inner host's docker layer reaches (through its own ssh connection).
+    hosts = ", ".join(inner_hosts.live)
+    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
+             f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
+             f"connect_timeout: 5}}}}")
+    docker = f"{{type: docker, config: {{label: orch.fleet=lab, docker_host: {dockerd.host}}}}}"
+    text = ssh_lab.config_yaml(
+        extra_envs={"apps": [ssh_lab.layer("orch-bastion"), inner, docker]},
+        services="  name: {command: 'cat /etc/hostname'}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        res = orch.run("apps", "name", limit="*/orch-lab-*")
+    assert isinstance(res, FleetResult) and res.ok, res.causes
+    expected = [f"{a}/{c}" for a in inner_hosts.live for c in lab_containers]
+    assert list(res) == expected
+    assert {label: r.stdout for label, r in res.items()} == {
+        label: label.split("/")[1] + "\n" for label in expected}
