@@ -378,15 +378,16 @@ class RunRegistry:
         return rows
 
 
-def follow_lines(entry: Entry, tail: int | None = None, poll: float = 0.05) -> Iterator[str]:
-    """The kept lines, then new lines as they come, until the named run is over for good."""
-    backlog, seen = entry.logs.since(0)
+def follow_lines(logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
+                 poll: float = 0.05) -> Iterator[str]:
+    """The kept lines, then new lines as they come, until `over()` (the run is over for good)."""
+    backlog, seen = logs.since(0)
     yield from backlog if tail is None else backlog[-tail:] if tail else []
     while True:
-        over = entry.done
-        fresh, seen = entry.logs.since(seen)
+        done = over()
+        fresh, seen = logs.since(seen)
         yield from fresh
-        if over and not fresh:
+        if done and not fresh:
             return
         if not fresh:
             time.sleep(poll)

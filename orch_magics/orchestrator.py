@@ -261,12 +261,10 @@ class Orchestrator:
         With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
         ending when the run is over for good (no restart pending).
         """
-        fleet = self.fleets.get(name)
-        if fleet is not None:  # labelled lines of every target
-            return iter(fleet.ring.tail(tail)) if follow else "\n".join(fleet.ring.tail(tail))
-        entry = self.runs.get(name)
+        fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
+        entry = fleet if fleet is not None else self.runs.get(name)
         if follow:
-            return follow_lines(entry, tail)
+            return follow_lines(entry.logs, lambda: entry.done, tail)
         return "\n".join(entry.logs.tail(tail))
 
     def status(self, name: str) -> LiveRun:
@@ -300,8 +298,7 @@ class Orchestrator:
             entry.supervisor.request_stop()
         for live in spawned:
             live.interrupt()
-        for fleet in self.fleets.named.values():
-            fleet.live.stop()
+        self.fleets.stop_all(timeout)  # named and unnamed: they stop in parallel with the rest
         for entry in entries:
             try:
                 entry.supervisor.finished.result(timeout)

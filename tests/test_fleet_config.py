@@ -191,3 +191,22 @@ def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> Non
     assert main(["-c", str(tmp_path / "orch.yaml"), "run", "one", "--limit", "x", "--",
                  "true"]) == 2
     assert "has one target" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "text"), [("inv.ini", INI), ("inv.yaml", YAML)])
+def test_limit_selects_inventory_groups_at_any_position(tmp_path: Path, name: str,
+                                                        text: str) -> None:
+    (tmp_path / name).write_text(text)
+    (tmp_path / "orch.yaml").write_text(
+        f"inventory: [{name}]\nenvironments:\n  f:\n    layers:\n"
+        "      - {type: ssh, config: {host: [b-eu, b-us]}}\n"
+        "      - {type: ssh, config: {host: 'group:prod'}}\n")
+    targets = expand(load_config(tmp_path / "orch.yaml").environment("f").layers)
+    labels = [t.label for t in targets]
+    groups = {t.label: t.groups for t in targets}
+    assert select(labels, "db", groups) == ["b-eu/db-a", "b-eu/db-b", "b-us/db-a", "b-us/db-b"]
+    assert select(labels, "b-us,&web,!special", groups) == [
+        "b-us/web-01.example", "b-us/web-02.example", "b-us/web-03.example"]
+    assert select(labels, "all", groups) == labels
+    with pytest.raises(ConfigError, match=r"groups: db, prod, web.*did you mean 'web'"):
+        select(labels, "wab", groups)

@@ -22,7 +22,7 @@ from .stream import on_interrupt, stdin_source, write_all
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
     """The fleet options of `orch run` (they are errors on a single-target environment)."""
     run.add_argument("--limit", metavar="PATTERN",
-                     help="fleets: only targets matching (globs, comma lists, !exclude)")
+                     help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
     run.add_argument("--parallel", type=int, default=None, metavar="N",
                      help="fleets: targets run at once (default 32)")
     run.add_argument("--max-fail", default=None, metavar="N|N%",

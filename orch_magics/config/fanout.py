@@ -66,7 +66,8 @@ def _members(key: str, item: str, raw: dict[str, Any],
         if not hosts:
             raise ValueError("the group has no hosts")
         return [Member(h, {**{k: v for k, v in inv.connection(h).items() if k not in raw},
-                           "host": inv.connection(h).get("host", h)}) for h in hosts]
+                           "host": inv.connection(h).get("host", h)},
+                       ("all", *inv.groups_of(h))) for h in hosts]
     return [Member(name, {key: name}) for name in patterns.expand(item)]
 
 

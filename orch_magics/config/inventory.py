@@ -61,7 +61,7 @@ class Inventory:
     def connection(self, host: str) -> dict[str, Any]:
         """The ssh config values of `host`: `{host:, user:, port:}` as far as they are set."""
         merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
-        for group in sorted(self._groups_of(host), key=self._depth):
+        for group in sorted(self.groups_of(host), key=self._depth):
             merged.update(self.groups[group].vars)
         merged.update(self.host_vars.get(host, {}))
         values = {HONOURED[k]: v for k, v in merged.items() if k in HONOURED}
@@ -77,7 +77,8 @@ class Inventory:
             out += [g for g in self._closure(child, seen | {name}) if g not in out]
         return out
 
-    def _groups_of(self, host: str) -> list[str]:
+    def groups_of(self, host: str) -> list[str]:
+        """The groups `host` is in, directly or through a child group (`all` aside)."""
         return [g for g in self.groups if g != "all" and host in self.hosts_of(g)]
 
     def _depth(self, group: str) -> int:

@@ -229,6 +229,8 @@ class Member:
 
     label: str
     changes: Mapping[str, Any]
+    #: The inventory groups a host from an inventory is in (what `--limit GROUP` selects by).
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

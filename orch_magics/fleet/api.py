@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from ..engine import Run, RunOptions
 from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
+from ..shutdown import close_at_exit
 from ..sinks.base import Sink
 from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
@@ -43,6 +45,8 @@ class Host(Protocol):
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
 
+    def close(self) -> None: ...
+
 
 def sink_factory(sinks: Sequence[Sink] | SinkFactory) -> SinkFactory:
     """Per-target sinks: a callable label → sinks is used as is; sink objects cannot be shared
@@ -61,6 +65,8 @@ class Fleets:
         self.host = host
         #: Named fleets (`start` with a name): what `ps`, `logs` and `stop` see.
         self.named: dict[str, NamedFleet] = {}
+        self._running: set[LiveFleet] = set()
+        self._lock = threading.Lock()
 
     def begin(self, plan: RunPlan, options: FleetOptions, ticket: Ticket, *,
               sinks: Sequence[Sink] | SinkFactory = (), stdin: StdinSource = None,
@@ -99,15 +105,44 @@ class Fleets:
               close_stdin: bool = True, sinks: Sequence[Sink] | SinkFactory = (),
               yes: str | Collection[str] = (), front_end: str = "api",
               on_change: Callable[[TargetRow], None] = lambda row: None) -> LiveFleet:
-        """Start on the background loop and return at once with a LiveFleet."""
+        """Start on the background loop and return with a LiveFleet once its targets are known
+        (a `limit` that selects nothing raises here)."""
         ticket = self.host.admit(plan, yes=yes, front_end=front_end)
         loop = self.host.loop
 
         async def begin() -> FleetRun:
-            return self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
-                              close_stdin=close_stdin, on_change=on_change)
+            fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
+                               close_stdin=close_stdin, on_change=on_change)
+            await fleet.ready.wait()  # a --limit matching nothing is an error here, not later
+            if fleet.task.done() and fleet.task.exception() is not None:
+                await fleet.task
+            return fleet
 
-        return LiveFleet(loop.submit(begin()).result(), loop)
+        live = LiveFleet(loop.submit(begin()).result(), loop)
+        self._track(live)
+        return live
+
+    def _track(self, live: LiveFleet) -> None:
+        """Remember a fleet until it ends, so `stop_all`, `close()` and interpreter exit (a
+        kernel shutting down) stop it, named or not."""
+        close_at_exit(self.host)
+        with self._lock:
+            self._running.add(live)
+
+        def forget() -> None:
+            with self._lock:
+                self._running.discard(live)
+
+        live.when_done(forget)
+
+    def stop_all(self, timeout: float | None = 30) -> None:
+        """Stop every fleet still running (INT → TERM → KILL) and wait for their ends."""
+        with self._lock:
+            running = list(self._running)
+        for live in running:
+            live.stop()
+        for live in running:
+            live.settle(timeout)
 
     def start_named(self, plan: RunPlan, options: FleetOptions, name: str | None, *,
                     stdin: StdinSource = None, close_stdin: bool | None = None,
@@ -205,6 +240,10 @@ class LiveFleet:
                 self.kill()
                 result = self._future.result()
             raise FleetInterrupted(result) from None
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (on the background loop's thread) once every target has ended."""
+        self._future.add_done_callback(lambda _future: callback())
 
     def result(self) -> FleetResult | None:
         return self._future.result() if self._future.done() else None

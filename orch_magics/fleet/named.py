@@ -21,15 +21,20 @@ class NamedFleet:
     #: Set once started (the sinks exist before the fleet does).
     live: LiveFleet
 
-    def __init__(self, ring: RingBuffer) -> None:
-        self.ring = ring
+    def __init__(self, logs: RingBuffer) -> None:
+        self.logs = logs
         self.started = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        """Whether every target has ended (what `logs NAME -f` follows until)."""
+        return self.live.done
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
         return (LabelledLines(label, self.add),)
 
     def add(self, is_err: bool, line: str) -> None:
-        self.ring.add("stderr" if is_err else "stdout", [line])
+        self.logs.add("stderr" if is_err else "stdout", [line])
 
     def info(self) -> RunInfo:
         """Its `ps` row: the state is the count of targets in each state."""

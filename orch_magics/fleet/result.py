@@ -20,6 +20,8 @@ from ..secrets.masking import mask_text
 #: Runs the same service or command again on the given labels.
 Rerun = Callable[[list[str]], "FleetResult"]
 STATES = ("ok", "failed", "stopped", "skipped")
+#: Rows the HTML summary shows at most (the counts in its title cover every target).
+HTML_ROWS = 50
 
 
 class FleetResult(Mapping[str, RunResult]):
@@ -127,15 +129,21 @@ class FleetResult(Mapping[str, RunResult]):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        """The summary table for a notebook: at most HTML_ROWS rows, those that did not succeed
+        first, so 10,000 targets never make a 10,000-row output (`.table()` has them all)."""
         head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
                                                   "last line"))
+        rows = sorted(self.rows(), key=lambda r: r["state"] == "ok")
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
                 r["label"], r["state"], "" if r["returncode"] is None else r["returncode"],
                 f"{r['duration']:.2f}s", "" if r["state"] == "ok" else r["cause"],
-                r["last_line"])) + "</tr>" for r in self.rows())
+                r["last_line"])) + "</tr>" for r in rows[:HTML_ROWS])
+        more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
+                f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
         return (f"<div class='orch-fleet'><b>{html.escape(self.summary())}</b>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+                f"</div>")
 
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame indexed by label (needs `orch_magics[pandas]`)."""

@@ -154,7 +154,7 @@ class FleetRun:
         resolved = await asyncio.gather(*(self._resolve(t) for t in targets))
         targets = [t for found in resolved for t in found]
         labels = [t.label for t in targets]
-        keep = set(select(labels, self.options.limit))
+        keep = set(select(labels, self.options.limit, {t.label: t.groups for t in targets}))
         if self.options.only is not None:
             keep &= set(self.options.only)
         targets = [t for t in targets if t.label in keep]

@@ -24,6 +24,8 @@ class Target:
 
     label: str
     layers: tuple[LayerSpec, ...]
+    #: Inventory groups of its hosts (`--limit web` keeps the targets of group `web`).
+    groups: frozenset[str] = frozenset()
 
     @property
     def pending(self) -> int | None:
@@ -54,7 +56,8 @@ def expand(layers: Sequence[LayerSpec]) -> list[Target]:
     targets = []
     for combo in itertools.product(*choices):
         label = "/".join(m.label for m, _ in combo if m is not None)
-        targets.append(Target(label, tuple(spec for _, spec in combo)))
+        groups = frozenset(g for m, _ in combo if m is not None for g in m.groups)
+        targets.append(Target(label, tuple(spec for _, spec in combo), groups))
     return targets
 
 
@@ -81,7 +84,7 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
         chosen = LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
         label = f"{target.label}/{name}" if target.label else name
         layers = (*target.layers[:index], chosen, *target.layers[index + 1:])
-        found += await resolve(Target(label, layers), base)
+        found += await resolve(Target(label, layers, target.groups), base)
     return found
 
 

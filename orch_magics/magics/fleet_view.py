@@ -22,7 +22,7 @@ from ..errors import OrchError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet, TargetRow
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
-from .frontend import has_frontend_stdin, quiet, update_publisher
+from .frontend import has_frontend_stdin, main_thread_caller, quiet, update_publisher
 
 #: Rows the live table shows at most (the counts cover every target).
 MAX_ROWS = 50
@@ -36,17 +36,23 @@ def options(args: argparse.Namespace, timeout: float | None) -> FleetOptions:
 
 
 def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
-        timeout: float | None) -> FleetResult | LiveFleet:
-    """Run a fleet from a magic line: block with a live view, or (--bg) return a LiveFleet."""
+        timeout: float | None, *, background: bool = False, keep_stdin: bool = False,
+        with_box: bool = False) -> FleetResult | LiveFleet:
+    """Run a fleet from a magic line: block with a live view, or (`background`: --bg, or a
+    streaming service opened with nothing to send) return a LiveFleet at once, with a stdin
+    box writing to every running target when `with_box` (`keep_stdin`: stdin stays open for
+    `LiveFleet.send`)."""
     frontend = has_frontend_stdin(ctx.shell)
     view: FleetTable | LabelledOutput = (
         FleetTable(ctx.shell) if frontend else LabelledOutput(ctx.settings.headless_lines))
     live = ctx.orchestrator.fleets.start(
         plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
-        sinks=view.sinks, on_change=view.changed)
-    if args.bg:
+        close_stdin=not keep_stdin, sinks=view.sinks, on_change=view.changed)
+    if background or args.bg:
         if isinstance(view, FleetTable):
             view.follow(live, ctx.orchestrator.loop.loop)
+        if with_box:
+            _stdin_box(ctx, live)
         return live
     try:
         result = _wait(live, view)
@@ -60,12 +66,31 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     return result
 
 
+def _stdin_box(ctx: Any, live: LiveFleet) -> None:
+    """A stdin box whose lines go to every running target; static text once all have ended."""
+    from .widget import StdinBox  # ipywidgets only when a box is shown
+
+    box = StdinBox(live, whom=f"every running target of {live.plan.name}")
+    display_id = uuid.uuid4().hex
+    display(box.widget, display_id=display_id)
+    box.replace_with(update_publisher(ctx.shell, display_id))
+    on_main = main_thread_caller(ctx.shell)
+    live.when_done(lambda: on_main(box.finish))
+
+
 def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
-    while True:
-        try:
-            return live.wait(INTERVAL)
-        except TimeoutError:
-            view.poll(live)
+    """Block until every target has ended; Ctrl-C / a kernel interrupt stops them all."""
+    try:
+        while True:
+            try:
+                return live.wait(INTERVAL)
+            except TimeoutError:
+                view.poll(live)
+    except FleetInterrupted:
+        raise
+    except KeyboardInterrupt:  # arrived while the view was drawn, outside LiveFleet.wait
+        live.stop()
+        raise FleetInterrupted(live.wait()) from None
 
 
 class FleetTable:

@@ -113,14 +113,18 @@ def run_parser() -> MagicParser:
     p.add_argument("-e", "--env", dest="env", action="append", default=[], metavar="KEY=VAL",
                    help="set a variable for the command (repeatable)")
     p.add_argument("--name", metavar="NAME", help="name of a background run")
-    p.add_argument("--limit", metavar="PATTERN",
-                   help="fleets: only targets matching (globs, comma lists, !exclude)")
-    p.add_argument("--parallel", type=int, metavar="N", help="fleets: targets at once (32)")
-    p.add_argument("--max-fail", metavar="N|N%",
-                   help="fleets: start no new target once more than N have failed")
+    _fleet_args(p)
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="run in protected environment ENV without asking (the name must match)")
     return p
+
+
+def _fleet_args(p: MagicParser) -> None:
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
+    p.add_argument("--parallel", type=int, metavar="N", help="fleets: targets at once (32)")
+    p.add_argument("--max-fail", metavar="N|N%",
+                   help="fleets: start no new target once more than N have failed")
 
 
 def _name_arg(p: MagicParser) -> None:
@@ -136,10 +140,12 @@ def _load_args(p: MagicParser) -> None:
 
 
 def _start_args(p: MagicParser) -> None:
-    p.usage = "%(prog)s ENV SERVICE [--name NAME] [--yes ENV]"
+    p.usage = ("%(prog)s ENV SERVICE [--name NAME] [--yes ENV] "
+               "[--limit PATTERN] [--parallel N] [--max-fail N]")
     p.add_argument("environment", metavar="ENV")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--name", metavar="NAME", help="name of the run (default: the service)")
+    _fleet_args(p)
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="run in protected environment ENV without asking")
 

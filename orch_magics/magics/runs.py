@@ -61,7 +61,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     if FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None:
-        return _deliver(ctx, args, fleet_view.run(ctx, args, plan, body, timeout), cell)
+        fleet = fleet_view.run(ctx, args, plan, body, timeout, background=background,
+                               keep_stdin=background and takes_stdin, with_box=with_box)
+        return _deliver(ctx, args, fleet, cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     presenter = _presenter(ctx, args, plan, frontend, cell)

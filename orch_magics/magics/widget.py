@@ -1,8 +1,9 @@
-"""The stdin box: a text field plus Send / EOF / Stop buttons wired to a LiveRun.
+"""The stdin box: a text field plus Send / EOF / Stop buttons wired to a LiveRun
+(or to a LiveFleet: each line goes to every running target, and the box says so).
 
 Callbacks run on the kernel's main thread when the kernel is idle (comm messages wait while a
 cell executes), which is why runs that show this box return at once instead of blocking.
-Every LiveRun method used here is thread-safe.
+Every LiveRun / LiveFleet method used here is thread-safe.
 
 A line is sent by Enter or Send, never by leaving the field: the field is a one-row textarea
 whose value syncs as typed, and a newline in the value is what Enter looks like to the kernel
@@ -13,13 +14,26 @@ When the run ends the box is replaced by a line of text, so a saved notebook has
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 
 from ..errors import OrchError
-from ..live import LiveRun
+from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
+
+
+class Steerable(Protocol):
+    """What the box drives: a LiveRun, or a LiveFleet (a line goes to every running target)."""
+
+    @property
+    def plan(self) -> RunPlan: ...
+
+    def send_line(self, line: str) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def interrupt(self) -> None: ...
 
 
 class _Box(widgets.HBox):
@@ -35,13 +49,16 @@ class _Box(widgets.HBox):
 
 
 class StdinBox:
-    """Feeds `live`'s stdin line by line; becomes static text with `finish()` when the run ends."""
+    """Feeds `live`'s stdin (every running target's, for a fleet) line by line; becomes static text with `finish()` when the run ends."""
 
-    def __init__(self, live: LiveRun, sink: DisplaySink | None = None) -> None:
+    def __init__(self, live: Steerable, sink: DisplaySink | None = None,
+                 whom: str | None = None) -> None:
+        """`whom`: who reads what is sent (default: the run), e.g. every target of a fleet."""
         self.live = live
         self.sink = sink
+        whom = whom or live.plan.name
         self.text = widgets.Textarea(
-            placeholder=f"stdin of {live.plan.name}: type a line, Enter sends it",
+            placeholder=f"stdin of {whom}: type a line, Enter sends it",
             continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
@@ -53,7 +70,7 @@ class StdinBox:
                                         "orch-stop", style="danger")
         self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button],
                            layout=widgets.Layout(width="100%"))
-        self.widget.fallback = f"[stdin box of {live.plan.name}: live while the run lasts]"
+        self.widget.fallback = f"[stdin box of {whom}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
         self.send_button.on_click(lambda _: self.send())

@@ -1,0 +1,152 @@
+"""A fleet behind the bastion of the namespace lab: local → bastion → several inner hosts that
+only the bastion reaches (three sshd addresses in the inner namespace, one address with no
+server), and → the containers with a label on each inner host's engine. Each target reports
+its own address (or container name); the dead one says which hop failed; stop leaves no
+process on any inner host."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fixtures.dockerd import IMAGE, Engine
+from fixtures.sshd import SSHD, SSHLab
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.fleet import FleetOptions, FleetResult
+
+pytestmark = pytest.mark.ssh
+
+MARK = "sleep 3607"  # a command line no other test runs: what "left running" looks for
+
+
+@dataclass
+class Inner:
+    """The inner hosts of the lab fleet: addresses with an sshd, and one without."""
+
+    live: list[str]
+    dead: str
+    known_hosts: Path
+
+
+@pytest.fixture(scope="module")
+def inner_hosts(ssh_lab: SSHLab) -> Iterator[Inner]:
+    net = ssh_lab.inner_addr.rsplit(".", 1)[0]
+    extra = [f"{net}.3", f"{net}.4"]
+    device = f"orchi{ssh_lab.slot}"
+    for address in (*extra, f"{net}.5"):
+        subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "add", f"{address}/24", "dev",
+                        device], check=True)
+    root = ssh_lab.root
+    cfg, pidfile, log = root / "sshd_more.conf", root / "sshd_more.pid", root / "sshd_more.log"
+    cfg.write_text("Port 22\n" + "".join(f"ListenAddress {a}\n" for a in extra) +
+                   f"HostKey {root / 'host_key'}\nPidFile {pidfile}\n"
+                   f"AuthorizedKeysFile {root / 'authorized_keys'}\nUsePAM no\nStrictModes no\n"
+                   "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                   "LogLevel ERROR\n")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", ssh_lab.inner_ns, SSHD, "-D", "-e",
+                                 "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not pidfile.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.02)
+    kind, key = (root / "host_key.pub").read_text().split()[:2]
+    known = root / "known_hosts_fleet"
+    known.write_text(ssh_lab.known_hosts.read_text() +
+                     "".join(f"{a} {kind} {key}\n" for a in (*extra, f"{net}.5")))
+    try:
+        yield Inner([ssh_lab.inner_addr, *extra], f"{net}.5", known)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def orch(ssh_lab: SSHLab, inner_hosts: Inner) -> Iterator[Orchestrator]:
+    hosts = ", ".join([*inner_hosts.live, inner_hosts.dead])
+    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
+             f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
+             f"connect_timeout: 5}}}}")
+    services = ("  who: {command: 'echo \"$SSH_CONNECTION\" | cut -d\" \" -f3'}\n"
+                f"  sleepy: {{command: '{MARK}'}}\n")
+    text = ssh_lab.config_yaml(extra_envs={"inner": [ssh_lab.layer("orch-bastion"), inner]},
+                               services=services)
+    o = Orchestrator(load_config_text(text))
+    yield o
+    o.close()
+
+
+def marked() -> list[str]:
+    out = subprocess.run(["pgrep", "-af", MARK], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if "pgrep" not in line]
+
+
+def test_every_inner_host_answers_through_the_bastion(orch: Orchestrator,
+                                                      inner_hosts: Inner) -> None:
+    res = orch.run("inner", "who")
+    assert isinstance(res, FleetResult)
+    assert list(res) == [*inner_hosts.live, inner_hosts.dead]
+    assert {label: res[label].stdout for label in res.succeeded} == {
+        a: f"{a}\n" for a in inner_hosts.live}
+    cause = res.causes[inner_hosts.dead]
+    assert res.states[inner_hosts.dead] == "failed"
+    assert "hop 2" in cause and "refused" in cause.lower(), cause
+
+
+def test_stop_leaves_nothing_on_any_inner_host(orch: Orchestrator, inner_hosts: Inner) -> None:
+    live = orch.fleets.start(orch.plan("inner", "sleepy"),
+                             FleetOptions(limit=f"!{inner_hosts.dead}"))
+    deadline = time.monotonic() + 30
+    while len(marked()) < len(inner_hosts.live):
+        assert time.monotonic() < deadline, marked()
+        time.sleep(0.05)
+    live.stop()
+    res = live.wait(30)
+    assert set(res.states.values()) == {"stopped"}
+    deadline = time.monotonic() + 5
+    while marked() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marked() == []
+
+
+@pytest.fixture
+def lab_containers(dockerd: Engine) -> Iterator[list[str]]:
+    """Two running containers labelled orch.fleet=lab on the test engine."""
+    api = dockerd.api
+    host_config = api.create_host_config(init=True, network_mode="none")
+    names, made = ["orch-lab-a", "orch-lab-b"], []
+    for name in names:
+        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
+                                       labels={"orch.fleet": "lab"})
+        made.append(created["Id"])
+        api.start(created["Id"])
+    yield names
+    for cid in made:
+        api.remove_container(cid, force=True)
+
+
+@pytest.mark.docker
+def test_bastion_then_inner_hosts_then_their_labelled_containers(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
+    # The inner namespace shares this machine's file system: the engine's unix socket is what
+    # each inner host's docker layer reaches (through its own ssh connection).
+    hosts = ", ".join(inner_hosts.live)
+    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
+             f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
+             f"connect_timeout: 5}}}}")
+    docker = f"{{type: docker, config: {{label: orch.fleet=lab, docker_host: {dockerd.host}}}}}"
+    text = ssh_lab.config_yaml(
+        extra_envs={"apps": [ssh_lab.layer("orch-bastion"), inner, docker]},
+        services="  name: {command: 'cat /etc/hostname'}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        res = orch.run("apps", "name", limit="*/orch-lab-*")
+    assert isinstance(res, FleetResult) and res.ok, res.causes
+    expected = [f"{a}/{c}" for a in inner_hosts.live for c in lab_containers]
+    assert list(res) == expected
+    assert {label: r.stdout for label, r in res.items()} == {
+        label: label.split("/")[1] + "\n" for label in expected}

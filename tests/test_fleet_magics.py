@@ -1,0 +1,142 @@
+"""The %orch magic on a fleet of 30 real sshd, executed by nbclient on the real orch kernel:
+labelled `label | line` output and the summary table as text, a cell body sent to every
+target, named fleets (%orch start / ps / logs / stop) and a kernel interrupt that leaves no
+process on any target."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+from fixtures.fleet import SSHFleet
+
+N = 30
+SERVICES = """\
+services:
+  who: {command: 'echo "$SSH_CONNECTION" | cut -d" " -f3'}
+  echo-in: {command: cat, stdin_mode: streaming}
+  ticker: {command: 'echo up; while :; do sleep 0.3; echo tick; done'}
+  sleepy: {command: 'sleep 60'}
+"""
+
+
+def write_config(fleet: SSHFleet, where: Path) -> Path:
+    cfg = where / "fleet.yaml"
+    cfg.write_text(f"environments:\n  web:\n    layers:\n      - {{type: ssh, config: "
+                   f"{{host: \"127.0.1.[1:{N}]\", {fleet.ssh_config()}}}}}\n" + SERVICES)
+    return cfg
+
+
+def notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    return nb
+
+
+def stream(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
+    return "".join(o["text"] for o in cell.outputs
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+def sleeping(fleet: SSHFleet) -> list[str]:
+    return [p for p in fleet.session_processes() if "sleep" in p]
+
+
+def assert_none_left(fleet: SSHFleet) -> None:
+    """No process of the test user on any target (sshd may take a moment to reap them)."""
+    deadline = time.monotonic() + 5
+    while sleeping(fleet) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleeping(fleet) == []
+
+
+def test_labelled_lines_summary_table_and_stdin_to_every_target(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook(
+        f"%orch load {cfg}",
+        "%orch web who --no-raise-error --out r",
+        "print('RESULT', type(r).__name__, len(r), len(r.succeeded), r.states['127.0.1.30'])",
+        f"%%orch web echo-in --limit !127.0.1.{N} --out fed\nline one\nline two",
+        "print('FED', sorted({v.stdout for v in fed.values()}), len(fed))",
+    )
+    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
+    out = stream(nb.cells[1])
+    labelled = re.findall(r"^(127\.0\.1\.\d+) \| (\S+)$", out, re.M)
+    assert sorted(labelled) == sorted((f"127.0.1.{i}", f"127.0.1.{i}") for i in range(1, N))
+    table = out[out.index("TARGET"):]  # the summary table comes after every labelled line
+    assert re.search(r"^127\.0\.1\.30 +failed .*host key", table, re.M)
+    assert re.search(r"^127\.0\.1\.7 +ok +0 ", table, re.M)
+    assert table.rstrip().endswith(f"{N} targets: {N - 1} ok, 1 failed")
+    assert stream(nb.cells[2]) == f"RESULT FleetResult {N} {N - 1} failed\n"
+    assert stream(nb.cells[4]) == f"FED ['line one\\nline two\\n'] {N - 1}\n"
+    assert stream(nb.cells[3]).count("| line two") == N - 1
+
+
+def test_named_fleet_from_the_magic(orch_kernel: str, ssh_fleet: SSHFleet,
+                                    tmp_path: Path) -> None:
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook(
+        f"%orch load {cfg}",
+        f"beat = %orch start web ticker --name beat --limit !127.0.1.{N}",
+        "import time\n"  # every target has written its first line
+        f"while sum(r.bytes > 0 for r in beat.fleet.rows.values()) < {N - 1}:\n"
+        "    time.sleep(0.05)",
+        "%orch ps",
+        "%orch logs beat -n 5",
+        "%orch stop beat",
+        "print('STOPPED', _.summary())",
+        "%orch logs beat -f -n 0",
+    )
+    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
+    assert "started beat" in stream(nb.cells[1])
+    ps = stream(nb.cells[3])
+    assert re.search(rf"^beat +web +ticker +fleet: {N - 1} running", ps, re.M), ps
+    tail = stream(nb.cells[4]).splitlines()
+    assert len(tail) == 5 and all(re.match(r"127\.0\.1\.\d+ \| (up|tick)$", t) for t in tail)
+    assert stream(nb.cells[6]) == f"STOPPED {N - 1} targets: {N - 1} stopped\n"
+    assert stream(nb.cells[7]) == ""  # follows a fleet that is over: ends at once
+    assert_none_left(ssh_fleet)
+
+
+def test_kernel_interrupt_with_thirty_targets_running_leaves_no_process(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    cfg = write_config(ssh_fleet, tmp_path)
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"%orch load {cfg}", timeout=60)
+        msg_id = kc.execute("%orch web sleepy")
+        deadline = time.monotonic() + 60
+        while len(sleeping(ssh_fleet)) < N - 1:  # 29 running; the 30th failed (host key)
+            assert time.monotonic() < deadline, ssh_fleet.session_processes()
+            time.sleep(0.1)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=60)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "FleetInterrupted"
+        assert_none_left(ssh_fleet)  # the interrupted cell returned once every target ended
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("line", [
+    "%orch web who --limit nothing*",
+    "%orch start web who --limit nothing*",
+])
+def test_a_limit_matching_nothing_is_one_clear_line(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                     tmp_path: Path, line: str) -> None:
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook(f"%orch load {cfg}", line)
+    NotebookClient(nb, kernel_name=orch_kernel, timeout=60, allow_errors=True).execute()
+    text = stream(nb.cells[1], "stderr")
+    assert text.startswith("UsageError: --limit pattern 'nothing*' matches no target"), text
+    assert len(text.splitlines()) == 1 and stream(nb.cells[1]) == ""  # nothing "started"

@@ -1,0 +1,256 @@
+"""Fleets on 30 real sshd beyond one blocking run: named fleets (ps, logs, logs -f, stop),
+stdin sent to every target, unnamed background fleets stopped by close() and interpreter exit,
+and fleets from an Ansible inventory selected by group (`--limit web`)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.errors import ConfigError
+from orch_magics.fleet import FleetOptions, FleetResult, LiveFleet
+
+N = 30
+ALL_GOOD = f"!127.0.1.{N}"  # the last server presents a changed host key
+SERVICES = """\
+services:
+  ticker: {command: 'echo up; while :; do sleep 0.3; echo tick; done'}
+  sleepy: {command: 'sleep 60'}
+  who: {command: 'echo "$SSH_CONNECTION" | cut -d" " -f3'}
+"""
+TESTS = Path(__file__).parent
+
+
+def config(fleet: SSHFleet, hosts: str = f'"127.0.1.[1:{N}]"', extra: str = "") -> str:
+    return (f"{extra}environments:\n  web:\n    layers:\n"
+            f"      - {{type: ssh, config: {{host: {hosts}, {fleet.ssh_config()}}}}}\n"
+            + SERVICES)
+
+
+@pytest.fixture
+def orch(ssh_fleet: SSHFleet) -> Iterator[Orchestrator]:
+    o = Orchestrator(load_config_text(config(ssh_fleet)))
+    yield o
+    o.close()
+
+
+def wait_for(check: Callable[[], bool], what: Callable[[], object], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what()
+        time.sleep(0.05)
+
+
+def running(fleet: SSHFleet, word: str) -> list[str]:
+    return [p for p in fleet.session_processes() if word in p]
+
+
+def wait_running(fleet: SSHFleet, word: str, count: int = N - 1) -> None:
+    wait_for(lambda: len(running(fleet, word)) >= count, fleet.session_processes)
+
+
+def assert_nothing_left(fleet: SSHFleet) -> None:
+    wait_for(lambda: running(fleet, "sleep") == [] and running(fleet, "cat") == [],
+             fleet.session_processes, seconds=5)
+
+
+# ---- named fleets -------------------------------------------------------------------------------
+def test_named_fleet_ps_logs_follow_and_stop(orch: Orchestrator, ssh_fleet: SSHFleet) -> None:
+    live = orch.start("web", "ticker", name="pulse", limit=ALL_GOOD)
+    assert isinstance(live, LiveFleet) and live.name == "pulse"
+    wait_for(lambda: orch.logs("pulse").count("| up") == N - 1, lambda: orch.logs("pulse"))
+    [row] = [info for info in orch.ps() if info.name == "pulse"]
+    assert row.state == f"fleet: {N - 1} running" and row.environment == "web"
+    ups = [line for line in orch.logs("pulse").splitlines() if line.endswith("| up")]
+    assert sorted(ups) == sorted(f"127.0.1.{i} | up" for i in range(1, N))  # labelled
+    followed: list[str] = []
+    follow = orch.logs("pulse", follow=True)
+    assert not isinstance(follow, str)
+    reader = threading.Thread(target=lambda: followed.extend(follow), daemon=True)
+    reader.start()
+    wait_for(lambda: sum("| tick" in line for line in followed) >= 2 * (N - 1),
+             lambda: followed[-5:])  # new lines arrive while following
+    result = orch.stop("pulse")
+    reader.join(30)
+    assert not reader.is_alive()  # following ends once every target has ended
+    assert isinstance(result, FleetResult) and set(result.states.values()) == {"stopped"}
+    assert len(result) == N - 1
+    [row] = [info for info in orch.ps() if info.name == "pulse"]
+    assert row.state == f"fleet: {N - 1} stopped" and row.exit == "failed"
+    assert_nothing_left(ssh_fleet)
+
+
+def test_a_running_name_is_refused_and_a_free_one_is_numbered(orch: Orchestrator,
+                                                              ssh_fleet: SSHFleet) -> None:
+    first = orch.start("web", "sleepy", limit="127.0.1.1")
+    second = orch.start("web", "sleepy", limit="127.0.1.2")
+    assert (first.name, second.name) == ("sleepy", "sleepy-2")
+    with pytest.raises(Exception, match="still running"):
+        orch.start("web", "sleepy", name="sleepy", limit="127.0.1.3")
+    orch.stop_all()
+    assert first.done and second.done
+    assert_nothing_left(ssh_fleet)
+
+
+# ---- stdin to every target ----------------------------------------------------------------------
+@pytest.mark.parametrize("source", [
+    "hello fleet\n",
+    b"hello fleet\n",
+    io.BytesIO(b"hello fleet\n"),
+    iter([b"hello ", "fleet\n"]),
+], ids=["text", "bytes", "file", "iterable"])
+def test_stdin_reaches_every_target(orch: Orchestrator, source: object) -> None:
+    # parallel=4: most targets start after the source was read; they get the same input
+    res = orch.run("web", command="cat", stdin=source, limit=ALL_GOOD, parallel=4)
+    assert isinstance(res, FleetResult) and res.ok and len(res) == N - 1
+    assert {r.stdout for r in res.values()} == {"hello fleet\n"}
+
+
+def test_lines_sent_to_a_live_fleet_reach_every_running_target(orch: Orchestrator,
+                                                                ssh_fleet: SSHFleet) -> None:
+    live = orch.fleets.start(orch.plan("web", command="cat"), FleetOptions(limit=ALL_GOOD),
+                             close_stdin=False)
+    wait_running(ssh_fleet, "cat")
+    live.send_line("typed once")
+    live.send(b"and bytes\n")
+    live.close_stdin()
+    res = live.wait(30)
+    assert res.ok and {r.stdout for r in res.values()} == {"typed once\nand bytes\n"}
+
+
+# ---- unnamed background fleets are stopped too --------------------------------------------------
+def test_close_stops_an_unnamed_background_fleet(ssh_fleet: SSHFleet) -> None:
+    o = Orchestrator(load_config_text(config(ssh_fleet)))
+    live = o.fleets.start(o.plan("web", "sleepy"), FleetOptions(limit=ALL_GOOD))
+    wait_running(ssh_fleet, "sleep 60")
+    o.close()
+    assert live.done
+    result = live.result()
+    assert result is not None and set(result.states.values()) == {"stopped"}
+    assert_nothing_left(ssh_fleet)
+
+
+def test_interpreter_exit_stops_an_unnamed_background_fleet(ssh_fleet: SSHFleet,
+                                                            tmp_path: Path) -> None:
+    script = tmp_path / "leave.py"
+    script.write_text(
+        "import sys\n"
+        "from orch_magics import Orchestrator, load_config_text\n"
+        "from orch_magics.fleet import FleetOptions\n"
+        f"o = Orchestrator(load_config_text({config(ssh_fleet)!r}))\n"
+        f"live = o.fleets.start(o.plan('web', 'sleepy'), FleetOptions(limit={ALL_GOOD!r}))\n"
+        "print('started', flush=True)\n"
+        "sys.stdin.read()  # the test lets the interpreter end once every target runs\n")
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        wait_running(ssh_fleet, "sleep 60")
+        proc.communicate("", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert_nothing_left(ssh_fleet)
+
+
+# ---- an inventory-group fleet, end to end -------------------------------------------------------
+INVENTORY = """\
+[web]
+web-[1:4]
+[db]
+db-a ansible_host=127.0.1.11
+db-b ansible_host=127.0.1.12
+[prod:children]
+web
+db
+[prod:vars]
+ansible_port={port}
+ansible_user={user}
+"""
+
+
+@pytest.fixture
+def inventory_orch(ssh_fleet: SSHFleet, tmp_path: Path) -> Iterator[tuple[Orchestrator, Path]]:
+    from fixtures.fleet import USER
+
+    text = INVENTORY.format(port=ssh_fleet.port, user=USER)
+    text += "".join(f"[web]\nweb-{i} ansible_host=127.0.1.{i}\n" for i in range(1, 5))
+    (tmp_path / "hosts.ini").write_text(text)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("inventory: [hosts.ini]\nenvironments:\n  inv:\n    layers:\n"
+                   f"      - {{type: ssh, config: {{host: \"group:prod\", "
+                   f"identity_file: {ssh_fleet.key}, known_hosts: {ssh_fleet.known_hosts}, "
+                   f"connect_timeout: 5}}}}\n" + SERVICES)
+    o = Orchestrator()
+    o.load(cfg)
+    yield o, cfg
+    o.close()
+
+
+def test_inventory_group_fleet_runs_on_every_host_of_the_group(inventory_orch) -> None:
+    orch, _ = inventory_orch
+    res = orch.run("inv", "who")
+    assert isinstance(res, FleetResult) and res.ok
+    assert {label: r.stdout for label, r in res.items()} == {
+        **{f"web-{i}": f"127.0.1.{i}\n" for i in range(1, 5)},
+        "db-a": "127.0.1.11\n", "db-b": "127.0.1.12\n"}
+
+
+@pytest.mark.parametrize(("limit", "labels"), [
+    ("db", ["db-a", "db-b"]),
+    ("web,!web-2", ["web-1", "web-3", "web-4"]),
+    ("prod,&db", ["db-a", "db-b"]),
+    ("web-1,db", ["web-1", "db-a", "db-b"]),
+    ("all,!web", ["db-a", "db-b"]),
+])
+def test_limit_takes_inventory_group_names(inventory_orch, limit: str,
+                                           labels: list[str]) -> None:
+    orch, _ = inventory_orch
+    res = orch.run("inv", "who", limit=limit)
+    assert sorted(res) == sorted(labels) and res.ok
+
+
+def test_a_mistyped_group_in_limit_suggests_the_group(inventory_orch) -> None:
+    orch, _ = inventory_orch
+    with pytest.raises(ConfigError) as err:
+        orch.run("inv", "who", limit="dbb")
+    assert "matches no target" in str(err.value) and "groups: db, prod, web" in str(err.value)
+    assert "db" in (err.value.suggestion or "")
+
+
+def test_cli_lists_and_runs_an_inventory_group_fleet(inventory_orch) -> None:
+    _, cfg = inventory_orch
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg)]
+    listing = subprocess.run([*cli, "ls"], capture_output=True, text=True, env=env, timeout=60)
+    assert "6 targets" in listing.stdout and "db-b" in listing.stdout
+    done = subprocess.run([*cli, "run", "inv", "who", "--limit", "db"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^db-a +\| 127\.0\.1\.11$", done.stdout, re.M)
+    assert "web-1" not in done.stdout
+    assert "2 targets: 2 ok" in done.stdout
+
+
+def test_the_html_summary_stays_bounded_and_shows_failures_first(ssh_fleet: SSHFleet) -> None:
+    hosts = '["127.0.1.[1:29]", "127.0.2.[1:60]"]'  # nothing listens on 127.0.2.x: refused
+    with Orchestrator(load_config_text(config(ssh_fleet, hosts))) as o:
+        res = o.run("web", "who", parallel=89)
+    assert len(res.succeeded) == 29 and len(res.failed) == 60
+    html = res._repr_html_()
+    assert html.count("<tr>") == 51 and html.count("<td>ok</td>") == 0  # header + 50 failed
+    assert "… 39 more targets" in html and "89 targets: 29 ok, 60 failed" in html
+    assert len(res.table().splitlines()) == 91  # the text table keeps every target
