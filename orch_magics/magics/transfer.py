@@ -79,6 +79,7 @@ class WidgetBar:
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
         self.total: int | None = None
+        self.done = 0
         self.last = 0.0
         display(ipywidgets.HBox([self.bar, self.text]))
 
@@ -89,13 +90,19 @@ class WidgetBar:
         self.text.value = label
 
     def update(self, done: int) -> None:
+        self.done = done
         now = time.monotonic()
         if now - self.last >= 0.1:
             self.last = now
-            self.bar.value = min(done, self.bar.max) if self.total else 0
-            self.text.value = human(done) + (f" / {human(self.total)}" if self.total else "")
+            self._show()
+
+    def _show(self) -> None:
+        self.bar.value = min(self.done, self.bar.max) if self.total else 0
+        self.text.value = human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool) -> None:
+        """The final amount (updates are throttled), full and green on success, red else."""
+        self._show()
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:
             self.bar.value = self.bar.max
