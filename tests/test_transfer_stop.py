@@ -74,7 +74,7 @@ async def remote(orch: Orchestrator, env: str, script: str) -> str:
 
 @pytest.mark.parametrize("env", ["deep", "box", "two"])
 async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
-    size = 600_000_000
+    size = 400_000_000
     src = tmp_path / "up"
     with open(src, "wb") as f:
         f.truncate(size)
@@ -94,7 +94,7 @@ async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path
 
 @pytest.mark.parametrize("env", ["deep", "box"])
 async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
-    size = 600_000_000
+    size = 400_000_000
     folder = f"/tmp/orch-stopg-{env}-{os.getpid()}"
     await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
                             f"head -c {size} /dev/zero > {folder}/big")

@@ -146,7 +146,9 @@ class FleetCopy:
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
-        found = await asyncio.gather(*(one(t) for t in expand(self.plan.environment.layers)))
+        plan = self.plan
+        layers = plan.layers if plan.layers is not None else plan.environment.layers
+        found = await asyncio.gather(*(one(t) for t in expand(layers)))
         targets = [t for group in found for t in group]
         keep = set(select([t.label for t in targets], self.limit))
         return [t for t in targets if t.label in keep], failed
