@@ -64,10 +64,16 @@ class FleetCopied(Mapping[str, "Transferred | TransferError"]):
                                                           list(self.failed.items())[:5]))
         return self
 
-    def __str__(self) -> str:
-        head = (f"{self.direction} on {len(self)} targets of {self.environment}: "
+    def summary(self) -> str:
+        """`get on 3 targets of web: 2 ok, 1 failed`."""
+        return (f"{self.direction} on {len(self)} targets of {self.environment}: "
                 f"{len(self.succeeded)} ok, {len(self.failed)} failed")
-        return "\n".join([head, *(f"  {k}: {v}" for k, v in self._results.items())])
+
+    def __str__(self) -> str:
+        return "\n".join([self.summary(), *(f"  {k}: {v}" for k, v in self._results.items())])
+
+    def __repr__(self) -> str:
+        return f"<FleetCopied {self.summary()}>"
 
 
 class _Sum:
