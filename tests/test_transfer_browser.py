@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 SIZE = 200_000_000
 
 BAR_DONE = """() => {
-  const bar = document.querySelector('.widget-progress .progress-bar');
+  const bar = document.querySelector('.widget-hprogress .progress-bar');
   return bar !== null && bar.style.width === '100%' && bar.classList.contains('progress-bar-success');
 }"""
 
@@ -38,7 +38,7 @@ def test_a_get_shows_a_progress_bar_that_ends_at_100_percent(jupyterlab, chromiu
         run = runner(page, cells)
         run_first(page, run, "loaded 2 environment(s)")
         run(1)
-        cells.nth(1).locator(".widget-progress").wait_for(timeout=60_000)
+        cells.nth(1).locator(".widget-hprogress").wait_for(timeout=60_000)
         page.wait_for_function(BAR_DONE, timeout=120_000)
         out = cells.nth(1).locator(".jp-OutputArea-output").filter(has_text="got file")
         out.wait_for(timeout=60_000)
