@@ -41,6 +41,7 @@ from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
 from .transfer import (
+    FleetCopied,
     Forward,
     Forwards,
     Progress,
@@ -330,27 +331,33 @@ class Orchestrator:
 
     # ---- files and ports (transfer/, docs/files.md) ------------------------------------------
     def get(self, environment: str, remote: str, local: str | None = None, *,
-            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
-        """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks."""
-        copy = prepare_get(self, environment, remote, local, yes=yes)
+            progress: Progress | None = None, yes: str | Collection[str] = (),
+            limit: str | None = None) -> Transferred | FleetCopied:
+        """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks. On a
+        fleet: into LOCAL/<label>/ for every target, a FleetCopied of them all."""
+        copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
     def put(self, environment: str, local: str, remote: str, *,
-            progress: Progress | None = None, yes: str | Collection[str] = ()) -> Transferred:
-        """Copy LOCAL (a file or a directory) to REMOTE in the environment; blocks."""
-        copy = prepare_put(self, environment, measure(local), remote, yes=yes)
+            progress: Progress | None = None, yes: str | Collection[str] = (),
+            limit: str | None = None) -> Transferred | FleetCopied:
+        """Copy LOCAL (a file or a directory) to REMOTE in the environment (on a fleet: to
+        every target, a FleetCopied); blocks."""
+        copy = prepare_put(self, environment, measure(local), remote, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
     async def aget(self, environment: str, remote: str, local: str | None = None, *,
-                   progress: Progress | None = None,
-                   yes: str | Collection[str] = ()) -> Transferred:
-        return await prepare_get(self, environment, remote, local, yes=yes).run(progress)
+                   progress: Progress | None = None, yes: str | Collection[str] = (),
+                   limit: str | None = None) -> Transferred | FleetCopied:
+        copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
+        return await copy.run(progress)
 
     async def aput(self, environment: str, local: str, remote: str, *,
-                   progress: Progress | None = None,
-                   yes: str | Collection[str] = ()) -> Transferred:
+                   progress: Progress | None = None, yes: str | Collection[str] = (),
+                   limit: str | None = None) -> Transferred | FleetCopied:
         source = await asyncio.to_thread(measure, local)
-        return await prepare_put(self, environment, source, remote, yes=yes).run(progress)
+        return await prepare_put(self, environment, source, remote, yes=yes,
+                                 limit=limit).run(progress)
 
     def forward(self, environment: str, port: int, *, local: int = 0, host: str = "localhost",
                 yes: str | Collection[str] = ()) -> Forward:

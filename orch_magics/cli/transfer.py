@@ -10,7 +10,7 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..orchestrator import Orchestrator
-from ..transfer import for_stream, measure, prepare_get, prepare_put, run_blocking
+from ..transfer import FleetCopied, for_stream, measure, prepare_get, prepare_put, run_blocking
 from .prompt import ask_on_terminal
 
 
@@ -21,6 +21,9 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
     cp.add_argument("destination")
     cp.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="copy in protected environment ENV without asking")
+    cp.add_argument("--limit", metavar="PATTERN",
+                    help="fleet targets to copy from or to (a get from a fleet lands in "
+                         "LOCAL/<label>/ per target)")
     fw = sub.add_parser("forward", help="forward a local port to HOST:PORT as seen from the "
                                         "chain's last ssh host (until Ctrl-C)")
     fw.add_argument("environment")
@@ -55,10 +58,12 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
     orch = Orchestrator(config)
     orch.gate.ask = ask_on_terminal
     if src_env:
-        copy = prepare_get(orch, src_env, src, dst or None, yes=args.yes, front_end="cli")
+        copy = prepare_get(orch, src_env, src, dst or None, yes=args.yes, front_end="cli",
+                           limit=args.limit)
     else:
         assert dst_env is not None
-        copy = prepare_put(orch, dst_env, measure(src), dst, yes=args.yes, front_end="cli")
+        copy = prepare_put(orch, dst_env, measure(src), dst, yes=args.yes, front_end="cli",
+                           limit=args.limit)
     try:
         done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
     except KeyboardInterrupt:
@@ -67,7 +72,7 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
     finally:
         orch.close()
     print(done)
-    return 0
+    return 1 if isinstance(done, FleetCopied) and not done.ok else 0
 
 
 def forward_command(config: Config, args: argparse.Namespace) -> int:

@@ -121,7 +121,12 @@ class ExecStream(asyncio.BufferedProtocol):
             self._fail(exc)
 
     def eof_received(self) -> bool:
-        return False  # the engine ended the stream: close our side too
+        # The engine ended the stream: the exec is over and nothing more will be read. Input
+        # still queued here (a put stopped half-way) is dropped, not flushed: through a
+        # forwarded socket the peer may never take it, and the end would wait for it.
+        if self._transport is not None:
+            self._transport.abort()
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         leftover = self._end - self._start

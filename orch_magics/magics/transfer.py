@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..orchestrator import Orchestrator
 from ..transfer import (
+    FleetCopied,
     Forward,
     ForwardError,
     NoProgress,
@@ -40,19 +41,21 @@ HELP = {
 
 
 def get_args(p: MagicParser) -> None:
-    p.usage = "%(prog)s ENV REMOTE [LOCAL] [--yes ENV]"
+    p.usage = "%(prog)s ENV REMOTE [LOCAL] [--limit PATTERN] [--yes ENV]"
     p.add_argument("environment", metavar="ENV")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("local", metavar="LOCAL", nargs="?")
     p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy from")
 
 
 def put_args(p: MagicParser) -> None:
-    p.usage = "%(prog)s ENV LOCAL REMOTE [--yes ENV]"
+    p.usage = "%(prog)s ENV LOCAL REMOTE [--limit PATTERN] [--yes ENV]"
     p.add_argument("environment", metavar="ENV")
     p.add_argument("local", metavar="LOCAL")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy to")
 
 
 def forward_args(p: MagicParser) -> None:
@@ -76,6 +79,7 @@ class WidgetBar:
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
         self.total: int | None = None
+        self.done = 0
         self.last = 0.0
         display(ipywidgets.HBox([self.bar, self.text]))
 
@@ -86,13 +90,19 @@ class WidgetBar:
         self.text.value = label
 
     def update(self, done: int) -> None:
+        self.done = done
         now = time.monotonic()
         if now - self.last >= 0.1:
             self.last = now
-            self.bar.value = min(done, self.bar.max) if self.total else 0
-            self.text.value = human(done) + (f" / {human(self.total)}" if self.total else "")
+            self._show()
+
+    def _show(self) -> None:
+        self.bar.value = min(self.done, self.bar.max) if self.total else 0
+        self.text.value = human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool) -> None:
+        """The final amount (updates are throttled), full and green on success, red else."""
+        self._show()
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:
             self.bar.value = self.bar.max
@@ -107,17 +117,17 @@ def _progress() -> Progress:
     return WidgetBar() if has_frontend_stdin(shell) else NoProgress()
 
 
-def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred:
+def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
     copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
-                       front_end="magic")
+                       front_end="magic", limit=args.limit)
     done = run_blocking(orch.loop, copy, _progress())
     print(done)
     return done
 
 
-def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred:
+def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
     copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
-                       yes=args.yes, front_end="magic")
+                       yes=args.yes, front_end="magic", limit=args.limit)
     done = run_blocking(orch.loop, copy, _progress())
     print(done)
     return done

@@ -255,12 +255,16 @@ class ProcessHandle:
         await self.send_signal(_signal.SIGKILL)
 
     async def stop(self, grace: tuple[float, float] = STOP_GRACE) -> Exit:
-        """The interrupt ladder: INT, then TERM after grace[0] s, then KILL after grace[1] s."""
+        """The interrupt ladder: INT, then TERM after grace[0] s, then KILL after grace[1] s
+        (stdin is no longer fed from the first step)."""
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(self._ladder(grace))
         return await asyncio.shield(self._stopping)
 
     async def _ladder(self, grace: tuple[float, float]) -> Exit:
+        # A stop wins over input as it wins over output: what is still queued for stdin is
+        # dropped, so no layer's buffers keep filling behind the signals.
+        self.stdin.cancel()
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
                               (_signal.SIGKILL, None)):
             if self._exit.done():

@@ -14,17 +14,21 @@ import os
 import posixpath
 import time
 from collections.abc import Collection, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from .._loop import BackgroundLoop
 from ..admission import Ticket
 from ..engine import Run, RunOptions
+from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..result import RunResult
 from .model import NoProgress, Progress, TransferError, Transferred
 from .receive import Receiver
-from .scripts import done_path, get_command, problems, put_command, remote_sha256
+from .scripts import done_path, problems, remote_sha256
 from .send import Counting, Source
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Runs(Protocol):
@@ -37,15 +41,19 @@ class Runs(Protocol):
               front_end: str = ...) -> Ticket: ...
 
     def begin(self, plan: RunPlan, options: RunOptions = ...,
-              ticket: Ticket | None = None) -> Run: ...
+              ticket: Ticket | None = None, target: str | None = None) -> Run: ...
+
+    def launcher_for(self, plan: RunPlan) -> Launcher: ...
 
 
 class Copy:
     """One admitted copy, ready to run on an event loop."""
 
     def __init__(self, runs: Runs, plan: RunPlan, ticket: Ticket,
-                 direction: Literal["get", "put"], source: str, destination: str) -> None:
+                 direction: Literal["get", "put"], source: str, destination: str, *,
+                 target: str | None = None) -> None:
         self.runs, self.plan, self.ticket = runs, plan, ticket
+        self.target = target  # a fleet target's label (kept in the audit record)
         self.direction = direction
         self.source, self.destination = source, destination
         self.put_source: Source | None = None
@@ -80,7 +88,7 @@ class Copy:
         t0 = time.monotonic()
         receiver = Receiver(self.destination, progress, on_error=lambda: None)
         options = RunOptions(sinks=[receiver], capture=False, raw_stdout=True)
-        run = self.runs.begin(self.plan, options, self.ticket)
+        run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop
         try:
             result = await _wait(run)
@@ -103,7 +111,7 @@ class Copy:
         progress.start(self.label, source.size)
         try:
             run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
-                                  self.ticket)
+                                  self.ticket, self.target)
             try:
                 result = await _wait(run)
             finally:
@@ -156,44 +164,17 @@ def get_destination(remote: str, local: str | None) -> str:
     return local
 
 
-def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = None, *,
-                yes: str | Collection[str] = (), front_end: str = "api") -> Copy:
-    """Plan and admit `get ENV REMOTE [LOCAL]` (REMOTE: a file or a directory)."""
-    if not remote:
-        raise TransferError("give the remote path to copy")
-    dest = get_destination(remote, local)
-    plan = runs.plan(environment, command=list(get_command(remote).argv))
-    ticket = runs.admit(plan, yes=yes, front_end=front_end)
-    return Copy(runs, plan, ticket, "get", remote, dest)
+class Copying(Protocol[T_co]):
+    """A prepared copy (of one target, or of a fleet's every target)."""
+
+    async def run(self, progress: Progress | None = None) -> T_co: ...
 
 
-def measure(local: str) -> Source:
-    """Read LOCAL once for its size and sha256 (blocking: call it off the event loop)."""
-    source = Source(local)
-    source.measure()
-    return source
-
-
-def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
-                yes: str | Collection[str] = (), front_end: str = "api") -> Copy:
-    """Plan and admit `put ENV LOCAL REMOTE` of a measured source."""
-    if not remote:
-        raise TransferError("give the remote path to copy to")
-    name = os.path.basename(os.path.abspath(source.path))
-    command = put_command(remote, name, source.kind, source.mode, source.size, source.sha256)
-    plan = runs.plan(environment, command=list(command.argv))
-    ticket = runs.admit(plan, yes=yes, front_end=front_end)
-    copy = Copy(runs, plan, ticket, "put", source.path, remote)
-    copy.put_source = source
-    return copy
-
-
-def run_blocking(loop: BackgroundLoop, copy: Copy, progress: Progress | None = None
-                 ) -> Transferred:
+def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | None = None) -> T:
     """Run `copy` on the background loop and wait; Ctrl-C stops it (nothing is kept)."""
-    tasks: list[asyncio.Task[Transferred]] = []
+    tasks: list[asyncio.Task[T]] = []
 
-    async def main() -> Transferred:
+    async def main() -> T:
         task = asyncio.ensure_future(copy.run(progress))
         tasks.append(task)
         return await task

@@ -1,0 +1,194 @@
+"""Copies to and from every target of a fleet: one admission, one audited copy per target.
+
+A get lands each target's copy in LOCAL/<label>/ (a label with `/` nests: `eu/db-1`); a put
+sends the same bytes to every target. Targets fail alone: `FleetCopied` maps every label to
+its `Transferred` or the `TransferError` saying why, and one progress shows the sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+from ..admission import Ticket
+from ..errors import OrchError
+from ..fleet.options import DEFAULT_PARALLEL
+from ..fleet.select import select
+from ..fleet.targets import Target, expand, resolve
+from ..plan import RunPlan
+from .copy import Copy, Runs, get_destination
+from .model import NoProgress, Progress, TransferError, Transferred
+from .send import Source
+
+
+class FleetCopied(Mapping[str, "Transferred | TransferError"]):
+    """label → the target's `Transferred`, or the `TransferError` saying why it has none."""
+
+    def __init__(self, environment: str, direction: Literal["get", "put"],
+                 results: Mapping[str, Transferred | TransferError]) -> None:
+        self.environment, self.direction = environment, direction
+        self._results = dict(results)
+
+    def __getitem__(self, label: str) -> Transferred | TransferError:
+        return self._results[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    @property
+    def ok(self) -> bool:
+        """True when every target's copy succeeded."""
+        return not self.failed
+
+    @property
+    def succeeded(self) -> dict[str, Transferred]:
+        return {k: v for k, v in self._results.items() if isinstance(v, Transferred)}
+
+    @property
+    def failed(self) -> dict[str, TransferError]:
+        return {k: v for k, v in self._results.items() if isinstance(v, TransferError)}
+
+    def check(self) -> FleetCopied:
+        """Return self when every copy succeeded, else raise TransferError naming the others."""
+        if self.failed:
+            raise TransferError(f"{self.direction} failed on {len(self.failed)} of {len(self)} "
+                                f"targets: " + "; ".join(f"{k}: {v}" for k, v in
+                                                          list(self.failed.items())[:5]))
+        return self
+
+    def summary(self) -> str:
+        """`get on 3 targets of web: 2 ok, 1 failed`."""
+        return (f"{self.direction} on {len(self)} targets of {self.environment}: "
+                f"{len(self.succeeded)} ok, {len(self.failed)} failed")
+
+    def __str__(self) -> str:
+        return "\n".join([self.summary(), *(f"  {k}: {v}" for k, v in self._results.items())])
+
+    def __repr__(self) -> str:
+        return f"<FleetCopied {self.summary()}>"
+
+
+class _Sum:
+    """One target's share of a fleet's progress (told by its copy, from any thread)."""
+
+    def __init__(self, total: _Total) -> None:
+        self.of = total
+        self.done = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        self.of.moved(self, done)
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+class _Total:
+    """The sum of every target's bytes, shown on one progress."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def moved(self, part: _Sum, done: int) -> None:
+        with self.lock:
+            self.done += done - part.done
+            part.done = done
+            total = self.done
+        self.progress.update(total)
+
+
+class FleetCopy:
+    """A copy admitted for a fleet environment, ready to run on an event loop."""
+
+    def __init__(self, runs: Runs, plan: RunPlan, ticket: Ticket, direction: Literal["get", "put"],
+                 source: str, destination: str, *, put_source: Source | None = None,
+                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> None:
+        self.runs, self.plan, self.ticket = runs, plan, ticket
+        self.direction, self.source, self.destination = direction, source, destination
+        self.put_source, self.limit, self.parallel = put_source, limit, parallel
+        self.made: list[str] = []  # local folders this copy created (removed when left empty)
+
+    async def run(self, progress: Progress | None = None) -> FleetCopied:
+        """Copy on every target (at most `parallel` at once); cancelling stops them all."""
+        progress = progress or NoProgress()
+        targets, failed = await self._targets()
+        size = self.put_source.size * len(targets) if self.put_source is not None else None
+        progress.start(f"{self.plan.environment.name}: {len(targets)} targets", size)
+        total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
+        ok = False
+        try:
+            done = dict(await asyncio.gather(*(self._one(t, gate, _Sum(total)) for t in targets
+                                               if t.label not in failed)))
+            copied = FleetCopied(self.plan.environment.name, self.direction,
+                                 {t.label: failed.get(t.label) or done[t.label]
+                                  for t in targets})
+            ok = copied.ok
+        finally:
+            self._tidy()
+            progress.finish(ok)
+        return copied
+
+    async def _targets(self) -> tuple[list[Target], dict[str, TransferError]]:
+        """Targets in order (label selectors resolved, --limit applied); unresolved ones fail."""
+        base = self.runs.launcher_for(dataclasses.replace(self.plan, layers=()))
+        failed: dict[str, TransferError] = {}
+
+        async def one(target: Target) -> list[Target]:
+            try:
+                return await resolve(target, base)
+            except OrchError as exc:
+                failed[target.label] = TransferError(str(exc))
+                return [target]
+
+        plan = self.plan
+        layers = plan.layers if plan.layers is not None else plan.environment.layers
+        found = await asyncio.gather(*(one(t) for t in expand(layers)))
+        targets = [t for group in found for t in group]
+        keep = set(select([t.label for t in targets], self.limit))
+        return [t for t in targets if t.label in keep], failed
+
+    async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
+                   ) -> tuple[str, Transferred | TransferError]:
+        plan = dataclasses.replace(self.plan, layers=target.layers)
+        async with gate:
+            try:
+                copy = Copy(self.runs, plan, self.ticket, self.direction, self.source,
+                            self._destination(target.label), target=target.label)
+                copy.put_source = self.put_source
+                return target.label, await copy.run(progress)
+            except OrchError as exc:  # refused, unreachable, failed: this target only
+                error = exc if isinstance(exc, TransferError) else TransferError(str(exc))
+                return target.label, error
+
+    def _destination(self, label: str) -> str:
+        """Where this target's copy goes: the remote path (put), LOCAL/<label>/NAME (get)."""
+        if self.direction == "put":
+            return self.destination
+        folder = os.path.join(self.destination, *label.split("/"))
+        missing = folder
+        while not os.path.isdir(missing):
+            self.made.append(missing)
+            missing = os.path.dirname(missing)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise TransferError(f"cannot create {folder}: {exc.strerror}") from None
+        return get_destination(self.source, folder)
+
+    def _tidy(self) -> None:
+        """Remove the folders made for targets that got nothing (deepest first)."""
+        for folder in sorted(set(self.made), key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)

@@ -1,0 +1,87 @@
+"""The front door of every copy: check the local side, plan the run and admit it.
+
+Called in the caller's thread (a protected environment may ask a person). One environment
+gives a `Copy`; a fleet environment gives a `FleetCopy` of its every target (one admission
+for all). Either is then run by `run_blocking` or awaited through `.run()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from typing import Union
+
+from ..fleet.options import DEFAULT_PARALLEL
+from .copy import Copy, Copying, Runs, get_destination
+from .fleet import FleetCopied, FleetCopy
+from .model import TransferError, Transferred
+from .scripts import get_command, put_command
+from .send import Source
+
+#: What a copy returns: one target's Transferred, or a FleetCopied of a fleet's targets.
+Copied = Union[Transferred, FleetCopied]
+
+
+def measure(local: str) -> Source:
+    """Read LOCAL once for its size and sha256 (blocking: call it off the event loop)."""
+    source = Source(local)
+    source.measure()
+    return source
+
+
+def _fleet_folder(local: str | None) -> str:
+    """Where a fleet's gets land (one subfolder per target): LOCAL, made when missing."""
+    folder = local or "."
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise TransferError(f"{folder} is not a directory: a fleet's copies go into "
+                            f"one subfolder per target")
+    parent = os.path.dirname(os.path.abspath(folder))
+    if not os.path.isdir(parent):
+        raise TransferError(f"no such local directory: {parent}")
+    return folder
+
+
+def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = None, *,
+                yes: str | Collection[str] = (), front_end: str = "api",
+                limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
+    """Plan and admit `get ENV REMOTE [LOCAL]` (REMOTE: a file or a directory; on a fleet,
+    each target's copy goes to LOCAL/<label>/)."""
+    if not remote:
+        raise TransferError("give the remote path to copy")
+    plan = runs.plan(environment, command=list(get_command(remote).argv))
+    if plan.environment.is_fleet:
+        folder = _fleet_folder(local)
+        get_destination(remote, None)  # a remote path that names no file is refused now
+        ticket = runs.admit(plan, yes=yes, front_end=front_end)
+        return FleetCopy(runs, plan, ticket, "get", remote, folder, limit=limit,
+                         parallel=parallel)
+    _single(limit)
+    dest = get_destination(remote, local)
+    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    return Copy(runs, plan, ticket, "get", remote, dest)
+
+
+def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
+                yes: str | Collection[str] = (), front_end: str = "api",
+                limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
+    """Plan and admit `put ENV LOCAL REMOTE` of a measured source (on a fleet: to every
+    target)."""
+    if not remote:
+        raise TransferError("give the remote path to copy to")
+    name = os.path.basename(os.path.abspath(source.path))
+    command = put_command(remote, name, source.kind, source.mode, source.size, source.sha256)
+    plan = runs.plan(environment, command=list(command.argv))
+    if not plan.environment.is_fleet:
+        _single(limit)
+    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    if plan.environment.is_fleet:
+        return FleetCopy(runs, plan, ticket, "put", source.path, remote, put_source=source,
+                         limit=limit, parallel=parallel)
+    copy = Copy(runs, plan, ticket, "put", source.path, remote)
+    copy.put_source = source
+    return copy
+
+
+def _single(limit: str | None) -> None:
+    if limit is not None:
+        raise TransferError("--limit applies to fleets: this environment has one target")

@@ -1,0 +1,51 @@
+"""JupyterLab in headless Chromium: `%orch get` shows an ipywidgets progress bar (WidgetBar)
+that ends full and green, and the cell prints what was copied."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from lab import open_notebook, run_first, runner
+
+pytestmark = pytest.mark.browser
+SIZE = 200_000_000
+
+BAR_DONE = """() => {
+  const bar = document.querySelector('.widget-hprogress .progress-bar');
+  return bar !== null && bar.style.width === '100%' && bar.classList.contains('progress-bar-success');
+}"""
+
+
+def test_a_get_shows_a_progress_bar_that_ends_at_100_percent(jupyterlab, chromium, artifacts,
+                                                              tmp_path):
+    src = tmp_path / "big.bin"
+    with open(src, "wb") as f:
+        f.truncate(SIZE)
+    back = tmp_path / "back.bin"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "orch", "display_name": "Python 3 (orch)",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("%orch load --demo"),
+                nbformat.v4.new_code_cell(f"%orch get local {src} {back}")]
+    nbformat.write(nb, jupyterlab.root / "copy.ipynb")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        cells = open_notebook(page, jupyterlab, "copy.ipynb")
+        run = runner(page, cells)
+        run_first(page, run, "loaded 2 environment(s)")
+        run(1)
+        cells.nth(1).locator(".widget-hprogress").wait_for(timeout=60_000)
+        page.wait_for_function(BAR_DONE, timeout=120_000)
+        out = cells.nth(1).locator(".jp-OutputArea-output").filter(has_text="got file")
+        out.wait_for(timeout=60_000)
+        assert f"got file local:{src} → {back}: 200.0 MB" in out.inner_text()
+        shown = cells.nth(1).locator(".widget-hbox").inner_text()
+        assert "200.0 MB / 200.0 MB" in shown  # the final amount, not a throttled one
+        assert os.path.getsize(back) == SIZE
+    finally:
+        page.screenshot(path=str(artifacts / "transfer-progress-bar.png"), full_page=True)
+        context.close()

@@ -1,0 +1,129 @@
+"""get / put on a fleet (containers on the test dockerd): a get lands each target's copy in
+LOCAL/<label>/, a put reaches every target, a target that cannot be reached fails alone (its
+folder is not left behind), and the CLI exits 1 when any target failed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.dockerd import IMAGE, Engine
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.transfer import FleetCopied, TransferError, Transferred
+
+pytestmark = pytest.mark.docker
+NAMES = [f"orch-cp-{i}" for i in range(1, 4)]
+
+
+@pytest.fixture(scope="module")
+def boxes(dockerd: Engine) -> Iterator[list[str]]:
+    """Three running containers labelled orch.fleet=cp, each with /tmp/who naming itself."""
+    api = dockerd.api
+    host_config = api.create_host_config(init=True, network_mode="none")
+    made = []
+    for name in NAMES:
+        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
+                                       labels={"orch.fleet": "cp"})
+        made.append(created["Id"])
+        api.start(created["Id"])
+        run = api.exec_create(created["Id"], ["sh", "-c", f"echo {name} > /tmp/who"])
+        api.exec_start(run["Id"])
+    yield NAMES
+    for cid in made:
+        api.remove_container(cid, force=True)
+
+
+def config(dockerd: Engine, tmp_path: Path) -> Path:
+    def layer(selector: dict[str, object]) -> str:
+        return json.dumps({"type": "docker", "config": {**selector, "docker_host": dockerd.host}})
+
+    path = tmp_path / "orch.yaml"
+    path.write_text(
+        "environments:\n"
+        f"  cp: {{layers: [{layer({'label': 'orch.fleet=cp'})}]}}\n"
+        f"  some: {{layers: [{layer({'container': [NAMES[0], 'orch-cp-nope', NAMES[2]]})}]}}\n"
+        f"  one: {{layers: [{layer({'container': NAMES[0]})}]}}\n")
+    return path
+
+
+@pytest.fixture
+def orch(dockerd: Engine, boxes: list[str], tmp_path: Path) -> Iterator[Orchestrator]:
+    o = Orchestrator(load_config_text(config(dockerd, tmp_path).read_text()))
+    yield o
+    o.close()
+
+
+def test_a_fleet_get_puts_each_copy_in_a_folder_per_target(orch: Orchestrator,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "out"  # made by the get
+    got = orch.get("cp", "/tmp/who", str(out))
+    assert isinstance(got, FleetCopied) and got.ok
+    assert list(got) == NAMES
+    for name in NAMES:
+        assert (out / name / "who").read_text() == f"{name}\n"
+        done = got[name]
+        assert isinstance(done, Transferred) and done.destination == str(out / name / "who")
+    assert sorted(os.listdir(out)) == NAMES
+
+
+def test_a_fleet_put_reaches_every_target_with_the_same_bytes(orch: Orchestrator,
+                                                              tmp_path: Path) -> None:
+    src = tmp_path / "payload"
+    src.write_bytes(os.urandom(3_000_000))
+    want = hashlib.sha256(src.read_bytes()).hexdigest()
+    sent = orch.put("cp", str(src), "/tmp/payload")
+    assert isinstance(sent, FleetCopied) and sent.ok and list(sent) == NAMES
+    res = orch.run("cp", command="sha256sum /tmp/payload")
+    assert {k: r.stdout.split()[0] for k, r in res.items()} == {n: want for n in NAMES}
+
+
+def test_an_unreachable_target_fails_alone_and_leaves_no_folder(orch: Orchestrator,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    got = orch.get("some", "/tmp/who", str(out))
+    assert isinstance(got, FleetCopied) and not got.ok
+    assert sorted(got.succeeded) == [NAMES[0], NAMES[2]]
+    assert list(got.failed) == ["orch-cp-nope"]
+    assert "not found" in str(got.failed["orch-cp-nope"])
+    assert sorted(os.listdir(out)) == [NAMES[0], NAMES[2]]
+    with pytest.raises(TransferError, match="failed on 1 of 3 targets: orch-cp-nope"):
+        got.check()
+
+    src = tmp_path / "small"
+    src.write_text("x")
+    sent = orch.put("some", str(src), "/tmp/small", limit="orch-cp-1,orch-cp-nope")
+    assert isinstance(sent, FleetCopied)
+    assert list(sent.succeeded) == [NAMES[0]] and list(sent.failed) == ["orch-cp-nope"]
+
+
+def test_limit_is_refused_on_one_target_and_a_file_is_no_fleet_folder(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    with pytest.raises(TransferError, match="--limit applies to fleets"):
+        orch.get("one", "/tmp/who", str(tmp_path), limit="x")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(TransferError, match="is not a directory: a fleet's copies go into"):
+        orch.get("cp", "/tmp/who", str(afile))
+
+
+def test_the_cli_copies_from_a_fleet_and_exits_1_when_a_target_failed(
+        dockerd: Engine, boxes: list[str], tmp_path: Path) -> None:
+    cfg = config(dockerd, tmp_path)
+    cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp"]
+    ok = subprocess.run([*cli, "cp:/tmp/who", str(tmp_path / "all")], capture_output=True,
+                        text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert f"get on {len(NAMES)} targets of cp: {len(NAMES)} ok, 0 failed" in ok.stdout
+    assert (tmp_path / "all" / NAMES[1] / "who").read_text() == f"{NAMES[1]}\n"
+    bad = subprocess.run([*cli, "some:/tmp/who", str(tmp_path / "some")], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1
+    assert "2 ok, 1 failed" in bad.stdout and "orch-cp-nope:" in bad.stdout
+    assert "Traceback" not in bad.stderr

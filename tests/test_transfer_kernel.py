@@ -1,0 +1,96 @@
+"""%orch get / put / forward / forwards / forward stop in a real "Python 3 (orch)" kernel
+executed by nbclient (no front end: no progress output at all), and the same get in
+JupyterLab in Chromium, where it shows an ipywidgets progress bar that ends at 100%."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    return nb
+
+
+def text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
+    return "".join(o["text"] for o in cell.outputs
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    """An HTTP server on 127.0.0.1 answering every GET with `forwarded-ok`."""
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = b"forwarded-ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def test_copies_and_forwards_in_a_kernel_under_nbclient(orch_kernel: str, tmp_path: Path,
+                                                        http_server: int) -> None:
+    src = tmp_path / "data file.bin"
+    src.write_bytes(os.urandom(5_000_000))
+    os.chmod(src, 0o640)
+    there, back = tmp_path / "there", tmp_path / "back"
+    there.mkdir()
+    nb = notebook(
+        "%orch load --demo",
+        f"sent = %orch put local '{src}' '{there}/'",
+        f"got = %orch get local '{there}/{src.name}' '{back}'",
+        "print(type(sent).__name__, sent.bytes, got.sha256 == sent.sha256)",
+        f"fwd = %orch forward local {http_server}",
+        "import urllib.request\nprint(urllib.request.urlopen(fwd.url, timeout=10).read().decode())",
+        "%orch forwards",
+        "%orch forward stop {fwd.id}",
+        "%orch forwards",
+    )
+    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
+    put, get, check, opened, used, listed, stopped, empty = nb.cells[1:]
+    assert text(put).startswith(f"put file {src} → local:{there}/")
+    assert text(get).startswith(f"got file local:{there}/{src.name} → {back}")
+    assert back.read_bytes() == src.read_bytes() and os.stat(back).st_mode & 0o777 == 0o640
+    assert text(check) == "Transferred 5000000 True\n"
+    # headless: no widget, no terminal bar, nothing on stderr
+    for cell in (put, get):
+        assert text(cell, "stderr") == ""
+        assert not any(WIDGET in o.get("data", {}) for o in cell.outputs)
+        assert "\r" not in text(cell)
+    assert f"→ localhost:{http_server}" in text(opened)
+    assert text(used) == "forwarded-ok\n"
+    assert f"localhost:{http_server}" in text(listed) + str(listed.outputs)
+    assert text(stopped).startswith("closed forward f1")
+    assert "no open forwards" in text(empty) + str(empty.outputs)
+
+
+def test_copy_errors_are_one_clean_line_in_a_kernel(orch_kernel: str, tmp_path: Path) -> None:
+    nb = notebook("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'")
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
+    said = text(nb.cells[1], "stderr")  # a magic's user errors are IPython UsageErrors
+    assert said == (f"UsageError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
+                    f"file or directory: /nonexistent/nope; nothing was kept\n")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,170 @@
+"""A copy stopped half-way ends within the stop ladder (seconds), whatever is in flight: a put
+has its input queued in every hop (ssh channels, the forwarded engine socket, the exec stream)
+when the stop comes, and the interrupt must win over that input as it wins over output. Also:
+Ctrl-C (SIGINT) on an interpreter blocked in `orch.get` / `orch.put` leaves no partial file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+#: Far above the stop ladder (INT, 2 s, TERM, 2 s, KILL) plus the signal's round trips; the
+#: defect this guards against took about two minutes.
+BOUND = 20.0
+
+
+def docker_layer(dockerd) -> str:  # type: ignore[no-untyped-def]
+    return "{type: docker, config: " + json.dumps(
+        {"container": "orch-test", "docker_host": dockerd.host}) + "}"
+
+
+@pytest.fixture
+def config_text(ssh_lab, dockerd) -> str:  # type: ignore[no-untyped-def]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
+    return str(ssh_lab.config_yaml(extra_envs={"deep": deep, "box": [docker_layer(dockerd)]}))
+
+
+@pytest.fixture
+async def orch(config_text: str) -> AsyncIterator[Orchestrator]:
+    o = Orchestrator(load_config_text(config_text))
+    yield o
+    await o.aclose()
+
+
+class StopAt:
+    """A progress that cancels the copy's task once `at` bytes have gone by (once)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.task: asyncio.Task[object] | None = None
+        self.loop = asyncio.get_running_loop()
+        self.fired: float | None = None
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if done >= self.at and self.task is not None and self.fired is None:
+            self.fired = time.monotonic()
+            self.loop.call_soon_threadsafe(self.task.cancel)
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+async def remote(orch: Orchestrator, env: str, script: str) -> str:
+    result = await orch.arun(env, command=script)
+    assert result.ok, result.describe_failure()
+    return result.stdout
+
+
+@pytest.mark.parametrize("env", ["deep", "box", "two"])
+async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    size = 400_000_000
+    src = tmp_path / "up"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    folder = f"/tmp/orch-stop-{env}-{os.getpid()}"
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
+    for at in (size // 4, size // 3, size // 2):  # the defect came and went: try a few times
+        stop = StopAt(at)
+        stop.task = asyncio.ensure_future(orch.aput(env, str(src), f"{folder}/up",
+                                                    progress=stop))
+        with pytest.raises(asyncio.CancelledError):
+            await stop.task
+        assert stop.fired is not None
+        took = time.monotonic() - stop.fired
+        assert took < BOUND, f"the stop took {took:.0f} s"
+        assert (await remote(orch, env, f"ls -A {folder}")).split() == []
+
+
+@pytest.mark.parametrize("env", ["deep", "box"])
+async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    size = 400_000_000
+    folder = f"/tmp/orch-stopg-{env}-{os.getpid()}"
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
+                            f"head -c {size} /dev/zero > {folder}/big")
+    stop = StopAt(size // 3)
+    stop.task = asyncio.ensure_future(orch.aget(env, f"{folder}/big", str(tmp_path / "big"),
+                                                progress=stop))
+    with pytest.raises(asyncio.CancelledError):
+        await stop.task
+    assert stop.fired is not None and time.monotonic() - stop.fired < BOUND
+    assert list(tmp_path.iterdir()) == []
+    await remote(orch, env, f"rm -rf {folder}")
+
+
+CHILD = r"""
+import sys
+from orch_magics import Orchestrator, load_config_text
+
+class Say:
+    def start(self, label, total): pass
+    def update(self, done):
+        if done > 50_000_000:
+            print("HALF", flush=True)
+    def finish(self, ok): pass
+
+orch = Orchestrator(load_config_text(open(sys.argv[1]).read()))
+try:
+    if sys.argv[2] == "get":
+        orch.get("deep", sys.argv[3], sys.argv[4], progress=Say())
+    else:
+        orch.put("deep", sys.argv[3], sys.argv[4], progress=Say())
+except KeyboardInterrupt:
+    print("INTERRUPTED", flush=True)
+finally:
+    orch.close()
+"""
+
+
+def interrupt_child(args: list[str], cwd: Path) -> str:
+    """Run CHILD, send SIGINT once it is half-way, return what it printed."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=cwd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line == "HALF\n", child.stderr.read() if child.stderr else ""
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert "Traceback" not in err
+    return line + out
+
+
+async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    size = 400_000_000
+    folder = f"/tmp/orch-sigint-{os.getpid()}"
+    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder} && "
+                               f"head -c {size} /dev/zero > {folder}/big")
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = await asyncio.to_thread(interrupt_child, [str(cfg), "get", f"{folder}/big",
+                                                    str(work / "big")], work)
+    assert "INTERRUPTED" in out
+    assert list(work.iterdir()) == []
+
+    src = work / "up"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    out = await asyncio.to_thread(interrupt_child, [str(cfg), "put", str(src),
+                                                    f"{folder}/up"], work)
+    assert "INTERRUPTED" in out
+    assert (await remote(orch, "deep", f"ls -A {folder}")).split() == ["big"]
+    await remote(orch, "deep", f"rm -rf {folder}")
