@@ -64,6 +64,9 @@ def inner_hosts(ssh_lab: SSHLab) -> Iterator[Inner]:
     finally:
         proc.terminate()
         proc.wait(10)
+        for address in (*extra, f"{net}.5"):  # the lab is shared: leave it as it was found
+            subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "del", f"{address}/24", "dev",
+                            device], check=False)
 
 
 @pytest.fixture
