@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import OrchError
 from ..result import RunResult
@@ -24,18 +24,16 @@ STATES = ("ok", "failed", "stopped", "skipped")
 HTML_ROWS = 50
 
 
-class FleetResult(Mapping[str, RunResult]):
-    """label → RunResult of every target of one fleet run, in target order."""
+T = TypeVar("T")
 
-    def __init__(self, environment: str, results: Mapping[str, RunResult],
-                 states: Mapping[str, str], rerun: Rerun | None = None) -> None:
-        self.environment = environment
+
+class ByTarget(Mapping[str, T]):
+    """label → what one target gave, in target order (the mapping of every fleet outcome)."""
+
+    def __init__(self, results: Mapping[str, T]) -> None:
         self._results = dict(results)
-        self.states: dict[str, str] = {k: states[k] for k in self._results}
-        self._rerun = rerun
 
-    # ---- the mapping --------------------------------------------------------------------
-    def __getitem__(self, label: str) -> RunResult:
+    def __getitem__(self, label: str) -> T:
         return self._results[label]
 
     def __iter__(self) -> Iterator[str]:
@@ -43,6 +41,17 @@ class FleetResult(Mapping[str, RunResult]):
 
     def __len__(self) -> int:
         return len(self._results)
+
+
+class FleetResult(ByTarget[RunResult]):
+    """label → RunResult of every target of one fleet run, in target order."""
+
+    def __init__(self, environment: str, results: Mapping[str, RunResult],
+                 states: Mapping[str, str], rerun: Rerun | None = None) -> None:
+        super().__init__(results)
+        self.environment = environment
+        self.states: dict[str, str] = {k: states[k] for k in self._results}
+        self._rerun = rerun
 
     # ---- verdicts -------------------------------------------------------------------------
     @property

@@ -24,6 +24,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from ..errors import LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 
@@ -87,6 +88,17 @@ class Launcher(abc.ABC):
             parts.append(node.label)
             node = node.parent
         return " → ".join(reversed(parts))
+
+    @property
+    def where(self) -> str:
+        """The previous hop in words ("this machine", or its label): where this hop starts."""
+        if self.parent is None or self.parent.depth == 0:
+            return "this machine"
+        return self.parent.label
+
+    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
+        """An error of class `cls` naming this hop (`hop 2 (docker app): …`)."""
+        return cls(message, hop=self.depth, layer=self.label)
 
     def adopt(self, inner: Launcher, label: str) -> None:
         """Become the hop one further in than `inner` (depth, context, parent, inner)."""

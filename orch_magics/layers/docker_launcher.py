@@ -46,16 +46,6 @@ class DockerLauncher(Launcher):
         self.config = config
         self._address = config.docker_host or default_address(inner.place.depth)
 
-    @property
-    def where(self) -> str:
-        """The previous hop, in words: where the engine is."""
-        assert self.parent is not None
-        return "this machine" if self.parent.depth == 0 else self.parent.label
-
-    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
-        """An error of class `cls` naming this hop."""
-        return cls(message, hop=self.depth, layer=self.label)
-
     def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Library errors met while doing `what` → our errors naming this hop."""
         return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where)

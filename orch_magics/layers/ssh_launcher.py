@@ -62,8 +62,8 @@ class SSHLauncher(Launcher):
         return ("ssh", self.inner.key, self.config)
 
     def _err(self, cls: type[LayerError], message: str) -> LayerError:
-        """An error of class `cls` naming this hop (the ErrorFactory of ssh_connect)."""
-        return cls(message, hop=self.depth, layer=self.label)
+        """`error` in the argument order of ssh_connect's ErrorFactory."""
+        return self.error(message, cls)
 
     # ---- pool -------------------------------------------------------------------------------
     def _pool(self) -> Pool:

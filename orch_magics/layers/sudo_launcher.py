@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from ..errors import LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher
@@ -39,16 +38,6 @@ class SudoLauncher(Launcher):
     def key(self) -> Hashable:
         assert self.inner is not None
         return ("sudo", self.inner.key, self.config.user, self.config.login)
-
-    @property
-    def where(self) -> str:
-        """The previous place, in words."""
-        assert self.parent is not None
-        return "this machine" if self.parent.depth == 0 else self.parent.label
-
-    def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
-        """An error of class `cls` naming this hop."""
-        return cls(message, hop=self.depth, layer=self.label)
 
     def options(self) -> list[str]:
         """sudo's options for this layer (before `--`)."""

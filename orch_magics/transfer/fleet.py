@@ -12,12 +12,13 @@ import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet.options import DEFAULT_PARALLEL
+from ..fleet.result import ByTarget
 from ..fleet.select import select
 from ..fleet.targets import Target, expand, resolve
 from ..plan import RunPlan
@@ -26,22 +27,13 @@ from .model import NoProgress, Progress, TransferError, Transferred
 from .send import Source
 
 
-class FleetCopied(Mapping[str, "Transferred | TransferError"]):
+class FleetCopied(ByTarget["Transferred | TransferError"]):
     """label → the target's `Transferred`, or the `TransferError` saying why it has none."""
 
     def __init__(self, environment: str, direction: Literal["get", "put"],
                  results: Mapping[str, Transferred | TransferError]) -> None:
+        super().__init__(results)
         self.environment, self.direction = environment, direction
-        self._results = dict(results)
-
-    def __getitem__(self, label: str) -> Transferred | TransferError:
-        return self._results[label]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._results)
-
-    def __len__(self) -> int:
-        return len(self._results)
 
     @property
     def ok(self) -> bool:
