@@ -178,7 +178,9 @@ def test_what_a_cell_shows(jupyterlab, chromium, artifacts):
         lines = cells.nth(8).locator(".orch-tail").inner_text().splitlines()
         assert lines == ["› half done", "HALF DONE", "bye"]
         run(9)
-        cells.nth(9).locator(".orch-status").filter(has_text="exit 3").wait_for(timeout=20_000)
+        # the final status (the verdict), not the interim one the exit event shows first
+        cells.nth(9).locator(".orch-status").filter(has_text="✗ failed, exit 3").wait_for(
+            timeout=20_000)
         page.keyboard.press("Control+s")
         page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
                                timeout=20_000)

@@ -68,6 +68,9 @@ class DisplaySink:
         self.interval = interval
         self._publish = publish
         self._lock = threading.Lock()
+        #: Held while a view is rendered and sent, so a live update rendered before the end can
+        #: never arrive after the end's final view (the loop's timer and finish() race).
+        self._publishing = threading.Lock()
         self._lines: collections.deque[tuple[Stream, str]] = collections.deque(maxlen=self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
@@ -153,15 +156,17 @@ class DisplaySink:
             self._closed = True
         self.flush()
 
-    def flush(self) -> None:
-        """Publish the current view now (if there is a publisher)."""
-        if self._publish is None:
-            return
-        bundle = self.render()
-        try:
-            self._publish(bundle)
-        except Exception:  # a dead front end must not break the run
-            self._publish = None
+    def flush(self, *, live: bool = False) -> None:
+        """Publish the current view now (if there is a publisher); a `live` update is dropped
+        once the run has been closed (the final view has been or is being sent)."""
+        with self._publishing:
+            if self._publish is None or live and self._closed:
+                return
+            bundle = self.render()
+            try:
+                self._publish(bundle)
+            except Exception:  # a dead front end must not break the run
+                self._publish = None
 
     # ---- internals ------------------------------------------------------------------------
     def _add(self, stream: Literal["stdout", "stderr"], data: bytes) -> None:
@@ -196,7 +201,7 @@ class DisplaySink:
         self._timer = None
         if self._closed:
             return
-        self.flush()
+        self.flush(live=True)
         # keep the elapsed time moving while the process is quiet
         if self._loop is not None and self._publish is not None:
             self._timer = self._loop.call_later(max(self.interval, QUIET_TICK), self._tick)
