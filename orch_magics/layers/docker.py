@@ -50,6 +50,11 @@ class DockerConfig:
             raise ValueError("project narrows a compose service: give service too")
 
 
+def container_target(config: DockerConfig) -> str:
+    """What a container layer points at, for its label: a name, a compose service or a label."""
+    return config.container or config.service or config.label or "?"
+
+
 class DockerKind:
     """`docker`: a container on the previous hop's engine (exec semantics)."""
 
@@ -57,8 +62,7 @@ class DockerKind:
     Config: ClassVar[type] = DockerConfig
 
     def label(self, config: DockerConfig) -> str:
-        target = config.container or config.service or config.label or "?"
-        return f"docker {target}"
+        return f"docker {container_target(config)}"
 
     def wrap(self, config: DockerConfig, inner: Launcher, label: str) -> Launcher:
         from .docker_launcher import DockerLauncher

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .base import Launcher
-from .docker import DockerConfig
+from .docker import DockerConfig, container_target
 from .docker_address import check_address
 
 ROOTFUL = "unix:///run/podman/podman.sock"
@@ -64,8 +64,7 @@ class PodmanKind:
     Config: ClassVar[type] = PodmanConfig
 
     def label(self, config: PodmanConfig) -> str:
-        target = config.container or config.service or config.label or "?"
-        return f"podman {target}"
+        return f"podman {container_target(config)}"
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
         from .podman_launcher import PodmanLauncher
