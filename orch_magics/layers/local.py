@@ -41,10 +41,10 @@ class LocalLauncher(Launcher):
     async def _launch_pipes(self, command: Command) -> ProcessBackend:
         pipe = asyncio.subprocess.PIPE
         try:
-            proc, exited = await spawn(command, stdin=pipe, stdout=pipe, stderr=pipe)
+            proc, protocol = await spawn(command, stdin=pipe, stdout=pipe, stderr=pipe)
         except OSError as exc:
             return start_error(exc, command)
-        return SubprocessBackend(proc, exited)
+        return SubprocessBackend(proc, protocol)
 
     async def tunnel(self) -> object | None:
         return None  # connect directly from this machine

@@ -11,6 +11,7 @@ with one line on stderr.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import fcntl
@@ -34,12 +35,86 @@ PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; named in fcntl from Python 3.10
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """asyncio's protocol, plus a future set when the child exits (its pipes may stay open)."""
+class Chunks:
+    """What one pipe delivered, handed out as the kernel gave it (no copy into a stream buffer).
+
+    Past `limit` buffered bytes the pipe is paused, so a slow reader holds the child back
+    instead of growing memory.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._ended = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._pipe: asyncio.ReadTransport | None = None
+        self._paused = False
+
+    def attach(self, pipe: asyncio.ReadTransport) -> None:
+        """Read `pipe` in READ_CHUNK blocks (asyncio's default is 256 KiB) and pause it when full."""
+        self._pipe = pipe
+        if hasattr(pipe, "max_size"):  # asyncio's unix read pipes read max_size
+            pipe.max_size = READ_CHUNK  # type: ignore[attr-defined]
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > self._limit and self._pipe is not None and not self._paused:
+            self._paused = True
+            self._pipe.pause_reading()
+        self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            while not self._chunks and not self._ended:
+                self._waiter = self._loop.create_future()
+                await self._waiter
+            if not self._chunks:
+                return
+            data = self._chunks.popleft()
+            self._size -= len(data)
+            if self._paused and self._size <= self._limit // 2 and self._pipe is not None:
+                self._paused = False
+                self._pipe.resume_reading()
+            yield data
+
+
+class ChildProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for stdin and exit; stdout and stderr go to `Chunks`, not StreamReaders.
+
+    `exited` is set when the child exits (its pipes may stay open).
+    """
 
     def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(limit=limit, loop=loop)
         self.exited: asyncio.Future[None] = loop.create_future()
+        self.output = {1: Chunks(loop, limit), 2: Chunks(loop, limit)}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        for fd, chunks in self.output.items():
+            pipe = transport.get_pipe_transport(fd)
+            if isinstance(pipe, asyncio.ReadTransport):
+                chunks.attach(pipe)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self.output[fd].feed(data.encode() if isinstance(data, str) else data)  # always bytes here
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd in self.output:
+            self.output[fd].end()
+        super().pipe_connection_lost(fd, exc)
 
     def process_exited(self) -> None:
         super().process_exited()
@@ -48,12 +123,12 @@ class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
 
 
 async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None,
-                **stdio: Any) -> tuple[asyncio.subprocess.Process, asyncio.Future[None]]:
-    """Start `command` in a new session; the process and a future set when it exits.
+                **stdio: Any) -> tuple[asyncio.subprocess.Process, ChildProtocol]:
+    """Start `command` in a new session; the process and its protocol (output, `exited`).
 
     OSError is the caller's to translate (`start_error`)."""
     loop = asyncio.get_running_loop()
-    protocol = _Protocol(READ_CHUNK, loop)
+    protocol = ChildProtocol(READ_CHUNK, loop)
     transport, _ = await loop.subprocess_exec(
         lambda: protocol, *command.argv, env={**inherited_environ(), **command.env},
         cwd=command.cwd, start_new_session=True, preexec_fn=preexec_fn, **stdio)
@@ -62,7 +137,7 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
         end = pipe.get_extra_info("pipe") if pipe is not None else None
         if end is not None and not end.closed:  # a fast child may have closed it already
             grow_pipe(end.fileno())
-    return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
+    return asyncio.subprocess.Process(transport, protocol, loop), protocol
 
 
 def grow_pipe(fd: int) -> None:
@@ -94,14 +169,6 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
     raise LayerError(f"cannot start {program}: {exc.strerror or exc}", layer="local") from None
 
 
-async def _read_stream(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while True:
-        chunk = await reader.read(READ_CHUNK)
-        if not chunk:
-            return
-        yield chunk
-
-
 def kill_group(pid: int, sig: int) -> None:
     """Signal process group `pid` (best effort: it may be gone)."""
     try:
@@ -113,18 +180,17 @@ def kill_group(pid: int, sig: int) -> None:
 class SubprocessBackend:
     """A local child process started by `spawn` (pgid == pid)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[None]) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, protocol: ChildProtocol) -> None:
         self._proc = proc
-        self._exited = exited
+        self._exited = protocol.exited
+        self._output = protocol.output
         self.pid: int | None = proc.pid
 
     def stdout(self) -> AsyncIterator[bytes]:
-        assert self._proc.stdout is not None
-        return _read_stream(self._proc.stdout)
+        return aiter(self._output[1])
 
     def stderr(self) -> AsyncIterator[bytes] | None:
-        assert self._proc.stderr is not None
-        return _read_stream(self._proc.stderr)
+        return aiter(self._output[2])
 
     async def write(self, data: bytes) -> None:
         assert self._proc.stdin is not None

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from ..process.command import Command
 from ..process.handle import ProcessBackend
-from .local_process import READ_CHUNK, SubprocessBackend, spawn, start_error
+from .local_process import READ_CHUNK, ChildProtocol, SubprocessBackend, spawn, start_error
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -24,9 +24,9 @@ class PtyBackend(SubprocessBackend):
     streams differ: one merged output, and EOF is the terminal's ^D.
     """
 
-    def __init__(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[None],
+    def __init__(self, proc: asyncio.subprocess.Process, protocol: ChildProtocol,
                  master: int) -> None:
-        super().__init__(proc, exited)
+        super().__init__(proc, protocol)
         self._master = master
 
     async def _read(self) -> AsyncIterator[bytes]:
@@ -92,7 +92,7 @@ async def launch_pty(command: Command) -> ProcessBackend:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     try:
-        proc, exited = await spawn(command, stdin=slave, stdout=slave, stderr=slave,
+        proc, protocol = await spawn(command, stdin=slave, stdout=slave, stderr=slave,
                                    preexec_fn=_controlling_tty)
     except OSError as exc:
         os.close(master)
@@ -102,4 +102,4 @@ async def launch_pty(command: Command) -> ProcessBackend:
         raise
     finally:
         os.close(slave)
-    return PtyBackend(proc, exited, master)
+    return PtyBackend(proc, protocol, master)
