@@ -14,7 +14,6 @@ import getpass
 import hashlib
 import os
 import socket
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,7 +43,7 @@ def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None 
     """The record written before a run starts (its `id` joins it to its end record)."""
     return {
         "event": "start",
-        "id": uuid.uuid4().hex[:16],
+        "id": os.urandom(8).hex(),  # not uuid: it imports platform, ~3 ms of every start-up
         "time": _now(),
         "user": _user(),
         "host": socket.gethostname(),

@@ -8,15 +8,20 @@ in this package's pyproject, a third party's in its own, and neither edits this 
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from .base import LayerKind
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "orch_magics.layers"
 
 
 @cache
 def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # ~13 ms: only a config with layers pays it
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
