@@ -58,6 +58,28 @@ def test_an_api_run_is_recorded_with_its_outcome_and_output_digests(tmp_path: Pa
     assert os.stat(log).st_mode & 0o777 == 0o600
 
 
+def test_digests_of_large_interleaved_output_match_every_byte(tmp_path: Path) -> None:
+    """Tens of MiB on both streams, interleaved in uneven pieces: the digests cover every byte
+    in order (the hashing runs in batches on another thread)."""
+    log = tmp_path / "audit.jsonl"
+    script = ("import os, sys\n"
+              "for i in range(700):\n"
+              "    os.write(1, bytes([i % 251]) * (40000 + i))\n"
+              "    os.write(2, bytes([i % 13]) * (7000 + 3 * i))\n")
+    out = b"".join(bytes([i % 251]) * (40000 + i) for i in range(700))
+    err = b"".join(bytes([i % 13]) * (7000 + 3 * i) for i in range(700))
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        result = orch.run("local", command=[sys.executable, "-c", script])
+    finally:
+        orch.close()
+    assert result.ok and result.stdout_buffer.getvalue() == out
+    end = records(log)[1]
+    assert end["stdout_bytes"] == len(out) and end["stderr_bytes"] == len(err)
+    assert end["stdout_sha256"] == hashlib.sha256(out).hexdigest()
+    assert end["stderr_sha256"] == hashlib.sha256(err).hexdigest()
+
+
 def test_named_runs_record_each_attempt(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     orch = Orchestrator(load_config_text(config(log)), log_dir=tmp_path / "logs",

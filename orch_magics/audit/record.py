@@ -2,18 +2,20 @@
 
 Commands are masked like every other text that leaves a run. The output digest hashes stdout and
 stderr in a worker thread (hashlib releases the GIL on large chunks), so a gigabyte through the
-CLI costs the relay little: the hashing runs on the other core.
+CLI costs the relay little: the hashing runs on the other core. Chunks go over in batches, one
+wake-up per few MiB rather than one per chunk, and output smaller than a batch is hashed at the
+end without a thread.
 """
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import datetime
 import getpass
 import hashlib
 import os
+import queue
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +24,12 @@ from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult
 from ..secrets.masking import mask_text
 
-#: Chunks handed to the hashing thread and not yet hashed, at most.
-MAX_PENDING = 32
+#: Bytes gathered before they are handed to the hashing thread.
+BATCH = 4 << 20
+#: Batches handed over and not yet hashed, at most: bounds the memory held for hashing.
+MAX_PENDING = 4
+
+_Batch = list[tuple["hashlib._Hash", bytes]]
 
 
 def _now() -> str:
@@ -79,25 +85,44 @@ class OutputDigest:
     def __init__(self) -> None:
         self._hashes = {Stdout: hashlib.sha256(), Stderr: hashlib.sha256()}
         self._sizes = {Stdout: 0, Stderr: 0}
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="orch-audit")
-        self._pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+        self._batch: _Batch = []
+        self._batch_size = 0
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(MAX_PENDING)
+        self._worker: threading.Thread | None = None
 
     def feed(self, event: Event) -> None:
         kind = type(event)
         if kind is Stdout or kind is Stderr:
             data: bytes = event.data  # type: ignore[union-attr]
             self._sizes[kind] += len(data)
-            self._pending.append(self._worker.submit(self._hashes[kind].update, data))
-            if len(self._pending) > MAX_PENDING:  # hashing fell behind: wait, bounding memory
-                self._pending.popleft().result()
-            while self._pending and self._pending[0].done():
-                self._pending.popleft()
+            self._batch.append((self._hashes[kind], data))
+            self._batch_size += len(data)
+            if self._batch_size >= BATCH:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._hash, name="orch-audit", daemon=True)
+            self._worker.start()
+        self._queue.put(self._batch)  # blocks when hashing fell behind: bounded memory
+        self._batch, self._batch_size = [], 0
+
+    def _hash(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for hasher, data in batch:
+                hasher.update(data)
 
     def close(self) -> None:
         pass
 
     def finish(self) -> tuple[tuple[int, str], tuple[int, str]]:
         """(bytes, sha256) of stdout and of stderr, once every chunk is hashed."""
-        self._worker.shutdown(wait=True)
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+        for hasher, data in self._batch:  # the last, partial batch: after the worker's, in order
+            hasher.update(data)
+        self._batch = []
         return ((self._sizes[Stdout], self._hashes[Stdout].hexdigest()),
                 (self._sizes[Stderr], self._hashes[Stderr].hexdigest()))
