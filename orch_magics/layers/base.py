@@ -20,6 +20,7 @@ its library's errors in one context manager, and adds a chain to tests/test_laye
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -123,6 +124,10 @@ class UnixForwarder(Protocol):
 
     async def forward_unix(self, path: str) -> str:
         """A local unix socket path whose connections reach `path` at this place."""
+
+    async def connect_unix(self, path: str, protocol: asyncio.BaseProtocol) -> None:
+        """Connect `protocol` to `path` at this place, with nothing in between on this machine
+        (for bulk streams; OSError when it cannot be reached)."""
 
 
 class LayerKind(Protocol):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import docker
@@ -28,16 +28,22 @@ CONNECT_TIMEOUT = 10.0
 T = TypeVar("T")
 
 
+#: Connects a protocol to the engine (directly over the previous hop's channel where it can).
+Connector = Callable[[asyncio.BaseProtocol], Awaitable[None]]
+
+
 class Engine:
-    """A reachable engine: `path`/`host` are usable from this machine (maybe forwarded)."""
+    """A reachable engine: `path`/`host` are usable from this machine (maybe forwarded) for the
+    SDK's calls; `connect` opens the exec streams."""
 
     def __init__(self, api: docker.APIClient, address: Address, local: Address,
-                 where: str, version: str) -> None:
+                 where: str, version: str, connect: Connector) -> None:
         self.api = api
         self.address = address  # as configured, at the previous hop
         self.local = local  # how this machine reaches it
         self.where = where
         self.version = version
+        self.connect = connect
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking docker-py call in a worker thread."""
@@ -54,16 +60,18 @@ class Engine:
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         proto = ExecStream(request, tty=tty, describe=describe)
-        loop = asyncio.get_running_loop()
-        if self.local.path is not None:
-            await loop.create_unix_connection(lambda: proto, self.local.path)
-        else:
-            assert self.local.host is not None and self.local.port is not None
-            await loop.create_connection(lambda: proto, self.local.host, self.local.port)
+        await self.connect(proto)
         return proto
 
     def close(self) -> None:
         self.api.close()
+
+
+def tcp_connector(host: str, port: int) -> Connector:
+    """Connects protocols to an engine listening on tcp://HOST:PORT from this machine."""
+    async def connect(protocol: asyncio.BaseProtocol) -> None:
+        await asyncio.get_running_loop().create_connection(lambda: protocol, host, port)
+    return connect
 
 
 async def ping(local: Address, address: Address, where: str, *, hop: int, layer: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal as _signal
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
-from .docker_engine import Engine, map_docker_errors, ping
+from .docker_engine import Connector, Engine, map_docker_errors, ping, tcp_connector
 from .docker_exec import DockerExec, start_failure
 from .remote import kill_group_line, wrapped_argv
 
@@ -84,14 +85,16 @@ class DockerLauncher(Launcher):
                                  f"cannot forward a unix socket")
             path = await place.forward_unix(address.path)
             local = Address(f"unix://{path}", path=path)
+            connect: Connector = functools.partial(place.connect_unix, address.path)
         elif place.depth == 0:
-            local = address
+            assert address.host is not None and address.port is not None
+            local, connect = address, tcp_connector(address.host, address.port)
         else:
             raise self.error(f"{address.url}: a tcp:// engine is reachable only from this "
                              f"machine; behind {self.where} use its unix socket")
         version = await ping(local, address, self.where, hop=self.depth, layer=self.label)
         api = docker.APIClient(base_url=local.url, version=version, timeout=60)
-        engine = Engine(api, address, local, self.where, version)
+        engine = Engine(api, address, local, self.where, version, connect)
 
         async def close() -> None:
             engine.close()

@@ -52,6 +52,9 @@ class LocalLauncher(Launcher):
     async def forward_unix(self, path: str) -> str:
         return path
 
+    async def connect_unix(self, path: str, protocol: asyncio.BaseProtocol) -> None:
+        await asyncio.get_running_loop().create_unix_connection(lambda: protocol, path)
+
 
 # ---- the `local` layer kind: variables and working directory ------------------------------
 

@@ -23,6 +23,7 @@ from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line
+from .ssh_channel import ProtocolSession
 from .ssh_connect import (
     SESSIONS_PER_CONNECTION,
     KeyRecorder,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 TERM_TYPE = "xterm-256color"
 #: Flow-control window per channel: large enough for a fast link's bandwidth-delay product.
 WINDOW = 8 << 20
+#: Largest data packet we accept on a unix-socket channel (OpenSSH accepts up to 256 KiB).
+CHANNEL_PACKET = 128 << 10
 #: Seconds to reconnect and stop a command whose connection dropped.
 CLEANUP_TIMEOUT = 5.0
 #: Longest command line sent: OpenSSH drops a connection whose packets exceed 256 KiB.
@@ -134,6 +137,15 @@ class SSHLauncher(Launcher):
     # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
     async def tunnel(self) -> object | None:
         return (await self._primary()).conn
+
+    async def connect_unix(self, path: str, protocol: asyncio.BaseProtocol) -> None:
+        """Connect `protocol` to `path` on this host over a channel of the pooled connection."""
+        slot = await self._primary()
+        try:
+            await slot.conn.create_unix_connection(lambda: ProtocolSession(protocol), path,
+                                                   window=WINDOW, max_pktsize=CHANNEL_PACKET)
+        except asyncssh.Error as exc:
+            raise ConnectionError(f"cannot open {path} on {self.label}: {exc.reason}") from None
 
     async def forward_unix(self, path: str) -> str:
         """A local unix socket whose connections reach `path` on this host (forwarded)."""
