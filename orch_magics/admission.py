@@ -9,11 +9,12 @@ adds the output digest, and writes the end record when the run is over.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .audit import AuditLog, OutputDigest, end_record, start_record
+from .audit import AuditLog, OutputDigest, closed_record, end_record, start_record
 from .engine import Run, RunOptions
 from .guard import Asker, Confirmation, Guard
 from .plan import RunPlan
@@ -67,6 +68,28 @@ class Gate:
         run.audit_id = record["id"]
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
         return run
+
+
+    def open_session(self, plan: RunPlan, ticket: Ticket,
+                     chain: str) -> Callable[[BaseException | None], None]:
+        """Audit something that is not a run (a port forward): its start record now, so it
+        does not happen unless recorded; the callable returned writes its end record."""
+        log = self._audit_log()
+        if log is None:
+            return lambda error: None
+        confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
+        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation)
+        log.append(record)
+        opened = time.monotonic()
+
+        def close(error: BaseException | None) -> None:
+            try:
+                log.append(closed_record(record["id"], time.monotonic() - opened, error),
+                           sync=True)
+            except Exception as exc:
+                _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)
+
+        return close
 
 
 def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> None:

@@ -3,17 +3,22 @@ no run."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orch_magics import OrchError, Orchestrator, load_config_text
 from orch_magics.audit import AuditLog, verify
+from orch_magics.audit.query import audited_runs
 
 SENTINEL = "audit-sentinel-7Hq2Lx9"
 
@@ -122,6 +127,61 @@ def test_a_run_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
     finally:
         orch.close()
     assert not mark.exists()
+
+
+@contextlib.contextmanager
+def echo_server() -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that sends back what it gets; yields its port."""
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = srv.accept()
+                with conn:
+                    while data := conn.recv(4096):
+                        conn.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        srv.close()
+
+
+def test_a_port_forward_is_audited_from_open_to_close(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        with echo_server() as port:
+            forward = orch.forward("local", port)
+            with socket.create_connection(("127.0.0.1", forward.port), timeout=10) as c:
+                c.sendall(b"ping")
+                assert c.recv(4) == b"ping"
+            assert len(records(log)) == 1  # open: its start only
+            orch.forwards.stop(forward.id)
+    finally:
+        orch.close()
+    start, end = records(log)
+    assert start["event"] == "start" and end["event"] == "end" and start["id"] == end["id"]
+    assert start["environment"] == "local" and start["front_end"] == "api"
+    assert start["command"] == f"orch-forward localhost:{port}"
+    assert end["ok"] is True and end["duration"] >= 0 and end["error"] is None
+    assert verify(str(log)) == (2, None)
+    row = audited_runs(load_config_text(config(log)).audit)[0]
+    assert row.row()[4] == "closed"
+
+
+def test_a_forward_that_cannot_be_recorded_does_not_open(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("")
+    orch = Orchestrator(load_config_text(config(tmp_path / "blocker" / "audit.jsonl")))
+    try:
+        with echo_server() as port:
+            with pytest.raises(OrchError, match="cannot write the audit log"):
+                orch.forward("local", port)
+            assert orch.forwards.list() == []
+    finally:
+        orch.close()
 
 
 def test_audit_can_be_turned_off(tmp_path: Path) -> None:

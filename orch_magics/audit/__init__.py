@@ -1,6 +1,7 @@
 """The audit trail: one tamper-evident JSON line when a run starts and one when it ends."""
 
 from .log import AuditLog, default_audit_path, verify
-from .record import OutputDigest, end_record, start_record
+from .record import OutputDigest, closed_record, end_record, start_record
 
-__all__ = ["AuditLog", "OutputDigest", "default_audit_path", "end_record", "start_record", "verify"]
+__all__ = ["AuditLog", "OutputDigest", "closed_record", "default_audit_path", "end_record",
+           "start_record", "verify"]

@@ -55,6 +55,8 @@ class AuditedRun:
             outcome = f"signal {e['signal']}"
         elif e.get("exit_code") is not None:
             outcome = f"exit {e['exit_code']}"
+        elif e.get("ok"):
+            outcome = "closed"  # a port forward: no exit status
         else:
             outcome = "error"
         duration = f"{e['duration']:.1f}s" if e.get("duration") is not None else ""

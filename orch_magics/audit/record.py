@@ -79,6 +79,15 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
             "error": mask_text(str(result.exit.error)) if result.exit.error else None}
 
 
+def closed_record(session_id: str, duration: float,
+                  error: BaseException | None = None) -> dict[str, Any]:
+    """The end record of something audited that is not a run (a port forward): no exit
+    status and no output, only how long it was open and why it ended, if not by a close."""
+    return {"event": "end", "id": session_id, "time": _now(), "ok": error is None,
+            "duration": round(duration, 3),
+            "error": mask_text(str(error) or type(error).__name__) if error else None}
+
+
 class OutputDigest:
     """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from .._loop import BackgroundLoop
-from ..admission import Ticket
+from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
 from ..layers.base import Launcher, TunnelCarrier
@@ -53,7 +53,9 @@ class PortForwarding(Protocol):
 
 
 class Places(Protocol):
-    """What a forward needs from the Orchestrator: plan and admit, and the built chain."""
+    """What a forward needs from the Orchestrator: plan, admit and audit, the built chain."""
+
+    gate: Gate
 
     def plan(self, environment: str, service: str | None = None, *,
              command: str | Sequence[str] | None = None) -> RunPlan: ...
@@ -149,12 +151,19 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
     plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
-    places.admit(plan, yes=yes, front_end=front_end)
+    ticket = places.admit(plan, yes=yes, front_end=front_end)
 
-    async def start() -> tuple[Listener, str]:
-        return await listen(places.launcher_for(plan), host, port, local)
+    async def start() -> tuple[Listener, str, Callable[[BaseException | None], None]]:
+        launcher = places.launcher_for(plan)
+        ended = places.gate.open_session(plan, ticket, launcher.chain)  # audited, like a run
+        try:
+            listener, via = await listen(launcher, host, port, local)
+        except BaseException as exc:
+            ended(exc)
+            raise
+        return listener, via, ended
 
-    listener, via = loop.submit(start()).result()
+    listener, via, ended = loop.submit(start()).result()
 
     def closer() -> None:
         async def close() -> None:
@@ -164,6 +173,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         if loop.loop.is_running():
             with contextlib.suppress(Exception):
                 loop.submit(close()).result(timeout=10)
+        ended(None)
 
     return forwards.add(Forward(forwards.new_id(), environment, host, port,
                                 listener.get_port(), via, closer))
