@@ -7,9 +7,10 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
@@ -17,7 +18,7 @@ from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
 from .engine import Run, RunOptions
-from .fleet import FleetOptions, FleetResult, Fleets, LiveFleet
+from .fleet.options import FleetOptions
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import (
@@ -40,19 +41,10 @@ from .shutdown import SpawnedRuns, close_at_exit
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
-from .transfer import (
-    FleetCopied,
-    Forward,
-    Forwards,
-    Progress,
-    Transferred,
-    measure,
-    open_forward,
-    prepare_get,
-    prepare_put,
-    run_blocking,
-)
 
+if TYPE_CHECKING:
+    from .fleet import FleetResult, Fleets, LiveFleet
+    from .transfer import FleetCopied, Forward, Forwards, Progress, Transferred
 
 class Orchestrator:
     """Runs services and commands in the environments of a Config."""
@@ -82,9 +74,19 @@ class Orchestrator:
         self.capture_limit = capture_limit
         self.gate = Gate(self._audit_log)
         self._spawned = SpawnedRuns()
-        #: Runs on fleet environments (what run/arun/start delegate to for them).
-        self.fleets = Fleets(self)
-        self.forwards = Forwards()  # open port forwards: .list(), .stop(id)
+
+    # fleet/ and transfer/ load on first use: a single run's start-up does not pay for them.
+    @functools.cached_property
+    def fleets(self) -> Fleets:
+        """Runs on fleet environments (what run/arun/start delegate to for them)."""
+        from .fleet import Fleets
+        return Fleets(self)
+
+    @functools.cached_property
+    def forwards(self) -> Forwards:
+        """Open port forwards: `.list()`, `.stop(id)`."""
+        from .transfer import Forwards
+        return Forwards()
 
     # ---- configuration ----------------------------------------------------------------------
     @property
@@ -235,11 +237,9 @@ class Orchestrator:
         else:
             name = self.runs.new_name(service or "command")
         svc = plan.service
-        policy = RestartPolicy(
-            mode=restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
-            max_restarts=max_restarts if max_restarts is not None
-            else (svc.max_restarts if svc else 5),
-            backoff=self.restart_backoff)
+        policy = RestartPolicy(restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
+                               max_restarts if max_restarts is not None
+                               else (svc.max_restarts if svc else 5), self.restart_backoff)
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
         log_file = LogFile(os.path.join(self.log_dir, f"{safe}.log"), self.log_max_bytes)
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout,
@@ -299,7 +299,8 @@ class Orchestrator:
             entry.supervisor.request_stop()
         for live in spawned:
             live.interrupt()
-        self.fleets.stop_all(timeout)  # named and unnamed: they stop in parallel with the rest
+        if "fleets" in vars(self):  # named and unnamed: they stop in parallel with the rest
+            self.fleets.stop_all(timeout)
         for entry in entries:
             try:
                 entry.supervisor.finished.result(timeout)
@@ -335,6 +336,7 @@ class Orchestrator:
             limit: str | None = None) -> Transferred | FleetCopied:
         """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks. On a
         fleet: into LOCAL/<label>/ for every target, a FleetCopied of them all."""
+        from .transfer import prepare_get, run_blocking
         copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
@@ -343,18 +345,21 @@ class Orchestrator:
             limit: str | None = None) -> Transferred | FleetCopied:
         """Copy LOCAL (a file or a directory) to REMOTE in the environment (on a fleet: to
         every target, a FleetCopied); blocks."""
+        from .transfer import measure, prepare_put, run_blocking
         copy = prepare_put(self, environment, measure(local), remote, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
     async def aget(self, environment: str, remote: str, local: str | None = None, *,
                    progress: Progress | None = None, yes: str | Collection[str] = (),
                    limit: str | None = None) -> Transferred | FleetCopied:
+        from .transfer import prepare_get
         copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return await copy.run(progress)
 
     async def aput(self, environment: str, local: str, remote: str, *,
                    progress: Progress | None = None, yes: str | Collection[str] = (),
                    limit: str | None = None) -> Transferred | FleetCopied:
+        from .transfer import measure, prepare_put
         source = await asyncio.to_thread(measure, local)
         return await prepare_put(self, environment, source, remote, yes=yes,
                                  limit=limit).run(progress)
@@ -363,6 +368,7 @@ class Orchestrator:
                 yes: str | Collection[str] = ()) -> Forward:
         """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
         SSH host; closed by `.close()`, `forwards.stop(id)`, `close()` and interpreter exit."""
+        from .transfer import open_forward
         close_at_exit(self)
         return open_forward(self, self.loop, self.forwards, environment, port, local=local,
                             host=host, yes=yes)
@@ -376,7 +382,8 @@ class Orchestrator:
 
     def close(self) -> None:
         """Stop every run and forward it started, then close every pooled connection."""
-        self.forwards.close_all()
+        if "forwards" in vars(self):
+            self.forwards.close_all()
         if self._bg is not None:
             self.stop_all()
         for loop, ctx in list(self._contexts.items()):

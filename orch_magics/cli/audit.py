@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audit import default_audit_path, verify
-from ..audit.query import HEADER, audited_runs
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError
 from ..sinks.units import table
@@ -39,6 +38,8 @@ def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
 
 
 def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
+    from ..audit.query import HEADER, audited_runs  # only `orch audit` reads the log
+
     path = _path(args, load)
     if args.action == "verify":
         checked, problem = verify(path)

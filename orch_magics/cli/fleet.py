@@ -12,7 +12,8 @@ import os
 import sys
 
 from ..admission import Ticket
-from ..fleet import FleetOptions, describe, expand
+from ..fleet.options import FleetOptions
+from ..fleet.targets import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout

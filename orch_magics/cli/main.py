@@ -17,7 +17,7 @@ from ..config.loader import demo_config_files, load_config
 from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
-from ..fleet import describe, expand
+from ..fleet.targets import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from .audit import add_audit_parser, audit_command

@@ -10,7 +10,6 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..orchestrator import Orchestrator
-from ..transfer import FleetCopied, for_stream, measure, prepare_get, prepare_put, run_blocking
 from .prompt import ask_on_terminal
 
 
@@ -44,6 +43,8 @@ def _side(config: Config, word: str) -> tuple[str | None, str]:
 
 
 def cp_command(config: Config, args: argparse.Namespace) -> int:
+    from ..transfer import FleetCopied, for_stream, measure, prepare_get, prepare_put, run_blocking
+
     src_env, src = _side(config, args.source)
     dst_env, dst = _side(config, args.destination)
     if src_env and dst_env:
