@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.dockerd import IMAGE, Engine
-from fixtures.sshd import SSHD, SSHLab
+from fixtures.sshd import SSHLab, known_host, launch_sshd, stop_servers
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetOptions, FleetResult
 
@@ -41,29 +41,18 @@ def inner_hosts(ssh_lab: SSHLab) -> Iterator[Inner]:
     for address in (*extra, f"{net}.5"):
         subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "add", f"{address}/24", "dev",
                         device], check=True)
-    root = ssh_lab.root
-    cfg, pidfile, log = root / "sshd_more.conf", root / "sshd_more.pid", root / "sshd_more.log"
-    cfg.write_text("Port 22\n" + "".join(f"ListenAddress {a}\n" for a in extra) +
-                   f"HostKey {root / 'host_key'}\nPidFile {pidfile}\n"
-                   f"AuthorizedKeysFile {root / 'authorized_keys'}\nUsePAM no\nStrictModes no\n"
-                   "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                   "LogLevel ERROR\n")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["ip", "netns", "exec", ssh_lab.inner_ns, SSHD, "-D", "-e",
-                                 "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while not pidfile.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.02)
-    kind, key = (root / "host_key.pub").read_text().split()[:2]
-    known = root / "known_hosts_fleet"
+    more = launch_sshd(ssh_lab.root, "more", extra[0], 22,
+                       ssh_lab.sshd_config.with_lines(f"ListenAddress {extra[1]}"),
+                       ssh_lab.inner_ns)
+    known = ssh_lab.root / "known_hosts_fleet"
+    host_pub = ssh_lab.root / "host_key.pub"
     known.write_text(ssh_lab.known_hosts.read_text() +
-                     "".join(f"{a} {kind} {key}\n" for a in (*extra, f"{net}.5")))
+                     "".join(known_host(a, 22, host_pub) for a in (*extra, f"{net}.5")))
     try:
+        more.wait_listening(time.monotonic() + 10)
         yield Inner([ssh_lab.inner_addr, *extra], f"{net}.5", known)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_servers([more])
         for address in (*extra, f"{net}.5"):  # the lab is shared: leave it as it was found
             subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "del", f"{address}/24", "dev",
                             device], check=False)
