@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.dockerd import IMAGE, Engine
+from fixtures.dockerd import Engine
 from fixtures.sshd import SSHLab, known_host, launch_sshd, stop_servers
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetOptions, FleetResult
@@ -109,17 +109,8 @@ def test_stop_leaves_nothing_on_any_inner_host(orch: Orchestrator, inner_hosts: 
 @pytest.fixture
 def lab_containers(dockerd: Engine) -> Iterator[list[str]]:
     """Two running containers labelled orch.fleet=lab on the test engine."""
-    api = dockerd.api
-    host_config = api.create_host_config(init=True, network_mode="none")
-    names, made = ["orch-lab-a", "orch-lab-b"], []
-    for name in names:
-        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
-                                       labels={"orch.fleet": "lab"})
-        made.append(created["Id"])
-        api.start(created["Id"])
-    yield names
-    for cid in made:
-        api.remove_container(cid, force=True)
+    with dockerd.labelled({"orch.fleet": "lab"}, ["orch-lab-a", "orch-lab-b"]) as names:
+        yield names
 
 
 @pytest.mark.docker
