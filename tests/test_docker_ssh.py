@@ -15,6 +15,7 @@ import pytest
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import ConnectError
+from processes import gone, processes_with
 from streams import collect
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -73,19 +74,6 @@ async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> No
     assert "/nonexistent/docker.sock" in text
 
 
-def _running(token: str) -> list[int]:
-    from pathlib import Path
-
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.parametrize(("hosts", "carrier"), [(("orch-loop",), "loop"),
                                                 (("orch-bastion", "orch-inner"), "inner")],
                          ids=["one-hop", "two-hops"])
@@ -102,7 +90,7 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     events = handle.events()
     assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
     for _ in range(100):
-        if _running(token):
+        if processes_with(token):
             break
         await asyncio.sleep(0.05)
     assert ssh_lab.servers[carrier].kill_sessions()
@@ -112,8 +100,4 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     text = str(end.error)
     assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
     assert "reconnected and killed process group" in text and "'orch-test'" in text
-    for _ in range(50):  # the kill has been sent; the kernel may take a moment to finish it
-        if not _running(token):
-            break
-        await asyncio.sleep(0.1)
-    assert not _running(token)
+    assert await gone(token) == []  # the kill has been sent; the kernel may take a moment

@@ -31,6 +31,7 @@ from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.placeholders import Resolver
+from processes import gone, processes_with
 from streams import collect
 
 #: Fixtures a chain needs, and its layers (YAML flow mappings) built from them.
@@ -100,33 +101,12 @@ def token() -> str:
     return f"{900 + next(_tokens)}.{os.getpid()}"
 
 
-def processes_with(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
     handle = await ex.launch(command)
     if stdin:
         handle.stdin.write(stdin)
     handle.stdin.close()
     return await asyncio.wait_for(collect(handle), 60)
-
-
-async def gone(text: str) -> list[int]:
-    """Pids still running `text` once any last signal has landed (waits up to 5 s)."""
-    for _ in range(50):
-        left = processes_with(text)
-        if not left:
-            return []
-        await asyncio.sleep(0.1)
-    return left
 
 
 async def test_stdin_until_eof(executor: LayeredExecutor) -> None:

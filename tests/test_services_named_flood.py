@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics import Orchestrator, load_config_text
-from test_ssh_faults import kill_all, processes_with
+from processes import kill_all, processes_with
 
 
 def _spills() -> set[str]:

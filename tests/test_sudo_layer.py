@@ -28,6 +28,7 @@ from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
 from orch_magics.secrets.placeholders import Resolver
+from processes import processes_with
 from streams import collect
 
 
@@ -147,17 +148,6 @@ async def test_tty_run_through_sudo(base, sudo_lab) -> None:
     assert end == Exit(code=0)
     lines = out.decode().replace("\r", "").splitlines()
     assert lines[0] == "tty set" and lines[-1] == "got typed", lines
-
-
-def processes_with(text: str) -> list[int]:
-    found = []
-    for path in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            if text.encode() in Path(path).read_bytes():
-                found.append(int(path.split("/")[2]))
-        except OSError:
-            continue
-    return found
 
 
 async def test_interrupt_at_depth_3_leaves_nothing(base, sudo_lab, ssh_lab, monkeypatch) -> None:
