@@ -8,7 +8,6 @@ only through the bastion, so `[ssh bastion, ssh inner, docker]` really crosses t
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
@@ -21,14 +20,8 @@ from streams import collect
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
 
-def docker_layer(**config: object) -> str:
-    return "{type: docker, config: " + json.dumps(config) + "}"
-
-
 def chain(base: LocalLauncher, ssh_lab, dockerd, hosts=("orch-loop",), **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
-    config.setdefault("container", "orch-test")
-    config.setdefault("docker_host", dockerd.host)
-    layers = [ssh_lab.layer(h) for h in hosts] + [docker_layer(**config)]
+    layers = [ssh_lab.layer(h) for h in hosts] + [dockerd.layer(**config)]
     cfg = load_config_text(ssh_lab.config_yaml(extra_envs={"boxed": layers}))
     return LayeredExecutor(base, cfg.environments["boxed"].layers)
 

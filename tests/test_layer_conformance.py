@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -38,16 +37,6 @@ from streams import collect
 Chain = tuple[tuple[str, ...], Callable[..., list[str]]]
 
 
-def _docker(dockerd: Any, **extra: str) -> str:
-    return "{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host, **extra}) + "}"
-
-
-def _podman(podman: Any) -> str:
-    return "{type: podman, config: " + json.dumps(
-        {"container": "orch-test", "podman_host": podman.host}) + "}"
-
-
 def _sudo_behind_ssh(ssh_lab: Any, sudo_lab: Any) -> list[str]:
     """bastion (root) → inner host as an unprivileged user → sudo with a password rule."""
     sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
@@ -58,16 +47,16 @@ def _sudo_behind_ssh(ssh_lab: Any, sudo_lab: Any) -> list[str]:
 CHAINS: dict[str, Chain] = {
     "local": ((), lambda: ["{type: local, config: {environment: {LAYER_VAR: local}}}"]),
     "ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-loop")]),
-    "docker": (("dockerd",), lambda dockerd: [_docker(dockerd)]),
-    "podman": (("podman",), lambda podman: [_podman(podman)]),
+    "docker": (("dockerd",), lambda dockerd: [dockerd.layer()]),
+    "podman": (("podman",), lambda podman: [podman.layer()]),
     "sudo": (("sudo_lab",), lambda sudo_lab: [sudo_lab.layer(sudo_lab.free)]),
     # compositions the fixtures make cheap
     "ssh→ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-bastion"),
                                                ssh_lab.layer("orch-inner")]),
     "ssh→docker": (("ssh_lab", "dockerd"),
-                   lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), _docker(dockerd)]),
+                   lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), dockerd.layer()]),
     "ssh→podman": (("ssh_lab", "podman"),
-                   lambda ssh_lab, podman: [ssh_lab.layer("orch-loop"), _podman(podman)]),
+                   lambda ssh_lab, podman: [ssh_lab.layer("orch-loop"), podman.layer()]),
     # an unprivileged user becomes another one, with a password, through sudo (NOPASSWD above)
     "sudo→sudo": (("sudo_lab",), lambda sudo_lab: [
         sudo_lab.layer(sudo_lab.login), sudo_lab.layer(sudo_lab.target, password=True)]),

@@ -8,7 +8,6 @@ no hidden spill file behind; its one on-disk copy (the log) is rotated at `log_m
 from __future__ import annotations
 
 import glob
-import json
 import os
 import tempfile
 import time
@@ -48,8 +47,7 @@ def _chain(kind: str, request: pytest.FixtureRequest) -> tuple[str, Callable[[st
         return (ssh_lab.config_yaml(extra_envs={"two": layers}),
                 lambda token: processes_with(token, ssh_lab.inner_ns))
     dockerd = request.getfixturevalue("dockerd")
-    layers.append("{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host}) + "}")
+    layers.append(dockerd.layer())
     return (ssh_lab.config_yaml(extra_envs={"deep": layers}),
             lambda token: [p for p in dockerd.container_processes("orch-test") if token in p])
 
