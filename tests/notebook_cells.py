@@ -1,5 +1,5 @@
-"""Helpers for tests that build notebooks of %orch cells and run them on a real kernel
-(nbclient), or save them for JupyterLab (see lab.py)."""
+"""Helpers for tests that build notebooks of %orch cells, run them on a real kernel
+(nbclient) or save them for JupyterLab (see lab.py), and read what their cells show."""
 
 from __future__ import annotations
 
@@ -32,3 +32,25 @@ def stream_text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
     """Everything a cell wrote to one stream (`stdout` or `stderr`), joined."""
     return "".join(o["text"] for o in cell.outputs
                    if o["output_type"] == "stream" and o["name"] == name)
+
+
+def error_cells(nb: nbformat.NotebookNode) -> list[str]:
+    """Every code cell with an error output, with its source and error text."""
+    bad = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                bad.append(f"--- cell:\n{cell.source}\n--- {out.get('ename')}: "
+                           f"{out.get('evalue')}")
+    return bad
+
+
+def cell_text(cell: nbformat.NotebookNode) -> str:
+    """All a cell shows: its stream text, and each rich output's markdown or plain text."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            parts.append(out["text"])
+        data = out.get("data", {})
+        parts.append(str(data.get("text/markdown") or data.get("text/plain", "")))
+    return "".join(parts)
