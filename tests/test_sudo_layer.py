@@ -155,7 +155,7 @@ async def test_interrupt_at_depth_3_leaves_nothing(base, sudo_lab, ssh_lab, monk
     monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
     ex = executor(base, chain(sudo_lab, ssh_lab, sudo_lab.layer(sudo_lab.target,
                                                                  password=True)))
-    a, b = "913.713", "914.714"
+    a, b = f"613.{os.getpid()}", f"614.{os.getpid()}"  # unique: other sessions run this too
     handle = await ex.launch(Command.shell(f"trap '' INT; sleep {a} & sleep {b}; echo never"))
     for _ in range(100):
         if processes_with(a) and processes_with(b):
