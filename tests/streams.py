@@ -1,4 +1,4 @@
-"""Helpers for tests that read a live handle's events."""
+"""Helpers for tests that read a live handle's events, or record what a run's sinks are fed."""
 
 from __future__ import annotations
 
@@ -30,3 +30,20 @@ async def collect(handle: ProcessHandle) -> tuple[bytes, bytes, Exit]:
         else:
             return bytes(out), bytes(err), event
     raise AssertionError("no Exit event")
+
+
+class Recorder:
+    """A sink that keeps every event it is fed: what a live display would have been shown."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def feed(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        pass
+
+    def output(self) -> bytes:
+        """The stdout and stderr bytes it was fed, in the order they came."""
+        return b"".join(e.data for e in self.events if isinstance(e, (Stdout, Stderr)))

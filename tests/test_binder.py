@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from fixtures.ports import free_port
+from notebook_cells import error_cells
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
@@ -60,12 +62,6 @@ print(json.dumps({"display_name": spec.display_name, "argv": spec.argv,
                   "resource_dir": spec.resource_dir, "error": error,
                   "ORCH_CONFIG": os.environ.get("ORCH_CONFIG")}))
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BinderHome:
@@ -137,27 +133,6 @@ def copy_repo(dest: Path) -> None:
             shutil.copytree(item, target, ignore=COPY_IGNORE, symlinks=True)
         else:
             shutil.copy2(item, target)
-
-
-def error_cells(nb: nbformat.NotebookNode) -> list[str]:
-    """Every code cell with an error output, with its source and error text."""
-    bad = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                bad.append(f"--- cell:\n{cell.source}\n--- {out.get('ename')}: "
-                           f"{out.get('evalue')}")
-    return bad
-
-
-def cell_text(cell: nbformat.NotebookNode) -> str:
-    parts = []
-    for out in cell.get("outputs", []):
-        if "text" in out:
-            parts.append(out["text"])
-        data = out.get("data", {})
-        parts.append(str(data.get("text/markdown") or data.get("text/plain", "")))
-    return "".join(parts)
 
 
 # ---- the Binder flow as an unprivileged user in a fresh venv --------------------------------

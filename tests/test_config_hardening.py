@@ -307,20 +307,18 @@ def test_cli_refuses_unreadable_config_files(tmp_path: Path) -> None:
 
 def test_magics_load_reports_and_keeps_the_loaded_config(tmp_path: Path) -> None:
     from IPython.core.error import UsageError
-    from IPython.core.interactiveshell import InteractiveShell
 
-    good = tmp_path / "good.yaml"
-    good.write_text("environments: {local: {layers: []}}\nservices: {hi: {command: echo hi}}\n")
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "orch_magics")
-    sh.run_line_magic("orch", f"load {good}")
-    for i, text in enumerate([laughs(), "x: &x [*x]\n",
-                              "services: {a: {command: x, timeout: .nan}}\n"]):
-        bad = tmp_path / f"bad{i}.yaml"
-        bad.write_text(text)
-        with pytest.raises(UsageError, match=f"{bad}:1:"):
-            sh.run_line_magic("orch", f"load {bad}")
-    assert sh.run_line_magic("orch", "local hi").stdout == "hi\n"
+    from shells import orch_shell
+
+    good = "environments: {local: {layers: []}}\nservices: {hi: {command: echo hi}}\n"
+    with orch_shell(good, tmp_path) as sh:
+        for i, text in enumerate([laughs(), "x: &x [*x]\n",
+                                  "services: {a: {command: x, timeout: .nan}}\n"]):
+            bad = tmp_path / f"bad{i}.yaml"
+            bad.write_text(text)
+            with pytest.raises(UsageError, match=f"{bad}:1:"):
+                sh.run_line_magic("orch", f"load {bad}")
+        assert sh.run_line_magic("orch", "local hi").stdout == "hi\n"
 
 
 # ---- whatever YAML a user writes, only ConfigError comes out -----------------------------------

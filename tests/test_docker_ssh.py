@@ -8,26 +8,20 @@ only through the bastion, so `[ssh bastion, ssh inner, docker]` really crosses t
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import ConnectError
+from processes import gone, processes_with
 from streams import collect
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
 
-def docker_layer(**config: object) -> str:
-    return "{type: docker, config: " + json.dumps(config) + "}"
-
-
 def chain(base: LocalLauncher, ssh_lab, dockerd, hosts=("orch-loop",), **config) -> LayeredExecutor:  # type: ignore[no-untyped-def]
-    config.setdefault("container", "orch-test")
-    config.setdefault("docker_host", dockerd.host)
-    layers = [ssh_lab.layer(h) for h in hosts] + [docker_layer(**config)]
+    layers = [ssh_lab.layer(h) for h in hosts] + [dockerd.layer(**config)]
     cfg = load_config_text(ssh_lab.config_yaml(extra_envs={"boxed": layers}))
     return LayeredExecutor(base, cfg.environments["boxed"].layers)
 
@@ -73,19 +67,6 @@ async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> No
     assert "/nonexistent/docker.sock" in text
 
 
-def _running(token: str) -> list[int]:
-    from pathlib import Path
-
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.parametrize(("hosts", "carrier"), [(("orch-loop",), "loop"),
                                                 (("orch-bastion", "orch-inner"), "inner")],
                          ids=["one-hop", "two-hops"])
@@ -102,7 +83,7 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     events = handle.events()
     assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
     for _ in range(100):
-        if _running(token):
+        if processes_with(token):
             break
         await asyncio.sleep(0.05)
     assert ssh_lab.servers[carrier].kill_sessions()
@@ -112,8 +93,4 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     text = str(end.error)
     assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
     assert "reconnected and killed process group" in text and "'orch-test'" in text
-    for _ in range(50):  # the kill has been sent; the kernel may take a moment to finish it
-        if not _running(token):
-            break
-        await asyncio.sleep(0.1)
-    assert not _running(token)
+    assert await gone(token) == []  # the kill has been sent; the kernel may take a moment

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.engine import RunOptions
+from streams import Recorder
 
 CONFIG = """\
 environments:
@@ -48,26 +49,17 @@ def test_the_result_says_which_limit_applied() -> None:
 
 def test_without_capture_sinks_still_see_everything_and_the_result_holds_nothing() -> None:
     orch = Orchestrator(load_config_text(CONFIG))
-    seen: list[bytes] = []
-
-    class Keep:
-        def feed(self, event: object) -> None:
-            data = getattr(event, "data", None)
-            if data is not None:
-                seen.append(data)
-
-        def close(self) -> None:
-            pass
+    sink = Recorder()
 
     async def go() -> object:
-        run = orch.begin(orch.plan("local", "chatty"), RunOptions(sinks=[Keep()], capture=False))
+        run = orch.begin(orch.plan("local", "chatty"), RunOptions(sinks=[sink], capture=False))
         return await run.wait()
 
     try:
         res = asyncio.run(go())
     finally:
         orch.close()
-    assert b"".join(seen).count(b"\n") == 3
+    assert sink.output().count(b"\n") == 3
     assert res.ok and res.stdout_bytes == b"" and res.stderr_bytes == b""  # type: ignore[attr-defined]
 
 

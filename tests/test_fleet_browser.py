@@ -4,11 +4,10 @@ says it writes to every running target and does."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
 from fixtures.fleet import SSHFleet
-from lab import open_notebook, run_first, runner
+from lab import browse_notebook, save_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -23,24 +22,17 @@ services:
 def test_live_table_rows_and_stdin_box_for_thirty_targets(jupyterlab, chromium, artifacts,
                                                           ssh_fleet: SSHFleet) -> None:
     cfg = jupyterlab.root / "fleet.yaml"
-    cfg.write_text(f"environments:\n  web:\n    layers:\n      - {{type: ssh, config: "
-                   f"{{host: \"127.0.1.[1:{N}]\", {ssh_fleet.ssh_config()}}}}}\n" + SERVICES)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "orch", "display_name": "Python 3 (orch)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+    cfg.write_text(ssh_fleet.config_yaml(SERVICES))
+    save_notebook(
+        jupyterlab, "fleet.ipynb",
         f"%orch load {cfg}",
         "r = %orch web steps --no-raise-error",
         "fed = %orch web echo-in --limit 127.0.1.[1-5]",
         "res = fed.wait(30)\nprint('FED', sorted({v.stdout for v in res.values()}), len(res))",
-    )]
-    nbformat.write(nb, jupyterlab.root / "fleet.ipynb")
-    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
-    page = context.new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "fleet.ipynb")
-        run = runner(page, cells)
-        run_first(page, run, "loaded 1 environment(s)")
+    )
+    shot = artifacts / "fleet-browser.png"
+    with browse_notebook(chromium, jupyterlab, "fleet.ipynb", "loaded 1 environment(s)",
+                         height=1400, screenshot=shot) as (page, cells, run):
         run(1)
         table = cells.nth(1).locator(".orch-fleet")
         # the table updates in place while targets run (counts in its title)
@@ -76,6 +68,3 @@ def test_live_table_rows_and_stdin_box_for_thirty_targets(jupyterlab, chromium, 
         out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="FED")
         out.wait_for(timeout=30_000)
         assert "FED ['hello fleet\\n'] 5" in out.inner_text()
-    finally:
-        page.screenshot(path=str(artifacts / "fleet-browser.png"), full_page=True)
-        context.close()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.dockerd import IMAGE, Engine
+from fixtures.dockerd import Engine
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetResult
 
@@ -19,18 +19,8 @@ NAMES = [f"orch-web-{i:02d}" for i in range(1, 11)]
 @pytest.fixture(scope="module")
 def web(dockerd: Engine) -> Iterator[list[str]]:
     """Ten running containers labelled orch.fleet=web, and one stopped one with the label."""
-    api = dockerd.api
-    host_config = api.create_host_config(init=True, network_mode="none")
-    made = []
-    for name in [*NAMES, "orch-web-stopped"]:
-        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
-                                       labels={"orch.fleet": "web"})
-        made.append(created["Id"])
-        if name != "orch-web-stopped":
-            api.start(created["Id"])
-    yield NAMES
-    for cid in made:
-        api.remove_container(cid, force=True)
+    with dockerd.labelled({"orch.fleet": "web"}, NAMES, stopped=["orch-web-stopped"]) as names:
+        yield names
 
 
 def _orch(dockerd: Engine, docker: dict[str, object]) -> Orchestrator:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.dockerd import IMAGE, Engine
-from fixtures.sshd import SSHD, SSHLab
+from fixtures.dockerd import Engine
+from fixtures.sshd import SSHLab, known_host, launch_sshd, stop_servers
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetOptions, FleetResult
 
@@ -41,29 +41,18 @@ def inner_hosts(ssh_lab: SSHLab) -> Iterator[Inner]:
     for address in (*extra, f"{net}.5"):
         subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "add", f"{address}/24", "dev",
                         device], check=True)
-    root = ssh_lab.root
-    cfg, pidfile, log = root / "sshd_more.conf", root / "sshd_more.pid", root / "sshd_more.log"
-    cfg.write_text("Port 22\n" + "".join(f"ListenAddress {a}\n" for a in extra) +
-                   f"HostKey {root / 'host_key'}\nPidFile {pidfile}\n"
-                   f"AuthorizedKeysFile {root / 'authorized_keys'}\nUsePAM no\nStrictModes no\n"
-                   "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                   "LogLevel ERROR\n")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["ip", "netns", "exec", ssh_lab.inner_ns, SSHD, "-D", "-e",
-                                 "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while not pidfile.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.02)
-    kind, key = (root / "host_key.pub").read_text().split()[:2]
-    known = root / "known_hosts_fleet"
+    more = launch_sshd(ssh_lab.root, "more", extra[0], 22,
+                       ssh_lab.sshd_config.with_lines(f"ListenAddress {extra[1]}"),
+                       ssh_lab.inner_ns)
+    known = ssh_lab.root / "known_hosts_fleet"
+    host_pub = ssh_lab.root / "host_key.pub"
     known.write_text(ssh_lab.known_hosts.read_text() +
-                     "".join(f"{a} {kind} {key}\n" for a in (*extra, f"{net}.5")))
+                     "".join(known_host(a, 22, host_pub) for a in (*extra, f"{net}.5")))
     try:
+        more.wait_listening(time.monotonic() + 10)
         yield Inner([ssh_lab.inner_addr, *extra], f"{net}.5", known)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_servers([more])
         for address in (*extra, f"{net}.5"):  # the lab is shared: leave it as it was found
             subprocess.run(["ip", "-n", ssh_lab.inner_ns, "addr", "del", f"{address}/24", "dev",
                             device], check=False)
@@ -120,17 +109,8 @@ def test_stop_leaves_nothing_on_any_inner_host(orch: Orchestrator, inner_hosts: 
 @pytest.fixture
 def lab_containers(dockerd: Engine) -> Iterator[list[str]]:
     """Two running containers labelled orch.fleet=lab on the test engine."""
-    api = dockerd.api
-    host_config = api.create_host_config(init=True, network_mode="none")
-    names, made = ["orch-lab-a", "orch-lab-b"], []
-    for name in names:
-        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
-                                       labels={"orch.fleet": "lab"})
-        made.append(created["Id"])
-        api.start(created["Id"])
-    yield names
-    for cid in made:
-        api.remove_container(cid, force=True)
+    with dockerd.labelled({"orch.fleet": "lab"}, ["orch-lab-a", "orch-lab-b"]) as names:
+        yield names
 
 
 @pytest.mark.docker

@@ -9,12 +9,11 @@ import re
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
 
 from fixtures.fleet import SSHFleet
+from notebook_cells import notebook_with, run_notebook, stream_text
 
 N = 30
 SERVICES = """\
@@ -28,20 +27,8 @@ services:
 
 def write_config(fleet: SSHFleet, where: Path) -> Path:
     cfg = where / "fleet.yaml"
-    cfg.write_text(f"environments:\n  web:\n    layers:\n      - {{type: ssh, config: "
-                   f"{{host: \"127.0.1.[1:{N}]\", {fleet.ssh_config()}}}}}\n" + SERVICES)
+    cfg.write_text(fleet.config_yaml(SERVICES))
     return cfg
-
-
-def notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    return nb
-
-
-def stream(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
-    return "".join(o["text"] for o in cell.outputs
-                   if o["output_type"] == "stream" and o["name"] == name)
 
 
 def sleeping(fleet: SSHFleet) -> list[str]:
@@ -59,30 +46,30 @@ def assert_none_left(fleet: SSHFleet) -> None:
 def test_labelled_lines_summary_table_and_stdin_to_every_target(
         orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
     cfg = write_config(ssh_fleet, tmp_path)
-    nb = notebook(
+    nb = notebook_with(
         f"%orch load {cfg}",
         "%orch web who --no-raise-error --out r",
         "print('RESULT', type(r).__name__, len(r), len(r.succeeded), r.states['127.0.1.30'])",
         f"%%orch web echo-in --limit !127.0.1.{N} --out fed\nline one\nline two",
         "print('FED', sorted({v.stdout for v in fed.values()}), len(fed))",
     )
-    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
-    out = stream(nb.cells[1])
+    run_notebook(nb, orch_kernel, timeout=120)
+    out = stream_text(nb.cells[1])
     labelled = re.findall(r"^(127\.0\.1\.\d+) \| (\S+)$", out, re.M)
     assert sorted(labelled) == sorted((f"127.0.1.{i}", f"127.0.1.{i}") for i in range(1, N))
     table = out[out.index("TARGET"):]  # the summary table comes after every labelled line
     assert re.search(r"^127\.0\.1\.30 +failed .*host key", table, re.M)
     assert re.search(r"^127\.0\.1\.7 +ok +0 ", table, re.M)
     assert table.rstrip().endswith(f"{N} targets: {N - 1} ok, 1 failed")
-    assert stream(nb.cells[2]) == f"RESULT FleetResult {N} {N - 1} failed\n"
-    assert stream(nb.cells[4]) == f"FED ['line one\\nline two\\n'] {N - 1}\n"
-    assert stream(nb.cells[3]).count("| line two") == N - 1
+    assert stream_text(nb.cells[2]) == f"RESULT FleetResult {N} {N - 1} failed\n"
+    assert stream_text(nb.cells[4]) == f"FED ['line one\\nline two\\n'] {N - 1}\n"
+    assert stream_text(nb.cells[3]).count("| line two") == N - 1
 
 
 def test_named_fleet_from_the_magic(orch_kernel: str, ssh_fleet: SSHFleet,
                                     tmp_path: Path) -> None:
     cfg = write_config(ssh_fleet, tmp_path)
-    nb = notebook(
+    nb = notebook_with(
         f"%orch load {cfg}",
         f"beat = %orch start web ticker --name beat --limit !127.0.1.{N}",
         "import time\n"  # every target has written its first line
@@ -94,14 +81,14 @@ def test_named_fleet_from_the_magic(orch_kernel: str, ssh_fleet: SSHFleet,
         "print('STOPPED', _.summary())",
         "%orch logs beat -f -n 0",
     )
-    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
-    assert "started beat" in stream(nb.cells[1])
-    ps = stream(nb.cells[3])
+    run_notebook(nb, orch_kernel, timeout=120)
+    assert "started beat" in stream_text(nb.cells[1])
+    ps = stream_text(nb.cells[3])
     assert re.search(rf"^beat +web +ticker +fleet: {N - 1} running", ps, re.M), ps
-    tail = stream(nb.cells[4]).splitlines()
+    tail = stream_text(nb.cells[4]).splitlines()
     assert len(tail) == 5 and all(re.match(r"127\.0\.1\.\d+ \| (up|tick)$", t) for t in tail)
-    assert stream(nb.cells[6]) == f"STOPPED {N - 1} targets: {N - 1} stopped\n"
-    assert stream(nb.cells[7]) == ""  # follows a fleet that is over: ends at once
+    assert stream_text(nb.cells[6]) == f"STOPPED {N - 1} targets: {N - 1} stopped\n"
+    assert stream_text(nb.cells[7]) == ""  # follows a fleet that is over: ends at once
     assert_none_left(ssh_fleet)
 
 
@@ -135,8 +122,8 @@ def test_kernel_interrupt_with_thirty_targets_running_leaves_no_process(
 def test_a_limit_matching_nothing_is_one_clear_line(orch_kernel: str, ssh_fleet: SSHFleet,
                                                      tmp_path: Path, line: str) -> None:
     cfg = write_config(ssh_fleet, tmp_path)
-    nb = notebook(f"%orch load {cfg}", line)
-    NotebookClient(nb, kernel_name=orch_kernel, timeout=60, allow_errors=True).execute()
-    text = stream(nb.cells[1], "stderr")
+    nb = notebook_with(f"%orch load {cfg}", line)
+    run_notebook(nb, orch_kernel, timeout=60, allow_errors=True)
+    text = stream_text(nb.cells[1], "stderr")
     assert text.startswith("UsageError: --limit pattern 'nothing*' matches no target"), text
-    assert len(text.splitlines()) == 1 and stream(nb.cells[1]) == ""  # nothing "started"
+    assert len(text.splitlines()) == 1 and stream_text(nb.cells[1]) == ""  # nothing "started"

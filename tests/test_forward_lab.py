@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.sshd import free_port
+from fixtures.ports import free_port
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import ForwardError

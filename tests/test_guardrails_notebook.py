@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from lab import open_notebook, run_first, runner
+from lab import browse_notebook, save_notebook
+from notebook_cells import notebook_with, run_notebook, stream_text
 
 CONFIG = """\
 environments:
@@ -29,33 +28,23 @@ def _write_config(where: Path, audit: Path) -> Path:
     return cfg
 
 
-def _notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    return nb
-
-
-def _stdout(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
-
-
 def test_nbclient_refuses_a_protected_run_without_yes_and_audits_the_cell(orch_kernel,
                                                                           tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     cfg = _write_config(tmp_path, audit)
-    nb = _notebook(f"%orch load {cfg}", "%orch prod touch")
+    nb = notebook_with(f"%orch load {cfg}", "%orch prod touch")
     with pytest.raises(CellExecutionError) as info:
-        NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
+        run_notebook(nb, orch_kernel)
     assert "protected" in str(info.value) and "--yes prod" in str(info.value)
     assert not audit.exists()  # refused before anything was recorded or started
-    nb = _notebook(f"%orch load {cfg}", "%orch prod touch --yes prod", "%orch history --json")
-    NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
-    assert "touched-" in _stdout(nb.cells[1])
+    nb = notebook_with(f"%orch load {cfg}", "%orch prod touch --yes prod", "%orch history --json")
+    run_notebook(nb, orch_kernel)
+    assert "touched-" in stream_text(nb.cells[1])
     start = json.loads(audit.read_text().splitlines()[0])
     assert start["front_end"] == "magic" and start["environment"] == "prod"
     assert "cell" not in start  # nbclient sends no cell id (JupyterLab does: see below)
     assert start["confirmation"]["how"] == "--yes prod"
-    history = [json.loads(line) for line in _stdout(nb.cells[2]).splitlines()]
+    history = [json.loads(line) for line in stream_text(nb.cells[2]).splitlines()]
     assert [h["service"] for h in history] == ["touch"]
     assert history[0]["end"]["exit_code"] == 0
 
@@ -67,15 +56,10 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         jupyterlab, chromium, artifacts, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     cfg = _write_config(jupyterlab.root, audit)
-    nb = _notebook(f"%orch load {cfg}", "%orch prod touch", "print('AFTER', 6 * 7)")
-    nb.metadata["kernelspec"] = {"name": "orch", "display_name": "Python 3 (orch)",
-                                 "language": "python"}
-    nbformat.write(nb, jupyterlab.root / "guarded.ipynb")
-    page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "guarded.ipynb")
-        run = runner(page, cells)
-        run_first(page, run, "loaded 2 environment(s)")
+    nb = save_notebook(jupyterlab, "guarded.ipynb",
+                       f"%orch load {cfg}", "%orch prod touch", "print('AFTER', 6 * 7)")
+    with browse_notebook(chromium, jupyterlab, "guarded.ipynb",
+                         "loaded 2 environment(s)") as (page, cells, run):
         # A wrong name refuses the run with one line; nothing is recorded.
         run(1)
         field = cells.nth(1).locator("input.jp-Stdin-input")
@@ -107,5 +91,3 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         assert start["confirmation"]["how"] == "typed the environment's name"
         assert start["notebook"].endswith("guarded.ipynb")
         assert start["cell"] == nb.cells[1]["id"]  # JupyterLab names the cell that ran it
-    finally:
-        page.context.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -31,20 +30,11 @@ from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.placeholders import Resolver
+from processes import gone, processes_with
 from streams import collect
 
 #: Fixtures a chain needs, and its layers (YAML flow mappings) built from them.
 Chain = tuple[tuple[str, ...], Callable[..., list[str]]]
-
-
-def _docker(dockerd: Any, **extra: str) -> str:
-    return "{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host, **extra}) + "}"
-
-
-def _podman(podman: Any) -> str:
-    return "{type: podman, config: " + json.dumps(
-        {"container": "orch-test", "podman_host": podman.host}) + "}"
 
 
 def _sudo_behind_ssh(ssh_lab: Any, sudo_lab: Any) -> list[str]:
@@ -57,16 +47,16 @@ def _sudo_behind_ssh(ssh_lab: Any, sudo_lab: Any) -> list[str]:
 CHAINS: dict[str, Chain] = {
     "local": ((), lambda: ["{type: local, config: {environment: {LAYER_VAR: local}}}"]),
     "ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-loop")]),
-    "docker": (("dockerd",), lambda dockerd: [_docker(dockerd)]),
-    "podman": (("podman",), lambda podman: [_podman(podman)]),
+    "docker": (("dockerd",), lambda dockerd: [dockerd.layer()]),
+    "podman": (("podman",), lambda podman: [podman.layer()]),
     "sudo": (("sudo_lab",), lambda sudo_lab: [sudo_lab.layer(sudo_lab.free)]),
     # compositions the fixtures make cheap
     "ssh→ssh": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-bastion"),
                                                ssh_lab.layer("orch-inner")]),
     "ssh→docker": (("ssh_lab", "dockerd"),
-                   lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), _docker(dockerd)]),
+                   lambda ssh_lab, dockerd: [ssh_lab.layer("orch-loop"), dockerd.layer()]),
     "ssh→podman": (("ssh_lab", "podman"),
-                   lambda ssh_lab, podman: [ssh_lab.layer("orch-loop"), _podman(podman)]),
+                   lambda ssh_lab, podman: [ssh_lab.layer("orch-loop"), podman.layer()]),
     # an unprivileged user becomes another one, with a password, through sudo (NOPASSWD above)
     "sudo→sudo": (("sudo_lab",), lambda sudo_lab: [
         sudo_lab.layer(sudo_lab.login), sudo_lab.layer(sudo_lab.target, password=True)]),
@@ -100,33 +90,12 @@ def token() -> str:
     return f"{900 + next(_tokens)}.{os.getpid()}"
 
 
-def processes_with(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
     handle = await ex.launch(command)
     if stdin:
         handle.stdin.write(stdin)
     handle.stdin.close()
     return await asyncio.wait_for(collect(handle), 60)
-
-
-async def gone(text: str) -> list[int]:
-    """Pids still running `text` once any last signal has landed (waits up to 5 s)."""
-    for _ in range(50):
-        left = processes_with(text)
-        if not left:
-            return []
-        await asyncio.sleep(0.1)
-    return left
 
 
 async def test_stdin_until_eof(executor: LayeredExecutor) -> None:

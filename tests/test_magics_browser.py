@@ -9,34 +9,25 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from lab import open_notebook, run_first, runner
+from lab import browse_notebook, save_notebook
 
 pytestmark = pytest.mark.browser
 
 
-def _notebook(kernel: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3 (orch)",
-                                 "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell("%orch load --demo"),
-        nbformat.v4.new_code_cell("%orch local upper --out r"),
-        nbformat.v4.new_code_cell("res = r.wait(30)\nprint('RESULT', res.lines, res.returncode)"),
-        # a cell body is the input: sent, EOF, and the cell blocks ("Run all" stays in order)
-        nbformat.v4.new_code_cell("%%orch local upper --out blocked\nfirst\nsecond"),
-        nbformat.v4.new_code_cell("print('BLOCKED', type(blocked).__name__, blocked.lines)"),
-    ]
-    return nb
+STDIN_CELLS = [
+    "%orch load --demo",
+    "%orch local upper --out r",
+    "res = r.wait(30)\nprint('RESULT', res.lines, res.returncode)",
+    # a cell body is the input: sent, EOF, and the cell blocks ("Run all" stays in order)
+    "%%orch local upper --out blocked\nfirst\nsecond",
+    "print('BLOCKED', type(blocked).__name__, blocked.lines)",
+]
 
 
 def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
-    nbformat.write(_notebook("orch"), jupyterlab.root / "stdin.ipynb")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "stdin.ipynb")
-        run = runner(page, cells)
-        run_first(page, run, "loaded 2 environment(s)")
+    save_notebook(jupyterlab, "stdin.ipynb", *STDIN_CELLS)
+    with browse_notebook(chromium, jupyterlab, "stdin.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "magics-browser-stdin.png") as (page, cells, run):
         run(1)
         box = cells.nth(1).locator(".orch-stdin textarea")
         box.wait_for(timeout=30_000)
@@ -69,9 +60,6 @@ def test_stdin_box_feeds_a_live_run(jupyterlab, chromium, artifacts):
         blocked.wait_for(timeout=30_000)
         assert "BLOCKED RunResult ['FIRST', 'SECOND', 'bye']" in blocked.inner_text()
         assert cells.nth(3).locator(".orch-stdin-box").count() == 0  # no box for a given body
-    finally:
-        page.screenshot(path=str(artifacts / "magics-browser-stdin.png"), full_page=True)
-        context.close()
 
 
 # ---- what a person sees in a cell (issue 11, #13–#20) -----------------------------------------
@@ -97,15 +85,10 @@ def _left_and_size(locator) -> tuple[float, str]:
 
 
 def test_what_a_cell_shows(jupyterlab, chromium, artifacts):
-    nb = _notebook("orch")
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in VIEW_CELLS]
-    nbformat.write(nb, jupyterlab.root / "view.ipynb")
-    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
-    page = context.new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "view.ipynb")
-        run = runner(page, cells)
-        run_first(page, run, "loaded 2 environment(s)")
+    save_notebook(jupyterlab, "view.ipynb", *VIEW_CELLS)
+    shot = artifacts / "magics-browser-view.png"
+    with browse_notebook(chromium, jupyterlab, "view.ipynb", "loaded 2 environment(s)",
+                         height=1400, screenshot=shot) as (page, cells, run):
         run(1)
         run(2)
         status = cells.nth(2).locator(".orch-status")
@@ -184,9 +167,6 @@ def test_what_a_cell_shows(jupyterlab, chromium, artifacts):
         page.keyboard.press("Control+s")
         page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
                                timeout=20_000)
-    finally:
-        page.screenshot(path=str(artifacts / "magics-browser-view.png"), full_page=True)
-        context.close()
     _saved_copy_reads_right(jupyterlab, chromium, artifacts)
 
 
@@ -197,10 +177,9 @@ def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
     assert not any("application/vnd.jupyter.widget-view+json" in b for b in bundles)
     nb.cells.append(nbformat.v4.new_markdown_cell("A shared copy."))  # a new hash: untrusted
     nbformat.write(nb, jupyterlab.root / "view-copy.ipynb")
-    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
-    page = context.new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "view-copy.ipynb")
+    shot = artifacts / "magics-browser-untrusted.png"
+    with browse_notebook(chromium, jupyterlab, "view-copy.ipynb", height=1400,
+                         screenshot=shot) as (page, cells, _):
         failed = cells.nth(9)
         failed.locator(".orch-status").wait_for(timeout=30_000)
         assert "✗ failed, exit 3" in failed.locator(".orch-status").inner_text()
@@ -214,6 +193,3 @@ def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
         orch = _left_and_size(failed.locator(".orch-stderr"))
         assert abs(plain[0] - orch[0]) < 1.5 and plain[1] == orch[1]
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
-    finally:
-        page.screenshot(path=str(artifacts / "magics-browser-untrusted.png"), full_page=True)
-        context.close()

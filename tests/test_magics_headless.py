@@ -13,6 +13,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics.magics import Orch
+from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
     environments:
@@ -30,13 +31,8 @@ CONFIG = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
-    path = tmp_path_factory.mktemp("cfg") / "orch.yaml"
-    path.write_text(CONFIG)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "orch_magics")
-    sh.run_line_magic("orch", f"load {path}")
-    yield sh
-    sh.run_line_magic("unload_ext", "orch_magics")  # the next module gets its own runs
+    with orch_shell(CONFIG, tmp_path_factory.mktemp("cfg")) as sh:
+        yield sh
 
 
 @pytest.fixture

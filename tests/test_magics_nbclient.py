@@ -8,28 +8,13 @@ import uuid
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-
-def notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    return nb
-
-
-def execute(nb: nbformat.NotebookNode, kernel: str, **kw) -> nbformat.NotebookNode:
-    NotebookClient(nb, kernel_name=kernel, timeout=60, **kw).execute()
-    return nb
-
-
-def streams(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
-    return "".join(o["text"] for o in cell.outputs
-                   if o["output_type"] == "stream" and o["name"] == name)
+from notebook_cells import notebook_with, run_notebook, stream_text
 
 
 def test_runbook_order_output_and_out_capture(orch_kernel):
-    nb = execute(notebook(
+    nb = run_notebook(notebook_with(
         "%orch load --demo",
         "%%orch local --out first\nfor i in 1 2 3; do echo step-$i; done\necho warn >&2",
         "%%orch local upper --out up\nalpha\nbeta",
@@ -37,51 +22,49 @@ def test_runbook_order_output_and_out_capture(orch_kernel):
     ), orch_kernel)
     script, upper, check = nb.cells[1], nb.cells[2], nb.cells[3]
     # every run blocks under nbclient: its whole output is in the executed notebook, in order
-    assert streams(script) == "step-1\nstep-2\nstep-3\n"
-    assert streams(script, "stderr") == "warn\n"
+    assert stream_text(script) == "step-1\nstep-2\nstep-3\n"
+    assert stream_text(script, "stderr") == "warn\n"
     status = [o for o in script.outputs if o["output_type"] == "display_data"]
     assert "exit 0" in status[-1]["data"]["text/plain"]
     assert script.outputs.index(status[-1]) == len(script.outputs) - 1  # status comes last
-    assert streams(upper) == "ALPHA\nBETA\nbye\n"
-    assert streams(check) == ("first: ['step-1', 'step-2', 'step-3'] "
+    assert stream_text(upper) == "ALPHA\nBETA\nbye\n"
+    assert stream_text(check) == ("first: ['step-1', 'step-2', 'step-3'] "
                               "up: ['ALPHA', 'BETA', 'bye'] last: True\n")
 
 
 def test_failure_is_a_clean_error_output(orch_kernel):
-    nb = notebook("%orch load --demo", "%%orch local --out bad\necho partial\nexit 4",
+    nb = notebook_with("%orch load --demo", "%%orch local --out bad\necho partial\nexit 4",
                   "print(bad.returncode, bad.stdout)")
     with pytest.raises(CellExecutionError) as info:
-        execute(nb, orch_kernel)
+        run_notebook(nb, orch_kernel)
     assert "RunError" in str(info.value)
     error = [o for o in nb.cells[1].outputs if o["output_type"] == "error"][0]
     assert error["ename"] == "RunError"
     assert error["traceback"][0].startswith("RunError: local/")
     assert "failed (exit 4)" in "\n".join(error["traceback"])
     assert "Traceback" not in "\n".join(error["traceback"])  # no Python traceback noise
-    assert streams(nb.cells[1]) == "partial\n"
+    assert stream_text(nb.cells[1]) == "partial\n"
 
 
 def test_no_raise_error_keeps_going(orch_kernel):
-    nb = execute(notebook("%orch load --demo",
+    nb = run_notebook(notebook_with("%orch load --demo",
                           "%%orch local --no-raise-error --out r\nexit 5",
                           "print('code', r.returncode)"), orch_kernel)
-    assert streams(nb.cells[2]) == "code 5\n"
+    assert stream_text(nb.cells[2]) == "code 5\n"
 
 
 def test_timeout_interrupt_leaves_no_process_behind(orch_kernel):
     marker = f"orch-nbclient-{uuid.uuid4().hex}"
     nap = f"sleep 299.{uuid.uuid4().int % 10**6:06d}"  # a unique argv for the child too
-    nb = notebook("%orch load --demo",
+    nb = notebook_with("%orch load --demo",
                   f"%%orch local --out slow\necho started; {nap}; echo {marker}")
-    client = NotebookClient(nb, kernel_name=orch_kernel, timeout=5,
-                            interrupt_on_timeout=True)
     t0 = time.monotonic()
     with pytest.raises((CellExecutionError, CellTimeoutError)):
-        client.execute()
+        run_notebook(nb, orch_kernel, timeout=5, interrupt_on_timeout=True)
     assert time.monotonic() - t0 < 40
     error = [o for o in nb.cells[1].outputs if o["output_type"] == "error"]
     assert error and error[0]["ename"] == "RunInterrupted"
-    assert "started" in streams(nb.cells[1])  # the output before the interrupt is kept
+    assert "started" in stream_text(nb.cells[1])  # the output before the interrupt is kept
     deadline = time.monotonic() + 10
     for pattern in (marker, nap):
         while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
@@ -90,7 +73,7 @@ def test_timeout_interrupt_leaves_no_process_behind(orch_kernel):
 
 
 def test_huge_output_is_bounded_in_the_notebook(orch_kernel):
-    nb = execute(notebook(
+    nb = run_notebook(notebook_with(
         "%orch load --demo",
         "%%orch local --out big\nhead -c 50000000 /dev/zero | tr '\\000' 'z'; seq 1 200000",
         "print(len(big.stdout_bytes), big.lines[-1])",
@@ -99,19 +82,19 @@ def test_huge_output_is_bounded_in_the_notebook(orch_kernel):
     ), orch_kernel)
     size = len(nbformat.writes(nb))
     assert size < 1_500_000, f"the executed notebook holds {size} bytes"
-    out = streams(nb.cells[1])
+    out = stream_text(nb.cells[1])
     assert "elided; full output in `big.stdout`" in out
     assert out.rstrip("\n").endswith("\n200000")
-    assert streams(nb.cells[2]) == f"{50_000_000 + len(''.join(f'{i}' + chr(10) for i in range(1, 200001)))} 200000\n"
-    small = streams(nb.cells[4]).splitlines()
+    assert stream_text(nb.cells[2]) == f"{50_000_000 + len(''.join(f'{i}' + chr(10) for i in range(1, 200001)))} 200000\n"
+    small = stream_text(nb.cells[4]).splitlines()
     assert small[:3] == ["1", "2", "3"] and small[-3:] == ["8", "9", "10"]
     assert small[3].startswith("… 4 lines / 8 B elided")
 
 
 def test_pre_and_post_output_and_outcome_in_words(orch_kernel):
-    nb = execute(notebook("%orch load --demo", "%orch local disk-report",
+    nb = run_notebook(notebook_with("%orch load --demo", "%orch local disk-report",
                           "%%orch local --no-raise-error\necho bad >&2; exit 3"), orch_kernel)
-    out = streams(nb.cells[1])
+    out = stream_text(nb.cells[1])
     assert out.startswith("checking ") and out.rstrip().endswith("report done")
     status = [o for o in nb.cells[2].outputs if o["output_type"] == "display_data"][-1]
     assert "✗ failed, exit 3" in status["data"]["text/plain"]

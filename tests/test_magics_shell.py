@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 from IPython.core.completer import provisionalcompleter
@@ -11,6 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics import LiveRun, RunResult
 from orch_magics.magics import Orch, OrchMagics
+from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
     environments:
@@ -40,13 +42,9 @@ CONFIG = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
-    path = tmp_path_factory.mktemp("cfg") / "orch.yaml"
-    path.write_text(CONFIG)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "orch_magics")
-    sh.run_line_magic("orch", f"load {path}")
-    return sh
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    with orch_shell(CONFIG, tmp_path_factory.mktemp("cfg")) as sh:
+        yield sh
 
 
 def magics(shell: InteractiveShell) -> OrchMagics:

@@ -19,7 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from test_binder import NOTEBOOKS, REPO, BinderHome, cell_text, copy_repo, error_cells, free_port
+from fixtures.ports import free_port
+from notebook_cells import cell_text, error_cells
+from test_binder import NOTEBOOKS, REPO, BinderHome, copy_repo
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)

@@ -10,6 +10,7 @@ from orch_magics import ConfigError, Orchestrator, Stderr, Stdout, load_config_t
 from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, TailFilter
 from orch_magics.process.events import Exit
 from orch_magics.sinks.filters import FilterChain
+from streams import Recorder
 
 LOG = """\
 {"level":"info","msg":"started","n":1}
@@ -129,21 +130,13 @@ def test_filters_apply_in_order(orch: Orchestrator) -> None:
 
 
 def test_unfiltered_output_stays_reachable_and_sinks_see_filtered(orch: Orchestrator) -> None:
-    seen: list[object] = []
-
-    class Sink:
-        def feed(self, event: object) -> None:
-            seen.append(event)
-
-        def close(self) -> None:
-            pass
-
-    res = orch.run("local", "pipeline", sinks=[Sink()])
+    sink = Recorder()
+    res = orch.run("local", "pipeline", sinks=[sink])
     assert res.raw_stdout.count("\n") == 7 and "plain text line" in res.raw_stdout
     assert res.raw_stdout_buffer is not None
-    shown = b"".join(e.data for e in seen if isinstance(e, Stdout)).decode()
+    shown = b"".join(e.data for e in sink.events if isinstance(e, Stdout)).decode()
     assert shown == res.stdout == "> 2: disk full\n> 3: oops\n"
-    assert isinstance(seen[-1], Exit)
+    assert isinstance(sink.events[-1], Exit)
 
 
 def test_partial_lines_wait_for_their_end(orch: Orchestrator) -> None:

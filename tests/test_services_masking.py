@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from orch_magics import OrchError, Orchestrator, load_config_text
-from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.process.events import Exit, Stdout
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
+from streams import Recorder
 from test_services_secrets import leaks_encoded, secret_chars
 
 Encode = Callable[[bytes], bytes]
@@ -159,23 +160,14 @@ def test_a_run_masks_wrapped_encodings_in_every_sink(length: int, tmp_path: Path
     secret = make_secret(length, seed=11)
     monkeypatch.setenv("ORCH_SECRET_LONG", secret)
     orch = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs")
-    seen: list[bytes] = []
-
-    class Collect:
-        def feed(self, event: object) -> None:
-            if isinstance(event, (Stdout, Stderr)):
-                seen.append(event.data)
-
-        def close(self) -> None:
-            pass
-
+    sink = Recorder()
     try:
-        result = orch.run("local", "wrapped", sinks=[Collect()])
+        result = orch.run("local", "wrapped", sinks=[sink])
         named = orch.start("local", "wrapped", name="w")
         named.wait(20)
         texts = {
             "stdout": result.stdout, "stderr": result.stderr, "lines": "\n".join(result.lines),
-            "repr": repr(result), "json": result.json(), "sink": b"".join(seen).decode(),
+            "repr": repr(result), "json": result.json(), "sink": sink.output().decode(),
             "failure": result.describe_failure(), "logs": orch.logs("w"),
             "log-file": Path(orch.status("w").log_file or "").read_text(),
         }

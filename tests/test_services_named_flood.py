@@ -8,16 +8,16 @@ no hidden spill file behind; its one on-disk copy (the log) is rotated at `log_m
 from __future__ import annotations
 
 import glob
-import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from orch_magics import Orchestrator, load_config_text
-from test_ssh_faults import kill_all, processes_with
+from processes import kill_all, processes_with
 
 
 def _spills() -> set[str]:
@@ -36,46 +36,38 @@ def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:
     assert _spills() - before == set(), "a hidden spill file was left behind"
 
 
-def test_a_flooding_named_run_stops_locally(tmp_path: Path) -> None:
-    orch = Orchestrator(load_config_text("environments: {local: {layers: []}}"),
-                        log_dir=tmp_path)
-    token = f"flood{os.getpid()}"
-    try:
-        _stop_a_flood(orch, "local", token)
-        assert processes_with(token) == []
-    finally:
-        orch.close()
-
-
-@pytest.mark.ssh
-def test_a_flooding_named_run_stops_two_ssh_hops_away(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _chain(kind: str, request: pytest.FixtureRequest) -> tuple[str, Callable[[str], list]]:
+    """The config of chain `kind` (its environment is named `kind`), and a probe for what a
+    run left running at its far end."""
+    if kind == "local":
+        return "environments: {local: {layers: []}}", processes_with
+    ssh_lab = request.getfixturevalue("ssh_lab")
     layers = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner")]
-    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"two": layers})),
-                        log_dir=tmp_path)
-    token = f"flood{os.getpid()}s"
+    if kind == "two":
+        return (ssh_lab.config_yaml(extra_envs={"two": layers}),
+                lambda token: processes_with(token, ssh_lab.inner_ns))
+    dockerd = request.getfixturevalue("dockerd")
+    layers.append(dockerd.layer())
+    return (ssh_lab.config_yaml(extra_envs={"deep": layers}),
+            lambda token: [p for p in dockerd.container_processes("orch-test") if token in p])
+
+
+@pytest.mark.parametrize("chain", [
+    "local",
+    pytest.param("two", marks=pytest.mark.ssh),  # local → ssh → ssh
+    pytest.param("deep", marks=[pytest.mark.ssh, pytest.mark.docker]),  # … → docker
+])
+def test_a_flooding_named_run_stops_and_leaves_nothing_at_the_far_end(
+        chain: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    config, left_at_far_end = _chain(chain, request)
+    orch = Orchestrator(load_config_text(config), log_dir=tmp_path)
+    token = f"flood{os.getpid()}{chain}"
     try:
-        _stop_a_flood(orch, "two", token)
+        _stop_a_flood(orch, chain, token)
         time.sleep(0.3)
-        assert processes_with(token, ssh_lab.inner_ns) == []
+        assert left_at_far_end(token) == []
     finally:
         kill_all(processes_with(token))
-        orch.close()
-
-
-@pytest.mark.ssh
-@pytest.mark.docker
-def test_a_flooding_named_run_stops_in_a_container_behind_two_hops(ssh_lab, dockerd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    docker = "{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host}) + "}"
-    layers = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker]
-    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": layers})),
-                        log_dir=tmp_path)
-    token = f"flood{os.getpid()}d"
-    try:
-        _stop_a_flood(orch, "deep", token)
-        time.sleep(0.3)
-        assert not [p for p in dockerd.container_processes("orch-test") if token in p]
-    finally:
         orch.close()
 
 

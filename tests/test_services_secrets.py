@@ -30,6 +30,7 @@ from orch_magics.process.events import Exit, Stderr
 from orch_magics.secrets import Resolver, ShortSecretWarning, mask_text
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
+from streams import Recorder
 
 SENTINEL = "Sentinel/p@ss w+rd=Zq81"  # has characters that URL-encoding and base64 change
 FORMS = {
@@ -228,14 +229,7 @@ def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
                             log_dir=orch.log_dir, restart_backoff=(0.05, 0.1))
         request.addfinalizer(orch.close)
     caplog.set_level(logging.DEBUG)
-    seen: list[object] = []
-
-    class DisplaySink:
-        def feed(self, event: object) -> None:
-            seen.append(event)
-
-        def close(self) -> None:
-            pass
+    display = Recorder()
 
     # the process really got the values (through its environment, not its argv)
     check = orch.run(environment, command='test "$T" = "$E" && echo same',
@@ -245,7 +239,7 @@ def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
     watcher = CmdlineWatcher()
     watcher.start()
     try:
-        result = orch.run(environment, "leak", sinks=[DisplaySink()])
+        result = orch.run(environment, "leak", sinks=[display])
         named = orch.start(environment, "leak", name="leaky")
         named.wait(20)
     finally:
@@ -268,8 +262,7 @@ def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
         "repr": repr(result),
         "json": result.json(),
         "steps": " ".join(s.stdout + s.stderr + s.json() for s in result.steps),
-        "display": b"".join(e.data for e in seen  # type: ignore[attr-defined]
-                            if isinstance(e, (Stdout, Stderr))).decode("utf-8", "replace"),
+        "display": display.output().decode("utf-8", "replace"),
         "describe_failure": result.describe_failure(),
         "dry-run": orch.plan(environment, "leak").describe(),
         "dry-run-adhoc": orch.plan(environment, command="true",

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from fixtures.sshd import known_host, launch_sshd, stop_servers
 from orch_magics import AuthError, Orchestrator, load_config_text
 from orch_magics.secrets.masking import MASK
 
@@ -28,30 +29,20 @@ def password_sshd(ssh_lab, tmp_path_factory) -> Iterator[tuple[int, Path]]:  # t
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
     subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
     root = tmp_path_factory.mktemp("pwsshd")
-    conf = (ssh_lab.root / "sshd_loop.conf").read_text()
     port = ssh_lab.loop.port + 1
     while subprocess.run(["ss", "-ltn", f"sport = :{port}"], capture_output=True,
                          text=True).stdout.count("\n") > 1:
         port += 1
-    conf = re.sub(r"(?m)^Port .*$", f"Port {port}", conf)
-    conf = re.sub(r"(?m)^PidFile .*$", f"PidFile {root / 'pid'}", conf)
-    conf = conf.replace("PasswordAuthentication no", "PasswordAuthentication yes")
-    (root / "sshd.conf").write_text(conf)
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(root / "sshd.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not (root / "pid").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail("the password sshd did not start")
-        time.sleep(0.02)
-    # its host key is the lab's, so the lab's known_hosts entry only needs this port
-    host_key = (ssh_lab.root / "host_key.pub").read_text().split()
-    (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    server = launch_sshd(root, "password", "127.0.0.1", port,
+                         replace(ssh_lab.sshd_config, passwords=True))
     try:
+        server.wait_listening(time.monotonic() + 10)
+        # its host key is the lab's, so the lab's known_hosts entry only needs this port
+        (root / "known_hosts").write_text(
+            known_host("127.0.0.1", port, ssh_lab.root / "host_key.pub"))
         yield port, root / "known_hosts"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_servers([server])
         subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True, check=False)
         subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
 

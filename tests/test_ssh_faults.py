@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
@@ -20,55 +19,13 @@ from orch_magics.errors import (
 )
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.events import Stdout
+from processes import gone, kill_all, processes_with
 
 pytestmark = pytest.mark.ssh
 
 
 def _orch(lab, **envs: list[str]) -> Orchestrator:  # type: ignore[no-untyped-def]
     return Orchestrator(load_config_text(lab.config_yaml(extra_envs=envs)))
-
-
-def processes_with(token: str, netns: str | None = None) -> list[int]:
-    """Pids whose argv contains `token` (only those in network namespace `netns` if given)."""
-    want = os.stat(f"/run/netns/{netns}").st_ino if netns else None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if token.encode() not in (entry / "cmdline").read_bytes():
-                continue
-            if want is not None and os.stat(entry / "ns" / "net").st_ino != want:
-                continue
-        except OSError:
-            continue
-        found.append(int(entry.name))
-    return found
-
-
-async def gone(token: str) -> list[int]:
-    """Pids still running `token` once a kill has landed (polls up to 5 s; zombies are gone)."""
-    left: list[int] = []
-    for _ in range(50):
-        left = []
-        for pid in processes_with(token):
-            try:
-                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                    left.append(pid)
-            except (OSError, IndexError):
-                continue
-        if not left:
-            return []
-        await asyncio.sleep(0.1)
-    return left
-
-
-def kill_all(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 async def test_unreachable_host(ssh_lab) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +121,7 @@ async def test_connection_dropped_mid_stream_keeps_output(ssh_lab) -> None:  # t
         assert result.exit.error.hop == 1 and "connection lost" in str(result.exit.error)
         # The far end was cleaned up by reconnecting, and the error says so.
         assert "reconnected and killed process group" in str(result.exit.error)
-        assert await gone(token) == []
+        assert await gone(token, zombies=False) == []
         # The next run on the same orchestrator reconnects transparently.
         assert (await orch.arun("loop", command="echo again")).stdout == "again\n"
     finally:
@@ -290,7 +247,7 @@ async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: st
         assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
         assert text.startswith("hop 2 (ssh orch-inner): connection lost"), text
         assert "reconnected and killed process group" in text and "on orch-inner" in text
-        assert await gone(token) == []
+        assert await gone(token, zombies=False) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()

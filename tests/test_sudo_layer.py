@@ -28,6 +28,7 @@ from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
 from orch_magics.secrets.placeholders import Resolver
+from processes import processes_with
 from streams import collect
 
 
@@ -149,23 +150,12 @@ async def test_tty_run_through_sudo(base, sudo_lab) -> None:
     assert lines[0] == "tty set" and lines[-1] == "got typed", lines
 
 
-def processes_with(text: str) -> list[int]:
-    found = []
-    for path in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            if text.encode() in Path(path).read_bytes():
-                found.append(int(path.split("/")[2]))
-        except OSError:
-            continue
-    return found
-
-
 async def test_interrupt_at_depth_3_leaves_nothing(base, sudo_lab, ssh_lab, monkeypatch) -> None:
     """ssh → ssh → sudo: the stop ladder reaches the target user's process group."""
     monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
     ex = executor(base, chain(sudo_lab, ssh_lab, sudo_lab.layer(sudo_lab.target,
                                                                  password=True)))
-    a, b = "913.713", "914.714"
+    a, b = f"613.{os.getpid()}", f"614.{os.getpid()}"  # unique: other sessions run this too
     handle = await ex.launch(Command.shell(f"trap '' INT; sleep {a} & sleep {b}; echo never"))
     for _ in range(100):
         if processes_with(a) and processes_with(b):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 
-import nbformat
 import pytest
 
-from lab import open_notebook, run_first, runner
+from lab import browse_notebook, save_notebook
 
 pytestmark = pytest.mark.browser
 SIZE = 200_000_000
@@ -25,18 +24,9 @@ def test_a_get_shows_a_progress_bar_that_ends_at_100_percent(jupyterlab, chromiu
     with open(src, "wb") as f:
         f.truncate(SIZE)
     back = tmp_path / "back.bin"
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "orch", "display_name": "Python 3 (orch)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%orch load --demo"),
-                nbformat.v4.new_code_cell(f"%orch get local {src} {back}")]
-    nbformat.write(nb, jupyterlab.root / "copy.ipynb")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
-        cells = open_notebook(page, jupyterlab, "copy.ipynb")
-        run = runner(page, cells)
-        run_first(page, run, "loaded 2 environment(s)")
+    save_notebook(jupyterlab, "copy.ipynb", "%orch load --demo", f"%orch get local {src} {back}")
+    with browse_notebook(chromium, jupyterlab, "copy.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "transfer-progress-bar.png") as (page, cells, run):
         run(1)
         cells.nth(1).locator(".widget-hprogress").wait_for(timeout=60_000)
         page.wait_for_function(BAR_DONE, timeout=120_000)
@@ -46,6 +36,3 @@ def test_a_get_shows_a_progress_bar_that_ends_at_100_percent(jupyterlab, chromiu
         shown = cells.nth(1).locator(".widget-hbox").inner_text()
         assert "200.0 MB / 200.0 MB" in shown  # the final amount, not a throttled one
         assert os.path.getsize(back) == SIZE
-    finally:
-        page.screenshot(path=str(artifacts / "transfer-progress-bar.png"), full_page=True)
-        context.close()

@@ -4,9 +4,7 @@ directories, odd names, errors in one line, and nothing left behind after an int
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
+from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -23,24 +22,13 @@ ODD = "odd name é ü 文件 $x `y` 'q'"
 CHUNK = 16 << 20
 
 
-def docker_layer(dockerd) -> str:  # type: ignore[no-untyped-def]
-    return "{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host}) + "}"
-
-
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
     text = ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})
     o = Orchestrator(load_config_text(text))
     yield o
     await o.aclose()
-
-
-async def remote(orch: Orchestrator, env: str, script: str) -> str:
-    result = await orch.arun(env, command=script)
-    assert result.ok, result.describe_failure()
-    return result.stdout
 
 
 def sha(path: Path) -> str:
@@ -129,48 +117,22 @@ async def test_an_existing_directory_is_never_merged(orch, tmp_path) -> None:  #
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["b"]
 
 
-class Cancel:
-    """A progress that cancels the copy's task once `at` bytes have gone by."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-        self.task: asyncio.Task[object] | None = None
-        self.loop = asyncio.get_running_loop()
-        self.seen = 0
-
-    def start(self, label: str, total: int | None) -> None:
-        pass
-
-    def update(self, done: int) -> None:
-        self.seen = done
-        if done >= self.at and self.task is not None:
-            self.loop.call_soon_threadsafe(self.task.cancel)
-
-    def finish(self, ok: bool) -> None:
-        pass
-
-
 @pytest.mark.parametrize("env", ["deep", "loop"])
 async def test_interrupt_half_way_leaves_nothing_either_way(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 200_000_000
     folder = f"/tmp/orch-int-{env}-{os.getpid()}"
     await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
                             f"head -c {size} /dev/zero > {folder}/big")
-    cancel = Cancel(size // 2)
-    cancel.task = asyncio.ensure_future(orch.aget(env, f"{folder}/big", str(tmp_path / "big"),
-                                                  progress=cancel))
-    with pytest.raises(asyncio.CancelledError):
-        await cancel.task
+    cancel = await cancelled_at(size // 2, lambda p: orch.aget(env, f"{folder}/big",
+                                                               str(tmp_path / "big"), progress=p))
     assert size // 2 <= cancel.seen < size
     assert list(tmp_path.iterdir()) == []
 
     src = tmp_path / "up"
     with open(src, "wb") as f:
         f.truncate(size)
-    cancel = Cancel(size // 2)
-    cancel.task = asyncio.ensure_future(orch.aput(env, str(src), f"{folder}/up", progress=cancel))
-    with pytest.raises(asyncio.CancelledError):
-        await cancel.task
+    cancel = await cancelled_at(size // 2, lambda p: orch.aput(env, str(src), f"{folder}/up",
+                                                               progress=p))
     assert size // 2 <= cancel.seen < size
     assert (await remote(orch, env, f"ls -a {folder}")).split() == [".", "..", "big"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.dockerd import IMAGE, Engine
+from fixtures.dockerd import Engine
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.transfer import FleetCopied, TransferError, Transferred
 
@@ -25,19 +25,11 @@ NAMES = [f"orch-cp-{i}" for i in range(1, 4)]
 @pytest.fixture(scope="module")
 def boxes(dockerd: Engine) -> Iterator[list[str]]:
     """Three running containers labelled orch.fleet=cp, each with /tmp/who naming itself."""
-    api = dockerd.api
-    host_config = api.create_host_config(init=True, network_mode="none")
-    made = []
-    for name in NAMES:
-        created = api.create_container(IMAGE, name=name, hostname=name, host_config=host_config,
-                                       labels={"orch.fleet": "cp"})
-        made.append(created["Id"])
-        api.start(created["Id"])
-        run = api.exec_create(created["Id"], ["sh", "-c", f"echo {name} > /tmp/who"])
-        api.exec_start(run["Id"])
-    yield NAMES
-    for cid in made:
-        api.remove_container(cid, force=True)
+    with dockerd.labelled({"orch.fleet": "cp"}, NAMES) as names:
+        for name in names:
+            run = dockerd.api.exec_create(name, ["sh", "-c", f"echo {name} > /tmp/who"])
+            dockerd.api.exec_start(run["Id"])
+        yield names
 
 
 def config(dockerd: Engine, tmp_path: Path) -> Path:

@@ -10,23 +10,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from notebook_cells import notebook_with, run_notebook, stream_text
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-def notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    return nb
-
-
-def text(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
-    return "".join(o["text"] for o in cell.outputs
-                   if o["output_type"] == "stream" and o["name"] == name)
 
 
 @pytest.fixture
@@ -57,7 +46,7 @@ def test_copies_and_forwards_in_a_kernel_under_nbclient(orch_kernel: str, tmp_pa
     os.chmod(src, 0o640)
     there, back = tmp_path / "there", tmp_path / "back"
     there.mkdir()
-    nb = notebook(
+    nb = notebook_with(
         "%orch load --demo",
         f"sent = %orch put local '{src}' '{there}/'",
         f"got = %orch get local '{there}/{src.name}' '{back}'",
@@ -68,29 +57,29 @@ def test_copies_and_forwards_in_a_kernel_under_nbclient(orch_kernel: str, tmp_pa
         "%orch forward stop {fwd.id}",
         "%orch forwards",
     )
-    NotebookClient(nb, kernel_name=orch_kernel, timeout=120).execute()
+    run_notebook(nb, orch_kernel, timeout=120)
     put, get, check, opened, used, listed, stopped, empty = nb.cells[1:]
-    assert text(put).startswith(f"put file {src} → local:{there}/")
-    assert text(get).startswith(f"got file local:{there}/{src.name} → {back}")
+    assert stream_text(put).startswith(f"put file {src} → local:{there}/")
+    assert stream_text(get).startswith(f"got file local:{there}/{src.name} → {back}")
     assert back.read_bytes() == src.read_bytes() and os.stat(back).st_mode & 0o777 == 0o640
-    assert text(check) == "Transferred 5000000 True\n"
+    assert stream_text(check) == "Transferred 5000000 True\n"
     # headless: no widget, no terminal bar, nothing on stderr
     for cell in (put, get):
-        assert text(cell, "stderr") == ""
+        assert stream_text(cell, "stderr") == ""
         assert not any(WIDGET in o.get("data", {}) for o in cell.outputs)
-        assert "\r" not in text(cell)
-    assert f"→ localhost:{http_server}" in text(opened)
-    assert text(used) == "forwarded-ok\n"
-    assert f"localhost:{http_server}" in text(listed) + str(listed.outputs)
-    assert text(stopped).startswith("closed forward f1")
-    assert "no open forwards" in text(empty) + str(empty.outputs)
+        assert "\r" not in stream_text(cell)
+    assert f"→ localhost:{http_server}" in stream_text(opened)
+    assert stream_text(used) == "forwarded-ok\n"
+    assert f"localhost:{http_server}" in stream_text(listed) + str(listed.outputs)
+    assert stream_text(stopped).startswith("closed forward f1")
+    assert "no open forwards" in stream_text(empty) + str(empty.outputs)
 
 
 def test_copy_errors_are_one_clean_line_in_a_kernel(orch_kernel: str, tmp_path: Path) -> None:
-    nb = notebook("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'")
+    nb = notebook_with("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'")
     with pytest.raises(CellExecutionError):
-        NotebookClient(nb, kernel_name=orch_kernel, timeout=60).execute()
-    said = text(nb.cells[1], "stderr")  # a magic's user errors are IPython UsageErrors
+        run_notebook(nb, orch_kernel)
+    said = stream_text(nb.cells[1], "stderr")  # a magic's user errors are IPython UsageErrors
     assert said == (f"UsageError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
                     f"file or directory: /nonexistent/nope; nothing was kept\n")
     assert list(tmp_path.iterdir()) == []

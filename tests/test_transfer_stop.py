@@ -6,7 +6,6 @@ Ctrl-C (SIGINT) on an interpreter blocked in `orch.get` / `orch.put` leaves no p
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
+from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -27,15 +27,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 BOUND = 20.0
 
 
-def docker_layer(dockerd) -> str:  # type: ignore[no-untyped-def]
-    return "{type: docker, config: " + json.dumps(
-        {"container": "orch-test", "docker_host": dockerd.host}) + "}"
-
-
 @pytest.fixture
 def config_text(ssh_lab, dockerd) -> str:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
-    return str(ssh_lab.config_yaml(extra_envs={"deep": deep, "box": [docker_layer(dockerd)]}))
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    return str(ssh_lab.config_yaml(extra_envs={"deep": deep, "box": [dockerd.layer()]}))
 
 
 @pytest.fixture
@@ -43,33 +38,6 @@ async def orch(config_text: str) -> AsyncIterator[Orchestrator]:
     o = Orchestrator(load_config_text(config_text))
     yield o
     await o.aclose()
-
-
-class StopAt:
-    """A progress that cancels the copy's task once `at` bytes have gone by (once)."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-        self.task: asyncio.Task[object] | None = None
-        self.loop = asyncio.get_running_loop()
-        self.fired: float | None = None
-
-    def start(self, label: str, total: int | None) -> None:
-        pass
-
-    def update(self, done: int) -> None:
-        if done >= self.at and self.task is not None and self.fired is None:
-            self.fired = time.monotonic()
-            self.loop.call_soon_threadsafe(self.task.cancel)
-
-    def finish(self, ok: bool) -> None:
-        pass
-
-
-async def remote(orch: Orchestrator, env: str, script: str) -> str:
-    result = await orch.arun(env, command=script)
-    assert result.ok, result.describe_failure()
-    return result.stdout
 
 
 @pytest.mark.parametrize("env", ["deep", "box", "two"])
@@ -81,11 +49,8 @@ async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path
     folder = f"/tmp/orch-stop-{env}-{os.getpid()}"
     await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
     for at in (size // 4, size // 3, size // 2):  # the defect came and went: try a few times
-        stop = StopAt(at)
-        stop.task = asyncio.ensure_future(orch.aput(env, str(src), f"{folder}/up",
-                                                    progress=stop))
-        with pytest.raises(asyncio.CancelledError):
-            await stop.task
+        stop = await cancelled_at(at, lambda p: orch.aput(env, str(src), f"{folder}/up",
+                                                          progress=p))
         assert stop.fired is not None
         took = time.monotonic() - stop.fired
         assert took < BOUND, f"the stop took {took:.0f} s"
@@ -98,11 +63,8 @@ async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path
     folder = f"/tmp/orch-stopg-{env}-{os.getpid()}"
     await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
                             f"head -c {size} /dev/zero > {folder}/big")
-    stop = StopAt(size // 3)
-    stop.task = asyncio.ensure_future(orch.aget(env, f"{folder}/big", str(tmp_path / "big"),
-                                                progress=stop))
-    with pytest.raises(asyncio.CancelledError):
-        await stop.task
+    stop = await cancelled_at(size // 3, lambda p: orch.aget(env, f"{folder}/big",
+                                                             str(tmp_path / "big"), progress=p))
     assert stop.fired is not None and time.monotonic() - stop.fired < BOUND
     assert list(tmp_path.iterdir()) == []
     await remote(orch, env, f"rm -rf {folder}")
