@@ -143,3 +143,61 @@ async def test_forward_unix_through_two_hops(ssh_lab, tmp_path) -> None:  # type
     finally:
         await context.aclose()
     assert not os.path.exists(local)
+
+
+class AbortOnEof(asyncio.Protocol):
+    """Sends a lot at once, aborts at the peer's EOF (as the docker exec stream does), and
+    notes when it lost the connection."""
+
+    def __init__(self) -> None:
+        self.eof = asyncio.get_running_loop().create_future()
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"x" * (64 << 20))  # more than the far end will ever read
+
+    def eof_received(self) -> bool:
+        self.eof.set_result(None)
+        self.transport.abort()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+async def test_a_direct_unix_channel_aborted_at_eof_ends_at_once(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A peer that ends its side and never reads again (an exec that died with input queued)
+    must not hold the connection open: abort ends it here at once, whatever sshd still holds."""
+    context = LaunchContext()
+    remote = str(tmp_path / "mute.sock")
+    server = (
+        "import socket, sys, time\n"
+        "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n"
+        "c, _ = s.accept(); c.sendall(b'bye'); c.shutdown(socket.SHUT_WR); time.sleep(600)\n"
+    )
+    try:
+        hop = chain(ssh_lab, "loop", context)
+        handle = await hop.launch(Command((sys.executable, "-c", server, remote)))
+        events = handle.events().__aiter__()
+        assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
+        protocol = AbortOnEof()
+        await hop.connect_unix(remote, protocol)
+        await asyncio.wait_for(protocol.eof, 10)
+        assert await asyncio.wait_for(protocol.lost, 5) is None
+        assert await run(hop, "echo still usable") == b"still usable\n"  # the pooled connection
+        await handle.stop((0.5, 0.5))
+    finally:
+        await context.aclose()
+
+
+async def test_a_missing_unix_socket_is_an_oserror_naming_it(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    context = LaunchContext()
+    try:
+        hop = chain(ssh_lab, "loop", context)
+        with pytest.raises(OSError, match="no-such.sock"):
+            await hop.connect_unix(str(tmp_path / "no-such.sock"), asyncio.Protocol())
+    finally:
+        await context.aclose()

@@ -9,17 +9,24 @@ per packet on this side.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import asyncssh
 
 
 class ChannelTransport(asyncio.Transport):
-    """The asyncio `Transport` face of one SSH channel."""
+    """The asyncio `Transport` face of one SSH channel.
 
-    def __init__(self, chan: asyncssh.SSHUNIXChannel[bytes]) -> None:
+    `abort()` ends the connection at once on this side, as a socket's abort does: the channel's
+    own close waits for the far sshd, which first drains what it still holds for the socket
+    (input nobody reads any more once the peer has ended: minutes, or never).
+    """
+
+    def __init__(self, chan: asyncssh.SSHUNIXChannel[bytes], aborted: Callable[[], None]) -> None:
         super().__init__()
         self._chan = chan
+        self._aborted = aborted
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._chan.write(bytes(data))
@@ -38,6 +45,7 @@ class ChannelTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self._chan.abort()
+        self._aborted()
 
     def pause_reading(self) -> None:
         self._chan.pause_reading()
@@ -65,11 +73,21 @@ class ProtocolSession(asyncssh.SSHUNIXSession[bytes]):
     def __init__(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._pending: list[bytes] = []
+        self._lost = False
 
     def connection_made(self, chan: asyncssh.SSHUNIXChannel[bytes]) -> None:
-        self._protocol.connection_made(ChannelTransport(chan))
+        self._protocol.connection_made(ChannelTransport(chan, self._abort))
+
+    def _abort(self) -> None:
+        """The protocol aborted: what is pending is dropped and it loses the connection now."""
+        if not self._lost:
+            self._lost = True
+            self._pending = []
+            asyncio.get_running_loop().call_soon(self._protocol.connection_lost, None)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if self._lost:
+            return
         if not self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
         self._pending.append(data)
@@ -83,20 +101,26 @@ class ProtocolSession(asyncssh.SSHUNIXSession[bytes]):
             protocol.data_received(b"".join(pending))
 
     def eof_received(self) -> bool:
+        if self._lost:
+            return False
         self._flush()
         if isinstance(protocol := self._protocol, (asyncio.Protocol, asyncio.BufferedProtocol)):
             return bool(protocol.eof_received())
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._flush()
-        self._protocol.connection_lost(exc)
+        if not self._lost:
+            self._flush()
+            self._lost = True
+            self._protocol.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._protocol.pause_writing()
+        if not self._lost:
+            self._protocol.pause_writing()
 
     def resume_writing(self) -> None:
-        self._protocol.resume_writing()
+        if not self._lost:
+            self._protocol.resume_writing()
 
 
 def _feed_buffered(protocol: asyncio.BufferedProtocol, pieces: list[bytes]) -> None:
