@@ -20,8 +20,10 @@ N = 30
 CHANGED = f"127.0.1.{N}"  # presents a host key the fleet's known_hosts does not hold
 
 
-def _config(fleet: SSHFleet, key: Path, known_hosts: Path | None) -> str:
-    options = f"port: {fleet.port}, user: {USER}, identity_file: {key}, connect_timeout: 5"
+def _config(fleet: SSHFleet, key: Path | None, known_hosts: Path | None) -> str:
+    options = f"port: {fleet.port}, user: {USER}, connect_timeout: 5"
+    if key is not None:
+        options += f", identity_file: {key}"
     if known_hosts is not None:
         options += f", known_hosts: {known_hosts}"
     return (f"environments:\n  web:\n    layers:\n"
@@ -38,6 +40,16 @@ def _without(path: Path, address: str) -> None:
     kept = [ln for ln in path.read_text().splitlines(keepends=True)
             if not ln.startswith(f"[{address}]:")]
     path.write_text("".join(kept))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty home directory (~/.ssh exists), with no ssh-agent to fall back on."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
 
 
 @pytest.fixture
@@ -94,11 +106,8 @@ def test_a_replaced_identity_file_is_read_again(ssh_fleet: SSHFleet, files,
 
 
 def test_default_known_hosts_and_ssh_config_still_honoured(
-        ssh_fleet: SSHFleet, files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssh_fleet: SSHFleet, files, home: Path, tmp_path: Path) -> None:
     key, _ = files
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
     default = home / ".ssh" / "known_hosts"
     default.write_text(_line(ssh_fleet, "127.0.1.1") + _line(ssh_fleet, "127.0.1.2")
                        + _line(ssh_fleet, "127.0.1.4"))
@@ -111,3 +120,24 @@ def test_default_known_hosts_and_ssh_config_still_honoured(
         (home / ".ssh" / "config").write_text(f"Host *\n  UserKnownHostsFile {other}\n")
         res = orch.run("web", "who", limit="127.0.1.[34]")
         assert list(res.succeeded) == ["127.0.1.3"] and list(res.failed) == ["127.0.1.4"]
+
+
+def test_default_keys_are_read_again_and_ssh_config_still_honoured(
+        ssh_fleet: SSHFleet, files, home: Path, tmp_path: Path) -> None:
+    key, known = files
+    default = home / ".ssh" / "id_ed25519"
+    with Orchestrator(load_config_text(_config(ssh_fleet, None, known))) as orch:
+        res = orch.run("web", "who", limit="127.0.1.1")  # no key at all yet
+        assert not res.ok and "authentication failed" in res.causes["127.0.1.1"]
+        for suffix in ("", ".pub"):
+            shutil.copy(f"{ssh_fleet.key}{suffix}", f"{default}{suffix}")
+        assert orch.run("web", "who", limit="127.0.1.2").ok, "a new default key is read"
+        for suffix in ("", ".pub"):
+            (home / ".ssh" / f"id_ed25519{suffix}").unlink()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(default)],
+                       check=True)
+        res = orch.run("web", "who", limit="127.0.1.3")
+        assert not res.ok and "authentication failed" in res.causes["127.0.1.3"]
+        (home / ".ssh" / "config").write_text(f"Host 127.0.1.4\n  IdentityFile {key}\n")
+        res = orch.run("web", "who", limit="127.0.1.[45]")  # the config's key for 4 only
+        assert list(res.succeeded) == ["127.0.1.4"] and list(res.failed) == ["127.0.1.5"]

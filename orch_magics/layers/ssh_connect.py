@@ -113,12 +113,12 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[
         kw["port"] = cfg.port
     if cfg.user is not None:
         kw["username"] = cfg.user
-    if cfg.identity_file is not None:
-        key_path = os.path.expanduser(cfg.identity_file)
-        if not os.path.isfile(key_path):  # else asyncssh's ENOENT reads as "cannot reach"
-            raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
-                                 f"(or is not a file)")
-        kw["client_keys"] = files.client_keys(key_path)
+    key_path = None if cfg.identity_file is None else os.path.expanduser(cfg.identity_file)
+    if key_path is not None and not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
+        raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
+                             f"(or is not a file)")
+    if (keys := files.client_keys(key_path, cfg.ssh_config)) != ():
+        kw["client_keys"] = keys
     if cfg.ssh_config is not None:
         kw["config"] = [os.path.expanduser(cfg.ssh_config)]
     if cfg.insecure_accept_host_key:

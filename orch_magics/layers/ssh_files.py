@@ -1,8 +1,9 @@
 """Client keys and known_hosts files read once per LaunchContext, again only when they change.
 
-Given paths, asyncssh reads and parses these files on every connect: a fleet of N hosts whose
-known_hosts holds a line per host parsed N lines N times (N² key imports; measured 2.1 ms of
-controller CPU per target at 100 targets). `SSHFiles` keeps the parsed objects keyed by the
+Given paths (or nothing: the defaults), asyncssh reads and parses these files on every
+connect: a fleet of N hosts whose known_hosts holds a line per host parsed N lines N times (N²
+key imports: 6 ms per connect at 100 hosts), and a default ~/.ssh/id_rsa was imported (and its
+primes checked) for each connection: 50–170 ms of CPU each for a 3072-bit key. `SSHFiles` keeps the parsed objects keyed by the
 files' identity (inode, size, mtime, ctime), so an edited file (`ssh-keygen -R`, a rotated key)
 is read again on the next connect. A file that cannot be read or parsed is handed to asyncssh
 as a path, which then reports the problem exactly as it always did.
@@ -15,6 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 import asyncssh
+from asyncssh.public_key import load_default_keypairs
 
 T = TypeVar("T")
 #: What identifies one version of a file (None when it is absent), and of a set of files.
@@ -34,19 +36,35 @@ def _stamp(*paths: str) -> Stamp:
     return tuple(stamps)
 
 
-def _default_known_hosts(ssh_config: str | None) -> str | None:
-    """~/.ssh/known_hosts when asyncssh would use it: the ssh_config names no known-hosts
-    file (nor includes another config that could) and the file is readable; else None."""
-    config = os.path.expanduser(ssh_config or "~/.ssh/config")
+def _config_names(ssh_config: str | None, *words: str) -> bool:
+    """Whether the ssh_config in use mentions one of `words` (or includes another file, which
+    could): then asyncssh is left to apply it per host."""
+    path = os.path.expanduser(ssh_config or "~/.ssh/config")
     try:
-        with open(config, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read().lower()
     except OSError:
-        text = ""
-    if "knownhostsfile" in text or "include" in text:
+        return False
+    return any(word in text for word in (*words, "include"))
+
+
+def _default_known_hosts(ssh_config: str | None) -> str | None:
+    """~/.ssh/known_hosts when asyncssh would use it (the ssh_config names no known-hosts
+    file and it is readable); else None."""
+    if _config_names(ssh_config, "knownhostsfile"):
         return None
     path = os.path.expanduser("~/.ssh/known_hosts")
     return path if os.path.isfile(path) and os.access(path, os.R_OK) else None
+
+
+def _default_key_files() -> tuple[str, ...]:
+    """The files asyncssh's default keys come from (~/.ssh/id_*, their .pub and -cert.pub)."""
+    folder = os.path.expanduser("~/.ssh")
+    try:
+        names = sorted(e.name for e in os.scandir(folder) if e.name.startswith("id_"))
+    except OSError:
+        return ()
+    return tuple(os.path.join(folder, name) for name in names)
 
 
 class SSHFiles:
@@ -79,9 +97,17 @@ class SSHFiles:
                             lambda: asyncssh.read_known_hosts(full))
         return parsed if parsed is not None else full
 
-    def client_keys(self, path: str) -> object:
-        """The `client_keys` argument for asyncssh: the key pair (and the `-cert.pub`
-        certificate beside it, as asyncssh loads it) read once, else the path as a list."""
+    def client_keys(self, path: str | None, ssh_config: str | None) -> object:
+        """The `client_keys` argument for asyncssh: the key pair at `path` (None: the default
+        ~/.ssh/id_* keys) with the certificate beside it, read once; else what asyncssh reads
+        itself (the path as a list, or () for its own default)."""
+        if path is None:
+            if _config_names(ssh_config, "identityfile", "certificatefile", "identitiesonly",
+                             "pkcs11provider"):
+                return ()
+            files = _default_key_files()
+            pairs = self._load(("client_keys", files), files, load_default_keypairs)
+            return pairs if pairs else ()
         paths = (path, path + "-cert.pub", path + ".pub")
         pairs = self._load(("client_keys", path), paths, lambda: asyncssh.load_keypairs([path]))
         return pairs if pairs else [path]
