@@ -2,11 +2,12 @@
 
 Given paths (or nothing: the defaults), asyncssh reads and parses these files on every
 connect: a fleet of N hosts whose known_hosts holds a line per host parsed N lines N times (N²
-key imports: 6 ms per connect at 100 hosts), and a default ~/.ssh/id_rsa was imported (and its
-primes checked) for each connection: 50–170 ms of CPU each for a 3072-bit key. `SSHFiles` keeps the parsed objects keyed by the
-files' identity (inode, size, mtime, ctime), so an edited file (`ssh-keygen -R`, a rotated key)
-is read again on the next connect. A file that cannot be read or parsed is handed to asyncssh
-as a path, which then reports the problem exactly as it always did.
+key imports: 0.9 ms of CPU per connect at 101 lines, 7.7 ms at 1,010), and a 3072-bit
+~/.ssh/id_rsa was imported, its primes checked, for each connection (~110 ms of CPU each).
+`SSHFiles` keeps the parsed objects keyed by the files' identity (inode, size, mtime, ctime),
+so an edited file (`ssh-keygen -R`, a rotated key) is read again on the next connect. A file
+that cannot be read or parsed is handed to asyncssh as a path, which then reports the problem
+exactly as it always did.
 """
 
 from __future__ import annotations
