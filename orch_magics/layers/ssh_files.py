@@ -109,6 +109,8 @@ class SSHFiles:
             files = _default_key_files()
             pairs = self._load(("client_keys", files), files, load_default_keypairs)
             return pairs if pairs else ()
+        if _config_names(ssh_config, "certificatefile", "identitiesonly"):
+            return [path]  # per-host certificates or agent filtering: asyncssh applies them
         paths = (path, path + "-cert.pub", path + ".pub")
         pairs = self._load(("client_keys", path), paths, lambda: asyncssh.load_keypairs([path]))
         return pairs if pairs else [path]
