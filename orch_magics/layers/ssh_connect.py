@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import os
 import re
 import shlex
@@ -22,6 +23,7 @@ import asyncssh
 
 from ..errors import AuthError, ConnectError, HostKeyError, LayerError, StreamError
 from ..process.environ import PLACEHOLDER
+from .ssh_files import SSHFiles
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -31,8 +33,9 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 SESSIONS_PER_CONNECTION = 9
 
 
-def _preferred_ciphers() -> list[str]:
-    """asyncssh's default ciphers with AES-GCM first.
+@functools.cache
+def _preferred_ciphers() -> tuple[str, ...]:
+    """asyncssh's default ciphers with AES-GCM first (worked out once per process).
 
     OpenSSL's AES-GCM (AES-NI) encrypts several times faster than asyncssh's ChaCha20-Poly1305
     here, which decides throughput because one Python process encrypts every hop: measured
@@ -44,7 +47,7 @@ def _preferred_ciphers() -> list[str]:
     algs = [a.decode("ascii") for a in get_default_encryption_algs()]
     gcm = sorted((a for a in algs if a.endswith("-gcm@openssh.com")),
                  key=lambda a: not a.startswith("aes128"))
-    return gcm + [a for a in algs if a not in gcm]
+    return (*gcm, *(a for a in algs if a not in gcm))
 
 
 class ErrorFactory(Protocol):
@@ -100,8 +103,9 @@ def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (7, 9)
 
 
-def connect_options(cfg: SSHConfig, err: ErrorFactory) -> dict[str, Any]:
-    """asyncssh.connect keyword arguments for this hop (`err(cls, msg)` builds our errors)."""
+def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[str, Any]:
+    """asyncssh.connect keyword arguments for this hop (`err(cls, msg)` builds our errors;
+    key and known_hosts files come parsed from `files`, read once per LaunchContext)."""
     kw: dict[str, Any] = {"connect_timeout": cfg.connect_timeout,
                           "keepalive_interval": cfg.keepalive, "keepalive_count_max": 3,
                           "encryption_algs": _preferred_ciphers()}
@@ -109,18 +113,18 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory) -> dict[str, Any]:
         kw["port"] = cfg.port
     if cfg.user is not None:
         kw["username"] = cfg.user
-    if cfg.identity_file is not None:
-        key_path = os.path.expanduser(cfg.identity_file)
-        if not os.path.isfile(key_path):  # else asyncssh's ENOENT reads as "cannot reach"
-            raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
-                                 f"(or is not a file)")
-        kw["client_keys"] = [key_path]
+    key_path = None if cfg.identity_file is None else os.path.expanduser(cfg.identity_file)
+    if key_path is not None and not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
+        raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
+                             f"(or is not a file)")
+    if (keys := files.client_keys(key_path, cfg.ssh_config)) != ():
+        kw["client_keys"] = keys
     if cfg.ssh_config is not None:
         kw["config"] = [os.path.expanduser(cfg.ssh_config)]
     if cfg.insecure_accept_host_key:
         kw["known_hosts"] = None
-    elif cfg.known_hosts is not None:
-        kw["known_hosts"] = os.path.expanduser(cfg.known_hosts)
+    elif (known := files.known_hosts(cfg.known_hosts, cfg.ssh_config)) != ():
+        kw["known_hosts"] = known
     if cfg.password is not None:
         if PLACEHOLDER.search(cfg.password):
             raise err(LayerError, "password is still an unresolved placeholder: layer "

@@ -34,6 +34,7 @@ from .ssh_connect import (
     map_session_errors,
     where,
 )
+from .ssh_files import SSHFiles
 from .ssh_process import SSHBackend, wait_for_pid
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -49,6 +50,8 @@ CHANNEL_PACKET = 128 << 10
 CLEANUP_TIMEOUT = 5.0
 #: Longest command line sent: OpenSSH drops a connection whose packets exceed 256 KiB.
 MAX_LINE = 250_000
+#: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
+FILES_KEY = ("ssh-files",)
 
 
 class SSHLauncher(Launcher):
@@ -126,7 +129,8 @@ class SSHLauncher(Launcher):
         tunnel = await place.tunnel()
         cfg = self.config
         recorder = KeyRecorder()
-        kw = connect_options(cfg, self._err)
+        files = self.context.pools.setdefault(FILES_KEY, SSHFiles())
+        kw = connect_options(cfg, self._err, files)
         kw["client_factory"] = lambda: recorder
         if tunnel is not None:
             kw["tunnel"] = tunnel
