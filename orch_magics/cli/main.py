@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -127,6 +128,9 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What start-up imported lives as long as the process: collections need not walk it (a
+    # cold 100-target fleet run spent 55–99 ms in one full collection of it).
+    gc.freeze()
     words = list(sys.argv[1:] if argv is None else argv)
     argv, command = _split_command(words)
     if len(argv) < len(words) and not command:
