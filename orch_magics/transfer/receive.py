@@ -130,6 +130,7 @@ class Receiver:
         self.sha = hashlib.sha256()
         self._head = b""
         self._stderr = bytearray()
+        self._dropping = False
 
     @property
     def stderr(self) -> str:
@@ -139,7 +140,7 @@ class Receiver:
         if type(event) is Stderr:
             self._stderr += event.data
             del self._stderr[:-STDERR_KEEP]
-        elif type(event) is Stdout and self.error is None:
+        elif type(event) is Stdout and self.error is None and not self._dropping:
             try:
                 self._data(event.data)
             except (OSError, TransferError) as exc:
@@ -147,6 +148,10 @@ class Receiver:
 
     def close(self) -> None:
         pass
+
+    def drop(self) -> None:
+        """The copy was cancelled: bytes still in flight are dropped, not written."""
+        self._dropping = True
 
     def fail(self, message: str) -> None:
         """Stop receiving: the run is stopped and nothing is kept."""
