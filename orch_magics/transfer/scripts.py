@@ -4,10 +4,14 @@ They need only `sh`, `tee`, `tar`, `dd`, `stat`, `mktemp`, `mv` and `sha256sum` 
 busybox; `openssl dgst`, several times faster, is used instead where it exists), so the same
 stream works through ssh, docker and any layer that carries a process.
 A get prints one header line (`ORCH-TRANSFER 1 KIND MODE SIZE`), then the bytes (a file's, or a
-tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A put reads frames
-(`LEN` line, then LEN bytes, each copied by one `dd`) and a last line `0 SIZE SHA256` that the
-sender computed while reading: it writes to a temporary name beside the target, checks size and
-sha256 against that line, and renames; an interrupt or any failure removes the temporary name.
+tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A get of a file hashes it
+in a second read beside the `cat` that sends it (busybox `tee` copies 1 KiB per call; a
+concurrent change shows as a mismatch, never as a wrong copy kept). A put reads frames (`LEN`
+line, then LEN bytes, each copied by one `dd`) and a last line `0 SIZE SHA256` that the sender
+computed while reading: it writes to a temporary name beside the target (a file's frames are
+read back from it for the hash, in the background while the next frame arrives), checks size
+and sha256 against that line, and renames; an interrupt or any failure removes the temporary
+name.
 Problems are `orch-transfer: …` lines.
 """
 
@@ -35,13 +39,15 @@ else fail "no such file or directory: $p"; fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
-exec 3>&1
 if [ $k = f ]; then
-  sum=$( { tee /dev/fd/3 < "$p" || echo "orch-transfer: reading $p failed" >&2; } | $hash )
+  ( sum=$($hash < "$p") && echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
+  cat -- "$p" || echo "orch-transfer: reading $p failed" >&2
+  wait $h
 else
+  exec 3>&1
   sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
+  echo "ORCH-SHA256 ${sum%% *}" >&2
 fi
-echo "ORCH-SHA256 ${sum%% *}" >&2
 """
 
 PUT_SCRIPT = _PRELUDE + r"""
@@ -58,20 +64,28 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 t=$(mktemp -d "$dir/.$b.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
 trap 'rm -rf -- "$t"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
-frames() {
-  while read -r len z want; do
-    case $len in
-      0) echo "$z $want" > "$t/end"; return;;
-      ''|*[!0-9]*) echo "orch-transfer: a damaged stream arrived for $d" >&2; return;;
-    esac
-    dd bs=1M count="$len" iflag=fullblock,count_bytes 2>/dev/null || return
+frame() {
+  read -r len z want || return 1
+  case $len in
+    0) echo "$z $want" > "$t/end"; return 1;;
+    ''|*[!0-9]*) echo "orch-transfer: a damaged stream arrived for $d" >&2; return 1;;
+  esac
+}
+copy() { dd bs=1M count="$len" iflag=fullblock,count_bytes 2>/dev/null; }
+written() {
+  exec 6< "$t/data"; back=
+  while frame && copy >> "$t/data"; do
+    [ -z "$back" ] || wait $back
+    copy <&6 & back=$!
   done
+  [ -z "$back" ] || wait $back
 }
 if [ $k = f ]; then
-  sum=$(frames | tee -- "$t/data" | $hash)
+  : > "$t/data" || fail "cannot write in $dir"
+  sum=$(written | $hash)
 else
   mkdir -- "$t/data" || fail "cannot write in $dir"
-  sum=$( { frames | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
+  sum=$( { while frame && copy; do :; done | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
   [ -e "$t/failed" ] && fail "unpacking into $d failed"
 fi
 [ -e "$t/end" ] || fail "the data for $d ended early"
