@@ -102,7 +102,7 @@ class Copy:
         finally:
             receiver.abort()
         return self._done(self.destination, header.kind, receiver.received,
-                          receiver.sha.hexdigest(), t0, run)
+                          receiver.sha256, t0, run)
 
     async def _put(self, source: Source, progress: Progress) -> Transferred:
         t0 = time.monotonic()

@@ -1,0 +1,134 @@
+"""The end-to-end sha256 check of get / put through real chains (ssh → ssh → docker with
+busybox, one ssh hop with coreutils and openssl, this machine): bytes that change between the
+sender's read and the receiver's write are refused and nothing is kept on either side; a put
+reads its source once. Transport corruption cannot be produced by real ssh or docker (both
+frame and check their streams), so it is injected at the seam where the bytes leave or arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer import TransferError
+from orch_magics.transfer.receive import Spool
+from orch_magics.transfer.send import FRAME, Sending, Source
+from test_transfer_chain import docker_layer, leftovers, remote
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+#: Three frames, the last one short: every frame boundary is crossed.
+SIZE = 2 * FRAME + 12_345
+ENVS = ["deep", "loop", "here"]
+
+
+@pytest.fixture
+async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})))
+    yield o
+    await o.aclose()
+
+
+def flip(data: bytes) -> bytes:
+    return bytes([data[0] ^ 0x01]) + data[1:]
+
+
+def big_file(path: Path) -> Path:
+    path.write_bytes(os.urandom(SIZE))
+    return path
+
+
+async def empty_folder(orch, env: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    folder = f"/tmp/orch-{name}-{env}-{os.getpid()}"
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
+    return folder
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_put_changed_after_it_was_read_is_refused_and_nothing_kept(  # type: ignore[no-untyped-def]
+        orch, tmp_path, env, monkeypatch) -> None:
+    original: Callable[[Sending], Iterator[bytes]] = Sending.__iter__
+
+    def corrupted(self: Sending) -> Iterator[bytes]:
+        for i, item in enumerate(original(self)):
+            yield flip(item) if i == 3 else item  # the second frame's bytes, hashed intact
+
+    monkeypatch.setattr(Sending, "__iter__", corrupted)
+    folder = await empty_folder(orch, env, "corrupt-put")
+    with pytest.raises(TransferError, match="sha256 mismatch") as err:
+        await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/dst")
+    assert "nothing was kept" in str(err.value) and "\n" not in str(err.value)
+    assert (await remote(orch, env, f"ls -A {folder}")).split() == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_get_changed_on_the_way_is_refused_and_nothing_kept(  # type: ignore[no-untyped-def]
+        orch, tmp_path, env, monkeypatch) -> None:
+    folder = await empty_folder(orch, env, "corrupt-get")
+    await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/src")
+    original = Spool.put
+    seen: list[int] = []
+
+    def corrupted(self: Spool, data: bytes) -> None:
+        seen.append(len(data))
+        original(self, flip(data) if len(seen) == 2 else data)
+
+    monkeypatch.setattr(Spool, "put", corrupted)
+    with pytest.raises(TransferError, match="sha256 mismatch"):
+        await orch.aget(env, f"{folder}/src", str(tmp_path / "back"))
+    assert not (tmp_path / "back").exists() and leftovers(tmp_path) == []
+
+
+class FailingRead:
+    """A file whose second read fails, as a disk error would."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.reads = 0
+
+    def read(self, n: int) -> bytes:
+        self.reads += 1
+        if self.reads == 2:
+            raise OSError(5, "Input/output error")
+        return self.stream.read(n)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+@pytest.mark.parametrize("env", ["deep", "loop"])
+async def test_put_whose_source_fails_part_way_keeps_nothing(  # type: ignore[no-untyped-def]
+        orch, tmp_path, env, monkeypatch) -> None:
+    original = Source.open
+    monkeypatch.setattr(Source, "open", lambda self: FailingRead(original(self)))
+    folder = await empty_folder(orch, env, "fail-put")
+    with pytest.raises(TransferError, match="reading .*src failed.*Input/output error") as err:
+        await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/dst")
+    assert "nothing was kept" in str(err.value)
+    assert (await remote(orch, env, f"ls -A {folder}")).split() == []
+
+
+async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: ignore[no-untyped-def]
+        orch, tmp_path, monkeypatch) -> None:
+    original = Source.open
+    opened: list[str] = []
+
+    def counted(self: Source) -> BinaryIO:
+        opened.append(self.path)
+        return original(self)
+
+    monkeypatch.setattr(Source, "open", counted)
+    src = big_file(tmp_path / "src")
+    folder = await empty_folder(orch, "loop", "once")
+    sent = await orch.aput("loop", str(src), f"{folder}/dst")
+    assert opened == [str(src)]
+    assert sent.bytes == SIZE and sent.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert sent.sha256 in await remote(orch, "loop", f"sha256sum {folder}/dst")
