@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -19,7 +19,7 @@ from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
 from orch_magics.transfer.receive import Spool
-from orch_magics.transfer.send import FRAME, Sending, Source
+from orch_magics.transfer.send import FRAME, Readable, Sending, Source
 from test_transfer_chain import docker_layer, leftovers, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -90,7 +90,7 @@ async def test_get_changed_on_the_way_is_refused_and_nothing_kept(  # type: igno
 class FailingRead:
     """A file whose second read fails, as a disk error would."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self.stream = stream
         self.reads = 0
 
@@ -116,12 +116,37 @@ async def test_put_whose_source_fails_part_way_keeps_nothing(  # type: ignore[no
     assert (await remote(orch, env, f"ls -A {folder}")).split() == []
 
 
+@pytest.mark.parametrize("env", ["deep", "loop"])
+async def test_put_of_a_directory_whose_walk_fails_keeps_nothing(  # type: ignore[no-untyped-def]
+        orch, tmp_path, env, monkeypatch, capfd) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(5):
+        (tree / f"f{i}").write_bytes(os.urandom(100_000))
+    added: list[str] = []
+    original = tarfile.TarFile.addfile
+
+    def unreadable(self: tarfile.TarFile, info: tarfile.TarInfo, fileobj: object = None) -> None:
+        added.append(info.name)
+        if len(added) == 4:  # root cannot be refused a read: the fault is injected
+            raise PermissionError(13, "Permission denied", info.name)
+        original(self, info, fileobj)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", unreadable)
+    folder = await empty_folder(orch, env, "walk-put")
+    with pytest.raises(TransferError, match="reading .*tree failed.*Permission denied") as err:
+        await orch.aput(env, str(tree), f"{folder}/copy")
+    assert "nothing was kept" in str(err.value) and "\n" not in str(err.value)
+    assert (await remote(orch, env, f"ls -A {folder}")).split() == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
 async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: ignore[no-untyped-def]
         orch, tmp_path, monkeypatch) -> None:
     original = Source.open
     opened: list[str] = []
 
-    def counted(self: Source) -> BinaryIO:
+    def counted(self: Source) -> Readable:
         opened.append(self.path)
         return original(self)
 

@@ -15,7 +15,7 @@ import stat
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Literal
+from typing import Literal, Protocol
 
 from .model import Progress, TransferError
 from .scripts import end_line, frame_header
@@ -39,23 +39,45 @@ class _Pipe:
         return len(data)
 
 
-def _tar_into(root: str, fd: int) -> None:
-    """Write `root` as a tar stream (members `.`, `./a`, …) into fd, then close it."""
-    try:
-        with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
-                          format=tarfile.GNU_FORMAT) as tar:
-            tar.add(root, arcname=".", recursive=True)
-    except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
-        pass
-    finally:
-        os.close(fd)
+class Readable(Protocol):
+    """What a put reads its bytes from: a file, or a directory's tar stream."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
-def _tar_stream(root: str) -> BinaryIO:
-    """A readable stream of `root` as tar, produced by a thread."""
-    read, write = os.pipe()
-    threading.Thread(target=_tar_into, args=(root, write), daemon=True, name="orch-tar").start()
-    return os.fdopen(read, "rb")
+class TarStream:
+    """A directory as a tar stream (members `.`, `./a`, …), written into a pipe by a thread.
+    A read at the end raises the thread's error, so a failed walk is never a short archive."""
+
+    def __init__(self, root: str) -> None:
+        read, write = os.pipe()
+        self.file = os.fdopen(read, "rb")
+        self.error: OSError | None = None
+        threading.Thread(target=self._write, args=(root, write), daemon=True,
+                         name="orch-tar").start()
+
+    def _write(self, root: str, fd: int) -> None:
+        try:
+            with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
+                              format=tarfile.GNU_FORMAT) as tar:
+                tar.add(root, arcname=".", recursive=True)
+        except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
+            pass
+        except (OSError, tarfile.TarError) as exc:  # set before the pipe closes: read sees it
+            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
+        finally:
+            os.close(fd)
+
+    def read(self, size: int, /) -> bytes:
+        data = self.file.read(size)
+        if not data and self.error is not None:
+            raise self.error
+        return data
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Source:
@@ -77,10 +99,10 @@ class Source:
         #: A file's size when checked (progress total); None for a directory's tar stream.
         self.size: int | None = info.st_size if self.kind == "file" else None
 
-    def open(self) -> BinaryIO:
+    def open(self) -> Readable:
         """A new stream of the bytes to send (the file, or the tar stream of the directory)."""
         try:
-            return _tar_stream(self.path) if self.kind == "directory" else open(self.path, "rb")
+            return TarStream(self.path) if self.kind == "directory" else open(self.path, "rb")
         except OSError as exc:
             raise TransferError(f"cannot read {self.path}: {exc.strerror}") from None
 
