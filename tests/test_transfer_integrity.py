@@ -1,7 +1,8 @@
 """The end-to-end sha256 check of get / put through real chains (ssh → ssh → docker with
 busybox, one ssh hop with coreutils and openssl, this machine): bytes that change between the
 sender's read and the receiver's write are refused and nothing is kept on either side; a put
-reads its source once. Transport corruption cannot be produced by real ssh or docker (both
+reads its source once; the framed stream of a put also passes a sudo layer that reads its
+password from the same stdin. Transport corruption cannot be produced by real ssh or docker (both
 frame and check their streams), so it is injected at the seam where the bytes leave or arrive.
 """
 
@@ -20,6 +21,8 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
 from orch_magics.transfer.receive import Spool
 from orch_magics.transfer.send import FRAME, Readable, Sending, Source
+from test_sudo_layer import chain as sudo_chain
+from test_sudo_layer import config_text as sudo_config
 from test_transfer_chain import docker_layer, leftovers, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -157,3 +160,25 @@ async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: igno
     assert opened == [str(src)]
     assert sent.bytes == SIZE and sent.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     assert sent.sha256 in await remote(orch, "loop", f"sha256sum {folder}/dst")
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+async def test_put_and_get_through_sudo_as_another_user(  # type: ignore[no-untyped-def]
+        sudo_lab, ssh_lab, tmp_path, monkeypatch, where) -> None:
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)  # the password goes first
+    layers = sudo_chain(sudo_lab, ssh_lab if where == "ssh" else None,
+                        sudo_lab.layer(sudo_lab.target, password=True))
+    o = Orchestrator(load_config_text(sudo_config({"it": layers})))
+    try:
+        folder = f"/tmp/orch-sudo-{where}-{os.getpid()}"
+        await remote(o, "it", f"rm -rf {folder}; mkdir -p {folder}")
+        src = big_file(tmp_path / "src")
+        sent = await o.aput("it", str(src), f"{folder}/dst")
+        seen = await remote(o, "it", f"stat -c %U {folder}/dst; sha256sum {folder}/dst")
+        assert seen.split()[:2] == [sudo_lab.target, sent.sha256]
+        got = await o.aget("it", f"{folder}/dst", str(tmp_path / "back"))
+        assert got.sha256 == sent.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+        assert (tmp_path / "back").read_bytes() == src.read_bytes()
+        await remote(o, "it", f"rm -rf {folder}")
+    finally:
+        await o.aclose()
