@@ -144,6 +144,19 @@ async def test_put_of_a_directory_whose_walk_fails_keeps_nothing(  # type: ignor
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("size", [0, 1, FRAME])
+async def test_sizes_at_frame_edges_round_trip(orch, tmp_path, env, size) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(size))
+    folder = await empty_folder(orch, env, f"edge{size}")
+    sent = await orch.aput(env, str(src), f"{folder}/dst")
+    got = await orch.aget(env, f"{folder}/dst", str(tmp_path / "back"))
+    assert sent.bytes == got.bytes == size
+    assert (tmp_path / "back").read_bytes() == src.read_bytes()
+    assert (await remote(orch, env, f"ls -A {folder}")).split() == ["dst"]
+
+
 async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: ignore[no-untyped-def]
         orch, tmp_path, monkeypatch) -> None:
     original = Source.open
