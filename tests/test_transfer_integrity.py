@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -49,15 +50,18 @@ def big_file(path: Path) -> Path:
     return path
 
 
-async def empty_folder(orch, env: str, name: str) -> str:  # type: ignore[no-untyped-def]
-    folder = f"/tmp/orch-{name}-{env}-{os.getpid()}"
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
-    return folder
+@pytest.fixture
+async def folder(orch, env) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """An empty folder at the far end of `env`, removed afterwards (the lab shares this disk)."""
+    path = f"/tmp/orch-integrity-{env}-{uuid.uuid4().hex[:12]}"
+    await remote(orch, env, f"mkdir -p {path}")
+    yield path
+    await remote(orch, env, f"rm -rf {path}")
 
 
 @pytest.mark.parametrize("env", ENVS)
 async def test_put_changed_after_it_was_read_is_refused_and_nothing_kept(  # type: ignore[no-untyped-def]
-        orch, tmp_path, env, monkeypatch) -> None:
+        orch, tmp_path, env, folder, monkeypatch) -> None:
     original: Callable[[Sending], Iterator[bytes]] = Sending.__iter__
 
     def corrupted(self: Sending) -> Iterator[bytes]:
@@ -65,7 +69,6 @@ async def test_put_changed_after_it_was_read_is_refused_and_nothing_kept(  # typ
             yield flip(item) if i == 3 else item  # the second frame's bytes, hashed intact
 
     monkeypatch.setattr(Sending, "__iter__", corrupted)
-    folder = await empty_folder(orch, env, "corrupt-put")
     with pytest.raises(TransferError, match="sha256 mismatch") as err:
         await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/dst")
     assert "nothing was kept" in str(err.value) and "\n" not in str(err.value)
@@ -74,8 +77,7 @@ async def test_put_changed_after_it_was_read_is_refused_and_nothing_kept(  # typ
 
 @pytest.mark.parametrize("env", ENVS)
 async def test_get_changed_on_the_way_is_refused_and_nothing_kept(  # type: ignore[no-untyped-def]
-        orch, tmp_path, env, monkeypatch) -> None:
-    folder = await empty_folder(orch, env, "corrupt-get")
+        orch, tmp_path, env, folder, monkeypatch) -> None:
     await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/src")
     original = Spool.put
     seen: list[int] = []
@@ -109,10 +111,9 @@ class FailingRead:
 
 @pytest.mark.parametrize("env", ["deep", "loop"])
 async def test_put_whose_source_fails_part_way_keeps_nothing(  # type: ignore[no-untyped-def]
-        orch, tmp_path, env, monkeypatch) -> None:
+        orch, tmp_path, env, folder, monkeypatch) -> None:
     original = Source.open
     monkeypatch.setattr(Source, "open", lambda self: FailingRead(original(self)))
-    folder = await empty_folder(orch, env, "fail-put")
     with pytest.raises(TransferError, match="reading .*src failed.*Input/output error") as err:
         await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/dst")
     assert "nothing was kept" in str(err.value)
@@ -121,7 +122,7 @@ async def test_put_whose_source_fails_part_way_keeps_nothing(  # type: ignore[no
 
 @pytest.mark.parametrize("env", ["deep", "loop"])
 async def test_put_of_a_directory_whose_walk_fails_keeps_nothing(  # type: ignore[no-untyped-def]
-        orch, tmp_path, env, monkeypatch, capfd) -> None:
+        orch, tmp_path, env, folder, monkeypatch, capfd) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     for i in range(5):
@@ -136,7 +137,6 @@ async def test_put_of_a_directory_whose_walk_fails_keeps_nothing(  # type: ignor
         original(self, info, fileobj)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", unreadable)
-    folder = await empty_folder(orch, env, "walk-put")
     with pytest.raises(TransferError, match="reading .*tree failed.*Permission denied") as err:
         await orch.aput(env, str(tree), f"{folder}/copy")
     assert "nothing was kept" in str(err.value) and "\n" not in str(err.value)
@@ -146,10 +146,9 @@ async def test_put_of_a_directory_whose_walk_fails_keeps_nothing(  # type: ignor
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("size", [0, 1, FRAME])
-async def test_sizes_at_frame_edges_round_trip(orch, tmp_path, env, size) -> None:  # type: ignore[no-untyped-def]
+async def test_sizes_at_frame_edges_round_trip(orch, tmp_path, env, folder, size) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / "src"
     src.write_bytes(os.urandom(size))
-    folder = await empty_folder(orch, env, f"edge{size}")
     sent = await orch.aput(env, str(src), f"{folder}/dst")
     got = await orch.aget(env, f"{folder}/dst", str(tmp_path / "back"))
     assert sent.bytes == got.bytes == size
@@ -157,8 +156,9 @@ async def test_sizes_at_frame_edges_round_trip(orch, tmp_path, env, size) -> Non
     assert (await remote(orch, env, f"ls -A {folder}")).split() == ["dst"]
 
 
+@pytest.mark.parametrize("env", ["loop"])
 async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: ignore[no-untyped-def]
-        orch, tmp_path, monkeypatch) -> None:
+        orch, tmp_path, env, folder, monkeypatch) -> None:
     original = Source.open
     opened: list[str] = []
 
@@ -168,7 +168,6 @@ async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: igno
 
     monkeypatch.setattr(Source, "open", counted)
     src = big_file(tmp_path / "src")
-    folder = await empty_folder(orch, "loop", "once")
     sent = await orch.aput("loop", str(src), f"{folder}/dst")
     assert opened == [str(src)]
     assert sent.bytes == SIZE and sent.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
@@ -182,9 +181,9 @@ async def test_put_and_get_through_sudo_as_another_user(  # type: ignore[no-unty
     layers = sudo_chain(sudo_lab, ssh_lab if where == "ssh" else None,
                         sudo_lab.layer(sudo_lab.target, password=True))
     o = Orchestrator(load_config_text(sudo_config({"it": layers})))
+    folder = f"/tmp/orch-integrity-sudo-{uuid.uuid4().hex[:12]}"
     try:
-        folder = f"/tmp/orch-sudo-{where}-{os.getpid()}"
-        await remote(o, "it", f"rm -rf {folder}; mkdir -p {folder}")
+        await remote(o, "it", f"mkdir -p {folder}")
         src = big_file(tmp_path / "src")
         sent = await o.aput("it", str(src), f"{folder}/dst")
         seen = await remote(o, "it", f"stat -c %U {folder}/dst; sha256sum {folder}/dst")
@@ -192,6 +191,6 @@ async def test_put_and_get_through_sudo_as_another_user(  # type: ignore[no-unty
         got = await o.aget("it", f"{folder}/dst", str(tmp_path / "back"))
         assert got.sha256 == sent.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
         assert (tmp_path / "back").read_bytes() == src.read_bytes()
-        await remote(o, "it", f"rm -rf {folder}")
     finally:
+        await remote(o, "it", f"rm -rf {folder}")
         await o.aclose()
