@@ -120,20 +120,22 @@ def bench_chain(orch: Orchestrator, tools: Tools, env: str, chain: str, src: Pat
                 work: Path, size: int) -> list[str]:
     rows = []
     orch.run(env, command=f"rm -rf {REMOTE}; mkdir -p {REMOTE}")
-    mine = timed(lambda: orch.put(env, str(src), f"{REMOTE}/orch"))
-    for tool, line in tools.put_lines(chain, src).items():
-        rows.append(row(chain, "put", size, mine, tool, timed(functools.partial(sh, line))))
-    sizes = orch.run(env, command=f"wc -c < {REMOTE}/orch").stdout.split()
-    assert sizes == [str(size)], sizes
-    for tool, line in tools.get_lines(chain, "orch", work / "orch").items():
-        back = work / "orch"
-        mine = timed(lambda: orch.get(env, f"{REMOTE}/orch", str(work / "mine")))
-        theirs = timed(functools.partial(sh, line))
-        assert os.path.getsize(work / "mine") == os.path.getsize(back) == size
-        os.unlink(work / "mine")
-        os.unlink(back)
-        rows.append(row(chain, "get", size, mine, tool, theirs))
-    orch.run(env, command=f"rm -rf {REMOTE}")
+    try:
+        mine = timed(lambda: orch.put(env, str(src), f"{REMOTE}/orch"))
+        for tool, line in tools.put_lines(chain, src).items():
+            rows.append(row(chain, "put", size, mine, tool, timed(functools.partial(sh, line))))
+        sizes = orch.run(env, command=f"wc -c < {REMOTE}/orch").stdout.split()
+        assert sizes == [str(size)], sizes
+        for tool, line in tools.get_lines(chain, "orch", work / "orch").items():
+            back = work / "orch"
+            mine = timed(lambda: orch.get(env, f"{REMOTE}/orch", str(work / "mine")))
+            theirs = timed(functools.partial(sh, line))
+            assert os.path.getsize(work / "mine") == os.path.getsize(back) == size
+            os.unlink(work / "mine")
+            os.unlink(back)
+            rows.append(row(chain, "get", size, mine, tool, theirs))
+    finally:  # the far ends share this machine's disk: leave nothing there
+        orch.run(env, command=f"rm -rf {REMOTE}")
     return rows
 
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
 
 from .._loop import BackgroundLoop
@@ -25,7 +25,7 @@ from ..result import RunResult
 from .model import NoProgress, Progress, TransferError, Transferred
 from .receive import Receiver
 from .scripts import done_path, problems, remote_sha256
-from .send import Counting, Source
+from .send import Sending, Source
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -91,7 +91,7 @@ class Copy:
         run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop
         try:
-            result = await _wait(run)
+            result = await _wait(run, on_cancel=receiver.drop)
             header = receiver.header
             if receiver.error is not None or not result.ok or header is None:
                 raise self._failed(result, receiver.stderr, receiver.error)
@@ -102,13 +102,13 @@ class Copy:
         finally:
             receiver.abort()
         return self._done(self.destination, header.kind, receiver.received,
-                          receiver.sha.hexdigest(), t0, run)
+                          receiver.sha256, t0, run)
 
     async def _put(self, source: Source, progress: Progress) -> Transferred:
         t0 = time.monotonic()
         stopping = False
-        stream = Counting(source.open(), progress, lambda: stopping)
         progress.start(self.label, source.size)
+        stream = Sending(source, progress, lambda: stopping)
         try:
             run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
                                   self.ticket, self.target)
@@ -118,10 +118,10 @@ class Copy:
                 stopping = True
         finally:
             stream.close()
-        if not result.ok:
-            raise self._failed(result, result.stderr, None)
+        if not result.ok or stream.error is not None:
+            raise self._failed(result, result.stderr, stream.error)
         where = done_path(result.stdout) or self.destination
-        return self._done(where, source.kind, source.size, source.sha256, t0, run)
+        return self._done(where, source.kind, stream.size, stream.sha256, t0, run)
 
     def _failed(self, result: RunResult, stderr: str, error: str | None) -> TransferError:
         """One line: what went wrong, said by us, the remote script or the run."""
@@ -137,13 +137,14 @@ class Copy:
         return TransferError(f"{self.direction} {self.label} failed: {why}; nothing was kept")
 
 
-async def _wait(run: Run) -> RunResult:
-    """The run's result; cancelled from outside, the run is stopped and waited for, through
-    any further cancellations (the stop ladder bounds the wait), so the far side has removed
-    its temporary name before the cancellation goes on."""
+async def _wait(run: Run, on_cancel: Callable[[], None] = lambda: None) -> RunResult:
+    """The run's result; cancelled from outside, `on_cancel` is called and the run is stopped
+    and waited for, through any further cancellations (the stop ladder bounds the wait), so
+    the far side has removed its temporary name before the cancellation goes on."""
     try:
         return await run.wait()
     except asyncio.CancelledError:
+        on_cancel()
         run.stop()
         while not run.task.done():
             with contextlib.suppress(asyncio.CancelledError):

@@ -116,7 +116,9 @@ class FleetCopy:
         """Copy on every target (at most `parallel` at once); cancelling stops them all."""
         progress = progress or NoProgress()
         targets, failed = await self._targets()
-        size = self.put_source.size * len(targets) if self.put_source is not None else None
+        size = None
+        if self.put_source is not None and self.put_source.size is not None:
+            size = self.put_source.size * len(targets)
         progress.start(f"{self.plan.environment.name}: {len(targets)} targets", size)
         total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
         ok = False

@@ -23,10 +23,9 @@ Copied = Union[Transferred, FleetCopied]
 
 
 def measure(local: str) -> Source:
-    """Read LOCAL once for its size and sha256 (blocking: call it off the event loop)."""
-    source = Source(local)
-    source.measure()
-    return source
+    """Check LOCAL (a readable file or directory) and note its kind, mode and size; the
+    bytes are read (and hashed) only while they are sent."""
+    return Source(local)
 
 
 def _fleet_folder(local: str | None) -> str:
@@ -64,12 +63,12 @@ def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = N
 def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
                 yes: str | Collection[str] = (), front_end: str = "api",
                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
-    """Plan and admit `put ENV LOCAL REMOTE` of a measured source (on a fleet: to every
+    """Plan and admit `put ENV LOCAL REMOTE` of a checked source (on a fleet: to every
     target)."""
     if not remote:
         raise TransferError("give the remote path to copy to")
     name = os.path.basename(os.path.abspath(source.path))
-    command = put_command(remote, name, source.kind, source.mode, source.size, source.sha256)
+    command = put_command(remote, name, source.kind, source.mode)
     plan = runs.plan(environment, command=list(command.argv))
     if not plan.environment.is_fleet:
         _single(limit)

@@ -2,7 +2,8 @@
 
 The first line is the header (scripts.py); then a file's bytes go to a temporary file beside
 the destination, or a directory's tar stream is unpacked (in a thread) into a temporary
-directory beside it. `commit` checks size and sha256 and renames; `abort` leaves nothing.
+directory beside it. A thread writes and hashes what arrives, so the event loop only hands
+chunks over. `commit` checks size and sha256 and renames; `abort` leaves nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
@@ -23,6 +25,8 @@ from .scripts import HEADER_MAX, Header, parse_header
 
 #: How much of the remote side's stderr is kept for error messages.
 STDERR_KEEP = 64 << 10
+#: Chunks received but not yet written (the event loop waits beyond that: memory is bounded).
+SPOOL_CHUNKS = 32
 
 
 class Target(Protocol):
@@ -116,6 +120,36 @@ class TreeTarget:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
+class Spool:
+    """A thread that writes chunks into a Target and hashes them, in arrival order."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.sha = hashlib.sha256()
+        self.error: str | None = None
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(SPOOL_CHUNKS)
+        self._thread = threading.Thread(target=self._write, daemon=True, name="orch-get-write")
+        self._thread.start()
+
+    def _write(self) -> None:
+        while (data := self._chunks.get()) is not None:
+            if self.error is None:
+                try:
+                    self.target.write(data)
+                    self.sha.update(data)
+                except (OSError, TransferError) as exc:
+                    self.error = str(exc)
+
+    def put(self, data: bytes) -> None:
+        self._chunks.put(data)
+
+    def finish(self) -> None:
+        """Wait until every chunk is written (idempotent)."""
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+
 class Receiver:
     """The sink of a get: header, then bytes into a Target, hashed and counted as they come."""
 
@@ -127,9 +161,10 @@ class Receiver:
         self.target: Target | None = None
         self.error: str | None = None
         self.received = 0
-        self.sha = hashlib.sha256()
+        self.spool: Spool | None = None
         self._head = b""
         self._stderr = bytearray()
+        self._dropping = False
 
     @property
     def stderr(self) -> str:
@@ -139,7 +174,7 @@ class Receiver:
         if type(event) is Stderr:
             self._stderr += event.data
             del self._stderr[:-STDERR_KEEP]
-        elif type(event) is Stdout and self.error is None:
+        elif type(event) is Stdout and self.error is None and not self._dropping:
             try:
                 self._data(event.data)
             except (OSError, TransferError) as exc:
@@ -147,6 +182,17 @@ class Receiver:
 
     def close(self) -> None:
         pass
+
+    def drop(self) -> None:
+        """The copy was cancelled: bytes still in flight are dropped, not written."""
+        self._dropping = True
+        if self.spool is not None:
+            self.spool.error = self.spool.error or "cancelled"
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of what was written (complete once committed)."""
+        return self.spool.sha.hexdigest() if self.spool is not None else hashlib.sha256().hexdigest()
 
     def fail(self, message: str) -> None:
         """Stop receiving: the run is stopped and nothing is kept."""
@@ -162,9 +208,10 @@ class Receiver:
                     self._bad_header()
                 return
             self._start(line + sep)
-        if data and self.target is not None:
-            self.target.write(data)
-            self.sha.update(data)
+        if data and self.spool is not None:
+            if self.spool.error is not None:
+                raise TransferError(self.spool.error)
+            self.spool.put(data)
             self.received += len(data)
             self.progress.update(self.received)
 
@@ -175,6 +222,7 @@ class Receiver:
             return
         self.header = header
         self.target = FileTarget(self.dest) if header.kind == "file" else TreeTarget(self.dest)
+        self.spool = Spool(self.target)
         self.progress.start(self.dest, header.size if header.kind == "file" else None)
 
     def _bad_header(self) -> None:
@@ -184,17 +232,22 @@ class Receiver:
 
     def commit(self, remote_sha: str | None) -> None:
         """Keep what was received if it is whole and its sha256 matches the sender's."""
-        assert self.header is not None and self.target is not None
+        assert self.header is not None and self.target is not None and self.spool is not None
+        self.spool.finish()
+        if self.spool.error is not None:
+            raise TransferError(self.spool.error)
         if self.header.kind == "file" and self.received != self.header.size:
             raise TransferError(f"received {self.received} of {self.header.size} bytes")
-        if remote_sha != self.sha.hexdigest():
+        if remote_sha != self.sha256:
             raise TransferError(f"sha256 mismatch: the remote side sent {remote_sha}, "
-                                f"{self.sha.hexdigest()} arrived")
+                                f"{self.sha256} arrived")
         self.target.commit(self.header.mode)
         self.target = None
 
     def abort(self) -> None:
         """Remove whatever was written (safe to call more than once)."""
+        if self.spool is not None:
+            self.spool.finish()
         if self.target is not None:
             self.target.abort()
             self.target = None

@@ -1,11 +1,18 @@
 """The remote half of a copy: POSIX sh scripts run through the chain like any command.
 
-They need only `sh`, `cat`, `tar`, `tee`, `stat`, `mktemp`, `mv` and `sha256sum` (coreutils or
-busybox), so the same stream works through ssh, docker and any layer that carries a process.
+They need only `sh`, `tee`, `tar`, `dd`, `stat`, `mktemp`, `mv` and `sha256sum` (coreutils or
+busybox; `openssl dgst`, several times faster, is used instead where it exists), so the same
+stream works through ssh, docker and any layer that carries a process.
 A get prints one header line (`ORCH-TRANSFER 1 KIND MODE SIZE`), then the bytes (a file's, or a
-tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A put writes to a
-temporary name beside the target, checks size and sha256 against what was sent, and renames;
-an interrupt or any failure removes the temporary name. Problems are `orch-transfer: …` lines.
+tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A get of a file hashes it
+in a second read beside the `cat` that sends it (busybox `tee` copies 1 KiB per call; a
+concurrent change shows as a mismatch, never as a wrong copy kept). A put reads frames (`LEN`
+line, then LEN bytes, each copied by one `dd`) and a last line `0 SIZE SHA256` that the sender
+computed while reading: it writes to a temporary name beside the target (a file's frames are
+read back from it for the hash, in the background while the next frame arrives), checks size
+and sha256 against that line, and renames; an interrupt or any failure removes the temporary
+name.
+Problems are `orch-transfer: …` lines.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from ..process.command import Command
 
 _PRELUDE = r"""
 fail() { echo "orch-transfer: $*" >&2; exit 1; }
-command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed (coreutils or busybox)"
+if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
+elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
+else fail "sha256sum is not installed (coreutils or busybox)"; fi
 """
 
 GET_SCRIPT = _PRELUDE + r"""
@@ -30,17 +39,21 @@ else fail "no such file or directory: $p"; fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
-exec 3>&1
 if [ $k = f ]; then
-  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | sha256sum )
+  ( sum=$($hash < "$p") && echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
+  cat -- "$p" || echo "orch-transfer: reading $p failed" >&2
+  wait $h
 else
-  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | sha256sum )
+  exec 3>&1
+  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
+  echo "ORCH-SHA256 ${sum%% *}" >&2
 fi
-echo "ORCH-SHA256 ${sum%% *}" >&2
 """
 
 PUT_SCRIPT = _PRELUDE + r"""
-d=$1 n=$2 k=$3 m=$4 z=$5 want=$6
+d=$1 n=$2 k=$3 m=$4
+dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
+  fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
 [ -d "$d" ] && d=${d%/}/$n
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
@@ -51,14 +64,35 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 t=$(mktemp -d "$dir/.$b.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
 trap 'rm -rf -- "$t"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
+frame() {
+  read -r len z want || return 1
+  case $len in
+    0) echo "$z $want" > "$t/end"; return 1;;
+    ''|*[!0-9]*) echo "orch-transfer: a damaged stream arrived for $d" >&2; return 1;;
+  esac
+}
+copy() { dd bs=1M count="$len" iflag=fullblock,count_bytes 2>/dev/null; }
+written() {
+  exec 6< "$t/data"; back=
+  while frame && copy >> "$t/data"; do
+    [ -z "$back" ] || wait $back
+    copy <&6 & back=$!
+  done
+  [ -z "$back" ] || wait $back
+}
 if [ $k = f ]; then
-  sum=$(tee -- "$t/data" | sha256sum)
-  got=$(stat -c %s -- "$t/data" 2>/dev/null)
-  [ "$got" = "$z" ] || fail "received ${got:-0} of $z bytes for $d"
+  : > "$t/data" || fail "cannot write in $dir"
+  sum=$(written | $hash)
 else
   mkdir -- "$t/data" || fail "cannot write in $dir"
-  sum=$( { tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | sha256sum )
+  sum=$( { while frame && copy; do :; done | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
   [ -e "$t/failed" ] && fail "unpacking into $d failed"
+fi
+[ -e "$t/end" ] || fail "the data for $d ended early"
+read -r z want < "$t/end"
+if [ $k = f ]; then
+  got=$(stat -c %s -- "$t/data" 2>/dev/null)
+  [ "$got" = "$z" ] || fail "received ${got:-0} of $z bytes for $d"
 fi
 [ "${sum%% *}" = "$want" ] || fail "sha256 mismatch for $d: sent $want, received ${sum%% *}"
 chmod "$m" "$t/data" || fail "cannot set the mode of $d"
@@ -86,11 +120,20 @@ def get_command(path: str) -> Command:
     return Command(("/bin/sh", "-c", GET_SCRIPT, "orch-get", path))
 
 
-def put_command(dest: str, name: str, kind: str, mode: int, size: int, sha256: str) -> Command:
+def put_command(dest: str, name: str, kind: str, mode: int) -> Command:
     """The command that receives a put at `dest` (a directory there gets `name` inside it)."""
     flag = "f" if kind == "file" else "d"
-    return Command(("/bin/sh", "-c", PUT_SCRIPT, "orch-put", dest, name, flag, f"{mode:o}",
-                    str(size), sha256))
+    return Command(("/bin/sh", "-c", PUT_SCRIPT, "orch-put", dest, name, flag, f"{mode:o}"))
+
+
+def frame_header(length: int) -> bytes:
+    """The line before a frame of `length` bytes of a put's stream."""
+    return b"%d\n" % length
+
+
+def end_line(size: int, sha256: str) -> bytes:
+    """A put's last line: what the sender read (size, sha256), checked by the far end."""
+    return b"0 %d %s\n" % (size, sha256.encode())
 
 
 def parse_header(line: bytes) -> Header | None:

@@ -1,23 +1,29 @@
 """The local half of a put: the bytes to send (a file, or a directory as a tar stream).
 
-The sha256 and size are computed in a first pass, so the remote side can check what it
-received before it renames anything; the second pass is what goes on the process's stdin.
-Both passes read in a worker thread (the event loop never waits for the disk).
+The source is read once: a thread reads frames ahead of the sender and hashes them as it
+reads (hashlib releases the GIL), so reading, hashing and sending overlap. The stream is
+frames (scripts.frame_header + bytes) and a last line with the size and sha256 of what was
+read, which the far end compares with what it wrote before it renames anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import stat
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, BinaryIO, Literal
+from typing import Literal, Protocol
 
 from .model import Progress, TransferError
+from .scripts import end_line, frame_header
 
-CHUNK = 1 << 20
+#: Bytes per frame: each costs one `dd` at the far end, and at most AHEAD + 1 are in memory.
+FRAME = 16 << 20
+#: Frames read (and hashed) ahead of the one being sent.
+AHEAD = 2
 
 
 class _Pipe:
@@ -33,27 +39,49 @@ class _Pipe:
         return len(data)
 
 
-def _tar_into(root: str, fd: int) -> None:
-    """Write `root` as a tar stream (members `.`, `./a`, …) into fd, then close it."""
-    try:
-        with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
-                          format=tarfile.GNU_FORMAT) as tar:
-            tar.add(root, arcname=".", recursive=True)
-    except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
-        pass
-    finally:
-        os.close(fd)
+class Readable(Protocol):
+    """What a put reads its bytes from: a file, or a directory's tar stream."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
-def _tar_stream(root: str) -> BinaryIO:
-    """A readable stream of `root` as tar, produced by a thread."""
-    read, write = os.pipe()
-    threading.Thread(target=_tar_into, args=(root, write), daemon=True, name="orch-tar").start()
-    return os.fdopen(read, "rb")
+class TarStream:
+    """A directory as a tar stream (members `.`, `./a`, …), written into a pipe by a thread.
+    A read at the end raises the thread's error, so a failed walk is never a short archive."""
+
+    def __init__(self, root: str) -> None:
+        read, write = os.pipe()
+        self.file = os.fdopen(read, "rb")
+        self.error: OSError | None = None
+        threading.Thread(target=self._write, args=(root, write), daemon=True,
+                         name="orch-tar").start()
+
+    def _write(self, root: str, fd: int) -> None:
+        try:
+            with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
+                              format=tarfile.GNU_FORMAT) as tar:
+                tar.add(root, arcname=".", recursive=True)
+        except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
+            pass
+        except (OSError, tarfile.TarError) as exc:  # set before the pipe closes: read sees it
+            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
+        finally:
+            os.close(fd)
+
+    def read(self, size: int, /) -> bytes:
+        data = self.file.read(size)
+        if not data and self.error is not None:
+            raise self.error
+        return data
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Source:
-    """What a put sends: kind, mode, size, sha256, and a fresh stream of the bytes."""
+    """What a put sends: its kind, mode, a file's size (for progress), and the bytes."""
 
     def __init__(self, path: str) -> None:
         try:
@@ -68,42 +96,68 @@ class Source:
         self.kind: Literal["file", "directory"] = \
             "directory" if stat.S_ISDIR(info.st_mode) else "file"
         self.mode = stat.S_IMODE(info.st_mode)
-        self.size = 0
-        self.sha256 = ""
+        #: A file's size when checked (progress total); None for a directory's tar stream.
+        self.size: int | None = info.st_size if self.kind == "file" else None
 
-    def open(self) -> BinaryIO:
+    def open(self) -> Readable:
         """A new stream of the bytes to send (the file, or the tar stream of the directory)."""
-        return _tar_stream(self.path) if self.kind == "directory" else open(self.path, "rb")
-
-    def measure(self) -> None:
-        """First pass: size and sha256 of exactly what `open()` produces (blocking)."""
-        sha, size = hashlib.sha256(), 0
         try:
-            with self.open() as stream:
-                while chunk := stream.read(CHUNK):
-                    sha.update(chunk)
-                    size += len(chunk)
+            return TarStream(self.path) if self.kind == "directory" else open(self.path, "rb")
         except OSError as exc:
-            raise TransferError(f"cannot read {self.path}: {exc}") from None
-        self.size, self.sha256 = size, sha.hexdigest()
+            raise TransferError(f"cannot read {self.path}: {exc.strerror}") from None
 
 
-class Counting:
-    """The chunks of a stream, telling `progress` how much was read (feed_stdin steps it in
-    a worker thread); it ends early once `stopped()` says so."""
+class Sending:
+    """The framed stream of one put (see the module docstring), counted into `progress`.
 
-    def __init__(self, stream: IO[bytes], progress: Progress,
+    A thread owns the source stream: it reads and hashes up to AHEAD frames ahead. Iterating
+    (feed_stdin steps it in a worker thread) yields headers and frames; it ends early once
+    `stopped()` says so. `size`, `sha256` and `error` describe what was read.
+    """
+
+    def __init__(self, source: Source, progress: Progress,
                  stopped: Callable[[], bool]) -> None:
-        self.stream = stream
+        self.path = source.path
         self.progress = progress
         self.stopped = stopped
-        self.done = 0
+        self.size = 0
+        self.sha = hashlib.sha256()
+        self.error: str | None = None
+        self._frames: queue.Queue[bytes | None] = queue.Queue(AHEAD)
+        self._stream = source.open()
+        threading.Thread(target=self._read, daemon=True, name="orch-put-read").start()
+
+    @property
+    def sha256(self) -> str:
+        return self.sha.hexdigest()
+
+    def _read(self) -> None:
+        """Read, hash and queue frames; None marks the end (whole, failed or stopped)."""
+        try:
+            while not self.stopped() and (data := self._stream.read(FRAME)):
+                self.sha.update(data)
+                self.size += len(data)
+                self._frames.put(data)
+        except OSError as exc:
+            self.error = f"reading {self.path} failed: {exc}"
+        finally:
+            self._stream.close()
+            self._frames.put(None)
 
     def __iter__(self) -> Iterator[bytes]:
-        while not self.stopped() and (data := self.stream.read(CHUNK)):
-            self.done += len(data)
-            self.progress.update(self.done)
+        done = 0
+        while not self.stopped() and (data := self._frames.get()) is not None:
+            yield frame_header(len(data))
             yield data
+            done += len(data)
+            self.progress.update(done)
+        if self.error is None and not self.stopped():
+            yield end_line(self.size, self.sha256)
 
     def close(self) -> None:
-        self.stream.close()
+        """Stop: free the frames read ahead, so the reading thread ends."""
+        while True:
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                return
