@@ -24,7 +24,8 @@ from orch_magics.transfer.receive import Spool
 from orch_magics.transfer.send import FRAME, Readable, Sending, Source
 from test_sudo_layer import chain as sudo_chain
 from test_sudo_layer import config_text as sudo_config
-from test_transfer_chain import docker_layer, leftovers, remote
+from test_transfer_chain import leftovers
+from transfers import remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -35,7 +36,7 @@ ENVS = ["deep", "loop", "here"]
 
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), docker_layer(dockerd)]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
     o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})))
     yield o
     await o.aclose()
