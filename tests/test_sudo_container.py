@@ -1,0 +1,194 @@
+"""The sudo layer inside a container that has sudo: `[ssh → ssh →] docker (user: LOGIN) → sudo`.
+
+The container is the sudo_image fixture's `orch-sudo` (FROM scratch, this machine's sudo and
+PAM, a password rule and a NOPASSWD rule for an unprivileged login user). Behind ssh, the
+lab's sshd servers share this machine's file system, so the test engine's socket is the
+remote host's docker socket (as in test_docker_ssh.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import tarfile
+from typing import Any
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import AuthError
+from orch_magics.executor import LayeredExecutor
+from orch_magics.plan import resolve_layers
+from orch_magics.process.command import Command
+from orch_magics.process.events import Exit
+from orch_magics.secrets.placeholders import Resolver
+from streams import collect
+
+pytestmark = [pytest.mark.docker]
+
+
+def docker_layer(image: Any, host: str) -> str:
+    config = {"container": image.container, "user": image.login, "docker_host": host}
+    return "{type: docker, config: " + json.dumps(config) + "}"
+
+
+@pytest.fixture(params=["local", "ssh"])
+def hops(request: pytest.FixtureRequest) -> tuple[Any, list[str]]:
+    """The ssh lab (or None) and the ssh layers before the docker layer: none, or two."""
+    if request.param == "local":
+        return None, []
+    lab = request.getfixturevalue("ssh_lab")
+    return lab, [lab.layer("orch-bastion"), lab.layer("orch-inner")]
+
+
+def executor(base: Any, hops: tuple[Any, list[str]], dockerd: Any, image: Any,
+             last: str) -> LayeredExecutor:
+    lab, layers = hops
+    layers = [*layers, docker_layer(image, dockerd.host), last]
+    if lab is not None:
+        text = lab.config_yaml(extra_envs={"it": layers})
+    else:
+        text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+    environment = load_config_text(text).environments["it"]
+    return LayeredExecutor(base, resolve_layers(environment, Resolver()))
+
+
+async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
+    handle = await ex.launch(command)
+    handle.stdin.write(stdin)
+    handle.stdin.close()
+    return await asyncio.wait_for(collect(handle), 60)
+
+
+def root_exec(dockerd: Any, container: str, script: str) -> str:
+    """Run `script` as root in the container (docker exec, not through orch)."""
+    created = dockerd.api.exec_create(container, ["sh", "-c", script], user="root")
+    return str(dockerd.api.exec_start(created["Id"]).decode())
+
+
+def test_the_image_holds_a_working_setuid_sudo(dockerd, sudo_container) -> None:
+    out = root_exec(dockerd, sudo_container.container,
+                    "stat -c '%a %U %n' /usr/bin/sudo /etc/sudoers; id -u orchlogin")
+    assert out.split("\n")[:3] == ["4755 root /usr/bin/sudo", "440 root /etc/sudoers", "1000"]
+
+
+async def test_password_rule(base, hops, dockerd, sudo_container, monkeypatch) -> None:
+    image = sudo_container
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
+    ex = executor(base, hops, dockerd, image, image.layer(image.target, password=True))
+    out, err, end = await run(ex, Command.shell("id -un; cat; exit 3"), b"fed on stdin\n")
+    assert (out.decode(), err, end) == (f"{image.target}\nfed on stdin\n", b"", Exit(code=3))
+
+
+async def test_nopasswd_rule(base, hops, dockerd, sudo_container) -> None:
+    image = sudo_container
+    ex = executor(base, hops, dockerd, image, image.layer(image.free))
+    out, err, end = await run(ex, Command(("sh", "-c", 'id -un; echo "$X" >&2', "sh"),
+                                          env={"X": "after sudo"}))
+    assert (out.decode(), err, end) == (f"{image.free}\n", b"after sudo\n", Exit(code=0))
+
+
+async def test_wrong_password_is_a_clear_error(base, hops, dockerd, sudo_container,
+                                               monkeypatch) -> None:
+    image = sudo_container
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "not-the-password")
+    ex = executor(base, hops, dockerd, image, image.layer(image.target, password=True))
+    with pytest.raises(AuthError) as err:
+        await asyncio.wait_for(ex.launch(Command.shell("id")), 60)  # a hang fails here
+    text = str(err.value)
+    assert "did not accept the password" in text and f"sudo {image.target}" in text
+    assert "\n" not in text and "not-the-password" not in text
+    await _nothing_left(dockerd, image.container, "sudo -S")
+
+
+async def test_refused_user_is_a_clear_error(base, dockerd, sudo_container, monkeypatch) -> None:
+    image = sudo_container
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
+    ex = executor(base, (None, []), dockerd, image, image.layer("root", password=True))
+    with pytest.raises(AuthError) as err:
+        await asyncio.wait_for(ex.launch(Command.shell("id")), 60)
+    text = str(err.value)
+    assert "sudo refused" in text and "not allowed to run commands as root" in text
+    assert "\n" not in text
+
+
+async def test_interrupt_leaves_no_process_in_the_container(base, hops, dockerd, sudo_container,
+                                                            monkeypatch) -> None:
+    image = sudo_container
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
+    ex = executor(base, hops, dockerd, image, image.layer(image.target, password=True))
+    a, b = "913.713", "914.714"
+    handle = await ex.launch(Command.shell(f"trap '' INT; sleep {a} & sleep {b}; echo never"))
+    for _ in range(100):
+        running = [p for p in dockerd.container_processes(image.container)
+                   if p.split(None, 2)[2].startswith("sleep 91")]
+        if len(running) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(running) == 2, running
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)
+    assert end.signal is not None, end
+    await _nothing_left(dockerd, image.container, "sleep 91", "sudo")
+
+
+async def _nothing_left(dockerd: Any, container: str, *needles: str) -> None:
+    """Wait (bounded) until no process in the container names any of `needles`; assert it."""
+    for _ in range(50):
+        left = [p for p in dockerd.container_processes(container)
+                if any(n in p for n in needles)]
+        if not left:
+            return
+        await asyncio.sleep(0.1)
+    assert left == []
+
+
+WATCH = """rm -f /tmp/orch-hits /tmp/orch-stop; n=0
+while [ ! -e /tmp/orch-stop ]; do
+  for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
+    tr '\\0' '\\n' <"$f" 2>/dev/null | grep -q -F -f /tmp/orch-needle && echo "$f $(tr '\\0' ' ' <"${f%/*}/cmdline")" >>/tmp/orch-hits
+  done
+  n=$((n+1)); echo $n >/tmp/orch-scans
+done"""
+
+
+def put_file(dockerd: Any, container: str, name: str, data: bytes) -> None:
+    """Put a file into the container's /tmp through the archive API (no process sees it)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o600
+        tar.addfile(info, io.BytesIO(data))
+    assert dockerd.api.put_archive(container, "/tmp", buf.getvalue())
+
+
+async def test_password_never_in_the_container_s_argv_env_or_output(
+        base, hops, dockerd, sudo_container, monkeypatch) -> None:
+    """A root watcher in the container greps every /proc/*/cmdline and environ while runs go on."""
+    image = sudo_container
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
+    put_file(dockerd, image.container, "orch-needle", image.password.encode())
+    watcher = dockerd.api.exec_create(image.container, ["sh", "-c", WATCH], user="root")
+    dockerd.api.exec_start(watcher["Id"], detach=True)
+    # the control: a process with the needle on its argv, which the watcher must report
+    control = dockerd.api.exec_create(image.container, ["sh", "-c", "sleep 2; : orch-control",
+                                                        "sh", image.password])
+    dockerd.api.exec_start(control["Id"], detach=True)
+    seen = []
+    try:
+        ex = executor(base, hops, dockerd, image, image.layer(image.target, password=True))
+        for _ in range(3):
+            out, err, end = await run(ex, Command.shell("id -un; sleep 0.5; echo done"))
+            assert (out.decode(), end) == (f"{image.target}\ndone\n", Exit(code=0))
+            seen += [out, err]
+        handle = await ex.launch(Command.shell("sleep 30"))
+        await asyncio.sleep(0.5)
+        await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)  # signals go through sudo too
+    finally:
+        report = root_exec(dockerd, image.container,
+                           "touch /tmp/orch-stop; sleep 0.3; cat /tmp/orch-scans;"
+                           " cat /tmp/orch-hits 2>/dev/null; rm -f /tmp/orch-needle")
+    scans, *hits = report.splitlines()
+    assert int(scans) > 5 and any("orch-control" in hit for hit in hits), hits
+    assert [hit for hit in hits if "orch-control" not in hit] == []
+    assert all(image.password.encode() not in chunk for chunk in seen)
