@@ -9,6 +9,7 @@ remote host's docker socket (as in test_docker_ssh.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import tarfile
@@ -16,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from fixtures.sudo_image import IMAGE
 from orch_magics.config.loader import load_config_text
-from orch_magics.errors import AuthError
+from orch_magics.errors import AuthError, LayerError
 from orch_magics.executor import LayeredExecutor
 from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
@@ -192,3 +194,29 @@ async def test_password_never_in_the_container_s_argv_env_or_output(
     assert int(scans) > 5 and any("orch-control" in hit for hit in hits), hits
     assert [hit for hit in hits if "orch-control" not in hit] == []
     assert all(image.password.encode() not in chunk for chunk in seen)
+
+
+@pytest.mark.parametrize(("security_opt", "fix", "cause"), [
+    (["no-new-privileges"], "true", r'the "no new privileges" flag is set'),
+    ([], "chmod u-s /usr/bin/sudo", "sudo is not setuid root or its file system is mounted nosuid"),
+])
+async def test_sudo_without_root_rights_is_a_clear_error(base, dockerd, sudo_container,
+                                                         security_opt, fix, cause) -> None:
+    """A container whose sudo cannot become root (no-new-privileges, no setuid bit): one line."""
+    image = sudo_container
+    host_config = dockerd.api.create_host_config(init=True, network_mode="none",
+                                                 security_opt=security_opt)
+    created = dockerd.api.create_container(IMAGE, name="orch-sudo-weak", host_config=host_config)
+    dockerd.api.start(created["Id"])
+    try:
+        root_exec(dockerd, "orch-sudo-weak", fix)
+        weak = dataclasses.replace(image, container="orch-sudo-weak")
+        ex = executor(base, (None, []), dockerd, weak, weak.layer(weak.free))
+        with pytest.raises(LayerError) as err:
+            await asyncio.wait_for(ex.launch(Command.shell("id")), 60)
+        text = str(err.value)
+        assert text.startswith(f"hop 2 (sudo {image.free}): sudo cannot change user there: "
+                               f"{cause}")
+        assert "\n" not in text
+    finally:
+        dockerd.api.remove_container(created["Id"], force=True)
