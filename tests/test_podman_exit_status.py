@@ -20,7 +20,7 @@ import pytest
 
 from fixtures.podman import CONTAINERS_CONF, Podman
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher
-from orch_magics.config.loader import layer_spec
+from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.layers.podman import PodmanConfig
 from orch_magics.layers.remote import EXIT_MARK, StatusTail
 from streams import collect
@@ -138,3 +138,18 @@ def test_status_tail_split_anywhere() -> None:
     tail = StatusTail()
     assert tail.feed(b"x" + EXIT_MARK[:4]) == b"x"  # only a possible marker is held back
     assert tail.feed(b"y") == EXIT_MARK[:4] + b"y"
+
+
+async def test_forgotten_exec_behind_ssh(base, podman_no_delay, forgetful, ssh_lab) -> None:
+    """The same through an ssh hop (the socket forwarded, the stream on its own channel)."""
+    text = ("environments:\n  it:\n    layers:\n"
+            f"      - {ssh_lab.layer('orch-loop')}\n"
+            f"      - {{type: podman, config: {{container: orch-test, "
+            f"podman_host: '{podman_no_delay.host}'}}}}\n")
+    ex = LayeredExecutor(base, load_config_text(text).environments["it"].layers)
+    for script, end in (("echo out; exit 3", Exit(code=3)), ("kill -TERM $$", Exit(signal=15))):
+        handle = await ex.launch(Command.shell(script))
+        handle.stdin.close()
+        out, err, got = await asyncio.wait_for(collect(handle), 60)
+        assert (err, got) == (b"", end)
+    assert len(forgetful) == 2
