@@ -14,7 +14,7 @@ from orch_magics.layers.local import LocalLauncher
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["fixtures.sshd", "fixtures.dockerd", "fixtures.jupyter", "fixtures.sudo",
-                  "fixtures.podman", "fixtures.fleet"]
+                  "fixtures.podman", "fixtures.fleet", "fixtures.sudo_image"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -60,14 +60,29 @@ class DockerExec:
         while True:
             try:
                 info = await self._engine.call(api.exec_inspect, self._exec_id)
-            except Exception as exc:  # the engine's connection is gone (any docker-py error)
-                return await self._lost(f"the docker engine on {self._launcher.where} went "
-                                        f"away before reporting the exit status: {exc}")
+            except Exception as exc:  # any docker-py error: the engine forgot it, or is gone
+                return await self._uninspected(exc)
             if not info.get("Running") and info.get("ExitCode") is not None:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
         self._exit = decode_status(int(info["ExitCode"]))
+        return self._exit
+
+    async def _uninspected(self, exc: Exception) -> Exit:
+        """No status from the engine: the one the wrapper printed last, else say why (podman
+        with `exit_command_delay = 0` forgets an ended exec at once)."""
+        if self._stream.status is not None:  # the run ended and reported it
+            self._exit = decode_status(self._stream.status)
+        elif getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
+            return await self._lost(f"the docker engine on {self._launcher.where} went "
+                                    f"away before reporting the exit status: {exc}")
+        elif _signal.SIGKILL in self._signals:  # our KILL left the wrapper no time to print
+            self._exit = Exit(signal=_signal.SIGKILL)
+        else:
+            self._exit = Exit(error=self._launcher.error(
+                "the engine removed the exec before its exit status was read, and the command "
+                "reported none (its shell was killed by a signal it cannot catch?)", StreamError))
         return self._exit
 
     async def _lost(self, what: str) -> Exit:

@@ -190,8 +190,8 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(command.argv, shell="/bin/sh"), stdin=True, tty=tty,
-                    user=cfg.user or "", workdir=cwd,
+                    wrapped_argv(command.argv, shell="/bin/sh", report_status=True), stdin=True,
+                    tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] or None)
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:

@@ -23,7 +23,7 @@ import json
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
-from .remote import PidMarker
+from .remote import PidMarker, StatusTail
 
 #: Bytes the loop reads per system call (at most).
 BUFFER = 1 << 20
@@ -61,7 +61,8 @@ class ExecStream(asyncio.BufferedProtocol):
 
     `started` resolves once the wrapper shell reported its pid (or the stream ended before it
     did: then `pid` stays None and the output holds the engine's reason). `closed` resolves
-    when the connection is gone; `error` is set when it broke in a way that loses data.
+    when the connection is gone; `error` is set when it broke in a way that loses data;
+    `status` is the exit status the wrapper printed last (None if it printed none).
     """
 
     def __init__(self, request: bytes, *, tty: bool, describe: str) -> None:
@@ -81,6 +82,8 @@ class ExecStream(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._marker = PidMarker()
+        self._tail = StatusTail()
+        self.status: int | None = None
         self._error_status = 0
         self._error_length: int | None = None
         self.pid: int | None = None
@@ -237,14 +240,20 @@ class ExecStream(asyncio.BufferedProtocol):
         runs.clear()
 
     def _deliver(self, stream: int, data: bytes) -> None:
-        if not self._marker.done and stream == (0 if self._tty else 1):
-            data = self._marker.feed(data)
+        if stream == (0 if self._tty else 1):  # the wrapper's stream: its pid, its status
+            if not self._marker.done:
+                data = self._marker.feed(data)
+                if self._marker.done:
+                    self.pid = self._marker.pid
+                    if not self.started.done():
+                        self.started.set_result(None)
             if self._marker.done:
-                self.pid = self._marker.pid
-                if not self.started.done():
-                    self.started.set_result(None)
+                data = self._tail.feed(data)
             if not data:
                 return
+        self._queue(stream, data)
+
+    def _queue(self, stream: int, data: bytes) -> None:
         out = self._outputs[stream]
         out.chunks.append(data)
         out.wake()
@@ -258,6 +267,9 @@ class ExecStream(asyncio.BufferedProtocol):
             pending = self._marker.flush()
             if pending:
                 self._deliver(0 if self._tty else 1, pending)
+        self.status, held = self._tail.flush()
+        if held:
+            self._queue(0 if self._tty else 1, held)
 
     def _refuse(self) -> None:
         if self.refused is not None:

@@ -13,7 +13,10 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    ends when the main process does, with nothing left behind and no extra round-trip;
 4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
    kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
-   for kinds that only report a status (docker).
+   for kinds that only report a status (docker);
+5. when asked (the second positional is 1), first prints ARGV's status as the last line of
+   its stderr (``\x1eorch-exit N``; `StatusTail` takes it out of the output): an engine may
+   forget an exec before its status is read (podman with `exit_command_delay = 0`).
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ from ..process.events import Exit
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
 PID_MARK = b"\x1eorch-pid "
+#: The line the wrapper prints last on its stderr when asked: this marker, the status, newline.
+EXIT_MARK = b"\x1eorch-exit "
+_EXIT_LINE = re.compile(rb"\x1eorch-exit (\d{1,3})\r?\n\Z")
+_EXIT_START = re.compile(rb"\x1eorch-exit \d{0,3}\r?\Z")
 #: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
 SIGNAL_STATUS_MAX = 15
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-WRAPPER = """_orch_n=$1; shift
+WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
 if [ "$_orch_n" -gt 0 ]; then
@@ -47,6 +54,7 @@ exec 3>&2 2>/dev/null
 _orch_s=$?
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
+if [ "$_orch_r" = 1 ]; then printf '\\036orch-exit %s\\n' "$_orch_s" >&3; fi
 case $_orch_s in 129|13[0-9]|14[0-3])
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
 esac
@@ -69,9 +77,10 @@ def preamble(command: Command) -> bytes:
 
 
 def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,
-                 shell: str = "sh") -> list[str]:
-    """The argv that runs `argv` through the wrapper, reading `preamble_len` bytes first."""
-    return [shell, "-c", WRAPPER, "sh", str(preamble_len), *argv]
+                 shell: str = "sh", report_status: bool = False) -> list[str]:
+    """The argv that runs `argv` through the wrapper, reading `preamble_len` bytes first
+    (and printing the status last, for `StatusTail`, with `report_status`)."""
+    return [shell, "-c", WRAPPER, "sh", str(preamble_len), "1" if report_status else "0", *argv]
 
 
 def shell_line(argv: tuple[str, ...] | list[str], preamble_len: int = 0) -> str:
@@ -136,3 +145,32 @@ class PidMarker:
         held, self._held = self._held, b""
         self.done = True
         return held
+
+
+class StatusTail:
+    """Streaming parser of the wrapper's status line at the very end of a stream.
+
+    Only a tail that is (or may grow into) the status line is held back, so output is never
+    delayed otherwise; a status line followed by more output was output, and is passed on.
+    """
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The part of `data` (with anything held before) that is surely output."""
+        buf = self._held + data
+        i = buf.rfind(b"\x1e")
+        tail = buf[i:] if i >= 0 else b""
+        if tail and (EXIT_MARK.startswith(tail) or _EXIT_START.match(tail)
+                     or _EXIT_LINE.match(tail)):
+            self._held = tail
+            return buf[:i]
+        self._held = b""
+        return buf
+
+    def flush(self) -> tuple[int | None, bytes]:
+        """At the end of the stream: the reported status (None if none) and held output."""
+        held, self._held = self._held, b""
+        found = _EXIT_LINE.match(held)
+        return (int(found.group(1)), b"") if found else (None, held)

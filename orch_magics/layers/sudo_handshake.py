@@ -165,6 +165,16 @@ class Conversation:
 
 
 _EXECUTE = re.compile(r"to execute '.*' as ")
+#: sudo's words when its setuid bit has no effect (container flag, nosuid mount, lost bit).
+_NO_SETUID = re.compile(r"no new privileges|effective uid is not 0|must be owned by uid 0")
+
+
+def _setuid_cause(low: str) -> str:
+    """Why sudo runs without root rights, from its (lower-cased) words."""
+    if "no new privileges" in low:
+        return ("the \"no new privileges\" flag is set (a container started with "
+                "--security-opt no-new-privileges)")
+    return "sudo is not setuid root or its file system is mounted nosuid"
 
 
 def explain(text: str, end: Exit, user: str, prompts: int) -> tuple[str, type[LayerError]]:
@@ -182,5 +192,8 @@ def explain(text: str, end: Exit, user: str, prompts: int) -> tuple[str, type[La
         return f"sudo refused: {said}", AuthError
     if "unknown user" in low:
         return f"sudo: unknown user {user!r}", LayerError
+    if _NO_SETUID.search(low):
+        return (f"sudo cannot change user there: {_setuid_cause(low)} "
+                f"(sudo said: {said})"), LayerError
     status = f"exit {end.code}" if end.code is not None else f"signal {end.signal}"
     return f"sudo failed ({status}){': ' + said if said else ''}", LayerError
