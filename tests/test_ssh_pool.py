@@ -181,14 +181,16 @@ async def test_a_direct_unix_channel_aborted_at_eof_ends_at_once(ssh_lab, tmp_pa
     try:
         hop = chain(ssh_lab, "loop", context)
         handle = await hop.launch(Command((sys.executable, "-c", server, remote)))
-        events = handle.events().__aiter__()
-        assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
-        protocol = AbortOnEof()
-        await hop.connect_unix(remote, protocol)
-        await asyncio.wait_for(protocol.eof, 10)
-        assert await asyncio.wait_for(protocol.lost, 5) is None
-        assert await run(hop, "echo still usable") == b"still usable\n"  # the pooled connection
-        await handle.stop((0.5, 0.5))
+        try:
+            events = handle.events().__aiter__()
+            assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
+            protocol = AbortOnEof()
+            await hop.connect_unix(remote, protocol)
+            await asyncio.wait_for(protocol.eof, 10)
+            assert await asyncio.wait_for(protocol.lost, 5) is None
+            assert await run(hop, "echo still usable") == b"still usable\n"  # the pool
+        finally:
+            await handle.stop((0.5, 0.5))
     finally:
         await context.aclose()
 
