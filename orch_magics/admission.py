@@ -63,7 +63,7 @@ class Gate:
         record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation,
                               target=target)
         log.append(record)  # end records are fsync'ed; a start is followed by its end
-        digest = OutputDigest()
+        digest = OutputDigest(hashing=log.digests)
         run = start(replace(options, sinks=[*options.sinks, digest]))
         run.audit_id = record["id"]
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))

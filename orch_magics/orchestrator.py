@@ -137,7 +137,7 @@ class Orchestrator:
 
     def _audit_log(self) -> AuditLog | None:
         settings = self.config.audit
-        return AuditLog(settings.path) if settings.enabled else None
+        return AuditLog(settings.path, digests=settings.digests) if settings.enabled else None
 
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,

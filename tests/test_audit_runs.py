@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
 from orch_magics.audit import AuditLog, verify
 from orch_magics.audit.query import audited_runs
 
@@ -182,6 +182,24 @@ def test_a_forward_that_cannot_be_recorded_does_not_open(tmp_path: Path) -> None
             assert orch.forwards.list() == []
     finally:
         orch.close()
+
+
+def test_digests_can_be_turned_off_keeping_byte_counts(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log, ", digests: false")))
+    try:
+        assert orch.run("local", "hello").ok
+    finally:
+        orch.close()
+    start, end = records(log)
+    assert end["stdout_bytes"] == 6 and end["stderr_bytes"] == 5
+    assert end["stdout_sha256"] is None and end["stderr_sha256"] is None
+    assert verify(str(log)) == (2, None)
+
+
+def test_a_mistyped_audit_setting_is_a_config_error_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"digest.*did you mean 'digests'"):
+        load_config_text(config(tmp_path / "audit.jsonl", ", digest: false"))
 
 
 def test_audit_can_be_turned_off(tmp_path: Path) -> None:

@@ -40,8 +40,10 @@ def record_hash(record: dict[str, Any]) -> str:
 class AuditLog:
     """Appends chained records to one file; safe across threads and processes."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, digests: bool = True) -> None:
         self.path = os.path.abspath(os.path.expanduser(path or default_audit_path()))
+        #: Whether runs' end records carry the sha256 of their output (else byte counts only).
+        self.digests = digests
 
     def append(self, record: dict[str, Any], *, sync: bool = False) -> None:
         """Chain and append `record`; any failure is an OrchError naming the file."""

@@ -91,7 +91,8 @@ def closed_record(session_id: str, duration: float,
 class OutputDigest:
     """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hashing: bool = True) -> None:
+        self._hashing = hashing  # False: count bytes only (`audit: {digests: false}`)
         self._hashes = {Stdout: hashlib.sha256(), Stderr: hashlib.sha256()}
         self._sizes = {Stdout: 0, Stderr: 0}
         self._batch: _Batch = []
@@ -104,6 +105,8 @@ class OutputDigest:
         if kind is Stdout or kind is Stderr:
             data: bytes = event.data  # type: ignore[union-attr]
             self._sizes[kind] += len(data)
+            if not self._hashing:
+                return
             self._batch.append((self._hashes[kind], data))
             self._batch_size += len(data)
             if self._batch_size >= BATCH:
@@ -124,8 +127,9 @@ class OutputDigest:
     def close(self) -> None:
         pass
 
-    def finish(self) -> tuple[tuple[int, str], tuple[int, str]]:
-        """(bytes, sha256) of stdout and of stderr, once every chunk is hashed."""
+    def finish(self) -> tuple[tuple[int, str | None], tuple[int, str | None]]:
+        """(bytes, sha256 or None when not hashing) of stdout and of stderr, once every chunk
+        is hashed."""
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join()
@@ -133,5 +137,6 @@ class OutputDigest:
         for hasher, data in self._batch:  # the last, partial batch: after the worker's, in order
             hasher.update(data)
         self._batch = []
-        return ((self._sizes[Stdout], self._hashes[Stdout].hexdigest()),
-                (self._sizes[Stderr], self._hashes[Stderr].hexdigest()))
+        out, err = ((self._sizes[kind], self._hashes[kind].hexdigest() if self._hashing else None)
+                    for kind in (Stdout, Stderr))
+        return out, err
