@@ -141,8 +141,9 @@ def checked(what: str, size: int, got: int) -> None:
         raise SystemExit(f"{what}: {got:,} bytes arrived, expected {size:,}")
 
 
-def cli_run(setup: Setup, env_name: str, size: int) -> Timing:
-    cli = f"{shlex.quote(sys.executable)} -c {shlex.quote(CLI)} -c {shlex.quote(setup.cfg)}"
+def cli_run(setup: Setup, env_name: str, size: int, cfg: str | None = None) -> Timing:
+    cfg = cfg or setup.cfg
+    cli = f"{shlex.quote(sys.executable)} -c {shlex.quote(CLI)} -c {shlex.quote(cfg)}"
     took, n = counted(f"{cli} run {env_name} -- head -c {size} /dev/zero | wc -c", setup)
     checked(f"orch run {env_name}", size, n)
     return Timing(took)
@@ -210,11 +211,20 @@ def raw_and_cli(setup: Setup, chain: str, size: int) -> tuple[float, Timing]:
     return raw, cli_run(setup, ENV_OF[chain], size)
 
 
+def no_digest_config(setup: Setup) -> str:
+    """The bench config with `audit: {digests: false}` (audited, output not hashed)."""
+    path = Path(setup.cfg).with_name("orch-no-digests.yaml")
+    if not path.exists():
+        path.write_text(Path(setup.cfg).read_text() + "audit: {digests: false}\n")
+    return str(path)
+
+
 def measure(setup: Setup, chain: str, size: int, magic_size: int | None) -> ChainResult:
     """Every path of one chain; with magic_size, the %%orch cells too, on a kernel of their own
     (raw and CLI times are re-measured at the cells' size when it differs)."""
     raw, cli = raw_and_cli(setup, chain, size)
     result = ChainResult(chain, raw, {"cli": cli}, raw, cli.seconds)
+    result.orch["cli-nd"] = cli_run(setup, ENV_OF[chain], size, no_digest_config(setup))
     result.orch["api"] = api_run(setup, ENV_OF[chain], size)
     if magic_size is None:
         return result
@@ -307,11 +317,13 @@ def report(size: int, magic_size: int, rows: list[ChainResult],
            cold: list[tuple[str, float, str, float]]) -> None:
     print(f"\n{size:,} bytes of `head -c SIZE /dev/zero` counted by `wc -c`; orch_magics from "
           f"{rows[0].orch['api'].module}; ratio = raw time ÷ orch time (higher is better)\n")
-    print("| chain | raw tool | orch CLI | Orchestrator.run() | run() peak ΔRSS |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| chain | raw tool | orch CLI | orch CLI, digests off | Orchestrator.run() "
+          "| run() peak ΔRSS |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         api = r.orch["api"]
-        print(f"| {r.chain} | {r.raw:.2f} s | {cell(r.orch['cli'], r.raw)} | {cell(api, r.raw)} "
+        print(f"| {r.chain} | {r.raw:.2f} s | {cell(r.orch['cli'], r.raw)} | "
+              f"{cell(r.orch['cli-nd'], r.raw)} | {cell(api, r.raw)} "
               f"| {(api.rss_kib or 0) / MIB:.1f} MiB |")
     print("\n(raw tools: " + "; ".join(f"{r.chain}: `{RAW_TOOL[r.chain]}`" for r in rows) + ")")
     if any("front end" in r.orch for r in rows):
