@@ -20,6 +20,7 @@ from ..sinks.base import StepKind
 from ..sinks.units import human_size
 
 Chunk = tuple[str, bytes]  # (stream name, bytes)
+Counted = tuple[str, bytes, int]  # (stream name, bytes, newlines in them): counted once
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class HeadlessOutput:
         self.show_stdout = show_stdout
         self._lock = threading.Lock()
         self._pending: list[Chunk] = []  # head text not written yet
-        self._tail: collections.deque[Chunk] = collections.deque()
+        self._tail: collections.deque[Counted] = collections.deque()
         self._in_tail = False
         self.total = [0, 0]  # bytes, lines received (shown streams)
         self.written = [0, 0]  # bytes, lines of the head
@@ -85,7 +86,7 @@ class HeadlessOutput:
         """Write what is left: the rest of the head, the elision note, the tail."""
         self.write_pending()
         with self._lock:
-            tail, kept = list(self._tail), list(self.kept)
+            tail, kept = [(s, d) for s, d, _ in self._tail], list(self.kept)
         elided = self.total[0] - self.written[0] - kept[0]
         if elided > 0:
             lines = self.total[1] - self.written[1] - kept[1]
@@ -105,35 +106,39 @@ class HeadlessOutput:
     def _add(self, stream: str, data: bytes) -> None:
         if not data:
             return
+        lines = data.count(b"\n")  # once per chunk: a scan of every byte is the main cost here
         with self._lock:
             self.total[0] += len(data)
-            self.total[1] += data.count(b"\n")
+            self.total[1] += lines
             if not self._in_tail:
                 take = _cut_head(data, self.head, self.written)
                 if take:
+                    head_lines = lines if take == len(data) else data.count(b"\n", 0, take)
                     self._pending.append((stream, data[:take]))
                     self.written[0] += take
-                    self.written[1] += data.count(b"\n", 0, take)
+                    self.written[1] += head_lines
+                    lines -= head_lines
                 data = data[take:]
                 self._in_tail = bool(data)
             if data:
-                self._tail.append((stream, data))
+                self._tail.append((stream, data, lines))
                 self.kept[0] += len(data)
-                self.kept[1] += data.count(b"\n")
+                self.kept[1] += lines
                 self._trim()
 
     def _trim(self) -> None:
         """Drop the oldest tail bytes past the limit: whole chunks, then part of one."""
         while self._tail and _over(self.tail, self.kept[1], self.kept[0]):
-            stream, first = self._tail[0]
-            rest = self.kept[0] - len(first), self.kept[1] - first.count(b"\n")
+            stream, first, lines = self._tail[0]
+            rest = self.kept[0] - len(first), self.kept[1] - lines
             if _over(self.tail, rest[1], rest[0]):
                 self._tail.popleft()
                 self.kept = list(rest)
                 continue
             kept = first[_cut_tail(first, self.tail, rest[1], rest[0]):]
-            self._tail[0] = (stream, kept)
-            self.kept = [rest[0] + len(kept), rest[1] + kept.count(b"\n")]
+            kept_lines = kept.count(b"\n")  # at most the tail's limit
+            self._tail[0] = (stream, kept, kept_lines)
+            self.kept = [rest[0] + len(kept), rest[1] + kept_lines]
 
     def _write(self, chunks: list[Chunk]) -> None:
         for stream, data in chunks:
