@@ -9,16 +9,14 @@ layer's inspect until the real podman has removed the exec, so every run takes t
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
-from fixtures.podman import CONTAINERS_CONF, Podman
+from fixtures.podman import CONTAINERS_CONF, Podman, started_podman
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.layers.podman import PodmanConfig
@@ -29,18 +27,9 @@ from streams import collect
 @pytest.fixture(scope="module")
 def podman_no_delay() -> Iterator[Podman]:
     """A podman of its own whose containers.conf sets `[engine] exit_command_delay = 0`."""
-    engine = Podman(Path(tempfile.mkdtemp(prefix="orch-podman0-")),
-                    conf=CONTAINERS_CONF + "exit_command_delay = 0\n")
     assert CONTAINERS_CONF.rstrip().endswith('lock_type = "file"')  # the [engine] table
-    try:
-        engine.start()
-    except Exception as exc:
-        engine.stop()
-        pytest.fail(f"setting up podman failed: {exc}")
-    try:
+    with started_podman("orch-podman0-", CONTAINERS_CONF + "exit_command_delay = 0\n") as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from orch_magics.layers.local import LocalLauncher
 from orch_magics.layers.ssh_connect import Pool
 from orch_magics.layers.ssh_launcher import SSHLauncher
 from orch_magics.process.command import Command
+from orch_magics.process.handle import ProcessHandle
 
 pytestmark = pytest.mark.ssh
 
@@ -117,20 +118,27 @@ async def test_ssh_config_proxyjump_alias(ssh_lab) -> None:  # type: ignore[no-u
         await context.aclose()
 
 
+LISTEN = ("import socket, sys, time\n"
+          "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n")
+
+
+async def serving(hop: SSHLauncher, serve: str, path: str) -> ProcessHandle:
+    """A Python server listening on unix socket `path` at `hop`, then running `serve` (which
+    accepts from `s`), once it says `up`."""
+    handle = await hop.launch(Command((sys.executable, "-c", LISTEN + serve, path)))
+    events = handle.events().__aiter__()
+    assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
+    return handle
+
+
 async def test_forward_unix_through_two_hops(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     context = LaunchContext()
     remote = str(tmp_path / "echo.sock")
-    server = (
-        "import os, socket, sys\n"
-        "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n"
-        "while True:\n"
-        "    c, _ = s.accept(); data = c.recv(100); c.sendall(b'echo:' + data); c.close()\n"
-    )
+    server = ("while True:\n"
+              "    c, _ = s.accept(); data = c.recv(100); c.sendall(b'echo:' + data); c.close()\n")
     try:
         inner = chain(ssh_lab, "two", context)
-        handle = await inner.launch(Command((sys.executable, "-c", server, remote)))
-        events = handle.events().__aiter__()
-        assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
+        handle = await serving(inner, server, remote)
         local = await inner.forward_unix(remote)
         assert local != remote and os.path.exists(local)
         assert await inner.forward_unix(remote) == local  # one forward per path, reused
@@ -173,17 +181,11 @@ async def test_a_direct_unix_channel_aborted_at_eof_ends_at_once(ssh_lab, tmp_pa
     must not hold the connection open: abort ends it here at once, whatever sshd still holds."""
     context = LaunchContext()
     remote = str(tmp_path / "mute.sock")
-    server = (
-        "import socket, sys, time\n"
-        "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n"
-        "c, _ = s.accept(); c.sendall(b'bye'); c.shutdown(socket.SHUT_WR); time.sleep(600)\n"
-    )
+    server = "c, _ = s.accept(); c.sendall(b'bye'); c.shutdown(socket.SHUT_WR); time.sleep(600)\n"
     try:
         hop = chain(ssh_lab, "loop", context)
-        handle = await hop.launch(Command((sys.executable, "-c", server, remote)))
+        handle = await serving(hop, server, remote)
         try:
-            events = handle.events().__aiter__()
-            assert (await asyncio.wait_for(events.__anext__(), 10)).data == b"up\n"  # type: ignore[union-attr]
             protocol = AbortOnEof()
             await hop.connect_unix(remote, protocol)
             await asyncio.wait_for(protocol.eof, 10)
