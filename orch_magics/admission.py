@@ -59,16 +59,12 @@ class Gate:
         log = self._audit_log()
         if log is None:
             return start(options)
-        confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
-        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation,
-                              target=target)
-        log.append(record)  # end records are fsync'ed; a start is followed by its end
+        record = _started(log, plan, ticket, chain, target)
         digest = OutputDigest(hashing=log.digests)
         run = start(replace(options, sinks=[*options.sinks, digest]))
         run.audit_id = record["id"]
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
         return run
-
 
     def open_session(self, plan: RunPlan, ticket: Ticket,
                      chain: str) -> Callable[[BaseException | None], None]:
@@ -77,9 +73,7 @@ class Gate:
         log = self._audit_log()
         if log is None:
             return lambda error: None
-        confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
-        record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation)
-        log.append(record)
+        record = _started(log, plan, ticket, chain)
         opened = time.monotonic()
 
         def close(error: BaseException | None) -> None:
@@ -90,6 +84,16 @@ class Gate:
                 _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)
 
         return close
+
+
+def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
+             target: str | None = None) -> dict[str, Any]:
+    """Write the start record (raises OrchError when the log cannot be written)."""
+    confirmation = ticket.confirmation.as_record() if ticket.confirmation else None
+    record = start_record(plan, chain, origin=ticket.origin, confirmation=confirmation,
+                          target=target)
+    log.append(record)  # end records are fsync'ed; a start is followed by its end
+    return record
 
 
 def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> None:

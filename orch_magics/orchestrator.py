@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
     from .transfer import FleetCopied, Forward, Forwards, Progress, Transferred
 
+
 class Orchestrator:
     """Runs services and commands in the environments of a Config."""
 
@@ -75,8 +76,7 @@ class Orchestrator:
         self.gate = Gate(self._audit_log)
         self._spawned = SpawnedRuns()
 
-    # fleet/ and transfer/ load on first use: a single run's start-up does not pay for them.
-    @functools.cached_property
+    @functools.cached_property  # fleet/ and transfer/ load on first use: single runs skip them
     def fleets(self) -> Fleets:
         """Runs on fleet environments (what run/arun/start delegate to for them)."""
         from .fleet import Fleets
