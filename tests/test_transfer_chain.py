@@ -14,7 +14,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from transfers import cancelled_at, remote
+from transfers import big_remote_file, cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -121,8 +121,7 @@ async def test_an_existing_directory_is_never_merged(orch, tmp_path) -> None:  #
 async def test_interrupt_half_way_leaves_nothing_either_way(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 200_000_000
     folder = f"/tmp/orch-int-{env}-{os.getpid()}"
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
-                            f"head -c {size} /dev/zero > {folder}/big")
+    await big_remote_file(orch, env, folder, size)
     cancel = await cancelled_at(size // 2, lambda p: orch.aget(env, f"{folder}/big",
                                                                str(tmp_path / "big"), progress=p))
     assert size // 2 <= cancel.seen < size

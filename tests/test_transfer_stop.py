@@ -18,7 +18,7 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from transfers import cancelled_at, remote
+from transfers import big_remote_file, cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -61,8 +61,7 @@ async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path
 async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
     folder = f"/tmp/orch-stopg-{env}-{os.getpid()}"
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
-                            f"head -c {size} /dev/zero > {folder}/big")
+    await big_remote_file(orch, env, folder, size)
     stop = await cancelled_at(size // 3, lambda p: orch.aget(env, f"{folder}/big",
                                                              str(tmp_path / "big"), progress=p))
     assert stop.fired is not None and time.monotonic() - stop.fired < BOUND
@@ -111,8 +110,7 @@ def interrupt_child(args: list[str], cwd: Path) -> str:
 async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
     folder = f"/tmp/orch-sigint-{os.getpid()}"
-    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder} && "
-                               f"head -c {size} /dev/zero > {folder}/big")
+    await big_remote_file(orch, "deep", folder, size)
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(config_text)
     work = tmp_path / "work"

@@ -19,6 +19,12 @@ async def remote(orch: Orchestrator, env: str, script: str) -> str:
     return result.stdout
 
 
+async def big_remote_file(orch: Orchestrator, env: str, folder: str, size: int) -> None:
+    """`folder` made afresh in `env`, holding `big`: `size` zero bytes."""
+    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
+                            f"head -c {size} /dev/zero > {folder}/big")
+
+
 class CancelAt:
     """A progress that cancels the copy's task once `at` bytes have gone by: `seen` is the
     last count it was given, `fired` the monotonic time it cancelled."""
