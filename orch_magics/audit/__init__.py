@@ -1,7 +1,8 @@
 """The audit trail: one tamper-evident JSON line when a run starts and one when it ends."""
 
+from .digest import OutputDigest
 from .log import AuditLog, default_audit_path, verify
-from .record import OutputDigest, closed_record, end_record, start_record
+from .record import closed_record, end_record, start_record
 
 __all__ = ["AuditLog", "OutputDigest", "closed_record", "default_audit_path", "end_record",
            "start_record", "verify"]

@@ -1,35 +1,22 @@
 """What an audit record says about a run: who, where, what; then how it ended and what came back.
 
-Commands are masked like every other text that leaves a run. The output digest hashes stdout and
-stderr in a worker thread (hashlib releases the GIL on large chunks), so a gigabyte through the
-CLI costs the relay little: the hashing runs on the other core. Chunks go over in batches, one
-wake-up per few MiB rather than one per chunk, and output smaller than a batch is hashed at the
-end without a thread.
+Commands are masked like every other text that leaves a run; the output's bytes and sha256 come
+from the OutputDigest sink (digest.py).
 """
 
 from __future__ import annotations
 
 import datetime
 import getpass
-import hashlib
 import os
-import queue
 import socket
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from ..plan import RunPlan
-from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult
 from ..secrets.masking import mask_text
-
-#: Bytes gathered before they are handed to the hashing thread.
-BATCH = 4 << 20
-#: Batches handed over and not yet hashed, at most: bounds the memory held for hashing.
-MAX_PENDING = 4
-
-_Batch = list[tuple["hashlib._Hash", bytes]]
+from .digest import OutputDigest
 
 
 def _now() -> str:
@@ -86,57 +73,3 @@ def closed_record(session_id: str, duration: float,
     return {"event": "end", "id": session_id, "time": _now(), "ok": error is None,
             "duration": round(duration, 3),
             "error": mask_text(str(error) or type(error).__name__) if error else None}
-
-
-class OutputDigest:
-    """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows."""
-
-    def __init__(self, *, hashing: bool = True) -> None:
-        self._hashing = hashing  # False: count bytes only (`audit: {digests: false}`)
-        self._hashes = {Stdout: hashlib.sha256(), Stderr: hashlib.sha256()}
-        self._sizes = {Stdout: 0, Stderr: 0}
-        self._batch: _Batch = []
-        self._batch_size = 0
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(MAX_PENDING)
-        self._worker: threading.Thread | None = None
-
-    def feed(self, event: Event) -> None:
-        kind = type(event)
-        if kind is Stdout or kind is Stderr:
-            data: bytes = event.data  # type: ignore[union-attr]
-            self._sizes[kind] += len(data)
-            if not self._hashing:
-                return
-            self._batch.append((self._hashes[kind], data))
-            self._batch_size += len(data)
-            if self._batch_size >= BATCH:
-                self._hand_over()
-
-    def _hand_over(self) -> None:
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._hash, name="orch-audit", daemon=True)
-            self._worker.start()
-        self._queue.put(self._batch)  # blocks when hashing fell behind: bounded memory
-        self._batch, self._batch_size = [], 0
-
-    def _hash(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            for hasher, data in batch:
-                hasher.update(data)
-
-    def close(self) -> None:
-        pass
-
-    def finish(self) -> tuple[tuple[int, str | None], tuple[int, str | None]]:
-        """(bytes, sha256 or None when not hashing) of stdout and of stderr, once every chunk
-        is hashed."""
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join()
-            self._worker = None
-        for hasher, data in self._batch:  # the last, partial batch: after the worker's, in order
-            hasher.update(data)
-        self._batch = []
-        out, err = ((self._sizes[kind], self._hashes[kind].hexdigest() if self._hashing else None)
-                    for kind in (Stdout, Stderr))
-        return out, err
