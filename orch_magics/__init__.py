@@ -5,29 +5,32 @@
 >>> orch.run("local", "health-check").check()
 """
 
-from .config.loader import load_config, load_config_text
-from .config.model import Config, Environment, LayerSpec, Service
-from .errors import (
-    AuthError,
-    ConfigError,
-    ConnectError,
-    HostKeyError,
-    LayerError,
-    OrchError,
-    RunError,
-    RunInterrupted,
-    RunTimeout,
-    StreamError,
-)
-from .executor import LayeredExecutor
-from .layers.local import LocalLauncher
-from .live import LiveRun
-from .orchestrator import Orchestrator
-from .plan import RunPlan
-from .process.command import Command
-from .process.events import Exit, Stderr, Stdout
-from .process.handle import ProcessHandle
-from .result import RunResult
+from .importing import paused_gc
+
+with paused_gc():  # an import allocates much and frees little: collecting during it is wasted
+    from .config.loader import load_config, load_config_text
+    from .config.model import Config, Environment, LayerSpec, Service
+    from .errors import (
+        AuthError,
+        ConfigError,
+        ConnectError,
+        HostKeyError,
+        LayerError,
+        OrchError,
+        RunError,
+        RunInterrupted,
+        RunTimeout,
+        StreamError,
+    )
+    from .executor import LayeredExecutor
+    from .layers.local import LocalLauncher
+    from .live import LiveRun
+    from .orchestrator import Orchestrator
+    from .plan import RunPlan
+    from .process.command import Command
+    from .process.events import Exit, Stderr, Stdout
+    from .process.handle import ProcessHandle
+    from .result import RunResult
 
 __version__ = "0.1.0"
 

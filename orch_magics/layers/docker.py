@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from ..importing import importing_sdk
 from .base import Launcher
 from .docker_address import check_address
 
@@ -65,7 +66,8 @@ class DockerKind:
         return f"docker {container_target(config)}"
 
     def wrap(self, config: DockerConfig, inner: Launcher, label: str) -> Launcher:
-        from .docker_launcher import DockerLauncher
+        with importing_sdk():  # the docker SDK, on first use
+            from .docker_launcher import DockerLauncher
 
         return DockerLauncher(config, inner, label)
 

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..importing import importing_sdk
 from .base import Launcher
 from .docker import DockerConfig, container_target
 from .docker_address import check_address
@@ -67,7 +68,8 @@ class PodmanKind:
         return f"podman {container_target(config)}"
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
-        from .podman_launcher import PodmanLauncher
+        with importing_sdk():  # the docker SDK, on first use
+            from .podman_launcher import PodmanLauncher
 
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(DockerConfig)}
         fields["docker_host"] = socket_address(config, inner.place.depth)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..process.environ import PLACEHOLDER, without_secret_variables
+from ..importing import importing_sdk
+from ..process.environ import PLACEHOLDER
 from .base import Launcher
 
 
@@ -52,7 +53,7 @@ class SSHKind:
         return f"ssh {config.host}"
 
     def wrap(self, config: SSHConfig, inner: Launcher, label: str) -> Launcher:
-        with without_secret_variables():  # the SDK's import starts helper processes
+        with importing_sdk():  # asyncssh: ~0.1 s; its import would start helper processes
             from .ssh_launcher import SSHLauncher
 
         return SSHLauncher(config, inner, label)
