@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
+from importlib.metadata import distribution
 from pathlib import Path
 
-from orch_magics.layers.registry import kind_names
+from orch_magics.layers.registry import OWN, kind_names
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = REPO / "orch_magics" / "layers"
@@ -31,10 +33,12 @@ services:
 """
 
 
-def fresh(code: str) -> object:
-    """Run `code` in a new interpreter of this checkout; it prints one JSON value."""
+def fresh(code: str, *path: Path) -> object:
+    """Run `code` in a new interpreter of this checkout (and `path` on sys.path after it);
+    it prints one JSON value."""
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                         text=True, timeout=120, env={"PYTHONPATH": os.pathsep.join(
+                             map(str, (REPO, *path))), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -62,6 +66,49 @@ def test_every_kind_and_its_config_import_without_the_sdk() -> None:
         "configs = [get_kind(n).Config.__name__ for n in kind_names()]\n"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r})))\n")
     assert loaded == []
+
+
+def test_our_kinds_are_the_entry_points_the_installed_package_declares() -> None:
+    declared = distribution("orch_magics").entry_points.select(group="orch_magics.layers")
+    assert OWN == {ep.name: ep.value for ep in declared}
+
+
+def test_a_config_of_our_kinds_loads_without_reading_package_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "orch.yaml"
+    path.write_text(CONFIG)
+    assert fresh("import json, sys\n"
+                 "from orch_magics.config.loader import load_config\n"
+                 f"load_config({str(path)!r})\n"
+                 "print(json.dumps('importlib.metadata' in sys.modules))\n") is False
+
+
+def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path: Path) -> None:
+    """An installed distribution (a real dist-info on sys.path) adds a kind without editing
+    orch_magics; a misspelling of it gets did-you-mean like ours."""
+    site = tmp_path / "site"
+    (site / "extkind-1.0.dist-info").mkdir(parents=True)
+    (site / "extkind-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: extkind\nVersion: 1.0\n")
+    (site / "extkind-1.0.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\nmyhost = extkind:KIND\n")
+    (site / "extkind.py").write_text("from orch_magics.layers.local import LocalKind\n"
+                                     "KIND = LocalKind()\n")
+    got = fresh(
+        "import json\n"
+        "from orch_magics.config.loader import load_config_text\n"
+        "from orch_magics.errors import ConfigError\n"
+        "from orch_magics.layers.registry import kind_names\n"
+        "cfg = load_config_text('environments:\\n  e: {layers: [{type: myhost}]}\\n')\n"
+        "try:\n"
+        "    load_config_text('environments:\\n  e: {layers: [{type: myhots}]}\\n')\n"
+        "except ConfigError as exc:\n"
+        "    error = str(exc)\n"
+        "print(json.dumps([cfg.environments['e'].layers[0].label, 'myhost' in kind_names(),"
+        " error]))\n", site)
+    assert isinstance(got, list)
+    label, listed, error = got
+    assert listed is True and label
+    assert "myhots" in error and "myhost" in error
 
 
 def test_building_a_chain_is_what_loads_the_sdk() -> None:

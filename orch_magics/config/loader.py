@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from ..layers.registry import get_kind, kind_names
+from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
 from .inventory import Inventory, load_inventories
 from .model import (
@@ -236,11 +236,10 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
                                            f"config)", at_key=True,
                             suggestion=did_you_mean(key, ("type", "config", "name")))
     type_ = raw.get("type")
-    kinds = kind_names()
     if type_ is None:
-        raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kinds) + ")")
-    if not isinstance(type_, str) or type_ not in kinds:
-        raise _unknown_type(src, path + ("type",), "layer", type_, kinds)
+        raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kind_names()) + ")")
+    if not isinstance(type_, str) or not is_kind(type_):
+        raise _unknown_type(src, path + ("type",), "layer", type_, kind_names())
     kind = get_kind(type_)
     raw_config, fan = fanout.split(type_, raw.get("config"), path + ("config",), src, inventory)
     config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
