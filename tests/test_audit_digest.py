@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from orch_magics.audit.digest import BATCH, OutputDigest
+from orch_magics.audit.digest import OutputDigest
 from orch_magics.process.events import Exit, Stderr, Stdout
+from orch_magics.sinks.batches import BATCH
 
 
 @pytest.mark.parametrize("sizes", [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import shutil
 import tarfile
 import tempfile
@@ -20,13 +19,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..process.events import Event, Stderr, Stdout
+from ..sinks.batches import Batches
 from .model import Progress, TransferError
 from .scripts import HEADER_MAX, Header, parse_header
 
 #: How much of the remote side's stderr is kept for error messages.
 STDERR_KEEP = 64 << 10
-#: Chunks received but not yet written (the event loop waits beyond that: memory is bounded).
-SPOOL_CHUNKS = 32
 
 
 class Target(Protocol):
@@ -121,33 +119,30 @@ class TreeTarget:
 
 
 class Spool:
-    """A thread that writes chunks into a Target and hashes them, in arrival order."""
+    """Writes chunks into a Target and hashes them, in arrival order, in batches of a few MiB
+    in a worker thread (`sinks.batches`). The first failure is kept in `error`; nothing more
+    is written after it."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.sha = hashlib.sha256()
         self.error: str | None = None
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(SPOOL_CHUNKS)
-        self._thread = threading.Thread(target=self._write, daemon=True, name="orch-get-write")
-        self._thread.start()
+        self._batches = Batches(self._write, name="orch-get-write")
 
-    def _write(self) -> None:
-        while (data := self._chunks.get()) is not None:
-            if self.error is None:
-                try:
-                    self.target.write(data)
-                    self.sha.update(data)
-                except (OSError, TransferError) as exc:
-                    self.error = str(exc)
+    def _write(self, data: bytes) -> None:
+        if self.error is None:
+            try:
+                self.target.write(data)
+                self.sha.update(data)
+            except (OSError, TransferError) as exc:
+                self.error = str(exc)
 
     def put(self, data: bytes) -> None:
-        self._chunks.put(data)
+        self._batches.add(data)
 
     def finish(self) -> None:
         """Wait until every chunk is written (idempotent)."""
-        if self._thread.is_alive():
-            self._chunks.put(None)
-            self._thread.join()
+        self._batches.finish()
 
 
 class Receiver:
