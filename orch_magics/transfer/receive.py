@@ -30,7 +30,7 @@ STDERR_KEEP = 64 << 10
 class Target(Protocol):
     """Where received bytes go until they are committed (renamed) or dropped."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
     def commit(self, mode: int) -> None: ...
 
@@ -52,7 +52,7 @@ class FileTarget:
         fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
         self.file = os.fdopen(fd, "wb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self.file.write(data)
 
     def commit(self, mode: int) -> None:
@@ -91,7 +91,7 @@ class TreeTarget:
             while stream.read(1 << 20):  # let the writer finish whatever happened
                 pass
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self.error is not None:
             raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
         view = memoryview(data)
@@ -129,7 +129,7 @@ class Spool:
         self.error: str | None = None
         self._batches = Batches(self._write, name="orch-get-write")
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: memoryview) -> None:
         if self.error is None:
             try:
                 self.target.write(data)
