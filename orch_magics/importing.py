@@ -1,7 +1,8 @@
 """Importing fast: the package itself at start-up, and a layer kind's SDK on its first use.
 
 An import allocates thousands of objects and frees almost none of them, so the cyclic GC's
-passes during it are wasted (~8% of importing orch_magics and asyncssh here): `paused_gc`.
+passes during it are wasted (~8% of importing orch_magics and asyncssh here): `paused_gc`,
+also used while a config is loaded (millions of young objects, none of them cyclic).
 asyncssh's import probes for liboqs (post-quantum key exchange) with ctypes.util.find_library,
 which on Linux runs `ldconfig -p` and then the C compiler, for two names: ~20 ms of every
 first ssh connection. `importing_sdk` answers "absent" at once when no file of that name is

@@ -371,10 +371,10 @@ def test_random_text_gives_a_config_or_a_config_error(text: str) -> None:
         assert exc.message and "\n" not in exc.message
 
 
-def test_no_gc_restores_the_collector() -> None:
+def test_paused_gc_restores_the_collector() -> None:
     import gc
 
-    from orch_magics.config.source import no_gc
+    from orch_magics.importing import paused_gc
 
     assert gc.isenabled()
     with pytest.raises(ConfigError):
@@ -382,7 +382,7 @@ def test_no_gc_restores_the_collector() -> None:
     assert gc.isenabled()
     gc.disable()
     try:
-        with no_gc():
+        with paused_gc():
             pass
         assert not gc.isenabled()
     finally:

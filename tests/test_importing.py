@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics.importing import importing_sdk, paused_gc, surely_absent
+from orch_magics.importing import importing_sdk, surely_absent
 
 
 def test_a_library_is_surely_absent_only_when_no_file_of_its_name_is_found(
@@ -34,13 +34,3 @@ def test_importing_sdk_answers_like_find_library_and_restores_everything(
     assert ctypes.util.find_library is real
     assert gc.isenabled()
     assert os.environ["ORCH_SECRET_TOKEN"] == "s3cret"
-
-
-def test_paused_gc_leaves_a_disabled_gc_disabled() -> None:
-    gc.disable()
-    try:
-        with paused_gc():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
+from ..importing import paused_gc
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
 from .inventory import Inventory, load_inventories
@@ -25,7 +26,7 @@ from .model import (
     SecretsSettings,
     Service,
 )
-from .source import Path_, Source, no_gc, parse_source, read_source
+from .source import Path_, Source, parse_source, read_source
 from .suggest import did_you_mean
 from .validate import build_dataclass, kind_name
 
@@ -84,7 +85,7 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     sources = list(sources)
     inventories = tuple(p for src, base in sources for p in _inventory_paths(src, base))
     inventory = _lazy_inventory(inventories)
-    with no_gc():
+    with paused_gc():
         for src, base in sources:
             files.append(src.file)
             _load_source(src, environments, services, inventory)

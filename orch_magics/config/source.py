@@ -8,9 +8,6 @@ hold becomes data or a ConfigError with file:line:column.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..importing import paused_gc
 
 try:  # the C loader is much faster on large files, and has the same marks
     _Base: type = yaml.CSafeLoader
@@ -163,7 +161,7 @@ def parse_source(text: str, name: str = "<string>") -> Source:
     if not isinstance(text, str):
         raise ConfigError(f"config text must be a string, not {type(text).__name__}", file=name)
     src = Source(file=name, text=text, data=None)
-    with no_gc():
+    with paused_gc():
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
@@ -181,19 +179,6 @@ def parse_source(text: str, name: str = "<string>") -> Source:
             src.index[()] = (None, node)
         src.data = {} if node is None else _Converter(src).convert(node, 0, ())
     return src
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic GC: loading makes millions of young objects (none cyclic), and a
-    collection every 700 allocations scanning ever more survivors made loading superlinear."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _one_line(text: str) -> str:
