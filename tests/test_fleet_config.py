@@ -80,6 +80,14 @@ def test_fan_out_mistakes_point_at_the_line(host: str, message: str) -> None:
     assert message in str(err.value) and "x.yaml:4" in str(err.value)
 
 
+@pytest.mark.parametrize(("kind", "key"), [("ssh", "host"), ("docker", "container")])
+def test_an_empty_target_list_is_a_config_error(kind: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  f:\n    layers:\n"
+                         f"      - {{type: {kind}, config: {{{key}: []}}}}\n", "x.yaml")
+    assert "is an empty list" in str(err.value) and "x.yaml:4" in str(err.value)
+
+
 INI = """\
 # web and db, with children and vars
 lone.example ansible_port=2200

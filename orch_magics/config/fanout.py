@@ -1,6 +1,6 @@
 """Layers that name several targets: `host: [a, b]`, `host: "web-[01:12]"`, `host: "group:web"`,
-`container: [app-1, app-2]`, and a docker `label:` (every running container with it, found at
-run time). The loader calls `split` before validating a layer's config.
+`container: [app-1, app-2]`, and a docker or podman `label:` (every running container with it,
+found at run time). The loader calls `split` before validating a layer's config.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from ..errors import ConfigError
 from . import patterns
 from .inventory import Inventory
 from .model import FanOut, Member
-from .source import Path_, Source
+from .source import Path_, Source, describe_path
 
 #: For each layer kind, the config key that may name several targets.
-FANOUT_KEYS = {"ssh": "host", "docker": "container"}
+FANOUT_KEYS = {"ssh": "host", "docker": "container", "podman": "container"}
+#: Kinds whose `label:` selects every running container with it, at run time.
+LABEL_KINDS = ("docker", "podman")
 GROUP_PREFIX = "group:"
 
 
@@ -27,19 +29,23 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
     """
     if not isinstance(raw, dict):
         return raw, None
-    if type_ == "docker" and isinstance(raw.get("label"), str):
+    if type_ in LABEL_KINDS and isinstance(raw.get("label"), str):
         return raw, FanOut("label", f"label {raw['label']}", selector=raw["label"])
     key = FANOUT_KEYS.get(type_)
     value = raw.get(key) if key else None
     if key is None or not _names_several(value):
         return raw, None
     where = path + (key,)
+    if value == []:
+        thing = "host" if key == "host" else "container"
+        raise src.error(where, f"{describe_path(where)} is an empty list: name at least "
+                               f"one {thing}")
     items = value if isinstance(value, list) else [value]
     members: list[Member] = []
     for i, item in enumerate(items):
         at = where + (i,) if isinstance(value, list) else where
         if not isinstance(item, str) or not item.strip():
-            raise src.error(at, f"{'.'.join(map(str, at))} must be a host or container name")
+            raise src.error(at, f"{describe_path(at)} must be a host or container name")
         try:
             members += _members(key, item, raw, inventory)
         except (ValueError, ConfigError) as exc:

@@ -115,10 +115,13 @@ def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
     key = FANOUT_KEYS.get(kind)
     if key is None or key not in schema.get("properties", {}):
         return schema
-    one = schema["properties"][key]
-    several = {"type": "array", "items": {"type": "string"}, "minItems": 1,
-               "description": "Several targets: the environment fans out (docs/fleets.md)."}
-    return {**schema, "properties": {**schema["properties"], key: {"anyOf": [one, several]}}}
+    one = dict(schema["properties"][key])
+    lifted = {k: one.pop(k) for k in ("description", "default") if k in one}
+    lifted["description"] = (lifted.get("description", "") + " A list or a range pattern names "
+                             "several targets: the environment fans out (docs/fleets.md).").strip()
+    several = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+    fanned = {"anyOf": [*one.get("anyOf", [one]), several], **lifted}
+    return {**schema, "properties": {**schema["properties"], key: fanned}}
 
 
 def build_schema() -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Layers naming several targets fan out to every combination, first layer outermost: a list of
 two bastions followed by a list of three hosts gives six targets (`bastion-eu/db-1`, …).
-A docker `label:` layer is resolved at run time (`resolve`), on the engine it is reached by.
+A docker or podman `label:` layer is resolved at run time (`resolve`), on the engine it is
+reached by.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Target:
 
     @property
     def pending(self) -> int | None:
-        """The index of a layer still to be resolved at run time (a docker label), if any."""
+        """The index of a layer still to be resolved at run time (a container label), if any."""
         for i, spec in enumerate(self.layers):
             if spec.fanout is not None and spec.fanout.selector is not None:
                 return i

@@ -1,0 +1,57 @@
+"""Fleets of containers on the test podman, as on docker: a label selects every running
+container with it (resolved at run time), a list or a range pattern names them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.dockerd import IMAGE
+from fixtures.podman import Podman
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.fleet import FleetResult
+
+NAMES = [f"orch-pod-{i}" for i in range(1, 4)]
+LABEL = "orch.fleet=pods"
+
+
+@pytest.fixture(scope="module")
+def pods(podman: Podman) -> Iterator[list[str]]:
+    """Three running containers with LABEL (each named as its hostname) and a stopped one."""
+    for name in NAMES:
+        podman.podman("run", "-d", "--init", "--network", "none", "--name", name,
+                      "--hostname", name, "--label", LABEL, IMAGE)
+    podman.podman("create", "--network", "none", "--name", "orch-pod-stopped",
+                  "--label", LABEL, IMAGE)
+    try:
+        yield NAMES
+    finally:
+        podman.podman("rm", "-f", "-t", "0", *NAMES, "orch-pod-stopped")
+
+
+def _run(podman: Podman, config: dict[str, object], **options: object) -> FleetResult:
+    layer = json.dumps({"type": "podman", "config": {**config, "podman_host": podman.host}})
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  pods: {{layers: [{layer}]}}\n"
+        "services:\n  name: {command: hostname}\n"))
+    try:
+        result = orch.run("pods", "name", **options)
+    finally:
+        orch.close()
+    assert isinstance(result, FleetResult)
+    return result
+
+
+def test_a_label_fans_out_to_every_running_podman_container(podman: Podman,
+                                                            pods: list[str]) -> None:
+    res = _run(podman, {"label": LABEL})
+    assert res.ok and sorted(res) == pods  # the stopped one is not a target
+    assert all(res[name].stdout == f"{name}\n" for name in pods)
+
+
+def test_a_podman_container_pattern_with_limit(podman: Podman, pods: list[str]) -> None:
+    res = _run(podman, {"container": "orch-pod-[1:3]"}, limit="!orch-pod-2")
+    assert res.ok and sorted(res) == ["orch-pod-1", "orch-pod-3"]
+    assert res["orch-pod-3"].stdout == "orch-pod-3\n"
