@@ -327,27 +327,37 @@ _KEYS = st.sampled_from(["environments", "services", "secrets", "layers", "type"
                          "command", "filters", "environment", "timeout", "port", "host",
                          "container", "lines", "query", "pattern", "providers", "file", "x-a",
                          "stdin_mode", "max_restarts", "post_commands", "when", "web", "ssh",
-                         "docker", "jq", "head", "grep"])
+                         "docker", "jq", "head", "grep", "label", "user", "password", "login",
+                         "preserve_env", "podman_host", "docker_host", "service", "project",
+                         "protected", "allow_services", "allow_adhoc", "confirm_ttl",
+                         "dangerous", "enabled", "digests", "path", "inventory", "audit",
+                         "ssh_config", "identity_file", "known_hosts", "argv", "keyring"])
 _SCALARS = (st.none() | st.booleans() | st.integers(-70000, 70000)
             | st.floats(allow_nan=True, allow_infinity=True) | _KEYS
             | st.text(max_size=12) | st.sampled_from(["{{secret:x}", "{{env:A}}", ".[", "("]))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
                        | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
-_LOOSE = st.dictionaries(st.sampled_from(["environments", "services", "secrets", "x-a"]),
+_LOOSE = st.dictionaries(st.sampled_from(["environments", "services", "secrets", "x-a",
+                                          "inventory", "audit"]),
                          st.dictionaries(_KEYS, _VALUES, max_size=3), max_size=3)
 _FILTER = st.fixed_dictionaries({"type": _SCALARS | _VALUES}, optional={
     k: _VALUES for k in ("lines", "query", "pattern", "on_invalid", "replacement")})
 _SERVICE = st.fixed_dictionaries({"command": _SCALARS}, optional={
     "filters": st.lists(_FILTER, max_size=2), "environment": _VALUES, "timeout": _SCALARS,
     "max_restarts": _SCALARS, "post_commands": st.lists(st.dictionaries(_KEYS, _VALUES))})
-_LAYER = st.fixed_dictionaries({"type": st.sampled_from(["ssh", "docker", "local"]) | _VALUES},
+_LAYER = st.fixed_dictionaries({"type": st.sampled_from(["ssh", "docker", "local", "sudo",
+                                                         "podman"]) | _VALUES},
                                optional={"config": st.dictionaries(_KEYS, _VALUES, max_size=4),
                                          "name": _SCALARS})
 _SHAPED = st.fixed_dictionaries({}, optional={
     "services": st.dictionaries(_KEYS, _SERVICE, max_size=2),
     "environments": st.dictionaries(_KEYS, st.fixed_dictionaries(
-        {"layers": st.lists(_LAYER, max_size=3)}), max_size=2),
-    "secrets": st.dictionaries(_KEYS, _VALUES, max_size=3)})
+        {"layers": st.lists(_LAYER, max_size=3)}, optional={
+            k: _VALUES for k in ("protected", "allow_services", "allow_adhoc", "confirm_ttl",
+                                 "description")}), max_size=2),
+    "secrets": st.dictionaries(_KEYS, _VALUES, max_size=3),
+    "audit": st.dictionaries(_KEYS, _VALUES, max_size=3) | _VALUES,
+    "inventory": _VALUES})
 _DOCS = _LOOSE | _SHAPED
 
 
