@@ -141,6 +141,28 @@ def test_config_errors_are_one_clear_message_without_traceback(tmp_path: Path) -
     assert "Traceback" not in r.stderr.decode()
 
 
+@pytest.mark.parametrize(("args", "hint"), [
+    (("ls", "--json"), "(--json is an option of orch run and orch audit)"),
+    (("check", "--dry-run"), "(--dry-run is an option of orch run)"),
+    (("run", "local", "upper", "--jsno"), "(did you mean '--json'?)"),
+    (("audit", "--failedd"), "(did you mean '--failed'?)"),
+    (("rn", "local"), "(did you mean 'run'?)"),
+])
+def test_a_misplaced_or_mistyped_option_gets_a_hint(args: tuple[str, ...], hint: str) -> None:
+    r = orch("--demo", *args)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and hint in err and "Traceback" not in err
+
+
+def test_dry_run_of_a_fleet_shows_the_targets_the_limit_keeps(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  web: {layers: [{type: ssh, config: {host: 'w-[1:3]'}}]}\n")
+    r = orch("-c", str(cfg), "run", "web", "--dry-run", "--limit", "!w-2", "--", "true")
+    assert r.returncode == 0 and "targets:     2 targets: w-1, w-3" in r.stdout.decode()
+    r = orch("-c", str(cfg), "run", "web", "--dry-run", "--limit", "x-*", "--", "true")
+    assert r.returncode == 2 and "'x-*' matches no target" in r.stderr.decode()
+
+
 def test_found_in_working_directory_and_dry_run(tmp_path: Path) -> None:
     (tmp_path / "orch.yaml").write_text(
         "environments: {local: {layers: []}}\n"

@@ -218,3 +218,19 @@ def test_limit_selects_inventory_groups_at_any_position(tmp_path: Path, name: st
     assert select(labels, "all", groups) == labels
     with pytest.raises(ConfigError, match=r"groups: db, prod, web.*did you mean 'web'"):
         select(labels, "wab", groups)
+
+
+def test_the_magic_dry_run_shows_the_targets_the_limit_keeps(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    from IPython.core.error import UsageError
+
+    from shells import orch_shell
+
+    config = ("environments:\n  web: {layers: [{type: ssh, config: {host: 'w-[1:3]'}}]}\n"
+              "services:\n  hi: {command: echo hi}\n")
+    with orch_shell(config, tmp_path) as sh:
+        assert sh.run_line_magic("orch", "web hi --dry-run --limit !w-2") is None
+        assert "targets:     2 targets: w-1, w-3" in capsys.readouterr().out
+        with pytest.raises(UsageError, match="'x-\\*' matches no target"):
+            sh.run_line_magic("orch", "web hi --dry-run --limit x-*")

@@ -13,7 +13,7 @@ import sys
 
 from ..admission import Ticket
 from ..fleet.options import FleetOptions
-from ..fleet.targets import describe, expand
+from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
@@ -34,9 +34,9 @@ def options(args: argparse.Namespace) -> FleetOptions:
     return FleetOptions.of(args.limit, args.parallel, args.max_fail, args.timeout)
 
 
-def dry_run(plan: RunPlan) -> str:
+def dry_run(plan: RunPlan, limit: str | None) -> str:
     layers = plan.layers if plan.layers is not None else plan.environment.layers
-    return f"{plan.describe()}\ntargets:     {describe(expand(layers))}"
+    return f"{plan.describe()}\ntargets:     {planned(layers, limit)}"
 
 
 class LabelledLines:

@@ -34,39 +34,49 @@ COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 class _Parser(argparse.ArgumentParser):
     """argparse that says "did you mean" for a mistyped command or option."""
 
+    #: The words being parsed (set by main): which command an unknown option was given to.
+    words: Sequence[str] = ()
+
     def error(self, message: str) -> NoReturn:
         hint = _hint(self, message)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
-def _hint(parser: argparse.ArgumentParser, message: str) -> str:
-    words: list[str] = []
+def _hint(parser: _Parser, message: str) -> str:
     if "invalid choice: " in message:
-        words = [message.split("invalid choice: ")[1].split("'")[1]]
-        known: Sequence[str] = COMMANDS
-    elif message.startswith("unrecognized arguments: "):
-        words = message.removeprefix("unrecognized arguments: ").split()
-        known = _options(parser)
-    for word in words:
-        hint = did_you_mean(word.split("=")[0], known)
-        if hint:
+        word = message.split("invalid choice: ")[1].split("'")[1]
+        hint = did_you_mean(word, COMMANDS)
+        return f" (did you mean {hint!r}?)" if hint else ""
+    if not message.startswith("unrecognized arguments: "):
+        return ""
+    options = _options(parser)
+    command = next((w for w in parser.words if w in options), None)
+    known = [*options[None], *options.get(command, [])]
+    for word in message.removeprefix("unrecognized arguments: ").split():
+        name = word.split("=")[0]
+        owners = [f"orch {c}" for c, names in options.items() if c and name in names]
+        if owners and name not in known:
+            return f" ({name} is an option of {' and '.join(owners)})"
+        hint = did_you_mean(name, known)
+        if hint and hint != name:
             return f" (did you mean {hint!r}?)"
     return ""
 
 
-def _options(parser: argparse.ArgumentParser) -> list[str]:
-    """Every option string of `parser` and of its subcommands (argparse keeps them private)."""
-    found: list[str] = []
+def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
+    """Option strings of `parser` (key None) and of each subcommand (argparse keeps them
+    private)."""
+    found: dict[str | None, list[str]] = {None: []}
     for action in parser._actions:  # private-ok: argparse has no public list of actions
-        found += action.option_strings
+        found[None] += action.option_strings
         if isinstance(action, argparse._SubParsersAction):  # private-ok: as above
-            for sub in action.choices.values():
-                found += _options(sub)
+            for name, sub in action.choices.items():
+                found[name] = [o for a in sub._actions for o in a.option_strings]  # private-ok
     return found
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     p = _Parser(prog="orch", description="Run services through composed execution layers.")
     p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
                    help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
@@ -136,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(argv) < len(words) and not command:
         print("orch: nothing to run after --", file=sys.stderr)
         return EXIT_USAGE
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    parser.words = argv
+    args = parser.parse_args(argv)
     try:
         return _dispatch(args, command)
     except ConfigError as exc:
@@ -177,7 +189,7 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
                      env=parse_env_pairs(args.env) or None)
     fleet = options(args).for_plan(plan) is not None
     if args.dry_run:
-        print(dry_run(plan) if fleet else plan.describe())
+        print(dry_run(plan, args.limit) if fleet else plan.describe())
         return 0
     orch.gate.ask = ask_on_terminal
     ticket = orch.admit(plan, yes=args.yes, front_end="cli")

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from ..config.model import LayerSpec, Member
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
+from .select import select
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,15 @@ def describe(targets: Sequence[Target], shown: int = 8) -> str:
         selector = spec.fanout.written if spec.fanout else "a label"
         count += f" × every running container with {selector.removeprefix('label ')}"
     return f"{count}: {', '.join(labels)}"
+
+
+def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
+    """`describe` of the targets `--limit` keeps, for a dry run (all of them, with a note,
+    while some are found only at run time: their labels are not known yet)."""
+    targets = expand(layers)
+    if limit is None:
+        return describe(targets)
+    if any(t.pending is not None for t in targets):
+        return f"{describe(targets)} (--limit {limit} applies once the containers are found)"
+    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets}))
+    return describe([t for t in targets if t.label in keep])

@@ -20,6 +20,7 @@ from IPython.display import display
 
 from ..errors import OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions
+from ..fleet.targets import planned
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
@@ -56,14 +57,17 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     frontend = has_frontend_stdin(ctx.shell)
     background = frontend and (args.bg or takes_stdin)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
+    fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
-        print(_dry_run(plan, body, background, with_box, frontend))
+        targets = planned(plan.layers if plan.layers is not None else plan.environment.layers,
+                          args.limit) if fleet else None
+        print(_dry_run(plan, body, background, with_box, frontend, targets))
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
-    if FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None:
-        fleet = fleet_view.run(ctx, args, plan, body, timeout, background=background,
-                               keep_stdin=background and takes_stdin, with_box=with_box)
-        return _deliver(ctx, args, fleet, cell)
+    if fleet:
+        many = fleet_view.run(ctx, args, plan, body, timeout, background=background,
+                              keep_stdin=background and takes_stdin, with_box=with_box)
+        return _deliver(ctx, args, many, cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     presenter = _presenter(ctx, args, plan, frontend, cell)
@@ -123,8 +127,10 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> R
 
 
 def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
-             frontend: bool) -> str:
+             frontend: bool, targets: str | None) -> str:
     lines = [plan.describe()]
+    if targets is not None:
+        lines.append(f"targets:     {targets}")
     if body:
         lines.append(f"stdin data:  {len(body.encode())} bytes from the cell body")
     if background:
