@@ -72,7 +72,7 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
         found[None] += action.option_strings
         if isinstance(action, argparse._SubParsersAction):  # private-ok: as above
             for name, sub in action.choices.items():
-                found[name] = [o for a in sub._actions for o in a.option_strings]  # private-ok
+                found[name] = [o for a in sub._actions for o in a.option_strings]  # private-ok: same
     return found
 
 
