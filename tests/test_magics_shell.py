@@ -134,7 +134,9 @@ def test_dry_run_runs_nothing(shell, capsys):
     ("local hello --tail x", "invalid int value"),
     ("local hello -e NOEQUALS", "KEY=VALUE"),
     ("local hello --out 1x", "variable name"),
+    ("local hello --out if", "variable name"),
     ("logs nothing-here", "no run named"),
+    ("lcoal hello", "did you mean 'local'"),  # the environment, not the subcommand `load`
 ])
 def test_user_mistakes_are_usage_errors(shell, line, message):
     with pytest.raises(UsageError, match=message):

@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..config.loader import find_config_files
+from ..config.suggest import did_you_mean, edit_distance
 from ..errors import ConfigError, OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
@@ -73,7 +74,11 @@ class OrchMagics(Magics):
         guess = subcommand_typo(name)
         if guess is None:
             return
-        if name not in self.orchestrator.config.environments:  # no config: its own error
+        environments = self.orchestrator.config.environments  # no config: its own error
+        if name not in environments:
+            nearer = did_you_mean(name, environments)  # `lcoal`: the environment, not `load`
+            if nearer is not None and edit_distance(name, nearer) <= edit_distance(name, guess):
+                guess = nearer
             raise UsageError(f"unknown subcommand or environment {name!r} "
                              f"(did you mean {guess!r}?)")
 

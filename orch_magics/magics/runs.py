@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import keyword
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ def _check(args: argparse.Namespace) -> None:
     if not args.environment:
         raise UsageError("usage: %orch ENV SERVICE [options] or %%orch ENV [SERVICE] "
                          "[options]; see %orch --help (environments: %orch envs)")
-    if args.out is not None and not args.out.isidentifier():
+    if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
     if args.tail is not None and args.tail < 0:
         raise UsageError("--tail needs a number of lines >= 0")
