@@ -1,8 +1,7 @@
 """The audit's output digest: bytes and sha256 of the stdout and stderr a run shows.
 
-Each stream is hashed in batches of a few MiB in a worker thread (`sinks.batches`): hashlib
-drops the GIL while it hashes, so the hashing runs on the other core, and batching keeps the
-worker from waiting for the relay's GIL after every SSH packet.
+Each stream is hashed in a worker thread fed in batches of a few MiB (`sinks.batches`):
+hashlib drops the GIL while it hashes, so the hashing runs on the other core.
 """
 
 from __future__ import annotations

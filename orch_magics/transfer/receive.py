@@ -30,7 +30,7 @@ STDERR_KEEP = 64 << 10
 class Target(Protocol):
     """Where received bytes go until they are committed (renamed) or dropped."""
 
-    def write(self, data: bytes | memoryview) -> None: ...
+    def write(self, data: bytes) -> None: ...
 
     def commit(self, mode: int) -> None: ...
 
@@ -52,7 +52,7 @@ class FileTarget:
         fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
         self.file = os.fdopen(fd, "wb")
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes) -> None:
         self.file.write(data)
 
     def commit(self, mode: int) -> None:
@@ -91,7 +91,7 @@ class TreeTarget:
             while stream.read(1 << 20):  # let the writer finish whatever happened
                 pass
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes) -> None:
         if self.error is not None:
             raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
         view = memoryview(data)
@@ -119,9 +119,8 @@ class TreeTarget:
 
 
 class Spool:
-    """Writes chunks into a Target and hashes them, in arrival order, in batches of a few MiB
-    in a worker thread (`sinks.batches`). The first failure is kept in `error`; nothing more
-    is written after it."""
+    """Writes chunks into a Target and hashes them, in arrival order, in a worker thread
+    (`sinks.batches`). The first failure is kept in `error`; nothing more is written after it."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -129,7 +128,7 @@ class Spool:
         self.error: str | None = None
         self._batches = Batches(self._write, name="orch-get-write")
 
-    def _write(self, data: memoryview) -> None:
+    def _write(self, data: bytes) -> None:
         if self.error is None:
             try:
                 self.target.write(data)
