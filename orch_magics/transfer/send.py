@@ -80,8 +80,43 @@ class TarStream:
         self.file.close()
 
 
+def _padded(size: int, unit: int = tarfile.BLOCKSIZE) -> int:
+    """`size` bytes padded to whole `unit`s (tar blocks, or the archive's records)."""
+    return -(-size // unit) * unit
+
+
+def tar_size(root: str) -> int:
+    """How many bytes TarStream(root) will send, walked now as tarfile walks it (links not
+    followed; GNU long-name headers, hard links without data, sockets skipped, two end blocks
+    and the padding to a whole record): a directory put's progress total."""
+    total, seen = 0, set()
+    stack = [(root, ".")]
+    while stack:
+        path, name = stack.pop()
+        info = os.lstat(path)
+        if stat.S_ISSOCK(info.st_mode):
+            continue
+        entry = name + "/" if stat.S_ISDIR(info.st_mode) else name
+        total += tarfile.BLOCKSIZE
+        if len(os.fsencode(entry)) > tarfile.LENGTH_NAME:
+            total += tarfile.BLOCKSIZE + _padded(len(os.fsencode(entry)) + 1)
+        if stat.S_ISLNK(info.st_mode):
+            target = len(os.fsencode(os.readlink(path)))
+            if target > tarfile.LENGTH_LINK:
+                total += tarfile.BLOCKSIZE + _padded(target + 1)
+        elif stat.S_ISREG(info.st_mode):
+            inode = (info.st_dev, info.st_ino)
+            if info.st_nlink > 1 and inode in seen:
+                continue  # a hard link to a file already in the stream: a header only
+            seen.add(inode)
+            total += _padded(info.st_size)
+        elif stat.S_ISDIR(info.st_mode):
+            stack += [(os.path.join(path, f), f"{name}/{f}") for f in os.listdir(path)]
+    return _padded(total + 2 * tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
+
+
 class Source:
-    """What a put sends: its kind, mode, a file's size (for progress), and the bytes."""
+    """What a put sends: its kind, mode, size (the progress total), and the bytes."""
 
     def __init__(self, path: str) -> None:
         try:
@@ -96,8 +131,9 @@ class Source:
         self.kind: Literal["file", "directory"] = \
             "directory" if stat.S_ISDIR(info.st_mode) else "file"
         self.mode = stat.S_IMODE(info.st_mode)
-        #: A file's size when checked (progress total); None for a directory's tar stream.
-        self.size: int | None = info.st_size if self.kind == "file" else None
+        #: The bytes the stream will have, as checked now (progress total; a directory that
+        #: changes meanwhile sends more or fewer). None if the directory cannot be walked.
+        self.size: int | None = info.st_size if self.kind == "file" else _walked(path)
 
     def open(self) -> Readable:
         """A new stream of the bytes to send (the file, or the tar stream of the directory)."""
@@ -105,6 +141,13 @@ class Source:
             return TarStream(self.path) if self.kind == "directory" else open(self.path, "rb")
         except OSError as exc:
             raise TransferError(f"cannot read {self.path}: {exc.strerror}") from None
+
+
+def _walked(root: str) -> int | None:
+    try:
+        return tar_size(root)
+    except OSError:  # the tar stream itself will say what cannot be read
+        return None
 
 
 class Sending:

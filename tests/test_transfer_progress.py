@@ -1,0 +1,70 @@
+"""A directory put knows its total: the size of the tar stream it will send, walked first,
+exactly as tarfile writes it (long names, links, hard links, fifos, sockets, padding)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer.send import TarStream, tar_size
+
+
+def tricky_tree(root: Path) -> Path:
+    """Every kind of entry whose tar size differs: see the module docstring."""
+    tree = root / "tree"
+    (tree / "a" / "b" / "empty").mkdir(parents=True)
+    (tree / "a" / "f513").write_bytes(b"x" * 513)
+    (tree / "a" / "zero").write_bytes(b"")
+    (tree / "a" / "with space ünï").write_text("hi\n")
+    os.link(tree / "a" / "f513", tree / "a" / "b" / "hard")
+    os.symlink("f513", tree / "a" / "short")
+    os.symlink("t" * 150, tree / "a" / "long-target")
+    deep = tree / "a" / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "file").write_bytes(os.urandom(100_000))
+    os.mkfifo(tree / "a" / "fifo")
+    with socket.socket(socket.AF_UNIX) as sock:  # tar skips sockets
+        sock.bind(str(tree / "a" / "sock"))
+    return tree
+
+
+def test_the_walked_size_is_what_the_tar_stream_sends(tmp_path: Path) -> None:
+    tree = tricky_tree(tmp_path)
+    stream = TarStream(str(tree))
+    sent = 0
+    while data := stream.read(1 << 20):
+        sent += len(data)
+    stream.close()
+    assert tar_size(str(tree)) == sent
+
+
+class Recorded:
+    """A Progress that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        self.total = total
+
+    def update(self, done: int) -> None:
+        self.done = done
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+def test_a_directory_put_reports_a_total_it_reaches(tmp_path: Path) -> None:
+    tree = tricky_tree(tmp_path)
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    progress = Recorded()
+    try:
+        orch.put("here", str(tree), str(tmp_path / "copy"), progress=progress)
+    finally:
+        orch.close()
+    assert progress.total is not None and progress.total == progress.done
+    assert (tmp_path / "copy" / "a" / "f513").read_bytes() == b"x" * 513
