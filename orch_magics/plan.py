@@ -53,10 +53,14 @@ class RunPlan:
     def name(self) -> str:
         return self.service.name if self.service else "(command)"
 
+    @property
+    def layers_to_run(self) -> tuple[LayerSpec, ...]:
+        """The layers a run goes through: the resolved ones, else the environment's."""
+        return self.environment.layers if self.layers is None else self.layers
+
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
         """The layered executor for this plan's environment."""
-        layers = self.environment.layers if self.layers is None else self.layers
-        return LayeredExecutor(base, layers)
+        return LayeredExecutor(base, self.layers_to_run)
 
     def describe(self) -> str:
         """Human-readable plan: layers, command, variables, steps.

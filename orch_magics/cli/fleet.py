@@ -35,8 +35,7 @@ def options(args: argparse.Namespace) -> FleetOptions:
 
 
 def dry_run(plan: RunPlan, limit: str | None) -> str:
-    layers = plan.layers if plan.layers is not None else plan.environment.layers
-    return f"{plan.describe()}\ntargets:     {planned(layers, limit)}"
+    return f"{plan.describe()}\ntargets:     {planned(plan.layers_to_run, limit)}"
 
 
 class LabelledLines:
@@ -63,8 +62,7 @@ class LabelledLines:
 async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                        args: argparse.Namespace) -> int:
     """Run every target with labelled output; print the summary (or JSON); 0 iff all ok."""
-    layers = plan.layers if plan.layers is not None else plan.environment.layers
-    width = max([0, *(len(t.label) for t in expand(layers))])
+    width = max([0, *(len(t.label) for t in expand(plan.layers_to_run))])
     quiet = bool(args.json)
     stdin = None
     if plan.stdin_mode != "none" and not os.isatty(0):

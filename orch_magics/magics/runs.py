@@ -60,8 +60,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
-        targets = planned(plan.layers if plan.layers is not None else plan.environment.layers,
-                          args.limit) if fleet else None
+        targets = planned(plan.layers_to_run, args.limit) if fleet else None
         print(_dry_run(plan, body, background, with_box, frontend, targets))
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
