@@ -223,6 +223,14 @@ def test_limit_takes_inventory_group_names(inventory_orch, limit: str,
     assert sorted(res) == sorted(labels) and res.ok
 
 
+def test_a_copy_takes_inventory_group_names_in_limit(inventory_orch, tmp_path: Path) -> None:
+    """Copies select targets as runs do (they once matched labels only, not groups)."""
+    orch, _ = inventory_orch
+    got = orch.get("inv", "/etc/hostname", str(tmp_path / "out"), limit="prod,&db")
+    assert sorted(got) == ["db-a", "db-b"] and got.ok
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["db-a", "db-b"]
+
+
 def test_a_mistyped_group_in_limit_suggests_the_group(inventory_orch) -> None:
     orch, _ = inventory_orch
     with pytest.raises(ConfigError) as err:

@@ -25,9 +25,8 @@ from ..sinks.base import Sink
 from ..sinks.buffer import OutputBuffer
 from .options import FleetOptions
 from .result import FleetResult, Rerun
-from .select import select
 from .stdin import SharedStdin
-from .targets import Target, expand, resolve
+from .targets import Target, expand, limited, resolve
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -149,15 +148,11 @@ class FleetRun:
 
     async def _targets(self) -> list[Target]:
         """The targets to run, in order, resolved and selected; a row for each."""
-        layers = self.plan.layers if self.plan.layers is not None else self.plan.environment.layers
-        targets = expand(layers)
+        targets = expand(self.plan.layers_to_run)
         resolved = await asyncio.gather(*(self._resolve(t) for t in targets))
-        targets = [t for found in resolved for t in found]
-        labels = [t.label for t in targets]
-        keep = set(select(labels, self.options.limit, {t.label: t.groups for t in targets}))
+        targets = limited([t for found in resolved for t in found], self.options.limit)
         if self.options.only is not None:
-            keep &= set(self.options.only)
-        targets = [t for t in targets if t.label in keep]
+            targets = [t for t in targets if t.label in self.options.only]
         for target in targets:
             self.rows[target.label] = TargetRow(target.label, self._on_change)
             if target.pending is not None:  # its label selector could not be resolved

@@ -104,13 +104,16 @@ def describe(targets: Sequence[Target], shown: int = 8) -> str:
     return f"{count}: {', '.join(labels)}"
 
 
+def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
+    """The targets `--limit` keeps (globs, labels and inventory groups), in order."""
+    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets}))
+    return [t for t in targets if t.label in keep]
+
+
 def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     """`describe` of the targets `--limit` keeps, for a dry run (all of them, with a note,
     while some are found only at run time: their labels are not known yet)."""
     targets = expand(layers)
-    if limit is None:
-        return describe(targets)
-    if any(t.pending is not None for t in targets):
+    if limit is not None and any(t.pending is not None for t in targets):
         return f"{describe(targets)} (--limit {limit} applies once the containers are found)"
-    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets}))
-    return describe([t for t in targets if t.label in keep])
+    return describe(limited(targets, limit))

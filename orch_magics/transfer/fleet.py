@@ -19,8 +19,7 @@ from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.select import select
-from ..fleet.targets import Target, expand, resolve
+from ..fleet.targets import Target, expand, limited, resolve
 from ..plan import RunPlan
 from .copy import Copy, Runs, get_destination
 from .model import NoProgress, Progress, TransferError, Transferred
@@ -146,12 +145,8 @@ class FleetCopy:
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
-        plan = self.plan
-        layers = plan.layers if plan.layers is not None else plan.environment.layers
-        found = await asyncio.gather(*(one(t) for t in expand(layers)))
-        targets = [t for group in found for t in group]
-        keep = set(select([t.label for t in targets], self.limit))
-        return [t for t in targets if t.label in keep], failed
+        found = await asyncio.gather(*(one(t) for t in expand(self.plan.layers_to_run)))
+        return limited([t for group in found for t in group], self.limit), failed
 
     async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
                    ) -> tuple[str, Transferred | TransferError]:
