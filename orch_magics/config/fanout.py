@@ -37,9 +37,8 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
         return raw, None
     where = path + (key,)
     if value == []:
-        thing = "host" if key == "host" else "container"
         raise src.error(where, f"{describe_path(where)} is an empty list: name at least "
-                               f"one {thing}")
+                               f"one {key}")
     items = value if isinstance(value, list) else [value]
     members: list[Member] = []
     for i, item in enumerate(items):

@@ -98,8 +98,8 @@ def tar_size(root: str) -> int:
             continue
         entry = name + "/" if stat.S_ISDIR(info.st_mode) else name
         total += tarfile.BLOCKSIZE
-        if len(os.fsencode(entry)) > tarfile.LENGTH_NAME:
-            total += tarfile.BLOCKSIZE + _padded(len(os.fsencode(entry)) + 1)
+        if (length := len(os.fsencode(entry))) > tarfile.LENGTH_NAME:
+            total += tarfile.BLOCKSIZE + _padded(length + 1)
         if stat.S_ISLNK(info.st_mode):
             target = len(os.fsencode(os.readlink(path)))
             if target > tarfile.LENGTH_LINK:
