@@ -8,6 +8,7 @@ only through the bastion, so `[ssh bastion, ssh inner, docker]` really crosses t
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -72,9 +73,8 @@ async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> No
                          ids=["one-hop", "two-hops"])
 async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd, hosts, carrier) -> None:  # type: ignore[no-untyped-def]
     """The sshd session carrying the docker connection dies: the exec's process group is
-    killed after reconnecting, and the error says so (before: it kept running)."""
-    import os
-
+    killed after reconnecting, and the error says so (before: it kept running); the dead
+    forward's socket folder is removed at once, the new one when the pools close."""
     from orch_magics.errors import StreamError
 
     token = f"979.{os.getpid()}{len(hosts)}"
@@ -82,6 +82,7 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     handle = await ex.launch(Command.of(f"echo up; sleep {token}; echo never"))
     events = handle.events()
     assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+    first = forwarded_socket(base)
     for _ in range(100):
         if processes_with(token):
             break
@@ -94,3 +95,14 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
     assert "reconnected and killed process group" in text and "'orch-test'" in text
     assert await gone(token) == []  # the kill has been sent; the kernel may take a moment
+    fresh = forwarded_socket(base)
+    assert fresh != first and os.path.exists(fresh)
+    assert not os.path.exists(os.path.dirname(first)), "the dead forward's folder was left"
+    await base.context.aclose()
+    assert not os.path.exists(os.path.dirname(fresh))
+
+
+def forwarded_socket(base: LocalLauncher) -> str:
+    """The local end of the docker socket's forward over ssh (its pool entry's path)."""
+    [path] = [entry[1] for key, entry in base.context.pools.items() if key[0] == "ssh-forward"]
+    return str(path)

@@ -9,6 +9,7 @@ started on the far side is in `remote.py` and `ssh_process.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import signal as _signal
@@ -159,7 +160,7 @@ class SSHLauncher(Launcher):
             listener, local, conn = entry
             if not conn.is_closed():
                 return str(local)
-            listener.close()
+            _close_forward(listener, local)  # its connection died: forward afresh
         slot = await self._primary()
         local = os.path.join(tempfile.mkdtemp(prefix="orch-ssh-"), "sock")
         try:
@@ -171,12 +172,7 @@ class SSHLauncher(Launcher):
             async def close() -> None:
                 current = self.context.pools.get(key)
                 if current is not None:
-                    current[0].close()
-                    try:
-                        os.unlink(current[1])
-                        os.rmdir(os.path.dirname(current[1]))
-                    except OSError:
-                        pass
+                    _close_forward(current[0], current[1])
             self.context.on_close(close)
         return local
 
@@ -254,3 +250,11 @@ class SSHLauncher(Launcher):
                 self._release(slot)
             self._retire(slot)
         return f"it may still be running as {place} (killing it failed: {reason})"
+
+
+def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:
+    """Stop forwarding to the local socket `local` and remove it with its private folder."""
+    listener.close()
+    with contextlib.suppress(OSError):
+        os.unlink(local)
+        os.rmdir(os.path.dirname(local))
