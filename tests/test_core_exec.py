@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -119,6 +120,30 @@ def test_100mb_random_bytes_round_trip(orch: Orchestrator, tmp_path) -> None:  #
     for chunk in res.stdout_buffer.iter_chunks():
         got.update(chunk)
     assert got.hexdigest() == want
+
+
+KILLED_MID_CAPTURE = """
+import os, signal, sys
+from orch_magics import Orchestrator, load_config_text
+res = Orchestrator(load_config_text("environments: {local: {layers: []}}")).run(
+    "local", command="head -c 40000000 /dev/zero")
+assert res.stdout_buffer.spilled and res.stdout_buffer.size == 40000000
+print(len(os.listdir(sys.argv[1])), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # a kernel killed (OOM, restart) with its result alive
+"""
+
+
+def test_a_killed_process_leaves_no_spill_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A spilled capture's file has no name: the disk space goes back however its process
+    ends (before, a killed kernel left every spilled run's output in /tmp)."""
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_CAPTURE, str(spills)],
+                          env={**os.environ, "TMPDIR": str(spills)}, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert proc.stdout == "0\n"  # not even while it ran
+    assert os.listdir(spills) == []
 
 
 def test_timeout_kills_the_process_tree_and_keeps_partial_output(orch: Orchestrator, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ no hidden spill file behind; its one on-disk copy (the log) is rotated at `log_m
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import os
 import tempfile
 import time
@@ -21,7 +21,15 @@ from processes import kill_all, processes_with
 
 
 def _spills() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "orch-output-*")))
+    """This process's open spill files (unlinked when made: only their descriptors hold them)."""
+    prefix = os.path.join(tempfile.gettempdir(), "orch-output-")
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(prefix):
+                held.add(target)
+    return held
 
 
 def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:

@@ -3,10 +3,13 @@
 Writing costs one copy per chunk and nothing per line: no newline is counted while output
 streams (`line_count` scans once, when someone asks). Once spilled, chunks are gathered in one
 reused block and written to the file in blocks of `BLOCK` bytes, not one system call per chunk.
+The spill file is unlinked as soon as it is made: the disk space goes back when the buffer is
+closed or its process ends, however it ends (a killed kernel leaves no 300 MB file in /tmp).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from typing import IO
@@ -36,10 +39,6 @@ class OutputBuffer:
         """True once the data lives in a temporary file."""
         return self._file is not None
 
-    @property
-    def path(self) -> str | None:
-        return self._file.name if self._file is not None else None
-
     def write(self, data: bytes) -> None:
         """Append a chunk: into memory, or into the block that goes to the spill file."""
         size = len(data)
@@ -67,7 +66,9 @@ class OutputBuffer:
 
     def _spill(self) -> None:
         """Move to a temporary file; the data in memory is its first block."""
-        self._file = tempfile.NamedTemporaryFile(prefix="orch-output-", delete=True, buffering=0)
+        fd, name = tempfile.mkstemp(prefix="orch-output-")
+        os.unlink(name)  # nameless from now on: /proc/PID/fd still shows it as "… (deleted)"
+        self._file = open(fd, "wb", buffering=0)
         self._write_all(self._mem)
         self._mem = bytearray()
         self._block = memoryview(bytearray(BLOCK))
@@ -83,11 +84,13 @@ class OutputBuffer:
         while view:
             view = view[self._file.write(view) or 0:]
 
-    def _flushed(self) -> str:
-        """The spill file's path with every byte written to it (for reading it back)."""
+    def _spilled_chunks(self, start: int, size: int) -> Iterator[bytes]:
+        """The spill file's bytes from `start` to its end (the block written out first)."""
         assert self._file is not None
         self._drain()
-        return self._file.name
+        while chunk := os.pread(self._file.fileno(), size, start):
+            start += len(chunk)
+            yield chunk
 
     @property
     def line_count(self) -> int:
@@ -100,8 +103,7 @@ class OutputBuffer:
         """All bytes (reads the file back when spilled: mind the size)."""
         if self._file is None:
             return bytes(self._mem)
-        with open(self._flushed(), "rb") as f:
-            return f.read()
+        return b"".join(self.iter_chunks(max(self.size, 1)))
 
     def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
         """The bytes in chunks, without loading them all."""
@@ -109,9 +111,7 @@ class OutputBuffer:
             for i in range(0, len(self._mem), size):
                 yield bytes(self._mem[i:i + size])  # a copy: writing on stays possible
             return
-        with open(self._flushed(), "rb") as f:
-            while chunk := f.read(size):
-                yield chunk
+        yield from self._spilled_chunks(0, size)
 
     def iter_lines(self) -> Iterator[str]:
         """Decoded lines by the one line rule (`sinks.lines`), read incrementally."""
@@ -123,11 +123,9 @@ class OutputBuffer:
             return b""
         if self._file is None:
             return bytes(self._mem[-max_bytes:])
-        with open(self._flushed(), "rb") as f:
-            f.seek(max(0, self.size - max_bytes))
-            return f.read()
+        return b"".join(self._spilled_chunks(max(0, self.size - max_bytes), max_bytes))
 
     def close(self) -> None:
-        """Remove the spill file (a temporary file deleted on close)."""
+        """Give the spill file's disk space back."""
         if self._file is not None:
             self._file.close()
