@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +108,23 @@ def forwarded_socket(base: LocalLauncher) -> str:
     """The local end of the docker socket's forward over ssh (its pool entry's path)."""
     [path] = [entry[1] for key, entry in base.context.pools.items() if key[0] == "ssh-forward"]
     return str(path)
+
+
+NEVER_CLOSED = """
+import asyncio, glob, os, sys
+from orch_magics import Orchestrator, load_config_text
+async def main() -> None:
+    result = await Orchestrator(load_config_text(sys.stdin.read())).arun("boxed", command="echo hi")
+    print(result.stdout.strip(), len(glob.glob(os.environ["TMPDIR"] + "/orch-ssh-*/sock")))
+asyncio.run(main())  # its loop ends with the pools never closed
+"""
+
+
+def test_a_script_that_never_closes_leaves_no_socket_folder(ssh_lab, dockerd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    layers = [ssh_lab.layer("orch-loop"), dockerd.layer()]
+    proc = subprocess.run([sys.executable, "-c", NEVER_CLOSED],
+                          input=ssh_lab.config_yaml(extra_envs={"boxed": layers}),
+                          env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "hi 1\n"), proc.stderr
+    assert list(tmp_path.iterdir()) == []

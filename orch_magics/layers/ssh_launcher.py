@@ -9,9 +9,10 @@ started on the far side is in `remote.py` and `ssh_process.py`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import atexit
 import os
 import shlex
+import shutil
 import signal as _signal
 import tempfile
 from collections.abc import Hashable
@@ -53,6 +54,9 @@ CLEANUP_TIMEOUT = 5.0
 MAX_LINE = 250_000
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
+#: Folders of this process's forwarded sockets not yet closed: removed at exit when their pools
+#: were never closed (an event loop that ended first, a script that never called close()).
+_FORWARD_FOLDERS: set[str] = set()
 
 
 class SSHLauncher(Launcher):
@@ -163,6 +167,7 @@ class SSHLauncher(Launcher):
             _close_forward(listener, local)  # its connection died: forward afresh
         slot = await self._primary()
         local = os.path.join(tempfile.mkdtemp(prefix="orch-ssh-"), "sock")
+        _FORWARD_FOLDERS.add(os.path.dirname(local))
         try:
             listener = await slot.conn.forward_local_path(local, path)
         except (OSError, asyncssh.Error) as exc:
@@ -255,6 +260,11 @@ class SSHLauncher(Launcher):
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:
     """Stop forwarding to the local socket `local` and remove it with its private folder."""
     listener.close()
-    with contextlib.suppress(OSError):
-        os.unlink(local)
-        os.rmdir(os.path.dirname(local))
+    _FORWARD_FOLDERS.discard(os.path.dirname(local))
+    shutil.rmtree(os.path.dirname(local), ignore_errors=True)
+
+
+@atexit.register
+def _remove_forward_folders() -> None:
+    for folder in list(_FORWARD_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
