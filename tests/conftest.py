@@ -27,6 +27,15 @@ async def base() -> AsyncIterator[LocalLauncher]:
     await launcher.context.aclose()
 
 
+@pytest.fixture
+async def far(orch):  # type: ignore[no-untyped-def]  # the test module's own `orch`
+    """Folders the test makes at far ends (`await far.folder(env, name)`), removed after it."""
+    from transfers import FarFolders
+    folders = FarFolders(orch)
+    yield folders
+    await folders.remove()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
                   ) -> None:

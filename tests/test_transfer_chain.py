@@ -14,7 +14,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from transfers import big_remote_file, cancelled_at, remote
+from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -44,12 +44,11 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("env", ["deep", "loop", "here"])
-async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / f"{ODD}.bin"
     src.write_bytes(os.urandom(3_000_000) + b"\x00\xff ORCH-SHA256 \n" * 10)
     src.chmod(0o751)
-    folder = f"/tmp/orch-t-{env}-{os.getpid()}"
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
+    folder = await far.folder(env, f"t-{env}")
     sent = await orch.aput(env, str(src), folder + "/")
     assert sent.destination == f"{folder}/{ODD}.bin" and sent.sha256 == sha(src)
     seen = await remote(orch, env, f"cd {folder} && sha256sum -- * && stat -c %a -- *")
@@ -63,7 +62,7 @@ async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, tmp_path, en
     assert (await remote(orch, env, f"ls -A {folder} | wc -l")).strip() == "1"  # no temp left
 
 
-async def test_directory_round_trip_with_many_files(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_directory_round_trip_with_many_files(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
     tree = tmp_path / "tree"
     for i in range(100):
         sub = tree / f"d{i:02d} é"
@@ -72,8 +71,7 @@ async def test_directory_round_trip_with_many_files(orch, tmp_path) -> None:  # 
             (sub / f"f {j}.txt").write_text(f"{i}/{j}\n")
     (tree / "d00 é" / "run.sh").write_text("#!/bin/sh\n")
     (tree / "d00 é" / "run.sh").chmod(0o700)
-    folder = f"/tmp/orch-tree-{os.getpid()}"
-    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}")
+    folder = await far.folder("deep", "tree")
     await orch.aput("deep", str(tree), f"{folder}/copy")
     count = await remote(orch, "deep", f"find {folder}/copy -type f | wc -l; "
                                        f"stat -c %a '{folder}/copy/d00 é/run.sh'")
@@ -102,9 +100,9 @@ async def test_missing_remote_file_is_one_clear_line(orch, tmp_path) -> None:  #
         await orch.aget("deep", "/etc/passwd", str(tmp_path / "a" / "b"))
 
 
-async def test_an_existing_directory_is_never_merged(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    folder = f"/tmp/orch-merge-{os.getpid()}"
-    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}/d && echo 1 > {folder}/d/a")
+async def test_an_existing_directory_is_never_merged(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = await far.folder("deep", "merge")
+    await remote(orch, "deep", f"mkdir -p {folder}/d && echo 1 > {folder}/d/a")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "b").write_text("2")
     with pytest.raises(TransferError, match="already exists"):
@@ -118,10 +116,9 @@ async def test_an_existing_directory_is_never_merged(orch, tmp_path) -> None:  #
 
 
 @pytest.mark.parametrize("env", ["deep", "loop"])
-async def test_interrupt_half_way_leaves_nothing_either_way(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+async def test_interrupt_half_way_leaves_nothing_either_way(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 200_000_000
-    folder = f"/tmp/orch-int-{env}-{os.getpid()}"
-    await big_remote_file(orch, env, folder, size)
+    folder = await far.folder(env, f"int-{env}", big=size)
     cancel = await cancelled_at(size // 2, lambda p: orch.aget(env, f"{folder}/big",
                                                                str(tmp_path / "big"), progress=p))
     assert size // 2 <= cancel.seen < size
@@ -160,18 +157,16 @@ class Peak:
         pass
 
 
-async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
     size, block = 1 << 30, os.urandom(CHUNK)
     src = tmp_path / "gig"
     with open(src, "wb") as f:
         for i in range(size // CHUNK):
             f.write(bytes([i % 256]) + block[1:])
-    folder = f"/tmp/orch-gig-{os.getpid()}"
-    await remote(orch, "deep", f"rm -rf {folder}; mkdir -p {folder}")
+    folder = await far.folder("deep", "gig")
     base, peak = rss(), Peak()
     sent = await orch.aput("deep", str(src), f"{folder}/gig", progress=peak)
     back = await orch.aget("deep", f"{folder}/gig", str(tmp_path / "back"), progress=peak)
     assert sent.sha256 == back.sha256 == sha(src) == sha(tmp_path / "back")
     assert back.bytes == size
     assert peak.peak - base < 150 << 20, f"controller RSS grew by {(peak.peak - base) >> 20} MiB"
-    await remote(orch, "deep", f"rm -rf {folder}")

@@ -6,7 +6,6 @@ Ctrl-C (SIGINT) on an interpreter blocked in `orch.get` / `orch.put` leaves no p
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from transfers import big_remote_file, cancelled_at, remote
+from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -41,13 +40,12 @@ async def orch(config_text: str) -> AsyncIterator[Orchestrator]:
 
 
 @pytest.mark.parametrize("env", ["deep", "box", "two"])
-async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
     src = tmp_path / "up"
     with open(src, "wb") as f:
         f.truncate(size)
-    folder = f"/tmp/orch-stop-{env}-{os.getpid()}"
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder}")
+    folder = await far.folder(env, f"stop-{env}")
     for at in (size // 4, size // 3, size // 2):  # the defect came and went: try a few times
         stop = await cancelled_at(at, lambda p: orch.aput(env, str(src), f"{folder}/up",
                                                           progress=p))
@@ -58,15 +56,13 @@ async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path
 
 
 @pytest.mark.parametrize("env", ["deep", "box"])
-async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+async def test_a_get_stopped_half_way_ends_within_the_stop_ladder(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
-    folder = f"/tmp/orch-stopg-{env}-{os.getpid()}"
-    await big_remote_file(orch, env, folder, size)
+    folder = await far.folder(env, f"stopg-{env}", big=size)
     stop = await cancelled_at(size // 3, lambda p: orch.aget(env, f"{folder}/big",
                                                              str(tmp_path / "big"), progress=p))
     assert stop.fired is not None and time.monotonic() - stop.fired < BOUND
     assert list(tmp_path.iterdir()) == []
-    await remote(orch, env, f"rm -rf {folder}")
 
 
 CHILD = r"""
@@ -107,10 +103,9 @@ def interrupt_child(args: list[str], cwd: Path) -> str:
     return line + out
 
 
-async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
-    folder = f"/tmp/orch-sigint-{os.getpid()}"
-    await big_remote_file(orch, "deep", folder, size)
+    folder = await far.folder("deep", "sigint", big=size)
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(config_text)
     work = tmp_path / "work"
@@ -127,4 +122,3 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, config_te
                                                     f"{folder}/up"], work)
     assert "INTERRUPTED" in out
     assert (await remote(orch, "deep", f"ls -A {folder}")).split() == ["big"]
-    await remote(orch, "deep", f"rm -rf {folder}")

@@ -4,6 +4,7 @@ copy half-way as an interrupted cell does (its task cancelled while bytes flow).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -19,10 +20,25 @@ async def remote(orch: Orchestrator, env: str, script: str) -> str:
     return result.stdout
 
 
-async def big_remote_file(orch: Orchestrator, env: str, folder: str, size: int) -> None:
-    """`folder` made afresh in `env`, holding `big`: `size` zero bytes."""
-    await remote(orch, env, f"rm -rf {folder}; mkdir -p {folder} && "
-                            f"head -c {size} /dev/zero > {folder}/big")
+class FarFolders:
+    """Folders a test makes at far ends, removed after it: the lab's hosts share this machine's
+    disk, so a folder left there stays (~200 MB a test run used to pile up in /tmp)."""
+
+    def __init__(self, orch: Orchestrator) -> None:
+        self.orch = orch
+        self.made: list[tuple[str, str]] = []
+
+    async def folder(self, env: str, name: str, big: int | None = None) -> str:
+        """/tmp/orch-NAME-PID made afresh in `env`; with `big`, holding `big`: that many zeros."""
+        path = f"/tmp/orch-{name}-{os.getpid()}"
+        self.made.append((env, path))
+        fill = f" && head -c {big} /dev/zero > {path}/big" if big is not None else ""
+        await remote(self.orch, env, f"rm -rf {path}; mkdir -p {path}{fill}")
+        return path
+
+    async def remove(self) -> None:
+        for env, path in self.made:
+            await self.orch.arun(env, command=f"rm -rf {path}")
 
 
 class CancelAt:
