@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from orch_magics.audit import AuditLog, verify
+from orch_magics.audit.log import Syncer
 
 WRITER = """
 import sys
@@ -96,3 +99,19 @@ def test_an_unwritable_log_is_a_clear_error(tmp_path: Path) -> None:
         assert "cannot write the audit log" in str(exc) and str(tmp_path / "file") in str(exc)
     else:
         raise AssertionError("appending under a regular file succeeded")
+
+
+def test_end_records_are_synced_by_a_thread_of_their_own(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """append(sync=True) returns once the line is written; the fsync happens on the syncer's
+    thread, flush() waits for it, and a log that vanished before its fsync is a warning."""
+    syncer = Syncer()
+    path = tmp_path / "audit.jsonl"
+    AuditLog(str(path)).append({"event": "end", "id": "a"})
+    syncer.request(str(path))
+    assert syncer.flush(timeout=10)
+    assert "orch-audit-fsync" in [t.name for t in threading.enumerate()]
+    path.unlink()
+    with caplog.at_level(logging.WARNING):
+        syncer.request(str(path))
+        assert syncer.flush(timeout=10)
+    assert f"audit: {path} could not be synced to disk: No such file or directory" in caplog.text

@@ -5,19 +5,25 @@ first) and whose `hash` is the sha256 of the object without `hash` (sorted keys,
 an edited, deleted, reordered or truncated line breaks the chain at a line `verify` names.
 Appends take an exclusive `flock` on the file (so the chain stays linear across processes),
 read the last line's hash, and write the new line with one `write` on an O_APPEND descriptor;
-end records are fsync'ed. The file is created with mode 0600.
+end records are fsync'ed by one thread of the process (`Syncer`), so a run's end never waits
+for the disk on the event loop, and the records written during one fsync share the next (group
+commit: 1,000 fleet targets ending together cost a few fsyncs, not 1,000 in a row). Pending
+fsyncs are done before the process exits. The file is created with mode 0600.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import OrchError
+from ..secrets.masking import get_logger
 
 GENESIS = "0" * 64
 #: How far back from the end an append looks for the previous line (a record is far smaller).
@@ -37,6 +43,55 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class Syncer:
+    """fsyncs audit files on a thread of its own; `flush` waits for every one requested."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._wanted: set[str] = set()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def request(self, path: str) -> None:
+        """Make what was written to `path` so far durable, soon (not before returning)."""
+        with self._cond:
+            self._wanted.add(path)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="orch-audit-fsync",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every requested fsync is done; False when `timeout` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._wanted and not self._busy, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._wanted))
+                paths, self._wanted, self._busy = self._wanted, set(), True
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)  # any descriptor of the file syncs what all of them wrote
+                    finally:
+                        os.close(fd)
+                except OSError as exc:
+                    get_logger(__name__).warning(
+                        "audit: %s could not be synced to disk: %s", path, exc.strerror or exc)
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+#: The process's one syncer; the interpreter waits for it at exit.
+SYNCER = Syncer()
+atexit.register(SYNCER.flush)
+
+
 class AuditLog:
     """Appends chained records to one file; safe across threads and processes."""
 
@@ -46,14 +101,17 @@ class AuditLog:
         self.digests = digests
 
     def append(self, record: dict[str, Any], *, sync: bool = False) -> None:
-        """Chain and append `record`; any failure is an OrchError naming the file."""
+        """Chain and append `record` (with `sync`, fsync'ed by the `SYNCER` soon after); any
+        failure to write it is an OrchError naming the file."""
         try:
-            self._append(record, sync)
+            self._append(record)
         except OSError as exc:
             raise OrchError(f"cannot write the audit log {self.path}: "
                             f"{exc.strerror or exc}") from None
+        if sync:
+            SYNCER.request(self.path)
 
-    def _append(self, record: dict[str, Any], sync: bool) -> None:
+    def _append(self, record: dict[str, Any]) -> None:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -66,8 +124,6 @@ class AuditLog:
             data = (b"" if whole else b"\n") + line.encode("utf-8")
             if os.write(fd, data) != len(data):
                 raise OSError(0, "short write")
-            if sync:
-                os.fsync(fd)
         finally:
             os.close(fd)  # releases the lock
 
