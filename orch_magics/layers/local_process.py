@@ -203,8 +203,8 @@ class SubprocessBackend:
         assert self._proc.stdin is not None
         if not self._proc.stdin.is_closing():
             self._proc.stdin.close()
-            try:
-                await self._proc.stdin.wait_closed()
+            try:  # shielded: cancelling asyncio's own close future made it log InvalidStateError
+                await asyncio.shield(self._proc.stdin.wait_closed())
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
