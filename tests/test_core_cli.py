@@ -61,16 +61,21 @@ def test_stdin_is_streamed_not_read_to_the_end_first() -> None:
     assert proc.wait(10) == 0
 
 
-def test_ctrl_c_stops_the_whole_chain(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "term", "closed-terminal"])
+def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:
+    """Each stops the run with the ladder (its first step, INT, ends the shell: 130); before,
+    a closed terminal (HUP) ended orch at once and left the command running."""
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
                              f"sleep 300 & echo $! > {pidfile}; echo running; wait"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout
+    assert proc.stdout and proc.stderr
     assert proc.stdout.readline() == b"running\n"
     child = int(pidfile.read_text())
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     assert proc.wait(15) == 128 + signal.SIGINT
+    assert b"Traceback" not in proc.stderr.read()
     for _ in range(100):
         try:
             os.kill(child, 0)
@@ -78,7 +83,16 @@ def test_ctrl_c_stops_the_whole_chain(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     else:
-        pytest.fail("the sleep child outlived Ctrl-C")
+        pytest.fail(f"the sleep child outlived {sig.name}")
+
+
+def test_under_nohup_a_hangup_is_ignored(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
+                             "echo running; sleep 1; echo still"], stdout=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert proc.stdout and proc.stdout.readline() == b"running\n"
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(15) == 0 and proc.stdout.read() == b"still\n"
 
 
 def test_a_closed_reader_stops_the_run(tmp_path: Path) -> None:

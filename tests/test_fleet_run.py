@@ -151,7 +151,9 @@ def test_cli_labelled_lines_summary_and_status(ssh_fleet: SSHFleet, tmp_path: Pa
     assert bad.returncode == 2 and "matches no target" in bad.stderr
 
 
-def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "closed-terminal"])
+def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path,
+                                          sig: signal.Signals) -> None:
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(_config(ssh_fleet, f'"127.0.1.[1:{N - 1}]"'))
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
@@ -161,7 +163,7 @@ def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path) -
     while len([p for p in ssh_fleet.session_processes() if "sleep 60" in p]) < N - 1:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    proc.send_signal(2)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1 and f"{N - 1} stopped" in out
     time.sleep(0.5)

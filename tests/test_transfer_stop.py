@@ -1,7 +1,8 @@
 """A copy stopped half-way ends within the stop ladder (seconds), whatever is in flight: a put
 has its input queued in every hop (ssh channels, the forwarded engine socket, the exec stream)
 when the stop comes, and the interrupt must win over that input as it wins over output. Also:
-Ctrl-C (SIGINT) on an interpreter blocked in `orch.get` / `orch.put` leaves no partial file."""
+Ctrl-C (SIGINT) on an interpreter blocked in `orch.get` / `orch.put`, and TERM or a closed
+terminal (HUP) on `orch cp`, leave no partial file."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
+from processes import processes_with
 from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -122,3 +124,48 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, conf
                                                     f"{folder}/up"], work)
     assert "INTERRUPTED" in out
     assert (await remote(orch, "deep", f"ls -A {folder}")).split() == ["big"]
+
+
+def stop_cli_copy(argv: list[str], begun: Callable[[], bool], sig: signal.Signals
+                  ) -> subprocess.CompletedProcess[str]:
+    """`orch ARGV` sent `sig` once `begun()` says bytes are landing; what it exited with."""
+    child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not begun() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(argv, child.returncode, out, err)
+
+
+def landing(folder: Path, known: set[str]) -> Callable[[], bool]:
+    """True once a file other than `known` in `folder` holds bytes (a copy's temporary)."""
+    return lambda: any(p.name not in known and p.stat().st_size > 0 for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["term", "closed-terminal"])
+async def test_orch_cp_stopped_by_term_or_hangup_leaves_nothing(orch, far, config_text, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+    """As Ctrl-C does; before, both ended orch at once: a get's partial file stayed here, and
+    the far end read on for nobody."""
+    size = 400_000_000
+    folder = await far.folder("loop", f"cli-{sig.name}", big=size)  # loop's far end: this disk
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    work = tmp_path / "work"
+    work.mkdir()
+    got = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", f"loop:{folder}/big",
+                                                  str(work)], landing(work, set()), sig)
+    src = tmp_path / "up"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    sent = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", str(src),
+                                                   f"loop:{folder}/"],
+                                   landing(Path(folder), {"big"}), sig)
+    for done in (got, sent):
+        assert done.returncode == 128 + sig, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == "orch: interrupted; nothing was kept"
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in Path(folder).iterdir()) == ["big"]
+    await asyncio.sleep(0.5)
+    assert processes_with(folder) == []

@@ -13,11 +13,13 @@ import sys
 
 from ..admission import Ticket
 from ..fleet.options import FleetOptions
+from ..fleet.runner import FleetRun
 from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
-from .stream import on_interrupt, stdin_source, write_all
+from .interrupts import on_interrupt
+from .stream import stdin_source, write_all
 
 
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
@@ -67,10 +69,11 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     stdin = None
     if plan.stdin_mode != "none" and not os.isatty(0):
         stdin = stdin_source(asyncio.get_running_loop())
+    fleet: FleetRun | None = None
+    on_interrupt(lambda: fleet)
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
         sinks=lambda label: () if quiet else (LabelledLines(label, width),))
-    on_interrupt(fleet)
     try:
         result = await fleet.wait()
     finally:

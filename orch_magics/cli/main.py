@@ -23,6 +23,7 @@ from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
+from .interrupts import exit_status, held, raise_on_stop_signals
 from .prompt import ask_on_terminal
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
@@ -149,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     parser.words = argv
     args = parser.parse_args(argv)
+    raise_on_stop_signals()
     try:
         return _dispatch(args, command)
     except ConfigError as exc:
@@ -157,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrchError as exc:
         print(f"orch: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
+        print("orch: interrupted", file=sys.stderr)
+        return exit_status(exc)
 
 
 def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
@@ -193,4 +198,5 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     orch.gate.ask = ask_on_terminal
     ticket = orch.admit(plan, yes=args.yes, front_end="cli")
-    return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
+    with held():
+        return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))

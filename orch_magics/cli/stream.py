@@ -1,7 +1,7 @@
 """`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
 
-Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C stops the chain
-(INT → TERM → KILL) and a second one kills at once; a reader that leaves (`orch run … | head`)
+Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
+terminal) stops the chain (INT → TERM → KILL) and a second one kills at once; a reader that leaves (`orch run … | head`)
 stops the run as SIGPIPE would stop a shell pipeline's producer.
 """
 
@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
@@ -23,6 +22,7 @@ from ..layers.local_process import grow_pipe
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from .interrupts import on_interrupt
 
 
 class FdWriter:
@@ -78,10 +78,10 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     writer = FdWriter(on_broken_stdout=stop)
     sinks = [] if args.json else [writer]
     stdin = stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
+    on_interrupt(lambda: run)
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
                      ticket)
-    on_interrupt(run)
     try:
         result = await run.wait()
     finally:
@@ -93,31 +93,6 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if result.timed_out or result.exit.error is not None and result.exit.code is None:
         print(f"orch: {result.describe_failure()}", file=sys.stderr)
     return result.exit_status
-
-
-class Stoppable(Protocol):
-    """A run, or a fleet of them: stopped with the ladder, or killed at once."""
-
-    def stop(self) -> None: ...
-
-    async def kill(self) -> None: ...
-
-
-def on_interrupt(run: Stoppable) -> None:
-    """SIGINT/SIGTERM: the first stops the chain (INT → TERM → KILL), the next kills at once."""
-    loop = asyncio.get_running_loop()
-    interrupts = 0
-
-    def on_signal() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            run.stop()
-        else:
-            asyncio.ensure_future(run.kill())
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
 
 
 def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:

@@ -10,6 +10,7 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..orchestrator import Orchestrator
+from .interrupts import exit_status
 from .prompt import ask_on_terminal
 
 
@@ -67,9 +68,9 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
                            limit=args.limit)
     try:
         done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("orch: interrupted; nothing was kept", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     finally:
         orch.close()
     print(done)

@@ -1,0 +1,95 @@
+"""How `orch` stops on a signal: Ctrl-C (INT), a polite kill (TERM) and a closed terminal (HUP)
+all stop what is running cleanly, so no process is left at the far end and no partial file
+here. HUP is left alone when it was ignored at start (`nohup orch …`).
+
+Outside the event loop (config loading, a confirmation prompt, `orch cp`, `orch forward`) TERM
+and HUP raise `Stopped`, a KeyboardInterrupt, and take Ctrl-C's path; on the loop of a run,
+`on_interrupt` stops the run with the ladder (INT → TERM → KILL) and a second signal kills it.
+While the loop is being set up, `held` keeps the signals pending (a KeyboardInterrupt inside
+asyncio's set-up broke it with a traceback); `on_interrupt` lets them through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Protocol
+
+
+class Stopped(KeyboardInterrupt):
+    """TERM or HUP arrived: handled as Ctrl-C is; the command exits with 128 + `signum`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def exit_status(interrupt: KeyboardInterrupt) -> int:
+    """128 + the signal that interrupted (SIGINT for Ctrl-C), as a shell reports it."""
+    return 128 + (interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT)
+
+
+def stop_signals() -> list[signal.Signals]:
+    """The signals that stop a command: INT and TERM, and HUP unless it is ignored (nohup)."""
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    return signals
+
+
+def raise_on_stop_signals() -> None:
+    """From now on TERM and HUP raise `Stopped` in the main thread, as Ctrl-C raises
+    KeyboardInterrupt (the default for both would end the process with no clean-up)."""
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    for sig in stop_signals():
+        if sig != signal.SIGINT:
+            signal.signal(sig, stopped)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Keep the stop signals pending inside (until `on_interrupt` handles them on the loop)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals())
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+class Stoppable(Protocol):
+    """A run, or a fleet of them: stopped with the ladder, or killed at once."""
+
+    def stop(self) -> None: ...
+
+    async def kill(self) -> None: ...
+
+
+def on_interrupt(current: Callable[[], Stoppable | None]) -> None:
+    """On this loop, the first stop signal stops `current()` (INT → TERM → KILL), the next
+    kills it at once. Set up before the run begins: starting it may import a layer's SDK for
+    a while, and a signal in that time is handled as soon as it has begun."""
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        run = current()
+        if run is None:  # it was refused before it began: nothing to stop
+            return
+        interrupts += 1
+        if interrupts == 1:
+            run.stop()
+        else:
+            asyncio.ensure_future(run.kill())
+
+    for sig in stop_signals():
+        loop.add_signal_handler(sig, on_signal)
+    # Held ones are delivered now, through the loop; unblocked before anything is spawned,
+    # since a child inherits the signal mask.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals())
