@@ -2,7 +2,10 @@
 
 A notebook kernel that shuts down (or a script that ends) must not leave a process running at
 the end of any chain: the first Orchestrator that starts something registers one exit hook,
-which closes every Orchestrator still alive, before the background loop's own exit handler.
+which closes every Orchestrator still alive. It runs when the interpreter starts to shut down,
+before threads are joined and before `atexit` handlers: by then concurrent.futures refuses new
+work ("cannot schedule new futures after shutdown"), and stopping a run in a container behind
+ssh needs it (the docker SDK's calls and a new ssh connection run in executor threads).
 """
 
 from __future__ import annotations
@@ -52,7 +55,13 @@ def close_at_exit(owner: Closable) -> None:
     _LIVE.add(owner)
     if not _registered:
         _registered = True
-        atexit.register(_close_everything)
+        # Its own hook first: threading runs these last-registered first.
+        import concurrent.futures.thread  # noqa: F401
+
+        try:  # private-ok: the hook concurrent.futures itself uses (threading's, not atexit's)
+            threading._register_atexit(_close_everything)  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):  # another Python, or already shutting down
+            atexit.register(_close_everything)
 
 
 def _close_everything() -> None:

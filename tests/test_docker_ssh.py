@@ -128,3 +128,29 @@ def test_a_script_that_never_closes_leaves_no_socket_folder(ssh_lab, dockerd, tm
                           text=True, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "hi 1\n"), proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+EXITS_WITH_RUNS_ON = """
+import sys, time
+from orch_magics import Orchestrator, load_config_text
+orch = Orchestrator(load_config_text(sys.stdin.read()))
+named = orch.start("boxed", command="sleep " + sys.argv[1], name="named")
+spawned = orch.spawn("boxed", command="sleep " + sys.argv[1] + "1")
+while named.pid is None or spawned.pid is None:
+    time.sleep(0.05)
+print("running", flush=True)  # no close(): the interpreter exits, as a kernel shutting down
+"""
+
+
+def test_interpreter_exit_stops_runs_in_a_container_behind_two_hops(ssh_lab, dockerd) -> None:  # type: ignore[no-untyped-def]
+    """Before, the exit hook ran after concurrent.futures had shut its executors down, and
+    stopping an exec through the docker SDK and a fresh ssh connection needs them: both
+    sleeps stayed in the container."""
+    token = f"97{os.getpid()}"
+    layers = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    proc = subprocess.run([sys.executable, "-c", EXITS_WITH_RUNS_ON, token],
+                          input=ssh_lab.config_yaml(extra_envs={"boxed": layers}),
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "running\n"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [p for p in dockerd.container_processes("orch-test") if token in p] == []
