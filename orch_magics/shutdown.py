@@ -58,8 +58,9 @@ def close_at_exit(owner: Closable) -> None:
         # Its own hook first: threading runs these last-registered first.
         import concurrent.futures.thread  # noqa: F401
 
-        try:  # private-ok: the hook concurrent.futures itself uses (threading's, not atexit's)
-            threading._register_atexit(_close_everything)  # type: ignore[attr-defined]
+        try:  # the hook concurrent.futures itself uses (threading's, not atexit's)
+            hook = threading._register_atexit  # type: ignore[attr-defined]  # private-ok: see above
+            hook(_close_everything)
         except (AttributeError, RuntimeError):  # another Python, or already shutting down
             atexit.register(_close_everything)
 
