@@ -153,8 +153,16 @@ async def _wait(run: Run, on_cancel: Callable[[], None] = lambda: None) -> RunRe
 
 
 def get_destination(remote: str, local: str | None) -> str:
-    """Where a get lands: LOCAL, or inside it when it is a directory, or ./NAME."""
+    """Where a get lands: LOCAL, or inside it when it is a directory, or ./NAME. Checked
+    before any byte moves; the copy is renamed over LOCAL, so LOCAL may not be a device."""
     name = posixpath.basename(remote.rstrip("/"))
+    if local is not None and local.endswith(os.sep) and not os.path.isdir(local):
+        raise TransferError(f"no such local directory: {local} (a destination ending in "
+                            f"{os.sep} is a folder to copy into)")
+    if local is not None and os.path.exists(local) and not (os.path.isdir(local)
+                                                            or os.path.isfile(local)):
+        raise TransferError(f"not a regular file: {local} (a get replaces a file; it never "
+                            f"writes into a device, pipe or socket)")
     if local is None or os.path.isdir(local):
         if not name or name in (".", ".."):
             raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")

@@ -37,6 +37,11 @@ class Target(Protocol):
     def abort(self) -> None: ...
 
 
+def _os_error(doing: str, exc: OSError) -> TransferError:
+    """`doing: reason` (Python's "[Errno 2] … '/path/.x.orch-get-abc'" says less, and worse)."""
+    return TransferError(f"{doing}: {exc.strerror or exc}")
+
+
 def _temp_name(dest: str) -> tuple[str, str]:
     """The directory of `dest` and a hidden prefix for temporary names beside it."""
     folder, name = os.path.split(os.path.abspath(dest))
@@ -49,16 +54,25 @@ class FileTarget:
     def __init__(self, dest: str) -> None:
         self.dest = dest
         folder, prefix = _temp_name(dest)
-        fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
+        try:
+            fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
+        except OSError as exc:
+            raise _os_error(f"cannot write in {folder}", exc) from None
         self.file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def commit(self, mode: int) -> None:
-        self.file.close()
-        os.chmod(self.temp, mode)
-        os.replace(self.temp, self.dest)
+        try:
+            self.file.close()
+            os.chmod(self.temp, mode)
+            os.replace(self.temp, self.dest)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def abort(self) -> None:
         self.file.close()
@@ -74,7 +88,10 @@ class TreeTarget:
             raise TransferError(f"{dest} already exists (a directory is never merged into it)")
         self.dest = dest
         folder, prefix = _temp_name(dest)
-        self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
+        try:
+            self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
+        except OSError as exc:
+            raise _os_error(f"cannot write in {folder}", exc) from None
         read, self.pipe = os.pipe()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._unpack, args=(read,), daemon=True,
@@ -108,10 +125,13 @@ class TreeTarget:
         self._close()
         if self.error is not None:
             raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
-        os.chmod(self.temp, mode)
         if os.path.lexists(self.dest):
             raise TransferError(f"{self.dest} already exists")
-        os.rename(self.temp, self.dest)
+        try:
+            os.chmod(self.temp, mode)
+            os.rename(self.temp, self.dest)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def abort(self) -> None:
         self._close()

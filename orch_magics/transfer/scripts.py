@@ -60,6 +60,8 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
 [ -d "$dir" ] || fail "no such directory: $dir"
 [ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
+[ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
+  fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 t=$(mktemp -d "$dir/.$b.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
 trap 'rm -rf -- "$t"' EXIT
@@ -71,12 +73,20 @@ frame() {
     ''|*[!0-9]*) echo "orch-transfer: a damaged stream arrived for $d" >&2; return 1;;
   esac
 }
-copy() { dd bs=1M count="$len" iflag=fullblock,count_bytes 2>/dev/null; }
+copy() { dd bs=1M count="$len" iflag=fullblock,count_bytes; }
+nl='
+'
 written() {
   exec 6< "$t/data"; back=
-  while frame && copy >> "$t/data"; do
+  while frame; do
+    if ! e=$(copy 2>&1 >> "$t/data"); then  # e: dd's complaint (a full disk), then its counts
+      e=${e%%"$nl"*}
+      echo "orch-transfer: cannot write $d: ${e##*: }" >&2
+      : > "$t/unwritten" 2>/dev/null  # said: no "ended early" after it
+      break
+    fi
     [ -z "$back" ] || wait $back
-    copy <&6 & back=$!
+    copy <&6 2>/dev/null & back=$!
   done
   [ -z "$back" ] || wait $back
 }
@@ -85,9 +95,10 @@ if [ $k = f ]; then
   sum=$(written | $hash)
 else
   mkdir -- "$t/data" || fail "cannot write in $dir"
-  sum=$( { while frame && copy; do :; done | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
+  sum=$( { while frame && copy 2>/dev/null; do :; done | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
   [ -e "$t/failed" ] && fail "unpacking into $d failed"
 fi
+[ -e "$t/unwritten" ] && exit 1
 [ -e "$t/end" ] || fail "the data for $d ended early"
 read -r z want < "$t/end"
 if [ $k = f ]; then

@@ -1,0 +1,96 @@
+"""Where a copy may land. A copy is written under a temporary name and renamed over its
+destination, so a device, pipe or socket there is refused, never replaced (as root, `orch cp
+ENV:F /dev/null` used to turn this machine's /dev/null into a regular file); a destination
+ending in / must be an existing folder, checked before any byte moves; a full disk is named as
+such on either side, and nothing is kept."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer import TransferError
+from transfers import remote
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+
+@pytest.fixture
+async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep})))
+    yield o
+    await o.aclose()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: a full disk that fills at once (this machine's, so loop's far end too)."""
+    path = tmp_path / "small"
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)], check=True)
+    yield path
+    subprocess.run(["umount", str(path)], check=True)
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+async def test_a_get_never_replaces_a_device_or_a_pipe(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for dest, kind in ((Path("/dev/null"), stat.S_ISCHR), (fifo(tmp_path / "pipe"), stat.S_ISFIFO)):
+        with pytest.raises(TransferError) as err:
+            await orch.aget("loop", "/etc/hostname", str(dest))
+        assert str(err.value) == (f"not a regular file: {dest} (a get replaces a file; it "
+                                  f"never writes into a device, pipe or socket)")
+        assert kind(dest.stat().st_mode), f"{dest} was replaced"
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+async def test_a_put_never_replaces_a_device_or_a_pipe_at_the_far_end(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "f"
+    src.write_bytes(b"data\n")
+    folder = await far.folder("loop", "fifo")  # loop's far end shares this disk
+    for env, dest in (("deep", "/dev/null"), ("loop", str(fifo(Path(folder) / "pipe")))):
+        with pytest.raises(TransferError) as err:
+            await orch.aput(env, str(src), dest)
+        assert (f"failed: not a regular file: {dest} (a put replaces a file; it never writes "
+                f"into a device, pipe or socket); nothing was kept") in str(err.value)
+    assert await remote(orch, "deep", "[ -c /dev/null ] && echo device") == "device\n"
+    assert [(p.name, stat.S_ISFIFO(p.stat().st_mode)) for p in Path(folder).iterdir()] == [
+        ("pipe", True)]
+
+
+async def test_a_get_into_a_folder_that_is_not_there_is_refused_before_any_byte(  # type: ignore[no-untyped-def]
+        orch, tmp_path) -> None:
+    dest = f"{tmp_path}/not-there/"
+    with pytest.raises(TransferError) as err:  # a remote path that does not exist either:
+        await orch.aget("deep", "/nonexistent", dest)  # the local check came first
+    assert str(err.value) == (f"no such local directory: {dest} (a destination ending in / "
+                              f"is a folder to copy into)")
+    assert os.listdir(tmp_path) == []
+
+
+async def test_a_full_disk_is_named_on_either_side_and_nothing_is_kept(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, small_disk) -> None:
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(3_000_000))
+    with pytest.raises(TransferError) as err:
+        await orch.aput("loop", str(src), f"{small_disk}/")
+    assert str(err.value) == (f"put {src} → loop:{small_disk}/ failed: cannot write "
+                              f"{small_disk}/big: No space left on device; nothing was kept")
+    folder = await far.folder("loop", "full")
+    Path(folder, "big").write_bytes(src.read_bytes())
+    with pytest.raises(TransferError) as err:
+        await orch.aget("loop", f"{folder}/big", str(small_disk))
+    assert str(err.value) == (f"get loop:{folder}/big → {small_disk}/big failed: cannot write "
+                              f"{small_disk}/big: No space left on device; nothing was kept")
+    assert os.listdir(small_disk) == []
