@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics import Orchestrator, Stdout, load_config_text
+from orch_magics.errors import OrchError
 from orch_magics.process.events import Exit
 
 CONFIG = """\
@@ -267,6 +271,58 @@ def test_file_mode_template_fills_service_env_timestamp(orch: Orchestrator,
     assert name.startswith("stamped-") and name.endswith(".out")
     assert len(name) == len("stamped-YYYYmmdd-HHMMSS.out")
     assert path.read_text() == "x\n"
+
+
+def _file_service(target: str, command: str = "echo hi") -> str:
+    return (f"environments: {{local: {{layers: []}}}}\nservices:\n  out: {{command: '{command}', "
+            f"stdout_mode: file, stdout_file: '{target}'}}\n")
+
+
+def test_file_mode_never_replaces_a_directory_device_or_pipe(tmp_path: Path) -> None:
+    """Checked before the command starts; before, /dev/null (as root) became a regular file
+    and a directory failed after the run with an IsADirectoryError traceback."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    cases = {str(tmp_path): f"stdout_file {tmp_path} is a directory: give a file path, such as "
+                            f"{tmp_path}/{{service}}-{{timestamp}}.out",
+             "/dev/null": "stdout_file /dev/null is not a regular file: the output is renamed "
+                          "over it when the run succeeds, so a device, pipe or socket is never "
+                          "used",
+             str(pipe): f"stdout_file {pipe} is not a regular file: the output is renamed over "
+                        f"it when the run succeeds, so a device, pipe or socket is never used",
+             "/proc/nope/out": "cannot write stdout_file /proc/nope/out: No such file or "
+                               "directory"}
+    for target, message in cases.items():
+        marker = tmp_path / "ran"
+        orch = Orchestrator(load_config_text(_file_service(target, f"touch {marker}")))
+        with pytest.raises(OrchError) as err:
+            orch.run("local", "out")
+        assert str(err.value) == message
+        assert not marker.exists(), "the command ran"
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text(_file_service(target))
+        cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                              "local", "out"], capture_output=True, text=True, timeout=60)
+        assert (cli.returncode, cli.stderr) == (1, f"orch: {message}\n")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["orch.yaml", "pipe"]
+
+
+def test_file_mode_on_a_full_disk_names_it_and_keeps_what_was_written(tmp_path: Path) -> None:
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    try:
+        orch = Orchestrator(load_config_text(_file_service(f"{disk}/out.bin",
+                                                           "head -c 3000000 /dev/zero")))
+        with pytest.raises(OrchError) as err:
+            orch.run("local", "out")
+        assert str(err.value) == (f"cannot write stdout_file {disk}/out.bin: No space left on "
+                                  f"device; what was written is in {disk}/out.bin.partial")
+        assert os.listdir(disk) == ["out.bin.partial"]
+        assert (disk / "out.bin.partial").stat().st_size == 1 << 20
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 # ---- pre / post commands ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ an older one) so a long transfer that broke can still be inspected.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -19,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..errors import OrchError
 from ..process.events import Event, Stdout
 from .units import human_size
 
@@ -65,32 +67,54 @@ class FileSink:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        if os.path.isdir(path):
+            raise OrchError(f"stdout_file {path} is a directory: give a file path, such as "
+                            f"{os.path.join(path, '{service}-{timestamp}.out')}")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise OrchError(f"stdout_file {path} is not a regular file: the output is "
+                            f"renamed over it when the run succeeds, so a device, pipe or "
+                            f"socket is never used")
         directory = os.path.dirname(path) or "."
-        os.makedirs(directory, exist_ok=True)
-        fd, self.tmp_path = tempfile.mkstemp(
-            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, self.tmp_path = tempfile.mkstemp(
+                dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        except OSError as exc:
+            raise OrchError(f"cannot write stdout_file {path}: {exc.strerror or exc}") from None
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self.progress = FileProgress(path)
         self._lock = threading.Lock()
         self._finished = False
+        #: Why writing stopped (a full disk), if it did.
+        self.error: str | None = None
 
     def feed(self, event: Event) -> None:
-        if isinstance(event, Stdout) and not self._finished:
-            self._file.write(event.data)
+        if isinstance(event, Stdout) and not self._finished and self.error is None:
+            try:
+                self._file.write(event.data)
+            except OSError as exc:  # a full disk: reported by finish, what was written kept
+                self.error = exc.strerror or str(exc)
+                return
             self.progress.bytes += len(event.data)
 
     def finish(self, ok: bool) -> str | None:
-        """Publish the file when `ok` (returns its path), else keep it as `.partial` (None)."""
+        """Publish the file when `ok` (returns its path), else keep it as `.partial` (None).
+        A write that failed (a full disk) is an OrchError naming the `.partial` file."""
         with self._lock:
             if self._finished:
                 return self.path if self.progress.state == "done" else None
             self._finished = True
         try:
-            self._file.flush()
-            if ok:
-                os.fsync(self._file.fileno())
-            self._file.close()
-            if ok:
+            try:
+                self._file.flush()
+                if ok and self.error is None:
+                    os.fsync(self._file.fileno())
+            except OSError as exc:
+                self.error = self.error or exc.strerror or str(exc)
+            finally:
+                with contextlib.suppress(OSError):  # what flush could not write, close cannot
+                    self._file.close()
+            if ok and self.error is None:
                 umask = os.umask(0)
                 os.umask(umask)
                 os.chmod(self.tmp_path, 0o666 & ~umask)
@@ -101,16 +125,16 @@ class FileSink:
             os.replace(self.tmp_path, partial)
             self.progress.partial_path = partial
             self.progress.state = "failed"
-            return None
-        except BaseException:
+        except OSError as exc:
             self.progress.state = "failed"
-            try:
-                os.unlink(self.tmp_path)
-            except OSError:
-                pass
-            raise
+            raise OrchError(f"cannot write stdout_file {self.path}: "
+                            f"{exc.strerror or exc}") from None
         finally:
             self.progress.finished = time.monotonic()
+        if self.error is not None:
+            raise OrchError(f"cannot write stdout_file {self.path}: {self.error}; what was "
+                            f"written is in {partial}")
+        return None
 
     def discard(self) -> None:
         """Drop the temporary file (the command never started)."""
