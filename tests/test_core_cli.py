@@ -199,3 +199,25 @@ def test_pre_and_post_steps_are_shown() -> None:
     r = orch("--demo", "run", "local", "disk-report")
     lines = r.stdout.decode().splitlines()
     assert lines[0].startswith("checking ") and lines[-1] == "report done" and r.returncode == 0
+
+
+DEFECT = """
+import sys
+import orch_magics.cli
+cli = sys.modules["orch_magics.cli.main"]
+def broken(args, command):
+    raise RuntimeError("an injected defect")
+cli._dispatch = broken  # a fault no real input produces (any left would be a bug of ours)
+sys.exit(cli.main(["--demo", "check"]))
+"""
+
+
+def test_a_defect_of_ours_is_one_line_unless_orch_debug_asks() -> None:
+    quiet = subprocess.run([sys.executable, "-c", DEFECT], capture_output=True, text=True,
+                           timeout=60)
+    assert quiet.returncode == 70
+    assert quiet.stderr == ("orch: internal error: RuntimeError: an injected defect (a bug in "
+                            "orch_magics: ORCH_DEBUG=1 shows where; please report it)\n")
+    loud = subprocess.run([sys.executable, "-c", DEFECT], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "ORCH_DEBUG": "1"})
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and "injected" in loud.stderr

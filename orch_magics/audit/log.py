@@ -37,6 +37,22 @@ def default_audit_path() -> str:
     return os.path.join(state, "orch_magics", "audit.jsonl")
 
 
+def _text(value: Any) -> Any:
+    """`value` with every string valid UTF-8: bytes a command line or path could not decode
+    (held as surrogates, as Python holds argv) are written as `\\xNN`, not a crash."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return value
+    if isinstance(value, dict):
+        return {_text(k): _text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value]
+    return value
+
+
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -104,7 +120,7 @@ class AuditLog:
         """Chain and append `record` (with `sync`, fsync'ed by the `SYNCER` soon after); any
         failure to write it is an OrchError naming the file."""
         try:
-            self._append(record)
+            self._append(_text(record))
         except OSError as exc:
             raise OrchError(f"cannot write the audit log {self.path}: "
                             f"{exc.strerror or exc}") from None

@@ -2,7 +2,7 @@
 
 Exit statuses: the process's own (128+N after signal N, 124 after --timeout), 2 for a usage or
 config mistake, 1 for any other refusal (a protected environment not confirmed, an unreachable
-hop before anything ran).
+hop before anything ran), 70 for a defect of ours (`ORCH_DEBUG=1` shows its traceback).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -29,6 +30,8 @@ from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
 
 EXIT_USAGE = 2
+#: A defect of ours (sysexits' EX_SOFTWARE), said in one line.
+EXIT_INTERNAL = 70
 COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 
 
@@ -162,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
         print("orch: interrupted", file=sys.stderr)
         return exit_status(exc)
+    except Exception as exc:  # a defect of ours: one line, unless asked for the traceback
+        if os.environ.get("ORCH_DEBUG"):
+            raise
+        print(f"orch: internal error: {type(exc).__name__}: {exc} (a bug in orch_magics: "
+              f"ORCH_DEBUG=1 shows where; please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _dispatch(args: argparse.Namespace, command: list[str]) -> int:

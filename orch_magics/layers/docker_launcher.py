@@ -186,6 +186,7 @@ class DockerLauncher(Launcher):
         tty = command.tty or cfg.tty
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
+        self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
         with self.errors(f"creating an exec in {name!r}"):
             try:
                 created = await engine.call(
@@ -207,6 +208,18 @@ class DockerLauncher(Launcher):
             raise await start_failure(self, stream, name, cwd, cfg.user)
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
+
+    def _text_only(self, words: list[str]) -> None:
+        """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
+        carries a command as JSON text and would turn them into U+FFFD, another name."""
+        for word in words:
+            try:
+                word.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise self.error(f"'{shown}' holds bytes that are not UTF-8: the engine's API "
+                                 f"carries commands as text and would change them (match "
+                                 f"such a name with a glob in sh -c instead)") from None
 
     async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None:
         """Deliver `sig` to process group `pgid` inside the container (a short second exec)."""

@@ -188,8 +188,11 @@ class SSHLauncher(Launcher):
             try:
                 with map_session_errors(self._err, f"cannot start a session on "
                                                    f"{where(self.config)}"):
+                    # As bytes: argv may hold bytes that are not UTF-8 (surrogates, as Python
+                    # keeps them), which asyncssh would refuse to encode for a str.
                     process = await asyncio.wait_for(slot.conn.create_process(
-                        line, encoding=None, window=WINDOW,
+                        line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
+                        encoding=None, window=WINDOW,
                         term_type=TERM_TYPE if command.tty else None,
                         stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
                     ), self.config.connect_timeout)

@@ -1,0 +1,75 @@
+"""Command arguments that are not UTF-8 (a file name in another encoding: Python holds such
+argv bytes as surrogates). Locally and through ssh they reach the command unchanged; the docker
+engine's API carries commands as JSON text and would turn them into U+FFFD, another name, so a
+container run is refused with a message; the audit log writes them as `\\xNN`. Before, a run
+through ssh died in asyncssh with a UnicodeEncodeError traceback, and so did every audited run
+(hashing its record)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.audit import verify
+from orch_magics.errors import OrchError
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+NAME = os.fsdecode(b"caf\xe9-\xff.log")  # Latin-1 bytes, as Python holds them in argv
+
+
+@pytest.fixture
+def config(ssh_lab, dockerd) -> str:  # type: ignore[no-untyped-def]
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    return str(ssh_lab.config_yaml(extra_envs={"here": [], "deep": deep}))
+
+
+@pytest.mark.parametrize("env", ["here", "loop", "two"])
+def test_bytes_that_are_not_utf8_reach_the_command_unchanged(config, env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    audit = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(f"audit: {{path: '{audit}'}}\n{config}"))
+    try:
+        res = orch.run(env, command=["printf", "%s", NAME])
+    finally:
+        orch.close()
+    assert res.ok and res.stdout_buffer.getvalue() == b"caf\xe9-\xff.log"
+    assert verify(str(audit))[1] is None
+    [start] = [r for r in map(json.loads, audit.read_text().splitlines()) if r["event"] == "start"]
+    assert start["command"] == "printf %s 'caf\\xe9-\\xff.log'"
+
+
+def test_the_cli_passes_them_through_ssh_without_a_traceback(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config)
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "two",
+                           "--", "printf", "%s", os.fsencode(NAME)], capture_output=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"caf\xe9-\xff.log", b"")
+
+
+def test_a_container_run_refuses_them_with_a_message(config: str) -> None:
+    orch = Orchestrator(load_config_text(config))
+    try:
+        for kw in ({"command": ["ls", NAME]}, {"command": ["true"], "env": {"F": NAME}}):
+            with pytest.raises(OrchError) as err:
+                orch.run("deep", **kw)  # type: ignore[arg-type]
+            assert "hop 3 (docker orch-test): '" in str(err.value)
+            assert ("caf\\xe9-\\xff.log' holds bytes that are not UTF-8: the engine's API carries "
+                    "commands as text and would change them") in str(err.value)
+    finally:
+        orch.close()
+
+
+def test_a_path_holding_them_is_audited_too(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(f"audit: {{path: '{audit}'}}\n"
+                                         "environments: {local: {layers: []}}"))
+    res = orch.run("local", command=["sh", "-c", 'test "$1" = "$(printf "\\377")"', "sh",
+                                     os.fsdecode(b"\xff")])
+    assert res.ok and verify(str(audit)) == (2, None)
