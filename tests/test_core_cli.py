@@ -221,3 +221,21 @@ def test_a_defect_of_ours_is_one_line_unless_orch_debug_asks() -> None:
     loud = subprocess.run([sys.executable, "-c", DEFECT], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "ORCH_DEBUG": "1"})
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "injected" in loud.stderr
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", "<&-"])
+def test_a_closed_standard_stream_is_never_reused(tmp_path: Path, closed: str) -> None:
+    """`orch run … >&-`: output is dropped, as to /dev/null. Before, the next descriptor
+    opened took number 1 (the event loop's epoll), and writing the output to it failed."""
+    audit = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"audit: {{path: '{audit}'}}\nenvironments: {{local: {{layers: []}}}}\n")
+    line = (f"{' '.join(ORCH)} -c {cfg} run local -- sh -c 'echo out-marker; "
+            f"echo err-marker >&2' {closed}")
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("" if closed == ">&-" else "out-marker\n")
+    assert done.stderr == ("" if closed == "2>&-" else "err-marker\n")
+    from orch_magics.audit import verify
+
+    assert verify(str(audit)) == (2, None)  # nothing but its two records went into it

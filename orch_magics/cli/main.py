@@ -141,7 +141,21 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def _reserve_std_fds() -> None:
+    """Reopen a closed stdin, stdout or stderr (`orch … >&-`) on /dev/null: else the next file
+    or socket opened takes its number, and output meant for it goes there (or fails)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _reserve_std_fds()
     # What start-up imported lives as long as the process: collections need not walk it (a
     # cold 100-target fleet run spent 55–99 ms in one full collection of it).
     gc.freeze()
