@@ -1,8 +1,9 @@
 """`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
 
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
-terminal) stops the chain (INT → TERM → KILL) and a second one kills at once; a reader that leaves (`orch run … | head`)
-stops the run as SIGPIPE would stop a shell pipeline's producer.
+terminal) stops the chain (INT → TERM → KILL) and a second one kills at once (`interrupts.py`);
+a reader that leaves (`orch run … | head`) stops the run as SIGPIPE would stop a shell
+pipeline's producer.
 """
 
 from __future__ import annotations
