@@ -170,7 +170,10 @@ async def _nothing_left(place: Place, *needles: str) -> None:
 WATCH = """rm -f /tmp/orch-hits /tmp/orch-stop; n=0
 while [ ! -e /tmp/orch-stop ]; do
   for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
-    tr '\\0' '\\n' <"$f" 2>/dev/null | grep -q -F -f /tmp/orch-needle && echo "$f $(tr '\\0' ' ' <"${f%/*}/cmdline")" >>/tmp/orch-hits
+    c=$(tr '\\0' '\\n' <"$f" 2>/dev/null) || continue  # read once: it may exit meanwhile
+    printf '%s\\n' "$c" | grep -q -F -f /tmp/orch-needle || continue
+    case $f in */cmdline) echo "$f $c";; *) echo "$f $(tr '\\0' ' ' <"${f%/*}/cmdline")";; esac | tr '\\n' ' ' >>/tmp/orch-hits
+    echo >>/tmp/orch-hits
   done
   n=$((n+1)); echo $n >/tmp/orch-scans
 done"""
