@@ -72,9 +72,11 @@ class Guard:
             return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
         answer = ask(_question(plan, dangerous)) if ask is not None else None
         if answer is None:
+            given = [name for name in yes if name]
+            named = (f"--yes {', '.join(given)} does not name it, and " if given else "")
             raise ConfirmationRefused(
-                f"environment {env.name!r} is protected and nobody can confirm here: run with "
-                f"--yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
+                f"environment {env.name!r} is protected and {named}nobody can confirm here: "
+                f"run with --yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
         if answer.strip() != env.name:
             raise ConfirmationRefused(f"not run: the answer {answer.strip()!r} is not the "
                                       f"environment's name {env.name!r}")

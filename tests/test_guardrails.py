@@ -77,8 +77,10 @@ def test_nobody_to_ask_refuses_and_nothing_runs(orch: Orchestrator, mark: Path) 
 
 def test_yes_and_orch_confirm_must_name_the_environment(orch: Orchestrator, mark: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfirmationRefused):
+    with pytest.raises(ConfirmationRefused) as info:
         orch.run("prod", "touch", yes="production")
+    assert str(info.value).startswith("environment 'prod' is protected and --yes production "
+                                      "does not name it, and nobody can confirm here")
     assert not mark.exists()
     assert orch.run("prod", "touch", yes="prod").stdout == "touched\n"
     mark.unlink()
