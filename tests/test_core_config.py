@@ -130,6 +130,10 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{servce}.out'}\n",
          (2, 54), "unknown placeholder {servce} (known: {service}, {env}, {timestamp}); did "
                   "you mean {service}?"),
+        ("secrets:\n  providers: [{type: env, prefix: X_}]\n", (2, 15),
+         "secrets.providers[0]: 'env' takes no settings (prefix): write it as the plain name env"),
+        ("secrets:\n  providers: [keyring, {type: file}]\n", (2, 24),
+         "secrets.providers[1]: 'file' takes no settings: write it as the plain name file"),
     ],
 )
 def test_mistakes_are_located(text: str, where: tuple[int, int], message: str) -> None:

@@ -108,13 +108,20 @@ def _union(tp: Any) -> Builder:
     members = [(m, builder(m)) for m in get_args(tp) if m is not type(None)]
     nullable = len(members) != len(get_args(tp))
 
+    words = [str(a) for m, _ in members if get_origin(m) is Literal for a in get_args(m)]
+
     def build_union(value: Any, path: Path_, src: Source) -> Any:
         if value is None and nullable:
             return None
+        if isinstance(value, dict) and value.get("type") in words:  # `{type: env}` for `env`
+            extra = [str(k) for k in value if k != "type"]
+            settings = f" ({', '.join(extra)})" if extra else ""
+            raise src.error(path, f"{describe_path(path)}: {value['type']!r} takes no "
+                                  f"settings{settings}: write it as the plain name "
+                                  f"{value['type']}")
         for member, build_member in members:
             if _shape_fits(member, value):
                 return build_member(value, path, src)
-        words = [str(a) for m, _ in members if get_origin(m) is Literal for a in get_args(m)]
         hint = did_you_mean(value, words) if isinstance(value, str) and words else None
         if hint:
             return _literal(tuple(words))(value, path, src)  # says "did you mean"
