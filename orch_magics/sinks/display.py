@@ -36,7 +36,6 @@ Bundle = dict[str, str]
 MAX_LINE = 2000
 #: Characters of an unterminated line kept for the display.
 MAX_PARTIAL = 64 * 1024
-#: Marks an unterminated line that is counted but not kept (tail 0).
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
 
