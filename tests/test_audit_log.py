@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import threading
 from pathlib import Path
 
 from orch_magics.audit import AuditLog, verify
-from orch_magics.audit.log import Syncer
+from orch_magics.audit.log import SYNCER, Syncer
 
 WRITER = """
 import sys
@@ -115,3 +116,22 @@ def test_end_records_are_synced_by_a_thread_of_their_own(tmp_path: Path, caplog)
         syncer.request(str(path))
         assert syncer.flush(timeout=10)
     assert f"audit: {path} could not be synced to disk: No such file or directory" in caplog.text
+
+
+def test_a_forked_child_syncs_its_own_records(tmp_path: Path) -> None:
+    """multiprocessing forks without the syncer's thread: the child starts one of its own
+    (before, its exit waited out flush's timeout with the record never synced)."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path))
+    log.append({"event": "end", "id": "parent"}, sync=True)
+    assert SYNCER.flush(timeout=10)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its flush finished, then leave at once
+        log.append({"event": "end", "id": "child"}, sync=True)
+        os.write(write, b"1" if SYNCER.flush(timeout=5) else b"0")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    assert [r["id"] for r in AuditLog(str(path)).records()] == ["parent", "child"]

@@ -63,6 +63,11 @@ class Syncer:
     """fsyncs audit files on a thread of its own; `flush` waits for every one requested."""
 
     def __init__(self) -> None:
+        self._reset()
+        # A child forked by multiprocessing has no copy of the thread: it starts its own.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._wanted: set[str] = set()
         self._busy = False
