@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -46,6 +47,15 @@ class BackgroundLoop:
 
 _instance: BackgroundLoop | None = None
 _lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child (multiprocessing) has no copy of the loop's thread: it starts its own."""
+    global _instance, _lock
+    _instance, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def background_loop() -> BackgroundLoop:

@@ -37,7 +37,7 @@ from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .secrets.placeholders import Resolver
-from .shutdown import SpawnedRuns, close_at_exit
+from .shutdown import SpawnedRuns, close_at_exit, stop_runs
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 class Orchestrator:
     """Runs services and commands in the environments of a Config."""
+
+    _contexts: dict[asyncio.AbstractEventLoop, LaunchContext]  # pooled connections per loop
+    _bg: BackgroundLoop | None
 
     def __init__(self, config: Config | None = None, *, resolver_factory: Any = None,
                  log_dir: str | os.PathLike[str] | None = None,
@@ -64,9 +67,7 @@ class Orchestrator:
         self._config = config
         self._resolver_factory = resolver_factory or (
             lambda: Resolver.from_settings(self.config.secrets))
-        self._contexts: dict[asyncio.AbstractEventLoop, LaunchContext] = {}
-        self._bg: BackgroundLoop | None = None
-        self.runs = RunRegistry()
+        self.after_fork()
         self.log_dir = str(log_dir or os.environ.get("ORCH_LOG_DIR")
                            or os.path.join(os.path.expanduser("~"), ".cache", "orch_magics",
                                            "logs"))
@@ -74,7 +75,6 @@ class Orchestrator:
         self.log_max_bytes = log_max_bytes
         self.capture_limit = capture_limit
         self.gate = Gate(self._audit_log)
-        self._spawned = SpawnedRuns()
 
     @functools.cached_property  # fleet/ and transfer/ load on first use: single runs skip them
     def fleets(self) -> Fleets:
@@ -175,9 +175,22 @@ class Orchestrator:
     # ---- sync facade ------------------------------------------------------------------------
     @property
     def loop(self) -> BackgroundLoop:
-        if self._bg is None:
-            self._bg = background_loop()
-        return self._bg
+        bg = background_loop()
+        if bg is not self._bg:  # first use; or a forked child, without its parent's loop
+            if self._bg is not None:
+                self.after_fork()
+            self._bg = bg
+        return bg
+
+    def after_fork(self) -> None:
+        """Own nothing: when made, and in a child forked by multiprocessing (the parent's loop
+        thread, pooled connections, whose sockets it shares, runs and forwards stay its own)."""
+        self._contexts = {}
+        self._bg = None
+        self.runs = RunRegistry()
+        self._spawned = SpawnedRuns()
+        for name in ("fleets", "forwards"):
+            vars(self).pop(name, None)
 
     def spawn(self, environment: str, service: str | None = None, *,
               command: str | Sequence[str] | None = None, stdin: StdinSource = None,
@@ -293,21 +306,8 @@ class Orchestrator:
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
-        entries = [e for e in self.runs.entries() if not e.done]
-        spawned = self._spawned.current()
-        for entry in entries:
-            entry.supervisor.request_stop()
-        for live in spawned:
-            live.interrupt()
-        if "fleets" in vars(self):  # named and unnamed: they stop in parallel with the rest
-            self.fleets.stop_all(timeout)
-        for entry in entries:
-            try:
-                entry.supervisor.finished.result(timeout)
-            except Exception:
-                pass
-        for live in spawned:
-            live.settle(timeout)
+        stop_runs([e for e in self.runs.entries() if not e.done], self._spawned.current(),
+                  vars(self).get("fleets"), timeout)
 
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,

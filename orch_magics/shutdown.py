@@ -11,16 +11,42 @@ ssh needs it (the docker SDK's calls and a new ssh connection run in executor th
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import weakref
 from typing import Protocol
 
+from .lifecycle import Entry
 from .live import LiveRun
 from .result import RunResult
 
 
+class StopsAll(Protocol):
+    def stop_all(self, timeout: float | None) -> None: ...
+
+
+def stop_runs(named: list[Entry], spawned: list[LiveRun], fleets: StopsAll | None,
+              timeout: float | None) -> None:
+    """Stop named runs, unnamed ones and fleets (all at once), then wait for their ends."""
+    for entry in named:
+        entry.supervisor.request_stop()
+    for live in spawned:
+        live.interrupt()
+    if fleets is not None:
+        fleets.stop_all(timeout)
+    for entry in named:
+        try:
+            entry.supervisor.finished.result(timeout)
+        except Exception:
+            pass
+    for live in spawned:
+        live.settle(timeout)
+
+
 class Closable(Protocol):
     def close(self) -> None: ...
+
+    def after_fork(self) -> None: ...
 
 
 class SpawnedRuns:
@@ -63,6 +89,16 @@ def close_at_exit(owner: Closable) -> None:
             hook(_close_everything)
         except (AttributeError, RuntimeError):  # another Python, or already shutting down
             atexit.register(_close_everything)
+
+
+def _after_fork() -> None:
+    """A forked child owns none of its parent's runs: they are forgotten, not closed, there."""
+    for owner in list(_LIVE):
+        owner.after_fork()
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _close_everything() -> None:

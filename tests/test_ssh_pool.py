@@ -205,3 +205,32 @@ async def test_a_missing_unix_socket_is_an_oserror_naming_it(ssh_lab, tmp_path) 
             await hop.connect_unix(str(tmp_path / "no-such.sock"), asyncio.Protocol())
     finally:
         await context.aclose()
+
+
+FORKED = """
+import multiprocessing, sys
+from orch_magics import Orchestrator, load_config_text
+orch = Orchestrator(load_config_text(sys.stdin.read()))
+assert orch.run("loop", command="echo warm").ok  # a pooled connection and the loop thread
+named = orch.start("loop", command="sleep 30", name="keeps")
+
+def child(i):
+    return orch.run("loop", command=f"echo child{i}").stdout.strip(), orch.runs.names()
+
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    print(pool.map_async(child, [1, 2]).get(timeout=30))
+print(orch.run("loop", command="echo parent").stdout.strip(), named.done, flush=True)
+orch.close()
+"""
+
+
+def test_an_orchestrator_works_in_a_forked_child_and_leaves_the_parents_alone(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """multiprocessing forks without the loop's thread: a child used to hang on its first run
+    (waiting for a loop that no thread ran), sharing the parent's ssh sockets. A child now
+    starts its own loop and connections, sees none of the parent's runs, and leaves them."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", FORKED], input=ssh_lab.config_yaml(),
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[('child1', []), ('child2', [])]", "parent False"]

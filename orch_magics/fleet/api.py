@@ -47,6 +47,8 @@ class Host(Protocol):
 
     def close(self) -> None: ...
 
+    def after_fork(self) -> None: ...
+
 
 def sink_factory(sinks: Sequence[Sink] | SinkFactory) -> SinkFactory:
     """Per-target sinks: a callable label → sinks is used as is; sink objects cannot be shared
