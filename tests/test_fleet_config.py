@@ -150,6 +150,34 @@ def test_inventories_groups_children_ranges_and_vars(tmp_path: Path, name: str,
         inv.hosts_of("wbe")
 
 
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("h.ini", "[web]\nweb-1 ansible_port=notaport\n",
+     "h.ini:2: ansible_port must be a port number (1-65535), not 'notaport'"),
+    ("h.ini", "[web]\nweb-1\n[web:vars]\nansible_port=70000\n",
+     "h.ini:4: ansible_port must be a port number (1-65535), not 70000"),
+    ("h.ini", "[web]\nweb-1\n[db:children\nweb\n",
+     "h.ini:3: a section header must end with ']': '[db:children'"),
+    ("h.ini", "[web:vars]\nbad name = 1\n", "h.ini:2: 'bad name' is not a variable name"),
+    ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: 99999}\n",
+     "h.yaml: group 'web': ansible_port must be a port number (1-65535), not 99999"),
+    ("h.yaml", "web:\n  hosts:\n    a: just-a-string\n",
+     "h.yaml: group 'web': host 'a' must map variables to values"),
+])
+def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
+                                                    message: str) -> None:
+    """Before: a bad port was Python's "invalid literal for int()" at the orch.yaml line, and
+    '[db:children' (no closing bracket) silently became a host named '[db:children'."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_inventories([tmp_path / name]).connection("web-1")
+    assert str(err.value).endswith(message), str(err.value)
+
+
+def test_a_quoted_port_in_a_yaml_inventory_is_a_port(tmp_path: Path) -> None:
+    (tmp_path / "h.yaml").write_text("web:\n  hosts:\n    a: {ansible_port: '2222'}\n")
+    assert load_inventories([tmp_path / "h.yaml"]).connection("a") == {"port": 2222}
+
+
 def test_group_hosts_in_an_ssh_layer(tmp_path: Path) -> None:
     (tmp_path / "hosts.ini").write_text(INI)
     (tmp_path / "orch.yaml").write_text(

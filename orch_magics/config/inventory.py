@@ -111,7 +111,9 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
-        if line.startswith("[") and line.endswith("]"):
+        if line.startswith("[") and not line.endswith("]"):
+            raise ConfigError(f"{name}:{number}: a section header must end with ']': {line!r}")
+        if line.startswith("["):
             section, _, kind = line[1:-1].partition(":")
             kind = kind or "hosts"
             if kind not in ("hosts", "vars", "children"):
@@ -130,7 +132,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
         key, sep, value = line.partition("=")
         if not sep:
             raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
-        inv.group(section).vars[key.strip()] = _scalar(value.strip())
+        inv.group(section).vars.update(_checked({key.strip(): _scalar(value.strip())}))
     elif kind == "children":
         inv.group(line)
         inv.group(section).children.append(line)
@@ -142,11 +144,25 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
             if not sep:
                 raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
             values[key] = _scalar(value)
-        inv.add_host(section, words[0], values)
+        inv.add_host(section, words[0], _checked(values))
 
 
 def _scalar(text: str) -> Any:
     return int(text) if text.isdigit() else text
+
+
+def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables checked where they are written (so an error names the inventory's line)."""
+    for key in values:
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ValueError(f"{key!r} is not a variable name")
+    checked = dict(values)
+    port = checked.get("ansible_port")
+    if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
+        port = checked["ansible_port"] = int(port)
+    if port is not None and not (type(port) is int and 1 <= port <= 65535):
+        raise ValueError(f"ansible_port must be a port number (1-65535), not {port!r}")
+    return checked
 
 
 def _from_yaml(inv: Inventory, data: Any, name: str) -> None:
@@ -166,9 +182,14 @@ def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
         if key not in ("hosts", "vars", "children"):
             raise ConfigError(f"{name}: unknown key {key!r} in group {group!r}",
                               suggestion=did_you_mean(key, ("hosts", "vars", "children")))
-    for host, values in (body.get("hosts") or {}).items():
-        inv.add_host(group, str(host), values or {})
-    inv.group(group).vars.update(body.get("vars") or {})
+    try:
+        for host, values in (body.get("hosts") or {}).items():
+            if not isinstance(values, (dict, type(None))):
+                raise ValueError(f"host {host!r} must map variables to values")
+            inv.add_host(group, str(host), _checked(values or {}))
+        inv.group(group).vars.update(_checked(body.get("vars") or {}))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: group {group!r}: {exc}") from None
     for child, child_body in (body.get("children") or {}).items():
         inv.group(group).children.append(str(child))
         _yaml_group(inv, str(child), child_body, name)
