@@ -232,6 +232,15 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
               .stdout.splitlines()]
     assert [r["end"]["exit_code"] for r in failed] == [4]
     assert _cli(cfg, "audit", "--env", "nowhere").stdout.count("\n") == 1
+    typo = _cli(cfg, "audit", "--env", "lcoal")
+    assert (typo.returncode, typo.stdout.count("\n")) == (0, 1)
+    assert typo.stderr == f"orch: no run of environment 'lcoal' in {log} (did you mean 'local'?)\n"
+    for args in (["--file", str(tmp_path / "none.jsonl")],
+                 ["verify", "--file", str(tmp_path / "none.jsonl")]):
+        missing = _cli(cfg, "audit", *args)
+        assert (missing.returncode, missing.stderr) == (
+            1, f"orch: there is no audit log at {tmp_path / 'none.jsonl'}\n")
+
     assert _cli(cfg, "audit", "--since", "1h").stdout.count("\n") == 3
     bad_since = _cli(cfg, "audit", "--since", "yesterdayish")
     assert bad_since.returncode == 1 and "--since" in bad_since.stderr
@@ -241,6 +250,21 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
     log.write_text("".join(lines[:1] + lines[2:]))  # a record deleted
     bad = _cli(cfg, "audit", "verify")
     assert bad.returncode == 1 and ":2:" in bad.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:
+    """`orch audit --json | head -c 10`: a BrokenPipeError used to come out as an error."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    orch = Orchestrator(load_config_text(config(log)))
+    for _ in range(200):  # more than a pipe holds, so the writer meets the closed pipe
+        orch.run("local", command="true")
+    orch.close()
+    line = f"{sys.executable} -m orch_magics.cli -c {cfg} audit --json | head -c 10"
+    head = subprocess.run(["bash", "-c", line + '; echo " ${PIPESTATUS[0]}"'],
+                          capture_output=True, text=True, timeout=60)
+    assert (head.stdout[10:], head.stderr) == (" 141\n", "")
 
 
 WORKER = """

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
+from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..sinks.units import table
 
@@ -41,6 +45,9 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
     from ..audit.query import HEADER, audited_runs  # only `orch audit` reads the log
 
     path = _path(args, load)
+    if (args.file or args.action == "verify") and not os.path.exists(path):
+        print(f"orch: there is no audit log at {path}", file=sys.stderr)
+        return 1
     if args.action == "verify":
         checked, problem = verify(path)
         if problem is None:
@@ -55,4 +62,19 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             print(json.dumps(run.as_dict(), sort_keys=True))
     else:
         print(table(HEADER, [run.row() for run in found]))
+    if args.env and not found:
+        _no_such_environment(args.env, path, load)
     return 0
+
+
+def _no_such_environment(name: str, path: str, load: Callable[[], Config]) -> None:
+    """Nothing ran in `name`: say so when it looks like a typo of an environment we know."""
+    from ..audit.query import audited_runs
+
+    known = {run.start.get("environment", "") for run in audited_runs(AuditSettings(path=path))}
+    with contextlib.suppress(ConfigError):
+        known |= set(load().environments)
+    hint = did_you_mean(name, sorted(k for k in known if k))
+    if hint:
+        print(f"orch: no run of environment {name!r} in {path} (did you mean {hint!r}?)",
+              file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -179,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
         print("orch: interrupted", file=sys.stderr)
         return exit_status(exc)
+    except BrokenPipeError:  # `orch audit | head`: the reader left, as it may
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)  # what is left in stdout's buffer goes nowhere at exit, quietly
+        os.close(null)
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # a defect of ours: one line, unless asked for the traceback
         if os.environ.get("ORCH_DEBUG"):
             raise
