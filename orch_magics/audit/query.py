@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.model import AuditSettings
+from ..config.suggest import did_you_mean
 from ..errors import OrchError
 from .log import AuditLog, default_audit_path
 
@@ -95,6 +96,13 @@ def select(found: Iterable[AuditedRun], *, env: str | None = None,
                 continue
         out.append(run)
     return out
+
+
+def environment_hint(name: str, settings: AuditSettings, known: Iterable[str] = ()) -> str | None:
+    """When no run of environment `name` is in the log: the environment (of the log, or
+    `known` from the config) it is likely a typo of, else None."""
+    seen = {run.start.get("environment", "") for run in audited_runs(settings)} | set(known)
+    return did_you_mean(name, sorted(e for e in seen if e))
 
 
 def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str | None = None,

@@ -12,7 +12,6 @@ from typing import Any
 
 from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
-from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..sinks.units import table
 
@@ -69,12 +68,12 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
 
 def _no_such_environment(name: str, path: str, load: Callable[[], Config]) -> None:
     """Nothing ran in `name`: say so when it looks like a typo of an environment we know."""
-    from ..audit.query import audited_runs
+    from ..audit.query import environment_hint
 
-    known = {run.start.get("environment", "") for run in audited_runs(AuditSettings(path=path))}
+    known: list[str] = []
     with contextlib.suppress(ConfigError):
-        known |= set(load().environments)
-    hint = did_you_mean(name, sorted(k for k in known if k))
+        known = list(load().environments)
+    hint = environment_hint(name, AuditSettings(path=path), known)
     if hint:
         print(f"orch: no run of environment {name!r} in {path} (did you mean {hint!r}?)",
               file=sys.stderr)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..audit.query import HEADER, audited_runs
+from ..audit.query import HEADER, audited_runs, environment_hint
 from ..config.loader import demo_config_files
 from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..live import LiveRun
@@ -51,7 +51,8 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
         for run in found:
             print(json.dumps(run.as_dict(), sort_keys=True))
     elif not found:
-        print("no audited runs match")
+        hint = args.env and environment_hint(args.env, orch.config.audit, orch.config.environments)
+        print("no audited runs match" + (f" (did you mean --env {hint}?)" if hint else ""))
     else:
         print(table(HEADER, [run.row() for run in found]))
 
