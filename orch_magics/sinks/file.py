@@ -129,6 +129,11 @@ class FileSink:
             self.progress.state = "failed"
             raise OrchError(f"cannot write stdout_file {self.path}: "
                             f"{exc.strerror or exc}") from None
+        except BaseException:  # interrupted while publishing: nothing half-done is left
+            self.progress.state = "failed"
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp_path)
+            raise
         finally:
             self.progress.finished = time.monotonic()
         if self.error is not None:
