@@ -40,16 +40,21 @@ def stop_signals() -> list[signal.Signals]:
     return signals
 
 
-def raise_on_stop_signals() -> None:
-    """From now on TERM and HUP raise `Stopped` in the main thread, as Ctrl-C raises
+@contextlib.contextmanager
+def raising_on_stop_signals() -> Iterator[None]:
+    """Inside, TERM and HUP raise `Stopped` in the main thread, as Ctrl-C raises
     KeyboardInterrupt (the default for both would end the process with no clean-up)."""
 
     def stopped(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signum)
 
-    for sig in stop_signals():
-        if sig != signal.SIGINT:
-            signal.signal(sig, stopped)
+    before = {sig: signal.signal(sig, stopped) for sig in stop_signals() if sig != signal.SIGINT}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
-from .interrupts import exit_status, held, raise_on_stop_signals
+from .interrupts import exit_status, held, raising_on_stop_signals
 from .prompt import ask_on_terminal
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
@@ -168,9 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     parser.words = argv
     args = parser.parse_args(argv)
-    raise_on_stop_signals()
     try:
-        return _dispatch(args, command)
+        with raising_on_stop_signals():
+            return _dispatch(args, command)
     except ConfigError as exc:
         print(f"orch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
