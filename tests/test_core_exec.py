@@ -372,6 +372,11 @@ def test_a_command_too_long_for_the_system_is_a_one_line_error(
         assert "too long for this system" in text and "\n" not in text and len(text) < 300
     with pytest.raises(LayerError, match="too long"):  # huge variables count too
         orch.run("local", command=["true"], env={"BIG": huge})
+    one = 32 * os.sysconf("SC_PAGE_SIZE")  # Linux's limit for one argument, far below the total
+    with pytest.raises(LayerError) as info:
+        orch.run("local", command=["echo", "z" * one])
+    assert f"(one argument or variable is {one:,} bytes; at most {one - 1:,} fit)" in str(
+        info.value)
     config = tmp_path / "big.yaml"
     config.write_text("environments:\n  local: {layers: []}\nservices:\n  big:\n"
                       f"    command: [echo, {huge}]\n")

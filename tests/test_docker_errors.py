@@ -67,6 +67,16 @@ async def test_workdir_not_in_container(base, dockerd) -> None:
         await executor(base, dockerd.host).launch(Command.of(["true"], cwd="/nowhere"))
 
 
+async def test_an_argument_too_long_for_the_container_is_said_so(base, dockerd) -> None:
+    """The engine says "exec /bin/sh: argument list too long": it was taken for a container
+    without /bin/sh."""
+    with pytest.raises(LayerError) as err:
+        await executor(base, dockerd.host).launch(Command.of(["echo", "a" * 200_000]))
+    assert str(err.value) == ("hop 1 (docker orch-test): the command is too long for container "
+                              "'orch-test' (exec /bin/sh: argument list too long): pass large "
+                              "data on stdin or in a file")
+
+
 def test_permission_denied_on_the_socket(tmp_path) -> None:
     """A socket the user may not open (mode 000, and no CAP_DAC_OVERRIDE to bypass it)."""
     sock_path = tmp_path / "docker.sock"

@@ -123,7 +123,10 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
         return launcher.error(f"user {user!r} does not exist in container {name!r}")
     if "chdir" in low or ("cwd" in low and "no such file" in low):
         return launcher.error(f"working directory {cwd!r} does not exist in container {name!r}")
-    if "/bin/sh" in low:
+    if "argument list too long" in low:
+        return launcher.error(f"the command is too long for container {name!r} ({text.strip()}):"
+                              f" pass large data on stdin or in a file")
+    if "/bin/sh" in low and ("no such file" in low or "not found" in low):
         return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
                               f"commands through a POSIX shell (to deliver signals)")
     return launcher.error(f"the engine could not start the command in {name!r}: "

@@ -162,13 +162,21 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
         reason = "permission denied" if isinstance(exc, PermissionError) else "not executable"
         return FailedStart(126, f"orch: {program}: {reason}\n", tty=command.tty)
     if exc.errno == errno.E2BIG:
-        size = sum(len(a) + 1 for a in command.argv) + sum(
-            len(k) + len(v) + 2 for k, v in command.env.items())
-        raise LayerError(f"the command is too long for this system ({size:,} bytes of "
-                         f"arguments and variables; the limit is about "
-                         f"{os.sysconf('SC_ARG_MAX'):,}): pass large data on stdin or in a "
-                         f"file", layer="local") from None
+        raise LayerError(f"the command is too long for this system ({_too_long(command)}): "
+                         f"pass large data on stdin or in a file", layer="local") from None
     raise LayerError(f"cannot start {program}: {exc.strerror or exc}", layer="local") from None
+
+
+def _too_long(command: Command) -> str:
+    """Which limit of execve a command passed: Linux takes at most 32 pages in one argument or
+    variable, and about SC_ARG_MAX bytes in all."""
+    words = [*command.argv, *(f"{k}={v}" for k, v in command.env.items())]
+    sizes = [len(w.encode("utf-8", "surrogateescape")) + 1 for w in words]
+    one = 32 * os.sysconf("SC_PAGE_SIZE")
+    if max(sizes, default=0) > one:
+        return f"one argument or variable is {max(sizes) - 1:,} bytes; at most {one - 1:,} fit"
+    return (f"{sum(sizes):,} bytes of arguments and variables; the limit is about "
+            f"{os.sysconf('SC_ARG_MAX'):,}")
 
 
 def kill_group(pid: int, sig: int) -> None:
