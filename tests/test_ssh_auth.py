@@ -15,6 +15,7 @@ import pytest
 
 from fixtures.sshd import known_host, launch_sshd, stop_servers
 from orch_magics import AuthError, Orchestrator, load_config_text
+from orch_magics.errors import ConnectError
 from orch_magics.secrets.masking import MASK
 
 pytestmark = pytest.mark.ssh
@@ -77,6 +78,18 @@ def test_missing_identity_file_is_named(ssh_lab) -> None:  # type: ignore[no-unt
     text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, identity_file="/no/such/key")
     with pytest.raises(AuthError, match="identity_file /no/such/key does not exist"):
         Orchestrator(load_config_text(text)).run("remote", command="true")
+
+
+@pytest.mark.parametrize("key", ["ssh_config", "known_hosts"])
+def test_a_missing_ssh_config_or_known_hosts_file_is_named(ssh_lab, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Before: 'cannot reach HOST: No such file or directory', as if the host were missing."""
+    if key == "ssh_config":
+        text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, ssh_config="/no/such/file")
+    else:
+        text = config_for(ssh_lab.loop.port, Path("/no/such/file"))
+    with pytest.raises(ConnectError) as err:
+        Orchestrator(load_config_text(text)).run("remote", command="true")
+    assert str(err.value).endswith(f"{key} /no/such/file does not exist (or is not a file)")
 
 
 def test_ssh_agent_is_used_when_present(ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]

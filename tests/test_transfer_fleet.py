@@ -65,6 +65,18 @@ def test_a_fleet_get_puts_each_copy_in_a_folder_per_target(orch: Orchestrator,
     assert sorted(os.listdir(out)) == NAMES
 
 
+def test_a_fleet_get_into_a_relative_folder_that_is_not_there_yet(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding which folders it made walked `out/name` → `out` → "" → "" …: the copy never
+    ended and its memory grew without bound (2.7 GB within ten minutes)."""
+    monkeypatch.chdir(tmp_path)
+    got = orch.get("some", "/tmp/who", "out/")
+    assert isinstance(got, FleetCopied) and not got.ok and list(got) == [
+        NAMES[0], "orch-cp-nope", NAMES[2]]
+    assert sorted(os.listdir(tmp_path / "out")) == [NAMES[0], NAMES[2]]  # none for the failure
+    assert (tmp_path / "out" / NAMES[2] / "who").read_text() == f"{NAMES[2]}\n"
+
+
 def test_a_fleet_put_reaches_every_target_with_the_same_bytes(orch: Orchestrator,
                                                               tmp_path: Path) -> None:
     src = tmp_path / "payload"

@@ -113,6 +113,10 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[
         kw["port"] = cfg.port
     if cfg.user is not None:
         kw["username"] = cfg.user
+    unread = None if cfg.insecure_accept_host_key else cfg.known_hosts  # insecure: not read
+    for key, path in (("ssh_config", cfg.ssh_config), ("known_hosts", unread)):
+        if path is not None and not os.path.isfile(os.path.expanduser(path)):  # else: ENOENT
+            raise err(ConnectError, f"{key} {path} does not exist (or is not a file)")
     key_path = None if cfg.identity_file is None else os.path.expanduser(cfg.identity_file)
     if key_path is not None and not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
         raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "

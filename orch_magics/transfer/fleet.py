@@ -166,7 +166,7 @@ class FleetCopy:
         if self.direction == "put":
             return self.destination
         folder = os.path.join(self.destination, *label.split("/"))
-        missing = folder
+        missing = os.path.abspath(folder)  # a relative one would end at "" and never stop
         while not os.path.isdir(missing):
             self.made.append(missing)
             missing = os.path.dirname(missing)
