@@ -84,6 +84,21 @@ def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyp
         orch.forwards.stop("f9")
 
 
+def test_a_fleet_environment_is_refused_before_anything_connects(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """Before, it forwarded through one target of the two, without saying which."""
+    fleet = ssh_lab.layer("orch-loop").replace('host: "orch-loop"', 'host: [orch-loop, orch-bastion]')
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"both": [fleet]})))
+    try:
+        with pytest.raises(ForwardError) as err:
+            orch.forward("both", 22)
+        assert str(err.value) == ("a forward reaches one place: environment 'both' fans out to "
+                                  "orch-loop, orch-bastion; give that one target an environment "
+                                  "of its own")
+        assert orch.forwards.list() == []
+    finally:
+        orch.close()
+
+
 def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-def]
     import functools
     import http.server
