@@ -116,7 +116,8 @@ class Orchestrator:
         return ctx
 
     def launcher_for(self, plan: RunPlan) -> Launcher:
-        """The built layer chain for a plan (on the running loop's pooled context)."""
+        """One process's layer chain, on this loop's pooled context (a fan-out is refused)."""
+        plan.check_one_target()
         return plan.executor(LocalLauncher(self._context())).build()
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
@@ -127,10 +128,9 @@ class Orchestrator:
 
     def begin(self, plan: RunPlan, options: RunOptions = RunOptions(),
               ticket: Ticket | None = None, target: str | None = None) -> Run:
-        """Start a run on the running loop and return its handle (every front end ends here).
-
-        Without a ticket the plan is admitted here without asking anyone, and audited
-        (`target`: the label of a fleet's target, kept in its audit records)."""
+        """Start a run on the running loop and return its handle (every front end ends here);
+        without a ticket the plan is admitted without asking anyone. Audited (`target`: the
+        label of a fleet's target, kept in its audit records)."""
         launcher = self.launcher_for(plan)
         return self.gate.begin(plan, options, ticket, launcher.chain,
                                lambda opts: Run(plan, launcher, opts), target)
@@ -184,7 +184,7 @@ class Orchestrator:
 
     def after_fork(self) -> None:
         """Own nothing: when made, and in a child forked by multiprocessing (the parent's loop
-        thread, pooled connections, whose sockets it shares, runs and forwards stay its own)."""
+        thread, pooled connections, runs and forwards stay the parent's)."""
         self._contexts = {}
         self._bg = None
         self.runs = RunRegistry()

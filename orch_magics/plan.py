@@ -58,6 +58,14 @@ class RunPlan:
         """The layers a run goes through: the resolved ones, else the environment's."""
         return self.environment.layers if self.layers is None else self.layers
 
+    def check_one_target(self) -> None:
+        """Refuse to start one process from a plan that fans out to several targets (launch,
+        spawn, a forward would pick one silently); run, arun and start run every target."""
+        if any(spec.fanout is not None for spec in self.layers_to_run):
+            raise ConfigError(f"environment {self.environment.name!r} fans out to several "
+                              f"targets and this starts one process: run(), arun() and "
+                              f"start() (orch run, %orch) run every target")
+
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
         """The layered executor for this plan's environment."""
         return LayeredExecutor(base, self.layers_to_run)

@@ -3,6 +3,7 @@ the bastion) answered from this process through a forward; errors; closing."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.ports import free_port
-from orch_magics import Orchestrator
+from orch_magics import ConfigError, Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import ForwardError
 
@@ -84,17 +85,21 @@ def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyp
         orch.forwards.stop("f9")
 
 
-def test_a_fleet_environment_is_refused_before_anything_connects(ssh_lab) -> None:  # type: ignore[no-untyped-def]
-    """Before, it forwarded through one target of the two, without saying which."""
+def test_one_process_calls_refuse_a_fleet_environment(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """A forward, spawn() and launch() start one process: before, each silently went through
+    the first of the fleet's targets."""
     fleet = ssh_lab.layer("orch-loop").replace('host: "orch-loop"', 'host: [orch-loop, orch-bastion]')
     orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"both": [fleet]})))
+    message = ("environment 'both' fans out to several targets and this starts one process: "
+               "run(), arun() and start() (orch run, %orch) run every target")
     try:
-        with pytest.raises(ForwardError) as err:
-            orch.forward("both", 22)
-        assert str(err.value) == ("a forward reaches one place: environment 'both' fans out to "
-                                  "orch-loop, orch-bastion; give that one target an environment "
-                                  "of its own")
-        assert orch.forwards.list() == []
+        for call in (lambda: orch.forward("both", 22),
+                     lambda: orch.spawn("both", command="true"),
+                     lambda: asyncio.run(orch.launch("both", command="true"))):
+            with pytest.raises(ConfigError) as err:
+                call()
+            assert str(err.value) == message
+        assert orch.forwards.list() == [] and orch.run("both", command="true").ok
     finally:
         orch.close()
 

@@ -21,7 +21,6 @@ from .._loop import BackgroundLoop
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
-from ..fleet.targets import expand
 from ..layers.base import Launcher, TunnelCarrier
 from ..plan import RunPlan
 
@@ -152,11 +151,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
     plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
-    targets = expand(plan.layers_to_run)
-    if len(targets) > 1 or targets[0].pending is not None:
-        labels = ", ".join(t.label for t in targets)
-        raise ForwardError(f"a forward reaches one place: environment {environment!r} fans out "
-                           f"to {labels}; give that one target an environment of its own")
+    plan.check_one_target()  # before anyone is asked to confirm
     ticket = places.admit(plan, yes=yes, front_end=front_end)
 
     async def start() -> tuple[Listener, str, Callable[[BaseException | None], None]]:
