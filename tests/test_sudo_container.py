@@ -170,12 +170,12 @@ async def _nothing_left(place: Place, *needles: str) -> None:
 WATCH = """rm -f /tmp/orch-hits /tmp/orch-stop; n=0
 while [ ! -e /tmp/orch-stop ]; do
   for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
-    c=$(tr '\\0' '\\n' <"$f" 2>/dev/null) || continue  # read once: it may exit meanwhile
-    printf '%s\\n' "$c" | grep -q -F -f /tmp/orch-needle || continue
-    case $f in */cmdline) echo "$f $c";; *) echo "$f $(tr '\\0' ' ' <"${f%/*}/cmdline")";; esac | tr '\\n' ' ' >>/tmp/orch-hits
-    echo >>/tmp/orch-hits
+    tr '\\0' '\\n' <"$f" >/tmp/orch-cur 2>/dev/null || continue  # read once: it may exit
+    grep -q -F -f /tmp/orch-needle /tmp/orch-cur || continue
+    case $f in */cmdline) echo "$f $(tr '\\n' ' ' </tmp/orch-cur)";;
+      *) echo "$f $(tr '\\0' ' ' <"${f%/*}/cmdline")";; esac >>/tmp/orch-hits
   done
-  n=$((n+1)); echo $n >/tmp/orch-scans
+  n=$((n+1)); echo $n >/tmp/orch-scans.new && mv /tmp/orch-scans.new /tmp/orch-scans  # whole
 done"""
 
 
@@ -220,7 +220,7 @@ async def test_password_never_in_the_container_s_argv_env_or_output(
         await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)  # signals go through sudo too
     finally:
         report = place.root_exec("touch /tmp/orch-stop; sleep 0.3; cat /tmp/orch-scans;"
-                                 " cat /tmp/orch-hits 2>/dev/null; rm -f /tmp/orch-needle")
+                                 " cat /tmp/orch-hits 2>/dev/null; rm -f /tmp/orch-needle /tmp/orch-cur")
     scans, *hits = report.splitlines()
     assert "orch-control" in before and any("orch-control" in hit for hit in hits), hits
     assert int(scans) > int(before.split()[0]) + 1  # it kept scanning while the runs went on
