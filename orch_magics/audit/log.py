@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import OrchError
+from ..process.command import escaped
 from ..secrets.masking import get_logger
 
 GENESIS = "0" * 64
@@ -41,11 +42,7 @@ def _text(value: Any) -> Any:
     """`value` with every string valid UTF-8: bytes a command line or path could not decode
     (held as surrogates, as Python holds argv) are written as `\\xNN`, not a crash."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        return value
+        return escaped(value)
     if isinstance(value, dict):
         return {_text(k): _text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -22,7 +22,7 @@ import docker.errors
 
 from ..config.suggest import did_you_mean
 from ..errors import LayerError
-from ..process.command import Command
+from ..process.command import Command, escaped
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
@@ -213,13 +213,10 @@ class DockerLauncher(Launcher):
         """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
         carries a command as JSON text and would turn them into U+FFFD, another name."""
         for word in words:
-            try:
-                word.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            if (shown := escaped(word)) != word:
                 raise self.error(f"'{shown}' holds bytes that are not UTF-8: the engine's API "
                                  f"carries commands as text and would change them (match "
-                                 f"such a name with a glob in sh -c instead)") from None
+                                 f"such a name with a glob in sh -c instead)")
 
     async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None:
         """Deliver `sig` to process group `pgid` inside the container (a short second exec)."""

@@ -10,6 +10,16 @@ from types import MappingProxyType
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def escaped(word: str) -> str:
+    """`word` as valid UTF-8: bytes that were not UTF-8 (which Python keeps in argv and paths
+    as surrogates) written as `\\xNN`; a word without them comes back unchanged."""
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return word
+
+
 @dataclass(frozen=True)
 class Command:
     """An argv to run at the innermost layer.
