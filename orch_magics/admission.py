@@ -66,14 +66,14 @@ class Gate:
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
         return run
 
-    def open_session(self, plan: RunPlan, ticket: Ticket,
-                     chain: str) -> Callable[[BaseException | None], None]:
+    def open_session(self, plan: RunPlan, ticket: Ticket, chain: str,
+                     target: str | None = None) -> Callable[[BaseException | None], None]:
         """Audit something that is not a run (a port forward): its start record now, so it
         does not happen unless recorded; the callable returned writes its end record."""
         log = self._audit_log()
         if log is None:
             return lambda error: None
-        record = _started(log, plan, ticket, chain)
+        record = _started(log, plan, ticket, chain, target)
         opened = time.monotonic()
 
         def close(error: BaseException | None) -> None:

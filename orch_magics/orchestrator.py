@@ -68,11 +68,9 @@ class Orchestrator:
         self._resolver_factory = resolver_factory or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
-        self.log_dir = str(log_dir or os.environ.get("ORCH_LOG_DIR")
-                           or os.path.join(os.path.expanduser("~"), ".cache", "orch_magics",
-                                           "logs"))
-        self.restart_backoff = restart_backoff
-        self.log_max_bytes = log_max_bytes
+        self.log_dir = str(log_dir or os.environ.get("ORCH_LOG_DIR") or os.path.join(
+            os.path.expanduser("~"), ".cache", "orch_magics", "logs"))
+        self.restart_backoff, self.log_max_bytes = restart_backoff, log_max_bytes
         self.capture_limit = capture_limit
         self.gate = Gate(self._audit_log)
 
@@ -365,13 +363,15 @@ class Orchestrator:
                                  limit=limit).run(progress)
 
     def forward(self, environment: str, port: int, *, local: int = 0, host: str = "localhost",
-                yes: str | Collection[str] = ()) -> Forward:
+                yes: str | Collection[str] = (), limit: str | None = None,
+                front_end: str = "api") -> Forward:
         """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
-        SSH host; closed by `.close()`, `forwards.stop(id)`, `close()` and interpreter exit."""
+        SSH host (of the one fleet target `limit` names); closed by `.close()`,
+        `forwards.stop(id)`, `close()` and interpreter exit."""
         from .transfer import open_forward
         close_at_exit(self)
         return open_forward(self, self.loop, self.forwards, environment, port, local=local,
-                            host=host, yes=yes)
+                            host=host, yes=yes, front_end=front_end, limit=limit)
 
     # ---- lifetime ---------------------------------------------------------------------------
     async def aclose(self) -> None:

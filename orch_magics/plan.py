@@ -58,13 +58,24 @@ class RunPlan:
         """The layers a run goes through: the resolved ones, else the environment's."""
         return self.environment.layers if self.layers is None else self.layers
 
+    @property
+    def is_fleet(self) -> bool:
+        """Whether a layer names several targets (a fleet)."""
+        return any(spec.fanout is not None for spec in self.layers_to_run)
+
     def check_one_target(self) -> None:
-        """Refuse to start one process from a plan that fans out to several targets (launch,
-        spawn, a forward would pick one silently); run, arun and start run every target."""
-        if any(spec.fanout is not None for spec in self.layers_to_run):
+        """Refuse to start one process from a plan that fans out to several targets (launch
+        and spawn would pick one silently); run, arun and start run every target."""
+        if self.is_fleet:
             raise ConfigError(f"environment {self.environment.name!r} fans out to several "
                               f"targets and this starts one process: run(), arun() and "
                               f"start() (orch run, %orch) run every target")
+
+    def check_limit(self, limit: str | None) -> None:
+        """Refuse `--limit` where there is nothing to choose from (one target)."""
+        if limit is not None and not self.is_fleet:
+            raise ConfigError(f"environment {self.environment.name!r} has one target: "
+                              f"--limit applies to fleets")
 
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
         """The layered executor for this plan's environment."""

@@ -59,3 +59,31 @@ def test_identical_outputs_roll_up_into_one_group(dockerd: Engine, web: list[str
     finally:
         orch.close()
     assert res.groups() == [(web, "same\n")]
+
+
+def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list[str]) -> None:
+    """--limit is applied once the label's containers are found: one of them is the forward's
+    target (a chain without an SSH hop forwards from this machine), several are refused."""
+    import functools
+    import http.server
+    import threading
+    import urllib.request
+
+    from orch_magics import ConfigError
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/etc")
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    orch = _orch(dockerd, {"label": "orch.fleet=web"})
+    try:
+        fwd = orch.forward("web", server.server_address[1], host="127.0.0.1", limit="*-03")
+        assert fwd.environment == "web [orch-web-03]" and fwd.via == "this machine"
+        with urllib.request.urlopen(f"{fwd.url}/hostname", timeout=10) as answer:
+            assert answer.read() == open("/etc/hostname", "rb").read()
+        with pytest.raises(ConfigError, match=r"--limit 'orch-web-0\*' keeps 9 targets"):
+            orch.forward("web", server.server_address[1], limit="orch-web-0*")
+        with pytest.raises(ConfigError, match=r"--limit pattern 'orch-web-99' matches no target"):
+            orch.forward("web", server.server_address[1], limit="orch-web-99")
+    finally:
+        orch.close()
+        server.shutdown()

@@ -4,6 +4,7 @@ the bastion) answered from this process through a forward; errors; closing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -86,20 +87,51 @@ def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyp
 
 
 def test_one_process_calls_refuse_a_fleet_environment(ssh_lab) -> None:  # type: ignore[no-untyped-def]
-    """A forward, spawn() and launch() start one process: before, each silently went through
-    the first of the fleet's targets."""
+    """spawn() and launch() start one process: before, each silently went through the first
+    of the fleet's targets. A forward asks which one (--limit)."""
     fleet = ssh_lab.layer("orch-loop").replace('host: "orch-loop"', 'host: [orch-loop, orch-bastion]')
     orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"both": [fleet]})))
     message = ("environment 'both' fans out to several targets and this starts one process: "
                "run(), arun() and start() (orch run, %orch) run every target")
     try:
-        for call in (lambda: orch.forward("both", 22),
-                     lambda: orch.spawn("both", command="true"),
+        for call in (lambda: orch.spawn("both", command="true"),
                      lambda: asyncio.run(orch.launch("both", command="true"))):
             with pytest.raises(ConfigError) as err:
                 call()
             assert str(err.value) == message
+        with pytest.raises(ConfigError) as err:
+            orch.forward("both", 22)
+        assert str(err.value) == ("environment 'both' fans out to several targets and a "
+                                  "forward reaches one: name it with --limit "
+                                  "(e.g. --limit orch-loop)")
         assert orch.forwards.list() == [] and orch.run("both", command="true").ok
+    finally:
+        orch.close()
+
+
+def test_a_forward_reaches_the_fleet_target_its_limit_names(ssh_lab, inner_http, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """bastion → [orch-inner, orch-loop]: --limit orch-inner reaches the inner host's server
+    (orch-loop is not even reachable from the bastion, so nothing else was tried); the forward
+    is listed and audited with its target's label."""
+    hosts = ssh_lab.layer("orch-inner").replace('host: "orch-inner"', 'host: [orch-inner, orch-loop]')
+    text = ssh_lab.config_yaml(extra_envs={"pair": [ssh_lab.layer("orch-bastion"), hosts]})
+    audit = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(text + f"audit:\n  path: {audit}\n"))
+    try:
+        fwd = orch.forward("pair", inner_http, limit="orch-in*")
+        assert fetch(fwd.port) == open("/etc/hostname", "rb").read()
+        assert fwd.via == "ssh orch-inner"
+        assert [f.as_row()[1] for f in orch.forwards.list()] == ["pair [orch-inner]"]
+        started = json.loads(audit.read_text().splitlines()[0])
+        assert (started["environment"], started["target"]) == ("pair", "orch-inner")
+        with pytest.raises(ConfigError, match=r"--limit 'orch-\*' keeps 2 targets: orch-inner, "
+                                              r"orch-loop; name one of them"):
+            orch.forward("pair", inner_http, limit="orch-*")
+        with pytest.raises(ConfigError, match=r"matches no target .*did you mean 'orch-inner'"):
+            orch.forward("pair", inner_http, limit="orch-iner")
+        with pytest.raises(ConfigError, match="'two' has one target: --limit applies to fleets"):
+            orch.forward("two", inner_http, limit="orch-inner")
+        assert len(orch.forwards.list()) == 1
     finally:
         orch.close()
 
@@ -159,3 +191,38 @@ def test_cli_cp_round_trip_and_errors(ssh_lab, tmp_path) -> None:  # type: ignor
                              capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 1 and "no such file or directory: /nope" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "n").exists()
+    limited = subprocess.run([*orch, "cp", "two:/tmp/a file.txt", "c.txt", "--limit", "x"],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert limited.returncode == 2 and limited.stderr == (
+        "orch: config error: environment 'two' has one target: --limit applies to fleets\n")
+
+
+def test_cli_forward_to_a_fleet_needs_one_target(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fleet = ssh_lab.layer("orch-loop").replace('host: "orch-loop"', 'host: [orch-loop, orch-bastion]')
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml(extra_envs={"both": [fleet]}))
+    orch = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward", "both", "22"]
+    for extra, message in (
+            ([], "orch: config error: environment 'both' fans out to several targets and a "
+                 "forward reaches one: name it with --limit (e.g. --limit orch-loop)\n"),
+            (["--limit", "orch-*"], "orch: config error: --limit 'orch-*' keeps 2 targets: "
+                                    "orch-loop, orch-bastion; name one of them\n")):
+        out = subprocess.run([*orch, *extra], capture_output=True, text=True, timeout=60,
+                             check=False)
+        assert (out.returncode, out.stderr) == (2, message)
+
+
+def test_the_magic_forwards_to_the_fleet_target_its_limit_names(ssh_lab, inner_http, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from shells import orch_shell
+
+    hosts = ssh_lab.layer("orch-inner").replace('host: "orch-inner"', 'host: [orch-inner, orch-loop]')
+    text = ssh_lab.config_yaml(extra_envs={"pair": [ssh_lab.layer("orch-bastion"), hosts]})
+    with orch_shell(text + f"audit:\n  path: {tmp_path / 'audit.jsonl'}\n", tmp_path) as sh:
+        fwd = sh.run_line_magic("orch", f"forward pair {inner_http} --limit orch-inner")
+        assert fetch(fwd.port) == open("/etc/hostname", "rb").read()
+        sh.run_line_magic("orch", "forwards")
+        listed = capsys.readouterr().out
+        assert "pair [orch-inner]" in listed and f"localhost:{inner_http}" in listed
+        sh.run_line_magic("orch", f"forward stop {fwd.id}")
+    started = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])
+    assert (started["target"], started["front_end"]) == ("orch-inner", "magic")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.dockerd import Engine
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import ConfigError, Orchestrator, load_config_text
 from orch_magics.transfer import FleetCopied, TransferError, Transferred
 
 pytestmark = pytest.mark.docker
@@ -109,7 +109,7 @@ def test_an_unreachable_target_fails_alone_and_leaves_no_folder(orch: Orchestrat
 
 def test_limit_is_refused_on_one_target_and_a_file_is_no_fleet_folder(
         orch: Orchestrator, tmp_path: Path) -> None:
-    with pytest.raises(TransferError, match="--limit applies to fleets"):
+    with pytest.raises(ConfigError, match="has one target: --limit applies to fleets"):
         orch.get("one", "/tmp/who", str(tmp_path), limit="x")
     afile = tmp_path / "afile"
     afile.write_text("")

@@ -33,6 +33,7 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
     fw.add_argument("--host", default="localhost", help="target host (default: localhost)")
     fw.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="forward in protected environment ENV without asking")
+    fw.add_argument("--limit", metavar="PATTERN", help="the fleet target to forward to")
 
 
 def _side(config: Config, word: str) -> tuple[str | None, str]:
@@ -82,7 +83,7 @@ def forward_command(config: Config, args: argparse.Namespace) -> int:
     orch.gate.ask = ask_on_terminal
     try:
         forward = orch.forward(args.environment, args.port, local=args.local, host=args.host,
-                               yes=args.yes)
+                               yes=args.yes, limit=args.limit, front_end="cli")
         print(f"{forward}; Ctrl-C stops it", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..config.model import LayerSpec, Member
+from ..errors import ConfigError
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
 from .select import select
@@ -108,6 +109,20 @@ def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
     """The targets `--limit` keeps (globs, labels and inventory groups), in order."""
     keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets}))
     return [t for t in targets if t.label in keep]
+
+
+def the_one(targets: Sequence[Target], limit: str) -> Target:
+    """The single target `limit` keeps (an error listing them when it keeps several)."""
+    kept = limited(targets, limit)
+    if len(kept) > 1:
+        raise ConfigError(f"--limit {limit!r} keeps {describe(kept)}; name one of them")
+    return kept[0]
+
+
+async def resolve_one(layers: Sequence[LayerSpec], base: Launcher, limit: str) -> Target:
+    """The one target `limit` picks from a fleet (containers found by label first)."""
+    found = [t for target in expand(layers) for t in await resolve(target, base)]
+    return the_one(found, limit)
 
 
 def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:

@@ -59,7 +59,7 @@ def put_args(p: MagicParser) -> None:
 
 
 def forward_args(p: MagicParser) -> None:
-    p.usage = "%(prog)s ENV PORT [--local P] [--host H] | %(prog)s stop ID"
+    p.usage = "%(prog)s ENV PORT [--local P] [--host H] [--limit TARGET] | %(prog)s stop ID"
     p.add_argument("environment", metavar="ENV", help="environment (or `stop`)")
     p.add_argument("port", metavar="PORT", help="remote port (or, after stop, the forward id)")
     p.add_argument("--local", type=int, default=0, metavar="P",
@@ -67,6 +67,7 @@ def forward_args(p: MagicParser) -> None:
     p.add_argument("--host", default="localhost", metavar="H",
                    help="target as seen from the last ssh host (default: localhost)")
     p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("--limit", metavar="TARGET", help="the fleet target to forward to")
 
 
 class WidgetBar:
@@ -143,7 +144,7 @@ def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
     except ValueError:
         raise ForwardError(f"PORT must be a number, got {args.port!r}") from None
     opened = orch.forward(args.environment, port, local=args.local, host=args.host,
-                          yes=args.yes)
+                          yes=args.yes, limit=args.limit, front_end="magic")
     print(f"{opened}; use it as {opened.url} (`.port` of the returned object), "
           f"%orch forward stop {opened.id} closes it")
     return opened

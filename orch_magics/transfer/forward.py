@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -20,7 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 from .._loop import BackgroundLoop
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
-from ..errors import OrchError
+from ..errors import ConfigError, OrchError
+from ..fleet.targets import expand, resolve_one, the_one
 from ..layers.base import Launcher, TunnelCarrier
 from ..plan import RunPlan
 
@@ -146,25 +148,32 @@ def check_port(port: int, what: str, *, zero: bool = False) -> None:
 
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
                  port: int, *, local: int = 0, host: str = "localhost",
-                 yes: str | Collection[str] = (), front_end: str = "api") -> Forward:
-    """Admit (in the caller's thread), then listen on the background loop; see the module."""
+                 yes: str | Collection[str] = (), front_end: str = "api",
+                 limit: str | None = None) -> Forward:
+    """Admit (in the caller's thread), then listen on the background loop; see the module.
+    On a fleet, `limit` names the one target to reach."""
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
     plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
-    plan.check_one_target()  # before anyone is asked to confirm
+    _check_target(plan, limit)  # before anyone is asked to confirm
     ticket = places.admit(plan, yes=yes, front_end=front_end)
 
-    async def start() -> tuple[Listener, str, Callable[[BaseException | None], None]]:
-        launcher = places.launcher_for(plan)
-        ended = places.gate.open_session(plan, ticket, launcher.chain)  # audited, like a run
+    async def start() -> tuple[Listener, str, str, Callable[[BaseException | None], None]]:
+        one, label = plan, ""
+        if limit is not None:
+            base = places.launcher_for(dataclasses.replace(plan, layers=()))
+            target = await resolve_one(plan.layers_to_run, base, limit)
+            one, label = dataclasses.replace(plan, layers=target.layers), target.label
+        launcher = places.launcher_for(one)
+        ended = places.gate.open_session(one, ticket, launcher.chain, label or None)  # audited
         try:
             listener, via = await listen(launcher, host, port, local)
         except BaseException as exc:
             ended(exc)
             raise
-        return listener, via, ended
+        return listener, via, label, ended
 
-    listener, via, ended = loop.submit(start()).result()
+    listener, via, label, ended = loop.submit(start()).result()
 
     def closer() -> None:
         async def close() -> None:
@@ -176,8 +185,22 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
                 loop.submit(close()).result(timeout=10)
         ended(None)
 
-    return forwards.add(Forward(forwards.new_id(), environment, host, port,
-                                listener.get_port(), via, closer))
+    where = f"{environment} [{label}]" if label else environment
+    return forwards.add(Forward(forwards.new_id(), where, host, port, listener.get_port(), via,
+                                closer))
+
+
+def _check_target(plan: RunPlan, limit: str | None) -> None:
+    """A forward reaches one target: a fleet's needs `limit` (checked against the targets
+    known before run time), a single target's must not have one."""
+    plan.check_limit(limit)
+    if limit is None and plan.is_fleet:
+        first = expand(plan.layers_to_run)[0].label
+        example = f" (e.g. --limit {first})" if first else ""
+        raise ConfigError(f"environment {plan.environment.name!r} fans out to several "
+                          f"targets and a forward reaches one: name it with --limit{example}")
+    if limit is not None and all(t.pending is None for t in expand(plan.layers_to_run)):
+        the_one(expand(plan.layers_to_run), limit)
 
 
 async def listen(launcher: Launcher, host: str, port: int, local: int) -> tuple[Listener, str]:

@@ -54,7 +54,7 @@ def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = N
         ticket = runs.admit(plan, yes=yes, front_end=front_end)
         return FleetCopy(runs, plan, ticket, "get", remote, folder, limit=limit,
                          parallel=parallel)
-    _single(limit)
+    plan.check_limit(limit)
     dest = get_destination(remote, local)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     return Copy(runs, plan, ticket, "get", remote, dest)
@@ -70,8 +70,7 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(remote, name, source.kind, source.mode)
     plan = runs.plan(environment, command=list(command.argv))
-    if not plan.environment.is_fleet:
-        _single(limit)
+    plan.check_limit(limit)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     if plan.environment.is_fleet:
         return FleetCopy(runs, plan, ticket, "put", source.path, remote, put_source=source,
@@ -79,8 +78,3 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
     copy = Copy(runs, plan, ticket, "put", source.path, remote)
     copy.put_source = source
     return copy
-
-
-def _single(limit: str | None) -> None:
-    if limit is not None:
-        raise TransferError("--limit applies to fleets: this environment has one target")
