@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
     deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
-    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep})))
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})))
     yield o
     await o.aclose()
 
@@ -93,4 +93,30 @@ async def test_a_full_disk_is_named_on_either_side_and_nothing_is_kept(  # type:
         await orch.aget("loop", f"{folder}/big", str(small_disk))
     assert str(err.value) == (f"get loop:{folder}/big → {small_disk}/big failed: cannot write "
                               f"{small_disk}/big: No space left on device; nothing was kept")
+    assert os.listdir(small_disk) == []
+
+
+async def test_a_directory_to_a_full_disk_says_so_on_either_side(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, small_disk) -> None:
+    """tar's reason reaches the user (GNU tar's "Wrote only N of M bytes" gets the disk's
+    state added); before, a put said only "unpacking … failed" and a get "[Errno 28] …"."""
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    for name in ("a", "sub/b"):
+        (tree / name).write_bytes(os.urandom(700_000))
+    for env in ("here", "loop"):  # the far end of both is this machine's disk
+        with pytest.raises(TransferError) as err:
+            await orch.aput(env, str(tree), f"{small_disk}/")
+        message = str(err.value)
+        assert message.startswith(f"put {tree} → {env}:{small_disk}/ failed: unpacking into "
+                                  f"{small_disk}/tree failed: ./"), message
+        assert message.endswith("No space left on device); nothing was kept"), message
+        assert os.listdir(small_disk) == []
+    folder = await far.folder("loop", "full-tree")
+    subprocess.run(["cp", "-r", str(tree), folder], check=True)
+    with pytest.raises(TransferError) as err:
+        await orch.aget("loop", f"{folder}/tree", f"{small_disk}/")
+    assert str(err.value) == (f"get loop:{folder}/tree → {small_disk}/tree failed: unpacking "
+                              f"into {small_disk}/tree failed: No space left on device; "
+                              f"nothing was kept")
     assert os.listdir(small_disk) == []

@@ -108,9 +108,15 @@ class TreeTarget:
             while stream.read(1 << 20):  # let the writer finish whatever happened
                 pass
 
+    def _failed(self) -> TransferError:
+        """Why unpacking stopped (an OSError by its reason: its file name is the temporary one)."""
+        error = self.error
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return TransferError(f"unpacking into {self.dest} failed: {why}")
+
     def write(self, data: bytes) -> None:
         if self.error is not None:
-            raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
+            raise self._failed()
         view = memoryview(data)
         while view:
             view = view[os.write(self.pipe, view):]
@@ -124,7 +130,7 @@ class TreeTarget:
     def commit(self, mode: int) -> None:
         self._close()
         if self.error is not None:
-            raise TransferError(f"unpacking into {self.dest} failed: {self.error}")
+            raise self._failed()
         if os.path.lexists(self.dest):
             raise TransferError(f"{self.dest} already exists")
         try:

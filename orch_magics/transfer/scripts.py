@@ -90,13 +90,24 @@ written() {
   done
   [ -z "$back" ] || wait $back
 }
+untar() {  # a marker of success: one that cannot be written is a failure, never the reverse
+  if e=$(tar -xof - -C "$t/data" 2>&1); then
+    : > "$t/untarred" 2>/dev/null && return
+    e="cannot write in $dir"
+  fi
+  e=${e%%"$nl"*} e=${e#tar: }
+  # GNU tar says only "Wrote only N of M bytes" when the disk is full
+  [ "$(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print $4}')" = 0 ] &&
+    e="$e (No space left on device)"
+  echo "orch-transfer: unpacking into $d failed: $e" >&2
+}
 if [ $k = f ]; then
   : > "$t/data" || fail "cannot write in $dir"
   sum=$(written | $hash)
 else
   mkdir -- "$t/data" || fail "cannot write in $dir"
-  sum=$( { while frame && copy 2>/dev/null; do :; done | tee /dev/fd/4 | { tar -xof - -C "$t/data" >&2 || : > "$t/failed"; cat >/dev/null; }; } 4>&1 | $hash )
-  [ -e "$t/failed" ] && fail "unpacking into $d failed"
+  sum=$( { while frame && copy 2>/dev/null; do :; done | tee /dev/fd/4 | { untar; cat >/dev/null; }; } 4>&1 | $hash )
+  [ -e "$t/untarred" ] || exit 1  # untar said why
 fi
 [ -e "$t/unwritten" ] && exit 1
 [ -e "$t/end" ] || fail "the data for $d ended early"
