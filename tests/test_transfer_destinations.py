@@ -40,6 +40,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", str(path)], check=True)
 
 
+@pytest.fixture
+def few_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs with room for 8 files or folders, whatever their size."""
+    path = tmp_path / "few"
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10m,nr_inodes=8", "tmpfs", str(path)],
+                   check=True)
+    yield path
+    subprocess.run(["umount", str(path)], check=True)
+
+
 def fifo(path: Path) -> Path:
     os.mkfifo(path)
     return path
@@ -120,3 +131,20 @@ async def test_a_directory_to_a_full_disk_says_so_on_either_side(  # type: ignor
                               f"into {small_disk}/tree failed: No space left on device; "
                               f"nothing was kept")
     assert os.listdir(small_disk) == []
+
+
+async def test_a_directory_that_does_not_fit_is_never_reported_copied(  # type: ignore[no-untyped-def]
+        orch, tmp_path, few_inodes) -> None:
+    """Out of inodes, tar fails on the 7th file; the put script's "it failed" marker could not
+    be created either, so a partial tree was renamed into place and reported as copied."""
+    tree = tmp_path / "many"
+    tree.mkdir()
+    for i in range(20):
+        (tree / f"f{i:02d}").write_text(f"{i}\n")
+    for env in ("here", "loop"):
+        with pytest.raises(TransferError) as err:
+            await orch.aput(env, str(tree), f"{few_inodes}/")
+        assert str(err.value).startswith(f"put {tree} → {env}:{few_inodes}/ failed: unpacking "
+                                         f"into {few_inodes}/many failed: ./f"), err.value
+        assert "Cannot open: No space left on device; nothing was kept" in str(err.value)
+        assert os.listdir(few_inodes) == []
