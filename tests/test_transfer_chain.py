@@ -18,7 +18,7 @@ from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
-ODD = "odd name é ü 文件 $x `y` 'q'"
+ODD = "odd name é ü 文件 $x `y` 'q'\nORCH-DONE x"  # the put's own last words too
 CHUNK = 16 << 20
 
 
@@ -59,7 +59,8 @@ async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, far, tmp_pat
     assert Path(got.destination) == back / f"{ODD}.bin"
     assert sha(back / f"{ODD}.bin") == sha(src) == got.sha256
     assert (back / f"{ODD}.bin").stat().st_mode & 0o7777 == 0o751
-    assert (await remote(orch, env, f"ls -A {folder} | wc -l")).strip() == "1"  # no temp left
+    count = f"n=0; for f in {folder}/* {folder}/.[!.]*; do [ -e \"$f\" ] && n=$((n+1)); done; echo $n"
+    assert (await remote(orch, env, count)).strip() == "1"  # no temp left
 
 
 async def test_directory_round_trip_with_many_files(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]

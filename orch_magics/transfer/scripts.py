@@ -180,6 +180,6 @@ def remote_sha256(stderr: str) -> str | None:
 
 
 def done_path(stdout: str) -> str | None:
-    """Where a put landed (the script's last line)."""
-    found = re.findall(r"^ORCH-DONE (.*)$", stdout, re.M)
-    return found[-1] if found else None
+    """Where a put landed (the script's last line; a path may hold newlines)."""
+    found = re.search(r"^ORCH-DONE (.*)\n\Z", stdout, re.M | re.S)
+    return found[1] if found else None
