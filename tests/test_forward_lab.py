@@ -77,8 +77,11 @@ def test_chosen_local_port_and_close_at_orchestrator_close(orch, inner_http) -> 
 def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ForwardError, match=r"127.0.0.1:1 is not reachable from ssh orch-inner"):
         orch.forward("two", 1, host="127.0.0.1")
-    with pytest.raises(ForwardError, match="must be a TCP port"):
-        orch.forward("two", 70000)
+    with pytest.raises(ForwardError, match=r"the remote port must be a TCP port \(1-65535\), got 0"):
+        orch.forward("two", 0)
+    with pytest.raises(ForwardError, match=r"--local must be a TCP port \(1-65535, 0 for any "
+                                           r"free one\), got 70000"):
+        orch.forward("two", inner_http, local=70000)
     fwd = orch.forward("two", inner_http)
     with pytest.raises(ForwardError, match="cannot listen on 127.0.0.1"):
         orch.forward("two", inner_http, local=fwd.port)

@@ -142,8 +142,10 @@ class Forwards:
 
 
 def check_port(port: int, what: str, *, zero: bool = False) -> None:
-    if not (0 if zero else 1) <= port <= 65535:
-        raise ForwardError(f"{what} must be a TCP port (1-65535), got {port}")
+    lowest = 0 if zero else 1
+    if not lowest <= port <= 65535:
+        free = ", 0 for any free one" if zero else ""
+        raise ForwardError(f"{what} must be a TCP port (1-65535{free}), got {port}")
 
 
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
