@@ -102,11 +102,16 @@ class LiveRun:
         Raises OrchError when the run has ended or EOF was already sent: input is never
         dropped silently.
         """
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes str or bytes, got {type(data).__name__}")
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)  # a copy now
         self._check_stdin()
-        self._on_loop(lambda h: h.stdin.write(data))
+        self._on_loop(lambda h: h.stdin.write(payload))
 
     def send_line(self, line: str) -> None:
         """Send one line (newline added); raises like `send`."""
+        if not isinstance(line, str):
+            raise TypeError(f"send_line() takes str, got {type(line).__name__}")
         self._check_stdin()
         self._on_loop(lambda h: h.stdin.write_line(line))
 

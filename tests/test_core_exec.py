@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -386,3 +387,29 @@ def test_a_command_too_long_for_the_system_is_a_one_line_error(
     assert r.returncode == 2 and b"Traceback" not in r.stderr
     assert b"big.yaml:5:" in r.stderr and b"the system accepts less than" in r.stderr
     assert len(r.stderr) < 1000
+
+
+@pytest.mark.parametrize("item", [3, None, 2.5, object()])
+def test_a_stdin_item_that_is_not_bytes_or_text_fails_the_run(orch: Orchestrator, item) -> None:  # type: ignore[no-untyped-def]
+    """Before, an int became that many NUL bytes (bytes(3)) and None was skipped silently."""
+    res = orch.run("local", command=["od", "-An", "-c"], stdin=iter([b"a", item, b"b"]))
+    assert not res.ok and res.stdout.split() == ["a"]
+    assert (f"stdin source failed: TypeError('stdin takes bytes or str, got "
+            f"{type(item).__name__}')") in res.describe_failure()
+
+
+def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrator) -> None:
+    """A wrong type was raised on the loop's thread, where nobody saw it (the input was just
+    gone); a bytearray was copied only when the loop got to it, after the caller changed it."""
+    live = orch.spawn("local", command=["cat"])
+    for bad, message in ((3, "send() takes str or bytes, got int"),
+                         (None, "send() takes str or bytes, got NoneType")):
+        with pytest.raises(TypeError, match=re.escape(message)):
+            live.send(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("send_line() takes str, got bytes")):
+        live.send_line(b"x")  # type: ignore[arg-type]
+    buffer = bytearray(b"as sent\n")
+    live.send(buffer)
+    buffer[:] = b"changed\n"
+    live.close_stdin()
+    assert live.wait(10).stdout == "as sent\n"

@@ -66,6 +66,8 @@ class StdinWriter:
             raise ValueError("stdin is closed (EOF was sent)")
         if isinstance(data, str):
             data = data.encode("utf-8")
+        elif not isinstance(data, (bytes, bytearray, memoryview)):  # bytes(3) would be 3 NULs
+            raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
         if not data:
             return
         self._queue.append(bytes(data))
