@@ -16,6 +16,7 @@ from typing import Any
 
 from .audit import AuditLog, OutputDigest, closed_record, end_record, start_record
 from .engine import Run, RunOptions
+from .errors import ConfigError
 from .guard import Asker, Confirmation, Guard
 from .plan import RunPlan
 from .result import RunResult
@@ -46,7 +47,9 @@ class Gate:
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
               front_end: str = "api", interactive: bool = True) -> Ticket:
         """Check and confirm `plan` now; raises OrchError when it may not run."""
-        names = [yes] if isinstance(yes, str) else list(yes)
+        names = [yes] if isinstance(yes, str) else list(yes) if isinstance(yes, Collection) else None
+        if names is None or not all(isinstance(name, str) for name in names):
+            raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
         confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         return Ticket(confirmation, origin)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
 from .config.placeholders import has_placeholder
 from .errors import ConfigError
@@ -137,13 +138,14 @@ def make_plan(
     resolver = resolver or Resolver()
     if (service is None) == (command is None):
         raise ConfigError("give either a service name or a command, not both or neither")
-    given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in (env or {}).items()}
+    env, cwd = checked_env(env), checked_cwd(cwd)
+    given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in env.items()}
     layers = resolve_layers(environment_obj, resolver)
     if service is None:
-        assert command is not None
-        cmd = Command.of(command, env=given_env, cwd=cwd, tty=bool(tty))
+        cmd = Command.of(checked_command(command), env=given_env, cwd=cwd, tty=bool(tty))
+        refuse_nul(cmd, "command")
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
-                       raw_env=dict(env or {}), layers=layers)
+                       raw_env=env, layers=layers)
     svc = config.service(service)
     _refuse_placeholders_in_commands(svc)
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
@@ -155,7 +157,10 @@ def make_plan(
         step_env = {**base_env,
                     **_resolve_env(svc, resolver, s.environment, f"{kind}[{i}].environment")}
         cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
+        refuse_nul(cmd, f"service {svc.name!r}, {kind}[{i}]")
         return PlannedStep(s.name or cmd.display(), cmd, s.when)
+
+    refuse_nul(main, f"service {svc.name!r}")
 
     return RunPlan(
         environment=environment_obj,
@@ -167,7 +172,7 @@ def make_plan(
         stdout_mode=svc.stdout_mode,
         filters=svc.filters,
         timeout=svc.timeout,
-        raw_env={**svc.environment, **(env or {})},
+        raw_env={**svc.environment, **env},
         layers=layers,
     )
 

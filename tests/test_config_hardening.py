@@ -107,6 +107,9 @@ BAD_VALUES = [
     ("services: {a: {command: x, tty: !!timestamp 2020-13-45}}", (1, 33), "bad value"),
     ("services: {'': {command: x}}", (1, 12), "key must not be empty"),
     ("services: {[a]: {command: x}}", (1, 12), "key must be a plain value"),
+    ('services: {a: {command: "echo a\\0b"}}', (1, 25), "holds a NUL byte"),
+    ('services: {a: {command: [printf, "%s\\0"]}}', (1, 34), "holds a NUL byte"),
+    ('services: {a: {command: x, environment: {A: "\\0"}}}', (1, 45), "holds a NUL byte"),
 ]
 
 

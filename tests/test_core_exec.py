@@ -413,3 +413,28 @@ def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrato
     buffer[:] = b"changed\n"
     live.close_stdin()
     assert live.wait(10).stdout == "as sent\n"
+
+
+@pytest.mark.parametrize("call, message", [
+    (dict(command=123), "command must be a shell line (str) or an argv (a list of str), got int"),
+    (dict(command=b"ls"), "command must be a shell line (str) or an argv (a list of str), "
+                          "got bytes"),
+    (dict(command=[]), "command is an empty list: give a shell line or an argv"),
+    (dict(command=["echo", 1]), "command: every argv element must be a str, got int 1"),
+    (dict(command="true", env=["A"]), "env must be a mapping of names to values, got list"),
+    (dict(command="true", env={"A": 1}), "env A: the value must be a str, got int"),
+    (dict(command="true", env={"A=B": "x"}), "env: 'A=B' is not a variable name"),
+    (dict(command="true", cwd=7), "cwd must be a str (a directory on the target), got int"),
+    (dict(command="true", yes=5), "yes names environments (a str or a list of str), got 5"),
+    (dict(command=["echo", "a\0b"]), "command: an argument, variable or directory holds a NUL "
+                                     "byte, which no program can receive"),
+    (dict(command="echo", env={"A": "\0"}), "command: an argument, variable or directory "
+                                            "holds a NUL byte"),
+])
+def test_api_mistakes_are_config_errors_that_say_what_is_wrong(orch: Orchestrator, call,  # type: ignore[no-untyped-def]
+                                                               message: str) -> None:
+    """Before: "'int' object is not iterable", "expected string or bytes-like object",
+    "embedded null byte" (and, over SSH, a NUL dropped the session: "Connection lost")."""
+    with pytest.raises(ConfigError) as err:
+        orch.run("local", **call)
+    assert str(err.value).startswith(message)

@@ -194,3 +194,14 @@ async def test_a_command_too_long_for_ssh_is_a_one_line_error(ssh_lab) -> None: 
         assert (await orch.arun("loop", command="echo ok")).stdout == "ok\n"
     finally:
         await orch.aclose()
+
+
+def test_a_nul_byte_is_refused_before_the_session_and_the_pool_goes_on(orch) -> None:  # type: ignore[no-untyped-def]
+    """sshd dropped the session of an exec request holding a NUL ("Connection lost")."""
+    from orch_magics import ConfigError
+
+    for call in (dict(command=["echo", "a\0b"]), dict(command="echo $A", env={"A": "x\0y"})):
+        with pytest.raises(ConfigError, match="holds a NUL byte, which no program can receive"):
+            orch.run("loop", **call)
+    assert orch.run("loop", command=["echo", "fine"]).stdout == "fine\n"
+    orch.close()

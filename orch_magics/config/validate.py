@@ -144,7 +144,8 @@ def _literal(allowed: tuple[Any, ...]) -> Builder:
 def _build_str(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, str):
         raise _type_error(str, value, path, src)
-    problem = placeholder_problem(value)
+    problem = placeholder_problem(value) or ("holds a NUL byte (\\0), which no program can "
+                                             "receive" if "\0" in value else None)
     if problem:
         raise src.error(path, f"{describe_path(path)}: {problem}")
     return value

@@ -1,0 +1,57 @@
+"""What a caller hands a run (API, magic, CLI), checked once where the plan is made.
+
+A wrong type or a NUL byte otherwise failed deep inside, as a TypeError from the stdlib, a
+ValueError from exec, or, over SSH, a session the server dropped ("Connection lost").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .errors import ConfigError
+from .process.command import Command
+
+
+def checked_command(command: object) -> str | tuple[str, ...]:
+    """An ad-hoc command: a shell line, or a non-empty argv of strings."""
+    if isinstance(command, str):
+        return command
+    if not isinstance(command, Sequence) or isinstance(command, (bytes, bytearray)):
+        raise ConfigError(f"command must be a shell line (str) or an argv (a list of str), "
+                          f"got {type(command).__name__}")
+    if not command:
+        raise ConfigError("command is an empty list: give a shell line or an argv")
+    for word in command:
+        if not isinstance(word, str):
+            raise ConfigError(f"command: every argv element must be a str, got "
+                              f"{type(word).__name__} {word!r}")
+    return tuple(command)
+
+
+def checked_env(env: object) -> dict[str, str]:
+    """Variables for a run: a mapping of names to strings."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise ConfigError(f"env must be a mapping of names to values, got {type(env).__name__}")
+    for name, value in env.items():
+        if not isinstance(name, str) or not name or "=" in name:
+            raise ConfigError(f"env: {name!r} is not a variable name")
+        if not isinstance(value, str):
+            raise ConfigError(f"env {name}: the value must be a str, got {type(value).__name__}")
+    return dict(env)
+
+
+def checked_cwd(cwd: object) -> str | None:
+    if cwd is not None and not isinstance(cwd, str):
+        raise ConfigError(f"cwd must be a str (a directory on the target), got "
+                          f"{type(cwd).__name__}")
+    return cwd
+
+
+def refuse_nul(command: Command, what: str) -> None:
+    """No program can receive a NUL byte in an argument, a variable or its directory."""
+    words = [*command.argv, *command.env, *command.env.values(), command.cwd or ""]
+    if any("\0" in word for word in words):
+        raise ConfigError(f"{what}: an argument, variable or directory holds a NUL byte, "
+                          f"which no program can receive")
