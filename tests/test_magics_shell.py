@@ -143,6 +143,13 @@ def test_user_mistakes_are_usage_errors(shell, line, message):
         shell.run_line_magic("orch", line)
 
 
+@pytest.mark.parametrize("body", ["\n", "   \n\t\n"])  # "": IPython says it first
+def test_an_empty_cell_says_so(shell, body):
+    with pytest.raises(UsageError, match=r"the cell is empty: write the script to run below "
+                                         r"%%orch local, or name a SERVICE"):
+        shell.run_cell_magic("orch", "local", body)
+
+
 def test_config_traitlet(shell, capsys):
     shell.run_line_magic("config", "Orch.tail = 7")
     settings = next(c for c in shell.configurables if isinstance(c, Orch))

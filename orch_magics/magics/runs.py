@@ -104,7 +104,10 @@ def _script(args: argparse.Namespace, cell: str | None) -> str | None:
     """The cell body as a script when no service is named (then a body is required)."""
     if args.service is not None:
         return None
-    if cell is None or not cell.strip():
+    if cell is not None and not cell.strip():
+        raise UsageError(f"the cell is empty: write the script to run below "
+                         f"%%orch {args.environment}, or name a SERVICE")
+    if cell is None:
         raise UsageError(f"%orch {args.environment} needs a SERVICE; to run a script, use "
                          f"%%orch {args.environment} with the script as the cell body")
     return cell.strip("\n")
