@@ -249,7 +249,15 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
     lines = log.read_text().splitlines(keepends=True)
     log.write_text("".join(lines[:1] + lines[2:]))  # a record deleted
     bad = _cli(cfg, "audit", "verify")
-    assert bad.returncode == 1 and ":2:" in bad.stdout
+    assert (bad.returncode, bad.stdout) == (1, "") and ":2:" in bad.stderr
+    for args in (["--since", "99999999d"], ["--since", "1" + "0" * 400 + "w"]):
+        far_back = _cli(cfg, "audit", *args)
+        assert (far_back.returncode, far_back.stderr) == (
+            1, f"orch: --since {args[1]!r} reaches back before the year 1\n")
+    for args in (["--file", str(tmp_path)], ["verify", "--file", str(tmp_path)]):
+        folder = _cli(cfg, "audit", *args)
+        assert (folder.returncode, folder.stderr) == (
+            1, f"orch: cannot read the audit log {tmp_path}: Is a directory\n")
 
 
 def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:

@@ -156,6 +156,8 @@ class AuditLog:
                         continue
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise unreadable(self.path, exc) from None
 
 
 def _last_hash(fd: int) -> tuple[str, bool]:
@@ -187,7 +189,14 @@ def verify(path: str) -> tuple[int, str | None]:
                 prev = json.loads(raw)["hash"]
     except FileNotFoundError:
         return 0, f"{path} does not exist"
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     return n, None
+
+
+def unreadable(path: str, exc: OSError) -> OrchError:
+    """The audit log is there but cannot be read (a directory, no permission)."""
+    return OrchError(f"cannot read the audit log {path}: {exc.strerror or exc}")
 
 
 def _check_line(raw: bytes, prev: str) -> str | None:

@@ -22,7 +22,10 @@ def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.dat
     now = now or datetime.datetime.now(datetime.timezone.utc)
     m = _SPAN.match(text)
     if m:
-        return now - datetime.timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
+        try:
+            return now - datetime.timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
+        except OverflowError:
+            raise OrchError(f"--since {text!r} reaches back before the year 1") from None
     try:
         when = datetime.datetime.fromisoformat(text)
     except ValueError:

@@ -52,7 +52,7 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
         if problem is None:
             print(f"ok: {checked} records in {path}, chain intact")
             return 0
-        print(f"orch: {path}:{checked}: {problem}")
+        print(f"orch: {path}:{checked}: {problem}", file=sys.stderr)
         return 1
     found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
                          failed=args.failed)
