@@ -80,6 +80,24 @@ def test_fan_out_mistakes_point_at_the_line(host: str, message: str) -> None:
     assert message in str(err.value) and "x.yaml:4" in str(err.value)
 
 
+@pytest.mark.parametrize(("layers", "message"), [
+    # counted before a name is made: these took 0.7 GB and 1.7 s, or failed with OverflowError
+    ('[{type: ssh, config: {host: "h[1:9999999]"}}]',
+     "range [1:9999999] stands for 9,999,999 names (at most 100,000)"),
+    ('[{type: ssh, config: {host: "h[1:99999999999999999999]"}}]',
+     "stands for 99,999,999,999,999,999,999 names"),
+    ('[{type: ssh, config: {host: ["a[1:60000]", "b[1:60000]"]}}]',
+     "environments.f.layers[0].config.host names 120,000 targets (at most 100,000)"),
+    # every combination: `orch ls` of this one used 6.7 GB and did not end in a minute
+    ('[{type: ssh, config: {host: "b[1:100000]"}}, {type: ssh, config: {host: "h[1:100000]"}}]',
+     "environment 'f' fans out to 10,000,000,000 targets (at most 100,000)"),
+])
+def test_too_many_targets_are_refused_before_they_are_made(layers: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  f:\n    layers: {layers}\n", "x.yaml")
+    assert message in str(err.value) and "x.yaml:3" in str(err.value), str(err.value)
+
+
 @pytest.mark.parametrize(("kind", "key"), [("ssh", "host"), ("docker", "container")])
 def test_an_empty_target_list_is_a_config_error(kind: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -171,6 +189,20 @@ def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, t
     with pytest.raises(ConfigError) as err:
         load_inventories([tmp_path / name]).connection("web-1")
     assert str(err.value).endswith(message), str(err.value)
+
+
+def test_an_inventory_that_is_a_folder_or_not_text_is_named(tmp_path: Path) -> None:
+    (tmp_path / "dir.ini").mkdir()
+    (tmp_path / "bin.ini").write_bytes(b"[web]\n\xc9\x00")
+    for name, message in (("dir.ini", f"inventory file '{tmp_path}/dir.ini' is a directory"),
+                          ("bin.ini", f"inventory {tmp_path}/bin.ini is not UTF-8 text "
+                                      f"(byte 0xc9 at offset 6)")):
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text(f"inventory: {name}\nenvironments:\n"
+                       f"  f: {{layers: [{{type: ssh, config: {{host: 'group:web'}}}}]}}\n")
+        with pytest.raises(ConfigError) as err:
+            load_config(cfg)
+        assert message in str(err.value), str(err.value)
 
 
 def test_a_quoted_port_in_a_yaml_inventory_is_a_port(tmp_path: Path) -> None:

@@ -5,13 +5,14 @@ found at run time). The loader calls `split` before validating a layer's config.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError
 from . import patterns
 from .inventory import Inventory
-from .model import FanOut, Member
+from .model import FanOut, LayerSpec, Member
 from .source import Path_, Source, describe_path
 
 #: For each layer kind, the config key that may name several targets.
@@ -49,6 +50,9 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
             members += _members(key, item, raw, inventory)
         except (ValueError, ConfigError) as exc:
             raise src.error(at, f"{key} {item!r}: {exc}") from None
+    if len(members) > patterns.MAX_NAMES:
+        raise src.error(where, f"{describe_path(where)} names {len(members):,} targets "
+                               f"(at most {patterns.MAX_NAMES:,})")
     _check_unique(members, where, src)
     written = ", ".join(map(str, items))
     first = {**raw, **members[0].changes}
@@ -82,3 +86,12 @@ def _check_unique(members: list[Member], where: Path_, src: Source) -> None:
         if member.label in seen:
             raise src.error(where, f"{member.label!r} is named twice: each target once")
         seen.add(member.label)
+
+
+def check_count(name: str, layers: Sequence[LayerSpec], path: Path_, src: Source) -> None:
+    """Refuse an environment whose fan-outs multiply past what one run may hold (layers of a
+    thousand bastions and a thousand hosts each are a million targets)."""
+    total = math.prod(len(spec.fanout.members) for spec in layers if spec.fanout is not None)
+    if total > patterns.MAX_NAMES:
+        raise src.error(path, f"environment {name!r} fans out to {total:,} targets "
+                              f"(at most {patterns.MAX_NAMES:,})")

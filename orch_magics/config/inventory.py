@@ -103,6 +103,9 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read inventory {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"inventory {path} is not UTF-8 text (byte {exc.object[exc.start]:#x} "
+                          f"at offset {exc.start})") from None
 
 
 def _from_ini(inv: Inventory, text: str, name: str) -> None:

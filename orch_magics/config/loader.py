@@ -110,7 +110,8 @@ def _inventory_paths(src: Source, base: Path) -> list[str]:
     for i, path in enumerate(paths):
         if not path.is_file():
             at = ("inventory", i) if isinstance(raw, list) else ("inventory",)
-            raise src.error(at, f"inventory file {str(path)!r} not found")
+            what = "is a directory" if path.is_dir() else "not found"
+            raise src.error(at, f"inventory file {str(path)!r} {what}")
     return [str(p) for p in paths]
 
 
@@ -214,6 +215,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
         raise src.error(path + ("layers",), f"environments.{name}.layers must be a list")
     layers = tuple(_layer(item, path + ("layers", i), src, inventory)
                    for i, item in enumerate(layers_raw))
+    fanout.check_count(name, layers, path + ("layers",), src)
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise src.error(path + ("description",), "description must be a string")

@@ -53,6 +53,9 @@ def _one_range(match: re.Match[str]) -> list[str]:
     if start.isdigit() and end.isdigit():
         first, last = int(start), int(end)
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
+        count = (last - first) // stride + 1  # counted before any name is made
+        if count > MAX_NAMES:
+            raise ValueError(f"range {shown} stands for {count:,} names (at most {MAX_NAMES:,})")
         names = [str(n).zfill(width) for n in range(first, last + 1, stride)]
     elif _letter(start) and _letter(end):
         letters = string.ascii_letters
