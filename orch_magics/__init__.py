@@ -32,7 +32,7 @@ with paused_gc():  # an import allocates much and frees little: collecting durin
     from .process.handle import ProcessHandle
     from .result import RunResult
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "AuthError", "Command", "Config", "ConfigError", "ConnectError", "Environment", "Exit",

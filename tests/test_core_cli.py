@@ -36,6 +36,13 @@ def test_ls_and_check_list_what_is_defined() -> None:
     assert "local → env(cwd=/tmp, ORCH_DEMO_ENV)" in out
 
 
+def test_version() -> None:
+    from orch_magics import __version__
+
+    r = orch("--version")
+    assert (r.returncode, r.stdout.decode()) == (0, f"orch {__version__}\n")
+
+
 def test_exit_status_is_the_process_status() -> None:
     assert orch("--demo", "run", "local", "--", "sh", "-c", "exit 42").returncode == 42
     r = orch("--demo", "run", "local", "--", "sh", "-c", "kill -TERM $$")

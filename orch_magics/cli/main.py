@@ -23,6 +23,7 @@ from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
+from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
@@ -87,6 +88,7 @@ def _parser() -> _Parser:
                    help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
                         "./environments.yaml + ./services.yaml")
     p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
+    p.add_argument("--version", action="version", version=f"orch {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
                            parser_class=_Parser)
     run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
