@@ -87,3 +87,26 @@ def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list
     finally:
         orch.close()
         server.shutdown()
+
+
+def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
+        dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before: '0 targets:' and exit 0 for a run, 'get on 0 targets: 0 ok' for a copy: a
+    mistyped label, or every container down, looked like success. Here the only container
+    with the label is stopped."""
+    from orch_magics import OrchError
+
+    with dockerd.labelled({"orch.fleet": "down"}, [], stopped=["orch-down-1"]):
+        orch = _orch(dockerd, {"label": "orch.fleet=down"})
+        message = ("environment 'web' has no target: no running container has the label "
+                   "orch.fleet=down")
+        try:
+            for call in (lambda: orch.run("web", "name"),
+                         lambda: orch.get("web", "/etc/hostname", str(tmp_path / "got")),
+                         lambda: orch.forward("web", 80, limit="orch-down-1")):
+                with pytest.raises(OrchError) as err:
+                    call()
+                assert str(err.value) == message
+        finally:
+            orch.close()
+    assert not (tmp_path / "got").exists()

@@ -26,7 +26,7 @@ from ..sinks.buffer import OutputBuffer
 from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
-from .targets import Target, expand, limited, resolve
+from .targets import Target, check_found, expand, limited, resolve
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -148,9 +148,11 @@ class FleetRun:
 
     async def _targets(self) -> list[Target]:
         """The targets to run, in order, resolved and selected; a row for each."""
-        targets = expand(self.plan.layers_to_run)
-        resolved = await asyncio.gather(*(self._resolve(t) for t in targets))
-        targets = limited([t for found in resolved for t in found], self.options.limit)
+        expanded = expand(self.plan.layers_to_run)
+        resolved = [t for found in await asyncio.gather(*map(self._resolve, expanded))
+                    for t in found]
+        check_found(self.plan.environment.name, expanded, resolved)
+        targets = limited(resolved, self.options.limit)
         if self.options.only is not None:
             targets = [t for t in targets if t.label in self.options.only]
         for target in targets:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..config.model import LayerSpec, Member
-from ..errors import ConfigError
+from ..errors import ConfigError, OrchError
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
 from .select import select
@@ -119,10 +119,23 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     return kept[0]
 
 
-async def resolve_one(layers: Sequence[LayerSpec], base: Launcher, limit: str) -> Target:
+async def resolve_one(environment: str, layers: Sequence[LayerSpec], base: Launcher,
+                      limit: str) -> Target:
     """The one target `limit` picks from a fleet (containers found by label first)."""
-    found = [t for target in expand(layers) for t in await resolve(target, base)]
+    targets = expand(layers)
+    found = [t for target in targets for t in await resolve(target, base)]
+    check_found(environment, targets, found)
     return the_one(found, limit)
+
+
+def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target]) -> None:
+    """Refuse a fleet whose label selectors found no container anywhere: running 'on every
+    container with app=web' when none is running is a mistake or an outage, not a success."""
+    if not found and targets:
+        spec = targets[0].layers[targets[0].pending or 0]
+        selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
+        raise OrchError(f"environment {environment!r} has no target: no running container "
+                        f"has the label {selector}")
 
 
 def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:

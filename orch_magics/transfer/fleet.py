@@ -19,7 +19,7 @@ from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.targets import Target, expand, limited, resolve
+from ..fleet.targets import Target, check_found, expand, limited, resolve
 from ..plan import RunPlan
 from .copy import Copy, Runs, get_destination
 from .model import NoProgress, Progress, TransferError, Transferred
@@ -145,8 +145,10 @@ class FleetCopy:
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
-        found = await asyncio.gather(*(one(t) for t in expand(self.plan.layers_to_run)))
-        return limited([t for group in found for t in group], self.limit), failed
+        expanded = expand(self.plan.layers_to_run)
+        found = [t for group in await asyncio.gather(*map(one, expanded)) for t in group]
+        check_found(self.plan.environment.name, expanded, found)
+        return limited(found, self.limit), failed
 
     async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
                    ) -> tuple[str, Transferred | TransferError]:

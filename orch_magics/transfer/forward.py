@@ -164,7 +164,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         one, label = plan, ""
         if limit is not None:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
-            target = await resolve_one(plan.layers_to_run, base, limit)
+            target = await resolve_one(environment, plan.layers_to_run, base, limit)
             one, label = dataclasses.replace(plan, layers=target.layers), target.label
         launcher = places.launcher_for(one)
         ended = places.gate.open_session(one, ticket, launcher.chain, label or None)  # audited
