@@ -109,12 +109,24 @@ def test_a_running_name_is_refused_and_a_free_one_is_numbered(orch: Orchestrator
     b"hello fleet\n",
     io.BytesIO(b"hello fleet\n"),
     iter([b"hello ", "fleet\n"]),
-], ids=["text", "bytes", "file", "iterable"])
+    bytearray(b"hello fleet\n"),  # iterated, it gave ints, each sent as that many NUL bytes
+    memoryview(b"hello fleet\n"),
+], ids=["text", "bytes", "file", "iterable", "bytearray", "memoryview"])
 def test_stdin_reaches_every_target(orch: Orchestrator, source: object) -> None:
     # parallel=4: most targets start after the source was read; they get the same input
     res = orch.run("web", command="cat", stdin=source, limit=ALL_GOOD, parallel=4)
     assert isinstance(res, FleetResult) and res.ok and len(res) == N - 1
     assert {r.stdout for r in res.values()} == {"hello fleet\n"}
+
+
+@pytest.mark.parametrize("source, message", [
+    (iter([b"a", 3]), "stdin takes bytes or str, got int"),
+    (123, "cannot use int as stdin"),
+])
+def test_a_stdin_source_a_fleet_cannot_use_is_refused_before_any_target_starts(
+        orch: Orchestrator, source: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        orch.run("web", command="cat", stdin=source, limit=ALL_GOOD)
 
 
 def test_lines_sent_to_a_live_fleet_reach_every_running_target(orch: Orchestrator,

@@ -8,7 +8,7 @@ get the same input as the first ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 
 from ..stdin import StdinSource
 
@@ -27,14 +27,19 @@ class SharedStdin:
         source = self._source
         if source is None or isinstance(source, (bytes, str)):
             return
+        if isinstance(source, (bytearray, memoryview)):  # iterating one gives ints
+            self._data = bytes(source)
+            return
         if isinstance(source, AsyncIterable):
             chunks = [_bytes(c) async for c in source]
         elif hasattr(source, "read"):
             data = await asyncio.get_running_loop().run_in_executor(None, source.read)
             chunks = [_bytes(data)]
-        else:
+        elif isinstance(source, Iterable):
             chunks = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: [_bytes(c) for c in source])  # type: ignore[union-attr]
+                None, lambda: [_bytes(c) for c in source])
+        else:
+            raise TypeError(f"cannot use {type(source).__name__} as stdin")
         self._data = b"".join(chunks)
 
     def source(self) -> StdinSource:
@@ -48,4 +53,6 @@ class SharedStdin:
 def _bytes(chunk: object) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode()
-    return bytes(chunk)  # type: ignore[call-overload]
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"stdin takes bytes or str, got {type(chunk).__name__}")  # bytes(3): NULs
