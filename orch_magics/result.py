@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -186,7 +187,9 @@ class RunResult:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return _masked({
+        """The result as plain data; output that is not UTF-8 also comes whole, as
+        `stdout_base64` / `stderr_base64` (its text has replacement characters)."""
+        return _with_bytes(self, _masked({
             "environment": self.environment,
             "service": self.service,
             "command": self.command,
@@ -205,7 +208,7 @@ class RunResult:
             "output_file": self.output_file,
             "audit_id": self.audit_id,
             "steps": [s.to_dict() for s in self.steps],
-        })
+        }))
 
     def json(self, **kw: Any) -> str:
         """The result as JSON (output decoded as text)."""
@@ -243,6 +246,16 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> Run
         stderr_buffer=OutputBuffer(),
         steps=steps,
     )
+
+
+def _with_bytes(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
+    """Add the base64 of each stream whose bytes are not UTF-8 (JSON cannot carry them)."""
+    for name, raw in (("stdout", result.stdout_bytes), ("stderr", result.stderr_bytes)):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            data[f"{name}_base64"] = base64.b64encode(raw).decode("ascii")
+    return data
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:

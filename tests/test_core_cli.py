@@ -43,6 +43,21 @@ def test_version() -> None:
     assert (r.returncode, r.stdout.decode()) == (0, f"orch {__version__}\n")
 
 
+def test_json_carries_output_that_is_not_utf8_whole() -> None:
+    """JSON holds text: bytes that are not UTF-8 became U+FFFD and were lost."""
+    import base64
+    import json
+
+    r = orch("--demo", "run", "local", "--json", "--", "sh", "-c",
+             r"printf 'a\377b\000c'; printf '\376' >&2")
+    data = json.loads(r.stdout)
+    assert data["stdout"] == "a\ufffdb\x00c"
+    assert base64.b64decode(data["stdout_base64"]) == b"a\xffb\x00c"
+    assert base64.b64decode(data["stderr_base64"]) == b"\xfe"
+    text = json.loads(orch("--demo", "run", "local", "--json", "--", "echo", "é").stdout)
+    assert text["stdout"] == "é\n" and "stdout_base64" not in text
+
+
 def test_exit_status_is_the_process_status() -> None:
     assert orch("--demo", "run", "local", "--", "sh", "-c", "exit 42").returncode == 42
     r = orch("--demo", "run", "local", "--", "sh", "-c", "kill -TERM $$")
