@@ -12,7 +12,7 @@ from ._loop import BackgroundLoop
 from .engine import Run
 from .errors import OrchError, RunInterrupted
 from .plan import RunPlan
-from .process.handle import ProcessHandle
+from .process.handle import ProcessHandle, as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
 
@@ -102,9 +102,7 @@ class LiveRun:
         Raises OrchError when the run has ended or EOF was already sent: input is never
         dropped silently.
         """
-        if not isinstance(data, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"send() takes str or bytes, got {type(data).__name__}")
-        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)  # a copy now
+        payload = as_bytes(data)  # checked and copied in the caller's thread
         self._check_stdin()
         self._on_loop(lambda h: h.stdin.write(payload))
 

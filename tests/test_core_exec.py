@@ -402,8 +402,8 @@ def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrato
     """A wrong type was raised on the loop's thread, where nobody saw it (the input was just
     gone); a bytearray was copied only when the loop got to it, after the caller changed it."""
     live = orch.spawn("local", command=["cat"])
-    for bad, message in ((3, "send() takes str or bytes, got int"),
-                         (None, "send() takes str or bytes, got NoneType")):
+    for bad, message in ((3, "stdin takes bytes or str, got int"),
+                         (None, "stdin takes bytes or str, got NoneType")):
         with pytest.raises(TypeError, match=re.escape(message)):
             live.send(bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=re.escape("send_line() takes str, got bytes")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Iterable
 
+from ..process.handle import as_bytes
 from ..stdin import StdinSource
 
 
@@ -31,13 +32,13 @@ class SharedStdin:
             self._data = bytes(source)
             return
         if isinstance(source, AsyncIterable):
-            chunks = [_bytes(c) async for c in source]
+            chunks = [as_bytes(c) async for c in source]
         elif hasattr(source, "read"):
             data = await asyncio.get_running_loop().run_in_executor(None, source.read)
-            chunks = [_bytes(data)]
+            chunks = [as_bytes(data)]
         elif isinstance(source, Iterable):
             chunks = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: [_bytes(c) for c in source])
+                None, lambda: [as_bytes(c) for c in source])
         else:
             raise TypeError(f"cannot use {type(source).__name__} as stdin")
         self._data = b"".join(chunks)
@@ -48,11 +49,3 @@ class SharedStdin:
 
     def close(self) -> None:
         self.closes = True
-
-
-def _bytes(chunk: object) -> bytes:
-    if isinstance(chunk, str):
-        return chunk.encode()
-    if isinstance(chunk, (bytes, bytearray, memoryview)):
-        return bytes(chunk)
-    raise TypeError(f"stdin takes bytes or str, got {type(chunk).__name__}")  # bytes(3): NULs

@@ -41,6 +41,16 @@ class ProcessBackend(Protocol):
     async def close(self) -> None: ...
 
 
+def as_bytes(data: object) -> bytes:
+    """Input for a process, as bytes of its own: text as UTF-8, bytes copied; anything else is
+    a TypeError (`bytes(3)` would be three NUL bytes)."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
+
+
 class StdinWriter:
     """Feeds the process's stdin in order; `write` never blocks, `drain` waits for delivery.
 
@@ -64,13 +74,10 @@ class StdinWriter:
         """Queue bytes (str is sent as UTF-8) for the process."""
         if self.closed:
             raise ValueError("stdin is closed (EOF was sent)")
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        elif not isinstance(data, (bytes, bytearray, memoryview)):  # bytes(3) would be 3 NULs
-            raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
+        data = as_bytes(data)
         if not data:
             return
-        self._queue.append(bytes(data))
+        self._queue.append(data)
         self._pending += len(data)
         self._flushed.clear()
         self._wakeup.set()
