@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from hangup import default_hangup
+
 ORCH = [sys.executable, "-m", "orch_magics.cli"]
 
 
@@ -91,7 +93,8 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
                              f"sleep 300 & echo $! > {pidfile}; echo running; wait"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_hangup)
     assert proc.stdout and proc.stderr
     assert proc.stdout.readline() == b"running\n"
     child = int(pidfile.read_text())

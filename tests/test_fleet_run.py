@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.fleet import REFUSING, SSHFleet
+from hangup import default_hangup
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetResult
 
@@ -158,7 +159,8 @@ def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path,
     cfg.write_text(_config(ssh_fleet, f'"127.0.1.[1:{N - 1}]"'))
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
                              "web", "sleepy"], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                            preexec_fn=default_hangup)
     deadline = time.monotonic() + 20
     while len([p for p in ssh_fleet.session_processes() if "sleep 60" in p]) < N - 1:
         assert time.monotonic() < deadline

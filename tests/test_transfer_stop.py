@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hangup import default_hangup
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import processes_with
@@ -130,7 +131,8 @@ def stop_cli_copy(argv: list[str], begun: Callable[[], bool], sig: signal.Signal
                   ) -> subprocess.CompletedProcess[str]:
     """`orch ARGV` sent `sig` once `begun()` says bytes are landing; what it exited with."""
     child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", *argv],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=default_hangup)
     deadline = time.monotonic() + 60
     while not begun() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
