@@ -111,7 +111,7 @@ def _check_allowed(plan: RunPlan) -> None:
     env = plan.environment
     if plan.service is None and not env.guardrails.allow_adhoc:
         raise OrchError(f"environment {env.name!r} runs services only (allow_adhoc: false); "
-                        f"ad-hoc commands and cell scripts are refused there")
+                        f"ad-hoc commands, cell scripts, copies and forwards are refused there")
     allowed = env.guardrails.allow_services
     if plan.service is not None and allowed is not None and plan.service.name not in allowed:
         hint = did_you_mean(plan.service.name, allowed)

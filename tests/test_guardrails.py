@@ -122,6 +122,16 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
         orch.run("locked", command=f"touch {mark}")
     assert not mark.exists()
     assert orch.run("locked", "touch").ok
+    mark.unlink()
+    refused = ("environment 'locked' runs services only (allow_adhoc: false); ad-hoc commands, "
+               "cell scripts, copies and forwards are refused there")
+    for call in (lambda: orch.get("locked", "/etc/hostname", str(mark)),
+                 lambda: orch.put("locked", "/etc/hostname", str(mark)),
+                 lambda: orch.forward("locked", 22)):
+        with pytest.raises(OrchError) as err:
+            call()
+        assert str(err.value) == refused
+    assert not mark.exists() and orch.forwards.list() == []
 
 
 def test_allow_services_names_are_checked_at_load() -> None:
