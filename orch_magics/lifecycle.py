@@ -27,6 +27,7 @@ from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
 from .result import RunResult
+from .run_names import check_name, name_from
 from .secrets.masking import get_logger, mask_text
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
@@ -330,7 +331,8 @@ class RunRegistry:
         self._lock = threading.Lock()
 
     def new_name(self, base: str) -> str:
-        name = base
+        """A free name made from `base` (a service's name may hold any character)."""
+        name = base = name_from(base)
         while name in self._entries and not self._entries[name].done:
             self._counter += 1
             name = f"{base}-{self._counter}"
@@ -338,17 +340,14 @@ class RunRegistry:
 
     def add(self, name: str, entry: Entry) -> None:
         with self._lock:
-            old = self._entries.get(name)
-            if old is not None and not old.done:
-                raise OrchError(f"a run named {name!r} is still running; stop it first or pick "
-                                "another name")
+            self.check_free(name)
             self._entries[name] = entry
 
     def check_free(self, name: str) -> None:
+        check_name(name)
         old = self._entries.get(name)
         if old is not None and not old.done:
-            raise OrchError(f"a run named {name!r} is still running; stop it first or pick "
-                            "another name")
+            raise OrchError(f"a run named {name!r} is still running; stop it or pick another")
 
     def get(self, name: str) -> Entry:
         entry = self._entries.get(name)

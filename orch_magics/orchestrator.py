@@ -251,8 +251,7 @@ class Orchestrator:
         policy = RestartPolicy(restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
                                max_restarts if max_restarts is not None
                                else (svc.max_restarts if svc else 5), self.restart_backoff)
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-        log_file = LogFile(os.path.join(self.log_dir, f"{safe}.log"), self.log_max_bytes)
+        log_file = LogFile(os.path.join(self.log_dir, f"{name}.log"), self.log_max_bytes)
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout,
                              capture_limit=self.capture_limit)
         supervisor = Supervisor(name, plan, self.loop,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
 from orch_magics.lifecycle import RestartPolicy
 
 CONFIG = """\
@@ -30,6 +30,7 @@ services:
     restart: always
     max_restarts: 1000
   sleeper: {command: 'echo up; exec sleep 300'}
+  ".odd name/é:1": {command: 'echo odd'}
   talker:
     command: 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.1; done; echo bye >&2'
     pre_commands: [{command: 'echo preparing'}]
@@ -143,6 +144,25 @@ def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
         orch.status("sleeperr")
     res = orch.stop("sleeper")
     assert res.interrupted
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", " ", ".hidden", "-rf", "x" * 101,
+                                  "new\nline", "nul\0"])
+def test_a_run_name_that_is_no_file_name_is_refused(orch: Orchestrator, tmp_path: Path,
+                                                     name: str) -> None:
+    """The name is the log file's: '../escape' wrote its log outside the log folder once
+    turned into '.._escape', 'a/b' and 'a_b' shared a_b.log, 101 x's failed with OSError."""
+    with pytest.raises(ConfigError, match=r"run name .*: use letters, digits, '\.', '_' and "
+                                          r"'-', starting with a letter or digit \(at most 100\)"):
+        orch.start("local", command="true", name=name)
+    assert orch.ps() == [] and not (tmp_path / "logs").exists()
+
+
+def test_a_service_of_any_name_gets_a_valid_run_name(orch: Orchestrator) -> None:
+    live = orch.start("local", ".odd name/é:1")
+    assert live.name == "odd_name_é_1" and live.wait(10).stdout == "odd\n"
+    assert orch.status("odd_name_é_1").log_file.endswith("/odd_name_é_1.log")  # type: ignore[union-attr]
+    assert orch.start("local", command="true", name="ok-1.2_é").wait(10).ok
 
 
 def test_close_stops_every_run(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import OrchError
 from ..lifecycle import RunInfo
+from ..run_names import check_name
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 
@@ -48,9 +49,10 @@ class NamedFleet:
 def free_name(named: dict[str, NamedFleet], wanted: str | None, base: str) -> str:
     """`wanted` when it is free, else the first free `base`, `base-2`, …"""
     if wanted:
+        check_name(wanted)
         if wanted in named and not named[wanted].live.done:
             raise OrchError(f"a run named {wanted!r} is still running; stop it or pick "
-                            f"another name")
+                            f"another")
         return wanted
     number, chosen = 1, base
     while chosen in named:

@@ -1,0 +1,24 @@
+"""What a named run may be called: its name is also its log file's name."""
+
+from __future__ import annotations
+
+from .errors import ConfigError
+
+#: Longest name a run may be given.
+NAME_MAX = 100
+_ALLOWED = "._-"
+
+
+def check_name(name: str) -> None:
+    """Letters, digits, '.', '_' and '-', starting with a letter or digit: no '/' to leave the
+    log folder, no hidden file, no two names that would share one log file."""
+    if (not isinstance(name, str) or not 0 < len(name) <= NAME_MAX or not name[0].isalnum()
+            or not all(c.isalnum() or c in _ALLOWED for c in name)):
+        raise ConfigError(f"run name {name!r}: use letters, digits, '.', '_' and '-', "
+                          f"starting with a letter or digit (at most {NAME_MAX})")
+
+
+def name_from(base: str) -> str:
+    """A valid name made from a service's name (which may hold any character)."""
+    safe = "".join(c if c.isalnum() or c in _ALLOWED else "_" for c in base)
+    return safe.lstrip(_ALLOWED)[:NAME_MAX - 10] or "run"
