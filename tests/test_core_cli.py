@@ -60,6 +60,20 @@ def test_json_carries_output_that_is_not_utf8_whole() -> None:
     assert text["stdout"] == "é\n" and "stdout_base64" not in text
 
 
+@pytest.mark.parametrize("args, message", [
+    (["run", "nosuch"], "orch: config error: unknown environment 'nosuch' in "),
+    (["run", "health-check"], "orch: config error: 'health-check' is a service: name the "
+                              "environment first (orch run ENV health-check; environments: "
+                              "local, sandbox)"),
+    (["run", "local"], "orch: config error: nothing to run: give a SERVICE, or -- CMD ARGS…"),
+])
+def test_run_says_first_what_is_wrong_with_the_environment(args: list[str], message: str) -> None:
+    """`orch run nosuch` said 'nothing to run' and `orch run health-check` (the environment
+    forgotten) 'unknown environment' without saying that it is a service."""
+    r = orch("--demo", *args)
+    assert r.returncode == 2 and r.stderr.decode().startswith(message), r.stderr
+
+
 def test_exit_status_is_the_process_status() -> None:
     assert orch("--demo", "run", "local", "--", "sh", "-c", "exit 42").returncode == 42
     r = orch("--demo", "run", "local", "--", "sh", "-c", "kill -TERM $$")
