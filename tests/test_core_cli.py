@@ -63,8 +63,7 @@ def test_json_carries_output_that_is_not_utf8_whole() -> None:
 @pytest.mark.parametrize("args, message", [
     (["run", "nosuch"], "orch: config error: unknown environment 'nosuch' in "),
     (["run", "health-check"], "orch: config error: 'health-check' is a service: name the "
-                              "environment first (orch run ENV health-check; environments: "
-                              "local, sandbox)"),
+                              "environment first (environments: local, sandbox)"),
     (["run", "local"], "orch: config error: nothing to run: give a SERVICE, or -- CMD ARGS…"),
 ])
 def test_run_says_first_what_is_wrong_with_the_environment(args: list[str], message: str) -> None:

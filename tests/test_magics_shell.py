@@ -131,6 +131,8 @@ def test_dry_run_runs_nothing(shell, capsys):
     ("nowhere hello", "unknown environment 'nowhere'"),
     ("local helo", "did you mean 'hello'"),
     ("local", "needs a SERVICE"),
+    ("hello", "'hello' is a service: name the environment first"),  # said 'needs a SERVICE'
+    ("nowhere", "unknown environment 'nowhere'"),
     ("local hello --tail x", "invalid int value"),
     ("local hello -e NOEQUALS", "KEY=VALUE"),
     ("local hello --out 1x", "variable name"),

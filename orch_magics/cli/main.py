@@ -216,12 +216,7 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
 
 def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     service = args.service
-    if service is None and args.environment not in config.environments \
-            and args.environment in config.services:
-        raise ConfigError(f"{args.environment!r} is a service: name the environment first "
-                          f"(orch run ENV {args.environment}; environments: "
-                          f"{', '.join(config.environments)})")
-    config.environment(args.environment)  # an unknown one is the first thing to say
+    config.run_environment(args.environment)  # an unknown one is the first thing to say
     if service is not None and argv:
         raise ConfigError("give a service or a command after --, not both")
     if service is None and not argv:

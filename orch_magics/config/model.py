@@ -366,6 +366,14 @@ class Config:
             raise _unknown("environment", name, self.environments, self.files)
         return env
 
+    def run_environment(self, name: str) -> Environment:
+        """`environment(name)` for a run, saying so when `name` is a service (the environment
+        was forgotten: `orch run health-check`)."""
+        if name not in self.environments and name in self.services:
+            raise ConfigError(f"{name!r} is a service: name the environment first "
+                              f"(environments: {', '.join(self.environments)})")
+        return self.environment(name)
+
     def service(self, name: str) -> Service:
         """The service called `name`, or a ConfigError with did-you-mean."""
         svc = self.services.get(name)

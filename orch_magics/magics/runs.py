@@ -48,6 +48,7 @@ class Context:
 def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     """Run what the parsed line asks for; returns the magic's value."""
     _check(args)
+    ctx.orchestrator.config.run_environment(args.environment)  # said before anything else
     script = _script(args, cell)
     body = cell if script is None and cell else None
     plan = _plan(ctx.orchestrator, args, script)
