@@ -3,11 +3,21 @@
 >>> from orch_magics import load_config, Orchestrator          # doctest: +SKIP
 >>> orch = Orchestrator(load_config("environments.yaml", "services.yaml"))
 >>> orch.run("local", "health-check").check()
+
+The names below load on first use (PEP 562), so `orch` can take over Ctrl-C before the
+engine is imported (`cli/__init__.py`); `from orch_magics import X` works as ever.
 """
 
-from .importing import paused_gc
+from __future__ import annotations
 
-with paused_gc():  # an import allocates much and frees little: collecting during it is wasted
+import importlib
+
+from .version import __version__ as __version__
+
+TYPE_CHECKING = False  # typing itself takes a few ms to import: the name is what mypy reads
+if TYPE_CHECKING:
+    from typing import Any
+
     from .config.loader import load_config, load_config_text
     from .config.model import Config, Environment, LayerSpec, Service
     from .errors import (
@@ -32,7 +42,18 @@ with paused_gc():  # an import allocates much and frees little: collecting durin
     from .process.handle import ProcessHandle
     from .result import RunResult
 
-from .version import __version__ as __version__
+#: Where each public name lives.
+_HOMES = {
+    **dict.fromkeys(["load_config", "load_config_text"], ".config.loader"),
+    **dict.fromkeys(["Config", "Environment", "LayerSpec", "Service"], ".config.model"),
+    **dict.fromkeys(["AuthError", "ConfigError", "ConnectError", "HostKeyError", "LayerError",
+                     "OrchError", "RunError", "RunInterrupted", "RunTimeout", "StreamError"],
+                    ".errors"),
+    "LayeredExecutor": ".executor", "LocalLauncher": ".layers.local", "LiveRun": ".live",
+    "Orchestrator": ".orchestrator", "RunPlan": ".plan", "Command": ".process.command",
+    **dict.fromkeys(["Exit", "Stderr", "Stdout"], ".process.events"),
+    "ProcessHandle": ".process.handle", "RunResult": ".result",
+}
 
 __all__ = [
     "AuthError", "Command", "Config", "ConfigError", "ConnectError", "Environment", "Exit",
@@ -41,6 +62,23 @@ __all__ = [
     "RunResult", "RunTimeout", "Service", "Stderr", "Stdout", "StreamError", "load_config",
     "load_config_text",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use (with the GC paused: see importing.py)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'orch_magics' has no attribute {name!r}")
+    from .importing import paused_gc
+
+    with paused_gc():
+        value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
 
 
 def load_ipython_extension(ipython: object) -> None:

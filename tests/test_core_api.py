@@ -18,3 +18,21 @@ def test_typed_package_marker() -> None:
     from importlib.resources import files
 
     assert files("orch_magics").joinpath("py.typed").is_file()
+
+
+def test_the_names_load_on_first_use_and_nothing_else_is_made_up() -> None:
+    """`import orch_magics` loads no engine (so `orch` can take over Ctrl-C first); each
+    public name loads its module when first asked for, once."""
+    import subprocess
+    import sys
+
+    code = ("import sys, orch_magics\n"
+            "print(sorted(m for m in sys.modules if m.startswith('orch_magics')))\n"
+            "from orch_magics import Orchestrator\n"
+            "print(Orchestrator is orch_magics.Orchestrator, 'orch_magics.orchestrator' in sys.modules)\n"
+            "try:\n    orch_magics.Orchestrater\nexcept AttributeError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["['orch_magics', 'orch_magics.version']", "True True",
+                   "module 'orch_magics' has no attribute 'Orchestrater'"]
+    assert set(orch_magics.__all__) <= set(dir(orch_magics))

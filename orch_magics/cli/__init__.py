@@ -1,5 +1,24 @@
 """The `orch` command (entry point `orch_magics.cli:main`; also `python -m orch_magics.cli`)."""
 
-from .main import main
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load the command line and run it. A Ctrl-C while it loads (~0.1 s of imports) ends it
+    as one later does, in one line: Python's own traceback is for defects."""
+    try:
+        from ..importing import paused_gc
+
+        with paused_gc():  # imports allocate much and free little: see importing.py
+            from .main import main as run
+    except KeyboardInterrupt:
+        print("orch: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    return run(argv)
+
 
 __all__ = ["main"]
