@@ -108,14 +108,16 @@ class StdinBox:
         self._send(line)
 
     def _send(self, line: str) -> None:
+        # The echo first: noted after the send, a fast answer (it comes back on the loop's
+        # thread) could be shown above the line that caused it.
+        if self.sink is not None:
+            self.sink.note_stdin(line)
+            self.sink.flush()
         try:
             self.live.send_line(line)
         except OrchError:  # the run ended meanwhile: finish() is on its way
             return
         self.lines_sent += 1
-        if self.sink is not None:
-            self.sink.note_stdin(line)
-            self.sink.flush()
 
     def eof(self) -> None:
         self.send()
