@@ -196,13 +196,15 @@ def _check_target(plan: RunPlan, limit: str | None) -> None:
     """A forward reaches one target: a fleet's needs `limit` (checked against the targets
     known before run time), a single target's must not have one."""
     plan.check_limit(limit)
-    if limit is None and plan.is_fleet:
-        first = expand(plan.layers_to_run)[0].label
-        example = f" (e.g. --limit {first})" if first else ""
+    if not plan.is_fleet:
+        return
+    targets = expand(plan.layers_to_run)
+    if limit is None:
+        example = f" (e.g. --limit {targets[0].label})" if targets[0].label else ""
         raise ConfigError(f"environment {plan.environment.name!r} fans out to several "
                           f"targets and a forward reaches one: name it with --limit{example}")
-    if limit is not None and all(t.pending is None for t in expand(plan.layers_to_run)):
-        the_one(expand(plan.layers_to_run), limit)
+    if all(t.pending is None for t in targets):
+        the_one(targets, limit)
 
 
 async def listen(launcher: Launcher, host: str, port: int, local: int) -> tuple[Listener, str]:
