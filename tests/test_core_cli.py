@@ -124,12 +124,17 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
         pytest.fail(f"the sleep child outlived {sig.name}")
 
 
-def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ignored", [False, True], ids=["foreground", "script-background"])
+def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path, ignored: bool) -> None:
     """With no bytecode to read, loading takes ~0.5 s: a Ctrl-C 0.15 s in lands in it. It used
-    to end in Python's KeyboardInterrupt traceback from the middle of an import."""
+    to end in Python's KeyboardInterrupt traceback from the middle of an import. Started as a
+    script's `&` job, SIGINT comes ignored; orch stops on it all the same, as it does once the
+    run has begun (before, the Ctrl-C was lost and the command ran on)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    as_given = signal.SIG_IGN if ignored else signal.SIG_DFL
     proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sleep", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, as_given))
     time.sleep(0.15)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     """Load the command line and run it. A Ctrl-C while it loads (~0.1 s of imports) ends it
     as one later does, in one line: Python's own traceback is for defects."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started as a script's `&` job:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # INT stops orch all along
     try:
         from ..importing import paused_gc
 
