@@ -171,3 +171,44 @@ async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, far, tmp_path)
     assert sent.sha256 == back.sha256 == sha(src) == sha(tmp_path / "back")
     assert back.bytes == size
     assert peak.peak - base < 150 << 20, f"controller RSS grew by {(peak.peak - base) >> 20} MiB"
+
+
+@pytest.mark.parametrize("env", ["deep", "loop", "here"])
+async def test_a_proc_file_is_copied_whole(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """/proc and /sys files say they hold 0 bytes: a get failed with 'received 1503 of 0
+    bytes'. Such a file is now read to its end (its size is said at the end)."""
+    got = await orch.aget(env, "/proc/version", str(tmp_path / "version"))
+    there = await remote(orch, env, "cat /proc/version")
+    assert (tmp_path / "version").read_text() == there and got.bytes == len(there.encode())
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])  # their far end is this machine's disk
+async def test_a_log_being_written_is_copied_as_it_was_when_the_copy_began(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, env) -> None:
+    """Before, a file that grew during a get failed ('received X of Y bytes' or a sha256
+    mismatch): a busy log could not be copied at all. Now its first Y bytes come, as scp does."""
+    import asyncio
+    import threading
+
+    log = Path(await far.folder(env, "growing")) / "app.log"
+    log.write_bytes(os.urandom(30_000_000))
+    stop = threading.Event()
+
+    def writer() -> None:
+        with open(log, "ab") as f:
+            while not stop.is_set():
+                f.write(os.urandom(50_000))
+                f.flush()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        await asyncio.sleep(0.1)
+        got = await orch.aget(env, str(log), str(tmp_path / "copy.log"))
+    finally:
+        stop.set()
+        thread.join()
+    copied = (tmp_path / "copy.log").read_bytes()
+    assert len(copied) == got.bytes >= 30_000_000
+    with open(log, "rb") as f:
+        assert f.read(len(copied)) == copied  # what was there when the copy began

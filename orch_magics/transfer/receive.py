@@ -256,8 +256,9 @@ class Receiver:
         self.spool.finish()
         if self.spool.error is not None:
             raise TransferError(self.spool.error)
-        if self.header.kind == "file" and self.received != self.header.size:
-            raise TransferError(f"received {self.received} of {self.header.size} bytes")
+        size = self.header.size if self.header.kind == "file" else None
+        if size is not None and self.received != size:
+            raise TransferError(f"received {self.received} of {size} bytes")
         if remote_sha != self.sha256:
             raise TransferError(f"sha256 mismatch: the remote side sent {remote_sha}, "
                                 f"{self.sha256} arrived")

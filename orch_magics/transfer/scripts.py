@@ -38,13 +38,24 @@ else fail "no such file or directory: $p"; fi
 [ -r "$p" ] || fail "permission denied: $p"
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
+[ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
-if [ $k = f ]; then
-  ( sum=$($hash < "$p") && echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
-  cat -- "$p" || echo "orch-transfer: reading $p failed" >&2
+exec 3>&1
+if [ "$s" = - ]; then
+  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
+  echo "ORCH-SHA256 ${sum%% *}" >&2
+elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copied as it was
+  if dd if=/dev/null bs=1M count=0 iflag=count_bytes 2>/dev/null; then  # 1 MiB writes
+    first() { dd if="$p" bs=1M count="$s" iflag=count_bytes 2>/dev/null; }
+  else
+    first() { head -c "$s" < "$p"; }
+  fi
+  ( sum=$($hash < "$p") || exit
+    [ "$(stat -L -c %s -- "$p")" = "$s" ] || sum=$(first | $hash)  # it grew meanwhile
+    echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
+  first || echo "orch-transfer: reading $p failed" >&2
   wait $h
 else
-  exec 3>&1
   sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 fi
@@ -123,18 +134,19 @@ mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
 printf 'ORCH-DONE %s\n' "$d"
 """
 
-HEADER = re.compile(rb"ORCH-TRANSFER 1 ([fd]) ([0-7]{1,4}) (\d+)\n")
+HEADER = re.compile(rb"ORCH-TRANSFER 1 ([fd]) ([0-7]{1,4}) (\d+|-)\n")
 #: Longest first line accepted before the header must have been seen.
 HEADER_MAX = 200
 
 
 @dataclass(frozen=True)
 class Header:
-    """What a get announces before the bytes: file or directory, its mode, a file's size."""
+    """What a get announces before the bytes: file or directory, its mode, a file's size
+    (None: known only at the end, as for /proc files, which say they hold 0 bytes)."""
 
     kind: Literal["file", "directory"]
     mode: int
-    size: int
+    size: int | None
 
 
 def get_command(path: str) -> Command:
@@ -164,7 +176,8 @@ def parse_header(line: bytes) -> Header | None:
     if m is None:
         return None
     kind: Literal["file", "directory"] = "file" if m.group(1) == b"f" else "directory"
-    return Header(kind, int(m.group(2), 8), int(m.group(3)))
+    size = None if m.group(3) == b"-" else int(m.group(3))
+    return Header(kind, int(m.group(2), 8), size)
 
 
 def problems(stderr: str) -> list[str]:
