@@ -36,3 +36,15 @@ def test_the_names_load_on_first_use_and_nothing_else_is_made_up() -> None:
     assert out == ["['orch_magics', 'orch_magics.version']", "True True",
                    "module 'orch_magics' has no attribute 'Orchestrater'"]
     assert set(orch_magics.__all__) <= set(dir(orch_magics))
+
+
+def test_the_entry_point_stays_a_function_once_the_command_line_is_loaded() -> None:
+    """`orch_magics.cli:main` is the console script's target. While the command line lived
+    in `cli/main.py`, loading it replaced the package's `main` with that module."""
+    import orch_magics.cli
+    import orch_magics.cli.app  # noqa: F401 (what the first call of main() loads)
+
+    assert callable(orch_magics.cli.main)
+    from orch_magics.cli import main
+
+    assert main is orch_magics.cli.main and main.__module__ == "orch_magics.cli"

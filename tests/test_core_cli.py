@@ -261,7 +261,7 @@ def test_pre_and_post_steps_are_shown() -> None:
 
 DEFECT = """
 import sys
-import orch_magics.cli.main as cli
+import orch_magics.cli.app as cli
 def broken(args, command):
     raise RuntimeError("an injected defect")
 cli._dispatch = broken  # a fault no real input produces (any left would be a bug of ours)

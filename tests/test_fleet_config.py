@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics import ConfigError, load_config, load_config_text
-from orch_magics.cli.main import main
+from orch_magics.cli.app import main
 from orch_magics.config import patterns
 from orch_magics.config.inventory import load_inventories
 from orch_magics.fleet import expand

@@ -16,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..importing import paused_gc
 
         with paused_gc():  # imports allocate much and free little: see importing.py
-            from .main import main as run
+            from .app import main as run
     except KeyboardInterrupt:
         print("orch: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
