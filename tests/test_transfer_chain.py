@@ -14,7 +14,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from transfers import cancelled_at, remote
+from transfers import cancelled_at, lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -24,9 +24,7 @@ CHUNK = 16 << 20
 
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
-    text = ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})
-    o = Orchestrator(load_config_text(text))
+    o = Orchestrator(load_config_text(lab_config(ssh_lab, dockerd, here=[])))
     yield o
     await o.aclose()
 

@@ -17,15 +17,14 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from transfers import remote
+from transfers import lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
 
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
-    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})))
+    o = Orchestrator(load_config_text(lab_config(ssh_lab, dockerd, here=[])))
     yield o
     await o.aclose()
 

@@ -25,7 +25,7 @@ from orch_magics.transfer.send import FRAME, Readable, Sending, Source
 from test_sudo_layer import chain as sudo_chain
 from test_sudo_layer import config_text as sudo_config
 from test_transfer_chain import leftovers
-from transfers import remote
+from transfers import lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -36,8 +36,7 @@ ENVS = ["deep", "loop", "here"]
 
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
-    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep, "here": []})))
+    o = Orchestrator(load_config_text(lab_config(ssh_lab, dockerd, here=[])))
     yield o
     await o.aclose()
 

@@ -20,7 +20,7 @@ from hangup import default_hangup
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import processes_with
-from transfers import cancelled_at, remote
+from transfers import cancelled_at, lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -31,8 +31,7 @@ BOUND = 20.0
 
 @pytest.fixture
 def config_text(ssh_lab, dockerd) -> str:  # type: ignore[no-untyped-def]
-    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
-    return str(ssh_lab.config_yaml(extra_envs={"deep": deep, "box": [dockerd.layer()]}))
+    return lab_config(ssh_lab, dockerd, box=[dockerd.layer()])
 
 
 @pytest.fixture

@@ -7,10 +7,18 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from orch_magics import Orchestrator
+
+
+def lab_config(ssh_lab: Any, dockerd: Any, **extra_envs: list[str]) -> str:
+    """The lab's environments, `deep` (bastion → inner host → the test container) and
+    `extra_envs`, as config text."""
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    return str(ssh_lab.config_yaml(extra_envs={"deep": deep, **extra_envs}))
 
 
 async def remote(orch: Orchestrator, env: str, script: str) -> str:
