@@ -27,7 +27,7 @@ from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
 from .result import RunResult
-from .run_names import check_name, name_from
+from .run_names import check_name, name_from, taken
 from .secrets.masking import get_logger, mask_text
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
@@ -347,7 +347,7 @@ class RunRegistry:
         check_name(name)
         old = self._entries.get(name)
         if old is not None and not old.done:
-            raise OrchError(f"a run named {name!r} is still running; stop it or pick another")
+            raise taken(name)
 
     def get(self, name: str) -> Entry:
         entry = self._entries.get(name)

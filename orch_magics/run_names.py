@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ConfigError
+from .errors import ConfigError, OrchError
 
 #: Longest name a run may be given.
 NAME_MAX = 100
@@ -22,3 +22,8 @@ def name_from(base: str) -> str:
     """A valid name made from a service's name (which may hold any character)."""
     safe = "".join(c if c.isalnum() or c in _ALLOWED else "_" for c in base)
     return safe.lstrip(_ALLOWED)[:NAME_MAX - 10] or "run"
+
+
+def taken(name: str) -> OrchError:
+    """The refusal of a name a run still running has."""
+    return OrchError(f"a run named {name!r} is still running; stop it or pick another")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import OrchError
 from ..lifecycle import RunInfo
-from ..run_names import check_name
+from ..run_names import check_name, taken
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 
@@ -51,8 +50,7 @@ def free_name(named: dict[str, NamedFleet], wanted: str | None, base: str) -> st
     if wanted:
         check_name(wanted)
         if wanted in named and not named[wanted].live.done:
-            raise OrchError(f"a run named {wanted!r} is still running; stop it or pick "
-                            f"another")
+            raise taken(wanted)
         return wanted
     number, chosen = 1, base
     while chosen in named:

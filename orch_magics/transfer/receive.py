@@ -110,9 +110,10 @@ class TreeTarget:
 
     def _failed(self) -> TransferError:
         """Why unpacking stopped (an OSError by its reason: its file name is the temporary one)."""
-        error = self.error
-        why = error.strerror if isinstance(error, OSError) and error.strerror else error
-        return TransferError(f"unpacking into {self.dest} failed: {why}")
+        doing = f"unpacking into {self.dest} failed"
+        if isinstance(self.error, OSError):
+            return _os_error(doing, self.error)
+        return TransferError(f"{doing}: {self.error}")
 
     def write(self, data: bytes) -> None:
         if self.error is not None:
