@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from fixtures.dockerd import Engine
 from orch_magics import ConfigError, Orchestrator, load_config_text
 from orch_magics.transfer import FleetCopied, TransferError, Transferred
+from transfers import stop_cli_copy
 
 pytestmark = pytest.mark.docker
 NAMES = [f"orch-cp-{i}" for i in range(1, 4)]
@@ -131,3 +133,33 @@ def test_the_cli_copies_from_a_fleet_and_exits_1_when_a_target_failed(
     assert bad.returncode == 1
     assert "2 ok, 1 failed" in bad.stdout and "orch-cp-nope:" in bad.stdout
     assert "Traceback" not in bad.stderr
+
+
+def test_a_fleet_copy_stopped_keeps_the_targets_that_had_finished_and_names_them(
+        dockerd: Engine, boxes: list[str], tmp_path: Path) -> None:
+    """Copies that completed before the stop are whole and stay; `orch cp` said "nothing was
+    kept" of them all the same."""
+    sizes = {NAMES[0]: 1000, NAMES[1]: 400_000_000, NAMES[2]: 2000}
+    for name, size in sizes.items():
+        run = dockerd.api.exec_create(name, ["sh", "-c", f"head -c {size} /dev/zero > /tmp/part"])
+        dockerd.api.exec_start(run["Id"])
+    out = tmp_path / "out"
+    small = [out / NAMES[0] / "part", out / NAMES[2] / "part"]
+
+    def begun() -> bool:
+        big = out / NAMES[1]
+        return (all(p.exists() for p in small) and big.is_dir()
+                and any(p.stat().st_size > 0 for p in big.iterdir()))
+
+    try:
+        done = stop_cli_copy(["-c", str(config(dockerd, tmp_path)), "cp", "cp:/tmp/part",
+                              str(out)], begun, signal.SIGTERM)
+    finally:
+        for name in NAMES:
+            dockerd.api.exec_start(dockerd.api.exec_create(name, ["rm", "-f", "/tmp/part"])["Id"])
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"orch: interrupted; the copies on 2 targets had completed and were kept ({NAMES[0]}, "
+        f"{NAMES[2]}); nothing else was kept")
+    assert sorted(os.listdir(out)) == [NAMES[0], NAMES[2]]  # the stopped one left no folder
+    assert [p.stat().st_size for p in small] == [1000, 2000]

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from hangup import default_hangup
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import processes_with
-from transfers import cancelled_at, lab_config, remote
+from transfers import cancelled_at, lab_config, remote, stop_cli_copy
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -126,20 +125,6 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, conf
     assert (await remote(orch, "deep", f"ls -A {folder}")).split() == ["big"]
 
 
-def stop_cli_copy(argv: list[str], begun: Callable[[], bool], sig: signal.Signals
-                  ) -> subprocess.CompletedProcess[str]:
-    """`orch ARGV` sent `sig` once `begun()` says bytes are landing; what it exited with."""
-    child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", *argv],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=default_hangup)
-    deadline = time.monotonic() + 60
-    while not begun() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    child.send_signal(sig)
-    out, err = child.communicate(timeout=60)
-    return subprocess.CompletedProcess(argv, child.returncode, out, err)
-
-
 def landing(folder: Path, known: set[str]) -> Callable[[], bool]:
     """True once a file other than `known` in `folder` holds bytes (a copy's temporary)."""
     return lambda: any(p.name not in known and p.stat().st_size > 0 for p in folder.iterdir())
@@ -170,3 +155,45 @@ async def test_orch_cp_stopped_by_term_or_hangup_leaves_nothing(orch, far, confi
     assert sorted(p.name for p in Path(folder).iterdir()) == ["big"]
     await asyncio.sleep(0.5)
     assert processes_with(folder) == []
+
+
+LATE = r"""
+import os, signal, sys, time
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.transfer import CopyInterrupted
+
+class CtrlCAsItEnds:
+    def start(self, label, total): pass
+    def update(self, done): pass
+    def finish(self, ok):  # the copy is in place; the call has not returned yet
+        if ok:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the waiting thread takes the interrupt before the call returns
+
+orch = Orchestrator(load_config_text(open(sys.argv[1]).read()))
+try:
+    orch.get("loop", sys.argv[2], sys.argv[3], progress=CtrlCAsItEnds())
+    print("RETURNED")
+except CopyInterrupted as exc:
+    print(exc)
+    print([(t.destination, t.bytes) for t in exc.kept])
+finally:
+    orch.close()
+"""
+
+
+async def test_ctrl_c_as_a_copy_completes_says_it_was_kept(far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The copy cannot be undone once renamed into place: the interrupt says it was kept
+    (before, "nothing was kept" with the file there)."""
+    folder = await far.folder("loop", "late", big=3_000_000)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    dest = tmp_path / "got"
+    child = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", LATE, str(cfg), f"{folder}/big", str(dest)],
+        capture_output=True, text=True, timeout=60)
+    said = child.stdout.splitlines()
+    assert said[0].startswith(f"interrupted as the copy completed; it was kept: got file "
+                              f"loop:{folder}/big → {dest}: 3.0 MB in "), child.stderr
+    assert said[1:] == [str([(str(dest), 3_000_000)])]
+    assert dest.stat().st_size == 3_000_000

@@ -1,16 +1,21 @@
 """Helpers for tests of copies through real chains: run a script at the far end, and stop a
-copy half-way as an interrupted cell does (its task cancelled while bytes flow)."""
+copy half-way as an interrupted cell does (its task cancelled while bytes flow), or `orch cp`
+by a signal once its bytes are landing."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from hangup import default_hangup
 from orch_magics import Orchestrator
 
 
@@ -81,3 +86,17 @@ async def cancelled_at(at: int, copy: Callable[[CancelAt], Awaitable[object]]) -
     with pytest.raises(asyncio.CancelledError):
         await progress.task
     return progress
+
+
+def stop_cli_copy(argv: list[str], begun: Callable[[], bool], sig: signal.Signals
+                  ) -> subprocess.CompletedProcess[str]:
+    """`orch ARGV` sent `sig` once `begun()` says bytes are landing; what it exited with."""
+    child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=default_hangup)
+    deadline = time.monotonic() + 60
+    while not begun() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(argv, child.returncode, out, err)

@@ -45,7 +45,15 @@ def _side(config: Config, word: str) -> tuple[str | None, str]:
 
 
 def cp_command(config: Config, args: argparse.Namespace) -> int:
-    from ..transfer import FleetCopied, for_stream, measure, prepare_get, prepare_put, run_blocking
+    from ..transfer import (
+        CopyInterrupted,
+        FleetCopied,
+        for_stream,
+        measure,
+        prepare_get,
+        prepare_put,
+        run_blocking,
+    )
 
     src_env, src = _side(config, args.source)
     dst_env, dst = _side(config, args.destination)
@@ -69,12 +77,13 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
                            limit=args.limit)
     try:
         done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
-    except KeyboardInterrupt as exc:
-        print("orch: interrupted; nothing was kept", file=sys.stderr)
-        return exit_status(exc)
+    except CopyInterrupted as exc:
+        print(f"orch: {exc}", file=sys.stderr)
+        cause = exc.__cause__  # Ctrl-C, or TERM / HUP: the exit status says which
+        return exit_status(cause if isinstance(cause, KeyboardInterrupt) else exc)
     finally:
         orch.close()
-    print(done)
+    print(done, flush=True)  # before a late TERM, which now ends orch at once
     return 1 if isinstance(done, FleetCopied) and not done.ok else 0
 
 

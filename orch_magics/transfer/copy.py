@@ -22,7 +22,7 @@ from ..engine import Run, RunOptions
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..result import RunResult
-from .model import NoProgress, Progress, TransferError, Transferred
+from .model import CopyInterrupted, NoProgress, Progress, TransferError, Transferred
 from .receive import Receiver
 from .scripts import done_path, problems, remote_sha256
 from .send import Sending, Source
@@ -57,6 +57,11 @@ class Copy:
         self.direction = direction
         self.source, self.destination = source, destination
         self.put_source: Source | None = None
+        self.done: Transferred | None = None  # once the copy is in place (kept)
+
+    def kept(self) -> list[Transferred]:
+        """The copy, once it is in place (a stop after that does not undo it)."""
+        return [self.done] if self.done is not None else []
 
     @property
     def label(self) -> str:
@@ -82,7 +87,8 @@ class Copy:
     def _done(self, destination: str, kind: Literal["file", "directory"], size: int, sha: str,
               t0: float, run: Run) -> Transferred:
         return Transferred(self.direction, self.plan.environment.name, self.source,
-                           destination, kind, size, sha, time.monotonic() - t0, run.audit_id)
+                           destination, kind, size, sha, time.monotonic() - t0, run.audit_id,
+                           self.target)
 
     async def _get(self, progress: Progress) -> Transferred:
         t0 = time.monotonic()
@@ -91,18 +97,24 @@ class Copy:
         run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop
         try:
-            result = await _wait(run, on_cancel=receiver.drop)
+            def stop() -> None:
+                receiver.drop()  # bytes still in flight are not written
+                run.stop()
+
+            result = await _settled(run.task, stop)
             header = receiver.header
             if receiver.error is not None or not result.ok or header is None:
                 raise self._failed(result, receiver.stderr, receiver.error)
             try:
-                receiver.commit(remote_sha256(receiver.stderr))
+                await _settled(asyncio.ensure_future(asyncio.to_thread(receiver.drain)))
+                receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept
             except (OSError, TransferError) as exc:
                 raise self._failed(result, "", str(exc)) from None
         finally:
             receiver.abort()
-        return self._done(self.destination, header.kind, receiver.received,
-                          receiver.sha256, t0, run)
+        self.done = self._done(self.destination, header.kind, receiver.received,
+                               receiver.sha256, t0, run)
+        return self.done
 
     async def _put(self, source: Source, progress: Progress) -> Transferred:
         t0 = time.monotonic()
@@ -113,7 +125,10 @@ class Copy:
             run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
                                   self.ticket, self.target)
             try:
-                result = await _wait(run)
+                result = await _settled(run.task, run.stop)
+            except asyncio.CancelledError:
+                self._landed(run, source, stream, t0)
+                raise
             finally:
                 stopping = True
         finally:
@@ -121,7 +136,17 @@ class Copy:
         if not result.ok or stream.error is not None:
             raise self._failed(result, result.stderr, stream.error)
         where = done_path(result.stdout) or self.destination
-        return self._done(where, source.kind, stream.size, stream.sha256, t0, run)
+        self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
+        return self.done
+
+    def _landed(self, run: Run, source: Source, stream: Sending, t0: float) -> None:
+        """A put stopped after the far end had renamed its copy into place (and said so) is
+        kept there: it is whole and checked, so it is recorded as done."""
+        if run.task.cancelled() or run.task.exception() is not None:
+            return
+        where = done_path(run.task.result().stdout)
+        if where is not None and stream.error is None:
+            self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
 
     def _failed(self, result: RunResult, stderr: str, error: str | None) -> TransferError:
         """One line: what went wrong, said by us, the remote script or the run."""
@@ -137,18 +162,17 @@ class Copy:
         return TransferError(f"{self.direction} {self.label} failed: {why}; nothing was kept")
 
 
-async def _wait(run: Run, on_cancel: Callable[[], None] = lambda: None) -> RunResult:
-    """The run's result; cancelled from outside, `on_cancel` is called and the run is stopped
-    and waited for, through any further cancellations (the stop ladder bounds the wait), so
-    the far side has removed its temporary name before the cancellation goes on."""
+async def _settled(task: asyncio.Future[T], on_cancel: Callable[[], None] = lambda: None) -> T:
+    """`task`'s result. Cancelled from outside, `on_cancel` is called and `task` is waited for
+    through any further cancellations (it is bounded: the stop ladder, or a drain of queued
+    bytes), so what it does has ended before the copy cleans up; then the cancellation goes on."""
     try:
-        return await run.wait()
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         on_cancel()
-        run.stop()
-        while not run.task.done():
+        while not task.done():
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({run.task})
+                await asyncio.wait({task})
         raise
 
 
@@ -178,9 +202,13 @@ class Copying(Protocol[T_co]):
 
     async def run(self, progress: Progress | None = None) -> T_co: ...
 
+    def kept(self) -> list[Transferred]:
+        """The copies in place so far: whole and checked, kept through a stop."""
+
 
 def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | None = None) -> T:
-    """Run `copy` on the background loop and wait; Ctrl-C stops it (nothing is kept)."""
+    """Run `copy` on the background loop and wait. Ctrl-C stops it and raises CopyInterrupted
+    once it has stopped: nothing is kept but copies already in place (`.kept`)."""
     tasks: list[asyncio.Task[T]] = []
 
     async def main() -> T:
@@ -191,9 +219,9 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
     future = loop.submit(main())
     try:
         return future.result()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if tasks:
             loop.call(tasks[0].cancel)
         with contextlib.suppress(BaseException):
             future.result(timeout=60)  # the run is stopped and its temporary name removed
-        raise
+        raise CopyInterrupted(copy.kept()) from exc

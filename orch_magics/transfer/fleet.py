@@ -110,6 +110,11 @@ class FleetCopy:
         self.direction, self.source, self.destination = direction, source, destination
         self.put_source, self.limit, self.parallel = put_source, limit, parallel
         self.made: list[str] = []  # local folders this copy created (removed when left empty)
+        self.copies: list[Copy] = []
+
+    def kept(self) -> list[Transferred]:
+        """The targets' copies in place so far (kept through a stop), in the order they began."""
+        return [done for copy in self.copies for done in copy.kept()]
 
     async def run(self, progress: Progress | None = None) -> FleetCopied:
         """Copy on every target (at most `parallel` at once); cancelling stops them all."""
@@ -158,6 +163,7 @@ class FleetCopy:
                 copy = Copy(self.runs, plan, self.ticket, self.direction, self.source,
                             self._destination(target.label), target=target.label)
                 copy.put_source = self.put_source
+                self.copies.append(copy)
                 return target.label, await copy.run(progress)
             except OrchError as exc:  # refused, unreachable, failed: this target only
                 error = exc if isinstance(exc, TransferError) else TransferError(str(exc))

@@ -12,6 +12,28 @@ class TransferError(OrchError):
     """A copy did not happen: nothing was left at the destination (one-line reason)."""
 
 
+class CopyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or the CLI's TERM / HUP) stopped a copy. Nothing was kept but `.kept`: copies
+    already in place when the stop came (a fleet's finished targets; a copy that completed as
+    the interrupt arrived), each whole and checked."""
+
+    def __init__(self, kept: list[Transferred]) -> None:
+        self.kept = kept
+        super().__init__(_kept_line(kept))
+
+
+def _kept_line(kept: list[Transferred]) -> str:
+    if not kept:
+        return "interrupted; nothing was kept"
+    if len(kept) == 1 and kept[0].target is None:
+        return f"interrupted as the copy completed; it was kept: {kept[0]}"
+    labels = [str(t.target) for t in kept]
+    named = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    copies = "the copy on 1 target" if len(kept) == 1 else f"the copies on {len(kept)} targets"
+    return (f"interrupted; {copies} had completed and {'was' if len(kept) == 1 else 'were'} "
+            f"kept ({named}); nothing else was kept")
+
+
 class Progress(Protocol):
     """Told how a copy advances; called from any thread, must be quick."""
 
@@ -48,6 +70,7 @@ class Transferred:
     sha256: str
     duration: float
     audit_id: str | None = None
+    target: str | None = None  # the fleet target's label
 
     def __str__(self) -> str:
         verb = "got" if self.direction == "get" else "put"

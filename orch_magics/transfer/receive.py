@@ -3,7 +3,9 @@
 The first line is the header (scripts.py); then a file's bytes go to a temporary file beside
 the destination, or a directory's tar stream is unpacked (in a thread) into a temporary
 directory beside it. A thread writes and hashes what arrives, so the event loop only hands
-chunks over. `commit` checks size and sha256 and renames; `abort` leaves nothing.
+chunks over. `drain` waits for that thread (blocking: the copy runs it in a thread, so an
+interrupt meanwhile still wins); `commit` checks size and sha256 and renames, the one step
+after which the copy is kept; `abort` leaves nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ class Target(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def commit(self, mode: int) -> None: ...
+    def finish(self) -> None:
+        """Wait until everything written has landed (blocking)."""
+
+    def commit(self, mode: int) -> None:
+        """Rename into place (quick: `finish` has run)."""
 
     def abort(self) -> None: ...
 
@@ -66,9 +72,14 @@ class FileTarget:
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
-    def commit(self, mode: int) -> None:
+    def finish(self) -> None:
         try:
             self.file.close()
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
+
+    def commit(self, mode: int) -> None:
+        try:
             os.chmod(self.temp, mode)
             os.replace(self.temp, self.dest)
         except OSError as exc:
@@ -122,14 +133,13 @@ class TreeTarget:
         while view:
             view = view[os.write(self.pipe, view):]
 
-    def _close(self) -> None:
+    def finish(self) -> None:
         if self.pipe >= 0:
             os.close(self.pipe)
             self.pipe = -1
         self.thread.join()
 
     def commit(self, mode: int) -> None:
-        self._close()
         if self.error is not None:
             raise self._failed()
         if os.path.lexists(self.dest):
@@ -141,7 +151,7 @@ class TreeTarget:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def abort(self) -> None:
-        self._close()
+        self.finish()
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
@@ -251,10 +261,15 @@ class Receiver:
         self.fail(f"unexpected output before the data ({seen!r}): does the chain allocate a "
                   f"TTY (tty: true) or print a banner?")
 
-    def commit(self, remote_sha: str | None) -> None:
-        """Keep what was received if it is whole and its sha256 matches the sender's."""
-        assert self.header is not None and self.target is not None and self.spool is not None
+    def drain(self) -> None:
+        """Wait until every byte received is written (blocking; before `commit`)."""
+        assert self.target is not None and self.spool is not None
         self.spool.finish()
+        self.target.finish()
+
+    def commit(self, remote_sha: str | None) -> None:
+        """Keep what was received (drained) if it is whole and its sha256 matches the sender's."""
+        assert self.header is not None and self.target is not None and self.spool is not None
         if self.spool.error is not None:
             raise TransferError(self.spool.error)
         size = self.header.size if self.header.kind == "file" else None
