@@ -7,10 +7,12 @@ from __future__ import annotations
 import http.server
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jupyter_client.manager import start_new_kernel
 from nbclient.exceptions import CellExecutionError
 
 from notebook_cells import notebook_with, run_notebook, stream_text
@@ -83,3 +85,33 @@ def test_copy_errors_are_one_clean_line_in_a_kernel(orch_kernel: str, tmp_path: 
     assert said == (f"UsageError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
                     f"file or directory: /nonexistent/nope; nothing was kept\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupting_a_copy_in_a_kernel_is_one_line_and_keeps_nothing(orch_kernel: str,
+                                                                        tmp_path: Path) -> None:
+    """Before, the kernel showed a KeyboardInterrupt traceback from inside orch_magics."""
+    src = tmp_path / "big"
+    with open(src, "wb") as f:
+        f.truncate(2_000_000_000)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive("%orch load --demo", timeout=60)
+        msg_id = kc.execute(f"%orch get local '{src}' '{dest}'")
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 0 for p in dest.iterdir()):
+            assert time.monotonic() < deadline, "the copy never began"
+            time.sleep(0.02)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=60)
+        content = reply["content"]
+        assert (content["status"], content["ename"], content["evalue"]) == (
+            "error", "CopyInterrupted", "interrupted; nothing was kept")
+        assert content["traceback"] == ["CopyInterrupted: interrupted; nothing was kept"]
+        assert list(dest.iterdir()) == []
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -2,7 +2,8 @@
 
 A copy shows an ipywidgets progress bar under a kernel with a front end, a terminal bar in
 terminal IPython, nothing under nbclient; it blocks like a cell should and Ctrl-C (interrupt
-the kernel) stops it with nothing kept.
+the kernel) stops it: nothing is kept but copies already in place (a CopyInterrupted says
+which).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from ..orchestrator import Orchestrator
 from ..transfer import (
+    Copying,
+    CopyInterrupted,
     FleetCopied,
     Forward,
     ForwardError,
@@ -27,7 +30,7 @@ from ..transfer import (
     run_blocking,
 )
 from ..transfer.model import human
-from .frontend import has_frontend_stdin
+from .frontend import has_frontend_stdin, quiet
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -121,15 +124,21 @@ def _progress() -> Progress:
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
     copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
                        front_end="magic", limit=args.limit)
-    done = run_blocking(orch.loop, copy, _progress())
-    print(done)
-    return done
+    return _run(orch, copy)
 
 
 def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
     copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
                        yes=args.yes, front_end="magic", limit=args.limit)
-    done = run_blocking(orch.loop, copy, _progress())
+    return _run(orch, copy)
+
+
+def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transferred | FleetCopied:
+    """Run the copy with a progress bar and print it; an interrupt is one line, no traceback."""
+    try:
+        done = run_blocking(orch.loop, copy, _progress())
+    except CopyInterrupted as exc:
+        raise quiet(exc) from None
     print(done)
     return done
 
