@@ -71,7 +71,8 @@ class Copy:
         return f"{self.source} → {env}:{self.destination}"
 
     async def run(self, progress: Progress | None = None) -> Transferred:
-        """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing."""
+        """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing; a
+        copy in place when the cancellation came stays (`kept()`)."""
         progress = progress or NoProgress()
         ok = False
         try:
