@@ -77,13 +77,13 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
                            limit=args.limit)
     try:
         done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
+        print(done, flush=True)  # said before closing: a signal then ends orch, not the copy
     except CopyInterrupted as exc:
         print(f"orch: {exc}", file=sys.stderr)
         cause = exc.__cause__  # Ctrl-C, or TERM / HUP: the exit status says which
         return exit_status(cause if isinstance(cause, KeyboardInterrupt) else exc)
     finally:
         orch.close()
-    print(done, flush=True)  # before a late TERM, which now ends orch at once
     return 1 if isinstance(done, FleetCopied) and not done.ok else 0
 
 
