@@ -197,3 +197,38 @@ async def test_ctrl_c_as_a_copy_completes_says_it_was_kept(far, config_text, tmp
                               f"loop:{folder}/big → {dest}: 3.0 MB in "), child.stderr
     assert said[1:] == [str([(str(dest), 3_000_000)])]
     assert dest.stat().st_size == 3_000_000
+
+
+async def test_a_put_stopped_once_its_file_is_in_place_says_it_was_kept(far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The far end renames, says so, then exits: a Ctrl-C in between said "nothing was kept"
+    of a file that was there, whole (15 times out of 15 before)."""
+    folder = Path(await far.folder("loop", "landed"))  # loop's far end: this disk
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    src = tmp_path / "up"
+    with open(src, "wb") as f:
+        f.truncate(100_000_000)
+
+    def put_stopped_as_it_lands() -> subprocess.CompletedProcess[str]:
+        child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp",
+                                  str(src), f"loop:{folder}/"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (folder / "up").exists() and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.0005)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        return subprocess.CompletedProcess([], child.returncode, out, err)
+
+    for _ in range(3):
+        done = await asyncio.to_thread(put_stopped_as_it_lands)
+        assert (folder / "up").stat().st_size == 100_000_000
+        if done.returncode == 0:  # the signal came after orch had finished: a plain success
+            assert done.stdout.startswith("put file "), done.stderr
+        else:
+            assert done.returncode == 128 + signal.SIGINT, done.stderr
+            assert done.stderr.strip().splitlines()[-1].startswith(
+                f"orch: interrupted as the copy completed; it was kept: put file {src} → "
+                f"loop:{folder}/up: 100.0 MB in ")
+        (folder / "up").unlink()

@@ -130,6 +130,7 @@ fi
 [ "${sum%% *}" = "$want" ] || fail "sha256 mismatch for $d: sent $want, received ${sum%% *}"
 chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
 mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
 printf 'ORCH-DONE %s\n' "$d"
 """
