@@ -4,6 +4,7 @@ tar-or-cat stream and the forward rides the last ssh hop, whatever follows it.""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import http.server
@@ -18,7 +19,8 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from transfers import remote
+from processes import processes_with
+from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.ssh]
 
@@ -105,3 +107,21 @@ def test_a_forward_through_a_chain_ending_in_sudo(orch, ssh_lab) -> None:  # typ
             assert conn.recv(64).startswith(b"SSH-2.0-")
     finally:
         fwd.close()
+
+
+@pytest.mark.parametrize("env", ["pod", "loop-pod", "as-free"])
+async def test_a_copy_stopped_half_way_leaves_nothing_through_podman_or_sudo(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    size = 200_000_000
+    src = tmp_path / "up"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    folder = await far.folder(env, "stop-kinds", big=size)
+    put = await cancelled_at(size // 3, lambda p: orch.aput(env, str(src), f"{folder}/up",
+                                                            progress=p))
+    got = await cancelled_at(size // 3, lambda p: orch.aget(env, f"{folder}/big",
+                                                            str(tmp_path / "got"), progress=p))
+    assert put.fired is not None and got.fired is not None
+    assert (await remote(orch, env, f"ls -A {folder}")).split() == ["big"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["up"]
+    await asyncio.sleep(0.5)
+    assert processes_with(folder) == []  # podman's and sudo's processes show here too
