@@ -231,3 +231,54 @@ async def test_a_put_stopped_once_its_file_is_in_place_says_it_was_kept(far, con
                 f"orch: interrupted as the copy completed; it was kept: put file {src} → "
                 f"loop:{folder}/up: 100.0 MB in ")
         (folder / "up").unlink()
+
+
+TWICE = r"""
+import os, signal, sys, threading, time
+from orch_magics import Orchestrator, load_config_text
+
+copying = True
+
+def on_ctrl_c(signum, frame):
+    if copying:  # after the copy, a late second Ctrl-C must not hide what it left
+        raise KeyboardInterrupt
+
+class CtrlCTwice:
+    fired = False
+    def start(self, label, total): pass
+    def update(self, done):
+        if done > 50_000_000 and not self.fired:
+            self.fired = True
+            def press():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # while the copy stops (the ladder through three hops)
+                os.kill(os.getpid(), signal.SIGINT)
+            threading.Thread(target=press).start()
+    def finish(self, ok): pass
+
+signal.signal(signal.SIGINT, on_ctrl_c)
+orch = Orchestrator(load_config_text(open(sys.argv[1]).read()))
+try:
+    orch.get("deep", sys.argv[2], sys.argv[3], progress=CtrlCTwice())
+except KeyboardInterrupt as exc:
+    copying = False
+    print(type(exc).__name__, exc)
+finally:
+    copying = False
+    orch.close()
+"""
+
+
+async def test_ctrl_c_twice_waits_for_the_copy_to_stop_and_leaves_nothing(far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The second Ctrl-C used to end the wait at once: the interpreter went on (and closed
+    orch) while the copy was still stopping, and its temporary file stayed (3 times of 3)."""
+    folder = await far.folder("deep", "twice", big=400_000_000)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    work = tmp_path / "work"
+    work.mkdir()
+    child = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", TWICE, str(cfg), f"{folder}/big", str(work / "big")],
+        capture_output=True, text=True, timeout=120)
+    assert child.stdout == "CopyInterrupted interrupted; nothing was kept\n", child.stderr
+    assert list(work.iterdir()) == []

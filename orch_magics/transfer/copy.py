@@ -9,6 +9,7 @@ a temporary name and renames only after size and sha256 match on both ends.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import posixpath
@@ -97,22 +98,24 @@ class Copy:
         options = RunOptions(sinks=[receiver], capture=False, raw_stdout=True)
         run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop
-        try:
-            def stop() -> None:
-                receiver.drop()  # bytes still in flight are not written
-                run.stop()
+        loop = asyncio.get_running_loop()
 
+        def stop() -> None:
+            receiver.drop()  # bytes still in flight are not written
+            run.stop()
+
+        try:
             result = await _settled(run.task, stop)
             header = receiver.header
             if receiver.error is not None or not result.ok or header is None:
                 raise self._failed(result, receiver.stderr, receiver.error)
-            try:
-                await _settled(asyncio.ensure_future(asyncio.to_thread(receiver.drain)))
+            try:  # blocking work in a thread, as a plain future (no task to cancel alone)
+                await _settled(loop.run_in_executor(None, receiver.drain), receiver.drop)
                 receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept
             except (OSError, TransferError) as exc:
                 raise self._failed(result, "", str(exc)) from None
         finally:
-            receiver.abort()
+            await _settled(loop.run_in_executor(None, receiver.abort))
         self.done = self._done(self.destination, header.kind, receiver.received,
                                receiver.sha256, t0, run)
         return self.done
@@ -122,32 +125,36 @@ class Copy:
         stopping = False
         progress.start(self.label, source.size)
         stream = Sending(source, progress, lambda: stopping)
+
+        def stop() -> None:
+            nonlocal stopping
+            stopping = True  # no further frame, nor the end line, goes out
+            run.stop()
+
         try:
             run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
                                   self.ticket, self.target)
             try:
-                result = await _settled(run.task, run.stop)
+                result = await _settled(run.task, stop)
             except asyncio.CancelledError:
-                self._landed(run, source, stream, t0)
+                ended = run.task
+                where = (None if ended.cancelled() or ended.exception() is not None
+                         else _landed(ended.result(), stream))
+                if where is not None:  # stopped too late: the copy is in place, and stays
+                    self.done = self._done(where, source.kind, stream.size, stream.sha256,
+                                           t0, run)
                 raise
             finally:
                 stopping = True
         finally:
             stream.close()
-        if not result.ok or stream.error is not None:
-            raise self._failed(result, result.stderr, stream.error)
-        where = done_path(result.stdout) or self.destination
+        where = _landed(result, stream)
+        if where is None:
+            if not result.ok or stream.error is not None:
+                raise self._failed(result, result.stderr, stream.error)
+            where = self.destination
         self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
         return self.done
-
-    def _landed(self, run: Run, source: Source, stream: Sending, t0: float) -> None:
-        """A put stopped after the far end had renamed its copy into place (and said so) is
-        kept there: it is whole and checked, so it is recorded as done."""
-        if run.task.cancelled() or run.task.exception() is not None:
-            return
-        where = done_path(run.task.result().stdout)
-        if where is not None and stream.error is None:
-            self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
 
     def _failed(self, result: RunResult, stderr: str, error: str | None) -> TransferError:
         """One line: what went wrong, said by us, the remote script or the run."""
@@ -175,6 +182,12 @@ async def _settled(task: asyncio.Future[T], on_cancel: Callable[[], None] = lamb
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({task})
         raise
+
+
+def _landed(result: RunResult, stream: Sending) -> str | None:
+    """Where a put's far end renamed its copy into place, having checked its size and sha256
+    against what was sent whole (it says so last, whatever the run's end says after it)."""
+    return done_path(result.stdout) if stream.error is None else None
 
 
 def get_destination(remote: str, local: str | None) -> str:
@@ -208,21 +221,41 @@ class Copying(Protocol[T_co]):
 
 
 def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | None = None) -> T:
-    """Run `copy` on the background loop and wait. Ctrl-C stops it and raises CopyInterrupted
-    once it has stopped: nothing is kept but copies already in place (`.kept`)."""
+    """Run `copy` on the background loop and wait. Ctrl-C stops it and, once it has stopped,
+    raises CopyInterrupted: nothing is kept but copies already in place (`.kept`)."""
     tasks: list[asyncio.Task[T]] = []
+    stopped = False
 
     async def main() -> T:
+        if stopped:  # Ctrl-C came before the copy began
+            raise asyncio.CancelledError
         task = asyncio.ensure_future(copy.run(progress))
         tasks.append(task)
         return await task
+
+    def stop() -> None:  # on the loop's thread, as main() runs: they cannot race
+        nonlocal stopped
+        stopped = True
+        for task in tasks:
+            task.cancel()
 
     future = loop.submit(main())
     try:
         return future.result()
     except KeyboardInterrupt as exc:
-        if tasks:
-            loop.call(tasks[0].cancel)
-        with contextlib.suppress(BaseException):
-            future.result(timeout=60)  # the run is stopped and its temporary name removed
+        loop.call(stop)
+        _wait_through_interrupts(future, STOPPED_WITHIN)
         raise CopyInterrupted(copy.kept()) from exc
+
+
+#: How long a stopped copy may take to end (far above the stop ladder's INT, TERM, KILL).
+STOPPED_WITHIN = 60.0
+
+
+def _wait_through_interrupts(future: concurrent.futures.Future[T], bound: float) -> None:
+    """Wait until `future` is done (at most `bound` s); a further Ctrl-C waits on, so what is
+    reported as kept is what the stopped copy left."""
+    deadline = time.monotonic() + bound
+    while not future.done() and (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(KeyboardInterrupt):
+            concurrent.futures.wait([future], timeout=left)

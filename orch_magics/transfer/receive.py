@@ -86,7 +86,8 @@ class FileTarget:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def abort(self) -> None:
-        self.file.close()
+        with contextlib.suppress(OSError):  # a full disk fails the flush of what is buffered
+            self.file.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.temp)
 
@@ -222,7 +223,7 @@ class Receiver:
 
     @property
     def sha256(self) -> str:
-        """The sha256 of what was written (complete once committed)."""
+        """The sha256 of what was written (complete once drained)."""
         return self.spool.sha.hexdigest() if self.spool is not None else hashlib.sha256().hexdigest()
 
     def fail(self, message: str) -> None:
@@ -282,7 +283,9 @@ class Receiver:
         self.target = None
 
     def abort(self) -> None:
-        """Remove whatever was written (safe to call more than once)."""
+        """Remove whatever was written (blocking; safe to call more than once)."""
+        if self.target is not None:
+            self.drop()  # what is still queued is not written, only to be removed
         if self.spool is not None:
             self.spool.finish()
         if self.target is not None:
