@@ -241,6 +241,8 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
 
     future = loop.submit(main())
     try:
+        while not future.done():  # in slices: a signal another thread took is handled soon
+            concurrent.futures.wait([future], timeout=WAIT_SLICE)
         return future.result()
     except KeyboardInterrupt as exc:
         loop.call(stop)
@@ -250,6 +252,9 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
 
 #: How long a stopped copy may take to end (far above the stop ladder's INT, TERM, KILL).
 STOPPED_WITHIN = 60.0
+#: The caller's thread wakes this often while it waits: Python runs a signal's handler only
+#: in the main thread, and a wait woken by nothing would run it only once the copy is over.
+WAIT_SLICE = 0.1
 
 
 def _wait_through_interrupts(future: concurrent.futures.Future[T], bound: float) -> None:
