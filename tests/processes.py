@@ -6,7 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def processes_with(token: str, netns: str | None = None, *, zombies: bool = True) -> list[int]:
@@ -39,6 +44,15 @@ async def gone(token: str, *, zombies: bool = True) -> list[int]:
         if not left:
             return []
         await asyncio.sleep(0.1)
+    return left
+
+
+def left_after(found: Callable[[], list[T]], within: float = 5.0) -> list[T]:
+    """What `found()` still lists after `within` seconds, or [] as soon as it lists nothing:
+    a stopped process's parents reap it a moment after the run reported its end."""
+    deadline = time.monotonic() + within
+    while (left := found()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return left
 
 

@@ -16,6 +16,7 @@ from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
 from orch_magics.errors import ConnectError, LayerError, StreamError
 from orch_magics.layers.docker import DockerConfig
+from processes import left_after
 
 pytestmark = pytest.mark.docker
 
@@ -154,8 +155,8 @@ async def test_bad_frame_ends_the_run_keeping_the_output(base, dockerd, tmp_path
                 end = event
         assert out == b"first\n"
         assert isinstance(end.error, StreamError) and "bad frame header" in str(end.error)
-        await asyncio.sleep(0.2)
-        assert not [p for p in dockerd.container_processes("orch-test") if "sleep 300" in p]
+        assert not await asyncio.to_thread(left_after, lambda: [
+            p for p in dockerd.container_processes("orch-test") if "sleep 300" in p])
     finally:
         server.close()
 

@@ -18,6 +18,7 @@ from fixtures.fleet import REFUSING, SSHFleet
 from hangup import default_hangup
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.fleet import FleetResult
+from processes import left_after
 
 N = 30
 SERVICES = """\
@@ -112,8 +113,7 @@ def test_stop_leaves_no_process_on_any_target(orch, ssh_fleet: SSHFleet) -> None
     live.stop()
     res = live.wait(30)
     assert list(res.states.values()).count("stopped") == N - 1
-    time.sleep(0.5)
-    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
+    assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "sleep" in p]) == []
 
 
 def _opts():
@@ -168,8 +168,7 @@ def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path,
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1 and f"{N - 1} stopped" in out
-    time.sleep(0.5)
-    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
+    assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "sleep" in p]) == []
 
 
 def test_keyboard_interrupt_in_the_sync_api_stops_all(orch, ssh_fleet: SSHFleet) -> None:
@@ -180,5 +179,4 @@ def test_keyboard_interrupt_in_the_sync_api_stops_all(orch, ssh_fleet: SSHFleet)
     with pytest.raises(FleetInterrupted) as err:
         orch.run("web", "sleepy", limit="!127.0.1.30")
     assert set(err.value.result.states.values()) == {"stopped"}
-    time.sleep(0.5)
-    assert [p for p in ssh_fleet.session_processes() if "sleep" in p] == []
+    assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "sleep" in p]) == []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics import Orchestrator, load_config_text
-from processes import kill_all, processes_with
+from processes import kill_all, left_after, processes_with
 
 
 def _spills() -> set[str]:
@@ -36,9 +36,7 @@ def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:
     before = _spills()
     orch.start(env, command=f"exec yes {token}", name="y")
     time.sleep(3)
-    t0 = time.monotonic()
-    res = orch.stop("y", timeout=10)
-    assert time.monotonic() - t0 < 10
+    res = orch.stop("y", timeout=10)  # raises TimeoutError unless it ended by then
     assert res.interrupted and res.exit.signal is not None, res
     assert res.stdout.startswith(token) or token in res.stdout[:200]
     assert _spills() - before == set(), "a hidden spill file was left behind"
@@ -72,8 +70,7 @@ def test_a_flooding_named_run_stops_and_leaves_nothing_at_the_far_end(
     token = f"flood{os.getpid()}{chain}"
     try:
         _stop_a_flood(orch, chain, token)
-        time.sleep(0.3)
-        assert left_at_far_end(token) == []
+        assert left_after(lambda: left_at_far_end(token)) == []
     finally:
         kill_all(processes_with(token))
         orch.close()

@@ -19,7 +19,7 @@ from orch_magics.errors import (
 )
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.events import Stdout
-from processes import gone, kill_all, processes_with
+from processes import gone, kill_all, left_after, processes_with
 
 pytestmark = pytest.mark.ssh
 
@@ -170,8 +170,8 @@ async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore
         assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
         exit_event = await asyncio.wait_for(handle.stop((2.0, 2.0)), 10)
         assert exit_event.signal == signal.SIGINT
-        await asyncio.sleep(0.2)
-        assert processes_with(token, ssh_lab.inner_ns) == []
+        assert await asyncio.to_thread(left_after,
+                                       lambda: processes_with(token, ssh_lab.inner_ns)) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()

@@ -4,7 +4,6 @@ tar-or-cat stream and the forward rides the last ssh hop, whatever follows it.""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import http.server
@@ -19,7 +18,7 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from processes import processes_with
+from processes import gone
 from transfers import cancelled_at, remote
 
 pytestmark = [pytest.mark.ssh]
@@ -123,5 +122,4 @@ async def test_a_copy_stopped_half_way_leaves_nothing_through_podman_or_sudo(orc
     assert put.fired is not None and got.fired is not None
     assert (await remote(orch, env, f"ls -A {folder}")).split() == ["big"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up"]
-    await asyncio.sleep(0.5)
-    assert processes_with(folder) == []  # podman's and sudo's processes show here too
+    assert await gone(folder) == []  # podman's and sudo's processes show here too

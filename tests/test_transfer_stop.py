@@ -7,6 +7,7 @@ terminal (HUP) on `orch cp`, leave no partial file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from processes import processes_with
+from processes import gone
 from transfers import cancelled_at, lab_config, remote, stop_cli_copy
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -127,7 +128,14 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, conf
 
 def landing(folder: Path, known: set[str]) -> Callable[[], bool]:
     """True once a file other than `known` in `folder` holds bytes (a copy's temporary)."""
-    return lambda: any(p.name not in known and p.stat().st_size > 0 for p in folder.iterdir())
+    def begun() -> bool:
+        for path in folder.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # renamed or removed meanwhile
+                if path.name not in known and path.stat().st_size > 0:
+                    return True
+        return False
+
+    return begun
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["term", "closed-terminal"])
@@ -153,8 +161,7 @@ async def test_orch_cp_stopped_by_term_or_hangup_leaves_nothing(orch, far, confi
         assert done.stderr.strip().splitlines()[-1] == "orch: interrupted; nothing was kept"
     assert list(work.iterdir()) == []
     assert sorted(p.name for p in Path(folder).iterdir()) == ["big"]
-    await asyncio.sleep(0.5)
-    assert processes_with(folder) == []
+    assert await gone(folder) == []
 
 
 LATE = r"""
