@@ -169,11 +169,9 @@ async def test_stop_escalates_to_kill_when_int_and_term_are_ignored(orch: Orches
                                                 "while :; do sleep 0.1; done")
     events = handle.events()
     assert await read_line(events) == b"started\n"
-    t0 = time.monotonic()
-    end = await handle.stop(grace=(0.3, 0.3))
+    end = await asyncio.wait_for(handle.stop(grace=(0.3, 0.3)), 30)
     assert end.signal == signal.SIGKILL
     assert handle.signals_sent == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    assert time.monotonic() - t0 < 5
 
 
 ARGVS = [

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
 from orch_magics.layers.docker import DockerConfig
+from processes import left_after
 from streams import collect
 
 pytestmark = pytest.mark.docker
@@ -101,14 +101,13 @@ async def test_tty_merges_streams(base, dockerd) -> None:
 async def test_interrupt_leaves_nothing_in_the_container(base, dockerd) -> None:
     """INT reaches the command and its children (even a background one ignoring INT)."""
     ex = docker_exec(base, dockerd)
-    handle = await ex.launch(Command.of("sleep 300 & sleep 301; echo unreachable"))
-    await asyncio.sleep(0.3)
+    handle = await ex.launch(Command.of("sleep 300 & echo ready; sleep 301; echo unreachable"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"ready\n")
     assert any("sleep 30" in p for p in dockerd.container_processes("orch-test"))
-    t0 = time.monotonic()
-    end = await handle.stop((0.5, 0.5))
-    assert end.signal is not None and time.monotonic() - t0 < 5
-    await asyncio.sleep(0.2)
-    left = [p for p in dockerd.container_processes("orch-test") if "sleep 30" in p]
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)
+    assert end.signal is not None
+    left = await asyncio.to_thread(left_after, lambda: [
+        p for p in dockerd.container_processes("orch-test") if "sleep 30" in p])
     assert left == []
 
 

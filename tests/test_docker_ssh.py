@@ -17,7 +17,7 @@ import pytest
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import ConnectError
-from processes import gone, processes_with
+from processes import gone, left_after, processes_with
 from streams import collect
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -53,12 +53,12 @@ async def test_two_hops_then_docker_and_interrupt(base, ssh_lab, dockerd) -> Non
     ex = chain(base, ssh_lab, dockerd, hosts=("orch-bastion", "orch-inner"))
     out, _, end = await collect(await ex.launch(Command.of(["echo", "deep"], env={"A": "1"})))
     assert (out, end) == (b"deep\n", Exit(code=0))
-    handle = await ex.launch(Command.of("sleep 310 & sleep 311"))
-    await asyncio.sleep(0.3)
-    end = await handle.stop((0.5, 0.5))
+    handle = await ex.launch(Command.of("sleep 310 & echo ready; sleep 311"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"ready\n")
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)
     assert end.signal is not None
-    await asyncio.sleep(0.2)
-    assert not [p for p in dockerd.container_processes("orch-test") if "sleep 31" in p]
+    assert not await asyncio.to_thread(left_after, lambda: [
+        p for p in dockerd.container_processes("orch-test") if "sleep 31" in p])
 
 
 async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> None:

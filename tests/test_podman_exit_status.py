@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from fixtures.podman import CONTAINERS_CONF, Podman, started_podman
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.layers.podman import PodmanConfig
 from orch_magics.layers.remote import EXIT_MARK, StatusTail
@@ -91,11 +91,11 @@ async def test_tty_status_survives_a_forgotten_exec(base, podman_no_delay, forge
 async def test_stop_of_a_forgotten_exec(base, podman_no_delay, forgetful) -> None:
     """Interrupted (the wrapper reports 130) and killed (it cannot report: the KILL sent)."""
     ex = executor(base, podman_no_delay)
-    handle = await ex.launch(Command.shell("sleep 300"))
-    await asyncio.sleep(0.3)
+    handle = await ex.launch(Command.shell("echo ready; sleep 300"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"ready\n")
     assert await asyncio.wait_for(handle.stop((2, 2)), 30) == Exit(signal=2)
-    handle = await ex.launch(Command.shell("trap '' INT TERM; sleep 301 & sleep 302"))
-    await asyncio.sleep(0.3)
+    handle = await ex.launch(Command.shell("trap '' INT TERM; sleep 301 & echo ready; sleep 302"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"ready\n")
     assert await asyncio.wait_for(handle.stop((0.3, 0.3)), 30) == Exit(signal=9)
     assert len(forgetful) == 2
 

@@ -40,7 +40,7 @@ services:
     command: python3 -c 'import sys; print("tty", sys.stdin.isatty()); print("hi", input("name? "))'
     stdin_mode: interactive
     tty: true
-  ticker: {command: 'for i in 1 2 3; do echo tick $i; sleep 0.2; done'}
+  ticker: {command: 'echo tick 1; while [ ! -e "$SEEN" ]; do sleep 0.01; done; echo tick 2'}
   quiet: {command: 'echo captured; echo warn >&2', stdout_mode: capture}
   dump:
     command: 'head -c 3000000 /dev/urandom; echo end'
@@ -190,14 +190,26 @@ def test_stdin_interactive_with_tty_uses_a_pty(orch: Orchestrator) -> None:
 # ---- stdout modes -----------------------------------------------------------------------------
 
 
-def test_stream_mode_delivers_output_while_the_process_runs(orch: Orchestrator) -> None:
-    rec = Recorder()
-    t0 = time.monotonic()
-    res = orch.run("local", "ticker", sinks=[rec])
-    stamps = [t - t0 for t, e in rec.events if isinstance(e, Stdout)]
-    assert res.ok and len(stamps) == 3
-    assert stamps[0] < stamps[-1] - 0.3  # the first line came long before the last
-    assert rec.closed == 1
+class Answering(Recorder):
+    """Records, and answers the ticker's first line (it waits for that answer to go on)."""
+
+    def __init__(self, seen: Path) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def feed(self, event: object) -> None:
+        super().feed(event)
+        if isinstance(event, Stdout) and b"tick 1" in event.data:
+            self.seen.touch()
+
+
+def test_stream_mode_delivers_output_while_the_process_runs(orch: Orchestrator,
+                                                            tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    rec = Answering(seen)
+    res = orch.run("local", "ticker", sinks=[rec], env={"SEEN": str(seen)}, timeout=30)
+    assert res.ok, res.describe_failure()  # output held back to the end: it never ends
+    assert rec.stdout == b"tick 1\ntick 2\n" and rec.closed == 1
 
 
 def test_capture_mode_keeps_output_in_the_result(orch: Orchestrator) -> None:
@@ -234,20 +246,25 @@ def _umask() -> int:
 def test_file_mode_failure_leaves_no_file_under_the_final_name(orch: Orchestrator,
                                                                out_dir: Path) -> None:
     seen_tmp: list[str] = []
+    seen_final: list[str] = []
+    over = threading.Event()
 
     def watch() -> None:  # while it runs, the data is in a hidden temp file, never the final
-        for _ in range(100):
+        while not over.is_set():
             names = os.listdir(out_dir)
-            assert "fails.bin" not in names
+            seen_final.extend(n for n in names if n == "fails.bin")
             seen_tmp.extend(n for n in names if n.startswith(".fails.bin."))
             time.sleep(0.005)
 
     t = threading.Thread(target=watch)
     t.start()
-    res = orch.run("local", "dump-fails")
-    t.join()
+    try:
+        res = orch.run("local", "dump-fails")
+    finally:
+        over.set()
+        t.join()
     assert not res.ok and res.output_file is None
-    assert seen_tmp
+    assert seen_tmp and seen_final == []
     assert not (out_dir / "fails.bin").exists()
     assert (out_dir / "fails.bin.partial").stat().st_size == 100000
     assert sorted(os.listdir(out_dir)) == ["fails.bin.partial"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 
 import pytest
 
@@ -62,22 +63,26 @@ async def test_connection_reused_across_runs(ssh_lab) -> None:  # type: ignore[n
     assert all(c.is_closed() for c in conns)
 
 
-async def test_more_runs_than_max_sessions(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_more_runs_than_max_sessions(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     context = LaunchContext()
+    go = tmp_path / "go"  # the inner host shares this disk
     try:
         launcher = chain(ssh_lab, "two", context)
         most = 0
 
-        async def watch() -> None:
+        async def watch() -> None:  # the sessions wait until three connections were seen
             nonlocal most
-            while True:
+            deadline = time.monotonic() + 30
+            while most < 3 and time.monotonic() < deadline:
                 pool = context.pools.get(launcher.key)
                 most = max(most, len(pool.slots) if pool else 0)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
+            go.touch()
 
         watcher = asyncio.ensure_future(watch())
-        outs = await asyncio.gather(*(run(launcher, f"sleep 0.5; echo {i}") for i in range(25)))
-        watcher.cancel()
+        wait = f"while [ ! -e {go} ]; do sleep 0.02; done"
+        outs = await asyncio.gather(*(run(launcher, f"{wait}; echo {i}") for i in range(25)))
+        await watcher
         assert outs == [f"{i}\n".encode() for i in range(25)]
         assert most == 3  # 25 sessions at 9 per connection (sshd MaxSessions is 10)
         inner = context.pools[launcher.key]
