@@ -8,6 +8,7 @@ import os
 import pytest
 
 from lab import browse_notebook, save_notebook
+from transfers import sparse
 
 pytestmark = pytest.mark.browser
 SIZE = 200_000_000
@@ -20,9 +21,7 @@ BAR_DONE = """() => {
 
 def test_a_get_shows_a_progress_bar_that_ends_at_100_percent(jupyterlab, chromium, artifacts,
                                                               tmp_path):
-    src = tmp_path / "big.bin"
-    with open(src, "wb") as f:
-        f.truncate(SIZE)
+    src = sparse(tmp_path / "big.bin", SIZE)
     back = tmp_path / "back.bin"
     save_notebook(jupyterlab, "copy.ipynb", "%orch load --demo", f"%orch get local {src} {back}")
     with browse_notebook(chromium, jupyterlab, "copy.ipynb", "loaded 2 environment(s)",

@@ -14,7 +14,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from transfers import cancelled_at, lab_config, remote
+from transfers import cancelled_at, lab_config, remote, sparse
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -123,9 +123,7 @@ async def test_interrupt_half_way_leaves_nothing_either_way(orch, far, tmp_path,
     assert size // 2 <= cancel.seen < size
     assert list(tmp_path.iterdir()) == []
 
-    src = tmp_path / "up"
-    with open(src, "wb") as f:
-        f.truncate(size)
+    src = sparse(tmp_path / "up", size)
     cancel = await cancelled_at(size // 2, lambda p: orch.aput(env, str(src), f"{folder}/up",
                                                                progress=p))
     assert size // 2 <= cancel.seen < size

@@ -16,6 +16,7 @@ from jupyter_client.manager import start_new_kernel
 from nbclient.exceptions import CellExecutionError
 
 from notebook_cells import notebook_with, run_notebook, stream_text
+from transfers import sparse
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -90,9 +91,7 @@ def test_copy_errors_are_one_clean_line_in_a_kernel(orch_kernel: str, tmp_path: 
 def test_interrupting_a_copy_in_a_kernel_is_one_line_and_keeps_nothing(orch_kernel: str,
                                                                         tmp_path: Path) -> None:
     """Before, the kernel showed a KeyboardInterrupt traceback from inside orch_magics."""
-    src = tmp_path / "big"
-    with open(src, "wb") as f:
-        f.truncate(2_000_000_000)
+    src = sparse(tmp_path / "big", 2_000_000_000)
     dest = tmp_path / "dest"
     dest.mkdir()
     km, kc = start_new_kernel(kernel_name=orch_kernel)

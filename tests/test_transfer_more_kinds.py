@@ -19,7 +19,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import gone
-from transfers import cancelled_at, remote
+from transfers import cancelled_at, remote, sparse
 
 pytestmark = [pytest.mark.ssh]
 
@@ -111,9 +111,7 @@ def test_a_forward_through_a_chain_ending_in_sudo(orch, ssh_lab) -> None:  # typ
 @pytest.mark.parametrize("env", ["pod", "loop-pod", "as-free"])
 async def test_a_copy_stopped_half_way_leaves_nothing_through_podman_or_sudo(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 200_000_000
-    src = tmp_path / "up"
-    with open(src, "wb") as f:
-        f.truncate(size)
+    src = sparse(tmp_path / "up", size)
     folder = await far.folder(env, "stop-kinds", big=size)
     put = await cancelled_at(size // 3, lambda p: orch.aput(env, str(src), f"{folder}/up",
                                                             progress=p))

@@ -20,7 +20,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import gone
-from transfers import cancelled_at, lab_config, remote, stop_cli_copy
+from transfers import cancelled_at, lab_config, remote, sparse, stop_cli_copy
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -44,9 +44,7 @@ async def orch(config_text: str) -> AsyncIterator[Orchestrator]:
 @pytest.mark.parametrize("env", ["deep", "box", "two"])
 async def test_a_put_stopped_half_way_ends_within_the_stop_ladder(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     size = 400_000_000
-    src = tmp_path / "up"
-    with open(src, "wb") as f:
-        f.truncate(size)
+    src = sparse(tmp_path / "up", size)
     folder = await far.folder(env, f"stop-{env}")
     for at in (size // 4, size // 3, size // 2):  # the defect came and went: try a few times
         stop = await cancelled_at(at, lambda p: orch.aput(env, str(src), f"{folder}/up",
@@ -117,9 +115,7 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, conf
     assert "INTERRUPTED" in out
     assert list(work.iterdir()) == []
 
-    src = work / "up"
-    with open(src, "wb") as f:
-        f.truncate(size)
+    src = sparse(work / "up", size)
     out = await asyncio.to_thread(interrupt_child, [str(cfg), "put", str(src),
                                                     f"{folder}/up"], work)
     assert "INTERRUPTED" in out
@@ -150,9 +146,7 @@ async def test_orch_cp_stopped_by_term_or_hangup_leaves_nothing(orch, far, confi
     work.mkdir()
     got = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", f"loop:{folder}/big",
                                                   str(work)], landing(work, set()), sig)
-    src = tmp_path / "up"
-    with open(src, "wb") as f:
-        f.truncate(size)
+    src = sparse(tmp_path / "up", size)
     sent = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", str(src),
                                                    f"loop:{folder}/"],
                                    landing(Path(folder), {"big"}), sig)
@@ -212,9 +206,7 @@ async def test_a_put_stopped_once_its_file_is_in_place_says_it_was_kept(far, con
     folder = Path(await far.folder("loop", "landed"))  # loop's far end: this disk
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(config_text)
-    src = tmp_path / "up"
-    with open(src, "wb") as f:
-        f.truncate(100_000_000)
+    src = sparse(tmp_path / "up", 100_000_000)
 
     def put_stopped_as_it_lands() -> subprocess.CompletedProcess[str]:
         child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,13 @@ async def remote(orch: Orchestrator, env: str, script: str) -> str:
     result = await orch.arun(env, command=script)
     assert result.ok, result.describe_failure()
     return result.stdout
+
+
+def sparse(path: Path, size: int) -> Path:
+    """`path` made a file of `size` zero bytes that takes no room on disk (a copy's source)."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
 
 
 class FarFolders:
