@@ -11,10 +11,28 @@ import atexit
 import concurrent.futures
 import os
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+#: A thread waiting on the loop wakes this often: Python runs a signal's handler (Ctrl-C) only
+#: in the main thread, when it next runs bytecode, so a wait woken by nothing would see a
+#: signal that another thread took only once what it waits for is over.
+WAIT_SLICE = 0.1
+
+
+def result_of(future: concurrent.futures.Future[T], timeout: float | None = None) -> T:
+    """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not future.done():
+        left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        if left <= 0:
+            break
+        concurrent.futures.wait([future], timeout=left)
+    return future.result(timeout=0)
 
 
 class BackgroundLoop:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import BackgroundLoop
+from ._loop import BackgroundLoop, result_of
 from .engine import Run
 from .errors import OrchError, RunInterrupted
 from .plan import RunPlan
@@ -139,14 +139,14 @@ class LiveRun:
     def wait(self, timeout: float | None = None) -> RunResult:
         """Block until the run ends; Ctrl-C interrupts the process and raises RunInterrupted."""
         try:
-            return self._future.result(timeout)
+            return result_of(self._future, timeout)
         except KeyboardInterrupt:
             self.interrupt()
             try:
-                result = self._future.result()
+                result = result_of(self._future)
             except KeyboardInterrupt:  # a second Ctrl-C: kill at once
                 self.kill()
-                result = self._future.result()
+                result = result_of(self._future)
             raise RunInterrupted(result) from None
 
     async def outcome(self) -> RunResult:

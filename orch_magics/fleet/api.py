@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
-from .._loop import BackgroundLoop
+from .._loop import BackgroundLoop, result_of
 from ..admission import Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -233,14 +233,14 @@ class LiveFleet:
         """Block until every target has ended; Ctrl-C stops them all (a second kills) and
         raises FleetInterrupted carrying the result."""
         try:
-            return self._future.result(timeout)
+            return result_of(self._future, timeout)
         except KeyboardInterrupt:
             self.stop()
             try:
-                result = self._future.result()
+                result = result_of(self._future)
             except KeyboardInterrupt:
                 self.kill()
-                result = self._future.result()
+                result = result_of(self._future)
             raise FleetInterrupted(result) from None
 
     def when_done(self, callback: Callable[[], None]) -> None:

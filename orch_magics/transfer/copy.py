@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
 
-from .._loop import BackgroundLoop
+from .._loop import WAIT_SLICE, BackgroundLoop, result_of
 from ..admission import Ticket
 from ..engine import Run, RunOptions
 from ..layers.base import Launcher
@@ -241,9 +241,7 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
 
     future = loop.submit(main())
     try:
-        while not future.done():  # in slices: a signal another thread took is handled soon
-            concurrent.futures.wait([future], timeout=WAIT_SLICE)
-        return future.result()
+        return result_of(future)
     except KeyboardInterrupt as exc:
         loop.call(stop)
         _wait_through_interrupts(future, STOPPED_WITHIN)
@@ -252,15 +250,12 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
 
 #: How long a stopped copy may take to end (far above the stop ladder's INT, TERM, KILL).
 STOPPED_WITHIN = 60.0
-#: The caller's thread wakes this often while it waits: Python runs a signal's handler only
-#: in the main thread, and a wait woken by nothing would run it only once the copy is over.
-WAIT_SLICE = 0.1
 
 
 def _wait_through_interrupts(future: concurrent.futures.Future[T], bound: float) -> None:
     """Wait until `future` is done (at most `bound` s); a further Ctrl-C waits on, so what is
     reported as kept is what the stopped copy left."""
     deadline = time.monotonic() + bound
-    while not future.done() and (left := deadline - time.monotonic()) > 0:
+    while not future.done() and time.monotonic() < deadline:
         with contextlib.suppress(KeyboardInterrupt):
-            concurrent.futures.wait([future], timeout=left)
+            concurrent.futures.wait([future], timeout=WAIT_SLICE)
