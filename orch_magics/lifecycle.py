@@ -15,7 +15,7 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal
 
@@ -27,7 +27,7 @@ from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
 from .result import RunResult
-from .run_names import check_name, name_from, taken
+from .run_names import check_name, taken
 from .secrets.masking import get_logger, mask_text
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
@@ -327,33 +327,38 @@ class RunRegistry:
 
     def __init__(self) -> None:
         self._entries: dict[str, Entry] = {}
-        self._counter = 0
         self._lock = threading.Lock()
 
-    def new_name(self, base: str) -> str:
-        """A free name made from `base` (a service's name may hold any character)."""
-        name = base = name_from(base)
-        while name in self._entries and not self._entries[name].done:
-            self._counter += 1
-            name = f"{base}-{self._counter}"
-        return name
+    def running(self, name: str) -> bool:
+        """Whether a run of that name is still running (or will restart)."""
+        entry = self._entries.get(name)
+        return entry is not None and not entry.done
+
+    def forget(self, name: str) -> None:
+        """Drop a finished run of that name (its name now belongs to a fleet)."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and entry.done:
+                del self._entries[name]
 
     def add(self, name: str, entry: Entry) -> None:
         with self._lock:
-            self.check_free(name)
+            check_name(name)
+            if self.running(name):  # taken since the name was chosen
+                raise taken(name)
             self._entries[name] = entry
 
-    def check_free(self, name: str) -> None:
-        check_name(name)
-        old = self._entries.get(name)
-        if old is not None and not old.done:
-            raise taken(name)
-
-    def get(self, name: str) -> Entry:
+    def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:
+        """The run of that name, else an error naming the runs there are (`fleets`: the named
+        fleets, which share the namespace; `single`: what is asked, which fleets lack)."""
         entry = self._entries.get(name)
         if entry is None:
-            known = ", ".join(self._entries) or "none"
-            hint = did_you_mean(name, self._entries)
+            if single and name in fleets:
+                raise OrchError(f"{name!r} is a fleet: {single} is for a single run; ps, logs "
+                                f"and stop work on fleets")
+            names = [*self._entries, *fleets]
+            known = ", ".join(names) or "none"
+            hint = did_you_mean(name, names)
             extra = f" (did you mean {hint!r}?)" if hint else ""
             raise OrchError(f"no run named {name!r}{extra}; runs: {known}")
         return entry

@@ -36,6 +36,7 @@ from .live import LiveRun
 from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
 from .result import RunResult
+from .run_names import choose
 from .secrets.placeholders import Resolver
 from .shutdown import SpawnedRuns, close_at_exit, stop_runs
 from .sinks.base import Sink
@@ -108,10 +109,7 @@ class Orchestrator:
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
         loop = asyncio.get_running_loop()
-        ctx = self._contexts.get(loop)
-        if ctx is None:
-            ctx = self._contexts[loop] = LaunchContext()
-        return ctx
+        return self._contexts.get(loop) or self._contexts.setdefault(loop, LaunchContext())
 
     def launcher_for(self, plan: RunPlan) -> Launcher:
         """One process's layer chain, on this loop's pooled context (a fan-out is refused)."""
@@ -228,25 +226,25 @@ class Orchestrator:
               env: Mapping[str, str] | None = None, cwd: str | None = None,
               plan: RunPlan | None = None, yes: str | Collection[str] = (),
               ticket: Ticket | None = None, limit: str | None = None,
-              parallel: int | None = None,
-              max_fail: int | str | None = None) -> LiveRun | LiveFleet:
-        """Start a background run under a name (default: the service's) for ps/logs/stop.
+              parallel: int | None = None, max_fail: int | str | None = None,
+              ) -> LiveRun | LiveFleet:
+        """Start a run or a fleet in the background under a name (runs and fleets share one
+        namespace; default: the service's, numbered when taken) for ps/logs/stop.
 
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
         the `restart=` / `max_restarts=` given here. Output is kept in a bounded ring buffer
-        (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), which is
-        rotated past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes.
-        """
+        (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), rotated
+        past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        name = choose(name, plan.service.name if plan.service else "command",
+                      lambda taken: self.runs.running(taken) or self.fleets.running(taken))
         if fleet is not None:
-            return self.fleets.start_named(plan, fleet, name, stdin=stdin, sinks=sinks,
+            live = self.fleets.start_named(plan, fleet, name, stdin=stdin, sinks=sinks,
                                            close_stdin=close_stdin, yes=yes)
+            self.runs.forget(name)  # one namespace: a finished run of that name is replaced
+            return live
         ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
-        if name:
-            self.runs.check_free(name)
-        else:
-            name = self.runs.new_name(service or "command")
         svc = plan.service
         policy = RestartPolicy(restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
                                max_restarts if max_restarts is not None
@@ -258,6 +256,7 @@ class Orchestrator:
                                 begin=lambda p, o: self.begin(p, o, ticket), ring=RingBuffer(),
                                 log_file=log_file, policy=policy, options=options)
         self.runs.add(name, Entry(supervisor))
+        self.fleets.forget(name)
         close_at_exit(self)
         return supervisor.start()
 
@@ -273,14 +272,14 @@ class Orchestrator:
         ending when the run is over for good (no restart pending).
         """
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
-        entry = fleet if fleet is not None else self.runs.get(name)
+        entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
         if follow:
             return follow_lines(entry.logs, lambda: entry.done, tail)
         return "\n".join(entry.logs.tail(tail))
 
     def status(self, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
-        return self.runs.get(name).run
+        return self.runs.get(name, self.fleets.named, single="status").run
 
     def stop(self, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
         """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
@@ -288,13 +287,13 @@ class Orchestrator:
         if fleet is not None:
             fleet.live.stop()
             return fleet.live.wait(timeout)
-        entry = self.runs.get(name)
+        entry = self.runs.get(name, self.fleets.named)
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
 
     def restart(self, name: str) -> LiveRun:
         """Stop a named run if it still runs and start it again (same plan, same log file)."""
-        entry = self.runs.get(name)
+        entry = self.runs.get(name, self.fleets.named, single="restart")
         if not entry.done:
             entry.supervisor.stop()
         entry.logs.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .errors import ConfigError, OrchError
 
 #: Longest name a run may be given.
@@ -27,3 +29,19 @@ def name_from(base: str) -> str:
 def taken(name: str) -> OrchError:
     """The refusal of a name a run still running has."""
     return OrchError(f"a run named {name!r} is still running; stop it or pick another")
+
+
+def choose(wanted: str | None, base: str, running: Callable[[str], bool]) -> str:
+    """The name of a new named run, single or fleet (one namespace for both): `wanted`,
+    refused while a run of that name still runs, else `base` made valid, then `base-1`, …"""
+    if wanted:
+        check_name(wanted)
+        if running(wanted):
+            raise taken(wanted)
+        return wanted
+    name = base = name_from(base)
+    number = 0
+    while running(name):
+        number += 1
+        name = f"{base}-{number}"
+    return name

@@ -95,11 +95,40 @@ def test_a_running_name_is_refused_and_a_free_one_is_numbered(orch: Orchestrator
                                                               ssh_fleet: SSHFleet) -> None:
     first = orch.start("web", "sleepy", limit="127.0.1.1")
     second = orch.start("web", "sleepy", limit="127.0.1.2")
-    assert (first.name, second.name) == ("sleepy", "sleepy-2")
+    assert (first.name, second.name) == ("sleepy", "sleepy-1")
     with pytest.raises(Exception, match="still running"):
         orch.start("web", "sleepy", name="sleepy", limit="127.0.1.3")
     orch.stop_all()
     assert first.done and second.done
+    assert_nothing_left(ssh_fleet)
+
+
+def test_runs_and_fleets_share_one_namespace(ssh_fleet: SSHFleet) -> None:
+    """A name a running single run has is refused to a fleet and the other way round, a
+    finished one is taken over, and a default name is made valid for both kinds."""
+    text = (config(ssh_fleet).replace("environments:\n", "environments:\n  local: {layers: []}\n")
+            + "  'odd/name: x': {command: 'sleep 60'}\n")
+    orch = Orchestrator(load_config_text(text))
+    try:
+        single = orch.start("local", command="sleep 60", name="shared")
+        with pytest.raises(Exception, match="'shared' is still running"):
+            orch.start("web", "sleepy", name="shared", limit="127.0.1.1")
+        fleet = orch.start("web", "odd/name: x", limit="127.0.1.1")
+        assert fleet.name == "odd_name__x"  # as a single run of that service would be called
+        with pytest.raises(Exception, match="'odd_name__x' is still running"):
+            orch.start("local", command="true", name="odd_name__x")
+        assert orch.start("local", "odd/name: x").name == "odd_name__x-1"
+        with pytest.raises(Exception, match="'odd_name__x' is a fleet: restart is for a single"):
+            orch.restart("odd_name__x")
+        assert sorted(info.name for info in orch.ps()) == ["odd_name__x", "odd_name__x-1",
+                                                           "shared"]
+        orch.stop("shared")
+        taken_over = orch.start("web", "who", name="shared", limit="127.0.1.1")
+        assert isinstance(taken_over.wait(30), FleetResult)
+        assert [info.name for info in orch.ps()].count("shared") == 1
+        assert "127.0.1.1 | 127.0.1.1" in orch.logs("shared")  # the fleet's lines, labelled
+    finally:
+        orch.close()
     assert_nothing_left(ssh_fleet)
 
 

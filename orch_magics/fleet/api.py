@@ -24,7 +24,7 @@ from ..shutdown import close_at_exit
 from ..sinks.base import Sink
 from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
-from .named import NamedFleet, free_name
+from .named import NamedFleet
 from .options import FleetOptions
 from .result import FleetResult
 from .runner import FleetRun, SinkFactory, TargetRow
@@ -146,21 +146,31 @@ class Fleets:
         for live in running:
             live.settle(timeout)
 
-    def start_named(self, plan: RunPlan, options: FleetOptions, name: str | None, *,
+    def start_named(self, plan: RunPlan, options: FleetOptions, name: str, *,
                     stdin: StdinSource = None, close_stdin: bool | None = None,
                     sinks: Sequence[Sink] | SinkFactory = (),
                     yes: str | Collection[str] = ()) -> LiveFleet:
-        """A background fleet under a name (default: the service's, numbered when taken):
-        `ps` shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
-        chosen = free_name(self.named, name, plan.service.name if plan.service else "command")
+        """A background fleet under `name` (chosen by the caller: `run_names.choose`): `ps`
+        shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
         extra = sink_factory(sinks)
         entry = NamedFleet(RingBuffer())
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
                           sinks=lambda label: (*extra(label), *entry.sinks(label)), yes=yes)
-        live.name = chosen
+        live.name = name
         entry.live = live
-        self.named[chosen] = entry
+        self.named[name] = entry
         return live
+
+    def running(self, name: str) -> bool:
+        """Whether a fleet of that name still has a target running."""
+        entry = self.named.get(name)
+        return entry is not None and not entry.done
+
+    def forget(self, name: str) -> None:
+        """Drop a finished fleet of that name (its name now belongs to a single run)."""
+        entry = self.named.get(name)
+        if entry is not None and entry.done:
+            del self.named[name]
 
     def get(self, name: str) -> NamedFleet | None:
         return self.named.get(name)

@@ -7,7 +7,6 @@ import time
 from typing import TYPE_CHECKING
 
 from ..lifecycle import RunInfo
-from ..run_names import check_name, taken
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 
@@ -43,17 +42,3 @@ class NamedFleet:
         return RunInfo(live.name or "", live.plan.environment.name, live.plan.name,
                        f"fleet: {live.state}", None, time.monotonic() - self.started,
                        "" if result is None else ("ok" if result.ok else "failed"))
-
-
-def free_name(named: dict[str, NamedFleet], wanted: str | None, base: str) -> str:
-    """`wanted` when it is free, else the first free `base`, `base-2`, …"""
-    if wanted:
-        check_name(wanted)
-        if wanted in named and not named[wanted].live.done:
-            raise taken(wanted)
-        return wanted
-    number, chosen = 1, base
-    while chosen in named:
-        number += 1
-        chosen = f"{base}-{number}"
-    return chosen
