@@ -63,6 +63,9 @@ def test_inner_http_server_answers_through_two_hops(orch, inner_http) -> None:  
     assert orch.forwards.list() == []
     with pytest.raises(OSError):
         fetch(fwd.port)
+    other = orch.forward("two", inner_http)
+    other.close()  # closed by itself, it leaves the list too
+    assert orch.forwards.list() == [] and other.closed
 
 
 def test_chosen_local_port_and_close_at_orchestrator_close(orch, inner_http) -> None:  # type: ignore[no-untyped-def]
@@ -82,6 +85,9 @@ def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyp
     with pytest.raises(ForwardError, match=r"--local must be a TCP port \(1-65535, 0 for any "
                                            r"free one\), got 70000"):
         orch.forward("two", inner_http, local=70000)
+    with pytest.raises(ForwardError, match=r"the remote port must be a TCP port \(1-65535\), "
+                                           r"got '80'"):
+        orch.forward("two", "80")  # type: ignore[arg-type]
     fwd = orch.forward("two", inner_http)
     with pytest.raises(ForwardError, match="cannot listen on 127.0.0.1"):
         orch.forward("two", inner_http, local=fwd.port)

@@ -59,7 +59,7 @@ class FarFolders:
 
     async def remove(self) -> None:
         for env, path in self.made:
-            await self.orch.arun(env, command=f"rm -rf {path}")
+            await self.orch.arun(env, command=f"chmod -R u+rwx {path}; rm -rf {path}")
 
 
 class CancelAt:

@@ -25,7 +25,7 @@ from ..plan import RunPlan
 from ..result import RunResult
 from .model import CopyInterrupted, NoProgress, Progress, TransferError, Transferred
 from .receive import Receiver
-from .scripts import done_path, problems, remote_sha256
+from .scripts import done_path, get_problems, problems, remote_sha256
 from .send import Sending, Source
 
 T = TypeVar("T")
@@ -107,13 +107,14 @@ class Copy:
         try:
             result = await _settled(run.task, stop)
             header = receiver.header
-            if receiver.error is not None or not result.ok or header is None:
-                raise self._failed(result, receiver.stderr, receiver.error)
+            said = get_problems(receiver.stderr)  # a read that failed at the far end too
+            if receiver.error is not None or not result.ok or header is None or said:
+                raise self._failed(result, said, receiver.error)
             try:  # blocking work in a thread, as a plain future (no task to cancel alone)
                 await _settled(loop.run_in_executor(None, receiver.drain), receiver.drop)
                 receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept
             except (OSError, TransferError) as exc:
-                raise self._failed(result, "", str(exc)) from None
+                raise self._failed(result, [], str(exc)) from None
         finally:
             await _settled(loop.run_in_executor(None, receiver.abort))
         self.done = self._done(self.destination, header.kind, receiver.received,
@@ -151,14 +152,13 @@ class Copy:
         where = _landed(result, stream)
         if where is None:
             if not result.ok or stream.error is not None:
-                raise self._failed(result, result.stderr, stream.error)
+                raise self._failed(result, problems(result.stderr), stream.error)
             where = self.destination
         self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
         return self.done
 
-    def _failed(self, result: RunResult, stderr: str, error: str | None) -> TransferError:
+    def _failed(self, result: RunResult, said: list[str], error: str | None) -> TransferError:
         """One line: what went wrong, said by us, the remote script or the run."""
-        said = problems(stderr)
         if error is not None:
             why = error
         elif said:
@@ -202,7 +202,7 @@ def get_destination(remote: str, local: str | None) -> str:
         raise TransferError(f"not a regular file: {local} (a get replaces a file; it never "
                             f"writes into a device, pipe or socket)")
     if local is None or os.path.isdir(local):
-        if not name or name in (".", ".."):
+        if not name or name in (".", "..", "~"):
             raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")
         return os.path.join(local or ".", name)
     parent = os.path.dirname(os.path.abspath(local))

@@ -116,6 +116,11 @@ class Forwards:
             self._open[forward.id] = forward
         return forward
 
+    def discard(self, forward_id: str) -> None:
+        """Forget a forward that was closed (`Forward.close`)."""
+        with self._lock:
+            self._open.pop(forward_id, None)
+
     def list(self) -> list[Forward]:
         with self._lock:
             return list(self._open.values())
@@ -143,9 +148,9 @@ class Forwards:
 
 def check_port(port: int, what: str, *, zero: bool = False) -> None:
     lowest = 0 if zero else 1
-    if not lowest <= port <= 65535:
+    if isinstance(port, bool) or not isinstance(port, int) or not lowest <= port <= 65535:
         free = ", 0 for any free one" if zero else ""
-        raise ForwardError(f"{what} must be a TCP port (1-65535{free}), got {port}")
+        raise ForwardError(f"{what} must be a TCP port (1-65535{free}), got {port!r}")
 
 
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
@@ -185,11 +190,12 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         if loop.loop.is_running():
             with contextlib.suppress(Exception):
                 loop.submit(close()).result(timeout=10)
+        forwards.discard(forward_id)
         ended(None)
 
     where = f"{environment} [{label}]" if label else environment
-    return forwards.add(Forward(forwards.new_id(), where, host, port, listener.get_port(), via,
-                                closer))
+    forward_id = forwards.new_id()
+    return forwards.add(Forward(forward_id, where, host, port, listener.get_port(), via, closer))
 
 
 def _check_target(plan: RunPlan, limit: str | None) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Union
 
 from ..errors import OrchError
+
+#: A path given to a copy: a str or an os.PathLike (checked by `prepare.path_of`).
+PathArg = Union[str, "os.PathLike[str]"]
 
 
 class TransferError(OrchError):

@@ -14,7 +14,7 @@ from typing import Union
 from ..fleet.options import DEFAULT_PARALLEL
 from .copy import Copy, Copying, Runs, get_destination
 from .fleet import FleetCopied, FleetCopy
-from .model import TransferError, Transferred
+from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
 from .send import Source
 
@@ -22,10 +22,24 @@ from .send import Source
 Copied = Union[Transferred, FleetCopied]
 
 
-def measure(local: str) -> Source:
+def path_of(value: object, what: str) -> str:
+    """A path argument as a str (a str or an os.PathLike), or a one-line error."""
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise TransferError(f"the {what} must be a path (str or os.PathLike), "
+                            f"not {type(value).__name__}") from None
+    if not isinstance(path, str):
+        raise TransferError(f"the {what} must be a str path, not {type(path).__name__}")
+    if "\0" in path:
+        raise TransferError(f"the {what} {path!r} holds a NUL character, which no path can")
+    return path
+
+
+def measure(local: object) -> Source:
     """Check LOCAL (a readable file or directory) and note its kind, mode and size; the
     bytes are read (and hashed) only while they are sent."""
-    return Source(local)
+    return Source(path_of(local, "local path"))
 
 
 def _fleet_folder(local: str | None) -> str:
@@ -40,41 +54,44 @@ def _fleet_folder(local: str | None) -> str:
     return folder
 
 
-def prepare_get(runs: Runs, environment: str, remote: str, local: str | None = None, *,
-                yes: str | Collection[str] = (), front_end: str = "api",
+def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | None = None,
+                *, yes: str | Collection[str] = (), front_end: str = "api",
                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
     """Plan and admit `get ENV REMOTE [LOCAL]` (REMOTE: a file or a directory; on a fleet,
     each target's copy goes to LOCAL/<label>/)."""
-    if not remote:
+    source = path_of(remote, "remote path")
+    into = None if local is None else path_of(local, "local path")
+    if not source:
         raise TransferError("give the remote path to copy")
-    plan = runs.plan(environment, command=list(get_command(remote).argv))
+    plan = runs.plan(environment, command=list(get_command(source).argv))
     if plan.environment.is_fleet:
-        folder = _fleet_folder(local)
-        get_destination(remote, None)  # a remote path that names no file is refused now
+        folder = _fleet_folder(into)
+        get_destination(source, None)  # a remote path that names no file is refused now
         ticket = runs.admit(plan, yes=yes, front_end=front_end)
-        return FleetCopy(runs, plan, ticket, "get", remote, folder, limit=limit,
+        return FleetCopy(runs, plan, ticket, "get", source, folder, limit=limit,
                          parallel=parallel)
     plan.check_limit(limit)
-    dest = get_destination(remote, local)
+    dest = get_destination(source, into)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
-    return Copy(runs, plan, ticket, "get", remote, dest)
+    return Copy(runs, plan, ticket, "get", source, dest)
 
 
-def prepare_put(runs: Runs, environment: str, source: Source, remote: str, *,
+def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *,
                 yes: str | Collection[str] = (), front_end: str = "api",
                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
     """Plan and admit `put ENV LOCAL REMOTE` of a checked source (on a fleet: to every
     target)."""
-    if not remote:
+    dest = path_of(remote, "remote path")
+    if not dest:
         raise TransferError("give the remote path to copy to")
     name = os.path.basename(os.path.abspath(source.path))
-    command = put_command(remote, name, source.kind, source.mode)
+    command = put_command(dest, name, source.kind, source.mode)
     plan = runs.plan(environment, command=list(command.argv))
     plan.check_limit(limit)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     if plan.environment.is_fleet:
-        return FleetCopy(runs, plan, ticket, "put", source.path, remote, put_source=source,
+        return FleetCopy(runs, plan, ticket, "put", source.path, dest, put_source=source,
                          limit=limit, parallel=parallel)
-    copy = Copy(runs, plan, ticket, "put", source.path, remote)
+    copy = Copy(runs, plan, ticket, "put", source.path, dest)
     copy.put_source = source
     return copy

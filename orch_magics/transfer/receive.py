@@ -49,15 +49,34 @@ def _os_error(doing: str, exc: OSError) -> TransferError:
 
 
 def _temp_name(dest: str) -> tuple[str, str]:
-    """The directory of `dest` and a hidden prefix for temporary names beside it."""
+    """The directory of `dest` and a hidden prefix for temporary names beside it (without
+    the name when it is too long to take one more suffix within NAME_MAX)."""
     folder, name = os.path.split(os.path.abspath(dest))
-    return folder, f".{name}.orch-get-"
+    return folder, f".{name}.orch-get-" if len(os.fsencode(name)) <= 200 else ".orch-get-"
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a tree, read-only folders in it too (it was unpacked with the modes it had)."""
+    for folder, subfolders, _ in os.walk(path):
+        for sub in subfolders:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(folder, sub), 0o700, follow_symlinks=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _as_sent(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's "tar" filter (nothing outside the folder, no device files) with the modes
+    as sent, but setuid and setgid (that filter drops write for group and others, sticky)."""
+    checked = tarfile.tar_filter(member, path)
+    return checked.replace(mode=member.mode & 0o1777, deep=False)
 
 
 class FileTarget:
     """A temporary file beside `dest`, replaced onto it on commit."""
 
     def __init__(self, dest: str) -> None:
+        if os.path.isdir(dest):
+            raise TransferError(f"{dest} is a directory (a file is never put in its place)")
         self.dest = dest
         folder, prefix = _temp_name(dest)
         try:
@@ -80,7 +99,7 @@ class FileTarget:
 
     def commit(self, mode: int) -> None:
         try:
-            os.chmod(self.temp, mode)
+            os.chmod(self.temp, mode & 0o1777)  # no setuid/setgid, as in a directory
             os.replace(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
@@ -96,8 +115,10 @@ class TreeTarget:
     """A temporary directory beside `dest`, filled by unpacking the tar stream in a thread."""
 
     def __init__(self, dest: str) -> None:
-        if os.path.lexists(dest):
+        if os.path.isdir(dest):
             raise TransferError(f"{dest} already exists (a directory is never merged into it)")
+        if os.path.lexists(dest):
+            raise TransferError(f"{dest} already exists and is not a directory")
         self.dest = dest
         folder, prefix = _temp_name(dest)
         try:
@@ -114,7 +135,7 @@ class TreeTarget:
         with os.fdopen(read, "rb") as stream:
             try:
                 with tarfile.open(fileobj=stream, mode="r|") as tar:
-                    tar.extractall(self.temp, filter="tar")
+                    tar.extractall(self.temp, filter=_as_sent)
             except Exception as exc:  # reported on commit
                 self.error = exc
             while stream.read(1 << 20):  # let the writer finish whatever happened
@@ -153,7 +174,7 @@ class TreeTarget:
 
     def abort(self) -> None:
         self.finish()
-        shutil.rmtree(self.temp, ignore_errors=True)
+        _remove_tree(self.temp)
 
 
 class Spool:

@@ -28,10 +28,14 @@ fail() { echo "orch-transfer: $*" >&2; exit 1; }
 if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
+home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines
+  case $1 in "~") printf '%s.' "$HOME";; "~/"*) printf '%s.' "$HOME/${1#"~/"}";;
+  *) printf '%s.' "$1";; esac
+}
 """
 
 GET_SCRIPT = _PRELUDE + r"""
-p=$1
+p=$(home "$1"); p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else fail "no such file or directory: $p"; fi
@@ -41,8 +45,13 @@ s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
 [ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
 exec 3>&1
+sent() {  # stdin to fd 3 (our stdout) and into the hasher; under sudo fd 3 may be another
+  # user's pipe, which /dev/fd/3 cannot open again: then through a pipe of our own
+  if ( : >/dev/fd/3 ) 2>/dev/null; then tee /dev/fd/3 | $hash
+  else { { tee /dev/fd/4 | $hash >&5; } 4>&1 | cat >&3; } 5>&1; fi
+}
 if [ "$s" = - ]; then
-  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
+  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copied as it was
   if dd if=/dev/null bs=1M count=0 iflag=count_bytes 2>/dev/null; then  # 1 MiB writes
@@ -56,13 +65,13 @@ elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copie
   first || echo "orch-transfer: reading $p failed" >&2
   wait $h
 else
-  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | tee /dev/fd/3 | $hash )
+  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 fi
 """
 
 PUT_SCRIPT = _PRELUDE + r"""
-d=$1 n=$2 k=$3 m=$4
+d=$(home "$1"); d=${d%.}; n=$2 k=$3 m=$4
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
@@ -74,8 +83,9 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
-t=$(mktemp -d "$dir/.$b.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
-trap 'rm -rf -- "$t"' EXIT
+tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
+t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
+trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
   read -r len z want || return 1
@@ -102,7 +112,7 @@ written() {
   [ -z "$back" ] || wait $back
 }
 untar() {  # a marker of success: one that cannot be written is a failure, never the reverse
-  if e=$(tar -xof - -C "$t/data" 2>&1); then
+  if e=$(umask 0; tar -xpof - -C "$t/data" 2>&1); then  # every mode as it was sent
     : > "$t/untarred" 2>/dev/null && return
     e="cannot write in $dir"
   fi
@@ -185,6 +195,15 @@ def problems(stderr: str) -> list[str]:
     """The `orch-transfer: …` messages of the remote script."""
     return [line.split("orch-transfer: ", 1)[1] for line in stderr.splitlines()
             if "orch-transfer: " in line]
+
+
+def get_problems(stderr: str) -> list[str]:
+    """The `orch-transfer:` lines of a get; a failed read says why in tar's or cat's words
+    (a file that changed while tar read it too: the stream may hold it torn)."""
+    tools = [line.split(": ", 1)[1] for line in stderr.splitlines()
+             if line.startswith(("tar: ", "cat: ")) and "Exiting with failure" not in line]
+    return [f"{said}: {'; '.join(tools[:3])}" if said.startswith("reading ") and tools else said
+            for said in problems(stderr)]
 
 
 def remote_sha256(stderr: str) -> str | None:

@@ -133,12 +133,15 @@ class Source:
         self.mode = stat.S_IMODE(info.st_mode)
         #: The bytes the stream will have, as checked now (progress total; a directory that
         #: changes meanwhile sends more or fewer). None if the directory cannot be walked.
-        self.size: int | None = info.st_size if self.kind == "file" else _walked(path)
+        self.size: int | None = (info.st_size if self.kind == "file"
+                                 else _walked(os.path.realpath(path)))
 
     def open(self) -> Readable:
         """A new stream of the bytes to send (the file, or the tar stream of the directory)."""
         try:
-            return TarStream(self.path) if self.kind == "directory" else open(self.path, "rb")
+            if self.kind == "directory":  # a link to a folder sends the folder
+                return TarStream(os.path.realpath(self.path))
+            return open(self.path, "rb")
         except OSError as exc:
             raise TransferError(f"cannot read {self.path}: {exc.strerror}") from None
 

@@ -1,0 +1,169 @@
+"""Copies as an unprivileged user at the far end (sudo here, and ssh → ssh → sudo), with the
+trees and names people really have: every mode kept (group-writable, sticky, read-only
+folders), an entry the user cannot read, names as long as a file system allows, `~`, a link
+to a folder, and paths given as `Path` objects. Every other copy test runs as root, which
+hid each of these."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.transfer import TransferError
+from orch_magics.transfer.scripts import end_line, frame_header, put_command
+from transfers import remote
+
+pytestmark = [pytest.mark.ssh]
+
+ENVS = ["here", "there"]
+
+
+@pytest.fixture
+async def orch(ssh_lab, sudo_lab) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
+    there = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner", user=sudo_lab.login),
+             sudo_lab.layer(sudo_lab.free)]
+    envs = {"here": [sudo_lab.layer(sudo_lab.free)], "there": there, "login": there[:2]}
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs=envs)))
+    yield o
+    await o.aclose()
+
+
+def make_tree(root: Path) -> Path:
+    """Folders and files with the modes a shared project has, a read-only folder among them."""
+    (root / "shared").mkdir(parents=True)
+    (root / "shared" / "notes").write_text("rw for the group\n")
+    (root / "drop").mkdir()
+    (root / "drop" / "open").write_text("anyone writes\n")
+    (root / "frozen").mkdir()
+    (root / "frozen" / "kept").write_text("in a read-only folder\n")
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    modes = {"shared": 0o775, "shared/notes": 0o664, "drop": 0o1777,
+             "drop/open": 0o666, "run.sh": 0o750, "frozen/kept": 0o600, "frozen": 0o555}
+    for name, mode in modes.items():  # the read-only folder last: its file first
+        (root / name).chmod(mode)
+    return root
+
+
+def modes(root: Path) -> list[str]:
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        for name in sorted(subfolders + files):
+            path = Path(folder) / name
+            found.append(f"{stat.S_IMODE(path.lstat().st_mode):o} {path.relative_to(root)}")
+    return sorted(found)
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_directory_round_trips_with_every_mode(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """A get through sudo failed for every directory (`tee /dev/fd/3` cannot open another
+    user's pipe again); group and other write bits and the sticky bit were lost both ways."""
+    src = make_tree(tmp_path / "src")
+    folder = await far.folder(env, "as-user-tree")
+    sent = await orch.aput(env, src, f"{folder}/tree")
+    assert sent.source == str(src)  # a Path in, a str out
+    listing = await remote(orch, env, f"cd {folder}/tree && find . -mindepth 1 "
+                                      f"-printf '%m %P\\n' | sort")
+    assert sorted(listing.splitlines()) == modes(src)
+    got = await orch.aget(env, f"{folder}/tree", tmp_path / "back")
+    assert got.kind == "directory"
+    assert modes(tmp_path / "back") == modes(src), (modes(tmp_path / "back"), modes(src))
+    assert (tmp_path / "back" / "frozen" / "kept").read_text() == "in a read-only folder\n"
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_an_entry_the_user_cannot_read_fails_the_get(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """tar skipped it and the get was kept without it (the far end's hash was of the same
+    short stream); the reason is tar's own."""
+    folder = await far.folder(env, "as-user-unreadable")
+    await remote(orch, env, f"mkdir {folder}/d && echo ok > {folder}/d/a && "
+                            f"echo no > {folder}/d/secret && chmod 000 {folder}/d/secret")
+    with pytest.raises(TransferError, match=r"reading .*/d failed: \./secret: Cannot open: "
+                                            r"Permission denied; nothing was kept$"):
+        await orch.aget(env, f"{folder}/d", tmp_path / "d")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_failed_put_leaves_no_read_only_folder_behind(orch, far, env) -> None:  # type: ignore[no-untyped-def]
+    """The temporary tree holds a read-only folder once unpacked: `rm -rf` alone could not
+    remove it, and "nothing was kept" was not true."""
+    folder = await far.folder(env, "as-user-failed-put")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, kind, mode in ((".", tarfile.DIRTYPE, 0o755), ("./ro", tarfile.DIRTYPE, 0o555),
+                                 ("./ro/f", tarfile.REGTYPE, 0o644)):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = kind, mode
+            tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    data = archive.getvalue()
+    stream = frame_header(len(data)) + data + end_line(len(data), "0" * 64)  # a wrong digest
+    command = put_command(f"{folder}/t", "t", "directory", 0o755)
+    result = await orch.arun(env, command=list(command.argv), stdin=stream)
+    assert not result.ok and "sha256 mismatch" in result.stderr
+    assert await remote(orch, env, f"ls -A {folder}") == ""
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_names_as_long_as_the_file_system_allows(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """A temporary name made of a 238-255 byte name plus a suffix was too long to create."""
+    folder = await far.folder(env, "as-user-long")
+    for name in ("n" * 255, "é" * 120 + "x" * 15):
+        assert len(name.encode()) == 255
+        src = tmp_path / name
+        src.write_text(name)
+        sent = await orch.aput(env, src, folder + "/")
+        assert sent.destination == f"{folder}/{name}"
+        back = tmp_path / "back"
+        back.mkdir(exist_ok=True)
+        await orch.aget(env, f"{folder}/{name}", back)
+        assert (back / name).read_text() == name
+        assert [p.name for p in back.iterdir()] == [name]  # no temporary file left
+        (back / name).unlink()
+
+
+@pytest.mark.parametrize("env", ["loop", "login"])  # root's home, and an ordinary user's
+async def test_tilde_is_the_users_home(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """`~/x` was a folder named `~`, and `ENV:~` a file named `~` in the home folder."""
+    name = f"orch-home-{os.getpid()}-{env}"
+    src = tmp_path / "h"
+    src.write_text("home\n")
+    try:
+        await orch.aput(env, src, f"~/{name}")
+        assert await remote(orch, env, f'cat "$HOME/{name}"') == "home\n"
+        await orch.aget(env, f"~/{name}", tmp_path / "back")
+        assert (tmp_path / "back").read_text() == "home\n"
+        with pytest.raises(TransferError, match="cannot name a local copy of '~'"):
+            await orch.aget(env, "~")
+        assert not await remote(orch, env, 'ls -A "$HOME" | grep -x "~" || true')
+    finally:
+        await orch.arun(env, command=f'rm -f "$HOME/{name}"')
+
+
+async def test_a_link_to_a_folder_puts_the_folder(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It was checked through the link (a directory) and archived as the link."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_text("through the link\n")
+    (tmp_path / "link").symlink_to("real")
+    folder = await far.folder("here", "as-user-link")
+    sent = await orch.aput("here", tmp_path / "link", f"{folder}/copy")
+    assert sent.kind == "directory"
+    assert await remote(orch, "here", f"cat {folder}/copy/f") == "through the link\n"
+
+
+async def test_path_arguments_are_checked(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TransferError, match="the remote path must be a path .*not int"):
+        await orch.aget("here", 5)
+    with pytest.raises(TransferError, match=r"the remote path '/tmp/a\\x00b' holds a NUL"):
+        await orch.aget("here", "/tmp/a\0b", tmp_path / "x")
+    with pytest.raises(TransferError, match="the local path .* holds a NUL"):
+        await orch.aput("here", str(tmp_path / "a\0b"), "/tmp/")
+    assert list(tmp_path.iterdir()) == []
