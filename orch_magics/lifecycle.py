@@ -1,4 +1,4 @@
-"""Named background runs: start, list, read logs, stop, restart, restart policies.
+"""One named background run: its supervisor, attempts, restart policy and log file.
 
 A named run is a `Supervisor` on the background loop. It runs the plan once per *attempt*
 (each attempt is a `NamedRun`, a `LiveRun` with the run's name, log file and restart count) and,
@@ -15,19 +15,16 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal
 
 from ._loop import BackgroundLoop
-from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
-from .errors import OrchError
 from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
 from .result import RunResult
-from .run_names import check_name, taken
 from .secrets.masking import get_logger, mask_text
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
@@ -62,25 +59,6 @@ class RestartPolicy:
         """Exponential back-off: first, 2×first, 4×first, … capped at the longest delay."""
         first, longest = self.backoff
         return min(first * (2 ** restarts), longest)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One row of `ps`."""
-
-    name: str
-    environment: str
-    service: str
-    state: str
-    pid: int | None
-    elapsed: float
-    exit: str
-    restarts: int = 0
-    log_file: str | None = None
-
-    def as_row(self) -> tuple[str, ...]:
-        return (self.name, self.environment, self.service, self.state,
-                "" if self.pid is None else str(self.pid), f"{self.elapsed:.1f}s", self.exit)
 
 
 class NamedRun(LiveRun):
@@ -196,7 +174,11 @@ class Supervisor:
     def start(self) -> NamedRun:
         async def first() -> NamedRun:
             self._stop_event = asyncio.Event()
-            attempt = self._new_attempt()
+            try:
+                attempt = self._new_attempt()
+            except BaseException:  # refused before it started: over, with nothing to show
+                self._ended()
+                raise
             asyncio.ensure_future(self._main(attempt))
             return attempt
 
@@ -256,12 +238,20 @@ class Supervisor:
                 if not await self._restart_due(result):
                     return
                 self.restarts += 1
-                attempt = self._new_attempt()
+                try:
+                    attempt = self._new_attempt()
+                except Exception as exc:  # refused (the audit log cannot be written, …)
+                    self.restarts -= 1
+                    self._note(f"{self.name}: restart refused: {mask_text(str(exc))}")
+                    return
         finally:
-            self.waiting = False
-            if self.log_file is not None:
-                self.log_file.shutdown()  # no fd held by a finished run
-            self.finished.set_result(None)
+            self._ended()
+
+    def _ended(self) -> None:
+        self.waiting = False
+        if self.log_file is not None:
+            self.log_file.shutdown()  # no fd held by a finished run
+        self.finished.set_result(None)
 
     async def _outcome(self, attempt: NamedRun) -> RunResult | None:
         """The attempt's result, or None when it failed to start (said in the logs)."""
@@ -296,102 +286,3 @@ class Supervisor:
         self.ring.add("stderr", [f"orch: {text}"])
         if self.log_file is not None:
             self.log_file.note(text)
-
-
-@dataclass
-class Entry:
-    """A name in the registry: its supervisor, and the ring buffer it writes to."""
-
-    supervisor: Supervisor
-
-    @property
-    def run(self) -> NamedRun:
-        assert self.supervisor.run is not None
-        return self.supervisor.run
-
-    @property
-    def logs(self) -> RingBuffer:
-        return self.supervisor.ring
-
-    @property
-    def restarts(self) -> int:
-        return self.supervisor.restarts
-
-    @property
-    def done(self) -> bool:
-        return self.supervisor.done
-
-
-class RunRegistry:
-    """The named runs of one Orchestrator."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, Entry] = {}
-        self._lock = threading.Lock()
-
-    def running(self, name: str) -> bool:
-        """Whether a run of that name is still running (or will restart)."""
-        entry = self._entries.get(name)
-        return entry is not None and not entry.done
-
-    def forget(self, name: str) -> None:
-        """Drop a finished run of that name (its name now belongs to a fleet)."""
-        with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None and entry.done:
-                del self._entries[name]
-
-    def add(self, name: str, entry: Entry) -> None:
-        with self._lock:
-            check_name(name)
-            if self.running(name):  # taken since the name was chosen
-                raise taken(name)
-            self._entries[name] = entry
-
-    def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:
-        """The run of that name, else an error naming the runs there are (`fleets`: the named
-        fleets, which share the namespace; `single`: what is asked, which fleets lack)."""
-        entry = self._entries.get(name)
-        if entry is None:
-            if single and name in fleets:
-                raise OrchError(f"{name!r} is a fleet: {single} is for a single run; ps, logs "
-                                f"and stop work on fleets")
-            names = [*self._entries, *fleets]
-            known = ", ".join(names) or "none"
-            hint = did_you_mean(name, names)
-            extra = f" (did you mean {hint!r}?)" if hint else ""
-            raise OrchError(f"no run named {name!r}{extra}; runs: {known}")
-        return entry
-
-    def names(self) -> list[str]:
-        return list(self._entries)
-
-    def entries(self) -> list[Entry]:
-        return list(self._entries.values())
-
-    def ps(self) -> list[RunInfo]:
-        rows = []
-        for name, entry in list(self._entries.items()):
-            run = entry.run
-            result = run.result() if run.done and run.exception() is None else None
-            elapsed = result.duration if result else time.time() - run.started_at
-            exit_text = result.exit.describe() if result else ""
-            rows.append(RunInfo(
-                name, run.plan.environment.name, mask_text(run.plan.name), run.state, run.pid,
-                elapsed, mask_text(exit_text), entry.restarts, run.log_file))
-        return rows
-
-
-def follow_lines(logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
-                 poll: float = 0.05) -> Iterator[str]:
-    """The kept lines, then new lines as they come, until `over()` (the run is over for good)."""
-    backlog, seen = logs.since(0)
-    yield from backlog if tail is None else backlog[-tail:] if tail else []
-    while True:
-        done = over()
-        fresh, seen = logs.since(seen)
-        yield from fresh
-        if done and not fresh:
-            return
-        if not fresh:
-            time.sleep(poll)

@@ -24,15 +24,12 @@ from .layers.local import LocalLauncher
 from .lifecycle import (
     DEFAULT_CAPTURE_LIMIT,
     DEFAULT_LOG_MAX_BYTES,
-    Entry,
     LogFile,
     RestartPolicy,
-    RunInfo,
-    RunRegistry,
     Supervisor,
-    follow_lines,
 )
 from .live import LiveRun
+from .named_runs import RunInfo, RunRegistry, follow_lines
 from .plan import RunPlan, make_plan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -45,7 +42,7 @@ from .stdin import StdinSource
 
 if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
-    from .transfer import FleetCopied, Forward, Forwards, Progress, Transferred
+    from .transfer import FleetCopied, Forward, Forwards, PathArg, Progress, Transferred
 
 
 class Orchestrator:
@@ -255,10 +252,10 @@ class Orchestrator:
         supervisor = Supervisor(name, plan, self.loop,
                                 begin=lambda p, o: self.begin(p, o, ticket), ring=RingBuffer(),
                                 log_file=log_file, policy=policy, options=options)
-        self.runs.add(name, Entry(supervisor))
-        self.fleets.forget(name)
         close_at_exit(self)
-        return supervisor.start()
+        attempt = self.runs.start(name, supervisor)
+        self.fleets.forget(name)
+        return attempt
 
     def ps(self) -> list[RunInfo]:
         """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
@@ -327,7 +324,7 @@ class Orchestrator:
         return live.wait()
 
     # ---- files and ports (transfer/, docs/files.md) ------------------------------------------
-    def get(self, environment: str, remote: str, local: str | None = None, *,
+    def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,
             progress: Progress | None = None, yes: str | Collection[str] = (),
             limit: str | None = None) -> Transferred | FleetCopied:
         """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks. On a
@@ -336,7 +333,7 @@ class Orchestrator:
         copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
-    def put(self, environment: str, local: str, remote: str, *,
+    def put(self, environment: str, local: PathArg, remote: PathArg, *,
             progress: Progress | None = None, yes: str | Collection[str] = (),
             limit: str | None = None) -> Transferred | FleetCopied:
         """Copy LOCAL (a file or a directory) to REMOTE in the environment (on a fleet: to
@@ -345,14 +342,14 @@ class Orchestrator:
         copy = prepare_put(self, environment, measure(local), remote, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
 
-    async def aget(self, environment: str, remote: str, local: str | None = None, *,
+    async def aget(self, environment: str, remote: PathArg, local: PathArg | None = None, *,
                    progress: Progress | None = None, yes: str | Collection[str] = (),
                    limit: str | None = None) -> Transferred | FleetCopied:
         from .transfer import prepare_get
         copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return await copy.run(progress)
 
-    async def aput(self, environment: str, local: str, remote: str, *,
+    async def aput(self, environment: str, local: PathArg, remote: PathArg, *,
                    progress: Progress | None = None, yes: str | Collection[str] = (),
                    limit: str | None = None) -> Transferred | FleetCopied:
         from .transfer import measure, prepare_put

@@ -16,8 +16,8 @@ import threading
 import weakref
 from typing import Protocol
 
-from .lifecycle import Entry
 from .live import LiveRun
+from .named_runs import Entry
 from .result import RunResult
 
 

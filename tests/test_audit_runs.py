@@ -124,9 +124,34 @@ def test_a_run_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
             orch.run("local", command=f"touch {mark}")
         with pytest.raises(OrchError, match="cannot write the audit log"):
             orch.start("local", command=f"touch {mark}", name="n").wait(10)
+        assert orch.ps() == []  # a refused named run leaves no entry (ps, status, stop broke)
+        with pytest.raises(OrchError, match="no run named 'n'"):
+            orch.stop("n", timeout=1)
+        (tmp_path / "blocker").unlink()
+        assert orch.start("local", command="true", name="n").wait(10).ok  # the name is free
     finally:
         orch.close()
     assert not mark.exists()
+
+
+def test_a_restart_that_cannot_be_recorded_ends_the_named_run_saying_why(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    orch = Orchestrator(load_config_text(config(folder / "audit.jsonl")),
+                        log_dir=tmp_path / "logs", restart_backoff=(0.5, 0.5))
+    try:
+        live = orch.start("local", "flaky", name="f")
+        live.wait(10)  # the first attempt is over; its restart is 0.5 s away
+        (folder / "audit.jsonl").unlink()
+        folder.rmdir()
+        folder.write_text("")  # the log's directory is a file now
+        live.supervisor.finished.result(20)  # type: ignore[attr-defined]
+        assert "f: restart refused: cannot write the audit log" in orch.logs("f")
+        [row] = orch.ps()
+        assert row.name == "f" and row.restarts == 0 and row.exit == "exit 3"
+    finally:
+        orch.close()
 
 
 @contextlib.contextmanager

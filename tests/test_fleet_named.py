@@ -110,7 +110,7 @@ def test_runs_and_fleets_share_one_namespace(ssh_fleet: SSHFleet) -> None:
             + "  'odd/name: x': {command: 'sleep 60'}\n")
     orch = Orchestrator(load_config_text(text))
     try:
-        single = orch.start("local", command="sleep 60", name="shared")
+        orch.start("local", command="sleep 60", name="shared")
         with pytest.raises(Exception, match="'shared' is still running"):
             orch.start("web", "sleepy", name="shared", limit="127.0.1.1")
         fleet = orch.start("web", "odd/name: x", limit="127.0.1.1")

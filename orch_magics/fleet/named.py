@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..lifecycle import RunInfo
+from ..named_runs import RunInfo
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 

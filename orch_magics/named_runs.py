@@ -1,0 +1,147 @@
+"""The named runs of one Orchestrator: their names, `ps` rows, lookups, and following logs.
+
+Each entry is the `Supervisor` of one name (lifecycle.py); named fleets live beside them
+(fleet/named.py) and share the names (`run_names.choose`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+
+from .config.suggest import did_you_mean
+from .errors import OrchError
+from .lifecycle import NamedRun, Supervisor
+from .run_names import check_name, taken
+from .secrets.masking import mask_text
+from .sinks.ring import RingBuffer
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of `ps`."""
+
+    name: str
+    environment: str
+    service: str
+    state: str
+    pid: int | None
+    elapsed: float
+    exit: str
+    restarts: int = 0
+    log_file: str | None = None
+
+    def as_row(self) -> tuple[str, ...]:
+        return (self.name, self.environment, self.service, self.state,
+                "" if self.pid is None else str(self.pid), f"{self.elapsed:.1f}s", self.exit)
+
+
+@dataclass
+class Entry:
+    """A name in the registry: its supervisor, and the ring buffer it writes to."""
+
+    supervisor: Supervisor
+
+    @property
+    def run(self) -> NamedRun:
+        assert self.supervisor.run is not None
+        return self.supervisor.run
+
+    @property
+    def logs(self) -> RingBuffer:
+        return self.supervisor.ring
+
+    @property
+    def restarts(self) -> int:
+        return self.supervisor.restarts
+
+    @property
+    def done(self) -> bool:
+        return self.supervisor.done
+
+
+class RunRegistry:
+    """The named runs of one Orchestrator."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+
+    def running(self, name: str) -> bool:
+        """Whether a run of that name is still running (or will restart)."""
+        entry = self._entries.get(name)
+        return entry is not None and not entry.done
+
+    def forget(self, name: str) -> None:
+        """Drop a finished run of that name (its name now belongs to a fleet)."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and entry.done:
+                del self._entries[name]
+
+    def start(self, name: str, supervisor: Supervisor) -> NamedRun:
+        """Register `supervisor` under `name` and start its first attempt; an attempt refused
+        before it started (the audit log cannot be written, …) leaves no entry behind."""
+        entry = Entry(supervisor)
+        with self._lock:
+            check_name(name)
+            if self.running(name):  # taken since the name was chosen
+                raise taken(name)
+            self._entries[name] = entry
+        try:
+            return supervisor.start()
+        except BaseException:
+            with self._lock:
+                if self._entries.get(name) is entry:
+                    del self._entries[name]
+            raise
+
+    def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:
+        """The run of that name, else an error naming the runs there are (`fleets`: the named
+        fleets, which share the namespace; `single`: what is asked, which fleets lack)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            if single and name in fleets:
+                raise OrchError(f"{name!r} is a fleet: {single} is for a single run; ps, logs "
+                                f"and stop work on fleets")
+            names = [*self._entries, *fleets]
+            known = ", ".join(names) or "none"
+            hint = did_you_mean(name, names)
+            extra = f" (did you mean {hint!r}?)" if hint else ""
+            raise OrchError(f"no run named {name!r}{extra}; runs: {known}")
+        return entry
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return list(self._entries.values())
+
+    def ps(self) -> list[RunInfo]:
+        rows = []
+        for name, entry in list(self._entries.items()):
+            run = entry.run
+            result = run.result() if run.done and run.exception() is None else None
+            elapsed = result.duration if result else time.time() - run.started_at
+            exit_text = result.exit.describe() if result else ""
+            rows.append(RunInfo(
+                name, run.plan.environment.name, mask_text(run.plan.name), run.state, run.pid,
+                elapsed, mask_text(exit_text), entry.restarts, run.log_file))
+        return rows
+
+
+def follow_lines(logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
+                 poll: float = 0.05) -> Iterator[str]:
+    """The kept lines, then new lines as they come, until `over()` (the run is over for good)."""
+    backlog, seen = logs.since(0)
+    yield from backlog if tail is None else backlog[-tail:] if tail else []
+    while True:
+        done = over()
+        fresh, seen = logs.since(seen)
+        yield from fresh
+        if done and not fresh:
+            return
+        if not fresh:
+            time.sleep(poll)
