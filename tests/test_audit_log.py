@@ -135,3 +135,37 @@ def test_a_forked_child_syncs_its_own_records(tmp_path: Path) -> None:
     assert os.read(read, 1) == b"1"
     os.waitpid(pid, 0)
     assert [r["id"] for r in AuditLog(str(path)).records()] == ["parent", "child"]
+
+
+def test_a_record_longer_than_the_first_look_back_keeps_the_chain(tmp_path: Path) -> None:
+    """An append read only the last 64 KiB for the previous line's hash: after a 70 KB
+    command (a long cell script) the honest log said `out of chain`."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path))
+    log.append({"event": "start", "id": "a"})
+    log.append({"event": "start", "id": "b", "command": "echo " + "a" * 70_000})
+    log.append({"event": "start", "id": "c", "command": "x\n" * 400_000})
+    log.append({"event": "start", "id": "d"})
+    assert verify(str(path)) == (4, None)
+
+
+def test_the_file_and_its_folders_are_private_whatever_made_them(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "audit.jsonl"
+    old = os.umask(0)
+    try:
+        AuditLog(str(path)).append({"event": "start", "id": "1"})
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "a", path.parent, path)] == \
+        [0o700, 0o700, 0o600]
+    path.chmod(0o644)  # made readable by hand, or by another tool
+    AuditLog(str(path)).append({"event": "start", "id": "2"})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    blocked = tmp_path / "file" / "audit.jsonl"
+    (tmp_path / "file").write_text("")
+    try:
+        AuditLog(str(blocked)).append({"event": "start", "id": "3"})
+    except Exception as exc:
+        assert str(exc).endswith("Not a directory"), exc
+    else:
+        raise AssertionError("a log under a file was written")

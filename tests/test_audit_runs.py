@@ -324,3 +324,38 @@ def test_two_processes_and_a_cli_loop_at_once_keep_one_chain(tmp_path: Path) -> 
     runs = list(AuditLog(str(log)).records())
     ids = [r["id"] for r in runs if r["event"] == "start"]
     assert len(ids) == len(set(ids)) == 1020
+
+
+def test_orch_audit_shows_one_safe_line_per_run_even_from_a_damaged_log(tmp_path: Path) -> None:
+    """Stray lines (`null`, a list) and wrongly typed fields made `orch audit` an internal
+    error; a command's newlines broke the table and its terminal escapes could erase rows."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    assert _cli(cfg, "run", "local", "--", "sh", "-c", "echo one\necho two",
+                "\x1b[2K\r\x1b[1A").returncode == 0
+    with log.open("a") as f:
+        f.write('null\n[1, 2]\n"text"\n')
+        f.write(json.dumps({"event": "start", "id": "odd", "time": 5, "environment": 7,
+                            "command": None}) + "\n")
+        f.write(json.dumps({"event": "end", "id": "odd", "duration": "slow"}) + "\n")
+    shown = _cli(cfg, "audit")
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()
+    assert len(rows) == 3 and "\x1b" not in shown.stdout
+    assert "echo one\\necho two" in rows[1] and "slow" in rows[2]
+    assert _cli(cfg, "audit", "--since", "1h").returncode == 0
+    assert _cli(cfg, "audit", "--env", "lcl").returncode == 0
+
+
+def test_a_copy_is_audited_as_what_it_copies(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    src = tmp_path / "src.txt"
+    src.write_text("copied\n")
+    assert _cli(cfg, "cp", str(src), f"local:{tmp_path}/dst.txt").returncode == 0
+    assert _cli(cfg, "cp", f"local:{tmp_path}/dst.txt", str(tmp_path / "back")).returncode == 0
+    commands = [r["command"] for r in records(log) if r["event"] == "start"]
+    assert commands == [f"orch-put {tmp_path}/dst.txt src.txt f 644",
+                        f"orch-get {tmp_path}/dst.txt"]

@@ -253,6 +253,7 @@ def test_config_errors_are_one_clear_message_without_traceback(tmp_path: Path) -
     (("run", "local", "upper", "--jsno"), "(did you mean '--json'?)"),
     (("audit", "--failedd"), "(did you mean '--failed'?)"),
     (("rn", "local"), "(did you mean 'run'?)"),
+    (("audit", "verfy"), "(did you mean 'verify'?)"),
 ])
 def test_a_misplaced_or_mistyped_option_gets_a_hint(args: tuple[str, ...], hint: str) -> None:
     r = orch("--demo", *args)

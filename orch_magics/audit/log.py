@@ -14,6 +14,7 @@ fsyncs are done before the process exits. The file is created with mode 0600.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -27,7 +28,8 @@ from ..process.command import escaped
 from ..secrets.masking import get_logger
 
 GENESIS = "0" * 64
-#: How far back from the end an append looks for the previous line (a record is far smaller).
+#: How far back from the end an append first looks for the previous line (most records are
+#: far smaller; a longer one, such as a cell's whole script, is read in growing windows).
 TAIL_WINDOW = 1 << 16
 
 
@@ -130,9 +132,12 @@ class AuditLog:
             SYNCER.request(self.path)
 
     def _append(self, record: dict[str, Any]) -> None:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        _make_folders(os.path.dirname(self.path))
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            if os.fstat(fd).st_mode & 0o077:  # made by another tool, or by hand
+                with contextlib.suppress(OSError):  # someone else's file: leave it as it is
+                    os.fchmod(fd, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
             prev, whole = _last_hash(fd)
             chained = {**record, "prev": prev}
@@ -151,9 +156,11 @@ class AuditLog:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
-                        yield json.loads(line)
+                        record = json.loads(line)
                     except ValueError:
                         continue
+                    if isinstance(record, dict):  # `null` or `[1]` is damage, not a record
+                        yield record
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -166,14 +173,30 @@ def _last_hash(fd: int) -> tuple[str, bool]:
     size = os.fstat(fd).st_size
     if size == 0:
         return GENESIS, True
-    start = max(0, size - TAIL_WINDOW)
-    tail = os.pread(fd, size - start, start)
-    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    window = TAIL_WINDOW
+    while True:
+        start = max(0, size - window)
+        tail = os.pread(fd, size - start, start)
+        body = tail.rstrip(b"\n")
+        if b"\n" in body or start == 0:  # the whole last line is in the window
+            break
+        window *= 8
+    last = body.rsplit(b"\n", 1)[-1]
     try:
         return str(json.loads(last)["hash"]), tail.endswith(b"\n")
     except (ValueError, KeyError, TypeError):
         # A damaged last line: chain to what is there, so `verify` points at the damage.
         return hashlib.sha256(last).hexdigest(), tail.endswith(b"\n")
+
+
+def _make_folders(folder: str) -> None:
+    """`folder` and any missing parent, each 0700 whatever the umask (os.makedirs gives its
+    mode to the last one only)."""
+    if folder and not os.path.isdir(folder):
+        _make_folders(os.path.dirname(folder))
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
+            os.mkdir(folder, 0o700)
+            os.chmod(folder, 0o700)
 
 
 def verify(path: str) -> tuple[int, str | None]:

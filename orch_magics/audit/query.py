@@ -49,24 +49,34 @@ class AuditedRun:
         return {**self.start, "end": self.end}
 
     def row(self) -> tuple[str, ...]:
+        """The table row: one line per run whatever the records hold (a command's newlines and
+        terminal escapes are shown escaped; a damaged field shows as it is, never a crash)."""
         s, e = self.start, self.end or {}
-        where = s.get("environment", "")
+        where = _cell(s.get("environment"))
         if s.get("target"):
-            where += f"/{s['target']}"
+            where += f"/{_cell(s['target'])}"
         if self.end is None:
             outcome = "running?"
         elif e.get("signal") is not None:
-            outcome = f"signal {e['signal']}"
+            outcome = f"signal {_cell(e['signal'])}"
         elif e.get("exit_code") is not None:
-            outcome = f"exit {e['exit_code']}"
+            outcome = f"exit {_cell(e['exit_code'])}"
         elif e.get("ok"):
             outcome = "closed"  # a port forward: no exit status
         else:
             outcome = "error"
-        duration = f"{e['duration']:.1f}s" if e.get("duration") is not None else ""
-        return (s.get("time", "")[:19].replace("T", " "), s.get("user", ""), where,
-                s.get("service") or s.get("command", "")[:40], outcome, duration,
-                s.get("id", ""))
+        duration = e.get("duration")
+        shown = f"{duration:.1f}s" if isinstance(duration, (int, float)) else _cell(duration)
+        return (_cell(s.get("time"))[:19].replace("T", " "), _cell(s.get("user")), where,
+                _cell(s.get("service") or s.get("command"), 40), outcome, shown,
+                _cell(s.get("id")))
+
+
+def _cell(value: object, width: int | None = None) -> str:
+    """A table cell: text on one line, control characters escaped (`\\n`, `\\x1b`)."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:4 * (width or 200)])
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
 
 
 HEADER = ("time (UTC)", "who", "env/target", "service or command", "exit", "duration", "id")
@@ -86,25 +96,32 @@ def select(found: Iterable[AuditedRun], *, env: str | None = None,
            since: datetime.datetime | None = None, failed: bool = False) -> list[AuditedRun]:
     out = []
     for run in found:
-        if env is not None and run.start.get("environment") != env:
+        start = run.start
+        if env is not None and env not in (start.get("environment"),  # or `env/target`
+                                           f"{start.get('environment')}/{start.get('target')}"):
             continue
         if failed and not run.failed:
             continue
-        if since is not None:
-            try:
-                when = datetime.datetime.fromisoformat(run.start.get("time", ""))
-            except ValueError:
-                continue
-            if when < since:
-                continue
+        if since is not None and not _since(run.start.get("time"), since):
+            continue
         out.append(run)
     return out
+
+
+def _since(time: object, since: datetime.datetime) -> bool:
+    """Whether a record's `time` is at or after `since` (a time it cannot hold is not)."""
+    try:
+        when = datetime.datetime.fromisoformat(time)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)) >= since
 
 
 def environment_hint(name: str, settings: AuditSettings, known: Iterable[str] = ()) -> str | None:
     """When no run of environment `name` is in the log: the environment (of the log, or
     `known` from the config) it is likely a typo of, else None."""
-    seen = {run.start.get("environment", "") for run in audited_runs(settings)} | set(known)
+    seen = {str(run.start.get("environment") or "") for run in audited_runs(settings)}
+    seen |= set(known)
     return did_you_mean(name, sorted(e for e in seen if e))
 
 

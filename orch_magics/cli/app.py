@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -52,7 +53,8 @@ class _Parser(argparse.ArgumentParser):
 def _hint(parser: _Parser, message: str) -> str:
     if "invalid choice: " in message:
         word = message.split("invalid choice: ")[1].split("'")[1]
-        hint = did_you_mean(word, COMMANDS)
+        offered = message.partition("(choose from ")[2]  # a subcommand's own choices
+        hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""
     if not message.startswith("unrecognized arguments: "):
         return ""

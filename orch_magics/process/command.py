@@ -65,6 +65,9 @@ class Command:
 
     def display(self) -> str:
         """The argv as one shell-quoted line (for status lines and dry runs; no env values)."""
-        if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c"):
-            return self.argv[2]
+        if len(self.argv) >= 3 and self.argv[:2] == ("/bin/sh", "-c"):
+            if len(self.argv) == 3:
+                return self.argv[2]
+            if self.argv[3].startswith("orch-"):  # our own script (a copy's): name, arguments
+                return shlex.join(self.argv[3:])
         return shlex.join(self.argv)
