@@ -6,15 +6,22 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
+from .config.placeholders import placeholder_problem
 from .errors import ConfigError
 from .process.command import Command
+
+#: A variable name every layer can set (a shell's: ssh and sudo set them through one).
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def checked_command(command: object) -> str | tuple[str, ...]:
     """An ad-hoc command: a shell line, or a non-empty argv of strings."""
     if isinstance(command, str):
+        if not command.strip():
+            raise ConfigError("command is empty: give a shell line or an argv")
         return command
     if not isinstance(command, Sequence) or isinstance(command, (bytes, bytearray)):
         raise ConfigError(f"command must be a shell line (str) or an argv (a list of str), "
@@ -35,10 +42,13 @@ def checked_env(env: object) -> dict[str, str]:
     if not isinstance(env, Mapping):
         raise ConfigError(f"env must be a mapping of names to values, got {type(env).__name__}")
     for name, value in env.items():
-        if not isinstance(name, str) or not name or "=" in name:
-            raise ConfigError(f"env: {name!r} is not a variable name")
+        if not isinstance(name, str) or not VARIABLE.fullmatch(name):
+            raise ConfigError(f"env: {name!r} is not a variable name (letters, digits and _, "
+                              f"not starting with a digit)")
         if not isinstance(value, str):
             raise ConfigError(f"env {name}: the value must be a str, got {type(value).__name__}")
+        if (problem := placeholder_problem(value)) is not None:
+            raise ConfigError(f"env {name}: {problem}")
     return dict(env)
 
 

@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, get_args
 
 from ._loop import BackgroundLoop
+from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
+from .errors import ConfigError
 from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
@@ -47,6 +49,17 @@ class RestartPolicy:
     mode: RestartMode = "no"
     max_restarts: int = 5
     backoff: tuple[float, float] = (1.0, 30.0)  # first delay, longest delay (seconds)
+
+    def __post_init__(self) -> None:
+        """`restart=` and `max_restarts=` given to `start()` are checked as the config's are."""
+        if self.mode not in get_args(RestartMode):
+            hint = did_you_mean(str(self.mode), get_args(RestartMode))
+            raise ConfigError(f"restart must be one of {', '.join(get_args(RestartMode))}, "
+                              f"not {self.mode!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) \
+                or self.max_restarts < 0:
+            raise ConfigError(f"max_restarts must be a whole number, 0 or more, not "
+                              f"{self.max_restarts!r}")
 
     def should_restart(self, result: RunResult | None, restarts: int) -> bool:
         if self.mode == "no" or restarts >= self.max_restarts:

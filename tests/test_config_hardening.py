@@ -173,6 +173,11 @@ RUN_TIME_FAILURES = [
      "not container and label"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, project: p}}]}}",
      "project narrows a compose service"),
+    ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
+     "lines is too large (at most 9223372036854775807)"),
+    ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout is too large (at most 1e+09"),
+    ("services: {a: {command: x, timeout: 10000000000000000000000000000000000}}",
+     "timeout is too large"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
     ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
 ]

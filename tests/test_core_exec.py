@@ -428,11 +428,39 @@ def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrato
                                      "byte, which no program can receive"),
     (dict(command="echo", env={"A": "\0"}), "command: an argument, variable or directory "
                                             "holds a NUL byte"),
+    (dict(command=" \n"), "command is empty: give a shell line or an argv"),
+    (dict(command="true", env={"A B": "1"}), "env: 'A B' is not a variable name (letters, "
+                                            "digits and _"),  # ssh refused it, local took it
+    (dict(command="true", env={"S": "{{secrt:tok}}"}),
+     "env S: unknown placeholder kind 'secrt' (known: {{secret:NAME}}, {{env:VAR}}); did you "
+     "mean {{secret:…}}?"),
+    (dict(command="true", env={"S": "{{secret:tok}"}), "env S: placeholder '{{secret:tok}' "
+                                                       "is not closed"),
+    (dict(command="true", timeout=True), "timeout must be a positive number of seconds (at "
+                                         "most 1e+09), not True"),
+    (dict(command="true", timeout=10**400), "timeout must be a positive number of seconds"),
+    (dict(command="true", timeout=1e300), "timeout must be a positive number of seconds"),
+    (dict(environment=5, command="true"), "the environment must be a name (str), not int"),
+    (dict(command="true", restart="sometimes"), "restart must be one of no, on-failure, "
+                                                "always, not 'sometimes'"),
+    (dict(command="true", restart="on_failure"), "restart must be one of no, on-failure, "
+                                                 "always, not 'on_failure' (did you mean "
+                                                 "'on-failure'?)"),
+    (dict(command="true", max_restarts=-1), "max_restarts must be a whole number, 0 or more, "
+                                            "not -1"),
+    (dict(command="true", max_restarts="x"), "max_restarts must be a whole number"),
 ])
 def test_api_mistakes_are_config_errors_that_say_what_is_wrong(orch: Orchestrator, call,  # type: ignore[no-untyped-def]
                                                                message: str) -> None:
     """Before: "'int' object is not iterable", "expected string or bytes-like object",
-    "embedded null byte" (and, over SSH, a NUL dropped the session: "Connection lost")."""
+    "embedded null byte" (and, over SSH, a NUL dropped the session: "Connection lost"); a
+    bad restart= was taken and restarted the run, timeout=True meant one second."""
+    environment = call.pop("environment", "local")
+    named = {"restart", "max_restarts"} & set(call)
     with pytest.raises(ConfigError) as err:
-        orch.run("local", **call)
+        if named:
+            orch.start(environment, **call)
+        else:
+            orch.run(environment, **call)
     assert str(err.value).startswith(message)
+    assert orch.ps() == []

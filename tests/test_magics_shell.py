@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
 
@@ -118,6 +119,18 @@ def test_variable_expansion(shell, capsys):
     shell.user_ns["svc"] = "hello"
     shell.run_cell("%orch local {svc} --out v")
     assert shell.user_ns["v"].stdout == "hello world\n"
+
+
+def test_a_placeholder_on_the_magic_line_survives_variable_expansion(shell, capsys,
+                                                                    monkeypatch):
+    """IPython's `{var}` expansion turns `{{` into `{`: `-e T={{secret:tok}}` set T to the
+    text `{secret:tok}`; the magic reads it as the placeholder it was written as."""
+    monkeypatch.setenv("ORCH_SECRET_TOK", "s3cr3t-value")
+    shell.user_ns["who"] = "you"
+    shell.run_cell('%%orch local -e T={{secret:tok}} -e W={who} -e E={{env:HOME}} --out p\n'
+                   'test "$T" = s3cr3t-value && echo "ok $W $E"')
+    assert shell.user_ns["p"].stdout == f"ok you {os.environ['HOME']}\n"
+    assert "s3cr3t-value" not in capsys.readouterr().out
 
 
 def test_dry_run_runs_nothing(shell, capsys):

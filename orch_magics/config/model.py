@@ -383,6 +383,8 @@ class Config:
 
 
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
+    if not isinstance(name, str):  # orch.run(5)
+        return ConfigError(f"the {what} must be a name (str), not {type(name).__name__}")
     names = sorted(known)
     listing = ", ".join(names) if names else "none are defined"
     where = f" in {', '.join(files)}" if files else ""

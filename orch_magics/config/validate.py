@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import functools
 import math
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -157,10 +158,19 @@ def _build_bool(value: Any, path: Path_, src: Source) -> Any:
     raise _type_error(bool, value, path, src)
 
 
+#: The largest whole number a config may hold (what a count, a size or a list length can be).
+MAX_INT = sys.maxsize
+#: The largest number of seconds a config may hold (every float in a config is seconds):
+#: about 31 years; more overflows the clocks and waits the runs are timed with.
+MAX_SECONDS = 1e9
+
+
 def _build_int(value: Any, path: Path_, src: Source) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise _type_error(int, value, path, src)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _type_error(int, value, path, src)
+    if abs(value) > MAX_INT:
+        raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})")
+    return value
 
 
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
@@ -168,6 +178,9 @@ def _build_float(value: Any, path: Path_, src: Source) -> Any:
         raise _type_error(float, value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
+    if abs(value) > MAX_SECONDS:
+        raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_SECONDS:g} "
+                              f"seconds, about 31 years)")
     return float(value)
 
 

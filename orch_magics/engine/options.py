@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..config.validate import MAX_SECONDS
 from ..errors import ConfigError
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
@@ -41,8 +41,10 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake)."""
-        if self.timeout is not None and not (isinstance(self.timeout, (int, float))
-                                             and math.isfinite(self.timeout)
-                                             and self.timeout > 0):
-            raise ConfigError(f"timeout must be a positive number of seconds, not "
-                              f"{self.timeout!r}")
+        timeout = self.timeout
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float))
+                                    or not 0 < timeout <= MAX_SECONDS or timeout != timeout):
+            shown = repr(timeout) if len(repr(timeout)) < 30 else f"{repr(timeout)[:20]}…"
+            raise ConfigError(f"timeout must be a positive number of seconds (at most "
+                              f"{MAX_SECONDS:g}), not {shown}")

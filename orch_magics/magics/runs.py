@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import keyword
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -114,8 +115,13 @@ def _script(args: argparse.Namespace, cell: str | None) -> str | None:
     return cell.strip("\n")
 
 
+#: `{{secret:NAME}}` written on a magic line, as IPython's `{var}` expansion leaves it.
+_HALVED = re.compile(r"(?<!\{)\{((?:secret|env):[^{}]*)\}(?!\})")
+
+
 def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> RunPlan:
-    extra = parse_env_pairs(args.env)  # its ConfigError is shown as a UsageError
+    extra = {key: _HALVED.sub(r"{{\1}}", value)  # its ConfigError is shown as a UsageError
+             for key, value in parse_env_pairs(args.env).items()}
     mode: str | None
     if args.stdin is True:
         mode = "streaming"

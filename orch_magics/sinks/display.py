@@ -230,7 +230,7 @@ class DisplaySink:
         else:
             state = "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
-        parts = [f"{self.environment} ({self.layers})", self.what, state, f"{elapsed:.1f}s",
+        parts = [f"{self.environment} ({self.layers})", mask_text(self.what), state, f"{elapsed:.1f}s",
                  f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
                  f"stderr {human_size(err)}"]
         if self.stdout_mode == "file":
