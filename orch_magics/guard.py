@@ -77,6 +77,9 @@ class Guard:
             raise ConfirmationRefused(
                 f"environment {env.name!r} is protected and {named}nobody can confirm here: "
                 f"run with --yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
+        if not answer.strip():
+            raise ConfirmationRefused(f"not run: nothing was typed (the environment's name, "
+                                      f"{env.name}, confirms it)")
         if answer.strip() != env.name:
             raise ConfirmationRefused(f"not run: the answer {answer.strip()!r} is not the "
                                       f"environment's name {env.name!r}")

@@ -176,6 +176,10 @@ RUN_TIME_FAILURES = [
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
     ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout is too large (at most 1e+09"),
+    ("services: {a: {command: x, timeout: 1e3}}", "timeout must be a number, not a string "
+                                                  "(YAML reads '1e3' as text: write 1.0e+03)"),
+    ("services: {a: {command: x, filters: [{type: head, lines: 1e3}]}}",
+     "(YAML reads '1e3' as text: write 1000)"),
     ("services: {a: {command: x, timeout: 10000000000000000000000000000000000}}",
      "timeout is too large"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),

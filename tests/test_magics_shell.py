@@ -148,6 +148,8 @@ def test_dry_run_runs_nothing(shell, capsys):
     ("nowhere", "unknown environment 'nowhere'"),
     ("local hello --tail x", "invalid int value"),
     ("local hello -e NOEQUALS", "KEY=VALUE"),
+    ("local hello --bg --name 'bad name'", "run name 'bad name': use letters"),  # was ignored
+    ("local hello --name ../up", "run name '../up': use letters"),
     ("local hello --out 1x", "variable name"),
     ("local hello --out if", "variable name"),
     ("logs nothing-here", "no run named"),

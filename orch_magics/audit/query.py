@@ -57,6 +57,8 @@ class AuditedRun:
             where += f"/{_cell(s['target'])}"
         if self.end is None:
             outcome = "running?"
+        elif e.get("timed_out"):
+            outcome = "timed out"
         elif e.get("signal") is not None:
             outcome = f"signal {_cell(e['signal'])}"
         elif e.get("exit_code") is not None:

@@ -16,8 +16,8 @@ def ask_on_terminal(question: str) -> str | None:
         answer = b""
         while not answer.endswith(b"\n"):
             chunk = os.read(fd, 1024)
-            if not chunk:  # the terminal went away: nobody answered
-                return None
+            if not chunk:  # Ctrl-D (or the terminal went away): what was typed is the answer
+                break
             answer += chunk
     except OSError:
         return None

@@ -13,6 +13,7 @@ values, not for re-reading the hints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -318,6 +319,13 @@ def _shape_fits(tp: Any, value: Any) -> bool:
 
 
 def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
+    hint = ""
+    numbers = {int, float} & {tp, *get_args(tp)}
+    if isinstance(value, str) and numbers:
+        with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text
+            number = float(value)
+            fix = f"{int(number)}" if int in numbers and number.is_integer() else f"{number:.1e}"
+            hint = f" (YAML reads {value!r} as text: write {fix})" if math.isfinite(number) else ""
     return src.error(
-        path, f"{describe_path(path)} must be {describe_type(tp)}, not {kind_name(value)}"
+        path, f"{describe_path(path)} must be {describe_type(tp)}, not {kind_name(value)}{hint}"
     )

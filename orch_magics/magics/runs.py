@@ -20,13 +20,14 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from ..errors import OrchError, RunError, RunInterrupted, RunTimeout
+from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions
 from ..fleet.targets import planned
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
+from ..run_names import check_name
 from ..sinks.display import DisplaySink
 from . import fleet_view
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
@@ -98,6 +99,11 @@ def _check(args: argparse.Namespace) -> None:
                          "[options]; see %orch --help (environments: %orch envs)")
     if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
+    if args.name is not None:  # checked in every mode (headless, --bg blocks and names none)
+        try:
+            check_name(args.name)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
     if args.tail is not None and args.tail < 0:
         raise UsageError("--tail needs a number of lines >= 0")
 
