@@ -159,3 +159,22 @@ def test_a_get_stopped_by_a_full_disk_with_bytes_still_buffered_leaves_nothing(s
             target.write(b"x" * 1000)  # small chunks stay in the file's buffer a while
     target.abort()
     assert os.listdir(small_disk) == []
+
+
+async def test_a_chain_that_allocates_a_tty_is_refused_before_anything_runs(  # type: ignore[no-untyped-def]
+        dockerd, tmp_path) -> None:
+    """A put through `tty: true` failed as a garbled `… /bin/sh -c '…' failed (exit 126)`."""
+    layer = dockerd.layer().replace("}}", ", tty: true}}")
+    o = Orchestrator(load_config_text(f"environments:\n  t:\n    layers:\n      - {layer}\n"))
+    src = tmp_path / "f"
+    src.write_text("x")
+    try:
+        for copy in (o.aput("t", src, "/tmp/"), o.aget("t", "/etc/hostname", tmp_path / "g")):
+            with pytest.raises(TransferError, match=r"^t: layer docker orch-test allocates a "
+                                                    r"TTY \(tty: true\), which changes binary "
+                                                    r"data; copy through an environment "
+                                                    r"without it$"):
+                await copy
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+    finally:
+        await o.aclose()

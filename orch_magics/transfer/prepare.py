@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import Union
 
 from ..fleet.options import DEFAULT_PARALLEL
+from ..plan import RunPlan
 from .copy import Copy, Copying, Runs, get_destination
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
@@ -34,6 +35,15 @@ def path_of(value: object, what: str) -> str:
     if "\0" in path:
         raise TransferError(f"the {what} {path!r} holds a NUL character, which no path can")
     return path
+
+
+def _no_tty(plan: RunPlan) -> None:
+    """A layer that allocates a TTY turns a copy's bytes into a terminal's (CR/LF, ^C …)."""
+    for spec in plan.layers_to_run:
+        if getattr(spec.config, "tty", False):
+            raise TransferError(f"{plan.environment.name}: layer {spec.label} allocates a TTY "
+                                f"(tty: true), which changes binary data; copy through an "
+                                f"environment without it")
 
 
 def measure(local: object) -> Source:
@@ -64,6 +74,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     if not source:
         raise TransferError("give the remote path to copy")
     plan = runs.plan(environment, command=list(get_command(source).argv))
+    _no_tty(plan)
     if plan.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
@@ -87,6 +98,7 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(dest, name, source.kind, source.mode)
     plan = runs.plan(environment, command=list(command.argv))
+    _no_tty(plan)
     plan.check_limit(limit)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     if plan.environment.is_fleet:
