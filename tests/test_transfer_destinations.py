@@ -164,7 +164,7 @@ def test_a_get_stopped_by_a_full_disk_with_bytes_still_buffered_leaves_nothing(s
 async def test_a_chain_that_allocates_a_tty_is_refused_before_anything_runs(  # type: ignore[no-untyped-def]
         dockerd, tmp_path) -> None:
     """A put through `tty: true` failed as a garbled `… /bin/sh -c '…' failed (exit 126)`."""
-    layer = dockerd.layer().replace("}}", ", tty: true}}")
+    layer = dockerd.layer(tty=True)
     o = Orchestrator(load_config_text(f"environments:\n  t:\n    layers:\n      - {layer}\n"))
     src = tmp_path / "f"
     src.write_text("x")
