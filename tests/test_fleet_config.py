@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,81 @@ def test_the_magic_dry_run_shows_the_targets_the_limit_keeps(tmp_path: Path,
         assert "targets:     2 targets: w-1, w-3" in capsys.readouterr().out
         with pytest.raises(UsageError, match="'x-\\*' matches no target"):
             sh.run_line_magic("orch", "web hi --dry-run --limit x-*")
+
+
+def _inventory_env(tmp_path: Path, name: str, inventory: str, layer: str = "") -> object:
+    (tmp_path / name).write_text(inventory)
+    text = (f"inventory: [{tmp_path / name}]\nenvironments:\n  f:\n    layers:\n"
+            f"      - {{type: ssh, config: {{host: 'group:web'{layer}}}}}\n")
+    return load_config_text(text).environment("f")
+
+
+def test_an_inventory_hosts_user_and_port_are_its_own(tmp_path: Path) -> None:
+    """`ansible_user`/`ansible_port` of the first host became every later host's (and the
+    first host's group vars every other group's): w2 logged in as w1's user, on w1's port."""
+    env = _inventory_env(tmp_path, "inv.ini", """\
+[web]
+w1 ansible_host=127.0.1.1 ansible_port=40547 ansible_user=deploy
+w2 ansible_host=127.0.1.2
+w3 ansible_host=127.0.1.3 ansible_user=other
+""")
+    seen = {t.label: (t.layers[0].config.host, t.layers[0].config.user, t.layers[0].config.port)
+            for t in expand(env.layers)}
+    assert seen == {"w1": ("127.0.1.1", "deploy", 40547), "w2": ("127.0.1.2", None, None),
+                    "w3": ("127.0.1.3", "other", None)}  # None: ssh's own (~/.ssh/config, 22)
+    env = _inventory_env(tmp_path, "inv.ini", "[web]\nw1 ansible_user=deploy\nw2\n",
+                         layer=", user: ops, port: 2200")  # the layer's own values for the rest
+    assert [(t.layers[0].config.user, t.layers[0].config.port) for t in expand(env.layers)] \
+        == [("ops", 2200), ("ops", 2200)]  # a value the layer sets wins, as before
+
+
+def test_ini_values_comments_and_yaml_without_a_suffix_read_as_ansible_reads_them(
+        tmp_path: Path) -> None:
+    ini = """\
+[web]   # the front
+w1 ansible_user="quoted"
+[web:vars]
+ansible_port="2222"
+[prod:children]
+web  # the front
+"""
+    (tmp_path / "hosts").write_text(ini)
+    inv = load_inventories([tmp_path / "hosts"])
+    assert inv.hosts_of("prod") == ["w1"]  # the child was a group called 'web  # the front'
+    assert inv.connection("w1") == {"user": "quoted", "port": 2222}  # quotes were kept
+    (tmp_path / "inventory").write_text("web:\n  hosts:\n    y1: {ansible_port: 2201}\n")
+    assert load_inventories([tmp_path / "inventory"]).connection("y1") == {"port": 2201}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("web:\n  hosts: [a, b]\n", "group 'web': hosts must be a mapping (name: …), not a list"),
+    ("web:\n  children: [db]\n", "group 'web': children must be a mapping (name: …), not a list"),
+    ("web:\n  vars: [x]\n", "group 'web': vars must be a mapping (name: …), not a list"),
+])
+def test_a_yaml_inventory_of_the_wrong_shape_is_a_config_error(tmp_path: Path, text: str,
+                                                               message: str) -> None:
+    """Lists where mappings belong were an internal error (AttributeError)."""
+    (tmp_path / "inv.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_inventories([tmp_path / "inv.yaml"])
+
+
+def test_a_big_inventory_group_names_every_host_with_its_groups(tmp_path: Path) -> None:
+    """Each host looked up every group's hosts again: 1,000 hosts took 26 s, 4,000 minutes."""
+    lines = [f"[part{p}]\n" + "".join(f"h{p}-{i} ansible_port={1000 + i}\n" for i in range(800))
+             for p in range(5)]
+    lines.append("[web:children]\n" + "".join(f"part{p}\n" for p in range(5)))
+    env = _inventory_env(tmp_path, "big.ini", "".join(lines))
+    targets = expand(env.layers)
+    assert len(targets) == 4000 and targets[-1].label == "h4-799"
+    assert targets[-1].groups == frozenset({"all", "part4", "web"})
+    assert targets[-1].layers[0].config.port == 1799
+
+
+def test_a_label_layer_does_not_lift_the_target_limit() -> None:
+    """A label layer counted as 0 targets, so any product with it passed the limit."""
+    with pytest.raises(ConfigError, match=r"fans out to 1,000,000 targets \(at most 100,000\)"):
+        load_config_text("environments:\n  f:\n    layers:\n"
+                         "      - {type: ssh, config: {host: 'a[1:1000]'}}\n"
+                         "      - {type: ssh, config: {host: 'b[1:1000]'}}\n"
+                         "      - {type: docker, config: {label: app=web}}\n")

@@ -26,7 +26,9 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
           inventory: Callable[[], Inventory]) -> tuple[Any, FanOut | None]:
     """(the config to validate, the layer's fan-out or None) for the raw config of a layer.
 
-    The config to validate has the first target's values, so the kind checks them as usual.
+    The config to validate is the layer's own with the first target's name, so the kind checks
+    it as usual; what else a target sets (an inventory's user, port) is its own alone: one
+    host's `ansible_user` once became the login of every host listed after it.
     """
     if not isinstance(raw, dict):
         return raw, None
@@ -55,7 +57,7 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
                                f"(at most {patterns.MAX_NAMES:,})")
     _check_unique(members, where, src)
     written = ", ".join(map(str, items))
-    first = {**raw, **members[0].changes}
+    first = {**raw, key: members[0].changes[key]}
     return first, FanOut(key, f"[{written}]" if isinstance(value, list) else written,
                          tuple(members))
 
@@ -91,7 +93,8 @@ def _check_unique(members: list[Member], where: Path_, src: Source) -> None:
 def check_count(name: str, layers: Sequence[LayerSpec], path: Path_, src: Source) -> None:
     """Refuse an environment whose fan-outs multiply past what one run may hold (layers of a
     thousand bastions and a thousand hosts each are a million targets)."""
-    total = math.prod(len(spec.fanout.members) for spec in layers if spec.fanout is not None)
+    total = math.prod(len(spec.fanout.members) or 1  # a label's containers: found at run time
+                      for spec in layers if spec.fanout is not None)
     if total > patterns.MAX_NAMES:
         raise src.error(path, f"environment {name!r} fans out to {total:,} targets "
                               f"(at most {patterns.MAX_NAMES:,})")

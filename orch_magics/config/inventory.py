@@ -7,11 +7,15 @@ Groups are flattened: a group's hosts include its children's, as `ansible-invent
 
 from __future__ import annotations
 
+import ast
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import ConfigError
 from . import patterns
@@ -20,29 +24,40 @@ from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set.
 HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port"}
+#: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
+_SECTION = re.compile(r"\[([^\]]+)\]\s*(?:[#;].*)?")
+_COMMENT = re.compile(r"\s+[#;].*$")
 
 
 @dataclass
 class _Group:
-    hosts: list[str] = field(default_factory=list)
+    hosts: dict[str, None] = field(default_factory=dict)  # in order, each once
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Inventory:
-    """Groups (flattened to host names, in order) and each host's connection variables."""
+    """Groups (flattened to host names, in order) and each host's connection variables.
+
+    Built once, then read for every host: who is in which group, and each group's depth, are
+    worked out once (a group of thousands of hosts took minutes when each host looked again).
+    """
 
     groups: dict[str, _Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _in: dict[str, list[str]] | None = field(default=None, repr=False)
+    _depths: dict[str, int] = field(default_factory=dict, repr=False)
 
     def group(self, name: str) -> _Group:
+        """The group `name` (made if new), about to change: what was worked out is redone."""
+        self._in, self._depths = None, {}
         return self.groups.setdefault(name, _Group())
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
+        hosts = self.group(group).hosts
         for host in patterns.expand(name):
-            if host not in self.group(group).hosts:
-                self.group(group).hosts.append(host)
+            hosts[host] = None
             self.host_vars.setdefault(host, {}).update(values)
 
     def hosts_of(self, name: str) -> list[str]:
@@ -53,10 +68,10 @@ class Inventory:
             known = sorted({"all", *self.groups})
             raise ConfigError(f"unknown inventory group {name!r}; known: {', '.join(known)}",
                               suggestion=did_you_mean(name, known))
-        found: list[str] = []
+        found: dict[str, None] = {}
         for group in self._closure(name):
-            found += [h for h in self.groups[group].hosts if h not in found]
-        return found
+            found.update(self.groups[group].hosts)
+        return list(found)
 
     def connection(self, host: str) -> dict[str, Any]:
         """The ssh config values of `host`: `{host:, user:, port:}` as far as they are set."""
@@ -79,23 +94,43 @@ class Inventory:
 
     def groups_of(self, host: str) -> list[str]:
         """The groups `host` is in, directly or through a child group (`all` aside)."""
-        return [g for g in self.groups if g != "all" and host in self.hosts_of(g)]
+        if self._in is None:
+            member: dict[str, list[str]] = {}
+            for group in self.groups:
+                if group != "all":
+                    for found in self.hosts_of(group):
+                        member.setdefault(found, []).append(group)
+            self._in = member
+        return self._in.get(host, [])
 
     def _depth(self, group: str) -> int:
-        parents = [g for g, v in self.groups.items() if group in v.children]
-        return 1 + max((self._depth(p) for p in parents), default=0)
+        if group not in self._depths:
+            parents = [g for g, v in self.groups.items() if group in v.children]
+            self._depths[group] = 1 + max((self._depth(p) for p in parents), default=0)
+        return self._depths[group]
 
 
 def load_inventories(paths: Iterable[str | Path]) -> Inventory:
-    """One inventory from files in INI or YAML format (YAML when the text parses as a mapping)."""
+    """One inventory from files in INI or YAML format (YAML by its suffix, or when the text
+    parses as a mapping: `ansible-inventory` reads such a file as YAML too)."""
     inv = Inventory()
     for path in paths:
         text = _read(Path(path))
-        if Path(path).suffix in (".yml", ".yaml", ".json"):
+        if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             _from_yaml(inv, read_source(Path(path)).data, str(path))
         else:
             _from_ini(inv, text, str(path))
     return inv
+
+
+def _is_yaml(text: str) -> bool:
+    """A mapping of groups, each a mapping (an INI file is never one: `[web]` is a list)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and all(isinstance(v, (dict, type(None)))
+                                          for v in data.values())
 
 
 def _read(path: Path) -> str:
@@ -114,10 +149,12 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
-        if line.startswith("[") and not line.endswith("]"):
-            raise ConfigError(f"{name}:{number}: a section header must end with ']': {line!r}")
         if line.startswith("["):
-            section, _, kind = line[1:-1].partition(":")
+            header = _SECTION.fullmatch(line)
+            if header is None:
+                raise ConfigError(f"{name}:{number}: a section header must end with ']': "
+                                  f"{line!r}")
+            section, _, kind = header[1].partition(":")
             kind = kind or "hosts"
             if kind not in ("hosts", "vars", "children"):
                 raise ConfigError(f"{name}:{number}: unknown section kind {kind!r} (expected "
@@ -137,8 +174,9 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
             raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
         inv.group(section).vars.update(_checked({key.strip(): _scalar(value.strip())}))
     elif kind == "children":
-        inv.group(line)
-        inv.group(section).children.append(line)
+        child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
+        inv.group(child)
+        inv.group(section).children.append(child)
     else:
         words = shlex.split(line, comments=True)
         values = {}
@@ -151,7 +189,13 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
 
 
 def _scalar(text: str) -> Any:
-    return int(text) if text.isdigit() else text
+    """A value as Ansible reads one from an INI file: a Python literal (`2222`, `"deploy"`)
+    when it is one, else the text."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value if isinstance(value, (str, int, float, bool)) else text
 
 
 def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,6 +229,10 @@ def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
         if key not in ("hosts", "vars", "children"):
             raise ConfigError(f"{name}: unknown key {key!r} in group {group!r}",
                               suggestion=did_you_mean(key, ("hosts", "vars", "children")))
+    for key in ("hosts", "vars", "children"):
+        if not isinstance(body.get(key) or {}, dict):
+            raise ConfigError(f"{name}: group {group!r}: {key} must be a mapping (name: …), "
+                              f"not a {type(body[key]).__name__}")
     try:
         for host, values in (body.get("hosts") or {}).items():
             if not isinstance(values, (dict, type(None))):
