@@ -13,6 +13,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics.magics import Orch
+from orch_magics.magics.headless import Limit
 from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
@@ -96,3 +97,29 @@ def test_status_line_says_the_outcome_in_words(shell, capsys):
     shell.run_cell("%%orch local\necho one")
     out = capsys.readouterr().out
     assert "✓ exit 0" in out and "1 line ·" in out  # and not "1 lines"
+
+
+class _Result:
+    def table(self) -> str:
+        return "TARGET  STATE"
+
+
+@pytest.mark.parametrize(("limit", "lines", "expected"), [
+    # 10 lines at most: 5 first, a note, 5 last
+    (Limit(10, None), [f"t{i % 3} | line {i}" for i in range(40)],
+     [*(f"t{i % 3} | line {i}" for i in range(5)),
+      "… 30 lines / 385 B elided; every byte is in the FleetResult (limit: %config "
+      "Orch.headless_lines / headless_bytes)",
+      *(f"t{i % 3} | line {i}" for i in range(35, 40)), "TARGET  STATE"]),
+    # one 2 MB line under a 64 KiB limit: cut, and said so (it went whole into the cell)
+    (Limit(None, 65536), ["t0 | " + "x" * 2_000_000, "t1 | short"],
+     ["t0 | " + "x" * 32762 + "… (1,967,238 more characters)", "t1 | short", "TARGET  STATE"]),
+])
+def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines, expected) -> None:  # type: ignore[no-untyped-def]
+    from orch_magics.magics.fleet_view import LabelledOutput
+
+    view = LabelledOutput(limit)
+    for line in lines:
+        view._add(False, line)
+    view.finish(None, _Result())  # type: ignore[arg-type]
+    assert capsys.readouterr().out.splitlines() == expected

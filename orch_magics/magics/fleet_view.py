@@ -3,13 +3,15 @@
 - Front ends (JupyterLab, Notebook, VS Code): one display, updated at most 10 times a second,
   showing the counts by state and at most `MAX_ROWS` rows (running and failed ones first), each
   row expandable to the last lines of its target's output — bounded for 1,000 targets.
-- nbclient / papermill / terminal IPython: `label | line` as lines arrive (at most
-  `Orch.headless_lines` in all; the FleetResult keeps every byte), then the summary as text.
+- nbclient / papermill / terminal IPython: `label | line` as lines arrive, bounded as a single
+  run's output (a head, then the last lines; the FleetResult keeps every byte), then the
+  summary as text.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import html
 import threading
 import time
@@ -22,7 +24,9 @@ from ..errors import OrchError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet, TargetRow
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
+from ..sinks.units import human_size
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, update_publisher
+from .headless import Limit
 
 #: Rows the live table shows at most (the counts cover every target).
 MAX_ROWS = 50
@@ -44,7 +48,8 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     `LiveFleet.send`)."""
     frontend = has_frontend_stdin(ctx.shell)
     view: FleetTable | LabelledOutput = (
-        FleetTable(ctx.shell) if frontend else LabelledOutput(ctx.settings.headless_lines))
+        FleetTable(ctx.shell) if frontend
+        else LabelledOutput(Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes)))
     live = ctx.orchestrator.fleets.start(
         plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
         close_stdin=not keep_stdin, sinks=view.sinks, on_change=view.changed)
@@ -156,14 +161,20 @@ def _exit(row: TargetRow) -> str:
 
 
 class LabelledOutput:
-    """Without a front end: `label | line` written from the cell's thread, bounded in all."""
+    """Without a front end: `label | line` written from the cell's thread, bounded as one
+    run's output is (`Orch.headless_lines` / `headless_bytes`): the first half as lines
+    arrive, the last half at the end, a note of what was elided between (every byte is in
+    the FleetResult). A line longer than the half it goes to is cut."""
 
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
+    def __init__(self, limit: Limit) -> None:
+        self.head, self.tail = limit.half(), limit.half()
         self._lock = threading.Lock()
         self._pending: list[tuple[bool, str]] = []
-        self.written = 0
-        self.elided = 0
+        self._last: collections.deque[tuple[bool, str]] = collections.deque()
+        self._in_tail = False
+        self.shown = [0, 0]  # lines, characters of the head
+        self.kept = [0, 0]  # of the tail
+        self.elided = [0, 0]
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
         return (LabelledLines(label, self._add),)
@@ -173,22 +184,57 @@ class LabelledOutput:
 
     def _add(self, is_err: bool, line: str) -> None:
         with self._lock:
-            if self.limit is not None and self.written + len(self._pending) >= self.limit:
-                self.elided += 1
-            else:
+            if not self._in_tail and _room(self.head, self.shown):
+                line = _cut(line, self.head, self.shown)
                 self._pending.append((is_err, line))
+                self.shown[0] += 1
+                self.shown[1] += len(line) + 1
+                return
+            self._in_tail = True
+            line = _cut(line, self.tail, [0, 0])
+            self._last.append((is_err, line))
+            self.kept[0] += 1
+            self.kept[1] += len(line) + 1
+            while len(self._last) > 1 and not _room(self.tail, self.kept, fits=True):
+                _, dropped = self._last.popleft()
+                for count, n in ((self.kept, -1), (self.elided, 1)):
+                    count[0] += n
+                    count[1] += n * (len(dropped) + 1)
 
     def poll(self, live: LiveFleet | None = None) -> None:
-        import sys
-
         with self._lock:
             pending, self._pending = self._pending, []
-        for is_err, line in pending:
-            print(line, file=sys.stderr if is_err else sys.stdout)
-        self.written += len(pending)
+        _print(pending)
 
     def finish(self, live: LiveFleet, result: FleetResult) -> None:
         self.poll()
-        if self.elided:
-            print(f"… {self.elided} more lines elided (every byte is in the FleetResult)")
+        if self.elided[0]:
+            print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
+                  f"{human_size(self.elided[1])} elided; every byte is in the FleetResult "
+                  f"(limit: %config Orch.headless_lines / headless_bytes)")
+        with self._lock:
+            last, self._last = list(self._last), collections.deque()
+        _print(last)
         print(result.table())
+
+
+def _room(limit: Limit, used: list[int], *, fits: bool = False) -> bool:
+    """Whether `used` (lines, characters) leaves room for a line (`fits`: is within)."""
+    over = 0 if fits else 1
+    return ((limit.lines is None or used[0] + over <= limit.lines)
+            and (limit.size is None or used[1] + over <= limit.size))
+
+
+def _cut(line: str, limit: Limit, used: list[int]) -> str:
+    """`line`, cut to what is left of `limit`'s characters (and said so)."""
+    if limit.size is None or len(line) + 1 + used[1] <= limit.size:
+        return line
+    room = max(limit.size - used[1] - 1, 0)
+    return f"{line[:room]}… ({len(line) - room:,} more characters)"
+
+
+def _print(lines: list[tuple[bool, str]]) -> None:
+    import sys
+
+    for is_err, line in lines:
+        print(line, file=sys.stderr if is_err else sys.stdout)
