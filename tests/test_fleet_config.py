@@ -243,6 +243,12 @@ def test_limit_that_matches_nothing_says_what_there_is() -> None:
     with pytest.raises(ConfigError, match="'web-1' matches no target.*did you mean 'web-01'"):
         select(["web-01", "web-02"], "web-1")
     assert select(["bastion/db-1", "bastion/db-2"], "db-1") == ["bastion/db-1"]
+    # an exclusion with a typo ran on every target, the one it was to protect included
+    for limit in ("!web-O2", "web-*,!web-O2", "&web-O2"):
+        with pytest.raises(ConfigError, match=rf"pattern '{limit.split(',')[-1]}' matches no "
+                                              rf"target \(targets: web-01, web-02\).*did you "
+                                              rf"mean 'web-02'"):
+            select(["web-01", "web-02"], limit)
 
 
 def test_orch_ls_shows_counts_and_labels(tmp_path: Path, capsys) -> None:

@@ -2,8 +2,8 @@
 
 Comma-separated patterns: a glob (`web-0*`, `*/app-1`) or an inventory group name (`web`: the
 targets whose hosts came from that group) adds the labels it matches, `!pattern` removes them,
-`&pattern` keeps only those that also match. A limit that selects nothing is an error naming
-the labels (and groups) there are.
+`&pattern` keeps only those that also match. A pattern that matches nothing, or a limit that
+selects nothing, is an error naming the labels (and groups) there are.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
             chosen -= matching(word[1:])
         elif word.startswith("&"):
             chosen &= matching(word[1:])
-    for word in adds:
-        if not matching(word):
+    for word in words:  # `!web-O3` (a typo) must not run on the host it was to protect
+        if not matching(word.lstrip("!&")):
             raise _matches_nothing(word, labels, groups)
     kept = [label for label in labels if label in chosen]
     if not kept:
@@ -59,4 +59,4 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     known = sorted({g for names in groups.values() for g in names} - {"all"})
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
     return ConfigError(f"--limit pattern {word!r} matches no target ({where})",
-                       suggestion=did_you_mean(word, [*labels, *known]))
+                       suggestion=did_you_mean(word.lstrip("!&"), [*labels, *known]))
