@@ -101,6 +101,34 @@ def test_rerun_runs_exactly_those_targets(orch) -> None:
     assert list(res.succeeded.rerun()) == ["127.0.1.1", "127.0.1.2"]
 
 
+def test_rerun_sends_the_same_stdin_whatever_its_source(orch) -> None:
+    """A stream (a file, an iterator) was read once for the first run: a rerun sent nothing,
+    and a script piped to `sh` 'succeeded' without doing anything."""
+    import io
+
+    for source in (io.BytesIO(b"echo from-stdin\n"), iter([b"echo from-", "stdin\n"]),
+                   bytearray(b"echo from-stdin\n")):
+        res = orch.run("web", command="sh", stdin=source, limit="127.0.1.1,127.0.1.2")
+        again = res.rerun()
+        assert [r.stdout for r in again.values()] == ["from-stdin\n"] * 2
+
+
+def test_a_limit_matching_nothing_is_said_before_a_protected_fleet_asks(
+        ssh_fleet: SSHFleet) -> None:
+    text = _config(ssh_fleet, f'"127.0.1.[1:{N}]"').replace(
+        "    layers:", "    protected: true\n    layers:", 1)
+    o = Orchestrator(load_config_text(text))
+    asked: list[str] = []
+    o.gate.ask = lambda question: asked.append(question) or "web"  # type: ignore[func-returns-value]
+    try:
+        with pytest.raises(Exception, match="'127.0.1.99' matches no target"):
+            o.run("web", "who", limit="127.0.1.99")
+        assert asked == []  # typed the name, then learnt the limit was wrong
+        assert o.run("web", "who", limit="127.0.1.1").ok and len(asked) == 1
+    finally:
+        o.close()
+
+
 def test_stop_leaves_no_process_on_any_target(orch, ssh_fleet: SSHFleet) -> None:
     live = orch.fleets.start(orch.plan("web", "sleepy"), _opts())
     deadline = time.monotonic() + 20

@@ -29,6 +29,7 @@ from .options import FleetOptions
 from .result import FleetResult
 from .runner import FleetRun, SinkFactory, TargetRow
 from .stdin import SharedStdin
+from .targets import expand, limited
 
 
 class Host(Protocol):
@@ -76,6 +77,7 @@ class Fleets:
               on_change: Callable[[TargetRow], None] = lambda row: None) -> FleetRun:
         """Start a fleet on the running loop (every target admitted by `ticket`)."""
         host = self.host
+        shared = SharedStdin(stdin, close_stdin)
 
         def begin(target_plan: RunPlan, run_options: RunOptions, label: str) -> Run:
             return host.begin(target_plan, run_options, ticket, target=label)
@@ -83,18 +85,19 @@ class Fleets:
         def rerun(labels: list[str]) -> FleetResult:
             again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
                                  tuple(labels))
-            return self.run(plan, again, stdin=stdin if isinstance(stdin, (bytes, str))
-                            else None, sinks=sinks)
+            sent = shared.source()  # a stream was read to its end: the same bytes again
+            return self.run(plan, again, stdin=sent if isinstance(sent, (bytes, str)) else None,
+                            sinks=sinks)
 
         base = host.launcher_for(_no_layers(plan))
-        return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks),
-                        stdin=SharedStdin(stdin, close_stdin), on_change=on_change, rerun=rerun)
+        return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
+                        on_change=on_change, rerun=rerun)
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
                    sinks: Sequence[Sink] | SinkFactory = (),
                    yes: str | Collection[str] = ()) -> FleetResult:
         """Run every target to its end on the current loop; cancelling stops them all."""
-        ticket = self.host.admit(plan, yes=yes)
+        ticket = self._admit(plan, options, yes, "api")
         fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
         try:
             return await fleet.wait()
@@ -109,7 +112,7 @@ class Fleets:
               on_change: Callable[[TargetRow], None] = lambda row: None) -> LiveFleet:
         """Start on the background loop and return with a LiveFleet once its targets are known
         (a `limit` that selects nothing raises here)."""
-        ticket = self.host.admit(plan, yes=yes, front_end=front_end)
+        ticket = self._admit(plan, options, yes, front_end)
         loop = self.host.loop
 
         async def begin() -> FleetRun:
@@ -123,6 +126,16 @@ class Fleets:
         live = LiveFleet(loop.submit(begin()).result(), loop)
         self._track(live)
         return live
+
+    def _admit(self, plan: RunPlan, options: FleetOptions, yes: str | Collection[str],
+               front_end: str) -> Ticket:
+        """A limit that selects nothing is said before anyone is asked to confirm (when the
+        targets are known before run time: labels of containers are found by running)."""
+        if options.limit is not None:
+            targets = expand(plan.layers_to_run)
+            if all(t.pending is None for t in targets):
+                limited(targets, options.limit)
+        return self.host.admit(plan, yes=yes, front_end=front_end)
 
     def _track(self, live: LiveFleet) -> None:
         """Remember a fleet until it ends, so `stop_all`, `close()` and interpreter exit (a
