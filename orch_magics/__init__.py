@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         StreamError,
     )
     from .executor import LayeredExecutor
+    from .fleet import FleetResult, LiveFleet
     from .layers.local import LocalLauncher
     from .live import LiveRun
     from .orchestrator import Orchestrator
@@ -49,7 +50,8 @@ _HOMES = {
     **dict.fromkeys(["AuthError", "ConfigError", "ConnectError", "HostKeyError", "LayerError",
                      "OrchError", "RunError", "RunInterrupted", "RunTimeout", "StreamError"],
                     ".errors"),
-    "LayeredExecutor": ".executor", "LocalLauncher": ".layers.local", "LiveRun": ".live",
+    "LayeredExecutor": ".executor", **dict.fromkeys(["FleetResult", "LiveFleet"], ".fleet"),
+    "LocalLauncher": ".layers.local", "LiveRun": ".live",
     "Orchestrator": ".orchestrator", "RunPlan": ".plan", "Command": ".process.command",
     **dict.fromkeys(["Exit", "Stderr", "Stdout"], ".process.events"),
     "ProcessHandle": ".process.handle", "RunResult": ".result",
@@ -57,7 +59,7 @@ _HOMES = {
 
 __all__ = [
     "AuthError", "Command", "Config", "ConfigError", "ConnectError", "Environment", "Exit",
-    "HostKeyError", "LayerError", "LayerSpec", "LayeredExecutor", "LiveRun", "LocalLauncher",
+    "FleetResult", "HostKeyError", "LayerError", "LayerSpec", "LayeredExecutor", "LiveFleet", "LiveRun", "LocalLauncher",
     "OrchError", "Orchestrator", "ProcessHandle", "RunError", "RunInterrupted", "RunPlan",
     "RunResult", "RunTimeout", "Service", "Stderr", "Stdout", "StreamError", "load_config",
     "load_config_text",

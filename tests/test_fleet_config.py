@@ -379,3 +379,22 @@ def test_a_label_layer_does_not_lift_the_target_limit() -> None:
                          "      - {type: ssh, config: {host: 'a[1:1000]'}}\n"
                          "      - {type: ssh, config: {host: 'b[1:1000]'}}\n"
                          "      - {type: docker, config: {label: app=web}}\n")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(parallel="4"), "--parallel must be a whole number, at least 1, not '4'"),
+    (dict(parallel=2.5), "--parallel must be a whole number, at least 1, not 2.5"),
+    (dict(parallel=0), "--parallel must be a whole number, at least 1, not 0"),
+    (dict(max_fail=[1]), "--max-fail takes a count (0 or more) or a percentage (3, 10%), not [1]"),
+    (dict(max_fail=1.5), "--max-fail takes a count (0 or more) or a percentage"),
+    (dict(max_fail="150%"), "--max-fail takes a count or a percentage (3, 10%), not '150%'"),
+    (dict(limit=["web-1"]), "limit takes patterns in one str ('web-*,!web-03'), not list"),
+])
+def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> None:
+    """parallel='4', max_fail=[1] and limit=[…] were TypeErrors; 2.5 and 1.5 were taken."""
+    from orch_magics import Orchestrator
+
+    o = Orchestrator(load_config_text(
+        "environments:\n  f:\n    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n"))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        o.run("f", command="true", **options)

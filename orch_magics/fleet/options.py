@@ -24,8 +24,14 @@ class FleetOptions:
     only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.parallel < 1:
-            raise ConfigError(f"--parallel must be at least 1, not {self.parallel}")
+        """Every value is checked before anything starts (the API takes them unparsed)."""
+        if self.limit is not None and not isinstance(self.limit, str):
+            raise ConfigError(f"limit takes patterns in one str ('web-*,!web-03'), not "
+                              f"{type(self.limit).__name__}")
+        if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
+                or self.parallel < 1:
+            raise ConfigError(f"--parallel must be a whole number, at least 1, not "
+                              f"{self.parallel!r}")
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
 
     @classmethod
@@ -67,6 +73,7 @@ class FleetOptions:
             except ValueError:
                 raise ConfigError(f"--max-fail takes a count or a percentage (3, 10%), not "
                                   f"{value!r}") from None
-        if isinstance(value, bool) or value < 0:
-            raise ConfigError(f"--max-fail must be 0 or more, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"--max-fail takes a count (0 or more) or a percentage (3, 10%), "
+                              f"not {value!r}")
         return value
