@@ -398,3 +398,18 @@ def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> N
         "environments:\n  f:\n    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n"))
     with pytest.raises(ConfigError, match=re.escape(message)):
         o.run("f", command="true", **options)
+
+
+def test_a_label_fleet_whose_engine_cannot_be_reached_names_its_selector(tmp_path: Path) -> None:
+    """Its one row had an empty label: a blank TARGET cell, the key '' in --json."""
+    from orch_magics import Orchestrator
+
+    o = Orchestrator(load_config_text(
+        f"environments:\n  f:\n    layers: [{{type: docker, config: {{label: app=web, "
+        f"docker_host: 'unix://{tmp_path}/no-engine.sock'}}}}]\naudit: {{enabled: false}}\n"))
+    try:
+        res = o.run("f", command="true")
+    finally:
+        o.close()
+    assert list(res.states.items()) == [("label app=web", "failed")]
+    assert "no-engine.sock" in res.causes["label app=web"]

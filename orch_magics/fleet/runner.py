@@ -166,6 +166,10 @@ class FleetRun:
         try:
             return await resolve(target, self._base)
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
+            if not target.label:  # a label fleet with no hop before it: name the selector
+                spec = target.layers[target.pending or 0]
+                written = spec.fanout.written if spec.fanout else spec.label
+                target = dataclasses.replace(target, label=written)
             self._unresolved[target.label] = exc
             return [target]
 
