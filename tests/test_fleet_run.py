@@ -156,6 +156,12 @@ def test_each_target_is_audited_with_its_label(orch, tmp_path: Path) -> None:
     starts = [json.loads(line) for line in path.read_text().splitlines()]
     targets = sorted(r["target"] for r in starts if r["event"] == "start" and r["target"])
     assert targets[-3:] == ["127.0.1.10", "127.0.1.11", "127.0.1.12"]
+    # a target that fails before its process starts (a changed host key) links to its records
+    res = orch.run("web", "same", limit=f"127.0.1.{N}")
+    [failed] = res.values()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert failed.audit_id and [r["event"] for r in records if r["id"] == failed.audit_id] \
+        == ["start", "end"]
 
 
 def _cli(fleet: SSHFleet, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -200,8 +200,9 @@ class FleetRun:
             row.run = self._begin(plan, options, target.label)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only
-            return self._error(target, exc, time.monotonic() - t0,
-                               interrupted=self.stopping)
+            result = self._error(target, exc, time.monotonic() - t0, interrupted=self.stopping)
+            result.audit_id = row.run.audit_id if row.run is not None else None  # its records
+            return result
 
     def _end(self, row: TargetRow, result: RunResult, state: str) -> None:
         row.result = result
