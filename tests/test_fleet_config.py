@@ -413,3 +413,10 @@ def test_a_label_fleet_whose_engine_cannot_be_reached_names_its_selector(tmp_pat
         o.close()
     assert list(res.states.items()) == [("label app=web", "failed")]
     assert "no-engine.sock" in res.causes["label app=web"]
+
+
+def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
+    from orch_magics.fleet.result import FleetResult, _columns
+
+    assert FleetResult("e", {}, {}).summary() == "0 targets"  # was '0 targets: '
+    assert (_columns("web-01"), _columns("東京-01"), _columns("é")) == (6, 7, 1)

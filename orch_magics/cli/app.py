@@ -102,7 +102,8 @@ def _parser() -> _Parser:
                      help="extra variable for the command (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
     run.add_argument("--json", action="store_true",
-                     help="print the RunResult as JSON instead of streaming output")
+                     help="print the RunResult (a fleet's FleetResult) as JSON instead of "
+                          "streaming output")
     run.add_argument("--yes", action="append", default=[], metavar="ENV",
                      help="run in protected environment ENV without asking (the name must "
                           "match)")

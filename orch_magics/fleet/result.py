@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -122,17 +123,19 @@ class FleetResult(ByTarget[RunResult]):
         """`30 targets: 27 ok, 2 failed, 1 skipped`."""
         counts = {s: list(self.states.values()).count(s) for s in STATES}
         parts = [f"{n} {s}" for s, n in counts.items() if n]
-        return f"{len(self)} target{'s' if len(self) != 1 else ''}: " + ", ".join(parts)
+        return f"{len(self)} target{'s' if len(self) != 1 else ''}" + (
+            f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> str:
         """The summary table as text (what the CLI and nbclient show)."""
         rows = self.rows()
-        width = max([5, *(len(r["label"]) for r in rows)])
+        width = max([5, *(_columns(r["label"]) for r in rows)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
         for r in rows:
             code = "" if r["returncode"] is None else str(r["returncode"])
             info = r["cause"] if r["state"] != "ok" else r["last_line"]
-            lines.append(f"{r['label']:<{width}}  {r['state']:<7}  {code:>4}  "
+            label = r["label"] + " " * (width - _columns(r["label"]))  # wide characters: 2
+            lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {info[:80]}")
         lines.append(self.summary())
         return "\n".join(lines)
@@ -199,3 +202,8 @@ def cause(result: RunResult, state: str) -> str:
 def last_line(result: RunResult) -> str:
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
     return tail.rpartition("\n")[2]
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns `text` takes (East Asian wide characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
