@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
 @pytest.fixture
 async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore[no-untyped-def]
-    o = Orchestrator(load_config_text(lab_config(ssh_lab, dockerd, here=[])))
+    nobody = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"),
+              dockerd.layer(user="65534:65534")]
+    o = Orchestrator(load_config_text(lab_config(ssh_lab, dockerd, here=[], nobody=nobody)))
     yield o
     await o.aclose()
 
@@ -178,3 +180,56 @@ async def test_a_chain_that_allocates_a_tty_is_refused_before_anything_runs(  # 
         assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
     finally:
         await o.aclose()
+
+
+async def test_a_link_to_a_file_is_written_through_on_either_side(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The link was replaced by a regular file (cp and scp write through it)."""
+    (tmp_path / "real").write_text("old\n")
+    (tmp_path / "link").symlink_to("real")
+    folder = await far.folder("loop", "through-link")  # loop's far end shares this disk
+    (Path(folder) / "data").write_text("from far\n")
+    await orch.aget("loop", f"{folder}/data", str(tmp_path / "link"))
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "real").read_text() == "from far\n"
+    (Path(folder) / "target").write_text("old\n")
+    (Path(folder) / "alias").symlink_to("target")
+    sent = await orch.aput("loop", str(tmp_path / "real"), f"{folder}/alias")
+    assert sent.destination == f"{folder}/target"
+    assert (Path(folder) / "alias").is_symlink()
+    assert (Path(folder) / "target").read_text() == "from far\n"
+
+
+async def test_a_path_behind_a_folder_one_cannot_enter_is_not_called_missing(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """It said 'no such file or directory' of a file that is there (as a user who may not
+    look inside its folder)."""
+    folder = await far.folder("deep", "closed")
+    await remote(orch, "deep", f"mkdir {folder}/shut && echo x > {folder}/shut/f && "
+                               f"chmod 700 {folder}/shut")
+    with pytest.raises(TransferError, match=rf"permission denied: cannot look inside "
+                                             rf"{folder}/shut; nothing was kept"):
+        await orch.aget("nobody", f"{folder}/shut/f", str(tmp_path / "f"))
+    with pytest.raises(TransferError, match=rf"no such file or directory: {folder}/none"):
+        await orch.aget("nobody", f"{folder}/none", str(tmp_path / "f"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The name went raw to the terminal: a newline broke the one-line message and an escape
+    sequence could repaint the screen."""
+    import sys
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments:\n  local: {{layers: []}}\naudit: {{path: {tmp_path}/a.jsonl}}\n")
+    name = "odd\nname\x1b[2K"
+    (tmp_path / name).write_text("x")
+
+    def cp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp",
+                               *args], capture_output=True, text=True, timeout=60)
+
+    done = cp(f"local:{tmp_path}/{name}", str(tmp_path / "copy"))
+    assert done.returncode == 0 and done.stdout.count("\n") == 1
+    assert "odd\\nname\\x1b[2K" in done.stdout and "\x1b" not in done.stdout
+    failed = cp(f"local:{tmp_path}/{name}-none", str(tmp_path / "other"))
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1
+    assert "\x1b" not in failed.stderr and "odd\\nname" in failed.stderr

@@ -30,6 +30,7 @@ from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
 from .prompt import ask_on_terminal
 from .stream import stream
+from .text import printable
 from .transfer import add_transfer_parsers, cp_command, forward_command
 
 EXIT_USAGE = 2
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OrchError as exc:
-        print(f"orch: {exc}", file=sys.stderr)
+        print(f"orch: {printable(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
         print("orch: interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..orchestrator import Orchestrator
 from .interrupts import exit_status
 from .prompt import ask_on_terminal
+from .text import printable
 
 
 def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # private-ok: argparse's type
@@ -77,9 +78,10 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
                            limit=args.limit)
     try:
         done = run_blocking(orch.loop, copy, for_stream(sys.stderr))
-        print(done, flush=True)  # said before closing: a signal then ends orch, not the copy
+        # said before closing: a signal then ends orch, not the copy
+        print(printable(str(done), lines=isinstance(done, FleetCopied)), flush=True)
     except CopyInterrupted as exc:
-        print(f"orch: {exc}", file=sys.stderr)
+        print(f"orch: {printable(str(exc))}", file=sys.stderr)
         cause = exc.__cause__  # Ctrl-C, or TERM / HUP: the exit status says which
         return exit_status(cause if isinstance(cause, KeyboardInterrupt) else exc)
     finally:

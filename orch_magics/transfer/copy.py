@@ -204,11 +204,16 @@ def get_destination(remote: str, local: str | None) -> str:
     if local is None or os.path.isdir(local):
         if not name or name in (".", "..", "~"):
             raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")
-        return os.path.join(local or ".", name)
+        return _through_link(os.path.join(local or ".", name))
     parent = os.path.dirname(os.path.abspath(local))
     if not os.path.isdir(parent):
         raise TransferError(f"no such local directory: {parent}")
-    return local
+    return _through_link(local)
+
+
+def _through_link(dest: str) -> str:
+    """A link to a file is written through (the file it names is replaced), as cp does."""
+    return os.path.realpath(dest) if os.path.islink(dest) and os.path.isfile(dest) else dest
 
 
 class Copying(Protocol[T_co]):

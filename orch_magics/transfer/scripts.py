@@ -38,7 +38,11 @@ GET_SCRIPT = _PRELUDE + r"""
 p=$(home "$1"); p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
-else fail "no such file or directory: $p"; fi
+else
+  up=$(dirname -- "$p")
+  [ -d "$up" ] && [ ! -x "$up" ] && fail "permission denied: cannot look inside $up"
+  fail "no such file or directory: $p"
+fi
 [ -r "$p" ] || fail "permission denied: $p"
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
@@ -76,6 +80,9 @@ dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
 [ -d "$d" ] && d=${d%/}/$n
+if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp does
+  d=$(readlink -f -- "$d" && printf .); d=${d%??}
+fi
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
 [ -d "$dir" ] || fail "no such directory: $dir"
