@@ -254,6 +254,9 @@ def test_config_errors_are_one_clear_message_without_traceback(tmp_path: Path) -
     (("audit", "--failedd"), "(did you mean '--failed'?)"),
     (("rn", "local"), "(did you mean 'run'?)"),
     (("audit", "verfy"), "(did you mean 'verify'?)"),
+    (("forward", "local", "99999"), "argument port: a TCP port (1-65535), not '99999'"),
+    (("forward", "local", "80", "--local", "x"), "argument --local: a TCP port (1-65535, 0 for "
+                                                 "any free one), not 'x'"),
 ])
 def test_a_misplaced_or_mistyped_option_gets_a_hint(args: tuple[str, ...], hint: str) -> None:
     r = orch("--demo", *args)

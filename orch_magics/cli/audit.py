@@ -12,7 +12,7 @@ from typing import Any
 
 from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
-from ..errors import ConfigError
+from ..errors import ConfigError, OrchError
 from ..sinks.units import table
 
 
@@ -21,11 +21,23 @@ def add_audit_parser(sub: Any) -> None:
     audit.add_argument("action", nargs="?", choices=["verify"],
                        help="verify: check that no line was edited, deleted or reordered")
     audit.add_argument("--env", help="only runs in this environment")
-    audit.add_argument("--since", help="only runs since: 30m, 1h, 2d, or an ISO date")
+    audit.add_argument("--since", type=_since,
+                       help="only runs since: 30m, 1h, 2d, or an ISO date")
     audit.add_argument("--failed", action="store_true", help="only runs that failed")
     audit.add_argument("--json", action="store_true", help="one JSON object per run")
     audit.add_argument("--file", help="the audit log (default: the config's audit.path, else "
                                       "$XDG_STATE_HOME/orch_magics/audit.jsonl)")
+
+
+def _since(text: str) -> str:
+    """An argparse type: a span or a date `parse_since` reads (a usage error otherwise)."""
+    from ..audit.query import parse_since  # only when --since is given
+
+    try:
+        parse_since(text)
+    except OrchError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--since {text!r}: ")) from None
+    return text
 
 
 def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:

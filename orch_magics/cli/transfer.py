@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 
 from ..config.model import Config
 from ..config.suggest import did_you_mean
@@ -28,13 +29,24 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
     fw = sub.add_parser("forward", help="forward a local port to HOST:PORT as seen from the "
                                         "chain's last ssh host (until Ctrl-C)")
     fw.add_argument("environment")
-    fw.add_argument("port", type=int)
-    fw.add_argument("--local", type=int, default=0, metavar="PORT",
+    fw.add_argument("port", type=_port(1))
+    fw.add_argument("--local", type=_port(0), default=0, metavar="PORT",
                     help="local port on 127.0.0.1 (default: any free one)")
     fw.add_argument("--host", default="localhost", help="target host (default: localhost)")
     fw.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="forward in protected environment ENV without asking")
     fw.add_argument("--limit", metavar="PATTERN", help="the fleet target to forward to")
+
+
+def _port(lowest: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port number (a usage error otherwise, as for any option)."""
+    def port(text: str) -> int:
+        if not text.strip().isdigit() or not lowest <= int(text) <= 65535:
+            free = ", 0 for any free one" if lowest == 0 else ""
+            raise argparse.ArgumentTypeError(f"a TCP port ({lowest or 1}-65535{free}), "
+                                             f"not {text!r}")
+        return int(text)
+    return port
 
 
 def _side(config: Config, word: str) -> tuple[str | None, str]:
