@@ -360,3 +360,7 @@ def test_a_copy_is_audited_as_what_it_copies(tmp_path: Path) -> None:
     commands = [r["command"] for r in records(log) if r["event"] == "start"]
     assert commands == [f"orch-put {tmp_path}/dst.txt src.txt f 644",
                         f"orch-get {tmp_path}/dst.txt"]
+    # a user's own script run under such a name is shown whole: the title is ours to set
+    assert _cli(cfg, "run", "local", "--", "/bin/sh", "-c", "echo hidden?", "orch-get",
+                "x").returncode == 0
+    assert records(log)[-2]["command"] == "/bin/sh -c 'echo hidden?' orch-get x"

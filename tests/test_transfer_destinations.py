@@ -233,3 +233,27 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
     failed = cp(f"local:{tmp_path}/{name}-none", str(tmp_path / "other"))
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1
     assert "\x1b" not in failed.stderr and "odd\\nname" in failed.stderr
+
+
+async def test_a_link_another_user_left_in_a_shared_folder_is_never_followed(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """Written through, a link that user `nobody` left in a folder like /tmp aimed a copy by
+    root at any file (the kernel's protected_symlinks rule, which cp obeys, never applied:
+    the link was resolved to a path and renamed onto)."""
+    folder = Path(await far.folder("loop", "shared-links"))  # loop's far end shares this disk
+    shared = folder / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    victim = folder / "victim.conf"
+    victim.write_text("precious\n")
+    for name in ("report", "got"):
+        os.symlink(victim, shared / name)
+        os.lchown(shared / name, 65534, 65534)
+    src = tmp_path / "report"
+    src.write_text("sent\n")
+    sent = await orch.aput("loop", str(src), f"{shared}/report")
+    assert sent.destination == f"{shared}/report"
+    await orch.aget("loop", str(src), str(shared / "got"))
+    assert victim.read_text() == "precious\n"
+    assert [(p.name, p.is_symlink(), p.read_text()) for p in sorted(shared.iterdir())] == [
+        ("got", False, "sent\n"), ("report", False, "sent\n")]

@@ -34,6 +34,9 @@ class Command:
     env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     cwd: str | None = None
     tty: bool = False
+    #: What status lines, prompts and the audit show instead of the argv: set by our own code
+    #: only (a copy's script shows as `orch-get PATH`), never taken from what a user runs.
+    title: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -65,9 +68,8 @@ class Command:
 
     def display(self) -> str:
         """The argv as one shell-quoted line (for status lines and dry runs; no env values)."""
-        if len(self.argv) >= 3 and self.argv[:2] == ("/bin/sh", "-c"):
-            if len(self.argv) == 3:
-                return self.argv[2]
-            if self.argv[3].startswith("orch-"):  # our own script (a copy's): name, arguments
-                return shlex.join(self.argv[3:])
+        if self.title is not None:
+            return self.title
+        if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c"):
+            return self.argv[2]
         return shlex.join(self.argv)

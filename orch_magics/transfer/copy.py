@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import os
 import posixpath
+import stat
 import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
@@ -212,8 +213,17 @@ def get_destination(remote: str, local: str | None) -> str:
 
 
 def _through_link(dest: str) -> str:
-    """A link to a file is written through (the file it names is replaced), as cp does."""
-    return os.path.realpath(dest) if os.path.islink(dest) and os.path.isfile(dest) else dest
+    """A link to a file is written through (the file it names is replaced), as cp does; not
+    one another user left in a sticky world-writable folder such as /tmp (the kernel's
+    protected_symlinks rule): it could aim the copy at any file this user may write."""
+    if not (os.path.islink(dest) and os.path.isfile(dest)):
+        return dest
+    owner = os.lstat(dest).st_uid
+    folder = os.stat(os.path.dirname(os.path.abspath(dest)))
+    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+    if shared and owner not in (os.geteuid(), folder.st_uid):
+        return dest  # replaced, as any file would be: the link, never what it names
+    return os.path.realpath(dest)
 
 
 class Copying(Protocol[T_co]):

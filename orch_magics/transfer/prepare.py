@@ -7,8 +7,10 @@ for all). Either is then run by `run_blocking` or awaited through `.run()`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Collection
+import shlex
+from collections.abc import Collection, Sequence
 from typing import Union
 
 from ..fleet.options import DEFAULT_PARALLEL
@@ -37,13 +39,16 @@ def path_of(value: object, what: str) -> str:
     return path
 
 
-def _no_tty(plan: RunPlan) -> None:
-    """A layer that allocates a TTY turns a copy's bytes into a terminal's (CR/LF, ^C …)."""
+def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
+    """The plan of a copy, shown (status, prompt, audit) as `orch-get PATH`, not its script;
+    refused when a layer allocates a TTY, which turns its bytes into a terminal's."""
     for spec in plan.layers_to_run:
         if getattr(spec.config, "tty", False):
             raise TransferError(f"{plan.environment.name}: layer {spec.label} allocates a TTY "
                                 f"(tty: true), which changes binary data; copy through an "
                                 f"environment without it")
+    return dataclasses.replace(plan, command=dataclasses.replace(
+        plan.command, title=shlex.join(words)))
 
 
 def measure(local: object) -> Source:
@@ -73,8 +78,8 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     into = None if local is None else path_of(local, "local path")
     if not source:
         raise TransferError("give the remote path to copy")
-    plan = runs.plan(environment, command=list(get_command(source).argv))
-    _no_tty(plan)
+    plan = _titled(runs.plan(environment, command=list(get_command(source).argv)),
+                   ["orch-get", source])
     if plan.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
@@ -97,8 +102,7 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *
         raise TransferError("give the remote path to copy to")
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(dest, name, source.kind, source.mode)
-    plan = runs.plan(environment, command=list(command.argv))
-    _no_tty(plan)
+    plan = _titled(runs.plan(environment, command=list(command.argv)), command.argv[3:])
     plan.check_limit(limit)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     if plan.environment.is_fleet:

@@ -80,8 +80,15 @@ dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
 [ -d "$d" ] && d=${d%/}/$n
-if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp does
-  d=$(readlink -f -- "$d" && printf .); d=${d%??}
+if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp does, but
+  # not one another user left in a sticky world-writable folder such as /tmp (the kernel's
+  # protected_symlinks rule): it could aim the copy at any file this user may write
+  case $d in */*) up=${d%/*}; [ -n "$up" ] || up=/;; *) up=.;; esac
+  lu=$(stat -c %u -- "$d") fm=$(stat -c %a -- "$up")
+  case $fm in [1357]??[2367]) shared=$(stat -c %u -- "$up");; *) shared=;; esac
+  if [ -z "$shared" ] || [ "$lu" = "$(id -u)" ] || [ "$lu" = "$shared" ]; then
+    d=$(readlink -f -- "$d" && printf .); d=${d%??}
+  fi
 fi
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
