@@ -167,3 +167,37 @@ async def test_path_arguments_are_checked(orch, tmp_path) -> None:  # type: igno
     with pytest.raises(TransferError, match="the local path .* holds a NUL"):
         await orch.aput("here", str(tmp_path / "a\0b"), "/tmp/")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("stderr", "problems"), [
+    # a folder of live logs: GNU tar sends what it saw at the start and exits 1
+    ("tar: ./app.log: file changed as we read it\norch-transfer: reading /srv/logs failed\n"
+     "ORCH-SHA256 " + "0" * 64 + "\n", []),
+    ("tar: ./app.log: File shrank by 267591424 bytes; padding with zeros\n"
+     "orch-transfer: reading /srv/logs failed\n",
+     ["reading /srv/logs failed: ./app.log: File shrank by 267591424 bytes; padding with zeros"]),
+    ("tar: ./a: file changed as we read it\ntar: ./s: Cannot open: Permission denied\n"
+     "tar: Exiting with failure status due to previous errors\n"
+     "orch-transfer: reading /srv/logs failed\n",
+     ["reading /srv/logs failed: ./a: file changed as we read it; ./s: Cannot open: Permission "
+      "denied"]),
+])
+def test_what_fails_a_directory_get(stderr: str, problems: list[str]) -> None:
+    from orch_magics.transfer.scripts import get_problems
+
+    assert get_problems(stderr) == problems
+
+
+def test_a_failed_tree_is_removed_with_its_links_and_read_only_folders(tmp_path: Path) -> None:
+    """A link to a folder inside made the clean-up raise NotImplementedError (a chmod of the
+    link itself), which ended `orch cp` as an internal error and left the tree."""
+    from orch_magics.transfer.receive import _remove_tree
+
+    tree = tmp_path / "tree"
+    (tree / "ro" / "deep").mkdir(parents=True)
+    (tree / "ro" / "deep" / "f").write_text("x")
+    (tree / "to-ro").symlink_to("ro")
+    (tree / "ro" / "deep").chmod(0o500)
+    (tree / "ro").chmod(0o500)
+    _remove_tree(str(tree))
+    assert not tree.exists()

@@ -57,10 +57,12 @@ def _temp_name(dest: str) -> tuple[str, str]:
 
 def _remove_tree(path: str) -> None:
     """Remove a tree, read-only folders in it too (it was unpacked with the modes it had)."""
-    for folder, subfolders, _ in os.walk(path):
+    for folder, subfolders, _ in os.walk(path):  # links to folders are listed, not entered
         for sub in subfolders:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(folder, sub), 0o700, follow_symlinks=False)
+            inside = os.path.join(folder, sub)
+            if not os.path.islink(inside):
+                with contextlib.suppress(OSError):
+                    os.chmod(inside, 0o700)
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -211,11 +211,19 @@ def problems(stderr: str) -> list[str]:
             if "orch-transfer: " in line]
 
 
+#: What GNU tar says (exit 1) of a file written to while it read it: it sends the length it
+#: saw at the start, as a get of a file does, so a folder of live logs can be copied.
+GREW = ": file changed as we read it"
+
+
 def get_problems(stderr: str) -> list[str]:
-    """The `orch-transfer:` lines of a get; a failed read says why in tar's or cat's words
-    (a file that changed while tar read it too: the stream may hold it torn)."""
+    """The `orch-transfer:` lines of a get; a failed read says why in tar's or cat's words.
+    Files that only changed while tar read them fail nothing (see GREW); one that shrank
+    (padded with zeros) or could not be read fails the get."""
     tools = [line.split(": ", 1)[1] for line in stderr.splitlines()
              if line.startswith(("tar: ", "cat: ")) and "Exiting with failure" not in line]
+    if tools and all(line.endswith(GREW) for line in tools):  # a warning, not a failure
+        return [said for said in problems(stderr) if not said.startswith("reading ")]
     return [f"{said}: {'; '.join(tools[:3])}" if said.startswith("reading ") and tools else said
             for said in problems(stderr)]
 
