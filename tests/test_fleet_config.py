@@ -343,6 +343,10 @@ web  # the front
     inv = load_inventories([tmp_path / "hosts"])
     assert inv.hosts_of("prod") == ["w1"]  # the child was a group called 'web  # the front'
     assert inv.connection("w1") == {"user": "quoted", "port": 2222}  # quotes were kept
+    (tmp_path / "odd.ini").write_text("[web]\nw2 ansible_user=1234 ansible_host=127.1 "
+                                      "x={[]:1}\n")  # once a TypeError, and int/float values
+    assert load_inventories([tmp_path / "odd.ini"]).connection("w2") == {
+        "user": "1234", "host": "127.1"}
     (tmp_path / "inventory").write_text("web:\n  hosts:\n    y1: {ansible_port: 2201}\n")
     assert load_inventories([tmp_path / "inventory"]).connection("y1") == {"port": 2201}
 

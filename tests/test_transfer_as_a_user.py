@@ -18,7 +18,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from orch_magics.transfer.scripts import end_line, frame_header, put_command
+from orch_magics.transfer.scripts import end_line, frame_header, get_command, put_command
 from transfers import remote
 
 pytestmark = [pytest.mark.ssh]
@@ -144,6 +144,9 @@ async def test_tilde_is_the_users_home(orch, tmp_path, env) -> None:  # type: ig
         with pytest.raises(TransferError, match="cannot name a local copy of '~'"):
             await orch.aget(env, "~")
         assert not await remote(orch, env, 'ls -A "$HOME" | grep -x "~" || true')
+        homeless = await orch.arun(env, command=["env", "HOME=", *get_command("~/x").argv])
+        assert (homeless.returncode, homeless.stderr) == (
+            1, "orch-transfer: HOME is not set: cannot expand ~/x\n")  # it landed in /x
     finally:
         await orch.arun(env, command=f'rm -f "$HOME/{name}"')
 

@@ -82,6 +82,9 @@ class Inventory:
         values = {HONOURED[k]: v for k, v in merged.items() if k in HONOURED}
         if "port" in values:
             values["port"] = int(values["port"])
+        for key in ("host", "user"):  # `ansible_user=1234` is a name, as Ansible reads it
+            if key in values:
+                values[key] = str(values[key])
         return values
 
     def _closure(self, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
@@ -193,7 +196,7 @@ def _scalar(text: str) -> Any:
     when it is one, else the text."""
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
         return text
     return value if isinstance(value, (str, int, float, bool)) else text
 

@@ -29,13 +29,14 @@ if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
 home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines
+  case $1 in "~"|"~/"*) [ -n "$HOME" ] || fail "HOME is not set: cannot expand $1";; esac
   case $1 in "~") printf '%s.' "$HOME";; "~/"*) printf '%s.' "$HOME/${1#"~/"}";;
   *) printf '%s.' "$1";; esac
 }
 """
 
 GET_SCRIPT = _PRELUDE + r"""
-p=$(home "$1"); p=${p%.}
+p=$(home "$1") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else
@@ -75,7 +76,7 @@ fi
 """
 
 PUT_SCRIPT = _PRELUDE + r"""
-d=$(home "$1"); d=${d%.}; n=$2 k=$3 m=$4
+d=$(home "$1") || exit 1; d=${d%.}; n=$2 k=$3 m=$4
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
