@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal, get_args
 
 from ._loop import BackgroundLoop
+from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
 from .errors import ConfigError
@@ -60,6 +61,19 @@ class RestartPolicy:
                 or self.max_restarts < 0:
             raise ConfigError(f"max_restarts must be a whole number, 0 or more, not "
                               f"{self.max_restarts!r}")
+
+    @classmethod
+    def of(cls, service: Service | None, restart: str | None, max_restarts: int | None,
+           backoff: tuple[float, float], *, fleet: bool = False) -> RestartPolicy:
+        """The policy of a named run: `restart=` / `max_restarts=`, else its service's. A
+        named fleet is not restarted: giving either for one is a mistake."""
+        if fleet and (restart is not None or max_restarts is not None):
+            raise ConfigError("restart and max_restarts are for a single run: a named fleet "
+                              "is not restarted")
+        mode = restart or (service.restart if service else "no")
+        most = max_restarts if max_restarts is not None else (
+            service.max_restarts if service else 5)
+        return cls(mode, most, backoff)  # type: ignore[arg-type]  # checked in __post_init__
 
     def should_restart(self, result: RunResult | None, restarts: int) -> bool:
         if self.mode == "no" or restarts >= self.max_restarts:

@@ -68,6 +68,8 @@ class RunRegistry:
     def __init__(self) -> None:
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
+        #: Held while a name is chosen and taken, by a run or a fleet (one namespace).
+        self.naming = threading.Lock()
 
     def running(self, name: str) -> bool:
         """Whether a run of that name is still running (or will restart)."""
@@ -97,6 +99,18 @@ class RunRegistry:
                 if self._entries.get(name) is entry:
                     del self._entries[name]
             raise
+
+    def restart(self, name: str, fleets: Collection[str]) -> NamedRun:
+        """Stop the run if it still runs and start it again; a new attempt that is refused
+        (the audit log cannot be written, …) leaves the run as it was, finished."""
+        entry = self.get(name, fleets, single="restart")
+        if not entry.done:
+            entry.supervisor.stop()
+        entry.logs.clear()
+        fresh = entry.supervisor.again()
+        attempt = fresh.start()
+        entry.supervisor = fresh
+        return attempt
 
     def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:
         """The run of that name, else an error naming the runs there are (`fleets`: the named

@@ -234,27 +234,28 @@ class Orchestrator:
         past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
-        name = choose(name, plan.service.name if plan.service else "command",
-                      lambda taken: self.runs.running(taken) or self.fleets.running(taken))
+        policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
+                                  fleet=fleet is not None)  # checked before anyone is asked
         if fleet is not None:
-            live = self.fleets.start_named(plan, fleet, name, stdin=stdin, sinks=sinks,
-                                           close_stdin=close_stdin, yes=yes)
-            self.runs.forget(name)  # one namespace: a finished run of that name is replaced
-            return live
+            ticket = ticket or self.fleets.admit(plan, fleet, yes, "api")
         ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
-        svc = plan.service
-        policy = RestartPolicy(restart or (svc.restart if svc else "no"),  # type: ignore[arg-type]
-                               max_restarts if max_restarts is not None
-                               else (svc.max_restarts if svc else 5), self.restart_backoff)
-        log_file = LogFile(os.path.join(self.log_dir, f"{name}.log"), self.log_max_bytes)
-        options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout,
-                             capture_limit=self.capture_limit)
-        supervisor = Supervisor(name, plan, self.loop,
-                                begin=lambda p, o: self.begin(p, o, ticket), ring=RingBuffer(),
-                                log_file=log_file, policy=policy, options=options)
-        close_at_exit(self)
-        attempt = self.runs.start(name, supervisor)
-        self.fleets.forget(name)
+        with self.runs.naming:  # chosen and taken at once: two starts never share a name
+            name = choose(name, plan.service.name if plan.service else "command",
+                          lambda taken: self.runs.running(taken) or self.fleets.running(taken))
+            if fleet is not None:
+                live = self.fleets.start_named(plan, fleet, name, ticket, stdin=stdin,
+                                               sinks=sinks, close_stdin=close_stdin)
+                self.runs.forget(name)  # one namespace: a finished run of that name is replaced
+                return live
+            log_file = LogFile(os.path.join(self.log_dir, f"{name}.log"), self.log_max_bytes)
+            options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin,
+                                 timeout=timeout, capture_limit=self.capture_limit)
+            supervisor = Supervisor(name, plan, self.loop, ring=RingBuffer(), policy=policy,
+                                    begin=lambda p, o: self.begin(p, o, ticket),
+                                    log_file=log_file, options=options)
+            close_at_exit(self)
+            attempt = self.runs.start(name, supervisor)
+            self.fleets.forget(name)
         return attempt
 
     def ps(self) -> list[RunInfo]:
@@ -290,12 +291,7 @@ class Orchestrator:
 
     def restart(self, name: str) -> LiveRun:
         """Stop a named run if it still runs and start it again (same plan, same log file)."""
-        entry = self.runs.get(name, self.fleets.named, single="restart")
-        if not entry.done:
-            entry.supervisor.stop()
-        entry.logs.clear()
-        entry.supervisor = entry.supervisor.again()
-        return entry.supervisor.start()
+        return self.runs.restart(name, self.fleets.named)
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""

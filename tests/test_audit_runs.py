@@ -134,6 +134,30 @@ def test_a_run_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
     assert not mark.exists()
 
 
+def test_a_manual_restart_that_cannot_be_recorded_leaves_the_run_as_it_was(
+        tmp_path: Path) -> None:
+    """The refused attempt replaced the run's supervisor: ps() and status() then raised
+    AssertionError."""
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    orch = Orchestrator(load_config_text(config(folder / "audit.jsonl")),
+                        log_dir=tmp_path / "logs")
+    try:
+        assert orch.start("local", "hello", name="h").wait(10).ok
+        (folder / "audit.jsonl").unlink()
+        folder.rmdir()
+        folder.write_text("")  # the log's directory is a file now
+        with pytest.raises(OrchError, match="cannot write the audit log"):
+            orch.restart("h")
+        [row] = orch.ps()
+        assert (row.name, row.state, row.exit) == ("h", "exited", "exit 0")
+        assert orch.status("h").result().ok
+        folder.unlink()
+        assert orch.restart("h").wait(10).ok  # once it can be recorded again
+    finally:
+        orch.close()
+
+
 def test_a_restart_that_cannot_be_recorded_ends_the_named_run_saying_why(
         tmp_path: Path) -> None:
     folder = tmp_path / "audit"

@@ -103,6 +103,14 @@ def test_a_running_name_is_refused_and_a_free_one_is_numbered(orch: Orchestrator
     assert_nothing_left(ssh_fleet)
 
 
+def test_a_named_fleet_takes_no_restart_policy(orch: Orchestrator) -> None:
+    """restart= and max_restarts= were ignored on a fleet without a word."""
+    for kw in (dict(restart="always"), dict(max_restarts=3)):
+        with pytest.raises(ConfigError, match="restart and max_restarts are for a single run"):
+            orch.start("web", "sleepy", limit="127.0.1.1", **kw)  # type: ignore[arg-type]
+    assert orch.ps() == []
+
+
 def test_runs_and_fleets_share_one_namespace(ssh_fleet: SSHFleet) -> None:
     """A name a running single run has is refused to a fleet and the other way round, a
     finished one is taken over, and a default name is made valid for both kinds."""

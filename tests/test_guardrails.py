@@ -103,6 +103,14 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
 
 
+def test_a_bad_restart_policy_is_said_before_anyone_is_asked(orch: Orchestrator,
+                                                             mark: Path) -> None:
+    ask = orch.gate.ask = Answers("prod")
+    with pytest.raises(ConfigError, match="restart must be one of"):
+        orch.start("prod", "touch", restart="sometimes")
+    assert ask.questions == [] and not mark.exists()
+
+
 def test_dangerous_services_and_a_zero_ttl_ask_every_time(orch: Orchestrator, mark: Path) -> None:
     ask = orch.gate.ask = Answers("prod", "prod", "prod", "quick", "quick")
     orch.run("prod", "touch")

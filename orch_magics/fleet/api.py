@@ -97,7 +97,7 @@ class Fleets:
                    sinks: Sequence[Sink] | SinkFactory = (),
                    yes: str | Collection[str] = ()) -> FleetResult:
         """Run every target to its end on the current loop; cancelling stops them all."""
-        ticket = self._admit(plan, options, yes, "api")
+        ticket = self.admit(plan, options, yes, "api")
         fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
         try:
             return await fleet.wait()
@@ -109,10 +109,11 @@ class Fleets:
     def start(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
               close_stdin: bool = True, sinks: Sequence[Sink] | SinkFactory = (),
               yes: str | Collection[str] = (), front_end: str = "api",
-              on_change: Callable[[TargetRow], None] = lambda row: None) -> LiveFleet:
+              on_change: Callable[[TargetRow], None] = lambda row: None,
+              ticket: Ticket | None = None) -> LiveFleet:
         """Start on the background loop and return with a LiveFleet once its targets are known
-        (a `limit` that selects nothing raises here)."""
-        ticket = self._admit(plan, options, yes, front_end)
+        (a `limit` that selects nothing raises here; `ticket`: admitted already)."""
+        ticket = ticket or self.admit(plan, options, yes, front_end)
         loop = self.host.loop
 
         async def begin() -> FleetRun:
@@ -127,8 +128,8 @@ class Fleets:
         self._track(live)
         return live
 
-    def _admit(self, plan: RunPlan, options: FleetOptions, yes: str | Collection[str],
-               front_end: str) -> Ticket:
+    def admit(self, plan: RunPlan, options: FleetOptions, yes: str | Collection[str],
+              front_end: str) -> Ticket:
         """A limit that selects nothing is said before anyone is asked to confirm (when the
         targets are known before run time: labels of containers are found by running)."""
         if options.limit is not None:
@@ -159,16 +160,16 @@ class Fleets:
         for live in running:
             live.settle(timeout)
 
-    def start_named(self, plan: RunPlan, options: FleetOptions, name: str, *,
+    def start_named(self, plan: RunPlan, options: FleetOptions, name: str, ticket: Ticket, *,
                     stdin: StdinSource = None, close_stdin: bool | None = None,
-                    sinks: Sequence[Sink] | SinkFactory = (),
-                    yes: str | Collection[str] = ()) -> LiveFleet:
+                    sinks: Sequence[Sink] | SinkFactory = ()) -> LiveFleet:
         """A background fleet under `name` (chosen by the caller: `run_names.choose`): `ps`
         shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
         extra = sink_factory(sinks)
         entry = NamedFleet(RingBuffer())
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
-                          sinks=lambda label: (*extra(label), *entry.sinks(label)), yes=yes)
+                          sinks=lambda label: (*extra(label), *entry.sinks(label)),
+                          ticket=ticket)
         live.name = name
         entry.live = live
         self.named[name] = entry

@@ -26,8 +26,9 @@ def candidates(orch: Orchestrator, line: str) -> list[str]:
         config = None
     if not positional:
         return [*(config.environments if config else ()), *SUBCOMMANDS]
-    if sub in RUN_SUBCOMMANDS and len(positional) == 1:
-        return orch.runs.names()
+    if sub in RUN_SUBCOMMANDS and len(positional) == 1:  # named runs and named fleets
+        fleets = vars(orch).get("fleets")  # there once a fleet was started
+        return [*orch.runs.names(), *(fleets.named if fleets is not None else ())]
     if sub == "start" and config is not None and len(positional) in (1, 2):
         return list(config.environments if len(positional) == 1 else config.services)
     if sub is None and len(positional) == 1 and config is not None:
