@@ -175,13 +175,21 @@ RUN_TIME_FAILURES = [
      "project narrows a compose service"),
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
-    ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout is too large (at most 1e+09"),
+    ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout must be at most 1000000000.0"),
+    ("services: {a: {command: x, timeout: 1" + "0" * 400 + "}}", "timeout is too large for a "
+                                                               "number"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: 1.0e+10}}]}}",
+     "connect_timeout must be at most 1000000000.0"),
     ("services: {a: {command: x, timeout: 1e3}}", "timeout must be a number, not a string "
-                                                  "(YAML reads '1e3' as text: write 1.0e+03)"),
+                                                  "(YAML reads '1e3' as text: write 1000)"),
     ("services: {a: {command: x, filters: [{type: head, lines: 1e3}]}}",
      "(YAML reads '1e3' as text: write 1000)"),
+    ("services: {a: {command: x, timeout: 2e300}}", "(YAML reads '2e300' as text: write "
+                                                    "2.0e+300)"),
+    ("services: {a: {command: x, filters: [{type: head, lines: 2.5e0}]}}",
+     "lines must be an integer, not a string"),
     ("services: {a: {command: x, timeout: 10000000000000000000000000000000000}}",
-     "timeout is too large"),
+     "timeout must be at most 1000000000.0"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
     ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
 ]

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError
+from ..limits import MAX_SECONDS
 from .suggest import did_you_mean
 
 Argv = tuple[str, ...]
@@ -210,7 +211,7 @@ class Service:
         default=None,
         metadata=doc("Seconds after which the command is stopped (INT, TERM, KILL), counted "
                      "from the start of connecting; pre and post commands are not limited.",
-                     gt=0))
+                     gt=0, le=MAX_SECONDS))
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))
     max_restarts: int = field(default=5, metadata=doc("Restarts allowed before giving up.", ge=0))
@@ -267,7 +268,7 @@ class Guardrails:
         "`ORCH_CONFIRM=ENV` where nobody can be asked)."))
     confirm_ttl: float = field(default=900.0, metadata=doc(
         "Seconds one confirmation covers in a session (services marked `dangerous` ask "
-        "every time).", ge=0))
+        "every time).", ge=0, le=MAX_SECONDS))
     allow_services: tuple[str, ...] | None = field(default=None, metadata=doc(
         "Only these services may run here (default: any)."))
     allow_adhoc: bool = field(default=True, metadata=doc(
@@ -307,7 +308,8 @@ class CommandProviderSpec:
         "`[pass, show, \"orch/{name}\"]`. Its stdout is the value."))
     line: Literal["first", "all"] = field(default="first", metadata=doc(
         "Take the first line of stdout (as `pass` stores a password), or all of it."))
-    timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0))
+    timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0,
+                                                      le=MAX_SECONDS))
 
     def check(self) -> None:
         if not self.argv:

@@ -161,9 +161,6 @@ def _build_bool(value: Any, path: Path_, src: Source) -> Any:
 
 #: The largest whole number a config may hold (what a count, a size or a list length can be).
 MAX_INT = sys.maxsize
-#: The largest number of seconds a config may hold (every float in a config is seconds):
-#: about 31 years; more overflows the clocks and waits the runs are timed with.
-MAX_SECONDS = 1e9
 
 
 def _build_int(value: Any, path: Path_, src: Source) -> Any:
@@ -179,10 +176,10 @@ def _build_float(value: Any, path: Path_, src: Source) -> Any:
         raise _type_error(float, value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
-    if abs(value) > MAX_SECONDS:
-        raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_SECONDS:g} "
-                              f"seconds, about 31 years)")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a whole number past any float (10**400)
+        raise src.error(path, f"{describe_path(path)} is too large for a number") from None
 
 
 _SCALARS: dict[Any, Builder] = {
@@ -318,14 +315,24 @@ def _shape_fits(tp: Any, value: Any) -> bool:
     return False
 
 
+def _yaml_number(number: float, *, whole: bool) -> str | None:
+    """`number` as YAML 1.1 reads it as one (`1.0e+300`, not `1e300`), if it is one the field
+    takes (`whole`: an integer field)."""
+    if not math.isfinite(number) or whole and not number.is_integer():
+        return None
+    if whole or number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    mantissa, _, exponent = repr(number).partition("e")
+    return f"{mantissa}{'' if '.' in mantissa else '.0'}" + (f"e{exponent}" if exponent else "")
+
+
 def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
     hint = ""
     numbers = {int, float} & {tp, *get_args(tp)}
     if isinstance(value, str) and numbers:
         with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text
-            number = float(value)
-            fix = f"{int(number)}" if int in numbers and number.is_integer() else f"{number:.1e}"
-            hint = f" (YAML reads {value!r} as text: write {fix})" if math.isfinite(number) else ""
+            fix = _yaml_number(float(value), whole=float not in numbers)
+            hint = f" (YAML reads {value!r} as text: write {fix})" if fix else ""
     return src.error(
         path, f"{describe_path(path)} must be {describe_type(tp)}, not {kind_name(value)}{hint}"
     )

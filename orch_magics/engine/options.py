@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..config.validate import MAX_SECONDS
 from ..errors import ConfigError
+from ..limits import MAX_SECONDS
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink

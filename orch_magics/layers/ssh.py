@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..importing import importing_sdk
+from ..limits import MAX_SECONDS
 from ..process.environ import PLACEHOLDER
 from .base import Launcher
 
@@ -34,9 +35,10 @@ class SSHConfig:
     password: str | None = field(
         default=None, metadata={"doc": "Only as a {{secret:NAME}} placeholder.",
                                 "check": _secret_only})
-    connect_timeout: float = field(default=15.0, metadata={"doc": "Seconds to connect.", "gt": 0})
+    connect_timeout: float = field(default=15.0, metadata={"doc": "Seconds to connect.", "gt": 0,
+                                                           "le": MAX_SECONDS})
     keepalive: float = field(default=30.0, metadata={"doc": "Keepalive interval in seconds.",
-                                                     "ge": 0})
+                                                     "ge": 0, "le": MAX_SECONDS})
     insecure_accept_host_key: bool = field(
         default=False, metadata={"doc": "Skip host key verification for this hop (unsafe)."})
     ssh_config: str | None = field(

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..limits import MAX_SECONDS
 from ..process.environ import PLACEHOLDER
 from .base import Launcher
 
@@ -51,7 +52,8 @@ class SudoConfig:
         "doc": "Variables of the previous place that sudo keeps (`--preserve-env=…`).",
         "check": _variable_names})
     timeout: float = field(default=15.0, metadata={
-        "doc": "Seconds for sudo to authenticate and start the command.", "gt": 0})
+        "doc": "Seconds for sudo to authenticate and start the command.", "gt": 0,
+        "le": MAX_SECONDS})
 
 
 class SudoKind:
