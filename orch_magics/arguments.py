@@ -6,15 +6,12 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from .config.placeholders import placeholder_problem
 from .errors import ConfigError
 from .process.command import Command
-
-#: A variable name every layer can set (a shell's: ssh and sudo set them through one).
-VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+from .process.environ import VARIABLE
 
 
 def checked_command(command: object) -> str | tuple[str, ...]:
@@ -42,7 +39,7 @@ def checked_env(env: object) -> dict[str, str]:
     if not isinstance(env, Mapping):
         raise ConfigError(f"env must be a mapping of names to values, got {type(env).__name__}")
     for name, value in env.items():
-        if not isinstance(name, str) or not VARIABLE.fullmatch(name):
+        if not isinstance(name, str) or not VARIABLE.fullmatch(name):  # as in a config
             raise ConfigError(f"env: {name!r} is not a variable name (letters, digits and _, "
                               f"not starting with a digit)")
         if not isinstance(value, str):

@@ -122,10 +122,10 @@ def test_bad_values_are_located_config_errors(text: str, where: tuple[int, int],
 
 
 def test_keys_are_names_as_written() -> None:
-    cfg = load_config_text("services:\n  on: {command: x, environment: {1.10: v, no: w}}\n"
-                           "  ~: {command: y}\n")
-    assert set(cfg.services) == {"on", "~"}
-    assert dict(cfg.service("on").environment) == {"1.10": "v", "no": "w"}
+    cfg = load_config_text("services:\n  on: {command: x, environment: {ON: v, no: w}}\n"
+                           "  ~: {command: y}\n  1.10: {command: z}\n")
+    assert set(cfg.services) == {"on", "~", "1.10"}
+    assert dict(cfg.service("on").environment) == {"ON": "v", "no": "w"}
 
 
 # ---- #8: what would fail only at run time is refused at load time ---------------------------
@@ -176,6 +176,15 @@ RUN_TIME_FAILURES = [
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
     ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout must be at most 1000000000.0"),
+    # one rule for variable names, where a run is given them: ssh and sudo set them in a shell
+    ("services: {a: {command: x, environment: {other-var: '1'}}}",
+     "not variable names: 'other-var' (letters, digits and _"),
+    ("services: {a: {command: x, pre_commands: [{command: y, environment: {'A B': '1'}}]}}",
+     "not variable names: 'A B'"),
+    ("environments: {e: {layers: [{type: local, config: {environment: {1X: '1'}}}]}}",
+     "not variable names: '1X'"),
+    ("environments: {e: {layers: [{type: docker, config: {container: c, environment: "
+     "{a.b: '1'}}}]}}", "not variable names: 'a.b'"),
     ("services: {a: {command: x, timeout: 1" + "0" * 400 + "}}", "timeout is too large for a "
                                                                "number"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: 1.0e+10}}]}}",

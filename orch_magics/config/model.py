@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError
 from ..limits import MAX_SECONDS
+from ..process.environ import variable_names
 from .suggest import did_you_mean
 
 Argv = tuple[str, ...]
@@ -165,7 +166,8 @@ class Step:
         metadata=doc("post_commands only: run after success (default), failure, or always."),
     )
     environment: Mapping[str, str] = field(
-        default_factory=lambda: _EMPTY, metadata=doc("Extra variables for this step; may use placeholders."))
+        default_factory=lambda: _EMPTY, metadata=doc(
+            "Extra variables for this step; may use placeholders.", check=variable_names))
     working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
     name: str | None = field(default=None, metadata=doc("Label shown in the display."))
 
@@ -199,7 +201,7 @@ class Service:
     environment: Mapping[str, str] = field(
         default_factory=lambda: _EMPTY,
         metadata=doc("Variables set for the command; values may use `{{secret:NAME}}` and "
-                     "`{{env:VAR}}` / `{{env:VAR:-default}}`."),
+                     "`{{env:VAR}}` / `{{env:VAR:-default}}`.", check=variable_names),
     )
     working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
     pre_commands: tuple[Step, ...] = field(

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from ..importing import importing_sdk
+from ..process.environ import variable_names
 from .base import Launcher
 from .docker_address import check_address
 
@@ -33,7 +34,8 @@ class DockerConfig:
         default=None, metadata={"doc": "Working directory inside (a service's working_dir wins)."})
     environment: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}),
-        metadata={"doc": "Variables for every exec (a service's values win)."})
+        metadata={"doc": "Variables for every exec (a service's values win).",
+                  "check": variable_names})
     tty: bool = field(default=False, metadata={"doc": "Allocate a TTY for every exec."})
     docker_host: str | None = field(
         default=None,

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from ..process.command import Command
+from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from .base import LaunchContext, Launcher
 from .local_process import SubprocessBackend, spawn, start_error
@@ -66,7 +67,9 @@ class LocalConfig:
     """Variables and working directory for commands that pass through this layer."""
 
     environment: Mapping[str, str] = field(
-        default_factory=lambda: _EMPTY, metadata={"doc": "Variables added for every command (service values win)."})
+        default_factory=lambda: _EMPTY, metadata={
+            "doc": "Variables added for every command (service values win).",
+            "check": variable_names})
     working_dir: str | None = field(
         default=None, metadata={"doc": "Default directory (a service's working_dir wins)."})
 

@@ -8,15 +8,12 @@ stdin prompt, never on an argv. The runtime is in `sudo_launcher.py`, `sudo_hand
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..limits import MAX_SECONDS
-from ..process.environ import PLACEHOLDER
+from ..process.environ import PLACEHOLDER, variable_names
 from .base import Launcher
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _secret_only(value: str | None) -> None:
@@ -28,12 +25,6 @@ def _secret_only(value: str | None) -> None:
 def _user_name(value: str) -> None:
     if not value or value.startswith("-") or any(c.isspace() for c in value):
         raise ValueError(f"{value!r} is not a user name (or #uid)")
-
-
-def _variable_names(names: tuple[str, ...]) -> None:
-    bad = [n for n in names if not _NAME.match(n)]
-    if bad:
-        raise ValueError(f"not variable names: {', '.join(map(repr, bad))}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +41,7 @@ class SudoConfig:
         "doc": "Run a login shell first (`sudo -i`: the target's environment and home)."})
     preserve_env: tuple[str, ...] = field(default=(), metadata={
         "doc": "Variables of the previous place that sudo keeps (`--preserve-env=…`).",
-        "check": _variable_names})
+        "check": variable_names})
     timeout: float = field(default=15.0, metadata={
         "doc": "Seconds for sudo to authenticate and start the command.", "gt": 0,
         "le": MAX_SECONDS})

@@ -1,7 +1,8 @@
 """What the secrets resolver and the layers both need to know, without importing each other.
 
 `PLACEHOLDER` is the syntax of a value still to be resolved (`{{secret:NAME}}`, `{{env:VAR}}`):
-the resolver expands it, a layer must never receive one. `SECRET_ENV_PREFIX` names the
+the resolver expands it, a layer must never receive one. `VARIABLE` is what a variable may be
+called, anywhere a run is given one. `SECRET_ENV_PREFIX` names the
 variables the `env` secrets provider reads: this machine's processes never inherit them.
 """
 
@@ -10,11 +11,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
+#: A variable name every layer can set: a shell's (ssh and sudo set them through one).
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: `{{secret:db_password}}` is read from `$ORCH_SECRET_DB_PASSWORD` by the env provider.
 SECRET_ENV_PREFIX = "ORCH_SECRET_"
+
+
+def variable_names(names: Iterable[str]) -> None:
+    """Refuse names a layer could not set (a config field's check, and `env=`'s)."""
+    bad = [name for name in names if not (isinstance(name, str) and VARIABLE.fullmatch(name))]
+    if bad:
+        raise ValueError(f"not variable names: {', '.join(map(repr, bad))} (letters, digits "
+                         f"and _, not starting with a digit)")
 
 
 def inherited_environ() -> dict[str, str]:
