@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -104,6 +105,17 @@ async def test_stdin_until_eof(executor: LayeredExecutor) -> None:
     assert (out == payload, err, end) == (True, b"", Exit(code=0))
     out, _, end = await run(executor, Command(("wc", "-l")))  # no input: EOF at once
     assert (out.strip(), end) == (b"0", Exit(code=0))
+
+
+@pytest.mark.parametrize("sent", [b"abc\n", b"abc"], ids=["line", "partial-line"])
+async def test_a_terminals_input_ends_with_its_eof(executor: LayeredExecutor, sent: bytes) -> None:
+    """Under `tty: true` EOF is the terminal's ^D: docker and podman never sent it; sudo (and
+    ssh with variables) sent it while the terminal was still raw for the preamble, where it
+    is a plain byte; after a partial line a ^D only sends the line. Each run hung."""
+    command = Command(("wc", "-c"), tty=True, env={"ORCH_TTY": "1"})
+    out, _, end = await run(executor, command, sent)
+    counted = re.search(rb"(\d+)\s*\Z", out)  # after the terminal's echo of the input
+    assert (counted and counted[1], end) == (str(len(sent)).encode(), Exit(code=0)), out
 
 
 async def test_output_order_within_and_across_streams(executor: LayeredExecutor) -> None:

@@ -50,6 +50,9 @@ class DockerExec:
         await self._stream.write(data)
 
     async def write_eof(self) -> None:
+        if self._tty:  # a TTY's end of input is its EOF character, as for ssh and a local PTY
+            await self._stream.write(b"\x04")
+            return
         await self._stream.write_eof()
 
     async def wait(self) -> Exit:

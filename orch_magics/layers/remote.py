@@ -7,7 +7,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    TTY). The wrapper is started as a session (sshd and runc call setsid), so that pid is also
    the process group of the command and all its children: `kill_group_line` signals it;
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
-   and evaluates it, so variables and the directory never appear on any argv;
+   and evaluates it, so variables and the directory never appear on any argv; under a TTY
+   it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
 3. runs ARGV, and when it ends stops what is left of its process group (a background
    grandchild holding the output would otherwise keep the run open, or outlive it): the run
    ends when the main process does, with nothing left behind and no extra round-trip;
@@ -31,6 +32,9 @@ from ..process.events import Exit
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
 PID_MARK = b"\x1eorch-pid "
+#: Under a TTY, once the preamble has run (the terminal is itself again: ^D is EOF), the
+#: wrapper prints this line on it; input sent before could meet a raw terminal.
+READY_MARK = b"\x1eorch-ready"
 #: The line the wrapper prints last on its stderr when asked: this marker, the status, newline.
 EXIT_MARK = b"\x1eorch-exit "
 _EXIT_LINE = re.compile(rb"\x1eorch-exit (\d{1,3})\r?\n\Z")
@@ -46,6 +50,7 @@ if [ "$_orch_n" -gt 0 ]; then
   _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
   if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
   eval "$_orch_p"
+  if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty
 trap : HUP INT QUIT TERM
@@ -174,3 +179,12 @@ class StatusTail:
         held, self._held = self._held, b""
         found = _EXIT_LINE.match(held)
         return (int(found.group(1)), b"") if found else (None, held)
+
+
+def split_ready(out: bytes) -> tuple[bytes, bool]:
+    """(`out` without the wrapper's ready line, whether it was there)."""
+    i = out.find(READY_MARK)
+    j = out.find(b"\n", i)
+    if i < 0 or j < 0:
+        return out, False
+    return out[:i] + out[j + 1:], True

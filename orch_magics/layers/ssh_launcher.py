@@ -37,7 +37,7 @@ from .ssh_connect import (
     where,
 )
 from .ssh_files import SSHFiles
-from .ssh_process import SSHBackend, wait_for_pid
+from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -226,6 +226,9 @@ class SSHLauncher(Launcher):
                                                           self.config.connect_timeout)
                 if pre:
                     process.stdin.write(pre)
+                if command.tty and pre:  # and the input for it to be cooked again
+                    initial += await asyncio.wait_for(wait_for_ready(process),
+                                                      self.config.connect_timeout)
         except BaseException:
             process.close()
             self._release(slot)

@@ -18,7 +18,7 @@ import asyncssh
 
 from ..errors import LayerError
 from ..process.events import Exit
-from .remote import PidMarker, decode_status, kill_group_line, signal_number
+from .remote import PidMarker, decode_status, kill_group_line, signal_number, split_ready
 from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -185,6 +185,20 @@ class SSHBackend:
                 if not chunk:
                     continue
             yield chunk
+
+
+async def wait_for_ready(process: asyncssh.SSHClientProcess[bytes]) -> bytes:
+    """Under a PTY, after the preamble: read until the wrapper says the terminal is cooked
+    again (input sent before, an EOF's ^D above all, could meet it raw); what came first."""
+    out = b""
+    while True:
+        found, ready = split_ready(out)
+        if ready:
+            return found
+        chunk = await process.stdout.read(READ_CHUNK)
+        if not chunk:
+            return out
+        out += chunk
 
 
 async def wait_for_pid(process: asyncssh.SSHClientProcess[bytes]) -> tuple[bytes, int | None]:

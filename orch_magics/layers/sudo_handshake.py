@@ -9,7 +9,8 @@ sudo talks (stderr; the one terminal stream under a TTY):
    user text crosses `sudo -i`'s re-quoting by a login shell, which expands `$NAME` and drops
    newlines: BOOT itself holds neither). The script starts `remote.py`'s wrapper as a process
    group of its own (`setsid`, as sshd and runc do), and its preamble follows;
-3. the wrapper reports its pid: the command runs. Anything else said before is kept as output.
+3. the wrapper reports its pid (and, under a TTY, that the terminal is cooked again): the
+   command runs. Anything else said before is kept as output.
 
 sudo exiting first (refused, unknown user, no sudo there) is a one-line error in our words.
 """
@@ -26,7 +27,7 @@ from ..errors import AuthError, LayerError
 from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle, StdinWriter
-from .remote import PID_MARK, preamble, wrapped_argv
+from .remote import PID_MARK, preamble, split_ready, wrapped_argv
 
 #: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`).
 LEAD = ("_orch_s=\nif read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && "
@@ -97,6 +98,7 @@ class Conversation:
         self.early: list[Event] = []  # the other stream's output, kept for later
         self.prompts = 0
         self.let_in = False
+        self.pid: int | None = None  # the wrapper's, once it said it
 
     def talking(self, event: Stdout | Stderr) -> bool:
         """Is this chunk from the stream sudo and the wrapper talk on?"""
@@ -127,17 +129,29 @@ class Conversation:
             i = self.raw.find(s.token + b"\n")
             if i < 0:
                 return None
-            self.keep(self.raw[:i])
+            before = self.raw[:i]
+            if s.tty and self.prompts:  # the newline sudo echoes after reading the password
+                before = before.removeprefix(b"\r\n") if before.startswith(b"\r\n") \
+                    else before.removeprefix(b"\n")
+            self.keep(before)
             self.raw = self.raw[i + len(s.token) + 1:]
             self.let_in = True
             self.handle.stdin.write(s.body + s.pre)
-        i = self.raw.find(PID_MARK)
-        j = self.raw.find(b"\n", i)
-        if i < 0 or j < 0:
-            return None
-        pid = int(self.raw[i + len(PID_MARK):j].rstrip(b"\r") or b"0")
-        self.keep(self.raw[:i] + self.raw[j + 1:])
-        return pid or None
+        if self.pid is None:
+            i = self.raw.find(PID_MARK)
+            j = self.raw.find(b"\n", i)
+            if i < 0 or j < 0:
+                return None
+            self.pid = int(self.raw[i + len(PID_MARK):j].rstrip(b"\r") or b"0")
+            self.keep(self.raw[:i])
+            self.raw = self.raw[j + 1:]
+        if s.tty:  # input waits until the terminal is cooked again (an EOF's ^D above all)
+            self.raw, ready = split_ready(self.raw)
+            if not ready:
+                return None
+        self.keep(self.raw)
+        self.raw = b""
+        return self.pid or None
 
     def answer(self) -> None:
         self.prompts += 1

@@ -58,8 +58,10 @@ class StdinWriter:
     that exits without reading its input is not an error.
     """
 
-    def __init__(self, backend: ProcessBackend) -> None:
+    def __init__(self, backend: ProcessBackend, *, tty: bool = False) -> None:
         self._backend = backend
+        self._tty = tty
+        self._last = b"\n"  # the last byte delivered (a terminal's partial line needs a ^D)
         self._queue: collections.deque[bytes | None] = collections.deque()
         self._pending = 0
         self._wakeup = asyncio.Event()
@@ -119,6 +121,8 @@ class StdinWriter:
             if item is None:
                 if self.broken is None:
                     try:
+                        if self._tty and self._last != b"\n":  # ^D only sends a partial line:
+                            await self._backend.write(b"\x04")  # the EOF's is the next one
                         await self._backend.write_eof()
                     except Exception as exc:  # OSError, EOFError or a layer's own error
                         self.broken = exc
@@ -130,6 +134,7 @@ class StdinWriter:
             try:
                 await self._backend.write(item)
                 self.bytes_written += len(item)
+                self._last = item[-1:]
             except Exception as exc:  # the process closed its stdin or the channel went away
                 self.broken = exc
 
@@ -150,7 +155,7 @@ class ProcessHandle:
         self._backend = backend
         self.command = command
         self.chain = chain
-        self.stdin = StdinWriter(backend)
+        self.stdin = StdinWriter(backend, tty=command.tty)
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_CHUNKS)
         self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._reading = False
