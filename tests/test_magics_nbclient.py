@@ -99,3 +99,19 @@ def test_pre_and_post_output_and_outcome_in_words(orch_kernel):
     status = [o for o in nb.cells[2].outputs if o["output_type"] == "display_data"][-1]
     assert "✗ failed, exit 3" in status["data"]["text/plain"]
     assert "mathjax_ignore" in status["data"]["text/html"]
+
+
+def test_stdout_and_stderr_keep_their_order_in_the_saved_notebook(orch_kernel):
+    """The kernel sent each stream's buffer on its own: stdout's 'second' came before
+    stderr's 'first', and the elision note (on stdout) before the stderr lines it is about."""
+    nb = run_notebook(notebook_with(
+        "%orch load --demo",
+        "%%orch local\necho first >&2; sleep 0.05; echo second; sleep 0.05; echo third >&2",
+        "%config Orch.headless_lines = 4",
+        "%%orch local\nseq 1 20 >&2",
+    ), orch_kernel)
+    streams = [(o["name"], o["text"]) for o in nb.cells[1].outputs if o["output_type"] == "stream"]
+    assert streams == [("stderr", "first\n"), ("stdout", "second\n"), ("stderr", "third\n")]
+    cut = [(o["name"], o["text"]) for o in nb.cells[3].outputs if o["output_type"] == "stream"]
+    assert [name for name, _ in cut] == ["stderr", "stdout", "stderr"], cut
+    assert cut[0][1] == "1\n2\n" and cut[1][1].startswith("… 16 lines") and cut[2][1] == "19\n20\n"

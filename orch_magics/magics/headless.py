@@ -50,6 +50,7 @@ class HeadlessOutput:
         self.kept = [0, 0]  # bytes, lines of the tail
         self._decoders: dict[str, Any] = {}
         self._last = "\n"  # last character written
+        self._stream = "stdout"  # the stream it went to
         self._seen_steps: set[int] = set()
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
@@ -148,6 +149,9 @@ class HeadlessOutput:
 
     def _text(self, stream: str, text: str) -> None:
         if text:
+            if stream != self._stream:  # a kernel sends each stream's buffer on its own:
+                (sys.stdout if self._stream == "stdout" else sys.stderr).flush()  # in order
+                self._stream = stream
             (sys.stdout if stream == "stdout" else sys.stderr).write(text)
             self._last = text[-1]
 
