@@ -230,8 +230,13 @@ def test_tab_completion(shell):
 
 
 def test_unload_and_reload(shell):
+    """Unloading stops what the magics started: a reload gets a new Orchestrator, so a run
+    left going could no longer be reached by name (ps, stop), yet ran until the kernel ended."""
+    live = shell.run_line_magic("orch", "start local sleepy --name before-unload")
+    assert live.state in ("starting", "running")
     shell.run_line_magic("unload_ext", "orch_magics")
     assert "orch" not in shell.magics_manager.magics["line"]
+    assert live.done and live.result().interrupted
     shell.run_line_magic("load_ext", "orch_magics")
     assert "orch" in shell.magics_manager.magics["cell"]
 

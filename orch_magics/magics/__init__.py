@@ -36,11 +36,14 @@ def load_ipython_extension(shell: Any) -> None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
-    """Remove the magics, their completion and handle display (runs in flight keep running)."""
+    """Remove the magics, their completion and handle display, and stop every run, fleet and
+    forward they started (a reload gets a new Orchestrator: none of them could be reached
+    again by name, yet they ran on until the kernel exited)."""
     registry = shell.magics_manager.registry
     for name, obj in list(registry.items()):
         if isinstance(obj, OrchMagics):
             del registry[name]
+            obj.orchestrator.close()
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("orch", None)
     shell.display_formatter.ipython_display_formatter.pop(LiveRun, None)
