@@ -149,15 +149,17 @@ def test_dry_run_runs_nothing(shell, capsys):
     ("local hello --tail x", "invalid int value"),
     ("local hello -e NOEQUALS", "KEY=VALUE"),
     ("local hello --bg --name 'bad name'", "run name 'bad name': use letters"),  # was ignored
+    ("local hello --timeout -1", "timeout must be a positive number of seconds"),
     ("local hello --name ../up", "run name '../up': use letters"),
     ("local hello --out 1x", "variable name"),
     ("local hello --out if", "variable name"),
     ("logs nothing-here", "no run named"),
     ("lcoal hello", "did you mean 'local'"),  # the environment, not the subcommand `load`
 ])
-def test_user_mistakes_are_usage_errors(shell, line, message):
+def test_user_mistakes_are_usage_errors(shell, line, message, capsys):
     with pytest.raises(UsageError, match=message):
         shell.run_line_magic("orch", line)
+    assert capsys.readouterr().out == ""  # no status line of a run that never started
 
 
 @pytest.mark.parametrize("body", ["\n", "   \n\t\n"])  # "": IPython says it first

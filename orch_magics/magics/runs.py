@@ -20,6 +20,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions
 from ..fleet.targets import planned
@@ -99,11 +100,13 @@ def _check(args: argparse.Namespace) -> None:
                          "[options]; see %orch --help (environments: %orch envs)")
     if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
-    if args.name is not None:  # checked in every mode (headless, --bg blocks and names none)
-        try:
+    try:  # before anything is shown (a status line of a run that never started)
+        if args.name is not None:  # in every mode (headless, --bg blocks and names none)
             check_name(args.name)
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
+        if args.timeout is not None:
+            RunOptions(timeout=args.timeout)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     if args.tail is not None and args.tail < 0:
         raise UsageError("--tail needs a number of lines >= 0")
 
