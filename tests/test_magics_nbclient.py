@@ -115,3 +115,19 @@ def test_stdout_and_stderr_keep_their_order_in_the_saved_notebook(orch_kernel):
     cut = [(o["name"], o["text"]) for o in nb.cells[3].outputs if o["output_type"] == "stream"]
     assert [name for name, _ in cut] == ["stderr", "stdout", "stderr"], cut
     assert cut[0][1] == "1\n2\n" and cut[1][1].startswith("… 16 lines") and cut[2][1] == "19\n20\n"
+
+
+def test_bg_starts_a_named_run_and_returns(orch_kernel):
+    """Under nbclient --bg blocked: on a service that never ends, for ever (and --name made
+    no named run)."""
+    nb = run_notebook(notebook_with(
+        "%orch load --demo",
+        "%orch local ticker --bg --name tick1 --out t",
+        "import time\nfor _ in range(100):\n    if t.state == 'running': break\n"
+        "    time.sleep(0.1)\nprint(t.state, t.name)",
+        "r = %orch stop tick1\nprint(r.interrupted)",
+    ), orch_kernel, timeout=60)
+    assert stream_text(nb.cells[1]) == ("started in the background as tick1: %orch logs tick1 "
+                                        "shows its output, %orch stop tick1 stops it\n")
+    assert stream_text(nb.cells[2]) == "running tick1\n"
+    assert stream_text(nb.cells[3]) == "True\n"

@@ -20,6 +20,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from ..admission import Ticket
 from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions
@@ -74,6 +75,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         return _deliver(ctx, args, many, cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
+    if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
+        return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
+                        cell)
     presenter = _presenter(ctx, args, plan, frontend, cell)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout,
@@ -196,6 +200,20 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
             on_main(box.finish)
 
     live.when_done(ended)
+
+
+def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
+                         body: str | None, timeout: float | None, ticket: Ticket) -> LiveRun:
+    """`--bg` without a front end (nbclient, papermill): a named run, said in one line; its
+    output goes to `%orch logs NAME` (a later cell's output is no place for it). It blocked
+    instead, for ever on a service that never ends."""
+    live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
+                                  plan=plan, stdin=body, close_stdin=True, timeout=timeout,
+                                  ticket=ticket)
+    assert isinstance(live, LiveRun)  # fleets went to fleet_view
+    print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
+          f"output, %orch stop {live.name} stops it")
+    return live
 
 
 def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace,
