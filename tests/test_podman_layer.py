@@ -100,3 +100,29 @@ async def test_behind_ssh_the_socket_is_forwarded(base, podman, ssh_lab) -> None
     handle.stdin.close()
     assert await collect(handle) == (b"in\n", b"err\n", Exit(code=0))
     assert handle.chain.endswith("ssh orch-loop → podman orch-test")
+
+
+async def test_stopping_a_run_in_a_paused_container_ends(base, podman) -> None:
+    """The container's process cannot end while it is paused: the stop waited for it for
+    ever. It gives up 10 s after SIGKILL and says what may be left."""
+    import asyncio
+    import os
+
+    from processes import processes_with
+
+    name, nap = f"orch-paused-{os.getpid()}", f"sleep 77{os.getpid()}.5"
+    podman.podman("run", "-d", "--init", "--network", "none", "--name", name, "orch-busybox")
+    try:
+        handle = await executor(base, podman_host=podman.host, container=name).launch(
+            Command.shell(nap))
+        handle.stdin.close()
+        for _ in range(200):
+            if processes_with(nap):
+                break
+            await asyncio.sleep(0.05)
+        podman.podman("pause", name)
+        end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 60)
+        assert end.error is not None and "did not end within 10 s of SIGKILL (a paused " \
+            "container" in str(end.error)
+    finally:
+        podman.podman("rm", "-f", "-t", "0", name)

@@ -20,6 +20,9 @@ from .events import Event, Exit, Stderr, Stdout
 QUEUE_CHUNKS = 64
 #: Default waits between the steps of the stop ladder (seconds).
 STOP_GRACE = (2.0, 2.0)
+#: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
+#: container's process cannot end; the stop must, and say what may be left).
+KILL_WAIT = 10.0
 
 
 class ProcessBackend(Protocol):
@@ -161,6 +164,8 @@ class ProcessHandle:
         self._reading = False
         self._discarding = False
         self._stopping: asyncio.Task[Exit] | None = None
+        self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
+        self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
         self.signals_sent: list[int] = []
         self._task = asyncio.ensure_future(self._run())
 
@@ -193,7 +198,7 @@ class ProcessHandle:
             pumps.append(asyncio.ensure_future(self._pump(err_stream, Stderr)))
         # Waited for alongside the output: a layer learns of the main process's end while a
         # grandchild may still hold the streams open, and then stops what it left behind.
-        waiter = asyncio.ensure_future(self._backend.wait())
+        waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
         try:
             for fut in asyncio.as_completed(pumps):
                 try:
@@ -211,7 +216,9 @@ class ProcessHandle:
         except asyncio.CancelledError:
             for p in (*pumps, waiter):
                 p.cancel()
-            exit_event = Exit(error=error or asyncio.CancelledError("reader cancelled"))
+            why = RuntimeError(self._abandoned) if self._abandoned else asyncio.CancelledError(
+                "reader cancelled")
+            exit_event = Exit(error=error or why)
         finally:
             try:
                 await self._backend.close()
@@ -280,7 +287,7 @@ class ProcessHandle:
         # dropped, so no layer's buffers keep filling behind the signals.
         self.stdin.cancel()
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
-                              (_signal.SIGKILL, None)):
+                              (_signal.SIGKILL, KILL_WAIT)):
             if self._exit.done():
                 break
             try:
@@ -291,6 +298,11 @@ class ProcessHandle:
                 await asyncio.wait_for(asyncio.shield(self._exit), wait_for)
             except asyncio.TimeoutError:
                 continue
+        if self._waiter is not None and not self._waiter.done():  # KILL did not end it
+            self._abandoned = (f"it did not end within {KILL_WAIT:g} s of SIGKILL (a paused "
+                               f"container, or a process stuck in the kernel): it may still "
+                               f"be there")
+            self._task.cancel()
         if not self._reading:
             return await self.wait()
         return await asyncio.shield(self._exit)
