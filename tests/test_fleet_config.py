@@ -423,4 +423,5 @@ def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
     from orch_magics.fleet.result import FleetResult, _columns
 
     assert FleetResult("e", {}, {}).summary() == "0 targets"  # was '0 targets: '
-    assert (_columns("web-01"), _columns("東京-01"), _columns("é")) == (6, 7, 1)
+    assert (_columns("web-01"), _columns("東京-01"), _columns("é"), _columns("e\u0301")) == \
+        (6, 7, 1, 1)

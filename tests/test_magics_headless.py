@@ -113,7 +113,13 @@ class _Result:
       *(f"t{i % 3} | line {i}" for i in range(35, 40)), "TARGET  STATE"]),
     # one 2 MB line under a 64 KiB limit: cut, and said so (it went whole into the cell)
     (Limit(None, 65536), ["t0 | " + "x" * 2_000_000, "t1 | short"],
-     ["t0 | " + "x" * 32762 + "… (1,967,238 more characters)", "t1 | short", "TARGET  STATE"]),
+     ["t0 | " + "x" * 32762 + "… (1,967,238 more bytes)", "t1 | short", "TARGET  STATE"]),
+    # bytes, not characters: 30 lines of 3-byte characters under a 200-byte limit
+    (Limit(None, 200), [f"t | {'東' * 9}" for _ in range(30)],
+     [*[f"t | {'東' * 9}"] * 3, "… 24 lines / 768 B elided; every byte is in the FleetResult "
+      "(limit: %config Orch.headless_lines / headless_bytes)", *[f"t | {'東' * 9}"] * 3,
+      "TARGET  STATE"]),  # 32 bytes a line: 3 fit in each half of 100
+
 ])
 def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines, expected) -> None:  # type: ignore[no-untyped-def]
     from orch_magics.magics.fleet_view import LabelledOutput

@@ -68,3 +68,18 @@ def test_a_directory_put_reports_a_total_it_reaches(tmp_path: Path) -> None:
         orch.close()
     assert progress.total is not None and progress.total == progress.done
     assert (tmp_path / "copy" / "a" / "f513").read_bytes() == b"x" * 513
+
+
+def test_the_terminal_bar_shows_a_names_control_characters_escaped() -> None:
+    """A file name's newline broke the bar's line; its escape sequence reached the terminal."""
+    import io
+
+    from orch_magics.transfer.progress import TerminalBar
+
+    out = io.StringIO()
+    bar = TerminalBar(out)
+    bar.start("get odd\nname\x1b[2K → here", 10)
+    bar.update(10)
+    bar.finish(True)
+    text = out.getvalue()
+    assert "odd\\nname\\x1b[2K" in text and text.count("\n") == 1 and "\x1b[2K" not in text

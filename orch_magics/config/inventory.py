@@ -46,8 +46,10 @@ class Inventory:
 
     groups: dict[str, _Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _in: dict[str, list[str]] | None = field(default=None, repr=False)
-    _depths: dict[str, int] = field(default_factory=dict, repr=False)
+    _in: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
+                                             compare=False)
+    _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
     def group(self, name: str) -> _Group:
         """The group `name` (made if new), about to change: what was worked out is redone."""

@@ -205,5 +205,7 @@ def last_line(result: RunResult) -> str:
 
 
 def _columns(text: str) -> int:
-    """How many terminal columns `text` takes (East Asian wide characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    """How many terminal columns `text` takes (East Asian wide characters take two,
+    combining marks none)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in text)

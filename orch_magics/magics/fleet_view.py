@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import html
+import sys
 import threading
 import time
 import uuid
@@ -162,19 +163,19 @@ def _exit(row: TargetRow) -> str:
 
 class LabelledOutput:
     """Without a front end: `label | line` written from the cell's thread, bounded as one
-    run's output is (`Orch.headless_lines` / `headless_bytes`): the first half as lines
-    arrive, the last half at the end, a note of what was elided between (every byte is in
-    the FleetResult). A line longer than the half it goes to is cut."""
+    run's output is (`Orch.headless_lines` / `headless_bytes`, counted in UTF-8 bytes): the
+    first half as lines arrive, the last half at the end, a note of what was elided between
+    (every byte is in the FleetResult). A line longer than the half it goes to is cut."""
 
     def __init__(self, limit: Limit) -> None:
         self.head, self.tail = limit.half(), limit.half()
         self._lock = threading.Lock()
         self._pending: list[tuple[bool, str]] = []
-        self._last: collections.deque[tuple[bool, str]] = collections.deque()
+        self._last: collections.deque[tuple[bool, str, int]] = collections.deque()
         self._in_tail = False
-        self.shown = [0, 0]  # lines, characters of the head
-        self.kept = [0, 0]  # of the tail
-        self.elided = [0, 0]
+        self.shown = [0, 0]  # lines, bytes of the head
+        self.kept = [0, 0]  # of the tail, as kept (cut lines count what is shown)
+        self.elided = [0, 0]  # of what was dropped, as it came
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
         return (LabelledLines(label, self._add),)
@@ -183,23 +184,25 @@ class LabelledOutput:
         pass
 
     def _add(self, is_err: bool, line: str) -> None:
+        size = len(line.encode("utf-8", "replace")) + 1
         with self._lock:
-            if not self._in_tail and _room(self.head, self.shown):
-                line = _cut(line, self.head, self.shown)
-                self._pending.append((is_err, line))
+            if not self._in_tail and _room(self.head, self.shown, size):
+                shown = _cut(line, self.head)
+                self._pending.append((is_err, shown))
                 self.shown[0] += 1
-                self.shown[1] += len(line) + 1
+                self.shown[1] += len(shown.encode("utf-8", "replace")) + 1
                 return
             self._in_tail = True
-            line = _cut(line, self.tail, [0, 0])
-            self._last.append((is_err, line))
+            kept = _cut(line, self.tail)
+            self._last.append((is_err, kept, size))
             self.kept[0] += 1
-            self.kept[1] += len(line) + 1
-            while len(self._last) > 1 and not _room(self.tail, self.kept, fits=True):
-                _, dropped = self._last.popleft()
-                for count, n in ((self.kept, -1), (self.elided, 1)):
-                    count[0] += n
-                    count[1] += n * (len(dropped) + 1)
+            self.kept[1] += len(kept.encode("utf-8", "replace")) + 1
+            while len(self._last) > 1 and not _room(self.tail, self.kept):
+                _, dropped, came = self._last.popleft()
+                self.kept[0] -= 1
+                self.kept[1] -= len(dropped.encode("utf-8", "replace")) + 1
+                self.elided[0] += 1
+                self.elided[1] += came
 
     def poll(self, live: LiveFleet | None = None) -> None:
         with self._lock:
@@ -213,28 +216,29 @@ class LabelledOutput:
                   f"{human_size(self.elided[1])} elided; every byte is in the FleetResult "
                   f"(limit: %config Orch.headless_lines / headless_bytes)")
         with self._lock:
-            last, self._last = list(self._last), collections.deque()
+            last, self._last = [(e, line) for e, line, _ in self._last], collections.deque()
         _print(last)
         print(result.table())
 
 
-def _room(limit: Limit, used: list[int], *, fits: bool = False) -> bool:
-    """Whether `used` (lines, characters) leaves room for a line (`fits`: is within)."""
-    over = 0 if fits else 1
-    return ((limit.lines is None or used[0] + over <= limit.lines)
-            and (limit.size is None or used[1] + over <= limit.size))
+def _room(limit: Limit, used: list[int], size: int = 0) -> bool:
+    """Whether `used` (lines, bytes) leaves room for one more line of `size` bytes (0: is
+    within the limit); the first line always has room (it is cut if it must be)."""
+    lines = 1 if size else 0
+    return ((limit.lines is None or used[0] + lines <= limit.lines)
+            and (limit.size is None or used[1] + size <= limit.size or used[1] == 0))
 
 
-def _cut(line: str, limit: Limit, used: list[int]) -> str:
-    """`line`, cut to what is left of `limit`'s characters (and said so)."""
-    if limit.size is None or len(line) + 1 + used[1] <= limit.size:
+def _cut(line: str, limit: Limit) -> str:
+    """`line`, cut to `limit`'s bytes when it alone is longer (and said so)."""
+    data = line.encode("utf-8", "replace")
+    if limit.size is None or len(data) < limit.size:
         return line
-    room = max(limit.size - used[1] - 1, 0)
-    return f"{line[:room]}… ({len(line) - room:,} more characters)"
+    kept = data[:max(limit.size - 1, 0)].decode("utf-8", "ignore")  # not half a character
+    return f"{kept}… ({len(data) - len(kept.encode()):,} more bytes)"
 
 
 def _print(lines: list[tuple[bool, str]]) -> None:
-    import sys
-
+    """Write `(is_err, line)` pairs to the cell's stderr or stdout."""
     for is_err, line in lines:
         print(line, file=sys.stderr if is_err else sys.stdout)

@@ -26,8 +26,9 @@ class TerminalBar:
         self.lock = threading.Lock()
 
     def start(self, label: str, total: int | None) -> None:
-        with self.lock:
-            self.label, self.total = label, total
+        with self.lock:  # a name's newline or escape must not break the bar's one line
+            self.label = "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+            self.total = total
             self.t0 = time.monotonic()
             self.last = 0.0
 
