@@ -152,6 +152,8 @@ RUN_TIME_FAILURES = [
      "{B: '{{secret:b}'}}]}}", "is not closed"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, environment: "
      "{A: '{{sceret:a}}'}}}]}}", "unknown placeholder kind 'sceret'"),
+    ("environments: {e: {layers: [{type: sudo, config: {user: u, password: '{{env:PW}}'}}]}}",
+     "nor from {{env:…}}"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, password: '{{secret:pw}'}}]}}",
      "is not closed"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999}}]}}",

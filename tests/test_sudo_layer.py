@@ -89,6 +89,15 @@ async def test_wrong_password_is_a_one_line_error(base, sudo_lab, where, monkeyp
     assert f"sudo {sudo_lab.target}" in text and "not-the-password" not in text
 
 
+async def test_a_password_with_a_line_break_is_refused_saying_why(base, sudo_lab, monkeypatch) -> None:
+    """sudo -S reads one line: such a password could never work, and was reported as a
+    wrong one ('check the secret')."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password + "\nmore")
+    ex = executor(base, [sudo_lab.layer(sudo_lab.target, password=True)])
+    with pytest.raises(LayerError, match="holds a line break, which sudo cannot read"):
+        await ex.launch(Command(("true",)))
+
+
 async def test_password_asked_but_none_configured(base, sudo_lab, where) -> None:
     ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.target)))
     with pytest.raises(AuthError, match=r"asks for a password .* has none: add password: "

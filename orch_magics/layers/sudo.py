@@ -17,9 +17,10 @@ from .base import Launcher
 
 
 def _secret_only(value: str | None) -> None:
-    if value is not None and not PLACEHOLDER.fullmatch(value.strip()):
+    found = PLACEHOLDER.fullmatch(value.strip()) if value is not None else None
+    if value is not None and (found is None or found[1] != "secret"):
         raise ValueError("write the sudo password as a {{secret:NAME}} placeholder, never in "
-                         "clear")
+                         "clear (nor from {{env:…}}, which is this machine's environment)")
 
 
 def _user_name(value: str) -> None:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from ..errors import AuthError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher
@@ -51,6 +52,11 @@ class SudoLauncher(Launcher):
 
     async def start(self, command: Command) -> Started:
         """Start `command` through sudo at the previous place; it runs when this returns."""
+        password = self.config.password
+        if password is not None and ("\n" in password or "\r" in password):
+            raise self.error(f"the sudo password (to run commands as {self.config.user!r}) "
+                             f"holds a line break, which sudo cannot read: sudo -S takes one "
+                             f"line (at {self.where})", AuthError)
         script = build(command, self.options())
         assert self.inner is not None
         handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty))
