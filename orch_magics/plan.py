@@ -89,6 +89,9 @@ class RunPlan:
         other text that happens to contain a known secret is masked too.
         """
         lines = [f"environment: {self.environment.name}  ({self.environment.describe()})"]
+        if self.environment.guardrails.protected:  # the run would ask first
+            lines.append(f"protected:   a person confirms it first (or --yes "
+                         f"{self.environment.name})")
         if self.service:
             lines.append(f"service:     {self.service.name}")
         for step in self.pre:

@@ -103,6 +103,13 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
 
 
+def test_a_dry_run_says_a_protected_environment_asks_first(orch: Orchestrator,
+                                                           mark: Path) -> None:
+    assert "protected:   a person confirms it first (or --yes prod)" in \
+        orch.plan("prod", "touch").describe()
+    assert "protected:" not in orch.plan("local", "touch").describe()
+
+
 def test_a_bad_restart_policy_is_said_before_anyone_is_asked(orch: Orchestrator,
                                                              mark: Path) -> None:
     ask = orch.gate.ask = Answers("prod")

@@ -150,6 +150,7 @@ def test_dry_run_runs_nothing(shell, capsys):
     ("local hello -e NOEQUALS", "KEY=VALUE"),
     ("local hello --bg --name 'bad name'", "run name 'bad name': use letters"),  # was ignored
     ("local hello --timeout -1", "timeout must be a positive number of seconds"),
+    ("local upper --stdin --no-stdin", "not allowed with argument --stdin"),  # was taken
     ("local hello --name ../up", "run name '../up': use letters"),
     ("local hello --out 1x", "variable name"),
     ("local hello --out if", "variable name"),

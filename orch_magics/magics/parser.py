@@ -100,10 +100,11 @@ def run_parser() -> MagicParser:
                                               "%%%%orch runs the cell body as a script")
     p.add_argument("--out", metavar="VAR", help="store the RunResult (or live handle) in VAR")
     p.add_argument("--bg", action="store_true", help="return at once with a live handle")
-    p.add_argument("--stdin", dest="stdin", action="store_const", const=True, default=None,
-                   help="keep stdin open for the stdin box / handle.send()")
-    p.add_argument("--no-stdin", dest="stdin", action="store_const", const=False,
-                   help="send the cell body (if any), then EOF, and block")
+    stdin = p.add_mutually_exclusive_group()  # both at once: a mistake, not the last one wins
+    stdin.add_argument("--stdin", dest="stdin", action="store_const", const=True, default=None,
+                       help="keep stdin open for the stdin box / handle.send()")
+    stdin.add_argument("--no-stdin", dest="stdin", action="store_const", const=False,
+                       help="send the cell body (if any), then EOF, and block")
     p.add_argument("--timeout", type=float, metavar="S", help="stop the run after S seconds")
     p.add_argument("--tail", type=int, metavar="N", help="lines shown in the cell (Orch.tail)")
     p.add_argument("--no-raise-error", action="store_true",
