@@ -51,14 +51,24 @@ def test_socket_order(monkeypatch, tmp_path) -> None:
 def test_config_errors_point_at_the_line() -> None:
     bad = ("environments:\n  it:\n    layers:\n      - {type: podman, config: "
            "{container: c, podman_host: 'ssh://h/x.sock'}}\n")
-    with pytest.raises(ConfigError, match=r":4:.*unsupported docker host 'ssh://h/x.sock'"):
-        load_config_text(bad)
+    with pytest.raises(ConfigError, match=r":4:.*unsupported podman host 'ssh://h/x.sock' "
+                                          r"\(expected unix:///path/podman.sock"):
+        load_config_text(bad)  # it said "docker host"
     both = bad.replace("'ssh://h/x.sock'", "unix:///a, docker_host: unix:///b")
     with pytest.raises(ConfigError, match="podman_host or docker_host, not both"):
         load_config_text(both)
     typo = bad.replace("podman_host: 'ssh://h/x.sock'", "podman_hots: unix:///a")
     with pytest.raises(ConfigError, match="did you mean 'podman_host'"):
         load_config_text(typo)
+
+
+async def test_an_unusable_container_host_is_named(base, monkeypatch) -> None:
+    """podman-remote's `ssh://…` in CONTAINER_HOST said 'unsupported docker host', without
+    saying where the value came from."""
+    monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host/run/podman/podman.sock")
+    with pytest.raises(ConfigError, match=r"^CONTAINER_HOST: unsupported podman host "
+                                          r"'ssh://core@host/run/podman/podman.sock'"):
+        await executor(base).launch(Command.of(["true"]))
 
 
 async def test_service_not_running_says_podman(base, tmp_path) -> None:

@@ -19,26 +19,32 @@ class Address:
     port: int | None = None
 
 
-def parse_address(url: str) -> Address:
-    """`unix:///run/docker.sock`, `/run/docker.sock` or `tcp://host:2375` (plain TCP, no TLS)."""
+def parse_address(url: str, kind: str = "docker") -> Address:
+    """`unix:///run/docker.sock`, `/run/docker.sock` or `tcp://host:2375` (plain TCP, no TLS);
+    errors in the words of `kind` (docker, or podman, which serves the same API)."""
     if url.startswith("/"):
         return Address(f"unix://{url}", path=url)
     parts = urlsplit(url)
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"docker host {url!r} has a port out of range (1-65535)") from None
+        raise ValueError(f"{kind} host {url!r} has a port out of range (1-65535)") from None
     if parts.scheme == "unix" and (parts.netloc + parts.path):
         return Address(url, path=parts.netloc + parts.path)
     if parts.scheme in ("tcp", "http") and parts.hostname:
         return Address(url, host=parts.hostname, port=port or 2375)
-    raise ValueError(f"unsupported docker host {url!r} (expected unix:///path/docker.sock or "
+    raise ValueError(f"unsupported {kind} host {url!r} (expected unix:///path/{kind}.sock or "
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
 
 
 def check_address(url: str) -> None:
     """Field check for the config: raises ValueError with a message for a bad address."""
     parse_address(url)
+
+
+def check_podman_address(url: str) -> None:
+    """`check_address` in podman's words."""
+    parse_address(url, "podman")
 
 
 def default_address(depth: int) -> str:

@@ -14,10 +14,11 @@ import os
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..errors import ConfigError
 from ..importing import importing_sdk
 from .base import Launcher
 from .docker import DockerConfig, container_target
-from .docker_address import check_address
+from .docker_address import check_podman_address, parse_address
 
 ROOTFUL = "unix:///run/podman/podman.sock"
 
@@ -31,7 +32,7 @@ class PodmanConfig(DockerConfig):
         metadata={"doc": "Podman API socket at the previous hop: unix:///path (default: "
                          "CONTAINER_HOST, $XDG_RUNTIME_DIR/podman/podman.sock, then "
                          "/run/podman/podman.sock on this machine; the latter behind ssh).",
-                  "check": check_address})
+                  "check": check_podman_address})
 
     def check(self) -> None:
         """One target, and one socket setting (podman_host and docker_host are the same)."""
@@ -49,6 +50,10 @@ def socket_address(config: PodmanConfig, depth: int) -> str:
         return ROOTFUL
     env = os.environ.get("CONTAINER_HOST")
     if env:
+        try:
+            parse_address(env, "podman")
+        except ValueError as exc:  # `ssh://…` for podman-remote, say: name where it came from
+            raise ConfigError(f"CONTAINER_HOST: {exc}") from None
         return env
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
