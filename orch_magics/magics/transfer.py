@@ -9,9 +9,11 @@ which).
 from __future__ import annotations
 
 import argparse
+import html
 import sys
 import time
-from typing import TYPE_CHECKING
+import uuid
+from typing import TYPE_CHECKING, Any
 
 from ..orchestrator import Orchestrator
 from ..transfer import (
@@ -30,7 +32,7 @@ from ..transfer import (
     run_blocking,
 )
 from ..transfer.model import human
-from .frontend import has_frontend_stdin, quiet
+from .frontend import has_frontend_stdin, quiet, update_publisher
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -74,23 +76,28 @@ def forward_args(p: MagicParser) -> None:
 
 
 class WidgetBar:
-    """An ipywidgets progress bar (updated at most 10 times a second)."""
+    """An ipywidgets progress bar (updated at most 10 times a second), replaced by a line of
+    text when the copy ends: a saved notebook then reads what happened, not `HBox(…)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, shell: Any) -> None:
         import ipywidgets
         from IPython.display import display
 
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
+        self.label = "copy"
         self.total: int | None = None
         self.done = 0
         self.last = 0.0
-        display(ipywidgets.HBox([self.bar, self.text]))
+        display_id = uuid.uuid4().hex
+        display(ipywidgets.HBox([self.bar, self.text]), display_id=display_id)
+        self._replace = update_publisher(shell, display_id)
 
     def start(self, label: str, total: int | None) -> None:
         self.total = total
         self.bar.max = max(total or 1, 1)
         self.bar.description = "copy"
+        self.label = label
         self.text.value = label
 
     def update(self, done: int) -> None:
@@ -105,11 +112,13 @@ class WidgetBar:
         self.text.value = human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool) -> None:
-        """The final amount (updates are throttled), full and green on success, red else."""
+        """The final amount (updates are throttled), then the bar gives way to one line."""
         self._show()
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:
             self.bar.value = self.bar.max
+        text = f"{self.label}: {self.text.value} {'✓' if ok else '✗ not copied'}"
+        self._replace({"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"})
 
 
 def _progress() -> Progress:
@@ -118,7 +127,7 @@ def _progress() -> Progress:
     shell = get_ipython()
     if getattr(shell, "kernel", None) is None:
         return for_stream(sys.stderr)
-    return WidgetBar() if has_frontend_stdin(shell) else NoProgress()
+    return WidgetBar(shell) if has_frontend_stdin(shell) else NoProgress()
 
 
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
