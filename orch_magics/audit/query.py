@@ -11,6 +11,7 @@ from typing import Any
 from ..config.model import AuditSettings
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
+from ..sinks.units import printable
 from .log import AuditLog, default_audit_path
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -77,7 +78,7 @@ class AuditedRun:
 def _cell(value: object, width: int | None = None) -> str:
     """A table cell: text on one line, control characters escaped (`\\n`, `\\x1b`)."""
     text = "" if value is None else value if isinstance(value, str) else str(value)
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:4 * (width or 200)])
+    text = printable(text[:4 * (width or 200)])
     return text if width is None or len(text) <= width else text[:width - 1] + "…"
 
 

@@ -24,13 +24,13 @@ from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
+from ..sinks.units import printable
 from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
 from .prompt import ask_on_terminal
 from .stream import stream
-from .text import printable
 from .transfer import add_transfer_parsers, cp_command, forward_command
 
 EXIT_USAGE = 2

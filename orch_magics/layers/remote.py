@@ -28,6 +28,7 @@ import signal as _signal
 
 from ..errors import LayerError
 from ..process.command import Command
+from ..process.environ import VARIABLE
 from ..process.events import Exit
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
@@ -41,7 +42,6 @@ _EXIT_LINE = re.compile(rb"\x1eorch-exit (\d{1,3})\r?\n\Z")
 _EXIT_START = re.compile(rb"\x1eorch-exit \d{0,3}\r?\Z")
 #: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
 SIGNAL_STATUS_MAX = 15
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
@@ -71,7 +71,7 @@ def preamble(command: Command) -> bytes:
     """Shell text that sets the command's variables and directory (sent on stdin, never argv)."""
     lines = []
     for key, value in command.env.items():
-        if not _NAME.match(key):
+        if not VARIABLE.fullmatch(key):
             raise LayerError(f"cannot pass variable {key!r} to a remote command: not a shell name")
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:

@@ -28,3 +28,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(out)
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
+    newline or a terminal escape cannot break a one-line message or repaint the terminal
+    (`lines`: keep the newlines between lines)."""
+    return "".join(c if c.isprintable() or (lines and c == "\n") else repr(c)[1:-1]
+                   for c in text)

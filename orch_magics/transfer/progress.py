@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TextIO
 
+from ..sinks.units import printable
 from .model import NoProgress, Progress, human
 
 #: Seconds between redraws.
@@ -27,7 +28,7 @@ class TerminalBar:
 
     def start(self, label: str, total: int | None) -> None:
         with self.lock:  # a name's newline or escape must not break the bar's one line
-            self.label = "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+            self.label = printable(label)
             self.total = total
             self.t0 = time.monotonic()
             self.last = 0.0
