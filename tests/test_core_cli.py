@@ -334,3 +334,22 @@ def test_a_closed_standard_stream_is_never_reused(tmp_path: Path, closed: str) -
     from orch_magics.audit import verify
 
     assert verify(str(audit)) == (2, None)  # nothing but its two records went into it
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+def test_a_command_that_stops_reading_stdin_early_leaves_a_quiet_terminal(  # type: ignore[no-untyped-def]
+        ssh_lab, env: str, tmp_path: Path) -> None:
+    # `yes | orch run … -- head -n1`: the run ends while our stdin reader still has input to
+    # hand over; nothing of that may reach the user's terminal as Python noise at exit
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml(extra_envs={"local": []}))
+    for _ in range(3):
+        yes = subprocess.Popen(["yes", "hello"], stdout=subprocess.PIPE)
+        try:
+            r = subprocess.run([*ORCH, "-c", str(cfg), "run", env, "--", "head", "-n1"],
+                               stdin=yes.stdout, capture_output=True, timeout=60)
+        finally:
+            yes.kill()
+            yes.wait()
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"hello\n", b"")

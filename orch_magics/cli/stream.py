@@ -102,22 +102,27 @@ def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
     The thread starts when the run first asks for input, so a run refused before it starts
     leaves no reader behind.
     """
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(4)
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    room = threading.Semaphore(4)  # chunks read ahead of what the run has taken, at most
 
     def reader() -> None:
-        try:
-            while True:
-                chunk = os.read(0, 1 << 20)
-                asyncio.run_coroutine_threadsafe(queue.put(chunk or None), loop).result()
-                if not chunk:
-                    return
-        except Exception:  # stdin closed or unreadable, or the run (and its loop) is over
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads any more
-                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+        # Chunks go over with call_soon_threadsafe, never as coroutines: one pending in a
+        # loop that closes (the run ended before reading all of stdin) would be reported as
+        # "Task was destroyed but it is pending" on the user's terminal at exit.
+        chunk = None
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads any more
+            while chunk != b"":
+                room.acquire()
+                try:
+                    chunk = os.read(0, 1 << 20)
+                except OSError:  # stdin closed or unreadable: the end of the input
+                    chunk = b""
+                loop.call_soon_threadsafe(queue.put_nowait, chunk or None)
 
     async def chunks() -> AsyncIterator[bytes]:
         threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
         while (chunk := await queue.get()) is not None:
+            room.release()
             yield chunk
 
     return chunks()

@@ -107,13 +107,12 @@ class FleetTable:
         display({"text/plain": "fleet starting…"}, raw=True, display_id=self.display_id)
         self._publish = update_publisher(shell, self.display_id)
         self._last = 0.0
-        self._dirty = False
 
     def sinks(self, label: str) -> tuple[()]:
         return ()
 
     def changed(self, row: TargetRow) -> None:
-        self._dirty = True
+        pass  # the whole table is redrawn by `poll`, at most every INTERVAL
 
     def poll(self, live: LiveFleet) -> None:
         now = time.monotonic()
