@@ -66,6 +66,12 @@ async def _pump(job: CommandRun, handle: ProcessHandle, steering: Steering) -> E
     """Feed stdin, deliver every event to the pipeline, and stop the process when due."""
     feeder = asyncio.ensure_future(feed_stdin(handle.stdin, job.stdin, close=job.close_stdin))
     watcher = asyncio.ensure_future(steering.watch(handle))
+
+    def source_failed(fed: asyncio.Future[None]) -> None:  # stopped, never an EOF: see stdin.py
+        if not fed.cancelled() and fed.exception() is not None:
+            steering.request_stop(interrupted=False)
+
+    feeder.add_done_callback(source_failed)
     exit_event: Exit | None = None
     try:
         async for event in handle.events():

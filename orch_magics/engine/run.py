@@ -31,7 +31,10 @@ class Run:
         self.launcher = launcher
         self.options = options
         timeout = options.timeout if options.timeout is not None else plan.timeout
+        #: The steering of the step in progress: the main command's (with the run's timeout)
+        #: until the post commands begin, then theirs.
         self._steering = Steering(timeout, options.grace)
+        self._running: ProcessHandle | None = None  # the handle of the step in progress
         #: The main command's live handle once it has started (None before, and for a run
         #: that never started).
         self.handle: ProcessHandle | None = None
@@ -46,14 +49,15 @@ class Run:
 
     # ---- steering ---------------------------------------------------------------------------
     def stop(self, *, interrupted: bool = True) -> None:
-        """Stop the command (INT → TERM → KILL); post commands still run, as clean-up."""
+        """Stop the command (INT → TERM → KILL); post commands still run, as clean-up. A stop
+        while they run stops the one running and skips the rest."""
         self._steering.request_stop(interrupted=interrupted)
 
     async def kill(self) -> None:
-        """SIGKILL the main command now (a second Ctrl-C)."""
+        """SIGKILL the command running now (a second Ctrl-C), a post command included."""
         self._steering.request_stop()
-        if self.handle is not None:
-            await self.handle.kill()
+        if self._running is not None:
+            await self._running.kill()
 
     @property
     def done(self) -> bool:
@@ -76,12 +80,14 @@ class Run:
                     return self._stamped(not_started(self.plan, res, steps))
             result = await self._main()
             # Post commands are the clean-up: a stop that ended the main command must not kill
-            # them at birth, so they are steered on their own.
-            post_steering = Steering(grace=self.options.grace)
+            # them at birth, so they are steered on their own (without the run's timeout).
+            self._steering = Steering(grace=self.options.grace)
             for post in self.plan.post:
+                if self._steering.requested.is_set():
+                    break  # stopped during the clean-up: the rest is skipped
                 if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
                     continue
-                steps.append(await self._step(post, "post", post_steering))
+                steps.append(await self._step(post, "post", self._steering))
             result.steps = steps
             return self._stamped(result)
         finally:
@@ -111,8 +117,11 @@ class Run:
         return result
 
     def _started(self, handle: ProcessHandle) -> None:
-        self.handle = handle
+        self.handle = self._running = handle
         self.started.set()
+
+    def _step_started(self, handle: ProcessHandle) -> None:
+        self._running = handle
 
     async def _step(self, step: PlannedStep, kind: StepKind, steering: Steering) -> RunResult:
         sinks = self.options.sinks
@@ -120,7 +129,7 @@ class Run:
         own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
         pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture())
         res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,
-                                           step=kind), steering)
+                                           step=kind), steering, on_start=self._step_started)
         _finished(sinks, kind, step.label, res)
         return res
 

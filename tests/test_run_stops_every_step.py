@@ -1,0 +1,114 @@
+"""A stop reaches whatever step is running, and a broken input is never passed off as a whole.
+
+Post commands are the clean-up, so a stop during the main command lets them run; but a stop
+while one of them runs must stop it (before, the CLI ignored every Ctrl-C, TERM and HUP in the
+post phase and a killed CLI left the post command running at the end of the chain). A stdin
+source that fails part-way stops the command instead of closing its stdin: an importer must
+not commit half a file as if it were all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator, load_config_text
+
+pytestmark = pytest.mark.ssh
+
+SERVICES = """\
+  slow-cleanup:
+    command: 'echo main'
+    post_commands:
+      - {command: 'echo post-started; exec sleep @MARK@', when: always}
+      - {command: 'echo second-post', when: always}
+"""
+
+
+def _alive(mark: str) -> bool:
+    return subprocess.run(["pgrep", "-f", f"sleep {mark}"], capture_output=True).returncode == 0
+
+
+def _gone(mark: str, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while _alive(mark):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def config(ssh_lab, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def write(mark: str) -> Path:
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text(ssh_lab.config_yaml(extra_envs={"local": []},
+                                           services=SERVICES.replace("@MARK@", mark)))
+        return cfg
+    return write
+
+
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_a_signal_during_a_post_command_stops_it_and_skips_the_rest(config, env: str,  # type: ignore[no-untyped-def]
+                                                                     sig: signal.Signals) -> None:
+    mark = f"2468.{os.getpid() % 1000}{sig.value}{len(env)}"
+    cfg = config(mark)
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                             env, "slow-cleanup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        while b"post-started" not in seen:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            seen += line
+        assert _alive(mark)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(20)
+        took = time.monotonic() - t0
+        rest = proc.stdout.read()
+    finally:
+        proc.kill()
+    assert took < 10, f"the CLI took {took:.1f}s to stop a post command"
+    assert b"second-post" not in seen + rest
+    assert _gone(mark), "the post command outlived the stop"
+
+
+def test_kill_reaches_a_post_command_that_ignores_interrupts(config) -> None:  # type: ignore[no-untyped-def]
+    mark = f"2469.{os.getpid() % 1000}"
+    cfg = config(mark).read_text().replace("exec sleep", 'trap "" INT TERM; sleep')
+    with Orchestrator(load_config_text(cfg)) as orch:
+        live = orch.spawn("loop", "slow-cleanup")
+        deadline = time.monotonic() + 20
+        while not _alive(mark):
+            assert time.monotonic() < deadline, "the post command never started"
+            time.sleep(0.05)
+        live.kill()
+        res = live.wait(15)
+    (post,) = res.steps  # the second one was skipped
+    assert post.step == "post" and post.exit.signal == signal.SIGKILL, post.stderr
+    assert _gone(mark)
+
+
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+def test_a_stdin_source_that_fails_part_way_stops_the_command_instead_of_an_eof(
+        ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    def rows():  # type: ignore[no-untyped-def]
+        yield "row 1\n"
+        time.sleep(0.3)
+        raise ValueError("the database cursor died")
+
+    text = ssh_lab.config_yaml(extra_envs={"local": []})
+    with Orchestrator(load_config_text(text)) as orch:
+        res = orch.run(env, command=["sh", "-c", "cat > /dev/null && echo COMMITTED"],
+                       stdin=rows())
+    assert "COMMITTED" not in res.stdout
+    assert not res.ok and "the database cursor died" in str(res.exit.error)
