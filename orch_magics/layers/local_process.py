@@ -105,6 +105,7 @@ class ChildProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
         for fd, chunks in self.output.items():
             pipe = transport.get_pipe_transport(fd)
             if isinstance(pipe, asyncio.ReadTransport):
@@ -192,6 +193,7 @@ class SubprocessBackend:
 
     def __init__(self, proc: asyncio.subprocess.Process, protocol: ChildProtocol) -> None:
         self._proc = proc
+        self._transport = protocol.transport
         self._exited = protocol.exited
         self._output = protocol.output
         self.pid: int | None = proc.pid
@@ -240,6 +242,9 @@ class SubprocessBackend:
         if self._proc.returncode is not None and self._proc.returncode < 0:
             # Stopped: make sure nothing of its group outlives it.
             kill_group(self._proc.pid, _signal.SIGKILL)
+        # Output a child outside the group still holds is no longer read (ProcessHandle cut
+        # it): its pipes are closed now, not by the garbage collector after the loop is gone.
+        self._transport.close()
 
 
 class FailedStart:

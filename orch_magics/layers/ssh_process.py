@@ -57,6 +57,14 @@ class SSHBackend:
         self._exit: Exit | None = None
         self._closed = False
         self._recovery: asyncio.Future[str] | None = None
+        # Set when the exit status arrives: a child that left the process group may hold the
+        # channel open long after (ProcessHandle then stops following it). asyncssh tells
+        # only its session object, so its two callbacks are taken on this instance.
+        self._exited = asyncio.Event()
+        if process.exit_status is not None:
+            self._exited.set()
+        for callback in ("exit_status_received", "exit_signal_received"):
+            setattr(process, callback, lambda *_: self._exited.set())
 
     # ---- ProcessBackend ---------------------------------------------------------------------
     def stdout(self) -> AsyncIterator[bytes]:
@@ -84,7 +92,13 @@ class SSHBackend:
             pass
 
     async def wait(self) -> Exit:
-        await self._proc.wait_closed()
+        ended = [asyncio.ensure_future(self._proc.wait_closed()),
+                 asyncio.ensure_future(self._exited.wait())]
+        try:
+            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in ended:
+                waiting.cancel()
         sig = self._proc.exit_signal
         status = self._proc.exit_status
         if sig is not None:

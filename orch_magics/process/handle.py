@@ -11,7 +11,7 @@ import asyncio
 import collections
 import signal as _signal
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
@@ -23,6 +23,14 @@ STOP_GRACE = (2.0, 2.0)
 #: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
 #: container's process cannot end; the stop must, and say what may be left).
 KILL_WAIT = 10.0
+#: Once the process has ended, its output may stay open only while it is not silent: a child
+#: that left the process group (setsid) or ignores the wrapper's SIGTERM holds the streams
+#: open, and is not followed. Silent = this many checks in a row, CHECK_EVERY apart, found no
+#: new chunk and no chunk waiting for a slow reader (back-pressure is not silence).
+QUIET_CHECKS = 5
+CHECK_EVERY = 0.1
+#: After a stop, output is followed for at most this long once the process has ended.
+DRAIN_AFTER_STOP = 2.0
 
 
 class ProcessBackend(Protocol):
@@ -166,6 +174,9 @@ class ProcessHandle:
         self._stopping: asyncio.Task[Exit] | None = None
         self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
         self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
+        # Per output stream: chunks received so far, and whether one waits for the reader.
+        self._received: dict[type[Event], int] = {}
+        self._handing: set[type[Event]] = set()
         self.signals_sent: list[int] = []
         self._task = asyncio.ensure_future(self._run())
 
@@ -184,29 +195,56 @@ class ProcessHandle:
         return not self._exit.done()
 
     async def _pump(self, stream: AsyncIterator[bytes], kind: type[Stdout] | type[Stderr]) -> None:
+        received, handing = self._received, self._handing
+        received[kind] = 0
         async for chunk in stream:
+            received[kind] += 1
             if self._discarding:
                 await asyncio.sleep(0)  # a read of buffered data never yields: let others run
             elif chunk:
+                handing.add(kind)
                 await self._queue.put(kind(chunk))
+                handing.discard(kind)
+
+    async def _follow(self, pumps: dict[type[Event], asyncio.Future[None]],
+                      waiter: asyncio.Future[Exit]) -> None:
+        """Until the output ends. Once the process has ended, output left open is cut (its
+        pumps cancelled) when it is silent (QUIET_CHECKS), or, after a stop, when it has gone
+        on for DRAIN_AFTER_STOP."""
+        clock = asyncio.get_running_loop().time
+        ended_at: float | None = None
+        quiet, seen = 0, None
+        while open_ := [p for p in pumps.values() if not p.done()]:
+            if not waiter.done():
+                watched: list[asyncio.Future[Any]] = [*open_, waiter]
+                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            ended_at = ended_at or clock()
+            now_seen = dict(self._received)
+            quiet = quiet + 1 if now_seen == seen and not self._handing else 0
+            seen = now_seen
+            if (quiet >= QUIET_CHECKS
+                    or self._stopping is not None and clock() - ended_at >= DRAIN_AFTER_STOP):
+                for p in open_:
+                    p.cancel()
+                await asyncio.wait(open_)
+                return
+            await asyncio.wait(open_, timeout=CHECK_EVERY)
 
     async def _run(self) -> None:
         error: BaseException | None = None
-        pumps = [asyncio.ensure_future(self._pump(self._backend.stdout(), Stdout))]
+        pumps: dict[type[Event], asyncio.Future[None]] = {
+            Stdout: asyncio.ensure_future(self._pump(self._backend.stdout(), Stdout))}
         err_stream = self._backend.stderr()
         if err_stream is not None:
-            pumps.append(asyncio.ensure_future(self._pump(err_stream, Stderr)))
+            pumps[Stderr] = asyncio.ensure_future(self._pump(err_stream, Stderr))
         # Waited for alongside the output: a layer learns of the main process's end while a
         # grandchild may still hold the streams open, and then stops what it left behind.
         waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
         try:
-            for fut in asyncio.as_completed(pumps):
-                try:
-                    await fut
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    error = error or exc
+            await self._follow(pumps, waiter)
+            error = next((p.exception() for p in pumps.values()
+                          if not p.cancelled() and p.exception() is not None), None)
             try:
                 exit_event = await waiter
             except Exception as exc:
@@ -214,7 +252,8 @@ class ProcessHandle:
             if error is not None and exit_event.error is None:
                 exit_event = Exit(exit_event.code, exit_event.signal, error)
         except asyncio.CancelledError:
-            for p in (*pumps, waiter):
+            waiter.cancel()
+            for p in pumps.values():
                 p.cancel()
             why = RuntimeError(self._abandoned) if self._abandoned else asyncio.CancelledError(
                 "reader cancelled")
