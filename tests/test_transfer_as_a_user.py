@@ -87,6 +87,20 @@ async def test_a_directory_round_trips_with_every_mode(orch, far, tmp_path, env)
     assert (tmp_path / "back" / "frozen" / "kept").read_text() == "in a read-only folder\n"
 
 
+@pytest.mark.parametrize("env", [*ENVS, "box"])
+async def test_a_read_only_folder_itself_is_put(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """Its mode was set before the rename, and an ordinary user cannot move a folder it
+    cannot write into another folder (its `..` changes): "cannot rename into …"."""
+    src = tmp_path / "ro"
+    src.mkdir()
+    (src / "f").write_text("kept\n")
+    src.chmod(0o555)
+    folder = await far.folder(env, "as-user-read-only")
+    await orch.aput(env, src, f"{folder}/ro")
+    assert await remote(orch, env, f"stat -c %a {folder}/ro && cat {folder}/ro/f") == \
+        "555\nkept\n"
+
+
 @pytest.mark.parametrize("env", ENVS)
 async def test_an_entry_the_user_cannot_read_fails_the_get(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     """tar skipped it and the get was kept without it (the far end's hash was of the same

@@ -163,10 +163,13 @@ if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
     chmod "${l%% *}" -- "$t/$p" || fail "cannot set the mode of $d${p#data}"
   done < "$t/modes"
 fi
-chmod "$m" "$t/data" || fail "cannot set the mode of $d"
+late=  # an ordinary user cannot move a folder it cannot write (its `..` changes): after
+[ $k = d ] && case 000$m in *[0145]??) late=$m;; esac  # the owner's digit lacks w
+[ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
 mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
+[ -z "$late" ] || chmod "$late" -- "$d"  # its owner's: where the rename could, this can
 printf 'ORCH-DONE %s\n' "$d"
 """
 
