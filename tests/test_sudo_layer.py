@@ -149,6 +149,23 @@ async def test_login_shell_and_preserved_variables(base, sudo_lab, monkeypatch) 
         profile.unlink()
 
 
+@pytest.mark.parametrize("login", [False, True])
+async def test_a_kill_says_nothing_on_stderr(base, sudo_lab, login) -> None:
+    """A command that ignores INT and TERM ends by the ladder's KILL; with `login: true` the
+    login shell of `sudo -i` waited for it and said `Killed` on stderr, as if the command had."""
+    ex = executor(base, [sudo_lab.layer(sudo_lab.login, login=str(login).lower())])
+    a, b = f"615.{os.getpid()}{int(login)}", f"616.{os.getpid()}{int(login)}"
+    handle = await ex.launch(Command.shell(f"trap '' INT TERM HUP; sleep {a} & sleep {b}"))
+    collected = asyncio.ensure_future(collect(handle))
+    for _ in range(100):
+        if processes_with(a) and processes_with(b):
+            break
+        await asyncio.sleep(0.05)
+    end = await asyncio.wait_for(handle.stop((0.3, 0.3)), 30)
+    out, err, _ = await asyncio.wait_for(collected, 30)
+    assert (end.returncode, out, err) == (-9, b"", b"")
+
+
 async def test_tty_run_through_sudo(base, sudo_lab) -> None:
     ex = executor(base, [sudo_lab.layer(sudo_lab.free)])
     command = Command(("sh", "-c", 'test -t 0 && echo "tty $X"; read line; echo "got $line"'),

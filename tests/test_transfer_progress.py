@@ -1,5 +1,6 @@
 """A directory put knows its total: the size of the tar stream it will send, walked first,
-exactly as tarfile writes it (long names, links, hard links, fifos, sockets, padding)."""
+exactly as tarfile writes it (long names, links, hard links, fifos, sockets, padding, the
+modes of read-only folders)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def tricky_tree(root: Path) -> Path:
     deep.mkdir(parents=True)
     (deep / "file").write_bytes(os.urandom(100_000))
     os.mkfifo(tree / "a" / "fifo")
+    (tree / "a" / "read-only\nand \\n").mkdir(mode=0o555)  # a line of the folder modes
     with socket.socket(socket.AF_UNIX) as sock:  # tar skips sockets
         sock.bind(str(tree / "a" / "sock"))
     return tree

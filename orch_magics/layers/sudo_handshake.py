@@ -1,7 +1,8 @@
 """The conversation with sudo before the command runs: prompt, password, start, pid.
 
-The previous place runs ``sudo -S -p PROMPT -u USER [-i] -- sh -c BOOT``. On the stream where
-sudo talks (stderr; the one terminal stream under a TTY):
+The previous place runs ``sudo -S -p PROMPT -u USER [-i] -- [exec] sh -c BOOT`` (`exec` with
+`-i`: the login shell hands over to BOOT). On the stream where sudo talks (stderr; the one
+terminal stream under a TTY):
 
 1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
    one means the password was wrong, a prompt without a configured password is an error;
@@ -47,8 +48,9 @@ class Script:
     pre: bytes  # the wrapper's preamble (variables, directory)
 
 
-def build(command: Command, sudo_options: list[str]) -> Script:
-    """The sudo argv for `command` (options such as -u USER before `--`) and its stdin parts."""
+def build(command: Command, sudo_options: list[str], login: bool) -> Script:
+    """The sudo argv for `command` (options such as -u USER before `--`; `login`: they hold
+    `-i`) and its stdin parts."""
     nonce = os.urandom(8).hex()
     prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
     pre = preamble(command)
@@ -61,7 +63,10 @@ def build(command: Command, sudo_options: list[str]) -> Script:
     boot = f"echo {token} >&2; {read}"
     if command.tty:
         boot = f'_orch_tty0="$(stty -g)"; stty raw -echo; {boot}'
-    argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", "sh", "-c", boot]
+    # the login shell of `sudo -i` would wait for BOOT and say `Killed` when a stop ends it
+    # with KILL, as if the command had said it: it execs BOOT, its environment kept
+    handover = ["exec"] if login else []
+    argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", *handover, "sh", "-c", boot]
     return Script(argv, prompt.encode(), token.encode(), command.tty, body, pre)
 
 

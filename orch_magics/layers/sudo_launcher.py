@@ -57,7 +57,7 @@ class SudoLauncher(Launcher):
             raise self.error(f"the sudo password (to run commands as {self.config.user!r}) "
                              f"holds a line break, which sudo cannot read: sudo -S takes one "
                              f"line (at {self.where})", AuthError)
-        script = build(command, self.options())
+        script = build(command, self.options(), self.config.login)
         assert self.inner is not None
         handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty))
         talk = Conversation(handle, script, self.config.password, self.config.user)

@@ -65,7 +65,7 @@ class SudoBackend:
         if end.error is not None:
             return Exit(error=await self._lost(end.error))
         if end.code is not None:
-            return decode_status(end.code)  # a login shell that did not exec reports 128+N
+            return decode_status(end.code)  # 128+N: a death by signal N, as a shell says it
         return end
 
     async def signal(self, sig: int) -> None:

@@ -11,7 +11,8 @@ line, then LEN bytes, each copied by one `dd`) and a last line `0 SIZE SHA256` t
 computed while reading: it writes to a temporary name beside the target (a file's frames are
 read back from it for the hash, in the background while the next frame arrives), checks size
 and sha256 against that line, and renames; an interrupt or any failure removes the temporary
-name.
+name. A directory's tar stream unpacks beside the list of folder modes tar is not trusted to
+set (`send.TarStream`): busybox tar makes a read-only folder read-only before its files.
 Problems are `orch-transfer: …` lines.
 """
 
@@ -127,11 +128,14 @@ written() {
   [ -z "$back" ] || wait $back
 }
 untar() {  # a marker of success: one that cannot be written is a failure, never the reverse
-  if e=$(umask 0; tar -xpof - -C "$t/data" 2>&1); then  # every mode as it was sent
+  if e=$(umask 0; tar -xpof - -C "$t" 2>&1); then  # every mode as it was sent
     : > "$t/untarred" 2>/dev/null && return
     e="cannot write in $dir"
   fi
   e=${e%%"$nl"*} e=${e#tar: }
+  case $e in  # names as the sender's tree has them, not under the temporary `data`
+    data/*) e=./${e#data/};; *"'data/"*) e=${e%%"'data/"*}"'./"${e#*"'data/"};;
+  esac
   # GNU tar says only "Wrote only N of M bytes" when the disk is full
   [ "$(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print $4}')" = 0 ] &&
     e="$e (No space left on device)"
@@ -153,10 +157,19 @@ if [ $k = f ]; then
   [ "$got" = "$z" ] || fail "received ${got:-0} of $z bytes for $d"
 fi
 [ "${sum%% *}" = "$want" ] || fail "sha256 mismatch for $d: sent $want, received ${sum%% *}"
-chmod "$m" "$t/data" || fail "cannot set the mode of $d"
+if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
+  while IFS= read -r l; do
+    p=$(printf '%b.' "${l#* }"); p=${p%.}
+    chmod "${l%% *}" -- "$t/$p" || fail "cannot set the mode of $d${p#data}"
+  done < "$t/modes"
+fi
+late=  # an ordinary user cannot move a folder it cannot write (its `..` changes): after
+[ $k = d ] && case 000$m in *[0145]??) late=$m;; esac  # the owner's digit lacks w
+[ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
 mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
+[ -z "$late" ] || chmod "$late" -- "$d"  # its owner's: where the rename could, this can
 printf 'ORCH-DONE %s\n' "$d"
 """
 

@@ -9,6 +9,7 @@ read, which the far end compares with what it wrote before it renames anything.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import queue
 import stat
@@ -24,6 +25,9 @@ from .scripts import end_line, frame_header
 FRAME = 16 << 20
 #: Frames read (and hashed) ahead of the one being sent.
 AHEAD = 2
+#: A directory's tar stream holds the folder as TOP and, last, MODES: the modes of the
+#: folders that tar cannot be trusted to give (see `_deferred`), which the far end sets.
+TOP, MODES = "data", "modes"
 
 
 class _Pipe:
@@ -47,22 +51,52 @@ class Readable(Protocol):
     def close(self) -> None: ...
 
 
+def _deferred(mode: int) -> bool:
+    """Whether a folder of this mode is sent owner-writable and gets its mode from MODES.
+    busybox tar gives a folder its mode as it makes it, so an ordinary user could not fill a
+    read-only one, and as an ordinary user it never sets setgid (GNU tar does both at the end)."""
+    return mode & 0o700 != 0o700 or mode & 0o7000 != 0
+
+
+def _mode_line(name: str, mode: int) -> bytes:
+    """One line of MODES: the mode (five digits: GNU chmod keeps a folder's setgid bit for
+    fewer) and the member's name as `printf %b` reads it (a name may hold newlines)."""
+    escaped = name.replace("\\", "\\\\").replace("\n", "\\n")
+    return os.fsencode(f"{mode:05o} {escaped}\n")
+
+
 class TarStream:
-    """A directory as a tar stream (members `.`, `./a`, …), written into a pipe by a thread.
-    A read at the end raises the thread's error, so a failed walk is never a short archive."""
+    """A directory as a tar stream (members TOP, TOP/a, …, then MODES: see `_deferred`),
+    written into a pipe by a thread. A read at the end raises the thread's error, so a
+    failed walk is never a short archive."""
 
     def __init__(self, root: str) -> None:
         read, write = os.pipe()
         self.file = os.fdopen(read, "rb")
         self.error: OSError | None = None
+        self.modes: list[bytes] = []
         threading.Thread(target=self._write, args=(root, write), daemon=True,
                          name="orch-tar").start()
+
+    def _owner_writable(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
+        """A folder whose mode is deferred, as sent: owner rwx added, its mode kept for MODES
+        (not TOP's: the put's command line carries that one)."""
+        mode = stat.S_IMODE(member.mode)
+        if member.isdir() and _deferred(mode):
+            if member.name != TOP:
+                self.modes.append(_mode_line(member.name, mode))
+            member.mode |= 0o700
+        return member
 
     def _write(self, root: str, fd: int) -> None:
         try:
             with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
                               format=tarfile.GNU_FORMAT) as tar:
-                tar.add(root, arcname=".", recursive=True)
+                tar.add(root, arcname=TOP, recursive=True, filter=self._owner_writable)
+                modes = b"".join(reversed(self.modes))  # deepest first: a folder in a
+                info = tarfile.TarInfo(MODES)  # folder without x could not be reached
+                info.size, info.mode = len(modes), 0o600
+                tar.addfile(info, io.BytesIO(modes))
         except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
             pass
         except (OSError, tarfile.TarError) as exc:  # set before the pipe closes: read sees it
@@ -87,10 +121,10 @@ def _padded(size: int, unit: int = tarfile.BLOCKSIZE) -> int:
 
 def tar_size(root: str) -> int:
     """How many bytes TarStream(root) will send, walked now as tarfile walks it (links not
-    followed; GNU long-name headers, hard links without data, sockets skipped, two end blocks
-    and the padding to a whole record): a directory put's progress total."""
-    total, seen = 0, set()
-    stack = [(root, ".")]
+    followed; GNU long-name headers, hard links without data, sockets skipped, MODES, two end
+    blocks and the padding to a whole record): a directory put's progress total."""
+    total, seen, modes = 0, set(), 0
+    stack = [(root, TOP)]
     while stack:
         path, name = stack.pop()
         info = os.lstat(path)
@@ -111,7 +145,10 @@ def tar_size(root: str) -> int:
             seen.add(inode)
             total += _padded(info.st_size)
         elif stat.S_ISDIR(info.st_mode):
+            if name != TOP and _deferred(stat.S_IMODE(info.st_mode)):
+                modes += len(_mode_line(name, stat.S_IMODE(info.st_mode)))
             stack += [(os.path.join(path, f), f"{name}/{f}") for f in os.listdir(path)]
+    total += tarfile.BLOCKSIZE + _padded(modes)  # MODES
     return _padded(total + 2 * tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
 
 
