@@ -32,6 +32,7 @@ from ..result import RunResult
 from ..run_names import check_name
 from ..sinks.display import DisplaySink
 from . import fleet_view
+from .cells import CellRuns
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
@@ -47,6 +48,7 @@ class Context:
     settings: Orch
     orchestrator: Orchestrator
     handles: HandleDisplay
+    cells: CellRuns
 
 
 def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
@@ -68,6 +70,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
         print(_dry_run(plan, body, background, with_box, frontend, targets))
         return None
+    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     if fleet:
         many = fleet_view.run(ctx, args, plan, body, timeout, background=background,
@@ -93,6 +96,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         raise
     assert isinstance(live, LiveRun)  # fleets went to fleet_view above
     if background:
+        ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
