@@ -22,6 +22,7 @@ class LabKernel:
         self.outputs: dict[str, list[dict[str, Any]]] = {}  # cell id -> its outputs
         self._cell_of: dict[str, str] = {}  # request msg_id -> cell id
         self._displays: dict[str, dict[str, Any]] = {}  # display id -> its output
+        self.buttons: dict[str, str] = {}  # a widget button's label -> its comm id
 
     def run(self, cell: str, code: str, timeout: float = 60) -> dict[str, Any]:
         """Execute `code` as cell `cell` (its outputs replaced, as a re-run does); the reply."""
@@ -54,6 +55,11 @@ class LabKernel:
             if display_id in self._displays:
                 self._displays[display_id]["data"] = content["data"]
             return
+        if kind == "comm_open":
+            state = (content.get("data") or {}).get("state") or {}
+            if state.get("_model_name") == "ButtonModel":
+                self.buttons[state["description"]] = content["comm_id"]
+            return
         cell = self._cell_of.get(msg["parent_header"].get("msg_id", ""))
         if cell is None or kind not in ("stream", "display_data", "execute_result", "error"):
             return
@@ -61,6 +67,12 @@ class LabKernel:
         self.outputs[cell].append(output)
         if display_id:
             self._displays[display_id] = output
+
+    def click(self, label: str) -> None:
+        """Click the (last shown) widget button labelled `label`, as the browser would."""
+        content = {"comm_id": self.buttons[label],
+                   "data": {"method": "custom", "content": {"event": "click"}}}
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", content))
 
     def text(self, cell: str) -> str:
         """What the cell shows as text: streams, text/plain of displays, error lines."""

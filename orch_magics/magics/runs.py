@@ -30,6 +30,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..run_names import check_name
+from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
 from .cells import CellRuns
@@ -38,6 +39,9 @@ from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
 from .presenters import HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
+
+#: How a live cell ends when the kernel shuts down under its run (which that stops).
+KERNEL_GONE = "stopped: the kernel shut down"
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,11 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
     on_main = main_thread_caller(ctx.shell)
 
     def ended(result: RunResult | None, error: BaseException | None) -> None:
+        if exiting():  # said while IOPub still sends; the widgets' loop is gone
+            presenter.view.finish(KERNEL_GONE, False)
+            if box is not None:
+                box.leave_text("closed when the kernel shut down")
+            return
         presenter.finish(result, None if error is None else str(error))
         if box is not None:
             on_main(box.finish)
