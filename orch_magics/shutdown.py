@@ -73,6 +73,13 @@ class SpawnedRuns:
 
 _LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()
 _registered = False
+_exiting = threading.Event()
+
+
+def exiting() -> bool:
+    """True once interpreter exit (a kernel shutting down) has begun stopping every run: a run
+    that ends now was stopped by it, and the kernel's own loop is gone (IOPub still sends)."""
+    return _exiting.is_set()
 
 
 def close_at_exit(owner: Closable) -> None:
@@ -103,6 +110,7 @@ os.register_at_fork(after_in_child=_after_fork)
 
 def _close_everything() -> None:
     """At interpreter exit (a kernel shutting down): stop every run, close every pool."""
+    _exiting.set()
     for owner in list(_LIVE):
         try:
             owner.close()

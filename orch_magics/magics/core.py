@@ -17,6 +17,7 @@ from ..config.suggest import did_you_mean, edit_distance
 from ..errors import ConfigError, OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
+from .cells import CellRuns
 from .frontend import kernel_asker, kernel_origin
 from .handles import HandleDisplay
 from .parser import HelpShown, parse, subcommand_typo
@@ -36,6 +37,7 @@ class OrchMagics(Magics):
         self.orchestrator.gate.ask = kernel_asker(shell)
         self.orchestrator.gate.origin = lambda: kernel_origin(shell)
         self.handles = HandleDisplay(shell)
+        self.cells = CellRuns()
         self.loaded = False  # %orch load ran (else config is found as the CLI finds it)
 
     @line_cell_magic
@@ -60,7 +62,8 @@ class OrchMagics(Magics):
                 self.loaded = self.loaded or parsed.command == "load"
                 return value
             self._check_environment(parsed.args.environment)
-            ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles)
+            ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
+                               self.cells)
             return runs.run(ctx, parsed.args, cell)
         except OrchError as exc:
             if isinstance(exc, RunError) or hasattr(exc, "_render_traceback_"):

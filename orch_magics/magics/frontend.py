@@ -93,22 +93,34 @@ def quiet(exc: BaseException) -> BaseException:
 def kernel_origin(shell: Any) -> dict[str, str]:
     """Where a run comes from, for the audit log: the magic, the notebook and the cell.
 
-    jupyter_server tells the kernel its notebook in `JPY_SESSION_NAME`; JupyterLab sends the
-    cell's id in the execute request's metadata (`cellId`).
+    jupyter_server tells the kernel its notebook in `JPY_SESSION_NAME`; the cell is
+    `current_cell`'s.
     """
     origin = {"front_end": "magic"}
     notebook = os.environ.get("JPY_SESSION_NAME")
     if notebook:
         origin["notebook"] = notebook
+    cell = current_cell(shell)
+    if cell is not None:  # JupyterLab sends it; nbclient and papermill do not
+        origin["cell"] = cell[0]
+    return origin
+
+
+def current_cell(shell: Any) -> tuple[str, str] | None:
+    """(the cell's id, this execution's request id) for the cell running now, else None.
+
+    JupyterLab sends the cell's id in the execute request's metadata (`cellId`); the request id
+    tells a second run of the same cell from a second magic within one execution.
+    """
     kernel = getattr(shell, "kernel", None)
     try:
-        parent = kernel.get_parent() if kernel is not None else {}
+        parent = (kernel.get_parent() if kernel is not None else None) or {}
     except Exception:
-        parent = {}
-    cell = ((parent or {}).get("metadata") or {}).get("cellId")
-    if cell:  # JupyterLab sends it; nbclient and papermill do not
-        origin["cell"] = str(cell)
-    return origin
+        return None
+    cell = (parent.get("metadata") or {}).get("cellId")
+    if not cell:
+        return None
+    return str(cell), str((parent.get("header") or {}).get("msg_id", ""))
 
 
 def kernel_asker(shell: Any) -> Callable[[str], str | None]:

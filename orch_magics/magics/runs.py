@@ -30,13 +30,18 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..run_names import check_name
+from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
+from .cells import CellRuns
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
 from .presenters import HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
+
+#: How a live cell ends when the kernel shuts down under its run (which that stops).
+KERNEL_GONE = "stopped: the kernel shut down"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Context:
     settings: Orch
     orchestrator: Orchestrator
     handles: HandleDisplay
+    cells: CellRuns
 
 
 def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
@@ -68,6 +74,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
         print(_dry_run(plan, body, background, with_box, frontend, targets))
         return None
+    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     if fleet:
         many = fleet_view.run(ctx, args, plan, body, timeout, background=background,
@@ -93,6 +100,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         raise
     assert isinstance(live, LiveRun)  # fleets went to fleet_view above
     if background:
+        ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
@@ -195,6 +203,11 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
     on_main = main_thread_caller(ctx.shell)
 
     def ended(result: RunResult | None, error: BaseException | None) -> None:
+        if exiting():  # said while IOPub still sends; the widgets' loop is gone
+            presenter.view.finish(KERNEL_GONE, False)
+            if box is not None:
+                box.leave_text("closed when the kernel shut down")
+            return
         presenter.finish(result, None if error is None else str(error))
         if box is not None:
             on_main(box.finish)

@@ -53,10 +53,12 @@ class StdinBox:
 
     def __init__(self, live: Steerable, sink: DisplaySink | None = None,
                  whom: str | None = None) -> None:
-        """`whom`: who reads what is sent (default: the run), e.g. every target of a fleet."""
+        """`whom`: who reads what is sent (default: the service, or "the script"), e.g. every
+        target of a fleet."""
         self.live = live
         self.sink = sink
-        whom = whom or live.plan.name
+        service = live.plan.service
+        self.whom = whom = whom or (service.name if service else "the script")
         self.text = widgets.Textarea(
             placeholder=f"stdin of {whom}: type a line, Enter sends it",
             continuous_update=True, rows=1,
@@ -127,16 +129,26 @@ class StdinBox:
     def stop(self) -> None:
         self.live.interrupt()
         self._disable(stop_too=True)
+        if self.sink is not None:
+            self.sink.note_stopping()
 
     def finish(self) -> None:
         """The run ended: nothing can be sent or stopped any more; leave a line of text."""
         self._disable(stop_too=True)
         if self._replace is not None:
-            lines = f"{self.lines_sent} line{'' if self.lines_sent == 1 else 's'}"
-            self._replace({"text/plain": f"[stdin of {self.live.plan.name}: closed, "
-                                         f"{lines} sent from the box]"})
+            self.leave_text("closed")
             for widget in (*self.widget.children, self.widget):
                 widget.close()
+
+    def leave_text(self, how: str) -> None:
+        """Replace the box's display by `[stdin of NAME: HOW, N lines sent from the box]`.
+
+        Thread-safe (a display update), unlike the widget changes of `finish()`: a kernel that
+        shuts down has no loop left to run those, but still sends this."""
+        if self._replace is not None:
+            lines = f"{self.lines_sent} line{'' if self.lines_sent == 1 else 's'}"
+            self._replace({"text/plain": f"[stdin of {self.whom}: {how}, {lines} sent from "
+                                         f"the box]"})
 
     def _disable(self, *, stop_too: bool) -> None:
         self.text.disabled = True

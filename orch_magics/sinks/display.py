@@ -83,6 +83,7 @@ class DisplaySink:
         self.ended: float | None = None
         self.exit: Exit | None = None
         self.final: str | None = None  # set by finish(): the run's own verdict
+        self.stopping = False  # Stop was asked for: INT → TERM → KILL may take seconds
         self._ok: bool | None = None
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
@@ -146,6 +147,13 @@ class DisplaySink:
             if self.tail:
                 self._lines.append(("stdin", mask_text(line)))
             self.stdin_bytes += len(line.encode()) + 1
+
+    def note_stopping(self) -> None:
+        """Stop was asked for: say `stopping…` until the end (a process ignoring INT and TERM
+        runs on for seconds before the KILL)."""
+        with self._lock:
+            self.stopping = True
+        self.flush(live=True)
 
     def finish(self, verdict: str, ok: bool) -> None:
         """The run's end as the result tells it (timed out, interrupted, exit …); re-render."""
@@ -228,7 +236,7 @@ class DisplaySink:
         elif self.exit is not None:
             state = self.exit.describe()
         else:
-            state = "running"
+            state = "stopping…" if self.stopping else "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", mask_text(self.what), state, f"{elapsed:.1f}s",
                  f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
@@ -307,13 +315,18 @@ def _shown(line: str) -> str:
     return _clip(terminal_view(line))
 
 
+#: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
+_SAYS_THE_END = ("failed", "pre step failed", "interrupted", "timed out", "stopped")
+
+
 def _outcome(verdict: str, ok: bool | None) -> str:
-    """The end in words, so it reads right without colour: ✓ exit 0 / ✗ failed, exit 3."""
+    """The end in words, so it reads right without colour: ✓ exit 0 / ✗ failed, exit 3 /
+    ✗ interrupted, killed by SIGINT."""
     if ok:
         return f"✓ {verdict}"
     if ok is None:
         return verdict
-    return f"✗ {verdict}" if verdict.startswith("failed") else f"✗ failed, {verdict}"
+    return f"✗ {verdict}" if verdict.startswith(_SAYS_THE_END) else f"✗ failed, {verdict}"
 
 
 def _clip(line: str) -> str:
@@ -327,10 +340,13 @@ def describe_end(result: Any) -> tuple[str, bool]:
     if result is None:
         return "failed", False
     state = result.exit.describe()
-    if result.timed_out:
-        state = f"timed out, {state}"
-    elif result.interrupted:
-        state = f"interrupted, {state}"
+    why = "timed out" if result.timed_out else "interrupted" if result.interrupted else None
+    if why is not None:
+        exit = result.exit
+        never_ran = exit.code is None and exit.signal is None and exit.error is not None
+        said = str(exit.error)  # `interrupted: stopped before the process started`
+        state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
+            else f"{why}, {state}"
     step = result.failed_step
     if step is not None and step.step == "post":
         state += ", post step failed"

@@ -1,0 +1,140 @@
+"""Live runs and the cells that show them, in a real kernel driven as JupyterLab drives it:
+running a cell again, the kernel shutting down under live runs, and how a stopped run ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lab_kernel import lab_kernel
+
+CONFIG = textwrap.dedent("""
+    environments:
+      local: {layers: []}
+    services:
+      cat: {command: cat, stdin_mode: streaming}
+      sleepy: {command: 'echo up; sleep 60'}
+      stubborn:
+        command: trap '' INT TERM; echo up; while :; do sleep 0.2; done
+        stdin_mode: streaming
+""")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def load(kernel, tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+
+
+def test_running_a_cell_again_stops_its_own_stdin_run(orch_kernel: str, tmp_path: Path) -> None:
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"
+        kernel.run("keep", "first = c\nc.send_line('hello')")
+        kernel.wait_for("c1", "hello")
+        kernel.run("pid", "print('PID', first.pid)")
+        pid = int(kernel.text("pid").split()[1])
+        assert alive(pid)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"  # Shift+Enter again
+        assert kernel.text("c1").startswith("stopped cat, the run this cell started when it "
+                                            "last ran\n")
+        assert not alive(pid)  # stopped before the new run started, not orphaned
+        kernel.run("check", "print(first.state, first.result().interrupted, c is first, "
+                            "c.state)\n%orch ps")
+        said = kernel.text("check")
+        assert said.startswith("stopped True False running\n"), said
+        rows = [line for line in said.splitlines()[2:] if line.strip()]
+        assert len(rows) == 1 and rows[0].split()[:4] == ["cat", "local", "cat", "running"]
+        # two magics in one execution of a cell: the second does not stop the first
+        kernel.run("c2", "a = %orch local cat\nb = %orch local cat")
+        kernel.run("check2", "print(a.state, b.state)")
+        assert kernel.text("check2") == "running running\n"
+
+
+def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
+        orch_kernel: str, tmp_path: Path) -> None:
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("bg", "%orch local sleepy --bg --out s")
+        kernel.run("keep", "first = s")
+        kernel.run("bg", "%orch local sleepy --bg --out s")
+        assert kernel.text("bg").startswith(
+            "sleepy, started when this cell last ran, is still running (--bg and --name runs "
+            "outlive their cell): %orch stop sleepy stops it\n")
+        kernel.run("check", "print(first.state, s.name, s.state)")
+        assert kernel.text("check") == "running sleepy-1 running\n"
+
+
+def test_a_kernel_shutting_down_ends_every_live_cell_in_words(orch_kernel: str,
+                                                              tmp_path: Path) -> None:
+    """Before, both cells said `running` for ever and the box kept its buttons."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("box", "%orch local cat")
+        kernel.run("bg", "%orch local sleepy --bg")
+        kernel.wait_for("bg", "up")
+        kernel.km.shutdown_kernel()  # a shutdown_request, as "Shut Down Kernel" sends
+        kernel.drain(1.0)
+        for cell in ("box", "bg"):
+            assert "✗ stopped: the kernel shut down" in kernel.text(cell), kernel.text(cell)
+            assert "running" not in kernel.text(cell)
+        assert "[stdin of cat: closed when the kernel shut down, 0 lines sent from the box]" \
+            in kernel.text("box")
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts and never says a word: an ssh connection to it hangs."""
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_stopping_or_timing_out_while_connecting_reads_right(orch_kernel: str,
+                                                             tmp_path: Path) -> None:
+    """Before: `✗ failed, interrupted, failed: stopped before the process started`."""
+    with silent_server() as port, lab_kernel(orch_kernel) as kernel:
+        hang = (f"  hang:\n    layers:\n      - {{type: ssh, config: {{host: 127.0.0.1, "
+                f"port: {port}, user: nobody, connect_timeout: 60}}}}\n")
+        (tmp_path / "orch.yaml").write_text(CONFIG.replace("environments:\n",
+                                                           "environments:\n" + hang))
+        kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")
+        kernel.run("box", "%orch hang cat --out c")
+        kernel.run("stop", "c.interrupt()")
+        said = kernel.wait_for("box", "✗")
+        assert "✗ interrupted: stopped before the process started" in said, said
+        assert "[stdin of cat: closed, 0 lines sent from the box]" in said
+        kernel.run("late", "%orch hang cat --timeout 1")
+        said = kernel.wait_for("late", "✗")
+        assert "✗ timed out before the process started" in said, said
+        kernel.run("script", "%%orch local --stdin\ncat")
+        kernel.run("eof", "_.close_stdin()")
+        said = kernel.wait_for("script", "exit 0")
+        assert "[stdin of the script: closed, 0 lines sent from the box]" in said, said
+
+
+def test_stop_says_stopping_while_a_stubborn_process_is_taken_down(orch_kernel: str,
+                                                                   tmp_path: Path) -> None:
+    """Before, the cell said `running` for the seconds INT and TERM were ignored."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("box", "%orch local stubborn")
+        kernel.wait_for("box", "up")
+        kernel.click("Stop")
+        said = kernel.wait_for("box", "stopping…", timeout=3)
+        assert "· running ·" not in said.splitlines()[-2], said
+        said = kernel.wait_for("box", "✗", timeout=30)
+        assert "✗ interrupted, killed by SIGKILL" in said, said
