@@ -180,7 +180,12 @@ def render(schema: dict[str, Any]) -> str:
     out += ["## Layers (`environments.<name>.layers[]`)", "",
             "Each layer is `{type: KIND, name: LABEL, config: {…}}`; `name` is optional and "
             "replaces the label shown in status lines, `--dry-run` and errors "
-            "(`hop 2 (ssh prod-internal): …`).", ""]
+            "(`hop 2 (ssh prod-internal): …`). A layer must be reachable from the one before "
+            "it: an `ssh` hop follows this machine or another `ssh` hop, a `docker`/`podman` "
+            "layer reaches its engine's unix socket through this machine or `ssh` (a tcp:// "
+            "engine only as the first layer), and `sudo` and containers carry neither; `local` "
+            "layers only set variables. A chain that breaks this (`ssh → sudo → docker`) is "
+            "refused when the config loads, at that layer's line.", ""]
     for layer in sorted(layers, key=lambda s: s["properties"]["type"]["const"]):
         kind = layer["properties"]["type"]["const"]
         out += section(f"Layer `{kind}`: `config` keys", layer["properties"]["config"],

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..importing import paused_gc
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
+from .chain import check_chain
 from .inventory import Inventory, load_inventories
 from .model import (
     FILTER_KINDS,
@@ -216,6 +217,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     layers = tuple(_layer(item, path + ("layers", i), src, inventory)
                    for i, item in enumerate(layers_raw))
     fanout.check_count(name, layers, path + ("layers",), src)
+    check_chain(name, layers, path + ("layers",), src)
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise src.error(path + ("description",), "description must be a string")

@@ -130,11 +130,21 @@ class UnixForwarder(Protocol):
         (for bulk streams; OSError when it cannot be reached)."""
 
 
+#: What a place can offer the layer after it: a TCP connection to another host, a unix
+#: socket reached from this machine, and being this machine itself.
+CARRIES = frozenset({"tcp", "unix", "here"})
+
+
 class LayerKind(Protocol):
     """One kind of layer (`local`, `ssh`, `docker`): its config class and how it wraps.
 
     The module that defines a kind must import without the kind's SDK: import the runtime
     inside `wrap`, so loading a config never pulls in asyncssh, docker or requests.
+
+    Optionally, so that `orch check` refuses a chain that could never run (config/chain.py):
+    `carries` (a ClassVar) — what the place a layer reaches offers the next one: a subset of
+    CARRIES, or None for "what the place before it offers"; `needs(config)` — the one
+    capability of CARRIES a layer needs from the place before it, or None.
     """
 
     name: ClassVar[str]

@@ -53,6 +53,12 @@ class DockerConfig:
             raise ValueError("project narrows a compose service: give service too")
 
 
+def engine_needs(address: str | None) -> str:
+    """What a container layer needs from the place before it: its engine's unix socket, or
+    (tcp://) to be on this machine."""
+    return "here" if address is not None and address.startswith("tcp://") else "unix"
+
+
 def container_target(config: DockerConfig) -> str:
     """What a container layer points at, for its label: a name, a compose service or a label."""
     return config.container or config.service or config.label or "?"
@@ -63,6 +69,10 @@ class DockerKind:
 
     name: ClassVar[str] = "docker"
     Config: ClassVar[type] = DockerConfig
+    carries: ClassVar[frozenset[str] | None] = frozenset()
+
+    def needs(self, config: DockerConfig) -> str | None:
+        return engine_needs(config.docker_host)
 
     def label(self, config: DockerConfig) -> str:
         return f"docker {container_target(config)}"

@@ -81,7 +81,7 @@ class DockerLauncher(Launcher):
         place = self.inner.place
         if address.path is not None:
             if not isinstance(place, UnixForwarder):
-                raise self.error(f"cannot reach a docker socket through {self.where}: it "
+                raise self.error(f"cannot reach the engine's socket through {self.where}: it "
                                  f"cannot forward a unix socket")
             path = await place.forward_unix(address.path)
             local = Address(f"unix://{path}", path=path)

@@ -106,6 +106,10 @@ class LocalKind:
 
     name: ClassVar[str] = "local"
     Config: ClassVar[type] = LocalConfig
+    carries: ClassVar[frozenset[str] | None] = None  # variables only: the place stays the same
+
+    def needs(self, config: LocalConfig) -> str | None:
+        return None
 
     def label(self, config: LocalConfig) -> str:
         parts = [f"cwd={config.working_dir}"] if config.working_dir else []

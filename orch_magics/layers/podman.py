@@ -17,7 +17,7 @@ from typing import ClassVar
 from ..errors import ConfigError
 from ..importing import importing_sdk
 from .base import Launcher
-from .docker import DockerConfig, container_target
+from .docker import DockerConfig, container_target, engine_needs
 from .docker_address import check_podman_address, parse_address
 
 ROOTFUL = "unix:///run/podman/podman.sock"
@@ -68,6 +68,10 @@ class PodmanKind:
 
     name: ClassVar[str] = "podman"
     Config: ClassVar[type] = PodmanConfig
+    carries: ClassVar[frozenset[str] | None] = frozenset()
+
+    def needs(self, config: PodmanConfig) -> str | None:
+        return engine_needs(config.podman_host or config.docker_host)
 
     def label(self, config: PodmanConfig) -> str:
         return f"podman {container_target(config)}"

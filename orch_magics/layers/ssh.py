@@ -50,6 +50,10 @@ class SSHKind:
 
     name: ClassVar[str] = "ssh"
     Config: ClassVar[type] = SSHConfig
+    carries: ClassVar[frozenset[str] | None] = frozenset({"tcp", "unix"})
+
+    def needs(self, config: SSHConfig) -> str | None:
+        return "tcp"
 
     def label(self, config: SSHConfig) -> str:
         return f"ssh {config.host}"

@@ -53,6 +53,10 @@ class SudoKind:
 
     name: ClassVar[str] = "sudo"
     Config: ClassVar[type] = SudoConfig
+    carries: ClassVar[frozenset[str] | None] = frozenset()
+
+    def needs(self, config: SudoConfig) -> str | None:
+        return None
 
     def label(self, config: SudoConfig) -> str:
         return f"sudo {config.user}"

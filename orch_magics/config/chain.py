@@ -1,0 +1,40 @@
+"""Whether each layer of an environment can follow the one before it, known before connecting.
+
+An ssh hop needs a place that carries a TCP connection (this machine, or an ssh host); a
+container layer needs its engine's unix socket reached from this machine (through this machine
+or ssh), or, for a tcp:// engine, to be the first layer. sudo and containers carry neither, so
+`ssh → sudo root → docker` could never run: `orch check` says so with the layer's file:line
+instead of the run failing at the docker hop. Kinds that do not declare `carries`/`needs`
+(see layers.base.LayerKind) are not checked.
+"""
+
+from __future__ import annotations
+
+from ..layers.base import CARRIES
+from ..layers.registry import get_kind
+from .model import LayerSpec
+from .source import Path_, Source
+
+_WHAT = {"tcp": "a connection to another host",
+         "unix": "its engine's unix socket, reached from this machine",
+         "here": "to be on this machine (a tcp:// engine)"}
+_WHO = {"tcp": "only this machine and ssh layers carry one",
+        "unix": "only this machine and ssh layers forward one",
+        "here": "it must be the first layer"}
+
+
+def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Source) -> None:
+    """Raise a ConfigError at the first layer its place cannot carry."""
+    offered: frozenset[str] = CARRIES
+    before = "this machine"
+    for i, layer in enumerate(layers):
+        kind = get_kind(layer.type)
+        needs = getattr(kind, "needs", None)
+        need = needs(layer.config) if needs is not None else None
+        if need is not None and need not in offered:
+            raise src.error(path + (i,), f"environment {env!r}: {layer.label} cannot follow "
+                                         f"{before}: it needs {_WHAT[need]}, and {_WHO[need]}")
+        if not hasattr(kind, "carries"):
+            return  # a kind that does not say: nothing after it can be judged
+        if kind.carries is not None:
+            offered, before = kind.carries, layer.label

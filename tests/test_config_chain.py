@@ -1,0 +1,61 @@
+"""A chain that could never run is refused when the config loads, at the layer's line.
+
+Before, `ssh → sudo root → docker` or `sudo → ssh` passed `orch check` and every run failed at
+the hop that could not be reached (and a podman layer's message spoke of a docker socket).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_magics import load_config_text
+from orch_magics.errors import ConfigError
+
+SSH = "{type: ssh, config: {host: h}}"
+SUDO = "{type: sudo, config: {user: root}}"
+ENV = "{type: local, config: {environment: {A: b}}}"
+DOCKER = "{type: docker, config: {container: c}}"
+PODMAN = "{type: podman, config: {container: c}}"
+TCP_DOCKER = "{type: docker, config: {container: c, docker_host: 'tcp://127.0.0.1:2375'}}"
+
+
+def _config(*layers: str) -> str:
+    return "environments:\n  e:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+
+
+@pytest.mark.parametrize("layers, line, message", [
+    ((SSH, SUDO, DOCKER), 6, "docker c cannot follow sudo root: it needs its engine's unix "
+                             "socket, reached from this machine, and only this machine and ssh "
+                             "layers forward one"),
+    ((SUDO, PODMAN), 5, "podman c cannot follow sudo root"),
+    ((SUDO, ENV, SSH), 6, "ssh h cannot follow sudo root: it needs a connection to another "
+                          "host, and only this machine and ssh layers carry one"),
+    ((DOCKER, SSH), 5, "ssh h cannot follow docker c"),
+    ((SSH, TCP_DOCKER), 5, "it needs to be on this machine (a tcp:// engine), and it must be "
+                           "the first layer"),
+], ids=["ssh-sudo-docker", "sudo-podman", "sudo-env-ssh", "docker-ssh", "tcp-engine-behind-ssh"])
+def test_a_chain_that_cannot_run_is_refused_at_the_layer(layers, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as err:
+        load_config_text(_config(*layers))
+    assert f":{line}:" in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("layers", [
+    (SSH, SUDO), (SSH, SSH, DOCKER), (SSH, ENV, DOCKER), (SUDO,), (DOCKER, SUDO),
+    (TCP_DOCKER,), (SSH, PODMAN), (ENV, SSH, SSH),
+])
+def test_chains_that_can_run_load(layers: tuple[str, ...]) -> None:
+    assert load_config_text(_config(*layers)).environments["e"].layers
+
+
+def test_orch_check_says_it_with_file_and_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(_config(SSH, SUDO, DOCKER))
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and f"{cfg}:6:9: environment 'e': docker c cannot follow" in r.stderr
+    assert "Traceback" not in r.stderr
