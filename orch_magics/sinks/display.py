@@ -26,7 +26,7 @@ from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from .ansi import keep_colours, to_html
 from .base import StepKind
-from .lines import LineDecoder, terminal_view
+from .lines import CR, CutLine, LineDecoder, terminal_view
 from .units import human_size, plural
 
 Stream = Literal["stdout", "stderr", "stdin"]
@@ -34,7 +34,8 @@ Bundle = dict[str, str]
 
 #: Characters of one line shown before it is cut (the result keeps it whole).
 MAX_LINE = 2000
-#: Characters of an unterminated line kept for the display.
+#: Characters of an unterminated line kept for the display (its start and its end; the count
+#: of the rest is kept too, for the "(+N chars)" note).
 MAX_PARTIAL = 64 * 1024
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
@@ -215,7 +216,7 @@ class DisplaySink:
         with self._lock:
             lines = list(self._lines)
             for stream in ("stdout", "stderr"):
-                partial = self._decoders[stream].partial.removesuffix("\r")
+                partial = self._decoders[stream].partial  # a `\r` at its end shows as none
                 if partial and self.tail and not (stream == "stdout"
                                                   and self.stdout_mode in ("capture", "file")):
                     lines.append((stream, partial))  # type: ignore[arg-type]
@@ -315,8 +316,15 @@ def _row(stream: Stream, line: str) -> str:
 
 
 def _shown(line: str) -> str:
-    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE."""
-    return _clip(terminal_view(line))
+    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
+    characters are not shown: those past MAX_LINE and those the decoder did not keep of a
+    line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a
+    terminal shows, so only its view counts)."""
+    view = terminal_view(line)
+    hidden = len(view) - MAX_LINE
+    if isinstance(line, CutLine) and CR not in line.rstrip(CR):
+        hidden += line.dropped
+    return view if hidden <= 0 else view[:MAX_LINE] + f" … (+{hidden} chars)"
 
 
 def _outcome(verdict: str, ok: bool | None) -> str:
@@ -326,12 +334,6 @@ def _outcome(verdict: str, ok: bool | None) -> str:
     if ok is None:
         return verdict
     return f"✗ {verdict}" if verdict.startswith("failed") else f"✗ failed, {verdict}"
-
-
-def _clip(line: str) -> str:
-    if len(line) <= MAX_LINE:
-        return line
-    return line[:MAX_LINE] + f" … (+{len(line) - MAX_LINE} chars)"
 
 
 def describe_end(result: Any) -> tuple[str, bool]:
