@@ -34,6 +34,7 @@ CASES: dict[str, tuple[list[bytes], list[str]]] = {
     "crlf-split": ([b"ERROR\r", b"\nnext\r", b"\n"], ["ERROR", "next"]),
     "lone-cr": ([b"50%\r100%\n", b"a\rb\r\r\n"], ["50%\r100%", "a\rb\r"]),
     "cr-at-end": ([b"done\n10%\r"], ["done", "10%\r"]),
+    "cr-then-crlf-split": ([b"x\r", b"\r\nfoo\r\n"], ["x\r", "foo"]),
     "utf8-split": (bytewise(UTF8 * 3), ["naïve ✓ 日本語 🎉"] * 3),
     "invalid-utf8": ([b"bad \xff\xfe end\n\xe2\x82\n", b"x\xe2", b"\x82y\n"],
                      ["bad \ufffd\ufffd end", "\ufffd", "x\ufffdy"]),
