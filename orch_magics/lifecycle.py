@@ -248,7 +248,8 @@ class Supervisor:
         # no-op: both outlive an attempt.
         options = replace(self._options, sinks=[*own, *self._options.sinks],
                           step_sinks=lambda step, kind: own,
-                          stdin=self._options.stdin if first else None)
+                          stdin=self._options.stdin if first else None,
+                          log_file=self.log_file.path if self.log_file else None)
         attempt = NamedRun(self._begin(self.plan, options), self.loop, self.name, self,
                            attempt=self.restarts + 1)
         self.run = attempt

@@ -231,7 +231,8 @@ class Orchestrator:
         The service's `restart` (`no`, `on-failure`, `always`) and `max_restarts` apply, or
         the `restart=` / `max_restarts=` given here. Output is kept in a bounded ring buffer
         (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), rotated
-        past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes."""
+        past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes of each
+        stream as whole lines and says what it dropped (`truncated`, `stdout_dropped`)."""
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
-from .sinks.buffer import OutputBuffer
+from .sinks.buffer import Dropped, OutputBuffer
 from .sinks.units import human_size, plural
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ class RunResult:
     resolved is masked wherever it appears. With filters, `stdout` is the filtered text and `raw_stdout` the
     unfiltered one. `steps` holds the results of pre and post commands. With stdout_mode: file,
     stdout went to `output_file` (None when the run failed) and is not kept here.
+
+    A named run (`Orchestrator.start`, the magic's `--bg` and stdin-box runs) keeps only the
+    last `capture_limit` bytes of each stream, as whole lines: `truncated` is then True,
+    `stdout_dropped` / `stderr_dropped` say how much came before, and `log_file` names the
+    file that also got the output (rotated past `log_max_bytes`).
 
     Secret values never show: output was masked as it streamed, and the texts built here
     (repr, json, failure messages) are masked again.
@@ -54,6 +59,8 @@ class RunResult:
     timeout: float | None = None
     #: The id of the run's records in the audit log (`orch audit`), when it was audited.
     audit_id: str | None = None
+    #: The log file a named run's output was also written to (None for other runs).
+    log_file: str | None = None
 
     # ---- status -------------------------------------------------------------------------
     @property
@@ -106,6 +113,33 @@ class RunResult:
         return self.exit.shell_status
 
     # ---- output ---------------------------------------------------------------------------
+    @property
+    def stdout_dropped(self) -> Dropped:
+        """What a named run's bounded capture did not keep of stdout (its start): bytes, lines."""
+        return self.stdout_buffer.dropped
+
+    @property
+    def stderr_dropped(self) -> Dropped:
+        """The same for stderr."""
+        return self.stderr_buffer.dropped
+
+    @property
+    def truncated(self) -> bool:
+        """True when stdout or stderr here is only the end of what the run printed."""
+        return bool(self.stdout_dropped or self.stderr_dropped)
+
+    def kept(self) -> str:
+        """How much output is here when some was dropped ("" when all of it is):
+        `stdout: last 4.0 MiB of 152.6 MiB kept (…); more in the log file PATH`."""
+        parts = [f"{name}: last {human_size(buf.size)} of "
+                 f"{human_size(buf.size + buf.dropped.size)} kept "
+                 f"({plural(buf.dropped.lines, 'earlier line')} dropped)"
+                 for name, buf in (("stdout", self.stdout_buffer), ("stderr", self.stderr_buffer))
+                 if buf.dropped]
+        if parts and self.log_file:
+            parts.append(f"more in the log file {self.log_file}")
+        return "; ".join(parts)
+
     @property
     def stdout_bytes(self) -> bytes:
         return self.stdout_buffer.getvalue()
@@ -207,6 +241,12 @@ class RunResult:
             "stderr": self.stderr,
             "output_file": self.output_file,
             "audit_id": self.audit_id,
+            "truncated": self.truncated,
+            "stdout_dropped": {"bytes": self.stdout_dropped.size,
+                               "lines": self.stdout_dropped.lines},
+            "stderr_dropped": {"bytes": self.stderr_dropped.size,
+                               "lines": self.stderr_dropped.lines},
+            "log_file": self.log_file,
             "steps": [s.to_dict() for s in self.steps],
         }))
 
@@ -224,9 +264,11 @@ class RunResult:
         out = self.stdout_buffer
         # Counting lines reads a spilled buffer back from disk: a repr never does that.
         lines = "" if out.spilled else f" ({plural(out.line_count, 'line')})"
+        kept = self.kept()
         return mask_text(
             f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
-            f"stdout {human_size(out.size)}{lines}, stderr {human_size(self.stderr_buffer.size)}>")
+            f"stdout {human_size(out.size)}{lines}, stderr {human_size(self.stderr_buffer.size)}"
+            + (f"; {kept}>" if kept else ">"))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
+from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.sinks.ansi import to_html
-from orch_magics.sinks.display import DisplaySink
+from orch_magics.sinks.display import DisplaySink, describe_end
 from orch_magics.sinks.lines import terminal_view
 
 
@@ -89,3 +91,24 @@ def test_tail_zero_counts_lines_and_shows_none():
     text = s.render()["text/plain"]
     assert text.splitlines()[:-1] == ["… 3 earlier lines hidden (all kept in the result)"]
     assert "/ 3 lines" in text and "stdout 20 B" in text
+
+
+def test_a_named_run_does_not_promise_what_its_result_dropped(tmp_path: Path) -> None:
+    """A background (named) run's result keeps the end of the output: the cell says so, and
+    its status line at the end says how much was kept and names the log file."""
+    orch = Orchestrator(load_config_text("environments: {local: {layers: []}}"),
+                        log_dir=tmp_path, capture_limit=64 << 10)
+    view = sink(tail=2, result_keeps=orch.capture_limit)
+    try:
+        res = orch.start("local", command="seq 100000", name="s", sinks=[view]).wait(30)
+    finally:
+        orch.close()
+    view.finish(*describe_end(res))
+    text = view.render()["text/plain"]
+    assert text.splitlines()[:3] == [
+        "… 99998 earlier lines hidden (the result keeps the last 64.0 KiB of each stream)",
+        "99999", "100000"]
+    status = text.splitlines()[-1]
+    assert "✓ exit 0" in status and "stdout 575.1 KiB / 100000 lines" in status
+    assert (f"stdout: last 64.0 KiB of 575.1 KiB kept ({res.stdout_dropped.lines} earlier "
+            f"lines dropped); more in the log file {tmp_path / 's.log'} · ") in status

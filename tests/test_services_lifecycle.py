@@ -233,3 +233,33 @@ def test_stop_right_after_start_never_hangs(orch: Orchestrator) -> None:
         result = orch.stop("racer", timeout=15)
         assert time.monotonic() - t0 < 10
         assert result is not None and not result.ok
+
+
+def test_a_named_run_keeps_the_end_of_its_output_as_whole_lines_and_says_so(
+        tmp_path: Path) -> None:
+    """A named run may print for days: its result keeps the last `capture_limit` bytes, but
+    never a fragment of a line, and says how much it dropped and where the rest went."""
+    orch = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path, capture_limit=1 << 20)
+    try:
+        res = orch.start("local", command="yes abcdefghi | head -n 1000000; echo LAST",
+                         name="big").wait(60)
+        small = orch.start("local", command="echo one; echo two", name="small").wait(10)
+        whole = orch.run("local", command="yes abcdefghi | head -n 1000000; echo LAST")
+    finally:
+        orch.close()
+    assert res.ok and res.lines[0] == "abcdefghi" and res.lines[-1] == "LAST"
+    assert res.truncated
+    assert set(res.lines[:-1]) == {"abcdefghi"}
+    kept, dropped = len(res.lines), res.stdout_dropped
+    assert dropped.lines + kept == 1_000_001 and dropped.size + len(res.stdout_bytes) == 10 * 10**6 + 5
+    assert len(res.stdout_bytes) <= 1 << 20 and not res.stderr_dropped
+    assert res.log_file == str(tmp_path / "big.log")
+    assert (f"stdout: last 1024.0 KiB of 9.5 MiB kept ({dropped.lines} earlier lines dropped); "
+            f"more in the log file {res.log_file}>") in repr(res)
+    data = res.to_dict()
+    assert data["truncated"] is True and data["log_file"] == res.log_file
+    assert data["stdout_dropped"] == {"bytes": dropped.size, "lines": dropped.lines}
+    # Nothing dropped: nothing said; run() keeps every byte.
+    assert small.lines == ["one", "two"] and not small.truncated and "kept" not in repr(small)
+    assert small.log_file == str(tmp_path / "small.log")
+    assert len(whole.lines) == 1_000_001 and not whole.truncated and whole.log_file is None

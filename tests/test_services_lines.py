@@ -7,6 +7,7 @@ lone CR, UTF-8 split across chunks, invalid UTF-8, no trailing newline, empty li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -15,9 +16,9 @@ from orch_magics import Orchestrator, load_config_text
 from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.sinks.buffer import OutputBuffer
-from orch_magics.sinks.display import MAX_PARTIAL, DisplaySink
+from orch_magics.sinks.display import MAX_LINE, MAX_PARTIAL, DisplaySink
 from orch_magics.sinks.filters import FilterChain
-from orch_magics.sinks.lines import LineDecoder, terminal_view
+from orch_magics.sinks.lines import CutLine, LineDecoder, terminal_view
 from orch_magics.sinks.ring import RingBuffer
 
 
@@ -33,6 +34,7 @@ CASES: dict[str, tuple[list[bytes], list[str]]] = {
     "crlf-split": ([b"ERROR\r", b"\nnext\r", b"\n"], ["ERROR", "next"]),
     "lone-cr": ([b"50%\r100%\n", b"a\rb\r\r\n"], ["50%\r100%", "a\rb\r"]),
     "cr-at-end": ([b"done\n10%\r"], ["done", "10%\r"]),
+    "cr-then-crlf-split": ([b"x\r", b"\r\nfoo\r\n"], ["x\r", "foo"]),
     "utf8-split": (bytewise(UTF8 * 3), ["naïve ✓ 日本語 🎉"] * 3),
     "invalid-utf8": ([b"bad \xff\xfe end\n\xe2\x82\n", b"x\xe2", b"\x82y\n"],
                      ["bad \ufffd\ufffd end", "\ufffd", "x\ufffdy"]),
@@ -103,7 +105,7 @@ CONSUMERS: dict[str, Callable[[list[bytes]], list[str]]] = {
     "buffer-memory": buffer_lines(1 << 30),
     "buffer-spilled": buffer_lines(8),
 }
-BOUNDED = {"display", "ring"}  # keep the end of a line that is longer than they hold
+BOUNDED = {"display", "ring"}  # keep the start and end of a line longer than they hold
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -113,7 +115,14 @@ def test_every_consumer_sees_the_same_lines(consumer: str, case: str) -> None:
     got = CONSUMERS[consumer](chunks)
     if consumer in BOUNDED and case == "long-line":
         assert len(got) == 2 and got[1] == "short"
-        assert MAX_PARTIAL <= len(got[0]) < len(expected[0]) and set(got[0]) == {"y"}
+        if consumer == "display":  # a CutLine: it knows how long the line was
+            assert isinstance(got[0], CutLine) and set(got[0]) == {"y"}
+            kept, dropped = len(got[0]), got[0].dropped
+        else:  # `logs` text says where characters are missing
+            found = re.fullmatch(r"(y+) … \((\d+) chars not kept\) … (y+)", got[0])
+            assert found is not None and len(found[1]) == MAX_PARTIAL // 2
+            kept, dropped = len(found[1]) + len(found[3]), int(found[2])
+        assert MAX_PARTIAL <= kept <= 2 * MAX_PARTIAL and kept + dropped == len(expected[0])
         return
     assert got == expected
 
@@ -183,6 +192,33 @@ def test_display_counts_lines_past_its_tail_without_keeping_them() -> None:
     snap = sink.snapshot()
     assert [line for _, line in snap.lines] == ["line 998", "line 999", "partial"]
     assert sink.line_counts["stdout"] == 1001 and snap.hidden == 998
+
+
+@pytest.mark.parametrize("size", [MAX_LINE + 1, 100_000, 1_000_000, 20_000_000])
+@pytest.mark.parametrize("chunk", [4096, 65536, 1 << 20])
+def test_a_long_line_shows_its_start_and_how_many_characters_follow(size: int,
+                                                                    chunk: int) -> None:
+    """However long the line and however it arrives, the cell shows its first MAX_LINE
+    characters and the true count of the rest: growing, and once it has ended."""
+    line = ("0123456789" * (size // 10 + 1))[:size].encode()
+    note = f"{line[:MAX_LINE].decode()} … (+{size - MAX_LINE} chars)"
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    for i in range(0, size, chunk):
+        sink.feed(Stdout(line[i:i + chunk]))
+    assert sink.render()["text/plain"].splitlines()[0] == note  # still being written
+    sink.feed(Stdout(b"\nshort\n"))
+    sink.close()
+    assert sink.render()["text/plain"].splitlines()[:2] == [note, "short"]
+
+
+def test_a_real_process_line_of_a_million_characters_is_counted_right(
+        orch: Orchestrator) -> None:
+    """`head -c 1000000 /dev/zero | tr '\\0' y; echo` through a real pipe into the display."""
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    res = orch.run("local", command="head -c 1000000 /dev/zero | tr '\\0' y; echo",
+                   sinks=[sink])
+    assert res.lines == ["y" * 1_000_000]  # the result keeps it whole
+    assert sink.render()["text/plain"].splitlines()[0] == "y" * MAX_LINE + " … (+998000 chars)"
 
 
 def test_terminal_view_overwrites_from_the_start_of_the_line() -> None:

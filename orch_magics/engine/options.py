@@ -22,7 +22,8 @@ class RunOptions:
 
     `capture=False` keeps no copy of the output for the RunResult (the CLI streams and returns
     only the exit status); `capture_limit` keeps only the last N bytes of each stream in the
-    RunResult (named runs that may print for days). `close_stdin=None` means: EOF after the
+    RunResult, as whole lines (named runs that may print for days), and `log_file` names the
+    file the output also goes to (the RunResult says where to look). `close_stdin=None` means: EOF after the
     `stdin` source when one is given or the service takes no input, else keep stdin open.
     """
 
@@ -33,6 +34,7 @@ class RunOptions:
     timeout: float | None = None
     capture: bool = True
     capture_limit: int | None = None
+    log_file: str | None = None
     #: stdout reaches the sinks byte for byte, unmasked (a file being copied must not change);
     #: stderr is still masked.
     raw_stdout: bool = False

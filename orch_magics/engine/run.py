@@ -95,6 +95,7 @@ class Run:
 
     def _stamped(self, result: RunResult) -> RunResult:
         result.audit_id = self.audit_id
+        result.log_file = self.options.log_file
         return result
 
     async def _main(self) -> RunResult:

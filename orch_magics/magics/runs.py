@@ -85,7 +85,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
         return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
                         cell)
-    presenter = _presenter(ctx, args, plan, frontend, cell)
+    # A background run is a named run: its result keeps the end of the output, not all of it.
+    keeps = ctx.orchestrator.capture_limit if background else None
+    presenter = _presenter(ctx, args, plan, frontend, cell, keeps)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout,
                               ticket=ticket)
@@ -173,13 +175,13 @@ def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
 
 
 def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: bool,
-               cell: str | None) -> Presenter:
+               cell: str | None, result_keeps: int | None) -> Presenter:
     settings = ctx.settings
     what = plan.service.name if plan.service else _short(plan.command.display())
     tail = args.tail if args.tail is not None else settings.tail
     sink = DisplaySink(environment=plan.environment.name, layers=plan.environment.describe(),
                        what=what, tail=tail if frontend else 0, stdout_mode=plan.stdout_mode,
-                       interval=settings.update_interval)
+                       interval=settings.update_interval, result_keeps=result_keeps)
     if frontend:
         return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
     output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from . import lines as text_model
@@ -22,10 +23,26 @@ SPILL_THRESHOLD = 16 << 20
 BLOCK = 1 << 20
 
 
-class OutputBuffer:
-    """Keeps every byte of one stream; large outputs live on disk, not in RAM."""
+@dataclass(frozen=True)
+class Dropped:
+    """What a bounded capture did not keep of a stream: its first `size` bytes, which held
+    `lines` whole lines (the kept part starts at the beginning of a line)."""
 
-    def __init__(self, threshold: int = SPILL_THRESHOLD) -> None:
+    size: int = 0
+    lines: int = 0
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+
+class OutputBuffer:
+    """Keeps every byte of one stream; large outputs live on disk, not in RAM.
+
+    `dropped` says what came before the first byte held, when a bounded capture (named runs)
+    built it; an ordinary capture drops nothing.
+    """
+
+    def __init__(self, threshold: int = SPILL_THRESHOLD, dropped: Dropped = Dropped()) -> None:
         self._threshold = threshold
         self._mem = bytearray()
         self._file: IO[bytes] | None = None
@@ -33,6 +50,7 @@ class OutputBuffer:
         self._fill = 0
         self._counted = (0, 0)  # (size, lines) of the last line count
         self.size = 0
+        self.dropped = dropped
 
     @property
     def spilled(self) -> bool:

@@ -2,7 +2,7 @@
 
 `DisplaySink` is fed on the background loop thread like every sink. It keeps only what the cell
 shows (the last `tail` lines, counters), so its cost and memory do not grow with the output; the
-whole output is in the RunResult. It publishes through a callable at most every `interval`
+whole output is in the RunResult (the end of it for a named run, `result_keeps`). It publishes through a callable at most every `interval`
 seconds (~10 updates/s): the notebook front end passes one that updates a display handle, so
 the browser and the server's iopub rate limits (1,000 msg/s, 1 MB/s) are never approached.
 
@@ -26,7 +26,7 @@ from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from .ansi import keep_colours, to_html
 from .base import StepKind
-from .lines import LineDecoder, terminal_view
+from .lines import CR, CutLine, LineDecoder, terminal_view
 from .units import human_size, plural
 
 Stream = Literal["stdout", "stderr", "stdin"]
@@ -34,7 +34,8 @@ Bundle = dict[str, str]
 
 #: Characters of one line shown before it is cut (the result keeps it whole).
 MAX_LINE = 2000
-#: Characters of an unterminated line kept for the display.
+#: Characters of an unterminated line kept for the display (its start and its end; the count
+#: of the rest is kept too, for the "(+N chars)" note).
 MAX_PARTIAL = 64 * 1024
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
@@ -51,6 +52,7 @@ class Snapshot:
     status: str
     done: bool
     ok: bool | None
+    kept: str = "all kept in the result"  # where the hidden lines are
 
 
 class DisplaySink:
@@ -58,8 +60,12 @@ class DisplaySink:
 
     def __init__(self, *, environment: str, layers: str, what: str, tail: int = 40,
                  stdout_mode: str = "stream", interval: float = 0.1,
-                 publish: Callable[[Bundle], None] | None = None) -> None:
+                 publish: Callable[[Bundle], None] | None = None,
+                 result_keeps: int | None = None) -> None:
+        """`result_keeps`: the bytes of each stream the run's RunResult keeps (a named run's
+        `capture_limit`; None: all), so the note on hidden lines does not promise them."""
         self.environment = environment
+        self.result_keeps = result_keeps
         self.layers = layers
         self.what = what
         self.tail = max(0, int(tail))
@@ -218,7 +224,7 @@ class DisplaySink:
         with self._lock:
             lines = list(self._lines)
             for stream in ("stdout", "stderr"):
-                partial = self._decoders[stream].partial.removesuffix("\r")
+                partial = self._decoders[stream].partial  # a `\r` at its end shows as none
                 if partial and self.tail and not (stream == "stdout"
                                                   and self.stdout_mode in ("capture", "file")):
                     lines.append((stream, partial))  # type: ignore[arg-type]
@@ -227,7 +233,14 @@ class DisplaySink:
             stored = sum(1 for s, _ in self._lines if s != "stdin")
             hidden = max(0, shown_total - stored)
             return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
-                            self._status(), self._closed, self._ok)
+                            self._status(), self._closed, self._ok, self._kept())
+
+    def _kept(self) -> str:
+        """Where the lines the cell does not show are (under the lock)."""
+        limit = self.result_keeps
+        if limit is None or max(self.byte_counts.values()) <= limit:
+            return "all kept in the result"
+        return f"the result keeps the last {human_size(limit)} of each stream"
 
     def _status(self) -> str:
         elapsed = (self.ended or time.monotonic()) - self.started
@@ -265,7 +278,7 @@ def render_text(snap: Snapshot) -> str:
     """The text/plain view (colours kept as SGR escapes, which front ends render)."""
     out = [_PREFIX[stream] + keep_colours(_shown(line)) for stream, line in snap.before]
     if snap.hidden:
-        out.append(f"… {plural(snap.hidden, 'earlier line')} hidden (all kept in the result)")
+        out.append(f"… {plural(snap.hidden, 'earlier line')} hidden ({snap.kept})")
     for stream, line in [*snap.lines, *snap.after]:
         out.append(_PREFIX[stream] + keep_colours(_shown(line)))
     out.append(f"[{snap.status}]")
@@ -288,7 +301,7 @@ def render_html(snap: Snapshot) -> str:
     rows = [_row(stream, line) for stream, line in snap.before]
     if snap.hidden:
         rows.append(f'<span class="orch-hidden" style="opacity:.6">… '
-                    f'{plural(snap.hidden, "earlier line")} hidden (all kept in the result)'
+                    f'{plural(snap.hidden, "earlier line")} hidden ({html.escape(snap.kept)})'
                     f'</span>')
     rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
@@ -311,8 +324,15 @@ def _row(stream: Stream, line: str) -> str:
 
 
 def _shown(line: str) -> str:
-    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE."""
-    return _clip(terminal_view(line))
+    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
+    characters are not shown: those past MAX_LINE and those the decoder did not keep of a
+    line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a
+    terminal shows, so only its view counts)."""
+    view = terminal_view(line)
+    hidden = len(view) - MAX_LINE
+    if isinstance(line, CutLine) and CR not in line.rstrip(CR):
+        hidden += line.dropped
+    return view if hidden <= 0 else view[:MAX_LINE] + f" … (+{hidden} chars)"
 
 
 #: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
@@ -327,12 +347,6 @@ def _outcome(verdict: str, ok: bool | None) -> str:
     if ok is None:
         return verdict
     return f"✗ {verdict}" if verdict.startswith(_SAYS_THE_END) else f"✗ failed, {verdict}"
-
-
-def _clip(line: str) -> str:
-    if len(line) <= MAX_LINE:
-        return line
-    return line[:MAX_LINE] + f" … (+{len(line) - MAX_LINE} chars)"
 
 
 def describe_end(result: Any) -> tuple[str, bool]:
@@ -354,4 +368,6 @@ def describe_end(result: Any) -> tuple[str, bool]:
         state = f"pre step failed ({step.exit.describe()}), not run"
     if result.audit_id:
         state += f" · audit {result.audit_id}"  # the saved notebook names its log record
+    if result.truncated:  # a named run's result holds only the end of its output
+        state += f" · {result.kept()}"
     return state, bool(result.ok)

@@ -11,6 +11,10 @@ result (`RunResult.lines`, `iter_lines`, `line_count`) and nothing else:
   (`terminal_view`: each `\\r` returns to the start of the line and overwrites).
 - Text after the last `\\n` is a last line without ending: it counts as a line at the end of the
   stream when it is not empty. Empty lines between endings are lines.
+
+A bounded decoder (the display, the ring buffer) keeps the start and the end of a line longer
+than it holds and gives it as a `CutLine`, which knows how many characters it lost, so a
+front end can say how long the line really was.
 """
 
 from __future__ import annotations
@@ -44,25 +48,65 @@ def terminal_view(line: str) -> str:
     return shown
 
 
+class CutLine(str):
+    """A line a bounded decoder kept only part of: its text is the line's first `at`
+    characters and its end; `dropped` characters between them are gone."""
+
+    dropped: int
+    at: int
+
+    def __new__(cls, text: str, dropped: int, at: int) -> CutLine:
+        line = super().__new__(cls, text)
+        line.dropped, line.at = dropped, at
+        return line
+
+    def marked(self) -> str:
+        """The kept text with a note where characters are missing (for `logs`)."""
+        return f"{self[:self.at]} … ({self.dropped} chars not kept) … {self[self.at:]}"
+
+
 class LineDecoder:
     """bytes chunks in, complete lines out (without ending); `final=True` ends the stream.
 
-    `max_partial` bounds the characters kept of a line that has not ended yet (its tail is
-    kept), so a stream without newlines cannot grow a bounded sink; None keeps all.
+    `max_partial` bounds the characters kept of a line that has not ended yet, so a stream
+    without newlines cannot grow a bounded sink (None keeps all): past it, the line's first
+    half of that and its latest characters are kept (the end is what a progress bar's `\\r`
+    shows) and the line comes out as a `CutLine` counting the rest.
     """
 
     def __init__(self, max_partial: int | None = None) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pieces: list[str] = []
-        self._held = 0
+        self._held = 0  # characters kept of the pending line, head included
         self._max = max_partial
+        self._head: str | None = None  # the pending line's start, once it has been cut
+        self._dropped = 0  # characters of the pending line not kept
 
     @property
     def partial(self) -> str:
         """The text of the line not ended yet (a `\\r` at its end may still be an ending)."""
         if len(self._pieces) > 1:
             self._pieces = ["".join(self._pieces)]
-        return self._pieces[0] if self._pieces else ""
+        return self._line(self._pieces[0] if self._pieces else "")
+
+    def _line(self, end: str) -> str:
+        """The pending line made of its kept start (if it was cut) and `end`."""
+        if self._head is None:
+            return end
+        return CutLine(self._head + end, self._dropped, len(self._head))
+
+    def _take(self, last: str) -> str:
+        """The pending line, ended by `last` (its ending stripped); nothing is pending after."""
+        self._pieces.append(last)
+        line = self._line(strip_ending("".join(self._pieces)))
+        self._reset()
+        return line
+
+    def _reset(self) -> None:
+        self._pieces.clear()
+        self._held = 0
+        self._head = None
+        self._dropped = 0
 
     def feed(self, data: bytes, final: bool = False) -> list[str]:
         """The lines that `data` completes, in order; `final` ends the stream (last line too)."""
@@ -75,14 +119,12 @@ class LineDecoder:
             self._hold(text)
             return []
         lines = text.split(NEWLINE)
-        if self._pieces:
-            self._pieces.append(lines[0])
-            lines[0] = "".join(self._pieces)
-            self._pieces.clear()
-            self._held = 0
-            lines[0] = strip_ending(lines[0])  # its `\r` may have come in an earlier chunk
-        self._hold(lines.pop())
-        return _strip_all(lines, text)
+        rest = lines.pop()
+        out = _strip_all(lines, text)
+        if self._pieces or self._head is not None:  # its `\r` may have come in an earlier chunk
+            out[0] = self._take(lines[0])
+        self._hold(rest)
+        return out
 
     def feed_last(self, data: bytes, n: int, final: bool = False) -> tuple[str, int, list[str]]:
         """Decode `data`; return its text, how many lines it completes, and the last `n` of them.
@@ -96,8 +138,7 @@ class LineDecoder:
             lines = self.feed_text(text)
         else:
             pieces = text.rsplit(NEWLINE, n + 1)
-            self._pieces.clear()  # the pending line ended inside the dropped part
-            self._held = 0
+            self._reset()  # the pending line ended inside the dropped part
             self._hold(pieces.pop())
             lines = _strip_all(pieces[1:], text)
         if final:
@@ -109,20 +150,25 @@ class LineDecoder:
     def _end(self) -> list[str]:
         """The line not ended by `\n` when the stream ends (none when it is empty)."""
         rest = self.partial
-        self._pieces.clear()
-        self._held = 0
+        self._reset()
         return [rest] if rest else []
 
     def _hold(self, text: str) -> None:
-        """Keep `text` as part of the line not ended yet (its end only, past `max_partial`)."""
+        """Keep `text` as part of the line not ended yet; past twice `max_partial`, cut it back
+        to its head (half of that, kept once) and its latest characters (the other half)."""
         if not text:
             return
         self._pieces.append(text)
         self._held += len(text)
-        if self._max is not None and self._held > 2 * self._max:
-            kept = "".join(self._pieces)[-self._max:]
-            self._pieces[:] = [kept]
-            self._held = len(kept)
+        if self._max is None or self._held <= 2 * self._max:
+            return
+        pending = "".join(self._pieces)
+        if self._head is None:
+            self._head, pending = pending[:self._max // 2], pending[self._max // 2:]
+        keep = max(1, self._max - len(self._head))
+        self._dropped += len(pending) - keep
+        self._pieces[:] = [pending[-keep:]]
+        self._held = len(self._head) + keep
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:

@@ -7,9 +7,9 @@ import threading
 
 from ..process.events import Event, Stderr, Stdout
 from ..secrets.masking import mask_text
-from .lines import LineDecoder
+from .lines import CutLine, LineDecoder
 
-#: Characters kept of a line that has not ended yet (its end is kept).
+#: Characters kept of a line that has not ended yet (its start and its end are kept).
 MAX_PARTIAL = 64 * 1024
 
 
@@ -17,7 +17,8 @@ class RingBuffer:
     """Keeps the last `max_lines` lines of stdout and stderr (interleaved, tagged).
 
     Lines follow the one line rule of `sinks.lines`; of a chunk that completes more lines than
-    the ring holds, only the last ones are built.
+    the ring holds, only the last ones are built. A line longer than `MAX_PARTIAL` is kept as
+    its start and end with a note of how many characters are missing between them.
     """
 
     def __init__(self, max_lines: int = 10_000) -> None:
@@ -31,7 +32,7 @@ class RingBuffer:
         if isinstance(event, (Stdout, Stderr)):
             stream = "stdout" if isinstance(event, Stdout) else "stderr"
             _, count, last = self._decoders[stream].feed_last(event.data, self._max_lines)
-            self._keep(stream, count, last)
+            self._keep(stream, count, _marked(last))
 
     def add(self, stream: str, lines: list[str]) -> None:
         """Lines of our own (`orch: …` notes), masked (they did not come through the run's
@@ -47,7 +48,7 @@ class RingBuffer:
     def close(self) -> None:
         for stream, decoder in self._decoders.items():
             _, count, last = decoder.feed_last(b"", self._max_lines, final=True)
-            self._keep(stream, count, last)
+            self._keep(stream, count, _marked(last))
 
     def clear(self) -> None:
         with self._lock:
@@ -66,3 +67,8 @@ class RingBuffer:
             picked = [line for stream, line in self.lines if stream in streams]
         return picked if n is None else picked[-n:]
 
+
+
+def _marked(lines: list[str]) -> list[str]:
+    """Lines as `logs` gives them: a cut one says where characters are missing."""
+    return [line.marked() if isinstance(line, CutLine) else line for line in lines]
