@@ -9,6 +9,7 @@ channel. A dropped connection is followed by a reconnect that kills what was lef
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import signal as _signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,9 @@ from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
 READ_CHUNK = 1 << 20
+#: How long a stop waits for the wrapper's pid after the session opened (the remote login
+#: shell's start-up files run first), seconds.
+PID_WAIT = 10.0
 #: Signals OpenSSH (>= 7.9) accepts in a `signal` channel request (session.c name2sig).
 OPENSSH_SIGNALS = frozenset(
     "ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT SEGV TERM USR1 USR2".split())
@@ -54,6 +58,12 @@ class SSHBackend:
         self._marker = PidMarker()
         #: The remote pid (also the remote process group id), once the wrapper reported it.
         self.pid: int | None = pid
+        # Set once the wrapper's pid line is read (or the output ended without one): a stop
+        # that comes right after the session opened waits for it, or its signal had nowhere
+        # to go (the fallback signals the process group by that pid).
+        self._pid_known = asyncio.Event()
+        if pid is not None:
+            self._pid_known.set()
         self._exit: Exit | None = None
         self._closed = False
         self._recovery: asyncio.Future[str] | None = None
@@ -167,6 +177,9 @@ class SSHBackend:
 
     async def _kill_group(self, sig: int) -> None:
         """`kill -SIG -PGID` over a second channel of the same connection (best effort)."""
+        if self.pid is None:  # the session opened; the remote shell is still starting
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._pid_known.wait(), PID_WAIT)
         pid = self.pid
         if pid is None or self._conn.is_closed():
             return
@@ -184,11 +197,13 @@ class SSHBackend:
             try:
                 chunk = await reader.read(READ_CHUNK)
             except (asyncssh.Error, OSError, EOFError) as exc:
+                self._pid_known.set()
                 if marker is not None and (held := marker.flush()):
                     yield held
                 raise self._error(await self._lost(f"connection lost while reading output "
                                                    f"({exc})")) from None
             if not chunk:
+                self._pid_known.set()
                 if marker is not None and (held := marker.flush()):
                     yield held
                 return
@@ -196,6 +211,7 @@ class SSHBackend:
                 chunk = marker.feed(chunk)
                 if marker.done:
                     self.pid, marker = marker.pid, None
+                    self._pid_known.set()
                 if not chunk:
                     continue
             yield chunk
