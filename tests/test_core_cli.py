@@ -297,6 +297,16 @@ def test_pre_and_post_steps_are_shown() -> None:
     assert lines[0].startswith("checking ") and lines[-1] == "report done" and r.returncode == 0
 
 
+def test_a_failed_post_command_says_that_its_status_is_the_exit_status(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {local: {layers: []}}\nservices:\n  pf:\n"
+                   "    command: 'echo main'\n"
+                   "    post_commands: [{command: 'echo post; exit 5', when: always}]\n")
+    r = orch("-c", str(cfg), "run", "local", "pf")
+    assert (r.returncode, r.stdout) == (5, b"main\npost\n")
+    assert r.stderr == b"orch: local/pf: post command 'echo post; exit 5' failed (exit 5)\n"
+
+
 DEFECT = """
 import sys
 import orch_magics.cli.app as cli

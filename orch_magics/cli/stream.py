@@ -91,7 +91,9 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         return 128 + signal.SIGPIPE  # what a shell reports for a producer whose reader left
     if args.json:
         print(result.json(indent=2))
-    if result.timed_out or result.exit.error is not None and result.exit.code is None:
+    step = result.failed_step  # the status is then a step's, not the command's: say whose
+    if (result.timed_out or result.exit.error is not None and result.exit.code is None
+            or step is not None and step.step == "post"):
         print(f"orch: {result.describe_failure()}", file=sys.stderr)
     return result.exit_status
 
