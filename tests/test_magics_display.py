@@ -36,7 +36,29 @@ def test_ansi_colours_become_theme_classes_and_other_escapes_go():
     assert '<span class="ansi-bold ansi-green-intense-fg">bold green</span>' in page
     assert "title" not in page and "\x1b" not in page
     assert "\x1b[31mred" in s.render()["text/plain"]  # text/plain keeps colours for terminals
-    assert to_html("\x1b[38;5;208mx\x1b[44my") == 'x<span class="ansi-blue-bg">y</span>'
+    assert to_html("\x1b[38;5;208mx\x1b[44my") == (
+        '<span style="color: rgb(255, 135, 0)">x</span>'
+        '<span class="ansi-blue-bg" style="color: rgb(255, 135, 0)">y</span>')
+
+
+def test_256_and_true_colours_show_as_a_terminal_shows_them():
+    """They were dropped (plain text), where JupyterLab colours them in a `print()`."""
+    assert to_html("\x1b[38;5;9mx") == '<span class="ansi-red-intense-fg">x</span>'  # theme's
+    assert to_html("\x1b[48;5;232mx") == '<span style="background-color: rgb(8, 8, 8)">x</span>'
+    assert to_html("\x1b[38;2;1;2;3mx\x1b[39my") == (
+        '<span style="color: rgb(1, 2, 3)">x</span>y')
+    assert to_html("\x1b[31m\x1b[38;5;21mx\x1b[31my") == (
+        '<span style="color: rgb(0, 0, 255)">x</span><span class="ansi-red-fg">y</span>')
+    assert to_html("\x1b[38;5;300mx\x1b[38;2;1mz") == "xz"  # malformed: no colour, no text lost
+
+
+def test_backspace_takes_back_a_character_as_jupyterlab_shows_it():
+    assert terminal_view("a\bb") == "b"
+    assert terminal_view("abc\b\bXY") == "aXY"
+    assert terminal_view("\bq") == "q"
+    s = sink()
+    s.feed(Stdout(b"[ ]\b\bx]\n"))
+    assert s.render()["text/plain"].splitlines()[0] == "[x]"
 
 
 def test_carriage_return_updates_the_line_in_place_while_running():

@@ -1,8 +1,10 @@
 """Terminal text for a cell: `\\r` overwrites in place, ANSI colours become HTML classes.
 
 The classes are JupyterLab's own (`ansi-red-fg`, `ansi-bold`, …, styled by the theme as for
-`%%bash` output) and survive the sanitizer of untrusted notebooks; every character of the text
-is HTML-escaped, so output is never interpreted as markup.
+`%%bash` output) and survive the sanitizer of untrusted notebooks; 256-colour and true-colour
+codes (`38;5;N`, `38;2;R;G;B`) become inline `color`/`background-color` styles, as JupyterLab
+renders them in stream output. Every character of the text is HTML-escaped, so output is
+never interpreted as markup.
 """
 
 from __future__ import annotations
@@ -35,10 +37,31 @@ def to_html(text: str) -> str:
 
 
 def _span(text: str, classes: list[str]) -> str:
+    """`text` escaped, in a span with the state's classes and styles (`color: …` entries)."""
     if not text:
         return ""
     escaped = html.escape(text, quote=False)
-    return f'<span class="{" ".join(classes)}">{escaped}</span>' if classes else escaped
+    names = [c for c in classes if ":" not in c]
+    styles = [c for c in classes if ":" in c]
+    attrs = (f' class="{" ".join(names)}"' if names else "") + (
+        f' style="{"; ".join(styles)}"' if styles else "")
+    return f"<span{attrs}>{escaped}</span>" if attrs else escaped
+
+
+def _rgb(codes: list[int]) -> tuple[str | None, int]:
+    """The colour of `5;N` (N ≥ 16, xterm's palette) or `2;R;G;B` at the start of `codes`,
+    and how many codes it took; None when it is malformed."""
+    if codes[:1] == [5] and len(codes) >= 2 and 16 <= codes[1] <= 255:
+        n = codes[1]
+        if n < 232:
+            steps = (0, 95, 135, 175, 215, 255)
+            r, g, b = steps[(n - 16) // 36], steps[(n - 16) // 6 % 6], steps[(n - 16) % 6]
+        else:
+            r = g = b = 8 + 10 * (n - 232)
+        return f"rgb({r}, {g}, {b})", 2
+    if codes[:1] == [2] and len(codes) >= 4 and all(0 <= c <= 255 for c in codes[1:4]):
+        return f"rgb({codes[1]}, {codes[2]}, {codes[3]})", 4
+    return None, 2 if codes[:1] == [5] else 4 if codes[:1] == [2] else len(codes)
 
 
 def _apply_sgr(classes: list[str], params: str) -> list[str]:
@@ -48,8 +71,20 @@ def _apply_sgr(classes: list[str], params: str) -> list[str]:
     i = 0
     while i < len(codes):
         code = codes[i]
-        if code in (38, 48):  # 256-colour / true colour: not a theme class, skip its arguments
-            i += 3 if codes[i + 1:i + 2] == [5] else 5
+        if code in (38, 48):  # 256-colour / true colour: an inline style in place of a class
+            rest = codes[i + 1:]
+            if rest[:1] == [5] and len(rest) >= 2 and 0 <= rest[1] < 16:  # the theme's own 16
+                n = rest[1]
+                state = _one_sgr(state, (30 if n < 8 else 82) + n + (10 if code == 48 else 0))
+                i += 3
+                continue
+            colour, took = _rgb(rest)
+            if colour is not None:
+                fg = code == 38
+                state = [c for c in state if not c.endswith("-fg" if fg else "-bg")
+                         and not c.startswith("color:" if fg else "background-color:")]
+                state.append(f"{'color' if fg else 'background-color'}: {colour}")
+            i += 1 + took
             continue
         state = _one_sgr(state, code)
         i += 1
@@ -57,8 +92,9 @@ def _apply_sgr(classes: list[str], params: str) -> list[str]:
 
 
 def _one_sgr(state: list[str], code: int) -> list[str]:
-    def without(suffix: str) -> list[str]:
-        return [c for c in state if not c.endswith(suffix)]
+    def without(suffix: str) -> list[str]:  # and the inline colour standing for it
+        style = {"-fg": "color:", "-bg": "background-color:"}.get(suffix, "\0")
+        return [c for c in state if not c.endswith(suffix) and not c.startswith(style)]
 
     if code == 0:
         return []

@@ -20,6 +20,7 @@ front end can say how long the line really was.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterable, Iterator
 
 NEWLINE = "\n"
@@ -38,14 +39,23 @@ def _strip_all(lines: list[str], text: str) -> list[str]:
     return [line[:-1] if line.endswith(CR) else line for line in lines]
 
 
+BS = "\b"
+_BACKSPACED = re.compile("[^\x08]\x08")
+
+
 def terminal_view(line: str) -> str:
-    """What a terminal shows for a line with bare `\\r`: later text overwrites from column 0."""
-    if CR not in line:
-        return line
-    shown = ""
-    for piece in line.split(CR):
-        shown = piece + shown[len(piece):]
-    return shown
+    """What a terminal shows for a line with bare `\\r` (later text overwrites from column 0)
+    or backspaces (the character before one is gone, as JupyterLab shows `print('a\\bb')`)."""
+    if CR in line:
+        shown = ""
+        for piece in line.split(CR):
+            shown = piece + shown[len(piece):]
+        line = shown
+    if BS in line:
+        while (fewer := _BACKSPACED.sub("", line)) != line:
+            line = fewer
+        line = line.replace(BS, "")
+    return line
 
 
 class CutLine(str):
