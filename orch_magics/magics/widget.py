@@ -97,8 +97,7 @@ class StdinBox:
         if "\n" in value and not self.text.disabled:  # Enter was pressed
             *lines, rest = value.split("\n")
             self.text.value = rest
-            for line in lines:
-                self._send(line)
+            self._send(*lines)  # a pasted block: one display update, not one per line
 
     # ---- actions (kernel main thread) ------------------------------------------------------
     def send(self) -> None:
@@ -109,17 +108,19 @@ class StdinBox:
         self.text.value = ""
         self._send(line)
 
-    def _send(self, line: str) -> None:
+    def _send(self, *lines: str) -> None:
         # The echo first: noted after the send, a fast answer (it comes back on the loop's
         # thread) could be shown above the line that caused it.
         if self.sink is not None:
-            self.sink.note_stdin(line)
+            for line in lines:
+                self.sink.note_stdin(line)
             self.sink.flush()
-        try:
-            self.live.send_line(line)
-        except OrchError:  # the run ended meanwhile: finish() is on its way
-            return
-        self.lines_sent += 1
+        for line in lines:
+            try:
+                self.live.send_line(line)
+            except OrchError:  # the run ended meanwhile: finish() is on its way
+                return
+            self.lines_sent += 1
 
     def eof(self) -> None:
         self.send()
