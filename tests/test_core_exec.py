@@ -294,7 +294,8 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
         raise OSError("the disk went away")
 
     res = orch.run("local", command=["cat"], stdin=source())
-    assert res.stdout == "first\n" and not res.ok
+    # cat is stopped, not given an EOF: it may or may not have echoed the first line by then
+    assert res.stdout in ("", "first\n") and not res.ok
     assert "stdin source failed: OSError('the disk went away')" in res.describe_failure()
     res = orch.run("local", command=["cat"], stdin=123)  # type: ignore[arg-type]
     assert not res.ok and "cannot use int as stdin" in res.describe_failure()
