@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
-from .checks import command_spec, jq_program, path_template, regex
+from .checks import command_spec, jq_program, literal, path_template, regex
 from .suggest import did_you_mean
 
 Argv = tuple[str, ...]
@@ -112,8 +112,10 @@ class Step:
     environment: Mapping[str, str] = field(
         default_factory=lambda: _EMPTY, metadata=doc(
             "Extra variables for this step; may use placeholders.", check=variable_names))
-    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
-    name: str | None = field(default=None, metadata=doc("Label shown in the display."))
+    working_dir: str | None = field(
+        default=None, metadata=doc("Directory to run in.", check=literal))
+    name: str | None = field(
+        default=None, metadata=doc("Label shown in the display.", check=literal))
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class Service:
         metadata=doc("Shell command line, run by /bin/sh -c at the innermost layer (pipes, globs "
                      "and $VAR work there), or an argv list run without a shell.",
                      check=command_spec))
-    description: str | None = field(default=None, metadata=doc("One line shown by `orch ls`."))
+    description: str | None = field(
+        default=None, metadata=doc("One line shown by `orch ls`.", check=literal))
     stdin_mode: Literal["none", "streaming", "interactive"] = field(
         default="none",
         metadata=doc("`none`: EOF at once; `streaming`: stdin fed from the cell body, the stdin "
@@ -147,7 +150,8 @@ class Service:
         metadata=doc("Variables set for the command; values may use `{{secret:NAME}}` and "
                      "`{{env:VAR}}` / `{{env:VAR:-default}}`.", check=variable_names),
     )
-    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
+    working_dir: str | None = field(
+        default=None, metadata=doc("Directory to run in.", check=literal))
     pre_commands: tuple[Step, ...] = field(
         default=(), metadata=doc("Commands run before, in order; a failure stops the run."))
     post_commands: tuple[Step, ...] = field(
