@@ -150,7 +150,6 @@ def make_plan(
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
                        raw_env=env, layers=layers)
     svc = config.service(service)
-    _refuse_placeholders_in_commands(svc)
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
     base_env.update(given_env)
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
@@ -194,21 +193,6 @@ def _resolve_env(svc: Service, resolver: Resolver, values: Mapping[str, str],
                  prefix: str) -> dict[str, str]:
     return {k: resolver.expand(v, _service_error(svc, f"{prefix}.{k}"))
             for k, v in values.items()}
-
-
-def _refuse_placeholders_in_commands(svc: Service) -> None:
-    """Placeholders belong in `environment` only, so that secrets never reach an argv."""
-    for key, spec in [("command", svc.command),
-                      *((f"pre_commands[{i}].command", s.command)
-                        for i, s in enumerate(svc.pre_commands)),
-                      *((f"post_commands[{i}].command", s.command)
-                        for i, s in enumerate(svc.post_commands))]:
-        parts = [spec] if isinstance(spec, str) else list(spec)
-        if any(has_placeholder(p) for p in parts):
-            raise _service_error(svc, key)(
-                "placeholders are expanded in `environment` only, so that secrets never reach "
-                "an argv (visible in `ps`): set a variable in `environment` and use $VAR in "
-                "the command")
 
 
 def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerSpec, ...]:

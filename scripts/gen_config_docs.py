@@ -44,6 +44,13 @@ one target. Keys are names as written (`on:` is the name `on`, not `true`). YAML
 aliases work (put shared parts under `x-` keys), but aliases may add at most 100,000 values in
 all and may not contain themselves; a file may be at most 32 MiB and nest 100 levels deep.
 
+Values are never changed unseen by YAML 1.1's reading of unquoted text. Where text is expected
+(an `environment` value, a secret in a secrets file) an unquoted number, `true`/`false` or date is
+kept exactly as written when YAML reads it back as the same text (`PORT: 8080` is `"8080"`,
+`DEBUG: true` is `"true"`); one YAML changes (`0777` is 511, `no` is false, `0x1F` is 31, `12:30`
+is 750, `1.50` is 1.5) is refused at its line: quote it (`MODE: '0777'`). A count or a number
+written with a leading zero (`max_restarts: 0777`, octal 511 to YAML 1.1) is refused too.
+
 A complete example using every section:
 
 ```yaml

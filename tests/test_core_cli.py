@@ -363,3 +363,34 @@ def test_a_command_that_stops_reading_stdin_early_leaves_a_quiet_terminal(  # ty
             yes.kill()
             yes.wait()
         assert (r.returncode, r.stdout, r.stderr) == (0, b"hello\n", b"")
+
+
+PARTIAL = """\
+environments: {local: {layers: []}}
+services:
+  partial: {command: 'printf partial; sleep 30'}
+  short-secret: {command: 'echo "[$PW]"', environment: {PW: '{{secret:pw}}'}}
+"""
+
+
+def test_a_message_after_an_unterminated_line_starts_a_line_of_its_own(tmp_path: Path) -> None:
+    """Before: `partialorch: local/partial timed out …` on a terminal."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(PARTIAL)
+    args = [*ORCH, "-c", str(cfg), "run", "local", "partial", "--timeout", "0.5"]
+    together = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert together.stdout.startswith(b"partial\norch: local/partial timed out after 0.5s")
+    apart = subprocess.run(args, capture_output=True, timeout=60)
+    assert apart.stdout == b"partial"  # a separate stdout is never changed
+    assert apart.stderr.startswith(b"orch: local/partial timed out after 0.5s")
+
+
+def test_a_short_secret_warning_is_one_orch_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(PARTIAL)
+    r = subprocess.run([*ORCH, "-c", str(cfg), "run", "local", "short-secret"],
+                       capture_output=True, timeout=60,
+                       env={**os.environ, "ORCH_SECRET_PW": "ab"})
+    assert r.returncode == 0 and r.stdout == b"[ab]\n"
+    assert r.stderr == (b"orch: warning: a secret value shorter than 4 characters is not "
+                        b"masked in output\n")

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from hangup import default_hangup
 from orch_magics import ConfigError, Orchestrator, Stderr, Stdout, load_config_text
 from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, TailFilter
 from orch_magics.process.events import Exit
@@ -173,3 +180,77 @@ def test_chain_is_a_pure_event_transform_across_chunk_boundaries() -> None:
     assert isinstance(final[-1], Exit)
     assert b"".join(e.data for e in final if isinstance(e, Stdout)) == b"b\nc"
     assert out == [Stderr(b"err")]
+
+
+RUNAWAY = """\
+environments:
+  local: {layers: []}
+services:
+  runaway:
+    command: "echo '{\\"a\\": 1}'; sleep 300 & echo $! > @PID@; wait"
+    filters: [@FILTERS@]
+"""
+ENDLESS_JQ = "{type: jq, query: '.a as $x | range(1e9) | $x'}"
+CUT_SHORT = "orch: output filters cut short: the run is stopping and they were still working"
+
+
+def runaway_config(tmp_path: Path, filters: str) -> tuple[Path, Path]:
+    pidfile = tmp_path / "pid"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(RUNAWAY.replace("@PID@", str(pidfile)).replace("@FILTERS@", filters))
+    return cfg, pidfile
+
+
+def assert_gone(pidfile: Path) -> None:
+    child = int(pidfile.read_text())
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail("the command's child outlived the run")
+
+
+@pytest.mark.parametrize("filters", [
+    ENDLESS_JQ, f"{ENDLESS_JQ}, {{type: tail, lines: 2}}", f"{ENDLESS_JQ}, {{type: grep, pattern: x}}"],
+    ids=["streams", "holds-everything", "lets-nothing-through"])
+def test_a_filter_that_never_ends_still_times_out(tmp_path: Path, filters: str) -> None:
+    """Before, jq built a billion results in memory on the event loop: no timeout, no stop."""
+    cfg, pidfile = runaway_config(tmp_path, filters)
+    orch = Orchestrator(load_config_text(cfg.read_text(), str(cfg)))
+    try:
+        t0 = time.monotonic()
+        res = orch.run("local", "runaway", timeout=1.5)
+        assert time.monotonic() - t0 < 10
+    finally:
+        orch.close()
+    assert res.timed_out and not res.ok
+    assert CUT_SHORT in res.stderr
+    if filters == ENDLESS_JQ:
+        assert res.stdout.startswith("1\n1\n1\n")  # streamed as it came, not built whole
+    assert_gone(pidfile)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_a_filter_that_never_ends_stops_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    cfg, pidfile = runaway_config(tmp_path, ENDLESS_JQ)
+    out = tmp_path / "out"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                                 "local", "runaway"], stdout=stdout, stderr=subprocess.PIPE,
+                                preexec_fn=default_hangup)
+    try:
+        for _ in range(200):
+            if pidfile.exists() and out.stat().st_size > 0:
+                break
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        assert proc.wait(15) == 128 + signal.SIGINT
+    finally:
+        proc.kill()
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert CUT_SHORT in err and "Traceback" not in err
+    assert out.read_bytes().startswith(b"1\n1\n")
+    assert_gone(pidfile)

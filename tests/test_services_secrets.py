@@ -12,6 +12,8 @@ import dataclasses
 import glob
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -76,8 +78,6 @@ services:
   from-store:
     command: 'printf %s "$V"'
     environment: {V: "{{secret:stored}}"}
-  argv-secret:
-    command: 'echo {{secret:sentinel_token}}'
 """
 
 MULTI = "first-line-secret\nsecond-line-secret"
@@ -285,9 +285,48 @@ def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
     assert leaks == {}
 
 
-def test_secret_in_a_command_is_refused(orch: Orchestrator) -> None:
-    with pytest.raises(ConfigError, match="environment.*only.*argv"):
-        orch.plan("local", "argv-secret")
+ARGV = ("placeholders are expanded in `environment` only, so that secrets never reach an argv "
+        "(visible in `ps`): set a variable in `environment` and use $VAR in the command")
+LITERAL = ("placeholders are expanded in `environment` only; here '{{secret:x}}' would be used "
+           "as literal text: set a variable in `environment` and use it from the command")
+
+
+@pytest.mark.parametrize("service, where, message", [
+    ("{command: 'echo {{secret:x}}'}", "command", ARGV),
+    ("{command: [echo, '{{ env:HOME }}']}", "command", ARGV),
+    ("{command: x, pre_commands: [{command: 'echo {{secret:x}}'}]}", "pre_commands[0].command",
+     ARGV),
+    ("{command: x, post_commands: [{command: y}, {command: 'echo {{secret:x}}'}]}",
+     "post_commands[1].command", ARGV),
+    ("{command: x, working_dir: '{{secret:x}}'}", "working_dir", LITERAL),
+    ("{command: x, stdout_mode: file, stdout_file: 'out-{{secret:x}}'}", "stdout_file", LITERAL),
+    ("{command: x, description: 'uses {{secret:x}}'}", "description", LITERAL),
+    ("{command: x, post_commands: [{command: y, working_dir: '{{secret:x}}'}]}",
+     "post_commands[0].working_dir", LITERAL),
+])
+def test_a_placeholder_where_it_is_not_expanded_is_refused_at_load(
+        service: str, where: str, message: str) -> None:
+    """Before, `check` passed these; `run` refused commands at the service's line only, and
+    used a working_dir or stdout_file with `{{secret:x}}` in it as literal text."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"services:\n  a: {service}\n", "conf.yaml")
+    assert err.value.message == f"services.a.{where}: {message}"
+    key = where.rpartition(".")[2].partition("[")[0]
+    at = service.rfind(f"{key}: ") + len(key) + 2  # the value of the last such key
+    if "_commands[" in where and key == "command":
+        at = service.rfind("{command: 'echo") + len("{command: ")
+    assert (err.value.line, err.value.column) == (2, len("  a: ") + at + 1)
+
+
+def test_orch_check_refuses_a_placeholder_in_a_command(tmp_path: Path) -> None:
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {local: {layers: []}}\nservices:\n"
+                   "  a: {command: echo, pre_commands: [{command: 'echo {{secret:x}}'}]}\n")
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"orch: config error: {cfg}:3:47: services.a.pre_commands[0]."
+                               f"command: {ARGV}\n")
 
 
 def test_masking_logging_filter(caplog: pytest.LogCaptureFixture,

@@ -17,9 +17,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with paused_gc():  # imports allocate much and free little: see importing.py
             from .app import main as run
+            from .app import warnings_in_one_line
     except KeyboardInterrupt:
         print("orch: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    warnings_in_one_line()
     return run(argv)
 
 

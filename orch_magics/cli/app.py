@@ -14,8 +14,9 @@ import os
 import re
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from ..config.loader import demo_config_files, load_config
 from ..config.model import Config
@@ -24,6 +25,7 @@ from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
+from ..secrets import ShortSecretWarning
 from ..sinks.units import printable
 from ..version import __version__
 from .audit import add_audit_parser, audit_command
@@ -159,6 +161,22 @@ def _reserve_std_fds() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
+
+
+def warnings_in_one_line() -> None:
+    """orch's own warnings (a secret too short to mask) as `orch: warning: …`, one line, not
+    Python's `file:line: Category: …` with a line of our source under it. Set once per
+    process, by the entry point."""
+    show = warnings.showwarning
+
+    def shown(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+              file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, ShortSecretWarning):
+            print(f"orch: warning: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = shown
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,11 +31,17 @@ class FdWriter:
 
     When the reader of our stdout goes away (`orch run … | head`), the run is stopped, as a
     shell pipeline's producer would be by SIGPIPE, instead of running on into the capture.
+
+    It also remembers whether the last byte written where stderr goes (stderr, and stdout too
+    when both are the same terminal or file) ended a line, so orch's own message after the run
+    (`timed out …`) starts on a line of its own, not after `partial`.
     """
 
     def __init__(self, on_broken_stdout: Callable[[], None] = lambda: None) -> None:
         self._on_broken = on_broken_stdout
         self.stdout_broken = False
+        self._stdout_shares_stderr = _same_file(1, 2)
+        self._line_open = False
         grow_pipe(1)  # `orch run … | wc -c`: large writes, fewer wake-ups of the reader
 
     def feed(self, event: Event) -> None:
@@ -43,11 +49,27 @@ class FdWriter:
             if not write_all(1, event.data):
                 self.stdout_broken = True
                 self._on_broken()
+            elif event.data and self._stdout_shares_stderr:
+                self._line_open = not event.data.endswith(b"\n")
         elif isinstance(event, Stderr):
             write_all(2, event.data)
+            if event.data:
+                self._line_open = not event.data.endswith(b"\n")
+
+    def line_break(self) -> str:
+        """What to print before a message on stderr so that it starts a line: "\n" or ""."""
+        return "\n" if self._line_open else ""
 
     def close(self) -> None:
         pass
+
+
+def _same_file(fd: int, other: int) -> bool:
+    """Whether two descriptors write to one terminal, pipe or file (`orch run … 2>&1`)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.fstat(other))
+    except OSError:
+        return False
 
 
 def write_all(fd: int, data: bytes) -> bool:
@@ -94,7 +116,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     step = result.failed_step  # the status is then a step's, not the command's: say whose
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
-        print(f"orch: {result.describe_failure()}", file=sys.stderr)
+        print(f"{writer.line_break()}orch: {result.describe_failure()}", file=sys.stderr)
     return result.exit_status
 
 

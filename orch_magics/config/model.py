@@ -6,8 +6,6 @@ documentation; the JSON Schema and docs/configuration.md are generated from it.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
+from .checks import command_spec, jq_program, literal, path_template, regex
 from .suggest import did_you_mean
 
 Argv = tuple[str, ...]
@@ -25,61 +24,6 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 def doc(text: str, **more: Any) -> dict[str, Any]:
     return {"doc": text, **more}
-
-
-def _regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-
-
-@functools.lru_cache(maxsize=1024)
-def _jq_program(query: str) -> None:
-    """Compile a jq program at load time (cached: libjq takes about a millisecond a program)."""
-    import jq
-
-    try:
-        jq.compile(query)
-    except ValueError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        why = first.removeprefix("jq: error: ").strip().rstrip(":")
-        raise ValueError(f"jq filter {query!r} does not compile: {why}") from None
-
-
-#: Longest single argument Linux accepts (MAX_ARG_STRLEN); `sh -c LINE` passes LINE as one.
-MAX_ARG_BYTES = 128 * 1024
-
-
-PATH_FIELDS = ("service", "env", "timestamp")
-
-
-def _path_template(template: str) -> None:
-    import string
-
-    try:
-        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise ValueError(f"not a valid path template: {exc}") from None
-    for name in names:
-        if name not in PATH_FIELDS:
-            known = ", ".join("{" + f + "}" for f in PATH_FIELDS)
-            hint = did_you_mean(name, PATH_FIELDS)
-            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})"
-                             + (f"; did you mean {{{hint}}}?" if hint else ""))
-
-
-def _command(cmd: CommandSpec) -> None:
-    """Not empty, and no argument longer than the kernel takes (E2BIG at run time)."""
-    if isinstance(cmd, str) and not cmd.strip():
-        raise ValueError("the command is empty")
-    if isinstance(cmd, tuple) and not cmd:
-        raise ValueError("the argv list is empty")
-    for arg in (cmd,) if isinstance(cmd, str) else cmd:
-        size = len(arg.encode("utf-8", "surrogateescape"))
-        if size >= MAX_ARG_BYTES:
-            raise ValueError(f"one argument is {size:,} bytes; the system accepts less than "
-                             f"{MAX_ARG_BYTES:,}: put the command in a script and run that")
 
 
 @dataclass(frozen=True)
@@ -101,7 +45,7 @@ class GrepFilter:
     """Keep the stdout lines that match a regular expression."""
 
     kind: ClassVar[str] = "grep"
-    pattern: str = field(metadata=doc("Regular expression (Python `re` syntax).", check=_regex))
+    pattern: str = field(metadata=doc("Regular expression (Python `re` syntax).", check=regex))
     invert: bool = field(default=False, metadata=doc("Keep the lines that do *not* match."))
     ignore_case: bool = field(default=False, metadata=doc("Match case-insensitively."))
 
@@ -111,7 +55,7 @@ class JqFilter:
     """Run a jq program on each stdout line that is JSON."""
 
     kind: ClassVar[str] = "jq"
-    query: str = field(metadata=doc("jq program, e.g. `.timestamp,.message`.", check=_jq_program))
+    query: str = field(metadata=doc("jq program, e.g. `.timestamp,.message`.", check=jq_program))
     on_invalid: Literal["pass", "drop", "error"] = field(
         default="pass",
         metadata=doc("What to do with a line that is not JSON: pass it through, drop it, or "
@@ -141,7 +85,7 @@ class ReplaceFilter:
     """Substitute a regular expression in each line."""
 
     kind: ClassVar[str] = "replace"
-    pattern: str = field(metadata=doc("Regular expression to find.", check=_regex))
+    pattern: str = field(metadata=doc("Regular expression to find.", check=regex))
     replacement: str = field(default="", metadata=doc("Replacement (`\\1` refers to groups)."))
 
 
@@ -160,7 +104,7 @@ class Step:
 
     command: CommandSpec = field(
         metadata=doc("Shell command line (run by /bin/sh -c) or argv list.",
-                     check=_command))
+                     check=command_spec))
     when: Literal["always", "success", "failure"] = field(
         default="success",
         metadata=doc("post_commands only: run after success (default), failure, or always."),
@@ -168,8 +112,10 @@ class Step:
     environment: Mapping[str, str] = field(
         default_factory=lambda: _EMPTY, metadata=doc(
             "Extra variables for this step; may use placeholders.", check=variable_names))
-    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
-    name: str | None = field(default=None, metadata=doc("Label shown in the display."))
+    working_dir: str | None = field(
+        default=None, metadata=doc("Directory to run in.", check=literal))
+    name: str | None = field(
+        default=None, metadata=doc("Label shown in the display.", check=literal))
 
 
 @dataclass(frozen=True)
@@ -179,8 +125,9 @@ class Service:
     command: CommandSpec = field(
         metadata=doc("Shell command line, run by /bin/sh -c at the innermost layer (pipes, globs "
                      "and $VAR work there), or an argv list run without a shell.",
-                     check=_command))
-    description: str | None = field(default=None, metadata=doc("One line shown by `orch ls`."))
+                     check=command_spec))
+    description: str | None = field(
+        default=None, metadata=doc("One line shown by `orch ls`.", check=literal))
     stdin_mode: Literal["none", "streaming", "interactive"] = field(
         default="none",
         metadata=doc("`none`: EOF at once; `streaming`: stdin fed from the cell body, the stdin "
@@ -194,7 +141,7 @@ class Service:
     stdout_file: str | None = field(
         default=None,
         metadata=doc("Path template for stdout_mode: file; `{service}`, `{env}` and "
-                     "`{timestamp}` are filled in.", check=_path_template),
+                     "`{timestamp}` are filled in.", check=path_template),
     )
     filters: tuple[FilterSpec, ...] = field(
         default=(), metadata=doc("Filters applied, in order, to stdout lines as they stream."))
@@ -203,7 +150,8 @@ class Service:
         metadata=doc("Variables set for the command; values may use `{{secret:NAME}}` and "
                      "`{{env:VAR}}` / `{{env:VAR:-default}}`.", check=variable_names),
     )
-    working_dir: str | None = field(default=None, metadata=doc("Directory to run in."))
+    working_dir: str | None = field(
+        default=None, metadata=doc("Directory to run in.", check=literal))
     pre_commands: tuple[Step, ...] = field(
         default=(), metadata=doc("Commands run before, in order; a failure stops the run."))
     post_commands: tuple[Step, ...] = field(

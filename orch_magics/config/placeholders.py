@@ -39,4 +39,10 @@ def placeholder_problem(text: str) -> str | None:
 
 def has_placeholder(value: Any) -> bool:
     """True for a string with at least one `{{secret:…}}` or `{{env:…}}` in it."""
-    return isinstance(value, str) and bool(PLACEHOLDER.search(value))
+    return first_placeholder(value) is not None
+
+
+def first_placeholder(value: Any) -> str | None:
+    """The first `{{secret:…}}` or `{{env:…}}` in a string as written, else None."""
+    found = PLACEHOLDER.search(value) if isinstance(value, str) else None
+    return found.group(0) if found else None

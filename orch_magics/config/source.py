@@ -68,6 +68,29 @@ class Source:
 
     def position(self, path: Path_, *, at_key: bool = False) -> tuple[int, int] | None:
         """1-based (line, column) of the value (or key) at `path`, else of its nearest parent."""
+        found = self._nodes(path)
+        if found is None:
+            return None
+        key_node, node, _ = found
+        return _mark(key_node if at_key and key_node is not None else node)
+
+    def as_written(self, path: Path_, value: Any) -> str | None:
+        """The number, true/false or date at `path` as text, when that is the text the file
+        has (`PORT: 8080` is '8080'); None when YAML 1.1 changed what was written (`0777` is
+        511, `no` is false, `0x1F` is 31, `12:30` is 750): the caller refuses it."""
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        written = self.written(path)
+        return text if written is None or written == text else None
+
+    def written(self, path: Path_) -> str | None:
+        """The text of the unquoted scalar at `path` exactly as in the file, else None."""
+        found = self._nodes(path)
+        if found is None or not found[2] or not isinstance(found[1], yaml.ScalarNode):
+            return None
+        return None if found[1].style else str(found[1].value)  # plain: style None or ""
+
+    def _nodes(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node, bool] | None:
+        """(key node, value node) at `path`, else at its nearest parent; True when exact."""
         depth = len(path)
         while depth and path[:depth] not in self.index:
             depth -= 1
@@ -77,10 +100,9 @@ class Source:
         for part in path[depth:]:
             found = _child(node, part)
             if found is None:
-                key_node = None
-                break
+                return None, node, False
             key_node, node = found
-        return _mark(key_node if at_key and key_node is not None else node)
+        return key_node, node, True
 
     def error(
         self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None

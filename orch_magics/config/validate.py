@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import functools
 import math
+import re
 import sys
 import types
 import typing
@@ -168,12 +169,30 @@ def _build_int(value: Any, path: Path_, src: Source) -> Any:
         raise _type_error(int, value, path, src)
     if abs(value) > MAX_INT:
         raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})")
+    _refuse_octal(value, path, src)
     return value
+
+
+#: How YAML 1.1 spells an octal integer: a leading zero (`0777` is 511).
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+
+
+def _refuse_octal(value: int, path: Path_, src: Source) -> None:
+    """`max_restarts: 0777` is 511 to YAML 1.1, which nobody writing a count means."""
+    if abs(value) < 8:
+        return  # 00 to 07 mean the same either way
+    written = src.written(path)
+    if written is not None and _OCTAL.fullmatch(written):
+        decimal = written.replace("_", "").lstrip("+-").lstrip("0")
+        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as the octal "
+                              f"number {value}: write {decimal} (or {value} if octal was meant)")
 
 
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _type_error(float, value, path, src)
+    if isinstance(value, int):
+        _refuse_octal(value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
     try:
@@ -205,11 +224,37 @@ def _mapping(tp: Any) -> Builder:
             raise _type_error(tp, value, path, src)
         out = {}
         for k, v in value.items():
-            if val_tp is str and isinstance(v, (int, float)):
-                v = ("true" if v else "false") if isinstance(v, bool) else str(v)
+            if val_tp is str and isinstance(v, _TEXT_LIKE):
+                v = _as_text(v, path + (k,), src)
             out[k] = build_value(v, path + (k,), src)
         return types.MappingProxyType(out)
     return build_mapping
+
+
+#: Unquoted scalars YAML 1.1 reads as something other than text.
+_TEXT_LIKE = (int, float, datetime.date)
+
+
+def _as_text(value: Any, path: Path_, src: Source) -> str:
+    """An unquoted number, true/false or date where text is expected (an environment value)
+    as the text written (`PORT: 8080` is '8080'); refused with a hint to quote it when YAML 1.1
+    changed it (`0777` is 511, `no` is false, `0x1F` is 31), so no value changes unseen."""
+    text = src.as_written(path, value)
+    if text is None:
+        raise src.error(path, f"{describe_path(path)}: {yaml_changed(value, src.written(path))}")
+    return text
+
+
+def yaml_changed(value: Any, written: str | None) -> str:
+    """Why an unquoted value is refused where text is expected, and how to keep it as written."""
+    shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    what = "" if written is None else f"{written} "
+    return (f"YAML 1.1 reads {what}as {kind_name(value).split(' (')[0]} ({shown}), not as the "
+            f"text written: quote it ({_quoted(written or shown)}) to keep it exactly")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,6 +373,10 @@ def _yaml_number(number: float, *, whole: bool) -> str | None:
 
 def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
     hint = ""
+    written = src.written(path)
+    if written is not None and (value is None or isinstance(value, _TEXT_LIKE)) and (
+            str in {tp, *get_args(tp)}):
+        hint = f" (quote it to make it text: {_quoted(written)})"
     numbers = {int, float} & {tp, *get_args(tp)}
     if isinstance(value, str) and numbers:
         with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text

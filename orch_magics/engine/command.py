@@ -75,7 +75,7 @@ async def _pump(job: CommandRun, handle: ProcessHandle, steering: Steering) -> E
     exit_event: Exit | None = None
     try:
         async for event in handle.events():
-            job.pipeline.feed(event)
+            await job.pipeline.feed(event, steering.stopping)
             if isinstance(event, Exit):
                 exit_event = event
     finally:

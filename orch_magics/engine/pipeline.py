@@ -4,14 +4,21 @@ Each step is a pure event → events transform, wrapping the stream the way Star
 middleware wraps `send`, so every sink (capture, display, ring buffer, log file, output file)
 only ever sees masked, filtered output. Without secrets and filters no transform is built and
 bytes pass exactly; without a capture nothing is copied for a RunResult.
+
+Filters are the one step whose work has no bound (a jq program can print for ever from one
+line), so `feed` is a coroutine: it lets the event loop run every `SLICE` seconds of filter
+work, and once the run is stopping it abandons filter work that has gone on for `CUT_AFTER`,
+saying so on stderr. The stop signal, the deadline and the stop ladder so always get through.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 from ..plan import RunPlan
-from ..process.events import Event, Stdout
+from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY
 from ..sinks.base import Sink
 from ..sinks.buffer import OutputBuffer
@@ -20,6 +27,17 @@ from ..sinks.file import FileSink, render_path
 from ..sinks.filters import FilterChain, apply
 
 Transform = Callable[[Event], list[Event]]
+
+#: Longest stretch of filter work (seconds) before the event loop gets a turn.
+SLICE = 0.02
+#: How long one event's filter work may still go on once the run is stopping (seconds).
+CUT_AFTER = 0.5
+CUT_SHORT = b"orch: output filters cut short: the run is stopping and they were still working\n"
+
+
+def never() -> bool:
+    """The default `stopping`: nothing ever stops the filters."""
+    return False
 
 
 class OutputPipeline:
@@ -37,27 +55,54 @@ class OutputPipeline:
         self.file: FileSink | None = None
         self.sinks: list[Sink] = [*([capture] if capture is not None else []), *sinks]
         self.transforms: list[Transform] = []
+        self.chain: FilterChain | None = None
         masker = REGISTRY.stream_masker()
         if masker is not None:
             self.transforms.append(_stderr_only(masker) if raw_stdout else masker)
         if main and plan.filters:
             self.raw_stdout = OutputBuffer()
             self.transforms.append(_tee_stdout(self.raw_stdout))
-            self.transforms.append(FilterChain(plan.filters))
+            self.chain = FilterChain(plan.filters)
         if main and plan.stdout_mode == "file":
             template = ((plan.service.stdout_file if plan.service else None)
                         or "{service}-{timestamp}.out")
             self.file = FileSink(render_path(template, service=plan.name,
                                              env=plan.environment.name))
 
-    def feed(self, event: Event) -> None:
+    async def feed(self, event: Event, stopping: Callable[[], bool] = never) -> None:
+        """Deliver `event` (masked, filtered) to the sinks; `stopping` says the run is stopping."""
         outs = apply(self.transforms, event) if self.transforms else (event,)
         for out in outs:
-            if self.file is not None and type(out) is Stdout:
-                self.file.feed(out)
+            if self.chain is None:
+                self._deliver(out)
+            else:
+                await self._filter(self.chain, out, stopping)
+
+    async def _filter(self, chain: FilterChain, event: Event, stopping: Callable[[], bool]) -> None:
+        """`event` through the filters, delivering output as it comes and yielding to the loop."""
+        work = chain.stream(event)
+        started = turn = time.monotonic()
+        for out in work:
+            if out is not None:
+                self._deliver(out)
                 continue
-            for sink in self.sinks:
-                sink.feed(out)
+            if time.monotonic() - turn < SLICE:
+                continue
+            await asyncio.sleep(0)
+            turn = time.monotonic()
+            if stopping() and turn - started >= CUT_AFTER:
+                work.close()
+                self._deliver(Stderr(CUT_SHORT))
+                if isinstance(event, Exit):
+                    self._deliver(event)
+                return
+
+    def _deliver(self, out: Event) -> None:
+        if self.file is not None and type(out) is Stdout:
+            self.file.feed(out)
+            return
+        for sink in self.sinks:
+            sink.feed(out)
 
     def finish(self, ok: bool) -> str | None:
         """Settle the output file (kept only when the command succeeded): its path or None."""

@@ -34,6 +34,11 @@ class Steering:
         self.interrupted = self.interrupted or interrupted
         self.requested.set()
 
+    def stopping(self) -> bool:
+        """A stop was requested or the deadline has passed (the process may still run)."""
+        return self.requested.is_set() or self.timed_out or (
+            self.deadline is not None and time.monotonic() >= self.deadline)
+
     async def wait(self) -> None:
         """Return when a stop was requested or the deadline passed (then `timed_out`)."""
         left = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..config.source import Source, parse_source, read_text
+from ..config.validate import kind_name
 from ..errors import ConfigError
 from ..process.environ import SECRET_ENV_PREFIX
 
@@ -89,7 +90,12 @@ def _secrets_from(src: Source) -> dict[str, str]:
     for key, value in src.data.items():
         if isinstance(value, (dict, list)) or value is None:
             raise src.error((key,), f"secret {key!r} must be a string", at_key=True)
-        data[key] = value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else src.as_written((key,), value)
+        if text is None:  # never shown: the message names the kind, not the value
+            raise src.error((key,), f"secret {key!r}: YAML 1.1 reads this unquoted value as "
+                                    f"{kind_name(value).split(' (')[0]}, not as the text "
+                                    "written: quote it to keep it exactly")
+        data[key] = text
     return data
 
 

@@ -1,14 +1,24 @@
 """Output filters: grep, jq, head, tail, replace on stdout lines, as they stream.
 
 Each configured filter (`config.model.GrepFilter` …) becomes a `LineFilter`: `feed(lines)`
-takes the lines one chunk completed and returns what it lets through (zero, one or more per
-line), `finish()` what it still holds when the stream ends (tail). Working a chunk's lines at a
-time keeps the per-line cost to the filter's own work. `FilterChain` folds them, in the configured order, into one event → events
-transform for the runner: Stdout chunks are cut into lines by the one line rule of
-`sinks.lines` (a partial last line waits for its end; `ERROR\r\n` is the line `ERROR`), the
-lines go through every filter, and what comes out is one Stdout event again, each line ended by
-`\n`. Stderr and Exit pass through untouched, so every sink after the chain sees the filtered
-stream.
+takes a batch of lines and yields, batch by batch, what it lets through (zero, one or more per
+line), `finish()` what it still holds when the stream ends (tail). Working a batch of lines at a
+time keeps the per-line cost to the filter's own work.
+
+`FilterChain` folds them, in the configured order, into one event → events transform for the
+runner: Stdout chunks are cut into lines by the one line rule of `sinks.lines` (a partial last
+line waits for its end; `ERROR\r\n` is the line `ERROR`), the lines go through every filter, and
+what comes out is Stdout again, each line ended by `\n`. Stderr and Exit pass through untouched,
+so every sink after the chain sees the filtered stream.
+
+A jq program can turn one line into endless output (`range(1e9)`), so nothing here is built
+whole: the jq filter hands its values on at most `BATCH` at a time, the chain takes a batch
+through the later filters before asking for more (depth first), and `FilterChain.stream` hands
+its caller each piece of output as it is ready plus a `None` after every step of work. The
+caller (`engine.pipeline`) lets the event loop run between steps, so stop signals, timeouts and
+the stop ladder keep working, and it closes the stream to abandon a runaway filter. One step
+inside libjq that computes for long without producing a value (`last(range(1e12))`) holds the
+interpreter until it ends: that cannot be cut short from Python.
 
 Lines are decoded as UTF-8 (undecodable bytes replaced) only when there are filters: without
 filters the runner never builds a chain and bytes pass exactly.
@@ -19,7 +29,7 @@ from __future__ import annotations
 import collections
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..config.model import FilterSpec, GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
@@ -28,11 +38,15 @@ from .lines import LineDecoder
 
 Report = Callable[[str], None]
 
+#: The most values a jq filter takes from its program (or lines it works through) before it
+#: hands on what it has: the unit of work between two chances for the event loop to run.
+BATCH = 1024
+
 
 class LineFilter(Protocol):
-    """One filter over lines (without their ending), fed a chunk's lines at a time."""
+    """One filter over lines (without their ending), fed a batch of lines at a time."""
 
-    def feed(self, lines: list[str]) -> list[str]: ...
+    def feed(self, lines: list[str]) -> Iterator[list[str]]: ...
 
     def finish(self) -> list[str]: ...
 
@@ -45,9 +59,9 @@ class Grep:
         self._search = re.compile(spec.pattern, flags).search
         self._invert = spec.invert
 
-    def feed(self, lines: list[str]) -> list[str]:
+    def feed(self, lines: list[str]) -> Iterator[list[str]]:
         search, invert = self._search, self._invert
-        return [line for line in lines if (search(line) is None) == invert]
+        yield [line for line in lines if (search(line) is None) == invert]
 
     def finish(self) -> list[str]:
         return []
@@ -60,9 +74,9 @@ class Replace:
         self._sub = re.compile(spec.pattern).sub
         self._replacement = spec.replacement
 
-    def feed(self, lines: list[str]) -> list[str]:
+    def feed(self, lines: list[str]) -> Iterator[list[str]]:
         sub, replacement = self._sub, self._replacement
-        return [sub(replacement, line) for line in lines]
+        yield [sub(replacement, line) for line in lines]
 
     def finish(self) -> list[str]:
         return []
@@ -74,10 +88,10 @@ class Head:
     def __init__(self, spec: HeadFilter) -> None:
         self._left = max(spec.lines, 0)
 
-    def feed(self, lines: list[str]) -> list[str]:
+    def feed(self, lines: list[str]) -> Iterator[list[str]]:
         kept = lines[:self._left]
         self._left -= len(kept)
-        return kept
+        yield kept
 
     def finish(self) -> list[str]:
         return []
@@ -89,9 +103,9 @@ class Tail:
     def __init__(self, spec: TailFilter) -> None:
         self._lines: collections.deque[str] = collections.deque(maxlen=max(spec.lines, 0))
 
-    def feed(self, lines: list[str]) -> list[str]:
+    def feed(self, lines: list[str]) -> Iterator[list[str]]:
         self._lines.extend(lines)
-        return []
+        yield []
 
     def finish(self) -> list[str]:
         lines = list(self._lines)
@@ -119,24 +133,33 @@ class Jq:
         self._raw = spec.raw
         self._report = report
 
-    def feed(self, lines: list[str]) -> list[str]:
+    def feed(self, lines: list[str]) -> Iterator[list[str]]:
         out: list[str] = []
+        work = 0
         for line in lines:
-            out.extend(self._one(line))
-        return out
+            for value in self._one(line):
+                out.append(value)
+                work += 1
+                if work >= BATCH:
+                    yield out
+                    out, work = [], 0
+            work += 1
+        yield out
 
     def finish(self) -> list[str]:
         return []
 
-    def _one(self, line: str) -> Iterable[str]:
-        """The program's outputs for one line, or what `on_invalid` says for a bad line."""
+    def _one(self, line: str) -> Iterator[str]:
+        """The program's outputs for one line, one at a time, or what `on_invalid` says for a
+        bad line. Values the program gave before it failed on a line are kept."""
         if not line.strip():
-            return self._invalid(line, "empty line")
+            yield from self._invalid(line, "empty line")
+            return
         try:
-            outputs = self._program.input_text(line).all()
+            for value in self._program.input_text(line):
+                yield self._format(value)
         except ValueError as exc:
-            return self._invalid(line, str(exc).splitlines()[0] if str(exc) else "not JSON")
-        return [self._format(v) for v in outputs]
+            yield from self._invalid(line, str(exc).splitlines()[0] if str(exc) else "not JSON")
 
     def _format(self, value: Any) -> str:
         if self._raw and isinstance(value, str):
@@ -176,34 +199,64 @@ class FilterChain:
         self._decoder = LineDecoder()
 
     def __call__(self, event: Event) -> list[Event]:
+        """`event`'s result all at once (for callers that need no chance to stop)."""
+        return [e for e in self.stream(event) if e is not None]
+
+    def stream(self, event: Event) -> Generator[Event | None, None, None]:
+        """`event`'s result a step at a time: each output event as soon as it is ready, and
+        None after every step of filter work (a batch of lines through one filter).
+
+        Closing the generator abandons the rest of the work (the lines of this event).
+        """
         if isinstance(event, Stdout):
-            return self._events(self._run(self._decoder.feed(event.data)), final=False)
-        if isinstance(event, Exit):
+            yield from self._flow(self._decoder.feed(event.data), final=False, finish=False)
+        elif isinstance(event, Exit):
             last = self._decoder.feed(b"", final=True)
-            return [*self._events(self._run(last, finish=True), final=bool(last)), event]
-        return [event]
+            yield from self._flow(last, final=bool(last), finish=True)
+            yield event
+        else:
+            yield event
 
-    def _run(self, lines: list[str], finish: bool = False) -> list[str]:
-        """`lines` through every filter in order; `finish` also releases what they hold."""
-        for f in self.filters:
-            lines = f.feed(lines) if lines else []
-            if finish:
-                lines += f.finish()
-        return lines
+    def _flow(self, lines: list[str], *, final: bool, finish: bool) -> Iterator[Event | None]:
+        """`lines` through every filter in order, depth first: a batch a filter lets out goes
+        on through the later filters before that filter is asked for more, so no stage piles
+        up output. With `finish`, what each filter holds (tail) then goes on the same way.
 
-    def _events(self, lines: list[str], *, final: bool) -> list[Event]:
-        """Lines as a Stdout event; a last line that had no newline in the input keeps none."""
-        events: list[Event] = []
+        `final`: the last line had no newline in the input, so the last line out keeps none.
+        """
+        starts: list[tuple[int, Callable[[], list[str]]]] = [(0, lambda: lines)]
+        if finish:
+            starts += [(depth + 1, f.finish) for depth, f in enumerate(self.filters)]
+        pending: list[str] = []  # out of the last filter, not yet handed on
+        for depth, start in starts:
+            stack: list[tuple[int, Iterator[list[str]]]] = [(depth, iter([start()]))]
+            while stack:
+                depth, batches = stack[-1]
+                batch = next(batches, None)
+                if batch is None:
+                    stack.pop()
+                    continue
+                if depth == len(self.filters):
+                    pending += batch
+                elif batch:
+                    stack.append((depth + 1, self.filters[depth].feed(batch)))
+                ready, pending = (pending[:-1], pending[-1:]) if final else (pending, [])
+                yield from self._events(ready, ended=True)
+                yield None
+        yield from self._events(pending, ended=not final)
+
+    def _events(self, lines: list[str], *, ended: bool) -> Iterator[Event]:
+        """The reports so far as Stderr, then `lines` as Stdout (`ended`: the last line too
+        gets its newline)."""
         if self._reports:
             text = "".join(r + "\n" for r in self._reports)
             self._reports.clear()
-            events.append(Stderr(text.encode("utf-8")))
+            yield Stderr(text.encode("utf-8"))
         if lines:
             text = "\n".join(lines)
-            if not final:
+            if ended:
                 text += "\n"
-            events.append(Stdout(text.encode("utf-8")))
-        return events
+            yield Stdout(text.encode("utf-8"))
 
 
 def apply(transforms: Sequence[Callable[[Event], list[Event]]], event: Event) -> list[Event]:

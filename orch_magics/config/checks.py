@@ -1,0 +1,83 @@
+"""Checks of single config values, run at load time so `orch check` catches what a run would
+refuse: regular expressions and jq programs compile, path templates name known fields, commands
+are not empty and fit in an argv, and no placeholder sits where it would not be expanded (a
+command, a directory, a file name, a label). Each raises ValueError with the message; the validator adds
+the file:line:column of the value.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from .placeholders import first_placeholder, has_placeholder
+from .suggest import did_you_mean
+
+_NOT_EXPANDED = "placeholders are expanded in `environment` only"
+
+
+def regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def jq_program(query: str) -> None:
+    """Compile a jq program at load time (cached: libjq takes about a millisecond a program)."""
+    import jq
+
+    try:
+        jq.compile(query)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        why = first.removeprefix("jq: error: ").strip().rstrip(":")
+        raise ValueError(f"jq filter {query!r} does not compile: {why}") from None
+
+
+#: Longest single argument Linux accepts (MAX_ARG_STRLEN); `sh -c LINE` passes LINE as one.
+MAX_ARG_BYTES = 128 * 1024
+
+
+PATH_FIELDS = ("service", "env", "timestamp")
+
+
+def literal(text: str) -> None:
+    """A value used as written: `{{secret:x}}` there would reach the run as literal text."""
+    found = first_placeholder(text)
+    if found:
+        raise ValueError(f"{_NOT_EXPANDED}; here {found!r} would be used as literal text: set a "
+                         "variable in `environment` and use it from the command")
+
+
+def path_template(template: str) -> None:
+    literal(template)
+    import string
+
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"not a valid path template: {exc}") from None
+    for name in names:
+        if name not in PATH_FIELDS:
+            known = ", ".join("{" + f + "}" for f in PATH_FIELDS)
+            hint = did_you_mean(name, PATH_FIELDS)
+            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})"
+                             + (f"; did you mean {{{hint}}}?" if hint else ""))
+
+
+def command_spec(cmd: str | tuple[str, ...]) -> None:
+    """Not empty, no placeholder, and no argument longer than the kernel takes (E2BIG)."""
+    if isinstance(cmd, str) and not cmd.strip():
+        raise ValueError("the command is empty")
+    if isinstance(cmd, tuple) and not cmd:
+        raise ValueError("the argv list is empty")
+    for arg in (cmd,) if isinstance(cmd, str) else cmd:
+        if has_placeholder(arg):
+            raise ValueError(f"{_NOT_EXPANDED}, so that secrets never reach an argv (visible in "
+                             "`ps`): set a variable in `environment` and use $VAR in the command")
+        size = len(arg.encode("utf-8", "surrogateescape"))
+        if size >= MAX_ARG_BYTES:
+            raise ValueError(f"one argument is {size:,} bytes; the system accepts less than "
+                             f"{MAX_ARG_BYTES:,}: put the command in a script and run that")
