@@ -59,3 +59,15 @@ def test_orch_check_says_it_with_file_and_line(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and f"{cfg}:6:9: environment 'e': docker c cannot follow" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value", ["{}", "''", "0", "false"])
+def test_layers_that_are_not_a_list_are_refused_even_when_empty(value: str) -> None:
+    """`layers: {}` passed as an empty list (this machine) where it is a mistake."""
+    with pytest.raises(ConfigError, match=r"<string>:3:13: environments.e.layers must be a list"):
+        load_config_text(f"environments:\n  e:\n    layers: {value}\n")
+
+
+def test_layers_left_empty_mean_this_machine() -> None:
+    config = load_config_text("environments:\n  e:\n    layers:\n  f: {}\n")
+    assert config.environments["e"].layers == config.environments["f"].layers == ()

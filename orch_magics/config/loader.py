@@ -211,8 +211,10 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
         if key not in allowed and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
                             at_key=True, suggestion=did_you_mean(key, allowed))
-    layers_raw = raw.get("layers") or []
-    if not isinstance(layers_raw, list):
+    layers_raw = raw.get("layers")
+    if layers_raw is None:  # `layers:` left empty, or absent: this machine
+        layers_raw = []
+    if not isinstance(layers_raw, list):  # `layers: {}` too: a mapping is not an empty list
         raise src.error(path + ("layers",), f"environments.{name}.layers must be a list")
     layers = tuple(_layer(item, path + ("layers", i), src, inventory)
                    for i, item in enumerate(layers_raw))
