@@ -10,7 +10,7 @@ adds the output digest, and writes the end record when the run is over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, Guard
 from .plan import RunPlan
+from .process.handle import ProcessHandle
 from .result import RunResult
 from .secrets.masking import get_logger
 
@@ -69,6 +70,26 @@ class Gate:
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
         return run
 
+    async def launch(self, plan: RunPlan, ticket: Ticket | None, chain: str,
+                     start: Callable[[], Awaitable[ProcessHandle]]) -> ProcessHandle:
+        """Start a bare process through `start` once admitted and recorded (what
+        `Orchestrator.launch` hands over): its end record carries the exit status, and no
+        output digest (the caller reads the raw events, not our pipeline)."""
+        ticket = ticket or self.admit(plan, interactive=False)
+        log = self._audit_log()
+        if log is None:
+            return await start()
+        record = _started(log, plan, ticket, chain)
+        opened = time.monotonic()
+        try:
+            handle = await start()
+        except BaseException as error:
+            _append_end(log, closed_record(record["id"], time.monotonic() - opened, error))
+            raise
+        handle.when_done(lambda ended: _append_end(
+            log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
+        return handle
+
     def open_session(self, plan: RunPlan, ticket: Ticket, chain: str,
                      target: str | None = None) -> Callable[[BaseException | None], None]:
         """Audit something that is not a run (a port forward): its start record now, so it
@@ -78,15 +99,8 @@ class Gate:
             return lambda error: None
         record = _started(log, plan, ticket, chain, target)
         opened = time.monotonic()
-
-        def close(error: BaseException | None) -> None:
-            try:
-                log.append(closed_record(record["id"], time.monotonic() - opened, error),
-                           sync=True)
-            except Exception as exc:
-                _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)
-
-        return close
+        return lambda error: _append_end(
+            log, closed_record(record["id"], time.monotonic() - opened, error))
 
 
 def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
@@ -108,7 +122,13 @@ def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> 
         error = task.exception()
     else:
         result = task.result()
+    _append_end(log, end_record(run_id, result, digest, error))
+
+
+def _append_end(log: AuditLog, record: dict[str, Any]) -> None:
+    """Write an end record, fsync'ed soon after; it is over: nothing to refuse any more, so a
+    failure is said, not raised."""
     try:
-        log.append(end_record(run_id, result, digest, error), sync=True)
-    except Exception as exc:  # the run is over: nothing to refuse any more; say so
-        _log.warning("audit: the end of run %s was not recorded: %s", run_id, exc)
+        log.append(record, sync=True)
+    except Exception as exc:
+        _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +41,15 @@ services:
   other: {command: 'echo other'}
 """
 
+#: A fleet that is protected and narrowed: refused before anything connects to its hosts.
+FLEET = """\
+  fleet:
+    layers: [{type: ssh, config: {host: [nowhere-1.invalid, nowhere-2.invalid]}}]
+    protected: true
+    allow_adhoc: false
+    allow_services: [touch]
+"""
+
 
 @pytest.fixture
 def mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -48,7 +60,8 @@ def mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def orch(tmp_path: Path) -> Orchestrator:
-    o = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs",
+    o = Orchestrator(load_config_text(CONFIG.replace("\nservices:", "\n" + FLEET + "services:")),
+                     log_dir=tmp_path / "logs",
                      restart_backoff=(0.05, 0.05))
     yield o  # type: ignore[misc]
     o.close()
@@ -147,6 +160,38 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
             call()
         assert str(err.value) == refused
     assert not mark.exists() and orch.forwards.list() == []
+
+
+async def _launched(orch: Orchestrator, *args: Any, **kw: Any) -> object:
+    return await (await orch.launch(*args, **kw)).wait()
+
+
+#: Every public call that starts a process, as (orch, environment, service, command) → ends.
+ENTRY_POINTS: dict[str, Callable[..., object]] = {
+    "run": lambda o, *a, **kw: o.run(*a, **kw),
+    "arun": lambda o, *a, **kw: asyncio.run(o.arun(*a, **kw)),
+    "spawn": lambda o, *a, **kw: o.spawn(*a, **kw).wait(20),
+    "start": lambda o, *a, **kw: o.start(*a, **kw).wait(20),
+    "launch": lambda o, *a, **kw: asyncio.run(_launched(o, *a, **kw)),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_every_way_to_start_a_process_goes_through_the_guardrails(
+        orch: Orchestrator, mark: Path, entry: str) -> None:
+    start = ENTRY_POINTS[entry]
+    for environment in ("prod", "fleet"):
+        with pytest.raises(ConfirmationRefused, match=f"{environment!r} is protected"):
+            start(orch, environment, "touch")
+    for environment in ("locked", "fleet"):
+        with pytest.raises(OrchError, match=f"may not run in {environment!r}"):
+            start(orch, environment, "other")
+        with pytest.raises(OrchError, match="services only"):
+            start(orch, environment, command=f"touch {mark}")
+    assert not mark.exists()
+    ask = orch.gate.ask = Answers("prod")
+    start(orch, "prod", "touch")
+    assert mark.exists() and len(ask.questions) == 1
 
 
 def test_allow_services_names_are_checked_at_load() -> None:
