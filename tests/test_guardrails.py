@@ -116,6 +116,25 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
 
 
+def test_a_confirmation_covers_the_environment_as_it_was_confirmed(orch: Orchestrator,
+                                                                   mark: Path,
+                                                                   tmp_path: Path) -> None:
+    """A config loaded since may keep the name and change what it means: asked again."""
+    ask = orch.gate.ask = Answers("prod", "prod")
+    text = CONFIG.replace("\nservices:", "\n" + FLEET + "services:")
+    same, changed = tmp_path / "same.yaml", tmp_path / "changed.yaml"
+    same.write_text("# the same environments, loaded again\n" + text)
+    changed.write_text(text.replace(
+        "  prod:\n    layers: []",
+        "  prod:\n    layers: [{type: local, config: {environment: {HOP: changed}}}]"))
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 1
+    orch.load(same)
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 1
+    orch.load(changed)
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 2
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 2  # this one is confirmed
+
+
 def test_a_dry_run_says_a_protected_environment_asks_first(orch: Orchestrator,
                                                            mark: Path) -> None:
     assert "protected:   a person confirms it first (or --yes prod)" in \
