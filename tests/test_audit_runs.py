@@ -340,8 +340,8 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
             f"argument --since: --since {args[1]!r} reaches back before the year 1\n")
     for args in (["--file", str(tmp_path)], ["verify", "--file", str(tmp_path)]):
         folder = _cli(cfg, "audit", *args)
-        assert (folder.returncode, folder.stderr) == (
-            1, f"orch: cannot read the audit log {tmp_path}: Is a directory\n")
+        assert folder.returncode == 1 and folder.stderr.startswith(
+            f"orch: the audit log {tmp_path} is a directory, not a regular file: ")
 
 
 def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:
