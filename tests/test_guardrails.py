@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
+from orch_magics.admission import Ticket
 from orch_magics.guard import ConfirmationRefused
 
 CONFIG = """\
@@ -114,6 +115,23 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert orch.run("prod", "touch").ok and mark.exists()
     assert orch.run("prod", "touch").ok  # within confirm_ttl: not asked again
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
+
+
+@pytest.mark.parametrize("entry", ["spawn", "start", "launch"])
+def test_a_ticket_admits_only_what_it_was_issued_for(orch: Orchestrator, mark: Path,
+                                                    entry: str) -> None:
+    """A `Ticket()` made by hand, or one admitted for another environment or service, is no
+    way around a confirmation or an allow list."""
+    start = ENTRY_POINTS[entry]
+    for ticket in (Ticket(), orch.admit(orch.plan("local", "touch")),
+                   Orchestrator(orch.config).admit(orch.plan("prod", "touch"), yes="prod")):
+        with pytest.raises(ConfirmationRefused):
+            start(orch, "prod", "touch", ticket=ticket)
+    with pytest.raises(OrchError, match="may not run in 'locked'"):
+        start(orch, "locked", "other", ticket=orch.admit(orch.plan("locked", "touch")))
+    assert not mark.exists()
+    start(orch, "prod", "touch", ticket=orch.admit(orch.plan("prod", "touch"), yes="prod"))
+    assert mark.exists()
 
 
 def test_a_confirmation_covers_the_environment_as_it_was_confirmed(orch: Orchestrator,
