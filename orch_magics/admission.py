@@ -10,15 +10,17 @@ adds the output digest, and writes the end record when the run is over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .audit import AuditLog, OutputDigest, closed_record, end_record, start_record
+from .config.model import Environment
 from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, Guard
 from .plan import RunPlan
+from .process.handle import ProcessHandle
 from .result import RunResult
 from .secrets.masking import get_logger
 
@@ -27,10 +29,17 @@ _log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Ticket:
-    """A run let in: how it was confirmed (None: not protected) and where it came from."""
+    """A run let in: how it was confirmed (None: not protected) and where it came from.
+
+    Only the gate that issued it, for the environment and service it admitted, takes it as
+    admitted: a `Ticket()` made by hand, or one of another environment, is admitted again.
+    """
 
     confirmation: Confirmation | None = None
     origin: Mapping[str, str] = field(default_factory=dict)
+    environment: Environment | None = field(default=None, repr=False, compare=False)
+    service: str | None = None
+    issuer: object = field(default=None, repr=False, compare=False)
 
 
 class Gate:
@@ -52,13 +61,21 @@ class Gate:
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
         confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
-        return Ticket(confirmation, origin)
+        return Ticket(confirmation, origin, plan.environment, _service(plan), self)
+
+    def checked(self, plan: RunPlan, ticket: Ticket | None) -> Ticket:
+        """`ticket` when this gate issued it for `plan`'s environment and service; else the
+        plan admitted now, without asking anyone."""
+        if (ticket is not None and ticket.issuer is self and ticket.service == _service(plan)
+                and ticket.environment == plan.environment):
+            return ticket
+        return self.admit(plan, interactive=False)
 
     def begin(self, plan: RunPlan, options: RunOptions, ticket: Ticket | None, chain: str,
               start: Callable[[RunOptions], Run], target: str | None = None) -> Run:
         """Start the run through `start` once admitted and recorded (`target`: the label of
         one target of a fleet, written in its audit records)."""
-        ticket = ticket or self.admit(plan, interactive=False)
+        ticket = self.checked(plan, ticket)
         log = self._audit_log()
         if log is None:
             return start(options)
@@ -69,24 +86,42 @@ class Gate:
         run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
         return run
 
+    async def launch(self, plan: RunPlan, ticket: Ticket | None, chain: str,
+                     start: Callable[[], Awaitable[ProcessHandle]]) -> ProcessHandle:
+        """Start a bare process through `start` once admitted and recorded (what
+        `Orchestrator.launch` hands over): its end record carries the exit status, and no
+        output digest (the caller reads the raw events, not our pipeline)."""
+        ticket = self.checked(plan, ticket)
+        log = self._audit_log()
+        if log is None:
+            return await start()
+        record = _started(log, plan, ticket, chain)
+        opened = time.monotonic()
+        try:
+            handle = await start()
+        except BaseException as error:
+            _append_end(log, closed_record(record["id"], time.monotonic() - opened, error))
+            raise
+        handle.when_done(lambda ended: _append_end(
+            log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
+        return handle
+
     def open_session(self, plan: RunPlan, ticket: Ticket, chain: str,
                      target: str | None = None) -> Callable[[BaseException | None], None]:
         """Audit something that is not a run (a port forward): its start record now, so it
         does not happen unless recorded; the callable returned writes its end record."""
+        ticket = self.checked(plan, ticket)
         log = self._audit_log()
         if log is None:
             return lambda error: None
         record = _started(log, plan, ticket, chain, target)
         opened = time.monotonic()
+        return lambda error: _append_end(
+            log, closed_record(record["id"], time.monotonic() - opened, error))
 
-        def close(error: BaseException | None) -> None:
-            try:
-                log.append(closed_record(record["id"], time.monotonic() - opened, error),
-                           sync=True)
-            except Exception as exc:
-                _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)
 
-        return close
+def _service(plan: RunPlan) -> str | None:
+    return plan.service.name if plan.service else None
 
 
 def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
@@ -108,7 +143,13 @@ def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> 
         error = task.exception()
     else:
         result = task.result()
+    _append_end(log, end_record(run_id, result, digest, error))
+
+
+def _append_end(log: AuditLog, record: dict[str, Any]) -> None:
+    """Write an end record, fsync'ed soon after; it is over: nothing to refuse any more, so a
+    failure is said, not raised."""
     try:
-        log.append(end_record(run_id, result, digest, error), sync=True)
-    except Exception as exc:  # the run is over: nothing to refuse any more; say so
-        _log.warning("audit: the end of run %s was not recorded: %s", run_id, exc)
+        log.append(record, sync=True)
+    except Exception as exc:
+        _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)

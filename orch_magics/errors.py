@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from .redaction import redact
 
 if TYPE_CHECKING:
     from .result import RunResult
-
-Redact = Callable[[str], str]
-_redactors: list[Redact] = []
-
-
-def set_redactor(redact: Redact) -> None:
-    """The function every error's text goes through when shown (`secrets.masking` installs its
-    mask: a message built from a resolved value, a docker_host URL say, never shows it)."""
-    _redactors[:] = [redact]
 
 
 class OrchError(Exception):
     """Base class of every error orch_magics raises on purpose."""
 
     def __str__(self) -> str:
-        text = super().__str__()
-        return _redactors[0](text) if _redactors else text
+        return redact(super().__str__())  # a message built from a resolved value never shows it
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"

@@ -2,7 +2,8 @@
 
 `protected: true` on an environment means a person types its name before a run starts there.
 One confirmation covers `confirm_ttl` seconds of this session unless the service is
-`dangerous: true` (asked every time). Where nobody can be asked (nbclient/papermill, a CLI
+`dangerous: true` (asked every time); it covers the environment as it was confirmed (its
+layers, its guardrails), so a config loaded since that changes them asks again. Where nobody can be asked (nbclient/papermill, a CLI
 without a terminal, plain Python), the run is refused unless `--yes ENV` or the variable
 `ORCH_CONFIRM` names the environment. `allow_services` and `allow_adhoc: false` narrow what may
 run there at all. Front ends supply the `Asker`: a terminal prompt, or the kernel's stdin request.
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from .config.model import Environment
 from .config.suggest import did_you_mean
 from .errors import OrchError
 from .plan import RunPlan
@@ -52,7 +54,8 @@ class Guard:
     """Admits runs into environments; remembers confirmations for their time to live."""
 
     def __init__(self) -> None:
-        self._until: dict[str, float] = {}
+        #: By name: the environment as confirmed (layers and all), and until when.
+        self._until: dict[str, tuple[Environment, float]] = {}
         self._lock = threading.Lock()
 
     def admit(self, plan: RunPlan, *, ask: Asker | None = None,
@@ -64,7 +67,8 @@ class Guard:
             return None
         dangerous = bool(plan.service and plan.service.dangerous)
         with self._lock:
-            if not dangerous and self._until.get(env.name, 0.0) > time.monotonic():
+            confirmed, until = self._until.get(env.name, (None, 0.0))
+            if not dangerous and confirmed == env and until > time.monotonic():
                 return _confirmed(env.name, "confirmed earlier in this session")
         if env.name in set(yes):
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
@@ -88,8 +92,8 @@ class Guard:
     def _remember(self, plan: RunPlan, confirmation: Confirmation) -> Confirmation:
         if not (plan.service and plan.service.dangerous):
             with self._lock:
-                self._until[plan.environment.name] = (time.monotonic()
-                                                      + plan.environment.guardrails.confirm_ttl)
+                env = plan.environment
+                self._until[env.name] = (env, time.monotonic() + env.guardrails.confirm_ttl)
         return confirmation
 
 

@@ -135,10 +135,16 @@ class Orchestrator:
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,
                      env: Mapping[str, str] | None = None, cwd: str | None = None,
-                     tty: bool | None = None) -> ProcessHandle:
-        """Start the main command and return its live handle (pre/post commands are not run)."""
+                     tty: bool | None = None, yes: str | Collection[str] = (),
+                     ticket: Ticket | None = None) -> ProcessHandle:
+        """Start the main command and return its live handle (pre/post commands are not run).
+        Admitted like `arun` (allow lists; a protected environment confirmed, `yes` or a
+        `ticket` from `admit`) and audited: a start record first, an end record at its exit."""
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd, tty=tty)
-        handle = await self.launcher_for(plan).launch(plan.command)
+        ticket = ticket or self.admit(plan, yes=yes)
+        launcher = self.launcher_for(plan)
+        handle = await self.gate.launch(plan, ticket, launcher.chain,
+                                        lambda: launcher.launch(plan.command))
         if plan.stdin_mode == "none":
             handle.stdin.close()
         return handle

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 
 from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
@@ -18,10 +17,12 @@ from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
+from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import Resolver
 
 
+@masked_repr
 @dataclass(frozen=True)
 class PlannedStep:
     """A pre or post command, resolved."""
@@ -31,6 +32,7 @@ class PlannedStep:
     when: Literal["always", "success", "failure"] = "success"
 
 
+@masked_repr  # what plan() returns: a notebook cell ending in it shows no secret
 @dataclass(frozen=True)
 class RunPlan:
     """One run, fully resolved: where (layers), what (command), and how (modes, filters)."""
@@ -222,7 +224,7 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
         if isinstance(value, str) and has_placeholder(value):
             changes[f.name] = expand(value, f.name)
         elif isinstance(value, Mapping) and any(has_placeholder(v) for v in value.values()):
-            changes[f.name] = MappingProxyType(
+            changes[f.name] = Values(
                 {k: expand(v, f"{f.name}.{k}") for k, v in value.items()})
     if not changes:
         return spec

@@ -11,6 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from orch_magics.audit import AuditLog, verify
 from orch_magics.audit.log import SYNCER, Syncer
 
@@ -169,3 +171,45 @@ def test_the_file_and_its_folders_are_private_whatever_made_them(tmp_path: Path)
         assert str(exc).endswith("Not a directory"), exc
     else:
         raise AssertionError("a log under a file was written")
+
+
+def _special_files(tmp_path: Path) -> dict[str, Path]:
+    """A FIFO, and a fresh character device like /dev/null (1, 3) of our own: made as root."""
+    fifo, device = tmp_path / "fifo", tmp_path / "null"
+    os.mkfifo(fifo, 0o666)
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    for path in (fifo, device):
+        os.chmod(path, 0o666)  # whatever the umask
+    return {"a FIFO": fifo, "a character device": device, "a directory": tmp_path}
+
+
+def test_a_log_path_that_is_not_a_regular_file_is_refused_and_left_as_it_is(
+        tmp_path: Path) -> None:
+    from orch_magics.errors import OrchError
+
+    for kind, path in _special_files(tmp_path).items():
+        before = path.stat().st_mode
+        for call in (lambda p: AuditLog(p).append({"event": "start", "id": "1"}),
+                     lambda p: list(AuditLog(p).records()), verify):
+            with pytest.raises(OrchError) as info:
+                call(str(path))
+            assert str(info.value) == (
+                f"the audit log {path} is {kind}, not a regular file: name a file in "
+                f"`audit: {{path: …}}`, or set `audit: {{enabled: false}}` to turn auditing off")
+        assert path.stat().st_mode == before, kind  # never chmod'ed
+
+
+def test_a_run_with_the_log_at_dev_null_does_not_start_and_changes_nothing(
+        tmp_path: Path) -> None:
+    from orch_magics import OrchError, Orchestrator, load_config_text
+
+    device = _special_files(tmp_path)["a character device"]
+    mark = tmp_path / "ran"
+    orch = Orchestrator(load_config_text(
+        f"environments: {{local: {{layers: []}}}}\naudit: {{path: {device}}}\n"))
+    try:
+        with pytest.raises(OrchError, match="enabled: false"):
+            orch.run("local", command=f"touch {mark}")
+    finally:
+        orch.close()
+    assert stat.S_IMODE(device.stat().st_mode) == 0o666 and not mark.exists()

@@ -3,6 +3,7 @@ no run."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -129,6 +130,39 @@ def test_a_run_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
             orch.stop("n", timeout=1)
         (tmp_path / "blocker").unlink()
         assert orch.start("local", command="true", name="n").wait(10).ok  # the name is free
+    finally:
+        orch.close()
+    assert not mark.exists()
+
+
+async def _launched(orch: Orchestrator, line: str, log: Path) -> int | None:
+    handle = await orch.launch("local", command=line)
+    assert records(log)[-1]["event"] == "start"  # written before it could end
+    return (await handle.wait()).code
+
+
+def test_a_launched_process_is_recorded_from_start_to_exit(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        assert asyncio.run(_launched(orch, "echo launched; exit 4", log)) == 4
+    finally:
+        orch.close()
+    start, end = records(log)
+    assert start["event"] == "start" and end["event"] == "end" and start["id"] == end["id"]
+    assert start["front_end"] == "api" and start["command"] == "echo launched; exit 4"
+    assert end["exit_code"] == 4 and end["ok"] is False and end["error"] is None
+    assert verify(str(log)) == (2, None)
+
+
+def test_a_launch_that_cannot_be_recorded_does_not_start(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("")  # the log's directory is a file
+    mark = tmp_path / "ran"
+    log = tmp_path / "blocker" / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        with pytest.raises(OrchError, match="cannot write the audit log"):
+            asyncio.run(_launched(orch, f"touch {mark}", log))
     finally:
         orch.close()
     assert not mark.exists()
@@ -306,8 +340,8 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
             f"argument --since: --since {args[1]!r} reaches back before the year 1\n")
     for args in (["--file", str(tmp_path)], ["verify", "--file", str(tmp_path)]):
         folder = _cli(cfg, "audit", *args)
-        assert (folder.returncode, folder.stderr) == (
-            1, f"orch: cannot read the audit log {tmp_path}: Is a directory\n")
+        assert folder.returncode == 1 and folder.stderr.startswith(
+            f"orch: the audit log {tmp_path} is a directory, not a regular file: ")
 
 
 def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
+from orch_magics.admission import Ticket
 from orch_magics.guard import ConfirmationRefused
 
 CONFIG = """\
@@ -38,6 +42,15 @@ services:
   other: {command: 'echo other'}
 """
 
+#: A fleet that is protected and narrowed: refused before anything connects to its hosts.
+FLEET = """\
+  fleet:
+    layers: [{type: ssh, config: {host: [nowhere-1.invalid, nowhere-2.invalid]}}]
+    protected: true
+    allow_adhoc: false
+    allow_services: [touch]
+"""
+
 
 @pytest.fixture
 def mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -48,7 +61,8 @@ def mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def orch(tmp_path: Path) -> Orchestrator:
-    o = Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs",
+    o = Orchestrator(load_config_text(CONFIG.replace("\nservices:", "\n" + FLEET + "services:")),
+                     log_dir=tmp_path / "logs",
                      restart_backoff=(0.05, 0.05))
     yield o  # type: ignore[misc]
     o.close()
@@ -103,6 +117,42 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
 
 
+@pytest.mark.parametrize("entry", ["spawn", "start", "launch"])
+def test_a_ticket_admits_only_what_it_was_issued_for(orch: Orchestrator, mark: Path,
+                                                    entry: str) -> None:
+    """A `Ticket()` made by hand, or one admitted for another environment or service, is no
+    way around a confirmation or an allow list."""
+    start = ENTRY_POINTS[entry]
+    for ticket in (Ticket(), orch.admit(orch.plan("local", "touch")),
+                   Orchestrator(orch.config).admit(orch.plan("prod", "touch"), yes="prod")):
+        with pytest.raises(ConfirmationRefused):
+            start(orch, "prod", "touch", ticket=ticket)
+    with pytest.raises(OrchError, match="may not run in 'locked'"):
+        start(orch, "locked", "other", ticket=orch.admit(orch.plan("locked", "touch")))
+    assert not mark.exists()
+    start(orch, "prod", "touch", ticket=orch.admit(orch.plan("prod", "touch"), yes="prod"))
+    assert mark.exists()
+
+
+def test_a_confirmation_covers_the_environment_as_it_was_confirmed(orch: Orchestrator,
+                                                                   mark: Path,
+                                                                   tmp_path: Path) -> None:
+    """A config loaded since may keep the name and change what it means: asked again."""
+    ask = orch.gate.ask = Answers("prod", "prod")
+    text = CONFIG.replace("\nservices:", "\n" + FLEET + "services:")
+    same, changed = tmp_path / "same.yaml", tmp_path / "changed.yaml"
+    same.write_text("# the same environments, loaded again\n" + text)
+    changed.write_text(text.replace(
+        "  prod:\n    layers: []",
+        "  prod:\n    layers: [{type: local, config: {environment: {HOP: changed}}}]"))
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 1
+    orch.load(same)
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 1
+    orch.load(changed)
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 2
+    assert orch.run("prod", "touch").ok and len(ask.questions) == 2  # this one is confirmed
+
+
 def test_a_dry_run_says_a_protected_environment_asks_first(orch: Orchestrator,
                                                            mark: Path) -> None:
     assert "protected:   a person confirms it first (or --yes prod)" in \
@@ -147,6 +197,38 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
             call()
         assert str(err.value) == refused
     assert not mark.exists() and orch.forwards.list() == []
+
+
+async def _launched(orch: Orchestrator, *args: Any, **kw: Any) -> object:
+    return await (await orch.launch(*args, **kw)).wait()
+
+
+#: Every public call that starts a process, as (orch, environment, service, command) → ends.
+ENTRY_POINTS: dict[str, Callable[..., object]] = {
+    "run": lambda o, *a, **kw: o.run(*a, **kw),
+    "arun": lambda o, *a, **kw: asyncio.run(o.arun(*a, **kw)),
+    "spawn": lambda o, *a, **kw: o.spawn(*a, **kw).wait(20),
+    "start": lambda o, *a, **kw: o.start(*a, **kw).wait(20),
+    "launch": lambda o, *a, **kw: asyncio.run(_launched(o, *a, **kw)),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_every_way_to_start_a_process_goes_through_the_guardrails(
+        orch: Orchestrator, mark: Path, entry: str) -> None:
+    start = ENTRY_POINTS[entry]
+    for environment in ("prod", "fleet"):
+        with pytest.raises(ConfirmationRefused, match=f"{environment!r} is protected"):
+            start(orch, environment, "touch")
+    for environment in ("locked", "fleet"):
+        with pytest.raises(OrchError, match=f"may not run in {environment!r}"):
+            start(orch, environment, "other")
+        with pytest.raises(OrchError, match="services only"):
+            start(orch, environment, command=f"touch {mark}")
+    assert not mark.exists()
+    ask = orch.gate.ask = Answers("prod")
+    start(orch, "prod", "touch")
+    assert mark.exists() and len(ask.questions) == 1
 
 
 def test_allow_services_names_are_checked_at_load() -> None:

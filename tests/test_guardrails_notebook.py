@@ -52,6 +52,23 @@ def test_nbclient_refuses_a_protected_run_without_yes_and_audits_the_cell(orch_k
 
 
 
+def test_a_confirmation_does_not_carry_over_to_a_changed_environment(orch_kernel,
+                                                                     tmp_path: Path) -> None:
+    """`%orch load` of a config where `prod` is another chain: the next run asks again."""
+    audit = tmp_path / "audit.jsonl"
+    cfg = _write_config(tmp_path, audit)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(cfg.read_text().replace(
+        "prod: {layers: [], protected: true}",
+        "prod: {layers: [{type: local, config: {environment: {HOP: x}}}], protected: true}"))
+    nb = notebook_with(f"%orch load {cfg}", "%orch prod touch --yes prod", f"%orch load {cfg}",
+                       "%orch prod touch", f"%orch load {changed}", "%orch prod touch")
+    with pytest.raises(CellExecutionError) as info:
+        run_notebook(nb, orch_kernel)
+    assert "touched-" in stream_text(nb.cells[3])  # the same environment: still confirmed
+    assert "'prod' is protected" in str(info.value) and "--yes prod" in str(info.value)
+    assert len(audit.read_text().splitlines()) == 4  # two runs; the third did not start
+
 
 @pytest.mark.browser
 def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(

@@ -9,6 +9,11 @@ end records are fsync'ed by one thread of the process (`Syncer`), so a run's end
 for the disk on the event loop, and the records written during one fsync share the next (group
 commit: 1,000 fleet targets ending together cost a few fsyncs, not 1,000 in a row). Pending
 fsyncs are done before the process exits. The file is created with mode 0600.
+
+The log is a regular file: a device, a FIFO, a directory or a socket at its path is refused
+(`/dev/null` is no way to turn auditing off: `audit: {enabled: false}` is), and the mode of
+nothing but a regular file of our own is ever changed (a chmod of `/dev/null` to 0600 once broke
+every other user of the machine).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -133,10 +139,14 @@ class AuditLog:
 
     def _append(self, record: dict[str, Any]) -> None:
         _make_folders(os.path.dirname(self.path))
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        refuse_special(self.path)  # before opening: opening a device may do something
+        # O_NONBLOCK: a FIFO put there since cannot hang the open; a regular file ignores it.
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
         try:
-            if os.fstat(fd).st_mode & 0o077:  # made by another tool, or by hand
-                with contextlib.suppress(OSError):  # someone else's file: leave it as it is
+            info = os.fstat(fd)
+            _check_regular(self.path, info.st_mode)
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # loosened by hand
+                with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
             prev, whole = _last_hash(fd)
@@ -152,6 +162,7 @@ class AuditLog:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every well-formed record, oldest first (use `verify` to check the chain)."""
+        refuse_special(self.path)  # reading a FIFO would wait for a writer forever
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 for line in f:
@@ -165,6 +176,28 @@ class AuditLog:
             return
         except OSError as exc:
             raise unreadable(self.path, exc) from None
+
+
+def refuse_special(path: str) -> None:
+    """Raise an OrchError when something other than a regular file is at `path` (nothing
+    there is fine: the log is created)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing, or not reachable: the open that follows says why
+    _check_regular(path, mode)
+
+
+_KINDS = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+          stat.S_ISFIFO: "a FIFO", stat.S_ISDIR: "a directory", stat.S_ISSOCK: "a socket"}
+
+
+def _check_regular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS.items() if test(mode)), "not a file")
+        raise OrchError(f"the audit log {path} is {kind}, not a regular file: name a file in "
+                        f"`audit: {{path: …}}`, or set `audit: {{enabled: false}}` to turn "
+                        f"auditing off")
 
 
 def _last_hash(fd: int) -> tuple[str, bool]:
@@ -201,6 +234,7 @@ def _make_folders(folder: str) -> None:
 
 def verify(path: str) -> tuple[int, str | None]:
     """(records checked, None) when the chain holds, else (line number, what is wrong)."""
+    refuse_special(path)
     prev = GENESIS
     n = 0
     try:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..plan import RunPlan
+from ..process.events import Exit
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from .digest import OutputDigest
@@ -66,10 +67,17 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
             "error": mask_text(str(result.exit.error)) if result.exit.error else None}
 
 
-def closed_record(session_id: str, duration: float,
-                  error: BaseException | None = None) -> dict[str, Any]:
-    """The end record of something audited that is not a run (a port forward): no exit
-    status and no output, only how long it was open and why it ended, if not by a close."""
-    return {"event": "end", "id": session_id, "time": _now(), "ok": error is None,
-            "duration": round(duration, 3),
+def closed_record(session_id: str, duration: float, error: BaseException | None = None,
+                  exit: Exit | None = None) -> dict[str, Any]:
+    """The end record of something audited that is not a run of the engine: a port forward (no
+    exit status, no output: how long it was open and why it ended, if not by a close), or a
+    process `Orchestrator.launch` handed over (its `exit`; its output went to the caller, not
+    through a digest)."""
+    record: dict[str, Any] = {"event": "end", "id": session_id, "time": _now(),
+                              "duration": round(duration, 3)}
+    if exit is not None:
+        error = error or exit.error
+        record.update(exit_code=exit.code, signal=exit.signal)
+    ok = error is None and (exit is None or exit.code == 0)
+    return {**record, "ok": ok,
             "error": mask_text(str(error) or type(error).__name__) if error else None}

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
+from ..redaction import masked_repr
 from .checks import command_spec, jq_program, literal, path_template, regex
 from .suggest import did_you_mean
 
@@ -195,6 +196,7 @@ class FanOut:
     selector: str | None = None
 
 
+@masked_repr  # a plan's layers hold resolved placeholders (an ssh or sudo password)
 @dataclass(frozen=True)
 class LayerSpec:
     """One execution layer of an environment: its kind plus that kind's validated config.
@@ -277,10 +279,8 @@ class SecretsSettings:
         default=("env", "keyring", "file", "prompt"),
         metadata=doc("Providers tried in order."),
     )
-    file: str | None = field(
-        default=None,
-        metadata=doc("YAML file of `name: value` pairs; must not be readable by others."),
-    )
+    file: str | None = field(default=None, metadata=doc(
+        "YAML file of `name: value` pairs; must not be readable by others."))
     keyring_service: str = field(
         default="orch_magics", metadata=doc("Service name used for keyring look-ups."))
 

@@ -14,10 +14,12 @@ from typing import ClassVar
 
 from ..importing import importing_sdk
 from ..process.environ import variable_names
+from ..redaction import masked_repr
 from .base import Launcher
 from .docker_address import check_address
 
 
+@masked_repr  # resolved placeholders (env, docker_host) may be secrets
 @dataclass(frozen=True)
 class DockerConfig:
     """A running container to exec into, on the engine of the previous hop."""

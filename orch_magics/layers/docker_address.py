@@ -6,9 +6,12 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..redaction import masked_repr
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
+@masked_repr  # a docker_host URL may carry a resolved secret
 @dataclass(frozen=True)
 class Address:
     """Where the engine listens, at the previous hop: a unix socket path or a TCP host:port."""

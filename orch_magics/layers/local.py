@@ -16,6 +16,7 @@ from typing import ClassVar
 from ..process.command import Command
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
+from ..redaction import masked_repr
 from .base import LaunchContext, Launcher
 from .local_process import SubprocessBackend, spawn, start_error
 from .local_pty import launch_pty
@@ -62,6 +63,7 @@ class LocalLauncher(Launcher):
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+@masked_repr  # resolved placeholders may be secrets
 @dataclass(frozen=True)
 class LocalConfig:
     """Variables and working directory for commands that pass through this layer."""

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from ..errors import ConfigError
 from ..importing import importing_sdk
+from ..redaction import masked_repr
 from .base import Launcher
 from .docker import DockerConfig, container_target, engine_needs
 from .docker_address import check_podman_address, parse_address
@@ -23,6 +24,7 @@ from .docker_address import check_podman_address, parse_address
 ROOTFUL = "unix:///run/podman/podman.sock"
 
 
+@masked_repr  # resolved placeholders may be secrets
 @dataclass(frozen=True)
 class PodmanConfig(DockerConfig):
     """A running podman container to exec into, at the previous hop."""

@@ -13,6 +13,7 @@ from typing import ClassVar
 from ..importing import importing_sdk
 from ..limits import MAX_SECONDS
 from ..process.environ import PLACEHOLDER
+from ..redaction import masked_repr
 from .base import Launcher
 
 
@@ -21,6 +22,7 @@ def _secret_only(value: str | None) -> None:
         raise ValueError("write the password as a {{secret:NAME}} placeholder, never in clear")
 
 
+@masked_repr  # its password is a resolved secret
 @dataclass(frozen=True)
 class SSHConfig:
     """One SSH hop, reached through the previous hop when there is one."""

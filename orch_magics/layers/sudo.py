@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from ..limits import MAX_SECONDS
 from ..process.environ import PLACEHOLDER, variable_names
+from ..redaction import masked_repr
 from .base import Launcher
 
 
@@ -28,6 +29,7 @@ def _user_name(value: str) -> None:
         raise ValueError(f"{value!r} is not a user name (or #uid)")
 
 
+@masked_repr  # its password is a resolved secret
 @dataclass(frozen=True)
 class SudoConfig:
     """Run commands as another user through sudo, at the place of the previous layer."""

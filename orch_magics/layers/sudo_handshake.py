@@ -28,6 +28,7 @@ from ..errors import AuthError, LayerError
 from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle, StdinWriter
+from ..redaction import masked_repr
 from .remote import PID_MARK, preamble, split_ready, wrapped_argv
 
 #: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`).
@@ -36,6 +37,7 @@ LEAD = ("_orch_s=\nif read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && "
         "_orch_s=setsid; fi\nexec $_orch_s ")
 
 
+@masked_repr  # its body carries the command's variables
 @dataclass
 class Script:
     """One sudo invocation: its argv, and what is sent once sudo lets it run."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+from ..redaction import Values, masked_repr
+
+_EMPTY: Mapping[str, str] = Values()
 
 
 def escaped(word: str) -> str:
@@ -20,6 +21,7 @@ def escaped(word: str) -> str:
     return word
 
 
+@masked_repr  # env holds resolved secrets: a notebook's display or a traceback masks them
 @dataclass(frozen=True)
 class Command:
     """An argv to run at the innermost layer.
@@ -41,8 +43,8 @@ class Command:
     def __post_init__(self) -> None:
         if not self.argv:
             raise ValueError("a command needs at least one argv element")
-        if not isinstance(self.env, MappingProxyType):
-            object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        if not isinstance(self.env, Values):
+            object.__setattr__(self, "env", Values(self.env))
 
     @classmethod
     def shell(cls, line: str, **kw: object) -> Command:
@@ -59,7 +61,7 @@ class Command:
     def with_env(self, extra: Mapping[str, str], *, override: bool = True) -> Command:
         """Merge variables; with override=False the command's own values win."""
         merged = {**self.env, **extra} if override else {**extra, **self.env}
-        return replace(self, env=MappingProxyType(merged))
+        return replace(self, env=Values(merged))
 
     def with_cwd(self, cwd: str | None, *, override: bool = True) -> Command:
         if cwd is None or (self.cwd is not None and not override):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal as _signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from .command import Command
@@ -193,6 +193,11 @@ class ProcessHandle:
     @property
     def running(self) -> bool:
         return not self._exit.done()
+
+    def when_done(self, callback: Callable[[Exit], None]) -> None:
+        """Call `callback(exit)` on the loop once the process has ended (the audit's end
+        record of a launched process), whoever reads its events."""
+        self._exit.add_done_callback(lambda done: callback(done.result()))
 
     async def _pump(self, stream: AsyncIterator[bytes], kind: type[Stdout] | type[Stderr]) -> None:
         received, handing = self._received, self._handing

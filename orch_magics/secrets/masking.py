@@ -20,7 +20,7 @@ import logging
 import threading
 import warnings
 
-from ..errors import set_redactor
+from ..redaction import set_redactor
 from .forms import MASK, MIN_LENGTH, FormSet, compile_forms, encoded_forms, plain_forms
 from .stream import StreamMasker
 
@@ -114,7 +114,7 @@ def mask_bytes(data: bytes) -> bytes:
     return REGISTRY.mask_bytes(data)
 
 
-set_redactor(mask_text)  # every OrchError's message is masked when shown
+set_redactor(mask_text)  # every OrchError's message, and our objects' reprs, masked when shown
 
 
 class MaskingFilter(logging.Filter):

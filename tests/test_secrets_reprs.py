@@ -1,0 +1,104 @@
+"""Objects that hold resolved secrets show them masked: a plan, its commands and steps, a
+command's variables, a plan's layers and their configs (ssh and sudo passwords, a container's
+variables, a docker_host URL), in a repr, str, pprint, IPython's display and a traceback with
+locals, while the values stay what a run needs.
+
+`plan()` is the documented dry run: a notebook cell ending in `orch.plan(...)` saves its
+display in the notebook, and a repr lands in every traceback that shows locals.
+"""
+
+from __future__ import annotations
+
+import pprint
+import traceback
+from collections.abc import Callable
+
+import pytest
+from IPython.lib.pretty import pretty
+
+from orch_magics import Orchestrator, RunPlan, load_config_text
+from orch_magics.secrets.masking import MASK
+
+SECRET = "repr-secret-Vq83!x"
+
+CONFIG = """\
+environments:
+  deep:
+    layers:
+      - {type: ssh, config: {host: bastion.invalid, password: '{{secret:tok}}'}}
+      - {type: sudo, config: {user: app, password: '{{secret:tok}}'}}
+      - type: docker
+        config:
+          container: app
+          docker_host: 'tcp://127.0.0.1:1/{{secret:tok}}'
+          environment: {LAYER_TOKEN: '{{secret:tok}}'}
+      - {type: local, config: {environment: {INNER: '{{secret:tok}}'}}}
+services:
+  deploy:
+    command: 'echo "$TOKEN"'
+    environment: {TOKEN: '{{secret:tok}}', PLAIN: visible}
+    pre_commands: [{command: 'echo pre'}]
+    post_commands: [{command: 'echo post'}]
+"""
+
+SHOWN: dict[str, Callable[[object], str]] = {
+    "repr": repr, "str": str, "pprint": pprint.pformat, "ipython": pretty,
+}
+
+
+@pytest.fixture
+def plan(monkeypatch: pytest.MonkeyPatch) -> RunPlan:
+    monkeypatch.setenv("ORCH_SECRET_TOK", SECRET)
+    return Orchestrator(load_config_text(CONFIG)).plan("deep", "deploy")
+
+
+def holders(plan: RunPlan) -> dict[str, object]:
+    """Everything in a plan that holds the resolved value."""
+    layers = plan.layers_to_run
+    return {"plan": plan, "command": plan.command, "env": plan.command.env,
+            "pre step": plan.pre[0], "post step": plan.post[0], "pre command": plan.pre[0].command,
+            **{f"layer {spec.type}": spec for spec in layers},
+            **{f"{spec.type} config": spec.config for spec in layers},
+            "docker config env": layers[2].config.environment}
+
+
+@pytest.mark.parametrize("how", SHOWN)
+def test_what_holds_a_secret_shows_it_masked(plan: RunPlan, how: str) -> None:
+    shown = {name: SHOWN[how](obj) for name, obj in holders(plan).items()}
+    assert {name: text for name, text in shown.items() if SECRET in text} == {}
+    assert all(MASK in text for text in shown.values())
+    assert "'PLAIN': 'visible'" in shown["env"]  # what is not a secret stays readable
+
+
+def test_the_values_stay_what_a_run_needs(plan: RunPlan) -> None:
+    ssh, sudo, docker, local = (spec.config for spec in plan.layers_to_run)
+    assert plan.command.env["TOKEN"] == SECRET and dict(plan.command.env)["PLAIN"] == "visible"
+    assert ssh.password == SECRET and sudo.password == SECRET
+    assert docker.environment["LAYER_TOKEN"] == SECRET and docker.docker_host.endswith(SECRET)
+    assert local.environment["INNER"] == SECRET
+    assert plan.command == plan.command.with_env({})  # still a value: equal, comparable
+
+
+def test_a_traceback_with_locals_shows_no_secret(plan: RunPlan) -> None:
+    def deploy(plan: RunPlan) -> None:
+        command, layers = plan.command, plan.layers_to_run  # noqa: F841 (locals to show)
+        raise RuntimeError("deploy failed")
+
+    with pytest.raises(RuntimeError) as info:
+        deploy(plan)
+    text = "".join(traceback.TracebackException.from_exception(
+        info.value, capture_locals=True).format())
+    assert "command = Command(" in text and MASK in text
+    assert SECRET not in text
+
+
+def test_a_run_gets_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_TOK", SECRET)
+    orch = Orchestrator(load_config_text(
+        "environments: {local: {layers: []}}\n"
+        "services: {check: {command: 'test \"$T\" = \"$WANT\" && echo same', "
+        "environment: {T: '{{secret:tok}}'}}}\n"))
+    try:
+        assert orch.run("local", "check", env={"WANT": SECRET}).stdout == "same\n"
+    finally:
+        orch.close()
