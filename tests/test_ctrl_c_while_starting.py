@@ -20,6 +20,16 @@ import pytest
 pytestmark = pytest.mark.ssh
 
 
+def _wait_until_python_handles_sigint(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/status") as status:
+            caught = next(line for line in status if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("env", ["loop", "two"])
 def test_ctrl_c_at_any_moment_of_the_start_stops_the_command(ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                              env: str) -> None:
@@ -30,8 +40,11 @@ def test_ctrl_c_at_any_moment_of_the_start_stops_the_command(ssh_lab, tmp_path: 
             "sleep", mark]
     seen = []
     try:
+        # from when Python can take a Ctrl-C (at its own start, before site and our imports:
+        # a Ctrl-C then is Python's traceback, not ours) through connecting and starting
         for delay in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8):
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _wait_until_python_handles_sigint(proc.pid)  # before, any program just dies of it
             time.sleep(delay)
             proc.send_signal(signal.SIGINT)
             t0 = time.monotonic()
@@ -39,4 +52,5 @@ def test_ctrl_c_at_any_moment_of_the_start_stops_the_command(ssh_lab, tmp_path: 
             seen.append((delay, proc.returncode, round(time.monotonic() - t0, 1)))
     finally:
         subprocess.run(["pkill", "-f", f"sleep {mark}"], capture_output=True)
-    assert all(rc == 130 and took < 1.5 for _, rc, took in seen), seen
+    # 130, or death by SIGINT after "orch: interrupted": a shell reports both as 130
+    assert all(rc in (130, -signal.SIGINT) and took < 1.5 for _, rc, took in seen), seen

@@ -26,12 +26,12 @@ environments:
   deep:
     layers:
       - {type: ssh, config: {host: bastion.invalid, password: '{{secret:tok}}'}}
-      - {type: sudo, config: {user: app, password: '{{secret:tok}}'}}
       - type: docker
         config:
           container: app
-          docker_host: 'tcp://127.0.0.1:1/{{secret:tok}}'
+          docker_host: 'unix:///run/{{secret:tok}}'
           environment: {LAYER_TOKEN: '{{secret:tok}}'}
+      - {type: sudo, config: {user: app, password: '{{secret:tok}}'}}
       - {type: local, config: {environment: {INNER: '{{secret:tok}}'}}}
 services:
   deploy:
@@ -59,7 +59,7 @@ def holders(plan: RunPlan) -> dict[str, object]:
             "pre step": plan.pre[0], "post step": plan.post[0], "pre command": plan.pre[0].command,
             **{f"layer {spec.type}": spec for spec in layers},
             **{f"{spec.type} config": spec.config for spec in layers},
-            "docker config env": layers[2].config.environment}
+            "docker config env": layers[1].config.environment}
 
 
 @pytest.mark.parametrize("how", SHOWN)
@@ -71,7 +71,7 @@ def test_what_holds_a_secret_shows_it_masked(plan: RunPlan, how: str) -> None:
 
 
 def test_the_values_stay_what_a_run_needs(plan: RunPlan) -> None:
-    ssh, sudo, docker, local = (spec.config for spec in plan.layers_to_run)
+    ssh, docker, sudo, local = (spec.config for spec in plan.layers_to_run)
     assert plan.command.env["TOKEN"] == SECRET and dict(plan.command.env)["PLAIN"] == "visible"
     assert ssh.password == SECRET and sudo.password == SECRET
     assert docker.environment["LAYER_TOKEN"] == SECRET and docker.docker_host.endswith(SECRET)

@@ -27,6 +27,7 @@ from orch_magics.executor import LayeredExecutor
 from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
+from orch_magics.secrets.masking import REGISTRY
 from orch_magics.secrets.placeholders import Resolver
 from processes import processes_with
 from streams import collect
@@ -94,8 +95,11 @@ async def test_a_password_with_a_line_break_is_refused_saying_why(base, sudo_lab
     wrong one ('check the secret')."""
     monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password + "\nmore")
     ex = executor(base, [sudo_lab.layer(sudo_lab.target, password=True)])
-    with pytest.raises(LayerError, match="holds a line break, which sudo cannot read"):
-        await ex.launch(Command(("true",)))
+    try:
+        with pytest.raises(LayerError, match="holds a line break, which sudo cannot read"):
+            await ex.launch(Command(("true",)))
+    finally:  # the secret's line "more" would be masked in every later test's messages
+        REGISTRY.clear()
 
 
 async def test_password_asked_but_none_configured(base, sudo_lab, where) -> None:
