@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,8 @@ class LiveRun:
         self._loop = loop
         self._future: concurrent.futures.Future[RunResult] = loop.submit(run.wait())
         self.started_at = time.time()
+        self._last_call: concurrent.futures.Future[None] | None = None  # see _on_loop
+        self._calls = threading.Lock()
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -170,10 +173,14 @@ class LiveRun:
         return self._future.exception() if self._future.done() else None
 
     def _on_loop(self, fn: Callable[[ProcessHandle], Any]) -> None:
-        """Run fn(handle) on the loop, after the process has started (calls keep their order)."""
+        """Run fn(handle) on the loop, after the process has started, in the order of the
+        calls: each waits for the one before (lines sent while the process starts were
+        written after the lines sent just after it had started)."""
         run = self._run
 
-        async def call() -> None:
+        async def call(before: concurrent.futures.Future[None] | None) -> None:
+            if before is not None and not before.done():
+                await asyncio.wait([asyncio.wrap_future(before)])
             if run.handle is None:  # wait for the start, or for a run that never starts
                 started = asyncio.ensure_future(run.started.wait())
                 await asyncio.wait({started, run.task}, return_when=asyncio.FIRST_COMPLETED)
@@ -181,7 +188,8 @@ class LiveRun:
             if run.handle is not None and run.handle.running:
                 fn(run.handle)
 
-        self._loop.submit(call())
+        with self._calls:
+            self._last_call = self._loop.submit(call(self._last_call))
 
     def __repr__(self) -> str:
         label = self.name or self.plan.name
