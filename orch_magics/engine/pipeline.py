@@ -35,11 +35,6 @@ CUT_AFTER = 0.5
 CUT_SHORT = b"orch: output filters cut short: the run is stopping and they were still working\n"
 
 
-def never() -> bool:
-    """The default `stopping`: nothing ever stops the filters."""
-    return False
-
-
 class OutputPipeline:
     """Routes one command's events through its transforms into its sinks.
 
@@ -69,7 +64,7 @@ class OutputPipeline:
             self.file = FileSink(render_path(template, service=plan.name,
                                              env=plan.environment.name))
 
-    async def feed(self, event: Event, stopping: Callable[[], bool] = never) -> None:
+    async def feed(self, event: Event, stopping: Callable[[], bool]) -> None:
         """Deliver `event` (masked, filtered) to the sinks; `stopping` says the run is stopping."""
         outs = apply(self.transforms, event) if self.transforms else (event,)
         for out in outs:
