@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -66,11 +67,41 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _as_sent(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
-    """tarfile's "tar" filter (nothing outside the folder, no device files) with the modes
-    as sent, but setuid and setgid (that filter drops write for group and others, sticky)."""
-    checked = tarfile.tar_filter(member, path)
-    return checked.replace(mode=member.mode & 0o1777, deep=False)
+class AsSent:
+    """The filter of a get's tar stream: the tree as sent, and nothing outside it.
+
+    On top of tarfile's "tar" filter (no absolute names, nothing resolving outside the
+    folder), checked by name, so no symlink resolution can be fooled: a hard link must name
+    a regular file this stream already made, no member may land on or under a symlink the
+    stream made, device files and fifos are refused. Modes are kept as sent but setuid and
+    setgid (the "tar" filter drops group/other write and sticky); owners are never taken from
+    the stream (tarfile running as root would chown to them).
+    """
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._links: set[str] = set()
+
+    def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        name = posixpath.normpath(member.name.lstrip("/"))
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise TransferError(f"{name} is a device file or a fifo: a get copies files, "
+                                f"folders and links")
+        parts = name.split("/")
+        through = next((link for link in ("/".join(parts[:n]) for n in range(1, len(parts) + 1))
+                        if link in self._links), None)
+        if through is not None:
+            raise TransferError(f"{name} would be written through the link {through}")
+        if member.islnk() and posixpath.normpath(member.linkname) not in self._files:
+            raise TransferError(f"{name} is a hard link to {member.linkname}, which is not "
+                                f"a file sent before it")
+        checked = tarfile.tar_filter(member, path)
+        if member.issym():
+            self._links.add(name)
+        elif not member.isdir():
+            self._files.add(name)
+        return checked.replace(mode=member.mode & 0o1777, uid=None, gid=None, uname=None,
+                               gname=None, deep=False)
 
 
 class FileTarget:
@@ -137,7 +168,7 @@ class TreeTarget:
         with os.fdopen(read, "rb") as stream:
             try:
                 with tarfile.open(fileobj=stream, mode="r|") as tar:
-                    tar.extractall(self.temp, filter=_as_sent)
+                    tar.extractall(self.temp, filter=AsSent())
             except Exception as exc:  # reported on commit
                 self.error = exc
             while stream.read(1 << 20):  # let the writer finish whatever happened
