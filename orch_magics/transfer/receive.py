@@ -100,8 +100,8 @@ class AsSent:
             self._links.add(name)
         elif not member.isdir():
             self._files.add(name)
-        return checked.replace(mode=member.mode & 0o1777, uid=None, gid=None, uname=None,
-                               gname=None, deep=False)
+        return checked.replace(mode=member.mode & 0o1777, uid=-1, gid=-1, uname="", gname="",
+                               deep=False)  # chown(-1, -1) changes nothing
 
 
 class FileTarget:
