@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 
@@ -18,7 +19,7 @@ from orch_magics.errors import (
     StreamError,
 )
 from orch_magics.orchestrator import Orchestrator
-from orch_magics.process.events import Stdout
+from orch_magics.process.events import Stderr, Stdout
 from processes import gone, kill_all, left_after, processes_with
 
 pytestmark = pytest.mark.ssh
@@ -249,5 +250,45 @@ async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: st
         assert "reconnected and killed process group" in text and "on orch-inner" in text
         assert await gone(token, zombies=False) == []
     finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
+
+
+async def test_a_dropped_connection_leaves_no_error_unretrieved(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """Both output streams fail when the connection drops; the second one's error was left in
+    its task, and Python printed "Task exception was never retrieved" with a traceback under
+    the one-line message (`orch cp`, `orch run`)."""
+    token = f"979.{os.getpid()}3"
+    orch = _orch(ssh_lab)
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    both = asyncio.Event()
+    kinds: set[type] = set()
+
+    class BothStreams:
+        def feed(self, event: object) -> None:
+            kinds.add(type(event))
+            if {Stdout, Stderr} <= kinds:
+                both.set()
+
+        def close(self) -> None:
+            pass
+
+    try:
+        run = asyncio.ensure_future(orch.arun(
+            "loop", command=f"exec sh -c 'while :; do echo out; echo err >&2; done; : {token}'",
+            sinks=[BothStreams()]))
+        await asyncio.wait_for(both.wait(), 10)
+        assert ssh_lab.loop.kill_sessions()
+        result = await asyncio.wait_for(run, 15)
+        assert isinstance(result.exit.error, StreamError)
+        del run, result
+        for _ in range(3):
+            gc.collect()
+            await asyncio.sleep(0.1)
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)
         kill_all(processes_with(token))
         await orch.aclose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal as _signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
 from .command import Command
@@ -248,8 +248,7 @@ class ProcessHandle:
         waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
         try:
             await self._follow(pumps, waiter)
-            error = next((p.exception() for p in pumps.values()
-                          if not p.cancelled() and p.exception() is not None), None)
+            error = _first_error(pumps.values())
             try:
                 exit_event = await waiter
             except Exception as exc:
@@ -260,6 +259,8 @@ class ProcessHandle:
             waiter.cancel()
             for p in pumps.values():
                 p.cancel()
+            ended: list[asyncio.Future[Any]] = [waiter, *pumps.values()]
+            _first_error(f for f in ended if f.done())
             why = RuntimeError(self._abandoned) if self._abandoned else asyncio.CancelledError(
                 "reader cancelled")
             exit_event = Exit(error=error or why)
@@ -355,3 +356,10 @@ class ProcessHandle:
         """Stop the process if it still runs and free the channel."""
         if self.running:
             await self.stop()
+
+
+def _first_error(done: Iterable[asyncio.Future[Any]]) -> BaseException | None:
+    """The first error of these ended futures, every one's retrieved: when a connection drops,
+    both streams fail, and an error left in a task is printed with a traceback at exit."""
+    errors = [f.exception() for f in done if not f.cancelled()]
+    return next((e for e in errors if e is not None), None)
