@@ -257,3 +257,67 @@ async def test_a_link_another_user_left_in_a_shared_folder_is_never_followed(  #
     assert victim.read_text() == "precious\n"
     assert [(p.name, p.is_symlink(), p.read_text()) for p in sorted(shared.iterdir())] == [
         ("got", False, "sent\n"), ("report", False, "sent\n")]
+
+
+async def test_a_replaced_file_keeps_its_owner_and_mode_on_either_side(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """A config pushed over a 0600 secret became root's and world-readable (0644): the
+    rename put the new file's owner and mode in its place. cp and scp keep the old ones;
+    a new file still gets the source's mode."""
+    src = tmp_path / "new.conf"
+    src.write_text("new secret\n")
+    src.chmod(0o644)
+    folder = Path(await far.folder("loop", "replaced"))  # loop's far end shares this disk
+    for existing in (folder / "app.conf", tmp_path / "here.conf"):
+        existing.write_text("old secret\n")
+        os.chown(existing, 65534, 65534)
+        existing.chmod(0o600)
+    await orch.aput("loop", str(src), f"{folder}/app.conf")
+    await orch.aget("loop", str(src), str(tmp_path / "here.conf"))
+    await orch.aput("loop", str(src), f"{folder}/fresh.conf")
+    for path in (folder / "app.conf", tmp_path / "here.conf"):
+        info = path.stat()
+        assert path.read_text() == "new secret\n"
+        assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o600, 65534, 65534)
+    assert stat.S_IMODE((folder / "fresh.conf").stat().st_mode) == 0o644
+
+
+async def test_a_dangling_link_is_never_replaced_on_either_side(orch, far, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It was silently replaced by a regular file; cp refuses to write through it."""
+    src = tmp_path / "f"
+    src.write_text("data\n")
+    folder = Path(await far.folder("loop", "dangling"))
+    (folder / "dangle").symlink_to("/nonexistent/zz")
+    (tmp_path / "dangle").symlink_to("/nonexistent/zz")
+    with pytest.raises(TransferError, match=f"not writing through the dangling link "
+                                            f"{folder}/dangle; nothing was kept"):
+        await orch.aput("loop", str(src), f"{folder}/dangle")
+    with pytest.raises(TransferError, match=f"not writing through the dangling link "
+                                            f"{tmp_path}/dangle"):
+        await orch.aget("loop", str(src), str(tmp_path / "dangle"))
+    for link in (folder / "dangle", tmp_path / "dangle"):
+        assert os.readlink(link) == "/nonexistent/zz"
+    assert sorted(os.listdir(folder)) == ["dangle"]
+    assert sorted(os.listdir(tmp_path)) == ["dangle", "f"]
+
+
+async def test_a_local_path_with_a_tilde_is_this_users_home(  # type: ignore[no-untyped-def]
+        orch, tmp_path, monkeypatch) -> None:
+    """A notebook has no shell to expand `~`: `put ~/f` said no such file and `get … ~/x`
+    made a folder named `~` in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").write_text("home\n")
+    sent = await orch.aput("loop", "~/f", f"{tmp_path}/sent")
+    got = await orch.aget("loop", f"{tmp_path}/sent", "~/got")
+    assert (sent.source, got.destination) == (f"{tmp_path}/f", f"{tmp_path}/got")
+    assert (tmp_path / "got").read_text() == "home\n" and not (tmp_path / "~").exists()
+
+
+async def test_a_progress_that_is_not_one_is_refused_before_anything_runs(  # type: ignore[no-untyped-def]
+        orch, tmp_path) -> None:
+    with pytest.raises(TransferError) as err:
+        await orch.aget("loop", "/etc/hostname", str(tmp_path / "h"), progress=5)
+    assert str(err.value) == ("progress= takes an object with start, update and finish "
+                              "methods; int has no start, update, finish")
+    assert os.listdir(tmp_path) == []

@@ -24,7 +24,7 @@ from ..engine import Run, RunOptions
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..result import RunResult
-from .model import CopyInterrupted, NoProgress, Progress, TransferError, Transferred
+from .model import CopyInterrupted, Progress, TransferError, Transferred, progress_of
 from .receive import Receiver
 from .scripts import done_path, get_problems, problems, remote_sha256
 from .send import Sending, Source
@@ -75,7 +75,7 @@ class Copy:
     async def run(self, progress: Progress | None = None) -> Transferred:
         """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing; a
         copy in place when the cancellation came stays (`kept()`)."""
-        progress = progress or NoProgress()
+        progress = progress_of(progress)
         ok = False
         try:
             if self.put_source is not None:
@@ -216,6 +216,9 @@ def _through_link(dest: str) -> str:
     """A link to a file is written through (the file it names is replaced), as cp does; not
     one another user left in a sticky world-writable folder such as /tmp (the kernel's
     protected_symlinks rule): it could aim the copy at any file this user may write."""
+    if os.path.islink(dest) and not os.path.exists(dest):
+        raise TransferError(f"not writing through the dangling link {dest} "
+                            f"(to {os.readlink(dest)}), as cp would not")
     if not (os.path.islink(dest) and os.path.isfile(dest)):
         return dest
     owner = os.lstat(dest).st_uid

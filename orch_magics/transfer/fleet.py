@@ -22,7 +22,7 @@ from ..fleet.result import ByTarget
 from ..fleet.targets import Target, check_found, expand, limited, resolve
 from ..plan import RunPlan
 from .copy import Copy, Runs, get_destination
-from .model import NoProgress, Progress, TransferError, Transferred
+from .model import Progress, TransferError, Transferred, progress_of
 from .send import Source
 
 
@@ -118,7 +118,7 @@ class FleetCopy:
 
     async def run(self, progress: Progress | None = None) -> FleetCopied:
         """Copy on every target (at most `parallel` at once); cancelling stops them all."""
-        progress = progress or NoProgress()
+        progress = progress_of(progress)
         targets, failed = await self._targets()
         size = None
         if self.put_source is not None and self.put_source.size is not None:

@@ -48,6 +48,17 @@ class Progress(Protocol):
     def finish(self, ok: bool) -> None: ...
 
 
+def progress_of(value: object) -> Progress:
+    """`progress=` as given (None: NoProgress), or a one-line error before anything starts."""
+    if value is None:
+        return NoProgress()
+    missing = [m for m in ("start", "update", "finish") if not callable(getattr(value, m, None))]
+    if missing:
+        raise TransferError(f"progress= takes an object with start, update and finish methods; "
+                            f"{type(value).__name__} has no {', '.join(missing)}")
+    return value  # type: ignore[return-value]  # checked just above
+
+
 class NoProgress:
     """Shows nothing (piped output, plain Python)."""
 

@@ -39,6 +39,12 @@ def path_of(value: object, what: str) -> str:
     return path
 
 
+def local_path_of(value: object) -> str:
+    """A local path argument, `~` and `~user` expanded as a shell would (a notebook has no
+    shell to do it, and the remote side expands its own)."""
+    return os.path.expanduser(path_of(value, "local path"))
+
+
 def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
     """The plan of a copy, shown (status, prompt, audit) as `orch-get PATH`, not its script;
     refused when a layer allocates a TTY, which turns its bytes into a terminal's."""
@@ -54,7 +60,7 @@ def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
 def measure(local: object) -> Source:
     """Check LOCAL (a readable file or directory) and note its kind, mode and size; the
     bytes are read (and hashed) only while they are sent."""
-    return Source(path_of(local, "local path"))
+    return Source(local_path_of(local))
 
 
 def _fleet_folder(local: str | None) -> str:
@@ -75,7 +81,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     """Plan and admit `get ENV REMOTE [LOCAL]` (REMOTE: a file or a directory; on a fleet,
     each target's copy goes to LOCAL/<label>/)."""
     source = path_of(remote, "remote path")
-    into = None if local is None else path_of(local, "local path")
+    into = None if local is None else local_path_of(local)
     if not source:
         raise TransferError("give the remote path to copy")
     plan = _titled(runs.plan(environment, command=list(get_command(source).argv)),

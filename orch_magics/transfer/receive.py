@@ -15,6 +15,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import stat
 import tarfile
 import tempfile
 import threading
@@ -132,6 +133,14 @@ class FileTarget:
 
     def commit(self, mode: int) -> None:
         try:
+            replaced = os.lstat(self.dest) if os.path.isfile(self.dest) else None
+        except OSError:
+            replaced = None
+        try:
+            if replaced is not None and stat.S_ISREG(replaced.st_mode):
+                mode = replaced.st_mode  # a replaced file keeps its mode and owners (cp, scp)
+                with contextlib.suppress(OSError):  # where this user may give them
+                    os.chown(self.temp, replaced.st_uid, replaced.st_gid)
             os.chmod(self.temp, mode & 0o1777)  # no setuid/setgid, as in a directory
             os.replace(self.temp, self.dest)
         except OSError as exc:

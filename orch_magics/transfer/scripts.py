@@ -92,6 +92,7 @@ if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp 
     d=$(readlink -f -- "$d" && printf .); d=${d%??}
   fi
 fi
+[ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
 [ -d "$dir" ] || fail "no such directory: $dir"
@@ -165,6 +166,10 @@ if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
 fi
 late=  # an ordinary user cannot move a folder it cannot write (its `..` changes): after
 [ $k = d ] && case 000$m in *[0145]??) late=$m;; esac  # the owner's digit lacks w
+if [ $k = f ] && [ -f "$d" ] && [ ! -L "$d" ]; then  # a replaced file keeps its owner,
+  m=$(printf %o $(( 0$(stat -c %a -- "$d") & 01777 )))  # group and mode, as cp and scp do
+  chown -- "$(stat -c %u:%g -- "$d")" "$t/data" 2>/dev/null  # where this user may
+fi
 [ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
