@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ..engine import Run, RunOptions
 from ..errors import OrchError
+from ..gathering import gather_all
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
@@ -140,7 +141,7 @@ class FleetRun:
         self.budget = self.options.fail_budget(len(targets))
         await self.stdin.prepare()
         gate = asyncio.Semaphore(self.options.parallel)
-        await asyncio.gather(*(self._one(t, gate) for t in targets if t.pending is None))
+        await gather_all(*(self._one(t, gate) for t in targets if t.pending is None))
         results = {label: row.result for label, row in self.rows.items()}
         return FleetResult(self.plan.environment.name,
                            {k: v for k, v in results.items() if v is not None},

@@ -20,6 +20,7 @@ from ..errors import OrchError
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
 from ..fleet.targets import Target, check_found, expand, limited, resolve
+from ..gathering import gather_all
 from ..plan import RunPlan
 from .copy import Copy, Runs, get_destination
 from .model import Progress, TransferError, Transferred, progress_of
@@ -127,7 +128,7 @@ class FleetCopy:
         total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
         ok = False
         try:
-            done = dict(await asyncio.gather(*(self._one(t, gate, _Sum(total)) for t in targets
+            done = dict(await gather_all(*(self._one(t, gate, _Sum(total)) for t in targets
                                                if t.label not in failed)))
             copied = FleetCopied(self.plan.environment.name, self.direction,
                                  {t.label: failed.get(t.label) or done[t.label]
