@@ -416,8 +416,8 @@ def test_a_copy_is_audited_as_what_it_copies(tmp_path: Path) -> None:
     assert _cli(cfg, "cp", str(src), f"local:{tmp_path}/dst.txt").returncode == 0
     assert _cli(cfg, "cp", f"local:{tmp_path}/dst.txt", str(tmp_path / "back")).returncode == 0
     commands = [r["command"] for r in records(log) if r["event"] == "start"]
-    assert commands == [f"orch-put {tmp_path}/dst.txt src.txt f 644",
-                        f"orch-get {tmp_path}/dst.txt"]
+    assert commands == [f"orch-put {src} {tmp_path}/dst.txt",
+                        f"orch-get {tmp_path}/dst.txt {tmp_path}/back"]
     # a user's own script run under such a name is shown whole: the title is ours to set
     assert _cli(cfg, "run", "local", "--", "/bin/sh", "-c", "echo hidden?", "orch-get",
                 "x").returncode == 0

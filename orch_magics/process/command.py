@@ -37,7 +37,7 @@ class Command:
     cwd: str | None = None
     tty: bool = False
     #: What status lines, prompts and the audit show instead of the argv: set by our own code
-    #: only (a copy's script shows as `orch-get PATH`), never taken from what a user runs.
+    #: only (a copy's script shows as `orch-get SOURCE DEST`), never taken from what a user runs.
     title: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -46,7 +46,7 @@ def local_path_of(value: object) -> str:
 
 
 def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
-    """The plan of a copy, shown (status, prompt, audit) as `orch-get PATH`, not its script;
+    """The plan of a copy, shown (status, prompt, audit) as `orch-get SOURCE DEST`, not its script;
     refused when a layer allocates a TTY, which turns its bytes into a terminal's."""
     for spec in plan.layers_to_run:
         if getattr(spec.config, "tty", False):
@@ -84,16 +84,17 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     into = None if local is None else local_path_of(local)
     if not source:
         raise TransferError("give the remote path to copy")
-    plan = _titled(runs.plan(environment, command=list(get_command(source).argv)),
-                   ["orch-get", source])
+    plan = runs.plan(environment, command=list(get_command(source).argv))
     if plan.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
+        plan = _titled(plan, ["orch-get", source, folder])
         ticket = runs.admit(plan, yes=yes, front_end=front_end)
         return FleetCopy(runs, plan, ticket, "get", source, folder, limit=limit,
                          parallel=parallel)
     plan.check_limit(limit)
     dest = get_destination(source, into)
+    plan = _titled(plan, ["orch-get", source, dest])  # what a person confirms, and the audit
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     return Copy(runs, plan, ticket, "get", source, dest)
 
@@ -108,7 +109,8 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *
         raise TransferError("give the remote path to copy to")
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(dest, name, source.kind, source.mode)
-    plan = _titled(runs.plan(environment, command=list(command.argv)), command.argv[3:])
+    plan = _titled(runs.plan(environment, command=list(command.argv)),
+                   ["orch-put", os.path.abspath(source.path), dest])
     plan.check_limit(limit)
     ticket = runs.admit(plan, yes=yes, front_end=front_end)
     if plan.environment.is_fleet:
