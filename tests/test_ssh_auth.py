@@ -232,9 +232,11 @@ def ssh_config_with_keys(lab, tmp_path: Path, *keys: str, host_star: bool = Fals
 
 @pytest.mark.parametrize("host_star", [False, True])
 def test_a_missing_identity_file_in_ssh_config_is_skipped(
-        ssh_lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_star: bool) -> None:  # type: ignore[no-untyped-def]
-    """As OpenSSH does: the next key is used. Before: "cannot reach …: No such file or
-    directory". Only when no key is left does it fail, naming the missing files."""
+        ssh_lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_star: bool,  # type: ignore[no-untyped-def]
+        agent: str) -> None:
+    """As OpenSSH does: the next key is used, or the agent's when none is left. Before:
+    "cannot reach …: No such file or directory". Only when no key is left at all does it
+    fail, naming the missing files."""
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     missing = [str(tmp_path / "no_such_key"), str(tmp_path / "gone_too")]
@@ -254,3 +256,14 @@ def test_a_missing_identity_file_in_ssh_config_is_skipped(
     assert message.startswith("hop 1 (ssh orch-k): no identity file"), message
     assert all(m in message for m in missing) and str(config) in message
     assert "cannot reach" not in message and "\n" not in message
+    held = tmp_path / "held_key"
+    shutil.copy(ssh_lab.key, held)
+    os.chmod(held, 0o600)
+    add_to_agent(held, agent, "unused")
+    held.unlink()
+    monkeypatch.setenv("SSH_AUTH_SOCK", agent)
+    orch = Orchestrator(load_config_text(text))
+    try:
+        assert orch.run("k", command="echo agent-key").stdout == "agent-key\n"
+    finally:
+        orch.close()

@@ -65,7 +65,10 @@ def test_a_changed_key_in_the_ssh_configs_known_hosts_file_says_changed(ssh_lab,
     assert_changed(fail(ssh_lab, own_layer("orch-loop", config)), wrong, 1)
 
 
-def test_a_changed_key_in_the_global_known_hosts_file_names_its_line(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("with_user_file", [True, False])
+def test_a_changed_key_in_the_global_known_hosts_file_names_its_line(ssh_lab, tmp_path,  # type: ignore[no-untyped-def]
+                                                                     with_user_file: bool) -> None:
+    """Alone, GlobalKnownHostsFile is the only file asyncssh reads (not ~/.ssh/known_hosts)."""
     empty = ssh_lab.root / "known_hosts_empty"
     other = (ssh_lab.root / "other_key.pub").read_text().split()
     glob = tmp_path / "global_known_hosts"
@@ -73,7 +76,8 @@ def test_a_changed_key_in_the_global_known_hosts_file_names_its_line(ssh_lab, tm
                     + known_host("127.0.0.1", ssh_lab.loop.port, ssh_lab.root / "other_key.pub"))
     config = config_with(ssh_lab, tmp_path, {
         f"UserKnownHostsFile {ssh_lab.known_hosts}":
-            f"UserKnownHostsFile {empty}\n  GlobalKnownHostsFile {glob}"})
+            (f"UserKnownHostsFile {empty}\n  " if with_user_file else "")
+            + f"GlobalKnownHostsFile {glob}"})
     assert_changed(fail(ssh_lab, own_layer("orch-loop", config)), glob, 3)
 
 

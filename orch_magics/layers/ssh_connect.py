@@ -157,13 +157,20 @@ def _key_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
                 "ignore_encrypted": True}
     if host.identity_files:
         present = [f for f in host.identity_files if os.path.isfile(f)]
-        if not present:
-            raise err(AuthError, f"no identity file to log in with: the IdentityFile "
-                                 f"{', '.join(host.identity_files)} in {host.path} "
-                                 f"do{'es' if len(host.identity_files) == 1 else ''} not exist")
+        if not present and not os.environ.get("SSH_AUTH_SOCK"):
+            raise err(AuthError, f"no identity file to log in with: "
+                                 f"{missing_identity_files(host)} (and no ssh-agent)")
+        # none left: the agent's keys (asyncssh adds the default ~/.ssh/id_* to them)
         return {"client_keys": present, "ignore_encrypted": True}
     keys = files.client_keys(None, cfg.ssh_config)
     return {} if keys == () else {"client_keys": keys}
+
+
+def missing_identity_files(host: HostConfig) -> str:
+    """`the IdentityFile A, B in CONFIG do not exist` (for messages)."""
+    missing = [f for f in host.identity_files if not os.path.isfile(f)]
+    verb = "does" if len(missing) == 1 else "do"
+    return f"the IdentityFile {', '.join(missing)} in {host.path} {verb} not exist"
 
 
 def known_hosts_files(cfg: SSHConfig, host: HostConfig) -> tuple[str, ...]:
@@ -225,7 +232,7 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
                                                  known_hosts_files(cfg, host))) from None
     except asyncssh.PermissionDenied as exc:
         raise err(AuthError, f"authentication failed for {who(cfg)}: {exc.reason} "
-                             f"{auth_hint(cfg)}") from None
+                             f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
         raise err(ConnectError, f"{via} could not open a connection to {where(cfg)}: "
                                 f"{refusal(exc, 'AllowTcpForwarding')}") from None
@@ -250,7 +257,7 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
 
 
-def auth_hint(cfg: SSHConfig) -> str:
+def auth_hint(cfg: SSHConfig, host: HostConfig) -> str:
     """What to check after a refused login; a passphrase-protected identity_file is usable
     only through ssh-agent (orch has no passphrase option), as OpenSSH's `-i` with an agent."""
     if cfg.identity_file is not None and is_encrypted(os.path.expanduser(cfg.identity_file)):
@@ -260,7 +267,11 @@ def auth_hint(cfg: SSHConfig) -> str:
                 f"through ssh-agent only; load it with `ssh-add {shlex.quote(cfg.identity_file)}`"
                 f"{agent}, or name an unencrypted key)")
     password = ", the password" if cfg.password is not None else ""
-    return f"(check user{password}, identity_file, ssh-agent and the server's authorized_keys)"
+    skipped = ""
+    if cfg.identity_file is None and any(not os.path.isfile(f) for f in host.identity_files):
+        skipped = f"; {missing_identity_files(host)}"
+    return (f"(check user{password}, identity_file, ssh-agent and the server's "
+            f"authorized_keys{skipped})")
 
 
 def is_encrypted(path: str) -> bool:

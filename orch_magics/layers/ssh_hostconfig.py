@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from asyncssh.config import SSHClientConfig
+from asyncssh.config import SSHClientConfig, SSHConfig
 
 from ..errors import ConfigError
 
@@ -64,13 +64,19 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
     if isinstance(chosen, int) and not 0 < chosen < 65536:
         raise ConfigError(f"Port {chosen} is outside 1-65535 (ssh_config of {hop}, or a file "
                           f"it includes)", file=path)
-    known = config.get("UserKnownHostsFile")
-    if isinstance(known, list):
-        known = [*known, *_strings(config.get("GlobalKnownHostsFile"))]
-        known = tuple(os.path.expanduser(k) for k in known if k.lower() != "none")
-    return HostConfig(path, known if isinstance(known, tuple) else None,
-                      tuple(os.path.expanduser(f)
-                            for f in _strings(config.get("IdentityFile"))))
+    return HostConfig(path, _known_hosts(config), tuple(
+        os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))))
+
+
+def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:
+    """The known_hosts files asyncssh takes from the config: UserKnownHostsFile then
+    GlobalKnownHostsFile (() for `UserKnownHostsFile none`: nothing is checked); None when
+    the config names neither (asyncssh's default, ~/.ssh/known_hosts)."""
+    user = config.get("UserKnownHostsFile")
+    if user == []:
+        return ()
+    files = [*_strings(user), *_strings(config.get("GlobalKnownHostsFile"))]
+    return tuple(os.path.expanduser(f) for f in files) if files else None
 
 
 def _strings(value: object) -> list[str]:
