@@ -327,7 +327,7 @@ def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, dept
     if offending is not None:
         path, line = offending
         return (f"host key for {entry} CHANGED: the server offered {fingerprint}, but "
-                f"{path}:{line} holds another key for it (offending key in {path}:{line}). "
+                f"another key is recorded for it: offending key in {path}:{line}. "
                 f"This can be an attack (someone in the middle): do not trust the new key "
                 f"unless the host's administrator confirms that fingerprint. If the host was "
                 f"reinstalled, remove the old key with `ssh-keygen -f {shlex.quote(path)} -R "
