@@ -78,6 +78,18 @@ async def test_an_argument_too_long_for_the_container_is_said_so(base, dockerd) 
                               "data on stdin or in a file")
 
 
+async def test_a_request_over_the_engines_message_limit_is_said_so(base, dockerd) -> None:
+    """5 MB of variables pass the engine's 4 MiB message limit. Before: "the engine could not
+    start the command in 'orch-test': message length 5000008 exceed maximum message size …"."""
+    with pytest.raises(LayerError) as err:
+        await executor(base, dockerd.host).launch(
+            Command.of(["true"], env={"BIG": "a" * 5_000_000}))
+    text = str(err.value)
+    assert text.startswith("hop 1 (docker orch-test): the command is too long for container "
+                           "'orch-test' (its arguments and variables pass the engine's 4 MiB "
+                           "message limit): pass large data on stdin or in a file"), text
+
+
 def test_permission_denied_on_the_socket(tmp_path) -> None:
     """A socket the user may not open (mode 000, and no CAP_DAC_OVERRIDE to bypass it)."""
     sock_path = tmp_path / "docker.sock"

@@ -68,7 +68,9 @@ def test_password_from_a_secret_logs_in_and_is_masked(
         assert res.lines == [USER, MASK], res.stdout
         assert PASSWORD not in repr(orch.plan("remote", command="true"))
         monkeypatch.setenv("ORCH_SECRET_SSH_PW", "wrong-password-123")
-        with pytest.raises(AuthError, match=f"hop 1 .*authentication failed for {USER}@"):
+        # a wrong password: the hint names it (before: only user, identity_file, ssh-agent)
+        with pytest.raises(AuthError, match=f"hop 1 .*authentication failed for {USER}@.*"
+                                            f"check user, the password, "):
             Orchestrator(load_config_text(text)).run("remote", command="true")
     finally:
         orch.close()
@@ -145,3 +147,123 @@ async def test_unresolved_password_placeholder_reaching_the_layer_is_a_clear_err
     assert isinstance(info.value, OrchError)
     assert str(info.value).startswith("hop 1 (ssh 127.0.0.1): password is still an unresolved")
     assert "would-have-been-used" not in str(info.value)
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[str]:
+    """A private ssh-agent's socket (stopped after the test)."""
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(250):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        yield str(sock)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+@pytest.fixture
+def passphrase_key(ssh_lab, tmp_path: Path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    """A passphrase-protected key the lab's servers accept (for this test only)."""
+    key = tmp_path / "pp_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "sekrit-pass", "-f", str(key)],
+                   check=True)
+    authorized = ssh_lab.root / "authorized_keys"
+    before = authorized.read_text()
+    authorized.write_text(before + (tmp_path / "pp_key.pub").read_text())
+    try:
+        yield key
+    finally:
+        authorized.write_text(before)
+
+
+def add_to_agent(key: Path, sock: str, passphrase: str) -> None:
+    askpass = key.parent / "askpass.sh"
+    askpass.write_text(f"#!/bin/sh\necho {passphrase}\n")
+    askpass.chmod(0o700)
+    env = {**os.environ, "SSH_AUTH_SOCK": sock, "SSH_ASKPASS": str(askpass),
+           "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": "x"}
+    subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+
+
+def test_a_passphrase_protected_identity_file_is_used_through_the_agent(
+        ssh_lab, passphrase_key: Path, agent: str, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """As OpenSSH's `-i KEY` does. Before: "cannot read identity file …: Passphrase must be
+    specified to import encrypted private keys", agent or not."""
+    monkeypatch.setenv("HOME", str(passphrase_key.parent))  # no ~/.ssh keys to fall back on
+    text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, user="root",
+                      identity_file=f"'{passphrase_key}'")
+    monkeypatch.setenv("SSH_AUTH_SOCK", agent)
+    with pytest.raises(AuthError) as info:  # the agent does not hold it yet
+        Orchestrator(load_config_text(text)).run("remote", command="true")
+    message = str(info.value)
+    assert "\n" not in message and "passphrase-protected" in message, message
+    assert f"ssh-add {passphrase_key}" in message and "SSH_AUTH_SOCK" not in message
+    add_to_agent(passphrase_key, agent, "sekrit-pass")
+    orch = Orchestrator(load_config_text(text))
+    try:
+        assert orch.run("remote", command="echo via-agent").stdout == "via-agent\n"
+    finally:
+        orch.close()
+    monkeypatch.delenv("SSH_AUTH_SOCK")  # no agent at all: said so, in one line
+    with pytest.raises(AuthError) as info:
+        Orchestrator(load_config_text(text)).run("remote", command="true")
+    message = str(info.value)
+    assert "\n" not in message and "passphrase-protected" in message, message
+    assert "SSH_AUTH_SOCK is not set" in message and f"ssh-add {passphrase_key}" in message
+
+
+def ssh_config_with_keys(lab, tmp_path: Path, *keys: str, host_star: bool = False) -> Path:  # type: ignore[no-untyped-def]
+    """An ssh_config for the lab's loop server whose IdentityFile lines are `keys` (in a
+    `Host *` block after the host's own when `host_star`)."""
+    lines = [f"Host orch-k\n  HostName 127.0.0.1\n  Port {lab.loop.port}\n  User root\n"
+             f"  UserKnownHostsFile {lab.known_hosts}\n"]
+    block = "".join(f"  IdentityFile {k}\n" for k in keys)
+    lines.append(f"Host *\n{block}" if host_star else block)
+    path = tmp_path / "ssh_config_keys"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("host_star", [False, True])
+def test_a_missing_identity_file_in_ssh_config_is_skipped(
+        ssh_lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_star: bool,  # type: ignore[no-untyped-def]
+        agent: str) -> None:
+    """As OpenSSH does: the next key is used, or the agent's when none is left. Before:
+    "cannot reach …: No such file or directory". Only when no key is left at all does it
+    fail, naming the missing files."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    missing = [str(tmp_path / "no_such_key"), str(tmp_path / "gone_too")]
+    config = ssh_config_with_keys(ssh_lab, tmp_path, missing[0], str(ssh_lab.key), missing[1],
+                                  host_star=host_star)
+    text = ("environments:\n  k:\n    layers:\n      - {type: ssh, config: {host: orch-k, "
+            f"ssh_config: '{config}', connect_timeout: 5}}}}\n")
+    orch = Orchestrator(load_config_text(text))
+    try:
+        assert orch.run("k", command="echo second-key").stdout == "second-key\n"
+    finally:
+        orch.close()
+    ssh_config_with_keys(ssh_lab, tmp_path, *missing, host_star=host_star)
+    with pytest.raises(AuthError) as info:
+        Orchestrator(load_config_text(text)).run("k", command="true")
+    message = str(info.value)
+    assert message.startswith("hop 1 (ssh orch-k): no identity file"), message
+    assert all(m in message for m in missing) and str(config) in message
+    assert "cannot reach" not in message and "\n" not in message
+    held = tmp_path / "held_key"
+    shutil.copy(ssh_lab.key, held)
+    os.chmod(held, 0o600)
+    add_to_agent(held, agent, "unused")
+    held.unlink()
+    monkeypatch.setenv("SSH_AUTH_SOCK", agent)
+    orch = Orchestrator(load_config_text(text))
+    try:
+        assert orch.run("k", command="echo agent-key").stdout == "agent-key\n"
+    finally:
+        orch.close()

@@ -292,3 +292,51 @@ async def test_a_dropped_connection_leaves_no_error_unretrieved(ssh_lab) -> None
         loop.set_exception_handler(None)
         kill_all(processes_with(token))
         await orch.aclose()
+
+
+@pytest.mark.parametrize("mistake", ["not-utf8", "bad-port", "no-value", "included", "range"])
+def test_a_mistake_in_the_ssh_config_is_a_config_error_naming_it(ssh_lab, tmp_path, mistake: str) -> None:  # type: ignore[no-untyped-def]
+    """Before: "cannot reach HOST: 'utf-8' codec can't decode byte 0xff …" (no file named), or
+    "cannot reach HOST: FILE line 3: Invalid Port …" (a ConnectError, as if the network failed)."""
+    config = tmp_path / "ssh_config"
+    included = tmp_path / "more.conf"
+    lines = {"not-utf8": b"Host x\n  HostName 127.0.0.1\n  User r\xff\xfeot\n",
+             "bad-port": b"Host x\n  HostName 127.0.0.1\n  Port abc\n",
+             "no-value": b"Host x\n  HostName 127.0.0.1\n  IdentityFile\n",
+             "included": f"Include {included}\nHost x\n  HostName 127.0.0.1\n".encode(),
+             "range": b"Host x\n  HostName 127.0.0.1\n  Port 99999999\n"}
+    config.write_bytes(lines[mistake])
+    included.write_text("# more\nHost *\n  Port abc\n")
+    bad = {"included": f"{included}:3", "range": f"{config}"}.get(mistake, f"{config}:3")
+    orch = _orch(ssh_lab, bad=[ssh_lab.layer("x", ssh_config=str(config))],
+                 deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("x", ssh_config=str(config))])
+    try:
+        for env, hop in (("bad", 1), ("deeper", 2)):
+            with pytest.raises(ConfigError) as info:
+                orch.run(env, command="true")
+            text = str(info.value)
+            assert text.startswith(f"{bad}: "), text
+            assert f"ssh_config of hop {hop} (ssh x)" in text and "cannot reach" not in text
+    finally:
+        orch.close()
+
+
+async def test_a_server_that_does_not_speak_ssh_is_named_so(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """An HTTP server on the port. Before: "127.0.0.1:PORT disconnected: Connection lost"."""
+    async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b"HTTP/1.0 400 Bad request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    orch = _orch(ssh_lab, web=[ssh_lab.layer("orch-loop", port=port)])
+    try:
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("web", command="true")
+        assert str(info.value).startswith(f"hop 1 (ssh orch-loop): orch-loop:{port} did not "
+                                          f"answer as an SSH server"), str(info.value)
+    finally:
+        await orch.aclose()
+        server.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -194,6 +195,42 @@ async def test_a_command_too_long_for_ssh_is_a_one_line_error(ssh_lab) -> None: 
         assert (await orch.arun("loop", command="echo ok")).stdout == "ok\n"
     finally:
         await orch.aclose()
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_string_too_long_for_execve_is_refused_as_locally(ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    """One variable or argument over Linux's per-string limit (131,071 bytes), or a command
+    line over it (the login shell gets it as one argument), is refused before anything is
+    sent, with the local layer's words. Before: exit 126 "sh: 14: exec: sh: Argument list too
+    long" for a variable, exit 1 "/bin/bash: Argument list too long" for a line of 131-250 KB."""
+    from orch_magics.errors import LayerError
+
+    text = ssh_lab.config_yaml(extra_envs={"here": []})
+    orch = Orchestrator(load_config_text(text))
+    big = "a" * 1_000_000
+    many = {f"V{i}": "c" * 110_000 for i in range(20)}  # each fits, not all together
+    cases = [dict(command=["sh", "-c", 'printf %s "$BIG" | wc -c'], env={"BIG": big}),
+             dict(command=["printf", "%s", "b" * 140_000]), dict(command=["true"], env=many)]
+    try:
+        for call in cases:
+            with pytest.raises(LayerError) as here:
+                orch.run("here", **call)  # type: ignore[arg-type]
+            with pytest.raises(LayerError) as there:
+                orch.run(env, **call)  # type: ignore[arg-type]
+            message = str(there.value)
+            assert message.startswith(f"hop {ENVS.index(env) + 1} (ssh "), message
+            assert "\n" not in message and "pass large data on stdin or in a file" in message
+            why = re.search(r"\((.* bytes.*)\):", str(here.value))
+            assert why is not None and f"({why[1]})" in message, (here.value, message)
+        with pytest.raises(LayerError, match=r"command line is 1\d\d,\d\d\d bytes; the "
+                                             r"remote login shell takes at most 131,071"):
+            orch.run(env, command=["true", *["word"] * 30_000])
+        # under the limit: the value arrives whole, and the pooled connection is fine
+        res = orch.run(env, command=["sh", "-c", 'printf %s "$BIG" | wc -c'],
+                       env={"BIG": big[:100_000]})
+        assert res.stdout.strip() == "100000", res.stderr
+    finally:
+        orch.close()
 
 
 def test_a_nul_byte_is_refused_before_the_session_and_the_pool_goes_on(orch) -> None:  # type: ignore[no-untyped-def]

@@ -74,8 +74,10 @@ def tcp_connector(host: str, port: int) -> Connector:
     return connect
 
 
-async def ping(local: Address, address: Address, where: str, *, hop: int, layer: str) -> str:
-    """Check the engine answers; return its API version. Raises distinct, named errors."""
+async def ping(local: Address, address: Address, where: str, *, hop: int, layer: str,
+               connect: Connector | None = None) -> str:
+    """Check the engine answers; return its API version. Raises distinct, named errors
+    (`connect`, the previous hop's own way to the socket, tells why a forwarded one is mute)."""
     what = f"the docker engine at {address.url} on {where}"
     try:
         if local.path is not None:
@@ -105,9 +107,11 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
     finally:
         writer.close()
     if not head:
+        reason = await _why_mute(connect) if local != address else None
         hint = (" (the socket may be missing there, or the remote user may lack permission "
                 "to open it)" if local != address else "")
-        raise ConnectError(f"cannot reach {what}: the connection closed without an answer{hint}",
+        raise ConnectError(f"cannot reach {what}: " + (reason or f"the connection closed "
+                                                                 f"without an answer{hint}"),
                            hop=hop, layer=layer)
     status_line = head.split(b"\r\n", 1)[0]
     if not status_line.startswith(b"HTTP/1.") or b" 200 " not in status_line + b" ":
@@ -118,6 +122,25 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
         if name.strip().lower() == b"api-version":
             return min_version(value.strip().decode(), docker.constants.DEFAULT_DOCKER_API_VERSION)
     return docker.constants.MINIMUM_DOCKER_API_VERSION
+
+
+class _Closing(asyncio.Protocol):
+    """Closes the connection as soon as it is made (a probe)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+async def _why_mute(connect: Connector | None) -> str | None:
+    """Why a forwarded socket closed without an answer, as the hop carrying it tells when asked
+    directly (sshd refusing to forward, a missing socket); None when it does not know."""
+    if connect is None:
+        return None
+    try:
+        await asyncio.wait_for(connect(_Closing()), CONNECT_TIMEOUT)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return str(exc) or None
+    return None
 
 
 def min_version(a: str, b: str) -> str:

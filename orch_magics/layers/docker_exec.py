@@ -129,6 +129,10 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
     if "argument list too long" in low:
         return launcher.error(f"the command is too long for container {name!r} ({text.strip()}):"
                               f" pass large data on stdin or in a file")
+    if "exceed maximum message size" in low:  # the engine's gRPC limit (4 MiB) on its request
+        return launcher.error(f"the command is too long for container {name!r} (its arguments "
+                              f"and variables pass the engine's 4 MiB message limit): pass large "
+                              f"data on stdin or in a file")
     if "/bin/sh" in low and ("no such file" in low or "not found" in low):
         return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
                               f"commands through a POSIX shell (to deliver signals)")

@@ -92,7 +92,8 @@ class DockerLauncher(Launcher):
         else:
             raise self.error(f"{address.url}: a tcp:// engine is reachable only from this "
                              f"machine; behind {self.where} use its unix socket")
-        version = await ping(local, address, self.where, hop=self.depth, layer=self.label)
+        version = await ping(local, address, self.where, hop=self.depth, layer=self.label,
+                             connect=connect)
         api = docker.APIClient(base_url=local.url, version=version, timeout=60)
         engine = Engine(api, address, local, self.where, version, connect)
 

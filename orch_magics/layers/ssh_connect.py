@@ -24,6 +24,7 @@ import asyncssh
 from ..errors import AuthError, ConnectError, HostKeyError, LayerError, StreamError
 from ..process.environ import PLACEHOLDER
 from .ssh_files import SSHFiles
+from .ssh_hostconfig import HostConfig
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -57,10 +58,19 @@ class ErrorFactory(Protocol):
 
 
 class KeyRecorder(asyncssh.SSHClient):
-    """Remembers the host key the server offered, for a useful host-key error."""
+    """Remembers the host key the server offered, for a useful host-key error, and the
+    connection, to tell a server that never spoke SSH."""
 
     def __init__(self) -> None:
         self.offered: tuple[str, str, int, asyncssh.SSHKey] | None = None
+        self.conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.conn = conn
+
+    def spoke_ssh(self) -> bool:
+        """Whether the server sent its SSH version line."""
+        return self.conn is None or bool(self.conn.get_extra_info("server_version"))
 
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
@@ -103,9 +113,11 @@ def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (7, 9)
 
 
-def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[str, Any]:
+def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
+                    host: HostConfig) -> dict[str, Any]:
     """asyncssh.connect keyword arguments for this hop (`err(cls, msg)` builds our errors;
-    key and known_hosts files come parsed from `files`, read once per LaunchContext)."""
+    key and known_hosts files come parsed from `files`, read once per LaunchContext; `host`
+    is what the ssh_config says about this host)."""
     kw: dict[str, Any] = {"connect_timeout": cfg.connect_timeout,
                           "keepalive_interval": cfg.keepalive, "keepalive_count_max": 3,
                           "encryption_algs": _preferred_ciphers()}
@@ -117,12 +129,7 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[
     for key, path in (("ssh_config", cfg.ssh_config), ("known_hosts", unread)):
         if path is not None and not os.path.isfile(os.path.expanduser(path)):  # else: ENOENT
             raise err(ConnectError, f"{key} {path} does not exist (or is not a file)")
-    key_path = None if cfg.identity_file is None else os.path.expanduser(cfg.identity_file)
-    if key_path is not None and not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
-        raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
-                             f"(or is not a file)")
-    if (keys := files.client_keys(key_path, cfg.ssh_config)) != ():
-        kw["client_keys"] = keys
+    kw.update(_key_options(cfg, err, files, host))
     if cfg.ssh_config is not None:
         kw["config"] = [os.path.expanduser(cfg.ssh_config)]
     if cfg.insecure_accept_host_key:
@@ -135,6 +142,44 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles) -> dict[
                                   "placeholders are resolved when a plan is made (make_plan)")
         kw["password"] = cfg.password
     return kw
+
+
+def _key_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
+                 host: HostConfig) -> dict[str, Any]:
+    """`client_keys` as OpenSSH picks them: a passphrase-protected key is used through the
+    agent's copy (`ignore_encrypted`), a missing ssh_config `IdentityFile` is skipped."""
+    if cfg.identity_file is not None:
+        key_path = os.path.expanduser(cfg.identity_file)
+        if not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
+            raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
+                                 f"(or is not a file)")
+        return {"client_keys": files.client_keys(key_path, cfg.ssh_config),
+                "ignore_encrypted": True}
+    if host.identity_files:
+        present = [f for f in host.identity_files if os.path.isfile(f)]
+        if not present and not os.environ.get("SSH_AUTH_SOCK"):
+            raise err(AuthError, f"no identity file to log in with: "
+                                 f"{missing_identity_files(host)} (and no ssh-agent)")
+        # none left: the agent's keys (asyncssh adds the default ~/.ssh/id_* to them)
+        return {"client_keys": present, "ignore_encrypted": True}
+    keys = files.client_keys(None, cfg.ssh_config)
+    return {} if keys == () else {"client_keys": keys}
+
+
+def missing_identity_files(host: HostConfig) -> str:
+    """`the IdentityFile A, B in CONFIG do not exist` (for messages)."""
+    missing = [f for f in host.identity_files if not os.path.isfile(f)]
+    verb = "does" if len(missing) == 1 else "do"
+    return f"the IdentityFile {', '.join(missing)} in {host.path} {verb} not exist"
+
+
+def known_hosts_files(cfg: SSHConfig, host: HostConfig) -> tuple[str, ...]:
+    """The known_hosts files the host key is checked against (as asyncssh picks them)."""
+    if cfg.known_hosts is not None:
+        return (os.path.expanduser(cfg.known_hosts),)
+    if host.known_hosts is not None:
+        return host.known_hosts
+    return (os.path.expanduser("~/.ssh/known_hosts"),)
 
 
 def where(cfg: SSHConfig) -> str:
@@ -178,19 +223,24 @@ def unresolved_message(cfg: SSHConfig) -> str:
 
 @contextlib.contextmanager
 def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
-                       via: str) -> Iterator[None]:
+                       via: str, host: HostConfig) -> Iterator[None]:
     """asyncssh / OS errors while connecting → our errors naming the hop."""
     try:
         yield
     except asyncssh.HostKeyNotVerifiable as exc:
-        raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via)) from None
+        raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via,
+                                                 known_hosts_files(cfg, host))) from None
     except asyncssh.PermissionDenied as exc:
-        raise err(AuthError, f"authentication failed for {who(cfg)}: {exc.reason} (check user, "
-                             f"identity_file, ssh-agent and the server's authorized_keys)") from None
+        raise err(AuthError, f"authentication failed for {who(cfg)}: {exc.reason} "
+                             f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
         raise err(ConnectError, f"{via} could not open a connection to {where(cfg)}: "
-                                f"{exc.reason}") from None
+                                f"{refusal(exc, 'AllowTcpForwarding')}") from None
     except asyncssh.DisconnectError as exc:
+        if not recorder.spoke_ssh():
+            raise err(ConnectError, f"{where(cfg)} did not answer as an SSH server: it "
+                                    f"closed the connection before sending an SSH version line "
+                                    f"({exc.reason})") from None
         raise err(ConnectError, f"{where(cfg)} disconnected: {exc.reason}") from None
     except asyncssh.KeyImportError as exc:
         raise err(AuthError, f"cannot read identity file {cfg.identity_file}: {exc}") from None
@@ -207,6 +257,52 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
 
 
+def auth_hint(cfg: SSHConfig, host: HostConfig) -> str:
+    """What to check after a refused login; a passphrase-protected identity_file is usable
+    only through ssh-agent (orch has no passphrase option), as OpenSSH's `-i` with an agent."""
+    if cfg.identity_file is not None and is_encrypted(os.path.expanduser(cfg.identity_file)):
+        agent = ("" if os.environ.get("SSH_AUTH_SOCK")
+                 else " (no agent here: SSH_AUTH_SOCK is not set)")
+        return (f"(identity_file {cfg.identity_file} is passphrase-protected: orch uses it "
+                f"through ssh-agent only; load it with `ssh-add {shlex.quote(cfg.identity_file)}`"
+                f"{agent}, or name an unencrypted key)")
+    password = ", the password" if cfg.password is not None else ""
+    skipped = ""
+    if cfg.identity_file is None and any(not os.path.isfile(f) for f in host.identity_files):
+        skipped = f"; {missing_identity_files(host)}"
+    return (f"(check user{password}, identity_file, ssh-agent and the server's "
+            f"authorized_keys{skipped})")
+
+
+def is_encrypted(path: str) -> bool:
+    """Whether the private key at `path` needs a passphrase."""
+    try:
+        asyncssh.read_private_key(path)
+    except asyncssh.KeyImportError as exc:
+        return str(exc).startswith("Passphrase")
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def refusal(exc: asyncssh.ChannelOpenError, setting: str, *, refused: bool = False) -> str:
+    """A channel-open failure with its code, naming the sshd `setting` when the server refuses
+    to forward ("administratively prohibited", or `refused` as the caller found out)."""
+    code = _OPEN_FAILURES.get(exc.code, "channel open failed")
+    reason = f"{code} ({exc.reason or 'no reason given'}, code {exc.code})"
+    if refused or exc.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+        return (f"{reason}: its sshd refuses forwarding; it needs `{setting} yes` in its "
+                f"sshd_config")
+    return reason
+
+
+#: RFC 4254 channel open failure codes, as OpenSSH prints them.
+_OPEN_FAILURES = {asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED: "administratively prohibited",
+                  asyncssh.OPEN_CONNECT_FAILED: "connect failed",
+                  asyncssh.OPEN_UNKNOWN_CHANNEL_TYPE: "unknown channel type",
+                  asyncssh.OPEN_RESOURCE_SHORTAGE: "resource shortage"}
+
+
 @contextlib.contextmanager
 def map_session_errors(err: ErrorFactory, what: str) -> Iterator[None]:
     """asyncssh / OS errors on an open connection (sessions, channels) → StreamError."""
@@ -218,30 +314,51 @@ def map_session_errors(err: ErrorFactory, what: str) -> Iterator[None]:
 
 
 def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, depth: int,
-                     via: str) -> str:
-    """Unknown or changed host key: what the server offered and the command that fixes it."""
+                     via: str, files: tuple[str, ...]) -> str:
+    """Unknown or changed host key: what the server offered, checked against the known_hosts
+    `files` asyncssh consulted. A changed key names the offending FILE:LINE, as OpenSSH does,
+    and is never advised to be trusted."""
     if recorder.offered is None:
         return f"host key of {where(cfg)} not accepted: {exc}"
     host, addr, port, key = recorder.offered
     fingerprint = key.get_fingerprint("sha256")
     entry = host if port in (22, None) else f"[{host}]:{port}"
-    known = cfg.known_hosts or "~/.ssh/known_hosts"
-    path = os.path.expanduser(known)
-    try:
-        old = asyncssh.read_known_hosts(path).match(host, addr, port)[0] \
-            if os.path.exists(path) else []
-    except (OSError, ValueError):
-        old = []
+    offending = offending_entry(files, host, addr, None if port == 22 else port)
+    if offending is not None:
+        path, line = offending
+        return (f"host key for {entry} CHANGED: the server offered {fingerprint}, but "
+                f"another key is recorded for it: offending key in {path}:{line}. "
+                f"This can be an attack (someone in the middle): do not trust the new key "
+                f"unless the host's administrator confirms that fingerprint. If the host was "
+                f"reinstalled, remove the old key with `ssh-keygen -f {shlex.quote(path)} -R "
+                f"{shlex.quote(entry)}` and connect again.")
+    known = files[0]
     scan = f"ssh-keyscan -p {port} {host}"
-    if depth > 1:
-        scan += f" (run on {via}, which reaches this host)"
-    if old:
-        return (f"host key for {entry} CHANGED: the server offered {fingerprint}, but {known} "
-                f"holds another key for it. This can be an attack. If the host was "
-                f"reinstalled, remove the old key with `ssh-keygen -f {known} -R "
-                f"{shlex.quote(entry)}` and add the new one after checking its fingerprint "
-                f"(`{scan} >> {known}`).")
-    return (f"host key for {entry} is unknown (not in {known}); the server offered "
-            f"{fingerprint}. If that fingerprint is right, trust it with `{scan} >> {known}` "
-            f"(or connect once with OpenSSH `ssh`), or set `insecure_accept_host_key: true` "
-            f"on this layer to skip the check (unsafe).")
+    trust = (f"`{scan} >> {shlex.quote(known)}`" if depth == 1 else
+             f"`{scan}` run on {via} (which reaches this host), its output appended to "
+             f"{known} on this machine")
+    return (f"host key for {entry} is unknown (not in {', '.join(files)}); the server offered "
+            f"{fingerprint}. If that fingerprint is right, trust it with {trust} (or connect "
+            f"once with OpenSSH `ssh`), or set `insecure_accept_host_key: true` on this layer "
+            f"to skip the check (unsafe).")
+
+
+def offending_entry(files: tuple[str, ...], host: str, addr: str,
+                    port: int | None) -> tuple[str, int] | None:
+    """FILE:LINE of the first known_hosts entry holding a key for this host (the host key
+    offered was not trusted, so any such key is another one)."""
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith(("#", "@")):
+                continue
+            try:
+                if asyncssh.import_known_hosts(line).match(host, addr, port)[0]:
+                    return path, number
+            except (ValueError, asyncssh.Error):
+                continue
+    return None

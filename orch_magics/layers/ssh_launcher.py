@@ -34,9 +34,11 @@ from .ssh_connect import (
     connect_options,
     map_connect_errors,
     map_session_errors,
+    refusal,
     where,
 )
 from .ssh_files import SSHFiles
+from .ssh_hostconfig import host_config
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -50,8 +52,13 @@ WINDOW = 8 << 20
 CHANNEL_PACKET = 128 << 10
 #: Seconds to reconnect and stop a command whose connection dropped.
 CLEANUP_TIMEOUT = 5.0
-#: Longest command line sent: OpenSSH drops a connection whose packets exceed 256 KiB.
-MAX_LINE = 250_000
+#: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): the command
+#: line is one argument of the login shell, and each variable one string of the command's
+#: environment. (OpenSSH also drops a connection whose packets exceed 256 KiB.)
+MAX_STRING = 131_071
+#: Bytes of arguments and variables together a Linux host with the default 8 MiB stack takes
+#: (a quarter of it).
+MAX_ARGS = 2_097_152
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
 #: Folders of this process's forwarded sockets not yet closed: removed at exit when their pools
@@ -135,11 +142,14 @@ class SSHLauncher(Launcher):
         cfg = self.config
         recorder = KeyRecorder()
         files = self.context.pools.setdefault(FILES_KEY, SSHFiles())
-        kw = connect_options(cfg, self._err, files)
+        host = host_config(cfg.ssh_config, cfg.host, cfg.user, cfg.port,
+                           f"hop {self.depth} ({self.label})")
+        kw = connect_options(cfg, self._err, files, host)
         kw["client_factory"] = lambda: recorder
         if tunnel is not None:
             kw["tunnel"] = tunnel
-        with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=place.label):
+        with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=place.label,
+                                host=host):
             return await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
                                           cfg.connect_timeout + 1)
 
@@ -153,6 +163,13 @@ class SSHLauncher(Launcher):
         try:
             await slot.conn.create_unix_connection(lambda: ProtocolSession(protocol), path,
                                                    window=WINDOW, max_pktsize=CHANNEL_PACKET)
+        except asyncssh.ChannelOpenError as exc:
+            # OpenSSH refuses a unix socket with code 2 ("open failed"), as for a missing one:
+            # a socket the user may open means forwarding is off
+            problem = await _socket_problem(slot.conn, path)
+            why = refusal(exc, "AllowStreamLocalForwarding", refused=problem is None)
+            raise ConnectionError(f"cannot open {path} on {self.label}: {why}"
+                                  + (f": {problem}" if problem else "")) from None
         except asyncssh.Error as exc:
             raise ConnectionError(f"cannot open {path} on {self.label}: {exc.reason}") from None
 
@@ -210,10 +227,9 @@ class SSHLauncher(Launcher):
     async def launch(self, command: Command) -> ProcessHandle:
         pre = preamble(command)
         line = shell_line(command.argv, len(pre))
-        if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE:
-            raise self._err(LayerError, f"the command is too long for an ssh session "
-                                        f"({len(line):,} bytes; OpenSSH accepts about "
-                                        f"{MAX_LINE:,}): pass large data on stdin or in a file")
+        if (why := too_long(command, line)) is not None:
+            raise self._err(LayerError, f"the command is too long for {where(self.config)} "
+                                        f"({why}): pass large data on stdin or in a file")
         slot, process = await self._open(command, line)
         # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
         # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
@@ -261,6 +277,41 @@ class SSHLauncher(Launcher):
                 self._release(slot)
             self._retire(slot)
         return f"it may still be running as {place} (killing it failed: {reason})"
+
+
+async def _socket_problem(conn: asyncssh.SSHClientConnection, path: str) -> str | None:
+    """What keeps the login user from opening the unix socket `path` on the host (asked with
+    `test`), or None when nothing does."""
+    q = shlex.quote(path)
+    line = (f"if [ ! -S {q} ]; then echo orch-socket-missing; "
+            f"elif [ ! -w {q} ]; then echo orch-socket-denied; fi")
+    try:
+        done = await asyncio.wait_for(conn.run(line, check=False), CLEANUP_TIMEOUT)
+    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+        return f"could not check the socket there: {exc}"
+    answer = str(done.stdout or "")  # a chatty login shell may print more
+    if "orch-socket-missing" in answer:
+        return "there is no such socket there"
+    if "orch-socket-denied" in answer:
+        return "the remote user may not open that socket (no write permission)"
+    return None if done.exit_status == 0 else "could not check the socket there"
+
+
+def too_long(command: Command, line: str) -> str | None:
+    """Which execve limit of the host `command` would pass, checked before anything is sent
+    (else the login shell or the wrapper's `exec` fails with "Argument list too long")."""
+    words = [*command.argv, *(f"{k}={v}" for k, v in command.env.items())]
+    sizes = [len(w.encode("utf-8", "surrogateescape")) for w in words]
+    if max(sizes, default=0) > MAX_STRING:
+        return f"one argument or variable is {max(sizes):,} bytes; at most {MAX_STRING:,} fit"
+    if (total := sum(sizes) + len(sizes)) > MAX_ARGS:
+        return (f"{total:,} bytes of arguments and variables; the limit is about "
+                f"{MAX_ARGS:,}")
+    size = len(line.encode("utf-8", "surrogateescape"))
+    if size > MAX_STRING:
+        return (f"its command line is {size:,} bytes; the remote login shell takes at most "
+                f"{MAX_STRING:,}")
+    return None
 
 
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:

@@ -1,0 +1,106 @@
+"""What the ssh_config in use says about one host, read as asyncssh reads it.
+
+The host-key check and the key files depend on it: the known_hosts files actually consulted
+(`UserKnownHostsFile` / `GlobalKnownHostsFile`), and the `IdentityFile`s of which OpenSSH skips
+the missing ones. A mistake in the file (not UTF-8, a bad value) is a ConfigError naming it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from dataclasses import dataclass
+
+from asyncssh.config import SSHClientConfig, SSHConfig
+
+from ..errors import ConfigError
+
+#: asyncssh's parse errors read `PATH line N: REASON`.
+_PARSE_ERROR = re.compile(r"^(?P<file>.*) line (?P<line>\d+): (?P<reason>.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """The options of one host from its ssh_config (`path` None: no ssh_config is read)."""
+
+    path: str | None
+    known_hosts: tuple[str, ...] | None  # None: the config names none (asyncssh's default)
+    identity_files: tuple[str, ...]
+
+
+def config_path(ssh_config: str | None) -> str | None:
+    """The ssh_config asyncssh reads: the given one, else ~/.ssh/config when readable."""
+    if ssh_config is not None:
+        return os.path.expanduser(ssh_config)
+    default = os.path.expanduser("~/.ssh/config")
+    return default if os.access(default, os.R_OK) else None
+
+
+def host_config(ssh_config: str | None, host: str, user: str | None, port: int | None,
+                hop: str) -> HostConfig:
+    """Read the ssh_config for `host` (`hop` names the hop in a ConfigError)."""
+    path = config_path(ssh_config)
+    if path is None or not os.path.isfile(path):  # a missing one: connect_options says so
+        return HostConfig(path, None, ())
+    _check_utf8(path, hop)
+    try:
+        config = SSHClientConfig.load(None, [path], False, False, False, _local_user(),
+                                      () if user is None else user, host,
+                                      () if port is None else port)
+    except UnicodeDecodeError as exc:  # an Include'd file
+        raise ConfigError(f"an ssh_config it includes is not UTF-8 text ({exc.reason}; "
+                          f"ssh_config of {hop})", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the ssh_config of {hop}: {exc.strerror or exc}",
+                          file=path) from None
+    except ValueError as exc:
+        m = _PARSE_ERROR.match(str(exc))
+        if m is None:
+            raise ConfigError(f"{exc} (ssh_config of {hop})", file=path) from None
+        raise ConfigError(f"{m['reason']} (ssh_config of {hop})", file=m["file"],
+                          line=int(m["line"])) from None
+    chosen = config.get("Port")
+    if isinstance(chosen, int) and not 0 < chosen < 65536:
+        raise ConfigError(f"Port {chosen} is outside 1-65535 (ssh_config of {hop}, or a file "
+                          f"it includes)", file=path)
+    return HostConfig(path, _known_hosts(config), tuple(
+        os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))))
+
+
+def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:
+    """The known_hosts files asyncssh takes from the config: UserKnownHostsFile then
+    GlobalKnownHostsFile (() for `UserKnownHostsFile none`: nothing is checked); None when
+    the config names neither (asyncssh's default, ~/.ssh/known_hosts)."""
+    user = config.get("UserKnownHostsFile")
+    if user == []:
+        return ()
+    files = [*_strings(user), *_strings(config.get("GlobalKnownHostsFile"))]
+    return tuple(os.path.expanduser(f) for f in files) if files else None
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "root"  # asyncssh refuses to connect then, with its own message
+
+
+def _check_utf8(path: str, hop: str) -> None:
+    """A ConfigError naming the line when the file is not UTF-8 text (asyncssh says only
+    "'utf-8' codec can't decode byte …")."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return  # asyncssh's read reports it
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}; ssh_config of {hop})",
+                          file=path, line=line) from None

@@ -1,0 +1,99 @@
+"""An sshd that refuses forwarding (`AllowTcpForwarding no`, `AllowStreamLocalForwarding no`):
+the hop behind it and the docker engine behind it say so and name the sshd setting. A TCP
+channel is refused with code 1, "administratively prohibited"; OpenSSH refuses a unix-socket
+channel with code 2, "open failed", as for a missing socket: then the socket is checked."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from fixtures.ports import free_port
+from fixtures.sshd import SSHServer, known_host, launch_sshd, stop_servers
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.errors import ConnectError
+
+pytestmark = pytest.mark.ssh
+
+
+@pytest.fixture(scope="module")
+def no_forwarding(ssh_lab, tmp_path_factory) -> Iterator[tuple[SSHServer, str]]:  # type: ignore[no-untyped-def]
+    """The lab's loopback server once more, with forwarding off, and a known_hosts for both."""
+    root = tmp_path_factory.mktemp("nofwd")
+    config = ssh_lab.sshd_config
+    config = replace(config, extra=tuple(line.replace(" yes", " no") if "Forwarding" in line
+                                         else line for line in config.extra))
+    server = launch_sshd(root, "nofwd", "127.0.0.1", free_port(), config)
+    try:
+        server.wait_listening(time.monotonic() + 10)
+        known = root / "known_hosts"
+        known.write_text(ssh_lab.known_hosts.read_text()
+                         + known_host("127.0.0.1", server.port, ssh_lab.root / "host_key.pub"))
+        yield server, str(known)
+    finally:
+        stop_servers([server])
+
+
+def layer(ssh_lab, server: SSHServer, known: str) -> str:  # type: ignore[no-untyped-def]
+    return ssh_lab.layer("orch-loop", port=server.port, known_hosts=known)
+
+
+def test_a_hop_behind_a_server_refusing_tcp_forwarding_names_the_setting(
+        ssh_lab, no_forwarding: tuple[SSHServer, str]) -> None:  # type: ignore[no-untyped-def]
+    """Before: "ssh orch-loop could not open a connection to orch-loop: open failed"."""
+    server, known = no_forwarding
+    text = ssh_lab.config_yaml(extra_envs={"t": [layer(ssh_lab, server, known),
+                                                  ssh_lab.layer("orch-loop", known_hosts=known)]})
+    orch = Orchestrator(load_config_text(text))
+    try:
+        with pytest.raises(ConnectError) as info:
+            orch.run("t", command="true", timeout=30)
+    finally:
+        orch.close()
+    message = str(info.value)
+    assert message.startswith("hop 2 (ssh orch-loop): "), message
+    assert "administratively prohibited" in message, message
+    assert "`AllowTcpForwarding yes`" in message and "\n" not in message
+
+
+@pytest.mark.docker
+def test_docker_behind_a_server_refusing_socket_forwarding_names_the_setting(
+        ssh_lab, dockerd, no_forwarding: tuple[SSHServer, str]) -> None:  # type: ignore[no-untyped-def]
+    """Before: "cannot reach the docker engine … the connection closed without an answer (the
+    socket may be missing there, or the remote user may lack permission to open it)"."""
+    server, known = no_forwarding
+    text = ssh_lab.config_yaml(extra_envs={"t": [layer(ssh_lab, server, known),
+                                                  dockerd.layer()]})
+    orch = Orchestrator(load_config_text(text))
+    try:
+        with pytest.raises(ConnectError) as info:
+            orch.run("t", command="true", timeout=60)
+    finally:
+        orch.close()
+    message = str(info.value)
+    assert message.startswith("hop 2 (docker orch-test): cannot reach the docker engine"), message
+    assert "its sshd refuses forwarding" in message, message
+    assert "`AllowStreamLocalForwarding yes`" in message and "\n" not in message
+    assert "socket may be missing" not in message and "permission" not in message
+
+
+@pytest.mark.docker
+def test_docker_behind_ssh_with_a_missing_socket_is_not_blamed_on_sshd(ssh_lab, dockerd,  # type: ignore[no-untyped-def]
+                                                                      tmp_path) -> None:
+    """The other cause of the same code-2 refusal: the socket is not there."""
+    missing = tmp_path / "no-docker.sock"
+    text = ssh_lab.config_yaml(extra_envs={"t": [ssh_lab.layer("orch-loop"), dockerd.layer(
+        docker_host=f"unix://{missing}")]})
+    orch = Orchestrator(load_config_text(text))
+    try:
+        with pytest.raises(ConnectError) as info:
+            orch.run("t", command="true", timeout=60)
+    finally:
+        orch.close()
+    message = str(info.value)
+    assert message.startswith("hop 2 (docker orch-test): cannot reach the docker engine"), message
+    assert f"{missing}" in message and "there is no such socket there" in message, message
+    assert "refuses forwarding" not in message and "\n" not in message
