@@ -74,3 +74,24 @@ def test_an_interrupt_at_the_question_refuses_in_one_line(orch_kernel: str, tmp_
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_ctrl_d_in_the_question_is_nothing_typed(orch_kernel: str, tmp_path: Path) -> None:
+    """Ctrl-D in the field (ipykernel raises EOFError): refused as an empty answer, one line."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n%env MARK={mark}",
+                               timeout=60)
+        msg_id = kc.execute("%orch prod touch", allow_stdin=True)
+        assert kc.get_stdin_msg(timeout=30)["msg_type"] == "input_request"
+        kc.input("\x04")
+        reply, outputs = replies(kc, msg_id)
+        said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+        assert said == ("UsageError: not run: nothing was typed (the environment's name, prod, "
+                        "confirms it)\n"), outputs
+        assert reply["status"] == "error" and not mark.exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

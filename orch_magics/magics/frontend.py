@@ -137,7 +137,9 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             return str(kernel.raw_input(question))
         except StdinNotImplementedError:
             return None
-        except (KeyboardInterrupt, EOFError):
+        except EOFError:  # Ctrl-D in the field: nothing typed
+            return ""
+        except KeyboardInterrupt:
             raise ConfirmationRefused("not run: interrupted at the confirmation") from None
 
     return ask
