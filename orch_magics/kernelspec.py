@@ -15,12 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
-from typing import Any
+from typing import Any, NoReturn
 
 NAME = "orch"
 DISPLAY_NAME = "Python 3 (orch)"
+#: A kernel's name: what jupyter_client takes (it refuses others, or, for '', installs under
+#: the temporary folder's name), but not '.' or '..' (the kernels folder or its parent).
+VALID_NAME = re.compile(r"(?!\.+$)[a-z0-9._-]+", re.IGNORECASE)
 
 
 def kernel_json(python: str | None = None) -> dict[str, Any]:
@@ -39,6 +43,7 @@ def install(*, user: bool = False, prefix: str | None = None, name: str = NAME,
     """Install the spec; returns the directory it was written to."""
     from jupyter_client.kernelspec import KernelSpecManager
 
+    check_name(name)
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         with open(os.path.join(tmp, "kernel.json"), "w") as f:
@@ -57,6 +62,7 @@ def remove(name: str = NAME, *, user: bool = False, prefix: str | None = None) -
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     from jupyter_core.paths import jupyter_data_dir
 
+    check_name(name)
     if not user and prefix is None:
         return KernelSpecManager().remove_kernel_spec(name)
     base = jupyter_data_dir() if user else os.path.join(prefix or "", "share", "jupyter")
@@ -81,28 +87,61 @@ def _copy_logos(dest: str) -> None:
             shutil.copy(src, dest)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes read `… (did you mean 'install'?)` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from .config.suggest import did_you_mean
+
+        wrong = re.search(r"invalid choice: '([^']*)'", message)
+        guess = did_you_mean(wrong.group(1), ("install", "remove")) if wrong else None
+        if wrong:
+            message = (f"unknown subcommand {wrong.group(1)!r}"
+                       + (f" (did you mean {guess!r}?)" if guess else " (install or remove)"))
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def check_name(name: str) -> str:
+    """`name` when Jupyter can use it as a kernel's name (a folder under kernels/); else a
+    ValueError (`remove(name='..')` would remove the folder above the kernels)."""
+    if not isinstance(name, str) or not VALID_NAME.fullmatch(name):
+        raise ValueError(f"invalid kernel name {name!r}: use letters, digits, '.', '_' and '-' "
+                         f"(not only dots)")
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orch_magics.kernelspec",
-                                     description=f"Install the {DISPLAY_NAME!r} kernel spec.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    inst = sub.add_parser("install", help="install (or replace) the kernel spec")
-    _where(inst, "into")
-    inst.add_argument("--name", default=NAME, help=f"kernel name (default {NAME})")
-    rem = sub.add_parser("remove", help="remove the kernel spec")
-    _where(rem, "from")
-    rem.add_argument("--name", default=NAME)
+    """The command line; every mistake is one line on stderr (exit 2, or 1 when the file
+    system refuses)."""
+    parser = _Parser(prog="python -m orch_magics.kernelspec",
+                     description=f"Install the {DISPLAY_NAME!r} kernel spec.")
+    sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for action, word, text in (("install", "into", "install (or replace) the kernel spec"),
+                               ("remove", "from", "remove the kernel spec")):
+        one = sub.add_parser(action, help=text)
+        _where(one, word)
+        one.add_argument("--name", default=NAME, help=f"kernel name (default {NAME})")
     args = parser.parse_args(argv)
+    try:
+        check_name(args.name)
+    except ValueError as exc:
+        parser.error(f"{args.action} --name: {exc}")
     prefix = sys.prefix if args.sys_prefix else args.prefix
-    if args.action == "install":
-        path = install(user=args.user, prefix=prefix, name=args.name)
-        print(f"installed kernel spec {args.name!r} ({DISPLAY_NAME}) in {path}")
-        return 0
     from jupyter_client.kernelspec import NoSuchKernel
 
     try:
-        print(f"removed kernel spec from {remove(args.name, user=args.user, prefix=prefix)}")
+        if args.action == "install":
+            path = install(user=args.user, prefix=prefix, name=args.name)
+            print(f"installed kernel spec {args.name!r} ({DISPLAY_NAME}) in {path}")
+        else:
+            print(f"removed kernel spec from {remove(args.name, user=args.user, prefix=prefix)}")
     except NoSuchKernel:
         print(f"no kernel spec named {args.name!r} there", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"cannot {args.action} the kernel spec: {exc.strerror or exc}{where}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
 
 from fixtures.fleet import SSHFleet
-from notebook_cells import notebook_with, run_notebook, stream_text
+from notebook_cells import cell_text, notebook_with, run_notebook, stream_text
 
 N = 30
 SERVICES = """\
@@ -127,3 +128,79 @@ def test_a_limit_matching_nothing_is_one_clear_line(orch_kernel: str, ssh_fleet:
     text = stream_text(nb.cells[1], "stderr")
     assert text.startswith("UsageError: --limit pattern 'nothing*' matches no target"), text
     assert len(text.splitlines()) == 1 and stream_text(nb.cells[1]) == ""  # nothing "started"
+
+
+def test_a_background_fleet_is_a_named_run_under_nbclient(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """`--bg --name` on a fleet (cell and line forms): one `ps` row each, `logs` and `stop`
+    know it, and the cell says so in one line. It was nameless: nothing could stop it."""
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook_with(
+        f"%orch load {cfg}",
+        "%%orch web --bg --name fb --limit 127.0.1.1,127.0.1.2 --out fbl\necho s; sleep 4321",
+        "%orch web ticker --bg --limit 127.0.1.3,127.0.1.4 --out tk",
+        "import time\n"
+        "while sum(r.bytes > 0 for f in (fbl, tk) for r in f.fleet.rows.values()) < 4:\n"
+        "    time.sleep(0.05)",
+        "%orch ps",
+        "%orch logs fb",
+        "%orch stop fb",
+        "%orch stop ticker",
+        "%orch ps",
+    )
+    run_notebook(nb, orch_kernel, timeout=120)
+    assert stream_text(nb.cells[1]) == ("started in the background as fb: %orch logs fb shows "
+                                        "its output, %orch stop fb stops every target\n")
+    assert stream_text(nb.cells[2]) == (  # the service's name when no --name is given
+        "started in the background as ticker: %orch logs ticker shows its output, "
+        "%orch stop ticker stops every target\n")
+    ps = stream_text(nb.cells[4])
+    assert re.search(r"^fb +web +\S+ +fleet: 2 running", ps, re.M), ps
+    assert re.search(r"^ticker +web +ticker +fleet: 2 running", ps, re.M), ps
+    assert sorted(stream_text(nb.cells[5]).splitlines()) == ["127.0.1.1 | s", "127.0.1.2 | s"]
+    assert "2 targets: 2 stopped" in cell_text(nb.cells[6])
+    assert "2 targets: 2 stopped" in cell_text(nb.cells[7])
+    assert_none_left(ssh_fleet)  # `sleep 4321` and the tickers: gone with `stop`
+    assert re.search(r"^fb +web +\S+ +fleet: 2 stopped", stream_text(nb.cells[8]), re.M)
+
+
+def in_front_end(kc: Any, code: str) -> tuple[str, str]:
+    """Execute `code` as JupyterLab does (stdin allowed): its status and what it printed. (A
+    live fleet table updates for as long as the fleet runs: IOPub is never quiet.)"""
+    msg_id = kc.execute(code, allow_stdin=True)
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    text = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        kind, content = msg["header"]["msg_type"], msg["content"]
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if kind == "status" and content["execution_state"] == "idle":
+            return reply["content"]["status"], "".join(text)
+        if kind == "stream":
+            text.append(content["text"])
+
+
+def test_a_background_fleet_is_a_named_run_in_a_front_end(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """As JupyterLab runs it: --bg --name, and a streaming service opened with nothing to
+    send (it returns at once with a stdin box), are named runs too."""
+    cfg = write_config(ssh_fleet, tmp_path)
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        assert in_front_end(kc, f"%orch load {cfg}")[0] == "ok"
+        assert in_front_end(kc, "%%orch web --bg --name fb2 --limit 127.0.1.5,127.0.1.6\n"
+                                "echo s; sleep 4321")[0] == "ok"
+        assert in_front_end(kc, "%orch web echo-in --limit 127.0.1.7")[0] == "ok"
+        status, ps = in_front_end(kc, "%orch ps")
+        assert re.search(r"^fb2 +web +\S+ +fleet: 2 (running|queued)", ps, re.M), ps
+        assert re.search(r"^echo-in +web +echo-in +fleet: 1 (running|queued)", ps, re.M), ps
+        assert in_front_end(kc, "%orch stop fb2\n%orch stop echo-in")[0] == "ok"
+        status, ps = in_front_end(kc, "%orch ps")
+        assert re.search(r"^fb2 +web +\S+ +fleet: 2 stopped", ps, re.M), ps
+        assert_none_left(ssh_fleet)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -51,7 +51,8 @@ def test_one_huge_line_is_cut_by_bytes(shell, limits, capsys):
     assert len(big.stdout) == 3_000_000  # the result keeps every byte
     body = out[:out.rindex("[local")]
     assert len(body) < 3000
-    assert body.startswith("x" * 1000 + "\n… 0 lines / 2.9 MiB elided; full output in `big.stdout`")
+    assert body.startswith("x" * 1000 + "\n… part of one line / 2.9 MiB elided; full output in "
+                           "`big.stdout`")  # not "0 lines": that reads as nothing elided
     assert body.endswith("x" * 1000 + "\n")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
 
@@ -23,3 +24,36 @@ def test_remove_with_a_prefix_leaves_other_installs_alone(orch_kernel, tmp_path)
     assert orch_kernel in KernelSpecManager().find_kernel_specs()  # the venv's is still there
     again = kernelspec("remove", "--prefix", str(tmp_path))
     assert again.returncode == 1 and again.stderr == "no kernel spec named 'orch' there\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["install", "--name", "a/b"], "install --name: invalid kernel name 'a/b': use "
+                                   "letters, digits, '.', '_' and '-'"),
+    (["install", "--name", ""], "install --name: invalid kernel name ''"),
+    (["install", "--name", ".."], "invalid kernel name '..'"),  # would replace share/jupyter
+    (["remove", "--name", ".."], "invalid kernel name '..'"),  # would remove share/jupyter
+    (["install", "--name", "."], "invalid kernel name '.'"),
+    (["remove", "--name", ""], "remove --name: invalid kernel name ''"),
+    (["remove", "--name", "../kernels"], "remove --name: invalid kernel name"),
+    (["instal", "--user"], "unknown subcommand 'instal' (did you mean 'install'?)"),
+    (["remve"], "unknown subcommand 'remve' (did you mean 'remove'?)"),
+    (["frobnicate"], "unknown subcommand 'frobnicate' (install or remove)"),
+])
+def test_mistakes_are_one_line(tmp_path, args, message):
+    where = ["--prefix", str(tmp_path)] if args[0] in ("install", "remove") else []
+    done = kernelspec(*args, *where)
+    kernels = tmp_path / "share" / "jupyter" / "kernels"
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("python -m orch_magics.kernelspec") and message in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert not kernels.exists() or list(kernels.iterdir()) == []  # nothing installed
+
+
+@pytest.mark.parametrize("action", ["install", "remove"])
+def test_an_unusable_prefix_is_one_line(tmp_path, action):
+    (tmp_path / "file").write_text("not a directory")
+    done = kernelspec(action, "--prefix", str(tmp_path / "file" / "x"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(("cannot install the kernel spec: Not a directory: ",
+                                   "no kernel spec named 'orch' there"))

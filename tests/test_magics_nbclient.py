@@ -91,6 +91,24 @@ def test_huge_output_is_bounded_in_the_notebook(orch_kernel):
     assert small[3].startswith("… 4 lines / 8 B elided")
 
 
+def test_elision_inside_one_long_line_says_so(orch_kernel):
+    """5 MB in one line: the cell shows both ends of it and says part of it was elided (it
+    said "0 lines / 4.5 MiB elided", which reads as nothing elided)."""
+    nb = run_notebook(notebook_with(
+        "%orch load --demo",
+        "%%orch local --out ll\nhead -c 5000000 /dev/zero | tr '\\0' x; echo",
+        "%config Orch.headless_lines = 4\n%config Orch.headless_bytes = None",
+        "%%orch local\nseq 1 3; printf 'long %0300d\\n' 0; seq 4 6",
+    ), orch_kernel)
+    out = stream_text(nb.cells[1]).splitlines()
+    assert out[1].startswith("… part of one line / 4.5 MiB elided; full output in `ll.stdout`")
+    assert len(out) == 3 and set(out[0]) == set(out[2]) == {"x"}  # the line's two ends
+    assert len(out[0]) + len(out[2]) <= 256 * 1024
+    assert stream_text(nb.cells[3]).splitlines() == [  # whole lines are still counted
+        "1", "2", "… 3 lines / 310 B elided; full output in `_.stdout` / `_.stderr` (limit: "
+                  "%config Orch.headless_lines / headless_bytes)", "5", "6"]
+
+
 def test_pre_and_post_output_and_outcome_in_words(orch_kernel):
     nb = run_notebook(notebook_with("%orch load --demo", "%orch local disk-report",
                           "%%orch local --no-raise-error\necho bad >&2; exit 3"), orch_kernel)

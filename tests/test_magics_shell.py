@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics import LiveRun, RunResult
 from orch_magics.magics import Orch, OrchMagics
+from orch_magics.magics.settings import SettingRefused
 from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
@@ -175,6 +176,20 @@ def test_config_traitlet(shell, capsys):
     settings = next(c for c in shell.configurables if isinstance(c, Orch))
     assert settings.tail == 7
     shell.run_line_magic("config", "Orch.tail = 40")
+
+
+def test_a_bad_setting_assigned_in_python_is_refused_in_one_line(shell, capsys):
+    """Set in Python (or ipython_config.py) rather than with %config: the same check, and
+    IPython shows it as one line."""
+    settings = next(c for c in shell.configurables if isinstance(c, Orch))
+    with pytest.raises(SettingRefused, match=r"^Orch\.tail needs a number of lines >= 0, not -1$"):
+        settings.tail = -1
+    shell.user_ns["orch_settings"] = settings
+    shell.run_cell("orch_settings.headless_bytes = 0")
+    said = capsys.readouterr()
+    assert (said.out + said.err).strip() == ("SettingRefused: Orch.headless_bytes needs a number "
+                                             "of bytes > 0, or None (no limit), not 0")
+    assert (settings.tail, settings.headless_bytes) == (40, 256 * 1024)
 
 
 def test_listing_subcommands(shell, capsys):

@@ -20,7 +20,7 @@ from . import runs
 from .cells import CellRuns
 from .frontend import kernel_asker, kernel_origin
 from .handles import HandleDisplay
-from .parser import HelpShown, parse, subcommand_typo
+from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch
 from .subcommands import SUBCOMMANDS
 
@@ -51,39 +51,40 @@ class OrchMagics(Magics):
         %orch envs | services | ps | start | logs | stop | restart | status
         """
         try:
-            parsed = parse(line)
-        except HelpShown:
-            return None
-        try:
+            parsed = parse(line, self._check_environment)
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
                 value = SUBCOMMANDS[parsed.command](self.orchestrator, parsed.args)
                 self.loaded = self.loaded or parsed.command == "load"
                 return value
-            self._check_environment(parsed.args.environment)
             ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
                                self.cells)
             return runs.run(ctx, parsed.args, cell)
+        except HelpShown:
+            return None
         except OrchError as exc:
             if isinstance(exc, RunError) or hasattr(exc, "_render_traceback_"):
                 raise  # already shown without a traceback
             raise UsageError(self._explain(exc)) from None  # config, names: user mistakes
 
-    def _check_environment(self, name: str | None) -> None:
-        """`%orch sevices`: a misspelt subcommand, not an unknown environment."""
-        if name is None or name in SUBCOMMANDS:
-            return
-        guess = subcommand_typo(name)
-        if guess is None:
-            return
+    def _check_environment(self, name: str, rest: list[str]) -> None:
+        """The first word of a run, before the rest of the line is parsed: `%orch sevices`
+        is a misspelt subcommand; any other unknown word, an unknown environment."""
         environments = self.orchestrator.config.environments  # no config: its own error
-        if name not in environments:
-            nearer = did_you_mean(name, environments)  # `lcoal`: the environment, not `load`
-            if nearer is not None and edit_distance(name, nearer) <= edit_distance(name, guess):
-                guess = nearer
-            raise UsageError(f"unknown subcommand or environment {name!r} "
-                             f"(did you mean {guess!r}?)")
+        if name in environments:
+            return
+        guesses = subcommand_typos(name, rest)
+        if not guesses:
+            self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean
+            return
+        nearer = did_you_mean(name, environments)  # `lcoal`: the environment, not `load`
+        word = name.lower()
+        if nearer is not None and \
+                edit_distance(word, nearer.lower()) <= edit_distance(word, guesses[0]):
+            guesses = [nearer]
+        raise UsageError(f"unknown subcommand or environment {name!r} (did you mean "
+                         f"{' or '.join(map(repr, guesses))}?)")
 
     def _explain(self, exc: OrchError) -> str:
         """The message, plus how to load a configuration when none was found."""

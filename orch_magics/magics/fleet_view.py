@@ -44,22 +44,19 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
         timeout: float | None, *, background: bool = False, keep_stdin: bool = False,
         with_box: bool = False) -> FleetResult | LiveFleet:
     """Run a fleet from a magic line: block with a live view, or (`background`: --bg, or a
-    streaming service opened with nothing to send) return a LiveFleet at once, with a stdin
-    box writing to every running target when `with_box` (`keep_stdin`: stdin stays open for
-    `LiveFleet.send`)."""
+    streaming service opened with nothing to send) return a named LiveFleet at once, with a
+    stdin box writing to every running target when `with_box` (`keep_stdin`: stdin stays
+    open for `LiveFleet.send`)."""
     frontend = has_frontend_stdin(ctx.shell)
+    if background or args.bg:
+        return _named(ctx, args, plan, body, timeout, frontend=frontend, keep_stdin=keep_stdin,
+                      with_box=with_box)
     view: FleetTable | LabelledOutput = (
         FleetTable(ctx.shell) if frontend
         else LabelledOutput(Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes)))
     live = ctx.orchestrator.fleets.start(
         plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
         close_stdin=not keep_stdin, sinks=view.sinks, on_change=view.changed)
-    if background or args.bg:
-        if isinstance(view, FleetTable):
-            view.follow(live, ctx.orchestrator.loop.loop)
-        if with_box:
-            _stdin_box(ctx, live)
-        return live
     try:
         result = _wait(live, view)
     except FleetInterrupted as exc:
@@ -70,6 +67,28 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
         raise quiet(OrchError(f"{result.summary()} (the FleetResult has each target's "
                               f"output; .failed.rerun() runs them again)")) from None
     return result
+
+
+def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
+           timeout: float | None, *, frontend: bool, keep_stdin: bool,
+           with_box: bool) -> LiveFleet:
+    """A fleet that returns at once is a named run (`--name`, else the service's name): one
+    `%orch ps` row with counts by state, `logs` its labelled lines, `stop` stops every target.
+    A front end follows it in a live table; without one, one line says so."""
+    ticket = ctx.orchestrator.fleets.admit(plan, options(args, timeout), args.yes, "magic")
+    live = ctx.orchestrator.start(
+        plan.environment.name, args.service, plan=plan, name=args.name, stdin=body,
+        close_stdin=not keep_stdin, timeout=timeout, ticket=ticket, limit=args.limit,
+        parallel=args.parallel, max_fail=args.max_fail)
+    assert isinstance(live, LiveFleet)  # the plan is a fleet's
+    if not frontend:
+        print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
+              f"output, %orch stop {live.name} stops every target")
+        return live
+    FleetTable(ctx.shell).follow(live, ctx.orchestrator.loop.loop)
+    if with_box:
+        _stdin_box(ctx, live)
+    return live
 
 
 def _stdin_box(ctx: Any, live: LiveFleet) -> None:

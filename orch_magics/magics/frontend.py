@@ -10,6 +10,7 @@ from typing import Any
 
 from IPython.core.error import StdinNotImplementedError
 
+from ..guard import ConfirmationRefused
 from ..sinks.display import Bundle
 
 
@@ -125,7 +126,8 @@ def current_cell(shell: Any) -> tuple[str, str] | None:
 
 def kernel_asker(shell: Any) -> Callable[[str], str | None]:
     """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
-    input field while the cell blocks. None where the front end allows no stdin (nbclient)."""
+    input field while the cell blocks. None where the front end allows no stdin (nbclient); a
+    kernel interrupt while the field is shown refuses, in one line, what was asked about."""
 
     def ask(question: str) -> str | None:
         kernel = getattr(shell, "kernel", None)
@@ -135,5 +137,9 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             return str(kernel.raw_input(question))
         except StdinNotImplementedError:
             return None
+        except EOFError:  # Ctrl-D in the field: nothing typed
+            return ""
+        except KeyboardInterrupt:
+            raise ConfirmationRefused("not run: interrupted at the confirmation") from None
 
     return ask

@@ -93,8 +93,9 @@ class HeadlessOutput:
             lines = self.total[1] - self.written[1] - kept[1]
             if self._last != "\n":  # the note goes on a line of its own
                 self._text("stdout", "\n")
-            self._text("stdout", f"… {lines} line{'' if lines == 1 else 's'} / "
-                                 f"{human_size(elided)} elided; full output in {where} "
+            what = ("part of one line" if lines == 0  # one long line, cut in its middle
+                    else f"{lines} line{'' if lines == 1 else 's'}")
+            self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
                                  f"(limit: %config Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh
         self._write(tail)

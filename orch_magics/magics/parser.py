@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
-from ..config.suggest import did_you_mean
+from ..config.suggest import did_you_mean, edit_distance
 from . import transfer
 
 #: The management subcommands and their one-line help (in the order `--help` lists them).
@@ -154,8 +154,19 @@ def _start_args(p: MagicParser) -> None:
 def _logs_args(p: MagicParser) -> None:
     _name_arg(p)
     p.usage = "%(prog)s NAME [-n N] [-f]"
-    p.add_argument("-n", "--tail", type=int, metavar="N", help="the last N lines")
+    p.add_argument("-n", "--tail", type=count, metavar="N", help="the last N lines")
     p.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
+
+
+def count(text: str) -> int:
+    """A number of lines or runs: a whole number >= 0 (`-n -2` is a mistake, not a slice)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"needs a number >= 0, not {value}")
+    return value
 
 
 def _history_args(p: MagicParser) -> None:
@@ -163,7 +174,7 @@ def _history_args(p: MagicParser) -> None:
     p.add_argument("--env", metavar="ENV", help="only runs in this environment")
     p.add_argument("--since", metavar="SPAN", help="only runs since: 30m, 1h, 2d, or an ISO date")
     p.add_argument("--failed", action="store_true", help="only runs that failed")
-    p.add_argument("-n", "--tail", type=int, metavar="N", help="the last N runs")
+    p.add_argument("-n", "--tail", type=count, metavar="N", help="the last N runs")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
 
 
@@ -181,20 +192,38 @@ def sub_parser(name: str) -> MagicParser:
     return p
 
 
-def parse(line: str) -> Parsed:
-    """Parse a %orch line (a trailing `# comment` is dropped)."""
+def parse(line: str,
+          first_word: Callable[[str, list[str]], None] = lambda word, rest: None) -> Parsed:
+    """Parse a %orch line (a trailing `# comment` is dropped). `first_word` checks a first word
+    that is no subcommand before the rest is parsed: it raises when that word is no
+    environment either (`%orch histroy -n 2` is about the word, not about `-n`)."""
     try:
         words = shlex.split(strip_comment(line))
     except ValueError as exc:
         raise UsageError(f"cannot parse the magic line: {exc}") from None
     if words and words[0] in SUBCOMMANDS:
         return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
+    if words and not words[0].startswith("-"):
+        first_word(words[0], words[1:])
     return Parsed("run", run_parser().parse_words(words))
 
 
-def subcommand_typo(word: str) -> str | None:
-    """The subcommand `word` looks like a misspelling of, if any."""
-    return did_you_mean(word, SUBCOMMANDS)
+def subcommand_typos(word: str, rest: Sequence[str] = ()) -> list[str]:
+    """The subcommands `word` looks like a misspelling of, nearest first: of those as near,
+    the ones that take the words that follow (`pu two a b`: put, not ps), else all."""
+    near = sorted((edit_distance(word.lower(), name), name) for name in SUBCOMMANDS
+                  if did_you_mean(word, [name]))
+    tied = [name for distance, name in near if distance == near[0][0]]
+    return [name for name in tied if _takes(name, rest)] or tied
+
+
+def _takes(name: str, rest: Sequence[str]) -> bool:
+    """Whether `%orch NAME REST…` parses (help words aside: they would print)."""
+    try:
+        sub_parser(name).parse_words([w for w in rest if w not in ("-h", "--help")])
+    except UsageError:
+        return False
+    return True
 
 
 def strip_comment(line: str) -> str:

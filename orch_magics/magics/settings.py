@@ -1,16 +1,30 @@
-"""`Orch`: the magics' defaults as traitlets, so `%config Orch.tail = 200` changes them."""
+"""`Orch`: the magics' defaults as traitlets, so `%config Orch.tail = 200` changes them.
+
+Values are checked when set: a bad one is refused at the `%config` line in one line, not
+accepted to fail (or hide every output) at a later run.
+"""
 
 from __future__ import annotations
 
-from traitlets import Bool, Float, Int
+import math
+from typing import Any
+
+from traitlets import Bool, Float, Int, TraitError, validate
 from traitlets.config import Configurable
+
+
+class SettingRefused(TraitError):
+    """A value an `Orch` setting cannot take; shown as one line (no traceback)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class Orch(Configurable):
     """Defaults of the %orch / %%orch magics (set with `%config Orch.<name> = <value>`)."""
 
     tail = Int(40, help="Lines of output shown in a front end's cell while a run streams (the "
-                        "result keeps everything). Per run: --tail N.").tag(config=True)
+                        "result keeps everything; 0: none). Per run: --tail N.").tag(config=True)
     update_interval = Float(0.1, help="Seconds between two refreshes of a running cell's "
                                       "display (0.1 = 10 updates/s).").tag(config=True)
     raise_error = Bool(True, help="Raise RunError when a blocking run fails. Per run: "
@@ -30,3 +44,37 @@ class Orch(Configurable):
                          help="Without a live front end: bytes of a run's output written to "
                               "the cell (half head, half tail). None: no limit."
                          ).tag(config=True)
+
+    @validate("tail")
+    def _tail(self, proposal: dict[str, Any]) -> int:
+        return _at_least(proposal, 0, "a number of lines >= 0")
+
+    @validate("update_interval")
+    def _update_interval(self, proposal: dict[str, Any]) -> float:
+        return _positive(proposal, "a number of seconds > 0")
+
+    @validate("timeout")
+    def _timeout(self, proposal: dict[str, Any]) -> float | None:
+        return _positive(proposal, "a number of seconds > 0, or None (no timeout)")
+
+    @validate("headless_lines")
+    def _headless_lines(self, proposal: dict[str, Any]) -> int | None:
+        return _at_least(proposal, 1, "a number of lines > 0, or None (no limit)")
+
+    @validate("headless_bytes")
+    def _headless_bytes(self, proposal: dict[str, Any]) -> int | None:
+        return _at_least(proposal, 1, "a number of bytes > 0, or None (no limit)")
+
+
+def _at_least(proposal: dict[str, Any], low: int, needs: str) -> Any:
+    value = proposal["value"]
+    if value is not None and value < low:
+        raise SettingRefused(f"Orch.{proposal['trait'].name} needs {needs}, not {value!r}")
+    return value
+
+
+def _positive(proposal: dict[str, Any], needs: str) -> Any:
+    value = proposal["value"]
+    if value is not None and not 0 < value < math.inf:  # NaN and inf too
+        raise SettingRefused(f"Orch.{proposal['trait'].name} needs {needs}, not {value!r}")
+    return value

@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..config.suggest import did_you_mean
 from ..orchestrator import Orchestrator
 from ..transfer import (
     Copying,
@@ -66,7 +67,8 @@ def put_args(p: MagicParser) -> None:
 def forward_args(p: MagicParser) -> None:
     p.usage = "%(prog)s ENV PORT [--local P] [--host H] [--limit TARGET] | %(prog)s stop ID"
     p.add_argument("environment", metavar="ENV", help="environment (or `stop`)")
-    p.add_argument("port", metavar="PORT", help="remote port (or, after stop, the forward id)")
+    p.add_argument("port", metavar="PORT", nargs="?",
+                   help="remote port (or, after stop, the forward id)")
     p.add_argument("--local", type=int, default=0, metavar="P",
                    help="local port on 127.0.0.1 (default: any free one)")
     p.add_argument("--host", default="localhost", metavar="H",
@@ -154,9 +156,18 @@ def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transf
 
 def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
     if args.environment == "stop":
+        if args.port is None:
+            raise ForwardError("give the forward's id: %orch forward stop ID "
+                               "(%orch forwards lists them)")
         stopped = orch.forwards.stop(args.port)
         print(f"closed {stopped}")
         return None
+    known = orch.config.environments
+    if args.environment not in known and did_you_mean(args.environment, ["stop", *known]) \
+            == "stop":  # `forward stp f1`
+        raise ForwardError(f"unknown environment {args.environment!r} (did you mean 'stop'?)")
+    if args.port is None:
+        raise ForwardError(f"give the remote port: %orch forward {args.environment} PORT")
     try:
         port = int(args.port)
     except ValueError:

@@ -1,0 +1,97 @@
+"""The protected-environment question in a real kernel driven as JupyterLab drives it (stdin
+allowed): pressing Interrupt instead of answering refuses the run in one line, runs nothing,
+and the kernel goes on."""
+
+from __future__ import annotations
+
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+  prod: {layers: [], protected: true}
+services:
+  touch: {command: 'echo touched > "$MARK"'}
+  nuke: {command: 'echo nuked > "$MARK"', dangerous: true}
+"""
+
+
+def replies(kc: Any, msg_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The execute reply of `msg_id` and the IOPub outputs it sent (until idle)."""
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    outputs = []
+    while True:
+        try:
+            msg = kc.get_iopub_msg(timeout=5)
+        except queue.Empty:
+            break
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        outputs.append({"type": msg["header"]["msg_type"], **msg["content"]})
+    return reply["content"], outputs
+
+
+@pytest.mark.parametrize("cell", [
+    "%%orch prod\necho ran > \"$MARK\"",  # a script cell
+    "%orch prod touch",  # the line form
+    "%orch prod nuke",  # a dangerous service: asked every time
+    "%orch put prod {mark} /tmp/x",  # a copy into the protected environment
+])
+def test_an_interrupt_at_the_question_refuses_in_one_line(orch_kernel: str, tmp_path: Path,
+                                                          cell: str) -> None:
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n"
+                               f"%env MARK={mark}", timeout=60)
+        (tmp_path / "src").write_text("data")
+        msg_id = kc.execute(cell.format(mark=tmp_path / "src"), allow_stdin=True)
+        asked = kc.get_stdin_msg(timeout=30)  # the field JupyterLab shows
+        assert asked["msg_type"] == "input_request"
+        assert "'prod' is a protected environment" in asked["content"]["prompt"]
+        time.sleep(0.3)  # the kernel waits for the answer now
+        km.interrupt_kernel()  # the user presses ■ instead of answering
+        reply, outputs = replies(kc, msg_id)
+        said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+        errors = [o for o in outputs if o["type"] == "error"]
+        assert errors == [] and said == \
+            "UsageError: not run: interrupted at the confirmation\n", (said, errors)
+        assert reply["status"] == "error"
+        assert not mark.exists()  # nothing ran
+        after = kc.execute_interactive("print('next', 6 * 7)", timeout=30)
+        assert after["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_ctrl_d_in_the_question_is_nothing_typed(orch_kernel: str, tmp_path: Path) -> None:
+    """Ctrl-D in the field (ipykernel raises EOFError): refused as an empty answer, one line."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n%env MARK={mark}",
+                               timeout=60)
+        msg_id = kc.execute("%orch prod touch", allow_stdin=True)
+        assert kc.get_stdin_msg(timeout=30)["msg_type"] == "input_request"
+        kc.input("\x04")
+        reply, outputs = replies(kc, msg_id)
+        said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+        assert said == ("UsageError: not run: nothing was typed (the environment's name, prod, "
+                        "confirms it)\n"), outputs
+        assert reply["status"] == "error" and not mark.exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

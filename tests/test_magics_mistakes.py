@@ -1,0 +1,84 @@
+"""Mistakes in a notebook, executed by nbclient on the real orch kernel: each cell gets one
+clear line saying what is wrong (never a traceback, never a misleading hint), and nothing runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from notebook_cells import notebook_with, run_notebook, stream_text
+
+CONFIG = """\
+environments:
+  local: {layers: []}
+services:
+  hello: {command: echo hello}
+"""
+
+#: A magic line, and the one line it must get (the start of it), whatever follows the mistake.
+TYPOS = [
+    ("%orch histroy -n 2", "unknown subcommand or environment 'histroy' (did you mean 'history'?)"),
+    ("%orch lgos st1 -n 5", "unknown subcommand or environment 'lgos' (did you mean 'logs'?)"),
+    ("%orch forwad local 22", "unknown subcommand or environment 'forwad' (did you mean 'forward'?)"),
+    ("%orch gte local /etc/hostname x", "unknown subcommand or environment 'gte' (did you mean 'get'?)"),
+    ("%orch pu local a b", "unknown subcommand or environment 'pu' (did you mean 'put'?)"),
+    ("%orch pu", "unknown subcommand or environment 'pu' (did you mean 'ps'?)"),
+    ("%orch pu x", "unknown subcommand or environment 'pu' (did you mean 'ps' or 'put'?)"),
+    ("%orch stpo st1 --tail 3", "unknown subcommand or environment 'stpo' (did you mean 'stop'?)"),
+    ("%orch lcoal hello extra -n 2", "unknown subcommand or environment 'lcoal' (did you mean 'local'?)"),
+    ("%orch nowhere hello extra -n 2", "unknown environment 'nowhere'"),
+    ("%%orch histroy -n 2\necho x", "unknown subcommand or environment 'histroy' (did you mean 'history'?)"),
+    ("%orch forward stp f1", "unknown environment 'stp' (did you mean 'stop'?)"),
+    ("%orch forward stop", "give the forward's id: %orch forward stop ID"),
+    ("%orch forward local", "give the remote port: %orch forward local PORT"),
+    ("%orch history -n -2", "%orch history: argument -n/--tail: needs a number >= 0, not -2"),
+    ("%orch logs st1 -n -2", "%orch logs: argument -n/--tail: needs a number >= 0, not -2"),
+    ("%orch logs st1 --tail=-1", "%orch logs: argument -n/--tail: needs a number >= 0, not -1"),
+]
+
+#: `%config` values an Orch setting cannot take: refused at the %config line, in one line.
+SETTINGS = [
+    ("tail = -3", "Orch.tail needs a number of lines >= 0, not -3"),
+    ("headless_lines = -5", "Orch.headless_lines needs a number of lines > 0, or None"),
+    ("headless_lines = 0", "Orch.headless_lines needs a number of lines > 0, or None"),
+    ("headless_bytes = 0", "Orch.headless_bytes needs a number of bytes > 0, or None"),
+    ("timeout = -1", "Orch.timeout needs a number of seconds > 0, or None"),
+    ("timeout = 0", "Orch.timeout needs a number of seconds > 0, or None"),
+    ("update_interval = -1", "Orch.update_interval needs a number of seconds > 0"),
+    ("update_interval = float('inf')", "Orch.update_interval needs a number of seconds > 0"),
+]
+
+
+def test_a_mistyped_subcommand_or_count_is_one_line_whatever_follows(orch_kernel,
+                                                                    tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    nb = notebook_with(f"%orch load {tmp_path / 'orch.yaml'}", *(line for line, _ in TYPOS),
+                       "%orch local hello")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    for (line, message), cell in zip(TYPOS, nb.cells[1:len(TYPOS) + 1], strict=True):
+        said = stream_text(cell, "stderr")
+        assert said.startswith(f"UsageError: {message}"), (line, said)
+        assert said.count("\n") == 1 and stream_text(cell) == "", (line, said)
+        assert not [o for o in cell.outputs if o["output_type"] == "error"], line
+    assert stream_text(nb.cells[-1]) == "hello\n"  # the kernel goes on as before
+
+
+def test_a_bad_setting_is_refused_at_the_config_line(orch_kernel, tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    nb = notebook_with(f"%orch load {tmp_path / 'orch.yaml'}",
+                       *(f"%config Orch.{value}" for value, _ in SETTINGS),
+                       "%config Orch.timeout = None\n%config Orch.headless_lines = None\n"
+                       "%config Orch.tail = 0",
+                       "s = next(c for c in get_ipython().configurables "
+                       "if type(c).__name__ == 'Orch')\n"
+                       "print(s.tail, s.headless_lines, s.headless_bytes, s.timeout, "
+                       "s.update_interval)",
+                       "%%orch local\nseq 1 3")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    for (value, message), cell in zip(SETTINGS, nb.cells[1:len(SETTINGS) + 1], strict=True):
+        said = stream_text(cell, "stderr")
+        assert message in said and said.count("\n") == 1, (value, said)
+    checks = nb.cells[len(SETTINGS) + 1:]
+    assert stream_text(checks[0], "stderr") == ""  # None where None means "no limit"
+    assert stream_text(checks[1]) == "0 None 262144 None 0.1\n"  # the refused ones left alone
+    assert stream_text(checks[2]) == "1\n2\n3\n"  # every line written: no limit is not 0
