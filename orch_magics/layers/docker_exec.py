@@ -20,11 +20,11 @@ class ContainerPaused(LayerError):
     there (it refuses to create or start one), and unpausing is the container owner's call."""
 
 
-def paused_message(name: str, pgid: int) -> str:
+def paused_message(tool: str, name: str, pgid: int) -> str:
     """What is left when a paused container cannot be signalled, and how to end it later."""
     return (f"container {name!r} is paused: the engine runs no exec in it, so process group "
             f"{pgid} was not signalled and may still run once it is unpaused (then: "
-            f"docker exec {name} kill -KILL -{pgid})")
+            f"{tool} exec {name} kill -KILL -{pgid})")
 
 
 class ExecPlace(Protocol):

@@ -42,6 +42,9 @@ CLEANUP_TIMEOUT = 5.0
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""
 
+    #: The command line tool of this engine, for advice in messages (`docker exec …`).
+    tool = "docker"
+
     def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
         self.adopt(inner, label)
         self.config = config
@@ -239,7 +242,8 @@ class DockerLauncher(Launcher):
                 if exc.status_code not in (404, 409):
                     raise
                 if exc.status_code == 409 and await self._paused(engine, container[0]):
-                    raise self.error(paused_message(container[1], pgid), ContainerPaused) from None
+                    raise self.error(paused_message(self.tool, container[1], pgid),
+                                     ContainerPaused) from None
 
     async def _paused(self, engine: Engine, container: str) -> bool:
         """Whether the container is there and paused (not stopped, removed or restarting)."""
