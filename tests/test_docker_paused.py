@@ -89,6 +89,21 @@ async def test_a_stop_in_a_paused_container_ends_and_names_what_is_left(
         assert said_what_is_left(str(end.error), name, dockerd) == handle.pid
 
 
+@pytest.mark.ssh
+async def test_behind_ssh_too(base: LocalLauncher, ssh_lab, dockerd) -> None:  # type: ignore[no-untyped-def]
+    """Through `ssh orch-loop`, the engine's socket forwarded: the same refusal and message."""
+    with paused_later(dockerd, "orch-paused-5") as name:
+        layers = [ssh_lab.layer("orch-loop"), dockerd.layer(container=name)]
+        cfg = load_config_text(ssh_lab.config_yaml(extra_envs={"boxed": layers}))
+        handle = await LayeredExecutor(base, cfg.environments["boxed"].layers).launch(
+            Command.of(LOOP))
+        assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"ready\n")
+        dockerd.api.pause(name)
+        end = await asyncio.wait_for(handle.stop((0.2, 0.2)), 60)
+        assert end.error is not None and "hop 2 (docker " in str(end.error)
+        assert said_what_is_left(str(end.error), name, dockerd) == handle.pid
+
+
 async def test_signals_to_a_paused_container_are_refused_not_dropped(
         base: LocalLauncher, dockerd) -> None:  # type: ignore[no-untyped-def]
     """An INT while paused is an error naming the container; after unpause the next one
