@@ -135,7 +135,7 @@ def test_the_api_result_says_what_is_left(dockerd) -> None:  # type: ignore[no-u
             f"environments:\n  box:\n    layers:\n      - {{type: docker, config: "
             f"{{container: {name}, docker_host: '{dockerd.host}'}}}}\n")
         with Orchestrator(config) as orch:
-            run = orch.spawn("box", command=LOOP, timeout=5)
+            run = orch.spawn("box", command=LOOP, timeout=10)
             while not run.done and run.lines != ["ready"]:
                 time.sleep(0.05)
             dockerd.api.pause(name)
