@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from .config.placeholders import placeholder_problem
 from .errors import ConfigError
-from .process.command import Command
+from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 
 
@@ -53,6 +53,11 @@ def checked_cwd(cwd: object) -> str | None:
     if cwd is not None and not isinstance(cwd, str):
         raise ConfigError(f"cwd must be a str (a directory on the target), got "
                           f"{type(cwd).__name__}")
+    try:
+        if cwd is not None:
+            check_directory(cwd)
+    except ValueError as exc:
+        raise ConfigError(f"cwd: {exc}") from None
     return cwd
 
 

@@ -195,11 +195,13 @@ class RunResult:
 
     def _describe_failure(self) -> str:
         what = f"{self.environment}/{self.label(60)}"
+        # A stop that could not end the process says what is left (a paused container).
+        left = f"; {self.exit.error}" if self.exit.error is not None else ""
         if self.timed_out:
             limit = f" (limit {self.timeout:g}s)" if self.timeout is not None else ""
-            return f"{what} timed out after {self.duration:.1f}s{limit} and was stopped"
+            return f"{what} timed out after {self.duration:.1f}s{limit}{left or ' and was stopped'}"
         if self.interrupted:
-            return f"{what} was interrupted after {self.duration:.1f}s"
+            return f"{what} was interrupted after {self.duration:.1f}s{left}"
         step = self.failed_step
         if step is not None and step.step == "pre":
             return f"{what}: pre command {step.command!r} failed ({step.exit.describe()})"

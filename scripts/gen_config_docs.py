@@ -32,17 +32,21 @@ given with `orch -c FILE` / `%orch load FILE …` / `load_config(FILE, …)`. Wi
 tool reads `$ORCH_CONFIG` (paths separated by `:`), then `./orch.yaml`, then
 `./environments.yaml` + `./services.yaml`. Later files add names; a name defined twice is an error.
 
-Every mapping rejects unknown keys (with a "did you mean" suggestion), except keys starting with
-`x-`, which are ignored everywhere so you can keep YAML anchors and notes in them. Editors with
-yaml-language-server complete and check keys from the schema: `orch schema > orch.schema.json` and
-start the file with `# yaml-language-server: $schema=orch.schema.json`.
+Every mapping rejects unknown keys (with a "did you mean" suggestion: a near spelling, or the
+usual other name of a key, such as `env` → `environment`, `workdir` ↔ `working_dir`, `hostname` →
+`host`), except keys starting with `x-`, which are ignored everywhere so you can keep YAML anchors
+and notes in them. Editors with yaml-language-server complete and check keys from the schema:
+`orch schema > orch.schema.json` and start the file with
+`# yaml-language-server: $schema=orch.schema.json`.
 
 `orch check` (and every load) refuses what can be known without connecting: wrong types, numbers
 out of the ranges below (and NaN or infinity), regular expressions and jq programs that do not
-compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`), a docker layer without exactly
-one target. Keys are names as written (`on:` is the name `on`, not `true`). YAML anchors and
-aliases work (put shared parts under `x-` keys), but aliases may add at most 100,000 values in
-all and may not contain themselves; a file may be at most 32 MiB and nest 100 levels deep.
+compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`), an
+empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default), a
+docker layer without exactly one target. Keys are names as written (`on:` is the name `on`, not
+`true`). YAML anchors and aliases work (put shared parts under `x-` keys), but aliases may add at
+most 100,000 values in all and may not contain themselves; a file may be at most 32 MiB and nest
+100 levels deep.
 
 Values are never changed unseen by YAML 1.1's reading of unquoted text. Where text is expected
 (an `environment` value, a secret in a secrets file) an unquoted number, `true`/`false` or date is

@@ -1,8 +1,8 @@
 """Checks of single config values, run at load time so `orch check` catches what a run would
 refuse: regular expressions and jq programs compile, path templates name known fields, commands
-are not empty and fit in an argv, and no placeholder sits where it would not be expanded (a
-command, a directory, a file name, a label). Each raises ValueError with the message; the validator adds
-the file:line:column of the value.
+are not empty and fit in an argv, working directories are not empty, and no placeholder sits
+where it would not be expanded (a command, a directory, a file name, a label). Each raises
+ValueError with the message; the validator adds the file:line:column of the value.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
+from ..process.command import check_directory
 from .placeholders import first_placeholder, has_placeholder
 from .suggest import did_you_mean
 
@@ -49,6 +50,12 @@ def literal(text: str) -> None:
     if found:
         raise ValueError(f"{_NOT_EXPANDED}; here {found!r} would be used as literal text: set a "
                          "variable in `environment` and use it from the command")
+
+
+def directory(path: str) -> None:
+    """A service's working directory: not empty, and used as written (no placeholder)."""
+    check_directory(path)
+    literal(path)
 
 
 def path_template(template: str) -> None:

@@ -28,7 +28,7 @@ from .model import (
     Service,
 )
 from .source import Path_, Source, parse_source, read_source
-from .suggest import did_you_mean
+from .suggest import did_you_mean, key_hint
 from .validate import build_dataclass, kind_name
 
 TOP_KEYS = ("environments", "services", "secrets", "audit", "inventory")
@@ -167,7 +167,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
         if key not in TOP_KEYS and not key.startswith("x-"):
             raise src.error((key,), f"unknown top-level key {key!r}; expected one of "
                                     f"{', '.join(TOP_KEYS)}", at_key=True,
-                            suggestion=did_you_mean(key, TOP_KEYS))
+                            suggestion=key_hint(key, TOP_KEYS))
     envs = data.get("environments") or {}
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "
@@ -210,7 +210,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
-                            at_key=True, suggestion=did_you_mean(key, allowed))
+                            at_key=True, suggestion=key_hint(key, allowed))
     layers_raw = raw.get("layers")
     if layers_raw is None:  # `layers:` left empty, or absent: this machine
         layers_raw = []
@@ -241,7 +241,7 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
         if key not in ("type", "config", "name") and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in a layer (expected type, "
                                            f"config)", at_key=True,
-                            suggestion=did_you_mean(key, ("type", "config", "name")))
+                            suggestion=key_hint(key, ("type", "config", "name")))
     type_ = raw.get("type")
     if type_ is None:
         raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kind_names()) + ")")

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
-from .checks import command_spec, jq_program, literal, path_template, regex
+from .checks import command_spec, directory, jq_program, literal, path_template, regex
 from .suggest import did_you_mean
 
 Argv = tuple[str, ...]
@@ -114,7 +114,7 @@ class Step:
         default_factory=lambda: _EMPTY, metadata=doc(
             "Extra variables for this step; may use placeholders.", check=variable_names))
     working_dir: str | None = field(
-        default=None, metadata=doc("Directory to run in.", check=literal))
+        default=None, metadata=doc("Directory to run in.", check=directory))
     name: str | None = field(
         default=None, metadata=doc("Label shown in the display.", check=literal))
 
@@ -152,7 +152,7 @@ class Service:
                      "`{{env:VAR}}` / `{{env:VAR:-default}}`.", check=variable_names),
     )
     working_dir: str | None = field(
-        default=None, metadata=doc("Directory to run in.", check=literal))
+        default=None, metadata=doc("Directory to run in.", check=directory))
     pre_commands: tuple[Step, ...] = field(
         default=(), metadata=doc("Commands run before, in order; a failure stops the run."))
     post_commands: tuple[Step, ...] = field(

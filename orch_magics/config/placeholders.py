@@ -1,7 +1,9 @@
-"""Placeholder syntax checked at load time: `{{secrt:x}}` or `{{secret:x}` is a mistake, not text.
+"""Placeholder syntax checked at load time: `{{secrt:x}}`, `{{secret:x}` or `{{secret}}` is a
+mistake, not text.
 
-Only text that starts like a placeholder (`{{WORD:`) is checked, so Go templates such as
-`{{.Name}}` or `{{json .Config}}` stay literal.
+Only text that starts like a placeholder (`{{WORD:`, or a kind's name alone: `{{env}}`,
+`{{secret name}}`) is checked, so Go templates such as `{{.Name}}` or `{{json .Config}}` stay
+literal.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ from .suggest import did_you_mean
 KINDS = ("secret", "env")
 
 _ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
+#: A kind's name without its colon: `{{secret}}`, `{{ env }}`, `{{secret name}}`, `{{ENV.HOME}}`.
+_NO_COLON = re.compile(r"\{\{\s*(secret|env)\b(?!\s*:)([^{}]*)\}\}", re.IGNORECASE)
+#: What follows the kind in `{{secret name}}` / `{{env=HOME}}`: the name meant, if one word.
+_MEANT = re.compile(r"[\s.=/_-]*([\"']?)([A-Za-z_][\w.-]*)\1\s*")
 
 
 def placeholder_problem(text: str) -> str | None:
-    """What is wrong with the first malformed placeholder in `text`, or None."""
+    """What is wrong with a malformed placeholder in `text` (the colon-less first), or None."""
     if "{{" not in text:
         return None
+    if (colonless := _NO_COLON.search(text)) is not None:
+        return _colonless(colonless)
     for attempt in _ATTEMPT.finditer(text):
         kind = attempt.group(1)
         if kind not in KINDS:
@@ -35,6 +43,15 @@ def placeholder_problem(text: str) -> str | None:
         if not name.strip():
             return f"placeholder {full.group(0)!r} has no name"
     return None
+
+
+def _colonless(found: re.Match[str]) -> str:
+    """`{{secret}}` would reach the command as that text: say how a placeholder is written."""
+    kind = found.group(1).lower()
+    meant = _MEANT.fullmatch(found.group(2))
+    name = meant.group(2) if meant else ("NAME" if kind == "secret" else "VAR")
+    return (f"placeholder {found.group(0)!r} has no colon: write {{{{{kind}:{name}}}}}"
+            + ("" if meant or kind == "secret" else " (or {{env:VAR:-default}})"))
 
 
 def has_placeholder(value: Any) -> bool:

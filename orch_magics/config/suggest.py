@@ -30,3 +30,48 @@ def did_you_mean(name: str, candidates: Iterable[str], max_distance: int = 3) ->
         if d <= limit and (best is None or d < best[0]):
             best = (d, cand)
     return best[1] if best else None
+
+
+#: Keys people write for one spelt otherwise here, beyond a few typos' reach (`env`, `workdir`
+#: ↔ `working_dir`, `hostname`): written lower case without `_` or `-`; the first of the keys
+#: it may mean that the mapping has is suggested.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("env", "envs", "environ", "envvars", "variables", "vars"),
+                    ("environment", "environments")),
+    **dict.fromkeys(("workdir", "workingdir", "cwd", "dir", "directory", "chdir"),
+                    ("working_dir", "workdir")),
+    **dict.fromkeys(("hostname", "hostaddr", "address", "addr", "server"), ("host",)),
+    **dict.fromkeys(("username", "login", "loginuser", "remoteuser"), ("user",)),
+    **dict.fromkeys(("cmd", "run", "exec", "script", "commandline", "argv", "args"),
+                    ("command", "argv")),
+    **dict.fromkeys(("pass", "passwd", "pw"), ("password",)),
+    **dict.fromkeys(("key", "keyfile", "privatekey", "identity", "sshkey", "identityfiles"),
+                    ("identity_file",)),
+    **dict.fromkeys(("pre", "before", "setup"), ("pre_commands",)),
+    **dict.fromkeys(("post", "after", "teardown", "cleanup"), ("post_commands",)),
+    **dict.fromkeys(("dockerhost", "engine", "socket"), ("docker_host",)),
+    **dict.fromkeys(("kind", "layer"), ("type",)),
+    **dict.fromkeys(("settings", "options", "cfg", "conf", "params"), ("config",)),
+}
+#: A key that starts another (`identity` → identity_file), or that another starts (`hostname`
+#: → host), is suggested when the shorter of the two has at least this many characters.
+MIN_PREFIX = 4
+
+
+def key_hint(key: str, known: Iterable[str]) -> str | None:
+    """Did-you-mean for a mapping's unknown key: a near spelling, else a known synonym (`env`
+    → environment), else the one key it is a prefix of, or that is a prefix of it."""
+    keys = [k for k in known if isinstance(k, str)]
+    if not isinstance(key, str):
+        return None
+    near = did_you_mean(key, keys)
+    if near is not None:
+        return near
+    plain = key.lower().replace("_", "").replace("-", "")
+    meant = [k for k in SYNONYMS.get(plain, ()) if k in keys]
+    if meant:
+        return meant[0]
+    low = key.lower()
+    starts = [k for k in keys if min(len(k), len(low)) >= MIN_PREFIX
+              and (k.lower().startswith(low) or low.startswith(k.lower()))]
+    return starts[0] if len(starts) == 1 else None

@@ -27,7 +27,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
-from .suggest import did_you_mean
+from .suggest import did_you_mean, key_hint
 
 #: Checks `value` (at `path` of `src`) and returns it converted.
 Builder = Callable[[Any, Path_, Source], Any]
@@ -280,7 +280,7 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
             if key.startswith("x-"):
                 continue
             raise src.error(path + (key,), f"unknown key {key!r} in {describe_path(path)}",
-                            at_key=True, suggestion=did_you_mean(key, plans))
+                            at_key=True, suggestion=key_hint(key, plans))
         converted = plan.build(raw, path + (key,), src)
         if converted is not None:
             for check in plan.checks:

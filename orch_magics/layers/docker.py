@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from ..importing import importing_sdk
+from ..process.command import check_directory
 from ..process.environ import variable_names
 from ..redaction import masked_repr
 from .base import Launcher
@@ -33,7 +34,8 @@ class DockerConfig:
     user: str | None = field(
         default=None, metadata={"doc": "User inside the container (name, uid, or user:group)."})
     workdir: str | None = field(
-        default=None, metadata={"doc": "Working directory inside (a service's working_dir wins)."})
+        default=None, metadata={"doc": "Working directory inside (a service's working_dir wins).",
+                                "check": check_directory})
     environment: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}),
         metadata={"doc": "Variables for every exec (a service's values win).",

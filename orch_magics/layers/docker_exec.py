@@ -15,13 +15,26 @@ from .docker_stream import ExecStream
 from .remote import decode_status
 
 
+class ContainerPaused(LayerError):
+    """A signal for a command in a paused container was not sent: the engine runs no exec
+    there (it refuses to create or start one), and unpausing is the container owner's call."""
+
+
+def paused_message(tool: str, name: str, pgid: int) -> str:
+    """What is left when a paused container cannot be signalled, and how to end it later."""
+    return (f"container {name!r} is paused: the engine runs no exec in it, so process group "
+            f"{pgid} was not signalled and may still run once it is unpaused (then: "
+            f"{tool} exec {name} kill -KILL -{pgid})")
+
+
 class ExecPlace(Protocol):
     """What an exec needs from its launcher: naming errors, signalling, cleaning up."""
 
     @property
     def where(self) -> str: ...
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
-    async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None: ...
+    async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
+                           sig: int) -> None: ...
     async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str: ...
 
 
@@ -38,6 +51,8 @@ class DockerExec:
         self._tty = tty
         self._signals: list[int] = []
         self._exit: Exit | None = None
+        #: Set when a KILL could not be sent (a paused container): the end of this run.
+        self._unkillable: asyncio.Future[LayerError] = asyncio.get_running_loop().create_future()
         self.pid: int | None = stream.pid
 
     def stdout(self) -> AsyncIterator[bytes]:
@@ -56,7 +71,11 @@ class DockerExec:
         await self._stream.write_eof()
 
     async def wait(self) -> Exit:
-        await asyncio.shield(self._stream.closed)
+        await asyncio.wait((self._stream.closed, self._unkillable),
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not self._stream.closed.done():  # KILL refused: the stop ends, saying what is left
+            self._exit = Exit(error=self._unkillable.result())
+            return self._exit
         if self._stream.error is not None:
             return await self._lost(str(self._stream.error))
         api, delay = self._engine.api, 0.002
@@ -98,14 +117,19 @@ class DockerExec:
         if self.pid is None or self._stream.closed.done() and self._exit is not None:
             return
         self._signals.append(sig)
-        await self._launcher.signal_group(self._engine, self._container[0], self.pid, sig)
+        try:
+            await self._launcher.signal_group(self._engine, self._container, self.pid, sig)
+        except ContainerPaused as exc:
+            if sig == _signal.SIGKILL and not self._unkillable.done():
+                self._unkillable.set_result(exc)
+            raise
 
     async def close(self) -> None:
         self._stream.close()
         # Stopped or abandoned: make sure nothing of the run's process group stays.
         if self.pid is not None and (self._signals or self._exit is None):
             with contextlib.suppress(Exception):
-                await self._launcher.signal_group(self._engine, self._container[0], self.pid,
+                await self._launcher.signal_group(self._engine, self._container, self.pid,
                                                   _signal.SIGKILL)
 
 

@@ -27,7 +27,7 @@ from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, ping, tcp_connector
-from .docker_exec import DockerExec, start_failure
+from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
 from .remote import kill_group_line, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -41,6 +41,9 @@ CLEANUP_TIMEOUT = 5.0
 
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""
+
+    #: The command line tool of this engine, for advice in messages (`docker exec …`).
+    tool = "docker"
 
     def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
         self.adopt(inner, label)
@@ -219,21 +222,37 @@ class DockerLauncher(Launcher):
                                  f"carries commands as text and would change them (match "
                                  f"such a name with a glob in sh -c instead)")
 
-    async def signal_group(self, engine: Engine, container: str, pgid: int, sig: int) -> None:
-        """Deliver `sig` to process group `pgid` inside the container (a short second exec)."""
+    async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
+                           sig: int) -> None:
+        """Deliver `sig` to process group `pgid` inside the container (a short second exec).
+
+        A container that is gone took the group with it. A paused one did not: the engine runs
+        no exec in it (409) and unpausing it is not ours to do, so that is a `ContainerPaused`.
+        """
         api, user = engine.api, self.config.user or ""
 
         def run() -> None:
-            created = api.exec_create(container, ["/bin/sh", "-c", kill_group_line(pgid, sig)],
-                                      user=user)
+            created = api.exec_create(container[0],
+                                      ["/bin/sh", "-c", kill_group_line(pgid, sig)], user=user)
             api.exec_start(created["Id"])
 
         with self.errors("sending a signal"):
             try:
                 await asyncio.wait_for(engine.call(run), SIGNAL_TIMEOUT)
             except docker.errors.APIError as exc:
-                if exc.status_code not in (404, 409):  # else the container is gone: so is it
+                if exc.status_code not in (404, 409):
                     raise
+                if exc.status_code == 409 and await self._paused(engine, container[0]):
+                    raise self.error(paused_message(self.tool, container[1], pgid),
+                                     ContainerPaused) from None
+
+    async def _paused(self, engine: Engine, container: str) -> bool:
+        """Whether the container is there and paused (not stopped, removed or restarting)."""
+        try:
+            info = await engine.call(engine.api.inspect_container, container)
+        except Exception:  # gone, or the engine with it: nothing of it runs
+            return False
+        return bool((info.get("State") or {}).get("Paused"))
 
     async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str:
         """The engine connection carrying process group `pgid` died: reconnect and kill it;
@@ -243,11 +262,14 @@ class DockerLauncher(Launcher):
         for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
             try:
                 engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
-                await self.signal_group(engine, container[0], pgid, _signal.SIGKILL)
+                await self.signal_group(engine, container, pgid, _signal.SIGKILL)
                 return f"reconnected and killed {place}"
+            except ContainerPaused as exc:
+                return f"reconnected, but {exc.reason}"
             except (LayerError, asyncio.TimeoutError) as exc:
                 problem = exc
         return f"it may still be running as {place} (reconnecting failed: {problem})"
+
 
 def _name(container: Mapping[str, Any]) -> str:
     names = container.get("Names") or [container.get("Id", "?")[:12]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
-from ..process.command import Command
+from ..process.command import Command, check_directory
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from ..redaction import masked_repr
@@ -73,7 +73,8 @@ class LocalConfig:
             "doc": "Variables added for every command (service values win).",
             "check": variable_names})
     working_dir: str | None = field(
-        default=None, metadata={"doc": "Default directory (a service's working_dir wins)."})
+        default=None, metadata={"doc": "Default directory (a service's working_dir wins).",
+                                "check": check_directory})
 
 
 class EnvLauncher(Launcher):

@@ -15,6 +15,8 @@ HINT = ("podman serves its API with `podman system service --time=0 unix:///PATH
 class PodmanLauncher(DockerLauncher):
     """A DockerLauncher on podman's Docker-compatible API socket."""
 
+    tool = "podman"
+
     async def engine(self, *, fresh: bool = False) -> Engine:
         try:
             return await super().engine(fresh=fresh)

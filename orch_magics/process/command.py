@@ -21,6 +21,14 @@ def escaped(word: str) -> str:
     return word
 
 
+def check_directory(path: str) -> None:
+    """Refuse an empty working directory (a ValueError, as a config check raises): each layer
+    read `""` its own way (here: "/bin/sh: command not found"; ssh and docker: the home)."""
+    if not path:
+        raise ValueError("the directory is empty: leave it out to run in the default "
+                         "directory, or name one")
+
+
 @masked_repr  # env holds resolved secrets: a notebook's display or a traceback masks them
 @dataclass(frozen=True)
 class Command:

@@ -1,0 +1,200 @@
+"""What a user writes wrong is refused at load with its file:line, and the likely wrong key gets
+the key meant (held-out tester, 2026-11-30: cli findings 7, 8 and 10).
+
+- A placeholder without its colon (`{{secret}}`, `{{env}}`) used to pass `orch check` and reach
+  the command as that text (a password variable silently became the text `{{secret}}`).
+- An empty working directory passed `orch check`, then failed locally as "/bin/sh: command not
+  found" and was ignored over ssh and docker.
+- `env`, `workdir` ↔ `working_dir`, `hostname` got "unknown key" with no suggestion: they are more
+  than three edits from the key meant.
+
+Each goes through the loader, `orch check` and `orch run` (a real subprocess), and the API.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orch_magics import ConfigError, Orchestrator, load_config_text
+from orch_magics.config.suggest import key_hint
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(textwrap.dedent(text), "conf.yaml")
+    return err.value
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ORCH, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def service_with(value: str, key: str = "environment") -> str:
+    shown = f"{{A: {value!r}}}" if key == "environment" else repr(value)
+    return ("environments:\n  a: {layers: []}\nservices:\n  s:\n    command: echo \"[$A]\"\n"
+            f"    {key}: {shown}\n")
+
+
+# ---- placeholders without their colon ---------------------------------------------------------
+
+COLONLESS = [
+    ("{{secret}}", "{{secret:NAME}}"),
+    ("{{env}}", "{{env:VAR}}"),
+    ("{{ secret }}", "{{secret:NAME}}"),
+    ("{{SECRET}}", "{{secret:NAME}}"),
+    ("{{Env}}", "{{env:VAR}}"),
+    ("pre-{{secret}}-post", "{{secret:NAME}}"),
+    ("{{secret db_password}}", "{{secret:db_password}}"),
+    ("{{env.HOME}}", "{{env:HOME}}"),
+    ("{{env=HOME}}", "{{env:HOME}}"),
+    ('{{ env "HOME" }}', "{{env:HOME}}"),
+    ("ok {{env:HOME}} then {{secret}}", "{{secret:NAME}}"),
+]
+
+
+@pytest.mark.parametrize("value, fix", COLONLESS)
+def test_a_placeholder_without_its_colon_is_refused_at_its_line(value: str, fix: str) -> None:
+    err = error_of(service_with(value))
+    assert (err.file, err.line) == ("conf.yaml", 6), str(err)
+    assert "has no colon" in err.message and fix in err.message and "\n" not in err.message
+
+
+@pytest.mark.parametrize("text, line", [
+    ("environments:\n  a:\n    layers:\n"
+     "      - {type: local, config: {environment: {A: '{{env}}'}}}\n", 4),
+    ("environments:\n  a:\n    layers:\n"
+     "      - {type: ssh, config: {host: h, password: '{{secret}}'}}\n", 4),
+    ("environments:\n  a: {layers: []}\nservices:\n  s:\n    command: x\n"
+     "    pre_commands: [{command: y, environment: {A: '{{secret}}'}}]\n", 6),
+])
+def test_every_string_of_the_config_is_checked(text: str, line: int) -> None:
+    err = error_of(text)
+    assert "has no colon" in err.message and err.line == line, str(err)
+
+
+@pytest.mark.parametrize("value", [
+    "{{.Name}}", "{{json .Config}}", "{{secrets}}", "{{environment}}", "{{secretary}}",
+    "{{ index .Labels \"env\" }}", "{{envoy}}",
+])
+def test_other_double_braces_stay_text(value: str) -> None:
+    """Go templates (docker's --format) and words that only start like a kind are not ours."""
+    cfg = load_config_text(service_with(value), "conf.yaml")
+    assert cfg.service("s").environment["A"] == value
+
+
+@pytest.mark.parametrize("value", ["{{secret}}", "{{env}}"])
+def test_cli_check_and_run_refuse_it_before_anything_runs(tmp_path: Path, value: str) -> None:
+    (tmp_path / "orch.yaml").write_text(service_with(value))
+    for args in (("check",), ("run", "a", "s")):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2 and "has no colon" in r.stderr, r.stderr
+        assert "orch.yaml:6:" in r.stderr and "Traceback" not in r.stderr
+        assert f"[{value}]" not in r.stdout
+
+
+@pytest.mark.parametrize("value", ["{{secret}}", "{{env}}", "{{ env }}"])
+def test_the_api_refuses_it_in_env_too(value: str) -> None:
+    with Orchestrator(load_config_text("environments: {a: {layers: []}}")) as orch:
+        with pytest.raises(ConfigError, match="has no colon"):
+            orch.run("a", command='echo "[$A]"', env={"A": value})
+
+
+# ---- an empty working directory -------------------------------------------------------------
+
+EMPTY_DIRS = [
+    (service_with("", key="working_dir"), 6),
+    ("environments:\n  a: {layers: []}\nservices:\n  s:\n    command: pwd\n"
+     "    pre_commands:\n      - {command: ls, working_dir: ''}\n", 7),
+    ("environments:\n  a:\n    layers:\n      - {type: local, config: {working_dir: ''}}\n", 4),
+    ("environments:\n  a:\n    layers:\n      - {type: docker, config: {container: c, workdir: ''}}"
+     "\n", 4),
+    ("environments:\n  a:\n    layers:\n      - {type: podman, config: {container: c, workdir: ''}}"
+     "\n", 4),
+]
+
+
+@pytest.mark.parametrize("text, line", EMPTY_DIRS)
+def test_an_empty_working_directory_is_refused_at_its_line(text: str, line: int) -> None:
+    err = error_of(text)
+    assert (err.file, err.line) == ("conf.yaml", line), str(err)
+    assert "directory is empty" in err.message and "\n" not in err.message
+
+
+def test_a_named_directory_still_loads() -> None:
+    cfg = load_config_text(service_with("/tmp", key="working_dir"))
+    assert cfg.service("s").working_dir == "/tmp"
+
+
+def test_cli_check_and_run_refuse_an_empty_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(service_with("", key="working_dir"))
+    for args in (("check",), ("run", "a", "s")):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2 and "directory is empty" in r.stderr, r.stderr
+        assert "orch.yaml:6:" in r.stderr and "/bin/sh" not in r.stderr
+
+
+def test_the_api_refuses_an_empty_cwd_before_anything_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with Orchestrator(load_config_text("environments: {a: {layers: []}}")) as orch:
+        with pytest.raises(ConfigError, match="directory is empty"):
+            orch.run("a", command=f"touch {marker}", cwd="")
+    assert not marker.exists()
+
+
+# ---- the key meant, beyond a few typos ----------------------------------------------------------
+
+WRONG_KEYS = [
+    ("services:\n  s: {command: ls, env: {A: b}}\n", "env", "environment"),
+    ("services:\n  s: {command: ls, workdir: /tmp}\n", "workdir", "working_dir"),
+    ("services:\n  s: {command: ls, cwd: /tmp}\n", "cwd", "working_dir"),
+    ("services:\n  s: {command: ls, cmd: x}\n", "cmd", "command"),
+    ("services:\n  s: {command: ls, pre: [x]}\n", "pre", "pre_commands"),
+    ("services:\n  s: {command: ls, desc: x}\n", "desc", "description"),
+    ("environments:\n  a:\n    layers:\n      - {type: docker, config: {container: x, working_dir: /a}}\n",
+     "working_dir", "workdir"),
+    ("environments:\n  a:\n    layers:\n      - {type: docker, config: {container: x, env: {A: b}}}\n",
+     "env", "environment"),
+    ("environments:\n  a:\n    layers:\n      - {type: local, config: {workdir: /app}}\n",
+     "workdir", "working_dir"),
+    ("environments:\n  a:\n    layers:\n      - {type: ssh, config: {hostname: x}}\n",
+     "hostname", "host"),
+    ("environments:\n  a:\n    layers:\n      - {type: ssh, config: {host: x, username: u}}\n",
+     "username", "user"),
+    ("environments:\n  a:\n    layers:\n      - {type: ssh, config: {host: x, key: k}}\n",
+     "key", "identity_file"),
+    ("environments:\n  a:\n    layers:\n      - {kind: ssh, config: {host: x}}\n", "kind", "type"),
+    ("envs:\n  a: {}\n", "envs", "environments"),
+]
+
+
+@pytest.mark.parametrize("text, key, meant", WRONG_KEYS)
+def test_the_likely_wrong_key_gets_the_key_meant(text: str, key: str, meant: str) -> None:
+    err = error_of(text)
+    assert f"unknown key {key!r}" in err.message or f"top-level key {key!r}" in err.message
+    assert err.suggestion == meant and err.file == "conf.yaml" and err.line is not None
+
+
+def test_cli_check_shows_the_key_meant(tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text(WRONG_KEYS[0][0])
+    r = cli("check", cwd=tmp_path)
+    assert r.returncode == 2 and "did you mean 'environment'?" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("key, known, meant", [
+    ("timeout_seconds", ("timeout", "tty"), "timeout"),      # a known key is a prefix of it
+    ("identity", ("identity_file", "user"), "identity_file"),  # it is a prefix of a known key
+    ("stdout", ("stdout_mode", "stdout_file"), None),         # two keys start so: no guess
+    ("ab", ("abc_def",), None),                               # too short to mean anything
+    ("zzz", ("command", "environment"), None),
+    ("env", ("command",), None),                              # a synonym of a key not there
+])
+def test_key_hint_prefixes_and_no_guess(key: str, known: tuple[str, ...],
+                                        meant: str | None) -> None:
+    assert key_hint(key, known) == meant
