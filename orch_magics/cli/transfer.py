@@ -107,6 +107,8 @@ def forward_command(config: Config, args: argparse.Namespace) -> int:
     try:
         forward = orch.forward(args.environment, args.port, local=args.local, host=args.host,
                                yes=args.yes, limit=args.limit, front_end="cli")
+        forward.watch(lambda notice: print(f"orch: {printable(notice)}", file=sys.stderr,
+                                           flush=True))
         print(f"{forward}; Ctrl-C stops it", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:

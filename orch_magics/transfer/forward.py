@@ -4,7 +4,9 @@ host sees it, through that hop's pooled connection (a `direct-tcpip` channel per
 A chain without an SSH hop forwards directly from this machine (its "last host" is this one;
 a container's port is reached by its address here). Opening is guarded like a run (a
 protected environment asks first) and probes the target once, so a wrong port is a clear
-error at once instead of connections that close silently later.
+error at once instead of connections that close silently later. The port keeps listening
+when the connection under it drops (the next client reconnects, connectors.py); closing it
+cuts the connections it carries.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import contextlib
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol
 
 from .._loop import BackgroundLoop
 from ..admission import Gate, Ticket
@@ -25,33 +27,12 @@ from ..errors import ConfigError, OrchError
 from ..fleet.targets import expand, resolve_one, the_one
 from ..layers.base import Launcher, TunnelCarrier
 from ..plan import RunPlan
-
-#: Seconds to wait for the probe connection to the target.
-PROBE_TIMEOUT = 10.0
+from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
+from .relay import Connect, Relay
 
 
 class ForwardError(OrchError):
     """A forward could not be opened or found (one-line reason)."""
-
-
-class Listener(Protocol):
-    """An open listening port: asyncssh's SSHListener, or the direct relay."""
-
-    def get_port(self) -> int: ...
-
-    def close(self) -> None: ...
-
-    async def wait_closed(self) -> None: ...
-
-
-@runtime_checkable
-class PortForwarding(Protocol):
-    """What an SSH hop's tunnel object can do (asyncssh's SSHClientConnection)."""
-
-    async def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str,
-                                 dest_port: int) -> Any: ...
-
-    async def open_connection(self, host: str, port: int) -> Any: ...
 
 
 class Places(Protocol):
@@ -69,6 +50,30 @@ class Places(Protocol):
 
 
 @dataclass
+class Health:
+    """What became of a forward's latest connection: `problem` says why it could not be
+    carried (None once one is); `watcher` hears of it and of reconnects (the CLI prints them)."""
+
+    target: str
+    via: str = field(default="", repr=False)
+    problem: str | None = None
+    watcher: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    def carried(self) -> None:
+        self.problem = None
+
+    def failed(self, exc: BaseException) -> None:
+        why = str(exc) if isinstance(exc, OrchError) else \
+            f"{self.target} is not reachable from {self.via}: {reason(exc)}"
+        self.problem = f"the last connection failed: {why}"
+        self.tell(f"{self.problem}; still listening, the next connection tries again")
+
+    def tell(self, message: str) -> None:
+        if self.watcher is not None:
+            self.watcher(message)
+
+
+@dataclass
 class Forward:
     """An open forward: 127.0.0.1:`port` reaches `host`:`remote_port` from `via`."""
 
@@ -79,25 +84,37 @@ class Forward:
     port: int
     via: str
     closer: Callable[[], None] = field(repr=False, compare=False)
+    health: Health = field(compare=False)
     closed: bool = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def problem(self) -> str | None:
+        """Why the latest connection could not be carried (None once one is)."""
+        return self.health.problem
+
+    def watch(self, notice: Callable[[str], None]) -> None:
+        """Tell `notice` (one line each) of connections that fail and of reconnects."""
+        self.health.watcher = lambda message: notice(f"forward {self.id}: {message}")
+
     def close(self) -> None:
-        """Stop listening (connections already open end with the SSH connection's pool)."""
+        """Stop listening and cut the connections it carries: no traffic after this."""
         if not self.closed:
             self.closed = True
             self.closer()
 
     def as_row(self) -> tuple[str, str, str, str, str]:
+        via = f"{self.via}; {self.problem}" if self.problem else self.via
         return (self.id, self.environment, f"127.0.0.1:{self.port}",
-                f"{self.host}:{self.remote_port}", self.via)
+                f"{self.host}:{self.remote_port}", via)
 
     def __str__(self) -> str:
+        trouble = f"; {self.problem}" if self.problem else ""
         return (f"forward {self.id}: 127.0.0.1:{self.port} → {self.host}:{self.remote_port} "
-                f"as seen from {self.via} ({self.environment})")
+                f"as seen from {self.via} ({self.environment}){trouble}")
 
 
 class Forwards:
@@ -164,8 +181,9 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
     _check_target(plan, limit)  # before anyone is asked to confirm
     ticket = places.admit(plan, yes=yes, front_end=front_end)
+    health = Health(f"{host}:{port}")
 
-    async def start() -> tuple[Listener, str, str, Callable[[BaseException | None], None]]:
+    async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None]]:
         one, label = plan, ""
         if limit is not None:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
@@ -174,18 +192,18 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         launcher = places.launcher_for(one)
         ended = places.gate.open_session(one, ticket, launcher.chain, label or None)  # audited
         try:
-            listener, via = await listen(launcher, host, port, local)
+            relay, via = await listen(launcher, host, port, local, health)
         except BaseException as exc:
             ended(exc)
             raise
-        return listener, via, label, ended
+        return relay, via, label, ended
 
-    listener, via, label, ended = loop.submit(start()).result()
+    relay, via, label, ended = loop.submit(start()).result()
 
     def closer() -> None:
         async def close() -> None:
-            listener.close()
-            await listener.wait_closed()
+            relay.close()
+            await relay.wait_closed()
 
         if loop.loop.is_running():
             with contextlib.suppress(Exception):
@@ -195,7 +213,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
 
     where = f"{environment} [{label}]" if label else environment
     forward_id = forwards.new_id()
-    return forwards.add(Forward(forward_id, where, host, port, listener.get_port(), via, closer))
+    return forwards.add(Forward(forward_id, where, host, port, relay.get_port(), via, closer,
+                                health))
 
 
 def _check_target(plan: RunPlan, limit: str | None) -> None:
@@ -213,7 +232,8 @@ def _check_target(plan: RunPlan, limit: str | None) -> None:
         the_one(targets, limit)
 
 
-async def listen(launcher: Launcher, host: str, port: int, local: int) -> tuple[Listener, str]:
+async def listen(launcher: Launcher, host: str, port: int, local: int, health: Health
+                 ) -> tuple[Relay, str]:
     """Listen on 127.0.0.1:`local` and reach host:port from the last place that carries
     connections (the last SSH hop; this machine for a chain without one)."""
     node: Launcher | None = launcher.place
@@ -223,35 +243,33 @@ async def listen(launcher: Launcher, host: str, port: int, local: int) -> tuple[
         raise ForwardError(f"{launcher.chain} has no hop that can carry a connection")
     tunnel = await node.tunnel()
     if tunnel is None:
-        from .relay import DirectRelay
-
-        await _probe(DirectRelay.connect(host, port), host, port, "this machine")
-        return await _listening(DirectRelay.open("127.0.0.1", local, host, port), local), \
-            "this machine"
-    if not isinstance(tunnel, PortForwarding):
+        via, connect = "this machine", direct(host, port)
+    elif isinstance(tunnel, Channels):
+        via, connect = node.label, Through(node, node.label, host, port, health.tell)
+    else:
         raise ForwardError(f"{node.label} cannot forward ports")
-    await _probe(tunnel.open_connection(host, port), host, port, node.label)
-    return await _listening(tunnel.forward_local_port("127.0.0.1", local, host, port),
-                            local), node.label
+    health.via = via
+    await _probe(connect, host, port, via)
+    return await _listening(Relay(connect, health).listen("127.0.0.1", local), local), via
 
 
-async def _probe(connecting: Any, host: str, port: int, via: str) -> None:
+async def _probe(connect: Connect, host: str, port: int, via: str) -> None:
     """Connect once to host:port from `via`; a refusal is a clear error now."""
     try:
-        _reader, writer = await asyncio.wait_for(connecting, PROBE_TIMEOUT)
+        _reader, writer = await connect()
+    except OrchError:
+        raise
     except (asyncio.TimeoutError, TimeoutError):
         raise ForwardError(f"{host}:{port} did not answer from {via} within "
-                           f"{PROBE_TIMEOUT:g} s") from None
+                           f"{CONNECT_TIMEOUT:g} s") from None
     except Exception as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
-        raise ForwardError(f"{host}:{port} is not reachable from {via}: {reason}") from None
+        raise ForwardError(f"{host}:{port} is not reachable from {via}: {reason(exc)}") from None
     writer.close()
 
 
-async def _listening(opening: Any, local: int) -> Listener:
+async def _listening(opening: Awaitable[Relay], local: int) -> Relay:
     try:
-        listener: Listener = await opening
+        return await opening
     except OSError as exc:
         raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {exc.strerror} (choose "
                            f"another port with --local, or 0 for any free one)") from None
-    return listener

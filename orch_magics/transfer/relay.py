@@ -1,52 +1,114 @@
-"""A forward with no SSH hop: a small TCP relay from 127.0.0.1 to a host this machine reaches."""
+"""The listening side of a port forward: 127.0.0.1:PORT, each client joined to a new connection
+that a `Connect` makes (see connectors.py). The port does not depend on the connection under it,
+and closing the relay cuts the connections it carries: a closed forward carries no traffic.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-CHUNK = 1 << 16
+#: Bytes read at once from either side.
+CHUNK = 1 << 18
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+class Reader(Protocol):
+    """The reading half of a connection: asyncio's StreamReader or asyncssh's SSHReader."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class Writer(Protocol):
+    """The writing half of a connection: asyncio's StreamWriter or asyncssh's SSHWriter."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def can_write_eof(self) -> bool: ...
+
+    def write_eof(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: Opens the far side of one client's connection (raises when it cannot).
+Connect = Callable[[], Awaitable[tuple[Reader, Writer]]]
+
+
+class Outcome(Protocol):
+    """Told what became of each client: joined, or not (and why)."""
+
+    def carried(self) -> None: ...
+
+    def failed(self, exc: BaseException) -> None: ...
+
+
+async def _pump(reader: Reader, writer: Writer) -> bool:
+    """Copy until end of file and pass the end on (True); False when either side failed."""
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
-    except (ConnectionError, OSError):
-        pass
+    except Exception:  # noqa: BLE001 - OSError here, asyncssh's errors there: this client ends
+        return False
+    return True
 
 
-class DirectRelay:
-    """Listens on one local port; each client is joined to a new connection to host:port."""
+async def _join(ours: tuple[Reader, Writer], theirs: tuple[Reader, Writer]) -> None:
+    """Carry both ways until both ends are done; a side that fails cuts the other too (a
+    dropped connection must not leave the client waiting on a half-open socket)."""
+    pumps = [asyncio.ensure_future(_pump(ours[0], theirs[1])),
+             asyncio.ensure_future(_pump(theirs[0], ours[1]))]
+    try:
+        done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        if pending and all(task.result() for task in done):
+            await asyncio.wait(pending)
+    finally:
+        for task in pumps:
+            task.cancel()
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+
+class Relay:
+    """Listens on one local port and joins each client to `connect()`; `close` stops listening
+    and cuts every connection still open."""
+
+    def __init__(self, connect: Connect, outcome: Outcome) -> None:
+        self.connect = connect
+        self.outcome = outcome
         self.server: asyncio.Server | None = None
+        self.clients: set[asyncio.Task[None]] = set()
 
-    @staticmethod
-    async def connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection(host, port)
+    async def listen(self, host: str, port: int) -> Relay:
+        self.server = await asyncio.start_server(self.handle_client, host, port)
+        return self
 
-    @classmethod
-    async def open(cls, listen_host: str, listen_port: int, host: str, port: int
-                   ) -> DirectRelay:
-        relay = cls(host, port)
-        relay.server = await asyncio.start_server(relay.handle_client, listen_host, listen_port)
-        return relay
+    def handle_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Carry this client in a task of ours: cancelled by `close`, it is nobody else's to
+        report (asyncio's own task for a client would log the cancellation as an error)."""
+        task = asyncio.ensure_future(self._carry(reader, writer))
+        self.clients.add(task)
+        task.add_done_callback(self.clients.discard)
 
-    async def handle_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        theirs: tuple[Reader, Writer] | None = None
         try:
-            their_reader, their_writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
-            writer.close()
-            return
-        await asyncio.gather(_pump(reader, their_writer), _pump(their_reader, writer))
-        for w in (writer, their_writer):
-            with contextlib.suppress(Exception):
-                w.close()
+            try:
+                theirs = await self.connect()
+            except Exception as exc:  # noqa: BLE001 - told to the outcome; this client ends
+                self.outcome.failed(exc)
+                return
+            self.outcome.carried()
+            await _join((reader, writer), theirs)
+        finally:
+            for end in (writer, theirs[1] if theirs else None):
+                if end is not None:
+                    with contextlib.suppress(Exception):
+                        end.close()
 
     def get_port(self) -> int:
         assert self.server is not None
@@ -55,7 +117,11 @@ class DirectRelay:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        for task in list(self.clients):
+            task.cancel()
 
     async def wait_closed(self) -> None:
         if self.server is not None:
             await self.server.wait_closed()
+        if self.clients:
+            await asyncio.wait(set(self.clients))

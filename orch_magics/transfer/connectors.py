@@ -1,0 +1,74 @@
+"""How a forward reaches its target for each client: a TCP connection from this machine
+(`direct`), or a `direct-tcpip` channel of an SSH hop's pooled connection (`Through`).
+
+`Through` asks the hop for its connection at every client, so after a drop the pool connects
+afresh (through every earlier hop, as a run does) and the forward outlives the connection it
+started on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from ..layers.base import TunnelCarrier
+from .relay import Connect, Reader, Writer
+
+#: Seconds to wait for a connection to the target (the probe at opening, and each client's).
+CONNECT_TIMEOUT = 10.0
+
+
+@runtime_checkable
+class Channels(Protocol):
+    """What an SSH hop's tunnel object can do (asyncssh's SSHClientConnection)."""
+
+    async def open_connection(self, host: str, port: int) -> Any: ...
+
+    def is_closed(self) -> bool: ...
+
+
+def reason(exc: BaseException) -> str:
+    """The one-line reason of a failed connection (OSError, asyncssh's errors, ours)."""
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return f"no answer within {CONNECT_TIMEOUT:g} s"
+    return (getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            or type(exc).__name__)
+
+
+def direct(host: str, port: int) -> Connect:
+    """Connections to host:port from this machine."""
+    async def connect() -> tuple[Reader, Writer]:
+        return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
+    return connect
+
+
+class Through:
+    """Connections to host:port as the SSH hop `node` sees it, over its pooled connection as it
+    is when each client comes; `notice` hears of a reconnect."""
+
+    def __init__(self, node: TunnelCarrier, label: str, host: str, port: int,
+                 notice: Callable[[str], None]) -> None:
+        self.node, self.label, self.host, self.port = node, label, host, port
+        self.notice = notice
+        self.last: Channels | None = None
+
+    async def __call__(self) -> tuple[Reader, Writer]:
+        for attempt in (1, 2):  # a pooled connection may not know yet that it has dropped
+            tunnel = await self._tunnel()
+            try:
+                reader, writer = await asyncio.wait_for(
+                    tunnel.open_connection(self.host, self.port), CONNECT_TIMEOUT)
+                return reader, writer
+            except Exception:
+                if attempt == 2 or not tunnel.is_closed():
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _tunnel(self) -> Channels:
+        tunnel = await self.node.tunnel()
+        assert isinstance(tunnel, Channels)  # `listen` checked the hop's kind of tunnel
+        if self.last is not None and tunnel is not self.last:
+            self.notice(f"the connection to {self.label} had dropped; reconnected")
+        self.last = tunnel
+        return tunnel

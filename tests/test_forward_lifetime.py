@@ -1,0 +1,247 @@
+"""A forward's lifetime through the lab: closing it cuts the connections it carries (not only
+the listening port), and the connection under it dropping neither kills the port silently nor
+leaves it listed as if it worked: the next client reconnects, and a reconnect that fails is
+told (`problem`, `%orch forwards`, the CLI's stderr) until one succeeds."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fixtures.ports import free_port
+from fixtures.sshd import known_host, launch_sshd, stop_servers
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+
+pytestmark = pytest.mark.ssh
+
+#: A server that numbers its connections ("N\n" first), then sends to each without end, and
+#: logs "ended N" once a connection is gone: what a forward still carries shows on both ends.
+ENDLESS = r"""
+import itertools, socket, sys, threading, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen()
+log = open(sys.argv[2], "a", buffering=1)
+def serve(conn, n):
+    try:
+        conn.sendall(b"%d\n" % n)
+        while True:
+            conn.sendall(b"x" * 65536)
+            time.sleep(0.02)
+    except OSError:
+        log.write("ended %d\n" % n)
+for n in itertools.count(1):
+    threading.Thread(target=serve, args=(srv.accept()[0], n), daemon=True).start()
+"""
+#: Bytes that may still arrive after a cut (in socket buffers and channel windows); a
+#: connection still carrying traffic passes this within seconds.
+IN_FLIGHT = 32 << 20
+
+
+@dataclass
+class Endless:
+    port: int
+    log: Path
+
+    def ended(self, number: int) -> bool:
+        """Whether the server saw connection `number` end (waits up to 10 s for it)."""
+        for _ in range(100):
+            if f"ended {number}" in self.log.read_text().split("\n"):
+                return True
+            time.sleep(0.1)
+        return False
+
+
+def _start_endless(where: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    log.touch()
+    proc = subprocess.Popen([*where, sys.executable, "-c", ENDLESS, str(port), str(log)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        probe = subprocess.run([*where, sys.executable, "-c", "import socket; socket."
+                                f"create_connection(('127.0.0.1', {port}))"], check=False)
+        if probe.returncode == 0:
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the endless server did not listen on {port}")
+
+
+@pytest.fixture(scope="module")
+def endless(ssh_lab, tmp_path_factory) -> Iterator[dict[str, Endless]]:  # type: ignore[no-untyped-def]
+    """One endless server in the inner host's namespace (for `two`), one here (for `loop`,
+    whose host is this machine, and for `here`, which has no ssh hop)."""
+    root = tmp_path_factory.mktemp("endless")
+    inner = Endless(8766, root / "inner.log")
+    local = Endless(free_port(), root / "local.log")
+    procs = [_start_endless(["ip", "netns", "exec", ssh_lab.inner_ns], inner.port, inner.log),
+             _start_endless([], local.port, local.log)]
+    yield {"two": inner, "loop": local, "here": local}
+    for proc in procs:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.fixture
+def orch(ssh_lab) -> Iterator[Orchestrator]:  # type: ignore[no-untyped-def]
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"here": []})))
+    yield o
+    o.close()
+
+
+def stream(port: int) -> tuple[socket.socket, int]:
+    """A connection through the forward on `port` that carries traffic: the server's number."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    head = b""
+    while b"\n" not in head:
+        chunk = sock.recv(1 << 16)
+        assert chunk, f"the forward closed the connection at once (got {head!r})"
+        head += chunk
+    assert len(sock.recv(1 << 16)) > 0  # and it goes on
+    return sock, int(head.split(b"\n")[0])
+
+
+def cut(sock: socket.socket) -> bool:
+    """Whether the connection ends (end of file or reset) before IN_FLIGHT more bytes come."""
+    received = 0
+    with sock:
+        try:
+            while chunk := sock.recv(1 << 16):
+                received += len(chunk)
+                if received > IN_FLIGHT:
+                    return False
+        except ConnectionResetError:
+            pass
+        except TimeoutError:  # neither carried nor ended
+            return False
+    return True
+
+
+STOPS: dict[str, Callable[[Orchestrator, str], object]] = {
+    "Forward.close": lambda orch, fid: [f for f in orch.forwards.list() if f.id == fid][0].close(),
+    "forwards.stop": lambda orch, fid: orch.forwards.stop(fid),
+}
+
+
+@pytest.mark.parametrize("stop", list(STOPS))
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_closing_a_forward_cuts_its_open_connections(orch, endless, env, stop) -> None:  # type: ignore[no-untyped-def]
+    """Before, closing stopped only the listening port: an open connection went on carrying
+    traffic until the SSH connection closed (for good, with the kernel)."""
+    server = endless[env]
+    fwd = orch.forward(env, server.port, host="127.0.0.1")
+    sock, number = stream(fwd.port)
+    STOPS[stop](orch, fwd.id)
+    assert fwd.closed and orch.forwards.list() == []
+    assert cut(sock), "the closed forward still carries the connection"
+    assert server.ended(number), "the far end's connection is still open"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", fwd.port), timeout=10)
+
+
+def test_the_magics_forward_stop_cuts_its_open_connections(ssh_lab, endless, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from shells import orch_shell
+
+    with orch_shell(ssh_lab.config_yaml(), tmp_path) as sh:
+        fwd = sh.run_line_magic("orch", f"forward two {endless['two'].port}")
+        sock, number = stream(fwd.port)
+        sh.run_line_magic("orch", f"forward stop {fwd.id}")
+        assert cut(sock) and endless["two"].ended(number)
+
+
+@pytest.mark.parametrize(("env", "dropped"), [("loop", "loop"), ("two", "bastion"),
+                                              ("two", "inner")])
+def test_a_forward_reconnects_after_its_connection_drops(orch, ssh_lab, endless, env, dropped) -> None:  # type: ignore[no-untyped-def]
+    """Before, the listening port went with the connection: refused from then on, while the
+    forward was still listed open and `orch forward` ran on saying nothing."""
+    server = endless[env]
+    fwd = orch.forward(env, server.port, host="127.0.0.1")
+    notices: list[str] = []
+    fwd.watch(notices.append)
+    sock, _number = stream(fwd.port)
+    assert ssh_lab.servers[dropped].kill_sessions()
+    assert cut(sock)  # what the dropped connection carried ends, it does not hang
+    again, number = stream(fwd.port)  # the port still listens; a fresh connection carries
+    again.close()
+    assert server.ended(number)
+    assert notices == [f"forward {fwd.id}: the connection to {fwd.via} had dropped; reconnected"]
+    assert orch.forwards.list() == [fwd] and not fwd.closed and fwd.problem is None
+
+
+def test_the_cli_forward_reconnects_and_says_so(ssh_lab, endless, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml())
+    local = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward",
+                             "loop", str(endless["loop"].port), "--local", str(local)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
+        sock, _number = stream(local)
+        assert ssh_lab.loop.kill_sessions()
+        assert cut(sock)
+        stream(local)[0].close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert err == "orch: forward f1: the connection to ssh orch-loop had dropped; reconnected\n"
+
+
+@pytest.fixture
+def own_sshd(ssh_lab, tmp_path) -> Iterator[tuple[str, Callable[[], object], Callable[[], None]]]:  # type: ignore[no-untyped-def]
+    """An sshd of this test's own on loopback, as environment `own` (YAML), with ways to stop
+    it (its connections drop, and no new one is taken) and to start it again."""
+    port = free_port()
+    known = tmp_path / "known_hosts"
+    known.write_text(known_host("127.0.0.1", port, ssh_lab.root / "host_key.pub"))
+    servers = []
+
+    def start() -> object:
+        server = launch_sshd(tmp_path, "own", "127.0.0.1", port, ssh_lab.sshd_config)
+        servers.append(server)
+        server.wait_listening(time.monotonic() + 10)
+        return server
+
+    start()
+    layer = ssh_lab.layer("orch-loop", port=port, known_hosts=str(known))
+    yield ssh_lab.config_yaml(extra_envs={"own": [layer]}), start, lambda: stop_servers(servers)
+    stop_servers(servers)
+
+
+def test_a_forward_that_cannot_reconnect_says_why_until_it_can(own_sshd, endless, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from shells import orch_shell
+
+    config, start, stop = own_sshd
+    server = endless["loop"]
+    with orch_shell(config, tmp_path) as sh:
+        fwd = sh.run_line_magic("orch", f"forward own {server.port} --host 127.0.0.1")
+        notices: list[str] = []
+        fwd.watch(notices.append)
+        stream(fwd.port)[0].close()
+        stop()
+        refused = socket.create_connection(("127.0.0.1", fwd.port), timeout=10)
+        assert cut(refused)  # the port listens, but this client could not be carried
+        assert fwd.problem is not None and fwd.problem.startswith(
+            "the last connection failed: hop 1 (ssh orch-loop): ")
+        assert "refused" in fwd.problem.lower() and not fwd.closed
+        assert notices == [f"forward {fwd.id}: {fwd.problem}; still listening, the next "
+                           f"connection tries again"]
+        capsys.readouterr()
+        sh.run_line_magic("orch", "forwards")
+        assert fwd.problem in capsys.readouterr().out
+        start()
+        stream(fwd.port)[0].close()
+        assert fwd.problem is None and notices[1:] == [
+            f"forward {fwd.id}: the connection to ssh orch-loop had dropped; reconnected"]
+        sh.run_line_magic("orch", "forwards")
+        assert "failed" not in capsys.readouterr().out
