@@ -245,3 +245,33 @@ def test_a_forward_that_cannot_reconnect_says_why_until_it_can(own_sshd, endless
             f"forward {fwd.id}: the connection to ssh orch-loop had dropped; reconnected"]
         sh.run_line_magic("orch", "forwards")
         assert "failed" not in capsys.readouterr().out
+
+
+def test_ctrl_c_before_the_forward_opened_says_so(tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A server that accepts and never answers: Ctrl-C while `orch forward` still connected
+    exited 0 with nothing said (a stopped `orch cp` says so and exits 130)."""
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen()
+    port = mute.getsockname()[1]
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  mute: {layers: [{type: ssh, config: {host: 127.0.0.1, "
+                   f"port: {port}, connect_timeout: 30}}}}]}}\naudit: {{enabled: false}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward",
+                             "mute", "80"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        mute.settimeout(30)
+        try:
+            conn, _ = mute.accept()  # orch is connecting now: its loop runs
+        except TimeoutError:
+            proc.kill()
+            raise AssertionError(proc.communicate()) from None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        conn.close()
+    finally:
+        mute.close()
+        proc.kill()
+    assert (proc.returncode, out, err) == (130, "", "orch: interrupted; the forward was not "
+                                                    "opened\n")

@@ -104,6 +104,7 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
 def forward_command(config: Config, args: argparse.Namespace) -> int:
     orch = Orchestrator(config)
     orch.gate.ask = ask_on_terminal
+    forward = None
     try:
         forward = orch.forward(args.environment, args.port, local=args.local, host=args.host,
                                yes=args.yes, limit=args.limit, front_end="cli")
@@ -111,8 +112,10 @@ def forward_command(config: Config, args: argparse.Namespace) -> int:
                                            flush=True))
         print(f"{forward}; Ctrl-C stops it", flush=True)
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:
+        if forward is None:  # still connecting: say so, with the status a stopped cp has
+            print("orch: interrupted; the forward was not opened", file=sys.stderr)
+            return exit_status(exc)
     finally:
         orch.close()
     return 0
