@@ -114,7 +114,7 @@ def test_default_known_hosts_and_ssh_config_still_honoured(
     with Orchestrator(load_config_text(_config(ssh_fleet, key, None))) as orch:
         res = orch.run("web", "who", limit="127.0.1.[123]")  # 4 not connected yet
         assert list(res.succeeded) == ["127.0.1.1", "127.0.1.2"], res.causes
-        assert "~/.ssh/known_hosts" in res.causes["127.0.1.3"]
+        assert f"(not in {default})" in res.causes["127.0.1.3"]  # the file consulted
         other = tmp_path / "elsewhere"  # ~/.ssh/config points somewhere else: that file rules
         other.write_text(_line(ssh_fleet, "127.0.1.3"))
         (home / ".ssh" / "config").write_text(f"Host *\n  UserKnownHostsFile {other}\n")
