@@ -103,12 +103,14 @@ class FleetRun:
     def stop(self) -> None:
         """Stop every running target (INT → TERM → KILL) and start no other."""
         self.stopping = True
+        self.stdin.stop()
         for row in self.rows.values():
             if row.run is not None and not row.run.done:
                 row.run.stop()
 
     async def kill(self) -> None:
         self.stopping = True
+        self.stdin.stop()
         await asyncio.gather(*(row.run.kill() for row in self.rows.values()
                                if row.run is not None and not row.run.done))
 
@@ -138,7 +140,9 @@ class FleetRun:
         finally:
             self.ready.set()
         self.budget = self.options.fail_budget(len(targets))
-        await self.stdin.prepare()
+        for target in targets:
+            if target.pending is None:
+                self.stdin.join(target.label)
         gate = asyncio.Semaphore(self.options.parallel)
         await asyncio.gather(*(self._one(t, gate) for t in targets if t.pending is None))
         results = {label: row.result for label, row in self.rows.items()}
@@ -174,6 +178,12 @@ class FleetRun:
             return [target]
 
     async def _one(self, target: Target, gate: asyncio.Semaphore) -> None:
+        try:
+            await self._queued(target, gate)
+        finally:
+            self.stdin.leave(target.label)
+
+    async def _queued(self, target: Target, gate: asyncio.Semaphore) -> None:
         row = self.rows[target.label]
         async with gate:
             if self.stopping:
@@ -192,11 +202,11 @@ class FleetRun:
     async def _attempt(self, target: Target, row: TargetRow) -> RunResult:
         plan = dataclasses.replace(self.plan, layers=target.layers)
         sinks = [*self._sinks(target.label), row]
-        options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
-                             stdin=self.stdin.source(), close_stdin=self.stdin.closes,
-                             timeout=self.options.timeout)
         t0 = time.monotonic()
         try:
+            options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                                 stdin=self.stdin.attach(target.label),
+                                 close_stdin=self.stdin.closes, timeout=self.options.timeout)
             row.run = self._begin(plan, options, target.label)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only
