@@ -38,6 +38,9 @@ class SharedStdin:
         self._source = source
         self.closes = closes
         self._streamed = source is not None and not isinstance(source, (bytes, str))
+        if self._streamed and not isinstance(source, (AsyncIterable, Iterable)) \
+                and not hasattr(source, "read"):
+            raise TypeError(f"cannot use {type(source).__name__} as stdin")
         self._chunks: collections.deque[bytes] = collections.deque()
         self._starts: collections.deque[int] = collections.deque()  # each chunk's offset
         self._first = 0  # the index of _chunks[0] among every chunk read
@@ -195,8 +198,6 @@ async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncIterato
         async for item in source:
             yield item
         return
-    if not hasattr(source, "read") and not isinstance(source, Iterable):
-        raise TypeError(f"cannot use {type(source).__name__} as stdin")
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
     room = threading.Semaphore(2)  # chunks read ahead of what was taken, at most
