@@ -141,3 +141,19 @@ def test_a_source_that_blocks_does_not_keep_a_stop_waiting(orch, ssh_fleet: SSHF
         os.close(write_end)
     assert set(res.states.values()) == {"stopped"}
 
+
+
+def test_stopping_a_named_fleet_that_floods_output_wins(ssh_fleet: SSHFleet) -> None:
+    """`yes` on 9 targets under a name: the stop waited behind millions of queued lines."""
+    text = _config(ssh_fleet).replace(HOSTS, "127.0.1.[1:9]")
+    with Orchestrator(load_config_text(text)) as orch:
+        orch.start("web", command="yes", name="flood")
+        deadline = time.monotonic() + 30
+        while len(str(orch.logs("flood")).splitlines()) < 1000:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(2)
+        res = orch.stop("flood", timeout=15)
+        assert set(res.states.values()) == {"stopped"}
+        assert re.match(r"127\.0\.1\.\d \| y$", str(orch.logs("flood")).splitlines()[-1])
+    assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "yes" in p]) == []

@@ -30,10 +30,10 @@ class NamedFleet:
         return self.live.done
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self.add),)
+        return (LabelledLines(label, self.add, keep=self.logs.lines.maxlen),)
 
-    def add(self, is_err: bool, line: str) -> None:
-        self.logs.add("stderr" if is_err else "stdout", [line])
+    def add(self, is_err: bool, lines: list[str]) -> None:
+        self.logs.add("stderr" if is_err else "stdout", lines)
 
     def info(self) -> RunInfo:
         """Its `ps` row: the state is the count of targets in each state."""

@@ -70,8 +70,9 @@ class TargetRow:
         if isinstance(event, (Stdout, Stderr)):
             self.bytes += len(event.data)
             if isinstance(event, Stdout):
-                lines = event.data.decode("utf-8", "replace").rstrip("\r\n").split("\n")
-                self.tail.extend(line[-200:] for line in lines[-TAIL_LINES:])
+                text = event.data.decode("utf-8", "replace").rstrip("\r\n")
+                lines = text.rsplit("\n", TAIL_LINES)[-TAIL_LINES:]  # a flood: per chunk
+                self.tail.extend(line[-200:] for line in lines)
                 if lines[-1]:
                     self.last_line = lines[-1][-200:]
 
