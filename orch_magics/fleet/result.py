@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ..errors import OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
+from ..sinks.units import printable
 
 #: Runs the same service or command again on the given labels.
 Rerun = Callable[[list[str]], "FleetResult"]
@@ -127,14 +128,16 @@ class FleetResult(ByTarget[RunResult]):
             f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> str:
-        """The summary table as text (what the CLI and nbclient show)."""
+        """The summary table as text (what the CLI and nbclient show); control characters a
+        target printed are shown escaped (`\\x1b`), so no target can repaint orch's report."""
         rows = self.rows()
-        width = max([5, *(_columns(r["label"]) for r in rows)])
+        labels = [printable(r["label"]) for r in rows]
+        width = max([len("TARGET"), *map(_columns, labels)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
-        for r in rows:
+        for r, label in zip(rows, labels, strict=True):
             code = "" if r["returncode"] is None else str(r["returncode"])
-            info = r["cause"] if r["state"] != "ok" else r["last_line"]
-            label = r["label"] + " " * (width - _columns(r["label"]))  # wide characters: 2
+            info = printable(r["cause"] if r["state"] != "ok" else r["last_line"])
+            label += " " * (width - _columns(label))  # wide characters: 2
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {info[:80]}")
         lines.append(self.summary())

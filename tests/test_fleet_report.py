@@ -1,0 +1,53 @@
+"""The summary of a fleet run is orch's own report: what targets print cannot repaint it, its
+columns line up whatever the labels, and its options read one way."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from orch_magics import ConfigError, Orchestrator, load_config
+from orch_magics.fleet import FleetOptions
+
+
+@pytest.fixture
+def orch(ssh_fleet: SSHFleet, tmp_path: Path):
+    """Targets with short inventory names (w1, w2) on real sshd."""
+    (tmp_path / "inv.ini").write_text("[web]\nw1 ansible_host=127.0.1.1\n"
+                                      "w2 ansible_host=127.0.1.2\n")
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [inv.ini]\nenvironments:\n"
+        f"  web: {{layers: [{{type: ssh, config: {{host: 'group:web', "
+        f"{ssh_fleet.ssh_config()}}}}}]}}\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as o:
+        yield o
+
+
+@pytest.mark.parametrize("command, shown", [
+    (r'printf "ab\033]0;pwned\007\033[2J\n"', r"ab\x1b]0;pwned\x07\x1b[2J"),  # last line
+    (r'printf "x\033[8m\033[1A\r\n" >&2; exit 4', r"exit 4: x\x1b[8m\x1b[1A"),  # cause
+])
+def test_escape_sequences_from_a_target_are_shown_escaped_in_the_table(
+        orch: Orchestrator, command: str, shown: str) -> None:
+    res = orch.run("web", command=command, limit="w1")
+    table = res.table()
+    assert "\x1b" not in table and "\x07" not in table and "\r" not in table
+    assert shown in table.splitlines()[1]
+    assert res["w1"].stdout + res["w1"].stderr != ""  # the result keeps the bytes as they came
+    assert "\x1b" in res["w1"].stdout + res["w1"].stderr
+
+
+def test_the_table_header_lines_up_with_short_labels(orch: Orchestrator) -> None:
+    lines = orch.run("web", command="echo hi").table().splitlines()
+    assert lines[0].index("STATE") == lines[1].index("ok") == lines[2].index("ok")
+    assert re.match(r"w1 +ok +0 +[0-9.]+s  hi$", lines[1])
+
+
+@pytest.mark.parametrize("bad", ["1.5", "50.5%", "10 %", "101%", "-1", "%"])
+def test_max_fail_takes_whole_counts_and_percentages_only(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"--max-fail takes a count or a percentage"):
+        FleetOptions(max_fail=bad)
+    assert FleetOptions(max_fail=" 10% ").fail_budget(30) == 3
