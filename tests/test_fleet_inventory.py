@@ -4,6 +4,7 @@ on real sshd (127.0.1.x) where a wrong reading would reach the wrong host or por
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +122,16 @@ def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "inv.ini").write_text("[web]\nq ansible_ssh_port=http\n")
     with pytest.raises(ConfigError, match=r"inv.ini:2: ansible_ssh_port must be a port"):
         load_inventories([tmp_path / "inv.ini"])
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_an_inventory_that_is_not_a_regular_file_is_called_so(tmp_path: Path,
+                                                              kind: str) -> None:
+    path = tmp_path / "fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    (tmp_path / "orch.yaml").write_text(f"inventory: [{path}]\nenvironments: {{}}\n")
+    with pytest.raises(ConfigError, match=f"orch.yaml:1.*'{path}' is not a regular file"):
+        load_config(tmp_path / "orch.yaml")

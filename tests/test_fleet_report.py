@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.fleet import SSHFleet
-from orch_magics import ConfigError, Orchestrator, load_config
-from orch_magics.fleet import FleetOptions
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
+from orch_magics.fleet import FleetOptions, expand
+from orch_magics.fleet.targets import describe
 
 
 @pytest.fixture
@@ -51,3 +52,15 @@ def test_max_fail_takes_whole_counts_and_percentages_only(bad: str) -> None:
     with pytest.raises(ConfigError, match=r"--max-fail takes a count or a percentage"):
         FleetOptions(max_fail=bad)
     assert FleetOptions(max_fail=" 10% ").fail_budget(30) == 3
+
+
+@pytest.mark.parametrize("layers, shown", [
+    ("[{type: docker, config: {label: app=web}}]",
+     "every running container with app=web (found at run time)"),
+    ("[{type: ssh, config: {host: [b1, b2]}}, {type: docker, config: {label: app=web}}]",
+     "2 targets × every running container with app=web: b1, b2"),
+])
+def test_a_label_fleet_is_described_without_a_placeholder(layers: str, shown: str) -> None:
+    """`orch ls` said `1 target × every running container with app=web: (one)`."""
+    env = load_config_text(f"environments:\n  c: {{layers: {layers}}}\n").environment("c")
+    assert describe(expand(env.layers)) == shown
