@@ -64,3 +64,19 @@ def test_a_label_fleet_is_described_without_a_placeholder(layers: str, shown: st
     """`orch ls` said `1 target × every running container with app=web: (one)`."""
     env = load_config_text(f"environments:\n  c: {{layers: {layers}}}\n").environment("c")
     assert describe(expand(env.layers)) == shown
+
+
+def test_rerun_on_a_protected_fleet_takes_a_confirmation(ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """From plain Python only ORCH_CONFIRM could confirm a rerun: it took no `yes=`."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  web:\n    protected: true\n    confirm_ttl: 0\n"
+        f"    layers: [{{type: ssh, config: {{host: '127.0.1.[1:2]', "
+        f"{ssh_fleet.ssh_config()}}}}}]\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        asked: list[str] = []
+        orch.gate.ask = lambda question: asked.append(question) or "web"  # type: ignore
+        res = orch.run("web", command="echo hi", yes="web")
+        again = res.rerun(yes="web")
+        assert again.ok and list(again) == ["127.0.1.1", "127.0.1.2"] and asked == []
+        assert res.rerun().ok and len(asked) == 1  # without it, asked again as before

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ..errors import OrchError
@@ -19,8 +19,8 @@ from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.units import printable
 
-#: Runs the same service or command again on the given labels.
-Rerun = Callable[[list[str]], "FleetResult"]
+#: Runs the same service or command again on the given labels (`yes`: confirmations).
+Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
 STATES = ("ok", "failed", "stopped", "skipped")
 #: Rows the HTML summary shows at most (the counts in its title cover every target).
 HTML_ROWS = 50
@@ -104,13 +104,14 @@ class FleetResult(ByTarget[RunResult]):
                             + ", ".join(f"{k} ({c})" for k, c in list(bad.causes.items())[:5]))
         return self
 
-    def rerun(self) -> FleetResult:
-        """Run the same service (or command) again on exactly these targets."""
+    def rerun(self, *, yes: str | Collection[str] = ()) -> FleetResult:
+        """Run the same service (or command) again on exactly these targets (a protected
+        environment asks again; `yes` confirms it as `run(..., yes=)` does)."""
         if self._rerun is None:
             raise OrchError("this FleetResult does not know how it was run")
         if not self._results:
             raise OrchError("no target to run again")
-        return self._rerun(list(self._results))
+        return self._rerun(list(self._results), yes)
 
     # ---- presentation ---------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
