@@ -157,3 +157,16 @@ def test_stopping_a_named_fleet_that_floods_output_wins(ssh_fleet: SSHFleet) -> 
         assert set(res.states.values()) == {"stopped"}
         assert re.match(r"127\.0\.1\.\d \| y$", str(orch.logs("flood")).splitlines()[-1])
     assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "yes" in p]) == []
+
+
+def test_a_queued_target_the_stream_outran_fails_saying_why(orch, monkeypatch) -> None:
+    """Past the bound kept for queued targets, they fail rather than get part of the input
+    (the bound is lowered here so the test sends 3 MiB, not 256)."""
+    from orch_magics.fleet import stdin as shared_stdin
+
+    monkeypatch.setattr(shared_stdin, "KEEP_FOR_QUEUED", 1 << 20)
+    chunks = (b"x" * 65536 for _ in range(48))  # 3 MiB
+    res = orch.run("web", command="wc -c", stdin=chunks, parallel=1, limit="127.0.1.[1:2]")
+    assert res.states == {"127.0.1.1": "ok", "127.0.1.2": "failed"}
+    assert res["127.0.1.1"].stdout.strip() == str(48 * 65536)
+    assert "more than 1 MiB came before this target could start" in res.causes["127.0.1.2"]

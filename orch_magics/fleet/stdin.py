@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 
 from ..errors import OrchError
 from ..process.handle import as_bytes
@@ -127,12 +128,13 @@ class SharedStdin:
 
     async def _read_source(self) -> None:
         try:
-            async for data in _chunks_of(self._source, self._stop):
-                while self._readers and self._too_far_ahead():
-                    await self._news.wait()
-                if not self._readers:
-                    return
-                self._keep(as_bytes(data))
+            async with contextlib.aclosing(_chunks_of(self._source, self._stop)) as chunks:
+                async for data in chunks:
+                    while self._readers and self._too_far_ahead():
+                        await self._news.wait()
+                    if not self._readers:
+                        return
+                    self._keep(as_bytes(data))
         except Exception as exc:  # a source that breaks part-way: every target is stopped
             self._error = exc
         self._ended = True
@@ -192,7 +194,7 @@ class _Reader:
         self.running = False
 
 
-async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncIterator[object]:
+async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncGenerator[object, None]:
     """The chunks of a stream source as they come; blocking reads in a daemon thread."""
     if isinstance(source, AsyncIterable):
         async for item in source:
@@ -221,14 +223,18 @@ async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncIterato
         put(None)
 
     threading.Thread(target=reader, name="orch-fleet-stdin", daemon=True).start()
-    while True:
-        item, error = await queue.get()
+    try:
+        while True:
+            item, error = await queue.get()
+            room.release()
+            if error is not None:
+                raise error
+            if item is None:
+                return
+            yield item
+    finally:  # nobody takes more: a reader waiting for room ends (one in a read, after it)
+        stop.set()
         room.release()
-        if error is not None:
-            raise error
-        if item is None:
-            return
-        yield item
 
 
 def _blocking_chunks(source: object) -> Iterable[object]:
