@@ -156,14 +156,20 @@ def test_stdin_reaches_every_target(orch: Orchestrator, source: object) -> None:
     assert {r.stdout for r in res.values()} == {"hello fleet\n"}
 
 
-@pytest.mark.parametrize("source, message", [
-    (iter([b"a", 3]), "stdin takes bytes or str, got int"),
-    (123, "cannot use int as stdin"),
-])
 def test_a_stdin_source_a_fleet_cannot_use_is_refused_before_any_target_starts(
-        orch: Orchestrator, source: object, message: str) -> None:
-    with pytest.raises(TypeError, match=message):
-        orch.run("web", command="cat", stdin=source, limit=ALL_GOOD)
+        orch: Orchestrator) -> None:
+    with pytest.raises(TypeError, match="cannot use int as stdin"):
+        orch.run("web", command="cat", stdin=123, limit=ALL_GOOD)
+
+
+def test_a_stream_that_breaks_part_way_fails_every_target_without_an_eof(
+        orch: Orchestrator) -> None:
+    """A stream is sent as it comes (it may never end), so a bad item is found once targets
+    run: each is stopped, none takes the part it got for the whole input."""
+    res = orch.run("web", command="cat", stdin=iter([b"a", 3]), limit="127.0.1.[1:3]")
+    assert set(res.states.values()) == {"failed"}
+    assert set(res.causes.values()) == {
+        "stdin source failed: TypeError('stdin takes bytes or str, got int')"}
 
 
 def test_lines_sent_to_a_live_fleet_reach_every_running_target(orch: Orchestrator,

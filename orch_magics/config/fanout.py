@@ -49,7 +49,11 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
         if not isinstance(item, str) or not item.strip():
             raise src.error(at, f"{describe_path(at)} must be a host or container name")
         try:
-            members += _members(key, item, raw, inventory)
+            found = _members(key, item, raw, inventory)
+            if item.startswith(GROUP_PREFIX):  # a union of groups (Ansible's web:db): once
+                taken = {m.label for m in members}
+                found = [m for m in found if m.label not in taken]
+            members += found
         except (ValueError, ConfigError) as exc:
             raise src.error(at, f"{key} {item!r}: {exc}") from None
     if len(members) > patterns.MAX_NAMES:

@@ -1,8 +1,10 @@
 """Ansible inventories (INI and YAML): hosts, groups, children and the variables we honour.
 
-Only what reaching a host needs is kept: `ansible_host`, `ansible_user`, `ansible_port` (host
-variables win over a child group's, which win over its parents', which win over `all`'s).
-Groups are flattened: a group's hosts include its children's, as `ansible-inventory` shows.
+Only what reaching a host needs is kept: `ansible_host`, `ansible_user`, `ansible_port` and
+their older `ansible_ssh_*` names, which win as in Ansible's ssh plugin (host variables win over
+a child group's, which win over its parents', which win over `all`'s). A host written
+`name:port` (`[v6addr]:port`) gets that `ansible_port`. Groups are flattened: a group's hosts
+include its children's, as `ansible-inventory` shows; `all` and `ungrouped` always exist.
 """
 
 from __future__ import annotations
@@ -22,11 +24,28 @@ from . import patterns
 from .source import read_source
 from .suggest import did_you_mean
 
-#: The variables a target's ssh hop takes from an inventory, by the ssh config key they set.
-HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port"}
+#: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
+#: of two setting one key, the later wins (Ansible's ssh plugin reads `ansible_ssh_*` last).
+HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
+            "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port"}
+PORTS = ("ansible_port", "ansible_ssh_port")
+#: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
+_HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
+                        r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
+#: Groups every inventory has: every host, and the hosts of no other group.
+IMPLICIT = ("all", "ungrouped")
 #: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
 _SECTION = re.compile(r"\[([^\]]+)\]\s*(?:[#;].*)?")
 _COMMENT = re.compile(r"\s+[#;].*$")
+#: The first line that is neither blank nor a comment, and how a YAML mapping's one starts.
+_FIRST_CONTENT = re.compile(r"^[ \t]*[^\s#;].*$", re.M)
+_YAML_START = re.compile(r"\s*(---|%|\{|[^\s\[][^:]*:(\s|$)|[\"'])")
+#: A host line starting with `[v6addr]:port`, not a section header.
+_BRACKETED_HOST = re.compile(r"\[[^\]]+\]:\d+(\s|$)")
+#: An IPv4 address or a version (`10.0.0.1`, `1.2.3`): no Python literal.
+_ADDRESS = re.compile(r"\d+(?:\.\d+){2,}")
+#: A host line shlex has nothing to do for (no quotes, escapes or comments).
+_PLAIN = re.compile(r"[^'\"\\#]*")
 
 
 @dataclass
@@ -50,13 +69,19 @@ class Inventory:
                                              compare=False)
     _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
                                     compare=False)
+    _connections: dict[str, dict[str, Any]] = field(default_factory=dict, init=False,
+                                                    repr=False, compare=False)
 
     def group(self, name: str) -> _Group:
         """The group `name` (made if new), about to change: what was worked out is redone."""
-        self._in, self._depths = None, {}
+        self._in, self._depths, self._connections = None, {}, {}
         return self.groups.setdefault(name, _Group())
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
+        """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables."""
+        name, port = _port_of(name)
+        if port is not None:
+            values = _checked({"ansible_port": port, **values})
         hosts = self.group(group).hosts
         for host in patterns.expand(name):
             hosts[host] = None
@@ -66,22 +91,34 @@ class Inventory:
         """Every host of group `name`, its children's included (ConfigError when unknown)."""
         if name == "all":
             return list(self.host_vars)
+        if name == "ungrouped":
+            return [h for h in self.host_vars if self.groups_of(h) == ["ungrouped"]]
         if name not in self.groups:
-            known = sorted({"all", *self.groups})
+            known = sorted({*IMPLICIT, *self.groups})
             raise ConfigError(f"unknown inventory group {name!r}; known: {', '.join(known)}",
                               suggestion=did_you_mean(name, known))
+        return self._members(name)
+
+    def _members(self, name: str) -> list[str]:
         found: dict[str, None] = {}
         for group in self._closure(name):
             found.update(self.groups[group].hosts)
         return list(found)
 
     def connection(self, host: str) -> dict[str, Any]:
-        """The ssh config values of `host`: `{host:, user:, port:}` as far as they are set."""
-        merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
-        for group in sorted(self.groups_of(host), key=self._depth):
-            merged.update(self.groups[group].vars)
+        """The ssh config values of `host`: `{host:, user:, port:}` as far as they are set
+        (worked out once per host: every environment naming it asks again)."""
+        if host not in self._connections:
+            self._connections[host] = self._connection(host)
+        return dict(self._connections[host])
+
+    def _connection(self, host: str) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for group in ("all", *sorted(self.groups_of(host), key=self._depth)):
+            if group in self.groups:
+                merged.update(self.groups[group].vars)
         merged.update(self.host_vars.get(host, {}))
-        values = {HONOURED[k]: v for k, v in merged.items() if k in HONOURED}
+        values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
         if "port" in values:
             values["port"] = int(values["port"])
         for key in ("host", "user"):  # `ansible_user=1234` is a name, as Ansible reads it
@@ -98,15 +135,16 @@ class Inventory:
         return out
 
     def groups_of(self, host: str) -> list[str]:
-        """The groups `host` is in, directly or through a child group (`all` aside)."""
+        """The groups `host` is in, directly or through a child group (`all` aside); a host
+        of no other group is in `ungrouped`, and only there (as Ansible moves it out)."""
         if self._in is None:
             member: dict[str, list[str]] = {}
             for group in self.groups:
-                if group != "all":
-                    for found in self.hosts_of(group):
+                if group not in IMPLICIT:
+                    for found in self._members(group):
                         member.setdefault(found, []).append(group)
             self._in = member
-        return self._in.get(host, [])
+        return self._in.get(host) or ["ungrouped"]
 
     def _depth(self, group: str) -> int:
         if group not in self._depths:
@@ -129,7 +167,12 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
 
 
 def _is_yaml(text: str) -> bool:
-    """A mapping of groups, each a mapping (an INI file is never one: `[web]` is a list)."""
+    """A mapping of groups, each a mapping (an INI file is never one: `[web]` is a list).
+    Only a file whose first line of content reads `key:` is parsed to find out, so a big
+    INI file is not parsed as YAML first."""
+    first = _FIRST_CONTENT.search(text)
+    if first is None or not _YAML_START.match(first[0]):
+        return False
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -154,7 +197,7 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
-        if line.startswith("["):
+        if line.startswith("[") and not _BRACKETED_HOST.match(line):
             header = _SECTION.fullmatch(line)
             if header is None:
                 raise ConfigError(f"{name}:{number}: a section header must end with ']': "
@@ -183,7 +226,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
         inv.group(child)
         inv.group(section).children.append(child)
     else:
-        words = shlex.split(line, comments=True)
+        words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
         values = {}
         for word in words[1:]:
             key, sep, value = word.partition("=")
@@ -196,6 +239,11 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
 def _scalar(text: str) -> Any:
     """A value as Ansible reads one from an INI file: a Python literal (`2222`, `"deploy"`)
     when it is one, else the text."""
+    if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+        return int(text)
+    if text[:1].isalpha() and text[1:2] not in ("'", '"') and text not in ("True", "False") \
+            or _ADDRESS.fullmatch(text):
+        return text  # a name or an address: no literal starts so
     try:
         value = ast.literal_eval(text)
     except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
@@ -209,12 +257,23 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
     checked = dict(values)
-    port = checked.get("ansible_port")
-    if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
-        port = checked["ansible_port"] = int(port)
-    if port is not None and not (type(port) is int and 1 <= port <= 65535):
-        raise ValueError(f"ansible_port must be a port number (1-65535), not {port!r}")
+    for key in PORTS:
+        port = checked.get(key)
+        if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
+            port = checked[key] = int(port)
+        if port is not None and not (type(port) is int and 1 <= port <= 65535):
+            raise ValueError(f"{key} must be a port number (1-65535), not {port!r}")
     return checked
+
+
+def _port_of(pattern: str) -> tuple[str, int | None]:
+    """`db:2222` → (`db`, 2222); `[fe80::1]:22` → (`fe80::1`, 22); a name alone: no port."""
+    found = _HOST_PORT.fullmatch(pattern)
+    if found is None:
+        return pattern, None
+    if found["v6"] is not None:
+        return found["v6"], int(found["v6port"])
+    return found["host"], int(found["port"])
 
 
 def _from_yaml(inv: Inventory, data: Any, name: str) -> None:

@@ -111,7 +111,8 @@ def _inventory_paths(src: Source, base: Path) -> list[str]:
     for i, path in enumerate(paths):
         if not path.is_file():
             at = ("inventory", i) if isinstance(raw, list) else ("inventory",)
-            what = "is a directory" if path.is_dir() else "not found"
+            what = "is a directory" if path.is_dir() else \
+                "is not a regular file" if path.exists() else "not found"
             raise src.error(at, f"inventory file {str(path)!r} {what}")
     return [str(p) for p in paths]
 

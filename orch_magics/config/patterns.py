@@ -1,6 +1,7 @@
 """Ansible's host range patterns: `web-[01:12].prod`, `node-[a:f]`, `r[1:3]-[a:b]`, `[0:10:2]`.
 
-Numeric ranges keep the start's zero padding (`[01:12]` → `01`…`12`), alphabetic ranges run
+Numeric ranges keep the start's zero padding (`[01:12]` → `01`…`12`; the end is written as
+wide, `[01:3]` is refused as ansible-core refuses it), alphabetic ranges run
 over single letters, and several ranges in one name give every combination, in order.
 """
 
@@ -53,6 +54,9 @@ def _one_range(match: re.Match[str]) -> list[str]:
     if start.isdigit() and end.isdigit():
         first, last = int(start), int(end)
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
+        if width and len(end) != width:  # `[01:3]`: as ansible-core refuses it
+            raise ValueError(f"range {shown}: a zero-padded range must specify equal-length "
+                             f"begin and end formats ([{start}:{end.zfill(width)}])")
         count = (last - first) // stride + 1  # counted before any name is made
         if count > MAX_NAMES:
             raise ValueError(f"range {shown} stands for {count:,} names (at most {MAX_NAMES:,})")

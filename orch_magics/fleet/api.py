@@ -82,12 +82,10 @@ class Fleets:
         def begin(target_plan: RunPlan, run_options: RunOptions, label: str) -> Run:
             return host.begin(target_plan, run_options, ticket, target=label)
 
-        def rerun(labels: list[str]) -> FleetResult:
+        def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
             again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
                                  tuple(labels))
-            sent = shared.source()  # a stream was read to its end: the same bytes again
-            return self.run(plan, again, stdin=sent if isinstance(sent, (bytes, str)) else None,
-                            sinks=sinks)
+            return self.run(plan, again, stdin=shared.replay(), sinks=sinks, yes=yes)
 
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,

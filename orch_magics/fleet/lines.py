@@ -1,30 +1,70 @@
-"""A sink cutting one target's output into `label | line` texts for a callback."""
+"""A sink cutting one target's output into `label | line` texts for a callback, per chunk."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
 
+#: Called with (is_stderr, the labelled complete lines of one chunk).
+AddLines = Callable[[bool, list[str]], None]
+#: Bytes of each stream held while hurrying (a stop is on), labelled at close.
+HELD = 1 << 20
+
 
 class LabelledLines:
-    """Calls `add(is_stderr, "label | line")` for each complete line (and the rest at close)."""
+    """Calls `add(is_stderr, ["label | line", …])` once per chunk with the lines it completes
+    (and the rest at close). `keep`: only the last `keep` lines of a chunk are built — a
+    bounded view needs no more, and a flood of short lines costs per chunk, not per line.
+    While `hurry()` (a stop is on, for a bounded view) chunks are only held, their last
+    `HELD` bytes labelled at close: output queued before the stop never delays it."""
 
-    def __init__(self, label: str, add: Callable[[bool, str], None], width: int = 0) -> None:
+    def __init__(self, label: str, add: AddLines, width: int = 0,
+                 keep: int | None = None, hurry: Callable[[], bool] = lambda: False) -> None:
         self.prefix = f"{label:<{width}} | "
         self._add = add
+        self._keep = keep
+        self._hurry = hurry
+        self._held = {False: bytearray(), True: bytearray()}
+        self._cut = {False: False, True: False}
         self._partial = {False: "", True: ""}
+        self._decoders = {kind: codecs.getincrementaldecoder("utf-8")("replace")
+                          for kind in (False, True)}
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
             is_err = isinstance(event, Stderr)
-            text = self._partial[is_err] + event.data.decode("utf-8", "replace")
-            *lines, self._partial[is_err] = text.split("\n")
-            for line in lines:
-                self._add(is_err, self.prefix + line)
+            if self._hurry():
+                self._hold(is_err, event.data)
+            else:
+                self._lines(is_err, event.data)
+
+    def _lines(self, is_err: bool, data: bytes) -> None:
+        text = self._partial[is_err] + self._decoders[is_err].decode(data)
+        done, newline, self._partial[is_err] = text.rpartition("\n")
+        if newline:
+            lines = done.split("\n") if self._keep is None else \
+                done.rsplit("\n", self._keep)[-self._keep:]
+            self._add(is_err, [self.prefix + line for line in lines])
+
+    def _hold(self, is_err: bool, data: bytes) -> None:
+        held = self._held[is_err]
+        held += data
+        if len(held) > HELD:
+            del held[:len(held) - HELD]
+            self._cut[is_err] = True
 
     def close(self) -> None:
+        for is_err, held in self._held.items():
+            data = bytes(held)
+            if self._cut[is_err]:  # the start of its first line is gone: from the next one
+                data = data.partition(b"\n")[2]
+                self._partial[is_err] = ""
+                self._decoders[is_err].reset()
+            self._lines(is_err, data)
         for is_err, rest in self._partial.items():
+            rest += self._decoders[is_err].decode(b"", final=True)
             if rest:
-                self._add(is_err, self.prefix + rest)
+                self._add(is_err, [self.prefix + rest])
         self._partial = {False: "", True: ""}

@@ -30,10 +30,16 @@ class NamedFleet:
         return self.live.done
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self.add),)
+        return (LabelledLines(label, self.add, keep=self.logs.lines.maxlen,
+                              hurry=self.stopping),)
 
-    def add(self, is_err: bool, line: str) -> None:
-        self.logs.add("stderr" if is_err else "stdout", [line])
+    def stopping(self) -> bool:
+        """Whether a stop of this fleet is on (its output is then only held until the end)."""
+        live = getattr(self, "live", None)  # output may come before `start` has returned
+        return live is not None and live.fleet.stopping
+
+    def add(self, is_err: bool, lines: list[str]) -> None:
+        self.logs.add("stderr" if is_err else "stdout", lines)
 
     def info(self) -> RunInfo:
         """Its `ps` row: the state is the count of targets in each state."""

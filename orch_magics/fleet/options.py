@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -61,18 +62,15 @@ class FleetOptions:
         value = self.max_fail
         if value is None:
             return None
-        if isinstance(value, str):
+        if isinstance(value, str):  # whole numbers only, as a count is (`1.5` is refused)
             text = value.strip()
-            try:
-                if text.endswith("%"):
-                    pct = float(text[:-1])
-                    if not 0 <= pct <= 100:
-                        raise ValueError
-                    return math.floor(total * pct / 100)
-                value = int(text)
-            except ValueError:
+            found = re.fullmatch(r"([0-9]+)(%?)", text)
+            if found is None or found[2] and int(found[1]) > 100:
                 raise ConfigError(f"--max-fail takes a count or a percentage (3, 10%), not "
-                                  f"{value!r}") from None
+                                  f"{value!r}")
+            if found[2]:
+                return math.floor(total * int(found[1]) / 100)
+            value = int(found[1])
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"--max-fail takes a count (0 or more) or a percentage (3, 10%), "
                               f"not {value!r}")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ..errors import OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
+from ..sinks.units import printable
 
-#: Runs the same service or command again on the given labels.
-Rerun = Callable[[list[str]], "FleetResult"]
+#: Runs the same service or command again on the given labels (`yes`: confirmations).
+Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
 STATES = ("ok", "failed", "stopped", "skipped")
 #: Rows the HTML summary shows at most (the counts in its title cover every target).
 HTML_ROWS = 50
@@ -103,13 +104,14 @@ class FleetResult(ByTarget[RunResult]):
                             + ", ".join(f"{k} ({c})" for k, c in list(bad.causes.items())[:5]))
         return self
 
-    def rerun(self) -> FleetResult:
-        """Run the same service (or command) again on exactly these targets."""
+    def rerun(self, *, yes: str | Collection[str] = ()) -> FleetResult:
+        """Run the same service (or command) again on exactly these targets (a protected
+        environment asks again; `yes` confirms it as `run(..., yes=)` does)."""
         if self._rerun is None:
             raise OrchError("this FleetResult does not know how it was run")
         if not self._results:
             raise OrchError("no target to run again")
-        return self._rerun(list(self._results))
+        return self._rerun(list(self._results), yes)
 
     # ---- presentation ---------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -127,14 +129,16 @@ class FleetResult(ByTarget[RunResult]):
             f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> str:
-        """The summary table as text (what the CLI and nbclient show)."""
+        """The summary table as text (what the CLI and nbclient show); control characters a
+        target printed are shown escaped (`\\x1b`), so no target can repaint orch's report."""
         rows = self.rows()
-        width = max([5, *(_columns(r["label"]) for r in rows)])
+        labels = [printable(r["label"]) for r in rows]
+        width = max([len("TARGET"), *map(_columns, labels)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
-        for r in rows:
+        for r, label in zip(rows, labels, strict=True):
             code = "" if r["returncode"] is None else str(r["returncode"])
-            info = r["cause"] if r["state"] != "ok" else r["last_line"]
-            label = r["label"] + " " * (width - _columns(r["label"]))  # wide characters: 2
+            info = printable(r["cause"] if r["state"] != "ok" else r["last_line"])
+            label += " " * (width - _columns(label))  # wide characters: 2
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {info[:80]}")
         lines.append(self.summary())

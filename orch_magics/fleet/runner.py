@@ -71,8 +71,9 @@ class TargetRow:
         if isinstance(event, (Stdout, Stderr)):
             self.bytes += len(event.data)
             if isinstance(event, Stdout):
-                lines = event.data.decode("utf-8", "replace").rstrip("\r\n").split("\n")
-                self.tail.extend(line[-200:] for line in lines[-TAIL_LINES:])
+                text = event.data.decode("utf-8", "replace").rstrip("\r\n")
+                lines = text.rsplit("\n", TAIL_LINES)[-TAIL_LINES:]  # a flood: per chunk
+                self.tail.extend(line[-200:] for line in lines)
                 if lines[-1]:
                     self.last_line = lines[-1][-200:]
 
@@ -104,12 +105,14 @@ class FleetRun:
     def stop(self) -> None:
         """Stop every running target (INT → TERM → KILL) and start no other."""
         self.stopping = True
+        self.stdin.stop()
         for row in self.rows.values():
             if row.run is not None and not row.run.done:
                 row.run.stop()
 
     async def kill(self) -> None:
         self.stopping = True
+        self.stdin.stop()
         await asyncio.gather(*(row.run.kill() for row in self.rows.values()
                                if row.run is not None and not row.run.done))
 
@@ -139,7 +142,9 @@ class FleetRun:
         finally:
             self.ready.set()
         self.budget = self.options.fail_budget(len(targets))
-        await self.stdin.prepare()
+        for target in targets:
+            if target.pending is None:
+                self.stdin.join(target.label)
         gate = asyncio.Semaphore(self.options.parallel)
         await gather_all(*(self._one(t, gate) for t in targets if t.pending is None))
         results = {label: row.result for label, row in self.rows.items()}
@@ -175,6 +180,12 @@ class FleetRun:
             return [target]
 
     async def _one(self, target: Target, gate: asyncio.Semaphore) -> None:
+        try:
+            await self._queued(target, gate)
+        finally:
+            self.stdin.leave(target.label)
+
+    async def _queued(self, target: Target, gate: asyncio.Semaphore) -> None:
         row = self.rows[target.label]
         async with gate:
             if self.stopping:
@@ -193,11 +204,11 @@ class FleetRun:
     async def _attempt(self, target: Target, row: TargetRow) -> RunResult:
         plan = dataclasses.replace(self.plan, layers=target.layers)
         sinks = [*self._sinks(target.label), row]
-        options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
-                             stdin=self.stdin.source(), close_stdin=self.stdin.closes,
-                             timeout=self.options.timeout)
         t0 = time.monotonic()
         try:
+            options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                                 stdin=self.stdin.attach(target.label),
+                                 close_stdin=self.stdin.closes, timeout=self.options.timeout)
             row.run = self._begin(plan, options, target.label)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only

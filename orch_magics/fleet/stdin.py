@@ -1,51 +1,247 @@
-"""stdin for every target of a fleet: one source, read once, sent to each target in full.
+"""stdin for every target of a fleet: one source, streamed to each target as it arrives.
 
-Text and bytes are shared as they are; any other source (a file, an iterable, an async stream)
-is read to its end before the first target starts, so targets that start later (`--parallel`)
-get the same input as the first ones.
+Text and bytes are shared as they are. Any other source (a file, an iterable, an async stream,
+the CLI's piped stdin) is read once, chunk by chunk, and every target gets every chunk from the
+first: memory stays bounded and the slowest running target sets the pace (back-pressure).
+Targets still queued behind `--parallel` need the input from its start, so it is kept for them
+up to `KEEP_FOR_QUEUED` bytes; past that, they fail with a clear error instead of starting
+with part of it. A blocking source is read by a daemon thread that a stop never waits for.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Iterable
+import collections
+import contextlib
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 
+from ..errors import OrchError
 from ..process.handle import as_bytes
-from ..stdin import StdinSource
+from ..stdin import CHUNK, StdinSource
+
+#: Bytes read ahead of the slowest running target before reading waits for it.
+AHEAD = 4 << 20
+#: Bytes kept from the start of a stream for targets that have not started yet.
+KEEP_FOR_QUEUED = 256 << 20
+#: What rerun() can send again of a stream (a longer one is not kept).
+KEEP_FOR_RERUN = 16 << 20
 
 
 class SharedStdin:
     """One stdin source for many targets. `closes`: EOF after it (else stdin stays open for
-    `FleetRun.send`)."""
+    `FleetRun.send`). `join(label)` before a target is queued, `attach` when it runs, `leave`
+    when it ends."""
 
     def __init__(self, source: StdinSource, closes: bool = True) -> None:
+        if isinstance(source, (bytearray, memoryview)):  # iterating one gives ints
+            source = bytes(source)
         self._source = source
         self.closes = closes
-        self._data: bytes | None = None
-
-    async def prepare(self) -> None:
-        """Read a stream source to its end (text and bytes need nothing)."""
-        source = self._source
-        if source is None or isinstance(source, (bytes, str)):
-            return
-        if isinstance(source, (bytearray, memoryview)):  # iterating one gives ints
-            self._data = bytes(source)
-            return
-        if isinstance(source, AsyncIterable):
-            chunks = [as_bytes(c) async for c in source]
-        elif hasattr(source, "read"):
-            data = await asyncio.get_running_loop().run_in_executor(None, source.read)
-            chunks = [as_bytes(data)]
-        elif isinstance(source, Iterable):
-            chunks = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: [as_bytes(c) for c in source])
-        else:
+        self._streamed = source is not None and not isinstance(source, (bytes, str))
+        if self._streamed and not isinstance(source, (AsyncIterable, Iterable)) \
+                and not hasattr(source, "read"):
             raise TypeError(f"cannot use {type(source).__name__} as stdin")
-        self._data = b"".join(chunks)
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._starts: collections.deque[int] = collections.deque()  # each chunk's offset
+        self._first = 0  # the index of _chunks[0] among every chunk read
+        self._total = 0  # bytes read
+        self._replayed = 0
+        self._readers: dict[str, _Reader] = {}
+        self._ended = self._stopped = False
+        self._error: BaseException | None = None
+        self._replay: list[bytes] | None = [] if self._streamed else None
+        self._news = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._stop = threading.Event()
 
-    def source(self) -> StdinSource:
-        """What one target is fed (the same for every target)."""
-        return self._data if self._data is not None else self._source
+    # ---- targets ------------------------------------------------------------------------------
+    def join(self, label: str) -> None:
+        """A target that will want the input from its first byte."""
+        if self._streamed:
+            self._readers[label] = _Reader(self._first)
+
+    def attach(self, label: str) -> StdinSource:
+        """What the target `label`, now starting, is fed. Raises OrchError when it waited so
+        long behind `--parallel` that the start of the input is gone."""
+        if not self._streamed:
+            return self._source
+        reader = self._readers.get(label)
+        if reader is None:
+            raise OrchError(f"stdin to this fleet: more than {KEEP_FOR_QUEUED >> 20} MiB came "
+                            f"before this target could start (--parallel); pass a file's "
+                            f"bytes or raise --parallel")
+        reader.running = True
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._read_source())
+        self._changed()
+        return self._chunks_for(label, reader)
+
+    def leave(self, label: str) -> None:
+        """The target ended (or never starts): it holds no input back any more."""
+        if self._readers.pop(label, None) is not None:
+            self._trim()
+            self._changed()
+            if not self._readers and self._pump is not None:
+                self.stop()
+
+    def stop(self) -> None:
+        """Read no more (a stop, or nobody left to feed); a reader thread is left behind."""
+        self._stop.set()
+        self._stopped = True
+        if self._pump is not None:
+            self._pump.cancel()
+        self._changed()
 
     def close(self) -> None:
         self.closes = True
+
+    def replay(self) -> bytes | str | None:
+        """The whole input again (for rerun); raises OrchError when a stream was not kept."""
+        if not self._streamed:
+            return self._source if isinstance(self._source, (bytes, str)) else None
+        if self._replay is None or not self._ended or self._error is not None:
+            raise OrchError(f"stdin of that run was a stream that was not read to its end or "
+                            f"was longer than {KEEP_FOR_RERUN >> 20} MiB: rerun() cannot "
+                            f"send it again; run again with stdin=")
+        return b"".join(self._replay)
+
+    # ---- the stream ---------------------------------------------------------------------------
+    async def _chunks_for(self, label: str, reader: _Reader) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                index = reader.next - self._first
+                if index < len(self._chunks):
+                    chunk = self._chunks[index]
+                    reader.next += 1
+                    self._trim()
+                    self._changed()
+                    yield chunk
+                elif self._error is not None:
+                    raise self._error
+                elif self._ended or self._stopped or label not in self._readers:
+                    return
+                else:
+                    await self._news.wait()
+        finally:
+            self.leave(label)
+
+    async def _read_source(self) -> None:
+        try:
+            async with contextlib.aclosing(_chunks_of(self._source, self._stop)) as chunks:
+                async for data in chunks:
+                    while self._readers and self._too_far_ahead():
+                        await self._news.wait()
+                    if not self._readers:
+                        return
+                    self._keep(as_bytes(data))
+        except Exception as exc:  # a source that breaks part-way: every target is stopped
+            self._error = exc
+        self._ended = True
+        self._changed()
+
+    def _keep(self, data: bytes) -> None:
+        if not data:
+            return
+        self._chunks.append(data)
+        self._starts.append(self._total)
+        self._total += len(data)
+        if self._replay is not None:
+            self._replay.append(data)
+            self._replayed += len(data)
+            if self._replayed > KEEP_FOR_RERUN:
+                self._replay = None
+        if self._kept > KEEP_FOR_QUEUED:  # queued targets can no longer get it all
+            for label in [k for k, r in self._readers.items() if not r.running]:
+                del self._readers[label]
+            self._trim()
+        self._changed()
+
+    def _too_far_ahead(self) -> bool:
+        running = [r.next for r in self._readers.values() if r.running]
+        if not running:  # between two targets: keep reading for the queued ones, up to a bound
+            return self._kept >= KEEP_FOR_QUEUED
+        return self._bytes_after(min(running)) >= AHEAD
+
+    @property
+    def _kept(self) -> int:
+        """Bytes held for targets that have not taken them yet."""
+        return self._bytes_after(self._first)
+
+    def _bytes_after(self, index: int) -> int:
+        skip = index - self._first
+        return self._total - self._starts[skip] if skip < len(self._starts) else 0
+
+    def _trim(self) -> None:
+        """Drop the chunks every remaining target has taken."""
+        oldest = min((r.next for r in self._readers.values()), default=self._first
+                     + len(self._chunks))
+        while self._first < oldest and self._chunks:
+            self._chunks.popleft()
+            self._starts.popleft()
+            self._first += 1
+
+    def _changed(self) -> None:
+        self._news.set()
+        self._news = asyncio.Event()
+
+
+class _Reader:
+    """Where one target is in the stream."""
+
+    def __init__(self, first: int) -> None:
+        self.next = first
+        self.running = False
+
+
+async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncGenerator[object, None]:
+    """The chunks of a stream source as they come; blocking reads in a daemon thread."""
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+    room = threading.Semaphore(2)  # chunks read ahead of what was taken, at most
+
+    def put(item: object, error: BaseException | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+        except RuntimeError:  # the loop is closed: nobody reads any more
+            stop.set()
+
+    def reader() -> None:
+        try:
+            for item in _blocking_chunks(source):
+                room.acquire()
+                if stop.is_set():
+                    return
+                put(item)
+        except Exception as exc:
+            put(None, exc)
+            return
+        put(None)
+
+    threading.Thread(target=reader, name="orch-fleet-stdin", daemon=True).start()
+    try:
+        while True:
+            item, error = await queue.get()
+            room.release()
+            if error is not None:
+                raise error
+            if item is None:
+                return
+            yield item
+    finally:  # nobody takes more: a reader waiting for room ends (one in a read, after it)
+        stop.set()
+        room.release()
+
+
+def _blocking_chunks(source: object) -> Iterable[object]:
+    """A file's chunks as they arrive (`read1` when it has one), or an iterable's items."""
+    read = getattr(source, "read1", None) or getattr(source, "read", None)
+    if read is None:
+        yield from source  # type: ignore[misc]
+        return
+    while chunk := read(CHUNK):
+        yield chunk

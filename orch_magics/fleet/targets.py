@@ -93,7 +93,7 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
 
 def describe(targets: Sequence[Target], shown: int = 8) -> str:
     """`12 targets: web-01, web-02, … web-12` (pending ones say what is resolved at run time)."""
-    labels = [t.label or "(one)" for t in targets]
+    labels = [t.label for t in targets]
     pending = [t for t in targets if t.pending is not None]
     if len(labels) > shown:
         labels = [*labels[:shown - 1], "…", labels[-1]]
@@ -101,7 +101,10 @@ def describe(targets: Sequence[Target], shown: int = 8) -> str:
     if pending:
         spec = pending[0].layers[pending[0].pending or 0]
         selector = spec.fanout.written if spec.fanout else "a label"
-        count += f" × every running container with {selector.removeprefix('label ')}"
+        every = f"every running container with {selector.removeprefix('label ')}"
+        if not any(t.label for t in targets):  # a label fleet with no hop before it
+            return f"{every} (found at run time)"
+        count += f" × {every}"
     return f"{count}: {', '.join(labels)}"
 
 

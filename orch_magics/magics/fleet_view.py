@@ -196,10 +196,14 @@ class LabelledOutput:
         self.elided = [0, 0]  # of what was dropped, as it came
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self._add),)
+        return (LabelledLines(label, self._add_lines),)
 
     def changed(self, row: TargetRow) -> None:
         pass
+
+    def _add_lines(self, is_err: bool, lines: list[str]) -> None:
+        for line in lines:
+            self._add(is_err, line)
 
     def _add(self, is_err: bool, line: str) -> None:
         size = len(line.encode("utf-8", "replace")) + 1

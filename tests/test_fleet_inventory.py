@@ -1,0 +1,137 @@
+"""Ansible inventories read as ansible-core reads them: `host:port`, the `ansible_ssh_*` names,
+the implicit groups `all` and `ungrouped`, and ranges ansible-core refuses; checked by running
+on real sshd (127.0.1.x) where a wrong reading would reach the wrong host or port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from orch_magics import ConfigError, Orchestrator, load_config
+from orch_magics.config.inventory import load_inventories
+from orch_magics.fleet import expand
+
+WHO = 'echo "$SSH_CONNECTION $USER" | cut -d" " -f3,4,5'  # server address, port, user
+
+
+def _layer(fleet: SSHFleet) -> str:
+    """The fleet's ssh settings without its port: the inventory has to give it."""
+    return fleet.ssh_config().replace(f"port: {fleet.port}, ", "")
+
+
+@pytest.fixture
+def inventory_orch(ssh_fleet: SSHFleet, tmp_path: Path) -> Iterator[Orchestrator]:
+    port = ssh_fleet.port
+    (tmp_path / "hosts").write_text(f"""\
+127.0.1.7:{port}
+[web]
+127.0.1.3:{port}
+q5 ansible_host=127.0.1.5 ansible_ssh_port={port}
+q6 ansible_ssh_host=127.0.1.6 ansible_host=127.0.1.99 ansible_port=1 ansible_ssh_port={port}
+""")
+    (tmp_path / "more.yaml").write_text(f"""\
+all:
+  hosts:
+    solo: {{ansible_host: 127.0.1.8, ansible_port: {port}}}
+  children:
+    db:
+      hosts:
+        "127.0.1.9:{port}":
+        q6:
+""")
+    (tmp_path / "orch.yaml").write_text(f"""\
+inventory: [hosts, more.yaml]
+environments:
+  web: {{layers: [{{type: ssh, config: {{host: "group:web", {_layer(ssh_fleet)}}}}}]}}
+  lone: {{layers: [{{type: ssh, config: {{host: "group:ungrouped", {_layer(ssh_fleet)}}}}}]}}
+""")
+    (tmp_path / "both.yaml").write_text(f"""\
+environments:
+  both: {{layers: [{{type: ssh, config: {{host: ["group:web", "group:db"],
+          {_layer(ssh_fleet)}}}}}]}}
+""")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        yield orch
+
+
+
+def test_host_port_and_ansible_ssh_names_reach_the_host_ansible_would(
+        inventory_orch: Orchestrator, ssh_fleet: SSHFleet) -> None:
+    res = inventory_orch.run("web", command=WHO)
+    port = ssh_fleet.port
+    assert res.ok, res.causes
+    assert {k: r.stdout.split()[:2] for k, r in res.items()} == {
+        "127.0.1.3": ["127.0.1.3", str(port)],  # labelled by the name, the port is the port
+        "q5": ["127.0.1.5", str(port)],
+        "q6": ["127.0.1.6", str(port)],  # ansible_ssh_* wins over ansible_*, as in Ansible
+    }
+
+
+def test_ungrouped_holds_the_hosts_of_no_other_group(inventory_orch: Orchestrator) -> None:
+    res = inventory_orch.run("lone", command=WHO)
+    assert res.ok, res.causes
+    assert {k: r.stdout.split()[0] for k, r in res.items()} == {
+        "127.0.1.7": "127.0.1.7", "solo": "127.0.1.8"}
+
+
+def test_a_union_of_groups_names_a_shared_host_once(inventory_orch: Orchestrator,
+                                                   tmp_path: Path) -> None:
+    """`web:db` in Ansible: q6 is in both groups and runs once."""
+    config = load_config(tmp_path / "orch.yaml", tmp_path / "both.yaml")
+    with Orchestrator(config) as orch:
+        res = orch.run("both", command=WHO)
+    assert list(res) == ["127.0.1.3", "q5", "q6", "127.0.1.9"] and res.ok, res.causes
+
+
+def test_the_implicit_groups_and_the_ssh_names_in_a_bare_inventory(tmp_path: Path) -> None:
+    (tmp_path / "inv.ini").write_text(
+        "top\nboth\n[web]\nboth\nw1:2222 ansible_port=2200\n[web:vars]\nansible_ssh_user=ops\n"
+        "[db]\n[fe80::1]:2022\nfe80::2\n")
+    inv = load_inventories([tmp_path / "inv.ini"])
+    assert inv.hosts_of("ungrouped") == ["top"]  # `both` moved out once in [web], as in Ansible
+    assert inv.hosts_of("all") == ["top", "both", "w1", "fe80::1", "fe80::2"]
+    assert inv.connection("w1") == {"user": "ops", "port": 2200}  # written later: it wins
+    assert inv.connection("fe80::1") == {"port": 2022} and inv.connection("fe80::2") == {}
+    assert inv.groups_of("top") == ["ungrouped"]
+    with pytest.raises(ConfigError, match="known: all, db, ungrouped, web"):
+        inv.hosts_of("nope")
+
+
+@pytest.mark.parametrize(("where", "text"), [
+    ("orch.yaml:3", None),
+    ("inv.ini:2", "[web]\nw[01:3]\n"),
+])
+def test_a_zero_padded_range_with_a_shorter_end_is_refused_as_ansible_does(
+        tmp_path: Path, where: str, text: str | None) -> None:
+    host = "w[01:3]" if text is None else "group:web"
+    if text is not None:
+        (tmp_path / "inv.ini").write_text(text)
+    (tmp_path / "orch.yaml").write_text(
+        f"{'inventory: [inv.ini]' if text else ''}\nenvironments:\n"
+        f"  f: {{layers: [{{type: ssh, config: {{host: '{host}'}}}}]}}\n")
+    with pytest.raises(ConfigError, match=f"{where}.*equal-length begin and end") as err:
+        expand(load_config(tmp_path / "orch.yaml").environment("f").layers)
+    assert "[01:03]" in str(err.value)
+
+
+def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "inv.ini").write_text("[web]\nq ansible_ssh_port=http\n")
+    with pytest.raises(ConfigError, match=r"inv.ini:2: ansible_ssh_port must be a port"):
+        load_inventories([tmp_path / "inv.ini"])
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_an_inventory_that_is_not_a_regular_file_is_called_so(tmp_path: Path,
+                                                              kind: str) -> None:
+    path = tmp_path / "fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    (tmp_path / "orch.yaml").write_text(f"inventory: [{path}]\nenvironments: {{}}\n")
+    with pytest.raises(ConfigError, match=f"orch.yaml:1.*'{path}' is not a regular file"):
+        load_config(tmp_path / "orch.yaml")

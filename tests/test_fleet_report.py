@@ -1,0 +1,82 @@
+"""The summary of a fleet run is orch's own report: what targets print cannot repaint it, its
+columns line up whatever the labels, and its options read one way."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
+from orch_magics.fleet import FleetOptions, expand
+from orch_magics.fleet.targets import describe
+
+
+@pytest.fixture
+def orch(ssh_fleet: SSHFleet, tmp_path: Path):
+    """Targets with short inventory names (w1, w2) on real sshd."""
+    (tmp_path / "inv.ini").write_text("[web]\nw1 ansible_host=127.0.1.1\n"
+                                      "w2 ansible_host=127.0.1.2\n")
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [inv.ini]\nenvironments:\n"
+        f"  web: {{layers: [{{type: ssh, config: {{host: 'group:web', "
+        f"{ssh_fleet.ssh_config()}}}}}]}}\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as o:
+        yield o
+
+
+@pytest.mark.parametrize("command, shown", [
+    (r'printf "ab\033]0;pwned\007\033[2J\n"', r"ab\x1b]0;pwned\x07\x1b[2J"),  # last line
+    (r'printf "x\033[8m\033[1A\r\n" >&2; exit 4', r"exit 4: x\x1b[8m\x1b[1A"),  # cause
+])
+def test_escape_sequences_from_a_target_are_shown_escaped_in_the_table(
+        orch: Orchestrator, command: str, shown: str) -> None:
+    res = orch.run("web", command=command, limit="w1")
+    table = res.table()
+    assert "\x1b" not in table and "\x07" not in table and "\r" not in table
+    assert shown in table.splitlines()[1]
+    assert res["w1"].stdout + res["w1"].stderr != ""  # the result keeps the bytes as they came
+    assert "\x1b" in res["w1"].stdout + res["w1"].stderr
+
+
+def test_the_table_header_lines_up_with_short_labels(orch: Orchestrator) -> None:
+    lines = orch.run("web", command="echo hi").table().splitlines()
+    assert lines[0].index("STATE") == lines[1].index("ok") == lines[2].index("ok")
+    assert re.match(r"w1 +ok +0 +[0-9.]+s  hi$", lines[1])
+
+
+@pytest.mark.parametrize("bad", ["1.5", "50.5%", "10 %", "101%", "-1", "%"])
+def test_max_fail_takes_whole_counts_and_percentages_only(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"--max-fail takes a count or a percentage"):
+        FleetOptions(max_fail=bad)
+    assert FleetOptions(max_fail=" 10% ").fail_budget(30) == 3
+
+
+@pytest.mark.parametrize("layers, shown", [
+    ("[{type: docker, config: {label: app=web}}]",
+     "every running container with app=web (found at run time)"),
+    ("[{type: ssh, config: {host: [b1, b2]}}, {type: docker, config: {label: app=web}}]",
+     "2 targets × every running container with app=web: b1, b2"),
+])
+def test_a_label_fleet_is_described_without_a_placeholder(layers: str, shown: str) -> None:
+    """`orch ls` said `1 target × every running container with app=web: (one)`."""
+    env = load_config_text(f"environments:\n  c: {{layers: {layers}}}\n").environment("c")
+    assert describe(expand(env.layers)) == shown
+
+
+def test_rerun_on_a_protected_fleet_takes_a_confirmation(ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """From plain Python only ORCH_CONFIRM could confirm a rerun: it took no `yes=`."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  web:\n    protected: true\n    confirm_ttl: 0\n"
+        f"    layers: [{{type: ssh, config: {{host: '127.0.1.[1:2]', "
+        f"{ssh_fleet.ssh_config()}}}}}]\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        asked: list[str] = []
+        orch.gate.ask = lambda question: asked.append(question) or "web"  # type: ignore
+        res = orch.run("web", command="echo hi", yes="web")
+        again = res.rerun(yes="web")
+        assert again.ok and list(again) == ["127.0.1.1", "127.0.1.2"] and asked == []
+        assert res.rerun().ok and len(asked) == 1  # without it, asked again as before
