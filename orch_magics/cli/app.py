@@ -12,7 +12,6 @@ import asyncio
 import gc
 import os
 import re
-import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
+from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
 from .prompt import ask_on_terminal
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
@@ -189,32 +189,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(argv) < len(words) and not command:
         print("orch: nothing to run after --", file=sys.stderr)
         return EXIT_USAGE
-    parser = _parser()
-    parser.words = argv
-    args = parser.parse_args(argv)
+    _Parser.words = tuple(argv)  # every parser, subcommands' too, names what was mistyped
+    args = _parser().parse_args(argv)
     try:
         with raising_on_stop_signals():
-            return _dispatch(args, command)
-    except ConfigError as exc:
-        print(f"orch: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OrchError as exc:
-        print(f"orch: {printable(str(exc))}", file=sys.stderr)
-        return 1
+            status = _dispatch(args, command)
+            sys.stdout.flush()  # a write error shows here, not at exit as Python's traceback
+            return status
+    except Exception as exc:
+        return _failed(exc)
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
-        print("orch: interrupted", file=sys.stderr)
+        say("orch: interrupted")
         return exit_status(exc)
-    except BrokenPipeError:  # `orch audit | head`: the reader left, as it may
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)  # what is left in stdout's buffer goes nowhere at exit, quietly
-        os.close(null)
-        return 128 + signal.SIGPIPE
-    except Exception as exc:  # a defect of ours: one line, unless asked for the traceback
-        if os.environ.get("ORCH_DEBUG"):
-            raise
-        print(f"orch: internal error: {type(exc).__name__}: {exc} (a bug in orch_magics: "
-              f"ORCH_DEBUG=1 shows where; please report it)", file=sys.stderr)
-        return EXIT_INTERNAL
+
+
+def _failed(exc: Exception) -> int:
+    """Say in one line why orch stopped, and return its exit status."""
+    if isinstance(exc, OSError) and is_output_error(exc):  # `orch ls > /dev/full`
+        exc = OutputError(exc)
+    if isinstance(exc, (BrokenPipeError, OutputError)):
+        discard(1)
+    if isinstance(exc, BrokenPipeError):  # `orch audit | head`: the reader left, as it may
+        return EXIT_PIPE
+    if isinstance(exc, ConfigError):
+        say(f"orch: config error: {exc}")
+        return EXIT_USAGE
+    if isinstance(exc, OrchError):
+        say(f"orch: {printable(str(exc))}")
+        return 1
+    if os.environ.get("ORCH_DEBUG"):  # a defect of ours: one line, unless asked for the trace
+        raise exc
+    say(f"orch: internal error: {type(exc).__name__}: {exc} (a bug in orch_magics: "
+        f"ORCH_DEBUG=1 shows where; please report it)")
+    return EXIT_INTERNAL
 
 
 def _dispatch(args: argparse.Namespace, command: list[str]) -> int:

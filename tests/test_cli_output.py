@@ -1,0 +1,74 @@
+"""`orch` when its own stdout or stderr fails: a reader that leaves, a full device."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ORCH = f"{sys.executable} -m orch_magics.cli"
+FULL = b"orch: cannot write the output: No space left on device\n"
+
+
+def _shell(line: str) -> str:
+    """Run a bash pipeline (the outer `timeout` only guards against a hang: status 124)."""
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120)
+    return done.stdout
+
+
+@pytest.fixture
+def cfg(ssh_lab, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "orch.yaml"
+    path.write_text(ssh_lab.config_yaml(extra_envs={"local": []}))
+    return path
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+@pytest.mark.parametrize("redirect", ["2>&1", "3>&1 1>/dev/null 2>&3"],
+                         ids=["both-piped", "stderr-alone"])
+def test_a_reader_leaving_stderr_stops_the_run_as_sigpipe(cfg: Path, env: str,
+                                                          redirect: str) -> None:
+    """Before: `orch run … -- sh -c 'yes >&2' 2>&1 | head -1` ran until killed."""
+    out = _shell(f"timeout 60 {ORCH} -c {cfg} run {env} -- sh -c 'yes >&2' {redirect} "
+                 f"| head -1; echo \"status=${{PIPESTATUS[0]}}\"")
+    assert out == "y\nstatus=141\n"
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+def test_a_reader_leaving_stdout_still_stops_the_run(cfg: Path, env: str) -> None:
+    out = _shell(f"timeout 60 {ORCH} -c {cfg} run {env} -- yes | head -1; "
+                 f"echo \"status=${{PIPESTATUS[0]}}\"")
+    assert out == "y\nstatus=141\n"
+
+
+def _to_full(*args: str, stream: str = "stdout") -> subprocess.CompletedProcess[bytes]:
+    with open("/dev/full", "wb") as full:
+        where = {stream: full, "stderr" if stream == "stdout" else "stdout": subprocess.PIPE}
+        return subprocess.run([*ORCH.split(), *args], timeout=120, **where)  # type: ignore[call-overload, no-any-return]
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+@pytest.mark.parametrize("command", [["echo", "hi"], ["seq", "200000"]], ids=["short", "long"])
+def test_a_full_stdout_is_one_line_and_status_1(cfg: Path, env: str,
+                                                command: list[str]) -> None:
+    """Before: `orch: internal error: OSError: [Errno 28] …`, status 70."""
+    for json in ([], ["--json"]):
+        done = _to_full("-c", str(cfg), "run", env, *json, "--", *command)
+        assert (done.returncode, done.stderr) == (1, FULL)
+
+
+@pytest.mark.parametrize("words", [["ls"], ["check"], ["schema"]])
+def test_a_full_stdout_of_other_commands_is_one_line(words: list[str]) -> None:
+    done = _to_full("--demo", *words)
+    assert (done.returncode, done.stderr) == (1, FULL)
+
+
+def test_a_full_stderr_stops_the_run_with_status_1() -> None:
+    done = _to_full("--demo", "run", "local", "--", "sh", "-c", "echo out; echo err >&2; "
+                    "sleep 30; echo late", stream="stderr")
+    assert (done.returncode, done.stdout) == (1, b"out\n")
