@@ -52,6 +52,8 @@ def write_all(fd: int, data: bytes) -> None:
 
 def say(text: str) -> None:
     """A line of orch's own on stderr, when stderr can still take it (else nothing)."""
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): nowhere to say it
+        return
     try:
         print(text, file=sys.stderr, flush=True)
     except OSError:
