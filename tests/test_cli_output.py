@@ -72,3 +72,37 @@ def test_a_full_stderr_stops_the_run_with_status_1() -> None:
     done = _to_full("--demo", "run", "local", "--", "sh", "-c", "echo out; echo err >&2; "
                     "sleep 30; echo late", stream="stderr")
     assert (done.returncode, done.stdout) == (1, b"out\n")
+
+
+@pytest.fixture
+def fleet_cfg(ssh_fleet, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "fleet.yaml"
+    path.write_text(f"environments:\n  web:\n    layers:\n      - {{type: ssh, config: {{host: "
+                    f"\"127.0.1.[1:3]\", {ssh_fleet.ssh_config()}}}}}\n"
+                    f"services:\n  catnone: {{command: cat}}\n")
+    return path
+
+
+@pytest.mark.parametrize("redirect", ["2>&1", "3>&1 1>/dev/null 2>&3"],
+                         ids=["both-piped", "stderr-alone"])
+def test_a_fleet_stops_when_the_reader_of_its_output_leaves(fleet_cfg: Path,
+                                                            redirect: str) -> None:
+    """Before: a fleet's labelled lines ignored every failed write: `| head` never ended it."""
+    for stream in (">&2", ""):
+        out = _shell(f"timeout 60 {ORCH} -c {fleet_cfg} run web -- sh -c 'yes {stream}' "
+                     f"{redirect if stream else ''} | head -1 | cut -d'|' -f2; "
+                     f"echo \"status=${{PIPESTATUS[0]}}\"")
+        assert out == " y\nstatus=141\n"
+
+
+def test_a_fleet_with_a_full_stdout_is_one_line_and_status_1(fleet_cfg: Path) -> None:
+    done = _to_full("-c", str(fleet_cfg), "run", "web", "--", "seq", "100000")
+    assert (done.returncode, done.stderr) == (1, FULL)
+
+
+def test_piped_input_reaches_every_target_of_a_fleet_that_takes_none(fleet_cfg: Path) -> None:
+    done = subprocess.run([*ORCH.split(), "-c", str(fleet_cfg), "run", "web", "catnone"],
+                          input=b"hi\n", capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(line.split(b"|")[1] for line in done.stdout.splitlines()
+                  if b"|" in line) == [b" hi"] * 3
