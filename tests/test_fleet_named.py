@@ -156,13 +156,13 @@ def test_stdin_reaches_every_target(orch: Orchestrator, source: object) -> None:
     assert {r.stdout for r in res.values()} == {"hello fleet\n"}
 
 
-@pytest.mark.parametrize("source, message", [
-    (iter([b"a", 3]), "stdin takes bytes or str, got int"),
-    (123, "cannot use int as stdin"),
+@pytest.mark.parametrize("source, error, message", [
+    (iter([b"a", 3]), TypeError, "stdin takes bytes or str, got int"),
+    (123, ConfigError, "stdin takes str, bytes, .* not int"),  # as for a single run
 ])
 def test_a_stdin_source_a_fleet_cannot_use_is_refused_before_any_target_starts(
-        orch: Orchestrator, source: object, message: str) -> None:
-    with pytest.raises(TypeError, match=message):
+        orch: Orchestrator, source: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
         orch.run("web", command="cat", stdin=source, limit=ALL_GOOD)
 
 
