@@ -6,8 +6,11 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
+from .config.loader import load_config
+from .config.model import Config
 from .config.placeholders import placeholder_problem
 from .errors import ConfigError
 from .process.command import Command, check_directory
@@ -67,3 +70,14 @@ def refuse_nul(command: Command, what: str) -> None:
     if any("\0" in word for word in words):
         raise ConfigError(f"{what}: an argument, variable or directory holds a NUL byte, "
                           f"which no program can receive")
+
+
+def checked_config(given: object) -> Config | None:
+    """What `Orchestrator(config)` was given, as a Config: a config file's path is loaded;
+    anything else but None is a mistake, said in one line."""
+    if given is None or isinstance(given, Config):
+        return given
+    if isinstance(given, (str, os.PathLike)):
+        return load_config(given)
+    raise ConfigError(f"Orchestrator takes a Config or a config file's path: "
+                      f"Orchestrator(load_config('orch.yaml')), not {type(given).__name__}")

@@ -62,7 +62,7 @@ class Guard:
               yes: Collection[str] = ()) -> Confirmation | None:
         """Check what may run, then confirm a protected environment (None: not protected)."""
         env = plan.environment
-        _check_allowed(plan)
+        check_allowed(plan)
         if not env.guardrails.protected:
             return None
         dangerous = bool(plan.service and plan.service.dangerous)
@@ -78,6 +78,8 @@ class Guard:
         if answer is None:
             given = [name for name in yes if name]
             named = (f"--yes {', '.join(given)} does not name it, and " if given else "")
+            if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
+                named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
             raise ConfirmationRefused(
                 f"environment {env.name!r} is protected and {named}nobody can confirm here: "
                 f"run with --yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
@@ -114,7 +116,9 @@ def _question(plan: RunPlan, dangerous: bool) -> str:
             f"Type its name to run {what} there: ")
 
 
-def _check_allowed(plan: RunPlan) -> None:
+def check_allowed(plan: RunPlan) -> None:
+    """Whether `plan` may run in its environment at all (allow_adhoc, allow_services): raises
+    OrchError if not. Asks nobody: `--dry-run` says it too."""
     env = plan.environment
     if plan.service is None and not env.guardrails.allow_adhoc:
         raise OrchError(f"environment {env.name!r} runs services only (allow_adhoc: false); "

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
+from .arguments import checked_config
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -38,7 +39,7 @@ from .secrets.placeholders import Resolver
 from .shutdown import SpawnedRuns, close_at_exit, stop_runs
 from .sinks.base import Sink
 from .sinks.ring import RingBuffer
-from .stdin import StdinSource
+from .stdin import StdinSource, check_stdin
 
 if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
@@ -51,18 +52,18 @@ class Orchestrator:
     _contexts: dict[asyncio.AbstractEventLoop, LaunchContext]  # pooled connections per loop
     _bg: BackgroundLoop | None
 
-    def __init__(self, config: Config | None = None, *, resolver_factory: Any = None,
-                 log_dir: str | os.PathLike[str] | None = None,
+    def __init__(self, config: Config | str | os.PathLike[str] | None = None, *,
+                 resolver_factory: Any = None, log_dir: str | os.PathLike[str] | None = None,
                  restart_backoff: tuple[float, float] = (1.0, 30.0),
                  log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
                  capture_limit: int = DEFAULT_CAPTURE_LIMIT) -> None:
-        """`resolver_factory()` makes the secret Resolver of each plan (default: the provider
-        chain of the config's `secrets` settings). Named runs log to `log_dir/<name>.log`
-        (default `$ORCH_LOG_DIR`, else `~/.cache/orch_magics/logs`), rotated to
-        `<name>.log.1` past `log_max_bytes`, and keep the last `capture_limit` bytes of each
-        stream in their RunResult. `restart_backoff` is the first and the longest delay between
-        automatic restarts."""
-        self._config = config
+        """`config`: a Config or a config file's path (None: found when first needed).
+        `resolver_factory()` makes the secret Resolver of each plan (default: the config's
+        `secrets` providers). Named runs log to `log_dir/<name>.log` (default `$ORCH_LOG_DIR`,
+        else `~/.cache/orch_magics/logs`), rotated to `<name>.log.1` past `log_max_bytes`, and
+        keep the last `capture_limit` bytes of each stream in their RunResult.
+        `restart_backoff`: the first and the longest delay between automatic restarts."""
+        self._config = checked_config(config)
         self._resolver_factory = resolver_factory or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
@@ -137,9 +138,8 @@ class Orchestrator:
                      env: Mapping[str, str] | None = None, cwd: str | None = None,
                      tty: bool | None = None, yes: str | Collection[str] = (),
                      ticket: Ticket | None = None) -> ProcessHandle:
-        """Start the main command and return its live handle (pre/post commands are not run).
-        Admitted like `arun` (allow lists; a protected environment confirmed, `yes` or a
-        `ticket` from `admit`) and audited: a start record first, an end record at its exit."""
+        """Start the main command (not pre/post) and return its live handle; admitted as by
+        `arun` (allow lists; protection: `yes` or a `ticket` from `admit`), audited at both ends."""
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd, tty=tty)
         ticket = ticket or self.admit(plan, yes=yes)
         launcher = self.launcher_for(plan)
@@ -158,6 +158,7 @@ class Orchestrator:
                    max_fail: int | str | None = None) -> RunResult | FleetResult:
         """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF);
         on a fleet environment, the FleetResult of every target (see docs/fleets.md)."""
+        check_stdin(stdin)  # before anyone is asked, anything audited or started
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
@@ -202,9 +203,9 @@ class Orchestrator:
         stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
         stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again.
         """
+        options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         ticket = ticket or self.admit(plan, yes=yes)
-        options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
         live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
         self._track(live)
         return live
@@ -239,6 +240,7 @@ class Orchestrator:
         (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), rotated
         past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes of each
         stream as whole lines and says what it dropped (`truncated`, `stdout_dropped`)."""
+        check_stdin(stdin)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
@@ -318,6 +320,7 @@ class Orchestrator:
         the protected environment(s) this call may run in without asking. On a fleet
         environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md.
         """
+        check_stdin(stdin)
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
@@ -326,12 +329,11 @@ class Orchestrator:
                           sinks=sinks, yes=yes, plan=plan)
         return live.wait()
 
-    # ---- files and ports (transfer/, docs/files.md) ------------------------------------------
+    # ---- files and ports (transfer/, docs/files.md; on a fleet, a FleetCopied) ---------------
     def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,
             progress: Progress | None = None, yes: str | Collection[str] = (),
             limit: str | None = None) -> Transferred | FleetCopied:
-        """Copy REMOTE (a file or a directory) from the environment to LOCAL; blocks. On a
-        fleet: into LOCAL/<label>/ for every target, a FleetCopied of them all."""
+        """Copy REMOTE (a file or directory) to LOCAL; blocks (a fleet: to LOCAL/<label>/)."""
         from .transfer import prepare_get, run_blocking
         copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
@@ -339,8 +341,7 @@ class Orchestrator:
     def put(self, environment: str, local: PathArg, remote: PathArg, *,
             progress: Progress | None = None, yes: str | Collection[str] = (),
             limit: str | None = None) -> Transferred | FleetCopied:
-        """Copy LOCAL (a file or a directory) to REMOTE in the environment (on a fleet: to
-        every target, a FleetCopied); blocks."""
+        """Copy LOCAL (a file or directory) to REMOTE; blocks (a fleet: to every target)."""
         from .transfer import measure, prepare_put, run_blocking
         copy = prepare_put(self, environment, measure(local), remote, yes=yes, limit=limit)
         return run_blocking(self.loop, copy, progress)
@@ -396,3 +397,4 @@ class Orchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+

@@ -6,11 +6,22 @@ import asyncio
 from collections.abc import AsyncIterable, Iterable
 from typing import IO, Any, Union
 
+from .errors import ConfigError
 from .process.handle import StdinWriter
 
 StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
 CHUNK = 1 << 20
 _END = object()
+
+
+def check_stdin(source: object) -> None:
+    """Refuse what cannot be stdin at all (an int, a float) before anything starts; a bad item
+    inside an iterable is found only when it comes, and fails the run."""
+    if source is None or isinstance(source, (bytes, bytearray, memoryview, str)) or any(
+            hasattr(source, name) for name in ("read", "__aiter__", "__iter__")):
+        return
+    raise ConfigError(f"stdin takes str, bytes, a binary file, or an iterable or async "
+                      f"iterable of bytes/str, not {type(source).__name__}")
 
 
 async def feed_stdin(writer: StdinWriter, source: StdinSource, *, close: bool = True) -> None:

@@ -297,8 +297,10 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
     # cat is stopped, not given an EOF: it may or may not have echoed the first line by then
     assert res.stdout in ("", "first\n") and not res.ok
     assert "stdin source failed: OSError('the disk went away')" in res.describe_failure()
-    res = orch.run("local", command=["cat"], stdin=123)  # type: ignore[arg-type]
-    assert not res.ok and "cannot use int as stdin" in res.describe_failure()
+    # a source that cannot be sent at all is refused before the command starts (it was
+    # started, then stopped: "cannot use int as stdin")
+    with pytest.raises(ConfigError, match="stdin takes str, bytes, .* not int"):
+        orch.run("local", command=["cat"], stdin=123)  # type: ignore[arg-type]
 
 
 def test_live_run_refuses_input_it_could_not_deliver(orch: Orchestrator) -> None:

@@ -158,7 +158,7 @@ def test_stdin_reaches_every_target(orch: Orchestrator, source: object) -> None:
 
 def test_a_stdin_source_a_fleet_cannot_use_is_refused_before_any_target_starts(
         orch: Orchestrator) -> None:
-    with pytest.raises(TypeError, match="cannot use int as stdin"):
+    with pytest.raises(ConfigError, match="stdin takes str, bytes, .* not int"):  # as for a run
         orch.run("web", command="cat", stdin=123, limit=ALL_GOOD)
 
 

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import os
 import re
-import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
+from ..guard import check_allowed
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from ..secrets import ShortSecretWarning
@@ -31,6 +31,7 @@ from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
+from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
 from .prompt import ask_on_terminal
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
@@ -44,35 +45,58 @@ COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 class _Parser(argparse.ArgumentParser):
     """argparse that says "did you mean" for a mistyped command or option."""
 
-    #: The words being parsed (set by main): which command an unknown option was given to.
+    #: The words being parsed (set by main, for every parser): what was mistyped, and where.
     words: Sequence[str] = ()
 
     def error(self, message: str) -> NoReturn:
-        hint = _hint(self, message)
+        unknown = _unknown_option(self.words)
+        if unknown is not None:  # said first: argparse blames what came after it instead
+            message, hint = unknown
+        else:
+            hint = _hint(message, self.words)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
-def _hint(parser: _Parser, message: str) -> str:
+RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
+
+
+def _hint(message: str, words: Sequence[str]) -> str:
     if "invalid choice: " in message:
         word = message.split("invalid choice: ")[1].split("'")[1]
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""
-    if not message.startswith("unrecognized arguments: "):
-        return ""
-    options = _options(parser)
-    command = next((w for w in parser.words if w in options), None)
-    known = [*options[None], *options.get(command, [])]
-    for word in message.removeprefix("unrecognized arguments: ").split():
-        name = word.split("=")[0]
-        owners = [f"orch {c}" for c, names in options.items() if c and name in names]
-        if owners and name not in known:
-            return f" ({name} is an option of {' and '.join(owners)})"
-        hint = did_you_mean(name, known)
-        if hint and hint != name:
-            return f" (did you mean {hint!r}?)"
+    if message.startswith("unrecognized arguments: ") and "run" in words:
+        return RUN_HINT  # `orch run local echo hi`
     return ""
+
+
+def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
+    """The first word that looks like an option orch does not know here, as (message, hint)."""
+    options = _options(_parser())
+    command = next((w for w in words if w in options), None)
+    known = [*options[None], *options.get(command, [])]
+    for word in words:
+        name = word.split("=")[0]
+        if (not name.startswith("-") or len(name) < 2 or name in known or _is_number(name)
+                or not name.startswith("--") and name[:2] in known):  # `-cFILE`, `-eA=1`
+            continue
+        owners = [f"orch {c}" for c, names in options.items() if c and name in names]
+        if owners:
+            return f"unknown option {name}", f" ({name} is an option of {' and '.join(owners)})"
+        hint = did_you_mean(name, known)
+        return f"unknown option {name}", f" (did you mean {hint!r}?)" if hint else ""
+    return None
+
+
+def _is_number(word: str) -> bool:
+    """`--timeout -1`: a negative number is a value (refused by its option), not an option."""
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
@@ -189,32 +213,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(argv) < len(words) and not command:
         print("orch: nothing to run after --", file=sys.stderr)
         return EXIT_USAGE
-    parser = _parser()
-    parser.words = argv
-    args = parser.parse_args(argv)
+    _Parser.words = tuple(argv)  # every parser, subcommands' too, names what was mistyped
+    args = _parser().parse_args(argv)
     try:
         with raising_on_stop_signals():
-            return _dispatch(args, command)
-    except ConfigError as exc:
-        print(f"orch: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OrchError as exc:
-        print(f"orch: {printable(str(exc))}", file=sys.stderr)
-        return 1
+            status = _dispatch(args, command)
+            if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
+                sys.stdout.flush()  # a write error shows here, not at exit as a traceback
+            return status
+    except Exception as exc:
+        return _failed(exc)
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
-        print("orch: interrupted", file=sys.stderr)
+        say("orch: interrupted")
         return exit_status(exc)
-    except BrokenPipeError:  # `orch audit | head`: the reader left, as it may
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)  # what is left in stdout's buffer goes nowhere at exit, quietly
-        os.close(null)
-        return 128 + signal.SIGPIPE
-    except Exception as exc:  # a defect of ours: one line, unless asked for the traceback
-        if os.environ.get("ORCH_DEBUG"):
-            raise
-        print(f"orch: internal error: {type(exc).__name__}: {exc} (a bug in orch_magics: "
-              f"ORCH_DEBUG=1 shows where; please report it)", file=sys.stderr)
-        return EXIT_INTERNAL
+
+
+def _failed(exc: Exception) -> int:
+    """Say in one line why orch stopped, and return its exit status."""
+    if isinstance(exc, OSError) and is_output_error(exc):  # `orch ls > /dev/full`
+        exc = OutputError(exc)
+    if isinstance(exc, (BrokenPipeError, OutputError)):
+        discard(1)
+    if isinstance(exc, BrokenPipeError):  # `orch audit | head`: the reader left, as it may
+        return EXIT_PIPE
+    if isinstance(exc, ConfigError):
+        say(f"orch: config error: {exc}")
+        return EXIT_USAGE
+    if isinstance(exc, OrchError):
+        say(f"orch: {printable(str(exc))}")
+        return 1
+    if os.environ.get("ORCH_DEBUG"):  # a defect of ours: one line, unless asked for the trace
+        raise exc
+    say(f"orch: internal error: {type(exc).__name__}: {exc} (a bug in orch_magics: "
+        f"ORCH_DEBUG=1 shows where; please report it)")
+    return EXIT_INTERNAL
 
 
 def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
@@ -244,11 +276,20 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     if service is None and not argv:
         raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
     orch = Orchestrator(config)
-    plan = orch.plan(args.environment, service, command=argv or None,
-                     env=parse_env_pairs(args.env) or None)
+    try:
+        plan = orch.plan(args.environment, service, command=argv or None,
+                         env=parse_env_pairs(args.env) or None)
+    except ConfigError as exc:
+        if service is None or service in config.services:
+            raise
+        raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
     fleet = options(args).for_plan(plan) is not None
     if args.dry_run:
         print(dry_run(plan, args.limit) if fleet else plan.describe())
+        try:
+            check_allowed(plan)  # a refusal is said as the real run would say it, status 1
+        except OrchError as exc:
+            raise OrchError(f"the run would be refused: {exc}") from None
         return 0
     orch.gate.ask = ask_on_terminal
     ticket = orch.admit(plan, yes=args.yes, front_end="cli")

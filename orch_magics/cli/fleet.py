@@ -19,7 +19,8 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
-from .stream import stdin_source, write_all
+from .output import Output
+from .stream import stdin_source
 
 
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
@@ -43,8 +44,9 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
 class LabelledLines:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr)."""
 
-    def __init__(self, label: str, width: int) -> None:
+    def __init__(self, label: str, width: int, output: Output) -> None:
         self.prefix = f"{label:<{width}} | ".encode()
+        self._output = output
         self._partial = {1: b"", 2: b""}
 
     def feed(self, event: Event) -> None:
@@ -52,12 +54,12 @@ class LabelledLines:
             fd = 1 if isinstance(event, Stdout) else 2
             *lines, self._partial[fd] = (self._partial[fd] + event.data).split(b"\n")
             if lines:
-                write_all(fd, b"".join(self.prefix + line + b"\n" for line in lines))
+                self._output.write(fd, b"".join(self.prefix + line + b"\n" for line in lines))
 
     def close(self) -> None:
         for fd, rest in self._partial.items():
             if rest:
-                write_all(fd, self.prefix + rest + b"\n")
+                self._output.write(fd, self.prefix + rest + b"\n")
         self._partial = {1: b"", 2: b""}
 
 
@@ -67,17 +69,21 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     width = max([0, *(len(t.label) for t in expand(plan.layers_to_run))])
     quiet = bool(args.json)
     stdin = None
-    if plan.stdin_mode != "none" and not os.isatty(0):
+    if not os.isatty(0):  # piped input goes to every target, whatever their stdin_mode
         stdin = stdin_source(asyncio.get_running_loop())
     fleet: FleetRun | None = None
     on_interrupt(lambda: fleet)
+    output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
-        sinks=lambda label: () if quiet else (LabelledLines(label, width),))
+        sinks=lambda label: () if quiet else (LabelledLines(label, width, output),))
     try:
         result = await fleet.wait()
     finally:
         await orch.aclose()
+    failed = output.status()
+    if failed is not None:
+        return failed
     if quiet:
         print(result.json(indent=2))
     else:

@@ -2,8 +2,9 @@
 
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
 terminal) stops the chain (INT → TERM → KILL) and a second one kills at once (`interrupts.py`);
-a reader that leaves (`orch run … | head`) stops the run as SIGPIPE would stop a shell
-pipeline's producer.
+a reader that leaves (`orch run … | head`, of stdout or of stderr) stops the run as SIGPIPE
+would stop a shell pipeline's producer, and a failing device stops it with one line
+(`output.py`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
@@ -24,36 +24,29 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
+from .output import Output
 
 
 class FdWriter:
     """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure).
 
-    When the reader of our stdout goes away (`orch run … | head`), the run is stopped, as a
-    shell pipeline's producer would be by SIGPIPE, instead of running on into the capture.
+    A write that fails (the reader left, a full disk) stops the run (`output.py`).
 
     It also remembers whether the last byte written where stderr goes (stderr, and stdout too
     when both are the same terminal or file) ended a line, so orch's own message after the run
     (`timed out …`) starts on a line of its own, not after `partial`.
     """
 
-    def __init__(self, on_broken_stdout: Callable[[], None] = lambda: None) -> None:
-        self._on_broken = on_broken_stdout
-        self.stdout_broken = False
+    def __init__(self, output: Output) -> None:
+        self.output = output
         self._stdout_shares_stderr = _same_file(1, 2)
         self._line_open = False
         grow_pipe(1)  # `orch run … | wc -c`: large writes, fewer wake-ups of the reader
 
     def feed(self, event: Event) -> None:
-        if isinstance(event, Stdout) and not self.stdout_broken:
-            if not write_all(1, event.data):
-                self.stdout_broken = True
-                self._on_broken()
-            elif event.data and self._stdout_shares_stderr:
-                self._line_open = not event.data.endswith(b"\n")
-        elif isinstance(event, Stderr):
-            write_all(2, event.data)
-            if event.data:
+        if isinstance(event, (Stdout, Stderr)) and event.data:
+            fd = 1 if isinstance(event, Stdout) else 2
+            if self.output.write(fd, event.data) and (fd == 2 or self._stdout_shares_stderr):
                 self._line_open = not event.data.endswith(b"\n")
 
     def line_break(self) -> str:
@@ -72,23 +65,6 @@ def _same_file(fd: int, other: int) -> bool:
         return False
 
 
-def write_all(fd: int, data: bytes) -> bool:
-    """Write everything; False when the reader has gone (broken pipe)."""
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            import select
-
-            select.select([], [fd], [])
-            continue
-        except BrokenPipeError:
-            return False
-        view = view[n:]
-    return True
-
-
 async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                  args: argparse.Namespace) -> int:
     """Run with stdin from fd 0 and output to fds 1 and 2; Ctrl-C stops, a second one kills."""
@@ -98,9 +74,9 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         if run is not None:
             run.stop()
 
-    writer = FdWriter(on_broken_stdout=stop)
+    writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
-    stdin = stdin_source(asyncio.get_running_loop()) if plan.stdin_mode != "none" else None
+    stdin = stdin_source(asyncio.get_running_loop()) if takes_stdin(plan) else None
     on_interrupt(lambda: run)
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
@@ -109,8 +85,9 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         result = await run.wait()
     finally:
         await orch.aclose()
-    if writer.stdout_broken:
-        return 128 + signal.SIGPIPE  # what a shell reports for a producer whose reader left
+    failed = writer.output.status()
+    if failed is not None:
+        return failed
     if args.json:
         print(result.json(indent=2))
     step = result.failed_step  # the status is then a step's, not the command's: say whose
@@ -118,6 +95,12 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
             or step is not None and step.step == "post"):
         print(f"{writer.line_break()}orch: {result.describe_failure()}", file=sys.stderr)
     return result.exit_status
+
+
+def takes_stdin(plan: RunPlan) -> bool:
+    """Whether the run reads our stdin: unless the command takes none (`stdin_mode: none`)
+    and stdin is the terminal; input piped in is delivered, then EOF (docs/services.md)."""
+    return plan.stdin_mode != "none" or not os.isatty(0)
 
 
 def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:

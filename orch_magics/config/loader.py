@@ -38,12 +38,20 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
                       cwd: str | os.PathLike[str] | None = None) -> list[Path]:
     """Config files in order of precedence: explicit paths, $ORCH_CONFIG, then the working dir."""
-    paths = [Path(p) for p in explicit]
-    if paths:
-        return paths
+    explicit = list(explicit)
+    wrong = [p for p in explicit if not isinstance(p, (str, os.PathLike))]
+    if wrong:
+        raise ConfigError(f"load_config takes file paths, one per argument "
+                          f"(load_config('a.yaml', 'b.yaml')), not {type(wrong[0]).__name__}")
+    if explicit:
+        return [Path(p) for p in explicit]
     env = os.environ.get("ORCH_CONFIG", "")
     if env.strip():
-        return [Path(p) for p in env.split(os.pathsep) if p.strip()]
+        paths = [Path(p) for p in env.split(os.pathsep) if p.strip()]
+        if not paths:
+            raise ConfigError(f"ORCH_CONFIG={env!r} names no file: give paths separated by "
+                              f"{os.pathsep!r}, or unset it")
+        return paths
     here = Path(cwd or os.getcwd())
     if (here / "orch.yaml").is_file():
         return [here / "orch.yaml"]

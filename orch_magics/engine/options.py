@@ -10,7 +10,7 @@ from ..limits import MAX_SECONDS
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink
-from ..stdin import StdinSource
+from ..stdin import StdinSource, check_stdin
 
 #: Sinks for a pre/post step's own output, given the step and its kind ("pre" / "post").
 StepSinks = Callable[[PlannedStep, str], Sequence[Sink]]
@@ -42,7 +42,9 @@ class RunOptions:
     grace: tuple[float, float] = STOP_GRACE
 
     def __post_init__(self) -> None:
-        """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake)."""
+        """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake);
+        stdin is something that can be sent."""
+        check_stdin(self.stdin)
         timeout = self.timeout
         if timeout is not None and (isinstance(timeout, bool)
                                     or not isinstance(timeout, (int, float))

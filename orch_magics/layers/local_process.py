@@ -157,7 +157,7 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
         what = "not a directory" if os.path.exists(command.cwd) else "working directory not found"
         raise LayerError(f"{what}: {command.cwd}", layer="local") from None
     program = command.argv[0]
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, FileNotFoundError) or not program:  # `''`: no program, as a shell says
         return FailedStart(127, f"orch: {program}: command not found\n", tty=command.tty)
     if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC:
         reason = "permission denied" if isinstance(exc, PermissionError) else "not executable"

@@ -1,0 +1,103 @@
+"""Our own stdout and stderr, as a run writes them: when they fail, the run stops.
+
+A reader that leaves (`orch run … | head`, `2>&1 | head`, stderr alone piped) stops the run as
+SIGPIPE stops a shell pipeline's producer (status 141); a device that fails (`> /dev/full`, an
+I/O error) stops it with one line, `orch: cannot write the output: …`, and status 1, as
+coreutils do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import sys
+from collections.abc import Callable
+
+from ..errors import OrchError
+
+#: What a shell reports for a producer whose reader left.
+EXIT_PIPE = 128 + signal.SIGPIPE
+#: Write errors of a device or file system (not of a file orch opened by name).
+_DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
+
+
+class OutputError(OrchError):
+    """Our stdout or stderr cannot be written (a full disk, an I/O error)."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write the output: {exc.strerror or exc}")
+
+
+def is_output_error(exc: OSError) -> bool:
+    """Whether `exc` is a failed write of our own output (print, flush): a device error
+    without a file name (an error about a file orch opened names the file)."""
+    return exc.filename is None and exc.errno in _DEVICE_ERRORS
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write everything to `fd` (waiting while it is full); raises OSError when it fails
+    (BrokenPipeError: the reader has gone)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
+
+
+def say(text: str) -> None:
+    """A line of orch's own on stderr, when stderr can still take it (else nothing)."""
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): nowhere to say it
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        discard(2)
+
+
+def discard(fd: int) -> None:
+    """Send what is still buffered for `fd` (and written later) nowhere, quietly: Python's
+    flush at exit must not fail again on a stream that failed."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+class Output:
+    """fds 1 and 2 for one run: the first write that fails stops the run (`on_failure`), and
+    that descriptor is written no more; `status()` says how orch then ends."""
+
+    def __init__(self, on_failure: Callable[[], None]) -> None:
+        self._on_failure = on_failure
+        self.failure: OSError | None = None
+        self._dead: set[int] = set()
+
+    def write(self, fd: int, data: bytes) -> bool:
+        """Write `data` to fd 1 or 2; False when it was not (that descriptor failed)."""
+        if fd in self._dead:
+            return False
+        try:
+            write_all(fd, data)
+        except OSError as exc:
+            self._dead.add(fd)
+            first = self.failure is None
+            self.failure = self.failure or exc
+            if first:
+                self._on_failure()
+            return False
+        return True
+
+    def status(self) -> int | None:
+        """None when everything was written; EXIT_PIPE when a reader left; raises OutputError
+        when a device failed."""
+        if self.failure is None:
+            return None
+        if isinstance(self.failure, BrokenPipeError):
+            return EXIT_PIPE
+        raise OutputError(self.failure)

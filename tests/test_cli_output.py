@@ -1,0 +1,111 @@
+"""`orch` when its own stdout or stderr fails: a reader that leaves, a full device."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ORCH = f"{sys.executable} -m orch_magics.cli"
+FULL = b"orch: cannot write the output: No space left on device\n"
+
+
+def _shell(line: str) -> str:
+    """Run a bash pipeline (the outer `timeout` only guards against a hang: status 124)."""
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120)
+    return done.stdout
+
+
+@pytest.fixture
+def cfg(ssh_lab, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "orch.yaml"
+    path.write_text(ssh_lab.config_yaml(extra_envs={"local": []}))
+    return path
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+@pytest.mark.parametrize("redirect", ["2>&1", "3>&1 1>/dev/null 2>&3"],
+                         ids=["both-piped", "stderr-alone"])
+def test_a_reader_leaving_stderr_stops_the_run_as_sigpipe(cfg: Path, env: str,
+                                                          redirect: str) -> None:
+    """Before: `orch run … -- sh -c 'yes >&2' 2>&1 | head -1` ran until killed."""
+    out = _shell(f"timeout 60 {ORCH} -c {cfg} run {env} -- sh -c 'yes >&2' {redirect} "
+                 f"| head -1; echo \"status=${{PIPESTATUS[0]}}\"")
+    assert out == "y\nstatus=141\n"
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+def test_a_reader_leaving_stdout_still_stops_the_run(cfg: Path, env: str) -> None:
+    out = _shell(f"timeout 60 {ORCH} -c {cfg} run {env} -- yes | head -1; "
+                 f"echo \"status=${{PIPESTATUS[0]}}\"")
+    assert out == "y\nstatus=141\n"
+
+
+def _to_full(*args: str, stream: str = "stdout") -> subprocess.CompletedProcess[bytes]:
+    with open("/dev/full", "wb") as full:
+        where = {stream: full, "stderr" if stream == "stdout" else "stdout": subprocess.PIPE}
+        return subprocess.run([*ORCH.split(), *args], timeout=120, **where)  # type: ignore[call-overload, no-any-return]
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+@pytest.mark.parametrize("command", [["echo", "hi"], ["seq", "200000"],
+                                     ["sh", "-c", "echo hi; exec sleep 600"]],
+                         ids=["short", "long", "still-running"])  # the last: the run is stopped
+def test_a_full_stdout_is_one_line_and_status_1(cfg: Path, env: str,
+                                                command: list[str]) -> None:
+    """Before: `orch: internal error: OSError: [Errno 28] …`, status 70."""
+    still_running = "sleep" in command[-1]  # --json writes at the end only: not stopped
+    for json in ([], ["--json"])[:1 if still_running else 2]:
+        done = _to_full("-c", str(cfg), "run", env, *json, "--", *command)
+        assert (done.returncode, done.stderr) == (1, FULL)
+
+
+@pytest.mark.parametrize("words", [["ls"], ["check"], ["schema"]])
+def test_a_full_stdout_of_other_commands_is_one_line(words: list[str]) -> None:
+    done = _to_full("--demo", *words)
+    assert (done.returncode, done.stderr) == (1, FULL)
+
+
+def test_a_full_stderr_stops_the_run_with_status_1() -> None:
+    done = _to_full("--demo", "run", "local", "--", "sh", "-c", "echo out; echo err >&2; "
+                    "sleep 30; echo late", stream="stderr")
+    assert (done.returncode, done.stdout) == (1, b"out\n")
+
+
+@pytest.fixture
+def fleet_cfg(ssh_fleet, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "fleet.yaml"
+    path.write_text(f"environments:\n  web:\n    layers:\n      - {{type: ssh, config: {{host: "
+                    f"\"127.0.1.[1:3]\", {ssh_fleet.ssh_config()}}}}}\n"
+                    f"services:\n  catnone: {{command: cat}}\n")
+    return path
+
+
+@pytest.mark.parametrize("redirect", ["2>&1", "3>&1 1>/dev/null 2>&3"],
+                         ids=["both-piped", "stderr-alone"])
+def test_a_fleet_stops_when_the_reader_of_its_output_leaves(fleet_cfg: Path,
+                                                            redirect: str) -> None:
+    """Before: a fleet's labelled lines ignored every failed write: `| head` never ended it."""
+    for stream in (">&2", ""):
+        out = _shell(f"timeout 60 {ORCH} -c {fleet_cfg} run web -- sh -c 'yes {stream}' "
+                     f"{redirect if stream else ''} | head -1 | cut -d'|' -f2; "
+                     f"echo \"status=${{PIPESTATUS[0]}}\"")
+        assert out == " y\nstatus=141\n"
+
+
+def test_a_fleet_with_a_full_stdout_is_one_line_and_status_1(fleet_cfg: Path) -> None:
+    done = _to_full("-c", str(fleet_cfg), "run", "web", "--", "seq", "100000")
+    assert (done.returncode, done.stderr) == (1, FULL)
+
+
+def test_piped_input_reaches_every_target_of_a_fleet_that_takes_none(fleet_cfg: Path) -> None:
+    done = subprocess.run([*ORCH.split(), "-c", str(fleet_cfg), "run", "web", "catnone"],
+                          input=b"hi\n", capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(line.split(b"|")[1] for line in done.stdout.splitlines()
+                  if b"|" in line) == [b" hi"] * 3

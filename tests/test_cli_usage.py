@@ -1,0 +1,149 @@
+"""`orch` as a newcomer uses it: piped input, dry runs that would be refused, mistyped words."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_magics import Orchestrator, load_config
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+CONFIG = """\
+environments:
+  local: {layers: []}
+  prod: {protected: true, layers: []}
+  narrow:
+    allow_adhoc: false
+    allow_services: [s]
+    layers: []
+services:
+  catnone: {command: cat}
+  s: {command: echo s}
+  t: {command: echo t}
+"""
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    path = tmp_path / "orch.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def orch(*args: str, input: bytes | None = b"", env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*ORCH, *args], input=input, capture_output=True, timeout=60,
+                          start_new_session=True,  # no terminal to ask on
+                          env={**os.environ, **(env or {})})
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(),
+                                       done.stderr.decode())
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+def test_piped_input_reaches_a_service_that_takes_none(ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                       env: str) -> None:
+    """Before: `echo hi | orch run local catnone` printed nothing, status 0: the input was
+    dropped. docs/services.md: input given explicitly is delivered first, then EOF."""
+    path = tmp_path / "orch.yaml"
+    path.write_text(ssh_lab.config_yaml(extra_envs={"local": []},
+                                        services="  catnone: {command: cat}\n"))
+    done = orch("-c", str(path), "run", env, "catnone", input=b"hi\nthere\n")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "hi\nthere\n", "")
+    with Orchestrator(load_config(path)) as api:  # the API does the same
+        assert api.run(env, "catnone", stdin=b"hi\n").stdout == "hi\n"
+
+
+def test_a_service_that_takes_none_gets_eof_at_once_on_a_terminal(cfg: Path) -> None:
+    """A terminal is not input given: `cat` ends at once instead of waiting for typing."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([*ORCH, "-c", str(cfg), "run", "local", "catnone"],
+                              stdin=follower, capture_output=True, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert (done.returncode, done.stdout) == (0, b"")
+
+
+@pytest.mark.parametrize(("what", "message"), [
+    (["--", "ls"], "orch: the run would be refused: environment 'narrow' runs services only "
+                   "(allow_adhoc: false)"),
+    (["t"], "orch: the run would be refused: service 't' may not run in 'narrow' "
+            "(did you mean 's'?); allowed there: s"),
+])
+def test_a_dry_run_says_the_run_would_be_refused(cfg: Path, what: list[str],
+                                                 message: str) -> None:
+    """Before: the plan was printed with status 0 while the run itself is refused (1)."""
+    dry = orch("-c", str(cfg), "run", "--dry-run", "narrow", *what)
+    real = orch("-c", str(cfg), "run", "narrow", *what)
+    assert dry.returncode == real.returncode == 1
+    assert dry.stderr.startswith(message) and "environment: narrow" in dry.stdout
+    assert real.stderr.removeprefix("orch: ") in dry.stderr
+
+
+def test_a_dry_run_that_may_run_still_succeeds(cfg: Path) -> None:
+    done = orch("-c", str(cfg), "run", "--dry-run", "narrow", "s")
+    assert (done.returncode, done.stderr) == (0, "") and "service:     s" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (("--confg", "x", "ls"), "orch: error: unknown option --confg (did you mean '--config'?)"),
+    (("forward", "--lcoal", "5", "local", "80"),
+     "orch forward: error: unknown option --lcoal (did you mean '--local'?)"),
+    (("run", "-E", "A=1", "local", "s"), "orch: error: unknown option -E (did you mean '-e'?)"),
+    (("cp", "--lmit", "x", "a", "b"), "orch: error: unknown option --lmit (did you mean "
+                                   "'--limit'?)"),
+    (("run", "local", "echo", "hi"), "orch: error: unrecognized arguments: hi (a command "
+                                     "goes after --: orch run ENV -- CMD ARGS…)"),
+])
+def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
+                                                      line: str) -> None:
+    """Before: `orch --confg x ls` → "invalid choice: 'x'"; `orch forward --lcoal 5 local 80`
+    → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s"."""
+    done = orch("-c", str(cfg), *args)
+    assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
+
+
+def test_a_command_given_as_a_service_name_gets_the_hint(cfg: Path) -> None:
+    done = orch("-c", str(cfg), "run", "local", "echo hi")
+    assert done.returncode == 2
+    assert done.stderr.startswith("orch: config error: unknown service 'echo hi'")
+    assert done.stderr.endswith("(a command goes after --: orch run ENV -- CMD ARGS…)\n")
+
+
+def test_values_that_look_like_options_are_not_called_unknown(cfg: Path) -> None:
+    done = orch("-c", str(cfg), "run", "--timeout", "-1", "local", "s")
+    assert done.returncode == 2 and "timeout must be a positive number" in done.stderr
+    assert orch(f"-c{cfg}", "run", "-eA=1", "local", "s").stdout == "s\n"
+
+
+@pytest.mark.parametrize("value", [":", "::", " : "])
+def test_orch_config_naming_no_file_is_an_error(tmp_path: Path, value: str) -> None:
+    """Before: `ORCH_CONFIG=: orch check` → `ok: ` with an empty configuration, status 0."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)  # not taken instead: ORCH_CONFIG was set
+    done = subprocess.run([*ORCH, "check"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**os.environ, "ORCH_CONFIG": value})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"orch: config error: ORCH_CONFIG={value!r} names no file")
+
+
+def test_an_orch_confirm_for_another_environment_is_said(cfg: Path) -> None:
+    done = orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prd"})
+    assert done.returncode == 1
+    assert "ORCH_CONFIRM=prd does not name it" in done.stderr
+    assert orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prod"}).stdout == "s\n"
+
+
+@pytest.mark.parametrize("argv", [[""], ["", "x"]], ids=["empty", "empty-with-args"])
+def test_an_empty_program_name_is_command_not_found(cfg: Path, argv: list[str]) -> None:
+    """Before: `orch run local -- ''` → `orch: : permission denied`, 126; a shell says 127."""
+    done = orch("-c", str(cfg), "run", "local", "--", *argv)
+    assert (done.returncode, done.stderr) == (127, "orch: : command not found\n")
+    with Orchestrator(load_config(cfg)) as api:
+        assert api.run("local", command=argv).exit_status == 127
