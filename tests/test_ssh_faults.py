@@ -234,7 +234,8 @@ async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() ->
 @pytest.mark.parametrize("carrier", ["bastion", "inner"])
 async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: str) -> None:  # type: ignore[no-untyped-def]
     """Whichever hop's connection dies (the bastion's carries the inner one), the command on
-    the inner host is killed after reconnecting through the chain, and the error says so."""
+    the inner host is killed after reconnecting through the chain, and the error says so,
+    naming the hop that lost it (a bastion's drop was blamed on the inner hop)."""
     token = f"982.{os.getpid()}{len(carrier)}"
     orch = _orch(ssh_lab)
     try:
@@ -246,7 +247,8 @@ async def test_dropped_hop_under_two_hops_kills_the_command(ssh_lab, carrier: st
         end = [e async for e in events][-1]
         text = str(end.error)  # type: ignore[union-attr]
         assert isinstance(end.error, StreamError), end  # type: ignore[union-attr]
-        assert text.startswith("hop 2 (ssh orch-inner): connection lost"), text
+        lost_by = {"bastion": "hop 1 (ssh orch-bastion)", "inner": "hop 2 (ssh orch-inner)"}
+        assert text.startswith(f"{lost_by[carrier]}: connection lost"), text
         assert "reconnected and killed process group" in text and "on orch-inner" in text
         assert await gone(token, zombies=False) == []
     finally:

@@ -15,7 +15,7 @@ import shlex
 import shutil
 import signal as _signal
 import tempfile
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 import asyncssh
@@ -251,10 +251,23 @@ class SSHLauncher(Launcher):
             raise
         backend = SSHBackend(
             process, slot, tty=command.tty,
-            error=lambda msg: self._err(StreamError, msg),
+            error=lambda msg: self._err(StreamError, msg), blame=self.lost_by,
             release=lambda: self._release(slot), recover=self.kill_after_loss,
             initial=initial, pid=pid)
         return ProcessHandle(backend, command, chain=self.chain)
+
+    def lost_by(self) -> Callable[[str], LayerError]:
+        """The error of a lost connection, said by the hop that lost it: the lowest one whose
+        own connection is down (a bastion's drop takes every connection through it)."""
+        below = self.inner.place if self.inner is not None else None
+        if isinstance(below, SSHLauncher) and below.connection_down():
+            return below.lost_by()
+        return lambda message: self._err(StreamError, message)
+
+    def connection_down(self) -> bool:
+        """Whether this hop had connections and every one of them is closed."""
+        slots = self._pool().slots
+        return bool(slots) and all(slot.conn.is_closed() for slot in slots)
 
     async def kill_after_loss(self, pgid: int) -> str:
         """The connection carrying process group `pgid` died: reconnect, kill it, say what

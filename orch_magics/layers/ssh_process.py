@@ -42,6 +42,7 @@ class SSHBackend:
         *,
         tty: bool,
         error: Callable[[str], LayerError],
+        blame: Callable[[], Callable[[str], LayerError]],
         release: Callable[[], None],
         recover: Callable[[int], Awaitable[str]],
         initial: bytes = b"",
@@ -52,6 +53,8 @@ class SSHBackend:
         self._conn = slot.conn
         self._tty = tty
         self._error = error
+        self._blame = blame
+        self._lost_by: Callable[[str], LayerError] | None = None
         self._release = release
         self._recover = recover
         self._initial = initial
@@ -117,8 +120,7 @@ class SSHBackend:
         elif status is not None and status >= 0:
             self._exit = decode_status(status)  # 128+N as every remote kind reads it
         elif self._conn.is_closed():
-            self._exit = Exit(error=self._error(await self._lost("connection lost while the "
-                                                                  "command ran")))
+            self._exit = Exit(error=await self._lost("connection lost while the command ran"))
         else:
             self._exit = Exit(error=self._error("the channel closed without an exit status"))
         return self._exit
@@ -153,13 +155,17 @@ class SSHBackend:
             self._release()
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _lost(self, what: str) -> str:
-        """`what`, and what became of the command: killed after a reconnect, or left where."""
+    async def _lost(self, what: str) -> LayerError:
+        """`what`, and what became of the command (killed after a reconnect, or left where),
+        said by the hop whose connection died: asked before the reconnect replaces it."""
+        if self._lost_by is None:  # once: both streams and wait() notice the one loss
+            self._lost_by = self._blame()
+        error = self._lost_by
         if self.pid is None:
-            return f"{what}; it may still be running there (its pid was never reported)"
+            return error(f"{what}; it may still be running there (its pid was never reported)")
         if self._recovery is None:  # once, though both streams and wait() notice the loss
             self._recovery = asyncio.ensure_future(self._recover(self.pid))
-        return f"{what}; {await asyncio.shield(self._recovery)}"
+        return error(f"{what}; {await asyncio.shield(self._recovery)}")
 
     async def _request_signal(self, name: str) -> bool:
         """An RFC 4254 `signal` request with want-reply, so a refusal is known, not guessed."""
@@ -200,8 +206,7 @@ class SSHBackend:
                 self._pid_known.set()
                 if marker is not None and (held := marker.flush()):
                     yield held
-                raise self._error(await self._lost(f"connection lost while reading output "
-                                                   f"({exc})")) from None
+                raise await self._lost(f"connection lost while reading output ({exc})") from None
             if not chunk:
                 self._pid_known.set()
                 if marker is not None and (held := marker.flush()):
