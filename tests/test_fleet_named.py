@@ -317,3 +317,15 @@ def test_the_html_summary_stays_bounded_and_shows_failures_first(ssh_fleet: SSHF
     assert html.count("<tr>") == 51 and html.count("<td>ok</td>") == 0  # header + 50 failed
     assert "… 39 more targets" in html and "89 targets: 29 ok, 60 failed" in html
     assert len(res.table().splitlines()) == 91  # the text table keeps every target
+
+
+def test_lines_sent_while_the_targets_start_reach_them_in_order(orch: Orchestrator) -> None:
+    """A target whose process was still starting was skipped: a line typed right after the
+    fleet began reached none (or some) of them, silently."""
+    live = orch.fleets.start(orch.plan("web", command="cat"), FleetOptions(limit=ALL_GOOD),
+                             close_stdin=False)
+    live.send_line("typed at once")
+    live.send(b"and bytes\n")
+    live.close_stdin()
+    res = live.wait(30)
+    assert res.ok and {r.stdout for r in res.values()} == {"typed at once\nand bytes\n"}

@@ -94,6 +94,10 @@ class FleetRun:
         self._on_change = on_change
         self._rerun = rerun
         self.rows: dict[str, TargetRow] = {}
+        #: Input sent to targets still starting, by label (written once each has started;
+        #: None: close its stdin then).
+        self._starting: dict[str, list[str | bytes | None]] = {}
+        self._feeding: set[asyncio.Task[None]] = set()
         self._unresolved: dict[str, BaseException] = {}
         self.stopping = False
         self.failures = 0
@@ -117,19 +121,50 @@ class FleetRun:
                                if row.run is not None and not row.run.done))
 
     def send(self, data: str | bytes) -> int:
-        """Write to the stdin of every running target; returns how many got it."""
+        """Write to the stdin of every running target, one still starting too (its process
+        gets it once it has started, in order); returns how many get it."""
         sent = 0
         for row in self.rows.values():
-            handle = row.run.handle if row.run is not None else None
-            if handle is not None and handle.running and not handle.stdin.closed:
+            run = row.run
+            if run is None or run.done:
+                continue
+            handle, waiting = run.handle, self._starting.get(row.label)
+            if handle is None or waiting is not None:
+                if waiting is None:
+                    waiting = self._starting[row.label] = []
+                    feeding = asyncio.ensure_future(self._send_once_started(row.label, run,
+                                                                             waiting))
+                    self._feeding.add(feeding)  # held: the loop keeps only a weak reference
+                    feeding.add_done_callback(self._feeding.discard)
+                waiting.append(data)
+                sent += 1
+            elif handle.running and not handle.stdin.closed:
                 handle.stdin.write(data)
                 sent += 1
         return sent
 
+    async def _send_once_started(self, label: str, run: Run,
+                                 waiting: list[str | bytes | None]) -> None:
+        """What was sent to a target while it started, written once it has (or dropped with
+        a run that never starts)."""
+        started = asyncio.ensure_future(run.started.wait())
+        await asyncio.wait({started, run.task}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        del self._starting[label]
+        handle = run.handle
+        if handle is not None and handle.running and not handle.stdin.closed:
+            for data in waiting:
+                if data is None:
+                    handle.stdin.close()
+                    break
+                handle.stdin.write(data)
+
     def close_stdin(self) -> None:
         self.stdin.close()
         for row in self.rows.values():
-            if row.run is not None and row.run.handle is not None:
+            if row.label in self._starting:  # after what was sent to it while it started
+                self._starting[row.label].append(None)
+            elif row.run is not None and row.run.handle is not None:
                 row.run.handle.stdin.close()
 
     async def wait(self) -> FleetResult:
