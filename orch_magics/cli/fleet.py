@@ -53,8 +53,8 @@ class LabelledLines:
         if isinstance(event, (Stdout, Stderr)):
             fd = 1 if isinstance(event, Stdout) else 2
             *lines, self._partial[fd] = (self._partial[fd] + event.data).split(b"\n")
-            if lines:
-                self._output.write(fd, b"".join(self.prefix + line + b"\n" for line in lines))
+            if lines:  # one join per chunk, not a concatenation per line (`yes` floods)
+                self._output.write(fd, self.prefix + (b"\n" + self.prefix).join(lines) + b"\n")
 
     def close(self) -> None:
         for fd, rest in self._partial.items():
