@@ -45,15 +45,8 @@ def test_a_hop_behind_a_server_refusing_tcp_forwarding_names_the_setting(
         ssh_lab, no_forwarding: tuple[SSHServer, str]) -> None:  # type: ignore[no-untyped-def]
     """Before: "ssh orch-loop could not open a connection to orch-loop: open failed"."""
     server, known = no_forwarding
-    text = ssh_lab.config_yaml(extra_envs={"t": [layer(ssh_lab, server, known),
-                                                  ssh_lab.layer("orch-loop", known_hosts=known)]})
-    orch = Orchestrator(load_config_text(text))
-    try:
-        with pytest.raises(ConnectError) as info:
-            orch.run("t", command="true", timeout=30)
-    finally:
-        orch.close()
-    message = str(info.value)
+    message = _refused(ssh_lab.config_yaml(extra_envs={"t": [
+        layer(ssh_lab, server, known), ssh_lab.layer("orch-loop", known_hosts=known)]}))
     assert message.startswith("hop 2 (ssh orch-loop): "), message
     assert "administratively prohibited" in message, message
     assert "`AllowTcpForwarding yes`" in message and "\n" not in message
@@ -65,15 +58,8 @@ def test_docker_behind_a_server_refusing_socket_forwarding_names_the_setting(
     """Before: "cannot reach the docker engine … the connection closed without an answer (the
     socket may be missing there, or the remote user may lack permission to open it)"."""
     server, known = no_forwarding
-    text = ssh_lab.config_yaml(extra_envs={"t": [layer(ssh_lab, server, known),
-                                                  dockerd.layer()]})
-    orch = Orchestrator(load_config_text(text))
-    try:
-        with pytest.raises(ConnectError) as info:
-            orch.run("t", command="true", timeout=60)
-    finally:
-        orch.close()
-    message = str(info.value)
+    message = _refused(ssh_lab.config_yaml(extra_envs={"t": [layer(ssh_lab, server, known),
+                                                              dockerd.layer()]}))
     assert message.startswith("hop 2 (docker orch-test): cannot reach the docker engine"), message
     assert "its sshd refuses forwarding" in message, message
     assert "`AllowStreamLocalForwarding yes`" in message and "\n" not in message
@@ -97,3 +83,14 @@ def test_docker_behind_ssh_with_a_missing_socket_is_not_blamed_on_sshd(ssh_lab, 
     assert message.startswith("hop 2 (docker orch-test): cannot reach the docker engine"), message
     assert f"{missing}" in message and "there is no such socket there" in message, message
     assert "refuses forwarding" not in message and "\n" not in message
+
+
+def _refused(config_text: str) -> str:
+    """The one-line ConnectError of a run of `true` in environment `t`."""
+    orch = Orchestrator(load_config_text(config_text))
+    try:
+        with pytest.raises(ConnectError) as info:
+            orch.run("t", command="true", timeout=60)
+    finally:
+        orch.close()
+    return str(info.value)
