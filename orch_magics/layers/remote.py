@@ -55,8 +55,11 @@ fi
 unset _orch_n _orch_p _orch_tty
 trap : HUP INT QUIT TERM
 exec 3>&2 2>/dev/null
-(exec "$@" 2>&3 3>&-)
-_orch_s=$?
+if case $1 in */*) false;; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
+  printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
+else
+  (exec "$@" 2>&3 3>&-); _orch_s=$?
+fi
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
 if [ "$_orch_r" = 1 ]; then printf '\\036orch-exit %s\\n' "$_orch_s" >&3; fi
