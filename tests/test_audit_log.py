@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics.audit import AuditLog, verify
-from orch_magics.audit.log import SYNCER, Syncer
+from orch_magics.audit.log import SYNCER, Syncer, default_audit_path
 
 WRITER = """
 import sys
@@ -213,3 +213,14 @@ def test_a_run_with_the_log_at_dev_null_does_not_start_and_changes_nothing(
     finally:
         orch.close()
     assert stat.S_IMODE(device.stat().st_mode) == 0o666 and not mark.exists()
+
+
+def test_a_relative_xdg_state_home_is_ignored(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """As the XDG spec says: the log went to ./state/orch_magics/ of whatever the working
+    directory was, one log per folder a user ran orch from."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", "state")
+    assert default_audit_path() == f"{tmp_path}/.local/state/orch_magics/audit.jsonl"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "abs"))
+    assert default_audit_path() == f"{tmp_path}/abs/orch_magics/audit.jsonl"

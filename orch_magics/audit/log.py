@@ -40,9 +40,12 @@ TAIL_WINDOW = 1 << 16
 
 
 def default_audit_path() -> str:
-    """`$XDG_STATE_HOME/orch_magics/audit.jsonl`, else `~/.local/state/orch_magics/audit.jsonl`."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state")
+    """`$XDG_STATE_HOME/orch_magics/audit.jsonl`, else `~/.local/state/orch_magics/audit.jsonl`
+    (a relative XDG_STATE_HOME is ignored, as the XDG spec says: the log would move with the
+    working directory)."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state):
+        state = os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(state, "orch_magics", "audit.jsonl")
 
 
