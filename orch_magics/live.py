@@ -181,10 +181,7 @@ class LiveRun:
         async def call(before: concurrent.futures.Future[None] | None) -> None:
             if before is not None and not before.done():
                 await asyncio.wait([asyncio.wrap_future(before)])
-            if run.handle is None:  # wait for the start, or for a run that never starts
-                started = asyncio.ensure_future(run.started.wait())
-                await asyncio.wait({started, run.task}, return_when=asyncio.FIRST_COMPLETED)
-                started.cancel()
+            await run.until_started()
             if run.handle is not None and run.handle.running:
                 fn(run.handle)
 

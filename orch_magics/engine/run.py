@@ -59,6 +59,14 @@ class Run:
         if self._running is not None:
             await self._running.kill()
 
+    async def until_started(self) -> None:
+        """Return once the main command has started (`handle` set), or the run has ended
+        without it (refused, unreachable, stopped first)."""
+        if self.handle is None:
+            started = asyncio.ensure_future(self.started.wait())
+            await asyncio.wait({started, self.task}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+
     @property
     def done(self) -> bool:
         return self.task.done()

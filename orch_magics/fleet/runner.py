@@ -147,9 +147,7 @@ class FleetRun:
                                  waiting: list[str | bytes | None]) -> None:
         """What was sent to a target while it started, written once it has (or dropped with
         a run that never starts)."""
-        started = asyncio.ensure_future(run.started.wait())
-        await asyncio.wait({started, run.task}, return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
+        await run.until_started()
         del self._starting[label]
         handle = run.handle
         if handle is not None and handle.running and not handle.stdin.closed:
