@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..layers.names import check_target_name
 from . import patterns
 from .inventory import Inventory
 from .model import FanOut, LayerSpec, Member
@@ -83,6 +84,7 @@ def _members(key: str, item: str, raw: dict[str, Any],
         return [Member(h, {**{k: v for k, v in inv.connection(h).items() if k not in raw},
                            "host": inv.connection(h).get("host", h)},
                        ("all", *inv.groups_of(h))) for h in hosts]
+    check_target_name(item)  # a pattern's every name keeps what is wrong with it
     return [Member(name, {key: name}) for name in patterns.expand(item)]
 
 

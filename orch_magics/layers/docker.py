@@ -18,6 +18,7 @@ from ..process.environ import variable_names
 from ..redaction import masked_repr
 from .base import Launcher
 from .docker_address import check_address
+from .names import check_target_name
 
 
 @masked_repr  # resolved placeholders (env, docker_host) may be secrets
@@ -25,7 +26,8 @@ from .docker_address import check_address
 class DockerConfig:
     """A running container to exec into, on the engine of the previous hop."""
 
-    container: str | None = field(default=None, metadata={"doc": "Container name or id."})
+    container: str | None = field(default=None, metadata={"doc": "Container name or id.",
+                                                          "check": check_target_name})
     label: str | None = field(
         default=None, metadata={"doc": "Pick the running container with this label (key or key=value)."})
     service: str | None = field(default=None, metadata={"doc": "Compose service name."})

@@ -15,6 +15,7 @@ from ..limits import MAX_SECONDS
 from ..process.environ import PLACEHOLDER
 from ..redaction import masked_repr
 from .base import Launcher
+from .names import check_target_name
 
 
 def _secret_only(value: str | None) -> None:
@@ -27,7 +28,8 @@ def _secret_only(value: str | None) -> None:
 class SSHConfig:
     """One SSH hop, reached through the previous hop when there is one."""
 
-    host: str = field(metadata={"doc": "Host name, address, or a Host alias from ~/.ssh/config."})
+    host: str = field(metadata={"doc": "Host name, address, or a Host alias from ~/.ssh/config.",
+                                "check": check_target_name})
     user: str | None = field(default=None, metadata={"doc": "Login user."})
     port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
                                                      "ge": 1, "le": 65535})

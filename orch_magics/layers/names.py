@@ -1,0 +1,24 @@
+"""What a layer accepts as the name of its target (an ssh host, a container).
+
+Checked when a config loads, so `orch check` catches a name no run could reach: before, an
+empty host or one with a stray space passed the check and failed only when a run tried to
+resolve it, and a name starting with `-` reads as an option to every ssh and docker tool.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BAD = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def check_target_name(name: str) -> None:
+    """Raise ValueError (a config check) unless `name` can name a host or a container."""
+    if not name:
+        raise ValueError("the name is empty")
+    bad = _BAD.search(name)
+    if bad:
+        what = "a space" if bad.group() == " " else f"the character {bad.group()!r}"
+        raise ValueError(f"it has {what}: a host or container name has none")
+    if name.startswith("-"):
+        raise ValueError("it starts with '-': a host or container name never does")
