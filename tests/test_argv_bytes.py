@@ -1,9 +1,9 @@
 """Command arguments that are not UTF-8 (a file name in another encoding: Python holds such
-argv bytes as surrogates). Locally and through ssh they reach the command unchanged; the docker
-engine's API carries commands as JSON text and would turn them into U+FFFD, another name, so a
-container run is refused with a message; the audit log writes them as `\\xNN`. Before, a run
-through ssh died in asyncssh with a UnicodeEncodeError traceback, and so did every audited run
-(hashing its record)."""
+argv bytes as surrogates). Locally and through ssh they reach the command unchanged, in the
+argv and in a variable; the docker engine's API carries commands as JSON text and would turn
+them into U+FFFD, another name, so a container run is refused with a message; the audit log
+writes them as `\\xNN`. Before, a run through ssh died in asyncssh with a UnicodeEncodeError
+traceback, and so did every audited run (hashing its record)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def test_bytes_that_are_not_utf8_reach_the_command_unchanged(config, env, tmp_pa
     assert verify(str(audit))[1] is None
     [start] = [r for r in map(json.loads, audit.read_text().splitlines()) if r["event"] == "start"]
     assert start["command"] == "printf %s 'caf\\xe9-\\xff.log'"
+
+
+@pytest.mark.parametrize("env", ["here", "loop", "two"])
+def test_a_variable_holding_them_reaches_the_command_unchanged(config, env) -> None:  # type: ignore[no-untyped-def]
+    """Remote variables travel in the wrapper's preamble, which was encoded strictly: a
+    UnicodeEncodeError (through ssh, and through sudo, whose preamble is the same)."""
+    orch = Orchestrator(load_config_text(config))
+    try:
+        res = orch.run(env, command=["sh", "-c", 'printf %s "$F"'], env={"F": NAME})
+    finally:
+        orch.close()
+    assert res.ok and res.stdout_buffer.getvalue() == b"caf\xe9-\xff.log"
 
 
 def test_the_cli_passes_them_through_ssh_without_a_traceback(config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -43,10 +43,11 @@ class Place:
     lab: Any | None = None  # the ssh lab, when ssh hops lead to the engine
     hops: list[str] = field(default_factory=list)
 
-    def executor(self, base: Any, last: str, container: str | None = None) -> LayeredExecutor:
-        """[ssh hops →] KIND (user: the login user) → `last` (a sudo layer)."""
+    def executor(self, base: Any, last: str, container: str | None = None,
+                 **extra: object) -> LayeredExecutor:
+        """[ssh hops →] KIND (user: the login user, `extra` keys) → `last` (a sudo layer)."""
         config = {"container": container or self.image.container, "user": self.image.login,
-                  f"{self.kind}_host": self.host}
+                  f"{self.kind}_host": self.host, **extra}
         layers = [*self.hops, f"{{type: {self.kind}, config: {json.dumps(config)}}}", last]
         if self.lab is not None:
             text = self.lab.config_yaml(extra_envs={"it": layers})
@@ -116,6 +117,26 @@ async def test_nopasswd_rule(base, place) -> None:
     assert (out.decode(), err, end) == (f"{image.free}\n", b"after sudo\n", Exit(code=0))
 
 
+@pytest.mark.parametrize("password", [False, True])
+async def test_a_container_layer_with_tty_true(base, place, monkeypatch, password) -> None:
+    """`tty: true` on the docker/podman layer gives every exec a terminal, the sudo one too:
+    sudo's prompt and the handshake came on its one stream while it watched stderr, and every
+    run failed after the timeout ("sudo did not start the command")."""
+    image = place.image
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
+    user = image.target if password else image.free
+    ex = place.executor(base, image.layer(user, password=password), tty=True)
+    handle = await asyncio.wait_for(ex.launch(Command(
+        ("sh", "-c", 'test -t 0 && echo "tty $X"; read line; echo "got $line"; exit 4', "sh"),
+        env={"X": "set"})), 10)
+    handle.stdin.write(b"typed\n")
+    out, err, end = await asyncio.wait_for(collect(handle), 60)
+    lines = out.decode().replace("\r", "").splitlines()
+    # one stream (a terminal, which echoes what was typed), no password in it
+    assert (err, end, lines[-1]) == (b"", Exit(code=4), "got typed") and "tty set" in lines
+    assert image.password not in out.decode()
+
+
 async def test_wrong_password_is_a_clear_error(base, place, monkeypatch) -> None:
     image = place.image
     monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "not-the-password")
@@ -135,8 +156,8 @@ async def test_refused_user_is_a_clear_error(base, place, monkeypatch) -> None:
     with pytest.raises(AuthError) as err:
         await asyncio.wait_for(ex.launch(Command.shell("id")), 60)
     text = str(err.value)
-    assert "sudo refused" in text and "not allowed to run commands as root" in text
-    assert "\n" not in text
+    assert "sudo refused" in text and "-c …' as root" in text
+    assert "the sudoers rule must allow a shell" in text and "\n" not in text
 
 
 async def test_interrupt_leaves_no_process_in_the_container(base, place, monkeypatch) -> None:

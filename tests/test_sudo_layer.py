@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -115,8 +116,67 @@ async def test_refused_user_is_a_clear_error(base, sudo_lab, where, monkeypatch)
     with pytest.raises(AuthError) as err:
         await ex.launch(Command.shell("id"))
     text = str(err.value)
-    assert "sudo refused" in text and "not allowed to run commands as root" in text
+    assert "sudo refused" in text and "is not allowed to execute '" in text
+    assert "-c …' as root" in text and "the sudoers rule must allow a shell" in text
     assert "\n" not in text and "orch-sudo" not in text  # not the inner workings
+
+
+async def test_a_rule_for_given_commands_only_says_that_a_shell_is_needed(
+        base, sudo_lab, monkeypatch) -> None:
+    """`alice ALL=(postgres) /usr/bin/psql` cannot serve the layer, which runs `sh -c …`: the
+    errors said "not allowed to run commands as root" (the login user may run /usr/bin/id) and,
+    for a NOPASSWD rule, to add a password or a NOPASSWD rule (it has one)."""
+    login = sudo_lab.login
+    with sudo_lab.rules(f"{login} ALL=(root) /usr/bin/id\n"
+                        f"{login} ALL=(root) NOPASSWD: /usr/bin/whoami\n"):
+        monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+        ex = executor(base, chain(sudo_lab, None, sudo_lab.layer("root", password=True)))
+        with pytest.raises(AuthError) as err:
+            await ex.launch(Command(("id",)))
+        assert re.fullmatch(
+            rf"hop 2 \(sudo root\): sudo refused: Sorry, user {login} is not allowed to execute "
+            rf"'\S*sh -c …' as root on \S+ \(the sudo layer runs each command through "
+            rf"`\S*sh -c …` as 'root': the sudoers rule must allow a shell, such as ALL, not only "
+            rf"given commands\) \(at sudo {login}\)", str(err.value)), str(err.value)
+        ex = executor(base, chain(sudo_lab, None, sudo_lab.layer("root")))
+        with pytest.raises(AuthError) as err:
+            await ex.launch(Command(("whoami",)))
+        assert ("or use a NOPASSWD rule; it must allow a shell: the layer runs `sh -c …` as "
+                "'root'") in str(err.value)
+
+
+async def test_an_expired_password_is_refused_at_once_in_sudo_s_words(
+        base, sudo_lab, monkeypatch) -> None:
+    """PAM asks for a new password (`chage -d 0`): the run waited the whole timeout, then said
+    only "did not start the command within 15 s"."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(sudo_lab.target, password=True)))
+    with sudo_lab.expired():
+        started = time.monotonic()
+        with pytest.raises(AuthError) as err:
+            await ex.launch(Command(("id",)))
+    assert time.monotonic() - started < 5
+    text = str(err.value)
+    assert re.fullmatch(rf"hop 2 \(sudo {sudo_lab.target}\): sudo refused: .*expired.* \(the "
+                        r"login user's password has expired and PAM asks for a new one, which "
+                        r"the sudo layer does not give: change it at that place first\) "
+                        rf"\(at sudo {sudo_lab.login}\)", text), text
+
+
+async def test_a_timeout_quotes_what_sudo_said_last(base, sudo_lab, tmp_path) -> None:
+    """A PAM prompt of another kind (an OTP code) is waited for until the timeout, and the
+    error quotes it; the handshake quoted only what came before one of its own prompts. (A
+    stand-in sudo: no PAM stack of this machine asks for a code.)"""
+    fake = tmp_path / "sudo"
+    fake.write_text("#!/bin/sh\necho 'sudo: a note' >&2; printf 'Verification code: ' >&2\n"
+                    "read -r code\n")
+    fake.chmod(0o755)
+    place = "{type: local, config: {environment: {PATH: '" + f"{tmp_path}:/usr/bin:/bin" + "'}}}"
+    ex = executor(base, [place, sudo_lab.layer(sudo_lab.free, timeout=1)])
+    with pytest.raises(LayerError, match=r"^hop 1 \(sudo \S+\): sudo did not start the command "
+                                         r"within 1 s \(at this machine\) \(it said: "
+                                         r"Verification code:\)$"):
+        await ex.launch(Command(("id",)))
 
 
 async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
@@ -128,6 +188,53 @@ async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
     ex = executor(base, [no_sudo, sudo_lab.layer(sudo_lab.free)])
     with pytest.raises(LayerError, match="sudo is not installed there"):
         await ex.launch(Command.shell("id"))
+
+
+async def test_login_with_a_target_whose_shell_refuses(base, sudo_lab) -> None:
+    """A service account (shell `nologin`) with `login: true`: its login shell's words are on
+    stdout, and the error quoted sudo's side warning (no home) or nothing at all."""
+    subprocess.run(["usermod", "-s", "/usr/sbin/nologin", sudo_lab.free], check=True)
+    try:
+        ex = executor(base, [sudo_lab.layer(sudo_lab.free, login="true")])
+        with pytest.raises(LayerError) as err:
+            await ex.launch(Command(("id",)))
+        assert str(err.value).startswith(
+            f"hop 1 (sudo {sudo_lab.free}): the login shell of '{sudo_lab.free}' ended before the "
+            f"command started (exit 1): This account is currently not available. (login: true "
+            f"needs a target whose shell runs commands; sudo said: "), str(err.value)
+        ex = executor(base, [sudo_lab.layer(sudo_lab.free)])  # sudo runs sh: no login shell
+        assert await run(ex, Command(("id", "-un"))) == (f"{sudo_lab.free}\n".encode(), b"",
+                                                           Exit(code=0))
+    finally:
+        subprocess.run(["usermod", "-s", "/bin/sh", sudo_lab.free], check=True)
+
+
+async def test_a_directory_the_target_may_not_enter_is_not_called_missing(base, sudo_lab) -> None:
+    """The directory exists for root, not for the target: "working directory not found"."""
+    ex = executor(base, [sudo_lab.layer(sudo_lab.login)])
+    for cwd, why in [("/root", f"cannot enter working directory /root as {sudo_lab.login}: "
+                               f"permission denied"),
+                     ("/etc/passwd", "not a directory: /etc/passwd"),
+                     ("/no/such/dir", "working directory not found: /no/such/dir")]:
+        assert await run(ex, Command(("pwd",), cwd=cwd)) == (b"", f"orch: {why}\n".encode(),
+                                                               Exit(code=126))
+
+
+async def test_bytes_that_are_not_utf8_pass_through_sudo(base, sudo_lab, tmp_path) -> None:
+    """A Latin-1 file name in the argv, a variable and the directory: each run through sudo
+    ended in a UnicodeEncodeError (the CLI's "internal error")."""
+    name = os.fsdecode(b"caf\xe9-\xff")
+    folder = Path(f"/tmp/orch-sudo-{os.getpid()}-{name}")
+    folder.mkdir(mode=0o755)
+    try:
+        ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(sudo_lab.free)))
+        script = 'printf "%s|%s|" "$1" "$F"; pwd'
+        out, err, end = await run(ex, Command(("sh", "-c", script, "sh", name),
+                                              env={"F": name}, cwd=str(folder)))
+        assert (out, err, end) == (b"caf\xe9-\xff|caf\xe9-\xff|" + os.fsencode(folder) + b"\n",
+                                   b"", Exit(code=0))
+    finally:
+        folder.rmdir()
 
 
 async def test_login_shell_and_preserved_variables(base, sudo_lab, monkeypatch) -> None:

@@ -71,7 +71,12 @@ exit "$_orch_s"
 
 
 def preamble(command: Command) -> bytes:
-    """Shell text that sets the command's variables and directory (sent on stdin, never argv)."""
+    """Shell text that sets the command's variables and directory (sent on stdin, never argv).
+
+    Values may hold bytes that are not UTF-8 (Python keeps them as surrogates): they are sent
+    as those bytes. A directory the command cannot enter ends the run with status 126 and a
+    line saying why: missing, not a directory, or not open to the user it runs as (the usual
+    case behind ssh or sudo: the directory exists, for another user)."""
     lines = []
     for key, value in command.env.items():
         if not VARIABLE.fullmatch(key):
@@ -79,9 +84,12 @@ def preamble(command: Command) -> bytes:
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
         q = shlex.quote(command.cwd)
-        lines.append(f"cd -- {q} || {{ echo \"orch: working directory not found: \"{q} >&2;"
-                     f" exit 126; }}\n")
-    return "".join(lines).encode("utf-8")
+        lines.append(
+            f"cd -- {q} 2>/dev/null || {{ if [ -d {q} ]; then printf 'orch: cannot enter working"
+            f" directory %s as %s: permission denied\\n' {q} \"$(id -un 2>/dev/null || id -u)\";"
+            f" elif [ -e {q} ]; then printf 'orch: not a directory: %s\\n' {q}; else printf"
+            f" 'orch: working directory not found: %s\\n' {q}; fi >&2; exit 126; }}\n")
+    return "".join(lines).encode("utf-8", "surrogateescape")
 
 
 def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,

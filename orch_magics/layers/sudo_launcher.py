@@ -68,17 +68,17 @@ class SudoLauncher(Launcher):
             raise self.error(f"{exc.message} (at {self.where})", exc.cls) from None
         except asyncio.TimeoutError:
             await _end(handle)
-            said = talk.said.decode("utf-8", "replace").strip().splitlines()
+            said = talk.heard().last()  # sudo may wait on a prompt of PAM's (an OTP code)
             raise self.error(f"sudo did not start the command within "
                              f"{self.config.timeout:g} s (at {self.where})"
-                             + (f" (it said: {said[-1][:200]})" if said else "")) from None
+                             + (f" (it said: {said})" if said else "")) from None
         except BaseException:
             await _end(handle)
             raise
 
     async def launch(self, command: Command) -> ProcessHandle:
         started = await self.start(command)
-        backend = SudoBackend(started, tty=command.tty, signal_group=self.signal_group,
+        backend = SudoBackend(started, tty=started.tty, signal_group=self.signal_group,
                               error=self.error)
         return ProcessHandle(backend, command, chain=self.chain)
 

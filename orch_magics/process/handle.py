@@ -167,6 +167,10 @@ class ProcessHandle:
         self.command = command
         self.chain = chain
         self.stdin = StdinWriter(backend, tty=command.tty)
+        self._err_stream = backend.stderr()
+        #: One output stream, a terminal's: the layer gave one (a TTY asked by the command, or
+        #: by a layer's own `tty: true`), so what the process writes to stderr comes as Stdout.
+        self.tty = self._err_stream is None
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_CHUNKS)
         self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._reading = False
@@ -240,9 +244,8 @@ class ProcessHandle:
         error: BaseException | None = None
         pumps: dict[type[Event], asyncio.Future[None]] = {
             Stdout: asyncio.ensure_future(self._pump(self._backend.stdout(), Stdout))}
-        err_stream = self._backend.stderr()
-        if err_stream is not None:
-            pumps[Stderr] = asyncio.ensure_future(self._pump(err_stream, Stderr))
+        if self._err_stream is not None:
+            pumps[Stderr] = asyncio.ensure_future(self._pump(self._err_stream, Stderr))
         # Waited for alongside the output: a layer learns of the main process's end while a
         # grandchild may still hold the streams open, and then stops what it left behind.
         waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
