@@ -138,3 +138,49 @@ async def test_stopping_a_run_in_a_paused_container_ends(base, podman) -> None:
         assert f"(then: podman exec {name} kill -KILL -{handle.pid})" in str(end.error)
     finally:
         podman.podman("rm", "-f", "-t", "0", name)
+
+
+async def test_a_container_stopped_while_stdin_streams_ends_the_run_killed(base, podman) -> None:
+    """podman answers 500 "container state improper" (docker: 409) for an exec in a stopped
+    container. The signal after the broken stream took it for a failure, and the run ended with
+    "it may still be running as process group N" although the container took it with it
+    (held-out tester, podman finding 1): it ends as without stdin in flight, killed."""
+    import asyncio
+    import os
+
+    name = f"orch-stopfeed-{os.getpid()}"
+    podman.podman("run", "-d", "--init", "--network", "none", "--name", name, "orch-busybox")
+    try:
+        handle = await executor(base, podman_host=podman.host, container=name).launch(
+            Command.shell("cat >/dev/null"))
+
+        async def feed() -> None:
+            for _ in range(400):
+                handle.stdin.write(b"z" * (1 << 20))
+                await handle.stdin.drain()
+
+        feeding = asyncio.ensure_future(feed())
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(podman.podman, "stop", "-t", "0", name)
+        end = await asyncio.wait_for(handle.wait(), 60)
+        feeding.cancel()
+        assert end == Exit(signal=9)
+    finally:
+        podman.podman("rm", "-f", "-t", "0", name)
+
+
+async def test_a_container_stopped_before_the_exec_is_not_running(base, podman,
+                                                                  monkeypatch) -> None:
+    """Stopped between the inspect and the exec: podman's 500 "container state improper" was
+    shown raw ("the engine … answered 500 …"). The race is provoked by skipping the inspect."""
+    from orch_magics.layers.docker_launcher import DockerLauncher
+
+    stopped = podman.podman("inspect", "-f", "{{.Id}}", "orch-stopped").strip()
+
+    async def looks_running(self, engine, container):  # type: ignore[no-untyped-def]
+        return stopped, "orch-stopped"
+
+    monkeypatch.setattr(DockerLauncher, "_named", looks_running)
+    with pytest.raises(LayerError) as err:
+        await executor(base, podman_host=podman.host).launch(Command.of(["true"]))
+    assert str(err.value) == "hop 1 (podman orch-test): container 'orch-stopped' is not running"

@@ -150,11 +150,23 @@ def min_version(a: str, b: str) -> str:
     return a if key(a) <= key(b) else b
 
 
+def not_running(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused an exec because the container is not running (any more).
+
+    Docker answers 409 for a stopped or paused container and 404 for a removed one; podman
+    answers 409 for a paused one, 404 for a removed one and 500 "container state improper" for a
+    stopped one. Callers that must tell paused from stopped ask the engine (inspect).
+    """
+    if exc.status_code in (404, 409):
+        return True
+    return exc.status_code == 500 and "container state improper" in str(exc.explanation or "")
+
+
 @contextlib.contextmanager
 def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterator[None]:
     """The one place docker-py / requests exceptions become our errors naming the hop.
 
-    Our own errors pass through; callers handle the answers they expect (404, 409) inside.
+    Our own errors pass through; callers handle the answers they expect (`not_running`) inside.
     """
     try:
         yield

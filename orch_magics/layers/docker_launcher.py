@@ -26,7 +26,7 @@ from ..process.command import Command, escaped
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
-from .docker_engine import Connector, Engine, map_docker_errors, ping, tcp_connector
+from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
 from .remote import kill_group_line, wrapped_argv
 
@@ -199,7 +199,7 @@ class DockerLauncher(Launcher):
                     tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] or None)
             except docker.errors.APIError as exc:
-                if exc.status_code != 409:
+                if not not_running(exc):  # it stopped since the inspect
                     raise
                 raise self.error(f"container {name!r} is not running") from None
         try:
@@ -223,11 +223,13 @@ class DockerLauncher(Launcher):
                                  f"such a name with a glob in sh -c instead)")
 
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
-                           sig: int) -> None:
-        """Deliver `sig` to process group `pgid` inside the container (a short second exec).
+                           sig: int) -> bool:
+        """Deliver `sig` to process group `pgid` inside the container (a short second exec);
+        False when the container is not running (stopped or removed): it took the group with
+        it, there is nothing to signal.
 
-        A container that is gone took the group with it. A paused one did not: the engine runs
-        no exec in it (409) and unpausing it is not ours to do, so that is a `ContainerPaused`.
+        A paused one did not: the engine runs no exec in it and unpausing it is not ours to do,
+        so that is a `ContainerPaused`.
         """
         api, user = engine.api, self.config.user or ""
 
@@ -240,11 +242,13 @@ class DockerLauncher(Launcher):
             try:
                 await asyncio.wait_for(engine.call(run), SIGNAL_TIMEOUT)
             except docker.errors.APIError as exc:
-                if exc.status_code not in (404, 409):
+                if not not_running(exc):
                     raise
-                if exc.status_code == 409 and await self._paused(engine, container[0]):
+                if await self._paused(engine, container[0]):
                     raise self.error(paused_message(self.tool, container[1], pgid),
                                      ContainerPaused) from None
+                return False
+        return True
 
     async def _paused(self, engine: Engine, container: str) -> bool:
         """Whether the container is there and paused (not stopped, removed or restarting)."""
@@ -254,22 +258,23 @@ class DockerLauncher(Launcher):
             return False
         return bool((info.get("State") or {}).get("Paused"))
 
-    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str:
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None:
         """The engine connection carrying process group `pgid` died: reconnect and kill it;
-        say what happened (or what is left, and where, when the engine cannot be reached)."""
+        say what happened (or what is left, and where, when the engine cannot be reached).
+        None when the container is not running any more: nothing of the group is left."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
         problem: BaseException | None = None
         for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
             try:
                 engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
-                await self.signal_group(engine, container, pgid, _signal.SIGKILL)
+                if not await self.signal_group(engine, container, pgid, _signal.SIGKILL):
+                    return None
                 return f"reconnected and killed {place}"
             except ContainerPaused as exc:
                 return f"reconnected, but {exc.reason}"
             except (LayerError, asyncio.TimeoutError) as exc:
                 problem = exc
         return f"it may still be running as {place} (reconnecting failed: {problem})"
-
 
 def _name(container: Mapping[str, Any]) -> str:
     names = container.get("Names") or [container.get("Id", "?")[:12]]

@@ -289,7 +289,8 @@ class ExecStream(asyncio.BufferedProtocol):
     # ---- the reader and writer side -------------------------------------------------------
 
     async def output(self, stream: int) -> AsyncIterator[bytes]:
-        """Chunks of stdout (0) or stderr (1) until the stream ends; raises if it broke."""
+        """Chunks of stdout (0) or stderr (1) until the stream ends (a broken stream just ends:
+        `error` tells, and the exec's end reports it, with what became of the run)."""
         out = self._outputs[stream]
         while True:
             if out.chunks:
@@ -300,8 +301,6 @@ class ExecStream(asyncio.BufferedProtocol):
                     self._transport.resume_reading()
                 yield chunk
             elif out.done:
-                if self.error is not None and stream == 0:
-                    raise self.error
                 return
             else:
                 out.waiter = asyncio.get_running_loop().create_future()
