@@ -50,8 +50,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
-    async def open_exec(self, exec_id: str, *, tty: bool, describe: str) -> ExecStream:
-        """Start an exec and return its hijacked stream (headers not yet read)."""
+    async def open_exec(self, exec_id: str, *, tty: bool, describe: str,
+                        nonce: str) -> ExecStream:
+        """Start an exec and return its hijacked stream (headers not yet read; `nonce`: the
+        one its wrapper prints its status line with)."""
         body = json.dumps({"Detach": False, "Tty": tty}).encode()
         request = (
             f"POST /v{self.version}/exec/{exec_id}/start HTTP/1.1\r\n"
@@ -59,7 +61,7 @@ class Engine:
             "Connection: Upgrade\r\nUpgrade: tcp\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
-        proto = ExecStream(request, tty=tty, describe=describe)
+        proto = ExecStream(request, tty=tty, describe=describe, nonce=nonce)
         await self.connect(proto)
         return proto
 

@@ -28,7 +28,7 @@ from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
-from .remote import kill_group_line, wrapped_argv
+from .remote import kill_group_line, new_nonce, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
@@ -191,11 +191,12 @@ class DockerLauncher(Launcher):
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
         self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
+        nonce = new_nonce()
         with self.errors(f"creating an exec in {name!r}"):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(command.argv, shell="/bin/sh", report_status=True), stdin=True,
+                    wrapped_argv(command.argv, shell="/bin/sh", nonce=nonce), stdin=True,
                     tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] or None)
             except docker.errors.APIError as exc:
@@ -204,7 +205,7 @@ class DockerLauncher(Launcher):
                 raise self.error(f"container {name!r} is not running") from None
         try:
             stream = await engine.open_exec(created["Id"], tty=tty,
-                                            describe=f"container {name!r}")
+                                            describe=f"container {name!r}", nonce=nonce)
         except OSError as exc:
             raise self.error(f"lost the docker engine on {self.where}: {exc}") from None
         await stream.started

@@ -62,10 +62,10 @@ class ExecStream(asyncio.BufferedProtocol):
     `started` resolves once the wrapper shell reported its pid (or the stream ended before it
     did: then `pid` stays None and the output holds the engine's reason). `closed` resolves
     when the connection is gone; `error` is set when it broke in a way that loses data;
-    `status` is the exit status the wrapper printed last (None if it printed none).
+    `status` is the exit status the wrapper printed last with `nonce` (None if it printed none).
     """
 
-    def __init__(self, request: bytes, *, tty: bool, describe: str) -> None:
+    def __init__(self, request: bytes, *, tty: bool, describe: str, nonce: str) -> None:
         loop = asyncio.get_running_loop()
         self._request = request
         self._tty = tty
@@ -82,7 +82,7 @@ class ExecStream(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._marker = PidMarker()
-        self._tail = StatusTail()
+        self._tail = StatusTail(nonce)
         self.status: int | None = None
         self._error_status = 0
         self._error_length: int | None = None
