@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.errors import ConfigError, ConnectError, LayerError
 from orch_magics.layers.podman import ROOTFUL, PodmanConfig, socket_address
@@ -184,3 +184,27 @@ async def test_a_container_stopped_before_the_exec_is_not_running(base, podman,
     with pytest.raises(LayerError) as err:
         await executor(base, podman_host=podman.host).launch(Command.of(["true"]))
     assert str(err.value) == "hop 1 (podman orch-test): container 'orch-stopped' is not running"
+
+
+@pytest.mark.timeout(300)
+async def test_an_api_service_gone_mid_run_is_named_in_podmans_words(base) -> None:
+    """The service stopped under a run: the error said "the docker engine … went away" (held-out
+    tester, podman finding 12). What it says is true (conmon keeps the run), in podman's words."""
+    import asyncio
+
+    from fixtures.daemon import stop_group
+    from fixtures.podman import started_podman
+
+    with started_podman("orch-podgone-") as engine:
+        handle = await executor(base, podman_host=engine.host).launch(
+            Command.shell("echo started; sleep 300"))
+        handle.stdin.close()
+        events = handle.events()
+        assert await asyncio.wait_for(events.__anext__(), 30) == Stdout(b"started\n")
+        assert engine.service is not None
+        await asyncio.to_thread(stop_group, engine.service, 5)
+        end = await asyncio.wait_for(handle.wait(), 60)
+    text = str(end.error)
+    assert text.startswith("hop 1 (podman orch-test): the podman API on this machine went away "
+                           "before reporting the exit status"), text
+    assert "may still be running" in text and "docker" not in text

@@ -165,7 +165,8 @@ def not_running(exc: docker.errors.APIError) -> bool:
 
 
 @contextlib.contextmanager
-def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterator[None]:
+def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
+                      engine: str = "the docker engine") -> Iterator[None]:
     """The one place docker-py / requests exceptions become our errors naming the hop.
 
     Our own errors pass through; callers handle the answers they expect (`not_running`) inside.
@@ -179,7 +180,7 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterato
         raise LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
                          hop=hop, layer=layer) from None
     except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
-        raise ConnectError(f"{what}: lost the docker engine on {where}: {exc}",
+        raise ConnectError(f"{what}: lost {engine} on {where}: {exc}",
                            hop=hop, layer=layer) from None
     except asyncio.TimeoutError:
         raise LayerError(f"{what}: the engine on {where} did not answer in time",

@@ -32,6 +32,7 @@ class ExecPlace(Protocol):
 
     @property
     def where(self) -> str: ...
+    engine_name: str
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool: ...
@@ -97,8 +98,8 @@ class DockerExec:
         if self._stream.status is not None:  # the run ended and reported it
             self._exit = decode_status(self._stream.status)
         elif getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
-            return await self._lost(f"the docker engine on {self._launcher.where} went "
-                                    f"away before reporting the exit status: {exc}")
+            return await self._lost(f"{self._launcher.engine_name} on {self._launcher.where} "
+                                    f"went away before reporting the exit status: {exc}")
         elif _signal.SIGKILL in self._signals:  # our KILL left the wrapper no time to print
             self._exit = Exit(signal=_signal.SIGKILL)
         else:

@@ -44,6 +44,8 @@ class DockerLauncher(Launcher):
 
     #: The command line tool of this engine, for advice in messages (`docker exec …`).
     tool = "docker"
+    #: The engine in messages (`lost the docker engine on …`).
+    engine_name = "the docker engine"
 
     def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
         self.adopt(inner, label)
@@ -52,7 +54,8 @@ class DockerLauncher(Launcher):
 
     def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Library errors met while doing `what` → our errors naming this hop."""
-        return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where)
+        return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where,
+                                 engine=self.engine_name)
 
     # ---- the engine, pooled per way and address -------------------------------------------
     @property
@@ -207,7 +210,7 @@ class DockerLauncher(Launcher):
             stream = await engine.open_exec(created["Id"], tty=tty,
                                             describe=f"container {name!r}", nonce=nonce)
         except OSError as exc:
-            raise self.error(f"lost the docker engine on {self.where}: {exc}") from None
+            raise self.error(f"lost {self.engine_name} on {self.where}: {exc}") from None
         await stream.started
         if stream.pid is None:
             raise await start_failure(self, stream, name, cwd, cfg.user)

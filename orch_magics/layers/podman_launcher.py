@@ -16,6 +16,7 @@ class PodmanLauncher(DockerLauncher):
     """A DockerLauncher on podman's Docker-compatible API socket."""
 
     tool = "podman"
+    engine_name = "the podman API"
 
     async def engine(self, *, fresh: bool = False) -> Engine:
         try:
