@@ -9,9 +9,10 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
    and evaluates it, so variables and the directory never appear on any argv; under a TTY
    it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
-3. runs ARGV, and when it ends stops what is left of its process group (a background
-   grandchild holding the output would otherwise keep the run open, or outlive it): the run
-   ends when the main process does, with nothing left behind and no extra round-trip;
+3. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
+   when it ends stops what is left of its process group (a background grandchild holding the
+   output would otherwise keep the run open, or outlive it): the run ends when the main
+   process does, with nothing left behind and no extra round-trip;
 4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
    kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
    for kinds that only report a status (docker);
@@ -57,8 +58,10 @@ fi
 unset _orch_n _orch_p _orch_tty
 trap : HUP INT QUIT TERM
 exec 3>&2 2>/dev/null
-if case $1 in */*) false;; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
+if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
   printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
+elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
+  printf 'orch: %s: permission denied\n' "$1" >&3; _orch_s=126
 else
   (exec "$@" 2>&3 3>&-); _orch_s=$?
 fi
