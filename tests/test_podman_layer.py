@@ -208,3 +208,32 @@ async def test_an_api_service_gone_mid_run_is_named_in_podmans_words(base) -> No
     assert text.startswith("hop 1 (podman orch-test): the podman API on this machine went away "
                            "before reporting the exit status"), text
     assert "may still be running" in text and "docker" not in text
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("podman_host", "unix://run/podman/podman.sock",
+     "podman host 'unix://run/podman/podman.sock': a socket's path is absolute "
+     "(unix:///run/podman/podman.sock)"),
+    ("workdir", "tmp", "the working directory 'tmp' in a container must be absolute (/tmp)")])
+def test_relative_paths_are_refused_at_their_line(key: str, value: str, said: str) -> None:
+    """A relative socket was connected from orch's own directory, a relative workdir failed at
+    run time with the runtime's two-line error (held-out tester, podman finding 9)."""
+    text = ("environments:\n  it:\n    layers:\n"
+            f"      - {{type: podman, config: {{container: c, {key}: '{value}'}}}}\n")
+    with pytest.raises(ConfigError, match=r":4:") as err:
+        load_config_text(text)
+    assert said in str(err.value)
+
+
+@pytest.mark.parametrize(("command", "said"), [
+    (Command(("pwd",), cwd="relative"),
+     "working directory 'relative' is not absolute: a command in a container starts from no "
+     "directory it could be relative to"),
+    (Command(("printf", "[%s]", "a\x00b")),
+     "'a\\x00b' holds a NUL byte: no program can receive one in an argument or a variable")])
+async def test_what_no_container_can_start_is_refused_in_one_line(base, podman, command,
+                                                                 said) -> None:
+    """The engine's own refusals were raw (two lines; "exec /bin/sh: invalid argument")."""
+    with pytest.raises(LayerError) as err:
+        await executor(base, podman_host=podman.host).launch(command)
+    assert str(err.value) == f"hop 1 (podman orch-test): {said}"

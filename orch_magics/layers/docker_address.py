@@ -33,7 +33,11 @@ def parse_address(url: str, kind: str = "docker") -> Address:
     except ValueError:
         raise ValueError(f"{kind} host {url!r} has a port out of range (1-65535)") from None
     if parts.scheme == "unix" and (parts.netloc + parts.path):
-        return Address(url, path=parts.netloc + parts.path)
+        if parts.netloc or not parts.path.startswith("/"):  # it would be read from orch's cwd
+            path = (parts.netloc + parts.path).lstrip("/")
+            raise ValueError(f"{kind} host {url!r}: a socket's path is absolute "
+                             f"(unix:///{path})")
+        return Address(url, path=parts.path)
     if parts.scheme in ("tcp", "http") and parts.hostname:
         return Address(url, host=parts.hostname, port=port or 2375)
     raise ValueError(f"unsupported {kind} host {url!r} (expected unix:///path/{kind}.sock or "

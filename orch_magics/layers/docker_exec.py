@@ -175,4 +175,4 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
         return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
                               f"commands through a POSIX shell (to deliver signals)")
     return launcher.error(f"the engine could not start the command in {name!r}: "
-                          f"{text or 'no reason given'}")
+                          f"{'; '.join(text.splitlines()) or 'no reason given'}")

@@ -194,6 +194,9 @@ class DockerLauncher(Launcher):
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
         self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
+        if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
+            raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
+                             f"container starts from no directory it could be relative to")
         nonce = new_nonce()
         with self.errors(f"creating an exec in {name!r}"):
             try:
@@ -219,8 +222,13 @@ class DockerLauncher(Launcher):
 
     def _text_only(self, words: list[str]) -> None:
         """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
-        carries a command as JSON text and would turn them into U+FFFD, another name."""
+        carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
+        which no argument or variable can hold (the runtime said only "invalid argument")."""
         for word in words:
+            if "\x00" in word:
+                shown = escaped(word).replace("\x00", "\\x00")
+                raise self.error(f"'{shown}' holds a NUL byte: no program can receive one in "
+                                 f"an argument or a variable")
             if (shown := escaped(word)) != word:
                 raise self.error(f"'{shown}' holds bytes that are not UTF-8: the engine's API "
                                  f"carries commands as text and would change them (match "
