@@ -10,7 +10,7 @@ import pytest
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.errors import ConfigError, ConnectError, LayerError
-from orch_magics.layers.podman import ROOTFUL, PodmanConfig, socket_address
+from orch_magics.layers.podman import ROOTFUL, PodmanConfig, Socket, socket_address
 from streams import collect
 
 
@@ -35,17 +35,21 @@ def test_socket_order(monkeypatch, tmp_path) -> None:
     cfg = PodmanConfig(container="c")
     monkeypatch.delenv("CONTAINER_HOST", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    assert socket_address(cfg, 0) == ROOTFUL == "unix:///run/podman/podman.sock"
+    assert socket_address(cfg, 0).url == ROOTFUL == "unix:///run/podman/podman.sock"
     (tmp_path / "podman").mkdir()
-    (tmp_path / "podman" / "podman.sock").touch()
-    assert socket_address(cfg, 0) == f"unix://{tmp_path}/podman/podman.sock"
+    (tmp_path / "podman" / "podman.sock").touch()  # a stale file is not podman's socket
+    assert socket_address(cfg, 0).url == ROOTFUL
+    (tmp_path / "podman" / "podman.sock").unlink()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp_path / "podman" / "podman.sock"))
+        assert socket_address(cfg, 0).url == f"unix://{tmp_path}/podman/podman.sock"
     monkeypatch.setenv("CONTAINER_HOST", "unix:///run/x.sock")
-    assert socket_address(cfg, 0) == "unix:///run/x.sock"
+    assert socket_address(cfg, 0).url == "unix:///run/x.sock"
     for key in ("podman_host", "docker_host"):
         given = PodmanConfig(container="c", **{key: "unix:///given.sock"})
-        assert socket_address(given, 0) == socket_address(given, 2) == "unix:///given.sock"
+        assert socket_address(given, 0) == socket_address(given, 2) == Socket("unix:///given.sock")
     # this machine's variables say nothing about a host behind ssh
-    assert socket_address(cfg, 1) == ROOTFUL
+    assert socket_address(cfg, 1).url == ROOTFUL
 
 
 def test_config_errors_point_at_the_line() -> None:
@@ -54,6 +58,9 @@ def test_config_errors_point_at_the_line() -> None:
     with pytest.raises(ConfigError, match=r":4:.*unsupported podman host 'ssh://h/x.sock' "
                                           r"\(expected unix:///path/podman.sock"):
         load_config_text(bad)  # it said "docker host"
+    with pytest.raises(ConfigError, match=r":4:.*unsupported podman host 'ssh://h/x.sock' "
+                                          r"\(expected unix:///path/podman.sock"):
+        load_config_text(bad.replace("podman_host", "docker_host"))  # so did docker_host
     both = bad.replace("'ssh://h/x.sock'", "unix:///a, docker_host: unix:///b")
     with pytest.raises(ConfigError, match="podman_host or docker_host, not both"):
         load_config_text(both)
@@ -64,10 +71,18 @@ def test_config_errors_point_at_the_line() -> None:
 
 async def test_an_unusable_container_host_is_named(base, monkeypatch) -> None:
     """podman-remote's `ssh://…` in CONTAINER_HOST said 'unsupported docker host', without
-    saying where the value came from."""
-    monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host/run/podman/podman.sock")
-    with pytest.raises(ConfigError, match=r"^CONTAINER_HOST: unsupported podman host "
-                                          r"'ssh://core@host/run/podman/podman.sock'"):
+    saying where the value came from; then advised an ssh layer, which alone reaches the
+    rootful socket there, not the one named (held-out tester, podman finding 7)."""
+    monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host:2222/run/user/1000/podman/podman.sock")
+    with pytest.raises(ConfigError) as err:
+        await executor(base).launch(Command.of(["true"]))
+    assert str(err.value) == (
+        "CONTAINER_HOST: 'ssh://core@host:2222/run/user/1000/podman/podman.sock' is "
+        "podman-remote's ssh:// form, which orch does not read: reach that host with a layer "
+        "{type: ssh, config: {host: host, user: core, port: 2222}} before this one, and give this one "
+        "podman_host: 'unix:///run/user/1000/podman/podman.sock'")
+    monkeypatch.setenv("CONTAINER_HOST", "npipe:////./pipe/podman")
+    with pytest.raises(ConfigError, match=r"^CONTAINER_HOST: unsupported podman host "):
         await executor(base).launch(Command.of(["true"]))
 
 
@@ -237,3 +252,36 @@ async def test_what_no_container_can_start_is_refused_in_one_line(base, podman, 
     with pytest.raises(LayerError) as err:
         await executor(base, podman_host=podman.host).launch(command)
     assert str(err.value) == f"hop 1 (podman orch-test): {said}"
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/tmp"])
+async def test_a_path_that_is_no_socket_is_named_so(base, monkeypatch, path: str) -> None:
+    """connect() on a file or a directory is refused: it said "connection refused (the podman
+    service not running?)", sending the user to restart a service (held-out tester, podman
+    finding 5)."""
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{path}")
+    with pytest.raises(ConnectError) as err:
+        await executor(base).launch(Command.of(["true"]))
+    assert str(err.value).startswith(
+        f"hop 1 (podman orch-test): cannot reach the podman API at unix://{path} on this "
+        f"machine: {path} is not a socket (from CONTAINER_HOST); podman serves its API with ")
+
+
+async def test_a_socket_not_found_says_where_orch_looked(base, monkeypatch, tmp_path) -> None:
+    """Only the rootful socket was named, with rootful advice, though a rootless one was
+    looked for first; nor was CONTAINER_HOST named (held-out tester, podman finding 6)."""
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    with pytest.raises(ConnectError) as err:
+        await executor(base).launch(Command.of(["true"]))
+    assert str(err.value) == (
+        "hop 1 (podman orch-test): cannot reach the podman API at unix:///run/podman/podman.sock "
+        "on this machine: no such socket (is the podman service running there?) (CONTAINER_HOST "
+        f"is unset and there is no socket at {tmp_path}/podman/podman.sock, where a rootless "
+        "podman serves it); podman serves its API with `podman system service --time=0 "
+        "unix:///PATH.sock` (or `systemctl enable --now podman.socket`; rootless: `systemctl "
+        "--user enable --now podman.socket`)")
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/gone.sock")
+    with pytest.raises(ConnectError, match=r"no such socket \(is the podman service running "
+                                           r"there\?\) \(from CONTAINER_HOST\); "):
+        await executor(base).launch(Command.of(["true"]))

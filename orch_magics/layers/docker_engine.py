@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
-from .docker_address import Address
+from .docker_address import Address, is_socket
 from .docker_stream import ExecStream
 
 #: Seconds to wait for the engine to answer the first ping.
@@ -96,6 +96,9 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
                         f"user needs access to the docker socket (e.g. the 'docker' group)",
                         hop=hop, layer=layer) from None
     except ConnectionRefusedError:
+        if local.path is not None and not is_socket(local.path):  # the kernel says "refused"
+            raise ConnectError(f"cannot reach {what}: {local.path} is not a socket",
+                               hop=hop, layer=layer) from None
         raise ConnectError(f"cannot reach {what}: connection refused (dockerd not running?)",
                            hop=hop, layer=layer) from None
     except (OSError, asyncio.TimeoutError) as exc:
