@@ -107,6 +107,12 @@ async def test_container_not_found_suggests_a_running_one(base, podman) -> None:
             Command.of(["true"]))
     assert "container 'orch-tset' not found" in str(err.value)
     assert "did you mean 'orch-test'?" in str(err.value) and err.value.hop == 1
+    # a typo of a stopped one: the suggestion looked at running containers only (held-out
+    # tester, podman finding 11)
+    with pytest.raises(LayerError, match=r"container 'orch-stoped' not found .*\(did you mean "
+                                         r"'orch-stopped'\?\)$"):
+        await executor(base, podman_host=podman.host, container="orch-stoped").launch(
+            Command.of(["true"]))
 
 
 async def test_container_not_running(base, podman) -> None:

@@ -160,11 +160,14 @@ class DockerLauncher(Launcher):
         return str(info["Id"]), name
 
     async def _not_found(self, engine: Engine, container: str) -> LayerError:
+        """Not found: the error names the closest container, running or not (a typo of a
+        stopped one is best told as that one, which then says it is not running)."""
         try:
-            names = [_name(c) for c in await engine.call(engine.api.containers)]
+            found = await engine.call(engine.api.containers, all=True)
+            names = [_name(c) for c in found if c.get("State") == "running"]
+            hint = did_you_mean(container, [_name(c) for c in found])
         except Exception:  # only for the hint: the error below stands on its own
-            names = []
-        hint = did_you_mean(container, names)
+            names, hint = [], None
         msg = f"container {container!r} not found on the engine on {self.where}"
         if hint:
             msg += f" (did you mean {hint!r}?)"
