@@ -74,6 +74,6 @@ def test_a_label_fleet_whose_engine_is_unreachable_says_why_in_full(tmp_path) ->
     assert isinstance(res, FleetResult)
     row = res.table().splitlines()[1]
     assert row.startswith("label orch.nolabel  failed") and why in row
-    assert row.endswith("(or `systemctl enable --now podman.socket`)")
+    assert row.endswith("`systemctl --user enable --now podman.socket`)")
     assert str(copied).splitlines() == ["get on 1 target of pods: 0 ok, 1 failed",
                                         f"  label orch.nolabel: {str(res['label orch.nolabel'].exit.error)}"]
