@@ -55,3 +55,25 @@ def test_a_podman_container_pattern_with_limit(podman: Podman, pods: list[str]) 
     res = _run(podman, {"container": "orch-pod-[1:3]"}, limit="!orch-pod-2")
     assert res.ok and sorted(res) == ["orch-pod-1", "orch-pod-3"]
     assert res["orch-pod-3"].stdout == "orch-pod-3\n"
+
+
+
+def test_a_label_fleet_whose_engine_is_unreachable_says_why_in_full(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The whole fleet failed before any process ran (held-out tester, podman findings 3 and
+    4): the run's table cut the cause at 80 characters (the socket and the hint lost), and a
+    copy named the target '' in "get on 1 targets of pods"."""
+    missing = tmp_path / "podman.sock"
+    config = load_config_text(
+        "environments:\n  pods:\n    layers:\n      - {type: podman, config: "
+        f"{{label: orch.nolabel, podman_host: 'unix://{missing}'}}}}\n")
+    why = (f"hop 1 (podman orch.nolabel): cannot reach the podman API at unix://{missing} on "
+           f"this machine: no such socket")
+    with Orchestrator(config) as orch:
+        res = orch.run("pods", command="true")
+        copied = orch.get("pods", "/etc/hostname", tmp_path / "got")
+    assert isinstance(res, FleetResult)
+    row = res.table().splitlines()[1]
+    assert row.startswith("label orch.nolabel  failed") and why in row
+    assert row.endswith("`systemctl --user enable --now podman.socket`)")
+    assert str(copied).splitlines() == ["get on 1 target of pods: 0 ok, 1 failed",
+                                        f"  label orch.nolabel: {str(res['label orch.nolabel'].exit.error)}"]

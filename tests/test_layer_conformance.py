@@ -183,6 +183,17 @@ async def test_missing_program_exits_127(executor: LayeredExecutor) -> None:
     assert err == b"orch: no-such-program-xyz: command not found\n"
 
 
+@pytest.mark.parametrize(("program", "said", "status"), [
+    ("/nonexistent/prog", "command not found", 127), ("/etc/passwd", "permission denied", 126),
+    ("/tmp", "permission denied", 126)])
+async def test_a_program_path_that_cannot_start(executor: LayeredExecutor, program: str,
+                                                said: str, status: int) -> None:
+    """A path, too (remote kinds showed their shell's `sh: exec: line 17: /tmp: Permission
+    denied`; held-out tester, podman finding 10)."""
+    out, err, end = await run(executor, Command((program,)))
+    assert (out, err, end) == (b"", f"orch: {program}: {said}\n".encode(), Exit(code=status))
+
+
 async def test_background_grandchild_ends_with_the_main_process(executor: LayeredExecutor) -> None:
     t = token()
     out, err, end = await run(executor, Command.shell(f"sleep {t} & echo hi"))

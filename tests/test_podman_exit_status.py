@@ -112,22 +112,43 @@ async def test_many_runs_without_help(base, podman_no_delay) -> None:
 
 
 def test_status_tail_split_anywhere() -> None:
-    """The status line is found however the stream is cut; anything else passes unchanged."""
-    for body in (b"", b"out\n", b"a\x1eb", b"\x1eorch-exit 1\nlater", EXIT_MARK + b"12\r\n"):
-        stream = body + EXIT_MARK + b"137\r\n"
+    """The status line is found however the stream is cut; anything else passes unchanged,
+    a status line with another nonce (or none) too."""
+    mark = EXIT_MARK + b"c0ffee "
+    for body in (b"", b"out\n", b"a\x1eb", mark + b"1\nlater", mark + b"12\r\n",
+                 EXIT_MARK + b"12\n"):
+        stream = body + mark + b"137\r\n"
         for cut in range(len(stream) + 1):
-            tail = StatusTail()
+            tail = StatusTail("c0ffee")
             out = tail.feed(stream[:cut]) + tail.feed(stream[cut:])
             status, held = tail.flush()
             assert (out + held, status) == (body, 137)
-    for body in (b"out\n", b"a\x1eb", b"\x1eorch-exit 1\nlater", EXIT_MARK, EXIT_MARK + b"1"):
-        tail = StatusTail()
+    for body in (b"out\n", b"a\x1eb", mark + b"1\nlater", mark, mark + b"1",
+                 EXIT_MARK + b"1\n", EXIT_MARK + b"c0ffef 1\n", EXIT_MARK + b"c0ffee1\n"):
+        tail = StatusTail("c0ffee")
         out = tail.feed(body)
         status, held = tail.flush()
         assert (out + held, status) == (body, None)
-    tail = StatusTail()
+    tail = StatusTail("c0ffee")
     assert tail.feed(b"x" + EXIT_MARK[:4]) == b"x"  # only a possible marker is held back
     assert tail.feed(b"y") == EXIT_MARK[:4] + b"y"
+
+
+@pytest.mark.parametrize("forged", [b"", EXIT_MARK + b"0\n", EXIT_MARK + b"0123456789abcdef 0\n"])
+async def test_a_killed_group_is_never_a_reported_status(base, podman_no_delay, forgetful,
+                                                       forged) -> None:
+    """The whole group killed (the wrapper with it): no status line, so the status is unknown.
+    A status line the command printed last was taken for the wrapper's (a killed run reported
+    as `exit 0`, held-out tester, podman finding 2): the wrapper's line carries the run's nonce,
+    so the command's stays its output."""
+    printf = "".join(f"\\{c:03o}" for c in forged)
+    handle = await executor(base, podman_no_delay).launch(
+        Command.shell(f"printf '{printf}' >&2; kill -9 0"))
+    handle.stdin.close()
+    _, err, end = await asyncio.wait_for(collect(handle), 60)
+    assert (err, end.code, end.signal) == (forged, None, None)
+    assert "the command reported none" in str(end.error)
+    assert forgetful
 
 
 async def test_forgotten_exec_behind_ssh(base, podman_no_delay, forgetful, ssh_lab) -> None:

@@ -130,17 +130,19 @@ class FleetResult(ByTarget[RunResult]):
 
     def table(self) -> str:
         """The summary table as text (what the CLI and nbclient show); control characters a
-        target printed are shown escaped (`\\x1b`), so no target can repaint orch's report."""
+        target printed are shown escaped (`\\x1b`), so no target can repaint orch's report.
+        A failed target's cause is shown whole (it is what to act on: the socket tried, the
+        hint); an ok target's last line is cut at 80 characters."""
         rows = self.rows()
         labels = [printable(r["label"]) for r in rows]
         width = max([len("TARGET"), *map(_columns, labels)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
         for r, label in zip(rows, labels, strict=True):
             code = "" if r["returncode"] is None else str(r["returncode"])
-            info = printable(r["cause"] if r["state"] != "ok" else r["last_line"])
+            info = printable(r["cause"]) if r["state"] != "ok" else printable(r["last_line"])[:80]
             label += " " * (width - _columns(label))  # wide characters: 2
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
-                         f"{r['duration']:>6.2f}s  {info[:80]}")
+                         f"{r['duration']:>6.2f}s  {info}")
         lines.append(self.summary())
         return "\n".join(lines)
 

@@ -27,7 +27,7 @@ from ..sinks.buffer import OutputBuffer
 from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
-from .targets import Target, check_found, expand, limited, resolve
+from .targets import Target, check_found, expand, limited, resolve, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -205,10 +205,7 @@ class FleetRun:
         try:
             return await resolve(target, self._base)
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
-            if not target.label:  # a label fleet with no hop before it: name the selector
-                spec = target.layers[target.pending or 0]
-                written = spec.fanout.written if spec.fanout else spec.label
-                target = dataclasses.replace(target, label=written)
+            target = unresolved(target)
             self._unresolved[target.label] = exc
             return [target]
 

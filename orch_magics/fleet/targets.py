@@ -91,6 +91,16 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
     return found
 
 
+def unresolved(target: Target) -> Target:
+    """A target whose selector could not be resolved, as its row names it: a label fleet with no
+    hop before it has no label yet, so it is named by its selector (`label app=web`)."""
+    if target.label:
+        return target
+    spec = target.layers[target.pending or 0]
+    written = spec.fanout.written if spec.fanout else spec.label
+    return dataclasses.replace(target, label=written)
+
+
 def describe(targets: Sequence[Target], shown: int = 8) -> str:
     """`12 targets: web-01, web-02, … web-12` (pending ones say what is resolved at run time)."""
     labels = [t.label for t in targets]

@@ -21,6 +21,15 @@ from .docker_address import check_address
 from .names import check_target_name
 
 
+def check_container_directory(path: str) -> None:
+    """A container's working directory is absolute: the engine starts there, from nowhere else
+    (a relative one failed at run time with the runtime's two-line error)."""
+    check_directory(path)
+    if not path.startswith("/"):
+        raise ValueError(f"the working directory {path!r} in a container must be absolute "
+                         f"(/{path.removeprefix('./')})")
+
+
 @masked_repr  # resolved placeholders (env, docker_host) may be secrets
 @dataclass(frozen=True)
 class DockerConfig:
@@ -36,8 +45,9 @@ class DockerConfig:
     user: str | None = field(
         default=None, metadata={"doc": "User inside the container (name, uid, or user:group)."})
     workdir: str | None = field(
-        default=None, metadata={"doc": "Working directory inside (a service's working_dir wins).",
-                                "check": check_directory})
+        default=None, metadata={"doc": "Working directory inside, absolute (a service's "
+                                       "working_dir wins).",
+                                "check": check_container_directory})
     environment: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}),
         metadata={"doc": "Variables for every exec (a service's values win).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,11 +34,24 @@ def parse_address(url: str, kind: str = "docker") -> Address:
     except ValueError:
         raise ValueError(f"{kind} host {url!r} has a port out of range (1-65535)") from None
     if parts.scheme == "unix" and (parts.netloc + parts.path):
-        return Address(url, path=parts.netloc + parts.path)
+        if parts.netloc or not parts.path.startswith("/"):  # it would be read from orch's cwd
+            path = (parts.netloc + parts.path).lstrip("/")
+            raise ValueError(f"{kind} host {url!r}: a socket's path is absolute "
+                             f"(unix:///{path})")
+        return Address(url, path=parts.path)
     if parts.scheme in ("tcp", "http") and parts.hostname:
         return Address(url, host=parts.hostname, port=port or 2375)
     raise ValueError(f"unsupported {kind} host {url!r} (expected unix:///path/{kind}.sock or "
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
+
+
+def is_socket(path: str) -> bool:
+    """Whether `path` is a socket on this machine (True when it cannot be looked at: then the
+    connect's own error says why)."""
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def check_address(url: str) -> None:

@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
-from .docker_address import Address
+from .docker_address import Address, is_socket
 from .docker_stream import ExecStream
 
 #: Seconds to wait for the engine to answer the first ping.
@@ -50,8 +50,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
-    async def open_exec(self, exec_id: str, *, tty: bool, describe: str) -> ExecStream:
-        """Start an exec and return its hijacked stream (headers not yet read)."""
+    async def open_exec(self, exec_id: str, *, tty: bool, describe: str,
+                        nonce: str) -> ExecStream:
+        """Start an exec and return its hijacked stream (headers not yet read; `nonce`: the
+        one its wrapper prints its status line with)."""
         body = json.dumps({"Detach": False, "Tty": tty}).encode()
         request = (
             f"POST /v{self.version}/exec/{exec_id}/start HTTP/1.1\r\n"
@@ -59,7 +61,7 @@ class Engine:
             "Connection: Upgrade\r\nUpgrade: tcp\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
-        proto = ExecStream(request, tty=tty, describe=describe)
+        proto = ExecStream(request, tty=tty, describe=describe, nonce=nonce)
         await self.connect(proto)
         return proto
 
@@ -94,6 +96,9 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
                         f"user needs access to the docker socket (e.g. the 'docker' group)",
                         hop=hop, layer=layer) from None
     except ConnectionRefusedError:
+        if local.path is not None and not is_socket(local.path):  # the kernel says "refused"
+            raise ConnectError(f"cannot reach {what}: {local.path} is not a socket",
+                               hop=hop, layer=layer) from None
         raise ConnectError(f"cannot reach {what}: connection refused (dockerd not running?)",
                            hop=hop, layer=layer) from None
     except (OSError, asyncio.TimeoutError) as exc:
@@ -150,11 +155,24 @@ def min_version(a: str, b: str) -> str:
     return a if key(a) <= key(b) else b
 
 
+def not_running(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused an exec because the container is not running (any more).
+
+    Docker answers 409 for a stopped or paused container and 404 for a removed one; podman
+    answers 409 for a paused one, 404 for a removed one and 500 "container state improper" for a
+    stopped one. Callers that must tell paused from stopped ask the engine (inspect).
+    """
+    if exc.status_code in (404, 409):
+        return True
+    return exc.status_code == 500 and "container state improper" in str(exc.explanation or "")
+
+
 @contextlib.contextmanager
-def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterator[None]:
+def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
+                      engine: str = "the docker engine") -> Iterator[None]:
     """The one place docker-py / requests exceptions become our errors naming the hop.
 
-    Our own errors pass through; callers handle the answers they expect (404, 409) inside.
+    Our own errors pass through; callers handle the answers they expect (`not_running`) inside.
     """
     try:
         yield
@@ -165,7 +183,7 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str) -> Iterato
         raise LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
                          hop=hop, layer=layer) from None
     except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
-        raise ConnectError(f"{what}: lost the docker engine on {where}: {exc}",
+        raise ConnectError(f"{what}: lost {engine} on {where}: {exc}",
                            hop=hop, layer=layer) from None
     except asyncio.TimeoutError:
         raise LayerError(f"{what}: the engine on {where} did not answer in time",

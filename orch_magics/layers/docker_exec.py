@@ -32,10 +32,11 @@ class ExecPlace(Protocol):
 
     @property
     def where(self) -> str: ...
+    engine_name: str
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
-                           sig: int) -> None: ...
-    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str: ...
+                           sig: int) -> bool: ...
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None: ...
 
 
 class DockerExec:
@@ -97,8 +98,8 @@ class DockerExec:
         if self._stream.status is not None:  # the run ended and reported it
             self._exit = decode_status(self._stream.status)
         elif getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
-            return await self._lost(f"the docker engine on {self._launcher.where} went "
-                                    f"away before reporting the exit status: {exc}")
+            return await self._lost(f"{self._launcher.engine_name} on {self._launcher.where} "
+                                    f"went away before reporting the exit status: {exc}")
         elif _signal.SIGKILL in self._signals:  # our KILL left the wrapper no time to print
             self._exit = Exit(signal=_signal.SIGKILL)
         else:
@@ -110,8 +111,21 @@ class DockerExec:
     async def _lost(self, what: str) -> Exit:
         assert self.pid is not None
         outcome = await self._launcher.kill_after_loss(self._container, self.pid)
-        self._exit = Exit(error=self._launcher.error(f"{what}; {outcome}", StreamError))
+        if outcome is None:  # the container stopped (breaking the stream): the run died with it
+            self._exit = await self._died_with_container()
+        else:
+            self._exit = Exit(error=self._launcher.error(f"{what}; {outcome}", StreamError))
         return self._exit
+
+    async def _died_with_container(self) -> Exit:
+        """The end of a run whose container stopped under it: the status the engine kept, else
+        SIGKILL (what a stopped container's processes get), as when no stream was broken."""
+        with contextlib.suppress(Exception):
+            info = await asyncio.wait_for(
+                self._engine.call(self._engine.api.exec_inspect, self._exec_id), 5.0)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return decode_status(int(info["ExitCode"]))
+        return Exit(signal=_signal.SIGKILL)
 
     async def signal(self, sig: int) -> None:
         if self.pid is None or self._stream.closed.done() and self._exit is not None:
@@ -161,4 +175,4 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
         return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
                               f"commands through a POSIX shell (to deliver signals)")
     return launcher.error(f"the engine could not start the command in {name!r}: "
-                          f"{text or 'no reason given'}")
+                          f"{'; '.join(text.splitlines()) or 'no reason given'}")

@@ -26,9 +26,9 @@ from ..process.command import Command, escaped
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
 from .docker_address import Address, default_address, parse_address
-from .docker_engine import Connector, Engine, map_docker_errors, ping, tcp_connector
+from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
-from .remote import kill_group_line, wrapped_argv
+from .remote import kill_group_line, new_nonce, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
@@ -44,6 +44,8 @@ class DockerLauncher(Launcher):
 
     #: The command line tool of this engine, for advice in messages (`docker exec …`).
     tool = "docker"
+    #: The engine in messages (`lost the docker engine on …`).
+    engine_name = "the docker engine"
 
     def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
         self.adopt(inner, label)
@@ -52,7 +54,8 @@ class DockerLauncher(Launcher):
 
     def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Library errors met while doing `what` → our errors naming this hop."""
-        return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where)
+        return map_docker_errors(what, hop=self.depth, layer=self.label, where=self.where,
+                                 engine=self.engine_name)
 
     # ---- the engine, pooled per way and address -------------------------------------------
     @property
@@ -157,11 +160,14 @@ class DockerLauncher(Launcher):
         return str(info["Id"]), name
 
     async def _not_found(self, engine: Engine, container: str) -> LayerError:
+        """Not found: the error names the closest container, running or not (a typo of a
+        stopped one is best told as that one, which then says it is not running)."""
         try:
-            names = [_name(c) for c in await engine.call(engine.api.containers)]
+            found = await engine.call(engine.api.containers, all=True)
+            names = [_name(c) for c in found if c.get("State") == "running"]
+            hint = did_you_mean(container, [_name(c) for c in found])
         except Exception:  # only for the hint: the error below stands on its own
-            names = []
-        hint = did_you_mean(container, names)
+            names, hint = [], None
         msg = f"container {container!r} not found on the engine on {self.where}"
         if hint:
             msg += f" (did you mean {hint!r}?)"
@@ -191,22 +197,26 @@ class DockerLauncher(Launcher):
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
         self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
+        if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
+            raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
+                             f"container starts from no directory it could be relative to")
+        nonce = new_nonce()
         with self.errors(f"creating an exec in {name!r}"):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(command.argv, shell="/bin/sh", report_status=True), stdin=True,
+                    wrapped_argv(command.argv, shell="/bin/sh", nonce=nonce), stdin=True,
                     tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] or None)
             except docker.errors.APIError as exc:
-                if exc.status_code != 409:
+                if not not_running(exc):  # it stopped since the inspect
                     raise
                 raise self.error(f"container {name!r} is not running") from None
         try:
             stream = await engine.open_exec(created["Id"], tty=tty,
-                                            describe=f"container {name!r}")
+                                            describe=f"container {name!r}", nonce=nonce)
         except OSError as exc:
-            raise self.error(f"lost the docker engine on {self.where}: {exc}") from None
+            raise self.error(f"lost {self.engine_name} on {self.where}: {exc}") from None
         await stream.started
         if stream.pid is None:
             raise await start_failure(self, stream, name, cwd, cfg.user)
@@ -215,19 +225,26 @@ class DockerLauncher(Launcher):
 
     def _text_only(self, words: list[str]) -> None:
         """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
-        carries a command as JSON text and would turn them into U+FFFD, another name."""
+        carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
+        which no argument or variable can hold (the runtime said only "invalid argument")."""
         for word in words:
+            if "\x00" in word:
+                shown = escaped(word).replace("\x00", "\\x00")
+                raise self.error(f"'{shown}' holds a NUL byte: no program can receive one in "
+                                 f"an argument or a variable")
             if (shown := escaped(word)) != word:
                 raise self.error(f"'{shown}' holds bytes that are not UTF-8: the engine's API "
                                  f"carries commands as text and would change them (match "
                                  f"such a name with a glob in sh -c instead)")
 
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
-                           sig: int) -> None:
-        """Deliver `sig` to process group `pgid` inside the container (a short second exec).
+                           sig: int) -> bool:
+        """Deliver `sig` to process group `pgid` inside the container (a short second exec);
+        False when the container is not running (stopped or removed): it took the group with
+        it, there is nothing to signal.
 
-        A container that is gone took the group with it. A paused one did not: the engine runs
-        no exec in it (409) and unpausing it is not ours to do, so that is a `ContainerPaused`.
+        A paused one did not: the engine runs no exec in it and unpausing it is not ours to do,
+        so that is a `ContainerPaused`.
         """
         api, user = engine.api, self.config.user or ""
 
@@ -240,11 +257,13 @@ class DockerLauncher(Launcher):
             try:
                 await asyncio.wait_for(engine.call(run), SIGNAL_TIMEOUT)
             except docker.errors.APIError as exc:
-                if exc.status_code not in (404, 409):
+                if not not_running(exc):
                     raise
-                if exc.status_code == 409 and await self._paused(engine, container[0]):
+                if await self._paused(engine, container[0]):
                     raise self.error(paused_message(self.tool, container[1], pgid),
                                      ContainerPaused) from None
+                return False
+        return True
 
     async def _paused(self, engine: Engine, container: str) -> bool:
         """Whether the container is there and paused (not stopped, removed or restarting)."""
@@ -254,22 +273,23 @@ class DockerLauncher(Launcher):
             return False
         return bool((info.get("State") or {}).get("Paused"))
 
-    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str:
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None:
         """The engine connection carrying process group `pgid` died: reconnect and kill it;
-        say what happened (or what is left, and where, when the engine cannot be reached)."""
+        say what happened (or what is left, and where, when the engine cannot be reached).
+        None when the container is not running any more: nothing of the group is left."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
         problem: BaseException | None = None
         for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
             try:
                 engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
-                await self.signal_group(engine, container, pgid, _signal.SIGKILL)
+                if not await self.signal_group(engine, container, pgid, _signal.SIGKILL):
+                    return None
                 return f"reconnected and killed {place}"
             except ContainerPaused as exc:
                 return f"reconnected, but {exc.reason}"
             except (LayerError, asyncio.TimeoutError) as exc:
                 problem = exc
         return f"it may still be running as {place} (reconnecting failed: {problem})"
-
 
 def _name(container: Mapping[str, Any]) -> str:
     names = container.get("Names") or [container.get("Id", "?")[:12]]

@@ -62,10 +62,10 @@ class ExecStream(asyncio.BufferedProtocol):
     `started` resolves once the wrapper shell reported its pid (or the stream ended before it
     did: then `pid` stays None and the output holds the engine's reason). `closed` resolves
     when the connection is gone; `error` is set when it broke in a way that loses data;
-    `status` is the exit status the wrapper printed last (None if it printed none).
+    `status` is the exit status the wrapper printed last with `nonce` (None if it printed none).
     """
 
-    def __init__(self, request: bytes, *, tty: bool, describe: str) -> None:
+    def __init__(self, request: bytes, *, tty: bool, describe: str, nonce: str) -> None:
         loop = asyncio.get_running_loop()
         self._request = request
         self._tty = tty
@@ -82,7 +82,7 @@ class ExecStream(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._marker = PidMarker()
-        self._tail = StatusTail()
+        self._tail = StatusTail(nonce)
         self.status: int | None = None
         self._error_status = 0
         self._error_length: int | None = None
@@ -289,7 +289,8 @@ class ExecStream(asyncio.BufferedProtocol):
     # ---- the reader and writer side -------------------------------------------------------
 
     async def output(self, stream: int) -> AsyncIterator[bytes]:
-        """Chunks of stdout (0) or stderr (1) until the stream ends; raises if it broke."""
+        """Chunks of stdout (0) or stderr (1) until the stream ends (a broken stream just ends:
+        `error` tells, and the exec's end reports it, with what became of the run)."""
         out = self._outputs[stream]
         while True:
             if out.chunks:
@@ -300,8 +301,6 @@ class ExecStream(asyncio.BufferedProtocol):
                     self._transport.resume_reading()
                 yield chunk
             elif out.done:
-                if self.error is not None and stream == 0:
-                    raise self.error
                 return
             else:
                 out.waiter = asyncio.get_running_loop().create_future()

@@ -13,15 +13,18 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..importing import importing_sdk
 from ..redaction import masked_repr
 from .base import Launcher
 from .docker import DockerConfig, container_target, engine_needs
-from .docker_address import check_podman_address, parse_address
+from .docker_address import check_podman_address, is_socket, parse_address
 
 ROOTFUL = "unix:///run/podman/podman.sock"
+#: Where rootless podman's socket is, for messages (under $XDG_RUNTIME_DIR on this machine).
+ROOTLESS = "$XDG_RUNTIME_DIR/podman/podman.sock"
 
 
 @masked_repr  # resolved placeholders may be secrets
@@ -35,6 +38,10 @@ class PodmanConfig(DockerConfig):
                          "CONTAINER_HOST, $XDG_RUNTIME_DIR/podman/podman.sock, then "
                          "/run/podman/podman.sock on this machine; the latter behind ssh).",
                   "check": check_podman_address})
+    docker_host: str | None = field(
+        default=None,
+        metadata={"doc": "The same as podman_host (give one of them).",
+                  "check": check_podman_address})
 
     def check(self) -> None:
         """One target, and one socket setting (podman_host and docker_host are the same)."""
@@ -43,26 +50,50 @@ class PodmanConfig(DockerConfig):
             raise ValueError("give podman_host or docker_host, not both")
 
 
-def socket_address(config: PodmanConfig, depth: int) -> str:
+@dataclass(frozen=True)
+class Socket:
+    """Where the podman API listens, and (for its errors) why that one: "" when the layer
+    names it."""
+
+    url: str
+    origin: str = ""
+
+
+def socket_address(config: PodmanConfig, depth: int) -> Socket:
     """Where the podman API listens, seen from the previous hop at `depth` (0: this machine)."""
     given = config.podman_host or config.docker_host
     if given:
-        return given
+        return Socket(given)
     if depth > 0:
-        return ROOTFUL
+        return Socket(ROOTFUL, "the rootful default behind ssh; for a rootless podman there "
+                               "give podman_host: unix:///run/user/UID/podman/podman.sock")
     env = os.environ.get("CONTAINER_HOST")
     if env:
-        try:
-            parse_address(env, "podman")
-        except ValueError as exc:  # `ssh://…` for podman-remote, say: name where it came from
-            raise ConfigError(f"CONTAINER_HOST: {exc}") from None
-        return env
+        return Socket(container_host(env), "from CONTAINER_HOST")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        rootless = os.path.join(runtime, "podman", "podman.sock")
-        if os.path.exists(rootless):
-            return f"unix://{rootless}"
-    return ROOTFUL
+    rootless = os.path.join(runtime, "podman", "podman.sock") if runtime else ROOTLESS
+    if runtime and os.path.exists(rootless) and is_socket(rootless):
+        return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
+    return Socket(ROOTFUL, f"CONTAINER_HOST is unset and there is no socket at {rootless}, "
+                           f"where a rootless podman serves it")
+
+
+def container_host(value: str) -> str:
+    """CONTAINER_HOST, checked: an error names where the value came from, and for
+    podman-remote's `ssh://` form what to write instead."""
+    try:
+        parse_address(value, "podman")
+    except ValueError as exc:
+        parts = urlsplit(value)
+        if parts.scheme != "ssh" or not parts.hostname or not parts.path:
+            raise ConfigError(f"CONTAINER_HOST: {exc}") from None
+        ssh = ", ".join(f"{k}: {v}" for k, v in (("host", parts.hostname), ("user",
+                        parts.username), ("port", parts.port)) if v)
+        raise ConfigError(f"CONTAINER_HOST: {value!r} is podman-remote's ssh:// form, which "
+                          f"orch does not read: reach that host with a layer "
+                          f"{{type: ssh, config: {{{ssh}}}}} before this one, and give this one "
+                          f"podman_host: 'unix://{parts.path}'") from None
+    return value
 
 
 class PodmanKind:
@@ -83,8 +114,9 @@ class PodmanKind:
             from .podman_launcher import PodmanLauncher
 
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(DockerConfig)}
-        fields["docker_host"] = socket_address(config, inner.place.depth)
-        return PodmanLauncher(DockerConfig(**fields), inner, label)
+        found = socket_address(config, inner.place.depth)
+        fields["docker_host"] = found.url
+        return PodmanLauncher(DockerConfig(**fields), inner, label, found.origin)
 
 
 KIND = PodmanKind()

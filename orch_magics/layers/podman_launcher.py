@@ -1,21 +1,31 @@
-"""Podman hops: the docker layer's launcher, in podman's words when its API is unreachable."""
+"""Podman hops: the docker layer's launcher, in podman's words when its API is unreachable
+(and saying how the socket was chosen when the layer does not name it)."""
 
 from __future__ import annotations
 
 from ..errors import ConnectError
+from .base import Launcher
+from .docker import DockerConfig
 from .docker_engine import Engine
 from .docker_launcher import DockerLauncher
 
 #: The docker layer's words for the engine, and podman's.
 WORDS = (("docker engine", "podman API"), ("dockerd", "the podman service"))
 HINT = ("podman serves its API with `podman system service --time=0 unix:///PATH.sock` "
-        "(or `systemctl enable --now podman.socket`)")
+        "(or `systemctl enable --now podman.socket`; rootless: `systemctl --user enable --now "
+        "podman.socket`)")
 
 
 class PodmanLauncher(DockerLauncher):
     """A DockerLauncher on podman's Docker-compatible API socket."""
 
     tool = "podman"
+    engine_name = "the podman API"
+
+    def __init__(self, config: DockerConfig, inner: Launcher, label: str,
+                 origin: str = "") -> None:
+        super().__init__(config, inner, label)
+        self.origin = origin  # how the socket was chosen (podman.socket_address)
 
     async def engine(self, *, fresh: bool = False) -> Engine:
         try:
@@ -24,4 +34,5 @@ class PodmanLauncher(DockerLauncher):
             text = exc.reason
             for docker_word, podman_word in WORDS:
                 text = text.replace(docker_word, podman_word)
-            raise self.error(f"{text}; {HINT}", ConnectError) from None
+            origin = f" ({self.origin})" if self.origin else ""
+            raise self.error(f"{text}{origin}; {HINT}", ConnectError) from None

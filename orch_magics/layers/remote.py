@@ -9,20 +9,24 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
    and evaluates it, so variables and the directory never appear on any argv; under a TTY
    it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
-3. runs ARGV, and when it ends stops what is left of its process group (a background
-   grandchild holding the output would otherwise keep the run open, or outlive it): the run
-   ends when the main process does, with nothing left behind and no extra round-trip;
+3. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
+   when it ends stops what is left of its process group (a background grandchild holding the
+   output would otherwise keep the run open, or outlive it): the run ends when the main
+   process does, with nothing left behind and no extra round-trip;
 4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
    kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
    for kinds that only report a status (docker);
-5. when asked (the second positional is 1), first prints ARGV's status as the last line of
-   its stderr (``\x1eorch-exit N``; `StatusTail` takes it out of the output): an engine may
-   forget an exec before its status is read (podman with `exit_command_delay = 0`).
+5. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
+   last line of its stderr (``\x1eorch-exit NONCE N``; `StatusTail` takes it out of the
+   output): an engine may forget an exec before its status is read (podman with
+   `exit_command_delay = 0`). The command writes to the same stream, so the run's own nonce
+   tells the wrapper's line from one the command printed (or left when it was killed).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 import signal as _signal
 
@@ -36,10 +40,9 @@ PID_MARK = b"\x1eorch-pid "
 #: Under a TTY, once the preamble has run (the terminal is itself again: ^D is EOF), the
 #: wrapper prints this line on it; input sent before could meet a raw terminal.
 READY_MARK = b"\x1eorch-ready"
-#: The line the wrapper prints last on its stderr when asked: this marker, the status, newline.
+#: The line the wrapper prints last on its stderr when asked: this marker, the run's nonce, a
+#: space, the status, a newline.
 EXIT_MARK = b"\x1eorch-exit "
-_EXIT_LINE = re.compile(rb"\x1eorch-exit (\d{1,3})\r?\n\Z")
-_EXIT_START = re.compile(rb"\x1eorch-exit \d{0,3}\r?\Z")
 #: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
 SIGNAL_STATUS_MAX = 15
 
@@ -55,14 +58,16 @@ fi
 unset _orch_n _orch_p _orch_tty
 trap : HUP INT QUIT TERM
 exec 3>&2 2>/dev/null
-if case $1 in */*) false;; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
+if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
   printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
+elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
+  printf 'orch: %s: permission denied\n' "$1" >&3; _orch_s=126
 else
   (exec "$@" 2>&3 3>&-); _orch_s=$?
 fi
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
-if [ "$_orch_r" = 1 ]; then printf '\\036orch-exit %s\\n' "$_orch_s" >&3; fi
+if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in 129|13[0-9]|14[0-3])
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
 esac
@@ -92,11 +97,16 @@ def preamble(command: Command) -> bytes:
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
+def new_nonce() -> str:
+    """A new run's nonce for its status line (hex digits: printed and matched as they are)."""
+    return secrets.token_hex(8)
+
+
 def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,
-                 shell: str = "sh", report_status: bool = False) -> list[str]:
+                 shell: str = "sh", nonce: str = "") -> list[str]:
     """The argv that runs `argv` through the wrapper, reading `preamble_len` bytes first
-    (and printing the status last, for `StatusTail`, with `report_status`)."""
-    return [shell, "-c", WRAPPER, "sh", str(preamble_len), "1" if report_status else "0", *argv]
+    (and, given a `nonce` of `new_nonce`, printing the status last for `StatusTail(nonce)`)."""
+    return [shell, "-c", WRAPPER, "sh", str(preamble_len), nonce or "0", *argv]
 
 
 def shell_line(argv: tuple[str, ...] | list[str], preamble_len: int = 0) -> str:
@@ -164,13 +174,18 @@ class PidMarker:
 
 
 class StatusTail:
-    """Streaming parser of the wrapper's status line at the very end of a stream.
+    """Streaming parser of the wrapper's status line (with this run's `nonce`) at the very end
+    of a stream.
 
     Only a tail that is (or may grow into) the status line is held back, so output is never
-    delayed otherwise; a status line followed by more output was output, and is passed on.
+    delayed otherwise; a status line followed by more output was output, and is passed on, as
+    is one with another nonce (the command printed it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, nonce: str) -> None:
+        self._mark = EXIT_MARK + nonce.encode("ascii") + b" "
+        self._line = re.compile(re.escape(self._mark) + rb"(\d{1,3})\r?\n\Z")
+        self._start = re.compile(re.escape(self._mark) + rb"\d{0,3}\r?\Z")
         self._held = b""
 
     def feed(self, data: bytes) -> bytes:
@@ -178,8 +193,8 @@ class StatusTail:
         buf = self._held + data
         i = buf.rfind(b"\x1e")
         tail = buf[i:] if i >= 0 else b""
-        if tail and (EXIT_MARK.startswith(tail) or _EXIT_START.match(tail)
-                     or _EXIT_LINE.match(tail)):
+        if tail and (self._mark.startswith(tail) or self._start.match(tail)
+                     or self._line.match(tail)):
             self._held = tail
             return buf[:i]
         self._held = b""
@@ -188,7 +203,7 @@ class StatusTail:
     def flush(self) -> tuple[int | None, bytes]:
         """At the end of the stream: the reported status (None if none) and held output."""
         held, self._held = self._held, b""
-        found = _EXIT_LINE.match(held)
+        found = self._line.match(held)
         return (int(found.group(1)), b"") if found else (None, held)
 
 

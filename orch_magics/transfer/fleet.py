@@ -19,7 +19,7 @@ from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.targets import Target, check_found, expand, limited, resolve
+from ..fleet.targets import Target, check_found, expand, limited, resolve, unresolved
 from ..gathering import gather_all
 from ..plan import RunPlan
 from .copy import Copy, Runs, get_destination
@@ -58,7 +58,8 @@ class FleetCopied(ByTarget["Transferred | TransferError"]):
 
     def summary(self) -> str:
         """`get on 3 targets of web: 2 ok, 1 failed`."""
-        return (f"{self.direction} on {len(self)} targets of {self.environment}: "
+        count = f"{len(self)} target{'s' if len(self) != 1 else ''}"
+        return (f"{self.direction} on {count} of {self.environment}: "
                 f"{len(self.succeeded)} ok, {len(self.failed)} failed")
 
     def __str__(self) -> str:
@@ -147,7 +148,8 @@ class FleetCopy:
         async def one(target: Target) -> list[Target]:
             try:
                 return await resolve(target, base)
-            except OrchError as exc:
+            except OrchError as exc:  # this part of the fleet is unreachable: it fails alone
+                target = unresolved(target)
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
