@@ -25,7 +25,7 @@ from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..result import RunResult
 from ..sinks.base import Sink
-from ..sinks.buffer import OutputBuffer
+from ..sinks.buffer import MemoryBudget, OutputBuffer
 from ..sinks.lines import LineDecoder, terminal_view
 from .options import FleetOptions
 from .result import FleetResult, Rerun
@@ -39,6 +39,9 @@ TAIL_LINES = 20
 #: Characters kept of a target's line not ended yet (its start and its end, as the live
 #: display of one run keeps them), so a stream without newlines cannot grow a row.
 MAX_PARTIAL = 4096
+#: Bytes of captured output a whole fleet holds in memory; past it its targets' RunResults
+#: spill to disk (one run spills past 16 MiB: N targets would hold N × 16 MiB).
+FLEET_MEMORY = 64 << 20
 #: The stream a line of a row came on.
 Stream = Literal["stdout", "stderr"]
 #: The sinks of one target's output, by label.
@@ -132,6 +135,7 @@ class FleetRun:
         self._on_change = on_change
         self._rerun = rerun
         self.rows: dict[str, TargetRow] = {}
+        self.memory = MemoryBudget(FLEET_MEMORY)  # shared by every target's RunResult
         #: Input sent to targets still starting, by label (written once each has started;
         #: None: close its stdin then).
         self._starting: dict[str, list[str | bytes | None]] = {}
@@ -279,7 +283,8 @@ class FleetRun:
         try:
             options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                  stdin=self.stdin.attach(target.label),
-                                 close_stdin=self.stdin.closes, timeout=self.options.timeout)
+                                 close_stdin=self.stdin.closes, timeout=self.options.timeout,
+                                 memory=self.memory)
             row.run = self._begin(plan, options, target.label)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only
