@@ -57,7 +57,10 @@ class FleetTable:
         self._on_main = main_thread_caller(shell)
         display_id = uuid.uuid4().hex
         self.refresh(live)
-        display(self.widget, display_id=display_id)
+        bundle = self.widget._repr_mimebundle_() or {}
+        bundle["text/plain"] = (f"[live table of the fleet {live.name or live.plan.name}: "
+                                f"needs the kernel that ran this cell]")  # saved while live
+        display(bundle, raw=True, display_id=display_id)
         self._publish = update_publisher(shell, display_id)
 
     def refresh(self, live: LiveFleet) -> None:
@@ -138,7 +141,7 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
         f"{html.escape(printable(_info(r))[:200])}</td></tr>" for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
                                                "cause / last line"))
+    title = _heading(result.summary(), len(rows), min(len(rows), MAX_ROWS))
     return {"text/plain": result.table(),
-            "text/html": f"<div class='orch-fleet'>{_heading(result.summary(), len(rows), min(len(rows), MAX_ROWS))}"
-                         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                         f"</div>"}
+            "text/html": f"<div class='orch-fleet'>{title}<table><thead><tr>{head}</tr>"
+                         f"</thead><tbody>{body}</tbody></table></div>"}
