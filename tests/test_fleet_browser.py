@@ -1,8 +1,12 @@
 """A fleet of 30 real sshd in JupyterLab (headless Chromium): one bounded live table that
-updates while the targets run, rows that expand to a target's output, and a stdin box that
-says it writes to every running target and does."""
+updates while the targets run, rows that expand to a target's output (and stay open while it
+runs), each failure's cause, and a stdin box that says it writes to every running target and
+does; running its cell again stops the fleet it started."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import pytest
 
@@ -16,7 +20,14 @@ SERVICES = """\
 services:
   steps: {command: 'i=0; while [ $i -lt 8 ]; do echo step-$i; i=$((i+1)); sleep 0.5; done'}
   echo-in: {command: cat, stdin_mode: streaming}
+  reader: {command: 'while IFS= read -r l; do echo "R:$l"; done', stdin_mode: streaming}
+  mixed: {command: 'case "$SSH_CONNECTION" in *"127.0.1.3 "*) echo bad >&2; exit 3;;
+    *"127.0.1.5 "*) sleep 30;; esac; printf abc; sleep 0.5; printf "def\\n"; printf "\\303";
+    sleep 0.3; printf "\\251t\\n"; printf "\\033[31mred\\033[0m\\n"; echo oops >&2;
+    for i in 1 2 3; do printf "\\r%d%%" $i; sleep 0.2; done; echo'}
 """
+#: What an open row of the live table shows of its target's output (its `<pre>`).
+OPEN_OUTPUT = ".jupyter-widget-Collapse-open .jupyter-widget-Collapse-contents pre"
 
 
 def test_live_table_rows_and_stdin_box_for_thirty_targets(jupyterlab, chromium, artifacts,
@@ -68,3 +79,107 @@ def test_live_table_rows_and_stdin_box_for_thirty_targets(jupyterlab, chromium, 
         out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="FED")
         out.wait_for(timeout=30_000)
         assert "FED ['hello fleet\\n'] 5" in out.inner_text()
+
+
+def test_a_row_opened_while_the_fleet_runs_stays_open_and_shows_its_output(
+        jupyterlab, chromium, artifacts, ssh_fleet: SSHFleet) -> None:
+    """The table was HTML re-published 10×/s: an opened row closed again within 0.1 s, so no
+    target's output could be read while the fleet ran. The line form shows one table, not
+    the live one and then the FleetResult's."""
+    cfg = jupyterlab.root / "fleet-open.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(SERVICES))
+    save_notebook(jupyterlab, "fleet-open.ipynb", f"%orch load {cfg}",
+                  "%orch web steps --limit '127.0.1.[1-9]'")
+    with browse_notebook(chromium, jupyterlab, "fleet-open.ipynb", "loaded 1 environment(s)",
+                         height=1400, screenshot=artifacts / "fleet-open.png") as (page, cells, run):
+        run(1)
+        cell = cells.nth(1)
+        cell.locator(".orch-fleet").filter(has_text="9 running").wait_for(timeout=30_000)
+        cell.locator(".jupyter-widget-Collapse-header").filter(has_text="127.0.1.7").click()
+        seen = []
+        for _ in range(15):  # 1.5 s: 15 refreshes of the table, 3 new lines of the target
+            shown = cell.locator(OPEN_OUTPUT)
+            seen.append(shown.inner_text(timeout=1_000) if shown.count() == 1 else None)
+            time.sleep(0.1)
+        assert None not in seen, seen
+        assert seen[0].startswith("step-0") and len(seen[-1]) > len(seen[0]), seen
+        assert "running" in cell.locator(".orch-fleet").inner_text()  # still going
+        final = cell.locator(".orch-fleet").filter(has_text="9 targets: 9 ok")
+        final.wait_for(timeout=30_000)
+        assert cell.locator("table").count() == 1  # no second table as the cell's value
+        assert cell.locator(".jp-OutputPrompt").filter(has_text="Out").count() == 0
+
+
+def test_the_table_shows_each_cause_and_output_as_one_run_shows_it(
+        jupyterlab, chromium, artifacts, ssh_fleet: SSHFleet) -> None:
+    """Why each target failed (exit 3 and its stderr, a timeout, a changed host key), stderr
+    lines in a row's output, and lines as a single run shows them: one line written in two
+    pieces, a character split across writes, colours, `\\r` rewriting the line; a --limit
+    matching nothing leaves no "fleet starting…" behind."""
+    cfg = jupyterlab.root / "fleet-why.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(SERVICES))
+    save_notebook(jupyterlab, "fleet-why.ipynb", f"%orch load {cfg}",
+                  "r = %orch web mixed --no-raise-error --timeout 4 "
+                  "--limit '127.0.1.[1-5],127.0.1.30'",
+                  "%%orch web --limit nomatch\necho x")
+    with browse_notebook(chromium, jupyterlab, "fleet-why.ipynb", "loaded 1 environment(s)",
+                         height=1400, screenshot=artifacts / "fleet-why.png") as (page, cells, run):
+        run(1)
+        cell = cells.nth(1)
+        live = cell.locator(".jupyter-widget-Collapse-header").filter(has_text="127.0.1.3")
+        live.filter(has_text="exit 3: bad").wait_for(timeout=30_000)  # while the others run
+        table = cell.locator(".orch-fleet").filter(has_text="6 targets: 3 ok, 3 failed")
+        table.wait_for(timeout=60_000)
+
+        def row(label: str) -> Any:
+            return table.locator("tbody tr").filter(has=page.get_by_text(label, exact=True))
+
+        failed = row("127.0.1.3")
+        assert "exit 3: bad" in failed.inner_text()
+        assert "timed out after 4.0s" in row("127.0.1.5").inner_text()
+        assert "-2" not in row("127.0.1.5").inner_text()
+        assert "host key" in row("127.0.1.30").inner_text()
+        failed.locator("summary").click()
+        assert failed.locator("details pre").inner_text() == "bad"  # stderr reaches the row
+        ok = row("127.0.1.2")
+        ok.locator("summary").click()
+        output = ok.locator("details pre")
+        assert output.inner_text().splitlines() == ["abcdef", "ét", "red", "oops", "3%"]
+        assert output.locator(".ansi-red-fg").inner_text() == "red"
+        run(2)
+        cells.nth(2).get_by_text("matches no target").wait_for(timeout=30_000)
+        assert "fleet starting" not in cells.nth(2).inner_text()
+
+
+def test_running_a_fleet_box_cell_again_stops_the_fleet_it_started(
+        jupyterlab, chromium, artifacts, ssh_fleet: SSHFleet) -> None:
+    """A fleet opened for its stdin box is recorded with its cell, as a single run is: running
+    the cell again stops it and says so; its handle shows nothing under the live table."""
+    cfg = jupyterlab.root / "fleet-again.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(SERVICES))
+    save_notebook(jupyterlab, "fleet-again.ipynb", f"%orch load {cfg}",
+                  "%orch web reader --limit '127.0.1.[1-3]'", "%orch stop reader")
+
+    def readers() -> int:
+        return len([p for p in ssh_fleet.session_processes() if "read -r l" in p])
+
+    with browse_notebook(chromium, jupyterlab, "fleet-again.ipynb", "loaded 1 environment(s)",
+                         height=1400, screenshot=artifacts / "fleet-again.png") as (page, cells, run):
+        run(1)
+        cell = cells.nth(1)
+        cell.locator(".orch-fleet").filter(has_text="3 running").wait_for(timeout=30_000)
+        box = cell.locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        assert "the EOF button ends the input" in box.get_attribute("placeholder")  # not Ctrl-D
+        assert "LiveFleet" not in cell.inner_text()
+        run(1)
+        cell.get_by_text("stopped reader, the run this cell started when it last ran").wait_for(
+            timeout=30_000)
+        cell.locator(".orch-fleet").filter(has_text="3 running").wait_for(timeout=30_000)
+        deadline = time.monotonic() + 10
+        while readers() != 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert readers() == 3  # the new fleet's only
+        run(2)
+        cell.locator(".orch-fleet").filter(has_text="3 targets: 3 stopped").wait_for(
+            timeout=30_000)

@@ -34,6 +34,7 @@ services:
       echo fine
   sleepy: {command: 'sleep 60'}
   fail: {command: 'exit 1'}
+  big: {command: "head -c 3000000 /dev/zero | tr '\\\\0' x | fold -w 100"}
 """
 
 
@@ -59,6 +60,20 @@ def test_thirty_targets_return_a_fleet_result(orch) -> None:
     assert res.returncodes[ok[0]] == 0
     assert list(res.failed) == [f"127.0.1.{N}"]  # the server with a changed host key
     assert "host key" in res.causes[f"127.0.1.{N}"] and not res.ok
+
+
+def test_a_fleet_holds_a_bounded_amount_of_output_in_memory(orch) -> None:
+    """Each target's output spilled to disk only past 16 MiB, so a fleet held N × 16 MiB in
+    the kernel: its targets now share FLEET_MEMORY, and a spilled result holds no block."""
+    from orch_magics.fleet.runner import FLEET_MEMORY
+
+    res = orch.run("web", "big", limit="!127.0.1.30")  # 29 × 3 MB > FLEET_MEMORY
+    assert res.ok
+    buffers = [r.stdout_buffer for r in res.values()]
+    assert {b.size for b in buffers} == {3_029_999}  # every byte: 30,000 lines, the last open
+    assert sum(b.memory for b in buffers) <= FLEET_MEMORY
+    assert any(b.spilled for b in buffers)
+    assert res["127.0.1.7"].stdout.splitlines()[-1] == "x" * 100
 
 
 def test_groups_roll_identical_output_up(orch) -> None:

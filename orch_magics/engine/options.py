@@ -10,6 +10,7 @@ from ..limits import MAX_SECONDS
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink
+from ..sinks.buffer import MemoryBudget
 from ..stdin import StdinSource, check_stdin
 
 #: Sinks for a pre/post step's own output, given the step and its kind ("pre" / "post").
@@ -34,6 +35,9 @@ class RunOptions:
     timeout: float | None = None
     capture: bool = True
     capture_limit: int | None = None
+    #: Memory the captured output may take, shared with other runs (a fleet's targets): past
+    #: it, the RunResult's buffers spill to disk as one run's do past 16 MiB.
+    memory: MemoryBudget | None = None
     log_file: str | None = None
     #: stdout reaches the sinks byte for byte, unmasked (a file being copied must not change);
     #: stderr is still masked.

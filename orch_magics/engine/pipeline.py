@@ -111,9 +111,11 @@ class OutputPipeline:
             self.file.discard()
 
     def buffers(self) -> tuple[OutputBuffer, OutputBuffer]:
-        """The captured stdout and stderr (empty buffers when nothing is captured)."""
+        """The captured stdout and stderr (empty buffers when nothing is captured), sealed:
+        the streams have ended, so a spilled buffer frees its write block."""
         if self.capture is None:
             return OutputBuffer(), OutputBuffer()
+        self.capture.close()
         return self.capture.stdout, self.capture.stderr
 
 

@@ -111,7 +111,8 @@ class Run:
         marks = bool(plan.pre or plan.post)
         if marks:
             _started(opts.sinks, "main", plan.command.display())
-        capture = self.capture = Capture(limit=opts.capture_limit) if opts.capture else None
+        capture = self.capture = Capture(opts.capture_limit, opts.memory) if opts.capture \
+            else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture,
                                   raw_stdout=opts.raw_stdout)
         self.progress = pipeline.file.progress if pipeline.file is not None else None

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -23,7 +25,8 @@ from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..result import RunResult
 from ..sinks.base import Sink
-from ..sinks.buffer import OutputBuffer
+from ..sinks.buffer import MemoryBudget, OutputBuffer
+from ..sinks.lines import LineDecoder, terminal_view
 from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
@@ -33,12 +36,27 @@ from .targets import Target, check_found, expand, limited, resolve, unresolved
 Begin = Callable[[RunPlan, RunOptions, str], Run]
 #: Lines of each target's output a live view can show (the RunResult keeps every byte).
 TAIL_LINES = 20
+#: Characters kept of a target's line not ended yet (its start and its end, as the live
+#: display of one run keeps them), so a stream without newlines cannot grow a row.
+MAX_PARTIAL = 4096
+#: Bytes of captured output a whole fleet holds in memory; past it its targets' RunResults
+#: spill to disk (one run spills past 16 MiB: N targets would hold N × 16 MiB).
+FLEET_MEMORY = 64 << 20
+#: The stream a line of a row came on.
+Stream = Literal["stdout", "stderr"]
 #: The sinks of one target's output, by label.
 SinkFactory = Callable[[str], Sequence[Sink]]
 
 
 class TargetRow:
-    """The live state of one target (a sink of its run): what a live view shows."""
+    """The live state of one target (a sink of its run): what a live view shows.
+
+    Its output follows the one line model of `sinks.lines`, as a single run's display does:
+    stdout and stderr decoded incrementally (a character split across chunks stays whole), a
+    line written in several chunks is one line, and the line still being written is shown as
+    it grows (`\\r` and colours are left for the view to render, as a terminal would).
+    Fed on the loop's thread, read from the view's: the lock keeps the two apart.
+    """
 
     def __init__(self, label: str, on_change: Callable[[TargetRow], None]) -> None:
         self.label = label
@@ -46,11 +64,14 @@ class TargetRow:
         self.started: float | None = None
         self.ended: float | None = None
         self.bytes = 0
-        self.last_line = ""
-        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.result: RunResult | None = None
         self.run: Run | None = None
         self._on_change = on_change
+        self._lines: collections.deque[tuple[Stream, str]] = collections.deque(
+            maxlen=TAIL_LINES)
+        self._decoders: dict[Stream, LineDecoder] = {
+            "stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
+        self._lock = threading.Lock()
 
     @property
     def duration(self) -> float:
@@ -69,16 +90,36 @@ class TargetRow:
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
-            self.bytes += len(event.data)
-            if isinstance(event, Stdout):
-                text = event.data.decode("utf-8", "replace").rstrip("\r\n")
-                lines = text.rsplit("\n", TAIL_LINES)[-TAIL_LINES:]  # a flood: per chunk
-                self.tail.extend(line[-200:] for line in lines)
-                if lines[-1]:
-                    self.last_line = lines[-1][-200:]
+            stream: Stream = "stdout" if isinstance(event, Stdout) else "stderr"
+            with self._lock:
+                self.bytes += len(event.data)
+                _, _, lines = self._decoders[stream].feed_last(event.data, TAIL_LINES)
+                self._lines.extend((stream, line) for line in lines)
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            for stream, decoder in self._decoders.items():
+                _, _, lines = decoder.feed_last(b"", TAIL_LINES, final=True)
+                self._lines.extend((stream, line) for line in lines)
+
+    def tail(self) -> list[tuple[Stream, str]]:
+        """The target's last lines, `(stream, line)`, the lines still being written last."""
+        with self._lock:
+            lines = list(self._lines)
+            for stream, decoder in self._decoders.items():
+                partial = decoder.partial
+                if partial:
+                    lines.append((stream, partial))
+        return lines[-TAIL_LINES:]
+
+    @property
+    def last_line(self) -> str:
+        """The last line that shows something (stdout or stderr), as a terminal shows it."""
+        for _, line in reversed(self.tail()):
+            shown = terminal_view(line)
+            if shown.strip():
+                return shown
+        return ""
 
 
 class FleetRun:
@@ -94,6 +135,7 @@ class FleetRun:
         self._on_change = on_change
         self._rerun = rerun
         self.rows: dict[str, TargetRow] = {}
+        self.memory = MemoryBudget(FLEET_MEMORY)  # shared by every target's RunResult
         #: Input sent to targets still starting, by label (written once each has started;
         #: None: close its stdin then).
         self._starting: dict[str, list[str | bytes | None]] = {}
@@ -238,7 +280,8 @@ class FleetRun:
         try:
             options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                  stdin=self.stdin.attach(target.label),
-                                 close_stdin=self.stdin.closes, timeout=self.options.timeout)
+                                 close_stdin=self.stdin.closes, timeout=self.options.timeout,
+                                 memory=self.memory)
             row.run = self._begin(plan, options, target.label)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from .completion import matcher
 from .core import OrchMagics
 from .settings import Orch
+
+#: Values whose display `HandleDisplay` decides (live handles, a fleet's result).
+_HANDLES = (LiveRun, LiveFleet, FleetResult)
 
 __all__ = ["Orch", "OrchMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -31,7 +35,8 @@ def load_ipython_extension(shell: Any) -> None:
         shell.configurables.append(settings)
     magics = OrchMagics(shell, settings)
     shell.register_magics(magics)
-    shell.display_formatter.ipython_display_formatter.for_type(LiveRun, magics.handles)
+    for kind in _HANDLES:
+        shell.display_formatter.ipython_display_formatter.for_type(kind, magics.handles)
     shell.Completer.custom_matchers.append(matcher(magics.orchestrator))
 
 
@@ -46,7 +51,8 @@ def unload_ipython_extension(shell: Any) -> None:
             obj.orchestrator.close()
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("orch", None)
-    shell.display_formatter.ipython_display_formatter.pop(LiveRun, None)
+    for handle in _HANDLES:
+        shell.display_formatter.ipython_display_formatter.pop(handle, None)
     shell.Completer.custom_matchers[:] = [
         m for m in shell.Completer.custom_matchers
         if getattr(m, "matcher_identifier", None) != "orch_magics"]

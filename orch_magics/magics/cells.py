@@ -1,6 +1,6 @@
 """The live run each notebook cell started last, so that running the cell again deals with it.
 
-Running a cell again clears its output. A run the cell opened for its stdin box would go on
+Running a cell again clears its output. A run (or fleet) the cell opened for its stdin box would go on
 with no view, no box and no message anywhere, so it is stopped first (INT → TERM → KILL at the
 end of the chain), as re-running a cell replaces what it did. A run started with `--bg` or
 `--name` is meant to outlive its cell: it keeps running, and the cell says so in one line,
@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..fleet import LiveFleet
 from ..live import LiveRun
-from ..result import RunResult
 from .frontend import current_cell
 
 
 @dataclass(frozen=True)
 class _Started:
     request: str  # the execute request that started it
-    live: LiveRun
+    live: LiveRun | LiveFleet
     deliberate: bool  # --bg / --name: meant to outlive the cell
 
 
@@ -36,8 +36,9 @@ class CellRuns:
         self._last: dict[str, _Started] = {}
         self._lock = threading.Lock()
 
-    def started(self, shell: Any, live: LiveRun, *, deliberate: bool) -> None:
-        """The cell running now started `live` (`deliberate`: with --bg or --name)."""
+    def started(self, shell: Any, live: LiveRun | LiveFleet, *, deliberate: bool) -> None:
+        """The cell running now started `live`, a run or a fleet (`deliberate`: with --bg or
+        --name)."""
         cell = current_cell(shell)
         if cell is None:
             return
@@ -45,7 +46,7 @@ class CellRuns:
         with self._lock:
             self._last[cell[0]] = entry
 
-        def forget(_result: RunResult | None, _error: BaseException | None) -> None:
+        def forget(*_: object) -> None:  # a run's end gives (result, error); a fleet's, none
             with self._lock:
                 if self._last.get(cell[0]) is entry:
                     del self._last[cell[0]]

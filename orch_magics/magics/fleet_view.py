@@ -1,8 +1,10 @@
 """A fleet in a cell: one bounded live table in front ends, labelled lines under nbclient.
 
 - Front ends (JupyterLab, Notebook, VS Code): one display, updated at most 10 times a second,
-  showing the counts by state and at most `MAX_ROWS` rows (running and failed ones first), each
-  row expandable to the last lines of its target's output — bounded for 1,000 targets.
+  showing the counts by state and at most `fleet_table.MAX_ROWS` rows (running and failed ones
+  first), each expandable to the last lines of its target's output while the fleet runs —
+  bounded for 1,000 targets (fleet_table.py). Its end is the FleetResult's table, so the
+  result returned to the cell shows nothing more there.
 - nbclient / papermill / terminal IPython: `label | line` as lines arrive, bounded as a single
   run's output (a head, then the last lines; the FleetResult keeps every byte), then the
   summary as text.
@@ -12,28 +14,24 @@ from __future__ import annotations
 
 import argparse
 import collections
-import html
 import sys
 import threading
-import time
 import uuid
 from typing import Any
 
 from IPython.display import display
 
 from ..errors import OrchError
-from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet, TargetRow
+from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..sinks.units import human_size
+from .fleet_table import FleetTable
 from .frontend import has_frontend_stdin, main_thread_caller, quiet, update_publisher
 from .headless import Limit
 
-#: Rows the live table shows at most (the counts cover every target).
-MAX_ROWS = 50
 #: Seconds between two updates of the live table, at least.
 INTERVAL = 0.1
-_ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
 
 
 def options(args: argparse.Namespace, timeout: float | None) -> FleetOptions:
@@ -51,18 +49,21 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     if background or args.bg:
         return _named(ctx, args, plan, body, timeout, frontend=frontend, keep_stdin=keep_stdin,
                       with_box=with_box)
-    view: FleetTable | LabelledOutput = (
-        FleetTable(ctx.shell) if frontend
-        else LabelledOutput(Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes)))
-    live = ctx.orchestrator.fleets.start(
+    headless = None if frontend else LabelledOutput(
+        Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes))
+    live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view yet
         plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
-        close_stdin=not keep_stdin, sinks=view.sinks, on_change=view.changed)
+        close_stdin=not keep_stdin, sinks=headless.sinks if headless else ())
+    view: FleetTable | LabelledOutput = FleetTable(ctx.shell, live) if headless is None \
+        else headless
     try:
         result = _wait(live, view)
     except FleetInterrupted as exc:
         view.finish(live, exc.result)
         raise quiet(exc) from None
     view.finish(live, result)
+    if frontend:
+        ctx.handles.shown_live(result)  # the table above is its display
     if ctx.settings.raise_error and not args.no_raise_error and not result.ok:
         raise quiet(OrchError(f"{result.summary()} (the FleetResult has each target's "
                               f"output; .failed.rerun() runs them again)")) from None
@@ -85,10 +86,24 @@ def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
         print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
               f"output, %orch stop {live.name} stops every target")
         return live
-    FleetTable(ctx.shell).follow(live, ctx.orchestrator.loop.loop)
+    ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
+    ctx.handles.shown_live(live)  # the table is its display in this cell
+    _follow(FleetTable(ctx.shell, live), live, ctx.orchestrator.loop.loop)
     if with_box:
         _stdin_box(ctx, live)
     return live
+
+
+def _follow(table: FleetTable, live: LiveFleet, loop: Any) -> None:
+    """Keep a returned fleet's table up to date from the background loop until it ends."""
+    def tick() -> None:
+        result = live.result()
+        if result is not None:
+            table.finish(live, result)
+        else:
+            table.refresh(live)
+            loop.call_later(INTERVAL, tick)
+    loop.call_soon_threadsafe(tick)
 
 
 def _stdin_box(ctx: Any, live: LiveFleet) -> None:
@@ -110,73 +125,12 @@ def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
             try:
                 return live.wait(INTERVAL)
             except TimeoutError:
-                view.poll(live)
+                view.refresh(live)
     except FleetInterrupted:
         raise
     except KeyboardInterrupt:  # arrived while the view was drawn, outside LiveFleet.wait
         live.stop()
         raise FleetInterrupted(live.wait()) from None
-
-
-class FleetTable:
-    """The live table of a front end: one display, re-rendered at most every INTERVAL."""
-
-    def __init__(self, shell: Any) -> None:
-        self.display_id = uuid.uuid4().hex
-        display({"text/plain": "fleet starting…"}, raw=True, display_id=self.display_id)
-        self._publish = update_publisher(shell, self.display_id)
-        self._last = 0.0
-
-    def sinks(self, label: str) -> tuple[()]:
-        return ()
-
-    def changed(self, row: TargetRow) -> None:
-        pass  # the whole table is redrawn by `poll`, at most every INTERVAL
-
-    def poll(self, live: LiveFleet) -> None:
-        now = time.monotonic()
-        if now - self._last >= INTERVAL:
-            self._last = now
-            self._publish(_bundle(live))
-
-    def follow(self, live: LiveFleet, loop: Any) -> None:
-        """For --bg: keep updating from the background loop until the fleet ends."""
-        def tick() -> None:
-            self.poll(live)
-            if live.done:
-                self._publish(_bundle(live, live.result()))
-            else:
-                loop.call_later(INTERVAL, tick)
-        loop.call_soon_threadsafe(tick)
-
-    def finish(self, live: LiveFleet, result: FleetResult) -> None:
-        self._publish(_bundle(live, result))
-
-
-def _bundle(live: LiveFleet, result: FleetResult | None = None) -> dict[str, str]:
-    rows = sorted(list(live.fleet.rows.values()), key=lambda r: _ORDER.get(r.state, 9))
-    title = result.summary() if result is not None else f"{len(rows)} targets: {live.state}"
-    shown = rows[:MAX_ROWS]
-    body = "".join(
-        f"<tr><td><details><summary>{html.escape(r.label)}</summary><pre>"
-        f"{html.escape(chr(10).join(r.tail))}</pre></details></td><td>{r.state}</td>"
-        f"<td>{r.duration:.1f}s</td><td>{_exit(r)}</td><td>{r.bytes}</td>"
-        f"<td class='tex2jax_ignore'>{html.escape(r.last_line[:120])}</td></tr>" for r in shown)
-    more = f"<p>… {len(rows) - len(shown)} more targets (all in the result)</p>" \
-        if len(rows) > len(shown) else ""
-    head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "bytes",
-                                               "last line"))
-    text = result.table() if result is not None else title
-    return {"text/plain": text,
-            "text/html": f"<div class='orch-fleet'><b>{html.escape(title)}</b><table>"
-                         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-                         f"</div>"}
-
-
-def _exit(row: TargetRow) -> str:
-    if row.result is None or row.result.returncode is None:
-        return ""
-    return str(row.result.returncode)
 
 
 class LabelledOutput:
@@ -197,9 +151,6 @@ class LabelledOutput:
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
         return (LabelledLines(label, self._add_lines),)
-
-    def changed(self, row: TargetRow) -> None:
-        pass
 
     def _add_lines(self, is_err: bool, lines: list[str]) -> None:
         for line in lines:
@@ -226,13 +177,14 @@ class LabelledOutput:
                 self.elided[0] += 1
                 self.elided[1] += came
 
-    def poll(self, live: LiveFleet | None = None) -> None:
+    def refresh(self, live: LiveFleet | None = None) -> None:
+        """Write the lines that came since the last time (on the cell's thread)."""
         with self._lock:
             pending, self._pending = self._pending, []
         _print(pending)
 
     def finish(self, live: LiveFleet, result: FleetResult) -> None:
-        self.poll()
+        self.refresh()
         if self.elided[0]:
             print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
                   f"{human_size(self.elided[1])} elided; every byte is in the FleetResult "

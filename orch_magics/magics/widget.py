@@ -60,7 +60,8 @@ class StdinBox:
         service = live.plan.service
         self.whom = whom = whom or (service.name if service else "the script")
         self.text = widgets.Textarea(
-            placeholder=f"stdin of {whom}: type a line, Enter sends it",
+            placeholder=f"stdin of {whom}: type a line, Enter sends it; the EOF button "
+                        f"ends the input (Ctrl-D does not reach a browser field)",
             continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")

@@ -21,6 +21,31 @@ from . import lines as text_model
 SPILL_THRESHOLD = 16 << 20
 #: Size of the writes to the spill file.
 BLOCK = 1 << 20
+#: A buffer smaller than this never spills for a shared budget: each spilled buffer holds a
+#: file descriptor, and 1,000 targets printing a little each must not hold 1,000 more.
+SMALLEST_SPILL = 1 << 20
+
+
+class MemoryBudget:
+    """Bytes of output that many buffers may hold in memory together (a fleet's targets):
+    a buffer that cannot take more from it spills to disk and gives back what it held, so a
+    fleet of N targets holds about `size` bytes of output (plus less than SMALLEST_SPILL per
+    stream that never reached it), not N × SPILL_THRESHOLD.
+    Used from one thread (the loop that runs the fleet)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+
+    def take(self, n: int, anyway: bool = False) -> bool:
+        """Take `n` bytes if there is room for them (`anyway`: in any case)."""
+        if self.used + n > self.size and not anyway:
+            return False
+        self.used += n
+        return True
+
+    def give(self, n: int) -> None:
+        self.used -= n
 
 
 @dataclass(frozen=True)
@@ -42,8 +67,11 @@ class OutputBuffer:
     built it; an ordinary capture drops nothing.
     """
 
-    def __init__(self, threshold: int = SPILL_THRESHOLD, dropped: Dropped = Dropped()) -> None:
+    def __init__(self, threshold: int = SPILL_THRESHOLD, dropped: Dropped = Dropped(),
+                 budget: MemoryBudget | None = None) -> None:
+        """`budget`: shared with other buffers; past it this one spills too."""
         self._threshold = threshold
+        self._budget = budget
         self._mem = bytearray()
         self._file: IO[bytes] | None = None
         self._block = memoryview(bytearray(0))
@@ -64,10 +92,14 @@ class OutputBuffer:
             return
         self.size += size
         if self._file is None:
-            if self.size <= self._threshold:
+            if self.size <= self._threshold and (
+                    self._budget is None
+                    or self._budget.take(size, anyway=self.size < SMALLEST_SPILL)):
                 self._mem += data
                 return
             self._spill()
+        if not self._block:
+            self._block = memoryview(bytearray(BLOCK))
         end = self._fill + size
         if end <= BLOCK:
             self._block[self._fill:end] = data
@@ -88,8 +120,21 @@ class OutputBuffer:
         os.unlink(name)  # nameless from now on: /proc/PID/fd still shows it as "… (deleted)"
         self._file = open(fd, "wb", buffering=0)
         self._write_all(self._mem)
+        if self._budget is not None:
+            self._budget.give(len(self._mem))
         self._mem = bytearray()
-        self._block = memoryview(bytearray(BLOCK))
+
+    def seal(self) -> None:
+        """The stream has ended: write out the block and free it (a spilled buffer kept in a
+        result holds no 1 MiB block; a later write would make a new one)."""
+        if self._file is not None:
+            self._drain()
+            self._block = memoryview(bytearray(0))
+
+    @property
+    def memory(self) -> int:
+        """Bytes this buffer holds in memory (its data, or its block once spilled)."""
+        return len(self._mem) + len(self._block)
 
     def _drain(self) -> None:
         if self._fill:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..process.events import Event, Stderr, Stdout
-from .buffer import Dropped, OutputBuffer
+from .buffer import Dropped, MemoryBudget, OutputBuffer
 
 
 class _Tail:
@@ -55,9 +55,12 @@ class Capture:
     may print for days and whose output also goes to a log file.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
-        self._out: OutputBuffer | _Tail = OutputBuffer() if limit is None else _Tail(limit)
-        self._err: OutputBuffer | _Tail = OutputBuffer() if limit is None else _Tail(limit)
+    def __init__(self, limit: int | None = None, budget: MemoryBudget | None = None) -> None:
+        """`budget`: the memory this capture shares with others (a fleet's targets)."""
+        self._out: OutputBuffer | _Tail = OutputBuffer(budget=budget) if limit is None \
+            else _Tail(limit)
+        self._err: OutputBuffer | _Tail = OutputBuffer(budget=budget) if limit is None \
+            else _Tail(limit)
 
     @property
     def stdout(self) -> OutputBuffer:
@@ -74,4 +77,6 @@ class Capture:
             self._err.write(event.data)
 
     def close(self) -> None:
-        pass
+        for buffer in (self._out, self._err):
+            if isinstance(buffer, OutputBuffer):
+                buffer.seal()

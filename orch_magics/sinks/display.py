@@ -18,7 +18,7 @@ import collections
 import html
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -276,11 +276,11 @@ _PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
 
 def render_text(snap: Snapshot) -> str:
     """The text/plain view (colours kept as SGR escapes, which front ends render)."""
-    out = [_PREFIX[stream] + keep_colours(_shown(line)) for stream, line in snap.before]
+    out = [_PREFIX[stream] + keep_colours(shown(line)) for stream, line in snap.before]
     if snap.hidden:
         out.append(f"… {plural(snap.hidden, 'earlier line')} hidden ({snap.kept})")
     for stream, line in [*snap.lines, *snap.after]:
-        out.append(_PREFIX[stream] + keep_colours(_shown(line)))
+        out.append(_PREFIX[stream] + keep_colours(shown(line)))
     out.append(f"[{snap.status}]")
     return "\n".join(out)
 
@@ -306,8 +306,7 @@ def render_html(snap: Snapshot) -> str:
     rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
               else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
-    tail = (f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>"
-            if rows else "")
+    tail = _tail(rows)
     status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
               f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
     return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
@@ -315,15 +314,26 @@ def render_html(snap: Snapshot) -> str:
             f'{tail}{status}</div>')
 
 
+def lines_html(lines: Sequence[tuple[Stream, str]]) -> str:
+    """Lines of output as the live display shows them (colours, `\\r` applied, stderr on red,
+    never markup or math): the body of a fleet target's row, as of a single run's cell."""
+    return (f'<div class="jp-RenderedText {NO_MATH}">'
+            f'{_tail([_row(stream, line) for stream, line in lines])}</div>')
+
+
+def _tail(rows: list[str]) -> str:
+    return f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>" if rows else ""
+
+
 def _row(stream: Stream, line: str) -> str:
-    text = to_html(_shown(line))
+    text = to_html(shown(line))
     if stream == "stdin":
         text = "› " + text
     style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
     return f'<span class="orch-{stream}"{style}>{text}</span>'
 
 
-def _shown(line: str) -> str:
+def shown(line: str) -> str:
     """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
     characters are not shown: those past MAX_LINE and those the decoder did not keep of a
     line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a

@@ -1,0 +1,147 @@
+"""The live table of a fleet in a front end: widgets while it runs, static HTML at its end.
+
+Re-publishing the table as HTML ~10×/s replaced its elements each time, so a row opened to
+read its target's output closed again within 0.1 s: no target's output could be read while
+the fleet ran. The live view is therefore widgets the front end keeps: a title (the counts by
+state) and an Accordion with one section per shown target, titled by its row (label, state,
+time, bytes, and why it failed or its last line) and holding its last lines. Updates change
+only those titles and texts, so the section a person opened stays open (the front end keeps
+which one is; its click needs no kernel, which is busy while a blocking fleet runs).
+
+Sections are slots: with more targets than `MAX_ROWS`, a slot keeps its target as long as it
+is among the `MAX_ROWS` most worth showing (running, failed, stopped, …; the counts cover
+every target), so the open section changes hands only when its target is no longer among them.
+
+When the fleet ends, the display becomes static HTML: the same rows as a table with a cause
+column, each row expandable to its target's last lines; a saved notebook holds no widget.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import uuid
+from typing import Any
+
+from IPython.display import display
+
+from ..fleet import FleetResult, LiveFleet, TargetRow
+from ..fleet.result import cause
+from ..sinks.ansi import ESCAPE
+from ..sinks.display import NO_MATH, lines_html, shown
+from ..sinks.units import human_size, printable
+from .frontend import main_thread_caller, update_publisher
+
+#: Rows the table shows at most (the counts cover every target).
+MAX_ROWS = 50
+_ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
+_ENDED = ("ok", "failed", "stopped", "skipped")
+
+
+class FleetTable:
+    """One fleet's live view in a front end (`refresh` from any one thread at a time)."""
+
+    def __init__(self, shell: Any, live: LiveFleet) -> None:
+        import ipywidgets as widgets  # only where a front end shows widgets
+
+        rows = list(live.fleet.rows.values())
+        self._slots: list[str | None] = [r.label for r in _ranked(rows)[:MAX_ROWS]]
+        self._title = widgets.HTML()
+        self._outputs = [widgets.HTML() for _ in self._slots]
+        self._sections = widgets.Accordion(children=self._outputs)
+        self._sections.add_class("orch-fleet-rows")
+        self.widget = widgets.VBox([self._title, self._sections])
+        self.widget.add_class("orch-fleet")
+        self._lock = threading.Lock()
+        self._done = False
+        self._on_main = main_thread_caller(shell)
+        display_id = uuid.uuid4().hex
+        self.refresh(live)
+        bundle = self.widget._repr_mimebundle_() or {}
+        bundle["text/plain"] = (f"[live table of the fleet {live.name or live.plan.name}: "
+                                f"needs the kernel that ran this cell]")  # saved while live
+        display(bundle, raw=True, display_id=display_id)
+        self._publish = update_publisher(shell, display_id)
+
+    def refresh(self, live: LiveFleet) -> None:
+        """Show the rows as they are now (only what changed reaches the front end)."""
+        with self._lock:
+            if self._done:
+                return
+            rows = live.fleet.rows
+            self._place(_ranked(list(rows.values()))[:len(self._slots)])
+            titles = []
+            for slot, output in zip(self._slots, self._outputs, strict=True):
+                row = rows[slot] if slot is not None else None
+                titles.append("" if row is None else _title(row))
+                output.value = "" if row is None else lines_html(row.tail())
+            self._sections.titles = tuple(titles)
+            self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
+                                         len(self._slots))
+
+    def _place(self, wanted: list[TargetRow]) -> None:
+        """Give each wanted row a slot; a row keeps its slot while it is wanted."""
+        labels = {row.label for row in wanted}
+        self._slots = [s if s in labels else None for s in self._slots]
+        placed = set(self._slots)
+        for row in wanted:
+            if row.label not in placed:
+                self._slots[self._slots.index(None)] = row.label
+
+    def finish(self, live: LiveFleet, result: FleetResult) -> None:
+        """Replace the widgets by the final table (static HTML, rows expandable)."""
+        with self._lock:
+            self._done = True
+        self._publish(final_bundle(live, result))
+        self._on_main(self._close)
+
+    def _close(self) -> None:
+        for widget in (*self._outputs, self._title, self._sections, self.widget):
+            widget.close()
+
+
+def _ranked(rows: list[TargetRow]) -> list[TargetRow]:
+    return sorted(rows, key=lambda r: _ORDER.get(r.state, 9))
+
+
+def _heading(title: str, total: int, shown: int) -> str:
+    more = f" (… {total - shown} more targets, all in the result)" if total > shown else ""
+    return f"<b>{html.escape(title)}</b>{html.escape(more)}"
+
+
+def _info(row: TargetRow) -> str:
+    """Why a target that ended did not succeed, else its last line (plain, one line)."""
+    if row.result is not None and row.state in _ENDED and row.state != "ok":
+        return cause(row.result, row.state)
+    return ESCAPE.sub("", shown(row.last_line))
+
+
+def _title(row: TargetRow) -> str:
+    """A section's title: its row as text (a title is never markup)."""
+    parts = [row.label, row.state, f"{row.duration:.1f}s", human_size(row.bytes)]
+    info = printable(_info(row))[:160]
+    return " · ".join(parts + ([info] if info else []))
+
+
+def _exit(row: TargetRow) -> str:
+    """The exit status of a process that exited by itself (a timeout or stop says its cause)."""
+    result = row.result
+    if result is None or result.returncode is None or result.timed_out or result.interrupted:
+        return ""
+    return str(result.returncode)
+
+
+def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
+    """The fleet's end: its table, a row per target (at most MAX_ROWS), each expandable."""
+    rows = _ranked(list(live.fleet.rows.values()))
+    body = "".join(
+        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(r.tail())}"
+        f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
+        f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
+        f"{html.escape(printable(_info(r))[:200])}</td></tr>" for r in rows[:MAX_ROWS])
+    head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
+                                               "cause / last line"))
+    title = _heading(result.summary(), len(rows), min(len(rows), MAX_ROWS))
+    return {"text/plain": result.table(),
+            "text/html": f"<div class='orch-fleet'>{title}<table><thead><tr>{head}</tr>"
+                         f"</thead><tbody>{body}</tbody></table></div>"}
