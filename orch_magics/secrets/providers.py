@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..config.source import Source, parse_source, read_text
 from ..config.validate import kind_name
 from ..errors import ConfigError
-from ..process.environ import SECRET_ENV_PREFIX
+from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
 
 if TYPE_CHECKING:
     from ..config.model import CommandProviderSpec, SecretsSettings
@@ -232,7 +232,8 @@ class CommandProvider:
         shown = shlex.join(argv)
         try:
             done = subprocess.run(argv, capture_output=True, timeout=self.spec.timeout,
-                                  stdin=subprocess.DEVNULL, check=False)
+                                  stdin=subprocess.DEVNULL, env=inherited_environ(),
+                                  check=False)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{argv[0]!r} is not installed (or not on PATH)") from None
