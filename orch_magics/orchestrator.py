@@ -114,7 +114,7 @@ class Orchestrator:
     def launcher_for(self, plan: RunPlan) -> Launcher:
         """One process's layer chain, on this loop's pooled context (a fan-out is refused)."""
         plan.check_one_target()
-        return plan.executor(LocalLauncher(self._context())).build()
+        return plan.launcher(LocalLauncher(self._context()))
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
               front_end: str = "api") -> Ticket:

@@ -14,6 +14,7 @@ from typing import Literal
 from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
 from .config.placeholders import has_placeholder
+from .credentials import ForgetsRejected
 from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
@@ -89,6 +90,11 @@ class RunPlan:
             raise ConfigError("a dry run's plan cannot run: its secrets are not resolved "
                               "(make the plan without dry_run)")
         return LayeredExecutor(base, self.layers_to_run)
+
+    def launcher(self, base: Launcher) -> Launcher:
+        """The built chain over `base`: what a run of this plan launches through. A password
+        a layer refuses is forgotten for the session (see credentials.py)."""
+        return ForgetsRejected(self.executor(base).build(), self.layers_to_run)
 
     def describe(self) -> str:
         """Human-readable plan: layers, command, variables, steps.

@@ -24,7 +24,7 @@ import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from ..errors import AuthError, LayerError
+from ..errors import AuthError, LayerError, PasswordRejected
 from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle, StdinWriter
@@ -169,7 +169,7 @@ class Conversation:
         if self.prompts > 1:
             raise Refused(f"sudo did not accept the password (to run commands as "
                           f"{self.user!r}): check the secret given as the layer's password",
-                          AuthError)
+                          PasswordRejected)
         self.handle.stdin.write(self.password.encode("utf-8") + b"\n")
 
     def keep(self, data: bytes) -> None:
@@ -208,7 +208,7 @@ def explain(text: str, end: Exit, user: str, prompts: int) -> tuple[str, type[La
         return "sudo is not installed there (command not found)", LayerError
     if "incorrect password" in low or (prompts and "sorry, try again" in low):
         return ("sudo did not accept the password (to run commands as "
-                f"{user!r}): check the secret given as the layer's password"), AuthError
+                f"{user!r}): check the secret given as the layer's password"), PasswordRejected
     if "not allowed" in low or "not in the sudoers" in low or "may not run" in low:
         return f"sudo refused: {said}", AuthError
     if "unknown user" in low:

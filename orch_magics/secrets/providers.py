@@ -260,6 +260,24 @@ class CommandProvider:
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
 
 
+def forget(value: str) -> list[str]:
+    """Drop `value` from the session's remembered answers (prompt) and fetches (command): a
+    target refused it, so the next run asks or fetches anew. Says what was forgotten.
+
+    No lock is taken: a prompt holds its lock while a person types, and this runs on the loop.
+    """
+    notes = []
+    for name, known in list(_PROMPTED.items()):
+        if known == value and _PROMPTED.pop(name, None) is not None:
+            notes.append(f"the secret {name!r} typed at the prompt is forgotten: the next run "
+                         f"asks for it again")
+    for key, known in list(_FETCHED.items()):
+        if known == value and _FETCHED.pop(key, None) is not None:
+            notes.append(f"the secret {key[1]!r} fetched by `{shlex.join(key[0])}` is "
+                         f"forgotten: the next run fetches it again")
+    return notes
+
+
 def providers_from_settings(settings: SecretsSettings, *,
                             prompt: Callable[[str], str | None] | None = None
                             ) -> list[SecretProvider]:
