@@ -99,6 +99,11 @@ class AuthError(LayerError):
     """The target refused our credentials."""
 
 
+class PasswordRejected(AuthError):
+    """The target refused the layer's `password` (sudo's, an ssh login's): the launcher a plan
+    builds forgets that value for the session, so the next run asks (or fetches) it again."""
+
+
 class HostKeyError(LayerError):
     """The target's host key is unknown or changed."""
 

@@ -99,10 +99,12 @@ class Orchestrator:
 
     def plan(self, environment: str, service: str | None = None, *,
              command: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-             cwd: str | None = None, stdin_mode: Any = None, tty: bool | None = None) -> RunPlan:
-        """Resolve a run without starting it (what `--dry-run` shows)."""
+             cwd: str | None = None, stdin_mode: Any = None, tty: bool | None = None,
+             dry_run: bool = False) -> RunPlan:
+        """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan)."""
         return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
-                         resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty)
+                         resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
+                         dry_run=dry_run)
 
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
@@ -112,7 +114,7 @@ class Orchestrator:
     def launcher_for(self, plan: RunPlan) -> Launcher:
         """One process's layer chain, on this loop's pooled context (a fan-out is refused)."""
         plan.check_one_target()
-        return plan.executor(LocalLauncher(self._context())).build()
+        return plan.launcher(LocalLauncher(self._context()))
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
               front_end: str = "api") -> Ticket:
@@ -201,8 +203,7 @@ class Orchestrator:
         """Start a run on the background loop and return at once with a LiveRun (unnamed).
 
         stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
-        stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again.
-        """
+        stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again."""
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         ticket = ticket or self.admit(plan, yes=yes)
@@ -311,8 +312,7 @@ class Orchestrator:
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
             timeout: float | None = None, env: Mapping[str, str] | None = None,
             cwd: str | None = None, sinks: Sequence[Sink] = (),
-            yes: str | Collection[str] = (), limit: str | None = None,
-            parallel: int | None = None,
+            yes: str | Collection[str] = (), limit: str | None = None, parallel: int | None = None,
             max_fail: int | str | None = None) -> RunResult | FleetResult:
         """Run to the end and return the RunResult (blocks; Ctrl-C stops the whole chain).
 

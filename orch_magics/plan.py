@@ -1,6 +1,7 @@
 """Planning: environment + service (or an ad-hoc command) → everything a run needs, resolved.
 
-Pure apart from reading secrets: no process starts here. A plan is what `--dry-run` shows.
+Pure apart from reading secrets: no process starts here. A dry run's plan (`dry_run=True`, what
+`--dry-run` shows) reads none: its `{{secret:…}}` stay as written, and it is never run.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Literal
 from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
 from .config.placeholders import has_placeholder
+from .credentials import ForgetsRejected
 from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
-from .secrets.placeholders import Resolver
+from .secrets.placeholders import DryRunResolver, Resolver
 
 
 @masked_repr
@@ -51,6 +53,8 @@ class RunPlan:
     #: The environment's layers with placeholders in their config resolved (kept out of repr:
     #: they may hold secret values). None: the environment's layers as they are.
     layers: tuple[LayerSpec, ...] | None = field(default=None, repr=False, compare=False)
+    #: Made for a dry run: secrets unresolved (`{{secret:NAME}}` as written), never run.
+    dry_run: bool = False
 
     @property
     def name(self) -> str:
@@ -81,8 +85,16 @@ class RunPlan:
                               f"--limit applies to fleets")
 
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
-        """The layered executor for this plan's environment."""
+        """The layered executor for this plan's environment (a dry run's plan has none)."""
+        if self.dry_run:
+            raise ConfigError("a dry run's plan cannot run: its secrets are not resolved "
+                              "(make the plan without dry_run)")
         return LayeredExecutor(base, self.layers_to_run)
+
+    def launcher(self, base: Launcher) -> Launcher:
+        """The built chain over `base`: what a run of this plan launches through. A password
+        a layer refuses is forgotten for the session (see credentials.py)."""
+        return ForgetsRejected(self.executor(base).build(), self.layers_to_run)
 
     def describe(self) -> str:
         """Human-readable plan: layers, command, variables, steps.
@@ -137,10 +149,14 @@ def make_plan(
     resolver: Resolver | None = None,
     stdin_mode: Literal["none", "streaming", "interactive"] | None = None,
     tty: bool | None = None,
+    dry_run: bool = False,
 ) -> RunPlan:
-    """Resolve a run. Give `service`, or `command` (a shell line or an argv) for an ad-hoc run."""
+    """Resolve a run. Give `service`, or `command` (a shell line or an argv) for an ad-hoc run.
+
+    `dry_run`: a plan only to be shown; no secret provider is asked (`resolver` is unused).
+    """
     environment_obj = config.environment(environment)
-    resolver = resolver or Resolver()
+    resolver = DryRunResolver() if dry_run else resolver or Resolver()
     if (service is None) == (command is None):
         raise ConfigError("give either a service name or a command, not both or neither")
     env, cwd = checked_env(env), checked_cwd(cwd)
@@ -150,7 +166,7 @@ def make_plan(
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd, tty=bool(tty))
         refuse_nul(cmd, "command")
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
-                       raw_env=env, layers=layers)
+                       raw_env=env, layers=layers, dry_run=dry_run)
     svc = config.service(service)
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
     base_env.update(given_env)
@@ -178,6 +194,7 @@ def make_plan(
         timeout=svc.timeout,
         raw_env={**svc.environment, **env},
         layers=layers,
+        dry_run=dry_run,
     )
 
 

@@ -111,3 +111,28 @@ def test_no_private_member_reached_from_another_module() -> None:
             reached.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
                            f"{ast.unparse(node)}")
     assert reached == []
+
+
+#: Calls that start a process on this machine: `subprocess.X` and asyncio's.
+SUBPROCESS = {"run", "Popen", "call", "check_call", "check_output"}
+SPAWNS = SUBPROCESS | {"subprocess_exec", "subprocess_shell", "create_subprocess_exec",
+                       "create_subprocess_shell"}
+
+
+def test_every_local_child_gets_an_environment_without_the_secret_variables() -> None:
+    """Finding sudo #8: a child started with this process's environment holds every
+    `ORCH_SECRET_*` (the sudo password among them); each spawn passes `env=` built on
+    `inherited_environ()`."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in SPAWNS):
+                continue
+            if node.func.attr in SUBPROCESS and ast.unparse(node.func.value) != "subprocess":
+                continue  # asyncio.run, a loop's call, …
+            keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
+            if "inherited_environ()" not in keywords.get("env", ""):
+                bare.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
+                            f"{ast.unparse(node.func)}")
+    assert bare == []

@@ -92,6 +92,29 @@ def test_a_dry_run_that_may_run_still_succeeds(cfg: Path) -> None:
     assert (done.returncode, done.stderr) == (0, "") and "service:     s" in done.stdout
 
 
+def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
+    """frontends finding #3: `--dry-run` ran the command provider (a password manager) and,
+    where no provider knew a secret, refused to show the plan at all."""
+    log = tmp_path / "provider.log"
+    path = tmp_path / "orch.yaml"
+    path.write_text(
+        "environments:\n  local: {layers: []}\n"
+        "  as-admin:\n    layers:\n"
+        "      - {type: sudo, config: {user: admin, password: '{{secret:sudo_pw}}'}}\n"
+        "secrets:\n  providers:\n"
+        f"    - {{type: command, argv: [sh, -c, 'echo ran >> {log}; exit 1']}}\n"
+        "services:\n  s:\n    command: echo \"$T\"\n"
+        "    environment: {T: '{{secret:tok}}', H: '{{env:HOME}}'}\n")
+    for env in ("local", "as-admin"):
+        done = orch("-c", str(path), "run", "--dry-run", env, "s")
+        assert (done.returncode, done.stderr) == (0, "")
+        assert "env:         T={{secret:tok}}" in done.stdout
+        assert "env:         H={{env:HOME}}" in done.stdout
+    assert not log.exists()  # the provider never ran
+    real = orch("-c", str(path), "run", "local", "s")  # the run itself still needs it
+    assert real.returncode == 2 and "secret 'tok' is not available" in real.stderr
+
+
 @pytest.mark.parametrize(("args", "line"), [
     (("--confg", "x", "ls"), "orch: error: unknown option --confg (did you mean '--config'?)"),
     (("forward", "--lcoal", "5", "local", "80"),

@@ -141,6 +141,15 @@ def test_dry_run_runs_nothing(shell, capsys):
     assert "blocks until the run ends" in out
 
 
+def test_dry_run_reads_no_secret(shell, capsys):
+    """frontends finding #3: a dry run asked the providers, and refused to show the plan of a
+    secret this machine lacks."""
+    shell.run_cell("%orch local hello -e PW={{secret:not_set_here}} --dry-run")
+    captured = capsys.readouterr()
+    assert "env:         PW={{secret:not_set_here}}" in captured.out
+    assert "not available" not in captured.out + captured.err
+
+
 @pytest.mark.parametrize("line, message", [
     ("nowhere hello", "unknown environment 'nowhere'"),
     ("local helo", "did you mean 'hello'"),

@@ -90,3 +90,24 @@ def test_unknown_secret_missing_program_and_a_hang_are_clear_errors(password_sto
     with pytest.raises(ConfigError, match=r"did not answer within 0\.5s") as info:
         Orchestrator(load_config_text(hang)).plan("local", "db")
     assert SENTINEL not in str(info.value)
+
+
+def test_the_command_gets_no_secret_variable(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding sudo #8: the password manager ran with this process's whole environment, the
+    sudo password given as ORCH_SECRET_SUDO_PW among it."""
+    providers._FETCHED.clear()
+    seen = tmp_path / "env"
+    script = tmp_path / "manager.sh"
+    script.write_text(f'#!/bin/sh\nenv > {seen}\necho "value-of-$1"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "sudo-pw-Kx93")
+    monkeypatch.setenv("ORCH_PLAIN_SETTING", "kept")
+    orch = Orchestrator(load_config_text(CONFIG.replace('ARGV', f'[{script}, "{{name}}"]')))
+    try:
+        assert orch.run("local", "db").lines[1] == "pw=****"
+    finally:
+        orch.close()
+    env = seen.read_text()
+    assert "ORCH_PLAIN_SETTING=kept" in env  # the rest of the environment is passed on
+    assert "ORCH_SECRET" not in env and "sudo-pw-Kx93" not in env

@@ -466,6 +466,20 @@ def test_prompt_provider_only_when_someone_can_answer(orch: Orchestrator) -> Non
         with_secrets(orch, providers=("prompt",)).plan("local", "needs-missing")
 
 
+def test_a_dry_run_plan_asks_no_provider_and_cannot_run(orch: Orchestrator) -> None:
+    """frontends finding #3: the plan `--dry-run` shows was resolved like a real one (a
+    prompt asked, a password manager ran, a secret missing here refused the preview)."""
+    asked: list[str] = []
+    o = with_secrets(orch, providers=("env", "prompt"))
+    o._resolver_factory = lambda: Resolver.from_settings(  # a frontend that can prompt
+        SecretsSettings(providers=("env", "prompt")), prompt=lambda text: asked.append(text))
+    plan = o.plan("local", "needs-missing", dry_run=True)
+    assert asked == [] and plan.command.env["PASSWORD"] == "{{secret:db_password}}"
+    assert "env:         PASSWORD={{secret:db_password}}" in plan.describe()
+    with pytest.raises(ConfigError, match="a dry run's plan cannot run"):
+        o.spawn("local", "needs-missing", plan=plan)
+
+
 def test_unresolved_secret_fails_before_anything_runs(orch: Orchestrator, config_file: Path,
                                                       memory_keyring: MemoryKeyring,
                                                       tmp_path: Path) -> None:

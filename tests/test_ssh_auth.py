@@ -15,7 +15,9 @@ import pytest
 
 from fixtures.sshd import known_host, launch_sshd, stop_servers
 from orch_magics import AuthError, Orchestrator, load_config_text
-from orch_magics.errors import ConnectError
+from orch_magics.config.model import SecretsSettings
+from orch_magics.errors import ConnectError, PasswordRejected
+from orch_magics.secrets import Resolver, providers
 from orch_magics.secrets.masking import MASK
 
 pytestmark = pytest.mark.ssh
@@ -74,6 +76,30 @@ def test_password_from_a_secret_logs_in_and_is_masked(
             Orchestrator(load_config_text(text)).run("remote", command="true")
     finally:
         orch.close()
+
+
+def test_a_refused_prompted_password_is_asked_again(
+        password_sshd: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding sudo #5, for an ssh login: a mistyped password stayed remembered for the
+    session, and every later run was refused with it again."""
+    port, known = password_sshd
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys to try first
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    typed = iter(["mistyped-ssh-pw", PASSWORD])
+    orch = Orchestrator(load_config_text(config_for(port, known, user=USER,
+                                                    password="'{{secret:ssh_pw}}'")),
+                        resolver_factory=lambda: Resolver.from_settings(
+                            SecretsSettings(providers=("prompt",)), prompt=lambda _: next(typed)))
+    providers._PROMPTED.clear()  # the session cache: each test is a new session
+    try:
+        with pytest.raises(PasswordRejected, match="hop 1 .*authentication failed.*; the secret "
+                           "'ssh_pw' typed at the prompt is forgotten: the next run asks for "
+                           "it again"):
+            orch.run("remote", command="true")
+        assert orch.run("remote", command="id -un").lines == [USER]
+    finally:
+        orch.close()
+        providers._PROMPTED.clear()
 
 
 def test_missing_identity_file_is_named(ssh_lab) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Pooled connections: reuse across runs, more than MaxSessions at once, dead ones replaced,
-ssh_config ProxyJump, and unix-socket forwarding (what the Docker layer uses)."""
+ssh_config ProxyJump and ProxyCommand, and unix-socket forwarding (what the Docker layer
+uses)."""
 
 from __future__ import annotations
 
@@ -239,3 +240,61 @@ def test_an_orchestrator_works_in_a_forked_child_and_leaves_the_parents_alone(ss
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[('child1', []), ('child2', [])]", "parent False"]
+
+
+PROXY = """\
+import os, socket, sys, threading
+host, port, dump = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(dump, "w") as f:
+    f.write("".join(f"{k}={v}\\n" for k, v in os.environ.items()))
+s = socket.create_connection((host, port))
+def up():
+    while data := os.read(0, 65536):
+        s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while data := s.recv(65536):
+    os.write(1, data)
+"""
+
+
+async def test_ssh_config_proxycommand_gets_no_secret_variable(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path, monkeypatch) -> None:
+    """Finding sudo #8: asyncssh started a ProxyCommand with this process's environment, so
+    the proxy held ORCH_SECRET_SUDO_PW for the life of the pooled connection."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "sudo-pw-Px41")
+    (tmp_path / "proxy.py").write_text(PROXY)
+    dump = tmp_path / "proxy-env"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host orch-px\n  HostName 127.0.0.1\n  Port {ssh_lab.loop.port}\n  User root\n"
+        f"  IdentityFile {ssh_lab.key}\n  UserKnownHostsFile {ssh_lab.known_hosts}\n"
+        f"  IdentitiesOnly yes\n"
+        f"  ProxyCommand {sys.executable} {tmp_path / 'proxy.py'} %h %p {dump}\n")
+    layer = ssh_lab.layer("orch-px", ssh_config=str(config))
+    environment = load_config_text(f"environments:\n  px:\n    layers:\n      - {layer}\n")
+    context = LaunchContext()
+    try:
+        hop = LayeredExecutor(LocalLauncher(context), environment.environment("px").layers
+                              ).build()
+        assert isinstance(hop, SSHLauncher)
+        assert await run(hop, "echo through the proxy") == b"through the proxy\n"
+        env = dump.read_text()
+        assert "ORCH_SECRET" not in env and "sudo-pw-Px41" not in env
+        assert f"PATH={os.environ['PATH']}\n" in env  # the rest of the environment is kept
+        proxy = str(tmp_path / "proxy.py")
+        proxies = [p for p in os.listdir("/proc") if p.isdigit() and _runs(p, proxy)]
+        assert proxies  # alive while the pooled connection is
+    finally:
+        await context.aclose()
+    deadline = time.monotonic() + 10
+    while any(_runs(p, str(tmp_path)) for p in proxies) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not any(_runs(p, str(tmp_path)) for p in proxies)  # ended with the connection
+
+
+def _runs(pid: str, text: str) -> bool:
+    try:
+        return text in open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+    except OSError:
+        return False

@@ -23,11 +23,13 @@ import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
-from orch_magics.errors import AuthError, LayerError
+from orch_magics.config.model import SecretsSettings
+from orch_magics.errors import AuthError, LayerError, PasswordRejected
 from orch_magics.executor import LayeredExecutor
 from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
+from orch_magics.secrets import providers
 from orch_magics.secrets.masking import REGISTRY
 from orch_magics.secrets.placeholders import Resolver
 from processes import processes_with
@@ -89,6 +91,49 @@ async def test_wrong_password_is_a_one_line_error(base, sudo_lab, where, monkeyp
     text = str(err.value)
     assert "did not accept the password" in text and "\n" not in text
     assert f"sudo {sudo_lab.target}" in text and "not-the-password" not in text
+
+
+@pytest.mark.parametrize("provider", ["prompt", "command"])
+def test_a_refused_password_is_asked_or_fetched_again(sudo_lab, tmp_path, provider) -> None:
+    """Finding sudo #5: a password sudo refused stayed remembered for the session, so every
+    later run sent it again (one more failed login each) and the error told the user to
+    check a secret they could not re-enter."""
+    answers = tmp_path / "answers"  # one answer per line: a typo, then the password
+    answers.write_text(f"mistyped-pw\n{sudo_lab.password}\n")
+    asked: list[str] = []
+
+    def person(text: str) -> str:
+        asked.append(text)
+        return answers.read_text().splitlines()[len(asked) - 1]
+
+    manager = tmp_path / "manager.sh"  # a password manager fixed after the first failure
+    manager.write_text(f'#!/bin/sh\necho x >> {tmp_path / "asked"}\n'
+                       f'sed -n "$(wc -l < {tmp_path / "asked"})p" {answers}\n')
+    manager.chmod(0o755)
+    spec = "prompt" if provider == "prompt" else {"type": "command", "argv": [str(manager)]}
+    text = config_text({"loc": chain(sudo_lab, None, sudo_lab.layer(sudo_lab.target,
+                                                                     password=True))})
+    settings = load_config_text(text + f"secrets: {{providers: [{spec}]}}\n").secrets
+    orch = Orchestrator(load_config_text(text), resolver_factory=lambda: Resolver.from_settings(
+        SecretsSettings(providers=settings.providers), prompt=person))
+    providers._PROMPTED.clear()  # the session caches: each test is a new session
+    providers._FETCHED.clear()
+    again = ("typed at the prompt is forgotten: the next run asks for it again"
+             if provider == "prompt" else "is forgotten: the next run fetches it again")
+    try:
+        with pytest.raises(PasswordRejected) as err:
+            orch.run("loc", command="id -un")
+        assert "the secret 'sudo_pw' " in str(err.value) and again in str(err.value)
+        assert "did not accept the password" in str(err.value) and "\n" not in str(err.value)
+        for _ in range(2):  # the right answer is remembered as before
+            assert orch.run("loc", command="id -un").stdout == f"{sudo_lab.target}\n"
+    finally:
+        orch.close()
+        providers._PROMPTED.clear()
+        providers._FETCHED.clear()
+    fetched = tmp_path / "asked"
+    times = len(asked) if provider == "prompt" else len(fetched.read_text().splitlines())
+    assert times == 2  # the typo once, the right answer once
 
 
 async def test_a_password_with_a_line_break_is_refused_saying_why(base, sudo_lab, monkeypatch) -> None:

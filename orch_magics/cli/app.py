@@ -278,7 +278,7 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     orch = Orchestrator(config)
     try:
         plan = orch.plan(args.environment, service, command=argv or None,
-                         env=parse_env_pairs(args.env) or None)
+                         env=parse_env_pairs(args.env) or None, dry_run=args.dry_run)
     except ConfigError as exc:
         if service is None or service in config.services:
             raise

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 
-from ..errors import AuthError, ConnectError, HostKeyError, LayerError, StreamError
+from ..errors import (
+    AuthError,
+    ConnectError,
+    HostKeyError,
+    LayerError,
+    PasswordRejected,
+    StreamError,
+)
 from ..process.environ import PLACEHOLDER
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import HostConfig
@@ -230,9 +237,10 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
     except asyncssh.HostKeyNotVerifiable as exc:
         raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via,
                                                  known_hosts_files(cfg, host))) from None
-    except asyncssh.PermissionDenied as exc:
-        raise err(AuthError, f"authentication failed for {who(cfg)}: {exc.reason} "
-                             f"{auth_hint(cfg, host)}") from None
+    except asyncssh.PermissionDenied as exc:  # with a password given, it was refused too
+        refused = AuthError if cfg.password is None else PasswordRejected
+        raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
+                           f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
         raise err(ConnectError, f"{via} could not open a connection to {where(cfg)}: "
                                 f"{refusal(exc, 'AllowTcpForwarding')}") from None

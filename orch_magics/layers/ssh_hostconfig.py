@@ -2,7 +2,7 @@
 
 The host-key check and the key files depend on it: the known_hosts files actually consulted
 (`UserKnownHostsFile` / `GlobalKnownHostsFile`), and the `IdentityFile`s of which OpenSSH skips
-the missing ones. A mistake in the file (not UTF-8, a bad value) is a ConfigError naming it.
+the missing ones. A `ProxyCommand` is read here too: the layer starts it (`ssh_proxy.py`). A mistake in the file (not UTF-8, a bad value) is a ConfigError naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from asyncssh.config import SSHClientConfig, SSHConfig
+from asyncssh.misc import split_args
 
 from ..errors import ConfigError
 
@@ -27,6 +28,9 @@ class HostConfig:
     path: str | None
     known_hosts: tuple[str, ...] | None  # None: the config names none (asyncssh's default)
     identity_files: tuple[str, ...]
+    #: The `ProxyCommand` argv, tokens expanded (None: none, or a `ProxyJump`, which wins in
+    #: asyncssh, is set).
+    proxy_command: tuple[str, ...] | None = None
 
 
 def config_path(ssh_config: str | None) -> str | None:
@@ -64,8 +68,11 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
     if isinstance(chosen, int) and not 0 < chosen < 65536:
         raise ConfigError(f"Port {chosen} is outside 1-65535 (ssh_config of {hop}, or a file "
                           f"it includes)", file=path)
+    proxy = config.get("ProxyCommand")
     return HostConfig(path, _known_hosts(config), tuple(
-        os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))))
+        os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))),
+        tuple(split_args(proxy)) if isinstance(proxy, str) and not config.get("ProxyJump")
+        else None)
 
 
 def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:

@@ -40,6 +40,7 @@ from .ssh_connect import (
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
+from .ssh_proxy import ProxyCommand
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -148,6 +149,8 @@ class SSHLauncher(Launcher):
         kw["client_factory"] = lambda: recorder
         if tunnel is not None:
             kw["tunnel"] = tunnel
+        elif host.proxy_command:  # started by us: asyncssh would pass it our whole environment
+            kw["tunnel"] = ProxyCommand(host.proxy_command)
         with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=place.label,
                                 host=host):
             return await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),

@@ -24,7 +24,7 @@ import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from ..errors import AuthError, LayerError
+from ..errors import AuthError, LayerError, PasswordRejected
 from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle, StdinWriter
@@ -180,7 +180,7 @@ class Conversation:
         if self.password is None:
             raise Refused(no_password(self.user), AuthError)
         if self.prompts > 1:
-            raise Refused(wrong_password(self.user), AuthError)
+            raise Refused(wrong_password(self.user), PasswordRejected)
         self.handle.stdin.write(self.password.encode("utf-8") + b"\n")
 
     def keep(self, data: bytes) -> None:

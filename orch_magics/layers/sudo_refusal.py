@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import AuthError, LayerError
+from ..errors import AuthError, LayerError, PasswordRejected
 from ..process.events import Exit
 
 #: sudo quoting the command it refused: the layer's `SHELL -c BOOT`.
@@ -97,7 +97,7 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     if end.code == 127 and "sudo" in low and "not found" in low:
         return "sudo is not installed there (command not found)", LayerError
     if "incorrect password" in low or (heard.prompts and "sorry, try again" in low):
-        return wrong_password(user), AuthError
+        return wrong_password(user), PasswordRejected
     if (why := must_change_password(heard)) is not None:
         return why, AuthError
     if "not allowed" in low or "not in the sudoers" in low or "may not run" in low:

@@ -156,7 +156,7 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> R
     else:
         mode = "none" if script is not None else None
     return orch.plan(args.environment, args.service, command=script, env=extra or None,
-                     stdin_mode=mode)
+                     stdin_mode=mode, dry_run=args.dry_run)
 
 
 def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,

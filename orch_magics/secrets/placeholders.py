@@ -69,10 +69,26 @@ class Resolver:
                     raise where(f"variable {var!r} is not set (write {{{{env:{var}:-default}}}} "
                                 f"to give a default)")
                 return value
-            value = self.secret(body)
-            if value is None:
-                raise where(f"secret {body!r} is not available (tried: {self.tried(body)}; "
-                            f"e.g. set {secret_env_name(body)})")
-            return value
+            return self.secret_text(body, m.group(0), where)
 
         return PLACEHOLDER.sub(sub, text)
+
+    def secret_text(self, name: str, written: str, where: Callable[[str], ConfigError]) -> str:
+        """What `{{secret:NAME}}` (`written`) becomes: its value, else the error."""
+        value = self.secret(name)
+        if value is None:
+            raise where(f"secret {name!r} is not available (tried: {self.tried(name)}; "
+                        f"e.g. set {secret_env_name(name)})")
+        return value
+
+
+class DryRunResolver(Resolver):
+    """The resolver of a plan made only to be shown (`--dry-run`): `{{secret:NAME}}` stays as
+    written and no provider is asked (no password manager runs, nobody is prompted, a secret
+    this machine lacks is no error); `{{env:…}}` expands as usual."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def secret_text(self, name: str, written: str, where: Callable[[str], ConfigError]) -> str:
+        return written

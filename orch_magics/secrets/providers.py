@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..config.source import Source, parse_source, read_text
 from ..config.validate import kind_name
 from ..errors import ConfigError
-from ..process.environ import SECRET_ENV_PREFIX
+from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
 
 if TYPE_CHECKING:
     from ..config.model import CommandProviderSpec, SecretsSettings
@@ -232,7 +232,8 @@ class CommandProvider:
         shown = shlex.join(argv)
         try:
             done = subprocess.run(argv, capture_output=True, timeout=self.spec.timeout,
-                                  stdin=subprocess.DEVNULL, check=False)
+                                  stdin=subprocess.DEVNULL, env=inherited_environ(),
+                                  check=False)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{argv[0]!r} is not installed (or not on PATH)") from None
@@ -257,6 +258,24 @@ class CommandProvider:
     def describe(self, name: str) -> str:
         why = self._why.get(name)
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
+
+
+def forget(value: str) -> list[str]:
+    """Drop `value` from the session's remembered answers (prompt) and fetches (command): a
+    target refused it, so the next run asks or fetches anew. Says what was forgotten.
+
+    No lock is taken: a prompt holds its lock while a person types, and this runs on the loop.
+    """
+    notes = []
+    for name, known in list(_PROMPTED.items()):
+        if known == value and _PROMPTED.pop(name, None) is not None:
+            notes.append(f"the secret {name!r} typed at the prompt is forgotten: the next run "
+                         f"asks for it again")
+    for key, known in list(_FETCHED.items()):
+        if known == value and _FETCHED.pop(key, None) is not None:
+            notes.append(f"the secret {key[1]!r} fetched by `{shlex.join(key[0])}` is "
+                         f"forgotten: the next run fetches it again")
+    return notes
 
 
 def providers_from_settings(settings: SecretsSettings, *,

@@ -1,0 +1,96 @@
+"""An ssh_config `ProxyCommand`, started by the ssh layer rather than by asyncssh.
+
+asyncssh starts a ProxyCommand with this process's whole environment, so the proxy (`nc`,
+`cloudflared`, `aws ssm start-session`) would hold the secret provider's `ORCH_SECRET_*`
+variables for the life of the pooled connection. Started here, it gets `inherited_environ()`
+as every local child does. asyncssh takes it as the hop's `tunnel=`: `create_connection`
+starts the command and speaks SSH over its stdin and stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..process.environ import inherited_environ
+
+
+class ProxyCommand:
+    """asyncssh's `tunnel=` for a host whose ssh_config names a ProxyCommand (`argv`, with its
+    `%h`/`%p` tokens already expanded)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = tuple(argv)
+
+    async def create_connection(self, session_factory: Callable[[], Any], host: str,
+                                port: int) -> tuple[ProxyPipe, Any]:
+        """Start the command; the SSH connection `session_factory()` makes runs over it."""
+        loop = asyncio.get_running_loop()
+        _, pipe = await loop.subprocess_exec(
+            lambda: ProxyPipe(session_factory()), *self.argv, stderr=None,
+            env=inherited_environ(), start_new_session=True)
+        assert isinstance(pipe, ProxyPipe)
+        pipe.conn.set_tunnel(pipe)  # the connection's close ends the command (as asyncssh's)
+        return pipe, pipe.conn
+
+    def close(self) -> None:
+        """Nothing is held between connections (each starts its own command)."""
+
+    async def wait_closed(self) -> None:
+        """Nothing is held between connections."""
+
+    def __repr__(self) -> str:
+        return f"ProxyCommand({' '.join(self.argv)})"
+
+
+class ProxyPipe(asyncio.SubprocessProtocol):
+    """The proxy process as the SSH connection's transport: its stdout is the server's bytes,
+    the connection's writes go to its stdin; its stderr is left on this process's stderr, as
+    OpenSSH leaves it on the terminal."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._exited = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)
+        self._stdin = stdin
+        self.conn.connection_made(self)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        if fd == 1:
+            self.conn.data_received(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self.conn.connection_lost(exc)
+
+    def process_exited(self) -> None:
+        self._exited.set()
+
+    # ---- the transport asyncssh's connection writes to --------------------------------------
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default if self._transport is None else self._transport.get_extra_info(
+            name, default)
+
+    def write(self, data: bytes) -> None:
+        if self._stdin is not None:
+            self._stdin.write(data)
+
+    def abort(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the proxy: the subprocess transport kills a command still running."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    async def wait_closed(self) -> None:
+        await self._exited.wait()
