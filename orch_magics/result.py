@@ -35,8 +35,9 @@ class RunResult:
     `stdout_dropped` / `stderr_dropped` say how much came before, and `log_file` names the
     file that also got the output (rotated past `log_max_bytes`).
 
-    Secret values never show: output was masked as it streamed, and the texts built here
-    (repr, json, failure messages) are masked again.
+    Secret values never show: output was masked as it streamed, `command` and `chain` when
+    the result is made (a secret typed into an ad-hoc command), and the texts built here
+    (repr, json, failure messages) are masked again, for a secret resolved since.
     """
 
     environment: str
@@ -61,6 +62,10 @@ class RunResult:
     audit_id: str | None = None
     #: The log file a named run's output was also written to (None for other runs).
     log_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self.command = mask_text(self.command)
+        self.chain = mask_text(self.chain)
 
     # ---- status -------------------------------------------------------------------------
     @property
