@@ -105,8 +105,10 @@ def test_stdin_is_streamed_not_read_to_the_end_first() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "term", "closed-terminal"])
 def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:
-    """Each stops the run with the ladder (its first step, INT, ends the shell: 130); before,
-    a closed terminal (HUP) ended orch at once and left the command running."""
+    """Each stops the run with the ladder, and orch exits with 128 + the signal it got, as a
+    shell reports a job that signal ended (before, 130 for all three: the status of the shell
+    the ladder's INT ended); before that, a closed terminal (HUP) ended orch at once and left
+    the command running."""
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
                              f"sleep 300 & echo $! > {pidfile}; echo running; wait"],
@@ -116,7 +118,7 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
     assert proc.stdout.readline() == b"running\n"
     child = int(pidfile.read_text())
     proc.send_signal(sig)
-    assert proc.wait(15) == 128 + signal.SIGINT
+    assert proc.wait(15) == 128 + sig
     assert b"Traceback" not in proc.stderr.read()
     for _ in range(100):
         try:
@@ -126,6 +128,23 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
         time.sleep(0.05)
     else:
         pytest.fail(f"the sleep child outlived {sig.name}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "term", "closed-terminal"])
+def test_a_stopped_run_exits_with_the_signal_orch_got(sig: signal.Signals) -> None:
+    """Whatever the command makes of the ladder's INT (here: exit 0), a supervisor's TERM gives
+    143 and a Ctrl-C 130, never the status of a run that looks finished (finding frontends
+    #5: TERM and HUP gave the command's 130, or 0)."""
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
+                             "trap 'echo got-int; exit 0' INT; echo running; "
+                             "while :; do sleep 0.1; done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_hangup)
+    assert proc.stdout and proc.stdout.readline() == b"running\n"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=15)
+    assert (proc.returncode, out, err) == (128 + sig, b"got-int\n", b"")
 
 
 #: `orch`, with a Ctrl-C that lands while the command line's module is being imported.
@@ -221,8 +240,8 @@ def test_ctrl_c_and_timeout_while_still_connecting(silent_server: SilentServer,
     proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "hung", "--", "true"],
                             stderr=subprocess.PIPE)
     assert silent_server.accepted.wait(30)  # orch is connecting: the run has begun
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(10) == 128 + signal.SIGINT
+    proc.send_signal(signal.SIGTERM)  # a supervisor's stop, before the process started
+    assert proc.wait(10) == 128 + signal.SIGTERM
     assert proc.stderr and b"orch: hung/true was interrupted after" in proc.stderr.read()
     r = orch("-c", str(cfg), "run", "--timeout", "1", "hung", "--", "true")
     assert r.returncode == 124

@@ -1,10 +1,10 @@
 """`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
 
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
-terminal) stops the chain (INT → TERM → KILL) and a second one kills at once (`interrupts.py`);
-a reader that leaves (`orch run … | head`, of stdout or of stderr) stops the run as SIGPIPE
-would stop a shell pipeline's producer, and a failing device stops it with one line
-(`output.py`).
+terminal) stops the chain (INT → TERM → KILL), a second one kills at once, and orch exits with
+128 + that signal (`interrupts.py`); a reader that leaves (`orch run … | head`, of stdout or of
+stderr) stops the run as SIGPIPE would stop a shell pipeline's producer, and a failing device
+stops it with one line (`output.py`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
     stdin = stdin_source(asyncio.get_running_loop()) if takes_stdin(plan) else None
-    on_interrupt(lambda: run)
+    interrupts = on_interrupt(lambda: run)
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
                      ticket)
@@ -94,7 +94,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
         print(f"{writer.line_break()}orch: {result.describe_failure()}", file=sys.stderr)
-    return result.exit_status
+    return interrupts.exit_status(result.exit_status)
 
 
 def takes_stdin(plan: RunPlan) -> bool:
