@@ -310,6 +310,19 @@ def test_json_output() -> None:
     assert data["ok"] and json.loads(data["stdout"])["env"] == "sandbox"
 
 
+def test_a_capture_service_writes_its_stdout_to_orchs_stdout(tmp_path: Path) -> None:
+    """`stdout_mode: capture` is "kept in the result only": orch run has no result object,
+    its stdout is where the result goes (`> file`, `| jq`), so it is written there, as
+    docs/services.md says (finding frontends #8: code and docs disagreed)."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
+                   "  cap: {command: echo captured; echo note >&2, stdout_mode: capture}\n")
+    r = orch("-c", str(cfg), "run", "local", "cap")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"captured\n", b"note\n")
+    text = (Path(__file__).parent.parent / "docs" / "services.md").read_text()
+    assert "`orch run` is the exception" in text
+
+
 def test_pre_and_post_steps_are_shown() -> None:
     r = orch("--demo", "run", "local", "disk-report")
     lines = r.stdout.decode().splitlines()

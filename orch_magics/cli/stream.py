@@ -1,5 +1,9 @@
 """`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
 
+Every stdout_mode but `file` writes stdout to fd 1: for `capture` ("kept in the result only")
+this command's stdout is the result, redirected or piped where the user wants it; hiding it
+would lose it (docs/services.md).
+
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
 terminal) stops the chain (INT → TERM → KILL), a second one kills at once, and orch exits with
 128 + that signal (`interrupts.py`); a reader that leaves (`orch run … | head`, of stdout or of
