@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from . import result_json
 from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
@@ -230,7 +232,28 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data; output that is not UTF-8 also comes whole, as
         `stdout_base64` / `stderr_base64` (its text has replacement characters)."""
-        return _with_bytes(self, _masked({
+        return self._data(lambda buf: buf.getvalue().decode("utf-8", "replace"),
+                          lambda buf: base64.b64encode(buf.getvalue()).decode("ascii"))
+
+    def json(self, **kw: Any) -> str:
+        """The result as JSON (output decoded as text): `to_dict()` in `json.dumps(**kw)`."""
+        text = io.StringIO()
+        self.write_json(text, **kw)
+        return text.getvalue()
+
+    def write_json(self, out: TextIO, **kw: Any) -> None:
+        """Write what `json()` returns to `out`, reading the output a chunk at a time:
+        memory stays bounded however large it is (`orch run --json`)."""
+        result_json.dump(self.json_data(), out, **kw)
+
+    def json_data(self) -> dict[str, Any]:
+        """`to_dict()` with each output a `result_json.Streamed`, for `result_json.dump`."""
+        return self._data(result_json.text_of, result_json.base64_of)
+
+    def _data(self, text: Callable[[OutputBuffer], Any],
+              base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
+        """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""
+        data = _masked({
             "environment": self.environment,
             "service": self.service,
             "command": self.command,
@@ -244,8 +267,8 @@ class RunResult:
             "interrupted": self.interrupted,
             "duration": round(self.duration, 6),
             "started_at": self.started_at,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
+            "stdout": text(self.stdout_buffer),
+            "stderr": text(self.stderr_buffer),
             "output_file": self.output_file,
             "audit_id": self.audit_id,
             "truncated": self.truncated,
@@ -254,12 +277,13 @@ class RunResult:
             "stderr_dropped": {"bytes": self.stderr_dropped.size,
                                "lines": self.stderr_dropped.lines},
             "log_file": self.log_file,
-            "steps": [s.to_dict() for s in self.steps],
-        }))
-
-    def json(self, **kw: Any) -> str:
-        """The result as JSON (output decoded as text)."""
-        return json.dumps(self.to_dict(), **kw)
+            "steps": [s._data(text, base64_of) for s in self.steps],
+        })
+        # JSON cannot carry bytes that are not UTF-8: those streams come whole in base64 too
+        for name, buf in (("stdout", self.stdout_buffer), ("stderr", self.stderr_buffer)):
+            if not result_json.is_utf8(buf):
+                data[f"{name}_base64"] = base64_of(buf)
+        return data
 
     def __repr__(self) -> str:
         name = self.label(40)
@@ -295,16 +319,6 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> Run
         stderr_buffer=OutputBuffer(),
         steps=steps,
     )
-
-
-def _with_bytes(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
-    """Add the base64 of each stream whose bytes are not UTF-8 (JSON cannot carry them)."""
-    for name, raw in (("stdout", result.stdout_bytes), ("stderr", result.stderr_bytes)):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            data[f"{name}_base64"] = base64.b64encode(raw).decode("ascii")
-    return data
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:

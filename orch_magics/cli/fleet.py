@@ -20,7 +20,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
-from .output import Output
+from .output import Output, print_json
 from .stream import stdin_source
 
 
@@ -86,7 +86,7 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if failed is not None:
         return failed
     if quiet:
-        print(result.json(indent=2))
+        print_json(result)
     else:
         sys.stdout.flush()
         print(result.table())

@@ -28,7 +28,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
-from .output import Output
+from .output import Output, print_json
 
 
 class FdWriter:
@@ -93,7 +93,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if failed is not None:
         return failed
     if args.json:
-        print(result.json(indent=2))
+        print_json(result)
     step = result.failed_step  # the status is then a step's, not the command's: say whose
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
