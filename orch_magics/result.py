@@ -232,8 +232,8 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data; output that is not UTF-8 also comes whole, as
         `stdout_base64` / `stderr_base64` (its text has replacement characters)."""
-        return self._data(lambda buf: buf.getvalue().decode("utf-8", "replace"),
-                          lambda buf: base64.b64encode(buf.getvalue()).decode("ascii"))
+        return _as_data(self, lambda buf: buf.getvalue().decode("utf-8", "replace"),
+                        lambda buf: base64.b64encode(buf.getvalue()).decode("ascii"))
 
     def json(self, **kw: Any) -> str:
         """The result as JSON (output decoded as text): `to_dict()` in `json.dumps(**kw)`."""
@@ -248,42 +248,7 @@ class RunResult:
 
     def json_data(self) -> dict[str, Any]:
         """`to_dict()` with each output a `result_json.Streamed`, for `result_json.dump`."""
-        return self._data(result_json.text_of, result_json.base64_of)
-
-    def _data(self, text: Callable[[OutputBuffer], Any],
-              base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
-        """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""
-        data = _masked({
-            "environment": self.environment,
-            "service": self.service,
-            "command": self.command,
-            "chain": self.chain,
-            "returncode": self.returncode,
-            "exit_code": self.exit.code,
-            "signal": self.exit.signal,
-            "error": str(self.exit.error) if self.exit.error else None,
-            "ok": self.ok,
-            "timed_out": self.timed_out,
-            "interrupted": self.interrupted,
-            "duration": round(self.duration, 6),
-            "started_at": self.started_at,
-            "stdout": text(self.stdout_buffer),
-            "stderr": text(self.stderr_buffer),
-            "output_file": self.output_file,
-            "audit_id": self.audit_id,
-            "truncated": self.truncated,
-            "stdout_dropped": {"bytes": self.stdout_dropped.size,
-                               "lines": self.stdout_dropped.lines},
-            "stderr_dropped": {"bytes": self.stderr_dropped.size,
-                               "lines": self.stderr_dropped.lines},
-            "log_file": self.log_file,
-            "steps": [s._data(text, base64_of) for s in self.steps],
-        })
-        # JSON cannot carry bytes that are not UTF-8: those streams come whole in base64 too
-        for name, buf in (("stdout", self.stdout_buffer), ("stderr", self.stderr_buffer)):
-            if not result_json.is_utf8(buf):
-                data[f"{name}_base64"] = base64_of(buf)
-        return data
+        return _as_data(self, result_json.text_of, result_json.base64_of)
 
     def __repr__(self) -> str:
         name = self.label(40)
@@ -319,6 +284,42 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> Run
         stderr_buffer=OutputBuffer(),
         steps=steps,
     )
+
+
+def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
+             base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
+    """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""
+    data = _masked({
+        "environment": result.environment,
+        "service": result.service,
+        "command": result.command,
+        "chain": result.chain,
+        "returncode": result.returncode,
+        "exit_code": result.exit.code,
+        "signal": result.exit.signal,
+        "error": str(result.exit.error) if result.exit.error else None,
+        "ok": result.ok,
+        "timed_out": result.timed_out,
+        "interrupted": result.interrupted,
+        "duration": round(result.duration, 6),
+        "started_at": result.started_at,
+        "stdout": text(result.stdout_buffer),
+        "stderr": text(result.stderr_buffer),
+        "output_file": result.output_file,
+        "audit_id": result.audit_id,
+        "truncated": result.truncated,
+        "stdout_dropped": {"bytes": result.stdout_dropped.size,
+                           "lines": result.stdout_dropped.lines},
+        "stderr_dropped": {"bytes": result.stderr_dropped.size,
+                           "lines": result.stderr_dropped.lines},
+        "log_file": result.log_file,
+        "steps": [_as_data(s, text, base64_of) for s in result.steps],
+    })
+    # JSON cannot carry bytes that are not UTF-8: those streams come whole in base64 too
+    for name, buf in (("stdout", result.stdout_buffer), ("stderr", result.stderr_buffer)):
+        if not result_json.is_utf8(buf):
+            data[f"{name}_base64"] = base64_of(buf)
+    return data
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:
