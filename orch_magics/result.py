@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from . import result_json
 from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
@@ -35,8 +37,9 @@ class RunResult:
     `stdout_dropped` / `stderr_dropped` say how much came before, and `log_file` names the
     file that also got the output (rotated past `log_max_bytes`).
 
-    Secret values never show: output was masked as it streamed, and the texts built here
-    (repr, json, failure messages) are masked again.
+    Secret values never show: output was masked as it streamed, `command` and `chain` when
+    the result is made (a secret typed into an ad-hoc command), and the texts built here
+    (repr, json, failure messages) are masked again, for a secret resolved since.
     """
 
     environment: str
@@ -61,6 +64,10 @@ class RunResult:
     audit_id: str | None = None
     #: The log file a named run's output was also written to (None for other runs).
     log_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self.command = mask_text(self.command)
+        self.chain = mask_text(self.chain)
 
     # ---- status -------------------------------------------------------------------------
     @property
@@ -225,36 +232,23 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data; output that is not UTF-8 also comes whole, as
         `stdout_base64` / `stderr_base64` (its text has replacement characters)."""
-        return _with_bytes(self, _masked({
-            "environment": self.environment,
-            "service": self.service,
-            "command": self.command,
-            "chain": self.chain,
-            "returncode": self.returncode,
-            "exit_code": self.exit.code,
-            "signal": self.exit.signal,
-            "error": str(self.exit.error) if self.exit.error else None,
-            "ok": self.ok,
-            "timed_out": self.timed_out,
-            "interrupted": self.interrupted,
-            "duration": round(self.duration, 6),
-            "started_at": self.started_at,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "output_file": self.output_file,
-            "audit_id": self.audit_id,
-            "truncated": self.truncated,
-            "stdout_dropped": {"bytes": self.stdout_dropped.size,
-                               "lines": self.stdout_dropped.lines},
-            "stderr_dropped": {"bytes": self.stderr_dropped.size,
-                               "lines": self.stderr_dropped.lines},
-            "log_file": self.log_file,
-            "steps": [s.to_dict() for s in self.steps],
-        }))
+        return _as_data(self, lambda buf: buf.getvalue().decode("utf-8", "replace"),
+                        lambda buf: base64.b64encode(buf.getvalue()).decode("ascii"))
 
     def json(self, **kw: Any) -> str:
-        """The result as JSON (output decoded as text)."""
-        return json.dumps(self.to_dict(), **kw)
+        """The result as JSON (output decoded as text): `to_dict()` in `json.dumps(**kw)`."""
+        text = io.StringIO()
+        self.write_json(text, **kw)
+        return text.getvalue()
+
+    def write_json(self, out: TextIO, **kw: Any) -> None:
+        """Write what `json()` returns to `out`, reading the output a chunk at a time:
+        memory stays bounded however large it is (`orch run --json`)."""
+        result_json.dump(self.json_data(), out, **kw)
+
+    def json_data(self) -> dict[str, Any]:
+        """`to_dict()` with each output a `result_json.Streamed`, for `result_json.dump`."""
+        return _as_data(self, result_json.text_of, result_json.base64_of)
 
     def __repr__(self) -> str:
         name = self.label(40)
@@ -292,13 +286,39 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> Run
     )
 
 
-def _with_bytes(result: RunResult, data: dict[str, Any]) -> dict[str, Any]:
-    """Add the base64 of each stream whose bytes are not UTF-8 (JSON cannot carry them)."""
-    for name, raw in (("stdout", result.stdout_bytes), ("stderr", result.stderr_bytes)):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            data[f"{name}_base64"] = base64.b64encode(raw).decode("ascii")
+def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
+             base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
+    """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""
+    data = _masked({
+        "environment": result.environment,
+        "service": result.service,
+        "command": result.command,
+        "chain": result.chain,
+        "returncode": result.returncode,
+        "exit_code": result.exit.code,
+        "signal": result.exit.signal,
+        "error": str(result.exit.error) if result.exit.error else None,
+        "ok": result.ok,
+        "timed_out": result.timed_out,
+        "interrupted": result.interrupted,
+        "duration": round(result.duration, 6),
+        "started_at": result.started_at,
+        "stdout": text(result.stdout_buffer),
+        "stderr": text(result.stderr_buffer),
+        "output_file": result.output_file,
+        "audit_id": result.audit_id,
+        "truncated": result.truncated,
+        "stdout_dropped": {"bytes": result.stdout_dropped.size,
+                           "lines": result.stdout_dropped.lines},
+        "stderr_dropped": {"bytes": result.stderr_dropped.size,
+                           "lines": result.stderr_dropped.lines},
+        "log_file": result.log_file,
+        "steps": [_as_data(s, text, base64_of) for s in result.steps],
+    })
+    # JSON cannot carry bytes that are not UTF-8: those streams come whole in base64 too
+    for name, buf in (("stdout", result.stdout_buffer), ("stderr", result.stderr_buffer)):
+        if not result_json.is_utf8(buf):
+            data[f"{name}_base64"] = base64_of(buf)
     return data
 
 

@@ -64,6 +64,36 @@ def test_json_carries_output_that_is_not_utf8_whole() -> None:
     assert text["stdout"] == "é\n" and "stdout_base64" not in text
 
 
+def _max_rss(args: list[str], stdin: Path, stdout: Path) -> int:
+    """Run orch; its peak resident memory in KiB (of this one child, not of every one so far)."""
+    with stdin.open("rb") as given, stdout.open("wb") as out:
+        proc = subprocess.Popen([*ORCH, *args], stdin=given, stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0
+    return usage.ru_maxrss
+
+
+def test_json_of_large_binary_output_keeps_memory_bounded(tmp_path: Path) -> None:
+    """`--json` built the whole document in memory: 20 MB of binary output took ~17 times that
+    (its text, the text's escapes, the base64, the indented string; finding frontends #1). It
+    is written as the output is read: the same JSON, in about the memory of a plain run."""
+    import base64
+    import json
+
+    data = os.urandom(20_000_000)  # past the 16 MiB a result keeps in memory: spilled to disk
+    given = tmp_path / "in.bin"
+    given.write_bytes(data)
+    plain = _max_rss(["--demo", "run", "local", "--", "cat"], given, tmp_path / "plain")
+    as_json = _max_rss(["--demo", "run", "--json", "local", "--", "cat"], given,
+                       tmp_path / "out.json")
+    assert as_json - plain < 48 * 1024, (plain, as_json)  # KiB; before, +300 MiB
+    doc = json.loads((tmp_path / "out.json").read_bytes())
+    assert base64.b64decode(doc.pop("stdout_base64")) == data
+    assert doc.pop("stdout") == data.decode("utf-8", "replace")
+    assert list(doc)[-3:] == ["stderr_dropped", "log_file", "steps"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "nosuch"], "orch: config error: unknown environment 'nosuch' in "),
     (["run", "health-check"], "orch: config error: 'health-check' is a service: name the "
@@ -105,8 +135,10 @@ def test_stdin_is_streamed_not_read_to_the_end_first() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "term", "closed-terminal"])
 def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:
-    """Each stops the run with the ladder (its first step, INT, ends the shell: 130); before,
-    a closed terminal (HUP) ended orch at once and left the command running."""
+    """Each stops the run with the ladder, and orch exits with 128 + the signal it got, as a
+    shell reports a job that signal ended (before, 130 for all three: the status of the shell
+    the ladder's INT ended); before that, a closed terminal (HUP) ended orch at once and left
+    the command running."""
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
                              f"sleep 300 & echo $! > {pidfile}; echo running; wait"],
@@ -116,7 +148,7 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
     assert proc.stdout.readline() == b"running\n"
     child = int(pidfile.read_text())
     proc.send_signal(sig)
-    assert proc.wait(15) == 128 + signal.SIGINT
+    assert proc.wait(15) == 128 + sig
     assert b"Traceback" not in proc.stderr.read()
     for _ in range(100):
         try:
@@ -126,6 +158,23 @@ def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal
         time.sleep(0.05)
     else:
         pytest.fail(f"the sleep child outlived {sig.name}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "term", "closed-terminal"])
+def test_a_stopped_run_exits_with_the_signal_orch_got(sig: signal.Signals) -> None:
+    """Whatever the command makes of the ladder's INT (here: exit 0), a supervisor's TERM gives
+    143 and a Ctrl-C 130, never the status of a run that looks finished (finding frontends
+    #5: TERM and HUP gave the command's 130, or 0)."""
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "sh", "-c",
+                             "trap 'echo got-int; exit 0' INT; echo running; "
+                             "while :; do sleep 0.1; done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_hangup)
+    assert proc.stdout and proc.stdout.readline() == b"running\n"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=15)
+    assert (proc.returncode, out, err) == (128 + sig, b"got-int\n", b"")
 
 
 #: `orch`, with a Ctrl-C that lands while the command line's module is being imported.
@@ -221,8 +270,8 @@ def test_ctrl_c_and_timeout_while_still_connecting(silent_server: SilentServer,
     proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "hung", "--", "true"],
                             stderr=subprocess.PIPE)
     assert silent_server.accepted.wait(30)  # orch is connecting: the run has begun
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(10) == 128 + signal.SIGINT
+    proc.send_signal(signal.SIGTERM)  # a supervisor's stop, before the process started
+    assert proc.wait(10) == 128 + signal.SIGTERM
     assert proc.stderr and b"orch: hung/true was interrupted after" in proc.stderr.read()
     r = orch("-c", str(cfg), "run", "--timeout", "1", "hung", "--", "true")
     assert r.returncode == 124
@@ -289,6 +338,19 @@ def test_json_output() -> None:
     r = orch("--demo", "run", "--json", "sandbox", "health-check")
     data = json.loads(r.stdout)
     assert data["ok"] and json.loads(data["stdout"])["env"] == "sandbox"
+
+
+def test_a_capture_service_writes_its_stdout_to_orchs_stdout(tmp_path: Path) -> None:
+    """`stdout_mode: capture` is "kept in the result only": orch run has no result object,
+    its stdout is where the result goes (`> file`, `| jq`), so it is written there, as
+    docs/services.md says (finding frontends #8: code and docs disagreed)."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
+                   "  cap: {command: echo captured; echo note >&2, stdout_mode: capture}\n")
+    r = orch("-c", str(cfg), "run", "local", "cap")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"captured\n", b"note\n")
+    text = (Path(__file__).parent.parent / "docs" / "services.md").read_text()
+    assert "`orch run` is the exception" in text
 
 
 def test_pre_and_post_steps_are_shown() -> None:

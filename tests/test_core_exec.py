@@ -267,6 +267,44 @@ def test_result_object(orch: Orchestrator) -> None:
         bad.check()
 
 
+#: Output whose characters straddle every chunk `result_json` reads, then bytes that are not
+#: UTF-8, ending in the middle of a character; a pre step's output is not UTF-8 either.
+MIXED = """\
+import random, sys
+out = sys.stdout.buffer
+if sys.argv[1:] == ["pre"]:
+    out.write(b"pre \\xff\\n")
+    sys.exit(0)
+out.write('\u00e9\u6771\U0001f600"\\\\\x01\\t\u2028x'.encode() * 40000)
+out.write(random.Random(7).randbytes(600000) + b"\\xe6\\x9d")
+sys.stderr.write("\u6771" * 200000)
+"""
+
+
+@pytest.mark.parametrize("kw", [{}, {"indent": 2}, {"ensure_ascii": False, "sort_keys": True}],
+                         ids=["compact", "indented", "unicode-sorted"])
+def test_json_written_in_pieces_is_json_dumps_of_to_dict(tmp_path, kw) -> None:  # type: ignore[no-untyped-def]
+    """`json()` / `write_json()` (what `orch run --json` prints) decode, escape and base64 the
+    output a chunk at a time, and still give exactly `json.dumps(to_dict())`."""
+    import io
+    import json
+
+    script = tmp_path / "mixed.py"
+    script.write_text(MIXED)
+    run = f"{sys.executable} {script}"
+    config = load_config_text(f"environments:\n  local: {{layers: []}}\nservices:\n  mixed:\n"
+                              f"    command: {run}\n    pre_commands: [{{command: {run} pre}}]\n")
+    res = Orchestrator(config).run("local", "mixed")
+    whole = json.dumps(res.to_dict(), **kw)
+    written = io.StringIO()
+    res.write_json(written, **kw)
+    assert written.getvalue() == whole and res.json(**kw) == whole
+    data = json.loads(whole)
+    assert data["stdout"] == res.stdout and "\u6771" * 200000 == data["stderr"]
+    assert "stdout_base64" in data and "stderr_base64" not in data
+    assert data["steps"][0]["stdout_base64"] == "cHJlIP8K"  # b"pre \xff\n"
+
+
 def test_pty_run_sees_a_terminal(orch: Orchestrator) -> None:
     res = orch.run("local", command="test -t 0 && test -t 1 && echo tty-ok")
     assert res.stdout == ""

@@ -216,7 +216,7 @@ def test_cli_interrupt_stops_every_target(ssh_fleet: SSHFleet, tmp_path: Path,
         time.sleep(0.1)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 1 and f"{N - 1} stopped" in out
+    assert proc.returncode == 128 + sig and f"{N - 1} stopped" in out
     assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "sleep" in p]) == []
 
 

@@ -80,7 +80,7 @@ def test_cli_streams_a_pipe_that_stays_open_and_a_signal_stops_it(
     finally:
         os.close(write_end)
         proc.kill()
-    assert proc.returncode == 1 and "4 targets: 4 stopped" in out
+    assert proc.returncode == 128 + sig and "4 targets: 4 stopped" in out
     assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "cat" in p]) == []
 
 

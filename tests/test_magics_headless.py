@@ -68,6 +68,32 @@ def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
     assert shell.user_ns["r"].lines == [f"out-{i}" for i in range(1, 7)]
 
 
+@pytest.mark.parametrize(("lines", "size", "script", "shown"), [
+    (1, None, "echo only", ["only"]),  # fits the limit of 1: written whole, nothing elided
+    (3, None, "seq 1 5", ["1", "2", "… 2 lines / 4 B elided", "5"]),  # 3 shown of 5
+    (2, None, "printf 'a\\nb\\nc\\nd'", ["a", "… 2 lines / 4 B elided", "d"]),  # open last
+    (None, 1, "printf 'hello\\nworld\\n'", ["h", "… 2 lines / 11 B elided"]),  # 1 byte
+    (None, 3, "printf 'hello\\nworld\\n'", ["he", "… 1 line / 9 B elided", ""]),
+])
+def test_a_limit_of_n_writes_n_lines_or_bytes(shell, limits, capsys, lines, size, script,
+                                              shown) -> None:  # type: ignore[no-untyped-def]
+    """Head and tail share the limit, the head taking an odd one: N lines / bytes are
+    written (before, each had N // 2, so a limit of 1 wrote nothing and 3 wrote 2)."""
+    limits.headless_lines, limits.headless_bytes = lines, size
+    shell.run_cell_magic("orch", "local --out r", script + "\n")
+    out = capsys.readouterr().out
+    body = [line.split(";")[0] for line in out[:out.rindex("[local")].splitlines()]
+    assert body == shown
+
+
+def test_a_stderr_line_is_ended_on_stderr(shell, limits, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The newline that ends an output without one goes to the stream of that output."""
+    shell.run_cell_magic("orch", "local", "printf 'x\\ny' >&2\n")
+    captured = capsys.readouterr()
+    assert captured.err == "x\ny\n"
+    assert captured.out.startswith("[local")  # the status line only: no stray newline
+
+
 def test_no_limit_writes_everything(shell, limits, capsys):
     limits.headless_lines = limits.headless_bytes = None
     shell.run_cell_magic("orch", "local", "seq 1 3000\n")

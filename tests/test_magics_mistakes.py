@@ -34,6 +34,11 @@ TYPOS = [
     ("%orch history -n -2", "%orch history: argument -n/--tail: needs a number >= 0, not -2"),
     ("%orch logs st1 -n -2", "%orch logs: argument -n/--tail: needs a number >= 0, not -2"),
     ("%orch logs st1 --tail=-1", "%orch logs: argument -n/--tail: needs a number >= 0, not -1"),
+    # the CLI's ad-hoc form: not a service named `seq` given an argument `1`
+    ("%orch local -- seq 1 5", "%orch local -- COMMAND is the orch CLI's form; in a notebook, "
+                               "run a command as the cell body of %%orch local"),
+    ("%orch local -- seq", "%orch local -- COMMAND is the orch CLI's form"),
+    ("%%orch local -- seq 1 5\necho x", "%orch local -- COMMAND is the orch CLI's form"),
 ]
 
 #: `%config` values an Orch setting cannot take: refused at the %config line, in one line.

@@ -72,7 +72,7 @@ def test_a_signal_during_a_post_command_stops_it_and_skips_the_rest(config, env:
         assert _alive(mark)
         t0 = time.monotonic()
         proc.send_signal(sig)
-        proc.wait(20)
+        assert proc.wait(20) == 128 + sig  # in a post command too: the signal orch got
         took = time.monotonic() - t0
         rest = proc.stdout.read()
     finally:

@@ -70,6 +70,18 @@ def test_what_holds_a_secret_shows_it_masked(plan: RunPlan, how: str) -> None:
     assert "'PLAIN': 'visible'" in shown["env"]  # what is not a secret stays readable
 
 
+def test_a_results_every_text_shows_a_secret_masked(plan: RunPlan) -> None:
+    """A secret typed into an ad-hoc command: `RunResult.command` (and what is built from it)
+    is masked as repr and to_dict() are, not only those (finding frontends #4)."""
+    # `plan` resolved the secret: it is registered for masking in this process
+    orch = Orchestrator(load_config_text("environments:\n  local: {layers: []}\n"))
+    result = orch.run("local", command=f"echo {SECRET} >/dev/null")
+    texts = {"command": result.command, "label": result.label(), "chain": result.chain,
+             "repr": repr(result), "json": result.json(), "failure": result.describe_failure()}
+    assert {name: text for name, text in texts.items() if SECRET in text} == {}
+    assert result.command == f"echo {MASK} >/dev/null"
+
+
 def test_the_values_stay_what_a_run_needs(plan: RunPlan) -> None:
     ssh, docker, sudo, local = (spec.config for spec in plan.layers_to_run)
     assert plan.command.env["TOKEN"] == SECRET and dict(plan.command.env)["PLAIN"] == "visible"

@@ -1,7 +1,8 @@
 """`orch run` on a fleet: `label | line` as lines arrive (stderr on stderr), then a summary.
 
 Exit status 0 when every target succeeded, 1 otherwise; `--json` prints the FleetResult as
-JSON instead. Ctrl-C stops every target (INT → TERM → KILL), a second one kills them.
+JSON instead. Ctrl-C (TERM, HUP) stops every target (INT → TERM → KILL), a second one kills
+them, and the status is then 128 + that signal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
-from .output import Output
+from .output import Output, print_json
 from .stream import stdin_source
 
 
@@ -72,7 +73,7 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if not os.isatty(0):  # piped input goes to every target, whatever their stdin_mode
         stdin = stdin_source(asyncio.get_running_loop())
     fleet: FleetRun | None = None
-    on_interrupt(lambda: fleet)
+    interrupts = on_interrupt(lambda: fleet)
     output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
@@ -85,8 +86,8 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if failed is not None:
         return failed
     if quiet:
-        print(result.json(indent=2))
+        print_json(result)
     else:
         sys.stdout.flush()
         print(result.table())
-    return result.exit_status
+    return interrupts.exit_status(result.exit_status)

@@ -5,6 +5,8 @@ here. HUP is left alone when it was ignored at start (`nohup orch …`).
 Outside the event loop (config loading, a confirmation prompt, `orch cp`, `orch forward`) TERM
 and HUP raise `Stopped`, a KeyboardInterrupt, and take Ctrl-C's path; on the loop of a run,
 `on_interrupt` stops the run with the ladder (INT → TERM → KILL) and a second signal kills it.
+Either way `orch` then exits with 128 + the first signal it got (130, 143, 129), as a shell
+reports a job that signal ended: a supervisor that sent TERM sees 143, not Ctrl-C's 130.
 While the loop is being set up, `held` keeps the signals pending (a KeyboardInterrupt inside
 asyncio's set-up broke it with a traceback); `on_interrupt` lets them through.
 """
@@ -75,26 +77,38 @@ class Stoppable(Protocol):
     async def kill(self) -> None: ...
 
 
-def on_interrupt(current: Callable[[], Stoppable | None]) -> None:
+class Interrupts:
+    """The stop signals a run got: the first one decides how `orch` exits."""
+
+    def __init__(self) -> None:
+        self.first: signal.Signals | None = None
+
+    def exit_status(self, status: int) -> int:
+        """128 + the first signal once one stopped the run (in any step, whatever the command
+        made of the INT it was sent), else the run's own `status`."""
+        return status if self.first is None else 128 + self.first
+
+
+def on_interrupt(current: Callable[[], Stoppable | None]) -> Interrupts:
     """On this loop, the first stop signal stops `current()` (INT → TERM → KILL), the next
     kills it at once. Set up before the run begins: starting it may import a layer's SDK for
     a while, and a signal in that time is handled as soon as it has begun."""
     loop = asyncio.get_running_loop()
-    interrupts = 0
+    interrupts = Interrupts()
 
-    def on_signal() -> None:
-        nonlocal interrupts
+    def on_signal(sig: signal.Signals) -> None:
         run = current()
         if run is None:  # it was refused before it began: nothing to stop
             return
-        interrupts += 1
-        if interrupts == 1:
+        if interrupts.first is None:
+            interrupts.first = sig
             run.stop()
         else:
             asyncio.ensure_future(run.kill())
 
     for sig in stop_signals():
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, on_signal, sig)
     # Held ones are delivered now, through the loop; unblocked before anything is spawned,
     # since a child inherits the signal mask.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals())
+    return interrupts

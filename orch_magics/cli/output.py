@@ -15,6 +15,7 @@ import select
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any, Protocol, TextIO
 
 from ..errors import OrchError
 
@@ -101,3 +102,17 @@ class Output:
         if isinstance(self.failure, BrokenPipeError):
             return EXIT_PIPE
         raise OutputError(self.failure)
+
+
+class WritesJson(Protocol):
+    """A RunResult or a FleetResult: written as JSON a piece at a time."""
+
+    def write_json(self, out: TextIO, **kw: Any) -> None: ...
+
+
+def print_json(result: WritesJson) -> None:
+    """`--json`: the result as indented JSON and a newline on stdout. Its output is read and
+    written a chunk at a time: memory stays bounded whatever the run printed."""
+    if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
+        result.write_json(sys.stdout, indent=2)
+        sys.stdout.write("\n")

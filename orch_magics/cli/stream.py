@@ -1,10 +1,14 @@
 """`orch run`: stdin from fd 0, output to fds 1 and 2 as it arrives, the process's exit status.
 
+Every stdout_mode but `file` writes stdout to fd 1: for `capture` ("kept in the result only")
+this command's stdout is the result, redirected or piped where the user wants it; hiding it
+would lose it (docs/services.md).
+
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
-terminal) stops the chain (INT → TERM → KILL) and a second one kills at once (`interrupts.py`);
-a reader that leaves (`orch run … | head`, of stdout or of stderr) stops the run as SIGPIPE
-would stop a shell pipeline's producer, and a failing device stops it with one line
-(`output.py`).
+terminal) stops the chain (INT → TERM → KILL), a second one kills at once, and orch exits with
+128 + that signal (`interrupts.py`); a reader that leaves (`orch run … | head`, of stdout or of
+stderr) stops the run as SIGPIPE would stop a shell pipeline's producer, and a failing device
+stops it with one line (`output.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from .interrupts import on_interrupt
-from .output import Output
+from .output import Output, print_json
 
 
 class FdWriter:
@@ -77,7 +81,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
     stdin = stdin_source(asyncio.get_running_loop()) if takes_stdin(plan) else None
-    on_interrupt(lambda: run)
+    interrupts = on_interrupt(lambda: run)
     run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                       stdin=stdin, timeout=args.timeout, capture=args.json),
                      ticket)
@@ -89,12 +93,12 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if failed is not None:
         return failed
     if args.json:
-        print(result.json(indent=2))
+        print_json(result)
     step = result.failed_step  # the status is then a step's, not the command's: say whose
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
         print(f"{writer.line_break()}orch: {result.describe_failure()}", file=sys.stderr)
-    return result.exit_status
+    return interrupts.exit_status(result.exit_status)
 
 
 def takes_stdin(plan: RunPlan) -> bool:

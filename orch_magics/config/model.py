@@ -136,8 +136,9 @@ class Service:
     )
     stdout_mode: Literal["stream", "capture", "file"] = field(
         default="stream",
-        metadata=doc("`stream`: shown live; `capture`: kept in the result only; `file`: written "
-                     "to `stdout_file` on this machine."),
+        metadata=doc("`stream`: shown live; `capture`: kept in the result only, not shown live "
+                     "(`orch run`, which has no result to keep it in, writes it to its stdout); "
+                     "`file`: written to `stdout_file` on this machine."),
     )
     stdout_file: str | None = field(
         default=None,

@@ -9,11 +9,12 @@ exactly these targets.
 from __future__ import annotations
 
 import html
-import json
+import io
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from .. import result_json
 from ..errors import OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
@@ -173,13 +174,22 @@ class FleetResult(ByTarget[RunResult]):
         return pandas.DataFrame(self.rows()).set_index("label")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"environment": self.environment, "ok": self.ok, "summary": self.summary(),
-                "targets": {k: {**r.to_dict(), "state": self.states[k],
-                                "cause": cause(r, self.states[k])}
-                            for k, r in self._results.items()}}
+        return self._data(RunResult.to_dict)
 
     def json(self, **kw: Any) -> str:
-        return json.dumps(self.to_dict(), **kw)
+        text = io.StringIO()
+        self.write_json(text, **kw)
+        return text.getvalue()
+
+    def write_json(self, out: TextIO, **kw: Any) -> None:
+        """Write what `json()` returns to `out`, each target's output a chunk at a time."""
+        result_json.dump(self._data(RunResult.json_data), out, **kw)
+
+    def _data(self, of: Callable[[RunResult], dict[str, Any]]) -> dict[str, Any]:
+        return {"environment": self.environment, "ok": self.ok, "summary": self.summary(),
+                "targets": {k: {**of(r), "state": self.states[k],
+                                "cause": cause(r, self.states[k])}
+                            for k, r in self._results.items()}}
 
     def __repr__(self) -> str:
         return f"<FleetResult {self.environment}: {self.summary()}>"

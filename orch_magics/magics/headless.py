@@ -31,15 +31,29 @@ class Limit:
     size: int | None
 
     def half(self) -> Limit:
-        return Limit(None if self.lines is None else self.lines // 2,
-                     None if self.size is None else self.size // 2)
+        """Half of each limit, rounded down (the fleet view's head and tail)."""
+        return Limit(_half(self.lines), _half(self.size))
+
+    def split(self) -> tuple[Limit, Limit]:
+        """The head's and the tail's shares: together exactly this limit, the head taking
+        the odd one (a limit of 1 line writes that line; 3 write 2 + 1)."""
+        return (Limit(_rest(self.lines), _rest(self.size)),
+                Limit(_half(self.lines), _half(self.size)))
+
+
+def _half(n: int | None) -> int | None:
+    return None if n is None else n // 2
+
+
+def _rest(n: int | None) -> int | None:
+    return None if n is None else n - n // 2
 
 
 class HeadlessOutput:
     """A sink that writes a head and a tail of the output to this cell's stdout/stderr."""
 
     def __init__(self, limit: Limit, *, show_stdout: bool = True) -> None:
-        self.head, self.tail = limit.half(), limit.half()
+        self.head, self.tail = limit.split()
         self.show_stdout = show_stdout
         self._lock = threading.Lock()
         self._pending: list[Chunk] = []  # head text not written yet
@@ -91,16 +105,14 @@ class HeadlessOutput:
         elided = self.total[0] - self.written[0] - kept[0]
         if elided > 0:
             lines = self.total[1] - self.written[1] - kept[1]
-            if self._last != "\n":  # the note goes on a line of its own
-                self._text("stdout", "\n")
+            self._end_line()  # the note goes on a line of its own
             what = ("part of one line" if lines == 0  # one long line, cut in its middle
                     else f"{lines} line{'' if lines == 1 else 's'}")
             self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
                                  f"(limit: %config Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh
         self._write(tail)
-        if self._last != "\n":
-            self._text("stdout", "\n")
+        self._end_line()
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -129,15 +141,22 @@ class HeadlessOutput:
                 self._trim()
 
     def _trim(self) -> None:
-        """Drop the oldest tail bytes past the limit: whole chunks, then part of one."""
-        while self._tail and _over(self.tail, self.kept[1], self.kept[0]):
+        """Drop the oldest tail bytes past the limit: whole chunks, then part of one.
+
+        A last line with no newline (yet) counts as a line: a tail of N lines shows N."""
+        while self._tail:
             stream, first, lines = self._tail[0]
+            last = self._tail[-1][1]
+            open_line = int(bool(last) and not last.endswith(b"\n"))
+            if not _over(self.tail, self.kept[1] + open_line, self.kept[0]):
+                return
+            after = open_line if len(self._tail) > 1 else 0  # the open line, if not in `first`
             rest = self.kept[0] - len(first), self.kept[1] - lines
-            if _over(self.tail, rest[1], rest[0]):
+            if _over(self.tail, rest[1] + after, rest[0]):
                 self._tail.popleft()
                 self.kept = list(rest)
                 continue
-            kept = first[_cut_tail(first, self.tail, rest[1], rest[0]):]
+            kept = first[_cut_tail(first, self.tail, rest[1] + open_line, rest[0]):]
             kept_lines = kept.count(b"\n")  # at most the tail's limit
             self._tail[0] = (stream, kept, kept_lines)
             self.kept = [rest[0] + len(kept), rest[1] + kept_lines]
@@ -147,6 +166,11 @@ class HeadlessOutput:
             decoder = self._decoders.setdefault(
                 stream, codecs.getincrementaldecoder("utf-8")("replace"))
             self._text(stream, decoder.decode(data))
+
+    def _end_line(self) -> None:
+        """End the last line written, on the stream it went to (stderr's on stderr)."""
+        if self._last != "\n":
+            self._text(self._stream, "\n")
 
     def _text(self, stream: str, text: str) -> None:
         if text:

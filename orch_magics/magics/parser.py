@@ -205,6 +205,10 @@ def parse(line: str,
         return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
     if words and not words[0].startswith("-"):
         first_word(words[0], words[1:])
+    if "--" in words:  # `orch run ENV -- CMD`, typed here: not a service named CMD
+        env = words[0] if words[0] != "--" else "ENV"
+        raise UsageError(f"%orch {env} -- COMMAND is the orch CLI's form; in a notebook, run a "
+                         f"command as the cell body of %%orch {env}")
     return Parsed("run", run_parser().parse_words(words))
 
 
