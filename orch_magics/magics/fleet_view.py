@@ -136,11 +136,12 @@ def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
 class LabelledOutput:
     """Without a front end: `label | line` written from the cell's thread, bounded as one
     run's output is (`Orch.headless_lines` / `headless_bytes`, counted in UTF-8 bytes): the
-    first half as lines arrive, the last half at the end, a note of what was elided between
-    (every byte is in the FleetResult). A line longer than the half it goes to is cut."""
+    head's share as lines arrive, the tail's at the end (`Limit.split`: together the limit), a
+    note of what was elided between (every byte is in the FleetResult). A line longer than the
+    share it goes to is cut."""
 
     def __init__(self, limit: Limit) -> None:
-        self.head, self.tail = limit.half(), limit.half()
+        self.head, self.tail = limit.split()
         self._lock = threading.Lock()
         self._pending: list[tuple[bool, str]] = []
         self._last: collections.deque[tuple[bool, str, int]] = collections.deque()

@@ -30,10 +30,6 @@ class Limit:
     lines: int | None
     size: int | None
 
-    def half(self) -> Limit:
-        """Half of each limit, rounded down (the fleet view's head and tail)."""
-        return Limit(_half(self.lines), _half(self.size))
-
     def split(self) -> tuple[Limit, Limit]:
         """The head's and the tail's shares: together exactly this limit, the head taking
         the odd one (a limit of 1 line writes that line; 3 write 2 + 1)."""
