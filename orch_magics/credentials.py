@@ -10,33 +10,22 @@ value from those caches (`secrets.providers.forget`), so the next run asks or fe
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 from .config.model import LayerSpec
 from .errors import PasswordRejected
-from .layers.base import Launcher
+from .layers.base import Launcher, SeeThrough
 from .process.command import Command
 from .process.handle import ProcessHandle
 from .secrets.providers import forget
 
 
-class ForgetsRejected(Launcher):
+class ForgetsRejected(SeeThrough):
     """`inner` (a built chain), forgetting a password one of `layers` was given and refused."""
 
     def __init__(self, inner: Launcher, layers: Sequence[LayerSpec]) -> None:
-        self.inner = inner
-        self.label, self.depth = inner.label, inner.depth
-        self.context, self.parent = inner.context, inner.parent
+        super().__init__(inner)
         self._layers = tuple(layers)
-
-    @property
-    def place(self) -> Launcher:
-        assert self.inner is not None
-        return self.inner.place
-
-    @property
-    def key(self) -> Hashable:
-        return self.place.key
 
     async def launch(self, command: Command) -> ProcessHandle:
         assert self.inner is not None

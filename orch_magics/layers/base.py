@@ -110,6 +110,25 @@ class Launcher(abc.ABC):
         self.inner = inner
 
 
+class SeeThrough(Launcher):
+    """A launcher that only edits commands or errors on their way to `inner`: it is the same
+    hop (label, depth, place, pool key), so a chain reads as if it were not there."""
+
+    def __init__(self, inner: Launcher) -> None:
+        self.inner = inner
+        self.label, self.depth = inner.label, inner.depth
+        self.context, self.parent = inner.context, inner.parent
+
+    @property
+    def place(self) -> Launcher:
+        assert self.inner is not None
+        return self.inner.place
+
+    @property
+    def key(self) -> Hashable:
+        return self.place.key
+
+
 @runtime_checkable
 class TunnelCarrier(Protocol):
     """A place that can carry a TCP connection to another host (asyncssh's `tunnel=`)."""

@@ -8,7 +8,7 @@ is started and read is in `local_process.py` (pipes) and `local_pty.py` (a termi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
@@ -17,7 +17,7 @@ from ..process.command import Command, check_directory
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from ..redaction import masked_repr
-from .base import LaunchContext, Launcher
+from .base import LaunchContext, Launcher, SeeThrough
 from .local_process import SubprocessBackend, spawn, start_error
 from .local_pty import launch_pty
 
@@ -77,25 +77,12 @@ class LocalConfig:
                                 "check": check_directory})
 
 
-class EnvLauncher(Launcher):
+class EnvLauncher(SeeThrough):
     """Adds the layer's variables and directory to each command; otherwise it is `inner`."""
 
     def __init__(self, config: LocalConfig, inner: Launcher) -> None:
+        super().__init__(inner)
         self._config = config
-        self.inner = inner
-        self.label = inner.label
-        self.depth = inner.depth
-        self.context = inner.context
-        self.parent = inner.parent
-
-    @property
-    def place(self) -> Launcher:
-        assert self.inner is not None
-        return self.inner.place
-
-    @property
-    def key(self) -> Hashable:
-        return self.place.key
 
     async def launch(self, command: Command) -> ProcessHandle:
         cmd = command.with_env(self._config.environment, override=False)
