@@ -25,8 +25,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import shlex
 import signal as _signal
 
@@ -99,7 +99,7 @@ def preamble(command: Command) -> bytes:
 
 def new_nonce() -> str:
     """A new run's nonce for its status line (hex digits: printed and matched as they are)."""
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()  # not stdlib `secrets`: layers import no module of that name
 
 
 def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,
