@@ -6,12 +6,20 @@ which closes every Orchestrator still alive. It runs when the interpreter starts
 before threads are joined and before `atexit` handlers: by then concurrent.futures refuses new
 work ("cannot schedule new futures after shutdown"), and stopping a run in a container behind
 ssh needs it (the docker SDK's calls and a new ssh connection run in executor threads).
+
+A polite kill (TERM: a supervisor, `kill`, a kernel manager giving up) or a closed terminal
+(HUP) ends a process on the spot when left at their default, with no exit hook: every run's
+process would live on at the far end. So the same first use makes those two signals, when
+still at their default and in the main thread, stop everything first (at most
+`SIGNAL_STOP_TIMEOUT` s) and then end the process by that same signal, as it would have.
+A handler the program set is left alone, as is an ignored HUP (`nohup`).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import threading
 import weakref
 from typing import Protocol
@@ -71,8 +79,15 @@ class SpawnedRuns:
             return list(self._runs)
 
 
+#: Seconds a TERM or HUP left at its default waits for every run to stop before the process
+#: ends (a supervisor's own patience is often 10 s: `docker stop`, Kubernetes' is 30 s).
+SIGNAL_STOP_TIMEOUT = 8.0
+#: The signals whose default ends the process with no clean-up, which a first use takes over.
+FATAL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
 _LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()
 _registered = False
+_signals_taken = False
 _exiting = threading.Event()
 
 
@@ -96,6 +111,33 @@ def close_at_exit(owner: Closable) -> None:
             hook(_close_everything)
         except (AttributeError, RuntimeError):  # another Python, or already shutting down
             atexit.register(_close_everything)
+    if not _signals_taken:
+        _stop_first_on_fatal_signals()
+
+
+def _stop_first_on_fatal_signals() -> None:
+    """TERM and HUP, where still at their default, stop every run before they end the process
+    (Python sets handlers in the main thread only: a first use elsewhere leaves it to the
+    next use there)."""
+    global _signals_taken
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _signals_taken = True
+    for sig in FATAL_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _stop_then_end)
+
+
+def _stop_then_end(signum: int, _frame: object) -> None:
+    """Stop every run (in a thread of its own: the interrupted main thread may hold a lock
+    the stop needs, which then costs the timeout, not a hang), then end by `signum`."""
+    for sig in FATAL_SIGNALS:  # a second signal ends the process at once, as it would have
+        if signal.getsignal(sig) is _stop_then_end:
+            signal.signal(sig, signal.SIG_DFL)
+    stopper = threading.Thread(target=_close_everything, name="orch-stop-on-signal", daemon=True)
+    stopper.start()
+    stopper.join(SIGNAL_STOP_TIMEOUT)
+    os.kill(os.getpid(), signum)
 
 
 def _after_fork() -> None:
