@@ -1,7 +1,7 @@
 """What users feel: SIZE bytes through the orch CLI, orch.run() and %%orch vs the raw tools.
 
     .venv/bin/python benchmarks/bench_frontends.py [--size BYTES] [--chains local,1hop,2hop,docker]
-        [--magics] [--magic-size BYTES] [--tree DIR]
+        [--magics] [--magic-size BYTES] [--tree DIR] [--repeat N]
 
 Run as root: the ssh chains start the test lab (loopback sshd, bastion + inner host in network
 namespaces), the docker chain also the test dockerd (container `orch-test`; the lab's servers
@@ -20,15 +20,19 @@ raw tool). Every orch run imports orch_magics from the checkout holding this scr
 `--tree DIR` from another one (DIR holding `orch_magics/`, or its `src/`), to put a before/after
 of a change side by side; the report names the module it measured. `--chains` selects chains;
 `--magic-size` sets the bytes the cells print (raw and CLI are then re-timed at that size).
+`--repeat N` measures every chain N times and reports medians (on a machine whose speed
+wanders, one round can be off by half).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -73,6 +77,8 @@ RAW_TOOL = {"local": "head … | wc -c", "1hop": "ssh orch-loop 'head …' | wc 
             "docker": "ssh -J orch-bastion orch-inner 'docker -H unix://SOCK exec orch-test "
                       "head …' | wc -c"}
 MIB = 1024
+#: The two ways a %%orch cell is sent: as JupyterLab sends it, and as nbclient/papermill do.
+MODES = ("front end", "nbclient")
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Timing:
     rss_kib: int | None = None
     iopub: int | None = None
     module: str = ""
+    #: raw ÷ orch time against its own round's raw time (set when rounds are combined)
+    ratio: float | None = None
 
 
 @dataclass
@@ -235,10 +243,26 @@ def measure(setup: Setup, chain: str, size: int, magic_size: int | None) -> Chai
     try:
         if kernel.module != result.orch["api"].module:
             raise SystemExit(f"the kernel imported {kernel.module}, not {result.orch['api'].module}")
-        for mode, allow_stdin in (("front end", True), ("nbclient", False)):
+        for mode, allow_stdin in zip(MODES, (True, False), strict=True):
             result.orch[mode] = kernel.orch_cell(ENV_OF[chain], magic_size, allow_stdin)
     finally:
         kernel.close()
+    return result
+
+
+def combined(rounds: list[ChainResult]) -> ChainResult:
+    """One chain's rounds as one result: the median raw times, and for each orch path the round
+    whose ratio (against that round's raw time) is the median, so a time and its ratio come
+    from the same round and a load spike in one round moves neither."""
+    first = rounds[0]
+    result = ChainResult(first.chain, statistics.median(r.raw for r in rounds),
+                         magic_raw=statistics.median(r.magic_raw for r in rounds),
+                         magic_cli=statistics.median(r.magic_cli for r in rounds))
+    for path in first.orch:
+        ratios = sorted(((r.magic_raw if path in MODES else r.raw) / r.orch[path].seconds, i)
+                        for i, r in enumerate(rounds))
+        ratio, i = ratios[(len(ratios) - 1) // 2]
+        result.orch[path] = dataclasses.replace(rounds[i].orch[path], ratio=ratio)
     return result
 
 
@@ -317,13 +341,17 @@ def _tempdir() -> Iterator[str]:
 
 
 def cell(t: Timing, raw: float) -> str:
-    return f"{t.seconds:.2f} s ({raw / t.seconds:.2f}×)"
+    return f"{t.seconds:.2f} s ({t.ratio or raw / t.seconds:.2f}×)"
 
 
 def report(size: int, magic_size: int, rows: list[ChainResult],
-           cold: list[tuple[str, float, str, float]]) -> None:
+           cold: list[tuple[str, float, str, float]], repeat: int) -> None:
     print(f"\n{size:,} bytes of `head -c SIZE /dev/zero` counted by `wc -c`; orch_magics from "
-          f"{rows[0].orch['api'].module}; ratio = raw time ÷ orch time (higher is better)\n")
+          f"{rows[0].orch['api'].module}; ratio = raw time ÷ orch time (higher is better)")
+    if repeat > 1:
+        print(f"median of {repeat} rounds: raw tool, the median raw time; each orch path, the "
+              "round with the median ratio (its time, and its ratio to that round's raw time)")
+    print()
     print("| chain | raw tool | orch CLI | orch CLI, digests off | Orchestrator.run() "
           "| run() peak ΔRSS |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -339,7 +367,7 @@ def report(size: int, magic_size: int, rows: list[ChainResult],
         print("| chain | mode | time (ratio) | cell ÷ CLI time | kernel peak ΔRSS | iopub MB |")
         print("| --- | --- | --- | --- | --- | --- |")
         for r in rows:
-            for mode in ("front end", "nbclient"):
+            for mode in MODES:
                 t = r.orch[mode]
                 print(f"| {r.chain} | {mode} | {cell(t, r.magic_raw)} | "
                       f"{t.seconds / r.magic_cli:.2f} | "
@@ -359,6 +387,8 @@ def main() -> None:
     parser.add_argument("--magic-size", type=int, default=None,
                         help="bytes the %%%%orch cells print (default: --size)")
     parser.add_argument("--tree", default=None)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every chain (report: the median, see above)")
     args = parser.parse_args()
     chains = [c for c in args.chains.split(",") if c]
     unknown = [c for c in chains if c not in CHAINS]
@@ -366,9 +396,11 @@ def main() -> None:
         parser.error(f"--chains: unknown {unknown}; choose from {','.join(CHAINS)}")
     magic_size = (args.magic_size or args.size) if args.magics else None
     with started(chains, args.tree) as setup:
-        rows = [measure(setup, c, args.size, magic_size) for c in chains]
+        rounds = [[measure(setup, c, args.size, magic_size) for c in chains]
+                  for _ in range(max(1, args.repeat))]
+        rows = [combined([r[i] for r in rounds]) for i in range(len(chains))]
         cold = cold_starts(setup, chains)
-    report(args.size, magic_size or 0, rows, cold)
+    report(args.size, magic_size or 0, rows, cold, args.repeat)
 
 
 if __name__ == "__main__":
