@@ -326,3 +326,10 @@ def test_orch_check_says_what_the_run_would_meet_at_container_host(tmp_path, pod
         assert not check.stdout.startswith("ok") and "pods " in check.stdout
     ok = orch(podman.host, "check")
     assert (ok.returncode, ok.stderr) == (0, "") and ok.stdout.startswith(f"ok: {cfg}\n")
+    # Unset, with no socket where podman would serve one: this may not be the machine it runs
+    # on, so the check does not judge it (a run here would say where it looked).
+    unset = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}
+    unset["XDG_RUNTIME_DIR"] = str(tmp_path)
+    quiet = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
+                           capture_output=True, text=True, timeout=60, env=unset)
+    assert (quiet.returncode, quiet.stderr) == (0, ""), quiet.stderr

@@ -116,8 +116,12 @@ class PodmanKind:
         return f"podman {container_target(config)}"
 
     def preflight(self, config: PodmanConfig, label: str) -> None:
-        """As the first hop: the socket it would use on this machine is one (CONTAINER_HOST
-        readable, the path there and a socket), in the words of a run that found otherwise."""
+        """As the first hop with CONTAINER_HOST set (this machine's own word on where podman
+        is): it is readable and names a socket that is there, in the words of a run that found
+        otherwise. No socket at the defaults is not judged: a config may be checked on a
+        machine that is not the one it runs on."""
+        if config.podman_host or config.docker_host or not os.environ.get("CONTAINER_HOST"):
+            return
         found = socket_address(config, 0)
         path = parse_address(found.url, "podman").path
         problem = socket_problem(path) if path is not None else None
