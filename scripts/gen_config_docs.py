@@ -43,7 +43,9 @@ and notes in them. Editors with yaml-language-server complete and check keys fro
 out of the ranges below (and NaN or infinity), regular expressions and jq programs that do not
 compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`), an
 empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default), a
-docker layer without exactly one target. Keys are names as written (`on:` is the name `on`, not
+docker layer without exactly one target. `orch check` alone also looks at this machine for what a
+podman first hop would meet at the `CONTAINER_HOST` it sets (unreadable, no socket there: see
+[podman.md](podman.md)). Keys are names as written (`on:` is the name `on`, not
 `true`). YAML anchors and aliases work (put shared parts under `x-` keys), but aliases may add at
 most 100,000 values in all and may not contain themselves; a file may be at most 32 MiB and nest
 100 levels deep.

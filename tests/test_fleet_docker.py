@@ -3,6 +3,7 @@ resolved at run time; a container list and a range pattern name them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -110,3 +111,55 @@ def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
         finally:
             orch.close()
     assert not (tmp_path / "got").exists()
+
+
+@contextlib.contextmanager
+def one_paused(dockerd: Engine, label: str, running: list[str],
+               paused: str) -> Iterator[None]:
+    """This test's containers with `label` (and a stopped one), `paused` paused; unpaused
+    before they are removed."""
+    key, value = label.split("=")
+    with dockerd.labelled({key: value}, [*running, paused], stopped=[f"{paused}-stopped"]):
+        dockerd.api.pause(paused)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                dockerd.api.unpause(paused)
+
+
+def test_a_paused_container_with_the_label_is_a_target_that_fails(dockerd: Engine) -> None:
+    """Held-out tester: a paused container (which `docker ps` lists among the running ones) was
+    dropped from a label's fleet without a word, one target short. It is a target whose row
+    says it is paused; the others run, the fleet exits 1; a stopped one is still no target."""
+    with one_paused(dockerd, "orch.fleet=pz", ["orch-pz-1"], "orch-pz-2"):
+        orch = _orch(dockerd, {"label": "orch.fleet=pz"})
+        try:
+            res = orch.run("web", "name")
+        finally:
+            orch.close()
+    assert isinstance(res, FleetResult) and sorted(res) == ["orch-pz-1", "orch-pz-2"]
+    assert res["orch-pz-1"].ok and res["orch-pz-1"].stdout == "orch-pz-1\n"
+    assert not res["orch-pz-2"].ok and res.exit_status == 1
+    assert str(res["orch-pz-2"].exit.error) == ("hop 1 (docker orch-pz-2): container "
+                                               "'orch-pz-2' is paused")
+
+
+async def test_one_container_by_label_counts_a_paused_one(base, dockerd: Engine) -> None:  # type: ignore[no-untyped-def]
+    """Outside a fleet a label picks its one running container: a paused one is one of them
+    (two are ambiguous, not the other picked in silence), and alone it is said to be paused."""
+    from orch_magics import Command, LayeredExecutor, LayerError
+    from orch_magics.config.loader import layer_spec
+    from orch_magics.layers.docker import DockerConfig
+
+    def launch(label: str):  # type: ignore[no-untyped-def]
+        return LayeredExecutor(base, [layer_spec("docker", DockerConfig(
+            label=label, docker_host=dockerd.host))]).launch(Command.of(["true"]))
+
+    with one_paused(dockerd, "orch.one=two", ["orch-two-1"], "orch-two-2"):
+        with pytest.raises(LayerError, match=r"label 'orch.one=two' matches 2 running "
+                                             r"containers \(orch-two-1, orch-two-2\)"):
+            await launch("orch.one=two")
+    with one_paused(dockerd, "orch.one=paused", [], "orch-alone"):
+        with pytest.raises(LayerError, match=r"container 'orch-alone' is paused$"):
+            await launch("orch.one=paused")

@@ -77,3 +77,39 @@ def test_a_label_fleet_whose_engine_is_unreachable_says_why_in_full(tmp_path) ->
     assert row.endswith("`systemctl --user enable --now podman.socket`)")
     assert str(copied).splitlines() == ["get on 1 target of pods: 0 ok, 1 failed",
                                         f"  label orch.nolabel: {str(res['label orch.nolabel'].exit.error)}"]
+
+
+def test_a_paused_podman_container_with_the_label_is_a_target_that_fails(
+        podman: Podman, pods: list[str]) -> None:
+    """Held-out tester: a paused container was dropped from a label's fleet without a word
+    (podman's list leaves paused ones out unless asked for all). It is a target whose row says
+    it is paused, the others run, the fleet exits 1; the stopped one is still no target."""
+    name = "orch-pod-paused"
+    podman.podman("run", "-d", "--init", "--network", "none", "--name", name,
+                  "--hostname", name, "--label", LABEL, IMAGE)
+    try:
+        podman.podman("pause", name)
+        res = _run(podman, {"label": LABEL})
+    finally:
+        podman.podman("rm", "-f", "-t", "0", name)
+    assert sorted(res) == sorted([*pods, name]) and res.exit_status == 1
+    assert all(res[n].ok and res[n].stdout == f"{n}\n" for n in pods)
+    assert str(res[name].exit.error) == f"hop 1 (podman {name}): container {name!r} is paused"
+
+
+async def test_one_podman_container_by_label_alone_and_paused_is_said_so(base, podman) -> None:  # type: ignore[no-untyped-def]
+    """Outside a fleet: it said "no container with label …", as if there were none."""
+    from orch_magics import Command, LayeredExecutor, LayerError
+    from orch_magics.config.loader import layer_spec
+    from orch_magics.layers.podman import PodmanConfig
+
+    name = "orch-pod-alone"
+    podman.podman("run", "-d", "--init", "--network", "none", "--name", name,
+                  "--label", "orch.alone=1", IMAGE)
+    try:
+        podman.podman("pause", name)
+        with pytest.raises(LayerError, match=f"container {name!r} is paused$"):
+            await LayeredExecutor(base, [layer_spec("podman", PodmanConfig(
+                label="orch.alone=1", podman_host=podman.host))]).launch(Command.of(["true"]))
+    finally:
+        podman.podman("rm", "-f", "-t", "0", name)

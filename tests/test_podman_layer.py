@@ -291,3 +291,45 @@ async def test_a_socket_not_found_says_where_orch_looked(base, monkeypatch, tmp_
     with pytest.raises(ConnectError, match=r"no such socket \(is the podman service running "
                                            r"there\?\) \(from CONTAINER_HOST\); "):
         await executor(base).launch(Command.of(["true"]))
+
+
+def test_orch_check_says_what_the_run_would_meet_at_container_host(tmp_path, podman) -> None:  # type: ignore[no-untyped-def]
+    """`orch check` said "ok" whatever CONTAINER_HOST was, and every run of a podman first hop
+    then failed (held-out tester). It does not connect, but what needs no connection it now
+    says, in the run's words and with the run's exit status: CONTAINER_HOST unreadable (an
+    ssh:// URL), no socket there, not a socket. A podman behind ssh is not this machine's."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  pods:\n    layers:\n      - {type: podman, config: "
+                   "{container: orch-test}}\n  far:\n    layers:\n      - {type: ssh, config: "
+                   "{host: far.invalid}}\n      - {type: podman, config: {container: c}}\n")
+    plain = tmp_path / "plain"
+    plain.write_text("")
+
+    def orch(container_host: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CONTAINER_HOST": container_host}
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
+                              capture_output=True, text=True, timeout=60, env=env)
+
+    for value in (f"unix://{tmp_path}/missing.sock", f"unix://{plain}",
+                  "ssh://core@host/run/podman/podman.sock"):
+        run, check = orch(value, "run", "pods", "--", "true"), orch(value, "check")
+        said = run.stderr.removesuffix("\n")
+        assert said.count("\n") == 0 and "CONTAINER_HOST" in said, said
+        prefix = "orch: config error: " if "config error" in said else "orch: "
+        assert check.stderr == said.replace(prefix, f"{prefix}{cfg}:4: environment 'pods': ",
+                                            1) + "\n"
+        assert check.returncode == run.returncode != 0
+        assert not check.stdout.startswith("ok") and "pods " in check.stdout
+    ok = orch(podman.host, "check")
+    assert (ok.returncode, ok.stderr) == (0, "") and ok.stdout.startswith(f"ok: {cfg}\n")
+    # Unset, with no socket where podman would serve one: this may not be the machine it runs
+    # on, so the check does not judge it (a run here would say where it looked).
+    unset = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}
+    unset["XDG_RUNTIME_DIR"] = str(tmp_path)
+    quiet = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
+                           capture_output=True, text=True, timeout=60, env=unset)
+    assert (quiet.returncode, quiet.stderr) == (0, ""), quiet.stderr

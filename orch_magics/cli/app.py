@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from ..config.chain import here_problem
 from ..config.loader import demo_config_files, load_config
 from ..config.model import Config
 from ..config.suggest import did_you_mean
@@ -260,12 +261,31 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
     config = _load(args)
     if args.cmd in ("cp", "forward"):
         return (cp_command if args.cmd == "cp" else forward_command)(config, args)
-    if args.cmd in ("check", "ls"):
-        if args.cmd == "check":
-            print(f"ok: {', '.join(config.files)}")
+    if args.cmd == "check":
+        return _check(config)
+    if args.cmd == "ls":
         print(_listing(config))
         return 0
     return _run(config, args, command)
+
+
+def _check(config: Config) -> int:
+    """`ok` and the listing; or, when an environment's first hop would fail on this machine
+    (seen without connecting: a socket that is not there), the listing and that failure in
+    its run's words, with the run's exit status."""
+    problems = [(name, found) for name, env in config.environments.items()
+                if (found := here_problem(env.layers)) is not None]
+    if not problems:
+        print(f"ok: {', '.join(config.files)}")
+    print(_listing(config))
+    status = 0
+    for name, (layer, exc) in problems:
+        where = f"{layer.location}: " if layer.location else ""
+        config_error = isinstance(exc, ConfigError)
+        say(f"orch: {'config error: ' if config_error else ''}{where}environment {name!r}: "
+            f"{printable(str(exc))}")
+        status = max(status, EXIT_USAGE if config_error else 1)
+    return status
 
 
 def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:

@@ -6,10 +6,15 @@ or ssh), or, for a tcp:// engine, to be the first layer. sudo and containers car
 `ssh → sudo root → docker` could never run: `orch check` says so with the layer's file:line
 instead of the run failing at the docker hop. Kinds that do not declare `carries`/`needs`
 (see layers.base.LayerKind) are not checked.
+
+`here_problem` is `orch check`'s look at this machine, not at the config (no load does it: an
+unset variable must not stop the use of other environments): what a first hop would meet here,
+such as podman's socket from CONTAINER_HOST not being there.
 """
 
 from __future__ import annotations
 
+from ..errors import OrchError
 from ..layers.base import CARRIES
 from ..layers.registry import get_kind
 from .model import LayerSpec
@@ -38,3 +43,19 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:
             offered, before = kind.carries, layer.label
+
+
+def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] | None:
+    """What this machine lacks for a layer that starts here (the place before it is this
+    machine), in the words of its run; None when nothing is seen without connecting."""
+    for layer in layers:
+        kind = get_kind(layer.type)
+        preflight = getattr(kind, "preflight", None)
+        if preflight is not None:
+            try:
+                preflight(layer.config, layer.label)
+            except OrchError as exc:
+                return layer, exc
+        if getattr(kind, "carries", frozenset()) is not None:
+            return None  # past this layer the place is not this machine (or is not known)
+    return None

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 from ..redaction import masked_repr
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+#: How to start podman's API (it serves the same one), for the errors of a missing socket.
+PODMAN_HINT = ("podman serves its API with `podman system service --time=0 unix:///PATH.sock` "
+               "(or `systemctl enable --now podman.socket`; rootless: `systemctl --user enable "
+               "--now podman.socket`)")
 
 
 @masked_repr  # a docker_host URL may carry a resolved secret
@@ -52,6 +56,19 @@ def is_socket(path: str) -> bool:
         return stat.S_ISSOCK(os.stat(path).st_mode)
     except OSError:
         return True
+
+
+def socket_problem(path: str) -> str | None:
+    """Why the unix socket at `path` on this machine cannot be an engine's, seen without
+    connecting (the words of the engine client's errors), or None: it is there, or cannot be
+    looked at (then only connecting can tell)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such socket"
+    except OSError:
+        return None
+    return None if stat.S_ISSOCK(mode) else f"{path} is not a socket"
 
 
 def check_address(url: str) -> None:

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 SIGNAL_TIMEOUT = 10.0
 #: Seconds to reconnect and stop a command whose engine connection dropped.
 CLEANUP_TIMEOUT = 5.0
+#: Container states a label selects: running, and paused (still running, as `docker ps` shows;
+#: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
+LIVE = frozenset({"running", "paused"})
 
 
 class DockerLauncher(Launcher):
@@ -111,38 +114,44 @@ class DockerLauncher(Launcher):
 
     # ---- which container ------------------------------------------------------------------
     async def _container(self, engine: Engine) -> tuple[str, str]:
-        """(id, name) of the running container this layer targets."""
+        """(id, name) of the running container this layer targets (a paused one is an error
+        naming it: it is there, as `docker ps` shows, but runs nothing)."""
         if self.config.container:
             return await self._named(engine, self.config.container)
         found, what = await self._labelled(engine)
-        running = [c for c in found if c.get("State") == "running"]
-        if not running:
+        live = [c for c in found if c.get("State") in LIVE]
+        if not live:
             if found:
                 raise self.error(f"no running container with {what}: "
                                  f"{_name(found[0])!r} is {found[0].get('State')}")
             raise self.error(f"no container with {what} on the engine on {self.where}")
-        if self.config.service:  # replicas: the first one, as `docker compose exec` does
-            running.sort(key=lambda c: (int((c.get("Labels") or {}).get(
-                "com.docker.compose.container-number", "0") or 0), _name(c)))
-        elif len(running) > 1:
-            matching = ", ".join(sorted(_name(c) for c in running))
-            raise self.error(f"{what} matches {len(running)} running containers ({matching}); "
+        if self.config.service:  # replicas: the first running one, as `docker compose exec`
+            live.sort(key=lambda c: (c.get("State") != "running", int((c.get("Labels") or {})
+                      .get("com.docker.compose.container-number", "0") or 0), _name(c)))
+        elif len(live) > 1:
+            matching = ", ".join(sorted(_name(c) for c in live))
+            raise self.error(f"{what} matches {len(live)} running containers ({matching}); "
                              f"pick one with `container:`")
-        return str(running[0]["Id"]), _name(running[0])
+        if live[0].get("State") == "paused":
+            raise self.error(f"container {_name(live[0])!r} is paused")
+        return str(live[0]["Id"]), _name(live[0])
 
     async def _labelled(self, engine: Engine) -> tuple[list[dict[str, Any]], str]:
         """Every container (any state) the layer's label or compose service selects."""
         labels, what = self._selector()
         if not labels:
             raise self.error("the docker layer needs one of: container, label, service")
-        with self.errors(f"listing containers with {what}"):
-            found = await engine.call(engine.api.containers, filters={"label": labels})
+        with self.errors(f"listing containers with {what}"):  # all: podman's list leaves out
+            found = await engine.call(engine.api.containers, all=True,  # paused ones otherwise
+                                      filters={"label": labels})
         return found, what
 
     async def matching(self) -> list[str]:
-        """Names of the running containers the selector matches, sorted: a fleet's targets."""
+        """Names of the running containers the selector matches, sorted: a fleet's targets.
+        Paused ones are among them (as in `docker ps`): each such row fails saying so, rather
+        than the fleet being one target short without a word. Stopped ones are not."""
         found, _ = await self._labelled(await self.engine())
-        return sorted(_name(c) for c in found if c.get("State") == "running")
+        return sorted(_name(c) for c in found if c.get("State") in LIVE)
 
     async def _named(self, engine: Engine, container: str) -> tuple[str, str]:
         with self.errors(f"inspecting container {container!r}"):

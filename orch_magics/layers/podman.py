@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConnectError
 from ..importing import importing_sdk
 from ..redaction import masked_repr
 from .base import Launcher
 from .docker import DockerConfig, container_target, engine_needs
-from .docker_address import check_podman_address, is_socket, parse_address
+from .docker_address import (
+    PODMAN_HINT,
+    check_podman_address,
+    is_socket,
+    parse_address,
+    socket_problem,
+)
 
 ROOTFUL = "unix:///run/podman/podman.sock"
 #: Where rootless podman's socket is, for messages (under $XDG_RUNTIME_DIR on this machine).
@@ -108,6 +114,23 @@ class PodmanKind:
 
     def label(self, config: PodmanConfig) -> str:
         return f"podman {container_target(config)}"
+
+    def preflight(self, config: PodmanConfig, label: str) -> None:
+        """As the first hop with CONTAINER_HOST set (this machine's own word on where podman
+        is): it is readable and names a socket that is there, in the words of a run that found
+        otherwise. No socket at the defaults is not judged: a config may be checked on a
+        machine that is not the one it runs on."""
+        if config.podman_host or config.docker_host or not os.environ.get("CONTAINER_HOST"):
+            return
+        found = socket_address(config, 0)
+        path = parse_address(found.url, "podman").path
+        problem = socket_problem(path) if path is not None else None
+        if problem is not None:
+            if problem == "no such socket":
+                problem += " (is the podman service running there?)"
+            origin = f" ({found.origin})" if found.origin else ""
+            raise ConnectError(f"cannot reach the podman API at {found.url} on this machine: "
+                               f"{problem}{origin}; {PODMAN_HINT}", hop=1, layer=label)
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
         with importing_sdk():  # the docker SDK, on first use

@@ -6,14 +6,12 @@ from __future__ import annotations
 from ..errors import ConnectError
 from .base import Launcher
 from .docker import DockerConfig
+from .docker_address import PODMAN_HINT
 from .docker_engine import Engine
 from .docker_launcher import DockerLauncher
 
 #: The docker layer's words for the engine, and podman's.
 WORDS = (("docker engine", "podman API"), ("dockerd", "the podman service"))
-HINT = ("podman serves its API with `podman system service --time=0 unix:///PATH.sock` "
-        "(or `systemctl enable --now podman.socket`; rootless: `systemctl --user enable --now "
-        "podman.socket`)")
 
 
 class PodmanLauncher(DockerLauncher):
@@ -35,4 +33,4 @@ class PodmanLauncher(DockerLauncher):
             for docker_word, podman_word in WORDS:
                 text = text.replace(docker_word, podman_word)
             origin = f" ({self.origin})" if self.origin else ""
-            raise self.error(f"{text}{origin}; {HINT}", ConnectError) from None
+            raise self.error(f"{text}{origin}; {PODMAN_HINT}", ConnectError) from None
