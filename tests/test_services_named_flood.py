@@ -1,8 +1,9 @@
 """Named runs that print as fast as they can: stopping wins over output, disk use is bounded.
 
 Through every chain a named run can take (local, two ssh hops, ssh → ssh → docker), a `yes`
-started by name stops within the stop timeout, leaves no process at the far end, and leaves
-no hidden spill file behind; its one on-disk copy (the log) is rotated at `log_max_bytes`.
+started by name stops within the stop timeout, leaves no process at the far end, leaves
+no hidden spill file behind, and `logs` gives its last 10,000 lines; its one on-disk copy
+(the log) is rotated at `log_max_bytes`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:
     assert res.interrupted and res.exit.signal is not None, res
     assert res.stdout.startswith(token) or token in res.stdout[:200]
     assert _spills() - before == set(), "a hidden spill file was left behind"
+    # `logs` keeps the last 10,000 lines (the ring drops whole chunks of older ones): the
+    # flood's, the last maybe cut by the signal, then the note of how the run ended.
+    *flood, cut, note = str(orch.logs("y")).splitlines()
+    assert len(flood) + 2 == 10_000 and set(flood) == {token} and token.startswith(cut)
+    assert note == "orch: y: killed by SIGINT (stopped)"
 
 
 def _chain(kind: str, request: pytest.FixtureRequest) -> tuple[str, Callable[[str], list]]:

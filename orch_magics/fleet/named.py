@@ -30,7 +30,7 @@ class NamedFleet:
         return self.live.done
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self.add, keep=self.logs.lines.maxlen,
+        return (LabelledLines(label, self.add, keep=self.logs.max_lines,
                               hurry=self.stopping),)
 
     def stopping(self) -> bool:
