@@ -121,6 +121,7 @@ def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
         # loop that closes (the run ended before reading all of stdin) would be reported as
         # "Task was destroyed but it is pending" on the user's terminal at exit.
         chunk = None
+        grow_pipe(0)  # `… | orch run …`: reads of up to 1 MiB, not the pipe's default 64 KiB
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads any more
             while chunk != b"":
                 room.acquire()
