@@ -17,8 +17,8 @@ gives every process one, as a docker layer with `tty: true` does):
 
 Anything else said before the command ran (the login shell of `sudo -i` and its profile, on
 either stream) is not the command's output but is kept: without a terminal it goes to the run's
-stderr, in the order it arrived (stdout up to ``OUTMARK`` included, see `Heading`), so stdout
-is the command's alone; under a terminal there is one stream, and it stays there.
+stderr, in the order it arrived (stdout's part is what came before ``OUTMARK``, see `Heading`),
+so stdout is the command's alone; under a terminal there is one stream, and it stays there.
 
 sudo exiting first (refused, unknown user, no sudo there) is a one-line error in our words.
 """
