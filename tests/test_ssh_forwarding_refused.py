@@ -5,16 +5,20 @@ channel with code 2, "open failed", as for a missing socket: then the socket is 
 
 from __future__ import annotations
 
+import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from fixtures.ports import free_port
 from fixtures.sshd import SSHServer, known_host, launch_sshd, stop_servers
 from orch_magics import Orchestrator, load_config_text
-from orch_magics.errors import ConnectError
+from orch_magics.errors import AuthError, ConnectError, LayerError
 
 pytestmark = pytest.mark.ssh
 
@@ -94,3 +98,49 @@ def _refused(config_text: str) -> str:
     finally:
         orch.close()
     return str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["docker", "podman"])
+def test_a_socket_the_login_user_may_not_reach_is_not_called_missing(ssh_lab, sudo_lab, kind):  # type: ignore[no-untyped-def]
+    """ssh as a user who is not root, then an engine socket: one in a folder closed to that
+    user (0700 root; another user's /run/user/UID) was "there is no such socket there" (with,
+    for podman, advice to start its service). Each cause is said in its words, and only a
+    socket that truly is not there is called missing."""
+    sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
+    top = Path(tempfile.mkdtemp(prefix="orch-sock-"))
+    top.chmod(0o755)
+    (top / "closed").mkdir(mode=0o700)
+    (top / "file").write_text("")
+    socks = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+    try:
+        for sock, path in zip(socks, (top / "closed" / "engine.sock", top / "denied.sock"), strict=True):
+            sock.bind(str(path))
+            path.chmod(0o600)
+        cases = {"closed": (top / "closed" / "engine.sock", AuthError,
+                            f"the remote user may not reach that socket (cannot look into "
+                            f"{top}/closed as {sudo_lab.login}: permission denied)"),
+                 "denied": (top / "denied.sock", AuthError,
+                            "the remote user may not open that socket (no write permission)"),
+                 "file": (top / "file", ConnectError, "it is not a socket"),
+                 "missing": (top / "missing.sock", ConnectError, "there is no such socket there")}
+        key = "podman_host" if kind == "podman" else "docker_host"
+        envs = {name: [ssh_lab.layer("orch-loop", user=sudo_lab.login),
+                       f'{{type: {kind}, config: {{container: orch-test, {key}: "unix://{path}"}}}}']
+                for name, (path, _, _) in cases.items()}
+        orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs=envs)))
+        try:
+            for name, (path, cls, words) in cases.items():
+                with pytest.raises(LayerError) as info:
+                    orch.run(name, command="true", timeout=60)
+                message = str(info.value)
+                assert type(info.value) is cls, (name, message)
+                assert message.startswith(f"hop 2 ({kind} orch-test): cannot reach the "), message
+                assert f"cannot open {path} on ssh orch-loop: " in message, message
+                assert message.endswith(words) or f"{words};" in message, message
+                assert ("system service" in message) == (kind == "podman" and cls is ConnectError)
+        finally:
+            orch.close()
+    finally:
+        for sock in socks:
+            sock.close()
+        shutil.rmtree(top)

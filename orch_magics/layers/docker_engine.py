@@ -112,12 +112,13 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
     finally:
         writer.close()
     if not head:
-        reason = await _why_mute(connect) if local != address else None
+        why = await _why_mute(connect) if local != address else None
         hint = (" (the socket may be missing there, or the remote user may lack permission "
                 "to open it)" if local != address else "")
-        raise ConnectError(f"cannot reach {what}: " + (reason or f"the connection closed "
-                                                                 f"without an answer{hint}"),
-                           hop=hop, layer=layer)
+        cls = AuthError if isinstance(why, PermissionError) else ConnectError
+        raise cls(f"cannot reach {what}: " + (str(why) if why else f"the connection closed "
+                                                                   f"without an answer{hint}"),
+                  hop=hop, layer=layer)
     status_line = head.split(b"\r\n", 1)[0]
     if not status_line.startswith(b"HTTP/1.") or b" 200 " not in status_line + b" ":
         raise ConnectError(f"{what} did not answer like a docker engine: {status_line[:80]!r}",
@@ -136,15 +137,16 @@ class _Closing(asyncio.Protocol):
         transport.close()
 
 
-async def _why_mute(connect: Connector | None) -> str | None:
+async def _why_mute(connect: Connector | None) -> OSError | None:
     """Why a forwarded socket closed without an answer, as the hop carrying it tells when asked
-    directly (sshd refusing to forward, a missing socket); None when it does not know."""
+    directly (sshd refusing to forward, a missing socket; a `PermissionError`: the socket is
+    there, not for the remote user); None when it does not know."""
     if connect is None:
         return None
     try:
         await asyncio.wait_for(connect(_Closing()), CONNECT_TIMEOUT)
     except (OSError, asyncio.TimeoutError) as exc:
-        return str(exc) or None
+        return exc if isinstance(exc, OSError) and str(exc) else None
     return None
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..errors import ConnectError
+from ..errors import AuthError, ConnectError
 from .base import Launcher
 from .docker import DockerConfig
 from .docker_address import PODMAN_HINT
@@ -28,9 +28,11 @@ class PodmanLauncher(DockerLauncher):
     async def engine(self, *, fresh: bool = False) -> Engine:
         try:
             return await super().engine(fresh=fresh)
-        except ConnectError as exc:
+        except (ConnectError, AuthError) as exc:
             text = exc.reason
             for docker_word, podman_word in WORDS:
                 text = text.replace(docker_word, podman_word)
             origin = f" ({self.origin})" if self.origin else ""
-            raise self.error(f"{text}{origin}; {PODMAN_HINT}", ConnectError) from None
+            # how to start the service helps when it is not there, not when it is not ours
+            hint = f"; {PODMAN_HINT}" if isinstance(exc, ConnectError) else ""
+            raise self.error(f"{text}{origin}{hint}", type(exc)) from None

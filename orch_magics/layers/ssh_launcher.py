@@ -171,8 +171,9 @@ class SSHLauncher(Launcher):
             # a socket the user may open means forwarding is off
             problem = await _socket_problem(slot.conn, path)
             why = refusal(exc, "AllowStreamLocalForwarding", refused=problem is None)
-            raise ConnectionError(f"cannot open {path} on {self.label}: {why}"
-                                  + (f": {problem}" if problem else "")) from None
+            said, cls = problem or ("", ConnectionError)
+            raise cls(f"cannot open {path} on {self.label}: {why}"
+                      + (f": {said}" if said else "")) from None
         except asyncssh.Error as exc:
             raise ConnectionError(f"cannot open {path} on {self.label}: {exc.reason}") from None
 
@@ -295,22 +296,52 @@ class SSHLauncher(Launcher):
         return f"it may still be running as {place} (killing it failed: {reason})"
 
 
-async def _socket_problem(conn: asyncssh.SSHClientConnection, path: str) -> str | None:
-    """What keeps the login user from opening the unix socket `path` on the host (asked with
-    `test`), or None when nothing does."""
-    q = shlex.quote(path)
-    line = (f"if [ ! -S {q} ]; then echo orch-socket-missing; "
-            f"elif [ ! -w {q} ]; then echo orch-socket-denied; fi")
+#: Asks the host what keeps the login user from a unix socket ($1): write permission, a folder
+#: on the way it may not look into (`[ -S ]` alone says "missing" for that too), another kind
+#: of file, or nothing there.
+SOCKET_CHECK = """p=$1
+if [ -S "$p" ]; then [ -w "$p" ] || echo orch-socket-denied
+elif [ -e "$p" ]; then echo orch-socket-other
+else
+  case $p in /*) d=;; *) d=.;; esac; rest=${p#/}
+  while case $rest in */*) true;; *) false;; esac; do
+    d=$d/${rest%%/*}; rest=${rest#*/}
+    [ -d "$d" ] || break
+    if [ ! -x "$d" ]; then
+      printf 'orch-socket-closed %s %s\\n' "$(id -un 2>/dev/null || id -u)" "$d"; exit 0
+    fi
+  done
+  echo orch-socket-missing
+fi
+"""
+
+
+async def _socket_problem(conn: asyncssh.SSHClientConnection,
+                          path: str) -> tuple[str, type[OSError]] | None:
+    """What keeps the login user from opening the unix socket `path` on the host, and the
+    error class that says it (`PermissionError`: it is there, not for that user), or None
+    when nothing does."""
+    line = f"sh -c {shlex.quote(SOCKET_CHECK)} sh {shlex.quote(path)}"
     try:
         done = await asyncio.wait_for(conn.run(line, check=False), CLEANUP_TIMEOUT)
     except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-        return f"could not check the socket there: {exc}"
-    answer = str(done.stdout or "")  # a chatty login shell may print more
-    if "orch-socket-missing" in answer:
-        return "there is no such socket there"
-    if "orch-socket-denied" in answer:
-        return "the remote user may not open that socket (no write permission)"
-    return None if done.exit_status == 0 else "could not check the socket there"
+        return f"could not check the socket there: {exc}", ConnectionError
+    # a chatty login shell may print more: the answer is the line that starts with our word
+    answer = next((ln for ln in str(done.stdout or "").splitlines()
+                   if ln.startswith("orch-socket-")), "")
+    word, _, rest = answer.partition(" ")
+    if word == "orch-socket-closed":
+        user, _, folder = rest.partition(" ")
+        return (f"the remote user may not reach that socket (cannot look into {folder} as "
+                f"{user}: permission denied)", PermissionError)
+    if word == "orch-socket-denied":
+        return "the remote user may not open that socket (no write permission)", PermissionError
+    if word == "orch-socket-other":
+        return "it is not a socket", ConnectionError
+    if word == "orch-socket-missing":
+        return "there is no such socket there", ConnectionError
+    return None if done.exit_status == 0 else ("could not check the socket there",
+                                               ConnectionError)
 
 
 def too_long(command: Command, line: str) -> str | None:

@@ -7,12 +7,18 @@ gives every process one, as a docker layer with `tty: true` does):
 
 1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
    one means the password was wrong, a prompt without a configured password is an error;
-2. BOOT prints ``TOKEN`` once sudo has let it run, then reads the script from stdin (so no
-   user text crosses `sudo -i`'s re-quoting by a login shell, which expands `$NAME` and drops
-   newlines: BOOT itself holds neither). The script starts `remote.py`'s wrapper as a process
-   group of its own (`setsid`, as sshd and runc do), and its preamble follows;
+2. BOOT prints ``OUTMARK`` on stdout and ``TOKEN`` once sudo has let it run, then reads the
+   script from stdin (so no user text crosses `sudo -i`'s re-quoting by a login shell, which
+   expands `$NAME` and drops newlines: BOOT itself holds neither). The script starts
+   `remote.py`'s wrapper as a process group of its own (`setsid`, as sshd and runc do), and
+   its preamble follows;
 3. the wrapper reports its pid (and, under a TTY, that the terminal is cooked again): the
-   command runs. Anything else said before is kept as output.
+   command runs.
+
+Anything else said before the command ran (the login shell of `sudo -i` and its profile, on
+either stream) is not the command's output but is kept: without a terminal it goes to the run's
+stderr, in the order it arrived (stdout's part is what came before ``OUTMARK``, see `Heading`),
+so stdout is the command's alone; under a terminal there is one stream, and it stays there.
 
 sudo exiting first (refused, unknown user, no sudo there) is a one-line error in our words.
 """
@@ -49,6 +55,7 @@ class Script:
     argv: list[str]
     prompt: bytes
     token: bytes
+    outmark: bytes  # BOOT's line on stdout: what came before it there is not the command's
     body: bytes  # the script BOOT reads, then the wrapper's preamble
     login: bool  # `sudo -i`: the target's login shell runs BOOT
 
@@ -62,17 +69,48 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     to read the script, and the preamble restores it."""
     nonce = os.urandom(8).hex()
     prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
+    outmark = f"orch-sudo-out-{nonce}"
     pre = RESTORE + preamble(command)
     body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre)))).encode(
         "utf-8", "surrogateescape")  # argv bytes that are not UTF-8 pass as they are
     read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
     boot = (f'_orch_tty0="$(stty -g 2>/dev/null)" && stty raw -echo; '
-            f"echo {token} >&2; {read}")
+            f"echo {outmark}; echo {token} >&2; {read}")
     # the login shell of `sudo -i` would wait for BOOT and say `Killed` when a stop ends it
     # with KILL, as if the command had said it: it execs BOOT, its environment kept
     handover = ["exec"] if login else []
     argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", *handover, "sh", "-c", boot]
-    return Script(argv, prompt.encode(), token.encode(), body + pre, login)
+    return Script(argv, prompt.encode(), token.encode(), outmark.encode(), body + pre, login)
+
+
+class Heading:
+    """Splits a run's stdout (without a terminal) at BOOT's `OUTMARK` line: what came before
+    is the login shell's and its profile's, what follows the command's. Output is passed on at
+    once, but for a tail that may be the start of the mark."""
+
+    def __init__(self, mark: bytes) -> None:
+        self._mark = mark + b"\n"
+        self._held = b""
+        self.done = False
+
+    def feed(self, data: bytes) -> tuple[bytes, bytes]:
+        """(the shell's part, the command's part) of `data`, with anything held before."""
+        if self.done:
+            return b"", data
+        buf = self._held + data
+        i = buf.find(self._mark)
+        if i >= 0:
+            self.done, self._held = True, b""
+            return buf[:i], buf[i + len(self._mark):]
+        n = next((k for k in range(min(len(buf), len(self._mark) - 1), 0, -1)
+                  if self._mark.startswith(buf[-k:])), 0)
+        self._held = buf[len(buf) - n:]
+        return buf[:len(buf) - n], b""
+
+    def flush(self) -> bytes:
+        """At the end of the stream: what was held (the mark never came whole: the shell's)."""
+        held, self._held = self._held, b""
+        return held
 
 
 @dataclass
@@ -84,6 +122,7 @@ class Started:
     stdin: StdinWriter
     tty: bool  # one output stream, a terminal's
     early: list[Event] = field(default_factory=list)
+    heading: Heading | None = None  # stdout's split, until the mark came (no terminal)
 
 
 class Refused(Exception):
@@ -107,7 +146,9 @@ class Conversation:
         self.user = user
         self.raw = b""  # the talking stream, not yet understood
         self.said = b""  # what sudo said besides its prompts (for errors)
-        self.early: list[Event] = []  # the other stream's output, kept for later
+        self.early: list[Event] = []  # output to pass on once the command runs
+        self.shell = b""  # the other stream before BOOT ran: the target's side (for errors)
+        self.heading = None if self.tty else Heading(script.outmark)
         self.prompts = 0
         self.let_in = False
         self.pid: int | None = None  # the wrapper's, once it said it
@@ -122,23 +163,42 @@ class Conversation:
             if isinstance(event, Exit):
                 raise self.refusal(event)
             if not self.talking(event):
-                self.early.append(event)
+                self.other(event)
             else:
                 self.raw += event.data
                 pid = self.advance()
                 if pid is not None:
-                    return Started(events, pid, self.handle.stdin, self.tty, self.early)
+                    return Started(events, pid, self.handle.stdin, self.tty, self.early,
+                                   self.heading)
             if not self.let_in and (why := must_change_password(self.heard())) is not None:
                 raise Refused(why, AuthError)  # PAM waits for a new password: not ours to give
         raise Refused("sudo ended without an exit status")
 
     def heard(self) -> Heard:
         """What was said so far, for errors (the other stream's part only before BOOT ran)."""
-        out = b"" if self.let_in else b"".join(e.data for e in self.early
-                                                if isinstance(e, Stdout | Stderr))
+        out = b"" if self.let_in else self.shell
         text = (self.said + self.raw).decode("utf-8", "replace")
         return Heard(text, out.decode("utf-8", "replace"), self.user, self.prompts,
                      self.script.login, self.let_in)
+
+    def other(self, event: Stdout | Stderr) -> None:
+        """A chunk of the stream sudo does not talk on: without a terminal, stdout; what the
+        login shell said there goes to stderr, after what it said on stderr so far (the
+        complete lines: a prompt or the token may still be arriving)."""
+        if self.heading is None or not isinstance(event, Stdout):
+            self.shell += b"" if self.let_in else event.data
+            self.early.append(event)
+            return
+        shell, out = self.heading.feed(event.data)
+        if shell:
+            if not self.let_in:
+                self.shell += shell
+                said, n, self.raw = self.raw.rpartition(b"\n")
+                self.said += said + n
+                self.keep(said + n)
+            self.early.append(Stderr(shell))
+        if out:
+            self.early.append(Stdout(out))
 
     def advance(self) -> int | None:
         """Act on what `raw` holds now; the pid once the wrapper reported it."""
@@ -155,6 +215,8 @@ class Conversation:
             if self.tty and self.prompts:  # the newline sudo echoes after reading the password
                 before = before.removeprefix(b"\r\n") if before.startswith(b"\r\n") \
                     else before.removeprefix(b"\n")
+            if self.tty and (k := before.rfind(s.outmark)) >= 0:
+                before = before[:k]  # BOOT's line on the one stream, just before the token
             self.keep(before)
             self.raw = self.raw[i + len(s.token) + 1:]
             self.let_in = True

@@ -41,6 +41,7 @@ class SudoBackend:
         self._err: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
         self._end: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._stdin = started.stdin
+        self._heading = started.heading
         self._signalled = False
         self._relay = asyncio.ensure_future(self._run(started))
 
@@ -102,14 +103,22 @@ class SudoBackend:
         finally:
             if not self._end.done():
                 self._end.set_result(end)
+        if self._heading is not None:
+            await self._put(Stderr(self._heading.flush()))
         await self._out.put(None)
         await self._err.put(None)
 
     async def _put(self, event: object) -> None:
-        if isinstance(event, Stdout):
+        if not isinstance(event, Stdout | Stderr) or not event.data:
+            return
+        if isinstance(event, Stdout) and self._heading is not None and not self._heading.done:
+            shell, out = self._heading.feed(event.data)  # the login shell's part: see Heading
+            await self._put(Stderr(shell))
+            await self._put(Stdout(out))
+        elif isinstance(event, Stdout) or self._tty:
             await self._out.put(event.data)
-        elif isinstance(event, Stderr):
-            await (self._out if self._tty else self._err).put(event.data)
+        else:
+            await self._err.put(event.data)
 
     async def _lost(self, error: BaseException) -> LayerError:
         """The way to sudo broke: kill the command as its user (a fresh sudo run), say so."""

@@ -1,0 +1,145 @@
+"""A `sudo` layer with `login: true` whose target's login profile talks (finding combos 3).
+
+`sudo -i` runs the target's login shell first, and its profile may print on stdout and stderr
+(a welcome line, a warning). That text is not the command's output: without a terminal it is
+kept, in order, on the run's stderr, so a run's stdout is the command's alone (pipes, jq, a
+`json_lines()`) and a get through the layer reads its data first, instead of failing on
+"unexpected output before the data". Under a terminal there is one stream: it stays there.
+Each case runs on the real sudo lab, with a chatty `~/.profile` for its login user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orch_magics import Orchestrator
+from orch_magics.config.loader import load_config_text
+from orch_magics.layers.sudo_handshake import Heading
+
+#: What the profile says, on stdout then stderr, then stdout again.
+PROFILE = "echo WELCOME-OUT\necho PROFILE-ERR >&2\necho SECOND-OUT\n"
+
+
+def said(stderr: str) -> bool:
+    """Is `stderr` the profile's words, each stream's in its order? (Two pipes carry them: how
+    the streams interleave is how they arrived.)"""
+    lines = stderr.splitlines()
+    return (sorted(lines) == ["PROFILE-ERR", "SECOND-OUT", "WELCOME-OUT"]
+            and lines.index("WELCOME-OUT") < lines.index("SECOND-OUT"))
+SERVICES = """\
+  steps:
+    command: 'echo "{\\"main\\": 1}"'
+    pre_commands: [{command: 'echo "{\\"pre\\": 1}"'}]
+    post_commands: [{command: 'echo "{\\"post\\": 1}"', when: always}]
+  term:
+    command: echo hi
+    tty: true
+"""
+
+
+def _own(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@pytest.fixture
+def chatty(sudo_lab: Any) -> Iterator[Path]:
+    """The login user's `~/.profile` talks while the test runs (removed after)."""
+    profile = sudo_lab.home / ".profile"
+    profile.write_text(PROFILE)
+    _own(profile, sudo_lab.login)
+    data = sudo_lab.home / "data.txt"
+    data.write_text("payload\n")
+    _own(data, sudo_lab.login)
+    try:
+        yield profile
+    finally:
+        profile.unlink(missing_ok=True)
+        data.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def orch(sudo_lab: Any, chatty: Path, tmp_path: Path, monkeypatch: Any) -> Iterator[Orchestrator]:
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "logs"))
+    layer = sudo_lab.layer(sudo_lab.login, login="true")
+    text = (f"environments:\n  li:\n    layers:\n      - {layer}\n"
+            f"services:\n{SERVICES}")
+    o = Orchestrator(load_config_text(text))
+    yield o
+    o.close()
+
+
+def test_the_profile_s_words_go_to_stderr(orch: Orchestrator) -> None:
+    result = orch.run("li", command="echo hi; echo oops >&2")
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    assert result.stderr.endswith("\noops\n") and said(result.stderr[:-len("oops\n")])
+
+
+def test_steps_through_the_layer_keep_stdout_for_the_command(orch: Orchestrator) -> None:
+    """Every step is a run through the layer: each stdout is JSON, the profile's is not."""
+    result = orch.run("li", "steps")
+    assert result.ok, result.stderr
+    runs = [result.steps[0], result, result.steps[1]]
+    assert [json.loads(r.stdout) for r in runs] == [{"pre": 1}, {"main": 1}, {"post": 1}]
+    assert all(said(r.stderr) for r in runs), [r.stderr for r in runs]
+
+
+def test_a_tty_run_keeps_the_profile_on_its_one_stream(orch: Orchestrator) -> None:
+    result = orch.run("li", "term")
+    lines = result.stdout.replace("\r", "").splitlines()
+    assert result.returncode == 0
+    assert lines == ["WELCOME-OUT", "PROFILE-ERR", "SECOND-OUT", "hi"], lines
+
+
+def test_get_and_put_through_the_layer(orch: Orchestrator, sudo_lab: Any,
+                                       tmp_path: Path) -> None:
+    got = tmp_path / "got.txt"
+    orch.get("li", "~/data.txt", str(got))
+    assert got.read_text() == "payload\n"
+    orch.get("li", str(sudo_lab.home), str(tmp_path / "home"))
+    assert (tmp_path / "home" / "data.txt").read_text() == "payload\n"
+    src = tmp_path / "src.txt"
+    src.write_text("sent\n")
+    orch.put("li", str(src), "put.txt")
+    try:
+        assert (sudo_lab.home / "put.txt").read_text() == "sent\n"
+    finally:
+        (sudo_lab.home / "put.txt").unlink(missing_ok=True)
+
+
+@pytest.mark.ssh
+def test_fleet_targets_through_the_layer(sudo_lab: Any, chatty: Path, ssh_lab: Any,
+                                         tmp_path: Path, monkeypatch: Any) -> None:
+    """ssh to two hosts as root, then `sudo -i` to the login user on each."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "logs"))
+    fleet = ssh_lab.layer("orch-loop").replace('"orch-loop"', "[orch-loop, orch-bastion]")
+    envs = {"fl": [fleet, sudo_lab.layer(sudo_lab.login, login="true")]}
+    o = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs=envs)))
+    try:
+        result = o.run("fl", command="echo hi")
+        assert len(result) == 2, result
+        for one in result.values():
+            assert (one.returncode, one.stdout, said(one.stderr)) == (0, "hi\n", True), one
+        o.get("fl", "~/data.txt", str(tmp_path / "got"))
+        assert sorted(p.read_text() for p in (tmp_path / "got").rglob("data.txt")) == \
+            ["payload\n"] * 2
+    finally:
+        o.close()
+
+
+def test_the_mark_is_found_across_chunks_and_output_is_not_held() -> None:
+    heading = Heading(b"orch-sudo-out-1f")
+    assert heading.feed(b"Welcome\norch-su") == (b"Welcome\n", b"")  # may be the mark: held
+    assert heading.feed(b"do-out-1f\nfirst") == (b"", b"first")
+    assert heading.done and heading.feed(b"orch-sudo-out-1f\n") == (b"", b"orch-sudo-out-1f\n")
+    other = Heading(b"orch-sudo-out-1f")
+    assert other.feed(b"text o") == (b"text ", b"")
+    assert other.feed(b"k\n") == (b"ok\n", b"") and other.flush() == b""
+    assert other.feed(b"orch-") == (b"", b"") and other.flush() == b"orch-"
