@@ -64,7 +64,9 @@ def test_identical_outputs_roll_up_into_one_group(dockerd: Engine, web: list[str
 
 def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list[str]) -> None:
     """--limit is applied once the label's containers are found: one of them is the forward's
-    target (a chain without an SSH hop forwards from this machine), several are refused."""
+    target (a chain without an SSH hop forwards from this machine), several are refused.
+    Without --limit the error suggests one as for an ssh fleet (combos finding 4: it said
+    only "name it with --limit", the containers were not looked up)."""
     import functools
     import http.server
     import threading
@@ -85,6 +87,11 @@ def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list
             orch.forward("web", server.server_address[1], limit="orch-web-0*")
         with pytest.raises(ConfigError, match=r"--limit pattern 'orch-web-99' matches no target"):
             orch.forward("web", server.server_address[1], limit="orch-web-99")
+        with pytest.raises(ConfigError) as err:
+            orch.forward("web", server.server_address[1])
+        assert str(err.value) == ("environment 'web' fans out to several targets and a forward "
+                                  "reaches one: name it with --limit (e.g. --limit orch-web-01)")
+        assert [f.environment for f in orch.forwards.list()] == ["web [orch-web-03]"]
     finally:
         orch.close()
         server.shutdown()
@@ -104,7 +111,8 @@ def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
         try:
             for call in (lambda: orch.run("web", "name"),
                          lambda: orch.get("web", "/etc/hostname", str(tmp_path / "got")),
-                         lambda: orch.forward("web", 80, limit="orch-down-1")):
+                         lambda: orch.forward("web", 80, limit="orch-down-1"),
+                         lambda: orch.forward("web", 80)):
                 with pytest.raises(OrchError) as err:
                     call()
                 assert str(err.value) == message

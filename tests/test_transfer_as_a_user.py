@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
+import re
+import shutil
 import stat
+import subprocess
+import sys
 import tarfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -227,3 +232,92 @@ def test_a_failed_tree_is_removed_with_its_links_and_read_only_folders(tmp_path:
     (tree / "ro").chmod(0o500)
     _remove_tree(str(tree))
     assert not tree.exists()
+
+
+@pytest.fixture
+def shared_folder(sudo_lab) -> Iterator[Callable[[str, int, int, int], Path]]:  # type: ignore[no-untyped-def]
+    """Folders made here as root (the lab's hosts share this disk), removed after the test:
+    `shared_folder(name, uid, gid, mode)`."""
+    made: list[Path] = []
+
+    def make(name: str, uid: int, gid: int, mode: int) -> Path:
+        folder = Path(f"/tmp/orch-{name}-{os.getpid()}")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        made.append(folder)
+        os.chown(folder, uid, gid)
+        folder.chmod(mode)
+        return folder
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("env", ["here", "there", "login"])  # sudo, ssh → ssh → sudo, and ssh
+async def test_another_users_file_is_never_handed_to_the_receiver(  # type: ignore[no-untyped-def]
+        orch, sudo_lab, shared_folder, tmp_path, env) -> None:
+    """A put as an ordinary user over a file it may write but does not own (root's, writable
+    for its group) renamed its own file over it: the owner silently became that user. In a
+    sticky folder the rename failed: "cannot rename into …", with no why. Both are refused
+    before any data, saying why and what to do; the file stays as it was, nothing is left."""
+    who = pwd.getpwnam(sudo_lab.login if env == "login" else sudo_lab.free)
+    src = tmp_path / "new"
+    src.write_text("new\n")
+    mine = shared_folder(f"owner-{env}", who.pw_uid, who.pw_gid, 0o755)
+    sticky = shared_folder(f"sticky-{env}", 0, 0, 0o1777)
+    cases = [(mine / "app.conf", 0, who.pw_gid, "is owned by root", "owner"),
+             (sticky / "app.conf", 0, 0, "is owned by root", "owner"),
+             (mine / "grp.conf", who.pw_uid, 0, "belongs to group root", "group")]
+    for path, uid, gid, is_, what in cases:
+        path.write_text("old\n")
+        os.chown(path, uid, gid)
+        path.chmod(0o666)
+        with pytest.raises(TransferError, match=re.escape(
+                f"{path} {is_}: as user {who.pw_name} a copy cannot keep its {what} (it "
+                f"replaces a file by renaming a new one over it); copy as root (e.g. a sudo "
+                f"layer with user: root) or remove {path} first; nothing was kept")):
+            await orch.aput(env, src, path)
+        info = path.stat()
+        assert (path.read_text(), info.st_uid, info.st_gid) == ("old\n", uid, gid)
+    assert [sorted(p.name for p in f.iterdir()) for f in (mine, sticky)] == [
+        ["app.conf", "grp.conf"], ["app.conf"]]  # no temporary file left
+    mine_too = mine / "mine.conf"  # its own file is replaced as before, its mode kept
+    mine_too.write_text("old\n")
+    os.chown(mine_too, who.pw_uid, who.pw_gid)
+    mine_too.chmod(0o640)
+    await orch.aput(env, src, mine_too)
+    info = mine_too.stat()
+    assert (mine_too.read_text(), info.st_uid, stat.S_IMODE(info.st_mode)) == (
+        "new\n", who.pw_uid, 0o640)
+
+
+def test_a_get_as_an_ordinary_user_never_takes_another_users_file(  # type: ignore[no-untyped-def]
+        sudo_lab, shared_folder) -> None:
+    """The same on this side: `orch cp` run by an ordinary user over a root file it may write
+    (0664 for its group) gave the file to that user (the chown back failed silently)."""
+    who = pwd.getpwnam(sudo_lab.free)
+    folder = shared_folder("get-owner", who.pw_uid, who.pw_gid, 0o755)
+    (folder / "orch.yaml").write_text("environments: {local: {layers: []}}\n")
+    (folder / "src").write_text("new\n")
+    dest = folder / "app.conf"
+    dest.write_text("old\n")
+    os.chown(dest, 0, who.pw_gid)
+    dest.chmod(0o664)
+    as_free = ("import concurrent.futures.thread, importlib, os, pkgutil, sys, orch_magics\n"
+               "for m in pkgutil.walk_packages(orch_magics.__path__, 'orch_magics.'):\n"
+               "    m.name.endswith('__main__') or importlib.import_module(m.name)\n"
+               f"os.setgroups([]); os.setgid({who.pw_gid}); os.setuid({who.pw_uid})\n"
+               "sys.exit(orch_magics.cli.main())")
+    done = subprocess.run(  # this python is under /root (0700): it starts as root, then drops
+        [sys.executable, "-c", as_free, "-c", str(folder / "orch.yaml"), "cp",
+         f"local:{folder}/src", str(dest)], cwd=folder, capture_output=True, text=True,
+        timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]),
+                                        "XDG_STATE_HOME": str(folder / "state")})
+    assert (done.returncode, done.stderr.strip().splitlines()[-1:]) == (1, [
+        f"orch: get local:{folder}/src → {dest} failed: {dest} is owned by root: as user "
+        f"{who.pw_name} a copy cannot keep its owner (it replaces a file by renaming a new one "
+        f"over it); copy as root or remove {dest} first; nothing was kept"]), done.stderr
+    info = dest.stat()
+    assert (dest.read_text(), info.st_uid) == ("old\n", 0)
+    assert sorted(p.name for p in folder.iterdir()) == ["app.conf", "orch.yaml", "src", "state"]

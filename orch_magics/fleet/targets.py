@@ -132,13 +132,13 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     return kept[0]
 
 
-async def resolve_one(environment: str, layers: Sequence[LayerSpec], base: Launcher,
-                      limit: str) -> Target:
-    """The one target `limit` picks from a fleet (containers found by label first)."""
+async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launcher
+                      ) -> list[Target]:
+    """Every target of a fleet, containers found by label looked up (none found: an error)."""
     targets = expand(layers)
     found = [t for target in targets for t in await resolve(target, base)]
     check_found(environment, targets, found)
-    return the_one(found, limit)
+    return found
 
 
 def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target]) -> None:

@@ -24,7 +24,7 @@ from .._loop import BackgroundLoop
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
-from ..fleet.targets import expand, resolve_one, the_one
+from ..fleet.targets import Target, expand, resolve_all, the_one
 from ..layers.base import Launcher, TunnelCarrier
 from ..plan import RunPlan
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
@@ -185,9 +185,12 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None]]:
         one, label = plan, ""
-        if limit is not None:
+        if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
-            target = await resolve_one(environment, plan.layers_to_run, base, limit)
+            found = await resolve_all(environment, plan.layers_to_run, base)
+            if limit is None:  # containers found by label: now one can be suggested
+                raise _name_one(plan, found)
+            target = the_one(found, limit)
             one, label = dataclasses.replace(plan, layers=target.layers), target.label
         launcher = places.launcher_for(one)
         ended = places.gate.open_session(one, ticket, launcher.chain, label or None)  # audited
@@ -219,17 +222,25 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
 
 def _check_target(plan: RunPlan, limit: str | None) -> None:
     """A forward reaches one target: a fleet's needs `limit` (checked against the targets
-    known before run time), a single target's must not have one."""
+    known before run time; containers found by label are looked up once admitted, as for
+    any run), a single target's must not have one."""
     plan.check_limit(limit)
     if not plan.is_fleet:
         return
     targets = expand(plan.layers_to_run)
+    if any(t.pending is not None for t in targets):
+        return
     if limit is None:
-        example = f" (e.g. --limit {targets[0].label})" if targets[0].label else ""
-        raise ConfigError(f"environment {plan.environment.name!r} fans out to several "
-                          f"targets and a forward reaches one: name it with --limit{example}")
-    if all(t.pending is None for t in targets):
-        the_one(targets, limit)
+        raise _name_one(plan, targets)
+    the_one(targets, limit)
+
+
+def _name_one(plan: RunPlan, targets: Sequence[Target]) -> ConfigError:
+    """A fleet's forward without `limit`: the error suggests its first target. (Errors name
+    options as the CLI does, in every front end: docs/fleets.md pairs `--limit` and `limit=`.)"""
+    return ConfigError(f"environment {plan.environment.name!r} fans out to several targets "
+                       f"and a forward reaches one: name it with --limit (e.g. --limit "
+                       f"{targets[0].label})")
 
 
 async def listen(launcher: Launcher, host: str, port: int, local: int, health: Health

@@ -11,9 +11,11 @@ after which the copy is kept; `abort` leaves nothing.
 from __future__ import annotations
 
 import contextlib
+import grp
 import hashlib
 import os
 import posixpath
+import pwd
 import shutil
 import stat
 import tarfile
@@ -105,6 +107,36 @@ class AsSent:
                                deep=False)  # chown(-1, -1) changes nothing
 
 
+def _keep_owners(dest: str, temp: str) -> None:
+    """A replaced file keeps its owner and group, as cp and scp do: they are given to the
+    temporary file before any data is written, or the copy is refused; a rename never hands
+    another user's file to this one (the far end's put script says the same)."""
+    try:
+        old = os.stat(dest)
+    except OSError:  # a new file
+        return
+    if not stat.S_ISREG(old.st_mode) or os.path.islink(dest):
+        return
+    with contextlib.suppress(OSError):
+        os.chown(temp, old.st_uid, old.st_gid)
+        return
+    me = os.geteuid()
+    said, what = ((f"is owned by {_name(old.st_uid)}", "owner") if old.st_uid != me else
+                  (f"belongs to group {_name(old.st_gid, group=True)}", "group"))
+    hint = "" if me == 0 else "copy as root or "
+    raise TransferError(f"{dest} {said}: as user {_name(me)} a copy cannot keep its {what} "
+                        f"(it replaces a file by renaming a new one over it); {hint}remove "
+                        f"{dest} first")
+
+
+def _name(number: int, group: bool = False) -> str:
+    """A user's (or group's) name, or its number where it has none."""
+    try:
+        return grp.getgrgid(number).gr_name if group else pwd.getpwuid(number).pw_name
+    except KeyError:
+        return str(number)
+
+
 class FileTarget:
     """A temporary file beside `dest`, replaced onto it on commit."""
 
@@ -118,6 +150,11 @@ class FileTarget:
         except OSError as exc:
             raise _os_error(f"cannot write in {folder}", exc) from None
         self.file = os.fdopen(fd, "wb")
+        try:
+            _keep_owners(dest, self.temp)
+        except TransferError:
+            self.abort()
+            raise
 
     def write(self, data: bytes) -> None:
         try:
@@ -138,9 +175,7 @@ class FileTarget:
             replaced = None
         try:
             if replaced is not None and stat.S_ISREG(replaced.st_mode):
-                mode = replaced.st_mode  # a replaced file keeps its mode and owners (cp, scp)
-                with contextlib.suppress(OSError):  # where this user may give them
-                    os.chown(self.temp, replaced.st_uid, replaced.st_gid)
+                mode = replaced.st_mode  # a replaced file keeps its mode (owners: _keep_owners)
             os.chmod(self.temp, mode & 0o1777)  # no setuid/setgid, as in a directory
             os.replace(self.temp, self.dest)
         except OSError as exc:

@@ -142,8 +142,19 @@ untar() {  # a marker of success: one that cannot be written is a failure, never
     e="$e (No space left on device)"
   echo "orch-transfer: unpacking into $d failed: $e" >&2
 }
+owned() {  # a replaced file keeps its owner and group (as cp and scp do): given to the
+  # temporary file before any data comes, or refused: a rename never hands it to this user
+  chown -- "$(stat -c %u:%g -- "$d")" "$t/data" 2>/dev/null && return
+  me=$(id -un 2>/dev/null || id -u) hint="copy as root (e.g. a sudo layer with user: root) or "
+  [ "$(id -u)" != 0 ] || hint=
+  if [ "$(stat -c %u -- "$d")" != "$(id -u)" ]; then is="is owned by $(stat -c %U -- "$d")" w=owner
+  else is="belongs to group $(stat -c %G -- "$d")" w=group; fi
+  fail "$d $is: as user $me a copy cannot keep its $w (it replaces a file by renaming" \
+    "a new one over it); ${hint}remove $d first"
+}
 if [ $k = f ]; then
   : > "$t/data" || fail "cannot write in $dir"
+  [ -f "$d" ] && [ ! -L "$d" ] && owned
   sum=$(written | $hash)
 else
   mkdir -- "$t/data" || fail "cannot write in $dir"
@@ -166,10 +177,8 @@ if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
 fi
 late=  # an ordinary user cannot move a folder it cannot write (its `..` changes): after
 [ $k = d ] && case 000$m in *[0145]??) late=$m;; esac  # the owner's digit lacks w
-if [ $k = f ] && [ -f "$d" ] && [ ! -L "$d" ]; then  # a replaced file keeps its owner,
-  m=$(printf %o $(( 0$(stat -c %a -- "$d") & 01777 )))  # group and mode, as cp and scp do
-  chown -- "$(stat -c %u:%g -- "$d")" "$t/data" 2>/dev/null  # where this user may
-fi
+[ $k = f ] && [ -f "$d" ] && [ ! -L "$d" ] &&  # a replaced file keeps its mode (owned())
+  m=$(printf %o $(( 0$(stat -c %a -- "$d") & 01777 )))
 [ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
