@@ -122,18 +122,22 @@ class Setup:
         argv = ["ssh", "-F", str(self.lab.ssh_config), "-o", "BatchMode=yes", *hosts_and_command]
         return " ".join(shlex.quote(a) for a in argv)
 
-    def raw_line(self, chain: str, size: int) -> str:
-        """The raw tool's pipeline for `chain`, ending in `wc -c`."""
-        head = f"head -c {size} /dev/zero"
+    def at_far_end(self, chain: str, command: str, stdin: bool = False) -> str:
+        """`command` run at the far end of `chain` with the raw tools (`stdin`: fed ours)."""
         jump = ("-J", "orch-bastion", "orch-inner")
         if chain == "local":
-            return f"{head} | wc -c"
+            return command
         if chain == "1hop":
-            return f"{self.ssh('orch-loop', head)} | wc -c"
+            return self.ssh("orch-loop", command)
         if chain == "2hop":
-            return f"{self.ssh(*jump, head)} | wc -c"
+            return self.ssh(*jump, command)
         assert self.engine is not None
-        return f"{self.ssh(*jump, f'docker -H {self.engine.host} exec orch-test {head}')} | wc -c"
+        exec_ = "exec -i" if stdin else "exec"
+        return self.ssh(*jump, f"docker -H {self.engine.host} {exec_} orch-test {command}")
+
+    def raw_line(self, chain: str, size: int) -> str:
+        """The raw tool's pipeline for `chain`, ending in `wc -c`."""
+        return f"{self.at_far_end(chain, f'head -c {size} /dev/zero')} | wc -c"
 
 
 def counted(line: str, setup: Setup) -> tuple[float, int]:

@@ -25,16 +25,7 @@ from bench_frontends import CHAINS, CLI, ENV_OF, Setup, checked, counted, no_dig
 
 def raw_line(setup: Setup, chain: str, size: int) -> str:
     """The raw tool's pipeline for `chain`: zeros piped into `wc -c` at the far end."""
-    head = f"head -c {size} /dev/zero"
-    jump = ("-J", "orch-bastion", "orch-inner")
-    if chain == "local":
-        return f"{head} | wc -c"
-    if chain == "1hop":
-        return f"{head} | {setup.ssh('orch-loop', 'wc -c')}"
-    if chain == "2hop":
-        return f"{head} | {setup.ssh(*jump, 'wc -c')}"
-    assert setup.engine is not None
-    return f"{head} | {setup.ssh(*jump, f'docker -H {setup.engine.host} exec -i orch-test wc -c')}"
+    return f"head -c {size} /dev/zero | {setup.at_far_end(chain, 'wc -c', stdin=True)}"
 
 
 def orch_line(setup: Setup, chain: str, size: int, cfg: str) -> str:
