@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 from ..redaction import masked_repr
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+#: What an engine's socket that is not there is said to be (podman's words: `in_podman_words`).
+NO_SOCKET = "no such socket (is dockerd running there?)"
+#: The docker layer's words for the engine, and podman's.
+PODMAN_WORDS = (("docker engine", "podman API"), ("dockerd", "the podman service"))
 #: How to start podman's API (it serves the same one), for the errors of a missing socket.
 PODMAN_HINT = ("podman serves its API with `podman system service --time=0 unix:///PATH.sock` "
                "(or `systemctl enable --now podman.socket`; rootless: `systemctl --user enable "
@@ -58,6 +62,13 @@ def is_socket(path: str) -> bool:
         return True
 
 
+def in_podman_words(text: str) -> str:
+    """A docker layer's message about its engine, as the podman layer says it."""
+    for docker_word, podman_word in PODMAN_WORDS:
+        text = text.replace(docker_word, podman_word)
+    return text
+
+
 def socket_problem(path: str) -> str | None:
     """Why the unix socket at `path` on this machine cannot be an engine's, seen without
     connecting (the words of the engine client's errors), or None: it is there, or cannot be
@@ -65,7 +76,7 @@ def socket_problem(path: str) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "no such socket"
+        return NO_SOCKET
     except OSError:
         return None
     return None if stat.S_ISSOCK(mode) else f"{path} is not a socket"

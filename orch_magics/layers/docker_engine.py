@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
-from .docker_address import Address, is_socket
+from .docker_address import NO_SOCKET, Address, is_socket
 from .docker_stream import ExecStream
 
 #: Seconds to wait for the engine to answer the first ping.
@@ -89,7 +89,7 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(local.host, local.port), CONNECT_TIMEOUT)
     except FileNotFoundError:
-        raise ConnectError(f"cannot reach {what}: no such socket (is dockerd running there?)",
+        raise ConnectError(f"cannot reach {what}: {NO_SOCKET}",
                            hop=hop, layer=layer) from None
     except PermissionError:
         raise AuthError(f"permission denied on {address.path or address.url} on {where}: the "

@@ -23,6 +23,7 @@ from .docker import DockerConfig, container_target, engine_needs
 from .docker_address import (
     PODMAN_HINT,
     check_podman_address,
+    in_podman_words,
     is_socket,
     parse_address,
     socket_problem,
@@ -125,12 +126,11 @@ class PodmanKind:
         found = socket_address(config, 0)
         path = parse_address(found.url, "podman").path
         problem = socket_problem(path) if path is not None else None
-        if problem is not None:
-            if problem == "no such socket":
-                problem += " (is the podman service running there?)"
+        if problem is not None:  # as the run's engine check and PodmanLauncher say it
             origin = f" ({found.origin})" if found.origin else ""
-            raise ConnectError(f"cannot reach the podman API at {found.url} on this machine: "
-                               f"{problem}{origin}; {PODMAN_HINT}", hop=1, layer=label)
+            said = in_podman_words(f"cannot reach the docker engine at {found.url} on this "
+                                   f"machine: {problem}")
+            raise ConnectError(f"{said}{origin}; {PODMAN_HINT}", hop=1, layer=label)
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
         with importing_sdk():  # the docker SDK, on first use

@@ -6,12 +6,9 @@ from __future__ import annotations
 from ..errors import AuthError, ConnectError
 from .base import Launcher
 from .docker import DockerConfig
-from .docker_address import PODMAN_HINT
+from .docker_address import PODMAN_HINT, in_podman_words
 from .docker_engine import Engine
 from .docker_launcher import DockerLauncher
-
-#: The docker layer's words for the engine, and podman's.
-WORDS = (("docker engine", "podman API"), ("dockerd", "the podman service"))
 
 
 class PodmanLauncher(DockerLauncher):
@@ -29,9 +26,7 @@ class PodmanLauncher(DockerLauncher):
         try:
             return await super().engine(fresh=fresh)
         except (ConnectError, AuthError) as exc:
-            text = exc.reason
-            for docker_word, podman_word in WORDS:
-                text = text.replace(docker_word, podman_word)
+            text = in_podman_words(exc.reason)
             origin = f" ({self.origin})" if self.origin else ""
             # how to start the service helps when it is not there, not when it is not ours
             hint = f"; {PODMAN_HINT}" if isinstance(exc, ConnectError) else ""
