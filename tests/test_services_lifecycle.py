@@ -125,6 +125,8 @@ def test_logs_follow_yields_lines_as_they_come(orch: Orchestrator, tmp_path: Pat
     assert [x for x in lines if x.startswith("line")] == [f"line {i}" for i in range(1, 6)]
     assert "bye" in lines
     assert orch.logs("t", 2).splitlines()[-1].startswith("orch: t: exit 0")  # type: ignore[union-attr]
+    assert orch.logs("t", 0) == ""  # as `tail -n 0`, and as follow=True with tail=0
+    assert list(orch.logs("t", 0, follow=True)) == []
 
 
 def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:

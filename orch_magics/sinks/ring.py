@@ -73,9 +73,10 @@ class RingBuffer:
             self._kept = self._skip = 0
 
     def _last(self, n: int | None, streams: tuple[str, ...]) -> list[str]:
-        """The last `n` kept lines (all with None or 0) of `streams`, oldest first, marked."""
+        """The last `n` kept lines (all with None, none with 0, as `tail -n 0`) of `streams`,
+        oldest first, marked."""
         picked: list[list[str]] = []
-        wanted = n or self.max_lines
+        wanted = self.max_lines if n is None else n
         got = 0
         blocks = self._blocks
         for i, (stream, lines) in zip(range(len(blocks) - 1, -1, -1), reversed(blocks),
