@@ -44,8 +44,8 @@ out of the ranges below (and NaN or infinity), regular expressions and jq progra
 compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`), an
 empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default), a
 docker layer without exactly one target. `orch check` alone also looks at this machine for what a
-podman first hop would meet at the `CONTAINER_HOST` it sets (unreadable, no socket there: see
-[podman.md](podman.md)). Keys are names as written (`on:` is the name `on`, not
+podman or docker first hop would meet at the `CONTAINER_HOST` or `DOCKER_HOST` it sets
+(unreadable, no socket there: see [podman.md](podman.md) and [docker.md](docker.md)). Keys are names as written (`on:` is the name `on`, not
 `true`). YAML anchors and aliases work (put shared parts under `x-` keys), but aliases may add at
 most 100,000 values in all and may not contain themselves; a file may be at most 32 MiB and nest
 100 levels deep.

@@ -190,3 +190,43 @@ async def test_engine_killed_mid_run_keeps_the_output(base) -> None:
         assert handle.exit == end
     finally:
         await asyncio.to_thread(stop_engine, engine)
+
+
+def test_docker_host_is_named_in_errors_and_judged_by_check(tmp_path) -> None:
+    """An engine found through DOCKER_HOST was not said to come from there, the docker CLI's
+    `ssh://` form got "unsupported docker host", and `orch check` said "ok" whatever
+    DOCKER_HOST held while every run of a docker first hop failed (podman's CONTAINER_HOST
+    had all three). A run and `orch check` now say the same, with the same exit status."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  dev:\n    layers:\n      - {type: docker, config: "
+                   "{container: app}}\n  far:\n    layers:\n      - {type: ssh, config: "
+                   "{host: far.invalid}}\n      - {type: docker, config: {container: c}}\n")
+    plain = tmp_path / "plain"
+    plain.write_text("")
+
+    def orch(docker_host: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_HOST": docker_host}
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
+                              capture_output=True, text=True, timeout=60, env=env)
+
+    cases = {f"unix://{tmp_path}/missing.sock": (1, "no such socket (is dockerd running there?) "
+                                                    "(from DOCKER_HOST)"),
+             str(plain): (1, f"{plain} is not a socket (from DOCKER_HOST)"),
+             "ssh://me@box:2200": (2, "DOCKER_HOST: 'ssh://me@box:2200' is the docker CLI's "
+                                      "ssh:// form, which orch does not read: reach that host "
+                                      "with a layer {type: ssh, config: {host: box, user: me, "
+                                      "port: 2200}} before this one"),
+             "ssh://me@box/run/user/7/docker.sock": (2, "and give this one docker_host: "
+                                                        "'unix:///run/user/7/docker.sock'")}
+    for value, (status, words) in cases.items():
+        run, check = orch(value, "run", "dev", "--", "true"), orch(value, "check")
+        said = run.stderr.removesuffix("\n")
+        assert run.returncode == status and said.count("\n") == 0 and words in said, said
+        prefix = "orch: config error: " if status == 2 else "orch: "
+        assert check.stderr == said.replace(prefix, f"{prefix}{cfg}:4: environment 'dev': ",
+                                            1) + "\n"
+        assert check.returncode == status and not check.stdout.startswith("ok")
+    with socket.socket(socket.AF_UNIX) as s:  # a socket is there: only a run can tell more
+        s.bind(str(tmp_path / "there.sock"))
+        ok = orch(f"unix://{tmp_path}/there.sock", "check")
+    assert (ok.returncode, ok.stderr) == (0, "") and ok.stdout.startswith(f"ok: {cfg}\n")

@@ -9,7 +9,7 @@ instead of the run failing at the docker hop. Kinds that do not declare `carries
 
 `here_problem` is `orch check`'s look at this machine, not at the config (no load does it: an
 unset variable must not stop the use of other environments): what a first hop would meet here,
-such as podman's socket from CONTAINER_HOST not being there.
+such as podman's socket from CONTAINER_HOST (or docker's from DOCKER_HOST) not being there.
 """
 
 from __future__ import annotations

@@ -7,17 +7,19 @@ runtime (engine client, container lookup, exec streams) is in `docker_launcher.p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from ..errors import ConnectError
 from ..importing import importing_sdk
 from ..process.command import check_directory
 from ..process.environ import variable_names
 from ..redaction import masked_repr
 from .base import Launcher
-from .docker_address import check_address
+from .docker_address import check_address, docker_socket, missing_here
 from .names import check_target_name
 
 
@@ -93,11 +95,23 @@ class DockerKind:
     def label(self, config: DockerConfig) -> str:
         return f"docker {container_target(config)}"
 
+    def preflight(self, config: DockerConfig, label: str) -> None:
+        """As the first hop with DOCKER_HOST set and no docker_host (this machine's own word on
+        where its engine is): it is readable and names a socket that is there, in the words of
+        a run that found otherwise. The default socket is not judged: a config may be checked
+        on a machine that is not the one it runs on."""
+        if config.docker_host or not os.environ.get("DOCKER_HOST"):
+            return
+        said = missing_here(docker_socket(None, 0), "docker")
+        if said is not None:
+            raise ConnectError(said, hop=1, layer=label)
+
     def wrap(self, config: DockerConfig, inner: Launcher, label: str) -> Launcher:
         with importing_sdk():  # the docker SDK, on first use
             from .docker_launcher import DockerLauncher
 
-        return DockerLauncher(config, inner, label)
+        return DockerLauncher(config, inner, label,
+                              docker_socket(config.docker_host, inner.place.depth))
 
 
 KIND = DockerKind()

@@ -7,6 +7,7 @@ import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..errors import ConfigError
 from ..redaction import masked_repr
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -53,6 +54,38 @@ def parse_address(url: str, kind: str = "docker") -> Address:
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
 
 
+@dataclass(frozen=True)
+class Socket:
+    """Where an engine listens, and (for its errors) why that one: "" when the layer names it."""
+
+    url: str
+    origin: str = ""
+
+
+#: The remote access each kind's tool has in its environment variable's ssh:// form.
+SSH_FORM = {"docker": "the docker CLI's", "podman": "podman-remote's"}
+
+
+def from_environment(var: str, value: str, kind: str) -> Socket:
+    """An engine address from this machine's environment (DOCKER_HOST, CONTAINER_HOST),
+    checked: an error names the variable, and for the ssh:// form what to write instead."""
+    try:
+        parse_address(value, kind)
+    except ValueError as exc:
+        parts = urlsplit(value)
+        if parts.scheme != "ssh" or not parts.hostname:
+            raise ConfigError(f"{var}: {exc}") from None
+        ssh = ", ".join(f"{k}: {v}" for k, v in (("host", parts.hostname), ("user",
+                        parts.username), ("port", parts.port)) if v)
+        socket = (f", and give this one {kind}_host: 'unix://{parts.path}'" if parts.path
+                  else f" (this one then uses {DEFAULT_HOST} there)" if kind == "docker"
+                  else f", and give this one {kind}_host: 'unix:///PATH.sock'")
+        raise ConfigError(f"{var}: {value!r} is {SSH_FORM[kind]} ssh:// form, which orch "
+                          f"does not read: reach that host with a layer "
+                          f"{{type: ssh, config: {{{ssh}}}}} before this one{socket}") from None
+    return Socket(value, f"from {var}")
+
+
 def is_socket(path: str) -> bool:
     """Whether `path` is a socket on this machine (True when it cannot be looked at: then the
     connect's own error says why)."""
@@ -92,8 +125,22 @@ def check_podman_address(url: str) -> None:
     parse_address(url, "podman")
 
 
-def default_address(depth: int) -> str:
-    """DOCKER_HOST describes this machine's engine: it applies only when the engine is local."""
-    if depth == 0:
-        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
-    return DEFAULT_HOST
+def docker_socket(given: str | None, depth: int) -> Socket:
+    """The docker layer's engine: the config's, else at this machine (depth 0) DOCKER_HOST,
+    which describes this machine's engine only, else the default socket."""
+    if given:
+        return Socket(given)
+    env = os.environ.get("DOCKER_HOST") if depth == 0 else None
+    return from_environment("DOCKER_HOST", env, "docker") if env else Socket(DEFAULT_HOST)
+
+
+def missing_here(found: Socket, kind: str) -> str | None:
+    """What a run would say of an engine socket on this machine that is not there or is no
+    socket (seen without connecting), in `kind`'s words and naming the socket's origin."""
+    address = parse_address(found.url, kind)
+    problem = socket_problem(address.path) if address.path is not None else None
+    if problem is None:
+        return None
+    said = f"cannot reach the docker engine at {address.url} on this machine: {problem}"
+    origin = f" ({found.origin})" if found.origin else ""
+    return f"{in_podman_words(said) if kind == 'podman' else said}{origin}"

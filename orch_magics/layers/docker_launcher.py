@@ -21,11 +21,11 @@ import docker
 import docker.errors
 
 from ..config.suggest import did_you_mean
-from ..errors import LayerError
+from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command, escaped
 from ..process.handle import ProcessHandle
 from .base import Launcher, UnixForwarder
-from .docker_address import Address, default_address, parse_address
+from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
 from .remote import kill_group_line, new_nonce, wrapped_argv
@@ -50,10 +50,13 @@ class DockerLauncher(Launcher):
     #: The engine in messages (`lost the docker engine on …`).
     engine_name = "the docker engine"
 
-    def __init__(self, config: DockerConfig, inner: Launcher, label: str) -> None:
+    def __init__(self, config: DockerConfig, inner: Launcher, label: str,
+                 socket: Socket) -> None:
         self.adopt(inner, label)
         self.config = config
-        self._address = config.docker_host or default_address(inner.place.depth)
+        self._address = socket.url
+        #: How the socket was chosen when the layer does not name it, for its errors.
+        self.said_origin = f" ({socket.origin})" if socket.origin else ""
 
     def errors(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Library errors met while doing `what` → our errors naming this hop."""
@@ -81,7 +84,17 @@ class DockerLauncher(Launcher):
                 pools.pop(key, None)  # let the next launch try again
             raise
 
+    def unreachable(self, exc: ConnectError | AuthError) -> LayerError:
+        """The error of an engine that cannot be reached, saying how its socket was chosen."""
+        return self.error(f"{exc.reason}{self.said_origin}", type(exc)) if self.said_origin else exc
+
     async def _connect(self) -> Engine:
+        try:
+            return await self._connect_engine()
+        except (ConnectError, AuthError) as exc:
+            raise self.unreachable(exc) from None
+
+    async def _connect_engine(self) -> Engine:
         try:
             address = parse_address(self._address)
         except ValueError as exc:

@@ -13,20 +13,19 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import ClassVar
-from urllib.parse import urlsplit
 
-from ..errors import ConfigError, ConnectError
+from ..errors import ConnectError
 from ..importing import importing_sdk
 from ..redaction import masked_repr
 from .base import Launcher
 from .docker import DockerConfig, container_target, engine_needs
 from .docker_address import (
     PODMAN_HINT,
+    Socket,
     check_podman_address,
-    in_podman_words,
+    from_environment,
     is_socket,
-    parse_address,
-    socket_problem,
+    missing_here,
 )
 
 ROOTFUL = "unix:///run/podman/podman.sock"
@@ -57,15 +56,6 @@ class PodmanConfig(DockerConfig):
             raise ValueError("give podman_host or docker_host, not both")
 
 
-@dataclass(frozen=True)
-class Socket:
-    """Where the podman API listens, and (for its errors) why that one: "" when the layer
-    names it."""
-
-    url: str
-    origin: str = ""
-
-
 def socket_address(config: PodmanConfig, depth: int) -> Socket:
     """Where the podman API listens, seen from the previous hop at `depth` (0: this machine)."""
     given = config.podman_host or config.docker_host
@@ -76,31 +66,13 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
                                "give podman_host: unix:///run/user/UID/podman/podman.sock")
     env = os.environ.get("CONTAINER_HOST")
     if env:
-        return Socket(container_host(env), "from CONTAINER_HOST")
+        return from_environment("CONTAINER_HOST", env, "podman")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     rootless = os.path.join(runtime, "podman", "podman.sock") if runtime else ROOTLESS
     if runtime and os.path.exists(rootless) and is_socket(rootless):
         return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
     return Socket(ROOTFUL, f"CONTAINER_HOST is unset and there is no socket at {rootless}, "
                            f"where a rootless podman serves it")
-
-
-def container_host(value: str) -> str:
-    """CONTAINER_HOST, checked: an error names where the value came from, and for
-    podman-remote's `ssh://` form what to write instead."""
-    try:
-        parse_address(value, "podman")
-    except ValueError as exc:
-        parts = urlsplit(value)
-        if parts.scheme != "ssh" or not parts.hostname or not parts.path:
-            raise ConfigError(f"CONTAINER_HOST: {exc}") from None
-        ssh = ", ".join(f"{k}: {v}" for k, v in (("host", parts.hostname), ("user",
-                        parts.username), ("port", parts.port)) if v)
-        raise ConfigError(f"CONTAINER_HOST: {value!r} is podman-remote's ssh:// form, which "
-                          f"orch does not read: reach that host with a layer "
-                          f"{{type: ssh, config: {{{ssh}}}}} before this one, and give this one "
-                          f"podman_host: 'unix://{parts.path}'") from None
-    return value
 
 
 class PodmanKind:
@@ -123,23 +95,17 @@ class PodmanKind:
         machine that is not the one it runs on."""
         if config.podman_host or config.docker_host or not os.environ.get("CONTAINER_HOST"):
             return
-        found = socket_address(config, 0)
-        path = parse_address(found.url, "podman").path
-        problem = socket_problem(path) if path is not None else None
-        if problem is not None:  # as the run's engine check and PodmanLauncher say it
-            origin = f" ({found.origin})" if found.origin else ""
-            said = in_podman_words(f"cannot reach the docker engine at {found.url} on this "
-                                   f"machine: {problem}")
-            raise ConnectError(f"{said}{origin}; {PODMAN_HINT}", hop=1, layer=label)
+        said = missing_here(socket_address(config, 0), "podman")
+        if said is not None:  # as the run's engine check and PodmanLauncher say it
+            raise ConnectError(f"{said}; {PODMAN_HINT}", hop=1, layer=label)
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
         with importing_sdk():  # the docker SDK, on first use
             from .podman_launcher import PodmanLauncher
 
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(DockerConfig)}
-        found = socket_address(config, inner.place.depth)
-        fields["docker_host"] = found.url
-        return PodmanLauncher(DockerConfig(**fields), inner, label, found.origin)
+        return PodmanLauncher(DockerConfig(**fields), inner, label,
+                              socket_address(config, inner.place.depth))
 
 
 KIND = PodmanKind()

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from ..errors import AuthError, ConnectError
-from .base import Launcher
-from .docker import DockerConfig
+from ..errors import AuthError, ConnectError, LayerError
 from .docker_address import PODMAN_HINT, in_podman_words
-from .docker_engine import Engine
 from .docker_launcher import DockerLauncher
 
 
@@ -17,17 +14,7 @@ class PodmanLauncher(DockerLauncher):
     tool = "podman"
     engine_name = "the podman API"
 
-    def __init__(self, config: DockerConfig, inner: Launcher, label: str,
-                 origin: str = "") -> None:
-        super().__init__(config, inner, label)
-        self.origin = origin  # how the socket was chosen (podman.socket_address)
-
-    async def engine(self, *, fresh: bool = False) -> Engine:
-        try:
-            return await super().engine(fresh=fresh)
-        except (ConnectError, AuthError) as exc:
-            text = in_podman_words(exc.reason)
-            origin = f" ({self.origin})" if self.origin else ""
-            # how to start the service helps when it is not there, not when it is not ours
-            hint = f"; {PODMAN_HINT}" if isinstance(exc, ConnectError) else ""
-            raise self.error(f"{text}{origin}{hint}", type(exc)) from None
+    def unreachable(self, exc: ConnectError | AuthError) -> LayerError:
+        # how to start the service helps when it is not there, not when it is not ours
+        hint = f"; {PODMAN_HINT}" if isinstance(exc, ConnectError) else ""
+        return self.error(f"{in_podman_words(exc.reason)}{self.said_origin}{hint}", type(exc))
