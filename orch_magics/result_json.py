@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -75,7 +75,7 @@ def is_utf8(buffer: OutputBuffer) -> bool:
 def dump(data: Any, out: TextIO, **kw: Any) -> None:
     """Write `data` as `json.dumps(data, **kw)` would, each `Streamed` value in pieces."""
     streamed: list[Streamed] = []
-    token = f"orch-streamed-{uuid.uuid4().hex}-"
+    token = f"orch-streamed-{os.urandom(16).hex()}-"
     default = kw.pop("default", None)
 
     def placeholder(value: object) -> Any:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..layers.names import check_target_name
 from . import patterns
-from .inventory import Inventory
 from .model import FanOut, LayerSpec, Member
 from .source import Path_, Source, describe_path
+
+if TYPE_CHECKING:  # read only when a config has `group:` hosts (loader._lazy_inventory)
+    from .inventory import Inventory
 
 #: For each layer kind, the config key that may name several targets.
 FANOUT_KEYS = {"ssh": "host", "docker": "container", "podman": "container"}

@@ -7,14 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..importing import paused_gc
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
 from .chain import check_chain
-from .inventory import Inventory, load_inventories
 from .model import (
     FILTER_KINDS,
     GUARDRAIL_KEYS,
@@ -30,6 +29,9 @@ from .model import (
 from .source import Path_, Source, parse_source, read_source
 from .suggest import did_you_mean, key_hint
 from .validate import build_dataclass, kind_name
+
+if TYPE_CHECKING:
+    from .inventory import Inventory
 
 TOP_KEYS = ("environments", "services", "secrets", "audit", "inventory")
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -134,6 +136,8 @@ def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
             raise ConfigError("no inventory is loaded: add `inventory: [FILE]` at the top of "
                               "a config file")
         if not loaded:
+            from .inventory import load_inventories  # its parsers: only for `group:` hosts
+
             loaded.append(load_inventories(paths))
         return loaded[0]
     return get

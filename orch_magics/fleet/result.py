@@ -8,7 +8,6 @@ exactly these targets.
 
 from __future__ import annotations
 
-import html
 import io
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -150,6 +149,8 @@ class FleetResult(ByTarget[RunResult]):
     def _repr_html_(self) -> str:
         """The summary table for a notebook: at most HTML_ROWS rows, those that did not succeed
         first, so 10,000 targets never make a 10,000-row output (`.table()` has them all)."""
+        import html  # only a notebook's display needs it (cold start: issue 15)
+
         head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
                                                   "last line"))
         rows = sorted(self.rows(), key=lambda r: r["state"] == "ok")

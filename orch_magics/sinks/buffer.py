@@ -10,7 +10,6 @@ closed or its process ends, however it ends (a killed kernel leaves no 300 MB fi
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -116,6 +115,8 @@ class OutputBuffer:
 
     def _spill(self) -> None:
         """Move to a temporary file; the data in memory is its first block."""
+        import tempfile  # only output past the threshold needs it (cold start: issue 15)
+
         fd, name = tempfile.mkstemp(prefix="orch-output-")
         os.unlink(name)  # nameless from now on: /proc/PID/fd still shows it as "… (deleted)"
         self._file = open(fd, "wb", buffering=0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,6 +74,8 @@ class FileSink:
                             f"renamed over it when the run succeeds, so a device, pipe or "
                             f"socket is never used")
         directory = os.path.dirname(path) or "."
+        import tempfile  # only a run with stdout_file needs it (cold start: issue 15)
+
         try:
             os.makedirs(directory, exist_ok=True)
             fd, self.tmp_path = tempfile.mkstemp(
