@@ -227,3 +227,54 @@ def test_url_encoded_and_line_forms_are_masked_at_every_cut(eol: bytes) -> None:
         masked = through_masker(registry, [output[:cut], output[cut:]]).decode()
         assert masked == eol.decode().join(["a ****", "b ****", "**** c", "d ****", "end"]) \
             + eol.decode(), cut
+
+
+FILTERED = r"""
+environments:
+  local: {layers: []}
+services:
+  php:    # PHP's json_encode writes "/" as "\/"
+    command: |
+      printf '{"pw": "%s"}\n' "$(printf %s "$PW" | sed 's#/#\\/#g')"
+    environment: {PW: "{{secret:pw}}"}
+    filters: [{type: jq, query: .pw}]
+  go:     # Go's encoding/json writes "&" as \u0026
+    command: |
+      printf '{"pw": "%s"}\n' "$(printf %s "$PW" | sed 's#&#\\u0026#g')"
+    environment: {PW: "{{secret:pw}}"}
+    filters: [{type: jq, query: .pw}, {type: grep, pattern: .}]
+  hex:    # every byte as an upper-case \u escape (jq then decodes them one by one)
+    command: |
+      printf '{"pw": "%s"}\n' "$(printf %s "$PW" | od -An -vtx1 | tr -d ' \n' | sed 's/\(..\)/\\u00\1/g' | tr a-f A-F)"
+    environment: {PW: "{{secret:pw}}"}
+    filters: [{type: jq, query: '.pw | explode | implode'}]
+  rebuilt:  # a bar cuts the value; replace takes it out again
+    command: |
+      printf '%s\n' "$PW" | sed 's/rd/r|d/'
+    environment: {PW: "{{secret:pw}}"}
+    filters: [{type: replace, pattern: '\|', replacement: ''}]
+"""
+
+
+@pytest.mark.parametrize("service", ["php", "go", "hex", "rebuilt"])
+def test_what_filters_make_is_masked_too(service: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masking ran only before the filters: a jq filter decoded a JSON escape the masker did not
+    know (`\\/`, `\\u0026`) into the secret itself, and a `replace` filter could put a cut
+    value together again; every sink after the filters (result, display, named-run logs)
+    showed it in clear (held-out tester)."""
+    secret = "passw/rd&42"
+    monkeypatch.setenv("ORCH_SECRET_PW", secret)
+    orch = Orchestrator(load_config_text(FILTERED), log_dir=tmp_path / "logs")
+    sink = Recorder()
+    try:
+        result = orch.run("local", service, sinks=[sink])
+        named = orch.start("local", service, name="n")
+        named.wait(20)
+        texts = {"stdout": result.stdout, "lines": "\n".join(result.lines),
+                 "repr": repr(result), "json": result.json(), "sink": sink.output().decode(),
+                 "logs": orch.logs("n")}
+    finally:
+        orch.close()
+    assert result.returncode == 0 and MASK in result.stdout, result.stdout
+    assert {k: v for k, v in texts.items() if secret in v} == {}

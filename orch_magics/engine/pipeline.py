@@ -1,9 +1,11 @@
-"""The output path of one command: mask secrets → tee raw stdout → filters → sinks.
+"""The output path of one command: mask secrets → tee raw stdout → filters → mask → sinks.
 
 Each step is a pure event → events transform, wrapping the stream the way Starlette's GZip
 middleware wraps `send`, so every sink (capture, display, ring buffer, log file, output file)
-only ever sees masked, filtered output. Without secrets and filters no transform is built and
-bytes pass exactly; without a capture nothing is copied for a RunResult.
+only ever sees masked, filtered output. What filters make is masked again: they can rebuild a
+secret from a form the first masker cannot know (jq decodes a JSON escape of any
+character; `replace` rewrites text). Without secrets and filters no transform is built and bytes
+pass exactly; without a capture nothing is copied for a RunResult.
 
 Filters are the one step whose work has no bound (a jq program can print for ever from one
 line), so `feed` is a coroutine: it lets the event loop run every `SLICE` seconds of filter
@@ -51,6 +53,7 @@ class OutputPipeline:
         self.sinks: list[Sink] = [*([capture] if capture is not None else []), *sinks]
         self.transforms: list[Transform] = []
         self.chain: FilterChain | None = None
+        self.remask: Transform | None = None
         masker = REGISTRY.stream_masker()
         if masker is not None:
             self.transforms.append(_stderr_only(masker) if raw_stdout else masker)
@@ -58,6 +61,7 @@ class OutputPipeline:
             self.raw_stdout = OutputBuffer()
             self.transforms.append(_tee_stdout(self.raw_stdout))
             self.chain = FilterChain(plan.filters)
+            self.remask = REGISTRY.stream_masker()
         if main and plan.stdout_mode == "file":
             template = ((plan.service.stdout_file if plan.service else None)
                         or "{service}-{timestamp}.out")
@@ -79,7 +83,7 @@ class OutputPipeline:
         started = turn = time.monotonic()
         for out in work:
             if out is not None:
-                self._deliver(out)
+                self._remasked(out)
                 continue
             if time.monotonic() - turn < SLICE:
                 continue
@@ -87,10 +91,15 @@ class OutputPipeline:
             turn = time.monotonic()
             if stopping() and turn - started >= CUT_AFTER:
                 work.close()
-                self._deliver(Stderr(CUT_SHORT))
+                self._remasked(Stderr(CUT_SHORT))
                 if isinstance(event, Exit):
-                    self._deliver(event)
+                    self._remasked(event)
                 return
+
+    def _remasked(self, out: Event) -> None:
+        """A filter's output event, masked again, to the sinks."""
+        for masked in (self.remask(out) if self.remask is not None else (out,)):
+            self._deliver(masked)
 
     def _deliver(self, out: Event) -> None:
         if self.file is not None and type(out) is Stdout:
