@@ -142,6 +142,13 @@ RUN_TIME_FAILURES = [
     ("services: {a: {command: x, filters: [{type: jq, query: '.['}]}}", "does not compile"),
     ("services: {a: {command: x, filters: [{type: grep, pattern: '('}]}}",
      "not a valid regular expression"),
+    # a replacement was first read at the first match, the run already going (held-out tester)
+    ("services: {a: {command: x, filters: [{type: replace, pattern: b, replacement: '\\2'}]}}",
+     "replacement '\\2': invalid group reference 2"),
+    ("services: {a: {command: x, filters: [{type: replace, pattern: '(?P<x>b)', "
+     "replacement: '\\g<y>'}]}}", "replacement '\\g<y>': unknown group name 'y'"),
+    ("services: {a: {command: x, filters: [{type: replace, pattern: b, replacement: '\\q'}]}}",
+     "bad escape \\q"),
     ("services: {a: {command: x, environment: {A: '{{secret:x}'}}}", "is not closed"),
     ("services: {a: {command: x, environment: {A: 'pre {{ env : HOME'}}}", "is not closed"),
     ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}",

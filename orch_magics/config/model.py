@@ -6,6 +6,7 @@ documentation; the JSON Schema and docs/configuration.md are generated from it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -88,6 +89,14 @@ class ReplaceFilter:
     kind: ClassVar[str] = "replace"
     pattern: str = field(metadata=doc("Regular expression to find.", check=regex))
     replacement: str = field(default="", metadata=doc("Replacement (`\\1` refers to groups)."))
+
+    def check(self) -> None:
+        """The replacement is read at load, as the pattern is (the loader calls this): a group
+        it names that the pattern lacks, or a bad escape, would fail only on the first match."""
+        try:
+            re.compile(self.pattern).sub(self.replacement, "")  # parses the template, at once
+        except (re.error, IndexError) as exc:
+            raise ValueError(f"replacement '{self.replacement}': {exc}") from None
 
 
 FILTER_KINDS: dict[str, type] = {
