@@ -55,6 +55,25 @@ def test_an_edited_line_is_named(tmp_path: Path) -> None:
     assert n == 3 and problem is not None and "edited" in problem
 
 
+@pytest.mark.parametrize("forge", [
+    lambda line: line.replace('{"command"', '{"command": "echo innocent", "command"', 1),
+    lambda line: line.replace(", ", ",", 1),
+    lambda line: line.replace("\n", "\r\n"),
+], ids=["key-twice", "spaces", "crlf"])
+def test_a_line_edited_where_its_hash_cannot_see_is_named(tmp_path: Path, forge) -> None:  # type: ignore[no-untyped-def]
+    """A key given twice parses to the last one, which the hash covers: `"exit_code": 0` put
+    before the real one read "chain intact", while a reader that keeps the first key (grep, a
+    log shipper) saw a success (held-out tester). The bytes must be the ones orch wrote."""
+    path = tmp_path / "audit.jsonl"
+    _write(path, 4)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1] = forge(lines[1])
+    assert json.loads(lines[1])["command"] == "echo 1"  # what the hash is taken over is intact
+    path.write_text("".join(lines))
+    n, problem = verify(str(path))
+    assert n == 2 and problem is not None and problem.startswith("edited"), problem
+
+
 def test_a_deleted_or_reordered_line_breaks_the_chain_where_it_happened(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     _write(path, 6)

@@ -67,6 +67,11 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    """A record as it is written: one line, keys sorted; `verify` wants exactly these bytes."""
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 class Syncer:
     """fsyncs audit files on a thread of its own; `flush` waits for every one requested."""
 
@@ -155,9 +160,8 @@ class AuditLog:
             prev, whole = _last_hash(fd)
             chained = {**record, "prev": prev}
             chained["hash"] = record_hash(chained)
-            line = json.dumps(chained, sort_keys=True, ensure_ascii=False) + "\n"
             # After a torn last line, start on a line of our own (verify still names the tear).
-            data = (b"" if whole else b"\n") + line.encode("utf-8")
+            data = (b"" if whole else b"\n") + _line(chained)
             if os.write(fd, data) != len(data):
                 raise OSError(0, "short write")
         finally:
@@ -270,6 +274,9 @@ def _check_line(raw: bytes, prev: str) -> str | None:
         return "not an audit record"
     if record["hash"] != record_hash(record):
         return "edited (its content does not match its hash)"
+    if raw != _line(record):  # what the hash cannot see: a key twice (readers differ on
+        # which one counts), spaces, CRLF
+        return "edited (not as orch writes a record: a key given twice, or reformatted)"
     if record["prev"] != prev:
         return "out of chain (a line before it was deleted, inserted or reordered)"
     return None
