@@ -318,6 +318,9 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
     typo = _cli(cfg, "audit", "--env", "lcoal")
     assert (typo.returncode, typo.stdout.count("\n")) == (0, 1)
     assert typo.stderr == f"orch: no run of environment 'lcoal' in {log} (did you mean 'local'?)\n"
+    # the environment is right, another filter left nothing: no hint naming it back (tester)
+    empty = _cli(cfg, "audit", "--env", "local", "--since", "2099-01-01")
+    assert (empty.returncode, empty.stdout.count("\n"), empty.stderr) == (0, 1, "")
     for args in (["--file", str(tmp_path / "none.jsonl")],
                  ["verify", "--file", str(tmp_path / "none.jsonl")]):
         missing = _cli(cfg, "audit", *args)

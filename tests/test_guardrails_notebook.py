@@ -38,9 +38,10 @@ def test_nbclient_refuses_a_protected_run_without_yes_and_audits_the_cell(orch_k
     assert "protected" in str(info.value) and "--yes prod" in str(info.value)
     assert not audit.exists()  # refused before anything was recorded or started
     nb = notebook_with(f"%orch load {cfg}", "%orch prod touch --yes prod", "%orch history --json",
-                       "%orch history --env prd")
+                       "%orch history --env prd", "%orch history --env prod --failed")
     run_notebook(nb, orch_kernel)
     assert stream_text(nb.cells[3]) == "no audited runs match (did you mean --env prod?)\n"
+    assert stream_text(nb.cells[4]) == "no audited runs match\n"  # prod is right (tester)
     assert "touched-" in stream_text(nb.cells[1])
     start = json.loads(audit.read_text().splitlines()[0])
     assert start["front_end"] == "magic" and start["environment"] == "prod"

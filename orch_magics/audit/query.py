@@ -122,9 +122,12 @@ def _since(time: object, since: datetime.datetime) -> bool:
 
 def environment_hint(name: str, settings: AuditSettings, known: Iterable[str] = ()) -> str | None:
     """When no run of environment `name` is in the log: the environment (of the log, or
-    `known` from the config) it is likely a typo of, else None."""
-    seen = {str(run.start.get("environment") or "") for run in audited_runs(settings)}
-    seen |= set(known)
+    `known` from the config) it is likely a typo of, else None: not when `name` is one of
+    them (another filter, `--failed` or `--since`, left nothing)."""
+    logged = audited_runs(settings)
+    if name in known or select(logged, env=name):
+        return None
+    seen = {str(run.start.get("environment") or "") for run in logged} | set(known)
     return did_you_mean(name, sorted(e for e in seen if e))
 
 
