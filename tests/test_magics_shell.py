@@ -256,6 +256,21 @@ def test_tab_completion(shell):
     assert "--no-raise-error" in magics(shell).completions("%orch local hello --no-r")
 
 
+
+def test_tab_completion_offers_orch_words_on_every_orch_line(shell):
+    """`--yes p` and `--env p` offered `%page`, `%pdb`…, and `r = %orch local t` offered
+    `%tb`, `%time`: no environment or service names (tester)."""
+    def texts(line: str) -> list[str]:
+        with provisionalcompleter():
+            return [c.text for c in shell.Completer.completions(line, len(line))]
+
+    assert texts("%orch local hello --yes ma") == ["marked"]
+    assert texts("%orch history --env ma") == ["marked"]
+    assert texts("r = %orch local hel") == ["hello"]
+    assert texts("r.x = %orch mar") == ["marked"]
+    assert "start" in texts("x = %orch sta")
+
+
 def test_unload_and_reload(shell):
     """Unloading stops what the magics started: a reload gets a new Orchestrator, so a run
     left going could no longer be reached by name (ps, stop), yet ran until the kernel ended."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
@@ -9,6 +10,11 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, context_
 from ..errors import OrchError
 from ..orchestrator import Orchestrator
 from .parser import RUN_SUBCOMMANDS, SUBCOMMANDS, run_parser, sub_parser
+
+#: A %orch line, alone or assigned (`r = %orch …`): group 1 is what follows the magic's name.
+ORCH_LINE = re.compile(r"\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%%?orch(\s.*)?\Z", re.S)
+#: Options whose value is an environment's name.
+ENVIRONMENT_VALUED = ("--yes", "--env")
 
 
 def candidates(orch: Orchestrator, line: str) -> list[str]:
@@ -24,6 +30,8 @@ def candidates(orch: Orchestrator, line: str) -> list[str]:
         config = orch.config
     except OrchError:
         config = None
+    if len(words) > 1 and words[-1].startswith("-"):  # the value of an option
+        return list(config.environments) if config and words[-1] in ENVIRONMENT_VALUED else []
     if not positional:
         return [*(config.environments if config else ()), *SUBCOMMANDS]
     if sub in RUN_SUBCOMMANDS and len(positional) == 1:  # named runs and named fleets
@@ -37,15 +45,19 @@ def candidates(orch: Orchestrator, line: str) -> list[str]:
 
 
 def matcher(orch: Orchestrator) -> Any:
-    """An IPython matcher that answers alone (suppressing Python's) on %orch lines."""
+    """An IPython matcher that answers alone (suppressing Python's) on %orch lines, `r = %orch
+    …` too. Where orch has no word (a path, an --out name) IPython's matchers answer: it lets
+    only a matcher with completions suppress the others."""
 
     @context_matcher(priority=100, identifier="orch_magics")  # type: ignore[misc]
     def complete(context: CompletionContext) -> dict[str, Any]:
         line = context.line_with_cursor[:context.cursor_position]
-        if not line.lstrip().startswith(("%orch", "%%orch")):
+        found_line = ORCH_LINE.match(line.split("\n")[0] if "\n" in line else line)
+        if found_line is None:
             return {"completions": [], "suppress": False}
+        orch_line = "%orch" + (found_line.group(1) or "")
         token = context.token
-        found = [SimpleCompletion(text=c, type="orch") for c in candidates(orch, line)
+        found = [SimpleCompletion(text=c, type="orch") for c in candidates(orch, orch_line)
                  if c.startswith(token)]
         return {"completions": found, "suppress": bool(found)}
 
