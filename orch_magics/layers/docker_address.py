@@ -54,6 +54,7 @@ def parse_address(url: str, kind: str = "docker") -> Address:
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
 
 
+@masked_repr  # a docker_host URL may carry a resolved secret
 @dataclass(frozen=True)
 class Socket:
     """Where an engine listens, and (for its errors) why that one: "" when the layer names it."""
