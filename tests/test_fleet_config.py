@@ -169,6 +169,79 @@ def test_inventories_groups_children_ranges_and_vars(tmp_path: Path, name: str,
         inv.hosts_of("wbe")
 
 
+ORDER_INI = """\
+[high]
+h3
+[high:vars]
+ansible_group_priority=10
+ansible_user=high
+ansible_port=2010
+[zz]
+h1
+h2
+h3
+[aa]
+h1
+h2
+h3
+[zz:vars]
+ansible_user=zz
+[aa:vars]
+ansible_user=aa
+ansible_port=2001
+[low]
+h2
+[low:vars]
+ansible_group_priority=-3
+ansible_user=low
+"""
+
+ORDER_YAML = """\
+all:
+  children:
+    mm:
+      hosts: {y1: , y2: }
+      vars: {ansible_user: mm, ansible_port: 2100}
+    kid:
+      children:
+        leaf: {hosts: {y2: }, vars: {ansible_user: leaf}}
+bb:
+  hosts: {y1: }
+  vars: {ansible_user: bb, ansible_group_priority: "0"}
+zz:
+  hosts: {y1: , y2: }
+  vars: {ansible_port: 2200}
+"""
+
+#: `ansible-inventory --list` (ansible-core 2.19, by hand) on these: groups as deep sort by
+#: ansible_group_priority, then by name (`zz` over `aa` wherever they are written), and a
+#: group under `all:` is as deep as one at the top.
+ORDER_EXPECTED = {
+    "h1": {"user": "zz", "port": 2001}, "h2": {"user": "zz", "port": 2001},
+    "h3": {"user": "high", "port": 2010},
+}, {
+    "y1": {"user": "mm", "port": 2200}, "y2": {"user": "leaf", "port": 2200},
+}
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("o.ini", ORDER_INI, ORDER_EXPECTED[0]), ("o.yaml", ORDER_YAML, ORDER_EXPECTED[1])])
+def test_a_hosts_groups_merge_by_depth_priority_and_name_as_ansible_does(
+        tmp_path: Path, name: str, text: str, expected: dict[str, dict[str, object]]) -> None:
+    """Before: groups as deep merged in file order and the priority was ignored, so h1 logged
+    in as `aa` where Ansible logs in as `zz`."""
+    (tmp_path / name).write_text(text)
+    inv = load_inventories([tmp_path / name])
+    assert {h: inv.connection(h) for h in inv.hosts_of("all")} == expected
+
+
+def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "h.ini").write_text("[web]\nw1\n[web:vars]\nansible_group_priority=high\n")
+    with pytest.raises(ConfigError, match="h.ini:4: ansible_group_priority must be a whole "
+                                          "number, not 'high'"):
+        load_inventories([tmp_path / "h.ini"])
+
+
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("h.ini", "[web]\nweb-1 ansible_port=notaport\n",
      "h.ini:2: ansible_port must be a port number (1-65535), not 'notaport'"),

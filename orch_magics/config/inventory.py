@@ -5,6 +5,7 @@ their older `ansible_ssh_*` names, which win as in Ansible's ssh plugin (host va
 a child group's, which win over its parents', which win over `all`'s). A host written
 `name:port` (`[v6addr]:port`) gets that `ansible_port`. Groups are flattened: a group's hosts
 include its children's, as `ansible-inventory` shows; `all` and `ungrouped` always exist.
+A host's groups are merged in Ansible's order: by depth, then `ansible_group_priority`, then name.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _Group:
     hosts: dict[str, None] = field(default_factory=dict)  # in order, each once
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    priority: int = 1  # `ansible_group_priority`: of two groups as deep, the higher wins
 
 
 @dataclass
@@ -76,6 +78,15 @@ class Inventory:
         """The group `name` (made if new), about to change: what was worked out is redone."""
         self._in, self._depths, self._connections = None, {}, {}
         return self.groups.setdefault(name, _Group())
+
+    def set_vars(self, group: str, values: Mapping[str, Any]) -> None:
+        """Variables of `group` (checked); `ansible_group_priority` is its priority, as in
+        Ansible, not a variable."""
+        checked = _checked(values)
+        target = self.group(group)
+        if "ansible_group_priority" in checked:
+            target.priority = _priority(checked.pop("ansible_group_priority"))
+        target.vars.update(checked)
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
         """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables."""
@@ -114,7 +125,9 @@ class Inventory:
 
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
-        for group in ("all", *sorted(self.groups_of(host), key=self._depth)):
+        order = sorted(self.groups_of(host), key=lambda g: (
+            self._depth(g), self.groups[g].priority if g in self.groups else 1, g))
+        for group in ("all", *order):  # as Ansible's sort_groups: a tie in file order no more
             if group in self.groups:
                 merged.update(self.groups[group].vars)
         merged.update(self.host_vars.get(host, {}))
@@ -147,6 +160,9 @@ class Inventory:
         return self._in.get(host) or ["ungrouped"]
 
     def _depth(self, group: str) -> int:
+        """The longest way down from `all` (depth 0), which every group is under."""
+        if group == "all":
+            return 0
         if group not in self._depths:
             parents = [g for g, v in self.groups.items() if group in v.children]
             self._depths[group] = 1 + max((self._depth(p) for p in parents), default=0)
@@ -220,7 +236,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
         key, sep, value = line.partition("=")
         if not sep:
             raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
-        inv.group(section).vars.update(_checked({key.strip(): _scalar(value.strip())}))
+        inv.set_vars(section, {key.strip(): _scalar(value.strip())})
     elif kind == "children":
         child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
         inv.group(child)
@@ -266,6 +282,14 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _priority(value: Any) -> int:
+    """`ansible_group_priority` as Ansible reads it: a whole number (`10`, `"10"`)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[-+]?\d+", text):
+        raise ValueError(f"ansible_group_priority must be a whole number, not {value!r}")
+    return int(text)
+
+
 def _port_of(pattern: str) -> tuple[str, int | None]:
     """`db:2222` → (`db`, 2222); `[fe80::1]:22` → (`fe80::1`, 22); a name alone: no port."""
     found = _HOST_PORT.fullmatch(pattern)
@@ -302,7 +326,7 @@ def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
             if not isinstance(values, (dict, type(None))):
                 raise ValueError(f"host {host!r} must map variables to values")
             inv.add_host(group, str(host), _checked(values or {}))
-        inv.group(group).vars.update(_checked(body.get("vars") or {}))
+        inv.set_vars(group, body.get("vars") or {})
     except ValueError as exc:
         raise ConfigError(f"{name}: group {group!r}: {exc}") from None
     for child, child_body in (body.get("children") or {}).items():
