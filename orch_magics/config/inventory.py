@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .source import read_source
+from .source import Path_, Source, read_source
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
@@ -33,6 +34,8 @@ PORTS = ("ansible_port", "ansible_ssh_port")
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
+#: What a group of a YAML inventory may hold.
+_GROUP_KEYS = ("hosts", "vars", "children")
 #: Groups every inventory has: every host, and the hosts of no other group.
 IMPLICIT = ("all", "ungrouped")
 #: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
@@ -176,7 +179,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     for path in paths:
         text = _read(Path(path))
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
-            _from_yaml(inv, read_source(Path(path)).data, str(path))
+            _from_yaml(inv, read_source(Path(path)))
         else:
             _from_ini(inv, text, str(path))
     return inv
@@ -300,35 +303,62 @@ def _port_of(pattern: str) -> tuple[str, int | None]:
     return found["host"], int(found["port"])
 
 
-def _from_yaml(inv: Inventory, data: Any, name: str) -> None:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name}: a YAML inventory must be a mapping of group names")
-    for group, body in data.items():
-        _yaml_group(inv, str(group), body, name)
+def _from_yaml(inv: Inventory, src: Source) -> None:
+    """A YAML inventory; its mistakes are named at their file:line:column, as an INI's are."""
+    if not isinstance(src.data, dict):
+        raise _yaml_error(src, (), "a YAML inventory must be a mapping of group names")
+    for group, body in src.data.items():
+        _yaml_group(inv, src, (group,), body)
 
 
-def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
+def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
+    group = str(at[-1])
     inv.group(group)
     if body is None:
         return
     if not isinstance(body, dict):
-        raise ConfigError(f"{name}: group {group!r} must be a mapping of hosts, vars, children")
+        raise _yaml_error(src, at, f"group {group!r} must be a mapping of hosts, vars, children")
     for key in body:
-        if key not in ("hosts", "vars", "children"):
-            raise ConfigError(f"{name}: unknown key {key!r} in group {group!r}",
-                              suggestion=did_you_mean(key, ("hosts", "vars", "children")))
-    for key in ("hosts", "vars", "children"):
+        if key not in _GROUP_KEYS:
+            raise _yaml_error(src, at + (key,), f"unknown key {key!r} in group {group!r}",
+                              at_key=True, suggestion=did_you_mean(key, _GROUP_KEYS))
+    for key in _GROUP_KEYS:
         if not isinstance(body.get(key) or {}, dict):
-            raise ConfigError(f"{name}: group {group!r}: {key} must be a mapping (name: …), "
-                              f"not a {type(body[key]).__name__}")
-    try:
-        for host, values in (body.get("hosts") or {}).items():
-            if not isinstance(values, (dict, type(None))):
-                raise ValueError(f"host {host!r} must map variables to values")
+            raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
+                                                f"(name: …), not a {type(body[key]).__name__}")
+    for host, values in (body.get("hosts") or {}).items():
+        where = at + ("hosts", host)
+        if not isinstance(values, (dict, type(None))):
+            raise _yaml_error(src, where, f"group {group!r}: host {host!r} must map variables "
+                                          f"to values")
+        for key, value in (values or {}).items():
+            with _pointing(src, where + (key,), group):
+                _checked({key: value})
+        with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
             inv.add_host(group, str(host), _checked(values or {}))
-        inv.set_vars(group, body.get("vars") or {})
-    except ValueError as exc:
-        raise ConfigError(f"{name}: group {group!r}: {exc}") from None
+    for key, value in (body.get("vars") or {}).items():
+        with _pointing(src, at + ("vars", key), group):
+            inv.set_vars(group, {key: value})
     for child, child_body in (body.get("children") or {}).items():
         inv.group(group).children.append(str(child))
-        _yaml_group(inv, str(child), child_body, name)
+        _yaml_group(inv, src, at + ("children", child), child_body)
+
+
+@contextmanager
+def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False) -> Iterator[None]:
+    """A ValueError inside becomes a ConfigError at `at` (at a variable's name when the name
+    is what is wrong)."""
+    try:
+        yield
+    except ValueError as exc:
+        name_wrong = at_key or not str(at[-1]).isidentifier()
+        raise _yaml_error(src, at, f"group {group!r}: {exc}", at_key=name_wrong) from None
+
+
+def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
+                suggestion: str | None = None) -> ConfigError:
+    """`file:line:col: message`: the position is part of the message, as an INI line's is,
+    since the error is shown inside the error of the config line naming the group."""
+    pos = src.position(at, at_key=at_key)
+    where = f"{src.file}:{pos[0]}:{pos[1]}" if pos else src.file
+    return ConfigError(f"{where}: {message}", suggestion=suggestion)
