@@ -33,6 +33,40 @@ def test_bad_ranges_are_errors(bad: str) -> None:
         patterns.expand(bad)
 
 
+@pytest.mark.parametrize(("layer", "column", "message"), [
+    ('{type: ssh, config: {host: "web-[01-12].prod", user: deploy}}', 36,
+     "host 'web-[01-12].prod': [01-12] is not a range: a range is written [01:12] or [a:f], "
+     "a ':' between start and end"),
+    ('{type: ssh, config: {host: "web-[01:12.prod"}}', 36,
+     "host 'web-[01:12.prod': range '[01:12.prod' has no closing ']': a range is written "
+     "[01:12] or [a:f]"),
+    ('{type: ssh, config: {host: [a, "web]1"]}}', 40,
+     "host 'web]1': a ']' with no '[' before it: a range is written [01:12] or [a:f]"),
+    ('{type: ssh, config: {host: "[fe80::1]"}}', 36,
+     "host '[fe80::1]': [fe80::1] is an IPv6 address in brackets: write it without them "
+     "(fe80::1)"),
+    ('{type: docker, config: {container: "app-[a-c]"}}', 44,
+     "container 'app-[a-c]': [a-c] is not a range"),
+])
+def test_a_range_written_wrong_is_a_config_error_saying_how_one_is_written(
+        layer: str, column: int, message: str) -> None:
+    """Before: `web-[01-12].prod` was one host of that name, found out at run time from a DNS
+    error (a `[` or `]` is never part of a host or container name)."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  f:\n    layers:\n      - {layer}\n", "x.yaml")
+    assert f"x.yaml:4:{column}: {message}" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("command", ["ls", "check"])
+def test_orch_ls_and_check_show_a_range_written_wrong(tmp_path: Path, capsys,
+                                                      command: str) -> None:
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  web:\n    layers: [{type: ssh, config: {host: 'web-[01-12]'}}]\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), command]) == 2
+    err = capsys.readouterr().err
+    assert "orch.yaml:3:41: host 'web-[01-12]': [01-12] is not a range" in err, err
+
+
 def _env(text: str):
     return load_config_text(text).environment("f")
 
@@ -259,6 +293,9 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
      "h.yaml:9:25: group 'db': ansible_port must be a port number (1-65535), not 'http'"),
     ("h.yaml", "web:\n  host:\n    w1:\n", "h.yaml:2:3: unknown key 'host' in group 'web' "
                                           "(did you mean 'hosts'?)"),
+    ("h.yaml", "web:\n  hosts:\n    w-[01-12]:\n",
+     "h.yaml:3:5: group 'web': [01-12] is not a range: a range is written [01:12] or [a:f], "
+     "a ':' between start and end"),
     ("h.yaml", "web:\n  vars:\n    ansible_user: ok\n    bad name: 1\n",
      "h.yaml:4:5: group 'web': 'bad name' is not a variable name"),
     ("h.yaml", "web:\n  vars: [ansible_user]\n",
