@@ -380,6 +380,22 @@ def test_orch_ls_shows_counts_and_labels(tmp_path: Path, capsys) -> None:
     assert out.count("targets:") == 1
 
 
+@pytest.mark.parametrize("environment", ["f", "one"])
+def test_a_bad_timeout_is_a_usage_error_before_a_fleet_starts(tmp_path: Path, capsys,
+                                                              environment: str) -> None:
+    """Before: on a fleet, each of its targets ran and failed with this, exit 1 (a protected
+    fleet asked for its name first); a single-target run said it before anything."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  f:\n    protected: true\n"
+        "    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n  one:\n    layers: []\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), "run", environment, "--timeout", "0",
+                 "--", "true"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("orch: config error: timeout must be a positive number of "
+                                   "seconds (at most 1e+09), not 0.0"), captured
+    assert "targets" not in captured.out + captured.err
+
+
 def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "orch.yaml").write_text("environments:\n  one:\n    layers: []\n")
     assert main(["-c", str(tmp_path / "orch.yaml"), "run", "one", "--limit", "x", "--",
@@ -512,9 +528,14 @@ def test_a_label_layer_does_not_lift_the_target_limit() -> None:
     (dict(max_fail=1.5), "--max-fail takes a count (0 or more) or a percentage"),
     (dict(max_fail="150%"), "--max-fail takes a count or a percentage (3, 10%), not '150%'"),
     (dict(limit=["web-1"]), "limit takes patterns in one str ('web-*,!web-03'), not list"),
+    (dict(timeout=0), "timeout must be a positive number of seconds (at most 1e+09), not 0"),
+    (dict(timeout=-1), "timeout must be a positive number of seconds (at most 1e+09), not -1"),
+    (dict(timeout=float("inf")), "timeout must be a positive number of seconds"),
+    (dict(timeout=float("nan")), "timeout must be a positive number of seconds"),
 ])
 def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> None:
-    """parallel='4', max_fail=[1] and limit=[…] were TypeErrors; 2.5 and 1.5 were taken."""
+    """parallel='4', max_fail=[1] and limit=[…] were TypeErrors; 2.5 and 1.5 were taken; a
+    timeout of 0 ran the fleet and failed every row with this message."""
     from orch_magics import Orchestrator
 
     o = Orchestrator(load_config_text(
