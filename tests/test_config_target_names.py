@@ -56,3 +56,21 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     assert done.returncode == 2, done
     assert "orch.yaml:4:36: environments.e.layers[0].config.host: it has a space" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("line", "why"), [
+    ('w3 ansible_host="a b"', "inventory host 'w3' ('a b'): it has a space"),
+    ("w3 ansible_host=a[1]", "inventory host 'w3' ('a[1]'): it has '[': a host or container "
+                             "name has none (a range is written [01:12] or [a:f])"),
+])
+def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line: str,
+                                                           why: str) -> None:
+    """Before: only the first host's address reached the layer's checks; a later one failed
+    at run time (`does not resolve`)."""
+    (tmp_path / "inv.ini").write_text(f"[web]\nw1\nw2\n{line}\n")
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [inv.ini]\n" + env_with("{type: ssh, config: {host: 'group:web'}}"))
+    done = subprocess.run([*ORCH, "check"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 2, done
+    assert f"orch.yaml:5:36: host 'group:web': {why}" in done.stderr, done.stderr

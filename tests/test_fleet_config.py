@@ -33,6 +33,40 @@ def test_bad_ranges_are_errors(bad: str) -> None:
         patterns.expand(bad)
 
 
+@pytest.mark.parametrize(("layer", "column", "message"), [
+    ('{type: ssh, config: {host: "web-[01-12].prod", user: deploy}}', 36,
+     "host 'web-[01-12].prod': [01-12] is not a range: a range is written [01:12] or [a:f], "
+     "a ':' between start and end"),
+    ('{type: ssh, config: {host: "web-[01:12.prod"}}', 36,
+     "host 'web-[01:12.prod': range '[01:12.prod' has no closing ']': a range is written "
+     "[01:12] or [a:f]"),
+    ('{type: ssh, config: {host: [a, "web]1"]}}', 40,
+     "host 'web]1': a ']' with no '[' before it: a range is written [01:12] or [a:f]"),
+    ('{type: ssh, config: {host: "[fe80::1]"}}', 36,
+     "host '[fe80::1]': [fe80::1] is an IPv6 address in brackets: write it without them "
+     "(fe80::1)"),
+    ('{type: docker, config: {container: "app-[a-c]"}}', 44,
+     "container 'app-[a-c]': [a-c] is not a range"),
+])
+def test_a_range_written_wrong_is_a_config_error_saying_how_one_is_written(
+        layer: str, column: int, message: str) -> None:
+    """Before: `web-[01-12].prod` was one host of that name, found out at run time from a DNS
+    error (a `[` or `]` is never part of a host or container name)."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  f:\n    layers:\n      - {layer}\n", "x.yaml")
+    assert f"x.yaml:4:{column}: {message}" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("command", ["ls", "check"])
+def test_orch_ls_and_check_show_a_range_written_wrong(tmp_path: Path, capsys,
+                                                      command: str) -> None:
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  web:\n    layers: [{type: ssh, config: {host: 'web-[01-12]'}}]\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), command]) == 2
+    err = capsys.readouterr().err
+    assert "orch.yaml:3:41: host 'web-[01-12]': [01-12] is not a range" in err, err
+
+
 def _env(text: str):
     return load_config_text(text).environment("f")
 
@@ -169,6 +203,79 @@ def test_inventories_groups_children_ranges_and_vars(tmp_path: Path, name: str,
         inv.hosts_of("wbe")
 
 
+ORDER_INI = """\
+[high]
+h3
+[high:vars]
+ansible_group_priority=10
+ansible_user=high
+ansible_port=2010
+[zz]
+h1
+h2
+h3
+[aa]
+h1
+h2
+h3
+[zz:vars]
+ansible_user=zz
+[aa:vars]
+ansible_user=aa
+ansible_port=2001
+[low]
+h2
+[low:vars]
+ansible_group_priority=-3
+ansible_user=low
+"""
+
+ORDER_YAML = """\
+all:
+  children:
+    mm:
+      hosts: {y1: , y2: }
+      vars: {ansible_user: mm, ansible_port: 2100}
+    kid:
+      children:
+        leaf: {hosts: {y2: }, vars: {ansible_user: leaf}}
+bb:
+  hosts: {y1: }
+  vars: {ansible_user: bb, ansible_group_priority: "0"}
+zz:
+  hosts: {y1: , y2: }
+  vars: {ansible_port: 2200}
+"""
+
+#: `ansible-inventory --list` (ansible-core 2.19, by hand) on these: groups as deep sort by
+#: ansible_group_priority, then by name (`zz` over `aa` wherever they are written), and a
+#: group under `all:` is as deep as one at the top.
+ORDER_EXPECTED = {
+    "h1": {"user": "zz", "port": 2001}, "h2": {"user": "zz", "port": 2001},
+    "h3": {"user": "high", "port": 2010},
+}, {
+    "y1": {"user": "mm", "port": 2200}, "y2": {"user": "leaf", "port": 2200},
+}
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("o.ini", ORDER_INI, ORDER_EXPECTED[0]), ("o.yaml", ORDER_YAML, ORDER_EXPECTED[1])])
+def test_a_hosts_groups_merge_by_depth_priority_and_name_as_ansible_does(
+        tmp_path: Path, name: str, text: str, expected: dict[str, dict[str, object]]) -> None:
+    """Before: groups as deep merged in file order and the priority was ignored, so h1 logged
+    in as `aa` where Ansible logs in as `zz`."""
+    (tmp_path / name).write_text(text)
+    inv = load_inventories([tmp_path / name])
+    assert {h: inv.connection(h) for h in inv.hosts_of("all")} == expected
+
+
+def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "h.ini").write_text("[web]\nw1\n[web:vars]\nansible_group_priority=high\n")
+    with pytest.raises(ConfigError, match="h.ini:4: ansible_group_priority must be a whole "
+                                          "number, not 'high'"):
+        load_inventories([tmp_path / "h.ini"])
+
+
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("h.ini", "[web]\nweb-1 ansible_port=notaport\n",
      "h.ini:2: ansible_port must be a port number (1-65535), not 'notaport'"),
@@ -178,9 +285,21 @@ def test_inventories_groups_children_ranges_and_vars(tmp_path: Path, name: str,
      "h.ini:3: a section header must end with ']': '[db:children'"),
     ("h.ini", "[web:vars]\nbad name = 1\n", "h.ini:2: 'bad name' is not a variable name"),
     ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: 99999}\n",
-     "h.yaml: group 'web': ansible_port must be a port number (1-65535), not 99999"),
+     "h.yaml:3:23: group 'web': ansible_port must be a port number (1-65535), not 99999"),
     ("h.yaml", "web:\n  hosts:\n    a: just-a-string\n",
-     "h.yaml: group 'web': host 'a' must map variables to values"),
+     "h.yaml:3:8: group 'web': host 'a' must map variables to values"),
+    ("h.yaml", "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n      hosts:\n"
+               "        d1:\n          ansible_user: ops\n          ansible_port: http\n",
+     "h.yaml:9:25: group 'db': ansible_port must be a port number (1-65535), not 'http'"),
+    ("h.yaml", "web:\n  host:\n    w1:\n", "h.yaml:2:3: unknown key 'host' in group 'web' "
+                                          "(did you mean 'hosts'?)"),
+    ("h.yaml", "web:\n  hosts:\n    w-[01-12]:\n",
+     "h.yaml:3:5: group 'web': [01-12] is not a range: a range is written [01:12] or [a:f], "
+     "a ':' between start and end"),
+    ("h.yaml", "web:\n  vars:\n    ansible_user: ok\n    bad name: 1\n",
+     "h.yaml:4:5: group 'web': 'bad name' is not a variable name"),
+    ("h.yaml", "web:\n  vars: [ansible_user]\n",
+     "h.yaml:2:9: group 'web': vars must be a mapping (name: …), not a list"),
 ])
 def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
                                                     message: str) -> None:
@@ -259,6 +378,22 @@ def test_orch_ls_shows_counts_and_labels(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "12 targets: web-01, web-02" in out and "web-12" in out
     assert out.count("targets:") == 1
+
+
+@pytest.mark.parametrize("environment", ["f", "one"])
+def test_a_bad_timeout_is_a_usage_error_before_a_fleet_starts(tmp_path: Path, capsys,
+                                                              environment: str) -> None:
+    """Before: on a fleet, each of its targets ran and failed with this, exit 1 (a protected
+    fleet asked for its name first); a single-target run said it before anything."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  f:\n    protected: true\n"
+        "    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n  one:\n    layers: []\n")
+    assert main(["-c", str(tmp_path / "orch.yaml"), "run", environment, "--timeout", "0",
+                 "--", "true"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("orch: config error: timeout must be a positive number of "
+                                   "seconds (at most 1e+09), not 0.0"), captured
+    assert "targets" not in captured.out + captured.err
 
 
 def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> None:
@@ -393,9 +528,14 @@ def test_a_label_layer_does_not_lift_the_target_limit() -> None:
     (dict(max_fail=1.5), "--max-fail takes a count (0 or more) or a percentage"),
     (dict(max_fail="150%"), "--max-fail takes a count or a percentage (3, 10%), not '150%'"),
     (dict(limit=["web-1"]), "limit takes patterns in one str ('web-*,!web-03'), not list"),
+    (dict(timeout=0), "timeout must be a positive number of seconds (at most 1e+09), not 0"),
+    (dict(timeout=-1), "timeout must be a positive number of seconds (at most 1e+09), not -1"),
+    (dict(timeout=float("inf")), "timeout must be a positive number of seconds"),
+    (dict(timeout=float("nan")), "timeout must be a positive number of seconds"),
 ])
 def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> None:
-    """parallel='4', max_fail=[1] and limit=[…] were TypeErrors; 2.5 and 1.5 were taken."""
+    """parallel='4', max_fail=[1] and limit=[…] were TypeErrors; 2.5 and 1.5 were taken; a
+    timeout of 0 ran the fleet and failed every row with this message."""
     from orch_magics import Orchestrator
 
     o = Orchestrator(load_config_text(

@@ -91,6 +91,17 @@ def test_named_fleet_ps_logs_follow_and_stop(orch: Orchestrator, ssh_fleet: SSHF
     assert_nothing_left(ssh_fleet)
 
 
+def test_a_finished_named_fleets_time_stops_at_its_end(orch: Orchestrator) -> None:
+    """Its `ps` time kept counting after its end (0.1 s of work shown as minutes), where a
+    single run's stops."""
+    live = orch.start("web", "who", name="quick", limit="127.0.1.[1:2]")
+    live.wait(60)
+    [first] = [info for info in orch.ps() if info.name == "quick"]
+    time.sleep(1.0)
+    [later] = [info for info in orch.ps() if info.name == "quick"]
+    assert first.exit == "ok" and later.elapsed == first.elapsed < 30
+
+
 def test_a_running_name_is_refused_and_a_free_one_is_numbered(orch: Orchestrator,
                                                               ssh_fleet: SSHFleet) -> None:
     first = orch.start("web", "sleepy", limit="127.0.1.1")

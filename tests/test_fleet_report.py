@@ -47,6 +47,25 @@ def test_the_table_header_lines_up_with_short_labels(orch: Orchestrator) -> None
     assert re.match(r"w1 +ok +0 +[0-9.]+s  hi$", lines[1])
 
 
+def test_to_dataframe_keeps_its_columns_with_no_target_and_exit_codes_whole(
+        orch: Orchestrator) -> None:
+    """`res.failed.to_dataframe()` after a run where all succeeded raised pandas' KeyError
+    ("None of ['label'] are in the columns"); exit codes came out 3.0 and NaN."""
+    import pandas  # a test extra: this test runs wherever the tests do
+
+    res = orch.run("web", command="exit 3", parallel=1, max_fail=0)  # w2: skipped, no code
+    assert res.states == {"w1": "failed", "w2": "skipped"}, res.causes
+    columns = ["state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
+               "last_line"]
+    for empty in (res.succeeded, orch.run("web", command="true").failed):
+        frame = empty.to_dataframe()
+        assert frame.empty and list(frame.columns) == columns and frame.index.name == "label"
+    frame = res.to_dataframe()
+    assert list(frame.columns) == columns and list(frame.index) == ["w1", "w2"]
+    assert str(frame["returncode"].dtype) == "Int64"
+    assert frame.loc["w1", "returncode"] == 3 and frame.loc["w2", "returncode"] is pandas.NA
+
+
 @pytest.mark.parametrize("bad", ["1.5", "50.5%", "10 %", "101%", "-1", "%"])
 def test_max_fail_takes_whole_counts_and_percentages_only(bad: str) -> None:
     with pytest.raises(ConfigError, match=r"--max-fail takes a count or a percentage"):

@@ -71,7 +71,7 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
 
 def _names_several(value: Any) -> bool:
     return isinstance(value, list) or isinstance(value, str) and (
-        patterns.has_range(value) or value.startswith(GROUP_PREFIX))
+        patterns.is_pattern(value) or value.startswith(GROUP_PREFIX))
 
 
 def _members(key: str, item: str, raw: dict[str, Any],
@@ -83,11 +83,24 @@ def _members(key: str, item: str, raw: dict[str, Any],
         hosts = inv.hosts_of(item.removeprefix(GROUP_PREFIX))
         if not hosts:
             raise ValueError("the group has no hosts")
-        return [Member(h, {**{k: v for k, v in inv.connection(h).items() if k not in raw},
-                           "host": inv.connection(h).get("host", h)},
-                       ("all", *inv.groups_of(h))) for h in hosts]
-    check_target_name(item)  # a pattern's every name keeps what is wrong with it
-    return [Member(name, {key: name}) for name in patterns.expand(item)]
+        return [_inventory_member(inv, h, raw) for h in hosts]
+    names = patterns.expand(item)
+    check_target_name(names[0])  # a pattern's every name keeps what is wrong with its first
+    return [Member(name, {key: name}) for name in names]
+
+
+def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
+    """An inventory host, its address checked as a written one is (each host's own: only the
+    first one's reached the layer's checks)."""
+    connection = inv.connection(host)
+    address = connection.get("host", host)
+    try:
+        check_target_name(address)
+    except ValueError as exc:
+        shown = repr(host) if address == host else f"{host!r} ({address!r})"
+        raise ValueError(f"inventory host {shown}: {exc}") from None
+    return Member(host, {**{k: v for k, v in connection.items() if k not in raw},
+                         "host": address}, ("all", *inv.groups_of(host)))
 
 
 def _check_unique(members: list[Member], where: Path_, src: Source) -> None:

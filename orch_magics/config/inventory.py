@@ -5,6 +5,7 @@ their older `ansible_ssh_*` names, which win as in Ansible's ssh plugin (host va
 a child group's, which win over its parents', which win over `all`'s). A host written
 `name:port` (`[v6addr]:port`) gets that `ansible_port`. Groups are flattened: a group's hosts
 include its children's, as `ansible-inventory` shows; `all` and `ungrouped` always exist.
+A host's groups are merged in Ansible's order: by depth, then `ansible_group_priority`, then name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .source import read_source
+from .source import Path_, Source, read_source
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
@@ -32,6 +34,8 @@ PORTS = ("ansible_port", "ansible_ssh_port")
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
+#: What a group of a YAML inventory may hold.
+_GROUP_KEYS = ("hosts", "vars", "children")
 #: Groups every inventory has: every host, and the hosts of no other group.
 IMPLICIT = ("all", "ungrouped")
 #: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
@@ -53,6 +57,7 @@ class _Group:
     hosts: dict[str, None] = field(default_factory=dict)  # in order, each once
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    priority: int = 1  # `ansible_group_priority`: of two groups as deep, the higher wins
 
 
 @dataclass
@@ -76,6 +81,15 @@ class Inventory:
         """The group `name` (made if new), about to change: what was worked out is redone."""
         self._in, self._depths, self._connections = None, {}, {}
         return self.groups.setdefault(name, _Group())
+
+    def set_vars(self, group: str, values: Mapping[str, Any]) -> None:
+        """Variables of `group` (checked); `ansible_group_priority` is its priority, as in
+        Ansible, not a variable."""
+        checked = _checked(values)
+        target = self.group(group)
+        if "ansible_group_priority" in checked:
+            target.priority = _priority(checked.pop("ansible_group_priority"))
+        target.vars.update(checked)
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
         """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables."""
@@ -114,7 +128,9 @@ class Inventory:
 
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
-        for group in ("all", *sorted(self.groups_of(host), key=self._depth)):
+        order = sorted(self.groups_of(host), key=lambda g: (
+            self._depth(g), self.groups[g].priority if g in self.groups else 1, g))
+        for group in ("all", *order):  # as Ansible's sort_groups: a tie in file order no more
             if group in self.groups:
                 merged.update(self.groups[group].vars)
         merged.update(self.host_vars.get(host, {}))
@@ -147,6 +163,9 @@ class Inventory:
         return self._in.get(host) or ["ungrouped"]
 
     def _depth(self, group: str) -> int:
+        """The longest way down from `all` (depth 0), which every group is under."""
+        if group == "all":
+            return 0
         if group not in self._depths:
             parents = [g for g, v in self.groups.items() if group in v.children]
             self._depths[group] = 1 + max((self._depth(p) for p in parents), default=0)
@@ -160,7 +179,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     for path in paths:
         text = _read(Path(path))
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
-            _from_yaml(inv, read_source(Path(path)).data, str(path))
+            _from_yaml(inv, read_source(Path(path)))
         else:
             _from_ini(inv, text, str(path))
     return inv
@@ -220,7 +239,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
         key, sep, value = line.partition("=")
         if not sep:
             raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
-        inv.group(section).vars.update(_checked({key.strip(): _scalar(value.strip())}))
+        inv.set_vars(section, {key.strip(): _scalar(value.strip())})
     elif kind == "children":
         child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
         inv.group(child)
@@ -266,6 +285,14 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _priority(value: Any) -> int:
+    """`ansible_group_priority` as Ansible reads it: a whole number (`10`, `"10"`)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[-+]?\d+", text):
+        raise ValueError(f"ansible_group_priority must be a whole number, not {value!r}")
+    return int(text)
+
+
 def _port_of(pattern: str) -> tuple[str, int | None]:
     """`db:2222` → (`db`, 2222); `[fe80::1]:22` → (`fe80::1`, 22); a name alone: no port."""
     found = _HOST_PORT.fullmatch(pattern)
@@ -276,35 +303,62 @@ def _port_of(pattern: str) -> tuple[str, int | None]:
     return found["host"], int(found["port"])
 
 
-def _from_yaml(inv: Inventory, data: Any, name: str) -> None:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name}: a YAML inventory must be a mapping of group names")
-    for group, body in data.items():
-        _yaml_group(inv, str(group), body, name)
+def _from_yaml(inv: Inventory, src: Source) -> None:
+    """A YAML inventory; its mistakes are named at their file:line:column, as an INI's are."""
+    if not isinstance(src.data, dict):
+        raise _yaml_error(src, (), "a YAML inventory must be a mapping of group names")
+    for group, body in src.data.items():
+        _yaml_group(inv, src, (group,), body)
 
 
-def _yaml_group(inv: Inventory, group: str, body: Any, name: str) -> None:
+def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
+    group = str(at[-1])
     inv.group(group)
     if body is None:
         return
     if not isinstance(body, dict):
-        raise ConfigError(f"{name}: group {group!r} must be a mapping of hosts, vars, children")
+        raise _yaml_error(src, at, f"group {group!r} must be a mapping of hosts, vars, children")
     for key in body:
-        if key not in ("hosts", "vars", "children"):
-            raise ConfigError(f"{name}: unknown key {key!r} in group {group!r}",
-                              suggestion=did_you_mean(key, ("hosts", "vars", "children")))
-    for key in ("hosts", "vars", "children"):
+        if key not in _GROUP_KEYS:
+            raise _yaml_error(src, at + (key,), f"unknown key {key!r} in group {group!r}",
+                              at_key=True, suggestion=did_you_mean(key, _GROUP_KEYS))
+    for key in _GROUP_KEYS:
         if not isinstance(body.get(key) or {}, dict):
-            raise ConfigError(f"{name}: group {group!r}: {key} must be a mapping (name: …), "
-                              f"not a {type(body[key]).__name__}")
-    try:
-        for host, values in (body.get("hosts") or {}).items():
-            if not isinstance(values, (dict, type(None))):
-                raise ValueError(f"host {host!r} must map variables to values")
+            raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
+                                                f"(name: …), not a {type(body[key]).__name__}")
+    for host, values in (body.get("hosts") or {}).items():
+        where = at + ("hosts", host)
+        if not isinstance(values, (dict, type(None))):
+            raise _yaml_error(src, where, f"group {group!r}: host {host!r} must map variables "
+                                          f"to values")
+        for key, value in (values or {}).items():
+            with _pointing(src, where + (key,), group):
+                _checked({key: value})
+        with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
             inv.add_host(group, str(host), _checked(values or {}))
-        inv.group(group).vars.update(_checked(body.get("vars") or {}))
-    except ValueError as exc:
-        raise ConfigError(f"{name}: group {group!r}: {exc}") from None
+    for key, value in (body.get("vars") or {}).items():
+        with _pointing(src, at + ("vars", key), group):
+            inv.set_vars(group, {key: value})
     for child, child_body in (body.get("children") or {}).items():
         inv.group(group).children.append(str(child))
-        _yaml_group(inv, str(child), child_body, name)
+        _yaml_group(inv, src, at + ("children", child), child_body)
+
+
+@contextmanager
+def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False) -> Iterator[None]:
+    """A ValueError inside becomes a ConfigError at `at` (at a variable's name when the name
+    is what is wrong)."""
+    try:
+        yield
+    except ValueError as exc:
+        name_wrong = at_key or not str(at[-1]).isidentifier()
+        raise _yaml_error(src, at, f"group {group!r}: {exc}", at_key=name_wrong) from None
+
+
+def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
+                suggestion: str | None = None) -> ConfigError:
+    """`file:line:col: message`: the position is part of the message, as an INI line's is,
+    since the error is shown inside the error of the config line naming the group."""
+    pos = src.position(at, at_key=at_key)
+    where = f"{src.file}:{pos[0]}:{pos[1]}" if pos else src.file
+    return ConfigError(f"{where}: {message}", suggestion=suggestion)

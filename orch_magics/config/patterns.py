@@ -2,7 +2,9 @@
 
 Numeric ranges keep the start's zero padding (`[01:12]` → `01`…`12`; the end is written as
 wide, `[01:3]` is refused as ansible-core refuses it), alphabetic ranges run
-over single letters, and several ranges in one name give every combination, in order.
+over single letters, and several ranges in one name give every combination, in order. A `[` or
+`]` is never part of a host or container name, so one that is no well-formed range (`[01-12]`,
+an unclosed `[01:12`) is refused, as ansible-core refuses it, rather than taken as a name.
 """
 
 from __future__ import annotations
@@ -12,33 +14,66 @@ import re
 import string
 
 _RANGE = re.compile(r"\[([^\[\]:]*):([^\[\]:]*)(?::([^\[\]:]*))?\]")
+#: A bracket outside the well-formed ranges: a range written wrong, up to its `]` if any.
+_STRAY = re.compile(r"\[[^\[\]]*\]?|\]")
+_HOW = "a range is written [01:12] or [a:f]"
 #: Most names one pattern may expand to (a typo such as `[1:1000000]` is an error, not a hang).
 MAX_NAMES = 100_000
 
 
-def has_range(text: str) -> bool:
-    """Whether `text` holds at least one `[a:b]` range."""
-    return _RANGE.search(text) is not None
+def is_pattern(text: str) -> bool:
+    """Whether `text` is meant as a range pattern: it has a `[` or `]` (see `expand`)."""
+    return "[" in text or "]" in text
 
 
 def expand(pattern: str) -> list[str]:
     """Every name `pattern` stands for (just `pattern` when it has no range).
 
-    Raises ValueError with a one-line reason for a malformed range.
+    Raises ValueError with a one-line reason for a malformed range, or a bracket outside one.
     """
     parts: list[list[str]] = []
     pos = 0
     for match in _RANGE.finditer(pattern):
-        parts.append([pattern[pos:match.start()]])
-        parts.append(_one_range(match))
+        parts.append([_literal(pattern[pos:match.start()])])
+        try:
+            parts.append(_one_range(match))
+        except ValueError:
+            _refuse_ipv6(match.group())
+            raise
         pos = match.end()
-    parts.append([pattern[pos:]])
+    parts.append([_literal(pattern[pos:])])
     total = 1
     for part in parts:
         total *= len(part)
     if total > MAX_NAMES:
         raise ValueError(f"{pattern!r} expands to {total:,} names (at most {MAX_NAMES:,})")
     return ["".join(combo) for combo in itertools.product(*parts)]
+
+
+def _literal(text: str) -> str:
+    """Text between ranges, which no `[` or `]` may be left in."""
+    stray = _STRAY.search(text)
+    if stray is None:
+        return text
+    shown = stray.group()
+    _refuse_ipv6(shown)
+    if shown == "]":
+        raise ValueError(f"a ']' with no '[' before it: {_HOW}")
+    if not shown.endswith("]"):
+        raise ValueError(f"range {shown!r} has no closing ']': {_HOW}")
+    raise ValueError(f"{shown} is not a range: {_HOW}, a ':' between start and end")
+
+
+def _refuse_ipv6(shown: str) -> None:
+    """`[fe80::1]`, an address in brackets, gets its own advice: no range parses as one."""
+    import ipaddress  # only for a pattern already refused
+
+    try:
+        ipaddress.IPv6Address(shown.strip("[]"))
+    except ValueError:
+        return
+    raise ValueError(f"{shown} is an IPv6 address in brackets: write it without them "
+                     f"({shown.strip('[]')})")
 
 
 def _one_range(match: re.Match[str]) -> list[str]:

@@ -49,10 +49,15 @@ class RunOptions:
         """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake);
         stdin is something that can be sent."""
         check_stdin(self.stdin)
-        timeout = self.timeout
-        if timeout is not None and (isinstance(timeout, bool)
-                                    or not isinstance(timeout, (int, float))
-                                    or not 0 < timeout <= MAX_SECONDS or timeout != timeout):
-            shown = repr(timeout) if len(repr(timeout)) < 30 else f"{repr(timeout)[:20]}…"
-            raise ConfigError(f"timeout must be a positive number of seconds (at most "
-                              f"{MAX_SECONDS:g}), not {shown}")
+        check_timeout(self.timeout)
+
+
+def check_timeout(timeout: object) -> None:
+    """A time limit is None or a positive, finite number of seconds (ConfigError otherwise):
+    one check, so a fleet refuses `--timeout 0` before it starts, in a single run's words."""
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float))
+                                or not 0 < timeout <= MAX_SECONDS or timeout != timeout):
+        shown = repr(timeout) if len(repr(timeout)) < 30 else f"{repr(timeout)[:20]}…"
+        raise ConfigError(f"timeout must be a positive number of seconds (at most "
+                          f"{MAX_SECONDS:g}), not {shown}")

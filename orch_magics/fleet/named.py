@@ -46,5 +46,12 @@ class NamedFleet:
         live = self.live
         result = live.result()
         return RunInfo(live.name or "", live.plan.environment.name, live.plan.name,
-                       f"fleet: {live.state}", None, time.monotonic() - self.started,
+                       f"fleet: {live.state}", None, self.elapsed(),
                        "" if result is None else ("ok" if result.ok else "failed"))
+
+    def elapsed(self) -> float:
+        """Seconds from its start to now, or to its last target's end once it has ended (as a
+        single run's time stops at its end)."""
+        ends = [row.ended for row in list(self.live.fleet.rows.values())] if self.done else []
+        last = max((end for end in ends if end is not None), default=None)
+        return (last if last is not None else time.monotonic()) - self.started

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from ..engine.options import check_timeout
 from ..errors import ConfigError
 from ..plan import RunPlan
 
@@ -34,6 +35,7 @@ class FleetOptions:
             raise ConfigError(f"--parallel must be a whole number, at least 1, not "
                               f"{self.parallel!r}")
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
+        check_timeout(self.timeout)  # not once per target, each row failing with it
 
     @classmethod
     def of(cls, limit: str | None = None, parallel: int | None = None,

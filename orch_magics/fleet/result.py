@@ -22,6 +22,9 @@ from ..sinks.units import printable
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
 STATES = ("ok", "failed", "stopped", "skipped")
+#: What `rows()` gives for each target, and the columns of `to_dataframe()` (label: its index).
+ROW_KEYS = ("label", "state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
+            "last_line")
 #: Rows the HTML summary shows at most (the counts in its title cover every target).
 HTML_ROWS = 50
 
@@ -115,11 +118,11 @@ class FleetResult(ByTarget[RunResult]):
 
     # ---- presentation ---------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
-        """One plain dict per target: label, state, exit, duration, bytes, cause, last line."""
-        return [{"label": k, "state": self.states[k], "returncode": r.returncode,
-                 "duration": round(r.duration, 3), "stdout_bytes": r.stdout_buffer.size,
-                 "stderr_bytes": r.stderr_buffer.size, "cause": cause(r, self.states[k]),
-                 "last_line": mask_text(last_line(r))} for k, r in self._results.items()]
+        """One plain dict per target, with the keys ROW_KEYS."""
+        return [dict(zip(ROW_KEYS, (
+            k, self.states[k], r.returncode, round(r.duration, 3), r.stdout_buffer.size,
+            r.stderr_buffer.size, cause(r, self.states[k]), mask_text(last_line(r))),
+            strict=True)) for k, r in self._results.items()]
 
     def summary(self) -> str:
         """`30 targets: 27 ok, 2 failed, 1 skipped`."""
@@ -166,13 +169,17 @@ class FleetResult(ByTarget[RunResult]):
                 f"</div>")
 
     def to_dataframe(self) -> Any:
-        """The rows as a pandas DataFrame indexed by label (needs `orch_magics[pandas]`)."""
+        """The rows as a pandas DataFrame indexed by label (needs `orch_magics[pandas]`). With
+        no target (`res.failed` when all succeeded) it is empty but has the columns, and exit
+        codes stay whole numbers (nullable Int64: <NA> where a target has none)."""
         try:
             import pandas
         except ImportError:
             raise OrchError("to_dataframe() needs pandas: pip install 'orch_magics[pandas]'"
                             ) from None
-        return pandas.DataFrame(self.rows()).set_index("label")
+        frame = pandas.DataFrame(self.rows(), columns=list(ROW_KEYS))
+        frame["returncode"] = frame["returncode"].astype("Int64")
+        return frame.set_index("label")
 
     def to_dict(self) -> dict[str, Any]:
         return self._data(RunResult.to_dict)

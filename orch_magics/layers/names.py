@@ -22,3 +22,6 @@ def check_target_name(name: str) -> None:
         raise ValueError(f"it has {what}: a host or container name has none")
     if name.startswith("-"):
         raise ValueError("it starts with '-': a host or container name never does")
+    if "[" in name or "]" in name:  # a range is expanded before names are checked
+        raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
+                         f"has none (a range is written [01:12] or [a:f])")
