@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.fleet import SSHFleet
-from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config, load_config_text
 from orch_magics.fleet import FleetOptions, expand
 from orch_magics.fleet.targets import describe
 
@@ -64,6 +64,19 @@ def test_to_dataframe_keeps_its_columns_with_no_target_and_exit_codes_whole(
     assert list(frame.columns) == columns and list(frame.index) == ["w1", "w2"]
     assert str(frame["returncode"].dtype) == "Int64"
     assert frame.loc["w1", "returncode"] == 3 and frame.loc["w2", "returncode"] is pandas.NA
+
+
+def test_to_dataframe_without_pandas_says_how_to_install_it(orch: Orchestrator,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandas is an optional extra: a machine without it gets one clear line, no traceback.
+    (pandas is installed for the tests, so its absence is what is provoked here.)"""
+    import sys
+
+    res = orch.run("web", command="true")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` raises ImportError
+    with pytest.raises(OrchError) as err:
+        res.to_dataframe()
+    assert str(err.value) == "to_dataframe() needs pandas: pip install 'orch_magics[pandas]'"
 
 
 @pytest.mark.parametrize("bad", ["1.5", "50.5%", "10 %", "101%", "-1", "%"])
