@@ -171,3 +171,27 @@ async def test_one_container_by_label_counts_a_paused_one(base, dockerd: Engine)
     with one_paused(dockerd, "orch.one=paused", [], "orch-alone"):
         with pytest.raises(LayerError, match=r"container 'orch-alone' is paused$"):
             await launch("orch.one=paused")
+
+
+def test_a_rerun_gives_a_row_to_a_target_that_is_gone(dockerd: Engine) -> None:
+    """`res.failed.rerun()` after the paused container was stopped returned '0 targets' with
+    `.ok` true, and a full rerun after one container stopped had no row for it: a "retry the
+    failed ones" loop reported success after running nothing (held-out tester)."""
+    with one_paused(dockerd, "orch.fleet=rr", ["orch-rr-1", "orch-rr-2"], "orch-rr-3"):
+        orch = _orch(dockerd, {"label": "orch.fleet=rr"})
+        try:
+            res = orch.run("web", "name")
+            assert sorted(res.failed) == ["orch-rr-3"]
+            dockerd.api.unpause("orch-rr-3")
+            dockerd.api.stop("orch-rr-3", timeout=0)
+            dockerd.api.stop("orch-rr-2", timeout=0)
+            again, everything = res.failed.rerun(), res.rerun()
+        finally:
+            orch.close()
+    assert list(again) == ["orch-rr-3"] and not again.ok and again.exit_status == 1
+    assert str(again["orch-rr-3"].exit.error) == (
+        "'orch-rr-3' is no longer a target of 'web': it was not found when the fleet was "
+        "resolved again")
+    assert sorted(everything) == ["orch-rr-1", "orch-rr-2", "orch-rr-3"]
+    assert everything.states == {"orch-rr-1": "ok", "orch-rr-2": "failed",
+                                 "orch-rr-3": "failed"}

@@ -234,13 +234,21 @@ class FleetRun:
                     for t in found]
         check_found(self.plan.environment.name, expanded, resolved)
         targets = limited(resolved, self.options.limit)
-        if self.options.only is not None:
+        gone: list[str] = []
+        if self.options.only is not None:  # a rerun: every label asked for gets its row
+            found = {t.label for t in targets}
+            gone = [label for label in self.options.only if label not in found]
             targets = [t for t in targets if t.label in self.options.only]
         for target in targets:
             self.rows[target.label] = TargetRow(target.label, self._on_change)
             if target.pending is not None:  # its label selector could not be resolved
                 error = self._unresolved[target.label]
                 self._end(self.rows[target.label], self._error(target, error), "failed")
+        for label in gone:  # a container that stopped, a host no longer in the inventory
+            row = self.rows[label] = TargetRow(label, self._on_change)
+            why = OrchError(f"{label!r} is no longer a target of {self.plan.environment.name!r}: "
+                            f"it was not found when the fleet was resolved again")
+            self._end(row, self._error(Target(label, self.plan.layers_to_run), why), "failed")
         return targets
 
     async def _resolve(self, target: Target) -> list[Target]:
