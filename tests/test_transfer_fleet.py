@@ -163,3 +163,23 @@ def test_a_fleet_copy_stopped_keeps_the_targets_that_had_finished_and_names_them
         f"{NAMES[2]}); nothing else was kept")
     assert sorted(os.listdir(out)) == [NAMES[0], NAMES[2]]  # the stopped one left no folder
     assert [p.stat().st_size for p in small] == [1000, 2000]
+
+
+def test_a_label_that_would_lead_out_of_the_folder_copies_nothing(tmp_path: Path) -> None:
+    """A get joined each label to LOCAL as it was: a target `..` (an ssh alias, an inventory
+    or an engine's name) wrote outside LOCAL, making folders on the way (held-out tester)."""
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    orch = Orchestrator(load_config_text(
+        "environments:\n  odd: {layers: [{type: ssh, config: {host: ['..', 'x..y', '.'], "
+        "connect_timeout: 1}}]}\n"))
+    try:
+        got = orch.get("odd", "/etc/hostname", str(cwd / "out"))
+    finally:
+        orch.close()
+    assert isinstance(got, FleetCopied) and not got.ok
+    for label in ("..", "."):
+        assert str(got[label]) == (f"target {label!r} cannot name a folder in {cwd / 'out'} "
+                                   f"(a part of it is empty, '.' or '..'): nothing was copied")
+    assert "cannot name a folder" not in str(got["x..y"])  # an ordinary name: it was tried
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]  # nothing made anywhere

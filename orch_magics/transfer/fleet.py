@@ -176,7 +176,12 @@ class FleetCopy:
         """Where this target's copy goes: the remote path (put), LOCAL/<label>/NAME (get)."""
         if self.direction == "put":
             return self.destination
-        folder = os.path.join(self.destination, *label.split("/"))
+        parts = label.split("/")
+        if any(part in ("", ".", "..") for part in parts):  # labels come from inventories and
+            # engines too: none may lead out of LOCAL, or onto another target's folder
+            raise TransferError(f"target {label!r} cannot name a folder in {self.destination} "
+                                f"(a part of it is empty, '.' or '..'): nothing was copied")
+        folder = os.path.join(self.destination, *parts)
         missing = os.path.abspath(folder)  # a relative one would end at "" and never stop
         while not os.path.isdir(missing):
             self.made.append(missing)
