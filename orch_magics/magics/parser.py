@@ -66,7 +66,9 @@ class MagicParser(argparse.ArgumentParser):
         raise HelpShown()
 
     def parse_words(self, words: Sequence[str]) -> argparse.Namespace:
-        args, extra = self.parse_known_args(list(words))
+        """Options may come anywhere, also between positionals (`%orch ENV --bg SERVICE`):
+        plain parsing would bind both optional positionals at ENV and leave SERVICE over."""
+        args, extra = self.parse_known_intermixed_args(list(words))
         if extra:
             self.error(self.unknown(extra[0]))
         return args
