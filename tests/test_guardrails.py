@@ -260,6 +260,29 @@ def test_a_named_run_is_confirmed_once_for_every_attempt(orch: Orchestrator, mar
     assert mark.read_text().count("attempt") == 3 and len(ask.questions) == 1
 
 
+def test_a_restart_is_admitted_again_as_a_start(orch: Orchestrator, mark: Path) -> None:
+    """A manual restart is a new run asked for now: a dangerous service asks again, a protected
+    environment past its confirm_ttl too; refused, the current attempt runs on."""
+    ask = orch.gate.ask = Answers("prod", "prod", "nope")
+    orch.start("prod", "wipe", name="w").wait(20)
+    mark.unlink()
+    assert orch.restart("w").wait(20).ok and mark.exists()
+    assert len(ask.questions) == 2 and "dangerous" in ask.questions[1]
+    mark.unlink()
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.restart("w")
+    orch.gate.ask = None  # nobody to ask: refused unless `yes` names it
+    with pytest.raises(ConfirmationRefused, match="--yes prod"):
+        orch.restart("w")
+    assert not mark.exists()
+    assert orch.restart("w", yes="prod").wait(20).ok and mark.exists()
+    ask = orch.gate.ask = Answers("quick", "nope")  # confirm_ttl: 0
+    sleeping = orch.start("quick", command="sleep 30", name="s")
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.restart("s")
+    assert len(ask.questions) == 2 and orch.status("s") is sleeping and not sleeping.done
+
+
 def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(CONFIG)
