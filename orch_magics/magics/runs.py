@@ -34,7 +34,7 @@ from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
 from .cells import CellRuns
-from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
+from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
 from .presenters import HeadlessPresenter, LivePresenter, Presenter
@@ -66,7 +66,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
     takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
         args.stdin is True or not (body or script))
-    frontend = has_frontend_stdin(ctx.shell)
+    frontend = shows_live(ctx.shell)
     background = frontend and (args.bg or takes_stdin)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
