@@ -186,10 +186,10 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
         return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
     output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),
                             show_stdout=plan.stdout_mode not in ("capture", "file"))
-    where = (f"`{args.out}.stdout` / `.stderr`" if args.out
-             else "`_.stdout` / `_.stderr`" if cell is not None
-             else "the returned RunResult (`.stdout` / `.stderr`)")
-    return HeadlessPresenter(sink, output, where)
+    return HeadlessPresenter(sink, output, lambda raised: (
+        f"`{args.out}.stdout` / `.stderr`" if args.out
+        else "`_.stdout` / `_.stderr`" if cell is not None or raised  # see _deliver
+        else "the returned RunResult (`.stdout` / `.stderr`)"))
 
 
 def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: bool) -> None:
@@ -236,16 +236,16 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
     try:
         result = _wait(live, presenter)
     except RunInterrupted as exc:
-        presenter.finish(exc.result)
-        _deliver(ctx, args, exc.result, cell)
+        presenter.finish(exc.result, raised=True)
+        _deliver(ctx, args, exc.result, cell, raised=True)
         raise quiet(exc) from None
     except OrchError as exc:
         presenter.finish(None, str(exc))
         raise quiet(exc) from None
-    presenter.finish(result)
-    value = _deliver(ctx, args, result, cell)
-    raise_error = ctx.settings.raise_error and not args.no_raise_error
-    if raise_error and not result.ok:
+    raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
+    presenter.finish(result, raised=raised)
+    value = _deliver(ctx, args, result, cell, raised=raised)
+    if raised:
         error = RunTimeout(result) if result.timed_out else RunError(result)
         raise quiet(error) from None
     return value
@@ -266,11 +266,13 @@ def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
         raise RunInterrupted(live.wait()) from None
 
 
-def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None) -> Any:
-    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works)."""
+def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None,
+             raised: bool = False) -> Any:
+    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works), or, when
+    the magic raises instead, moves `_` to it too: the output stays where the cell said."""
     if args.out:
         ctx.shell.user_ns[args.out] = value
-    if cell is not None:
+    if cell is not None or raised:
         set_last(ctx.shell, value)
         return None
     return value
