@@ -3,10 +3,12 @@
 `protected: true` on an environment means a person types its name before a run starts there.
 One confirmation covers `confirm_ttl` seconds of this session unless the service is
 `dangerous: true` (asked every time); it covers the environment as it was confirmed (its
-layers, its guardrails), so a config loaded since that changes them asks again. Where nobody can be asked (nbclient/papermill, a CLI
-without a terminal, plain Python), the run is refused unless `--yes ENV` or the variable
-`ORCH_CONFIRM` names the environment. `allow_services` and `allow_adhoc: false` narrow what may
-run there at all. Front ends supply the `Asker`: a terminal prompt, or the kernel's stdin request.
+layers, its guardrails), so a config loaded since that changes them asks again. Where nobody
+can be asked (nbclient/papermill, a CLI without a terminal, plain Python), the run is refused
+unless `--yes ENV` or the variable `ORCH_CONFIRM` names the environment; where a person can be
+asked, the variable does not answer for them. `allow_services` and `allow_adhoc: false` narrow
+what may run there at all. Front ends supply the `Asker`: a terminal prompt, or the kernel's
+stdin request.
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ class Guard:
                 return _confirmed(env.name, "confirmed earlier in this session")
         if env.name in set(yes):
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
-        if env.name in _names(os.environ.get("ORCH_CONFIRM")):
-            return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
         answer = ask(_question(plan, dangerous)) if ask is not None else None
+        if answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM")):
+            # Only where nobody can be asked: a variable exported for scheduled jobs (and
+            # inherited by a notebook server) never answers for a person who is there.
+            return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
         if answer is None:
             given = [name for name in yes if name]
             named = (f"--yes {', '.join(given)} does not name it, and " if given else "")

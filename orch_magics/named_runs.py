@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .config.suggest import did_you_mean
 from .errors import OrchError
-from .lifecycle import NamedRun, Supervisor
+from .lifecycle import Begin, NamedRun, Supervisor
+from .plan import RunPlan
 from .run_names import check_name, taken
 from .secrets.masking import mask_text
 from .sinks.ring import RingBuffer
@@ -100,14 +101,18 @@ class RunRegistry:
                     del self._entries[name]
             raise
 
-    def restart(self, name: str, fleets: Collection[str]) -> NamedRun:
-        """Stop the run if it still runs and start it again; a new attempt that is refused
-        (the audit log cannot be written, …) leaves the run as it was, finished."""
+    def restart(self, name: str, fleets: Collection[str],
+                admit: Callable[[RunPlan], Begin]) -> NamedRun:
+        """Stop the run if it still runs and start it again through what `admit(plan)` gives
+        (a new run asked for now is admitted anew; its automatic restarts share that). A
+        refused admission leaves the current attempt running; a new attempt refused later (the
+        audit log cannot be written, …) leaves the run as it was, finished."""
         entry = self.get(name, fleets, single="restart")
+        begin = admit(entry.supervisor.plan)
         if not entry.done:
             entry.supervisor.stop()
         entry.logs.clear()
-        fresh = entry.supervisor.again()
+        fresh = entry.supervisor.again(begin)
         attempt = fresh.start()
         entry.supervisor = fresh
         return attempt

@@ -277,8 +277,7 @@ class Orchestrator:
         """The kept output (last lines) of a named run.
 
         With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
-        ending when the run is over for good (no restart pending).
-        """
+        ending when the run is over for good (no restart pending)."""
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
         entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
         if follow:
@@ -299,9 +298,10 @@ class Orchestrator:
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
 
-    def restart(self, name: str) -> LiveRun:
-        """Stop a named run if it still runs and start it again (same plan, same log file)."""
-        return self.runs.restart(name, self.fleets.named)
+    def restart(self, name: str, *, yes: str | Collection[str] = ()) -> LiveRun:
+        """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
+        return self.runs.restart(name, self.fleets.named, lambda plan: functools.partial(
+            self.begin, ticket=self.admit(plan, yes=yes)))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""

@@ -106,6 +106,21 @@ def test_yes_and_orch_confirm_must_name_the_environment(orch: Orchestrator, mark
         fresh.close()
 
 
+def test_orch_confirm_does_not_answer_for_a_person_who_can_be_asked(
+        orch: Orchestrator, mark: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORCH_CONFIRM is for where nobody can be asked: exported for scheduled jobs, it turns off
+    no question in a terminal or JupyterLab, for a dangerous service least of all."""
+    monkeypatch.setenv("ORCH_CONFIRM", "prod")
+    ask = orch.gate.ask = Answers("prdo", "prod", "prod")
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.run("prod", "touch")
+    assert not mark.exists()
+    assert orch.run("prod", "touch").ok and orch.run("prod", "wipe").ok
+    assert len(ask.questions) == 3 and "dangerous" in ask.questions[2]
+    orch.gate.ask = Answers()  # the asker finds nobody there (nbclient): the variable confirms
+    assert orch.run("prod", "wipe").ok
+
+
 def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchestrator,
                                                                     mark: Path) -> None:
     ask = orch.gate.ask = Answers("prdo", "prod")
@@ -245,6 +260,29 @@ def test_a_named_run_is_confirmed_once_for_every_attempt(orch: Orchestrator, mar
     assert mark.read_text().count("attempt") == 3 and len(ask.questions) == 1
 
 
+def test_a_restart_is_admitted_again_as_a_start(orch: Orchestrator, mark: Path) -> None:
+    """A manual restart is a new run asked for now: a dangerous service asks again, a protected
+    environment past its confirm_ttl too; refused, the current attempt runs on."""
+    ask = orch.gate.ask = Answers("prod", "prod", "nope")
+    orch.start("prod", "wipe", name="w").wait(20)
+    mark.unlink()
+    assert orch.restart("w").wait(20).ok and mark.exists()
+    assert len(ask.questions) == 2 and "dangerous" in ask.questions[1]
+    mark.unlink()
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.restart("w")
+    orch.gate.ask = None  # nobody to ask: refused unless `yes` names it
+    with pytest.raises(ConfirmationRefused, match="--yes prod"):
+        orch.restart("w")
+    assert not mark.exists()
+    assert orch.restart("w", yes="prod").wait(20).ok and mark.exists()
+    ask = orch.gate.ask = Answers("quick", "nope")  # confirm_ttl: 0
+    sleeping = orch.start("quick", command="sleep 30", name="s")
+    with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+        orch.restart("s")
+    assert len(ask.questions) == 2 and orch.status("s") is sleeping and not sleeping.done
+
+
 def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(CONFIG)
@@ -262,11 +300,14 @@ def test_cli_without_a_terminal_refuses_unless_yes_names_it(tmp_path: Path, mark
     assert r.returncode == 0 and r.stdout == "touched\n"
 
 
-def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path) -> None:
+def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked even with ORCH_CONFIRM set: the variable is for where nobody can be asked."""
     import pty
 
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(CONFIG)
+    monkeypatch.setenv("ORCH_CONFIRM", "prod")
     said = {b"nope\n": b"not the environment's name",
             b"\x04": b"not run: nothing was typed (the environment's name, prod, confirms it)"}
     for answer, status in ((b"prod\n", 0), (b"nope\n", 1), (b"\x04", 1)):  # \x04: Ctrl-D

@@ -18,6 +18,7 @@ CONFIG = textwrap.dedent("""
     services:
       cat: {command: cat, stdin_mode: streaming}
       sleepy: {command: 'echo up; sleep 60'}
+      hello: {command: 'echo hello'}
       stubborn:
         command: trap '' INT TERM; echo up; while :; do sleep 0.2; done
         stdin_mode: streaming
@@ -74,6 +75,25 @@ def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
             "outlive their cell): %orch stop sleepy stops it\n")
         kernel.run("check", "print(first.state, s.name, s.state)")
         assert kernel.text("check") == "running sleepy-1 running\n"
+
+
+def test_capture_around_orch_captures_the_run_as_text(orch_kernel: str, tmp_path: Path) -> None:
+    """`%%capture` (and `capture_output()`) keep outputs and take no display updates: the run
+    blocks and its output is captured as text, as under nbclient, instead of a traceback."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("cap", "%%capture cap\n%orch local hello --out r")["status"] == "ok"
+        kernel.run("bg", "%%capture cap2\n%orch local sleepy --bg --name sl")
+        kernel.run("py", "from IPython.utils.capture import capture_output\n"
+                         "with capture_output() as cap3:\n"
+                         "    r3 = get_ipython().run_line_magic('orch', 'local hello')")
+        assert kernel.text("cap") == kernel.text("bg") == kernel.text("py") == ""
+        kernel.run("check", "print(repr(r.stdout), repr(r3.stdout), cap.stdout.splitlines()[0],"
+                            " cap3.stdout.splitlines()[0])\nprint(cap2.stdout, end='')\n"
+                            "%orch stop sl")
+        said = kernel.text("check").splitlines()
+        assert said[0] == "'hello\\n' 'hello\\n' hello hello", said
+        assert said[1].startswith("started in the background as sl: %orch logs sl"), said
 
 
 def test_a_kernel_shutting_down_ends_every_live_cell_in_words(orch_kernel: str,

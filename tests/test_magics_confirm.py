@@ -4,6 +4,7 @@ and the kernel goes on."""
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from pathlib import Path
@@ -74,6 +75,40 @@ def test_an_interrupt_at_the_question_refuses_in_one_line(orch_kernel: str, tmp_
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_restart_and_orch_confirm_still_ask_in_jupyterlab(orch_kernel: str, tmp_path: Path) -> None:
+    """ORCH_CONFIRM inherited from the server does not answer for the person at the notebook,
+    and `%orch restart` of a dangerous service asks again, as its start did."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "ORCH_CONFIRM": "prod"})
+    try:
+        kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n%env MARK={mark}",
+                               timeout=60)
+        for cell, answer, said in (("%orch start prod nuke --name n", "prod", "started n"),
+                                   ("%orch restart n", "nope", "not the environment's name"),
+                                   ("%orch restart n", "prod", "")):
+            mark.unlink(missing_ok=True)
+            msg_id = kc.execute(cell, allow_stdin=True)
+            asked = kc.get_stdin_msg(timeout=30)["content"]["prompt"]
+            assert "a dangerous service: asked every time" in asked, cell
+            kc.input(answer)
+            reply, outputs = replies(kc, msg_id)
+            assert said in "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+            assert (reply["status"] == "ok") == (answer == "prod"), outputs
+            assert _exists_soon(mark) == (answer == "prod"), cell
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _exists_soon(path: Path, timeout: float = 5) -> bool:
+    """Whether `path` is there within `timeout` seconds (what a background run writes)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
 
 
 def test_ctrl_d_in_the_question_is_nothing_typed(orch_kernel: str, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from orch_magics import RunError, RunTimeout
 from orch_magics.magics import Orch
 from orch_magics.magics.headless import Limit
 from shells import orch_shell
@@ -24,6 +25,8 @@ CONFIG = textwrap.dedent("""
         pre_commands: [{command: echo "pre says hi"}]
         command: echo main-out; echo main-err >&2
         post_commands: [{command: echo "post says bye", when: always}]
+      noisy-fail: {command: 'seq 1 6; exit 3'}
+      noisy-slow: {command: 'seq 1 6; sleep 30'}
       failing-pre:
         pre_commands: [{command: echo "pre broke" >&2; exit 2}]
         command: echo never
@@ -156,3 +159,21 @@ def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines,
         view._add(False, line)
     view.finish(None, _Result())  # type: ignore[arg-type]
     assert capsys.readouterr().out.splitlines() == expected
+
+
+@pytest.mark.parametrize("line, error", [("local noisy-fail", RunError),
+                                         ("local noisy-slow --timeout 1", RunTimeout)])
+def test_a_line_that_raises_leaves_its_output_where_the_note_says(shell, limits, capsys, line,
+                                                                   error):
+    """The line form returns its result, unless it raises: then `_` holds it, and the note
+    says so (it said "the returned RunResult", and nothing was returned)."""
+    limits.headless_lines = 2
+    with pytest.raises(error) as info:
+        shell.run_line_magic("orch", line)
+    out = capsys.readouterr().out
+    assert "… 4 lines / 8 B elided; full output in `_.stdout` / `_.stderr` (limit: " in out
+    assert shell.user_ns["_"] is info.value.result
+    assert shell.user_ns["_"].lines == [str(i) for i in range(1, 7)]
+    assert shell.run_line_magic("orch", "local noisy-fail --no-raise-error").returncode == 3
+    assert "full output in the returned RunResult (`.stdout` / `.stderr`)" in \
+        capsys.readouterr().out

@@ -51,6 +51,16 @@ def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("line", ["local --tail 3 hello", "local -e X=1 hello",
+                                  "local --timeout 5 hello --tail 2"])
+def test_an_option_may_come_between_the_environment_and_the_service(shell, line):
+    assert shell.run_line_magic("orch", line).stdout == "hello\n"
+
+
+def test_bg_between_the_environment_and_the_service_starts_the_service(shell):
+    assert shell.run_line_magic("orch", "local --bg hello").wait().stdout == "hello\n"
+
+
 def test_a_known_environment_is_never_taken_for_a_typo(shell, tmp_path):
     path = tmp_path / "orch.yaml"
     path.write_text("environments:\n  envz: {layers: []}\nservices:\n  hi: {command: echo hi}\n")

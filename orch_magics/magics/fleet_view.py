@@ -27,7 +27,7 @@ from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..sinks.units import human_size
 from .fleet_table import FleetTable
-from .frontend import has_frontend_stdin, main_thread_caller, quiet, update_publisher
+from .frontend import main_thread_caller, quiet, shows_live, update_publisher
 from .headless import Limit
 
 #: Seconds between two updates of the live table, at least.
@@ -45,7 +45,7 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     streaming service opened with nothing to send) return a named LiveFleet at once, with a
     stdin box writing to every running target when `with_box` (`keep_stdin`: stdin stays
     open for `LiveFleet.send`)."""
-    frontend = has_frontend_stdin(ctx.shell)
+    frontend = shows_live(ctx.shell)
     if background or args.bg:
         return _named(ctx, args, plan, body, timeout, frontend=frontend, keep_stdin=keep_stdin,
                       with_box=with_box)

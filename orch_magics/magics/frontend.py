@@ -15,12 +15,8 @@ from ..sinks.display import Bundle
 
 
 def has_frontend_stdin(shell: Any) -> bool:
-    """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code).
-
-    nbclient and papermill send `allow_stdin: false`; terminal IPython has no kernel. There every
-    run blocks and a bounded head and tail of its output is written to the cell as ordinary
-    stdout/stderr (headless.py).
-    """
+    """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code):
+    a person can be asked (nbclient and papermill send `allow_stdin: false`)."""
     kernel = getattr(shell, "kernel", None)
     if kernel is None:
         return False
@@ -29,6 +25,19 @@ def has_frontend_stdin(shell: Any) -> bool:
     except Exception:
         return False
     return bool((parent.get("content") or {}).get("allow_stdin", False))
+
+
+def shows_live(shell: Any) -> bool:
+    """True where a run is shown live: a front end with stdin whose displays reach it.
+
+    nbclient and papermill send `allow_stdin: false`; terminal IPython has no kernel; under
+    `%%capture` / `capture_output()` displays go to IPython's capturing publisher, which keeps
+    outputs and takes no updates. There every run blocks and a bounded head and tail of its
+    output is written to the cell as ordinary stdout/stderr (headless.py): what is captured.
+    """
+    pub = getattr(shell, "display_pub", None)
+    kernel_pub = all(hasattr(pub, name) for name in ("session", "pub_socket", "parent_header"))
+    return kernel_pub and has_frontend_stdin(shell)
 
 
 def update_publisher(shell: Any, display_id: str) -> Callable[[Bundle], None]:

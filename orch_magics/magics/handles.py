@@ -20,7 +20,7 @@ from IPython.display import display
 
 from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
-from .frontend import has_frontend_stdin, update_publisher
+from .frontend import shows_live, update_publisher
 
 Handle = LiveRun | LiveFleet
 
@@ -57,7 +57,7 @@ class HandleDisplay:
             return
         display_id = uuid.uuid4().hex
         display({"text/plain": describe(value)}, raw=True, display_id=display_id)
-        if not value.done and has_frontend_stdin(self.shell):
+        if not value.done and shows_live(self.shell):
             publish = update_publisher(self.shell, display_id)
             value.when_done(lambda *_: publish({"text/plain": describe(value)}))
 

@@ -66,7 +66,9 @@ class MagicParser(argparse.ArgumentParser):
         raise HelpShown()
 
     def parse_words(self, words: Sequence[str]) -> argparse.Namespace:
-        args, extra = self.parse_known_args(list(words))
+        """Options may come anywhere, also between positionals (`%orch ENV --bg SERVICE`):
+        plain parsing would bind both optional positionals at ENV and leave SERVICE over."""
+        args, extra = self.parse_known_intermixed_args(list(words))
         if extra:
             self.error(self.unknown(extra[0]))
         return args
@@ -133,6 +135,13 @@ def _name_arg(p: MagicParser) -> None:
     p.add_argument("name", metavar="NAME", help="name of the run (%%orch ps)")
 
 
+def _restart_args(p: MagicParser) -> None:
+    _name_arg(p)
+    p.usage = "%(prog)s NAME [--yes ENV]"
+    p.add_argument("--yes", action="append", default=[], metavar="ENV",
+                   help="restart in protected environment ENV without asking")
+
+
 def _load_args(p: MagicParser) -> None:
     p.usage = "%(prog)s FILE [FILE ...] | %(prog)s --demo [FILE ...]"
     p.add_argument("files", nargs="*", metavar="FILE",
@@ -180,7 +189,7 @@ def _history_args(p: MagicParser) -> None:
 
 _SUB_ARGS: dict[str, Callable[[MagicParser], None]] = {
     "load": _load_args, "start": _start_args, "logs": _logs_args,
-    "stop": _name_arg, "restart": _name_arg, "status": _name_arg, "history": _history_args,
+    "stop": _name_arg, "restart": _restart_args, "status": _name_arg, "history": _history_args,
     "get": transfer.get_args, "put": transfer.put_args, "forward": transfer.forward_args,
 }
 

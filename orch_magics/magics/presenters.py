@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from IPython.display import display
@@ -32,8 +33,10 @@ class Presenter(Protocol):
     def poll(self) -> None:
         """Called on the main thread while a blocking cell waits (~10×/s)."""
 
-    def finish(self, result: RunResult | None, failure: str | None = None) -> None:
-        """The run ended with `result` (None: it broke before a result existed: `failure`)."""
+    def finish(self, result: RunResult | None, failure: str | None = None, *,
+               raised: bool = False) -> None:
+        """The run ended with `result` (None: it broke before a result existed: `failure`);
+        `raised`: the magic raises its error rather than returning the result."""
 
 
 def _verdict(result: RunResult | None, failure: str | None) -> tuple[str, bool]:
@@ -54,16 +57,22 @@ class LivePresenter:
     def poll(self) -> None:
         pass  # the sink publishes by itself
 
-    def finish(self, result: RunResult | None, failure: str | None = None) -> None:
+    def finish(self, result: RunResult | None, failure: str | None = None, *,
+               raised: bool = False) -> None:
         if result is not None:
             self.view.note_steps(result.steps)
         self.view.finish(*_verdict(result, failure))
 
 
+#: Where the full output of a headless run is, said in the elision note: by whether the magic
+#: raised (the line form returns its result, or moves `_` to it when it raises).
+Where = Callable[[bool], str]
+
+
 class HeadlessPresenter:
     """Without a front end: bounded output as the cell's own stdout/stderr, then the status."""
 
-    def __init__(self, sink: DisplaySink, output: HeadlessOutput, where: str) -> None:
+    def __init__(self, sink: DisplaySink, output: HeadlessOutput, where: Where) -> None:
         self.view = sink
         self.output = output
         self.where = where
@@ -72,9 +81,10 @@ class HeadlessPresenter:
     def poll(self) -> None:
         self.output.write_pending()
 
-    def finish(self, result: RunResult | None, failure: str | None = None) -> None:
+    def finish(self, result: RunResult | None, failure: str | None = None, *,
+               raised: bool = False) -> None:
         if result is not None:
             self.output.note_steps(result.steps)
         self.view.finish(*_verdict(result, failure))
-        self.output.finish(self.where)
+        self.output.finish(self.where(raised))
         display(self.view.render(status_only=True), raw=True)

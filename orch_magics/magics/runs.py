@@ -34,7 +34,7 @@ from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
 from .cells import CellRuns
-from .frontend import has_frontend_stdin, main_thread_caller, quiet, set_last, update_publisher
+from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
 from .presenters import HeadlessPresenter, LivePresenter, Presenter
@@ -66,7 +66,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
     takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
         args.stdin is True or not (body or script))
-    frontend = has_frontend_stdin(ctx.shell)
+    frontend = shows_live(ctx.shell)
     background = frontend and (args.bg or takes_stdin)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
@@ -186,10 +186,10 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
         return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
     output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),
                             show_stdout=plan.stdout_mode not in ("capture", "file"))
-    where = (f"`{args.out}.stdout` / `.stderr`" if args.out
-             else "`_.stdout` / `_.stderr`" if cell is not None
-             else "the returned RunResult (`.stdout` / `.stderr`)")
-    return HeadlessPresenter(sink, output, where)
+    return HeadlessPresenter(sink, output, lambda raised: (
+        f"`{args.out}.stdout` / `.stderr`" if args.out
+        else "`_.stdout` / `_.stderr`" if cell is not None or raised  # see _deliver
+        else "the returned RunResult (`.stdout` / `.stderr`)"))
 
 
 def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: bool) -> None:
@@ -236,16 +236,16 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
     try:
         result = _wait(live, presenter)
     except RunInterrupted as exc:
-        presenter.finish(exc.result)
-        _deliver(ctx, args, exc.result, cell)
+        presenter.finish(exc.result, raised=True)
+        _deliver(ctx, args, exc.result, cell, raised=True)
         raise quiet(exc) from None
     except OrchError as exc:
         presenter.finish(None, str(exc))
         raise quiet(exc) from None
-    presenter.finish(result)
-    value = _deliver(ctx, args, result, cell)
-    raise_error = ctx.settings.raise_error and not args.no_raise_error
-    if raise_error and not result.ok:
+    raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
+    presenter.finish(result, raised=raised)
+    value = _deliver(ctx, args, result, cell, raised=raised)
+    if raised:
         error = RunTimeout(result) if result.timed_out else RunError(result)
         raise quiet(error) from None
     return value
@@ -266,11 +266,13 @@ def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
         raise RunInterrupted(live.wait()) from None
 
 
-def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None) -> Any:
-    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works)."""
+def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None,
+             raised: bool = False) -> Any:
+    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works), or, when
+    the magic raises instead, moves `_` to it too: the output stays where the cell said."""
     if args.out:
         ctx.shell.user_ns[args.out] = value
-    if cell is not None:
+    if cell is not None or raised:
         set_last(ctx.shell, value)
         return None
     return value

@@ -91,7 +91,7 @@ def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResul
 
 
 def restart(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
-    return orch.restart(args.name)
+    return orch.restart(args.name, yes=args.yes)
 
 
 def status(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:

@@ -33,7 +33,7 @@ from ..transfer import (
     run_blocking,
 )
 from ..transfer.model import human
-from .frontend import has_frontend_stdin, quiet, update_publisher
+from .frontend import quiet, shows_live, update_publisher
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -129,7 +129,7 @@ def _progress() -> Progress:
     shell = get_ipython()
     if getattr(shell, "kernel", None) is None:
         return for_stream(sys.stderr)
-    return WidgetBar(shell) if has_frontend_stdin(shell) else NoProgress()
+    return WidgetBar(shell) if shows_live(shell) else NoProgress()
 
 
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
