@@ -130,6 +130,18 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{servce}.out'}\n",
          (2, 54), "unknown placeholder {servce} (known: {service}, {env}, {timestamp}); did "
                   "you mean {service}?"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: 'd/{timestamp:%Y}'}\n",
+         (2, 54), "{timestamp:%Y}: stdout_file fills its fields as plain text, without format "
+                  "specs or conversions: write {timestamp} (YYYYmmdd-HHMMSS)"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{service:d}.out'}\n",
+         (2, 54), "{service:d}: stdout_file fills its fields as plain text"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{service!r}.out'}\n",
+         (2, 54), "{service!r}: stdout_file fills its fields as plain text"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: out/}\n",
+         (2, 54), "'out/' names a directory: stdout_file is the output file's path, such as "
+                  "out/{service}-{timestamp}.out"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: logs/..}\n",
+         (2, 54), "'logs/..' names a directory"),
         ("secrets:\n  providers: [{type: env, prefix: X_}]\n", (2, 15),
          "secrets.providers[0]: 'env' takes no settings (prefix): write it as the plain name env"),
         ("secrets:\n  providers: [keyring, {type: file}]\n", (2, 24),
