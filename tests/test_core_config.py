@@ -178,6 +178,31 @@ def test_duplicate_name_across_files(tmp_path: Path) -> None:
         load_config(a, b)
 
 
+def test_settings_sections_of_several_files_combine_key_by_key(tmp_path: Path) -> None:
+    """A later file's `audit:` or `secrets:` replaced the whole section: the earlier file's
+    `enabled: false`, `path` or provider list was dropped without a word."""
+    shared = write(tmp_path, "shared.yaml", "audit: {path: logs/audit.jsonl}\n"
+                                            "secrets: {providers: [file], file: s.yaml}\n")
+    mine = write(tmp_path, "mine.yaml", "services:\n  a: {command: x}\naudit: {digests: false}\n"
+                                        "secrets: {keyring_service: team}\n")
+    cfg = load_config(shared, mine)
+    assert (cfg.audit.path, cfg.audit.digests, cfg.audit.enabled) == (
+        str(tmp_path / "logs/audit.jsonl"), False, True)
+    assert (cfg.secrets.providers, cfg.secrets.file, cfg.secrets.keyring_service) == (
+        ("file",), str(tmp_path / "s.yaml"), "team")
+    again = write(tmp_path, "again.yaml", "secrets:\n  providers: [env]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(shared, again)
+    assert str(err.value).startswith(
+        f"{again}:2:3: secrets.providers is set twice (first at {shared}:2): set it in one "
+        f"file only")
+    off = write(tmp_path, "off.yaml", "audit:\n  enabled: false\n")
+    on = write(tmp_path, "on.yaml", "audit: {path: /tmp/a.jsonl, enabled: true}\n")
+    with pytest.raises(ConfigError, match=r"on.yaml:1:29: audit.enabled is set twice \(first at "
+                                          r".*off.yaml:2\)"):
+        load_config(off, on)
+
+
 def test_packaged_schema_is_the_generated_one() -> None:
     packaged = REPO / "orch_magics/schema/orch.schema.json"
     assert packaged.read_text() == schema_json(), "run: orch schema > " + str(packaged)
