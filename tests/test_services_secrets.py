@@ -458,6 +458,19 @@ def test_an_empty_value_is_no_secret_the_next_provider_is_asked(
     assert f"file {secrets} (set but empty)" in str(info.value)
 
 
+def test_a_near_name_in_the_file_or_environment_is_suggested(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("STORD: x-value\n")
+    os.chmod(secrets, 0o600)
+    monkeypatch.setenv("ORCH_SECRET_STORE", "y-value")
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("env", "file"), file=str(secrets)).plan("local",
+                                                                              "from-store")
+    assert (f"(tried: env ORCH_SECRET_STORED (it has 'ORCH_SECRET_STORE': did you mean "
+            f"that?), file {secrets} (it has 'STORD': did you mean that?)") in str(info.value)
+
+
 def test_secrets_file_from_config_is_relative_to_it(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "vault.yaml").write_text("stored: relative-file-value\n")
