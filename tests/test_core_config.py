@@ -166,6 +166,10 @@ def test_unknown_environment_and_service_names_suggest() -> None:
         cfg.environment("prodcution")
     with pytest.raises(ConfigError, match="unknown service 'helth-check'.*did you mean 'health-check'"):
         cfg.service("helth-check")
+    with pytest.raises(ConfigError, match=r"unknown environment 'prod'.*did you mean 'production'"):
+        cfg.environment("prod")  # a name cut short: no near spelling, but the one it starts
+    with pytest.raises(ConfigError, match=r"unknown service 'health'.*did you mean 'health-check'"):
+        cfg.service("health")
     with pytest.raises(ConfigError) as info:
         cfg.service("zzz")
     assert info.value.suggestion is None and "known: database-backup, health-check" in str(info.value)
