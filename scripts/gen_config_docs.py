@@ -31,6 +31,8 @@ Configuration is YAML: one `orch.yaml`, or `environments.yaml` plus `services.ya
 given with `orch -c FILE` / `%orch load FILE …` / `load_config(FILE, …)`. Without explicit files the
 tool reads `$ORCH_CONFIG` (paths separated by `:`), then `./orch.yaml`, then
 `./environments.yaml` + `./services.yaml`. Later files add names; a name defined twice is an error.
+The `secrets:` and `audit:` sections combine key by key in the same way: one file may set
+`audit.path` and another `audit.digests`, but a key set in two files is an error naming both.
 
 Every mapping rejects unknown keys (with a "did you mean" suggestion: a near spelling, or the
 usual other name of a key, such as `env` → `environment`, `workdir` ↔ `working_dir`, `hostname` →

@@ -155,6 +155,10 @@ RUN_TIME_FAILURES = [
      "did you mean {{secret:…}}"),
     ("services: {a: {command: x, environment: {A: '{{Env:HOME}}'}}}", "did you mean {{env:…}}"),
     ("services: {a: {command: x, environment: {A: '{{secret:}}'}}}", "has no name"),
+    # ran, then said 'NOPE:dflt' is not set, "write {{env:NOPE:dflt:-default}}" (tester)
+    ("services: {a: {command: x, environment: {A: '{{env:NOPE:dflt}}'}}}",
+     "placeholder '{{env:NOPE:dflt}}' gives its default after ':-': write "
+     "{{env:NOPE:-dflt}}"),
     ("services: {a: {command: x, post_commands: [{command: y, environment: "
      "{B: '{{secret:b}'}}]}}", "is not closed"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, environment: "

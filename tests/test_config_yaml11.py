@@ -40,6 +40,15 @@ def test_an_environment_value_yaml_would_change_is_refused(value: str, kind: str
     assert (err.file, err.line, err.column) == ("conf.yaml", 5, 29)
 
 
+def test_a_choice_yaml_read_as_a_boolean_says_to_quote_it() -> None:
+    """`restart: no` (as docker-compose writes it) said only "must be one of 'no', …, not
+    False", with no word of why `no` was not `'no'`."""
+    err = error_of("  a: {command: x, restart: no}\n")
+    assert err.message == ("services.a.restart: YAML 1.1 reads no as a boolean (false), not as "
+                           "the text written: quote it ('no') to keep it exactly")
+    assert (err.line, err.column) == (3, 28)
+
+
 def test_the_same_rule_holds_for_pre_commands_and_layers() -> None:
     err = error_of("  a: {command: x, pre_commands: [{command: y, environment: {V: off}}]}\n")
     assert err.message.startswith("services.a.pre_commands[0].environment.V: YAML 1.1 reads off")

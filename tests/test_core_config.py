@@ -130,6 +130,18 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{servce}.out'}\n",
          (2, 54), "unknown placeholder {servce} (known: {service}, {env}, {timestamp}); did "
                   "you mean {service}?"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: 'd/{timestamp:%Y}'}\n",
+         (2, 54), "{timestamp:%Y}: stdout_file fills its fields as plain text, without format "
+                  "specs or conversions: write {timestamp} (YYYYmmdd-HHMMSS)"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{service:d}.out'}\n",
+         (2, 54), "{service:d}: stdout_file fills its fields as plain text"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{service!r}.out'}\n",
+         (2, 54), "{service!r}: stdout_file fills its fields as plain text"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: out/}\n",
+         (2, 54), "'out/' names a directory: stdout_file is the output file's path, such as "
+                  "out/{service}-{timestamp}.out"),
+        ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: logs/..}\n",
+         (2, 54), "'logs/..' names a directory"),
         ("secrets:\n  providers: [{type: env, prefix: X_}]\n", (2, 15),
          "secrets.providers[0]: 'env' takes no settings (prefix): write it as the plain name env"),
         ("secrets:\n  providers: [keyring, {type: file}]\n", (2, 24),
@@ -154,6 +166,10 @@ def test_unknown_environment_and_service_names_suggest() -> None:
         cfg.environment("prodcution")
     with pytest.raises(ConfigError, match="unknown service 'helth-check'.*did you mean 'health-check'"):
         cfg.service("helth-check")
+    with pytest.raises(ConfigError, match=r"unknown environment 'prod'.*did you mean 'production'"):
+        cfg.environment("prod")  # a name cut short: no near spelling, but the one it starts
+    with pytest.raises(ConfigError, match=r"unknown service 'health'.*did you mean 'health-check'"):
+        cfg.service("health")
     with pytest.raises(ConfigError) as info:
         cfg.service("zzz")
     assert info.value.suggestion is None and "known: database-backup, health-check" in str(info.value)
@@ -164,6 +180,31 @@ def test_duplicate_name_across_files(tmp_path: Path) -> None:
     b = write(tmp_path, "b.yaml", "services:\n  other: {command: y}\n  web: {command: z}\n")
     with pytest.raises(ConfigError, match=r"b.yaml:3:3: service 'web' is defined twice \(first at .*a.yaml:2\)"):
         load_config(a, b)
+
+
+def test_settings_sections_of_several_files_combine_key_by_key(tmp_path: Path) -> None:
+    """A later file's `audit:` or `secrets:` replaced the whole section: the earlier file's
+    `enabled: false`, `path` or provider list was dropped without a word."""
+    shared = write(tmp_path, "shared.yaml", "audit: {path: logs/audit.jsonl}\n"
+                                            "secrets: {providers: [file], file: s.yaml}\n")
+    mine = write(tmp_path, "mine.yaml", "services:\n  a: {command: x}\naudit: {digests: false}\n"
+                                        "secrets: {keyring_service: team}\n")
+    cfg = load_config(shared, mine)
+    assert (cfg.audit.path, cfg.audit.digests, cfg.audit.enabled) == (
+        str(tmp_path / "logs/audit.jsonl"), False, True)
+    assert (cfg.secrets.providers, cfg.secrets.file, cfg.secrets.keyring_service) == (
+        ("file",), str(tmp_path / "s.yaml"), "team")
+    again = write(tmp_path, "again.yaml", "secrets:\n  providers: [env]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(shared, again)
+    assert str(err.value).startswith(
+        f"{again}:2:3: secrets.providers is set twice (first at {shared}:2): set it in one "
+        f"file only")
+    off = write(tmp_path, "off.yaml", "audit:\n  enabled: false\n")
+    on = write(tmp_path, "on.yaml", "audit: {path: /tmp/a.jsonl, enabled: true}\n")
+    with pytest.raises(ConfigError, match=r"on.yaml:1:29: audit.enabled is set twice \(first at "
+                                          r".*off.yaml:2\)"):
+        load_config(off, on)
 
 
 def test_packaged_schema_is_the_generated_one() -> None:

@@ -17,6 +17,7 @@ from orch_magics.config.loader import layer_spec
 from orch_magics.errors import ConnectError, LayerError, StreamError
 from orch_magics.layers.docker import DockerConfig
 from processes import left_after
+from streams import collect
 
 pytestmark = pytest.mark.docker
 
@@ -63,9 +64,10 @@ async def test_user_not_in_container(base, dockerd) -> None:
         await executor(base, dockerd.host, user="ghost").launch(Command.of(["true"]))
 
 
-async def test_workdir_not_in_container(base, dockerd) -> None:
-    with pytest.raises(LayerError, match="working directory '/nowhere' does not exist"):
-        await executor(base, dockerd.host).launch(Command.of(["true"], cwd="/nowhere"))
+async def test_workdir_not_in_container_is_a_failed_run_as_through_ssh(base, dockerd) -> None:
+    handle = await executor(base, dockerd.host).launch(Command.of(["true"], cwd="/nowhere"))
+    out, err, end = await collect(handle)
+    assert (out, err, end) == (b"", b"orch: working directory not found: /nowhere\n", Exit(126))
 
 
 async def test_an_argument_too_long_for_the_container_is_said_so(base, dockerd) -> None:

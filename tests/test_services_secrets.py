@@ -439,6 +439,38 @@ def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Pa
         with_secrets(orch, providers=("file",), file=str(secrets)).plan("local", "from-store")
 
 
+def test_an_empty_value_is_no_secret_the_next_provider_is_asked(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`export ORCH_SECRET_X=$(pass show x)` with a failing `pass` ran the command with an
+    empty password, silently, and the secrets file after it was never read."""
+    monkeypatch.setenv("ORCH_SECRET_STORED", "")
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("stored: from-file-value\nblank: ''\n")
+    os.chmod(secrets, 0o600)
+    o = with_secrets(orch, providers=("env", "file"), file=str(secrets))
+    assert o.plan("local", "from-store").command.env["V"] == "from-file-value"
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("env",)).plan("local", "from-store")
+    assert "secret 'stored' is not available (tried: env ORCH_SECRET_STORED (set but empty)" \
+        in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        o.run("local", command="true", env={"P": "{{secret:blank}}"})
+    assert f"file {secrets} (set but empty)" in str(info.value)
+
+
+def test_a_near_name_in_the_file_or_environment_is_suggested(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("STORD: x-value\n")
+    os.chmod(secrets, 0o600)
+    monkeypatch.setenv("ORCH_SECRET_STORE", "y-value")
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("env", "file"), file=str(secrets)).plan("local",
+                                                                              "from-store")
+    assert (f"(tried: env ORCH_SECRET_STORED (it has 'ORCH_SECRET_STORE': did you mean "
+            f"that?), file {secrets} (it has 'STORD': did you mean that?)") in str(info.value)
+
+
 def test_secrets_file_from_config_is_relative_to_it(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "vault.yaml").write_text("stored: relative-file-value\n")

@@ -59,19 +59,31 @@ def directory(path: str) -> None:
 
 
 def path_template(template: str) -> None:
+    """A stdout_file: known fields filled as plain text (a format spec or conversion would
+    fail, or name the file oddly, only once a run starts), naming a file, not a directory."""
     literal(template)
     import string
 
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)
+                  if f is not None]
     except ValueError as exc:
         raise ValueError(f"not a valid path template: {exc}") from None
-    for name in names:
+    for name, spec, conv in fields:
         if name not in PATH_FIELDS:
             known = ", ".join("{" + f + "}" for f in PATH_FIELDS)
             hint = did_you_mean(name, PATH_FIELDS)
             raise ValueError(f"unknown placeholder {{{name}}} (known: {known})"
                              + (f"; did you mean {{{hint}}}?" if hint else ""))
+        if spec or conv:
+            written = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            stamp = " (YYYYmmdd-HHMMSS)" if name == "timestamp" else ""
+            raise ValueError(f"{written}: stdout_file fills its fields as plain text, without "
+                             f"format specs or conversions: write {{{name}}}{stamp}")
+    last = template.rsplit("/", 1)[-1]
+    if last in ("", ".", "..") or template == "~":
+        raise ValueError(f"{template!r} names a directory: stdout_file is the output file's "
+                         f"path, such as {template.rstrip('/')}/{{service}}-{{timestamp}}.out")
 
 
 def command_spec(cmd: str | tuple[str, ...]) -> None:

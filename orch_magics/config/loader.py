@@ -17,15 +17,14 @@ from .chain import check_chain
 from .model import (
     FILTER_KINDS,
     GUARDRAIL_KEYS,
-    AuditSettings,
     Config,
     Environment,
     Guardrails,
     LayerSpec,
     Location,
-    SecretsSettings,
     Service,
 )
+from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, parse_source, read_source
 from .suggest import did_you_mean, key_hint
 from .validate import build_dataclass, kind_name
@@ -90,20 +89,15 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     """One Config from parsed sources, each with the directory its relative paths start from."""
     environments: dict[str, Environment] = {}
     services: dict[str, Service] = {}
-    secrets = SecretsSettings()
-    audit = AuditSettings()
     files = []
     sources = list(sources)
     inventories = tuple(p for src, base in sources for p in _inventory_paths(src, base))
     inventory = _lazy_inventory(inventories)
     with paused_gc():
-        for src, base in sources:
+        for src, _ in sources:
             files.append(src.file)
             _load_source(src, environments, services, inventory)
-            if "secrets" in src.data:
-                secrets = _secrets(src, base)
-            if "audit" in src.data:
-                audit = _audit(src, base)
+        secrets, audit = secrets_settings(sources), audit_settings(sources)
     _check_allowed_services(environments, services)
     return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
                   secrets, audit, inventories)
@@ -143,13 +137,6 @@ def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
     return get
 
 
-def _audit(src: Source, base: Path) -> AuditSettings:
-    settings: AuditSettings = build_dataclass(AuditSettings, src.data["audit"], ("audit",), src)
-    if settings.path and not os.path.isabs(os.path.expanduser(settings.path)):
-        return replace(settings, path=str(base / settings.path))
-    return settings
-
-
 def _check_allowed_services(environments: dict[str, Environment],
                             services: dict[str, Service]) -> None:
     """`allow_services` may only name services that exist (a typo would lock a service out)."""
@@ -160,14 +147,6 @@ def _check_allowed_services(environments: dict[str, Environment],
                 raise ConfigError(
                     f"{where}environment {env.name!r}, allow_services: unknown service "
                     f"{name!r}", suggestion=did_you_mean(name, services))
-
-
-def _secrets(src: Source, base: Path) -> SecretsSettings:
-    settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
-                                                ("secrets",), src)
-    if settings.file and not os.path.isabs(settings.file):
-        return replace(settings, file=str(base / os.path.expanduser(settings.file)))
-    return settings
 
 
 def _load_source(src: Source, environments: dict[str, Environment],

@@ -17,7 +17,7 @@ from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
 from .checks import command_spec, directory, jq_program, literal, path_template, regex
-from .suggest import did_you_mean
+from .suggest import name_hint
 
 Argv = tuple[str, ...]
 CommandSpec = str | Argv
@@ -352,5 +352,5 @@ def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, .
     where = f" in {', '.join(files)}" if files else ""
     return ConfigError(
         f"unknown {what} {name!r}{where}; known: {listing}",
-        suggestion=did_you_mean(name, names),
+        suggestion=name_hint(name, names),
     )

@@ -42,6 +42,10 @@ def placeholder_problem(text: str) -> str | None:
         name = full.group(2).partition(":-")[0] if kind == "env" else full.group(2)
         if not name.strip():
             return f"placeholder {full.group(0)!r} has no name"
+        if kind == "env" and ":" in name:  # `{{env:VAR:default}}`: no variable has that name
+            var, _, default = name.partition(":")
+            return (f"placeholder {full.group(0)!r} gives its default after ':-': write "
+                    f"{{{{env:{var}:-{default}}}}}")
     return None
 
 

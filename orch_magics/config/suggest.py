@@ -58,6 +58,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 MIN_PREFIX = 4
 
 
+def name_hint(name: str, known: Iterable[str]) -> str | None:
+    """Did-you-mean for an environment or service name: a near spelling, else the one name it
+    starts (`prod` → production, `health` → health-check) or that starts it."""
+    names = list(known)
+    return did_you_mean(name, names) or _one_prefix(name, names)
+
+
+def _one_prefix(key: str, known: list[str]) -> str | None:
+    """The one known name `key` starts or is started by (both of at least MIN_PREFIX)."""
+    low = key.lower()
+    starts = [k for k in known if min(len(k), len(low)) >= MIN_PREFIX
+              and (k.lower().startswith(low) or low.startswith(k.lower()))]
+    return starts[0] if len(starts) == 1 else None
+
+
 def key_hint(key: str, known: Iterable[str]) -> str | None:
     """Did-you-mean for a mapping's unknown key: a near spelling, else a known synonym (`env`
     → environment), else the one key it is a prefix of, or that is a prefix of it."""
@@ -71,7 +86,4 @@ def key_hint(key: str, known: Iterable[str]) -> str | None:
     meant = [k for k in SYNONYMS.get(plain, ()) if k in keys]
     if meant:
         return meant[0]
-    low = key.lower()
-    starts = [k for k in keys if min(len(k), len(low)) >= MIN_PREFIX
-              and (k.lower().startswith(low) or low.startswith(k.lower()))]
-    return starts[0] if len(starts) == 1 else None
+    return _one_prefix(key, keys)

@@ -136,6 +136,9 @@ def _literal(allowed: tuple[Any, ...]) -> Builder:
     def build_literal(value: Any, path: Path_, src: Source) -> Any:
         if value in allowed and not (isinstance(value, bool) and True in allowed and 1 in allowed):
             return value
+        written = None if isinstance(value, str) else src.written(path)
+        if written in allowed:  # `restart: no`: YAML 1.1 made the word a boolean
+            raise src.error(path, f"{describe_path(path)}: {yaml_changed(value, written)}")
         hint = did_you_mean(value, [str(a) for a in allowed]) if isinstance(value, str) else None
         shown = repr(value) if isinstance(value, (str, int, float)) else kind_name(value)
         raise src.error(path, f"{describe_path(path)} must be one of "

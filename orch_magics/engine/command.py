@@ -37,6 +37,9 @@ class CommandRun:
     step: str | None = None  # None for the main command, "pre" / "post" for steps
     stdin: StdinSource = None
     close_stdin: bool = True
+    #: An earlier command of the run has run: one that cannot start is then a failed result
+    #: (its error kept), not an exception, so the results before it and the clean-up survive.
+    ran_before: bool = False
 
 
 async def run_command(job: CommandRun, steering: Steering,
@@ -47,6 +50,11 @@ async def run_command(job: CommandRun, steering: Steering,
               job.plan.environment.name, job.step or "main", sorted(job.command.env))
     try:
         handle = await steering.launch(job.launcher, job.command)
+    except OrchError as exc:
+        job.pipeline.discard()
+        if not job.ran_before:
+            raise
+        return _result(job, steering, Exit(error=exc), started_at, t0, chain=job.launcher.chain)
     except BaseException:
         job.pipeline.discard()
         raise

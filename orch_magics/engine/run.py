@@ -45,6 +45,9 @@ class Run:
         self.audit_id: str | None = None
         #: The main command's capture while it runs (what `LiveRun.lines` reads).
         self.capture: Capture | None = None
+        #: A command of this run has run: from then on one that cannot start ends as a failed
+        #: result, so the run still reports what ran and runs its clean-up.
+        self._ran = False
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
@@ -120,8 +123,9 @@ class Run:
         if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:
             close_stdin = True  # nothing more can come: EOF once the given input is delivered
         job = CommandRun(plan, self.launcher, plan.command, pipeline, stdin=opts.stdin,
-                         close_stdin=bool(close_stdin))
+                         close_stdin=bool(close_stdin), ran_before=self._ran)
         result = await run_command(job, self._steering, on_start=self._started)
+        self._ran = True
         if marks:
             _finished(opts.sinks, "main", plan.command.display(), result)
         return result
@@ -139,7 +143,9 @@ class Run:
         own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
         pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture())
         res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,
-                                           step=kind), steering, on_start=self._step_started)
+                                           step=kind, ran_before=self._ran),
+                                steering, on_start=self._step_started)
+        self._ran = True
         _finished(sinks, kind, step.label, res)
         return res
 

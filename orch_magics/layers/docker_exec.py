@@ -12,6 +12,7 @@ from ..errors import LayerError, StreamError
 from ..process.events import Exit
 from .docker_engine import Engine
 from .docker_stream import ExecStream
+from .local_process import FailedStart
 from .remote import decode_status
 
 
@@ -148,8 +149,9 @@ class DockerExec:
 
 
 async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
-                        cwd: str | None, user: str | None) -> LayerError:
-    """The wrapper never ran: say why in our words (the engine's text as the detail)."""
+                        cwd: str | None, user: str | None, tty: bool) -> LayerError | FailedStart:
+    """The wrapper never ran: say why in our words (the engine's text as the detail). A
+    working directory it cannot enter is a failed run (status 126), as in every layer."""
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(stream.closed), 2.0)
     stream.abort()
@@ -163,7 +165,7 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
     if "unable to find user" in low or "no matching entries in passwd" in low:
         return launcher.error(f"user {user!r} does not exist in container {name!r}")
     if "chdir" in low or ("cwd" in low and "no such file" in low):
-        return launcher.error(f"working directory {cwd!r} does not exist in container {name!r}")
+        return FailedStart(126, f"orch: {_cwd_problem(low, cwd, user)}\n", tty=tty)
     if "argument list too long" in low:
         return launcher.error(f"the command is too long for container {name!r} ({text.strip()}):"
                               f" pass large data on stdin or in a file")
@@ -176,3 +178,13 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
                               f"commands through a POSIX shell (to deliver signals)")
     return launcher.error(f"the engine could not start the command in {name!r}: "
                           f"{'; '.join(text.splitlines()) or 'no reason given'}")
+
+
+def _cwd_problem(low: str, cwd: str | None, user: str | None) -> str:
+    """The runtime's refusal to enter `cwd` in the remote wrapper's words (`remote.preamble`)."""
+    if "not a directory" in low:
+        return f"not a directory: {cwd}"
+    if "permission denied" in low:
+        return f"cannot enter working directory {cwd} as {user or 'the container user'}: " \
+               f"permission denied"
+    return f"working directory not found: {cwd}"

@@ -241,7 +241,10 @@ class DockerLauncher(Launcher):
             raise self.error(f"lost {self.engine_name} on {self.where}: {exc}") from None
         await stream.started
         if stream.pid is None:
-            raise await start_failure(self, stream, name, cwd, cfg.user)
+            failed = await start_failure(self, stream, name, cwd, cfg.user, tty)
+            if isinstance(failed, LayerError):
+                raise failed
+            return ProcessHandle(failed, command, chain=self.chain)
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
 

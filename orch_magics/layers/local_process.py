@@ -4,8 +4,8 @@ Every child runs in its own session (pgid == pid), with this process's environme
 secret provider's variables plus the command's. When the main process exits, whatever is left
 of its process group is sent SIGTERM (no orphan, and a background grandchild holding the pipes
 cannot keep the run open); the pipes are then read to their end, so no output is lost.
-A program that cannot be started ends like a shell's: 127 (not found) or 126 (not executable),
-with one line on stderr.
+A program that cannot be started ends like a shell's: 127 (not found) or 126 (not executable,
+or a working directory it cannot enter), with one line on stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import pwd
 import signal as _signal
 import stat
 from collections.abc import AsyncIterator, Callable
@@ -152,10 +153,12 @@ def grow_pipe(fd: int) -> None:
 
 
 def start_error(exc: OSError, command: Command) -> FailedStart:
-    """Why `command` could not start: a shell-like failed run, or a LayerError (raised)."""
-    if command.cwd and not os.path.isdir(command.cwd):
-        what = "not a directory" if os.path.exists(command.cwd) else "working directory not found"
-        raise LayerError(f"{what}: {command.cwd}", layer="local") from None
+    """Why `command` could not start: a shell-like failed run, or a LayerError (raised).
+
+    A working directory it cannot enter is status 126 with the remote wrapper's words, so a
+    run ends the same way in every layer (`remote.preamble`)."""
+    if command.cwd and (problem := _cwd_problem(command.cwd)):
+        return FailedStart(126, f"orch: {problem}\n", tty=command.tty)
     program = command.argv[0]
     if isinstance(exc, FileNotFoundError) or not program:  # `''`: no program, as a shell says
         return FailedStart(127, f"orch: {program}: command not found\n", tty=command.tty)
@@ -166,6 +169,24 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
         raise LayerError(f"the command is too long for this system ({_too_long(command)}): "
                          f"pass large data on stdin or in a file", layer="local") from None
     raise LayerError(f"cannot start {program}: {exc.strerror or exc}", layer="local") from None
+
+
+def _cwd_problem(cwd: str) -> str | None:
+    """Why a command cannot start in `cwd` (missing, not a directory, closed), or None."""
+    if os.path.isdir(cwd):
+        if os.access(cwd, os.X_OK):
+            return None
+        return f"cannot enter working directory {cwd} as {_user()}: permission denied"
+    return f"not a directory: {cwd}" if os.path.exists(cwd) else \
+        f"working directory not found: {cwd}"
+
+
+def _user() -> str:
+    """This process's user name (its uid when it has none), as `id -un || id -u` says it."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
 
 
 def _too_long(command: Command) -> str:

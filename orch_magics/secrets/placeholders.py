@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 class Resolver:
     """Resolves placeholders with a chain of secret providers (first answer wins).
 
+    An empty value is no answer (a missing secret is never an empty string): it is what
+    `export ORCH_SECRET_X=$(pass show x)` leaves when `pass` failed, so the next provider is
+    asked, and the error says which provider had it empty.
+
     `providers` follow `secrets.providers.SecretProvider` (default: the env provider alone).
     Every value found is registered for masking everywhere (`secrets.masking`).
     """
@@ -32,6 +36,7 @@ class Resolver:
         self.providers: list[SecretProvider] = (
             list(providers) if providers is not None else [EnvProvider()])
         self._cache: dict[str, str] = {}
+        self._empty: set[tuple[str, int]] = set()  # (name, provider index) that gave ""
 
     @classmethod
     def from_settings(cls, settings: SecretsSettings, *,
@@ -43,9 +48,11 @@ class Resolver:
         """The value of secret `name` from the first provider that has it (None: none has)."""
         if name in self._cache:
             return self._cache[name]
-        for provider in self.providers:
+        for i, provider in enumerate(self.providers):
             value = provider.lookup(name)
-            if value is not None:
+            if value == "":
+                self._empty.add((name, i))
+            elif value is not None:
                 register(value)
                 self._cache[name] = value
                 return value
@@ -53,7 +60,8 @@ class Resolver:
 
     def tried(self, name: str) -> str:
         """Where the providers looked for `name`, for the "not available" error."""
-        return ", ".join(p.describe(name) for p in self.providers) or "no providers"
+        return ", ".join(p.describe(name) + (" (set but empty)" if (name, i) in self._empty else "")
+                         for i, p in enumerate(self.providers)) or "no providers"
 
     def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
         """Expand the placeholders in `text`; `where(msg)` builds the error for a missing one."""

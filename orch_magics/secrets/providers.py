@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..config.source import Source, parse_source, read_text
+from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
 from ..errors import ConfigError
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
@@ -51,7 +52,9 @@ class EnvProvider:
         return os.environ.get(secret_env_name(name))
 
     def describe(self, name: str) -> str:
-        return f"env {secret_env_name(name)}"
+        wanted = secret_env_name(name)
+        near = did_you_mean(wanted, (k for k in os.environ if k.startswith(SECRET_ENV_PREFIX)))
+        return f"env {wanted}" + (_near(near) if near and near != wanted else "")
 
 
 class KeyringProvider:
@@ -140,7 +143,15 @@ class FileProvider:
         return self._load().get(name)
 
     def describe(self, name: str) -> str:
-        return f"file {self.path}" if self.path else "file (none configured)"
+        if not self.path:
+            return "file (none configured)"
+        near = did_you_mean(name, self._data or ())
+        return f"file {self.path}" + (_near(near) if near and near != name else "")
+
+
+def _near(found: str) -> str:
+    """A provider's note on a name it has that is close to the one asked for (a typo)."""
+    return f" (it has {found!r}: did you mean that?)"
 
 
 #: Values typed at a prompt, kept for the life of the process so one secret is asked once.

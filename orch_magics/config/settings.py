@@ -1,0 +1,67 @@
+"""The `secrets:` and `audit:` sections, which several config files may share key by key.
+
+As for names, later files add keys: one file may set `audit.path` and another
+`audit.digests`, but a key set in two files is an error naming both places, as a service
+defined twice is (a later file silently replacing the whole section dropped the earlier
+file's keys without a word).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import TypeVar
+
+from .model import AuditSettings, Location, SecretsSettings
+from .source import Source
+from .validate import build_dataclass
+
+T = TypeVar("T", SecretsSettings, AuditSettings)
+
+
+def secrets_settings(sources: Sequence[tuple[Source, Path]]) -> SecretsSettings:
+    """The `secrets:` keys of every file, merged (a relative `file` is its file's)."""
+    return _merged("secrets", SecretsSettings(), sources, _secrets)
+
+
+def audit_settings(sources: Sequence[tuple[Source, Path]]) -> AuditSettings:
+    """The `audit:` keys of every file, merged (a relative `path` is its file's)."""
+    return _merged("audit", AuditSettings(), sources, _audit)
+
+
+def _merged(section: str, merged: T, sources: Sequence[tuple[Source, Path]],
+            build: Callable[[Source, Path], T]) -> T:
+    names = {f.name for f in fields(merged)}
+    first: dict[str, Location] = {}
+    for src, base in sources:
+        if not isinstance(src.data, dict) or section not in src.data:
+            continue
+        part = build(src, base)  # checks the section as this file wrote it
+        for key in src.data[section] or {}:
+            if key not in names:  # an `x-` key, which build_dataclass let through
+                continue
+            pos = src.position((section, key), at_key=True)
+            if key in first:
+                raise src.error((section, key), f"{section}.{key} is set twice (first at "
+                                                f"{first[key]}): set it in one file only",
+                                at_key=True)
+            first[key] = Location(src.file, pos[0] if pos else None)
+            merged = replace(merged, **{key: getattr(part, key)})
+    return merged
+
+
+def _secrets(src: Source, base: Path) -> SecretsSettings:
+    settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
+                                                ("secrets",), src)
+    if settings.file and not os.path.isabs(settings.file):
+        return replace(settings, file=str(base / os.path.expanduser(settings.file)))
+    return settings
+
+
+def _audit(src: Source, base: Path) -> AuditSettings:
+    settings: AuditSettings = build_dataclass(AuditSettings, src.data["audit"], ("audit",), src)
+    if settings.path and not os.path.isabs(os.path.expanduser(settings.path)):
+        return replace(settings, path=str(base / settings.path))
+    return settings
