@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.fleet import SSHFleet
 from orch_magics import Orchestrator, load_config_text
-from orch_magics.errors import ConfigError
+from orch_magics.errors import ConfigError, OrchError
 from orch_magics.fleet import FleetOptions, FleetResult, LiveFleet
 
 N = 30
@@ -193,6 +193,33 @@ def test_lines_sent_to_a_live_fleet_reach_every_running_target(orch: Orchestrato
     live.close_stdin()
     res = live.wait(30)
     assert res.ok and {r.stdout for r in res.values()} == {"typed once\nand bytes\n"}
+
+
+def test_lines_sent_at_once_reach_queued_targets_and_none_is_dropped_unsaid(
+        orch: Orchestrator) -> None:
+    """Lines sent right after the start, or to targets queued behind --parallel, reached no
+    one; and a send to a fleet that had ended returned None, the line gone without a word (a
+    single run's send raises) (held-out tester)."""
+    live = orch.fleets.start(orch.plan("web", command="cat"),
+                             FleetOptions(limit="127.0.1.[1-4]", parallel=2), close_stdin=False)
+    live.send_line("sent at once")  # every target is still queued or starting
+    live.close_stdin()
+    with pytest.raises(OrchError, match=r"stdin is closed \(EOF was sent\)"):
+        live.send_line("after EOF")
+    res = live.wait(60)
+    assert res.ok and {r.stdout for r in res.values()} == {"sent at once\n"} and len(res) == 4
+    with pytest.raises(OrchError, match=r"has ended: its stdin is gone"):
+        live.send_line("too late")
+    closed = orch.fleets.start(orch.plan("web", command="sleep 30"),  # EOF sent at its start
+                               FleetOptions(limit="127.0.1.[12]"))
+    try:
+        wait_for(lambda: closed.counts() == {"running": 2}
+                 and not closed.fleet.takes_input(), closed.counts)
+        with pytest.raises(OrchError, match=r"no target takes input"):
+            closed.send_line("nobody reads")
+    finally:
+        closed.stop()
+        closed.settle(30)
 
 
 # ---- unnamed background fleets are stopped too --------------------------------------------------

@@ -215,6 +215,7 @@ class LiveFleet:
         self.name = name
         self._loop = loop
         self._future: concurrent.futures.Future[FleetResult] = loop.submit(fleet.wait())
+        self._eof_sent = False
 
     @property
     def done(self) -> bool:
@@ -242,13 +243,23 @@ class LiveFleet:
         self._loop.submit(self.fleet.kill())
 
     def send(self, data: str | bytes) -> None:
-        """Write to the stdin of every running target."""
+        """Write to the stdin of every target that runs or is still to start (it gets it once
+        started). Raises OrchError when none can take it (the fleet has ended, EOF was sent,
+        every target has closed its stdin): input is never dropped silently, as `LiveRun.send`."""
+        if self._future.done():
+            raise OrchError(f"{self!r} has ended: its stdin is gone")
+        if self._eof_sent:
+            raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
+        if not self.fleet.takes_input():
+            raise OrchError(f"{self!r}: no target takes input (each has ended or closed its "
+                            f"stdin)")
         self._loop.call(self.fleet.send, data)
 
     def send_line(self, line: str) -> None:
         self.send(line + "\n")
 
     def close_stdin(self) -> None:
+        self._eof_sent = True
         self._loop.call(self.fleet.close_stdin)
 
     def wait(self, timeout: float | None = None) -> FleetResult:

@@ -136,9 +136,11 @@ class FleetRun:
         self._rerun = rerun
         self.rows: dict[str, TargetRow] = {}
         self.memory = MemoryBudget(FLEET_MEMORY)  # shared by every target's RunResult
-        #: Input sent to targets still starting, by label (written once each has started;
-        #: None: close its stdin then).
+        #: Input sent to targets still queued or starting, by label (written once each has
+        #: started; None: close its stdin then).
         self._starting: dict[str, list[str | bytes | None]] = {}
+        #: Input sent before the targets are known: each runnable one starts with it.
+        self._early: list[str | bytes | None] = []
         self._feeding: set[asyncio.Task[None]] = set()
         self._unresolved: dict[str, BaseException] = {}
         self.stopping = False
@@ -163,27 +165,46 @@ class FleetRun:
                                if row.run is not None and not row.run.done))
 
     def send(self, data: str | bytes) -> int:
-        """Write to the stdin of every running target, one still starting too (its process
-        gets it once it has started, in order); returns how many get it."""
+        """Write to the stdin of every running target, one still queued or starting too (its
+        process gets it once it has started, in order); returns how many get it."""
+        if not self.ready.is_set():
+            self._early.append(data)
+            return 1
         sent = 0
         for row in self.rows.values():
             run = row.run
-            if run is None or run.done:
+            if run is None and row.state != "queued" or run is not None and run.done:
                 continue
-            handle, waiting = run.handle, self._starting.get(row.label)
-            if handle is None or waiting is not None:
+            waiting = self._starting.get(row.label)
+            if run is None or run.handle is None or waiting is not None:
                 if waiting is None:
                     waiting = self._starting[row.label] = []
-                    feeding = asyncio.ensure_future(self._send_once_started(row.label, run,
-                                                                             waiting))
-                    self._feeding.add(feeding)  # held: the loop keeps only a weak reference
-                    feeding.add_done_callback(self._feeding.discard)
+                    if run is not None:
+                        self._feed_once_started(row.label, run, waiting)
                 waiting.append(data)
                 sent += 1
-            elif handle.running and not handle.stdin.closed:
-                handle.stdin.write(data)
+            elif run.handle.running and not run.handle.stdin.closed:
+                run.handle.stdin.write(data)
                 sent += 1
         return sent
+
+    def takes_input(self) -> bool:
+        """Whether `send` would reach a target: one queued, starting, or running with its stdin
+        open (read from another thread, as `LiveRun`'s checks are: a hint, not a lock)."""
+        for row in list(self.rows.values()):
+            run = row.run
+            if run is None:
+                if row.state == "queued":
+                    return True
+            elif not run.done and (run.handle is None or row.label in self._starting or (
+                    run.handle.running and not run.handle.stdin.closed)):
+                return True
+        return not self.ready.is_set()  # targets not known yet: they will be queued
+
+    def _feed_once_started(self, label: str, run: Run, waiting: list[str | bytes | None]) -> None:
+        feeding = asyncio.ensure_future(self._send_once_started(label, run, waiting))
+        self._feeding.add(feeding)  # held: the loop keeps only a weak reference
+        feeding.add_done_callback(self._feeding.discard)
 
     async def _send_once_started(self, label: str, run: Run,
                                  waiting: list[str | bytes | None]) -> None:
@@ -201,6 +222,8 @@ class FleetRun:
 
     def close_stdin(self) -> None:
         self.stdin.close()
+        if not self.ready.is_set() and self._early:
+            self._early.append(None)
         for row in self.rows.values():
             if row.label in self._starting:  # after what was sent to it while it started
                 self._starting[row.label].append(None)
@@ -220,6 +243,8 @@ class FleetRun:
         for target in targets:
             if target.pending is None:
                 self.stdin.join(target.label)
+                if self._early:  # sent before the targets were known
+                    self._starting[target.label] = list(self._early)
         gate = asyncio.Semaphore(self.options.parallel)
         await gather_all(*(self._one(t, gate) for t in targets if t.pending is None))
         results = {label: row.result for label, row in self.rows.items()}
@@ -288,9 +313,14 @@ class FleetRun:
         try:
             options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                  stdin=self.stdin.attach(target.label),
-                                 close_stdin=self.stdin.closes, timeout=self.options.timeout,
+                                 # input sent while it was queued is written first, then EOF
+                                 close_stdin=self.stdin.closes and target.label not in
+                                 self._starting, timeout=self.options.timeout,
                                  memory=self.memory)
             row.run = self._begin(plan, options, target.label)
+            waiting = self._starting.get(target.label)
+            if waiting is not None:  # input sent while it was queued
+                self._feed_once_started(target.label, row.run, waiting)
             return await row.run.wait()
         except Exception as exc:  # refused, unreachable, host key changed: this target only
             result = self._error(target, exc, time.monotonic() - t0, interrupted=self.stopping)
