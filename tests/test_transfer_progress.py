@@ -85,3 +85,39 @@ def test_the_terminal_bar_shows_a_names_control_characters_escaped() -> None:
     bar.finish(True)
     text = out.getvalue()
     assert "odd\\nname\\x1b[2K" in text and text.count("\n") == 1 and "\x1b[2K" not in text
+
+
+def test_the_terminal_bar_fits_a_narrow_terminal() -> None:
+    """A line wider than the terminal wraps, and `\\r` returns to its last row only: in an
+    80-column pane a long remote path left 19 copies of the bar (held-out tester). Every
+    redraw now fits the terminal's width, the label's end (the file name) kept."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from orch_magics.transfer.progress import TerminalBar
+
+    for cols in (80, 40, 12):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+        with os.fdopen(slave, "w", encoding="utf-8") as tty:
+            bar = TerminalBar(tty)
+            bar.start("put mid.bin → loop:/tmp/quarterly-report-2024-final-version-for-review.bin"
+                      " 日本語", 1 << 30)
+            for done in (0, 1 << 20, 1 << 29, 1 << 30):
+                bar.last = 0.0  # draw every update
+                bar.update(done)
+            bar.finish(True)
+            shown = os.read(master, 65536).decode()
+        os.close(master)
+        draws = [d.removesuffix("\x1b[K") for d in shown.split("\r") if d.strip()]
+        assert len(draws) >= 3 and all(_columns(d) < cols for d in draws), (cols, draws)
+        if cols == 80:
+            assert "日本語" in draws[-1] and "100%" in draws[-1]
+
+
+def _columns(text: str) -> int:
+    from orch_magics.sinks.units import columns
+
+    return columns(text.replace("\x1b[K", "").strip("\n"))

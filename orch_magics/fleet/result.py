@@ -9,7 +9,6 @@ exactly these targets.
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TextIO, TypeVar
 
@@ -17,7 +16,7 @@ from .. import result_json
 from ..errors import OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
-from ..sinks.units import printable
+from ..sinks.units import columns, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
@@ -138,12 +137,12 @@ class FleetResult(ByTarget[RunResult]):
         hint); an ok target's last line is cut at 80 characters."""
         rows = self.rows()
         labels = [printable(r["label"]) for r in rows]
-        width = max([len("TARGET"), *map(_columns, labels)])
+        width = max([len("TARGET"), *map(columns, labels)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
         for r, label in zip(rows, labels, strict=True):
             code = "" if r["returncode"] is None else str(r["returncode"])
             info = printable(r["cause"]) if r["state"] != "ok" else printable(r["last_line"])[:80]
-            label += " " * (width - _columns(label))  # wide characters: 2
+            label += " " * (width - columns(label))  # wide characters: 2
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {info}")
         lines.append(self.summary())
@@ -226,10 +225,3 @@ def cause(result: RunResult, state: str) -> str:
 def last_line(result: RunResult) -> str:
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
     return tail.rpartition("\n")[2]
-
-
-def _columns(text: str) -> int:
-    """How many terminal columns `text` takes (East Asian wide characters take two,
-    combining marks none)."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
-               else 1 for c in text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,3 +37,22 @@ def printable(text: str, *, lines: bool = False) -> str:
     (`lines`: keep the newlines between lines)."""
     return "".join(c if c.isprintable() or (lines and c == "\n") else repr(c)[1:-1]
                    for c in text)
+
+
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes (East Asian wide characters take two,
+    combining marks none)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in text)
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` columns, keeping its end (a path's file name) behind a `…`."""
+    if columns(text) <= width:
+        return text
+    kept = ""
+    for char in reversed(text):
+        if columns(char + kept) > width - 1:
+            break
+        kept = char + kept
+    return "…" + kept if width > 0 else ""

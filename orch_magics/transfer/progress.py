@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from typing import TextIO
 
-from ..sinks.units import printable
+from ..sinks.units import columns, fit, printable
 from .model import NoProgress, Progress, human
 
 #: Seconds between redraws.
@@ -49,16 +50,34 @@ class TerminalBar:
                 self.stream.flush()
 
     def _draw(self, now: float) -> None:
-        rate = self.done / max(now - self.t0, 1e-6)
+        # A line wider than the terminal wraps, and `\r` goes back to its last row only: every
+        # redraw would leave a row behind. So the bar shrinks (to 10) for the label, then the
+        # label gives way (its end, the file name, kept), and nothing passes the last column.
+        rate = human(self.done / max(now - self.t0, 1e-6))
+        width = _width(self.stream) - 1
+        bar = ""
         if self.total:
             part = min(self.done / self.total, 1.0)
-            filled = int(part * WIDTH)
-            bar = "=" * filled + (">" if filled < WIDTH else "") + " " * (WIDTH - filled - 1)
-            amount = f"[{bar}] {part:4.0%} {human(self.done)}/{human(self.total)}"
+            numbers = f" {part:4.0%} {human(self.done)}/{human(self.total)} {rate}/s"
+            room = width - columns(numbers) - 3  # " [" and "]"
+            size = max(min(WIDTH, room - columns(self.label)), 10 if room >= 18 else 0)
+            if size:
+                filled = int(part * size)
+                bar = " [" + "=" * filled + (">" if filled < size else "") + \
+                      " " * (size - filled - 1) + "]"
         else:
-            amount = human(self.done)
-        self.stream.write(f"\r{self.label} {amount} {human(rate)}/s\x1b[K")
+            numbers = f" {human(self.done)} {rate}/s"
+        label = fit(self.label, width - columns(bar + numbers))
+        self.stream.write(f"\r{fit(label + bar + numbers, width)}\x1b[K")
         self.stream.flush()
+
+
+def _width(stream: TextIO) -> int:
+    """The terminal's columns (80 when it does not say)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, OSError, ValueError):
+        return 80
 
 
 def for_stream(stream: TextIO | None = None) -> Progress:
