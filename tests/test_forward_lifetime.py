@@ -275,3 +275,32 @@ def test_ctrl_c_before_the_forward_opened_says_so(tmp_path: Path) -> None:  # ty
         proc.kill()
     assert (proc.returncode, out, err) == (130, "", "orch: interrupted; the forward was not "
                                                     "opened\n")
+
+
+def test_a_forward_target_is_checked_and_said_in_plain_words() -> None:  # type: ignore[no-untyped-def]
+    """A forward with no ssh hop said asyncio's `Connect call failed ('127.0.0.1', N)` where
+    the ssh one says `Connection refused`; `host=''` and `host=None` were not refused (one
+    listed as `None:N`); an IPv6 target read `::1:N` and `[::1]` was refused (held-out
+    tester)."""
+    from orch_magics.transfer import ForwardError
+
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    try:
+        closed = free_port()
+        with pytest.raises(ForwardError) as err:
+            orch.forward("here", closed)
+        assert str(err.value) == (f"localhost:{closed} is not reachable from this machine: "
+                                  f"Connection refused")
+        for bad in ("", " ", "-oProxyCommand=x", None, "a b"):
+            with pytest.raises(ForwardError, match=r"^--host must be a host name or address"):
+                orch.forward("here", closed, host=bad)  # type: ignore[arg-type]
+        with socket.socket(socket.AF_INET6) as server:
+            server.bind(("::1", 0))
+            server.listen()
+            port = server.getsockname()[1]
+            for given in ("::1", "[::1]"):
+                forward = orch.forward("here", port, host=given)
+                assert f"→ [::1]:{port} " in str(forward) and forward.as_row()[3] == f"[::1]:{port}"
+                forward.close()
+    finally:
+        orch.close()

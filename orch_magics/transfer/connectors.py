@@ -9,6 +9,7 @@ started on.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +33,8 @@ def reason(exc: BaseException) -> str:
     """The one-line reason of a failed connection (OSError, asyncssh's errors, ours)."""
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"no answer within {CONNECT_TIMEOUT:g} s"
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0 and exc.strerror:
+        return os.strerror(exc.errno)  # asyncio's own words: "Connect call failed ('h', 80)"
     return (getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
             or type(exc).__name__)
 

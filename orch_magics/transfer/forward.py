@@ -109,11 +109,11 @@ class Forward:
     def as_row(self) -> tuple[str, str, str, str, str]:
         via = f"{self.via}; {self.problem}" if self.problem else self.via
         return (self.id, self.environment, f"127.0.0.1:{self.port}",
-                f"{self.host}:{self.remote_port}", via)
+                address(self.host, self.remote_port), via)
 
     def __str__(self) -> str:
         trouble = f"; {self.problem}" if self.problem else ""
-        return (f"forward {self.id}: 127.0.0.1:{self.port} → {self.host}:{self.remote_port} "
+        return (f"forward {self.id}: 127.0.0.1:{self.port} → {address(self.host, self.remote_port)} "
                 f"as seen from {self.via} ({self.environment}){trouble}")
 
 
@@ -170,6 +170,24 @@ def check_port(port: int, what: str, *, zero: bool = False) -> None:
         raise ForwardError(f"{what} must be a TCP port (1-65535{free}), got {port!r}")
 
 
+def check_host(host: object) -> str:
+    """The host a forward reaches, as given (`[::1]`: the address in it): a name or an address,
+    never empty, blank, with a control character, or starting with '-'."""
+    if not isinstance(host, str):
+        raise ForwardError(f"--host must be a host name or address, got {host!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or host != host.strip() or any(c.isspace() or not c.isprintable() for c in host) \
+            or host.startswith("-") or "[" in host or "]" in host:
+        raise ForwardError(f"--host must be a host name or address, got {host!r}")
+    return host
+
+
+def address(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets (`[::1]:80`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
                  port: int, *, local: int = 0, host: str = "localhost",
                  yes: str | Collection[str] = (), front_end: str = "api",
@@ -178,10 +196,11 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     On a fleet, `limit` names the one target to reach."""
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
-    plan = places.plan(environment, command=["orch-forward", f"{host}:{port}"])
+    host = check_host(host)
+    plan = places.plan(environment, command=["orch-forward", address(host, port)])
     _check_target(plan, limit)  # before anyone is asked to confirm
     ticket = places.admit(plan, yes=yes, front_end=front_end)
-    health = Health(f"{host}:{port}")
+    health = Health(address(host, port))
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None]]:
         one, label = plan, ""
@@ -271,10 +290,11 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> None:
     except OrchError:
         raise
     except (asyncio.TimeoutError, TimeoutError):
-        raise ForwardError(f"{host}:{port} did not answer from {via} within "
+        raise ForwardError(f"{address(host, port)} did not answer from {via} within "
                            f"{CONNECT_TIMEOUT:g} s") from None
     except Exception as exc:
-        raise ForwardError(f"{host}:{port} is not reachable from {via}: {reason(exc)}") from None
+        raise ForwardError(f"{address(host, port)} is not reachable from {via}: "
+                           f"{reason(exc)}") from None
     writer.close()
 
 
