@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from engine_cli import engine_cli
 from fixtures.dockerd import start_engine, stop_engine
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
@@ -199,17 +200,9 @@ def test_docker_host_is_named_in_errors_and_judged_by_check(tmp_path) -> None:
     `ssh://` form got "unsupported docker host", and `orch check` said "ok" whatever
     DOCKER_HOST held while every run of a docker first hop failed (podman's CONTAINER_HOST
     had all three). A run and `orch check` now say the same, with the same exit status."""
-    cfg = tmp_path / "orch.yaml"
-    cfg.write_text("environments:\n  dev:\n    layers:\n      - {type: docker, config: "
-                   "{container: app}}\n  far:\n    layers:\n      - {type: ssh, config: "
-                   "{host: far.invalid}}\n      - {type: docker, config: {container: c}}\n")
+    cfg, orch = engine_cli(tmp_path, "docker", "dev", "DOCKER_HOST", "app")
     plain = tmp_path / "plain"
     plain.write_text("")
-
-    def orch(docker_host: str, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DOCKER_HOST": docker_host}
-        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
-                              capture_output=True, text=True, timeout=60, env=env)
 
     cases = {f"unix://{tmp_path}/missing.sock": (1, "no such socket (is dockerd running there?) "
                                                     "(from DOCKER_HOST)"),

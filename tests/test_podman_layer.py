@@ -302,17 +302,11 @@ def test_orch_check_says_what_the_run_would_meet_at_container_host(tmp_path, pod
     import subprocess
     import sys
 
-    cfg = tmp_path / "orch.yaml"
-    cfg.write_text("environments:\n  pods:\n    layers:\n      - {type: podman, config: "
-                   "{container: orch-test}}\n  far:\n    layers:\n      - {type: ssh, config: "
-                   "{host: far.invalid}}\n      - {type: podman, config: {container: c}}\n")
+    from engine_cli import engine_cli
+
+    cfg, orch = engine_cli(tmp_path, "podman", "pods", "CONTAINER_HOST", "orch-test")
     plain = tmp_path / "plain"
     plain.write_text("")
-
-    def orch(container_host: str, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "CONTAINER_HOST": container_host}
-        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
-                              capture_output=True, text=True, timeout=60, env=env)
 
     for value in (f"unix://{tmp_path}/missing.sock", f"unix://{plain}",
                   "ssh://core@host/run/podman/podman.sock"):
