@@ -201,12 +201,43 @@ def _too_long(command: Command) -> str:
             f"{os.sysconf('SC_ARG_MAX'):,}")
 
 
-def kill_group(pid: int, sig: int) -> None:
-    """Signal process group `pid` (best effort: it may be gone)."""
+def kill_group(pid: int, sig: int, *, session: bool = False) -> None:
+    """Signal process group `pid` (best effort: it may be gone); with `session`, every other
+    process of session `pid` too (`remote.session_line`: a stop must reach GNU `timeout` and
+    what else made a group of its own)."""
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+    if session:
+        signal_session(pid, sig)
+
+
+def signal_session(sid: int, sig: int) -> None:
+    """Signal the processes of session `sid` outside process group `sid` (best effort)."""
+    for other in _session_others(sid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(other, sig)
+
+
+def _session_others(sid: int) -> list[int]:
+    """Processes of session `sid` outside process group `sid` (from /proc; none without it)."""
+    found = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()  # state ppid pgrp session …
+        except OSError:
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid and int(fields[2]) != sid:
+            found.append(int(name))
+    return found
 
 
 class SubprocessBackend:
@@ -243,10 +274,13 @@ class SubprocessBackend:
         await asyncio.shield(self._exited)
         kill_group(self._proc.pid, _signal.SIGTERM)  # what the main process left behind
         rc = await self._proc.wait()
+        if rc < 0:  # a stop ended it: the rest of its session too, as the remote wrapper does
+            kill_group(self._proc.pid, _signal.SIGTERM, session=True)
         return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
 
     async def signal(self, sig: int) -> None:
-        """Signal the whole process group, so children stop too."""
+        """Signal the whole process group and session, so children stop too."""
+        signal_session(self._proc.pid, sig)
         try:
             os.killpg(self._proc.pid, sig)
         except ProcessLookupError:
@@ -261,8 +295,8 @@ class SubprocessBackend:
         if self._proc.stdin is not None and not self._proc.stdin.is_closing():
             self._proc.stdin.close()
         if self._proc.returncode is not None and self._proc.returncode < 0:
-            # Stopped: make sure nothing of its group outlives it.
-            kill_group(self._proc.pid, _signal.SIGKILL)
+            # Stopped: make sure nothing of its group or session outlives it.
+            kill_group(self._proc.pid, _signal.SIGKILL, session=True)
         # Output a child outside the group still holds is no longer read (ProcessHandle cut
         # it): its pipes are closed now, not by the garbage collector after the loop is gone.
         self._transport.close()

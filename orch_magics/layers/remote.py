@@ -12,7 +12,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 3. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
-   process does, with nothing left behind and no extra round-trip;
+   process does, with nothing left behind and no extra round-trip; when a signal ended it (a
+   stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
 4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
    kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
    for kinds that only report a status (docker);
@@ -46,7 +47,7 @@ EXIT_MARK = b"\x1eorch-exit "
 #: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
 SIGNAL_STATUS_MAX = 15
 
-WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
+_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
 if [ "$_orch_n" -gt 0 ]; then
@@ -67,6 +68,7 @@ else
 fi
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
+case $_orch_s in 129|13[0-9]|14[0-3]) SESSION_TERM;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in 129|13[0-9]|14[0-3])
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -115,8 +117,25 @@ def shell_line(argv: tuple[str, ...] | list[str], preamble_len: int = 0) -> str:
 
 
 def kill_group_line(pgid: int, sig: int) -> str:
-    """A shell line that sends `sig` to process group `pgid` (or the pid alone, failing that)."""
-    return f"kill -{int(sig)} -{int(pgid)} 2>/dev/null || kill -{int(sig)} {int(pgid)} 2>/dev/null"
+    """A shell line that sends `sig` to process group `pgid` (or the pid alone, failing that),
+    then to the rest of its session (the wrapper leads both: see `session_line`)."""
+    return (f"kill -{int(sig)} -{int(pgid)} 2>/dev/null || kill -{int(sig)} {int(pgid)} "
+            f"2>/dev/null; {session_line(str(int(pgid)), int(sig))}")
+
+
+def session_line(sid: str, sig: int) -> str:
+    """A shell loop that sends `sig` to every process of session `sid` outside group `sid`.
+
+    A stop signals the wrapper's process group; a command may have made groups of its own in
+    the same session (GNU `timeout`, a shell with job control), which would outlive the run.
+    /proc/PID/stat after its `(comm) ` reads `state ppid pgrp session …`; plain POSIX sh."""
+    return (f'for _orch_q in /proc/[0-9]*; do read -r _orch_l 2>/dev/null <"$_orch_q/stat" || '
+            f'continue; set -- ${{_orch_l##*) }}; [ "$4" = "{sid}" ] && [ "$3" != "{sid}" ] && '
+            f'kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
+
+
+#: The wrapper, with its session's other groups sent TERM after a stop ended its command.
+WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM))
 
 
 def decode_status(code: int) -> Exit:

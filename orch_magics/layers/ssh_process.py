@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shlex
 import signal as _signal
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,10 @@ from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
 READ_CHUNK = 1 << 20
+#: Fallback kill channels, one at a time per connection (see `_kill_group`).
+_KILL_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+#: Tries of a fallback kill whose channel the server refused (0.1 s apart).
+KILL_TRIES = 30
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
 #: shell's start-up files run first), seconds.
 PID_WAIT = 10.0
@@ -189,11 +194,21 @@ class SSHBackend:
         pid = self.pid
         if pid is None or self._conn.is_closed():
             return
-        line = kill_group_line(pid, sig)
-        try:
-            await asyncio.wait_for(self._conn.run(f"sh -c {shlex.quote(line)}", check=False), 5)
-        except (asyncio.TimeoutError, OSError, asyncssh.Error):
-            pass
+        line = f"sh -c {shlex.quote(kill_group_line(pid, sig))}"
+        # One such channel at a time per connection: its sessions are counted (MaxSessions)
+        # with one kept for this, so stops at once would each be refused "no more sessions",
+        # their signals lost. A refusal still (a session of another user of it) is tried again.
+        lock = _KILL_LOCKS.setdefault(self._conn, asyncio.Lock())
+        for _ in range(KILL_TRIES):
+            async with lock:
+                try:
+                    await asyncio.wait_for(self._conn.run(line, check=False), 5)
+                    return
+                except asyncssh.ChannelOpenError:
+                    pass
+                except (asyncio.TimeoutError, OSError, asyncssh.Error):
+                    return
+            await asyncio.sleep(0.1)
 
     async def _read(self, reader: Any, *, marked: bool, initial: bytes = b"") -> AsyncIterator[bytes]:
         if initial:
