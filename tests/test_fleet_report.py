@@ -4,6 +4,7 @@ columns line up whatever the labels, and its options read one way."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,22 @@ def test_rerun_on_a_protected_fleet_takes_a_confirmation(ssh_fleet: SSHFleet,
         again = res.rerun(yes="web")
         assert again.ok and list(again) == ["127.0.1.1", "127.0.1.2"] and asked == []
         assert res.rerun().ok and len(asked) == 1  # without it, asked again as before
+
+
+def test_the_html_table_reads_output_as_text_and_a_stop_shows_no_python_number(
+        orch: Orchestrator) -> None:
+    """A FleetResult's table typeset `$5 and $7` as math in JupyterLab (the live table does
+    not), and showed Python's -2 in the exit column of a stopped target (held-out tester)."""
+    res = orch.run("web", command="echo 'cost $5 and $7'; exit 3")
+    page = res._repr_html_()
+    assert "class='orch-fleet mathjax_ignore tex2jax_ignore'" in page
+    assert "cost $5 and $7" in page and "<td>3</td>" in page
+    live = orch.fleets.start(orch.plan("web", command="sleep 30"), FleetOptions())
+    deadline = time.monotonic() + 30
+    while live.counts().get("running") != 2:
+        assert time.monotonic() < deadline, live.counts()
+        time.sleep(0.05)
+    live.stop()
+    stopped = live.wait(30)
+    assert set(stopped.states.values()) == {"stopped"}
+    assert "<td>-2</td>" not in stopped._repr_html_() and "<td>stopped</td>" in stopped._repr_html_()

@@ -153,17 +153,20 @@ class FleetResult(ByTarget[RunResult]):
         first, so 10,000 targets never make a 10,000-row output (`.table()` has them all)."""
         import html  # only a notebook's display needs it (cold start: issue 15)
 
+        from ..sinks.display import NO_MATH
+
         head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
                                                   "last line"))
         rows = sorted(self.rows(), key=lambda r: r["state"] == "ok")
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                r["label"], r["state"], "" if r["returncode"] is None else r["returncode"],
+                r["label"], r["state"], _shown_exit(r),
                 f"{r['duration']:.2f}s", "" if r["state"] == "ok" else r["cause"],
                 r["last_line"])) + "</tr>" for r in rows[:HTML_ROWS])
         more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
                 f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
-        return (f"<div class='orch-fleet'><b>{html.escape(self.summary())}</b>"
+        # a target's output is text: `$5 and $7` is never typeset as math
+        return (f"<div class='orch-fleet {NO_MATH}'><b>{html.escape(self.summary())}</b>"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
                 f"</div>")
 
@@ -220,6 +223,13 @@ def cause(result: RunResult, state: str) -> str:
         return f"{step.step} command failed ({step.exit.describe()})"
     err = result.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
     return mask_text(result.exit.describe() + (f": {err.splitlines()[-1]}" if err else ""))
+
+
+def _shown_exit(row: dict[str, Any]) -> str:
+    """An exit status a process gave itself; a stop or a signal's death says its cause (the
+    live table's rule: no Python `-2` shown)."""
+    code = row["returncode"]
+    return "" if code is None or code < 0 or row["state"] == "stopped" else str(code)
 
 
 def last_line(result: RunResult) -> str:
