@@ -133,6 +133,20 @@ def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
 
 
+@pytest.mark.parametrize("option", [["--json"], ["--timeout", "5"], ["-e", "A=1"],
+                                    ["--dry-run"], ["--yes", "local"]])
+def test_an_option_between_the_environment_and_the_service_is_taken(cfg: Path,
+                                                                     option: list[str]) -> None:
+    """cliapi finding #1: `orch run local --json s` → "unrecognized arguments: s (a command
+    goes after --…)", status 2: ENV took the optional SERVICE, empty, with it."""
+    done = orch("-c", str(cfg), "run", "local", *option, "s")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert ('"stdout": "s\\n"' if option == ["--json"] else
+            "service:     s" if option == ["--dry-run"] else "s\n") in done.stdout
+    command = orch("-c", str(cfg), "run", "local", *option, "--", "echo", "--json")
+    assert command.returncode == 0 and "--json" in command.stdout  # after --: the command's
+
+
 def test_a_command_given_as_a_service_name_gets_the_hint(cfg: Path) -> None:
     done = orch("-c", str(cfg), "run", "local", "echo hi")
     assert done.returncode == 2

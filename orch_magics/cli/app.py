@@ -59,6 +59,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
+class _SubParser(_Parser):
+    """A subcommand's parser: its options may come between its positionals (`orch run ENV
+    --json SERVICE`); plain parsing binds the optional SERVICE, empty, together with ENV and
+    leaves the word after the option over. (argparse cannot intermix with subcommands, so the
+    top-level parser parses plainly.)"""
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # the two passes of the intermixed parse, plain
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 
 
@@ -120,7 +140,7 @@ def _parser() -> _Parser:
     p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
     p.add_argument("--version", action="version", version=f"orch {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
-                           parser_class=_Parser)
+                           parser_class=_SubParser)
     run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
                                      "(orch run ENV -- CMD ARGS…)")
     run.add_argument("environment")
