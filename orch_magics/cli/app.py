@@ -72,6 +72,8 @@ class _SubParser(_Parser):
                          ) -> tuple[argparse.Namespace, list[str]]:
         if self._intermixing:  # the two passes of the intermixed parse, plain
             return super().parse_known_args(args, namespace)
+        if self.usage is None:  # frozen as text by argparse's intermixed parse: "N|N%" escaped
+            self.usage = self.format_usage().removeprefix("usage: ").strip().replace("%", "%%")
         self._intermixing = True
         try:
             return self.parse_known_intermixed_args(args, namespace)
@@ -88,6 +90,8 @@ def _hint(message: str, words: Sequence[str]) -> str:
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""
+    if "not allowed with argument" in message and {"--json", "--dry-run"} <= set(words):
+        return " (a dry run shows its plan as text; it has no JSON result)"
     if message.startswith("unrecognized arguments: ") and "run" in words:
         return RUN_HINT  # `orch run local echo hi`
     return ""
@@ -148,10 +152,12 @@ def _parser() -> _Parser:
     run.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
                      help="extra variable for the command (repeatable)")
-    run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
-    run.add_argument("--json", action="store_true",
-                     help="print the RunResult (a fleet's FleetResult) as JSON instead of "
-                          "streaming output")
+    shown = run.add_mutually_exclusive_group()  # the plan is text: no JSON of a dry run
+    shown.add_argument("--dry-run", action="store_true", help="show the plan (as text), run "
+                                                              "nothing")
+    shown.add_argument("--json", action="store_true",
+                       help="print the RunResult (a fleet's FleetResult) as JSON instead of "
+                            "streaming output, also for a run that could not start")
     run.add_argument("--yes", action="append", default=[], metavar="ENV",
                      help="run in protected environment ENV without asking (the name must "
                           "match)")

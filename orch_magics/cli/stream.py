@@ -23,10 +23,12 @@ from collections.abc import AsyncIterator
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
+from ..errors import OrchError
 from ..layers.local_process import grow_pipe
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..result import unstarted
 from .interrupts import on_interrupt
 from .output import Output, print_json
 
@@ -87,6 +89,10 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                      ticket)
     try:
         result = await run.wait()
+    except OrchError as exc:  # before the process started (a hop unreachable): said by main
+        if args.json:  # and, as for a fleet's target, a result with `error` for a script
+            print_json(unstarted(plan, exc, timeout=args.timeout))
+        raise
     finally:
         await orch.aclose()
     failed = writer.output.status()
