@@ -189,31 +189,31 @@ class OutputBuffer:
             return bytes(self._mem[-max_bytes:])
         return b"".join(self._spilled_chunks(max(0, self.size - max_bytes), max_bytes))
 
-    def __getstate__(self) -> dict[str, object]:
+    def __getstate__(self) -> dict[str, Any]:
         """Pickled as its bytes (a spilled one's read back from its file): a result sent back
         by a worker process (multiprocessing, concurrent.futures) keeps its output. A shared
         budget stays behind: the copy is a value of its own."""
-        return {"threshold": self._threshold, "dropped": self.dropped,
-                "counted": self._counted, "data": self.getvalue()}
+        return self._state([self.getvalue()])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Written again, as a run's output is: past the threshold into a spill file of its
+        own."""
         self.__init__(state["threshold"], state["dropped"])  # type: ignore[misc]
-        self._refill([state["data"]], state["counted"])
-
-    def __deepcopy__(self, memo: dict[int, object]) -> OutputBuffer:
-        """A copy with its own memory or spill file, written chunk by chunk: a spilled buffer
-        is never read into memory whole."""
-        copy = OutputBuffer(self._threshold, self.dropped)
-        copy._refill(self.iter_chunks(), self._counted)
-        return copy
-
-    def _refill(self, chunks: Iterable[bytes], counted: tuple[int, int]) -> None:
-        """Write `chunks` into this new buffer (spilling past its threshold, as a run's output
-        does) and seal it."""
-        for chunk in chunks:
+        for chunk in state["chunks"]:
             self.write(chunk)
         self.seal()
-        self._counted = counted
+        self._counted = state["counted"]
+
+    def __deepcopy__(self, memo: dict[int, object]) -> OutputBuffer:
+        """A copy with its own memory or spill file, written a chunk at a time: a spilled
+        buffer is never read into memory whole."""
+        copy = OutputBuffer.__new__(OutputBuffer)
+        copy.__setstate__(self._state(self.iter_chunks()))
+        return copy
+
+    def _state(self, chunks: Iterable[bytes]) -> dict[str, Any]:
+        return {"threshold": self._threshold, "dropped": self.dropped,
+                "counted": self._counted, "chunks": chunks}
 
     def close(self) -> None:
         """Give the spill file's disk space back."""
