@@ -179,6 +179,20 @@ def test_json_is_printed_for_a_run_that_cannot_start(tmp_path: Path) -> None:
                                    "result)\n")
 
 
+def test_the_config_options_are_taken_after_the_command_too(cfg: Path, tmp_path: Path) -> None:
+    """cliapi finding #3: `orch run local s -c FILE` was "unrecognized arguments" with the hint
+    to put a command after --, and `orch run --dmeo …` proposed --demo, then refused it."""
+    other = tmp_path / "more.yaml"
+    other.write_text("services:\n  u: {command: echo u}\n")
+    for args in (["-c", str(cfg), "run", "local", "u", "-c", str(other)],
+                 ["run", "-c", str(cfg), "local", f"--config={other}", "u"]):
+        done = orch(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "u\n", "")
+    demo = orch("run", "local", "health-check", "--demo")
+    assert (demo.returncode, demo.stderr) == (0, "") and '"status": "ok"' in demo.stdout
+    assert orch("ls", "--demo").stdout.startswith("environments:\n  local")
+
+
 def test_a_command_given_as_a_service_name_gets_the_hint(cfg: Path) -> None:
     done = orch("-c", str(cfg), "run", "local", "echo hi")
     assert done.returncode == 2

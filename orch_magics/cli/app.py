@@ -138,10 +138,7 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
 
 def _parser() -> _Parser:
     p = _Parser(prog="orch", description="Run services through composed execution layers.")
-    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
-                   help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
-                        "./environments.yaml + ./services.yaml")
-    p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
+    _config_options(p)
     p.add_argument("--version", action="version", version=f"orch {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
                            parser_class=_SubParser)
@@ -167,12 +164,27 @@ def _parser() -> _Parser:
     sub.add_parser("schema", help="print the JSON Schema of the config files")
     add_audit_parser(sub)
     add_transfer_parsers(sub)
+    for command in sub.choices.values():
+        _config_options(command, after=True)
     return p
 
 
+def _config_options(p: argparse.ArgumentParser, *, after: bool = False) -> None:
+    """-c and --demo, before the command and also after it (`orch run ENV S -c FILE`, as
+    kubectl's -n goes anywhere). Kept under other names after it: a subcommand's default
+    would replace what was given before it."""
+    where = "_after" if after else ""
+    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
+                   dest=f"config{where}", help=argparse.SUPPRESS if after else
+                   "config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
+                   "./environments.yaml + ./services.yaml")
+    p.add_argument("--demo", action="store_true", dest=f"demo{where}",
+                   help=argparse.SUPPRESS if after else "use the built-in local demo config")
+
+
 def _load(args: argparse.Namespace) -> Config:
-    files = list(args.config)
-    if args.demo:
+    files = [*args.config, *args.config_after]
+    if args.demo or args.demo_after:
         files = [str(p) for p in demo_config_files()] + files
     return load_config(*files)
 
