@@ -286,6 +286,19 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> Run
     )
 
 
+def unstarted(plan: RunPlan, error: BaseException, *, duration: float = 0.0,
+              interrupted: bool = False, timeout: float | None = None) -> RunResult:
+    """The result of a run whose process never started (a hop refused or unreachable, stopped
+    while connecting): `error` says why, and there is no exit status."""
+    return RunResult(environment=plan.environment.name,
+                     service=plan.service.name if plan.service else None,
+                     command=plan.command.display(),
+                     chain=" → ".join(["local", *(spec.label for spec in plan.layers_to_run)]),
+                     exit=Exit(error=error), duration=duration, started_at=time.time(),
+                     stdout_buffer=OutputBuffer(), stderr_buffer=OutputBuffer(),
+                     interrupted=interrupted, timeout=timeout)
+
+
 def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
              base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
     """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -131,6 +132,65 @@ def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str
     → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s"."""
     done = orch("-c", str(cfg), *args)
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
+
+
+@pytest.mark.parametrize("option", [["--json"], ["--timeout", "5"], ["-e", "A=1"],
+                                    ["--dry-run"], ["--yes", "local"]])
+def test_an_option_between_the_environment_and_the_service_is_taken(cfg: Path,
+                                                                     option: list[str]) -> None:
+    """cliapi finding #1: `orch run local --json s` → "unrecognized arguments: s (a command
+    goes after --…)", status 2: ENV took the optional SERVICE, empty, with it."""
+    done = orch("-c", str(cfg), "run", "local", *option, "s")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert ('"stdout": "s\\n"' if option == ["--json"] else
+            "service:     s" if option == ["--dry-run"] else "s\n") in done.stdout
+    command = orch("-c", str(cfg), "run", "local", *option, "--", "echo", "--json")
+    assert command.returncode == 0 and "--json" in command.stdout  # after --: the command's
+
+
+def test_a_wrong_option_value_between_the_positionals_is_said(cfg: Path) -> None:
+    """The usage argparse freezes for an intermixed parse held `--max-fail N|N%`: any mistake
+    was a ValueError traceback instead of its message."""
+    done = orch("-c", str(cfg), "run", "local", "--timeout", "x", "s")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == ("orch run: error: argument --timeout: invalid "
+                                            "float value: 'x'")
+
+
+def test_json_is_printed_for_a_run_that_cannot_start(tmp_path: Path) -> None:
+    """cliapi finding #6: `orch run ENV S --json` printed nothing on stdout when the first hop
+    was unreachable (a fleet's target gives a result with `error`); `--json --dry-run`
+    printed the text plan, `--json` silently ignored."""
+    path = tmp_path / "orch.yaml"
+    path.write_text("environments:\n  refused:\n    layers: [{type: ssh, config: {host: "
+                    "127.0.0.1, port: 1, connect_timeout: 3}}]\nservices:\n  s: {command: echo}\n")
+    done = orch("-c", str(path), "run", "refused", "s", "--json")
+    assert done.returncode == 1
+    assert done.stderr == ("orch: hop 1 (ssh 127.0.0.1): cannot reach 127.0.0.1:1: Connection "
+                           "refused\n")
+    result = json.loads(done.stdout)
+    assert (result["ok"], result["returncode"], result["service"]) == (False, None, "s")
+    assert result["error"] == done.stderr.removeprefix("orch: ").strip()
+    assert result["chain"] == "local → ssh 127.0.0.1"
+    for options in (["--json", "--dry-run"], ["--dry-run", "--json"]):
+        dry = orch("-c", str(path), "run", *options, "refused", "s")
+        assert (dry.returncode, dry.stdout) == (2, "")
+        assert dry.stderr.endswith("(a dry run shows its plan as text; it has no JSON "
+                                   "result)\n")
+
+
+def test_the_config_options_are_taken_after_the_command_too(cfg: Path, tmp_path: Path) -> None:
+    """cliapi finding #3: `orch run local s -c FILE` was "unrecognized arguments" with the hint
+    to put a command after --, and `orch run --dmeo …` proposed --demo, then refused it."""
+    other = tmp_path / "more.yaml"
+    other.write_text("services:\n  u: {command: echo u}\n")
+    for args in (["-c", str(cfg), "run", "local", "u", "-c", str(other)],
+                 ["run", "-c", str(cfg), "local", f"--config={other}", "u"]):
+        done = orch(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "u\n", "")
+    demo = orch("run", "local", "health-check", "--demo")
+    assert (demo.returncode, demo.stderr) == (0, "") and '"status": "ok"' in demo.stdout
+    assert orch("ls", "--demo").stdout.startswith("environments:\n  local")
 
 
 def test_a_command_given_as_a_service_name_gets_the_hint(cfg: Path) -> None:

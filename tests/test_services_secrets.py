@@ -33,6 +33,7 @@ from orch_magics.secrets import Resolver, ShortSecretWarning, mask_text
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
 from streams import Recorder
+from terminal import ORCH, on_terminal
 
 SENTINEL = "Sentinel/p@ss w+rd=Zq81"  # has characters that URL-encoding and base64 change
 FORMS = {
@@ -496,6 +497,46 @@ def test_prompt_provider_only_when_someone_can_answer(orch: Orchestrator) -> Non
     # no terminal, no kernel (stdin is not a tty under pytest): no prompt, a clear error
     with pytest.raises(ConfigError, match="prompt \\(no frontend can prompt\\)"):
         with_secrets(orch, providers=("prompt",)).plan("local", "needs-missing")
+
+
+PROMPTED = """\
+environments:
+  local: {layers: []}
+secrets:
+  providers: [prompt, {type: command, argv: [sh, -c, 'echo asked >> %s']}]
+services:
+  s: {command: 'echo "$PW"', environment: {PW: '{{secret:db_pw}}'}}
+"""
+API = """\
+import sys
+from orch_magics import OrchError, Orchestrator, load_config
+try:
+    Orchestrator(load_config(sys.argv[1])).run("local", "s")
+except OrchError as exc:
+    print("OrchError:", exc)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+def test_ctrl_c_at_a_secret_prompt_interrupts(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """cliapi finding #5: Ctrl-C at the prompt was "no answer": `config error: … is not
+    available`, status 2 (130 everywhere else), a ConfigError from the API, and the providers
+    after the prompt were asked still. Ctrl-D stays "no answer"."""
+    asked, cfg = tmp_path / "asked", tmp_path / "orch.yaml"
+    cfg.write_text(PROMPTED % asked)
+    monkeypatch.delenv("ORCH_SECRET_DB_PW", raising=False)
+    cli = [*ORCH, "-c", str(cfg), "run", "local", "s"]
+    status, screen = on_terminal(cli, [(b"secret db_pw: ", b"\x03")])
+    assert (status, screen) == (130, b"secret db_pw: orch: interrupted\r\n")
+    status, screen = on_terminal([sys.executable, "-c", API, str(cfg)],
+                                 [(b"secret db_pw: ", b"\x03")])
+    assert (status, screen) == (0, b"secret db_pw: KeyboardInterrupt\r\n")
+    assert not asked.exists()
+    status, screen = on_terminal(cli, [(b"secret db_pw: ", b"\x04")])  # Ctrl-D: next provider
+    assert status == 2 and b"secret 'db_pw' is not available" in screen
+    assert asked.read_text() == "asked\n"
 
 
 def test_a_dry_run_plan_asks_no_provider_and_cannot_run(orch: Orchestrator) -> None:

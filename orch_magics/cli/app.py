@@ -59,6 +59,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
+class _SubParser(_Parser):
+    """A subcommand's parser: its options may come between its positionals (`orch run ENV
+    --json SERVICE`); plain parsing binds the optional SERVICE, empty, together with ENV and
+    leaves the word after the option over. (argparse cannot intermix with subcommands, so the
+    top-level parser parses plainly.)"""
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # the two passes of the intermixed parse, plain
+            return super().parse_known_args(args, namespace)
+        if self.usage is None:  # frozen as text by argparse's intermixed parse: "N|N%" escaped
+            self.usage = self.format_usage().removeprefix("usage: ").strip().replace("%", "%%")
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 
 
@@ -68,6 +90,8 @@ def _hint(message: str, words: Sequence[str]) -> str:
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""
+    if "not allowed with argument" in message and {"--json", "--dry-run"} <= set(words):
+        return " (a dry run shows its plan as text; it has no JSON result)"
     if message.startswith("unrecognized arguments: ") and "run" in words:
         return RUN_HINT  # `orch run local echo hi`
     return ""
@@ -114,13 +138,10 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
 
 def _parser() -> _Parser:
     p = _Parser(prog="orch", description="Run services through composed execution layers.")
-    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
-                   help="config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
-                        "./environments.yaml + ./services.yaml")
-    p.add_argument("--demo", action="store_true", help="use the built-in local demo config")
+    _config_options(p)
     p.add_argument("--version", action="version", version=f"orch {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
-                           parser_class=_Parser)
+                           parser_class=_SubParser)
     run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
                                      "(orch run ENV -- CMD ARGS…)")
     run.add_argument("environment")
@@ -128,10 +149,12 @@ def _parser() -> _Parser:
     run.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
                      help="extra variable for the command (repeatable)")
-    run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
-    run.add_argument("--json", action="store_true",
-                     help="print the RunResult (a fleet's FleetResult) as JSON instead of "
-                          "streaming output")
+    shown = run.add_mutually_exclusive_group()  # the plan is text: no JSON of a dry run
+    shown.add_argument("--dry-run", action="store_true", help="show the plan (as text), run "
+                                                              "nothing")
+    shown.add_argument("--json", action="store_true",
+                       help="print the RunResult (a fleet's FleetResult) as JSON instead of "
+                            "streaming output, also for a run that could not start")
     run.add_argument("--yes", action="append", default=[], metavar="ENV",
                      help="run in protected environment ENV without asking (the name must "
                           "match)")
@@ -141,12 +164,27 @@ def _parser() -> _Parser:
     sub.add_parser("schema", help="print the JSON Schema of the config files")
     add_audit_parser(sub)
     add_transfer_parsers(sub)
+    for command in sub.choices.values():
+        _config_options(command, after=True)
     return p
 
 
+def _config_options(p: argparse.ArgumentParser, *, after: bool = False) -> None:
+    """-c and --demo, before the command and also after it (`orch run ENV S -c FILE`, as
+    kubectl's -n goes anywhere). Kept under other names after it: a subcommand's default
+    would replace what was given before it."""
+    where = "_after" if after else ""
+    p.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
+                   dest=f"config{where}", help=argparse.SUPPRESS if after else
+                   "config file (repeatable); default: $ORCH_CONFIG, ./orch.yaml, or "
+                   "./environments.yaml + ./services.yaml")
+    p.add_argument("--demo", action="store_true", dest=f"demo{where}",
+                   help=argparse.SUPPRESS if after else "use the built-in local demo config")
+
+
 def _load(args: argparse.Namespace) -> Config:
-    files = list(args.config)
-    if args.demo:
+    files = [*args.config, *args.config_after]
+    if args.demo or args.demo_after:
         files = [str(p) for p in demo_config_files()] + files
     return load_config(*files)
 

@@ -23,12 +23,15 @@ from collections.abc import AsyncIterator
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
+from ..errors import OrchError
 from ..layers.local_process import grow_pipe
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..result import unstarted
 from .interrupts import on_interrupt
 from .output import Output, print_json
+from .terminal import for_run
 
 
 class FdWriter:
@@ -81,14 +84,20 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
     stdin = stdin_source(asyncio.get_running_loop()) if takes_stdin(plan) else None
+    plan, terminal = for_run(plan, stdin is not None)
     interrupts = on_interrupt(lambda: run)
-    run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
-                                      stdin=stdin, timeout=args.timeout, capture=args.json),
-                     ticket)
-    try:
-        result = await run.wait()
-    finally:
-        await orch.aclose()
+    with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
+        run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+                                          stdin=stdin, timeout=args.timeout,
+                                          capture=args.json), ticket)
+        try:
+            result = await run.wait()
+        except OrchError as exc:  # before the process started (a hop unreachable): said by
+            if args.json:  # main; and, as for a fleet's target, a result with `error`
+                print_json(unstarted(plan, exc, timeout=args.timeout))
+            raise
+        finally:
+            await orch.aclose()
     failed = writer.output.status()
     if failed is not None:
         return failed

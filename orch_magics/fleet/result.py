@@ -57,6 +57,11 @@ class FleetResult(ByTarget[RunResult]):
         self.states: dict[str, str] = {k: states[k] for k in self._results}
         self._rerun = rerun
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent back by a worker process) without the way to run it again: that
+        belongs to the Orchestrator that ran it, in the process that ran it."""
+        return {**self.__dict__, "_rerun": None}
+
     # ---- verdicts -------------------------------------------------------------------------
     @property
     def ok(self) -> bool:
@@ -110,7 +115,8 @@ class FleetResult(ByTarget[RunResult]):
         """Run the same service (or command) again on exactly these targets (a protected
         environment asks again; `yes` confirms it as `run(..., yes=)` does)."""
         if self._rerun is None:
-            raise OrchError("this FleetResult does not know how it was run")
+            raise OrchError("this FleetResult does not know how it was run (one made by hand, "
+                            "or unpickled: rerun() works where the fleet ran)")
         if not self._results:
             raise OrchError("no target to run again")
         return self._rerun(list(self._results), yes)

@@ -22,10 +22,10 @@ from ..errors import OrchError
 from ..gathering import gather_all
 from ..layers.base import Launcher
 from ..plan import RunPlan
-from ..process.events import Event, Exit, Stderr, Stdout
-from ..result import RunResult
+from ..process.events import Event, Stderr, Stdout
+from ..result import RunResult, unstarted
 from ..sinks.base import Sink
-from ..sinks.buffer import MemoryBudget, OutputBuffer
+from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
 from .options import FleetOptions
 from .result import FleetResult, Rerun
@@ -334,11 +334,6 @@ class FleetRun:
     def _error(self, target: Target, error: BaseException, duration: float = 0.0, *,
                interrupted: bool = False) -> RunResult:
         """The RunResult of a target that failed before its process ran (or never started)."""
-        plan = self.plan
-        chain = " → ".join(["local", *(spec.label for spec in target.layers)])
-        return RunResult(environment=plan.environment.name,
-                         service=plan.service.name if plan.service else None,
-                         command=plan.command.display(), chain=chain, exit=Exit(error=error),
-                         duration=duration, started_at=time.time(),
-                         stdout_buffer=OutputBuffer(), stderr_buffer=OutputBuffer(),
-                         interrupted=interrupted, timeout=self.options.timeout)
+        return unstarted(dataclasses.replace(self.plan, layers=target.layers), error,
+                         duration=duration, interrupted=interrupted,
+                         timeout=self.options.timeout)

@@ -83,10 +83,14 @@ class PtyBackend(SubprocessBackend):
 async def launch_pty(command: Command) -> ProcessBackend:
     """Start `command` on a new pty (its controlling terminal) and return its backend."""
     import fcntl
+    import struct
     import termios
 
     master, slave = os.openpty()
     os.set_blocking(master, False)
+    if command.size is not None:  # the user's window size, as `ssh -t` passes it
+        columns, rows = command.size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
     def _controlling_tty() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -215,6 +215,7 @@ class SSHLauncher(Launcher):
                         line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
                         encoding=None, window=WINDOW,
                         term_type=TERM_TYPE if command.tty else None,
+                        term_size=command.size if command.tty else None,
                         stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
                     ), self.config.connect_timeout)
                 return slot, process

@@ -59,7 +59,8 @@ class SudoLauncher(Launcher):
                              f"line (at {self.where})", AuthError)
         script = build(command, self.options(), self.config.login)
         assert self.inner is not None
-        handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty))
+        handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty,
+                                                 size=command.size))
         talk = Conversation(handle, script, self.config.password, self.config.user)
         try:
             return await asyncio.wait_for(talk.run(), self.config.timeout)

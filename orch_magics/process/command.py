@@ -44,6 +44,9 @@ class Command:
     env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     cwd: str | None = None
     tty: bool = False
+    #: (columns, rows) of the terminal a `tty` command starts on: the user's, when `orch run`
+    #: is given one (None: the layer's default size).
+    size: tuple[int, int] | None = None
     #: What status lines, prompts and the audit show instead of the argv: set by our own code
     #: only (a copy's script shows as `orch-get SOURCE DEST`), never taken from what a user runs.
     title: str | None = field(default=None, compare=False)

@@ -174,7 +174,7 @@ def default_prompt(text: str) -> str | None:
         return None
     try:
         return getpass.getpass(text)
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:  # Ctrl-D: no answer; Ctrl-C stops what asked, as it does everywhere
         return None
     except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
         if type(exc).__name__ == "StdinNotImplementedError":

@@ -10,9 +10,9 @@ closed or its process ends, however it ends (a killed kernel leaves no 300 MB fi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from . import lines as text_model
 
@@ -188,6 +188,32 @@ class OutputBuffer:
         if self._file is None:
             return bytes(self._mem[-max_bytes:])
         return b"".join(self._spilled_chunks(max(0, self.size - max_bytes), max_bytes))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its bytes (a spilled one's read back from its file): a result sent back
+        by a worker process (multiprocessing, concurrent.futures) keeps its output. A shared
+        budget stays behind: the copy is a value of its own."""
+        return self._state([self.getvalue()])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Written again, as a run's output is: past the threshold into a spill file of its
+        own."""
+        self.__init__(state["threshold"], state["dropped"])  # type: ignore[misc]
+        for chunk in state["chunks"]:
+            self.write(chunk)
+        self.seal()
+        self._counted = state["counted"]
+
+    def __deepcopy__(self, memo: dict[int, object]) -> OutputBuffer:
+        """A copy with its own memory or spill file, written a chunk at a time: a spilled
+        buffer is never read into memory whole."""
+        copy = OutputBuffer.__new__(OutputBuffer)
+        copy.__setstate__(self._state(self.iter_chunks()))
+        return copy
+
+    def _state(self, chunks: Iterable[bytes]) -> dict[str, Any]:
+        return {"threshold": self._threshold, "dropped": self.dropped,
+                "counted": self._counted, "chunks": chunks}
 
     def close(self) -> None:
         """Give the spill file's disk space back."""

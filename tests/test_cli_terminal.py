@@ -1,0 +1,80 @@
+"""`orch run` of a `tty: true` service from a terminal: the user's terminal is raw for the run,
+as under `ssh -t`, and as it was afterwards, however the run ends (cliapi finding #2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from terminal import ORCH, on_terminal
+
+SERVICES = """\
+  pw:
+    command: 'stty -echo; printf "Password: "; read pw; stty echo; echo; echo "len ${#pw}"'
+    stdin_mode: interactive
+    tty: true
+  size: {command: 'stty size', stdin_mode: interactive, tty: true}
+  wait: {command: 'echo ready; sleep 30', stdin_mode: interactive, tty: true}
+  term: {command: 'echo ready; kill -TERM $PPID; sleep 30', stdin_mode: interactive, tty: true}
+"""
+CONFIG = f"""\
+environments:
+  local: {{layers: []}}
+  refused: {{layers: [{{type: ssh, config: {{host: 127.0.0.1, port: 1, connect_timeout: 3}}}}]}}
+services:
+{SERVICES}"""
+#: A shell on the terminal that sizes it, then shows its settings around the run.
+AROUND = ('stty rows 33 cols 111; stty -g; "$@"; echo "status $?"; stty -g')
+
+
+def run_on_terminal(tmp_path: Path, args: list[str], script: list[tuple[bytes, bytes]],
+                    text: str = CONFIG) -> tuple[bytes, int, list[bytes]]:
+    """The run's screen, its status, and the terminal's settings before and after it."""
+    config = tmp_path / "orch.yaml"
+    config.write_text(text)
+    orch = [*ORCH, "-c", str(config), "run", *args]
+    status, screen = on_terminal(["sh", "-c", AROUND, "sh", *orch], script)
+    assert status == 0, screen
+    before, *shown, said, after = screen.split(b"\r\n")[:-1]
+    last, _, status = said.partition(b"status ")  # `^C`, echoed by the program's terminal
+    assert status, screen
+    return b"\r\n".join([*shown, last]).strip(), int(status), [before, after]
+
+
+def test_a_password_typed_at_a_hidden_prompt_is_not_shown(tmp_path: Path) -> None:
+    """Before: `Password: S3cretPass\\r\\n\\r\\r\\nlen 10`: our terminal, cooked, echoed each key
+    the program's own terminal was told to hide."""
+    screen, status, settings = run_on_terminal(tmp_path, ["local", "pw"],
+                                               [(b"Password: ", b"S3cretPass\r")])
+    assert (screen, status) == (b"Password: \r\nlen 10", 0)
+    assert settings[0] == settings[1]
+
+
+def test_the_program_gets_the_size_of_the_terminal(tmp_path: Path) -> None:
+    screen, status, _ = run_on_terminal(tmp_path, ["local", "size"], [])
+    assert (screen, status) == (b"33 111", 0)
+
+
+@pytest.mark.parametrize(("args", "typed", "expected"), [
+    (["local", "wait"], b"\x03", 130),  # Ctrl-C: a key for the program; its terminal INTs it
+    (["local", "term"], b"", 143),  # SIGTERM to orch: it stops the run
+    (["local", "wait", "--timeout", "1"], b"", 124),
+    (["refused", "wait"], b"", 1),  # the first hop cannot be reached: an error, no process
+], ids=["ctrl-c", "sigterm", "timeout", "error"])
+def test_the_terminal_is_put_back_however_the_run_ends(tmp_path: Path, args: list[str],
+                                                       typed: bytes, expected: int) -> None:
+    wait_for = b"status" if expected == 1 else b"ready"
+    screen, status, settings = run_on_terminal(tmp_path, args, [(wait_for, typed)])
+    assert status == expected, screen
+    assert settings[0] == settings[1], screen
+
+
+@pytest.mark.ssh
+def test_over_ssh_too(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The size goes with the pty request, as `ssh -t` sends it."""
+    text = ssh_lab.config_yaml(services=SERVICES)
+    screen, status, settings = run_on_terminal(tmp_path, ["loop", "pw"],
+                                               [(b"Password: ", b"S3cretPass\r")], text)
+    assert (screen, status, settings[0]) == (b"Password: \r\nlen 10", 0, settings[1])
+    assert run_on_terminal(tmp_path, ["loop", "size"], [], text)[:2] == (b"33 111", 0)
