@@ -126,6 +126,9 @@ class LiveRun:
             raise OrchError(f"{self!r} has ended: its stdin is gone")
         if handle is not None and handle.stdin.closed:
             raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
+        if handle is not None and handle.stdin.broken is not None:  # it stopped reading
+            raise OrchError(f"{self!r}: the process no longer reads its stdin (it closed it); "
+                            f"this input was not sent")
 
     # ---- stopping ------------------------------------------------------------------------
     def interrupt(self) -> None:

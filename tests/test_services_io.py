@@ -121,6 +121,24 @@ def test_stdin_none_sends_eof_at_once_unless_input_is_given(orch: Orchestrator) 
     assert res.ok and res.stdout == "given\neof seen\n"
 
 
+def test_input_to_a_process_that_closed_its_stdin_is_refused_not_dropped(
+        orch: Orchestrator) -> None:
+    """send() kept succeeding after the process had closed its stdin (the writer had seen
+    the broken pipe): the stdin box echoed and counted lines nobody read (held-out tester)."""
+    run = orch.spawn("local", command=["sh", "-c", "exec 0<&-; echo closed; sleep 30"],
+                     close_stdin=False)
+    try:
+        deadline = time.monotonic() + 10
+        with pytest.raises(OrchError, match=r"no longer reads its stdin .*this input was not sent"):
+            while True:  # the first writes meet the closed pipe; then every send is refused
+                assert time.monotonic() < deadline
+                run.send_line("hello")
+                time.sleep(0.05)
+    finally:
+        run.interrupt()
+        run.wait(30)
+
+
 def _gen():  # a generator that blocks between items, like a slow reader
     for word in ("alpha\n", "beta\n"):
         time.sleep(0.05)

@@ -29,6 +29,9 @@ class Steerable(Protocol):
     @property
     def plan(self) -> RunPlan: ...
 
+    @property
+    def done(self) -> bool: ...
+
     def send_line(self, line: str) -> None: ...
 
     def close_stdin(self) -> None: ...
@@ -119,7 +122,10 @@ class StdinBox:
         for line in lines:
             try:
                 self.live.send_line(line)
-            except OrchError:  # the run ended meanwhile: finish() is on its way
+            except OrchError as exc:  # the run ended meanwhile (finish() is on its way), or
+                if not self.live.done:  # it stopped reading: the box says so and takes no more
+                    self._disable(stop_too=False)
+                    self.text.placeholder = f"not sent: {exc}"[:200]
                 return
             self.lines_sent += 1
 
