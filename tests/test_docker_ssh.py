@@ -19,6 +19,7 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.errors import ConnectError
 from processes import gone, left_after, processes_with
 from streams import collect
+from unanswered import run_while_unanswered
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -154,3 +155,22 @@ def test_interpreter_exit_stops_runs_in_a_container_behind_two_hops(ssh_lab, doc
     assert (proc.returncode, proc.stdout) == (0, "running\n"), proc.stderr
     assert "Traceback" not in proc.stderr
     assert [p for p in dockerd.container_processes("orch-test") if token in p] == []
+
+
+def test_a_host_that_does_not_answer_again_is_one_line_with_the_reason(dockerd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The engine's hop drops and its host does not answer again: two tracebacks ("Task
+    exception was never retrieved", another at asyncio.run() shutdown: the pooled connect
+    was left running when its 5 s were up, then retried for 5 s more) and "(reconnecting
+    failed: )" (chains finding 3). One line with the reason now, within the 5 s documented."""
+    from fixtures.sshd import SSHLab
+
+    with SSHLab(with_netns=False) as lab:
+        config = tmp_path / "orch.yaml"
+        config.write_text(lab.config_yaml(extra_envs={
+            "boxed": [lab.layer("orch-loop"), dockerd.layer()]}))
+        status, err, took = run_while_unanswered(lab.loop, config, "boxed", f"977.{os.getpid()}")
+    assert status == 255 and err.count("\n") == 1, err
+    assert "it may still be running as process group" in err
+    assert err.endswith("(reconnecting failed: timed out connecting to the docker engine on ssh "
+                        "orch-loop after 5 s)\n"), err
+    assert took < 8, took

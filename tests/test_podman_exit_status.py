@@ -19,6 +19,7 @@ import pytest
 from fixtures.podman import CONTAINERS_CONF, Podman, started_podman
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
+from orch_magics.layers.docker_tail import ExecTail
 from orch_magics.layers.podman import PodmanConfig
 from orch_magics.layers.remote import EXIT_MARK, StatusTail
 from streams import collect
@@ -82,8 +83,9 @@ async def test_status_survives_a_forgotten_exec(base, podman_no_delay, forgetful
 async def test_tty_status_survives_a_forgotten_exec(base, podman_no_delay, forgetful) -> None:
     handle = await executor(base, podman_no_delay).launch(
         Command(("sh", "-c", "test -t 1 && echo on a tty; exit 6"), tty=True))
-    # no ^D (a TTY's EOF) here: one that reaches podman after the exec ended makes podman write
-    # "Error: write unixpacket …: broken pipe" into the output after the status line
+    # a ^D (a TTY's EOF) that reaches podman after the exec ended makes podman write "Error:
+    # write unixpacket …: broken pipe" into the output after the status line: it is dropped
+    handle.stdin.close()
     out, _, end = await asyncio.wait_for(collect(handle), 60)
     assert (out.replace(b"\r", b""), end) == (b"on a tty\n", Exit(code=6))
     assert forgetful
@@ -132,6 +134,24 @@ def test_status_tail_split_anywhere() -> None:
     tail = StatusTail("c0ffee")
     assert tail.feed(b"x" + EXIT_MARK[:4]) == b"x"  # only a possible marker is held back
     assert tail.feed(b"y") == EXIT_MARK[:4] + b"y"
+
+
+def test_podman_lines_are_told_from_the_command_s_however_the_stream_is_cut() -> None:
+    """Podman's line after the status line is dropped; without a status line before it, it
+    says the stream was cut; a command's own `Error:` lines stay output."""
+    status = EXIT_MARK + b"c0ffee 3\n"
+    podman = b"Error: write unixpacket @->/proc/self/fd/15/attach: write: broken pipe\n"
+    own = b"Error: disk full\n"
+    cases = [(b"out\n" + status + podman, b"out\n", 3, None),
+             (b"out\n" + status + podman + b"late\n", b"out\nlate\n", 3, None),
+             (b"out\n" + podman, b"out\n", None, podman[7:-1].decode()),
+             (own + status, own, 3, None), (own, own, None, None),
+             (podman + b"more\n", podman + b"more\n", None, None)]
+    for stream, output, code, cut in cases:
+        for split in range(len(stream) + 1):
+            tail = ExecTail("c0ffee")
+            got = tail.feed(stream[:split]) + tail.feed(stream[split:]) + tail.flush()
+            assert (got, tail.status, tail.cut) == (output, code, cut), (stream, split)
 
 
 @pytest.mark.parametrize("forged", [b"", EXIT_MARK + b"0\n", EXIT_MARK + b"0123456789abcdef 0\n"])

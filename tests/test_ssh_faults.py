@@ -21,6 +21,7 @@ from orch_magics.errors import (
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.events import Stderr, Stdout
 from processes import gone, kill_all, left_after, processes_with
+from unanswered import run_while_unanswered
 
 pytestmark = pytest.mark.ssh
 
@@ -229,6 +230,22 @@ async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() ->
         finally:
             kill_all(processes_with(token))
             await orch.aclose()
+
+
+def test_a_host_that_does_not_answer_again_is_one_line_with_the_reason(tmp_path) -> None:
+    """Reconnecting timed out: the error said "(reconnecting failed: )" (an asyncio timeout's
+    empty text, chains finding 3); it names what timed out, within the 5 s documented."""
+    from fixtures.sshd import SSHLab
+
+    with SSHLab(with_netns=False) as lab:
+        config = tmp_path / "orch.yaml"
+        config.write_text(lab.config_yaml())
+        status, err, took = run_while_unanswered(lab.loop, config, "loop", f"978.{os.getpid()}")
+    assert status == 255 and err.count("\n") == 1, err
+    assert err.startswith("orch: loop/") and "may still be running as process group" in err
+    assert err.endswith(" on orch-loop (reconnecting failed: timed out connecting to orch-loop "
+                        "after 5 s)\n"), err
+    assert took < 8, took
 
 
 @pytest.mark.parametrize("carrier", ["bastion", "inner"])

@@ -76,13 +76,27 @@ class DockerLauncher(Launcher):
             pools.pop(key, None)
         task = pools.get(key)
         if task is None:
-            task = pools[key] = asyncio.ensure_future(self._connect())
-        try:
-            return await asyncio.shield(task)  # type: ignore[no-any-return]
-        except BaseException:
-            if task.done() and pools.get(key) is task:
-                pools.pop(key, None)  # let the next launch try again
-            raise
+            task = pools[key] = self._connecting(key)
+        return await asyncio.shield(task)  # type: ignore[no-any-return]
+
+    def _connecting(self, key: Hashable) -> asyncio.Task[Engine]:
+        """A pooled connect task: its failure is taken out of the pool (the next launch tries
+        again) and retrieved even when nobody awaits it any more (a reconnect given up after
+        CLEANUP_TIMEOUT), and it is cancelled, not left running, when the pools close."""
+        pools = self.context.pools
+        task = asyncio.ensure_future(self._connect())
+
+        def settled(done: asyncio.Task[Engine]) -> None:
+            if (done.cancelled() or done.exception() is not None) and pools.get(key) is done:
+                pools.pop(key, None)
+
+        async def close() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        task.add_done_callback(settled)
+        self.context.on_close(close)
+        return task
 
     def unreachable(self, exc: ConnectError | AuthError) -> LayerError:
         """The error of an engine that cannot be reached, saying how its socket was chosen."""
@@ -303,7 +317,7 @@ class DockerLauncher(Launcher):
         say what happened (or what is left, and where, when the engine cannot be reached).
         None when the container is not running any more: nothing of the group is left."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
-        problem: BaseException | None = None
+        problem = ""
         for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
             try:
                 engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
@@ -312,8 +326,12 @@ class DockerLauncher(Launcher):
                 return f"reconnected and killed {place}"
             except ContainerPaused as exc:
                 return f"reconnected, but {exc.reason}"
-            except (LayerError, asyncio.TimeoutError) as exc:
-                problem = exc
+            except LayerError as exc:
+                problem = str(exc)
+            except asyncio.TimeoutError:  # the time for it is spent: no second try
+                problem = (f"timed out connecting to {self.engine_name} on {self.where} after "
+                           f"{CLEANUP_TIMEOUT:g} s")
+                break
         return f"it may still be running as {place} (reconnecting failed: {problem})"
 
 def _name(container: Mapping[str, Any]) -> str:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
-from .remote import PidMarker, StatusTail
+from .docker_tail import ExecTail
+from .remote import PidMarker
 
 #: Bytes the loop reads per system call (at most).
 BUFFER = 1 << 20
@@ -63,6 +65,8 @@ class ExecStream(asyncio.BufferedProtocol):
     did: then `pid` stays None and the output holds the engine's reason). `closed` resolves
     when the connection is gone; `error` is set when it broke in a way that loses data;
     `status` is the exit status the wrapper printed last with `nonce` (None if it printed none).
+    Once that line has come the exec is over: input is no longer sent, and a connection the
+    engine then resets (podman does, over input left unread) has lost nothing.
     """
 
     def __init__(self, request: bytes, *, tty: bool, describe: str, nonce: str) -> None:
@@ -82,8 +86,7 @@ class ExecStream(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._marker = PidMarker()
-        self._tail = StatusTail(nonce)
-        self.status: int | None = None
+        self._tail = ExecTail(nonce)
         self._error_status = 0
         self._error_length: int | None = None
         self.pid: int | None = None
@@ -131,18 +134,18 @@ class ExecStream(asyncio.BufferedProtocol):
             self._transport.abort()
         return False
 
+    @property
+    def status(self) -> int | None:
+        return self._tail.status
+
     def connection_lost(self, exc: Exception | None) -> None:
-        leftover = self._end - self._start
-        if self.error is None:
-            if self._state == _FRAMES and leftover:
-                self.error = StreamError(
-                    f"the exec stream of {self._describe} ended inside a frame "
-                    f"({leftover} bytes of an incomplete frame)")
-            elif exc is not None and not isinstance(exc, StreamError):
-                self.error = StreamError(f"the exec stream of {self._describe} broke: {exc}")
+        if isinstance(exc, OSError):
+            self._read_what_is_left()
+        self._finish_marker()
+        if self.error is None and self.status is None:
+            self.error = self._broken(exc)
         if self._state == _ERROR_BODY:
             self._refuse()
-        self._finish_marker()
         for out in self._outputs:
             out.done = True
             out.wake()
@@ -151,6 +154,39 @@ class ExecStream(asyncio.BufferedProtocol):
             self.started.set_result(None)
         if not self.closed.done():
             self.closed.set_result(None)
+
+    def _broken(self, exc: Exception | None) -> StreamError | None:
+        """What was lost when the stream ended without the wrapper's status line (None: the
+        engine ended it; what became of the command is the engine's to say)."""
+        if self._tail.cut is not None:  # podman did, and said so: in our words, where it said it
+            self._queue(0 if self._tty else 1, (
+                f"orch: podman cut the exec stream of {self._describe} short ({self._tail.cut})"
+                f", as it does when a command ends leaving input unread: the command's output "
+                f"may be incomplete\n").encode())
+            return None
+        leftover = self._end - self._start
+        if self._state == _FRAMES and leftover:
+            return StreamError(f"the exec stream of {self._describe} ended inside a frame "
+                               f"({leftover} bytes of an incomplete frame)")
+        if exc is not None and not isinstance(exc, StreamError):
+            return StreamError(f"the exec stream of {self._describe} broke: {exc}")
+        return None
+
+    def _read_what_is_left(self) -> None:
+        """Read what the engine sent before the connection failed: a failed write ends an
+        asyncio transport at once, with the command's last output and status still unread in
+        the socket (sent before the engine reset the connection over input left unread)."""
+        sock = self._transport.get_extra_info("socket") if self._transport else None
+        if sock is None or sock.fileno() < 0:
+            return
+        while self.error is None:
+            try:
+                nbytes = os.readv(sock.fileno(), [self.get_buffer(-1)])
+            except OSError:  # nothing more now, or the reset itself
+                return
+            if not nbytes:
+                return
+            self.buffer_updated(nbytes)
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -267,7 +303,7 @@ class ExecStream(asyncio.BufferedProtocol):
             pending = self._marker.flush()
             if pending:
                 self._deliver(0 if self._tty else 1, pending)
-        self.status, held = self._tail.flush()
+        held = self._tail.flush()
         if held:
             self._queue(0 if self._tty else 1, held)
 
@@ -314,6 +350,8 @@ class ExecStream(asyncio.BufferedProtocol):
 
     async def write(self, data: bytes) -> None:
         transport = self._transport
+        if self.status is not None:
+            raise BrokenPipeError("the command has ended")
         if transport is None or transport.is_closing():
             raise BrokenPipeError("the exec stream is closed")
         transport.write(data)
@@ -324,7 +362,8 @@ class ExecStream(asyncio.BufferedProtocol):
     async def write_eof(self) -> None:
         """Half-close: shutdown(SHUT_WR) once queued bytes are sent; output keeps coming."""
         transport = self._transport
-        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+        if self.status is None and transport is not None and not transport.is_closing() \
+                and transport.can_write_eof():
             transport.write_eof()
 
     def close(self) -> None:

@@ -60,6 +60,8 @@ class ChannelTransport(asyncio.Transport):
         self._chan.set_write_buffer_limits(high, low)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "socket":  # the SSH connection's: not this stream's to read from
+            return default
         return self._chan.get_extra_info(name, default)
 
 

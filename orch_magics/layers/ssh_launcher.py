@@ -283,8 +283,11 @@ class SSHLauncher(Launcher):
         for _ in range(2):  # a pooled connection may not know yet that it is dying
             try:
                 slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
-            except (LayerError, asyncio.TimeoutError) as exc:
+            except LayerError as exc:
                 return f"it may still be running as {place} (reconnecting failed: {exc})"
+            except asyncio.TimeoutError:
+                return (f"it may still be running as {place} (reconnecting failed: timed out "
+                        f"connecting to {where(self.config)} after {CLEANUP_TIMEOUT:g} s)")
             try:
                 done = await asyncio.wait_for(slot.conn.run(line, check=False), CLEANUP_TIMEOUT)
                 if done.exit_status is not None:
