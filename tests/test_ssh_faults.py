@@ -245,7 +245,7 @@ def test_a_host_that_does_not_answer_again_is_one_line_with_the_reason(tmp_path)
     assert err.startswith("orch: loop/") and "may still be running as process group" in err
     assert err.endswith(" on orch-loop (reconnecting failed: timed out connecting to orch-loop "
                         "after 5 s)\n"), err
-    assert took < 8, took
+    assert took < 30, took  # no hang: not the engine client's 60 s, nor attempts in a row
 
 
 @pytest.mark.parametrize("carrier", ["bastion", "inner"])
