@@ -239,4 +239,6 @@ def test_status_decoding_and_kill_line() -> None:
     assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 144, 255)] == [
         Exit(code=0), Exit(code=1), Exit(code=128), Exit(signal=1), Exit(signal=9),
         Exit(signal=15), Exit(code=144), Exit(code=255)]
-    assert kill_group_line(42, 9) == "kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null"
+    line = kill_group_line(42, 9)
+    assert line.startswith("kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null; ")
+    assert '[ "$4" = "42" ] && [ "$3" != "42" ] && kill -9 ' in line  # the session's others

@@ -109,12 +109,28 @@ def test_the_terminal_bar_fits_a_narrow_terminal() -> None:
                 bar.last = 0.0  # draw every update
                 bar.update(done)
             bar.finish(True)
-            shown = os.read(master, 65536).decode()
-        os.close(master)
+        shown = _read_all(master).decode()
         draws = [d.removesuffix("\x1b[K") for d in shown.split("\r") if d.strip()]
         assert len(draws) >= 3 and all(_columns(d) < cols for d in draws), (cols, draws)
         if cols == 80:
             assert "日本語" in draws[-1] and "100%" in draws[-1]
+
+
+def _read_all(master: int) -> bytes:
+    """What the terminal got: a pty hands it over in pieces; the writer's side is closed."""
+    import select
+
+    got = b""
+    while select.select([master], [], [], 5)[0]:
+        try:
+            piece = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed and everything was read
+            break
+        if not piece:
+            break
+        got += piece
+    os.close(master)
+    return got
 
 
 def _columns(text: str) -> int:
