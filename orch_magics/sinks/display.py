@@ -374,8 +374,9 @@ def describe_end(result: Any) -> tuple[str, bool]:
     step = result.failed_step
     if step is not None and step.step == "post":
         state += ", post step failed"
-    elif step is not None:
-        state = f"pre step failed ({step.exit.describe()}), not run"
+    elif step is not None:  # the command never ran: a stop in its pre step is no failure
+        ended = f"{why} during the pre step" if why else "pre step failed"
+        state = f"{ended} ({step.exit.describe()}), not run"
     if result.audit_id:
         state += f" · audit {result.audit_id}"  # the saved notebook names its log record
     if result.truncated:  # a named run's result holds only the end of its output
