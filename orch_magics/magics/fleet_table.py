@@ -4,7 +4,8 @@ Re-publishing the table as HTML ~10×/s replaced its elements each time, so a ro
 read its target's output closed again within 0.1 s: no target's output could be read while
 the fleet ran. The live view is therefore widgets the front end keeps: a title (the counts by
 state) and an Accordion with one section per shown target, titled by its row (label, state,
-time, bytes, and why it failed or its last line) and holding its last lines. Updates change
+time, bytes, and why it failed or its last line) and holding its last lines (`--tail`, else
+`Orch.tail`, after a note of how many came before). Updates change
 only those titles and texts, so the section a person opened stays open (the front end keeps
 which one is; its click needs no kernel, which is busy while a blocking fleet runs).
 
@@ -74,7 +75,7 @@ class FleetTable:
             for slot, output in zip(self._slots, self._outputs, strict=True):
                 row = rows[slot] if slot is not None else None
                 titles.append("" if row is None else _title(row))
-                output.value = "" if row is None else lines_html(row.tail())
+                output.value = "" if row is None else lines_html(*row.view())
             self._sections.titles = tuple(titles)
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
@@ -135,7 +136,7 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     """The fleet's end: its table, a row per target (at most MAX_ROWS), each expandable."""
     rows = _ranked(list(live.fleet.rows.values()))
     body = "".join(
-        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(r.tail())}"
+        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(*r.view())}"
         f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
         f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
         f"{html.escape(printable(_info(r))[:200])}</td></tr>" for r in rows[:MAX_ROWS])

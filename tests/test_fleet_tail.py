@@ -1,0 +1,52 @@
+"""A fleet's rows in a front end show `--tail N` lines of their target (else `Orch.tail`), after a
+note of how many earlier lines they leave out, as a single run's cell does. Every row showed
+its last 20 lines whatever was asked, with no word of the 80 before them. Driven on the real
+orch kernel as JupyterLab drives it, on real sshd targets."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from lab_kernel import LabKernel, lab_kernel
+
+pytestmark = pytest.mark.ssh
+
+
+def row_lines(kernel: LabKernel, cell: str, label: str) -> list[str]:
+    """The lines the cell's final fleet table shows when the row of `label` is opened."""
+    tables = [out["data"]["text/html"] for out in kernel.outputs[cell]
+              if "orch-fleet" in out.get("data", {}).get("text/html", "")]
+    assert len(tables) == 1, kernel.outputs[cell]
+    found = re.search(rf"<summary>{re.escape(label)}</summary>(.*?)</details>", tables[0], re.S)
+    assert found is not None, tables[0]
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])).splitlines()
+
+
+def test_rows_show_the_tail_asked_for_and_say_what_they_hide(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    cfg = tmp_path / "fleet.yaml"
+    cfg.write_text(ssh_fleet.config_yaml("services: {}\n"))
+    numbers = [str(i) for i in range(1, 101)]
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("three", "%%orch web --limit 127.0.1.1 --tail 3\nseq 1 100")
+        assert row_lines(kernel, "three", "127.0.1.1") == [
+            "… 97 earlier lines hidden (all kept in the result)", "98", "99", "100"]
+        kernel.run("sixty", "%%orch web --limit 127.0.1.1,127.0.1.2 --tail 60\nseq 1 100")
+        shown = row_lines(kernel, "sixty", "127.0.1.2")
+        assert shown == ["… 40 earlier lines hidden (all kept in the result)", *numbers[40:]]
+        kernel.run("few", "%%orch web --limit 127.0.1.1\nseq 1 5")  # Orch.tail (40): all shown
+        assert row_lines(kernel, "few", "127.0.1.1") == numbers[:5]
+        kernel.run("none", "%config Orch.tail = 0")  # and a --bg fleet: a named one
+        kernel.run("bg", "%%orch web --limit 127.0.1.1 --bg --out b\nseq 1 100")
+        kernel.run("wait", "b.wait(30)")
+        kernel.drain(0.5)
+        assert row_lines(kernel, "bg", "127.0.1.1") == [
+            "… 100 earlier lines hidden (all kept in the result)"]
+        kernel.run("all", "print(len(b.result()['127.0.1.1'].lines))")
+        assert kernel.text("all") == "100\n"
