@@ -26,6 +26,7 @@ from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..sinks.units import human_size
+from .cells import announce
 from .fleet_table import FleetTable
 from .frontend import main_thread_caller, quiet, shows_live, update_publisher
 from .headless import Limit
@@ -85,11 +86,13 @@ def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
         close_stdin=not keep_stdin, timeout=timeout, ticket=ticket, limit=fleet.limit,
         parallel=fleet.parallel, max_fail=fleet.max_fail, tail=fleet.tail)
     assert isinstance(live, LiveFleet)  # the plan is a fleet's
+    deliberate = args.bg or args.name is not None
     if not frontend:
-        print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
-              f"output, %orch stop {live.name} stops every target")
+        announce(live, logs=True)
         return live
-    ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
+    if deliberate:  # a box fleet is the cell's own: running the cell again stops it
+        announce(live, logs=False)
+    ctx.cells.started(ctx.shell, live, deliberate=deliberate)
     ctx.handles.shown_live(live)  # the table is its display in this cell
     _follow(FleetTable(ctx.shell, live), live, ctx.orchestrator.loop.loop)
     if with_box:

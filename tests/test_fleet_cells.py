@@ -1,7 +1,11 @@
-"""A fleet's rows in a front end show `--tail N` lines of their target (else `Orch.tail`), after a
-note of how many earlier lines they leave out, as a single run's cell does. Every row showed
-its last 20 lines whatever was asked, with no word of the 80 before them. Driven on the real
-orch kernel as JupyterLab drives it, on real sshd targets."""
+"""Fleet cells on the real orch kernel driven as JupyterLab drives it, on real sshd targets.
+
+- A fleet's rows show `--tail N` lines of their target (else `Orch.tail`), after a note of how
+  many earlier lines they leave out, as a single run's cell does. Every row showed its last 20
+  lines whatever was asked, with no word of the 80 before them.
+- A `--bg` fleet's cell names the fleet it started: run again, it started `NAME-1` and named
+  only the old one, whose `%orch stop` left the new fleet running.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +31,15 @@ def row_lines(kernel: LabKernel, cell: str, label: str) -> list[str]:
     return html.unescape(re.sub(r"<[^>]+>", "", found[1])).splitlines()
 
 
+def config(fleet: SSHFleet, where: Path) -> Path:
+    cfg = where / "fleet.yaml"
+    cfg.write_text(fleet.config_yaml("services:\n  tick: {command: 'sleep 60'}\n"))
+    return cfg
+
+
 def test_rows_show_the_tail_asked_for_and_say_what_they_hide(
         orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
-    cfg = tmp_path / "fleet.yaml"
-    cfg.write_text(ssh_fleet.config_yaml("services: {}\n"))
+    cfg = config(ssh_fleet, tmp_path)
     numbers = [str(i) for i in range(1, 101)]
     with lab_kernel(orch_kernel) as kernel:
         assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
@@ -50,3 +59,21 @@ def test_rows_show_the_tail_asked_for_and_say_what_they_hide(
             "… 100 earlier lines hidden (all kept in the result)"]
         kernel.run("all", "print(len(b.result()['127.0.1.1'].lines))")
         assert kernel.text("all") == "100\n"
+
+
+def test_a_bg_fleet_cell_names_the_fleet_it_started(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                    tmp_path: Path) -> None:
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("bg", "%orch web tick --bg --limit '127.0.1.[1-2]'")
+        assert "started in the background as tick: %orch stop tick stops every target\n" \
+            in kernel.text("bg")
+        kernel.run("bg", "%orch web tick --bg --limit '127.0.1.[1-2]'")
+        said = kernel.text("bg")
+        assert said.startswith("tick, started when this cell last ran, is still running")
+        assert "started in the background as tick-1: %orch stop tick-1 stops every " \
+               "target\n" in said, said
+        kernel.run("stop", "%orch stop tick\n%orch stop tick-1")
+        kernel.run("ps", "%orch ps")
+        assert "running" not in kernel.text("ps"), kernel.text("ps")
