@@ -77,3 +77,28 @@ def test_a_bg_fleet_cell_names_the_fleet_it_started(orch_kernel: str, ssh_fleet:
         kernel.run("stop", "%orch stop tick\n%orch stop tick-1")
         kernel.run("ps", "%orch ps")
         assert "running" not in kernel.text("ps"), kernel.text("ps")
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_a_fleet_cell_saved_while_it_runs_says_what_it_was_doing(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """A saved notebook keeps a widget only as "model not found" in JupyterLab (its text/plain
+    is never shown): the live table was the whole cell, so nothing said what the fleet did."""
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("bg", "%orch web tick --bg --name beat --limit '127.0.1.[1-2]'")
+        kernel.drain(0.5)
+        saved = [out["data"] for out in kernel.outputs["bg"] if out["type"] == "display_data"]
+        readable = [data for data in saved if WIDGET not in data]  # what a reopened cell shows
+        said = " ".join(data.get("text/plain", "") for data in readable)
+        assert re.search(r"\[web · beat · 2 targets: 2 running · \d+\.\ds\]", said), saved
+        assert any("2 targets: 2 running" in data.get("text/html", "") for data in readable)
+        kernel.run("stop", "%orch stop beat")
+        kernel.drain(0.5)
+        ended = [out["data"] for out in kernel.outputs["bg"] if out["type"] == "display_data"]
+        assert not any(WIDGET in data for data in ended)  # the table is static HTML now
+        assert [data for data in ended if "2 targets: 2 stopped" in data.get("text/html", "")]
+        assert "running" not in " ".join(d.get("text/plain", "") for d in ended)

@@ -13,15 +13,21 @@ Sections are slots: with more targets than `MAX_ROWS`, a slot keeps its target a
 is among the `MAX_ROWS` most worth showing (running, failed, stopped, …; the counts cover
 every target), so the open section changes hands only when its target is no longer among them.
 
+Under the widgets, one line of text says what the fleet is doing (its environment, what it
+runs, the counts by state, the time): a notebook saved while the fleet runs keeps a widget
+view only as "model not found", and that line says what the cell was showing.
 When the fleet ends, the display becomes static HTML: the same rows as a table with a cause
-column, each row expandable to its target's last lines; a saved notebook holds no widget.
+column, each row expandable to its target's last lines, and the line goes (the table says
+it); a saved notebook holds no widget.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from IPython.display import display
@@ -29,7 +35,7 @@ from IPython.display import display
 from ..fleet import FleetResult, LiveFleet, TargetRow
 from ..fleet.result import cause
 from ..sinks.ansi import ESCAPE
-from ..sinks.display import NO_MATH, lines_html, shown
+from ..sinks.display import NO_MATH, QUIET_TICK, Bundle, lines_html, shown
 from ..sinks.units import human_size, printable
 from .frontend import main_thread_caller, update_publisher
 
@@ -56,6 +62,9 @@ class FleetTable:
         self._lock = threading.Lock()
         self._done = False
         self._on_main = main_thread_caller(shell)
+        self._started = time.monotonic()
+        self._publish_status: Callable[[Bundle], None] = lambda bundle: None  # until shown
+        self._said = ("", self._started)  # the state last said under the widgets, and when
         display_id = uuid.uuid4().hex
         self.refresh(live)
         bundle = self.widget._repr_mimebundle_() or {}
@@ -63,6 +72,9 @@ class FleetTable:
                                 f"needs the kernel that ran this cell]")  # saved while live
         display(bundle, raw=True, display_id=display_id)
         self._publish = update_publisher(shell, display_id)
+        status_id = uuid.uuid4().hex
+        display(self._status(live), raw=True, display_id=status_id)
+        self._publish_status = update_publisher(shell, status_id)
 
     def refresh(self, live: LiveFleet) -> None:
         """Show the rows as they are now (only what changed reaches the front end)."""
@@ -79,6 +91,23 @@ class FleetTable:
             self._sections.titles = tuple(titles)
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
+            self._say(live)
+
+    def _say(self, live: LiveFleet) -> None:
+        """Update the line under the widgets when the counts change, else as the clock of a
+        quiet single run moves (every `QUIET_TICK`)."""
+        state, now = live.state, time.monotonic()
+        if state != self._said[0] or now - self._said[1] >= QUIET_TICK:
+            self._said = (state, now)
+            self._publish_status(self._status(live))
+
+    def _status(self, live: LiveFleet) -> Bundle:
+        """The line under the widgets, as text (it is what a saved notebook can show)."""
+        what = live.name or live.plan.name
+        line = (f"[{live.plan.environment.name} · {what} · {len(live.fleet.rows)} targets: "
+                f"{live.state} · {time.monotonic() - self._started:.1f}s]")
+        return {"text/plain": line, "text/html": f"<pre class='orch-fleet-status {NO_MATH}' "
+                                                 f"style='margin:0'>{html.escape(line)}</pre>"}
 
     def _place(self, wanted: list[TargetRow]) -> None:
         """Give each wanted row a slot; a row keeps its slot while it is wanted."""
@@ -94,6 +123,7 @@ class FleetTable:
         with self._lock:
             self._done = True
         self._publish(final_bundle(live, result))
+        self._publish_status({"text/plain": ""})  # the table says it all now
         self._on_main(self._close)
 
     def _close(self) -> None:
