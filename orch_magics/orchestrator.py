@@ -232,7 +232,7 @@ class Orchestrator:
               plan: RunPlan | None = None, yes: str | Collection[str] = (),
               ticket: Ticket | None = None, limit: str | None = None,
               parallel: int | None = None, max_fail: int | str | None = None,
-              ) -> LiveRun | LiveFleet:
+              tail: int | None = None) -> LiveRun | LiveFleet:
         """Start a run or a fleet in the background under a name (runs and fleets share one
         namespace; default: the service's, numbered when taken) for ps/logs/stop.
 
@@ -243,7 +243,7 @@ class Orchestrator:
         stream as whole lines and says what it dropped (`truncated`, `stdout_dropped`)."""
         check_stdin(stdin)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        fleet = FleetOptions.of(limit, parallel, max_fail, timeout, tail).for_plan(plan)
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
                                   fleet=fleet is not None)  # checked before anyone is asked
         if fleet is not None:

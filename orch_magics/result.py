@@ -202,6 +202,9 @@ class RunResult:
 
     def _describe_failure(self) -> str:
         what = f"{self.environment}/{self.label(60)}"
+        step = self.failed_step
+        if step is not None and step.step == "pre" and (self.timed_out or self.interrupted):
+            return f"{what} {self._stopped_during(step)}"
         # A stop that could not end the process says what is left (a paused container).
         left = f"; {self.exit.error}" if self.exit.error is not None else ""
         if self.timed_out:
@@ -209,7 +212,6 @@ class RunResult:
             return f"{what} timed out after {self.duration:.1f}s{limit}{left or ' and was stopped'}"
         if self.interrupted:
             return f"{what} was interrupted after {self.duration:.1f}s{left}"
-        step = self.failed_step
         if step is not None and step.step == "pre":
             return f"{what}: pre command {step.command!r} failed ({step.exit.describe()})"
         if self.exit.error is not None:
@@ -218,6 +220,13 @@ class RunResult:
             return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
         tail = self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
         return f"{what} failed ({self.exit.describe()})" + (f": {tail.splitlines()[-1]}" if tail else "")
+
+    def _stopped_during(self, step: RunResult) -> str:
+        """A stop or timeout that came while a pre command ran (the command never did)."""
+        limit = f" (limit {self.timeout:g}s)" if self.timed_out and self.timeout else ""
+        how = "timed out" if self.timed_out else "was interrupted"
+        return (f"{how} after {self.duration:.1f}s{limit} during pre command {step.command!r} "
+                f"({step.exit.describe()}); not run")
 
     def check(self) -> RunResult:
         """Return self when ok; raise RunError (RunTimeout after a timeout) carrying self."""
@@ -270,19 +279,29 @@ class RunResult:
         p.text(repr(self))
 
 
-def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult]) -> RunResult:
-    """The result of a main command that never started because a pre command failed."""
+def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult], *,
+                timed_out: bool = False, interrupted: bool = False,
+                timeout: float | None = None) -> RunResult:
+    """The result of a main command that never started because a pre command did not
+    succeed: it failed, or the run was stopped (`interrupted`) or ran out of time
+    (`timed_out`) while it ran, and then the run reads as stopped, not as a failed step."""
+    pre = f"pre command {failed.command!r}"
+    said = (f"timed out during {pre}" if timed_out else f"stopped during {pre}" if interrupted
+            else f"{pre} failed")
     return RunResult(
         environment=plan.environment.name,
         service=plan.service.name if plan.service else None,
         command=plan.command.display(),
         chain=failed.chain,
-        exit=Exit(error=OrchError(f"not started: pre command {failed.command!r} failed")),
-        duration=0.0,
+        exit=Exit(error=OrchError(f"not started: {said}")),
+        duration=sum(step.duration for step in steps),  # what the run took before it ended
         started_at=time.time(),
         stdout_buffer=OutputBuffer(),
         stderr_buffer=OutputBuffer(),
         steps=steps,
+        timed_out=timed_out,
+        interrupted=interrupted and not timed_out,
+        timeout=timeout,
     )
 
 

@@ -40,13 +40,17 @@ class LabKernel:
                 return dict(reply["content"])
 
     def drain(self, quiet: float = 0.3) -> None:
-        """Take in every IOPub message until none came for `quiet` seconds."""
+        """Take in every IOPub message until none came for `quiet` seconds (a widget's state
+        updates, which a live fleet table sends ~10 times a second, do not count)."""
+        until = time.monotonic() + quiet
         while True:
             try:
-                msg = self.kc.get_iopub_msg(timeout=quiet)
+                msg = self.kc.get_iopub_msg(timeout=max(0.0, until - time.monotonic()))
             except queue.Empty:
                 return
             self._take(msg)
+            if msg["header"]["msg_type"] != "comm_msg":
+                until = time.monotonic() + quiet
 
     def _take(self, msg: dict[str, Any]) -> None:
         kind, content = msg["header"]["msg_type"], msg["content"]

@@ -68,11 +68,16 @@ def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
     with lab_kernel(orch_kernel) as kernel:
         load(kernel, tmp_path)
         kernel.run("bg", "%orch local sleepy --bg --out s")
+        assert "started in the background as sleepy: %orch stop sleepy stops it\n" \
+            in kernel.text("bg")
         kernel.run("keep", "first = s")
         kernel.run("bg", "%orch local sleepy --bg --out s")
-        assert kernel.text("bg").startswith(
+        said = kernel.text("bg")
+        assert said.startswith(
             "sleepy, started when this cell last ran, is still running (--bg and --name runs "
             "outlive their cell): %orch stop sleepy stops it\n")
+        # the run the cell started now has a name of its own, and the cell says it
+        assert "started in the background as sleepy-1: %orch stop sleepy-1 stops it\n" in said
         kernel.run("check", "print(first.state, s.name, s.state)")
         assert kernel.text("check") == "running sleepy-1 running\n"
 

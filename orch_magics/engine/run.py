@@ -87,8 +87,11 @@ class Run:
             for pre in self.plan.pre:
                 res = await self._step(pre, "pre", self._steering)
                 steps.append(res)
-                if not res.ok:
-                    return self._stamped(not_started(self.plan, res, steps))
+                if not res.ok:  # failed, or stopped / out of time while it ran
+                    steering = self._steering
+                    return self._stamped(not_started(
+                        self.plan, res, steps, timed_out=steering.timed_out,
+                        interrupted=steering.interrupted, timeout=steering.timeout))
             result = await self._main()
             # Post commands are the clean-up: a stop that ended the main command must not kill
             # them at birth, so they are steered on their own (without the run's timeout).

@@ -84,7 +84,7 @@ class Fleets:
 
         def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
             again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
-                                 tuple(labels))
+                                 tuple(labels), options.tail)
             return self.run(plan, again, stdin=shared.replay(), sinks=sinks, yes=yes)
 
         base = host.launcher_for(_no_layers(plan))

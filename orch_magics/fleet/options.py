@@ -11,19 +11,23 @@ from ..errors import ConfigError
 from ..plan import RunPlan
 
 DEFAULT_PARALLEL = 32
+#: Lines of each target's output its live row keeps by default (the RunResult keeps every byte).
+TAIL_LINES = 20
 
 
 @dataclass(frozen=True)
 class FleetOptions:
     """`limit` (Ansible's `--limit` patterns), `parallel` targets at once, `max_fail` (a count
     or `N%` of the targets: once more have failed, no new target starts), `timeout` per target,
-    and `only` (exact labels, for `FleetResult.rerun`)."""
+    `only` (exact labels, for `FleetResult.rerun`), and `tail`: the lines of each target's
+    output its live row keeps, what a live view shows (the magic's `--tail`)."""
 
     limit: str | None = None
     parallel: int = DEFAULT_PARALLEL
     max_fail: int | str | None = None
     timeout: float | None = None
     only: tuple[str, ...] | None = None
+    tail: int = TAIL_LINES
 
     def __post_init__(self) -> None:
         """Every value is checked before anything starts (the API takes them unparsed)."""
@@ -36,12 +40,16 @@ class FleetOptions:
                               f"{self.parallel!r}")
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
         check_timeout(self.timeout)  # not once per target, each row failing with it
+        if isinstance(self.tail, bool) or not isinstance(self.tail, int) or self.tail < 0:
+            raise ConfigError(f"tail takes a number of lines (0 or more), not {self.tail!r}")
 
     @classmethod
     def of(cls, limit: str | None = None, parallel: int | None = None,
-           max_fail: int | str | None = None, timeout: float | None = None) -> FleetOptions:
+           max_fail: int | str | None = None, timeout: float | None = None,
+           tail: int | None = None) -> FleetOptions:
         """Options from front-end values (None: the default)."""
-        return cls(limit, DEFAULT_PARALLEL if parallel is None else parallel, max_fail, timeout)
+        return cls(limit, DEFAULT_PARALLEL if parallel is None else parallel, max_fail, timeout,
+                   tail=TAIL_LINES if tail is None else tail)
 
     @property
     def given(self) -> bool:

@@ -27,15 +27,15 @@ from ..result import RunResult, unstarted
 from ..sinks.base import Sink
 from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
-from .options import FleetOptions
+from .options import TAIL_LINES, FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
 from .targets import Target, check_found, expand, limited, resolve, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
-#: Lines of each target's output a live view can show (the RunResult keeps every byte).
-TAIL_LINES = 20
+#: Lines a row keeps at least, to find its last line that shows something (its title).
+LAST_LINES = 20
 #: Characters kept of a target's line not ended yet (its start and its end, as the live
 #: display of one run keeps them), so a stream without newlines cannot grow a row.
 MAX_PARTIAL = 4096
@@ -55,11 +55,16 @@ class TargetRow:
     stdout and stderr decoded incrementally (a character split across chunks stays whole), a
     line written in several chunks is one line, and the line still being written is shown as
     it grows (`\\r` and colours are left for the view to render, as a terminal would).
+    A view shows its last `tail` lines and how many came before them (`view`).
     Fed on the loop's thread, read from the view's: the lock keeps the two apart.
     """
 
-    def __init__(self, label: str, on_change: Callable[[TargetRow], None]) -> None:
+    def __init__(self, label: str, on_change: Callable[[TargetRow], None],
+                 tail: int = TAIL_LINES) -> None:
         self.label = label
+        self.shows = tail
+        self._keep = max(tail, LAST_LINES)
+        self._ended = 0  # lines ended so far, shown or not
         self.state = "queued"
         self.started: float | None = None
         self.ended: float | None = None
@@ -68,7 +73,7 @@ class TargetRow:
         self.run: Run | None = None
         self._on_change = on_change
         self._lines: collections.deque[tuple[Stream, str]] = collections.deque(
-            maxlen=TAIL_LINES)
+            maxlen=self._keep)
         self._decoders: dict[Stream, LineDecoder] = {
             "stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         self._lock = threading.Lock()
@@ -93,29 +98,41 @@ class TargetRow:
             stream: Stream = "stdout" if isinstance(event, Stdout) else "stderr"
             with self._lock:
                 self.bytes += len(event.data)
-                _, _, lines = self._decoders[stream].feed_last(event.data, TAIL_LINES)
+                _, count, lines = self._decoders[stream].feed_last(event.data, self._keep)
+                self._ended += count
                 self._lines.extend((stream, line) for line in lines)
 
     def close(self) -> None:
         with self._lock:
             for stream, decoder in self._decoders.items():
-                _, _, lines = decoder.feed_last(b"", TAIL_LINES, final=True)
+                _, count, lines = decoder.feed_last(b"", self._keep, final=True)
+                self._ended += count
                 self._lines.extend((stream, line) for line in lines)
 
-    def tail(self) -> list[tuple[Stream, str]]:
-        """The target's last lines, `(stream, line)`, the lines still being written last."""
+    def view(self) -> tuple[list[tuple[Stream, str]], int]:
+        """The target's last `tail` lines, `(stream, line)`, the lines still being written
+        last, and how many earlier lines they leave out (all are in its RunResult)."""
         with self._lock:
-            lines = list(self._lines)
-            for stream, decoder in self._decoders.items():
-                partial = decoder.partial
-                if partial:
-                    lines.append((stream, partial))
-        return lines[-TAIL_LINES:]
+            lines = self._latest()
+            total = self._ended + sum(1 for d in self._decoders.values() if d.partial)
+        shown = lines[-self.shows:] if self.shows else []
+        return shown, total - len(shown)
+
+    def _latest(self) -> list[tuple[Stream, str]]:
+        """The lines kept, then the lines still being written (under the lock)."""
+        lines = list(self._lines)
+        for stream, decoder in self._decoders.items():
+            partial = decoder.partial
+            if partial:
+                lines.append((stream, partial))
+        return lines
 
     @property
     def last_line(self) -> str:
         """The last line that shows something (stdout or stderr), as a terminal shows it."""
-        for _, line in reversed(self.tail()):
+        with self._lock:
+            latest = self._latest()
+        for _, line in reversed(latest):
             shown = terminal_view(line)
             if shown.strip():
                 return shown
@@ -265,12 +282,13 @@ class FleetRun:
             gone = [label for label in self.options.only if label not in found]
             targets = [t for t in targets if t.label in self.options.only]
         for target in targets:
-            self.rows[target.label] = TargetRow(target.label, self._on_change)
+            self.rows[target.label] = TargetRow(target.label, self._on_change,
+                                                self.options.tail)
             if target.pending is not None:  # its label selector could not be resolved
                 error = self._unresolved[target.label]
                 self._end(self.rows[target.label], self._error(target, error), "failed")
         for label in gone:  # a container that stopped, a host no longer in the inventory
-            row = self.rows[label] = TargetRow(label, self._on_change)
+            row = self.rows[label] = TargetRow(label, self._on_change, self.options.tail)
             why = OrchError(f"{label!r} is no longer a target of {self.plan.environment.name!r}: "
                             f"it was not found when the fleet was resolved again")
             self._end(row, self._error(Target(label, self.plan.layers_to_run), why), "failed")

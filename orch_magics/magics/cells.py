@@ -4,7 +4,8 @@ Running a cell again clears its output. A run (or fleet) the cell opened for its
 with no view, no box and no message anywhere, so it is stopped first (INT → TERM → KILL at the
 end of the chain), as re-running a cell replaces what it did. A run started with `--bg` or
 `--name` is meant to outlive its cell: it keeps running, and the cell says so in one line,
-with how to stop it.
+with how to stop it; the run the cell starts then has a name of its own (`NAME-1`), which the
+cell says too (`announce`).
 
 Cells are told apart by the id JupyterLab sends with each execute request (`current_cell`);
 where none is sent (nbclient, papermill, terminal IPython) every run blocks anyway.
@@ -73,3 +74,12 @@ class CellRuns:
             return
         stop(name)
         print(f"stopped {name}, the run this cell started when it last ran")
+
+
+def announce(live: LiveRun | LiveFleet, *, logs: bool) -> None:
+    """One line naming the run a cell started in the background (`logs`: its output is not
+    in the cell): `%orch stop` needs that name, and a cell run again starts `NAME-1`."""
+    name = live.name
+    where = f"%orch logs {name} shows its output, " if logs else ""
+    stops = "stops every target" if isinstance(live, LiveFleet) else "stops it"
+    print(f"started in the background as {name}: {where}%orch stop {name} {stops}")

@@ -4,7 +4,8 @@ Re-publishing the table as HTML ~10×/s replaced its elements each time, so a ro
 read its target's output closed again within 0.1 s: no target's output could be read while
 the fleet ran. The live view is therefore widgets the front end keeps: a title (the counts by
 state) and an Accordion with one section per shown target, titled by its row (label, state,
-time, bytes, and why it failed or its last line) and holding its last lines. Updates change
+time, bytes, and why it failed or its last line) and holding its last lines (`--tail`, else
+`Orch.tail`, after a note of how many came before). Updates change
 only those titles and texts, so the section a person opened stays open (the front end keeps
 which one is; its click needs no kernel, which is busy while a blocking fleet runs).
 
@@ -12,15 +13,21 @@ Sections are slots: with more targets than `MAX_ROWS`, a slot keeps its target a
 is among the `MAX_ROWS` most worth showing (running, failed, stopped, …; the counts cover
 every target), so the open section changes hands only when its target is no longer among them.
 
+Under the widgets, one line of text says what the fleet is doing (its environment, what it
+runs, the counts by state, the time): a notebook saved while the fleet runs keeps a widget
+view only as "model not found", and that line says what the cell was showing.
 When the fleet ends, the display becomes static HTML: the same rows as a table with a cause
-column, each row expandable to its target's last lines; a saved notebook holds no widget.
+column, each row expandable to its target's last lines, and the line goes (the table says
+it); a saved notebook holds no widget.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from IPython.display import display
@@ -28,7 +35,7 @@ from IPython.display import display
 from ..fleet import FleetResult, LiveFleet, TargetRow
 from ..fleet.result import cause
 from ..sinks.ansi import ESCAPE
-from ..sinks.display import NO_MATH, lines_html, shown
+from ..sinks.display import NO_MATH, QUIET_TICK, Bundle, lines_html, shown
 from ..sinks.units import human_size, printable
 from .frontend import main_thread_caller, update_publisher
 
@@ -55,6 +62,9 @@ class FleetTable:
         self._lock = threading.Lock()
         self._done = False
         self._on_main = main_thread_caller(shell)
+        self._started = time.monotonic()
+        self._publish_status: Callable[[Bundle], None] = lambda bundle: None  # until shown
+        self._said = ("", self._started)  # the state last said under the widgets, and when
         display_id = uuid.uuid4().hex
         self.refresh(live)
         bundle = self.widget._repr_mimebundle_() or {}
@@ -62,6 +72,9 @@ class FleetTable:
                                 f"needs the kernel that ran this cell]")  # saved while live
         display(bundle, raw=True, display_id=display_id)
         self._publish = update_publisher(shell, display_id)
+        status_id = uuid.uuid4().hex
+        display(self._status(live), raw=True, display_id=status_id)
+        self._publish_status = update_publisher(shell, status_id)
 
     def refresh(self, live: LiveFleet) -> None:
         """Show the rows as they are now (only what changed reaches the front end)."""
@@ -74,10 +87,27 @@ class FleetTable:
             for slot, output in zip(self._slots, self._outputs, strict=True):
                 row = rows[slot] if slot is not None else None
                 titles.append("" if row is None else _title(row))
-                output.value = "" if row is None else lines_html(row.tail())
+                output.value = "" if row is None else lines_html(*row.view())
             self._sections.titles = tuple(titles)
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
+            self._say(live)
+
+    def _say(self, live: LiveFleet) -> None:
+        """Update the line under the widgets when the counts change, else as the clock of a
+        quiet single run moves (every `QUIET_TICK`)."""
+        state, now = live.state, time.monotonic()
+        if state != self._said[0] or now - self._said[1] >= QUIET_TICK:
+            self._said = (state, now)
+            self._publish_status(self._status(live))
+
+    def _status(self, live: LiveFleet) -> Bundle:
+        """The line under the widgets, as text (it is what a saved notebook can show)."""
+        what = live.name or live.plan.name
+        line = (f"[{live.plan.environment.name} · {what} · {len(live.fleet.rows)} targets: "
+                f"{live.state} · {time.monotonic() - self._started:.1f}s]")
+        return {"text/plain": line, "text/html": f"<pre class='orch-fleet-status {NO_MATH}' "
+                                                 f"style='margin:0'>{html.escape(line)}</pre>"}
 
     def _place(self, wanted: list[TargetRow]) -> None:
         """Give each wanted row a slot; a row keeps its slot while it is wanted."""
@@ -93,6 +123,7 @@ class FleetTable:
         with self._lock:
             self._done = True
         self._publish(final_bundle(live, result))
+        self._publish_status({"text/plain": ""})  # the table says it all now
         self._on_main(self._close)
 
     def _close(self) -> None:
@@ -135,7 +166,7 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     """The fleet's end: its table, a row per target (at most MAX_ROWS), each expandable."""
     rows = _ranked(list(live.fleet.rows.values()))
     body = "".join(
-        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(r.tail())}"
+        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(*r.view())}"
         f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
         f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
         f"{html.escape(printable(_info(r))[:200])}</td></tr>" for r in rows[:MAX_ROWS])

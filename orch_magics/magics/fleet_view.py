@@ -26,6 +26,7 @@ from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..sinks.units import human_size
+from .cells import announce
 from .fleet_table import FleetTable
 from .frontend import main_thread_caller, quiet, shows_live, update_publisher
 from .headless import Limit
@@ -34,8 +35,10 @@ from .headless import Limit
 INTERVAL = 0.1
 
 
-def options(args: argparse.Namespace, timeout: float | None) -> FleetOptions:
-    return FleetOptions.of(args.limit, args.parallel, args.max_fail, timeout)
+def options(ctx: Any, args: argparse.Namespace, timeout: float | None) -> FleetOptions:
+    """The fleet's options from the magic line (a row shows `--tail` lines, else `Orch.tail`)."""
+    tail = args.tail if args.tail is not None else ctx.settings.tail
+    return FleetOptions.of(args.limit, args.parallel, args.max_fail, timeout, tail)
 
 
 def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
@@ -52,7 +55,7 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     headless = None if frontend else LabelledOutput(
         Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes))
     live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view yet
-        plan, options(args, timeout), stdin=body, yes=args.yes, front_end="magic",
+        plan, options(ctx, args, timeout), stdin=body, yes=args.yes, front_end="magic",
         close_stdin=not keep_stdin, sinks=headless.sinks if headless else ())
     view: FleetTable | LabelledOutput = FleetTable(ctx.shell, live) if headless is None \
         else headless
@@ -76,17 +79,20 @@ def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     """A fleet that returns at once is a named run (`--name`, else the service's name): one
     `%orch ps` row with counts by state, `logs` its labelled lines, `stop` stops every target.
     A front end follows it in a live table; without one, one line says so."""
-    ticket = ctx.orchestrator.fleets.admit(plan, options(args, timeout), args.yes, "magic")
+    fleet = options(ctx, args, timeout)
+    ticket = ctx.orchestrator.fleets.admit(plan, fleet, args.yes, "magic")
     live = ctx.orchestrator.start(
         plan.environment.name, args.service, plan=plan, name=args.name, stdin=body,
-        close_stdin=not keep_stdin, timeout=timeout, ticket=ticket, limit=args.limit,
-        parallel=args.parallel, max_fail=args.max_fail)
+        close_stdin=not keep_stdin, timeout=timeout, ticket=ticket, limit=fleet.limit,
+        parallel=fleet.parallel, max_fail=fleet.max_fail, tail=fleet.tail)
     assert isinstance(live, LiveFleet)  # the plan is a fleet's
+    deliberate = args.bg or args.name is not None
     if not frontend:
-        print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
-              f"output, %orch stop {live.name} stops every target")
+        announce(live, logs=True)
         return live
-    ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
+    if deliberate:  # a box fleet is the cell's own: running the cell again stops it
+        announce(live, logs=False)
+    ctx.cells.started(ctx.shell, live, deliberate=deliberate)
     ctx.handles.shown_live(live)  # the table is its display in this cell
     _follow(FleetTable(ctx.shell, live), live, ctx.orchestrator.loop.loop)
     if with_box:

@@ -33,7 +33,7 @@ from ..run_names import check_name
 from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
-from .cells import CellRuns
+from .cells import CellRuns, announce
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput, Limit
@@ -102,7 +102,10 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         raise
     assert isinstance(live, LiveRun)  # fleets went to fleet_view above
     if background:
-        ctx.cells.started(ctx.shell, live, deliberate=args.bg or args.name is not None)
+        deliberate = args.bg or args.name is not None
+        ctx.cells.started(ctx.shell, live, deliberate=deliberate)
+        if deliberate:  # a box run is the cell's own: running the cell again stops it
+            announce(live, logs=False)
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
@@ -226,8 +229,7 @@ def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
                                   plan=plan, stdin=body, close_stdin=True, timeout=timeout,
                                   ticket=ticket)
     assert isinstance(live, LiveRun)  # fleets went to fleet_view
-    print(f"started in the background as {live.name}: %orch logs {live.name} shows its "
-          f"output, %orch stop {live.name} stops it")
+    announce(live, logs=True)
     return live
 
 

@@ -300,9 +300,7 @@ def render_html(snap: Snapshot) -> str:
     """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
     rows = [_row(stream, line) for stream, line in snap.before]
     if snap.hidden:
-        rows.append(f'<span class="orch-hidden" style="opacity:.6">… '
-                    f'{plural(snap.hidden, "earlier line")} hidden ({html.escape(snap.kept)})'
-                    f'</span>')
+        rows.append(_hidden(snap.hidden, snap.kept))
     rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
               else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
@@ -314,11 +312,19 @@ def render_html(snap: Snapshot) -> str:
             f'{tail}{status}</div>')
 
 
-def lines_html(lines: Sequence[tuple[Stream, str]]) -> str:
+def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0) -> str:
     """Lines of output as the live display shows them (colours, `\\r` applied, stderr on red,
-    never markup or math): the body of a fleet target's row, as of a single run's cell."""
-    return (f'<div class="jp-RenderedText {NO_MATH}">'
-            f'{_tail([_row(stream, line) for stream, line in lines])}</div>')
+    never markup or math), after a note of the `hidden` lines before them: the body of a
+    fleet target's row, as of a single run's cell."""
+    rows = [_hidden(hidden, "all kept in the result")] if hidden else []
+    rows += [_row(stream, line) for stream, line in lines]
+    return f'<div class="jp-RenderedText {NO_MATH}">{_tail(rows)}</div>'
+
+
+def _hidden(count: int, kept: str) -> str:
+    """The note of `count` earlier lines not shown, and where they are."""
+    return (f'<span class="orch-hidden" style="opacity:.6">… {plural(count, "earlier line")} '
+            f'hidden ({html.escape(kept)})</span>')
 
 
 def _tail(rows: list[str]) -> str:
@@ -374,8 +380,9 @@ def describe_end(result: Any) -> tuple[str, bool]:
     step = result.failed_step
     if step is not None and step.step == "post":
         state += ", post step failed"
-    elif step is not None:
-        state = f"pre step failed ({step.exit.describe()}), not run"
+    elif step is not None:  # the command never ran: a stop in its pre step is no failure
+        ended = f"{why} during the pre step" if why else "pre step failed"
+        state = f"{ended} ({step.exit.describe()}), not run"
     if result.audit_id:
         state += f" · audit {result.audit_id}"  # the saved notebook names its log record
     if result.truncated:  # a named run's result holds only the end of its output

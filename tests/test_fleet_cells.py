@@ -1,0 +1,104 @@
+"""Fleet cells on the real orch kernel driven as JupyterLab drives it, on real sshd targets.
+
+- A fleet's rows show `--tail N` lines of their target (else `Orch.tail`), after a note of how
+  many earlier lines they leave out, as a single run's cell does. Every row showed its last 20
+  lines whatever was asked, with no word of the 80 before them.
+- A `--bg` fleet's cell names the fleet it started: run again, it started `NAME-1` and named
+  only the old one, whose `%orch stop` left the new fleet running.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from fixtures.fleet import SSHFleet
+from lab_kernel import LabKernel, lab_kernel
+
+pytestmark = pytest.mark.ssh
+
+
+def row_lines(kernel: LabKernel, cell: str, label: str) -> list[str]:
+    """The lines the cell's final fleet table shows when the row of `label` is opened."""
+    tables = [out["data"]["text/html"] for out in kernel.outputs[cell]
+              if "orch-fleet" in out.get("data", {}).get("text/html", "")]
+    assert len(tables) == 1, kernel.outputs[cell]
+    found = re.search(rf"<summary>{re.escape(label)}</summary>(.*?)</details>", tables[0], re.S)
+    assert found is not None, tables[0]
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])).splitlines()
+
+
+def config(fleet: SSHFleet, where: Path) -> Path:
+    cfg = where / "fleet.yaml"
+    cfg.write_text(fleet.config_yaml("services:\n  tick: {command: 'sleep 60'}\n"))
+    return cfg
+
+
+def test_rows_show_the_tail_asked_for_and_say_what_they_hide(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    cfg = config(ssh_fleet, tmp_path)
+    numbers = [str(i) for i in range(1, 101)]
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("three", "%%orch web --limit 127.0.1.1 --tail 3\nseq 1 100")
+        assert row_lines(kernel, "three", "127.0.1.1") == [
+            "… 97 earlier lines hidden (all kept in the result)", "98", "99", "100"]
+        kernel.run("sixty", "%%orch web --limit 127.0.1.1,127.0.1.2 --tail 60\nseq 1 100")
+        shown = row_lines(kernel, "sixty", "127.0.1.2")
+        assert shown == ["… 40 earlier lines hidden (all kept in the result)", *numbers[40:]]
+        kernel.run("few", "%%orch web --limit 127.0.1.1\nseq 1 5")  # Orch.tail (40): all shown
+        assert row_lines(kernel, "few", "127.0.1.1") == numbers[:5]
+        kernel.run("none", "%config Orch.tail = 0")  # and a --bg fleet: a named one
+        kernel.run("bg", "%%orch web --limit 127.0.1.1 --bg --out b\nseq 1 100")
+        kernel.run("wait", "b.wait(30)")
+        kernel.drain(0.5)
+        assert row_lines(kernel, "bg", "127.0.1.1") == [
+            "… 100 earlier lines hidden (all kept in the result)"]
+        kernel.run("all", "print(len(b.result()['127.0.1.1'].lines))")
+        assert kernel.text("all") == "100\n"
+
+
+def test_a_bg_fleet_cell_names_the_fleet_it_started(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                    tmp_path: Path) -> None:
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("bg", "%orch web tick --bg --limit '127.0.1.[1-2]'")
+        assert "started in the background as tick: %orch stop tick stops every target\n" \
+            in kernel.text("bg")
+        kernel.run("bg", "%orch web tick --bg --limit '127.0.1.[1-2]'")
+        said = kernel.text("bg")
+        assert said.startswith("tick, started when this cell last ran, is still running")
+        assert "started in the background as tick-1: %orch stop tick-1 stops every " \
+               "target\n" in said, said
+        kernel.run("stop", "%orch stop tick\n%orch stop tick-1")
+        kernel.run("ps", "%orch ps")
+        assert "running" not in kernel.text("ps"), kernel.text("ps")
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_a_fleet_cell_saved_while_it_runs_says_what_it_was_doing(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """A saved notebook keeps a widget only as "model not found" in JupyterLab (its text/plain
+    is never shown): the live table was the whole cell, so nothing said what the fleet did."""
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("bg", "%orch web tick --bg --name beat --limit '127.0.1.[1-2]'")
+        kernel.drain(0.5)
+        saved = [out["data"] for out in kernel.outputs["bg"] if out["type"] == "display_data"]
+        readable = [data for data in saved if WIDGET not in data]  # what a reopened cell shows
+        said = " ".join(data.get("text/plain", "") for data in readable)
+        assert re.search(r"\[web · beat · 2 targets: 2 running · \d+\.\ds\]", said), saved
+        assert any("2 targets: 2 running" in data.get("text/html", "") for data in readable)
+        kernel.run("stop", "%orch stop beat")
+        kernel.drain(0.5)
+        ended = [out["data"] for out in kernel.outputs["bg"] if out["type"] == "display_data"]
+        assert not any(WIDGET in data for data in ended)  # the table is static HTML now
+        assert [data for data in ended if "2 targets: 2 stopped" in data.get("text/html", "")]
+        assert "running" not in " ".join(d.get("text/plain", "") for d in ended)

@@ -1,0 +1,95 @@
+"""A stop (Ctrl-C, a kernel interrupt, the box's Stop) or a timeout that comes while a pre
+command runs reads as what it is, in the API's result, the CLI and the cell: the run was
+interrupted (or timed out) and its command never ran. It read as a failure of the pre command
+(`✗ pre step failed (killed by SIGINT), not run`), which nobody had caused."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from lab_kernel import lab_kernel
+from orch_magics import Orchestrator, load_config_text
+
+
+def config(tmp_path: Path) -> Path:
+    """`local` with services whose pre command says it began (a file), then sleeps."""
+    began = tmp_path / "began"
+    pre = f"{{command: 'echo pre-b; touch {began}; sleep 22'}}"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
+                   f"  blockpre: {{command: 'echo main', pre_commands: [{pre}]}}\n"
+                   f"  slowpre: {{command: cat, stdin_mode: streaming, pre_commands: [{pre}]}}\n")
+    return cfg
+
+
+def when_begun(tmp_path: Path, then: object, timeout: float = 30) -> threading.Thread:
+    """Call `then()` in a thread once the pre command has begun."""
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while not (tmp_path / "began").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        then()  # type: ignore[operator]
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_api_result_is_interrupted_or_timed_out_not_a_failed_pre_command(
+        tmp_path: Path) -> None:
+    orch = Orchestrator(load_config_text(config(tmp_path).read_text()))
+    try:
+        live = orch.spawn("local", "blockpre")
+        when_begun(tmp_path, live.interrupt).join()
+        r = live.wait(30)
+        assert (r.interrupted, r.timed_out, r.ok, r.exit_status) == (True, False, False, 130)
+        said = r.describe_failure()
+        assert said.startswith("local/blockpre was interrupted after "), said
+        assert said.endswith("during pre command 'echo pre-b; touch "
+                             f"{tmp_path / 'began'}; sleep 22' (killed by SIGINT); not run"), said
+        assert live.state == "stopped"
+        assert [s.step for s in r.steps] == ["pre"]
+        late = orch.run("local", "blockpre", timeout=1)
+        assert (late.timed_out, late.interrupted, late.exit_status) == (True, False, 124)
+        assert "timed out after 1." in late.describe_failure()
+        assert "(limit 1s) during pre command" in late.describe_failure()
+    finally:
+        orch.close()
+
+
+def test_ctrl_c_during_a_pre_command_of_the_cli_says_interrupted(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c",
+                             str(config(tmp_path)), "run", "local", "blockpre"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    when_begun(tmp_path, lambda: proc.send_signal(signal.SIGINT))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert out == b"pre-b\n"
+    said = err.decode()
+    assert said.startswith("orch: local/blockpre was interrupted after "), said
+    assert "failed" not in said
+
+
+def test_the_cell_says_interrupted_during_the_pre_step(orch_kernel: str, tmp_path: Path) -> None:
+    """A kernel interrupt of a blocking cell, and the box's Stop of a stdin run."""
+    cfg = config(tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        when_begun(tmp_path, kernel.km.interrupt_kernel)
+        assert kernel.run("block", "%orch local blockpre")["status"] == "error"
+        said = kernel.text("block")
+        assert "✗ interrupted during the pre step (killed by SIGINT), not run" in said, said
+        assert "RunInterrupted: local/blockpre was interrupted after " in said, said
+        assert "pre step failed" not in said and "failed (killed" not in said, said
+        (tmp_path / "began").unlink()
+        assert kernel.run("box", "%orch local slowpre --out s")["status"] == "ok"
+        when_begun(tmp_path, lambda: kernel.click("Stop")).join()
+        said = kernel.wait_for("box", "✗")
+        assert "✗ interrupted during the pre step (killed by SIGINT), not run" in said, said
+        kernel.run("state", "print(s.state, s.result().interrupted)")
+        assert kernel.text("state") == "stopped True\n"
