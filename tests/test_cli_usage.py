@@ -123,13 +123,20 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("run", "-E", "A=1", "local", "s"), "orch: error: unknown option -E (did you mean '-e'?)"),
     (("cp", "--lmit", "x", "a", "b"), "orch: error: unknown option --lmit (did you mean "
                                    "'--limit'?)"),
+    (("run", "local", "s", "--yes-please"),
+     "orch: error: unknown option --yes-please (did you mean '--yes'?)"),
+    (("run", "--dry"), "orch run: error: the following arguments are required: environment"),
+    (("run", "local", "s", "--ye"), "orch run: error: argument --yes: expected one argument"),
     (("run", "local", "echo", "hi"), "orch: error: unrecognized arguments: hi (a command "
                                      "goes after --: orch run ENV -- CMD ARGS…)"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:
     """Before: `orch --confg x ls` → "invalid choice: 'x'"; `orch forward --lcoal 5 local 80`
-    → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s"."""
+    → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s".
+    An option that starts a known one (`--yes-please`) had no suggestion, and one argparse
+    took as an abbreviation (`--dry` for --dry-run) was called unknown ("did you mean
+    '--demo'?") when the mistake was elsewhere."""
     done = orch("-c", str(cfg), *args)
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
 
