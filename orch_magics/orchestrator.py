@@ -232,7 +232,7 @@ class Orchestrator:
               plan: RunPlan | None = None, yes: str | Collection[str] = (),
               ticket: Ticket | None = None, limit: str | None = None,
               parallel: int | None = None, max_fail: int | str | None = None,
-              ) -> LiveRun | LiveFleet:
+              front_end: str = "api") -> LiveRun | LiveFleet:
         """Start a run or a fleet in the background under a name (runs and fleets share one
         namespace; default: the service's, numbered when taken) for ps/logs/stop.
 
@@ -247,8 +247,8 @@ class Orchestrator:
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
                                   fleet=fleet is not None)  # checked before anyone is asked
         if fleet is not None:
-            ticket = ticket or self.fleets.admit(plan, fleet, yes, "api")
-        ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
+            ticket = ticket or self.fleets.admit(plan, fleet, yes, front_end)
+        ticket = ticket or self.admit(plan, yes=yes, front_end=front_end)  # one for every attempt
         with self.runs.naming:  # chosen and taken at once: two starts never share a name
             name = choose(name, plan.service.name if plan.service else "command",
                           lambda taken: self.runs.running(taken) or self.fleets.running(taken))
@@ -298,10 +298,11 @@ class Orchestrator:
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
 
-    def restart(self, name: str, *, yes: str | Collection[str] = ()) -> LiveRun:
+    def restart(self, name: str, *, yes: str | Collection[str] = (),
+                front_end: str = "api") -> LiveRun:
         """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
         return self.runs.restart(name, self.fleets.named, lambda plan: functools.partial(
-            self.begin, ticket=self.admit(plan, yes=yes)))
+            self.begin, ticket=self.admit(plan, yes=yes, front_end=front_end)))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
@@ -325,9 +326,8 @@ class Orchestrator:
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
-        live = self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
-                          sinks=sinks, yes=yes, plan=plan)
-        return live.wait()
+        return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
+                          sinks=sinks, yes=yes, plan=plan).wait()
 
     # ---- files and ports (transfer/, docs/files.md; on a fleet, a FleetCopied) ---------------
     def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,

@@ -223,10 +223,31 @@ def test_orch_config_naming_no_file_is_an_error(tmp_path: Path, value: str) -> N
     assert done.stderr.startswith(f"orch: config error: ORCH_CONFIG={value!r} names no file")
 
 
+@pytest.mark.parametrize(("variables", "hint"), [
+    ({}, ""),
+    ({"ORCH_CONFG": "/x/orch.yaml"}, " (ORCH_CONFG is set: did you mean ORCH_CONFIG?)"),
+    ({"orch_config": "/x/orch.yaml"}, " (orch_config is set: did you mean ORCH_CONFIG?)"),
+    ({"ORCH_CONFIRM": "prod"}, ""),  # a variable orch reads is no misspelling of another
+])
+def test_no_configuration_says_how_in_the_clis_words(tmp_path: Path, variables: dict[str, str],
+                                                     hint: str) -> None:
+    """cliapi finding #7: the first `orch ls` outside a project said `-c/load_config(...)`,
+    not `orch --demo`, and `ORCH_CONFG=…` (a typo) got the same message, no hint."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORCH_CONF")}
+    done = subprocess.run([*ORCH, "ls"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**env, **variables})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"orch: config error: no configuration found: give files with -c FILE (orch --demo … "
+        f"runs the built-in demo), set ORCH_CONFIG, or put orch.yaml (or environments.yaml and "
+        f"services.yaml) in {tmp_path}{hint}\n")
+
+
 def test_an_orch_confirm_for_another_environment_is_said(cfg: Path) -> None:
     done = orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prd"})
     assert done.returncode == 1
     assert "ORCH_CONFIRM=prd does not name it" in done.stderr
+    assert "run with --yes prod or set ORCH_CONFIRM=prod" in done.stderr  # the CLI's words
     assert orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prod"}).stdout == "s\n"
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from ..config.chain import here_problem
-from ..config.loader import demo_config_files, load_config
+from ..config.loader import NoConfig, demo_config_files, load_config
 from ..config.model import Config
 from ..config.suggest import did_you_mean, option_hint
 from ..errors import ConfigError, OrchError
@@ -192,7 +192,11 @@ def _load(args: argparse.Namespace) -> Config:
     files = [*args.config, *args.config_after]
     if args.demo or args.demo_after:
         files = [str(p) for p in demo_config_files()] + files
-    return load_config(*files)
+    try:
+        return load_config(*files)
+    except NoConfig as exc:  # in this front end's words, not the API's
+        raise exc.said("give files with -c FILE (orch --demo … runs the built-in demo)") \
+            from None
 
 
 def _listing(config: Config) -> str:

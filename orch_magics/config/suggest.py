@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 
@@ -96,3 +97,15 @@ def key_hint(key: str, known: Iterable[str]) -> str | None:
         return meant[0]
     return _one_prefix(key, keys)
 
+
+#: The variables orch reads (`ORCH_SECRET_<NAME>` aside, which are the user's own names).
+VARIABLES = ("ORCH_CONFIG", "ORCH_CONFIRM", "ORCH_DEBUG", "ORCH_LOG_DIR")
+
+
+def misspelt_variable(name: str) -> str:
+    """` (ORCH_CONFG is set: did you mean ORCH_CONFIG?)` when a set variable orch does not
+    read is spelt nearest to `name` of those it does (else ''): said where `name` was missed."""
+    for var in os.environ:
+        if var not in VARIABLES and did_you_mean(var, VARIABLES) == name:
+            return f" ({var} is set: did you mean {name}?)"
+    return ""
