@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
-from .arguments import checked_config
+from .arguments import checked_config, checked_tail
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -281,8 +281,8 @@ class Orchestrator:
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
         entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
         if follow:
-            return follow_lines(entry.logs, lambda: entry.done, tail)
-        return "\n".join(entry.logs.tail(tail))
+            return follow_lines(entry.logs, lambda: entry.done, checked_tail(tail))
+        return "\n".join(entry.logs.tail(checked_tail(tail)))
 
     def status(self, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
