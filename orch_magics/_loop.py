@@ -15,6 +15,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .errors import ConfigError
+
 T = TypeVar("T")
 
 
@@ -24,15 +26,23 @@ T = TypeVar("T")
 WAIT_SLICE = 0.1
 
 
-def result_of(future: concurrent.futures.Future[T], timeout: float | None = None) -> T:
-    """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one."""
+def result_of(future: concurrent.futures.Future[T], timeout: float | None = None,
+              what: str = "the run") -> T:
+    """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one.
+    Past `timeout`, a TimeoutError says that `what` is still running and how long it waited
+    (Python's own had no message); a `timeout` that is no number of seconds is a ConfigError."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0):
+        raise ConfigError(f"timeout must be a number of seconds, 0 or more (None: no limit), "
+                          f"got {timeout!r}")
     deadline = None if timeout is None else time.monotonic() + timeout
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
         if left <= 0:
-            break
+            raise TimeoutError(f"{what} is still running after waiting {timeout:g} s (it was "
+                               f"not stopped: wait again, or stop it)")
         concurrent.futures.wait([future], timeout=left)
-    return future.result(timeout=0)
+    return future.result()
 
 
 class BackgroundLoop:

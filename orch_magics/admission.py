@@ -59,7 +59,8 @@ class Gate:
         names = [yes] if isinstance(yes, str) else list(yes) if isinstance(yes, Collection) else None
         if names is None or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
-        confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names)
+        confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names,
+                                         front_end=front_end)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         return Ticket(confirmation, origin, plan.environment, _service(plan), self)
 

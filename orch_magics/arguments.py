@@ -17,6 +17,14 @@ from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 
 
+def checked_tail(tail: object) -> int | None:
+    """How many kept lines `logs` gives: None (all of them) or a whole number >= 0."""
+    if tail is None or isinstance(tail, int) and not isinstance(tail, bool) and tail >= 0:
+        return tail
+    raise ConfigError(f"tail must be a whole number of lines, 0 or more (None: all of them), "
+                      f"got {tail!r}")
+
+
 def checked_command(command: object) -> str | tuple[str, ...]:
     """An ad-hoc command: a shell line, or a non-empty argv of strings."""
     if isinstance(command, str):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from .config.model import Environment
-from .config.suggest import did_you_mean
+from .config.suggest import did_you_mean, misspelt_variable
 from .errors import OrchError
 from .plan import RunPlan
 
@@ -60,9 +60,10 @@ class Guard:
         self._until: dict[str, tuple[Environment, float]] = {}
         self._lock = threading.Lock()
 
-    def admit(self, plan: RunPlan, *, ask: Asker | None = None,
-              yes: Collection[str] = ()) -> Confirmation | None:
-        """Check what may run, then confirm a protected environment (None: not protected)."""
+    def admit(self, plan: RunPlan, *, ask: Asker | None = None, yes: Collection[str] = (),
+              front_end: str = "api") -> Confirmation | None:
+        """Check what may run, then confirm a protected environment (None: not protected);
+        a refusal says how to confirm in `front_end`'s words."""
         env = plan.environment
         check_allowed(plan)
         if not env.guardrails.protected:
@@ -80,13 +81,7 @@ class Guard:
             # inherited by a notebook server) never answers for a person who is there.
             return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
         if answer is None:
-            given = [name for name in yes if name]
-            named = (f"--yes {', '.join(given)} does not name it, and " if given else "")
-            if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
-                named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
-            raise ConfirmationRefused(
-                f"environment {env.name!r} is protected and {named}nobody can confirm here: "
-                f"run with --yes {env.name} (magic and CLI) or set ORCH_CONFIRM={env.name}")
+            raise _nobody_confirms(env.name, [name for name in yes if name], front_end)
         if not answer.strip():
             raise ConfirmationRefused(f"not run: nothing was typed (the environment's name, "
                                       f"{env.name}, confirms it)")
@@ -101,6 +96,23 @@ class Guard:
                 env = plan.environment
                 self._until[env.name] = (env, time.monotonic() + env.guardrails.confirm_ttl)
         return confirmation
+
+
+def _nobody_confirms(env: str, given: list[str], front_end: str) -> ConfirmationRefused:
+    """The refusal where nobody can be asked: what was given, and how to confirm here (the
+    API's `yes=`, the magic's and CLI's `--yes`), with a misspelt ORCH_CONFIRM named."""
+    api = front_end == "api"
+    named = ""
+    if given:
+        shown = (f"yes={given[0] if len(given) == 1 else given!r}" if api
+                 else f"--yes {', '.join(given)}")
+        named = f"{shown} does not name it, and "
+    if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
+        named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
+    how = f"pass yes={env!r}" if api else f"run with --yes {env}"
+    return ConfirmationRefused(
+        f"environment {env!r} is protected and {named}nobody can confirm here: {how} or set "
+        f"ORCH_CONFIRM={env}{misspelt_variable('ORCH_CONFIRM')}")
 
 
 def _confirmed(env: str, how: str) -> Confirmation:

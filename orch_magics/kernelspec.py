@@ -90,14 +90,21 @@ def _copy_logos(dest: str) -> None:
 class _Parser(argparse.ArgumentParser):
     """argparse whose mistakes read `… (did you mean 'install'?)` and exit 2."""
 
+    #: The options of install and remove (set by main): what a mistyped option may mean.
+    options: tuple[str, ...] = ()
+
     def error(self, message: str) -> NoReturn:
-        from .config.suggest import did_you_mean
+        from .config.suggest import did_you_mean, option_hint
 
         wrong = re.search(r"invalid choice: '([^']*)'", message)
         guess = did_you_mean(wrong.group(1), ("install", "remove")) if wrong else None
         if wrong:
             message = (f"unknown subcommand {wrong.group(1)!r}"
                        + (f" (did you mean {guess!r}?)" if guess else " (install or remove)"))
+        unknown = re.match(r"unrecognized arguments: (-\S+)", message)
+        near = option_hint(unknown.group(1).split("=")[0], self.options) if unknown else None
+        if near:  # `--usr` → --user, `--sys-prefx` → --sys-prefix
+            message += f" (did you mean {near!r}?)"
         self.exit(2, f"{self.prog}: {message}\n")
 
 
@@ -121,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         one = sub.add_parser(action, help=text)
         _where(one, word)
         one.add_argument("--name", default=NAME, help=f"kernel name (default {NAME})")
+        _Parser.options = tuple(o for a in one._actions  # private-ok: argparse lists no options
+                                for o in a.option_strings if o not in ("-h", "--help"))
     args = parser.parse_args(argv)
     try:
         check_name(args.name)

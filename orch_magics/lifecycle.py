@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal, get_args
 
-from ._loop import BackgroundLoop
+from ._loop import BackgroundLoop, result_of
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
@@ -229,7 +229,7 @@ class Supervisor:
 
     def stop(self, timeout: float | None = 30) -> RunResult | None:
         self.request_stop()
-        self.finished.result(timeout)
+        result_of(self.finished, timeout, f"named run {self.name!r} (being stopped)")
         assert self.run is not None
         return self.run.result()
 

@@ -145,7 +145,8 @@ class LiveRun:
     def wait(self, timeout: float | None = None) -> RunResult:
         """Block until the run ends; Ctrl-C interrupts the process and raises RunInterrupted."""
         try:
-            return result_of(self._future, timeout)
+            return result_of(self._future, timeout, f"run {self.name or self.plan.name} in "
+                                                    f"{self.plan.environment.name}")
         except KeyboardInterrupt:
             self.interrupt()
             try:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
-from .arguments import checked_config
+from .arguments import checked_config, checked_tail
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -232,7 +232,7 @@ class Orchestrator:
               plan: RunPlan | None = None, yes: str | Collection[str] = (),
               ticket: Ticket | None = None, limit: str | None = None,
               parallel: int | None = None, max_fail: int | str | None = None,
-              tail: int | None = None) -> LiveRun | LiveFleet:
+              tail: int | None = None, front_end: str = "api") -> LiveRun | LiveFleet:
         """Start a run or a fleet in the background under a name (runs and fleets share one
         namespace; default: the service's, numbered when taken) for ps/logs/stop.
 
@@ -247,8 +247,8 @@ class Orchestrator:
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
                                   fleet=fleet is not None)  # checked before anyone is asked
         if fleet is not None:
-            ticket = ticket or self.fleets.admit(plan, fleet, yes, "api")
-        ticket = ticket or self.admit(plan, yes=yes)  # one confirmation covers every attempt
+            ticket = ticket or self.fleets.admit(plan, fleet, yes, front_end)
+        ticket = ticket or self.admit(plan, yes=yes, front_end=front_end)  # one for every attempt
         with self.runs.naming:  # chosen and taken at once: two starts never share a name
             name = choose(name, plan.service.name if plan.service else "command",
                           lambda taken: self.runs.running(taken) or self.fleets.running(taken))
@@ -281,8 +281,8 @@ class Orchestrator:
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
         entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
         if follow:
-            return follow_lines(entry.logs, lambda: entry.done, tail)
-        return "\n".join(entry.logs.tail(tail))
+            return follow_lines(entry.logs, lambda: entry.done, checked_tail(tail))
+        return "\n".join(entry.logs.tail(checked_tail(tail)))
 
     def status(self, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
@@ -298,10 +298,11 @@ class Orchestrator:
         entry.supervisor.stop(timeout)
         return entry.run.wait(timeout)
 
-    def restart(self, name: str, *, yes: str | Collection[str] = ()) -> LiveRun:
+    def restart(self, name: str, *, yes: str | Collection[str] = (),
+                front_end: str = "api") -> LiveRun:
         """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
         return self.runs.restart(name, self.fleets.named, lambda plan: functools.partial(
-            self.begin, ticket=self.admit(plan, yes=yes)))
+            self.begin, ticket=self.admit(plan, yes=yes, front_end=front_end)))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
@@ -325,9 +326,8 @@ class Orchestrator:
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
-        live = self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
-                          sinks=sinks, yes=yes, plan=plan)
-        return live.wait()
+        return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
+                          sinks=sinks, yes=yes, plan=plan).wait()
 
     # ---- files and ports (transfer/, docs/files.md; on a fleet, a FleetCopied) ---------------
     def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,

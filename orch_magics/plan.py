@@ -155,6 +155,9 @@ def make_plan(
 
     `dry_run`: a plan only to be shown; no secret provider is asked (`resolver` is unused).
     """
+    if isinstance(environment, RunPlan):  # `orch.run(orch.plan(…))`
+        raise ConfigError("the environment must be a name (str), not RunPlan: a plan from "
+                          "plan() runs as spawn(ENV, plan=PLAN) or arun(ENV, plan=PLAN)")
     environment_obj = config.environment(environment)
     resolver = DryRunResolver() if dry_run else resolver or Resolver()
     if (service is None) == (command is None):
@@ -181,7 +184,6 @@ def make_plan(
         return PlannedStep(s.name or cmd.display(), cmd, s.when)
 
     refuse_nul(main, f"service {svc.name!r}")
-
     return RunPlan(
         environment=environment_obj,
         service=svc,

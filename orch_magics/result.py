@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from . import result_json
 from .errors import OrchError
@@ -250,10 +250,10 @@ class RunResult:
         self.write_json(text, **kw)
         return text.getvalue()
 
-    def write_json(self, out: TextIO, **kw: Any) -> None:
-        """Write what `json()` returns to `out`, reading the output a chunk at a time:
-        memory stays bounded however large it is (`orch run --json`)."""
-        result_json.dump(self.json_data(), out, **kw)
+    def write_json(self, out: result_json.JsonTarget, **kw: Any) -> None:
+        """Write what `json()` returns to `out` (a path or an open file), reading the output a
+        chunk at a time: memory stays bounded however large it is (`orch run --json`)."""
+        result_json.write(self.json_data(), out, **kw)
 
     def json_data(self) -> dict[str, Any]:
         """`to_dict()` with each output a `result_json.Streamed`, for `result_json.dump`."""

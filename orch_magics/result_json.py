@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
 import json
 import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
+from .errors import ConfigError
 from .sinks.buffer import OutputBuffer
+
+#: Where `write_json` writes: a file's path, or an open file (text, or binary: UTF-8 bytes).
+JsonTarget = str | os.PathLike[str] | IO[str] | IO[bytes]
 
 #: Bytes of output read, decoded and escaped at a time.
 CHUNK = 1 << 18
@@ -96,3 +101,21 @@ def dump(data: Any, out: TextIO, **kw: Any) -> None:
         out.write('"')
         start = mark.end()
     out.write(skeleton[start:])
+
+
+def write(data: Any, target: JsonTarget, **kw: Any) -> None:
+    """`dump` into `target`: a path is written (UTF-8, replaced if it exists), an open text
+    file takes the text, an open binary one its UTF-8 bytes; anything else is a ConfigError."""
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "w", encoding="utf-8") as out:
+            dump(data, out, **kw)
+        return
+    if not callable(getattr(target, "write", None)):
+        raise ConfigError(f"write_json takes a file path or an open file, not "
+                          f"{type(target).__name__}")
+    mode = getattr(target, "mode", "")
+    if isinstance(target, (io.RawIOBase, io.BufferedIOBase)) or \
+            isinstance(mode, str) and "b" in mode:
+        dump(data, codecs.getwriter("utf-8")(target), **kw)  # type: ignore[arg-type]
+    else:
+        dump(data, target, **kw)  # type: ignore[arg-type]

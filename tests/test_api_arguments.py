@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,75 @@ def test_the_accepted_stdin_types_still_run(cfg: Path, stdin: object) -> None:
     with Orchestrator(load_config(cfg)) as orch:
         result = orch.run("local", command="cat", stdin=stdin)
     assert result.ok and result.stdout in ("", "x", "ab")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda o: o.run(o.plan("local", "mark", dry_run=True)),
+     "the environment must be a name (str), not RunPlan: a plan from plan() runs as "
+     "spawn(ENV, plan=PLAN) or arun(ENV, plan=PLAN)"),
+    (lambda o: o.run("local", ["touch", "x"]), "the service must be a name (str), not list"),
+    (lambda o: o.spawn(["local"], "mark"), "the environment must be a name (str), not list"),
+    (lambda o: o.config.service({}), "the service must be a name (str), not dict"),
+], ids=["plan", "argv-as-service", "list-env", "dict-service"])
+def test_a_name_that_is_no_str_is_said(cfg: Path, call: Callable[[Orchestrator], object],
+                                       message: str) -> None:
+    """cliapi finding #8: `orch.run(orch.plan(…))` → TypeError: unhashable type:
+    'mappingproxy'."""
+    with Orchestrator(cfg) as orch, pytest.raises(ConfigError) as err:
+        call(orch)
+    assert str(err.value) == message
+    assert not (cfg.parent / "marker").exists()
+
+
+@pytest.mark.parametrize("tail", ["2", 2.5, -1, True])
+def test_logs_refuses_a_tail_that_is_no_count(cfg: Path, tail: object) -> None:
+    """cliapi finding #8: `logs(name, tail="2")` → TypeError: '>=' not supported …;
+    `tail=2.5` → slice indices must be integers; `tail=-1` → '' (meant nothing)."""
+    with Orchestrator(cfg) as orch:
+        orch.start("local", command="echo one; echo two", name="two").wait(timeout=30)
+        assert orch.logs("two", 3).startswith("one\ntwo") and orch.logs("two", 0) == ""
+        for follow in (False, True):
+            with pytest.raises(ConfigError) as err:
+                orch.logs("two", tail, follow=follow)  # type: ignore[arg-type]
+            assert str(err.value) == (f"tail must be a whole number of lines, 0 or more "
+                                      f"(None: all of them), got {tail!r}")
+
+
+def test_a_wait_that_times_out_says_what_and_after_how_long(cfg: Path) -> None:
+    """cliapi finding #8: `wait(timeout=0.2)` raised a TimeoutError with no message, and
+    `wait(timeout="1")` Python's TypeError."""
+    with Orchestrator(cfg) as orch:
+        live = orch.spawn("local", command="sleep 30")
+        with pytest.raises(TimeoutError) as err:
+            live.wait(timeout=0.2)
+        assert str(err.value) == ("run (command) in local is still running after waiting "
+                                  "0.2 s (it was not stopped: wait again, or stop it)")
+        with pytest.raises(ConfigError, match=r"^timeout must be a number of seconds, 0 or "
+                                              r"more \(None: no limit\), got '1'$"):
+            live.wait(timeout="1")  # type: ignore[arg-type]
+        assert not live.done
+        live.interrupt()
+        assert live.wait(timeout=30).signal is not None
+
+
+def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> None:
+    """cliapi finding #8: `write_json("/tmp/x.json")` → AttributeError: 'str' object has no
+    attribute 'write'; into a binary file → TypeError: a bytes-like object is required."""
+    import io
+    import json
+
+    with Orchestrator(cfg) as orch:
+        result = orch.run("local", command="echo hé")
+    expected = result.json()
+    for path in (tmp_path / "a.json", str(tmp_path / "b.json")):
+        result.write_json(path)
+        assert Path(path).read_text(encoding="utf-8") == expected
+    binary = io.BytesIO()
+    result.write_json(binary, ensure_ascii=False)
+    assert json.loads(binary.getvalue().decode("utf-8"))["stdout"] == "hé\n"
+    with open(tmp_path / "c.json", "wb") as f:
+        result.write_json(f)
+    assert (tmp_path / "c.json").read_text() == expected
+    with pytest.raises(ConfigError, match=r"^write_json takes a file path or an open file, "
+                                          r"not int$"):
+        result.write_json(3)  # type: ignore[arg-type]

@@ -123,13 +123,20 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("run", "-E", "A=1", "local", "s"), "orch: error: unknown option -E (did you mean '-e'?)"),
     (("cp", "--lmit", "x", "a", "b"), "orch: error: unknown option --lmit (did you mean "
                                    "'--limit'?)"),
+    (("run", "local", "s", "--yes-please"),
+     "orch: error: unknown option --yes-please (did you mean '--yes'?)"),
+    (("run", "--dry"), "orch run: error: the following arguments are required: environment"),
+    (("run", "local", "s", "--ye"), "orch run: error: argument --yes: expected one argument"),
     (("run", "local", "echo", "hi"), "orch: error: unrecognized arguments: hi (a command "
                                      "goes after --: orch run ENV -- CMD ARGS…)"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:
     """Before: `orch --confg x ls` → "invalid choice: 'x'"; `orch forward --lcoal 5 local 80`
-    → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s"."""
+    → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s".
+    An option that starts a known one (`--yes-please`) had no suggestion, and one argparse
+    took as an abbreviation (`--dry` for --dry-run) was called unknown ("did you mean
+    '--demo'?") when the mistake was elsewhere."""
     done = orch("-c", str(cfg), *args)
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
 
@@ -216,10 +223,31 @@ def test_orch_config_naming_no_file_is_an_error(tmp_path: Path, value: str) -> N
     assert done.stderr.startswith(f"orch: config error: ORCH_CONFIG={value!r} names no file")
 
 
+@pytest.mark.parametrize(("variables", "hint"), [
+    ({}, ""),
+    ({"ORCH_CONFG": "/x/orch.yaml"}, " (ORCH_CONFG is set: did you mean ORCH_CONFIG?)"),
+    ({"orch_config": "/x/orch.yaml"}, " (orch_config is set: did you mean ORCH_CONFIG?)"),
+    ({"ORCH_CONFIRM": "prod"}, ""),  # a variable orch reads is no misspelling of another
+])
+def test_no_configuration_says_how_in_the_clis_words(tmp_path: Path, variables: dict[str, str],
+                                                     hint: str) -> None:
+    """cliapi finding #7: the first `orch ls` outside a project said `-c/load_config(...)`,
+    not `orch --demo`, and `ORCH_CONFG=…` (a typo) got the same message, no hint."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORCH_CONF")}
+    done = subprocess.run([*ORCH, "ls"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**env, **variables})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"orch: config error: no configuration found: give files with -c FILE (orch --demo … "
+        f"runs the built-in demo), set ORCH_CONFIG, or put orch.yaml (or environments.yaml and "
+        f"services.yaml) in {tmp_path}{hint}\n")
+
+
 def test_an_orch_confirm_for_another_environment_is_said(cfg: Path) -> None:
     done = orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prd"})
     assert done.returncode == 1
     assert "ORCH_CONFIRM=prd does not name it" in done.stderr
+    assert "run with --yes prod or set ORCH_CONFIRM=prod" in done.stderr  # the CLI's words
     assert orch("-c", str(cfg), "run", "prod", "s", env={"ORCH_CONFIRM": "prod"}).stdout == "s\n"
 
 

@@ -24,6 +24,7 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: "web-1 "}}', 36, "has a space"),
     ('{type: ssh, config: {host: ""}}', 36, "is empty"),
     ('{type: ssh, config: {host: "web\\t1"}}', 36, "'\\t'"),
+    ('{type: ssh, config: {host: "web\\u200b1"}}', 36, "'\\u200b'"),  # an invisible one
     ('{type: ssh, config: {host: "-oProxyCommand=x"}}', 36, "starts with '-'"),
     ('{type: docker, config: {container: " app"}}', 44, "has a space"),
     ('{type: podman, config: {container: ""}}', 44, "is empty"),

@@ -74,9 +74,18 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert set(load_config(explicit, cwd=str(tmp_path)).services) == {"explicit"}
 
 
-def test_nothing_found_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no configuration found.*orch.yaml"):
+def test_nothing_found_says_where_it_looked(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the API's words (the CLI's `-c` is no argument of load_config), naming a set
+    variable spelt near ORCH_CONFIG (cliapi finding #7)."""
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    monkeypatch.setenv("ORCH_CONFGI", "orch.yaml")
+    with pytest.raises(ConfigError) as err:
         load_config(cwd=str(tmp_path))
+    assert str(err.value) == (
+        f"no configuration found: give files with load_config(FILE, …) or Orchestrator(FILE), "
+        f"set ORCH_CONFIG, or put orch.yaml (or environments.yaml and services.yaml) in "
+        f"{tmp_path} (ORCH_CONFGI is set: did you mean ORCH_CONFIG?)")
 
 
 def error_of(text: str) -> ConfigError:

@@ -135,3 +135,25 @@ def test_an_inventory_that_is_not_a_regular_file_is_called_so(tmp_path: Path,
     (tmp_path / "orch.yaml").write_text(f"inventory: [{path}]\nenvironments: {{}}\n")
     with pytest.raises(ConfigError, match=f"orch.yaml:1.*'{path}' is not a regular file"):
         load_config(tmp_path / "orch.yaml")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("inv.ini", "[web]\nw1 ansible_port=2200\n"),
+    ("bare.ini", "w1 ansible_port=2200\n"),
+    ("inv.yaml", "web:\n  hosts:\n    w1: {ansible_port: 2200}\n"),
+])
+def test_a_byte_order_mark_is_no_part_of_the_first_name(tmp_path: Path, name: str,
+                                                        text: str) -> None:
+    """An inventory saved by a Windows editor starts with a UTF-8 BOM: `[web]` was read as a
+    host `\\ufeff[web]` (refused as a bad range) and a first host was named `\\ufeffw1`;
+    ansible-inventory drops the mark (held-out tester)."""
+    (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "orch.yaml").write_bytes(
+        b"\xef\xbb\xbf" + f"inventory: [{name}]\nenvironments:\n"
+        f"  f: {{layers: [{{type: ssh, config: {{host: 'group:all'}}}}]}}\n".encode())
+    config = load_config(tmp_path / "orch.yaml")
+    targets = expand(config.environment("f").layers)
+    assert [t.label for t in targets] == ["w1"]
+    inv = load_inventories([tmp_path / name])
+    assert inv.connection("w1") == {"port": 2200}
+    assert list(inv.groups) == (["ungrouped"] if name == "bare.ini" else ["web"])

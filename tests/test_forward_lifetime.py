@@ -304,3 +304,22 @@ def test_a_forward_target_is_checked_and_said_in_plain_words() -> None:  # type:
                 forward.close()
     finally:
         orch.close()
+
+
+def test_a_forward_host_is_refused_for_the_reason_a_config_host_is() -> None:
+    """`--host` was checked by a copy of the config's target-name check, in other words and
+    without the reason; it now says what is wrong, as a config's `host:` does (review twin)."""
+    from orch_magics.transfer import ForwardError
+
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    try:
+        for bad, why in (("a b", "it has a space"), ("", "the name is empty"),
+                         ("-oProxyCommand=x", "it starts with '-'"),
+                         ("web\u200b1", "it has the character '\\u200b'"), ("[]", "is empty")):
+            with pytest.raises(ForwardError) as err:
+                orch.forward("here", 22, host=bad)
+            assert str(err.value).startswith(f"--host must be a host name or address, got "
+                                             f"{bad!r}: "), err.value
+            assert why in str(err.value), err.value
+    finally:
+        orch.close()

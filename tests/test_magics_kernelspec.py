@@ -38,6 +38,9 @@ def test_remove_with_a_prefix_leaves_other_installs_alone(orch_kernel, tmp_path)
     (["instal", "--user"], "unknown subcommand 'instal' (did you mean 'install'?)"),
     (["remve"], "unknown subcommand 'remve' (did you mean 'remove'?)"),
     (["frobnicate"], "unknown subcommand 'frobnicate' (install or remove)"),
+    (["install", "--usr"], "unrecognized arguments: --usr (did you mean '--user'?)"),
+    (["remove", "--sys-prefx"], "unrecognized arguments: --sys-prefx (did you mean "
+                                "'--sys-prefix'?)"),
 ])
 def test_mistakes_are_one_line(tmp_path, args, message):
     where = ["--prefix", str(tmp_path)] if args[0] in ("install", "remove") else []

@@ -34,6 +34,9 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("lgos", "did you mean 'logs'"),
     ("local hello --tial 5", "unknown option --tial (did you mean --tail?)"),
     ("local hello --no-rase-error", "did you mean --no-raise-error"),
+    ("local hello --no-raise", "unknown option --no-raise (did you mean --no-raise-error?)"),
+    ("local hello --dry", "unknown option --dry (did you mean --dry-run?)"),
+    ("history --fail", "unknown option --fail (did you mean --failed?)"),
     ("local hello --timeout=3 --dry-rn", "did you mean --dry-run"),
     ("logs napper --folow", "did you mean --follow"),
     ("start local hello --nmae x", "did you mean --name"),
@@ -91,11 +94,13 @@ def test_help(shell, capsys, line, expected):
 
 def test_no_configuration_says_how_to_load_one(tmp_path, monkeypatch):
     monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    monkeypatch.setenv("ORCH_CONIFG", "/x/orch.yaml")  # a typo gets named (cliapi #7)
     monkeypatch.chdir(tmp_path)
     magics = OrchMagics(InteractiveShell.instance(), Orch())
-    for line in ("local hello", "envs"):
-        with pytest.raises(UsageError, match="%orch load FILE .*%orch load --demo"):
+    for line in ("local hello", "envs", "load"):
+        with pytest.raises(UsageError, match="%orch load FILE .*%orch load --demo") as err:
             magics.orch(line)
+        assert str(err.value).endswith("(ORCH_CONIFG is set: did you mean ORCH_CONFIG?)")
 
 
 def test_completion_offers_orch_words_only(shell):

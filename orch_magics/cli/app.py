@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from ..config.chain import here_problem
-from ..config.loader import demo_config_files, load_config
+from ..config.loader import NoConfig, demo_config_files, load_config
 from ..config.model import Config
-from ..config.suggest import did_you_mean
+from ..config.suggest import did_you_mean, option_hint
 from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
 from ..guard import check_allowed
@@ -101,18 +101,24 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
     """The first word that looks like an option orch does not know here, as (message, hint)."""
     options = _options(_parser())
     command = next((w for w in words if w in options), None)
-    known = [*options[None], *options.get(command, [])]
+    known = list(dict.fromkeys([*options[None], *options.get(command, [])]))
     for word in words:
         name = word.split("=")[0]
         if (not name.startswith("-") or len(name) < 2 or name in known or _is_number(name)
-                or not name.startswith("--") and name[:2] in known):  # `-cFILE`, `-eA=1`
+                or not name.startswith("--") and name[:2] in known  # `-cFILE`, `-eA=1`
+                or _abbreviates(name, known)):  # `--dry`: argparse took it for --dry-run
             continue
         owners = [f"orch {c}" for c, names in options.items() if c and name in names]
         if owners:
             return f"unknown option {name}", f" ({name} is an option of {' and '.join(owners)})"
-        hint = did_you_mean(name, known)
+        hint = option_hint(name, known)  # `--jsn` → --json, `--yes-please` → --yes
         return f"unknown option {name}", f" (did you mean {hint!r}?)" if hint else ""
     return None
+
+
+def _abbreviates(name: str, known: Sequence[str]) -> bool:
+    """Whether argparse reads `name` as the one option it starts (`--dry` for --dry-run)."""
+    return name.startswith("--") and len([o for o in known if o.startswith(name)]) == 1
 
 
 def _is_number(word: str) -> bool:
@@ -186,7 +192,11 @@ def _load(args: argparse.Namespace) -> Config:
     files = [*args.config, *args.config_after]
     if args.demo or args.demo_after:
         files = [str(p) for p in demo_config_files()] + files
-    return load_config(*files)
+    try:
+        return load_config(*files)
+    except NoConfig as exc:  # in this front end's words, not the API's
+        raise exc.said("give files with -c FILE (orch --demo … runs the built-in demo)") \
+            from None
 
 
 def _listing(config: Config) -> str:

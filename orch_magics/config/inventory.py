@@ -201,8 +201,10 @@ def _is_yaml(text: str) -> bool:
 
 
 def _read(path: Path) -> str:
+    """The file's text; a leading byte-order mark is dropped, as ansible-inventory drops it
+    (else it became part of the first group's or host's name)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read inventory {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

@@ -26,7 +26,7 @@ from .model import (
 )
 from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, parse_source, read_source
-from .suggest import did_you_mean, key_hint
+from .suggest import did_you_mean, key_hint, misspelt_variable
 from .validate import build_dataclass, kind_name
 
 if TYPE_CHECKING:
@@ -60,10 +60,23 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     found = [p for p in pair if p.is_file()]
     if found:
         return found
-    raise ConfigError(
-        f"no configuration found: give files with -c/load_config(...), set ORCH_CONFIG, or put "
-        f"orch.yaml (or environments.yaml and services.yaml) in {here}"
-    )
+    raise NoConfig(here)
+
+
+class NoConfig(ConfigError):
+    """Nothing was given and nothing found: says how to give files in a front end's words
+    (`how`; the API's by default), and names a set variable spelt near ORCH_CONFIG."""
+
+    def __init__(self, here: Path,
+                 how: str = "give files with load_config(FILE, …) or Orchestrator(FILE)") -> None:
+        self.here = here
+        super().__init__(f"no configuration found: {how}, set ORCH_CONFIG, or put orch.yaml "
+                         f"(or environments.yaml and services.yaml) in {here}"
+                         f"{misspelt_variable('ORCH_CONFIG')}")
+
+    def said(self, how: str) -> NoConfig:
+        """The same error, with how to give files in another front end's words."""
+        return NoConfig(self.here, how)
 
 
 def demo_config_files() -> list[Path]:

@@ -323,7 +323,7 @@ class Config:
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`, or a ConfigError with did-you-mean."""
-        env = self.environments.get(name)
+        env = self.environments.get(_named("environment", name))
         if env is None:
             raise _unknown("environment", name, self.environments, self.files)
         return env
@@ -331,22 +331,28 @@ class Config:
     def run_environment(self, name: str) -> Environment:
         """`environment(name)` for a run, saying so when `name` is a service (the environment
         was forgotten: `orch run health-check`)."""
-        if name not in self.environments and name in self.services:
+        if _named("environment", name) not in self.environments and name in self.services:
             raise ConfigError(f"{name!r} is a service: name the environment first "
                               f"(environments: {', '.join(self.environments)})")
         return self.environment(name)
 
     def service(self, name: str) -> Service:
         """The service called `name`, or a ConfigError with did-you-mean."""
-        svc = self.services.get(name)
+        svc = self.services.get(_named("service", name))
         if svc is None:
             raise _unknown("service", name, self.services, self.files)
         return svc
 
 
+def _named(what: str, name: object) -> str:
+    """`name` when it is a str: `orch.run(5)`, or a list (unhashable: a TypeError from the
+    lookup before), is said in one line."""
+    if not isinstance(name, str):
+        raise ConfigError(f"the {what} must be a name (str), not {type(name).__name__}")
+    return name
+
+
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
-    if not isinstance(name, str):  # orch.run(5)
-        return ConfigError(f"the {what} must be a name (str), not {type(name).__name__}")
     names = sorted(known)
     listing = ", ".join(names) if names else "none are defined"
     where = f" in {', '.join(files)}" if files else ""

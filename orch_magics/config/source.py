@@ -149,7 +149,8 @@ def describe_path(path: Path_) -> str:
 
 
 def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES) -> str:
-    """A file's UTF-8 text, at most `limit` bytes; every way this fails is a one-line ConfigError."""
+    """A file's UTF-8 text (without a leading byte-order mark), at most `limit` bytes; every way
+    this fails is a one-line ConfigError."""
     name = str(file)
     try:
         with open(file, "rb") as f:
@@ -165,8 +166,8 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
     if len(data) > limit:
         raise ConfigError(f"{what} is larger than {limit >> 20} MiB; refusing to read it",
                           file=name)
-    try:
-        return data.decode("utf-8")
+    try:  # a byte-order mark (Windows editors write one) is no part of the first key
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "

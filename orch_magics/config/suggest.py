@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 
@@ -65,6 +66,14 @@ def name_hint(name: str, known: Iterable[str]) -> str | None:
     return did_you_mean(name, names) or _one_prefix(name, names)
 
 
+def option_hint(word: str, options: Iterable[str]) -> str | None:
+    """Did-you-mean for an unknown option: the one option it abbreviates (`--fail` → --failed,
+    not the nearer --tail: the magic takes no abbreviation), else as `name_hint`."""
+    names = list(options)
+    longer = [o for o in names if len(word) >= MIN_PREFIX and o.startswith(word)]
+    return longer[0] if len(longer) == 1 else name_hint(word, names)
+
+
 def _one_prefix(key: str, known: list[str]) -> str | None:
     """The one known name `key` starts or is started by (both of at least MIN_PREFIX)."""
     low = key.lower()
@@ -87,3 +96,16 @@ def key_hint(key: str, known: Iterable[str]) -> str | None:
     if meant:
         return meant[0]
     return _one_prefix(key, keys)
+
+
+#: The variables orch reads (`ORCH_SECRET_<NAME>` aside, which are the user's own names).
+VARIABLES = ("ORCH_CONFIG", "ORCH_CONFIRM", "ORCH_DEBUG", "ORCH_LOG_DIR")
+
+
+def misspelt_variable(name: str) -> str:
+    """` (ORCH_CONFG is set: did you mean ORCH_CONFIG?)` when a set variable orch does not
+    read is spelt nearest to `name` of those it does (else ''): said where `name` was missed."""
+    for var in os.environ:
+        if var not in VARIABLES and did_you_mean(var, VARIABLES) == name:
+            return f" ({var} is set: did you mean {name}?)"
+    return ""

@@ -266,7 +266,8 @@ class LiveFleet:
         """Block until every target has ended; Ctrl-C stops them all (a second kills) and
         raises FleetInterrupted carrying the result."""
         try:
-            return result_of(self._future, timeout)
+            return result_of(self._future, timeout, f"fleet {self.name or self.plan.name} in "
+                                                    f"{self.plan.environment.name}")
         except KeyboardInterrupt:
             self.stop()
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from .. import result_json
 from ..errors import OrchError
@@ -197,9 +197,10 @@ class FleetResult(ByTarget[RunResult]):
         self.write_json(text, **kw)
         return text.getvalue()
 
-    def write_json(self, out: TextIO, **kw: Any) -> None:
-        """Write what `json()` returns to `out`, each target's output a chunk at a time."""
-        result_json.dump(self._data(RunResult.json_data), out, **kw)
+    def write_json(self, out: result_json.JsonTarget, **kw: Any) -> None:
+        """Write what `json()` returns to `out` (a path or an open file), each target's output
+        a chunk at a time."""
+        result_json.write(self._data(RunResult.json_data), out, **kw)
 
     def _data(self, of: Callable[[RunResult], dict[str, Any]]) -> dict[str, Any]:
         return {"environment": self.environment, "ok": self.ok, "summary": self.summary(),

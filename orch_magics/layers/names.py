@@ -7,18 +7,14 @@ resolve it, and a name starting with `-` reads as an option to every ssh and doc
 
 from __future__ import annotations
 
-import re
-
-_BAD = re.compile(r"[\s\x00-\x1f\x7f]")
-
 
 def check_target_name(name: str) -> None:
     """Raise ValueError (a config check) unless `name` can name a host or a container."""
     if not name:
         raise ValueError("the name is empty")
-    bad = _BAD.search(name)
-    if bad:
-        what = "a space" if bad.group() == " " else f"the character {bad.group()!r}"
+    bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
+    if bad is not None:  # a space, a control or an invisible one (U+200B): never in a name
+        what = "a space" if bad == " " else f"the character {bad!r}"
         raise ValueError(f"it has {what}: a host or container name has none")
     if name.startswith("-"):
         raise ValueError("it starts with '-': a host or container name never does")

@@ -6,15 +6,14 @@ are subcommands.py; this module only dispatches and turns errors into one-line m
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ..config.loader import find_config_files
+from ..config.loader import NoConfig
 from ..config.suggest import did_you_mean, edit_distance
-from ..errors import ConfigError, OrchError, RunError
+from ..errors import OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
 from .cells import CellRuns
@@ -38,7 +37,6 @@ class OrchMagics(Magics):
         self.orchestrator.gate.origin = lambda: kernel_origin(shell)
         self.handles = HandleDisplay(shell)
         self.cells = CellRuns()
-        self.loaded = False  # %orch load ran (else config is found as the CLI finds it)
 
     @line_cell_magic
     def orch(self, line: str, cell: str | None = None) -> Any:
@@ -55,9 +53,7 @@ class OrchMagics(Magics):
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
-                value = SUBCOMMANDS[parsed.command](self.orchestrator, parsed.args)
-                self.loaded = self.loaded or parsed.command == "load"
-                return value
+                return SUBCOMMANDS[parsed.command](self.orchestrator, parsed.args)
             ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
                                self.cells)
             return runs.run(ctx, parsed.args, cell)
@@ -87,14 +83,11 @@ class OrchMagics(Magics):
                          f"{' or '.join(map(repr, guesses))}?)")
 
     def _explain(self, exc: OrchError) -> str:
-        """The message, plus how to load a configuration when none was found."""
-        if isinstance(exc, ConfigError) and not self.loaded:
-            try:
-                find_config_files()
-            except ConfigError:
-                return ("no configuration found: run %orch load FILE [FILE …] (%orch load --demo "
-                        "for the built-in demo), set ORCH_CONFIG, or put orch.yaml in "
-                        f"{os.getcwd()}")
+        """The message; when no configuration was found, how to load one in this front end's
+        words."""
+        if isinstance(exc, NoConfig):
+            return str(exc.said("run %orch load FILE [FILE …] (%orch load --demo for the "
+                                "built-in demo)"))
         return str(exc)
 
     def completions(self, line: str) -> list[str]:

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
-from ..config.suggest import did_you_mean, edit_distance
+from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
 
 #: The management subcommands and their one-line help (in the order `--help` lists them).
@@ -81,8 +81,8 @@ class MagicParser(argparse.ArgumentParser):
         """The message for a word nothing accepted: an option typo gets a did-you-mean."""
         if not word.startswith("-"):
             return f"unexpected argument {word!r} (see {self.prog} --help)"
-        guess = did_you_mean(word.split("=", 1)[0],
-                             [o for o in self.options() if o not in ("-h", "--help")])
+        guess = option_hint(word.split("=", 1)[0],  # `--no-raise`: the one it starts
+                          [o for o in self.options() if o not in ("-h", "--help")])
         hint = f" (did you mean {guess}?)" if guess else f" (options: {self.prog} --help)"
         return f"unknown option {word}{hint}"
 

@@ -26,6 +26,7 @@ from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.targets import Target, expand, resolve_all, the_one
 from ..layers.base import Launcher, TunnelCarrier
+from ..layers.names import check_target_name
 from ..plan import RunPlan
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .relay import Connect, Relay
@@ -171,16 +172,16 @@ def check_port(port: int, what: str, *, zero: bool = False) -> None:
 
 
 def check_host(host: object) -> str:
-    """The host a forward reaches, as given (`[::1]`: the address in it): a name or an address,
-    never empty, blank, with a control character, or starting with '-'."""
+    """The host a forward reaches, as given (`[::1]`: the address in it), checked as a
+    config's target name is: `--host must be a host name or address, got 'a b': it has …`."""
     if not isinstance(host, str):
         raise ForwardError(f"--host must be a host name or address, got {host!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not host or host != host.strip() or any(c.isspace() or not c.isprintable() for c in host) \
-            or host.startswith("-") or "[" in host or "]" in host:
-        raise ForwardError(f"--host must be a host name or address, got {host!r}")
-    return host
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        check_target_name(bare)
+    except ValueError as exc:
+        raise ForwardError(f"--host must be a host name or address, got {host!r}: {exc}") from None
+    return bare
 
 
 def address(host: str, port: int) -> str:
