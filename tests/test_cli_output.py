@@ -51,12 +51,14 @@ def test_a_reader_leaving_stdout_still_stops_the_run(cfg: Path, env: str) -> Non
     assert out == "y\nstatus=141\n"
 
 
-def _unread(cfg: Path, env: str, command: str) -> tuple[subprocess.Popen[bytes], int]:
+def _unread(cfg: Path, env: str, command: str,
+            *options: str) -> tuple[subprocess.Popen[bytes], int]:
     """`orch run ENV -- sh -c COMMAND` with its stdout a pipe nobody reads yet (a paused
     `| less`, a terminal stopped with Ctrl-S, a stuck consumer): the process and the pipe's
     reading end."""
     r, w = os.pipe()
-    proc = subprocess.Popen([*ORCH.split(), "-c", str(cfg), "run", env, "--", "sh", "-c", command],
+    proc = subprocess.Popen([*ORCH.split(), "-c", str(cfg), "run", *options, env, "--", "sh",
+                             "-c", command],
                             stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
     os.close(w)
     return proc, r
@@ -79,6 +81,25 @@ def test_a_stop_works_while_nothing_reads_the_output(cfg: Path, env: str,
         assert left_after(lambda: processes_with(token)) == []
         lines = os.read(r, 1 << 16).split(b"\n")
         assert set(lines[:-1]) == {token.encode()}  # what it wrote is whole, in order
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))
+
+
+@pytest.mark.ssh
+def test_a_timeout_stops_the_command_while_nothing_reads_the_output(cfg: Path) -> None:
+    """Before: the deadline passed unnoticed while orch waited to write; now the command is
+    stopped on time, and orch holds its output for the reader (a signal ends that)."""
+    token = f"7{os.getpid()}"
+    proc, r = _unread(cfg, "loop", f"exec yes {token}", "--timeout", "2")
+    try:
+        far = lambda: [pid for pid in processes_with(token) if pid != proc.pid]  # noqa: E731
+        time.sleep(1)
+        assert far()
+        assert left_after(far, within=20) == [] and proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130, proc.communicate()
     finally:
         proc.kill()
         os.close(r)
