@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from processes import kill_all, left_after, processes_with
 
 ORCH = f"{sys.executable} -m orch_magics.cli"
 FULL = b"orch: cannot write the output: No space left on device\n"
@@ -43,6 +49,85 @@ def test_a_reader_leaving_stdout_still_stops_the_run(cfg: Path, env: str) -> Non
     out = _shell(f"timeout 60 {ORCH} -c {cfg} run {env} -- yes | head -1; "
                  f"echo \"status=${{PIPESTATUS[0]}}\"")
     assert out == "y\nstatus=141\n"
+
+
+def _unread(cfg: Path, env: str, command: str,
+            *options: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`orch run ENV -- sh -c COMMAND` with its stdout a pipe nobody reads yet (a paused
+    `| less`, a terminal stopped with Ctrl-S, a stuck consumer): the process and the pipe's
+    reading end."""
+    r, w = os.pipe()
+    proc = subprocess.Popen([*ORCH.split(), "-c", str(cfg), "run", *options, env, "--", "sh",
+                             "-c", command],
+                            stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+    os.close(w)
+    return proc, r
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_a_stop_works_while_nothing_reads_the_output(cfg: Path, env: str,
+                                                     sig: signal.Signals) -> None:
+    """Before: orch waited in a write of its event loop: Ctrl-C and TERM did nothing, and the
+    run and its far process went on for as long as the reader did not read."""
+    token = f"{env}{sig}x{os.getpid()}"
+    proc, r = _unread(cfg, env, f"exec yes {token}")
+    try:
+        time.sleep(3)  # started, and everything between `yes` and the pipe is full
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 128 + sig, proc.communicate()
+        assert b"Traceback" not in proc.communicate()[1]
+        assert left_after(lambda: processes_with(token)) == []
+        lines = os.read(r, 1 << 16).split(b"\n")
+        assert set(lines[:-1]) == {token.encode()}  # what it wrote is whole, in order
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))
+
+
+@pytest.mark.ssh
+def test_a_timeout_stops_the_command_while_nothing_reads_the_output(cfg: Path) -> None:
+    """Before: the deadline passed unnoticed while orch waited to write; now the command is
+    stopped on time, and orch holds its output for the reader (a signal ends that)."""
+    token = f"7{os.getpid()}"
+    proc, r = _unread(cfg, "loop", f"exec yes {token}", "--timeout", "2")
+    try:
+        far = lambda: [pid for pid in processes_with(token) if pid != proc.pid]  # noqa: E731
+        time.sleep(1)
+        assert far()
+        assert left_after(far, within=20) == [] and proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130, proc.communicate()
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop"])
+def test_output_a_stopped_run_still_holds_reaches_a_reader_that_reads_again(cfg: Path,
+                                                                            env: str) -> None:
+    """What orch had received when the stop came is still written while the reader takes it."""
+    token = f"9{os.getpid()}{len(env)}"
+    proc, r = _unread(cfg, env, f"seq 250000; exec sleep {token}")  # 1.6 MB, then waits
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        got = []
+        reading = threading.Thread(target=lambda: got.extend(iter(lambda: os.read(r, 1 << 16),
+                                                                  b"")))
+        reading.start()
+        assert proc.wait(timeout=30) == 130, proc.communicate()
+        reading.join(30)
+        assert b"".join(got) == b"".join(b"%d\n" % i for i in range(1, 250001))
+        assert left_after(lambda: processes_with(token)) == []
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))
 
 
 def _to_full(*args: str, stream: str = "stdout") -> subprocess.CompletedProcess[bytes]:

@@ -143,9 +143,13 @@ async def test_exit_code(executor: LayeredExecutor, code: int) -> None:
     assert end == Exit(code=code) and end.returncode == code
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-async def test_death_by_signal(executor: LayeredExecutor, sig: signal.Signals) -> None:
-    _, _, end = await run(executor, Command.shell(f"echo dying; kill -{int(sig)} $$"))
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1,
+                                 signal.SIGBUS, signal.SIGXCPU, signal.SIGSYS,
+                                 signal.SIGRTMIN + 6], ids=str)
+async def test_death_by_signal(executor: LayeredExecutor, sig: int) -> None:
+    """Before: a signal above 15 (XCPU from `ulimit -t`, SYS from seccomp) was exit status
+    128+N through every layer but the local one; BUS was 255 through ssh."""
+    _, _, end = await run(executor, Command.shell(f"echo dying; ulimit -c 0; kill -{int(sig)} $$"))
     assert end == Exit(signal=int(sig)) and end.returncode == -int(sig)
 
 
@@ -236,9 +240,9 @@ def test_pid_marker_absent_passes_everything_through() -> None:
 def test_status_decoding_and_kill_line() -> None:
     from orch_magics.layers.remote import decode_status, kill_group_line
 
-    assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 144, 255)] == [
+    assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 152, 192, 193, 255)] == [
         Exit(code=0), Exit(code=1), Exit(code=128), Exit(signal=1), Exit(signal=9),
-        Exit(signal=15), Exit(code=144), Exit(code=255)]
+        Exit(signal=15), Exit(signal=24), Exit(signal=64), Exit(code=193), Exit(code=255)]
     line = kill_group_line(42, 9)
     assert line.startswith("kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null; ")
     assert '[ "$4" = "42" ] && [ "$3" != "42" ] && kill -9 ' in line  # the session's others

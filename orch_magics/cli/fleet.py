@@ -43,7 +43,8 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
 
 
 class LabelledLines:
-    """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr)."""
+    """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
+    paced by their reader (`Paced`)."""
 
     def __init__(self, label: str, width: int, output: Output) -> None:
         self.prefix = f"{label:<{width}} | ".encode()
@@ -56,6 +57,12 @@ class LabelledLines:
             *lines, self._partial[fd] = (self._partial[fd] + event.data).split(b"\n")
             if lines:  # one join per chunk, not a concatenation per line (`yes` floods)
                 self._output.write(fd, self.prefix + (b"\n" + self.prefix).join(lines) + b"\n")
+
+    def behind(self) -> bool:
+        return self._output.behind()
+
+    async def drain(self) -> None:
+        await self._output.drain()
 
     def close(self) -> None:
         for fd, rest in self._partial.items():
@@ -82,9 +89,11 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         result = await fleet.wait()
     finally:
         await orch.aclose()
+    await output.finish(interrupts.arrived)
     failed = output.status()
     if failed is not None:
         return failed
+    interrupts.settled()
     if quiet:
         print_json(result)
     else:

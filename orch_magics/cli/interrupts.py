@@ -42,15 +42,17 @@ def stop_signals() -> list[signal.Signals]:
     return signals
 
 
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
 @contextlib.contextmanager
 def raising_on_stop_signals() -> Iterator[None]:
     """Inside, TERM and HUP raise `Stopped` in the main thread, as Ctrl-C raises
     KeyboardInterrupt (the default for both would end the process with no clean-up)."""
 
-    def stopped(signum: int, frame: FrameType | None) -> None:
-        raise Stopped(signum)
-
-    before = {sig: signal.signal(sig, stopped) for sig in stop_signals() if sig != signal.SIGINT}
+    before = {sig: signal.signal(sig, _raise_stopped) for sig in stop_signals()
+              if sig != signal.SIGINT}
     try:
         yield
     finally:
@@ -80,8 +82,20 @@ class Stoppable(Protocol):
 class Interrupts:
     """The stop signals a run got: the first one decides how `orch` exits."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         self.first: signal.Signals | None = None
+        #: Set by the first stop signal: output still waiting for its reader is then given up.
+        self.arrived = asyncio.Event()
+
+    def settled(self) -> None:
+        """The run is over: from now on a stop signal raises (KeyboardInterrupt, `Stopped`) in
+        the main thread, as outside the loop, so printing the result to a reader that does
+        not read (a blocking write on the loop) still ends at Ctrl-C or TERM."""
+        for sig in stop_signals():
+            self._loop.remove_signal_handler(sig)
+            if sig != signal.SIGINT:  # SIGINT is back at Python's KeyboardInterrupt
+                signal.signal(sig, _raise_stopped)
 
     def exit_status(self, status: int) -> int:
         """128 + the first signal once one stopped the run (in any step, whatever the command
@@ -94,7 +108,7 @@ def on_interrupt(current: Callable[[], Stoppable | None]) -> Interrupts:
     kills it at once. Set up before the run begins: starting it may import a layer's SDK for
     a while, and a signal in that time is handled as soon as it has begun."""
     loop = asyncio.get_running_loop()
-    interrupts = Interrupts()
+    interrupts = Interrupts(loop)
 
     def on_signal(sig: signal.Signals) -> None:
         run = current()
@@ -102,6 +116,7 @@ def on_interrupt(current: Callable[[], Stoppable | None]) -> Interrupts:
             return
         if interrupts.first is None:
             interrupts.first = sig
+            interrupts.arrived.set()
             run.stop()
         else:
             asyncio.ensure_future(run.kill())

@@ -3,26 +3,34 @@
 A reader that leaves (`orch run … | head`, `2>&1 | head`, stderr alone piped) stops the run as
 SIGPIPE stops a shell pipeline's producer (status 141); a device that fails (`> /dev/full`, an
 I/O error) stops it with one line, `orch: cannot write the output: …`, and status 1, as
-coreutils do.
+coreutils do. A reader that does not read never keeps a stop from working: the writes wait
+in a thread (`writer.py`), and after a stop signal orch waits for them only while the reader
+still takes something.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
-import select
 import signal
 import sys
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ..errors import OrchError
+from .writer import LOW_WATER, BackgroundWriter
 
 #: What a shell reports for a producer whose reader left.
 EXIT_PIPE = 128 + signal.SIGPIPE
 #: Write errors of a device or file system (not of a file orch opened by name).
 _DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
+#: Bytes that may wait for a reader that does not read while a stopping run ends (the pump no
+#: longer waits for it then); what the process prints beyond is dropped.
+PILE_LIMIT = 64 << 20
+#: After a stop signal, how long orch waits for a reader that takes nothing (seconds).
+GIVE_UP = 0.5
 
 
 class OutputError(OrchError):
@@ -36,19 +44,6 @@ def is_output_error(exc: OSError) -> bool:
     """Whether `exc` is a failed write of our own output (print, flush): a device error
     without a file name (an error about a file orch opened names the file)."""
     return exc.filename is None and exc.errno in _DEVICE_ERRORS
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write everything to `fd` (waiting while it is full); raises OSError when it fails
-    (BrokenPipeError: the reader has gone)."""
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        view = view[n:]
 
 
 def say(text: str) -> None:
@@ -71,28 +66,62 @@ def discard(fd: int) -> None:
 
 
 class Output:
-    """fds 1 and 2 for one run: the first write that fails stops the run (`on_failure`), and
-    that descriptor is written no more; `status()` says how orch then ends."""
+    """fds 1 and 2 for one run, written in the background (`BackgroundWriter`): the first
+    write that fails stops the run (`on_failure`), and that descriptor is written no more;
+    `status()` says how orch then ends. A `Paced` sink's `behind` and `drain` for the sinks
+    that write here."""
 
     def __init__(self, on_failure: Callable[[], None]) -> None:
         self._on_failure = on_failure
         self.failure: OSError | None = None
         self._dead: set[int] = set()
+        self._writer: BackgroundWriter | None = None  # made on the loop, at the first write
 
     def write(self, fd: int, data: bytes) -> bool:
-        """Write `data` to fd 1 or 2; False when it was not (that descriptor failed)."""
+        """Give `data` to fd 1 or 2 (never waits); False when it is dropped: that descriptor
+        failed, or `PILE_LIMIT` bytes already wait for a reader while a stopping run ends."""
         if fd in self._dead:
             return False
-        try:
-            write_all(fd, data)
-        except OSError as exc:
-            self._dead.add(fd)
-            first = self.failure is None
-            self.failure = self.failure or exc
-            if first:
-                self._on_failure()
+        if self._writer is None:
+            self._writer = BackgroundWriter(self._failed)
+        if self._writer.pending > PILE_LIMIT:
             return False
+        self._writer.put(fd, data)
         return True
+
+    def _failed(self, fd: int, exc: OSError) -> None:
+        self._dead.add(fd)
+        first = self.failure is None
+        self.failure = self.failure or exc
+        if first:
+            self._on_failure()
+
+    def behind(self) -> bool:
+        return self._writer is not None and self._writer.pending > LOW_WATER
+
+    async def drain(self) -> None:
+        if self._writer is not None:
+            await self._writer.below(LOW_WATER)
+
+    async def finish(self, stopped: asyncio.Event) -> None:
+        """Wait until everything given is written, for as long as the reader takes; once
+        `stopped` is set (a stop signal: orch must end), only while the reader keeps taking
+        some: what it leaves for `GIVE_UP` seconds is dropped."""
+        writer = self._writer
+        while writer is not None and writer.pending:
+            if stopped.is_set():
+                before = writer.written
+                await asyncio.sleep(GIVE_UP)
+                if writer.written == before:
+                    return
+                continue
+            written = asyncio.ensure_future(writer.below(0))
+            stop = asyncio.ensure_future(stopped.wait())
+            try:
+                await asyncio.wait({written, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                written.cancel()
+                stop.cancel()
 
     def status(self) -> int | None:
         """None when everything was written; EXIT_PIPE when a reader left; raises OutputError

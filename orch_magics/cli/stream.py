@@ -6,9 +6,9 @@ would lose it (docs/services.md).
 
 Nothing is captured for a RunResult unless `--json` asks for one. Ctrl-C (or TERM, or a closed
 terminal) stops the chain (INT → TERM → KILL), a second one kills at once, and orch exits with
-128 + that signal (`interrupts.py`); a reader that leaves (`orch run … | head`, of stdout or of
-stderr) stops the run as SIGPIPE would stop a shell pipeline's producer, and a failing device
-stops it with one line (`output.py`).
+128 + that signal (`interrupts.py`), whatever the reader of the output is doing; a reader that
+leaves (`orch run … | head`, of stdout or of stderr) stops the run as SIGPIPE would stop a
+shell pipeline's producer, and a failing device stops it with one line (`output.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import sys
 import threading
 from collections.abc import AsyncIterator
 
@@ -35,7 +34,7 @@ from .terminal import for_run
 
 
 class FdWriter:
-    """A sink writing stdout/stderr chunks straight to fds 1 and 2 (blocking: back-pressure).
+    """A sink writing stdout/stderr chunks to fds 1 and 2, paced by their reader (`Paced`).
 
     A write that fails (the reader left, a full disk) stops the run (`output.py`).
 
@@ -55,6 +54,12 @@ class FdWriter:
             fd = 1 if isinstance(event, Stdout) else 2
             if self.output.write(fd, event.data) and (fd == 2 or self._stdout_shares_stderr):
                 self._line_open = not event.data.endswith(b"\n")
+
+    def behind(self) -> bool:
+        return self.output.behind()
+
+    async def drain(self) -> None:
+        await self.output.drain()
 
     def line_break(self) -> str:
         """What to print before a message on stderr so that it starts a line: "\n" or ""."""
@@ -94,19 +99,24 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
             result = await run.wait()
         except OrchError as exc:  # before the process started (a hop unreachable): said by
             if args.json:  # main; and, as for a fleet's target, a result with `error`
+                interrupts.settled()
                 print_json(unstarted(plan, exc, timeout=args.timeout))
             raise
         finally:
             await orch.aclose()
+    await writer.output.finish(interrupts.arrived)
     failed = writer.output.status()
     if failed is not None:
         return failed
     if args.json:
+        interrupts.settled()
         print_json(result)
     step = result.failed_step  # the status is then a step's, not the command's: say whose
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
-        print(f"{writer.line_break()}orch: {result.describe_failure()}", file=sys.stderr)
+        said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
+        writer.output.write(2, said.encode("utf-8", "backslashreplace"))
+        await writer.output.finish(interrupts.arrived)
     return interrupts.exit_status(result.exit_status)
 
 

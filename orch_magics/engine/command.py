@@ -83,7 +83,7 @@ async def _pump(job: CommandRun, handle: ProcessHandle, steering: Steering) -> E
     exit_event: Exit | None = None
     try:
         async for event in handle.events():
-            await job.pipeline.feed(event, steering.stopping)
+            await job.pipeline.feed(event, steering)
             if isinstance(event, Exit):
                 exit_event = event
     finally:

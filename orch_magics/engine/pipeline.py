@@ -11,6 +11,7 @@ Filters are the one step whose work has no bound (a jq program can print for eve
 line), so `feed` is a coroutine: it lets the event loop run every `SLICE` seconds of filter
 work, and once the run is stopping it abandons filter work that has gone on for `CUT_AFTER`,
 saying so on stderr. The stop signal, the deadline and the stop ladder so always get through.
+A `Paced` sink (the CLI's stdout) is waited for while it is behind, until the run is stopping.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY
-from ..sinks.base import Sink
+from ..sinks.base import Paced, Sink
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
 from ..sinks.file import FileSink, render_path
 from ..sinks.filters import FilterChain, apply
+from .steering import Steering
 
 Transform = Callable[[Event], list[Event]]
 
@@ -51,6 +54,7 @@ class OutputPipeline:
         self.raw_stdout: OutputBuffer | None = None
         self.file: FileSink | None = None
         self.sinks: list[Sink] = [*([capture] if capture is not None else []), *sinks]
+        self.paced = [sink for sink in self.sinks if isinstance(sink, Paced)]
         self.transforms: list[Transform] = []
         self.chain: FilterChain | None = None
         self.remask: Transform | None = None
@@ -68,17 +72,33 @@ class OutputPipeline:
             self.file = FileSink(render_path(template, service=plan.name,
                                              env=plan.environment.name))
 
-    async def feed(self, event: Event, stopping: Callable[[], bool]) -> None:
-        """Deliver `event` (masked, filtered) to the sinks; `stopping` says the run is stopping."""
+    async def feed(self, event: Event, steering: Steering) -> None:
+        """Deliver `event` (masked, filtered) to the sinks, then wait for a paced sink that is
+        behind (until `steering` says the run is stopping)."""
         outs = apply(self.transforms, event) if self.transforms else (event,)
         for out in outs:
             if self.chain is None:
                 self._deliver(out)
             else:
-                await self._filter(self.chain, out, stopping)
+                await self._filter(self.chain, out, steering)
+        await self._paced(steering)
 
-    async def _filter(self, chain: FilterChain, event: Event, stopping: Callable[[], bool]) -> None:
-        """`event` through the filters, delivering output as it comes and yielding to the loop."""
+    async def _paced(self, steering: Steering) -> None:
+        """Wait until no paced sink is behind, or the run is stopping, whichever comes first."""
+        behind = [sink for sink in self.paced if sink.behind()]
+        if not behind or steering.stopping():
+            return
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(_drained(behind)),
+                                            asyncio.ensure_future(steering.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _filter(self, chain: FilterChain, event: Event, steering: Steering) -> None:
+        """`event` through the filters, delivering output as it comes and yielding to the loop
+        (and to a paced sink that fell behind)."""
         work = chain.stream(event)
         started = turn = time.monotonic()
         for out in work:
@@ -88,8 +108,9 @@ class OutputPipeline:
             if time.monotonic() - turn < SLICE:
                 continue
             await asyncio.sleep(0)
+            await self._paced(steering)
             turn = time.monotonic()
-            if stopping() and turn - started >= CUT_AFTER:
+            if steering.stopping() and turn - started >= CUT_AFTER:
                 work.close()
                 self._remasked(Stderr(CUT_SHORT))
                 if isinstance(event, Exit):
@@ -126,6 +147,11 @@ class OutputPipeline:
             return OutputBuffer(), OutputBuffer()
         self.capture.close()
         return self.capture.stdout, self.capture.stderr
+
+
+async def _drained(sinks: Sequence[Paced]) -> None:
+    for sink in sinks:
+        await sink.drain()
 
 
 def _tee_stdout(buffer: OutputBuffer) -> Transform:

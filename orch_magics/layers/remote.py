@@ -14,9 +14,10 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
    stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
-4. exits the way ARGV did: a death by signal N (status 128+N, N <= 15) is re-raised, so a
-   kind that reports signals (sshd) reports it, and `decode_status` reads 128+N as signal N
-   for kinds that only report a status (docker);
+4. exits the way ARGV did: a death by signal N is status 128+N (N <= 64), which
+   `decode_status` reads as signal N for every kind; one of the signals an SSH server can
+   name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
+   other as `SIG@openssh.com`, with no number);
 5. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
    last line of its stderr (``\x1eorch-exit NONCE N``; `StatusTail` takes it out of the
    output): an engine may forget an exec before its status is read (podman with
@@ -44,8 +45,13 @@ READY_MARK = b"\x1eorch-ready"
 #: The line the wrapper prints last on its stderr when asked: this marker, the run's nonce, a
 #: space, the status, a newline.
 EXIT_MARK = b"\x1eorch-exit "
-#: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal (re-raised by the wrapper).
-SIGNAL_STATUS_MAX = 15
+#: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal, as a shell encodes them
+#: (Linux has signals 1–64: real-time ones included).
+SIGNAL_STATUS_MAX = 64
+#: The signals an SSH server reports by name (RFC 4254 §6.10; OpenSSH names no other): the
+#: ones the wrapper re-raises, and the ones the `signal` request may carry.
+NAMED_SIGNALS = frozenset(
+    "ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT SEGV TERM USR1 USR2".split())
 
 _WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
@@ -68,9 +74,9 @@ else
 fi
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
-case $_orch_s in 129|13[0-9]|14[0-3]) SESSION_TERM;; esac
+case $_orch_s in 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
-case $_orch_s in 129|13[0-9]|14[0-3])
+case $_orch_s in NAMED_STATUSES)
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
 esac
 exit "$_orch_s"
@@ -134,12 +140,16 @@ def session_line(sid: str, sig: int) -> str:
             f'kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
 
 
-#: The wrapper, with its session's other groups sent TERM after a stop ended its command.
-WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM))
+#: The wrapper, with its session's other groups sent TERM after a signal ended its command,
+#: and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
+WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
+    "NAMED_STATUSES", "|".join(str(128 + _signal.Signals["SIG" + name])
+                               for name in sorted(NAMED_SIGNALS)))
 
 
 def decode_status(code: int) -> Exit:
-    """A remote exit status as an Exit: 128+N (N <= 15) is a death by signal N, as in a shell."""
+    """A remote exit status as an Exit: 128+N (N <= 64) is a death by signal N, as a shell
+    encodes it (a real `exit 150` cannot be told from it there)."""
     if 128 < code <= 128 + SIGNAL_STATUS_MAX:
         return Exit(signal=code - 128)
     return Exit(code=code)

@@ -32,6 +32,7 @@ from ..errors import (
 from ..process.environ import PLACEHOLDER
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import HostConfig
+from .ssh_proxy import ProxyCommand
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -88,8 +89,10 @@ class KeyRecorder(asyncssh.SSHClient):
 class Slot:
     """One pooled connection and how many sessions it carries."""
 
-    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+    def __init__(self, conn: asyncssh.SSHClientConnection,
+                 proxy: ProxyCommand | None = None) -> None:
         self.conn = conn
+        self.proxy = proxy  # the ssh_config ProxyCommand it runs over, if any
         self.sessions = 0
         self.signal_requests = _honours_signal_requests(conn)
 
@@ -100,9 +103,18 @@ class Pool:
     def __init__(self) -> None:
         self.slots: list[Slot] = []
         self.lock = asyncio.Lock()
+        #: Connections closed while the pool lives on, until their proxy has ended.
+        self._closed: list[Slot] = []
 
     def prune(self) -> None:
+        self._closed = [s for s in self._closed if s.proxy is not None and s.proxy.running]
+        self._closed += [s for s in self.slots if s.conn.is_closed()]
         self.slots = [s for s in self.slots if not s.conn.is_closed()]
+
+    def close(self, slot: Slot) -> None:
+        """Close `slot`'s connection (out of the pool); `aclose` still waits for its proxy."""
+        slot.conn.close()
+        self._closed.append(slot)
 
     async def aclose(self) -> None:
         slots, self.slots = self.slots, []
@@ -111,6 +123,10 @@ class Pool:
         for slot in slots:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(slot.conn.wait_closed(), 5)
+        for slot in [*slots, *self._closed]:  # else asyncio warns about them on our stderr
+            if slot.proxy is not None:
+                await slot.proxy.end()
+        self._closed = []
 
 
 def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:

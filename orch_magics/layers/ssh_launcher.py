@@ -97,7 +97,7 @@ class SSHLauncher(Launcher):
         async with pool.lock:
             pool.prune()
             if not pool.slots:
-                pool.slots.append(Slot(await self._connect()))
+                pool.slots.append(await self._connect())
             return pool.slots[0]
 
     async def _acquire(self) -> Slot:
@@ -108,7 +108,7 @@ class SSHLauncher(Launcher):
                 if slot.sessions < SESSIONS_PER_CONNECTION:
                     break
             else:
-                slot = Slot(await self._connect())
+                slot = await self._connect()
                 pool.slots.append(slot)
             slot.sessions += 1
             return slot
@@ -119,10 +119,10 @@ class SSHLauncher(Launcher):
             return
         pool = self._pool()
         if slot not in pool.slots:  # retired: it closes with its last session
-            slot.conn.close()
+            pool.close(slot)
         elif slot is not pool.slots[0]:  # extra connections close when idle
             pool.slots.remove(slot)
-            slot.conn.close()
+            pool.close(slot)
 
     def _retire(self, slot: Slot) -> None:
         """Hand this connection out no more. A dead or idle one closes now; one that still
@@ -131,9 +131,9 @@ class SSHLauncher(Launcher):
         if slot in pool.slots:
             pool.slots.remove(slot)
         if slot.sessions == 0 or slot.conn.is_closed():
-            slot.conn.close()
+            pool.close(slot)
 
-    async def _connect(self) -> asyncssh.SSHClientConnection:
+    async def _connect(self) -> Slot:
         assert self.inner is not None
         place = self.inner.place
         if not isinstance(place, TunnelCarrier):
@@ -147,14 +147,21 @@ class SSHLauncher(Launcher):
                            f"hop {self.depth} ({self.label})")
         kw = connect_options(cfg, self._err, files, host)
         kw["client_factory"] = lambda: recorder
+        proxy = None
         if tunnel is not None:
             kw["tunnel"] = tunnel
         elif host.proxy_command:  # started by us: asyncssh would pass it our whole environment
-            kw["tunnel"] = ProxyCommand(host.proxy_command)
-        with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=place.label,
-                                host=host):
-            return await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
-                                          cfg.connect_timeout + 1)
+            kw["tunnel"] = proxy = ProxyCommand(host.proxy_command)
+        try:
+            with map_connect_errors(cfg, self._err, recorder, depth=self.depth,
+                                    via=place.label, host=host):
+                conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
+                                              cfg.connect_timeout + 1)
+        except Exception:
+            if proxy is not None:  # ended before the error is said (and orch maybe exits)
+                await proxy.end()
+            raise
+        return Slot(conn, proxy)
 
     # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
     async def tunnel(self) -> object | None:

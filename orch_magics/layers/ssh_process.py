@@ -20,7 +20,14 @@ import asyncssh
 
 from ..errors import LayerError
 from ..process.events import Exit
-from .remote import PidMarker, decode_status, kill_group_line, signal_number, split_ready
+from .remote import (
+    NAMED_SIGNALS,
+    PidMarker,
+    decode_status,
+    kill_group_line,
+    signal_number,
+    split_ready,
+)
 from .ssh_connect import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -32,9 +39,6 @@ KILL_TRIES = 30
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
 #: shell's start-up files run first), seconds.
 PID_WAIT = 10.0
-#: Signals OpenSSH (>= 7.9) accepts in a `signal` channel request (session.c name2sig).
-OPENSSH_SIGNALS = frozenset(
-    "ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT SEGV TERM USR1 USR2".split())
 
 
 class SSHBackend:
@@ -141,7 +145,7 @@ class SSHBackend:
             return
         name = _signal.Signals(sig).name[3:]
         sent = False
-        if self._slot.signal_requests and name in OPENSSH_SIGNALS:
+        if self._slot.signal_requests and name in NAMED_SIGNALS:  # OpenSSH >= 7.9 takes these
             sent = await self._request_signal(name)
             if not sent:  # e.g. sshd refuses it for root logins (no privsep child): stop asking
                 self._slot.signal_requests = False

@@ -10,18 +10,24 @@ starts the command and speaks SSH over its stdin and stdout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..process.environ import inherited_environ
 
+#: How long a proxy that was told to end may take to be reaped (seconds).
+END_WAIT = 5.0
+
 
 class ProxyCommand:
     """asyncssh's `tunnel=` for a host whose ssh_config names a ProxyCommand (`argv`, with its
-    `%h`/`%p` tokens already expanded)."""
+    `%h`/`%p` tokens already expanded): one per connection, so its `wait_closed` is that
+    connection's proxy ending (asyncssh forgets the proxy as it closes the connection)."""
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.argv = tuple(argv)
+        self._pipes: list[ProxyPipe] = []
 
     async def create_connection(self, session_factory: Callable[[], Any], host: str,
                                 port: int) -> tuple[ProxyPipe, Any]:
@@ -32,13 +38,30 @@ class ProxyCommand:
             env=inherited_environ(), start_new_session=True)
         assert isinstance(pipe, ProxyPipe)
         pipe.conn.set_tunnel(pipe)  # the connection's close ends the command (as asyncssh's)
+        self._pipes.append(pipe)
         return pipe, pipe.conn
 
+    @property
+    def running(self) -> bool:
+        """Whether the command has not been reaped yet."""
+        return any(not pipe.exited for pipe in self._pipes)
+
     def close(self) -> None:
-        """Nothing is held between connections (each starts its own command)."""
+        """End the command (the connection's close does it too)."""
+        for pipe in self._pipes:
+            pipe.close()
 
     async def wait_closed(self) -> None:
-        """Nothing is held between connections."""
+        """Return once the command has exited and been reaped."""
+        for pipe in self._pipes:
+            await pipe.wait_closed()
+
+    async def end(self) -> None:
+        """End the command and wait (5 s at most) until it is reaped: one still running when
+        the event loop closes makes asyncio's child watcher warn on the user's stderr."""
+        self.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.wait_closed(), END_WAIT)
 
     def __repr__(self) -> str:
         return f"ProxyCommand({' '.join(self.argv)})"
@@ -91,6 +114,10 @@ class ProxyPipe(asyncio.SubprocessProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+    @property
+    def exited(self) -> bool:
+        return self._exited.is_set()
 
     async def wait_closed(self) -> None:
         await self._exited.wait()

@@ -32,3 +32,15 @@ class StepAware(Protocol):
     def step_started(self, kind: StepKind, label: str) -> None: ...
 
     def step_finished(self, kind: StepKind, label: str, result: RunResult) -> None: ...
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A sink whose writes can fall behind (a pipe read slowly, or not at all): while it is
+    `behind`, the output pump awaits `drain` before it takes more, so a slow reader slows the
+    process as in a shell pipeline. Never once the run is stopping: a stop waits for no reader.
+    """
+
+    def behind(self) -> bool: ...
+
+    async def drain(self) -> None: ...

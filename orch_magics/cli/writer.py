@@ -1,0 +1,112 @@
+"""Our fds 1 and 2 written by a thread of their own, so a reader that does not read never
+blocks the event loop.
+
+A paused `| less`, a terminal stopped with Ctrl-S or a stuck consumer makes a write wait; on
+the loop that wait kept Ctrl-C, TERM and `--timeout` from being handled at all (the run and
+its far process went on). Here only the thread waits: the loop awaits `drain` (back-pressure,
+so a slow reader still slows the process down) and can stop waiting when the run must end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import threading
+from collections import deque
+from collections.abc import Callable
+
+#: Bytes that may wait for the thread before a run's output pump waits for them (1 MiB: what a
+#: grown pipe holds, so reading and writing overlap).
+LOW_WATER = 1 << 20
+
+
+class BackgroundWriter:
+    """Chunks for fds 1 and 2, written in the order given by one daemon thread (one thread,
+    so `2>&1` keeps stdout and stderr interleaved as they came). A write that fails calls
+    `on_error(fd, exc)` on the loop, and that fd's later chunks are skipped."""
+
+    def __init__(self, on_error: Callable[[int, OSError], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._on_error = on_error
+        self._queue: deque[tuple[int, bytes]] = deque()
+        self._lock = threading.Condition()
+        self._failed: set[int] = set()  # the thread's own record: it skips these fds
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (limit, its waiter)
+        self._thread: threading.Thread | None = None
+        #: Bytes given and not yet written (or skipped).
+        self.pending = 0
+        #: Bytes written so far: a reader that takes some is still reading.
+        self.written = 0
+
+    def put(self, fd: int, data: bytes) -> None:
+        """Queue `data` for `fd`; never waits."""
+        with self._lock:
+            self._queue.append((fd, data))
+            self.pending += len(data)
+            self._lock.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="orch-output", daemon=True)
+            self._thread.start()
+
+    async def below(self, limit: int) -> None:
+        """Return once at most `limit` bytes are pending."""
+        with self._lock:
+            if self.pending <= limit:
+                return
+            waiter = self._loop.create_future()
+            self._waiters.append((limit, waiter))
+        try:
+            await waiter
+        finally:
+            with self._lock:
+                with contextlib.suppress(ValueError):  # already taken by the thread
+                    self._waiters.remove((limit, waiter))
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._lock.wait()
+                fd, data = self._queue[0]  # left queued until written: counted as pending
+                skip = fd in self._failed
+            error = None if skip else self._write_all(fd, data)
+            with self._lock:
+                self._queue.popleft()
+                self.pending -= len(data)
+                if error is not None:
+                    self._failed.add(fd)
+                woken = [w for limit, w in self._waiters if self.pending <= limit]
+                self._waiters = [(n, w) for n, w in self._waiters if w not in woken]
+            self._tell(error, fd, woken)
+
+    def _write_all(self, fd: int, data: bytes) -> OSError | None:
+        """Write everything to `fd`, waiting while it is full (counted in `written` as it
+        goes); the error if it fails (BrokenPipeError: the reader has gone)."""
+        view = memoryview(data)
+        try:
+            while view:
+                try:
+                    n = os.write(fd, view)
+                except BlockingIOError:  # a non-blocking descriptor we were given: wait
+                    select.select([], [fd], [])
+                    continue
+                view = view[n:]
+                self.written += n
+        except OSError as exc:
+            return exc
+        return None
+
+    def _tell(self, error: OSError | None, fd: int, woken: list[asyncio.Future[None]]) -> None:
+        """Pass a failure and the waiters' wake-up to the loop (closed: nobody listens)."""
+        with contextlib.suppress(RuntimeError):  # the loop closed: orch is ending
+            if error is not None:
+                self._loop.call_soon_threadsafe(self._on_error, fd, error)
+            for waiter in woken:
+                self._loop.call_soon_threadsafe(_wake, waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
