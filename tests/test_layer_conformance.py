@@ -153,6 +153,13 @@ async def test_death_by_signal(executor: LayeredExecutor, sig: int) -> None:
     assert end == Exit(signal=int(sig)) and end.returncode == -int(sig)
 
 
+async def test_a_status_no_signal_could_give_stays_a_status(executor: LayeredExecutor) -> None:
+    """128+22 (SIGTTOU stops, it never ends a process): the command's own `exit 150`, as the
+    local layer says, not a death by signal 22."""
+    _, _, end = await run(executor, Command.shell("exit 150"))
+    assert end == Exit(code=150)
+
+
 async def test_interrupt_leaves_no_process(executor: LayeredExecutor) -> None:
     a, b = token(), token()
     handle = await executor.launch(Command.shell(f"sleep {a} & sleep {b}; echo never"))
@@ -243,6 +250,9 @@ def test_status_decoding_and_kill_line() -> None:
     assert [decode_status(c) for c in (0, 1, 128, 129, 137, 143, 152, 192, 193, 255)] == [
         Exit(code=0), Exit(code=1), Exit(code=128), Exit(signal=1), Exit(signal=9),
         Exit(signal=15), Exit(signal=24), Exit(signal=64), Exit(code=193), Exit(code=255)]
+    # No death by CHLD, CONT, a stop signal, URG or WINCH: those statuses are `exit N`.
+    assert [decode_status(c) for c in (145, 146, 147, 148, 149, 150, 151, 156)] == [
+        Exit(code=c) for c in (145, 146, 147, 148, 149, 150, 151, 156)]
     line = kill_group_line(42, 9)
     assert line.startswith("kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null; ")
     assert '[ "$4" = "42" ] && [ "$3" != "42" ] && kill -9 ' in line  # the session's others

@@ -14,8 +14,9 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
    stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
-4. exits the way ARGV did: a death by signal N is status 128+N (N <= 64), which
-   `decode_status` reads as signal N for every kind; one of the signals an SSH server can
+4. exits the way ARGV did: a death by signal N is status 128+N (N one of the 56 signals
+   that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
+   every kind; one of the signals an SSH server can
    name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
    other as `SIG@openssh.com`, with no number);
 5. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
@@ -31,6 +32,7 @@ import os
 import re
 import shlex
 import signal as _signal
+from collections.abc import Iterable
 
 from ..errors import LayerError
 from ..process.command import Command
@@ -45,9 +47,11 @@ READY_MARK = b"\x1eorch-ready"
 #: The line the wrapper prints last on its stderr when asked: this marker, the run's nonce, a
 #: space, the status, a newline.
 EXIT_MARK = b"\x1eorch-exit "
-#: Statuses 128+1 … 128+SIGNAL_STATUS_MAX are deaths by signal, as a shell encodes them
-#: (Linux has signals 1–64: real-time ones included).
-SIGNAL_STATUS_MAX = 64
+#: Signals a status 128+N can be a death by, as a shell encodes it: Linux's 1–64 (real-time
+#: ones included) but those whose default action ends no process (CHLD, CONT, the four stop
+#: signals, URG, WINCH): `exit 150` is a status, since SIGTTOU (22) cannot end a process.
+ENDING_SIGNALS = frozenset(range(1, 65)) - {int(_signal.Signals[f"SIG{name}"]) for name in (
+    "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "WINCH")}
 #: The signals an SSH server reports by name (RFC 4254 §6.10; OpenSSH names no other): the
 #: ones the wrapper re-raises, and the ones the `signal` request may carry.
 NAMED_SIGNALS = frozenset(
@@ -74,7 +78,7 @@ else
 fi
 trap '' TERM
 kill -TERM -$$ 2>/dev/null
-case $_orch_s in 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
+case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in NAMED_STATUSES)
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -140,17 +144,22 @@ def session_line(sid: str, sig: int) -> str:
             f'kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
 
 
+def _statuses(signals: Iterable[int]) -> str:
+    """A shell `case` pattern matching the statuses 128+N of `signals`."""
+    return "|".join(str(128 + n) for n in sorted(signals))
+
+
 #: The wrapper, with its session's other groups sent TERM after a signal ended its command,
 #: and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
-    "NAMED_STATUSES", "|".join(str(128 + _signal.Signals["SIG" + name])
-                               for name in sorted(NAMED_SIGNALS)))
+    "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
+    "NAMED_STATUSES", _statuses(_signal.Signals["SIG" + name] for name in NAMED_SIGNALS))
 
 
 def decode_status(code: int) -> Exit:
-    """A remote exit status as an Exit: 128+N (N <= 64) is a death by signal N, as a shell
-    encodes it (a real `exit 150` cannot be told from it there)."""
-    if 128 < code <= 128 + SIGNAL_STATUS_MAX:
+    """A remote exit status as an Exit: 128+N is a death by signal N (one of
+    `ENDING_SIGNALS`), as a shell encodes it (a real `exit 152` cannot be told from it)."""
+    if code - 128 in ENDING_SIGNALS:
         return Exit(signal=code - 128)
     return Exit(code=code)
 
