@@ -113,10 +113,12 @@ class RunResult:
         if self.timed_out:
             return 124
         step = self.failed_step
+        stopped_before = self.interrupted and (step is not None and step.step == "pre" or (
+            self.exit.code is None and self.exit.signal is None))
+        if stopped_before:  # before the command ran: whatever a pre step made of the stop
+            return 128 + 2  # (it may trap INT and exit 0), as `orch run` says SIGINT
         if step is not None:
             return step.exit.shell_status
-        if self.interrupted and self.exit.code is None and self.exit.signal is None:
-            return 128 + 2  # stopped (SIGINT) before the process even started
         return self.exit.shell_status
 
     # ---- output ---------------------------------------------------------------------------

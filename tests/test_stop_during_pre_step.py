@@ -62,6 +62,24 @@ def test_the_api_result_is_interrupted_or_timed_out_not_a_failed_pre_command(
         orch.close()
 
 
+def test_a_pre_command_that_exits_0_on_the_stop_still_gives_130(tmp_path: Path) -> None:
+    """The pre command traps INT and exits 0: the run was still stopped before its command,
+    and its status said 0 (the trap's), as if it had succeeded."""
+    began = tmp_path / "began"
+    pre = f"trap 'exit 0' INT TERM; touch {began}; sleep 30 & wait"
+    orch = Orchestrator(load_config_text(
+        "environments:\n  local: {layers: []}\nservices:\n"
+        f"  traps: {{command: 'echo main', pre_commands: [{{command: \"{pre}\"}}]}}\n"))
+    try:
+        live = orch.spawn("local", "traps")
+        when_begun(tmp_path, live.interrupt).join()
+        r = live.wait(30)
+        assert (r.interrupted, r.ok, r.exit_status) == (True, False, 130), r
+        assert r.stdout == ""  # the command never ran
+    finally:
+        orch.close()
+
+
 def test_ctrl_c_during_a_pre_command_of_the_cli_says_interrupted(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c",
                              str(config(tmp_path)), "run", "local", "blockpre"],
