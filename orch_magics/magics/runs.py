@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import keyword
 import re
 import uuid
@@ -259,7 +258,7 @@ def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
         while True:
             try:
                 return live.wait(0.1)
-            except concurrent.futures.TimeoutError:
+            except TimeoutError:  # what `result_of` raises (the builtin, also on 3.10)
                 presenter.poll()
     except RunInterrupted:
         raise
