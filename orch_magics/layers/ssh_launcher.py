@@ -157,9 +157,9 @@ class SSHLauncher(Launcher):
                                     via=place.label, host=host):
                 conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
                                               cfg.connect_timeout + 1)
-        except Exception:
+        except BaseException:  # a failure, or a cancel (Ctrl-C while connecting)
             if proxy is not None:  # ended before the error is said (and orch maybe exits)
-                await proxy.end()
+                await asyncio.shield(proxy.end())
             raise
         return Slot(conn, proxy)
 
