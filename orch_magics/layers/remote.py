@@ -14,7 +14,7 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
    stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
-4. exits the way ARGV did: a death by signal N is status 128+N (N one of the 56 signals
+4. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can
    name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
@@ -47,15 +47,16 @@ READY_MARK = b"\x1eorch-ready"
 #: The line the wrapper prints last on its stderr when asked: this marker, the run's nonce, a
 #: space, the status, a newline.
 EXIT_MARK = b"\x1eorch-exit "
-#: Signals a status 128+N can be a death by, as a shell encodes it: Linux's 1–64 (real-time
-#: ones included) but those whose default action ends no process (CHLD, CONT, the four stop
-#: signals, URG, WINCH): `exit 150` is a status, since SIGTTOU (22) cannot end a process.
-ENDING_SIGNALS = frozenset(range(1, 65)) - {int(_signal.Signals[f"SIG{name}"]) for name in (
-    "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "WINCH")}
-#: The signals an SSH server reports by name (RFC 4254 §6.10; OpenSSH names no other): the
-#: ones the wrapper re-raises, and the ones the `signal` request may carry.
-NAMED_SIGNALS = frozenset(
-    "ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT SEGV TERM USR1 USR2".split())
+#: The signals an SSH server reports by name (RFC 4254 §6.10; OpenSSH names no other), by
+#: their numbers on Linux (the far end's, whatever this machine numbers them): the ones the
+#: wrapper re-raises, and the ones the `signal` request may carry.
+NAMED_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
+                 "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15}
+#: Signals a status 128+N can be a death by, as a shell encodes it, by Linux numbers: 1–64
+#: (real-time ones included) but those whose default action ends no process (CHLD 17, CONT
+#: 18, the stop signals 19–22, URG 23, WINCH 28) and the two glibc keeps for itself (32, 33):
+#: `exit 150` is a status, since SIGTTOU (22) cannot end a process.
+ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 33}
 
 _WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
@@ -153,7 +154,7 @@ def _statuses(signals: Iterable[int]) -> str:
 #: and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
-    "NAMED_STATUSES", _statuses(_signal.Signals["SIG" + name] for name in NAMED_SIGNALS))
+    "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values()))
 
 
 def decode_status(code: int) -> Exit:
