@@ -228,6 +228,7 @@ def test_orch_config_naming_no_file_is_an_error(tmp_path: Path, value: str) -> N
     ({"ORCH_CONFG": "/x/orch.yaml"}, " (ORCH_CONFG is set: did you mean ORCH_CONFIG?)"),
     ({"orch_config": "/x/orch.yaml"}, " (orch_config is set: did you mean ORCH_CONFIG?)"),
     ({"ORCH_CONFIRM": "prod"}, ""),  # a variable orch reads is no misspelling of another
+    ({"TORCH_CONFIG": "/x/torch.yaml"}, ""),  # another tool's, one letter away
 ])
 def test_no_configuration_says_how_in_the_clis_words(tmp_path: Path, variables: dict[str, str],
                                                      hint: str) -> None:

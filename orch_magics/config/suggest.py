@@ -104,8 +104,10 @@ VARIABLES = ("ORCH_CONFIG", "ORCH_CONFIRM", "ORCH_DEBUG", "ORCH_LOG_DIR")
 
 def misspelt_variable(name: str) -> str:
     """` (ORCH_CONFG is set: did you mean ORCH_CONFIG?)` when a set variable orch does not
-    read is spelt nearest to `name` of those it does (else ''): said where `name` was missed."""
+    read is spelt nearest to `name` of those it does (else ''): said where `name` was missed.
+    Only names that start as orch's do (`ORCH`, any case): `TORCH_CONFIG` is another tool's."""
     for var in os.environ:
-        if var not in VARIABLES and did_you_mean(var, VARIABLES) == name:
+        if (var.upper().startswith("ORCH") and var not in VARIABLES
+                and did_you_mean(var, VARIABLES) == name):
             return f" ({var} is set: did you mean {name}?)"
     return ""
