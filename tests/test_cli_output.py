@@ -130,6 +130,74 @@ def test_output_a_stopped_run_still_holds_reaches_a_reader_that_reads_again(cfg:
         kill_all(processes_with(token))
 
 
+@pytest.fixture
+def local_cfg(tmp_path: Path) -> Path:
+    """`local`, and a service whose clean-up (a post command) runs after any stop."""
+    path = tmp_path / "orch.yaml"
+    path.write_text("environments:\n  local: {layers: []}\nservices:\n  flood:\n"
+                    "    command: exec yes flooding\n"
+                    "    post_commands: [{command: echo cleaned up, when: always}]\n")
+    return path
+
+
+def test_one_stop_ends_a_run_with_a_post_command_while_nothing_reads(local_cfg: Path) -> None:
+    """Before: the post command's output waited for the reader that did not read, and one
+    Ctrl-C (or a supervisor's TERM) never ended orch; a second one had to."""
+    r, w = os.pipe()
+    proc = subprocess.Popen([*ORCH.split(), "-c", str(local_cfg), "run", "local", "flood"],
+                            stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143, proc.communicate()
+    finally:
+        proc.kill()
+        os.close(r)
+
+
+def test_a_slow_steady_reader_gets_all_a_stopped_run_held(local_cfg: Path) -> None:
+    """Before: a write of a whole chunk returned only once the reader had taken nearly all of
+    it, so a reader taking 16 KiB every 50 ms looked stuck and lost the rest after a stop."""
+    token = f"5{os.getpid()}"
+    proc, r = _unread(local_cfg, "local", f"seq 300000; exec sleep {token}")  # 2 MB, waits
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        got: list[bytes] = []
+
+        def read_slowly() -> None:
+            while chunk := os.read(r, 16 << 10):
+                got.append(chunk)
+                time.sleep(0.05)
+
+        reading = threading.Thread(target=read_slowly)
+        reading.start()
+        assert proc.wait(timeout=60) == 130, proc.communicate()
+        reading.join(60)
+        assert b"".join(got) == b"".join(b"%d\n" % i for i in range(1, 300001))
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))
+
+
+def test_output_dropped_while_a_run_stops_is_said(local_cfg: Path) -> None:
+    """A command that ignores INT floods while the stop goes on to TERM; nobody reads: past
+    64 MiB the rest is dropped, and orch says how much on stderr (it was silent)."""
+    proc, r = _unread(local_cfg, "local", "trap '' INT; exec yes ignoring")
+    try:
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        err = proc.communicate()[1].decode()
+        assert "bytes of output were dropped: nothing read them while the run was stopping" \
+            in err, err
+    finally:
+        proc.kill()
+        os.close(r)
+
+
 def _to_full(*args: str, stream: str = "stdout") -> subprocess.CompletedProcess[bytes]:
     with open("/dev/full", "wb") as full:
         where = {stream: full, "stderr" if stream == "stdout" else "stdout": subprocess.PIPE}

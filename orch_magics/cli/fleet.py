@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 
 from ..admission import Ticket
 from ..fleet.options import FleetOptions
@@ -85,10 +84,17 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
         sinks=lambda label: () if quiet else (LabelledLines(label, width, output),))
+    output.stopping = lambda: interrupts.arrived.is_set() or fleet.stopping
     try:
         result = await fleet.wait()
+    except Exception:
+        await output.finish(None)  # what the targets printed still goes out (bounded)
+        raise
     finally:
         await orch.aclose()
+    if not quiet:  # the table after the lines, by the same writer: a reader that stopped
+        await output.finish(interrupts.arrived)  # reading cannot hold orch after a stop
+        output.write(1, f"{result.table()}\n".encode("utf-8", "backslashreplace"), own=True)
     await output.finish(interrupts.arrived)
     failed = output.status()
     if failed is not None:
@@ -96,7 +102,4 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     interrupts.settled()
     if quiet:
         print_json(result)
-    else:
-        sys.stdout.flush()
-        print(result.table())
     return interrupts.exit_status(result.exit_status)

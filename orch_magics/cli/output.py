@@ -4,8 +4,8 @@ A reader that leaves (`orch run … | head`, `2>&1 | head`, stderr alone piped) 
 SIGPIPE stops a shell pipeline's producer (status 141); a device that fails (`> /dev/full`, an
 I/O error) stops it with one line, `orch: cannot write the output: …`, and status 1, as
 coreutils do. A reader that does not read never keeps a stop from working: the writes wait
-in a thread (`writer.py`), and after a stop signal orch waits for them only while the reader
-still takes something.
+in a thread (`writer.py`), a stopping run's output pump no longer waits for them, and after
+a stop signal orch waits for them only while the reader still takes something.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import select
 import signal
 import sys
 from collections.abc import Callable
@@ -27,7 +28,8 @@ EXIT_PIPE = 128 + signal.SIGPIPE
 #: Write errors of a device or file system (not of a file orch opened by name).
 _DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
 #: Bytes that may wait for a reader that does not read while a stopping run ends (the pump no
-#: longer waits for it then); what the process prints beyond is dropped.
+#: longer waits for it then); what the process prints beyond is dropped, from there on (a cut,
+#: not a gap), and the number of bytes is said at the end.
 PILE_LIMIT = 64 << 20
 #: After a stop signal, how long orch waits for a reader that takes nothing (seconds).
 GIVE_UP = 0.5
@@ -69,22 +71,29 @@ class Output:
     """fds 1 and 2 for one run, written in the background (`BackgroundWriter`): the first
     write that fails stops the run (`on_failure`), and that descriptor is written no more;
     `status()` says how orch then ends. A `Paced` sink's `behind` and `drain` for the sinks
-    that write here."""
+    that write here, which stop pacing once `stopping()` says the run is stopping."""
 
     def __init__(self, on_failure: Callable[[], None]) -> None:
         self._on_failure = on_failure
         self.failure: OSError | None = None
         self._dead: set[int] = set()
+        self._cut: set[int] = set()  # past PILE_LIMIT while stopping: dropped from there on
+        self.dropped = 0
         self._writer: BackgroundWriter | None = None  # made on the loop, at the first write
+        #: Whether the run is stopping (set by the front end once its run exists).
+        self.stopping: Callable[[], bool] = lambda: False
 
-    def write(self, fd: int, data: bytes) -> bool:
+    def write(self, fd: int, data: bytes, *, own: bool = False) -> bool:
         """Give `data` to fd 1 or 2 (never waits); False when it is dropped: that descriptor
-        failed, or `PILE_LIMIT` bytes already wait for a reader while a stopping run ends."""
+        failed, or `PILE_LIMIT` bytes already wait for a reader while the run is stopping.
+        orch's `own` words are never dropped that way."""
         if fd in self._dead:
             return False
         if self._writer is None:
             self._writer = BackgroundWriter(self._failed)
-        if self._writer.pending > PILE_LIMIT:
+        if not own and (fd in self._cut or self._writer.pending > PILE_LIMIT and self.stopping()):
+            self._cut.add(fd)
+            self.dropped += len(data)
             return False
         self._writer.put(fd, data)
         return True
@@ -97,22 +106,37 @@ class Output:
             self._on_failure()
 
     def behind(self) -> bool:
-        return self._writer is not None and self._writer.pending > LOW_WATER
+        return (self._writer is not None and self._writer.pending > LOW_WATER
+                and not self.stopping())
 
     async def drain(self) -> None:
         if self._writer is not None:
             await self._writer.below(LOW_WATER)
 
-    async def finish(self, stopped: asyncio.Event) -> None:
+    async def finish(self, stopped: asyncio.Event | None) -> None:
         """Wait until everything given is written, for as long as the reader takes; once
-        `stopped` is set (a stop signal: orch must end), only while the reader keeps taking
-        some: what it leaves for `GIVE_UP` seconds is dropped."""
+        `stopped` is set (a stop signal: orch must end; None: it is ending on an error), only
+        while the reader keeps taking some: what it leaves for `GIVE_UP` seconds is dropped.
+        Output dropped on the way is then said on stderr."""
+        await self._flushed(stopped)
+        if self.dropped and 2 not in self._dead:
+            note = (f"orch: {self.dropped:,} bytes of output were dropped: nothing read them "
+                    f"while the run was stopping\n").encode()
+            self.dropped = 0
+            if self._writer is not None and self._writer.pending:  # given up on a reader: in
+                _write_now(2, note)  # the queue, the note would wait behind what it holds
+            else:
+                self.write(2, note, own=True)
+                await self._flushed(stopped)
+
+    async def _flushed(self, stopped: asyncio.Event | None) -> None:
         writer = self._writer
         while writer is not None and writer.pending:
-            if stopped.is_set():
+            if stopped is None or stopped.is_set():
                 before = writer.written
-                await asyncio.sleep(GIVE_UP)
-                if writer.written == before:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(writer.below(0), GIVE_UP)
+                if writer.pending and writer.written == before:
                     return
                 continue
             written = asyncio.ensure_future(writer.below(0))
@@ -131,6 +155,14 @@ class Output:
         if isinstance(self.failure, BrokenPipeError):
             return EXIT_PIPE
         raise OutputError(self.failure)
+
+
+def _write_now(fd: int, note: bytes) -> None:
+    """Write a short note (under PIPE_BUF: all or nothing) now if `fd` takes it without
+    waiting, else not at all."""
+    with contextlib.suppress(OSError):
+        if select.select([], [fd], [], 0)[1]:
+            os.write(fd, note)
 
 
 class WritesJson(Protocol):

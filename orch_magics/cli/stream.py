@@ -95,12 +95,14 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
                                           stdin=stdin, timeout=args.timeout,
                                           capture=args.json), ticket)
+        writer.output.stopping = lambda: interrupts.arrived.is_set() or run.stopping()
         try:
             result = await run.wait()
-        except OrchError as exc:  # before the process started (a hop unreachable): said by
-            if args.json:  # main; and, as for a fleet's target, a result with `error`
-                interrupts.settled()
-                print_json(unstarted(plan, exc, timeout=args.timeout))
+        except Exception as exc:
+            await writer.output.finish(None)  # what a pre step printed still goes out
+            if isinstance(exc, OrchError) and args.json:  # before the process started (a hop
+                interrupts.settled()  # unreachable): said by main; and, as for a fleet's
+                print_json(unstarted(plan, exc, timeout=args.timeout))  # target, in JSON
             raise
         finally:
             await orch.aclose()
@@ -115,7 +117,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if (result.timed_out or result.exit.error is not None and result.exit.code is None
             or step is not None and step.step == "post"):
         said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
-        writer.output.write(2, said.encode("utf-8", "backslashreplace"))
+        writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
     return interrupts.exit_status(result.exit_status)
 

@@ -56,6 +56,11 @@ class Run:
         while they run stops the one running and skips the rest."""
         self._steering.request_stop(interrupted=interrupted)
 
+    def stopping(self) -> bool:
+        """A stop was asked for or the run's time is up (its command, or a post command run
+        as clean-up, may still be going)."""
+        return self._steering.stopping()
+
     async def kill(self) -> None:
         """SIGKILL the command running now (a second Ctrl-C), a post command included."""
         self._steering.request_stop()
