@@ -51,6 +51,10 @@ def test_rows_show_the_tail_asked_for_and_say_what_they_hide(
         assert shown == ["… 40 earlier lines hidden (all kept in the result)", *numbers[40:]]
         kernel.run("few", "%%orch web --limit 127.0.1.1\nseq 1 5")  # Orch.tail (40): all shown
         assert row_lines(kernel, "few", "127.0.1.1") == numbers[:5]
+        kernel.run("huge", "%%orch web --limit 127.0.1.1 --tail 100000\nseq 1 1500")
+        assert row_lines(kernel, "huge", "127.0.1.1") == [  # a row shows 1,000 at most
+            "… 500 earlier lines hidden (all kept in the result)",
+            *(str(i) for i in range(501, 1501))]
         kernel.run("none", "%config Orch.tail = 0")  # and a --bg fleet: a named one
         kernel.run("bg", "%%orch web --limit 127.0.1.1 --bg --out b\nseq 1 100")
         kernel.run("wait", "b.wait(30)")

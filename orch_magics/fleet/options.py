@@ -41,7 +41,8 @@ class FleetOptions:
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
         check_timeout(self.timeout)  # not once per target, each row failing with it
         if isinstance(self.tail, bool) or not isinstance(self.tail, int) or self.tail < 0:
-            raise ConfigError(f"tail takes a number of lines (0 or more), not {self.tail!r}")
+            raise ConfigError(f"tail must be a whole number of lines, 0 or more, got "
+                              f"{self.tail!r}")
 
     @classmethod
     def of(cls, limit: str | None = None, parallel: int | None = None,

@@ -36,6 +36,9 @@ from .targets import Target, check_found, expand, limited, resolve, unresolved
 Begin = Callable[[RunPlan, RunOptions, str], Run]
 #: Lines a row keeps at least, to find its last line that shows something (its title).
 LAST_LINES = 20
+#: Lines a row shows at most, whatever `--tail` asks: every target's row keeps them, and the
+#: live view re-renders 50 rows ~10 times a second (all lines are in each RunResult).
+ROW_LINES = 1000
 #: Characters kept of a target's line not ended yet (its start and its end, as the live
 #: display of one run keeps them), so a stream without newlines cannot grow a row.
 MAX_PARTIAL = 4096
@@ -55,15 +58,16 @@ class TargetRow:
     stdout and stderr decoded incrementally (a character split across chunks stays whole), a
     line written in several chunks is one line, and the line still being written is shown as
     it grows (`\\r` and colours are left for the view to render, as a terminal would).
-    A view shows its last `tail` lines and how many came before them (`view`).
+    A view shows its last `tail` lines (at most `ROW_LINES`) and how many came before them
+    (`view`).
     Fed on the loop's thread, read from the view's: the lock keeps the two apart.
     """
 
     def __init__(self, label: str, on_change: Callable[[TargetRow], None],
                  tail: int = TAIL_LINES) -> None:
         self.label = label
-        self.shows = tail
-        self._keep = max(tail, LAST_LINES)
+        self.shows = min(tail, ROW_LINES)
+        self._keep = max(self.shows, LAST_LINES)
         self._ended = 0  # lines ended so far, shown or not
         self.state = "queued"
         self.started: float | None = None
