@@ -321,5 +321,9 @@ def test_a_forward_host_is_refused_for_the_reason_a_config_host_is() -> None:
             assert str(err.value).startswith(f"--host must be a host name or address, got "
                                              f"{bad!r}: "), err.value
             assert why in str(err.value), err.value
+        with pytest.raises(ForwardError) as err:  # one host: no word of a config's ranges
+            orch.forward("here", 22, host="[::1")
+        assert str(err.value) == ("--host must be a host name or address, got '[::1': it has "
+                                  "'[': a host or container name has none")
     finally:
         orch.close()

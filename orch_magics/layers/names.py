@@ -8,8 +8,9 @@ resolve it, and a name starting with `-` reads as an option to every ssh and doc
 from __future__ import annotations
 
 
-def check_target_name(name: str) -> None:
-    """Raise ValueError (a config check) unless `name` can name a host or a container."""
+def check_target_name(name: str, *, ranges: bool = True) -> None:
+    """Raise ValueError (a config check) unless `name` can name a host or a container;
+    `ranges`: where a name may be a range (`web-[01:12]`), a bracket says how one is written."""
     if not name:
         raise ValueError("the name is empty")
     bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
@@ -19,5 +20,6 @@ def check_target_name(name: str) -> None:
     if name.startswith("-"):
         raise ValueError("it starts with '-': a host or container name never does")
     if "[" in name or "]" in name:  # a range is expanded before names are checked
+        hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
-                         f"has none (a range is written [01:12] or [a:f])")
+                         f"has none{hint}")

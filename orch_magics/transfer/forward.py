@@ -178,7 +178,7 @@ def check_host(host: object) -> str:
         raise ForwardError(f"--host must be a host name or address, got {host!r}")
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        check_target_name(bare)
+        check_target_name(bare, ranges=False)  # a forward reaches one host
     except ValueError as exc:
         raise ForwardError(f"--host must be a host name or address, got {host!r}: {exc}") from None
     return bare
