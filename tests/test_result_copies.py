@@ -71,3 +71,22 @@ def test_a_fleet_result_pickles_without_its_rerun(ssh_fleet: SSHFleet) -> None:
         assert {k: r.stdout for k, r in made.items()} == {"127.0.1.1": "hi\n", "127.0.1.2": "hi\n"}
     with pytest.raises(OrchError, match="unpickled: rerun"):
         pickle.loads(pickle.dumps(result)).rerun()
+
+
+def _no_config_in(directory: str) -> None:
+    import os
+    os.chdir(directory)
+    os.environ.pop("ORCH_CONFIG", None)
+    load_config()
+
+
+def test_a_no_configuration_error_comes_back_from_a_worker_as_it_was_said(
+        tmp_path: Path) -> None:
+    """Its message is made from where it looked: unpickled, it was said twice over
+    ("… in no configuration found: … in /x")."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        with pytest.raises(OrchError) as err:
+            pool.apply(_no_config_in, (str(tmp_path),))
+    said = str(err.value)
+    assert said.startswith("no configuration found: give files with load_config(FILE, …)")
+    assert said.count("no configuration found") == 1 and said.endswith(f"in {tmp_path}"), said

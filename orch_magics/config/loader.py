@@ -69,10 +69,14 @@ class NoConfig(ConfigError):
 
     def __init__(self, here: Path,
                  how: str = "give files with load_config(FILE, …) or Orchestrator(FILE)") -> None:
-        self.here = here
+        self.here, self.how = here, how
         super().__init__(f"no configuration found: {how}, set ORCH_CONFIG, or put orch.yaml "
                          f"(or environments.yaml and services.yaml) in {here}"
                          f"{misspelt_variable('ORCH_CONFIG')}")
+
+    def __reduce__(self) -> tuple[type[NoConfig], tuple[Path, str]]:
+        """Pickled as what it was made of (its message is made, not given)."""
+        return NoConfig, (self.here, self.how)
 
     def said(self, how: str) -> NoConfig:
         """The same error, with how to give files in another front end's words."""
