@@ -113,13 +113,13 @@ class Copy:
                 raise self._failed(result, said, receiver.error)
             try:  # blocking work in a thread, as a plain future (no task to cancel alone)
                 await _settled(loop.run_in_executor(None, receiver.drain), receiver.drop)
-                receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept
-            except (OSError, TransferError) as exc:
+                receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept,
+                self.done = self._done(self.destination, header.kind, receiver.received,
+                                       receiver.sha256, t0, run)  # and said so by a stop
+            except (OSError, TransferError) as exc:  # that comes during the clean-up below
                 raise self._failed(result, [], str(exc)) from None
         finally:
             await _settled(loop.run_in_executor(None, receiver.abort))
-        self.done = self._done(self.destination, header.kind, receiver.received,
-                               receiver.sha256, t0, run)
         return self.done
 
     async def _put(self, source: Source, progress: Progress) -> Transferred:
