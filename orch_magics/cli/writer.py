@@ -20,9 +20,11 @@ from collections.abc import Callable
 #: Bytes that may wait for the thread before a run's output pump waits for them (1 MiB: what a
 #: grown pipe holds, so reading and writing overlap).
 LOW_WATER = 1 << 20
-#: Bytes given to one write at most: a blocking write of a whole 1 MiB chunk to a pipe of
-#: 64 KiB returns only once the reader has taken nearly all of it, and until then a reader
-#: that reads slowly but steadily looked like one that reads nothing (`Output.finish`).
+#: Bytes given to one write at most while the reader is behind (more than `LOW_WATER`
+#: pending): a blocking write of a whole 1 MiB chunk to a pipe of 64 KiB returns only once
+#: the reader has taken nearly all of it, and until then a reader that reads slowly but
+#: steadily looked like one that reads nothing (`Output.finish`). A reader that keeps up gets
+#: whole chunks: slices cost a gigabyte piped to `wc -c` ~8 % more time.
 SLICE = 64 << 10
 
 
@@ -87,13 +89,13 @@ class BackgroundWriter:
 
     def _write_all(self, fd: int, data: bytes) -> OSError | None:
         """Write everything to `fd`, waiting while it is full (counted in `written` as it
-        goes, a `SLICE` at most per write, so the count follows a slow reader); the error if
-        it fails (BrokenPipeError: the reader has gone)."""
+        goes, a `SLICE` at most per write while the reader is behind, so the count follows a
+        slow reader); the error if it fails (BrokenPipeError: the reader has gone)."""
         view = memoryview(data)
         try:
             while view:
                 try:
-                    n = os.write(fd, view[:SLICE])
+                    n = os.write(fd, view[:SLICE] if self.pending > LOW_WATER else view)
                 except BlockingIOError:  # a non-blocking descriptor we were given: wait
                     select.select([], [fd], [])
                     continue
