@@ -262,3 +262,23 @@ def test_piped_input_reaches_every_target_of_a_fleet_that_takes_none(fleet_cfg: 
     assert done.returncode == 0, done.stderr
     assert sorted(line.split(b"|")[1] for line in done.stdout.splitlines()
                   if b"|" in line) == [b" hi"] * 3
+
+
+def test_a_second_signal_while_json_waits_for_the_reader_keeps_the_first_status(
+        local_cfg: Path) -> None:
+    """Ctrl-C stopped the run; the JSON (7 MB) then waited for a reader that did not read, and
+    a TERM ended it with 143: orch exits with 128 + the first signal, as the docs say."""
+    token = f"3{os.getpid()}"
+    proc, r = _unread(local_cfg, "local", f"seq 1000000; exec sleep {token}", "--json")
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(3)  # the run has stopped; the JSON waits for the reader
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+        assert b"Traceback" not in proc.communicate()[1]
+    finally:
+        proc.kill()
+        os.close(r)
+        kill_all(processes_with(token))

@@ -91,10 +91,18 @@ class Interrupts:
     def settled(self) -> None:
         """The run is over: from now on a stop signal raises (KeyboardInterrupt, `Stopped`) in
         the main thread, as outside the loop, so printing the result to a reader that does
-        not read (a blocking write on the loop) still ends at Ctrl-C or TERM."""
+        not read (a blocking write on the loop) still ends at Ctrl-C or TERM. After a first
+        signal, any later one raises as that first one (`orch` exits with 128 + the first)."""
+        first = self.first
+
+        def raise_first(signum: int, frame: FrameType | None) -> None:
+            raise Stopped(first or signum)
+
         for sig in stop_signals():
             self._loop.remove_signal_handler(sig)
-            if sig != signal.SIGINT:  # SIGINT is back at Python's KeyboardInterrupt
+            if first is not None:
+                signal.signal(sig, raise_first)
+            elif sig != signal.SIGINT:  # SIGINT is back at Python's KeyboardInterrupt
                 signal.signal(sig, _raise_stopped)
 
     def exit_status(self, status: int) -> int:
