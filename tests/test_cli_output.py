@@ -156,11 +156,16 @@ def test_one_stop_ends_a_run_with_a_post_command_while_nothing_reads(local_cfg: 
         os.close(r)
 
 
-def test_a_slow_steady_reader_gets_all_a_stopped_run_held(local_cfg: Path) -> None:
+@pytest.mark.parametrize(("produce", "expected"), [
+    ("seq 300000", b"".join(b"%d\n" % i for i in range(1, 300001))),  # 2 MB, small writes
+    ("head -c 2000000 /dev/zero | tr '\\0' x", b"x" * 2000000),  # 2 MB in big chunks
+], ids=["seq", "chunks"])
+def test_a_slow_steady_reader_gets_all_a_stopped_run_held(local_cfg: Path, produce: str,
+                                                          expected: bytes) -> None:
     """Before: a write of a whole chunk returned only once the reader had taken nearly all of
     it, so a reader taking 16 KiB every 50 ms looked stuck and lost the rest after a stop."""
     token = f"5{os.getpid()}"
-    proc, r = _unread(local_cfg, "local", f"seq 300000; exec sleep {token}")  # 2 MB, waits
+    proc, r = _unread(local_cfg, "local", f"{produce}; exec sleep {token}")  # then waits
     try:
         time.sleep(3)
         proc.send_signal(signal.SIGINT)
@@ -175,7 +180,7 @@ def test_a_slow_steady_reader_gets_all_a_stopped_run_held(local_cfg: Path) -> No
         reading.start()
         assert proc.wait(timeout=60) == 130, proc.communicate()
         reading.join(60)
-        assert b"".join(got) == b"".join(b"%d\n" % i for i in range(1, 300001))
+        assert b"".join(got) == expected
     finally:
         proc.kill()
         os.close(r)

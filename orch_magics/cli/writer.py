@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import select
+import stat
+import struct
+import sys
+import termios
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -20,12 +25,13 @@ from collections.abc import Callable
 #: Bytes that may wait for the thread before a run's output pump waits for them (1 MiB: what a
 #: grown pipe holds, so reading and writing overlap).
 LOW_WATER = 1 << 20
-#: Bytes given to one write at most while the reader is behind (more than `LOW_WATER`
-#: pending): a blocking write of a whole 1 MiB chunk to a pipe of 64 KiB returns only once
-#: the reader has taken nearly all of it, and until then a reader that reads slowly but
-#: steadily looked like one that reads nothing (`Output.finish`). A reader that keeps up gets
-#: whole chunks: slices cost a gigabyte piped to `wc -c` ~8 % more time.
+#: Bytes given to one write at most when the pipe has no room for a whole chunk: a blocking
+#: write returns only once the reader has taken nearly all of it, and until then a reader
+#: that reads slowly but steadily looked like one that reads nothing (`Output.finish`).
+#: A chunk the pipe has room for goes whole: slicing every write cost a gigabyte piped to
+#: `wc -c` ~8 % more time.
 SLICE = 64 << 10
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)  # Linux; named in fcntl from Python 3.10
 
 
 class BackgroundWriter:
@@ -45,6 +51,7 @@ class BackgroundWriter:
         self.pending = 0
         #: Bytes written so far: a reader that takes some is still reading.
         self.written = 0
+        self._capacity: dict[int, int | None] = {}  # of the pipe behind each fd (None: no pipe)
 
     def put(self, fd: int, data: bytes) -> None:
         """Queue `data` for `fd`; never waits."""
@@ -89,13 +96,14 @@ class BackgroundWriter:
 
     def _write_all(self, fd: int, data: bytes) -> OSError | None:
         """Write everything to `fd`, waiting while it is full (counted in `written` as it
-        goes, a `SLICE` at most per write while the reader is behind, so the count follows a
+        goes, a `SLICE` at a time when a pipe has no room for it all, so the count follows a
         slow reader); the error if it fails (BrokenPipeError: the reader has gone)."""
         view = memoryview(data)
         try:
             while view:
                 try:
-                    n = os.write(fd, view[:SLICE] if self.pending > LOW_WATER else view)
+                    whole = len(view) <= self._room(fd)
+                    n = os.write(fd, view if whole else view[:SLICE])
                 except BlockingIOError:  # a non-blocking descriptor we were given: wait
                     select.select([], [fd], [])
                     continue
@@ -104,6 +112,23 @@ class BackgroundWriter:
         except OSError as exc:
             return exc
         return None
+
+    def _room(self, fd: int) -> int:
+        """Bytes the pipe behind `fd` takes now without waiting (any number: not a pipe)."""
+        if fd not in self._capacity:
+            try:
+                self._capacity[fd] = fcntl.fcntl(fd, F_GETPIPE_SZ) \
+                    if stat.S_ISFIFO(os.fstat(fd).st_mode) else None
+            except OSError:
+                self._capacity[fd] = None
+        capacity = self._capacity[fd]
+        if capacity is None:
+            return sys.maxsize
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            return 0
+        return int(capacity - unread)
 
     def _tell(self, error: OSError | None, fd: int, woken: list[asyncio.Future[None]]) -> None:
         """Pass a failure and the waiters' wake-up to the loop (closed: nobody listens)."""
