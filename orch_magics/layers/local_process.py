@@ -3,7 +3,8 @@
 Every child runs in its own session (pgid == pid), with this process's environment minus the
 secret provider's variables plus the command's. When the main process exits, whatever is left
 of its process group is sent SIGTERM (no orphan, and a background grandchild holding the pipes
-cannot keep the run open); the pipes are then read to their end, so no output is lost.
+cannot keep the run open); the pipes are then read to their end, so no output is lost. Until
+then its group is listed with the `lifeline` watchdog, which stops it if this process dies.
 A program that cannot be started ends like a shell's: 127 (not found) or 126 (not executable,
 or a working directory it cannot enter), with one line on stderr.
 """
@@ -26,6 +27,7 @@ from ..errors import LayerError
 from ..process.command import Command
 from ..process.environ import inherited_environ
 from ..process.events import Exit
+from .lifeline import LIFELINE
 
 #: Read size for a pty, as asyncio's pipe transports read: 256 KiB. Larger reads cost more in
 #: page faults (a fresh buffer per read) than they save in wake-ups: 1 MiB reads made a local
@@ -141,6 +143,7 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
         end = pipe.get_extra_info("pipe") if pipe is not None else None
         if end is not None and not end.closed:  # a fast child may have closed it already
             grow_pipe(end.fileno())
+    LIFELINE.watch(transport.get_pid())
     return asyncio.subprocess.Process(transport, protocol, loop), protocol
 
 
@@ -276,6 +279,7 @@ class SubprocessBackend:
         rc = await self._proc.wait()
         if rc < 0:  # a stop ended it: the rest of its session too, as the remote wrapper does
             kill_group(self._proc.pid, _signal.SIGTERM, session=True)
+        LIFELINE.forget(self._proc.pid)
         return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
 
     async def signal(self, sig: int) -> None:
@@ -297,6 +301,7 @@ class SubprocessBackend:
         if self._proc.returncode is not None and self._proc.returncode < 0:
             # Stopped: make sure nothing of its group or session outlives it.
             kill_group(self._proc.pid, _signal.SIGKILL, session=True)
+        LIFELINE.forget(self._proc.pid)
         # Output a child outside the group still holds is no longer read (ProcessHandle cut
         # it): its pipes are closed now, not by the garbage collector after the loop is gone.
         self._transport.close()

@@ -9,17 +9,21 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
    and evaluates it, so variables and the directory never appear on any argv; under a TTY
    it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
-3. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
+3. unless its parent is outside its view (a container's exec), watches that parent: when it
+   is gone (the server's session ended because the controller died or its connection did),
+   it sends its process group SIGTERM, then SIGKILL two seconds later (one `sleep 1` a
+   second meanwhile), so a controller killed outright leaves no orphan behind;
+4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
    stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
-4. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
+5. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can
    name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
    other as `SIG@openssh.com`, with no number);
-5. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
+6. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
    last line of its stderr (``\x1eorch-exit NONCE N``; `StatusTail` takes it out of the
    output): an engine may forget an exec before its status is read (podman with
    `exit_command_delay = 0`). The command writes to the same stream, so the run's own nonce
@@ -68,6 +72,15 @@ if [ "$_orch_n" -gt 0 ]; then
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty
+if read -r _orch_l </proc/$$/stat 2>/dev/null; then
+  _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
+  if [ "$_orch_pp" -gt 1 ] 2>/dev/null && command -v sleep >/dev/null 2>&1; then
+    (while sleep 1; do read -r _orch_l </proc/$$/stat || exit 0; _orch_l=${_orch_l##*) }
+       _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break; done
+     trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$) </dev/null >/dev/null 2>&1 &
+  fi
+  unset _orch_l _orch_pp
+fi
 trap : HUP INT QUIT TERM
 exec 3>&2 2>/dev/null
 if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then

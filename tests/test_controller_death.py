@@ -1,0 +1,175 @@
+"""A controller killed outright (SIGKILL, the OOM killer, a kernel that died) leaves no process
+behind: not on this machine (the lifeline watchdog) and not behind ssh hops (the wrapper
+watches its server's session)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from lab_kernel import lab_kernel
+from processes import kill_all, left_after, processes_with
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+
+
+@pytest.fixture
+def cfg(ssh_lab, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "orch.yaml"
+    path.write_text(ssh_lab.config_yaml(extra_envs={"local": []}))
+    return path
+
+
+def _started(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the run's first line."""
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"up\n", proc.communicate(timeout=30)
+
+
+def _running(token: str, count: int, *, but: int = 0) -> list[int]:
+    """The processes whose argv holds `token` (but pid `but`), once there are `count` (30 s
+    at most)."""
+    deadline = time.monotonic() + 30
+    while len(found := _far(token, but)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _far(token: str, but: int = 0) -> list[int]:
+    """The processes whose argv holds `token`, but pid `but` (orch's own, whose argv has it)."""
+    return [pid for pid in processes_with(token) if pid != but]
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["local", "loop", "two"])
+def test_a_killed_cli_leaves_nothing_running_anywhere(cfg: Path, env: str) -> None:
+    """Before: `kill -9` of `orch run` left the command and its background child running, on
+    this machine or on the far host, for ever."""
+    token = f"31{len(env)}.{os.getpid()}"
+    command = f"sleep {token}1 & echo up; exec sleep {token}2"
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", env, "--", "sh", "-c", command],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        _started(proc)
+        assert len(_running(token, 2, but=proc.pid)) >= 2
+        proc.kill()
+        proc.wait()
+        assert left_after(lambda: _far(token), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
+
+
+def test_a_killed_cli_leaves_its_stdout_to_the_reader(cfg: Path) -> None:
+    """The watchdog holds no pipe of orch's: a reader after `orch run … | cat` still ends when
+    orch dies, while the far command is being stopped."""
+    token = f"32.{os.getpid()}"
+    reader = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "local", "--", "sh", "-c",
+                             f"echo up; exec sleep {token}"], stdout=reader.stdin)
+    assert reader.stdin is not None and reader.stdout is not None
+    reader.stdin.close()
+    try:
+        assert reader.stdout.readline() == b"up\n"
+        proc.kill()
+        assert reader.stdout.read() == b"" and reader.wait(timeout=10) == 0
+        assert left_after(lambda: _far(token), within=15) == []
+    finally:
+        proc.kill()
+        reader.kill()
+        kill_all(processes_with(token))
+
+
+SCRIPT = """
+import asyncio, os, signal, sys
+from orch_magics.orchestrator import Orchestrator
+
+async def main() -> None:
+    orch = Orchestrator(sys.argv[1])
+    first = await orch.launch("local", command="exec sleep {token}1")
+    watchdogs = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                 and b"INT QUIT HUP TERM" in open(f"/proc/{{p}}/cmdline", "rb").read()
+                 and open(f"/proc/{{p}}/stat").read().rsplit(")", 1)[1].split()[1]
+                 == str(os.getpid())]
+    assert len(watchdogs) == 1, watchdogs
+    os.kill(watchdogs[0], signal.SIGKILL)  # the watchdog dies first: another one takes over
+    await asyncio.sleep(0.5)
+    second = await orch.launch("local", command="exec sleep {token}2")
+    if os.fork() == 0:  # a forked child keeps no end of the lifeline: it outlives the parent
+        os.execvp("sleep", ["sleep", "{token}9"])
+    print("up", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_killed_watchdog_is_replaced_and_a_fork_holds_no_lifeline(cfg: Path,
+                                                                   tmp_path: Path) -> None:
+    token = f"33.{os.getpid()}"
+    script = tmp_path / "controller.py"
+    script.write_text(textwrap.dedent(SCRIPT.format(token=token)))
+    proc = subprocess.Popen([sys.executable, str(script), str(cfg)], stdout=subprocess.PIPE)
+    try:
+        _started(proc)
+        assert len(_running(token, 3)) == 3
+        proc.kill()
+        proc.wait()
+        assert left_after(lambda: _far(f"{token}1") + _far(f"{token}2"), within=15) == []
+        assert _far(f"{token}9")  # not a run: the watchdog leaves it alone
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
+
+
+def test_a_kernel_that_dies_during_a_cell_leaves_nothing_running(orch_kernel: str,
+                                                               tmp_path: Path) -> None:
+    """A kernel killed by its manager (`Restart` on a kernel that does not answer, the OOM
+    killer) while a cell ran: the cell's command used to run on, orphaned."""
+    token = f"34.{os.getpid()}"
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  local: {layers: []}\nservices:\n"
+        f"  sleepy: {{command: 'sleep {token}1 & echo up; exec sleep {token}2'}}\n")
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        kernel.kc.execute("%orch local sleepy")
+        assert len(_running(token, 2)) == 2
+        kernel.km.shutdown_kernel(now=True)  # SIGKILL to the kernel's process group
+    try:
+        assert left_after(lambda: _far(token), within=15) == []
+    finally:
+        kill_all(processes_with(token))
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_a_killed_cli_stops_what_runs_as_another_user(sudo_lab, ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                      where: str) -> None:
+    """sudo → sudo on this machine, ssh → ssh → sudo: the target user's processes go too."""
+    from test_sudo_layer import chain, config_text
+
+    token = f"35{len(where)}.{os.getpid()}"
+    last = sudo_lab.layer(sudo_lab.target, password=True)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text({"it": chain(sudo_lab, None if where == "local" else ssh_lab,
+                                            last)}))
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "it", "--", "sh", "-c",
+                             f"sleep {token}1 & echo up; exec sleep {token}2"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env={**os.environ, "ORCH_SECRET_SUDO_PW": sudo_lab.password})
+    try:
+        _started(proc)
+        assert len(_running(token, 2, but=proc.pid)) >= 2
+        proc.kill()
+        proc.wait()
+        assert left_after(lambda: _far(token), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
