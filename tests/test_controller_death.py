@@ -5,7 +5,6 @@ watches its server's session)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap

@@ -18,6 +18,8 @@ import os
 import subprocess
 import threading
 
+from ..process.environ import inherited_environ
+
 #: The watchdog: keeps the listed groups, and signals what is left when its stdin ends.
 SCRIPT = r"""trap '' INT QUIT HUP TERM
 g=' '
@@ -65,7 +67,7 @@ class Lifeline:
         try:
             self._watchdog = subprocess.Popen(
                 ["/bin/sh", "-c", SCRIPT], stdin=read, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True)
+                stderr=subprocess.DEVNULL, start_new_session=True, env=inherited_environ())
         except OSError:
             os.close(write)  # no watchdog (no /bin/sh): runs are still stopped the usual way
             return
