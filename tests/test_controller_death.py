@@ -172,3 +172,4 @@ def test_a_killed_cli_stops_what_runs_as_another_user(sudo_lab, ssh_lab, tmp_pat
     finally:
         proc.kill()
         kill_all(processes_with(token))
+
