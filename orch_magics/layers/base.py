@@ -149,6 +149,15 @@ class UnixForwarder(Protocol):
         (for bulk streams; OSError when it cannot be reached)."""
 
 
+@runtime_checkable
+class Pooled(Protocol):
+    """A place reached over a connection kept between runs (an ssh hop)."""
+
+    async def answers(self) -> bool:
+        """Whether that connection is still there and answers now (one round trip); a
+        silent one is dropped, so the next use connects afresh."""
+
+
 #: What a place can offer the layer after it: a TCP connection to another host, a unix
 #: socket reached from this machine, and being this machine itself.
 CARRIES = frozenset({"tcp", "unix", "here"})

@@ -24,7 +24,7 @@ from ..config.suggest import did_you_mean
 from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command, escaped
 from ..process.handle import ProcessHandle
-from .base import Launcher, UnixForwarder
+from .base import Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
@@ -72,8 +72,10 @@ class DockerLauncher(Launcher):
     async def engine(self, *, fresh: bool = False) -> Engine:
         """The pooled engine client (`fresh`: drop the pooled one and connect again)."""
         pools, key = self.context.pools, self._engine_key
-        if fresh:
-            pools.pop(key, None)
+        assert self.inner is not None
+        place = self.inner.place
+        if fresh or key in pools and isinstance(place, Pooled) and not await place.answers():
+            pools.pop(key, None)  # the hop's connection went silent, and its forward with it
         task = pools.get(key)
         if task is None:
             task = pools[key] = self._connecting(key)

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import socket
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -94,6 +95,7 @@ class Slot:
         self.conn = conn
         self.proxy = proxy  # the ssh_config ProxyCommand it runs over, if any
         self.sessions = 0
+        self.used = time.monotonic()  # when it was last handed out or last left idle
         self.signal_requests = _honours_signal_requests(conn)
 
 

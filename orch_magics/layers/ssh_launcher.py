@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal as _signal
 import tempfile
+import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,10 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
+from .ssh_liveness import ANSWER, answers, idle
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 from .ssh_proxy import ProxyCommand
+from .ssh_socket import socket_problem
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -96,6 +99,8 @@ class SSHLauncher(Launcher):
         pool = self._pool()
         async with pool.lock:
             pool.prune()
+            while pool.slots and not await self._live(pool.slots[0]):
+                pass  # went silent: retired, try the next one
             if not pool.slots:
                 pool.slots.append(await self._connect())
             return pool.slots[0]
@@ -104,8 +109,8 @@ class SSHLauncher(Launcher):
         pool = self._pool()
         async with pool.lock:
             pool.prune()
-            for slot in pool.slots:
-                if slot.sessions < SESSIONS_PER_CONNECTION:
+            for slot in list(pool.slots):
+                if slot.sessions < SESSIONS_PER_CONNECTION and await self._live(slot):
                     break
             else:
                 slot = await self._connect()
@@ -113,8 +118,33 @@ class SSHLauncher(Launcher):
             slot.sessions += 1
             return slot
 
+    async def _live(self, slot: Slot, *, ask: bool = False) -> bool:
+        """Whether pooled `slot` may be handed out: busy, used within `IDLE` s, or answering
+        a keepalive now (always asked with `ask`); a silent one is retired."""
+        if (ask or idle(slot)) and not await answers(slot.conn, self._answer_within):
+            self._retire(slot)
+            return False
+        slot.used = time.monotonic()
+        return True
+
+    @property
+    def _answer_within(self) -> float:
+        return min(ANSWER, self.config.connect_timeout)
+
+    async def answers(self) -> bool:
+        """Whether this hop still has a pooled connection that answers a keepalive now (the
+        silent ones are retired): the `Pooled` capability, and asked when a connection
+        through this hop timed out."""
+        pool = self._pool()
+        pool.prune()
+        while pool.slots:
+            if await self._live(pool.slots[0], ask=True):
+                return True
+        return False
+
     def _release(self, slot: Slot) -> None:
         slot.sessions -= 1
+        slot.used = time.monotonic()
         if slot.sessions > 0:
             return
         pool = self._pool()
@@ -155,13 +185,25 @@ class SSHLauncher(Launcher):
         try:
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth,
                                     via=place.label, host=host):
-                conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
-                                              cfg.connect_timeout + 1)
+                try:
+                    conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
+                                                  cfg.connect_timeout + 1)
+                except asyncio.TimeoutError:  # the hop carrying it may be the silent one
+                    if isinstance(place, SSHLauncher) and not await place.answers():
+                        raise place.silent() from None
+                    raise
         except BaseException:  # a failure, or a cancel (Ctrl-C while connecting)
             if proxy is not None:  # ended before the error is said (and orch maybe exits)
                 await asyncio.shield(proxy.end())
             raise
         return Slot(conn, proxy)
+
+    def silent(self) -> LayerError:
+        """The error of this hop's pooled connection gone silent under a hop behind it."""
+        return self._err(ConnectError, f"{where(self.config)} stopped answering: its pooled "
+                                       f"connection got no reply to a keepalive within "
+                                       f"{self._answer_within:g} s (it was dropped; the next "
+                                       f"run connects again)")
 
     # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
     async def tunnel(self) -> object | None:
@@ -176,7 +218,7 @@ class SSHLauncher(Launcher):
         except asyncssh.ChannelOpenError as exc:
             # OpenSSH refuses a unix socket with code 2 ("open failed"), as for a missing one:
             # a socket the user may open means forwarding is off
-            problem = await _socket_problem(slot.conn, path)
+            problem = await socket_problem(slot.conn, path, CLEANUP_TIMEOUT)
             why = refusal(exc, "AllowStreamLocalForwarding", refused=problem is None)
             said, cls = problem or ("", ConnectionError)
             raise cls(f"cannot open {path} on {self.label}: {why}"
@@ -305,54 +347,6 @@ class SSHLauncher(Launcher):
                 self._release(slot)
             self._retire(slot)
         return f"it may still be running as {place} (killing it failed: {reason})"
-
-
-#: Asks the host what keeps the login user from a unix socket ($1): write permission, a folder
-#: on the way it may not look into (`[ -S ]` alone says "missing" for that too), another kind
-#: of file, or nothing there.
-SOCKET_CHECK = """p=$1
-if [ -S "$p" ]; then [ -w "$p" ] || echo orch-socket-denied
-elif [ -e "$p" ]; then echo orch-socket-other
-else
-  case $p in /*) d=;; *) d=.;; esac; rest=${p#/}
-  while case $rest in */*) true;; *) false;; esac; do
-    d=$d/${rest%%/*}; rest=${rest#*/}
-    [ -d "$d" ] || break
-    if [ ! -x "$d" ]; then
-      printf 'orch-socket-closed %s %s\\n' "$(id -un 2>/dev/null || id -u)" "$d"; exit 0
-    fi
-  done
-  echo orch-socket-missing
-fi
-"""
-
-
-async def _socket_problem(conn: asyncssh.SSHClientConnection,
-                          path: str) -> tuple[str, type[OSError]] | None:
-    """What keeps the login user from opening the unix socket `path` on the host, and the
-    error class that says it (`PermissionError`: it is there, not for that user), or None
-    when nothing does."""
-    line = f"sh -c {shlex.quote(SOCKET_CHECK)} sh {shlex.quote(path)}"
-    try:
-        done = await asyncio.wait_for(conn.run(line, check=False), CLEANUP_TIMEOUT)
-    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-        return f"could not check the socket there: {exc}", ConnectionError
-    # a chatty login shell may print more: the answer is the line that starts with our word
-    answer = next((ln for ln in str(done.stdout or "").splitlines()
-                   if ln.startswith("orch-socket-")), "")
-    word, _, rest = answer.partition(" ")
-    if word == "orch-socket-closed":
-        user, _, folder = rest.partition(" ")
-        return (f"the remote user may not reach that socket (cannot look into {folder} as "
-                f"{user}: permission denied)", PermissionError)
-    if word == "orch-socket-denied":
-        return "the remote user may not open that socket (no write permission)", PermissionError
-    if word == "orch-socket-other":
-        return "it is not a socket", ConnectionError
-    if word == "orch-socket-missing":
-        return "there is no such socket there", ConnectionError
-    return None if done.exit_status == 0 else ("could not check the socket there",
-                                               ConnectionError)
 
 
 def too_long(command: Command, line: str) -> str | None:

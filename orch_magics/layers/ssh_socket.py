@@ -1,0 +1,59 @@
+"""Why a unix socket on an SSH host cannot be opened, asked of the host itself.
+
+OpenSSH refuses a forwarded unix socket with one code for every reason; a short script run on
+the host tells a missing socket from one the login user may not open, or may not even reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+import asyncssh
+
+#: Asks the host what keeps the login user from a unix socket ($1): write permission, a folder
+#: on the way it may not look into (`[ -S ]` alone says "missing" for that too), another kind
+#: of file, or nothing there.
+SOCKET_CHECK = """p=$1
+if [ -S "$p" ]; then [ -w "$p" ] || echo orch-socket-denied
+elif [ -e "$p" ]; then echo orch-socket-other
+else
+  case $p in /*) d=;; *) d=.;; esac; rest=${p#/}
+  while case $rest in */*) true;; *) false;; esac; do
+    d=$d/${rest%%/*}; rest=${rest#*/}
+    [ -d "$d" ] || break
+    if [ ! -x "$d" ]; then
+      printf 'orch-socket-closed %s %s\\n' "$(id -un 2>/dev/null || id -u)" "$d"; exit 0
+    fi
+  done
+  echo orch-socket-missing
+fi
+"""
+
+
+async def socket_problem(conn: asyncssh.SSHClientConnection, path: str,
+                         timeout: float) -> tuple[str, type[OSError]] | None:
+    """What keeps the login user from opening the unix socket `path` on the host, and the
+    error class that says it (`PermissionError`: it is there, not for that user), or None
+    when nothing does."""
+    line = f"sh -c {shlex.quote(SOCKET_CHECK)} sh {shlex.quote(path)}"
+    try:
+        done = await asyncio.wait_for(conn.run(line, check=False), timeout)
+    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+        return f"could not check the socket there: {exc}", ConnectionError
+    # a chatty login shell may print more: the answer is the line that starts with our word
+    answer = next((ln for ln in str(done.stdout or "").splitlines()
+                   if ln.startswith("orch-socket-")), "")
+    word, _, rest = answer.partition(" ")
+    if word == "orch-socket-closed":
+        user, _, folder = rest.partition(" ")
+        return (f"the remote user may not reach that socket (cannot look into {folder} as "
+                f"{user}: permission denied)", PermissionError)
+    if word == "orch-socket-denied":
+        return "the remote user may not open that socket (no write permission)", PermissionError
+    if word == "orch-socket-other":
+        return "it is not a socket", ConnectionError
+    if word == "orch-socket-missing":
+        return "there is no such socket there", ConnectionError
+    return None if done.exit_status == 0 else ("could not check the socket there",
+                                               ConnectionError)

@@ -1,0 +1,49 @@
+"""A hop whose pooled connection goes silent (the host crashed, a link or a VPN dropped: no
+reset, packets just vanish) between runs: the next run names that hop, not the one behind it,
+and does not wait for the engine client's 60 s; once the link is back, runs work again."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import LayerError
+from orch_magics.orchestrator import Orchestrator
+
+pytestmark = pytest.mark.ssh
+
+
+@contextmanager
+def link_down(lab) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """This machine's side of the link to the bastion down, for the block."""
+    link = f"orchh{lab.slot}"
+    subprocess.run(["ip", "link", "set", link, "down"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "link", "set", link, "up"], check=True)
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.5], ids=["at-once", "after-idle"])
+@pytest.mark.parametrize("env", ["two", "deep"])
+async def test_a_silent_bastion_is_named_as_the_hop_that_went_away(ssh_lab, dockerd, env: str,  # type: ignore[no-untyped-def]
+                                                                   pause: float) -> None:
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep})))
+    try:
+        assert (await orch.arun(env, command="echo warm")).stdout == "warm\n"
+        await asyncio.sleep(pause)
+        with link_down(ssh_lab):
+            with pytest.raises(LayerError) as raised:
+                await asyncio.wait_for(orch.arun(env, command="echo again"), 40)
+        assert str(raised.value).startswith("hop 1 (ssh orch-bastion): "), raised.value
+        assert "orch-inner" not in str(raised.value) and "Pool" not in str(raised.value)
+        result = await asyncio.wait_for(orch.arun(env, command="echo back"), 40)
+        assert (result.stdout, result.returncode) == ("back\n", 0)
+    finally:
+        await orch.aclose()
