@@ -47,12 +47,15 @@ def _far(token: str, but: int = 0) -> list[int]:
 
 
 @pytest.mark.ssh
+@pytest.mark.parametrize("group", ["same", "own"], ids=["one-group", "timeout-makes-a-group"])
 @pytest.mark.parametrize("env", ["local", "loop", "two"])
-def test_a_killed_cli_leaves_nothing_running_anywhere(cfg: Path, env: str) -> None:
+def test_a_killed_cli_leaves_nothing_running_anywhere(cfg: Path, env: str, group: str) -> None:
     """Before: `kill -9` of `orch run` left the command and its background child running, on
-    this machine or on the far host, for ever."""
-    token = f"31{len(env)}.{os.getpid()}"
-    command = f"sleep {token}1 & echo up; exec sleep {token}2"
+    this machine or on the far host, for ever (GNU `timeout` puts its child in a group of its
+    own: the session is swept too)."""
+    token = f"31{len(env)}{len(group)}.{os.getpid()}"
+    command = f"sleep {token}1 & echo up; exec sleep {token}2" if group == "same" else \
+        f"echo up; timeout 100 sh -c 'sleep {token}1 & exec sleep {token}2'; exit"
     proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", env, "--", "sh", "-c", command],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
@@ -173,3 +176,54 @@ def test_a_killed_cli_stops_what_runs_as_another_user(sudo_lab, ssh_lab, tmp_pat
         proc.kill()
         kill_all(processes_with(token))
 
+
+
+@pytest.mark.ssh
+def test_a_killed_sleep_of_the_watch_leaves_the_run_alone(cfg: Path) -> None:
+    """The far wrapper's watch sleeps a second at a time: a `pkill sleep` on that host used
+    to end the watch as if the session were gone, killing every run there."""
+    token = f"37.{os.getpid()}"
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "loop", "--", "sh", "-c",
+                             f"echo up; sleep 3; echo done {token}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        _started(proc)
+        watches = [p for p in _far(token, proc.pid) if _children(p, "sleep\x001\x00")]
+        assert watches, "no watch runs next to the command"
+        for watch in watches:
+            for child in _children(watch, "sleep\x001\x00"):
+                os.kill(child, 15)
+        out, _ = proc.communicate(timeout=30)
+        assert (out, proc.returncode) == (f"done {token}\n".encode(), 0)
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
+
+
+def _children(pid: int, argv: str) -> list[int]:
+    """Children of `pid` whose argv (NUL-separated) is `argv`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry.name.isdigit()
+                    and (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid)
+                    and (entry / "cmdline").read_bytes() == argv.encode()):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_wrapper_whose_parent_just_starts_it_is_not_watched(tmp_path: Path) -> None:
+    """A container runtime in the host's pid namespace (`--pid=host`) starts the wrapper and
+    exits, as does this shell: the run used to be killed a second later."""
+    from orch_magics.layers.remote import wrapped_argv
+
+    out = tmp_path / "out"
+    argv = wrapped_argv(["sh", "-c", f"sleep 2; echo finished >{out}"])
+    starter = 'setsid "$@" </dev/null >/dev/null 2>&1 & sleep 0.5'  # a session, as runc makes
+    subprocess.run(["sh", "-c", starter, "sh", *argv], check=True)
+    deadline = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert out.read_text() == "finished\n"

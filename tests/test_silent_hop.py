@@ -47,3 +47,17 @@ async def test_a_silent_bastion_is_named_as_the_hop_that_went_away(ssh_lab, dock
         assert (result.stdout, result.returncode) == ("back\n", 0)
     finally:
         await orch.aclose()
+
+
+async def test_runs_starting_together_through_a_docker_hop_share_its_connections(ssh_lab,  # type: ignore[no-untyped-def]
+                                                                                  dockerd) -> None:
+    """Asking a hop whether it answers while another run connects it used to end a run with
+    IndexError and leave a connection open that nobody closed."""
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep})))
+    try:
+        results = await asyncio.wait_for(asyncio.gather(
+            *(orch.arun("deep", command=f"echo {n}") for n in range(4))), 60)
+        assert [(r.stdout, r.returncode) for r in results] == [(f"{n}\n", 0) for n in range(4)]
+    finally:
+        await orch.aclose()

@@ -155,7 +155,7 @@ class Pooled(Protocol):
 
     async def answers(self) -> bool:
         """Whether that connection is still there and answers now (one round trip); a
-        silent one is dropped, so the next use connects afresh."""
+        silent one is set aside, so the next use connects afresh."""
 
 
 #: What a place can offer the layer after it: a TCP connection to another host, a unix

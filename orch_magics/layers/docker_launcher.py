@@ -70,12 +70,15 @@ class DockerLauncher(Launcher):
         return ("docker", self.inner.key, self._address)
 
     async def engine(self, *, fresh: bool = False) -> Engine:
-        """The pooled engine client (`fresh`: drop the pooled one and connect again)."""
+        """The pooled engine client (`fresh`: drop the pooled one and connect again). A pooled
+        one behind a hop that keeps its connection is used once that hop answers (a silent
+        one is set aside: the engine is reached again over a new connection)."""
         pools, key = self.context.pools, self._engine_key
         assert self.inner is not None
-        place = self.inner.place
-        if fresh or key in pools and isinstance(place, Pooled) and not await place.answers():
-            pools.pop(key, None)  # the hop's connection went silent, and its forward with it
+        place, pooled = self.inner.place, pools.get(key)
+        if fresh or (isinstance(pooled, asyncio.Future) and pooled.done()
+                     and isinstance(place, Pooled) and not await place.answers()):
+            pools.pop(key, None)
         task = pools.get(key)
         if task is None:
             task = pools[key] = self._connecting(key)

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import threading
 
 from ..process.environ import inherited_environ
+from .remote import session_line
 
-#: The watchdog: keeps the listed groups, and signals what is left when its stdin ends.
+#: The watchdog: keeps the listed groups, and signals what is left of them and of their
+#: sessions (GNU `timeout` makes a group of its own) when its stdin ends.
 SCRIPT = r"""trap '' INT QUIT HUP TERM
 g=' '
 while read -r p; do
@@ -30,10 +33,11 @@ while read -r p; do
   esac
 done
 case $g in *[0-9]*) ;; *) exit 0;; esac
-for p in $g; do kill -TERM -"$p" 2>/dev/null; done
+for p in $g; do kill -TERM -"$p" 2>/dev/null; SESSION_TERM; done
 sleep 2
-for p in $g; do kill -KILL -"$p" 2>/dev/null; done
-"""
+for p in $g; do kill -KILL -"$p" 2>/dev/null; SESSION_KILL; done
+""".replace("SESSION_TERM", session_line("$p", signal.SIGTERM)).replace(
+    "SESSION_KILL", session_line("$p", signal.SIGKILL))
 
 
 class Lifeline:
@@ -42,6 +46,7 @@ class Lifeline:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._spare: int | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._groups: set[int] = set()
 
@@ -63,19 +68,27 @@ class Lifeline:
 
     def _start(self) -> None:
         """Start a watchdog and tell it every group listed so far."""
-        read, write = os.pipe()  # both close-on-exec: no child but the watchdog gets an end
+        # Both ends close-on-exec, and kept where `after_fork` closes them: a process forked
+        # meanwhile (not exec'd) would otherwise hold the pipe open past our death.
+        self._spare, self._fd = os.pipe()
         try:
             self._watchdog = subprocess.Popen(
-                ["/bin/sh", "-c", SCRIPT], stdin=read, stdout=subprocess.DEVNULL,
+                ["/bin/sh", "-c", SCRIPT], stdin=self._spare, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True, env=inherited_environ())
         except OSError:
-            os.close(write)  # no watchdog (no /bin/sh): runs are still stopped the usual way
+            self._drop()  # no watchdog (no /bin/sh): runs are still stopped the usual way
             return
         finally:
-            os.close(read)
-        os.set_blocking(write, False)  # a stuck watchdog must never block the event loop
-        self._fd = write
+            self._close_spare()
+        os.set_blocking(self._fd, False)  # a stuck watchdog must never block the event loop
         self._say(b"".join(b"+%d\n" % g for g in sorted(self._groups)))
+
+    def _close_spare(self) -> None:
+        """Close the watchdog's end of the pipe, held here only while it starts."""
+        if self._spare is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._spare)
+            self._spare = None
 
     def _say(self, line: bytes) -> None:
         """Write to the watchdog; if it is gone, start another at the next `watch`."""
@@ -102,6 +115,7 @@ class Lifeline:
         """In a forked child: the parent's pipe and groups are not this process's to keep."""
         self._lock = threading.Lock()
         self._groups = set()
+        self._close_spare()
         self._drop()
 
 

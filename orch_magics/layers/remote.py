@@ -9,10 +9,12 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
    and evaluates it, so variables and the directory never appear on any argv; under a TTY
    it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
-3. unless its parent is outside its view (a container's exec), watches that parent: when it
-   is gone (the server's session ended because the controller died or its connection did),
-   it sends its process group SIGTERM, then SIGKILL two seconds later (one `sleep 1` a
-   second meanwhile), so a controller killed outright leaves no orphan behind;
+3. when its parent is an SSH server's session process (`sshd…`, `dropbear`: the login shell
+   exec'd the line, as sh, bash and dash do) or sudo, watches it through /proc once a second
+   (one `sleep 1`): when it is gone (the connection ended: the controller died, or its link;
+   sudo was killed), it sends its process group and session SIGTERM, then SIGKILL two
+   seconds later, so a controller killed outright leaves no orphan behind. Under any other
+   parent (a container's runtime, a login wrapper that does not exec) nothing is watched;
 4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
@@ -74,11 +76,13 @@ fi
 unset _orch_n _orch_p _orch_tty
 if read -r _orch_l </proc/$$/stat 2>/dev/null; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
-  if [ "$_orch_pp" -gt 1 ] 2>/dev/null && command -v sleep >/dev/null 2>&1; then
-    (while sleep 1; do read -r _orch_l </proc/$$/stat || exit 0; _orch_l=${_orch_l##*) }
-       _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break; done
-     trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$) </dev/null >/dev/null 2>&1 &
-  fi
+  read -r _orch_l </proc/"$_orch_pp"/comm 2>/dev/null || _orch_l=
+  case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
+    (while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || exit 0
+       _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break
+     done; trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
+    ) </dev/null >/dev/null 2>&1 &
+  fi;; esac
   unset _orch_l _orch_pp
 fi
 trap : HUP INT QUIT TERM

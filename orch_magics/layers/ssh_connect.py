@@ -105,13 +105,23 @@ class Pool:
     def __init__(self) -> None:
         self.slots: list[Slot] = []
         self.lock = asyncio.Lock()
+        #: Connections that stopped answering: handed out no more, closed by their keepalive
+        #: or by `aclose` (not at once: what still rides on one may only be slow).
+        self.aside: list[Slot] = []
         #: Connections closed while the pool lives on, until their proxy has ended.
         self._closed: list[Slot] = []
 
     def prune(self) -> None:
         self._closed = [s for s in self._closed if s.proxy is not None and s.proxy.running]
-        self._closed += [s for s in self.slots if s.conn.is_closed()]
+        self._closed += [s for s in (*self.slots, *self.aside) if s.conn.is_closed()]
         self.slots = [s for s in self.slots if not s.conn.is_closed()]
+        self.aside = [s for s in self.aside if not s.conn.is_closed()]
+
+    def set_aside(self, slot: Slot) -> None:
+        """Hand `slot` out no more, without closing it (see `aside`)."""
+        if slot in self.slots:
+            self.slots.remove(slot)
+            self.aside.append(slot)
 
     def close(self, slot: Slot) -> None:
         """Close `slot`'s connection (out of the pool); `aclose` still waits for its proxy."""
@@ -119,7 +129,7 @@ class Pool:
         self._closed.append(slot)
 
     async def aclose(self) -> None:
-        slots, self.slots = self.slots, []
+        slots, self.slots, self.aside = [*self.slots, *self.aside], [], []
         for slot in slots:
             slot.conn.close()
         for slot in slots:

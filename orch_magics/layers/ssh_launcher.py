@@ -102,7 +102,8 @@ class SSHLauncher(Launcher):
             while pool.slots and not await self._live(pool.slots[0]):
                 pass  # went silent: retired, try the next one
             if not pool.slots:
-                pool.slots.append(await self._connect())
+                slot = await self._connect()
+                pool.slots.append(slot)
             return pool.slots[0]
 
     async def _acquire(self) -> Slot:
@@ -120,9 +121,10 @@ class SSHLauncher(Launcher):
 
     async def _live(self, slot: Slot, *, ask: bool = False) -> bool:
         """Whether pooled `slot` may be handed out: busy, used within `IDLE` s, or answering
-        a keepalive now (always asked with `ask`); a silent one is retired."""
+        a keepalive now (always asked with `ask`). A silent one is set aside, not closed:
+        a busy link may only be slow, and what rides on it (tunnels, channels) ends it."""
         if (ask or idle(slot)) and not await answers(slot.conn, self._answer_within):
-            self._retire(slot)
+            self._pool().set_aside(slot)
             return False
         slot.used = time.monotonic()
         return True
@@ -132,14 +134,15 @@ class SSHLauncher(Launcher):
         return min(ANSWER, self.config.connect_timeout)
 
     async def answers(self) -> bool:
-        """Whether this hop still has a pooled connection that answers a keepalive now (the
-        silent ones are retired): the `Pooled` capability, and asked when a connection
-        through this hop timed out."""
+        """Whether this hop has a pooled connection that answers a keepalive now (silent
+        ones are set aside): the `Pooled` capability, and asked when a connection through
+        this hop timed out."""
         pool = self._pool()
-        pool.prune()
-        while pool.slots:
-            if await self._live(pool.slots[0], ask=True):
-                return True
+        async with pool.lock:
+            pool.prune()
+            while pool.slots:
+                if await self._live(pool.slots[0], ask=True):
+                    return True
         return False
 
     def _release(self, slot: Slot) -> None:
@@ -148,7 +151,7 @@ class SSHLauncher(Launcher):
         if slot.sessions > 0:
             return
         pool = self._pool()
-        if slot not in pool.slots:  # retired: it closes with its last session
+        if slot not in pool.slots and slot not in pool.aside:  # retired: closes with its last
             pool.close(slot)
         elif slot is not pool.slots[0]:  # extra connections close when idle
             pool.slots.remove(slot)
@@ -201,9 +204,9 @@ class SSHLauncher(Launcher):
     def silent(self) -> LayerError:
         """The error of this hop's pooled connection gone silent under a hop behind it."""
         return self._err(ConnectError, f"{where(self.config)} stopped answering: its pooled "
-                                       f"connection got no reply to a keepalive within "
-                                       f"{self._answer_within:g} s (it was dropped; the next "
-                                       f"run connects again)")
+                                       f"connection did not reply within "
+                                       f"{self._answer_within:g} s (set aside; the next run "
+                                       f"connects again)")
 
     # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
     async def tunnel(self) -> object | None:
@@ -230,12 +233,12 @@ class SSHLauncher(Launcher):
         """A local unix socket whose connections reach `path` on this host (forwarded)."""
         key = ("ssh-forward", self.key, path)
         entry = self.context.pools.get(key)
+        slot = await self._primary()
         if entry is not None:
             listener, local, conn = entry
-            if not conn.is_closed():
+            if conn is slot.conn:
                 return str(local)
-            _close_forward(listener, local)  # its connection died: forward afresh
-        slot = await self._primary()
+            _close_forward(listener, local)  # its connection died or was set aside: afresh
         local = os.path.join(tempfile.mkdtemp(prefix="orch-ssh-"), "sock")
         _FORWARD_FOLDERS.add(os.path.dirname(local))
         try:
