@@ -74,9 +74,9 @@ if [ "$_orch_n" -gt 0 ]; then
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty
-if read -r _orch_l </proc/$$/stat 2>/dev/null; then
+if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
-  read -r _orch_l </proc/"$_orch_pp"/comm 2>/dev/null || _orch_l=
+  read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
   case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
     (while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || exit 0
        _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break
