@@ -23,10 +23,10 @@ from collections.abc import AsyncIterator
 from ..admission import Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
-from ..layers.local_process import grow_pipe
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..process.pipes import grow_pipe
 from ..result import unstarted
 from .interrupts import on_interrupt
 from .output import Output, print_json

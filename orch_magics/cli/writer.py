@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import select
-import stat
-import struct
 import sys
-import termios
 import threading
 from collections import deque
 from collections.abc import Callable
+
+from ..process.pipes import pipe_capacity, unread
 
 #: Bytes that may wait for the thread before a run's output pump waits for them (1 MiB: what a
 #: grown pipe holds, so reading and writing overlap).
@@ -31,7 +29,6 @@ LOW_WATER = 1 << 20
 #: A chunk the pipe has room for goes whole: slicing every write cost a gigabyte piped to
 #: `wc -c` ~8 % more time.
 SLICE = 64 << 10
-F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)  # Linux; named in fcntl from Python 3.10
 
 
 class BackgroundWriter:
@@ -116,19 +113,12 @@ class BackgroundWriter:
     def _room(self, fd: int) -> int:
         """Bytes the pipe behind `fd` takes now without waiting (any number: not a pipe)."""
         if fd not in self._capacity:
-            try:
-                self._capacity[fd] = fcntl.fcntl(fd, F_GETPIPE_SZ) \
-                    if stat.S_ISFIFO(os.fstat(fd).st_mode) else None
-            except OSError:
-                self._capacity[fd] = None
+            self._capacity[fd] = pipe_capacity(fd)
         capacity = self._capacity[fd]
         if capacity is None:
             return sys.maxsize
-        try:
-            unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
-        except OSError:
-            return 0
-        return int(capacity - unread)
+        waiting = unread(fd)
+        return 0 if waiting is None else capacity - waiting
 
     def _tell(self, error: OSError | None, fd: int, woken: list[asyncio.Future[None]]) -> None:
         """Pass a failure and the waiters' wake-up to the loop (closed: nobody listens)."""

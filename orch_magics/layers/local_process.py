@@ -15,11 +15,9 @@ import asyncio
 import collections
 import contextlib
 import errno
-import fcntl
 import os
 import pwd
 import signal as _signal
-import stat
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,6 +25,7 @@ from ..errors import LayerError
 from ..process.command import Command
 from ..process.environ import inherited_environ
 from ..process.events import Exit
+from ..process.pipes import grow_pipe
 from .lifeline import LIFELINE
 
 #: Read size for a pty, as asyncio's pipe transports read: 256 KiB. Larger reads cost more in
@@ -35,11 +34,6 @@ from .lifeline import LIFELINE
 READ_CHUNK = 256 << 10
 #: Output bytes buffered for a slow reader before the child's pipe is paused.
 BUFFERED = 4 << 20
-#: Pipe capacity asked of the kernel (Linux's default is 64 KiB; 1 MiB is the unprivileged
-#: maximum): a reader then gets up to asyncio's 256 KiB per read instead of 64 KiB, a quarter
-#: of the wake-ups per gigabyte.
-PIPE_SIZE = 1 << 20
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; named in fcntl from Python 3.10
 
 
 class Chunks:
@@ -145,13 +139,6 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
             grow_pipe(end.fileno())
     LIFELINE.watch(transport.get_pid())
     return asyncio.subprocess.Process(transport, protocol, loop), protocol
-
-
-def grow_pipe(fd: int) -> None:
-    """Ask for a PIPE_SIZE buffer on the pipe behind `fd` (not a pipe, or refused: unchanged)."""
-    with contextlib.suppress(OSError):
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
-            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
 
 
 
