@@ -16,8 +16,8 @@ from orch_magics.config.loader import load_config_text
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.base import LaunchContext
 from orch_magics.layers.local import LocalLauncher
-from orch_magics.layers.ssh_connect import Pool
 from orch_magics.layers.ssh_launcher import SSHLauncher
+from orch_magics.layers.ssh_pool import Pool
 from orch_magics.process.command import Command
 from orch_magics.process.handle import ProcessHandle
 

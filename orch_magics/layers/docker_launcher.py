@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import signal as _signal
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -76,8 +77,8 @@ class DockerLauncher(Launcher):
         pools, key = self.context.pools, self._engine_key
         assert self.inner is not None
         place, pooled = self.inner.place, pools.get(key)
-        if fresh or (isinstance(pooled, asyncio.Future) and pooled.done()
-                     and isinstance(place, Pooled) and not await place.answers()):
+        if fresh or (isinstance(pooled, asyncio.Future) and isinstance(place, Pooled)
+                     and not await _still_reached(place, pooled)):
             pools.pop(key, None)
         task = pools.get(key)
         if task is None:
@@ -338,6 +339,16 @@ class DockerLauncher(Launcher):
                            f"{CLEANUP_TIMEOUT:g} s")
                 break
         return f"it may still be running as {place} (reconnecting failed: {problem})"
+
+async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
+    """Whether a pooled engine behind `place` can still be used: its hop answers, and the
+    socket forwarded for it is still open (a forward on a connection set aside is closed). One
+    still connecting, or that failed, is left to its task."""
+    if not pooled.done() or pooled.cancelled() or pooled.exception() is not None:
+        return True
+    path = pooled.result().local.path
+    return await place.answers() and (path is None or os.path.exists(path))
+
 
 def _name(container: Mapping[str, Any]) -> str:
     names = container.get("Names") or [container.get("Id", "?")[:12]]

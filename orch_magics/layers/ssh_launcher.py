@@ -28,10 +28,7 @@ from .base import Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
-    SESSIONS_PER_CONNECTION,
     KeyRecorder,
-    Pool,
-    Slot,
     connect_options,
     map_connect_errors,
     map_session_errors,
@@ -41,6 +38,7 @@ from .ssh_connect import (
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
 from .ssh_liveness import ANSWER, answers, idle
+from .ssh_pool import SESSIONS_PER_CONNECTION, Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 from .ssh_proxy import ProxyCommand
 from .ssh_socket import socket_problem
@@ -125,6 +123,10 @@ class SSHLauncher(Launcher):
         a busy link may only be slow, and what rides on it (tunnels, channels) ends it."""
         if (ask or idle(slot)) and not await answers(slot.conn, self._answer_within):
             self._pool().set_aside(slot)
+            for key, entry in list(self.context.pools.items()):  # their users connect afresh
+                if isinstance(key, tuple) and key[:2] == ("ssh-forward", self.key) \
+                        and entry[2] is slot.conn:
+                    _close_forward(entry[0], entry[1])
             return False
         slot.used = time.monotonic()
         return True
@@ -151,7 +153,9 @@ class SSHLauncher(Launcher):
         if slot.sessions > 0:
             return
         pool = self._pool()
-        if slot not in pool.slots and slot not in pool.aside:  # retired: closes with its last
+        if slot in pool.aside:  # closed by `prune` once nothing rides on it
+            return
+        if slot not in pool.slots:  # retired: it closes with its last session
             pool.close(slot)
         elif slot is not pool.slots[0]:  # extra connections close when idle
             pool.slots.remove(slot)
@@ -323,7 +327,8 @@ class SSHLauncher(Launcher):
 
     def connection_down(self) -> bool:
         """Whether this hop had connections and every one of them is closed."""
-        slots = self._pool().slots
+        pool = self._pool()
+        slots = [*pool.slots, *pool.aside]
         return bool(slots) and all(slot.conn.is_closed() for slot in slots)
 
     async def kill_after_loss(self, pgid: int) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     import asyncssh
 
-    from .ssh_connect import Slot
+    from .ssh_pool import Slot
 
 #: Seconds without a session after which a pooled connection is asked before it is reused.
 IDLE = 1.0

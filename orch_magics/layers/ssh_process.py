@@ -28,7 +28,7 @@ from .remote import (
     signal_number,
     split_ready,
 )
-from .ssh_connect import Slot
+from .ssh_pool import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
 READ_CHUNK = 1 << 20
