@@ -56,8 +56,16 @@ def test_a_killed_cli_leaves_nothing_running_anywhere(cfg: Path, env: str, group
     token = f"31{len(env)}{len(group)}.{os.getpid()}"
     command = f"sleep {token}1 & echo up; exec sleep {token}2" if group == "same" else \
         f"echo up; timeout 100 sh -c 'sleep {token}1 & exec sleep {token}2'; exit"
+    _kill_the_cli_while_it_runs(cfg, env, command, token)
+
+
+def _kill_the_cli_while_it_runs(cfg: Path, env: str, command: str, token: str,
+                                **variables: str) -> None:
+    """`orch run ENV -- sh -c COMMAND`, SIGKILLed once COMMAND said `up` and two processes
+    with `token` run: none of them may be left 15 s later."""
     proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", env, "--", "sh", "-c", command],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env={**os.environ, **variables})
     try:
         _started(proc)
         assert len(_running(token, 2, but=proc.pid)) >= 2
@@ -162,19 +170,8 @@ def test_a_killed_cli_stops_what_runs_as_another_user(sudo_lab, ssh_lab, tmp_pat
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(config_text({"it": chain(sudo_lab, None if where == "local" else ssh_lab,
                                             last)}))
-    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "it", "--", "sh", "-c",
-                             f"sleep {token}1 & echo up; exec sleep {token}2"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            env={**os.environ, "ORCH_SECRET_SUDO_PW": sudo_lab.password})
-    try:
-        _started(proc)
-        assert len(_running(token, 2, but=proc.pid)) >= 2
-        proc.kill()
-        proc.wait()
-        assert left_after(lambda: _far(token), within=15) == []
-    finally:
-        proc.kill()
-        kill_all(processes_with(token))
+    _kill_the_cli_while_it_runs(cfg, "it", f"sleep {token}1 & echo up; exec sleep {token}2",
+                                token, ORCH_SECRET_SUDO_PW=sudo_lab.password)
 
 
 
