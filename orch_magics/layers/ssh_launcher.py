@@ -98,7 +98,7 @@ class SSHLauncher(Launcher):
         async with pool.lock:
             pool.prune()
             while pool.slots and not await self._live(pool.slots[0]):
-                pass  # went silent: retired, try the next one
+                pass  # went silent: set aside, try the next one
             if not pool.slots:
                 slot = await self._connect()
                 pool.slots.append(slot)
