@@ -5,7 +5,8 @@ outright (SIGKILL, the OOM killer, a kernel that died) cannot do that, so one `s
 controller process, started with its first local child, holds the read end of a pipe whose
 write end only the controller has. The controller writes ``+PGID`` when a child starts and
 ``-PGID`` once it is cleaned up; when the pipe ends (every writer gone: the controller died),
-the watchdog sends SIGTERM to every group still listed, then SIGKILL two seconds later.
+the watchdog sends SIGTERM to every group still listed and to the rest of their sessions,
+then SIGKILL two seconds later.
 
 The watchdog is a session of its own (a kernel's group SIGKILL does not reach it), holds no
 terminal or output pipe (`orch run … | cat` still ends), and lists nothing on a clean exit.
