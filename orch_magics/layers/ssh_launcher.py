@@ -97,12 +97,10 @@ class SSHLauncher(Launcher):
         pool = self._pool()
         async with pool.lock:
             pool.prune()
-            while pool.slots and not await self._live(pool.slots[0]):
-                pass  # went silent: set aside, try the next one
-            if not pool.slots:
+            if (slot := await self._first_live(pool)) is None:
                 slot = await self._connect()
                 pool.slots.append(slot)
-            return pool.slots[0]
+            return slot
 
     async def _acquire(self) -> Slot:
         pool = self._pool()
@@ -131,6 +129,14 @@ class SSHLauncher(Launcher):
         slot.used = time.monotonic()
         return True
 
+    async def _first_live(self, pool: Pool, *, ask: bool = False) -> Slot | None:
+        """The first pooled connection that may be handed out (`_live`; the silent ones before
+        it are set aside), or None."""
+        while pool.slots:
+            if await self._live(pool.slots[0], ask=ask):
+                return pool.slots[0]
+        return None
+
     @property
     def _answer_within(self) -> float:
         return min(ANSWER, self.config.connect_timeout)
@@ -142,10 +148,7 @@ class SSHLauncher(Launcher):
         pool = self._pool()
         async with pool.lock:
             pool.prune()
-            while pool.slots:
-                if await self._live(pool.slots[0], ask=True):
-                    return True
-        return False
+            return await self._first_live(pool, ask=True) is not None
 
     def _release(self, slot: Slot) -> None:
         slot.sessions -= 1
