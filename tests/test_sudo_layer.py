@@ -57,12 +57,6 @@ def executor(base: Any, layers: list[str]) -> LayeredExecutor:
     return LayeredExecutor(base, resolve_layers(environment, Resolver()))
 
 
-@pytest.fixture(params=["local", "ssh"])
-def where(request: pytest.FixtureRequest) -> Any:
-    """None (this machine) or the ssh lab: the sudo layer runs there."""
-    return request.getfixturevalue("ssh_lab") if request.param == "ssh" else None
-
-
 async def run(ex: LayeredExecutor, command: Command, stdin: bytes = b"") -> tuple[bytes, bytes, Exit]:
     handle = await ex.launch(command)
     handle.stdin.write(stdin)

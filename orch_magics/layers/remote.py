@@ -240,8 +240,8 @@ class StatusTail:
 
     def __init__(self, nonce: str) -> None:
         self._mark = EXIT_MARK + nonce.encode("ascii") + b" "
-        self._line = re.compile(re.escape(self._mark) + rb"(\d{1,3})\r?\n\Z")
-        self._start = re.compile(re.escape(self._mark) + rb"\d{0,3}\r?\Z")
+        self._line = re.compile(re.escape(self._mark) + rb"(\d{1,3})\r*\n\Z")
+        self._start = re.compile(re.escape(self._mark) + rb"\d{0,3}\r*\Z")
         self._held = b""
 
     def feed(self, data: bytes) -> bytes:
@@ -256,11 +256,18 @@ class StatusTail:
         self._held = b""
         return buf
 
+    @property
+    def status(self) -> int | None:
+        """The status said, when its line is what came last (the command is over); None
+        otherwise (more output after a status line makes that line output)."""
+        found = self._line.match(self._held)
+        return int(found.group(1)) if found else None
+
     def flush(self) -> tuple[int | None, bytes]:
         """At the end of the stream: the reported status (None if none) and held output."""
-        held, self._held = self._held, b""
-        found = self._line.match(held)
-        return (int(found.group(1)), b"") if found else (None, held)
+        status, held = self.status, self._held
+        self._held = b""
+        return (status, b"") if status is not None else (None, held)
 
 
 def split_ready(out: bytes) -> tuple[bytes, bool]:

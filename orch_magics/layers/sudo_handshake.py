@@ -13,7 +13,8 @@ gives every process one, as a docker layer with `tty: true` does):
    `remote.py`'s wrapper as a process group of its own (`setsid`, as sshd and runc do), and
    its preamble follows;
 3. the wrapper reports its pid (and, under a TTY, that the terminal is cooked again): the
-   command runs.
+   command runs. It says its status last (the run's nonce is the prompt's): sudo_process.py
+   reads it, since sudo itself may not end (see `SudoBackend`).
 
 Anything else said before the command ran (the login shell of `sudo -i` and its profile, on
 either stream) is not the command's output but is kept: without a terminal it goes to the run's
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from ..errors import AuthError, LayerError, PasswordRejected
 from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
-from ..process.handle import ProcessHandle, StdinWriter
+from ..process.handle import ProcessHandle
 from ..redaction import masked_repr
 from .remote import PID_MARK, preamble, split_ready, wrapped_argv
 from .sudo_refusal import Heard, explain, must_change_password, no_password, wrong_password
@@ -58,6 +59,7 @@ class Script:
     outmark: bytes  # BOOT's line on stdout: what came before it there is not the command's
     body: bytes  # the script BOOT reads, then the wrapper's preamble
     login: bool  # `sudo -i`: the target's login shell runs BOOT
+    nonce: str  # the wrapper's status line carries it (`StatusTail`)
 
 
 def build(command: Command, sudo_options: list[str], login: bool) -> Script:
@@ -71,7 +73,7 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
     outmark = f"orch-sudo-out-{nonce}"
     pre = RESTORE + preamble(command)
-    body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre)))).encode(
+    body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre), nonce=nonce))).encode(
         "utf-8", "surrogateescape")  # argv bytes that are not UTF-8 pass as they are
     read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
     boot = (f'_orch_tty0="$(stty -g 2>/dev/null)" && stty raw -echo; '
@@ -80,7 +82,8 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     # with KILL, as if the command had said it: it execs BOOT, its environment kept
     handover = ["exec"] if login else []
     argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", *handover, "sh", "-c", boot]
-    return Script(argv, prompt.encode(), token.encode(), outmark.encode(), body + pre, login)
+    return Script(argv, prompt.encode(), token.encode(), outmark.encode(), body + pre, login,
+                  nonce)
 
 
 class Heading:
@@ -117,9 +120,10 @@ class Heading:
 class Started:
     """sudo let the command run: its pid (a process group), and output to pass on first."""
 
-    events: AsyncIterator[Event]
+    handle: ProcessHandle  # sudo's, at the previous place
+    events: AsyncIterator[Event]  # the handle's, read past the pid line
     pid: int
-    stdin: StdinWriter
+    nonce: str  # of the wrapper's status line
     tty: bool  # one output stream, a terminal's
     early: list[Event] = field(default_factory=list)
     heading: Heading | None = None  # stdout's split, until the mark came (no terminal)
@@ -168,8 +172,8 @@ class Conversation:
                 self.raw += event.data
                 pid = self.advance()
                 if pid is not None:
-                    return Started(events, pid, self.handle.stdin, self.tty, self.early,
-                                   self.heading)
+                    return Started(self.handle, events, pid, self.script.nonce, self.tty,
+                                   self.early, self.heading)
             if not self.let_in and (why := must_change_password(self.heard())) is not None:
                 raise Refused(why, AuthError)  # PAM waits for a new password: not ours to give
         raise Refused("sudo ended without an exit status")

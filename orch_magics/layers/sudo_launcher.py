@@ -9,7 +9,6 @@ signal the user after it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -19,13 +18,10 @@ from ..process.handle import ProcessHandle
 from .base import Launcher
 from .remote import kill_group_line
 from .sudo_handshake import Conversation, Refused, Started, build
-from .sudo_process import SudoBackend
+from .sudo_process import SudoBackend, end_sudo
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .sudo import SudoConfig
-
-#: Seconds a sudo that refused (or an abandoned start) may take to end before it is killed.
-END_GRACE = 2.0
 
 
 class SudoLauncher(Launcher):
@@ -92,11 +88,6 @@ class SudoLauncher(Launcher):
 
 
 async def _end(handle: ProcessHandle) -> None:
-    """Let a sudo that will not run the command end (EOF first, then the stop ladder)."""
-    handle.stdin.close()
+    """Let a sudo that will not run the command end; what it still says is not read."""
     handle.discard_output()
-    try:
-        await asyncio.wait_for(handle.wait(), END_GRACE)
-    except asyncio.TimeoutError:
-        with contextlib.suppress(Exception):
-            await handle.stop((0.5, 0.5))
+    await end_sudo(handle)

@@ -4,6 +4,14 @@ The previous place's handle carries sudo; once sudo let the command run (sudo_ha
 its events are relayed: output split back into stdout and stderr (bounded queues, so a slow
 reader still pauses the process), the Exit decoded as every remote kind does. Signals go to
 the command's process group through a second sudo run (`signal_group`).
+
+The wrapper says the command's status last, on its stderr (the terminal's one stream under a
+TTY): that is the run's status. sudo should end right after; sudo 1.9.13 (Debian 12's) may
+not: when the command ends while sudo holds terminal input it read for it (left unread, or an
+EOF's ^D that crossed the end), its last flush waits on the terminal forever (fixed in 1.9.14,
+sudo-project/sudo PR #247), or spins on a pty whose other side is gone. So the sudo is this
+backend's to end: still there `END_GRACE` s after the status line, or after the command was
+killed, it is stopped; and it is stopped when the backend closes.
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ import signal as _signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..errors import LayerError, StreamError
-from ..process.events import Exit, Stderr, Stdout
-from .remote import decode_status
+from ..process.events import Event, Exit, Stderr, Stdout
+from ..process.handle import ProcessHandle
+from .remote import StatusTail, decode_status
 from .sudo_handshake import Started
 
 #: Output chunks a stream may hold before the relay waits for its reader.
 QUEUE_CHUNKS = 16
 #: Seconds a signal (a short sudo run) may take.
 SIGNAL_TIMEOUT = 15.0
+#: Seconds sudo may take to end once its command has (or once it refused to run one).
+END_GRACE = 2.0
 
 SignalGroup = Callable[[int, int], Awaitable[None]]
 ErrorFactory = Callable[[str, type[LayerError]], LayerError]
@@ -34,15 +45,19 @@ class SudoBackend:
                  error: ErrorFactory) -> None:
         self.pid: int | None = started.pid
         self._events = started.events
+        self._handle = started.handle
+        self._tail = StatusTail(started.nonce)
+        self._overdue: asyncio.Task[None] | None = None  # stops a sudo left after the status
         self._tty = tty
         self._signal_group = signal_group
         self._error = error
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
         self._err: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
         self._end: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
-        self._stdin = started.stdin
+        self._stdin = started.handle.stdin
         self._heading = started.heading
         self._signalled = False
+        self._killed = False  # a KILL reached the command's group
         self._relay = asyncio.ensure_future(self._run(started))
 
     # ---- ProcessBackend ---------------------------------------------------------------------
@@ -78,6 +93,9 @@ class SudoBackend:
         except asyncio.TimeoutError:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
+        if sig == _signal.SIGKILL:
+            self._killed = True
+            self._arm()  # the command is gone: sudo should end now
 
     async def close(self) -> None:
         # Stopped or abandoned: kill what is left as the target user before sudo goes.
@@ -85,21 +103,30 @@ class SudoBackend:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL),
                                        SIGNAL_TIMEOUT)
-        self._relay.cancel()
-        with contextlib.suppress(BaseException):
-            await self._relay
+        for task in (self._relay, self._overdue):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if self._handle.running:  # a sudo stuck after its command (or given up on)
+            with contextlib.suppress(Exception):
+                await self._handle.stop((0.5, 0.5))
 
     # ---- relay ------------------------------------------------------------------------------
     async def _run(self, started: Started) -> None:
         end = Exit(error=StreamError("the relay from sudo stopped"))
         try:
-            for event in started.early:
-                await self._put(event)
+            for event in started.early:  # the command's first output may have come along
+                await self._put(self._past_status(event))
             async for event in self._events:
                 if isinstance(event, Exit):
                     end = event
                     break
-                await self._put(event)
+                await self._put(self._past_status(event))
+            status, held = self._tail.flush()
+            await self._put((Stdout if self._tty else Stderr)(held))
+            if status is not None:
+                end = Exit(code=status)
         finally:
             if not self._end.done():
                 self._end.set_result(end)
@@ -107,6 +134,24 @@ class SudoBackend:
             await self._put(Stderr(self._heading.flush()))
         await self._out.put(None)
         await self._err.put(None)
+
+    def _past_status(self, event: Event) -> Event:
+        """`event` without what may be the wrapper's status line (on the wrapper's stderr),
+        which, once it came last, gives sudo `END_GRACE` s to end (see the module's words)."""
+        if not isinstance(event, Stdout | Stderr) or isinstance(event, Stderr) == self._tty:
+            return event
+        event = type(event)(self._tail.feed(event.data))
+        if self._tail.status is not None:
+            self._arm()
+        elif self._overdue is not None and not self._killed:  # more output came: that
+            self._overdue.cancel()  # line was the command's
+            self._overdue = None
+        return event
+
+    def _arm(self) -> None:
+        """The command is over: sudo gets `END_GRACE` s to end, then is stopped."""
+        if self._overdue is None:
+            self._overdue = asyncio.ensure_future(end_sudo(self._handle))
 
     async def _put(self, event: object) -> None:
         if not isinstance(event, Stdout | Stderr) or not event.data:
@@ -138,3 +183,14 @@ async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         if chunk is None:
             return
         yield chunk
+
+
+async def end_sudo(handle: ProcessHandle) -> None:
+    """Let a sudo that is done with (or will not run) its command end: EOF, then, if it is still
+    there `END_GRACE` s later, the stop ladder (INT and TERM it relays, KILL it cannot)."""
+    handle.stdin.close()
+    try:
+        await asyncio.wait_for(asyncio.shield(handle.wait()), END_GRACE)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(Exception):
+            await handle.stop((0.5, 0.5))
