@@ -59,6 +59,23 @@ def test_a_killed_cli_leaves_nothing_running_anywhere(cfg: Path, env: str, group
     _kill_the_cli_while_it_runs(cfg, env, command, token)
 
 
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["dock", "deep", "pod"])
+def test_a_killed_cli_leaves_nothing_in_the_container(ssh_lab, request, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                      env: str) -> None:
+    """Before: an exec outlived the engine connection that started it, so `kill -9` of
+    `orch run` left the command running in the container (docker, behind two ssh hops, or
+    podman). The container's warden exec (layers/docker_warden.py) sees its connection end
+    and stops it."""
+    path = tmp_path / "orch.yaml"
+    engine = request.getfixturevalue("podman" if env == "pod" else "dockerd")
+    hops = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner")] if env == "deep" else []
+    path.write_text(ssh_lab.config_yaml(extra_envs={env: [*hops, engine.layer()]}))
+    token = f"35{len(env)}.{os.getpid()}"
+    _kill_the_cli_while_it_runs(path, env, f"sleep {token}1 & echo up; exec sleep {token}2",
+                                token)
+
+
 def _kill_the_cli_while_it_runs(cfg: Path, env: str, command: str, token: str,
                                 **variables: str) -> None:
     """`orch run ENV -- sh -c COMMAND`, SIGKILLed once COMMAND said `up` and two processes

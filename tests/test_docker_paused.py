@@ -55,7 +55,7 @@ def paused_later(dockerd, name: str) -> Iterator[str]:  # type: ignore[no-untype
 
 
 def loops_in(dockerd, name: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [p for p in dockerd.container_processes(name) if "while" in p]
+    return [p for p in dockerd.container_processes(name) if "do sleep 1; done" in p]
 
 
 def said_what_is_left(message: str, container: str, dockerd) -> int:  # type: ignore[no-untyped-def]

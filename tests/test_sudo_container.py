@@ -175,7 +175,7 @@ async def test_interrupt_leaves_no_process_in_the_container(base, place, monkeyp
     assert len(running) == 2, running
     end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 30)
     assert end.signal is not None, end
-    await _nothing_left(place, "sleep 91", "sudo")
+    await _nothing_left(place, "sleep 91", "orch-sudo-prompt-")  # sudo's argv
 
 
 async def _nothing_left(place: Place, *needles: str) -> None:

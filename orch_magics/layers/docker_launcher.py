@@ -5,7 +5,8 @@ machine, DOCKER_HOST), else `/var/run/docker.sock` there. Behind an SSH hop the 
 socket is forwarded by that hop (the `UnixForwarder` capability), so nothing but the socket is
 needed on the remote host. Commands start through the shared wrapper of `remote.py`; the
 Engine API has no exec-kill (moby#35703), so a signal is a second, short exec running
-`remote.kill_group_line` in the container.
+`remote.kill_group_line` in the container, and each run is listed with the container's warden
+(`docker_warden.py`), which stops it if the controller dies.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from .base import Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
+from .docker_warden import Warden
+from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -232,10 +235,33 @@ class DockerLauncher(Launcher):
 
     # ---- launching ------------------------------------------------------------------------
     async def launch(self, command: Command) -> ProcessHandle:
-        cfg = self.config
         engine = await self.engine()
-        container, name = await self._container(engine)
-        tty = command.tty or cfg.tty
+        container = await self._container(engine)
+        warden = self._warden(engine, container)  # the first one starts along with the run
+        handle = await self._exec(engine, container, command, command.tty or self.config.tty)
+        if (pid := handle.pid) is not None:
+            handle.when_done(lambda _: warden.forget(pid))
+            await warden.watch(pid)
+        return handle
+
+    def _warden(self, engine: Engine, container: tuple[str, str]) -> Warden:
+        """The container's warden for this layer's user (docker_warden.py), started if none
+        runs there. One per engine client: the warden's connection goes the runs' way (a
+        client reconnected over a new ssh connection gets its own)."""
+        pools, key = self.context.pools, ("warden", engine, container[0], self.config.user)
+        warden = pools.get(key)
+        if not isinstance(warden, Warden) or warden.gone:
+            guard = Command(("/bin/sh", "-c", WATCHDOG))
+            warden = pools[key] = Warden(functools.partial(self._exec, engine, container,
+                                                           guard, False))
+            self.context.on_close(warden.close)
+        return warden
+
+    async def _exec(self, engine: Engine, where: tuple[str, str], command: Command,
+                    tty: bool) -> ProcessHandle:
+        """Start `command` in container `where` (id, name) through the wrapper."""
+        cfg = self.config
+        container, name = where
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
         self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
