@@ -95,7 +95,9 @@ def test_a_timeout_stops_the_command_while_nothing_reads_the_output(cfg: Path) -
     proc, r = _unread(cfg, "loop", f"exec yes {token}", "--timeout", "2")
     try:
         far = lambda: [pid for pid in processes_with(token) if pid != proc.pid]  # noqa: E731
-        time.sleep(1)
+        deadline = time.monotonic() + 30  # started (a loaded machine may take a while)
+        while not far() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert far()
         assert left_after(far, within=20) == [] and proc.poll() is None
         proc.send_signal(signal.SIGINT)
