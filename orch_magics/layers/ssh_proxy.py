@@ -18,6 +18,8 @@ from ..process.environ import inherited_environ
 
 #: How long a proxy that was told to end may take to be reaped (seconds).
 END_WAIT = 5.0
+#: How long a proxy whose stdin was closed may take to exit before it is killed (seconds).
+KILL_AFTER = 2.0
 
 
 class ProxyCommand:
@@ -77,10 +79,12 @@ class ProxyPipe(asyncio.SubprocessProtocol):
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._exited = asyncio.Event()
+        self._kill: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
         self._transport = transport
+        self._loop = asyncio.get_running_loop()
         stdin = transport.get_pipe_transport(0)
         assert isinstance(stdin, asyncio.WriteTransport)
         self._stdin = stdin
@@ -96,6 +100,7 @@ class ProxyPipe(asyncio.SubprocessProtocol):
 
     def process_exited(self) -> None:
         self._exited.set()
+        self._release()
 
     # ---- the transport asyncssh's connection writes to --------------------------------------
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -110,7 +115,26 @@ class ProxyPipe(asyncio.SubprocessProtocol):
         self.close()
 
     def close(self) -> None:
-        """End the proxy: the subprocess transport kills a command still running."""
+        """End the proxy: EOF on its stdin (a proxy ends with its connection, as `nc` and
+        `ssh -W` do), and a kill if it is still running `KILL_AFTER` s later.
+
+        Its transport is closed only once asyncio's child watcher has reaped it: closing it
+        before polls the process, and a process reaped there (it had just exited) makes the
+        watcher say "Unknown child process pid N" on the user's stderr."""
+        if self._transport is None:
+            return
+        if self._stdin is not None:
+            self._stdin.close()
+        if self.exited:
+            self._release()
+        elif self._kill is None:
+            self._kill = self._loop.call_later(KILL_AFTER, self._release)
+
+    def _release(self) -> None:
+        """Close the transport (it kills a process still running: one that outlived its
+        stdin by `KILL_AFTER` s)."""
+        if self._kill is not None:
+            self._kill.cancel()
         if self._transport is not None:
             self._transport.close()
             self._transport = None
