@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from orch_magics.layers.docker_tail import ExecTail
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
 from processes import gone
@@ -70,3 +71,18 @@ async def test_a_stuck_sudo_leaves_nothing_behind(base, sudo_lab, where) -> None
     _, _, end = await _run(ex, Command(("sh", "-c", script), tty=True), UNREAD)
     assert end == Exit(code=0)
     assert (await gone(mark), await gone("orch-sudo-prompt-")) == ([], [])
+
+
+def test_the_status_line_is_kept_when_output_follows_it() -> None:
+    """A process the command left may print after the wrapper's status line (in the same chunk
+    or a later one): the status stands, the line is never output, and what follows is, all of
+    it (no line is taken for an engine's, as in a docker exec's stream)."""
+    nonce = "00112233aabbccdd"
+    for chunks in ([b"out\r\n\x1eorch-exit " + nonce.encode() + b" 4\r\nlate\r\n"],
+                   [b"out\r\n\x1eorch-ex", b"it " + nonce.encode() + b" 4\r", b"\nlate\r\n",
+                    b"Error: write unixpacket x\n"]):
+        tail = ExecTail(nonce, engine=False)
+        said = b"".join(tail.feed(c) for c in chunks) + tail.flush()
+        assert tail.status == 4
+        assert said == b"out\r\nlate\r\n" + (b"Error: write unixpacket x\n" if len(chunks) > 1
+                                              else b"")

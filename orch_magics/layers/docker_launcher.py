@@ -241,7 +241,12 @@ class DockerLauncher(Launcher):
         handle = await self._exec(engine, container, command, command.tty or self.config.tty)
         if (pid := handle.pid) is not None:
             handle.when_done(lambda _: warden.forget(pid))
-            await warden.watch(pid)
+            try:
+                await warden.watch(pid)
+            except BaseException:  # the launch was given up on: its run is not left running
+                handle.discard_output()
+                await handle.stop((0.5, 0.5))
+                raise
         return handle
 
     def _warden(self, engine: Engine, container: tuple[str, str]) -> Warden:

@@ -27,9 +27,11 @@ class ExecTail:
 
     Up to the status line it is `StatusTail`: only what may grow into that line is held back,
     and podman's line saying its copy failed, until more output or the end shows whose it is.
+    Without `engine` (a stream no engine speaks on: sudo's), no line is taken for podman's.
     """
 
-    def __init__(self, nonce: str) -> None:
+    def __init__(self, nonce: str, *, engine: bool = True) -> None:
+        self._engine = engine
         mark = EXIT_MARK + nonce.encode("ascii") + b" "
         self._line = re.compile(re.escape(mark) + rb"(\d{1,3})\r?\n")
         self._keep = len(mark) + 4  # the longest cut status line: mark, 3 digits, \r
@@ -59,6 +61,8 @@ class ExecTail:
     def _hold_failure(self, out: bytes) -> bytes:
         """`out` without a last line that is (or may grow into) podman's, held until more
         output comes (a raw TTY stream may cut it anywhere)."""
+        if not self._engine:
+            return out
         out, self._failed = self._failed + out, b""
         start = out.rfind(b"\n", 0, len(out) - 1) + 1
         body = out[start:].removesuffix(b"\n")
@@ -69,6 +73,8 @@ class ExecTail:
     def _trailer(self, data: bytes) -> bytes:
         """After the status line: podman's `Error: …` lines are dropped, the rest passed on
         (a process of the command that outlived it)."""
+        if not self._engine:
+            return data
         buf, self._after = self._after + data, b""
         while buf.startswith(ENGINE_ERROR) or (buf and ENGINE_ERROR.startswith(buf)):
             newline = buf.find(b"\n")

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from ..process.handle import ProcessHandle
 
 #: Seconds a warden told to end (its stdin closed) may take before it is stopped.
-END_WAIT = 5.0
+END_WAIT = 2.0
 #: Seconds a run waits for its container's warden to start (with it) before going on without.
 READY_WAIT = 5.0
 
@@ -31,6 +31,7 @@ class Warden:
     def __init__(self, start: Callable[[], Awaitable[ProcessHandle]]) -> None:
         self._groups: set[int] = set()
         self._handle: ProcessHandle | None = None
+        self._closing = False
         self._task = asyncio.ensure_future(self._start(start))
 
     async def _start(self, start: Callable[[], Awaitable[ProcessHandle]]) -> None:
@@ -62,12 +63,13 @@ class Warden:
             self._say(b"-%d\n" % pgid)
 
     def _say(self, lines: bytes) -> None:
-        if lines and self._handle is not None and self._handle.running:
+        if lines and not self._closing and self._handle is not None and self._handle.running:
             self._handle.stdin.write(lines)
 
     async def close(self) -> None:
         """End it: EOF (it signals what is still listed: runs being closed anyway), then the
         stop ladder if it lingers."""
+        self._closing = True
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task

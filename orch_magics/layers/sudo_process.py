@@ -6,12 +6,13 @@ reader still pauses the process), the Exit decoded as every remote kind does. Si
 the command's process group through a second sudo run (`signal_group`).
 
 The wrapper says the command's status last, on its stderr (the terminal's one stream under a
-TTY): that is the run's status. sudo should end right after; sudo 1.9.13 (Debian 12's) may
+TTY): that is the run's status (output after it, of a process the command left, is passed on).
+sudo should end right after; sudo 1.9.13 (Debian 12's) may
 not: when the command ends while sudo holds terminal input it read for it (left unread, or an
 EOF's ^D that crossed the end), its last flush waits on the terminal forever (fixed in 1.9.14,
-sudo-project/sudo PR #247), or spins on a pty whose other side is gone. So the sudo is this
-backend's to end: still there `END_GRACE` s after the status line, or after the command was
-killed, it is stopped; and it is stopped when the backend closes.
+sudo-project/sudo PR #247), or spins on a pty whose other side is gone. So under a terminal
+the sudo is this backend's to end: still there `END_GRACE` s after the status line, or after
+the command was killed, it is stopped; and any sudo is stopped when the backend closes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from ..errors import LayerError, StreamError
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle
-from .remote import StatusTail, decode_status
+from .docker_tail import ExecTail
+from .remote import decode_status
 from .sudo_handshake import Started
 
 #: Output chunks a stream may hold before the relay waits for its reader.
@@ -46,7 +48,7 @@ class SudoBackend:
         self.pid: int | None = started.pid
         self._events = started.events
         self._handle = started.handle
-        self._tail = StatusTail(started.nonce)
+        self._tail = ExecTail(started.nonce, engine=False)  # the status said, once it came
         self._overdue: asyncio.Task[None] | None = None  # stops a sudo left after the status
         self._tty = tty
         self._signal_group = signal_group
@@ -57,7 +59,6 @@ class SudoBackend:
         self._stdin = started.handle.stdin
         self._heading = started.heading
         self._signalled = False
-        self._killed = False  # a KILL reached the command's group
         self._relay = asyncio.ensure_future(self._run(started))
 
     # ---- ProcessBackend ---------------------------------------------------------------------
@@ -94,7 +95,6 @@ class SudoBackend:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
         if sig == _signal.SIGKILL:
-            self._killed = True
             self._arm()  # the command is gone: sudo should end now
 
     async def close(self) -> None:
@@ -123,10 +123,9 @@ class SudoBackend:
                     end = event
                     break
                 await self._put(self._past_status(event))
-            status, held = self._tail.flush()
-            await self._put((Stdout if self._tty else Stderr)(held))
-            if status is not None:
-                end = Exit(code=status)
+            await self._put((Stdout if self._tty else Stderr)(self._tail.flush()))
+            if self._tail.status is not None:
+                end = Exit(code=self._tail.status)
         finally:
             if not self._end.done():
                 self._end.set_result(end)
@@ -140,18 +139,18 @@ class SudoBackend:
         which, once it came last, gives sudo `END_GRACE` s to end (see the module's words)."""
         if not isinstance(event, Stdout | Stderr) or isinstance(event, Stderr) == self._tty:
             return event
-        event = type(event)(self._tail.feed(event.data))
+        event = type(event)(self._tail.feed(event.data))  # later output passes as it is
         if self._tail.status is not None:
             self._arm()
-        elif self._overdue is not None and not self._killed:  # more output came: that
-            self._overdue.cancel()  # line was the command's
-            self._overdue = None
         return event
 
     def _arm(self) -> None:
-        """The command is over: sudo gets `END_GRACE` s to end, then is stopped."""
-        if self._overdue is None:
-            self._overdue = asyncio.ensure_future(end_sudo(self._handle))
+        """The command is over: sudo gets `END_GRACE` s to end, then is stopped. Only under a
+        terminal, where sudo relays input and may hang (without one, stdout may still be
+        on its way while the status line has come on stderr). No EOF is sent: a ^D crossing
+        the end is what may make sudo hang."""
+        if self._overdue is None and self._tty:
+            self._overdue = asyncio.ensure_future(end_sudo(self._handle, eof=False))
 
     async def _put(self, event: object) -> None:
         if not isinstance(event, Stdout | Stderr) or not event.data:
@@ -185,10 +184,12 @@ async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def end_sudo(handle: ProcessHandle) -> None:
-    """Let a sudo that is done with (or will not run) its command end: EOF, then, if it is still
-    there `END_GRACE` s later, the stop ladder (INT and TERM it relays, KILL it cannot)."""
-    handle.stdin.close()
+async def end_sudo(handle: ProcessHandle, *, eof: bool = True) -> None:
+    """Let a sudo that is done with (or will not run) its command end: EOF (if `eof`), then,
+    if it is still there `END_GRACE` s later, the stop ladder (INT and TERM it relays, KILL it
+    cannot)."""
+    if eof:
+        handle.stdin.close()
     try:
         await asyncio.wait_for(asyncio.shield(handle.wait()), END_GRACE)
     except asyncio.TimeoutError:
