@@ -75,9 +75,4 @@ class Warden:
             await self._task
         if self._handle is None:
             return
-        self._handle.stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._handle.wait()), END_WAIT)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(Exception):
-                await self._handle.stop((0.5, 0.5))
+        await self._handle.end(END_WAIT)

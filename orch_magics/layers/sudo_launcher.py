@@ -18,7 +18,7 @@ from ..process.handle import ProcessHandle
 from .base import Launcher
 from .remote import kill_group_line
 from .sudo_handshake import Conversation, Refused, Started, build
-from .sudo_process import SudoBackend, end_sudo
+from .sudo_process import END_GRACE, SudoBackend
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .sudo import SudoConfig
@@ -90,4 +90,4 @@ class SudoLauncher(Launcher):
 async def _end(handle: ProcessHandle) -> None:
     """Let a sudo that will not run the command end; what it still says is not read."""
     handle.discard_output()
-    await end_sudo(handle)
+    await handle.end(END_GRACE)

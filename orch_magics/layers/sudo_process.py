@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..errors import LayerError, StreamError
 from ..process.events import Event, Exit, Stderr, Stdout
-from ..process.handle import ProcessHandle
 from .docker_tail import ExecTail
 from .remote import decode_status
 from .sudo_handshake import Started
@@ -150,7 +149,7 @@ class SudoBackend:
         on its way while the status line has come on stderr). No EOF is sent: a ^D crossing
         the end is what may make sudo hang."""
         if self._overdue is None and self._tty:
-            self._overdue = asyncio.ensure_future(end_sudo(self._handle, eof=False))
+            self._overdue = asyncio.ensure_future(self._handle.end(END_GRACE, eof=False))
 
     async def _put(self, event: object) -> None:
         if not isinstance(event, Stdout | Stderr) or not event.data:
@@ -182,16 +181,3 @@ async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         if chunk is None:
             return
         yield chunk
-
-
-async def end_sudo(handle: ProcessHandle, *, eof: bool = True) -> None:
-    """Let a sudo that is done with (or will not run) its command end: EOF (if `eof`), then,
-    if it is still there `END_GRACE` s later, the stop ladder (INT and TERM it relays, KILL it
-    cannot)."""
-    if eof:
-        handle.stdin.close()
-    try:
-        await asyncio.wait_for(asyncio.shield(handle.wait()), END_GRACE)
-    except asyncio.TimeoutError:
-        with contextlib.suppress(Exception):
-            await handle.stop((0.5, 0.5))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
@@ -354,6 +355,18 @@ class ProcessHandle:
         if not self._reading:
             return await self.wait()
         return await asyncio.shield(self._exit)
+
+    async def end(self, wait: float, *, eof: bool = True) -> None:
+        """Let the process end on its own: EOF first (if `eof`), then, if it is still there
+        `wait` s later, the stop ladder with half a second per step (a sudo done with its
+        command, a container's warden told to end)."""
+        if eof:
+            self.stdin.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.wait()), wait)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(Exception):  # best effort, as the ladder's own signals
+                await self.stop((0.5, 0.5))
 
     async def aclose(self) -> None:
         """Stop the process if it still runs and free the channel."""
