@@ -256,18 +256,11 @@ class StatusTail:
         self._held = b""
         return buf
 
-    @property
-    def status(self) -> int | None:
-        """The status said, when its line is what came last (the command is over); None
-        otherwise (more output after a status line makes that line output)."""
-        found = self._line.match(self._held)
-        return int(found.group(1)) if found else None
-
     def flush(self) -> tuple[int | None, bytes]:
         """At the end of the stream: the reported status (None if none) and held output."""
-        status, held = self.status, self._held
-        self._held = b""
-        return (status, b"") if status is not None else (None, held)
+        held, self._held = self._held, b""
+        found = self._line.match(held)
+        return (int(found.group(1)), b"") if found else (None, held)
 
 
 def split_ready(out: bytes) -> tuple[bytes, bool]:
