@@ -14,14 +14,15 @@ chain, back to back in one run, `head -c SIZE /dev/zero` is counted by `wc -c` t
   growth of that process during the run;
 - with --magics, a `%%orch ENV` cell on a real kernel sent as JupyterLab sends it
   (allow_stdin=True) and as nbclient does (allow_stdin=False), with the kernel's peak RSS growth.
-Then cold starts, best of 5: `orch run local -- true` vs `sh -c true` and `orch run loop -- true`
-vs `ssh orch-loop true`. Ratios are raw time ÷ orch time (higher is better; 1.0× = as fast as the
-raw tool). Every orch run imports orch_magics from the checkout holding this script, or with
-`--tree DIR` from another one (DIR holding `orch_magics/`, or its `src/`), to put a before/after
-of a change side by side; the report names the module it measured. `--chains` selects chains;
-`--magic-size` sets the bytes the cells print (raw and CLI are then re-timed at that size).
-`--repeat N` measures every chain N times and reports medians (on a machine whose speed
-wanders, one round can be off by half).
+Then cold starts, best of 5: `orch run local -- true` vs `sh -c true`, `orch run loop -- true`
+vs `ssh orch-loop true` and `orch run deep -- true` vs the raw tools' `docker exec … true`.
+Ratios are raw time ÷ orch time (higher is better; 1.0× = as fast as the raw tool). Every orch
+run imports orch_magics from the checkout holding this script, or with `--tree DIR` from another
+one (DIR holding `orch_magics/`, or its `src/`), to put a before/after of a change side by side;
+the report names the module it measured. `--chains` selects chains; `--magic-size` sets the
+bytes the cells print (raw and CLI are then re-timed at that size). `--repeat N` measures every
+chain N times and reports medians (on a machine whose speed wanders, one round can be off by
+half).
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def best_of(argv: list[str], setup: Setup, n: int = 5) -> float:
 
 
 def cold_starts(setup: Setup, chains: list[str]) -> list[tuple[str, float, str, float]]:
-    """(raw command, best time, orch command, best time) for local and, if selected, one hop."""
+    """(raw command, best time, orch command, best time) for local and the selected 1hop, docker."""
     cli = [sys.executable, "-c", CLI, "-c", setup.cfg, "run"]
     rows = [("sh -c true", best_of(["sh", "-c", "true"], setup),
              "orch run local -- true", best_of([*cli, "local", "--", "true"], setup))]
@@ -291,6 +292,10 @@ def cold_starts(setup: Setup, chains: list[str]) -> list[tuple[str, float, str, 
         ssh = ["ssh", "-F", str(setup.lab.ssh_config), "-o", "BatchMode=yes", "orch-loop", "true"]
         rows.append(("ssh orch-loop true", best_of(ssh, setup),
                      "orch run loop -- true", best_of([*cli, "loop", "--", "true"], setup)))
+    if "docker" in chains:  # the first run in a container also starts its warden
+        raw = ["sh", "-c", setup.at_far_end("docker", "true")]
+        rows.append(("ssh -J … docker exec orch-test true", best_of(raw, setup),
+                     "orch run deep -- true", best_of([*cli, "deep", "--", "true"], setup)))
     return rows
 
 
