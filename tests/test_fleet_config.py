@@ -315,8 +315,8 @@ def test_an_inventory_that_is_a_folder_or_not_text_is_named(tmp_path: Path) -> N
     (tmp_path / "dir.ini").mkdir()
     (tmp_path / "bin.ini").write_bytes(b"[web]\n\xc9\x00")
     for name, message in (("dir.ini", f"inventory file '{tmp_path}/dir.ini' is a directory"),
-                          ("bin.ini", f"inventory {tmp_path}/bin.ini is not UTF-8 text "
-                                      f"(byte 0xc9 at offset 6)")):
+                          ("bin.ini", f"{tmp_path}/bin.ini:2: inventory file is not UTF-8 "
+                                      f"text (byte 0xc9 at offset 6)")):
         cfg = tmp_path / "orch.yaml"
         cfg.write_text(f"inventory: {name}\nenvironments:\n"
                        f"  f: {{layers: [{{type: ssh, config: {{host: 'group:web'}}}}]}}\n")

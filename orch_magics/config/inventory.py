@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .source import Path_, Source, read_source
+from .source import Path_, Source, parse_source, read_text
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
@@ -177,9 +177,9 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     parses as a mapping: `ansible-inventory` reads such a file as YAML too)."""
     inv = Inventory()
     for path in paths:
-        text = _read(Path(path))
+        text = read_text(path, "inventory file")  # a byte-order mark dropped, as Ansible does
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
-            _from_yaml(inv, read_source(Path(path)))
+            _from_yaml(inv, parse_source(text, str(path)))
         else:
             _from_ini(inv, text, str(path))
     return inv
@@ -198,18 +198,6 @@ def _is_yaml(text: str) -> bool:
         return False
     return isinstance(data, dict) and all(isinstance(v, (dict, type(None)))
                                           for v in data.values())
-
-
-def _read(path: Path) -> str:
-    """The file's text; a leading byte-order mark is dropped, as ansible-inventory drops it
-    (else it became part of the first group's or host's name)."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read inventory {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"inventory {path} is not UTF-8 text (byte {exc.object[exc.start]:#x} "
-                          f"at offset {exc.start})") from None
 
 
 def _from_ini(inv: Inventory, text: str, name: str) -> None:
