@@ -321,3 +321,23 @@ async def test_a_progress_that_is_not_one_is_refused_before_anything_runs(  # ty
     assert str(err.value) == ("progress= takes an object with start, update and finish "
                               "methods; int has no start, update, finish")
     assert os.listdir(tmp_path) == []
+
+
+async def test_far_names_that_start_with_a_dash_are_names_not_options(  # type: ignore[no-untyped-def]
+        orch, tmp_path, monkeypatch) -> None:
+    """A relative far path starts at the far working directory (here: this test's). Before,
+    a put into `-dd/` failed with "cannot write in -dd": mktemp took the name for options."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-dd").mkdir()
+    (tmp_path / "f.txt").write_text("one\n")
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "-x").write_text("two\n")
+    await orch.aput("here", str(tmp_path / "f.txt"), "-dd/")
+    await orch.aput("here", str(tmp_path / "f.txt"), "-dd/-g.txt")
+    await orch.aput("here", str(tmp_path / "tree"), "-dd/-tree")
+    assert (tmp_path / "-dd" / "f.txt").read_text() == "one\n"
+    assert (tmp_path / "-dd" / "-g.txt").read_text() == "one\n"
+    assert (tmp_path / "-dd" / "-tree" / "-x").read_text() == "two\n"
+    await orch.aget("here", "-dd/-tree", str(tmp_path / "back"))
+    assert (tmp_path / "back" / "-x").read_text() == "two\n"
+    assert sorted(p.name for p in (tmp_path / "-dd").iterdir()) == ["-g.txt", "-tree", "f.txt"]

@@ -29,10 +29,11 @@ fail() { echo "orch-transfer: $*" >&2; exit 1; }
 if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
-home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines
+home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines;
+  # `./` before a leading `-`, so no tool below (mktemp, chmod, tar) takes the name for options
   case $1 in "~"|"~/"*) [ -n "$HOME" ] || fail "HOME is not set: cannot expand $1";; esac
   case $1 in "~") printf '%s.' "$HOME";; "~/"*) printf '%s.' "$HOME/${1#"~/"}";;
-  *) printf '%s.' "$1";; esac
+  -*) printf './%s.' "$1";; *) printf '%s.' "$1";; esac
 }
 """
 
