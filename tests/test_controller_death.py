@@ -241,3 +241,53 @@ def test_a_wrapper_whose_parent_just_starts_it_is_not_watched(tmp_path: Path) ->
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert out.read_text() == "finished\n"
+
+
+CONTROLLER = """
+import sys, time
+from orch_magics import Orchestrator, load_config
+
+orch = Orchestrator(load_config(sys.argv[1]))
+for n, command in enumerate(sys.argv[2:]):
+    run = orch.start("dock", command=command, name=f"run{n}")
+    while run.handle is None:  # set once the launch has returned: the run is listed
+        time.sleep(0.05)
+    print("started", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # type: ignore[no-untyped-def]
+        dockerd, tmp_path: Path) -> None:
+    """A warden killed in the container (`pkill -f sleep` matches its script) is started
+    again by the next run there. Before, the new one listed only that next run, so a
+    controller killed then left the earlier one running in the container."""
+    path = tmp_path / "orch.yaml"
+    path.write_text(f"environments:\n  dock: {{layers: [{dockerd.layer()}]}}\n")
+    token = f"36.{os.getpid()}"
+
+    def wardens() -> list[int]:
+        return [int(p.split()[0]) for p in dockerd.container_processes("orch-test")
+                if "while read -r p" in p]
+
+    proc = subprocess.Popen([sys.executable, "-c", CONTROLLER, str(path), f"exec sleep {token}1",
+                             f"exec sleep {token}2"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline() == b"started\n"
+        assert wardens(), "the first run in the container started its warden"
+        for pid in wardens():
+            dockerd.api.exec_start(dockerd.api.exec_create("orch-test", ["kill", "-9", str(pid)]))
+        assert left_after(wardens, within=15) == []
+        assert _far(f"{token}1", but=proc.pid), "the first run goes on"
+        proc.stdin.write(b"next\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"started\n"
+        assert wardens(), "the next run started a warden again"
+        proc.kill()
+        proc.wait()
+        assert left_after(lambda: _far(token), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))

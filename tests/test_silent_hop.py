@@ -61,3 +61,33 @@ async def test_runs_starting_together_through_a_docker_hop_share_its_connections
         assert [(r.stdout, r.returncode) for r in results] == [(f"{n}\n", 0) for n in range(4)]
     finally:
         await orch.aclose()
+
+
+async def test_the_warden_of_a_connection_set_aside_ends_once_its_runs_have(ssh_lab,  # type: ignore[no-untyped-def]
+                                                                            dockerd) -> None:
+    """A container's warden rides on the connection pooled when it started. Once that hop
+    went silent and the engine is reached over a new connection, the old warden (listing no
+    run) used to stay, with its connection, until the orchestrator closed: one more of each
+    per reconnect in a long kernel."""
+    deep = [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": deep})))
+
+    def wardens() -> list[str]:
+        return [p for p in dockerd.container_processes("orch-test") if "while read -r p" in p]
+
+    try:
+        assert (await orch.arun("deep", command="echo warm")).stdout == "warm\n"
+        first = wardens()
+        assert first, "the first run in the container starts its warden"
+        with link_down(ssh_lab):
+            with pytest.raises(LayerError):
+                await asyncio.wait_for(orch.arun("deep", command="echo again"), 40)
+        result = await asyncio.wait_for(orch.arun("deep", command="echo back"), 40)
+        assert (result.stdout, result.returncode) == ("back\n", 0)
+        deadline = asyncio.get_running_loop().time() + 30
+        while [p for p in wardens() if p in first] and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+        assert [p for p in wardens() if p in first] == []
+        assert len(wardens()) == len(first), "the new connection's warden runs"
+    finally:
+        await orch.aclose()

@@ -30,7 +30,7 @@ from .base import Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
-from .docker_warden import Warden
+from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, wrapped_argv
 
@@ -82,7 +82,7 @@ class DockerLauncher(Launcher):
         place, pooled = self.inner.place, pools.get(key)
         if fresh or (isinstance(pooled, asyncio.Future) and isinstance(place, Pooled)
                      and not await _still_reached(place, pooled)):
-            pools.pop(key, None)
+            self._retire_wardens(pools.pop(key, None))
         task = pools.get(key)
         if task is None:
             task = pools[key] = self._connecting(key)
@@ -143,10 +143,23 @@ class DockerLauncher(Launcher):
         engine = Engine(api, address, local, self.where, version, connect)
 
         async def close() -> None:
+            await close_all(self._wardens(engine))
             engine.close()
 
         self.context.on_close(close)
         return engine
+
+    def _wardens(self, engine: Engine) -> list[Warden]:
+        """The wardens started through `engine` (see `_warden`)."""
+        return [w for k, w in self.context.pools.items()
+                if isinstance(w, Warden) and isinstance(k, tuple) and k[:2] == ("warden", engine)]
+
+    def _retire_wardens(self, dropped: object) -> None:
+        """A pooled engine was dropped: its wardens end once their runs have."""
+        if (isinstance(dropped, asyncio.Future) and dropped.done() and not dropped.cancelled()
+                and dropped.exception() is None):
+            for warden in self._wardens(dropped.result()):
+                warden.retire()
 
     # ---- which container ------------------------------------------------------------------
     async def _container(self, engine: Engine) -> tuple[str, str]:
@@ -255,12 +268,12 @@ class DockerLauncher(Launcher):
         client reconnected over a new ssh connection gets its own)."""
         pools, key = self.context.pools, ("warden", engine, container[0], self.config.user)
         warden = pools.get(key)
-        if not isinstance(warden, Warden) or warden.gone:
+        if not isinstance(warden, Warden):
             guard = Command(("/bin/sh", "-c", WATCHDOG))
             warden = pools[key] = Warden(functools.partial(self._exec, engine, container,
                                                            guard, False))
-            self.context.on_close(warden.close)
-        return warden
+        warden.ensure()
+        return warden  # closed with its engine (`_connect_engine`)
 
     async def _exec(self, engine: Engine, where: tuple[str, str], command: Command,
                     tty: bool) -> ProcessHandle:

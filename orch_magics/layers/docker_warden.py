@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from ..process.handle import ProcessHandle
 
@@ -29,38 +29,66 @@ class Warden:
     """One container's warden exec (started in the background) and the groups it watches."""
 
     def __init__(self, start: Callable[[], Awaitable[ProcessHandle]]) -> None:
+        self._start_exec = start
         self._groups: set[int] = set()
         self._handle: ProcessHandle | None = None
         self._closing = False
-        self._task = asyncio.ensure_future(self._start(start))
+        self._retired = False
+        self._ending: asyncio.Future[None] | None = None
+        self._task: asyncio.Future[None] | None = None
+        self.ensure()
 
-    async def _start(self, start: Callable[[], Awaitable[ProcessHandle]]) -> None:
+    def ensure(self) -> None:
+        """Start its exec unless one runs or is starting: at first use, and after one died (it
+        failed to start, the container restarted, a `pkill -f` in it): the groups still listed
+        go to the new one."""
+        running = self._handle is not None and self._handle.running
+        if not self._closing and not running and (self._task is None or self._task.done()):
+            self._handle = None
+            self._task = asyncio.ensure_future(self._start())
+
+    async def _start(self) -> None:
         try:
-            handle = await start()
+            handle = await self._start_exec()
         except Exception:  # best effort: without a warden, runs are stopped as before
             return
         handle.discard_output()  # it says nothing; nobody reads it
         self._handle = handle
         self._say(b"".join(b"+%d\n" % g for g in sorted(self._groups)))
 
-    @property
-    def gone(self) -> bool:
-        """Whether it failed to start or has ended (the container stopped): start another."""
-        return self._task.done() and (self._handle is None or not self._handle.running)
-
     async def watch(self, pgid: int) -> None:
-        """List process group `pgid` (a run that just started in the container), once the
-        warden runs (a controller killed a moment later must find it there)."""
+        """List process group `pgid` (a run that just started in the container) and wait
+        until the warden runs and has been sent it (a controller killed a moment later must
+        find it there), READY_WAIT s at most."""
         self._groups.add(pgid)
         self._say(b"+%d\n" % pgid)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._task), READY_WAIT)
+            await asyncio.wait_for(self._told(), READY_WAIT)
+
+    async def _told(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        if self._handle is not None and self._handle.running:
+            await self._handle.stdin.drain()
 
     def forget(self, pgid: int) -> None:
         """Take `pgid` off the list: its run has ended (its number may be reused)."""
         if pgid in self._groups:
             self._groups.discard(pgid)
             self._say(b"-%d\n" % pgid)
+        if self._retired and not self._groups:
+            self._end_soon()
+
+    def retire(self) -> None:
+        """Its engine client was replaced (the hop went silent): end it once the runs it lists
+        have ended. Until then its exec keeps its connection, maybe one set aside, open."""
+        self._retired = True
+        if not self._groups:
+            self._end_soon()
+
+    def _end_soon(self) -> None:
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end())
 
     def _say(self, lines: bytes) -> None:
         if lines and not self._closing and self._handle is not None and self._handle.running:
@@ -69,10 +97,22 @@ class Warden:
     async def close(self) -> None:
         """End it: EOF (it signals what is still listed: runs being closed anyway), then the
         stop ladder if it lingers."""
+        self._end_soon()
+        assert self._ending is not None
+        await asyncio.shield(self._ending)
+
+    async def _end(self) -> None:
         self._closing = True
-        self._task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
         if self._handle is None:
             return
         await self._handle.end(END_WAIT)
+
+
+async def close_all(wardens: Iterable[Warden]) -> None:
+    """End these wardens together: each close waits for its exec's end through the hops, so
+    one after another would add those round trips up, per container, at every exit."""
+    await asyncio.gather(*(w.close() for w in wardens), return_exceptions=True)
