@@ -45,6 +45,56 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     return future.result()
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C came while waiting in `run_or_cancel`; the coroutine was cancelled and waited
+    for. `future` holds its end: a result when it had finished before the cancel reached it
+    (what it opened is then the caller's to close), else cancelled or an error."""
+
+    def __init__(self, future: concurrent.futures.Future[Any]) -> None:
+        super().__init__()
+        self.future = future
+
+    def result(self) -> Any:
+        """What the coroutine returned, or None if it did not finish."""
+        done = self.future.done() and not self.future.cancelled()
+        return self.future.result() if done and self.future.exception() is None else None
+
+
+def run_or_cancel(loop: BackgroundLoop, coro: Coroutine[Any, Any, T], bound: float) -> T:
+    """Run `coro` on `loop` and wait for its result. A Ctrl-C cancels it on the loop, waits
+    until it has ended (at most `bound` s; a further Ctrl-C waits on) and raises Interrupted:
+    an interrupted caller must not leave it running on the loop, doing what nobody awaits."""
+    tasks: list[asyncio.Task[T]] = []
+    stopped = False
+
+    async def main() -> T:
+        if stopped:  # Ctrl-C came before it began
+            coro.close()
+            raise asyncio.CancelledError
+        task = asyncio.ensure_future(coro)
+        tasks.append(task)
+        return await task
+
+    def stop() -> None:  # on the loop's thread, as main() runs: they cannot race
+        nonlocal stopped
+        stopped = True
+        for task in tasks:
+            task.cancel()
+
+    future = loop.submit(main())
+    try:
+        return result_of(future)
+    except KeyboardInterrupt as exc:
+        loop.call(stop)
+        deadline = time.monotonic() + bound
+        while not future.done() and time.monotonic() < deadline:
+            try:
+                concurrent.futures.wait([future], timeout=WAIT_SLICE)
+            except KeyboardInterrupt:
+                continue
+        raise Interrupted(future) from exc
+
+
 class BackgroundLoop:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()

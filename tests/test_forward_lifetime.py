@@ -5,10 +5,13 @@ told (`problem`, `%orch forwards`, the CLI's stderr) until one succeeds."""
 
 from __future__ import annotations
 
+import _thread
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -327,3 +330,30 @@ def test_a_forward_host_is_refused_for_the_reason_a_config_host_is() -> None:
                                   "'[': a host or container name has none")
     finally:
         orch.close()
+
+
+def _listening() -> set[int]:
+    """The TCP ports this process listens on."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    return {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()
+            if f"pid={os.getpid()}," in line}
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5, 1.0])
+def test_a_forward_interrupted_while_it_opens_leaves_no_port(orch, endless, delay) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C (a kernel interrupt of `%orch forward`) while the forward connects. Before, the
+    wait was given up but not the open: a port went on carrying connections to the far
+    service, listed nowhere (so no `forward stop` could reach it), after `close()` too."""
+    before = _listening()
+    timer = threading.Timer(delay, _thread.interrupt_main)
+    timer.start()
+    try:
+        orch.forward("two", endless["two"].port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        timer.cancel()
+    listed = {f.port for f in orch.forwards.list()}  # opened before the interrupt came
+    assert _listening() - listed == before
+    orch.close()
+    assert _listening() == before

@@ -9,7 +9,6 @@ a temporary name and renames only after size and sha256 match on both ends.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import os
 import posixpath
@@ -18,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
 
-from .._loop import WAIT_SLICE, BackgroundLoop, result_of
+from .._loop import BackgroundLoop, Interrupted, run_or_cancel
 from ..admission import Ticket
 from ..engine import Run, RunOptions
 from ..layers.base import Launcher
@@ -241,39 +240,12 @@ class Copying(Protocol[T_co]):
 def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | None = None) -> T:
     """Run `copy` on the background loop and wait. Ctrl-C stops it and, once it has stopped,
     raises CopyInterrupted: nothing is kept but copies already in place (`.kept`)."""
-    tasks: list[asyncio.Task[T]] = []
-    stopped = False
-
-    async def main() -> T:
-        if stopped:  # Ctrl-C came before the copy began
-            raise asyncio.CancelledError
-        task = asyncio.ensure_future(copy.run(progress))
-        tasks.append(task)
-        return await task
-
-    def stop() -> None:  # on the loop's thread, as main() runs: they cannot race
-        nonlocal stopped
-        stopped = True
-        for task in tasks:
-            task.cancel()
-
-    future = loop.submit(main())
     try:
-        return result_of(future)
-    except KeyboardInterrupt as exc:
-        loop.call(stop)
-        _wait_through_interrupts(future, STOPPED_WITHIN)
-        raise CopyInterrupted(copy.kept()) from exc
+        return run_or_cancel(loop, copy.run(progress), STOPPED_WITHIN)
+    except Interrupted as exc:  # its cause: Ctrl-C, or the CLI's TERM / HUP (exit status)
+        raise CopyInterrupted(copy.kept()) from exc.__cause__
 
 
 #: How long a stopped copy may take to end (far above the stop ladder's INT, TERM, KILL).
 STOPPED_WITHIN = 60.0
 
-
-def _wait_through_interrupts(future: concurrent.futures.Future[T], bound: float) -> None:
-    """Wait until `future` is done (at most `bound` s); a further Ctrl-C waits on, so what is
-    reported as kept is what the stopped copy left."""
-    deadline = time.monotonic() + bound
-    while not future.done() and time.monotonic() < deadline:
-        with contextlib.suppress(KeyboardInterrupt):
-            concurrent.futures.wait([future], timeout=WAIT_SLICE)

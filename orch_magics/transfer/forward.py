@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .._loop import BackgroundLoop
+from .._loop import BackgroundLoop, Interrupted, run_or_cancel
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
@@ -189,6 +189,21 @@ def address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+#: How long an interrupted open may take to give up (its connect is cancelled at once).
+OPEN_STOPPED_WITHIN = 10.0
+
+
+def _close(loop: BackgroundLoop, relay: Relay) -> None:
+    """Stop listening and close the relay's connections (10 s at most)."""
+    async def close() -> None:
+        relay.close()
+        await relay.wait_closed()
+
+    if loop.loop.is_running():
+        with contextlib.suppress(Exception):
+            loop.submit(close()).result(timeout=10)
+
+
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
                  port: int, *, local: int = 0, host: str = "localhost",
                  yes: str | Collection[str] = (), front_end: str = "api",
@@ -221,16 +236,16 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
             raise
         return relay, via, label, ended
 
-    relay, via, label, ended = loop.submit(start()).result()
+    try:
+        relay, via, label, ended = run_or_cancel(loop, start(), OPEN_STOPPED_WITHIN)
+    except Interrupted as exc:  # nobody will hold what opened as the Ctrl-C came: close it
+        if (opened := exc.result()) is not None:
+            _close(loop, opened[0])
+            opened[3](None)
+        raise (exc.__cause__ or exc) from None  # the interrupt itself: Ctrl-C, TERM, HUP
 
     def closer() -> None:
-        async def close() -> None:
-            relay.close()
-            await relay.wait_closed()
-
-        if loop.loop.is_running():
-            with contextlib.suppress(Exception):
-                loop.submit(close()).result(timeout=10)
+        _close(loop, relay)
         forwards.discard(forward_id)
         ended(None)
 
