@@ -353,9 +353,19 @@ def test_group_hosts_in_an_ssh_layer(tmp_path: Path) -> None:
     ("*,!web-02", ["web-01", "web-03", "db-1"]),
     ("web-*,&*3", ["web-03"]),
     (None, ["web-01", "web-02", "web-03", "db-1"]),
+    # a range as the config writes one, not a glob's character class ("0, : or 3")
+    ("web-[01:02]", ["web-01", "web-02"]),
+    ("web-0[2:3],db-1", ["web-02", "web-03", "db-1"]),
+    ("!web-[01:02]", ["web-03", "db-1"]),
+    ("web-0[13]", ["web-01", "web-03"]),  # no colon: a character class, as before
 ])
 def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
     assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept
+
+
+def test_a_limit_range_written_wrong_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"--limit pattern 'web-\[3:1x\]': range \[3:1x\]"):
+        select(["web-01", "web-02"], "web-[3:1x]")
 
 
 def test_limit_that_matches_nothing_says_what_there_is() -> None:

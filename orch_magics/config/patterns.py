@@ -26,6 +26,11 @@ def is_pattern(text: str) -> bool:
     return "[" in text or "]" in text
 
 
+def has_range(text: str) -> bool:
+    """Whether `text` holds a well-formed range (`[1:3]`); `[12]` alone is none."""
+    return _RANGE.search(text) is not None
+
+
 def expand(pattern: str) -> list[str]:
     """Every name `pattern` stands for (just `pattern` when it has no range).
 

@@ -1,7 +1,8 @@
 """`--limit`: which targets of a fleet run, as Ansible's `--limit` reads it.
 
-Comma-separated patterns: a glob (`web-0*`, `*/app-1`) or an inventory group name (`web`: the
-targets whose hosts came from that group) adds the labels it matches, `!pattern` removes them,
+Comma-separated patterns: a glob (`web-0*`, `*/app-1`), a range as the config writes one
+(`web-[01:04]`, `127.0.1.[2:6]`), or an inventory group name (`web`: the targets whose hosts
+came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match. A pattern that matches nothing, or a limit that
 selects nothing, is an error naming the labels (and groups) there are.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Collection, Mapping, Sequence
 
+from ..config import patterns
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 
@@ -28,7 +30,9 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
         raise ConfigError(f"--limit {limit!r} names no pattern")
 
     def matching(pattern: str) -> set[str]:
-        return {label for label in labels if _match(label, pattern, groups.get(label, ()))}
+        each = _ranges_expanded(pattern)
+        return {label for label in labels
+                if any(_match(label, one, groups.get(label, ())) for one in each)}
 
     adds = [w for w in words if w[0] not in "!&"]
     chosen = set().union(*(matching(w) for w in adds)) if adds else set(labels)
@@ -44,6 +48,18 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if not kept:
         raise ConfigError(f"--limit {limit!r} leaves no target")
     return kept
+
+
+def _ranges_expanded(pattern: str) -> list[str]:
+    """The globs a pattern stands for: a range (`web-[01:03]`, `127.0.1.[2:6]`) is expanded as
+    in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
+    without a colon stays a character class."""
+    if not patterns.has_range(pattern):
+        return [pattern]
+    try:
+        return patterns.expand(pattern)
+    except ValueError as exc:
+        raise ConfigError(f"--limit pattern {pattern!r}: {exc}") from None
 
 
 def _match(label: str, pattern: str, groups: Collection[str]) -> bool:
