@@ -31,6 +31,14 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: [web-1, "web 2"]}}', 44, "has a space"),
     ('{type: ssh, config: {host: "web-[1:3] "}}', 36, "has a space"),
     ('{type: docker, config: {container: [a, "-b"]}}', 48, "starts with '-'"),
+    # Ansible's host:port, and the inventory prefix misspelt: each was a DNS error at run time
+    ('{type: ssh, config: {host: "web:2222"}}', 36,
+     "has ':': a host or container name has none (an ssh port is its own setting: host: web, "
+     "port: 2222)"),
+    ('{type: ssh, config: {host: "groups:web"}}', 36, "(did you mean 'group:web', an inventory "
+                                                      "group?)"),
+    ('{type: ssh, config: {host: [a, "grp:db"]}}', 40, "did you mean 'group:db'"),
+    ('{type: docker, config: {container: "app:1"}}', 44, "it has ':'"),
 ])
 def test_a_name_no_run_could_reach_is_refused_at_its_place(layer: str, column: int,
                                                            why: str) -> None:
@@ -44,9 +52,11 @@ def test_a_name_no_run_could_reach_is_refused_at_its_place(layer: str, column: i
 def test_names_tools_accept_still_load() -> None:
     config = load_config_text(env_with(
         '{type: ssh, config: {host: "web-[01:03].prod"}}\n'
+        '      - {type: ssh, config: {host: "fe80::1"}}\n'
         '      - {type: docker, config: {container: [app_1, app.2, 4f2a9c]}}\n'
         '  p:\n    layers: [{type: podman, config: {container: "db-1"}}]'), "conf.yaml")
-    assert [len(spec.fanout.members) for spec in config.environments["e"].layers] == [3, 3]
+    assert [len(spec.fanout.members) if spec.fanout else 1
+            for spec in config.environments["e"].layers] == [3, 1, 3]
     assert config.environments["p"].layers[0].config.container == "db-1"
 
 

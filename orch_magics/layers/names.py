@@ -23,3 +23,30 @@ def check_target_name(name: str, *, ranges: bool = True) -> None:
         hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
                          f"has none{hint}")
+    if ":" in name and not _ipv6(name):
+        raise ValueError(f"it has ':': a host or container name has none{_colon_hint(name)}")
+
+
+def _ipv6(name: str) -> bool:
+    """Whether `name` is an IPv6 address (`fe80::1%eth0` with its zone), the one name with ':'."""
+    import ipaddress  # only for a name with a ':'
+
+    try:
+        ipaddress.IPv6Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _colon_hint(name: str) -> str:
+    """What a name with ':' was likely meant as: Ansible's host:port, or an inventory group
+    with its prefix misspelt (`groups:web`)."""
+    head, _, tail = name.rpartition(":")
+    if tail.isdigit() and head and ":" not in head:
+        return f" (an ssh port is its own setting: host: {head}, port: {tail})"
+    import difflib
+
+    prefix, _, group = name.partition(":")
+    if difflib.get_close_matches(prefix.lower(), ["group"], cutoff=0.6):
+        return f" (did you mean 'group:{group}', an inventory group?)"
+    return ""
