@@ -31,7 +31,7 @@ from .lifecycle import (
 )
 from .live import LiveRun
 from .named_runs import RunInfo, RunRegistry, follow_lines
-from .plan import RunPlan, make_plan
+from .plan import RunPlan, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .run_names import choose
@@ -106,6 +106,10 @@ class Orchestrator:
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
                          dry_run=dry_run)
 
+    def replanned(self, plan: RunPlan) -> RunPlan:
+        """`plan` with its environment as the config has it now (see `plan.replanned`)."""
+        return replanned(plan, self.config, self._resolver_factory())
+
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
         loop = asyncio.get_running_loop()
@@ -132,8 +136,7 @@ class Orchestrator:
                                lambda opts: Run(plan, launcher, opts), target)
 
     def _audit_log(self) -> AuditLog | None:
-        settings = self.config.audit
-        return AuditLog(settings.path, digests=settings.digests) if settings.enabled else None
+        return AuditLog(s.path, digests=s.digests) if (s := self.config.audit).enabled else None
 
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,
@@ -187,10 +190,8 @@ class Orchestrator:
     def after_fork(self) -> None:
         """Own nothing: when made, and in a child forked by multiprocessing (the parent's loop
         thread, pooled connections, runs and forwards stay the parent's)."""
-        self._contexts = {}
-        self._bg = None
-        self.runs = RunRegistry()
-        self._spawned = SpawnedRuns()
+        self._contexts, self._bg = {}, None
+        self.runs, self._spawned = RunRegistry(), SpawnedRuns()
         for name in ("fleets", "forwards"):
             vars(self).pop(name, None)
 
@@ -319,8 +320,7 @@ class Orchestrator:
 
         stdin is sent then closed (EOF); without it the process sees EOF at once. `yes` names
         the protected environment(s) this call may run in without asking. On a fleet
-        environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md.
-        """
+        environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md."""
         check_stdin(stdin)
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)

@@ -248,3 +248,16 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
     if not changes:
         return spec
     return dataclasses.replace(spec, config=dataclasses.replace(config, **changes))
+
+
+def replanned(plan: RunPlan, config: Config, resolver: Resolver) -> RunPlan:
+    """`plan` with its environment as `config` has it now (a fleet's rerun): a config that
+    reads inventories is loaded again from its files, so hosts added to or removed from an
+    inventory since are seen."""
+    if config.inventories and config.files:
+        from .config.loader import load_config
+
+        config = load_config(*config.files)
+    environment = config.run_environment(plan.environment.name)
+    layers = None if plan.dry_run else resolve_layers(environment, resolver)
+    return dataclasses.replace(plan, environment=environment, layers=layers)

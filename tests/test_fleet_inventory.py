@@ -71,6 +71,23 @@ def test_host_port_and_ansible_ssh_names_reach_the_host_ansible_would(
     }
 
 
+def test_a_rerun_reads_the_inventory_again(inventory_orch: Orchestrator, tmp_path: Path,
+                                           ssh_fleet: SSHFleet) -> None:
+    """docs/fleets.md: a host no longer in the inventory is a failed row of a rerun saying
+    so. Before, a rerun used the hosts read when the config loaded: it ran on a host taken
+    out of the inventory (and missed a changed address)."""
+    res = inventory_orch.run("web", command=WHO)
+    assert sorted(res) == ["127.0.1.3", "q5", "q6"], res.causes
+    hosts = tmp_path / "hosts"
+    hosts.write_text(hosts.read_text().replace("q5 ", "q4 ")  # q5 leaves, q6 moves
+                     .replace("ansible_ssh_host=127.0.1.6", "ansible_ssh_host=127.0.1.2"))
+    again = res.rerun()
+    assert sorted(again) == ["127.0.1.3", "q5", "q6"]  # the same labels: one is gone
+    assert "'q5' is no longer a target of 'web'" in str(again.causes["q5"]), again.causes
+    assert again["q6"].stdout.split()[:2] == ["127.0.1.2", str(ssh_fleet.port)]
+    assert again["127.0.1.3"].ok
+
+
 def test_ungrouped_holds_the_hosts_of_no_other_group(inventory_orch: Orchestrator) -> None:
     res = inventory_orch.run("lone", command=WHO)
     assert res.ok, res.causes

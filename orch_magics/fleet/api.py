@@ -46,6 +46,8 @@ class Host(Protocol):
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
 
+    def replanned(self, plan: RunPlan) -> RunPlan: ...
+
     def close(self) -> None: ...
 
     def after_fork(self) -> None: ...
@@ -85,7 +87,8 @@ class Fleets:
         def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
             again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
                                  tuple(labels), options.tail)
-            return self.run(plan, again, stdin=shared.replay(), sinks=sinks, yes=yes)
+            return self.run(host.replanned(plan), again, stdin=shared.replay(), sinks=sinks,
+                            yes=yes)  # the environment as it is now: a host may have left
 
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
