@@ -300,6 +300,18 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
      "h.yaml:4:5: group 'web': 'bad name' is not a variable name"),
     ("h.yaml", "web:\n  vars: [ansible_user]\n",
      "h.yaml:2:9: group 'web': vars must be a mapping (name: …), not a list"),
+    # As ansible-inventory refuses them: a typo in a vars header changed every host's login,
+    # one in a children list dropped that group's hosts, both without a word
+    ("h.ini", "[web]\nw1\n[wbe:vars]\nansible_user=deploy\n",
+     "h.ini:3: section [wbe:vars] is for an undefined group 'wbe' (declare it with [wbe] or "
+     "[wbe:children]) (did you mean 'web'?)"),
+    ("h.ini", "[prod:children]\nweb\ndbs\n[web]\nw1\n[db]\nd1\n",
+     "h.ini:3: section [prod:children] names an undefined group 'dbs' (declare it with [dbs] "
+     "or [dbs:children]) (did you mean 'db'?)"),
+    ("h.ini", "[ web ]\nw1\n", "h.ini:1: section '[ web ]': ' web ' is no group name (a group "
+                              "name has no spaces)"),
+    ("h.ini", "[g:children]\nweb extra\n", "h.ini:2: 'web extra' is no group name (a group "
+                                            "name has no spaces)"),
 ])
 def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
                                                     message: str) -> None:

@@ -202,6 +202,11 @@ def _is_yaml(text: str) -> bool:
 
 def _from_ini(inv: Inventory, text: str, name: str) -> None:
     section, kind = "ungrouped", "hosts"
+    # As ansible-inventory reads a file: a group named only by a `[g:vars]` header or as a
+    # child must be declared (`[g]`, `[g:children]`) somewhere in it, or in a file before it;
+    # a typo there would change every host's login or drop hosts from a group, without a word.
+    declared = {"all", "ungrouped", *inv.groups}
+    pending: dict[str, tuple[int, str]] = {}  # group → (line, why it must be declared)
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
@@ -216,15 +221,35 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
             if kind not in ("hosts", "vars", "children"):
                 raise ConfigError(f"{name}:{number}: unknown section kind {kind!r} (expected "
                                   f"vars or children)")
+            _group_name(section, f"{name}:{number}: section {line!r}")
+            if kind != "vars":
+                declared.add(section)
+                pending.pop(section, None)
+            elif section not in declared:
+                pending.setdefault(section, (number, f"section [{section}:vars] is for"))
             inv.group(section)
             continue
         try:
-            _ini_line(inv, section, kind, line)
+            child = _ini_line(inv, section, kind, line)
         except ValueError as exc:
             raise ConfigError(f"{name}:{number}: {exc}") from None
+        if child is not None and child not in declared:
+            pending.setdefault(child, (number, f"section [{section}:children] names"))
+    if pending:
+        group, (number, why) = min(pending.items(), key=lambda item: item[1][0])
+        raise ConfigError(f"{name}:{number}: {why} an undefined group {group!r} (declare it "
+                          f"with [{group}] or [{group}:children])",
+                          suggestion=did_you_mean(group, sorted(declared - {"ungrouped"})))
 
 
-def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
+def _group_name(group: str, where: str) -> None:
+    """A group name as ansible-inventory takes one: no spaces (`[ web ]`, `web extra`)."""
+    if not group or any(c.isspace() for c in group):
+        raise ConfigError(f"{where}: {group!r} is no group name (a group name has no spaces)")
+
+
+def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> str | None:
+    """Read one line of a section; a `children` line returns the child group it names."""
     if kind == "vars":
         key, sep, value = line.partition("=")
         if not sep:
@@ -232,8 +257,11 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
         inv.set_vars(section, {key.strip(): _scalar(value.strip())})
     elif kind == "children":
         child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
+        if any(c.isspace() for c in child):
+            raise ValueError(f"{child!r} is no group name (a group name has no spaces)")
         inv.group(child)
         inv.group(section).children.append(child)
+        return child
     else:
         words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
         values = {}
@@ -243,6 +271,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> None:
                 raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
             values[key] = _scalar(value)
         inv.add_host(section, words[0], _checked(values))
+    return None
 
 
 def _scalar(text: str) -> Any:
