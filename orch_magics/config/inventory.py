@@ -23,6 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
+from .inventory_vars import folders_of, read_vars
 from .source import Path_, Source, parse_source, read_text
 from .suggest import did_you_mean
 
@@ -70,6 +71,11 @@ class Inventory:
 
     groups: dict[str, _Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Read from group_vars/ and host_vars/ beside the files (inventory_vars.py): of the
+    #: same variable, a group's file wins over every group's inventory vars, a host's over
+    #: its inventory vars, as in Ansible.
+    group_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    host_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _in: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
                                              compare=False)
     _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
@@ -133,7 +139,10 @@ class Inventory:
         for group in ("all", *order):  # as Ansible's sort_groups: a tie in file order no more
             if group in self.groups:
                 merged.update(self.groups[group].vars)
+        for group in ("all", *order):
+            merged.update(self.group_files.get(group, {}))
         merged.update(self.host_vars.get(host, {}))
+        merged.update(self.host_files.get(host, {}))
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
         if "port" in values:
             values["port"] = int(values["port"])
@@ -174,14 +183,20 @@ class Inventory:
 
 def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     """One inventory from files in INI or YAML format (YAML by its suffix, or when the text
-    parses as a mapping: `ansible-inventory` reads such a file as YAML too)."""
+    parses as a mapping: `ansible-inventory` reads such a file as YAML too), with the
+    group_vars/ and host_vars/ beside them."""
     inv = Inventory()
+    paths = list(paths)
     for path in paths:
         text = read_text(path, "inventory file")  # a byte-order mark dropped, as Ansible does
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             _from_yaml(inv, parse_source(text, str(path)))
         else:
             _from_ini(inv, text, str(path))
+    folders = folders_of(paths)
+    inv.group_files = read_vars(folders, "group_vars", dict.fromkeys([*IMPLICIT, *inv.groups]),
+                                _checked)
+    inv.host_files = read_vars(folders, "host_vars", inv.host_vars, _checked)
     return inv
 
 
@@ -345,6 +360,14 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
         if not isinstance(body.get(key) or {}, dict):
             raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
                                                 f"(name: …), not a {type(body[key]).__name__}")
+    # vars, children, then hosts, as Ansible's yaml plugin reads a group: of a host written
+    # twice with the same variable, the later reading wins
+    for key, value in (body.get("vars") or {}).items():
+        with _pointing(src, at + ("vars", key), group):
+            inv.set_vars(group, {key: value})
+    for child, child_body in (body.get("children") or {}).items():
+        inv.group(group).children.append(str(child))
+        _yaml_group(inv, src, at + ("children", child), child_body)
     for host, values in (body.get("hosts") or {}).items():
         where = at + ("hosts", host)
         if not isinstance(values, (dict, type(None))):
@@ -355,12 +378,6 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
                 _checked({key: value})
         with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
             inv.add_host(group, str(host), _checked(values or {}))
-    for key, value in (body.get("vars") or {}).items():
-        with _pointing(src, at + ("vars", key), group):
-            inv.set_vars(group, {key: value})
-    for child, child_body in (body.get("children") or {}).items():
-        inv.group(group).children.append(str(child))
-        _yaml_group(inv, src, at + ("children", child), child_body)
 
 
 @contextmanager

@@ -1,0 +1,247 @@
+"""Inventories read as `ansible-inventory --list` (ansible-core, a test extra) reads them: every
+group's hosts (children flattened) and every host's address, user and port, compared live on
+hand-written files (INI and YAML: groups, children, ranges, vars, host:port, the older
+ansible_ssh_* names, group_vars/ and host_vars/ beside them) and on seeded random ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orch_magics.config.inventory import load_inventories
+
+ANSIBLE_INVENTORY = Path(sys.executable).with_name("ansible-inventory")
+CONNECTION = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
+              "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port"}
+
+Reading = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]
+
+
+def ansible_reading(files: list[Path], home: Path) -> Reading:
+    """Groups → sorted hosts, hosts → {host, user, port}, as ansible-inventory lists them."""
+    argv = [str(ANSIBLE_INVENTORY), *(a for f in files for a in ("-i", str(f))), "--list"]
+    env = {**os.environ, "HOME": str(home), "ANSIBLE_INVENTORY_ENABLED": "ini,yaml",
+           "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1", "ANSIBLE_LOCAL_TEMP": str(home)}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+
+    def flat(group: str) -> list[str]:
+        found = list(data.get(group, {}).get("hosts", []))
+        for child in data.get(group, {}).get("children", []):
+            found += [h for h in flat(child) if h not in found]
+        return found
+
+    groups = {g: sorted(flat(g)) for g in data if g != "_meta"}
+    hosts = {}
+    for host, hostvars in data["_meta"]["hostvars"].items():
+        values = {CONNECTION[k]: v for k, v in hostvars.items() if k in CONNECTION}
+        if "ansible_ssh_host" in hostvars:  # the ssh plugin reads the older names last
+            values["host"] = hostvars["ansible_ssh_host"]
+        if "ansible_ssh_user" in hostvars:
+            values["user"] = hostvars["ansible_ssh_user"]
+        if "ansible_ssh_port" in hostvars:
+            values["port"] = hostvars["ansible_ssh_port"]
+        hosts[host] = {k: int(v) if k == "port" else str(v) for k, v in values.items()}
+    for host in flat("all"):  # a host with no variable is left out of hostvars
+        hosts.setdefault(host, {})
+    return groups, hosts
+
+
+def orch_reading(files: list[Path], names: list[str]) -> Reading:
+    inv = load_inventories(files)
+    groups = {g: sorted(inv.hosts_of(g)) for g in names}
+    return groups, {h: inv.connection(h) for h in inv.host_vars}
+
+
+def assert_read_alike(files: list[Path], tmp_path: Path) -> None:
+    theirs = ansible_reading(files, tmp_path)
+    ours = orch_reading(files, list(theirs[0]))
+    assert ours[1] == theirs[1]  # every host, where ansible would reach it
+    assert ours[0] == theirs[0]  # every group ansible lists (it leaves empty ones out)
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+INI = """\
+lone:2200 ansible_user=solo
+[web]
+web-[01:03].example ansible_user=deploy
+special ansible_host=10.0.0.9 ansible_port=2222
+[web:vars]
+ansible_port=2122
+ansible_user=webuser
+[db]
+db-[a:b] ansible_ssh_host=127.0.0.5 ansible_host=10.9.9.9
+[db:vars]
+ansible_ssh_user=dbadmin
+[prod:children]
+web
+db
+[prod:vars]
+ansible_user=produser
+ansible_port=2022
+[all:vars]
+ansible_user=everyone
+"""
+
+YAML = """\
+all:
+  vars: {ansible_user: everyone}
+  hosts:
+    "lone:2200": {ansible_user: solo}
+  children:
+    prod:
+      vars: {ansible_user: produser, ansible_port: 2022}
+      children:
+        web:
+          vars: {ansible_port: 2122}
+          hosts:
+            web-[01:03].example: {ansible_user: deploy}
+            special: {ansible_host: 10.0.0.9, ansible_port: 2222}
+        db:
+          hosts:
+            db-[a:b]: {ansible_host: 127.0.0.5}
+"""
+
+
+@pytest.mark.parametrize("name", ["inv.ini", "inv.yaml"])
+def test_groups_children_ranges_and_vars(tmp_path: Path, name: str) -> None:
+    write(tmp_path, {name: INI if name.endswith("ini") else YAML})
+    assert_read_alike([tmp_path / name], tmp_path)
+
+
+def test_a_host_written_in_a_group_and_its_child_keeps_the_vars_read_last(tmp_path: Path) -> None:
+    """Ansible reads a YAML group's vars, then its children, then its hosts, so the group's
+    own line of a host is read after its child's. Before, hosts were read first: the child's
+    ansible_user won, and orch logged in as another user than Ansible would."""
+    write(tmp_path, {"inv.yaml": "web:\n  hosts:\n    w1: {ansible_user: parent}\n"
+                                 "  children:\n    front:\n      hosts:\n"
+                                 "        w1: {ansible_user: child, ansible_port: 2200}\n"})
+    assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
+
+
+def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:
+    """Ansible's recommended layout: connection variables in group_vars/ and host_vars/ (a
+    file with or without a suffix, or a folder of files). Before, they were not read: a host
+    was reached at its name, as the default user, on port 22."""
+    write(tmp_path, {
+        "hosts.ini": "[web]\nw1\nw2\nw3 ansible_user=inline\n[db]\nd1\n[prod:children]\nweb\ndb\n"
+                     "[web:vars]\nansible_port=2100\n",
+        "group_vars/all.yml": "ansible_user: everyone\nntp: pool.example\n",
+        "group_vars/prod": "ansible_port: 2200\nansible_user: prod\n",  # the parent's file
+        "group_vars/web/10-conn.yaml": "ansible_user: deploy\n",
+        "group_vars/web/20-more.json": '{"ansible_ssh_user": "sshdeploy"}',
+        "host_vars/w2.yml": "ansible_host: 10.9.9.9\nansible_port: 2222\n",
+        "host_vars/d1": "---\n",  # empty: nothing changes
+        "host_vars/w3.yml": "ansible_port: 22\n",
+    })
+    assert_read_alike([tmp_path / "hosts.ini"], tmp_path)
+    inv = load_inventories([tmp_path / "hosts.ini"])
+    assert inv.connection("w2") == {"host": "10.9.9.9", "user": "sshdeploy", "port": 2222}
+    assert inv.connection("d1") == {"user": "prod", "port": 2200}
+
+
+def test_a_bad_port_in_a_vars_file_names_its_line(tmp_path: Path) -> None:
+    from orch_magics.errors import ConfigError
+
+    write(tmp_path, {"hosts.ini": "[web]\nw1\n",
+                     "group_vars/web.yml": "ansible_user: deploy\nansible_port: http\n"})
+    with pytest.raises(ConfigError) as err:
+        load_inventories([tmp_path / "hosts.ini"])
+    assert str(err.value).startswith(f"{tmp_path}/group_vars/web.yml:2:15: ansible_port must "
+                                     f"be a port number"), str(err.value)
+
+
+def random_ini(rnd: random.Random) -> str:
+    """Groups, children (no cycles, each declared), vars and priorities, hosts in several."""
+    groups = [f"g{i}" for i in range(rnd.randint(2, 6))]
+    hosts = [f"h{i}" for i in range(rnd.randint(2, 6))]
+    lines, declared, above = [], [], {}  # above: a group's ancestors
+    if rnd.random() < 0.5:
+        lines.append(f"{rnd.choice(hosts)} ansible_user=top")
+    for group in rnd.sample(groups, len(groups)):
+        if declared and rnd.random() < 0.3:
+            lines.append(f"[{group}:children]")
+            free = [c for c in declared if group not in above.get(c, set())]
+            for child in rnd.sample(free, min(len(free), rnd.randint(1, 2))):
+                lines.append(child)
+                above.setdefault(child, set()).update({group, *above.get(group, set())})
+        else:
+            lines.append(f"[{group}]")
+            for host in rnd.sample(hosts, rnd.randint(1, len(hosts))):
+                extra = [f"ansible_user={group}{host}"] if rnd.random() < 0.3 else []
+                extra += [f"ansible_port={rnd.randint(1000, 2000)}"] if rnd.random() < 0.2 else []
+                extra += [f"ansible_ssh_user=s{group}"] if rnd.random() < 0.15 else []
+                lines.append(" ".join([host, *extra]))
+        declared.append(group)
+    for group in rnd.sample(declared, rnd.randint(0, len(declared))):
+        lines.append(f"[{group}:vars]")
+        lines += [f"ansible_user=v{group}"] if rnd.random() < 0.7 else []
+        lines += [f"ansible_port={rnd.randint(2000, 3000)}"] if rnd.random() < 0.4 else []
+        lines += [f"ansible_group_priority={rnd.randint(0, 3)}"] if rnd.random() < 0.3 else []
+        lines += [f"ansible_host=10.0.0.{rnd.randint(1, 9)}"] if rnd.random() < 0.2 else []
+    return "\n".join(lines) + "\n"
+
+
+def random_yaml(rnd: random.Random) -> str:
+    names, hosts = [f"g{i}" for i in range(6)], [f"h{i}" for i in range(5)]
+
+    def group(depth: int, index: int) -> dict[str, Any] | None:  # children further down
+        # `names` (a group under itself anywhere would be a cycle, which Ansible refuses)
+        body: dict[str, Any] = {}
+        if rnd.random() < 0.7:
+            body["hosts"] = {h: rnd.choice([None, {"ansible_user": f"u{rnd.randint(0, 9)}"},
+                                            {"ansible_port": rnd.randint(1000, 2000)}])
+                             for h in rnd.sample(hosts, rnd.randint(1, 3))}
+        if rnd.random() < 0.6:
+            body["vars"] = {k: v for k, v in (("ansible_user", f"g{rnd.randint(0, 99)}"),
+                                              ("ansible_ssh_port", rnd.randint(3000, 4000)),
+                                              ("ansible_group_priority", rnd.randint(0, 3)))
+                            if rnd.random() < 0.5}
+        free = names[index + 1:]
+        if depth < 3 and free and rnd.random() < 0.6:
+            chosen = rnd.sample(free, min(len(free), rnd.randint(1, 2)))
+            body["children"] = {c: group(depth + 1, names.index(c)) for c in chosen}
+        return body or None
+
+    top = rnd.sample(names, rnd.randint(1, 3))
+    return yaml.safe_dump({name: group(0, names.index(name)) for name in top})
+
+
+def random_vars(rnd: random.Random, root: Path, names: list[str]) -> None:
+    """Some group_vars/ and host_vars/ files for `names` (groups and hosts alike)."""
+    for name in rnd.sample(names, min(len(names), rnd.randint(0, 3))):
+        kind = "group_vars" if name.startswith("g") or name == "all" else "host_vars"
+        values = {k: v for k, v in (("ansible_user", f"f{name}"),
+                                    ("ansible_port", rnd.randint(4000, 5000)))
+                  if rnd.random() < 0.6}
+        write(root, {f"{kind}/{name}{rnd.choice(['', '.yml', '.yaml'])}": yaml.safe_dump(values)})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_ini_inventories(tmp_path: Path, seed: int) -> None:
+    rnd = random.Random(seed)
+    write(tmp_path, {"inv.ini": random_ini(rnd)})
+    random_vars(rnd, tmp_path, ["all", *(f"g{i}" for i in range(6)), *(f"h{i}" for i in range(6))])
+    assert_read_alike([tmp_path / "inv.ini"], tmp_path)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_yaml_inventories(tmp_path: Path, seed: int) -> None:
+    rnd = random.Random(1000 + seed)
+    write(tmp_path, {"inv.yaml": random_yaml(rnd)})
+    random_vars(rnd, tmp_path, ["all", *(f"g{i}" for i in range(6)), *(f"h{i}" for i in range(5))])
+    assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
