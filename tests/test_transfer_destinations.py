@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -341,3 +343,48 @@ async def test_far_names_that_start_with_a_dash_are_names_not_options(  # type: 
     await orch.aget("here", "-dd/-tree", str(tmp_path / "back"))
     assert (tmp_path / "back" / "-x").read_text() == "two\n"
     assert sorted(p.name for p in (tmp_path / "-dd").iterdir()) == ["-g.txt", "-tree", "f.txt"]
+
+
+class Total:
+    """A progress that keeps the total a copy announced."""
+
+    total: int | None = None
+
+    def start(self, label: str, total: int | None) -> None:
+        self.total = total
+
+    def update(self, done: int) -> None:
+        pass
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+async def test_a_put_of_a_file_being_written_sends_it_as_it_was_when_it_began(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """Before, a put read to the end of file: a log written to meanwhile kept the copy
+    going, past its announced total ("100% 630 MB/130 MB"), for as long as its writer kept
+    up, and over a slow hop for ever. A get already sent the size the file had (as scp)."""
+    log = tmp_path / "busy.log"
+    log.write_bytes(os.urandom(4 << 20))
+    stop = threading.Event()
+
+    def writer() -> None:
+        with open(log, "ab") as f:
+            while not stop.is_set():
+                f.write(os.urandom(256 << 10))
+                f.flush()
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    folder = await far.folder("loop", "busy")  # loop's far end shares this disk
+    progress = Total()
+    try:
+        sent = await orch.aput("loop", str(log), f"{folder}/busy.log", progress=progress)
+    finally:
+        stop.set()
+        thread.join()
+    got = (Path(folder) / "busy.log").read_bytes()
+    assert progress.total is not None and len(got) == sent.bytes == progress.total
+    assert got == log.read_bytes()[:len(got)]

@@ -207,6 +207,10 @@ class Sending:
         self.sha = hashlib.sha256()
         self.error: str | None = None
         self._frames: queue.Queue[bytes | None] = queue.Queue(AHEAD)
+        #: A file is sent as long as it was when the copy began, as a get and scp send it: a
+        #: log written to meanwhile would keep a put going, past any total, for as long as
+        #: its writer kept up. A size of 0 (/proc, /sys files) means: read to the end.
+        self._limit = source.size if source.kind == "file" and source.size else None
         self._stream = source.open()
         threading.Thread(target=self._read, daemon=True, name="orch-put-read").start()
 
@@ -217,7 +221,7 @@ class Sending:
     def _read(self) -> None:
         """Read, hash and queue frames; None marks the end (whole, failed or stopped)."""
         try:
-            while not self.stopped() and (data := self._stream.read(FRAME)):
+            while not self.stopped() and (data := self._stream.read(self._want())):
                 self.sha.update(data)
                 self.size += len(data)
                 self._frames.put(data)
@@ -226,6 +230,10 @@ class Sending:
         finally:
             self._stream.close()
             self._frames.put(None)
+
+    def _want(self) -> int:
+        """Bytes to read next: a frame, or what is left of a file's size at the start."""
+        return FRAME if self._limit is None else min(FRAME, self._limit - self.size)
 
     def __iter__(self) -> Iterator[bytes]:
         done = 0
