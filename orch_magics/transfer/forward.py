@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import os
 import threading
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -317,6 +318,7 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> None:
 async def _listening(opening: Awaitable[Relay], local: int) -> Relay:
     try:
         return await opening
-    except OSError as exc:
-        raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {exc.strerror} (choose "
+    except OSError as exc:  # asyncio's strerror repeats the address: the reason alone
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {why} (choose "
                            f"another port with --local, or 0 for any free one)") from None
