@@ -259,3 +259,20 @@ def test_an_empty_program_name_is_command_not_found(cfg: Path, argv: list[str]) 
     assert (done.returncode, done.stderr) == (127, "orch: : command not found\n")
     with Orchestrator(load_config(cfg)) as api:
         assert api.run("local", command=argv).exit_status == 127
+
+
+def test_double_dash_ends_the_options_of_orch_cp(cfg: Path, tmp_path: Path) -> None:
+    """As with cp, scp and docker cp: `--` lets a local name start with `-`. Before, orch
+    said "unknown option -- (did you mean '-h'?)", and Python's intermixed parse read the
+    name after it as an option again."""
+    (tmp_path / "-f.txt").write_text("dash\n")
+    for argv, landed in ((["--", "-f.txt", f"local:{tmp_path}/put.txt"], "put.txt"),
+                         (["--", f"local:{tmp_path}/-f.txt", "./-g.txt"], "-g.txt")):
+        done = subprocess.run([*ORCH, "-c", str(cfg), "cp", *argv], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / landed).read_text() == "dash\n"
+    done = subprocess.run([*ORCH, "-c", str(cfg), "cp", "-f.txt", f"local:{tmp_path}/x"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (2, "orch cp: error: unknown "
+                                                                  "option -f.txt")

@@ -70,7 +70,9 @@ class _SubParser(_Parser):
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None
                          ) -> tuple[argparse.Namespace, list[str]]:
-        if self._intermixing:  # the two passes of the intermixed parse, plain
+        if self._intermixing or args is not None and "--" in args:
+            # the two passes of the intermixed parse, plain; and after `--`, where Python
+            # 3.11's intermixed parse reads `-f.txt` as an option again: options come first
             return super().parse_known_args(args, namespace)
         if self.usage is None:  # frozen as text by argparse's intermixed parse: "N|N%" escaped
             self.usage = self.format_usage().removeprefix("usage: ").strip().replace("%", "%%")
@@ -103,6 +105,8 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
     command = next((w for w in words if w in options), None)
     known = list(dict.fromkeys([*options[None], *options.get(command, [])]))
     for word in words:
+        if word == "--":  # what follows is no option (`orch cp -- -f.txt ENV:…`)
+            return None
         name = word.split("=")[0]
         if (not name.startswith("-") or len(name) < 2 or name in known or _is_number(name)
                 or not name.startswith("--") and name[:2] in known  # `-cFILE`, `-eA=1`
