@@ -118,6 +118,13 @@ class NamedRun(LiveRun):
                          f"{self.state}{extra}{where}>")
 
 
+def _last_byte(path: str) -> bytes:
+    """The last byte of a log an earlier run of that name left (a note starts a new line)."""
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
+
+
 class LogFile:
     """Appends a run's (masked) output to a file, rotated past `max_bytes`.
 
@@ -133,6 +140,7 @@ class LogFile:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._file: BinaryIO | None = None
         self._size = 0
+        self._last = b"\n"  # the last byte written: a note of ours starts a line of its own
         self._lock = threading.Lock()
         self._open()
 
@@ -142,6 +150,7 @@ class LogFile:
             os.chmod(self.path, 0o600)
             self._file = os.fdopen(fd, "ab", buffering=0)
             self._size = os.fstat(fd).st_size
+            self._last = _last_byte(self.path) if self._size else b"\n"
         return self._file
 
     def _write(self, data: bytes) -> None:
@@ -150,6 +159,7 @@ class LogFile:
                 self._rotate()
             self._open().write(data)
             self._size += len(data)
+            self._last = data[-1:] or self._last
 
     def _rotate(self) -> None:
         if self._file is not None:
@@ -164,7 +174,8 @@ class LogFile:
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self._write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
+        lead = "" if self._last == b"\n" else "\n"  # output that ended mid-line keeps its line
+        self._write(mask_text(f"{lead}# orch: {stamp} {text}\n").encode("utf-8"))
 
     def close(self) -> None:
         pass  # attempts share the file; shutdown() releases it

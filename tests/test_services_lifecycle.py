@@ -30,6 +30,10 @@ services:
     restart: always
     max_restarts: 1000
   sleeper: {command: 'echo up; exec sleep 300'}
+  unfinished:
+    command: 'printf "run $$ ends mid-line"; exit 1'
+    restart: on-failure
+    max_restarts: 1
   ".odd name/é:1": {command: 'echo odd'}
   talker:
     command: >-
@@ -87,6 +91,19 @@ def test_restart_on_failure_until_max_restarts(orch: Orchestrator) -> None:
     assert orch.ps()[0].restarts == 3
     text = Path(status.log_file or "").read_text()
     assert text.count("run ") == 4 and text.count("# orch:") >= 8
+
+
+def test_notes_in_the_log_file_start_their_own_lines(orch: Orchestrator) -> None:
+    """docs/services.md: lines of our own start with `# orch:`. Before, output that ended
+    mid-line got the note glued on (`…mid-line# orch: … exit 1`): `grep '^# orch:'` missed
+    it, and the run's last line was changed in the only copy on disk."""
+    orch.start("local", "unfinished")
+    wait_for(lambda: orch.runs.get("unfinished").done)
+    lines = Path(orch.status("unfinished").log_file or "").read_text().splitlines()
+    ours = [line for line in lines if "# orch:" in line]
+    assert len(ours) >= 4 and all(line.startswith("# orch: ") for line in ours), lines
+    outputs = [line for line in lines if not line.startswith("# orch: ")]
+    assert len(outputs) == 2 and all(line.endswith(" ends mid-line") for line in outputs)
 
 
 def test_on_failure_does_not_restart_a_success(orch: Orchestrator) -> None:
