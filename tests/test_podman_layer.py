@@ -133,6 +133,25 @@ async def test_behind_ssh_the_socket_is_forwarded(base, podman, ssh_lab) -> None
     assert handle.chain.endswith("ssh orch-loop → podman orch-test")
 
 
+@pytest.mark.parametrize("kind", ["podman", "docker"])
+@pytest.mark.parametrize("engine", ["given", "default"])
+async def test_an_ssh_hop_that_fails_before_the_engine_is_named_in_its_own_words(  # type: ignore[no-untyped-def]
+        base, ssh_lab, kind: str, engine: str) -> None:
+    """Before, a podman layer (and a docker one whose socket came from a default) took the
+    ssh hop's failure for its own: `hop 2 (podman orch-test): cannot reach orch-loop:1 …;
+    podman serves its API with …`, sending the user to start a service."""
+    where = f", {kind}_host: 'unix:///run/{kind}.sock'" if engine == "given" else ""
+    text = ("environments:\n  it:\n    layers:\n"
+            f"      - {ssh_lab.layer('orch-loop', port=1)}\n"
+            f"      - {{type: {kind}, config: {{container: orch-test{where}}}}}\n")
+    ex = LayeredExecutor(base, load_config_text(text).environments["it"].layers)
+    with pytest.raises(ConnectError) as err:
+        await ex.launch(Command.of(["true"]))
+    said = str(err.value)
+    assert said.startswith("hop 1 (ssh orch-loop): "), said
+    assert "podman serves" not in said and kind not in said.split(": ", 1)[1], said
+
+
 async def test_stopping_a_run_in_a_paused_container_ends(base, podman) -> None:
     """The container's process cannot be signalled while it is paused (podman, as dockerd,
     runs no exec in it): the stop waited for it for ever. It ends once the KILL is refused and

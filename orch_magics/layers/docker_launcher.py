@@ -115,6 +115,8 @@ class DockerLauncher(Launcher):
         try:
             return await self._connect_engine()
         except (ConnectError, AuthError) as exc:
+            if exc.hop is not None and exc.hop != self.depth:
+                raise  # a hop before this one failed (its ssh forward): in its own words
             raise self.unreachable(exc) from None
 
     async def _connect_engine(self) -> Engine:
@@ -270,8 +272,7 @@ class DockerLauncher(Launcher):
         warden = pools.get(key)
         if not isinstance(warden, Warden):
             guard = Command(("/bin/sh", "-c", WATCHDOG))
-            warden = pools[key] = Warden(functools.partial(self._exec, engine, container,
-                                                           guard, False))
+            warden = pools[key] = Warden(lambda: self._exec(engine, container, guard, False))
         warden.ensure()
         return warden  # closed with its engine (`_connect_engine`)
 
