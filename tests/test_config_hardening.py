@@ -165,6 +165,12 @@ RUN_TIME_FAILURES = [
      "{A: '{{sceret:a}}'}}}]}}", "unknown placeholder kind 'sceret'"),
     ("environments: {e: {layers: [{type: sudo, config: {user: u, password: '{{env:PW}}'}}]}}",
      "nor from {{env:…}}"),
+    # the space was sent with the secret, and sudo's refusal blamed a secret that was right
+    ("environments: {e: {layers: [{type: sudo, config: {user: u, password: '{{secret:pw}} '}}]}}",
+     "write only the placeholder ('{{secret:pw}}'): the spaces or line break around it would "
+     "be part of the password sent"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, password: \"\\n{{secret:pw}}\"}}]}}",
+     "write only the placeholder ('{{secret:pw}}')"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, password: '{{secret:pw}'}}]}}",
      "is not closed"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999}}]}}",

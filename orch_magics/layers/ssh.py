@@ -13,14 +13,14 @@ from typing import ClassVar
 
 from ..importing import importing_sdk
 from ..limits import MAX_SECONDS
-from ..process.environ import PLACEHOLDER
+from ..process.environ import whole_placeholder
 from ..redaction import masked_repr
 from .base import Launcher
 from .names import check_target_name
 
 
 def _secret_only(value: str | None) -> None:
-    if value is not None and not PLACEHOLDER.fullmatch(value.strip()):
+    if value is not None and not whole_placeholder(value):
         raise ValueError("write the password as a {{secret:NAME}} placeholder, never in clear")
 
 

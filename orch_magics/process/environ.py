@@ -46,3 +46,13 @@ def without_secret_variables() -> Iterator[None]:
     finally:
         for key, value in taken.items():
             os.environ.setdefault(key, value)
+
+
+def whole_placeholder(value: str) -> re.Match[str] | None:
+    """`value` as one placeholder and nothing else (None if it is not one). Spaces or a line
+    break around it are a ValueError: they would be sent as part of the password."""
+    found = PLACEHOLDER.fullmatch(value.strip())
+    if found is not None and value != value.strip():
+        raise ValueError(f"write only the placeholder ({value.strip()!r}): the spaces or line "
+                         f"break around it would be part of the password sent")
+    return found
