@@ -124,13 +124,15 @@ def test_groups_children_ranges_and_vars(tmp_path: Path, name: str) -> None:
 
 
 def test_a_host_written_in_a_group_and_its_child_keeps_the_vars_read_last(tmp_path: Path) -> None:
-    """Ansible reads a YAML group's vars, then its children, then its hosts, so the group's
-    own line of a host is read after its child's. Before, hosts were read first: the child's
-    ansible_user won, and orch logged in as another user than Ansible would."""
-    write(tmp_path, {"inv.yaml": "web:\n  hosts:\n    w1: {ansible_user: parent}\n"
-                                 "  children:\n    front:\n      hosts:\n"
-                                 "        w1: {ansible_user: child, ansible_port: 2200}\n"})
-    assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
+    """Ansible reads a YAML group's sections in the file's order, so of a host written in a
+    group and in its child, the later line's user wins. Before, a group's hosts were always
+    read first: orch logged in as another user than Ansible would."""
+    for text in ("web:\n  hosts:\n    w1: {ansible_user: parent}\n  children:\n    front:\n"
+                 "      hosts:\n        w1: {ansible_user: child, ansible_port: 2200}\n",
+                 "web:\n  children:\n    front:\n      hosts:\n        w1: {ansible_user: child}\n"
+                 "  hosts:\n    w1: {ansible_user: parent, ansible_port: 2200}\n"):
+        write(tmp_path, {"inv.yaml": text})
+        assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
 
 
 def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:
@@ -154,6 +156,51 @@ def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:
     assert inv.connection("d1") == {"user": "prod", "port": 2200}
 
 
+VAULTED = """\
+ansible_user: deploy
+ansible_become_password: !vault |
+  $ANSIBLE_VAULT;1.1;AES256
+  62313365396662343061393464336163383764373764613633653634306231386433626436623361
+"""
+
+
+@pytest.mark.parametrize("layout", ["first-suffix", "folder-order", "backups-hidden", "two-dirs",
+                                    "vault"])
+def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str) -> None:
+    """Only the first of NAME, NAME.yml, NAME.yaml, NAME.json; a folder's entries in name order,
+    sub-folders in their place, hidden ones and `~` backups skipped; of two inventory
+    folders, the later one's files win; a `!vault` value elsewhere in a file is no error."""
+    hosts = "[web]\nw1\n[db]\nd1\n[prod:children]\nweb\ndb\n"
+    files = {
+        "first-suffix": {"group_vars/web.yml": "ansible_port: 2201\n",
+                         "group_vars/web.yaml": "ansible_port: 2202\n",
+                         "host_vars/d1": "ansible_user: bare\n",
+                         "host_vars/d1.json": '{"ansible_user": "json"}'},
+        "folder-order": {"group_vars/web/a/x.yml": "ansible_user: from_a_x\n",
+                         "group_vars/web/b.yml": "ansible_user: from_b\n",
+                         "group_vars/web/0.yml": "ansible_port: 2300\n"},
+        "backups-hidden": {"group_vars/web/c.yml": "ansible_user: plain\n",
+                           "group_vars/web/c.yml~": "ansible_user: tilde\n",
+                           "group_vars/web/.old/z.yml": "ansible_user: hidden\n"},
+        "two-dirs": {"B/hosts": "[a]\nw1\n", "B/group_vars/a.yml": "ansible_user: B_a\n",
+                     "group_vars/prod.yml": "ansible_user: A_prod\n"},
+        "vault": {"group_vars/all.yml": VAULTED},
+    }[layout]
+    write(tmp_path, {"hosts": hosts, **files})
+    inventories = [tmp_path / "hosts", *([tmp_path / "B/hosts"] if layout == "two-dirs" else [])]
+    assert_read_alike(inventories, tmp_path)
+
+
+def test_a_templated_connection_variable_is_left_to_ansible(tmp_path: Path) -> None:
+    """group_vars often template (`{{ inventory_hostname }}.internal`): orch cannot, so such a
+    value is not used (before this was read, a config naming the group no longer loaded)."""
+    write(tmp_path, {"hosts": "[web]\nw1 ansible_user=line\n",
+                     "group_vars/web.yml": "ansible_host: '{{ inventory_hostname }}.internal'\n"
+                                           "ansible_port: '{{ web_port }}'\nansible_user: ok\n",
+                     "host_vars/w1.yml": "ansible_user: \"{{ lookup('env', 'USER') }}\"\n"})
+    assert load_inventories([tmp_path / "hosts"]).connection("w1") == {"user": "line"}
+
+
 def test_a_bad_port_in_a_vars_file_names_its_line(tmp_path: Path) -> None:
     from orch_magics.errors import ConfigError
 
@@ -161,7 +208,7 @@ def test_a_bad_port_in_a_vars_file_names_its_line(tmp_path: Path) -> None:
                      "group_vars/web.yml": "ansible_user: deploy\nansible_port: http\n"})
     with pytest.raises(ConfigError) as err:
         load_inventories([tmp_path / "hosts.ini"])
-    assert str(err.value).startswith(f"{tmp_path}/group_vars/web.yml:2:15: ansible_port must "
+    assert str(err.value).startswith(f"{tmp_path}/group_vars/web.yml:2: ansible_port must "
                                      f"be a port number"), str(err.value)
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .inventory_vars import folders_of, read_vars
-from .source import Path_, Source, parse_source, read_text
+from .inventory_vars import Found, read_beside
+from .source import parse_source, read_text
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
@@ -35,8 +34,6 @@ PORTS = ("ansible_port", "ansible_ssh_port")
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
-#: What a group of a YAML inventory may hold.
-_GROUP_KEYS = ("hosts", "vars", "children")
 #: Groups every inventory has: every host, and the hosts of no other group.
 IMPLICIT = ("all", "ungrouped")
 #: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
@@ -71,11 +68,11 @@ class Inventory:
 
     groups: dict[str, _Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Read from group_vars/ and host_vars/ beside the files (inventory_vars.py): of the
-    #: same variable, a group's file wins over every group's inventory vars, a host's over
-    #: its inventory vars, as in Ansible.
-    group_files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    host_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Read from group_vars/ and host_vars/ beside the files, per folder (inventory_vars.py):
+    #: of the same variable, a group's file wins over every group's inventory vars, a host's
+    #: over its inventory vars, and a later folder over an earlier one, as in Ansible.
+    group_files: Found = field(default_factory=list)
+    host_files: Found = field(default_factory=list)
     _in: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
                                              compare=False)
     _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
@@ -91,7 +88,7 @@ class Inventory:
     def set_vars(self, group: str, values: Mapping[str, Any]) -> None:
         """Variables of `group` (checked); `ansible_group_priority` is its priority, as in
         Ansible, not a variable."""
-        checked = _checked(values)
+        checked = checked_vars(values)
         target = self.group(group)
         if "ansible_group_priority" in checked:
             target.priority = _priority(checked.pop("ansible_group_priority"))
@@ -101,7 +98,7 @@ class Inventory:
         """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables."""
         name, port = _port_of(name)
         if port is not None:
-            values = _checked({"ansible_port": port, **values})
+            values = checked_vars({"ansible_port": port, **values})
         hosts = self.group(group).hosts
         for host in patterns.expand(name):
             hosts[host] = None
@@ -139,10 +136,13 @@ class Inventory:
         for group in ("all", *order):  # as Ansible's sort_groups: a tie in file order no more
             if group in self.groups:
                 merged.update(self.groups[group].vars)
-        for group in ("all", *order):
-            merged.update(self.group_files.get(group, {}))
+        for groups in (["all"], order):  # Ansible's all_plugins_inventory, then groups_…
+            for folder in self.group_files:
+                for group in groups:
+                    merged.update(folder.get(group, {}))
         merged.update(self.host_vars.get(host, {}))
-        merged.update(self.host_files.get(host, {}))
+        for folder in self.host_files:
+            merged.update(folder.get(host, {}))
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
         if "port" in values:
             values["port"] = int(values["port"])
@@ -190,13 +190,13 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     for path in paths:
         text = read_text(path, "inventory file")  # a byte-order mark dropped, as Ansible does
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
-            _from_yaml(inv, parse_source(text, str(path)))
+            from .inventory_yaml import from_yaml  # its own module: only YAML files need it
+
+            from_yaml(inv, parse_source(text, str(path)))
         else:
             _from_ini(inv, text, str(path))
-    folders = folders_of(paths)
-    inv.group_files = read_vars(folders, "group_vars", dict.fromkeys([*IMPLICIT, *inv.groups]),
-                                _checked)
-    inv.host_files = read_vars(folders, "host_vars", inv.host_vars, _checked)
+    inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars,
+                                                  checked_vars)
     return inv
 
 
@@ -285,7 +285,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> str | None:
             if not sep:
                 raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
             values[key] = _scalar(value)
-        inv.add_host(section, words[0], _checked(values))
+        inv.add_host(section, words[0], checked_vars(values))
     return None
 
 
@@ -304,7 +304,7 @@ def _scalar(text: str) -> Any:
     return value if isinstance(value, (str, int, float, bool)) else text
 
 
-def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
+def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
     """Variables checked where they are written (so an error names the inventory's line)."""
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
@@ -335,66 +335,3 @@ def _port_of(pattern: str) -> tuple[str, int | None]:
     if found["v6"] is not None:
         return found["v6"], int(found["v6port"])
     return found["host"], int(found["port"])
-
-
-def _from_yaml(inv: Inventory, src: Source) -> None:
-    """A YAML inventory; its mistakes are named at their file:line:column, as an INI's are."""
-    if not isinstance(src.data, dict):
-        raise _yaml_error(src, (), "a YAML inventory must be a mapping of group names")
-    for group, body in src.data.items():
-        _yaml_group(inv, src, (group,), body)
-
-
-def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
-    group = str(at[-1])
-    inv.group(group)
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        raise _yaml_error(src, at, f"group {group!r} must be a mapping of hosts, vars, children")
-    for key in body:
-        if key not in _GROUP_KEYS:
-            raise _yaml_error(src, at + (key,), f"unknown key {key!r} in group {group!r}",
-                              at_key=True, suggestion=did_you_mean(key, _GROUP_KEYS))
-    for key in _GROUP_KEYS:
-        if not isinstance(body.get(key) or {}, dict):
-            raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
-                                                f"(name: …), not a {type(body[key]).__name__}")
-    # vars, children, then hosts, as Ansible's yaml plugin reads a group: of a host written
-    # twice with the same variable, the later reading wins
-    for key, value in (body.get("vars") or {}).items():
-        with _pointing(src, at + ("vars", key), group):
-            inv.set_vars(group, {key: value})
-    for child, child_body in (body.get("children") or {}).items():
-        inv.group(group).children.append(str(child))
-        _yaml_group(inv, src, at + ("children", child), child_body)
-    for host, values in (body.get("hosts") or {}).items():
-        where = at + ("hosts", host)
-        if not isinstance(values, (dict, type(None))):
-            raise _yaml_error(src, where, f"group {group!r}: host {host!r} must map variables "
-                                          f"to values")
-        for key, value in (values or {}).items():
-            with _pointing(src, where + (key,), group):
-                _checked({key: value})
-        with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
-            inv.add_host(group, str(host), _checked(values or {}))
-
-
-@contextmanager
-def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False) -> Iterator[None]:
-    """A ValueError inside becomes a ConfigError at `at` (at a variable's name when the name
-    is what is wrong)."""
-    try:
-        yield
-    except ValueError as exc:
-        name_wrong = at_key or not str(at[-1]).isidentifier()
-        raise _yaml_error(src, at, f"group {group!r}: {exc}", at_key=name_wrong) from None
-
-
-def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
-                suggestion: str | None = None) -> ConfigError:
-    """`file:line:col: message`: the position is part of the message, as an INI line's is,
-    since the error is shown inside the error of the config line naming the group."""
-    pos = src.position(at, at_key=at_key)
-    where = f"{src.file}:{pos[0]}:{pos[1]}" if pos else src.file
-    return ConfigError(f"{where}: {message}", suggestion=suggestion)

@@ -1,86 +1,130 @@
-"""`group_vars/` and `host_vars/` beside an inventory file, as Ansible's host_group_vars plugin
-reads them.
+"""`group_vars/` and `host_vars/` beside an inventory file, found as Ansible's host_group_vars
+plugin finds them.
 
-For each group and host of the inventories, `DIR/group_vars/NAME` and `DIR/host_vars/NAME`
-(DIR: the folder of each inventory file) are read: a file `NAME`, `NAME.yml`, `NAME.yaml` or
-`NAME.json`, or a folder `NAME/` whose files (with those suffixes, or none) are read in name
-order, sub-folders included. Only the connection variables an ssh hop takes are kept; a file
-encrypted with ansible-vault is skipped (it holds secrets, not where a host is).
+For each group and host, in `DIR/group_vars` and `DIR/host_vars` (DIR: each inventory file's
+folder), the first of `NAME`, `NAME.yml`, `NAME.yaml`, `NAME.json` there is read; a folder is
+read whole, its entries in name order (sub-folders in their place; hidden ones and `~`
+backups skipped). Only the connection variables an ssh hop takes are kept, and of those only
+plain values: a `!vault` value or a Jinja template (`{{ … }}`) needs Ansible to be read, so
+it is left out, as is a file encrypted whole with ansible-vault.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .source import parse_source, read_text
+import yaml
 
-#: How the inventory checks variables (a port a number, …): raises ValueError.
-Check = Callable[[Mapping[str, Any]], dict[str, Any]]
+from ..errors import ConfigError
+from .source import read_text
 
+#: The suffixes a vars file may have, in the order Ansible tries them.
 SUFFIXES = ("", ".yml", ".yaml", ".json")
-#: The variables kept (see inventory.HONOURED; `ansible_group_priority` is read from the
-#: inventory itself only).
+#: The variables kept (see inventory.HONOURED).
 KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_host", "ansible_ssh_user",
         "ansible_ssh_port")
+#: How the inventory checks variables (a port a number, …): raises ValueError.
+Check = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Per inventory folder (in the inventories' order): entity name → its variables.
+Found = list[dict[str, dict[str, Any]]]
 
 
-def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str],
-              check: Check) -> dict[str, dict[str, Any]]:
-    """Connection variables of each of `names` from `FOLDER/KIND/NAME…` (`kind`: group_vars or
-    host_vars), the folders' in their order, the later winning."""
-    found: dict[str, dict[str, Any]] = {}
-    bases = [folder / kind for folder in dict.fromkeys(folders) if (folder / kind).is_dir()]
-    if not bases:
-        return found
-    for name in names:
-        for base in bases:
-            for file in _files(base, name):
-                values = _read(file, check)
-                if values:
-                    found.setdefault(name, {}).update(values)
+class _Tagged:
+    """A value under an Ansible tag (`!vault`, `!unsafe`): not plain data orch can use."""
+
+
+class _VarsLoader(yaml.SafeLoader):
+    """YAML as Ansible writes vars files: any `!tag` loads (as `_Tagged`), not an error."""
+
+
+_VarsLoader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
+
+
+def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str], check: Check) -> Found:
+    """For each folder, the kept variables of each of `names` from `FOLDER/KIND/…` (`kind`:
+    group_vars or host_vars); later folders win, as Ansible combines its sources."""
+    names = list(names)
+    found: Found = []
+    for folder in folders:
+        base = folder / kind
+        per_name: dict[str, dict[str, Any]] = {}
+        if base.is_dir():
+            for name in names:
+                for file in _files(base, name):
+                    per_name.setdefault(name, {}).update(_read(file, check))
+        found.append(per_name)
     return found
 
 
-def _files(base: Path, name: str) -> Iterator[Path]:
-    """What Ansible's find_vars_files finds for `name` in `base`."""
-    path = base / name
-    if path.is_dir():
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for file in sorted(files):
-                if os.path.splitext(file)[1] in SUFFIXES and not file.startswith("."):
-                    yield Path(root) / file
-        return
+def _files(base: Path, name: str) -> list[Path]:
+    """What Ansible's find_vars_files finds for `name`: the first suffix that exists."""
     for suffix in SUFFIXES:
-        candidate = base / (name + suffix)
-        if candidate.is_file():
-            yield candidate
+        path = base / (name + suffix)
+        if path.is_dir():
+            return _folder(path)
+        if path.exists():
+            return [path] if path.is_file() else []
+    return []
+
+
+def _folder(path: Path) -> list[Path]:
+    found: list[Path] = []
+    for entry in sorted(os.listdir(path)):
+        if entry.startswith(".") or entry.endswith("~"):
+            continue
+        full, suffix = path / entry, os.path.splitext(entry)[1]
+        if full.is_dir() and not suffix:
+            found += _folder(full)
+        elif full.is_file() and suffix in SUFFIXES:
+            found.append(full)
+    return found
 
 
 def _read(file: Path, check: Check) -> dict[str, Any]:
-    """The kept variables of one vars file (an empty or vault-encrypted one has none)."""
+    """The kept plain variables of one vars file, checked (a bad port names its line)."""
     text = read_text(file, "inventory vars file")
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         return {}
-    src = parse_source(text, str(file))
-    if src.data is None:
+    loader = _VarsLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{file}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    finally:
+        loader.dispose()
+    if data is None:
         return {}
-    if not isinstance(src.data, dict):
-        raise src.error((), "a vars file must map variable names to values")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: a vars file must map variable names to values")
     kept: dict[str, Any] = {}
     for key in KEPT:
-        if key in src.data:
-            try:
-                kept.update(check({key: src.data[key]}))
-            except ValueError as exc:
-                raise src.error((key,), str(exc)) from None
+        value = data.get(key)
+        if value is None or isinstance(value, _Tagged) or "{{" in str(value) or "{%" in str(value):
+            continue
+        try:
+            kept.update(check({key: value}))
+        except ValueError as exc:
+            raise ConfigError(f"{file}:{_line(node, key)}: {exc}") from None
     return kept
 
 
-def folders_of(paths: Iterable[str | Path]) -> list[Path]:
-    """The folders the inventory files are in (group_vars/ and host_vars/ sit beside them)."""
-    return [Path(path).resolve().parent for path in paths]
+def _line(node: yaml.Node, key: str) -> int:
+    """The line of `key` in a mapping node."""
+    for key_node, value_node in getattr(node, "value", []):
+        if getattr(key_node, "value", None) == key:
+            return int(value_node.start_mark.line) + 1
+    return 1
 
+
+def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Iterable[str],
+                check: Check) -> tuple[Found, Found]:
+    """The group_vars/ and host_vars/ of these groups and hosts beside the inventory files."""
+    folders = [Path(path).resolve().parent for path in paths]
+    return (read_vars(folders, "group_vars", dict.fromkeys(groups), check),
+            read_vars(folders, "host_vars", hosts, check))
