@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .inventory_vars import Found, read_beside
+from .inventory_vars import Found, checked_vars, read_beside
 from .source import parse_source, read_text
 from .suggest import did_you_mean
 
@@ -30,7 +30,6 @@ from .suggest import did_you_mean
 #: of two setting one key, the later wins (Ansible's ssh plugin reads `ansible_ssh_*` last).
 HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
             "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port"}
-PORTS = ("ansible_port", "ansible_ssh_port")
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
@@ -195,8 +194,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
             from_yaml(inv, parse_source(text, str(path)))
         else:
             _from_ini(inv, text, str(path))
-    inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars,
-                                                  checked_vars)
+    inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars)
     return inv
 
 
@@ -302,21 +300,6 @@ def _scalar(text: str) -> Any:
     except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
         return text
     return value if isinstance(value, (str, int, float, bool)) else text
-
-
-def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Variables checked where they are written (so an error names the inventory's line)."""
-    for key in values:
-        if not (isinstance(key, str) and key.isidentifier()):
-            raise ValueError(f"{key!r} is not a variable name")
-    checked = dict(values)
-    for key in PORTS:
-        port = checked.get(key)
-        if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
-            port = checked[key] = int(port)
-        if port is not None and not (type(port) is int and 1 <= port <= 65535):
-            raise ValueError(f"{key} must be a port number (1-65535), not {port!r}")
-    return checked
 
 
 def _priority(value: Any) -> int:

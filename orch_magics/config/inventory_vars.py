@@ -12,7 +12,7 @@ it is left out, as is a file encrypted whole with ansible-vault.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,7 @@ SUFFIXES = ("", ".yml", ".yaml", ".json")
 #: The variables kept (see inventory.HONOURED).
 KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_host", "ansible_ssh_user",
         "ansible_ssh_port")
-#: How the inventory checks variables (a port a number, …): raises ValueError.
-Check = Callable[[Mapping[str, Any]], dict[str, Any]]
+PORTS = ("ansible_port", "ansible_ssh_port")
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
 
@@ -43,7 +42,7 @@ class _VarsLoader(yaml.SafeLoader):
 _VarsLoader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
 
 
-def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str], check: Check) -> Found:
+def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found:
     """For each folder, the kept variables of each of `names` from `FOLDER/KIND/…` (`kind`:
     group_vars or host_vars); later folders win, as Ansible combines its sources."""
     names = list(names)
@@ -54,7 +53,7 @@ def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str], check: C
         if base.is_dir():
             for name in names:
                 for file in _files(base, name):
-                    per_name.setdefault(name, {}).update(_read(file, check))
+                    per_name.setdefault(name, {}).update(_read(file))
         found.append(per_name)
     return found
 
@@ -83,7 +82,7 @@ def _folder(path: Path) -> list[Path]:
     return found
 
 
-def _read(file: Path, check: Check) -> dict[str, Any]:
+def _read(file: Path) -> dict[str, Any]:
     """The kept plain variables of one vars file, checked (a bad port names its line)."""
     text = read_text(file, "inventory vars file")
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
@@ -108,7 +107,7 @@ def _read(file: Path, check: Check) -> dict[str, Any]:
         if value is None or isinstance(value, _Tagged) or "{{" in str(value) or "{%" in str(value):
             continue
         try:
-            kept.update(check({key: value}))
+            kept.update(checked_vars({key: value}))
         except ValueError as exc:
             raise ConfigError(f"{file}:{_line(node, key)}: {exc}") from None
     return kept
@@ -122,9 +121,24 @@ def _line(node: yaml.Node, key: str) -> int:
     return 1
 
 
-def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Iterable[str],
-                check: Check) -> tuple[Found, Found]:
+def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
+                hosts: Iterable[str]) -> tuple[Found, Found]:
     """The group_vars/ and host_vars/ of these groups and hosts beside the inventory files."""
     folders = [Path(path).resolve().parent for path in paths]
-    return (read_vars(folders, "group_vars", dict.fromkeys(groups), check),
-            read_vars(folders, "host_vars", hosts, check))
+    return (read_vars(folders, "group_vars", dict.fromkeys(groups)),
+            read_vars(folders, "host_vars", hosts))
+
+
+def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables checked where they are written (so an error names the inventory's line)."""
+    for key in values:
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ValueError(f"{key!r} is not a variable name")
+    checked = dict(values)
+    for key in PORTS:
+        port = checked.get(key)
+        if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
+            port = checked[key] = int(port)
+        if port is not None and not (type(port) is int and 1 <= port <= 65535):
+            raise ValueError(f"{key} must be a port number (1-65535), not {port!r}")
+    return checked

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .inventory import Inventory, checked_vars
+from .inventory_vars import checked_vars
 from .source import Path_, Source
 from .suggest import did_you_mean
+
+if TYPE_CHECKING:  # inventory.py imports this module when a file is YAML
+    from .inventory import Inventory
 
 #: What a group of a YAML inventory may hold.
 _GROUP_KEYS = ("hosts", "vars", "children")
