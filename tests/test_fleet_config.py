@@ -369,9 +369,18 @@ def test_group_hosts_in_an_ssh_layer(tmp_path: Path) -> None:
     ("web-0[2:3],db-1", ["web-02", "web-03", "db-1"]),
     ("!web-[01:02]", ["web-03", "db-1"]),
     ("web-0[13]", ["web-01", "web-03"]),  # no colon: a character class, as before
+    ("web-[0:0][2-3]", ["web-02", "web-03"]),  # a range and a character class in one pattern
 ])
 def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
     assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept
+
+
+def test_a_wide_limit_range_is_looked_up_not_matched_name_by_name() -> None:
+    """65,024 names: each was a glob matched against every label (minutes, Python's pattern
+    cache overflowing); names without a glob character are looked up."""
+    labels = [f"10.0.{a}.{b}" for a in range(4) for b in range(1, 11)]
+    assert select(labels, "10.0.[0:255].[1:254],!10.0.[1:3].[2:10]") == [
+        *labels[:10], "10.0.1.1", "10.0.2.1", "10.0.3.1"]
 
 
 def test_a_limit_range_written_wrong_is_an_error() -> None:

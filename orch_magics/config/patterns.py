@@ -26,9 +26,21 @@ def is_pattern(text: str) -> bool:
     return "[" in text or "]" in text
 
 
-def has_range(text: str) -> bool:
-    """Whether `text` holds a well-formed range (`[1:3]`); `[12]` alone is none."""
-    return _RANGE.search(text) is not None
+def expand_ranges(text: str) -> list[str]:
+    """`text` with its well-formed ranges expanded and the rest as written (a glob keeps its
+    character classes: `web-[a-c]-[1:3]`); ValueError for a range that cannot be."""
+    parts: list[list[str]] = []
+    pos = 0
+    for match in _RANGE.finditer(text):
+        parts += [[text[pos:match.start()]], _one_range(match)]
+        pos = match.end()
+    parts.append([text[pos:]])
+    total = 1
+    for part in parts:
+        total *= len(part)
+    if total > MAX_NAMES:
+        raise ValueError(f"{text!r} expands to {total:,} names (at most {MAX_NAMES:,})")
+    return ["".join(combo) for combo in itertools.product(*parts)]
 
 
 def expand(pattern: str) -> list[str]:

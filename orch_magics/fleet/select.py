@@ -10,12 +10,14 @@ selects nothing, is an error naming the labels (and groups) there are.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Collection, Mapping, Sequence
 
 from ..config import patterns
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 
+_GLOB = re.compile(r"[*?\[]")
 #: Inventory groups by label (labels of hosts from no inventory have none).
 Groups = Mapping[str, Collection[str]]
 
@@ -31,8 +33,11 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
 
     def matching(pattern: str) -> set[str]:
         each = _ranges_expanded(pattern)
+        names = {one for one in each if not _GLOB.search(one)}  # looked up, not matched
+        globs = [one for one in each if one not in names]
         return {label for label in labels
-                if any(_match(label, one, groups.get(label, ())) for one in each)}
+                if _named(label, names, groups.get(label, ()))
+                or any(_match(label, one, groups.get(label, ())) for one in globs)}
 
     adds = [w for w in words if w[0] not in "!&"]
     chosen = set().union(*(matching(w) for w in adds)) if adds else set(labels)
@@ -54,12 +59,16 @@ def _ranges_expanded(pattern: str) -> list[str]:
     """The globs a pattern stands for: a range (`web-[01:03]`, `127.0.1.[2:6]`) is expanded as
     in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
     without a colon stays a character class."""
-    if not patterns.has_range(pattern):
-        return [pattern]
     try:
-        return patterns.expand(pattern)
+        return patterns.expand_ranges(pattern)
     except ValueError as exc:
         raise ConfigError(f"--limit pattern {pattern!r}: {exc}") from None
+
+
+def _named(label: str, names: Collection[str], groups: Collection[str]) -> bool:
+    """`_match` for patterns without glob characters: whole label, a part, or a group."""
+    return (label in names or "all" in names
+            or any(part in names for part in (*label.split("/"), *groups) if part))
 
 
 def _match(label: str, pattern: str, groups: Collection[str]) -> bool:
