@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.fleet import SSHFleet
-from orch_magics import ConfigError, Orchestrator, load_config
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
 from orch_magics.config.inventory import load_inventories
 from orch_magics.fleet import expand
 
@@ -86,6 +86,20 @@ def test_a_rerun_reads_the_inventory_again(inventory_orch: Orchestrator, tmp_pat
     assert "'q5' is no longer a target of 'web'" in str(again.causes["q5"]), again.causes
     assert again["q6"].stdout.split()[:2] == ["127.0.1.2", str(ssh_fleet.port)]
     assert again["127.0.1.3"].ok
+
+
+def test_a_rerun_of_a_config_given_as_text_runs_again(ssh_fleet: SSHFleet, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config given as text has no file to read again: its rerun said "conf.yaml: config
+    file not found" (or read a file of that name in the working directory)."""
+    (tmp_path / "hosts").write_text(f"[web]\n127.0.1.3:{ssh_fleet.port}\n")
+    text = (f"inventory: [{tmp_path}/hosts]\nenvironments:\n  web: {{layers: [{{type: ssh, "
+            f"config: {{host: 'group:web', {_layer(ssh_fleet)}}}}}]}}\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf.yaml").write_text("environments: {}\n")  # a file of that name here
+    with Orchestrator(load_config_text(text, "conf.yaml")) as orch:
+        res = orch.run("web", command=WHO)
+        assert res.ok and res.rerun().ok, res.causes
 
 
 def test_ungrouped_holds_the_hosts_of_no_other_group(inventory_orch: Orchestrator) -> None:

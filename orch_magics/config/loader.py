@@ -91,7 +91,8 @@ def demo_config_files() -> list[Path]:
 def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Config:
     """Load and validate config files (found automatically when none are given)."""
     paths = find_config_files(files, cwd=cwd)
-    return _assemble((read_source(p), Path(p).resolve().parent) for p in paths)
+    config = _assemble((read_source(p), Path(p).resolve().parent) for p in paths)
+    return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths))
 
 
 def load_config_text(text: str, name: str = "<string>") -> Config:
