@@ -291,3 +291,23 @@ def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # t
     finally:
         proc.kill()
         kill_all(processes_with(token))
+
+
+async def test_a_run_listed_with_a_warden_that_closes_meanwhile_is_not_cancelled() -> None:
+    """A launch lists its run with the container's warden while that warden is being closed
+    (its engine was just dropped): waiting for the warden's start, cancelled by the close,
+    raised CancelledError into the launch, which then stopped a run nobody had cancelled.
+    (A start that never ends stands in for an exec slow to start: a race the real engine
+    gives only now and then.)"""
+    import asyncio
+
+    from orch_magics.layers.docker_warden import Warden
+
+    async def never_starts():  # type: ignore[no-untyped-def]
+        await asyncio.sleep(3600)
+
+    warden = Warden(never_starts)
+    listing = asyncio.ensure_future(warden.watch(4242))
+    await asyncio.sleep(0.05)
+    await warden.close()
+    await asyncio.wait_for(listing, 10)  # before: CancelledError

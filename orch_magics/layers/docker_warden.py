@@ -66,9 +66,9 @@ class Warden:
             await asyncio.wait_for(self._told(), READY_WAIT)
 
     async def _told(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
-        if self._handle is not None and self._handle.running:
+        if self._task is not None:  # waited, never raised: one cancelled by a close is over
+            await asyncio.wait([self._task])
+        if self._handle is not None and self._handle.running and not self._closing:
             await self._handle.stdin.drain()
 
     def forget(self, pgid: int) -> None:
