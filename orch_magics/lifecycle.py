@@ -153,11 +153,15 @@ class LogFile:
             self._last = _last_byte(self.path) if self._size else b"\n"
         return self._file
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, *, line: bool = False) -> None:
+        """Append `data` (`line`: on a line of its own, after output that ended mid-line)."""
         with self._lock:
             if self._size + len(data) > self.max_bytes and self._size:
                 self._rotate()
-            self._open().write(data)
+            file = self._open()
+            if line and self._last != b"\n":
+                data = b"\n" + data
+            file.write(data)
             self._size += len(data)
             self._last = data[-1:] or self._last
 
@@ -174,8 +178,7 @@ class LogFile:
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        lead = "" if self._last == b"\n" else "\n"  # output that ended mid-line keeps its line
-        self._write(mask_text(f"{lead}# orch: {stamp} {text}\n").encode("utf-8"))
+        self._write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
 
     def close(self) -> None:
         pass  # attempts share the file; shutdown() releases it
