@@ -1,4 +1,5 @@
-"""`group_vars/` and `host_vars/` beside an inventory file, found as Ansible's host_group_vars
+"""Inventory variables: the check every inventory reader applies (`checked_vars`), and the
+`group_vars/` and `host_vars/` beside an inventory file, found as Ansible's host_group_vars
 plugin finds them.
 
 For each group and host, in `DIR/group_vars` and `DIR/host_vars` (DIR: each inventory file's

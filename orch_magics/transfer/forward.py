@@ -242,7 +242,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     except Interrupted as exc:  # nobody will hold what opened as the Ctrl-C came: close it
         if (opened := exc.result()) is not None:
             _close(loop, opened[0])
-            opened[3](None)
+            opened[3](exc.__cause__ or exc)  # its audit session ends as interrupted
         raise (exc.__cause__ or exc) from None  # the interrupt itself: Ctrl-C, TERM, HUP
 
     def closer() -> None:
