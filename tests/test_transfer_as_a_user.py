@@ -197,6 +197,11 @@ async def test_path_arguments_are_checked(orch, tmp_path) -> None:  # type: igno
         await orch.aget("here", "/tmp/a\0b", tmp_path / "x")
     with pytest.raises(TransferError, match="the local path .* holds a NUL"):
         await orch.aput("here", str(tmp_path / "a\0b"), "/tmp/")
+    # an empty local path: a get sent every byte, then failed "cannot write : No such file"
+    for copy in (lambda: orch.aget("here", "/etc/hostname", ""), lambda: orch.aput("here", "", "/tmp/")):
+        with pytest.raises(TransferError) as err:
+            await copy()
+        assert str(err.value) == "the local path is empty: give a file or a folder ('.' for here)"
     assert list(tmp_path.iterdir()) == []
 
 

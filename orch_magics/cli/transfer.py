@@ -82,7 +82,7 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
     orch = Orchestrator(config)
     orch.gate.ask = ask_on_terminal
     if src_env:
-        copy = prepare_get(orch, src_env, src, dst or None, yes=args.yes, front_end="cli",
+        copy = prepare_get(orch, src_env, src, dst, yes=args.yes, front_end="cli",
                            limit=args.limit)
     else:
         assert dst_env is not None

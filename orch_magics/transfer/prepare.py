@@ -42,7 +42,10 @@ def path_of(value: object, what: str) -> str:
 def local_path_of(value: object) -> str:
     """A local path argument, `~` and `~user` expanded as a shell would (a notebook has no
     shell to do it, and the remote side expands its own)."""
-    return os.path.expanduser(path_of(value, "local path"))
+    path = path_of(value, "local path")
+    if not path:  # before any byte moves, in every front end (it used to fail after them all)
+        raise TransferError("the local path is empty: give a file or a folder ('.' for here)")
+    return os.path.expanduser(path)
 
 
 def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
