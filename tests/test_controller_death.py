@@ -4,11 +4,13 @@ watches its server's session)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,9 +85,17 @@ def _kill_the_cli_while_it_runs(cfg: Path, env: str, command: str, token: str,
     proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", env, "--", "sh", "-c", command],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             env={**os.environ, **variables})
-    try:
+    with _killed_at_the_end(proc, token):
         _started(proc)
         assert len(_running(token, 2, but=proc.pid)) >= 2
+
+
+@contextlib.contextmanager
+def _killed_at_the_end(proc: subprocess.Popen[bytes], token: str) -> Iterator[None]:
+    """After the block, SIGKILL the controller `proc`: nothing with `token` may be left 15 s
+    later (and whatever is, is killed)."""
+    try:
+        yield
         proc.kill()
         proc.wait()
         assert left_after(lambda: _far(token), within=15) == []
@@ -274,7 +284,7 @@ def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # t
                              f"exec sleep {token}2"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
-    try:
+    with _killed_at_the_end(proc, token):
         assert proc.stdout.readline() == b"started\n"
         assert wardens(), "the first run in the container started its warden"
         for pid in wardens():
@@ -285,12 +295,6 @@ def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # t
         proc.stdin.flush()
         assert proc.stdout.readline() == b"started\n"
         assert wardens(), "the next run started a warden again"
-        proc.kill()
-        proc.wait()
-        assert left_after(lambda: _far(token), within=15) == []
-    finally:
-        proc.kill()
-        kill_all(processes_with(token))
 
 
 async def test_a_run_listed_with_a_warden_that_closes_meanwhile_is_not_cancelled() -> None:

@@ -75,52 +75,14 @@ def write(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(text)
 
 
-INI = """\
-lone:2200 ansible_user=solo
-[web]
-web-[01:03].example ansible_user=deploy
-special ansible_host=10.0.0.9 ansible_port=2222
-[web:vars]
-ansible_port=2122
-ansible_user=webuser
-[db]
-db-[a:b] ansible_ssh_host=127.0.0.5 ansible_host=10.9.9.9
-[db:vars]
-ansible_ssh_user=dbadmin
-[prod:children]
-web
-db
-[prod:vars]
-ansible_user=produser
-ansible_port=2022
-[all:vars]
-ansible_user=everyone
-"""
+@pytest.mark.parametrize("name", ["INI", "YAML", "ORDER_INI", "ORDER_YAML"])
+def test_groups_children_ranges_vars_and_priorities(tmp_path: Path, name: str) -> None:
+    """test_fleet_config.py's inventories, whose readings it states, as Ansible reads them."""
+    import test_fleet_config
 
-YAML = """\
-all:
-  vars: {ansible_user: everyone}
-  hosts:
-    "lone:2200": {ansible_user: solo}
-  children:
-    prod:
-      vars: {ansible_user: produser, ansible_port: 2022}
-      children:
-        web:
-          vars: {ansible_port: 2122}
-          hosts:
-            web-[01:03].example: {ansible_user: deploy}
-            special: {ansible_host: 10.0.0.9, ansible_port: 2222}
-        db:
-          hosts:
-            db-[a:b]: {ansible_host: 127.0.0.5}
-"""
-
-
-@pytest.mark.parametrize("name", ["inv.ini", "inv.yaml"])
-def test_groups_children_ranges_and_vars(tmp_path: Path, name: str) -> None:
-    write(tmp_path, {name: INI if name.endswith("ini") else YAML})
-    assert_read_alike([tmp_path / name], tmp_path)
+    suffix = "yaml" if "YAML" in name else "ini"
+    write(tmp_path, {f"inv.{suffix}": getattr(test_fleet_config, name)})
+    assert_read_alike([tmp_path / f"inv.{suffix}"], tmp_path)
 
 
 def test_a_host_written_in_a_group_and_its_child_keeps_the_vars_read_last(tmp_path: Path) -> None:

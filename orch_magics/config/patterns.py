@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import string
+from collections.abc import Callable
 
 _RANGE = re.compile(r"\[([^\[\]:]*):([^\[\]:]*)(?::([^\[\]:]*))?\]")
 #: A bracket outside the well-formed ranges: a range written wrong, up to its `]` if any.
@@ -29,18 +30,7 @@ def is_pattern(text: str) -> bool:
 def expand_ranges(text: str) -> list[str]:
     """`text` with its well-formed ranges expanded and the rest as written (a glob keeps its
     character classes: `web-[a-c]-[1:3]`); ValueError for a range that cannot be."""
-    parts: list[list[str]] = []
-    pos = 0
-    for match in _RANGE.finditer(text):
-        parts += [[text[pos:match.start()]], _one_range(match)]
-        pos = match.end()
-    parts.append([text[pos:]])
-    total = 1
-    for part in parts:
-        total *= len(part)
-    if total > MAX_NAMES:
-        raise ValueError(f"{text!r} expands to {total:,} names (at most {MAX_NAMES:,})")
-    return ["".join(combo) for combo in itertools.product(*parts)]
+    return _expanded(text, lambda between: between)
 
 
 def expand(pattern: str) -> list[str]:
@@ -48,22 +38,27 @@ def expand(pattern: str) -> list[str]:
 
     Raises ValueError with a one-line reason for a malformed range, or a bracket outside one.
     """
+    return _expanded(pattern, _literal)
+
+
+def _expanded(text: str, between: Callable[[str], str]) -> list[str]:
+    """Every combination of `text`'s ranges, with `between` applied to the text around them."""
     parts: list[list[str]] = []
     pos = 0
-    for match in _RANGE.finditer(pattern):
-        parts.append([_literal(pattern[pos:match.start()])])
+    for match in _RANGE.finditer(text):
+        parts.append([between(text[pos:match.start()])])
         try:
             parts.append(_one_range(match))
         except ValueError:
             _refuse_ipv6(match.group())
             raise
         pos = match.end()
-    parts.append([_literal(pattern[pos:])])
+    parts.append([between(text[pos:])])
     total = 1
     for part in parts:
         total *= len(part)
     if total > MAX_NAMES:
-        raise ValueError(f"{pattern!r} expands to {total:,} names (at most {MAX_NAMES:,})")
+        raise ValueError(f"{text!r} expands to {total:,} names (at most {MAX_NAMES:,})")
     return ["".join(combo) for combo in itertools.product(*parts)]
 
 
