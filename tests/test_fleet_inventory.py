@@ -118,6 +118,18 @@ def test_a_union_of_groups_names_a_shared_host_once(inventory_orch: Orchestrator
     assert list(res) == ["127.0.1.3", "q5", "q6", "127.0.1.9"] and res.ok, res.causes
 
 
+@pytest.mark.parametrize("hosts", ['["group:web", "q5"]', '["q5", "group:web"]'])
+def test_a_host_written_and_in_a_group_of_the_same_list_is_named_twice(
+        inventory_orch: Orchestrator, tmp_path: Path, hosts: str) -> None:
+    """Before, written first it was taken silently as a bare name: without the inventory's
+    address, port and groups (a run reached `q5` on port 22, `--limit web` left it out)."""
+    (tmp_path / "twice.yaml").write_text(
+        f"environments:\n  twice: {{layers: [{{type: ssh, config: {{host: {hosts}}}}}]}}\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml:2:.*'q5' is named twice: each target "
+                                          r"once"):
+        load_config(tmp_path / "orch.yaml", tmp_path / "twice.yaml")
+
+
 def test_the_implicit_groups_and_the_ssh_names_in_a_bare_inventory(tmp_path: Path) -> None:
     (tmp_path / "inv.ini").write_text(
         "top\nboth\n[web]\nboth\nw1:2222 ansible_port=2200\n[web:vars]\nansible_ssh_user=ops\n"

@@ -47,6 +47,7 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
                                f"one {key}")
     items = value if isinstance(value, list) else [value]
     members: list[Member] = []
+    literal: set[str] = set()  # labels of names written out, not from a group
     for i, item in enumerate(items):
         at = where + (i,) if isinstance(value, list) else where
         if not isinstance(item, str) or not item.strip():
@@ -54,8 +55,13 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
         try:
             found = _members(key, item, raw, inventory)
             if item.startswith(GROUP_PREFIX):  # a union of groups (Ansible's web:db): once
+                twice = next((m.label for m in found if m.label in literal), None)
+                if twice is not None:  # in either order, as _check_unique says it
+                    raise ValueError(f"{twice!r} is named twice: each target once")
                 taken = {m.label for m in members}
                 found = [m for m in found if m.label not in taken]
+            else:
+                literal.update(m.label for m in found)
             members += found
         except (ValueError, ConfigError) as exc:
             raise src.error(at, f"{key} {item!r}: {exc}") from None
