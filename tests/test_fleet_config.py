@@ -311,6 +311,11 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
                               "name has no spaces)"),
     ("h.ini", "[g:children]\nweb extra\n", "h.ini:2: 'web extra' is no group name (a group "
                                             "name has no spaces)"),
+    # a loop of children was "inventory group 'a' is its own child", with no file or line
+    ("h.ini", "[web]\nw1\n[a]\n[b]\n[a:children]\nb\n[b:children]\na\n",
+     "h.ini:8: adding group 'a' as a child of 'b' makes a loop of children"),
+    ("h.yaml", "web:\n  hosts: {w1: }\n  children:\n    web:\n      hosts: {w2: }\n",
+     "h.yaml:4:5: adding group 'web' as a child of 'web' makes a loop of children"),
 ])
 def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
                                                     message: str) -> None:

@@ -103,6 +103,15 @@ class Inventory:
             hosts[host] = None
             self.host_vars.setdefault(host, {}).update(values)
 
+    def add_child(self, parent: str, child: str, where: str) -> None:
+        """`child` joins `parent`'s children, written at `where` (file:line); a loop is
+        refused there, as ansible-inventory refuses it."""
+        self.group(child)
+        if child == parent or parent in self._closure(child):
+            raise ConfigError(f"{where}: adding group {child!r} as a child of {parent!r} makes "
+                              f"a loop of children")
+        self.group(parent).children.append(child)
+
     def hosts_of(self, name: str) -> list[str]:
         """Every host of group `name`, its children's included (ConfigError when unknown)."""
         if name == "all":
@@ -246,6 +255,8 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
             child = _ini_line(inv, section, kind, line)
         except ValueError as exc:
             raise ConfigError(f"{name}:{number}: {exc}") from None
+        if child is not None:
+            inv.add_child(section, child, f"{name}:{number}")
         if child is not None and child not in declared:
             pending.setdefault(child, (number, f"section [{section}:children] names"))
     if pending:
@@ -272,9 +283,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> str | None:
         child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
         if any(c.isspace() for c in child):
             raise ValueError(f"{child!r} is no group name (a group name has no spaces)")
-        inv.group(child)
-        inv.group(section).children.append(child)
-        return child
+        return child  # added by the caller, which knows the line
     else:
         words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
         values = {}

@@ -50,7 +50,9 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
                     inv.set_vars(group, {key: value})
         elif section == "children":
             for child, child_body in values.items():
-                inv.group(group).children.append(str(child))
+                pos = src.position(at + ("children", child), at_key=True)
+                where = f"{src.file}:{pos[0]}:{pos[1]}" if pos else src.file
+                inv.add_child(group, str(child), where)
                 _yaml_group(inv, src, at + ("children", child), child_body)
         else:
             for host, host_vars in values.items():
