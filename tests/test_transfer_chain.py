@@ -41,6 +41,23 @@ def leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if ".orch-" in p.name]
 
 
+@pytest.mark.parametrize("env", ["deep", "here"])
+async def test_a_name_that_is_not_utf8_goes_both_ways(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """Before, through a container a name in another encoding was refused ("the engine's API
+    carries commands as text"), although the same name inside a copied folder passed: the
+    scripts get their paths as printf %b text now, through every layer."""
+    name = os.fsdecode(b"caf\xe9 \xff\\n-1.log")  # Latin-1, a byte no encoding has, \\n
+    (tmp_path / name).write_bytes(b"latin-1 named\n")
+    folder = await far.folder(env, f"enc-{env}")
+    await orch.aput(env, str(tmp_path / name), folder + "/")
+    await orch.aput(env, str(tmp_path / name), f"{folder}/{name}.2")
+    back = tmp_path / "back"
+    back.mkdir()
+    for far_name in (name, f"{name}.2"):
+        await orch.aget(env, f"{folder}/{far_name}", str(back))
+        assert (back / far_name).read_bytes() == b"latin-1 named\n"
+
+
 @pytest.mark.parametrize("env", ["deep", "loop", "here"])
 async def test_file_round_trip_keeps_bytes_mode_and_odd_names(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / f"{ODD}.bin"

@@ -29,6 +29,7 @@ fail() { echo "orch-transfer: $*" >&2; exit 1; }
 if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
+arg() { printf '%b.' "$1"; }  # a name sent as printf %b text (see `sent_name`), plus `.`
 home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines;
   # `./` before a leading `-`, so no tool below (mktemp, chmod, tar) takes the name for options
   case $1 in "~"|"~/"*) [ -n "$HOME" ] || fail "HOME is not set: cannot expand $1";; esac
@@ -38,7 +39,7 @@ home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps f
 """
 
 GET_SCRIPT = _PRELUDE + r"""
-p=$(home "$1") || exit 1; p=${p%.}
+p=$(arg "$1"); p=$(home "${p%.}") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else
@@ -78,7 +79,7 @@ fi
 """
 
 PUT_SCRIPT = _PRELUDE + r"""
-d=$(home "$1") || exit 1; d=${d%.}; n=$2 k=$3 m=$4
+d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
@@ -203,15 +204,24 @@ class Header:
     size: int | None
 
 
+def sent_name(path: str) -> str:
+    """`path`'s bytes as printf %b text: printable ASCII as it is, any other byte (and `\\`)
+    as `\\0NNN`. A name that is not UTF-8 then passes every layer's argv (an engine's API
+    carries text only), and the scripts' `arg` gives the bytes back."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\0{b:03o}"
+                   for b in path.encode("utf-8", "surrogateescape"))
+
+
 def get_command(path: str) -> Command:
     """The command that streams `path` (file or directory) from the far end of the chain."""
-    return Command(("/bin/sh", "-c", GET_SCRIPT, "orch-get", path))
+    return Command(("/bin/sh", "-c", GET_SCRIPT, "orch-get", sent_name(path)))
 
 
 def put_command(dest: str, name: str, kind: str, mode: int) -> Command:
     """The command that receives a put at `dest` (a directory there gets `name` inside it)."""
     flag = "f" if kind == "file" else "d"
-    return Command(("/bin/sh", "-c", PUT_SCRIPT, "orch-put", dest, name, flag, f"{mode:o}"))
+    return Command(("/bin/sh", "-c", PUT_SCRIPT, "orch-put", sent_name(dest), sent_name(name),
+                    flag, f"{mode:o}"))
 
 
 def frame_header(length: int) -> bytes:
