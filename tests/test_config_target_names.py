@@ -39,6 +39,8 @@ def env_with(layer: str) -> str:
                                                       "group?)"),
     ('{type: ssh, config: {host: [a, "grp:db"]}}', 40, "did you mean 'group:db'"),
     ('{type: docker, config: {container: "app:1"}}', 44, "it has ':'"),
+    ('{type: ssh, config: {host: "web-[1:3]:22"}}', 36, "(an ssh port is its own setting: "
+                                                         "host: web-[1:3], port: 22)"),
 ])
 def test_a_name_no_run_could_reach_is_refused_at_its_place(layer: str, column: int,
                                                            why: str) -> None:

@@ -90,6 +90,10 @@ def _members(key: str, item: str, raw: dict[str, Any],
         if not hosts:
             raise ValueError("the group has no hosts")
         return [_inventory_member(inv, h, raw) for h in hosts]
+    head, _, port = item.rpartition(":")
+    if port.isdigit() and patterns.is_pattern(head):  # `web-[1:3]:22`: said of the pattern
+        raise ValueError(f"it has ':': a host or container name has none (an ssh port is its "
+                         f"own setting: host: {head}, port: {port})")
     names = patterns.expand(item)
     check_target_name(names[0])  # a pattern's every name keeps what is wrong with its first
     return [Member(name, {key: name}) for name in names]
