@@ -137,37 +137,6 @@ async def test_a_container_layer_with_tty_true(base, place, monkeypatch, passwor
     assert image.password not in out.decode()
 
 
-async def test_ctrl_c_on_the_terminal_reaches_a_command_run_by_a_sudo_without_use_pty(  # type: ignore[no-untyped-def]
-        base, place, monkeypatch) -> None:
-    """The image's sudo has sudo's own default, no `use_pty`: it runs the command in the
-    terminal's session and relays no signal the terminal made. Before, the wrapper then took
-    a session of its own (setsid): the command had no /dev/tty, and ^C typed on the terminal
-    reached nobody (a `sleep` went on). Now it is the terminal's foreground job."""
-    image = place.image
-    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", image.password)
-    ex = place.executor(base, image.layer(image.free), tty=True)
-    handle = await asyncio.wait_for(ex.launch(Command(
-        ("sh", "-c", 'if true >/dev/tty; then echo tty-ok; fi; echo ready; exec sleep 3021'))),
-        10)
-    seen = b""
-    events = handle.events()
-    while b"ready" not in seen:
-        event = await asyncio.wait_for(events.__anext__(), 30)
-        seen += getattr(event, "data", b"")
-    handle.stdin.write(b"\x03")  # as typed: the terminal sends SIGINT to its foreground job
-
-    async def rest() -> bytes:
-        return b"".join([getattr(event, "data", b"") async for event in events])
-
-    try:
-        seen += await asyncio.wait_for(rest(), 30)
-    finally:
-        await handle.stop((0.5, 0.5))
-    assert b"tty-ok" in seen, seen
-    assert handle.exit is not None and handle.exit.signal == 2, (handle.exit, seen)
-    assert not [p for p in place.processes() if "sleep 3021" in p]
-
-
 async def test_wrong_password_is_a_clear_error(base, place, monkeypatch) -> None:
     image = place.image
     monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "not-the-password")

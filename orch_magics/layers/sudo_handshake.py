@@ -39,18 +39,11 @@ from ..redaction import masked_repr
 from .remote import PID_MARK, preamble, split_ready, wrapped_argv
 from .sudo_refusal import Heard, explain, must_change_password, no_password, wrong_password
 
-#: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`). Under
-#: a terminal, sudo without use_pty leaves the command in the terminal's session and relays
-#: no signal the terminal makes: the wrapper runs as the foreground job of a shell with job
-#: control (`set -m`, once the shell leads a group: else it could not take the terminal), so
-#: ^C reaches it and /dev/tty stays its terminal; else in a session of its own (setsid). The
-#: terminal state BOOT saved (none without one) goes to the preamble.
-LEAD = ("export _orch_tty0\n_orch_x=exec _orch_s=\n"
-        "if read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && [ \"$_orch_g\" != \"$$\" ]; "
-        "then\n  if [ -n \"$_orch_tty0\" ] && set -m 2>/dev/null && read -r _ _ _ _ _orch_g _ "
-        "2>/dev/null </proc/$$/stat && [ \"$_orch_g\" = \"$$\" ]; then _orch_x=\n"
-        "  elif command -v setsid >/dev/null 2>&1; then _orch_s=setsid; fi\nfi\n"
-        "$_orch_x $_orch_s ")
+#: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`). The
+#: terminal state BOOT saved (none without a terminal) goes along for the preamble.
+LEAD = ("export _orch_tty0\n_orch_s=\nif read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && "
+        "[ \"$_orch_g\" != \"$$\" ] && command -v setsid >/dev/null 2>&1; then "
+        "_orch_s=setsid; fi\nexec $_orch_s ")
 #: The preamble's first line: the terminal as it was before BOOT made it raw (if it did).
 RESTORE = b'[ -z "$_orch_tty0" ] || stty "$_orch_tty0" 2>/dev/null; unset _orch_tty0\n'
 
