@@ -153,6 +153,24 @@ def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str)
     assert_read_alike(inventories, tmp_path)
 
 
+def test_a_host_named_by_a_path_reads_no_file_there(tmp_path: Path) -> None:
+    """A "chroot" host (`/srv/root`) is a path: Ansible reads no host_vars for it; orch read
+    the file at that path as its vars (and refused the inventory when it was no YAML)."""
+    write(tmp_path, {"hosts": f"[jail]\n{tmp_path}/root\n", "root": "ansible_port: 2200\n",
+                     "host_vars/x": "ansible_user: x\n"})
+    assert_read_alike([tmp_path / "hosts"], tmp_path)
+
+
+def test_a_chain_of_a_thousand_groups_loads_and_ranks(tmp_path: Path) -> None:
+    """A loop check per child walked the groups below it recursively: a chain of 1,000 added
+    leaf first took 32 s, and the depth of 1,500 was a RecursionError (a traceback)."""
+    lines = [f"[g{i}:children]\ng{i + 1}" for i in range(1499, 0, -1)]
+    write(tmp_path, {"inv.ini": "\n".join([*lines, "[g1500]\nh1", "[g1:vars]\nansible_user=top",
+                                          "[g1500:vars]\nansible_user=deep"]) + "\n"})
+    inv = load_inventories([tmp_path / "inv.ini"])
+    assert inv.connection("h1") == {"user": "deep"} and inv.hosts_of("g1") == ["h1"]
+
+
 def test_a_templated_connection_variable_is_left_to_ansible(tmp_path: Path) -> None:
     """group_vars often template (`{{ inventory_hostname }}.internal`): orch cannot, so such a
     value is not used (before this was read, a config naming the group no longer loaded)."""

@@ -159,13 +159,17 @@ class Inventory:
                 values[key] = str(values[key])
         return values
 
-    def _closure(self, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
-        if name in seen:  # a cycle of children: Ansible refuses it too
-            raise ConfigError(f"inventory group {name!r} is its own child")
-        out = [name]
-        for child in self.groups[name].children:
-            out += [g for g in self._closure(child, seen | {name}) if g not in out]
-        return out
+    def _closure(self, name: str) -> list[str]:
+        """`name` and every group under it, each once, depth first (a loop was refused when
+        its child was added). Iterative: a deep chain or shared children cost one visit each."""
+        found: dict[str, None] = {}
+        stack = [name]
+        while stack:
+            group = stack.pop()
+            if group not in found:
+                found[group] = None
+                stack.extend(reversed(self.groups[group].children))
+        return list(found)
 
     def groups_of(self, host: str) -> list[str]:
         """The groups `host` is in, directly or through a child group (`all` aside); a host
@@ -180,13 +184,25 @@ class Inventory:
         return self._in.get(host) or ["ungrouped"]
 
     def _depth(self, group: str) -> int:
-        """The longest way down from `all` (depth 0), which every group is under."""
-        if group == "all":
-            return 0
-        if group not in self._depths:
-            parents = [g for g, v in self.groups.items() if group in v.children]
-            self._depths[group] = 1 + max((self._depth(p) for p in parents), default=0)
-        return self._depths[group]
+        """The longest way down from `all` (depth 0), which every group is under; worked out
+        for every group at once, parents before children (a chain of thousands is no
+        recursion)."""
+        if not self._depths:
+            above = {g: 0 for g in self.groups}  # parents not yet placed
+            for body in self.groups.values():
+                for child in body.children:
+                    above[child] += 1
+            depths = {g: 0 if g == "all" else 1 for g in self.groups}
+            ready = [g for g, n in above.items() if n == 0]
+            while ready:
+                parent = ready.pop()
+                for child in self.groups[parent].children:
+                    depths[child] = max(depths[child], depths[parent] + 1)
+                    above[child] -= 1
+                    if above[child] == 0:
+                        ready.append(child)
+            self._depths = depths
+        return 0 if group == "all" else self._depths.get(group, 1)
 
 
 def load_inventories(paths: Iterable[str | Path]) -> Inventory:

@@ -53,6 +53,8 @@ def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found
         per_name: dict[str, dict[str, Any]] = {}
         if base.is_dir():
             for name in names:
+                if name.startswith("/"):  # a "chroot" host's path, which Ansible skips too
+                    continue
                 for file in _files(base, name):
                     per_name.setdefault(name, {}).update(_read(file))
         found.append(per_name)
