@@ -88,6 +88,9 @@ async def test_the_warden_of_a_connection_set_aside_ends_once_its_runs_have(ssh_
         while [p for p in wardens() if p in first] and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.2)
         assert [p for p in wardens() if p in first] == []
+        deadline = asyncio.get_running_loop().time() + 15  # its shell and the wrapper's start
+        while len(wardens()) != len(first) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)  # a moment apart
         assert len(wardens()) == len(first), "the new connection's warden runs"
     finally:
         await orch.aclose()
