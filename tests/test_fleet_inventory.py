@@ -71,6 +71,38 @@ def test_host_port_and_ansible_ssh_names_reach_the_host_ansible_would(
     }
 
 
+def test_an_inventory_key_file_logs_in_where_the_layer_names_none(ssh_fleet: SSHFleet,
+                                                                  tmp_path: Path) -> None:
+    """`ansible_private_key_file` and `ansible_ssh_private_key_file` (which wins, as in
+    Ansible's ssh plugin) choose the key, from inventory lines and from host_vars/; a key file
+    written in the layer would win over both. Before, they were ignored: no key, no login."""
+    port = ssh_fleet.port
+    (tmp_path / "hosts").write_text(f"""\
+[web]
+k1 ansible_host=127.0.1.4 ansible_port={port}
+k2 ansible_host=127.0.1.5 ansible_port={port} ansible_private_key_file={ssh_fleet.key}
+[web:vars]
+ansible_private_key_file={tmp_path}/missing-key
+""")
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "k1.yml").write_text(
+        f"ansible_ssh_private_key_file: {ssh_fleet.key}\nansible_private_key_file: /nope\n")
+    layer = _layer(ssh_fleet).replace(f"identity_file: {ssh_fleet.key}, ", "")
+    (tmp_path / "orch.yaml").write_text(
+        f"inventory: [hosts]\nenvironments:\n  web: {{layers: [{{type: ssh, config: "
+        f"{{host: 'group:web', {layer}}}}}]}}\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        res = orch.run("web", command=WHO)
+    assert res.ok, res.causes
+    assert {k: r.stdout.split()[0] for k, r in res.items()} == {"k1": "127.0.1.4",
+                                                               "k2": "127.0.1.5"}
+    (tmp_path / "host_vars" / "k1.yml").write_text("# no key here\n")
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        res = orch.run("web", command=WHO)
+    assert res["k2"].ok, res.causes  # the group's missing key: k1 says which file it tried
+    assert not res["k1"].ok and "missing-key" in str(res.causes["k1"]), res.causes
+
+
 def test_a_rerun_reads_the_inventory_again(inventory_orch: Orchestrator, tmp_path: Path,
                                            ssh_fleet: SSHFleet) -> None:
     """docs/fleets.md: a host no longer in the inventory is a failed row of a rerun saying

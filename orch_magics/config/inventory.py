@@ -1,8 +1,9 @@
 """Ansible inventories (INI and YAML): hosts, groups, children and the variables we honour.
 
-Only what reaching a host needs is kept: `ansible_host`, `ansible_user`, `ansible_port` and
-their older `ansible_ssh_*` names, which win as in Ansible's ssh plugin (host variables win over
-a child group's, which win over its parents', which win over `all`'s). A host written
+Only what reaching a host needs is kept: `ansible_host`, `ansible_user`, `ansible_port`,
+`ansible_private_key_file` and their older `ansible_ssh_*` names, which win as in Ansible's ssh
+plugin (host variables win over a child group's, which win over its parents', which win over
+`all`'s). A written ssh layer setting wins over all of them. A host written
 `name:port` (`[v6addr]:port`) gets that `ansible_port`. Groups are flattened: a group's hosts
 include its children's, as `ansible-inventory` shows; `all` and `ungrouped` always exist.
 A host's groups are merged in Ansible's order: by depth, then `ansible_group_priority`, then name.
@@ -29,7 +30,9 @@ from .suggest import did_you_mean
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
 #: of two setting one key, the later wins (Ansible's ssh plugin reads `ansible_ssh_*` last).
 HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
-            "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port"}
+            "ansible_private_key_file": "identity_file",
+            "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port",
+            "ansible_ssh_private_key_file": "identity_file"}
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
@@ -154,7 +157,7 @@ class Inventory:
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
         if "port" in values:
             values["port"] = int(values["port"])
-        for key in ("host", "user"):  # `ansible_user=1234` is a name, as Ansible reads it
+        for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name
             if key in values:
                 values[key] = str(values[key])
         return values

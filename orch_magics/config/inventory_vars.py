@@ -25,8 +25,8 @@ from .source import read_text
 #: The suffixes a vars file may have, in the order Ansible tries them.
 SUFFIXES = ("", ".yml", ".yaml", ".json")
 #: The variables kept (see inventory.HONOURED).
-KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_host", "ansible_ssh_user",
-        "ansible_ssh_port")
+KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_private_key_file",
+        "ansible_ssh_host", "ansible_ssh_user", "ansible_ssh_port", "ansible_ssh_private_key_file")
 PORTS = ("ansible_port", "ansible_ssh_port")
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
