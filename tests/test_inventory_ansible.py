@@ -20,7 +20,9 @@ from orch_magics.config.inventory import load_inventories
 
 ANSIBLE_INVENTORY = Path(sys.executable).with_name("ansible-inventory")
 CONNECTION = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
-              "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port"}
+              "ansible_private_key_file": "identity_file",
+              "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port",
+              "ansible_ssh_private_key_file": "identity_file"}
 
 Reading = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]
 
@@ -44,12 +46,9 @@ def ansible_reading(files: list[Path], home: Path) -> Reading:
     hosts = {}
     for host, hostvars in data["_meta"]["hostvars"].items():
         values = {CONNECTION[k]: v for k, v in hostvars.items() if k in CONNECTION}
-        if "ansible_ssh_host" in hostvars:  # the ssh plugin reads the older names last
-            values["host"] = hostvars["ansible_ssh_host"]
-        if "ansible_ssh_user" in hostvars:
-            values["user"] = hostvars["ansible_ssh_user"]
-        if "ansible_ssh_port" in hostvars:
-            values["port"] = hostvars["ansible_ssh_port"]
+        for name in ("host", "user", "port", "private_key_file"):  # the ssh plugin reads
+            if f"ansible_ssh_{name}" in hostvars:                 # the older names last
+                values[CONNECTION[f"ansible_{name}"]] = hostvars[f"ansible_ssh_{name}"]
         hosts[host] = {k: int(v) if k == "port" else str(v) for k, v in values.items()}
     for host in flat("all"):  # a host with no variable is left out of hostvars
         hosts.setdefault(host, {})
@@ -127,7 +126,7 @@ ansible_become_password: !vault |
 
 
 @pytest.mark.parametrize("layout", ["first-suffix", "folder-order", "backups-hidden", "two-dirs",
-                                    "vault"])
+                                    "vault", "keys"])
 def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str) -> None:
     """Only the first of NAME, NAME.yml, NAME.yaml, NAME.json; a folder's entries in name order,
     sub-folders in their place, hidden ones and `~` backups skipped; of two inventory
@@ -147,10 +146,35 @@ def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str)
         "two-dirs": {"B/hosts": "[a]\nw1\n", "B/group_vars/a.yml": "ansible_user: B_a\n",
                      "group_vars/prod.yml": "ansible_user: A_prod\n"},
         "vault": {"group_vars/all.yml": VAULTED},
+        "keys": {"group_vars/prod.yml": "ansible_private_key_file: ~/.ssh/prod\n",
+                 "group_vars/web.yml": "ansible_ssh_private_key_file: keys/web\n",
+                 "host_vars/w1": "ansible_private_key_file: /k/w1\n"},
     }[layout]
     write(tmp_path, {"hosts": hosts, **files})
     inventories = [tmp_path / "hosts", *([tmp_path / "B/hosts"] if layout == "two-dirs" else [])]
     assert_read_alike(inventories, tmp_path)
+
+
+def test_a_value_only_ansible_can_read_is_left_out_of_an_inventory_line_too(
+        tmp_path: Path) -> None:
+    """As in a vars file, a `{{ … }}` value on an inventory line or a YAML inventory's `!vault`
+    value is left out, so what a group above set stands. Before, an inline template was
+    taken as the address ("it has a space"), and a `!vault` value (Ansible's inline
+    encryption) made the whole YAML inventory fail to load."""
+    write(tmp_path, {
+        "hosts.ini": "[web]\nw1 ansible_host=\"{{ inventory_hostname }}.internal\" "
+                     "ansible_port=2201\nw2 ansible_user='{{ u }}'\n[web:vars]\n"
+                     "ansible_user=deploy\n",
+        "inv.yml": "all:\n  vars: {ansible_user: base}\n  children:\n    db:\n      hosts:\n"
+                   "        d1:\n          ansible_user: !vault |\n"
+                   "            $ANSIBLE_VAULT;1.1;AES256\n            62313365396662343061\n"
+                   "          ansible_become_password: !unsafe 'x{{'\n"
+                   "          ansible_port: 2300\n"})
+    inv = load_inventories([tmp_path / "hosts.ini", tmp_path / "inv.yml"])
+    assert [inv.connection(h) for h in ("w1", "w2", "d1")] == [
+        {"user": "deploy", "port": 2201}, {"user": "deploy"}, {"user": "base", "port": 2300}]
+    theirs = ansible_reading([tmp_path / "hosts.ini", tmp_path / "inv.yml"], tmp_path)[0]
+    assert {g: sorted(inv.hosts_of(g)) for g in theirs} == theirs
 
 
 def test_a_host_named_by_a_path_reads_no_file_there(tmp_path: Path) -> None:

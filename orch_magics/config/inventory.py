@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .inventory_vars import Found, checked_vars, read_beside
+from .inventory_vars import ANSIBLE_TAGS, Found, checked_vars, read_beside
 from .source import parse_source, read_text
 from .suggest import did_you_mean
 
@@ -219,7 +219,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             from .inventory_yaml import from_yaml  # its own module: only YAML files need it
 
-            from_yaml(inv, parse_source(text, str(path)))
+            from_yaml(inv, parse_source(text, str(path), ANSIBLE_TAGS))
         else:
             _from_ini(inv, text, str(path))
     inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars)

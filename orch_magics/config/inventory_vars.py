@@ -41,6 +41,9 @@ class _VarsLoader(yaml.SafeLoader):
 
 
 _VarsLoader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
+#: The tags of Ansible's own YAML, as a YAML inventory may hold them (`parse_source`'s tags).
+ANSIBLE_TAGS = dict.fromkeys(("!vault", "!vault-encrypted", "!unsafe"),
+                             lambda node: _Tagged())
 
 
 def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found:
@@ -107,13 +110,19 @@ def _read(file: Path) -> dict[str, Any]:
     kept: dict[str, Any] = {}
     for key in KEPT:
         value = data.get(key)
-        if value is None or isinstance(value, _Tagged) or "{{" in str(value) or "{%" in str(value):
+        if value is None:
             continue
         try:
             kept.update(checked_vars({key: value}))
         except ValueError as exc:
             raise ConfigError(f"{file}:{_line(node, key)}: {exc}") from None
     return kept
+
+
+def _for_ansible(value: Any) -> bool:
+    """A value only Ansible can read: vault-encrypted, or a Jinja template."""
+    return isinstance(value, _Tagged) or isinstance(value, str) and ("{{" in value
+                                                                     or "{%" in value)
 
 
 def _line(node: yaml.Node, key: str) -> int:
@@ -133,11 +142,14 @@ def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
 
 
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Variables checked where they are written (so an error names the inventory's line)."""
+    """Variables checked where they are written (so an error names the inventory's line);
+    a connection variable only Ansible can read (`!vault`, a Jinja template) is left out, in
+    an inventory line as in a vars file, so what the line above it set stands."""
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
-    checked = dict(values)
+    checked = {key: value for key, value in values.items()
+               if key not in KEPT or not _for_ansible(value)}
     for key in PORTS:
         port = checked.get(key)
         if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML

@@ -8,6 +8,7 @@ hold becomes data or a ConfigError with file:line:column.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,8 +180,10 @@ def read_source(file: str | Path) -> Source:
     return parse_source(read_text(file), str(file))
 
 
-def parse_source(text: str, name: str = "<string>") -> Source:
-    """Parse YAML text (see read_source)."""
+def parse_source(text: str, name: str = "<string>",
+                 tags: Mapping[str, Callable[[yaml.ScalarNode], Any]] | None = None) -> Source:
+    """Parse YAML text (see read_source); `tags` reads scalars under local tags (an Ansible
+    inventory's `!vault`), which are otherwise an error at their line."""
     if not isinstance(text, str):
         raise ConfigError(f"config text must be a string, not {type(text).__name__}", file=name)
     src = Source(file=name, text=text, data=None)
@@ -200,7 +203,7 @@ def parse_source(text: str, name: str = "<string>") -> Source:
             raise ConfigError(f"YAML error: {_one_line(str(exc))}", file=name) from None
         if node is not None:
             src.index[()] = (None, node)
-        src.data = {} if node is None else _Converter(src).convert(node, 0, ())
+        src.data = {} if node is None else _Converter(src, tags or {}).convert(node, 0, ())
     return src
 
 
@@ -220,8 +223,9 @@ class _Converter:
     at the node itself; the nodes of the top two levels are indexed for `Source.position`.
     """
 
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, tags: Mapping[str, Callable[[yaml.ScalarNode], Any]]) -> None:
         self.src = src
+        self.tags = tags
         self.expanded = 0
         self.seen: set[int] = set()
         self.open: set[int] = set()
@@ -233,6 +237,8 @@ class _Converter:
     def convert(self, node: yaml.Node, depth: int, path: Path_ | None = None) -> Any:
         """`path` is given for the top two levels only (see Source.index)."""
         if isinstance(node, yaml.ScalarNode):
+            if node.tag in self.tags:
+                return self.tags[node.tag](node)
             return node.value if node.tag == _STR_TAG else self.scalar(node)
         key = id(node)
         if key in self.open:
