@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics.magics import Orch, OrchMagics
+from orch_magics.magics.parser import SUBCOMMANDS
 from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
@@ -90,6 +91,16 @@ def test_help(shell, capsys, line, expected):
     out = capsys.readouterr().out
     for text in expected:
         assert text in out
+
+
+@pytest.mark.parametrize("name", list(SUBCOMMANDS))
+def test_every_subcommand_shows_its_help(shell, capsys, name):
+    """`%orch ps --help` (envs, services, forwards: those with argparse's own usage) was a
+    TypeError traceback: their prog `%orch …` was read as a %-format."""
+    for flag in ("--help", "-h"):
+        assert shell.run_line_magic("orch", f"{name} {flag}") is None
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: %orch {name}") and "show this help" in out, out
 
 
 def test_no_configuration_says_how_to_load_one(tmp_path, monkeypatch):

@@ -68,6 +68,8 @@ class MagicParser(argparse.ArgumentParser):
     def parse_words(self, words: Sequence[str]) -> argparse.Namespace:
         """Options may come anywhere, also between positionals (`%orch ENV --bg SERVICE`):
         plain parsing would bind both optional positionals at ENV and leave SERVICE over."""
+        if self.usage is None:  # that parse stores the usage, then %-formats it: `%orch ps`
+            self.usage = self.format_usage().removeprefix("usage: ").strip().replace("%", "%%")
         args, extra = self.parse_known_intermixed_args(list(words))
         if extra:
             self.error(self.unknown(extra[0]))
