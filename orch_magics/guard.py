@@ -25,6 +25,7 @@ from .config.model import Environment
 from .config.suggest import did_you_mean, misspelt_variable
 from .errors import OrchError
 from .plan import RunPlan
+from .secrets.masking import mask_text
 
 #: Asks a person a question and returns the typed answer; None when nobody can be asked.
 Asker = Callable[[str], "str | None"]
@@ -125,11 +126,13 @@ def _confirmed(env: str, how: str) -> Confirmation:
 
 
 def _question(plan: RunPlan, dangerous: bool) -> str:
+    """What a person is asked, masked like every text shown (the command may hold a secret;
+    a terminal's scroll-back or a notebook's input request keeps the question)."""
     what = f"service {plan.service.name!r}" if plan.service else \
         f"command {plan.command.display()!r}"
     why = " (a dangerous service: asked every time)" if dangerous else ""
-    return (f"{plan.environment.name!r} is a protected environment{why}. "
-            f"Type its name to run {what} there: ")
+    return mask_text(f"{plan.environment.name!r} is a protected environment{why}. "
+                     f"Type its name to run {what} there: ")
 
 
 def check_allowed(plan: RunPlan) -> None:

@@ -136,6 +136,20 @@ def test_a_typed_name_confirms_for_the_ttl_and_a_wrong_one_refuses(orch: Orchest
     assert len(ask.questions) == 2 and "'prod' is a protected environment" in ask.questions[0]
 
 
+def test_the_question_masks_a_secret_in_the_command(orch: Orchestrator, mark: Path) -> None:
+    """The question is shown (a terminal's scroll-back, a notebook's input request): a known
+    secret in the command was in it in clear, though the run's output and record masked it."""
+    from orch_magics.secrets import register
+
+    secret = "s7-question-SENTINEL-9f2c"
+    register(secret)
+    ask = orch.gate.ask = Answers("quick")
+    res = orch.run("quick", command=f"echo /srv/{secret}/x")
+    assert res.ok and res.stdout == "/srv/****/x\n"
+    assert len(ask.questions) == 1 and secret not in ask.questions[0], ask.questions
+    assert "echo /srv/****/x" in ask.questions[0]
+
+
 @pytest.mark.parametrize("entry", ["spawn", "start", "launch"])
 def test_a_ticket_admits_only_what_it_was_issued_for(orch: Orchestrator, mark: Path,
                                                     entry: str) -> None:
