@@ -243,3 +243,50 @@ def test_a_relative_xdg_state_home_is_ignored(monkeypatch: pytest.MonkeyPatch,
     assert default_audit_path() == f"{tmp_path}/.local/state/orch_magics/audit.jsonl"
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "abs"))
     assert default_audit_path() == f"{tmp_path}/abs/orch_magics/audit.jsonl"
+
+
+def test_a_text_file_named_as_the_log_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """The config file itself named as `audit: {path: orch.yaml}`: records were glued onto it
+    (the next load failed at a YAML error) and its mode was changed to 0600."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments: {{local: {{layers: []}}}}\naudit: {{path: {cfg}}}\n")
+    os.chmod(cfg, 0o644)
+    before = cfg.read_bytes()
+    run = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "local",
+                          "--", "echo", "ran"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "ran" not in run.stdout
+    assert f"{cfg} is not an audit log" in run.stderr and "Traceback" not in run.stderr
+    assert cfg.read_bytes() == before and stat.S_IMODE(cfg.stat().st_mode) == 0o644
+    listed = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "audit"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode != 0 and f"{cfg} is not an audit log" in listed.stderr
+
+
+#: Appends one record with the file-size limit 100 bytes past the log's end (a disk that
+#: fills up mid-record: the kernel writes what fits, then refuses the rest).
+FULL_DISK = """
+import resource, signal, sys
+from orch_magics.audit import AuditLog
+from orch_magics.errors import OrchError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    AuditLog(sys.argv[1]).append({"event": "start", "id": "full", "command": "x" * 500})
+except OrchError as exc:
+    print(exc)
+"""
+
+
+def test_a_record_the_disk_has_no_room_for_leaves_the_log_as_it_was(tmp_path: Path) -> None:
+    """A record cut short stayed in the file: from then on the log never verified again (the
+    torn line read as tampering) though nobody had touched it."""
+    path = tmp_path / "audit.jsonl"
+    _write(path, 3)
+    before = path.read_bytes()
+    out = subprocess.run([sys.executable, "-c", FULL_DISK, str(path), str(len(before) + 100)],
+                         capture_output=True, text=True, timeout=60)
+    assert f"cannot write the audit log {path}: File too large" in out.stdout, out
+    assert path.read_bytes() == before
+    _write(path, 1)
+    assert verify(str(path)) == (4, None)

@@ -153,36 +153,45 @@ class AuditLog:
         try:
             info = os.fstat(fd)
             _check_regular(self.path, info.st_mode)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and not _starts_a_log(fd):
+                raise OrchError(f"{self.path} is not an audit log (its first line is no audit "
+                                f"record), so nothing was written to it: name another file "
+                                f"(audit: {{path: …}}) or move this one away")
             if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # loosened by hand
                 with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
             prev, whole = _last_hash(fd)
             chained = {**record, "prev": prev}
             chained["hash"] = record_hash(chained)
             # After a torn last line, start on a line of our own (verify still names the tear).
-            data = (b"" if whole else b"\n") + _line(chained)
-            if os.write(fd, data) != len(data):
-                raise OSError(0, "short write")
+            _write_whole(fd, (b"" if whole else b"\n") + _line(chained), size)
         finally:
             os.close(fd)  # releases the lock
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every well-formed record, oldest first (use `verify` to check the chain)."""
+        """Every well-formed record, oldest first (use `verify` to check the chain); a file
+        with lines and not one record is said to be no audit log (not listed as empty)."""
         refuse_special(self.path)  # reading a FIFO would wait for a writer forever
+        found = lines = 0
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
-                for line in f:
+                for lines, line in enumerate(f, start=1):  # noqa: B007 (counted)
                     try:
                         record = json.loads(line)
                     except ValueError:
                         continue
                     if isinstance(record, dict):  # `null` or `[1]` is damage, not a record
+                        found += 1
                         yield record
         except FileNotFoundError:
             return
         except OSError as exc:
             raise unreadable(self.path, exc) from None
+        if lines and not found:
+            raise OrchError(f"{self.path} is not an audit log: none of its {lines:,} lines is "
+                            f"an audit record")
 
 
 def refuse_special(path: str) -> None:
@@ -205,6 +214,35 @@ def _check_regular(path: str, mode: int) -> None:
         raise OrchError(f"the audit log {path} is {kind}, not a regular file: name a file in "
                         f"`audit: {{path: …}}`, or set `audit: {{enabled: false}}` to turn "
                         f"auditing off")
+
+
+def _write_whole(fd: int, data: bytes, size: int) -> None:
+    """Write all of `data`, or leave the file at `size`: a record cut short (a full disk)
+    would stay in the chain and read as tampering for ever after."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+
+
+def _starts_a_log(fd: int) -> bool:
+    """Whether the file's first line is the first record of a chain (a config file or any
+    other text named as the log must not get records glued onto it)."""
+    first, offset = b"", 0
+    while b"\n" not in first:
+        chunk = os.pread(fd, TAIL_WINDOW, offset)
+        if not chunk:
+            break
+        first, offset = first + chunk, offset + len(chunk)
+    try:
+        record = json.loads(first.split(b"\n", 1)[0])
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("prev") == GENESIS and "hash" in record
 
 
 def _last_hash(fd: int) -> tuple[str, bool]:
