@@ -39,6 +39,10 @@ def env_with(layer: str) -> str:
                                                       "group?)"),
     ('{type: ssh, config: {host: [a, "grp:db"]}}', 40, "did you mean 'group:db'"),
     ('{type: docker, config: {container: "app:1"}}', 44, "it has ':'"),
+    # the `ssh user@host` habit: a DNS error at run time before
+    ('{type: ssh, config: {host: "deploy@web-1"}}', 36, "it has '@': a host or container name "
+     "has none (a user is its own setting: host: web-1, user: deploy)"),
+    ('{type: ssh, config: {host: [a, "@b"]}}', 40, "it has '@'"),
     ('{type: ssh, config: {host: "web-[1:3]:22"}}', 36, "(an ssh port is its own setting: "
                                                          "host: web-[1:3], port: 22)"),
 ])

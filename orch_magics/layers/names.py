@@ -23,6 +23,11 @@ def check_target_name(name: str, *, ranges: bool = True) -> None:
         hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
                          f"has none{hint}")
+    if "@" in name:  # `ssh user@host` written as a host
+        user, _, host = name.rpartition("@")
+        hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
+            else ""
+        raise ValueError(f"it has '@': a host or container name has none{hint}")
     if ":" in name and not _ipv6(name):
         raise ValueError(f"it has ':': a host or container name has none{_colon_hint(name)}")
 
