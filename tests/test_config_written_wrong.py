@@ -198,3 +198,21 @@ def test_cli_check_shows_the_key_meant(tmp_path: Path) -> None:
 def test_key_hint_prefixes_and_no_guess(key: str, known: tuple[str, ...],
                                         meant: str | None) -> None:
     assert key_hint(key, known) == meant
+
+
+@pytest.mark.parametrize(("text", "where", "why"), [
+    ("environments: false\n", "conf.yaml:1:15:", "environments must be a mapping"),
+    ("environments: {}\nservices: 0\n", "conf.yaml:2:11:", "services must be a mapping"),
+    ('services: ""\n', "conf.yaml:1:11:", "services must be a mapping"),
+    ("environments: []\n", "conf.yaml:1:15:", "environments must be a mapping"),
+    ('services: {a: {command: echo, filters: ""}}\n', "conf.yaml:1:40:",
+     "services.a.filters must be a list"),
+])
+def test_a_section_of_the_wrong_type_is_refused_even_when_it_is_falsy(text: str, where: str,
+                                                                       why: str) -> None:
+    """`services: 0` or `environments: false` (a templating step that left a value out)
+    loaded as nothing; the next command only said "unknown environment". Written empty
+    (`services:`) it is still no section at all."""
+    err = str(error_of(text))
+    assert err.startswith(where) and why in err, err
+    assert load_config_text("environments:\nservices:\n").environments == {}

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from orch_magics.config.inventory import load_inventories
+from orch_magics.errors import ConfigError
 
 ANSIBLE_INVENTORY = Path(sys.executable).with_name("ansible-inventory")
 CONNECTION = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "port",
@@ -94,6 +95,17 @@ def test_a_host_written_in_a_group_and_its_child_keeps_the_vars_read_last(tmp_pa
                  "  hosts:\n    w1: {ansible_user: parent, ansible_port: 2200}\n"):
         write(tmp_path, {"inv.yaml": text})
         assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
+
+
+def test_a_section_written_as_one_name_is_read_as_ansible_reads_it(tmp_path: Path) -> None:
+    """`hosts: w9` is the host w9 and `children: sub` the child sub, as in Ansible (they
+    were refused); `vars: 0` is refused as Ansible refuses it (it loaded as no vars)."""
+    write(tmp_path, {"inv.yml": "all:\n  children:\n    web:\n      hosts: w9\n"
+                                "      children: sub\n"})
+    assert_read_alike([tmp_path / "inv.yml"], tmp_path)
+    write(tmp_path, {"bad.yml": "all:\n  children:\n    db:\n      vars: 0\n"})
+    with pytest.raises(ConfigError, match=r"bad.yml:4:13: group 'db': vars must be a mapping"):
+        load_inventories([tmp_path / "bad.yml"])
 
 
 def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:

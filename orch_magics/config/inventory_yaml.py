@@ -39,7 +39,9 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
             raise _yaml_error(src, at + (key,), f"unknown key {key!r} in group {group!r}",
                               at_key=True, suggestion=did_you_mean(key, _GROUP_KEYS))
     for key in _GROUP_KEYS:
-        if not isinstance(body.get(key) or {}, dict):
+        if isinstance(body.get(key), str):  # as Ansible reads it: the one name it holds
+            body[key] = {body[key]: None}
+        if not isinstance(body.get(key), (dict, type(None))):  # `vars: 0` loaded as none
             raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
                                                 f"(name: …), not a {type(body[key]).__name__}")
     for section in body:  # in the file's order, as Ansible reads them: of a host written twice

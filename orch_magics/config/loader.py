@@ -178,7 +178,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
             raise src.error((key,), f"unknown top-level key {key!r}; expected one of "
                                     f"{', '.join(TOP_KEYS)}", at_key=True,
                             suggestion=key_hint(key, TOP_KEYS))
-    envs = data.get("environments") or {}
+    envs = _or_empty(data.get("environments"), {})
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "
                                            "environments")
@@ -191,7 +191,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
             raise src.error(path, f"environment {name!r} is defined twice (first at {first})",
                             at_key=True)
         environments[name] = _environment(name, raw, path, src, inventory)
-    svcs = data.get("services") or {}
+    svcs = _or_empty(data.get("services"), {})
     if not isinstance(svcs, dict):
         raise src.error(("services",), "services must be a mapping of names to services")
     for name, raw in svcs.items():
@@ -268,11 +268,17 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
 
 
+def _or_empty(value: Any, empty: Any) -> Any:
+    """`empty` for a section written with nothing (`services:`); `0`, `false` or `""` stays
+    itself, so the type check that follows names it (they loaded as nothing before)."""
+    return empty if value is None else value
+
+
 def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     if not isinstance(raw, dict):
         raise src.error(path, f"service {name!r} must be a mapping with at least a 'command'")
     raw = dict(raw)
-    filters_raw = raw.pop("filters", None) or []
+    filters_raw = _or_empty(raw.pop("filters", None), [])
     if not isinstance(filters_raw, list):
         raise src.error(path + ("filters",), f"services.{name}.filters must be a list")
     filters = tuple(_filter(f, path + ("filters", i), src) for i, f in enumerate(filters_raw))
