@@ -15,6 +15,14 @@ from .config.placeholders import placeholder_problem
 from .errors import ConfigError
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
+from .sinks.base import check_sinks
+from .stdin import check_stdin
+
+
+def check_given(stdin: object, sinks: object) -> None:
+    """What a run is to send and to feed, refused before anyone is asked or anything starts."""
+    check_stdin(stdin)
+    check_sinks(sinks)
 
 
 def checked_tail(tail: object) -> int | None:

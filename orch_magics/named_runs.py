@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from .config.suggest import did_you_mean
-from .errors import OrchError
+from .errors import ConfigError, OrchError
 from .lifecycle import Begin, NamedRun, Supervisor
 from .plan import RunPlan
 from .run_names import check_name, taken
@@ -122,6 +122,8 @@ class RunRegistry:
         fleets, which share the namespace; `single`: what is asked, which fleets lack)."""
         entry = self._entries.get(name)
         if entry is None:
+            if not isinstance(name, str):  # `logs(5)`: said, not a did-you-mean's TypeError
+                raise ConfigError(f"a run's name is a str, not {type(name).__name__} {name!r}")
             if single and name in fleets:
                 raise OrchError(f"{name!r} is a fleet: {single} is for a single run; ps, logs "
                                 f"and stop work on fleets")

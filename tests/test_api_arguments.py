@@ -111,6 +111,65 @@ def test_a_name_that_is_no_str_is_said(cfg: Path, call: Callable[[Orchestrator],
     assert not (cfg.parent / "marker").exists()
 
 
+@pytest.mark.parametrize(("sinks", "message"), [
+    ([print], "sinks: <built-in function print> is no sink: a sink has feed(event) and close()"),
+    (5, "sinks must be a list of sinks, not int"),
+    ("display", "sinks must be a list of sinks, not str"),
+], ids=["callback", "int", "str"])
+@pytest.mark.parametrize("how", ["run", "spawn", "start", "arun"])
+def test_sinks_that_are_no_sinks_are_refused_before_anything_starts(
+        cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sinks: object, message: str,
+        how: str) -> None:
+    """`sinks=[print]` ran the command, then failed on its first line with an AttributeError
+    from the engine, its output lost; `sinks=5` was a TypeError (held-out tester)."""
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(load_config(cfg)) as orch:
+        call = getattr(orch, how)
+        with pytest.raises(ConfigError) as err:
+            if how == "arun":
+                asyncio.run(call("local", "mark", sinks=sinks))
+            else:
+                call("local", "mark", sinks=sinks)
+    assert str(err.value).startswith(message)
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_sink_that_raises_loses_the_run_nothing(cfg: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A caller's sink that raised part-way ended the run with its bare exception: the
+    command was left half-way and the lines already captured were lost."""
+
+    class Fragile:
+        def __init__(self) -> None:
+            self.seen: list[object] = []
+
+        def feed(self, event: object) -> None:
+            if len(self.seen) == 2:
+                raise ValueError("sink bug")
+            self.seen.append(event)
+
+        def close(self) -> None:
+            pass
+
+    fragile, steady = Fragile(), Fragile()
+    steady.feed = steady.seen.append  # type: ignore[method-assign]
+    with Orchestrator(cfg) as orch:
+        res = orch.run("local", command="for i in 1 2 3 4 5; do echo $i; sleep 0.05; done",
+                       sinks=[fragile, steady])
+    assert res.ok and res.stdout == "1\n2\n3\n4\n5\n"
+    assert len(fragile.seen) == 2 and len(steady.seen) > 2  # the other sink got all of it
+    assert "a sink of this run raised ValueError: sink bug" in caplog.text
+
+
+@pytest.mark.parametrize("call", ["logs", "status", "stop", "restart"])
+def test_a_run_name_that_is_no_str_is_said(cfg: Path, call: str) -> None:
+    """`logs(5)` with named runs present was an AttributeError from the did-you-mean."""
+    with Orchestrator(cfg) as orch:
+        orch.start("local", command="echo one", name="one").wait(timeout=30)
+        with pytest.raises(ConfigError, match=r"^a run's name is a str, not int 5$"):
+            getattr(orch, call)(5)
+
+
 @pytest.mark.parametrize("tail", ["2", 2.5, -1, True])
 def test_logs_refuses_a_tail_that_is_no_count(cfg: Path, tail: object) -> None:
     """cliapi finding #8: `logs(name, tail="2")` → TypeError: '>=' not supported …;

@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
-from ..sinks.base import Sink
+from ..sinks.base import Sink, check_sinks
 from ..sinks.buffer import MemoryBudget
 from ..stdin import StdinSource, check_stdin
 
@@ -49,6 +49,7 @@ class RunOptions:
         """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake);
         stdin is something that can be sent."""
         check_stdin(self.stdin)
+        check_sinks(self.sinks)
         check_timeout(self.timeout)
 
 

@@ -12,6 +12,8 @@ line), so `feed` is a coroutine: it lets the event loop run every `SLICE` second
 work, and once the run is stopping it abandons filter work that has gone on for `CUT_AFTER`,
 saying so on stderr. The stop signal, the deadline and the stop ladder so always get through.
 A `Paced` sink (the CLI's stdout) is waited for while it is behind, until the run is stopping.
+A sink that raises is told no more of the run (a warning says so), and the run goes on: the
+caller's callback must not end the command half-way or lose the output captured for it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
-from ..secrets.masking import REGISTRY
+from ..secrets.masking import REGISTRY, get_logger
 from ..sinks.base import Paced, Sink
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
@@ -127,7 +129,20 @@ class OutputPipeline:
             self.file.feed(out)
             return
         for sink in self.sinks:
-            sink.feed(out)
+            try:
+                sink.feed(out)
+            except Exception as exc:
+                if sink is self.capture:  # the result itself: the run cannot go on without it
+                    raise
+                self._broken(sink, exc)
+
+    def _broken(self, sink: Sink, exc: Exception) -> None:
+        """Tell `sink` no more of this run (the loop over the old list goes on)."""
+        self.sinks = [s for s in self.sinks if s is not sink]
+        self.paced = [s for s in self.paced if s is not sink]
+        get_logger(__name__).warning("a sink of this run raised %s: %s; it gets no more of "
+                                     "the run's output (the result keeps all of it)",
+                                     type(exc).__name__, exc)
 
     def finish(self, ok: bool) -> str | None:
         """Settle the output file (kept only when the command succeeded): its path or None."""

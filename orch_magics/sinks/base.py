@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from ..errors import ConfigError
 from ..process.events import Event
 
 if TYPE_CHECKING:
@@ -19,6 +20,17 @@ class Sink(Protocol):
     def feed(self, event: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+def check_sinks(sinks: object) -> None:
+    """Refuse, before anything starts, what cannot be a list of sinks (a callback such as
+    `print` given as `sinks=[print]` ran the command, then failed on its first line)."""
+    if isinstance(sinks, (str, bytes)) or not hasattr(sinks, "__iter__"):
+        raise ConfigError(f"sinks must be a list of sinks, not {type(sinks).__name__}")
+    for sink in sinks:
+        if not all(callable(getattr(sink, name, None)) for name in ("feed", "close")):
+            raise ConfigError(f"sinks: {sink!r} is no sink: a sink has feed(event) and close() "
+                              f"(orch_magics.sinks.base.Sink; see docs/api.md)")
 
 
 @runtime_checkable
