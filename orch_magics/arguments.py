@@ -22,7 +22,7 @@ from .stdin import check_stdin
 def check_given(stdin: object, sinks: object) -> None:
     """What a run is to send and to feed, refused before anyone is asked or anything starts."""
     check_stdin(stdin)
-    check_sinks(sinks)
+    check_sinks(sinks, factory=True)  # a fleet's sinks may be a callable label → sinks
 
 
 def checked_tail(tail: object) -> int | None:

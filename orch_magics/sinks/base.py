@@ -22,9 +22,12 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def check_sinks(sinks: object) -> None:
+def check_sinks(sinks: object, *, factory: bool = False) -> None:
     """Refuse, before anything starts, what cannot be a list of sinks (a callback such as
-    `print` given as `sinks=[print]` ran the command, then failed on its first line)."""
+    `print` given as `sinks=[print]` ran the command, then failed on its first line);
+    `factory`: a fleet's callable label → sinks is taken too."""
+    if factory and callable(sinks):
+        return
     if isinstance(sinks, (str, bytes)) or not hasattr(sinks, "__iter__"):
         raise ConfigError(f"sinks must be a list of sinks, not {type(sinks).__name__}")
     for sink in sinks:
