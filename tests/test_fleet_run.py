@@ -229,3 +229,21 @@ def test_keyboard_interrupt_in_the_sync_api_stops_all(orch, ssh_fleet: SSHFleet)
         orch.run("web", "sleepy", limit="!127.0.1.30")
     assert set(err.value.result.states.values()) == {"stopped"}
     assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "sleep" in p]) == []
+
+
+def test_each_target_writes_its_own_output_file(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """stdout_mode: file on a fleet: every target renamed its output over the same file, so
+    all but the last target's output was lost while every row said ok with that one path
+    (held-out tester). Now each target's file is in a folder named by its label, as a
+    fleet's get lands its copies."""
+    dump = (f"  dump: {{command: 'echo \"$SSH_CONNECTION\" | cut -d\" \" -f3', "
+            f"stdout_mode: file, stdout_file: '{tmp_path}/out/dump-{{env}}.txt'}}\n")
+    config = _config(ssh_fleet, '"127.0.1.[2:4]"') + dump
+    with Orchestrator(load_config_text(config)) as orch:
+        res = orch.run("web", "dump")
+    assert res.ok, res.causes
+    for label in ("127.0.1.2", "127.0.1.3", "127.0.1.4"):
+        path = tmp_path / "out" / label / "dump-web.txt"
+        assert res[label].output_file == str(path)
+        assert path.read_text() == f"{label}\n"
+    assert not (tmp_path / "out" / "dump-web.txt").exists()

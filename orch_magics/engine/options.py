@@ -44,6 +44,9 @@ class RunOptions:
     raw_stdout: bool = False
     #: Seconds between INT and TERM, and between TERM and KILL, when the run is stopped.
     grace: tuple[float, float] = STOP_GRACE
+    #: The label of the fleet target this run is: its output file goes in a folder of that
+    #: name (`sinks.file.per_target`).
+    target: str | None = None
 
     def __post_init__(self) -> None:
         """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake);

@@ -29,7 +29,7 @@ from ..secrets.masking import REGISTRY, get_logger
 from ..sinks.base import Paced, Sink
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
-from ..sinks.file import FileSink, render_path
+from ..sinks.file import FileSink, per_target, render_path
 from ..sinks.filters import FilterChain, apply
 from .steering import Steering
 
@@ -51,7 +51,8 @@ class OutputPipeline:
     """
 
     def __init__(self, plan: RunPlan, sinks: Sequence[Sink], *, main: bool,
-                 capture: Capture | None, raw_stdout: bool = False) -> None:
+                 capture: Capture | None, raw_stdout: bool = False,
+                 target: str | None = None) -> None:
         self.capture = capture
         self.raw_stdout: OutputBuffer | None = None
         self.file: FileSink | None = None
@@ -71,8 +72,8 @@ class OutputPipeline:
         if main and plan.stdout_mode == "file":
             template = ((plan.service.stdout_file if plan.service else None)
                         or "{service}-{timestamp}.out")
-            self.file = FileSink(render_path(template, service=plan.name,
-                                             env=plan.environment.name))
+            path = render_path(template, service=plan.name, env=plan.environment.name)
+            self.file = FileSink(path if target is None else per_target(path, target))
 
     async def feed(self, event: Event, steering: Steering) -> None:
         """Deliver `event` (masked, filtered) to the sinks, then wait for a paced sink that is

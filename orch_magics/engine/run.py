@@ -125,7 +125,7 @@ class Run:
         capture = self.capture = Capture(opts.capture_limit, opts.memory) if opts.capture \
             else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture,
-                                  raw_stdout=opts.raw_stdout)
+                                  raw_stdout=opts.raw_stdout, target=opts.target)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
         close_stdin = opts.close_stdin
         if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:

@@ -338,7 +338,7 @@ class FleetRun:
                                  # input sent while it was queued is written first, then EOF
                                  close_stdin=self.stdin.closes and target.label not in
                                  self._starting, timeout=self.options.timeout,
-                                 memory=self.memory)
+                                 memory=self.memory, target=target.label)
             row.run = self._begin(plan, options, target.label)
             waiting = self._starting.get(target.label)
             if waiting is not None:  # input sent while it was queued

@@ -35,6 +35,18 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
     return os.path.abspath(os.path.expanduser(path))
 
 
+def per_target(path: str, label: str) -> str:
+    """A fleet target's output file: in a folder named by its label beside `path` (a label
+    with `/` nests: `eu/db-1`), as a fleet's `get` lands its copies, so no two targets write
+    one file. A label part that is empty, `.` or `..` is refused (labels come from
+    inventories and engines: none may lead elsewhere)."""
+    parts = label.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise OrchError(f"target {label!r} cannot name a folder for its stdout_file (a part "
+                        f"of it is empty, '.' or '..')")
+    return os.path.join(os.path.dirname(path), *parts, os.path.basename(path))
+
+
 @dataclass
 class FileProgress:
     """Live numbers of a file-mode run, safe to read from any thread."""
