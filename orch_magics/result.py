@@ -209,9 +209,12 @@ class RunResult:
             return f"{what} {self._stopped_during(step)}"
         # A stop that could not end the process says what is left (a paused container).
         left = f"; {self.exit.error}" if self.exit.error is not None else ""
-        if self.timed_out:
+        if self.timed_out:  # the limit counts the pre commands too: their time is said
+            pre = sum(s.duration for s in self.steps if s.step == "pre")
             limit = f" (limit {self.timeout:g}s)" if self.timeout is not None else ""
-            return f"{what} timed out after {self.duration:.1f}s{limit}{left or ' and was stopped'}"
+            took = f"{pre + self.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
+                else f"{self.duration:.1f}s"
+            return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
         if self.interrupted:
             return f"{what} was interrupted after {self.duration:.1f}s{left}"
         if step is not None and step.step == "pre":

@@ -111,3 +111,22 @@ def test_the_cell_says_interrupted_during_the_pre_step(orch_kernel: str, tmp_pat
         assert "✗ interrupted during the pre step (killed by SIGINT), not run" in said, said
         kernel.run("state", "print(s.state, s.result().interrupted)")
         assert kernel.text("state") == "stopped True\n"
+
+
+def test_a_timeout_after_pre_commands_says_the_time_they_took(tmp_path: Path) -> None:
+    """The limit counts the pre commands too (docs/services.md): with a 1.5 s pre command and
+    `timeout: 2` the message read "timed out after 0.5s (limit 2s)", the time of the command
+    alone, as if the limit had not been kept (held-out tester)."""
+    orch = Orchestrator(load_config_text(
+        "environments:\n  local: {layers: []}\nservices:\n"
+        "  late: {command: 'echo main; sleep 30', timeout: 2,\n"
+        "         pre_commands: [{command: 'sleep 1.5; echo pre'}]}\n"))
+    try:
+        r = orch.run("local", "late")
+    finally:
+        orch.close()
+    assert r.timed_out and r.stdout == "main\n" and [s.step for s in r.steps] == ["pre"]
+    said = r.describe_failure()
+    pre = r.steps[0].duration
+    assert said == (f"local/late timed out after {pre + r.duration:.1f}s, {pre:.1f}s of it in "
+                    f"pre commands (limit 2s) and was stopped"), said

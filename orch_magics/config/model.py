@@ -170,8 +170,10 @@ class Service:
     tty: bool = field(default=False, metadata=doc("Run under a pseudo-terminal."))
     timeout: float | None = field(
         default=None,
-        metadata=doc("Seconds after which the command is stopped (INT, TERM, KILL), counted "
-                     "from the start of connecting; pre and post commands are not limited.",
+        metadata=doc("Seconds after which the run is stopped (INT, TERM, KILL), counted from "
+                     "the start of connecting for its first pre command (else its command): "
+                     "pre commands and the command share it; post commands, the clean-up, "
+                     "are not limited.",
                      gt=0, le=MAX_SECONDS))
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))
