@@ -407,6 +407,27 @@ def test_env_provider_name_mangling(orch: Orchestrator, monkeypatch: pytest.Monk
     assert mask_text("from-env-value") == MASK
 
 
+def test_a_secret_that_is_not_utf8_arrives_byte_exact_and_masked(
+        tmp_path: Path) -> None:
+    """A legacy Latin-1 password: from the environment it was 'internal error:
+    UnicodeEncodeError' (exit 70), from a command provider U+FFFD silently replaced the byte;
+    `{{env:…}}` already carried such bytes exactly (held-out tester)."""
+    script = tmp_path / "pw.sh"
+    script.write_text('#!/bin/sh\nprintf "c\\351mmand-%s\\n" "$1"\n')
+    script.chmod(0o755)
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: {layers: []}}\n"
+        f"secrets: {{providers: [env, {{type: command, argv: [{script}, '{{name}}']}}]}}\n"
+        "services:\n  show: {command: 'printf %s \"$A\" | od -An -tx1; echo \"$A/$B\"', "
+        "environment: {A: '{{secret:from_env}}', B: '{{secret:from_cmd}}'}}\n")
+    env = {**os.environ, "ORCH_SECRET_FROM_ENV": "p\udce9ssword"}
+    done = subprocess.run([*ORCH, "-c", str(tmp_path / "orch.yaml"), "run", "local", "show"],
+                          capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [b"70", b"e9", b"73", b"73", b"77", b"6f", b"72", b"64",
+                                   b"****/****"], done.stdout
+
+
 def test_keyring_provider(orch: Orchestrator, memory_keyring: MemoryKeyring) -> None:
     memory_keyring.set_password("orch_magics", "stored", "from-keyring-value")
     plan = orch.plan("local", "from-store")

@@ -39,7 +39,8 @@ _ENCODERS: tuple[Callable[[bytes], bytes], ...] = (base64.b64encode, base64.urls
 
 def plain_forms(value: str) -> set[str]:
     """The value, each line of it, and its URL-encodings."""
-    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), repr(value)[1:-1],
+    raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
+    forms = {value, quote(raw, safe=""), quote_plus(raw, safe=""), repr(value)[1:-1],
              json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     lines = [line.strip("\r") for line in value.split("\n")]
     if len(lines) > 1:
@@ -58,7 +59,7 @@ def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> s
 
 def encoded_forms(value: str) -> set[str]:
     """The base64 forms of `value` (see the module docstring)."""
-    raw = value.encode("utf-8")
+    raw = value.encode("utf-8", "surrogateescape")
     forms: set[str] = set()
     for encode in _ENCODERS:
         for data in (raw, raw + b"\n"):
@@ -99,9 +100,10 @@ def compile_forms(plain: Iterable[str], encoded: Iterable[str]) -> FormSet:
     sources.update({f: BREAK.join(re.escape(c) for c in f) for f in encoded})
     ordered = sorted(sources, key=len, reverse=True)
     source = "|".join(sources[f] for f in ordered)
-    forms = tuple(f.encode("utf-8") for f in ordered)
+    forms = tuple(f.encode("utf-8", "surrogateescape") for f in ordered)
     return FormSet(
-        text_re=re.compile(source), bytes_re=re.compile(source.encode("utf-8")),
+        text_re=re.compile(source),
+        bytes_re=re.compile(source.encode("utf-8", "surrogateescape")),
         forms=forms, encoded=tuple(f.encode("ascii") for f in ordered if f in encoded),
         window=3 * max(len(f) for f in forms) + 2)
 

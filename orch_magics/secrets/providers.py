@@ -258,7 +258,7 @@ class CommandProvider:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
             self._why[name] = f"exited {done.returncode}" + (f": {said[-1]}" if said else "")
             return None
-        text = done.stdout.decode("utf-8", "replace")
+        text = done.stdout.decode("utf-8", "surrogateescape")  # byte-exact, as {{env:…}}
         value = text.split("\n", 1)[0] if self.spec.line == "first" else text.rstrip("\n")
         value = value.rstrip("\r")
         if not value:
