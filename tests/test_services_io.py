@@ -379,6 +379,18 @@ def test_steps_results_and_when_on_success(orch: Orchestrator) -> None:
     assert [s["stdout"] for s in res.to_dict()["steps"]][0] == "pre1\n"
 
 
+def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:
+    """`orch run ENV SERVICE > out.json` / `| jq`: fd 1 is where the result goes, so the pre
+    and post commands' output goes to fd 2 (it was mixed into the data: held-out tester)."""
+    cfg = out_dir / "orch.yaml"
+    cfg.write_text(CONFIG.replace("@OUT@", str(out_dir)))
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "local", "stepped"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "main\n"
+    assert done.stderr.split() == ["pre1", "pre2", "after-success", "after-always"]
+
+
 def test_steps_when_on_failure(orch: Orchestrator) -> None:
     res = orch.run("local", "stepped", env={"MAIN_RC": "3"})
     assert not res.ok and res.returncode == 3

@@ -68,6 +68,30 @@ class FdWriter:
     def close(self) -> None:
         pass
 
+    def for_steps(self) -> _StepsToStderr:
+        """The pre/post commands' sink: fd 1 is where the run's result goes (`> out.json`,
+        `| jq`), so their stdout goes to fd 2 with their stderr."""
+        return _StepsToStderr(self)
+
+
+class _StepsToStderr:
+    """Feeds a step's output to the writer as stderr (paced as the writer is)."""
+
+    def __init__(self, writer: FdWriter) -> None:
+        self.writer = writer
+
+    def feed(self, event: Event) -> None:
+        self.writer.feed(Stderr(event.data) if isinstance(event, Stdout) else event)
+
+    def behind(self) -> bool:
+        return self.writer.behind()
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    def close(self) -> None:
+        pass
+
 
 def _same_file(fd: int, other: int) -> bool:
     """Whether two descriptors write to one terminal, pipe or file (`orch run … 2>&1`)."""
@@ -92,7 +116,8 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     plan, terminal = for_run(plan, stdin is not None)
     interrupts = on_interrupt(lambda: run)
     with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
-        run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+        steps = [writer.for_steps()] if sinks else []
+        run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: steps,
                                           stdin=stdin, timeout=args.timeout,
                                           capture=args.json), ticket)
         writer.output.stopping = lambda: interrupts.arrived.is_set() or run.stopping()
