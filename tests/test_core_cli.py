@@ -353,10 +353,12 @@ def test_a_capture_service_writes_its_stdout_to_orchs_stdout(tmp_path: Path) -> 
     assert "`orch run` is the exception" in text
 
 
-def test_pre_and_post_steps_are_shown() -> None:
+def test_pre_and_post_steps_are_shown_on_stderr() -> None:
+    """Shown, and off stdout, where the command's result goes (`> out.json`, `| jq`)."""
     r = orch("--demo", "run", "local", "disk-report")
-    lines = r.stdout.decode().splitlines()
-    assert lines[0].startswith("checking ") and lines[-1] == "report done" and r.returncode == 0
+    steps = r.stderr.decode().splitlines()
+    assert steps[0].startswith("checking ") and steps[-1] == "report done" and r.returncode == 0
+    assert r.stdout and "checking " not in r.stdout.decode() and b"report done" not in r.stdout
 
 
 def test_a_failed_post_command_says_that_its_status_is_the_exit_status(tmp_path: Path) -> None:
@@ -365,8 +367,8 @@ def test_a_failed_post_command_says_that_its_status_is_the_exit_status(tmp_path:
                    "    command: 'echo main'\n"
                    "    post_commands: [{command: 'echo post; exit 5', when: always}]\n")
     r = orch("-c", str(cfg), "run", "local", "pf")
-    assert (r.returncode, r.stdout) == (5, b"main\npost\n")
-    assert r.stderr == b"orch: local/pf: post command 'echo post; exit 5' failed (exit 5)\n"
+    assert (r.returncode, r.stdout) == (5, b"main\n")
+    assert r.stderr == b"post\norch: local/pf: post command 'echo post; exit 5' failed (exit 5)\n"
 
 
 DEFECT = """
