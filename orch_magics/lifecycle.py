@@ -247,10 +247,10 @@ class Supervisor:
         assert self.run is not None
         return self.run.result()
 
-    def again(self, begin: Begin) -> Supervisor:
+    def again(self, begin: Begin, plan: RunPlan) -> Supervisor:
         """A fresh supervisor for the same run (a manual restart), counting one more restart;
-        `begin` carries the restart's own admission (its attempts share it)."""
-        return Supervisor(self.name, self.plan, self.loop, begin=begin, ring=self.ring,
+        `begin` carries the restart's own admission of `plan` (its attempts share it)."""
+        return Supervisor(self.name, plan, self.loop, begin=begin, ring=self.ring,
                           log_file=self.log_file, policy=self.policy, options=self._options,
                           restarts=self.restarts + 1)
 

@@ -101,18 +101,20 @@ class RunRegistry:
                     del self._entries[name]
             raise
 
-    def restart(self, name: str, fleets: Collection[str],
+    def restart(self, name: str, fleets: Collection[str], replan: Callable[[RunPlan], RunPlan],
                 admit: Callable[[RunPlan], Begin]) -> NamedRun:
-        """Stop the run if it still runs and start it again through what `admit(plan)` gives
-        (a new run asked for now is admitted anew; its automatic restarts share that). A
-        refused admission leaves the current attempt running; a new attempt refused later (the
-        audit log cannot be written, …) leaves the run as it was, finished."""
+        """Stop the run if it still runs and start it again through what `admit(plan)` gives,
+        its plan made anew by `replan` (a new run asked for now is admitted under the
+        guardrails the config has now; its automatic restarts share that). A refused
+        admission leaves the current attempt running; a new attempt refused later (the audit
+        log cannot be written, …) leaves the run as it was, finished."""
         entry = self.get(name, fleets, single="restart")
-        begin = admit(entry.supervisor.plan)
+        plan = replan(entry.supervisor.plan)
+        begin = admit(plan)
         if not entry.done:
             entry.supervisor.stop()
         entry.logs.clear()
-        fresh = entry.supervisor.again(begin)
+        fresh = entry.supervisor.again(begin, plan)
         attempt = fresh.start()
         entry.supervisor = fresh
         return attempt

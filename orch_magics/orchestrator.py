@@ -302,8 +302,8 @@ class Orchestrator:
     def restart(self, name: str, *, yes: str | Collection[str] = (),
                 front_end: str = "api") -> LiveRun:
         """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
-        return self.runs.restart(name, self.fleets.named, lambda plan: functools.partial(
-            self.begin, ticket=self.admit(plan, yes=yes, front_end=front_end)))
+        return self.runs.restart(name, self.fleets.named, self.replanned, lambda plan: (
+            functools.partial(self.begin, ticket=self.admit(plan, yes=yes, front_end=front_end))))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""

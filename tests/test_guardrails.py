@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config, load_config_text
 from orch_magics.admission import Ticket
 from orch_magics.guard import ConfirmationRefused
 
@@ -299,6 +299,27 @@ def test_a_restart_is_admitted_again_as_a_start(orch: Orchestrator, mark: Path) 
     with pytest.raises(ConfirmationRefused, match="not the environment's name"):
         orch.restart("s")
     assert len(ask.questions) == 2 and orch.status("s") is sleeping and not sleeping.done
+
+
+def test_a_restart_is_admitted_under_the_guardrails_the_config_has_now(
+        tmp_path: Path, mark: Path) -> None:
+    """A config loaded since the start protects the environment and narrows it: a restart
+    ran at once, unasked, under the guardrails the run started with (held-out tester)."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(CONFIG)
+    after.write_text(CONFIG.replace("  local: {layers: []}",
+                                    "  local: {layers: [], protected: true, allow_adhoc: false,\n"
+                                    "          allow_services: [touch]}"))
+    with Orchestrator(load_config(before)) as orch:
+        orch.start("local", "other", name="o").wait(20)
+        orch.start("local", command=f"touch {mark}", name="adhoc").wait(20)
+        mark.unlink()
+        orch.load(after)
+        with pytest.raises(OrchError, match="service 'other' may not run in 'local'"):
+            orch.restart("o")
+        with pytest.raises(OrchError, match="runs services only"):
+            orch.restart("adhoc")
+        assert not mark.exists()
 
 
 def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
