@@ -18,6 +18,7 @@ from ..orchestrator import Orchestrator
 from ..result import RunResult
 from ..sinks.units import table
 from . import transfer
+from .frontend import quiet
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -88,7 +89,12 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 
 def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
-    return orch.stop(args.name)
+    try:
+        return orch.stop(args.name)
+    except KeyboardInterrupt:  # the wait was stopped, not the stop: say so in one line
+        raise quiet(KeyboardInterrupt(
+            f"waiting for {args.name!r} to stop was interrupted; it is still being stopped "
+            f"(INT, TERM, KILL): %orch ps shows when it has ended")) from None
 
 
 def restart(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
