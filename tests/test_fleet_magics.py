@@ -204,3 +204,23 @@ def test_a_background_fleet_is_a_named_run_in_a_front_end(orch_kernel: str, ssh_
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("way", ["get", "put"])
+def test_a_fleet_copy_that_failed_on_a_target_fails_the_cell(orch_kernel: str,
+                                                            ssh_fleet: SSHFleet,
+                                                            tmp_path: Path, way: str) -> None:
+    """A fleet get/put that failed on every target printed its summary and returned: Run All
+    and papermill went on to cells that used files that were not there, where a failed
+    one-target copy or fleet run stops the runbook (held-out tester)."""
+    cfg = write_config(ssh_fleet, tmp_path)
+    (tmp_path / "src").write_text("data")
+    line = (f"%orch get web /nonexistent-s7 {tmp_path}/got" if way == "get" else
+            f"%orch put web {tmp_path}/src /nonexistent-s7/dir/x")
+    nb = notebook_with(f"%orch load {cfg}", f"{line} --limit '127.0.1.[2:3]'",
+                       "print(type(_).__name__, _.ok, sorted(_.failed))")
+    run_notebook(nb, orch_kernel, timeout=120, allow_errors=True)
+    said = stream_text(nb.cells[1], "stderr")
+    assert said == (f"UsageError: {way} on 2 targets of web: 0 ok, 2 failed (`_` is the "
+                    f"FleetCopied: .failed says why, target by target)\n"), said
+    assert stream_text(nb.cells[2]) == "FleetCopied False ['127.0.1.2', '127.0.1.3']\n"

@@ -25,6 +25,7 @@ from ..transfer import (
     ForwardError,
     NoProgress,
     Progress,
+    TransferError,
     Transferred,
     for_stream,
     measure,
@@ -33,7 +34,7 @@ from ..transfer import (
     run_blocking,
 )
 from ..transfer.model import human
-from .frontend import quiet, shows_live, update_publisher
+from .frontend import quiet, set_last, shows_live, update_publisher
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -145,12 +146,20 @@ def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopi
 
 
 def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transferred | FleetCopied:
-    """Run the copy with a progress bar and print it; an interrupt is one line, no traceback."""
+    """Run the copy with a progress bar and print it; an interrupt is one line, no traceback.
+    A fleet copy that failed on a target fails the cell as a one-target copy does (a runbook
+    run with Run All or papermill stops there), `_` holding what it did."""
     try:
         done = run_blocking(orch.loop, copy, _progress())
     except CopyInterrupted as exc:
         raise quiet(exc) from None
     print(done)
+    if isinstance(done, FleetCopied) and not done.ok:
+        from IPython import get_ipython
+
+        set_last(get_ipython(), done)
+        raise TransferError(f"{done.summary()} (`_` is the FleetCopied: .failed says why, "
+                            f"target by target)")
     return done
 
 

@@ -125,7 +125,8 @@ class FleetCopy:
         size = None
         if self.put_source is not None and self.put_source.size is not None:
             size = self.put_source.size * len(targets)
-        progress.start(f"{self.plan.environment.name}: {len(targets)} targets", size)
+        count = f"{len(targets)} target{'s' if len(targets) != 1 else ''}"
+        progress.start(f"{self.plan.environment.name}: {count}", size)
         total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
         ok = False
         try:
