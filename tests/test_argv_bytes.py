@@ -65,15 +65,19 @@ def test_the_cli_passes_them_through_ssh_without_a_traceback(config, tmp_path) -
     assert (done.returncode, done.stdout, done.stderr) == (0, b"caf\xe9-\xff.log", b"")
 
 
-def test_a_container_run_refuses_them_with_a_message(config: str) -> None:
+def test_a_container_run_refuses_them_in_an_argument_and_carries_them_in_a_variable(
+        config: str) -> None:
+    """The engine's API carries an argv as text: refused. A variable goes on the wrapper's
+    stdin, as over ssh, so its bytes arrive as they are (it was refused too)."""
     orch = Orchestrator(load_config_text(config))
     try:
-        for kw in ({"command": ["ls", NAME]}, {"command": ["true"], "env": {"F": NAME}}):
-            with pytest.raises(OrchError) as err:
-                orch.run("deep", **kw)  # type: ignore[arg-type]
-            assert "hop 3 (docker orch-test): '" in str(err.value)
-            assert ("caf\\xe9-\\xff.log' holds bytes that are not UTF-8: the engine's API carries "
-                    "commands as text and would change them") in str(err.value)
+        with pytest.raises(OrchError) as err:
+            orch.run("deep", command=["ls", NAME])
+        assert "hop 3 (docker orch-test): '" in str(err.value)
+        assert ("caf\\xe9-\\xff.log' holds bytes that are not UTF-8: the engine's API carries "
+                "commands as text and would change them") in str(err.value)
+        res = orch.run("deep", command=["sh", "-c", 'printf %s "$F"'], env={"F": NAME})
+        assert res.ok and res.stdout_buffer.getvalue() == b"caf\xe9-\xff.log"
     finally:
         orch.close()
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as _signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from ..errors import LayerError, StreamError
+from ..process.command import escaped
 from ..process.events import Exit
 from .docker_engine import Engine
 from .docker_stream import ExecStream
@@ -188,3 +189,19 @@ def _cwd_problem(low: str, cwd: str | None, user: str | None) -> str:
         return f"cannot enter working directory {cwd} as {user or 'the container user'}: " \
                f"permission denied"
     return f"working directory not found: {cwd}"
+
+
+def text_only(words: list[str], error: Callable[[str], LayerError]) -> None:
+    """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
+    carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
+    which no argument or variable can hold (the runtime said only "invalid argument").
+    Variables are not checked here: they go on stdin, byte for byte (`remote.preamble`)."""
+    for word in words:
+        if "\x00" in word:
+            shown = escaped(word).replace("\x00", "\\x00")
+            raise error(f"'{shown}' holds a NUL byte: no program can receive one in an "
+                        f"argument or a variable")
+        if (shown := escaped(word)) != word:
+            raise error(f"'{shown}' holds bytes that are not UTF-8: the engine's API carries "
+                        f"commands as text and would change them (match such a name with a "
+                        f"glob in sh -c instead)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import signal as _signal
@@ -24,15 +25,15 @@ import docker.errors
 
 from ..config.suggest import did_you_mean
 from ..errors import AuthError, ConnectError, LayerError
-from ..process.command import Command, escaped
+from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
-from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure
+from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure, text_only
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
-from .remote import kill_group_line, new_nonce, wrapped_argv
+from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
@@ -283,7 +284,9 @@ class DockerLauncher(Launcher):
         container, name = where
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
-        self._text_only([*command.argv, *(f"{k}={v}" for k, v in env.items()), cwd or ""])
+        text_only([*command.argv, cwd or ""], self.error)
+        pre = preamble(dataclasses.replace(command, env=env, cwd=None))  # not the exec's env:
+        # the engine keeps that (podman in its state database on disk), secrets and all
         if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
             raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
                              f"container starts from no directory it could be relative to")
@@ -292,9 +295,8 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(command.argv, shell="/bin/sh", nonce=nonce), stdin=True,
-                    tty=tty, user=cfg.user or "", workdir=cwd,
-                    environment=[f"{k}={v}" for k, v in env.items()] or None)
+                    wrapped_argv(command.argv, len(pre), shell="/bin/sh", nonce=nonce),
+                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd)
             except docker.errors.APIError as exc:
                 if not not_running(exc):  # it stopped since the inspect
                     raise
@@ -310,22 +312,10 @@ class DockerLauncher(Launcher):
             if isinstance(failed, LayerError):
                 raise failed
             return ProcessHandle(failed, command, chain=self.chain)
+        if pre:
+            await stream.send_preamble(pre)
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
-
-    def _text_only(self, words: list[str]) -> None:
-        """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
-        carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
-        which no argument or variable can hold (the runtime said only "invalid argument")."""
-        for word in words:
-            if "\x00" in word:
-                shown = escaped(word).replace("\x00", "\\x00")
-                raise self.error(f"'{shown}' holds a NUL byte: no program can receive one in "
-                                 f"an argument or a variable")
-            if (shown := escaped(word)) != word:
-                raise self.error(f"'{shown}' holds bytes that are not UTF-8: the engine's API "
-                                 f"carries commands as text and would change them (match "
-                                 f"such a name with a glob in sh -c instead)")
 
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool:

@@ -116,6 +116,9 @@ def preamble(command: Command) -> bytes:
     for key, value in command.env.items():
         if not VARIABLE.fullmatch(key):
             raise LayerError(f"cannot pass variable {key!r} to a remote command: not a shell name")
+        if "\x00" in value:
+            raise LayerError(f"cannot pass variable {key!r}: its value holds a NUL byte, which "
+                             f"no variable can hold")
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
         q = shlex.quote(command.cwd)
