@@ -114,3 +114,24 @@ def test_a_run_gets_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
         assert orch.run("local", "check", env={"WANT": SECRET}).stdout == "same\n"
     finally:
         orch.close()
+
+
+def test_a_copy_shows_a_secret_in_its_file_names_masked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A copy's success line (the CLI's, the magic's cell) and its `Transferred` repr showed
+    a secret in a file name in clear; its errors and audit record masked it (held-out
+    tester)."""
+    from orch_magics.secrets import register
+
+    secret = "copy-secret-Zr71"
+    register(secret)
+    src = tmp_path / f"f-{secret}.txt"
+    src.write_text("data\n")
+    with Orchestrator(load_config_text("environments: {local: {layers: []}}\n")) as orch:
+        put = orch.put("local", src, tmp_path / f"g-{secret}.txt")
+        got = orch.get("local", tmp_path / f"g-{secret}.txt", tmp_path / f"h-{secret}.txt")
+    for done in (put, got):
+        for how, show in SHOWN.items():
+            text = show(done)
+            assert secret not in text and MASK in text, (how, text)
+    assert (tmp_path / f"h-{secret}.txt").read_text() == "data\n"  # the names are the names
+    assert put.source == str(src)  # the value itself is the path

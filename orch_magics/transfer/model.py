@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, Union
 
 from ..errors import OrchError
+from ..redaction import masked_repr, redact
 
 #: A path given to a copy: a str or an os.PathLike (checked by `prepare.path_of`).
 PathArg = Union[str, "os.PathLike[str]"]
@@ -72,6 +73,7 @@ class NoProgress:
         pass
 
 
+@masked_repr  # a file name may hold a secret: shown masked, as the copy's errors are
 @dataclass(frozen=True)
 class Transferred:
     """A finished copy: what went where, how many bytes, their sha256 (checked both ends)."""
@@ -95,8 +97,8 @@ class Transferred:
         else:
             dst = f"{self.environment}:{dst}"
         rate = self.bytes / self.duration / 1e6 if self.duration > 0 else 0.0
-        return (f"{verb} {self.kind} {src} → {dst}: {human(self.bytes)} in "
-                f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…")
+        return redact(f"{verb} {self.kind} {src} → {dst}: {human(self.bytes)} in "
+                      f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…")
 
 
 def human(n: float) -> str:
