@@ -16,6 +16,7 @@ from .. import result_json
 from ..errors import OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
+from ..sinks.ansi import ESCAPE
 from ..sinks.units import columns, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
@@ -146,7 +147,7 @@ class FleetResult(ByTarget[RunResult]):
         width = max([len("TARGET"), *map(columns, labels)])
         lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
         for r, label in zip(rows, labels, strict=True):
-            code = "" if r["returncode"] is None else str(r["returncode"])
+            code = _shown_exit(r)  # a stop is no `-2`
             info = printable(r["cause"]) if r["state"] != "ok" else printable(r["last_line"])[:80]
             label += " " * (width - columns(label))  # wide characters: 2
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
@@ -216,7 +217,7 @@ class FleetResult(ByTarget[RunResult]):
 
 
 def cause(result: RunResult, state: str) -> str:
-    """Why a target did not succeed, in a few words (`ok` when it did)."""
+    """Why a target did not succeed, in a few words (`ok` when it did; its colours out)."""
     if state == "ok":
         return "ok"
     if result.timed_out:
@@ -228,7 +229,7 @@ def cause(result: RunResult, state: str) -> str:
     step = result.failed_step
     if step is not None:
         return f"{step.step} command failed ({step.exit.describe()})"
-    err = result.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
+    err = ESCAPE.sub("", result.stderr_buffer.tail(400).decode("utf-8", "replace")).strip()
     return mask_text(result.exit.describe() + (f": {err.splitlines()[-1]}" if err else ""))
 
 
@@ -240,5 +241,7 @@ def _shown_exit(row: dict[str, Any]) -> str:
 
 
 def last_line(result: RunResult) -> str:
+    """The last line a target printed, its colours and other terminal sequences taken out
+    (a table shows text: `ERROR` in red read as `\x1b[31mERROR\x1b[0m`)."""
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
-    return tail.rpartition("\n")[2]
+    return ESCAPE.sub("", tail.rpartition("\n")[2])
