@@ -271,6 +271,9 @@ class RunResult:
             state += ", timed out"
         if self.interrupted:
             state += ", interrupted"
+        step = self.failed_step
+        if step is not None and step.step == "post":  # `ok` is False: the repr says why
+            state += f", post command failed ({step.exit.describe()})"
         out = self.stdout_buffer
         # Counting lines reads a spilled buffer back from disk: a repr never does that.
         lines = "" if out.spilled else f" ({plural(out.line_count, 'line')})"

@@ -391,6 +391,17 @@ def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:
     assert done.stderr.split() == ["pre1", "pre2", "after-success", "after-always"]
 
 
+def test_a_failed_post_command_is_in_the_results_repr() -> None:
+    """`ok` is False and check() raises, but the repr (a cell's Out[]) said `exit 0` alone."""
+    with Orchestrator(load_config_text(
+            "environments: {local: {layers: []}}\nservices:\n"
+            "  pf: {command: 'echo main', post_commands: [{command: 'exit 5', when: always}]}\n"
+            "  fine: {command: 'echo main', post_commands: [{command: 'true'}]}\n")) as orch:
+        res, fine = orch.run("local", "pf"), orch.run("local", "fine")
+    assert not res.ok and ", post command failed (exit 5)" in repr(res), repr(res)
+    assert fine.ok and "post command" not in repr(fine)
+
+
 def test_steps_when_on_failure(orch: Orchestrator) -> None:
     res = orch.run("local", "stepped", env={"MAIN_RC": "3"})
     assert not res.ok and res.returncode == 3
