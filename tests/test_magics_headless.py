@@ -27,6 +27,8 @@ CONFIG = textwrap.dedent("""
         post_commands: [{command: echo "post says bye", when: always}]
       noisy-fail: {command: 'seq 1 6; exit 3'}
       noisy-slow: {command: 'seq 1 6; sleep 30'}
+      dump: {command: 'head -c 3000000 /dev/zero', stdout_mode: file,
+             stdout_file: 'orch-dump-{env}.bin'}
       failing-pre:
         pre_commands: [{command: echo "pre broke" >&2; exit 2}]
         command: echo never
@@ -127,6 +129,18 @@ def test_status_line_says_the_outcome_in_words(shell, capsys):
     shell.run_cell("%%orch local\necho one")
     out = capsys.readouterr().out
     assert "✓ exit 0" in out and "1 line ·" in out  # and not "1 lines"
+
+
+def test_a_file_mode_run_says_the_file_its_bytes_and_rate(shell, capsys, tmp_path,  # type: ignore[no-untyped-def]
+                                                         monkeypatch) -> None:
+    """stdout goes to the file only: the status said `stdout 0 B … to file at 0 B/s` for a
+    3 MB dump, and nowhere where the file went (held-out tester)."""
+    monkeypatch.chdir(tmp_path)
+    shell.run_cell("%orch local dump")
+    said = capsys.readouterr().out
+    out = tmp_path / "orch-dump-local.bin"
+    assert f"stdout 2.9 MiB → {out} at " in said and " 0 B/s" not in said, said
+    assert out.stat().st_size == 3_000_000
 
 
 class _Result:

@@ -379,6 +379,19 @@ def test_steps_results_and_when_on_success(orch: Orchestrator) -> None:
     assert [s["stdout"] for s in res.to_dict()["steps"]][0] == "pre1\n"
 
 
+def test_orch_run_says_where_a_file_mode_run_wrote(out_dir: Path) -> None:
+    """From a terminal nothing at all was said, not even where the file went (held-out
+    tester); stdout stays empty, the file is whole."""
+    cfg = out_dir / "orch.yaml"
+    cfg.write_text(CONFIG.replace("@OUT@", str(out_dir)))
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "local", "dump"], capture_output=True, text=True, timeout=60)
+    path = out_dir / "dump-local.bin"
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert done.stderr.startswith(f"orch: stdout written to 2.9 MiB → {path} (")
+    assert path.stat().st_size == 3_000_004  # its `end` line too
+
+
 def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:
     """`orch run ENV SERVICE > out.json` / `| jq`: fd 1 is where the result goes, so the pre
     and post commands' output goes to fd 2 (it was mixed into the data: held-out tester)."""

@@ -100,6 +100,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         presenter.finish(None, str(exc))
         raise
     assert isinstance(live, LiveRun)  # fleets went to fleet_view above
+    presenter.view.follow_file(lambda: live.progress)
     if background:
         deliberate = args.bg or args.name is not None
         ctx.cells.started(ctx.shell, live, deliberate=deliberate)

@@ -26,6 +26,7 @@ from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from .ansi import keep_colours, to_html
 from .base import StepKind
+from .file import FileProgress
 from .lines import CR, CutLine, LineDecoder, terminal_view
 from .units import human_size, plural
 
@@ -85,6 +86,8 @@ class DisplaySink:
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
+        #: stdout_mode: file: where the output file's numbers are (`follow_file`).
+        self._file: Callable[[], FileProgress | None] = lambda: None
         self.started = time.monotonic()
         self.ended: float | None = None
         self.exit: Exit | None = None
@@ -254,14 +257,22 @@ class DisplaySink:
         parts = [f"{self.environment} ({self.layers})", mask_text(self.what), state, f"{elapsed:.1f}s",
                  f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
                  f"stderr {human_size(err)}"]
-        if self.stdout_mode == "file":
-            rate = out / elapsed if elapsed > 0 else 0.0
-            parts.append(f"to file at {human_size(int(rate))}/s")
+        progress = self._file() if self.stdout_mode == "file" else None
+        if progress is not None:  # stdout goes to the file only: its numbers are the file's
+            parts[-2] = (f"stdout {human_size(progress.bytes)} → {progress.path} at "
+                         f"{human_size(int(progress.rate))}/s")
+        elif self.stdout_mode == "file":
+            parts.append("stdout to a file")
         elif self.stdout_mode == "capture":
             parts.append("stdout captured, not shown")
         if self.stdin_bytes:
             parts.append(f"stdin {human_size(self.stdin_bytes)}")
         return " · ".join(parts)
+
+    def follow_file(self, progress: Callable[[], FileProgress | None]) -> None:
+        """stdout_mode: file: the status shows the file's bytes, path and rate from
+        `progress()` (a run's `progress`, there once its main command's file is open)."""
+        self._file = progress
 
     def render(self, *, status_only: bool = False) -> Bundle:
         """text/plain + text/html of the current view (`status_only`: just the status line)."""
