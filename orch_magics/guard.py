@@ -14,13 +14,13 @@ stdin request.
 from __future__ import annotations
 
 import datetime
-import getpass
 import os
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from .audit.record import account
 from .config.model import Environment
 from .config.suggest import did_you_mean, misspelt_variable
 from .errors import OrchError
@@ -117,12 +117,8 @@ def _nobody_confirms(env: str, given: list[str], front_end: str) -> Confirmation
 
 
 def _confirmed(env: str, how: str) -> Confirmation:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = str(os.getuid())
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    return Confirmation(env, user, now, how)
+    return Confirmation(env, account(), now, how)
 
 
 def _question(plan: RunPlan, dangerous: bool) -> str:

@@ -425,3 +425,22 @@ def test_a_copy_is_audited_as_what_it_copies(tmp_path: Path) -> None:
     assert _cli(cfg, "run", "local", "--", "/bin/sh", "-c", "echo hidden?", "orch-get",
                 "x").returncode == 0
     assert records(log)[-2]["command"] == "/bin/sh -c 'echo hidden?' orch-get x"
+
+
+def test_who_is_the_account_the_run_is_made_as_not_what_user_says(tmp_path: Path) -> None:
+    """`su` without `-` keeps the caller's USER and LOGNAME: a run as root was recorded, and
+    its confirmation signed, as that user (held-out tester)."""
+    import pwd
+
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log).replace("  local: {layers: []}",
+                                       "  local: {layers: []}\n  prod: {layers: [], protected: true}"))
+    env = {**os.environ, "USER": "alice-s7", "LOGNAME": "alice-s7", "LNAME": "alice-s7"}
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "prod", "--yes", "prod", "--", "true"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    start = records(log)[0]
+    assert (start["user"], start["confirmation"]["user"]) == (me, me)  # type: ignore[index]

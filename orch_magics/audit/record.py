@@ -7,7 +7,6 @@ from the OutputDigest sink (digest.py).
 from __future__ import annotations
 
 import datetime
-import getpass
 import os
 import socket
 from collections.abc import Mapping
@@ -24,11 +23,15 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _user() -> str:
+def account() -> str:
+    """Who this process runs as: the account of its effective uid, not $USER or $LOGNAME
+    (a `su` without `-`, or any caller, sets those), else the uid (containers)."""
+    import pwd
+
     try:
-        return getpass.getuser()
-    except Exception:  # no name for this uid (containers): say the uid
-        return str(os.getuid())
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None = None,
@@ -39,7 +42,7 @@ def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None 
         "event": "start",
         "id": os.urandom(8).hex(),  # not uuid: it imports platform, ~3 ms of every start-up
         "time": _now(),
-        "user": _user(),
+        "user": account(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         **{k: mask_text(v) for k, v in (origin or {}).items()},
