@@ -216,3 +216,21 @@ def test_a_section_of_the_wrong_type_is_refused_even_when_it_is_falsy(text: str,
     err = str(error_of(text))
     assert err.startswith(where) and why in err, err
     assert load_config_text("environments:\nservices:\n").environments == {}
+
+
+def test_small_slips_get_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held-out tester: a date's hint was said twice; `stdout_file` without `stdout_mode: file`
+    was accepted and did nothing; `{{env:HOM}}` had no did-you-mean."""
+    err = str(error_of("services:\n  a: {command: echo, description: 2024-01-01}\n"))
+    assert err.startswith("conf.yaml:2:35: services.a.description must be a string, not a "
+                          "date (quote it to make it text: '2024-01-01')"), err
+    assert err.count("quote it") == 1
+    err = str(error_of("services:\n  a: {command: echo, stdout_file: /tmp/x.out}\n"))
+    assert err.startswith("conf.yaml:2:22: stdout_file is for stdout_mode: file (this "
+                          "service's is stream)"), err
+    monkeypatch.setenv("HOME", str(tmp_path))
+    orch = Orchestrator(load_config_text(
+        "environments: {local: {layers: []}}\n"
+        "services:\n  a: {command: echo, environment: {H: '{{env:HOM}}'}}\n"))
+    with pytest.raises(ConfigError, match=r"variable 'HOM' is not set \(did you mean 'HOME'\?\)"):
+        orch.plan("local", "a")

@@ -191,6 +191,19 @@ def test_duplicate_name_across_files(tmp_path: Path) -> None:
         load_config(a, b)
 
 
+def test_a_file_given_twice_is_read_once_and_an_empty_path_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-c a.yaml -c a.yaml` (or twice in ORCH_CONFIG, or `%orch load a.yaml a.yaml`) said
+    each of its environments was defined twice, at one line; `-c ""` read the directory `.`."""
+    a = write(tmp_path, "a.yaml", "services:\n  web: {command: x}\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(a, "a.yaml", str(a)).files == (str(a),)
+    monkeypatch.setenv("ORCH_CONFIG", f"{a}:{tmp_path}/../{tmp_path.name}/a.yaml")
+    assert list(load_config().services) == ["web"]
+    with pytest.raises(ConfigError, match="^a config file path is empty: give a file$"):
+        load_config("")
+
+
 def test_settings_sections_of_several_files_combine_key_by_key(tmp_path: Path) -> None:
     """A later file's `audit:` or `secrets:` replaced the whole section: the earlier file's
     `enabled: false`, `path` or provider list was dropped without a word."""

@@ -93,6 +93,13 @@ def test_help(shell, capsys, line, expected):
         assert text in out
 
 
+@pytest.mark.parametrize("word", ["help", "HELP", "usage"])
+def test_asking_for_help_by_name_points_at_the_help(shell, word):
+    """`%orch help` said "unknown environment 'help'" with no pointer (held-out tester)."""
+    with pytest.raises(UsageError, match=r"^%orch --help shows how to use it"):
+        shell.run_line_magic("orch", word)
+
+
 @pytest.mark.parametrize("name", list(SUBCOMMANDS))
 def test_every_subcommand_shows_its_help(shell, capsys, name):
     """`%orch ps --help` (envs, services, forwards: those with argparse's own usage) was a

@@ -45,14 +45,14 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
         raise ConfigError(f"load_config takes file paths, one per argument "
                           f"(load_config('a.yaml', 'b.yaml')), not {type(wrong[0]).__name__}")
     if explicit:
-        return [Path(p) for p in explicit]
+        return _once(explicit)
     env = os.environ.get("ORCH_CONFIG", "")
     if env.strip():
-        paths = [Path(p) for p in env.split(os.pathsep) if p.strip()]
-        if not paths:
+        given: list[str | os.PathLike[str]] = [p for p in env.split(os.pathsep) if p.strip()]
+        if not given:
             raise ConfigError(f"ORCH_CONFIG={env!r} names no file: give paths separated by "
                               f"{os.pathsep!r}, or unset it")
-        return paths
+        return _once(given)
     here = Path(cwd or os.getcwd())
     if (here / "orch.yaml").is_file():
         return [here / "orch.yaml"]
@@ -61,6 +61,21 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     if found:
         return found
     raise NoConfig(here)
+
+
+def _once(given: list[str | os.PathLike[str]]) -> list[Path]:
+    """Each file once, at its first place (`-c a.yaml -c a.yaml` said that every environment
+    of it was defined twice, pointing at one line); an empty path is said as one (it read as
+    the directory `.`)."""
+    if any(not os.fspath(p) for p in given):
+        raise ConfigError("a config file path is empty: give a file")
+    seen: set[Path] = set()
+    paths = []
+    for path in map(Path, given):
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            paths.append(path)
+    return paths
 
 
 class NoConfig(ConfigError):
@@ -289,6 +304,11 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
             raise src.error(path + ("pre_commands", i, "when"),
                             "'when' applies to post_commands only; a failing pre command "
                             "always stops the run")
+    if service.stdout_file is not None and service.stdout_mode != "file":  # it did nothing
+        raise src.error(path + ("stdout_file",), f"stdout_file is for stdout_mode: file (this "
+                                                 f"service's is {service.stdout_mode}): add "
+                                                 f"stdout_mode: file, or leave stdout_file out",
+                        at_key=True)
     if service.stdout_mode == "file" and not service.stdout_file:
         service = _replace_stdout_file(service)
     return service

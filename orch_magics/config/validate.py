@@ -385,6 +385,7 @@ def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
         with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text
             fix = _yaml_number(float(value), whole=float not in numbers)
             hint = f" (YAML reads {value!r} as text: write {fix})" if fix else ""
-    return src.error(
-        path, f"{describe_path(path)} must be {describe_type(tp)}, not {kind_name(value)}{hint}"
-    )
+    kind = kind_name(value)
+    if hint.startswith(" (quote it"):  # the kind's own hint says it once, with the value
+        kind = kind.removesuffix(" (quote it to make it text)")
+    return src.error(path, f"{describe_path(path)} must be {describe_type(tp)}, not {kind}{hint}")

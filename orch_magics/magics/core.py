@@ -70,6 +70,9 @@ class OrchMagics(Magics):
         environments = self.orchestrator.config.environments  # no config: its own error
         if name in environments:
             return
+        if name.lower() in ("help", "usage", "?"):  # what a person types for it
+            raise UsageError("%orch --help shows how to use it (%orch SUBCOMMAND --help for "
+                             "one subcommand; %orch envs and %orch services what is loaded)")
         guesses = subcommand_typos(name, rest)
         if not guesses:
             self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean

@@ -74,8 +74,8 @@ class Resolver:
                 if value is None or (sep and value == ""):
                     if sep:
                         return default
-                    raise where(f"variable {var!r} is not set (write {{{{env:{var}:-default}}}} "
-                                f"to give a default)")
+                    raise where(f"variable {var!r} is not set{_near(var)} (write "
+                                f"{{{{env:{var}:-default}}}} to give a default)")
                 return value
             return self.secret_text(body, m.group(0), where)
 
@@ -100,3 +100,13 @@ class DryRunResolver(Resolver):
 
     def secret_text(self, name: str, written: str, where: Callable[[str], ConfigError]) -> str:
         return written
+
+
+def _near(name: str) -> str:
+    """A set variable spelt near `name` (`HOM` → HOME), as a did-you-mean; secrets' own
+    variables are not offered."""
+    import difflib
+
+    names = [k for k in os.environ if not k.startswith("ORCH_SECRET_")]
+    found = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f" (did you mean {found[0]!r}?)" if found else ""
