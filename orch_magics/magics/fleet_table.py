@@ -37,7 +37,7 @@ from ..fleet.result import cause
 from ..sinks.ansi import ESCAPE
 from ..sinks.display import NO_MATH, QUIET_TICK, Bundle, lines_html, shown
 from ..sinks.units import human_size, printable
-from .frontend import main_thread_caller, update_publisher
+from .frontend import close_widgets, main_thread_caller, update_publisher
 
 #: Rows the table shows at most (the counts cover every target).
 MAX_ROWS = 50
@@ -127,8 +127,7 @@ class FleetTable:
         self._on_main(self._close)
 
     def _close(self) -> None:
-        for widget in (*self._outputs, self._title, self._sections, self.widget):
-            widget.close()
+        close_widgets(*self._outputs, self._title, self._sections, self.widget)
 
 
 def _ranked(rows: list[TargetRow]) -> list[TargetRow]:

@@ -93,6 +93,17 @@ def set_last(shell: Any, value: object) -> None:
     shell.push({"_": hook._, "__": hook.__, "___": hook.___}, interactive=False)
 
 
+def close_widgets(*widgets: Any) -> None:
+    """Close widgets, their children, and their layout and style models: `close()` leaves
+    those open, and the kernel (and the page) would keep a comm for each for their life."""
+    for widget in widgets:
+        close_widgets(*getattr(widget, "children", ()))
+        for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+            if part is not None:
+                part.close()
+        widget.close()
+
+
 def quiet(exc: BaseException) -> BaseException:
     """Mark an exception so IPython shows `Type: message` without a traceback."""
     text = f"{type(exc).__name__}: {exc}"

@@ -34,7 +34,7 @@ from ..transfer import (
     run_blocking,
 )
 from ..transfer.model import human
-from .frontend import quiet, set_last, shows_live, update_publisher
+from .frontend import close_widgets, quiet, set_last, shows_live, update_publisher
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -88,12 +88,13 @@ class WidgetBar:
 
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
+        self.box = ipywidgets.HBox([self.bar, self.text])
         self.label = "copy"
         self.total: int | None = None
         self.done = 0
         self.last = 0.0
         display_id = uuid.uuid4().hex
-        display(ipywidgets.HBox([self.bar, self.text]), display_id=display_id)
+        display(self.box, display_id=display_id)
         self._replace = update_publisher(shell, display_id)
 
     def start(self, label: str, total: int | None) -> None:
@@ -122,6 +123,7 @@ class WidgetBar:
             self.bar.value = self.bar.max
         text = f"{self.label}: {self.text.value} {'✓' if ok else '✗ not copied'}"
         self._replace({"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"})
+        close_widgets(self.box)  # the line above is what stays
 
 
 def _progress() -> Progress:

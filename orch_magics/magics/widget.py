@@ -21,6 +21,7 @@ import ipywidgets as widgets
 from ..errors import OrchError
 from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
+from .frontend import close_widgets
 
 
 class Steerable(Protocol):
@@ -145,8 +146,7 @@ class StdinBox:
         self._disable(stop_too=True)
         if self._replace is not None:
             self.leave_text("closed")
-            for widget in (*self.widget.children, self.widget):
-                widget.close()
+            close_widgets(self.widget)
 
     def leave_text(self, how: str) -> None:
         """Replace the box's display by `[stdin of NAME: HOW, N lines sent from the box]`.
