@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .config.loader import load_config
 from .config.model import Config
@@ -19,10 +20,11 @@ from .sinks.base import check_sinks
 from .stdin import check_stdin
 
 
-def check_given(stdin: object, sinks: object) -> None:
-    """What a run is to send and to feed, refused before anyone is asked or anything starts."""
+def check_given(stdin: object, sinks: Any) -> Any:
+    """What a run is to send and to feed, refused before anyone is asked or anything starts;
+    the sinks to use (an iterator of them read once)."""
     check_stdin(stdin)
-    check_sinks(sinks, factory=True)  # a fleet's sinks may be a callable label → sinks
+    return check_sinks(sinks, factory=True)  # a fleet's may be a callable label → sinks
 
 
 def checked_tail(tail: object) -> int | None:

@@ -163,7 +163,7 @@ class Orchestrator:
                    max_fail: int | str | None = None) -> RunResult | FleetResult:
         """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF);
         on a fleet environment, the FleetResult of every target (see docs/fleets.md)."""
-        check_given(stdin, sinks)  # before anyone is asked, anything audited or started
+        sinks = check_given(stdin, sinks)  # before anyone is asked, audited or started
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
@@ -242,7 +242,7 @@ class Orchestrator:
         (`logs`) and appended to `<log_dir>/<name>.log` (`status(name).log_file`), rotated
         past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes of each
         stream as whole lines and says what it dropped (`truncated`, `stdout_dropped`)."""
-        check_given(stdin, sinks)
+        sinks = check_given(stdin, sinks)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout, tail).for_plan(plan)
         policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
@@ -321,7 +321,7 @@ class Orchestrator:
         stdin is sent then closed (EOF); without it the process sees EOF at once. `yes` names
         the protected environment(s) this call may run in without asking. On a fleet
         environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md."""
-        check_given(stdin, sinks)
+        sinks = check_given(stdin, sinks)
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:

@@ -134,6 +134,34 @@ def test_sinks_that_are_no_sinks_are_refused_before_anything_starts(
     assert not (tmp_path / "marker").exists()
 
 
+@pytest.mark.parametrize("how", ["run", "spawn", "start", "arun"])
+def test_sinks_given_as_an_iterator_or_none_still_work(cfg: Path, how: str) -> None:
+    """The check must not use up what it checks: a generator of sinks was read by it and
+    the run fed nothing (review); None is no sinks, as it was."""
+
+    class Count:
+        events = 0
+
+        def feed(self, event: object) -> None:
+            self.events += 1
+
+        def close(self) -> None:
+            pass
+
+    with Orchestrator(cfg) as orch:
+        for given in (lambda c: iter([c]), lambda c: (s for s in [c]), lambda c: None):
+            count = Count()
+            call = getattr(orch, how)
+            kw = {"command": "echo hi", "sinks": given(count)}
+            if how == "arun":
+                res = asyncio.run(call("local", **kw))
+            else:
+                res = call("local", **kw)
+                res = res if how == "run" else res.wait(30)
+            assert res.ok and res.stdout == "hi\n"
+            assert count.events >= (0 if given(count) is None else 2)
+
+
 def test_a_sink_that_raises_loses_the_run_nothing(cfg: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     """A caller's sink that raised part-way ended the run with its bare exception: the

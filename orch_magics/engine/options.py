@@ -52,7 +52,7 @@ class RunOptions:
         """A time limit is a positive, finite number of seconds (`--timeout nan` is a mistake);
         stdin is something that can be sent."""
         check_stdin(self.stdin)
-        check_sinks(self.sinks)
+        object.__setattr__(self, "sinks", check_sinks(self.sinks))  # an iterator: read once
         check_timeout(self.timeout)
 
 

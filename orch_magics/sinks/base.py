@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..process.events import Event
@@ -22,18 +22,23 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def check_sinks(sinks: object, *, factory: bool = False) -> None:
-    """Refuse, before anything starts, what cannot be a list of sinks (a callback such as
-    `print` given as `sinks=[print]` ran the command, then failed on its first line);
-    `factory`: a fleet's callable label → sinks is taken too."""
+def check_sinks(sinks: object, *, factory: bool = False) -> Any:
+    """The sinks as a tuple (an iterator given is read once, here), refused before anything
+    starts when they cannot be sinks (a callback such as `print` given as `sinks=[print]`
+    ran the command, then failed on its first line); `factory`: a fleet's callable label →
+    sinks is taken as it is. None is no sinks."""
+    if sinks is None:
+        return ()
     if factory and callable(sinks):
-        return
+        return sinks
     if isinstance(sinks, (str, bytes)) or not hasattr(sinks, "__iter__"):
         raise ConfigError(f"sinks must be a list of sinks, not {type(sinks).__name__}")
-    for sink in sinks:
+    given = tuple(sinks)  # type: ignore[call-overload]
+    for sink in given:
         if not all(callable(getattr(sink, name, None)) for name in ("feed", "close")):
             raise ConfigError(f"sinks: {sink!r} is no sink: a sink has feed(event) and close() "
                               f"(orch_magics.sinks.base.Sink; see docs/api.md)")
+    return given
 
 
 @runtime_checkable
