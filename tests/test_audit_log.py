@@ -259,7 +259,7 @@ def test_a_text_file_named_as_the_log_is_refused_and_left_as_it_is(tmp_path: Pat
     assert cfg.read_bytes() == before and stat.S_IMODE(cfg.stat().st_mode) == 0o644
     listed = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "audit"],
                             capture_output=True, text=True, timeout=60)
-    assert listed.returncode != 0 and f"{cfg} is not an audit log" in listed.stderr
+    assert listed.returncode != 0 and f"of {cfg} is an audit record" in listed.stderr
 
 
 #: Appends one record with the file-size limit 100 bytes past the log's end (a disk that
@@ -290,3 +290,18 @@ def test_a_record_the_disk_has_no_room_for_leaves_the_log_as_it_was(tmp_path: Pa
     assert path.read_bytes() == before
     _write(path, 1)
     assert verify(str(path)) == (4, None)
+
+
+def test_a_log_whose_first_record_was_deleted_or_torn_is_still_appended_to(
+        tmp_path: Path) -> None:
+    """The check for "no audit log" must not take a damaged log for one: every run would be
+    refused, and the advice to move the file away would hide what verify says (review)."""
+    path = tmp_path / "audit.jsonl"
+    _write(path, 3)
+    lines = path.read_bytes().splitlines(keepends=True)
+    for damaged in (b"".join(lines[1:]), lines[0][:20] + b"\n" + b"".join(lines[1:])):
+        path.write_bytes(damaged)
+        _write(path, 1)
+        n, problem = verify(str(path))
+        assert n == 1 and problem is not None  # line 1 is named, appending went on
+        assert len(path.read_bytes().splitlines()) == len(damaged.splitlines()) + 1

@@ -155,10 +155,10 @@ class AuditLog:
             _check_regular(self.path, info.st_mode)
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
-            if size and not _starts_a_log(fd):
-                raise OrchError(f"{self.path} is not an audit log (its first line is no audit "
-                                f"record), so nothing was written to it: name another file "
-                                f"(audit: {{path: …}}) or move this one away")
+            if size and not _is_a_log(fd, size):
+                raise OrchError(f"{self.path} is not an audit log (neither its first nor its "
+                                f"last line is an audit record), so nothing was written to "
+                                f"it: name another file (audit: {{path: …}})")
             if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # loosened by hand
                 with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o600)
@@ -190,8 +190,9 @@ class AuditLog:
         except OSError as exc:
             raise unreadable(self.path, exc) from None
         if lines and not found:
-            raise OrchError(f"{self.path} is not an audit log: none of its {lines:,} lines is "
-                            f"an audit record")
+            raise OrchError(f"none of the {lines:,} lines of {self.path} is an audit record "
+                            f"(not an audit log? `orch audit verify` names a damaged one's "
+                            f"first bad line)")
 
 
 def refuse_special(path: str) -> None:
@@ -229,20 +230,23 @@ def _write_whole(fd: int, data: bytes, size: int) -> None:
         raise
 
 
-def _starts_a_log(fd: int) -> bool:
-    """Whether the file's first line is the first record of a chain (a config file or any
-    other text named as the log must not get records glued onto it)."""
-    first, offset = b"", 0
-    while b"\n" not in first:
-        chunk = os.pread(fd, TAIL_WINDOW, offset)
-        if not chunk:
-            break
-        first, offset = first + chunk, offset + len(chunk)
+def _is_a_log(fd: int, size: int) -> bool:
+    """Whether the file's first or last line is a record (a JSON object with `prev` and
+    `hash`): a config file or other text named as the log must not get records glued onto
+    it, while a log whose first record was deleted or torn is still one (appends go on and
+    `verify` names the damage). Reads at most TAIL_WINDOW at each end."""
+    head = os.pread(fd, min(size, TAIL_WINDOW), 0)
+    tail = os.pread(fd, min(size, TAIL_WINDOW), max(0, size - TAIL_WINDOW))
+    lines = [head.split(b"\n", 1)[0], tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]]
+    return any(_is_record(line) for line in lines)
+
+
+def _is_record(line: bytes) -> bool:
     try:
-        record = json.loads(first.split(b"\n", 1)[0])
+        record = json.loads(line)
     except ValueError:
         return False
-    return isinstance(record, dict) and record.get("prev") == GENESIS and "hash" in record
+    return isinstance(record, dict) and "hash" in record and "prev" in record
 
 
 def _last_hash(fd: int) -> tuple[str, bool]:
