@@ -123,6 +123,8 @@ def test_jq_json_output_and_several_outputs_per_line(orch: Orchestrator) -> None
     (".id", False, ["1234567890123456789", "100000000000000000001"]),
     (".", False, ['{"id":1234567890123456789,"v":1.0,"s":"é"}', '{"id":100000000000000000001}']),
     (".s // .id", True, ["é", "100000000000000000001"]),
+    (".id # the id, a comment to the end of the query", False,  # it swallowed the wrap
+     ["1234567890123456789", "100000000000000000001"]),
 ])
 def test_jq_writes_numbers_as_the_jq_tool_does(query: str, raw: bool,
                                                expected: list[str]) -> None:

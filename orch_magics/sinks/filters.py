@@ -133,8 +133,9 @@ class Jq:
         # a float (an id above 2**53 printed as another number) and `1.0` printed as `1`.
         last = "if type == \"string\" then . else tojson end" if spec.raw else "tojson"
         try:
-            self._program, self._written = jq.compile(f"({spec.query}) | {last}"), True
-        except ValueError:  # a program wrapping cannot take (`import` comes first)
+            self._program, self._written = jq.compile(f"({spec.query}\n) | {last}"), True
+        except ValueError:  # a program wrapping cannot take (an `import` must come first;
+            # the newline above keeps a closing `# comment` from swallowing the wrap)
             self._written = False
         self._on_invalid = spec.on_invalid
         self._raw = spec.raw
