@@ -320,6 +320,16 @@ def test_a_restart_is_admitted_under_the_guardrails_the_config_has_now(
         with pytest.raises(OrchError, match="runs services only"):
             orch.restart("adhoc")
         assert not mark.exists()
+    guarded = CONFIG.replace("  local: {layers: []}", "  local: {layers: [], protected: true}")
+    plain, dangerous = tmp_path / "plain.yaml", tmp_path / "dangerous.yaml"
+    plain.write_text(guarded)
+    dangerous.write_text(guarded.replace("  other: {command: 'echo other'}",  # made dangerous
+                                         "  other: {command: 'echo other', dangerous: true}"))
+    with Orchestrator(load_config(plain)) as orch:  # confirmed once, for its confirm_ttl
+        orch.start("local", "other", name="o", yes="local").wait(20)
+        orch.load(dangerous)
+        with pytest.raises(ConfirmationRefused, match="pass yes='local'"):
+            orch.restart("o")
 
 
 def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
