@@ -79,6 +79,10 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     ('w3 ansible_host="a b"', "inventory host 'w3' ('a b'): it has a space"),
     ("w3 ansible_host=a[1]", "inventory host 'w3' ('a[1]'): it has '[': a host or container "
                              "name has none (a range is written [01:12] or [a:f])"),
+    # a template only Ansible fills in: left out, the name w3 would be reached instead
+    ('w3 ansible_host="{{ inventory_hostname }}.internal"',
+     "inventory host 'w3': its ansible_host is a template ('{{ inventory_hostname }}.internal'"
+     "), which only Ansible can read: write the address in the inventory or the ssh layer"),
 ])
 def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line: str,
                                                            why: str) -> None:

@@ -170,11 +170,10 @@ def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str)
 def test_a_value_only_ansible_can_read_is_left_out_of_an_inventory_line_too(
         tmp_path: Path) -> None:
     """As in a vars file, a `{{ … }}` value on an inventory line or a YAML inventory's `!vault`
-    value is left out, so what a group above set stands. Before, an inline template was
-    taken as the address ("it has a space"), and a `!vault` value (Ansible's inline
-    encryption) made the whole YAML inventory fail to load."""
+    value is left out, so what a group above set stands. Before, a `!vault` value (Ansible's
+    inline encryption) made the whole YAML inventory fail to load."""
     write(tmp_path, {
-        "hosts.ini": "[web]\nw1 ansible_host=\"{{ inventory_hostname }}.internal\" "
+        "hosts.ini": "[web]\nw1 ansible_host=10.2.2.1 ansible_user=\"{{ u }}\" "
                      "ansible_port=2201\nw2 ansible_user='{{ u }}'\n[web:vars]\n"
                      "ansible_user=deploy\n",
         "inv.yml": "all:\n  vars: {ansible_user: base}\n  children:\n    db:\n      hosts:\n"
@@ -184,7 +183,8 @@ def test_a_value_only_ansible_can_read_is_left_out_of_an_inventory_line_too(
                    "          ansible_port: 2300\n"})
     inv = load_inventories([tmp_path / "hosts.ini", tmp_path / "inv.yml"])
     assert [inv.connection(h) for h in ("w1", "w2", "d1")] == [
-        {"user": "deploy", "port": 2201}, {"user": "deploy"}, {"user": "base", "port": 2300}]
+        {"host": "10.2.2.1", "user": "deploy", "port": 2201}, {"user": "deploy"},
+        {"user": "base", "port": 2300}]
     theirs = ansible_reading([tmp_path / "hosts.ini", tmp_path / "inv.yml"], tmp_path)[0]
     assert {g: sorted(inv.hosts_of(g)) for g in theirs} == theirs
 
@@ -208,13 +208,22 @@ def test_a_chain_of_a_thousand_groups_loads_and_ranks(tmp_path: Path) -> None:
 
 
 def test_a_templated_connection_variable_is_left_to_ansible(tmp_path: Path) -> None:
-    """group_vars often template (`{{ inventory_hostname }}.internal`): orch cannot, so such a
-    value is not used (before this was read, a config naming the group no longer loaded)."""
-    write(tmp_path, {"hosts": "[web]\nw1 ansible_user=line\n",
+    """group_vars often template (`{{ web_port }}`): orch cannot, so such a value is not used
+    (before this was read, a config naming the group no longer loaded). An address is the
+    exception: left out, the inventory name would be reached instead, maybe another machine,
+    so it is refused when it is the one that applies."""
+    write(tmp_path, {"hosts": "[web]\nw1 ansible_user=line\nw2 ansible_host=10.1.1.2\n",
                      "group_vars/web.yml": "ansible_host: '{{ inventory_hostname }}.internal'\n"
                                            "ansible_port: '{{ web_port }}'\nansible_user: ok\n",
-                     "host_vars/w1.yml": "ansible_user: \"{{ lookup('env', 'USER') }}\"\n"})
-    assert load_inventories([tmp_path / "hosts"]).connection("w1") == {"user": "line"}
+                     "host_vars/w1.yml": "ansible_user: \"{{ lookup('env', 'USER') }}\"\n",
+                     "host_vars/w2.yml": "ansible_user: !unsafe 'we{{ird'\n"})
+    inv = load_inventories([tmp_path / "hosts"])
+    with pytest.raises(ValueError, match=r"^its ansible_host is a template \('\{\{ "
+                                         r"inventory_hostname \}\}.internal'\), which only "
+                                         r"Ansible can read"):
+        inv.connection("w1")
+    # the host's own address wins over the group's template; `!unsafe` is taken as written
+    assert inv.connection("w2") == {"host": "10.1.1.2", "user": "we{{ird"}
 
 
 def test_a_bad_port_in_a_vars_file_names_its_line(tmp_path: Path) -> None:

@@ -102,7 +102,10 @@ def _members(key: str, item: str, raw: dict[str, Any],
 def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
     """An inventory host, its address checked as a written one is (each host's own: only the
     first one's reached the layer's checks)."""
-    connection = inv.connection(host)
+    try:
+        connection = inv.connection(host)
+    except ValueError as exc:  # an address only Ansible can read
+        raise ValueError(f"inventory host {host!r}: {exc}") from None
     address = connection.get("host", host)
     try:
         check_target_name(address)

@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import patterns
-from .inventory_vars import ANSIBLE_TAGS, Found, checked_vars, read_beside
+from .inventory_vars import ANSIBLE_TAGS, Found, checked_vars, for_ansible, read_beside
 from .source import parse_source, read_text
 from .suggest import did_you_mean
 
@@ -155,6 +155,11 @@ class Inventory:
         for folder in self.host_files:
             merged.update(folder.get(host, {}))
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
+        if for_ansible(values.get("host")):
+            shown = "vault-encrypted" if not isinstance(values["host"], str) else \
+                f"a template ({values['host']!r})"
+            raise ValueError(f"its ansible_host is {shown}, which only Ansible can read: "
+                             f"write the address in the inventory or the ssh layer")
         if "port" in values:
             values["port"] = int(values["port"])
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name

@@ -13,7 +13,7 @@ it is left out, as is a file encrypted whole with ansible-vault.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,11 @@ Found = list[dict[str, dict[str, Any]]]
 
 
 class _Tagged:
-    """A value under an Ansible tag (`!vault`, `!unsafe`): not plain data orch can use."""
+    """A value under an Ansible tag (`!vault`): not plain data orch can use."""
+
+
+class Verbatim(str):
+    """An `!unsafe` value: text Ansible uses as it is, never as a template."""
 
 
 class _VarsLoader(yaml.SafeLoader):
@@ -41,9 +45,15 @@ class _VarsLoader(yaml.SafeLoader):
 
 
 _VarsLoader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
+_VarsLoader.add_constructor("!unsafe", lambda loader, node: Verbatim(loader.construct_scalar(
+    node)))  # type: ignore[arg-type]
 #: The tags of Ansible's own YAML, as a YAML inventory may hold them (`parse_source`'s tags).
-ANSIBLE_TAGS = dict.fromkeys(("!vault", "!vault-encrypted", "!unsafe"),
-                             lambda node: _Tagged())
+ANSIBLE_TAGS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
+    "!vault": lambda node: _Tagged(), "!vault-encrypted": lambda node: _Tagged(),
+    "!unsafe": lambda node: Verbatim(node.value)}
+#: Where a host is reached: a value only Ansible can read there is an error, not left out
+#: (the inventory name would be reached instead: maybe another machine).
+ADDRESSES = ("ansible_host", "ansible_ssh_host")
 
 
 def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found:
@@ -119,10 +129,10 @@ def _read(file: Path) -> dict[str, Any]:
     return kept
 
 
-def _for_ansible(value: Any) -> bool:
-    """A value only Ansible can read: vault-encrypted, or a Jinja template."""
-    return isinstance(value, _Tagged) or isinstance(value, str) and ("{{" in value
-                                                                     or "{%" in value)
+def for_ansible(value: Any) -> bool:
+    """A value only Ansible can read: vault-encrypted, or a Jinja template (not `!unsafe`)."""
+    return isinstance(value, _Tagged) or isinstance(value, str) and not isinstance(
+        value, Verbatim) and ("{{" in value or "{%" in value)
 
 
 def _line(node: yaml.Node, key: str) -> int:
@@ -144,12 +154,13 @@ def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
     """Variables checked where they are written (so an error names the inventory's line);
     a connection variable only Ansible can read (`!vault`, a Jinja template) is left out, in
-    an inventory line as in a vars file, so what the line above it set stands."""
+    an inventory line as in a vars file, so what the line above it set stands; but for the
+    address, which `Inventory.connection` refuses when it is the one that applies."""
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
     checked = {key: value for key, value in values.items()
-               if key not in KEPT or not _for_ansible(value)}
+               if key not in KEPT or key in ADDRESSES or not for_ansible(value)}
     for key in PORTS:
         port = checked.get(key)
         if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
