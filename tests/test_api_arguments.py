@@ -189,6 +189,44 @@ def test_a_sink_that_raises_loses_the_run_nothing(cfg: Path,
     assert "a sink of this run raised ValueError: sink bug" in caplog.text
 
 
+def test_a_sink_that_raises_at_a_step_is_told_no_more_of_the_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Only feed() was guarded: a sink raising in step_started ended the run, and a sink
+    that broke in one step was fed again by the next (review)."""
+
+    class Marks:
+        def __init__(self, bad: str) -> None:
+            self.bad, self.seen = bad, []  # type: list[str]
+
+        def feed(self, event: object) -> None:
+            if self.bad == "feed" and self.seen:
+                raise ValueError("feed bug")
+
+        def close(self) -> None:
+            pass
+
+        def step_started(self, kind: str, label: str) -> None:
+            self.seen.append(kind)
+            if self.bad == "start" and kind == "main":
+                raise ValueError("mark bug")
+
+        def step_finished(self, kind: str, label: str, result: object) -> None:
+            self.seen.append(f"/{kind}")
+
+    path = tmp_path / "orch.yaml"
+    path.write_text("environments: {local: {layers: []}}\nservices:\n  s:\n"
+                    "    command: echo main\n    pre_commands: [{command: echo pre}]\n"
+                    "    post_commands: [{command: echo post, when: always}]\n")
+    with Orchestrator(path) as orch:
+        start, feed = Marks("start"), Marks("feed")
+        res = orch.run("local", "s", sinks=[start, feed])
+    assert res.ok and res.stdout == "main\n" and [s.stdout for s in res.steps] == ["pre\n",
+                                                                                   "post\n"]
+    assert start.seen == ["pre", "/pre", "main"]  # raised there: nothing after
+    assert feed.seen == ["pre", "/pre", "main"]  # its first line raised: no step after
+    assert caplog.text.count("a sink of this run raised") == 2
+
+
 @pytest.mark.parametrize("call", ["logs", "status", "stop", "restart"])
 def test_a_run_name_that_is_no_str_is_said(cfg: Path, call: str) -> None:
     """`logs(5)` with named runs present was an AttributeError from the did-you-mean."""

@@ -12,8 +12,8 @@ line), so `feed` is a coroutine: it lets the event loop run every `SLICE` second
 work, and once the run is stopping it abandons filter work that has gone on for `CUT_AFTER`,
 saying so on stderr. The stop signal, the deadline and the stop ladder so always get through.
 A `Paced` sink (the CLI's stdout) is waited for while it is behind, until the run is stopping.
-A sink that raises is told no more of the run (a warning says so), and the run goes on: the
-caller's callback must not end the command half-way or lose the output captured for it.
+A sink that raises is told no more of the run (a warning says so; `SinkGuard`), and the run
+goes on: the caller's callback must not end the command half-way or lose its captured output.
 """
 
 from __future__ import annotations
@@ -42,6 +42,24 @@ CUT_AFTER = 0.5
 CUT_SHORT = b"orch: output filters cut short: the run is stopping and they were still working\n"
 
 
+class SinkGuard:
+    """The sinks of one run that raised, told no more of it: not by the next step's pipeline,
+    not of a step's start or end (the caller's callback must not end the command half-way,
+    nor lose the output captured for it)."""
+
+    def __init__(self) -> None:
+        self._broken: set[int] = set()
+
+    def live(self, sinks: Sequence[Sink]) -> list[Sink]:
+        return [sink for sink in sinks if id(sink) not in self._broken]
+
+    def failed(self, sink: Sink, exc: Exception) -> None:
+        self._broken.add(id(sink))
+        get_logger(__name__).warning("a sink of this run raised %s: %s; it gets no more of "
+                                     "the run (the result keeps all of its output)",
+                                     type(exc).__name__, exc)
+
+
 class OutputPipeline:
     """Routes one command's events through its transforms into its sinks.
 
@@ -52,11 +70,13 @@ class OutputPipeline:
 
     def __init__(self, plan: RunPlan, sinks: Sequence[Sink], *, main: bool,
                  capture: Capture | None, raw_stdout: bool = False,
-                 target: str | None = None) -> None:
+                 target: str | None = None, guard: SinkGuard | None = None) -> None:
         self.capture = capture
+        self.guard = guard or SinkGuard()
         self.raw_stdout: OutputBuffer | None = None
         self.file: FileSink | None = None
-        self.sinks: list[Sink] = [*([capture] if capture is not None else []), *sinks]
+        self.sinks: list[Sink] = [*([capture] if capture is not None else []),
+                                  *self.guard.live(sinks)]
         self.paced = [sink for sink in self.sinks if isinstance(sink, Paced)]
         self.transforms: list[Transform] = []
         self.chain: FilterChain | None = None
@@ -141,9 +161,7 @@ class OutputPipeline:
         """Tell `sink` no more of this run (the loop over the old list goes on)."""
         self.sinks = [s for s in self.sinks if s is not sink]
         self.paced = [s for s in self.paced if s is not sink]
-        get_logger(__name__).warning("a sink of this run raised %s: %s; it gets no more of "
-                                     "the run's output (the result keeps all of it)",
-                                     type(exc).__name__, exc)
+        self.guard.failed(sink, exc)
 
     def finish(self, ok: bool) -> str | None:
         """Settle the output file (kept only when the command succeeded): its path or None."""

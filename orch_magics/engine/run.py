@@ -19,7 +19,7 @@ from ..sinks.capture import Capture
 from ..sinks.file import FileProgress
 from .command import CommandRun, run_command
 from .options import RunOptions
-from .pipeline import OutputPipeline, close_sinks
+from .pipeline import OutputPipeline, SinkGuard, close_sinks
 from .steering import Steering
 
 
@@ -48,6 +48,7 @@ class Run:
         #: A command of this run has run: from then on one that cannot start ends as a failed
         #: result, so the run still reports what ran and runs its clean-up.
         self._ran = False
+        self._guard = SinkGuard()  # a sink that raises is told no more, in any step
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
@@ -121,11 +122,12 @@ class Run:
         opts, plan = self.options, self.plan
         marks = bool(plan.pre or plan.post)
         if marks:
-            _started(opts.sinks, "main", plan.command.display())
+            _started(self._guard, opts.sinks, "main", plan.command.display())
         capture = self.capture = Capture(opts.capture_limit, opts.memory) if opts.capture \
             else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture,
-                                  raw_stdout=opts.raw_stdout, target=opts.target)
+                                  raw_stdout=opts.raw_stdout, target=opts.target,
+                                  guard=self._guard)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
         close_stdin = opts.close_stdin
         if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:
@@ -135,7 +137,7 @@ class Run:
         result = await run_command(job, self._steering, on_start=self._started)
         self._ran = True
         if marks:
-            _finished(opts.sinks, "main", plan.command.display(), result)
+            _finished(self._guard, opts.sinks, "main", plan.command.display(), result)
         return result
 
     def _started(self, handle: ProcessHandle) -> None:
@@ -147,24 +149,32 @@ class Run:
 
     async def _step(self, step: PlannedStep, kind: StepKind, steering: Steering) -> RunResult:
         sinks = self.options.sinks
-        _started(sinks, kind, step.label)
+        _started(self._guard, sinks, kind, step.label)
         own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
-        pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture())
+        pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture(),
+                                  guard=self._guard)
         res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,
                                            step=kind, ran_before=self._ran),
                                 steering, on_start=self._step_started)
         self._ran = True
-        _finished(sinks, kind, step.label, res)
+        _finished(self._guard, sinks, kind, step.label, res)
         return res
 
 
-def _started(sinks: Sequence[Sink], kind: StepKind, label: str) -> None:
-    for sink in sinks:
+def _started(guard: SinkGuard, sinks: Sequence[Sink], kind: StepKind, label: str) -> None:
+    for sink in guard.live(sinks):
         if isinstance(sink, StepAware):
-            sink.step_started(kind, label)
+            try:
+                sink.step_started(kind, label)
+            except Exception as exc:
+                guard.failed(sink, exc)
 
 
-def _finished(sinks: Sequence[Sink], kind: StepKind, label: str, result: RunResult) -> None:
-    for sink in sinks:
+def _finished(guard: SinkGuard, sinks: Sequence[Sink], kind: StepKind, label: str,
+              result: RunResult) -> None:
+    for sink in guard.live(sinks):
         if isinstance(sink, StepAware):
-            sink.step_finished(kind, label, result)
+            try:
+                sink.step_finished(kind, label, result)
+            except Exception as exc:
+                guard.failed(sink, exc)
