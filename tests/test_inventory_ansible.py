@@ -106,6 +106,9 @@ def test_a_section_written_as_one_name_is_read_as_ansible_reads_it(tmp_path: Pat
     write(tmp_path, {"bad.yml": "all:\n  children:\n    db:\n      vars: 0\n"})
     with pytest.raises(ConfigError, match=r"bad.yml:4:13: group 'db': vars must be a mapping"):
         load_inventories([tmp_path / "bad.yml"])
+    write(tmp_path, {"empty.yml": "all:\n  children:\n    db:\n      hosts: ''\n"})
+    with pytest.raises(ConfigError, match=r"empty.yml:4:14: group 'db': hosts is an empty name"):
+        load_inventories([tmp_path / "empty.yml"])
 
 
 def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:

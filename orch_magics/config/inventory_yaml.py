@@ -40,6 +40,8 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
                               at_key=True, suggestion=did_you_mean(key, _GROUP_KEYS))
     for key in _GROUP_KEYS:
         if isinstance(body.get(key), str):  # as Ansible reads it: the one name it holds
+            if not body[key].strip():
+                raise _yaml_error(src, at + (key,), f"group {group!r}: {key} is an empty name")
             body[key] = {body[key]: None}
         if not isinstance(body.get(key), (dict, type(None))):  # `vars: 0` loaded as none
             raise _yaml_error(src, at + (key,), f"group {group!r}: {key} must be a mapping "
