@@ -388,7 +388,7 @@ def test_orch_run_says_where_a_file_mode_run_wrote(out_dir: Path) -> None:
                            "local", "dump"], capture_output=True, text=True, timeout=60)
     path = out_dir / "dump-local.bin"
     assert done.returncode == 0 and done.stdout == "", done.stderr
-    assert done.stderr.startswith(f"orch: stdout written to 2.9 MiB → {path} (")
+    assert done.stderr == f"orch: stdout (2.9 MiB) written to {path}\n"
     assert path.stat().st_size == 3_000_004  # its `end` line too
 
 

@@ -29,6 +29,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
 from ..secrets.masking import mask_text
+from ..sinks.units import human_size
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .terminal import for_run
@@ -146,7 +147,8 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
     elif result.output_file is not None and run.progress is not None:  # stdout went there
-        said = f"{writer.line_break()}orch: stdout written to {run.progress.describe()}\n"
+        said = (f"{writer.line_break()}orch: stdout ({human_size(run.progress.bytes)}) "
+                f"written to {run.progress.path}\n")
         writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
     return interrupts.exit_status(result.exit_status)
