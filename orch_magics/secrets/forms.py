@@ -40,7 +40,8 @@ _ENCODERS: tuple[Callable[[bytes], bytes], ...] = (base64.b64encode, base64.urls
 def plain_forms(value: str) -> set[str]:
     """The value, each line of it, and its URL-encodings."""
     raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
-    forms = {value, quote(raw, safe=""), quote_plus(raw, safe=""), repr(value)[1:-1],
+    shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
+    forms = {value, shown, quote(raw, safe=""), quote_plus(raw, safe=""), repr(value)[1:-1],
              json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     lines = [line.strip("\r") for line in value.split("\n")]
     if len(lines) > 1:
