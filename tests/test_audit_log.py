@@ -305,3 +305,14 @@ def test_a_log_whose_first_record_was_deleted_or_torn_is_still_appended_to(
         n, problem = verify(str(path))
         assert n == 1 and problem is not None  # line 1 is named, appending went on
         assert len(path.read_bytes().splitlines()) == len(damaged.splitlines()) + 1
+
+
+def test_a_log_whose_records_are_long_is_taken_for_one(tmp_path: Path) -> None:
+    """A record holds the whole command (a cell's script): the first and last lines of a log
+    may pass any window read for the check that a file is a log (review of that check)."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path))
+    log.append({"event": "start", "id": "long", "command": "x" * 300_000})
+    log.append({"event": "start", "id": "longer", "command": "y" * 700_000})
+    log.append({"event": "end", "id": "long"})
+    assert verify(str(path)) == (3, None)

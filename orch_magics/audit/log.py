@@ -234,19 +234,40 @@ def _is_a_log(fd: int, size: int) -> bool:
     """Whether the file's first or last line is a record (a JSON object with `prev` and
     `hash`): a config file or other text named as the log must not get records glued onto
     it, while a log whose first record was deleted or torn is still one (appends go on and
-    `verify` names the damage). Reads at most TAIL_WINDOW at each end."""
-    head = os.pread(fd, min(size, TAIL_WINDOW), 0)
-    tail = os.pread(fd, min(size, TAIL_WINDOW), max(0, size - TAIL_WINDOW))
-    lines = [head.split(b"\n", 1)[0], tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]]
-    return any(_is_record(line) for line in lines)
+    `verify` names the damage). A line is read whole (a record may hold a long script) only
+    when it starts as a record does."""
+    return _is_record(_first_line(fd, size)) or _is_record(_last_line(fd, size)[0])
 
 
 def _is_record(line: bytes) -> bool:
+    if not line.startswith(b"{"):
+        return False
     try:
         record = json.loads(line)
     except ValueError:
         return False
     return isinstance(record, dict) and "hash" in record and "prev" in record
+
+
+def _first_line(fd: int, size: int) -> bytes:
+    window = TAIL_WINDOW
+    while True:
+        head = os.pread(fd, min(size, window), 0)
+        if b"\n" in head or len(head) >= size or not head.startswith(b"{"):
+            return head.split(b"\n", 1)[0]
+        window *= 8
+
+
+def _last_line(fd: int, size: int) -> tuple[bytes, bool]:
+    """The file's last line, and whether the file ends with a newline."""
+    window = TAIL_WINDOW
+    while True:
+        start = max(0, size - window)
+        tail = os.pread(fd, size - start, start)
+        body = tail.rstrip(b"\n")
+        if b"\n" in body or start == 0:  # the whole last line is in the window
+            return body.rsplit(b"\n", 1)[-1], tail.endswith(b"\n")
+        window *= 8
 
 
 def _last_hash(fd: int) -> tuple[str, bool]:
@@ -255,20 +276,12 @@ def _last_hash(fd: int) -> tuple[str, bool]:
     size = os.fstat(fd).st_size
     if size == 0:
         return GENESIS, True
-    window = TAIL_WINDOW
-    while True:
-        start = max(0, size - window)
-        tail = os.pread(fd, size - start, start)
-        body = tail.rstrip(b"\n")
-        if b"\n" in body or start == 0:  # the whole last line is in the window
-            break
-        window *= 8
-    last = body.rsplit(b"\n", 1)[-1]
+    last, whole = _last_line(fd, size)
     try:
-        return str(json.loads(last)["hash"]), tail.endswith(b"\n")
+        return str(json.loads(last)["hash"]), whole
     except (ValueError, KeyError, TypeError):
         # A damaged last line: chain to what is there, so `verify` points at the damage.
-        return hashlib.sha256(last).hexdigest(), tail.endswith(b"\n")
+        return hashlib.sha256(last).hexdigest(), whole
 
 
 def _make_folders(folder: str) -> None:
