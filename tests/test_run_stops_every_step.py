@@ -63,18 +63,19 @@ def test_a_signal_during_a_post_command_stops_it_and_skips_the_rest(config, env:
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
                              env, "slow-cleanup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout is not None
+        assert proc.stderr is not None and proc.stdout is not None
         seen = b""
-        while b"post-started" not in seen:
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else ""
+        while b"post-started" not in seen:  # a step's output is on orch's stderr
+            line = proc.stderr.readline()
+            assert line, seen
             seen += line
         assert _alive(mark)
         t0 = time.monotonic()
         proc.send_signal(sig)
         assert proc.wait(20) == 128 + sig  # in a post command too: the signal orch got
         took = time.monotonic() - t0
-        rest = proc.stdout.read()
+        rest = proc.stderr.read()
+        assert proc.stdout.read() == b"main\n"
     finally:
         proc.kill()
     assert took < 10, f"the CLI took {took:.1f}s to stop a post command"

@@ -86,8 +86,7 @@ class DisplaySink:
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
-        #: stdout_mode: file: where the output file's numbers are (`follow_file`).
-        self._file: Callable[[], FileProgress | None] = lambda: None
+        self._file: Callable[[], FileProgress | None] = lambda: None  # see follow_file
         self.started = time.monotonic()
         self.ended: float | None = None
         self.exit: Exit | None = None
