@@ -72,25 +72,29 @@ async def test_workdir_not_in_container_is_a_failed_run_as_through_ssh(base, doc
 
 
 async def test_an_argument_too_long_for_the_container_is_said_so(base, dockerd) -> None:
-    """The engine says "exec /bin/sh: argument list too long": it was taken for a container
-    without /bin/sh."""
+    """The engine said "exec /bin/sh: argument list too long": it was taken for a container
+    without /bin/sh. The limit is now said before the exec is created, as over ssh."""
     with pytest.raises(LayerError) as err:
         await executor(base, dockerd.host).launch(Command.of(["echo", "a" * 200_000]))
     assert str(err.value) == ("hop 1 (docker orch-test): the command is too long for container "
-                              "'orch-test' (exec /bin/sh: argument list too long): pass large "
-                              "data on stdin or in a file")
+                              "'orch-test' (one argument or variable is 200,000 bytes; at most "
+                              "131,071 fit): pass large data on stdin or in a file")
 
 
-async def test_a_request_over_the_engines_message_limit_is_said_so(base, dockerd) -> None:
-    """5 MB of variables pass the engine's 4 MiB message limit. Before: "the engine could not
-    start the command in 'orch-test': message length 5000008 exceed maximum message size …"."""
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
+async def test_a_command_no_execve_could_take_is_said_so_before_it_is_sent(base, dockerd,
+                                                                          tty: bool) -> None:
+    """5 MB of variables: once they passed the engine's 4 MiB message limit ("the engine could
+    not start the command in 'orch-test': message length 5000008 exceed maximum message
+    size …"); on stdin, the wrapper's exec said "Argument list too long". Refused first, in
+    the ssh layer's words."""
     with pytest.raises(LayerError) as err:
         await executor(base, dockerd.host).launch(
-            Command.of(["true"], env={"BIG": "a" * 5_000_000}))
-    text = str(err.value)
-    assert text.startswith("hop 1 (docker orch-test): the command is too long for container "
-                           "'orch-test' (its arguments and variables pass the engine's 4 MiB "
-                           "message limit): pass large data on stdin or in a file"), text
+            Command.of(["true"], env={"BIG": "a" * 5_000_000}, tty=tty))
+    assert str(err.value) == (
+        "hop 1 (docker orch-test): the command is too long for container 'orch-test' (one "
+        "argument or variable is 5,000,004 bytes; at most 131,071 fit): pass large data on "
+        "stdin or in a file")
 
 
 def test_permission_denied_on_the_socket(tmp_path) -> None:

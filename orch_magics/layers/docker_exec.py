@@ -195,7 +195,8 @@ def text_only(words: list[str], error: Callable[[str], LayerError]) -> None:
     """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
     carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
     which no argument or variable can hold (the runtime said only "invalid argument").
-    Variables are not checked here: they go on stdin, byte for byte (`remote.preamble`)."""
+    Variables are checked only where they go in the exec's Env (under a TTY); else they go
+    on stdin, byte for byte (`remote.preamble`)."""
     for word in words:
         if "\x00" in word:
             shown = escaped(word).replace("\x00", "\\x00")

@@ -33,7 +33,7 @@ from .docker_engine import Connector, Engine, map_docker_errors, not_running, pi
 from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure, text_only
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
-from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
+from .remote import kill_group_line, new_nonce, preamble, too_long, wrapped_argv
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
@@ -284,9 +284,16 @@ class DockerLauncher(Launcher):
         container, name = where
         env = {**cfg.environment, **command.env}
         cwd = command.cwd or cfg.workdir
-        text_only([*command.argv, cwd or ""], self.error)
-        pre = preamble(dataclasses.replace(command, env=env, cwd=None))  # not the exec's env:
-        # the engine keeps that (podman in its state database on disk), secrets and all
+        # Variables go on stdin as over ssh, not in the exec's Env, which the engine keeps
+        # (podman in its state database on disk). Not under a TTY: it echoes what it reads
+        # unless `stty` is there to stop it, and a container may have none.
+        text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],
+                  self.error)
+        full = dataclasses.replace(command, env=env, cwd=None)
+        if (why := too_long(full)) is not None:  # as over ssh: refused before it is sent
+            raise self.error(f"the command is too long for container {name!r} ({why}): pass "
+                             f"large data on stdin or in a file")
+        pre = b"" if tty else preamble(full)
         if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
             raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
                              f"container starts from no directory it could be relative to")
@@ -296,7 +303,8 @@ class DockerLauncher(Launcher):
                 created = await engine.call(
                     engine.api.exec_create, container,
                     wrapped_argv(command.argv, len(pre), shell="/bin/sh", nonce=nonce),
-                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd)
+                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd,
+                    environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
             except docker.errors.APIError as exc:
                 if not not_running(exc):  # it stopped since the inspect
                     raise
@@ -313,7 +321,8 @@ class DockerLauncher(Launcher):
                 raise failed
             return ProcessHandle(failed, command, chain=self.chain)
         if pre:
-            await stream.send_preamble(pre)
+            with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
+                await stream.write(pre)
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
 from .docker_tail import ExecTail
-from .remote import PidMarker, split_ready
+from .remote import PidMarker
 
 #: Bytes the loop reads per system call (at most).
 BUFFER = 1 << 20
@@ -95,8 +94,6 @@ class ExecStream(asyncio.BufferedProtocol):
         self.refused: StartRefused | None = None
         self.started: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
-        self.ready: asyncio.Future[None] = loop.create_future()  # see `send_preamble`
-        self._held: bytes | None = None  # output before the ready line
 
     # ---- asyncio protocol -------------------------------------------------------------------
 
@@ -286,28 +283,11 @@ class ExecStream(asyncio.BufferedProtocol):
                     self.pid = self._marker.pid
                     if not self.started.done():
                         self.started.set_result(None)
-            if self._marker.done and self._held is not None:
-                data, ready = split_ready(self._held + data)
-                if not ready:
-                    self._held = data
-                    return
-                self._held = None
-                self.ready.set_result(None)
             if self._marker.done:
                 data = self._tail.feed(data)
             if not data:
                 return
         self._queue(stream, data)
-
-    async def send_preamble(self, data: bytes) -> None:
-        """Write the wrapper's preamble; under a TTY, where it reads it raw, wait for its ready
-        line (taken out of the output): input sent before could meet a raw terminal."""
-        if self._tty:
-            self._held = b""
-        with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
-            await self.write(data)
-        if self._tty:
-            await self.ready
 
     def _queue(self, stream: int, data: bytes) -> None:
         out = self._outputs[stream]
@@ -323,11 +303,6 @@ class ExecStream(asyncio.BufferedProtocol):
             pending = self._marker.flush()
             if pending:
                 self._deliver(0 if self._tty else 1, pending)
-        held, self._held = self._held, None  # ended before its ready line: it is output
-        if held and (held := self._tail.feed(held)):
-            self._queue(0, held)
-        if not self.ready.done():
-            self.ready.set_result(None)
         held = self._tail.flush()
         if held:
             self._queue(0 if self._tty else 1, held)

@@ -64,6 +64,14 @@ NAMED_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "
 #: `exit 150` is a status, since SIGTTOU (22) cannot end a process.
 ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 33}
 
+#: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): over ssh the
+#: command line is one argument of the login shell; each variable is one string of the
+#: command's environment. (OpenSSH also drops a connection whose packets exceed 256 KiB.)
+MAX_STRING = 131_071
+#: Bytes of arguments and variables together a Linux host with the default 8 MiB stack takes
+#: (a quarter of it).
+MAX_ARGS = 2_097_152
+
 _WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
@@ -273,3 +281,21 @@ def split_ready(out: bytes) -> tuple[bytes, bool]:
     if i < 0 or j < 0:
         return out, False
     return out[:i] + out[j + 1:], True
+
+
+def too_long(command: Command, line: str | None = None) -> str | None:
+    """Which execve limit of the far host `command` would pass, checked before anything is
+    sent (else the wrapper's `exec`, or the login shell running `line`, fails with "Argument
+    list too long"; an engine refused 4 MiB of variables in its own words)."""
+    words = [*command.argv, *(f"{k}={v}" for k, v in command.env.items())]
+    sizes = [len(w.encode("utf-8", "surrogateescape")) for w in words]
+    if max(sizes, default=0) > MAX_STRING:
+        return f"one argument or variable is {max(sizes):,} bytes; at most {MAX_STRING:,} fit"
+    if (total := sum(sizes) + len(sizes)) > MAX_ARGS:
+        return (f"{total:,} bytes of arguments and variables; the limit is about "
+                f"{MAX_ARGS:,}")
+    size = 0 if line is None else len(line.encode("utf-8", "surrogateescape"))
+    if size > MAX_STRING:
+        return (f"its command line is {size:,} bytes; the remote login shell takes at most "
+                f"{MAX_STRING:,}")
+    return None

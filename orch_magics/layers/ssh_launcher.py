@@ -25,7 +25,7 @@ from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, TunnelCarrier
-from .remote import kill_group_line, preamble, shell_line
+from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
     KeyRecorder,
@@ -54,13 +54,6 @@ WINDOW = 8 << 20
 CHANNEL_PACKET = 128 << 10
 #: Seconds to reconnect and stop a command whose connection dropped.
 CLEANUP_TIMEOUT = 5.0
-#: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): the command
-#: line is one argument of the login shell, and each variable one string of the command's
-#: environment. (OpenSSH also drops a connection whose packets exceed 256 KiB.)
-MAX_STRING = 131_071
-#: Bytes of arguments and variables together a Linux host with the default 8 MiB stack takes
-#: (a quarter of it).
-MAX_ARGS = 2_097_152
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
 #: Folders of this process's forwarded sockets not yet closed: removed at exit when their pools
@@ -358,23 +351,6 @@ class SSHLauncher(Launcher):
                 self._release(slot)
             self._retire(slot)
         return f"it may still be running as {place} (killing it failed: {reason})"
-
-
-def too_long(command: Command, line: str) -> str | None:
-    """Which execve limit of the host `command` would pass, checked before anything is sent
-    (else the login shell or the wrapper's `exec` fails with "Argument list too long")."""
-    words = [*command.argv, *(f"{k}={v}" for k, v in command.env.items())]
-    sizes = [len(w.encode("utf-8", "surrogateescape")) for w in words]
-    if max(sizes, default=0) > MAX_STRING:
-        return f"one argument or variable is {max(sizes):,} bytes; at most {MAX_STRING:,} fit"
-    if (total := sum(sizes) + len(sizes)) > MAX_ARGS:
-        return (f"{total:,} bytes of arguments and variables; the limit is about "
-                f"{MAX_ARGS:,}")
-    size = len(line.encode("utf-8", "surrogateescape"))
-    if size > MAX_STRING:
-        return (f"its command line is {size:,} bytes; the remote login shell takes at most "
-                f"{MAX_STRING:,}")
-    return None
 
 
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:
