@@ -65,6 +65,10 @@ def test_a_fleet_get_puts_each_copy_in_a_folder_per_target(orch: Orchestrator,
         done = got[name]
         assert isinstance(done, Transferred) and done.destination == str(out / name / "who")
     assert sorted(os.listdir(out)) == NAMES
+    audit = Path(os.environ["XDG_STATE_HOME"]) / "orch_magics" / "audit.jsonl"
+    starts = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert sorted((r["target"], r["command"]) for r in starts if r["event"] == "start") == [
+        (name, f"orch-get /tmp/who {out / name / 'who'}") for name in NAMES]  # not `out`
 
 
 def test_a_fleet_get_into_a_relative_folder_that_is_not_there_yet(

@@ -35,16 +35,25 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
     return os.path.abspath(os.path.expanduser(path))
 
 
-def per_target(path: str, label: str) -> str:
-    """A fleet target's output file: in a folder named by its label beside `path` (a label
-    with `/` nests: `eu/db-1`), as a fleet's `get` lands its copies, so no two targets write
-    one file. A label part that is empty, `.` or `..` is refused (labels come from
-    inventories and engines: none may lead elsewhere)."""
+def label_folders(label: str) -> list[str]:
+    """The folders a fleet target's label names (`eu/db-1` nests: two); ValueError for a
+    part that is empty, `.` or `..` (labels come from inventories and engines too: none may
+    lead out of the folder, or onto another target's)."""
     parts = label.split("/")
     if any(part in ("", ".", "..") for part in parts):
-        raise OrchError(f"target {label!r} cannot name a folder for its stdout_file (a part "
-                        f"of it is empty, '.' or '..')")
-    return os.path.join(os.path.dirname(path), *parts, os.path.basename(path))
+        raise ValueError("a part of it is empty, '.' or '..'")
+    return parts
+
+
+def per_target(path: str, label: str) -> str:
+    """A fleet target's output file: in a folder named by its label beside `path`, as a
+    fleet's `get` lands its copies, so no two targets write one file."""
+    try:
+        return os.path.join(os.path.dirname(path), *label_folders(label),
+                            os.path.basename(path))
+    except ValueError as exc:
+        raise OrchError(f"target {label!r} cannot name a folder for its stdout_file "
+                        f"({exc})") from None
 
 
 @dataclass

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shlex
 import threading
 from collections.abc import Mapping
 from typing import Literal
@@ -22,6 +23,7 @@ from ..fleet.result import ByTarget
 from ..fleet.targets import Target, check_found, expand, limited, resolve, unresolved
 from ..gathering import gather_all
 from ..plan import RunPlan
+from ..sinks.file import label_folders
 from .copy import Copy, Runs, get_destination
 from .model import Progress, TransferError, Transferred, progress_of
 from .send import Source
@@ -164,8 +166,13 @@ class FleetCopy:
         plan = dataclasses.replace(self.plan, layers=target.layers)
         async with gate:
             try:
+                destination = self._destination(target.label)
+                if self.direction == "get":  # its record names where this copy went
+                    plan = dataclasses.replace(plan, command=dataclasses.replace(
+                        plan.command, title=shlex.join(["orch-get", str(self.source),
+                                                        destination])))
                 copy = Copy(self.runs, plan, self.ticket, self.direction, self.source,
-                            self._destination(target.label), target=target.label)
+                            destination, target=target.label)
                 copy.put_source = self.put_source
                 self.copies.append(copy)
                 return target.label, await copy.run(progress)
@@ -177,12 +184,11 @@ class FleetCopy:
         """Where this target's copy goes: the remote path (put), LOCAL/<label>/NAME (get)."""
         if self.direction == "put":
             return self.destination
-        parts = label.split("/")
-        if any(part in ("", ".", "..") for part in parts):  # labels come from inventories and
-            # engines too: none may lead out of LOCAL, or onto another target's folder
-            raise TransferError(f"target {label!r} cannot name a folder in {self.destination} "
-                                f"(a part of it is empty, '.' or '..'): nothing was copied")
-        folder = os.path.join(self.destination, *parts)
+        try:
+            folder = os.path.join(self.destination, *label_folders(label))
+        except ValueError as exc:
+            raise TransferError(f"target {label!r} cannot name a folder in "
+                                f"{self.destination} ({exc}): nothing was copied") from None
         missing = os.path.abspath(folder)  # a relative one would end at "" and never stop
         while not os.path.isdir(missing):
             self.made.append(missing)
