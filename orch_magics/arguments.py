@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from .config.loader import load_config
 from .config.model import Config
@@ -16,15 +15,15 @@ from .config.placeholders import placeholder_problem
 from .errors import ConfigError
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
-from .sinks.base import check_sinks
+from .sinks.base import Sinks, check_given_sinks
 from .stdin import check_stdin
 
 
-def check_given(stdin: object, sinks: Any) -> Any:
+def check_given(stdin: object, sinks: object) -> Sinks:
     """What a run is to send and to feed, refused before anyone is asked or anything starts;
-    the sinks to use (an iterator of them read once)."""
+    the sinks to use (an iterator of them read once; a fleet's may be a callable)."""
     check_stdin(stdin)
-    return check_sinks(sinks, factory=True)  # a fleet's may be a callable label → sinks
+    return check_given_sinks(sinks)
 
 
 def checked_tail(tail: object) -> int | None:

@@ -37,7 +37,7 @@ from .result import RunResult
 from .run_names import choose
 from .secrets.placeholders import Resolver
 from .shutdown import SpawnedRuns, close_at_exit, stop_runs
-from .sinks.base import Sink
+from .sinks.base import Sink, Sinks, check_sinks
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
 
@@ -157,19 +157,18 @@ class Orchestrator:
     async def arun(self, environment: str, service: str | None = None, *,
                    command: str | Sequence[str] | None = None, stdin: StdinSource = None,
                    timeout: float | None = None, env: Mapping[str, str] | None = None,
-                   cwd: str | None = None, sinks: Sequence[Sink] = (),
+                   cwd: str | None = None, sinks: Sinks = (),
                    plan: RunPlan | None = None, yes: str | Collection[str] = (),
                    limit: str | None = None, parallel: int | None = None,
                    max_fail: int | str | None = None) -> RunResult | FleetResult:
-        """Run to the end on the current loop and return the RunResult (stdin: sent, then EOF);
-        on a fleet environment, the FleetResult of every target (see docs/fleets.md)."""
+        """`run` on the current loop: a RunResult, or a fleet's FleetResult (docs/fleets.md)."""
         sinks = check_given(stdin, sinks)  # before anyone is asked, audited or started
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
         fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
         if fleet is not None:
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
-        ticket = self.admit(plan, yes=yes)
-        run = self.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=timeout), ticket)
+        options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)  # first
+        run = self.begin(plan, options, self.admit(plan, yes=yes))
         try:
             return await run.wait()
         except asyncio.CancelledError:
@@ -226,7 +225,7 @@ class Orchestrator:
     # ---- named background runs ------------------------------------------------------------
     def start(self, environment: str, service: str | None = None, *,
               command: str | Sequence[str] | None = None, name: str | None = None,
-              sinks: Sequence[Sink] = (), restart: str | None = None,
+              sinks: Sinks = (), restart: str | None = None,
               max_restarts: int | None = None, stdin: StdinSource = None,
               close_stdin: bool | None = None, timeout: float | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None,
@@ -249,6 +248,7 @@ class Orchestrator:
                                   fleet=fleet is not None)  # checked before anyone is asked
         if fleet is not None:
             ticket = ticket or self.fleets.admit(plan, fleet, yes, front_end)
+        own_sinks = () if fleet is not None else check_sinks(sinks)  # a callable: fleets only
         ticket = ticket or self.admit(plan, yes=yes, front_end=front_end)  # one for every attempt
         with self.runs.naming:  # chosen and taken at once: two starts never share a name
             name = choose(name, plan.service.name if plan.service else "command",
@@ -259,7 +259,7 @@ class Orchestrator:
                 self.runs.forget(name)  # one namespace: a finished run of that name is replaced
                 return live
             log_file = LogFile(os.path.join(self.log_dir, f"{name}.log"), self.log_max_bytes)
-            options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin,
+            options = RunOptions(sinks=own_sinks, stdin=stdin, close_stdin=close_stdin,
                                  timeout=timeout, capture_limit=self.capture_limit)
             supervisor = Supervisor(name, plan, self.loop, ring=RingBuffer(), policy=policy,
                                     begin=lambda p, o: self.begin(p, o, ticket),
@@ -313,7 +313,7 @@ class Orchestrator:
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,
             timeout: float | None = None, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, sinks: Sequence[Sink] = (),
+            cwd: str | None = None, sinks: Sinks = (),
             yes: str | Collection[str] = (), limit: str | None = None, parallel: int | None = None,
             max_fail: int | str | None = None) -> RunResult | FleetResult:
         """Run to the end and return the RunResult (blocks; Ctrl-C stops the whole chain).
@@ -327,7 +327,7 @@ class Orchestrator:
         if fleet is not None:
             return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
         return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
-                          sinks=sinks, yes=yes, plan=plan).wait()
+                          sinks=check_sinks(sinks), yes=yes, plan=plan).wait()
 
     # ---- files and ports (transfer/, docs/files.md; on a fleet, a FleetCopied) ---------------
     def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,

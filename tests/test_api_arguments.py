@@ -135,6 +135,24 @@ def test_sinks_that_are_no_sinks_are_refused_before_anything_starts(
 
 
 @pytest.mark.parametrize("how", ["run", "spawn", "start", "arun"])
+def test_a_fleets_sink_factory_on_one_target_is_refused_before_the_question(
+        cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A callable label → sinks is a fleet's; on a protected one-target environment `arun`
+    and `start` asked (here: refused unconfirmed) first and named the sinks only after."""
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(load_config(cfg)) as orch:
+        call = getattr(orch, how)
+        with pytest.raises(ConfigError) as err:
+            if how == "arun":
+                asyncio.run(call("prod", "mark", sinks=lambda label: ()))
+            else:
+                call("prod", "mark", sinks=lambda label: ())
+    assert str(err.value) == ("sinks must be a list of sinks, not function (a callable "
+                              "label → sinks is for a fleet environment)")
+    assert not (tmp_path / "marker").exists() and not _audit().exists()
+
+
+@pytest.mark.parametrize("how", ["run", "spawn", "start", "arun"])
 def test_sinks_given_as_an_iterator_or_none_still_work(cfg: Path, how: str) -> None:
     """The check must not use up what it checks: a generator of sinks was read by it and
     the run fed nothing (review); None is no sinks, as it was."""

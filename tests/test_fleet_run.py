@@ -16,8 +16,9 @@ import pytest
 
 from fixtures.fleet import REFUSING, SSHFleet
 from hangup import default_hangup
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import OrchError, Orchestrator, load_config_text
 from orch_magics.fleet import FleetResult
+from orch_magics.process.events import Stdout
 from processes import left_after
 
 N = 30
@@ -74,6 +75,33 @@ def test_a_fleet_holds_a_bounded_amount_of_output_in_memory(orch) -> None:
     assert sum(b.memory for b in buffers) <= FLEET_MEMORY
     assert any(b.spilled for b in buffers)
     assert res["127.0.1.7"].stdout.splitlines()[-1] == "x" * 100
+
+
+class _Lines:
+    """A sink of one target: the stdout it was fed, and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.data, self.closed = b"", False
+
+    def feed(self, event: object) -> None:
+        if isinstance(event, Stdout):
+            self.data += event.data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_fleets_sinks_are_made_per_target_from_its_label(orch) -> None:
+    """`sinks=` on a fleet is a callable label → sinks, each target fed its own output; one
+    list of sink objects (which every run would close) is refused before anything starts."""
+    made: dict[str, _Lines] = {}
+    res = orch.run("web", "who", limit="127.0.1.[5:6]",
+                   sinks=lambda label: [made.setdefault(label, _Lines())])
+    assert res.ok and sorted(made) == ["127.0.1.5", "127.0.1.6"]
+    assert all(made[label].data == f"{label}\n".encode() and made[label].closed
+               for label in made)
+    with pytest.raises(OrchError, match="a fleet runs many targets: pass sinks as a callable"):
+        orch.run("web", "who", limit="127.0.1.5", sinks=[_Lines()])
 
 
 def test_groups_roll_identical_output_up(orch) -> None:

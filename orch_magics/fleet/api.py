@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from .._loop import BackgroundLoop, result_of
@@ -21,13 +21,13 @@ from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..shutdown import close_at_exit
-from ..sinks.base import Sink
+from ..sinks.base import SinkFactory, Sinks
 from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
 from .named import NamedFleet
 from .options import FleetOptions
 from .result import FleetResult
-from .runner import FleetRun, SinkFactory, TargetRow
+from .runner import FleetRun, TargetRow
 from .stdin import SharedStdin
 from .targets import expand, limited
 
@@ -53,7 +53,7 @@ class Host(Protocol):
     def after_fork(self) -> None: ...
 
 
-def sink_factory(sinks: Sequence[Sink] | SinkFactory) -> SinkFactory:
+def sink_factory(sinks: Sinks) -> SinkFactory:
     """Per-target sinks: a callable label → sinks is used as is; sink objects cannot be shared
     by many runs (each run closes its sinks), so they are refused."""
     if callable(sinks):
@@ -74,7 +74,7 @@ class Fleets:
         self._lock = threading.Lock()
 
     def begin(self, plan: RunPlan, options: FleetOptions, ticket: Ticket, *,
-              sinks: Sequence[Sink] | SinkFactory = (), stdin: StdinSource = None,
+              sinks: Sinks = (), stdin: StdinSource = None,
               close_stdin: bool = True,
               on_change: Callable[[TargetRow], None] = lambda row: None) -> FleetRun:
         """Start a fleet on the running loop (every target admitted by `ticket`)."""
@@ -95,7 +95,7 @@ class Fleets:
                         on_change=on_change, rerun=rerun)
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
-                   sinks: Sequence[Sink] | SinkFactory = (),
+                   sinks: Sinks = (),
                    yes: str | Collection[str] = ()) -> FleetResult:
         """Run every target to its end on the current loop; cancelling stops them all."""
         ticket = self.admit(plan, options, yes, "api")
@@ -108,7 +108,7 @@ class Fleets:
             raise
 
     def start(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
-              close_stdin: bool = True, sinks: Sequence[Sink] | SinkFactory = (),
+              close_stdin: bool = True, sinks: Sinks = (),
               yes: str | Collection[str] = (), front_end: str = "api",
               on_change: Callable[[TargetRow], None] = lambda row: None,
               ticket: Ticket | None = None) -> LiveFleet:
@@ -163,7 +163,7 @@ class Fleets:
 
     def start_named(self, plan: RunPlan, options: FleetOptions, name: str, ticket: Ticket, *,
                     stdin: StdinSource = None, close_stdin: bool | None = None,
-                    sinks: Sequence[Sink] | SinkFactory = ()) -> LiveFleet:
+                    sinks: Sinks = ()) -> LiveFleet:
         """A background fleet under `name` (chosen by the caller: `run_names.choose`): `ps`
         shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
         extra = sink_factory(sinks)
@@ -191,7 +191,7 @@ class Fleets:
         return self.named.get(name)
 
     def run(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
-            sinks: Sequence[Sink] | SinkFactory = (),
+            sinks: Sinks = (),
             yes: str | Collection[str] = ()) -> FleetResult:
         """Run every target to its end (blocks; Ctrl-C stops every target)."""
         return self.start(plan, options, stdin=stdin, sinks=sinks, yes=yes).wait()

@@ -14,7 +14,7 @@ import collections
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Literal
 
 from ..engine import Run, RunOptions
@@ -24,7 +24,7 @@ from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult, unstarted
-from ..sinks.base import Sink
+from ..sinks.base import SinkFactory
 from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
 from .options import TAIL_LINES, FleetOptions
@@ -47,8 +47,6 @@ MAX_PARTIAL = 4096
 FLEET_MEMORY = 64 << 20
 #: The stream a line of a row came on.
 Stream = Literal["stdout", "stderr"]
-#: The sinks of one target's output, by label.
-SinkFactory = Callable[[str], Sequence[Sink]]
 
 
 class TargetRow:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..process.events import Event
@@ -22,23 +23,33 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def check_sinks(sinks: object, *, factory: bool = False) -> Any:
+#: A fleet's sinks: each target's own, made from its label (one sink cannot serve many runs).
+SinkFactory = Callable[[str], Sequence[Sink]]
+#: What a caller may give as a run's sinks (a factory only on a fleet environment).
+Sinks = Sequence[Sink] | SinkFactory
+
+
+def check_sinks(sinks: object) -> tuple[Sink, ...]:
     """The sinks as a tuple (an iterator given is read once, here), refused before anything
     starts when they cannot be sinks (a callback such as `print` given as `sinks=[print]`
-    ran the command, then failed on its first line); `factory`: a fleet's callable label →
-    sinks is taken as it is. None is no sinks."""
+    ran the command, then failed on its first line). None is no sinks."""
     if sinks is None:
         return ()
-    if factory and callable(sinks):
-        return sinks
-    if isinstance(sinks, (str, bytes)) or not hasattr(sinks, "__iter__"):
-        raise ConfigError(f"sinks must be a list of sinks, not {type(sinks).__name__}")
-    given = tuple(sinks)  # type: ignore[call-overload]
+    if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
+        raise ConfigError(f"sinks must be a list of sinks, not {type(sinks).__name__}"
+                          + (" (a callable label → sinks is for a fleet environment)"
+                             if callable(sinks) else ""))
+    given = tuple(sinks)
     for sink in given:
         if not all(callable(getattr(sink, name, None)) for name in ("feed", "close")):
             raise ConfigError(f"sinks: {sink!r} is no sink: a sink has feed(event) and close() "
                               f"(orch_magics.sinks.base.Sink; see docs/api.md)")
     return given
+
+
+def check_given_sinks(sinks: object) -> Sinks:
+    """`check_sinks`, where a fleet's callable label → sinks is also taken, as it is."""
+    return sinks if callable(sinks) else check_sinks(sinks)  # type: ignore[return-value]
 
 
 @runtime_checkable
