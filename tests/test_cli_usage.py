@@ -129,6 +129,11 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("run", "local", "s", "--ye"), "orch run: error: argument --yes: expected one argument"),
     (("run", "local", "echo", "hi"), "orch: error: unrecognized arguments: hi (a command "
                                      "goes after --: orch run ENV -- CMD ARGS…)"),
+    (("audit", "--since", "-1h"), "orch audit: error: unknown option -1h (a value of --since "
+                                  "that begins with '-' is written --since=-1h)"),
+    (("run", "--yes", "-prod", "local", "s"), "orch run: error: unknown option -prod (a value "
+                                              "of --yes that begins with '-' is written "
+                                              "--yes=-prod)"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:
@@ -136,7 +141,7 @@ def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str
     → "argument port: … not 'local'"; `-E A=1 local s` → "unrecognized arguments: -E s".
     An option that starts a known one (`--yes-please`) had no suggestion, and one argparse
     took as an abbreviation (`--dry` for --dry-run) was called unknown ("did you mean
-    '--demo'?") when the mistake was elsewhere."""
+    '--demo'?") when the mistake was elsewhere; `--since -1h` was offered '-h'."""
     done = orch("-c", str(cfg), *args)
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
 

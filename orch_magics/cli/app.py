@@ -101,10 +101,11 @@ def _hint(message: str, words: Sequence[str]) -> str:
 
 def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
     """The first word that looks like an option orch does not know here, as (message, hint)."""
-    options = _options(_parser())
+    parser = _parser()
+    options, valued = _options(parser), _valued(parser)
     command = next((w for w in words if w in options), None)
     known = list(dict.fromkeys([*options[None], *options.get(command, [])]))
-    for word in words:
+    for previous, word in zip(["", *words], words, strict=False):  # each with the one before
         if word == "--":  # what follows is no option (`orch cp -- -f.txt ENV:…`)
             return None
         name = word.split("=")[0]
@@ -112,6 +113,9 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
                 or not name.startswith("--") and name[:2] in known  # `-cFILE`, `-eA=1`
                 or _abbreviates(name, known)):  # `--dry`: argparse took it for --dry-run
             continue
+        if previous in valued:  # `--since -1h`: argparse takes no value beginning with '-'
+            return (f"unknown option {word}",
+                    f" (a value of {previous} that begins with '-' is written {previous}={word})")
         owners = [f"orch {c}" for c, names in options.items() if c and name in names]
         if owners:
             return f"unknown option {name}", f" ({name} is an option of {' and '.join(owners)})"
@@ -144,6 +148,15 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
             for name, sub in action.choices.items():
                 found[name] = [o for a in sub._actions for o in a.option_strings]  # private-ok: same
     return found
+
+
+def _valued(parser: argparse.ArgumentParser) -> set[str]:
+    """Option strings of `parser` and its subcommands that take a value (`--since SINCE`)."""
+    parsers = [parser] + [sub for action in parser._actions  # private-ok: as in _options
+                          if isinstance(action, argparse._SubParsersAction)  # private-ok
+                          for sub in action.choices.values()]
+    return {o for p in parsers for a in p._actions if a.nargs != 0  # private-ok
+            for o in a.option_strings}
 
 
 def _parser() -> _Parser:
