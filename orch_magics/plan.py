@@ -7,6 +7,7 @@ Pure apart from reading secrets: no process starts here. A dry run's plan (`dry_
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -83,6 +84,12 @@ class RunPlan:
         if limit is not None and not self.is_fleet:
             raise ConfigError(f"environment {self.environment.name!r} has one target: "
                               f"--limit applies to fleets")
+
+    def titled(self, words: Sequence[str]) -> RunPlan:
+        """This plan shown (status, question, audit) as the command line `words`, not as its
+        command (a copy's script is `orch-get SOURCE DEST`)."""
+        return dataclasses.replace(self, command=dataclasses.replace(
+            self.command, title=shlex.join(words)))
 
     def executor(self, base: Launcher | None = None) -> LayeredExecutor:
         """The layered executor for this plan's environment (a dry run's plan has none)."""

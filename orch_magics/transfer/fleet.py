@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import shlex
 import threading
 from collections.abc import Mapping
 from typing import Literal
@@ -168,9 +167,7 @@ class FleetCopy:
             try:
                 destination = self._destination(target.label)
                 if self.direction == "get":  # its record names where this copy went
-                    plan = dataclasses.replace(plan, command=dataclasses.replace(
-                        plan.command, title=shlex.join(["orch-get", str(self.source),
-                                                        destination])))
+                    plan = plan.titled(["orch-get", str(self.source), destination])
                 copy = Copy(self.runs, plan, self.ticket, self.direction, self.source,
                             destination, target=target.label)
                 copy.put_source = self.put_source

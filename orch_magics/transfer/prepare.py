@@ -7,9 +7,7 @@ for all). Either is then run by `run_blocking` or awaited through `.run()`.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shlex
 from collections.abc import Collection, Sequence
 from typing import Union
 
@@ -56,8 +54,7 @@ def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
             raise TransferError(f"{plan.environment.name}: layer {spec.label} allocates a TTY "
                                 f"(tty: true), which changes binary data; copy through an "
                                 f"environment without it")
-    return dataclasses.replace(plan, command=dataclasses.replace(
-        plan.command, title=shlex.join(words)))
+    return plan.titled(words)
 
 
 def measure(local: object) -> Source:
