@@ -225,3 +225,39 @@ async def test_a_log_being_written_is_copied_as_it_was_when_the_copy_began(  # t
     assert len(copied) == got.bytes >= 30_000_000
     with open(log, "rb") as f:
         assert f.read(len(copied)) == copied  # what was there when the copy began
+
+
+class _TruncatesAtFirstUpdate:
+    """A progress that truncates the file being put once the first bytes have gone out, as
+    logrotate's copytruncate does to a log in the middle of a copy."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size, self.done = path, size, False
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if not self.done:
+            self.done = True
+            os.truncate(self.path, self.size)
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])
+async def test_a_file_that_shrinks_during_a_put_fails_and_leaves_nothing(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, env) -> None:
+    """Before, the bytes read before the end came early were put, checked against their own
+    sha256 and kept (exit 0): 64 MiB of a 400 MB file. A get of a file that shrinks fails;
+    a put now does too, and the destination is not made."""
+    source = tmp_path / "app.log"
+    source.write_bytes(os.urandom(100_000_000))  # > the frames a put reads ahead
+    folder = Path(await far.folder(env, "shrinking"))
+    with pytest.raises(TransferError) as err:
+        await orch.aput(env, str(source), str(folder / "app.log"),
+                        progress=_TruncatesAtFirstUpdate(source, 20_000_000))
+    assert "of 100000000 bytes of" in str(err.value) and "shrank while it was read" in str(err.value)
+    assert "nothing was kept" in str(err.value)
+    assert list(folder.iterdir()) == []

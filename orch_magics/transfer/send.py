@@ -225,6 +225,10 @@ class Sending:
                 self.sha.update(data)
                 self.size += len(data)
                 self._frames.put(data)
+            if self._limit is not None and self.size < self._limit and not self.stopped():
+                # truncated meanwhile (copytruncate): a prefix is not the file, whole or now
+                self.error = (f"read {self.size} of {self._limit} bytes of {self.path}: it "
+                              f"shrank while it was read")
         except OSError as exc:
             self.error = f"reading {self.path} failed: {exc}"
         finally:
