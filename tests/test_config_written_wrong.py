@@ -234,3 +234,18 @@ def test_small_slips_get_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monk
         "services:\n  a: {command: echo, environment: {H: '{{env:HOM}}'}}\n"))
     with pytest.raises(ConfigError, match=r"variable 'HOM' is not set \(did you mean 'HOME'\?\)"):
         orch.plan("local", "a")
+
+
+@pytest.mark.parametrize("kind", ["pre_commands", "post_commands"])
+def test_a_step_written_as_a_bare_command_is_shown_how_a_step_is_written(kind: str) -> None:
+    """`pre_commands: [git pull]` said only "must be a mapping, not a string"."""
+    err = error_of(f"""\
+        environments: {{a: {{layers: []}}}}
+        services:
+          s:
+            command: echo hi
+            {kind}: [git pull]
+        """)
+    assert str(err).splitlines()[0] == (
+        f"conf.yaml:5:{len(kind) + 8}: services.s.{kind}[0] must be a mapping, not a string "
+        f"(written as `- command: git pull`)")

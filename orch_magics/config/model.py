@@ -112,6 +112,9 @@ FilterSpec = GrepFilter | JqFilter | HeadFilter | TailFilter | ReplaceFilter
 class Step:
     """A pre or post command: runs in the same environment as the service."""
 
+    #: How one is written: said when a step is given as a bare command line.
+    EXAMPLE: ClassVar[str] = "- command: git pull"
+
     command: CommandSpec = field(
         metadata=doc("Shell command line (run by /bin/sh -c) or argv list.",
                      check=command_spec))

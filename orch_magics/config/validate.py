@@ -385,6 +385,8 @@ def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
         with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text
             fix = _yaml_number(float(value), whole=float not in numbers)
             hint = f" (YAML reads {value!r} as text: write {fix})" if fix else ""
+    if isinstance(value, (str, list)) and (example := getattr(tp, "EXAMPLE", None)):
+        hint = f" (written as `{example}`)"  # `pre_commands: [git pull]`
     kind = kind_name(value)
     if hint.startswith(" (quote it"):  # the kind's own hint says it once, with the value
         kind = kind.removesuffix(" (quote it to make it text)")
