@@ -109,7 +109,8 @@ class RunResult:
     @property
     def exit_status(self) -> int:
         """The status a shell would report for this run: 124 after a timeout (as `timeout(1)`),
-        a failed step's status, 128+N after signal N, 255 when the end is unknown."""
+        a failed step's status, 128+N after signal N, 255 when the end is unknown, 1 when
+        the command exited 0 but the run failed."""
         if self.timed_out:
             return 124
         step = self.failed_step
@@ -119,6 +120,8 @@ class RunResult:
             return 128 + 2  # (it may trap INT and exit 0), as `orch run` says SIGINT
         if step is not None:
             return step.exit.shell_status
+        if self.exit.error is not None and self.exit.shell_status == 0:
+            return 1  # the command succeeded, the run did not (a stdin source broke, output lost)
         return self.exit.shell_status
 
     # ---- output ---------------------------------------------------------------------------
@@ -232,6 +235,15 @@ class RunResult:
         how = "timed out" if self.timed_out else "was interrupted"
         return (f"{how} after {self.duration:.1f}s{limit} during pre command {step.command!r} "
                 f"({step.exit.describe()}); not run")
+
+    def close(self) -> None:
+        """Give the memory and disk space of its output back now, not when it is collected (a
+        notebook keeps results in `_` and `Out`); its output cannot be read after."""
+        for buffer in (self.stdout_buffer, self.stderr_buffer, self.raw_stdout_buffer):
+            if buffer is not None:
+                buffer.close()
+        for step in self.steps:
+            step.close()
 
     def check(self) -> RunResult:
         """Return self when ok; raise RunError (RunTimeout after a timeout) carrying self."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import os
 import stat
 import subprocess
@@ -358,6 +360,71 @@ def test_file_mode_on_a_full_disk_names_it_and_keeps_what_was_written(tmp_path: 
         assert (disk / "out.bin.partial").stat().st_size == 1 << 20
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("room", ["4m", "20m"], ids=["spill-refused", "spill-fills"])
+def test_a_result_whose_spill_file_fills_keeps_what_it_holds_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, room: str) -> None:
+    """s8-output #1: past 16 MiB a result spills to $TMPDIR; a full one raised a bare OSError
+    out of `run()` (a traceback in a cell, "cannot write the output" from `orch run --json`):
+    the exit status, stderr and the 16 MiB received were lost. Now the process runs to its
+    end and the result holds what it could keep, failed, saying what is missing and why."""
+    import tempfile
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room}", "tmpfs", str(disk)],
+                   check=True)
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(disk))
+        with Orchestrator(load_config_text("environments: {local: {layers: []}}\n")) as orch:
+            res = orch.run("local", command="head -c 30000000 /dev/zero; echo done >&2")
+        out = res.stdout_buffer
+        assert (res.returncode, res.stderr, res.ok) == (0, "done\n", False)
+        assert 15 << 20 <= out.size < 30_000_000 and out.size + out.lost == 30_000_000
+        assert sum(len(c) for c in out.iter_chunks()) == out.size
+        assert set(b"".join(out.iter_chunks())) == {0}
+        assert str(res.error) == (
+            f"the result is incomplete: stdout {out.unkept}; set TMPDIR to a folder with room")
+        assert f"not kept (a temporary file in {disk} took no more: No space left on device)" \
+            in str(res.error)
+        out.close()
+        done = subprocess.run(  # `orch run --json`: the JSON, failed; said to be incomplete
+            [sys.executable, "-m", "orch_magics.cli", "--demo", "run", "--json", "local", "--",
+             "sh", "-c", "head -c 30000000 /dev/zero; echo done >&2"],
+            capture_output=True, env={**os.environ, "TMPDIR": str(disk)})
+        said = json.loads(done.stdout)
+        assert (done.returncode, said["exit_code"], said["ok"]) == (1, 0, False)
+        assert said["error"].startswith("the result is incomplete: stdout ")
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)  # (lazy: fds may be open)
+
+
+def _spill_files() -> list[str]:
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if "orch-output-" in os.readlink(f"/proc/self/fd/{fd}"):
+                found.append(fd)
+    return found
+
+
+def test_closing_a_result_gives_its_spill_file_back_at_once() -> None:
+    """s8-output #3: docs/security.md said a spill's space goes back "when the result is
+    closed", but a RunResult had no close(); in a notebook `_` keeps it alive after `del r`."""
+    config = ("environments: {local: {layers: []}}\n"
+              "services: {big: {command: 'head -c 20000000 /dev/zero',"
+              " pre_commands: [{command: 'head -c 20000000 /dev/zero'}]}}\n")
+    with Orchestrator(load_config_text(config)) as orch:
+        before = _spill_files()
+        res = orch.run("local", "big")
+        assert res.ok and res.stdout_buffer.spilled and res.steps[0].stdout_buffer.spilled
+        assert len(_spill_files()) == len(before) + 2
+        res.close()
+        assert _spill_files() == before
+        with pytest.raises(OrchError, match=r"this output was closed \(RunResult.close\(\)\)"):
+            res.stdout_bytes  # noqa: B018
+        res.close()  # twice is fine
 
 
 # ---- pre / post commands ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import OrchError
@@ -19,6 +19,7 @@ from ..process.events import Exit
 from ..process.handle import ProcessHandle
 from ..result import RunResult
 from ..secrets.masking import get_logger
+from ..sinks.buffer import OutputBuffer
 from ..stdin import StdinSource, feed_stdin
 from .pipeline import OutputPipeline
 from .steering import Steering
@@ -105,6 +106,17 @@ def _with_stdin_failure(exit_event: Exit, feeder: asyncio.Future[None]) -> Exit:
     return exit_event
 
 
+def _with_unkept(exit_event: Exit, buffers: Mapping[str, OutputBuffer | None]) -> Exit:
+    """Output the result could not keep (its spill file took no more) means the run did not
+    give what was asked, though the process ran on to its end."""
+    said = [f"{name} {b.unkept}" for name, b in buffers.items() if b is not None and b.unkept]
+    if said and exit_event.error is None:
+        problem = OrchError(f"the result is incomplete: {'; '.join(said)}; set TMPDIR to a "
+                            f"folder with room")
+        return Exit(exit_event.code, exit_event.signal, problem)
+    return exit_event
+
+
 def _result(job: CommandRun, steering: Steering, exit_event: Exit, started_at: float, t0: float,
             *, chain: str, stdin_bytes: int = 0) -> RunResult:
     main = job.step is None
@@ -112,6 +124,8 @@ def _result(job: CommandRun, steering: Steering, exit_event: Exit, started_at: f
           and not steering.interrupted)
     output_file = job.pipeline.finish(ok)
     stdout, stderr = job.pipeline.buffers()
+    exit_event = _with_unkept(exit_event, {"stdout": stdout, "stderr": stderr,
+                                           "unfiltered stdout": job.pipeline.raw_stdout})
     log.debug("%s ended: %s", job.command.display(), exit_event.describe())
     return RunResult(
         environment=job.plan.environment.name,

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..errors import OrchError
 from . import lines as text_model
+from .units import human_size
 
 #: Bytes kept in memory before the buffer moves to a temporary file.
 SPILL_THRESHOLD = 16 << 20
@@ -78,6 +80,11 @@ class OutputBuffer:
         self._counted = (0, 0)  # (size, lines) of the last line count
         self.size = 0
         self.dropped = dropped
+        #: Why the output past `size` was not kept (its spill file took no more), and how much
+        #: of it came: see `_failed`. The run goes on; its result says so (`unkept`).
+        self.failure: str | None = None
+        self.lost = 0
+        self._closed = False
 
     @property
     def spilled(self) -> bool:
@@ -89,7 +96,16 @@ class OutputBuffer:
         size = len(data)
         if not size:
             return
+        if self.failure is not None:
+            self.lost += size
+            return
         self.size += size
+        try:
+            self._append(data, size)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _append(self, data: bytes, size: int) -> None:
         if self._file is None:
             if self.size <= self._threshold and (
                     self._budget is None
@@ -120,17 +136,48 @@ class OutputBuffer:
         fd, name = tempfile.mkstemp(prefix="orch-output-")
         os.unlink(name)  # nameless from now on: /proc/PID/fd still shows it as "… (deleted)"
         self._file = open(fd, "wb", buffering=0)
-        self._write_all(self._mem)
+        try:
+            self._write_all(self._mem)
+        except OSError:  # memory still holds it all: kept there
+            self._file.close()
+            self._file = None
+            raise
         if self._budget is not None:
             self._budget.give(len(self._mem))
         self._mem = bytearray()
+
+    def _failed(self, exc: OSError) -> None:
+        """The spill file cannot be made or took no more (a full or read-only $TMPDIR): what
+        it or memory holds is kept, the rest only counted (`lost`), the run not failed here."""
+        import tempfile
+
+        held = len(self._mem) if self._file is None else os.fstat(self._file.fileno()).st_size
+        self.lost, self.size = self.size - held, held
+        self._block, self._fill = memoryview(bytearray(0)), 0
+        self.failure = (f"a temporary file in {tempfile.gettempdir()} took no more: "
+                        f"{exc.strerror or exc}")
+
+    @property
+    def unkept(self) -> str | None:
+        """What of the stream this buffer does not hold, and why (None: it holds it all)."""
+        if self.failure is None:
+            return None
+        return (f"{human_size(self.lost)} past its first {human_size(self.size)} not kept "
+                f"({self.failure})")
 
     def seal(self) -> None:
         """The stream has ended: write out the block and free it (a spilled buffer kept in a
         result holds no 1 MiB block; a later write would make a new one)."""
         if self._file is not None:
-            self._drain()
+            self._written_out()
             self._block = memoryview(bytearray(0))
+
+    def _written_out(self) -> None:
+        """The block written to the spill file (what it cannot take is counted lost)."""
+        try:
+            self._drain()
+        except OSError as exc:
+            self._failed(exc)
 
     @property
     def memory(self) -> int:
@@ -151,7 +198,7 @@ class OutputBuffer:
     def _spilled_chunks(self, start: int, size: int) -> Iterator[bytes]:
         """The spill file's bytes from `start` to its end (the block written out first)."""
         assert self._file is not None
-        self._drain()
+        self._written_out()
         while chunk := os.pread(self._file.fileno(), size, start):
             start += len(chunk)
             yield chunk
@@ -165,12 +212,14 @@ class OutputBuffer:
 
     def getvalue(self) -> bytes:
         """All bytes (reads the file back when spilled: mind the size)."""
+        self._readable()
         if self._file is None:
             return bytes(self._mem)
         return b"".join(self.iter_chunks(max(self.size, 1)))
 
     def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
         """The bytes in chunks, without loading them all."""
+        self._readable()
         if self._file is None:
             for i in range(0, len(self._mem), size):
                 yield bytes(self._mem[i:i + size])  # a copy: writing on stays possible
@@ -183,6 +232,7 @@ class OutputBuffer:
 
     def tail(self, max_bytes: int) -> bytes:
         """The last `max_bytes` bytes."""
+        self._readable()
         if max_bytes <= 0:
             return b""
         if self._file is None:
@@ -203,6 +253,7 @@ class OutputBuffer:
             self.write(chunk)
         self.seal()
         self._counted = state["counted"]
+        self.failure, self.lost = state.get("failure"), state.get("lost", 0)
 
     def __deepcopy__(self, memo: dict[int, object]) -> OutputBuffer:
         """A copy with its own memory or spill file, written a chunk at a time: a spilled
@@ -213,9 +264,17 @@ class OutputBuffer:
 
     def _state(self, chunks: Iterable[bytes]) -> dict[str, Any]:
         return {"threshold": self._threshold, "dropped": self.dropped,
-                "counted": self._counted, "chunks": chunks}
+                "counted": self._counted, "chunks": chunks, "failure": self.failure,
+                "lost": self.lost}
 
     def close(self) -> None:
-        """Give the spill file's disk space back."""
+        """Give the memory or the spill file's disk space back now; reading it again is an
+        error (`_readable`)."""
+        self._closed = True
+        self._mem, self._block, self._fill = bytearray(), memoryview(bytearray(0)), 0
         if self._file is not None:
             self._file.close()
+
+    def _readable(self) -> None:
+        if self._closed:
+            raise OrchError("this output was closed (RunResult.close()): its bytes are gone")
