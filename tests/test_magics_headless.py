@@ -73,6 +73,17 @@ def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
     assert shell.user_ns["r"].lines == [f"out-{i}" for i in range(1, 7)]
 
 
+def test_the_note_says_where_elided_pre_and_post_output_is(shell, limits, capsys):
+    """s8-output #2: a pre command's elided output was said to be in `r.stdout`; it is in
+    `r.steps`, which the note now names too."""
+    limits.headless_lines = 2
+    shell.run_line_magic("orch", "local steps --out r")
+    out = capsys.readouterr().out
+    assert ("… 2 lines / 18 B elided; full output in `r.stdout` / `.stderr`, the pre/post "
+            "commands' in `.steps` (limit: ") in out
+    assert shell.user_ns["r"].steps[0].stdout == "pre says hi\n"
+
+
 @pytest.mark.parametrize(("lines", "size", "script", "shown"), [
     (1, None, "echo only", ["only"]),  # fits the limit of 1: written whole, nothing elided
     (3, None, "seq 1 5", ["1", "2", "… 2 lines / 4 B elided", "5"]),  # 3 shown of 5

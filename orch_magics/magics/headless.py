@@ -104,6 +104,8 @@ class HeadlessOutput:
             self._end_line()  # the note goes on a line of its own
             what = ("part of one line" if lines == 0  # one long line, cut in its middle
                     else f"{lines} line{'' if lines == 1 else 's'}")
+            if self._seen_steps:  # their output is in their own results
+                where += ", the pre/post commands' in `.steps`"
             self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
                                  f"(limit: %config Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh
