@@ -18,7 +18,7 @@ import pytest
 from fixtures.dockerd import Engine
 from orch_magics import ConfigError, Orchestrator, load_config_text
 from orch_magics.transfer import FleetCopied, TransferError, Transferred
-from transfers import stop_cli_copy
+from transfers import receiving, stop_cli_copy
 
 pytestmark = pytest.mark.docker
 NAMES = [f"orch-cp-{i}" for i in range(1, 4)]
@@ -150,10 +150,9 @@ def test_a_fleet_copy_stopped_keeps_the_targets_that_had_finished_and_names_them
     out = tmp_path / "out"
     small = [out / NAMES[0] / "part", out / NAMES[2] / "part"]
 
-    def begun() -> bool:
+    def begun(pid: int) -> bool:
         big = out / NAMES[1]
-        return (all(p.exists() for p in small) and big.is_dir()
-                and any(p.stat().st_size > 0 for p in big.iterdir()))
+        return all(p.exists() for p in small) and big.is_dir() and receiving(pid, big)
 
     try:
         done = stop_cli_copy(["-c", str(config(dockerd, tmp_path)), "cp", "cp:/tmp/part",

@@ -20,7 +20,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from processes import gone
-from transfers import cancelled_at, lab_config, remote, sparse, stop_cli_copy
+from transfers import cancelled_at, lab_config, receiving, remote, sparse, stop_cli_copy
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -122,9 +122,12 @@ async def test_ctrl_c_in_the_blocking_api_leaves_no_partial_file(orch, far, conf
     assert (await remote(orch, "deep", f"ls -A {folder}")).split() == ["big"]
 
 
-def landing(folder: Path, known: set[str]) -> Callable[[], bool]:
-    """True once a file other than `known` in `folder` holds bytes (a copy's temporary)."""
-    def begun() -> bool:
+def landing(folder: Path, known: set[str]) -> Callable[[int], bool]:
+    """True once a file other than `known` in `folder` holds bytes (a copy's temporary), or
+    the copying process has one without a name there."""
+    def begun(pid: int) -> bool:
+        if receiving(pid, folder):
+            return True
         for path in folder.iterdir():
             with contextlib.suppress(FileNotFoundError):  # renamed or removed meanwhile
                 if path.name not in known and path.stat().st_size > 0:
@@ -280,4 +283,21 @@ async def test_ctrl_c_twice_waits_for_the_copy_to_stop_and_leaves_nothing(far, c
         subprocess.run, [sys.executable, "-c", TWICE, str(cfg), f"{folder}/big", str(work / "big")],
         capture_output=True, text=True, timeout=120)
     assert child.stdout == "CopyInterrupted interrupted; nothing was kept\n", child.stderr
+    assert list(work.iterdir()) == []
+
+
+async def test_a_get_killed_outright_leaves_no_file(orch, far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """s8-places #2: SIGKILL (the OOM killer ending a kernel) left a full-size hidden
+    `.big.orch-get-…` for good: no handler runs. The file now has no name until it is
+    renamed into place (O_TMPFILE), so the kernel takes it back with the process."""
+    size = 400_000_000
+    folder = await far.folder("loop", "cli-kill", big=size)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    work = tmp_path / "work"
+    work.mkdir()
+    done = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", f"loop:{folder}/big",
+                                                   str(work)],
+                                   landing(work, set()), signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
     assert list(work.iterdir()) == []

@@ -5,6 +5,7 @@ by a signal once its bytes are landing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,14 +97,27 @@ async def cancelled_at(at: int, copy: Callable[[CancelAt], Awaitable[object]]) -
     return progress
 
 
-def stop_cli_copy(argv: list[str], begun: Callable[[], bool], sig: signal.Signals
+def receiving(pid: int, folder: Path) -> bool:
+    """Whether process `pid` writes bytes into a file in `folder` that has no name yet (a get
+    receives into an O_TMPFILE file, named only when it is renamed into place)."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if (link.startswith(f"{folder}/#") and link.endswith(" (deleted)")
+                    and os.stat(f"/proc/{pid}/fd/{fd}").st_size > 0):
+                return True
+    return False
+
+
+def stop_cli_copy(argv: list[str], begun: Callable[[int], bool], sig: signal.Signals
                   ) -> subprocess.CompletedProcess[str]:
-    """`orch ARGV` sent `sig` once `begun()` says bytes are landing; what it exited with."""
+    """`orch ARGV` sent `sig` once `begun(its pid)` says bytes are landing; what it exited
+    with."""
     child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", *argv],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              preexec_fn=default_hangup)
     deadline = time.monotonic() + 60
-    while not begun() and child.poll() is None and time.monotonic() < deadline:
+    while not begun(child.pid) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     child.send_signal(sig)
     out, err = child.communicate(timeout=60)

@@ -11,11 +11,13 @@ after which the copy is kept; `abort` leaves nothing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import grp
 import hashlib
 import os
 import posixpath
 import pwd
+import secrets
 import shutil
 import stat
 import tarfile
@@ -138,23 +140,33 @@ def _name(number: int, group: bool = False) -> str:
 
 
 class FileTarget:
-    """A temporary file beside `dest`, replaced onto it on commit."""
+    """A file beside `dest`, replaced onto it on commit. It has no name until then (O_TMPFILE),
+    so a receiver killed outright (SIGKILL, the OOM killer) leaves nothing; where the file
+    system cannot make one, a hidden temporary name is used."""
 
     def __init__(self, dest: str) -> None:
         if os.path.isdir(dest):
             raise TransferError(f"{dest} is a directory (a file is never put in its place)")
         self.dest = dest
-        folder, prefix = _temp_name(dest)
+        self.folder, self._prefix = _temp_name(dest)
+        self.temp: str | None = None  # its name, once it has one
         try:
-            fd, self.temp = tempfile.mkstemp(dir=folder, prefix=prefix)
+            fd = _unnamed(self.folder)
+            if fd is None:
+                fd, self.temp = tempfile.mkstemp(dir=self.folder, prefix=self._prefix)
         except OSError as exc:
-            raise _os_error(f"cannot write in {folder}", exc) from None
+            raise _os_error(f"cannot write in {self.folder}", exc) from None
         self.file = os.fdopen(fd, "wb")
         try:
-            _keep_owners(dest, self.temp)
+            _keep_owners(dest, self._path)
         except TransferError:
             self.abort()
             raise
+
+    @property
+    def _path(self) -> str:
+        """A path to the file, named or not (the descriptor's link in /proc)."""
+        return self.temp or f"/proc/self/fd/{self.file.fileno()}"
 
     def write(self, data: bytes) -> None:
         try:
@@ -164,7 +176,7 @@ class FileTarget:
 
     def finish(self) -> None:
         try:
-            self.file.close()
+            self.file.flush()
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
@@ -176,7 +188,10 @@ class FileTarget:
         try:
             if replaced is not None and stat.S_ISREG(replaced.st_mode):
                 mode = replaced.st_mode  # a replaced file keeps its mode (owners: _keep_owners)
-            os.chmod(self.temp, mode & 0o1777)  # no setuid/setgid, as in a directory
+            os.fchmod(self.file.fileno(), mode & 0o1777)  # no setuid/setgid, as in a directory
+            if self.temp is None:  # named only now, for the rename onto dest
+                self.temp = _linked(self.file.fileno(), self.folder, self._prefix)
+            self.file.close()
             os.replace(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
@@ -184,8 +199,37 @@ class FileTarget:
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # a full disk fails the flush of what is buffered
             self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.temp)
+        if self.temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
+
+
+def _unnamed(folder: str) -> int | None:
+    """A new file in `folder` with no name (O_TMPFILE), or None where the file system (or the
+    kernel) has none to give."""
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _linked(fd: int, folder: str, prefix: str) -> str:
+    """Give the unnamed file `fd` a hidden temporary name in `folder` and return it (a
+    `dst_dir_fd` makes os.link call linkat with AT_SYMLINK_FOLLOW; plain link(2) would link
+    the /proc entry itself)."""
+    into = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            name = f"{prefix}{secrets.token_hex(4)}"
+            try:
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=into, follow_symlinks=True)
+                return os.path.join(folder, name)
+            except FileExistsError:
+                continue
+    finally:
+        os.close(into)
 
 
 class TreeTarget:
