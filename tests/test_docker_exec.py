@@ -9,7 +9,7 @@ import pytest
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
 from orch_magics.layers.docker import DockerConfig
-from processes import left_after
+from processes import left_after, processes_with
 from streams import collect
 
 pytestmark = pytest.mark.docker
@@ -159,3 +159,39 @@ services:
     finally:
         await orch.aclose()
     assert result.stdout.startswith("hi from ") and result.returncode == 3
+
+
+@pytest.mark.parametrize("env", [{}, {"A": "1"}], ids=["no-preamble", "preamble"])
+async def test_a_launch_given_up_on_as_the_exec_starts_leaves_nothing_running(
+        base, dockerd, monkeypatch, env) -> None:  # type: ignore[no-untyped-def]
+    """s8-fleet #1: a stop or a --timeout that cancelled a launch once the engine had started
+    the exec (a fleet starting 10 execs at once) left the command running in the container:
+    the engine has no exec kill and no handle had been made to stop it with. The launch is
+    cancelled here the moment the exec's stream opens (the real race needs a loaded engine)."""
+    from orch_magics.layers.docker_engine import Engine
+
+    opened, ids = asyncio.Event(), []
+    real = Engine.open_exec
+
+    async def open_exec(self, exec_id, **kw):  # type: ignore[no-untyped-def]
+        stream = await real(self, exec_id, **kw)
+        if "3613" in self.api.exec_inspect(exec_id)["ProcessConfig"]["arguments"]:
+            ids.append(exec_id)  # this run's exec (not the container's warden, beside it)
+            opened.set()
+        return stream
+
+    monkeypatch.setattr(Engine, "open_exec", open_exec)
+    ex = docker_exec(base, dockerd)
+    launching = asyncio.ensure_future(ex.launch(Command(("sleep", "3613"), env=env)))
+    await asyncio.wait_for(opened.wait(), 30)
+    launching.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await launching
+    ended = dockerd.api.exec_inspect(ids[0])
+    for _ in range(100):  # the engine's word: the exec ended (not merely not yet seen)
+        if not ended["Running"] and ended["ExitCode"] is not None:
+            break
+        await asyncio.sleep(0.1)
+        ended = dockerd.api.exec_inspect(ids[0])
+    assert (ended["Running"], ended["ExitCode"]) == (False, 128 + 9)
+    assert left_after(lambda: processes_with("sleep\x003613")) == []  # (argv: NUL-separated)

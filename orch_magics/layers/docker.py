@@ -70,6 +70,20 @@ class DockerConfig:
         if self.project and not self.service:
             raise ValueError("project narrows a compose service: give service too")
 
+    def selector(self) -> tuple[list[str], str]:
+        """The labels a label or compose-service layer selects containers by, and how to say
+        them (`([], "")` for a named container)."""
+        if self.service:
+            labels = [f"com.docker.compose.service={self.service}"]
+            what = f"compose service {self.service!r}"
+            if self.project:
+                labels.append(f"com.docker.compose.project={self.project}")
+                what += f" of project {self.project!r}"
+            return labels, what
+        if self.label:
+            return [self.label], f"label {self.label!r}"
+        return [], ""
+
 
 def engine_needs(address: str | None) -> str:
     """What a container layer needs from the place before it: its engine's unix socket, or

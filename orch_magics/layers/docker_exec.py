@@ -16,6 +16,9 @@ from .docker_stream import ExecStream
 from .local_process import FailedStart
 from .remote import decode_status
 
+#: How long an exec given up on during its launch is waited for to say its pid.
+PID_WAIT = 5.0
+
 
 class ContainerPaused(LayerError):
     """A signal for a command in a paused container was not sent: the engine runs no exec
@@ -39,6 +42,23 @@ class ExecPlace(Protocol):
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool: ...
     async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None: ...
+
+
+async def abandon(place: ExecPlace, engine: Engine, container: tuple[str, str],
+                  opening: asyncio.Future[ExecStream]) -> None:
+    """An exec being started, given up on (a stop or a timeout during its launch) before it
+    had a handle to stop it with: the engine cannot end an exec, so once the wrapper says its
+    pid, its group is killed, else the command ran on in the container with nobody's handle."""
+    try:
+        stream = await asyncio.wait_for(asyncio.shield(opening), PID_WAIT)
+    except BaseException:  # never opened (or failed to): nothing was started
+        opening.cancel()
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(stream.started), PID_WAIT)
+        if stream.pid is not None:
+            await place.signal_group(engine, container, stream.pid, _signal.SIGKILL)
+    stream.close()
 
 
 class DockerExec:

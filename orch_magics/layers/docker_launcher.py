@@ -30,7 +30,14 @@ from ..process.handle import ProcessHandle
 from .base import Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
-from .docker_exec import ContainerPaused, DockerExec, paused_message, start_failure, text_only
+from .docker_exec import (
+    ContainerPaused,
+    DockerExec,
+    abandon,
+    paused_message,
+    start_failure,
+    text_only,
+)
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, preamble, too_long, wrapped_argv
@@ -190,7 +197,7 @@ class DockerLauncher(Launcher):
 
     async def _labelled(self, engine: Engine) -> tuple[list[dict[str, Any]], str]:
         """Every container (any state) the layer's label or compose service selects."""
-        labels, what = self._selector()
+        labels, what = self.config.selector()
         if not labels:
             raise self.error("the docker layer needs one of: container, label, service")
         with self.errors(f"listing containers with {what}"):  # all: podman's list leaves out
@@ -235,19 +242,6 @@ class DockerLauncher(Launcher):
         elif names:
             msg += f"; running containers: {', '.join(sorted(names)[:8])}"
         return self.error(msg)
-
-    def _selector(self) -> tuple[list[str], str]:
-        cfg = self.config
-        if cfg.service:
-            labels = [f"com.docker.compose.service={cfg.service}"]
-            what = f"compose service {cfg.service!r}"
-            if cfg.project:
-                labels.append(f"com.docker.compose.project={cfg.project}")
-                what += f" of project {cfg.project!r}"
-            return labels, what
-        if cfg.label:
-            return [cfg.label], f"label {cfg.label!r}"
-        return [], ""
 
     # ---- launching ------------------------------------------------------------------------
     async def launch(self, command: Command) -> ProcessHandle:
@@ -309,20 +303,25 @@ class DockerLauncher(Launcher):
                 if not not_running(exc):  # it stopped since the inspect
                     raise
                 raise self.error(f"container {name!r} is not running") from None
+        opening = asyncio.ensure_future(engine.open_exec(
+            created["Id"], tty=tty, describe=f"container {name!r}", nonce=nonce))
         try:
-            stream = await engine.open_exec(created["Id"], tty=tty,
-                                            describe=f"container {name!r}", nonce=nonce)
-        except OSError as exc:
-            raise self.error(f"lost {self.engine_name} on {self.where}: {exc}") from None
-        await stream.started
-        if stream.pid is None:
-            failed = await start_failure(self, stream, name, cwd, cfg.user, tty)
-            if isinstance(failed, LayerError):
-                raise failed
-            return ProcessHandle(failed, command, chain=self.chain)
-        if pre:
-            with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
-                await stream.write(pre)
+            try:
+                stream = await asyncio.shield(opening)
+            except OSError as exc:
+                raise self.error(f"lost {self.engine_name} on {self.where}: {exc}") from None
+            await asyncio.shield(stream.started)  # not cancelled with us: `abandon` awaits it
+            if stream.pid is None:
+                failed = await start_failure(self, stream, name, cwd, cfg.user, tty)
+                if isinstance(failed, LayerError):
+                    raise failed
+                return ProcessHandle(failed, command, chain=self.chain)
+            if pre:
+                with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
+                    await stream.write(pre)
+        except asyncio.CancelledError:  # given up on (a stop, a timeout): not left running
+            await asyncio.shield(abandon(self, engine, where, opening))
+            raise
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)
 
