@@ -120,7 +120,8 @@ def test_mixed_failures_each_with_its_cause(ssh_fleet: SSHFleet) -> None:
     states = res.states
     assert states["127.0.1.1"] == "ok" and res["127.0.1.1"].stdout == "fine\n"
     assert states["127.0.1.3"] == "failed" and res.causes["127.0.1.3"] == "exit 3: bad"
-    assert res["127.0.1.4"].timed_out and res.causes["127.0.1.4"].startswith("timed out")
+    assert res["127.0.1.4"].timed_out and res.causes["127.0.1.4"].startswith("timed out after ")
+    assert res.causes["127.0.1.4"].endswith("s (limit 2s)")  # the limit, not only the time
     assert "refused" in res.causes[REFUSING].lower()
     assert "host key" in res.causes[f"127.0.1.{N}"]
     assert sorted(res.failed) == sorted(["127.0.1.3", "127.0.1.4", REFUSING, f"127.0.1.{N}"])

@@ -225,8 +225,9 @@ def cause(result: RunResult, state: str) -> str:
     """Why a target did not succeed, in a few words (`ok` when it did; its colours out)."""
     if state == "ok":
         return "ok"
-    if result.timed_out:
-        return f"timed out after {result.duration:.1f}s"
+    if result.timed_out:  # the limit said too: the stop ladder may take seconds past it
+        limit = f" (limit {result.timeout:g}s)" if result.timeout is not None else ""
+        return f"timed out after {result.duration:.1f}s{limit}"
     if result.exit.error is not None and result.exit.code is None:
         return mask_text(str(result.exit.error).splitlines()[0])
     if result.interrupted:
