@@ -133,3 +133,28 @@ def test_bastion_then_inner_hosts_then_their_labelled_containers(
     assert list(res) == expected
     assert {label: r.stdout for label, r in res.items()} == {
         label: label.split("/")[1] + "\n" for label in expected}
+
+
+@pytest.mark.docker
+def test_a_host_whose_containers_cannot_be_listed_keeps_its_row_under_a_limit(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
+    """s8-fleet #2: `--limit '*/orch-lab-a'` (or the part name) dropped the row of a host
+    that refused the connection, and the run said ok; naming the container under that host
+    was a config error ("matches no target"). Its failed row now stays."""
+    hosts = ", ".join([*inner_hosts.live, inner_hosts.dead])
+    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
+             f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
+             f"connect_timeout: 5}}}}")
+    docker = f"{{type: docker, config: {{label: orch.fleet=lab, docker_host: {dockerd.host}}}}}"
+    text = ssh_lab.config_yaml(
+        extra_envs={"apps": [ssh_lab.layer("orch-bastion"), inner, docker]},
+        services="  name: {command: 'cat /etc/hostname'}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        for limit in ("*/orch-lab-a", "orch-lab-a", f"{inner_hosts.dead}/orch-lab-a"):
+            res = orch.run("apps", "name", limit=limit)
+            assert not res.ok and res.states[inner_hosts.dead] == "failed", (limit, res.states)
+            assert "refused" in res.causes[inner_hosts.dead].lower()
+            assert sorted(res.succeeded) == ([] if "/" in limit and limit[0] != "*" else
+                                             [f"{a}/orch-lab-a" for a in inner_hosts.live])
+        res = orch.run("apps", "name", limit=f"*/orch-lab-a,!{inner_hosts.dead}")
+        assert res.ok and inner_hosts.dead not in res.states  # excluded by name: no row

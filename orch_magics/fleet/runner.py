@@ -30,7 +30,7 @@ from ..sinks.lines import LineDecoder, terminal_view
 from .options import TAIL_LINES, FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
-from .targets import Target, check_found, expand, limited, resolve, unresolved
+from .targets import Target, check_found, expand, limited_reached, resolve, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -277,7 +277,7 @@ class FleetRun:
         resolved = [t for found in await asyncio.gather(*map(self._resolve, expanded))
                     for t in found]
         check_found(self.plan.environment.name, expanded, resolved)
-        targets = limited(resolved, self.options.limit)
+        targets = limited_reached(resolved, self.options.limit)
         gone: list[str] = []
         if self.options.only is not None:  # a rerun: every label asked for gets its row
             found = {t.label for t in targets}
