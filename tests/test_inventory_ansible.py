@@ -320,3 +320,19 @@ def test_random_yaml_inventories(tmp_path: Path, seed: int) -> None:
     write(tmp_path, {"inv.yaml": random_yaml(rnd)})
     random_vars(rnd, tmp_path, ["all", *(f"g{i}" for i in range(6)), *(f"h{i}" for i in range(5))])
     assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
+
+
+@pytest.mark.parametrize(("files", "texts"), [
+    (["inv.ini"], ["[g1]\nh1:2201\n[g2]\nh1:2202\n"]),
+    (["inv.ini"], ["[g1]\nh1\n[g2]\nh1:2202\n"]),
+    (["inv.ini"], ["h1:2201 ansible_user=a\nh1:2202 ansible_user=b\n"]),
+    (["inv.ini"], ["[g1]\nh1:2201\n[g2]\nh1:2202 ansible_port=2203\n"]),
+    (["inv.yaml"], ["g1:\n  hosts:\n    h1:2201:\ng2:\n  hosts:\n    h1:2202:\n"]),
+    (["a.ini", "b.ini"], ["h1:2201\n", "h1:2202\n"]),
+], ids=["two-groups", "first-without", "ungrouped", "var-wins", "yaml", "two-files"])
+def test_a_hosts_port_is_the_one_it_was_first_listed_with(tmp_path: Path, files: list[str],
+                                                           texts: list[str]) -> None:
+    """s8-fleet #3: a host listed again as `h1:2202` took the later port; Ansible keeps the
+    port of its first listing (or none), and only an `ansible_port=` variable changes it."""
+    write(tmp_path, dict(zip(files, texts, strict=True)))
+    assert_read_alike([tmp_path / f for f in files], tmp_path)

@@ -97,14 +97,18 @@ class Inventory:
         target.vars.update(checked)
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
-        """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables."""
+        """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables. A
+        pattern's port is the host's only where it is first listed, as Ansible's add_host has
+        it (a later `db:2223` joins the group, its port ignored); `ansible_port=` always sets."""
         name, port = _port_of(name)
-        if port is not None:
-            values = checked_vars({"ansible_port": port, **values})
         hosts = self.group(group).hosts
         for host in patterns.expand(name):
             hosts[host] = None
-            self.host_vars.setdefault(host, {}).update(values)
+            first = host not in self.host_vars
+            held = self.host_vars.setdefault(host, {})
+            if port is not None and first:
+                held.update(checked_vars({"ansible_port": port}))
+            held.update(values)
 
     def add_child(self, parent: str, child: str, where: str) -> None:
         """`child` joins `parent`'s children, written at `where` (file:line); a loop is
