@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +120,18 @@ def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
                 assert str(err.value) == message
         finally:
             orch.close()
+        # `orch run --json`: still a JSON document, not ok, saying why (s8-fleet #4: nothing)
+        cfg = tmp_path / "orch.yaml"
+        layer = json.dumps({"type": "docker", "config": {"label": "orch.fleet=down",
+                                                          "docker_host": dockerd.host}})
+        cfg.write_text(f"environments:\n  web: {{layers: [{layer}]}}\n")
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                               "--json", "web", "--", "true"], capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode, json.loads(done.stdout)) == (1, {
+            "environment": "web", "ok": False, "summary": "0 targets", "targets": {},
+            "error": message})
+        assert done.stderr.strip().endswith(message)
     assert not (tmp_path / "got").exists()
 
 

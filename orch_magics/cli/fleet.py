@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+from typing import Any, TextIO
 
 from ..admission import Ticket
+from ..errors import OrchError
 from ..fleet.options import FleetOptions
 from ..fleet.runner import FleetRun
 from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..secrets.masking import mask_text
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source
@@ -70,6 +74,18 @@ class LabelledLines:
         self._partial = {1: b"", 2: b""}
 
 
+class NoTargets:
+    """`--json` of a fleet that found no target to run (no running container has its label):
+    a FleetResult's keys, not ok, and `error` saying why (a `| jq .ok` reads false)."""
+
+    def __init__(self, environment: str, error: str) -> None:
+        self.data = {"environment": environment, "ok": False, "summary": "0 targets",
+                     "targets": {}, "error": mask_text(error)}
+
+    def write_json(self, out: TextIO, **kw: Any) -> None:
+        json.dump(self.data, out, **kw)
+
+
 async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                        args: argparse.Namespace) -> int:
     """Run every target with labelled output; print the summary (or JSON); 0 iff all ok."""
@@ -87,8 +103,10 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     output.stopping = lambda: interrupts.arrived.is_set() or fleet.stopping
     try:
         result = await fleet.wait()
-    except Exception:
+    except Exception as exc:
         await output.finish(None)  # what the targets printed still goes out (bounded)
+        if quiet and isinstance(exc, OrchError) and not fleet.rows:  # no target: still JSON
+            print_json(NoTargets(plan.environment.name, str(exc)))
         raise
     finally:
         await orch.aclose()
