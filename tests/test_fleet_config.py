@@ -396,6 +396,13 @@ def test_a_limit_range_written_wrong_is_an_error() -> None:
 def test_limit_that_matches_nothing_says_what_there_is() -> None:
     with pytest.raises(ConfigError, match="'web-1' matches no target.*did you mean 'web-01'"):
         select(["web-01", "web-02"], "web-1")
+    # a host's short name for its full one (s8-fleet #6: five edits away, no suggestion)
+    with pytest.raises(ConfigError, match="'web-03' matches no target.*did you mean "
+                                          "'web-03.prod.example.com'"):
+        select(["b/web-01.prod.example.com", "b/web-03.prod.example.com"], "web-03")
+    with pytest.raises(ConfigError) as err:  # an address's first number is no short name
+        select(["10.0.0.1", "10.0.0.2"], "10")
+    assert "did you mean '10.0.0.1'" not in str(err.value)
     assert select(["bastion/db-1", "bastion/db-2"], "db-1") == ["bastion/db-1"]
     # an exclusion with a typo ran on every target, the one it was to protect included
     for limit in ("!web-O2", "web-*,!web-O2", "&web-O2"):

@@ -83,5 +83,14 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
     known = sorted({g for names in groups.values() for g in names} - {"all"})
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
+    bare = word.lstrip("!&")
+    # `web-03` for the label `web-03.prod`: a host's short name is what one types first
+    short = next((part for label in labels for part in label.split("/")
+                  if part.split(".")[0] == bare and not _is_address(part)), None)
     return ConfigError(f"--limit pattern {word!r} matches no target ({where})",
-                       suggestion=did_you_mean(word.lstrip("!&"), [*labels, *known]))
+                       suggestion=short or did_you_mean(bare, [*labels, *known]))
+
+
+def _is_address(name: str) -> bool:
+    """Whether `name` is an IPv4 address (its first dotted part is no short name)."""
+    return all(p.isdigit() for p in name.split("."))
