@@ -227,7 +227,7 @@ def test_what_fails_a_directory_get(stderr: str, problems: list[str]) -> None:
 def test_a_failed_tree_is_removed_with_its_links_and_read_only_folders(tmp_path: Path) -> None:
     """A link to a folder inside made the clean-up raise NotImplementedError (a chmod of the
     link itself), which ended `orch cp` as an internal error and left the tree."""
-    from orch_magics.transfer.receive import _remove_tree
+    from orch_magics.transfer.landing import _remove_tree
 
     tree = tmp_path / "tree"
     (tree / "ro" / "deep").mkdir(parents=True)

@@ -19,7 +19,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from orch_magics.transfer.receive import FileTarget
+from orch_magics.transfer.landing import FileTarget
 from transfers import lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]

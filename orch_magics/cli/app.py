@@ -153,9 +153,9 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
 def _valued(parser: argparse.ArgumentParser) -> set[str]:
     """Option strings of `parser` and its subcommands that take a value (`--since SINCE`)."""
     parsers = [parser] + [sub for action in parser._actions  # private-ok: as in _options
-                          if isinstance(action, argparse._SubParsersAction)  # private-ok
+                          if isinstance(action, argparse._SubParsersAction)  # private-ok: same
                           for sub in action.choices.values()]
-    return {o for p in parsers for a in p._actions if a.nargs != 0  # private-ok
+    return {o for p in parsers for a in p._actions if a.nargs != 0  # private-ok: same
             for o in a.option_strings}
 
 

@@ -1,0 +1,285 @@
+"""Where a get's bytes land: beside the destination, under no name or a hidden one, renamed
+onto it only when the copy is whole (`FileTarget` for a file, `TreeTarget` for a directory's
+tar stream, unpacked in a thread as the sender's modes say).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import os
+import posixpath
+import pwd
+import secrets
+import shutil
+import stat
+import tarfile
+import tempfile
+import threading
+from typing import Protocol
+
+from .model import TransferError
+
+
+class Target(Protocol):
+    """Where received bytes go until they are committed (renamed) or dropped."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> None:
+        """Wait until everything written has landed (blocking)."""
+
+    def commit(self, mode: int) -> None:
+        """Rename into place (quick: `finish` has run)."""
+
+    def abort(self) -> None: ...
+
+
+def _os_error(doing: str, exc: OSError) -> TransferError:
+    """`doing: reason` (Python's "[Errno 2] … '/path/.x.orch-get-abc'" says less, and worse)."""
+    return TransferError(f"{doing}: {exc.strerror or exc}")
+
+
+def _temp_name(dest: str) -> tuple[str, str]:
+    """The directory of `dest` and a hidden prefix for temporary names beside it (without
+    the name when it is too long to take one more suffix within NAME_MAX)."""
+    folder, name = os.path.split(os.path.abspath(dest))
+    return folder, f".{name}.orch-get-" if len(os.fsencode(name)) <= 200 else ".orch-get-"
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a tree, read-only folders in it too (it was unpacked with the modes it had)."""
+    for folder, subfolders, _ in os.walk(path):  # links to folders are listed, not entered
+        for sub in subfolders:
+            inside = os.path.join(folder, sub)
+            if not os.path.islink(inside):
+                with contextlib.suppress(OSError):
+                    os.chmod(inside, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class AsSent:
+    """The filter of a get's tar stream: the tree as sent, and nothing outside it.
+
+    On top of tarfile's "tar" filter (no absolute names, nothing resolving outside the
+    folder), checked by name, so no symlink resolution can be fooled: a hard link must name
+    a regular file this stream already made, no member may land on or under a symlink the
+    stream made, device files and fifos are refused. Modes are kept as sent but setuid and
+    setgid (the "tar" filter drops group/other write and sticky); owners are never taken from
+    the stream (tarfile running as root would chown to them).
+    """
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._links: set[str] = set()
+
+    def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        name = posixpath.normpath(member.name.lstrip("/"))
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise TransferError(f"{name} is a device file or a fifo: a get copies files, "
+                                f"folders and links")
+        parts = name.split("/")
+        through = next((link for link in ("/".join(parts[:n]) for n in range(1, len(parts) + 1))
+                        if link in self._links), None)
+        if through is not None:
+            raise TransferError(f"{name} would be written through the link {through}")
+        if member.islnk() and posixpath.normpath(member.linkname) not in self._files:
+            raise TransferError(f"{name} is a hard link to {member.linkname}, which is not "
+                                f"a file sent before it")
+        checked = tarfile.tar_filter(member, path)
+        if member.issym():
+            self._links.add(name)
+        elif not member.isdir():
+            self._files.add(name)
+        return checked.replace(mode=member.mode & 0o1777, uid=-1, gid=-1, uname="", gname="",
+                               deep=False)  # chown(-1, -1) changes nothing
+
+
+def _keep_owners(dest: str, temp: str) -> None:
+    """A replaced file keeps its owner and group, as cp and scp do: they are given to the
+    temporary file before any data is written, or the copy is refused; a rename never hands
+    another user's file to this one (the far end's put script says the same)."""
+    try:
+        old = os.stat(dest)
+    except OSError:  # a new file
+        return
+    if not stat.S_ISREG(old.st_mode) or os.path.islink(dest):
+        return
+    with contextlib.suppress(OSError):
+        os.chown(temp, old.st_uid, old.st_gid)
+        return
+    me = os.geteuid()
+    said, what = ((f"is owned by {_name(old.st_uid)}", "owner") if old.st_uid != me else
+                  (f"belongs to group {_name(old.st_gid, group=True)}", "group"))
+    hint = "" if me == 0 else "copy as root or "
+    raise TransferError(f"{dest} {said}: as user {_name(me)} a copy cannot keep its {what} "
+                        f"(it replaces a file by renaming a new one over it); {hint}remove "
+                        f"{dest} first")
+
+
+def _name(number: int, group: bool = False) -> str:
+    """A user's (or group's) name, or its number where it has none."""
+    try:
+        return grp.getgrgid(number).gr_name if group else pwd.getpwuid(number).pw_name
+    except KeyError:
+        return str(number)
+
+
+class FileTarget:
+    """A file beside `dest`, replaced onto it on commit. It has no name until then (O_TMPFILE),
+    so a receiver killed outright (SIGKILL, the OOM killer) leaves nothing; where the file
+    system cannot make one, a hidden temporary name is used."""
+
+    def __init__(self, dest: str) -> None:
+        if os.path.isdir(dest):
+            raise TransferError(f"{dest} is a directory (a file is never put in its place)")
+        self.dest = dest
+        self.folder, self._prefix = _temp_name(dest)
+        self.temp: str | None = None  # its name, once it has one
+        try:
+            fd = _unnamed(self.folder)
+            if fd is None:
+                fd, self.temp = tempfile.mkstemp(dir=self.folder, prefix=self._prefix)
+        except OSError as exc:
+            raise _os_error(f"cannot write in {self.folder}", exc) from None
+        self.file = os.fdopen(fd, "wb")
+        try:
+            _keep_owners(dest, self._path)
+        except TransferError:
+            self.abort()
+            raise
+
+    @property
+    def _path(self) -> str:
+        """A path to the file, named or not (the descriptor's link in /proc)."""
+        return self.temp or f"/proc/self/fd/{self.file.fileno()}"
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
+
+    def finish(self) -> None:
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
+
+    def commit(self, mode: int) -> None:
+        try:
+            replaced = os.lstat(self.dest) if os.path.isfile(self.dest) else None
+        except OSError:
+            replaced = None
+        try:
+            if replaced is not None and stat.S_ISREG(replaced.st_mode):
+                mode = replaced.st_mode  # a replaced file keeps its mode (owners: _keep_owners)
+            os.fchmod(self.file.fileno(), mode & 0o1777)  # no setuid/setgid, as in a directory
+            if self.temp is None:  # named only now, for the rename onto dest
+                self.temp = _linked(self.file.fileno(), self.folder, self._prefix)
+            self.file.close()
+            os.replace(self.temp, self.dest)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):  # a full disk fails the flush of what is buffered
+            self.file.close()
+        if self.temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
+
+
+def _unnamed(folder: str) -> int | None:
+    """A new file in `folder` with no name (O_TMPFILE), or None where the file system (or the
+    kernel) has none to give."""
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _linked(fd: int, folder: str, prefix: str) -> str:
+    """Give the unnamed file `fd` a hidden temporary name in `folder` and return it (a
+    `dst_dir_fd` makes os.link call linkat with AT_SYMLINK_FOLLOW; plain link(2) would link
+    the /proc entry itself)."""
+    into = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            name = f"{prefix}{secrets.token_hex(4)}"
+            try:
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=into, follow_symlinks=True)
+                return os.path.join(folder, name)
+            except FileExistsError:
+                continue
+    finally:
+        os.close(into)
+
+
+class TreeTarget:
+    """A temporary directory beside `dest`, filled by unpacking the tar stream in a thread."""
+
+    def __init__(self, dest: str) -> None:
+        if os.path.isdir(dest):
+            raise TransferError(f"{dest} already exists (a directory is never merged into it)")
+        if os.path.lexists(dest):
+            raise TransferError(f"{dest} already exists and is not a directory")
+        self.dest = dest
+        folder, prefix = _temp_name(dest)
+        try:
+            self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
+        except OSError as exc:
+            raise _os_error(f"cannot write in {folder}", exc) from None
+        read, self.pipe = os.pipe()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._unpack, args=(read,), daemon=True,
+                                       name="orch-untar")
+        self.thread.start()
+
+    def _unpack(self, read: int) -> None:
+        with os.fdopen(read, "rb") as stream:
+            try:
+                with tarfile.open(fileobj=stream, mode="r|") as tar:
+                    tar.extractall(self.temp, filter=AsSent())
+            except Exception as exc:  # reported on commit
+                self.error = exc
+            while stream.read(1 << 20):  # let the writer finish whatever happened
+                pass
+
+    def _failed(self) -> TransferError:
+        """Why unpacking stopped (an OSError by its reason: its file name is the temporary one)."""
+        doing = f"unpacking into {self.dest} failed"
+        if isinstance(self.error, OSError):
+            return _os_error(doing, self.error)
+        return TransferError(f"{doing}: {self.error}")
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self._failed()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.pipe, view):]
+
+    def finish(self) -> None:
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
+        self.thread.join()
+
+    def commit(self, mode: int) -> None:
+        if self.error is not None:
+            raise self._failed()
+        if os.path.lexists(self.dest):
+            raise TransferError(f"{self.dest} already exists")
+        try:
+            os.chmod(self.temp, mode)
+            os.rename(self.temp, self.dest)
+        except OSError as exc:
+            raise _os_error(f"cannot write {self.dest}", exc) from None
+
+    def abort(self) -> None:
+        self.finish()
+        _remove_tree(self.temp)
