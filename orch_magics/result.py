@@ -119,7 +119,7 @@ class RunResult:
         if stopped_before:  # before the command ran: whatever a pre step made of the stop
             return 128 + 2  # (it may trap INT and exit 0), as `orch run` says SIGINT
         if step is not None:
-            return step.exit.shell_status
+            return step.exit_status
         if self.exit.error is not None and self.exit.shell_status == 0:
             return 1  # the command succeeded, the run did not (a stdin source broke, output lost)
         return self.exit.shell_status
@@ -226,7 +226,8 @@ class RunResult:
             return f"{what} failed: {self.exit.error}"
         if step is not None:
             return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
-        tail = self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
+        tail = "" if self.stderr_buffer.closed else \
+            self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
         return f"{what} failed ({self.exit.describe()})" + (f": {tail.splitlines()[-1]}" if tail else "")
 
     def _stopped_during(self, step: RunResult) -> str:
@@ -242,6 +243,8 @@ class RunResult:
         for buffer in (self.stdout_buffer, self.stderr_buffer, self.raw_stdout_buffer):
             if buffer is not None:
                 buffer.close()
+        for text in ("stdout", "stderr", "raw_stdout", "lines"):  # decoded copies, if made
+            vars(self).pop(text, None)
         for step in self.steps:
             step.close()
 
@@ -288,7 +291,7 @@ class RunResult:
             state += f", post command failed ({step.exit.describe()})"
         out = self.stdout_buffer
         # Counting lines reads a spilled buffer back from disk: a repr never does that.
-        lines = "" if out.spilled else f" ({plural(out.line_count, 'line')})"
+        lines = "" if out.spilled or out.closed else f" ({plural(out.line_count, 'line')})"
         kept = self.kept()
         return mask_text(
             f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "

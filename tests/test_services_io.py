@@ -384,10 +384,10 @@ def test_a_result_whose_spill_file_fills_keeps_what_it_holds_and_says_so(
         assert 15 << 20 <= out.size < 30_000_000 and out.size + out.lost == 30_000_000
         assert sum(len(c) for c in out.iter_chunks()) == out.size
         assert set(b"".join(out.iter_chunks())) == {0}
-        assert str(res.error) == (
-            f"the result is incomplete: stdout {out.unkept}; set TMPDIR to a folder with room")
-        assert f"not kept (a temporary file in {disk} took no more: No space left on device)" \
-            in str(res.error)
+        assert str(res.error) == f"the result is incomplete: stdout {out.unkept}"
+        assert (f"not kept (a temporary file in {disk} took no more: No space left on device; "
+                f"set TMPDIR to a folder with room)") in str(res.error)
+        assert res.exit_status == 1 and repr(res).startswith("<RunResult local/")
         out.close()
         done = subprocess.run(  # `orch run --json`: the JSON, failed; said to be incomplete
             [sys.executable, "-m", "orch_magics.cli", "--demo", "run", "--json", "local", "--",
@@ -398,6 +398,37 @@ def test_a_result_whose_spill_file_fills_keeps_what_it_holds_and_says_so(
         assert said["error"].startswith("the result is incomplete: stdout ")
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)  # (lazy: fds may be open)
+
+
+def test_a_step_or_a_copy_that_cannot_keep_its_output_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a post command whose output could not be kept failed the run, yet its shell
+    status said 0 and its message 'failed (exit 0)'; a copy of a result (pickle, deepcopy)
+    into a full $TMPDIR came back empty and ok."""
+    import copy
+    import tempfile
+
+    config = ("environments: {local: {layers: []}}\n"
+              "services: {s: {command: 'true', post_commands: "
+              "[{command: 'head -c 30000000 /dev/zero'}]}}\n")
+    with Orchestrator(load_config_text(config)) as orch:
+        spilled = orch.run("local", command="head -c 20000000 /dev/zero")
+        assert spilled.stdout_buffer.spilled
+        disk = tmp_path / "small"
+        disk.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                       check=True)
+        try:
+            monkeypatch.setattr(tempfile, "tempdir", str(disk))
+            res = orch.run("local", "s")
+            assert (res.returncode, res.ok, res.exit_status) == (0, False, 1)
+            assert "post command 'head -c 30000000 /dev/zero' failed (exit 0; the result is " \
+                   "incomplete: stdout " in res.describe_failure()
+            with pytest.raises(OrchError, match="an output could not be copied: a temporary "
+                                                f"file in {disk} took no more"):
+                copy.deepcopy(spilled)
+        finally:
+            subprocess.run(["umount", "--lazy", str(disk)], check=True)
 
 
 def _spill_files() -> list[str]:
@@ -420,10 +451,12 @@ def test_closing_a_result_gives_its_spill_file_back_at_once() -> None:
         res = orch.run("local", "big")
         assert res.ok and res.stdout_buffer.spilled and res.steps[0].stdout_buffer.spilled
         assert len(_spill_files()) == len(before) + 2
+        assert len(res.stdout) == 20_000_000  # decoded once: kept with the result until closed
         res.close()
-        assert _spill_files() == before
+        assert _spill_files() == before and "stdout" not in vars(res)
         with pytest.raises(OrchError, match=r"this output was closed \(RunResult.close\(\)\)"):
             res.stdout_bytes  # noqa: B018
+        assert repr(res).startswith("<RunResult local/big exit 0 in ")  # still shown
         res.close()  # twice is fine
 
 

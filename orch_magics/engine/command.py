@@ -111,8 +111,7 @@ def _with_unkept(exit_event: Exit, buffers: Mapping[str, OutputBuffer | None]) -
     give what was asked, though the process ran on to its end."""
     said = [f"{name} {b.unkept}" for name, b in buffers.items() if b is not None and b.unkept]
     if said and exit_event.error is None:
-        problem = OrchError(f"the result is incomplete: {'; '.join(said)}; set TMPDIR to a "
-                            f"folder with room")
+        problem = OrchError(f"the result is incomplete: {'; '.join(said)}")
         return Exit(exit_event.code, exit_event.signal, problem)
     return exit_event
 

@@ -177,6 +177,8 @@ class OutputPipeline:
     def buffers(self) -> tuple[OutputBuffer, OutputBuffer]:
         """The captured stdout and stderr (empty buffers when nothing is captured), sealed:
         the streams have ended, so a spilled buffer frees its write block."""
+        if self.raw_stdout is not None:
+            self.raw_stdout.seal()
         if self.capture is None:
             return OutputBuffer(), OutputBuffer()
         self.capture.close()

@@ -55,8 +55,8 @@ class Exit:
             except ValueError:
                 name = f"signal {self.signal}"
             return f"killed by {name}"
-        if self.code is not None:
-            return f"exit {self.code}"
+        if self.code is not None:  # exit 0 and yet failed (output not kept): it says why
+            return f"exit {self.code}" + (f"; {self.error}" if self.error else "")
         return f"failed: {self.error}" if self.error else "unknown end"
 
 

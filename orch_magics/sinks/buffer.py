@@ -9,6 +9,7 @@ closed or its process ends, however it ends (a killed kernel leaves no 300 MB fi
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -154,8 +155,10 @@ class OutputBuffer:
         held = len(self._mem) if self._file is None else os.fstat(self._file.fileno()).st_size
         self.lost, self.size = self.size - held, held
         self._block, self._fill = memoryview(bytearray(0)), 0
-        self.failure = (f"a temporary file in {tempfile.gettempdir()} took no more: "
-                        f"{exc.strerror or exc}")
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # else: EMFILE, EACCES…
+        self.failure = (f"a temporary file in {tempfile.gettempdir()} "
+                        f"{'took no more' if full else 'failed'}: {exc.strerror or exc}"
+                        + ("; set TMPDIR to a folder with room" if full else ""))
 
     @property
     def unkept(self) -> str | None:
@@ -252,6 +255,8 @@ class OutputBuffer:
         for chunk in state["chunks"]:
             self.write(chunk)
         self.seal()
+        if self.failure is not None:  # this copy could not keep what it was given
+            raise OrchError(f"an output could not be copied: {self.failure}")
         self._counted = state["counted"]
         self.failure, self.lost = state.get("failure"), state.get("lost", 0)
 
@@ -274,6 +279,11 @@ class OutputBuffer:
         self._mem, self._block, self._fill = bytearray(), memoryview(bytearray(0)), 0
         if self._file is not None:
             self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` gave its bytes back (they cannot be read any more)."""
+        return self._closed
 
     def _readable(self) -> None:
         if self._closed:
