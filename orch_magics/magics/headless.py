@@ -62,6 +62,7 @@ class HeadlessOutput:
         self._last = "\n"  # last character written
         self._stream = "stdout"  # the stream it went to
         self._seen_steps: set[int] = set()
+        self._step_output = False  # a pre/post command printed something (shown here)
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
     def feed(self, event: Event) -> None:
@@ -83,8 +84,10 @@ class HeadlessOutput:
         for step in steps:
             if step.step in ("pre", "post") and id(step) not in self._seen_steps:
                 self._seen_steps.add(id(step))
-                self._add("stdout", step.stdout_bytes)
-                self._add("stderr", step.stderr_bytes)
+                out, err = step.stdout_bytes, step.stderr_bytes
+                self._step_output = self._step_output or bool(out or err)
+                self._add("stdout", out)
+                self._add("stderr", err)
 
     # ---- from the magic's main thread -------------------------------------------------------
     def write_pending(self) -> None:
@@ -104,7 +107,7 @@ class HeadlessOutput:
             self._end_line()  # the note goes on a line of its own
             what = ("part of one line" if lines == 0  # one long line, cut in its middle
                     else f"{lines} line{'' if lines == 1 else 's'}")
-            if self._seen_steps:  # their output is in their own results
+            if self._step_output:  # their output is in their own results
                 where += ", the pre/post commands' in `.steps`"
             self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
                                  f"(limit: %config Orch.headless_lines / headless_bytes)\n")
