@@ -608,3 +608,32 @@ def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
     assert FleetResult("e", {}, {}).summary() == "0 targets"  # was '0 targets: '
     assert (_columns("web-01"), _columns("東京-01"), _columns("é"), _columns("e\u0301")) == \
         (6, 7, 1, 1)
+
+
+def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() -> None:
+    """s8-fleet #2 and its review: a host whose containers could not be listed keeps its
+    (failed) row when the limit would keep one of its containers, judged by the names found
+    elsewhere, or when the limit matches nothing known; a limit on the hosts still applies."""
+    from orch_magics.fleet.targets import Target, limited_reached
+
+    text = ("environments:\n  e:\n    layers:\n"
+            "      - {type: ssh, config: {host: [h1, h2, h3]}}\n"
+            "      - {type: docker, config: {label: app=web}}\n")
+    pending = expand(load_config_text(text).environments["e"].layers)  # as yet unlisted
+    assert [t.label for t in pending] == ["h1", "h2", "h3"]
+    assert all(t.pending is not None for t in pending)
+    listed = [Target("h1/app-01", ()), Target("h1/app-02", ())]  # h1's, found; h2, h3: not
+    fleet = [*listed, *pending[1:]]
+
+    def kept(limit: str) -> list[str]:
+        return [t.label for t in limited_reached(fleet, limit)]
+
+    assert kept("*/app-01") == kept("app-01") == ["h1/app-01", "h2", "h3"]
+    assert kept("h2/app-01") == ["h2"]
+    assert kept("*/app-01,!h3") == ["h1/app-01", "h2"]
+    assert kept("app-77") == ["h2", "h3"]  # only there, maybe: their rows say why not seen
+    none_listed = list(pending)
+    assert [t.label for t in limited_reached(none_listed, "h1")] == ["h1"]
+    assert [t.label for t in limited_reached(none_listed, "!h2")] == ["h1", "h3"]
+    with pytest.raises(ConfigError, match="'app-77' matches no target"):  # all listed: a typo
+        limited_reached(listed, "app-77")

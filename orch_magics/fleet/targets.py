@@ -127,21 +127,21 @@ def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
 def limited_reached(targets: Sequence[Target], limit: str | None) -> list[Target]:
     """`limited`, where a target whose containers could not be listed (still `pending`: its
     row says why) is kept when the limit would keep one of its containers, judged by the
-    names found on the other hosts; when none were found anywhere, it is kept. (`*/app-01`
-    dropped an unreachable host's row, `127.0.1.250/app-01` was a config error: the run
-    reported ok for what it could not look at.)"""
+    names found on the other hosts, and whenever the limit matches nothing known: what it
+    names may be on the hosts not looked at. (`*/app-01` dropped an unreachable host's row,
+    `127.0.1.250/app-01` was a config error: the run said ok for what it could not see.)"""
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not unreached:
         return limited(targets, limit)
     names = sorted({t.label.rpartition("/")[2] for t in targets if t.pending is None})
-    if not names:
-        return list(targets)
-    stand_ins = {f"{t.label}/{name}": t.label for t in unreached for name in names}
+    stand_ins = {f"{t.label}/{name}": t for t in unreached for name in names}
     groups = {t.label: t.groups for t in targets} | {
-        label: next(t.groups for t in unreached if t.label == of)
-        for label, of in stand_ins.items()}
-    keep = set(select([*(t.label for t in targets), *stand_ins], limit, groups))
-    keep |= {of for label, of in stand_ins.items() if label in keep}
+        label: t.groups for label, t in stand_ins.items()}
+    try:
+        keep = set(select([*(t.label for t in targets), *stand_ins], limit, groups))
+    except ConfigError:
+        return unreached
+    keep |= {t.label for label, t in stand_ins.items() if label in keep}
     return [t for t in targets if t.label in keep]
 
 
