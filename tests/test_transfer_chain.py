@@ -261,3 +261,13 @@ async def test_a_file_that_shrinks_during_a_put_fails_and_leaves_nothing(  # typ
     assert "of 100000000 bytes of" in str(err.value) and "shrank while it was read" in str(err.value)
     assert "nothing was kept" in str(err.value)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])
+async def test_a_sysfs_file_is_put_whole_though_it_claims_more(orch, far, env) -> None:  # type: ignore[no-untyped-def]
+    """A sysfs file says it holds 4096 bytes and holds fewer: it must not count as one that
+    shrank while it was read (review of the shrink check)."""
+    folder = Path(await far.folder(env, "sysfs"))
+    sent = await orch.aput(env, "/sys/class/net/lo/address", str(folder / "address"))
+    assert (folder / "address").read_text() == Path("/sys/class/net/lo/address").read_text()
+    assert sent.bytes == len(Path("/sys/class/net/lo/address").read_bytes())

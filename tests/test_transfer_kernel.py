@@ -16,7 +16,7 @@ from jupyter_client.manager import start_new_kernel
 from nbclient.exceptions import CellExecutionError
 
 from notebook_cells import notebook_with, run_notebook, stream_text
-from transfers import sparse
+from transfers import receiving, sparse
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -99,7 +99,7 @@ def test_interrupting_a_copy_in_a_kernel_is_one_line_and_keeps_nothing(orch_kern
         kc.execute_interactive("%orch load --demo", timeout=60)
         msg_id = kc.execute(f"%orch get local '{src}' '{dest}'")
         deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 0 for p in dest.iterdir()):
+        while not receiving(km.provisioner.pid, dest):  # the kernel's unnamed file there
             assert time.monotonic() < deadline, "the copy never began"
             time.sleep(0.02)
         km.interrupt_kernel()

@@ -98,12 +98,12 @@ async def cancelled_at(at: int, copy: Callable[[CancelAt], Awaitable[object]]) -
 
 
 def receiving(pid: int, folder: Path) -> bool:
-    """Whether process `pid` writes bytes into a file in `folder` that has no name yet (a get
-    receives into an O_TMPFILE file, named only when it is renamed into place)."""
+    """Whether process `pid` has a file open in `folder` that holds bytes: a get receives
+    into one with no name yet (O_TMPFILE, `#INODE (deleted)` in /proc), or, where the file
+    system has none, under a hidden temporary name."""
     for fd in os.listdir(f"/proc/{pid}/fd"):
         with contextlib.suppress(OSError):  # closed meanwhile
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if (link.startswith(f"{folder}/#") and link.endswith(" (deleted)")
+            if (os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/")
                     and os.stat(f"/proc/{pid}/fd/{fd}").st_size > 0):
                 return True
     return False

@@ -96,10 +96,11 @@ class AsSent:
                                deep=False)  # chown(-1, -1) changes nothing
 
 
-def _keep_owners(dest: str, temp: str) -> None:
+def _keep_owners(dest: str, temp: int) -> None:
     """A replaced file keeps its owner and group, as cp and scp do: they are given to the
     temporary file before any data is written, or the copy is refused; a rename never hands
-    another user's file to this one (the far end's put script says the same)."""
+    another user's file to this one (the far end's put script says the same). `temp`: the
+    temporary file's descriptor."""
     try:
         old = os.stat(dest)
     except OSError:  # a new file
@@ -107,7 +108,7 @@ def _keep_owners(dest: str, temp: str) -> None:
     if not stat.S_ISREG(old.st_mode) or os.path.islink(dest):
         return
     with contextlib.suppress(OSError):
-        os.chown(temp, old.st_uid, old.st_gid)
+        os.fchown(temp, old.st_uid, old.st_gid)
         return
     me = os.geteuid()
     said, what = ((f"is owned by {_name(old.st_uid)}", "owner") if old.st_uid != me else
@@ -145,15 +146,10 @@ class FileTarget:
             raise _os_error(f"cannot write in {self.folder}", exc) from None
         self.file = os.fdopen(fd, "wb")
         try:
-            _keep_owners(dest, self._path)
+            _keep_owners(dest, fd)
         except TransferError:
             self.abort()
             raise
-
-    @property
-    def _path(self) -> str:
-        """A path to the file, named or not (the descriptor's link in /proc)."""
-        return self.temp or f"/proc/self/fd/{self.file.fileno()}"
 
     def write(self, data: bytes) -> None:
         try:
@@ -162,8 +158,12 @@ class FileTarget:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
     def finish(self) -> None:
+        """Written out (in the writing thread): a named file is closed here, as its close may
+        flush for long (NFS); an unnamed one stays open until it is linked."""
         try:
             self.file.flush()
+            if self.temp is not None:
+                self.file.close()
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
 
@@ -175,10 +175,12 @@ class FileTarget:
         try:
             if replaced is not None and stat.S_ISREG(replaced.st_mode):
                 mode = replaced.st_mode  # a replaced file keeps its mode (owners: _keep_owners)
-            os.fchmod(self.file.fileno(), mode & 0o1777)  # no setuid/setgid, as in a directory
             if self.temp is None:  # named only now, for the rename onto dest
+                os.fchmod(self.file.fileno(), mode & 0o1777)  # no setuid/setgid, as in a folder
                 self.temp = _linked(self.file.fileno(), self.folder, self._prefix)
-            self.file.close()
+                self.file.close()
+            else:
+                os.chmod(self.temp, mode & 0o1777)
             os.replace(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
@@ -194,8 +196,11 @@ class FileTarget:
 def _unnamed(folder: str) -> int | None:
     """A new file in `folder` with no name (O_TMPFILE), or None where the file system (or the
     kernel) has none to give."""
+    flag = getattr(os, "O_TMPFILE", None)  # Linux only; and naming one later takes /proc
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
     try:
-        return os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
+        return os.open(folder, flag | os.O_WRONLY, 0o600)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             return None

@@ -190,6 +190,14 @@ def _walked(root: str) -> int | None:
         return None
 
 
+def _size_now(path: str) -> int:
+    """The size `path` says it has now (0 once it is gone)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 class Sending:
     """The framed stream of one put (see the module docstring), counted into `progress`.
 
@@ -225,8 +233,10 @@ class Sending:
                 self.sha.update(data)
                 self.size += len(data)
                 self._frames.put(data)
-            if self._limit is not None and self.size < self._limit and not self.stopped():
+            if (self._limit is not None and self.size < self._limit and not self.stopped()
+                    and _size_now(self.path) < self._limit):
                 # truncated meanwhile (copytruncate): a prefix is not the file, whole or now
+                # (a sysfs file says 4096 bytes, holds fewer, and still says 4096: it is whole)
                 self.error = (f"read {self.size} of {self._limit} bytes of {self.path}: it "
                               f"shrank while it was read")
         except OSError as exc:
