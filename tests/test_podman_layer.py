@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pwd
+import shutil
 import socket
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
+from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Orchestrator, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.errors import ConfigError, ConnectError, LayerError
 from orch_magics.layers.podman import ROOTFUL, PodmanConfig, Socket, socket_address
@@ -364,3 +370,64 @@ async def test_variables_never_reach_the_engines_records(base, podman) -> None:
     tty = Command(("sh", "-c", 'printf "<%s>" "$SECRET"'), env={"SECRET": "on-a-tty"}, tty=True)
     out, err, end = await collect(await executor(base, podman_host=podman.host).launch(tty))
     assert end == Exit(code=0) and out == b"<on-a-tty>"
+
+
+class _Relay:
+    """A unix socket at `path`, owned by `uid`, relaying each connection to `target` (the
+    test podman's socket): a rootless podman's socket as that user has it."""
+
+    def __init__(self, path: Path, target: str, uid: int) -> None:
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        os.chown(path, uid, -1)
+        path.chmod(0o600)
+        self.server.listen(16)
+        self.target = target
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            far = socket.socket(socket.AF_UNIX)
+            far.connect(self.target)
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(1 << 16):
+                b.sendall(data)
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_behind_ssh_an_ordinary_users_rootless_socket_is_found(podman, ssh_lab, sudo_lab):  # type: ignore[no-untyped-def]
+    """s8-places #3: behind an ssh hop logging in as an ordinary user, the layer tried only
+    the rootful socket, though podman there serves that user at /run/user/UID/podman; the
+    error even said `UID`. As podman itself does, that user's rootless socket comes first."""
+    sudo_lab.authorize(ssh_lab.root / "id_ed25519.pub")
+    uid = pwd.getpwnam(sudo_lab.login).pw_uid
+    runtime = Path(f"/run/user/{uid}")
+    made = not runtime.exists()
+    (runtime / "podman").mkdir(parents=True, exist_ok=True)
+    for folder in (runtime, runtime / "podman"):
+        os.chown(folder, uid, -1)
+        folder.chmod(0o700)
+    relay = _Relay(runtime / "podman" / "podman.sock", podman.socket, uid)
+    try:
+        text = ("environments:\n  it:\n    layers:\n"
+                f"      - {ssh_lab.layer('orch-loop', user=sudo_lab.login)}\n"
+                "      - {type: podman, config: {container: orch-test}}\n")
+        with Orchestrator(load_config_text(text)) as orch:
+            res = orch.run("it", command="cat /etc/hostname", timeout=60)
+        assert res.ok, res.describe_failure()
+        assert res.chain.endswith("ssh orch-loop → podman orch-test")
+    finally:
+        relay.close()
+        shutil.rmtree(runtime if made else runtime / "podman", ignore_errors=True)

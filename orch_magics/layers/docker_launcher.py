@@ -127,9 +127,14 @@ class DockerLauncher(Launcher):
                 raise  # a hop before this one failed (its ssh forward): in its own words
             raise self.unreachable(exc) from None
 
+    async def engine_address(self) -> str:
+        """Where the engine listens: the layer's socket or its default (overridden by podman's
+        launcher, which behind ssh looks for the login user's rootless one)."""
+        return self._address
+
     async def _connect_engine(self) -> Engine:
         try:
-            address = parse_address(self._address)
+            address = parse_address(await self.engine_address())
         except ValueError as exc:
             raise self.error(str(exc)) from None
         assert self.inner is not None
@@ -236,12 +241,9 @@ class DockerLauncher(Launcher):
             hint = did_you_mean(container, [_name(c) for c in found])
         except Exception:  # only for the hint: the error below stands on its own
             names, hint = [], None
-        msg = f"container {container!r} not found on the engine on {self.where}"
-        if hint:
-            msg += f" (did you mean {hint!r}?)"
-        elif names:
-            msg += f"; running containers: {', '.join(sorted(names)[:8])}"
-        return self.error(msg)
+        said = (f" (did you mean {hint!r}?)" if hint else
+                f"; running containers: {', '.join(sorted(names)[:8])}" if names else "")
+        return self.error(f"container {container!r} not found on the engine on {self.where}{said}")
 
     # ---- launching ------------------------------------------------------------------------
     async def launch(self, command: Command) -> ProcessHandle:

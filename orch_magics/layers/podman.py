@@ -4,7 +4,8 @@ Podman serves the Docker Engine API (`podman system service`), so the runtime is
 layer's (`docker_launcher.py`); this kind only finds the socket as podman users expect:
 `podman_host` (or `docker_host`) in the config, then, on this machine, `CONTAINER_HOST`,
 `$XDG_RUNTIME_DIR/podman/podman.sock` (rootless) and `/run/podman/podman.sock` (rootful).
-Behind an ssh hop the default is the rootful socket there. Importing this imports no SDK.
+Behind an ssh hop: the login user's rootless socket there, if it has one, else the rootful one
+(podman_launcher.py looks). Importing this imports no SDK.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class PodmanConfig(DockerConfig):
         default=None,
         metadata={"doc": "Podman API socket at the previous hop: unix:///path (default: "
                          "CONTAINER_HOST, $XDG_RUNTIME_DIR/podman/podman.sock, then "
-                         "/run/podman/podman.sock on this machine; the latter behind ssh).",
+                         "/run/podman/podman.sock on this machine; behind ssh the login "
+                         "user's rootless socket there, else the rootful one).",
                   "check": check_podman_address})
     docker_host: str | None = field(
         default=None,
@@ -61,9 +63,10 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
     given = config.podman_host or config.docker_host
     if given:
         return Socket(given)
-    if depth > 0:
-        return Socket(ROOTFUL, "the rootful default behind ssh; for a rootless podman there "
-                               "give podman_host: unix:///run/user/UID/podman/podman.sock")
+    if depth > 0:  # unless the login user there has a rootless one (PodmanLauncher)
+        return Socket(ROOTFUL, "the rootful default behind ssh: the login user there has no "
+                               "rootless socket in $XDG_RUNTIME_DIR/podman or "
+                               "/run/user/UID/podman")
     env = os.environ.get("CONTAINER_HOST")
     if env:
         return from_environment("CONTAINER_HOST", env, "podman")
@@ -104,8 +107,10 @@ class PodmanKind:
             from .podman_launcher import PodmanLauncher
 
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(DockerConfig)}
-        return PodmanLauncher(DockerConfig(**fields), inner, label,
-                              socket_address(config, inner.place.depth))
+        depth = inner.place.depth
+        return PodmanLauncher(DockerConfig(**fields), inner, label, socket_address(config, depth),
+                              rootless_there=depth > 0 and not (config.podman_host
+                                                                or config.docker_host))
 
 
 KIND = PodmanKind()

@@ -1,11 +1,34 @@
 """Podman hops: the docker layer's launcher, in podman's words when its API is unreachable
-(and saying how the socket was chosen when the layer does not name it)."""
+(and saying how the socket was chosen when the layer does not name it).
+
+Behind an ssh hop whose layer names no socket, podman's own rule for the login user there
+applies: an ordinary user's rootless socket (`$XDG_RUNTIME_DIR/podman/podman.sock`, else
+`/run/user/UID/podman/podman.sock`) when it has one, else the rootful one.
+"""
 
 from __future__ import annotations
 
-from ..errors import AuthError, ConnectError, LayerError
-from .docker_address import PODMAN_HINT, in_podman_words
+import asyncio
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from ..errors import AuthError, ConnectError, LayerError, OrchError
+from ..process.command import Command
+from ..process.events import Stdout
+from ..process.handle import ProcessHandle
+from .base import Launcher
+from .docker_address import PODMAN_HINT, Socket, in_podman_words
 from .docker_launcher import DockerLauncher
+
+if TYPE_CHECKING:  # the kind module imports this one inside wrap()
+    from .docker import DockerConfig
+
+#: Prints the login user's rootless podman socket, if it has one (nothing as root).
+FIND_ROOTLESS = ('u=$(id -u) && [ "$u" != 0 ] && '
+                 's="${XDG_RUNTIME_DIR:-/run/user/$u}/podman/podman.sock" && [ -S "$s" ] && '
+                 'printf %s "$s"; exit 0')
+#: Seconds the lookup of a rootless socket behind ssh may take.
+LOOKUP_TIMEOUT = 10.0
 
 
 class PodmanLauncher(DockerLauncher):
@@ -14,7 +37,55 @@ class PodmanLauncher(DockerLauncher):
     tool = "podman"
     engine_name = "the podman API"
 
+    def __init__(self, config: DockerConfig, inner: Launcher, label: str, socket: Socket, *,
+                 rootless_there: bool = False) -> None:
+        """`rootless_there`: `socket` is the rootful default behind ssh, to be used only when
+        the login user there has no rootless socket (looked up once per pooled engine)."""
+        super().__init__(config, inner, label, socket)
+        self._asked = socket.url  # the pool's key: one engine, whichever socket it finds
+        self._rootless_there = rootless_there
+
+    @property
+    def _engine_key(self) -> Hashable:
+        assert self.inner is not None
+        return ("docker", self.inner.key, self._asked)
+
+    async def engine_address(self) -> str:
+        if self._rootless_there:
+            assert self.inner is not None
+            found = await rootless_socket(self.inner)
+            if found is not None:
+                self.said_origin = " (the login user's rootless one there)"
+                return f"unix://{found}"
+        return self._asked
+
     def unreachable(self, exc: ConnectError | AuthError) -> LayerError:
         # how to start the service helps when it is not there, not when it is not ours
         hint = f"; {PODMAN_HINT}" if isinstance(exc, ConnectError) else ""
         return self.error(f"{in_podman_words(exc.reason)}{self.said_origin}{hint}", type(exc))
+
+
+async def rootless_socket(inner: Launcher) -> str | None:
+    """The path of the rootless podman socket of the user `inner` runs as, if it has one
+    (None when it is root, has none, or the lookup fails: the rootful default stands)."""
+    handle: ProcessHandle | None = None
+    try:
+        handle = await asyncio.wait_for(
+            inner.launch(Command(("/bin/sh", "-c", FIND_ROOTLESS))), LOOKUP_TIMEOUT)
+        handle.stdin.close()
+        out = await asyncio.wait_for(_stdout_of(handle), LOOKUP_TIMEOUT)
+    except (OrchError, OSError, asyncio.TimeoutError):
+        if handle is not None:
+            handle.discard_output()
+            await handle.stop((0.5, 0.5))
+        return None
+    path = out.decode("utf-8", "replace")
+    return path if path.startswith("/") and "\n" not in path else None
+
+
+async def _stdout_of(handle: ProcessHandle) -> bytes:
+    out = b""
+    async for event in handle.events():
+        if isinstance(event, Stdout):
+            out += event.data
+    return out
