@@ -113,20 +113,25 @@ def lab_containers(dockerd: Engine) -> Iterator[list[str]]:
         yield names
 
 
-@pytest.mark.docker
-def test_bastion_then_inner_hosts_then_their_labelled_containers(
-        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
-    # The inner namespace shares this machine's file system: the engine's unix socket is what
-    # each inner host's docker layer reaches (through its own ssh connection).
-    hosts = ", ".join(inner_hosts.live)
-    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
+def _apps(ssh_lab: SSHLab, hosts: list[str], inner_hosts: Inner,
+          dockerd: Engine) -> Orchestrator:
+    """Environment `apps`: the bastion, then `hosts` of the inner namespace, then each one's
+    containers labelled orch.fleet=lab. The inner namespace shares this machine's file
+    system: the engine's unix socket is what each inner host's docker layer reaches (through
+    its own ssh connection)."""
+    inner = (f"{{type: ssh, config: {{host: [{', '.join(hosts)}], user: root, "
              f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
              f"connect_timeout: 5}}}}")
     docker = f"{{type: docker, config: {{label: orch.fleet=lab, docker_host: {dockerd.host}}}}}"
-    text = ssh_lab.config_yaml(
+    return Orchestrator(load_config_text(ssh_lab.config_yaml(
         extra_envs={"apps": [ssh_lab.layer("orch-bastion"), inner, docker]},
-        services="  name: {command: 'cat /etc/hostname'}\n")
-    with Orchestrator(load_config_text(text)) as orch:
+        services="  name: {command: 'cat /etc/hostname'}\n")))
+
+
+@pytest.mark.docker
+def test_bastion_then_inner_hosts_then_their_labelled_containers(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
+    with _apps(ssh_lab, inner_hosts.live, inner_hosts, dockerd) as orch:
         res = orch.run("apps", "name", limit="*/orch-lab-*")
     assert isinstance(res, FleetResult) and res.ok, res.causes
     expected = [f"{a}/{c}" for a in inner_hosts.live for c in lab_containers]
@@ -141,15 +146,7 @@ def test_a_host_whose_containers_cannot_be_listed_keeps_its_row_under_a_limit(
     """s8-fleet #2: `--limit '*/orch-lab-a'` (or the part name) dropped the row of a host
     that refused the connection, and the run said ok; naming the container under that host
     was a config error ("matches no target"). Its failed row now stays."""
-    hosts = ", ".join([*inner_hosts.live, inner_hosts.dead])
-    inner = (f"{{type: ssh, config: {{host: [{hosts}], user: root, "
-             f"identity_file: {ssh_lab.key}, known_hosts: {inner_hosts.known_hosts}, "
-             f"connect_timeout: 5}}}}")
-    docker = f"{{type: docker, config: {{label: orch.fleet=lab, docker_host: {dockerd.host}}}}}"
-    text = ssh_lab.config_yaml(
-        extra_envs={"apps": [ssh_lab.layer("orch-bastion"), inner, docker]},
-        services="  name: {command: 'cat /etc/hostname'}\n")
-    with Orchestrator(load_config_text(text)) as orch:
+    with _apps(ssh_lab, [*inner_hosts.live, inner_hosts.dead], inner_hosts, dockerd) as orch:
         for limit in ("*/orch-lab-a", "orch-lab-a", f"{inner_hosts.dead}/orch-lab-a"):
             res = orch.run("apps", "name", limit=limit)
             assert not res.ok and res.states[inner_hosts.dead] == "failed", (limit, res.states)

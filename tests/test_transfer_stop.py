@@ -290,14 +290,11 @@ async def test_a_get_killed_outright_leaves_no_file(orch, far, config_text, tmp_
     """s8-places #2: SIGKILL (the OOM killer ending a kernel) left a full-size hidden
     `.big.orch-get-…` for good: no handler runs. The file now has no name until it is
     renamed into place (O_TMPFILE), so the kernel takes it back with the process."""
-    size = 400_000_000
-    folder = await far.folder("loop", "cli-kill", big=size)
-    cfg = tmp_path / "orch.yaml"
-    cfg.write_text(config_text)
-    work = tmp_path / "work"
-    work.mkdir()
-    done = await asyncio.to_thread(stop_cli_copy, ["-c", str(cfg), "cp", f"loop:{folder}/big",
-                                                   str(work)],
+    folder = await far.folder("loop", "cli-kill", big=400_000_000)
+    (tmp_path / "orch.yaml").write_text(config_text)
+    (work := tmp_path / "work").mkdir()
+    done = await asyncio.to_thread(stop_cli_copy, ["-c", str(tmp_path / "orch.yaml"), "cp",
+                                                   f"loop:{folder}/big", str(work)],
                                    landing(work, set()), signal.SIGKILL)
     assert done.returncode == -signal.SIGKILL
     assert list(work.iterdir()) == []
