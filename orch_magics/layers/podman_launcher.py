@@ -9,7 +9,6 @@ applies: an ordinary user's rootless socket (`$XDG_RUNTIME_DIR/podman/podman.soc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from ..errors import AuthError, ConnectError, LayerError, OrchError
@@ -41,14 +40,8 @@ class PodmanLauncher(DockerLauncher):
                  rootless_there: bool = False) -> None:
         """`rootless_there`: `socket` is the rootful default behind ssh, to be used only when
         the login user there has no rootless socket (looked up once per pooled engine)."""
-        super().__init__(config, inner, label, socket)
-        self._asked = socket.url  # the pool's key: one engine, whichever socket it finds
+        super().__init__(config, inner, label, socket)  # its url stays the pool's key
         self._rootless_there = rootless_there
-
-    @property
-    def _engine_key(self) -> Hashable:
-        assert self.inner is not None
-        return ("docker", self.inner.key, self._asked)
 
     async def engine_address(self) -> str:
         if self._rootless_there:
@@ -57,7 +50,7 @@ class PodmanLauncher(DockerLauncher):
             if found is not None:
                 self.said_origin = " (the login user's rootless one there)"
                 return f"unix://{found}"
-        return self._asked
+        return await super().engine_address()
 
     def unreachable(self, exc: ConnectError | AuthError) -> LayerError:
         # how to start the service helps when it is not there, not when it is not ours
