@@ -138,24 +138,26 @@ def _is_number(word: str) -> bool:
     return True
 
 
-def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
-    """Option strings of `parser` (key None) and of each subcommand (argparse keeps them
-    private)."""
-    found: dict[str | None, list[str]] = {None: []}
-    for action in parser._actions:  # private-ok: argparse has no public list of actions
-        found[None] += action.option_strings
+def _actions(parser: argparse.ArgumentParser) -> dict[str | None, list[argparse.Action]]:
+    """Actions of `parser` (key None) and of each subcommand (argparse keeps them private)."""
+    found: dict[str | None, list[argparse.Action]] = {
+        None: list(parser._actions)}  # private-ok: argparse has no public list of actions
+    for action in found[None]:
         if isinstance(action, argparse._SubParsersAction):  # private-ok: as above
             for name, sub in action.choices.items():
-                found[name] = [o for a in sub._actions for o in a.option_strings]  # private-ok: same
+                found[name] = list(sub._actions)  # private-ok: as above
     return found
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
+    """Option strings of `parser` (key None) and of each subcommand."""
+    return {key: [o for a in actions for o in a.option_strings]
+            for key, actions in _actions(parser).items()}
 
 
 def _valued(parser: argparse.ArgumentParser) -> set[str]:
     """Option strings of `parser` and its subcommands that take a value (`--since SINCE`)."""
-    parsers = [parser] + [sub for action in parser._actions  # private-ok: as in _options
-                          if isinstance(action, argparse._SubParsersAction)  # private-ok: same
-                          for sub in action.choices.values()]
-    return {o for p in parsers for a in p._actions if a.nargs != 0  # private-ok: same
+    return {o for actions in _actions(parser).values() for a in actions if a.nargs != 0
             for o in a.option_strings}
 
 
