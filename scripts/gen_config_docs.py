@@ -98,7 +98,9 @@ secrets:
 
 ORDER_NOTE = {
     "environments": "Named stacks of execution layers. The first layer is the outermost one "
-                    "(closest to this machine); an empty list runs on this machine.",
+                    "(closest to this machine); an empty list runs on this machine. An "
+                    "environment without guardrails or a description may be its layers "
+                    "alone: `production: [ssh bastion, ssh prod-internal, docker prod-app]`.",
 }
 
 
@@ -121,7 +123,7 @@ def type_text(schema: dict[str, Any]) -> str:
         if "properties" in schema:
             return "mapping (see below)"
         values = schema.get("additionalProperties")
-        if isinstance(values, dict) and values.get("type") == "object":
+        if isinstance(values, dict) and (values.get("type") == "object" or "anyOf" in values):
             return "mapping of names (see below)"
         return "mapping of names to values"
     if isinstance(kind, list):
@@ -189,9 +191,9 @@ def render(schema: dict[str, Any]) -> str:
     out = [HEADER.rstrip("\n"), ""]
     out += section("Top level", schema, "The keys a config file may have at the top.")
 
-    env = props["environments"]["additionalProperties"]
+    env = props["environments"]["additionalProperties"]["anyOf"][0]  # [1]: the layers alone
     out += section("`environments.<name>`", env, ORDER_NOTE["environments"])
-    layers = env["properties"]["layers"]["items"]["oneOf"]
+    layers = env["properties"]["layers"]["items"]["oneOf"][:-1]  # the last: the short form
     out += ["## Layers (`environments.<name>.layers[]`)", "",
             "Each layer is `{type: KIND, name: LABEL, config: {…}}`; `name` is optional and "
             "replaces the label shown in status lines, `--dry-run` and errors "
@@ -200,7 +202,12 @@ def render(schema: dict[str, Any]) -> str:
             "layer reaches its engine's unix socket through this machine or `ssh` (a tcp:// "
             "engine only as the first layer), and `sudo` and containers carry neither; `local` "
             "layers only set variables. A chain that breaks this (`ssh → sudo → docker`) is "
-            "refused when the config loads, at that layer's line.", ""]
+            "refused when the config loads, at that layer's line.", "",
+            "A layer may also be one string, the kind and its target: `ssh bastion` is "
+            "`{type: ssh, config: {host: bastion}}`; `docker NAME` and `podman NAME` set "
+            "`container`, `sudo USER` sets `user`, and `local` (or any kind with no other "
+            "setting) stands alone. Anything more (a user, a port, a label) takes the mapping.",
+            ""]
     for layer in sorted(layers, key=lambda s: s["properties"]["type"]["const"]):
         kind = layer["properties"]["type"]["const"]
         out += section(f"Layer `{kind}`: `config` keys", layer["properties"]["config"],

@@ -229,8 +229,12 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
                  inventory: Callable[[], Inventory]) -> Environment:
     if raw is None:
         raw = {}
+    layers_at = path + ("layers",)
+    if isinstance(raw, list):  # the short form, its layers alone: `dev: [docker app]`
+        raw, layers_at = {"layers": raw}, path
     if not isinstance(raw, dict):
-        raise src.error(path, f"environment {name!r} must be a mapping with a 'layers' list")
+        raise src.error(path, f"environment {name!r} must be a list of layers, or a mapping "
+                              f"with a 'layers' list")
     allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
@@ -240,11 +244,11 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     if layers_raw is None:  # `layers:` left empty, or absent: this machine
         layers_raw = []
     if not isinstance(layers_raw, list):  # `layers: {}` too: a mapping is not an empty list
-        raise src.error(path + ("layers",), f"environments.{name}.layers must be a list")
-    layers = tuple(_layer(item, path + ("layers", i), src, inventory)
+        raise src.error(layers_at, f"environments.{name}.layers must be a list")
+    layers = tuple(_layer(item, layers_at + (i,), src, inventory)
                    for i, item in enumerate(layers_raw))
-    fanout.check_count(name, layers, path + ("layers",), src)
-    check_chain(name, layers, path + ("layers",), src)
+    fanout.check_count(name, layers, layers_at, src)
+    check_chain(name, layers, layers_at, src)
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise src.error(path + ("description",), "description must be a string")
@@ -260,8 +264,11 @@ def layer_spec(type_: str, config: Any, location: Location | None = None) -> Lay
 
 
 def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory]) -> LayerSpec:
+    if isinstance(raw, str):
+        raw = _short_layer(raw, path, src)
     if not isinstance(raw, dict):
-        raise src.error(path, "a layer must be a mapping like {type: ssh, config: {host: ...}}")
+        raise src.error(path, "a layer must be a mapping like {type: ssh, config: {host: ...}}, "
+                              "or its short form `ssh HOST`")
     for key in raw:
         if key not in ("type", "config", "name") and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in a layer (expected type, "
@@ -281,6 +288,22 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     if fan is not None and fan.selector is None:
         label = label or kind.label(replace(config, **{fan.key: fan.written}))
     return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
+
+
+def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
+    """The mapping a layer written as one string stands for: `ssh bastion` is
+    `{type: ssh, config: {host: bastion}}`, `local` is `{type: local}`; the kind's `target`
+    names the key its word fills (layers.base.LayerKind)."""
+    type_, *rest = text.split(None, 1) or [""]
+    if not is_kind(type_):
+        raise _unknown_type(src, path, "layer", type_, kind_names())
+    if not rest:
+        return {"type": type_}
+    key = getattr(get_kind(type_), "target", None)
+    if key is None:
+        raise src.error(path, f"a {type_} layer names no target: write `{type_}` alone, or "
+                              f"the mapping {{type: {type_}, config: {{...}}}}")
+    return {"type": type_, "config": {key: rest[0].strip()}}
 
 
 def _or_empty(value: Any, empty: Any) -> Any:

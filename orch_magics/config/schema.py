@@ -107,7 +107,18 @@ def layer_schema() -> dict[str, Any]:
             "patternProperties": EXT,
             "additionalProperties": False,
         })
+    options.append(_short_layer_schema())
     return {"oneOf": options}
+
+
+def _short_layer_schema() -> dict[str, Any]:
+    """A layer as one string, `KIND` or `KIND NAME` for a kind with a `target`."""
+    alone = kind_names()
+    named = [name for name in alone if getattr(get_kind(name), "target", None)]
+    return {"type": "string",
+            "pattern": f"^\\s*(({'|'.join(alone)})|({'|'.join(named)})\\s+\\S.*)\\s*$",
+            "description": "Short form: the kind alone (`local`) or with its target "
+                           "(`ssh bastion`, `docker app`, `sudo root`)."}
 
 
 def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -129,17 +140,19 @@ def build_schema() -> dict[str, Any]:
         "filters": {"type": "array", "items": filter_schema(),
                     "description": "Filters applied, in order, to stdout lines as they stream."},
     })
-    environment = {
+    layers = {"type": "array", "items": layer_schema(),
+              "description": "Execution layers, outermost first."}
+    mapping = {
         "type": "object",
         "properties": {
             "description": {"type": "string"},
-            "layers": {"type": "array", "items": layer_schema(),
-                       "description": "Execution layers, outermost first."},
+            "layers": layers,
             **dataclass_schema(Guardrails)["properties"],
         },
         "patternProperties": EXT,
         "additionalProperties": False,
     }
+    environment = {"anyOf": [mapping, {**layers, "description": "Short form: the layers alone."}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -173,6 +173,8 @@ class LayerKind(Protocol):
     `carries` (a ClassVar) — what the place a layer reaches offers the next one: a subset of
     CARRIES, or None for "what the place before it offers"; `needs(config)` — the one
     capability of CARRIES a layer needs from the place before it, or None.
+    `target` (a ClassVar): the config key that the short form `KIND NAME` of a layer sets
+    (`ssh bastion` sets `host`); without it the kind is written alone or as a mapping.
     And `preflight(config, label)`, so that `orch check` says what on this machine would stop a
     first hop (an engine's socket missing) without connecting: raises the OrchError its run
     would (hop 1), or returns.

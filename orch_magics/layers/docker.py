@@ -102,6 +102,7 @@ class DockerKind:
     name: ClassVar[str] = "docker"
     Config: ClassVar[type] = DockerConfig
     carries: ClassVar[frozenset[str] | None] = frozenset()
+    target: ClassVar[str] = "container"  # the short form `docker NAME` sets it
 
     def needs(self, config: DockerConfig) -> str | None:
         return engine_needs(config.docker_host)

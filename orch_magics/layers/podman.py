@@ -84,6 +84,7 @@ class PodmanKind:
     name: ClassVar[str] = "podman"
     Config: ClassVar[type] = PodmanConfig
     carries: ClassVar[frozenset[str] | None] = frozenset()
+    target: ClassVar[str] = "container"  # the short form `podman NAME` sets it
 
     def needs(self, config: PodmanConfig) -> str | None:
         return engine_needs(config.podman_host or config.docker_host)

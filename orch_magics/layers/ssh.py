@@ -56,6 +56,7 @@ class SSHKind:
     name: ClassVar[str] = "ssh"
     Config: ClassVar[type] = SSHConfig
     carries: ClassVar[frozenset[str] | None] = frozenset({"tcp", "unix"})
+    target: ClassVar[str] = "host"  # the short form `ssh NAME` sets it
 
     def needs(self, config: SSHConfig) -> str | None:
         return "tcp"

@@ -56,6 +56,7 @@ class SudoKind:
     name: ClassVar[str] = "sudo"
     Config: ClassVar[type] = SudoConfig
     carries: ClassVar[frozenset[str] | None] = frozenset()
+    target: ClassVar[str] = "user"  # the short form `sudo NAME` sets it
 
     def needs(self, config: SudoConfig) -> str | None:
         return None

@@ -1,0 +1,108 @@
+"""The short form of environments and layers, as the product brief writes them:
+`local: []`, `dev: [docker app]`, `production: [ssh bastion, ssh prod-internal, docker prod-app]`.
+
+Each short environment must load to exactly what its mapping form loads to, run like it, and
+be checked by the JSON schema as the loader checks it; mistakes in it are located and named.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from orch_magics import ConfigError, load_config_text
+from orch_magics.config.schema import schema_json
+
+SHORT = """\
+environments:
+  local: []
+  app: [docker app-1]
+  production: [ssh bastion, ssh prod-internal, docker prod-app]
+  web: ["ssh web-[01:03].prod", "sudo  deploy"]
+  pod: [podman api]
+  mixed:
+    protected: true
+    layers: [ssh bastion, {type: docker, config: {label: app=web}}]
+services: {}
+"""
+
+LONG = """\
+environments:
+  local: {layers: []}
+  app: {layers: [{type: docker, config: {container: app-1}}]}
+  production:
+    layers:
+      - {type: ssh, config: {host: bastion}}
+      - {type: ssh, config: {host: prod-internal}}
+      - {type: docker, config: {container: prod-app}}
+  web: {layers: [{type: ssh, config: {host: "web-[01:03].prod"}}, {type: sudo, config: {user: deploy}}]}
+  pod: {layers: [{type: podman, config: {container: api}}]}
+  mixed:
+    protected: true
+    layers: [{type: ssh, config: {host: bastion}}, {type: docker, config: {label: app=web}}]
+services: {}
+"""
+
+
+def _shape(text: str) -> dict[str, object]:
+    cfg = load_config_text(text, "orch.yaml")
+    return {name: ([(s.type, s.config, s.label, s.fanout) for s in env.layers],
+                   env.guardrails)
+            for name, env in cfg.environments.items()}
+
+
+def test_the_short_form_loads_as_its_mapping_form() -> None:
+    assert _shape(SHORT) == _shape(LONG)
+    cfg = load_config_text(SHORT, "orch.yaml")
+    assert [layer.label for layer in cfg.environments["production"].layers] == [
+        "ssh bastion", "ssh prod-internal", "docker prod-app"]
+    assert cfg.environments["mixed"].guardrails.protected is True
+    assert len(cfg.environments["web"].layers[0].fanout.members) == 3  # type: ignore[union-attr]
+
+
+def test_both_forms_validate_against_the_schema_and_bad_short_forms_do_not() -> None:
+    schema = json.loads(schema_json())
+    for text in (SHORT, LONG):
+        jsonschema.validate(yaml.safe_load(text), schema)
+    for bad in ("[sshh bastion]", "[local here]", "['']", "[5]", "'ssh bastion'"):
+        doc = yaml.safe_load(f"environments:\n  e: {bad}\n")
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(doc, schema)
+
+
+@pytest.mark.parametrize(("env", "where", "message", "suggestion"), [
+    ("[ssh bastion, dokcer app]", (2, 20), "unknown layer type 'dokcer'; known types: ", "docker"),
+    ("[local here]", (2, 7), "a local layer names no target: write `local` alone, or the "
+                             "mapping {type: local, config: {...}}", None),
+    ("[docker]", (2, 7), "give one of container, label, service", None),
+    ("[ssh ops@bastion]", (2, 7), "it has '@': a host or container name has none (a user is "
+                                  "its own setting: host: bastion, user: ops)", None),
+    ("[ssh bastion, 7]", (2, 20), "a layer must be a mapping like {type: ssh, config: {host: "
+                                  "...}}, or its short form `ssh HOST`", None),
+    ("ssh bastion", (2, 6), "environment 'e' must be a list of layers, or a mapping with a "
+                            "'layers' list", None),
+    ("[docker app, ssh inner]", (2, 19), "ssh inner cannot follow docker app", None),
+])
+def test_mistakes_in_the_short_form_are_located_and_named(
+        env: str, where: tuple[int, int], message: str, suggestion: str | None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(f"environments:\n  e: {env}\nservices: {{}}\n", "conf.yaml")
+    err = info.value
+    assert str(err).startswith(f"conf.yaml:{where[0]}:{where[1]}: "), str(err)
+    assert message in str(err)
+    assert err.suggestion == suggestion
+
+
+def test_a_short_environment_runs_from_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "orch.yaml").write_text("environments:\n  here: [local]\n  bare: []\n"
+                                        "services:\n  hi: {command: echo hello}\n")
+    for env in ("here", "bare"):
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", env, "hi"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "hello\n", "")
