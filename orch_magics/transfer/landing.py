@@ -1,12 +1,17 @@
 """Where a get's bytes land: beside the destination, under no name or a hidden one, renamed
 onto it only when the copy is whole (`FileTarget` for a file, `TreeTarget` for a directory's
 tar stream, unpacked in a thread as the sender's modes say).
+
+A hidden temporary is locked (flock) by its receiver for as long as it works on it, so the
+next get to the same destination can remove what a receiver killed outright left (`_sweep`):
+the kernel drops a dead process's locks, and no handler of ours runs on SIGKILL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import grp
 import os
 import posixpath
@@ -17,6 +22,7 @@ import stat
 import tarfile
 import tempfile
 import threading
+import time
 from typing import Protocol
 
 from .model import TransferError
@@ -46,6 +52,61 @@ def _temp_name(dest: str) -> tuple[str, str]:
     the name when it is too long to take one more suffix within NAME_MAX)."""
     folder, name = os.path.split(os.path.abspath(dest))
     return folder, f".{name}.orch-get-" if len(os.fsencode(name)) <= 200 else ".orch-get-"
+
+
+#: Seconds a hidden temporary is left alone after it was made or last changed (its mtime), so
+#: that one just made, not yet locked by its receiver, is never taken for a dead receiver's.
+STALE_AFTER = 10.0
+_SUFFIX = 8  # what mkstemp, mkdtemp and `_linked` add to a prefix
+
+
+def _claim(path: str) -> int:
+    """A descriptor holding an exclusive lock on the temporary at `path`, for as long as it is
+    open: it tells `_sweep` that a live receiver works on it. Where the file system has no
+    locks, nothing is swept there either (its flock fails too)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # just made, by us: held by no other
+    return fd
+
+
+def _sweep(folder: str, prefix: str) -> None:
+    """Remove the hidden temporaries of earlier gets to this destination whose receiver is
+    gone: this user's, named as ours are, unchanged for STALE_AFTER seconds and not locked
+    (a live receiver holds its lock; a dead one's went with it). Never raises: cleaning up
+    is not what the get was asked for."""
+    try:
+        entries = [e for e in os.scandir(folder)
+                   if e.name.startswith(prefix) and len(e.name) == len(prefix) + _SUFFIX]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid() or time.time() - st.st_mtime < STALE_AFTER:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: a live receiver's
+        except OSError:
+            continue
+        else:
+            if stat.S_ISDIR(st.st_mode):
+                _remove_tree(entry.path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+        finally:
+            os.close(fd)
+
+
+def _release(fd: int) -> int:
+    """Close a `_claim` unless it is closed already (-1); -1, for the holder to keep."""
+    if fd >= 0:
+        os.close(fd)
+    return -1
 
 
 def _remove_tree(path: str) -> None:
@@ -137,11 +198,14 @@ class FileTarget:
             raise TransferError(f"{dest} is a directory (a file is never put in its place)")
         self.dest = dest
         self.folder, self._prefix = _temp_name(dest)
+        _sweep(self.folder, self._prefix)
         self.temp: str | None = None  # its name, once it has one
+        self._lock = -1  # the lock on a named temporary
         try:
             fd = _unnamed(self.folder)
             if fd is None:
                 fd, self.temp = tempfile.mkstemp(dir=self.folder, prefix=self._prefix)
+                self._lock = _claim(self.temp)
         except OSError as exc:
             raise _os_error(f"cannot write in {self.folder}", exc) from None
         self.file = os.fdopen(fd, "wb")
@@ -184,6 +248,8 @@ class FileTarget:
             os.replace(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
+        finally:
+            self._lock = _release(self._lock)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # a full disk fails the flush of what is buffered
@@ -191,6 +257,7 @@ class FileTarget:
         if self.temp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.temp)
+        self._lock = _release(self._lock)
 
 
 def _unnamed(folder: str) -> int | None:
@@ -234,8 +301,10 @@ class TreeTarget:
             raise TransferError(f"{dest} already exists and is not a directory")
         self.dest = dest
         folder, prefix = _temp_name(dest)
+        _sweep(folder, prefix)
         try:
             self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
+            self._lock = _claim(self.temp)
         except OSError as exc:
             raise _os_error(f"cannot write in {folder}", exc) from None
         read, self.pipe = os.pipe()
@@ -284,7 +353,10 @@ class TreeTarget:
             os.rename(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
+        finally:
+            self._lock = _release(self._lock)
 
     def abort(self) -> None:
         self.finish()
         _remove_tree(self.temp)
+        self._lock = _release(self._lock)
