@@ -100,9 +100,7 @@ async def _pump(job: CommandRun, handle: ProcessHandle, steering: Steering) -> E
 def _with_stdin_failure(exit_event: Exit, feeder: asyncio.Future[None]) -> Exit:
     """A stdin source that broke part-way means the run did not get what was asked."""
     if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
-        if exit_event.error is None:
-            problem = OrchError(f"stdin source failed: {feeder.exception()!r}")
-            return Exit(exit_event.code, exit_event.signal, problem)
+        return exit_event.failing(OrchError(f"stdin source failed: {feeder.exception()!r}"))
     return exit_event
 
 
@@ -110,9 +108,8 @@ def _with_unkept(exit_event: Exit, buffers: Mapping[str, OutputBuffer | None]) -
     """Output the result could not keep (its spill file took no more) means the run did not
     give what was asked, though the process ran on to its end."""
     said = [f"{name} {b.unkept}" for name, b in buffers.items() if b is not None and b.unkept]
-    if said and exit_event.error is None:
-        problem = OrchError(f"the result is incomplete: {'; '.join(said)}")
-        return Exit(exit_event.code, exit_event.signal, problem)
+    if said:
+        return exit_event.failing(OrchError(f"the result is incomplete: {'; '.join(said)}"))
     return exit_event
 
 

@@ -48,6 +48,11 @@ class Exit:
             return self.code
         return 255
 
+    def failing(self, problem: BaseException) -> Exit:
+        """This end with `problem` as its error: a run that did not give what was asked though
+        its process ended (stdin broke, output not kept); an error already said stays."""
+        return self if self.error is not None else Exit(self.code, self.signal, problem)
+
     def describe(self) -> str:
         if self.signal is not None:
             try:

@@ -257,8 +257,8 @@ class ProcessHandle:
                 exit_event = await waiter
             except Exception as exc:
                 exit_event = Exit(error=error or exc)
-            if error is not None and exit_event.error is None:
-                exit_event = Exit(exit_event.code, exit_event.signal, error)
+            if error is not None:
+                exit_event = exit_event.failing(error)
         except asyncio.CancelledError:
             waiter.cancel()
             for p in pumps.values():
