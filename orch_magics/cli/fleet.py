@@ -16,12 +16,12 @@ from typing import Any, TextIO
 from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet.options import FleetOptions
+from ..fleet.result import FleetResult
 from ..fleet.runner import FleetRun
 from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
-from ..secrets.masking import mask_text
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source
@@ -79,8 +79,7 @@ class NoTargets:
     a FleetResult's keys, not ok, and `error` saying why (a `| jq .ok` reads false)."""
 
     def __init__(self, environment: str, error: str) -> None:
-        self.data = {"environment": environment, "ok": False, "summary": "0 targets",
-                     "targets": {}, "error": mask_text(error)}
+        self.data = FleetResult.none_found(environment, error)
 
     def write_json(self, out: TextIO, **kw: Any) -> None:
         json.dump(self.data, out, **kw)

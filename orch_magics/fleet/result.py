@@ -209,16 +209,25 @@ class FleetResult(ByTarget[RunResult]):
         result_json.write(self._data(RunResult.json_data), out, **kw)
 
     def _data(self, of: Callable[[RunResult], dict[str, Any]]) -> dict[str, Any]:
-        return {"environment": self.environment, "ok": self.ok, "summary": self.summary(),
-                "targets": {k: {**of(r), "state": self.states[k],
-                                "cause": cause(r, self.states[k])}
-                            for k, r in self._results.items()}}
+        return _shape(self.environment, self.ok, self.summary(),
+                      {k: {**of(r), "state": self.states[k], "cause": cause(r, self.states[k])}
+                       for k, r in self._results.items()})
+
+    @staticmethod
+    def none_found(environment: str, error: str) -> dict[str, Any]:
+        """What `json()` says of a fleet that found no target to run: not ok, and why."""
+        return {**_shape(environment, False, "0 targets", {}), "error": mask_text(error)}
 
     def __repr__(self) -> str:
         return f"<FleetResult {self.environment}: {self.summary()}>"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+
+def _shape(environment: str, ok: bool, summary: str, targets: dict[str, Any]) -> dict[str, Any]:
+    """A fleet's JSON: the same keys whether or not it found targets."""
+    return {"environment": environment, "ok": ok, "summary": summary, "targets": targets}
 
 
 def cause(result: RunResult, state: str) -> str:
