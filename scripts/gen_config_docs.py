@@ -117,6 +117,8 @@ def type_text(schema: dict[str, Any]) -> str:
     if "oneOf" in schema:
         return "one of the kinds below"
     kind = schema.get("type")
+    if isinstance(kind, list) and "null" in kind and len(kind) == 2:  # may be left empty
+        kind = next(k for k in kind if k != "null")
     if kind == "array":
         return f"list of {type_text(schema.get('items', {}))}"
     if kind == "object":
@@ -147,9 +149,11 @@ def default_text(schema: dict[str, Any], required: bool) -> str:
         return "**required**"
     if "default" in schema:
         return f"`{json.dumps(schema['default'])}`"
-    if schema.get("type") == "array":
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]  # ["array", "null"]: left empty is []
+    if "array" in kinds:
         return "`[]`"
-    if schema.get("type") == "object":
+    if "object" in kinds:
         return "`{}`"
     if "anyOf" in schema and any(s.get("type") == "null" for s in schema["anyOf"]):
         return "`null`"

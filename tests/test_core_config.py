@@ -248,3 +248,22 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
     bad = yaml.safe_load("services:\n  web: {command: run, stdin_mod: streaming}\n")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize("text", [
+    "", "environments:\nservices:\n", "secrets:\naudit:\n", "environments:\n  dev:\n",
+    "environments:\n  dev: {layers: null}\n", "environments:\n  dev: {layers: [{type: local, config: }]}\n",
+    "services:\n  a: {command: x, filters: }\n"])
+def test_the_schema_takes_what_is_left_empty_as_the_loader_does(text: str) -> None:
+    """s9-newcomer #6: `services:` or a new `dev:` with nothing under it yet loaded and ran,
+    but an editor checking the file against the published schema underlined it."""
+    load_config_text(text)
+    jsonschema.validate(yaml.safe_load(text), json.loads(schema_json()))
+
+
+def test_a_misspelt_filters_key_gets_a_did_you_mean() -> None:
+    """s9-newcomer #1: the loader hands `filters` to the service's builder as made already,
+    and the suggestions came only from the keys it builds itself."""
+    for key in ("filter", "filtres", "filtersx"):
+        assert error_of(f"services:\n  a:\n    command: cat\n    {key}: []\n").suggestion == \
+            "filters"

@@ -82,6 +82,12 @@ def dataclass_schema(cls: Any, skip: tuple[str, ...] = (), extra: dict[str, Any]
     return out
 
 
+def or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` where YAML's nothing (a key written with no value) is also taken, as the loader
+    takes it: a mapping left empty (`config:`, `audit:`) is one with no keys."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
 def filter_schema() -> dict[str, Any]:
     options = []
     for name, cls in FILTER_KINDS.items():
@@ -101,7 +107,7 @@ def layer_schema() -> dict[str, Any]:
             "properties": {
                 "type": {"const": name},
                 "name": {"type": "string", "description": "Label shown for this hop."},
-                "config": _fanned(name, dataclass_schema(kind.Config)),
+                "config": or_null(_fanned(name, dataclass_schema(kind.Config))),
             },
             "required": ["type"],
             "patternProperties": EXT,
@@ -137,10 +143,10 @@ def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def build_schema() -> dict[str, Any]:
     service = dataclass_schema(Service, skip=("filters",), extra={
-        "filters": {"type": "array", "items": filter_schema(),
+        "filters": {"type": ["array", "null"], "items": filter_schema(),
                     "description": "Filters applied, in order, to stdout lines as they stream."},
     })
-    layers = {"type": "array", "items": layer_schema(),
+    layers = {"type": ["array", "null"], "items": layer_schema(),
               "description": "Execution layers, outermost first."}
     mapping = {
         "type": "object",
@@ -153,18 +159,19 @@ def build_schema() -> dict[str, Any]:
         "additionalProperties": False,
     }
     environment = {"anyOf": [mapping, {**layers, "description": "Short form: the layers alone."}]}
+    # (`layers` allows null, so an environment written with nothing, `dev:`, is this machine)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "orch_magics configuration (environments and services)",
-        "type": "object",
+        "type": ["object", "null"],  # an empty file: nothing defined yet
         "properties": {
-            "environments": {"type": "object", "additionalProperties": environment,
+            "environments": {"type": ["object", "null"], "additionalProperties": environment,
                              "description": "Named stacks of execution layers."},
-            "services": {"type": "object", "additionalProperties": service,
+            "services": {"type": ["object", "null"], "additionalProperties": service,
                          "description": "Named, environment-agnostic service definitions."},
-            "secrets": dataclass_schema(SecretsSettings),
-            "audit": dataclass_schema(AuditSettings),
+            "secrets": or_null(dataclass_schema(SecretsSettings)),
+            "audit": or_null(dataclass_schema(AuditSettings)),
             "inventory": {"anyOf": [{"type": "string"},
                                     {"type": "array", "items": {"type": "string"}}],
                           "description": "Ansible inventory files (INI or YAML) for "

@@ -283,7 +283,8 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
             if key.startswith("x-"):
                 continue
             raise src.error(path + (key,), f"unknown key {key!r} in {describe_path(path)}",
-                            at_key=True, suggestion=key_hint(key, plans))
+                            at_key=True,  # from every key: the caller's `extra` (filters) too
+                            suggestion=key_hint(key, _plans(cls, frozenset())))
         converted = plan.build(raw, path + (key,), src)
         if converted is not None:
             for check in plan.checks:
