@@ -347,6 +347,7 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
     data = _masked({
         "environment": result.environment,
         "service": result.service,
+        "step": result.step,  # "pre" / "post" in `steps`; null for the run itself
         "command": result.command,
         "chain": result.chain,
         "returncode": result.returncode,

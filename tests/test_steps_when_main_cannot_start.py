@@ -82,3 +82,5 @@ def test_the_command_line_reports_it_and_json_carries_the_steps(tmp_path: Path) 
     data = json.loads(r.stdout)
     assert r.returncode != 0 and "the command is too long" in data["error"]
     assert [s["stdout"] for s in data["steps"]] == ["pre-ran\n", "cleanup\n"]
+    # which is which (s9-newcomer #8): a failed pre means the command never ran, a post it did
+    assert (data["step"], [s["step"] for s in data["steps"]]) == (None, ["pre", "post"])
