@@ -88,6 +88,11 @@ class LiveRun:
             return "stopped"
         return "exited" if res.ok else "failed"
 
+    def unstarted(self, error: BaseException) -> RunResult:
+        """The result of this run when it raised `error` before anything started (a hop
+        unreachable): for `--no-raise-error`, `--out` and the status line's audit id."""
+        return self._run.unstarted(error)
+
     def when_done(self, callback: Ended) -> None:
         """Call `callback(result, None)`, or `callback(None, error)` for a run that broke before
         it had a result, once the run has ended (on the loop's thread: keep it short)."""

@@ -27,7 +27,6 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
-from ..result import unstarted
 from ..secrets.masking import mask_text
 from ..sinks.units import human_size
 from .interrupts import on_interrupt
@@ -129,7 +128,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
             await writer.output.finish(None)  # what a pre step printed still goes out
             if isinstance(exc, OrchError) and args.json:  # before the process started (a hop
                 interrupts.settled()  # unreachable): said by main; and, as for a fleet's
-                print_json(unstarted(plan, exc, timeout=args.timeout))  # target, in JSON
+                print_json(run.unstarted(exc))  # target, in JSON
             raise
         finally:
             await orch.aclose()

@@ -8,12 +8,13 @@ objects the caller passed in: state flows out through this handle and the result
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from ..layers.base import Launcher
 from ..plan import PlannedStep, RunPlan
 from ..process.handle import ProcessHandle
-from ..result import RunResult, not_started
+from ..result import RunResult, not_started, unstarted
 from ..sinks.base import Sink, StepAware, StepKind
 from ..sinks.capture import Capture
 from ..sinks.file import FileProgress
@@ -49,6 +50,7 @@ class Run:
         #: result, so the run still reports what ran and runs its clean-up.
         self._ran = False
         self._guard = SinkGuard()  # a sink that raises is told no more, in any step
+        self._t0 = time.monotonic()
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
@@ -81,8 +83,17 @@ class Run:
         return self.task.done()
 
     async def wait(self) -> RunResult:
-        """The RunResult, once every step has ended."""
+        """The RunResult, once every step has ended. Raises when nothing could start (a hop
+        refused or unreachable): see `unstarted`."""
         return await asyncio.shield(self.task)
+
+    def unstarted(self, error: BaseException) -> RunResult:
+        """The result to show or return for this run when `wait` raised `error` (nothing
+        started): no exit status, the time it tried, its audit id."""
+        steering = self._steering
+        return self._stamped(unstarted(self.plan, error, duration=time.monotonic() - self._t0,
+                                       interrupted=steering.interrupted,
+                                       timeout=steering.timeout))
 
     # ---- the steps --------------------------------------------------------------------------
     async def _execute(self) -> RunResult:

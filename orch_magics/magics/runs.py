@@ -213,6 +213,8 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
             if box is not None:
                 box.leave_text("closed when the kernel shut down")
             return
+        if result is None and isinstance(error, OrchError):  # nothing started: say its id too
+            result, error = live.unstarted(error), None
         presenter.finish(result, None if error is None else str(error))
         if box is not None:
             on_main(box.finish)
@@ -241,9 +243,14 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
         presenter.finish(exc.result, raised=True)
         _deliver(ctx, args, exc.result, cell, raised=True)
         raise quiet(exc) from None
-    except OrchError as exc:
-        presenter.finish(None, str(exc))
-        raise quiet(exc) from None
+    except OrchError as exc:  # nothing started (a hop unreachable): a result all the same
+        result = live.unstarted(exc)
+        raised = ctx.settings.raise_error and not args.no_raise_error
+        presenter.finish(result, raised=raised)
+        value = _deliver(ctx, args, result, cell, raised=raised)
+        if raised:
+            raise quiet(exc) from None
+        return value
     raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     presenter.finish(result, raised=raised)
     value = _deliver(ctx, args, result, cell, raised=raised)

@@ -1,0 +1,74 @@
+"""A run whose first hop cannot be reached still has a result: `--no-raise-error` and `--out`
+give it to the notebook, and it carries its audit record's id and the time it tried.
+
+s9-newcomer #2, #3: the cell raised ConnectError whatever `--no-raise-error` said and never
+set `--out`; `orch run --json` said `"audit_id": null` though the attempt was audited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from notebook_cells import cell_text, notebook_with, run_notebook, stream_text
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "orch.yaml"
+    config.write_text(
+        "environments:\n"
+        f"  far: [{{type: ssh, config: {{host: 127.0.0.1, port: {_closed_port()}}}}}]\n"
+        "services:\n  hi: {command: echo hi}\n"
+        f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n")
+    return config
+
+
+def _audit_ids(tmp_path: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+
+def test_the_cli_json_of_an_unreachable_run_names_its_audit_record(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(config), "run",
+                           "--json", "far", "--", "true"], capture_output=True, text=True,
+                          timeout=60)
+    data = json.loads(done.stdout)
+    assert done.returncode != 0 and data["ok"] is False and data["returncode"] is None
+    assert "cannot reach 127.0.0.1" in data["error"], data["error"]
+    assert data["audit_id"] is not None and data["audit_id"] in _audit_ids(tmp_path)
+    assert data["duration"] > 0
+
+
+def test_no_raise_error_gives_the_cell_a_result_with_its_audit_id(orch_kernel,
+                                                                  tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    nb = notebook_with(
+        f"%orch load {config}",
+        "%%orch far --out r --no-raise-error\ntrue",
+        "print(r.ok, r.returncode, 'cannot reach' in str(r.exit.error), r.audit_id)",
+        "line = %orch far hi --no-raise-error\nprint(line.ok, line.audit_id != r.audit_id)",
+        "%%orch far --out raised\ntrue",
+        "print(raised.ok, raised.audit_id is not None)")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    errors = [[o for o in cell.outputs if o["output_type"] == "error"] for cell in nb.cells]
+    assert [bool(e) for e in errors] == [False, False, False, False, True, False], errors
+    assert errors[4][0]["ename"] == "ConnectError"  # raised, as without the option
+    ok, code, said, audit_id = stream_text(nb.cells[2]).split()
+    assert (ok, code, said) == ("False", "None", "True")
+    assert audit_id in _audit_ids(tmp_path)
+    assert stream_text(nb.cells[3]) == "False True\n"
+    assert stream_text(nb.cells[5]) == "False True\n"  # --out set, then raised
+    for cell in (nb.cells[1], nb.cells[4]):  # the status line names the record
+        assert re.search(r"failed: hop 1 \(ssh 127\.0\.0\.1\): cannot reach .*· audit "
+                         r"[0-9a-f]{16}", cell_text(cell)), cell_text(cell)
