@@ -87,3 +87,17 @@ def test_a_bad_setting_is_refused_at_the_config_line(orch_kernel, tmp_path: Path
     assert stream_text(checks[0], "stderr") == ""  # None where None means "no limit"
     assert stream_text(checks[1]) == "0 None 262144 None 0.1\n"  # the refused ones left alone
     assert stream_text(checks[2]) == "1\n2\n3\n"  # every line written: no limit is not 0
+
+
+def test_asking_for_help_before_anything_is_loaded_points_at_the_help(orch_kernel,
+                                                                     tmp_path: Path) -> None:
+    """s9-newcomer #4: the first thing a newcomer types, before loading a config, was
+    answered "no configuration found"; with a config loaded the same line pointed at --help."""
+    nb = notebook_with("%orch help", "%orch usage", "%orch hello")
+    run_notebook(nb, orch_kernel, allow_errors=True,
+                 resources={"metadata": {"path": str(tmp_path)}})  # no orch.yaml there
+    for cell in nb.cells[:2]:
+        assert stream_text(cell, "stderr") == (
+            "UsageError: %orch --help shows how to use it (%orch SUBCOMMAND --help for one "
+            "subcommand; %orch envs and %orch services what is loaded)\n"), cell.source
+    assert "no configuration found" in stream_text(nb.cells[2], "stderr")  # as before

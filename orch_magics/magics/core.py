@@ -23,6 +23,10 @@ from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch
 from .subcommands import SUBCOMMANDS
 
+#: What `%orch help` (usage, ?) answers, whether or not a configuration is loaded.
+HELP_HINT = ("%orch --help shows how to use it (%orch SUBCOMMAND --help for one subcommand; "
+             "%orch envs and %orch services what is loaded)")
+
 
 @magics_class
 class OrchMagics(Magics):
@@ -46,7 +50,8 @@ class OrchMagics(Magics):
         %%orch ENV [options]           the cell body is a shell script run in ENV
         %orch ENV SERVICE [options]    line form; `r = %orch ENV SERVICE` keeps the result
         %orch load FILE … | --demo     load environments/services
-        %orch envs | services | ps | start | logs | stop | restart | status
+        %orch envs | services | ps | start | logs | stop | restart | status | history
+        %orch get | put | forward | forwards
         """
         try:
             parsed = parse(line, self._check_environment)
@@ -67,12 +72,17 @@ class OrchMagics(Magics):
     def _check_environment(self, name: str, rest: list[str]) -> None:
         """The first word of a run, before the rest of the line is parsed: `%orch sevices`
         is a misspelt subcommand; any other unknown word, an unknown environment."""
-        environments = self.orchestrator.config.environments  # no config: its own error
+        asks_help = name.lower() in ("help", "usage", "?")  # what a person types for it
+        try:
+            environments = self.orchestrator.config.environments
+        except NoConfig:  # the first thing a newcomer types, before loading anything
+            if asks_help:
+                raise UsageError(HELP_HINT) from None
+            raise
         if name in environments:
             return
-        if name.lower() in ("help", "usage", "?"):  # what a person types for it
-            raise UsageError("%orch --help shows how to use it (%orch SUBCOMMAND --help for "
-                             "one subcommand; %orch envs and %orch services what is loaded)")
+        if asks_help:
+            raise UsageError(HELP_HINT)
         guesses = subcommand_typos(name, rest)
         if not guesses:
             self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean
