@@ -466,6 +466,24 @@ def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Pa
         with_secrets(orch, providers=("file",), file=str(secrets)).plan("local", "from-store")
 
 
+def test_a_secrets_file_not_there_is_a_provider_that_knows_nothing(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """s9-newcomer #5: the example config run as written said only "secrets file … does not
+    exist": not the secret, not the service, not the ORCH_SECRET_… that would answer it. And
+    a secret the env provider has needs no file."""
+    missing = tmp_path / "secrets.yaml"
+    o = with_secrets(orch, providers=("env", "file"), file=str(missing))
+    with pytest.raises(ConfigError) as info:
+        o.plan("local", "from-store")
+    said = str(info.value)
+    assert said.startswith("service 'from-store' (") and "environment.V: secret 'stored' is " \
+        "not available (tried: env ORCH_SECRET_STORED, file " in said, said
+    assert f"file {missing} (does not exist: secrets.file in the config); e.g. set " \
+        "ORCH_SECRET_STORED)" in said
+    monkeypatch.setenv("ORCH_SECRET_STORED", "from-env")
+    assert o.plan("local", "from-store").command.env["V"] == "from-env"
+
+
 def test_an_empty_value_is_no_secret_the_next_provider_is_asked(
         orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`export ORCH_SECRET_X=$(pass show x)` with a failing `pass` ran the command with an

@@ -110,6 +110,7 @@ class FileProvider:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._data: dict[str, str] | None = None
+        self._missing = False  # the configured file is not there: it knows no secret
 
     def _load(self) -> dict[str, str]:
         if self._data is not None:
@@ -118,9 +119,10 @@ class FileProvider:
         path = self.path
         try:
             st = os.stat(path)
-        except FileNotFoundError:
-            raise ConfigError(f"secrets file {path} does not exist (secrets.file in the "
-                              "config)") from None
+        except FileNotFoundError:  # said in the "not available" error, with the secret's name
+            self._missing = True
+            self._data = {}
+            return self._data
         except OSError as exc:
             raise ConfigError(f"cannot read the secrets file: {exc.strerror or exc}",
                               file=path) from None
@@ -145,6 +147,8 @@ class FileProvider:
     def describe(self, name: str) -> str:
         if not self.path:
             return "file (none configured)"
+        if self._missing:
+            return f"file {self.path} (does not exist: secrets.file in the config)"
         near = did_you_mean(name, self._data or ())
         return f"file {self.path}" + (_near(near) if near and near != name else "")
 
