@@ -138,6 +138,13 @@ def check_allowed(plan: RunPlan) -> None:
     if plan.service is None and not env.guardrails.allow_adhoc:
         raise OrchError(f"environment {env.name!r} runs services only (allow_adhoc: false); "
                         f"ad-hoc commands, cell scripts, copies and forwards are refused there")
+    if plan.service is not None and not env.guardrails.allow_adhoc and (
+            plan.given_env or plan.given_cwd):  # `-e PATH=…` runs another program
+        given = [*(f"-e {name}" for name in plan.given_env),
+                 *(["a working directory"] if plan.given_cwd else [])]
+        raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
+                        f"false): {', '.join(given)} would change what runs; set it in the "
+                        f"service instead")
     allowed = env.guardrails.allow_services
     if plan.service is not None and allowed is not None and plan.service.name not in allowed:
         hint = did_you_mean(plan.service.name, allowed)

@@ -56,6 +56,10 @@ class RunPlan:
     layers: tuple[LayerSpec, ...] | None = field(default=None, repr=False, compare=False)
     #: Made for a dry run: secrets unresolved (`{{secret:NAME}}` as written), never run.
     dry_run: bool = False
+    #: The names of the variables the caller added (`-e`, `env=`), and the working directory
+    #: it gave: what changes a service from its definition (allow lists, the audit record).
+    given_env: tuple[str, ...] = ()
+    given_cwd: str | None = None
 
     @property
     def name(self) -> str:
@@ -176,7 +180,8 @@ def make_plan(
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd, tty=bool(tty))
         refuse_nul(cmd, "command")
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
-                       raw_env=env, layers=layers, dry_run=dry_run)
+                       raw_env=env, layers=layers, dry_run=dry_run, given_env=tuple(env),
+                       given_cwd=cwd)
     svc = config.service(service)
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
     base_env.update(given_env)
@@ -204,6 +209,8 @@ def make_plan(
         raw_env={**svc.environment, **env},
         layers=layers,
         dry_run=dry_run,
+        given_env=tuple(env),
+        given_cwd=cwd,
     )
 
 

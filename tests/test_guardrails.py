@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -230,6 +231,41 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
             call()
         assert str(err.value) == refused
     assert not mark.exists() and orch.forwards.list() == []
+
+
+def test_a_services_only_environment_runs_its_services_as_written(
+        orch: Orchestrator, mark: Path, tmp_path: Path) -> None:
+    """s9-guard #1: `-e PATH=…` (env=) put another `touch` first and ran it where only the
+    service's own commands may run; the audit could not tell the two runs apart."""
+    (evil := tmp_path / "evil").mkdir()
+    (evil / "touch").write_text("#!/bin/sh\necho ARBITRARY\n")
+    (evil / "touch").chmod(0o755)
+    path = f"{evil}:{os.environ['PATH']}"
+    for entry in ENTRY_POINTS.values():
+        with pytest.raises(OrchError) as info:
+            entry(orch, "locked", "touch", env={"PATH": path})
+        assert str(info.value) == (
+            "environment 'locked' runs its services as written (allow_adhoc: false): -e PATH "
+            "would change what runs; set it in the service instead")
+        with pytest.raises(OrchError, match="a working directory would change what runs"):
+            entry(orch, "locked", "touch", cwd=str(evil))
+    assert not mark.exists()
+    cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"), "run"]
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    said = subprocess.run([*cli, "locked", "touch", "-e", f"PATH={path}"], capture_output=True,
+                          text=True, timeout=60)
+    assert (said.returncode, said.stdout) == (1, "") and "-e PATH would change" in said.stderr
+    assert not mark.exists()
+    # where the caller may add variables, the audit record names them (not their values)
+    log = tmp_path / "audit.jsonl"
+    o = Orchestrator(load_config_text(CONFIG + f"audit: {{path: {log}}}\n"))
+    try:
+        assert o.run("local", "touch", env={"EXTRA": "s3cr3t"}, cwd=str(tmp_path)).ok
+    finally:
+        o.close()
+    start = json.loads(log.read_text().splitlines()[0])
+    assert (start["given_env"], start["given_cwd"]) == (["EXTRA"], str(tmp_path))
+    assert "s3cr3t" not in log.read_text()
 
 
 async def _launched(orch: Orchestrator, *args: Any, **kw: Any) -> object:

@@ -51,6 +51,9 @@ def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None 
         "target": target,
         "service": plan.service.name if plan.service else None,
         "command": mask_text(plan.command.display()),
+        # what the caller changed of it: the variables' names (values may be secrets)
+        "given_env": list(plan.given_env),
+        "given_cwd": mask_text(plan.given_cwd) if plan.given_cwd else None,
         "confirmation": dict(confirmation) if confirmation else None,
     }
 
