@@ -72,3 +72,19 @@ def test_no_raise_error_gives_the_cell_a_result_with_its_audit_id(orch_kernel,
     for cell in (nb.cells[1], nb.cells[4]):  # the status line names the record
         assert re.search(r"failed: hop 1 \(ssh 127\.0\.0\.1\): cannot reach .*· audit "
                          r"[0-9a-f]{16}", cell_text(cell)), cell_text(cell)
+
+
+def test_the_cli_json_of_a_run_the_audit_log_refused_says_why(tmp_path: Path) -> None:
+    """s9-guard #6: a fleet printed its JSON when the audit log could not be written, a
+    single run printed nothing (`| jq -e .ok` read an empty document)."""
+    (tmp_path / "blocker").write_text("a file where the log's folder should be\n")
+    config = tmp_path / "orch.yaml"
+    config.write_text("environments:\n  here: []\nservices: {}\n"
+                      f"audit: {{path: {tmp_path / 'blocker' / 'audit.jsonl'}}}\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(config), "run",
+                           "--json", "here", "--", "echo", "never"], capture_output=True,
+                          text=True, timeout=60)
+    data = json.loads(done.stdout)
+    assert done.returncode == 1 and data["ok"] is False and data["stdout"] == ""
+    assert data["error"].startswith("cannot write the audit log"), data["error"]
+    assert done.stderr.startswith("orch: cannot write the audit log"), done.stderr

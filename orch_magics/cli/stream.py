@@ -27,6 +27,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
+from ..result import unstarted
 from ..secrets.masking import mask_text
 from ..sinks.units import human_size
 from .interrupts import on_interrupt
@@ -118,17 +119,18 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     interrupts = on_interrupt(lambda: run)
     with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
         steps = [writer.for_steps()] if sinks else []
-        run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: steps,
-                                          stdin=stdin, timeout=args.timeout,
-                                          capture=args.json), ticket)
-        writer.output.stopping = lambda: interrupts.arrived.is_set() or run.stopping()
         try:
+            run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: steps,
+                                              stdin=stdin, timeout=args.timeout,
+                                              capture=args.json), ticket)
+            writer.output.stopping = lambda: interrupts.arrived.is_set() or run.stopping()
             result = await run.wait()
         except Exception as exc:
             await writer.output.finish(None)  # what a pre step printed still goes out
             if isinstance(exc, OrchError) and args.json:  # before the process started (a hop
-                interrupts.settled()  # unreachable): said by main; and, as for a fleet's
-                print_json(run.unstarted(exc))  # target, in JSON
+                interrupts.settled()  # unreachable, the audit log unwritable): said by main;
+                print_json(run.unstarted(exc) if run is not None  # and, as for a fleet's
+                           else unstarted(plan, exc, timeout=args.timeout))  # target, in JSON
             raise
         finally:
             await orch.aclose()
