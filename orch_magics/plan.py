@@ -207,10 +207,7 @@ def make_plan(
         filters=svc.filters,
         timeout=svc.timeout,
         raw_env={**svc.environment, **env},
-        layers=layers,
-        dry_run=dry_run,
-        given_env=tuple(env),
-        given_cwd=cwd,
+        layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd,
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from orch_magics import ConfigError, OrchError, Orchestrator, load_config, load_config_text
 from orch_magics.admission import Ticket
 from orch_magics.guard import ConfirmationRefused
+from terminal import on_terminal
 
 CONFIG = """\
 environments:
@@ -419,3 +420,22 @@ def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
         if status:
             assert said[answer] in seen, seen
         mark.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("typed", [b"prod\r", b"nope\r"])
+def test_terminal_ipython_asks_the_person_at_the_terminal(tmp_path: Path, mark: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         typed: bytes) -> None:
+    """s9-guard #4: `%orch` in terminal IPython said "nobody can confirm here" to the person
+    at the terminal, and an exported ORCH_CONFIRM (for scheduled jobs) answered for them."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    script = tmp_path / "cells.ipy"
+    script.write_text(f"%load_ext orch_magics\n%orch load {cfg}\n%orch prod touch\n")
+    monkeypatch.setenv("ORCH_CONFIRM", "prod")  # never answers where a person can be asked
+    ipython = str(Path(sys.executable).with_name("ipython"))
+    status, screen = on_terminal([ipython, "--no-banner", "--colors=NoColor", str(script)],
+                                 [(b"Type its name to run service 'touch' there: ", typed)])
+    assert (b"touched" in screen) == (typed == b"prod\r") == mark.exists(), screen
+    if typed != b"prod\r":
+        assert b"not run: the answer 'nope' is not the environment's name 'prod'" in screen

@@ -28,12 +28,12 @@ from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
 from ..secrets import ShortSecretWarning
 from ..sinks.units import printable
+from ..tty_prompt import ask_on_terminal
 from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
 from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
-from .prompt import ask_on_terminal
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
 

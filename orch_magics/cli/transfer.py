@@ -12,8 +12,8 @@ from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..orchestrator import Orchestrator
 from ..sinks.units import printable
+from ..tty_prompt import ask_on_terminal
 from .interrupts import exit_status
-from .prompt import ask_on_terminal
 
 
 def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # private-ok: argparse's type

@@ -12,6 +12,7 @@ from IPython.core.error import StdinNotImplementedError
 
 from ..guard import ConfirmationRefused
 from ..sinks.display import Bundle
+from ..tty_prompt import ask_on_terminal
 
 
 def has_frontend_stdin(shell: Any) -> bool:
@@ -147,10 +148,16 @@ def current_cell(shell: Any) -> tuple[str, str] | None:
 def kernel_asker(shell: Any) -> Callable[[str], str | None]:
     """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
     input field while the cell blocks. None where the front end allows no stdin (nbclient); a
-    kernel interrupt while the field is shown refuses, in one line, what was asked about."""
+    kernel interrupt while the field is shown refuses, in one line, what was asked about.
+    Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks."""
 
     def ask(question: str) -> str | None:
         kernel = getattr(shell, "kernel", None)
+        if kernel is None and _at_a_terminal(shell):
+            try:
+                return ask_on_terminal(question)
+            except KeyboardInterrupt:
+                raise ConfirmationRefused("not run: interrupted at the confirmation") from None
         if kernel is None or not has_frontend_stdin(shell):
             return None
         try:
@@ -163,3 +170,8 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             raise ConfirmationRefused("not run: interrupted at the confirmation") from None
 
     return ask
+
+
+def _at_a_terminal(shell: Any) -> bool:
+    """Whether `shell` is terminal IPython (`ipython`), not an embedded or test shell."""
+    return any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)

@@ -1,4 +1,5 @@
-"""Asking a person on the controlling terminal (as sudo does), even when stdin is a pipe."""
+"""Asking a person on the controlling terminal (as sudo does), even when stdin is a pipe: the
+CLI's questions, and terminal IPython's (it has no kernel to ask through)."""
 
 from __future__ import annotations
 
