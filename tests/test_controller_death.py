@@ -297,6 +297,39 @@ def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # t
         assert wardens(), "the next run started a warden again"
 
 
+def test_the_warden_holds_none_of_the_layers_variables_and_needs_none_of_its_folders(  # type: ignore[no-untyped-def]
+        dockerd, tmp_path: Path) -> None:
+    """s9-docker #2, #5: the warden was started with the layer's variables, so a secret in
+    them stayed in its /proc/PID/environ, readable in the container for the kernel's whole
+    life; and in the layer's workdir, so where that folder is missing (a service's own
+    working_dir wins) no warden started and `kill -9` of `orch run` left the run going."""
+    path = tmp_path / "orch.yaml"
+    layer = dockerd.layer(environment={"TOKEN": "{{secret:tok}}"}, workdir="/no/such/folder")
+    token = f"37.{os.getpid()}"
+    path.write_text(f"environments:\n  dock: [{layer}]\nservices:\n  nap: {{command: 'echo up;"
+                    f" exec sleep {token}1', working_dir: /tmp}}\n")
+    sentinel = f"warden-sentinel-{os.getpid()}"
+
+    def wardens() -> list[int]:
+        return [int(p.split()[0]) for p in dockerd.container_processes("orch-test")
+                if "while read -r p" in p]
+
+    proc = subprocess.Popen([*ORCH, "-c", str(path), "run", "dock", "nap"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env={**os.environ, "ORCH_SECRET_TOK": sentinel})
+    with _killed_at_the_end(proc, token):
+        _started(proc)
+        assert _running(token, 1, but=proc.pid)
+        deadline = time.monotonic() + 15
+        while not wardens() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert wardens(), "a warden watches the run"
+        for pid in wardens():
+            created = dockerd.api.exec_create("orch-test", ["cat", f"/proc/{pid}/environ"])
+            environ = dockerd.api.exec_start(created["Id"])
+            assert environ and sentinel.encode() not in environ, environ
+
+
 async def test_a_run_listed_with_a_warden_that_closes_meanwhile_is_not_cancelled() -> None:
     """A launch lists its run with the container's warden while that warden is being closed
     (its engine was just dropped): waiting for the warden's start, cancelled by the close,

@@ -268,21 +268,21 @@ class DockerLauncher(Launcher):
         pools, key = self.context.pools, ("warden", engine, container[0], self.config.user)
         warden = pools.get(key)
         if not isinstance(warden, Warden):
-            guard = Command(("/bin/sh", "-c", WATCHDOG))
-            warden = pools[key] = Warden(lambda: self._exec(engine, container, guard, False))
+            guard = Command(("/bin/sh", "-c", WATCHDOG), cwd="/")  # none of the layer's
+            warden = pools[key] = Warden(lambda: self._exec(engine, container, guard, False,
+                                                            own=False))
         warden.ensure()
         return warden  # closed with its engine (`_connect_engine`)
 
     async def _exec(self, engine: Engine, where: tuple[str, str], command: Command,
-                    tty: bool) -> ProcessHandle:
-        """Start `command` in container `where` (id, name) through the wrapper."""
-        cfg = self.config
-        container, name = where
-        env = {**cfg.environment, **command.env}
-        cwd = command.cwd or cfg.workdir
-        # Variables go on stdin as over ssh, not in the exec's Env, which the engine keeps
-        # (podman in its state database on disk). Not under a TTY: it echoes what it reads
-        # unless `stty` is there to stop it, and a container may have none.
+                    tty: bool, *, own: bool = True) -> ProcessHandle:
+        """Start `command` in container `where` (id, name) through the wrapper; `own`: with
+        the layer's variables and workdir (not the warden's: it outlives runs, needs neither)."""
+        cfg, (container, name) = self.config, where
+        env = {**cfg.environment, **command.env} if own else dict(command.env)
+        cwd = command.cwd or (cfg.workdir if own else None)
+        # Variables go on stdin as over ssh, not in the exec's Env, which the engine keeps (podman
+        # on disk). Not under a TTY: it echoes what it reads unless `stty` stops it (may lack).
         text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],
                   self.error)
         full = dataclasses.replace(command, env=env, cwd=None)
