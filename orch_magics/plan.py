@@ -177,7 +177,8 @@ def make_plan(
     given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in env.items()}
     layers = resolve_layers(environment_obj, resolver)
     if service is None:
-        cmd = Command.of(checked_command(command), env=given_env, cwd=cwd, tty=bool(tty))
+        cmd = Command.of(checked_command(command), env=given_env, cwd=cwd,
+                         tty=bool(tty) or _gives_tty(layers))
         refuse_nul(cmd, "command")
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
                        raw_env=env, layers=layers, dry_run=dry_run, given_env=tuple(env),
@@ -186,7 +187,7 @@ def make_plan(
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
     base_env.update(given_env)
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
-                      tty=svc.tty if tty is None else tty)
+                      tty=(svc.tty if tty is None else tty) or _gives_tty(layers))
 
     def step(s: Step, i: int, kind: str) -> PlannedStep:
         step_env = {**base_env,
@@ -202,13 +203,18 @@ def make_plan(
         command=main,
         pre=tuple(step(s, i, "pre_commands") for i, s in enumerate(svc.pre_commands)),
         post=tuple(step(s, i, "post_commands") for i, s in enumerate(svc.post_commands)),
-        stdin_mode=stdin_mode or svc.stdin_mode,
-        stdout_mode=svc.stdout_mode,
-        filters=svc.filters,
-        timeout=svc.timeout,
+        stdin_mode=stdin_mode or svc.stdin_mode, stdout_mode=svc.stdout_mode,
+        filters=svc.filters, timeout=svc.timeout,
         raw_env={**svc.environment, **env},
         layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd,
     )
+
+
+def _gives_tty(layers: tuple[LayerSpec, ...]) -> bool:
+    """Whether a layer runs every command under a terminal (a container's `tty: true`): the
+    command then has one whatever it asked, and the front ends treat it so (the CLI makes the
+    user's terminal raw and gives its size)."""
+    return any(getattr(spec.config, "tty", False) is True for spec in layers)
 
 
 def _located(prefix: str) -> Callable[[str], ConfigError]:

@@ -78,3 +78,16 @@ def test_over_ssh_too(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyp
                                                [(b"Password: ", b"S3cretPass\r")], text)
     assert (screen, status, settings[0]) == (b"Password: \r\nlen 10", 0, settings[1])
     assert run_on_terminal(tmp_path, ["loop", "size"], [], text)[:2] == (b"33 111", 0)
+
+
+def test_a_container_layers_tty_makes_the_terminal_raw_too(dockerd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """s9-docker #4: a docker layer's `tty: true` gave the process a terminal, but only a
+    service's `tty: true` made ours raw: the password typed at a hidden prompt was shown,
+    every line came twice, and Ctrl-C ended the whole run."""
+    pw = SERVICES.split("\n")[1].split("command: ", 1)[1]
+    text = (f"environments:\n  dock: [{dockerd.layer(tty=True)}]\nservices:\n"
+            f"  plain: {{command: {pw}, stdin_mode: interactive}}\n")
+    screen, status, settings = run_on_terminal(tmp_path, ["dock", "plain"],
+                                               [(b"Password: ", b"S3cretPass\r")], text)
+    assert (screen, status) == (b"Password: \r\nlen 10", 0)
+    assert settings[0] == settings[1]
