@@ -40,7 +40,9 @@ class DockerConfig:
     container: str | None = field(default=None, metadata={"doc": "Container name or id.",
                                                           "check": check_target_name})
     label: str | None = field(
-        default=None, metadata={"doc": "Pick the running container with this label (key or key=value)."})
+        default=None, metadata={"doc": "Every running container with this label (key or "
+                                       "key=value): a run fans out to each (docs/fleets.md); "
+                                       "a port forward needs exactly one."})
     service: str | None = field(default=None, metadata={"doc": "Compose service name."})
     project: str | None = field(
         default=None, metadata={"doc": "Compose project name (narrows `service`)."})
