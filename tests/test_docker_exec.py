@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
+from orch_magics import Command, Exit, LayeredExecutor, LayerError, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec
 from orch_magics.layers.docker import DockerConfig
 from processes import left_after, processes_with
@@ -125,6 +125,24 @@ async def test_pick_container_by_label_and_compose_service(base, dockerd) -> Non
         out, _, _ = await collect(await ex.launch(Command.of(["hostname"])))
         info = dockerd.api.inspect_container("orchproj-web-1")
         assert out.strip() == info["Config"]["Hostname"].encode()
+
+
+async def test_a_compose_service_in_several_projects_needs_its_project(base, dockerd) -> None:
+    """s9-docker #6: `service: web` without `project:` ran in whichever project's `web` sorted
+    first by name (another stack on the same host: staging's, not prod's), without a word."""
+    other = {"com.docker.compose.project": "aaother", "com.docker.compose.service": "web",
+             "com.docker.compose.container-number": "1"}
+    with dockerd.labelled(other, ["aaother-web-1"]):
+        with pytest.raises(LayerError) as info:
+            await docker_exec(base, dockerd, container=None, service="web").launch(
+                Command.of(["hostname"]))
+        assert str(info.value).startswith(
+            "hop 1 (docker web): compose service 'web' runs in 2 compose projects on the "
+            "engine on this machine (aaother, orchproj): add `project:` to pick one"), info.value
+        for project in ("orchproj", "aaother"):
+            ex = docker_exec(base, dockerd, container=None, service="web", project=project)
+            out, _, _ = await collect(await ex.launch(Command.of(["hostname"])))
+            assert out == f"{project}-web-1\n".encode()
 
 
 async def test_docker_host_from_the_environment(base, dockerd, monkeypatch) -> None:

@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import os
 import signal as _signal
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -38,6 +38,7 @@ from .docker_exec import (
     start_failure,
     text_only,
 )
+from .docker_pick import LIVE, Unpicked, name_of, pick
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, preamble, too_long, wrapped_argv
@@ -51,7 +52,6 @@ SIGNAL_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 5.0
 #: Container states a label selects: running, and paused (still running, as `docker ps` shows;
 #: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
-LIVE = frozenset({"running", "paused"})
 
 
 class DockerLauncher(Launcher):
@@ -183,22 +183,12 @@ class DockerLauncher(Launcher):
         if self.config.container:
             return await self._named(engine, self.config.container)
         found, what = await self._labelled(engine)
-        live = [c for c in found if c.get("State") in LIVE]
-        if not live:
-            if found:
-                raise self.error(f"no running container with {what}: "
-                                 f"{_name(found[0])!r} is {found[0].get('State')}")
-            raise self.error(f"no container with {what} on the engine on {self.where}")
-        if self.config.service:  # replicas: the first running one, as `docker compose exec`
-            live.sort(key=lambda c: (c.get("State") != "running", int((c.get("Labels") or {})
-                      .get("com.docker.compose.container-number", "0") or 0), _name(c)))
-        elif len(live) > 1:
-            matching = ", ".join(sorted(_name(c) for c in live))
-            raise self.error(f"{what} matches {len(live)} running containers ({matching}); "
-                             f"pick one with `container:`")
-        if live[0].get("State") == "paused":
-            raise self.error(f"container {_name(live[0])!r} is paused")
-        return str(live[0]["Id"]), _name(live[0])
+        try:
+            chosen = pick(found, what, self.where, compose=bool(self.config.service),
+                          project=self.config.project)
+        except Unpicked as exc:
+            raise self.error(str(exc)) from None
+        return str(chosen["Id"]), name_of(chosen)
 
     async def _labelled(self, engine: Engine) -> tuple[list[dict[str, Any]], str]:
         """Every container (any state) the layer's label or compose service selects."""
@@ -215,7 +205,7 @@ class DockerLauncher(Launcher):
         Paused ones are among them (as in `docker ps`): each such row fails saying so, rather
         than the fleet being one target short without a word. Stopped ones are not."""
         found, _ = await self._labelled(await self.engine())
-        return sorted(_name(c) for c in found if c.get("State") in LIVE)
+        return sorted(name_of(c) for c in found if c.get("State") in LIVE)
 
     async def _named(self, engine: Engine, container: str) -> tuple[str, str]:
         with self.errors(f"inspecting container {container!r}"):
@@ -237,8 +227,8 @@ class DockerLauncher(Launcher):
         stopped one is best told as that one, which then says it is not running)."""
         try:
             found = await engine.call(engine.api.containers, all=True)
-            names = [_name(c) for c in found if c.get("State") == "running"]
-            hint = did_you_mean(container, [_name(c) for c in found])
+            names = [name_of(c) for c in found if c.get("State") == "running"]
+            hint = did_you_mean(container, [name_of(c) for c in found])
         except Exception:  # only for the hint: the error below stands on its own
             names, hint = [], None
         said = (f" (did you mean {hint!r}?)" if hint else
@@ -395,6 +385,3 @@ async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
     return await place.answers() and (path is None or os.path.exists(path))
 
 
-def _name(container: Mapping[str, Any]) -> str:
-    names = container.get("Names") or [container.get("Id", "?")[:12]]
-    return str(names[0]).lstrip("/")

@@ -1,0 +1,55 @@
+"""Which container a docker or podman layer's selector names, from the engine's list: the
+one running container with a label, or a compose service's first running replica within one
+compose project (`docker compose exec` picks within its project: one named `web` in two
+stacks on a host, staging and prod, was run in whichever name sorted first)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: States of a container that holds processes (a paused one runs no new exec, but is there).
+LIVE = frozenset({"running", "paused"})
+PROJECT = "com.docker.compose.project"
+
+
+class Unpicked(Exception):
+    """No single container fits: the message says why."""
+
+
+def pick(found: Sequence[Mapping[str, Any]], what: str, where: str, *, compose: bool,
+         project: str | None) -> Mapping[str, Any]:
+    """The container `found` (every state, on the engine on `where`) names, or Unpicked.
+    `compose`: selected by a compose service, whose replicas are numbered; `project`: the
+    compose project given."""
+    live = [c for c in found if c.get("State") in LIVE]
+    if not live:
+        if found:
+            raise Unpicked(f"no running container with {what}: {name_of(found[0])!r} is "
+                           f"{found[0].get('State')}")
+        raise Unpicked(f"no container with {what} on the engine on {where}")
+    if compose:
+        projects = sorted({str(labels(c).get(PROJECT, "")) for c in live})
+        if project is None and len(projects) > 1:
+            raise Unpicked(f"{what} runs in {len(projects)} compose projects on the engine "
+                           f"on {where} ({', '.join(projects)}): add `project:` to pick one")
+        live.sort(key=lambda c: (c.get("State") != "running", int(
+            labels(c).get("com.docker.compose.container-number", "0") or 0), name_of(c)))
+    elif len(live) > 1:
+        matching = ", ".join(sorted(name_of(c) for c in live))
+        raise Unpicked(f"{what} matches {len(live)} running containers ({matching}); pick "
+                       f"one with `container:`")
+    if live[0].get("State") == "paused":
+        raise Unpicked(f"container {name_of(live[0])!r} is paused")
+    return live[0]
+
+
+def labels(container: Mapping[str, Any]) -> Mapping[str, str]:
+    """A listed container's labels (none: empty)."""
+    return container.get("Labels") or {}
+
+
+def name_of(container: Mapping[str, Any]) -> str:
+    """A listed container's name (without the engine's leading `/`), else its short id."""
+    names = container.get("Names") or [container.get("Id", "?")[:12]]
+    return str(names[0]).lstrip("/")
