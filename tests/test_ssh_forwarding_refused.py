@@ -89,6 +89,25 @@ def test_docker_behind_ssh_with_a_missing_socket_is_not_blamed_on_sshd(ssh_lab, 
     assert "refuses forwarding" not in message and "\n" not in message
 
 
+@pytest.mark.docker
+def test_docker_behind_ssh_with_an_engine_that_died_is_not_blamed_on_sshd(ssh_lab, dockerd,  # type: ignore[no-untyped-def]
+                                                                         tmp_path) -> None:
+    """s9-docker #3: a killed or crashed dockerd leaves its socket file, which nothing listens
+    on; behind ssh the same code-2 refusal said only that sshd needs forwarding turned on,
+    which would not help (on this machine the run said "dockerd not running?")."""
+    import socket
+
+    stale = tmp_path / "dead-docker.sock"
+    with socket.socket(socket.AF_UNIX) as bound:  # bound, then closed: as a dead engine's
+        bound.bind(str(stale))
+    text = ssh_lab.config_yaml(extra_envs={"t": [ssh_lab.layer("orch-loop"), dockerd.layer(
+        docker_host=f"unix://{stale}")]})
+    message = _refused(text)
+    assert message.startswith("hop 2 (docker orch-test): cannot reach the docker engine"), message
+    assert "nothing listens on that socket there (is the engine running?" in message, message
+    assert "\n" not in message
+
+
 def _refused(config_text: str) -> str:
     """The one-line ConnectError of a run of `true` in environment `t`."""
     orch = Orchestrator(load_config_text(config_text))

@@ -13,9 +13,14 @@ import asyncssh
 
 #: Asks the host what keeps the login user from a unix socket ($1): write permission, a folder
 #: on the way it may not look into (`[ -S ]` alone says "missing" for that too), another kind
-#: of file, or nothing there.
+#: of file, nothing there, or no one listening on it (a socket left by an engine that was
+#: killed or crashed is not in the kernel's list of bound sockets, /proc/net/unix).
 SOCKET_CHECK = """p=$1
-if [ -S "$p" ]; then [ -w "$p" ] || echo orch-socket-denied
+if [ -S "$p" ]; then
+  if [ ! -w "$p" ]; then echo orch-socket-denied
+  elif [ -r /proc/net/unix ] && ! awk -v p="$p" '$NF == p {f=1} END {exit !f}' /proc/net/unix
+  then echo orch-socket-unheard
+  fi
 elif [ -e "$p" ]; then echo orch-socket-other
 else
   case $p in /*) d=;; *) d=.;; esac; rest=${p#/}
@@ -51,6 +56,10 @@ async def socket_problem(conn: asyncssh.SSHClientConnection, path: str,
                 f"{user}: permission denied)", PermissionError)
     if word == "orch-socket-denied":
         return "the remote user may not open that socket (no write permission)", PermissionError
+    if word == "orch-socket-unheard":  # or one in another network namespace: both said
+        return ("nothing listens on that socket there (is the engine running? one that was "
+                "stopped or crashed leaves its socket behind), or its sshd refuses forwarding "
+                "(it needs `AllowStreamLocalForwarding yes`)", ConnectionError)
     if word == "orch-socket-other":
         return "it is not a socket", ConnectionError
     if word == "orch-socket-missing":
