@@ -43,6 +43,21 @@ async def test_engine_unreachable_names_the_socket_and_the_hop(base, tmp_path) -
     assert str(dead) in str(err.value)
 
 
+async def test_a_hung_engine_is_said_to_be_hung(base, tmp_path) -> None:
+    """s9-docker #8: an engine that takes the connection and never answers (a wedged dockerd:
+    `docker ps` hangs) was reported as "the connection closed without an answer"."""
+    mute = tmp_path / "mute.sock"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(mute))
+        listener.listen(8)  # the kernel takes the connection; nobody reads or answers
+        with pytest.raises(ConnectError) as err:
+            await executor(base, f"unix://{mute}").launch(Command.of(["true"]))
+    assert str(err.value) == (
+        f"hop 1 (docker orch-test): cannot reach the docker engine at unix://{mute} on this "
+        f"machine: it took the connection but did not answer within 10 s (is the engine hung? "
+        f"its own client would hang there too)")
+
+
 async def test_container_not_found_suggests_a_running_one(base, dockerd) -> None:
     with pytest.raises(LayerError) as err:
         await executor(base, dockerd.host, container="orch-tset").launch(Command.of(["true"]))

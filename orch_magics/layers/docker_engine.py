@@ -107,7 +107,11 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
     try:
         writer.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
         head = await asyncio.wait_for(reader.read(4096), CONNECT_TIMEOUT)
-    except (OSError, asyncio.TimeoutError):
+    except asyncio.TimeoutError:  # it took the connection and said nothing: a hung engine
+        raise ConnectError(f"cannot reach {what}: it took the connection but did not answer "
+                           f"within {CONNECT_TIMEOUT:g} s (is the engine hung? its own "
+                           f"client would hang there too)", hop=hop, layer=layer) from None
+    except OSError:
         head = b""
     finally:
         writer.close()
