@@ -186,7 +186,9 @@ async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> 
     orch = _orch(ssh_lab,
                  nohost=[ssh_lab.layer("no-such-host-orch.invalid")],
                  broken=[ssh_lab.layer("orch-broken", ssh_config=str(config))],
-                 deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("also-missing.invalid")])
+                 deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("also-missing.invalid")],
+                 typo=[ssh_lab.layer("orch-lop")],  # s9-docker #1: a misspelt Host alias
+                 typo2=[ssh_lab.layer("orch-loop"), ssh_lab.layer("orch-lopo")])
     try:
         with pytest.raises(ConnectError) as info:
             await orch.arun("nohost", command="true")
@@ -201,6 +203,17 @@ async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> 
         with pytest.raises(ConnectError) as info:  # resolved by the previous hop
             await orch.arun("deeper", command="true")
         assert info.value.hop == 2 and "Unknown error" not in str(info.value)
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("typo", command="true")
+        assert str(info.value).startswith(
+            f"hop 1 (ssh orch-lop): the host name 'orch-lop' does not resolve (did you mean "
+            f"'orch-loop', a `Host` of {ssh_lab.ssh_config}?)"), info.value
+        with pytest.raises(ConnectError) as info:  # behind a hop: its resolver's raw words
+            await orch.arun("typo2", command="true")
+        assert str(info.value).startswith(
+            f"hop 2 (ssh orch-lopo): the host name 'orch-lopo' does not resolve on ssh "
+            f"orch-loop (did you mean 'orch-loop', a `Host` of {ssh_lab.ssh_config}?)"), \
+            info.value
     finally:
         await orch.aclose()
 

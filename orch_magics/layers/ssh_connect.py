@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 
+from ..config.suggest import did_you_mean
 from ..errors import (
     AuthError,
     ConnectError,
@@ -159,31 +160,37 @@ def who(cfg: SSHConfig) -> str:
     return f"{cfg.user}@{where(cfg)}" if cfg.user else where(cfg)
 
 
-def host_entry(cfg: SSHConfig) -> str | None:
-    """The `Host` line of the ssh_config in use whose patterns match `cfg.host`, if any."""
+def _host_lines(cfg: SSHConfig) -> list[tuple[str, list[str]]]:
+    """(line, its patterns) of each `Host` line of the ssh_config in use."""
     path = os.path.expanduser(cfg.ssh_config or "~/.ssh/config")
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
     except OSError:
-        return None
-    for line in lines:
-        words = line.strip().split()
-        if len(words) < 2 or words[0].lower() != "host":
-            continue
-        patterns = [w for w in words[1:] if not w.startswith("!")]
-        if any(fnmatch.fnmatchcase(cfg.host, p) for p in patterns):
-            return line.strip()
-    return None
+        return []
+    return [(line.strip(), [w for w in words[1:] if not w.startswith("!")])
+            for line in lines if len(words := line.strip().split()) >= 2
+            and words[0].lower() == "host"]
 
 
-def unresolved_message(cfg: SSHConfig) -> str:
-    """Why the name did not resolve, and whether the ssh_config knew it."""
+def host_entry(cfg: SSHConfig) -> str | None:
+    """The `Host` line of the ssh_config in use whose patterns match `cfg.host`, if any."""
+    return next((line for line, patterns in _host_lines(cfg)
+                 if any(fnmatch.fnmatchcase(cfg.host, p) for p in patterns)), None)
+
+
+def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
+    """Why the name did not resolve (`seen_from`: on the hop before, which resolved it), and
+    whether the ssh_config knew it or has a near `Host` alias (a misspelt one)."""
     config = cfg.ssh_config or "~/.ssh/config"
     entry = host_entry(cfg)
     if entry is None:
-        return (f"the host name {cfg.host!r} does not resolve (no `Host` entry for it in "
-                f"{config}, and DNS / /etc/hosts do not know it)")
+        aliases = [p for _, patterns in _host_lines(cfg) for p in patterns
+                   if not any(c in p for c in "*?[")]
+        near = did_you_mean(cfg.host, aliases)
+        hint = f" (did you mean {near!r}, a `Host` of {config}?)" if near else ""
+        return (f"the host name {cfg.host!r} does not resolve{seen_from}{hint} (no `Host` "
+                f"entry for it in {config}, and DNS / /etc/hosts do not know it)")
     return (f"the host name {cfg.host!r} does not resolve: {config} has `{entry}` for it, but "
             f"the HostName it gives does not resolve either")
 
@@ -202,6 +209,8 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
         raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
                            f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
+        if "name resolution" in (exc.reason or "") or "not known" in (exc.reason or ""):
+            raise err(ConnectError, unresolved_message(cfg, f" on {via}")) from None
         raise err(ConnectError, f"{via} could not open a connection to {where(cfg)}: "
                                 f"{refusal(exc, 'AllowTcpForwarding')}") from None
     except asyncssh.DisconnectError as exc:
