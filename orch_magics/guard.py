@@ -13,6 +13,7 @@ stdin request.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import threading
@@ -43,10 +44,19 @@ class Confirmation:
     user: str
     time: str
     how: str
+    #: For a run covered by an earlier confirmation: how that one was given (its `time` is
+    #: that one's too: no one confirmed anything when the covered run started).
+    first: str | None = None
 
     def as_record(self) -> dict[str, str]:
-        return {"environment": self.environment, "user": self.user, "time": self.time,
-                "how": self.how}
+        record = {"environment": self.environment, "user": self.user, "time": self.time,
+                  "how": self.how}
+        return record if self.first is None else {**record, "first": self.first}
+
+    def covering(self) -> Confirmation:
+        """This confirmation, as it covers a later run of its confirm_ttl."""
+        return dataclasses.replace(self, how="confirmed earlier in this session",
+                                   first=self.first or self.how)
 
 
 def _names(text: str | None) -> set[str]:
@@ -57,8 +67,8 @@ class Guard:
     """Admits runs into environments; remembers confirmations for their time to live."""
 
     def __init__(self) -> None:
-        #: By name: the environment as confirmed (layers and all), and until when.
-        self._until: dict[str, tuple[Environment, float]] = {}
+        #: By name: the environment as confirmed (layers and all), until when, and how.
+        self._until: dict[str, tuple[Environment, float, Confirmation]] = {}
         self._lock = threading.Lock()
 
     def admit(self, plan: RunPlan, *, ask: Asker | None = None, yes: Collection[str] = (),
@@ -71,9 +81,9 @@ class Guard:
             return None
         dangerous = bool(plan.service and plan.service.dangerous)
         with self._lock:
-            confirmed, until = self._until.get(env.name, (None, 0.0))
-            if not dangerous and confirmed == env and until > time.monotonic():
-                return _confirmed(env.name, "confirmed earlier in this session")
+            confirmed, until, given = self._until.get(env.name, (None, 0.0, None))
+            if not dangerous and confirmed == env and until > time.monotonic() and given:
+                return given.covering()
         if env.name in set(yes):
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
         answer = ask(_question(plan, dangerous)) if ask is not None else None
@@ -95,7 +105,8 @@ class Guard:
         if not (plan.service and plan.service.dangerous):
             with self._lock:
                 env = plan.environment
-                self._until[env.name] = (env, time.monotonic() + env.guardrails.confirm_ttl)
+                self._until[env.name] = (env, time.monotonic() + env.guardrails.confirm_ttl,
+                                         confirmation)
         return confirmation
 
 

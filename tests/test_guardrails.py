@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,25 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
             call()
         assert str(err.value) == refused
     assert not mark.exists() and orch.forwards.list() == []
+
+
+def test_a_run_covered_by_a_confirmation_records_when_and_how_it_was_given(
+        tmp_path: Path, mark: Path) -> None:
+    """s9-guard #5: a run covered by an earlier confirmation recorded its own start as the
+    confirmation's time, and lost how that one was given (typed, --yes, ORCH_CONFIRM)."""
+    log = tmp_path / "audit.jsonl"
+    o = Orchestrator(load_config_text(CONFIG + f"audit: {{path: {log}}}\n"))
+    try:
+        assert o.run("prod", "touch", yes="prod").ok
+        time.sleep(1.2)  # the record's time is to the second
+        assert o.run("prod", "touch").ok
+    finally:
+        o.close()
+    first, covered = (json.loads(line)["confirmation"] for line in log.read_text().splitlines()
+                      if json.loads(line)["event"] == "start")
+    assert first["how"] == "--yes prod" and "first" not in first
+    assert covered == {**first, "how": "confirmed earlier in this session",
+                       "first": "--yes prod"}
 
 
 def test_a_services_only_environment_runs_its_services_as_written(
