@@ -45,6 +45,34 @@ def test_a_label_fans_out_to_every_running_container_with_it(dockerd: Engine,
     assert all(res[name].stdout == f"{name}\n" for name in web)
 
 
+def test_finding_a_labels_containers_is_audited_before_it_connects(
+        dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """s9-guard #2: the lookup of a label's containers logged in to the (protected) host and
+    ran commands there before any audit record, and even when the log could not be written
+    (the table then showed the engine's error, not the log's)."""
+    layer = json.dumps({"type": "docker", "config": {"label": "orch.fleet=web",
+                                                     "docker_host": dockerd.host}})
+
+    def orch(log: object) -> Orchestrator:
+        return Orchestrator(load_config_text(
+            f"environments:\n  web: {{layers: [{layer}]}}\n"
+            f"services:\n  name: {{command: 'cat /etc/hostname'}}\naudit: {{path: {log}}}\n"))
+
+    log = tmp_path / "audit.jsonl"
+    with orch(log) as o:
+        assert o.run("web", "name").ok
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    first, closed = records[0], next(r for r in records if r["id"] == records[0]["id"]
+                                      and r["event"] == "end")
+    assert (first["event"], first["command"]) == ("start", "orch-resolve label orch.fleet=web")
+    assert closed["ok"] is True and records.index(closed) < len(records) - 2 * len(web)
+    (tmp_path / "blocker").write_text("")  # a file where the log's folder should be
+    with orch(tmp_path / "blocker" / "audit.jsonl") as o:
+        res = o.run("web", "name")
+    assert not res.ok and list(res.causes.values()) == [
+        f"cannot write the audit log {tmp_path}/blocker/audit.jsonl: Not a directory"]
+
+
 def test_a_container_list_and_a_pattern_with_limit(dockerd: Engine, web: list[str]) -> None:
     orch = _orch(dockerd, {"container": "orch-web-[01:10]"})
     try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection
 from typing import Protocol
 
 from .._loop import BackgroundLoop, result_of
-from ..admission import Ticket
+from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
 from ..layers.base import Launcher
@@ -29,7 +29,7 @@ from .options import FleetOptions
 from .result import FleetResult
 from .runner import FleetRun, TargetRow
 from .stdin import SharedStdin
-from .targets import expand, limited
+from .targets import Target, expand, limited
 
 
 class Host(Protocol):
@@ -45,6 +45,9 @@ class Host(Protocol):
               target: str | None = None) -> Run: ...
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
+
+    @property
+    def gate(self) -> Gate: ...
 
     def replanned(self, plan: RunPlan) -> RunPlan: ...
 
@@ -90,9 +93,19 @@ class Fleets:
             return self.run(host.replanned(plan), again, stdin=shared.replay(), sinks=sinks,
                             yes=yes)  # the environment as it is now: a host may have left
 
+        def lookup(target: Target) -> Callable[[BaseException | None], None]:
+            """Finding a label's containers logs in and runs commands there: an audited
+            session (`orch-resolve label app=web`) before it connects."""
+            spec = target.layers[target.pending or 0]
+            hops = [s.label for s in target.layers[:(target.pending or 0) + 1]]
+            written = spec.fanout.written if spec.fanout else spec.label  # `label app=web`
+            titled = plan.titled(["orch-resolve", *written.split(" ", 1)])
+            return host.gate.open_session(titled, ticket, " → ".join(["local", *hops]),
+                                          target.label or None)
+
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
-                        on_change=on_change, rerun=rerun)
+                        on_change=on_change, rerun=rerun, lookup=lookup)
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
                    sinks: Sinks = (),

@@ -1,7 +1,8 @@
 """The fleet runner: every target as one ordinary Run, at most `parallel` at once.
 
 Each target goes through the same door as any run (`begin`: the Gate audits it with its label),
-so the engine, guardrails and audit are shared. Once more targets have failed than `max_fail`
+so the engine, guardrails and audit are shared; finding a label's containers connects to the
+hosts too, so it is audited first (`lookup`). Once more targets have failed than `max_fail`
 allows, no new one starts (running ones finish; the rest are `skipped`). `stop()` stops every
 running target and starts no other (`stopped`). Rows (`TargetRow`) carry the live state a view
 shows; `on_change` is told of every state change.
@@ -34,6 +35,9 @@ from .targets import Target, check_found, expand, limited_reached, resolve, unre
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
+#: Records that a target's containers are about to be looked up (raises when that cannot be
+#: recorded); the callable returned records how the lookup ended.
+Lookup = Callable[[Target], Callable[[BaseException | None], None]]
 #: Lines a row keeps at least, to find its last line that shows something (its title).
 LAST_LINES = 20
 #: Lines a row shows at most, whatever `--tail` asks: every target's row keeps them, and the
@@ -147,9 +151,10 @@ class FleetRun:
     def __init__(self, plan: RunPlan, begin: Begin, base: Launcher, options: FleetOptions, *,
                  sinks: SinkFactory = lambda label: (), stdin: SharedStdin | None = None,
                  on_change: Callable[[TargetRow], None] = lambda row: None,
-                 rerun: Rerun | None = None) -> None:
+                 rerun: Rerun | None = None,
+                 lookup: Lookup = lambda target: lambda error: None) -> None:
         self.plan, self.options = plan, options
-        self._begin, self._base, self._sinks = begin, base, sinks
+        self._begin, self._base, self._sinks, self._lookup = begin, base, sinks, lookup
         self.stdin = stdin or SharedStdin(None)
         self._on_change = on_change
         self._rerun = rerun
@@ -297,8 +302,17 @@ class FleetRun:
         return targets
 
     async def _resolve(self, target: Target) -> list[Target]:
+        if target.pending is None:
+            return [target]
         try:
-            return await resolve(target, self._base)
+            ended = self._lookup(target)  # recorded before it connects, or not done
+            try:
+                found = await resolve(target, self._base)
+            except BaseException as exc:
+                ended(exc)
+                raise
+            ended(None)
+            return found
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
             target = unresolved(target)
             self._unresolved[target.label] = exc
