@@ -146,8 +146,8 @@ class Orchestrator:
         """Start the main command (not pre/post) and return its live handle; admitted as by
         `arun` (allow lists; protection: `yes` or a `ticket` from `admit`), audited at both ends."""
         plan = self.plan(environment, service, command=command, env=env, cwd=cwd, tty=tty)
+        launcher = self.launcher_for(plan)  # a fleet is refused before anyone is asked
         ticket = ticket or self.admit(plan, yes=yes)
-        launcher = self.launcher_for(plan)
         handle = await self.gate.launch(plan, ticket, launcher.chain,
                                         lambda: launcher.launch(plan.command))
         if plan.stdin_mode == "none":
@@ -200,12 +200,12 @@ class Orchestrator:
               env: Mapping[str, str] | None = None, cwd: str | None = None,
               sinks: Sequence[Sink] = (), plan: RunPlan | None = None,
               yes: str | Collection[str] = (), ticket: Ticket | None = None) -> LiveRun:
-        """Start a run on the background loop and return at once with a LiveRun (unnamed).
-
-        stdin stays open for `LiveRun.send` unless a `stdin` source is given or the service's
+        """Start a run on the background loop and return at once with a LiveRun (unnamed); stdin
+        stays open for `LiveRun.send` unless a `stdin` source is given or the service's
         stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again."""
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
         plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
+        plan.check_one_target()  # before anyone is asked: a fleet runs through run or start
         ticket = ticket or self.admit(plan, yes=yes)
         live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
         self._track(live)

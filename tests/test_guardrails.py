@@ -307,13 +307,20 @@ ENTRY_POINTS: dict[str, Callable[..., object]] = {
 def test_every_way_to_start_a_process_goes_through_the_guardrails(
         orch: Orchestrator, mark: Path, entry: str) -> None:
     start = ENTRY_POINTS[entry]
+    one_process = entry in ("spawn", "launch")  # a fleet is refused there, before any question
+    ask = orch.gate.ask = Answers()
     for environment in ("prod", "fleet"):
-        with pytest.raises(ConfirmationRefused, match=f"{environment!r} is protected"):
+        refused = ("fans out to several targets" if one_process and environment == "fleet"
+                   else f"{environment!r} is protected")
+        with pytest.raises(OrchError, match=refused):
             start(orch, environment, "touch")
+    assert len(ask.questions) == (1 if one_process else 2)  # s9-guard: asked, then refused
     for environment in ("locked", "fleet"):
-        with pytest.raises(OrchError, match=f"may not run in {environment!r}"):
+        fleet = one_process and environment == "fleet"
+        with pytest.raises(OrchError, match="fans out" if fleet else
+                           f"may not run in {environment!r}"):
             start(orch, environment, "other")
-        with pytest.raises(OrchError, match="services only"):
+        with pytest.raises(OrchError, match="fans out" if fleet else "services only"):
             start(orch, environment, command=f"touch {mark}")
     assert not mark.exists()
     ask = orch.gate.ask = Answers("prod")
