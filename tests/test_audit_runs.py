@@ -416,11 +416,15 @@ def test_a_copy_is_audited_as_what_it_copies(tmp_path: Path) -> None:
     cfg.write_text(config(log))
     src = tmp_path / "src.txt"
     src.write_text("copied\n")
-    assert _cli(cfg, "cp", str(src), f"local:{tmp_path}/dst.txt").returncode == 0
-    assert _cli(cfg, "cp", f"local:{tmp_path}/dst.txt", str(tmp_path / "back")).returncode == 0
-    commands = [r["command"] for r in records(log) if r["event"] == "start"]
-    assert commands == [f"orch-put {src} {tmp_path}/dst.txt",
-                        f"orch-get {tmp_path}/dst.txt {tmp_path}/back"]
+    put = _cli(cfg, "cp", str(src), f"local:{tmp_path}/dst.txt")
+    got = _cli(cfg, "cp", f"local:{tmp_path}/dst.txt", str(tmp_path / "back"))
+    assert put.returncode == got.returncode == 0
+    starts = [r for r in records(log) if r["event"] == "start"]
+    assert [r["command"] for r in starts] == [f"orch-put {src} {tmp_path}/dst.txt",
+                                              f"orch-get {tmp_path}/dst.txt {tmp_path}/back"]
+    # the copy's line names its record, as a cell's status line does (s9-guard #3)
+    for done, record in zip((put, got), starts, strict=True):
+        assert done.stdout.rstrip().endswith(f"· audit {record['id']}"), done.stdout
     # a user's own script run under such a name is shown whole: the title is ours to set
     assert _cli(cfg, "run", "local", "--", "/bin/sh", "-c", "echo hidden?", "orch-get",
                 "x").returncode == 0

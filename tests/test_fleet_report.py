@@ -63,7 +63,7 @@ def test_to_dataframe_keeps_its_columns_with_no_target_and_exit_codes_whole(
     res = orch.run("web", command="exit 3", parallel=1, max_fail=0)  # w2: skipped, no code
     assert res.states == {"w1": "failed", "w2": "skipped"}, res.causes
     columns = ["state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
-               "last_line"]
+               "last_line", "audit_id"]
     for empty in (res.succeeded, orch.run("web", command="true").failed):
         frame = empty.to_dataframe()
         assert frame.empty and list(frame.columns) == columns and frame.index.name == "label"
@@ -129,6 +129,9 @@ def test_the_html_table_reads_output_as_text_and_a_stop_shows_no_python_number(
     page = res._repr_html_()
     assert "class='orch-fleet mathjax_ignore tex2jax_ignore'" in page
     assert "cost $5 and $7" in page and "<td>3</td>" in page
+    ids = [res[label].audit_id for label in res]  # each row names its record (s9-guard #3)
+    assert all(ids) and all(f"<td>{audit_id}</td>" in page for audit_id in ids), page
+    assert [row["audit_id"] for row in res.rows()] == ids
     live = orch.fleets.start(orch.plan("web", command="sleep 30"), FleetOptions())
     deadline = time.monotonic() + 30
     while live.counts().get("running") != 2:

@@ -24,7 +24,7 @@ Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
 STATES = ("ok", "failed", "stopped", "skipped")
 #: What `rows()` gives for each target, and the columns of `to_dataframe()` (label: its index).
 ROW_KEYS = ("label", "state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
-            "last_line")
+            "last_line", "audit_id")
 #: Rows the HTML summary shows at most (the counts in its title cover every target).
 HTML_ROWS = 50
 
@@ -132,8 +132,8 @@ class FleetResult(ByTarget[RunResult]):
         """One plain dict per target, with the keys ROW_KEYS."""
         return [dict(zip(ROW_KEYS, (
             k, self.states[k], r.returncode, round(r.duration, 3), r.stdout_buffer.size,
-            r.stderr_buffer.size, cause(r, self.states[k]), mask_text(last_line(r))),
-            strict=True)) for k, r in self._results.items()]
+            r.stderr_buffer.size, cause(r, self.states[k]), mask_text(last_line(r)),
+            r.audit_id), strict=True)) for k, r in self._results.items()]
 
     def summary(self) -> str:
         """`30 targets: 27 ok, 2 failed, 1 skipped`."""
@@ -168,13 +168,13 @@ class FleetResult(ByTarget[RunResult]):
         from ..sinks.display import NO_MATH
 
         head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
-                                                  "last line"))
+                                                  "last line", "audit"))
         rows = sorted(self.rows(), key=lambda r: r["state"] == "ok")
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
                 r["label"], r["state"], _shown_exit(r),
                 f"{r['duration']:.2f}s", "" if r["state"] == "ok" else r["cause"],
-                r["last_line"])) + "</tr>" for r in rows[:HTML_ROWS])
+                r["last_line"], r["audit_id"] or "")) + "</tr>" for r in rows[:HTML_ROWS])
         more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
                 f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
         # a target's output is text: `$5 and $7` is never typeset as math

@@ -97,8 +97,10 @@ class Transferred:
         else:
             dst = f"{self.environment}:{dst}"
         rate = self.bytes / self.duration / 1e6 if self.duration > 0 else 0.0
+        audit = f" · audit {self.audit_id}" if self.audit_id else ""  # a runbook names it
         return redact(f"{verb} {self.kind} {src} → {dst}: {human(self.bytes)} in "
-                      f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…")
+                      f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…"
+                      f"{audit}")
 
 
 def human(n: float) -> str:
