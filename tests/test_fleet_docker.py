@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -71,6 +72,15 @@ def test_finding_a_labels_containers_is_audited_before_it_connects(
         res = o.run("web", "name")
     assert not res.ok and list(res.causes.values()) == [
         f"cannot write the audit log {tmp_path}/blocker/audit.jsonl: Not a directory"]
+    forwarded = tmp_path / "forward.jsonl"  # a forward on a label fleet looks up too
+    with socket.socket() as listening, orch(forwarded) as o:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(1)
+        port = listening.getsockname()[1]
+        o.forward("web", port, host="127.0.0.1", limit="*-03").close()
+    starts = [json.loads(line)["command"] for line in forwarded.read_text().splitlines()
+              if json.loads(line)["event"] == "start"]
+    assert starts == ["orch-resolve label orch.fleet=web", f"orch-forward 127.0.0.1:{port}"]
 
 
 def test_a_container_list_and_a_pattern_with_limit(dockerd: Engine, web: list[str]) -> None:
