@@ -81,6 +81,12 @@ def test_finding_a_labels_containers_is_audited_before_it_connects(
     starts = [json.loads(line)["command"] for line in forwarded.read_text().splitlines()
               if json.loads(line)["event"] == "start"]
     assert starts == ["orch-resolve label orch.fleet=web", f"orch-forward 127.0.0.1:{port}"]
+    copied = tmp_path / "copy.jsonl"  # and so does a copy on one
+    with orch(copied) as o:
+        assert o.get("web", "/etc/hostname", str(tmp_path / "got"), limit="*-0[12]").ok
+    starts = [json.loads(line)["command"] for line in copied.read_text().splitlines()
+              if json.loads(line)["event"] == "start"]
+    assert starts[0] == "orch-resolve label orch.fleet=web" and len(starts) == 3, starts
 
 
 def test_a_container_list_and_a_pattern_with_limit(dockerd: Engine, web: list[str]) -> None:

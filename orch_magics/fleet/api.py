@@ -24,12 +24,13 @@ from ..shutdown import close_at_exit
 from ..sinks.base import SinkFactory, Sinks
 from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
+from .lookup import sessions
 from .named import NamedFleet
 from .options import FleetOptions
 from .result import FleetResult
 from .runner import FleetRun, TargetRow
 from .stdin import SharedStdin
-from .targets import Target, expand, limited
+from .targets import expand, limited
 
 
 class Host(Protocol):
@@ -93,19 +94,10 @@ class Fleets:
             return self.run(host.replanned(plan), again, stdin=shared.replay(), sinks=sinks,
                             yes=yes)  # the environment as it is now: a host may have left
 
-        def lookup(target: Target) -> Callable[[BaseException | None], None]:
-            """Finding a label's containers logs in and runs commands there: an audited
-            session (`orch-resolve label app=web`) before it connects."""
-            spec = target.layers[target.pending or 0]
-            hops = [s.label for s in target.layers[:(target.pending or 0) + 1]]
-            written = spec.fanout.written if spec.fanout else spec.label  # `label app=web`
-            titled = plan.titled(["orch-resolve", *written.split(" ", 1)])
-            return host.gate.open_session(titled, ticket, " → ".join(["local", *hops]),
-                                          target.label or None)
-
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
-                        on_change=on_change, rerun=rerun, lookup=lookup)
+                        on_change=on_change, rerun=rerun,
+                        lookup=sessions(host.gate, plan, ticket))
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
                    sinks: Sinks = (),

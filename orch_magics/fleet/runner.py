@@ -28,16 +28,14 @@ from ..result import RunResult, unstarted
 from ..sinks.base import SinkFactory
 from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
+from .lookup import Lookup, resolve_audited
 from .options import TAIL_LINES, FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
-from .targets import Target, check_found, expand, limited_reached, resolve, unresolved
+from .targets import Target, check_found, expand, limited_reached, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
-#: Records that a target's containers are about to be looked up (raises when that cannot be
-#: recorded); the callable returned records how the lookup ended.
-Lookup = Callable[[Target], Callable[[BaseException | None], None]]
 #: Lines a row keeps at least, to find its last line that shows something (its title).
 LAST_LINES = 20
 #: Lines a row shows at most, whatever `--tail` asks: every target's row keeps them, and the
@@ -302,17 +300,8 @@ class FleetRun:
         return targets
 
     async def _resolve(self, target: Target) -> list[Target]:
-        if target.pending is None:
-            return [target]
         try:
-            ended = self._lookup(target)  # recorded before it connects, or not done
-            try:
-                found = await resolve(target, self._base)
-            except BaseException as exc:
-                ended(exc)
-                raise
-            ended(None)
-            return found
+            return await resolve_audited(target, self._base, self._lookup)
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
             target = unresolved(target)
             self._unresolved[target.label] = exc

@@ -153,15 +153,6 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     return kept[0]
 
 
-async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launcher
-                      ) -> list[Target]:
-    """Every target of a fleet, containers found by label looked up (none found: an error)."""
-    targets = expand(layers)
-    found = [t for target in targets for t in await resolve(target, base)]
-    check_found(environment, targets, found)
-    return found
-
-
 def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target]) -> None:
     """Refuse a fleet whose label selectors found no container anywhere: running 'on every
     container with app=web' when none is running is a mistake or an outage, not a success."""

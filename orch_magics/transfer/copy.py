@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
 
 from .._loop import BackgroundLoop, Interrupted, run_or_cancel
-from ..admission import Ticket
+from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..layers.base import Launcher
 from ..plan import RunPlan
@@ -45,6 +45,9 @@ class Runs(Protocol):
               ticket: Ticket | None = None, target: str | None = None) -> Run: ...
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
+
+    @property
+    def gate(self) -> Gate: ...
 
 
 class Copy:

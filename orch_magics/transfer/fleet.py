@@ -17,9 +17,10 @@ from typing import Literal
 
 from ..admission import Ticket
 from ..errors import OrchError
+from ..fleet.lookup import resolve_audited, sessions
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.targets import Target, check_found, expand, limited, resolve, unresolved
+from ..fleet.targets import Target, check_found, expand, limited, unresolved
 from ..gathering import gather_all
 from ..plan import RunPlan
 from ..sinks.file import label_folders
@@ -147,9 +148,11 @@ class FleetCopy:
         base = self.runs.launcher_for(dataclasses.replace(self.plan, layers=()))
         failed: dict[str, TransferError] = {}
 
+        lookup = sessions(self.runs.gate, self.plan, self.ticket)  # it connects: audited
+
         async def one(target: Target) -> list[Target]:
             try:
-                return await resolve(target, base)
+                return await resolve_audited(target, base, lookup)
             except OrchError as exc:  # this part of the fleet is unreachable: it fails alone
                 target = unresolved(target)
                 failed[target.label] = TransferError(str(exc))

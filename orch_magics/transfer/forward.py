@@ -25,7 +25,8 @@ from .._loop import BackgroundLoop, Interrupted, run_or_cancel
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
-from ..fleet.targets import Target, expand, resolve_all, the_one
+from ..fleet.lookup import resolve_all, sessions
+from ..fleet.targets import Target, expand, the_one
 from ..layers.base import Launcher, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
@@ -223,7 +224,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         one, label = plan, ""
         if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
-            found = await _looked_up(places, plan, ticket, base)
+            found = await resolve_all(environment, plan.layers_to_run, base,
+                                      sessions(places.gate, plan, ticket))  # audited first
             if limit is None:  # containers found by label: now one can be suggested
                 raise _name_one(plan, found)
             target = the_one(found, limit)
@@ -254,26 +256,6 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     forward_id = forwards.new_id()
     return forwards.add(Forward(forward_id, where, host, port, relay.get_port(), via, closer,
                                 health))
-
-
-async def _looked_up(places: Places, plan: RunPlan, ticket: Ticket, base: Launcher
-                     ) -> list[Target]:
-    """A fleet's targets; where containers are found by label that logs in to the hosts, so
-    it is an audited session (`orch-resolve`) first, as for a fleet's run."""
-    selectors = [spec.fanout.written for spec in plan.layers_to_run
-                 if spec.fanout is not None and spec.fanout.selector is not None]
-    if not selectors:  # names and patterns: nothing to connect to yet
-        return await resolve_all(plan.environment.name, plan.layers_to_run, base)
-    chain = " → ".join(["local", *(spec.label for spec in plan.layers_to_run)])
-    ended = places.gate.open_session(plan.titled(["orch-resolve", *selectors[0].split(" ", 1)]),
-                                     ticket, chain)
-    try:
-        found = await resolve_all(plan.environment.name, plan.layers_to_run, base)
-    except BaseException as exc:
-        ended(exc)
-        raise
-    ended(None)
-    return found
 
 
 def _check_target(plan: RunPlan, limit: str | None) -> None:
