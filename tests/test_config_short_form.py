@@ -70,7 +70,8 @@ def test_both_forms_validate_against_the_schema_and_bad_short_forms_do_not() -> 
     schema = json.loads(schema_json())
     for text in (SHORT, LONG):
         jsonschema.validate(yaml.safe_load(text), schema)
-    for bad in ("[sshh bastion]", "[local here]", "['']", "[5]", "'ssh bastion'"):
+    for bad in ("[sshh bastion]", "[local here]", "['']", "[5]", "'ssh bastion'", "[ssh]",
+                "[docker]", "[podman]"):
         doc = yaml.safe_load(f"environments:\n  e: {bad}\n")
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(doc, schema)
@@ -80,7 +81,9 @@ def test_both_forms_validate_against_the_schema_and_bad_short_forms_do_not() -> 
     ("[ssh bastion, dokcer app]", (2, 20), "unknown layer type 'dokcer'; known types: ", "docker"),
     ("[local here]", (2, 7), "a local layer names no target: write `local` alone, or the "
                              "mapping {type: local, config: {...}}", None),
-    ("[docker]", (2, 7), "give one of container, label, service", None),
+    ("[docker]", (2, 7), "`docker` alone names no container: write `docker CONTAINER`, or "
+                         "the mapping {type: docker, config: {...}}", None),
+    ("[sudo, ssh]", (2, 13), "`ssh` alone names no host: write `ssh HOST`", None),
     ("[ssh ops@bastion]", (2, 7), "it has '@': a host or container name has none (a user is "
                                   "its own setting: host: bastion, user: ops)", None),
     ("[ssh bastion, 7]", (2, 20), "a layer must be a mapping like {type: ssh, config: {host: "

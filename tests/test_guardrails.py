@@ -466,3 +466,20 @@ def test_terminal_ipython_asks_the_person_at_the_terminal(tmp_path: Path, mark: 
     assert (b"touched" in screen) == (typed == b"prod\r") == mark.exists(), screen
     if typed != b"prod\r":
         assert b"not run: the answer 'nope' is not the environment's name 'prod'" in screen
+
+
+def test_a_test_shell_at_a_terminal_asks_nobody(tmp_path: Path, mark: Path) -> None:
+    """s9-regress #1: IPython's own test shell (globalipapp, a TerminalInteractiveShell too)
+    was taken for terminal IPython and waited on /dev/tty for ever: a user's pytest run from
+    a terminal hung where it had been refused at once."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(CONFIG)
+    code = ("from IPython.testing.globalipapp import start_ipython\n"
+            "shell = start_ipython()\n"
+            "shell.run_line_magic('load_ext', 'orch_magics')\n"
+            f"shell.run_line_magic('orch', 'load {cfg}')\n"
+            "try:\n    shell.run_line_magic('orch', 'prod touch')\n"
+            "except Exception as exc:\n    print('REFUSED', exc)\n")
+    status, screen = on_terminal([sys.executable, "-c", code], [], timeout=60)
+    assert status == 0 and b"REFUSED" in screen and b"nobody can confirm here" in screen, screen
+    assert not mark.exists()

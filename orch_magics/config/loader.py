@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..importing import paused_gc
+from ..layers.base import LayerKind
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
 from .chain import check_chain
@@ -297,13 +299,28 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
     type_, *rest = text.split(None, 1) or [""]
     if not is_kind(type_):
         raise _unknown_type(src, path, "layer", type_, kind_names())
+    key = getattr(get_kind(type_), "target", None)
+    if not rest and not stands_alone(get_kind(type_)):
+        raise src.error(path, f"`{type_}` alone names no {key}: write `{type_} "
+                              f"{str(key).upper()}`, or the mapping {{type: {type_}, config: "
+                              f"{{...}}}}")
     if not rest:
         return {"type": type_}
-    key = getattr(get_kind(type_), "target", None)
     if key is None:
         raise src.error(path, f"a {type_} layer names no target: write `{type_}` alone, or "
                               f"the mapping {{type: {type_}, config: {{...}}}}")
     return {"type": type_, "config": {key: rest[0].strip()}}
+
+
+def stands_alone(kind: LayerKind) -> bool:
+    """Whether a kind may be written as its name alone (`local`, `sudo`): it has no `target`,
+    or its target has a default (sudo's root). ssh needs its host, a container layer its
+    container (or a label or compose service: the mapping form)."""
+    key = getattr(kind, "target", None)
+    if key is None:
+        return True
+    field = next((f for f in dataclasses.fields(kind.Config) if f.name == key), None)
+    return field is not None and field.default not in (None, dataclasses.MISSING)
 
 
 def _or_empty(value: Any, empty: Any) -> Any:

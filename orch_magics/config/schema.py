@@ -15,6 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import get_kind, kind_names
 from .fanout import FANOUT_KEYS
+from .loader import stands_alone
 from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
 from .validate import BOUNDS, yaml_key
 
@@ -118,9 +119,10 @@ def layer_schema() -> dict[str, Any]:
 
 
 def _short_layer_schema() -> dict[str, Any]:
-    """A layer as one string, `KIND` or `KIND NAME` for a kind with a `target`."""
-    alone = kind_names()
-    named = [name for name in alone if getattr(get_kind(name), "target", None)]
+    """A layer as one string, `KIND NAME` for a kind with a `target`, or `KIND` alone where
+    that is enough (loader.stands_alone)."""
+    alone = [name for name in kind_names() if stands_alone(get_kind(name))]
+    named = [name for name in kind_names() if getattr(get_kind(name), "target", None)]
     return {"type": "string",
             "pattern": f"^\\s*(({'|'.join(alone)})|({'|'.join(named)})\\s+\\S.*)\\s*$",
             "description": "Short form: the kind alone (`local`) or with its target "

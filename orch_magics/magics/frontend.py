@@ -173,5 +173,9 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
 
 
 def _at_a_terminal(shell: Any) -> bool:
-    """Whether `shell` is terminal IPython (`ipython`), not an embedded or test shell."""
-    return any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
+    """Whether `shell` is the one of a running `ipython` (a person at its prompt), not a test
+    shell (IPython's globalipapp is a TerminalInteractiveShell too) nor an embedded one."""
+    from IPython.terminal.ipapp import TerminalIPythonApp  # only where there is no kernel
+
+    return bool(TerminalIPythonApp.initialized()
+                and getattr(TerminalIPythonApp.instance(), "shell", None) is shell)
