@@ -132,3 +132,27 @@ def test_a_file_left_under_a_hidden_name_is_removed_and_nothing_else(tmp_path: P
         holder.communicate("", timeout=30)
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert kept == sorted(name for key, name in names.items() if key != "dead")
+
+
+def test_a_get_being_renamed_into_place_is_never_swept(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """review-s9 #4: a file got under no name is given a hidden one just before its rename;
+    its last write can be older than STALE_AFTER (the check of a large file comes after), so
+    another get starting in that instant took it for a dead receiver's and removed it. The
+    instant is forced here: the other get's sweep runs between the naming and the rename."""
+    from orch_magics.transfer import landing
+
+    dest = tmp_path / "report.csv"
+    target = FileTarget(str(dest))
+    target.write(b"complete and checked\n")
+    target.finish()
+    old = time.time() - 10 * STALE_AFTER
+    os.utime(target.file.fileno(), (old, old))
+    rename = os.replace
+
+    def another_get_starts_first(src: str, dst: str) -> None:
+        landing._sweep(str(tmp_path), f".{dest.name}.orch-get-")  # private-ok: the racer
+        rename(src, dst)
+
+    monkeypatch.setattr(landing.os, "replace", another_get_starts_first)
+    target.commit(0o644)
+    assert dest.read_bytes() == b"complete and checked\n"

@@ -60,11 +60,10 @@ STALE_AFTER = 10.0
 _SUFFIX = 8  # what mkstemp, mkdtemp and `_linked` add to a prefix
 
 
-def _claim(path: str) -> int:
-    """A descriptor holding an exclusive lock on the temporary at `path`, for as long as it is
-    open: it tells `_sweep` that a live receiver works on it. Where the file system has no
-    locks, nothing is swept there either (its flock fails too)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+def _claim(fd: int) -> int:
+    """`fd` (a temporary just made), holding an exclusive lock for as long as it or a copy of
+    it is open: it tells `_sweep` that a live receiver works on it. Where the file system has
+    no locks, nothing is swept there either (its flock fails too)."""
     with contextlib.suppress(OSError):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # just made, by us: held by no other
     return fd
@@ -200,15 +199,20 @@ class FileTarget:
         self.folder, self._prefix = _temp_name(dest)
         _sweep(self.folder, self._prefix)
         self.temp: str | None = None  # its name, once it has one
-        self._lock = -1  # the lock on a named temporary
+        self._lock = -1  # a named temporary's lock, kept past its early close (finish)
         try:
             fd = _unnamed(self.folder)
             if fd is None:
                 fd, self.temp = tempfile.mkstemp(dir=self.folder, prefix=self._prefix)
-                self._lock = _claim(self.temp)
         except OSError as exc:
             raise _os_error(f"cannot write in {self.folder}", exc) from None
-        self.file = os.fdopen(fd, "wb")
+        self.file = os.fdopen(_claim(fd), "wb")  # an unnamed one: locked once it is linked
+        if self.temp is not None:
+            try:
+                self._lock = os.dup(fd)  # the same lock, held until the commit
+            except OSError as exc:
+                self.abort()
+                raise _os_error(f"cannot write in {self.folder}", exc) from None
         try:
             _keep_owners(dest, fd)
         except TransferError:
@@ -242,10 +246,10 @@ class FileTarget:
             if self.temp is None:  # named only now, for the rename onto dest
                 os.fchmod(self.file.fileno(), mode & 0o1777)  # no setuid/setgid, as in a folder
                 self.temp = _linked(self.file.fileno(), self.folder, self._prefix)
-                self.file.close()
             else:
                 os.chmod(self.temp, mode & 0o1777)
-            os.replace(self.temp, self.dest)
+            os.replace(self.temp, self.dest)  # locked until here: never swept
+            self.file.close()
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
         finally:
@@ -304,8 +308,12 @@ class TreeTarget:
         _sweep(folder, prefix)
         try:
             self.temp = tempfile.mkdtemp(dir=folder, prefix=prefix)
-            self._lock = _claim(self.temp)
         except OSError as exc:
+            raise _os_error(f"cannot write in {folder}", exc) from None
+        try:
+            self._lock = _claim(os.open(self.temp, os.O_RDONLY | os.O_DIRECTORY))
+        except OSError as exc:  # no descriptor left (EMFILE): nothing is left behind either
+            os.rmdir(self.temp)
             raise _os_error(f"cannot write in {folder}", exc) from None
         read, self.pipe = os.pipe()
         self.error: BaseException | None = None
