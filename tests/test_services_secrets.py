@@ -466,22 +466,27 @@ def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Pa
         with_secrets(orch, providers=("file",), file=str(secrets)).plan("local", "from-store")
 
 
-def test_a_secrets_file_not_there_is_a_provider_that_knows_nothing(
+def test_a_secrets_file_not_there_names_the_secret_and_lets_no_later_provider_answer(
         orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """s9-newcomer #5: the example config run as written said only "secrets file … does not
-    exist": not the secret, not the service, not the ORCH_SECRET_… that would answer it. And
-    a secret the env provider has needs no file."""
+    exist": not the secret, not the service, not the ORCH_SECRET_… that would answer it.
+    review-s9 #5: it must still stop the run: a file put first is meant to win, and a value
+    from a provider after it (the shell's, a prompt) would be used with nothing said."""
     missing = tmp_path / "secrets.yaml"
-    o = with_secrets(orch, providers=("env", "file"), file=str(missing))
     with pytest.raises(ConfigError) as info:
-        o.plan("local", "from-store")
+        with_secrets(orch, providers=("env", "file"), file=str(missing)).plan("local",
+                                                                              "from-store")
     said = str(info.value)
-    assert said.startswith("service 'from-store' (") and "environment.V: secret 'stored' is " \
-        "not available (tried: env ORCH_SECRET_STORED, file " in said, said
-    assert f"file {missing} (does not exist: secrets.file in the config); e.g. set " \
-        "ORCH_SECRET_STORED)" in said
+    assert said.startswith("service 'from-store' (") and said.endswith(
+        f"environment.V: secret 'stored' is not available: the secrets file {missing} "
+        f"(secrets.file in the config) does not exist (e.g. set ORCH_SECRET_STORED, or "
+        f"create the file)"), said
     monkeypatch.setenv("ORCH_SECRET_STORED", "from-env")
-    assert o.plan("local", "from-store").command.env["V"] == "from-env"
+    first = with_secrets(orch, providers=("file", "env"), file=str(missing))
+    with pytest.raises(ConfigError, match="the secrets file .* does not exist"):
+        first.plan("local", "from-store")  # the file comes first: the shell's value is not used
+    later = with_secrets(orch, providers=("env", "file"), file=str(missing))
+    assert later.plan("local", "from-store").command.env["V"] == "from-env"  # env answers first
 
 
 def test_an_empty_value_is_no_secret_the_next_provider_is_asked(

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..process.environ import PLACEHOLDER
 from .masking import register
-from .providers import EnvProvider, SecretProvider, providers_from_settings, secret_env_name
+from .providers import (
+    EnvProvider,
+    MissingSecretsFile,
+    SecretProvider,
+    providers_from_settings,
+    secret_env_name,
+)
 
 if TYPE_CHECKING:
     from ..config.model import SecretsSettings
@@ -83,7 +89,11 @@ class Resolver:
 
     def secret_text(self, name: str, written: str, where: Callable[[str], ConfigError]) -> str:
         """What `{{secret:NAME}}` (`written`) becomes: its value, else the error."""
-        value = self.secret(name)
+        try:
+            value = self.secret(name)
+        except MissingSecretsFile as exc:  # said with the secret and where it is asked
+            raise where(f"secret {name!r} is not available: {exc.message} (e.g. set "
+                        f"{secret_env_name(name)}, or create the file)") from None
         if value is None:
             raise where(f"secret {name!r} is not available (tried: {self.tried(name)}; "
                         f"e.g. set {secret_env_name(name)})")

@@ -102,6 +102,11 @@ def _secrets_from(src: Source) -> dict[str, str]:
     return data
 
 
+class MissingSecretsFile(ConfigError):
+    """The configured secrets file is not there: the secret asked is named with it
+    (Resolver.secret_text), and no provider after the file answers in its place."""
+
+
 class FileProvider:
     """A YAML mapping `name: value`; refused when group or others may read it."""
 
@@ -110,7 +115,6 @@ class FileProvider:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._data: dict[str, str] | None = None
-        self._missing = False  # the configured file is not there: it knows no secret
 
     def _load(self) -> dict[str, str]:
         if self._data is not None:
@@ -119,10 +123,9 @@ class FileProvider:
         path = self.path
         try:
             st = os.stat(path)
-        except FileNotFoundError:  # said in the "not available" error, with the secret's name
-            self._missing = True
-            self._data = {}
-            return self._data
+        except FileNotFoundError:  # no later provider answers in its place: it was put first
+            raise MissingSecretsFile(f"the secrets file {path} (secrets.file in the config) "
+                                     f"does not exist") from None
         except OSError as exc:
             raise ConfigError(f"cannot read the secrets file: {exc.strerror or exc}",
                               file=path) from None
@@ -147,8 +150,6 @@ class FileProvider:
     def describe(self, name: str) -> str:
         if not self.path:
             return "file (none configured)"
-        if self._missing:
-            return f"file {self.path} (does not exist: secrets.file in the config)"
         near = did_you_mean(name, self._data or ())
         return f"file {self.path}" + (_near(near) if near and near != name else "")
 
