@@ -163,3 +163,30 @@ def test_a_socket_the_login_user_may_not_reach_is_not_called_missing(ssh_lab, su
         for sock in socks:
             sock.close()
         shutil.rmtree(top)
+
+
+def test_the_hosts_socket_check_finds_a_listener_through_a_link(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """review-s9 #3: /proc/net/unix lists the path a socket was bound with; docker's default
+    /var/run/docker.sock is bound as /run/docker.sock (/var/run is a link), and was reported
+    as nothing listening. The check runs on the host as this shell script."""
+    import socket
+    import subprocess
+
+    from orch_magics.layers.ssh_socket import SOCKET_CHECK
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "varrun").symlink_to(tmp_path / "run")
+    stale = tmp_path / "run" / "stale.sock"
+    with socket.socket(socket.AF_UNIX) as dead:  # bound, then closed: as a dead engine's
+        dead.bind(str(stale))
+    with socket.socket(socket.AF_UNIX) as live:
+        live.bind(str(tmp_path / "run" / "live.sock"))
+        live.listen(1)
+
+        def said(path) -> str:  # type: ignore[no-untyped-def]
+            return subprocess.run(["sh", "-c", SOCKET_CHECK, "sh", str(path)],
+                                  capture_output=True, text=True, timeout=30).stdout.strip()
+
+        assert said(tmp_path / "run" / "live.sock") == ""
+        assert said(tmp_path / "varrun" / "live.sock") == ""
+        assert said(tmp_path / "varrun" / "stale.sock") == "orch-socket-unheard"

@@ -179,6 +179,11 @@ def host_entry(cfg: SSHConfig) -> str | None:
                  if any(fnmatch.fnmatchcase(cfg.host, p) for p in patterns)), None)
 
 
+#: How a hop's resolver says a name does not resolve (sshd passes on gai_strerror): glibc,
+#: musl (Alpine bastions), BSD.
+UNRESOLVED = ("name resolution", "not known", "does not resolve", "no address associated")
+
+
 def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
     """Why the name did not resolve (`seen_from`: on the hop before, which resolved it), and
     whether the ssh_config knew it or has a near `Host` alias (a misspelt one)."""
@@ -191,8 +196,8 @@ def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
         hint = f" (did you mean {near!r}, a `Host` of {config}?)" if near else ""
         return (f"the host name {cfg.host!r} does not resolve{seen_from}{hint} (no `Host` "
                 f"entry for it in {config}, and DNS / /etc/hosts do not know it)")
-    return (f"the host name {cfg.host!r} does not resolve: {config} has `{entry}` for it, but "
-            f"the HostName it gives does not resolve either")
+    return (f"the host name {cfg.host!r} does not resolve{seen_from}: {config} has `{entry}` "
+            f"for it, but the HostName it gives does not resolve either")
 
 
 @contextlib.contextmanager
@@ -209,7 +214,7 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
         raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
                            f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
-        if "name resolution" in (exc.reason or "") or "not known" in (exc.reason or ""):
+        if any(words in (exc.reason or "").lower() for words in UNRESOLVED):
             raise err(ConnectError, unresolved_message(cfg, f" on {via}")) from None
         raise err(ConnectError, f"{via} could not open a connection to {where(cfg)}: "
                                 f"{refusal(exc, 'AllowTcpForwarding')}") from None

@@ -18,7 +18,8 @@ import asyncssh
 SOCKET_CHECK = """p=$1
 if [ -S "$p" ]; then
   if [ ! -w "$p" ]; then echo orch-socket-denied
-  elif [ -r /proc/net/unix ] && ! awk -v p="$p" '$NF == p {f=1} END {exit !f}' /proc/net/unix
+  elif [ -r /proc/net/unix ] && ! awk -v p="$p" -v r="$(readlink -f "$p" 2>/dev/null)" \\
+      '$NF == p || $NF == r {f=1} END {exit !f}' /proc/net/unix
   then echo orch-socket-unheard
   fi
 elif [ -e "$p" ]; then echo orch-socket-other
