@@ -91,3 +91,10 @@ def test_a_container_layers_tty_makes_the_terminal_raw_too(dockerd, tmp_path: Pa
                                                [(b"Password: ", b"S3cretPass\r")], text)
     assert (screen, status) == (b"Password: \r\nlen 10", 0)
     assert settings[0] == settings[1]
+
+
+def test_a_container_layers_tty_gets_the_size_of_the_terminal(dockerd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The container's terminal started at the engine's default size (s9-docker #4)."""
+    text = (f"environments:\n  dock: [{dockerd.layer(tty=True)}]\nservices:\n"
+            f"  size: {{command: 'stty size', stdin_mode: interactive}}\n")
+    assert run_on_terminal(tmp_path, ["dock", "size"], [], text)[:2] == (b"33 111", 0)

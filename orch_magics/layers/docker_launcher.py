@@ -288,7 +288,8 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(command.argv, len(pre), shell="/bin/sh", nonce=nonce),
+                    wrapped_argv(sized(command.argv, command.size if tty else None), len(pre),
+                                 shell="/bin/sh", nonce=nonce),
                     stdin=True, tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
             except docker.errors.APIError as exc:
@@ -385,3 +386,10 @@ async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
     return await place.answers() and (path is None or os.path.exists(path))
 
 
+def sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
+    """`argv` started in a terminal of the user's window `size` (columns, rows): the engine
+    sets an exec's size only after it started (API < 1.42), so the command would see 0 0."""
+    if size is None:
+        return argv
+    return ("/bin/sh", "-c", f"stty cols {size[0]} rows {size[1]} 2>/dev/null; exec \"$@\"",
+            "sh", *argv)
