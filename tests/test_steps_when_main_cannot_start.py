@@ -5,6 +5,7 @@ a failed result (126 for a working directory, with the reason), the pre results 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,3 +85,23 @@ def test_the_command_line_reports_it_and_json_carries_the_steps(tmp_path: Path) 
     assert [s["stdout"] for s in data["steps"]] == ["pre-ran\n", "cleanup\n"]
     # which is which (s9-newcomer #8): a failed pre means the command never ran, a post it did
     assert (data["step"], [s["step"] for s in data["steps"]]) == (None, ["pre", "post"])
+
+
+def test_an_output_file_it_cannot_open_after_the_pre_commands_is_the_runs_result(
+        tmp_path: Path) -> None:
+    """review-s9 #2: a stdout_file that is a folder raised after the pre commands ran: the
+    result said "nothing started", listed no step, and the `when: always` clean-up never ran."""
+    text = ("environments:\n  local: []\nservices:\n  dump:\n    command: 'echo main'\n"
+            "    stdout_mode: file\n    stdout_file: out\n"
+            "    pre_commands: [{command: 'echo pre-ran'}]\n"
+            "    post_commands: [{command: 'echo cleanup', when: always}]\n")
+    (tmp_path / "out").mkdir()  # where the output file should be
+    with Orchestrator(load_config_text(text), log_dir=tmp_path / "logs") as o:
+        here = os.getcwd()
+        os.chdir(tmp_path)  # stdout_file is relative to where the run starts
+        try:
+            r = o.run("local", "dump", timeout=60)
+        finally:
+            os.chdir(here)
+    assert not r.ok and r.returncode is None and r.error is not None
+    assert [(s.step, s.stdout) for s in r.steps] == [("pre", "pre-ran\n"), ("post", "cleanup\n")]

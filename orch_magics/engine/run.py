@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import PlannedStep, RunPlan
 from ..process.handle import ProcessHandle
@@ -109,7 +110,12 @@ class Run:
                     return self._stamped(not_started(
                         self.plan, res, steps, timed_out=steering.timed_out,
                         interrupted=steering.interrupted, timeout=steering.timeout))
-            result = await self._main()
+            try:
+                result = await self._main()
+            except OrchError as exc:  # it could not start (its stdout_file, say) after pre
+                if not steps:  # commands ran: they are reported, and the clean-up runs
+                    raise  # nothing ran: the caller says so (`unstarted`)
+                result = self.unstarted(exc)
             # Post commands are the clean-up: a stop that ended the main command must not kill
             # them at birth, so they are steered on their own (without the run's timeout).
             self._steering = Steering(grace=self.options.grace)

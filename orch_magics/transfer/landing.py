@@ -92,8 +92,9 @@ def _sweep(folder: str, prefix: str) -> None:
         except OSError:
             continue
         else:
-            if stat.S_ISDIR(st.st_mode):
-                _remove_tree(entry.path)
+            if stat.S_ISDIR(st.st_mode):  # a big tree takes long: not on the caller's loop
+                threading.Thread(target=_remove_tree, args=(entry.path,), daemon=False,
+                                 name="orch-sweep").start()  # finished before the process ends
             else:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
