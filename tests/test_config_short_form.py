@@ -86,6 +86,8 @@ def test_both_forms_validate_against_the_schema_and_bad_short_forms_do_not() -> 
     ("[sudo, ssh]", (2, 13), "`ssh` alone names no host: write `ssh HOST`", None),
     ("[ssh ops@bastion]", (2, 7), "it has '@': a host or container name has none (a user is "
                                   "its own setting: host: bastion, user: ops)", None),
+    ("[docker app=web]", (2, 7), "it has '=': a host or container name has none (a label is "
+                                 "its own setting: label: KEY=VALUE)", None),
     ("[ssh bastion, 7]", (2, 20), "a layer must be a mapping like {type: ssh, config: {host: "
                                   "...}}, or its short form `ssh HOST`", None),
     ("ssh bastion", (2, 6), "environment 'e' must be a list of layers, or a mapping with a "

@@ -244,3 +244,22 @@ def test_docker_host_is_named_in_errors_and_judged_by_check(tmp_path) -> None:
         s.bind(str(tmp_path / "there.sock"))
         ok = orch(f"unix://{tmp_path}/there.sock", "check")
     assert (ok.returncode, ok.stderr) == (0, "") and ok.stdout.startswith(f"ok: {cfg}\n")
+
+
+def test_picking_a_compose_replica_copes_with_labels_made_by_hand() -> None:
+    """review-s9: a `container-number` that is not a number escaped as a ValueError, and a
+    replica without a project label showed an empty name."""
+    from orch_magics.layers.docker_pick import Unpicked, pick
+
+    def made(name: str, **extra: str) -> dict[str, object]:
+        return {"Id": name, "Names": [f"/{name}"], "State": "running",
+                "Labels": {"com.docker.compose.service": "web", **extra}}
+
+    replicas = [made("b", **{"com.docker.compose.container-number": "x"}),
+                made("a", **{"com.docker.compose.container-number": "2"})]
+    assert pick(replicas, "compose service 'web'", "here", compose=True,
+                project=None)["Id"] == "b"  # 0 (not a number) sorts first
+    with pytest.raises(Unpicked, match=r"in 2 compose projects on the engine on here "
+                                       r"\(\(none\), prod\)"):
+        pick([made("a"), made("b", **{"com.docker.compose.project": "prod"})],
+             "compose service 'web'", "here", compose=True, project=None)

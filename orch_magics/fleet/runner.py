@@ -149,8 +149,7 @@ class FleetRun:
     def __init__(self, plan: RunPlan, begin: Begin, base: Launcher, options: FleetOptions, *,
                  sinks: SinkFactory = lambda label: (), stdin: SharedStdin | None = None,
                  on_change: Callable[[TargetRow], None] = lambda row: None,
-                 rerun: Rerun | None = None,
-                 lookup: Lookup = lambda target: lambda error: None) -> None:
+                 rerun: Rerun | None = None, lookup: Lookup) -> None:
         self.plan, self.options = plan, options
         self._begin, self._base, self._sinks, self._lookup = begin, base, sinks, lookup
         self.stdin = stdin or SharedStdin(None)

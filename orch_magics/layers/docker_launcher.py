@@ -50,9 +50,6 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 SIGNAL_TIMEOUT = 10.0
 #: Seconds to reconnect and stop a command whose engine connection dropped.
 CLEANUP_TIMEOUT = 5.0
-#: Container states a label selects: running, and paused (still running, as `docker ps` shows;
-#: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
-
 
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""

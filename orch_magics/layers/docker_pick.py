@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: States of a container that holds processes (a paused one runs no new exec, but is there).
+#: Container states a label selects: running, and paused (still running, as `docker ps` shows;
+#: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
 LIVE = frozenset({"running", "paused"})
 PROJECT = "com.docker.compose.project"
 
@@ -29,12 +30,11 @@ def pick(found: Sequence[Mapping[str, Any]], what: str, where: str, *, compose: 
                            f"{found[0].get('State')}")
         raise Unpicked(f"no container with {what} on the engine on {where}")
     if compose:
-        projects = sorted({str(labels(c).get(PROJECT, "")) for c in live})
+        projects = sorted({str(labels(c).get(PROJECT) or "(none)") for c in live})
         if project is None and len(projects) > 1:
             raise Unpicked(f"{what} runs in {len(projects)} compose projects on the engine "
                            f"on {where} ({', '.join(projects)}): add `project:` to pick one")
-        live.sort(key=lambda c: (c.get("State") != "running", int(
-            labels(c).get("com.docker.compose.container-number", "0") or 0), name_of(c)))
+        live.sort(key=lambda c: (c.get("State") != "running", _number(c), name_of(c)))
     elif len(live) > 1:
         matching = ", ".join(sorted(name_of(c) for c in live))
         raise Unpicked(f"{what} matches {len(live)} running containers ({matching}); pick "
@@ -42,6 +42,12 @@ def pick(found: Sequence[Mapping[str, Any]], what: str, where: str, *, compose: 
     if live[0].get("State") == "paused":
         raise Unpicked(f"container {name_of(live[0])!r} is paused")
     return live[0]
+
+
+def _number(container: Mapping[str, Any]) -> int:
+    """A compose replica's number (1 for `web-1`); 0 where its label is absent or not a number."""
+    number = str(labels(container).get("com.docker.compose.container-number", ""))
+    return int(number) if number.isdigit() else 0
 
 
 def labels(container: Mapping[str, Any]) -> Mapping[str, str]:

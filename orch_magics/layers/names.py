@@ -28,6 +28,9 @@ def check_target_name(name: str, *, ranges: bool = True) -> None:
         hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
             else ""
         raise ValueError(f"it has '@': a host or container name has none{hint}")
+    if "=" in name:  # `docker app=web`: a label written as a container
+        raise ValueError("it has '=': a host or container name has none (a label is its own "
+                         "setting: label: KEY=VALUE)")
     if ":" in name and not _ipv6(name):
         raise ValueError(f"it has ':': a host or container name has none{_colon_hint(name)}")
 
