@@ -48,6 +48,13 @@ def test_escape_sequences_from_a_target_never_reach_the_table(
     assert "\x1b" in came or "\x01" in came
 
 
+def test_a_line_ended_by_crlf_shows_without_its_cr(orch: Orchestrator) -> None:
+    """s9-regress #6: a `tty: true` target's lines end in CRLF; the last line kept its `\r`
+    in the table, rows() and the HTML (result.lines already drops it)."""
+    res = orch.run("web", command=r'printf "first\r\ndone\r\n"', limit="w1")
+    assert res.rows()[0]["last_line"] == "done" and res.table().splitlines()[1].endswith(" done")
+
+
 def test_the_table_header_lines_up_with_short_labels(orch: Orchestrator) -> None:
     lines = orch.run("web", command="echo hi").table().splitlines()
     assert lines[0].index("STATE") == lines[1].index("ok") == lines[2].index("ok")

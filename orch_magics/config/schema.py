@@ -107,7 +107,7 @@ def layer_schema() -> dict[str, Any]:
             "description": (kind.Config.__doc__ or name).strip().splitlines()[0],
             "properties": {
                 "type": {"const": name},
-                "name": {"type": "string", "description": "Label shown for this hop."},
+                "name": {"type": ["string", "null"], "description": "Label shown for this hop."},
                 "config": or_null(_fanned(name, dataclass_schema(kind.Config))),
             },
             "required": ["type"],

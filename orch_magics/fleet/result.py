@@ -259,4 +259,5 @@ def last_line(result: RunResult) -> str:
     """The last line a target printed, its colours and other terminal sequences taken out
     (a table shows text: `ERROR` in red read as `\x1b[31mERROR\x1b[0m`)."""
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
-    return ESCAPE.sub("", tail.rpartition("\n")[2])
+    line = tail.rpartition("\n")[2]
+    return ESCAPE.sub("", line[:-1] if line.endswith("\r") else line)  # `\r\n` ends it too
