@@ -181,13 +181,15 @@ async def test_stop_plain_command_at_depth_two(ssh_lab) -> None:  # type: ignore
 
 async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "ssh_config"
-    config.write_text(ssh_lab.ssh_config.read_text()
+    (tmp_path / "extra.conf").write_text("Host orch-included\n  HostName 127.0.0.1\n")
+    config.write_text(f"Include {tmp_path}/extra*.conf\n" + ssh_lab.ssh_config.read_text()
                       + "Host orch-broken\n  HostName no-such-name.invalid\n")
     orch = _orch(ssh_lab,
                  nohost=[ssh_lab.layer("no-such-host-orch.invalid")],
                  broken=[ssh_lab.layer("orch-broken", ssh_config=str(config))],
                  deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("also-missing.invalid")],
                  typo=[ssh_lab.layer("orch-lop")],  # s9-docker #1: a misspelt Host alias
+                 included=[ssh_lab.layer("orch-incuded", ssh_config=str(config))],
                  typo2=[ssh_lab.layer("orch-loop"), ssh_lab.layer("orch-lopo")])
     try:
         with pytest.raises(ConnectError) as info:
@@ -208,6 +210,9 @@ async def test_unknown_host_name_says_it_does_not_resolve(ssh_lab, tmp_path) -> 
         assert str(info.value).startswith(
             f"hop 1 (ssh orch-lop): the host name 'orch-lop' does not resolve (did you mean "
             f"'orch-loop', a `Host` of {ssh_lab.ssh_config}?)"), info.value
+        with pytest.raises(ConnectError) as info:  # an alias from an Included file
+            await orch.arun("included", command="true")
+        assert "(did you mean 'orch-included', a `Host` of" in str(info.value), info.value
         with pytest.raises(ConnectError) as info:  # behind a hop: its resolver's raw words
             await orch.arun("typo2", command="true")
         assert str(info.value).startswith(

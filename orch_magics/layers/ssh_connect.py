@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import fnmatch
 import functools
+import glob
 import os
 import shlex
 import socket
@@ -161,16 +162,28 @@ def who(cfg: SSHConfig) -> str:
 
 
 def _host_lines(cfg: SSHConfig) -> list[tuple[str, list[str]]]:
-    """(line, its patterns) of each `Host` line of the ssh_config in use."""
-    path = os.path.expanduser(cfg.ssh_config or "~/.ssh/config")
+    """(line, its patterns) of each `Host` line of the ssh_config in use, those of the files
+    it `Include`s in their place (relative names: under ~/.ssh, as OpenSSH reads them)."""
+    return _lines_of(os.path.expanduser(cfg.ssh_config or "~/.ssh/config"), depth=0)
+
+
+def _lines_of(path: str, depth: int) -> list[tuple[str, list[str]]]:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
     except OSError:
         return []
-    return [(line.strip(), [w for w in words[1:] if not w.startswith("!")])
-            for line in lines if len(words := line.strip().split()) >= 2
-            and words[0].lower() == "host"]
+    found: list[tuple[str, list[str]]] = []
+    for line in lines:
+        words = line.strip().split()
+        if len(words) >= 2 and words[0].lower() == "host":
+            found.append((line.strip(), [w for w in words[1:] if not w.startswith("!")]))
+        elif len(words) >= 2 and words[0].lower() == "include" and depth < 16:  # ssh's limit
+            for pattern in words[1:]:
+                pattern = os.path.join(os.path.expanduser("~/.ssh"), os.path.expanduser(pattern))
+                for included in sorted(glob.glob(pattern)):
+                    found += _lines_of(included, depth + 1)
+    return found
 
 
 def host_entry(cfg: SSHConfig) -> str | None:
