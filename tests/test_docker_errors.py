@@ -73,6 +73,13 @@ async def test_container_not_running(base, dockerd) -> None:
 async def test_no_container_with_label(base, dockerd) -> None:
     with pytest.raises(LayerError, match="no container with compose service 'db'"):
         await executor(base, dockerd.host, container=None, service="db").launch(Command.of(["true"]))
+    # misspelt, the near name is suggested, as for a container (s9-docker #6)
+    with pytest.raises(LayerError, match=r"\(did you mean service 'web'\?\)$"):
+        await executor(base, dockerd.host, container=None, service="wbe").launch(
+            Command.of(["true"]))
+    with pytest.raises(LayerError, match=r"\(did you mean project 'orchproj'\?\)$"):
+        await executor(base, dockerd.host, container=None, service="web",
+                       project="orchprj").launch(Command.of(["true"]))
 
 
 async def test_user_not_in_container(base, dockerd) -> None:

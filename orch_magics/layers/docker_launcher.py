@@ -38,7 +38,7 @@ from .docker_exec import (
     start_failure,
     text_only,
 )
-from .docker_pick import LIVE, Unpicked, name_of, pick
+from .docker_pick import COMPOSE_SERVICE, LIVE, Unpicked, compose_hint, name_of, pick
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, preamble, too_long, wrapped_argv
@@ -184,7 +184,13 @@ class DockerLauncher(Launcher):
             chosen = pick(found, what, self.where, compose=bool(self.config.service),
                           project=self.config.project)
         except Unpicked as exc:
-            raise self.error(str(exc)) from None
+            hint = ""
+            if not found and self.config.service:  # a misspelt service or project?
+                with contextlib.suppress(Exception):  # only for the hint
+                    every = await engine.call(engine.api.containers, all=True,
+                                              filters={"label": COMPOSE_SERVICE})
+                    hint = compose_hint(every, self.config.service, self.config.project)
+            raise self.error(f"{exc}{hint}") from None
         return str(chosen["Id"]), name_of(chosen)
 
     async def _labelled(self, engine: Engine) -> tuple[list[dict[str, Any]], str]:

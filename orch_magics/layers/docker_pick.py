@@ -12,6 +12,7 @@ from typing import Any
 #: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
 LIVE = frozenset({"running", "paused"})
 PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
 
 
 class Unpicked(Exception):
@@ -42,6 +43,23 @@ def pick(found: Sequence[Mapping[str, Any]], what: str, where: str, *, compose: 
     if live[0].get("State") == "paused":
         raise Unpicked(f"container {name_of(live[0])!r} is paused")
     return live[0]
+
+
+def compose_hint(every: Sequence[Mapping[str, Any]], service: str, project: str | None) -> str:
+    """` (did you mean …?)` for a compose service or project not found, from the engine's
+    compose containers `every`; empty when nothing is near."""
+    from ..config.suggest import did_you_mean
+
+    services = sorted({str(labels(c).get(COMPOSE_SERVICE)) for c in every})
+    near = did_you_mean(service, services) if service not in services else None
+    if near is not None:
+        return f" (did you mean service {near!r}?)"
+    projects = sorted({str(labels(c).get(PROJECT)) for c in every
+                       if labels(c).get(COMPOSE_SERVICE) == service and labels(c).get(PROJECT)})
+    near = did_you_mean(project, projects) if project else None
+    if near is not None:
+        return f" (did you mean project {near!r}?)"
+    return f"; service {service!r} runs in projects {', '.join(projects)}" if projects else ""
 
 
 def _number(container: Mapping[str, Any]) -> int:
