@@ -270,3 +270,22 @@ def test_picking_a_compose_replica_copes_with_labels_made_by_hand() -> None:
                                        r"\(\(none\), prod\)"):
         pick([made("a"), made("b", **{"com.docker.compose.project": "prod"})],
              "compose service 'web'", "here", compose=True, project=None)
+
+
+def test_an_engine_that_stops_answering_a_pooled_session_is_said_to_be_hung() -> None:
+    """s9-regress #7: an engine that hung after a session had connected was reported, 60 s
+    later, as "lost the docker engine: … Read timed out". A hung engine is only slow to
+    provoke for real (docker-py's 60 s limit): its exception is raised here."""
+    import requests
+
+    from orch_magics.layers.docker_engine import map_docker_errors
+
+    with pytest.raises(LayerError) as err:
+        with map_docker_errors("creating an exec in 'app'", hop=2, layer="docker app",
+                               where="ssh bastion"):
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+    assert str(err.value) == (
+        "hop 2 (docker app): creating an exec in 'app': the docker engine on ssh bastion took "
+        "the request but did not answer within its time limit (is the engine hung? its own "
+        "client would hang there too)")
+    assert not isinstance(err.value, ConnectError)

@@ -188,6 +188,10 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
         text = exc.explanation or str(exc)
         raise LayerError(f"{what}: the engine on {where} answered {exc.status_code}: {text}",
                          hop=hop, layer=layer) from None
+    except requests.exceptions.ReadTimeout:  # connected, and no answer: not a lost engine
+        raise LayerError(f"{what}: {engine} on {where} took the request but did not answer "
+                         f"within its time limit (is the engine hung? its own client would "
+                         f"hang there too)", hop=hop, layer=layer) from None
     except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
         raise ConnectError(f"{what}: lost {engine} on {where}: {exc}",
                            hop=hop, layer=layer) from None
