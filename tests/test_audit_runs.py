@@ -345,6 +345,13 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
         folder = _cli(cfg, "audit", *args)
         assert folder.returncode == 1 and folder.stderr.startswith(
             f"orch: the audit log {tmp_path} is a directory, not a regular file: ")
+    # a fleet target's label is shown as env/target: it is what is suggested (s9-guard)
+    AuditLog(str(log)).append({"event": "start", "id": "f1", "time": "2026-12-02T00:00:00+00:00",
+                               "environment": "fleet", "target": "web-1", "command": "true"})
+    label = _cli(cfg, "audit", "--env", "web-1")
+    assert label.stderr == (f"orch: no run of environment 'web-1' in {log} (did you mean "
+                            f"'fleet/web-1'?)\n"), label.stderr
+    assert _cli(cfg, "audit", "--env", "fleet/web-1").stdout.count("\n") == 2
 
 
 def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:

@@ -127,6 +127,9 @@ def environment_hint(name: str, settings: AuditSettings, known: Iterable[str] = 
     logged = audited_runs(settings)
     if name in known or select(logged, env=name):
         return None
+    for run in logged:  # a fleet target's label: the table shows it as `env/target`
+        if run.start.get("target") == name:
+            return f"{run.start.get('environment')}/{name}"
     seen = {str(run.start.get("environment") or "") for run in logged} | set(known)
     return did_you_mean(name, sorted(e for e in seen if e))
 
