@@ -243,19 +243,14 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
         presenter.finish(exc.result, raised=True)
         _deliver(ctx, args, exc.result, cell, raised=True)
         raise quiet(exc) from None
-    except OrchError as exc:  # nothing started (a hop unreachable): a result all the same
-        result = live.unstarted(exc)
-        raised = ctx.settings.raise_error and not args.no_raise_error
-        presenter.finish(result, raised=raised)
-        value = _deliver(ctx, args, result, cell, raised=raised)
-        if raised:
-            raise quiet(exc) from None
-        return value
+    except OrchError as exc:  # nothing started (a hop unreachable): a result all the same,
+        result, error = live.unstarted(exc), exc  # and that error is the one raised
+    else:
+        error = RunTimeout(result) if result.timed_out else RunError(result)
     raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     presenter.finish(result, raised=raised)
     value = _deliver(ctx, args, result, cell, raised=raised)
     if raised:
-        error = RunTimeout(result) if result.timed_out else RunError(result)
         raise quiet(error) from None
     return value
 
