@@ -159,11 +159,9 @@ class AuditLog:
                 raise OrchError(f"{self.path} is not an audit log (neither its first nor its "
                                 f"last line is an audit record), so nothing was written to "
                                 f"it: name another file (audit: {{path: …}})")
-            # Loosened by hand: others lose every access and the group its write; a group's
-            # read is an administrator's choice (a log shipper, Debian's `adm`) and stays.
-            if info.st_mode & 0o037 and info.st_uid == os.geteuid():
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # loosened by hand
                 with contextlib.suppress(OSError):
-                    os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~0o037)
+                    os.fchmod(fd, 0o600)
             prev, whole = _last_hash(fd)
             chained = {**record, "prev": prev}
             chained["hash"] = record_hash(chained)
