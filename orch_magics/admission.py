@@ -107,6 +107,14 @@ class Gate:
             log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
         return handle
 
+    def check_recordable(self, plan: RunPlan, ticket: Ticket) -> None:
+        """Raise unless `plan` is admitted and the audit log can take its records now (a
+        fleet's lookup of its containers connects before its targets' records are written)."""
+        self.checked(plan, ticket)
+        log = self._audit_log()
+        if log is not None:
+            log.check()
+
     def open_session(self, plan: RunPlan, ticket: Ticket, chain: str,
                      target: str | None = None) -> Callable[[BaseException | None], None]:
         """Audit something that is not a run (a port forward): its start record now, so it

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.dockerd import Engine
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import OrchError, Orchestrator, load_config_text
 from orch_magics.fleet import FleetResult
 
 pytestmark = pytest.mark.docker
@@ -46,47 +45,34 @@ def test_a_label_fans_out_to_every_running_container_with_it(dockerd: Engine,
     assert all(res[name].stdout == f"{name}\n" for name in web)
 
 
-def test_finding_a_labels_containers_is_audited_before_it_connects(
+def test_finding_a_labels_containers_waits_for_a_log_that_can_be_written(
         dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
     """s9-guard #2: the lookup of a label's containers logged in to the (protected) host and
-    ran commands there before any audit record, and even when the log could not be written
-    (the table then showed the engine's error, not the log's)."""
-    layer = json.dumps({"type": "docker", "config": {"label": "orch.fleet=web",
-                                                     "docker_host": dockerd.host}})
-
-    def orch(log: object) -> Orchestrator:
+    ran commands there even when the audit log could not be written; the table then showed
+    the engine's error, not the log's. Runs, copies and forwards check the log first. With a
+    log, a label fleet writes its targets' records and no others."""
+    def orch(docker: dict[str, object], log: object) -> Orchestrator:
+        layer = json.dumps({"type": "docker", "config": docker})
         return Orchestrator(load_config_text(
             f"environments:\n  web: {{layers: [{layer}]}}\n"
             f"services:\n  name: {{command: 'cat /etc/hostname'}}\naudit: {{path: {log}}}\n"))
 
-    log = tmp_path / "audit.jsonl"
-    with orch(log) as o:
-        assert o.run("web", "name").ok
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    first, closed = records[0], next(r for r in records if r["id"] == records[0]["id"]
-                                      and r["event"] == "end")
-    assert (first["event"], first["command"]) == ("start", "orch-resolve label orch.fleet=web")
-    assert closed["ok"] is True and records.index(closed) < len(records) - 2 * len(web)
     (tmp_path / "blocker").write_text("")  # a file where the log's folder should be
-    with orch(tmp_path / "blocker" / "audit.jsonl") as o:
-        res = o.run("web", "name")
-    assert not res.ok and list(res.causes.values()) == [
-        f"cannot write the audit log {tmp_path}/blocker/audit.jsonl: Not a directory"]
-    forwarded = tmp_path / "forward.jsonl"  # a forward on a label fleet looks up too
-    with socket.socket() as listening, orch(forwarded) as o:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(1)
-        port = listening.getsockname()[1]
-        o.forward("web", port, host="127.0.0.1", limit="*-03").close()
-    starts = [json.loads(line)["command"] for line in forwarded.read_text().splitlines()
-              if json.loads(line)["event"] == "start"]
-    assert starts == ["orch-resolve label orch.fleet=web", f"orch-forward 127.0.0.1:{port}"]
-    copied = tmp_path / "copy.jsonl"  # and so does a copy on one
-    with orch(copied) as o:
-        assert o.get("web", "/etc/hostname", str(tmp_path / "got"), limit="*-0[12]").ok
-    starts = [json.loads(line)["command"] for line in copied.read_text().splitlines()
-              if json.loads(line)["event"] == "start"]
-    assert starts[0] == "orch-resolve label orch.fleet=web" and len(starts) == 3, starts
+    blocked = tmp_path / "blocker" / "audit.jsonl"
+    said = f"cannot write the audit log {blocked}: Not a directory"
+    nowhere = {"label": "orch.fleet=web", "docker_host": f"unix://{tmp_path}/no-engine.sock"}
+    with orch(nowhere, blocked) as o:  # no engine: only a lookup that connected would say so
+        assert list(o.run("web", "name").causes.values()) == [said]
+        copied = o.get("web", "/etc/hostname", str(tmp_path / "got"))
+        assert not copied.ok and said in str(copied), copied
+        with pytest.raises(OrchError, match=said):
+            o.forward("web", 80, host="127.0.0.1", limit="*")
+    log = tmp_path / "audit.jsonl"
+    with orch({"label": "orch.fleet=web", "docker_host": dockerd.host}, log) as o:
+        assert o.run("web", "name").ok
+    starts = [r for line in log.read_text().splitlines()
+              if (r := json.loads(line))["event"] == "start"]
+    assert sorted(r["target"] for r in starts) == web
 
 
 def test_a_container_list_and_a_pattern_with_limit(dockerd: Engine, web: list[str]) -> None:

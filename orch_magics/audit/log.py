@@ -137,15 +137,23 @@ class AuditLog:
     def append(self, record: dict[str, Any], *, sync: bool = False) -> None:
         """Chain and append `record` (with `sync`, fsync'ed by the `SYNCER` soon after); any
         failure to write it is an OrchError naming the file."""
-        try:
-            self._append(_text(record))
-        except OSError as exc:
-            raise OrchError(f"cannot write the audit log {self.path}: "
-                            f"{exc.strerror or exc}") from None
+        self._append_or_raise(_text(record))
         if sync:
             SYNCER.request(self.path)
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def check(self) -> None:
+        """Raise the OrchError an append would raise now, writing nothing: for what must not
+        happen unless its records can follow (a fleet's lookup of its containers)."""
+        self._append_or_raise(None)
+
+    def _append_or_raise(self, record: dict[str, Any] | None) -> None:
+        try:
+            self._append(record)
+        except OSError as exc:
+            raise OrchError(f"cannot write the audit log {self.path}: "
+                            f"{exc.strerror or exc}") from None
+
+    def _append(self, record: dict[str, Any] | None) -> None:
         _make_folders(os.path.dirname(self.path))
         refuse_special(self.path)  # before opening: opening a device may do something
         # O_NONBLOCK: a FIFO put there since cannot hang the open; a regular file ignores it.
@@ -162,6 +170,8 @@ class AuditLog:
             if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # loosened by hand
                 with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o600)
+            if record is None:  # `check`: it could be written
+                return
             prev, whole = _last_hash(fd)
             chained = {**record, "prev": prev}
             chained["hash"] = record_hash(chained)

@@ -24,7 +24,7 @@ from ..shutdown import close_at_exit
 from ..sinks.base import SinkFactory, Sinks
 from ..sinks.ring import RingBuffer
 from ..stdin import StdinSource
-from .lookup import sessions
+from .lookup import recordable
 from .named import NamedFleet
 from .options import FleetOptions
 from .result import FleetResult
@@ -97,7 +97,7 @@ class Fleets:
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
                         on_change=on_change, rerun=rerun,
-                        lookup=sessions(host.gate, plan, ticket))
+                        lookup=recordable(host.gate, plan, ticket))
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
                    sinks: Sinks = (),

@@ -2,7 +2,7 @@
 
 Each target goes through the same door as any run (`begin`: the Gate audits it with its label),
 so the engine, guardrails and audit are shared; finding a label's containers connects to the
-hosts too, so it is audited first (`lookup`). Once more targets have failed than `max_fail`
+hosts first, so it happens only once the audit log can take the targets' records (`lookup`). Once more targets have failed than `max_fail`
 allows, no new one starts (running ones finish; the rest are `skipped`). `stop()` stops every
 running target and starts no other (`stopped`). Rows (`TargetRow`) carry the live state a view
 shows; `on_change` is told of every state change.

@@ -17,7 +17,7 @@ from typing import Literal
 
 from ..admission import Ticket
 from ..errors import OrchError
-from ..fleet.lookup import resolve_audited, sessions
+from ..fleet.lookup import recordable, resolve_audited
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
 from ..fleet.targets import Target, check_found, expand, limited, unresolved
@@ -148,7 +148,7 @@ class FleetCopy:
         base = self.runs.launcher_for(dataclasses.replace(self.plan, layers=()))
         failed: dict[str, TransferError] = {}
 
-        lookup = sessions(self.runs.gate, self.plan, self.ticket)  # it connects: audited
+        lookup = recordable(self.runs.gate, self.plan, self.ticket)  # it connects
 
         async def one(target: Target) -> list[Target]:
             try:

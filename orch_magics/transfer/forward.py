@@ -25,7 +25,7 @@ from .._loop import BackgroundLoop, Interrupted, run_or_cancel
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
-from ..fleet.lookup import resolve_all, sessions
+from ..fleet.lookup import recordable, resolve_all
 from ..fleet.targets import Target, expand, the_one
 from ..layers.base import Launcher, TunnelCarrier
 from ..layers.names import check_target_name
@@ -225,7 +225,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
             found = await resolve_all(environment, plan.layers_to_run, base,
-                                      sessions(places.gate, plan, ticket))  # audited first
+                                      recordable(places.gate, plan, ticket))  # log first
             if limit is None:  # containers found by label: now one can be suggested
                 raise _name_one(plan, found)
             target = the_one(found, limit)
