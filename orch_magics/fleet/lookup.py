@@ -2,7 +2,7 @@
 socket, podman's rootless one) before any target's run is recorded: it happens only for an
 admitted fleet whose audit log can take the records that follow (a log that cannot be written
 stops it before it connects). Fleet runs, fleet copies and forwards all look up through
-`resolve_audited`.
+`resolve_checked`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def recordable(gate: Gate, plan: RunPlan, ticket: Ticket) -> Lookup:
     return lambda: gate.check_recordable(plan, ticket)
 
 
-async def resolve_audited(target: Target, base: Launcher, lookup: Lookup) -> list[Target]:
+async def resolve_checked(target: Target, base: Launcher, lookup: Lookup) -> list[Target]:
     """`resolve(target)`, checked by `lookup` first when it has containers to find."""
     if target.pending is None:
         return [target]
@@ -36,6 +36,6 @@ async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launc
                       lookup: Lookup) -> list[Target]:
     """Every target of a fleet, containers found by label looked up (none found: an error)."""
     targets = expand(layers)
-    found = [t for target in targets for t in await resolve_audited(target, base, lookup)]
+    found = [t for target in targets for t in await resolve_checked(target, base, lookup)]
     check_found(environment, targets, found)
     return found

@@ -2,10 +2,11 @@
 
 Each target goes through the same door as any run (`begin`: the Gate audits it with its label),
 so the engine, guardrails and audit are shared; finding a label's containers connects to the
-hosts first, so it happens only once the audit log can take the targets' records (`lookup`). Once more targets have failed than `max_fail`
-allows, no new one starts (running ones finish; the rest are `skipped`). `stop()` stops every
-running target and starts no other (`stopped`). Rows (`TargetRow`) carry the live state a view
-shows; `on_change` is told of every state change.
+hosts first, so it happens only once the audit log can take the targets' records (`lookup`).
+Once more targets have failed than `max_fail` allows, no new one starts (running ones finish;
+the rest are `skipped`). `stop()` stops every running target and starts no other
+(`stopped`). Rows (`TargetRow`) carry the live state a view shows; `on_change` is told of every
+state change.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..result import RunResult, unstarted
 from ..sinks.base import SinkFactory
 from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
-from .lookup import Lookup, resolve_audited
+from .lookup import Lookup, resolve_checked
 from .options import TAIL_LINES, FleetOptions
 from .result import FleetResult, Rerun
 from .stdin import SharedStdin
@@ -300,7 +301,7 @@ class FleetRun:
 
     async def _resolve(self, target: Target) -> list[Target]:
         try:
-            return await resolve_audited(target, self._base, self._lookup)
+            return await resolve_checked(target, self._base, self._lookup)
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
             target = unresolved(target)
             self._unresolved[target.label] = exc

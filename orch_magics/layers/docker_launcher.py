@@ -51,6 +51,7 @@ SIGNAL_TIMEOUT = 10.0
 #: Seconds to reconnect and stop a command whose engine connection dropped.
 CLEANUP_TIMEOUT = 5.0
 
+
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""
 
@@ -291,7 +292,7 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(sized(command.argv, command.size if tty else None), len(pre),
+                    wrapped_argv(_sized(command.argv, command.size if tty else None), len(pre),
                                  shell="/bin/sh", nonce=nonce),
                     stdin=True, tty=tty, user=cfg.user or "", workdir=cwd,
                     environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
@@ -389,7 +390,7 @@ async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
     return await place.answers() and (path is None or os.path.exists(path))
 
 
-def sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
+def _sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
     """`argv` started in a terminal of the user's window `size` (columns, rows): the engine
     sets an exec's size only after it started (API < 1.42), so the command would see 0 0."""
     if size is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config.suggest import did_you_mean
+
 #: Container states a label selects: running, and paused (still running, as `docker ps` shows;
 #: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
 LIVE = frozenset({"running", "paused"})
@@ -48,8 +50,6 @@ def pick(found: Sequence[Mapping[str, Any]], what: str, where: str, *, compose: 
 def compose_hint(every: Sequence[Mapping[str, Any]], service: str, project: str | None) -> str:
     """` (did you mean …?)` for a compose service or project not found, from the engine's
     compose containers `every`; empty when nothing is near."""
-    from ..config.suggest import did_you_mean
-
     services = sorted({str(labels(c).get(COMPOSE_SERVICE)) for c in every})
     near = did_you_mean(service, services) if service not in services else None
     if near is not None:

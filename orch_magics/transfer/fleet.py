@@ -17,7 +17,7 @@ from typing import Literal
 
 from ..admission import Ticket
 from ..errors import OrchError
-from ..fleet.lookup import recordable, resolve_audited
+from ..fleet.lookup import recordable, resolve_checked
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
 from ..fleet.targets import Target, check_found, expand, limited, unresolved
@@ -152,7 +152,7 @@ class FleetCopy:
 
         async def one(target: Target) -> list[Target]:
             try:
-                return await resolve_audited(target, base, lookup)
+                return await resolve_checked(target, base, lookup)
             except OrchError as exc:  # this part of the fleet is unreachable: it fails alone
                 target = unresolved(target)
                 failed[target.label] = TransferError(str(exc))
