@@ -18,7 +18,7 @@ from .audit import AuditLog, OutputDigest, closed_record, end_record, start_reco
 from .config.model import Environment
 from .engine import Run, RunOptions
 from .errors import ConfigError
-from .guard import Asker, Confirmation, Guard
+from .guard import Asker, Confirmation, Guard, check_allowed
 from .plan import RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -65,10 +65,13 @@ class Gate:
         return Ticket(confirmation, origin, plan.environment, _service(plan), self)
 
     def checked(self, plan: RunPlan, ticket: Ticket | None) -> Ticket:
-        """`ticket` when this gate issued it for `plan`'s environment and service; else the
-        plan admitted now, without asking anyone."""
+        """`ticket` when this gate issued it for `plan`'s environment and service and the
+        environment's allow lists let `plan` in (a ticket confirms, it does not widen what may
+        run: `env=` or `cwd=` given with it are checked too); else the plan admitted now,
+        without asking anyone."""
         if (ticket is not None and ticket.issuer is self and ticket.service == _service(plan)
                 and ticket.environment == plan.environment):
+            check_allowed(plan)
             return ticket
         return self.admit(plan, interactive=False)
 

@@ -165,6 +165,11 @@ def test_a_ticket_admits_only_what_it_was_issued_for(orch: Orchestrator, mark: P
             start(orch, "prod", "touch", ticket=ticket)
     with pytest.raises(OrchError, match="may not run in 'locked'"):
         start(orch, "locked", "other", ticket=orch.admit(orch.plan("locked", "touch")))
+    as_written = orch.admit(orch.plan("locked", "touch"))  # inputs #3: env=/cwd= rode on it
+    with pytest.raises(OrchError, match="-e PATH would change what runs"):
+        start(orch, "locked", "touch", env={"PATH": "/nowhere"}, ticket=as_written)
+    with pytest.raises(OrchError, match="a working directory would change what runs"):
+        start(orch, "locked", "touch", cwd="/etc", ticket=as_written)
     assert not mark.exists()
     start(orch, "prod", "touch", ticket=orch.admit(orch.plan("prod", "touch"), yes="prod"))
     assert mark.exists()
