@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, load_config, load_config_text
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
 from orch_magics.cli.app import main
 from orch_magics.config import patterns
 from orch_magics.config.inventory import load_inventories
@@ -443,6 +443,21 @@ def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> Non
     assert main(["-c", str(tmp_path / "orch.yaml"), "run", "one", "--limit", "x", "--",
                  "true"]) == 2
     assert "has one target" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [{"limit": "x"}, {"parallel": 2}, {"max_fail": 1},
+                                   {"tail": 3}])
+def test_fleet_keywords_on_one_target_are_an_error_before_it_starts(
+        tmp_path: Path, given: dict[str, object]) -> None:
+    """docs/api.md: on a one-target environment any fleet keyword is a ConfigError (inputs #6:
+    `start(..., tail=3)` ran)."""
+    orch = Orchestrator(load_config_text("environments:\n  one: []\n"), log_dir=tmp_path)
+    try:
+        with pytest.raises(ConfigError, match="'one' has one target"):
+            orch.start("one", command=f"touch {tmp_path}/ran", **given)  # type: ignore[arg-type]
+    finally:
+        orch.close()
+    assert not (tmp_path / "ran").exists()
 
 
 @pytest.mark.parametrize(("name", "text"), [("inv.ini", INI), ("inv.yaml", YAML)])

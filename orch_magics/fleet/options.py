@@ -56,7 +56,7 @@ class FleetOptions:
     def given(self) -> bool:
         """Whether any fleet-only option was set (an error on a single-target environment)."""
         return (self.limit is not None or self.parallel != DEFAULT_PARALLEL
-                or self.max_fail is not None)
+                or self.max_fail is not None or self.tail != TAIL_LINES)
 
     def for_plan(self, plan: RunPlan) -> FleetOptions | None:
         """These options for a run of `plan`; None for a single-target environment (where
@@ -65,7 +65,8 @@ class FleetOptions:
             return self
         if self.given:
             raise ConfigError(f"environment {plan.environment.name!r} has one target: "
-                              f"--limit, --parallel and --max-fail apply to fleets")
+                              f"--limit, --parallel, --max-fail and a live row's tail apply to "
+                              f"fleets")
         return None
 
     def fail_budget(self, total: int) -> int | None:
