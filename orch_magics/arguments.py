@@ -6,6 +6,7 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 
@@ -98,3 +99,31 @@ def checked_config(given: object) -> Config | None:
         return load_config(given)
     raise ConfigError(f"Orchestrator takes a Config or a config file's path: "
                       f"Orchestrator(load_config('orch.yaml')), not {type(given).__name__}")
+
+
+def checked_keeping(log_dir: object, backoff: object, log_max_bytes: object,
+                    capture_limit: object) -> tuple[str, tuple[float, float], int, int]:
+    """How an Orchestrator keeps its named runs, as given to it, checked at once (a wrong one
+    otherwise failed at the first named run, inside a sink): the log folder (default
+    `$ORCH_LOG_DIR`, else ~/.cache/orch_magics/logs), the first and longest restart delay, a
+    log's size before it rotates, and the bytes of each stream a result keeps."""
+    if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+        raise ConfigError(f"log_dir must be a folder's path, got {type(log_dir).__name__} "
+                          f"{log_dir!r}")
+    folder = os.fsdecode(log_dir or os.environ.get("ORCH_LOG_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "orch_magics", "logs"))
+    delays = tuple(backoff) if isinstance(backoff, (tuple, list)) else ()
+    if not (len(delays) == 2 and all(isinstance(d, (int, float)) and not isinstance(d, bool)
+                                      and math.isfinite(d) and d >= 0 for d in delays)
+            and delays[0] <= delays[1]):
+        raise ConfigError(f"restart_backoff must be (first, longest) delays in seconds, "
+                          f"0 <= first <= longest, got {backoff!r}")
+    return (folder, (float(delays[0]), float(delays[1])),
+            _bytes("log_max_bytes", log_max_bytes, 1), _bytes("capture_limit", capture_limit, 0))
+
+
+def _bytes(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} must be a whole number of bytes, at least {least}, "
+                          f"got {value!r}")
+    return value

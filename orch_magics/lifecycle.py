@@ -23,7 +23,7 @@ from ._loop import BackgroundLoop, result_of
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
-from .errors import ConfigError
+from .errors import ConfigError, OrchError
 from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
@@ -137,12 +137,17 @@ class LogFile:
     def __init__(self, path: str, max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
         self.path = path
         self.max_bytes = max_bytes
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._file: BinaryIO | None = None
         self._size = 0
         self._last = b"\n"  # the last byte written: a note of ours starts a line of its own
         self._lock = threading.Lock()
-        self._open()
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._open()
+        except OSError as exc:  # before the run starts: nothing ran
+            raise OrchError(f"not started: the named run's log {path} cannot be written "
+                            f"({exc.strerror}); give log_dir= or ORCH_LOG_DIR a folder that "
+                            f"can be written") from None
 
     def _open(self) -> BinaryIO:
         if self._file is None or self._file.closed:

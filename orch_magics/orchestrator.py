@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
-from .arguments import check_given, checked_config, checked_tail
+from .arguments import check_given, checked_config, checked_keeping, checked_tail
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -67,10 +67,8 @@ class Orchestrator:
         self._resolver_factory = resolver_factory or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
-        self.log_dir = str(log_dir or os.environ.get("ORCH_LOG_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "orch_magics", "logs"))
-        self.restart_backoff, self.log_max_bytes = restart_backoff, log_max_bytes
-        self.capture_limit = capture_limit
+        self.log_dir, self.restart_backoff, self.log_max_bytes, self.capture_limit = (
+            checked_keeping(log_dir, restart_backoff, log_max_bytes, capture_limit))
         self.gate = Gate(self._audit_log)
 
     @functools.cached_property  # fleet/ and transfer/ load on first use: single runs skip them

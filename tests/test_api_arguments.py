@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, Orchestrator, load_config
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config
 
 CONFIG = """\
 environments:
@@ -306,3 +307,36 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"^write_json takes a file path or an open file, "
                                           r"not int$"):
         result.write_json(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ({"capture_limit": -1}, "capture_limit must be a whole number of bytes, at least 0, got -1"),
+    ({"capture_limit": "x"}, "capture_limit must be a whole number of bytes"),
+    ({"log_max_bytes": 0}, "log_max_bytes must be a whole number of bytes, at least 1, got 0"),
+    ({"restart_backoff": "x"}, "restart_backoff must be (first, longest) delays in seconds"),
+    ({"restart_backoff": (5, 1)}, "0 <= first <= longest, got (5, 1)"),
+    ({"restart_backoff": (float("nan"), 1)}, "restart_backoff must be"),
+    ({"log_dir": 5}, "log_dir must be a folder's path, got int 5"),
+])
+def test_orchestrator_settings_are_checked_when_made(cfg: Path, given: dict[str, object],
+                                                      said: str) -> None:
+    """inputs #5: `Orchestrator(capture_limit=-1)` failed at the first named run with an
+    IndexError inside a sink; a bad restart_backoff silently stopped restarts."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        Orchestrator(str(cfg), **given)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
+        cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """inputs #4: ORCH_LOG_DIR naming a file gave FileExistsError / NotADirectoryError from
+    os.makedirs; now an OrchError before anything starts."""
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / where))
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(str(cfg)) as orch:
+        with pytest.raises(OrchError, match=r"^not started: the named run's log .*mark\.log "
+                                            r"cannot be written \((File exists|Not a directory)"
+                                            r"\); give log_dir= or ORCH_LOG_DIR a folder"):
+            orch.start("local", "mark")
+        assert orch.ps() == [] and not (tmp_path / "marker").exists()
