@@ -38,7 +38,15 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: "groups:web"}}', 36, "(did you mean 'group:web', an inventory "
                                                       "group?)"),
     ('{type: ssh, config: {host: [a, "grp:db"]}}', 40, "did you mean 'group:db'"),
-    ('{type: docker, config: {container: "app:1"}}', 44, "it has ':'"),
+    ('{type: docker, config: {container: "app:1"}}', 44, "it has ':': a host or container name "
+     "has none (a container is named by its name or id, not by an image NAME:TAG)"),
+    ('{type: podman, config: {container: "app-[1:3]:22"}}', 44, "(a container is named by its "
+                                                                "name or id, not by an image"),
+    # inputs #1: an unclosed range was told "an ssh port is its own setting: host: web-[01"
+    ('{type: ssh, config: {host: "web-[01:12"}}', 36, "host 'web-[01:12': range '[01:12' has no "
+     "closing ']': a range is written [01:12] or [a:f]"),
+    ('{type: docker, config: {container: "web-[01:12"}}', 44, "range '[01:12' has no closing "
+                                                              "']'"),
     # the `ssh user@host` habit: a DNS error at run time before
     ('{type: ssh, config: {host: "deploy@web-1"}}', 36, "it has '@': a host or container name "
      "has none (a user is its own setting: host: web-1, user: deploy)"),

@@ -80,8 +80,17 @@ def test_values_yaml_gives_back_as_written_reach_the_process_unchanged() -> None
                              "777 (or 511 if octal was meant)"),
     ("timeout", "010", "timeout: YAML 1.1 reads 010 as the octal number 8: write 10 (or 8 if "
                        "octal was meant)"),
+    # inputs #2: `port: 1:10` loaded as port 70, `2_2` as 22
+    ("max_restarts", "1:10", "max_restarts: YAML 1.1 reads 1:10 as the base-60 number 70: "
+                             "write 70 (or quote it if text was meant)"),
+    ("max_restarts", "2_2", "max_restarts: YAML 1.1 reads 2_2 as the number 22: write 22 (or "
+                            "quote it if text was meant)"),
+    ("timeout", "1:30.5", "timeout: YAML 1.1 reads 1:30.5 as the base-60 number 90.5: write "
+                          "90.5 (or quote it if text was meant)"),
+    ("timeout", "1_000", "timeout: YAML 1.1 reads 1_000 as the number 1000: write 1000 (or "
+                         "quote it if text was meant)"),
 ])
-def test_a_leading_zero_count_is_refused(field: str, written: str, message: str) -> None:
+def test_a_number_yaml_reads_otherwise_is_refused(field: str, written: str, message: str) -> None:
     err = error_of(f"  a: {{command: x, {field}: {written}}}\n")
     assert err.message == f"services.a.{message}"
     assert (err.line, err.column) == (3, 21 + len(field))

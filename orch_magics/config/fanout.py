@@ -91,11 +91,12 @@ def _members(key: str, item: str, raw: dict[str, Any],
             raise ValueError("the group has no hosts")
         return [_inventory_member(inv, h, raw) for h in hosts]
     head, _, port = item.rpartition(":")
-    if port.isdigit() and patterns.is_pattern(head):  # `web-[1:3]:22`: said of the pattern
+    if key == "host" and port.isdigit() and patterns.is_pattern(head) \
+            and head.rfind("]") > head.rfind("["):  # `web-[1:3]:22`, not an unclosed `web-[01:12`
         raise ValueError(f"it has ':': a host or container name has none (an ssh port is its "
                          f"own setting: host: {head}, port: {port})")
     names = patterns.expand(item)
-    check_target_name(names[0])  # a pattern's every name keeps what is wrong with its first
+    check_target_name(names[0], key=key)  # a pattern's every name keeps its first's faults
     return [Member(name, {key: name}) for name in names]
 
 

@@ -180,13 +180,18 @@ def _build_int(value: Any, path: Path_, src: Source) -> Any:
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
-def _refuse_octal(value: int, path: Path_, src: Source) -> None:
-    """`max_restarts: 0777` is 511 to YAML 1.1, which nobody writing a count means."""
-    if abs(value) < 8:
-        return  # 00 to 07 mean the same either way
+def _refuse_octal(value: int | float, path: Path_, src: Source) -> None:
+    """A number YAML 1.1 reads otherwise than a person does: `max_restarts: 0777` is 511,
+    `port: 1:10` is 70 (base 60), `port: 2_2` is 22 (underscores dropped)."""
     written = src.written(path)
-    if written is not None and _OCTAL.fullmatch(written):
-        decimal = written.replace("_", "").lstrip("+-").lstrip("0")
+    if written is None:
+        return
+    if ":" in written or "_" in written:
+        how = "the base-60 number" if ":" in written else "the number"
+        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as {how} "
+                              f"{value}: write {value} (or quote it if text was meant)")
+    if isinstance(value, int) and abs(value) >= 8 and _OCTAL.fullmatch(written):
+        decimal = written.lstrip("+-").lstrip("0")  # 00 to 07 mean the same either way
         raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as the octal "
                               f"number {value}: write {decimal} (or {value} if octal was meant)")
 
@@ -194,8 +199,7 @@ def _refuse_octal(value: int, path: Path_, src: Source) -> None:
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _type_error(float, value, path, src)
-    if isinstance(value, int):
-        _refuse_octal(value, path, src)
+    _refuse_octal(value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
     try:

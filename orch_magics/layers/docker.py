@@ -32,13 +32,17 @@ def check_container_directory(path: str) -> None:
                          f"(/{path.removeprefix('./')})")
 
 
+def _container_name(name: str) -> None:
+    check_target_name(name, key="container")
+
+
 @masked_repr  # resolved placeholders (env, docker_host) may be secrets
 @dataclass(frozen=True)
 class DockerConfig:
     """A running container to exec into, on the engine of the previous hop."""
 
     container: str | None = field(default=None, metadata={"doc": "Container name or id.",
-                                                          "check": check_target_name})
+                                                          "check": _container_name})
     label: str | None = field(
         default=None, metadata={"doc": "Every running container with this label (key or "
                                        "key=value): a run fans out to each (docs/fleets.md); "

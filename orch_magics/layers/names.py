@@ -8,9 +8,10 @@ resolve it, and a name starting with `-` reads as an option to every ssh and doc
 from __future__ import annotations
 
 
-def check_target_name(name: str, *, ranges: bool = True) -> None:
-    """Raise ValueError (a config check) unless `name` can name a host or a container;
-    `ranges`: where a name may be a range (`web-[01:12]`), a bracket says how one is written."""
+def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> None:
+    """Raise ValueError (a config check) unless `name` can name a host or a container (`key`:
+    the setting it was written in); `ranges`: where a name may be a range (`web-[01:12]`), a
+    bracket says how one is written."""
     if not name:
         raise ValueError("the name is empty")
     bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
@@ -32,7 +33,9 @@ def check_target_name(name: str, *, ranges: bool = True) -> None:
         raise ValueError("it has '=': a host or container name has none (a label is its own "
                          "setting: label: KEY=VALUE)")
     if ":" in name and not _ipv6(name):
-        raise ValueError(f"it has ':': a host or container name has none{_colon_hint(name)}")
+        hint = _colon_hint(name) if key == "host" else (
+            " (a container is named by its name or id, not by an image NAME:TAG)")
+        raise ValueError(f"it has ':': a host or container name has none{hint}")
 
 
 def _ipv6(name: str) -> bool:
