@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from IPython.lib.pretty import pretty
 
-from orch_magics import Orchestrator, RunPlan, load_config_text
+from orch_magics import ConfigError, Orchestrator, RunPlan, load_config_text
 from orch_magics.secrets.masking import MASK
 
 SECRET = "repr-secret-Vq83!x"
@@ -135,3 +135,24 @@ def test_a_copy_shows_a_secret_in_its_file_names_masked(tmp_path) -> None:  # ty
             assert secret not in text and MASK in text, (how, text)
     assert (tmp_path / f"h-{secret}.txt").read_text() == "data\n"  # the names are the names
     assert put.source == str(src)  # the value itself is the path
+
+
+@pytest.mark.parametrize(("layer", "said"), [
+    ("{type: ssh, config: {host: a, password: Hunter2-cl3ar}}",
+     "password: write the password as a {{secret:NAME}} placeholder, never in clear"),
+    ("{type: sudo, config: {password: '{{secret:x}}Hunter2-cl3ar'}}",
+     "password: write the sudo password as a {{secret:NAME}} placeholder"),
+    ("{type: ssh, config: {host: a, password: 20241130}}",
+     "password must be a string, not an integer (quote it to make it text: '****')"),
+    ("{type: ssh, config: {host: a, pasword: Hunter2-cl3ar}}",
+     "unknown key 'pasword' in environments.e[0].config (did you mean 'password'?)"),
+])
+def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
+                                                                   said: str) -> None:
+    """inputs #7: the refusal showed the config line, password and all, so `%orch load` put it
+    in the notebook's saved output."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  e:\n    - {layer}\n", "orch.yaml")
+    text = str(err.value)
+    assert text.startswith("orch.yaml:3:") and said in text, text
+    assert "Hunter2" not in text and "20241130" not in text and "\n" not in text, text

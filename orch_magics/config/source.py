@@ -106,11 +106,22 @@ class Source:
         return key_node, node, True
 
     def error(
-        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None
+        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None,
+        shown: bool = True,
     ) -> ConfigError:
-        """A ConfigError pointing at the value (or key) found at `path`."""
-        return error_at(self.file, self.text, self.position(path, at_key=at_key), message,
-                        suggestion)
+        """A ConfigError pointing at the value (or key) found at `path`, showing its line
+        unless not `shown`. A `password` key's line and value are never shown, even misspelt
+        or of the wrong type: a notebook saves what `%orch load` printed."""
+        if _password_key(path, suggestion):
+            shown, written = False, self.written(path)
+            message = message.replace(written, "****") if written else message
+        return error_at(self.file, self.text if shown else "",
+                        self.position(path, at_key=at_key), message, suggestion)
+
+
+def _password_key(path: Path_, suggestion: str | None) -> bool:
+    last = path[-1] if path else None
+    return "pass" in (suggestion or "") or isinstance(last, str) and "pass" in last.lower()
 
 
 def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node] | None:

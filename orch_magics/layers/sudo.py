@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..errors import SecretInClear
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names, whole_placeholder
 from ..redaction import masked_repr
@@ -20,7 +21,7 @@ from .base import Launcher
 def _secret_only(value: str | None) -> None:
     found = whole_placeholder(value) if value is not None else None
     if value is not None and (found is None or found[1] != "secret"):
-        raise ValueError("write the sudo password as a {{secret:NAME}} placeholder, never in "
+        raise SecretInClear("write the sudo password as a {{secret:NAME}} placeholder, never in "
                          "clear (nor from {{env:…}}, which is this machine's environment)")
 
 
