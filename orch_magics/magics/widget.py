@@ -9,6 +9,12 @@ A line is sent by Enter or Send, never by leaving the field: the field is a one-
 whose value syncs as typed, and a newline in the value is what Enter looks like to the kernel
 (value updates arrive in order, unlike a separate "submit" message, which can overtake them).
 When the run ends the box is replaced by a line of text, so a saved notebook has no widget.
+
+Emptying the field after a line is the one write the kernel makes, and the browser may have
+typed on meanwhile: a plain update would overwrite those keys, and a value sent before the
+browser saw the write still holds the line already sent. So the write goes as the echo of the
+value it answers (ipywidgets drops an echo when newer keys are on their way), and a value that
+still starts with the text sent continues it (`_Typed`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import ipywidgets as widgets
+from traitlets import Unicode
 
 from ..errors import OrchError
 from ..plan import RunPlan
@@ -52,6 +59,38 @@ class _Box(widgets.HBox):
         return data
 
 
+class _Field(widgets.Textarea):
+    """The box's text field. Its value is echoed by `StdinBox` alone (ipywidgets' own echo
+    would carry the value the browser sent, not what is left once a line is sent)."""
+
+    value = Unicode(help="String value").tag(sync=True, echo_update=False)
+
+
+class _Typed:
+    """What the browser's field holds, as far as the kernel can tell: `prefix`, the text in it
+    already sent, which the browser's next value starts with unless it took the write of ours
+    on its way (`written`; the field then holds only what was not sent), and `rest`, what is
+    typed and not sent."""
+
+    def __init__(self) -> None:
+        self.prefix = self.rest = ""
+        self.written = False
+
+    def take(self, value: str) -> list[str]:
+        """The whole lines typed in `value` that are not sent yet (`rest` follows them)."""
+        if not value.startswith(self.prefix) or self.written and value == self.prefix:
+            self.prefix = ""  # typed after our write (a key changes the value), or sent text edited
+        self.written = False
+        *lines, self.rest = value[len(self.prefix):].split("\n")
+        self.prefix = value[:len(value) - len(self.rest)]
+        return lines
+
+    def sent_rest(self) -> str:
+        """What Send sends: the rest, sent from now on."""
+        rest, self.prefix, self.rest = self.rest, self.prefix + self.rest, ""
+        return rest
+
+
 class StdinBox:
     """Feeds `live`'s stdin (every running target's, for a fleet) line by line; becomes static text with `finish()` when the run ends."""
 
@@ -63,7 +102,7 @@ class StdinBox:
         self.sink = sink
         service = live.plan.service
         self.whom = whom = whom or (service.name if service else "the script")
-        self.text = widgets.Textarea(
+        self.text = _Field(
             placeholder=f"stdin of {whom}: type a line, Enter sends it; the EOF button "
                         f"ends the input (Ctrl-D does not reach a browser field)",
             continuous_update=True, rows=1,
@@ -84,6 +123,8 @@ class StdinBox:
         self.eof_button.on_click(lambda _: self.eof())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
+        self._typed = _Typed()
+        self._writing = False  # our own write of the field's value, seen by _on_value
         self._replace: Callable[[Bundle], None] | None = None
 
     @staticmethod
@@ -98,19 +139,44 @@ class StdinBox:
         self._replace = publish
 
     def _on_value(self, change: dict[str, Any]) -> None:
-        value = change["new"]
-        if "\n" in value and not self.text.disabled:  # Enter was pressed
-            *lines, rest = value.split("\n")
-            self.text.value = rest
-            self._send(*lines)  # a pasted block: one display update, not one per line
+        if self._writing or self.text.disabled:
+            return
+        lines = self._typed.take(change["new"])
+        if not lines:
+            self._echo(change["new"])  # answered: a later write (Send's) is not taken as stale
+            return
+        self._write(self._typed.rest)
+        self._send(*lines)  # a pasted block: one display update, not one per line
+
+    def _echo(self, value: str) -> None:
+        """Answer the value being handled with `value`: the browser shows it unless newer keys
+        are on their way (an echo, not an update: ipywidgets drops a stale echo)."""
+        if self.text.comm is not None:
+            self.text.comm.send(data={"method": "echo_update", "state": {"value": value},
+                                      "buffer_paths": []})
+
+    def _write(self, value: str) -> None:
+        """Leave `value` (what is not sent) in the field: in the browser unless newer keys are
+        on their way, and in the kernel's copy, as if the browser had sent it."""
+        self._echo(value)
+        self._typed.written, self._writing = True, True
+        try:
+            self.text.set_state({"value": value})  # no update goes out for it, nor an echo
+        finally:
+            self._writing = False
+
+    @property
+    def unsent(self) -> str:
+        """The text in the box that no Enter or Send has sent yet."""
+        return self._typed.rest
 
     # ---- actions (kernel main thread) ------------------------------------------------------
     def send(self) -> None:
         """Send the text in the box as one line, and empty the box."""
-        line = self.text.value
-        if self.text.disabled or not line:
+        if self.text.disabled or not self._typed.rest:
             return
-        self.text.value = ""
+        line = self._typed.sent_rest()
+        self._write("")
         self._send(line)
 
     def _send(self, *lines: str) -> None:

@@ -1,0 +1,91 @@
+"""Keys typed into the stdin box while the kernel's write that empties it is on its way.
+
+The kernel empties the field after each line; the browser may have typed on meanwhile. Before,
+that write overwrote the newer keys and a value sent before the browser saw it still held the
+line already sent: typing `one⏎two⏎three⏎` quickly gave `ONE ONE '' THREE …`, and two lines
+typed while another cell ran gave `A` (browser tester D1). First the kernel's side, fed the
+values the browser sends in either order, then a person typing in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab import browse_notebook, save_notebook
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.magics.widget import StdinBox
+
+CONFIG = ("environments: {local: {layers: []}}\n"
+          "services: {cat: {command: cat, stdin_mode: interactive}}\n")
+
+
+@pytest.mark.parametrize(("values", "send_at", "lines"), [
+    # the write that emptied the field came after the next keys (not taken)
+    (["one\n", "one\nt", "one\ntw", "one\ntwo\n", "one\ntwo\nth", "one\ntwo\nthree\n"], None,
+     ["one", "two", "three"]),
+    # the write was taken each time: each value starts afresh
+    (["one\n", "t", "tw", "two\n", "three\n"], None, ["one", "two", "three"]),
+    # taken once, not the next time
+    (["one\n", "t", "two\n", "two\nx", "two\nx\n"], None, ["one", "two", "x"]),
+    # Enter on an empty box, twice: taken, and not
+    (["\n", "\n"], None, ["", ""]),
+    (["\n", "\n\n"], None, ["", ""]),
+    # a line typed again after it was sent
+    (["ls\n", "l", "ls", "ls\n"], None, ["ls", "ls"]),
+    # Send sends what is typed; keys after it start the next line, taken or not
+    (["ab", "abc", "x", "x\n"], 2, ["abc", "x"]),
+    (["ab", "abc", "abcx", "abcx\n"], 2, ["abc", "x"]),
+    # a pasted block, then keys before the write came
+    (["a\nb\nc", "a\nb\ncd", "a\nb\ncd\n"], None, ["a", "b", "cd"]),
+])
+def test_each_line_is_sent_once_whenever_the_write_arrives(
+        values: list[str], send_at: int | None, lines: list[str]) -> None:
+    with Orchestrator(load_config_text(CONFIG)) as orch:
+        live = orch.spawn("local", "cat", close_stdin=False)
+        box = StdinBox(live)
+        for i, value in enumerate(values):
+            if i == send_at:
+                box.send()
+            box.text.set_state({"value": value})  # as the browser's message sets it
+        assert box.lines_sent == len(lines)
+        deadline = time.monotonic() + 20
+        while len(live.lines) < len(lines) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        live.close_stdin()
+        res = live.wait(20)
+    assert res.stdout.split("\n")[:-1] == lines
+
+
+@pytest.mark.browser
+def test_a_person_typing_fast_or_while_a_cell_runs(jupyterlab, chromium, artifacts):
+    save_notebook(jupyterlab, "typing.ipynb", "%orch load --demo", "%orch local upper --out r",
+                  "import time; time.sleep(4); print('SLEPT')",
+                  "res = r.wait(30)\nprint('RESULT', res.lines)")
+    with browse_notebook(chromium, jupyterlab, "typing.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "stdin-typing.png") as (page, cells, run):
+        run(1)
+        box = cells.nth(1).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        box.click()
+        for word in ["one", "two", "three", "four", "five"]:  # no pause between keys
+            box.press_sequentially(word)
+            box.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('.orch-stdin textarea').value === ''", timeout=10_000)
+        run(2)  # the kernel is busy: the browser holds the keys back meanwhile
+        box.click()
+        for word in ["alpha", "beta"]:
+            box.press_sequentially(word, delay=100)
+            box.press("Enter")
+        cells.nth(2).get_by_text("SLEPT").wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('.orch-stdin textarea').value === ''", timeout=10_000)
+        cells.nth(1).locator(".orch-eof").click()
+        cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=20_000)
+        run(3)
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out.wait_for(timeout=30_000)
+        assert ("['ONE', 'TWO', 'THREE', 'FOUR', 'FIVE', 'ALPHA', 'BETA', 'bye']"
+                in out.inner_text()), out.inner_text()
