@@ -106,3 +106,18 @@ def test_a_fleet_cell_saved_while_it_runs_says_what_it_was_doing(
         assert not any(WIDGET in data for data in ended)  # the table is static HTML now
         assert [data for data in ended if "2 targets: 2 stopped" in data.get("text/html", "")]
         assert "running" not in " ".join(d.get("text/plain", "") for d in ended)
+
+
+def test_a_fleet_cell_that_fails_still_sets_out_and_underscore(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """docs/magics.md: a failed blocking run raises, "`--out` is set first, and `_` holds the
+    result". A fleet's cell raised before either was set, although its error points at "the
+    FleetResult" and `.failed.rerun()` (browser tester D2)."""
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        reply = kernel.run("fail", "%%orch web --limit '127.0.1.[1:3]' --out bf\n"
+                                   "case $SSH_CONNECTION in *'127.0.1.2 '*) exit 4;; esac")
+        assert reply["status"] == "error" and "1 failed" in kernel.text("fail")
+        kernel.run("check", "print(type(bf).__name__, _ is bf, sorted(bf.failed))")
+        assert kernel.text("check") == "FleetResult True ['127.0.1.2']\n"

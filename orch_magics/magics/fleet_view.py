@@ -17,6 +17,7 @@ import collections
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from IPython.display import display
@@ -42,12 +43,14 @@ def options(ctx: Any, args: argparse.Namespace, timeout: float | None) -> FleetO
 
 
 def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
-        timeout: float | None, *, background: bool = False, keep_stdin: bool = False,
+        timeout: float | None, deliver: Callable[[FleetResult], object], *,
+        background: bool = False, keep_stdin: bool = False,
         with_box: bool = False) -> FleetResult | LiveFleet:
     """Run a fleet from a magic line: block with a live view, or (`background`: --bg, or a
     streaming service opened with nothing to send) return a named LiveFleet at once, with a
     stdin box writing to every running target when `with_box` (`keep_stdin`: stdin stays
-    open for `LiveFleet.send`)."""
+    open for `LiveFleet.send`). A blocking fleet that fails or is interrupted is handed to
+    `deliver` (--out, `_`) before the cell raises."""
     frontend = shows_live(ctx.shell)
     if background or args.bg:
         return _named(ctx, args, plan, body, timeout, frontend=frontend, keep_stdin=keep_stdin,
@@ -63,11 +66,13 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
         result = _wait(live, view)
     except FleetInterrupted as exc:
         view.finish(live, exc.result)
+        deliver(exc.result)
         raise quiet(exc) from None
     view.finish(live, result)
     if frontend:
         ctx.handles.shown_live(result)  # the table above is its display
     if ctx.settings.raise_error and not args.no_raise_error and not result.ok:
+        deliver(result)
         raise quiet(OrchError(f"{result.summary()} (the FleetResult has each target's "
                               f"output; .failed.rerun() runs them again)")) from None
     return result

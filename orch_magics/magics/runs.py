@@ -76,8 +76,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     if fleet:
-        many = fleet_view.run(ctx, args, plan, body, timeout, background=background,
-                              keep_stdin=background and takes_stdin, with_box=with_box)
+        many = fleet_view.run(ctx, args, plan, body, timeout, lambda failed: _deliver(
+            ctx, args, failed, cell, raised=True), background=background,
+            keep_stdin=background and takes_stdin, with_box=with_box)
         return _deliver(ctx, args, many, cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
