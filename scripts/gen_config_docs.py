@@ -57,7 +57,8 @@ Values are never changed unseen by YAML 1.1's reading of unquoted text. Where te
 kept exactly as written when YAML reads it back as the same text (`PORT: 8080` is `"8080"`,
 `DEBUG: true` is `"true"`); one YAML changes (`0777` is 511, `no` is false, `0x1F` is 31, `12:30`
 is 750, `1.50` is 1.5) is refused at its line: quote it (`MODE: '0777'`). A count or a number
-written with a leading zero (`max_restarts: 0777`, octal 511 to YAML 1.1) is refused too.
+YAML 1.1 reads otherwise than it looks is refused too: a leading zero (`max_restarts: 0777`,
+octal 511), a colon (`port: 1:10`, base 60: 70) or an underscore (`port: 2_2`, 22).
 
 A complete example using every section:
 

@@ -42,6 +42,12 @@ def env_with(layer: str) -> str:
      "has none (a container is named by its name or id, not by an image NAME:TAG)"),
     ('{type: podman, config: {container: "app-[1:3]:22"}}', 44, "(a container is named by its "
                                                                 "name or id, not by an image"),
+    # inputs #8: a placeholder was told "it has ':'"; a secret sudo user went on sudo's argv
+    ('{type: ssh, config: {host: "{{secret:h}}"}}', 36, "a host or container name is written "
+     "as it is: a {{…}} placeholder is not expanded in it"),
+    ('{type: docker, config: {container: "{{env:APP}}"}}', 44, "placeholder is not expanded"),
+    ('{type: sudo, config: {user: "{{ secret: u }}"}}', 37, "the user goes on sudo's command "
+     "line, where any process sees it: write the name, not a {{secret:…}} placeholder"),
     # inputs #1: an unclosed range was told "an ssh port is its own setting: host: web-[01"
     ('{type: ssh, config: {host: "web-[01:12"}}', 36, "host 'web-[01:12': range '[01:12' has no "
      "closing ']': a range is written [01:12] or [a:f]"),

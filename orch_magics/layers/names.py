@@ -14,6 +14,9 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
     bracket says how one is written."""
     if not name:
         raise ValueError("the name is empty")
+    if "{{" in name:  # its labels, patterns and address are read when the config loads
+        raise ValueError("a host or container name is written as it is: a {{…}} placeholder "
+                         "is not expanded in it")
     bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
     if bad is not None:  # a space, a control or an invisible one (U+200B): never in a name
         what = "a space" if bad == " " else f"the character {bad!r}"

@@ -26,6 +26,9 @@ def _secret_only(value: str | None) -> None:
 
 
 def _user_name(value: str) -> None:
+    if "{{secret" in value.replace(" ", ""):  # `sudo -u NAME` is on an argv, which `ps` shows
+        raise ValueError("the user goes on sudo's command line, where any process sees it: "
+                         "write the name, not a {{secret:…}} placeholder")
     if not value or value.startswith("-") or any(c.isspace() for c in value):
         raise ValueError(f"{value!r} is not a user name (or #uid)")
 
