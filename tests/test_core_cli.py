@@ -394,17 +394,23 @@ def test_a_defect_of_ours_is_one_line_unless_orch_debug_asks() -> None:
 
 @pytest.mark.parametrize("closed", [">&-", "2>&-", "<&-"])
 def test_a_closed_standard_stream_is_never_reused(tmp_path: Path, closed: str) -> None:
-    """`orch run … >&-`: output is dropped, as to /dev/null. Before, the next descriptor
-    opened took number 1 (the event loop's epoll), and writing the output to it failed."""
+    """`orch run … >&-`: output fails as on a closed descriptor, in one line and exit 1, as a
+    shell's `echo hi >&-` (inputs #9: it vanished, exit 0); a closed stderr or stdin is
+    /dev/null. Before, the next descriptor opened took number 1 (the event loop's epoll), and
+    writing the output to it failed."""
     audit = tmp_path / "audit.jsonl"
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(f"audit: {{path: '{audit}'}}\nenvironments: {{local: {{layers: []}}}}\n")
     line = (f"{' '.join(ORCH)} -c {cfg} run local -- sh -c 'echo out-marker; "
             f"echo err-marker >&2' {closed}")
     done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == ("" if closed == ">&-" else "out-marker\n")
-    assert done.stderr == ("" if closed == "2>&-" else "err-marker\n")
+    if closed == ">&-":
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr.endswith("orch: cannot write the output: Bad file descriptor\n")
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "out-marker\n"
+        assert done.stderr == ("" if closed == "2>&-" else "err-marker\n")
     from orch_magics.audit import verify
 
     assert verify(str(audit)) == (2, None)  # nothing but its two records went into it
@@ -459,3 +465,16 @@ def test_a_short_secret_warning_is_one_orch_line(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout == b"[ab]\n"
     assert r.stderr == (b"orch: warning: a secret value shorter than 4 characters is not "
                         b"masked in output\n")
+
+
+@pytest.mark.parametrize("words", [["schema"], ["check"], ["ls"], ["audit"]])
+def test_a_command_whose_stdout_is_closed_says_so(tmp_path: Path, words: list[str]) -> None:
+    """inputs #9: `orch schema >&-` was "internal error: AttributeError", `orch check >&-`
+    exited 0 having written nothing."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"audit: {{path: '{tmp_path / 'audit.jsonl'}'}}\n"
+                   "environments: {local: {layers: []}}\n")
+    line = f"{' '.join(ORCH)} -c {cfg} {' '.join(words)} >&-"
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (
+        1, "orch: cannot write the output: Bad file descriptor\n")

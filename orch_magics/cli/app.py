@@ -243,16 +243,20 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _reserve_std_fds() -> None:
-    """Reopen a closed stdin, stdout or stderr (`orch … >&-`) on /dev/null: else the next file
-    or socket opened takes its number, and output meant for it goes there (or fails)."""
+    """Hold a closed stdin, stdout or stderr (`orch … >&-`) on /dev/null: else the next file
+    or socket opened takes its number, and output meant for it goes there. Stdout is held
+    read-only, so output written there fails as on a closed fd ("Bad file descriptor", exit
+    1, as a shell's `echo hi >&-`) instead of vanishing."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
+            null = os.open(os.devnull, os.O_RDONLY if fd == 1 else os.O_RDWR)
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
+            if fd == 1 and sys.stdout is None:  # what print and `orch schema` write to
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115  # lives as long as we
 
 
 def warnings_in_one_line() -> None:

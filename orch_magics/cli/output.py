@@ -26,7 +26,8 @@ from .writer import LOW_WATER, BackgroundWriter
 #: What a shell reports for a producer whose reader left.
 EXIT_PIPE = 128 + signal.SIGPIPE
 #: Write errors of a device or file system (not of a file orch opened by name).
-_DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
+_DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO,
+                  errno.EBADF}  # EBADF: started with stdout closed (`>&-`)
 #: Bytes that may wait for a reader that does not read while a stopping run ends (the pump no
 #: longer waits for it then); what the process prints beyond is dropped, from there on (a cut,
 #: not a gap), and the number of bytes is said at the end.
