@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orch_magics import Orchestrator, load_config_text
-from orch_magics.engine import RunOptions
+from orch_magics import Orchestrator, RunResult, load_config_text
+from orch_magics.engine import Run, RunOptions
+from orch_magics.layers.base import SeeThrough
+from orch_magics.process import Command, ProcessHandle
 from streams import Recorder
 
 CONFIG = """\
@@ -98,3 +100,36 @@ def test_a_result_says_one_line_not_one_lines() -> None:
         assert "(2 lines)" in repr(orch.run("local", "chatty"))
     finally:
         orch.close()
+
+
+class _SlowToReport(SeeThrough):
+    """A hop whose launch reports its started process late: what a docker or podman exec does
+    while it reads the process's pid, when a stop can come (the race is provoked: a real
+    engine loses it only now and then)."""
+
+    async def launch(self, command: Command) -> ProcessHandle:
+        assert self.inner is not None
+        handle = await self.inner.launch(command)
+        await asyncio.sleep(0.5)
+        return handle
+
+
+def test_a_run_stopped_while_its_started_process_is_reported_keeps_what_it_did(
+        tmp_path: Path) -> None:
+    """chains tester #1: a stop landing after the command started but before its launch
+    returned said "stopped before the process started" and dropped its output (the audit
+    record too), though the command had run, side effects and all."""
+    mark = tmp_path / "ran"
+
+    async def main() -> RunResult:
+        with Orchestrator(load_config_text("environments: {local: {layers: []}}\n")) as orch:
+            plan = orch.plan("local", command=f"echo ran; touch {mark}; sleep 30")
+            run = Run(plan, _SlowToReport(orch.launcher_for(plan)), RunOptions())
+            await asyncio.sleep(0.25)  # started, not yet reported
+            run.stop()
+            return await run.wait()
+
+    res = asyncio.run(main())
+    assert mark.exists()
+    assert (res.stdout, res.error, res.interrupted) == ("ran\n", None, True), res
+    assert res.returncode is not None and res.returncode < 0, res

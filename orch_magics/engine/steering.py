@@ -55,8 +55,9 @@ class Steering:
     async def launch(self, launcher: Launcher, command: Command) -> ProcessHandle | None:
         """Launch, unless a stop or the deadline comes first (connecting can hang).
 
-        None means the launch was given up; a handle that still arrives is stopped, never left
-        running.
+        None means the launch was given up before the process started. A handle that still
+        arrives (the process started as the stop came) is returned: `watch` stops it at once,
+        and its output and exit status are kept like any stopped run's.
         """
         if self.requested.is_set():
             return None
@@ -71,22 +72,19 @@ class Steering:
             due.cancel()
         if launching.done():
             return launching.result()
-        await self._give_up(launching)
-        return None
+        return await self._late(launching)
 
-    async def _give_up(self, launching: asyncio.Future[ProcessHandle]) -> None:
+    async def _late(self, launching: asyncio.Future[ProcessHandle]) -> ProcessHandle | None:
         # A launch that is nearly there may finish: cancelling asyncio's subprocess creation
         # half-way can hang for ever (it waits for a child's exit it never sees), so only a
         # launch still pending after a moment (a hung connect) is cancelled.
         try:
-            late = await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
+            return await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
         except asyncio.TimeoutError:
             launching.cancel()
             try:
-                late = await launching
+                return await launching  # it finished meanwhile after all
             except BaseException:  # cancelled, or failed anyway: nothing is running
-                return
+                return None
         except Exception:  # the launch failed anyway: nothing is running
-            return
-        late.discard_output()
-        await late.stop(self.grace)
+            return None
