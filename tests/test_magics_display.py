@@ -9,7 +9,7 @@ from pathlib import Path
 
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
-from orch_magics.sinks.ansi import to_html
+from orch_magics.sinks.ansi import Colours
 from orch_magics.sinks.display import DisplaySink, describe_end
 from orch_magics.sinks.lines import terminal_view
 
@@ -36,20 +36,33 @@ def test_ansi_colours_become_theme_classes_and_other_escapes_go():
     assert '<span class="ansi-bold ansi-green-intense-fg">bold green</span>' in page
     assert "title" not in page and "\x1b" not in page
     assert "\x1b[31mred" in s.render()["text/plain"]  # text/plain keeps colours for terminals
-    assert to_html("\x1b[38;5;208mx\x1b[44my") == (
+    assert Colours().html("\x1b[38;5;208mx\x1b[44my") == (
         '<span style="color: rgb(255, 135, 0)">x</span>'
         '<span class="ansi-blue-bg" style="color: rgb(255, 135, 0)">y</span>')
 
 
+def test_a_colour_holds_on_the_next_lines_of_its_stream_until_reset():
+    """As in `%%bash` output (browser tester D3): each line was converted on its own, so
+    the second line of a red block showed plain."""
+    s = sink()
+    s.feed(Stdout(b"\x1b[31mline one red\nline two red\x1b[0m\nplain\n"))
+    s.feed(Stderr(b"err plain\n"))  # another stream: its own colours
+    page = s.render()["text/html"]
+    assert ('<span class="ansi-red-fg">line one red</span></span>\n<span class="orch-stdout">'
+            '<span class="ansi-red-fg">line two red</span></span>\n<span class="orch-stdout">'
+            'plain</span>') in page, page
+    assert ">err plain</span>" in page
+
+
 def test_256_and_true_colours_show_as_a_terminal_shows_them():
     """They were dropped (plain text), where JupyterLab colours them in a `print()`."""
-    assert to_html("\x1b[38;5;9mx") == '<span class="ansi-red-intense-fg">x</span>'  # theme's
-    assert to_html("\x1b[48;5;232mx") == '<span style="background-color: rgb(8, 8, 8)">x</span>'
-    assert to_html("\x1b[38;2;1;2;3mx\x1b[39my") == (
+    assert Colours().html("\x1b[38;5;9mx") == '<span class="ansi-red-intense-fg">x</span>'  # theme's
+    assert Colours().html("\x1b[48;5;232mx") == '<span style="background-color: rgb(8, 8, 8)">x</span>'
+    assert Colours().html("\x1b[38;2;1;2;3mx\x1b[39my") == (
         '<span style="color: rgb(1, 2, 3)">x</span>y')
-    assert to_html("\x1b[31m\x1b[38;5;21mx\x1b[31my") == (
+    assert Colours().html("\x1b[31m\x1b[38;5;21mx\x1b[31my") == (
         '<span style="color: rgb(0, 0, 255)">x</span><span class="ansi-red-fg">y</span>')
-    assert to_html("\x1b[38;5;300mx\x1b[38;2;1mz") == "xz"  # malformed: no colour, no text lost
+    assert Colours().html("\x1b[38;5;300mx\x1b[38;2;1mz") == "xz"  # malformed: no colour, no text lost
 
 
 def test_backspace_takes_back_a_character_as_jupyterlab_shows_it():

@@ -22,18 +22,25 @@ def keep_colours(text: str) -> str:
     return ESCAPE.sub(lambda m: m.group(0) if m.group(2) == "m" else "", text)
 
 
-def to_html(text: str) -> str:
-    """Escaped HTML of `text`, SGR colours as `<span class="ansi-…">`, other escapes dropped."""
-    out: list[str] = []
-    classes: list[str] = []
-    pos = 0
-    for match in ESCAPE.finditer(text):
-        out.append(_span(text[pos:match.start()], classes))
-        pos = match.end()
-        if match.group(2) == "m":
-            classes = _apply_sgr(classes, match.group(1))
-    out.append(_span(text[pos:], classes))
-    return "".join(out)
+class Colours:
+    """The colours a stream has set so far: a colour set on one line holds on the next ones
+    until reset, as on a terminal (and in `%%bash` output), when its lines are shown in turn."""
+
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+
+    def html(self, text: str) -> str:
+        """Escaped HTML of `text`, SGR colours as `<span class="ansi-…">` (starting with the
+        colours set before it), other escapes dropped."""
+        out: list[str] = []
+        pos = 0
+        for match in ESCAPE.finditer(text):
+            out.append(_span(text[pos:match.start()], self.classes))
+            pos = match.end()
+            if match.group(2) == "m":
+                self.classes = _apply_sgr(self.classes, match.group(1))
+        out.append(_span(text[pos:], self.classes))
+        return "".join(out)
 
 
 def _span(text: str, classes: list[str]) -> str:

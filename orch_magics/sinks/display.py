@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
-from .ansi import keep_colours, to_html
+from .ansi import Colours, keep_colours
 from .base import StepKind
 from .file import FileProgress
 from .lines import CR, CutLine, LineDecoder, terminal_view
@@ -308,10 +308,10 @@ _STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:it
 
 def render_html(snap: Snapshot) -> str:
     """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
-    rows = [_row(stream, line) for stream, line in snap.before]
-    if snap.hidden:
-        rows.append(_hidden(snap.hidden, snap.kept))
-    rows += [_row(stream, line) for stream, line in [*snap.lines, *snap.after]]
+    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
+    rows = [_row(stream, line, colours) for stream, line in snap.before]
+    rows += [_hidden(snap.hidden, snap.kept)] if snap.hidden else []
+    rows += [_row(stream, line, colours) for stream, line in [*snap.lines, *snap.after]]
     colour = ("" if snap.ok is None
               else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
     tail = _tail(rows)
@@ -323,11 +323,11 @@ def render_html(snap: Snapshot) -> str:
 
 
 def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0) -> str:
-    """Lines of output as the live display shows them (colours, `\\r` applied, stderr on red,
-    never markup or math), after a note of the `hidden` lines before them: the body of a
-    fleet target's row, as of a single run's cell."""
+    """Lines as a single run's cell shows them (colours, `\\r` applied, stderr on red, never
+    markup or math), after a note of the `hidden` lines before them: a fleet target's row."""
+    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
     rows = [_hidden(hidden, "all kept in the result")] if hidden else []
-    rows += [_row(stream, line) for stream, line in lines]
+    rows += [_row(stream, line, colours) for stream, line in lines]
     return f'<div class="jp-RenderedText {NO_MATH}">{_tail(rows)}</div>'
 
 
@@ -341,8 +341,8 @@ def _tail(rows: list[str]) -> str:
     return f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>" if rows else ""
 
 
-def _row(stream: Stream, line: str) -> str:
-    text = to_html(shown(line))
+def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # as they left it
+    text = colours[stream].html(shown(line))
     if stream == "stdin":
         text = "› " + text
     style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
