@@ -418,6 +418,23 @@ def test_cli_without_a_terminal_refuses_unless_yes_names_it(tmp_path: Path, mark
     assert r.returncode == 0 and r.stdout == "touched\n"
 
 
+@pytest.mark.parametrize(("words", "said"), [
+    (["prod", "touch"], "'prod' is protected and nobody can confirm here"),
+    (["locked", "other"], "service 'other' may not run in 'locked'"),
+    (["locked", "--", "touch", "x"], "runs services only (allow_adhoc: false)"),
+])
+def test_cli_json_says_a_refusal_on_stdout_too(tmp_path: Path, mark: Path, words: list[str],
+                                               said: str) -> None:
+    """inputs tester: `orch run … --json | jq` got nothing on stdout when the guardrails
+    refused; now the never-started result, as for an unreachable hop."""
+    r = _cli(tmp_path, "run", words[0], "--json", *words[1:])
+    result = json.loads(r.stdout)
+    assert r.returncode == 1 and said in r.stderr, r.stderr
+    assert (result["returncode"], result["ok"], result["environment"]) == (None, False, words[0])
+    assert said in result["error"]
+    assert not mark.exists()
+
+
 def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Asked even with ORCH_CONFIRM set: the variable is for where nobody can be asked."""

@@ -26,6 +26,7 @@ from ..fleet.targets import describe, expand
 from ..guard import check_allowed
 from ..orchestrator import Orchestrator
 from ..plan import parse_env_pairs
+from ..result import unstarted
 from ..secrets import ShortSecretWarning
 from ..sinks.units import printable
 from ..tty_prompt import ask_on_terminal
@@ -33,7 +34,7 @@ from ..version import __version__
 from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
-from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
+from .output import EXIT_PIPE, OutputError, discard, is_output_error, print_json, say
 from .stream import stream
 from .transfer import add_transfer_parsers, cp_command, forward_command
 
@@ -383,6 +384,11 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
             raise OrchError(f"the run would be refused: {exc}") from None
         return 0
     orch.gate.ask = ask_on_terminal
-    ticket = orch.admit(plan, yes=args.yes, front_end="cli")
+    try:
+        ticket = orch.admit(plan, yes=args.yes, front_end="cli")
+    except OrchError as exc:  # refused: `--json` still says so on stdout, as a run that never ran
+        if args.json:
+            print_json(unstarted(plan, exc, timeout=args.timeout))
+        raise
     with held():
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
