@@ -10,6 +10,7 @@ values the browser sends in either order, then a person typing in JupyterLab.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -21,34 +22,52 @@ CONFIG = ("environments: {local: {layers: []}}\n"
           "services: {cat: {command: cat, stdin_mode: interactive}}\n")
 
 
-@pytest.mark.parametrize(("values", "send_at", "lines"), [
+#: What the browser sends, in turn: a value; SEND (the Send button); or a pause (seconds).
+SEND = "<send>"
+
+
+@pytest.mark.parametrize(("values", "lines"), [
     # the write that emptied the field came after the next keys (not taken)
-    (["one\n", "one\nt", "one\ntw", "one\ntwo\n", "one\ntwo\nth", "one\ntwo\nthree\n"], None,
+    (["one\n", "one\nt", "one\ntw", "one\ntwo\n", "one\ntwo\nth", "one\ntwo\nthree\n"],
      ["one", "two", "three"]),
     # the write was taken each time: each value starts afresh
-    (["one\n", "t", "tw", "two\n", "three\n"], None, ["one", "two", "three"]),
+    (["one\n", "t", "tw", "two\n", "three\n"], ["one", "two", "three"]),
     # taken once, not the next time
-    (["one\n", "t", "two\n", "two\nx", "two\nx\n"], None, ["one", "two", "x"]),
+    (["one\n", "t", "two\n", "two\nx", "two\nx\n"], ["one", "two", "x"]),
     # Enter on an empty box, twice: taken, and not
-    (["\n", "\n"], None, ["", ""]),
-    (["\n", "\n\n"], None, ["", ""]),
+    (["\n", "\n"], ["", ""]),
+    (["\n", "\n\n"], ["", ""]),
     # a line typed again after it was sent
-    (["ls\n", "l", "ls", "ls\n"], None, ["ls", "ls"]),
+    (["ls\n", "l", "ls", "ls\n"], ["ls", "ls"]),
     # Send sends what is typed; keys after it start the next line, taken or not
-    (["ab", "abc", "x", "x\n"], 2, ["abc", "x"]),
-    (["ab", "abc", "abcx", "abcx\n"], 2, ["abc", "x"]),
+    (["ab", "abc", SEND, "x", "x\n"], ["abc", "x"]),
+    (["ab", "abc", SEND, "abcx", "abcx\n"], ["abc", "x"]),
     # a pasted block, then keys before the write came
-    (["a\nb\nc", "a\nb\ncd", "a\nb\ncd\n"], None, ["a", "b", "cd"]),
+    (["a\nb\nc", "a\nb\ncd", "a\nb\ncd\n"], ["a", "b", "cd"]),
+    # box2 D1: a paste that starts with the line just sent, once the box was emptied
+    (["ls\n", 0.6, "ls\npwd\n"], ["ls", "ls", "pwd"]),
+    (["ab", SEND, 0.6, "abc\n"], ["ab", "abc"]),
+    # box2 D3: Enter with the caret mid-line sends the whole line
+    (["ello world", "hello world", "h\nello world", "x\n"], ["hello world", "x"]),
 ])
 def test_each_line_is_sent_once_whenever_the_write_arrives(
-        values: list[str], send_at: int | None, lines: list[str]) -> None:
+        values: list[str | float], lines: list[str]) -> None:
     with Orchestrator(load_config_text(CONFIG)) as orch:
         live = orch.spawn("local", "cat", close_stdin=False)
         box = StdinBox(live)
-        for i, value in enumerate(values):
-            if i == send_at:
+        sent: list[dict[str, Any]] = []  # what the kernel sends the browser
+        box.text.comm.send = lambda data=None, buffers=None, **kw: sent.append(data)
+        for value in values:
+            if isinstance(value, float):
+                time.sleep(value)
+            elif value == SEND:
                 box.send()
-            box.text.set_state({"value": value})  # as the browser's message sets it
+            else:
+                box.text.set_state({"value": value})  # as the browser's message sets it
+                if "\n" in value:  # the field is emptied of what was sent, by an echo only
+                    assert sent[-1] == {"method": "echo_update", "state": {
+                        "value": box.text.value}, "buffer_paths": []}
+        assert all(m["method"] == "echo_update" for m in sent), sent
         assert box.lines_sent == len(lines)
         deadline = time.monotonic() + 20
         while len(live.lines) < len(lines) and time.monotonic() < deadline:

@@ -19,6 +19,8 @@ still starts with the text sent continues it (`_Typed`).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -59,6 +61,16 @@ class _Box(widgets.HBox):
         return data
 
 
+#: After our write, how long until a value that starts with the text sent is taken as typed
+#: in the emptied field (seconds; a value the browser sent before it had the write comes in
+#: well under this, unless a queued cell runs between the two).
+LATE = 0.5
+#: How long an EOF click waits for keys typed before it (seconds): while a cell runs,
+#: ipywidgets holds a field's later keys and sends them once the kernel is idle, after the
+#: click, which is another widget's message; closing stdin at once lost them.
+HELD_KEYS = 0.3
+
+
 class _Field(widgets.Textarea):
     """The box's text field. Its value is echoed by `StdinBox` alone (ipywidgets' own echo
     would carry the value the browser sent, not what is left once a line is sent)."""
@@ -70,19 +82,28 @@ class _Typed:
     """What the browser's field holds, as far as the kernel can tell: `prefix`, the text in it
     already sent, which the browser's next value starts with unless it took the write of ours
     on its way (`written`; the field then holds only what was not sent), and `rest`, what is
-    typed and not sent."""
+    typed and not sent.
+
+    A value that starts with the text sent continues it, unless it is that text unchanged (a
+    key changes the value), or it comes `late` after the write, which the browser then had (a
+    paste that starts with the line just sent). One that was sent before the write came and
+    reaches the kernel late (a queued cell ran between them) is read as typed afresh."""
 
     def __init__(self) -> None:
         self.prefix = self.rest = ""
         self.written = False
 
-    def take(self, value: str) -> list[str]:
+    def take(self, value: str, *, late: bool = False) -> list[str]:
         """The whole lines typed in `value` that are not sent yet (`rest` follows them)."""
-        if not value.startswith(self.prefix) or self.written and value == self.prefix:
-            self.prefix = ""  # typed after our write (a key changes the value), or sent text edited
+        if not value.startswith(self.prefix) or self.written and (value == self.prefix or late):
+            self.prefix = ""  # typed after our write, or sent text edited
         self.written = False
-        *lines, self.rest = value[len(self.prefix):].split("\n")
-        self.prefix = value[:len(value) - len(self.rest)]
+        fresh = value[len(self.prefix):]
+        if fresh.count("\n") == 1 and not fresh.endswith("\n") and \
+                fresh.replace("\n", "") == self.rest:  # Enter mid-line sends the whole line
+            fresh = self.rest + "\n"
+        *lines, self.rest = fresh.split("\n")
+        self.prefix = value[:len(value) - len(self.rest)] if self.rest else value
         return lines
 
     def sent_rest(self) -> str:
@@ -120,11 +141,12 @@ class StdinBox:
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
         self.send_button.on_click(lambda _: self.send())
-        self.eof_button.on_click(lambda _: self.eof())
+        self.eof_button.on_click(lambda _: self._eof_clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
         self._typed = _Typed()
         self._writing = False  # our own write of the field's value, seen by _on_value
+        self._written_at = 0.0
         self._replace: Callable[[Bundle], None] | None = None
 
     @staticmethod
@@ -141,8 +163,9 @@ class StdinBox:
     def _on_value(self, change: dict[str, Any]) -> None:
         if self._writing or self.text.disabled:
             return
-        lines = self._typed.take(change["new"])
-        if not lines:
+        late = time.monotonic() - self._written_at > LATE
+        lines = self._typed.take(change["new"], late=late)
+        if not lines:  # no write: it would move the caret the person is typing at
             self._echo(change["new"])  # answered: a later write (Send's) is not taken as stale
             return
         self._write(self._typed.rest)
@@ -160,15 +183,11 @@ class StdinBox:
         on their way, and in the kernel's copy, as if the browser had sent it."""
         self._echo(value)
         self._typed.written, self._writing = True, True
+        self._written_at = time.monotonic()
         try:
             self.text.set_state({"value": value})  # no update goes out for it, nor an echo
         finally:
             self._writing = False
-
-    @property
-    def unsent(self) -> str:
-        """The text in the box that no Enter or Send has sent yet."""
-        return self._typed.rest
 
     # ---- actions (kernel main thread) ------------------------------------------------------
     def send(self) -> None:
@@ -195,6 +214,13 @@ class StdinBox:
                     self.text.placeholder = f"not sent: {exc}"[:200]
                 return
             self.lines_sent += 1
+
+    def _eof_clicked(self) -> None:
+        self.send_button.disabled = self.eof_button.disabled = True
+        try:
+            asyncio.get_running_loop().call_later(HELD_KEYS, self.eof)
+        except RuntimeError:  # no loop (a test shell): nothing can be held either
+            self.eof()
 
     def eof(self) -> None:
         self.send()
