@@ -76,11 +76,6 @@ def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
     return shown, None if column is None else at - start + (1 if start else 0)
 
 
-class SecretInClear(ValueError):
-    """A config check's refusal of a value that may be a password in clear: said at its line
-    without showing the line (a notebook saves what `%orch load` printed)."""
-
-
 class LayerError(OrchError):
     """A layer could not do its part: names the hop (1 = outermost) and the layer."""
 

@@ -146,6 +146,15 @@ def test_a_copy_shows_a_secret_in_its_file_names_masked(tmp_path) -> None:  # ty
      "password must be a string, not an integer (quote it to make it text: '****')"),
     ("{type: ssh, config: {host: a, pasword: Hunter2-cl3ar}}",
      "unknown key 'pasword' in environments.e[0].config (did you mean 'password'?)"),
+    # review: an error about another key of the same line showed it, password and all
+    ("{type: ssh, config: {host: 'bad Hunter2', password: Hunter2-cl3ar}}",
+     "config.host: it has a space: a host or container name has none"),
+    # review: the value was replaced everywhere in the message, giving a short one away
+    ("{type: ssh, config: {host: a, password: e}}",
+     "environments.e[0].config.password: write the password as a {{secret:NAME}} placeholder"),
+    ("{type: ssh, config: {host: a, password: 0}}",
+     "environments.e[0].config.password must be a string, not an integer (quote it to make it "
+     "text: '****')"),
 ])
 def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
                                                                    said: str) -> None:

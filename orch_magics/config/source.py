@@ -8,6 +8,7 @@ hold becomes data or a ConfigError with file:line:column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,22 +107,39 @@ class Source:
         return key_node, node, True
 
     def error(
-        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None,
-        shown: bool = True,
+        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None
     ) -> ConfigError:
-        """A ConfigError pointing at the value (or key) found at `path`, showing its line
-        unless not `shown`. A `password` key's line and value are never shown, even misspelt
-        or of the wrong type: a notebook saves what `%orch load` printed."""
-        if _password_key(path, suggestion):
-            shown, written = False, self.written(path)
-            message = message.replace(written, "****") if written else message
-        return error_at(self.file, self.text if shown else "",
-                        self.position(path, at_key=at_key), message, suggestion)
+        """A ConfigError pointing at the value (or key) found at `path`, showing its line. No
+        password is shown: not the line of an error about a password key (even misspelt),
+        nor a line that holds one, nor its value in the message (a notebook saves what
+        `%orch load` printed)."""
+        pos = self.position(path, at_key=at_key)
+        lines = self.text.splitlines()
+        secret = _password_key(path, suggestion)
+        if secret or pos is not None and 0 < pos[0] <= len(lines) and any(
+                _password_word(key) for key in _KEY.findall(lines[pos[0] - 1])):
+            lines = []
+        written = self.written(path) if secret else None
+        if written:  # `must be a string, not an integer (quote it to make it text: '…')`
+            message = message.replace(repr(written), "'****'")
+        return error_at(self.file, "\n".join(lines), pos, message, suggestion)
+
+
+#: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).
+_KEY = re.compile(r"([\w-]+)[\"']?\s*:(?:\s|$)")
 
 
 def _password_key(path: Path_, suggestion: str | None) -> bool:
     last = path[-1] if path else None
-    return "pass" in (suggestion or "") or isinstance(last, str) and "pass" in last.lower()
+    return _password_word(suggestion or "") or isinstance(last, str) and _password_word(last)
+
+
+def _password_word(key: str) -> bool:
+    """`password`, `sudo_pass`, `passwd`, or one misspelt (`pasword`)."""
+    import difflib  # only for an error
+
+    key = key.lower()
+    return "pass" in key or bool(difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
 
 
 def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node] | None:

@@ -25,7 +25,6 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ..errors import SecretInClear
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
@@ -296,8 +295,7 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
                 try:
                     check(converted)
                 except ValueError as exc:
-                    raise src.error(path + (key,), _about(path + (key,), str(exc)),
-                                    shown=not isinstance(exc, SecretInClear)) from None
+                    raise src.error(path + (key,), _about(path + (key,), str(exc))) from None
         kwargs[plan.name] = converted
     for key, name in _required(cls):
         if name not in kwargs:

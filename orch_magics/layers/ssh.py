@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..errors import SecretInClear
 from ..importing import importing_sdk
 from ..limits import MAX_SECONDS
 from ..process.environ import whole_placeholder
@@ -22,7 +21,7 @@ from .names import check_target_name
 
 def _secret_only(value: str | None) -> None:
     if value is not None and not whole_placeholder(value):
-        raise SecretInClear("write the password as a {{secret:NAME}} placeholder, never in clear")
+        raise ValueError("write the password as a {{secret:NAME}} placeholder, never in clear")
 
 
 @masked_repr  # its password is a resolved secret

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..errors import SecretInClear
 from ..limits import MAX_SECONDS
-from ..process.environ import variable_names, whole_placeholder
+from ..process.environ import PLACEHOLDER, variable_names, whole_placeholder
 from ..redaction import masked_repr
 from .base import Launcher
 
@@ -21,12 +20,12 @@ from .base import Launcher
 def _secret_only(value: str | None) -> None:
     found = whole_placeholder(value) if value is not None else None
     if value is not None and (found is None or found[1] != "secret"):
-        raise SecretInClear("write the sudo password as a {{secret:NAME}} placeholder, never in "
+        raise ValueError("write the sudo password as a {{secret:NAME}} placeholder, never in "
                          "clear (nor from {{env:…}}, which is this machine's environment)")
 
 
 def _user_name(value: str) -> None:
-    if "{{secret" in value.replace(" ", ""):  # `sudo -u NAME` is on an argv, which `ps` shows
+    if any(m[1] == "secret" for m in PLACEHOLDER.finditer(value)):  # `sudo -u` is on an argv
         raise ValueError("the user goes on sudo's command line, where any process sees it: "
                          "write the name, not a {{secret:…}} placeholder")
     if not value or value.startswith("-") or any(c.isspace() for c in value):
