@@ -89,6 +89,8 @@ def test_values_yaml_gives_back_as_written_reach_the_process_unchanged() -> None
                           "90.5 (or quote it if text was meant)"),
     ("timeout", "1_000", "timeout: YAML 1.1 reads 1_000 as the number 1000: write 1000 (or "
                          "quote it if text was meant)"),
+    ("max_restarts", "0_777", "max_restarts: YAML 1.1 reads 0_777 as the octal number 511: "
+                              "write 777 (or 511 if octal was meant)"),  # review #11
 ])
 def test_a_number_yaml_reads_otherwise_is_refused(field: str, written: str, message: str) -> None:
     err = error_of(f"  a: {{command: x, {field}: {written}}}\n")

@@ -435,6 +435,18 @@ def test_cli_json_says_a_refusal_on_stdout_too(tmp_path: Path, mark: Path, words
     assert not mark.exists()
 
 
+def test_cli_json_says_a_fleets_refusal_in_a_fleet_results_keys(tmp_path: Path, mark: Path) -> None:
+    """review: a fleet's refusal printed a single run's JSON (no `targets`)."""
+    (cfg := tmp_path / "orch.yaml").write_text(
+        CONFIG.replace("\nservices:", "\n" + FLEET + "services:"))
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "fleet",
+                        "touch", "--json"], capture_output=True, text=True, timeout=60,
+                       start_new_session=True, stdin=subprocess.DEVNULL)
+    result = json.loads(r.stdout)
+    assert r.returncode == 1 and "nobody can confirm here" in result["error"], r.stderr
+    assert (result["ok"], result["targets"]) == (False, {})
+
+
 def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Asked even with ORCH_CONFIRM set: the variable is for where nobody can be asked."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import re
@@ -31,8 +32,9 @@ from ..secrets import ShortSecretWarning
 from ..sinks.units import printable
 from ..tty_prompt import ask_on_terminal
 from ..version import __version__
+from . import output
 from .audit import add_audit_parser, audit_command
-from .fleet import add_fleet_options, dry_run, options, stream_fleet
+from .fleet import NoTargets, add_fleet_options, dry_run, options, stream_fleet
 from .interrupts import exit_status, held, raising_on_stop_signals
 from .output import EXIT_PIPE, OutputError, discard, is_output_error, print_json, say
 from .stream import stream
@@ -256,8 +258,10 @@ def _reserve_std_fds() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-            if fd == 1 and sys.stdout is None:  # what print and `orch schema` write to
-                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115  # lives as long as we
+            if fd == 1:
+                output.stdout_closed_at_start = True
+                if sys.stdout is None:  # what print and `orch schema` write to
+                    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115  # as long as we
 
 
 def warnings_in_one_line() -> None:
@@ -387,8 +391,10 @@ def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     try:
         ticket = orch.admit(plan, yes=args.yes, front_end="cli")
     except OrchError as exc:  # refused: `--json` still says so on stdout, as a run that never ran
-        if args.json:
-            print_json(unstarted(plan, exc, timeout=args.timeout))
+        if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
+            with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
+                print_json(NoTargets(plan.environment.name, str(exc)) if fleet
+                           else unstarted(plan, exc, timeout=args.timeout))
         raise
     with held():
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))

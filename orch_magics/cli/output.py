@@ -26,8 +26,10 @@ from .writer import LOW_WATER, BackgroundWriter
 #: What a shell reports for a producer whose reader left.
 EXIT_PIPE = 128 + signal.SIGPIPE
 #: Write errors of a device or file system (not of a file orch opened by name).
-_DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO,
-                  errno.EBADF}  # EBADF: started with stdout closed (`>&-`)
+_DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
+#: Set when orch was started with stdout closed (`>&-`): held read-only, so a write to it
+#: fails with EBADF, which is then the output's error, not a defect of ours.
+stdout_closed_at_start = False
 #: Bytes that may wait for a reader that does not read while a stopping run ends (the pump no
 #: longer waits for it then); what the process prints beyond is dropped, from there on (a cut,
 #: not a gap), and the number of bytes is said at the end.
@@ -46,7 +48,8 @@ class OutputError(OrchError):
 def is_output_error(exc: OSError) -> bool:
     """Whether `exc` is a failed write of our own output (print, flush): a device error
     without a file name (an error about a file orch opened names the file)."""
-    return exc.filename is None and exc.errno in _DEVICE_ERRORS
+    return exc.filename is None and (exc.errno in _DEVICE_ERRORS or (
+        exc.errno == errno.EBADF and stdout_closed_at_start))
 
 
 def say(text: str) -> None:

@@ -186,14 +186,14 @@ def _refuse_octal(value: int | float, path: Path_, src: Source) -> None:
     written = src.written(path)
     if written is None:
         return
+    if isinstance(value, int) and abs(value) >= 8 and _OCTAL.fullmatch(written):
+        decimal = written.replace("_", "").lstrip("+-").lstrip("0")  # 00 to 07 mean the same
+        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as the octal "
+                              f"number {value}: write {decimal} (or {value} if octal was meant)")
     if ":" in written or "_" in written:
         how = "the base-60 number" if ":" in written else "the number"
         raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as {how} "
                               f"{value}: write {value} (or quote it if text was meant)")
-    if isinstance(value, int) and abs(value) >= 8 and _OCTAL.fullmatch(written):
-        decimal = written.lstrip("+-").lstrip("0")  # 00 to 07 mean the same either way
-        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as the octal "
-                              f"number {value}: write {decimal} (or {value} if octal was meant)")
 
 
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
