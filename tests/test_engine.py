@@ -133,3 +133,24 @@ def test_a_run_stopped_while_its_started_process_is_reported_keeps_what_it_did(
     assert mark.exists()
     assert (res.stdout, res.error, res.interrupted) == ("ran\n", None, True), res
     assert res.returncode is not None and res.returncode < 0, res
+
+
+def test_a_run_cancelled_while_its_started_process_is_reported_leaves_none(
+        tmp_path: Path) -> None:
+    """review #13: cancelled (an Orchestrator closing, a kernel shutting down) while waiting
+    for a launch a stop had given up on, the process that then arrived was left running."""
+    token = f"orch-late-{tmp_path.name}"
+
+    async def main() -> None:
+        with Orchestrator(load_config_text("environments: {local: {layers: []}}\n")) as orch:
+            plan = orch.plan("local", command=["bash", "-c", f"exec -a {token} sleep 30"])
+            run = Run(plan, _SlowToReport(orch.launcher_for(plan)), RunOptions())
+            await asyncio.sleep(0.2)
+            run.stop()
+            await asyncio.sleep(0.1)  # the stop is waiting for the late launch
+            run.task.cancel()
+            await asyncio.sleep(1.5)  # the launch arrives at 0.5 s and is stopped
+            left = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True)
+            assert left.stdout == "", left.stdout  # before the orchestrator closes
+
+    asyncio.run(main())

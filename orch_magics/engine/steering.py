@@ -80,6 +80,9 @@ class Steering:
         # launch still pending after a moment (a hung connect) is cancelled.
         try:
             return await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
+        except asyncio.CancelledError:  # nobody will watch it: a process that still comes stops
+            launching.add_done_callback(self._stop_unwatched)
+            raise
         except asyncio.TimeoutError:
             launching.cancel()
             try:
@@ -88,3 +91,9 @@ class Steering:
                 return None
         except Exception:  # the launch failed anyway: nothing is running
             return None
+
+    def _stop_unwatched(self, launching: asyncio.Future[ProcessHandle]) -> None:
+        if not launching.cancelled() and launching.exception() is None:
+            handle = launching.result()
+            handle.discard_output()
+            asyncio.ensure_future(handle.stop(self.grace))
