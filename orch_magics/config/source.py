@@ -126,7 +126,7 @@ class Source:
 
 
 #: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).
-_KEY = re.compile(r"([\w-]+)[\"']?\s*:(?:\s|$)")
+_KEY = re.compile(r"(?<![\w-])([\w-]+)[\"']?\s*:(?:\s|$)")
 
 
 def _password_key(path: Path_, suggestion: str | None) -> bool:
