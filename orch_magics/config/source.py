@@ -114,15 +114,15 @@ class Source:
         nor a line that holds one, nor its value in the message (a notebook saves what
         `%orch load` printed)."""
         pos = self.position(path, at_key=at_key)
-        lines = self.text.splitlines()
         secret = _password_key(path, suggestion)
-        if secret or pos is not None and 0 < pos[0] <= len(lines) and any(
-                _password_word(key) for key in _KEY.findall(lines[pos[0] - 1])):
-            lines = []
         written = self.written(path) if secret else None
         if written:  # `must be a string, not an integer (quote it to make it text: '…')`
             message = message.replace(repr(written), "'****'")
-        return error_at(self.file, "\n".join(lines), pos, message, suggestion)
+        err = error_at(self.file, self.text, pos, message, suggestion)
+        if secret or err.source_line is not None and any(
+                _password_word(key) for key in _KEY.findall(err.source_line)):
+            err = error_at(self.file, "", pos, message, suggestion)  # the same, without its line
+        return err
 
 
 #: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).

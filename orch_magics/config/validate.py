@@ -172,7 +172,7 @@ def _build_int(value: Any, path: Path_, src: Source) -> Any:
         raise _type_error(int, value, path, src)
     if abs(value) > MAX_INT:
         raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})")
-    _refuse_octal(value, path, src)
+    _refuse_yaml11_number(value, path, src)
     return value
 
 
@@ -180,7 +180,7 @@ def _build_int(value: Any, path: Path_, src: Source) -> Any:
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
-def _refuse_octal(value: int | float, path: Path_, src: Source) -> None:
+def _refuse_yaml11_number(value: int | float, path: Path_, src: Source) -> None:
     """A number YAML 1.1 reads otherwise than a person does: `max_restarts: 0777` is 511,
     `port: 1:10` is 70 (base 60), `port: 2_2` is 22 (underscores dropped)."""
     written = src.written(path)
@@ -199,7 +199,7 @@ def _refuse_octal(value: int | float, path: Path_, src: Source) -> None:
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _type_error(float, value, path, src)
-    _refuse_octal(value, path, src)
+    _refuse_yaml11_number(value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
     try:
