@@ -20,6 +20,7 @@ from .config.loader import load_config
 from .config.model import Config
 from .engine import Run, RunOptions
 from .fleet.options import FleetOptions
+from .guard import check_allowed
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import (
@@ -99,10 +100,14 @@ class Orchestrator:
              command: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
              cwd: str | None = None, stdin_mode: Any = None, tty: bool | None = None,
              dry_run: bool = False) -> RunPlan:
-        """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan)."""
-        return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
-                         resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
-                         dry_run=dry_run)
+        """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan). A run
+        the environment's allow lists refuse is refused before any secret provider is asked."""
+        planned = functools.partial(make_plan, self.config, environment, service,
+                                    command=command, env=env, cwd=cwd, stdin_mode=stdin_mode,
+                                    tty=tty)
+        if not dry_run:
+            check_allowed(planned(dry_run=True))
+        return planned(resolver=self._resolver_factory(), dry_run=dry_run)
 
     def replanned(self, plan: RunPlan) -> RunPlan:
         """`plan` with its environment as the config has it now (see `plan.replanned`)."""

@@ -240,6 +240,33 @@ def test_allow_lists_refuse_what_may_not_run_there(orch: Orchestrator, mark: Pat
     assert not mark.exists() and orch.forwards.list() == []
 
 
+def test_a_refused_run_asks_no_secret_provider(tmp_path: Path, mark: Path) -> None:
+    """A run the allow lists refuse fetched its secrets first: the password manager was run
+    (and a prompt would have asked for a password) for a run that never could start."""
+    asked = tmp_path / "asked"
+    text = CONFIG.replace("  other: {command: 'echo other'}",
+                          "  other: {command: 'echo other', environment: {PW: '{{secret:pw}}'}}")
+    text += ("secrets:\n  providers:\n    - {type: command, argv: [sh, -c, "
+             f"'echo {{name}} >> {asked}; echo value']}}\n")
+    (tmp_path / "orch.yaml").write_text(text)
+    o = Orchestrator(load_config_text(text))
+    try:
+        with pytest.raises(OrchError, match="may not run in 'locked'"):
+            o.run("locked", "other")
+        with pytest.raises(OrchError, match="-e X would change what runs"):
+            o.run("locked", "touch", env={"X": "{{secret:pw}}"})
+        assert not asked.exists()
+        assert o.run("local", "other").ok  # where it may run, the provider is asked
+        assert asked.read_text() == "pw\n"
+    finally:
+        o.close()
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                           str(tmp_path / "orch.yaml"), "run", "locked", "other"],
+                          capture_output=True, text=True, timeout=60)
+    assert said.returncode == 1 and "may not run in 'locked'" in said.stderr
+    assert asked.read_text() == "pw\n"
+
+
 def test_a_run_covered_by_a_confirmation_records_when_and_how_it_was_given(
         tmp_path: Path, mark: Path) -> None:
     """s9-guard #5: a run covered by an earlier confirmation recorded its own start as the
@@ -320,12 +347,10 @@ def test_every_way_to_start_a_process_goes_through_the_guardrails(
         with pytest.raises(OrchError, match=refused):
             start(orch, environment, "touch")
     assert len(ask.questions) == (1 if one_process else 2)  # s9-guard: asked, then refused
-    for environment in ("locked", "fleet"):
-        fleet = one_process and environment == "fleet"
-        with pytest.raises(OrchError, match="fans out" if fleet else
-                           f"may not run in {environment!r}"):
+    for environment in ("locked", "fleet"):  # the allow lists refuse first, on every entry
+        with pytest.raises(OrchError, match=f"may not run in {environment!r}"):
             start(orch, environment, "other")
-        with pytest.raises(OrchError, match="fans out" if fleet else "services only"):
+        with pytest.raises(OrchError, match="services only"):
             start(orch, environment, command=f"touch {mark}")
     assert not mark.exists()
     ask = orch.gate.ask = Answers("prod")
