@@ -375,6 +375,10 @@ def test_group_hosts_in_an_ssh_layer(tmp_path: Path) -> None:
     ("!web-[01:02]", ["web-03", "db-1"]),
     ("web-0[13]", ["web-01", "web-03"]),  # no colon: a character class, as before
     ("web-[0:0][2-3]", ["web-02", "web-03"]),  # a range and a character class in one pattern
+    # colons separate patterns too, as in Ansible; not the one inside a range
+    ("web-0*:!web-02", ["web-01", "web-03"]),
+    ("web-[01:02]:db-1", ["web-01", "web-02", "db-1"]),
+    ("*:&*3", ["web-03"]),
 ])
 def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
     assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept

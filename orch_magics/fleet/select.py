@@ -1,6 +1,6 @@
 """`--limit`: which targets of a fleet run, as Ansible's `--limit` reads it.
 
-Comma-separated patterns: a glob (`web-0*`, `*/app-1`), a range as the config writes one
+Patterns separated by commas (or by colons, as Ansible also reads them: `web:!db`): a glob (`web-0*`, `*/app-1`), a range as the config writes one
 (`web-[01:04]`, `127.0.1.[2:6]`), or an inventory group name (`web`: the targets whose hosts
 came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match. A pattern that matches nothing, or a limit that
@@ -18,6 +18,10 @@ from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 
 _GLOB = re.compile(r"[*?\[]")
+#: Ansible's words of a `:`-separated limit: a colon inside a range (`web-[01:04]`) is not one.
+_COLON_WORDS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
+#: An IPv6 address (two colons or more, nothing else than hex digits, dots and ranges).
+_IPV6 = re.compile(r"[0-9a-fA-F.\[\]]*:[0-9a-fA-F.\[\]:]*:[0-9a-fA-F.\[\]:]*")
 #: Inventory groups by label (labels of hosts from no inventory have none).
 Groups = Mapping[str, Collection[str]]
 
@@ -27,7 +31,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if limit is None:
         return list(labels)
     groups = groups or {}
-    words = [w.strip() for w in limit.split(",") if w.strip()]
+    words = _words(limit)
     if not words:
         raise ConfigError(f"--limit {limit!r} names no pattern")
 
@@ -53,6 +57,15 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if not kept:
         raise ConfigError(f"--limit {limit!r} leaves no target")
     return kept
+
+
+def _words(limit: str) -> list[str]:
+    """The patterns of a limit: split at commas; without a comma at colons (outside ranges),
+    as Ansible splits `web:!db` — unless the limit is one IPv6 address, or a range left open
+    (`web-[01:04`: its error says how a range is written)."""
+    if "," in limit or _IPV6.fullmatch(limit.strip()) or limit.count("[") != limit.count("]"):
+        return [w.strip() for w in limit.split(",") if w.strip()]
+    return _COLON_WORDS.findall(limit)
 
 
 def _ranges_expanded(pattern: str) -> list[str]:
