@@ -102,12 +102,9 @@ class Orchestrator:
              dry_run: bool = False) -> RunPlan:
         """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan). A run
         the environment's allow lists refuse is refused before any secret provider is asked."""
-        planned = functools.partial(make_plan, self.config, environment, service,
-                                    command=command, env=env, cwd=cwd, stdin_mode=stdin_mode,
-                                    tty=tty)
-        if not dry_run:
-            check_allowed(planned(dry_run=True))
-        return planned(resolver=self._resolver_factory(), dry_run=dry_run)
+        return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
+                         resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
+                         dry_run=dry_run, admissible=check_allowed)
 
     def replanned(self, plan: RunPlan) -> RunPlan:
         """`plan` with its environment as the config has it now (see `plan.replanned`)."""

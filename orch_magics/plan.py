@@ -7,6 +7,7 @@ Pure apart from reading secrets: no process starts here. A dry run's plan (`dry_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,11 +162,17 @@ def make_plan(
     stdin_mode: Literal["none", "streaming", "interactive"] | None = None,
     tty: bool | None = None,
     dry_run: bool = False,
+    admissible: Callable[[RunPlan], None] | None = None,
 ) -> RunPlan:
     """Resolve a run. Give `service`, or `command` (a shell line or an argv) for an ad-hoc run.
 
     `dry_run`: a plan only to be shown; no secret provider is asked (`resolver` is unused).
+    `admissible(plan)` raises for a run that may not happen: it sees the plan unresolved,
+    before any secret provider is asked.
     """
+    if admissible is not None and not dry_run:
+        admissible(make_plan(config, environment, service, command=command, env=env, cwd=cwd,
+                             stdin_mode=stdin_mode, tty=tty, dry_run=True))
     if isinstance(environment, RunPlan):  # `orch.run(orch.plan(…))`
         raise ConfigError("the environment must be a name (str), not RunPlan: a plan from "
                           "plan() runs as spawn(ENV, plan=PLAN) or arun(ENV, plan=PLAN)")
@@ -188,14 +195,7 @@ def make_plan(
     base_env.update(given_env)
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
                       tty=(svc.tty if tty is None else tty) or _gives_tty(layers))
-
-    def step(s: Step, i: int, kind: str) -> PlannedStep:
-        step_env = {**base_env,
-                    **_resolve_env(svc, resolver, s.environment, f"{kind}[{i}].environment")}
-        cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
-        refuse_nul(cmd, f"service {svc.name!r}, {kind}[{i}]")
-        return PlannedStep(s.name or cmd.display(), cmd, s.when)
-
+    step = functools.partial(_planned_step, svc, resolver, base_env, cwd)
     refuse_nul(main, f"service {svc.name!r}")
     return RunPlan(
         environment=environment_obj,
@@ -208,6 +208,16 @@ def make_plan(
         raw_env={**svc.environment, **env},
         layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd,
     )
+
+
+def _planned_step(svc: Service, resolver: Resolver, base_env: Mapping[str, str], cwd: str | None,
+                  s: Step, i: int, kind: str) -> PlannedStep:
+    """A pre or post command: its own variables over the service's, in its working directory."""
+    step_env = {**base_env,
+                **_resolve_env(svc, resolver, s.environment, f"{kind}[{i}].environment")}
+    cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
+    refuse_nul(cmd, f"service {svc.name!r}, {kind}[{i}]")
+    return PlannedStep(s.name or cmd.display(), cmd, s.when)
 
 
 def _gives_tty(layers: tuple[LayerSpec, ...]) -> bool:

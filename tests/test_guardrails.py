@@ -247,7 +247,7 @@ def test_a_refused_run_asks_no_secret_provider(tmp_path: Path, mark: Path) -> No
     text = CONFIG.replace("  other: {command: 'echo other'}",
                           "  other: {command: 'echo other', environment: {PW: '{{secret:pw}}'}}")
     text += ("secrets:\n  providers:\n    - {type: command, argv: [sh, -c, "
-             f"'echo {{name}} >> {asked}; echo value']}}\n")
+             f"'echo {{name}} >> {asked}; echo pw-from-the-manager']}}\n")
     (tmp_path / "orch.yaml").write_text(text)
     o = Orchestrator(load_config_text(text))
     try:
@@ -260,11 +260,18 @@ def test_a_refused_run_asks_no_secret_provider(tmp_path: Path, mark: Path) -> No
         assert asked.read_text() == "pw\n"
     finally:
         o.close()
-    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
-                           str(tmp_path / "orch.yaml"), "run", "locked", "other"],
-                          capture_output=True, text=True, timeout=60)
+    cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"), "run"]
+    said = subprocess.run([*cli, "locked", "other"], capture_output=True, text=True, timeout=60)
     assert said.returncode == 1 and "may not run in 'locked'" in said.stderr
-    assert asked.read_text() == "pw\n"
+    # the CLI confirms a protected environment before it asks for secrets
+    said = subprocess.run([*cli, "prod", "touch", "-e", "X={{secret:pw}}"], capture_output=True,
+                          text=True, timeout=60, start_new_session=True, stdin=subprocess.DEVNULL)
+    assert said.returncode == 1 and "nobody can confirm" in said.stderr
+    assert asked.read_text() == "pw\n" and not mark.exists()
+    said = subprocess.run([*cli, "prod", "touch", "-e", "X={{secret:pw}}", "--yes", "prod"],
+                          capture_output=True, text=True, timeout=60)
+    assert (said.returncode, said.stdout) == (0, "touched\n")
+    assert asked.read_text() == "pw\npw\n"
 
 
 def test_a_run_covered_by_a_confirmation_records_when_and_how_it_was_given(

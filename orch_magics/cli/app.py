@@ -8,8 +8,6 @@ hop before anything ran), 70 for a defect of ours (`ORCH_DEBUG=1` shows its trac
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import gc
 import os
 import re
@@ -24,20 +22,15 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean, option_hint
 from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
-from ..guard import check_allowed
-from ..orchestrator import Orchestrator
-from ..plan import parse_env_pairs
-from ..result import unstarted
 from ..secrets import ShortSecretWarning
 from ..sinks.units import printable
-from ..tty_prompt import ask_on_terminal
 from ..version import __version__
 from . import output
 from .audit import add_audit_parser, audit_command
-from .fleet import NoTargets, add_fleet_options, dry_run, options, stream_fleet
-from .interrupts import exit_status, held, raising_on_stop_signals
-from .output import EXIT_PIPE, OutputError, discard, is_output_error, print_json, say
-from .stream import stream
+from .fleet import add_fleet_options
+from .interrupts import exit_status, raising_on_stop_signals
+from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
+from .run import RUN_HINT, run_command
 from .transfer import add_transfer_parsers, cp_command, forward_command
 
 EXIT_USAGE = 2
@@ -84,9 +77,6 @@ class _SubParser(_Parser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
-
-
-RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 
 
 def _hint(message: str, words: Sequence[str]) -> str:
@@ -342,7 +332,7 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
     if args.cmd == "ls":
         print(_listing(config))
         return 0
-    return _run(config, args, command)
+    return run_command(config, args, command)
 
 
 def _check(config: Config) -> int:
@@ -362,39 +352,3 @@ def _check(config: Config) -> int:
             f"{printable(str(exc))}")
         status = max(status, EXIT_USAGE if config_error else 1)
     return status
-
-
-def _run(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
-    service = args.service
-    config.run_environment(args.environment)  # an unknown one is the first thing to say
-    if service is not None and argv:
-        raise ConfigError("give a service or a command after --, not both")
-    if service is None and not argv:
-        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
-    orch = Orchestrator(config)
-    try:
-        plan = orch.plan(args.environment, service, command=argv or None,
-                         env=parse_env_pairs(args.env) or None, dry_run=args.dry_run)
-    except ConfigError as exc:
-        if service is None or service in config.services:
-            raise
-        raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
-    fleet = options(args).for_plan(plan) is not None
-    if args.dry_run:
-        print(dry_run(plan, args.limit) if fleet else plan.describe())
-        try:
-            check_allowed(plan)  # a refusal is said as the real run would say it, status 1
-        except OrchError as exc:
-            raise OrchError(f"the run would be refused: {exc}") from None
-        return 0
-    orch.gate.ask = ask_on_terminal
-    try:
-        ticket = orch.admit(plan, yes=args.yes, front_end="cli")
-    except OrchError as exc:  # refused: `--json` still says so on stdout, as a run that never ran
-        if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
-            with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
-                print_json(NoTargets(plan.environment.name, str(exc)) if fleet
-                           else unstarted(plan, exc, timeout=args.timeout))
-        raise
-    with held():
-        return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))

@@ -1,0 +1,61 @@
+"""`orch run ENV SERVICE | -- CMD ARGS…`: one run, or a fleet's, from plan to exit status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+
+from ..config.model import Config
+from ..errors import ConfigError, OrchError
+from ..guard import check_allowed
+from ..orchestrator import Orchestrator
+from ..plan import parse_env_pairs
+from ..result import unstarted
+from ..tty_prompt import ask_on_terminal
+from .fleet import NoTargets, dry_run, options, stream_fleet
+from .interrupts import held
+from .output import print_json
+from .stream import stream
+
+RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
+
+
+def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
+    """`orch run`: plan (secrets unresolved), say a dry run, admit (it may ask the person at the
+    terminal), and only then resolve the secrets and stream the run."""
+    service = args.service
+    config.run_environment(args.environment)  # an unknown one is the first thing to say
+    if service is not None and argv:
+        raise ConfigError("give a service or a command after --, not both")
+    if service is None and not argv:
+        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
+    orch = Orchestrator(config)
+    planned = functools.partial(orch.plan, args.environment, service, command=argv or None,
+                                env=parse_env_pairs(args.env) or None)
+    try:  # unresolved: nobody's secrets are asked for before the run is let in
+        plan = planned(dry_run=True)
+    except ConfigError as exc:
+        if service is None or service in config.services:
+            raise
+        raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
+    fleet = options(args).for_plan(plan) is not None
+    if args.dry_run:
+        print(dry_run(plan, args.limit) if fleet else plan.describe())
+        try:
+            check_allowed(plan)  # a refusal is said as the real run would say it, status 1
+        except OrchError as exc:
+            raise OrchError(f"the run would be refused: {exc}") from None
+        return 0
+    orch.gate.ask = ask_on_terminal
+    try:
+        ticket = orch.admit(plan, yes=args.yes, front_end="cli")
+    except OrchError as exc:  # refused: `--json` still says so on stdout, as a run that never ran
+        if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
+            with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
+                print_json(NoTargets(plan.environment.name, str(exc)) if fleet
+                           else unstarted(plan, exc, timeout=args.timeout))
+        raise
+    with held():
+        return asyncio.run((stream_fleet if fleet else stream)(orch, planned(), ticket, args))
