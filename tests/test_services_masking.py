@@ -127,6 +127,38 @@ def test_escaped_forms_are_masked(value: str) -> None:
             assert form not in masked
 
 
+GO_JSON = str.maketrans({"&": "\\u0026", "<": "\\u003c", ">": "\\u003e"})
+
+
+@pytest.mark.parametrize("value", ["Db/p&ss<w0rd>", "ab/cd/ef", "x&y<z>é/"])
+def test_json_as_go_and_php_write_it_is_masked(value: str) -> None:
+    """Only Python's json.dumps escapes were known: a secret in JSON from Go's encoding/json
+    (`&` as \\u0026) or PHP's json_encode (`/` as \\/, non-ASCII as \\u00e9) was shown as
+    it was printed (services tester #1)."""
+    registry = SecretRegistry()
+    registry.add(value)
+    php = json.dumps(value).replace("/", "\\/")
+    go = json.dumps(value, ensure_ascii=False).translate(GO_JSON)
+    for text in (php, go, json.dumps(value).translate(GO_JSON).replace("/", "\\/")):
+        masked = registry.mask_text(f'{{"a":{text}}} and {text} again')
+        assert masked == '{"a":"****"} and "****" again', (text, masked)
+
+
+def test_json_escaped_secrets_are_masked_in_a_runs_output(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "Db/p&ss<w0rd>"
+    monkeypatch.setenv("ORCH_SECRET_PW", secret)
+    printed = ['{"a":"Db\\/p&ss<w0rd>"}', '{"a":"Db/p\\u0026ss\\u003cw0rd\\u003e"}']
+    monkeypatch.setenv("PRINTED", "\n".join(printed))
+    text = FILTERED.split("services:")[0] + (
+        "services:\n  show: {command: 'printf \"%s\\n\" \"$PRINTED\" >&2; printf \"%s\\n\" "
+        "\"$PRINTED\"', environment: {PW: '{{secret:pw}}', PRINTED: '{{env:PRINTED}}'}}\n")
+    with Orchestrator(load_config_text(text), log_dir=tmp_path / "logs") as orch:
+        result = orch.run("local", "show")
+    assert result.stdout == result.stderr == '{"a":"****"}\n{"a":"****"}\n'
+    assert not any(form[6:-2] in result.raw_stdout for form in printed)
+
+
 def test_aligned_forms_match_the_encoders_own_output() -> None:
     """The characters the masker derives at each alignment are in the real encoding."""
     secret = make_secret(40)

@@ -1,8 +1,8 @@
 """The texts a secret value can show up as in output, and the patterns that find them.
 
 Plain forms: the value; each line of a multi-line value (as is and stripped); URL-encoding
-(`quote` and `quote_plus`); the value escaped inside a JSON string (ASCII-only or not) and
-inside a Python repr, where quotes, backslashes and newlines change.
+(`quote` and `quote_plus`); the value escaped inside a JSON string as the common encoders write
+it (see `json_forms`) and inside a Python repr, where quotes, backslashes and newlines change.
 
 Encoded forms, in the standard and URL-safe base64 alphabets: the encoding of the value and of
 the value plus a newline (`echo $S | base64`), padded and unpadded; and, for a value encoded in
@@ -42,12 +42,28 @@ def plain_forms(value: str) -> set[str]:
     raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
     shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
     forms = {value, shown, quote(raw, safe=""), quote_plus(raw, safe=""), repr(value)[1:-1],
-             json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+             *json_forms(value)}
     lines = [line.strip("\r") for line in value.split("\n")]
     if len(lines) > 1:
         forms.update(lines)
         forms.update(line.strip() for line in lines)
     return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+#: Go's encoding/json escapes these (HTML-safe by default), as `\u0026` and so on.
+_GO_ESCAPES = str.maketrans({c: f"\\u{ord(c):04x}" for c in "&<>\u2028\u2029"})
+
+
+def json_forms(value: str) -> set[str]:
+    """`value` inside a JSON string: as Python's json.dumps and JavaScript write it (non-ASCII
+    as `\\uXXXX` or not), with `&`, `<`, `>` as `\\u0026`… (Go's encoding/json) and `/` as
+    `\\/` (PHP's json_encode), and both."""
+    forms: set[str] = set()
+    for ascii_only in (True, False):
+        text = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        for slashed in (text, text.replace("/", "\\/")):
+            forms.update((slashed, slashed.translate(_GO_ESCAPES)))
+    return forms
 
 
 def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> str:
