@@ -118,6 +118,10 @@ class NamedRun(LiveRun):
                          f"{self.state}{extra}{where}>")
 
 
+#: Bytes of a line not ended yet a log file holds back, per stream (past it: written as is).
+MAX_PARTIAL = 64 * 1024
+
+
 def _last_byte(path: str) -> bytes:
     """The last byte of a log an earlier run of that name left (a note starts a new line)."""
     with open(path, "rb") as f:
@@ -132,6 +136,8 @@ class LogFile:
     `<path>.1` (replacing an older one) and a new file starts, so a service that prints for days
     takes at most twice `max_bytes` of disk. `close` (after each attempt) only keeps the file
     for the next attempt; `shutdown` releases it when the run is over for good.
+    Lines go in whole, so stdout and stderr never share one: the line a stream has not ended
+    yet waits (up to `MAX_PARTIAL` bytes) until it does, or until the attempt ends.
     """
 
     def __init__(self, path: str, max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
@@ -140,6 +146,7 @@ class LogFile:
         self._file: BinaryIO | None = None
         self._size = 0
         self._last = b"\n"  # the last byte written: a note of ours starts a line of its own
+        self._partial: dict[type[Event], bytes] = {Stdout: b"", Stderr: b""}
         self._lock = threading.Lock()
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -178,15 +185,31 @@ class LogFile:
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
-            self._write(event.data)
+            kind = type(event)
+            held = self._partial[kind] + event.data if self._partial[kind] else event.data
+            end = held.rfind(b"\n") + 1
+            if len(held) - end > MAX_PARTIAL:  # a line that never ends is written as it comes
+                end = len(held)
+            self._partial[kind] = held[end:]
+            if end:
+                self._write(held[:end])
+
+    def _flush_lines(self) -> None:
+        """Write the lines not ended yet, each on a line of its own."""
+        for kind, held in self._partial.items():
+            if held:
+                self._partial[kind] = b""
+                self._write(held, line=True)
 
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
+        self._flush_lines()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         self._write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
 
     def close(self) -> None:
-        pass  # attempts share the file; shutdown() releases it
+        """The attempt is over: its last lines go in (the file stays open for the next)."""
+        self._flush_lines()
 
     def shutdown(self) -> None:
         with self._lock:

@@ -35,6 +35,11 @@ services:
     restart: on-failure
     max_restarts: 1
   ".odd name/é:1": {command: 'echo odd'}
+  mixed:
+    command: >-
+      printf "out-partial"; sleep 0.2; printf "err-partial" >&2; sleep 0.2; echo " out-end";
+      printf "10%%\\r" >&2; sleep 0.2; echo "result 1"; sleep 0.2; printf "100%%\\r" >&2;
+      echo " err-end" >&2; printf "last out"; printf "last err" >&2
   talker:
     command: >-
       echo "line 1"; n=0; while [ ! -e "$SEEN" ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1));
@@ -104,6 +109,19 @@ def test_notes_in_the_log_file_start_their_own_lines(orch: Orchestrator) -> None
     assert len(ours) >= 4 and all(line.startswith("# orch: ") for line in ours), lines
     outputs = [line for line in lines if not line.startswith("# orch: ")]
     assert len(outputs) == 2 and all(line.endswith(" ends mid-line") for line in outputs)
+
+
+def test_the_log_file_never_puts_two_streams_on_one_line(orch: Orchestrator) -> None:
+    """A line stdout had not ended got stderr's bytes glued in (`out-partialerr-partial
+    out-end`), and a progress bar's `10%\\r` on stderr ran into stdout's lines: `grep
+    '^result'` found nothing in the only copy on disk (services tester #4)."""
+    orch.start("local", "mixed")
+    wait_for(lambda: orch.runs.get("mixed").done)
+    log = Path(orch.status("mixed").log_file or "").read_bytes().decode()
+    lines = [line for line in log.split("\n")
+             if line and not line.startswith("# orch: ")]
+    assert lines == ["out-partial out-end", "result 1", "err-partial10%\r100%\r err-end",
+                     "last out", "last err"], lines
 
 
 def test_on_failure_does_not_restart_a_success(orch: Orchestrator) -> None:
