@@ -121,16 +121,29 @@ class Fleets:
         (a `limit` that selects nothing raises here; `ticket`: admitted already)."""
         ticket = ticket or self.admit(plan, options, yes, front_end)
         loop = self.host.loop
+        made: list[FleetRun] = []
 
         async def begin() -> FleetRun:
             fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
                                close_stdin=close_stdin, on_change=on_change)
+            made.append(fleet)
             await fleet.ready.wait()  # a --limit matching nothing is an error here, not later
             if fleet.task.done() and fleet.task.exception() is not None:
                 await fleet.task
             return fleet
 
-        live = LiveFleet(loop.submit(begin()).result(), loop)
+        started = loop.submit(begin())
+        try:
+            live = LiveFleet(started.result(), loop)
+        except KeyboardInterrupt:  # while its containers were looked up: none may start later
+            started.cancel()
+            concurrent.futures.wait([started], timeout=10)
+            if not made:
+                raise
+            live = LiveFleet(made[0], loop)
+            self._track(live)
+            live.stop()
+            raise FleetInterrupted(live.wait()) from None
         self._track(live)
         return live
 

@@ -164,7 +164,9 @@ class FleetRun:
         #: Input sent before the targets are known: each runnable one starts with it.
         self._early: list[str | bytes | None] = []
         self._feeding: set[asyncio.Task[None]] = set()
-        self._unresolved: dict[str, BaseException] = {}
+        #: Why a part of the fleet has no targets, its row's state and how long it was looked for.
+        self._unresolved: dict[str, tuple[RunResult, str]] = {}
+        self._lookups: set[asyncio.Task[list[Target]]] = set()  # hosts' containers being found
         self.stopping = False
         self.failures = 0
         self.budget: int | None = None
@@ -176,13 +178,14 @@ class FleetRun:
         """Stop every running target (INT → TERM → KILL) and start no other."""
         self.stopping = True
         self.stdin.stop()
+        for lookup in self._lookups:  # a host that hangs must not hold the stop
+            lookup.cancel()
         for row in self.rows.values():
             if row.run is not None and not row.run.done:
                 row.run.stop()
 
     async def kill(self) -> None:
-        self.stopping = True
-        self.stdin.stop()
+        self.stop()
         await asyncio.gather(*(row.run.kill() for row in self.rows.values()
                                if row.run is not None and not row.run.done))
 
@@ -290,8 +293,7 @@ class FleetRun:
             self.rows[target.label] = TargetRow(target.label, self._on_change,
                                                 self.options.tail)
             if target.pending is not None:  # its label selector could not be resolved
-                error = self._unresolved[target.label]
-                self._end(self.rows[target.label], self._error(target, error), "failed")
+                self._end(self.rows[target.label], *self._unresolved[target.label])
         for label in gone:  # a container that stopped, a host no longer in the inventory
             row = self.rows[label] = TargetRow(label, self._on_change, self.options.tail)
             why = OrchError(f"{label!r} is no longer a target of {self.plan.environment.name!r}: "
@@ -300,12 +302,28 @@ class FleetRun:
         return targets
 
     async def _resolve(self, target: Target) -> list[Target]:
+        """`target` with its containers found; a host that cannot be reached, or that hangs
+        past the fleet's timeout or a stop, gets a row saying so (the others run)."""
+        lookup = asyncio.ensure_future(resolve_checked(target, self._base, self._lookup))
+        self._lookups.add(lookup)
+        t0, state, timed_out = time.monotonic(), "failed", False
         try:
-            return await resolve_checked(target, self._base, self._lookup)
+            return await asyncio.wait_for(lookup, self.options.timeout)
         except OrchError as exc:  # this part of the fleet is unreachable: say so in its row
-            target = unresolved(target)
-            self._unresolved[target.label] = exc
-            return [target]
+            error: BaseException = exc
+        except asyncio.TimeoutError:
+            error, timed_out = OrchError("timed out finding its containers"), True
+        except asyncio.CancelledError:
+            if not (lookup.cancelled() and self.stopping):  # not by stop(): the fleet's own
+                raise
+            error, state = OrchError("stopped before it started"), "stopped"
+        finally:
+            self._lookups.discard(lookup)
+        target = unresolved(target)
+        result = self._error(target, error, time.monotonic() - t0, interrupted=state != "failed")
+        result.timed_out = timed_out
+        self._unresolved[target.label] = (result, state)
+        return [target]
 
     async def _one(self, target: Target, gate: asyncio.Semaphore) -> None:
         try:

@@ -57,9 +57,13 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
                       with_box=with_box)
     headless = None if frontend else LabelledOutput(
         Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes))
-    live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view yet
-        plan, options(ctx, args, timeout), stdin=body, yes=args.yes, front_end="magic",
-        close_stdin=not keep_stdin, sinks=headless.sinks if headless else ())
+    try:
+        live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view
+            plan, options(ctx, args, timeout), stdin=body, yes=args.yes, front_end="magic",
+            close_stdin=not keep_stdin, sinks=headless.sinks if headless else ())
+    except FleetInterrupted as exc:  # while its containers were looked up
+        deliver(exc.result)
+        raise quiet(exc) from None
     view: FleetTable | LabelledOutput = FleetTable(ctx.shell, live) if headless is None \
         else headless
     try:
