@@ -171,6 +171,25 @@ def test_partial_lines_wait_for_their_end(orch: Orchestrator) -> None:
     assert res.stdout == "keep me please\nkeep last"  # the unterminated last line stays so
 
 
+def test_a_line_that_never_ends_goes_through_the_filters_in_bounded_pieces() -> None:
+    """A progress bar redrawn with `\\r` never ends its line: the filters held all of it
+    (445 MB of memory for 147 MB of output, growing as long as the run lasted; services
+    tester #6). Past MAX_LINE characters, what came goes through as a line; nothing is lost."""
+    from orch_magics.sinks.filters import MAX_LINE
+
+    with Orchestrator(load_config_text(
+            "environments: {local: {layers: []}}\nservices:\n  bar:\n    command: "
+            "'for i in $(seq 1 200); do head -c 100000 /dev/zero | tr \"\\\\0\" a; "
+            "printf \"\\\\r\"; done; echo; echo done'\n"
+            "    filters: [{type: replace, pattern: 'a{1000}', replacement: 'A'}]\n")) as orch:
+        res = orch.run("local", "bar")
+    pieces = res.stdout.split("\n")
+    assert res.ok and pieces[-2:] == ["done", ""] and len(pieces) > 3, [len(p) for p in pieces]
+    assert all(len(p) < MAX_LINE for p in pieces)  # after the filter, each piece is short
+    assert res.stdout.count("\r") == 199  # every redraw came (the last, with "\\n", ends a line)
+    assert sum(p.count("A") * 1000 + p.count("a") for p in pieces) == 20_000_000
+
+
 def test_bad_jq_program_fails_before_anything_runs() -> None:
     """Compiled when the config loads, so `orch check` catches it and nothing ever runs."""
     with pytest.raises(ConfigError, match=r"jq filter '\.\[' does not compile") as err:

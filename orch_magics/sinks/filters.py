@@ -41,6 +41,10 @@ Report = Callable[[str], None]
 #: The most values a jq filter takes from its program (or lines it works through) before it
 #: hands on what it has: the unit of work between two chances for the event loop to run.
 BATCH = 1024
+#: Characters of a line the filters wait for the end of; past it, what came so far goes through
+#: them as a line (a progress bar redrawn with `\r` forever never ends its line). A JSON
+#: document on one line for jq is rarely near it; a run's capture spills to disk past as much.
+MAX_LINE = 16 << 20
 
 
 class LineFilter(Protocol):
@@ -217,7 +221,9 @@ class FilterChain:
         Closing the generator abandons the rest of the work (the lines of this event).
         """
         if isinstance(event, Stdout):
-            yield from self._flow(self._decoder.feed(event.data), final=False, finish=False)
+            lines = self._decoder.feed(event.data)
+            lines += self._decoder.cut_long(MAX_LINE)
+            yield from self._flow(lines, final=False, finish=False)
         elif isinstance(event, Exit):
             last = self._decoder.feed(b"", final=True)
             yield from self._flow(last, final=bool(last), finish=True)

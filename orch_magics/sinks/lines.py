@@ -157,6 +157,13 @@ class LineDecoder:
             lines = (lines + last)[-n:] if n > 0 else []
         return text, count, lines
 
+    def cut_long(self, limit: int) -> list[str]:
+        """The line not ended yet, as a line of its own once it holds more than `limit`
+        characters (a reader that must see whole lines cannot hold one that never ends)."""
+        if self._held <= limit:
+            return []
+        return self._end()
+
     def _end(self) -> list[str]:
         """The line not ended by `\n` when the stream ends (none when it is empty)."""
         rest = self.partial
