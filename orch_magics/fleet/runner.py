@@ -16,7 +16,7 @@ import collections
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Literal
 
 from ..engine import Run, RunOptions
@@ -286,14 +286,16 @@ class FleetRun:
         targets = limited_reached(resolved, self.options.limit)
         gone: list[str] = []
         if self.options.only is not None:  # a rerun: every label asked for gets its row
-            found = {t.label for t in targets}
-            gone = [label for label in self.options.only if label not in found]
-            targets = [t for t in targets if t.label in self.options.only]
+            targets = [t for t in targets if _rerun_of(t.label, self.options.only)]
+            gone = [label for label in self.options.only
+                    if not any(_rerun_of(t.label, [label]) for t in targets)]
         for target in targets:
             self.rows[target.label] = TargetRow(target.label, self._on_change,
                                                 self.options.tail)
             if target.pending is not None:  # its label selector could not be resolved
-                self._end(self.rows[target.label], *self._unresolved[target.label])
+                result, state = self._unresolved[target.label]
+                self.failures += state == "failed"  # known before any start: --max-fail counts it
+                self._end(self.rows[target.label], result, state)
         for label in gone:  # a container that stopped, a host no longer in the inventory
             row = self.rows[label] = TargetRow(label, self._on_change, self.options.tail)
             why = OrchError(f"{label!r} is no longer a target of {self.plan.environment.name!r}: "
@@ -378,3 +380,9 @@ class FleetRun:
         return unstarted(dataclasses.replace(self.plan, layers=target.layers), error,
                          duration=duration, interrupted=interrupted,
                          timeout=self.options.timeout)
+
+
+def _rerun_of(label: str, only: Collection[str]) -> bool:
+    """Whether a rerun of the targets `only` runs `label`: one of them, or a container found on
+    a host whose containers could not be listed before (its row was the host's label)."""
+    return label in only or "/" in label and label.rpartition("/")[0] in only
