@@ -278,6 +278,7 @@ class Supervisor:
     def again(self, begin: Begin, plan: RunPlan) -> Supervisor:
         """A fresh supervisor for the same run (a manual restart), counting one more restart;
         `begin` carries the restart's own admission of `plan` (its attempts share it)."""
+        self._note(f"{self.name}: restart {self.restarts + 1} asked for")
         return Supervisor(self.name, plan, self.loop, begin=begin, ring=self.ring,
                           log_file=self.log_file, policy=self.policy, options=self._options,
                           restarts=self.restarts + 1)
@@ -287,8 +288,8 @@ class Supervisor:
         first = self.restarts == 0 or isinstance(self._options.stdin, (str, bytes))
         own: list[Sink] = [self.ring, *([self.log_file] if self.log_file else [])]
         # An iterator given as stdin is used up by the first attempt; text and bytes are resent.
-        # The ring buffer's close() only flushes a partial last line and the log file's is a
-        # no-op: both outlive an attempt.
+        # The ring buffer's and the log file's close() only write out the lines not ended
+        # yet: both outlive an attempt.
         options = replace(self._options, sinks=[*own, *self._options.sinks],
                           step_sinks=lambda step, kind: own,
                           stdin=self._options.stdin if first else None,

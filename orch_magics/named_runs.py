@@ -113,8 +113,7 @@ class RunRegistry:
         begin = admit(plan)
         if not entry.done:
             entry.supervisor.stop()
-        entry.logs.clear()
-        fresh = entry.supervisor.again(begin, plan)
+        fresh = entry.supervisor.again(begin, plan)  # its logs go on, as an automatic one's
         attempt = fresh.start()
         entry.supervisor = fresh
         return attempt

@@ -179,6 +179,12 @@ def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
     wait_for(lambda: again.pid is not None)
     assert again.pid != first_pid and not pid_alive(first_pid or 0)
     assert orch.status("sleeper").restarts == 1
+    # the logs go on across a manual restart, as across an automatic one (services tester #2)
+    wait_for(lambda: orch.logs("sleeper").count("up") == 2)  # type: ignore[union-attr]
+    logs = orch.logs("sleeper").splitlines()  # type: ignore[union-attr]
+    assert logs[0] == "up" and logs[-1] == "up" and len(logs) == 4, logs
+    assert logs[1].startswith("orch: sleeper: killed by SIGINT") and logs[1].endswith("(stopped)")
+    assert logs[2] == "orch: sleeper: restart 1 asked for"
     with pytest.raises(OrchError, match="did you mean 'sleeper'"):
         orch.status("sleeperr")
     res = orch.stop("sleeper")
