@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.sinks.ansi import Colours
@@ -52,6 +54,26 @@ def test_a_colour_holds_on_the_next_lines_of_its_stream_until_reset():
             '<span class="ansi-red-fg">line two red</span></span>\n<span class="orch-stdout">'
             'plain</span>') in page, page
     assert ">err plain</span>" in page
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one chunk", "line by line"])
+def test_a_colour_holds_on_after_the_line_that_set_it_scrolls_out_of_the_tail(chunked: bool):
+    """A red block longer than the cell's tail showed plain once its first line (the one
+    with the colour) had scrolled out: the colour was taken from the lines shown only."""
+    s = sink(tail=3)
+    block = [b"\x1b[31mstart of a red block\n", *(b"red %d\n" % i for i in range(10))]
+    for chunk in (block if chunked else [b"".join(block)]):
+        s.feed(Stdout(chunk))
+    s.feed(Stderr(b"err\n"))  # another stream: its own colours, none
+    page = s.render()["text/html"]
+    assert '<span class="orch-stdout"><span class="ansi-red-fg">red 9</span></span>' in page, page
+    assert ">err</span>" in page and "start of" not in page
+    s.feed(Stdout(b"\x1b[0mplain again\n\x1b[1mbold\n"))
+    page = s.render()["text/html"]
+    assert '<span class="orch-stdout">plain again</span>' in page
+    assert '<span class="ansi-bold">bold</span>' in page
+    s.feed(Stdout(b"still bold\n" * 5))  # only lines without colours come: it holds
+    assert s.render()["text/html"].count('<span class="ansi-bold">still bold</span>') == 3
 
 
 def test_256_and_true_colours_show_as_a_terminal_shows_them():

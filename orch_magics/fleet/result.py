@@ -165,7 +165,7 @@ class FleetResult(ByTarget[RunResult]):
         first, so 10,000 targets never make a 10,000-row output (`.table()` has them all)."""
         import html  # only a notebook's display needs it (cold start: issue 15)
 
-        from ..sinks.display import NO_MATH
+        from ..sinks.cell_view import NO_MATH
 
         head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
                                                   "last line", "audit"))

@@ -35,7 +35,8 @@ from IPython.display import display
 from ..fleet import FleetResult, LiveFleet, TargetRow
 from ..fleet.result import cause
 from ..sinks.ansi import ESCAPE
-from ..sinks.display import NO_MATH, QUIET_TICK, Bundle, lines_html, shown
+from ..sinks.cell_view import NO_MATH, lines_html, shown
+from ..sinks.display import QUIET_TICK, Bundle
 from ..sinks.units import human_size, printable
 from .frontend import close_widgets, main_thread_caller, update_publisher
 

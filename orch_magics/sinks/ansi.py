@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 #: Any escape sequence: CSI (colours, cursor moves) or OSC (titles, links).
 ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([ -/]*[@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+#: Characters at the end of unseen output whose colour settings carry on to what is shown.
+CARRY_WINDOW = 4096
 _COLOURS = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 
 
@@ -26,8 +29,17 @@ class Colours:
     """The colours a stream has set so far: a colour set on one line holds on the next ones
     until reset, as on a terminal (and in `%%bash` output), when its lines are shown in turn."""
 
-    def __init__(self) -> None:
-        self.classes: list[str] = []
+    def __init__(self, classes: Sequence[str] = ()) -> None:
+        self.classes: list[str] = list(classes)
+
+    def apply(self, text: str) -> None:
+        """Take in the colours `text` sets (lines not shown, whose colours hold on): from its
+        last reset on (nothing before shows), within its last `CARRY_WINDOW` characters (the
+        last setting of each attribute decides it; their count stays small)."""
+        last_reset = max(text.rfind("\x1b[0m"), text.rfind("\x1b[m"), text.rfind("\x1b[0;"))
+        for match in ESCAPE.finditer(text, max(last_reset, len(text) - CARRY_WINDOW, 0)):
+            if match.group(2) == "m":
+                self.classes = _apply_sgr(self.classes, match.group(1))
 
     def html(self, text: str) -> str:
         """Escaped HTML of `text`, SGR colours as `<span class="ansi-…">` (starting with the

@@ -15,45 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import html
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
-from .ansi import Colours, keep_colours
+from .ansi import Colours
 from .base import StepKind
+from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
-from .lines import CR, CutLine, LineDecoder, terminal_view
+from .lines import LineDecoder
 from .units import human_size, plural
 
-Stream = Literal["stdout", "stderr", "stdin"]
 Bundle = dict[str, str]
 
-#: Characters of one line shown before it is cut (the result keeps it whole).
-MAX_LINE = 2000
 #: Characters of an unterminated line kept for the display (its start and its end; the count
 #: of the rest is kept too, for the "(+N chars)" note).
 MAX_PARTIAL = 64 * 1024
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the cell shows at one moment (taken under the sink's lock)."""
-
-    lines: list[tuple[Stream, str]]
-    hidden: int
-    before: list[tuple[Stream, str]]  # pre step output
-    after: list[tuple[Stream, str]]  # post step output
-    status: str
-    done: bool
-    ok: bool | None
-    kept: str = "all kept in the result"  # where the hidden lines are
 
 
 class DisplaySink:
@@ -78,6 +61,8 @@ class DisplaySink:
         #: never arrive after the end's final view (the loop's timer and finish() race).
         self._publishing = threading.Lock()
         self._lines: collections.deque[tuple[Stream, str]] = collections.deque(maxlen=self.tail)
+        #: The colours set by each stream's lines the tail no longer holds (cell_view.Snapshot).
+        self._carry: dict[Stream, Colours] = {"stdout": Colours(), "stderr": Colours()}
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
@@ -153,7 +138,7 @@ class DisplaySink:
         """Show a line the user sent (echoed like a terminal would)."""
         with self._lock:
             if self.tail:
-                self._lines.append(("stdin", mask_text(line)))
+                self._keep([("stdin", mask_text(line))])
             self.stdin_bytes += len(line.encode()) + 1
 
     def note_stopping(self) -> None:
@@ -200,10 +185,28 @@ class DisplaySink:
                 self.line_counts[stream] += data.count(b"\n")
                 self._open[stream] = not data.endswith(b"\n")
             return
-        _, count, lines = self._decoders[stream].feed_last(data, self.tail, final)
+        decoder = self._decoders[stream]
+        before = decoder.partial if b"\x1b" in data else ""  # the line `data` may end
+        text, count, lines = decoder.feed_last(data, self.tail, final)
         self.line_counts[stream] += count
-        if not (stream == "stdout" and self.stdout_mode in ("capture", "file")):
-            self._lines.extend((stream, line) for line in lines)
+        if stream == "stdout" and self.stdout_mode in ("capture", "file"):
+            return
+        if count > len(lines) and "\x1b" in before + text:  # lines never shown set colours
+            self._drop(len(self._lines))  # older than those: their colours come first
+            self._carry[stream].apply(before + _skipped(text, len(lines)))
+        self._keep([(stream, line) for line in lines])
+
+    def _keep(self, lines: list[tuple[Stream, str]]) -> None:
+        """Add `lines` to the tail (under the lock)."""
+        self._drop(len(self._lines) + len(lines) - self.tail)
+        self._lines.extend(lines)
+
+    def _drop(self, count: int) -> None:
+        """Drop the `count` oldest lines of the tail; the colours they set hold on."""
+        for _ in range(min(count, len(self._lines))):
+            stream, line = self._lines.popleft()
+            if "\x1b" in line and stream != "stdin":
+                self._carry[stream].apply(line)
 
     def _schedule(self) -> None:
         if self._publish is None or self._timer is not None or self._closed:
@@ -235,7 +238,8 @@ class DisplaySink:
             stored = sum(1 for s, _ in self._lines if s != "stdin")
             hidden = max(0, shown_total - stored)
             return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
-                            self._status(), self._closed, self._ok, self._kept())
+                            self._status(), self._closed, self._ok, self._kept(),
+                            {name: list(c.classes) for name, c in self._carry.items()})
 
     def _kept(self) -> str:
         """Where the lines the cell does not show are (under the lock)."""
@@ -281,88 +285,17 @@ class DisplaySink:
         return {"text/plain": render_text(snap), "text/html": render_html(snap)}
 
 
-_PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
-
-
-def render_text(snap: Snapshot) -> str:
-    """The text/plain view (colours kept as SGR escapes, which front ends render)."""
-    out = [_PREFIX[stream] + keep_colours(shown(line)) for stream, line in snap.before]
-    if snap.hidden:
-        out.append(f"… {plural(snap.hidden, 'earlier line')} hidden ({snap.kept})")
-    for stream, line in [*snap.lines, *snap.after]:
-        out.append(_PREFIX[stream] + keep_colours(shown(line)))
-    out.append(f"[{snap.status}]")
-    return "\n".join(out)
-
-
-#: Marks the output so MathJax leaves `$…$` alone (JupyterLab 4: mathjax_ignore; 3: tex2jax).
-NO_MATH = "mathjax_ignore tex2jax_ignore"
-_ERROR_BG = ("background-color:rgba(231,92,88,.15);"
-             "background-color:var(--jp-rendermime-error-background,rgba(231,92,88,.15))")
-#: A stream output's text metrics (an HTML output's own are larger); the literal values are
-#: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
-_PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
-        "line-height:1.3077;line-height:var(--jp-code-line-height)")
-_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
-
-
-def render_html(snap: Snapshot) -> str:
-    """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
-    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
-    rows = [_row(stream, line, colours) for stream, line in snap.before]
-    rows += [_hidden(snap.hidden, snap.kept)] if snap.hidden else []
-    rows += [_row(stream, line, colours) for stream, line in [*snap.lines, *snap.after]]
-    colour = ("" if snap.ok is None
-              else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
-    tail = _tail(rows)
-    status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
-              f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
-    return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
-            f'data-mime-type="application/vnd.jupyter.stdout">'
-            f'{tail}{status}</div>')
-
-
-def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0) -> str:
-    """Lines as a single run's cell shows them (colours, `\\r` applied, stderr on red, never
-    markup or math), after a note of the `hidden` lines before them: a fleet target's row."""
-    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
-    rows = [_hidden(hidden, "all kept in the result")] if hidden else []
-    rows += [_row(stream, line, colours) for stream, line in lines]
-    return f'<div class="jp-RenderedText {NO_MATH}">{_tail(rows)}</div>'
-
-
-def _hidden(count: int, kept: str) -> str:
-    """The note of `count` earlier lines not shown, and where they are."""
-    return (f'<span class="orch-hidden" style="opacity:.6">… {plural(count, "earlier line")} '
-            f'hidden ({html.escape(kept)})</span>')
-
-
-def _tail(rows: list[str]) -> str:
-    return f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>" if rows else ""
-
-
-def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # as they left it
-    text = colours[stream].html(shown(line))
-    if stream == "stdin":
-        text = "› " + text
-    style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
-    return f'<span class="orch-{stream}"{style}>{text}</span>'
-
-
-def shown(line: str) -> str:
-    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
-    characters are not shown: those past MAX_LINE and those the decoder did not keep of a
-    line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a
-    terminal shows, so only its view counts)."""
-    view = terminal_view(line)
-    hidden = len(view) - MAX_LINE
-    if isinstance(line, CutLine) and CR not in line.rstrip(CR):
-        hidden += line.dropped
-    return view if hidden <= 0 else view[:MAX_LINE] + f" … (+{hidden} chars)"
-
 
 #: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
 _SAYS_THE_END = ("failed", "pre step failed", "interrupted", "timed out", "stopped")
+
+
+def _skipped(text: str, kept: int) -> str:
+    """The start of `text` up to the `kept` last lines it ends (those `feed_last` gave)."""
+    end = len(text)
+    for _ in range(kept + 1):
+        end = text.rfind("\n", 0, end)
+    return text[:max(end, 0)]
 
 
 def _outcome(verdict: str, ok: bool | None) -> str:

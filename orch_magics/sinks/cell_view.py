@@ -1,0 +1,122 @@
+"""What a run's cell shows, rendered: a `Snapshot` of the display as text/plain and text/html.
+
+The HTML is JupyterLab's own stream-output look: escaped text in `<pre>`s (never markup, never
+math), stderr on the error background, ANSI colours as the theme's classes (`sinks.ansi`),
+carried across lines as a terminal does, from the colours the lines no longer shown had set.
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .ansi import Colours, keep_colours
+from .lines import CR, CutLine, terminal_view
+from .units import plural
+
+Stream = Literal["stdout", "stderr", "stdin"]
+
+#: Characters of one line shown before it is cut (the result keeps it whole).
+MAX_LINE = 2000
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the cell shows at one moment (taken under the sink's lock)."""
+
+    lines: list[tuple[Stream, str]]
+    hidden: int
+    before: list[tuple[Stream, str]]  # pre step output
+    after: list[tuple[Stream, str]]  # post step output
+    status: str
+    done: bool
+    ok: bool | None
+    kept: str = "all kept in the result"  # where the hidden lines are
+    #: The colours each stream had set when its first line shown began (set by lines no
+    #: longer shown: a colour holds until reset, as on a terminal).
+    colours: Mapping[Stream, list[str]] = field(default_factory=dict)
+
+
+_PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
+
+
+def render_text(snap: Snapshot) -> str:
+    """The text/plain view (colours kept as SGR escapes, which front ends render)."""
+    out = [_PREFIX[stream] + keep_colours(shown(line)) for stream, line in snap.before]
+    if snap.hidden:
+        out.append(f"… {plural(snap.hidden, 'earlier line')} hidden ({snap.kept})")
+    for stream, line in [*snap.lines, *snap.after]:
+        out.append(_PREFIX[stream] + keep_colours(shown(line)))
+    out.append(f"[{snap.status}]")
+    return "\n".join(out)
+
+
+#: Marks the output so MathJax leaves `$…$` alone (JupyterLab 4: mathjax_ignore; 3: tex2jax).
+NO_MATH = "mathjax_ignore tex2jax_ignore"
+_ERROR_BG = ("background-color:rgba(231,92,88,.15);"
+             "background-color:var(--jp-rendermime-error-background,rgba(231,92,88,.15))")
+#: A stream output's text metrics (an HTML output's own are larger); the literal values are
+#: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
+_PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
+        "line-height:1.3077;line-height:var(--jp-code-line-height)")
+_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
+
+
+def render_html(snap: Snapshot) -> str:
+    """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
+    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
+    rows = [_row(stream, line, colours) for stream, line in snap.before]
+    rows += [_hidden(snap.hidden, snap.kept)] if snap.hidden else []
+    colours.update((stream, Colours(classes)) for stream, classes in snap.colours.items()
+                   if classes)
+    rows += [_row(stream, line, colours) for stream, line in [*snap.lines, *snap.after]]
+    colour = ("" if snap.ok is None
+              else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
+    tail = _tail(rows)
+    status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
+              f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
+    return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
+            f'data-mime-type="application/vnd.jupyter.stdout">'
+            f'{tail}{status}</div>')
+
+
+def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0) -> str:
+    """Lines as a single run's cell shows them (colours, `\\r` applied, stderr on red, never
+    markup or math), after a note of the `hidden` lines before them: a fleet target's row."""
+    colours: dict[Stream, Colours] = collections.defaultdict(Colours)
+    rows = [_hidden(hidden, "all kept in the result")] if hidden else []
+    rows += [_row(stream, line, colours) for stream, line in lines]
+    return f'<div class="jp-RenderedText {NO_MATH}">{_tail(rows)}</div>'
+
+
+def _hidden(count: int, kept: str) -> str:
+    """The note of `count` earlier lines not shown, and where they are."""
+    return (f'<span class="orch-hidden" style="opacity:.6">… {plural(count, "earlier line")} '
+            f'hidden ({html.escape(kept)})</span>')
+
+
+def _tail(rows: list[str]) -> str:
+    return f'<pre class="orch-tail" style="{_PRE}">' + "\n".join(rows) + "</pre>" if rows else ""
+
+
+def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # as they left it
+    text = colours[stream].html(shown(line))
+    if stream == "stdin":
+        text = "› " + text
+    style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
+    return f'<span class="orch-{stream}"{style}>{text}</span>'
+
+
+def shown(line: str) -> str:
+    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
+    characters are not shown: those past MAX_LINE and those the decoder did not keep of a
+    line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a
+    terminal shows, so only its view counts)."""
+    view = terminal_view(line)
+    hidden = len(view) - MAX_LINE
+    if isinstance(line, CutLine) and CR not in line.rstrip(CR):
+        hidden += line.dropped
+    return view if hidden <= 0 else view[:MAX_LINE] + f" … (+{hidden} chars)"
