@@ -57,5 +57,6 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
                 print_json(NoTargets(plan.environment.name, str(exc)) if fleet
                            else unstarted(plan, exc, timeout=args.timeout))
         raise
+    plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
     with held():
-        return asyncio.run((stream_fleet if fleet else stream)(orch, planned(), ticket, args))
+        return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
