@@ -144,6 +144,21 @@ def test_json_as_go_and_php_write_it_is_masked(value: str) -> None:
         assert masked == '{"a":"****"} and "****" again', (text, masked)
 
 
+@pytest.mark.parametrize(("value", "written"), [
+    ("Ab+cd&ef=gh/ij", '"Ab\\u002Bcd\\u0026ef=gh/ij"'),  # .NET's System.Text.Json
+    ("Ab+cd&ef=gh/ij", '"Ab+cd\\u0026ef\\u003dgh/ij"'),  # Gson
+    ("pässwörd<1>", '"p\\u00E4ssw\\u00F6rd\\u003C1\\u003E"'),  # upper-case hex (.NET)
+    ("pässwörd<1>", '"p\\u00e4ssw\\u00f6rd\\u003C1\\u003E"'),  # PHP's JSON_HEX_TAG
+    ('it\'s "x"', '"it\\u0027s \\u0022x\\u0022"'),  # quotes as .NET writes them
+])
+def test_json_as_dotnet_and_gson_write_it_is_masked(value: str, written: str) -> None:
+    """Review: .NET (`+` as \\u002B, upper-case hex) and Gson (`=` as \\u003d) kept secrets in
+    clear: `+` and `=` are in most base64-shaped secrets."""
+    registry = SecretRegistry()
+    registry.add(value)
+    assert registry.mask_text(f'{{"pw":{written}}}') == '{"pw":"****"}'
+
+
 def test_json_escaped_secrets_are_masked_in_a_runs_output(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "Db/p&ss<w0rd>"

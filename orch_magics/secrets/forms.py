@@ -17,8 +17,10 @@ characters. A match is replaced by `****` per line piece: masking never joins or
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,20 +52,37 @@ def plain_forms(value: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
-#: Go's encoding/json escapes these (HTML-safe by default), as `\u0026` and so on.
-_GO_ESCAPES = str.maketrans({c: f"\\u{ord(c):04x}" for c in "&<>\u2028\u2029"})
+#: Characters JSON encoders write as `\\uXXXX` beyond what JSON asks, by encoder: none (Python,
+#: JavaScript, Jackson), Go's encoding/json, Gson, .NET's System.Text.Json, PHP's JSON_HEX_*.
+#: Characters every JSON encoder writes as they are.
+_JSON_PLAIN = frozenset(string.ascii_letters + string.digits + " !#$%()*,-.:;?@[]^_`{|}~")
+_ESCAPED_BY = ("", "&<>\u2028\u2029", "<>&='", "+&<>'\"", "<>&'\"")
 
 
 def json_forms(value: str) -> set[str]:
-    """`value` inside a JSON string: as Python's json.dumps and JavaScript write it (non-ASCII
-    as `\\uXXXX` or not), with `&`, `<`, `>` as `\\u0026`… (Go's encoding/json) and `/` as
-    `\\/` (PHP's json_encode), and both."""
-    forms: set[str] = set()
-    for ascii_only in (True, False):
-        text = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
-        for slashed in (text, text.replace("/", "\\/")):
-            forms.update((slashed, slashed.translate(_GO_ESCAPES)))
-    return forms
+    """`value` inside a JSON string as the common encoders write it: each set of `_ESCAPED_BY`,
+    with non-ASCII as `\\uXXXX` or not, `/` as `\\/` (PHP) or not, the hex of each in lower or
+    upper case (.NET: both upper; PHP: `\\u003C` but `\\u00e4`). A value without such
+    characters has one form: itself."""
+    special = {c for c in value if c not in _JSON_PLAIN}
+    if not special:
+        return {value}
+    wide, slash = any(ord(c) > 0x7F for c in special), "/" in special
+    choices = ({"".join(sorted(special & set(e))) for e in _ESCAPED_BY}, (True, False)[not wide:],
+               (False, True)[:1 + slash], (False, True), (False, True)[:1 + wide])
+    return {"".join(c if c not in special else _json_char(c, *how) for c in value)
+            for how in itertools.product(*choices)}
+
+
+def _json_char(c: str, escaped: str, ascii_only: bool, slash: bool, upper: bool,
+               upper_non_ascii: bool) -> str:
+    if c in escaped or ascii_only and ord(c) > 0x7F:
+        text = json.dumps(c)[1:-1] if ord(c) > 0x7F else f"\\u{ord(c):04x}"
+        up = upper_non_ascii if ord(c) > 0x7F else upper
+        return text.upper().replace("\\U", "\\u") if up else text
+    if c == "/" and slash:
+        return "\\/"
+    return json.dumps(c, ensure_ascii=False)[1:-1]  # quotes, backslashes, control characters
 
 
 def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> str:
