@@ -384,6 +384,19 @@ def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
     assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept
 
 
+@pytest.mark.parametrize(("limit", "kept"), [
+    ("!2001:db8::5", ["2001:db8::6", "2001:db8::6/app-1"]),
+    ("2001:db8::*", ["2001:db8::5", "2001:db8::6", "2001:db8::6/app-1"]),
+    ("2001:db8::6/app-1", ["2001:db8::6/app-1"]),
+    ("&2001:db8::6*", ["2001:db8::6", "2001:db8::6/app-1"]),
+    ("2001:db8::5,2001:db8::6/*", ["2001:db8::5", "2001:db8::6/app-1"]),
+])
+def test_an_ipv6_limit_is_not_split_at_its_colons(limit: str, kept: list[str]) -> None:
+    """Colons separate patterns (`web:!db`), but not those of an IPv6 address (review)."""
+    labels = ["2001:db8::5", "2001:db8::6", "2001:db8::6/app-1"]
+    assert select(labels, limit) == kept
+
+
 def test_a_wide_limit_range_is_looked_up_not_matched_name_by_name() -> None:
     """65,024 names: each was a glob matched against every label (minutes, Python's pattern
     cache overflowing); names without a glob character are looked up."""

@@ -1,6 +1,7 @@
 """`--limit`: which targets of a fleet run, as Ansible's `--limit` reads it.
 
-Patterns separated by commas (or by colons, as Ansible also reads them: `web:!db`): a glob (`web-0*`, `*/app-1`), a range as the config writes one
+Patterns separated by commas (or by colons, as Ansible also reads them: `web:!db`): a
+glob (`web-0*`, `*/app-1`), a range as the config writes one
 (`web-[01:04]`, `127.0.1.[2:6]`), or an inventory group name (`web`: the targets whose hosts
 came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match. A pattern that matches nothing, or a limit that
@@ -61,9 +62,11 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
 
 def _words(limit: str) -> list[str]:
     """The patterns of a limit: split at commas; without a comma at colons (outside ranges),
-    as Ansible splits `web:!db` — unless the limit is one IPv6 address, or a range left open
-    (`web-[01:04`: its error says how a range is written)."""
-    if "," in limit or _IPV6.fullmatch(limit.strip()) or limit.count("[") != limit.count("]"):
+    as Ansible splits `web:!db` — unless the limit is one IPv6 pattern (`!2001:db8::5`,
+    `2001:db8::*`, `2001:db8::5/app-1`), or a range left open (`web-[01:04`: its error says
+    how a range is written)."""
+    address = limit.strip().lstrip("!&").split("/")[0].replace("*", "").replace("?", "")
+    if "," in limit or _IPV6.fullmatch(address) or limit.count("[") != limit.count("]"):
         return [w.strip() for w in limit.split(",") if w.strip()]
     return _COLON_WORDS.findall(limit)
 
