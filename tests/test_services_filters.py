@@ -171,23 +171,54 @@ def test_partial_lines_wait_for_their_end(orch: Orchestrator) -> None:
     assert res.stdout == "keep me please\nkeep last"  # the unterminated last line stays so
 
 
-def test_a_line_that_never_ends_goes_through_the_filters_in_bounded_pieces() -> None:
+BAR = r"""
+environments: {local: {layers: []}}
+services:
+  bar:
+    command: |
+      for i in $(seq 1 200); do head -c 100000 /dev/zero | tr '\0' a; printf '\r'; done
+      echo; echo done
+    filters: [@FILTER@]
+  doc:
+    command: |
+      printf '{"n": 42, "a": "'; head -c 17000000 /dev/zero | tr '\0' x; printf '"}\n'
+    filters: [{type: jq, query: .n}]
+"""
+
+
+@pytest.mark.parametrize("kind", ["grep", "replace"])
+def test_a_line_that_never_ends_goes_through_the_filters_in_bounded_pieces(kind: str) -> None:
     """A progress bar redrawn with `\\r` never ends its line: the filters held all of it
     (445 MB of memory for 147 MB of output, growing as long as the run lasted; services
     tester #6). Past MAX_LINE characters, what came goes through as a line; nothing is lost."""
     from orch_magics.sinks.filters import MAX_LINE
 
-    with Orchestrator(load_config_text(
-            "environments: {local: {layers: []}}\nservices:\n  bar:\n    command: "
-            "'for i in $(seq 1 200); do head -c 100000 /dev/zero | tr \"\\\\0\" a; "
-            "printf \"\\\\r\"; done; echo; echo done'\n"
-            "    filters: [{type: replace, pattern: 'a{1000}', replacement: 'A'}]\n")) as orch:
+    spec = ("{type: grep, pattern: .}" if kind == "grep"
+            else "{type: replace, pattern: 'a{1000}', replacement: 'A'}")
+    with Orchestrator(load_config_text(BAR.replace("@FILTER@", spec))) as orch:
         res = orch.run("local", "bar")
     pieces = res.stdout.split("\n")
     assert res.ok and pieces[-2:] == ["done", ""] and len(pieces) > 3, [len(p) for p in pieces]
-    assert all(len(p) < MAX_LINE for p in pieces)  # after the filter, each piece is short
+    assert all(len(p) <= MAX_LINE + (4 << 20) for p in pieces)  # what came past the bound
     assert res.stdout.count("\r") == 199  # every redraw came (the last, with "\\n", ends a line)
     assert sum(p.count("A") * 1000 + p.count("a") for p in pieces) == 20_000_000
+
+
+def test_jq_takes_a_document_longer_than_the_bound_whole() -> None:
+    """The cut gave jq a 17 MB JSON document in pieces, each invalid: passed through as they
+    were, with the run ok, instead of the answer (review)."""
+    with Orchestrator(load_config_text(BAR.replace("@FILTER@", "{type: grep, pattern: a}"))) as o:
+        res = o.run("local", "doc")
+    assert res.ok and res.stdout == "42\n"
+
+
+def test_a_cut_keeps_a_carriage_return_that_may_start_a_crlf() -> None:
+    from orch_magics.sinks.lines import LineDecoder
+
+    decoder = LineDecoder()
+    assert decoder.feed(b"a" * 10 + b"\r") == []
+    assert decoder.cut_long(5) == ["a" * 10]
+    assert decoder.feed(b"\nnext\n") == ["", "next"]  # the \r\n ended the (empty) rest
 
 
 def test_bad_jq_program_fails_before_anything_runs() -> None:

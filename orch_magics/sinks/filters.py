@@ -41,9 +41,9 @@ Report = Callable[[str], None]
 #: The most values a jq filter takes from its program (or lines it works through) before it
 #: hands on what it has: the unit of work between two chances for the event loop to run.
 BATCH = 1024
-#: Characters of a line the filters wait for the end of; past it, what came so far goes through
-#: them as a line (a progress bar redrawn with `\r` forever never ends its line). A JSON
-#: document on one line for jq is rarely near it; a run's capture spills to disk past as much.
+#: Characters of a line grep, replace, head and tail wait for the end of; past it, what came
+#: so far goes through them as a line (a progress bar redrawn with `\r` forever never ends its
+#: line; a run's capture spills to disk past as much).
 MAX_LINE = 16 << 20
 
 
@@ -209,6 +209,8 @@ class FilterChain:
         self._reports: list[str] = []
         self.filters = [make_filter(s, self._reports.append) for s in specs]
         self._decoder = LineDecoder()
+        #: jq takes a document whole, however long its line: it is never cut for jq.
+        self._cut = None if any(isinstance(s, JqFilter) for s in specs) else MAX_LINE
 
     def __call__(self, event: Event) -> list[Event]:
         """`event`'s result all at once (for callers that need no chance to stop)."""
@@ -222,7 +224,8 @@ class FilterChain:
         """
         if isinstance(event, Stdout):
             lines = self._decoder.feed(event.data)
-            lines += self._decoder.cut_long(MAX_LINE)
+            if self._cut is not None:
+                lines += self._decoder.cut_long(self._cut)
             yield from self._flow(lines, final=False, finish=False)
         elif isinstance(event, Exit):
             last = self._decoder.feed(b"", final=True)

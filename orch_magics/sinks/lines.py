@@ -162,7 +162,12 @@ class LineDecoder:
         characters (a reader that must see whole lines cannot hold one that never ends)."""
         if self._held <= limit:
             return []
-        return self._end()
+        line = self.partial
+        self._reset()
+        if line.endswith(CR):  # it may be the start of a `\r\n` ending: it waits
+            self._hold(CR)
+            line = line[:-1]
+        return [line]
 
     def _end(self) -> list[str]:
         """The line not ended by `\n` when the stream ends (none when it is empty)."""
