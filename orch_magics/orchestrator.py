@@ -108,7 +108,7 @@ class Orchestrator:
 
     def replanned(self, plan: RunPlan) -> RunPlan:
         """`plan` with its environment as the config has it now (see `plan.replanned`)."""
-        return replanned(plan, self.config, self._resolver_factory())
+        return replanned(plan, self.config, self._resolver_factory(), check_allowed)
 
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:

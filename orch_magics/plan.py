@@ -277,16 +277,20 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
     return dataclasses.replace(spec, config=dataclasses.replace(config, **changes))
 
 
-def replanned(plan: RunPlan, config: Config, resolver: Resolver) -> RunPlan:
+def replanned(plan: RunPlan, config: Config, resolver: Resolver,
+              admissible: Callable[[RunPlan], None] | None = None) -> RunPlan:
     """`plan` with its environment and its service's definition as `config` has them now (a
     fleet's rerun, a restart: admitted under today's guardrails, `dangerous` included); its
     command stays the one that ran. A config loaded from files that reads inventories is
-    loaded from them again, so hosts added to or removed from an inventory since are seen."""
+    loaded from them again, so hosts added to or removed from an inventory since are seen.
+    `admissible` as in `make_plan`: it sees the plan before its layers' secrets are asked."""
     if config.inventories and config.origin:
         from .config.loader import load_config
 
         config = load_config(*config.origin)
     environment = config.run_environment(plan.environment.name)
     service = None if plan.service is None else config.service(plan.service.name)
+    if admissible is not None:
+        admissible(dataclasses.replace(plan, environment=environment, service=service))
     layers = None if plan.dry_run else resolve_layers(environment, resolver)
     return dataclasses.replace(plan, environment=environment, service=service, layers=layers)

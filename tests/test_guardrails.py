@@ -258,6 +258,19 @@ def test_a_refused_run_asks_no_secret_provider(tmp_path: Path, mark: Path) -> No
         assert not asked.exists()
         assert o.run("local", "other").ok  # where it may run, the provider is asked
         assert asked.read_text() == "pw\n"
+        # a restart or a rerun under a config that now refuses it: refused before its layers'
+        # secrets (a sudo password here) are asked for (review)
+        sudo = text.replace("  locked:\n    layers: []", "  locked:\n    layers: [{type: sudo, "
+                            "config: {user: root, password: '{{secret:pw}}'}}]")
+        (tmp_path / "now.yaml").write_text(sudo.replace("allow_services: [touch]",
+                                                        "allow_services: [other]"))
+        (tmp_path / "then.yaml").write_text(sudo)
+        o.load(tmp_path / "then.yaml")
+        plan = o.plan("locked", "touch", dry_run=True)
+        o.load(tmp_path / "now.yaml")
+        with pytest.raises(OrchError, match="service 'touch' may not run in 'locked'"):
+            o.replanned(plan)
+        assert asked.read_text() == "pw\n"
     finally:
         o.close()
     cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"), "run"]
