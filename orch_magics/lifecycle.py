@@ -134,8 +134,9 @@ class LogFile:
 
     The one on-disk copy of a named run's output: when it grows past `max_bytes` it becomes
     `<path>.1` (replacing an older one) and a new file starts, so a service that prints for days
-    takes at most twice `max_bytes` of disk. `close` (after each attempt) only keeps the file
-    for the next attempt; `shutdown` releases it when the run is over for good.
+    takes at most twice `max_bytes` of disk. `close` (after each attempt) writes the lines not
+    ended yet and keeps the file for the next attempt; `shutdown` releases it when the run is
+    over for good.
     Lines go in whole, so stdout and stderr never share one: the line a stream has not ended
     yet waits (up to `MAX_PARTIAL` bytes) until it does, or until the attempt ends.
     """
@@ -165,17 +166,17 @@ class LogFile:
             self._last = _last_byte(self.path) if self._size else b"\n"
         return self._file
 
-    def _write(self, data: bytes, *, line: bool = False) -> None:
-        """Append `data` (`line`: on a line of its own, after output that ended mid-line)."""
-        with self._lock:
-            if self._size + len(data) > self.max_bytes and self._size:
-                self._rotate()
-            file = self._open()
-            if line and self._last != b"\n":
-                data = b"\n" + data
-            file.write(data)
-            self._size += len(data)
-            self._last = data[-1:] or self._last
+    def _append(self, data: bytes, *, line: bool = False) -> None:
+        """Append `data` (`line`: on a line of its own, after output that ended mid-line);
+        under the lock."""
+        if self._size + len(data) > self.max_bytes and self._size:
+            self._rotate()
+        file = self._open()
+        if line and self._last != b"\n":
+            data = b"\n" + data
+        file.write(data)
+        self._size += len(data)
+        self._last = data[-1:] or self._last
 
     def _rotate(self) -> None:
         if self._file is not None:
@@ -186,30 +187,33 @@ class LogFile:
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
             kind = type(event)
-            held = self._partial[kind] + event.data if self._partial[kind] else event.data
-            end = held.rfind(b"\n") + 1
-            if len(held) - end > MAX_PARTIAL:  # a line that never ends is written as it comes
-                end = len(held)
-            self._partial[kind] = held[end:]
-            if end:
-                self._write(held[:end])
+            with self._lock:
+                held = self._partial[kind] + event.data if self._partial[kind] else event.data
+                end = held.rfind(b"\n") + 1
+                if len(held) - end > MAX_PARTIAL:  # a line that never ends goes as it comes
+                    end = len(held)
+                self._partial[kind] = held[end:]
+                if end:
+                    self._append(held[:end])
 
     def _flush_lines(self) -> None:
-        """Write the lines not ended yet, each on a line of its own."""
+        """Write the lines not ended yet, each on a line of its own (under the lock)."""
         for kind, held in self._partial.items():
             if held:
                 self._partial[kind] = b""
-                self._write(held, line=True)
+                self._append(held, line=True)
 
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
-        self._flush_lines()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self._write(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
+        with self._lock:
+            self._flush_lines()
+            self._append(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
 
     def close(self) -> None:
         """The attempt is over: its last lines go in (the file stays open for the next)."""
-        self._flush_lines()
+        with self._lock:
+            self._flush_lines()
 
     def shutdown(self) -> None:
         with self._lock:
