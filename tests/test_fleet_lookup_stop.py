@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -131,3 +132,34 @@ def test_a_kernel_interrupt_during_the_lookup_stops_the_fleet_and_keeps_its_resu
         assert kernel.text("out").strip() == "['stopped']"
         time.sleep(3)
         assert naps() == []
+
+
+@pytest.fixture
+def mute_engine() -> Iterator[str]:
+    """A docker_host that accepts connections and never answers them."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_stop_before_the_lookups_began_stops_them(mute_engine: str) -> None:
+    """A stop that came before the lookups had started was not seen by them: each waited out
+    its engine's timeout and ended `failed` (review)."""
+    text = (f"environments:\n  apps:\n    layers:\n      - {{type: docker, config: {{label: "
+            f"orch.x=y, docker_host: '{mute_engine}'}}}}\nservices:\n  name: {{command: 'true'}}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        plan = orch.plan("apps", "name")
+        ticket = orch.fleets.admit(plan, FleetOptions(), (), "api")
+
+        async def stopped_at_once() -> tuple[dict[str, str], float]:
+            fleet = orch.fleets.begin(plan, FleetOptions(), ticket)
+            fleet.stop()
+            t0 = time.monotonic()
+            return (await fleet.wait()).states, time.monotonic() - t0
+
+        states, took = orch.loop.submit(stopped_at_once()).result(30)
+        assert states == {"label orch.x=y": "stopped"} and took < 2
+        res = orch.run("apps", "name", timeout=1)  # and the timeout bounds the engine's lookup
+        assert res.states == {"label orch.x=y": "failed"} and res["label orch.x=y"].timed_out

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Protocol
 
-from .._loop import BackgroundLoop, result_of
+from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -31,6 +31,9 @@ from .result import FleetResult
 from .runner import FleetRun, TargetRow
 from .stdin import SharedStdin
 from .targets import expand, limited
+
+#: Seconds a fleet interrupted while its targets are found takes to stop, at most.
+STARTED_WITHIN = 10.0
 
 
 class Host(Protocol):
@@ -127,17 +130,18 @@ class Fleets:
             fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
                                close_stdin=close_stdin, on_change=on_change)
             made.append(fleet)
-            await fleet.ready.wait()  # a --limit matching nothing is an error here, not later
+            try:
+                await fleet.ready.wait()  # a --limit matching nothing is an error here
+            except asyncio.CancelledError:  # Ctrl-C while its containers were looked up
+                fleet.stop()
+                raise
             if fleet.task.done() and fleet.task.exception() is not None:
                 await fleet.task
             return fleet
 
-        started = loop.submit(begin())
         try:
-            live = LiveFleet(started.result(), loop)
-        except KeyboardInterrupt:  # while its containers were looked up: none may start later
-            started.cancel()
-            concurrent.futures.wait([started], timeout=10)
+            live = LiveFleet(run_or_cancel(loop, begin(), STARTED_WITHIN), loop)
+        except Interrupted:  # no target may start later: stopped, as its rows say
             if not made:
                 raise
             live = LiveFleet(made[0], loop)

@@ -308,6 +308,8 @@ class FleetRun:
         past the fleet's timeout or a stop, gets a row saying so (the others run)."""
         lookup = asyncio.ensure_future(resolve_checked(target, self._base, self._lookup))
         self._lookups.add(lookup)
+        if self.stopping:  # stopped before the lookups began
+            lookup.cancel()
         t0, state, timed_out = time.monotonic(), "failed", False
         try:
             return await asyncio.wait_for(lookup, self.options.timeout)
