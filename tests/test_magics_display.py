@@ -76,6 +76,40 @@ def test_a_colour_holds_on_after_the_line_that_set_it_scrolls_out_of_the_tail(ch
     assert s.render()["text/html"].count('<span class="ansi-bold">still bold</span>') == 3
 
 
+def test_a_colour_set_early_in_a_big_chunk_holds_on_its_last_lines():
+    """A pipe's 10 KB write: the colour was set ~8,000 characters before the tail, past the
+    window the carry looked at (browser3 D6)."""
+    s = sink()
+    s.feed(Stdout(b"\x1b[31m" + b"".join(b"red line %04d %s\n" % (i, b"x" * 36) for i in range(200))
+                  + b"\x1b[0mplain\n"))
+    page = s.render()["text/html"]
+    assert page.count('<span class="ansi-red-fg">red line 0') == 39, page
+    assert '<span class="orch-stdout">plain</span>' in page
+
+
+def test_a_colour_set_past_the_cut_of_a_long_line_holds_on():
+    """A line longer than the cell shows set a colour after the cut (browser3 D3)."""
+    s = sink()
+    s.feed(Stdout(b"0" * 5000 + b"\x1b[35m\nstill magenta\n\x1b[0mplain\n"))
+    page = s.render()["text/html"]
+    assert '<span class="ansi-magenta-fg">still magenta</span>' in page, page
+    assert '<span class="orch-stdout">plain</span>' in page
+
+
+def test_a_fleet_rows_colour_holds_on_after_its_line_scrolled_out():
+    """A target's row drew its shown lines from fresh colours (browser3 D2)."""
+    from orch_magics.fleet.runner import TargetRow
+    from orch_magics.sinks.cell_view import lines_html
+
+    for tail in (5, 40):
+        row = TargetRow("web-1", lambda row: None, tail=tail)
+        row.feed(Stdout(b"\x1b[31m" + b"".join(b"red %d\n" % i for i in range(60))))
+        page = lines_html(*row.view())
+        assert page.count('<span class="ansi-red-fg">red ') == tail, (tail, page)
+        row.feed(Stdout(b"\x1b[0mplain\n"))
+        assert '<span class="orch-stdout">plain</span>' in lines_html(*row.view())
+
+
 def test_256_and_true_colours_show_as_a_terminal_shows_them():
     """They were dropped (plain text), where JupyterLab colours them in a `print()`."""
     assert Colours().html("\x1b[38;5;9mx") == '<span class="ansi-red-intense-fg">x</span>'  # theme's

@@ -12,12 +12,10 @@ state change.
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import Literal
 
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -26,9 +24,11 @@ from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult, unstarted
+from ..sinks.ansi import carried
 from ..sinks.base import SinkFactory
 from ..sinks.buffer import MemoryBudget
 from ..sinks.lines import LineDecoder, terminal_view
+from ..sinks.tail import ColouredTail, Stream
 from .lookup import Lookup, resolve_checked
 from .options import TAIL_LINES, FleetOptions
 from .result import FleetResult, Rerun
@@ -48,8 +48,6 @@ MAX_PARTIAL = 4096
 #: Bytes of captured output a whole fleet holds in memory; past it its targets' RunResults
 #: spill to disk (one run spills past 16 MiB: N targets would hold N × 16 MiB).
 FLEET_MEMORY = 64 << 20
-#: The stream a line of a row came on.
-Stream = Literal["stdout", "stderr"]
 
 
 class TargetRow:
@@ -77,8 +75,7 @@ class TargetRow:
         self.result: RunResult | None = None
         self.run: Run | None = None
         self._on_change = on_change
-        self._lines: collections.deque[tuple[Stream, str]] = collections.deque(
-            maxlen=self._keep)
+        self._tail = ColouredTail(self._keep)
         self._decoders: dict[Stream, LineDecoder] = {
             "stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         self._lock = threading.Lock()
@@ -103,29 +100,31 @@ class TargetRow:
             stream: Stream = "stdout" if isinstance(event, Stdout) else "stderr"
             with self._lock:
                 self.bytes += len(event.data)
-                _, count, lines = self._decoders[stream].feed_last(event.data, self._keep)
-                self._ended += count
-                self._lines.extend((stream, line) for line in lines)
+                self._ended += self._tail.feed(stream, self._decoders[stream], event.data)
 
     def close(self) -> None:
         with self._lock:
             for stream, decoder in self._decoders.items():
-                _, count, lines = decoder.feed_last(b"", self._keep, final=True)
-                self._ended += count
-                self._lines.extend((stream, line) for line in lines)
+                self._ended += self._tail.feed(stream, decoder, b"", final=True)
 
-    def view(self) -> tuple[list[tuple[Stream, str]], int]:
+    def view(self) -> tuple[list[tuple[Stream, str]], int, dict[Stream, list[str]]]:
         """The target's last `tail` lines, `(stream, line)`, the lines still being written
-        last, and how many earlier lines they leave out (all are in its RunResult)."""
+        last, how many earlier lines they leave out (all are in its RunResult), and the
+        colours each stream's first line shown starts from (`cell_view.lines_html`)."""
         with self._lock:
             lines = self._latest()
             total = self._ended + sum(1 for d in self._decoders.values() if d.partial)
-        shown = lines[-self.shows:] if self.shows else []
-        return shown, total - len(shown)
+            colours = self._tail.colours()
+        cut = len(lines) - self.shows if self.shows else len(lines)
+        for stream, line in lines[:max(cut, 0)]:  # kept for the title, not shown
+            if "\x1b" in line:
+                colours[stream] = carried(colours[stream], line)
+        shown = lines[max(cut, 0):]
+        return shown, total - len(shown), colours
 
     def _latest(self) -> list[tuple[Stream, str]]:
         """The lines kept, then the lines still being written (under the lock)."""
-        lines = list(self._lines)
+        lines = list(self._tail.lines)
         for stream, decoder in self._decoders.items():
             partial = decoder.partial
             if partial:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 #: Any escape sequence: CSI (colours, cursor moves) or OSC (titles, links).
 ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([ -/]*[@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-#: Characters at the end of unseen output whose colour settings carry on to what is shown.
-CARRY_WINDOW = 4096
+#: The parameters of an SGR (colour/style) sequence.
+_SGR = re.compile(r"\x1b\[([0-9;?]*)m")
 _COLOURS = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 
 
@@ -33,13 +33,9 @@ class Colours:
         self.classes: list[str] = list(classes)
 
     def apply(self, text: str) -> None:
-        """Take in the colours `text` sets (lines not shown, whose colours hold on): from its
-        last reset on (nothing before shows), within its last `CARRY_WINDOW` characters (the
-        last setting of each attribute decides it; their count stays small)."""
-        last_reset = max(text.rfind("\x1b[0m"), text.rfind("\x1b[m"), text.rfind("\x1b[0;"))
-        for match in ESCAPE.finditer(text, max(last_reset, len(text) - CARRY_WINDOW, 0)):
-            if match.group(2) == "m":
-                self.classes = _apply_sgr(self.classes, match.group(1))
+        """Take in the colours `text` sets (lines not shown, whose colours hold on)."""
+        for code in sgr_codes(text):
+            self.classes = _apply_sgr(self.classes, code)
 
     def html(self, text: str) -> str:
         """Escaped HTML of `text`, SGR colours as `<span class="ansi-…">` (starting with the
@@ -53,6 +49,22 @@ class Colours:
                 self.classes = _apply_sgr(self.classes, match.group(1))
         out.append(_span(text[pos:], self.classes))
         return "".join(out)
+
+
+def carried(classes: list[str], text: str) -> list[str]:
+    """The colours after `text`, starting from `classes`."""
+    colours = Colours(classes)
+    colours.apply(text)
+    return colours.classes
+
+
+def sgr_codes(text: str) -> list[str]:
+    """The SGR parameters that decide the colours at the end of `text`, in order: those from its
+    last reset on, each kept at its last place only. Exact, as each sets some attributes and
+    the last setting of an attribute wins; and few, however much text there is."""
+    last_reset = max(text.rfind("\x1b[0m"), text.rfind("\x1b[m"), text.rfind("\x1b[0;"))
+    codes = _SGR.findall(text, max(last_reset, 0))
+    return list(dict.fromkeys(reversed(codes)))[::-1]
 
 
 def _span(text: str, classes: list[str]) -> str:

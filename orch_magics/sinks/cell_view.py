@@ -11,13 +11,11 @@ import collections
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from .ansi import Colours, keep_colours
 from .lines import CR, CutLine, terminal_view
+from .tail import Stream
 from .units import plural
-
-Stream = Literal["stdout", "stderr", "stdin"]
 
 #: Characters of one line shown before it is cut (the result keeps it whole).
 MAX_LINE = 2000
@@ -83,10 +81,13 @@ def render_html(snap: Snapshot) -> str:
             f'{tail}{status}</div>')
 
 
-def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0) -> str:
+def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0,
+               start: Mapping[Stream, list[str]] | None = None) -> str:
     """Lines as a single run's cell shows them (colours, `\\r` applied, stderr on red, never
-    markup or math), after a note of the `hidden` lines before them: a fleet target's row."""
+    markup or math), after a note of the `hidden` lines before them: a fleet target's row.
+    `start`: the colours each stream's first line starts from (set by lines not shown)."""
     colours: dict[Stream, Colours] = collections.defaultdict(Colours)
+    colours.update((stream, Colours(classes)) for stream, classes in (start or {}).items())
     rows = [_hidden(hidden, "all kept in the result")] if hidden else []
     rows += [_row(stream, line, colours) for stream, line in lines]
     return f'<div class="jp-RenderedText {NO_MATH}">{_tail(rows)}</div>'
@@ -104,6 +105,8 @@ def _tail(rows: list[str]) -> str:
 
 def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # as they left it
     text = colours[stream].html(shown(line))
+    if len(line) > MAX_LINE and "\x1b" in line[MAX_LINE:]:  # colours set past the cut hold on
+        colours[stream].apply(terminal_view(line)[MAX_LINE:])
     if stream == "stdin":
         text = "› " + text
     style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""

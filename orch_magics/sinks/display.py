@@ -14,7 +14,6 @@ status says the outcome in words (a saved or untrusted notebook loses colours, n
 from __future__ import annotations
 
 import asyncio
-import collections
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +22,11 @@ from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
-from .ansi import Colours
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
 from .lines import LineDecoder
+from .tail import ColouredTail
 from .units import human_size, plural
 
 Bundle = dict[str, str]
@@ -60,9 +59,7 @@ class DisplaySink:
         #: Held while a view is rendered and sent, so a live update rendered before the end can
         #: never arrive after the end's final view (the loop's timer and finish() race).
         self._publishing = threading.Lock()
-        self._lines: collections.deque[tuple[Stream, str]] = collections.deque(maxlen=self.tail)
-        #: The colours set by each stream's lines the tail no longer holds (cell_view.Snapshot).
-        self._carry: dict[Stream, Colours] = {"stdout": Colours(), "stderr": Colours()}
+        self._tail = ColouredTail(self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
@@ -138,7 +135,7 @@ class DisplaySink:
         """Show a line the user sent (echoed like a terminal would)."""
         with self._lock:
             if self.tail:
-                self._keep([("stdin", mask_text(line))])
+                self._tail.add("stdin", [mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
 
     def note_stopping(self) -> None:
@@ -185,28 +182,9 @@ class DisplaySink:
                 self.line_counts[stream] += data.count(b"\n")
                 self._open[stream] = not data.endswith(b"\n")
             return
-        decoder = self._decoders[stream]
-        before = decoder.partial if b"\x1b" in data else ""  # the line `data` may end
-        text, count, lines = decoder.feed_last(data, self.tail, final)
-        self.line_counts[stream] += count
-        if stream == "stdout" and self.stdout_mode in ("capture", "file"):
-            return
-        if count > len(lines) and "\x1b" in before + text:  # lines never shown set colours
-            self._drop(len(self._lines))  # older than those: their colours come first
-            self._carry[stream].apply(before + _skipped(text, len(lines)))
-        self._keep([(stream, line) for line in lines])
-
-    def _keep(self, lines: list[tuple[Stream, str]]) -> None:
-        """Add `lines` to the tail (under the lock)."""
-        self._drop(len(self._lines) + len(lines) - self.tail)
-        self._lines.extend(lines)
-
-    def _drop(self, count: int) -> None:
-        """Drop the `count` oldest lines of the tail; the colours they set hold on."""
-        for _ in range(min(count, len(self._lines))):
-            stream, line = self._lines.popleft()
-            if "\x1b" in line and stream != "stdin":
-                self._carry[stream].apply(line)
+        shown = not (stream == "stdout" and self.stdout_mode in ("capture", "file"))
+        self.line_counts[stream] += self._tail.feed(stream, self._decoders[stream], data, final,
+                                                    keep=shown)
 
     def _schedule(self) -> None:
         if self._publish is None or self._timer is not None or self._closed:
@@ -227,7 +205,7 @@ class DisplaySink:
     # ---- rendering ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         with self._lock:
-            lines = list(self._lines)
+            lines = list(self._tail.lines)
             for stream in ("stdout", "stderr"):
                 partial = self._decoders[stream].partial  # a `\r` at its end shows as none
                 if partial and self.tail and not (stream == "stdout"
@@ -235,11 +213,11 @@ class DisplaySink:
                     lines.append((stream, partial))  # type: ignore[arg-type]
             shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
                               if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
-            stored = sum(1 for s, _ in self._lines if s != "stdin")
+            stored = sum(1 for s, _ in self._tail.lines if s != "stdin")
             hidden = max(0, shown_total - stored)
             return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
                             self._status(), self._closed, self._ok, self._kept(),
-                            {name: list(c.classes) for name, c in self._carry.items()})
+                            self._tail.colours())
 
     def _kept(self) -> str:
         """Where the lines the cell does not show are (under the lock)."""
@@ -288,14 +266,6 @@ class DisplaySink:
 
 #: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
 _SAYS_THE_END = ("failed", "pre step failed", "interrupted", "timed out", "stopped")
-
-
-def _skipped(text: str, kept: int) -> str:
-    """The start of `text` up to the `kept` last lines it ends (those `feed_last` gave)."""
-    end = len(text)
-    for _ in range(kept + 1):
-        end = text.rfind("\n", 0, end)
-    return text[:max(end, 0)]
 
 
 def _outcome(verdict: str, ok: bool | None) -> str:
