@@ -98,3 +98,38 @@ def test_a_container_layers_tty_gets_the_size_of_the_terminal(dockerd, tmp_path:
     text = (f"environments:\n  dock: [{dockerd.layer(tty=True)}]\nservices:\n"
             f"  size: {{command: 'stty size', stdin_mode: interactive}}\n")
     assert run_on_terminal(tmp_path, ["dock", "size"], [], text)[:2] == (b"33 111", 0)
+
+
+@pytest.mark.parametrize("service", ["wait", "reader"])
+def test_a_closed_terminal_stops_the_run_as_its_sighup(tmp_path: Path, service: str) -> None:
+    """The terminal window closed under a `tty: true` run: putting the dead terminal back
+    raised EIO (`orch: internal error`, status 70), and reading it was taken as EOF, so the
+    program ended on its own (status 1) instead of being stopped (129); cli2 #4."""
+    import json
+    import os
+    import pty
+    import subprocess
+    import time
+
+    from terminal import _read
+
+    audit, config = tmp_path / "audit.jsonl", tmp_path / "orch.yaml"
+    config.write_text(CONFIG + "  reader: {command: 'echo ready; cat', stdin_mode: interactive, "
+                      f"tty: true}}\naudit: {{path: {audit}}}\n")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(ORCH[0], [*ORCH, "-c", str(config), "run", "local", service])
+    screen, deadline = b"", time.monotonic() + 15
+    while b"ready" not in screen:
+        chunk = _read(fd, deadline)
+        assert chunk, screen
+        screen += chunk
+    os.close(fd)  # the window is closed
+    deadline = time.monotonic() + 10
+    while not (ended := os.waitpid(pid, os.WNOHANG))[0]:
+        assert time.monotonic() < deadline, "orch still runs 10 s after its terminal closed"
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(ended[1]) == 129
+    assert [json.loads(line)["event"] for line in audit.read_text().splitlines()] == [
+        "start", "end"]
+    assert subprocess.run(["pgrep", "-f", str(config)], capture_output=True).stdout == b""

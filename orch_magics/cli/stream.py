@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
+import signal
 import threading
 from collections.abc import AsyncIterator
 
@@ -30,7 +32,7 @@ from ..process.pipes import grow_pipe
 from ..result import unstarted
 from ..secrets.masking import mask_text
 from ..sinks.units import human_size
-from .interrupts import on_interrupt
+from .interrupts import on_interrupt, stop_signals
 from .output import Output, print_json
 from .terminal import for_run
 
@@ -181,7 +183,10 @@ def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
                 room.acquire()
                 try:
                     chunk = os.read(0, 1 << 20)
-                except OSError:  # stdin closed or unreadable: the end of the input
+                except OSError as exc:  # stdin closed or unreadable: the end of the input,
+                    if exc.errno == errno.EIO and signal.SIGHUP in stop_signals():
+                        os.kill(os.getpid(), signal.SIGHUP)  # but a terminal gone hung up:
+                        return  # stopped as by its SIGHUP, which may come after (no EOF)
                     chunk = b""
                 loop.call_soon_threadsafe(queue.put_nowait, chunk or None)
 

@@ -45,4 +45,5 @@ def raw(fd: int) -> Iterator[None]:
     try:
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, before)
+        with contextlib.suppress(termios.error, OSError):  # a terminal closed meanwhile (hangup)
+            termios.tcsetattr(fd, termios.TCSADRAIN, before)
