@@ -480,6 +480,21 @@ def test_cli_json_says_a_refusal_on_stdout_too(tmp_path: Path, mark: Path, words
     assert not mark.exists()
 
 
+def test_cli_json_says_a_missing_secret_on_stdout_too(tmp_path: Path, mark: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli2 #1: a secret no provider has left stdout empty under `--json`, status 2."""
+    monkeypatch.delenv("ORCH_SECRET_NOPE", raising=False)
+    text = CONFIG.replace("  other: {command: 'echo other'}",
+                          "  other: {command: 'echo other', environment: {P: '{{secret:nope}}'}}")
+    (tmp_path / "orch.yaml").write_text(text + "secrets: {providers: [env]}\n")
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"),
+                        "run", "local", "other", "--json"], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    result = json.loads(r.stdout)
+    assert r.returncode == 2 and "secret 'nope' is not available" in r.stderr
+    assert result["returncode"] is None and "secret 'nope' is not available" in result["error"]
+
+
 def test_cli_json_says_a_fleets_refusal_in_a_fleet_results_keys(tmp_path: Path, mark: Path) -> None:
     """review: a fleet's refusal printed a single run's JSON (no `targets`)."""
     (cfg := tmp_path / "orch.yaml").write_text(

@@ -51,12 +51,12 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
     orch.gate.ask = ask_on_terminal
     try:
         ticket = orch.admit(plan, yes=args.yes, front_end="cli")
-    except OrchError as exc:  # refused: `--json` still says so on stdout, as a run that never ran
+        plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
+    except OrchError as exc:  # refused, a secret missing: `--json` says so as a run never run
         if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
             with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
                 print_json(NoTargets(plan.environment.name, str(exc)) if fleet
                            else unstarted(plan, exc, timeout=args.timeout))
         raise
-    plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
     with held():
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
