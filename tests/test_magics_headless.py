@@ -61,6 +61,23 @@ def test_one_huge_line_is_cut_by_bytes(shell, limits, capsys):
     assert body.endswith("x" * 1000 + "\n")
 
 
+@pytest.mark.parametrize("piece", ["😀", "é€", "\x1b[31mR\x1b[0m😀"])
+@pytest.mark.parametrize("size", [2000, 2001, 2002, 2003])
+def test_a_cut_never_splits_a_character_or_an_escape(shell, limits, capsys, piece, size):
+    """A byte cut in the middle of a character wrote `���` where the program printed none,
+    and one inside `\x1b[31m` left a broken escape in the notebook (browser3 D5)."""
+    limits.headless_bytes = size
+    script = f"python3 -c \"import sys; sys.stdout.write('a' + {piece!r} * 30000)\"\n"
+    shell.run_cell_magic("orch", "local --out cut", script)
+    out = capsys.readouterr().out
+    body = out[:out.rindex("[local")]
+    head, note, tail = body.partition("\n… part of one line")
+    assert "\ufffd" not in body and note, body[:300]
+    escapes = [h for h in (head, tail.partition("\n")[2]) if "\x1b" in h]
+    for half in escapes:  # each escape whole: ESC [ digits m
+        assert all(e[:1] == "[" and "m" in e[:4] for e in half.split("\x1b")[1:]), half[:80]
+
+
 def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
     limits.headless_lines = 4
     shell.run_cell_magic("orch", "local --out r",

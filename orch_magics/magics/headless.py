@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ class HeadlessOutput:
                 where += ", the pre/post commands' in `.steps`"
             self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
                                  f"(limit: %config Orch.headless_lines / headless_bytes)\n")
-        self._decoders.clear()  # the tail starts mid-stream: decode it afresh
+        self._decoders.clear()  # the tail starts mid-stream: decode it afresh, from a whole
+        if tail:  # character (a chunk dropped before it may have ended inside one)
+            tail[0] = (tail[0][0], tail[0][1][_whole(tail[0][1], 0, forward=True):])
         self._write(tail)
         self._end_line()
         sys.stdout.flush()
@@ -190,7 +193,7 @@ def _over(limit: Limit, lines: int, size: int) -> bool:
 def _cut_head(data: bytes, head: Limit, written: list[int]) -> int:
     """How many bytes of `data` still fit in the head (ending at a line end where lines run out)."""
     room = len(data) if head.size is None else max(0, head.size - written[0])
-    end = min(len(data), room)
+    end = _whole(data, min(len(data), room), forward=False)
     if head.lines is None:
         return end
     lines_left = head.lines - written[1]
@@ -213,4 +216,24 @@ def _cut_tail(data: bytes, tail: Limit, lines: int, size: int) -> int:
             if pos < 0:
                 break
         start = max(start, pos + 1)
-    return start
+    return _whole(data, start, forward=True)
+
+
+#: A CSI escape sequence (colours, cursor moves), which a cut must not split.
+_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _whole(data: bytes, cut: int, *, forward: bool) -> int:
+    """`cut` moved off the middle of a UTF-8 character or an escape sequence: back to its
+    start (the end of a head), or on to its end (the start of a tail)."""
+    for _ in range(3):  # continuation bytes: at most 3 after a character's first byte
+        if not (forward or cut > 0) or cut >= len(data) or not 0x80 <= data[cut] < 0xC0:
+            break
+        cut += 1 if forward else -1
+    if not 0 < cut < len(data):
+        return cut
+    esc = data.rfind(b"\x1b", max(0, cut - 64), cut)
+    found = _CSI.match(data, esc) if esc >= 0 else None
+    if found is not None and found.end() > cut:
+        cut = found.end() if forward else esc
+    return cut
