@@ -71,11 +71,32 @@ def test_a_cut_never_splits_a_character_or_an_escape(shell, limits, capsys, piec
     shell.run_cell_magic("orch", "local --out cut", script)
     out = capsys.readouterr().out
     body = out[:out.rindex("[local")]
-    head, note, tail = body.partition("\n… part of one line")
-    assert "\ufffd" not in body and note, body[:300]
+    head, note, tail = body.partition("… part of one line")
+    assert note, body[:300]
+    assert "\ufffd" not in body
     escapes = [h for h in (head, tail.partition("\n")[2]) if "\x1b" in h]
     for half in escapes:  # each escape whole: ESC [ digits m
         assert all(e[:1] == "[" and "m" in e[:4] for e in half.split("\x1b")[1:]), half[:80]
+
+
+@pytest.mark.parametrize(("script", "tail_starts"), [
+    # red set in the head, reset in the elided middle: the note and the tail are not red
+    ("for i in $(seq 1 300); do [ $i = 5 ] && printf '\\033[31m'; [ $i = 150 ] && "
+     "printf '\\033[0m'; echo \"line $i\"; done", "\x1b[0mline 291\n"),
+    # green set in the elided middle: the tail is green, as the program left it
+    ("for i in $(seq 1 300); do [ $i = 150 ] && printf '\\033[1;32m'; echo \"line $i\"; done",
+     "\x1b[0m\x1b[1;32mline 291\n"),
+])
+def test_the_elided_part_leaves_the_tail_its_colours(shell, limits, capsys, script, tail_starts):
+    """The head was written as it came and the tail after the note as it was: a reset in the
+    elided part left the note and the whole tail red, a colour set there was lost (browser3
+    D4). The note starts with no colour, and the tail from the colours the elided part left."""
+    limits.headless_lines = 20
+    shell.run_cell_magic("orch", "local", script + "\n")
+    out = capsys.readouterr().out
+    head, note, tail = out.partition("… 280 lines")
+    assert head.endswith("\x1b[0m") == ("31m" in head), head[-40:]
+    assert tail.partition("\n")[2].startswith(tail_starts), tail[:200]
 
 
 def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..process.events import Event, Stderr, Stdout
+from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
 from ..sinks.units import human_size
 
@@ -63,6 +64,9 @@ class HeadlessOutput:
         self._last = "\n"  # last character written
         self._stream = "stdout"  # the stream it went to
         self._seen_steps: set[int] = set()
+        #: The colours (SGR codes) each stream's head left set, and those its elided part set.
+        self._head_sgr: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._elided_sgr: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._step_output = False  # a pre/post command printed something (shown here)
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
@@ -110,12 +114,13 @@ class HeadlessOutput:
                     else f"{lines} line{'' if lines == 1 else 's'}")
             if self._step_output:  # their output is in their own results
                 where += ", the pre/post commands' in `.steps`"
-            self._text("stdout", f"… {what} / {human_size(elided)} elided; full output in {where} "
-                                 f"(limit: %config Orch.headless_lines / headless_bytes)\n")
+            reset = "\x1b[0m" if _replayed(self._head_sgr["stdout"]) else ""  # note: no colour
+            self._text("stdout", f"{reset}… {what} / {human_size(elided)} elided; full output in "
+                                 f"{where} (limit: %config Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh, from a whole
         if tail:  # character (a chunk dropped before it may have ended inside one)
             tail[0] = (tail[0][0], tail[0][1][_whole(tail[0][1], 0, forward=True):])
-        self._write(tail)
+        self._write(self._coloured(tail) if elided > 0 else tail)
         self._end_line()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -133,6 +138,7 @@ class HeadlessOutput:
                 if take:
                     head_lines = lines if take == len(data) else data.count(b"\n", 0, take)
                     self._pending.append((stream, data[:take]))
+                    _take_sgr(self._head_sgr, stream, data[:take])
                     self.written[0] += take
                     self.written[1] += head_lines
                     lines -= head_lines
@@ -158,9 +164,12 @@ class HeadlessOutput:
             rest = self.kept[0] - len(first), self.kept[1] - lines
             if _over(self.tail, rest[1] + after, rest[0]):
                 self._tail.popleft()
+                _take_sgr(self._elided_sgr, stream, first)
                 self.kept = list(rest)
                 continue
-            kept = first[_cut_tail(first, self.tail, rest[1] + open_line, rest[0]):]
+            cut = _cut_tail(first, self.tail, rest[1] + open_line, rest[0])
+            _take_sgr(self._elided_sgr, stream, first[:cut])
+            kept = first[cut:]
             kept_lines = kept.count(b"\n")  # at most the tail's limit
             self._tail[0] = (stream, kept, kept_lines)
             self.kept = [rest[0] + len(kept), rest[1] + kept_lines]
@@ -170,6 +179,18 @@ class HeadlessOutput:
             decoder = self._decoders.setdefault(
                 stream, codecs.getincrementaldecoder("utf-8")("replace"))
             self._text(stream, decoder.decode(data))
+
+    def _coloured(self, tail: list[Chunk]) -> list[Chunk]:
+        """`tail` with each stream's first chunk starting from the colours in force there, as
+        the elided part left them (not as the head did)."""
+        for stream in ("stdout", "stderr"):
+            first = next((i for i, (s, _) in enumerate(tail) if s == stream), None)
+            head, elided = self._head_sgr[stream], self._elided_sgr[stream]
+            reset = "\x1b[0m" if elided[:1] in (["0"], [""]) else ""  # the elided part's own
+            codes = sgr_codes(_replayed(head) + reset + _replayed(elided))
+            if first is not None and (_replayed(codes) or _replayed(head)):
+                tail[first] = (stream, ("\x1b[0m" + _replayed(codes)).encode() + tail[first][1])
+        return tail
 
     def _end_line(self) -> None:
         """End the last line written, on the stream it went to (stderr's on stderr)."""
@@ -183,6 +204,18 @@ class HeadlessOutput:
                 self._stream = stream
             (sys.stdout if stream == "stdout" else sys.stderr).write(text)
             self._last = text[-1]
+
+
+def _take_sgr(codes: dict[str, list[str]], stream: str, data: bytes) -> None:
+    """Add the colours `data` sets to those of `stream` (only escapes count, so any 8-bit text
+    reads the same as latin-1)."""
+    if b"\x1b" in data:
+        codes[stream] = sgr_codes(_replayed(codes[stream]) + data.decode("latin-1"))
+
+
+def _replayed(codes: list[str]) -> str:
+    """The escapes that set `codes` again (a bare reset sets nothing: none for it)."""
+    return "".join(f"\x1b[{code}m" for code in codes if code not in ("", "0"))
 
 
 def _over(limit: Limit, lines: int, size: int) -> bool:
