@@ -303,6 +303,12 @@ def test_config_errors_are_one_clear_message_without_traceback(tmp_path: Path) -
     (("audit", "--failedd"), "(did you mean '--failed'?)"),
     (("rn", "local"), "(did you mean 'run'?)"),
     (("audit", "verfy"), "(did you mean 'verify'?)"),
+    # a command's option before the command: was "invalid choice: '3'" or a wrong "--" hint
+    (("--timeout", "3", "run", "local", "upper"), "unknown option --timeout before run "
+                                                  "(--timeout is an option of orch run: write "
+                                                  "it after run)"),
+    (("--json", "run", "local", "upper"), "(--json is an option of orch run: write it after"),
+    (("--failed", "audit"), "(--failed is an option of orch audit: write it after audit)"),
     (("forward", "local", "99999"), "argument port: a TCP port (1-65535), not '99999'"),
     (("forward", "local", "80", "--local", "x"), "argument --local: a TCP port (1-65535, 0 for "
                                                  "any free one), not 'x'"),

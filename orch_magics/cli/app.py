@@ -96,12 +96,16 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
     """The first word that looks like an option orch does not know here, as (message, hint)."""
     parser = _parser()
     options, valued = _options(parser), _valued(parser)
-    command = next((w for w in words if w in options), None)
+    at = next((i for i, w in enumerate(words) if w in options), len(words))
+    command = words[at] if at < len(words) else None
     known = list(dict.fromkeys([*options[None], *options.get(command, [])]))
-    for previous, word in zip(["", *words], words, strict=False):  # each with the one before
+    for i, (previous, word) in enumerate(zip(["", *words], words, strict=False)):
         if word == "--":  # what follows is no option (`orch cp -- -f.txt ENV:…`)
             return None
         name = word.split("=")[0]
+        if i < at and name in options.get(command, ()) and name not in options[None]:
+            return (f"unknown option {name} before {command}",  # `orch --json run …`
+                    f" ({name} is an option of orch {command}: write it after {command})")
         if (not name.startswith("-") or len(name) < 2 or name in known or _is_number(name)
                 or not name.startswith("--") and name[:2] in known  # `-cFILE`, `-eA=1`
                 or _abbreviates(name, known)):  # `--dry`: argparse took it for --dry-run
