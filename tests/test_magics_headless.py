@@ -86,6 +86,11 @@ def test_a_cut_never_splits_a_character_or_an_escape(shell, limits, capsys, piec
     # green set in the elided middle: the tail is green, as the program left it
     ("for i in $(seq 1 300); do [ $i = 150 ] && printf '\\033[1;32m'; echo \"line $i\"; done",
      "\x1b[0m\x1b[1;32mline 291\n"),
+    # bold in the head; the elided part resets it, then sets green, then (a chunk later)
+    # underline: the tail is green and underlined, not bold
+    ("for i in $(seq 1 300); do [ $i = 5 ] && printf '\\033[31m\\033[1m'; [ $i = 100 ] && "
+     "printf '\\033[0m\\033[32m'; [ $i = 200 ] && sleep 0.3 && printf '\\033[4m'; "
+     "echo \"line $i\"; done", "\x1b[0m\x1b[32m\x1b[4mline 291\n"),
 ])
 def test_the_elided_part_leaves_the_tail_its_colours(shell, limits, capsys, script, tail_starts):
     """The head was written as it came and the tail after the note as it was: a reset in the

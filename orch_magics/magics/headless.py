@@ -114,7 +114,7 @@ class HeadlessOutput:
                     else f"{lines} line{'' if lines == 1 else 's'}")
             if self._step_output:  # their output is in their own results
                 where += ", the pre/post commands' in `.steps`"
-            reset = "\x1b[0m" if _replayed(self._head_sgr["stdout"]) else ""  # note: no colour
+            reset = "\x1b[0m" if _sets_colour(self._head_sgr["stdout"]) else ""  # note: none
             self._text("stdout", f"{reset}… {what} / {human_size(elided)} elided; full output in "
                                  f"{where} (limit: %config Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh, from a whole
@@ -185,10 +185,10 @@ class HeadlessOutput:
         the elided part left them (not as the head did)."""
         for stream in ("stdout", "stderr"):
             first = next((i for i, (s, _) in enumerate(tail) if s == stream), None)
-            head, elided = self._head_sgr[stream], self._elided_sgr[stream]
-            reset = "\x1b[0m" if elided[:1] in (["0"], [""]) else ""  # the elided part's own
-            codes = sgr_codes(_replayed(head) + reset + _replayed(elided))
-            if first is not None and (_replayed(codes) or _replayed(head)):
+            head = self._head_sgr[stream]
+            codes = [code for code in sgr_codes(_replayed(head + self._elided_sgr[stream]))
+                     if _sets_colour([code])]  # after a reset of its own, a bare one is void
+            if first is not None and (codes or _sets_colour(head)):
                 tail[first] = (stream, ("\x1b[0m" + _replayed(codes)).encode() + tail[first][1])
         return tail
 
@@ -214,8 +214,13 @@ def _take_sgr(codes: dict[str, list[str]], stream: str, data: bytes) -> None:
 
 
 def _replayed(codes: list[str]) -> str:
-    """The escapes that set `codes` again (a bare reset sets nothing: none for it)."""
-    return "".join(f"\x1b[{code}m" for code in codes if code not in ("", "0"))
+    """The escapes that set `codes` again, in order (a reset among them too)."""
+    return "".join(f"\x1b[{code}m" for code in codes)
+
+
+def _sets_colour(codes: list[str]) -> bool:
+    """Whether `codes` leave a colour or style set (not only a bare reset)."""
+    return any(code not in ("", "0") for code in codes)
 
 
 def _over(limit: Limit, lines: int, size: int) -> bool:
