@@ -263,7 +263,6 @@ class DisplaySink:
         return {"text/plain": render_text(snap), "text/html": render_html(snap)}
 
 
-
 #: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
 _SAYS_THE_END = ("failed", "pre step failed", "interrupted", "timed out", "stopped")
 
