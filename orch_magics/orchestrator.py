@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
@@ -41,13 +41,13 @@ from .shutdown import SpawnedRuns, close_at_exit, stop_runs
 from .sinks.base import Sink, Sinks, check_sinks
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
+from .transfer_methods import FilesAndPorts
 
 if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
-    from .transfer import FleetCopied, Forward, Forwards, PathArg, Progress, Transferred
 
 
-class Orchestrator:
+class Orchestrator(FilesAndPorts):
     """Runs services and commands in the environments of a Config."""
 
     _contexts: dict[asyncio.AbstractEventLoop, LaunchContext]  # pooled connections per loop
@@ -78,12 +78,6 @@ class Orchestrator:
         from .fleet import Fleets
         return Fleets(self)
 
-    @functools.cached_property
-    def forwards(self) -> Forwards:
-        """Open port forwards: `.list()`, `.stop(id)`."""
-        from .transfer import Forwards
-        return Forwards()
-
     # ---- configuration ----------------------------------------------------------------------
     @property
     def config(self) -> Config:
@@ -106,9 +100,46 @@ class Orchestrator:
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
                          dry_run=dry_run, admissible=check_allowed)
 
-    def replanned(self, plan: RunPlan) -> RunPlan:
-        """`plan` with its environment as the config has it now (see `plan.replanned`)."""
-        return replanned(plan, self.config, self._resolver_factory(), check_allowed)
+    def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed
+                  ) -> RunPlan:
+        """`plan` with its environment as the config has it now, `admit`ted before its
+        layers' secrets are asked (see `plan.replanned`)."""
+        return replanned(plan, self.config, self._resolver_factory(), admit)
+
+    def _admitted(self, plan: RunPlan | None, ticket: Ticket | None,
+                  admit: Callable[[RunPlan], Ticket], environment: str, service: str | None,
+                  **how: Any) -> tuple[RunPlan, Ticket]:
+        """A run's plan and ticket: as given, else made here. A plan made here is admitted
+        (`admit`) before it is resolved: a protected environment is confirmed, or the run
+        refused, before any secret provider is asked."""
+        tickets = [] if ticket is None else [ticket]
+        if plan is None:
+            plan = make_plan(self.config, environment, service, resolver=self._resolver_factory(),
+                             admissible=lambda dry: check_allowed(dry) if tickets
+                             else tickets.append(admit(dry)), **how)
+        return plan, tickets[0] if tickets else admit(plan)
+
+    def _one(self, yes: str | Collection[str], front_end: str = "api"
+             ) -> Callable[[RunPlan], Ticket]:
+        """How a run of one process is admitted: what the allow lists refuse, then a fan-out,
+        is refused before anyone is asked."""
+        def admit(plan: RunPlan) -> Ticket:
+            check_allowed(plan)
+            plan.check_one_target()
+            return self.admit(plan, yes=yes, front_end=front_end)
+        return admit
+
+    def _either(self, fleet_of: Callable[[RunPlan], FleetOptions | None],
+                yes: str | Collection[str], front_end: str,
+                first: Callable[[RunPlan, FleetOptions | None], object]
+                ) -> Callable[[RunPlan], Ticket]:
+        """How a run or a fleet is admitted, after `first(plan, fleet options)` checks it."""
+        def admit(plan: RunPlan) -> Ticket:
+            fleet = fleet_of(plan)
+            first(plan, fleet)
+            return (self.fleets.admit(plan, fleet, yes, front_end) if fleet is not None
+                    else self.admit(plan, yes=yes, front_end=front_end))
+        return admit
 
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
@@ -145,9 +176,9 @@ class Orchestrator:
                      ticket: Ticket | None = None) -> ProcessHandle:
         """Start the main command (not pre/post) and return its live handle; admitted as by
         `arun` (allow lists; protection: `yes` or a `ticket` from `admit`), audited at both ends."""
-        plan = self.plan(environment, service, command=command, env=env, cwd=cwd, tty=tty)
-        launcher = self.launcher_for(plan)  # a fleet is refused before anyone is asked
-        ticket = ticket or self.admit(plan, yes=yes)
+        plan, ticket = self._admitted(None, ticket, self._one(yes), environment, service,
+                                      command=command, env=env, cwd=cwd, tty=tty)
+        launcher = self.launcher_for(plan)
         handle = await self.gate.launch(plan, ticket, launcher.chain,
                                         lambda: launcher.launch(plan.command))
         if plan.stdin_mode == "none":
@@ -163,12 +194,15 @@ class Orchestrator:
                    max_fail: int | str | None = None) -> RunResult | FleetResult:
         """`run` on the current loop: a RunResult, or a fleet's FleetResult (docs/fleets.md)."""
         sinks = check_given(stdin, sinks)  # before anyone is asked, audited or started
-        plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan
+        plan, ticket = self._admitted(plan, None, self._either(
+            fleet_of, yes, "api", lambda p, fleet: fleet or check_sinks(sinks)),
+            environment, service, command=command, env=env, cwd=cwd)
+        fleet = fleet_of(plan)
         if fleet is not None:
-            return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
-        options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)  # first
-        run = self.begin(plan, options, self.admit(plan, yes=yes))
+            return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
+        options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)
+        run = self.begin(plan, options, ticket)
         try:
             return await run.wait()
         except asyncio.CancelledError:
@@ -204,9 +238,9 @@ class Orchestrator:
         stays open for `LiveRun.send` unless a `stdin` source is given or the service's
         stdin_mode is `none`. A `ticket` from `admit` skips admitting the plan again."""
         options = RunOptions(sinks=sinks, stdin=stdin, close_stdin=close_stdin, timeout=timeout)
-        plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        plan.check_one_target()  # before anyone is asked: a fleet runs through run or start
-        ticket = ticket or self.admit(plan, yes=yes)
+        plan, ticket = self._admitted(plan, ticket, self._one(yes), environment, service,
+                                      command=command, env=env, cwd=cwd)
+        plan.check_one_target()  # a fleet runs through run or start
         live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
         self._track(live)
         return live
@@ -242,14 +276,18 @@ class Orchestrator:
         past `log_max_bytes`; the RunResult keeps the last `capture_limit` bytes of each
         stream as whole lines and says what it dropped (`truncated`, `stdout_dropped`)."""
         sinks = check_given(stdin, sinks)
-        plan = plan or self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = FleetOptions.of(limit, parallel, max_fail, timeout, tail).for_plan(plan)
-        policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
-                                  fleet=fleet is not None)  # checked before anyone is asked
-        if fleet is not None:
-            ticket = ticket or self.fleets.admit(plan, fleet, yes, front_end)
-        own_sinks = () if fleet is not None else check_sinks(sinks)  # a callable: fleets only
-        ticket = ticket or self.admit(plan, yes=yes, front_end=front_end)  # one for every attempt
+        fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout, tail).for_plan
+
+        def checked(plan: RunPlan, fleet: FleetOptions | None) -> RestartPolicy:
+            if fleet is None:
+                check_sinks(sinks)  # a callable: fleets only
+            return RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
+                                    fleet=fleet is not None)
+
+        plan, ticket = self._admitted(plan, ticket, self._either(fleet_of, yes, front_end, checked),
+                                      environment, service, command=command, env=env, cwd=cwd)
+        fleet = fleet_of(plan)  # one ticket for every attempt
+        policy, own_sinks = checked(plan, fleet), () if fleet is not None else check_sinks(sinks)
         with self.runs.naming:  # chosen and taken at once: two starts never share a name
             name = choose(name, plan.service.name if plan.service else "command",
                           lambda taken: self.runs.running(taken) or self.fleets.running(taken))
@@ -302,8 +340,10 @@ class Orchestrator:
     def restart(self, name: str, *, yes: str | Collection[str] = (),
                 front_end: str = "api") -> LiveRun:
         """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
-        return self.runs.restart(name, self.fleets.named, self.replanned, lambda plan: (
-            functools.partial(self.begin, ticket=self.admit(plan, yes=yes, front_end=front_end))))
+        tickets: list[Ticket] = []  # admitted before the layers' secrets are asked
+        return self.runs.restart(name, self.fleets.named, lambda plan: self.replanned(
+            plan, lambda p: tickets.append(self.admit(p, yes=yes, front_end=front_end))),
+            lambda plan: functools.partial(self.begin, ticket=tickets[0]))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
@@ -322,55 +362,15 @@ class Orchestrator:
         the protected environment(s) this call may run in without asking. On a fleet
         environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md."""
         sinks = check_given(stdin, sinks)
-        plan = self.plan(environment, service, command=command, env=env, cwd=cwd)
-        fleet = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan(plan)
+        fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan
+        plan, ticket = self._admitted(None, None, self._either(
+            fleet_of, yes, "api", lambda p, fleet: fleet or check_sinks(sinks)),
+            environment, service, command=command, env=env, cwd=cwd)
+        fleet = fleet_of(plan)
         if fleet is not None:
-            return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, yes=yes)
+            return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
-                          sinks=check_sinks(sinks), yes=yes, plan=plan).wait()
-
-    # ---- files and ports (transfer/, docs/files.md; on a fleet, a FleetCopied) ---------------
-    def get(self, environment: str, remote: PathArg, local: PathArg | None = None, *,
-            progress: Progress | None = None, yes: str | Collection[str] = (),
-            limit: str | None = None) -> Transferred | FleetCopied:
-        """Copy REMOTE (a file or directory) to LOCAL; blocks (a fleet: to LOCAL/<label>/)."""
-        from .transfer import prepare_get, run_blocking
-        copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
-        return run_blocking(self.loop, copy, progress)
-
-    def put(self, environment: str, local: PathArg, remote: PathArg, *,
-            progress: Progress | None = None, yes: str | Collection[str] = (),
-            limit: str | None = None) -> Transferred | FleetCopied:
-        """Copy LOCAL (a file or directory) to REMOTE; blocks (a fleet: to every target)."""
-        from .transfer import measure, prepare_put, run_blocking
-        copy = prepare_put(self, environment, measure(local), remote, yes=yes, limit=limit)
-        return run_blocking(self.loop, copy, progress)
-
-    async def aget(self, environment: str, remote: PathArg, local: PathArg | None = None, *,
-                   progress: Progress | None = None, yes: str | Collection[str] = (),
-                   limit: str | None = None) -> Transferred | FleetCopied:
-        from .transfer import prepare_get
-        copy = prepare_get(self, environment, remote, local, yes=yes, limit=limit)
-        return await copy.run(progress)
-
-    async def aput(self, environment: str, local: PathArg, remote: PathArg, *,
-                   progress: Progress | None = None, yes: str | Collection[str] = (),
-                   limit: str | None = None) -> Transferred | FleetCopied:
-        from .transfer import measure, prepare_put
-        source = await asyncio.to_thread(measure, local)
-        return await prepare_put(self, environment, source, remote, yes=yes,
-                                 limit=limit).run(progress)
-
-    def forward(self, environment: str, port: int, *, local: int = 0, host: str = "localhost",
-                yes: str | Collection[str] = (), limit: str | None = None,
-                front_end: str = "api") -> Forward:
-        """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
-        SSH host (of the one fleet target `limit` names); closed by `.close()`,
-        `forwards.stop(id)`, `close()` and interpreter exit."""
-        from .transfer import open_forward
-        close_at_exit(self)
-        return open_forward(self, self.loop, self.forwards, environment, port, local=local,
-                            host=host, yes=yes, front_end=front_end, limit=limit)
+                          sinks=check_sinks(sinks), plan=plan, ticket=ticket).wait()
 
     # ---- lifetime ---------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -291,6 +291,7 @@ def replanned(plan: RunPlan, config: Config, resolver: Resolver,
     environment = config.run_environment(plan.environment.name)
     service = None if plan.service is None else config.service(plan.service.name)
     if admissible is not None:
-        admissible(dataclasses.replace(plan, environment=environment, service=service))
+        admissible(dataclasses.replace(plan, environment=environment, service=service,
+                                       layers=None))  # its layers unresolved, as they are now
     layers = None if plan.dry_run else resolve_layers(environment, resolver)
     return dataclasses.replace(plan, environment=environment, service=service, layers=layers)

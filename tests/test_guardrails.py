@@ -495,6 +495,34 @@ def test_cli_json_says_a_missing_secret_on_stdout_too(tmp_path: Path, mark: Path
     assert result["returncode"] is None and "secret 'nope' is not available" in result["error"]
 
 
+@pytest.mark.parametrize(("words", "command"), [
+    (["local", "other"], "echo other"),
+    (["local", "-e", "X={{env:ORCH_TEST_UNSET}}", "--", "echo", "hi"], "echo hi"),
+    (["fleet", "touch"], None),
+])
+def test_cli_json_says_an_unset_variable_on_stdout_too(tmp_path: Path, mark: Path,
+                                                       words: list[str], command: str | None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `{{env:VAR}}` that is not set left stdout empty under `--json` (stderr only)."""
+    monkeypatch.delenv("ORCH_TEST_UNSET", raising=False)
+    text = CONFIG.replace("  other: {command: 'echo other'}", "  other: {command: 'echo other', "
+                          "environment: {P: '{{env:ORCH_TEST_UNSET}}'}}")
+    text = text.replace("\nservices:", "\n" + FLEET.replace(
+        "nowhere-2.invalid]", "nowhere-2.invalid], user: '{{env:ORCH_TEST_UNSET}}'") + "services:")
+    (tmp_path / "orch.yaml").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"),
+                        "run", "--json", *words], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    said = "variable 'ORCH_TEST_UNSET' is not set"
+    result = json.loads(r.stdout)
+    assert r.returncode == 2 and said in r.stderr and said in result["error"]
+    assert result["ok"] is False and result["environment"] == words[0]
+    if command is None:
+        assert result["targets"] == {}  # a fleet's keys
+    else:
+        assert (result["command"], result["returncode"]) == (command, None)
+
+
 def test_cli_json_says_a_fleets_refusal_in_a_fleet_results_keys(tmp_path: Path, mark: Path) -> None:
     """review: a fleet's refusal printed a single run's JSON (no `targets`)."""
     (cfg := tmp_path / "orch.yaml").write_text(
@@ -577,3 +605,57 @@ def test_a_test_shell_at_a_terminal_asks_nobody(tmp_path: Path, mark: Path) -> N
     status, screen = on_terminal([sys.executable, "-c", code], [], timeout=60)
     assert status == 0 and b"REFUSED" in screen and b"nobody can confirm here" in screen, screen
     assert not mark.exists()
+
+
+#: Protected environments whose runs need a secret: a service's variable, a layer's password.
+SECRET_CONFIG = """\
+environments:
+  vault: {layers: [], protected: true}
+  vault-sudo:
+    layers: [{type: sudo, config: {user: root, password: '{{secret:pw}}'}}]
+    protected: true
+services:
+  touch: {command: 'touch "$MARK"; echo touched', environment: {MARK: '{{env:MARK}}', PW: '{{secret:pw}}'}}
+secrets:
+  providers:
+    - {type: command, argv: [sh, -c, 'echo {name} >> "$ASKED"; echo pw-from-the-manager']}
+"""
+
+#: Copies and forwards through a protected chain whose layer needs a secret.
+TRANSFERS: dict[str, Callable[[Orchestrator, Path], object]] = {
+    "get": lambda o, d: o.get("vault-sudo", "/etc/hostname", d / "got"),
+    "put": lambda o, d: o.put("vault-sudo", d / "logs", "/tmp/never"),
+    "forward": lambda o, d: o.forward("vault-sudo", 22),
+}
+
+
+@pytest.mark.parametrize("entry", [*ENTRY_POINTS, *TRANSFERS])
+def test_a_protected_environment_is_confirmed_before_any_secret_is_asked(
+        tmp_path: Path, mark: Path, monkeypatch: pytest.MonkeyPatch, entry: str) -> None:
+    """The API and the magic resolved every `{{secret:…}}` first: the password manager ran
+    (a prompt asked for a password) for a run nobody confirmed, or that was refused."""
+    asked = tmp_path / "asked"
+    monkeypatch.setenv("ASKED", str(asked))
+    secret = f"pw-{entry}"  # a value fetched once is kept for the session: one per test
+    (tmp_path / "logs").mkdir()
+    o = Orchestrator(load_config_text(SECRET_CONFIG.replace("secret:pw", f"secret:{secret}")),
+                     log_dir=tmp_path / "logs")
+    try:
+        def start() -> object:
+            if entry in TRANSFERS:
+                return TRANSFERS[entry](o, tmp_path)
+            return ENTRY_POINTS[entry](o, "vault", "touch")
+
+        with pytest.raises(ConfirmationRefused, match="nobody can confirm"):
+            start()
+        ask = o.gate.ask = Answers("nope")
+        with pytest.raises(ConfirmationRefused, match="not the environment's name"):
+            start()
+        assert len(ask.questions) == 1 and not asked.exists() and not mark.exists()
+        if entry in TRANSFERS:
+            return
+        o.gate.ask = Answers("vault")
+        start()
+        assert mark.exists() and asked.read_text() == f"{secret}\n"  # confirmed: asked once
+    finally:
+        o.close()

@@ -71,6 +71,31 @@ def test_a_confirmation_does_not_carry_over_to_a_changed_environment(orch_kernel
     assert len(audit.read_text().splitlines()) == 4  # two runs; the third did not start
 
 
+def test_a_cell_is_refused_before_any_secret_is_asked(orch_kernel, tmp_path: Path) -> None:
+    """The magic resolved every `{{secret:…}}` before it asked for the protected environment's
+    name: the password manager ran for a cell that was then refused."""
+    asked = tmp_path / "asked"
+    cfg = tmp_path / "vault.yaml"
+    cfg.write_text(
+        "environments:\n  vault: {layers: [], protected: true}\n"
+        "  fleet:\n    layers: [{type: ssh, config: {host: [a.invalid, b.invalid],"
+        " password: '{{secret:nb-pw}}'}}]\n    protected: true\n"
+        "services:\n  touch: {command: 'echo touched', environment: {PW: '{{secret:nb-pw}}'}}\n"
+        "secrets:\n  providers:\n    - {type: command, argv: [sh, -c, "
+        f"'echo {{name}} >> {asked}; echo pw-from-the-manager']}}\n")
+    cells = ["%orch vault touch", "%%orch vault -e X={{secret:nb-pw}}\necho hi", "%orch fleet touch",
+             "%orch fleet touch --bg", "%orch vault touch --bg"]
+    nb = notebook_with(f"%orch load {cfg}", *cells)
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    said = [stream_text(cell, "stderr") + "".join(o.get("evalue", "") for o in cell.outputs)
+            for cell in nb.cells[1:]]
+    assert all("is protected and nobody can confirm" in text for text in said), said
+    assert not asked.exists()
+    nb = notebook_with(f"%orch load {cfg}", "%orch vault touch --yes vault")
+    run_notebook(nb, orch_kernel)
+    assert stream_text(nb.cells[1]).startswith("touched") and asked.read_text() == "nb-pw\n"
+
+
 @pytest.mark.browser
 def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         jupyterlab, chromium, artifacts, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from ..config.model import Config
 from ..errors import ConfigError, OrchError
 from ..guard import check_allowed
 from ..orchestrator import Orchestrator
-from ..plan import parse_env_pairs
-from ..result import unstarted
+from ..plan import RunPlan, parse_env_pairs
+from ..process.command import Command
+from ..result import RunResult, unstarted
 from ..tty_prompt import ask_on_terminal
 from .fleet import NoTargets, dry_run, options, stream_fleet
 from .interrupts import held
@@ -37,9 +38,12 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
     try:  # unresolved: nobody's secrets are asked for before the run is let in
         plan = planned(dry_run=True)
     except ConfigError as exc:
-        if service is None or service in config.services:
-            raise
-        raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
+        if service is not None and service not in config.services:
+            raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
+        if args.json and not args.dry_run:  # an unset {{env:…}}: said as a run never run
+            with contextlib.suppress(OSError):
+                print_json(_never_planned(config, args, argv, exc))
+        raise
     fleet = options(args).for_plan(plan) is not None
     if args.dry_run:
         print(dry_run(plan, args.limit) if fleet else plan.describe())
@@ -60,3 +64,14 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
         raise
     with held():
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
+
+
+def _never_planned(config: Config, args: argparse.Namespace, argv: list[str],
+                   error: ConfigError) -> NoTargets | RunResult:
+    """`--json` of a run whose plan could not be made (a variable it needs is not set)."""
+    environment = config.run_environment(args.environment)
+    if environment.is_fleet:
+        return NoTargets(environment.name, str(error))
+    service = config.services[args.service] if args.service else None
+    command = Command.of(service.command if service else argv)
+    return unstarted(RunPlan(environment, service, command), error, timeout=args.timeout)

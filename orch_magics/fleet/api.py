@@ -53,7 +53,7 @@ class Host(Protocol):
     @property
     def gate(self) -> Gate: ...
 
-    def replanned(self, plan: RunPlan) -> RunPlan: ...
+    def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = ...) -> RunPlan: ...
 
     def close(self) -> None: ...
 
@@ -94,8 +94,9 @@ class Fleets:
         def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
             again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
                                  tuple(labels), options.tail)
-            return self.run(host.replanned(plan), again, stdin=shared.replay(), sinks=sinks,
-                            yes=yes)  # the environment as it is now: a host may have left
+            tickets: list[Ticket] = []  # the environment as it is now: a host may have left
+            now = host.replanned(plan, lambda p: tickets.append(self.admit(p, again, yes, "api")))
+            return self.run(now, again, stdin=shared.replay(), sinks=sinks, ticket=tickets[0])
 
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
@@ -103,10 +104,11 @@ class Fleets:
                         lookup=recordable(host.gate, plan, ticket))
 
     async def arun(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
-                   sinks: Sinks = (),
-                   yes: str | Collection[str] = ()) -> FleetResult:
-        """Run every target to its end on the current loop; cancelling stops them all."""
-        ticket = self.admit(plan, options, yes, "api")
+                   sinks: Sinks = (), yes: str | Collection[str] = (),
+                   ticket: Ticket | None = None) -> FleetResult:
+        """Run every target to its end on the current loop; cancelling stops them all
+        (`ticket`: admitted already)."""
+        ticket = ticket or self.admit(plan, options, yes, "api")
         fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
         try:
             return await fleet.wait()
@@ -213,10 +215,10 @@ class Fleets:
         return self.named.get(name)
 
     def run(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
-            sinks: Sinks = (),
-            yes: str | Collection[str] = ()) -> FleetResult:
+            sinks: Sinks = (), yes: str | Collection[str] = (),
+            ticket: Ticket | None = None) -> FleetResult:
         """Run every target to its end (blocks; Ctrl-C stops every target)."""
-        return self.start(plan, options, stdin=stdin, sinks=sinks, yes=yes).wait()
+        return self.start(plan, options, stdin=stdin, sinks=sinks, yes=yes, ticket=ticket).wait()
 
 
 def _no_layers(plan: RunPlan) -> RunPlan:

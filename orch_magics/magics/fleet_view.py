@@ -22,6 +22,7 @@ from typing import Any
 
 from IPython.display import display
 
+from ..admission import Ticket
 from ..errors import OrchError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
@@ -42,7 +43,7 @@ def options(ctx: Any, args: argparse.Namespace, timeout: float | None) -> FleetO
     return FleetOptions.of(args.limit, args.parallel, args.max_fail, timeout, tail)
 
 
-def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
+def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
         timeout: float | None, deliver: Callable[[FleetResult], object], *,
         background: bool = False, keep_stdin: bool = False,
         with_box: bool = False) -> FleetResult | LiveFleet:
@@ -53,13 +54,13 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     `deliver` (--out, `_`) before the cell raises."""
     frontend = shows_live(ctx.shell)
     if background or args.bg:
-        return _named(ctx, args, plan, body, timeout, frontend=frontend, keep_stdin=keep_stdin,
-                      with_box=with_box)
+        return _named(ctx, args, plan, ticket, body, timeout, frontend=frontend,
+                      keep_stdin=keep_stdin, with_box=with_box)
     headless = None if frontend else LabelledOutput(
         Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes))
     try:
         live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view
-            plan, options(ctx, args, timeout), stdin=body, yes=args.yes, front_end="magic",
+            plan, options(ctx, args, timeout), stdin=body, ticket=ticket, front_end="magic",
             close_stdin=not keep_stdin, sinks=headless.sinks if headless else ())
     except FleetInterrupted as exc:  # while its containers were looked up
         deliver(exc.result)
@@ -82,14 +83,13 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
     return result
 
 
-def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, body: str | None,
+def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
            timeout: float | None, *, frontend: bool, keep_stdin: bool,
            with_box: bool) -> LiveFleet:
     """A fleet that returns at once is a named run (`--name`, else the service's name): one
     `%orch ps` row with counts by state, `logs` its labelled lines, `stop` stops every target.
     A front end follows it in a live table; without one, one line says so."""
     fleet = options(ctx, args, timeout)
-    ticket = ctx.orchestrator.fleets.admit(plan, fleet, args.yes, "magic")
     live = ctx.orchestrator.start(
         plan.environment.name, args.service, plan=plan, name=args.name, stdin=body,
         close_stdin=not keep_stdin, timeout=timeout, ticket=ticket, limit=fleet.limit,

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import keyword
 import re
 import uuid
@@ -60,7 +61,8 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     ctx.orchestrator.config.run_environment(args.environment)  # said before anything else
     script = _script(args, cell)
     body = cell if script is None and cell else None
-    plan = _plan(ctx.orchestrator, args, script)
+    plan_of = functools.partial(_plan, ctx.orchestrator, args, script)
+    plan = plan_of(dry_run=True)  # admitted so, before any secret provider is asked
     # A live stdin (box + handle) is for runs opened with nothing to send yet (the line form)
     # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
     takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
@@ -75,13 +77,16 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         return None
     ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
-    if fleet:
-        many = fleet_view.run(ctx, args, plan, body, timeout, lambda failed: _deliver(
+    if fleet:  # admitted before anything is shown: a protected environment asks first
+        ticket = ctx.orchestrator.fleets.admit(plan, fleet_view.options(ctx, args, timeout),
+                                               args.yes, "magic")
+        many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, cell, raised=True), background=background,
             keep_stdin=background and takes_stdin, with_box=with_box)
         return _deliver(ctx, args, many, cell)
     # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
+    plan = plan_of()
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
         return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
                         cell)
@@ -146,7 +151,8 @@ def _script(args: argparse.Namespace, cell: str | None) -> str | None:
 _HALVED = re.compile(r"(?<!\{)\{((?:secret|env):[^{}]*)\}(?!\})")
 
 
-def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> RunPlan:
+def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
+          dry_run: bool = False) -> RunPlan:
     extra = {key: _HALVED.sub(r"{{\1}}", value)  # its ConfigError is shown as a UsageError
              for key, value in parse_env_pairs(args.env).items()}
     mode: str | None
@@ -160,7 +166,7 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None) -> R
     else:
         mode = "none" if script is not None else None
     return orch.plan(args.environment, args.service, command=script, env=extra or None,
-                     stdin_mode=mode, dry_run=args.dry_run)
+                     stdin_mode=mode, dry_run=dry_run)
 
 
 def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,

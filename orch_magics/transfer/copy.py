@@ -36,7 +36,7 @@ class Runs(Protocol):
     """What a copy needs from the Orchestrator: plan, admit and begin a run."""
 
     def plan(self, environment: str, service: str | None = None, *,
-             command: str | Sequence[str] | None = None) -> RunPlan: ...
+             command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
               front_end: str = ...) -> Ticket: ...
@@ -46,8 +46,7 @@ class Runs(Protocol):
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
 
-    @property
-    def gate(self) -> Gate: ...
+    gate: Gate
 
 
 class Copy:

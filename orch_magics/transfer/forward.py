@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import threading
@@ -44,7 +45,7 @@ class Places(Protocol):
     gate: Gate
 
     def plan(self, environment: str, service: str | None = None, *,
-             command: str | Sequence[str] | None = None) -> RunPlan: ...
+             command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
               front_end: str = ...) -> Ticket: ...
@@ -215,9 +216,12 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
     host = check_host(host)
-    plan = places.plan(environment, command=["orch-forward", address(host, port)])
+    planned = functools.partial(places.plan, environment,
+                                command=["orch-forward", address(host, port)])
+    plan = planned(dry_run=True)  # admitted before any secret of its layers is asked
     _check_target(plan, limit)  # before anyone is asked to confirm
     ticket = places.admit(plan, yes=yes, front_end=front_end)
+    plan = planned()
     health = Health(address(host, port))
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None]]:

@@ -7,10 +7,12 @@ for all). Either is then run by `run_blocking` or awaited through `.run()`.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Union
 
+from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
 from ..plan import RunPlan
 from .copy import Copy, Copying, Runs, get_destination
@@ -57,6 +59,14 @@ def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
     return plan.titled(words)
 
 
+def _admitted(runs: Runs, planned: Callable[[], RunPlan], dry: RunPlan, words: Sequence[str],
+              yes: str | Collection[str], front_end: str) -> tuple[RunPlan, Ticket]:
+    """The copy's plan shown as `words` (`planned()`), admitted on its plan unresolved (`dry`):
+    a protected environment is confirmed before any secret of its layers is asked."""
+    ticket = runs.admit(_titled(dry, words), yes=yes, front_end=front_end)
+    return _titled(planned(), words), ticket
+
+
 def measure(local: object) -> Source:
     """Check LOCAL (a readable file or directory) and note its kind, mode and size; the
     bytes are read (and hashed) only while they are sent."""
@@ -84,18 +94,17 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     into = None if local is None else local_path_of(local)
     if not source:
         raise TransferError("give the remote path to copy")
-    plan = runs.plan(environment, command=list(get_command(source).argv))
-    if plan.environment.is_fleet:
+    planned = functools.partial(runs.plan, environment, command=list(get_command(source).argv))
+    dry = planned(dry_run=True)
+    if dry.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
-        plan = _titled(plan, ["orch-get", source, folder])
-        ticket = runs.admit(plan, yes=yes, front_end=front_end)
+        plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, folder], yes, front_end)
         return FleetCopy(runs, plan, ticket, "get", source, folder, limit=limit,
                          parallel=parallel)
-    plan.check_limit(limit)
+    dry.check_limit(limit)
     dest = get_destination(source, into)
-    plan = _titled(plan, ["orch-get", source, dest])  # what a person confirms, and the audit
-    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end)
     return Copy(runs, plan, ticket, "get", source, dest)
 
 
@@ -109,10 +118,11 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *
         raise TransferError("give the remote path to copy to")
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(dest, name, source.kind, source.mode)
-    plan = _titled(runs.plan(environment, command=list(command.argv)),
-                   ["orch-put", os.path.abspath(source.path), dest])
-    plan.check_limit(limit)
-    ticket = runs.admit(plan, yes=yes, front_end=front_end)
+    planned = functools.partial(runs.plan, environment, command=list(command.argv))
+    dry = planned(dry_run=True)
+    dry.check_limit(limit)
+    plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
+                             yes, front_end)
     if plan.environment.is_fleet:
         return FleetCopy(runs, plan, ticket, "put", source.path, dest, put_source=source,
                          limit=limit, parallel=parallel)
