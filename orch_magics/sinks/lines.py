@@ -78,10 +78,11 @@ class CutLine(str):
 class LineDecoder:
     """bytes chunks in, complete lines out (without ending); `final=True` ends the stream.
 
-    `max_partial` bounds the characters kept of a line that has not ended yet, so a stream
-    without newlines cannot grow a bounded sink (None keeps all): past it, the line's first
-    half of that and its latest characters are kept (the end is what a progress bar's `\\r`
-    shows) and the line comes out as a `CutLine` counting the rest.
+    `max_partial` bounds the characters of every line it gives and of the line not ended
+    yet, so neither a stream without newlines nor one of long lines can grow a bounded sink
+    (None keeps all): past it, the line's first half of that and its latest characters are
+    kept (the end is what a progress bar's `\\r` shows) and the line comes out as a `CutLine`
+    counting the rest.
     """
 
     def __init__(self, max_partial: int | None = None) -> None:
@@ -101,9 +102,9 @@ class LineDecoder:
 
     def _line(self, end: str) -> str:
         """The pending line made of its kept start (if it was cut) and `end`."""
-        if self._head is None:
-            return end
-        return CutLine(self._head + end, self._dropped, len(self._head))
+        line = end if self._head is None else CutLine(self._head + end, self._dropped,
+                                                      len(self._head))
+        return line if self._max is None else cut(line, self._max)
 
     def _take(self, last: str) -> str:
         """The pending line, ended by `last` (its ending stripped); nothing is pending after."""
@@ -130,7 +131,7 @@ class LineDecoder:
             return []
         lines = text.split(NEWLINE)
         rest = lines.pop()
-        out = _strip_all(lines, text)
+        out = self._bounded(_strip_all(lines, text), text)
         if self._pieces or self._head is not None:  # its `\r` may have come in an earlier chunk
             out[0] = self._take(lines[0])
         self._hold(rest)
@@ -150,12 +151,20 @@ class LineDecoder:
             pieces = text.rsplit(NEWLINE, n + 1)
             self._reset()  # the pending line ended inside the dropped part
             self._hold(pieces.pop())
-            lines = _strip_all(pieces[1:], text)
+            lines = self._bounded(_strip_all(pieces[1:], text), text)
         if final:
             last = self._end()
             count += len(last)
             lines = (lines + last)[-n:] if n > 0 else []
         return text, count, lines
+
+    def _bounded(self, lines: list[str], text: str) -> list[str]:
+        """`lines` (of `text`) each within `max_partial` characters; free when `text` is not
+        longer than that."""
+        if self._max is None or len(text) <= self._max:
+            return lines
+        limit = self._max
+        return [line if len(line) <= limit else cut(line, limit) for line in lines]
 
     def cut_long(self, limit: int) -> list[str]:
         """The line not ended yet, as a line of its own once it holds more than `limit`
@@ -191,6 +200,19 @@ class LineDecoder:
         self._dropped += len(pending) - keep
         self._pieces[:] = [pending[-keep:]]
         self._held = len(self._head) + keep
+
+
+def cut(line: str, limit: int) -> str:
+    """`line` in at most `limit` characters: its first half of them (a CutLine's own start, as
+    it was kept) and its last ones, as a CutLine counting every character not kept."""
+    if len(line) <= limit:
+        return line
+    if isinstance(line, CutLine):
+        head, rest, dropped = line[:line.at], line[line.at:], line.dropped
+    else:
+        head, rest, dropped = line[:limit // 2], line[limit // 2:], 0
+    keep = max(1, limit - len(head))
+    return CutLine(head + rest[-keep:], dropped + len(rest) - keep, len(head))
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
