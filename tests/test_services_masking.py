@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import traceback
@@ -157,6 +158,26 @@ def test_json_as_dotnet_and_gson_write_it_is_masked(value: str, written: str) ->
     registry = SecretRegistry()
     registry.add(value)
     assert registry.mask_text(f'{{"pw":{written}}}') == '{"pw":"****"}'
+
+
+@pytest.mark.parametrize("value", ["wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "it's-a-s3cret",
+                                   "pässwörd-Zürich-77", "a/b+c=d&e<f> 'q'"])
+def test_python_and_url_forms_are_masked(value: str) -> None:
+    """security tester: `quote()` (which keeps `/`), lower-case percent-encoding, a `'`
+    written `\\'` in the repr of a text that also holds a `"`, `ascii()` and a bytes repr
+    printed the secret in clear."""
+    from urllib.parse import quote, quote_plus
+    registry = SecretRegistry()
+    registry.add(value)
+    raw = value.encode()
+    def lower(text: str) -> str:
+        return re.sub("%[0-9A-F]{2}", lambda m: m[0].lower(), text)
+
+    for text in (quote(value), lower(quote(value)), lower(quote_plus(value, safe="")),
+                 repr({"cmd": f'curl -d "pw={value}"'}), repr(raw), repr(raw + b'"'),
+                 ascii(value), ascii(value + '"'), repr(value + "\U0001f600")):
+        masked = registry.mask_text(f"[{text}]")
+        assert MASK in masked and value not in masked and text not in masked, (text, masked)
 
 
 def test_json_escaped_secrets_are_masked_in_a_runs_output(tmp_path: Path,

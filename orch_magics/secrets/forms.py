@@ -1,8 +1,9 @@
 """The texts a secret value can show up as in output, and the patterns that find them.
 
 Plain forms: the value; each line of a multi-line value (as is and stripped); URL-encoding
-(`quote` and `quote_plus`); the value escaped inside a JSON string as the common encoders write
-it (see `json_forms`) and inside a Python repr, where quotes, backslashes and newlines change.
+(`quote`, with `/` kept or not, and `quote_plus`; hex in upper or lower case); the value
+escaped inside a JSON string as the common encoders write it (see `json_forms`) and as Python
+writes it inside a repr, an `ascii()` or a bytes repr (see `python_forms`).
 
 Encoded forms, in the standard and URL-safe base64 alphabets: the encoding of the value and of
 the value plus a newline (`echo $S | base64`), padded and unpadded; and, for a value encoded in
@@ -43,13 +44,26 @@ def plain_forms(value: str) -> set[str]:
     """The value, each line of it, and its URL-encodings."""
     raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
     shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
-    forms = {value, shown, quote(raw, safe=""), quote_plus(raw, safe=""), repr(value)[1:-1],
-             *json_forms(value)}
+    quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
+    forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
+             *python_forms(value, raw), *json_forms(value)}
     lines = [line.strip("\r") for line in value.split("\n")]
     if len(lines) > 1:
         forms.update(lines)
         forms.update(line.strip() for line in lines)
     return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+#: A percent-encoded byte, as `quote` writes it (upper-case hex).
+_HEX = re.compile("%[0-9A-F]{2}")
+
+
+def python_forms(value: str, raw: bytes) -> set[str]:
+    """`value` as Python escapes it: inside a repr, alone and (its `'` written `\\'`) in a
+    text that also holds a `"`; the same with non-ASCII escaped (`ascii()`: `\\xe4`); and
+    inside the repr of its UTF-8 bytes (`b'p\\xc3\\xa4'`)."""
+    return {repr(value)[1:-1], repr(value + '"')[1:-2], ascii(value)[1:-1],
+            ascii(value + '"')[1:-2], repr(raw)[2:-1], repr(raw + b'"')[2:-2]}
 
 
 #: Characters JSON encoders write as `\\uXXXX` beyond what JSON asks, by encoder: none (Python,
