@@ -8,6 +8,8 @@ from .errors import ConfigError, OrchError
 
 #: Longest name a run may be given.
 NAME_MAX = 100
+#: Its most UTF-8 bytes: `NAME.log.1` must fit a file name (255 bytes), `日`×100 is 300.
+BYTES_MAX = 200
 _ALLOWED = "._-"
 
 
@@ -15,15 +17,20 @@ def check_name(name: str) -> None:
     """Letters, digits, '.', '_' and '-', starting with a letter or digit: no '/' to leave the
     log folder, no hidden file, no two names that would share one log file."""
     if (not isinstance(name, str) or not 0 < len(name) <= NAME_MAX or not name[0].isalnum()
-            or not all(c.isalnum() or c in _ALLOWED for c in name)):
+            or not all(c.isalnum() or c in _ALLOWED for c in name)
+            or len(name.encode("utf-8", "surrogatepass")) > BYTES_MAX):
         raise ConfigError(f"run name {name!r}: use letters, digits, '.', '_' and '-', "
-                          f"starting with a letter or digit (at most {NAME_MAX})")
+                          f"starting with a letter or digit (at most {NAME_MAX}, and "
+                          f"{BYTES_MAX} bytes in UTF-8: a file name holds 255)")
 
 
 def name_from(base: str) -> str:
     """A valid name made from a service's name (which may hold any character)."""
     safe = "".join(c if c.isalnum() or c in _ALLOWED else "_" for c in base)
-    return safe.lstrip(_ALLOWED)[:NAME_MAX - 10] or "run"
+    name = safe.lstrip(_ALLOWED)[:NAME_MAX - 10]
+    while len(name.encode("utf-8", "surrogatepass")) > BYTES_MAX - 10:  # room for `-N`
+        name = name[:-1]
+    return name or "run"
 
 
 def taken(name: str) -> OrchError:
@@ -34,7 +41,7 @@ def taken(name: str) -> OrchError:
 def choose(wanted: str | None, base: str, running: Callable[[str], bool]) -> str:
     """The name of a new named run, single or fleet (one namespace for both): `wanted`,
     refused while a run of that name still runs, else `base` made valid, then `base-1`, …"""
-    if wanted:
+    if wanted is not None:  # "" is no name: refused, not the default one
         check_name(wanted)
         if running(wanted):
             raise taken(wanted)

@@ -249,3 +249,45 @@ def test_a_step_written_as_a_bare_command_is_shown_how_a_step_is_written(kind: s
     assert str(err).splitlines()[0] == (
         f"conf.yaml:5:{len(kind) + 8}: services.s.{kind}[0] must be a mapping, not a string "
         f"(written as `- command: git pull`)")
+
+
+def test_a_config_file_that_is_a_symlink_loop_is_said_in_one_line(tmp_path: Path) -> None:
+    """config tester: `orch -c a.yaml` of a loop was "internal error: RuntimeError" (exit 70);
+    load_config raised RuntimeError and `%orch load` showed a traceback."""
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    done = cli("-c", "a.yaml", "check", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("orch: config error: cannot read config file a.yaml:")
+    from orch_magics import load_config
+    with pytest.raises(ConfigError, match="cannot read config file .*a.yaml"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_a_config_path_with_a_tilde_is_read_from_home(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`%orch load ~/orch.yaml` said "config file not found": no shell expands `~` there."""
+    from orch_magics import load_config
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "orch.yaml").write_text("environments:\n  here: {layers: []}\n")
+    assert list(load_config("~/orch.yaml").environments) == ["here"]
+    monkeypatch.setenv("ORCH_CONFIG", "~/orch.yaml")
+    assert list(load_config().environments) == ["here"]
+
+
+def test_placeholders_do_not_nest() -> None:
+    """`{{env:UNSET:-{{secret:tok}}}}` passed `orch check` and the command got the text
+    `{{secret:tok}}` (the default ended at the first `}`)."""
+    err = error_of(service_with("{{env:UNSET:-{{secret:tok}}}}"))
+    assert "placeholders do not nest" in str(err) and "conf.yaml:" in str(err)
+
+
+def test_a_space_before_the_default_still_reads_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`{{env:HOST :-localhost}}` looked up "HOST " and silently gave the default, where
+    `{{env: HOST }}` reads HOST."""
+    monkeypatch.setenv("ORCH_TEST_HOST", "db.internal")
+    text = ("environments:\n  local: {layers: []}\nservices:\n  s: {command: 'echo $H', "
+            "environment: {H: '{{env:ORCH_TEST_HOST :-localhost}}'}}\n")
+    with Orchestrator(load_config_text(text), log_dir=tmp_path) as orch:
+        assert orch.run("local", "s").stdout == "db.internal\n"

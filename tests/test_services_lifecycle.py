@@ -192,18 +192,23 @@ def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", " ", ".hidden", "-rf", "x" * 101,
-                                  "new\nline", "nul\0"])
+                                  "new\nline", "nul\0", "", "日" * 100, "\U0001d7d8" * 60])
 def test_a_run_name_that_is_no_file_name_is_refused(orch: Orchestrator, tmp_path: Path,
                                                      name: str) -> None:
     """The name is the log file's: '../escape' wrote its log outside the log folder once
-    turned into '.._escape', 'a/b' and 'a_b' shared a_b.log, 101 x's failed with OSError."""
+    turned into '.._escape', 'a/b' and 'a_b' shared a_b.log, 101 x's failed with OSError, and
+    so did 100 CJK letters (300 bytes; named tester); "" was taken as no name at all."""
     with pytest.raises(ConfigError, match=r"run name .*: use letters, digits, '\.', '_' and "
-                                          r"'-', starting with a letter or digit \(at most 100\)"):
+                                          r"'-', starting with a letter or digit \(at most 100, "
+                                          r"and 200 bytes"):
         orch.start("local", command="true", name=name)
     assert orch.ps() == [] and not (tmp_path / "logs").exists()
 
 
 def test_a_service_of_any_name_gets_a_valid_run_name(orch: Orchestrator) -> None:
+    from orch_magics.run_names import name_from
+    wide = name_from("日" * 200)  # a log file name holds 255 bytes: `NAME-12.log.1` fits
+    assert len(wide.encode()) <= 190 and set(wide) == {"日"}
     live = orch.start("local", ".odd name/é:1")
     assert live.name == "odd_name_é_1" and live.wait(10).stdout == "odd\n"
     assert orch.status("odd_name_é_1").log_file.endswith("/odd_name_é_1.log")  # type: ignore[union-attr]

@@ -67,15 +67,19 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
 
 def _once(given: list[str | os.PathLike[str]]) -> list[Path]:
     """Each file once, at its first place (`-c a.yaml -c a.yaml` said that every environment
-    of it was defined twice, pointing at one line); an empty path is said as one (it read as
-    the directory `.`)."""
+    of it was defined twice, pointing at one line), `~` expanded; an empty path is said as
+    one (it read as the directory `.`), a symlink loop as a file that cannot be read."""
     if any(not os.fspath(p) for p in given):
         raise ConfigError("a config file path is empty: give a file")
     seen: set[Path] = set()
     paths = []
-    for path in map(Path, given):
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+    for path in (Path(os.path.expanduser(p)) for p in given):  # no shell expanded `~` in a
+        try:  # notebook line, an API call or a quoted ORCH_CONFIG
+            where = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before 3.13
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        if where not in seen:
+            seen.add(where)
             paths.append(path)
     return paths
 

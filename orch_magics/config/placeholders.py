@@ -39,6 +39,9 @@ def placeholder_problem(text: str) -> str | None:
         if full is None:
             shown = text[attempt.start():attempt.start() + 40].split("\n")[0]
             return f"placeholder {shown!r} is not closed: write {{{{{kind}:NAME}}}}"
+        if "{{" in full.group(2):  # the default ended at the inner `}`: the rest is text
+            return (f"placeholder {text[attempt.start():].split(chr(10))[0]!r}: placeholders "
+                    f"do not nest (a default is text: {{{{env:VAR:-default}}}})")
         name = full.group(2).partition(":-")[0] if kind == "env" else full.group(2)
         if not name.strip():
             return f"placeholder {full.group(0)!r} has no name"

@@ -76,6 +76,7 @@ class Resolver:
             kind, body = m.group(1), m.group(2)
             if kind == "env":
                 var, sep, default = body.partition(":-")
+                var = var.strip()  # `{{env:HOST :-x}}` reads HOST, as `{{env: HOST }}` does
                 value = os.environ.get(var)
                 if value is None or (sep and value == ""):
                     if sep:
