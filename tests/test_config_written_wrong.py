@@ -291,3 +291,19 @@ def test_a_space_before_the_default_still_reads_the_variable(
             "environment: {H: '{{env:ORCH_TEST_HOST :-localhost}}'}}\n")
     with Orchestrator(load_config_text(text), log_dir=tmp_path) as orch:
         assert orch.run("local", "s").stdout == "db.internal\n"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('environments: {"e\\e[31mred": []}', "environment name 'e\\x1b[31mred' holds a control"),
+    ('environments: {"a\\nproduction    local": []}', "holds a control character"),
+    ('environments: {"safe\\u202egnp.exe": []}', "holds a control character"),  # bidi override
+    ('environments: {"-x": []}', "environment name '-x' starts with '-'"),
+    ('environments: {l: []}\nservices: {"-s": {command: x}}', "service name '-s' starts with"),
+    ('environments: {l: []}\nservices: {"s\\x07": {command: x}}', "service name 's\\x07' holds"),
+])
+def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
+                                                                     said: str) -> None:
+    """config tester: `orch ls` wrote an escape sequence in a name raw (or forged a line with
+    a newline), and a name starting with '-' loaded but no command line could run it."""
+    err = error_of(text)
+    assert said in str(err) and str(err).startswith("conf.yaml:")
