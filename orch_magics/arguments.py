@@ -6,18 +6,24 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from .config.loader import load_config
 from .config.model import Config
 from .config.placeholders import placeholder_problem
+from .config.suggest import did_you_mean
 from .errors import ConfigError
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
 from .stdin import check_stdin
+
+T = TypeVar("T")
 
 
 def check_given(stdin: object, sinks: object) -> Sinks:
@@ -127,3 +133,45 @@ def _bytes(name: str, value: object, least: int) -> int:
         raise ConfigError(f"{name} must be a whole number of bytes, at least {least}, "
                           f"got {value!r}")
     return value
+
+
+class UnknownArgument(ConfigError, TypeError):
+    """A keyword a method does not take (`servce=`), said with the one meant; a TypeError
+    too, as Python's own would be."""
+
+
+def keywords_checked(cls: type[T]) -> type[T]:
+    """`cls` with every public method refusing an unknown keyword before it runs, with a
+    did-you-mean (Python's TypeError names the word, not the one meant)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, _checking(method))
+    return cls
+
+
+def _checking(method: Callable[..., Any]) -> Callable[..., Any]:
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return method
+    names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                p.KEYWORD_ONLY))
+
+    def check(given: Mapping[str, object]) -> None:
+        for word in given:
+            if word not in names:
+                hint = did_you_mean(word, names - {"self"})
+                raise UnknownArgument(f"{method.__name__}() takes no argument {word!r}"
+                                      + (f" (did you mean {hint}=?)" if hint else ""))
+
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def checked_async(*args: Any, **kwargs: Any) -> Any:
+            check(kwargs)
+            return await method(*args, **kwargs)
+        return checked_async
+
+    @functools.wraps(method)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check(kwargs)
+        return method(*args, **kwargs)
+    return checked

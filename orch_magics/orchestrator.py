@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import BackgroundLoop, background_loop
 from .admission import Gate, Ticket
-from .arguments import check_given, checked_config, checked_keeping, checked_tail
+from .arguments import check_given, checked_config, checked_keeping, checked_tail, keywords_checked
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
 
 
+@keywords_checked
 class Orchestrator(FilesAndPorts):
     """Runs services and commands in the environments of a Config."""
 
@@ -109,9 +110,8 @@ class Orchestrator(FilesAndPorts):
     def _admitted(self, plan: RunPlan | None, ticket: Ticket | None,
                   admit: Callable[[RunPlan], Ticket], environment: str, service: str | None,
                   **how: Any) -> tuple[RunPlan, Ticket]:
-        """A run's plan and ticket: as given, else made here. A plan made here is admitted
-        (`admit`) before it is resolved: a protected environment is confirmed, or the run
-        refused, before any secret provider is asked."""
+        """A run's plan and ticket: as given, else made here and admitted (`admit`) before it
+        is resolved, so a protected environment is confirmed before any secret is asked."""
         tickets = [] if ticket is None else [ticket]
         if plan is None:
             plan = make_plan(self.config, environment, service, resolver=self._resolver_factory(),

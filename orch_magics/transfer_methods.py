@@ -11,6 +11,7 @@ import functools
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
+from .arguments import keywords_checked
 from .shutdown import close_at_exit
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         def after_fork(self) -> None: ...
 
 
+@keywords_checked
 class FilesAndPorts:
     """Copies and port forwards of an Orchestrator (its `loop` runs the blocking ones)."""
 

@@ -340,3 +340,29 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
                                             r"\); give log_dir= or ORCH_LOG_DIR a folder"):
             orch.start("local", "mark")
         assert orch.ps() == [] and not (tmp_path / "marker").exists()
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda o: o.run("local", servce="mark"), "run() takes no argument 'servce' (did you mean "
+                                              "service=?)"),
+    (lambda o: o.spawn("local", "mark", timout=3), "spawn() takes no argument 'timout' (did you "
+                                                   "mean timeout=?)"),
+    (lambda o: o.start("local", "mark", paralel=2), "start() takes no argument 'paralel' (did "
+                                                    "you mean parallel=?)"),
+    (lambda o: asyncio.run(o.arun("local", "mark", sinkz=[])), "arun() takes no argument "
+                                                               "'sinkz' (did you mean sinks=?)"),
+    (lambda o: o.get("local", "/etc/hostname", progres=None), "get() takes no argument "
+                                                              "'progres' (did you mean progress=?)"),
+    (lambda o: o.run("local", "mark", colour=True), "run() takes no argument 'colour'"),
+])
+def test_a_misspelt_keyword_says_the_one_meant_before_anything_runs(
+        cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        call: Callable[[Orchestrator], object], said: str) -> None:
+    """config tester: `orch.run("local", servce="mark")` was Python's bare TypeError, with no
+    did-you-mean as the CLI and the magic give for a misspelt option."""
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(cfg) as orch:
+        with pytest.raises(ConfigError) as info:
+            call(orch)
+    assert str(info.value) == said and isinstance(info.value, TypeError)  # as Python's was
+    assert not (tmp_path / "marker").exists() and not _audit().exists()
