@@ -139,6 +139,11 @@ def test_dry_run_runs_nothing(shell, capsys):
     out = capsys.readouterr().out
     assert "environment: marked" in out and 'echo "hello $WHO"' in out
     assert "blocks until the run ends" in out
+    # without a front end, --bg starts a named run (config tester: it said "blocks")
+    assert shell.run_line_magic("orch", "marked hello --bg --dry-run") is None
+    out = capsys.readouterr().out
+    assert "in this cell: starts a named run in the background (its output: %orch logs NAME)" \
+        in out and "blocks" not in out
 
 
 def test_dry_run_reads_no_secret(shell, capsys):

@@ -73,7 +73,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
-        print(_dry_run(plan, body, background, with_box, frontend, targets))
+        print(_dry_run(plan, body, background or args.bg, with_box, frontend, targets))
         return None
     ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
@@ -176,7 +176,9 @@ def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
         lines.append(f"targets:     {targets}")
     if body:
         lines.append(f"stdin data:  {len(body.encode())} bytes from the cell body")
-    if background:
+    if background and not frontend:  # --bg under nbclient: a named run, out of the cells
+        how = "starts a named run in the background (its output: %orch logs NAME)"
+    elif background:
         how = "returns at once with a live handle" + (" and a stdin box" if with_box else "")
     else:
         how = "blocks until the run ends" + ("" if frontend else " (no front-end stdin)")
