@@ -51,6 +51,10 @@ SETTINGS = [
     ("timeout = 0", "Orch.timeout needs a number of seconds > 0, or None"),
     ("update_interval = -1", "Orch.update_interval needs a number of seconds > 0"),
     ("update_interval = float('inf')", "Orch.update_interval needs a number of seconds > 0"),
+    # config tester: True became a 1-second timeout on every run, 1e3 a tail of 1000
+    ("timeout = True", "Orch.timeout needs a number, not True"),
+    ("tail = True", "Orch.tail needs a whole number, not True"),
+    ("tail = 1e3", "Orch.tail needs a whole number, not 1000.0"),
 ]
 
 

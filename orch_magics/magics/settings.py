@@ -20,27 +20,47 @@ class SettingRefused(TraitError):
         return [f"{type(self).__name__}: {self}"]
 
 
+class _Numeric:
+    """A number setting that takes no bool and no fraction where a whole number is meant:
+    `%config Orch.timeout = True` became a 1-second timeout on every run."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        whole = isinstance(self, Int)
+        if isinstance(value, bool) or whole and isinstance(value, float):
+            kind = "a whole number" if whole else "a number"
+            raise SettingRefused(f"Orch.{self.name} needs {kind}, not {value!r}")  # type: ignore[attr-defined]
+        return super().validate(obj, value)  # type: ignore[misc]
+
+
+class Number(_Numeric, Float):  # type: ignore[misc]
+    """A Float setting (see `_Numeric`)."""
+
+
+class Whole(_Numeric, Int):  # type: ignore[misc]
+    """An Int setting (see `_Numeric`)."""
+
+
 class Orch(Configurable):
     """Defaults of the %orch / %%orch magics (set with `%config Orch.<name> = <value>`)."""
 
-    tail = Int(40, help="Lines of output shown in a front end's cell while a run streams (the "
+    tail = Whole(40, help="Lines of output shown in a front end's cell while a run streams (the "
                         "result keeps everything; 0: none). Per run: --tail N.").tag(config=True)
-    update_interval = Float(0.1, help="Seconds between two refreshes of a running cell's "
+    update_interval = Number(0.1, help="Seconds between two refreshes of a running cell's "
                                       "display (0.1 = 10 updates/s).").tag(config=True)
     raise_error = Bool(True, help="Raise RunError when a blocking run fails. Per run: "
                                   "--no-raise-error.").tag(config=True)
-    timeout = Float(None, allow_none=True,
+    timeout = Number(None, allow_none=True,
                     help="Default timeout in seconds for runs (None: the service's own "
                          "timeout, or none). Per run: --timeout S.").tag(config=True)
     stdin_widget = Bool(True, help="Show the stdin box (text + Send/EOF/Stop) for runs that "
                                    "take stdin in a front end.").tag(config=True)
-    headless_lines = Int(1000, allow_none=True,
+    headless_lines = Whole(1000, allow_none=True,
                          help="Without a live front end (nbclient, papermill, terminal "
                               "IPython): lines of a run's output written to the cell, half "
                               "from its start and half from its end, with a note of what was "
                               "elided (the result keeps everything). None: no limit."
                          ).tag(config=True)
-    headless_bytes = Int(256 * 1024, allow_none=True,
+    headless_bytes = Whole(256 * 1024, allow_none=True,
                          help="Without a live front end: bytes of a run's output written to "
                               "the cell (half head, half tail). None: no limit."
                          ).tag(config=True)
