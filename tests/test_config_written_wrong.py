@@ -307,3 +307,15 @@ def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
     a newline), and a name starting with '-' loaded but no command line could run it."""
     err = error_of(text)
     assert said in str(err) and str(err).startswith("conf.yaml:")
+
+
+@pytest.mark.parametrize(("section", "said"), [
+    ("audit: {path: ''}", "audit.path is empty"),
+    ("secrets: {providers: [file], file: '  '}", "secrets.file is empty"),
+])
+def test_an_empty_path_is_refused_at_its_line(section: str, said: str) -> None:
+    """config tester: `audit: {path: ''}` silently wrote to the default audit log, and an
+    empty secrets file passed `orch check` to fail at run time as "(none configured)"."""
+    err = error_of("environments: {l: []}\n" + section)
+    assert str(err).startswith("conf.yaml:2:") and f"{said}: give a path, or leave the key " \
+        "out for the default" in str(err)
