@@ -22,6 +22,9 @@ CONFIG = textwrap.dedent("""
       marked:
         layers:
           - {type: local, config: {environment: {MARK: from-layer}}}
+      ps:  # named like a subcommand (config tester: it loaded, and no run could reach it)
+        layers:
+          - {type: local, config: {environment: {WHO: ps-env}}}
     services:
       upper:
         command: while IFS= read -r l; do printf '%s\\n' "$l" | tr a-z A-Z; done
@@ -288,3 +291,17 @@ def test_unload_and_reload(shell):
     assert "orch" in shell.magics_manager.magics["cell"]
 
 
+
+
+def test_an_environment_named_like_a_subcommand_runs_where_the_subcommand_cannot(
+        shell, capsys, tmp_path):
+    """`%orch ps hello` said "%orch ps: unexpected argument 'hello'" with `ps:` loaded."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)  # the module's (a test may load another)
+    shell.run_line_magic("orch", f"load {tmp_path / 'orch.yaml'}")
+    result = shell.run_line_magic("orch", "ps quiet")
+    assert result.stdout == "secret-ish\n" and result.environment == "ps"
+    capsys.readouterr()
+    shell.run_line_magic("orch", "ps")  # alone: still the list of named runs
+    assert "secret-ish" not in capsys.readouterr().out
+    with pytest.raises(UsageError, match="unexpected argument"):  # no such environment
+        shell.run_line_magic("orch", "logs a b")

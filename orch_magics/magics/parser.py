@@ -203,8 +203,7 @@ def sub_parser(name: str) -> MagicParser:
     return p
 
 
-def parse(line: str,
-          first_word: Callable[[str, list[str]], None] = lambda word, rest: None) -> Parsed:
+def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None) -> Parsed:
     """Parse a %orch line (a trailing `# comment` is dropped). `first_word` checks a first word
     that is no subcommand before the rest is parsed: it raises when that word is no
     environment either (`%orch histroy -n 2` is about the word, not about `-n`)."""
@@ -213,14 +212,27 @@ def parse(line: str,
     except ValueError as exc:
         raise UsageError(f"cannot parse the magic line: {exc}") from None
     if words and words[0] in SUBCOMMANDS:
-        return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
-    if words and not words[0].startswith("-"):
+        try:
+            return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
+        except UsageError:  # `%orch ps health`, with an environment named `ps`: a run there
+            if first_word is None or not _names_environment(first_word, words):
+                raise
+    if words and not words[0].startswith("-") and first_word is not None:
         first_word(words[0], words[1:])
     if "--" in words:  # `orch run ENV -- CMD`, typed here: not a service named CMD
         env = words[0] if words[0] != "--" else "ENV"
         raise UsageError(f"%orch {env} -- COMMAND is the orch CLI's form; in a notebook, run a "
                          f"command as the cell body of %%orch {env}")
     return Parsed("run", run_parser().parse_words(words))
+
+
+def _names_environment(first_word: Callable[[str, list[str]], None], words: list[str]) -> bool:
+    """Whether `first_word` takes `words[0]` as an environment (it raises for any other)."""
+    try:
+        first_word(words[0], words[1:])
+    except Exception:  # noqa: BLE001  (UsageError, or the config's own error for the name)
+        return False
+    return True
 
 
 def subcommand_typos(word: str, rest: Sequence[str] = ()) -> list[str]:
