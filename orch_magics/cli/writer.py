@@ -51,7 +51,15 @@ class BackgroundWriter:
         self._capacity: dict[int, int | None] = {}  # of the pipe behind each fd (None: no pipe)
 
     def put(self, fd: int, data: bytes) -> None:
-        """Queue `data` for `fd`; never waits."""
+        """Queue `data` for `fd`; never waits. When nothing is queued and `fd` is a pipe with
+        room for all of it (a reader keeping up: a write that cannot wait), it is written here
+        at once: handing each chunk to the thread cost a wake-up of each side per chunk."""
+        if not self._queue and fd not in self._failed and self._fits(fd, len(data)):
+            error = self._write_all(fd, data)  # the only producer: nothing can queue meanwhile
+            if error is not None:
+                self._failed.add(fd)
+                self._loop.call_soon(self._on_error, fd, error)
+            return
         with self._lock:
             self._queue.append((fd, data))
             self.pending += len(data)
@@ -109,6 +117,12 @@ class BackgroundWriter:
         except OSError as exc:
             return exc
         return None
+
+    def _fits(self, fd: int, size: int) -> bool:
+        """Whether `fd` is a pipe that takes `size` bytes now without waiting."""
+        if fd not in self._capacity:
+            self._capacity[fd] = pipe_capacity(fd)
+        return self._capacity[fd] is not None and self._room(fd) >= size
 
     def _room(self, fd: int) -> int:
         """Bytes the pipe behind `fd` takes now without waiting (any number: not a pipe)."""
