@@ -19,10 +19,11 @@ from .config.model import Environment
 from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, Guard, check_allowed
-from .plan import RunPlan
+from .plan import PlannedStep, RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .secrets.masking import get_logger
+from .sinks.base import Sink
 
 _log = get_logger(__name__)
 
@@ -85,9 +86,16 @@ class Gate:
             return start(options)
         record = _started(log, plan, ticket, chain, target)
         digest = OutputDigest(hashing=log.digests)
-        run = start(replace(options, sinks=[*options.sinks, digest]))
+        steps: list[OutputDigest] = []  # of the pre and post commands, in the order they ran
+
+        def step_sinks(step: PlannedStep, kind: str) -> list[Sink]:
+            steps.append(OutputDigest(hashing=log.digests))
+            return [*(options.step_sinks(step, kind) if options.step_sinks else ()), steps[-1]]
+
+        run = start(replace(options, sinks=[*options.sinks, digest], step_sinks=step_sinks))
         run.audit_id = record["id"]
-        run.task.add_done_callback(lambda task: _record_end(log, record["id"], task, digest))
+        run.task.add_done_callback(
+            lambda task: _record_end(log, record["id"], task, digest, steps))
         return run
 
     async def launch(self, plan: RunPlan, ticket: Ticket | None, chain: str,
@@ -146,7 +154,8 @@ def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
     return record
 
 
-def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> None:
+def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest,
+                steps: list[OutputDigest]) -> None:
     result: RunResult | None = None
     error: BaseException | None = None
     if task.cancelled():
@@ -155,7 +164,7 @@ def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest) -> 
         error = task.exception()
     else:
         result = task.result()
-    _append_end(log, end_record(run_id, result, digest, error))
+    _append_end(log, end_record(run_id, result, digest, error, steps))
 
 
 def _append_end(log: AuditLog, record: dict[str, Any]) -> None:

@@ -64,6 +64,33 @@ def test_an_api_run_is_recorded_with_its_outcome_and_output_digests(tmp_path: Pa
     assert os.stat(log).st_mode & 0o777 == 0o600
 
 
+def test_pre_and_post_commands_are_recorded_with_their_own_digests(tmp_path: Path) -> None:
+    """security tester: the end record hashed the main command's streams only, while `orch
+    run` shows the pre and post commands' output too (29 bytes on stderr, 4 recorded)."""
+    log = tmp_path / "audit.jsonl"
+    text = config(log).replace("services:\n", "services:\n  mixed:\n    command: 'echo out'\n"
+                               "    pre_commands: [{command: 'echo pre-out; echo pre-err >&2'}]\n"
+                               "    post_commands: [{command: 'echo post-out; exit 4'}]\n")
+    (tmp_path / "orch.yaml").write_text(text)
+    with Orchestrator(load_config_text(text)) as orch:
+        result = orch.run("local", "mixed")
+    cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"),
+                          "run", "local", "mixed"], capture_output=True, timeout=60)
+    assert cli.stdout == b"out\n" and cli.stderr.startswith(b"pre-out\npre-err\npost-out\n")
+    for end in records(log)[1::2]:
+        assert (end["stdout_bytes"], end["stdout_sha256"]) == (
+            4, hashlib.sha256(b"out\n").hexdigest())
+        pre, post = end["steps"]
+        assert (pre["step"], pre["command"], pre["exit_code"]) == (
+            "pre", "echo pre-out; echo pre-err >&2", 0)
+        assert pre["stdout_sha256"] == hashlib.sha256(b"pre-out\n").hexdigest()
+        assert (pre["stderr_bytes"], pre["stderr_sha256"]) == (
+            8, hashlib.sha256(b"pre-err\n").hexdigest())
+        assert (post["step"], post["exit_code"], post["stdout_bytes"]) == ("post", 4, 9)
+    assert [s.step for s in result.steps] == ["pre", "post"]
+    assert verify(str(log)) == (4, None)
+
+
 def test_digests_of_large_interleaved_output_match_every_byte(tmp_path: Path) -> None:
     """Tens of MiB on both streams, interleaved in uneven pieces: the digests cover every byte
     in order (the hashing runs in batches on another thread)."""

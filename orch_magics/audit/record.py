@@ -7,9 +7,10 @@ from the OutputDigest sink (digest.py).
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..plan import RunPlan
@@ -59,18 +60,32 @@ def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None 
 
 
 def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
-               error: BaseException | None = None) -> dict[str, Any]:
-    """The record written when the run has ended (or failed to start: `error`)."""
-    out, err = digest.finish()
-    record: dict[str, Any] = {"event": "end", "id": run_id, "time": _now(),
-                              "stdout_bytes": out[0], "stdout_sha256": out[1],
-                              "stderr_bytes": err[0], "stderr_sha256": err[1]}
+               error: BaseException | None = None,
+               steps: Sequence[OutputDigest] = ()) -> dict[str, Any]:
+    """The record written when the run has ended (or failed to start: `error`); `steps`: the
+    digests of its pre and post commands, in the order they ran (under `steps`, with each
+    one's name and exit status from the result)."""
+    record: dict[str, Any] = {"event": "end", "id": run_id, "time": _now(), **_output(digest)}
+    if steps:
+        ran = result.steps if result is not None else []
+        record["steps"] = [{"step": r.step if r else None,
+                            "command": mask_text(r.command) if r else None,
+                            "exit_code": r.exit.code if r else None, **_output(d)}
+                           for d, r in itertools.zip_longest(steps, ran[:len(steps)])
+                           if d is not None]
     if result is None:
         return {**record, "ok": False, "error": mask_text(str(error) or type(error).__name__)}
     return {**record, "ok": result.ok, "exit_code": result.exit.code,
             "signal": result.exit.signal, "timed_out": result.timed_out,
             "interrupted": result.interrupted, "duration": round(result.duration, 3),
             "error": mask_text(str(result.exit.error)) if result.exit.error else None}
+
+
+def _output(digest: OutputDigest) -> dict[str, Any]:
+    """Bytes and sha256 (None: not hashed) of the stdout and stderr a digest saw."""
+    out, err = digest.finish()
+    return {"stdout_bytes": out[0], "stdout_sha256": out[1],
+            "stderr_bytes": err[0], "stderr_sha256": err[1]}
 
 
 def closed_record(session_id: str, duration: float, error: BaseException | None = None,
