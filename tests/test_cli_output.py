@@ -289,3 +289,41 @@ def test_a_second_signal_while_json_waits_for_the_reader_keeps_the_first_status(
         proc.kill()
         os.close(r)
         kill_all(processes_with(token))
+
+
+def test_a_write_into_a_pipe_whose_reader_paused_never_waits_on_the_loop() -> None:
+    """review3: the loop wrote a chunk itself when the pipe's free byte count had room, but a
+    page the reader left half read takes a whole slot: a 4,000-byte write into a full pipe
+    with 4,095 bytes read off it slept until the reader read again (Ctrl-C, TERM and
+    --timeout unhandled meanwhile). What the pipe does not take now goes to the thread."""
+    import asyncio
+
+    from orch_magics.cli.writer import BackgroundWriter
+    from orch_magics.process.pipes import pipe_capacity
+
+    async def main() -> tuple[float, bytes]:
+        r, w = os.pipe()
+        os.write(w, b"x" * pipe_capacity(w))  # type: ignore[operator]
+        os.read(r, 4095)  # a paused `| less`: the first page half read
+        writer = BackgroundWriter(lambda fd, exc: None)
+        returned = threading.Event()  # a put that waits is let go after 3 s, to be measured
+        timer = threading.Timer(3, lambda: returned.is_set() or os.read(r, 1 << 16))
+        timer.start()
+        began = time.monotonic()
+        writer.put(w, b"y" * 4000)
+        writer.put(w, b"z" * 10)  # after it, in order, even with the first one queued
+        took = time.monotonic() - began
+        returned.set()
+        timer.cancel()
+        got = b""
+        while len(got) < 1 << 20:  # the reader comes back: everything arrives, in order
+            got += await asyncio.to_thread(os.read, r, 1 << 20)
+            if got.endswith(b"z" * 10):
+                break
+        await writer.below(0)
+        os.close(w)
+        os.close(r)
+        return took, got
+
+    took, got = asyncio.run(main())
+    assert took < 0.5 and got.endswith(b"x" * 100 + b"y" * 4000 + b"z" * 10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import select
 import sys
@@ -29,6 +30,8 @@ LOW_WATER = 1 << 20
 #: A chunk the pipe has room for goes whole: slicing every write cost a gigabyte piped to
 #: `wc -c` ~8 % more time.
 SLICE = 64 << 10
+#: pwritev2's flag for a write that takes what fits now and never waits (Linux, Python 3.7+).
+RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 
 
 class BackgroundWriter:
@@ -49,17 +52,27 @@ class BackgroundWriter:
         #: Bytes written so far: a reader that takes some is still reading.
         self.written = 0
         self._capacity: dict[int, int | None] = {}  # of the pipe behind each fd (None: no pipe)
+        self._inline: dict[int, bool] = {}  # fds written by `put` when they have room
 
     def put(self, fd: int, data: bytes) -> None:
-        """Queue `data` for `fd`; never waits. When nothing is queued and `fd` is a pipe with
-        room for all of it (a reader keeping up: a write that cannot wait), it is written here
-        at once: handing each chunk to the thread cost a wake-up of each side per chunk."""
-        if not self._queue and fd not in self._failed and self._fits(fd, len(data)):
-            error = self._write_all(fd, data)  # the only producer: nothing can queue meanwhile
-            if error is not None:
-                self._failed.add(fd)
-                self._loop.call_soon(self._on_error, fd, error)
-            return
+        """Queue `data` for `fd`; never waits. When nothing is queued and `fd` is a pipe, what
+        it takes now is written here at once (a reader keeping up): handing each chunk to the
+        thread cost a wake-up of each side per chunk. Only the rest is queued."""
+        if not self._queue and fd not in self._failed and self._is_pipe(fd):
+            try:  # RWF_NOWAIT: what the pipe has room for, else EAGAIN; never a wait
+                done = os.pwritev(fd, [data], -1, RWF_NOWAIT or 0)
+            except BlockingIOError:
+                done = 0
+            except OSError as exc:  # the reader left (EPIPE), …: as the thread would say it
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # else: not here
+                    self._failed.add(fd)
+                    self._loop.call_soon(self._on_error, fd, exc)
+                    return
+                self._inline[fd], done = False, 0  # an old kernel: always the thread
+            self.written += done
+            if done == len(data):
+                return
+            data = data[done:]
         with self._lock:
             self._queue.append((fd, data))
             self.pending += len(data)
@@ -91,10 +104,10 @@ class BackgroundWriter:
                 skip = fd in self._failed
             error = None if skip else self._write_all(fd, data)
             with self._lock:
+                if error is not None:  # before the queue may look empty to `put`
+                    self._failed.add(fd)
                 self._queue.popleft()
                 self.pending -= len(data)
-                if error is not None:
-                    self._failed.add(fd)
                 woken = [w for limit, w in self._waiters if self.pending <= limit]
                 self._waiters = [(n, w) for n, w in self._waiters if w not in woken]
             self._tell(error, fd, woken)
@@ -118,11 +131,11 @@ class BackgroundWriter:
             return exc
         return None
 
-    def _fits(self, fd: int, size: int) -> bool:
-        """Whether `fd` is a pipe that takes `size` bytes now without waiting."""
-        if fd not in self._capacity:
-            self._capacity[fd] = pipe_capacity(fd)
-        return self._capacity[fd] is not None and self._room(fd) >= size
+    def _is_pipe(self, fd: int) -> bool:
+        """Whether `fd` is a pipe written here when it has room (see `put`)."""
+        if fd not in self._inline:
+            self._inline[fd] = RWF_NOWAIT is not None and pipe_capacity(fd) is not None
+        return self._inline[fd]
 
     def _room(self, fd: int) -> int:
         """Bytes the pipe behind `fd` takes now without waiting (any number: not a pipe)."""
