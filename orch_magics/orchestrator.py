@@ -119,22 +119,18 @@ class Orchestrator(FilesAndPorts):
                              else tickets.append(admit(dry)), **how)
         return plan, tickets[0] if tickets else admit(plan)
 
-    def _one(self, yes: str | Collection[str], front_end: str = "api"
-             ) -> Callable[[RunPlan], Ticket]:
-        """How a run of one process is admitted: what the allow lists refuse, then a fan-out,
-        is refused before anyone is asked."""
-        def admit(plan: RunPlan) -> Ticket:
-            check_allowed(plan)
-            plan.check_one_target()
-            return self.admit(plan, yes=yes, front_end=front_end)
-        return admit
+    def _one(self, yes: str | Collection[str]) -> Callable[[RunPlan], Ticket]:
+        """How a run of one process is admitted (a fan-out is refused before anyone asks)."""
+        return self._either(lambda plan: None, yes, "api", lambda plan, _: plan.check_one_target())
 
     def _either(self, fleet_of: Callable[[RunPlan], FleetOptions | None],
                 yes: str | Collection[str], front_end: str,
                 first: Callable[[RunPlan, FleetOptions | None], object]
                 ) -> Callable[[RunPlan], Ticket]:
-        """How a run or a fleet is admitted, after `first(plan, fleet options)` checks it."""
+        """How a run or a fleet is admitted: what the allow lists refuse first, then what
+        `first(plan, fleet options)` checks, before anyone is asked."""
         def admit(plan: RunPlan) -> Ticket:
+            check_allowed(plan)
             fleet = fleet_of(plan)
             first(plan, fleet)
             return (self.fleets.admit(plan, fleet, yes, front_end) if fleet is not None
@@ -279,10 +275,11 @@ class Orchestrator(FilesAndPorts):
         fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout, tail).for_plan
 
         def checked(plan: RunPlan, fleet: FleetOptions | None) -> RestartPolicy:
+            policy = RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
+                                      fleet=fleet is not None)
             if fleet is None:
                 check_sinks(sinks)  # a callable: fleets only
-            return RestartPolicy.of(plan.service, restart, max_restarts, self.restart_backoff,
-                                    fleet=fleet is not None)
+            return policy
 
         plan, ticket = self._admitted(plan, ticket, self._either(fleet_of, yes, front_end, checked),
                                       environment, service, command=command, env=env, cwd=cwd)

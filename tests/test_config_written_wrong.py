@@ -319,3 +319,11 @@ def test_an_empty_path_is_refused_at_its_line(section: str, said: str) -> None:
     err = error_of("environments: {l: []}\n" + section)
     assert str(err).startswith("conf.yaml:2:") and f"{said}: give a path, or leave the key " \
         "out for the default" in str(err)
+
+
+def test_a_name_may_hold_the_joiners_words_need() -> None:
+    """review3: refusing every format character refused the zero-width non-joiner of Persian
+    words (and the joiner of emoji sequences); bidi overrides stay refused."""
+    names = ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "dev-\U0001f469\u200d\U0001f4bb"]
+    text = "environments:\n" + "".join(f"  {name!r}: []\n".replace("'", '"') for name in names)
+    assert list(load_config_text(text, "conf.yaml").environments) == names

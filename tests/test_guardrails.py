@@ -659,3 +659,25 @@ def test_a_protected_environment_is_confirmed_before_any_secret_is_asked(
         assert mark.exists() and asked.read_text() == f"{secret}\n"  # confirmed: asked once
     finally:
         o.close()
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda o: o.run("locked", "other", sinks=lambda label: ()), "may not run in 'locked'"),
+    (lambda o: o.start("locked", "other", restart="bogus"), "may not run in 'locked'"),
+    (lambda o: o.run("fleet", "other", limit="zzz"), "may not run in 'fleet'"),
+    (lambda o: o.run("locked", command="true", limit="a"), "runs services only"),
+    (lambda o: o.get("locked", "/etc/hostname", limit="a"), "runs services only"),
+    (lambda o: o.forward("fleet", 22), "runs services only"),
+    (lambda o: o.start("local", command="true", sinks=lambda label: (), restart="bogus"),
+     "restart must be one of"),  # a policy is said before the sinks, as it was
+])
+def test_the_allow_lists_refuse_first_as_they_did(orch: Orchestrator, mark: Path,
+                                                  call: Callable[[Orchestrator], object],
+                                                  said: str) -> None:
+    """review3: admitting before resolving moved the allow lists after the fleet options,
+    sinks, restart policy and `--limit` checks (a forward into a services-only fleet said
+    "name it with --limit", then refused the --limit for allow_adhoc)."""
+    ask = orch.gate.ask = Answers()
+    with pytest.raises(OrchError, match=said):
+        call(orch)
+    assert ask.questions == [] and not mark.exists()

@@ -146,3 +146,20 @@ def test_a_handle_shows_its_state_with_the_time_it_was_true(shell, capsys):
     shell.display_formatter.format(live)
     stopped = capsys.readouterr().out
     assert "stopped" in stopped and " as of " not in stopped
+
+
+def test_a_mistyped_subcommand_of_its_own_words_is_never_a_run() -> None:
+    """review3: with an environment named `stop`, `%orch stop web --timeout 5` (a stop with
+    an option it lacks) ran service `web` in environment `stop`. Only a subcommand that
+    takes no words of its own (`ps`, `envs`, …) falls back to a run in such an environment."""
+    from orch_magics.magics.parser import parse
+
+    def first_word(word: str, rest: list[str]) -> None:
+        if word not in ("stop", "ps", "logs"):
+            raise UsageError(f"unknown environment {word!r}")
+
+    for line in ("stop web --timeout 5", "logs web --bg", "stop"):
+        with pytest.raises(UsageError, match=f"%orch {line.split()[0]}"):
+            parse(line, first_word)
+    assert parse("ps web --timeout 5", first_word).command == "run"
+    assert parse("ps", first_word).command == "ps"

@@ -286,3 +286,13 @@ def test_display_shows_a_progress_line_as_a_terminal_would() -> None:
     text = sink.render()["text/plain"]
     assert "copying 100%\ndone\n" in text and "10%" not in text
     assert [line for _, line in sink.snapshot().lines][0] == "copying 10%\rcopying 55%\rcopying 100%"
+
+
+def test_a_long_line_cut_before_its_ending_still_counts_what_it_lost() -> None:
+    """review3: a line cut for being long (`cut_long`) that ended in a `\\r` lost its count
+    of dropped characters: it came out as a plain str."""
+    from orch_magics.sinks.lines import LineDecoder
+    decoder = LineDecoder(1000)
+    decoder.feed(b"y" * 1900 + b"\r")
+    (line,) = decoder.cut_long(1000)
+    assert isinstance(line, CutLine) and len(line) + line.dropped == 1900 and line.at == 500

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from .model import (
     Location,
     Service,
 )
+from .names import check_name
 from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, parse_source, read_source
 from .suggest import did_you_mean, key_hint, misspelt_variable
@@ -208,7 +208,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
         if name.startswith("x-"):
             continue
         path: Path_ = ("environments", name)
-        _check_name("environment", name, path, src)
+        check_name("environment", name, path, src)
         if name in environments:
             first = environments[name].location
             raise src.error(path, f"environment {name!r} is defined twice (first at {first})",
@@ -221,24 +221,12 @@ def _load_source(src: Source, environments: dict[str, Environment],
         if name.startswith("x-"):
             continue
         path = ("services", name)
-        _check_name("service", name, path, src)
+        check_name("service", name, path, src)
         if name in services:
             first = services[name].location
             raise src.error(path, f"service {name!r} is defined twice (first at {first})",
                             at_key=True)
         services[name] = _service(name, raw, path, src)
-
-
-def _check_name(kind: str, name: str, path: Path_, src: Source) -> None:
-    """Refuse a name no front end can take or show: one read as an option (`-x`), or one
-    holding control or format characters (an escape sequence, a line break or a bidi
-    override would reach the terminal in `orch ls` and in every message naming it)."""
-    if name.startswith("-"):
-        raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
-                              f"read it as an option", at_key=True)
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise src.error(path, f"{kind} name {name!r} holds a control character: names are "
-                              f"shown on terminals and typed on command lines", at_key=True)
 
 
 def _location(src: Source, path: Path_) -> Location:

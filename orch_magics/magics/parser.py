@@ -215,8 +215,9 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None)
         try:
             return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
         except UsageError:  # `%orch ps health`, with an environment named `ps`: a run there
-            if first_word is None or not _names_environment(first_word, words):
-                raise
+            if (first_word is None or _takes_words(words[0])
+                    or not _names_environment(first_word, words)):
+                raise  # `%orch stop web --timeout 5` is a stop, mistyped: never a run
     if words and not words[0].startswith("-") and first_word is not None:
         first_word(words[0], words[1:])
     if "--" in words:  # `orch run ENV -- CMD`, typed here: not a service named CMD
@@ -224,6 +225,13 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None)
         raise UsageError(f"%orch {env} -- COMMAND is the orch CLI's form; in a notebook, run a "
                          f"command as the cell body of %%orch {env}")
     return Parsed("run", run_parser().parse_words(words))
+
+
+def _takes_words(name: str) -> bool:
+    """Whether subcommand `name` takes words of its own (a run's name, paths): a line of it
+    that does not parse is a mistake in it, never a run in an environment of that name."""
+    actions = sub_parser(name)._actions  # private-ok: where argparse keeps its arguments
+    return any(not action.option_strings for action in actions)
 
 
 def _names_environment(first_word: Callable[[str, list[str]], None], words: list[str]) -> bool:

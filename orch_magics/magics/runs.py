@@ -14,6 +14,7 @@ import functools
 import keyword
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions
 from ..fleet.targets import planned
+from ..guard import check_allowed
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
@@ -61,8 +63,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     ctx.orchestrator.config.run_environment(args.environment)  # said before anything else
     script = _script(args, cell)
     body = cell if script is None and cell else None
-    plan_of = functools.partial(_plan, ctx.orchestrator, args, script)
-    plan = plan_of(dry_run=True)  # admitted so, before any secret provider is asked
+    plan, plan_of = _unresolved(ctx.orchestrator, args, script)
     # A live stdin (box + handle) is for runs opened with nothing to send yet (the line form)
     # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
     takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
@@ -115,6 +116,17 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
+
+
+def _unresolved(orch: Orchestrator, args: argparse.Namespace, script: str | None
+                ) -> tuple[RunPlan, Callable[[], RunPlan]]:
+    """The run's plan unresolved, to be shown and admitted before any secret provider is
+    asked (the allow lists first, before the cell stops anything), and how to resolve it."""
+    plan_of = functools.partial(_plan, orch, args, script)
+    plan = plan_of(dry_run=True)
+    if not args.dry_run:
+        check_allowed(plan)
+    return plan, plan_of
 
 
 def _check(args: argparse.Namespace) -> None:

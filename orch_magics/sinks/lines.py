@@ -175,7 +175,8 @@ class LineDecoder:
         self._reset()
         if line.endswith(CR):  # it may be the start of a `\r\n` ending: it waits
             self._hold(CR)
-            line = line[:-1]
+            line = (CutLine(line[:-1], line.dropped, line.at) if isinstance(line, CutLine)
+                    else line[:-1])
         return [line]
 
     def _end(self) -> list[str]:

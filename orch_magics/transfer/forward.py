@@ -28,6 +28,7 @@ from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.lookup import recordable, resolve_all
 from ..fleet.targets import Target, expand, the_one
+from ..guard import check_allowed
 from ..layers.base import Launcher, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
@@ -219,7 +220,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     planned = functools.partial(places.plan, environment,
                                 command=["orch-forward", address(host, port)])
     plan = planned(dry_run=True)  # admitted before any secret of its layers is asked
-    _check_target(plan, limit)  # before anyone is asked to confirm
+    check_allowed(plan)
+    _check_target(plan, limit)  # allow lists refuse first, then a target, before anyone asks
     ticket = places.admit(plan, yes=yes, front_end=front_end)
     plan = planned()
     health = Health(address(host, port))

@@ -14,6 +14,7 @@ from typing import Union
 
 from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
+from ..guard import check_allowed
 from ..plan import RunPlan
 from .copy import Copy, Copying, Runs, get_destination
 from .fleet import FleetCopied, FleetCopy
@@ -96,6 +97,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
         raise TransferError("give the remote path to copy")
     planned = functools.partial(runs.plan, environment, command=list(get_command(source).argv))
     dry = planned(dry_run=True)
+    check_allowed(dry)  # the allow lists refuse first
     if dry.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
@@ -120,6 +122,7 @@ def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *
     command = put_command(dest, name, source.kind, source.mode)
     planned = functools.partial(runs.plan, environment, command=list(command.argv))
     dry = planned(dry_run=True)
+    check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end)

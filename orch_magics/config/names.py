@@ -1,0 +1,23 @@
+"""What an environment or a service may be called: a name every front end can type and show."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .source import Path_, Source
+
+#: Format characters a word may need (Persian, Indic scripts, emoji): not refused in names.
+JOINERS = "\u200c\u200d"
+
+
+def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
+    """Refuse a name no front end can take or show: one read as an option (`-x`), or one
+    holding control or format characters (an escape sequence, a line break or a bidi
+    override would reach the terminal in `orch ls` and in every message naming it)."""
+    if name.startswith("-"):
+        raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
+                              f"read it as an option", at_key=True)
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in JOINERS
+           for c in name):
+        raise src.error(path, f"{kind} name {name!r} holds a control character: names are "
+                              f"shown on terminals and typed on command lines", at_key=True)
