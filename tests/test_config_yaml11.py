@@ -47,6 +47,10 @@ def test_a_choice_yaml_read_as_a_boolean_says_to_quote_it() -> None:
     assert err.message == ("services.a.restart: YAML 1.1 reads no as a boolean (false), not as "
                            "the text written: quote it ('no') to keep it exactly")
     assert (err.line, err.column) == (3, 28)
+    # a word that is no choice either (config tester: `restart: off` said "not False")
+    err = error_of("  a: {command: x, restart: off}\n")
+    assert err.message == ("services.a.restart must be one of 'no', 'on-failure', 'always', "
+                           "not off (YAML 1.1 reads it as the boolean false)")
 
 
 def test_the_same_rule_holds_for_pre_commands_and_layers() -> None:

@@ -141,6 +141,8 @@ def _literal(allowed: tuple[Any, ...]) -> Builder:
             raise src.error(path, f"{describe_path(path)}: {yaml_changed(value, written)}")
         hint = did_you_mean(value, [str(a) for a in allowed]) if isinstance(value, str) else None
         shown = repr(value) if isinstance(value, (str, int, float)) else kind_name(value)
+        if isinstance(value, bool) and written:  # `restart: off` said "not False"
+            shown = f"{written} (YAML 1.1 reads it as the boolean {str(value).lower()})"
         raise src.error(path, f"{describe_path(path)} must be one of "
                               f"{', '.join(repr(a) for a in allowed)}, not {shown}",
                         suggestion=hint)
