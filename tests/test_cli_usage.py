@@ -134,6 +134,9 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("run", "--yes", "-prod", "local", "s"), "orch run: error: unknown option -prod (a value "
                                               "of --yes that begins with '-' is written "
                                               "--yes=-prod)"),
+    (("help",), "orch: error: argument COMMAND: invalid choice: 'help' (choose from 'run', "
+                "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch --help lists the "
+                "commands; orch COMMAND --help shows one's options)"),  # config tester
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:

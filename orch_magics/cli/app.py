@@ -82,6 +82,8 @@ class _SubParser(_Parser):
 def _hint(message: str, words: Sequence[str]) -> str:
     if "invalid choice: " in message:
         word = message.split("invalid choice: ")[1].split("'")[1]
+        if word.lower() in ("help", "usage"):  # what a person types for it (config tester)
+            return " (orch --help lists the commands; orch COMMAND --help shows one's options)"
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""
