@@ -46,8 +46,12 @@ class Ticket:
 class Gate:
     """The one door every run of an Orchestrator goes through."""
 
-    def __init__(self, audit_log: Callable[[], AuditLog | None]) -> None:
+    def __init__(self, audit_log: Callable[[], AuditLog | None],
+                 environment: Callable[[str], Environment]) -> None:
+        """`environment(name)`: the config's environment of that name, or a ConfigError with
+        did-you-mean (a misspelt `--yes` is said, not silently ignored)."""
         self.guard = Guard()
+        self._environment = environment
         #: Set by a front end that can ask a person (CLI on a terminal, a kernel with stdin).
         self.ask: Asker | None = None
         #: Set by a front end that knows more about where runs come from (notebook, cell).
@@ -60,10 +64,21 @@ class Gate:
         names = [yes] if isinstance(yes, str) else list(yes) if isinstance(yes, Collection) else None
         if names is None or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
+        for name in filter(None, names):
+            self._known(name, front_end)
         confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names,
                                          front_end=front_end)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         return Ticket(confirmation, origin, plan.environment, _service(plan), self)
+
+    def _known(self, name: str, front_end: str) -> None:
+        """Raise unless `name`, given to confirm, is an environment of the config: a typo
+        (`--yes prodution`) confirms nothing, and the person who typed it should know."""
+        try:
+            self._environment(name)
+        except ConfigError as error:
+            given = f"yes={name!r}" if front_end == "api" else f"--yes {name}"
+            raise ConfigError(f"{given}: {error.message}", suggestion=error.suggestion) from None
 
     def checked(self, plan: RunPlan, ticket: Ticket | None) -> Ticket:
         """`ticket` when this gate issued it for `plan`'s environment and service and the

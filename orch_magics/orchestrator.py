@@ -71,7 +71,7 @@ class Orchestrator(FilesAndPorts):
         self.after_fork()
         self.log_dir, self.restart_backoff, self.log_max_bytes, self.capture_limit = (
             checked_keeping(log_dir, restart_backoff, log_max_bytes, capture_limit))
-        self.gate = Gate(self._audit_log)
+        self.gate = Gate(self._audit_log, lambda name: self.config.environment(name))
 
     @functools.cached_property  # fleet/ and transfer/ load on first use: single runs skip them
     def fleets(self) -> Fleets:

@@ -99,8 +99,8 @@ def test_nobody_to_ask_refuses_and_nothing_runs(orch: Orchestrator, mark: Path,
 def test_yes_and_orch_confirm_must_name_the_environment(orch: Orchestrator, mark: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfirmationRefused) as info:
-        orch.run("prod", "touch", yes="production")
-    assert str(info.value).startswith("environment 'prod' is protected and yes='production' "
+        orch.run("prod", "touch", yes="quick")
+    assert str(info.value).startswith("environment 'prod' is protected and yes='quick' "
                                       "does not name it, and nobody can confirm here")
     assert not mark.exists()
     assert orch.run("prod", "touch", yes="prod").stdout == "touched\n"
@@ -111,6 +111,25 @@ def test_yes_and_orch_confirm_must_name_the_environment(orch: Orchestrator, mark
         assert fresh.run("prod", "touch").ok and mark.exists()
     finally:
         fresh.close()
+
+
+def test_a_misspelt_yes_is_said_with_did_you_mean_and_nothing_runs(
+        orch: Orchestrator, mark: Path, tmp_path: Path) -> None:
+    """config tester: `--yes prodution` was taken in silence: where a person is asked, the
+    typo went unnoticed; on an unprotected environment it confirmed nothing without a word."""
+    orch.gate.ask = Answers("prod")
+    for environment, service in (("prod", "touch"), ("local", "touch")):
+        with pytest.raises(ConfigError) as info:
+            orch.run(environment, service, yes=["prod", "prdo"])
+        assert str(info.value).startswith("yes='prdo': unknown environment 'prdo'")
+        assert str(info.value).endswith("(did you mean 'prod'?)")
+    with pytest.raises(ConfigError, match="^yes='production': .*did you mean 'prod'"):
+        orch.start("local", "touch", yes="production")
+    assert orch.gate.ask.questions == [] and not mark.exists()
+    r = _cli(tmp_path, "run", "local", "touch", "--yes", "prodution")
+    assert r.returncode == 2 and not mark.exists(), r.stderr
+    assert "--yes prodution: unknown environment 'prodution'" in r.stderr
+    assert "did you mean 'prod'?" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_orch_confirm_does_not_answer_for_a_person_who_can_be_asked(
