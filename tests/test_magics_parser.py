@@ -47,6 +47,10 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("stop napper -n 5", "unknown option -n (options: %orch stop --help)"),
     ("logs napper -n x", "argument -n/--tail: invalid int value: 'x'"),
     ("local 'unclosed", "cannot parse the magic line"),
+    # config tester: a --name on a run that blocks the cell named nothing, in silence
+    ("local hello --name greet", "--name names a run in the background, and this one blocks "
+     "the cell: add --bg, or %orch start local SERVICE --name greet"),
+    ("local --name greet --dry-run hello", "add --bg"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     with pytest.raises(UsageError) as info:

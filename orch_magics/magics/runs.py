@@ -71,6 +71,10 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     frontend = shows_live(ctx.shell)
     background = frontend and (args.bg or takes_stdin)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
+    if args.name is not None and not (background or args.bg):  # it would name nothing
+        raise UsageError(f"--name names a run in the background, and this one blocks the cell:"
+                         f" add --bg, or %orch start {args.environment} SERVICE --name "
+                         f"{args.name}")
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
