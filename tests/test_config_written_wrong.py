@@ -282,6 +282,19 @@ def test_placeholders_do_not_nest() -> None:
     assert "placeholders do not nest" in str(err) and "conf.yaml:" in str(err)
 
 
+@pytest.mark.parametrize(("written", "fix"), [
+    ("{{env:$HOME}}", "{{env:HOME}}"), ("{{env:${HOME}}}", "{{env:HOME}}"),
+    ("x={{ env: $DB_HOST:-localhost }}", "{{env:DB_HOST}}"), ("{{env:$}}", "{{env:VAR}}"),
+])
+def test_a_variable_written_with_its_dollar_is_refused_at_its_line(written: str,
+                                                                   fix: str) -> None:
+    """config tester: `{{env:$HOME}}` loaded, then the run said "variable '$HOME' is not set
+    (did you mean 'HOME'?) (write {{env:$HOME:-default}} …)": advice that kept the mistake."""
+    err = error_of(service_with(written))
+    assert "conf.yaml:" in str(err) and "names its variable without a '$'" in str(err)
+    assert f"write {fix}" in str(err)
+
+
 def test_a_space_before_the_default_still_reads_the_variable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`{{env:HOST :-localhost}}` looked up "HOST " and silently gave the default, where

@@ -45,6 +45,10 @@ def placeholder_problem(text: str) -> str | None:
         name = full.group(2).partition(":-")[0] if kind == "env" else full.group(2)
         if not name.strip():
             return f"placeholder {full.group(0)!r} has no name"
+        if kind == "env" and name.startswith("$"):  # `{{env:$HOME}}`, `{{env:${HOME}}}`
+            var = name.strip("${}")
+            return (f"placeholder {full.group(0)!r} names its variable without a '$': write "
+                    f"{{{{env:{var or 'VAR'}}}}}")
         if kind == "env" and ":" in name:  # `{{env:VAR:default}}`: no variable has that name
             var, _, default = name.partition(":")
             return (f"placeholder {full.group(0)!r} gives its default after ':-': write "
