@@ -84,8 +84,8 @@ class LiveRun:
         res = self._future.result()
         if res.timed_out:
             return "timed out"
-        if res.interrupted:
-            return "stopped"
+        if res.interrupted:  # and ended by it: a stop that could not end it did not stop it
+            return "stopped" if res.error is None else "failed"
         return "exited" if res.ok else "failed"
 
     def unstarted(self, error: BaseException) -> RunResult:

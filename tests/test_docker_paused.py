@@ -58,18 +58,23 @@ def loops_in(dockerd, name: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [p for p in dockerd.container_processes(name) if "do sleep 1; done" in p]
 
 
-def said_what_is_left(message: str, container: str, dockerd) -> int:  # type: ignore[no-untyped-def]
+def said_what_is_left(message: str, container: str, dockerd,  # type: ignore[no-untyped-def]
+                      closed: bool = False) -> int:
     """The message names the paused container and a process group that is really there (read
-    once unpaused), says it may still run and how to stop it; returns that group."""
+    once unpaused), says it may still run and how to stop it; returns that group. Once orch
+    has let go of the container (`closed`), the unpause lets its warden end the group."""
     assert "paused" in message and repr(container) in message, message
     found = re.search(r"process group (\d+)", message)
-    assert found and "may still run" in message, message
+    assert found and "may still run" in message and "its warden there ends it" in message
     pgid = int(found.group(1))
     assert f"kill -KILL -{pgid}" in message, message
     dockerd.api.unpause(container)
+    if closed:
+        assert left_after(lambda: loops_in(dockerd, container)) == []
+        return pgid
     assert pgid in {int(p.split()[0]) for p in dockerd.container_processes(container)}
     assert loops_in(dockerd, container)  # as said: the engine could not stop it, nor did we
-    advice = message.rsplit("(then: docker exec ", 1)[1].split(")")[0].split()
+    advice = message.rsplit("(sooner: docker exec ", 1)[1].split(")")[0].split()
     assert advice == [container, "kill", "-KILL", f"-{pgid}"]
     dockerd.api.exec_start(dockerd.api.exec_create(container, advice[1:])["Id"])
     assert left_after(lambda: loops_in(dockerd, container)) == []  # the advice ends it all
@@ -140,10 +145,11 @@ def test_the_api_result_says_what_is_left(dockerd) -> None:  # type: ignore[no-u
                 time.sleep(0.05)
             dockerd.api.pause(name)
             result = run.wait(90)
-        assert result.timed_out and not result.ok and result.error is not None
-        assert "was stopped" not in result.describe_failure()
-        pgid = said_what_is_left(result.describe_failure(), name, dockerd)
-        assert str(pgid) in str(result.error)
+            assert result.timed_out and not result.ok and result.error is not None
+            assert "was stopped" not in result.describe_failure()
+            # read while the orchestrator is open: its close ends what is left once thawed
+            pgid = said_what_is_left(result.describe_failure(), name, dockerd)
+            assert str(pgid) in str(result.error)
 
 
 def test_ctrl_c_in_the_cli_says_what_is_left(tmp_path: Path, dockerd) -> None:  # type: ignore[no-untyped-def]
@@ -165,4 +171,30 @@ def test_ctrl_c_in_the_cli_says_what_is_left(tmp_path: Path, dockerd) -> None:  
         assert proc.returncode == 128 + signal.SIGINT
         text = err.decode()
         assert text.count("\n") == 1 and "Traceback" not in text, text
-        said_what_is_left(text, name, dockerd)
+        said_what_is_left(text, name, dockerd, closed=True)  # orch has exited
+
+
+def test_a_named_run_stopped_while_paused_is_failed_and_ends_with_the_orchestrator(
+        dockerd) -> None:  # type: ignore[no-untyped-def]
+    """named tester: `ps` said `stopped` while the command was still in the container, and
+    after an unpause `Orchestrator.close()` (a kernel's end) left it running. The stop could
+    not end it, so the run failed; its group stays on the container's warden's list, which
+    ends it when the orchestrator closes."""
+    with paused_later(dockerd, "orch-paused-6") as name:
+        config = load_config_text(
+            f"environments:\n  box:\n    layers:\n      - {{type: docker, config: "
+            f"{{container: {name}, docker_host: '{dockerd.host}'}}}}\n")
+        orch = Orchestrator(config)
+        try:
+            run = orch.start("box", command=LOOP, name="pz")
+            while not run.done and run.lines != ["ready"]:
+                time.sleep(0.05)
+            dockerd.api.pause(name)
+            result = orch.stop("pz", timeout=90)
+            assert result.error is not None and "may still run" in str(result.error)
+            assert [row.state for row in orch.ps()] == ["failed"]
+            dockerd.api.unpause(name)
+            assert loops_in(dockerd, name)  # as the error says: it is still there ...
+        finally:
+            orch.close()
+        assert left_after(lambda: loops_in(dockerd, name)) == []  # ... until the close

@@ -181,7 +181,7 @@ async def test_stopping_a_run_in_a_paused_container_ends(base, podman) -> None:
         end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 60)
         assert end.error is not None and f"container {name!r} is paused" in str(end.error)
         assert "may still run" in str(end.error)
-        assert f"(then: podman exec {name} kill -KILL -{handle.pid})" in str(end.error)
+        assert f"(sooner: podman exec {name} kill -KILL -{handle.pid})" in str(end.error)
     finally:
         podman.podman("rm", "-f", "-t", "0", name)
 

@@ -28,7 +28,8 @@ class ContainerPaused(LayerError):
 def paused_message(tool: str, name: str, pgid: int) -> str:
     """What is left when a paused container cannot be signalled, and how to end it later."""
     return (f"container {name!r} is paused: the engine runs no exec in it, so process group "
-            f"{pgid} was not signalled and may still run once it is unpaused (then: "
+            f"{pgid} was not signalled and may still run once it is unpaused, until orch lets "
+            f"go of the container and its warden there ends it (sooner: "
             f"{tool} exec {name} kill -KILL -{pgid})")
 
 

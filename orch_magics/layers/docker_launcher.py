@@ -246,7 +246,7 @@ class DockerLauncher(Launcher):
         warden = self._warden(engine, container)  # the first one starts along with the run
         handle = await self._exec(engine, container, command, command.tty or self.config.tty)
         if (pid := handle.pid) is not None:
-            handle.when_done(lambda _: warden.forget(pid))
+            handle.when_done(functools.partial(warden.ended, pid))
             try:
                 await warden.watch(pid)
             except BaseException:  # the launch was given up on: its run is not left running

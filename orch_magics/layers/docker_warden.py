@@ -8,7 +8,8 @@ of the controller's; the launcher writes ``+PGID`` when a run starts there and `
 it has ended. When that connection ends (the engine closes an exec's stdin with its client),
 the warden sends SIGTERM to every group still listed and to the rest of their sessions, then
 SIGKILL two seconds later. A warden that cannot start (no `sh`, a paused container) leaves
-runs as they were: stopped the usual way.
+runs as they were: stopped the usual way. A run whose KILL a paused container refused stays
+listed, so the warden ends it once thawed and let go of.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
+from ..process.events import Exit
 from ..process.handle import ProcessHandle
+from .docker_exec import ContainerPaused
 
 #: Seconds a warden told to end (its stdin closed) may take before it is stopped.
 END_WAIT = 2.0
@@ -70,6 +73,13 @@ class Warden:
             await asyncio.wait([self._task])
         if self._handle is not None and self._handle.running and not self._closing:
             await self._handle.stdin.drain()
+
+    def ended(self, pgid: int, end: Exit) -> None:
+        """`forget` the group of a run that ended, unless a paused container refused its KILL:
+        then it stays listed, and the warden ends it once thawed, when the controller lets go
+        of it (closes, or dies)."""
+        if not isinstance(end.error, ContainerPaused):
+            self.forget(pgid)
 
     def forget(self, pgid: int) -> None:
         """Take `pgid` off the list: its run has ended (its number may be reused)."""
