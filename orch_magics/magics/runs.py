@@ -64,17 +64,8 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     script = _script(args, cell)
     body = cell if script is None and cell else None
     plan, plan_of = _unresolved(ctx.orchestrator, args, script)
-    # A live stdin (box + handle) is for runs opened with nothing to send yet (the line form)
-    # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
-    takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
-        args.stdin is True or not (body or script))
-    frontend = shows_live(ctx.shell)
-    background = frontend and (args.bg or takes_stdin)
+    takes_stdin, frontend, background = _modes(ctx, args, plan, body or script)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
-    if args.name is not None and not (background or args.bg):  # it would name nothing
-        raise UsageError(f"--name names a run in the background, and this one blocks the cell:"
-                         f" add --bg, or %orch start {args.environment} SERVICE --name "
-                         f"{args.name}")
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
@@ -120,6 +111,23 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
+
+
+def _modes(ctx: Context, args: argparse.Namespace, plan: RunPlan, given: str | None
+           ) -> tuple[bool, bool, bool]:
+    """Whether the run takes a live stdin, is shown live (a front end), and runs in the
+    background; a --name on a run that blocks the cell is refused (it would name nothing)."""
+    # A live stdin (box + handle) is for runs opened with nothing to send yet (the line form)
+    # or asked for with --stdin; a cell body is the input: sent, then EOF, and the cell blocks.
+    takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
+        args.stdin is True or not given)
+    frontend = shows_live(ctx.shell)
+    background = frontend and (args.bg or takes_stdin)
+    if args.name is not None and not (background or args.bg):
+        raise UsageError(f"--name names a run in the background, and this one blocks the cell:"
+                         f" add --bg, or %orch start {args.environment} SERVICE --name "
+                         f"{args.name}")
+    return takes_stdin, frontend, background
 
 
 def _unresolved(orch: Orchestrator, args: argparse.Namespace, script: str | None
