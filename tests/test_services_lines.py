@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
@@ -296,3 +298,32 @@ def test_a_long_line_cut_before_its_ending_still_counts_what_it_lost() -> None:
     decoder.feed(b"y" * 1900 + b"\r")
     (line,) = decoder.cut_long(1000)
     assert isinstance(line, CutLine) and len(line) + line.dropped == 1900 and line.at == 500
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=400).map(lambda b: bytes(b"ab\n\r\xc3\xa9"[x % 6] for x in b)),
+       limit=st.integers(1, 40), sizes=st.lists(st.integers(1, 50), min_size=1))
+def test_a_bounded_decoder_gives_each_line_cut_as_the_unbounded_one_gives_it(
+        data: bytes, limit: int, sizes: list[int]) -> None:
+    """However the chunks fall, a decoder bounded to `limit` gives the same lines as one that
+    keeps all, each longer one as a CutLine of its start and end that counts the rest."""
+    whole, bounded = LineDecoder(), LineDecoder(limit)
+    full: list[str] = []
+    kept: list[str] = []
+    at = 0
+    for size in sizes * (len(data) // len(sizes) + 1):
+        if at >= len(data):
+            break
+        full += whole.feed(data[at:at + size])
+        kept += bounded.feed(data[at:at + size])
+        at += size
+    full += whole.feed(b"", final=True)
+    kept += bounded.feed(b"", final=True)
+    assert len(full) == len(kept)
+    for line, short in zip(full, kept, strict=True):
+        if len(line) <= limit:
+            assert short == line
+        else:
+            assert isinstance(short, CutLine) and len(short) <= limit
+            assert short.dropped == len(line) - len(short)
+            assert line.startswith(short[:short.at]) and line.endswith(short[short.at:])

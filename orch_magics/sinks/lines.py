@@ -194,13 +194,10 @@ class LineDecoder:
         self._held += len(text)
         if self._max is None or self._held <= 2 * self._max:
             return
-        pending = "".join(self._pieces)
-        if self._head is None:
-            self._head, pending = pending[:self._max // 2], pending[self._max // 2:]
-        keep = max(1, self._max - len(self._head))
-        self._dropped += len(pending) - keep
-        self._pieces[:] = [pending[-keep:]]
-        self._held = len(self._head) + keep
+        line = self._line("".join(self._pieces))  # `cut` to max_partial: a CutLine
+        assert isinstance(line, CutLine)
+        self._head, self._dropped, self._held = line[:line.at], line.dropped, len(line)
+        self._pieces[:] = [line[line.at:]]
 
 
 def cut(line: str, limit: int) -> str:
