@@ -103,8 +103,7 @@ class Orchestrator(FilesAndPorts):
 
     def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed
                   ) -> RunPlan:
-        """`plan` with its environment as the config has it now, `admit`ted before its
-        layers' secrets are asked (see `plan.replanned`)."""
+        """`plan` with its environment as the config has it now (see `plan.replanned`)."""
         return replanned(plan, self.config, self._resolver_factory(), admit)
 
     def _admitted(self, plan: RunPlan | None, ticket: Ticket | None,
@@ -118,6 +117,16 @@ class Orchestrator(FilesAndPorts):
                              admissible=lambda dry: check_allowed(dry) if tickets
                              else tickets.append(admit(dry)), **how)
         return plan, tickets[0] if tickets else admit(plan)
+
+    def _to_run(self, plan: RunPlan | None, environment: str, service: str | None,
+                stdin: StdinSource, sinks: Sinks, yes: str | Collection[str], options:
+                FleetOptions, **how: Any) -> tuple[RunPlan, Ticket, FleetOptions | None, Sinks]:
+        """run/arun's plan admitted, its fleet options (None: one process), its sinks checked."""
+        sinks = check_given(stdin, sinks)
+        plan, ticket = self._admitted(plan, None, self._either(
+            options.for_plan, yes, "api", lambda p, fleet: fleet or check_sinks(sinks)),
+            environment, service, **how)
+        return plan, ticket, options.for_plan(plan), sinks
 
     def _one(self, yes: str | Collection[str]) -> Callable[[RunPlan], Ticket]:
         """How a run of one process is admitted (a fan-out is refused before anyone asks)."""
@@ -189,12 +198,9 @@ class Orchestrator(FilesAndPorts):
                    limit: str | None = None, parallel: int | None = None,
                    max_fail: int | str | None = None) -> RunResult | FleetResult:
         """`run` on the current loop: a RunResult, or a fleet's FleetResult (docs/fleets.md)."""
-        sinks = check_given(stdin, sinks)  # before anyone is asked, audited or started
-        fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan
-        plan, ticket = self._admitted(plan, None, self._either(
-            fleet_of, yes, "api", lambda p, fleet: fleet or check_sinks(sinks)),
-            environment, service, command=command, env=env, cwd=cwd)
-        fleet = fleet_of(plan)
+        plan, ticket, fleet, sinks = self._to_run(
+            plan, environment, service, stdin, sinks, yes, FleetOptions.of(
+                limit, parallel, max_fail, timeout), command=command, env=env, cwd=cwd)
         if fleet is not None:
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)
@@ -358,12 +364,9 @@ class Orchestrator(FilesAndPorts):
         stdin is sent then closed (EOF); without it the process sees EOF at once. `yes` names
         the protected environment(s) this call may run in without asking. On a fleet
         environment: a FleetResult, with `limit`, `parallel` and `max_fail` as in docs/fleets.md."""
-        sinks = check_given(stdin, sinks)
-        fleet_of = FleetOptions.of(limit, parallel, max_fail, timeout).for_plan
-        plan, ticket = self._admitted(None, None, self._either(
-            fleet_of, yes, "api", lambda p, fleet: fleet or check_sinks(sinks)),
-            environment, service, command=command, env=env, cwd=cwd)
-        fleet = fleet_of(plan)
+        plan, ticket, fleet, sinks = self._to_run(
+            None, environment, service, stdin, sinks, yes, FleetOptions.of(
+                limit, parallel, max_fail, timeout), command=command, env=env, cwd=cwd)
         if fleet is not None:
             return self.fleets.run(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
