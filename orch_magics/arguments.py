@@ -6,6 +6,7 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import math
@@ -163,15 +164,18 @@ def _checking(method: Callable[..., Any]) -> Callable[..., Any]:
                 raise UnknownArgument(f"{method.__name__}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint else ""))
 
-    if inspect.iscoroutinefunction(method):
-        @functools.wraps(method)
-        async def checked_async(*args: Any, **kwargs: Any) -> Any:
-            check(kwargs)
-            return await method(*args, **kwargs)
-        return checked_async
-
     @functools.wraps(method)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        check(kwargs)
+        check(kwargs)  # at the call, as Python's own TypeError (an `async def`'s too)
         return method(*args, **kwargs)
+    if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
+        _mark_coroutine_function(checked)
     return checked
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Make `function`, which returns a coroutine, pass for an `async def` where it is asked."""
+    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+        inspect.markcoroutinefunction(function)
+    else:  # 3.10, 3.11: the marker asyncio.iscoroutinefunction looks for
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # private-ok: the 3.11 marker

@@ -366,3 +366,13 @@ def test_a_misspelt_keyword_says_the_one_meant_before_anything_runs(
             call(orch)
     assert str(info.value) == said and isinstance(info.value, TypeError)  # as Python's was
     assert not (tmp_path / "marker").exists() and not _audit().exists()
+
+
+def test_a_misspelt_keyword_of_an_async_method_is_said_at_the_call(cfg: Path) -> None:
+    """review: `orch.arun(…, sinkz=[])` said it only when awaited; Python's own TypeError for
+    an `async def` comes at the call, and the method still passes for a coroutine function."""
+    with Orchestrator(cfg) as orch:
+        with pytest.raises(ConfigError, match="did you mean sinks="):
+            orch.arun("local", "mark", sinkz=[])  # not awaited: no coroutine left behind
+        assert asyncio.iscoroutinefunction(orch.arun)
+        assert asyncio.run(orch.arun("local", command="echo hi")).stdout == "hi\n"
