@@ -36,6 +36,9 @@ class LiveRun:
         self.started_at = time.time()
         self._last_call: concurrent.futures.Future[None] | None = None  # see _on_loop
         self._calls = threading.Lock()
+        #: EOF is sent or on its way (close_stdin, or given at the start): what `send` refuses
+        #: even while the process is still starting, when its handle cannot say so yet.
+        self._eof = run.options.closes_stdin(run.plan.stdin_mode)
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -123,13 +126,14 @@ class LiveRun:
 
     def close_stdin(self) -> None:
         """Send EOF (nothing to do once the run has ended)."""
+        self._eof = True
         self._on_loop(lambda h: h.stdin.close())
 
     def _check_stdin(self) -> None:
         handle = self.handle
         if self._future.done():
             raise OrchError(f"{self!r} has ended: its stdin is gone")
-        if handle is not None and handle.stdin.closed:
+        if self._eof or handle is not None and handle.stdin.closed:
             raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
         if handle is not None and handle.stdin.broken is not None:  # it stopped reading
             raise OrchError(f"{self!r}: the process no longer reads its stdin (it closed it); "

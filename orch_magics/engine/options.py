@@ -55,6 +55,12 @@ class RunOptions:
         object.__setattr__(self, "sinks", check_sinks(self.sinks))  # an iterator: read once
         check_timeout(self.timeout)
 
+    def closes_stdin(self, stdin_mode: str) -> bool:
+        """Whether EOF comes without a `close_stdin` call: at once, or after the `stdin`
+        source (`close_stdin=None` with a source, or a service that takes no input)."""
+        return stdin_mode == "none" or self.close_stdin is True or (
+            self.close_stdin is None and self.stdin is not None)
+
 
 def check_timeout(timeout: object) -> None:
     """A time limit is None or a positive, finite number of seconds (ConfigError otherwise):

@@ -146,11 +146,8 @@ class Run:
                                   raw_stdout=opts.raw_stdout, target=opts.target,
                                   guard=self._guard)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
-        close_stdin = opts.close_stdin
-        if plan.stdin_mode == "none" or close_stdin is None and opts.stdin is not None:
-            close_stdin = True  # nothing more can come: EOF once the given input is delivered
         job = CommandRun(plan, self.launcher, plan.command, pipeline, stdin=opts.stdin,
-                         close_stdin=bool(close_stdin), ran_before=self._ran)
+                         close_stdin=opts.closes_stdin(plan.stdin_mode), ran_before=self._ran)
         result = await run_command(job, self._steering, on_start=self._started)
         self._ran = True
         if marks:
