@@ -307,9 +307,11 @@ class Supervisor:
         assert self._stop_event is not None
         try:
             while True:
+                start = (f"start {self.plan.environment.name}/{self.plan.name} "
+                         f"(attempt {attempt.attempt})")  # where each attempt's lines begin
+                self.ring.add("stderr", [f"orch: {self.name}: {start}"])
                 if self.log_file is not None:
-                    self.log_file.note(f"start {self.plan.environment.name}/{self.plan.name} "
-                                       f"(attempt {attempt.attempt})")
+                    self.log_file.note(start)
                 result = await self._outcome(attempt)
                 if not await self._restart_due(result):
                     return

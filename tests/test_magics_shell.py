@@ -233,7 +233,8 @@ def test_start_then_follow_logs_then_stop(shell, capsys):
     assert isinstance(live, LiveRun) and live.name == "c1"
     assert "started c1 (local/counter)" in capsys.readouterr().out
     shell.run_line_magic("orch", "logs c1 --follow")  # returns when the run is over
-    assert capsys.readouterr().out.splitlines() == ["tick 1", "tick 2", "tick 3", "orch: c1: exit 0"]
+    assert capsys.readouterr().out.splitlines() == [
+        "orch: c1: start local/counter (attempt 1)", "tick 1", "tick 2", "tick 3", "orch: c1: exit 0"]
     shell.run_line_magic("orch", "ps")
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("c1 "))
     assert "counter" in row and "exit 0" in row

@@ -156,7 +156,7 @@ def test_logs_follow_yields_lines_as_they_come(orch: Orchestrator, tmp_path: Pat
         lines.append(line)
         if line == "line 1":  # the talker goes on once following has shown it (else exit 3)
             seen.touch()
-    assert lines[0] == "preparing"
+    assert lines[:2] == ["orch: t: start local/talker (attempt 1)", "preparing"]
     assert [x for x in lines if x.startswith("line")] == [f"line {i}" for i in range(1, 6)]
     assert "bye" in lines
     assert orch.logs("t", 2).splitlines()[-1].startswith("orch: t: exit 0")  # type: ignore[union-attr]
@@ -182,9 +182,12 @@ def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
     # the logs go on across a manual restart, as across an automatic one (services tester #2)
     wait_for(lambda: orch.logs("sleeper").count("up") == 2)  # type: ignore[union-attr]
     logs = orch.logs("sleeper").splitlines()  # type: ignore[union-attr]
-    assert logs[0] == "up" and logs[-1] == "up" and len(logs) == 4, logs
-    assert logs[1].startswith("orch: sleeper: killed by SIGINT") and logs[1].endswith("(stopped)")
-    assert logs[2] == "orch: sleeper: restart 1 asked for"
+    # each attempt's lines begin with its start line (docs tester: the ring had none)
+    assert len(logs) == 6 and logs[1] == logs[5] == "up", logs
+    assert logs[0] == "orch: sleeper: start local/sleeper (attempt 1)"
+    assert logs[2].startswith("orch: sleeper: killed by SIGINT") and logs[2].endswith("(stopped)")
+    assert logs[3:5] == ["orch: sleeper: restart 1 asked for",
+                         "orch: sleeper: start local/sleeper (attempt 2)"]
     with pytest.raises(OrchError, match="did you mean 'sleeper'"):
         orch.status("sleeperr")
     res = orch.stop("sleeper")
