@@ -479,8 +479,25 @@ def test_a_secrets_file_not_there_names_the_secret_and_lets_no_later_provider_an
     said = str(info.value)
     assert said.startswith("service 'from-store' (") and said.endswith(
         f"environment.V: secret 'stored' is not available: the secrets file {missing} "
-        f"(secrets.file in the config) does not exist (e.g. set ORCH_SECRET_STORED, or "
-        f"create the file)"), said
+        f"(secrets.file in the config) does not exist (tried before it: env "
+        f"ORCH_SECRET_STORED) (e.g. set ORCH_SECRET_STORED, or create the file)"), said
+    # docs tester: what the providers before the file found was not said: the variable the
+    # user set empty (a failed `$(pass show …)`), or set under a near name
+    monkeypatch.setenv("ORCH_SECRET_STORED", "")
+    with pytest.raises(ConfigError, match=r"does not exist \(tried before it: env "
+                                          r"ORCH_SECRET_STORED \(set but empty\)\)"):
+        with_secrets(orch, providers=("env", "file"), file=str(missing)).plan("local",
+                                                                              "from-store")
+    monkeypatch.delenv("ORCH_SECRET_STORED")
+    monkeypatch.setenv("ORCH_SECRET_STORD", "x")
+    with pytest.raises(ConfigError, match=r"\(tried before it: env ORCH_SECRET_STORED \(it "
+                                          r"has 'ORCH_SECRET_STORD': did you mean that\?\)\)"):
+        with_secrets(orch, providers=("env", "file"), file=str(missing)).plan("local",
+                                                                              "from-store")
+    monkeypatch.delenv("ORCH_SECRET_STORD")
+    with pytest.raises(ConfigError) as info:  # the file first: nothing was tried before it
+        with_secrets(orch, providers=("file",), file=str(missing)).plan("local", "from-store")
+    assert "tried" not in str(info.value)
     monkeypatch.setenv("ORCH_SECRET_STORED", "from-env")
     first = with_secrets(orch, providers=("file", "env"), file=str(missing))
     with pytest.raises(ConfigError, match="the secrets file .* does not exist"):

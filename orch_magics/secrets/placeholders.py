@@ -55,7 +55,11 @@ class Resolver:
         if name in self._cache:
             return self._cache[name]
         for i, provider in enumerate(self.providers):
-            value = provider.lookup(name)
+            try:
+                value = provider.lookup(name)
+            except MissingSecretsFile as exc:  # said with what the providers before it said
+                exc.tried = self.tried(name, upto=i) if i else ""
+                raise
             if value == "":
                 self._empty.add((name, i))
             elif value is not None:
@@ -64,10 +68,11 @@ class Resolver:
                 return value
         return None
 
-    def tried(self, name: str) -> str:
-        """Where the providers looked for `name`, for the "not available" error."""
+    def tried(self, name: str, upto: int | None = None) -> str:
+        """Where the providers (before the `upto`th) looked for `name`, for the "not
+        available" error."""
         return ", ".join(p.describe(name) + (" (set but empty)" if (name, i) in self._empty else "")
-                         for i, p in enumerate(self.providers)) or "no providers"
+                         for i, p in enumerate(self.providers[:upto])) or "no providers"
 
     def expand(self, text: str, where: Callable[[str], ConfigError]) -> str:
         """Expand the placeholders in `text`; `where(msg)` builds the error for a missing one."""
@@ -93,7 +98,8 @@ class Resolver:
         try:
             value = self.secret(name)
         except MissingSecretsFile as exc:  # said with the secret and where it is asked
-            raise where(f"secret {name!r} is not available: {exc.message} (e.g. set "
+            before = f" (tried before it: {exc.tried})" if exc.tried else ""
+            raise where(f"secret {name!r} is not available: {exc.message}{before} (e.g. set "
                         f"{secret_env_name(name)}, or create the file)") from None
         if value is None:
             raise where(f"secret {name!r} is not available (tried: {self.tried(name)}; "

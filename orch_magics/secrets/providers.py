@@ -106,6 +106,9 @@ class MissingSecretsFile(ConfigError):
     """The configured secrets file is not there: the secret asked is named with it
     (Resolver.secret_text), and no provider after the file answers in its place."""
 
+    #: What the providers before the file said of the secret ("" when none is before it).
+    tried = ""
+
 
 class FileProvider:
     """A YAML mapping `name: value`; refused when group or others may read it."""
