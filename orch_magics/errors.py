@@ -91,6 +91,11 @@ class LayerError(OrchError):
         super().__init__(prefix + message)
 
 
+class ProcessLeft(LayerError):
+    """A stop could not end the process (a paused container refused its KILL, a process stuck
+    in the kernel): it may still be there, and the message says where."""
+
+
 class ConnectError(LayerError):
     """The layer's target could not be reached (network, socket, engine)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._loop import BackgroundLoop, result_of
 from .engine import Run
-from .errors import OrchError, RunInterrupted
+from .errors import OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
 from .process.handle import ProcessHandle, as_bytes
 from .result import RunResult
@@ -88,7 +88,7 @@ class LiveRun:
         if res.timed_out:
             return "timed out"
         if res.interrupted:  # and ended by it: a stop that could not end it did not stop it
-            return "stopped" if res.error is None else "failed"
+            return "failed" if isinstance(res.error, ProcessLeft) else "stopped"
         return "exited" if res.ok else "failed"
 
     def unstarted(self, error: BaseException) -> RunResult:
@@ -204,3 +204,4 @@ class LiveRun:
     def __repr__(self) -> str:
         label = self.name or self.plan.name
         return f"<LiveRun {label} in {self.plan.environment.name}: {self.state}>"
+

@@ -8,7 +8,7 @@ import signal as _signal
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from ..errors import LayerError, StreamError
+from ..errors import LayerError, ProcessLeft, StreamError
 from ..process.command import escaped
 from ..process.events import Exit
 from .docker_engine import Engine
@@ -20,7 +20,7 @@ from .remote import decode_status
 PID_WAIT = 5.0
 
 
-class ContainerPaused(LayerError):
+class ContainerPaused(ProcessLeft):
     """A signal for a command in a paused container was not sent: the engine runs no exec
     there (it refuses to create or start one), and unpausing is the container owner's call."""
 

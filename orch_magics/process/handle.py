@@ -14,6 +14,7 @@ import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
+from ..errors import ProcessLeft
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
 
@@ -265,7 +266,7 @@ class ProcessHandle:
                 p.cancel()
             ended: list[asyncio.Future[Any]] = [waiter, *pumps.values()]
             _first_error(f for f in ended if f.done())
-            why = RuntimeError(self._abandoned) if self._abandoned else asyncio.CancelledError(
+            why = ProcessLeft(self._abandoned) if self._abandoned else asyncio.CancelledError(
                 "reader cancelled")
             exit_event = Exit(error=error or why)
         finally:
