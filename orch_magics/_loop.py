@@ -45,6 +45,18 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     return future.result()
 
 
+def started(future: concurrent.futures.Future[T]) -> tuple[T, bool]:
+    """What `future` gave (a coroutine that starts something on the loop and returns at
+    once), and whether a Ctrl-C came while waiting for it: what it started has started all
+    the same, for the caller to stop (left alone it would run on unseen, an orphan)."""
+    interrupted = False
+    while True:
+        try:
+            return result_of(future), interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C came while waiting in `run_or_cancel`; the coroutine was cancelled and waited
     for. `future` holds its end: a result when it had finished before the cancel reached it

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal, get_args
 
-from ._loop import BackgroundLoop, result_of
+from ._loop import BackgroundLoop, result_of, started
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
-from .errors import ConfigError, OrchError
+from .errors import ConfigError, OrchError, RunInterrupted
 from .live import LiveRun
 from .plan import RunPlan
 from .process.events import Event, Stderr, Stdout
@@ -255,7 +255,11 @@ class Supervisor:
             asyncio.ensure_future(self._main(attempt))
             return attempt
 
-        return self.loop.submit(first()).result()
+        attempt, interrupted = started(self.loop.submit(first()))
+        if interrupted:  # stopped, not left to run on unseen
+            self.request_stop()
+            raise RunInterrupted(attempt.wait())
+        return attempt
 
     @property
     def done(self) -> bool:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import BackgroundLoop, result_of
+from ._loop import BackgroundLoop, result_of, started
 from .engine import Run
 from .errors import OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
@@ -205,3 +205,18 @@ class LiveRun:
         label = self.name or self.plan.name
         return f"<LiveRun {label} in {self.plan.environment.name}: {self.state}>"
 
+
+def begun(loop: BackgroundLoop, begin: Callable[[], Run], track: Callable[[LiveRun], None]
+          ) -> LiveRun:
+    """The LiveRun of the run `begin()` starts on `loop`, `track`ed; a Ctrl-C while it starts
+    stops it and raises RunInterrupted with its result, as once it runs."""
+    async def on_loop() -> Run:
+        return begin()
+
+    run, interrupted = started(loop.submit(on_loop()))
+    live = LiveRun(run, loop)
+    track(live)
+    if interrupted:
+        live.interrupt()
+        raise RunInterrupted(live.wait())
+    return live

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from .config.suggest import did_you_mean
-from .errors import ConfigError, OrchError
+from .errors import ConfigError, OrchError, RunInterrupted
 from .lifecycle import Begin, NamedRun, Supervisor
 from .plan import RunPlan
 from .run_names import check_name, taken
@@ -95,6 +95,8 @@ class RunRegistry:
             self._entries[name] = entry
         try:
             return supervisor.start()
+        except RunInterrupted:  # it started, and was stopped: its entry and logs stay
+            raise
         except BaseException:
             with self._lock:
                 if self._entries.get(name) is entry:

@@ -30,7 +30,7 @@ from .lifecycle import (
     RestartPolicy,
     Supervisor,
 )
-from .live import LiveRun
+from .live import LiveRun, begun
 from .named_runs import RunInfo, RunRegistry, follow_lines
 from .plan import RunPlan, make_plan, replanned
 from .process.handle import ProcessHandle
@@ -243,15 +243,7 @@ class Orchestrator(FilesAndPorts):
         plan, ticket = self._admitted(plan, ticket, self._one(yes), environment, service,
                                       command=command, env=env, cwd=cwd)
         plan.check_one_target()  # a fleet runs through run or start
-        live = LiveRun(self._begin_on_loop(plan, options, ticket), self.loop)
-        self._track(live)
-        return live
-
-    def _begin_on_loop(self, plan: RunPlan, options: RunOptions, ticket: Ticket) -> Run:
-        async def begin() -> Run:
-            return self.begin(plan, options, ticket)
-
-        return self.loop.submit(begin()).result()
+        return begun(self.loop, lambda: self.begin(plan, options, ticket), self._track)
 
     def _track(self, live: LiveRun) -> None:
         """Remember a live run until it ends, so close() and interpreter exit stop it."""

@@ -26,16 +26,24 @@ class LabKernel:
 
     def run(self, cell: str, code: str, timeout: float = 60) -> dict[str, Any]:
         """Execute `code` as cell `cell` (its outputs replaced, as a re-run does); the reply."""
+        return self.reply(self.send(cell, code), timeout)
+
+    def send(self, cell: str, code: str) -> str:
+        """Start executing `code` as cell `cell`; the request's id (for `reply`)."""
         content = {"code": code, "silent": False, "store_history": True,
                    "user_expressions": {}, "allow_stdin": True, "stop_on_error": True}
         msg = self.kc.session.msg("execute_request", content, metadata={"cellId": cell})
         self._cell_of[msg["header"]["msg_id"]] = cell
         self.outputs[cell] = []
         self.kc.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
+    def reply(self, msg_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The execute reply to request `msg_id`, once the outputs it sent are taken in."""
         deadline = time.monotonic() + timeout
         while True:
             reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+            if reply["parent_header"].get("msg_id") == msg_id:
                 self.drain(0.3)
                 return dict(reply["content"])
 

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.display import display
@@ -24,7 +24,7 @@ from IPython.display import display
 from ..admission import Ticket
 from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
-from ..fleet import FleetOptions
+from ..fleet import FleetOptions, LiveFleet
 from ..fleet.targets import planned
 from ..guard import check_allowed
 from ..live import LiveRun
@@ -92,16 +92,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout,
                               ticket=ticket)
-    try:
-        if background:
-            live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
-                                          **kw)
-        else:
-            live = ctx.orchestrator.spawn(plan.environment.name, args.service, **kw)
-    except OrchError as exc:  # e.g. --name taken: the status must not stay "running"
-        presenter.finish(None, str(exc))
-        raise
-    assert isinstance(live, LiveRun)  # fleets went to fleet_view above
+    live = _started(ctx, args, presenter, cell, lambda: ctx.orchestrator.start(
+        plan.environment.name, args.service, name=args.name, **kw) if background
+        else ctx.orchestrator.spawn(plan.environment.name, args.service, **kw))
     presenter.view.follow_file(lambda: live.progress)
     if background:
         deliberate = args.bg or args.name is not None
@@ -111,6 +104,29 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         _background(ctx, live, presenter, with_box)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
+
+
+def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter, cell: str | None,
+             start: Callable[[], LiveRun | LiveFleet]) -> LiveRun:
+    """The run `start()` began; the status line ends when it was refused (e.g. --name taken),
+    and a kernel interrupt while it started stopped it: said as once it runs."""
+    try:
+        live = start()
+    except OrchError as exc:
+        presenter.finish(None, str(exc))
+        raise
+    except RunInterrupted as exc:
+        _interrupted(ctx, args, presenter, exc, cell)
+    assert isinstance(live, LiveRun)  # fleets went to fleet_view
+    return live
+
+
+def _interrupted(ctx: Context, args: argparse.Namespace, presenter: Presenter,
+                 exc: RunInterrupted, cell: str | None) -> NoReturn:
+    """Say a run a kernel interrupt stopped as one line (no traceback), its result kept."""
+    presenter.finish(exc.result, raised=True)
+    _deliver(ctx, args, exc.result, cell, raised=True)
+    raise quiet(exc) from None
 
 
 def _modes(ctx: Context, args: argparse.Namespace, plan: RunPlan, given: str | None
@@ -273,9 +289,7 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
     try:
         result = _wait(live, presenter)
     except RunInterrupted as exc:
-        presenter.finish(exc.result, raised=True)
-        _deliver(ctx, args, exc.result, cell, raised=True)
-        raise quiet(exc) from None
+        _interrupted(ctx, args, presenter, exc, cell)
     except OrchError as exc:  # nothing started (a hop unreachable): a result all the same,
         result, error = live.unstarted(exc), exc  # and that error is the one raised
     else:
