@@ -18,7 +18,8 @@ def test_runbook_order_output_and_out_capture(orch_kernel):
         "%orch load --demo",
         "%%orch local --out first\nfor i in 1 2 3; do echo step-$i; done\necho warn >&2",
         "%%orch local upper --out up\nalpha\nbeta",
-        "print('first:', first.lines, 'up:', up.lines, 'last:', _ is up)",
+        "print('first:', first.lines, 'up:', up.lines, 'last:', _ is up, Out[2] is first, "
+        "_3 is up)",
     ), orch_kernel)
     script, upper, check = nb.cells[1], nb.cells[2], nb.cells[3]
     # every run blocks under nbclient: its whole output is in the executed notebook, in order
@@ -29,7 +30,7 @@ def test_runbook_order_output_and_out_capture(orch_kernel):
     assert script.outputs.index(status[-1]) == len(script.outputs) - 1  # status comes last
     assert stream_text(upper) == "ALPHA\nBETA\nbye\n"
     assert stream_text(check) == ("first: ['step-1', 'step-2', 'step-3'] "
-                              "up: ['ALPHA', 'BETA', 'bye'] last: True\n")
+                              "up: ['ALPHA', 'BETA', 'bye'] last: True True True\n")
 
 
 def test_failure_is_a_clean_error_output(orch_kernel):

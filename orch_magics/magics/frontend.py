@@ -78,7 +78,8 @@ def main_thread_caller(shell: Any) -> Callable[[Callable[[], None]], None]:
 
 
 def set_last(shell: Any, value: object) -> None:
-    """Make `_` (and `__`, `___`) refer to `value`, the way IPython's display hook does.
+    """Make `_` (and `__`, `___`), `Out[N]` and `_N` of this cell refer to `value`, the way
+    IPython's display hook does for a cell's output.
 
     Cell magics do not return their result (its repr would repeat the status line), so `_` is
     moved here; IPython's rule is kept: names the user assigned are left alone.
@@ -86,6 +87,10 @@ def set_last(shell: Any, value: object) -> None:
     hook = shell.displayhook
     if "_" in builtins.__dict__ or not getattr(hook, "do_full_cache", True):
         return
+    count, out = getattr(hook, "prompt_count", None), shell.user_ns.get("_oh")
+    if isinstance(count, int) and isinstance(out, dict):  # `Out`: each cell's output, as `_N`
+        out[count] = value
+        shell.push({f"_{count}": value}, interactive=False)
     ns = shell.user_ns
     for name in ("_", "__", "___"):
         if name in ns and getattr(hook, name, None) is not ns[name]:
