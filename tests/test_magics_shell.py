@@ -280,16 +280,24 @@ def test_tab_completion_offers_orch_words_on_every_orch_line(shell):
     assert "start" in texts("x = %orch sta")
 
 
-def test_unload_and_reload(shell):
+def test_unload_and_reload(shell, capsys):
     """Unloading stops what the magics started: a reload gets a new Orchestrator, so a run
-    left going could no longer be reached by name (ps, stop), yet ran until the kernel ended."""
+    left going could no longer be reached by name (ps, stop), yet ran until the kernel ended.
+    It says so (notebooks tester: `%reload_ext` ended a --bg run without a word)."""
     live = shell.run_line_magic("orch", "start local sleepy --name before-unload")
     assert live.state in ("starting", "running")
+    capsys.readouterr()
     shell.run_line_magic("unload_ext", "orch_magics")
     assert "orch" not in shell.magics_manager.magics["line"]
     assert live.done and live.result().interrupted
+    assert capsys.readouterr().out == (
+        "orch_magics unloaded: stopped 1 named run(s) (before-unload); the next %load_ext "
+        "starts afresh (%orch load the config again)\n")
     shell.run_line_magic("load_ext", "orch_magics")
     assert "orch" in shell.magics_manager.magics["cell"]
+    shell.run_line_magic("unload_ext", "orch_magics")  # nothing going: nothing to say
+    shell.run_line_magic("load_ext", "orch_magics")
+    assert capsys.readouterr().out == ""
 
 
 

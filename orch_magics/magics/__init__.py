@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from .completion import matcher
 from .core import OrchMagics
 from .settings import Orch
+
+if TYPE_CHECKING:
+    from ..orchestrator import Orchestrator
 
 #: Values whose display `HandleDisplay` decides (live handles, a fleet's result).
 _HANDLES = (LiveRun, LiveFleet, FleetResult)
@@ -48,7 +51,11 @@ def unload_ipython_extension(shell: Any) -> None:
     for name, obj in list(registry.items()):
         if isinstance(obj, OrchMagics):
             del registry[name]
+            said = _what_ends(obj.orchestrator)
             obj.orchestrator.close()
+            if said:  # `%reload_ext` too: what it ended, and that the next one starts afresh
+                print(f"orch_magics unloaded: stopped {said}; the next %load_ext starts "
+                      f"afresh (%orch load the config again)")
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("orch", None)
     for handle in _HANDLES:
@@ -57,3 +64,12 @@ def unload_ipython_extension(shell: Any) -> None:
         m for m in shell.Completer.custom_matchers
         if getattr(m, "matcher_identifier", None) != "orch_magics"]
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Orch)]
+
+
+def _what_ends(orch: Orchestrator) -> str:
+    """The runs and forwards still going that closing `orch` stops, in a few words ("" if
+    none): `%unload_ext` / `%reload_ext` would otherwise end them without a word."""
+    names = [row.name for row in orch.ps() if not row.exit]  # no exit yet: still going
+    forwards = len(orch.forwards.list()) if "forwards" in vars(orch) else 0
+    parts = [f"{len(names)} named run(s) ({', '.join(names)})"] if names else []
+    return ", ".join(parts + ([f"{forwards} forward(s)"] if forwards else []))
