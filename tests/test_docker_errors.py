@@ -93,6 +93,23 @@ async def test_workdir_not_in_container_is_a_failed_run_as_through_ssh(base, doc
     assert (out, err, end) == (b"", b"orch: working directory not found: /nowhere\n", Exit(126))
 
 
+async def test_a_workdir_the_user_may_not_enter_is_126_as_through_ssh(base, dockerd) -> None:
+    """docs2 tester: the runtime enters the exec's WorkingDir as root before it becomes the
+    user, so `user: app` ran in a directory app may not enter (`pwd` said it, exit 0). The
+    directory is now entered by the wrapper, as the user, as over ssh."""
+    top = f"/closed-{os.getpid()}"
+    made = await collect(await executor(base, dockerd.host).launch(
+        Command.of(["sh", "-c", f"mkdir -p {top}/in && chmod 700 {top}"])))
+    assert made[2] == Exit(0)
+    app = executor(base, dockerd.host, user="app")
+    for cwd in (top, f"{top}/in"):
+        out, err, end = await collect(await app.launch(Command.of(["pwd"], cwd=cwd)))
+        assert (out, err, end) == (b"", f"orch: cannot enter working directory {cwd} as app: "
+                                        f"permission denied\n".encode(), Exit(126))
+    out, err, end = await collect(await app.launch(Command.of(["pwd"], cwd="/tmp")))
+    assert (out, end) == (b"/tmp\n", Exit(0))
+
+
 async def test_an_argument_too_long_for_the_container_is_said_so(base, dockerd) -> None:
     """The engine said "exec /bin/sh: argument list too long": it was taken for a container
     without /bin/sh. The limit is now said before the exec is created, as over ssh."""

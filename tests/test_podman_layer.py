@@ -25,6 +25,19 @@ def executor(base: LocalLauncher, **config: Any) -> LayeredExecutor:
     return LayeredExecutor(base, [layer_spec("podman", PodmanConfig(**config))])
 
 
+async def test_a_workdir_the_user_may_not_enter_is_126(base, podman) -> None:
+    """As through docker and ssh: the directory is entered as the user, not by the runtime."""
+    top = f"/closed-{os.getpid()}"
+    made = await collect(await executor(base, podman_host=podman.host).launch(
+        Command.of(["sh", "-c", f"mkdir -p {top}/in && chmod 700 {top}"])))
+    assert made[2] == Exit(0)
+    for cwd in (top, f"{top}/in"):
+        handle = await executor(base, podman_host=podman.host, user="app").launch(
+            Command.of(["pwd"], cwd=cwd))
+        assert await collect(handle) == (b"", f"orch: cannot enter working directory {cwd} as "
+                                              f"app: permission denied\n".encode(), Exit(126))
+
+
 async def test_runs_in_the_container_found_through_container_host(base, podman,
                                                                   monkeypatch) -> None:
     monkeypatch.setenv("CONTAINER_HOST", podman.host)

@@ -249,14 +249,24 @@ async def test_login_with_a_target_whose_shell_refuses(base, sudo_lab) -> None:
 
 
 async def test_a_directory_the_target_may_not_enter_is_not_called_missing(base, sudo_lab) -> None:
-    """The directory exists for root, not for the target: "working directory not found"."""
+    """A directory that exists for root, not for the target, is "permission denied", not "working
+    directory not found"; so is one behind a folder the target may not search (docs2 tester:
+    `[ -d ]` cannot see it there, and dash's `cd` says no reason)."""
     ex = executor(base, [sudo_lab.layer(sudo_lab.login)])
-    for cwd, why in [("/root", f"cannot enter working directory /root as {sudo_lab.login}: "
+    behind = Path(f"/root/orch-behind-{os.getpid()}")
+    behind.mkdir(exist_ok=True)
+    cases = [("/root", f"cannot enter working directory /root as {sudo_lab.login}: "
                                f"permission denied"),
+                     (str(behind), f"cannot enter working directory {behind} as "
+                                   f"{sudo_lab.login}: permission denied"),
                      ("/etc/passwd", "not a directory: /etc/passwd"),
-                     ("/no/such/dir", "working directory not found: /no/such/dir")]:
-        assert await run(ex, Command(("pwd",), cwd=cwd)) == (b"", f"orch: {why}\n".encode(),
-                                                               Exit(code=126))
+                     ("/no/such/dir", "working directory not found: /no/such/dir")]
+    try:
+        for cwd, why in cases:
+            assert await run(ex, Command(("pwd",), cwd=cwd)) == (
+                b"", f"orch: {why}\n".encode(), Exit(code=126))
+    finally:
+        behind.rmdir()
 
 
 async def test_bytes_that_are_not_utf8_pass_through_sudo(base, sudo_lab, tmp_path) -> None:

@@ -279,7 +279,8 @@ class DockerLauncher(Launcher):
         # on disk). Not under a TTY: it echoes what it reads unless `stty` stops it (may lack).
         text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],
                   self.error)
-        full = dataclasses.replace(command, env=env, cwd=None)
+        # The directory too, as the user (the runtime would enter it as root, whatever the user).
+        full = dataclasses.replace(command, env=env, cwd=None if tty else cwd)
         if (why := too_long(full)) is not None:  # as over ssh: refused before it is sent
             raise self.error(f"the command is too long for container {name!r} ({why}): pass "
                              f"large data on stdin or in a file")
@@ -294,7 +295,7 @@ class DockerLauncher(Launcher):
                     engine.api.exec_create, container,
                     wrapped_argv(_sized(command.argv, command.size if tty else None), len(pre),
                                  shell="/bin/sh", nonce=nonce),
-                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd,
+                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd if tty else None,
                     environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
             except docker.errors.APIError as exc:
                 if not not_running(exc):  # it stopped since the inspect

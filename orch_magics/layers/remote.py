@@ -130,8 +130,14 @@ def preamble(command: Command) -> bytes:
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
         q = shlex.quote(command.cwd)
+        # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
+        # `cd` says no reason): one that exists and cannot be searched is "permission denied".
         lines.append(
-            f"cd -- {q} 2>/dev/null || {{ if [ -d {q} ]; then printf 'orch: cannot enter working"
+            f"cd -- {q} 2>/dev/null || {{ _orch_d={q}; while case $_orch_d in */*) ;; *) false;; "
+            f"esac; do "
+            f"_orch_d=${{_orch_d%/*}}; if [ -d \"$_orch_d/\" ] && [ ! -x \"$_orch_d/\" ]; then "
+            f"_orch_c=1; break; fi; done; if [ -d {q} ] || [ -n \"${{_orch_c-}}\" ]; then printf"
+            f" 'orch: cannot enter working"
             f" directory %s as %s: permission denied\\n' {q} \"$(id -un 2>/dev/null || id -u)\";"
             f" elif [ -e {q} ]; then printf 'orch: not a directory: %s\\n' {q}; else printf"
             f" 'orch: working directory not found: %s\\n' {q}; fi >&2; exit 126; }}\n")
