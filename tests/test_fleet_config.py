@@ -595,12 +595,12 @@ def test_a_label_layer_does_not_lift_the_target_limit() -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    (dict(parallel="4"), "--parallel must be a whole number, at least 1, not '4'"),
-    (dict(parallel=2.5), "--parallel must be a whole number, at least 1, not 2.5"),
-    (dict(parallel=0), "--parallel must be a whole number, at least 1, not 0"),
-    (dict(max_fail=[1]), "--max-fail takes a count (0 or more) or a percentage (3, 10%), not [1]"),
-    (dict(max_fail=1.5), "--max-fail takes a count (0 or more) or a percentage"),
-    (dict(max_fail="150%"), "--max-fail takes a count or a percentage (3, 10%), not '150%'"),
+    (dict(parallel="4"), "parallel (--parallel) must be a whole number, at least 1, not '4'"),
+    (dict(parallel=2.5), "parallel (--parallel) must be a whole number, at least 1, not 2.5"),
+    (dict(parallel=0), "parallel (--parallel) must be a whole number, at least 1, not 0"),
+    (dict(max_fail=[1]), "max_fail (--max-fail) takes a count (0 or more) or a percentage (3, 10%), not [1]"),
+    (dict(max_fail=1.5), "max_fail (--max-fail) takes a count (0 or more) or a percentage"),
+    (dict(max_fail="150%"), "max_fail (--max-fail) takes a count or a percentage (3, 10%), not '150%'"),
     (dict(limit=["web-1"]), "limit takes patterns in one str ('web-*,!web-03'), not list"),
     (dict(timeout=0), "timeout must be a positive number of seconds (at most 1e+09), not 0"),
     (dict(timeout=-1), "timeout must be a positive number of seconds (at most 1e+09), not -1"),

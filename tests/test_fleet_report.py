@@ -95,7 +95,7 @@ def test_to_dataframe_without_pandas_says_how_to_install_it(orch: Orchestrator,
 
 @pytest.mark.parametrize("bad", ["1.5", "50.5%", "10 %", "101%", "-1", "%"])
 def test_max_fail_takes_whole_counts_and_percentages_only(bad: str) -> None:
-    with pytest.raises(ConfigError, match=r"--max-fail takes a count or a percentage"):
+    with pytest.raises(ConfigError, match=r"max_fail \(--max-fail\) takes a count or a percentage"):
         FleetOptions(max_fail=bad)
     assert FleetOptions(max_fail=" 10% ").fail_budget(30) == 3
 

@@ -36,7 +36,7 @@ class FleetOptions:
                               f"{type(self.limit).__name__}")
         if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
                 or self.parallel < 1:
-            raise ConfigError(f"--parallel must be a whole number, at least 1, not "
+            raise ConfigError(f"parallel (--parallel) must be a whole number, at least 1, not "
                               f"{self.parallel!r}")
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
         check_timeout(self.timeout)  # not once per target, each row failing with it
@@ -65,8 +65,8 @@ class FleetOptions:
             return self
         if self.given:
             raise ConfigError(f"environment {plan.environment.name!r} has one target: "
-                              f"--limit, --parallel, --max-fail and a live row's tail apply to "
-                              f"fleets")
+                              f"limit, parallel, max_fail (--limit, --parallel, --max-fail) and a live "
+                              f"row's tail apply to fleets")
         return None
 
     def fail_budget(self, total: int) -> int | None:
@@ -78,12 +78,13 @@ class FleetOptions:
             text = value.strip()
             found = re.fullmatch(r"([0-9]+)(%?)", text)
             if found is None or found[2] and int(found[1]) > 100:
-                raise ConfigError(f"--max-fail takes a count or a percentage (3, 10%), not "
+                raise ConfigError(f"max_fail (--max-fail) takes a count or a percentage (3, 10%), not "
                                   f"{value!r}")
             if found[2]:
                 return math.floor(total * int(found[1]) / 100)
             value = int(found[1])
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"--max-fail takes a count (0 or more) or a percentage (3, 10%), "
+            raise ConfigError(f"max_fail (--max-fail) takes a count (0 or more) or a percentage (3, "
+                              f"10%), "
                               f"not {value!r}")
         return value

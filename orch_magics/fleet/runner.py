@@ -341,7 +341,7 @@ class FleetRun:
                 return self._end(row, self._error(target, OrchError("stopped before it "
                                                                     "started")), "stopped")
             if self.budget is not None and self.failures > self.budget:
-                why = f"skipped: more than {self.budget} target(s) failed (--max-fail)"
+                why = f"skipped: more than {self.budget} target(s) failed (max_fail, --max-fail)"
                 return self._end(row, self._error(target, OrchError(why)), "skipped")
             row.set("running")
             result = await self._attempt(target, row)
