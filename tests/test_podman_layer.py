@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
 import shutil
 import socket
+import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.daemon import stop_group
+from fixtures.ports import free_port
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Orchestrator, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
 from orch_magics.errors import ConfigError, ConnectError, LayerError
@@ -444,3 +449,27 @@ def test_behind_ssh_an_ordinary_users_rootless_socket_is_found(podman, ssh_lab, 
     finally:
         relay.close()
         shutil.rmtree(runtime if made else runtime / "podman", ignore_errors=True)
+
+
+async def test_an_api_service_on_loopback_tcp_is_reached(base, podman) -> None:
+    """`podman system service tcp://…` on this machine: podman_host: tcp://host:port works as
+    docker_host does (podman.md), with no unix socket involved."""
+    port = free_port()
+    service = subprocess.Popen(podman.argv("system", "service", "--time=0",
+                                           f"tcp://127.0.0.1:{port}"), env=podman.env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert service.poll() is None and time.monotonic() < deadline, "no tcp service"
+            await asyncio.sleep(0.05)
+        handle = await executor(base, podman_host=f"tcp://127.0.0.1:{port}").launch(
+            Command.shell("cat; exit 3"))
+        handle.stdin.write(b"over tcp\n")
+        handle.stdin.close()
+        assert await collect(handle) == (b"over tcp\n", b"", Exit(code=3))
+    finally:
+        stop_group(service, 10)

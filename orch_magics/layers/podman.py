@@ -41,7 +41,8 @@ class PodmanConfig(DockerConfig):
 
     podman_host: str | None = field(
         default=None,
-        metadata={"doc": "Podman API socket at the previous hop: unix:///path (default: "
+        metadata={"doc": "Podman API at the previous hop: unix:///path, or (from this machine "
+                         "only) tcp://host:port (default: "
                          "CONTAINER_HOST, $XDG_RUNTIME_DIR/podman/podman.sock, then "
                          "/run/podman/podman.sock on this machine; behind ssh the login "
                          "user's rootless socket there, else the rootful one).",
