@@ -218,6 +218,10 @@ RUN_TIME_FAILURES = [
      "lines must be an integer, not a string"),
     ("services: {a: {command: x, timeout: 10000000000000000000000000000000000}}",
      "timeout must be at most 1000000000.0"),
+    ("environments: {e: {layers: [{type: docker, config: {container: c, docker_host: "
+     "'http://eng:2375'}}]}}", "unsupported docker host 'http://eng:2375': write tcp://eng:2375"),
+    ("environments: {e: {layers: [{type: podman, config: {container: c, podman_host: "
+     "'https://eng'}}]}}", "unsupported podman host 'https://eng': write tcp://eng:2375 (plain"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
     ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
 ]

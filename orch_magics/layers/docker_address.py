@@ -48,8 +48,12 @@ def parse_address(url: str, kind: str = "docker") -> Address:
             raise ValueError(f"{kind} host {url!r}: a socket's path is absolute "
                              f"(unix:///{path})")
         return Address(url, path=parts.path)
-    if parts.scheme in ("tcp", "http") and parts.hostname:
+    if parts.scheme == "tcp" and parts.hostname:
         return Address(url, host=parts.hostname, port=port or 2375)
+    if parts.scheme in ("http", "https") and parts.hostname:  # docker-py's aliases, not the CLI's
+        raise ValueError(f"unsupported {kind} host {url!r}: write "
+                         f"tcp://{parts.netloc}{'' if port else ':2375'} (plain TCP; TLS is not "
+                         f"supported)")
     raise ValueError(f"unsupported {kind} host {url!r} (expected unix:///path/{kind}.sock or "
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
 
