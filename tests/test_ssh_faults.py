@@ -377,3 +377,33 @@ async def test_a_server_that_does_not_speak_ssh_is_named_so(ssh_lab) -> None:  #
     finally:
         await orch.aclose()
         server.close()
+
+
+@pytest.mark.parametrize("server", ["greets-then-waits", "writes-then-resets"])
+async def test_a_server_of_another_protocol_is_named_so_however_it_ends(  # type: ignore[no-untyped-def]
+        ssh_lab, server: str) -> None:
+    """An SMTP/MySQL-like port that speaks first and waits was "timed out connecting to …";
+    one that writes an error and closes unread input (a reset) was "Connection reset by peer"."""
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mail.example ESMTP ready\r\n")
+        await writer.drain()
+        if server == "writes-then-resets":  # the client's version line comes to a closed
+            writer.close()                      # socket: a reset
+            return
+        await asyncio.sleep(30)
+
+    server_ = await asyncio.start_server(greet, "127.0.0.1", 0)
+    port = server_.sockets[0].getsockname()[1]
+    orch = _orch(ssh_lab, other=[ssh_lab.layer("orch-loop", port=port, connect_timeout=1)])
+    try:
+        with pytest.raises(ConnectError) as info:
+            await orch.arun("other", command="true")
+        text = str(info.value)
+        assert text.startswith(f"hop 1 (ssh orch-loop): orch-loop:{port} did not answer as an "
+                               f"SSH server: it sent "), text
+        if server == "greets-then-waits":
+            assert text.endswith("it sent 1 line of another protocol and no SSH version line "
+                                 "in 1 s"), text
+    finally:
+        await orch.aclose()
+        server_.close()

@@ -76,6 +76,15 @@ class KeyRecorder(asyncssh.SSHClient):
         """Whether the server sent its SSH version line."""
         return self.conn is None or bool(self.conn.get_extra_info("server_version"))
 
+    def silent(self) -> str | None:
+        """When the server took the connection but sent no SSH version line: how many other
+        lines it sent (a greeting of another protocol: SMTP, MySQL), else None."""
+        if self.spoke_ssh():
+            return None
+        lines = getattr(self.conn, "_banner_lines", 0)  # private-ok: asyncssh counts them only
+        return (f"it sent {lines} line{'s' if lines != 1 else ''} of another protocol and no "
+                f"SSH version line" if lines else "it sent no SSH version line")
+
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
         self.offered = (host, addr, port, key)
@@ -240,6 +249,9 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
     except asyncssh.KeyImportError as exc:
         raise err(AuthError, f"cannot read identity file {cfg.identity_file}: {exc}") from None
     except (asyncio.TimeoutError, TimeoutError):
+        if (silent := recorder.silent()) is not None:  # a server that speaks first, then waits
+            raise err(ConnectError, f"{where(cfg)} did not answer as an SSH server: {silent} "
+                                    f"in {cfg.connect_timeout:g} s") from None
         raise err(ConnectError, f"timed out connecting to {where(cfg)} after "
                                 f"{cfg.connect_timeout:g} s") from None
     except socket.gaierror as exc:
@@ -249,6 +261,9 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
     except (OSError, OverflowError, ValueError) as exc:
         errno = getattr(exc, "errno", None)
         reason = (os.strerror(errno) if errno else str(exc)) or type(exc).__name__
+        if (silent := recorder.silent()) is not None:  # e.g. it wrote an error and reset
+            raise err(ConnectError, f"{where(cfg)} did not answer as an SSH server: {silent}, "
+                                    f"then: {reason}") from None
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
 
 
