@@ -65,3 +65,29 @@ def test_a_ctrl_c_while_the_loop_is_still_starting_the_run_stops_it(tmp_path: Pa
         assert left_after(lambda: processes_with(f"sleep {marker}")) == []
         assert [(row.name, row.state) for row in orch.ps()] == ([("early", "stopped")] if named
                                                                  else [])
+
+
+def test_an_interrupt_before_a_bg_cell_returns_stops_its_run(orch_kernel: str,
+                                                             tmp_path: Path) -> None:
+    """The run had started in the background and the cell was still showing it (its status
+    line, the names): an interrupt then was a raw traceback, and the run went on. The window
+    is a few milliseconds; a cell of the test widens it (a sleep after the display is set up)."""
+    config = tmp_path / "orch.yaml"
+    config.write_text("environments:\n  local: {layers: []}\n")
+    marker = f"{6000 + uuid.uuid4().int % 999}.{uuid.uuid4().int % 97}"
+    with lab_kernel(orch_kernel) as k:
+        assert k.run("load", f"%orch load {config}")["status"] == "ok", k.text("load")
+        widen = ("import time, orch_magics.magics.runs as runs\n"
+                 "shown = runs._background\n"
+                 "runs._background = lambda *a: (shown(*a), print('shown'), time.sleep(30))\n")
+        assert k.run("widen", widen)["status"] == "ok", k.text("widen")
+        msg_id = k.send("c", f"%%orch local --bg --out r\necho started; sleep {marker}")
+        k.wait_for("c", "shown", timeout=60)
+        k.km.interrupt_kernel()
+        reply = k.reply(msg_id, 60)
+        text = k.text("c")
+        assert reply["status"] == "error" and reply["ename"] == "RunInterrupted", text
+        assert "Traceback" not in text, text
+        assert left_after(lambda: processes_with(f"sleep {marker}"), within=15) == [], text
+        assert k.run("after", "print(r.interrupted, repr(r.stdout))")["status"] == "ok"
+        assert k.text("after").strip() == "True 'started\\n'", k.text("after")

@@ -97,13 +97,23 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         else ctx.orchestrator.spawn(plan.environment.name, args.service, **kw))
     presenter.view.follow_file(lambda: live.progress)
     if background:
-        deliberate = args.bg or args.name is not None
-        ctx.cells.started(ctx.shell, live, deliberate=deliberate)
-        if deliberate:  # a box run is the cell's own: running the cell again stops it
-            announce(live, logs=False)
-        _background(ctx, live, presenter, with_box)
+        try:
+            _shown(ctx, args, live, presenter, with_box)
+        except KeyboardInterrupt:  # the cell has not returned yet: stopped, as while it starts
+            live.interrupt()
+            _interrupted(ctx, args, presenter, RunInterrupted(live.wait()), cell)
         return _deliver(ctx, args, live, cell)
     return _blocking(ctx, live, presenter, args, cell)
+
+
+def _shown(ctx: Context, args: argparse.Namespace, live: LiveRun, presenter: Presenter,
+           with_box: bool) -> None:
+    """A background run's cell: said, tracked, and followed (with its box) after it returns."""
+    deliberate = args.bg or args.name is not None
+    ctx.cells.started(ctx.shell, live, deliberate=deliberate)
+    if deliberate:  # a box run is the cell's own: running the cell again stops it
+        announce(live, logs=False)
+    _background(ctx, live, presenter, with_box)
 
 
 def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter, cell: str | None,
