@@ -97,6 +97,11 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     ('w3 ansible_host="{{ inventory_hostname }}.internal"',
      "inventory host 'w3': its ansible_host is a template ('{{ inventory_hostname }}.internal'"
      "), which only Ansible can read: write the address in the inventory or the ssh layer"),
+    # reached over ssh, it would be another machine (localhost: this one as the ssh user)
+    ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
+                                    "an ssh layer reaches it over ssh only"),
+    ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': its ansible_connection is "
+                                                      "'community.docker.docker': an ssh layer"),
 ])
 def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line: str,
                                                            why: str) -> None:

@@ -33,6 +33,9 @@ HONOURED = {"ansible_host": "host", "ansible_user": "user", "ansible_port": "por
             "ansible_private_key_file": "identity_file",
             "ansible_ssh_host": "host", "ansible_ssh_user": "user", "ansible_ssh_port": "port",
             "ansible_ssh_private_key_file": "identity_file"}
+#: `ansible_connection` values (their last dotted part: `ansible.builtin.ssh`) that mean ssh,
+#: the only way an inventory host is reached: any other (local, docker, winrm) is refused.
+SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh"})
 #: `host:port` and `[v6addr]:port` (a colon inside a range's brackets is the range's).
 _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
@@ -159,6 +162,11 @@ class Inventory:
         for folder in self.host_files:
             merged.update(folder.get(host, {}))
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
+        how = merged.get("ansible_connection")
+        if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
+            raise ValueError(f"its ansible_connection is {how!r}: an ssh layer reaches it over "
+                             f"ssh only (name a group without it, or reach it with the layer "
+                             f"its connection means: none for local, docker for docker)")
         if for_ansible(values.get("host")):
             shown = "vault-encrypted" if not isinstance(values["host"], str) else \
                 f"a template ({values['host']!r})"
