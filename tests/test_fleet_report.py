@@ -56,9 +56,16 @@ def test_a_line_ended_by_crlf_shows_without_its_cr(orch: Orchestrator) -> None:
 
 
 def test_the_table_header_lines_up_with_short_labels(orch: Orchestrator) -> None:
-    lines = orch.run("web", command="echo hi").table().splitlines()
+    """Each row names its run's audit record (a saved notebook or a terminal log links to
+    it, as a single run's status line does); a skipped target has none."""
+    res = orch.run("web", command="echo hi")
+    lines = res.table().splitlines()
     assert lines[0].index("STATE") == lines[1].index("ok") == lines[2].index("ok")
-    assert re.match(r"w1 +ok +0 +[0-9.]+s  hi$", lines[1])
+    assert lines[0].index("AUDIT") == lines[1].index(res["w1"].audit_id)
+    assert re.match(rf"w1 +ok +0 +[0-9.]+s  {res['w1'].audit_id}  hi$", lines[1])
+    assert len({res["w1"].audit_id, res["w2"].audit_id}) == 2
+    skipped = orch.run("web", command="exit 3", parallel=1, max_fail=0).table().splitlines()
+    assert re.match(r"w2 +skipped +[0-9.]+s  -  +skipped: ", skipped[2]), skipped
 
 
 def test_to_dataframe_keeps_its_columns_with_no_target_and_exit_codes_whole(

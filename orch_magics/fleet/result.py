@@ -146,17 +146,22 @@ class FleetResult(ByTarget[RunResult]):
         """The summary table as text (what the CLI and nbclient show); control characters a
         target printed are shown escaped (`\\x1b`), so no target can repaint orch's report.
         A failed target's cause is shown whole (it is what to act on: the socket tried, the
-        hint); an ok target's last line is cut at 80 characters."""
+        hint); an ok target's last line is cut at 80 characters. Each row names its audit
+        record when the runs were audited (a saved notebook or a terminal log links to it)."""
         rows = self.rows()
         labels = [printable(r["label"]) for r in rows]
         width = max([len("TARGET"), *map(columns, labels)])
-        lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  CAUSE / LAST LINE"]
+        audit = max((len(r["audit_id"] or "") for r in rows), default=0)
+        head = f"{'AUDIT':<{audit}}  " if audit else ""
+        lines = [f"{'TARGET':<{width}}  {'STATE':<7}  {'EXIT':>4}  {'TIME':>7}  {head}"
+                 f"CAUSE / LAST LINE"]
         for r, label in zip(rows, labels, strict=True):
             code = _shown_exit(r)  # a stop is no `-2`
             info = printable(r["cause"]) if r["state"] != "ok" else printable(r["last_line"])[:80]
             label += " " * (width - columns(label))  # wide characters: 2
+            record = f"{r['audit_id'] or '-':<{audit}}  " if audit else ""
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
-                         f"{r['duration']:>6.2f}s  {info}")
+                         f"{r['duration']:>6.2f}s  {record}{info}")
         lines.append(self.summary())
         return "\n".join(lines)
 
