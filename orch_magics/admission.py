@@ -141,17 +141,18 @@ class Gate:
         if log is not None:
             log.check()
 
-    def open_session(self, plan: RunPlan, ticket: Ticket, chain: str,
-                     target: str | None = None) -> Callable[[BaseException | None], None]:
+    def open_session(self, plan: RunPlan, ticket: Ticket, chain: str, target: str | None = None
+                     ) -> tuple[str | None, Callable[[BaseException | None], None]]:
         """Audit something that is not a run (a port forward): its start record now, so it
-        does not happen unless recorded; the callable returned writes its end record."""
+        does not happen unless recorded. Its record's id (None: not audited), and the callable
+        that writes its end record."""
         ticket = self.checked(plan, ticket)
         log = self._audit_log()
         if log is None:
-            return lambda error: None
+            return None, lambda error: None
         record = _started(log, plan, ticket, chain, target)
         opened = time.monotonic()
-        return lambda error: _append_end(
+        return record["id"], lambda error: _append_end(
             log, closed_record(record["id"], time.monotonic() - opened, error))
 
 

@@ -135,6 +135,7 @@ def test_a_forward_reaches_the_fleet_target_its_limit_names(ssh_lab, inner_http,
         assert [f.as_row()[1] for f in orch.forwards.list()] == ["pair [orch-inner]"]
         started = json.loads(audit.read_text().splitlines()[0])
         assert (started["environment"], started["target"]) == ("pair", "orch-inner")
+        assert fwd.audit_id == started["id"] and f" · audit {started['id']}" in str(fwd)
         with pytest.raises(ConfigError, match=r"--limit 'orch-\*' keeps 2 targets: orch-inner, "
                                               r"orch-loop; name one of them"):
             orch.forward("pair", inner_http, limit="orch-*")
@@ -237,3 +238,4 @@ def test_the_magic_forwards_to_the_fleet_target_its_limit_names(ssh_lab, inner_h
         sh.run_line_magic("orch", f"forward stop {fwd.id}")
     started = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])
     assert (started["target"], started["front_end"]) == ("orch-inner", "magic")
+    assert f"· audit {started['id']}" in listed  # the line said when it opened

@@ -90,6 +90,7 @@ class Forward:
     via: str
     closer: Callable[[], None] = field(repr=False, compare=False)
     health: Health = field(compare=False)
+    audit_id: str | None = None  # its audit session's record (None: not audited)
     closed: bool = False
 
     @property
@@ -118,8 +119,9 @@ class Forward:
 
     def __str__(self) -> str:
         trouble = f"; {self.problem}" if self.problem else ""
+        audit = f" · audit {self.audit_id}" if self.audit_id else ""  # a runbook names it
         return (f"forward {self.id}: 127.0.0.1:{self.port} → {address(self.host, self.remote_port)} "
-                f"as seen from {self.via} ({self.environment}){trouble}")
+                f"as seen from {self.via} ({self.environment}){audit}{trouble}")
 
 
 class Forwards:
@@ -226,7 +228,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     plan = planned()
     health = Health(address(host, port))
 
-    async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None]]:
+    async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None],
+                               str | None]:
         one, label = plan, ""
         if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
@@ -237,16 +240,16 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
             target = the_one(found, limit)
             one, label = dataclasses.replace(plan, layers=target.layers), target.label
         launcher = places.launcher_for(one)
-        ended = places.gate.open_session(one, ticket, launcher.chain, label or None)  # audited
+        record, ended = places.gate.open_session(one, ticket, launcher.chain, label or None)
         try:
             relay, via = await listen(launcher, host, port, local, health)
         except BaseException as exc:
             ended(exc)
             raise
-        return relay, via, label, ended
+        return relay, via, label, ended, record
 
     try:
-        relay, via, label, ended = run_or_cancel(loop, start(), OPEN_STOPPED_WITHIN)
+        relay, via, label, ended, record = run_or_cancel(loop, start(), OPEN_STOPPED_WITHIN)
     except Interrupted as exc:  # nobody will hold what opened as the Ctrl-C came: close it
         if (opened := exc.result()) is not None:
             _close(loop, opened[0])
@@ -261,7 +264,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     where = f"{environment} [{label}]" if label else environment
     forward_id = forwards.new_id()
     return forwards.add(Forward(forward_id, where, host, port, relay.get_port(), via, closer,
-                                health))
+                                health, record))
 
 
 def _check_target(plan: RunPlan, limit: str | None) -> None:
