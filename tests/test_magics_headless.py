@@ -14,7 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from orch_magics import RunError, RunTimeout
 from orch_magics.magics import Orch
-from orch_magics.magics.headless import Limit
+from orch_magics.magics.bounded import Limit
 from shells import orch_shell
 
 CONFIG = textwrap.dedent("""
@@ -131,8 +131,10 @@ def test_the_note_says_where_elided_pre_and_post_output_is(shell, limits, capsys
     (1, None, "echo only", ["only"]),  # fits the limit of 1: written whole, nothing elided
     (3, None, "seq 1 5", ["1", "2", "… 2 lines / 4 B elided", "5"]),  # 3 shown of 5
     (2, None, "printf 'a\\nb\\nc\\nd'", ["a", "… 2 lines / 4 B elided", "d"]),  # open last
-    (None, 1, "printf 'hello\\nworld\\n'", ["h", "… 2 lines / 11 B elided"]),  # 1 byte
-    (None, 3, "printf 'hello\\nworld\\n'", ["he", "… 1 line / 9 B elided", ""]),
+    # a first line longer than the head: its start; the tail keeps whole lines only (no
+    # empty line made of the last newline, as before)
+    (None, 1, "printf 'hello\\nworld\\n'", ["h", "… 1 line and part of another / 11 B elided"]),
+    (None, 3, "printf 'hello\\nworld\\n'", ["he", "… 1 line and part of another / 10 B elided"]),
 ])
 def test_a_limit_of_n_writes_n_lines_or_bytes(shell, limits, capsys, lines, size, script,
                                               shown) -> None:  # type: ignore[no-untyped-def]

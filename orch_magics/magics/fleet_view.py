@@ -28,10 +28,10 @@ from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..sinks.units import human_size
+from .bounded import Limit
 from .cells import announce
 from .fleet_table import FleetTable
 from .frontend import main_thread_caller, quiet, shows_live, update_publisher
-from .headless import Limit
 
 #: Seconds between two updates of the live table, at least.
 INTERVAL = 0.1

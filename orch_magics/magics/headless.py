@@ -1,68 +1,46 @@
 """Bounded output for cells without a live front end (nbclient, papermill, terminal IPython).
 
 A saved notebook is not a log store: `HeadlessOutput` writes the first lines of a run as they
-come (so a terminal still sees progress), keeps only the last lines after that, and at the end
-writes "… N lines / SIZE elided …" and that tail. Memory and notebook size stay bounded however
+end (so a terminal still sees progress), keeps only the last lines after that (bounded.py),
+and at the end writes "… N lines / SIZE elided …" and that tail. Memory and notebook size stay bounded however
 much the run prints; the RunResult keeps every byte.
 """
 
 from __future__ import annotations
 
 import codecs
-import collections
-import re
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
 from ..sinks.units import human_size
-
-Chunk = tuple[str, bytes]  # (stream name, bytes)
-Counted = tuple[str, bytes, int]  # (stream name, bytes, newlines in them): counted once
-
-
-@dataclass(frozen=True)
-class Limit:
-    """How much of each end of the output is written: lines and bytes (None: no limit)."""
-
-    lines: int | None
-    size: int | None
-
-    def split(self) -> tuple[Limit, Limit]:
-        """The head's and the tail's shares: together exactly this limit, the head taking
-        the odd one (a limit of 1 line writes that line; 3 write 2 + 1)."""
-        return (Limit(_rest(self.lines), _rest(self.size)),
-                Limit(_half(self.lines), _half(self.size)))
-
-
-def _half(n: int | None) -> int | None:
-    return None if n is None else n // 2
-
-
-def _rest(n: int | None) -> int | None:
-    return None if n is None else n - n // 2
+from .bounded import Chunk, Limit, StreamCounts, Tail, elided_lines, whole
 
 
 class HeadlessOutput:
-    """A sink that writes a head and a tail of the output to this cell's stdout/stderr."""
+    """A sink that writes a head and a tail of the output to this cell's stdout/stderr.
+
+    Both are whole lines: the head writes a stream's line once it has ended (or the run has),
+    the tail keeps the lines that ended last (a line not ended yet is the newest). Only a
+    first line longer than the head's share is cut (its start is written), and a last one
+    longer than the tail's (its end is kept): the note counts lines shown in part apart."""
 
     def __init__(self, limit: Limit, *, show_stdout: bool = True) -> None:
         self.head, self.tail = limit.split()
         self.show_stdout = show_stdout
         self._lock = threading.Lock()
-        self._pending: list[Chunk] = []  # head text not written yet
-        self._tail: collections.deque[Counted] = collections.deque()
+        self._pending: list[Chunk] = []  # head lines not written yet
+        self._held: dict[str, bytes] = {}  # each stream's line not ended yet, in head order
         self._in_tail = False
-        self.total = [0, 0]  # bytes, lines received (shown streams)
-        self.written = [0, 0]  # bytes, lines of the head
-        self.kept = [0, 0]  # bytes, lines of the tail
+        self._streams = {"stdout": StreamCounts(), "stderr": StreamCounts()}
+        self._tail = Tail(self.tail, self._streams, lambda stream, data: _take_sgr(
+            self._elided_sgr, stream, data))
         self._decoders: dict[str, Any] = {}
-        self._last = "\n"  # last character written
-        self._stream = "stdout"  # the stream it went to
+        self._last = {"stdout": "\n", "stderr": "\n"}  # last character written to each
+        self._stream = "stdout"  # the stream written to last
         self._seen_steps: set[int] = set()
         #: The colours (SGR codes) each stream's head left set, and those its elided part set.
         self._head_sgr: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -103,77 +81,95 @@ class HeadlessOutput:
 
     def finish(self, where: str) -> None:
         """Write what is left: the rest of the head, the elision note, the tail."""
-        self.write_pending()
         with self._lock:
-            tail, kept = [(s, d) for s, d, _ in self._tail], list(self.kept)
-        elided = self.total[0] - self.written[0] - kept[0]
+            if not self._in_tail:  # it all fitted: the lines not ended are written too
+                for stream, data in self._held.items():
+                    self._to_head(stream, data)
+                self._held.clear()
+            pending, self._pending = self._pending, []
+            tail = [(s, d) for s, d, _ in self._tail.chunks]
+            lines, parts = map(sum, zip(*(s.elided() for s in self._streams.values()),
+                                        strict=True))
+            elided = sum(s.total - s.head - s.kept for s in self._streams.values())
+        self._write(pending)
         if elided > 0:
-            lines = self.total[1] - self.written[1] - kept[1]
-            self._end_line()  # the note goes on a line of its own
-            what = ("part of one line" if lines == 0  # one long line, cut in its middle
-                    else f"{lines} line{'' if lines == 1 else 's'}")
+            self._end_lines()  # the note goes on a line of its own
             if self._step_output:  # their output is in their own results
                 where += ", the pre/post commands' in `.steps`"
             reset = "\x1b[0m" if _sets_colour(self._head_sgr["stdout"]) else ""  # note: none
-            self._text("stdout", f"{reset}… {what} / {human_size(elided)} elided; full output in "
-                                 f"{where} (limit: %config Orch.headless_lines / headless_bytes)\n")
+            self._text("stdout", f"{reset}… {elided_lines(lines, parts)} / {human_size(elided)} "
+                                 f"elided; full output in {where} (limit: %config "
+                                 f"Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh, from a whole
         if tail:  # character (a chunk dropped before it may have ended inside one)
-            tail[0] = (tail[0][0], tail[0][1][_whole(tail[0][1], 0, forward=True):])
+            tail[0] = (tail[0][0], tail[0][1][whole(tail[0][1], 0, forward=True):])
         self._write(self._coloured(tail) if elided > 0 else tail)
-        self._end_line()
+        self._end_lines()
         sys.stdout.flush()
         sys.stderr.flush()
 
-    # ---- internals ----------------------------------------------------------------------------
+    # ---- internals: the head ------------------------------------------------------------------
     def _add(self, stream: str, data: bytes) -> None:
         if not data:
             return
-        lines = data.count(b"\n")  # once per chunk: a scan of every byte is the main cost here
+        counts = self._streams[stream]
+        ends = data.count(b"\n")  # once per chunk: the scan is the main cost here
         with self._lock:
-            self.total[0] += len(data)
-            self.total[1] += lines
-            if not self._in_tail:
-                take = _cut_head(data, self.head, self.written)
-                if take:
-                    head_lines = lines if take == len(data) else data.count(b"\n", 0, take)
-                    self._pending.append((stream, data[:take]))
-                    _take_sgr(self._head_sgr, stream, data[:take])
-                    self.written[0] += take
-                    self.written[1] += head_lines
-                    lines -= head_lines
-                data = data[take:]
-                self._in_tail = bool(data)
+            counts.total += len(data)
+            counts.ends += ends
+            if self._in_tail:
+                self._tail.add(stream, data, ends)
+            else:
+                self._head_add(stream, self._held.get(stream, b"") + data)
+
+    def _head_add(self, stream: str, buf: bytes) -> None:
+        """Write the whole lines of `buf` (`stream`'s line held so far, then new bytes) that
+        fit; once the head is full, the rest goes to the tail."""
+        complete = buf.rfind(b"\n") + 1
+        take = _fit(buf, complete, self.head, self._head_lines(), self._head_size())
+        if take == 0 < complete and self._head_size() == 0 and self.head.size is not None:
+            take = whole(buf, self.head.size, forward=False)  # a first line longer than it
+        self._to_head(stream, buf[:take])
+        if take < complete:
+            self._held[stream] = buf[take:]
+            return self._head_full()
+        self._held[stream] = buf[take:]  # a line not ended yet (kept in the order it began)
+        if not self._held[stream]:
+            del self._held[stream]
+        if self.head.over(self._head_lines() + len(self._held),
+                          self._head_size() + sum(map(len, self._held.values()))):
+            if self._head_size() == 0 and len(self._held) == 1 and self.head.size:
+                line = self._held[stream]  # one long first line, not ended: its start
+                cut = whole(line, self.head.size, forward=False)
+                self._to_head(stream, line[:cut])
+                self._held[stream] = line[cut:]
+            self._head_full()
+        return None
+
+    def _head_full(self) -> None:
+        """The head has no room left: what it holds goes to the tail, and all that follows."""
+        self._in_tail = True
+        held, self._held = self._held, {}
+        for stream, data in held.items():
             if data:
-                self._tail.append((stream, data, lines))
-                self.kept[0] += len(data)
-                self.kept[1] += lines
-                self._trim()
+                self._tail.add(stream, data)
 
-    def _trim(self) -> None:
-        """Drop the oldest tail bytes past the limit: whole chunks, then part of one.
+    def _to_head(self, stream: str, data: bytes) -> None:
+        if data:
+            counts = self._streams[stream]
+            self._pending.append((stream, data))
+            _take_sgr(self._head_sgr, stream, data)
+            counts.head += len(data)
+            counts.head_ends += data.count(b"\n")
+            counts.head_last = data[-1]
 
-        A last line with no newline (yet) counts as a line: a tail of N lines shows N."""
-        while self._tail:
-            stream, first, lines = self._tail[0]
-            last = self._tail[-1][1]
-            open_line = int(bool(last) and not last.endswith(b"\n"))
-            if not _over(self.tail, self.kept[1] + open_line, self.kept[0]):
-                return
-            after = open_line if len(self._tail) > 1 else 0  # the open line, if not in `first`
-            rest = self.kept[0] - len(first), self.kept[1] - lines
-            if _over(self.tail, rest[1] + after, rest[0]):
-                self._tail.popleft()
-                _take_sgr(self._elided_sgr, stream, first)
-                self.kept = list(rest)
-                continue
-            cut = _cut_tail(first, self.tail, rest[1] + open_line, rest[0])
-            _take_sgr(self._elided_sgr, stream, first[:cut])
-            kept = first[cut:]
-            kept_lines = kept.count(b"\n")  # at most the tail's limit
-            self._tail[0] = (stream, kept, kept_lines)
-            self.kept = [rest[0] + len(kept), rest[1] + kept_lines]
+    def _head_lines(self) -> int:
+        return sum(s.head_ends for s in self._streams.values())
 
+    def _head_size(self) -> int:
+        return sum(s.head for s in self._streams.values())
+
+    # ---- internals: writing -------------------------------------------------------------------
     def _write(self, chunks: list[Chunk]) -> None:
         for stream, data in chunks:
             decoder = self._decoders.setdefault(
@@ -192,10 +188,11 @@ class HeadlessOutput:
                 tail[first] = (stream, ("\x1b[0m" + _replayed(codes)).encode() + tail[first][1])
         return tail
 
-    def _end_line(self) -> None:
-        """End the last line written, on the stream it went to (stderr's on stderr)."""
-        if self._last != "\n":
-            self._text(self._stream, "\n")
+    def _end_lines(self) -> None:
+        """End the last line written to each stream, on that stream (stderr's on stderr)."""
+        for stream in ("stdout", "stderr"):
+            if self._last[stream] != "\n":
+                self._text(stream, "\n")
 
     def _text(self, stream: str, text: str) -> None:
         if text:
@@ -203,7 +200,24 @@ class HeadlessOutput:
                 (sys.stdout if self._stream == "stdout" else sys.stderr).flush()  # in order
                 self._stream = stream
             (sys.stdout if stream == "stdout" else sys.stderr).write(text)
-            self._last = text[-1]
+            self._last[stream] = text[-1]
+
+
+def _fit(buf: bytes, complete: int, head: Limit, lines: int, size: int) -> int:
+    """How many bytes of the whole lines `buf[:complete]` still fit in the head, which has
+    `lines` lines and `size` bytes: a line's end."""
+    end = complete
+    if head.size is not None and end > head.size - size:
+        end = buf.rfind(b"\n", 0, max(0, head.size - size)) + 1
+    if head.lines is not None:
+        pos = 0
+        for _ in range(max(0, head.lines - lines)):
+            found = buf.find(b"\n", pos, end)
+            if found < 0:
+                return end
+            pos = found + 1
+        return pos
+    return end
 
 
 def _take_sgr(codes: dict[str, list[str]], stream: str, data: bytes) -> None:
@@ -221,57 +235,3 @@ def _replayed(codes: list[str]) -> str:
 def _sets_colour(codes: list[str]) -> bool:
     """Whether `codes` leave a colour or style set (not only a bare reset)."""
     return any(code not in ("", "0") for code in codes)
-
-
-def _over(limit: Limit, lines: int, size: int) -> bool:
-    return (limit.lines is not None and lines > limit.lines) or (
-        limit.size is not None and size > limit.size)
-
-
-def _cut_head(data: bytes, head: Limit, written: list[int]) -> int:
-    """How many bytes of `data` still fit in the head (ending at a line end where lines run out)."""
-    room = len(data) if head.size is None else max(0, head.size - written[0])
-    end = _whole(data, min(len(data), room), forward=False)
-    if head.lines is None:
-        return end
-    lines_left = head.lines - written[1]
-    pos = 0
-    for _ in range(max(0, lines_left)):
-        found = data.find(b"\n", pos, end)
-        if found < 0:
-            return end
-        pos = found + 1
-    return pos
-
-
-def _cut_tail(data: bytes, tail: Limit, lines: int, size: int) -> int:
-    """Where the kept part of `data` starts, given `lines`/`size` already kept after it."""
-    start = 0 if tail.size is None else max(0, len(data) - (tail.size - size))
-    if tail.lines is not None:
-        pos = len(data)
-        for _ in range(tail.lines - lines + 1):
-            pos = data.rfind(b"\n", 0, pos)
-            if pos < 0:
-                break
-        start = max(start, pos + 1)
-    return _whole(data, start, forward=True)
-
-
-#: A CSI escape sequence (colours, cursor moves), which a cut must not split.
-_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
-
-
-def _whole(data: bytes, cut: int, *, forward: bool) -> int:
-    """`cut` moved off the middle of a UTF-8 character or an escape sequence: back to its
-    start (the end of a head), or on to its end (the start of a tail)."""
-    for _ in range(3):  # continuation bytes: at most 3 after a character's first byte
-        if not (forward or cut > 0) or cut >= len(data) or not 0x80 <= data[cut] < 0xC0:
-            break
-        cut += 1 if forward else -1
-    if not 0 < cut < len(data):
-        return cut
-    esc = data.rfind(b"\x1b", max(0, cut - 64), cut)
-    found = _CSI.match(data, esc) if esc >= 0 else None
-    if found is not None and found.end() > cut:
-        cut = found.end() if forward else esc
-    return cut

@@ -35,10 +35,11 @@ from ..run_names import check_name
 from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
+from .bounded import Limit
 from .cells import CellRuns, announce
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
-from .headless import HeadlessOutput, Limit
+from .headless import HeadlessOutput
 from .presenters import HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
 
