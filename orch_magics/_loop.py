@@ -107,6 +107,25 @@ def run_or_cancel(loop: BackgroundLoop, coro: Coroutine[Any, Any, T], bound: flo
         raise Interrupted(future) from exc
 
 
+#: Tasks `closing_on` started, held until done (a loop keeps only weak references to tasks).
+_CLOSING: set[asyncio.Task[Any]] = set()
+
+
+def closing_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` on `loop`, a running loop that is not ours, from any thread (from its own
+    one too: a sync close in a notebook cell), without waiting for it: it runs as soon as
+    that loop is free."""
+    def start() -> None:
+        task = loop.create_task(coro)
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    try:
+        loop.call_soon_threadsafe(start)
+    except RuntimeError:  # it closed meanwhile
+        coro.close()
+
+
 class BackgroundLoop:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._loop import BackgroundLoop, background_loop
+from ._loop import BackgroundLoop, background_loop, closing_on
 from .admission import Gate, Ticket
 from .arguments import check_given, checked_config, checked_keeping, checked_tail, keywords_checked
 from .audit import AuditLog
@@ -149,7 +149,11 @@ class Orchestrator(FilesAndPorts):
     # ---- the one way into the engine ---------------------------------------------------------
     def _context(self) -> LaunchContext:
         loop = asyncio.get_running_loop()
-        return self._contexts.get(loop) or self._contexts.setdefault(loop, LaunchContext())
+        if (ctx := self._contexts.get(loop)) is None:  # a new loop: others may have ended
+            for ended in [other for other in self._contexts if other.is_closed()]:
+                self._contexts.pop(ended).cut()
+            ctx = self._contexts.setdefault(loop, LaunchContext())
+        return ctx
 
     def launcher_for(self, plan: RunPlan) -> Launcher:
         """One process's layer chain, on this loop's pooled context (a fan-out is refused)."""
@@ -378,11 +382,13 @@ class Orchestrator(FilesAndPorts):
         if self._bg is not None:
             self.stop_all()
         for loop, ctx in list(self._contexts.items()):
-            if loop.is_closed() or not loop.is_running():
-                continue
+            self._contexts.pop(loop, None)
             if self._bg is not None and loop is self._bg.loop:
                 self._bg.submit(ctx.aclose()).result(timeout=10)
-            self._contexts.pop(loop, None)
+            elif loop.is_running():  # the caller's (a kernel's): closed there, soon after
+                closing_on(loop, ctx.aclose())
+            else:  # ended (`asyncio.run` returned): its sockets are shut
+                ctx.cut()
 
     def __enter__(self) -> Orchestrator:
         return self

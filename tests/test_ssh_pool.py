@@ -326,3 +326,54 @@ def _runs(pid: str, text: str) -> bool:
         return text in open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
     except OSError:
         return False
+
+
+def _connections_to(port: int) -> int:
+    """Established TCP connections from this process to 127.0.0.1:port."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
+                         text=True, check=True).stdout
+    return sum(1 for line in out.splitlines()
+               if f"127.0.0.1:{port} " in line and f"pid={os.getpid()}," in line)
+
+
+def test_connections_of_ended_loops_are_closed(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """api tester: each `asyncio.run(orch.arun(...))` left its pooled connection open for the
+    process's life, and close() closed none of them. A new loop now ends those of loops that
+    have ended, and close() those left."""
+    from orch_magics import Orchestrator
+
+    port = ssh_lab.loop.port
+    before = _connections_to(port)
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    try:
+        for _ in range(3):
+            assert asyncio.run(orch.arun("loop", command="echo hi")).stdout == "hi\n"
+            assert _connections_to(port) - before <= 1  # this loop's; the ended ones' are shut
+    finally:
+        orch.close()
+    assert _waited(lambda: max(0, _connections_to(port) - before)) == 0
+
+
+async def test_close_in_a_running_loop_closes_its_connections_there(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """A sync close() on the caller's running loop (a notebook cell after `await arun`)
+    dropped that loop's connections from the table without closing them."""
+    from orch_magics import Orchestrator
+
+    port = ssh_lab.loop.port
+    before = _connections_to(port)
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    assert (await orch.arun("loop", command="echo hi")).stdout == "hi\n"
+    assert _connections_to(port) - before == 1
+    orch.close()
+    for _ in range(100):  # closed on this loop once it is free
+        await asyncio.sleep(0.05)
+        if _connections_to(port) <= before:
+            break
+    assert _connections_to(port) <= before
+
+
+def _waited(count, within: float = 5.0) -> int:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while (n := count()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(n)

@@ -41,15 +41,30 @@ class LaunchContext:
     def __init__(self) -> None:
         self.pools: dict[Hashable, Any] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._cuts: list[Callable[[], None]] = []
 
-    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+    def on_close(self, closer: Callable[[], Awaitable[None]],
+                 cut: Callable[[], None] | None = None) -> None:
+        """`closer` closes a resource on this context's loop; `cut`, if given, severs it
+        without that loop (its sockets), for when the loop has ended with it open."""
         self._closers.append(closer)
+        if cut is not None:
+            self._cuts.append(cut)
 
     async def aclose(self) -> None:
-        closers, self._closers = self._closers[::-1], []
+        closers, self._closers, self._cuts = self._closers[::-1], [], []
         for closer in closers:
             with contextlib.suppress(Exception):
                 await closer()
+        self.pools.clear()
+
+    def cut(self) -> None:
+        """The loop ended (an `asyncio.run` returned) with these resources open: sever what
+        can be severed without it, so no connection stays open for the process's life."""
+        cuts, self._cuts, self._closers = self._cuts[::-1], [], []
+        for cut in cuts:
+            with contextlib.suppress(Exception):
+                cut()
         self.pools.clear()
 
 

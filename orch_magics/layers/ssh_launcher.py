@@ -83,7 +83,7 @@ class SSHLauncher(Launcher):
         pool = self.context.pools.get(self.key)
         if not isinstance(pool, Pool):
             pool = self.context.pools[self.key] = Pool()
-            self.context.on_close(pool.aclose)
+            self.context.on_close(pool.aclose, pool.cut)
         return pool
 
     async def _primary(self) -> Slot:

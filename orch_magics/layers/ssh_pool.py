@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import time
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,16 @@ class Pool:
         """Close `slot`'s connection (out of the pool); `aclose` still waits for its proxy."""
         slot.conn.close()
         self._closed.append(slot)
+
+    def cut(self) -> None:
+        """End every connection at its socket (its loop is gone: no close can run there); a
+        connection through a ProxyCommand or a tunnel ends with the one under it."""
+        for slot in [*self.slots, *self.aside]:
+            sock = slot.conn.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self.slots, self.aside = [], []
 
     async def aclose(self) -> None:
         slots, self.slots, self.aside = [*self.slots, *self.aside], [], []
