@@ -21,7 +21,7 @@ import pytest
 
 from fixtures.ports import free_port
 from fixtures.sshd import known_host, launch_sshd, stop_servers
-from orch_magics import Orchestrator
+from orch_magics import ConfigError, Orchestrator
 from orch_magics.config.loader import load_config_text
 
 pytestmark = pytest.mark.ssh
@@ -360,3 +360,26 @@ def test_a_forward_interrupted_while_it_opens_leaves_no_port(orch, endless, dela
     assert _listening() - listed == before
     orch.close()
     assert _listening() == before
+
+
+def test_a_watcher_that_raises_never_breaks_the_forward(orch, ssh_lab, endless, caplog) -> None:  # type: ignore[no-untyped-def]
+    """api tester: a watcher that raised was called again for every client after a
+    reconnect, and every client was cut; `problem` blamed the target. It is now told no
+    more (a warning says so) and the forward goes on; a watcher that is no callable is
+    refused."""
+    server = endless["loop"]
+    fwd = orch.forward("loop", server.port, host="127.0.0.1")
+    with pytest.raises(ConfigError, match=r"watch\(\) takes a callable .*not int"):
+        fwd.watch(5)  # type: ignore[arg-type]
+    calls: list[str] = []
+    fwd.watch(lambda message: calls.append(message) or 1 / 0)  # type: ignore[func-returns-value]
+    sock, _number = stream(fwd.port)
+    assert ssh_lab.servers["loop"].kill_sessions()
+    assert cut(sock)
+    for _ in range(3):  # every client after the reconnect is carried
+        again, number = stream(fwd.port)
+        again.close()
+        assert server.ended(number)
+    assert len(calls) == 1 and fwd.problem is None
+    assert "a forward's watcher raised ZeroDivisionError: division by zero; it is told no " \
+           "more" in caplog.text

@@ -72,6 +72,7 @@ class Through:
         tunnel = await self.node.tunnel()
         assert isinstance(tunnel, Channels)  # `listen` checked the hop's kind of tunnel
         if self.last is not None and tunnel is not self.last:
+            self.last = tunnel  # said once, whatever the one told does with it
             self.notice(f"the connection to {self.label} had dropped; reconnected")
         self.last = tunnel
         return tunnel

@@ -32,6 +32,7 @@ from ..guard import check_allowed
 from ..layers.base import Launcher, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
+from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .relay import Connect, Relay
 
@@ -74,8 +75,16 @@ class Health:
         self.tell(f"{self.problem}; still listening, the next connection tries again")
 
     def tell(self, message: str) -> None:
-        if self.watcher is not None:
-            self.watcher(message)
+        """Hand `message` to the watcher; one that raises is told no more (a warning says
+        so), as a sink that raises: the forward never pays for its bug."""
+        watcher = self.watcher
+        if watcher is not None:
+            try:
+                watcher(message)
+            except Exception as exc:
+                self.watcher = None
+                get_logger(__name__).warning("a forward's watcher raised %s: %s; it is told no "
+                                             "more", type(exc).__name__, exc)
 
 
 @dataclass
@@ -104,6 +113,9 @@ class Forward:
 
     def watch(self, notice: Callable[[str], None]) -> None:
         """Tell `notice` (one line each) of connections that fail and of reconnects."""
+        if not callable(notice):
+            raise ConfigError(f"watch() takes a callable (one line each: a str), not "
+                              f"{type(notice).__name__}")
         self.health.watcher = lambda message: notice(f"forward {self.id}: {message}")
 
     def close(self) -> None:
