@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import IO, Any, Union
 
 from .errors import ConfigError
-from .process.handle import StdinWriter
+from .process.handle import StdinWriter, as_bytes
 
 StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
 CHUNK = 1 << 20
@@ -17,6 +17,15 @@ _END = object()
 def check_stdin(source: object) -> None:
     """Refuse what cannot be stdin at all (an int, a float) before anything starts; a bad item
     inside an iterable is found only when it comes, and fails the run."""
+    if isinstance(source, str) and not source.isascii():
+        try:
+            as_bytes(source)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if hasattr(source, "read") and (getattr(source, "closed", False) is True or getattr(
+            source, "readable", lambda: True)() is False):
+        raise ConfigError(f"stdin: the file {getattr(source, 'name', '')!r} is closed or not "
+                          f"open for reading")
     if source is None or isinstance(source, (bytes, bytearray, memoryview, str)) or any(
             hasattr(source, name) for name in ("read", "__aiter__", "__iter__")):
         return
@@ -44,7 +53,7 @@ async def _write_all(writer: StdinWriter, source: StdinSource) -> None:
     if source is None:
         pass
     elif isinstance(source, (bytes, bytearray, memoryview, str)):
-        data = source.encode() if isinstance(source, str) else bytes(source)
+        data = as_bytes(source)
         for i in range(0, len(data), CHUNK):
             await writer.awrite(data[i:i + CHUNK])
             if writer.broken:

@@ -86,6 +86,43 @@ def test_a_stdin_of_the_wrong_type_is_refused_before_anything_starts(
     assert not _audit().exists()
 
 
+def _closed_file(tmp_path: Path) -> object:
+    f = open(tmp_path / "in", "wb")  # noqa: SIM115 - closed on purpose
+    f.close()
+    return f
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (_closed_file, r"stdin: the file '.*in' is closed or not open for reading"),
+    (lambda tmp_path: open(tmp_path / "w", "wb"),  # noqa: SIM115
+     r"stdin: the file '.*w' is closed or not open for reading"),
+    (lambda tmp_path: "a\ud800b", r"stdin text holds '\\ud800' at 1, a surrogate that stands "
+                                   r"for no byte: send bytes instead"),
+], ids=["closed", "write-only", "surrogate"])
+def test_a_stdin_that_cannot_be_read_or_sent_is_refused_before_anything_starts(
+        cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    """api tester: a closed file, or text no bytes stand for, started the command, was
+    audited, then killed it ('killed by SIGINT', the cause only in `.error`)."""
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(load_config(cfg)) as orch, pytest.raises(ConfigError, match=message):
+        orch.run("local", "mark", stdin=make(tmp_path))
+    assert not (tmp_path / "marker").exists() and not _audit().exists()
+
+
+def test_a_byte_that_is_no_utf8_in_stdin_text_is_sent_as_that_byte(cfg: Path) -> None:
+    """`os.fsdecode` and `errors="surrogateescape"` keep such a byte as a lone surrogate: it
+    is sent as the byte (as in a command or a variable), by run() and by LiveRun.send."""
+    with Orchestrator(load_config(cfg)) as orch:
+        assert orch.run("local", command="cat", stdin="a\udcffb").stdout_bytes == b"a\xffb"
+        live = orch.spawn("local", command="cat", close_stdin=False)
+        live.send("c\udcfe")
+        with pytest.raises(ValueError, match="a surrogate that stands for no byte"):
+            live.send("\ud800")
+        live.close_stdin()
+        assert live.wait().stdout_bytes == b"c\xfe"
+
+
 @pytest.mark.parametrize("stdin", [b"x", "x", [b"a", "b"], iter([b"x"]), None],
                          ids=["bytes", "str", "list", "iterator", "none"])
 def test_the_accepted_stdin_types_still_run(cfg: Path, stdin: object) -> None:

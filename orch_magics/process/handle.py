@@ -55,10 +55,16 @@ class ProcessBackend(Protocol):
 
 
 def as_bytes(data: object) -> bytes:
-    """Input for a process, as bytes of its own: text as UTF-8, bytes copied; anything else is
-    a TypeError (`bytes(3)` would be three NUL bytes)."""
+    """Input for a process, as bytes of its own: text as UTF-8 (a byte that is no UTF-8, kept
+    in a str as a lone surrogate by `os.fsdecode` or `errors="surrogateescape"`, as that byte,
+    as a command or a variable is sent), bytes copied; anything else is a TypeError
+    (`bytes(3)` would be three NUL bytes)."""
     if isinstance(data, str):
-        return data.encode("utf-8")
+        try:
+            return data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"stdin text holds {data[exc.start]!r} at {exc.start}, a surrogate "
+                             f"that stands for no byte: send bytes instead") from None
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
