@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         AuthError,
         ConfigError,
         ConnectError,
+        FleetError,
         HostKeyError,
         LayerError,
         OrchError,
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 _HOMES = {
     **dict.fromkeys(["load_config", "load_config_text"], ".config.loader"),
     **dict.fromkeys(["Config", "Environment", "LayerSpec", "Service"], ".config.model"),
-    **dict.fromkeys(["AuthError", "ConfigError", "ConnectError", "HostKeyError", "LayerError",
+    **dict.fromkeys(["AuthError", "ConfigError", "ConnectError", "FleetError", "HostKeyError",
+                     "LayerError",
                      "OrchError", "RunError", "RunInterrupted", "RunTimeout", "StreamError"],
                     ".errors"),
     "LayeredExecutor": ".executor", **dict.fromkeys(["FleetResult", "LiveFleet"], ".fleet"),
@@ -59,7 +61,7 @@ _HOMES = {
 
 __all__ = [
     "AuthError", "Command", "Config", "ConfigError", "ConnectError", "Environment", "Exit",
-    "FleetResult", "HostKeyError", "LayerError", "LayerSpec", "LayeredExecutor", "LiveFleet", "LiveRun", "LocalLauncher",
+    "FleetError", "FleetResult", "HostKeyError", "LayerError", "LayerSpec", "LayeredExecutor", "LiveFleet", "LiveRun", "LocalLauncher",
     "OrchError", "Orchestrator", "ProcessHandle", "RunError", "RunInterrupted", "RunPlan",
     "RunResult", "RunTimeout", "Service", "Stderr", "Stdout", "StreamError", "load_config",
     "load_config_text",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from .redaction import redact
 
 if TYPE_CHECKING:
+    from .fleet.result import FleetResult
     from .result import RunResult
 
 
@@ -123,6 +124,15 @@ class RunError(OrchError):
     def __init__(self, result: RunResult, message: str | None = None) -> None:
         self.result = result
         super().__init__(message or result.describe_failure())
+
+
+class FleetError(RunError):
+    """Targets of a fleet did not succeed (`FleetResult.check()`); `.result` is the
+    FleetResult (`.failed`, `.causes`), so `except RunError` catches one run's and a fleet's."""
+
+    def __init__(self, result: FleetResult, message: str) -> None:  # type: ignore[override]
+        self.result = result  # type: ignore[assignment]
+        OrchError.__init__(self, message)
 
 
 class RunTimeout(RunError):

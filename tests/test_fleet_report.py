@@ -155,3 +155,17 @@ def test_the_html_table_reads_output_as_text_and_a_stop_shows_no_python_number(
     stopped = live.wait(30)
     assert set(stopped.states.values()) == {"stopped"}
     assert "<td>-2</td>" not in stopped._repr_html_() and "<td>stopped</td>" in stopped._repr_html_()
+
+
+def test_a_fleets_check_raises_a_run_error_holding_the_fleet(orch: Orchestrator) -> None:
+    """api tester: it raised a bare OrchError, so `except RunError as e: e.result` written
+    for one run missed a fleet's failure (the same run() returns either)."""
+    from orch_magics import FleetError, RunError
+
+    res = orch.run("web", command='[ "$(hostname)" = x ] || exit 3', limit="w1")
+    with pytest.raises(RunError) as err:
+        res.check()
+    assert isinstance(err.value, FleetError) and err.value.result is res
+    assert str(err.value) == "1 of 1 targets did not succeed: w1 (exit 3)"
+    ok = orch.run("web", command="true")
+    assert ok.check() is ok

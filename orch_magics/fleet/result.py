@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from .. import result_json
-from ..errors import OrchError
+from ..errors import FleetError, OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
@@ -110,10 +110,11 @@ class FleetResult(ByTarget[RunResult]):
             result.close()
 
     def check(self) -> FleetResult:
-        """Return self when every target succeeded, else raise OrchError naming the others."""
+        """Return self when every target succeeded, else raise FleetError (a RunError whose
+        `.result` is this FleetResult) naming the others."""
         if not self.ok:
             bad = self.failed
-            raise OrchError(f"{len(bad)} of {len(self)} targets did not succeed: "
+            raise FleetError(self, f"{len(bad)} of {len(self)} targets did not succeed: "
                             + ", ".join(f"{k} ({c})" for k, c in list(bad.causes.items())[:5]))
         return self
 

@@ -23,7 +23,7 @@ from typing import Any
 from IPython.display import display
 
 from ..admission import Ticket
-from ..errors import OrchError
+from ..errors import FleetError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
@@ -78,8 +78,9 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body:
         ctx.handles.shown_live(result)  # the table above is its display
     if ctx.settings.raise_error and not args.no_raise_error and not result.ok:
         deliver(result)
-        raise quiet(OrchError(f"{result.summary()} (the FleetResult has each target's "
-                              f"output; .failed.rerun() runs them again)")) from None
+        raise quiet(FleetError(result, f"{result.summary()} (the FleetResult has each "
+                                       f"target's output; .failed.rerun() runs them again)")
+                    ) from None
     return result
 
 
