@@ -26,15 +26,21 @@ T = TypeVar("T")
 WAIT_SLICE = 0.1
 
 
+def check_wait(timeout: object) -> None:
+    """How long to wait: None (no limit) or a number of seconds, 0 or more; else ConfigError
+    (checked before a call does anything, as `stop(name, timeout=…)` stops)."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0):
+        raise ConfigError(f"timeout must be a number of seconds, 0 or more (None: no limit), "
+                          f"got {timeout!r}")
+
+
 def result_of(future: concurrent.futures.Future[T], timeout: float | None = None,
               what: str = "the run") -> T:
     """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one.
     Past `timeout`, a TimeoutError says that `what` is still running and how long it waited
     (Python's own had no message); a `timeout` that is no number of seconds is a ConfigError."""
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout >= 0):
-        raise ConfigError(f"timeout must be a number of seconds, 0 or more (None: no limit), "
-                          f"got {timeout!r}")
+    check_wait(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._loop import BackgroundLoop, background_loop, closing_on
+from ._loop import BackgroundLoop, background_loop, check_wait, closing_on
 from .admission import Gate, Ticket
 from .arguments import check_given, checked_config, checked_keeping, checked_tail, keywords_checked
 from .audit import AuditLog
@@ -328,6 +328,7 @@ class Orchestrator(FilesAndPorts):
 
     def stop(self, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
         """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
+        check_wait(timeout)
         fleet = self.fleets.get(name)
         if fleet is not None:
             fleet.live.stop()
@@ -346,6 +347,7 @@ class Orchestrator(FilesAndPorts):
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
+        check_wait(timeout)
         stop_runs([e for e in self.runs.entries() if not e.done], self._spawned.current(),
                   vars(self).get("fleets"), timeout)
 

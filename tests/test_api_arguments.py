@@ -413,3 +413,17 @@ def test_a_misspelt_keyword_of_an_async_method_is_said_at_the_call(cfg: Path) ->
             orch.arun("local", "mark", sinkz=[])  # not awaited: no coroutine left behind
         assert asyncio.iscoroutinefunction(orch.arun)
         assert asyncio.run(orch.arun("local", command="echo hi")).stdout == "hi\n"
+
+
+@pytest.mark.parametrize("timeout", ["x", -1, True])
+def test_a_refused_stop_timeout_stops_nothing(cfg: Path, tmp_path: Path, timeout: object
+                                              ) -> None:
+    """api tester: stop(name, timeout='x') and stop_all(timeout='x') raised ConfigError
+    after they had stopped the run: a refused call reads as nothing done."""
+    with Orchestrator(load_config(cfg), log_dir=tmp_path) as orch:
+        orch.start("local", command="sleep 30", name="s1")
+        for stop in (lambda: orch.stop("s1", timeout=timeout), lambda: orch.stop_all(timeout)):
+            with pytest.raises(ConfigError, match="timeout must be a number of seconds"):
+                stop()
+            assert orch.status("s1").state in ("starting", "running")
+        assert orch.stop("s1").interrupted
