@@ -15,7 +15,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, OrchError
 
 T = TypeVar("T")
 
@@ -24,6 +24,10 @@ T = TypeVar("T")
 #: in the main thread, when it next runs bytecode, so a wait woken by nothing would see a
 #: signal that another thread took only once what it waits for is over.
 WAIT_SLICE = 0.1
+
+
+#: `loop` is set on a BackgroundLoop's own thread: a blocking wait there waits for itself.
+_THIS_THREAD = threading.local()
 
 
 def check_wait(timeout: object) -> None:
@@ -41,6 +45,10 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     Past `timeout`, a TimeoutError says that `what` is still running and how long it waited
     (Python's own had no message); a `timeout` that is no number of seconds is a ConfigError."""
     check_wait(timeout)
+    if not future.done() and getattr(_THIS_THREAD, "loop", False):
+        raise OrchError(f"waiting for {what} on the orchestrator's own loop (from a sink's "
+                        f"feed or a callback) would wait for ever: that loop runs it; use "
+                        f"arun() there, or hand the work to a thread")
     deadline = None if timeout is None else time.monotonic() + timeout
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
@@ -139,6 +147,7 @@ class BackgroundLoop:
         self._thread.start()
 
     def _main(self) -> None:
+        _THIS_THREAD.loop = True
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 

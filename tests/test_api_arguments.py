@@ -427,3 +427,27 @@ def test_a_refused_stop_timeout_stops_nothing(cfg: Path, tmp_path: Path, timeout
                 stop()
             assert orch.status("s1").state in ("starting", "running")
         assert orch.stop("s1").interrupted
+
+
+def test_a_blocking_run_from_a_sinks_feed_is_refused_not_a_hang(cfg: Path) -> None:
+    """api tester: a sink whose feed called orch.run() waited on the loop that runs it: the
+    whole Orchestrator hung for ever, silently. The inner call now raises at once; the sink
+    that raised gets no more of the run, which goes on."""
+    errors: list[BaseException] = []
+
+    class Nested:
+        def feed(self, event: object) -> None:
+            try:
+                orch.run("local", command="true")
+            except OrchError as exc:
+                errors.append(exc)
+                raise
+
+        def close(self) -> None:
+            pass
+
+    with Orchestrator(load_config(cfg)) as orch:
+        result = orch.run("local", command="echo hi", sinks=[Nested()])
+        assert result.stdout == "hi\n" and result.ok
+        assert orch.run("local", command="echo after").stdout == "after\n"
+    assert "would wait for ever: that loop runs it; use arun() there" in str(errors[0])
