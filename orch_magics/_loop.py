@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import ConfigError, OrchError
 
@@ -138,6 +138,32 @@ def closing_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None])
         loop.call_soon_threadsafe(start)
     except RuntimeError:  # it closed meanwhile
         coro.close()
+
+
+class LoopResource(Protocol):
+    """What was opened on one event loop (a LaunchContext): closed on it, or cut without it."""
+
+    async def aclose(self) -> None: ...
+
+    def cut(self) -> None: ...
+
+
+R = TypeVar("R", bound=LoopResource)
+
+
+def close_on_their_loops(resources: dict[asyncio.AbstractEventLoop, R],
+                         own: BackgroundLoop | None) -> None:
+    """Close (and forget) each resource on the loop it was opened on: on `own` at once, on
+    a running one (a kernel's) there as soon as it is free, and one whose loop has ended
+    (`asyncio.run` returned) at its sockets."""
+    for loop, resource in list(resources.items()):
+        resources.pop(loop, None)
+        if own is not None and loop is own.loop:
+            own.submit(resource.aclose()).result(timeout=10)
+        elif loop.is_running():
+            closing_on(loop, resource.aclose())
+        else:
+            resource.cut()
 
 
 class BackgroundLoop:

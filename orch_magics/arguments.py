@@ -18,7 +18,7 @@ from .config.loader import load_config
 from .config.model import Config
 from .config.placeholders import placeholder_problem
 from .config.suggest import did_you_mean
-from .errors import ConfigError
+from .errors import ConfigError, UnknownArgument
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
@@ -136,21 +136,17 @@ def _bytes(name: str, value: object, least: int) -> int:
     return value
 
 
-class UnknownArgument(ConfigError, TypeError):
-    """A keyword a method does not take (`servce=`), said with the one meant; a TypeError
-    too, as Python's own would be."""
-
-
 def keywords_checked(cls: type[T]) -> type[T]:
-    """`cls` with every public method refusing an unknown keyword before it runs, with a
-    did-you-mean (Python's TypeError names the word, not the one meant)."""
+    """`cls` with every public method (and its constructor) refusing an unknown keyword
+    before it runs, with a did-you-mean (Python's TypeError names the word, not the one
+    meant)."""
     for name, method in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(method):
-            setattr(cls, name, _checking(method))
+        if (not name.startswith("_") or name == "__init__") and inspect.isfunction(method):
+            setattr(cls, name, _checking(method, cls.__name__ if name == "__init__" else name))
     return cls
 
 
-def _checking(method: Callable[..., Any]) -> Callable[..., Any]:
+def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     parameters = inspect.signature(method).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return method
@@ -161,7 +157,7 @@ def _checking(method: Callable[..., Any]) -> Callable[..., Any]:
         for word in given:
             if word not in names:
                 hint = did_you_mean(word, names - {"self"})
-                raise UnknownArgument(f"{method.__name__}() takes no argument {word!r}"
+                raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint else ""))
 
     @functools.wraps(method)
@@ -179,3 +175,19 @@ def _mark_coroutine_function(function: Callable[..., Any]) -> None:
         inspect.markcoroutinefunction(function)
     else:  # 3.10, 3.11: the marker asyncio.iscoroutinefunction looks for
         function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # private-ok: the 3.11 marker
+
+
+def checked_resolver(factory: object) -> Any:
+    """`resolver_factory`: None (the config's providers) or a callable making a Resolver."""
+    if factory is not None and not callable(factory):
+        raise ConfigError(f"resolver_factory must be a callable that makes a Resolver (None: "
+                          f"the config's secrets providers), not {type(factory).__name__}")
+    return factory
+
+
+def check_plan_of(plan: object, environment: object) -> None:
+    """A plan given with an environment must be that environment's (it runs where it says)."""
+    planned = getattr(getattr(plan, "environment", None), "name", environment)
+    if plan is not None and planned != environment:
+        raise ConfigError(f"the plan is for environment {planned!r}, not {environment!r}: "
+                          f"pass spawn({planned!r}, plan=PLAN), or plan {environment!r}")

@@ -77,6 +77,11 @@ def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
     return shown, None if column is None else at - start + (1 if start else 0)
 
 
+class UnknownArgument(ConfigError, TypeError):
+    """A keyword a method does not take (`servce=`), said with the one meant; a TypeError
+    too, as Python's own would be."""
+
+
 class LayerError(OrchError):
     """A layer could not do its part: names the hop (1 = outermost) and the layer."""
 

@@ -12,9 +12,17 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._loop import BackgroundLoop, background_loop, check_wait, closing_on
+from ._loop import BackgroundLoop, background_loop, check_wait, close_on_their_loops
 from .admission import Gate, Ticket
-from .arguments import check_given, checked_config, checked_keeping, checked_tail, keywords_checked
+from .arguments import (
+    check_given,
+    check_plan_of,
+    checked_config,
+    checked_keeping,
+    checked_resolver,
+    checked_tail,
+    keywords_checked,
+)
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config
@@ -66,7 +74,7 @@ class Orchestrator(FilesAndPorts):
         keep the last `capture_limit` bytes of each stream in their RunResult.
         `restart_backoff`: the first and the longest delay between automatic restarts."""
         self._config = checked_config(config)
-        self._resolver_factory = resolver_factory or (
+        self._resolver_factory = checked_resolver(resolver_factory) or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
         self.log_dir, self.restart_backoff, self.log_max_bytes, self.capture_limit = (
@@ -112,6 +120,7 @@ class Orchestrator(FilesAndPorts):
         """A run's plan and ticket: as given, else made here and admitted (`admit`) before it
         is resolved, so a protected environment is confirmed before any secret is asked."""
         tickets = [] if ticket is None else [ticket]
+        check_plan_of(plan, environment)
         if plan is None:
             plan = make_plan(self.config, environment, service, resolver=self._resolver_factory(),
                              admissible=lambda dry: check_allowed(dry) if tickets
@@ -370,11 +379,9 @@ class Orchestrator(FilesAndPorts):
         return self.spawn(environment, service, stdin=stdin, close_stdin=True, timeout=timeout,
                           sinks=check_sinks(sinks), plan=plan, ticket=ticket).wait()
 
-    # ---- lifetime ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close pooled connections of the current loop."""
-        ctx = self._contexts.pop(asyncio.get_running_loop(), None)
-        if ctx is not None:
+        if (ctx := self._contexts.pop(asyncio.get_running_loop(), None)) is not None:
             await ctx.aclose()
 
     def close(self) -> None:
@@ -383,14 +390,7 @@ class Orchestrator(FilesAndPorts):
             self.forwards.close_all()
         if self._bg is not None:
             self.stop_all()
-        for loop, ctx in list(self._contexts.items()):
-            self._contexts.pop(loop, None)
-            if self._bg is not None and loop is self._bg.loop:
-                self._bg.submit(ctx.aclose()).result(timeout=10)
-            elif loop.is_running():  # the caller's (a kernel's): closed there, soon after
-                closing_on(loop, ctx.aclose())
-            else:  # ended (`asyncio.run` returned): its sockets are shut
-                ctx.cut()
+        close_on_their_loops(self._contexts, self._bg)
 
     def __enter__(self) -> Orchestrator:
         return self

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
-from .errors import ConfigError
+from .config.suggest import did_you_mean
+from .errors import ConfigError, UnknownArgument
 from .sinks.buffer import OutputBuffer
 
 #: Where `write_json` writes: a file's path, or an open file (text, or binary: UTF-8 bytes).
@@ -103,9 +104,20 @@ def dump(data: Any, out: TextIO, **kw: Any) -> None:
     out.write(skeleton[start:])
 
 
+#: What `json.dumps` takes besides the data (`cls` aside: the encoder is ours).
+JSON_OPTIONS = ("skipkeys", "ensure_ascii", "check_circular", "allow_nan", "indent",
+                "separators", "default", "sort_keys")
+
+
 def write(data: Any, target: JsonTarget, **kw: Any) -> None:
     """`dump` into `target`: a path is written (UTF-8, replaced if it exists), an open text
-    file takes the text, an open binary one its UTF-8 bytes; anything else is a ConfigError."""
+    file takes the text, an open binary one its UTF-8 bytes; anything else is a ConfigError,
+    as is an option `json.dumps` does not take (before any file is written)."""
+    for word in kw:
+        if word not in JSON_OPTIONS:
+            hint = did_you_mean(word, JSON_OPTIONS)
+            raise UnknownArgument(f"json() takes json.dumps's options, not {word!r}"
+                                  + (f" (did you mean {hint}=?)" if hint else ""))
     if isinstance(target, (str, os.PathLike)):
         with open(target, "w", encoding="utf-8") as out:
             dump(data, out, **kw)

@@ -451,3 +451,41 @@ def test_a_blocking_run_from_a_sinks_feed_is_refused_not_a_hang(cfg: Path) -> No
         assert result.stdout == "hi\n" and result.ok
         assert orch.run("local", command="echo after").stdout == "after\n"
     assert "would wait for ever: that loop runs it; use arun() there" in str(errors[0])
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: Orchestrator(capture_limt=5), "Orchestrator() takes no argument 'capture_limt' "
+                                           "(did you mean capture_limit=?)"),
+    (lambda: Orchestrator(resolver_factory=5), "resolver_factory must be a callable that makes "
+                                               "a Resolver"),
+])
+def test_the_constructor_checks_its_keywords(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    """api tester: a misspelt keyword was a bare TypeError; resolver_factory=5 failed at the
+    first run."""
+    with pytest.raises(ConfigError) as err:
+        call()
+    assert str(err.value).startswith(message), err.value
+
+
+def test_json_options_are_checked_before_anything_is_written(cfg: Path, tmp_path: Path) -> None:
+    """`json(foo=1)` and `write_json(f, indnt=2)` were bare TypeErrors from json's encoder,
+    a file already created."""
+    with Orchestrator(load_config(cfg)) as orch:
+        result = orch.run("local", command="echo hi")
+    with pytest.raises(ConfigError, match=r"json\(\) takes json.dumps's options, not 'indnt' "
+                                          r"\(did you mean indent=\?\)"):
+        result.write_json(tmp_path / "r.json", indnt=2)
+    assert not (tmp_path / "r.json").exists()
+    with pytest.raises(TypeError, match="not 'foo'"):
+        result.json(foo=1)
+    assert '"stdout": "hi\\n"' in result.json(indent=1)
+
+
+def test_a_plan_runs_only_under_its_own_environment(cfg: Path) -> None:
+    """spawn('prod', plan=<a plan for local>) ran in local, saying nothing of the 'prod'."""
+    with Orchestrator(load_config(cfg)) as orch:
+        plan = orch.plan("local", command="true")
+        with pytest.raises(ConfigError, match=r"the plan is for environment 'local', not "
+                                              r"'prod': pass spawn\('local', plan=PLAN\)"):
+            orch.spawn("prod", plan=plan)
+        assert orch.spawn("local", plan=plan).wait().ok
