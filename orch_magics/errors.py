@@ -83,12 +83,15 @@ class UnknownArgument(ConfigError, TypeError):
 
 
 class LayerError(OrchError):
-    """A layer could not do its part: names the hop (1 = outermost) and the layer."""
+    """A layer could not do its part: names the hop (1 = outermost) and the layer. Raised by
+    a run that could not start, `.result` is that run's RunResult (no exit status, its audit
+    id, `json()`), as a fleet's row has one."""
 
     def __init__(self, message: str, *, hop: int | None = None, layer: str | None = None) -> None:
         self.reason = message
         self.hop = hop
         self.layer = layer
+        self.result: RunResult | None = None
         prefix = ""
         if hop is not None and layer:
             prefix = f"hop {hop} ({layer}): "

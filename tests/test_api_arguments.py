@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, OrchError, Orchestrator, load_config
+from orch_magics import ConfigError, OrchError, Orchestrator, load_config, load_config_text
 
 CONFIG = """\
 environments:
@@ -489,3 +489,19 @@ def test_a_plan_runs_only_under_its_own_environment(cfg: Path) -> None:
                                               r"'prod': pass spawn\('local', plan=PLAN\)"):
             orch.spawn("prod", plan=plan)
         assert orch.spawn("local", plan=plan).wait().ok
+
+
+def test_a_run_that_could_not_start_raises_with_its_result(tmp_path: Path) -> None:
+    """api tester: the 'never started' RunResult (no exit status, its error, audit id) that
+    `--json` and a fleet's row give was out of the API's reach: the error had no `.result`.
+    Here the engine's socket is missing (an ssh hop's is in test_ssh_faults)."""
+    from orch_magics.errors import ConnectError
+
+    with Orchestrator(load_config_text(
+            "environments:\n  d: {layers: [{type: docker, config: {container: c, docker_host: "
+            f"'unix://{tmp_path}/none.sock'}}}}]}}\n")) as orch:
+        with pytest.raises(ConnectError) as err:
+            orch.run("d", command="true")
+    never = err.value.result
+    assert never is not None and never.returncode is None and not never.ok
+    assert never.audit_id is not None and never.error is err.value

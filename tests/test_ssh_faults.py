@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import signal
 
@@ -44,6 +45,10 @@ async def test_unreachable_host(ssh_lab) -> None:  # type: ignore[no-untyped-def
         with pytest.raises(ConnectError) as info:
             await orch.arun("beyond", command="true")
         assert info.value.hop == 2 and "ssh orch-bastion could not open" in str(info.value)
+        # the run that never started, as `--json` and a fleet's row give it (api tester)
+        never = info.value.result
+        assert never is not None and never.returncode is None and not never.ok
+        assert json.loads(never.json())["error"] == str(info.value)
     finally:
         await orch.aclose()
 

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from ..errors import OrchError
+from ..errors import LayerError, OrchError
 from ..layers.base import Launcher
 from ..plan import PlannedStep, RunPlan
 from ..process.handle import ProcessHandle
@@ -114,7 +114,9 @@ class Run:
                 result = await self._main()
             except OrchError as exc:  # it could not start (its stdout_file, say) after pre
                 if not steps:  # commands ran: they are reported, and the clean-up runs
-                    raise  # nothing ran: the caller says so (`unstarted`)
+                    if isinstance(exc, LayerError):  # nothing ran: the caller says so, with
+                        exc.result = self.unstarted(exc)  # the result it would show
+                    raise
                 result = self.unstarted(exc)
             # Post commands are the clean-up: a stop that ended the main command must not kill
             # them at birth, so they are steered on their own (without the run's timeout).
