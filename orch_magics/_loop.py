@@ -55,7 +55,12 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
         if left <= 0:
             raise TimeoutError(f"{what} is still running after waiting {timeout:g} s (it was "
                                f"not stopped: wait again, or stop it)")
-        concurrent.futures.wait([future], timeout=left)
+        try:
+            concurrent.futures.wait([future], timeout=left)
+        except RuntimeError as exc:  # a Ctrl-C that landed inside the wait's lock handling:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # its `with` then released a
+                raise exc.__context__ from None  # lock it did not hold; the Ctrl-C is the news
+            raise
     return future.result()
 
 

@@ -91,3 +91,25 @@ def test_an_interrupt_before_a_bg_cell_returns_stops_its_run(orch_kernel: str,
         assert left_after(lambda: processes_with(f"sleep {marker}"), within=15) == [], text
         assert k.run("after", "print(r.interrupted, repr(r.stdout))")["status"] == "ok"
         assert k.text("after").strip() == "True 'started\\n'", k.text("after")
+
+
+def test_a_ctrl_c_inside_the_waits_lock_handling_is_still_a_ctrl_c(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen once in CI: the kernel's interrupt landed inside `threading.Event.wait` between
+    its lock's release and re-acquire; the `with` around it then raised `RuntimeError:
+    release unlocked lock` (the KeyboardInterrupt only its context), which nothing caught:
+    a 60-line traceback, the run left running. No real signal hits that byte-code on
+    demand, so the wait is made to fail as it did."""
+    import concurrent.futures
+
+    from orch_magics import _loop
+
+    def wait(*_args: object, **_kw: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("release unlocked lock")  # noqa: B904 - as threading does
+
+    monkeypatch.setattr(_loop.concurrent.futures, "wait", wait)
+    with pytest.raises(KeyboardInterrupt):
+        _loop.result_of(concurrent.futures.Future())
