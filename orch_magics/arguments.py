@@ -177,7 +177,7 @@ def _mark_coroutine_function(function: Callable[..., Any]) -> None:
         function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # private-ok: the 3.11 marker
 
 
-def checked_resolver(factory: object) -> Any:
+def checked_resolver(factory: T) -> T:
     """`resolver_factory`: None (the config's providers) or a callable making a Resolver."""
     if factory is not None and not callable(factory):
         raise ConfigError(f"resolver_factory must be a callable that makes a Resolver (None: "
