@@ -35,14 +35,21 @@ def test_an_interrupt_as_the_first_run_starts_leaves_nothing(
     marker = f"{9000 + uuid.uuid4().int % 999}.{uuid.uuid4().int % 97}"
     with lab_kernel(orch_kernel) as k:
         assert k.run("load", f"%orch load {config}")["status"] == "ok", k.text("load")
-        msg_id = k.send("c", f"%%orch {env}\necho started; sleep {marker}")
-        k.wait_for("c", "started", timeout=60)
-        k.km.interrupt_kernel()
-        reply = k.reply(msg_id, 60)
-        text = k.text("c")
-        assert reply["status"] == "error" and reply["ename"] == "RunInterrupted", text
-        assert "Traceback" not in text and "orch.py" not in text, text
-        assert left_after(lambda: processes_with(f"sleep {marker}"), within=15) == [], text
+        _interrupt_once_shown(k, f"%%orch {env}\necho started; sleep {marker}", "started",
+                              marker)
+
+
+def _interrupt_once_shown(k: Any, cell: str, shown: str, marker: str) -> None:
+    """Run `cell`, interrupt the kernel once `shown` is in its output: the cell ends with
+    RunInterrupted in one line (no traceback), and its `sleep MARKER` is gone."""
+    msg_id = k.send("c", cell)
+    k.wait_for("c", shown, timeout=60)
+    k.km.interrupt_kernel()
+    reply = k.reply(msg_id, 60)
+    text = k.text("c")
+    assert reply["status"] == "error" and reply["ename"] == "RunInterrupted", text
+    assert "Traceback" not in text and "orch.py" not in text, text
+    assert left_after(lambda: processes_with(f"sleep {marker}"), within=15) == [], text
 
 
 @pytest.mark.parametrize("named", [False, True])
@@ -81,14 +88,8 @@ def test_an_interrupt_before_a_bg_cell_returns_stops_its_run(orch_kernel: str,
                  "shown = runs._background\n"
                  "runs._background = lambda *a: (shown(*a), print('shown'), time.sleep(30))\n")
         assert k.run("widen", widen)["status"] == "ok", k.text("widen")
-        msg_id = k.send("c", f"%%orch local --bg --out r\necho started; sleep {marker}")
-        k.wait_for("c", "shown", timeout=60)
-        k.km.interrupt_kernel()
-        reply = k.reply(msg_id, 60)
-        text = k.text("c")
-        assert reply["status"] == "error" and reply["ename"] == "RunInterrupted", text
-        assert "Traceback" not in text, text
-        assert left_after(lambda: processes_with(f"sleep {marker}"), within=15) == [], text
+        _interrupt_once_shown(k, f"%%orch local --bg --out r\necho started; sleep {marker}",
+                              "shown", marker)
         assert k.run("after", "print(r.interrupted, repr(r.stdout))")["status"] == "ok"
         assert k.text("after").strip() == "True 'started\\n'", k.text("after")
 
