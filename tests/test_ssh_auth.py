@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.ports import free_port
 from fixtures.sshd import known_host, launch_sshd, stop_servers
 from orch_magics import AuthError, Orchestrator, load_config_text
 from orch_magics.config.model import SecretsSettings
@@ -32,10 +33,7 @@ def password_sshd(ssh_lab, tmp_path_factory) -> Iterator[tuple[int, Path]]:  # t
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
     subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
     root = tmp_path_factory.mktemp("pwsshd")
-    port = ssh_lab.loop.port + 1
-    while subprocess.run(["ss", "-ltn", f"sport = :{port}"], capture_output=True,
-                         text=True).stdout.count("\n") > 1:
-        port += 1
+    port = free_port()
     server = launch_sshd(root, "password", "127.0.0.1", port,
                          replace(ssh_lab.sshd_config, passwords=True))
     try:
