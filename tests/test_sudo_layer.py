@@ -202,6 +202,25 @@ async def test_an_expired_password_is_refused_at_once_in_sudo_s_words(
                         rf"\(at sudo {sudo_lab.login}\)", text), text
 
 
+@pytest.mark.parametrize("password", [True, False])
+async def test_an_expired_account_is_said_as_sudo_says_it(
+        base, sudo_lab, monkeypatch, password) -> None:
+    """`chage -E` (the login user's account, not its password, expired): sudo says "account
+    validation failure, is your account locked?" and then "a password is required"; the
+    error quoted only the last line, false when a password is configured."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    user = sudo_lab.target if password else sudo_lab.free
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(user, password=password)))
+    with sudo_lab.expired("account"), pytest.raises(AuthError) as err:
+        await ex.launch(Command(("id",)))
+    text = str(err.value)
+    assert re.fullmatch(rf"hop 2 \(sudo {user}\): sudo refused: account validation failure, "
+                        r"is your account locked\? \(the login user's account there has "
+                        r"expired or is locked: sudo checks it before any password\) "
+                        rf"\(at sudo {sudo_lab.login}\)",
+                        text), text
+
+
 async def test_a_timeout_quotes_what_sudo_said_last(base, sudo_lab, tmp_path) -> None:
     """A PAM prompt of another kind (an OTP code) is waited for until the timeout, and the
     error quotes it; the handshake quoted only what came before one of its own prompts. (A

@@ -21,6 +21,10 @@ _NO_SETUID = re.compile(r"no new privileges|effective uid is not 0|must be owned
 #: for the current and a new password, which the layer must not answer.
 _EXPIRED = re.compile(r"password (?:is |has )?expired|required to change your password",
                       re.IGNORECASE)
+#: sudo's words when the login user's account (not its password) has expired or is locked;
+#: sudo then goes on to "a password is required", which is not the reason.
+_ACCOUNT = re.compile(r"account validation failure|account (?:has )?expired|account is locked",
+                      re.IGNORECASE)
 #: How much of a line sudo said an error quotes.
 QUOTE_CHARS = 200
 
@@ -44,6 +48,20 @@ class Heard:
 def _last_line(text: str, limit: int | None = QUOTE_CHARS) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1].removeprefix("sudo: ")[:limit] if lines else ""
+
+
+def _every_line(text: str) -> str:
+    """Every line said, joined with "; " (bounded), as an error quotes them."""
+    lines = [ln.strip().removeprefix("sudo: ") for ln in text.splitlines() if ln.strip()]
+    return "; ".join(dict.fromkeys(lines))[:2 * QUOTE_CHARS]
+
+
+def _said_line(text: str, words: re.Pattern[str]) -> str | None:
+    """The first line of `text` in which `words` are found, as an error quotes it."""
+    for line in text.splitlines():
+        if words.search(line):
+            return line.strip().removeprefix("sudo: ")[:QUOTE_CHARS]
+    return None
 
 
 def must_change_password(heard: Heard) -> str | None:
@@ -100,6 +118,9 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
         return wrong_password(user), PasswordRejected
     if (why := must_change_password(heard)) is not None:
         return why, AuthError
+    if (account := _said_line(text, _ACCOUNT)) is not None:
+        return (f"sudo refused: {account} (the login user's account there has expired or is "
+                f"locked: sudo checks it before any password)"), AuthError
     if "not allowed" in low or "not in the sudoers" in low or "may not run" in low:
         return _refused(_last_line(text, None), user), AuthError
     if "unknown user" in low:
@@ -112,5 +133,5 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
         return (f"the login shell of {user!r} ended before the command started ({status}): "
                 f"{shell_said} (login: true needs a target whose shell runs commands"
                 + (f"; sudo said: {said})" if said else ")")), LayerError
-    said = said or shell_said
+    said = _every_line(text) or shell_said  # its first words may be the reason, not its last
     return f"sudo failed ({status}){': ' + said if said else ''}", LayerError
