@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -117,6 +118,42 @@ async def test_an_entry_the_user_cannot_read_fails_the_get(orch, far, tmp_path, 
                                             r"Permission denied; nothing was kept$"):
         await orch.aget(env, f"{folder}/d", tmp_path / "d")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def closed_folder() -> Iterator[Path]:
+    """A folder only root may search (0700), holding open folders `a/b` and `a/b/f.txt`: the
+    lab's hosts share this file system, so every ENV's user sees it, and cannot look in."""
+    closed = Path(tempfile.mkdtemp(prefix="orch-closed-"))
+    (closed / "a" / "b").mkdir(parents=True)
+    (closed / "a" / "b" / "f.txt").write_text("behind a closed folder\n")
+    for path in (closed / "a", closed / "a" / "b"):
+        path.chmod(0o777)
+    (closed / "a" / "b" / "f.txt").chmod(0o644)
+    yield closed
+    shutil.rmtree(closed)
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_path_behind_a_folder_the_user_may_not_search_is_not_called_missing(
+        orch, closed_folder, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """The scripts looked only at the path or its parent, which a closed grandparent hides:
+    a get said "no such file or directory", a put "no such directory" (a run's working
+    directory says "permission denied" here, and so do they now)."""
+    inner, denied = closed_folder / "a" / "b", f"permission denied: cannot look inside {closed_folder}"
+    src = tmp_path / "s.txt"
+    src.write_text("sent\n")
+    for copy in (lambda: orch.aget(env, inner / "f.txt", tmp_path / "got.txt"),
+                 lambda: orch.aget(env, inner / "nothing", tmp_path / "got.txt"),
+                 lambda: orch.aput(env, src, f"{inner}/"),
+                 lambda: orch.aput(env, src, inner / "new.txt")):
+        with pytest.raises(TransferError, match=re.escape(denied)):
+            await copy()
+    assert list(tmp_path.iterdir()) == [src]
+    with pytest.raises(TransferError, match="no such file or directory: /tmp/orch-none-here/f; "):
+        await orch.aget(env, "/tmp/orch-none-here/f", tmp_path / "got.txt")  # missing: said so
+    with pytest.raises(TransferError, match="no such directory: /tmp/orch-none-here/; "):
+        await orch.aput(env, src, "/tmp/orch-none-here/")
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -29,6 +29,18 @@ fail() { echo "orch-transfer: $*" >&2; exit 1; }
 if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
+absent() {  # $1 is not there as wanted: say why, "$2: $1" unless a folder on its way is
+  # one this user may not search (which hides everything below it, not only its children)
+  a=/ r=${1#/}; case $1 in /*) ;; *) a=.; r=$1;; esac
+  while :; do
+    [ -d "$a" ] && [ ! -x "$a" ] && fail "permission denied: cannot look inside $a"
+    case $r in */*) c=${r%%/*} r=${r#*/};; '') break;; *) c=$r r=;; esac
+    [ -n "$c" ] || continue
+    case $a in /) a=/$c;; *) a=$a/$c;; esac
+    [ -e "$a" ] || [ -L "$a" ] || break
+  done
+  fail "$2: $1"
+}
 arg() { printf '%b.' "$1"; }  # a name sent as printf %b text (see `sent_name`), plus `.`
 home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines;
   # `./` before a leading `-`, so no tool below (mktemp, chmod, tar) takes the name for options
@@ -42,11 +54,7 @@ GET_SCRIPT = _PRELUDE + r"""
 p=$(arg "$1"); p=$(home "${p%.}") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
-else
-  up=$(dirname -- "$p")
-  [ -d "$up" ] && [ ! -x "$up" ] && fail "permission denied: cannot look inside $up"
-  fail "no such file or directory: $p"
-fi
+else absent "$p" "no such file or directory"; fi
 [ -r "$p" ] || fail "permission denied: $p"
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
@@ -82,7 +90,7 @@ PUT_SCRIPT = _PRELUDE + r"""
 d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
-case $d in */) [ -d "$d" ] || fail "no such directory: $d";; esac
+case $d in */) [ -d "$d" ] || absent "$d" "no such directory";; esac
 [ -d "$d" ] && d=${d%/}/$n
 if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp does, but
   # not one another user left in a sticky world-writable folder such as /tmp (the kernel's
@@ -97,7 +105,7 @@ fi
 [ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
-[ -d "$dir" ] || fail "no such directory: $dir"
+[ -d "$dir" ] || absent "$dir" "no such directory"
 [ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
