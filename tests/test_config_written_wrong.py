@@ -340,3 +340,44 @@ def test_a_name_may_hold_the_joiners_words_need() -> None:
     names = ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "dev-\U0001f469\u200d\U0001f4bb"]
     text = "environments:\n" + "".join(f"  {name!r}: []\n".replace("'", '"') for name in names)
     assert list(load_config_text(text, "conf.yaml").environments) == names
+
+
+# ---- a value that begins with `#` -----------------------------------------------------------
+
+def test_a_value_read_as_a_comment_says_so_and_how_to_quote_it() -> None:
+    """`user: #1000` (docs/sudo.md: "a name or `#uid`") is a key and a comment to YAML: the
+    hint said to quote the empty value (`''`), and the flow form only "did not find expected
+    node content", a line below."""
+    block = error_of("""\
+        environments:
+          e:
+            layers:
+              - type: sudo
+                config:
+                  user: #1000
+                  timeout:   #5
+        """)
+    assert (block.line, str(block).splitlines()[0]) == (6, (
+        "conf.yaml:6:16: environments.e.layers[0].config.user must be a string, not nothing "
+        "(null) (`#` after a space starts a YAML comment, so the value is empty: quote it to "
+        "make it text: '#1000')"))
+    assert "timeout must be a number, not nothing (null) (`#` after a space starts a YAML " \
+        "comment, so the value is empty)" in str(error_of(
+            "environments:\n  e:\n    layers:\n      - type: sudo\n        config:\n"
+            "          timeout:   #5  \n"))
+    flow = error_of("environments:\n  e:\n    layers:\n      - {type: sudo, config: {user: #0}}\n")
+    assert str(flow).splitlines()[0] == (
+        "conf.yaml:5:1: YAML syntax error: did not find expected node content (line 4: `#` "
+        "after a space starts a YAML comment, which takes the rest of the line: quote a value "
+        "that begins with #, such as '#1000')")
+    fine = "environments:\n  e:\n    layers:\n      - {type: sudo, config: {user: '#0'}}  # uid\n"
+    assert load_config_text(fine).environments["e"].layers[0].config.user == "#0"
+
+
+def test_a_password_read_as_a_comment_is_not_shown() -> None:
+    """The hint quotes what was written, except where a password stands."""
+    text = ("environments:\n  a: {layers: []}\nservices:\n  s:\n    command: x\n"
+            "    environment:\n      DB_PASSWORD: #hunter2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text)
+    assert "hunter2" not in str(err.value) and "YAML comment" in str(err.value), err.value

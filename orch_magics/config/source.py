@@ -91,6 +91,23 @@ class Source:
             return None
         return None if found[1].style else str(found[1].value)  # plain: style None or ""
 
+    def comment_as_value(self, path: Path_) -> str | None:
+        """The comment written where the empty value at `path` stands (`user: #1000`: YAML
+        reads `#` after a space as a comment's start), else None; "" under a password key
+        (what was written there is never shown)."""
+        found = self._nodes(path)
+        if found is None or not found[2] or found[0] is None:
+            return None
+        node = found[1]
+        if not isinstance(node, yaml.ScalarNode) or node.value or node.style:
+            return None
+        end, lines = found[0].end_mark, self.text.splitlines()
+        comment = _COMMENT_VALUE.match(lines[end.line], end.column) if end.line < len(
+            lines) else None
+        if comment is None:
+            return None
+        return "" if _password_key(path, None) else comment[1]
+
     def _nodes(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node, bool] | None:
         """(key node, value node) at `path`, else at its nearest parent; True when exact."""
         depth = len(path)
@@ -124,6 +141,12 @@ class Source:
             err = error_at(self.file, "", pos, message, suggestion)  # the same, without its line
         return err
 
+
+#: After a key: its colon, then a comment where its value would be.
+_COMMENT_VALUE = re.compile(r"\s*:\s+(#.*?)\s*$")
+#: A flow collection's value that YAML reads as a comment (`{user: #0}`), which takes the
+#: rest of its line with it and leaves the collection unclosed.
+_COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#")
 
 #: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).
 _KEY = re.compile(r"(?<![\w-])([\w-]+)[\"']?\s*:(?:\s|$)")
@@ -223,7 +246,8 @@ def parse_source(text: str, name: str = "<string>",
             mark = exc.problem_mark or exc.context_mark
             pos = (mark.line + 1, mark.column + 1) if mark else None
             problem = exc.problem or exc.context or "not valid YAML"
-            raise error_at(name, text, pos, f"YAML syntax error: {problem}") from None
+            raise error_at(name, text, pos, f"YAML syntax error: {problem}"
+                           f"{_comment_hint(text, mark.line if mark else None)}") from None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
             raise ConfigError(f"YAML syntax error: character #x{exc.character:04x} is not "
@@ -234,6 +258,17 @@ def parse_source(text: str, name: str = "<string>",
             src.index[()] = (None, node)
         src.data = {} if node is None else _Converter(src, tags or {}).convert(node, 0, ())
     return src
+
+
+def _comment_hint(text: str, line: int | None) -> str:
+    """Why a flow collection ended where it did, when a value on that line or the one before
+    begins with `#`."""
+    lines = text.splitlines()
+    for at in (line, None if line is None else line - 1):
+        if at is not None and 0 <= at < len(lines) and _COMMENT_IN_FLOW.search(lines[at]):
+            return (f" (line {at + 1}: `#` after a space starts a YAML comment, which takes "
+                    f"the rest of the line: quote a value that begins with #, such as '#1000')")
+    return ""
 
 
 def _one_line(text: str) -> str:

@@ -37,7 +37,9 @@ def _user_name(value: str) -> None:
 class SudoConfig:
     """Run commands as another user through sudo, at the place of the previous layer."""
 
-    user: str = field(default="root", metadata={"doc": "Target user (name or #uid).",
+    user: str = field(default="root", metadata={"doc": "Target user: a name, or a uid "
+                                                "quoted as '#1000' (unquoted, # starts a "
+                                                "YAML comment).",
                                                 "check": _user_name})
     password: str | None = field(
         default=None, metadata={"doc": "The sudo password of the login user, only as a "
