@@ -91,22 +91,24 @@ class Source:
             return None
         return None if found[1].style else str(found[1].value)  # plain: style None or ""
 
-    def comment_as_value(self, path: Path_) -> str | None:
-        """The comment written where the empty value at `path` stands (`user: #1000`: YAML
-        reads `#` after a space as a comment's start), else None; "" under a password key
-        (what was written there is never shown)."""
+    def comment_hint(self, path: Path_, *, text: bool) -> str:
+        """Why the value at `path` is empty when a comment stands where it was written
+        (`user: #1000`: YAML reads `#` after a space as a comment's start), and (`text`: the
+        key takes text) how to quote it, never under a password key; else ""."""
         found = self._nodes(path)
         if found is None or not found[2] or found[0] is None:
-            return None
+            return ""
         node = found[1]
         if not isinstance(node, yaml.ScalarNode) or node.value or node.style:
-            return None
+            return ""
         end, lines = found[0].end_mark, self.text.splitlines()
         comment = _COMMENT_VALUE.match(lines[end.line], end.column) if end.line < len(
             lines) else None
         if comment is None:
-            return None
-        return "" if _password_key(path, None) else comment[1]
+            return ""
+        quote = f": quote it to make it text: '{comment[1].replace(chr(39), chr(39) * 2)}'" \
+            if text and not _password_key(path, None) else ""
+        return f" (`#` after a space starts a YAML comment, so the value is empty{quote})"
 
     def _nodes(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node, bool] | None:
         """(key node, value node) at `path`, else at its nearest parent; True when exact."""

@@ -382,16 +382,12 @@ def _yaml_number(number: float, *, whole: bool) -> str | None:
 
 
 def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
-    hint = ""
-    written = src.written(path)
-    if written is not None and (value is None or isinstance(value, _TEXT_LIKE)) and (
-            str in {tp, *get_args(tp)}):
+    hint, written, takes = "", src.written(path), {tp, *get_args(tp)}
+    if written is not None and (value is None or isinstance(value, _TEXT_LIKE)) and str in takes:
         hint = f" (quote it to make it text: {_quoted(written)})"
-    if value is None and (comment := src.comment_as_value(path)) is not None:
-        quote = f": quote it to make it text: {_quoted(comment)}" if comment and str in {
-            tp, *get_args(tp)} else ""
-        hint = f" (`#` after a space starts a YAML comment, so the value is empty{quote})"
-    numbers = {int, float} & {tp, *get_args(tp)}
+    if value is None and (said := src.comment_hint(path, text=str in takes)):
+        hint = said
+    numbers = {int, float} & takes
     if isinstance(value, str) and numbers:
         with contextlib.suppress(ValueError, OverflowError):  # YAML 1.1 reads 1e3 as text
             fix = _yaml_number(float(value), whole=float not in numbers)
