@@ -5,28 +5,15 @@ and does not wait for the engine client's 60 s; once the link is back, runs work
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
+from links import outer_link_down
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import LayerError
 from orch_magics.orchestrator import Orchestrator
 
 pytestmark = pytest.mark.ssh
-
-
-@contextmanager
-def link_down(lab) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """This machine's side of the link to the bastion down, for the block."""
-    link = f"orchh{lab.slot}"
-    subprocess.run(["ip", "link", "set", link, "down"], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["ip", "link", "set", link, "up"], check=True)
 
 
 @pytest.mark.parametrize("pause", [0.0, 1.5], ids=["at-once", "after-idle"])
@@ -38,7 +25,7 @@ async def test_a_silent_bastion_is_named_as_the_hop_that_went_away(ssh_lab, dock
     try:
         assert (await orch.arun(env, command="echo warm")).stdout == "warm\n"
         await asyncio.sleep(pause)
-        with link_down(ssh_lab):
+        with outer_link_down(ssh_lab):
             with pytest.raises(LayerError) as raised:
                 await asyncio.wait_for(orch.arun(env, command="echo again"), 40)
         assert str(raised.value).startswith("hop 1 (ssh orch-bastion): "), raised.value
@@ -79,7 +66,7 @@ async def test_the_warden_of_a_connection_set_aside_ends_once_its_runs_have(ssh_
         assert (await orch.arun("deep", command="echo warm")).stdout == "warm\n"
         first = wardens()
         assert first, "the first run in the container starts its warden"
-        with link_down(ssh_lab):
+        with outer_link_down(ssh_lab):
             with pytest.raises(LayerError):
                 await asyncio.wait_for(orch.arun("deep", command="echo again"), 40)
         result = await asyncio.wait_for(orch.arun("deep", command="echo back"), 40)

@@ -28,6 +28,7 @@ from .remote import (
     signal_number,
     split_ready,
 )
+from .ssh_liveness import answers
 from .ssh_pool import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -36,6 +37,12 @@ READ_CHUNK = 1 << 20
 _KILL_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 #: Tries of a fallback kill whose channel the server refused (0.1 s apart).
 KILL_TRIES = 30
+#: Seconds a `signal` request's reply may take; then the connection is asked whether it
+#: answers at all (a keepalive, SILENT_AFTER seconds more), and cut when silent.
+SIGNAL_REPLY = 2.0
+SILENT_AFTER = 3.0
+#: Seconds a fallback kill's channel may take to run it.
+KILL_REPLY = 5.0
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
 #: shell's start-up files run first), seconds.
 PID_WAIT = 10.0
@@ -78,6 +85,7 @@ class SSHBackend:
             self._pid_known.set()
         self._exit: Exit | None = None
         self._closed = False
+        self._silent = False  # cut by a stop that got no reply (see `_went_silent`)
         self._recovery: asyncio.Future[str] | None = None
         # Set when the exit status arrives: a child that left the process group may hold the
         # channel open long after (ProcessHandle then stops following it). asyncssh tells
@@ -144,11 +152,13 @@ class SSHBackend:
         if self._exit is not None or self._closed:
             return
         name = _signal.Signals(sig).name[3:]
-        sent = False
+        sent: bool | None = False
         if self._slot.signal_requests and name in NAMED_SIGNALS:  # OpenSSH >= 7.9 takes these
             sent = await self._request_signal(name)
-            if not sent:  # e.g. sshd refuses it for root logins (no privsep child): stop asking
-                self._slot.signal_requests = False
+            if sent is None and await self._went_silent():
+                return
+            if sent is False:  # e.g. sshd refuses it for root logins (no privsep child): stop
+                self._slot.signal_requests = False  # asking
         if not sent or sig == _signal.SIGKILL:
             await self._kill_group(sig)
 
@@ -170,14 +180,19 @@ class SSHBackend:
         if self._lost_by is None:  # once: both streams and wait() notice the one loss
             self._lost_by = self._blame()
         error = self._lost_by
+        if self._silent:  # cut by a stop: why it is closed says more than how it ended
+            what = (f"the connection stopped answering while the run was stopped (no reply "
+                    f"within {SIGNAL_REPLY + SILENT_AFTER:g} s): closed, so the host ends "
+                    f"the session once it hears of it")
         if self.pid is None:
             return error(f"{what}; it may still be running there (its pid was never reported)")
         if self._recovery is None:  # once, though both streams and wait() notice the loss
             self._recovery = asyncio.ensure_future(self._recover(self.pid))
         return error(f"{what}; {await asyncio.shield(self._recovery)}")
 
-    async def _request_signal(self, name: str) -> bool:
-        """An RFC 4254 `signal` request with want-reply, so a refusal is known, not guessed."""
+    async def _request_signal(self, name: str) -> bool | None:
+        """An RFC 4254 `signal` request with want-reply, so a refusal is known, not guessed
+        (None: no reply within SIGNAL_REPLY seconds)."""
         chan = self._proc.channel
         make_request = getattr(chan, "_make_request", None)
         try:
@@ -186,9 +201,26 @@ class SSHBackend:
                 return True
             from asyncssh.packet import String
 
-            return bool(await asyncio.wait_for(make_request(b"signal", String(name)), 2))
-        except (asyncio.TimeoutError, OSError, ValueError, asyncssh.Error):
+            return bool(await asyncio.wait_for(make_request(b"signal", String(name)),
+                                               SIGNAL_REPLY))
+        except asyncio.TimeoutError:
+            return None
+        except (OSError, ValueError, asyncssh.Error):
             return False
+
+    async def _went_silent(self) -> bool:
+        """A request got no reply: whether the connection is silent (no keepalive reply
+        either; closed, or a host or link gone without a reset). A silent one is cut here:
+        the run then ends as a lost connection (a reconnect kills what is left, or says where
+        it is), and its server ends the session once it hears of the close, when the wrapper's
+        watchdog stops the command: pooled, it would hold the session open for good."""
+        if self._conn.is_closed():
+            return True
+        if await answers(self._conn, SILENT_AFTER):
+            return False
+        self._silent = True
+        self._conn.abort()
+        return True
 
     async def _kill_group(self, sig: int) -> None:
         """`kill -SIG -PGID` over a second channel of the same connection (best effort)."""
@@ -206,11 +238,14 @@ class SSHBackend:
         for _ in range(KILL_TRIES):
             async with lock:
                 try:
-                    await asyncio.wait_for(self._conn.run(line, check=False), 5)
+                    await asyncio.wait_for(self._conn.run(line, check=False), KILL_REPLY)
                     return
                 except asyncssh.ChannelOpenError:
                     pass
-                except (asyncio.TimeoutError, OSError, asyncssh.Error):
+                except asyncio.TimeoutError:
+                    await self._went_silent()
+                    return
+                except (OSError, asyncssh.Error):
                     return
             await asyncio.sleep(0.1)
 

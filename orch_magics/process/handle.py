@@ -25,6 +25,8 @@ STOP_GRACE = (2.0, 2.0)
 #: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
 #: container's process cannot end; the stop must, and say what may be left).
 KILL_WAIT = 10.0
+#: Seconds a stop waits, after the ladder, for signals still being delivered.
+SEND_WAIT = 2.0
 #: Once the process has ended, its output may stay open only while it is not silent: a child
 #: that left the process group (setsid) or ignores the wrapper's SIGTERM holds the streams
 #: open, and is not followed. Silent = this many checks in a row, CHECK_EVERY apart, found no
@@ -340,20 +342,25 @@ class ProcessHandle:
 
     async def _ladder(self, grace: tuple[float, float]) -> Exit:
         # A stop wins over input as it wins over output: what is still queued for stdin is
-        # dropped, so no layer's buffers keep filling behind the signals.
+        # dropped, so no layer's buffers keep filling behind the signals. Each signal is sent
+        # while its step's time runs: a layer that cannot deliver one quickly (a silent link)
+        # does not stretch the ladder past its grace times.
         self.stdin.cancel()
+        sending: list[asyncio.Future[None]] = []
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
                               (_signal.SIGKILL, KILL_WAIT)):
             if self._exit.done():
                 break
-            try:
-                await self.send_signal(sig)
-            except Exception:
-                pass
+            sending.append(asyncio.ensure_future(self.send_signal(sig)))
+            sending[-1].add_done_callback(_retrieved)  # best effort: a failure is no answer
             try:
                 await asyncio.wait_for(asyncio.shield(self._exit), wait_for)
             except asyncio.TimeoutError:
                 continue
+        # Signals under way finish (a KILL of the process group as well as of the process),
+        # waited for a little: each layer bounds its own.
+        if sending:
+            await asyncio.wait(sending, timeout=SEND_WAIT)
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
             self._abandoned = (f"it did not end within {KILL_WAIT:g} s of SIGKILL (a paused "
                                f"container, or a process stuck in the kernel): it may still "
@@ -379,6 +386,11 @@ class ProcessHandle:
         """Stop the process if it still runs and free the channel."""
         if self.running:
             await self.stop()
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Take a background step's outcome, so a failure is not reported as never retrieved."""
+    _first_error([done])
 
 
 def _first_error(done: Iterable[asyncio.Future[Any]]) -> BaseException | None:

@@ -1,0 +1,128 @@
+"""A stop while a link of the chain is silent (the host crashed, a link or a VPN dropped: no
+reset, packets vanish), from each front end.
+
+Each signal of the stop ladder waited for its own delivery with no bound of the ladder's:
+over a silent link a want-reply `signal` request (2 s) and then the fallback kill channel
+(5 s) for each of INT, TERM and KILL, so a stop took 34 s from the API, 36 s after Ctrl-C in
+the terminal and 56 s for an interrupted cell, and then blamed "a paused container, or a
+process stuck in the kernel". Worse, the command was left running once the link came back,
+for as long as the Orchestrator stayed open: its pooled connection kept the session (and so
+the wrapper's watchdog) alive, and no signal was sent again.
+
+Now a signal request with no reply is followed by a keepalive; a connection that answers
+neither within 5 s is closed, so the run ends as a lost connection saying what may be left
+and where, and the host ends the session (the watchdog then stops the command) as soon as it
+hears of the close: no orphan once the link is back, whatever front end stopped the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from links import inner_link_down, outer_link_down
+from orch_magics.config.loader import load_config_text
+from orch_magics.errors import StreamError
+from orch_magics.orchestrator import Orchestrator
+from orch_magics.process.events import Stdout
+from processes import kill_all, left_after, processes_with
+
+pytestmark = pytest.mark.ssh
+
+ORCH = [sys.executable, "-m", "orch_magics.cli"]
+#: A stop over a silent link ends within the 5 s that make a connection silent, plus a
+#: reconnect attempt (5 s) and margin for a loaded machine; it took 34–56 s.
+STOP_WITHIN = 20
+#: Once the link is back, the host hears of the close and the watchdog (1 s ticks, TERM then
+#: KILL 2 s later) stops the command; TCP's retransmission backoff adds a few seconds.
+GONE_WITHIN = 45
+SILENT = "the connection stopped answering while the run was stopped (no reply within 5 s)"
+
+
+@pytest.mark.parametrize("which", ["inner", "outer"])
+async def test_a_stop_over_a_silent_link_returns_says_where_and_leaves_nothing(
+        ssh_lab, which: str) -> None:  # type: ignore[no-untyped-def]
+    token = f"71{len(which)}.{os.getpid()}"
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    down = inner_link_down if which == "inner" else outer_link_down
+    try:
+        handle = await orch.launch("two", command=f"echo up; exec sleep {token}")
+        events = handle.events()
+        assert await asyncio.wait_for(events.__anext__(), 15) == Stdout(b"up\n")
+        with down(ssh_lab):
+            started = time.monotonic()
+            end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 60)
+            took = time.monotonic() - started
+        assert took < STOP_WITHIN, took
+        assert isinstance(end.error, StreamError), end
+        said = str(end.error)
+        assert said.startswith(f"hop 2 (ssh orch-inner): {SILENT}: closed, so the host ends "
+                               f"the session once it hears of it; it may still be running as "
+                               f"process group {handle.pid} on orch-inner (reconnecting "
+                               f"failed: "), said
+        assert "hop 2 (ssh orch-inner)" not in said[30:] and "container" not in said, said
+        # the orchestrator stays open (a notebook's): the command goes all the same
+        assert await asyncio.to_thread(left_after, lambda: processes_with(token),
+                                       GONE_WITHIN) == []
+        again = await asyncio.wait_for(orch.arun("two", command="echo back"), 60)
+        assert (again.stdout, again.returncode) == ("back\n", 0)
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
+
+
+def test_ctrl_c_of_orch_run_over_a_silent_link(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    token = f"72.{os.getpid()}"
+    config = tmp_path / "orch.yaml"
+    config.write_text(ssh_lab.config_yaml())
+    proc = subprocess.Popen([*ORCH, "-c", str(config), "run", "two", "--", "sh", "-c",
+                             f"echo up; exec sleep {token}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+        with inner_link_down(ssh_lab):
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            took = time.monotonic() - started
+        assert (proc.returncode, took < STOP_WITHIN) == (130, True), (proc.returncode, took, err)
+        lines = err.decode().splitlines()
+        assert len(lines) == 1 and SILENT in lines[0] and "process group" in lines[0], lines
+        assert left_after(lambda: processes_with(token), GONE_WITHIN) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
+
+
+def test_an_interrupted_cell_over_a_silent_link(ssh_lab, orch_kernel: str,  # type: ignore[no-untyped-def]
+                                                tmp_path: Path) -> None:
+    from lab_kernel import lab_kernel
+
+    token = f"73.{os.getpid()}"
+    config = tmp_path / "orch.yaml"
+    config.write_text(ssh_lab.config_yaml())
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {config}")["status"] == "ok"
+        sent = kernel.send("run", f"%%orch two\necho up; exec sleep {token}\n")
+        deadline = time.monotonic() + 30
+        while not processes_with(token, ssh_lab.inner_ns) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            with inner_link_down(ssh_lab):
+                started = time.monotonic()
+                kernel.km.interrupt_kernel()
+                reply = kernel.reply(sent, timeout=90)
+                took = time.monotonic() - started
+            assert (reply["status"], took < STOP_WITHIN) == ("error", True), (reply, took)
+            assert reply["ename"] == "RunInterrupted" and SILENT in reply["evalue"], reply
+            assert left_after(lambda: processes_with(token), GONE_WITHIN) == []
+            assert kernel.run("again", "%%orch two\necho back\n")["status"] == "ok"
+        finally:
+            kill_all(processes_with(token))
