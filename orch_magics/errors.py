@@ -99,6 +99,11 @@ class LayerError(OrchError):
             prefix = f"{layer}: "
         super().__init__(prefix + message)
 
+    def said_at(self, hop: int) -> str:
+        """The message as quoted by hop `hop`'s own error: without the hop's name when it is
+        that hop's."""
+        return self.reason if self.hop == hop else str(self)
+
 
 class ProcessLeft(LayerError):
     """A stop could not end the process (a paused container refused its KILL, a process stuck

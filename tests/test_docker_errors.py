@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -219,16 +220,24 @@ async def test_bad_frame_ends_the_run_keeping_the_output(base, dockerd, tmp_path
         server.close()
 
 
-async def test_engine_killed_mid_run_keeps_the_output(base) -> None:
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+async def test_engine_killed_mid_run_keeps_the_output(base, how: int) -> None:
+    """Stopped with SIGTERM, dockerd also removes its socket: the reason was said as
+    requests' nested repr, `('Connection aborted.', FileNotFoundError(2, '…'))`."""
     engine = await asyncio.to_thread(start_engine, "orch-dockerd-kill-")
     try:
         handle = await executor(base, engine.host).launch(Command.of("echo before; sleep 300"))
         events = handle.events()
         assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"before\n")
-        os.kill(engine.proc.pid, signal.SIGKILL)
-        end = await asyncio.wait_for(events.__anext__(), 20)
+        os.kill(engine.proc.pid, how)
+        end = await asyncio.wait_for(events.__anext__(), 30)
         assert isinstance(end, Exit) and isinstance(end.error, StreamError)
-        assert "went away" in str(end.error) and str(end.error).startswith("hop 1 ")
+        said = str(end.error)
+        assert re.match(r"hop 1 \(docker orch-test\): the docker engine on this machine went "
+                        r"away before reporting the exit status \(Connection aborted: [A-Z]"
+                        r"[a-z ]+\); ", said), said
+        assert "Error(" not in said and "('" not in said, said
+        assert said.count("hop 1 (docker orch-test)") == 1, said  # not again in the reason
         # the engine cannot be reached again: the error says what is left, and where
         assert f"may still be running as process group {handle.pid} in container " \
                f"'orch-test' on this machine (reconnecting failed:" in str(end.error)

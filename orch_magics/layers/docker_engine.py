@@ -173,6 +173,23 @@ def not_running(exc: docker.errors.APIError) -> bool:
     return exc.status_code == 500 and "container state improper" in str(exc.explanation or "")
 
 
+def connection_reason(exc: BaseException) -> str:
+    """A lost connection's reason in words, not requests' and urllib3's nested reprs
+    (`('Connection aborted.', FileNotFoundError(2, …))`): their first words and the OS error
+    inside, `Connection aborted: No such file or directory`."""
+    words: list[str] = []
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if isinstance(item, OSError) and item.strerror:
+            return ": ".join([*words[:1], item.strerror])
+        if isinstance(item, str) and item.strip():
+            words.append(item.strip().rstrip("."))
+        elif isinstance(item, BaseException):
+            todo.extend(item.args)
+    return ": ".join(words[:2]) or type(exc).__name__
+
+
 @contextlib.contextmanager
 def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
                       engine: str = "the docker engine") -> Iterator[None]:
@@ -193,7 +210,7 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
                          f"within its time limit (is the engine hung? its own client would "
                          f"hang there too)", hop=hop, layer=layer) from None
     except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
-        raise ConnectError(f"{what}: lost {engine} on {where}: {exc}",
+        raise ConnectError(f"{what}: lost {engine} on {where}: {connection_reason(exc)}",
                            hop=hop, layer=layer) from None
     except asyncio.TimeoutError:
         raise LayerError(f"{what}: the engine on {where} did not answer in time",

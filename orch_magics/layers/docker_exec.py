@@ -11,7 +11,7 @@ from typing import Protocol
 from ..errors import LayerError, ProcessLeft, StreamError
 from ..process.command import escaped
 from ..process.events import Exit
-from .docker_engine import Engine
+from .docker_engine import Engine, connection_reason
 from .docker_stream import ExecStream
 from .local_process import FailedStart
 from .remote import decode_status
@@ -122,7 +122,8 @@ class DockerExec:
             self._exit = decode_status(self._stream.status)
         elif getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
             return await self._lost(f"{self._launcher.engine_name} on {self._launcher.where} "
-                                    f"went away before reporting the exit status: {exc}")
+                                    f"went away before reporting the exit status "
+                                    f"({connection_reason(exc)})")
         elif _signal.SIGKILL in self._signals:  # our KILL left the wrapper no time to print
             self._exit = Exit(signal=_signal.SIGKILL)
         else:

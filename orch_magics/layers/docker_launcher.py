@@ -374,7 +374,7 @@ class DockerLauncher(Launcher):
             except ContainerPaused as exc:
                 return f"reconnected, but {exc.reason}"
             except LayerError as exc:
-                problem = str(exc)
+                problem = exc.said_at(self.depth)
             except asyncio.TimeoutError:  # the time for it is spent: no second try
                 problem = (f"timed out connecting to {self.engine_name} on {self.where} after "
                            f"{CLEANUP_TIMEOUT:g} s")

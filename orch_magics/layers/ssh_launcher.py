@@ -336,9 +336,9 @@ class SSHLauncher(Launcher):
         for _ in range(2):  # a pooled connection may not know yet that it is dying
             try:
                 slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
-            except LayerError as exc:  # this hop's own error: said without its name again
-                said = exc.reason if exc.hop == self.depth else str(exc)
-                return f"it may still be running as {place} (reconnecting failed: {said})"
+            except LayerError as exc:
+                return (f"it may still be running as {place} (reconnecting failed: "
+                        f"{exc.said_at(self.depth)})")
             except asyncio.TimeoutError:
                 return (f"it may still be running as {place} (reconnecting failed: timed out "
                         f"connecting to {where(self.config)} after {CLEANUP_TIMEOUT:g} s)")
