@@ -221,7 +221,10 @@ RUN_TIME_FAILURES = [
     ("environments: {e: {layers: [{type: docker, config: {container: c, docker_host: "
      "'http://eng:2375'}}]}}", "unsupported docker host 'http://eng:2375': write tcp://eng:2375"),
     ("environments: {e: {layers: [{type: podman, config: {container: c, podman_host: "
-     "'https://eng'}}]}}", "unsupported podman host 'https://eng': write tcp://eng:2375 (plain"),
+     "'https://eng'}}]}}", "unsupported podman host 'https://eng': write tcp://eng:PORT (plain"),
+    ("environments: {e: {layers: [{type: podman, config: {container: c, podman_host: "
+     "'tcp://eng'}}]}}", "podman host 'tcp://eng' needs a port: tcp://eng:PORT, where `podman "
+                         "system service tcp://…:PORT` listens"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
     ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
 ]

@@ -42,6 +42,10 @@ async def test_engine_unreachable_names_the_socket_and_the_hop(base, tmp_path) -
         with pytest.raises(ConnectError, match="connection refused") as err:
             await executor(base, f"unix://{dead}").launch(Command.of(["true"]))
     assert str(dead) in str(err.value)
+    # a tcp:// address without its port: dockerd's 2375 is tried, and named
+    with pytest.raises(ConnectError, match=r"at tcp://127\.0\.0\.1:2375 on this machine: "
+                                           r"connection refused"):
+        await executor(base, "tcp://127.0.0.1").launch(Command.of(["true"]))
 
 
 async def test_a_hung_engine_is_said_to_be_hung(base, tmp_path) -> None:

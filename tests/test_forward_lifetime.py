@@ -200,6 +200,27 @@ def test_the_cli_forward_reconnects_and_says_so(ssh_lab, endless, tmp_path) -> N
     assert err == "orch: forward f1: the connection to ssh orch-loop had dropped; reconnected\n"
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGHUP])
+def test_a_supervisor_s_signal_ends_the_cli_forward_as_ctrl_c_does(ssh_lab, endless, tmp_path,  # type: ignore[no-untyped-def]
+                                                                   how: int) -> None:
+    """docs/files.md: once open, `orch forward` ends when told to and exits 0, whichever of
+    INT, TERM and HUP told it; its port is free again."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml())
+    local = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward",
+                             "loop", str(endless["loop"].port), "--local", str(local)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
+    finally:
+        proc.send_signal(how)
+        _out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (0, "")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", local))  # nothing listens there any more
+
+
 @pytest.fixture
 def own_sshd(ssh_lab, tmp_path) -> Iterator[tuple[str, Callable[[], object], Callable[[], None]]]:  # type: ignore[no-untyped-def]
     """An sshd of this test's own on loopback, as environment `own` (YAML), with ways to stop

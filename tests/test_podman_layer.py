@@ -108,6 +108,11 @@ async def test_an_unusable_container_host_is_named(base, monkeypatch) -> None:
     monkeypatch.setenv("CONTAINER_HOST", "npipe:////./pipe/podman")
     with pytest.raises(ConfigError, match=r"^CONTAINER_HOST: unsupported podman host "):
         await executor(base).launch(Command.of(["true"]))
+    # no port: docker's 2375 was tried and the error showed the address without it
+    monkeypatch.setenv("CONTAINER_HOST", "tcp://127.0.0.1")
+    with pytest.raises(ConfigError, match=r"^CONTAINER_HOST: podman host 'tcp://127.0.0.1' "
+                                          r"needs a port: tcp://127.0.0.1:PORT, where "):
+        await executor(base).launch(Command.of(["true"]))
 
 
 async def test_service_not_running_says_podman(base, tmp_path) -> None:

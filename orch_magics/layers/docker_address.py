@@ -21,6 +21,12 @@ PODMAN_HINT = ("podman serves its API with `podman system service --time=0 unix:
                "--now podman.socket`)")
 
 
+def _port_hint(port: int | None, kind: str) -> str:
+    """The port to add to a tcp:// address written without one: dockerd's 2375; podman has
+    no default."""
+    return "" if port else ":2375" if kind == "docker" else ":PORT"
+
+
 @masked_repr  # a docker_host URL may carry a resolved secret
 @dataclass(frozen=True)
 class Address:
@@ -49,10 +55,15 @@ def parse_address(url: str, kind: str = "docker") -> Address:
                              f"(unix:///{path})")
         return Address(url, path=parts.path)
     if parts.scheme == "tcp" and parts.hostname:
-        return Address(url, host=parts.hostname, port=port or 2375)
+        if port is None and kind != "docker":  # 2375 is dockerd's; podman has no default
+            raise ValueError(f"{kind} host {url!r} needs a port: tcp://{parts.netloc}:PORT, "
+                             f"where `{kind} system service tcp://…:PORT` listens")
+        if port is None:  # said with the port it is, so an error names what was tried
+            url, port = f"tcp://{parts.netloc}:2375", 2375
+        return Address(url, host=parts.hostname, port=port)
     if parts.scheme in ("http", "https") and parts.hostname:  # docker-py's aliases, not the CLI's
         raise ValueError(f"unsupported {kind} host {url!r}: write "
-                         f"tcp://{parts.netloc}{'' if port else ':2375'} (plain TCP; TLS is not "
+                         f"tcp://{parts.netloc}{_port_hint(port, kind)} (plain TCP; TLS is not "
                          f"supported)")
     raise ValueError(f"unsupported {kind} host {url!r} (expected unix:///path/{kind}.sock or "
                      f"tcp://host:port; to reach a remote engine put an ssh layer before this one)")
