@@ -335,6 +335,10 @@ async def test_a_socket_not_found_says_where_orch_looked(base, monkeypatch, tmp_
         "podman serves it); podman serves its API with `podman system service --time=0 "
         "unix:///PATH.sock` (or `systemctl enable --now podman.socket`; rootless: `systemctl "
         "--user enable --now podman.socket`)")
+    (tmp_path / "podman" / "podman.sock").mkdir(parents=True)  # something, not a socket
+    with pytest.raises(ConnectError, match=f"CONTAINER_HOST is unset and {tmp_path}/podman/"
+                                           f"podman.sock is not a socket, where a rootless "):
+        await executor(base).launch(Command.of(["true"]))
     monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/gone.sock")
     with pytest.raises(ConnectError, match=r"no such socket \(is the podman service running "
                                            r"there\?\) \(from CONTAINER_HOST\); "):

@@ -75,8 +75,10 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
     rootless = os.path.join(runtime, "podman", "podman.sock") if runtime else ROOTLESS
     if runtime and os.path.exists(rootless) and is_socket(rootless):
         return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
-    return Socket(ROOTFUL, f"CONTAINER_HOST is unset and there is no socket at {rootless}, "
-                           f"where a rootless podman serves it")
+    found = (f"{rootless} is not a socket" if os.path.lexists(rootless)
+             else f"there is no socket at {rootless}")
+    return Socket(ROOTFUL, f"CONTAINER_HOST is unset and {found}, where a rootless podman "
+                           f"serves it")
 
 
 class PodmanKind:
