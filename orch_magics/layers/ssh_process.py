@@ -85,7 +85,7 @@ class SSHBackend:
             self._pid_known.set()
         self._exit: Exit | None = None
         self._closed = False
-        self._silent = False  # cut by a stop that got no reply (see `_went_silent`)
+        self._silent = 0.0  # s without a reply, once a stop cut it (see `_went_silent`)
         self._recovery: asyncio.Future[str] | None = None
         # Set when the exit status arrives: a child that left the process group may hold the
         # channel open long after (ProcessHandle then stops following it). asyncssh tells
@@ -155,7 +155,7 @@ class SSHBackend:
         sent: bool | None = False
         if self._slot.signal_requests and name in NAMED_SIGNALS:  # OpenSSH >= 7.9 takes these
             sent = await self._request_signal(name)
-            if sent is None and await self._went_silent():
+            if sent is None and await self._went_silent(SIGNAL_REPLY):
                 return
             if sent is False:  # e.g. sshd refuses it for root logins (no privsep child): stop
                 self._slot.signal_requests = False  # asking
@@ -182,8 +182,8 @@ class SSHBackend:
         error = self._lost_by
         if self._silent:  # cut by a stop: why it is closed says more than how it ended
             what = (f"the connection stopped answering while the run was stopped (no reply "
-                    f"within {SIGNAL_REPLY + SILENT_AFTER:g} s): closed, so the host ends "
-                    f"the session once it hears of it")
+                    f"within {self._silent:g} s): closed, so the host ends the session once it "
+                    f"hears of it")
         if self.pid is None:
             return error(f"{what}; it may still be running there (its pid was never reported)")
         if self._recovery is None:  # once, though both streams and wait() notice the loss
@@ -208,8 +208,8 @@ class SSHBackend:
         except (OSError, ValueError, asyncssh.Error):
             return False
 
-    async def _went_silent(self) -> bool:
-        """A request got no reply: whether the connection is silent (no keepalive reply
+    async def _went_silent(self, waited: float) -> bool:
+        """A request got no reply in `waited` s: whether the connection is silent (no keepalive reply
         either; closed, or a host or link gone without a reset). A silent one is cut here:
         the run then ends as a lost connection (a reconnect kills what is left, or says where
         it is), and its server ends the session once it hears of the close, when the wrapper's
@@ -218,7 +218,7 @@ class SSHBackend:
             return True
         if await answers(self._conn, SILENT_AFTER):
             return False
-        self._silent = True
+        self._silent = waited + SILENT_AFTER
         self._conn.abort()
         return True
 
@@ -243,7 +243,7 @@ class SSHBackend:
                 except asyncssh.ChannelOpenError:
                     pass
                 except asyncio.TimeoutError:
-                    await self._went_silent()
+                    await self._went_silent(KILL_REPLY)
                     return
                 except (OSError, asyncssh.Error):
                     return
