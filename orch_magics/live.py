@@ -13,7 +13,8 @@ from ._loop import BackgroundLoop, result_of, started
 from .engine import Run
 from .errors import OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
-from .process.handle import ProcessHandle, as_bytes
+from .process.handle import ProcessHandle
+from .process.stdin_writer import as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import IO, Any, Union
 
 from .errors import ConfigError
-from .process.handle import StdinWriter, as_bytes
+from .process.stdin_writer import StdinWriter, as_bytes
 
 StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
 CHUNK = 1 << 20

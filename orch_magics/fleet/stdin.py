@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 
 from ..errors import OrchError
-from ..process.handle import as_bytes
+from ..process.stdin_writer import as_bytes
 from ..stdin import CHUNK, StdinSource
 
 #: Bytes read ahead of the slowest running target before reading waits for it.

@@ -172,6 +172,10 @@ class Pooled(Protocol):
         """Whether that connection is still there and answers now (one round trip); a
         silent one is set aside, so the next use connects afresh."""
 
+    async def cut_if_silent(self) -> str | None:
+        """Whether a connection to this place went silent (a stop through it got no answer):
+        why, in words; such connections are closed now, so what rides on them ends as lost."""
+
 
 #: What a place can offer the layer after it: a TCP connection to another host, a unix
 #: socket reached from this machine, and being this machine itself.

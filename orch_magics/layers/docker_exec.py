@@ -33,6 +33,15 @@ def paused_message(tool: str, name: str, pgid: int) -> str:
             f"{tool} exec {name} kill -KILL -{pgid})")
 
 
+def sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
+    """`argv` started in a terminal of the user's window `size` (columns, rows): the engine
+    sets an exec's size only after it started (API < 1.42), so the command would see 0 0."""
+    if size is None:
+        return argv
+    return ("/bin/sh", "-c", f"stty cols {size[0]} rows {size[1]} 2>/dev/null; exec \"$@\"",
+            "sh", *argv)
+
+
 class ExecPlace(Protocol):
     """What an exec needs from its launcher: naming errors, signalling, cleaning up."""
 
@@ -42,7 +51,9 @@ class ExecPlace(Protocol):
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool: ...
-    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None: ...
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int,
+                              lost: Engine) -> str | None: ...
+    async def cut_if_silent(self) -> str | None: ...
 
 
 async def abandon(place: ExecPlace, engine: Engine, container: tuple[str, str],
@@ -74,6 +85,7 @@ class DockerExec:
         self._container = container  # (id, name)
         self._tty = tty
         self._signals: list[int] = []
+        self._cut: str | None = None  # why the way here was cut as silent, by a stop
         self._exit: Exit | None = None
         #: Set when a KILL could not be sent (a paused container): the end of this run.
         self._unkillable: asyncio.Future[LayerError] = asyncio.get_running_loop().create_future()
@@ -134,7 +146,8 @@ class DockerExec:
 
     async def _lost(self, what: str) -> Exit:
         assert self.pid is not None
-        outcome = await self._launcher.kill_after_loss(self._container, self.pid)
+        what = self._cut or what  # cut by a stop: why it is closed says more than how it ended
+        outcome = await self._launcher.kill_after_loss(self._container, self.pid, self._engine)
         if outcome is None:  # the container stopped (breaking the stream): the run died with it
             self._exit = await self._died_with_container()
         else:
@@ -161,6 +174,10 @@ class DockerExec:
             if sig == _signal.SIGKILL and not self._unkillable.done():
                 self._unkillable.set_result(exc)
             raise
+
+    async def cut_if_silent(self) -> bool:
+        self._cut = self._cut or await self._launcher.cut_if_silent()  # the hop carrying it
+        return self._cut is not None
 
     async def close(self) -> None:
         self._stream.close()

@@ -35,6 +35,7 @@ from .docker_exec import (
     DockerExec,
     abandon,
     paused_message,
+    sized,
     start_failure,
     text_only,
 )
@@ -55,10 +56,8 @@ CLEANUP_TIMEOUT = 5.0
 class DockerLauncher(Launcher):
     """Runs commands with `docker exec` semantics in a container on the previous hop's engine."""
 
-    #: The command line tool of this engine, for advice in messages (`docker exec …`).
-    tool = "docker"
-    #: The engine in messages (`lost the docker engine on …`).
-    engine_name = "the docker engine"
+    tool = "docker"  # its command line tool, in advice (`docker exec …`)
+    engine_name = "the docker engine"  # in messages (`lost the docker engine on …`)
 
     def __init__(self, config: DockerConfig, inner: Launcher, label: str,
                  socket: Socket) -> None:
@@ -79,15 +78,15 @@ class DockerLauncher(Launcher):
         assert self.inner is not None
         return ("docker", self.inner.key, self._address)
 
-    async def engine(self, *, fresh: bool = False) -> Engine:
-        """The pooled engine client (`fresh`: drop the pooled one and connect again). A pooled
-        one behind a hop that keeps its connection is used once that hop answers (a silent
-        one is set aside: the engine is reached again over a new connection)."""
+    async def engine(self, *, lost: Engine | None = None) -> Engine:
+        """The pooled engine client (`lost`: one whose connection died, dropped if it is the
+        pooled one, not a newer one). A pooled one behind a hop that keeps its connection is
+        used once that hop answers (a silent one is set aside: reached again anew)."""
         pools, key = self.context.pools, self._engine_key
         assert self.inner is not None
         place, pooled = self.inner.place, pools.get(key)
-        if fresh or (isinstance(pooled, asyncio.Future) and isinstance(place, Pooled)
-                     and not await _still_reached(place, pooled)):
+        if _holds(pooled, lost) or (isinstance(pooled, asyncio.Future) and isinstance(
+                place, Pooled) and not await _still_reached(place, pooled)):
             self._retire_wardens(pools.pop(key, None))
         task = pools.get(key)
         if task is None:
@@ -293,7 +292,7 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(_sized(command.argv, command.size if tty else None), len(pre),
+                    wrapped_argv(sized(command.argv, command.size if tty else None), len(pre),
                                  shell="/bin/sh", nonce=nonce),
                     stdin=True, tty=tty, user=cfg.user or "", workdir=cwd if tty else None,
                     environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
@@ -326,12 +325,9 @@ class DockerLauncher(Launcher):
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool:
         """Deliver `sig` to process group `pgid` inside the container (a short second exec);
-        False when the container is not running (stopped or removed): it took the group with
-        it, there is nothing to signal.
-
-        A paused one did not: the engine runs no exec in it and unpausing it is not ours to do,
-        so that is a `ContainerPaused`.
-        """
+        False when the container is not running (stopped or removed: it took the group with
+        it). A paused one did not: the engine runs no exec in it and unpausing it is not ours
+        to do, so that is a `ContainerPaused`."""
         api, user = engine.api, self.config.user or ""
 
         def run() -> None:
@@ -354,21 +350,27 @@ class DockerLauncher(Launcher):
     async def _paused(self, engine: Engine, container: str) -> bool:
         """Whether the container is there and paused (not stopped, removed or restarting)."""
         try:
-            info = await engine.call(engine.api.inspect_container, container)
+            return bool(((await engine.call(engine.api.inspect_container, container))
+                         .get("State") or {}).get("Paused"))
         except Exception:  # gone, or the engine with it: nothing of it runs
             return False
-        return bool((info.get("State") or {}).get("Paused"))
 
-    async def kill_after_loss(self, container: tuple[str, str], pgid: int) -> str | None:
-        """The engine connection carrying process group `pgid` died: reconnect and kill it;
-        say what happened (or what is left, and where, when the engine cannot be reached).
-        None when the container is not running any more: nothing of the group is left."""
+    async def cut_if_silent(self) -> str | None:
+        """Why the hop carrying this engine's connection is cut, if it went silent."""
+        place = self.inner.place if self.inner is not None else None
+        return await place.cut_if_silent() if isinstance(place, Pooled) else None
+
+    async def kill_after_loss(self, container: tuple[str, str], pgid: int,
+                              lost: Engine) -> str | None:
+        """The connection of engine client `lost`, carrying process group `pgid`, died:
+        reconnect and kill it; say what happened (or what is left, and where, when the engine
+        cannot be reached). None when the container is not running: nothing of it is left."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
         problem = ""
         for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
             try:
-                engine = await asyncio.wait_for(self.engine(fresh=True), CLEANUP_TIMEOUT)
-                if not await self.signal_group(engine, container, pgid, _signal.SIGKILL):
+                lost = await asyncio.wait_for(self.engine(lost=lost), CLEANUP_TIMEOUT)
+                if not await self.signal_group(lost, container, pgid, _signal.SIGKILL):
                     return None
                 return f"reconnected and killed {place}"
             except ContainerPaused as exc:
@@ -381,20 +383,17 @@ class DockerLauncher(Launcher):
                 break
         return f"it may still be running as {place} (reconnecting failed: {problem})"
 
+
+def _holds(pooled: object, engine: Engine | None) -> bool:
+    """Whether the pool's entry `pooled` (a connect task) gave `engine`."""
+    return isinstance(pooled, asyncio.Future) and pooled.done() and not pooled.cancelled() \
+        and pooled.exception() is None and pooled.result() is engine
+
+
 async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
-    """Whether a pooled engine behind `place` can still be used: its hop answers, and the
-    socket forwarded for it is still open (a forward on a connection set aside is closed). One
-    still connecting, or that failed, is left to its task."""
+    """Whether a pooled engine behind `place` can still be used: its hop answers, and its
+    forwarded socket is open (closed with a connection set aside); one not ready is left be."""
     if not pooled.done() or pooled.cancelled() or pooled.exception() is not None:
         return True
     path = pooled.result().local.path
     return await place.answers() and (path is None or os.path.exists(path))
-
-
-def _sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
-    """`argv` started in a terminal of the user's window `size` (columns, rows): the engine
-    sets an exec's size only after it started (API < 1.42), so the command would see 0 0."""
-    if size is None:
-        return argv
-    return ("/bin/sh", "-c", f"stty cols {size[0]} rows {size[1]} 2>/dev/null; exec \"$@\"",
-            "sh", *argv)

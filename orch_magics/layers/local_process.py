@@ -293,6 +293,9 @@ class SubprocessBackend:
         # it): its pipes are closed now, not by the garbage collector after the loop is gone.
         self._transport.close()
 
+    async def cut_if_silent(self) -> bool:
+        return False  # a signal of this machine's is delivered at once
+
 
 class FailedStart:
     """The run of a program that could not start: one stderr line and a shell's status."""
@@ -331,3 +334,6 @@ class FailedStart:
 
     async def close(self) -> None:
         return None
+
+    async def cut_if_silent(self) -> bool:
+        return False

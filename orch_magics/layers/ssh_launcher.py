@@ -23,7 +23,7 @@ import asyncssh
 
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
-from ..process.handle import ProcessHandle
+from ..process.handle import SIGNAL_CHECK, ProcessHandle
 from .base import Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
@@ -37,7 +37,7 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
-from .ssh_liveness import ANSWER, answers, idle
+from .ssh_liveness import ANSWER, SILENT_AFTER, answers, idle
 from .ssh_pool import SESSIONS_PER_CONNECTION, Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 from .ssh_proxy import ProxyCommand
@@ -142,6 +142,25 @@ class SSHLauncher(Launcher):
         async with pool.lock:
             pool.prune()
             return await self._first_live(pool, ask=True) is not None
+
+    async def cut_if_silent(self) -> str | None:
+        """Whether this hop's connections went silent: each is asked for a keepalive reply at
+        once, and those without one are closed, so what rides on them (a container's exec
+        stream, its warden, a tunnel) ends as lost, and the host ends their sessions once it
+        hears of it. Why, when some were; the `Pooled` capability."""
+        pool, below = self._pool(), self.inner.place if self.inner is not None else None
+        slots = [slot for slot in (*pool.slots, *pool.aside) if not slot.conn.is_closed()]
+        carrying = asyncio.ensure_future(below.cut_if_silent()) if isinstance(
+            below, SSHLauncher) else None  # the hop carrying this one's, asked at once
+        replies = await asyncio.gather(*(answers(s.conn, SILENT_AFTER) for s in slots))
+        carrier = await carrying if carrying is not None else None
+        for slot, replied in zip(slots, replies, strict=True):
+            if not replied:
+                slot.conn.abort()
+        if carrier is not None or all(replies):  # the lowest silent hop is the one to name
+            return carrier
+        return (f"hop {self.depth} ({self.label}) stopped answering while the run was stopped "
+                f"(no reply within {SIGNAL_CHECK + SILENT_AFTER:g} s): its connection is closed")
 
     def _release(self, slot: Slot) -> None:
         slot.sessions -= 1
@@ -310,6 +329,7 @@ class SSHLauncher(Launcher):
             process, slot, tty=command.tty,
             error=lambda msg: self._err(StreamError, msg), blame=self.lost_by,
             release=lambda: self._release(slot), recover=self.kill_after_loss,
+            cut_way=self.cut_if_silent,
             initial=initial, pid=pid)
         return ProcessHandle(backend, command, chain=self.chain)
 

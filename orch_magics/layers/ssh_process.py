@@ -20,6 +20,7 @@ import asyncssh
 
 from ..errors import LayerError
 from ..process.events import Exit
+from ..process.handle import SIGNAL_CHECK
 from .remote import (
     NAMED_SIGNALS,
     PidMarker,
@@ -28,7 +29,7 @@ from .remote import (
     signal_number,
     split_ready,
 )
-from .ssh_liveness import answers
+from .ssh_liveness import SILENT_AFTER, answers
 from .ssh_pool import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -37,10 +38,8 @@ READ_CHUNK = 1 << 20
 _KILL_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 #: Tries of a fallback kill whose channel the server refused (0.1 s apart).
 KILL_TRIES = 30
-#: Seconds a `signal` request's reply may take; then the connection is asked whether it
-#: answers at all (a keepalive, SILENT_AFTER seconds more), and cut when silent.
+#: Seconds a `signal` request's reply may take.
 SIGNAL_REPLY = 2.0
-SILENT_AFTER = 3.0
 #: Seconds a fallback kill's channel may take to run it.
 KILL_REPLY = 5.0
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
@@ -61,6 +60,7 @@ class SSHBackend:
         blame: Callable[[], Callable[[str], LayerError]],
         release: Callable[[], None],
         recover: Callable[[int], Awaitable[str]],
+        cut_way: Callable[[], Awaitable[str | None]],
         initial: bytes = b"",
         pid: int | None = None,
     ) -> None:
@@ -73,6 +73,7 @@ class SSHBackend:
         self._lost_by: Callable[[str], LayerError] | None = None
         self._release = release
         self._recover = recover
+        self._cut_way = cut_way  # the hop's own check of its connections and its carrier's
         self._initial = initial
         self._marker = PidMarker()
         #: The remote pid (also the remote process group id), once the wrapper reported it.
@@ -85,7 +86,7 @@ class SSHBackend:
             self._pid_known.set()
         self._exit: Exit | None = None
         self._closed = False
-        self._silent = 0.0  # s without a reply, once a stop cut it (see `_went_silent`)
+        self._silent = False  # cut by a stop that got no reply (see `cut_if_silent`)
         self._recovery: asyncio.Future[str] | None = None
         # Set when the exit status arrives: a child that left the process group may hold the
         # channel open long after (ProcessHandle then stops following it). asyncssh tells
@@ -155,8 +156,6 @@ class SSHBackend:
         sent: bool | None = False
         if self._slot.signal_requests and name in NAMED_SIGNALS:  # OpenSSH >= 7.9 takes these
             sent = await self._request_signal(name)
-            if sent is None and await self._went_silent(SIGNAL_REPLY):
-                return
             if sent is False:  # e.g. sshd refuses it for root logins (no privsep child): stop
                 self._slot.signal_requests = False  # asking
         if not sent or sig == _signal.SIGKILL:
@@ -182,8 +181,8 @@ class SSHBackend:
         error = self._lost_by
         if self._silent:  # cut by a stop: why it is closed says more than how it ended
             what = (f"the connection stopped answering while the run was stopped (no reply "
-                    f"within {self._silent:g} s): closed, so the host ends the session once it "
-                    f"hears of it")
+                    f"within {SIGNAL_CHECK + SILENT_AFTER:g} s): closed, so the host ends the "
+                    f"session once it hears of it")
         if self.pid is None:
             return error(f"{what}; it may still be running there (its pid was never reported)")
         if self._recovery is None:  # once, though both streams and wait() notice the loss
@@ -208,17 +207,18 @@ class SSHBackend:
         except (OSError, ValueError, asyncssh.Error):
             return False
 
-    async def _went_silent(self, waited: float) -> bool:
-        """A request got no reply in `waited` s: whether the connection is silent (no keepalive reply
-        either; closed, or a host or link gone without a reset). A silent one is cut here:
-        the run then ends as a lost connection (a reconnect kills what is left, or says where
-        it is), and its server ends the session once it hears of the close, when the wrapper's
-        watchdog stops the command: pooled, it would hold the session open for good."""
+    async def cut_if_silent(self) -> bool:
+        """A stop's signal was not delivered in time: whether the connection is silent (no
+        keepalive reply either; closed, or a host or link gone without a reset). A silent one
+        is cut here: the run then ends as a lost connection (a reconnect kills what is left,
+        or says where it is), and its server ends the session once it hears of the close,
+        when the wrapper's watchdog stops the command: pooled, it would hold it open for good."""
         if self._conn.is_closed():
             return True
-        if await answers(self._conn, SILENT_AFTER):
+        _, replied = await asyncio.gather(self._cut_way(), answers(self._conn, SILENT_AFTER))
+        if replied:
             return False
-        self._silent = waited + SILENT_AFTER
+        self._silent = True
         self._conn.abort()
         return True
 
@@ -242,10 +242,7 @@ class SSHBackend:
                     return
                 except asyncssh.ChannelOpenError:
                     pass
-                except asyncio.TimeoutError:
-                    await self._went_silent(KILL_REPLY)
-                    return
-                except (OSError, asyncssh.Error):
+                except (asyncio.TimeoutError, OSError, asyncssh.Error):
                     return
             await asyncio.sleep(0.1)
 

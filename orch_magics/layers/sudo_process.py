@@ -96,6 +96,9 @@ class SudoBackend:
         if sig == _signal.SIGKILL:
             self._arm()  # the command is gone: sudo should end now
 
+    async def cut_if_silent(self) -> bool:
+        return await self._handle.cut_if_silent()  # sudo's own way there: the place's handle
+
     async def close(self) -> None:
         # Stopped or abandoned: kill what is left as the target user before sudo goes.
         if self.pid is not None and (self._signalled or not self._end.done()):

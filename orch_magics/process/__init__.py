@@ -2,7 +2,8 @@
 
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
-from .handle import ProcessBackend, ProcessHandle, StdinWriter
+from .handle import ProcessBackend, ProcessHandle
+from .stdin_writer import StdinWriter
 
 __all__ = [
     "Command", "Event", "Exit", "ProcessBackend", "ProcessHandle", "StdinWriter", "Stderr",

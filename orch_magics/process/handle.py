@@ -8,7 +8,6 @@ its caller, an ordered event stream with back-pressure, `wait()`, and the INT â†
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 from ..errors import ProcessLeft
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
+from .stdin_writer import StdinWriter
 
 #: How many output chunks may wait for a slow consumer before the process is paused.
 QUEUE_CHUNKS = 64
@@ -27,6 +27,12 @@ STOP_GRACE = (2.0, 2.0)
 KILL_WAIT = 10.0
 #: Seconds a stop waits, after the ladder, for signals still being delivered.
 SEND_WAIT = 2.0
+#: Seconds a stop's first signal may take to be delivered before the layer is asked whether
+#: the way to the process went silent (`ProcessBackend.cut_if_silent`).
+SIGNAL_CHECK = 2.0
+#: Seconds the end of a process whose silent way was cut may take (its layer reconnects to
+#: say what is left, within its own bounds) before the stop gives up on it.
+LOST_WAIT = 30.0
 #: Once the process has ended, its output may stay open only while it is not silent: a child
 #: that left the process group (setsid) or ignores the wrapper's SIGTERM holds the streams
 #: open, and is not followed. Silent = this many checks in a row, CHECK_EVERY apart, found no
@@ -55,113 +61,11 @@ class ProcessBackend(Protocol):
     async def signal(self, sig: int) -> None: ...
     async def close(self) -> None: ...
 
-
-def as_bytes(data: object) -> bytes:
-    """Input for a process, as bytes of its own: text as UTF-8 (a byte that is no UTF-8, kept
-    in a str as a lone surrogate by `os.fsdecode` or `errors="surrogateescape"`, as that byte,
-    as a command or a variable is sent), bytes copied; anything else is a TypeError
-    (`bytes(3)` would be three NUL bytes)."""
-    if isinstance(data, str):
-        try:
-            return data.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"stdin text holds {data[exc.start]!r} at {exc.start}, a surrogate "
-                             f"that stands for no byte: send bytes instead") from None
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
-
-
-class StdinWriter:
-    """Feeds the process's stdin in order; `write` never blocks, `drain` waits for delivery.
-
-    Data written after the process stopped reading is dropped and `broken` is set: a process
-    that exits without reading its input is not an error.
-    """
-
-    def __init__(self, backend: ProcessBackend, *, tty: bool = False) -> None:
-        self._backend = backend
-        self._tty = tty
-        self._last = b"\n"  # the last byte delivered (a terminal's partial line needs a ^D)
-        self._queue: collections.deque[bytes | None] = collections.deque()
-        self._pending = 0
-        self._wakeup = asyncio.Event()
-        self._flushed = asyncio.Event()
-        self._flushed.set()
-        self.closed = False
-        self.broken: BaseException | None = None
-        self.bytes_written = 0
-        self._task = asyncio.ensure_future(self._pump())
-
-    def write(self, data: bytes | str) -> None:
-        """Queue bytes (str is sent as UTF-8) for the process."""
-        if self.closed:
-            raise ValueError("stdin is closed (EOF was sent)")
-        data = as_bytes(data)
-        if not data:
-            return
-        self._queue.append(data)
-        self._pending += len(data)
-        self._flushed.clear()
-        self._wakeup.set()
-
-    def write_line(self, line: str) -> None:
-        """Queue one line; a newline is added unless it already ends with one."""
-        self.write(line if line.endswith("\n") else line + "\n")
-
-    def close(self) -> None:
-        """Send EOF once everything queued before has been delivered. Idempotent."""
-        if self.closed:
-            return
-        self.closed = True
-        self._queue.append(None)
-        self._flushed.clear()
-        self._wakeup.set()
-
-    @property
-    def pending(self) -> int:
-        """Bytes queued but not yet delivered."""
-        return self._pending
-
-    async def drain(self) -> None:
-        """Wait until everything queued so far has been handed to the layer."""
-        await self._flushed.wait()
-
-    async def awrite(self, data: bytes | str) -> None:
-        """Write and wait for delivery (back-pressure for large inputs)."""
-        self.write(data)
-        await self.drain()
-
-    async def _pump(self) -> None:
-        while True:
-            while not self._queue:
-                self._flushed.set()
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            item = self._queue.popleft()
-            if item is None:
-                if self.broken is None:
-                    try:
-                        if self._tty and self._last != b"\n":  # ^D only sends a partial line:
-                            await self._backend.write(b"\x04")  # the EOF's is the next one
-                        await self._backend.write_eof()
-                    except Exception as exc:  # OSError, EOFError or a layer's own error
-                        self.broken = exc
-                self._flushed.set()
-                return
-            self._pending -= len(item)
-            if self.broken is not None:
-                continue
-            try:
-                await self._backend.write(item)
-                self.bytes_written += len(item)
-                self._last = item[-1:]
-            except Exception as exc:  # the process closed its stdin or the channel went away
-                self.broken = exc
-
-    def cancel(self) -> None:
-        """Stop feeding at once: queued data is dropped and no EOF is sent (the run is over)."""
-        self._task.cancel()
+    async def cut_if_silent(self) -> bool:
+        """Asked when a stop's signal is not delivered within SIGNAL_CHECK s: whether the way
+        to the process went silent (a connection that answers nothing); such a way is closed
+        now, so the process's end comes as a lost connection. False where nothing can be."""
+        ...
 
 
 class ProcessHandle:
@@ -347,16 +251,23 @@ class ProcessHandle:
         # does not stretch the ladder past its grace times.
         self.stdin.cancel()
         sending: list[asyncio.Future[None]] = []
+        silence: asyncio.Future[bool] | None = None  # the check of the way, once begun
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
                               (_signal.SIGKILL, KILL_WAIT)):
             if self._exit.done():
                 break
             sending.append(asyncio.ensure_future(self.send_signal(sig)))
             sending[-1].add_done_callback(_retrieved)  # best effort: a failure is no answer
+            silence = silence or asyncio.ensure_future(self._cut_if_unanswered(sending[-1]))
             try:
                 await asyncio.wait_for(asyncio.shield(self._exit), wait_for)
             except asyncio.TimeoutError:
                 continue
+        if silence is not None and not self._exit.done() and await silence:
+            with contextlib.suppress(asyncio.TimeoutError):  # it ends as a lost connection
+                await asyncio.wait_for(asyncio.shield(self._exit), LOST_WAIT)
+        elif silence is not None:
+            silence.cancel()
         # Signals under way finish (a KILL of the process group as well as of the process),
         # waited for a little: each layer bounds its own.
         if sending:
@@ -369,6 +280,21 @@ class ProcessHandle:
         if not self._reading:
             return await self.wait()
         return await asyncio.shield(self._exit)
+
+    async def _cut_if_unanswered(self, sent: asyncio.Future[None]) -> bool:
+        """Whether the way to the process went silent and was cut: asked of the layer when
+        `sent` (the stop's first signal) is not delivered within SIGNAL_CHECK s."""
+        done, _ = await asyncio.wait([sent], timeout=SIGNAL_CHECK)
+        if done:
+            return False
+        try:
+            return await self.cut_if_silent()
+        except Exception:  # best effort, as the signals themselves
+            return False
+
+    async def cut_if_silent(self) -> bool:
+        """See `ProcessBackend.cut_if_silent` (a sudo asks the handle it rides on)."""
+        return await self._backend.cut_if_silent()
 
     async def end(self, wait: float, *, eof: bool = True) -> None:
         """Let the process end on its own: EOF first (if `eof`), then, if it is still there

@@ -1,0 +1,127 @@
+"""A process's stdin as its handle feeds it: in order, never blocking the caller.
+
+`StdinWriter` queues what the caller writes and hands it to the layer (`Writable`: the part of
+a layer's backend that takes input) one piece at a time, then EOF; `as_bytes` is what every
+front end's input becomes first, checked in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Protocol
+
+
+class Writable(Protocol):
+    """Where a process's input goes: a layer's backend (`handle.ProcessBackend`)."""
+
+    async def write(self, data: bytes) -> None: ...
+    async def write_eof(self) -> None: ...
+
+
+def as_bytes(data: object) -> bytes:
+    """Input for a process, as bytes of its own: text as UTF-8 (a byte that is no UTF-8, kept
+    in a str as a lone surrogate by `os.fsdecode` or `errors="surrogateescape"`, as that byte,
+    as a command or a variable is sent), bytes copied; anything else is a TypeError
+    (`bytes(3)` would be three NUL bytes)."""
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"stdin text holds {data[exc.start]!r} at {exc.start}, a surrogate "
+                             f"that stands for no byte: send bytes instead") from None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
+
+
+class StdinWriter:
+    """Feeds the process's stdin in order; `write` never blocks, `drain` waits for delivery.
+
+    Data written after the process stopped reading is dropped and `broken` is set: a process
+    that exits without reading its input is not an error.
+    """
+
+    def __init__(self, backend: Writable, *, tty: bool = False) -> None:
+        self._backend = backend
+        self._tty = tty
+        self._last = b"\n"  # the last byte delivered (a terminal's partial line needs a ^D)
+        self._queue: collections.deque[bytes | None] = collections.deque()
+        self._pending = 0
+        self._wakeup = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._flushed.set()
+        self.closed = False
+        self.broken: BaseException | None = None
+        self.bytes_written = 0
+        self._task = asyncio.ensure_future(self._pump())
+
+    def write(self, data: bytes | str) -> None:
+        """Queue bytes (str is sent as UTF-8) for the process."""
+        if self.closed:
+            raise ValueError("stdin is closed (EOF was sent)")
+        data = as_bytes(data)
+        if not data:
+            return
+        self._queue.append(data)
+        self._pending += len(data)
+        self._flushed.clear()
+        self._wakeup.set()
+
+    def write_line(self, line: str) -> None:
+        """Queue one line; a newline is added unless it already ends with one."""
+        self.write(line if line.endswith("\n") else line + "\n")
+
+    def close(self) -> None:
+        """Send EOF once everything queued before has been delivered. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.append(None)
+        self._flushed.clear()
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        """Bytes queued but not yet delivered."""
+        return self._pending
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been handed to the layer."""
+        await self._flushed.wait()
+
+    async def awrite(self, data: bytes | str) -> None:
+        """Write and wait for delivery (back-pressure for large inputs)."""
+        self.write(data)
+        await self.drain()
+
+    async def _pump(self) -> None:
+        while True:
+            while not self._queue:
+                self._flushed.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._queue.popleft()
+            if item is None:
+                if self.broken is None:
+                    try:
+                        if self._tty and self._last != b"\n":  # ^D only sends a partial line:
+                            await self._backend.write(b"\x04")  # the EOF's is the next one
+                        await self._backend.write_eof()
+                    except Exception as exc:  # OSError, EOFError or a layer's own error
+                        self.broken = exc
+                self._flushed.set()
+                return
+            self._pending -= len(item)
+            if self.broken is not None:
+                continue
+            try:
+                await self._backend.write(item)
+                self.bytes_written += len(item)
+                self._last = item[-1:]
+            except Exception as exc:  # the process closed its stdin or the channel went away
+                self.broken = exc
+
+    def cancel(self) -> None:
+        """Stop feeding at once: queued data is dropped and no EOF is sent (the run is over)."""
+        self._task.cancel()
