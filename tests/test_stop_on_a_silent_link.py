@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,6 +122,34 @@ async def test_a_stop_through_a_container_or_sudo_behind_a_silent_link(
                                        GONE_WITHIN) == []
         again = await asyncio.wait_for(orch.arun(env, command="echo back"), 60)
         assert (again.stdout, again.returncode) == ("back\n", 0)
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
+
+
+async def test_a_fleet_row_timed_out_on_a_silent_link_says_what_is_left(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """One target of a fleet behind the bastion, its link silent, the other healthy: the
+    table's cause said only "timed out after 13.1s (limit 8s)", as for a slow command."""
+    token = f"75.{os.getpid()}"
+    fleet = ("{type: ssh, config: {host: [orch-loop, orch-inner-jump], ssh_config: "
+             f"\"{ssh_lab.ssh_config}\", known_hosts: \"{ssh_lab.known_hosts}\"}}}}")
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"fl": [fleet]})))
+    try:
+        assert (await orch.arun("fl", command="echo warm")).ok
+        run = asyncio.ensure_future(orch.arun(
+            "fl", command=f"echo up; sleep 4; echo done; : {token}", timeout=8))
+        await asyncio.sleep(1.0)
+        with inner_link_down(ssh_lab):
+            result = await asyncio.wait_for(run, 60)
+        assert result["orch-loop"].stdout == "up\ndone\n" and result["orch-loop"].ok
+        cause = result.causes["orch-inner-jump"]
+        assert re.fullmatch(r"timed out after \d+\.\ds \(limit 8s\); hop 1 \(ssh "
+                            r"orch-inner-jump\): the connection stopped answering while the "
+                            r"run was stopped .*process group \d+ on orch-inner-jump .*",
+                            cause), cause
+        assert cause in result.table()
+        assert await asyncio.to_thread(left_after, lambda: processes_with(token),
+                                       GONE_WITHIN) == []
     finally:
         kill_all(processes_with(token))
         await orch.aclose()

@@ -242,7 +242,9 @@ def cause(result: RunResult, state: str) -> str:
         return "ok"
     if result.timed_out:  # the limit said too: the stop ladder may take seconds past it
         limit = f" (limit {result.timeout:g}s)" if result.timeout is not None else ""
-        return f"timed out after {result.duration:.1f}s{limit}"
+        left = result.exit.error  # the stop could not end it (a silent link): what is left
+        return mask_text(f"timed out after {result.duration:.1f}s{limit}"
+                         + (f"; {str(left).splitlines()[0]}" if left is not None else ""))
     if result.exit.error is not None and result.exit.code is None:
         return mask_text(str(result.exit.error).splitlines()[0])
     if result.interrupted:
