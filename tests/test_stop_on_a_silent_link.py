@@ -21,6 +21,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,10 +112,10 @@ async def test_a_stop_through_a_container_or_sudo_behind_a_silent_link(
         hop = "hop 2 (ssh orch-inner)" if which == "inner" else "hop 1 (ssh orch-bastion)"
         if env == "deep":
             assert said.startswith(
-                f"hop 3 (docker orch-test): {hop} stopped answering while the run was stopped "
-                f"(no reply within 5 s): its connection is closed; it may still be running as "
-                f"process group {handle.pid} in container 'orch-test' on ssh orch-inner "
-                f"(reconnecting failed: "), said
+                f"hop 3 (docker orch-test): {hop} stopped answering (no keepalive reply "
+                f"within 3 s): its connection is closed; it may still be running as process "
+                f"group {handle.pid} in container 'orch-test' on ssh orch-inner (reconnecting "
+                f"failed: "), said
         else:
             assert said.startswith(f"hop 3 (sudo {sudo_lab.free}): {SILENT}: closed"), said
         assert "paused" not in said and "\n" not in said, said
@@ -153,6 +154,31 @@ async def test_a_fleet_row_timed_out_on_a_silent_link_says_what_is_left(ssh_lab)
     finally:
         kill_all(processes_with(token))
         await orch.aclose()
+
+
+def test_a_forward_s_clients_are_cut_when_its_hop_goes_silent(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """A client of a forward through the bastion to the inner host's sshd waited ~120 s for
+    anything (the connection's own keepalives), and `problem` stayed None."""
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    try:
+        fwd = orch.forward("two", 22, host=ssh_lab.inner_addr)
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            assert client.recv(100).startswith(b"SSH-2.0-")
+            with inner_link_down(ssh_lab):
+                started = time.monotonic()
+                client.settimeout(60)
+                client.sendall(b"SSH-2.0-probe\r\n")
+                assert client.recv(100) == b""  # cut: an end, not a wait
+                took = time.monotonic() - started
+        assert took < 25, took  # 5 s between checks, 10 s for a keepalive reply
+        assert fwd.problem is not None and fwd.problem.startswith(
+            "its connections were cut: hop 2 (ssh orch-inner) stopped answering (no "
+            "keepalive reply within 10 s): its connection is closed"), fwd.problem
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=30) as client:
+            assert client.recv(100).startswith(b"SSH-2.0-")  # the link back: carried again
+        assert fwd.problem is None
+    finally:
+        orch.close()
 
 
 def test_ctrl_c_of_orch_run_over_a_silent_link(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -164,6 +164,11 @@ class UnixForwarder(Protocol):
         (for bulk streams; OSError when it cannot be reached)."""
 
 
+#: Seconds a pooled place's keepalive reply may take once a stop's signal went undelivered
+#: for `process.handle.SIGNAL_CHECK` s: a connection without one is silent, and cut.
+SILENT_AFTER = 3.0
+
+
 @runtime_checkable
 class Pooled(Protocol):
     """A place reached over a connection kept between runs (an ssh hop)."""
@@ -172,9 +177,9 @@ class Pooled(Protocol):
         """Whether that connection is still there and answers now (one round trip); a
         silent one is set aside, so the next use connects afresh."""
 
-    async def cut_if_silent(self) -> str | None:
-        """Whether a connection to this place went silent (a stop through it got no answer):
-        why, in words; such connections are closed now, so what rides on them ends as lost."""
+    async def cut_if_silent(self, within: float) -> str | None:
+        """Whether a connection to this place went silent (no keepalive reply within `within`
+        s): why, in words; such connections are closed now, so what rides on them ends."""
 
 
 #: What a place can offer the layer after it: a TCP connection to another host, a unix

@@ -27,7 +27,7 @@ from ..config.suggest import did_you_mean
 from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
-from .base import Launcher, Pooled, UnixForwarder
+from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
 from .docker_exec import (
@@ -358,7 +358,7 @@ class DockerLauncher(Launcher):
     async def cut_if_silent(self) -> str | None:
         """Why the hop carrying this engine's connection is cut, if it went silent."""
         place = self.inner.place if self.inner is not None else None
-        return await place.cut_if_silent() if isinstance(place, Pooled) else None
+        return await place.cut_if_silent(SILENT_AFTER) if isinstance(place, Pooled) else None
 
     async def kill_after_loss(self, container: tuple[str, str], pgid: int,
                               lost: Engine) -> str | None:

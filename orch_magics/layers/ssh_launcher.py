@@ -23,8 +23,8 @@ import asyncssh
 
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
-from ..process.handle import SIGNAL_CHECK, ProcessHandle
-from .base import Launcher, TunnelCarrier
+from ..process.handle import ProcessHandle
+from .base import SILENT_AFTER, Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
@@ -37,7 +37,7 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
-from .ssh_liveness import ANSWER, SILENT_AFTER, answers, idle
+from .ssh_liveness import ANSWER, answers, idle
 from .ssh_pool import SESSIONS_PER_CONNECTION, Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 from .ssh_proxy import ProxyCommand
@@ -143,24 +143,24 @@ class SSHLauncher(Launcher):
             pool.prune()
             return await self._first_live(pool, ask=True) is not None
 
-    async def cut_if_silent(self) -> str | None:
+    async def cut_if_silent(self, within: float = SILENT_AFTER) -> str | None:
         """Whether this hop's connections went silent: each is asked for a keepalive reply at
         once, and those without one are closed, so what rides on them (a container's exec
         stream, its warden, a tunnel) ends as lost, and the host ends their sessions once it
         hears of it. Why, when some were; the `Pooled` capability."""
         pool, below = self._pool(), self.inner.place if self.inner is not None else None
         slots = [slot for slot in (*pool.slots, *pool.aside) if not slot.conn.is_closed()]
-        carrying = asyncio.ensure_future(below.cut_if_silent()) if isinstance(
+        carrying = asyncio.ensure_future(below.cut_if_silent(within)) if isinstance(
             below, SSHLauncher) else None  # the hop carrying this one's, asked at once
-        replies = await asyncio.gather(*(answers(s.conn, SILENT_AFTER) for s in slots))
+        replies = await asyncio.gather(*(answers(s.conn, within) for s in slots))
         carrier = await carrying if carrying is not None else None
         for slot, replied in zip(slots, replies, strict=True):
             if not replied:
                 slot.conn.abort()
         if carrier is not None or all(replies):  # the lowest silent hop is the one to name
             return carrier
-        return (f"hop {self.depth} ({self.label}) stopped answering while the run was stopped "
-                f"(no reply within {SIGNAL_CHECK + SILENT_AFTER:g} s): its connection is closed")
+        return (f"hop {self.depth} ({self.label}) stopped answering (no keepalive reply within "
+                f"{within:g} s): its connection is closed")
 
     def _release(self, slot: Slot) -> None:
         slot.sessions -= 1

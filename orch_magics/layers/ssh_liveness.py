@@ -24,9 +24,6 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 IDLE = 1.0
 #: Seconds a keepalive reply may take (at most the hop's connect_timeout).
 ANSWER = 5.0
-#: Seconds a keepalive reply may take once a stop's signal went undelivered for
-#: `process.handle.SIGNAL_CHECK` s: a connection without one is silent, and cut.
-SILENT_AFTER = 3.0
 
 
 def idle(slot: Slot) -> bool:

@@ -21,6 +21,7 @@ import asyncssh
 from ..errors import LayerError
 from ..process.events import Exit
 from ..process.handle import SIGNAL_CHECK
+from .base import SILENT_AFTER
 from .remote import (
     NAMED_SIGNALS,
     PidMarker,
@@ -29,7 +30,7 @@ from .remote import (
     signal_number,
     split_ready,
 )
-from .ssh_liveness import SILENT_AFTER, answers
+from .ssh_liveness import answers
 from .ssh_pool import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).

@@ -29,12 +29,17 @@ from ..errors import ConfigError, OrchError
 from ..fleet.lookup import recordable, resolve_all
 from ..fleet.targets import Target, expand, the_one
 from ..guard import check_allowed
-from ..layers.base import Launcher, TunnelCarrier
+from ..layers.base import Launcher, Pooled, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
 from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .relay import Connect, Relay
+
+#: Seconds the hop under a forward's clients has to answer a keepalive (asked every
+#: relay.WATCH_EVERY s while it carries some): longer than a stop's, as bulk data may be
+#: queued before it.
+WATCH_ANSWER = 10.0
 
 
 class ForwardError(OrchError):
@@ -72,6 +77,10 @@ class Health:
         why = str(exc) if isinstance(exc, OrchError) else \
             f"{self.target} is not reachable from {self.via}: {reason(exc)}"
         self.problem = f"the last connection failed: {why}"
+        self.tell(f"{self.problem}; still listening, the next connection tries again")
+
+    def cut(self, why: str) -> None:
+        self.problem = f"its connections were cut: {why}"
         self.tell(f"{self.problem}; still listening, the next connection tries again")
 
     def tell(self, message: str) -> None:
@@ -320,7 +329,10 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
         raise ForwardError(f"{node.label} cannot forward ports")
     health.via = via
     await _probe(connect, host, port, via)
-    return await _listening(Relay(connect, health).listen("127.0.0.1", local), local), via
+    silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
+        node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
+    relay = Relay(connect, health, silent)
+    return await _listening(relay.listen("127.0.0.1", local), local), via
 
 
 async def _probe(connect: Connect, host: str, port: int, via: str) -> None:

@@ -36,6 +36,11 @@ class Writer(Protocol):
 
 #: Opens the far side of one client's connection (raises when it cannot).
 Connect = Callable[[], Awaitable[tuple[Reader, Writer]]]
+#: Asks whether the way under the clients went silent (why; it is then cut), or None.
+Silent = Callable[[], Awaitable[str | None]]
+#: While clients are carried, seconds between two questions of `Silent`: a way gone silent
+#: without a reset (a crashed host, a dropped VPN) would hold them for minutes.
+WATCH_EVERY = 5.0
 
 
 class Outcome(Protocol):
@@ -44,6 +49,9 @@ class Outcome(Protocol):
     def carried(self) -> None: ...
 
     def failed(self, exc: BaseException) -> None: ...
+
+    def cut(self, why: str) -> None:
+        """The clients carried were cut: their way went silent (`why`)."""
 
 
 async def _pump(reader: Reader, writer: Writer) -> bool:
@@ -77,11 +85,13 @@ class Relay:
     """Listens on one local port and joins each client to `connect()`; `close` stops listening
     and cuts every connection still open."""
 
-    def __init__(self, connect: Connect, outcome: Outcome) -> None:
+    def __init__(self, connect: Connect, outcome: Outcome, silent: Silent | None = None) -> None:
         self.connect = connect
         self.outcome = outcome
+        self.silent = silent
         self.server: asyncio.Server | None = None
         self.clients: set[asyncio.Task[None]] = set()
+        self._watching: asyncio.Task[None] | None = None
 
     async def listen(self, host: str, port: int) -> Relay:
         self.server = await asyncio.start_server(self.handle_client, host, port)
@@ -93,6 +103,21 @@ class Relay:
         task = asyncio.ensure_future(self._carry(reader, writer))
         self.clients.add(task)
         task.add_done_callback(self.clients.discard)
+        if self.silent is not None and self._watching is None:
+            self._watching = asyncio.ensure_future(self._watch(self.silent))
+
+    async def _watch(self, silent: Silent) -> None:
+        """While clients are carried, ask every WATCH_EVERY s whether their way went silent:
+        if so (it is cut) they are cut too, and the outcome is told why."""
+        try:
+            while self.clients:
+                await asyncio.sleep(WATCH_EVERY)
+                if self.clients and (why := await silent()) is not None:
+                    for task in list(self.clients):
+                        task.cancel()
+                    self.outcome.cut(why)
+        finally:
+            self._watching = None
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         theirs: tuple[Reader, Writer] | None = None
@@ -117,7 +142,7 @@ class Relay:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        for task in list(self.clients):
+        for task in [*self.clients, *([self._watching] if self._watching else [])]:
             task.cancel()
 
     async def wait_closed(self) -> None:
