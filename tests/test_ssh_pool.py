@@ -12,7 +12,9 @@ import time
 
 import pytest
 
+from links import inner_link_down
 from orch_magics.config.loader import load_config_text
+from orch_magics.errors import ConnectError
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.base import LaunchContext
 from orch_magics.layers.local import LocalLauncher
@@ -121,6 +123,21 @@ async def test_ssh_config_proxyjump_alias(ssh_lab) -> None:  # type: ignore[no-u
     try:
         jump = chain(ssh_lab, "jump", context, jump=[ssh_lab.layer("orch-inner-jump")])
         assert await run(jump, "hostname -I") == f"{ssh_lab.inner_addr} \n".encode()
+    finally:
+        await context.aclose()
+
+
+async def test_a_proxyjump_that_cannot_reach_its_host_is_named(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """The connection is opened by the ProxyJump host, not by the place before the hop: the
+    error said "local could not open a connection to orch-inner-jump"."""
+    context = LaunchContext()
+    try:
+        jump = chain(ssh_lab, "jump", context, jump=[ssh_lab.layer("orch-inner-jump")])
+        with inner_link_down(ssh_lab), pytest.raises(ConnectError) as err:
+            await asyncio.wait_for(run(jump, "true"), 60)
+        assert str(err.value).startswith(
+            "hop 1 (ssh orch-inner-jump): its ProxyJump orch-bastion could not open a "
+            "connection to orch-inner-jump: "), err.value
     finally:
         await context.aclose()
 

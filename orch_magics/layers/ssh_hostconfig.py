@@ -31,6 +31,8 @@ class HostConfig:
     #: The `ProxyCommand` argv, tokens expanded (None: none, or a `ProxyJump`, which wins in
     #: asyncssh, is set).
     proxy_command: tuple[str, ...] | None = None
+    #: The `ProxyJump` it names (None: none): the host that opens this connection.
+    proxy_jump: str | None = None
 
 
 def config_path(ssh_config: str | None) -> str | None:
@@ -68,11 +70,11 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
     if isinstance(chosen, int) and not 0 < chosen < 65536:
         raise ConfigError(f"Port {chosen} is outside 1-65535 (ssh_config of {hop}, or a file "
                           f"it includes)", file=path)
-    proxy = config.get("ProxyCommand")
+    proxy, jump = config.get("ProxyCommand"), config.get("ProxyJump")
     return HostConfig(path, _known_hosts(config), tuple(
         os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))),
-        tuple(split_args(proxy)) if isinstance(proxy, str) and not config.get("ProxyJump")
-        else None)
+        tuple(split_args(proxy)) if isinstance(proxy, str) and not jump else None,
+        jump if isinstance(jump, str) and jump.lower() != "none" else None)
 
 
 def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:

@@ -205,8 +205,9 @@ class SSHLauncher(Launcher):
         elif host.proxy_command:  # started by us: asyncssh would pass it our whole environment
             kw["tunnel"] = proxy = ProxyCommand(host.proxy_command)
         try:
-            with map_connect_errors(cfg, self._err, recorder, depth=self.depth,
-                                    via=place.label, host=host):
+            via = f"its ProxyJump {host.proxy_jump}" if host.proxy_jump else place.label
+            with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
+                                    host=host):
                 try:
                     conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
                                                   cfg.connect_timeout + 1)
