@@ -180,15 +180,21 @@ def test_a_forward_reconnects_after_its_connection_drops(orch, ssh_lab, endless,
     assert orch.forwards.list() == [fwd] and not fwd.closed and fwd.problem is None
 
 
-def test_the_cli_forward_reconnects_and_says_so(ssh_lab, endless, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def cli_forward(ssh_lab, endless, tmp_path) -> tuple[subprocess.Popen[str], int]:  # type: ignore[no-untyped-def]
+    """`orch forward loop PORT --local LOCAL` of the endless server, once it said it is open."""
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(ssh_lab.config_yaml())
     local = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward",
                              "loop", str(endless["loop"].port), "--local", str(local)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
+    return proc, local
+
+
+def test_the_cli_forward_reconnects_and_says_so(ssh_lab, endless, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc, local = cli_forward(ssh_lab, endless, tmp_path)
     try:
-        assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
         sock, _number = stream(local)
         assert ssh_lab.loop.kill_sessions()
         assert cut(sock)
@@ -205,17 +211,9 @@ def test_a_supervisor_s_signal_ends_the_cli_forward_as_ctrl_c_does(ssh_lab, endl
                                                                    how: int) -> None:
     """docs/files.md: once open, `orch forward` ends when told to and exits 0, whichever of
     INT, TERM and HUP told it; its port is free again."""
-    cfg = tmp_path / "orch.yaml"
-    cfg.write_text(ssh_lab.config_yaml())
-    local = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward",
-                             "loop", str(endless["loop"].port), "--local", str(local)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
-    finally:
-        proc.send_signal(how)
-        _out, err = proc.communicate(timeout=30)
+    proc, local = cli_forward(ssh_lab, endless, tmp_path)
+    proc.send_signal(how)
+    _out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (0, "")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", local))  # nothing listens there any more
