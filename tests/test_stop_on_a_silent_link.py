@@ -33,7 +33,8 @@ from links import inner_link_down, outer_link_down
 from orch_magics.config.loader import load_config_text
 from orch_magics.errors import StreamError
 from orch_magics.orchestrator import Orchestrator
-from orch_magics.process.events import Stdout
+from orch_magics.process.events import Exit, Stdout
+from orch_magics.process.handle import ProcessHandle
 from processes import kill_all, left_after, processes_with
 
 pytestmark = pytest.mark.ssh
@@ -48,20 +49,26 @@ GONE_WITHIN = 45
 SILENT = "the connection stopped answering while the run was stopped (no reply within 5 s)"
 
 
+async def stopped_while_silent(orch: Orchestrator, ssh_lab, env: str, token: str,  # type: ignore[no-untyped-def]
+                               which: str, first_within: float) -> tuple[ProcessHandle, Exit, float]:
+    """Run `sleep TOKEN` in `env`, and once it printed, stop it with the `which` link silent:
+    its handle, how it ended and the seconds the stop took."""
+    handle = await orch.launch(env, command=f"echo up; exec sleep {token}")
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), first_within) == Stdout(b"up\n")
+    with (inner_link_down if which == "inner" else outer_link_down)(ssh_lab):
+        started = time.monotonic()
+        end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 60)
+        return handle, end, time.monotonic() - started
+
+
 @pytest.mark.parametrize("which", ["inner", "outer"])
 async def test_a_stop_over_a_silent_link_returns_says_where_and_leaves_nothing(
         ssh_lab, which: str) -> None:  # type: ignore[no-untyped-def]
     token = f"71{len(which)}.{os.getpid()}"
     orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
-    down = inner_link_down if which == "inner" else outer_link_down
     try:
-        handle = await orch.launch("two", command=f"echo up; exec sleep {token}")
-        events = handle.events()
-        assert await asyncio.wait_for(events.__anext__(), 15) == Stdout(b"up\n")
-        with down(ssh_lab):
-            started = time.monotonic()
-            end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 60)
-            took = time.monotonic() - started
+        handle, end, took = await stopped_while_silent(orch, ssh_lab, "two", token, which, 15)
         assert took < STOP_WITHIN, took
         assert isinstance(end.error, StreamError), end
         said = str(end.error)
@@ -98,15 +105,8 @@ async def test_a_stop_through_a_container_or_sudo_behind_a_silent_link(
     47 s for `orch run`) and blamed "a paused container"."""
     token = f"74{len(env + which)}.{os.getpid()}"
     orch = layered(ssh_lab, dockerd, sudo_lab)
-    down = inner_link_down if which == "inner" else outer_link_down
     try:
-        handle = await orch.launch(env, command=f"echo up; exec sleep {token}")
-        events = handle.events()
-        assert await asyncio.wait_for(events.__anext__(), 30) == Stdout(b"up\n")
-        with down(ssh_lab):
-            started = time.monotonic()
-            end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 60)
-            took = time.monotonic() - started
+        handle, end, took = await stopped_while_silent(orch, ssh_lab, env, token, which, 30)
         said = str(end.error)
         assert took < STOP_WITHIN and isinstance(end.error, StreamError), (took, said)
         hop = "hop 2 (ssh orch-inner)" if which == "inner" else "hop 1 (ssh orch-bastion)"
