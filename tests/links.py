@@ -1,5 +1,6 @@
 """Links of the namespace lab made silent for a block: both ends of a veth down, so packets
-vanish and nothing is reset (a host that crashed, a link or a VPN that dropped)."""
+vanish and nothing is reset (a host that crashed, a link or a VPN that dropped); or slow: both
+ends limited to a rate by a token bucket (a busy WAN link or VPN)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,18 @@ def outer_link_down(lab: Any) -> Any:
 def inner_link_down(lab: Any) -> Any:
     """The bastion ↔ inner host link down at both ends, for the block."""
     return _down([(lab.bastion_ns, f"orchbi{lab.slot}"), (lab.inner_ns, f"orchi{lab.slot}")])
+
+
+@contextmanager
+def inner_link_slow(lab: Any, rate: str) -> Iterator[None]:
+    """The bastion ↔ inner host link limited to `rate` (tc's units: `2mbit`) both ways."""
+    ends = [(lab.bastion_ns, f"orchbi{lab.slot}"), (lab.inner_ns, f"orchi{lab.slot}")]
+    for ns, link in ends:
+        subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", link, "root",
+                        "tbf", "rate", rate, "burst", "32kbit", "latency", "2s"], check=True)
+    try:
+        yield
+    finally:
+        for ns, link in ends:
+            subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", link, "root"],
+                           check=True)

@@ -7,12 +7,15 @@ carried no session for `IDLE` seconds is asked for one keepalive reply (what Ope
 ServerAliveInterval sends) before it is handed out again, and a docker layer behind the hop
 asks before each run (its engine client would wait 60 s); without a reply within `ANSWER`
 seconds it is set aside, and the run connects afresh, naming the hop that cannot be reached.
+Bytes received meanwhile are as good an answer (asyncssh's own keepalive counts them so): on a
+slow, busy link the reply queues behind the output in flight, and the link is not silent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -31,15 +34,43 @@ def idle(slot: Slot) -> bool:
     return slot.sessions == 0 and time.monotonic() - slot.used > IDLE
 
 
+class _Heard:
+    """When a connection last received bytes (loop time)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+
+_HEARD: weakref.WeakKeyDictionary[asyncssh.SSHClientConnection, _Heard] = (
+    weakref.WeakKeyDictionary())
+
+
+def listen(conn: asyncssh.SSHClientConnection) -> None:
+    """Note when `conn` receives bytes from now on: its transport (or the channel of the hop
+    carrying it) hands every batch to the connection's `data_received`, one clock read each."""
+    heard = _HEARD.setdefault(conn, _Heard())
+    receive, clock = conn.data_received, time.monotonic
+
+    def data_received(data: bytes, datatype: int | None = None) -> None:
+        heard.at = clock()
+        receive(data, datatype)
+
+    setattr(conn, "data_received", data_received)  # noqa: B010 (mypy: a method is not assignable)
+
+
 async def answers(conn: asyncssh.SSHClientConnection, timeout: float) -> bool:
-    """Whether `conn` replies to a keepalive request within `timeout` seconds (any reply,
-    success or failure, is one; a connection closed meanwhile is not)."""
+    """Whether `conn` replies to a keepalive request, or receives any bytes, within `timeout`
+    seconds (any reply, success or failure, is one; a connection closed meanwhile is not)."""
     if conn.is_closed():
         return False
+    asked = time.monotonic()
     request = conn._make_global_request  # private-ok: asyncssh's own keepalive call, no public one
     try:
         await asyncio.wait_for(request(b"keepalive@openssh.com"), timeout)
     except asyncio.TimeoutError:
-        return False
+        heard = _HEARD.get(conn)
+        return heard is not None and heard.at >= asked and not conn.is_closed()
     await asyncio.sleep(0)  # a connection closing now answers at once: let its close land
     return not conn.is_closed()

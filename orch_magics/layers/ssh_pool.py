@@ -11,6 +11,8 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from .ssh_liveness import listen
+
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     import asyncssh
 
@@ -31,6 +33,7 @@ class Slot:
         self.sessions = 0
         self.used = time.monotonic()  # when it was last handed out or last left idle
         self.signal_requests = _honours_signal_requests(conn)
+        listen(conn)  # bytes received count as an answer to a liveness check
 
 
 class Pool:

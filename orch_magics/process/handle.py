@@ -25,6 +25,8 @@ STOP_GRACE = (2.0, 2.0)
 #: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
 #: container's process cannot end; the stop must, and say what may be left).
 KILL_WAIT = 10.0
+#: Seconds a stop waits past KILL_WAIT while the process's output still arrives.
+FLOWING_WAIT = 60.0
 #: Seconds a stop waits, after the ladder, for signals still being delivered.
 SEND_WAIT = 2.0
 #: Seconds a stop's first signal may take to be delivered before the layer is asked whether
@@ -259,10 +261,7 @@ class ProcessHandle:
             sending.append(asyncio.ensure_future(self.send_signal(sig)))
             sending[-1].add_done_callback(_retrieved)  # best effort: a failure is no answer
             silence = silence or asyncio.ensure_future(self._cut_if_unanswered(sending[-1]))
-            try:
-                await asyncio.wait_for(asyncio.shield(self._exit), wait_for)
-            except asyncio.TimeoutError:
-                continue
+            await self._ends_within(wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0)
         if silence is not None and not self._exit.done() and await silence:
             with contextlib.suppress(asyncio.TimeoutError):  # it ends as a lost connection
                 await asyncio.wait_for(asyncio.shield(self._exit), LOST_WAIT)
@@ -280,6 +279,21 @@ class ProcessHandle:
         if not self._reading:
             return await self.wait()
         return await asyncio.shield(self._exit)
+
+    async def _ends_within(self, seconds: float, flowing: float) -> bool:
+        """Whether the process ends within `seconds`, or within `flowing` s more while its
+        output still arrives (on a slow link its end queues behind the output in flight)."""
+        clock = asyncio.get_running_loop().time
+        until, step = clock() + seconds + flowing, seconds
+        while True:
+            chunks = sum(self._received.values())
+            try:
+                await asyncio.wait_for(asyncio.shield(self._exit), min(step, until - clock()))
+                return True
+            except asyncio.TimeoutError:
+                if clock() >= until or sum(self._received.values()) == chunks:
+                    return False
+            step = SIGNAL_CHECK
 
     async def _cut_if_unanswered(self, sent: asyncio.Future[None]) -> bool:
         """Whether the way to the process went silent and was cut: asked of the layer when

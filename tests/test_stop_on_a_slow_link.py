@@ -1,0 +1,60 @@
+"""A stop while a link of the chain is slow and busy (a WAN link or a VPN full of the run's
+own output), from the API: the link is alive, only late.
+
+The stop's signal reached the host at once, but its reply, the keepalive asked next and the
+process's exit status all queued behind megabytes of output already in flight; after 5 s the
+connection was taken for silent and closed, and the run ended as "connection lost while the
+command ran; reconnected and killed process group …", its pooled connection torn down. Now
+bytes received count as an answer, and the stop waits for the end while the output still
+arrives: the run ends as the signal ended it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from links import inner_link_slow
+from orch_magics.config.loader import load_config_text
+from orch_magics.orchestrator import Orchestrator
+from orch_magics.process.events import Stdout
+from processes import kill_all, left_after, processes_with
+
+pytestmark = pytest.mark.ssh
+
+#: What the output in flight at 1 Mbit/s takes to arrive (~25 s here), with margin.
+STOP_WITHIN = 60
+
+
+async def test_a_stop_over_a_slow_busy_link_ends_as_the_signal_ended_it(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    env, token = "two", f"76.{os.getpid()}"
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
+    try:
+        handle = await asyncio.wait_for(orch.launch(env, command=f"exec yes {token}"), 60)
+        received = 0
+
+        async def read() -> None:
+            nonlocal received
+            async for event in handle.events():
+                received += len(event.data) if isinstance(event, Stdout) else 0
+
+        reading = asyncio.ensure_future(read())
+        with inner_link_slow(ssh_lab, "1mbit"):
+            await asyncio.sleep(3)  # the run's output fills what the link holds in flight
+            started, before = time.monotonic(), received
+            end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 120)
+            took = time.monotonic() - started
+        await asyncio.wait_for(reading, 10)
+        assert end.error is None, end
+        assert end.signal == signal.SIGINT or end.code == 128 + signal.SIGINT, end
+        assert received > before and took < STOP_WITHIN, (received, before, took)
+        assert await asyncio.to_thread(left_after, lambda: processes_with(token), 10) == []
+        again = await asyncio.wait_for(orch.arun(env, command="echo back"), 60)
+        assert (again.stdout, again.returncode) == ("back\n", 0)
+    finally:
+        kill_all(processes_with(token))
+        await orch.aclose()
