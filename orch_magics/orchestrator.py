@@ -40,7 +40,7 @@ from .lifecycle import (
 )
 from .live import LiveRun, begun
 from .named_runs import RunInfo, RunRegistry, follow_lines
-from .plan import RunPlan, make_plan, replanned
+from .plan import RunPlan, guarded_now, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .run_names import choose
@@ -121,7 +121,9 @@ class Orchestrator(FilesAndPorts):
         is resolved, so a protected environment is confirmed before any secret is asked."""
         tickets = [] if ticket is None else [ticket]
         check_plan_of(plan, environment)
-        if plan is None:
+        if plan is not None:
+            plan = guarded_now(plan, self.config)
+        else:
             plan = make_plan(self.config, environment, service, resolver=self._resolver_factory(),
                              admissible=lambda dry: check_allowed(dry) if tickets
                              else tickets.append(admit(dry)), **how)

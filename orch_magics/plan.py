@@ -295,3 +295,17 @@ def replanned(plan: RunPlan, config: Config, resolver: Resolver,
                                        layers=None))  # its layers unresolved, as they are now
     layers = None if plan.dry_run else resolve_layers(environment, resolver)
     return dataclasses.replace(plan, environment=environment, service=service, layers=layers)
+
+
+def guarded_now(plan: RunPlan, config: Config) -> RunPlan:
+    """`plan` under the guardrails `config` sets now (protected, allow lists, a `dangerous`
+    service), however long ago it was made: a plan made before a `load()` that protected its
+    environment is admitted as a new one would be. Its layers and command stay as planned."""
+    now = config.environments.get(plan.environment.name)
+    service = plan.service
+    if service is not None and (current := config.services.get(service.name)) is not None:
+        service = dataclasses.replace(service, dangerous=current.dangerous or service.dangerous)
+    if now is None:  # made from another config: its own guardrails are all there is
+        return dataclasses.replace(plan, service=service)
+    return dataclasses.replace(plan, service=service, environment=dataclasses.replace(
+        plan.environment, guardrails=now.guardrails))

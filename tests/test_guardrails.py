@@ -465,6 +465,38 @@ def test_a_restart_is_admitted_under_the_guardrails_the_config_has_now(
             orch.restart("o")
 
 
+@pytest.mark.parametrize("verb", ["spawn", "start", "arun"])
+def test_a_plan_made_before_a_load_is_admitted_under_the_guardrails_of_now(
+        tmp_path: Path, mark: Path, verb: str) -> None:
+    """A plan made, then a config loaded that protects and narrows its environment, then the
+    plan passed in: it ran at once, unasked, under the guardrails it was made under, with
+    `confirmation: null` in its audit record (held-out tester)."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(CONFIG)
+    locked = "  local: {layers: [], protected: true, allow_adhoc: false, allow_services: [touch]}"
+    after.write_text(CONFIG.replace("  local: {layers: []}", locked))
+    with Orchestrator(load_config(before), log_dir=tmp_path / "logs") as orch:
+        def given(plan: Any, **yes: str) -> Any:
+            if verb == "arun":
+                return asyncio.run(orch.arun("local", plan=plan, **yes))
+            if verb == "start":
+                return orch.start("local", plan=plan, name=f"p{len(yes)}", **yes).wait(20)
+            return orch.spawn("local", plan=plan, **yes).wait()
+
+        adhoc, other, touch = (orch.plan("local", command=f"touch {mark}"),
+                               orch.plan("local", "other"), orch.plan("local", "touch"))
+        orch.load(after)
+        with pytest.raises(OrchError, match="runs services only"):
+            given(adhoc)
+        with pytest.raises(OrchError, match="service 'other' may not run in 'local'"):
+            given(other)
+        with pytest.raises(ConfirmationRefused, match="pass yes='local'"):
+            given(touch)
+        assert not mark.exists()
+        given(touch, yes="local")
+        assert mark.exists()
+
+
 def _cli(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(CONFIG)

@@ -119,8 +119,10 @@ class FleetResult(ByTarget[RunResult]):
         return self
 
     def rerun(self, *, yes: str | Collection[str] = ()) -> FleetResult:
-        """Run the same service (or command) again on exactly these targets (a protected
-        environment asks again; `yes` confirms it as `run(..., yes=)` does)."""
+        """Run the same service (or command) again on exactly these targets, admitted as a new
+        run under the config as it is now (a protected environment is confirmed as `run` is:
+        covered within its `confirm_ttl` of a confirmation, else asked again; `yes` confirms
+        it as `run(..., yes=)` does)."""
         if self._rerun is None:
             raise OrchError("this FleetResult does not know how it was run (one made by hand, "
                             "or unpickled: rerun() works where the fleet ran)")
