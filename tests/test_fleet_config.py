@@ -27,7 +27,7 @@ def test_range_patterns_expand_like_ansible(pattern: str, names: list[str]) -> N
     assert patterns.expand(pattern) == names
 
 
-@pytest.mark.parametrize("bad", ["h[3:1]", "h[1:b]", "h[1:3:0]", "h[0:99999999]"])
+@pytest.mark.parametrize("bad", ["h[3:1]", "h[1:b]", "h[1:3:0]", "h[0:99999999]", "h[1:3:]"])
 def test_bad_ranges_are_errors(bad: str) -> None:
     with pytest.raises(ValueError):
         patterns.expand(bad)
@@ -47,6 +47,10 @@ def test_bad_ranges_are_errors(bad: str) -> None:
      "(fe80::1)"),
     ('{type: docker, config: {container: "app-[a-c]"}}', 44,
      "container 'app-[a-c]': [a-c] is not a range"),
+    # an empty step was taken for 1, where ansible-core refuses it (held-out tester)
+    ('{type: ssh, config: {host: "web-[1:3:]"}}', 36,
+     "host 'web-[1:3:]': range [1:3:]: the step is empty (as ansible-core refuses it; drop "
+     "the last colon, or give a step)"),
 ])
 def test_a_range_written_wrong_is_a_config_error_saying_how_one_is_written(
         layer: str, column: int, message: str) -> None:
@@ -384,12 +388,26 @@ def test_limit_patterns(limit: str | None, kept: list[str]) -> None:
     assert select(["web-01", "web-02", "web-03", "db-1"], limit) == kept
 
 
+@pytest.mark.parametrize(("limit", "groups", "kept"), [
+    ("127.0.1.1:127.0.1.2:127.0.1.3", {}, ["127.0.1.1", "127.0.1.2", "127.0.1.3"]),
+    ("db:cafe:ad", {"127.0.1.1": ["db"], "127.0.1.4": ["cafe"], "127.0.1.5": ["ad"]},
+     ["127.0.1.1", "127.0.1.4", "127.0.1.5"]),
+])
+def test_a_colon_list_that_is_no_ipv6_address_is_split(limit: str, groups: dict[str, list[str]],
+                                                       kept: list[str]) -> None:
+    """Three addresses, or group names of hex letters, were taken for one IPv6 pattern and
+    refused as matching nothing; Ansible splits them, as it does two (held-out tester)."""
+    labels = [f"127.0.1.{i}" for i in range(1, 6)]
+    assert select(labels, limit, groups) == kept
+
+
 @pytest.mark.parametrize(("limit", "kept"), [
     ("!2001:db8::5", ["2001:db8::6", "2001:db8::6/app-1"]),
     ("2001:db8::*", ["2001:db8::5", "2001:db8::6", "2001:db8::6/app-1"]),
     ("2001:db8::6/app-1", ["2001:db8::6/app-1"]),
     ("&2001:db8::6*", ["2001:db8::6", "2001:db8::6/app-1"]),
     ("2001:db8::5,2001:db8::6/*", ["2001:db8::5", "2001:db8::6/app-1"]),
+    ("2001:db8::[5:6]", ["2001:db8::5", "2001:db8::6", "2001:db8::6/app-1"]),
 ])
 def test_an_ipv6_limit_is_not_split_at_its_colons(limit: str, kept: list[str]) -> None:
     """Colons separate patterns (`web:!db`), but not those of an IPv6 address (review)."""

@@ -111,6 +111,17 @@ def test_a_section_written_as_one_name_is_read_as_ansible_reads_it(tmp_path: Pat
         load_inventories([tmp_path / "empty.yml"])
 
 
+def test_a_range_with_an_empty_step_is_refused_as_ansible_refuses_it(tmp_path: Path) -> None:
+    """`n[1:3:]` read as n1 n2 n3, an inventory ansible-inventory refuses (held-out tester)."""
+    write(tmp_path, {"inv.ini": "[web]\nn[1:3:]\n"})
+    argv = [str(ANSIBLE_INVENTORY), "-i", str(tmp_path / "inv.ini"), "--list"]
+    env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_INVENTORY_ENABLED": "ini",
+           "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path)}
+    assert subprocess.run(argv, capture_output=True, env=env, timeout=120).returncode != 0
+    with pytest.raises(ConfigError, match=r"inv.ini:2: .*range \[1:3:\]: the step is empty"):
+        load_inventories([tmp_path / "inv.ini"])
+
+
 def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:
     """Ansible's recommended layout: connection variables in group_vars/ and host_vars/ (a
     file with or without a suffix, or a folder of files). Before, they were not read: a host

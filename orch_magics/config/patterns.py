@@ -93,9 +93,11 @@ def _one_range(match: re.Match[str]) -> list[str]:
     shown = match.group(0)
     start = start or "0"  # `[:9]` starts at 0, as in Ansible
     try:
-        stride = int(stride_text) if stride_text else 1
+        stride = int(stride_text) if stride_text is not None else 1
     except ValueError:
-        raise ValueError(f"range {shown}: the step {stride_text!r} is not a number") from None
+        what = "is empty" if not stride_text else f"{stride_text!r} is not a number"
+        raise ValueError(f"range {shown}: the step {what} (as ansible-core refuses it; "
+                         f"drop the last colon, or give a step)") from None
     if stride < 1:
         raise ValueError(f"range {shown}: the step must be at least 1")
     if start.isdigit() and end.isdigit():

@@ -11,6 +11,7 @@ selects nothing, is an error naming the labels (and groups) there are.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Collection, Mapping, Sequence
 
@@ -21,8 +22,8 @@ from ..errors import ConfigError
 _GLOB = re.compile(r"[*?\[]")
 #: Ansible's words of a `:`-separated limit: a colon inside a range (`web-[01:04]`) is not one.
 _COLON_WORDS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
-#: An IPv6 address (two colons or more, nothing else than hex digits, dots and ranges).
-_IPV6 = re.compile(r"[0-9a-fA-F.\[\]]*:[0-9a-fA-F.\[\]:]*:[0-9a-fA-F.\[\]:]*")
+#: What stands in for a range or a glob character when a pattern is checked as an address.
+_WILD = re.compile(r"\[[^\]]*\]|[*?]")
 #: Inventory groups by label (labels of hosts from no inventory have none).
 Groups = Mapping[str, Collection[str]]
 
@@ -65,10 +66,21 @@ def _words(limit: str) -> list[str]:
     as Ansible splits `web:!db` — unless the limit is one IPv6 pattern (`!2001:db8::5`,
     `2001:db8::*`, `2001:db8::5/app-1`), or a range left open (`web-[01:04`: its error says
     how a range is written)."""
-    address = limit.strip().lstrip("!&").split("/")[0].replace("*", "").replace("?", "")
-    if "," in limit or _IPV6.fullmatch(address) or limit.count("[") != limit.count("]"):
+    address = limit.strip().lstrip("!&").split("/")[0]
+    if "," in limit or _is_ipv6(address) or limit.count("[") != limit.count("]"):
         return [w.strip() for w in limit.split(",") if w.strip()]
     return _COLON_WORDS.findall(limit)
+
+
+def _is_ipv6(pattern: str) -> bool:
+    """Whether `pattern` is one IPv6 address, its ranges and globs taken for digits (as
+    Ansible checks before splitting: `127.0.1.1:127.0.1.2:127.0.1.3` and `db:cafe:ad` are
+    lists, `2001:db8::[1:5]` and `2001:db8::*` are one address)."""
+    try:
+        ipaddress.IPv6Address(_WILD.sub("0", pattern))
+    except ValueError:
+        return False
+    return True
 
 
 def _ranges_expanded(pattern: str) -> list[str]:
