@@ -121,12 +121,10 @@ class Orchestrator(FilesAndPorts):
         is resolved, so a protected environment is confirmed before any secret is asked."""
         tickets = [] if ticket is None else [ticket]
         check_plan_of(plan, environment)
-        if plan is not None:
-            plan = guarded_now(plan, self.config)
-        else:
-            plan = make_plan(self.config, environment, service, resolver=self._resolver_factory(),
-                             admissible=lambda dry: check_allowed(dry) if tickets
-                             else tickets.append(admit(dry)), **how)
+        plan = guarded_now(plan, self.config) if plan is not None else make_plan(
+            self.config, environment, service, resolver=self._resolver_factory(),
+            admissible=lambda dry: check_allowed(dry) if tickets else tickets.append(admit(dry)),
+            **how)
         return plan, tickets[0] if tickets else admit(plan)
 
     def _to_run(self, plan: RunPlan | None, environment: str, service: str | None,
