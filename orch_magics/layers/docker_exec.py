@@ -230,18 +230,23 @@ def _cwd_problem(low: str, cwd: str | None, user: str | None) -> str:
     return f"working directory not found: {cwd}"
 
 
-def text_only(words: list[str], error: Callable[[str], LayerError]) -> None:
-    """Refuse bytes that are not UTF-8 (Python keeps them as surrogates): the engine's API
-    carries a command as JSON text and would turn them into U+FFFD, another name. And NUL,
-    which no argument or variable can hold (the runtime said only "invalid argument").
-    Variables are checked only where they go in the exec's Env (under a TTY); else they go
-    on stdin, byte for byte (`remote.preamble`)."""
+def not_text(words: tuple[str, ...]) -> bool:
+    """Whether a word holds bytes that are not UTF-8 (kept as surrogates): the engine's JSON
+    cannot carry it."""
+    return any(escaped(word) != word for word in words)
+
+
+def text_only(words: list[str], error: Callable[[str], LayerError], tty: bool) -> None:
+    """Refuse NUL, which no argument or variable can hold (the runtime said only "invalid
+    argument"), and under a TTY bytes that are not UTF-8 (Python keeps them as surrogates):
+    the engine's API carries a command as JSON text and would turn them into U+FFFD, another
+    name. Without a TTY such words go on stdin, byte for byte (`remote.preamble`)."""
     for word in words:
         if "\x00" in word:
             shown = escaped(word).replace("\x00", "\\x00")
             raise error(f"'{shown}' holds a NUL byte: no program can receive one in an "
                         f"argument or a variable")
-        if (shown := escaped(word)) != word:
-            raise error(f"'{shown}' holds bytes that are not UTF-8: the engine's API carries "
-                        f"commands as text and would change them (match such a name with a "
-                        f"glob in sh -c instead)")
+        if tty and (shown := escaped(word)) != word:
+            raise error(f"'{shown}' holds bytes that are not UTF-8: under a TTY (tty: true) the "
+                        f"engine's API carries the command as text and would change them "
+                        f"(run it without a TTY, or match such a name with a glob in sh -c)")

@@ -34,6 +34,7 @@ from .docker_exec import (
     ContainerPaused,
     DockerExec,
     abandon,
+    not_text,
     paused_message,
     sized,
     start_failure,
@@ -274,16 +275,17 @@ class DockerLauncher(Launcher):
         cfg, (container, name) = self.config, where
         env = {**cfg.environment, **command.env} if own else dict(command.env)
         cwd = command.cwd or (cfg.workdir if own else None)
-        # Variables go on stdin as over ssh, not in the exec's Env, which the engine keeps (podman
-        # on disk). Not under a TTY: it echoes what it reads unless `stty` stops it (may lack).
+        # Variables and directory on stdin as over ssh (an exec's Env is kept by the engine, its
+        # workdir entered as root). Not under a TTY: it echoes unless `stty` (may lack) stops it.
         text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],
-                  self.error)
-        # The directory too, as the user (the runtime would enter it as root, whatever the user).
+                  self.error, tty)
         full = dataclasses.replace(command, env=env, cwd=None if tty else cwd)
+        on_stdin = not tty and not_text(command.argv)  # its arguments go in `pre` then
+        argv = () if on_stdin else sized(command.argv, command.size if tty else None)
         if (why := too_long(full)) is not None:  # as over ssh: refused before it is sent
             raise self.error(f"the command is too long for container {name!r} ({why}): pass "
                              f"large data on stdin or in a file")
-        pre = b"" if tty else preamble(full)
+        pre = b"" if tty else preamble(full, argv=on_stdin)
         if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
             raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
                              f"container starts from no directory it could be relative to")
@@ -292,8 +294,7 @@ class DockerLauncher(Launcher):
             try:
                 created = await engine.call(
                     engine.api.exec_create, container,
-                    wrapped_argv(sized(command.argv, command.size if tty else None), len(pre),
-                                 shell="/bin/sh", nonce=nonce),
+                    wrapped_argv(argv, len(pre), shell="/bin/sh", nonce=nonce),
                     stdin=True, tty=tty, user=cfg.user or "", workdir=cwd if tty else None,
                     environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
             except docker.errors.APIError as exc:

@@ -113,8 +113,9 @@ exit "$_orch_s"
 """
 
 
-def preamble(command: Command) -> bytes:
-    """Shell text that sets the command's variables and directory (sent on stdin, never argv).
+def preamble(command: Command, *, argv: bool = False) -> bytes:
+    """Shell text that sets the command's variables and directory (sent on stdin, never argv),
+    and with `argv` its arguments too (`set --`: for a channel that carries them as text only).
 
     Values may hold bytes that are not UTF-8 (Python keeps them as surrogates): they are sent
     as those bytes. A directory the command cannot enter ends the run with status 126 and a
@@ -141,6 +142,8 @@ def preamble(command: Command) -> bytes:
             f" directory %s as %s: permission denied\\n' {q} \"$(id -un 2>/dev/null || id -u)\";"
             f" elif [ -e {q} ]; then printf 'orch: not a directory: %s\\n' {q}; else printf"
             f" 'orch: working directory not found: %s\\n' {q}; fi >&2; exit 126; }}\n")
+    if argv:
+        lines.append(f"set -- {shlex.join(command.argv)}\n")
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
