@@ -94,6 +94,7 @@ class ProcessHandle:
         self._stopping: asyncio.Task[Exit] | None = None
         self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
         self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
+        self._arriving = False  # its output still arrived when the stop's last wait ran out
         # Per output stream: chunks received so far, and whether one waits for the reader.
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
@@ -272,9 +273,11 @@ class ProcessHandle:
         if sending:
             await asyncio.wait(sending, timeout=SEND_WAIT)
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
-            self._abandoned = (f"it did not end within {KILL_WAIT:g} s of SIGKILL (a paused "
-                               f"container, or a process stuck in the kernel): it may still "
-                               f"be there")
+            why = (f"its output was still arriving {KILL_WAIT + FLOWING_WAIT:g} s after "
+                   f"SIGKILL (a slow link: its signals queue behind the output in flight)"
+                   if self._arriving else f"it did not end within {KILL_WAIT:g} s of SIGKILL "
+                   f"(a paused container, or a process stuck in the kernel)")
+            self._abandoned = f"{why}: it may still be there"
             self._task.cancel()
         if not self._reading:
             return await self.wait()
@@ -291,7 +294,10 @@ class ProcessHandle:
                 await asyncio.wait_for(asyncio.shield(self._exit), min(step, until - clock()))
                 return True
             except asyncio.TimeoutError:
-                if clock() >= until or sum(self._received.values()) == chunks:
+                if sum(self._received.values()) == chunks:
+                    return False
+                if clock() >= until:  # still arriving: say so if the stop gives up
+                    self._arriving = True
                     return False
             step = SIGNAL_CHECK
 
