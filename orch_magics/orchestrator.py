@@ -109,8 +109,7 @@ class Orchestrator(FilesAndPorts):
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
                          dry_run=dry_run, admissible=check_allowed)
 
-    def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed
-                  ) -> RunPlan:
+    def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed) -> RunPlan:
         """`plan` with its environment as the config has it now (see `plan.replanned`)."""
         return replanned(plan, self.config, self._resolver_factory(), admit)
 
@@ -199,6 +198,7 @@ class Orchestrator(FilesAndPorts):
         launcher = self.launcher_for(plan)
         handle = await self.gate.launch(plan, ticket, launcher.chain,
                                         lambda: launcher.launch(plan.command))
+        self._context().stops_first(handle.stop, handle.when_done)  # close() stops it too
         if plan.stdin_mode == "none":
             handle.stdin.close()
         return handle
@@ -380,7 +380,7 @@ class Orchestrator(FilesAndPorts):
                           sinks=check_sinks(sinks), plan=plan, ticket=ticket).wait()
 
     async def aclose(self) -> None:
-        """Close pooled connections of the current loop."""
+        """Stop the runs of the current loop, then close its pooled connections."""
         if (ctx := self._contexts.pop(asyncio.get_running_loop(), None)) is not None:
             await ctx.aclose()
 

@@ -53,12 +53,18 @@ class Run:
         self._guard = SinkGuard()  # a sink that raises is told no more, in any step
         self._t0 = time.monotonic()
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
+        launcher.context.stops_first(self.ended_by_stop, self.task.add_done_callback)
 
     # ---- steering ---------------------------------------------------------------------------
     def stop(self, *, interrupted: bool = True) -> None:
         """Stop the command (INT → TERM → KILL); post commands still run, as clean-up. A stop
         while they run stops the one running and skips the rest."""
         self._steering.request_stop(interrupted=interrupted)
+
+    async def ended_by_stop(self) -> None:
+        """Stop it and wait for its end (its post commands included)."""
+        self.stop()
+        await asyncio.wait([self.task])
 
     def stopping(self) -> bool:
         """A stop was asked for or the run's time is up (its command, or a post command run

@@ -34,14 +34,23 @@ class LaunchContext:
     """Resources shared by the launchers of one Orchestrator on one event loop.
 
     Layers keep pooled connections in `pools` under keys of their choosing (for SSH: the chain
-    prefix, `Launcher.key`) and register how to close them with `on_close`; `aclose()` closes
-    them all.
+    prefix, `Launcher.key`) and register how to close them with `on_close`; `aclose()` stops
+    the runs still going on it (`stops_first`), then closes them all.
     """
 
     def __init__(self) -> None:
         self.pools: dict[Hashable, Any] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._cuts: list[Callable[[], None]] = []
+        self._stops: set[Callable[[], Awaitable[object]]] = set()
+
+    def stops_first(self, stop: Callable[[], Awaitable[object]],
+                    on_end: Callable[[Callable[[Any], None]], object]) -> None:
+        """Register how to stop a run going on this context, until it ends (`on_end(callback)`
+        calls back then): `aclose` stops it before it closes the connections under it, so an
+        Orchestrator's close() stops the runs awaited on any loop."""
+        self._stops.add(stop)
+        on_end(lambda _: self._stops.discard(stop))
 
     def on_close(self, closer: Callable[[], Awaitable[None]],
                  cut: Callable[[], None] | None = None) -> None:
@@ -52,6 +61,8 @@ class LaunchContext:
             self._cuts.append(cut)
 
     async def aclose(self) -> None:
+        stops, self._stops = list(self._stops), set()
+        await asyncio.gather(*(stop() for stop in stops), return_exceptions=True)
         closers, self._closers, self._cuts = self._closers[::-1], [], []
         for closer in closers:
             with contextlib.suppress(Exception):
