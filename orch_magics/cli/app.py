@@ -230,7 +230,7 @@ def _listing(config: Config) -> str:
                                    else " ".join(svc.command))
         desc = desc.strip().splitlines()[0] if desc.strip() else ""
         out.append(f"  {name:<20} {desc}")
-    return "\n".join(out)
+    return printable("\n".join(out), lines=True)  # a config's escapes cannot repaint it
 
 
 def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -22,6 +22,7 @@ from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..sinks.units import printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source
@@ -42,7 +43,7 @@ def options(args: argparse.Namespace) -> FleetOptions:
 
 
 def dry_run(plan: RunPlan, limit: str | None) -> str:
-    return f"{plan.describe()}\ntargets:     {planned(plan.layers_to_run, limit)}"
+    return f"{plan.describe()}\ntargets:     {printable(planned(plan.layers_to_run, limit))}"
 
 
 class LabelledLines:

@@ -17,15 +17,17 @@ import contextlib
 import errno
 import os
 import pwd
+import shutil
 import signal as _signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..errors import LayerError
-from ..process.command import Command
+from ..process.command import Command, escaped
 from ..process.environ import inherited_environ
 from ..process.events import Exit
 from ..process.pipes import grow_pipe
+from ..sinks.units import printable
 from .lifeline import LIFELINE
 
 #: Read size for a pty, as asyncio's pipe transports read: 256 KiB. Larger reads cost more in
@@ -126,12 +128,27 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
                 **stdio: Any) -> tuple[asyncio.subprocess.Process, ChildProtocol]:
     """Start `command` in a new session; the process and its protocol (output, `exited`).
 
-    OSError is the caller's to translate (`start_error`)."""
+    A script without a `#!` line (the kernel's ENOEXEC) is run by /bin/sh, as execvp, every
+    shell and the remote layers' wrapper run it. OSError is the caller's to translate
+    (`start_error`)."""
     loop = asyncio.get_running_loop()
     protocol = ChildProtocol(BUFFERED, loop)
-    transport, _ = await loop.subprocess_exec(
-        lambda: protocol, *command.argv, env={**inherited_environ(), **command.env},
-        cwd=command.cwd, start_new_session=True, preexec_fn=preexec_fn, **stdio)
+
+    async def started(*argv: str) -> asyncio.SubprocessTransport:
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol, *argv, env={**inherited_environ(), **command.env},
+            cwd=command.cwd, start_new_session=True, preexec_fn=preexec_fn, **stdio)
+        return transport
+
+    try:
+        transport = await started(*command.argv)
+    except OSError as exc:
+        program = command.argv[0]
+        path = command.env.get("PATH", os.environ.get("PATH"))
+        found = program if "/" in program else shutil.which(program, path=path)
+        if exc.errno != errno.ENOEXEC or found is None:
+            raise
+        transport = await started("/bin/sh", found, *command.argv[1:])
     for fd in (0, 1, 2):
         pipe = transport.get_pipe_transport(fd)
         end = pipe.get_extra_info("pipe") if pipe is not None else None
@@ -149,7 +166,7 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
     run ends the same way in every layer (`remote.preamble`)."""
     if command.cwd and (problem := _cwd_problem(command.cwd)):
         return FailedStart(126, f"orch: {problem}\n", tty=command.tty)
-    program = command.argv[0]
+    program = printable(escaped(command.argv[0]))
     if isinstance(exc, FileNotFoundError) or not program:  # `''`: no program, as a shell says
         return FailedStart(127, f"orch: {program}: command not found\n", tty=command.tty)
     if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC:
@@ -162,13 +179,15 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
 
 
 def _cwd_problem(cwd: str) -> str | None:
-    """Why a command cannot start in `cwd` (missing, not a directory, closed), or None."""
+    """Why a command cannot start in `cwd` (missing, not a directory, closed), or None (its
+    control characters escaped: the line goes to the run's stderr, a terminal)."""
+    shown = printable(escaped(cwd))
     if os.path.isdir(cwd):
         if os.access(cwd, os.X_OK):
             return None
-        return f"cannot enter working directory {cwd} as {_user()}: permission denied"
-    return f"not a directory: {cwd}" if os.path.exists(cwd) else \
-        f"working directory not found: {cwd}"
+        return f"cannot enter working directory {shown} as {_user()}: permission denied"
+    return f"not a directory: {shown}" if os.path.exists(cwd) else \
+        f"working directory not found: {shown}"
 
 
 def _user() -> str:
