@@ -3,6 +3,7 @@ CLI's questions, and terminal IPython's (it has no kernel to ask through)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -12,9 +13,9 @@ def ask_on_terminal(question: str) -> str | None:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
+    answer = b""
     try:
         os.write(fd, question.encode("utf-8"))
-        answer = b""
         while not answer.endswith(b"\n"):
             chunk = os.read(fd, 1024)
             if not chunk:  # Ctrl-D (or the terminal went away): what was typed is the answer
@@ -23,5 +24,8 @@ def ask_on_terminal(question: str) -> str | None:
     except OSError:
         return None
     finally:
+        if not answer.endswith(b"\n"):  # Ctrl-D or Ctrl-C: what follows starts its own line
+            with contextlib.suppress(OSError):
+                os.write(fd, b"\n")
         os.close(fd)
     return answer.decode("utf-8", "replace").rstrip("\r\n")

