@@ -137,6 +137,14 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("help",), "orch: error: argument COMMAND: invalid choice: 'help' (choose from 'run', "
                 "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch --help lists the "
                 "commands; orch COMMAND --help shows one's options)"),  # config tester
+    # `ps` was offered 'ls' (it lists environments), `get` nothing, `-v` was offered '-h'
+    (("ps",), "orch: error: argument COMMAND: invalid choice: 'ps' (choose from 'run', "
+              "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (named runs belong to a "
+              "notebook or a Python process: %orch ps, or orch.ps(…))"),
+    (("get", "local:/x", "."), "orch: error: argument COMMAND: invalid choice: 'get' (choose "
+                               "from 'run', 'check', 'ls', 'schema', 'audit', 'cp', 'forward') "
+                               "(orch cp ENV:REMOTE LOCAL copies from an environment)"),
+    (("run", "local", "s", "-v"), "orch: error: unknown option -v"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:

@@ -79,11 +79,21 @@ class _SubParser(_Parser):
             self._intermixing = False
 
 
+#: Commands a person types that are said another way here: what to say instead of a
+#: did-you-mean (`orch ps` is no `ls`; named runs live where the process that owns them does).
+_NAMED = "named runs belong to a notebook or a Python process: %orch {0}, or orch.{0}(…)"
+ELSEWHERE = {**{word: _NAMED.format(word) for word in ("ps", "logs", "stop", "start", "restart")},
+             "get": "orch cp ENV:REMOTE LOCAL copies from an environment",
+             "put": "orch cp LOCAL ENV:REMOTE copies to an environment"}
+
+
 def _hint(message: str, words: Sequence[str]) -> str:
     if "invalid choice: " in message:
         word = message.split("invalid choice: ")[1].split("'")[1]
         if word.lower() in ("help", "usage"):  # what a person types for it (config tester)
             return " (orch --help lists the commands; orch COMMAND --help shows one's options)"
+        if word in ELSEWHERE and word not in COMMANDS:
+            return f" ({ELSEWHERE[word]})"
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
         return f" (did you mean {hint!r}?)" if hint else ""

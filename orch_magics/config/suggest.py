@@ -70,6 +70,8 @@ def option_hint(word: str, options: Iterable[str]) -> str | None:
     """Did-you-mean for an unknown option: the one option it abbreviates (`--fail` → --failed,
     not the nearer --tail: the magic takes no abbreviation), else as `name_hint`."""
     names = list(options)
+    if len(word) == 2 and word[0] == "-":  # one letter: only its other case is near (-C, -c)
+        return next((o for o in names if o.lower() == word.lower()), None)
     longer = [o for o in names if len(word) >= MIN_PREFIX and o.startswith(word)]
     return longer[0] if len(longer) == 1 else name_hint(word, names)
 
