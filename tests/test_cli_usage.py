@@ -292,3 +292,17 @@ def test_double_dash_ends_the_options_of_orch_cp(cfg: Path, tmp_path: Path) -> N
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert (done.returncode, done.stderr.splitlines()[-1]) == (2, "orch cp: error: unknown "
                                                                   "option -f.txt")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("cp", "local:", "here"), "orch: config error: the remote path after local: is empty"),
+    (("cp", "local:/etc/hostname", ""), "orch: config error: the local path is empty"),
+    (("forward", "local", "22", "--host", "a b"),
+     "orch forward: error: argument --host: a host name or address, got 'a b': it has a space"),
+])
+def test_a_copy_or_forward_typed_wrong_is_a_usage_error(cfg: Path, args: tuple[str, ...],
+                                                        said: str) -> None:
+    """They exited 1, as a refused run does, where the other typing mistakes of cp and
+    forward exit 2 (held-out tester cli3)."""
+    done = orch("-c", str(cfg), *args)
+    assert done.returncode == 2 and said in done.stderr.splitlines()[-1], done.stderr

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..config.model import Config
 from ..config.suggest import did_you_mean
-from ..errors import ConfigError
+from ..errors import ConfigError, OrchError
 from ..orchestrator import Orchestrator
 from ..sinks.units import printable
 from ..tty_prompt import ask_on_terminal
@@ -32,7 +32,8 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
     fw.add_argument("port", type=_port(1))
     fw.add_argument("--local", type=_port(0), default=0, metavar="PORT",
                     help="local port on 127.0.0.1 (default: any free one)")
-    fw.add_argument("--host", default="localhost", help="target host (default: localhost)")
+    fw.add_argument("--host", type=_host, default="localhost",
+                    help="target host (default: localhost)")
     fw.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="forward in protected environment ENV without asking")
     fw.add_argument("--limit", metavar="PATTERN", help="the fleet target to forward to")
@@ -47,6 +48,17 @@ def _port(lowest: int) -> Callable[[str], int]:
                                              f"not {text!r}")
         return int(text)
     return port
+
+
+def _host(text: str) -> str:
+    """An argparse type: a host a forward may reach (a typing mistake is a usage error)."""
+    from ..transfer.forward import check_host
+
+    try:
+        check_host(text)
+    except OrchError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--host must be ", "", 1)) from None
+    return text
 
 
 def _side(config: Config, word: str) -> tuple[str | None, str]:
@@ -79,6 +91,11 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
         hint = f" (did you mean {guess!r}?)" if guess else ""
         raise ConfigError(f"one side must be ENV:PATH with a configured environment{hint}; "
                           f"environments: {', '.join(config.environments)}")
+    for side, path in ((src_env, src), (dst_env, dst)):  # typing mistakes, said as such
+        if not path:
+            raise ConfigError(f"the remote path after {side}: is empty: give a file or a folder"
+                              if side else "the local path is empty: give a file or a folder "
+                              "('.' for here)")
     orch = Orchestrator(config)
     orch.gate.ask = ask_on_terminal
     if src_env:
