@@ -68,7 +68,8 @@ class TerminalBar:
         else:
             numbers = f" {human(self.done)} {rate}/s"
         label = fit(self.label, width - columns(bar + numbers))
-        self.stream.write(f"\r{fit(label + bar + numbers, width)}\x1b[K")
+        line = fit(label + bar + numbers, width)  # padded over the last one: no escape
+        self.stream.write(f"\r{line}{' ' * (width - columns(line))}")  # sequence (TERM=dumb)
         self.stream.flush()
 
 
