@@ -202,6 +202,20 @@ def test_json_is_printed_for_a_run_that_cannot_start(tmp_path: Path) -> None:
                                    "result)\n")
 
 
+@pytest.mark.parametrize(("words", "said"), [
+    (["nowhere", "s"], "unknown environment 'nowhere'"),
+    (["local", "nope"], "unknown service 'nope'"),
+])
+def test_json_is_printed_for_a_run_named_wrong(cfg: Path, words: list[str], said: str) -> None:
+    """An unknown environment or service left stdout empty, where `--json` promises a result
+    "also for a run that could not start" (held-out tester cli3)."""
+    done = orch("-c", str(cfg), "run", "--json", *words)
+    result = json.loads(done.stdout)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert (result["ok"], result["returncode"], result["environment"]) == (False, None, words[0])
+    assert result["error"].startswith(said), result
+
+
 def test_the_config_options_are_taken_after_the_command_too(cfg: Path, tmp_path: Path) -> None:
     """cliapi finding #3: `orch run local s -c FILE` was "unrecognized arguments" with the hint
     to put a command after --, and `orch run --dmeo …` proposed --demo, then refused it."""

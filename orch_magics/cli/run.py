@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import functools
+from collections.abc import Iterator
 
-from ..config.model import Config
+from ..config.model import Config, Environment
 from ..errors import ConfigError, OrchError
 from ..guard import check_allowed
 from ..orchestrator import Orchestrator
@@ -27,7 +28,8 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
     """`orch run`: plan (secrets unresolved), say a dry run, admit (it may ask the person at the
     terminal), and only then resolve the secrets and stream the run."""
     service = args.service
-    config.run_environment(args.environment)  # an unknown one is the first thing to say
+    with _said_in_json(config, args, argv):
+        config.run_environment(args.environment)  # an unknown one is the first thing to say
     if service is not None and argv:
         raise ConfigError("give a service or a command after --, not both")
     if service is None and not argv:
@@ -36,13 +38,11 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
     planned = functools.partial(orch.plan, args.environment, service, command=argv or None,
                                 env=parse_env_pairs(args.env) or None)
     try:  # unresolved: nobody's secrets are asked for before the run is let in
-        plan = planned(dry_run=True)
+        with _said_in_json(config, args, argv):  # an unset {{env:…}}, an unknown service
+            plan = planned(dry_run=True)
     except ConfigError as exc:
         if service is not None and service not in config.services:
             raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
-        if args.json and not args.dry_run:  # an unset {{env:…}}: said as a run never run
-            with contextlib.suppress(OSError):
-                print_json(_never_planned(config, args, argv, exc))
         raise
     fleet = options(args).for_plan(plan) is not None
     if args.dry_run:
@@ -66,12 +66,26 @@ def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> in
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
 
 
+@contextlib.contextmanager
+def _said_in_json(config: Config, args: argparse.Namespace, argv: list[str]) -> Iterator[None]:
+    """With --json, a ConfigError raised in the block is said on stdout too, as a run that
+    never started (what `--json` promises; a script reads stdout whatever went wrong)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if args.json and not args.dry_run:
+            with contextlib.suppress(OSError):
+                print_json(_never_planned(config, args, argv, exc))
+        raise
+
+
 def _never_planned(config: Config, args: argparse.Namespace, argv: list[str],
                    error: ConfigError) -> NoTargets | RunResult:
-    """`--json` of a run whose plan could not be made (a variable it needs is not set)."""
-    environment = config.run_environment(args.environment)
+    """`--json` of a run whose plan could not be made (an unknown environment or service, a
+    variable it needs is not set)."""
+    environment = config.environments.get(args.environment) or Environment(args.environment)
     if environment.is_fleet:
         return NoTargets(environment.name, str(error))
-    service = config.services[args.service] if args.service else None
-    command = Command.of(service.command if service else argv)
+    service = config.services.get(args.service) if args.service else None
+    command = Command.of(service.command if service else argv or [args.service])
     return unstarted(RunPlan(environment, service, command), error, timeout=args.timeout)
