@@ -504,6 +504,7 @@ def test_a_command_whose_stdout_is_closed_says_so(tmp_path: Path, words: list[st
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(f"audit: {{path: '{tmp_path / 'audit.jsonl'}'}}\n"
                    "environments: {local: {layers: []}}\n")
+    (tmp_path / "audit.jsonl").touch()  # a log with no record yet: `audit` has only its table
     line = f"{' '.join(ORCH)} -c {cfg} {' '.join(words)} >&-"
     done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (
