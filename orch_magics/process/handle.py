@@ -94,7 +94,6 @@ class ProcessHandle:
         self._stopping: asyncio.Task[Exit] | None = None
         self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
         self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
-        self._arriving = False  # its output still arrived when the stop's last wait ran out
         # Per output stream: chunks received so far, and whether one waits for the reader.
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
@@ -255,6 +254,7 @@ class ProcessHandle:
         self.stdin.cancel()
         sending: list[asyncio.Future[None]] = []
         silence: asyncio.Future[bool] | None = None  # the check of the way, once begun
+        arriving = False  # its output still arrived when the last step's wait ran out
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
                               (_signal.SIGKILL, KILL_WAIT)):
             if self._exit.done():
@@ -262,7 +262,8 @@ class ProcessHandle:
             sending.append(asyncio.ensure_future(self.send_signal(sig)))
             sending[-1].add_done_callback(_retrieved)  # best effort: a failure is no answer
             silence = silence or asyncio.ensure_future(self._cut_if_unanswered(sending[-1]))
-            await self._ends_within(wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0)
+            arriving = await self._still_arriving(
+                wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0)
         if silence is not None and not self._exit.done() and await silence:
             with contextlib.suppress(asyncio.TimeoutError):  # it ends as a lost connection
                 await asyncio.wait_for(asyncio.shield(self._exit), LOST_WAIT)
@@ -275,7 +276,7 @@ class ProcessHandle:
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
             why = (f"its output was still arriving {KILL_WAIT + FLOWING_WAIT:g} s after "
                    f"SIGKILL (a slow link: its signals queue behind the output in flight)"
-                   if self._arriving else f"it did not end within {KILL_WAIT:g} s of SIGKILL "
+                   if arriving else f"it did not end within {KILL_WAIT:g} s of SIGKILL "
                    f"(a paused container, or a process stuck in the kernel)")
             self._abandoned = f"{why}: it may still be there"
             self._task.cancel()
@@ -283,22 +284,22 @@ class ProcessHandle:
             return await self.wait()
         return await asyncio.shield(self._exit)
 
-    async def _ends_within(self, seconds: float, flowing: float) -> bool:
-        """Whether the process ends within `seconds`, or within `flowing` s more while its
-        output still arrives (on a slow link its end queues behind the output in flight)."""
+    async def _still_arriving(self, seconds: float, flowing: float) -> bool:
+        """Wait for the end for `seconds`, and `flowing` s more while its output still arrives
+        (on a slow link the end queues behind the output in flight): whether that output was
+        still arriving when the time ran out (False once it ended, or went quiet)."""
         clock = asyncio.get_running_loop().time
         until, step = clock() + seconds + flowing, seconds
         while True:
             chunks = sum(self._received.values())
             try:
                 await asyncio.wait_for(asyncio.shield(self._exit), min(step, until - clock()))
-                return True
+                return False
             except asyncio.TimeoutError:
                 if sum(self._received.values()) == chunks:
                     return False
-                if clock() >= until:  # still arriving: say so if the stop gives up
-                    self._arriving = True
-                    return False
+                if clock() >= until:
+                    return True
             step = SIGNAL_CHECK
 
     async def _cut_if_unanswered(self, sent: asyncio.Future[None]) -> bool:
