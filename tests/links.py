@@ -39,9 +39,16 @@ def inner_link_down(lab: Any) -> Any:
 
 
 @contextmanager
-def inner_link_slow(lab: Any, rate: str) -> Iterator[None]:
-    """The bastion ↔ inner host link limited to `rate` (tc's units: `2mbit`) both ways."""
+def inner_link_slow(lab: Any, rate: str, sndbuf: int = 1 << 20) -> Iterator[None]:
+    """The bastion ↔ inner host link limited to `rate` (tc's units: `2mbit`) both ways, and
+    the inner host's TCP send buffers to `sndbuf` bytes for connections opened in the block
+    (autotuning grows them to 4 MiB, a minute at 512 kbit/s): what the link holds in flight,
+    and so what an answer queues behind, is bounded."""
     ends = [(lab.bastion_ns, f"orchbi{lab.slot}"), (lab.inner_ns, f"orchi{lab.slot}")]
+    sysctl = ["ip", "netns", "exec", lab.inner_ns, "sysctl", "-q"]
+    was = subprocess.run([*sysctl, "-n", "net.ipv4.tcp_wmem"], check=True, capture_output=True,
+                         text=True).stdout.split()
+    subprocess.run([*sysctl, "-w", f"net.ipv4.tcp_wmem={was[0]} {was[1]} {sndbuf}"], check=True)
     for ns, link in ends:
         subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", link, "root",
                         "tbf", "rate", rate, "burst", "32kbit", "latency", "2s"], check=True)
@@ -51,3 +58,4 @@ def inner_link_slow(lab: Any, rate: str) -> Iterator[None]:
         for ns, link in ends:
             subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", link, "root"],
                            check=True)
+        subprocess.run([*sysctl, "-w", f"net.ipv4.tcp_wmem={' '.join(was)}"], check=True)

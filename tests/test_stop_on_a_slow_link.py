@@ -7,6 +7,10 @@ connection was taken for silent and closed, and the run ended as "connection los
 command ran; reconnected and killed process group …", its pooled connection torn down. Now
 bytes received count as an answer, and the stop waits for the end while the output still
 arrives: the run ends as the signal ended it.
+
+A root login's sshd refuses `signal` requests: the kill then goes on a second channel, whose
+opening is answered behind that output too. It was given up after 5 s, so the kill never
+reached the host and the command ran on; now it waits while the output arrives.
 """
 
 from __future__ import annotations
@@ -26,25 +30,29 @@ from processes import kill_all, left_after, processes_with
 
 pytestmark = pytest.mark.ssh
 
-#: What the output in flight at 1 Mbit/s takes to arrive (~25 s here), with margin.
-STOP_WITHIN = 60
+#: What the output in flight at 512 kbit/s (the inner host's send buffer, up to 1 MiB, and
+#: the token bucket's 2 s: 10–18 s) takes to arrive twice, before the kill and after, with
+#: margin (~30 s here).
+STOP_WITHIN = 50
+#: Seconds of output before the stop: enough to fill what the link holds in flight.
+FLOOD = 8
 
 
 async def test_a_stop_over_a_slow_busy_link_ends_as_the_signal_ended_it(ssh_lab) -> None:  # type: ignore[no-untyped-def]
     env, token = "two", f"76.{os.getpid()}"
     orch = Orchestrator(load_config_text(ssh_lab.config_yaml()))
     try:
-        handle = await asyncio.wait_for(orch.launch(env, command=f"exec yes {token}"), 60)
         received = 0
+        with inner_link_slow(ssh_lab, "512kbit"):
+            handle = await asyncio.wait_for(orch.launch(env, command=f"exec yes {token}"), 60)
 
-        async def read() -> None:
-            nonlocal received
-            async for event in handle.events():
-                received += len(event.data) if isinstance(event, Stdout) else 0
+            async def read() -> None:
+                nonlocal received
+                async for event in handle.events():
+                    received += len(event.data) if isinstance(event, Stdout) else 0
 
-        reading = asyncio.ensure_future(read())
-        with inner_link_slow(ssh_lab, "1mbit"):
-            await asyncio.sleep(3)  # the run's output fills what the link holds in flight
+            reading = asyncio.ensure_future(read())
+            await asyncio.sleep(FLOOD)
             started, before = time.monotonic(), received
             end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 120)
             took = time.monotonic() - started
@@ -70,10 +78,10 @@ async def test_a_stop_in_a_container_over_a_slow_busy_link_says_what_holds_it(
     orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"deep": [
         ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner"), dockerd.layer()]})))
     try:
-        handle = await asyncio.wait_for(orch.launch("deep", command=f"exec yes {token}"), 60)
-        reading = asyncio.ensure_future(handle.wait())
         with inner_link_slow(ssh_lab, "1mbit"):
-            await asyncio.sleep(3)
+            handle = await asyncio.wait_for(orch.launch("deep", command=f"exec yes {token}"), 60)
+            reading = asyncio.ensure_future(handle.wait())
+            await asyncio.sleep(FLOOD)
             started = time.monotonic()
             end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 150)
             took = time.monotonic() - started

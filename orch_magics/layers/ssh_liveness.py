@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     import asyncssh
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 IDLE = 1.0
 #: Seconds a keepalive reply may take (at most the hop's connect_timeout).
 ANSWER = 5.0
+
+T = TypeVar("T")
 
 
 def idle(slot: Slot) -> bool:
@@ -74,3 +77,24 @@ async def answers(conn: asyncssh.SSHClientConnection, timeout: float) -> bool:
         return heard is not None and heard.at >= asked and not conn.is_closed()
     await asyncio.sleep(0)  # a connection closing now answers at once: let its close land
     return not conn.is_closed()
+
+
+async def while_heard(conn: asyncssh.SSHClientConnection, reply: Awaitable[T], quiet: float,
+                      most: float) -> T:
+    """`reply`, waited for while `conn` keeps receiving bytes: on a slow, busy link a channel's
+    answer queues behind the output in flight, and the link is not silent. asyncio.TimeoutError
+    (`reply` cancelled) after `quiet` s in which nothing arrived, or `most` s in all."""
+    waiting = asyncio.ensure_future(reply)
+    clock = time.monotonic
+    until = clock() + most
+    try:
+        while True:
+            done, _ = await asyncio.wait([waiting], timeout=max(0.0, min(quiet, until - clock())))
+            if done:
+                return waiting.result()
+            heard = _HEARD.get(conn)
+            if (clock() >= until or conn.is_closed() or heard is None
+                    or clock() - heard.at >= quiet):
+                raise asyncio.TimeoutError
+    finally:
+        waiting.cancel()

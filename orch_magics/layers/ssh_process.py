@@ -30,7 +30,7 @@ from .remote import (
     signal_number,
     split_ready,
 )
-from .ssh_liveness import answers
+from .ssh_liveness import answers, while_heard
 from .ssh_pool import Slot
 
 #: Read size for channel streams (asyncssh returns what is buffered, up to this).
@@ -41,8 +41,10 @@ _KILL_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDicti
 KILL_TRIES = 30
 #: Seconds a `signal` request's reply may take.
 SIGNAL_REPLY = 2.0
-#: Seconds a fallback kill's channel may take to run it.
+#: Seconds a fallback kill's channel may take to run it, without a byte from the connection;
+#: while output still arrives (a slow, busy link: its answers queue behind it), up to KILL_BUSY.
 KILL_REPLY = 5.0
+KILL_BUSY = 60.0
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
 #: shell's start-up files run first), seconds.
 PID_WAIT = 10.0
@@ -239,7 +241,8 @@ class SSHBackend:
         for _ in range(KILL_TRIES):
             async with lock:
                 try:
-                    await asyncio.wait_for(self._conn.run(line, check=False), KILL_REPLY)
+                    await while_heard(self._conn, self._conn.run(line, check=False),
+                                      KILL_REPLY, KILL_BUSY)
                     return
                 except asyncssh.ChannelOpenError:
                     pass
