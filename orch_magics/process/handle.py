@@ -27,6 +27,9 @@ STOP_GRACE = (2.0, 2.0)
 KILL_WAIT = 10.0
 #: Seconds a stop waits past KILL_WAIT while the process's output still arrives.
 FLOWING_WAIT = 60.0
+#: Seconds without a chunk after which that output has gone quiet (a slow link's lost
+#: packets leave gaps of seconds: its retransmissions wait for its round trips).
+QUIET_AFTER = 6.0
 #: Seconds a stop waits, after the ladder, for signals still being delivered.
 SEND_WAIT = 2.0
 #: Seconds a stop's first signal may take to be delivered before the layer is asked whether
@@ -290,13 +293,16 @@ class ProcessHandle:
         still arriving when the time ran out (False once it ended, or went quiet)."""
         clock = asyncio.get_running_loop().time
         until, step = clock() + seconds + flowing, seconds
+        chunks, heard = sum(self._received.values()), clock()
         while True:
-            chunks = sum(self._received.values())
             try:
-                await asyncio.wait_for(asyncio.shield(self._exit), min(step, until - clock()))
+                await asyncio.wait_for(asyncio.shield(self._exit),
+                                       max(0.0, min(step, until - clock())))
                 return False
             except asyncio.TimeoutError:
-                if sum(self._received.values()) == chunks:
+                if (now := sum(self._received.values())) != chunks:
+                    chunks, heard = now, clock()
+                elif clock() - heard >= min(seconds, QUIET_AFTER):
                     return False
                 if clock() >= until:
                     return True
