@@ -157,6 +157,21 @@ def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == line
 
 
+@pytest.mark.parametrize(("args", "usage"), [
+    (("run", "local", "s", "extra"), "usage: orch run [-h]"),
+    (("run", "local", "s", "--bogus"), "usage: orch run [-h]"),
+    (("ls", "--bogus"), "usage: orch ls [-h]"),
+    (("--json", "check"), "usage: orch check [-h]"),
+    (("bogus",), "usage: orch [-h]"),
+])
+def test_a_usage_error_shows_the_usage_of_the_command_typed(cfg: Path, args: tuple[str, ...],
+                                                            usage: str) -> None:
+    """Before: what a command left over (`orch run local s extra`) showed orch's own usage,
+    which lists commands, not the run's options and positionals."""
+    done = orch("-c", str(cfg), *args)
+    assert done.returncode == 2 and done.stderr.startswith(usage), done.stderr
+
+
 @pytest.mark.parametrize("option", [["--json"], ["--timeout", "5"], ["-e", "A=1"],
                                     ["--dry-run"], ["--yes", "local"]])
 def test_an_option_between_the_environment_and_the_service_is_taken(cfg: Path,

@@ -51,8 +51,23 @@ class _Parser(argparse.ArgumentParser):
             message, hint = unknown
         else:
             hint = _hint(message, self.words)
-        self.print_usage(sys.stderr)
+        self._own().print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
+
+    def _own(self) -> argparse.ArgumentParser:
+        """The parser whose usage goes with an error: the subcommand's named in the words,
+        though the top-level parser reports what it left over (`orch run local s extra`)."""
+        subs = next((a for a in self._actions  # private-ok: argparse lists no actions
+                     if isinstance(a, argparse._SubParsersAction)), None)  # private-ok: as above
+        if subs is None:
+            return self
+        valued = {o for a in self._actions if a.nargs != 0 for o in a.option_strings}
+        previous = ""
+        for word in self.words:
+            if previous not in valued and not word.startswith("-"):  # the command's word
+                return subs.choices.get(word, self)
+            previous = word
+        return self
 
 
 class _SubParser(_Parser):
