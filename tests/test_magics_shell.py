@@ -218,6 +218,24 @@ def test_listing_subcommands(shell, capsys):
     assert "no named runs" in out
 
 
+def test_listings_show_a_configs_control_characters_escaped(shell, tmp_path, capsys):
+    """Before: `%orch envs` / `services` printed a description's terminal sequences raw (in
+    IPython in a terminal, ESC[2K clears the line), as `orch ls` did before it was fixed."""
+    config = ('environments:\n  local: {description: "Local \\e[2Khidden\\a", layers: []}\n'
+              'services:\n  s: {command: "echo", description: "\\e]0;title\\a"}\n')
+    (tmp_path / "marked.yaml").write_text(config)
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    try:
+        shell.run_line_magic("orch", f"load {tmp_path / 'marked.yaml'}")
+        shell.run_line_magic("orch", "envs")
+        shell.run_line_magic("orch", "services")
+    finally:  # the module's own config back, for the tests after this one
+        shell.run_line_magic("orch", f"load {tmp_path / 'orch.yaml'}")
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\a" not in out, out
+    assert "Local \\x1b[2Khidden\\x07" in out and "\\x1b]0;title\\x07" in out, out
+
+
 def test_named_runs_ps_logs_stop(shell, capsys):
     orch = magics(shell).orchestrator
     live = orch.start("local", "sleepy", name="napper")

@@ -23,12 +23,12 @@ def plural(n: int, word: str) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns, two spaces apart."""
-    cells = [tuple(str(c) for c in row) for row in rows]
-    widths = [max([len(header[i]), *(len(r[i]) for r in cells)]) for i in range(len(header))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(out)
+    """Left-aligned columns, two spaces apart, as a terminal shows them: control characters in
+    a cell escaped (a config's description cannot repaint the screen), wide ones counted twice."""
+    cells = [tuple(printable(str(c)) for c in row) for row in [header, *rows]]
+    widths = [max(columns(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c + " " * (w - columns(c)) for c, w in zip(r, widths, strict=True))
+                     .rstrip() for r in cells)
 
 
 def printable(text: str, *, lines: bool = False) -> str:
