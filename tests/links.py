@@ -49,13 +49,14 @@ def inner_link_slow(lab: Any, rate: str, sndbuf: int = 1 << 20) -> Iterator[None
     was = subprocess.run([*sysctl, "-n", "net.ipv4.tcp_wmem"], check=True, capture_output=True,
                          text=True).stdout.split()
     subprocess.run([*sysctl, "-w", f"net.ipv4.tcp_wmem={was[0]} {was[1]} {sndbuf}"], check=True)
-    for ns, link in ends:
-        subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", link, "root",
-                        "tbf", "rate", rate, "burst", "32kbit", "latency", "2s"], check=True)
     try:
+        for ns, link in ends:
+            subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", link,
+                            "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "2s"],
+                           check=True)
         yield
     finally:
-        for ns, link in ends:
+        for ns, link in ends:  # both, whichever was limited
             subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", link, "root"],
-                           check=True)
+                           check=False, capture_output=True)
         subprocess.run([*sysctl, "-w", f"net.ipv4.tcp_wmem={' '.join(was)}"], check=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -38,7 +37,7 @@ def idle(slot: Slot) -> bool:
 
 
 class _Heard:
-    """When a connection last received bytes (loop time)."""
+    """When a connection last received bytes (time.monotonic)."""
 
     __slots__ = ("at",)
 
@@ -79,22 +78,20 @@ async def answers(conn: asyncssh.SSHClientConnection, timeout: float) -> bool:
     return not conn.is_closed()
 
 
-async def while_heard(conn: asyncssh.SSHClientConnection, reply: Awaitable[T], quiet: float,
-                      most: float) -> T:
-    """`reply`, waited for while `conn` keeps receiving bytes: on a slow, busy link a channel's
-    answer queues behind the output in flight, and the link is not silent. asyncio.TimeoutError
-    (`reply` cancelled) after `quiet` s in which nothing arrived, or `most` s in all."""
-    waiting = asyncio.ensure_future(reply)
-    clock = time.monotonic
-    until = clock() + most
-    try:
-        while True:
-            done, _ = await asyncio.wait([waiting], timeout=max(0.0, min(quiet, until - clock())))
-            if done:
-                return waiting.result()
-            heard = _HEARD.get(conn)
-            if (clock() >= until or conn.is_closed() or heard is None
-                    or clock() - heard.at >= quiet):
-                raise asyncio.TimeoutError
-    finally:
-        waiting.cancel()
+async def while_heard(conn: asyncssh.SSHClientConnection, reply: asyncio.Future[T],
+                      quiet: float, until: float) -> T:
+    """`reply`'s result, waited for while `conn` keeps receiving bytes: on a slow, busy link a
+    channel's answer queues behind the output in flight, and the link is not silent.
+    asyncio.TimeoutError once nothing arrived for `quiet` s, or at `until` (time.monotonic).
+    `reply` is left to finish, never cancelled: a channel whose opening is cancelled stays open
+    for good when its answer comes (asyncssh keeps no owner for it), holding a session."""
+    clock, heard = time.monotonic, _HEARD.get(conn)
+    start = clock()
+    while True:
+        last = max(start, heard.at) if heard is not None else start
+        done, _ = await asyncio.wait([reply], timeout=max(0.0, min(last + quiet, until) - clock()))
+        if done:
+            return reply.result()
+        last = max(start, heard.at) if heard is not None else start
+        if clock() >= until or conn.is_closed() or clock() - last >= quiet:
+            raise asyncio.TimeoutError

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shlex
 import signal as _signal
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,7 +21,7 @@ import asyncssh
 
 from ..errors import LayerError
 from ..process.events import Exit
-from ..process.handle import SIGNAL_CHECK
+from ..process.handle import SIGNAL_CHECK, retrieved
 from .base import SILENT_AFTER
 from .remote import (
     NAMED_SIGNALS,
@@ -42,7 +43,8 @@ KILL_TRIES = 30
 #: Seconds a `signal` request's reply may take.
 SIGNAL_REPLY = 2.0
 #: Seconds a fallback kill's channel may take to run it, without a byte from the connection;
-#: while output still arrives (a slow, busy link: its answers queue behind it), up to KILL_BUSY.
+#: while output still arrives (a slow, busy link: its answers queue behind it), up to KILL_BUSY
+#: for the kill, its tries included.
 KILL_REPLY = 5.0
 KILL_BUSY = 60.0
 #: How long a stop waits for the wrapper's pid after the session opened (the remote login
@@ -238,11 +240,16 @@ class SSHBackend:
         # with one kept for this, so stops at once would each be refused "no more sessions",
         # their signals lost. A refusal still (a session of another user of it) is tried again.
         lock = _KILL_LOCKS.setdefault(self._conn, asyncio.Lock())
+        until = time.monotonic() + KILL_BUSY
         for _ in range(KILL_TRIES):
             async with lock:
+                if time.monotonic() >= until:
+                    return
+                # left to finish if given up on: the kill still lands, and its channel closes
+                running = asyncio.ensure_future(self._conn.run(line, check=False))
+                running.add_done_callback(retrieved)
                 try:
-                    await while_heard(self._conn, self._conn.run(line, check=False),
-                                      KILL_REPLY, KILL_BUSY)
+                    await while_heard(self._conn, running, KILL_REPLY, until)
                     return
                 except asyncssh.ChannelOpenError:
                     pass
@@ -300,3 +307,4 @@ async def wait_for_pid(process: asyncssh.SSHClientProcess[bytes]) -> tuple[bytes
             return out + marker.flush(), None
         out += marker.feed(chunk)
     return out, marker.pid
+

@@ -263,7 +263,7 @@ class ProcessHandle:
             if self._exit.done():
                 break
             sending.append(asyncio.ensure_future(self.send_signal(sig)))
-            sending[-1].add_done_callback(_retrieved)  # best effort: a failure is no answer
+            sending[-1].add_done_callback(retrieved)  # best effort: a failure is no answer
             silence = silence or asyncio.ensure_future(self._cut_if_unanswered(sending[-1]))
             arriving = await self._still_arriving(
                 wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0)
@@ -341,7 +341,7 @@ class ProcessHandle:
             await self.stop()
 
 
-def _retrieved(done: asyncio.Future[Any]) -> None:
+def retrieved(done: asyncio.Future[Any]) -> None:
     """Take a background step's outcome, so a failure is not reported as never retrieved."""
     _first_error([done])
 
