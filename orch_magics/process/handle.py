@@ -100,6 +100,7 @@ class ProcessHandle:
         # Per output stream: chunks received so far, and whether one waits for the reader.
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
+        self._last_chunk = 0.0  # when the last chunk of either stream came (loop time)
         self.signals_sent: list[int] = []
         self._task = asyncio.ensure_future(self._run())
 
@@ -124,9 +125,10 @@ class ProcessHandle:
 
     async def _pump(self, stream: AsyncIterator[bytes], kind: type[Stdout] | type[Stderr]) -> None:
         received, handing = self._received, self._handing
-        received[kind] = 0
+        received[kind], clock = 0, asyncio.get_running_loop().time
         async for chunk in stream:
             received[kind] += 1
+            self._last_chunk = clock()
             if self._discarding:
                 await asyncio.sleep(0)  # a read of buffered data never yields: let others run
             elif chunk:
@@ -290,19 +292,18 @@ class ProcessHandle:
     async def _still_arriving(self, seconds: float, flowing: float) -> bool:
         """Wait for the end for `seconds`, and `flowing` s more while its output still arrives
         (on a slow link the end queues behind the output in flight): whether that output was
-        still arriving when the time ran out (False once it ended, or went quiet)."""
+        still arriving when the time ran out (False once it ended, or went quiet: no chunk for
+        QUIET_AFTER s, or during all of a shorter `seconds`)."""
         clock = asyncio.get_running_loop().time
-        until, step = clock() + seconds + flowing, seconds
-        chunks, heard = sum(self._received.values()), clock()
+        start = clock()
+        until, step = start + seconds + flowing, seconds
         while True:
             try:
                 await asyncio.wait_for(asyncio.shield(self._exit),
                                        max(0.0, min(step, until - clock())))
                 return False
             except asyncio.TimeoutError:
-                if (now := sum(self._received.values())) != chunks:
-                    chunks, heard = now, clock()
-                elif clock() - heard >= min(seconds, QUIET_AFTER):
+                if clock() - max(start, self._last_chunk) >= min(seconds, QUIET_AFTER):
                     return False
                 if clock() >= until:
                     return True
