@@ -172,6 +172,24 @@ def test_a_usage_error_shows_the_usage_of_the_command_typed(cfg: Path, args: tup
     assert done.returncode == 2 and done.stderr.startswith(usage), done.stderr
 
 
+def test_a_config_file_named_like_a_command_is_not_taken_for_one(tmp_path: Path) -> None:
+    """Before: any word `run`, a config file's name too, was taken for the command: `orch -c
+    run cp -- -f.txt ENV:…` split at `--` and failed ("the following arguments are required"),
+    and `orch -c run ls extra` got the hint meant for `orch run`. An abbreviated --config
+    (`--conf FILE`, as argparse takes it) had its value taken for the command word."""
+    (tmp_path / "run").write_text(CONFIG)
+    (tmp_path / "-f.txt").write_text("hi\n")
+    done = subprocess.run([*ORCH, "-c", "run", "cp", "--", "-f.txt",
+                           f"local:{tmp_path / 'copy.txt'}"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and (tmp_path / "copy.txt").read_text() == "hi\n", done.stderr
+    for config in (["-c", "run"], ["--conf", "run"], ["--co", "run"]):
+        done = subprocess.run([*ORCH, *config, "ls", "extra"], cwd=tmp_path, text=True,
+                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and done.stderr == (
+            "usage: orch ls [-h]\norch: error: unrecognized arguments: extra\n"), done.stderr
+
+
 @pytest.mark.parametrize("option", [["--json"], ["--timeout", "5"], ["-e", "A=1"],
                                     ["--dry-run"], ["--yes", "local"]])
 def test_an_option_between_the_environment_and_the_service_is_taken(cfg: Path,

@@ -32,6 +32,7 @@ from .interrupts import exit_status, raising_on_stop_signals
 from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
 from .run import RUN_HINT, run_command
 from .transfer import add_transfer_parsers, cp_command, forward_command
+from .words import command_at, command_word, split_command
 
 EXIT_USAGE = 2
 #: A defect of ours (sysexits' EX_SOFTWARE), said in one line.
@@ -59,15 +60,10 @@ class _Parser(argparse.ArgumentParser):
         though the top-level parser reports what it left over (`orch run local s extra`)."""
         subs = next((a for a in self._actions  # private-ok: argparse lists no actions
                      if isinstance(a, argparse._SubParsersAction)), None)  # private-ok: as above
-        if subs is None:
+        at = command_at(self.words)
+        if subs is None or at == len(self.words):
             return self
-        valued = {o for a in self._actions if a.nargs != 0 for o in a.option_strings}
-        previous = ""
-        for word in self.words:
-            if previous not in valued and not word.startswith("-"):  # the command's word
-                return subs.choices.get(word, self)
-            previous = word
-        return self
+        return subs.choices.get(self.words[at], self)
 
 
 class _SubParser(_Parser):
@@ -114,7 +110,7 @@ def _hint(message: str, words: Sequence[str]) -> str:
         return f" (did you mean {hint!r}?)" if hint else ""
     if "not allowed with argument" in message and {"--json", "--dry-run"} <= set(words):
         return " (a dry run shows its plan as text; it has no JSON result)"
-    if message.startswith("unrecognized arguments: ") and "run" in words:
+    if message.startswith("unrecognized arguments: ") and command_word(words) == "run":
         return RUN_HINT  # `orch run local echo hi`
     return ""
 
@@ -123,7 +119,9 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
     """The first word that looks like an option orch does not know here, as (message, hint)."""
     parser = _parser()
     options, valued = _options(parser), _valued(parser)
-    at = next((i for i, w in enumerate(words) if w in options), len(words))
+    at = command_at(words)
+    if at < len(words) and words[at] not in options:  # an option's value: `--timeout 3 run`
+        at = next((i for i, w in enumerate(words) if w in options), len(words))
     command = words[at] if at < len(words) else None
     known = list(dict.fromkeys([*options[None], *options.get(command, [])]))
     for i, (previous, word) in enumerate(zip(["", *words], words, strict=False)):
@@ -258,14 +256,6 @@ def _listing(config: Config) -> str:
     return printable("\n".join(out), lines=True)  # a config's escapes cannot repaint it
 
 
-def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
-    """`orch run ENV -- CMD ARGS…`: what comes after `--` is the command, untouched."""
-    if "run" in argv and "--" in argv[argv.index("run"):]:
-        cut = argv.index("--", argv.index("run"))
-        return argv[:cut], argv[cut + 1:]
-    return argv, []
-
-
 def _reserve_std_fds() -> None:
     """Hold a closed stdin, stdout or stderr (`orch … >&-`) on /dev/null: else the next file
     or socket opened takes its number, and output meant for it goes there. Stdout is held
@@ -307,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # cold 100-target fleet run spent 55–99 ms in one full collection of it).
     gc.freeze()
     words = list(sys.argv[1:] if argv is None else argv)
-    argv, command = _split_command(words)
+    argv, command = split_command(words)
     if len(argv) < len(words) and not command:
         print("orch: nothing to run after --", file=sys.stderr)
         return EXIT_USAGE
