@@ -658,6 +658,9 @@ def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
     assert FleetResult("e", {}, {}).summary() == "0 targets"  # was '0 targets: '
     assert (_columns("web-01"), _columns("東京-01"), _columns("é"), _columns("e\u0301")) == \
         (6, 7, 1, 1)
+    # Thai vowel and tone marks (Mn, combining class 0) sit on the letter before them:
+    # 'ที่นี่' is 6 code points in 2 columns (was counted 4, shifting the columns after it)
+    assert _columns("ที่นี่") == 2
 
 
 def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() -> None:

@@ -40,10 +40,10 @@ def printable(text: str, *, lines: bool = False) -> str:
 
 
 def columns(text: str) -> int:
-    """How many terminal columns `text` takes (East Asian wide characters take two,
-    combining marks none)."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
-               else 1 for c in text)
+    """How many terminal columns `text` takes (East Asian wide characters take two, marks
+    that sit on the character before them none: combining ones, and Thai vowel signs)."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me")
+               else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def fit(text: str, width: int) -> str:
