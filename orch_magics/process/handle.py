@@ -101,6 +101,7 @@ class ProcessHandle:
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
         self._last_chunk = 0.0  # when the last chunk of either stream came (loop time)
+        self._closing: asyncio.Future[None] | None = None  # the backend's close, once begun
         self.signals_sent: list[int] = []
         self._task = asyncio.ensure_future(self._run())
 
@@ -189,10 +190,11 @@ class ProcessHandle:
                 "reader cancelled")
             exit_event = Exit(error=error or why)
         finally:
-            try:
-                await self._backend.close()
-            except Exception:
-                pass
+            # A process given up on gets one more KILL on the way out, which may queue as
+            # long behind a busy link: it lands on its own time, the stop does not wait.
+            self._closing = asyncio.ensure_future(self._backend.close())
+            self._closing.add_done_callback(retrieved)
+            await asyncio.wait([self._closing], timeout=SEND_WAIT if self._abandoned else None)
         self.stdin.cancel()
         if not self._exit.done():
             self._exit.set_result(exit_event)
@@ -259,7 +261,7 @@ class ProcessHandle:
         self.stdin.cancel()
         sending: list[asyncio.Future[None]] = []
         silence: asyncio.Future[bool] | None = None  # the check of the way, once begun
-        arriving = False  # its output still arrived when the last step's wait ran out
+        busy: str | None = None  # what still came when the last step's wait ran out
         for sig, wait_for in ((_signal.SIGINT, grace[0]), (_signal.SIGTERM, grace[1]),
                               (_signal.SIGKILL, KILL_WAIT)):
             if self._exit.done():
@@ -267,8 +269,8 @@ class ProcessHandle:
             sending.append(asyncio.ensure_future(self.send_signal(sig)))
             sending[-1].add_done_callback(retrieved)  # best effort: a failure is no answer
             silence = silence or asyncio.ensure_future(self._cut_if_unanswered(sending[-1]))
-            arriving = await self._still_arriving(
-                wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0)
+            busy = await self._still_busy(
+                wait_for, FLOWING_WAIT if sig == _signal.SIGKILL else 0.0, sending)
         if silence is not None and not self._exit.done() and await silence:
             with contextlib.suppress(asyncio.TimeoutError):  # it ends as a lost connection
                 await asyncio.wait_for(asyncio.shield(self._exit), LOST_WAIT)
@@ -279,21 +281,19 @@ class ProcessHandle:
         if sending:
             await asyncio.wait(sending, timeout=SEND_WAIT)
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
-            why = (f"its output was still arriving {KILL_WAIT + FLOWING_WAIT:g} s after "
-                   f"SIGKILL (a slow link: its signals queue behind the output in flight)"
-                   if arriving else f"it did not end within {KILL_WAIT:g} s of SIGKILL "
-                   f"(a paused container, or a process stuck in the kernel)")
-            self._abandoned = f"{why}: it may still be there"
+            self._abandoned = f"{_left_because(busy)}: it may still be there"
             self._task.cancel()
         if not self._reading:
             return await self.wait()
         return await asyncio.shield(self._exit)
 
-    async def _still_arriving(self, seconds: float, flowing: float) -> bool:
-        """Wait for the end for `seconds`, and `flowing` s more while its output still arrives
-        (on a slow link the end queues behind the output in flight): whether that output was
-        still arriving when the time ran out (False once it ended, or went quiet: no chunk for
-        QUIET_AFTER s, or during all of a shorter `seconds`)."""
+    async def _still_busy(self, seconds: float, flowing: float,
+                          sending: list[asyncio.Future[None]]) -> str | None:
+        """Wait for the end for `seconds`, and `flowing` s more while its way is busy (on a
+        slow link the end queues behind the output in flight, its own or another run's on the
+        same connection): what still came when the time ran out, `output` (its own) or
+        `signals` (one still on its way), else None (it ended, or all went quiet: no chunk for
+        QUIET_AFTER s, or during all of a shorter `seconds`, and no signal under way)."""
         clock = asyncio.get_running_loop().time
         start = clock()
         until, step = start + seconds + flowing, seconds
@@ -301,12 +301,13 @@ class ProcessHandle:
             try:
                 await asyncio.wait_for(asyncio.shield(self._exit),
                                        max(0.0, min(step, until - clock())))
-                return False
+                return None
             except asyncio.TimeoutError:
-                if clock() - max(start, self._last_chunk) >= min(seconds, QUIET_AFTER):
-                    return False
+                quiet = clock() - max(start, self._last_chunk) >= min(seconds, QUIET_AFTER)
+                if quiet and all(s.done() for s in sending):
+                    return None
                 if clock() >= until:
-                    return True
+                    return "signals" if quiet else "output"
             step = SIGNAL_CHECK
 
     async def _cut_if_unanswered(self, sent: asyncio.Future[None]) -> bool:
@@ -340,6 +341,19 @@ class ProcessHandle:
         """Stop the process if it still runs and free the channel."""
         if self.running:
             await self.stop()
+
+
+def _left_because(busy: str | None) -> str:
+    """Why a stop gave up on a process that SIGKILL did not end (see `_still_busy`)."""
+    waited = f"{KILL_WAIT + FLOWING_WAIT:g} s after SIGKILL"
+    if busy == "output":
+        return (f"its output was still arriving {waited} (a slow link: its signals queue "
+                f"behind the output in flight)")
+    if busy == "signals":
+        return (f"its signals were still on their way {waited} (a slow or busy link: they "
+                f"queue behind the output in flight)")
+    return (f"it did not end within {KILL_WAIT:g} s of SIGKILL (a paused container, or a "
+            f"process stuck in the kernel)")
 
 
 def retrieved(done: asyncio.Future[Any]) -> None:
