@@ -111,6 +111,20 @@ def test_a_section_written_as_one_name_is_read_as_ansible_reads_it(tmp_path: Pat
         load_inventories([tmp_path / "empty.yml"])
 
 
+def test_a_value_python_warns_about_is_read_without_a_word_on_stderr(tmp_path: Path) -> None:
+    """A value is tried as a Python literal, as Ansible does; text holding a number run into a
+    keyword (`/srv/keys/v-7in/id`: `7in`) made Python print `<unknown>:1: SyntaxWarning:
+    invalid decimal literal` on orch's stderr (seen in CI, from a temporary dir's name)."""
+    write(tmp_path, {"inv.ini": "[web]\nk1 ansible_private_key_file=/srv/keys/v-7in/id x=a/1if\n",
+                     "orch.yaml": "inventory: [inv.ini]\nenvironments:\n  web: {layers: "
+                                  "[{type: ssh, config: {host: 'group:web'}}]}\n"})
+    assert_read_alike([tmp_path / "inv.ini"], tmp_path)
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                           str(tmp_path / "orch.yaml"), "check"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 def test_a_range_with_an_empty_step_is_refused_as_ansible_refuses_it(tmp_path: Path) -> None:
     """`n[1:3:]` read as n1 n2 n3, an inventory ansible-inventory refuses (held-out tester)."""
     write(tmp_path, {"inv.ini": "[web]\nn[1:3:]\n"})

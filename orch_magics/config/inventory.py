@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,7 +342,9 @@ def _scalar(text: str) -> Any:
             or _ADDRESS.fullmatch(text):
         return text  # a name or an address: no literal starts so
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():  # Python's own words on text that is no literal
+            warnings.simplefilter("ignore")  # (`/keys/v-7in/id`: "invalid decimal literal")
+            value = ast.literal_eval(text)
     except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
         return text
     return value if isinstance(value, (str, int, float, bool)) else text
