@@ -240,9 +240,10 @@ class SSHBackend:
         # with one kept for this, so stops at once would each be refused "no more sessions",
         # their signals lost. A refusal still (a session of another user of it) is tried again.
         lock = _KILL_LOCKS.setdefault(self._conn, asyncio.Lock())
-        until = time.monotonic() + KILL_BUSY
+        until: float | None = None  # from its first try: the wait for the lock is not its own
         for _ in range(KILL_TRIES):
             async with lock:
+                until = until or time.monotonic() + KILL_BUSY
                 if time.monotonic() >= until:
                     return
                 # left to finish if given up on: the kill still lands, and its channel closes
