@@ -25,8 +25,8 @@ import pytest
 from links import inner_link_slow
 from orch_magics.config.loader import load_config_text
 from orch_magics.orchestrator import Orchestrator
-from orch_magics.process.events import Stdout
-from orch_magics.process.handle import FLOWING_WAIT, KILL_WAIT, SEND_WAIT
+from orch_magics.process.events import Exit, Stdout
+from orch_magics.process.handle import FLOWING_WAIT, KILL_WAIT, SEND_WAIT, ProcessHandle
 from processes import kill_all, left_after, processes_with
 
 pytestmark = pytest.mark.ssh
@@ -37,6 +37,15 @@ pytestmark = pytest.mark.ssh
 STOP_WITHIN = 50
 #: Seconds of output before the stop: enough to fill what the link holds in flight.
 FLOOD = 8
+
+
+async def stopped_after_flood(handle: ProcessHandle) -> tuple[Exit, float]:
+    """`handle` stopped (a 1 s ladder) after FLOOD s of output: how it ended, and how long the
+    stop took."""
+    await asyncio.sleep(FLOOD)
+    started = time.monotonic()
+    end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 150)
+    return end, time.monotonic() - started
 
 
 async def test_a_stop_over_a_slow_busy_link_ends_as_the_signal_ended_it(ssh_lab) -> None:  # type: ignore[no-untyped-def]
@@ -82,10 +91,7 @@ async def test_a_stop_in_a_container_over_a_slow_busy_link_says_what_holds_it(
         with inner_link_slow(ssh_lab, "1mbit"):
             handle = await asyncio.wait_for(orch.launch("deep", command=f"exec yes {token}"), 60)
             reading = asyncio.ensure_future(handle.wait())
-            await asyncio.sleep(FLOOD)
-            started = time.monotonic()
-            end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 150)
-            took = time.monotonic() - started
+            end, took = await stopped_after_flood(handle)
         await asyncio.wait_for(reading, 10)
         said = str(end.error)
         # the ladder (2 s), KILL's waits, its signals' (SEND_WAIT) and its close's: that close
@@ -119,10 +125,7 @@ async def test_a_quiet_run_stopped_while_another_floods_its_connection(ssh_lab) 
             assert await asyncio.wait_for(said.__anext__(), 30) == Stdout(b"up\n")
             flood = await asyncio.wait_for(orch.launch("two", command=f"exec yes {busy}"), 60)
             flowing = asyncio.ensure_future(flood.wait())
-            await asyncio.sleep(FLOOD)
-            started = time.monotonic()
-            end = await asyncio.wait_for(still.stop((1.0, 1.0)), 150)
-            took = time.monotonic() - started
+            end, took = await stopped_after_flood(still)
             await asyncio.wait_for(flood.stop((1.0, 1.0)), 150)
             await asyncio.wait_for(flowing, 10)
         assert end.error is None and end.signal in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL), \

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     """`orch run ENV -- CMD ARGS…`: what comes after `--` is the command, untouched."""
     at = command_at(argv)
-    if command_word(argv) == "run" and "--" in argv[at:]:
+    if argv[at:at + 1] == ["run"] and "--" in argv[at:]:
         cut = argv.index("--", at)
         return argv[:cut], argv[cut + 1:]
     return argv, []
