@@ -46,21 +46,44 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
     return f"{plan.describe()}\ntargets:     {printable(planned(plan.layers_to_run, limit))}"
 
 
+#: Bytes held of a line not ended yet before it goes out as a piece of its own.
+MAX_PARTIAL = 64 * 1024
+
+
 class LabelledLines:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
-    paced by their reader (`Paced`)."""
+    paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
+    ending). A line that never ends goes out in labelled pieces of MAX_PARTIAL bytes: its
+    memory is bounded and nothing is lost."""
 
     def __init__(self, label: str, width: int, output: Output) -> None:
         self.prefix = f"{label:<{width}} | ".encode()
         self._output = output
-        self._partial = {1: b"", 2: b""}
+        self._partial: dict[int, list[bytes]] = {1: [], 2: []}  # the line not ended yet
+        self._held = {1: 0, 2: 0}
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
             fd = 1 if isinstance(event, Stdout) else 2
-            *lines, self._partial[fd] = (self._partial[fd] + event.data).split(b"\n")
-            if lines:  # one join per chunk, not a concatenation per line (`yes` floods)
+            data = event.data
+            end = data.rfind(b"\n")
+            if end >= 0:  # one join per chunk, not a concatenation per line (`yes` floods)
+                lines = b"".join([*self._partial[fd], data[:end]]).split(b"\n")
+                self._partial[fd], self._held[fd] = [], 0
                 self._output.write(fd, self.prefix + (b"\n" + self.prefix).join(lines) + b"\n")
+            self._hold(fd, data[end + 1:])
+
+    def _hold(self, fd: int, data: bytes) -> None:
+        if not data:
+            return
+        self._partial[fd].append(data)
+        self._held[fd] += len(data)
+        if self._held[fd] > MAX_PARTIAL:
+            held = b"".join(self._partial[fd])
+            at = _piece_end(held)
+            self._output.write(fd, self.prefix + held[:at] + b"\n")
+            self._partial[fd], self._held[fd] = ([held[at:]], len(held) - at) if at < len(held) \
+                else ([], 0)
 
     def behind(self) -> bool:
         return self._output.behind()
@@ -71,8 +94,21 @@ class LabelledLines:
     def close(self) -> None:
         for fd, rest in self._partial.items():
             if rest:
-                self._output.write(fd, self.prefix + rest + b"\n")
-        self._partial = {1: b"", 2: b""}
+                self._output.write(fd, self.prefix + b"".join(rest) + b"\n")
+        self._partial, self._held = {1: [], 2: []}, {1: 0, 2: 0}
+
+
+def _piece_end(held: bytes) -> int:
+    """Where a piece of a line that never ends is cut: not inside a UTF-8 character, and
+    before a `\\r` that may be the start of a `\\r\\n` ending."""
+    at = len(held)
+    for back in range(1, min(4, at) + 1):  # a character's lead byte is not 0b10xxxxxx
+        if held[at - back] & 0xC0 != 0x80:
+            if held[at - back] >= 0xC0 and back < (2 if held[at - back] < 0xE0 else
+                                                   3 if held[at - back] < 0xF0 else 4):
+                at -= back  # its character is not whole yet
+            break
+    return at - 1 if held[:at].endswith(b"\r") else at
 
 
 class NoTargets:

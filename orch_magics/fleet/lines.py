@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
+from ..sinks.lines import CutLine, LineDecoder
 
 #: Called with (is_stderr, the labelled complete lines of one chunk).
 AddLines = Callable[[bool, list[str]], None]
 #: Bytes of each stream held while hurrying (a stop is on), labelled at close.
 HELD = 1 << 20
+#: Characters kept of a line that never ends (its start and its end, the rest counted), as a
+#: single run's display and ring buffer keep.
+MAX_PARTIAL = 64 * 1024
 
 
 class LabelledLines:
     """Calls `add(is_stderr, ["label | line", …])` once per chunk with the lines it completes
-    (and the rest at close). `keep`: only the last `keep` lines of a chunk are built — a
-    bounded view needs no more, and a flood of short lines costs per chunk, not per line.
-    While `hurry()` (a stop is on, for a bounded view) chunks are only held, their last
-    `HELD` bytes labelled at close: output queued before the stop never delays it."""
+    (and the rest at close), by the one line model (`sinks.lines`: `ERROR\\r\\n` is `ERROR`; a
+    line longer than MAX_PARTIAL keeps its start and end, marked). `keep`: only the last `keep`
+    lines of a chunk are built — a bounded view needs no more, and a flood of short lines
+    costs per chunk, not per line. While `hurry()` (a stop is on, for a bounded view) chunks
+    are only held, their last `HELD` bytes labelled at close: output queued before the stop
+    never delays it."""
 
     def __init__(self, label: str, add: AddLines, width: int = 0,
                  keep: int | None = None, hurry: Callable[[], bool] = lambda: False) -> None:
@@ -28,9 +33,7 @@ class LabelledLines:
         self._hurry = hurry
         self._held = {False: bytearray(), True: bytearray()}
         self._cut = {False: False, True: False}
-        self._partial = {False: "", True: ""}
-        self._decoders = {kind: codecs.getincrementaldecoder("utf-8")("replace")
-                          for kind in (False, True)}
+        self._decoders = {kind: LineDecoder(MAX_PARTIAL) for kind in (False, True)}
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
@@ -40,13 +43,13 @@ class LabelledLines:
             else:
                 self._lines(is_err, event.data)
 
-    def _lines(self, is_err: bool, data: bytes) -> None:
-        text = self._partial[is_err] + self._decoders[is_err].decode(data)
-        done, newline, self._partial[is_err] = text.rpartition("\n")
-        if newline:
-            lines = done.split("\n") if self._keep is None else \
-                done.rsplit("\n", self._keep)[-self._keep:]
-            self._add(is_err, [self.prefix + line for line in lines])
+    def _lines(self, is_err: bool, data: bytes, final: bool = False) -> None:
+        decoder = self._decoders[is_err]
+        lines = decoder.feed(data, final) if self._keep is None else \
+            decoder.feed_last(data, self._keep, final)[2]
+        if lines:
+            self._add(is_err, [self.prefix + (line.marked() if isinstance(line, CutLine)
+                                              else line) for line in lines])
 
     def _hold(self, is_err: bool, data: bytes) -> None:
         held = self._held[is_err]
@@ -60,11 +63,6 @@ class LabelledLines:
             data = bytes(held)
             if self._cut[is_err]:  # the start of its first line is gone: from the next one
                 data = data.partition(b"\n")[2]
-                self._partial[is_err] = ""
-                self._decoders[is_err].reset()
-            self._lines(is_err, data)
-        for is_err, rest in self._partial.items():
-            rest += self._decoders[is_err].decode(b"", final=True)
-            if rest:
-                self._add(is_err, [self.prefix + rest])
-        self._partial = {False: "", True: ""}
+                self._decoders[is_err] = LineDecoder(MAX_PARTIAL)
+            self._lines(is_err, data, final=True)
+            held.clear()
