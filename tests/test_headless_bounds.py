@@ -71,7 +71,6 @@ def _lines(text: str) -> list[tuple[int, int]]:
 def test_a_bounded_cell_shows_whole_lines_within_the_limits_and_counts_exactly(
         sent: list[tuple[str, str]], limit: tuple[int | None, int | None]) -> None:
     bound = Limit(*limit)
-    head_limit, tail_limit = bound.split()
     log = _shown(sent, bound)
     printed = {s: "".join(t for name, t in sent if name == s) for s in ("stdout", "stderr")}
     notes = [i for i, (name, text) in enumerate(log) if name == "stdout" and NOTE.fullmatch(text)]
@@ -98,14 +97,29 @@ def test_a_bounded_cell_shows_whole_lines_within_the_limits_and_counts_exactly(
         len(text) - len(tails[s]) - h for (s, text), h in zip(printed.items(), ends, strict=True)
     ) == int(size)]
     assert ends, log
+    failed: list[AssertionError] = []
+    for choice in ends:  # a head that is one newline may be the cell's, ending a cut line
+        try:
+            return _check_counts(printed, parts, tails, choice, bound, phrase, log)
+        except AssertionError as exc:
+            failed.append(exc)
+    raise failed[0]
+
+
+def _check_counts(printed: dict[str, str], parts: dict[str, tuple[str, str]],
+                  tails: dict[str, str], choice: tuple[int, ...], bound: Limit, phrase: str,
+                  log: list[tuple[str, str]]) -> None:
+    """With each stream's head ending at `choice`: heads and tails within their shares, and
+    the note's phrase counting the lines elided whole and in part."""
+    head_limit, tail_limit = bound.split()
     whole = pieces = elided = 0
     head_lines = head_size = tail_lines = tail_size = 0
-    for (s, text), h in zip(printed.items(), ends[0], strict=True):
+    for (s, text), h in zip(printed.items(), choice, strict=True):
         head, tail = parts[s][0], tails[s]
         t = len(text) - len(tail)
         assert t >= h, log
         if h and text[h - 1] != "\n":  # the head ends inside a line: a first line too long
-            assert "\n" not in head[:h] and not parts[_other(s)][0], log
+            assert "\n" not in head[:h] and _at_most_a_first_line(parts[_other(s)][0]), log
         if tail and t and text[t - 1] != "\n":  # the tail starts inside one: a long one
             assert "\n" not in tail[:-1], log  # (lines not ended yet outgrew the tail)
         head_lines += head[:h].count("\n") + (h > 0 and text[h - 1] != "\n")
@@ -117,9 +131,18 @@ def test_a_bounded_cell_shows_whole_lines_within_the_limits_and_counts_exactly(
         inside = [(a, b) for a, b in cut if a >= h and b <= t]
         whole += len(inside)
         pieces += len(cut) - len(inside)
-    assert not head_limit.over(head_lines, head_size), (head_lines, head_size, log)
+    # a stream's first line may come once the head is full (the other stream won the race
+    # of two pipes read at once): it is written there too, one line over the head's share
+    firsts = [len(parts[s][0]) for s in printed if _at_most_a_first_line(parts[s][0])]
+    assert not head_limit.over(head_lines, head_size) or any(
+        not head_limit.over(head_lines - 1, head_size - n) for n in firsts if n), log
     assert not tail_limit.over(tail_lines, tail_size), (tail_lines, tail_size, log)
-    assert (phrase, int(size)) == (elided_lines(whole, pieces), elided), log
+    assert phrase == elided_lines(whole, pieces), log
+
+
+def _at_most_a_first_line(head: str) -> bool:
+    """Whether a stream's head is empty or only its first line (ended)."""
+    return head.count("\n") <= 1 and (not head or head.endswith("\n"))
 
 
 def _other(stream: str) -> str:
@@ -140,7 +163,36 @@ def test_a_line_written_around_stderr_keeps_its_start() -> None:
     log = _shown([("stdout", "1\n2\n3\n"), ("stdout", "last-"), ("stderr", "warn\n"),
                   ("stdout", "line\n")], Limit(2, None))
     shown = "".join(t for _, t in log)
-    assert shown.startswith("1\n… 3 lines / 9 B elided") and shown.endswith(")\nlast-line\n"), log
+    assert shown.startswith("1\nwarn\n… 2 lines / 4 B elided") and \
+        shown.endswith(")\nlast-line\n"), log
+
+
+def test_a_stream_s_first_line_read_after_a_flood_of_the_other_is_in_the_head() -> None:
+    """`echo 'ERROR: bad config' >&2; seq 1 100000`: two pipes read at once give no order
+    between them, and the error line was read after stdout's first chunk had filled the head
+    in 3 of 8 cells (with a 1-line limit, `echo err >&2; echo out` showed `out`, every time):
+    it was elided, in `r.stderr` only. A stream's first line that the tail does not show is
+    now written in the head."""
+    flood = "".join(f"{i}\n" for i in range(1, 3001))
+    log = _shown([("stdout", flood), ("stderr", "ERROR: bad config\n"), ("stdout", flood)],
+                 Limit(10, None))
+    err = "".join(t for name, t in log if name == "stderr")
+    shown = "".join(t for _, t in log)
+    assert err == "ERROR: bad config\n", log
+    assert shown.startswith("1\n2\n3\n4\n5\nERROR: bad config\n… 5990 lines"), log
+    # a first line the tail shows stays there, where it came
+    log = _shown([("stdout", flood), ("stderr", "ERROR: at the end\n")], Limit(10, None))
+    assert "".join(t for _, t in log).endswith("2999\n3000\nERROR: at the end\n"), log
+    log = _shown([("stdout", "out\n"), ("stderr", "err\n")], Limit(1, None))
+    assert "".join(t for _, t in log) == "out\nerr\n", log
+    # a later line of a stream that has shown one is elided as before; so is a first line
+    # longer than the head's bytes
+    log = _shown([("stdout", flood), ("stderr", "e\n"), ("stderr", "f\n"), ("stdout", flood)],
+                 Limit(10, None))
+    assert "".join(t for name, t in log if name == "stderr") == "e\n", log
+    log = _shown([("stdout", flood), ("stderr", "x" * 30 + "\n"), ("stdout", flood)],
+                 Limit(None, 20))
+    assert "".join(t for name, t in log if name == "stderr") == "", log
 
 
 def test_each_stream_s_last_line_is_ended_in_the_cell() -> None:

@@ -118,12 +118,15 @@ def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
 
 def test_the_note_says_where_elided_pre_and_post_output_is(shell, limits, capsys):
     """s8-output #2: a pre command's elided output was said to be in `r.stdout`; it is in
-    `r.steps`, which the note now names too."""
+    `r.steps`, which the note now names too. (stderr's first line, `main-err`, is written
+    in the head: the tail does not show it.)"""
     limits.headless_lines = 2
     shell.run_line_magic("orch", "local steps --out r")
-    out = capsys.readouterr().out
-    assert ("… 2 lines / 18 B elided; full output in `r.stdout` / `.stderr`, the pre/post "
+    captured = capsys.readouterr()
+    out = captured.out
+    assert ("… 1 line / 9 B elided; full output in `r.stdout` / `.stderr`, the pre/post "
             "commands' in `.steps` (limit: ") in out
+    assert captured.err == "main-err\n"
     assert shell.user_ns["r"].steps[0].stdout == "pre says hi\n"
 
 

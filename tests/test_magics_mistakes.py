@@ -55,6 +55,9 @@ SETTINGS = [
     ("timeout = True", "Orch.timeout needs a number, not True"),
     ("tail = True", "Orch.tail needs a whole number, not True"),
     ("tail = 1e3", "Orch.tail needs a whole number, not 1000.0"),
+    # headless2 tester: traitlets' own "The 'headless_lines' trait of an Orch instance …"
+    ("headless_lines = 'abc'", "Orch.headless_lines needs a whole number, not 'abc'"),
+    ("update_interval = [1]", "Orch.update_interval needs a number, not [1]"),
 ]
 
 

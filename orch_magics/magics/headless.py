@@ -19,6 +19,9 @@ from ..sinks.base import StepKind
 from ..sinks.units import human_size
 from .bounded import Chunk, Limit, StreamCounts, Tail, elided_lines, whole
 
+#: Bytes of a stream's first line that may be written in the head though it was full.
+FIRST_LINE = 4096
+
 
 class HeadlessOutput:
     """A sink that writes a head and a tail of the output to this cell's stdout/stderr.
@@ -34,6 +37,7 @@ class HeadlessOutput:
         self._lock = threading.Lock()
         self._pending: list[Chunk] = []  # head lines not written yet
         self._held: dict[str, bytes] = {}  # each stream's line not ended yet, in head order
+        self._firsts: dict[str, bytes] = {}  # first lines come when the head was full
         self._in_tail = False
         self._streams = {"stdout": StreamCounts(), "stderr": StreamCounts()}
         self._tail = Tail(self.tail, self._streams, lambda stream, data: _take_sgr(
@@ -86,6 +90,7 @@ class HeadlessOutput:
                 for stream, data in self._held.items():
                     self._to_head(stream, data)
                 self._held.clear()
+            self._rescue_firsts()
             pending, self._pending = self._pending, []
             tail = [(s, d) for s, d, _ in self._tail.chunks]
             lines, parts = map(sum, zip(*(s.elided() for s in self._streams.values()),
@@ -118,6 +123,8 @@ class HeadlessOutput:
             counts.total += len(data)
             counts.ends += ends
             if self._in_tail:
+                if counts.total == len(data):
+                    self._first_line(stream, data)
                 self._tail.add(stream, data, ends)
             else:
                 self._head_add(stream, self._held.get(stream, b"") + data)
@@ -129,6 +136,8 @@ class HeadlessOutput:
         take = _fit(buf, complete, self.head, self._head_lines(), self._head_size())
         if take == 0 < complete and self._head_size() == 0 and self.head.size is not None:
             take = whole(buf, self.head.size, forward=False)  # a first line longer than it
+        elif take == 0 and self._streams[stream].total == len(buf):
+            self._first_line(stream, buf)  # the head filled by the other stream
         self._to_head(stream, buf[:take])
         if take < complete:
             self._held[stream] = buf[take:]
@@ -145,6 +154,25 @@ class HeadlessOutput:
                 self._held[stream] = line[cut:]
             self._head_full()
         return None
+
+    def _first_line(self, stream: str, data: bytes) -> None:
+        """Keep aside the first line of a stream's first chunk, come when the head is full (if
+        it ends within FIRST_LINE bytes and the head's bytes): `finish` writes it in the head
+        if it was elided. stdout and stderr are two pipes, so which came first is not known
+        when both are read at once (an error line just before a flood of data may be read
+        after it): a stream's first line is not elided for lines the other won that race
+        with, and where the tail shows it, it stays there."""
+        end = data.find(b"\n", 0, min(FIRST_LINE, self.head.size or FIRST_LINE)) + 1
+        if end:
+            self._firsts[stream] = data[:end]
+
+    def _rescue_firsts(self) -> None:
+        """Write in the head each stream's first line kept aside that the tail lost whole."""
+        for stream, line in self._firsts.items():
+            counts = self._streams[stream]
+            if counts.head == 0 and counts.total - counts.kept >= len(line):
+                self._to_head(stream, line)
+        self._firsts.clear()
 
     def _head_full(self) -> None:
         """The head has no room left: what it holds goes to the tail, and all that follows."""

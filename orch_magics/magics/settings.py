@@ -21,12 +21,14 @@ class SettingRefused(TraitError):
 
 
 class _Numeric:
-    """A number setting that takes no bool and no fraction where a whole number is meant:
-    `%config Orch.timeout = True` became a 1-second timeout on every run."""
+    """A number setting that takes no bool and no fraction where a whole number is meant
+    (`%config Orch.timeout = True` became a 1-second timeout on every run), and says so in
+    its own words for a value that is no number (`'abc'`)."""
 
     def validate(self, obj: Any, value: Any) -> Any:
         whole = isinstance(self, Int)
-        if isinstance(value, bool) or whole and isinstance(value, float):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number and value is not None or whole and isinstance(value, float):
             kind = "a whole number" if whole else "a number"
             raise SettingRefused(f"Orch.{self.name} needs {kind}, not {value!r}")  # type: ignore[attr-defined]
         return super().validate(obj, value)  # type: ignore[misc]
