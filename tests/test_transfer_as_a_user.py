@@ -363,3 +363,33 @@ def test_a_get_as_an_ordinary_user_never_takes_another_users_file(  # type: igno
     info = dest.stat()
     assert (dest.read_text(), info.st_uid) == ("old\n", 0)
     assert sorted(p.name for p in folder.iterdir()) == ["app.conf", "orch.yaml", "src", "state"]
+
+
+async def test_a_login_whose_bashrc_speaks_still_gets_and_puts(orch, sudo_lab,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    """bash started by sshd reads ~/.bashrc for every command, and many print there (`echo
+    Welcome`): a get failed "unexpected output before the data ('Welcome to the box\\n')",
+    every time (tester transfer2). Lines before the copy's header are skipped: the sha256
+    checks the data, whatever came before it."""
+    bashrc = sudo_lab.home / ".bashrc"
+    subprocess.run(["usermod", "-s", "/bin/bash", sudo_lab.login], check=True)
+    bashrc.write_text("echo Welcome to the box\nprintf 'no newline at the end'\n")
+    try:
+        words = "Welcome to the box\nno newline at the end"
+        said = await remote(orch, "login", "echo hi")
+        assert said == f"{words}hi\n", said  # it does speak
+        folder = (await remote(orch, "login", "mktemp -d")).removeprefix(words).strip()
+        (tmp_path / "f").write_bytes(b"payload\n" * 1000)
+        make_tree(tmp_path / "tree")
+        await orch.aput("login", str(tmp_path / "f"), f"{folder}/f")
+        await orch.aput("login", str(tmp_path / "tree"), f"{folder}/tree")
+        got = await orch.aget("login", f"{folder}/f", str(tmp_path / "back"))
+        assert (tmp_path / "back").read_bytes() == b"payload\n" * 1000 and got.bytes == 8000
+        await orch.aget("login", f"{folder}/tree", str(tmp_path / "tree-back"))
+        assert sorted(p.relative_to(tmp_path / "tree-back").as_posix()
+                      for p in (tmp_path / "tree-back").rglob("*")) == \
+            sorted(p.relative_to(tmp_path / "tree").as_posix()
+                   for p in (tmp_path / "tree").rglob("*"))
+    finally:
+        bashrc.unlink()
+        subprocess.run(["usermod", "-s", "/bin/sh", sudo_lab.login], check=True)

@@ -6,6 +6,7 @@ such on either side, and nothing is kept."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -215,6 +216,23 @@ async def test_a_path_behind_a_folder_one_cannot_enter_is_not_called_missing(  #
     assert os.listdir(tmp_path) == []
 
 
+async def test_a_file_one_may_write_in_a_folder_one_may_not_is_refused_saying_why(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """`/etc/app/app.conf` owned by the service user, its folder by root: scp overwrites it in
+    place; a put writes beside and renames, so it said only "cannot write in /etc/app"
+    (tester transfer2), leaving the user, who may write the file, guessing."""
+    folder = await far.folder("deep", "app")
+    await remote(orch, "deep", f"echo old > {folder}/app.conf && chown 65534 {folder}/app.conf"
+                               f" && chmod 755 {folder}")
+    (tmp_path / "app.conf").write_text("new\n")
+    with pytest.raises(TransferError, match=rf"cannot write in {folder} \(a put replaces "
+                                             rf"app.conf by writing a new file beside it and "
+                                             rf"renaming it over: the folder must be writable\)"):
+        await orch.aput("nobody", str(tmp_path / "app.conf"), f"{folder}/app.conf")
+    assert await remote(orch, "deep", f"cat {folder}/app.conf; ls -a {folder}") == \
+        "old\n.\n..\napp.conf\n"
+
+
 def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The name went raw to the terminal: a newline broke the one-line message and an escape
     sequence could repaint the screen."""
@@ -388,3 +406,22 @@ async def test_a_put_of_a_file_being_written_sends_it_as_it_was_when_it_began(  
     got = (Path(folder) / "busy.log").read_bytes()
     assert progress.total is not None and len(got) == sent.bytes == progress.total
     assert got == log.read_bytes()[:len(got)]
+
+
+async def test_folder_puts_racing_to_one_destination_never_nest(orch: Orchestrator,
+                                                                tmp_path: Path) -> None:
+    """Six puts of one folder at once (a retry, two notebooks): each checked that the
+    destination was absent, then `mv -f TEMP/data DEST` moved a later copy *into* the folder
+    an earlier one had just made (DEST/data), and both said they copied to DEST (tester
+    transfer2: within a few rounds). Now exactly one lands; the others say it exists."""
+    src = tmp_path / "tree"
+    src.mkdir()
+    (src / "f").write_text("x\n")
+    for round_ in range(10):
+        dest = tmp_path / f"dest{round_}"
+        results = await asyncio.gather(*(orch.aput("here", str(src), str(dest))
+                                         for _ in range(6)), return_exceptions=True)
+        assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["f"], round_
+        refused = [str(r) for r in results if isinstance(r, TransferError)]
+        assert len(refused) == 5 and all(f"already exists: {dest}" in r for r in refused), results
+    assert not [p for p in tmp_path.iterdir() if ".orch-" in p.name]

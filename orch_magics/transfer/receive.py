@@ -17,10 +17,13 @@ from ..process.events import Event, Stderr, Stdout
 from ..sinks.batches import Batches
 from .landing import FileTarget, Target, TreeTarget
 from .model import Progress, TransferError
-from .scripts import HEADER_MAX, Header, parse_header
+from .scripts import Header, parse_header
 
 #: How much of the remote side's stderr is kept for error messages.
 STDERR_KEEP = 64 << 10
+#: Bytes of a login's own words skipped before the header (then it is not coming: a TTY
+#: mangles it, or a shell prints a whole file).
+NOISE_MAX = 64 << 10
 
 
 class Spool:
@@ -62,6 +65,8 @@ class Receiver:
         self.received = 0
         self.spool: Spool | None = None
         self._head = b""
+        self._skipped = 0  # bytes of lines before the header
+        self._seen = b""  # their start, for a message
         self._stderr = bytearray()
         self._dropping = False
 
@@ -101,12 +106,13 @@ class Receiver:
     def _data(self, data: bytes) -> None:
         if self.target is None:
             self._head += data
-            line, sep, data = self._head.partition(b"\n")
-            if not sep:
-                if len(self._head) > HEADER_MAX:
-                    self._bad_header()
-                return
-            self._start(line + sep)
+            while self.target is None and self.error is None:
+                line, sep, data = self._head.partition(b"\n")
+                if not sep:
+                    if len(self._head) + self._skipped > NOISE_MAX:
+                        self._bad_header()
+                    return
+                self._start(line + sep)
         if data and self.spool is not None:
             if self.spool.error is not None:
                 raise TransferError(self.spool.error)
@@ -115,9 +121,17 @@ class Receiver:
             self.progress.update(self.received)
 
     def _start(self, line: bytes) -> None:
-        header = parse_header(line)
+        """Start writing after the header line. Lines before it, and words before it on its
+        line, are a login's own (an `echo` in `~/.bashrc`, read by bash for every command sshd
+        runs): skipped, up to NOISE_MAX bytes, as the sha256 checks the data whatever came
+        before it."""
+        header = parse_header(line[line.rfind(b"ORCH-TRANSFER 1 "):])  # after words unended
         if header is None:
-            self._bad_header()
+            self._skipped += len(line)
+            self._seen = (self._seen + line)[:60]
+            self._head = self._head[len(line):]
+            if self._skipped > NOISE_MAX:
+                self._bad_header()
             return
         self.header = header
         self.target = FileTarget(self.dest) if header.kind == "file" else TreeTarget(self.dest)
@@ -125,7 +139,7 @@ class Receiver:
         self.progress.start(self.dest, header.size if header.kind == "file" else None)
 
     def _bad_header(self) -> None:
-        seen = self._head[:60].decode("utf-8", "replace")
+        seen = (self._seen + self._head)[:60].decode("utf-8", "replace")
         self.fail(f"unexpected output before the data ({seen!r}): does the chain allocate a "
                   f"TTY (tty: true) or print a banner?")
 

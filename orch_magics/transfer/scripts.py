@@ -111,7 +111,9 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
-t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>/dev/null) || fail "cannot write in $dir"
+t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>/dev/null) || { [ -f "$d" ] && fail "cannot write \
+in $dir (a put replaces $b by writing a new file beside it and renaming it over: the folder \
+must be writable)"; fail "cannot write in $dir"; }
 trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
@@ -192,15 +194,14 @@ late=  # an ordinary user cannot move a folder it cannot write (its `..` changes
 [ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
-mv -f -- "$t/data" "$d" || fail "cannot rename into $d"
+# -T: renamed to that name, never moved into a folder that appeared there since (another put)
+mv -fT -- "$t/data" "$d" || { [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+  [ -d "$d" ] && fail "is a directory: $d"; fail "cannot rename into $d"; }
 [ -z "$late" ] || chmod "$late" -- "$d"  # its owner's: where the rename could, this can
 printf 'ORCH-DONE %s\n' "$d"
 """
 
 HEADER = re.compile(rb"ORCH-TRANSFER 1 ([fd]) ([0-7]{1,4}) (\d+|-)\n")
-#: Longest first line accepted before the header must have been seen.
-HEADER_MAX = 200
-
 
 @dataclass(frozen=True)
 class Header:
