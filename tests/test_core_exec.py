@@ -103,6 +103,25 @@ async def test_send_signal_reaches_the_process(orch: Orchestrator) -> None:
     assert Stdout(b"got-term\n") in rest and rest[-1] == Exit(code=7)
 
 
+async def test_a_signal_is_named_in_any_case_and_an_unknown_one_is_a_clear_error(
+        orch: Orchestrator) -> None:
+    """`send_signal("term")` raised a bare `KeyError: 'SIGterm'` (review5)."""
+    handle = await orch.launch("local", command="trap 'echo got-usr1' USR1; echo up; "
+                                                "while :; do sleep 0.05; done")
+    events = handle.events()
+    assert await read_line(events) == b"up\n"
+    for wrong in ("BOGUS", "", 0, 999):
+        with pytest.raises(ValueError, match=r"unknown signal .*: give a number or a name such "
+                                             r"as 'INT', 'TERM'"):
+            await handle.send_signal(wrong)
+    await handle.send_signal("usr1")  # its `sleep` dies of it, the shell says so on stderr
+    while (event := await asyncio.wait_for(events.__anext__(), 10)) != Stdout(b"got-usr1\n"):
+        assert isinstance(event, Stderr), event
+    await handle.send_signal("sigkill")
+    rest = [e async for e in events]
+    assert rest[-1].signal == signal.SIGKILL, rest
+
+
 def test_stderr_is_kept_apart(orch: Orchestrator) -> None:
     res = orch.run("local", command="echo out; echo err >&2")
     assert res.stdout == "out\n" and res.stderr == "err\n"

@@ -48,6 +48,20 @@ CHECK_EVERY = 0.1
 DRAIN_AFTER_STOP = 2.0
 
 
+def signal_number(sig: int | str) -> int:
+    """The number of a signal given as a number or a name (`INT`, `SIGINT`, `int`)."""
+    try:
+        if isinstance(sig, str):
+            name = sig.upper()
+            return int(_signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+        if sig in _signal.valid_signals():
+            return int(sig)
+    except KeyError:
+        pass
+    raise ValueError(f"unknown signal {sig!r}: give a number or a name such as 'INT', 'TERM', "
+                     f"'KILL', 'HUP', 'USR1'")
+
+
 class ProcessBackend(Protocol):
     """What one layer must provide for a process it started.
 
@@ -229,9 +243,9 @@ class ProcessHandle:
         return await asyncio.shield(self._exit)
 
     async def send_signal(self, sig: int | str) -> None:
-        """Deliver a signal (number or name such as 'INT') to the process and its children."""
-        if isinstance(sig, str):
-            sig = _signal.Signals[sig if sig.startswith("SIG") else "SIG" + sig].value
+        """Deliver a signal (number or name such as 'INT', 'sigterm') to the process and its
+        children; ValueError for one this system does not have."""
+        sig = signal_number(sig)
         if self._exit.done():
             return
         self.signals_sent.append(int(sig))
