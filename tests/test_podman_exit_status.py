@@ -19,7 +19,7 @@ import pytest
 from fixtures.podman import CONTAINERS_CONF, Podman, started_podman
 from orch_magics import Command, Exit, LayeredExecutor, LocalLauncher, Stdout
 from orch_magics.config.loader import layer_spec, load_config_text
-from orch_magics.layers.docker_tail import ExecTail
+from orch_magics.layers.exec_tail import ExecTail
 from orch_magics.layers.podman import PodmanConfig
 from orch_magics.layers.remote import EXIT_MARK, StatusTail
 from streams import collect

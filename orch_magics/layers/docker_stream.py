@@ -24,7 +24,7 @@ import os
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
-from .docker_tail import ExecTail
+from .exec_tail import ExecTail
 from .remote import PidMarker
 
 #: Bytes the loop reads per system call (at most).

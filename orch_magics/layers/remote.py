@@ -260,8 +260,8 @@ class StatusTail:
 
     def __init__(self, nonce: str) -> None:
         self._mark = EXIT_MARK + nonce.encode("ascii") + b" "
-        self._line = re.compile(re.escape(self._mark) + rb"(\d{1,3})\r*\n\Z")
-        self._start = re.compile(re.escape(self._mark) + rb"\d{0,3}\r*\Z")
+        self._line = re.compile(re.escape(self._mark) + rb"(\d{1,3})\r{0,4}\n\Z")
+        self._start = re.compile(re.escape(self._mark) + rb"\d{0,3}\r{0,4}\Z")
         self._held = b""
 
     def feed(self, data: bytes) -> bytes:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..errors import LayerError, StreamError
 from ..process.events import Event, Exit, Stderr, Stdout
-from .docker_tail import ExecTail
+from .exec_tail import ExecTail
 from .remote import decode_status
 from .sudo_handshake import Started
 
