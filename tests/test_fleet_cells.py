@@ -121,3 +121,21 @@ def test_a_fleet_cell_that_fails_still_sets_out_and_underscore(
         assert reply["status"] == "error" and "1 failed" in kernel.text("fail")
         kernel.run("check", "print(type(bf).__name__, _ is bf, sorted(bf.failed))")
         assert kernel.text("check") == "FleetResult True ['127.0.1.2']\n"
+
+
+def test_the_final_table_names_each_targets_audit_record(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """`res` showed an audit column and the cell's own final table did not (review5): a saved
+    notebook's table is what links a run to its record."""
+    cfg = config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("run", "%%orch web --limit 127.0.1.1,127.0.1.2 --out r\necho hi")
+        kernel.run("ids", "print(' '.join(r[t].audit_id for t in sorted(r)))")
+        ids = kernel.text("ids").split()
+        [table] = [out["data"]["text/html"] for out in kernel.outputs["run"]
+                   if "orch-fleet" in out.get("data", {}).get("text/html", "")]
+        assert len(ids) == 2 and "<th>audit</th>" in table, (ids, table)
+        for label, audit_id in zip(("127.0.1.1", "127.0.1.2"), ids, strict=True):
+            assert re.search(rf"<summary>{re.escape(label)}</summary>.*?<td>{audit_id}</td>"
+                             rf"</tr>", table, re.S), (label, table)

@@ -162,16 +162,24 @@ def _exit(row: TargetRow) -> str:
     return str(result.returncode)
 
 
+def _audit(row: TargetRow) -> str:
+    """The id of the target's audit record ("" before its run or unaudited)."""
+    return (row.result.audit_id or "") if row.result is not None else ""
+
+
 def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     """The fleet's end: its table, a row per target (at most MAX_ROWS), each expandable."""
     rows = _ranked(list(live.fleet.rows.values()))
+    audited = any(_audit(r) for r in rows)  # each row names its record, as `res` does
     body = "".join(
         f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(*r.view())}"
         f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
         f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
-        f"{html.escape(printable(_info(r))[:200])}</td></tr>" for r in rows[:MAX_ROWS])
+        f"{html.escape(printable(_info(r))[:200])}</td>"
+        + (f"<td>{html.escape(_audit(r))}</td>" if audited else "") + "</tr>"
+        for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
-                                               "cause / last line"))
+                                               "cause / last line", *(["audit"] if audited else [])))
     title = _heading(result.summary(), len(rows), min(len(rows), MAX_ROWS))
     return {"text/plain": result.table(),
             "text/html": f"<div class='orch-fleet'>{title}<table><thead><tr>{head}</tr>"
