@@ -24,7 +24,7 @@ from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
-from .sinks.units import printable
+from .text import printable
 
 
 @masked_repr

@@ -16,7 +16,7 @@ from .errors import OrchError
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import Dropped, OutputBuffer
-from .sinks.units import human_size, plural
+from .text import human_size, plural
 
 if TYPE_CHECKING:
     from .plan import RunPlan

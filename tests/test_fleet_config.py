@@ -653,7 +653,7 @@ def test_a_label_fleet_whose_engine_cannot_be_reached_names_its_selector(tmp_pat
 
 def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
     from orch_magics.fleet.result import FleetResult
-    from orch_magics.sinks.units import columns as _columns
+    from orch_magics.text import columns as _columns
 
     assert FleetResult("e", {}, {}).summary() == "0 targets"  # was '0 targets: '
     assert (_columns("web-01"), _columns("東京-01"), _columns("é"), _columns("e\u0301")) == \

@@ -137,6 +137,6 @@ def _read_all(master: int) -> bytes:
 
 
 def _columns(text: str) -> int:
-    from orch_magics.sinks.units import columns
+    from orch_magics.text import columns
 
     return columns(text.strip("\n"))

@@ -11,7 +11,7 @@ from typing import Any
 from ..config.model import AuditSettings
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
-from ..sinks.units import printable
+from ..text import printable
 from .log import AuditLog, default_audit_path
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

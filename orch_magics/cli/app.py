@@ -23,7 +23,7 @@ from ..config.suggest import did_you_mean, option_hint
 from ..errors import ConfigError, OrchError
 from ..fleet.targets import describe, expand
 from ..secrets import ShortSecretWarning
-from ..sinks.units import printable
+from ..text import printable
 from ..version import __version__
 from . import output
 from .audit import add_audit_parser, audit_command

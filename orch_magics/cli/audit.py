@@ -13,7 +13,7 @@ from typing import Any
 from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
-from ..sinks.units import table
+from ..text import table
 
 
 def add_audit_parser(sub: Any) -> None:

@@ -22,7 +22,7 @@ from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
-from ..sinks.units import printable
+from ..text import printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source

@@ -31,7 +31,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
 from ..secrets.masking import mask_text
-from ..sinks.units import human_size
+from ..text import human_size
 from .interrupts import on_interrupt, stop_signals
 from .output import Output, print_json
 from .terminal import for_run

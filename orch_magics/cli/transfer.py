@@ -11,7 +11,7 @@ from ..config.model import Config
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..orchestrator import Orchestrator
-from ..sinks.units import printable
+from ..text import printable
 from ..tty_prompt import ask_on_terminal
 from .interrupts import exit_status
 

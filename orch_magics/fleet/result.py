@@ -17,7 +17,7 @@ from ..errors import FleetError, OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
-from ..sinks.units import columns, printable
+from ..text import columns, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]

@@ -27,7 +27,7 @@ from ..process.command import Command, escaped
 from ..process.environ import inherited_environ
 from ..process.events import Exit
 from ..process.pipes import grow_pipe
-from ..sinks.units import printable
+from ..text import printable
 from .lifeline import LIFELINE
 
 #: Read size for a pty, as asyncio's pipe transports read: 256 KiB. Larger reads cost more in

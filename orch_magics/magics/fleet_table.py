@@ -37,7 +37,7 @@ from ..fleet.result import cause
 from ..sinks.ansi import ESCAPE
 from ..sinks.cell_view import NO_MATH, lines_html, shown
 from ..sinks.display import QUIET_TICK, Bundle
-from ..sinks.units import human_size, printable
+from ..text import human_size, printable
 from .frontend import close_widgets, main_thread_caller, update_publisher
 
 #: Rows the table shows at most (the counts cover every target).

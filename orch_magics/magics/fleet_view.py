@@ -27,7 +27,7 @@ from ..errors import FleetError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
-from ..sinks.units import human_size
+from ..text import human_size
 from .bounded import Limit
 from .cells import announce
 from .fleet_table import FleetTable

@@ -16,7 +16,7 @@ from typing import Any
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
-from ..sinks.units import human_size
+from ..text import human_size
 from .bounded import Chunk, Limit, StreamCounts, Tail, elided_lines, whole
 
 #: Bytes of a stream's first line that may be written in the head though it was full.

@@ -16,7 +16,7 @@ from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..result import RunResult
-from ..sinks.units import table
+from ..text import table
 from . import transfer
 from .frontend import quiet
 

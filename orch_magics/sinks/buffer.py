@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..errors import OrchError
+from ..text import human_size
 from . import lines as text_model
-from .units import human_size
 
 #: Bytes kept in memory before the buffer moves to a temporary file.
 SPILL_THRESHOLD = 16 << 20

@@ -12,10 +12,10 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..text import plural
 from .ansi import Colours, keep_colours
 from .lines import CR, CutLine, terminal_view
 from .tail import Stream
-from .units import plural
 
 #: Characters of one line shown before it is cut (the result keeps it whole).
 MAX_LINE = 2000

@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
+from ..text import human_size, plural
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
 from .lines import LineDecoder
 from .tail import ColouredTail
-from .units import human_size, plural
 
 Bundle = dict[str, str]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..errors import OrchError
 from ..process.events import Event, Stdout
-from .units import human_size
+from ..text import human_size
 
 
 def render_path(template: str, *, service: str, env: str, when: float | None = None) -> str:

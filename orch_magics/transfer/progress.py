@@ -8,7 +8,7 @@ import threading
 import time
 from typing import TextIO
 
-from ..sinks.units import columns, fit, printable
+from ..text import columns, fit, printable
 from .model import NoProgress, Progress, human
 
 #: Seconds between redraws.
