@@ -9,6 +9,7 @@ adds the output digest, and writes the end record when the run is over.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -170,7 +171,7 @@ def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
     return record
 
 
-def _record_end(log: AuditLog, run_id: str, task: Any, digest: OutputDigest,
+def _record_end(log: AuditLog, run_id: str, task: asyncio.Task[RunResult], digest: OutputDigest,
                 steps: list[OutputDigest]) -> None:
     result: RunResult | None = None
     error: BaseException | None = None

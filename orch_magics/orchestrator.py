@@ -25,7 +25,7 @@ from .arguments import (
 )
 from .audit import AuditLog
 from .config.loader import load_config
-from .config.model import Config
+from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
 from .fleet.options import FleetOptions
 from .guard import check_allowed
@@ -63,7 +63,7 @@ class Orchestrator(FilesAndPorts):
     _bg: BackgroundLoop | None
 
     def __init__(self, config: Config | str | os.PathLike[str] | None = None, *,
-                 resolver_factory: Any = None, log_dir: str | os.PathLike[str] | None = None,
+                 resolver_factory: Callable[[], Resolver] | None = None, log_dir: str | os.PathLike[str] | None = None,
                  restart_backoff: tuple[float, float] = (1.0, 30.0),
                  log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
                  capture_limit: int = DEFAULT_CAPTURE_LIMIT) -> None:
@@ -101,7 +101,7 @@ class Orchestrator(FilesAndPorts):
 
     def plan(self, environment: str, service: str | None = None, *,
              command: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-             cwd: str | None = None, stdin_mode: Any = None, tty: bool | None = None,
+             cwd: str | None = None, stdin_mode: StdinMode | None = None, tty: bool | None = None,
              dry_run: bool = False) -> RunPlan:
         """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan). A run
         the environment's allow lists refuse is refused before any secret provider is asked."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
-from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, Step
+from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
 from .errors import ConfigError
@@ -47,7 +47,7 @@ class RunPlan:
     command: Command
     pre: tuple[PlannedStep, ...] = ()
     post: tuple[PlannedStep, ...] = ()
-    stdin_mode: Literal["none", "streaming", "interactive"] = "none"
+    stdin_mode: StdinMode = "none"
     stdout_mode: Literal["stream", "capture", "file"] = "stream"
     filters: tuple[FilterSpec, ...] = ()
     timeout: float | None = None
@@ -161,7 +161,7 @@ def make_plan(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     resolver: Resolver | None = None,
-    stdin_mode: Literal["none", "streaming", "interactive"] | None = None,
+    stdin_mode: StdinMode | None = None,
     tty: bool | None = None,
     dry_run: bool = False,
     admissible: Callable[[RunPlan], None] | None = None,

@@ -21,6 +21,8 @@ from .suggest import name_hint
 
 Argv = tuple[str, ...]
 CommandSpec = str | Argv
+#: How a run takes stdin: none, a stream (with EOF), or lines typed as it runs.
+StdinMode = Literal["none", "streaming", "interactive"]
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -141,7 +143,7 @@ class Service:
                      check=command_spec))
     description: str | None = field(
         default=None, metadata=doc("One line shown by `orch ls`.", check=literal))
-    stdin_mode: Literal["none", "streaming", "interactive"] = field(
+    stdin_mode: StdinMode = field(
         default="none",
         metadata=doc("`none`: EOF at once; `streaming`: stdin fed from the cell body, the stdin "
                      "box or the API; `interactive`: a line-oriented REPL."),

@@ -18,7 +18,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
@@ -33,17 +33,20 @@ from .cells import announce
 from .fleet_table import FleetTable
 from .frontend import main_thread_caller, quiet, shows_live, update_publisher
 
+if TYPE_CHECKING:  # runs.py imports this module
+    from .runs import Context
+
 #: Seconds between two updates of the live table, at least.
 INTERVAL = 0.1
 
 
-def options(ctx: Any, args: argparse.Namespace, timeout: float | None) -> FleetOptions:
+def options(ctx: Context, args: argparse.Namespace, timeout: float | None) -> FleetOptions:
     """The fleet's options from the magic line (a row shows `--tail` lines, else `Orch.tail`)."""
     tail = args.tail if args.tail is not None else ctx.settings.tail
     return FleetOptions.of(args.limit, args.parallel, args.max_fail, timeout, tail)
 
 
-def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
+def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
         timeout: float | None, deliver: Callable[[FleetResult], object], *,
         background: bool = False, keep_stdin: bool = False,
         with_box: bool = False) -> FleetResult | LiveFleet:
@@ -84,7 +87,7 @@ def run(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body:
     return result
 
 
-def _named(ctx: Any, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
+def _named(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
            timeout: float | None, *, frontend: bool, keep_stdin: bool,
            with_box: bool) -> LiveFleet:
     """A fleet that returns at once is a named run (`--name`, else the service's name): one
@@ -122,7 +125,7 @@ def _follow(table: FleetTable, live: LiveFleet, loop: Any) -> None:
     loop.call_soon_threadsafe(tick)
 
 
-def _stdin_box(ctx: Any, live: LiveFleet) -> None:
+def _stdin_box(ctx: Context, live: LiveFleet) -> None:
     """A stdin box whose lines go to every running target; static text once all have ended."""
     from .widget import StdinBox  # ipywidgets only when a box is shown
 

@@ -22,6 +22,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..admission import Ticket
+from ..config.model import StdinMode
 from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions, LiveFleet
@@ -206,7 +207,7 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
           dry_run: bool = False) -> RunPlan:
     extra = {key: _HALVED.sub(r"{{\1}}", value)  # its ConfigError is shown as a UsageError
              for key, value in parse_env_pairs(args.env).items()}
-    mode: str | None
+    mode: StdinMode | None
     if args.stdin is True:
         mode = "streaming"
         if args.service:
