@@ -30,7 +30,7 @@ from .audit import add_audit_parser, audit_command
 from .fleet import add_fleet_options
 from .interrupts import exit_status, raising_on_stop_signals
 from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
-from .run import RUN_HINT, run_command
+from .run import RUN_HINT, run_subcommand
 from .transfer import add_transfer_parsers, cp_command, forward_command
 from .words import command_at, command_word, split_command
 
@@ -353,7 +353,7 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
     if args.cmd == "ls":
         print(_listing(config))
         return 0
-    return run_command(config, args, command)
+    return run_subcommand(config, args, command)
 
 
 def _check(config: Config) -> int:

@@ -24,7 +24,7 @@ from .stream import stream
 RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 
 
-def run_command(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
+def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     """`orch run`: plan (secrets unresolved), say a dry run, admit (it may ask the person at the
     terminal), and only then resolve the secrets and stream the run."""
     service = args.service

@@ -17,7 +17,7 @@ from ..errors import FleetError, OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
-from ..text import columns, printable
+from ..text import columns, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
@@ -142,7 +142,7 @@ class FleetResult(ByTarget[RunResult]):
         """`30 targets: 27 ok, 2 failed, 1 skipped`."""
         counts = {s: list(self.states.values()).count(s) for s in STATES}
         parts = [f"{n} {s}" for s, n in counts.items() if n]
-        return f"{len(self)} target{'s' if len(self) != 1 else ''}" + (
+        return plural(len(self), "target") + (
             f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> str:

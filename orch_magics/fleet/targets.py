@@ -18,6 +18,7 @@ from ..config.model import LayerSpec, Member
 from ..errors import ConfigError, OrchError
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
+from ..text import plural
 from .select import select
 
 
@@ -107,7 +108,7 @@ def describe(targets: Sequence[Target], shown: int = 8) -> str:
     pending = [t for t in targets if t.pending is not None]
     if len(labels) > shown:
         labels = [*labels[:shown - 1], "…", labels[-1]]
-    count = f"{len(targets)} target{'s' if len(targets) != 1 else ''}"
+    count = plural(len(targets), "target")
     if pending:
         spec = pending[0].layers[pending[0].pending or 0]
         selector = spec.fanout.written if spec.fanout else "a label"

@@ -30,6 +30,7 @@ from ..errors import (
     StreamError,
 )
 from ..process.environ import PLACEHOLDER
+from ..text import plural
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import HostConfig
 
@@ -82,7 +83,7 @@ class KeyRecorder(asyncssh.SSHClient):
         if self.spoke_ssh():
             return None
         lines = getattr(self.conn, "_banner_lines", 0)  # private-ok: asyncssh counts them only
-        return (f"it sent {lines} line{'s' if lines != 1 else ''} of another protocol and no "
+        return (f"it sent {plural(lines, 'line')} of another protocol and no "
                 f"SSH version line" if lines else "it sent no SSH version line")
 
     def validate_host_public_key(self, host: str, addr: str, port: int,

@@ -24,6 +24,7 @@ from ..fleet.targets import Target, check_found, expand, limited, unresolved
 from ..gathering import gather_all
 from ..plan import RunPlan
 from ..sinks.file import label_folders
+from ..text import plural
 from .copy import Copy, Runs, get_destination
 from .model import Progress, TransferError, Transferred, progress_of
 from .send import Source
@@ -60,7 +61,7 @@ class FleetCopied(ByTarget["Transferred | TransferError"]):
 
     def summary(self) -> str:
         """`get on 3 targets of web: 2 ok, 1 failed`."""
-        count = f"{len(self)} target{'s' if len(self) != 1 else ''}"
+        count = plural(len(self), "target")
         return (f"{self.direction} on {count} of {self.environment}: "
                 f"{len(self.succeeded)} ok, {len(self.failed)} failed")
 
@@ -127,7 +128,7 @@ class FleetCopy:
         size = None
         if self.put_source is not None and self.put_source.size is not None:
             size = self.put_source.size * len(targets)
-        count = f"{len(targets)} target{'s' if len(targets) != 1 else ''}"
+        count = plural(len(targets), "target")
         progress.start(f"{self.plan.environment.name}: {count}", size)
         total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
         ok = False
