@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -425,3 +426,23 @@ async def test_folder_puts_racing_to_one_destination_never_nest(orch: Orchestrat
         refused = [str(r) for r in results if isinstance(r, TransferError)]
         assert len(refused) == 5 and all(f"already exists: {dest}" in r for r in refused), results
     assert not [p for p in tmp_path.iterdir() if ".orch-" in p.name]
+
+
+async def test_a_folder_got_into_itself_never_carries_the_copy_in_progress(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    """`orch cp here:/x/d /x/d/` (a far end sharing this disk): tar read the folder while the
+    get unpacked beside its destination, inside it, and the copy kept an empty
+    `.d.orch-get-…` folder for good (tester transfer2). Whether tar lists the folder before or
+    after the copy's temporary one is made is a race: the copy is whole, or refused."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "big").write_bytes(os.urandom(3_000_000))
+    (d / "small").write_text("s\n")
+    for _ in range(6):
+        try:
+            await orch.aget("here", str(d), f"{d}/")
+            assert sorted(p.name for p in (d / "d").iterdir()) == ["big", "small"]
+            shutil.rmtree(d / "d")
+        except TransferError as exc:
+            assert "the folder would be copied into itself" in str(exc), exc
+        assert sorted(p.name for p in d.iterdir()) == ["big", "small"]  # nothing left behind

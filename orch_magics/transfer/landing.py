@@ -121,7 +121,8 @@ def _remove_tree(path: str) -> None:
 
 
 class AsSent:
-    """The filter of a get's tar stream: the tree as sent, and nothing outside it.
+    """The filter of a get's tar stream: the tree as sent, and nothing outside it, nor the
+    temporary folder `temp` it is unpacked in (a folder got into itself would carry it).
 
     On top of tarfile's "tar" filter (no absolute names, nothing resolving outside the
     folder), checked by name, so no symlink resolution can be fooled: a hard link must name
@@ -131,12 +132,16 @@ class AsSent:
     the stream (tarfile running as root would chown to them).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, temp: str) -> None:
+        self._temp = os.path.basename(temp)
         self._files: set[str] = set()
         self._links: set[str] = set()
 
     def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
         name = posixpath.normpath(member.name.lstrip("/"))
+        if self._temp in name.split("/"):  # the far end shares this disk: `get d d/`
+            raise TransferError("the folder would be copied into itself (its copy is being "
+                                "written inside it, and the far end reads that too)")
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise TransferError(f"{name} is a device file or a fifo: a get copies files, "
                                 f"folders and links")
@@ -326,7 +331,7 @@ class TreeTarget:
         with os.fdopen(read, "rb") as stream:
             try:
                 with tarfile.open(fileobj=stream, mode="r|") as tar:
-                    tar.extractall(self.temp, filter=AsSent())
+                    tar.extractall(self.temp, filter=AsSent(self.temp))
             except Exception as exc:  # reported on commit
                 self.error = exc
             while stream.read(1 << 20):  # let the writer finish whatever happened
