@@ -353,3 +353,14 @@ def test_a_copy_or_forward_typed_wrong_is_a_usage_error(cfg: Path, args: tuple[s
     forward exit 2 (held-out tester cli3)."""
     done = orch("-c", str(cfg), *args)
     assert done.returncode == 2 and said in done.stderr.splitlines()[-1], done.stderr
+
+
+@pytest.mark.parametrize("words", [["--parallel", "x"], ["--jsno"], ["s", "extra"]])
+def test_json_with_a_command_line_orch_cannot_read_prints_only_the_usage_error(
+        cfg: Path, words: list[str]) -> None:
+    """docs/troubleshooting.md: no run was described, so no JSON; a script reading stdout
+    gets nothing and status 2, and the reason is on stderr."""
+    done = orch("-c", str(cfg), "run", "local", "--json", *words)
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert done.stderr.startswith("usage: orch run") or done.stderr.startswith("orch: "), done
+    assert done.stderr.count("\n") <= 4 and "Traceback" not in done.stderr, done.stderr
