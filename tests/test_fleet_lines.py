@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fixtures.fleet import SSHFleet
 from orch_magics import Orchestrator, load_config_text
+from orch_magics.process.events import Stdout
 
 LONG = 300_000
 #: `ERROR` with a CRLF ending, a line of LONG `x` without newline for a while, then `end`.
@@ -67,3 +68,37 @@ def test_orch_run_writes_a_line_that_never_ends_whole_in_labelled_pieces(
         assert mine[0] == b"ERROR\r" and mine[-1] == b"end", mine[:1] + mine[-1:]
         pieces = mine[1:-1]  # the bytes as they came, nothing lost, in pieces
         assert b"".join(pieces) == b"x" * LONG and len(pieces) > 1, [len(p) for p in pieces]
+
+
+class _Written:
+    """The fds an `orch run` fleet writes, as bytes per write."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[int, bytes]] = []
+
+    def write(self, fd: int, data: bytes, *, own: bool = False) -> bool:
+        self.writes.append((fd, data))
+        return True
+
+
+def test_pieces_of_a_line_that_never_ends_cut_no_character_and_no_crlf() -> None:
+    """Each piece is written as a line of its own: a 3-byte character or a `\\r\\n` ending
+    cut between two pieces would show as garbage, or as an empty extra line."""
+    from orch_magics.cli.fleet import LabelledLines
+
+    out = _Written()
+    lines = LabelledLines("web", 3, out)  # type: ignore[arg-type]
+    sent = ("€" * 100_000).encode() + b"\r"
+    for i in range(0, len(sent), 4099):  # chunks that end anywhere inside a character
+        lines.feed(Stdout(sent[i:i + 4099]))
+    lines.feed(Stdout(b"\nend\n"))
+    lines.close()
+    written = b"".join(data for _, data in out.writes).split(b"\n")
+    assert written.pop() == b"" and all(line.startswith(b"web | ") for line in written), written
+    *pieces, last = [line.removeprefix(b"web | ") for line in written]
+    assert last == b"end" and len(pieces) > 2
+    assert b"".join(pieces) == sent  # nothing lost, nothing added
+    for piece in pieces[:-1]:
+        assert not piece.endswith(b"\r")  # a `\r` waits for its `\n`
+        piece.decode()  # whole characters only (UnicodeDecodeError otherwise)
+    assert pieces[-1].endswith("€\r".encode())
