@@ -17,6 +17,7 @@ from pathlib import Path
 from fixtures.fleet import SSHFleet
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Stdout
+from orch_magics.sinks.lines import CutLine
 
 LONG = 300_000
 #: `ERROR` with a CRLF ending, a line of LONG `x` without newline for a while, then `end`.
@@ -66,8 +67,9 @@ def test_orch_run_writes_a_line_that_never_ends_whole_in_labelled_pieces(
         mine = [line[len(target) + 3:] for line in done.stdout.split(b"\n")
                 if line.startswith(target + b" | ")]
         assert mine[0] == b"ERROR\r" and mine[-1] == b"end", mine[:1] + mine[-1:]
-        pieces = mine[1:-1]  # the bytes as they came, nothing lost, in pieces
-        assert b"".join(pieces) == b"x" * LONG and len(pieces) > 1, [len(p) for p in pieces]
+        pieces = mine[1:-1]  # the bytes as they came, nothing lost, in pieces of 64 KiB
+        assert b"".join(pieces) == b"x" * LONG, [len(p) for p in pieces]
+        assert len(pieces) == -(-LONG // 65536) and max(map(len, pieces)) == 65536
 
 
 class _Written:
@@ -102,3 +104,98 @@ def test_pieces_of_a_line_that_never_ends_cut_no_character_and_no_crlf() -> None
         assert not piece.endswith(b"\r")  # a `\r` waits for its `\n`
         piece.decode()  # whole characters only (UnicodeDecodeError otherwise)
     assert pieces[-1].endswith("€\r".encode())
+
+
+def _cli_lines(*chunks: bytes) -> list[bytes]:
+    """What `orch run FLEET` writes for target `web` given these stdout chunks, as lines."""
+    from orch_magics.cli.fleet import LabelledLines
+
+    out = _Written()
+    lines = LabelledLines("web", 3, out)  # type: ignore[arg-type]
+    for chunk in chunks:
+        lines.feed(Stdout(chunk))
+    lines.close()
+    written = b"".join(data for _, data in out.writes).split(b"\n")
+    assert written.pop() == b""
+    return written
+
+
+def test_a_line_ended_just_after_a_piece_adds_no_empty_labelled_line() -> None:
+    """A 70,000-byte line, then its newline a moment later: it showed as three labelled lines,
+    one of them empty (`web | `, or `web | \\r` for a CRLF ending): one line too many for a
+    `grep -c` (testers fleets5, review6)."""
+    assert _cli_lines(b"x" * 70_000, b"\n", b"next\n") == [
+        b"web | " + b"x" * 65536, b"web | " + b"x" * 4464, b"web | next"]
+    assert _cli_lines(b"x" * 65537 + b"\r", b"\n", b"next\n") == [
+        b"web | " + b"x" * 65536, b"web | x\r", b"web | next"]
+    assert _cli_lines(b"x" * 65536 + b"\r", b"\nnext\n") == [  # its \r\n ends the last piece
+        b"web | " + b"x" * 65536, b"web | next"]
+
+
+def test_a_carriage_return_in_a_line_is_followed_by_the_label_again() -> None:
+    """On 127.0.1.1, `printf '\\r127.0.1.2 | all good\\n'` drew, in a terminal, a line that
+    looked like 127.0.1.2's; a progress bar lost its label (tester fleets5). A `\\r\\n`
+    ending is left as it came."""
+    assert _cli_lines(b"\r127.0.1.2 | all good\n") == [b"web | \rweb | 127.0.1.2 | all good"]
+    assert _cli_lines(b"10%\r50%", b"\r100%\r\nok\n") == [
+        b"web | 10%\rweb | 50%\rweb | 100%\r", b"web | ok"]
+
+
+def test_named_and_notebook_lines_show_what_a_terminal_would_with_their_label() -> None:
+    from orch_magics.fleet.lines import LabelledLines
+
+    got: list[str] = []
+    lines = LabelledLines("web", lambda is_err, new: got.extend(new))
+    lines.feed(Stdout(b"ERROR\r\n10%\r50%\r100%\n\r127.0.1.2 | all good\nlast"))
+    lines.close()
+    assert got == ["web | ERROR", "web | 100%", "web | 127.0.1.2 | all good", "web | last"]
+
+
+def test_a_stop_keeps_the_end_of_a_last_line_longer_than_what_it_holds() -> None:
+    """A target answering a stop with a dump (3 MB, no newline): the held last 1 MiB had no
+    newline, was taken for the end of a first line whose start was gone, and dropped whole:
+    `logs` showed nothing of it (testers fleets5, review6)."""
+    from orch_magics.fleet.lines import HELD, MAX_PARTIAL, LabelledLines
+
+    got: list[str] = []
+    stopping = False
+    lines = LabelledLines("t", lambda is_err, new: got.extend(new), hurry=lambda: stopping)
+    lines.feed(Stdout(b"first\n"))
+    stopping = True
+    tail = b" FATAL: disk full"
+    for _ in range(32):
+        lines.feed(Stdout(b"y" * 65536))
+    lines.feed(Stdout(tail))
+    lines.close()
+    first, cut = got
+    assert first == "t | first" and isinstance(cut, CutLine), got[-1][:80]
+    assert cut.marked().startswith("t |  … (") and cut.endswith("y" + tail.decode())
+    assert len(cut) - len("t | ") + cut.dropped == 32 * 65536 + len(tail)  # every byte counted
+    assert len(cut) - len("t | ") == MAX_PARTIAL // 2 < HELD
+    # a held part with whole lines after the lost start keeps those lines, as before
+    got.clear()
+    lines = LabelledLines("t", lambda is_err, new: got.extend(new), hurry=lambda: True)
+    lines.feed(Stdout(b"z" * (HELD + 10) + b"\nwhole\nend"))
+    lines.close()
+    assert got == ["t | whole", "t | end"]
+
+
+def test_the_notebook_view_counts_a_long_line_by_its_bytes_not_by_what_was_kept() -> None:
+    """The headless fleet view counted the 64 Ki characters the lines kept of a 300 KB line:
+    "(65,076 more bytes)" and a fraction of the bytes elided (review6)."""
+    import re
+
+    from orch_magics.magics.bounded import Limit
+    from orch_magics.magics.fleet_view import LabelledOutput
+
+    out = LabelledOutput(Limit(None, 1000))
+    [sink] = out.sinks("web")
+    sink.feed(Stdout(b"a" * 300_000 + b"\n"))
+    for _ in range(10):
+        sink.feed(Stdout(b"y" * 300_000 + b"\n"))
+    sink.close()
+    [(_, head)] = out._pending  # private-ok: what the head will write
+    more = re.search(r"\(([\d,]+) more bytes\)", head)
+    assert more is not None and int(more[1].replace(",", "")) == 300_006 - len(
+        head.split("…")[0].encode()), head[-60:]
+    assert out.elided[1] >= 9 * 300_001, out.elided

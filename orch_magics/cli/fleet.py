@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 from typing import Any, TextIO
 
 from ..admission import Ticket
@@ -46,21 +47,26 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
     return f"{plan.describe()}\ntargets:     {printable(planned(plan.layers_to_run, limit))}"
 
 
-#: Bytes held of a line not ended yet before it goes out as a piece of its own.
+#: Bytes of a line not ended yet held at most: past them it goes out in pieces of this size.
 MAX_PARTIAL = 64 * 1024
+#: A `\r` that does not end a line (a progress bar's): the label is written again after it.
+_BARE_CR = re.compile(rb"\r(?!\n)")
 
 
 class LabelledLines:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
     paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
-    ending). A line that never ends goes out in labelled pieces of MAX_PARTIAL bytes: its
-    memory is bounded and nothing is lost."""
+    ending), but after a `\\r` that does not end the line its label is written again, so a
+    progress bar keeps it and no target can paint a line that looks like another's. A line
+    that never ends goes out in labelled pieces of at most MAX_PARTIAL bytes, never inside a
+    UTF-8 character: its memory is bounded and nothing is lost."""
 
     def __init__(self, label: str, width: int, output: Output) -> None:
         self.prefix = f"{label:<{width}} | ".encode()
         self._output = output
         self._partial: dict[int, list[bytes]] = {1: [], 2: []}  # the line not ended yet
         self._held = {1: 0, 2: 0}
+        self._pieced = {1: False, 2: False}  # the line not ended yet went out in pieces
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
@@ -69,9 +75,17 @@ class LabelledLines:
             end = data.rfind(b"\n")
             if end >= 0:  # one join per chunk, not a concatenation per line (`yes` floods)
                 lines = b"".join([*self._partial[fd], data[:end]]).split(b"\n")
-                self._partial[fd], self._held[fd] = [], 0
-                self._output.write(fd, self.prefix + (b"\n" + self.prefix).join(lines) + b"\n")
+                if self._pieced[fd] and lines[0] == b"\r":
+                    del lines[0]  # only the ending of a line already written in pieces
+                self._partial[fd], self._held[fd], self._pieced[fd] = [], 0, False
+                self._write(fd, lines)
             self._hold(fd, data[end + 1:])
+
+    def _write(self, fd: int, lines: list[bytes]) -> None:
+        if lines:
+            text = self.prefix + (b"\n" + self.prefix).join(lines) + b"\n"
+            self._output.write(fd, _BARE_CR.sub(b"\r" + self.prefix, text) if b"\r" in text
+                               else text)
 
     def _hold(self, fd: int, data: bytes) -> None:
         if not data:
@@ -80,10 +94,13 @@ class LabelledLines:
         self._held[fd] += len(data)
         if self._held[fd] > MAX_PARTIAL:
             held = b"".join(self._partial[fd])
-            at = _piece_end(held)
-            self._output.write(fd, self.prefix + held[:at] + b"\n")
-            self._partial[fd], self._held[fd] = ([held[at:]], len(held) - at) if at < len(held) \
-                else ([], 0)
+            pieces, at = [], 0
+            while len(held) - at > MAX_PARTIAL:
+                cut = at + (_piece_end(held[at:at + MAX_PARTIAL]) or MAX_PARTIAL)
+                pieces.append(held[at:cut])
+                at = cut
+            self._write(fd, pieces)
+            self._partial[fd], self._held[fd], self._pieced[fd] = [held[at:]], len(held) - at, True
 
     def behind(self) -> bool:
         return self._output.behind()
@@ -94,21 +111,20 @@ class LabelledLines:
     def close(self) -> None:
         for fd, rest in self._partial.items():
             if rest:
-                self._output.write(fd, self.prefix + b"".join(rest) + b"\n")
+                self._write(fd, [b"".join(rest)])
         self._partial, self._held = {1: [], 2: []}, {1: 0, 2: 0}
 
 
-def _piece_end(held: bytes) -> int:
-    """Where a piece of a line that never ends is cut: not inside a UTF-8 character, and
-    before a `\\r` that may be the start of a `\\r\\n` ending."""
-    at = len(held)
+def _piece_end(piece: bytes) -> int:
+    """Where a piece of a line that never ends is cut: not inside a UTF-8 character (0 when
+    no character starts in its last 4 bytes: bytes that are not UTF-8)."""
+    at = len(piece)
     for back in range(1, min(4, at) + 1):  # a character's lead byte is not 0b10xxxxxx
-        if held[at - back] & 0xC0 != 0x80:
-            if held[at - back] >= 0xC0 and back < (2 if held[at - back] < 0xE0 else
-                                                   3 if held[at - back] < 0xF0 else 4):
-                at -= back  # its character is not whole yet
-            break
-    return at - 1 if held[:at].endswith(b"\r") else at
+        lead = piece[at - back]
+        if lead & 0xC0 != 0x80:
+            whole = lead < 0xC0 or back >= (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4)
+            return at if whole else at - back
+    return at
 
 
 class NoTargets:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
-from ..sinks.lines import CutLine, LineDecoder
+from ..sinks.lines import BS, CR, CutLine, LineDecoder, strip_ending, terminal_view
 
-#: Called with (is_stderr, the labelled complete lines of one chunk).
+#: Called with (is_stderr, the labelled complete lines of one chunk): each a `str`, or a
+#: `CutLine` for a line longer than MAX_PARTIAL (`.marked()` says what is missing).
 AddLines = Callable[[bool, list[str]], None]
 #: Bytes of each stream held while hurrying (a stop is on), labelled at close.
 HELD = 1 << 20
@@ -19,11 +20,12 @@ MAX_PARTIAL = 64 * 1024
 class LabelledLines:
     """Calls `add(is_stderr, ["label | line", …])` once per chunk with the lines it completes
     (and the rest at close), by the one line model (`sinks.lines`: `ERROR\\r\\n` is `ERROR`; a
-    line longer than MAX_PARTIAL keeps its start and end, marked). `keep`: only the last `keep`
-    lines of a chunk are built — a bounded view needs no more, and a flood of short lines
-    costs per chunk, not per line. While `hurry()` (a stop is on, for a bounded view) chunks
-    are only held, their last `HELD` bytes labelled at close: output queued before the stop
-    never delays it."""
+    line longer than MAX_PARTIAL keeps its start and end, as a CutLine). A line is given as a
+    terminal shows it (`10%\\r100%` is `100%`): its `\\r` can neither hide its label nor paint
+    another target's. `keep`: only the last `keep` lines of a chunk are built — a bounded view
+    needs no more, and a flood of short lines costs per chunk, not per line. While `hurry()`
+    (a stop is on, for a bounded view) chunks are only held, their last `HELD` bytes labelled
+    at close: output queued before the stop never delays it."""
 
     def __init__(self, label: str, add: AddLines, width: int = 0,
                  keep: int | None = None, hurry: Callable[[], bool] = lambda: False) -> None:
@@ -32,7 +34,7 @@ class LabelledLines:
         self._keep = keep
         self._hurry = hurry
         self._held = {False: bytearray(), True: bytearray()}
-        self._cut = {False: False, True: False}
+        self._lost = {False: 0, True: 0}  # bytes the hold dropped from its start
         self._decoders = {kind: LineDecoder(MAX_PARTIAL) for kind in (False, True)}
 
     def feed(self, event: Event) -> None:
@@ -48,21 +50,39 @@ class LabelledLines:
         lines = decoder.feed(data, final) if self._keep is None else \
             decoder.feed_last(data, self._keep, final)[2]
         if lines:
-            self._add(is_err, [self.prefix + (line.marked() if isinstance(line, CutLine)
-                                              else line) for line in lines])
+            self._add(is_err, [self._labelled(line) for line in lines])
+
+    def _labelled(self, line: str) -> str:
+        if CR in line or BS in line:
+            line = terminal_view(line.marked() if isinstance(line, CutLine) else line)
+        if isinstance(line, CutLine):
+            return CutLine(self.prefix + line, line.dropped, len(self.prefix) + line.at)
+        return self.prefix + line
 
     def _hold(self, is_err: bool, data: bytes) -> None:
         held = self._held[is_err]
         held += data
         if len(held) > HELD:
+            self._lost[is_err] += len(held) - HELD
             del held[:len(held) - HELD]
-            self._cut[is_err] = True
 
     def close(self) -> None:
         for is_err, held in self._held.items():
-            data = bytes(held)
-            if self._cut[is_err]:  # the start of its first line is gone: from the next one
-                data = data.partition(b"\n")[2]
+            data, lost = bytes(held), self._lost[is_err]
+            held.clear()
+            if lost:  # the start of its first line is gone: from the next one, if one ends
+                newline = data.find(b"\n")
+                if not 0 <= newline < len(data) - 1:
+                    self._line_end(is_err, data, lost)
+                    continue
+                data = data[newline + 1:]
                 self._decoders[is_err] = LineDecoder(MAX_PARTIAL)
             self._lines(is_err, data, final=True)
-            held.clear()
+
+    def _line_end(self, is_err: bool, data: bytes, lost: int) -> None:
+        """The end of a line whose start the hold dropped (a stop's last words, a dump): its
+        last MAX_PARTIAL // 2 characters, marked with how many came before them."""
+        start = next((i for i in range(min(4, len(data))) if data[i] & 0xC0 != 0x80), 0)
+        text = strip_ending(data[start:].decode("utf-8", "replace").removesuffix("\n"))
+        end = text[-(MAX_PARTIAL // 2):]
+        self._add(is_err, [self._labelled(CutLine(end, lost + start + len(text) - len(end), 0))])

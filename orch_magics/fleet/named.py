@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..named_runs import RunInfo
+from ..sinks.lines import CutLine
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 
@@ -39,7 +40,8 @@ class NamedFleet:
         return live is not None and live.fleet.stopping
 
     def add(self, is_err: bool, lines: list[str]) -> None:
-        self.logs.add("stderr" if is_err else "stdout", lines)
+        self.logs.add("stderr" if is_err else "stdout",
+                      [line.marked() if isinstance(line, CutLine) else line for line in lines])
 
     def info(self) -> RunInfo:
         """Its `ps` row: the state is the count of targets in each state."""

@@ -27,6 +27,7 @@ from ..errors import FleetError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
+from ..sinks.lines import CutLine
 from ..text import human_size
 from .bounded import Limit
 from .cells import announce
@@ -177,7 +178,7 @@ class LabelledOutput:
             self._add(is_err, line)
 
     def _add(self, is_err: bool, line: str) -> None:
-        size = len(line.encode("utf-8", "replace")) + 1
+        size = _size(line) + 1
         with self._lock:
             if not self._in_tail and _room(self.head, self.shown, size):
                 shown = _cut(line, self.head)
@@ -223,13 +224,21 @@ def _room(limit: Limit, used: list[int], size: int = 0) -> bool:
             and (limit.size is None or used[1] + size <= limit.size or used[1] == 0))
 
 
+def _size(line: str) -> int:
+    """The bytes of `line` as it came: a CutLine counts what it did not keep (as characters,
+    one byte each)."""
+    return len(line.encode("utf-8", "replace")) + (line.dropped if isinstance(line, CutLine) else 0)
+
+
 def _cut(line: str, limit: Limit) -> str:
-    """`line`, cut to `limit`'s bytes when it alone is longer (and said so)."""
-    data = line.encode("utf-8", "replace")
+    """`line` (a CutLine marked), cut to `limit`'s bytes when it alone is longer, saying how
+    many more bytes the line had."""
+    text = line.marked() if isinstance(line, CutLine) else line
+    data = text.encode("utf-8", "replace")
     if limit.size is None or len(data) < limit.size:
-        return line
+        return text
     kept = data[:max(limit.size - 1, 0)].decode("utf-8", "ignore")  # not half a character
-    return f"{kept}… ({len(data) - len(kept.encode()):,} more bytes)"
+    return f"{kept}… ({_size(line) - len(kept.encode()):,} more bytes)"
 
 
 def _print(lines: list[tuple[bool, str]]) -> None:
