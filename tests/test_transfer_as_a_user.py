@@ -373,7 +373,8 @@ async def test_a_login_whose_bashrc_speaks_still_gets_and_puts(orch, sudo_lab,  
     checks the data, whatever came before it."""
     bashrc = sudo_lab.home / ".bashrc"
     subprocess.run(["usermod", "-s", "/bin/bash", sudo_lab.login], check=True)
-    bashrc.write_text("echo Welcome to the box\nprintf 'no newline at the end'\n")
+    bashrc.write_text("echo Welcome to the box\nprintf 'no newline at the end'\n"
+                      "printf 'nor on stderr' >&2\n")
     try:
         words = "Welcome to the box\nno newline at the end"
         said = await remote(orch, "login", "echo hi")
@@ -381,7 +382,8 @@ async def test_a_login_whose_bashrc_speaks_still_gets_and_puts(orch, sudo_lab,  
         folder = (await remote(orch, "login", "mktemp -d")).removeprefix(words).strip()
         (tmp_path / "f").write_bytes(b"payload\n" * 1000)
         make_tree(tmp_path / "tree")
-        await orch.aput("login", str(tmp_path / "f"), f"{folder}/f")
+        sent = await orch.aput("login", str(tmp_path / "f"), f"{folder}/")
+        assert sent.destination == f"{folder}/f"  # its ORCH-DONE line, after the words
         await orch.aput("login", str(tmp_path / "tree"), f"{folder}/tree")
         got = await orch.aget("login", f"{folder}/f", str(tmp_path / "back"))
         assert (tmp_path / "back").read_bytes() == b"payload\n" * 1000 and got.bytes == 8000

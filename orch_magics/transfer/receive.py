@@ -24,6 +24,8 @@ STDERR_KEEP = 64 << 10
 #: Bytes of a login's own words skipped before the header (then it is not coming: a TTY
 #: mangles it, or a shell prints a whole file).
 NOISE_MAX = 64 << 10
+#: Bytes of the header line itself, at most (`ORCH-TRANSFER 1 f MODE SIZE`), with room.
+HEADER_LINE = 100
 
 
 class Spool:
@@ -105,14 +107,7 @@ class Receiver:
 
     def _data(self, data: bytes) -> None:
         if self.target is None:
-            self._head += data
-            while self.target is None and self.error is None:
-                line, sep, data = self._head.partition(b"\n")
-                if not sep:
-                    if len(self._head) + self._skipped > NOISE_MAX:
-                        self._bad_header()
-                    return
-                self._start(line + sep)
+            data = self._header(data)
         if data and self.spool is not None:
             if self.spool.error is not None:
                 raise TransferError(self.spool.error)
@@ -120,19 +115,35 @@ class Receiver:
             self.received += len(data)
             self.progress.update(self.received)
 
-    def _start(self, line: bytes) -> None:
-        """Start writing after the header line. Lines before it, and words before it on its
-        line, are a login's own (an `echo` in `~/.bashrc`, read by bash for every command sshd
-        runs): skipped, up to NOISE_MAX bytes, as the sha256 checks the data whatever came
-        before it."""
-        header = parse_header(line[line.rfind(b"ORCH-TRANSFER 1 "):])  # after words unended
-        if header is None:
+    def _header(self, data: bytes) -> bytes:
+        """Find the header line in what came so far; start writing after it, and return what
+        follows it. Lines before it, and words before it on its line, are a login's own (an
+        `echo` in `~/.bashrc`, read by bash for every command sshd runs): skipped, up to
+        NOISE_MAX bytes, as the sha256 checks the data whatever came before it."""
+        if self.error is not None:  # refused already: what follows is not looked at
+            return b""
+        head = self._head + data
+        at = 0
+        while (end := head.find(b"\n", at) + 1) > 0:
+            line = head[at:end]
+            header = parse_header(line[line.rfind(b"ORCH-TRANSFER 1 "):])  # after words unended
+            if header is not None:
+                self._start(header)
+                self._head = b""
+                return head[end:]
             self._skipped += len(line)
             self._seen = (self._seen + line)[:60]
-            self._head = self._head[len(line):]
+            at = end
             if self._skipped > NOISE_MAX:
+                self._head = b""
                 self._bad_header()
-            return
+                return b""
+        self._head = head[at:]
+        if len(self._head) > NOISE_MAX + HEADER_LINE:  # a line that never ends: not a header
+            self._bad_header()
+        return b""
+
+    def _start(self, header: Header) -> None:
         self.header = header
         self.target = FileTarget(self.dest) if header.kind == "file" else TreeTarget(self.dest)
         self.spool = Spool(self.target)

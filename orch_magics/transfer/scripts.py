@@ -277,12 +277,14 @@ def get_problems(stderr: str) -> list[str]:
 
 
 def remote_sha256(stderr: str) -> str | None:
-    """The sha256 the remote side computed of what it sent (the last ORCH-SHA256 line)."""
-    found = re.findall(r"^ORCH-SHA256 ([0-9a-f]{64})$", stderr, re.M)
+    """The sha256 the remote side computed of what it sent (the last ORCH-SHA256 line; words
+    a login printed without a newline may come before it on its line)."""
+    found = re.findall(r"ORCH-SHA256 ([0-9a-f]{64})$", stderr, re.M)
     return found[-1] if found else None
 
 
 def done_path(stdout: str) -> str | None:
-    """Where a put landed (the script's last line; a path may hold newlines)."""
-    found = re.search(r"^ORCH-DONE (.*)\n\Z", stdout, re.M | re.S)
+    """Where a put landed (the script's last line; a path may hold newlines; words a login
+    printed without a newline may come before it)."""
+    found = re.search(r"ORCH-DONE (.*)\n\Z", stdout, re.S)
     return found[1] if found else None
