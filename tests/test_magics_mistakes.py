@@ -58,6 +58,7 @@ SETTINGS = [
     # headless2 tester: traitlets' own "The 'headless_lines' trait of an Orch instance …"
     ("headless_lines = 'abc'", "Orch.headless_lines needs a whole number, not 'abc'"),
     ("update_interval = [1]", "Orch.update_interval needs a number, not [1]"),
+    ("tail = None", "Orch.tail needs a whole number, not None"),  # None is no limit's, not tail's
 ]
 
 

@@ -17,7 +17,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
 from ..text import human_size
-from .bounded import Chunk, Limit, StreamCounts, Tail, elided_lines, whole
+from .bounded import NL, Chunk, Limit, StreamCounts, Tail, elided_lines, whole
 
 #: Bytes of a stream's first line that may be written in the head though it was full.
 FIRST_LINE = 4096
@@ -167,7 +167,10 @@ class HeadlessOutput:
             self._firsts[stream] = data[:end]
 
     def _rescue_firsts(self) -> None:
-        """Write in the head each stream's first line kept aside that the tail lost whole."""
+        """Write in the head each stream's first line kept aside that the tail lost whole;
+        none after a head that ends inside a line (a terminal would show them glued)."""
+        if any(c.head and c.head_last != NL for c in self._streams.values()):
+            self._firsts.clear()
         for stream, line in self._firsts.items():
             counts = self._streams[stream]
             if counts.head == 0 and counts.total - counts.kept >= len(line):

@@ -28,7 +28,8 @@ class _Numeric:
     def validate(self, obj: Any, value: Any) -> Any:
         whole = isinstance(self, Int)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number and value is not None or whole and isinstance(value, float):
+        empty = value is None and getattr(self, "allow_none", False)  # None: "no limit"
+        if not number and not empty or whole and isinstance(value, float):
             kind = "a whole number" if whole else "a number"
             raise SettingRefused(f"Orch.{self.name} needs {kind}, not {value!r}")  # type: ignore[attr-defined]
         return super().validate(obj, value)  # type: ignore[misc]
