@@ -110,7 +110,7 @@ async def test_a_signal_is_named_in_any_case_and_an_unknown_one_is_a_clear_error
                                                 "while :; do sleep 0.05; done")
     events = handle.events()
     assert await read_line(events) == b"up\n"
-    for wrong in ("BOGUS", "", 0, 999):
+    for wrong in ("BOGUS", "", 0, 999, True):
         with pytest.raises(ValueError, match=r"unknown signal .*: give a number or a name such "
                                              r"as 'INT', 'TERM'"):
             await handle.send_signal(wrong)

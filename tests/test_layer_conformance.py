@@ -32,7 +32,7 @@ from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.placeholders import Resolver
 from processes import gone, processes_with
-from streams import collect
+from streams import collect, read_line
 
 #: Fixtures a chain needs, and its layers (YAML flow mappings) built from them.
 Chain = tuple[tuple[str, ...], Callable[..., list[str]]]
@@ -151,6 +151,25 @@ async def test_death_by_signal(executor: LayeredExecutor, sig: int) -> None:
     128+N through every layer but the local one; BUS was 255 through ssh."""
     _, _, end = await run(executor, Command.shell(f"echo dying; ulimit -c 0; kill -{int(sig)} $$"))
     assert end == Exit(signal=int(sig)) and end.returncode == -int(sig)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGHUP, signal.SIGALRM,
+                                 signal.SIGRTMIN + 6], ids=str)
+async def test_a_signal_sent_reaches_the_command_and_the_run_ends_as_it_does(
+        executor: LayeredExecutor, sig: int) -> None:
+    """`send_signal("USR1")` (dd's progress, nginx reopening its logs) killed the far wrapper
+    where a signal goes as `kill -SIG -PGID` (root logins, containers, sudo): the run ended by
+    the signal or with 255 while the command, which handles it, ran on unwatched; a SIGRTMIN+n
+    raised a bare ValueError in the ssh layer (review6). The command gets it; the run ends as
+    the command does."""
+    handle = await executor.launch(Command.shell(
+        f"trap 'echo got; exit 5' {int(sig)}; echo ready; while :; do sleep 0.1; done"))
+    handle.stdin.close()
+    events = handle.events()
+    assert await read_line(events) == b"ready\n"
+    await handle.send_signal(sig)
+    rest = [event async for event in events]
+    assert Stdout(b"got\n") in rest and rest[-1] == Exit(code=5), rest
 
 
 async def test_a_status_no_signal_could_give_stays_a_status(executor: LayeredExecutor) -> None:

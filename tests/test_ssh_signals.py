@@ -110,3 +110,24 @@ async def test_root_logins_fall_back_to_kill(ssh_lab) -> None:  # type: ignore[n
         assert handle._backend._slot.signal_requests is False  # type: ignore[attr-defined]
     finally:
         await orch.aclose()
+
+
+async def test_a_real_time_signal_reaches_the_far_process_by_kill(ssh_lab, ssh_user: str) -> None:  # type: ignore[no-untyped-def]
+    """SIGRTMIN+n has no name an SSH `signal` request could carry: `send_signal(40)` raised a
+    bare `ValueError: 40 is not a valid Signals` from the ssh layer (review6). It goes by
+    `kill -40 -PGID`, for a login whose server takes requests as for root's."""
+    layer = ssh_lab.layer("orch-loop", user=ssh_user)
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"as-user": [layer]})))
+    rt = signal.SIGRTMIN + 6
+    try:
+        for env in ("as-user", "loop"):
+            handle = await orch.launch(env, command=["sh", "-c", f"trap 'echo got-rt; exit 6' "
+                                                     f"{int(rt)}; echo ready; while :; do "
+                                                     f"sleep 0.1; done"])
+            events = handle.events()
+            assert await read_line(events) == b"ready\n"
+            await handle.send_signal(int(rt))
+            rest = await asyncio.wait_for(collect(events), 20)
+            assert Stdout(b"got-rt\n") in rest and rest[-1] == Exit(code=6), (env, rest)
+    finally:
+        await orch.aclose()

@@ -15,7 +15,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    sudo was killed), it sends its process group and session SIGTERM, then SIGKILL two
    seconds later, so a controller killed outright leaves no orphan behind. Under any other
    parent (a container's runtime, a login wrapper that does not exec) nothing is watched;
-4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126), and
+4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126),
+   outliving any signal sent to its group but KILL (`CAUGHT`: ARGV gets it as it comes), and
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
@@ -64,6 +65,13 @@ NAMED_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "
 #: `exit 150` is a status, since SIGTTOU (22) cannot end a process.
 ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 33}
 
+#: Signals the wrapper outlives (its command does not: a caught signal is the default again
+#: in a program it starts): every ending one `kill` can deliver to its process group, so a
+#: `send_signal("USR1")` (dd's progress, nginx reopening its logs) or a SIGRTMIN+n reaches the
+#: command and the run goes on, watched, to report the command's own status. Its parent watch
+#: still ends with TERM, as the end of a run sends its group.
+CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL}
+
 #: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): over ssh the
 #: command line is one argument of the login shell; each variable is one string of the
 #: command's environment. (OpenSSH also drops a connection whose packets exceed 256 KiB.)
@@ -86,14 +94,15 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
   read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
   case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
-    (while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || exit 0
+    (trap : WATCHER_CAUGHT
+     while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || exit 0
        _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break
      done; trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
     ) </dev/null >/dev/null 2>&1 &
   fi;; esac
   unset _orch_l _orch_pp
 fi
-trap : HUP INT QUIT TERM
+trap : CAUGHT
 exec 3>&2 2>/dev/null
 if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
   printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
@@ -191,7 +200,9 @@ def _statuses(signals: Iterable[int]) -> str:
 #: and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
-    "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values()))
+    "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
+    "WATCHER_CAUGHT", " ".join(map(str, sorted(CAUGHT - {_signal.SIGTERM})))).replace(
+    "CAUGHT", " ".join(map(str, sorted(CAUGHT))))
 
 
 def decode_status(code: int) -> Exit:

@@ -157,7 +157,10 @@ class SSHBackend:
         """
         if self._exit is not None or self._closed:
             return
-        name = _signal.Signals(sig).name[3:]
+        try:
+            name = _signal.Signals(sig).name[3:]
+        except ValueError:  # SIGRTMIN+n has no name to request: it goes by kill only
+            name = ""
         sent: bool | None = False
         if self._slot.signal_requests and name in NAMED_SIGNALS:  # OpenSSH >= 7.9 takes these
             sent = await self._request_signal(name)

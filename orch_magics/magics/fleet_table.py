@@ -176,7 +176,7 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
         f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
         f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
         f"{html.escape(printable(_info(r))[:200])}</td>"
-        + (f"<td>{html.escape(_audit(r))}</td>" if audited else "") + "</tr>"
+        + (f"<td>{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
                                                "cause / last line", *(["audit"] if audited else [])))

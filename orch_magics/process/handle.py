@@ -54,7 +54,7 @@ def signal_number(sig: int | str) -> int:
         if isinstance(sig, str):
             name = sig.upper()
             return int(_signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-        if sig in _signal.valid_signals():
+        if not isinstance(sig, bool) and sig in _signal.valid_signals():
             return int(sig)
     except KeyError:
         pass
