@@ -196,17 +196,6 @@ async def test_put_and_get_through_sudo_as_another_user(  # type: ignore[no-unty
         await o.aclose()
 
 
-class _Quiet:
-    def start(self, label: str, total: int | None) -> None:
-        pass
-
-    def update(self, done: int) -> None:
-        pass
-
-    def finish(self, ok: bool) -> None:
-        pass
-
-
 @pytest.mark.parametrize("noise", [65_530, 65_537])
 def test_a_logins_words_before_a_get_are_skipped_up_to_the_budget_however_they_arrive(
         tmp_path: Path, noise: int) -> None:
@@ -214,12 +203,13 @@ def test_a_logins_words_before_a_get_are_skipped_up_to_the_budget_however_they_a
     failed by where the pipe split it (the start of the header line counted as words), and
     each skipped line re-copied all that had come (65,000 lines: 3.9 s on the loop; review6)."""
     from orch_magics.process.events import Stdout
+    from orch_magics.transfer.model import NoProgress
     from orch_magics.transfer.receive import NOISE_MAX, Receiver
 
     words = b"\n" * (noise - 4) + b"hey\n"
     stream = words + b"ORCH-TRANSFER 1 f 644 3\nabc"
     for cut in (len(words) - 1, len(words) + 10, len(stream)):
-        receiver = Receiver(str(tmp_path / f"f{cut}"), _Quiet(), lambda: None)
+        receiver = Receiver(str(tmp_path / f"f{cut}"), NoProgress(), lambda: None)
         receiver.feed(Stdout(stream[:cut]))
         receiver.feed(Stdout(stream[cut:]))
         assert (receiver.error is None) == (noise <= NOISE_MAX), (cut, receiver.error)
