@@ -102,7 +102,7 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   fi;; esac
   unset _orch_l _orch_pp
 fi
-trap : CAUGHT
+trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell stops at a bad one)
 exec 3>&2 2>/dev/null
 if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
   printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
