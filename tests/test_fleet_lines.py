@@ -199,3 +199,21 @@ def test_the_notebook_view_counts_a_long_line_by_its_bytes_not_by_what_was_kept(
     assert more is not None and int(more[1].replace(",", "")) == 300_006 - len(
         head.split("…")[0].encode()), head[-60:]
     assert out.elided[1] >= 9 * 300_001, out.elided
+
+
+def test_a_long_progress_bar_shows_its_end_and_counts_all_it_stood_for() -> None:
+    """A `\\r` progress bar over 64 Ki characters (dd, curl, pip) lost its CutLine when drawn
+    as a terminal would: the view counted ~40 bytes of a 390 KB line and showed
+    `done (324468 chars not kept) … 99%` (review7)."""
+    from orch_magics.fleet.lines import LabelledLines
+    from orch_magics.magics.fleet_view import _size  # private-ok: the count the view uses
+
+    bar = "\r".join(f"{i % 100}%" for i in range(100_000)) + "\rdone"
+    got: list[str] = []
+    lines = LabelledLines("web", lambda is_err, new: got.extend(new))
+    lines.feed(Stdout(bar.encode() + b"\n"))
+    lines.close()
+    [line] = got
+    assert isinstance(line, CutLine), line[-40:]
+    assert line.marked() == f"web |  … ({len(bar) - 4} chars not kept) … done"
+    assert _size(line) >= len(bar)

@@ -57,7 +57,7 @@ class LabelledLines:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
     paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
     ending), but after a `\\r` that does not end the line its label is written again, so a
-    progress bar keeps it and no target can paint a line that looks like another's. A line
+    progress bar keeps it (other controls pass as they came: docs/fleets.md). A line
     that never ends goes out in labelled pieces of at most MAX_PARTIAL bytes, never inside a
     UTF-8 character: its memory is bounded and nothing is lost."""
 

@@ -53,11 +53,11 @@ class LabelledLines:
             self._add(is_err, [self._labelled(line) for line in lines])
 
     def _labelled(self, line: str) -> str:
-        if CR in line or BS in line:
-            line = terminal_view(line.marked() if isinstance(line, CutLine) else line)
         if isinstance(line, CutLine):
+            if CR in line or BS in line:
+                line = _shown_cut(line)
             return CutLine(self.prefix + line, line.dropped, len(self.prefix) + line.at)
-        return self.prefix + line
+        return self.prefix + (terminal_view(line) if CR in line or BS in line else line)
 
     def _hold(self, is_err: bool, data: bytes) -> None:
         held = self._held[is_err]
@@ -86,3 +86,16 @@ class LabelledLines:
         text = strip_ending(data[start:].decode("utf-8", "replace").removesuffix("\n"))
         end = text[-(MAX_PARTIAL // 2):]
         self._add(is_err, [self._labelled(CutLine(end, lost + start + len(text) - len(end), 0))])
+
+
+def _shown_cut(line: CutLine) -> CutLine:
+    """What a terminal shows of a line kept as its start and end (a long progress bar): its
+    end alone where that returns to the start of the line, else the start's view and the end,
+    still counting every character it stood for."""
+    head, end = line[:line.at], line[line.at:]
+    if CR in end:
+        shown = terminal_view(end)
+        return CutLine(shown, line.dropped + len(line) - len(shown), 0)
+    view = terminal_view(head)
+    return CutLine(view + terminal_view(end), line.dropped + len(line) - len(view) - len(
+        terminal_view(end)), len(view))

@@ -286,5 +286,6 @@ def remote_sha256(stderr: str) -> str | None:
 def done_path(stdout: str) -> str | None:
     """Where a put landed (the script's last line; a path may hold newlines; words a login
     printed without a newline may come before it)."""
-    found = re.search(r"ORCH-DONE (.*)\n\Z", stdout, re.S)
+    found = (re.search(r"^ORCH-DONE (.*)\n\Z", stdout, re.M | re.S)  # at a line's start
+             or re.search(r"ORCH-DONE (.*)\n\Z", stdout, re.S))
     return found[1] if found else None
