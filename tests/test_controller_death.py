@@ -128,13 +128,22 @@ SCRIPT = """
 import asyncio, os, signal, sys
 from orch_magics.orchestrator import Orchestrator
 
+def watchdog(p: str) -> bool:
+    try:  # a process may end between the listing and the reading
+        return (b"INT QUIT HUP TERM" in open(f"/proc/{{p}}/cmdline", "rb").read()
+                and open(f"/proc/{{p}}/stat").read().rsplit(")", 1)[1].split()[1]
+                == str(os.getpid()))
+    except OSError:
+        return False
+
 async def main() -> None:
     orch = Orchestrator(sys.argv[1])
     first = await orch.launch("local", command="exec sleep {token}1")
-    watchdogs = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                 and b"INT QUIT HUP TERM" in open(f"/proc/{{p}}/cmdline", "rb").read()
-                 and open(f"/proc/{{p}}/stat").read().rsplit(")", 1)[1].split()[1]
-                 == str(os.getpid())]
+    for _ in range(100):  # it starts beside the first child, a moment after it
+        watchdogs = [int(p) for p in os.listdir("/proc") if p.isdigit() and watchdog(p)]
+        if watchdogs:
+            break
+        await asyncio.sleep(0.05)
     assert len(watchdogs) == 1, watchdogs
     os.kill(watchdogs[0], signal.SIGKILL)  # the watchdog dies first: another one takes over
     await asyncio.sleep(0.5)
@@ -348,3 +357,50 @@ async def test_a_run_listed_with_a_warden_that_closes_meanwhile_is_not_cancelled
     await asyncio.sleep(0.05)
     await warden.close()
     await asyncio.wait_for(listing, 10)  # before: CancelledError
+
+
+#: A controller whose run handles SIG and goes on, sent SIG COUNT times, then killed outright.
+SIGNALLED = """
+import asyncio, sys
+from orch_magics.orchestrator import Orchestrator
+
+async def main() -> None:
+    orch = Orchestrator(sys.argv[1])
+    handle = await orch.launch("loop", command=["sh", "-c",
+        "trap 'echo got' {sig}; echo up; while :; do sleep {token}; done"])
+    events = handle.events()
+    assert await events.__anext__()
+    asyncio.get_running_loop().create_task(handle.wait())
+    await asyncio.sleep(1.5)  # its watch has started
+    for _ in range({count}):
+        await handle.send_signal({sig!r})
+        await asyncio.sleep(0.4)
+    print("signalled", flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize(("sig", "count"), [("USR1", 3), ("HUP", 3), ("TERM", 1), ("40", 3)])
+def test_signals_a_run_handled_leave_its_watch_to_stop_it_when_the_controller_dies(
+        cfg: Path, tmp_path: Path, sig: str, count: int) -> None:
+    """A signal sent to the run killed the far watch's `sleep`; two within ~2 s (dd's progress
+    asked twice, two log-reopen HUPs), or one TERM a server handles, ended the watch without a
+    word, and a controller killed afterwards left the command running for ever (review7). The
+    watch ignores every signal but KILL now, and the wrapper ends it by pid."""
+    token = f"77{len(sig)}{count}.{os.getpid()}"
+    script = tmp_path / "controller.py"
+    script.write_text(textwrap.dedent(SIGNALLED.format(sig=int(sig) if sig.isdigit() else sig,
+                                                       count=count, token=token)))
+    proc = subprocess.Popen([sys.executable, str(script), str(cfg)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"signalled\n"
+        assert processes_with(token), "the command handles its signals and goes on"
+        proc.kill()
+        proc.wait()
+        assert left_after(lambda: processes_with(token), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))

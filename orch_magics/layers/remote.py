@@ -68,9 +68,11 @@ ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 
 #: Signals the wrapper outlives (its command does not: a caught signal is the default again
 #: in a program it starts): every ending one `kill` can deliver to its process group, so a
 #: `send_signal("USR1")` (dd's progress, nginx reopening its logs) or a SIGRTMIN+n reaches the
-#: command and the run goes on, watched, to report the command's own status. Its parent watch
-#: still ends with TERM, as the end of a run sends its group.
-CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL}
+#: command and the run goes on, watched, to report the command's own status. The parent watch
+#: ignores them (its `sleep` too: an ignored signal stays ignored across exec), so no signal
+#: sent to the run ends the watch; the wrapper ends it by pid. Not the faults a shell could
+#: not return from (ILL, TRAP, BUS, FPE, SEGV, SYS).
+CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL, 4, 5, 7, 8, 11, 31}
 
 #: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): over ssh the
 #: command line is one argument of the login shell; each variable is one string of the
@@ -94,11 +96,11 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
   read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
   case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
-    (trap : WATCHER_CAUGHT
+    (trap '' CAUGHT
      while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || exit 0
        _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; [ "${_orch_l%% *}" = "$_orch_pp" ] || break
      done; trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
-    ) </dev/null >/dev/null 2>&1 &
+    ) </dev/null >/dev/null 2>&1 & _orch_w=$!
   fi;; esac
   unset _orch_l _orch_pp
 fi
@@ -112,6 +114,7 @@ else
   (exec "$@" 2>&3 3>&-); _orch_s=$?
 fi
 trap '' TERM
+if [ -n "${_orch_w-}" ]; then kill -KILL "$_orch_w" 2>/dev/null; fi  # deaf to the rest
 kill -TERM -$$ 2>/dev/null
 case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
@@ -201,7 +204,6 @@ def _statuses(signals: Iterable[int]) -> str:
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
-    "WATCHER_CAUGHT", " ".join(map(str, sorted(CAUGHT - {_signal.SIGTERM})))).replace(
     "CAUGHT", " ".join(map(str, sorted(CAUGHT))))
 
 
