@@ -269,13 +269,28 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
             raise
         return relay, via, label, ended, record
 
+    opened = None
     try:
-        relay, via, label, ended, record = run_or_cancel(loop, start(), OPEN_STOPPED_WITHIN)
+        opened = run_or_cancel(loop, start(), OPEN_STOPPED_WITHIN)
+        return _listed(loop, forwards, opened, environment, host, port, health)
     except Interrupted as exc:  # nobody will hold what opened as the Ctrl-C came: close it
-        if (opened := exc.result()) is not None:
-            _close(loop, opened[0])
-            opened[3](exc.__cause__ or exc)  # its audit session ends as interrupted
+        if (late := exc.result()) is not None:
+            _close(loop, late[0])
+            late[3](exc.__cause__ or exc)  # its audit session ends as interrupted
         raise (exc.__cause__ or exc) from None  # the interrupt itself: Ctrl-C, TERM, HUP
+    except BaseException as exc:  # a Ctrl-C after it opened, before it was listed: the same
+        if opened is not None and not any(f.port == opened[0].get_port()
+                                          for f in forwards.list()):
+            _close(loop, opened[0])
+            opened[3](exc)
+        raise
+
+
+def _listed(loop: BackgroundLoop, forwards: Forwards, opened: tuple[Relay, str, str, Callable[
+        [BaseException | None], None], str | None], environment: str, host: str, port: int,
+            health: Health) -> Forward:
+    """The forward that opened, listed in `forwards` (closed by its `close`)."""
+    relay, via, label, ended, record = opened
 
     def closer() -> None:
         _close(loop, relay)
