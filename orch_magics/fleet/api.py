@@ -143,6 +143,7 @@ class Fleets:
 
         try:
             live = LiveFleet(run_or_cancel(loop, begin(), STARTED_WITHIN), loop)
+            self._track(live)
         except Interrupted:  # no target may start later: stopped, as its rows say
             if not made:
                 raise
@@ -150,7 +151,12 @@ class Fleets:
             self._track(live)
             live.stop()
             raise FleetInterrupted(live.wait()) from None
-        self._track(live)
+        except KeyboardInterrupt:  # a Ctrl-C as it began, before it was tracked: stopped too
+            if made:
+                late = LiveFleet(made[0], loop)
+                self._track(late)
+                late.stop()
+            raise
         return live
 
     def admit(self, plan: RunPlan, options: FleetOptions, yes: str | Collection[str],
