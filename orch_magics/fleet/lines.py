@@ -96,6 +96,6 @@ def _shown_cut(line: CutLine) -> CutLine:
     if CR in end:
         shown = terminal_view(end)
         return CutLine(shown, line.dropped + len(line) - len(shown), 0)
-    view = terminal_view(head)
-    return CutLine(view + terminal_view(end), line.dropped + len(line) - len(view) - len(
-        terminal_view(end)), len(view))
+    view, end_view = terminal_view(head), terminal_view(end)
+    return CutLine(view + end_view, line.dropped + len(line) - len(view) - len(end_view),
+                   len(view))
