@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -56,3 +57,23 @@ def fit(text: str, width: int) -> str:
             break
         kept = char + kept
     return "…" + kept if width > 0 else ""
+
+
+#: A CSI escape sequence (colours, cursor moves), which a cut must not split.
+_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def clean_cut(data: bytes, cut: int, *, forward: bool) -> int:
+    """`cut` moved off the middle of a UTF-8 character or an escape sequence: back to its
+    start (the end of a head), or on to its end (the start of a tail)."""
+    for _ in range(3):  # continuation bytes: at most 3 after a character's first byte
+        if not (forward or cut > 0) or cut >= len(data) or not 0x80 <= data[cut] < 0xC0:
+            break
+        cut += 1 if forward else -1
+    if not 0 < cut < len(data):
+        return cut
+    esc = data.rfind(b"\x1b", max(0, cut - 64), cut)
+    found = _CSI.match(data, esc) if esc >= 0 else None
+    if found is not None and found.end() > cut:
+        cut = found.end() if forward else esc
+    return cut

@@ -132,6 +132,16 @@ def test_a_line_ended_just_after_a_piece_adds_no_empty_labelled_line() -> None:
         b"web | " + b"x" * 65536, b"web | next"]
 
 
+def test_pieces_of_a_coloured_line_that_never_ends_cut_no_escape_sequence() -> None:
+    """A colour code cut between two pieces printed as `[31m` after the next label, and the
+    label itself came out in the colour (review: the CLI cut only UTF-8 characters whole)."""
+    red = b"\x1b[38;5;196m"
+    sent = b"y" * 65530 + red + b"z" * 60_000
+    pieces = [line.removeprefix(b"web | ") for line in _cli_lines(sent, b"\n")]
+    assert b"".join(pieces) == sent and len(pieces) == 2
+    assert pieces[0] == b"y" * 65530 and pieces[1].startswith(red)
+
+
 def test_a_carriage_return_in_a_line_is_followed_by_the_label_again() -> None:
     """On 127.0.1.1, `printf '\\r127.0.1.2 | all good\\n'` drew, in a terminal, a line that
     looked like 127.0.1.2's; a progress bar lost its label (tester fleets5). A `\\r\\n`

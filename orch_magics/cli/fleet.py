@@ -23,7 +23,7 @@ from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
-from ..text import printable
+from ..text import clean_cut, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source
@@ -96,7 +96,7 @@ class LabelledLines:
             held = b"".join(self._partial[fd])
             pieces, at = [], 0
             while len(held) - at > MAX_PARTIAL:
-                cut = at + (_piece_end(held[at:at + MAX_PARTIAL]) or MAX_PARTIAL)
+                cut = clean_cut(held, at + MAX_PARTIAL, forward=False)  # ≥ 64 bytes on
                 pieces.append(held[at:cut])
                 at = cut
             self._write(fd, pieces)
@@ -113,18 +113,6 @@ class LabelledLines:
             if rest:
                 self._write(fd, [b"".join(rest)])
         self._partial, self._held = {1: [], 2: []}, {1: 0, 2: 0}
-
-
-def _piece_end(piece: bytes) -> int:
-    """Where a piece of a line that never ends is cut: not inside a UTF-8 character (0 when
-    no character starts in its last 4 bytes: bytes that are not UTF-8)."""
-    at = len(piece)
-    for back in range(1, min(4, at) + 1):  # a character's lead byte is not 0b10xxxxxx
-        lead = piece[at - back]
-        if lead & 0xC0 != 0x80:
-            whole = lead < 0xC0 or back >= (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4)
-            return at if whole else at - back
-    return at
 
 
 class NoTargets:

@@ -9,9 +9,10 @@ line that ended first takes its stream's bytes up to that end, not the other str
 from __future__ import annotations
 
 import collections
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..text import clean_cut
 
 NL = 0x0A  # a line's end, as a byte
 Chunk = tuple[str, bytes]  # (stream name, bytes)
@@ -141,7 +142,7 @@ class Tail:
                 self._drop(stream, data, self.chunks.popleft()[2])
                 size -= len(data)
                 continue
-            cut = whole(data, size - limit.size, forward=True)
+            cut = clean_cut(data, size - limit.size, forward=True)
             if data[cut:] == b"\n":  # a last line's end with nothing of it: no empty line
                 cut = len(data)
             left = data.count(b"\n", cut)
@@ -245,23 +246,3 @@ def _after(data: bytes, k: int, total: int) -> int:
     for _ in range(total - k + 1):
         at = data.rfind(b"\n", 0, at)
     return at + 1
-
-
-#: A CSI escape sequence (colours, cursor moves), which a cut must not split.
-_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
-
-
-def whole(data: bytes, cut: int, *, forward: bool) -> int:
-    """`cut` moved off the middle of a UTF-8 character or an escape sequence: back to its
-    start (the end of a head), or on to its end (the start of a tail)."""
-    for _ in range(3):  # continuation bytes: at most 3 after a character's first byte
-        if not (forward or cut > 0) or cut >= len(data) or not 0x80 <= data[cut] < 0xC0:
-            break
-        cut += 1 if forward else -1
-    if not 0 < cut < len(data):
-        return cut
-    esc = data.rfind(b"\x1b", max(0, cut - 64), cut)
-    found = _CSI.match(data, esc) if esc >= 0 else None
-    if found is not None and found.end() > cut:
-        cut = found.end() if forward else esc
-    return cut

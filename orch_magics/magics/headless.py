@@ -16,8 +16,8 @@ from typing import Any
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
-from ..text import human_size
-from .bounded import NL, Chunk, Limit, StreamCounts, Tail, elided_lines, whole
+from ..text import clean_cut, human_size
+from .bounded import NL, Chunk, Limit, StreamCounts, Tail, elided_lines
 
 #: Bytes of a stream's first line that may be written in the head though it was full.
 FIRST_LINE = 4096
@@ -107,7 +107,7 @@ class HeadlessOutput:
                                  f"Orch.headless_lines / headless_bytes)\n")
         self._decoders.clear()  # the tail starts mid-stream: decode it afresh, from a whole
         if tail:  # character (a chunk dropped before it may have ended inside one)
-            tail[0] = (tail[0][0], tail[0][1][whole(tail[0][1], 0, forward=True):])
+            tail[0] = (tail[0][0], tail[0][1][clean_cut(tail[0][1], 0, forward=True):])
         self._write(self._coloured(tail) if elided > 0 else tail)
         self._end_lines()
         sys.stdout.flush()
@@ -135,7 +135,7 @@ class HeadlessOutput:
         complete = buf.rfind(b"\n") + 1
         take = _fit(buf, complete, self.head, self._head_lines(), self._head_size())
         if take == 0 < complete and self._head_size() == 0 and self.head.size is not None:
-            take = whole(buf, self.head.size, forward=False)  # a first line longer than it
+            take = clean_cut(buf, self.head.size, forward=False)  # a first line longer than it
         elif take == 0 and self._streams[stream].total == len(buf):
             self._first_line(stream, buf)  # the head filled by the other stream
         self._to_head(stream, buf[:take])
@@ -149,7 +149,7 @@ class HeadlessOutput:
                           self._head_size() + sum(map(len, self._held.values()))):
             if self._head_size() == 0 and len(self._held) == 1 and self.head.size:
                 line = self._held[stream]  # one long first line, not ended: its start
-                cut = whole(line, self.head.size, forward=False)
+                cut = clean_cut(line, self.head.size, forward=False)
                 self._to_head(stream, line[:cut])
                 self._held[stream] = line[cut:]
             self._head_full()
