@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from ._loop import BackgroundLoop, result_of, started
 from .engine import Run
 from .errors import OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
-from .process.handle import ProcessHandle
+from .process.handle import ProcessHandle, signal_number
 from .process.stdin_writer import as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
@@ -151,6 +152,13 @@ class LiveRun:
         """SIGKILL the process now."""
         self._loop.submit(self._run.kill())
 
+    def send_signal(self, sig: int | str) -> None:
+        """Signal the command's process group at the end of the chain (a number or a name in
+        any case: `"USR1"`, `"sighup"`); a command that handles it goes on. ValueError, in the
+        caller's thread, for a signal this system does not have."""
+        number = signal_number(sig)
+        self._on_loop(lambda h: h.send_signal(number))
+
     # ---- results -------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> RunResult:
         """Block until the run ends; Ctrl-C interrupts the process and raises RunInterrupted."""
@@ -197,7 +205,9 @@ class LiveRun:
                 await asyncio.wait([asyncio.wrap_future(before)])
             await run.until_started()
             if run.handle is not None and run.handle.running:
-                fn(run.handle)
+                done = fn(run.handle)
+                if inspect.isawaitable(done):
+                    await done
 
         with self._calls:
             self._last_call = self._loop.submit(call(self._last_call))

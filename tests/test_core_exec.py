@@ -122,6 +122,26 @@ async def test_a_signal_is_named_in_any_case_and_an_unknown_one_is_a_clear_error
     assert rest[-1].signal == signal.SIGKILL, rest
 
 
+def test_a_started_run_takes_a_signal_from_any_thread_and_goes_on(orch: Orchestrator) -> None:
+    """`orch.start()`'s LiveRun had no way to send USR1 or HUP short of reaching into its
+    handle from the loop's thread; its `send_signal` checks the name here and sends it there."""
+    live = orch.start("local", command="trap 'echo got-usr1' USR1; echo up; "
+                                       "while :; do sleep 0.05; done", name="sig")
+    deadline = time.monotonic() + 10
+    while "up" not in live.lines:
+        assert time.monotonic() < deadline, live.lines
+        time.sleep(0.02)
+    with pytest.raises(ValueError, match="unknown signal"):
+        live.send_signal("USR9")
+    live.send_signal("sigusr1")
+    while "got-usr1" not in live.lines:
+        assert time.monotonic() < deadline, live.lines
+        time.sleep(0.02)
+    assert live.state == "running"  # it handled the signal and runs on
+    live.kill()
+    assert live.wait(10).signal == signal.SIGKILL
+
+
 def test_stderr_is_kept_apart(orch: Orchestrator) -> None:
     res = orch.run("local", command="echo out; echo err >&2")
     assert res.stdout == "out\n" and res.stderr == "err\n"
