@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Iterable
+import contextlib
+import io
+import os
+import stat
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from typing import IO, Any, Union
 
 from .errors import ConfigError
@@ -11,7 +16,7 @@ from .process.stdin_writer import StdinWriter, as_bytes
 
 StdinSource = Union[bytes, str, IO[Any], Iterable[Any], AsyncIterable[Any], None]
 CHUNK = 1 << 20
-_END = object()
+_END = object()  # the end of a source (None is an item, which fails the run)
 
 
 def check_stdin(source: object) -> None:
@@ -58,36 +63,83 @@ async def _write_all(writer: StdinWriter, source: StdinSource) -> None:
             await writer.awrite(data[i:i + CHUNK])
             if writer.broken:
                 break
-    elif hasattr(source, "read"):
-        loop = asyncio.get_running_loop()
-        while True:
-            chunk = await loop.run_in_executor(None, source.read, CHUNK)
-            if not chunk:
-                break
-            await writer.awrite(chunk)
-            if writer.broken:
-                break
-    elif hasattr(source, "__aiter__"):
-        async for item in source:  # type: ignore[union-attr]
-            await writer.awrite(item)
-            if writer.broken:
-                break
     elif isinstance(source, (list, tuple)):
         for item in source:
             await writer.awrite(item)
             if writer.broken:
                 break
-    elif hasattr(source, "__iter__"):
-        # A generator may block (reading a slow source): step it in a worker thread so
-        # the event loop (and every other run on it) keeps going.
-        loop = asyncio.get_running_loop()
-        iterator = iter(source)  # type: ignore[call-overload]
-        while True:
-            item = await loop.run_in_executor(None, next, iterator, _END)
-            if item is _END:
-                break
-            await writer.awrite(item)
-            if writer.broken:
-                break
+    elif any(hasattr(source, name) for name in ("read", "__aiter__", "__iter__")):
+        async with contextlib.aclosing(chunks_of(source, threading.Event())) as chunks:
+            async for item in chunks:
+                await writer.awrite(item)  # type: ignore[arg-type]  # a bad item fails the run
+                if writer.broken:
+                    break
     else:
         raise TypeError(f"cannot use {type(source).__name__} as stdin")
+
+
+async def chunks_of(source: StdinSource, stop: threading.Event) -> AsyncGenerator[object, None]:
+    """The chunks of a file or (async) iterable as they come. Blocking reads run in a daemon
+    thread that nobody waits for: a pipe whose writer never closes it neither stalls the loop
+    nor keeps the interpreter from exiting once the run is over. Setting `stop` (done when
+    the generator closes) ends the thread after its current read."""
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+    room = threading.Semaphore(2)  # chunks read ahead of what was taken, at most
+
+    def put(item: object, error: BaseException | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+        except RuntimeError:  # the loop is closed: nobody reads any more
+            stop.set()
+
+    def reader() -> None:
+        try:
+            for item in _blocking_chunks(source):
+                room.acquire()
+                if stop.is_set():
+                    return
+                put(item)
+        except Exception as exc:
+            put(_END, exc)
+            return
+        put(_END)
+
+    threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
+    try:
+        while True:
+            item, error = await queue.get()
+            room.release()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:  # nobody takes more: a reader waiting for room ends (one in a read, after it)
+        stop.set()
+        room.release()
+
+
+def _blocking_chunks(source: object) -> Iterable[object]:
+    """A file's chunks as they arrive (`read1` when it has one; a text pipe's or terminal's
+    lines, as its `read(n)` waits for n characters), or an iterable's items."""
+    read = getattr(source, "read1", None) or getattr(source, "read", None)
+    if isinstance(source, io.TextIOBase) and _arrives(source):
+        read = source.readline
+    if read is None:
+        yield from source  # type: ignore[misc]
+        return
+    while chunk := read(CHUNK):
+        yield chunk
+
+
+def _arrives(source: io.TextIOBase) -> bool:
+    """Whether a file's data comes over time (a pipe, a socket, a terminal), not all there."""
+    try:
+        return not stat.S_ISREG(os.fstat(source.fileno()).st_mode)
+    except (OSError, ValueError):  # no descriptor (StringIO: io.UnsupportedOperation), closed
+        return False

@@ -176,6 +176,44 @@ def test_stdin_streaming_large_input_with_back_pressure(orch: Orchestrator) -> N
     assert res.stdin_bytes == len(data)
 
 
+@pytest.mark.parametrize("mode", ["rb", "r"])
+def test_a_pipe_given_as_stdin_reaches_the_command_as_it_arrives(orch: Orchestrator,
+                                                                  mode: str) -> None:
+    """A pipe's first line reached the command only at EOF: a single run read its file with
+    `read(1 MiB)`, which waits for a MiB (review8); a text pipe's `read(n)` waits likewise."""
+    r, w = os.pipe()
+    got = threading.Event()
+    os.write(w, b"first\n")
+    live = orch.start("local", command="cat", stdin=os.fdopen(r, mode), name=f"pipe-{mode}")
+    try:
+        _wait_for(lambda: "first" in live.lines)
+        got.set()
+    finally:
+        os.close(w)  # EOF: the run ends either way
+    res = live.wait(10)
+    assert got.is_set() and res.ok and res.stdout == "first\n"
+
+
+def test_the_interpreter_exits_after_a_run_stopped_while_its_stdin_pipe_stays_open(
+        tmp_path: Path) -> None:
+    """The read of a pipe nobody closes sat in a worker thread that interpreter exit joins: a
+    script whose run had timed out printed its result and then never exited (review8)."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os\nfrom orch_magics import Orchestrator, load_config_text\n"
+        f"orch = Orchestrator(load_config_text({CONFIG!r}))\n"
+        "r, w = os.pipe()\n"
+        "res = orch.run('local', command='cat', stdin=os.fdopen(r, 'rb'), timeout=0.5)\n"
+        "print('timed out', res.timed_out, flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    assert (out, proc.returncode) == ("timed out True\n", 0)
+
+
 def _wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not pred():

@@ -14,11 +14,11 @@ import asyncio
 import collections
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
 from ..errors import OrchError
 from ..process.stdin_writer import as_bytes
-from ..stdin import CHUNK, StdinSource
+from ..stdin import StdinSource, chunks_of
 
 #: Bytes read ahead of the slowest running target before reading waits for it.
 AHEAD = 4 << 20
@@ -128,7 +128,7 @@ class SharedStdin:
 
     async def _read_source(self) -> None:
         try:
-            async with contextlib.aclosing(_chunks_of(self._source, self._stop)) as chunks:
+            async with contextlib.aclosing(chunks_of(self._source, self._stop)) as chunks:
                 async for data in chunks:
                     while self._readers and self._too_far_ahead():
                         await self._news.wait()
@@ -192,56 +192,3 @@ class _Reader:
     def __init__(self, first: int) -> None:
         self.next = first
         self.running = False
-
-
-async def _chunks_of(source: StdinSource, stop: threading.Event) -> AsyncGenerator[object, None]:
-    """The chunks of a stream source as they come; blocking reads in a daemon thread."""
-    if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
-        return
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
-    room = threading.Semaphore(2)  # chunks read ahead of what was taken, at most
-
-    def put(item: object, error: BaseException | None = None) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
-        except RuntimeError:  # the loop is closed: nobody reads any more
-            stop.set()
-
-    def reader() -> None:
-        try:
-            for item in _blocking_chunks(source):
-                room.acquire()
-                if stop.is_set():
-                    return
-                put(item)
-        except Exception as exc:
-            put(None, exc)
-            return
-        put(None)
-
-    threading.Thread(target=reader, name="orch-fleet-stdin", daemon=True).start()
-    try:
-        while True:
-            item, error = await queue.get()
-            room.release()
-            if error is not None:
-                raise error
-            if item is None:
-                return
-            yield item
-    finally:  # nobody takes more: a reader waiting for room ends (one in a read, after it)
-        stop.set()
-        room.release()
-
-
-def _blocking_chunks(source: object) -> Iterable[object]:
-    """A file's chunks as they arrive (`read1` when it has one), or an iterable's items."""
-    read = getattr(source, "read1", None) or getattr(source, "read", None)
-    if read is None:
-        yield from source  # type: ignore[misc]
-        return
-    while chunk := read(CHUNK):
-        yield chunk
