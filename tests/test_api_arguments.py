@@ -283,6 +283,30 @@ def test_a_sink_that_raises_at_a_step_is_told_no_more_of_the_run(
     assert caplog.text.count("a sink of this run raised") == 2
 
 
+def test_a_sink_whose_close_raises_is_named_and_the_others_still_close(
+        cfg: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A sink's close() that raised (a file it could not rename) vanished without a word,
+    while one whose feed raised was named (review8)."""
+
+    class Closing:
+        def __init__(self, bad: bool) -> None:
+            self.bad, self.closed = bad, False
+
+        def feed(self, event: object) -> None:
+            pass
+
+        def close(self) -> None:
+            self.closed = True
+            if self.bad:
+                raise OSError("cannot rename out.part")
+
+    bad, good = Closing(True), Closing(False)
+    with Orchestrator(cfg) as orch:
+        res = orch.run("local", command="echo hi", sinks=[bad, good])
+    assert res.ok and res.stdout == "hi\n" and bad.closed and good.closed
+    assert "a sink of this run raised OSError on close: cannot rename out.part" in caplog.text
+
+
 @pytest.mark.parametrize("call", ["logs", "status", "stop", "restart"])
 def test_a_run_name_that_is_no_str_is_said(cfg: Path, call: str) -> None:
     """`logs(5)` with named runs present was an AttributeError from the did-you-mean."""

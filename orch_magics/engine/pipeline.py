@@ -59,6 +59,16 @@ class SinkGuard:
                                      "the run (the result keeps all of its output)",
                                      type(exc).__name__, exc)
 
+    def close(self, sinks: Sequence[Sink]) -> None:
+        """Close every sink (those that raised too: they may hold files); one whose close
+        raises is named in a warning, as one whose feed raised, and the others still close."""
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                get_logger(__name__).warning("a sink of this run raised %s on close: %s",
+                                             type(exc).__name__, exc)
+
 
 class OutputPipeline:
     """Routes one command's events through its transforms into its sinks.
@@ -208,12 +218,3 @@ def _stderr_only(mask: Transform) -> Transform:
         return [event] if type(event) is Stdout else mask(event)
 
     return transform
-
-
-def close_sinks(sinks: Sequence[Sink]) -> None:
-    """Close every sink; one failing sink does not keep the others open."""
-    for sink in sinks:
-        try:
-            sink.close()
-        except Exception:
-            pass

@@ -21,7 +21,7 @@ from ..sinks.capture import Capture
 from ..sinks.file import FileProgress
 from .command import CommandRun, run_command
 from .options import RunOptions
-from .pipeline import OutputPipeline, SinkGuard, close_sinks
+from .pipeline import OutputPipeline, SinkGuard
 from .steering import Steering
 
 
@@ -136,7 +136,7 @@ class Run:
             result.steps = steps
             return self._stamped(result)
         finally:
-            close_sinks(sinks)
+            self._guard.close(sinks)
 
     def _stamped(self, result: RunResult) -> RunResult:
         result.audit_id = self.audit_id
