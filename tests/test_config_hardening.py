@@ -105,6 +105,12 @@ BAD_VALUES = [
     ("services: {a: {command: !!int abc}}", (1, 25), "bad value"),
     ("services: {a: {command: !foo x}}", (1, 25), "bad value"),
     ("services: {a: {command: x, tty: !!timestamp 2020-13-45}}", (1, 33), "bad value"),
+    # PyYAML raised KeyError, IndexError, AttributeError for these: a traceback (tester config)
+    ("services: {a: {command: x, tty: !!bool x}}", (1, 33), "YAML cannot read it as !!bool"),
+    ("services: {a: {command: x, tty: !!int ''}}", (1, 33), "YAML cannot read it as !!int"),
+    ("services: {a: {command: !!float ''}}", (1, 25), "YAML cannot read it as !!float"),
+    ("services: {a: {command: x, tty: !!timestamp x}}", (1, 33), "as !!timestamp"),
+    ("services: {!!bool x: {command: x}}", (1, 12), "YAML cannot read it as !!bool"),
     ("services: {'': {command: x}}", (1, 12), "key must not be empty"),
     ("services: {[a]: {command: x}}", (1, 12), "key must be a plain value"),
     ('services: {a: {command: "echo a\\0b"}}', (1, 25), "holds a NUL byte"),
@@ -294,6 +300,11 @@ def test_load_config_text_rejects_a_non_string() -> None:
     (laughs().encode(), "aliases expand"),
     (b"x: &x [*x]\n", "contains it"),
     (b"- sekrit-value\n", "must be a mapping"),
+    # tagged values YAML cannot read: PyYAML's words held the value (tester config)
+    (b"a: !!int Sekrit-Value\n", "YAML cannot read it as !!int"),
+    (b"a: !!float sekrit-value\n", "YAML cannot read it as !!float"),
+    (b"a: !!bool sekrit-value\n", "YAML cannot read it as !!bool"),
+    (b"a: !!timestamp sekrit-value\n", "YAML cannot read it as !!timestamp"),
 ])
 def test_bad_secrets_file_is_a_config_error_without_its_content(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None,
@@ -310,7 +321,7 @@ def test_bad_secrets_file_is_a_config_error_without_its_content(
                            f"secrets: {{providers: [file], file: {secrets}}}\n")
     with pytest.raises(ConfigError, match=message) as err:
         Orchestrator(cfg).plan("local", "s")
-    assert "sekrit" not in str(err.value) and "\n" not in str(err.value)
+    assert "sekrit" not in str(err.value).lower() and "\n" not in str(err.value)
 
 
 # ---- #9: load_config_text reads `secrets:` ----------------------------------------------------
@@ -343,6 +354,7 @@ def test_load_config_text_uses_the_secrets_section(tmp_path: Path,
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999}}]}}\n",
      "port must be at most 65535"),
     ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}\n", "unknown placeholder"),
+    ("services: {a: {command: x, tty: !!bool maybe}}\n", "YAML cannot read it as !!bool"),
 ])
 def test_cli_check_and_run_report_config_errors_without_traceback(
         tmp_path: Path, text: str, message: str) -> None:

@@ -357,5 +357,8 @@ class _Converter:
             return self.constructor.construct_object(node)
         except yaml.MarkedYAMLError as exc:
             raise self.error(node, f"bad value: {_one_line(exc.problem or str(exc))}") from None
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise self.error(node, f"bad value: {_one_line(str(exc))}") from None
+        except Exception:  # PyYAML's constructors raise ValueError, KeyError, IndexError…
+            # with the value in their words: the excerpt shows it where it may be shown (never
+            # for a secrets file), so the message names only what YAML was asked to read.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.error(node, f"bad value: YAML cannot read it as {tag}") from None
