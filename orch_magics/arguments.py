@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .config.loader import load_config
-from .config.model import Config
+from .config.model import Config, canonical_name
 from .config.placeholders import placeholder_problem
 from .config.suggest import did_you_mean
 from .errors import ConfigError, UnknownArgument
@@ -188,6 +188,7 @@ def checked_resolver(factory: T) -> T:
 def check_plan_of(plan: object, environment: object) -> None:
     """A plan given with an environment must be that environment's (it runs where it says)."""
     planned = getattr(getattr(plan, "environment", None), "name", environment)
-    if plan is not None and planned != environment:
+    if plan is not None and planned != (canonical_name(environment)
+                                        if isinstance(environment, str) else environment):
         raise ConfigError(f"the plan is for environment {planned!r}, not {environment!r}: "
                           f"pass spawn({planned!r}, plan=PLAN), or plan {environment!r}")

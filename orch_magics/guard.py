@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from .audit.record import account
-from .config.model import Environment
+from .config.model import Environment, canonical_name
 from .config.suggest import did_you_mean, misspelt_variable
 from .errors import OrchError
 from .plan import RunPlan
@@ -60,7 +60,7 @@ class Confirmation:
 
 
 def _names(text: str | None) -> set[str]:
-    return {n.strip() for n in (text or "").split(",") if n.strip()}
+    return {canonical_name(n.strip()) for n in (text or "").split(",") if n.strip()}
 
 
 class Guard:
@@ -84,7 +84,7 @@ class Guard:
             confirmed, until, given = self._until.get(env.name, (None, 0.0, None))
             if not dangerous and confirmed == env and until > time.monotonic() and given:
                 return given.covering()
-        if env.name in set(yes):
+        if env.name in {canonical_name(name) for name in yes if isinstance(name, str)}:
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
         answer = ask(_question(plan, dangerous)) if ask is not None else None
         if answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM")):
@@ -96,7 +96,7 @@ class Guard:
         if not answer.strip():
             raise ConfirmationRefused(f"not run: nothing was typed (the environment's name, "
                                       f"{env.name}, confirms it)")
-        if answer.strip() != env.name:
+        if canonical_name(answer.strip()) != env.name:
             raise ConfirmationRefused(f"not run: the answer {answer.strip()!r} is not the "
                                       f"environment's name {env.name!r}")
         return self._remember(plan, _confirmed(env.name, "typed the environment's name"))

@@ -381,3 +381,37 @@ def test_a_password_read_as_a_comment_is_not_shown() -> None:
     with pytest.raises(ConfigError) as err:
         load_config_text(text)
     assert "hunter2" not in str(err.value) and "YAML comment" in str(err.value), err.value
+
+
+def test_a_name_saved_in_another_unicode_form_is_found_however_it_is_typed(
+        tmp_path: Path) -> None:
+    """`prodé` saved decomposed (as macOS saves it) and typed composed was "unknown
+    environment 'prodé' (did you mean 'prodé'?)": a suggestion that looks like what was typed
+    (tester config). Names are compared in NFC; the same name in two forms is defined twice."""
+    import unicodedata
+    nfd, nfc = (unicodedata.normalize(form, "prodé") for form in ("NFD", "NFC"))
+    cfg = load_config_text(f"environments: {{{nfd}: {{layers: []}}}}\n"
+                           f"services: {{{nfc}: {{command: echo hi}}}}\n")
+    with Orchestrator(cfg) as orch:
+        assert orch.run(nfc, nfd).stdout == "hi\n" and orch.run(nfd, nfc).ok
+    config = tmp_path / "orch.yaml"
+    config.write_text(f"environments: {{{nfd}: {{layers: []}}}}\n"
+                      f"services: {{hello: {{command: echo hi}}}}\n")
+    done = subprocess.run([*ORCH, "-c", str(config), "run", nfc, "hello"], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
+    assert "defined twice" in error_of(f"environments: {{{nfd}: {{layers: []}}, "
+                                       f"{nfc}: {{layers: []}}}}\n").message
+
+
+def test_an_x_name_that_is_ignored_says_so_when_it_is_asked_for() -> None:
+    """`x-ray:` is ignored as keys starting with `x-` are (they hold YAML anchors); running it
+    said only "unknown environment 'x-ray'", with nothing to tell why (tester config)."""
+    cfg = load_config_text("environments: {x-ray: {layers: []}, local: {layers: []}}\n"
+                           "services: {x-files: {command: echo hi}}\n")
+    with Orchestrator(cfg) as orch:
+        for call, what in ((lambda: orch.run("x-ray", command="true"), "environment"),
+                           (lambda: orch.run("local", "x-files"), "service")):
+            with pytest.raises(ConfigError, match=f"{what} names starting with 'x-' are "
+                                                  f"ignored: such keys hold YAML anchors"):
+                call()

@@ -25,6 +25,7 @@ from .model import (
     LayerSpec,
     Location,
     Service,
+    canonical_name,
 )
 from .names import check_name
 from .settings import audit_settings, secrets_settings
@@ -204,10 +205,11 @@ def _load_source(src: Source, environments: dict[str, Environment],
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "
                                            "environments")
-    for name, raw in envs.items():
-        if name.startswith("x-"):
+    for key, raw in envs.items():
+        if key.startswith("x-"):
             continue
-        path: Path_ = ("environments", name)
+        name = canonical_name(key)
+        path: Path_ = ("environments", key)
         check_name("environment", name, path, src)
         if name in environments:
             first = environments[name].location
@@ -217,10 +219,11 @@ def _load_source(src: Source, environments: dict[str, Environment],
     svcs = _or_empty(data.get("services"), {})
     if not isinstance(svcs, dict):
         raise src.error(("services",), "services must be a mapping of names to services")
-    for name, raw in svcs.items():
-        if name.startswith("x-"):
+    for key, raw in svcs.items():
+        if key.startswith("x-"):
             continue
-        path = ("services", name)
+        name = canonical_name(key)
+        path = ("services", key)
         check_name("service", name, path, src)
         if name in services:
             first = services[name].location

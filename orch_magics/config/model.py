@@ -7,6 +7,7 @@ documentation; the JSON Schema and docs/configuration.md are generated from it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -359,14 +360,21 @@ def _named(what: str, name: object) -> str:
     lookup before), is said in one line."""
     if not isinstance(name, str):
         raise ConfigError(f"the {what} must be a name (str), not {type(name).__name__}")
-    return name
+    return canonical_name(name)
+
+
+def canonical_name(name: str) -> str:
+    """A name as the config holds it (NFC): `prodé` typed is found however an editor saved it."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
 
 
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
     names = sorted(known)
     listing = ", ".join(names) if names else "none are defined"
     where = f" in {', '.join(files)}" if files else ""
+    ignored = (f" ({what} names starting with 'x-' are ignored: such keys hold YAML anchors; "
+               f"rename it)") if name.startswith("x-") else ""
     return ConfigError(
-        f"unknown {what} {name!r}{where}; known: {listing}",
+        f"unknown {what} {name!r}{where}; known: {listing}{ignored}",
         suggestion=name_hint(name, names),
     )
