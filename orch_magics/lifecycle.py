@@ -70,7 +70,9 @@ class RestartPolicy:
         if fleet and (restart is not None or max_restarts is not None):
             raise ConfigError("restart and max_restarts are for a single run: a named fleet "
                               "is not restarted")
-        mode = restart or (service.restart if service else "no")
+        if restart is False:  # what a Python caller writes for "never": it is "no"
+            restart = "no"
+        mode = restart if restart is not None else (service.restart if service else "no")
         most = max_restarts if max_restarts is not None else (
             service.max_restarts if service else 5)
         return cls(mode, most, backoff)  # type: ignore[arg-type]  # checked in __post_init__

@@ -527,6 +527,10 @@ def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrato
     (dict(command="true", restart="on_failure"), "restart must be one of no, on-failure, "
                                                  "always, not 'on_failure' (did you mean "
                                                  "'on-failure'?)"),
+    (dict(command="true", restart=""), "restart must be one of no, on-failure, always, not "
+                                       "''"),  # was the service's own policy (tester config)
+    (dict(command="true", restart=True), "restart must be one of no, on-failure, always, not "
+                                         "True"),
     (dict(command="true", max_restarts=-1), "max_restarts must be a whole number, 0 or more, "
                                             "not -1"),
     (dict(command="true", max_restarts="x"), "max_restarts must be a whole number"),

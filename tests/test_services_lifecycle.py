@@ -131,6 +131,14 @@ def test_on_failure_does_not_restart_a_success(orch: Orchestrator) -> None:
     assert orch.status("fine-once").restarts == 0
 
 
+def test_restart_false_means_no_restart_not_the_services_policy(orch: Orchestrator) -> None:
+    """`start(..., restart=False)` fell back to the service's `on-failure` and ran it four
+    times (tester config): a Python caller's False is "no"."""
+    orch.start("local", "crashy", restart=False)  # type: ignore[arg-type]
+    wait_for(lambda: orch.runs.get("crashy").done)
+    assert orch.status("crashy").restarts == 0 and orch.logs("crashy").count("run ") == 1
+
+
 def test_restart_always_until_stopped(orch: Orchestrator) -> None:
     orch.start("local", "forever")
     wait_for(lambda: orch.status("forever").restarts >= 2)
