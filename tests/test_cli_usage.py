@@ -324,6 +324,18 @@ def test_an_empty_program_name_is_command_not_found(cfg: Path, argv: list[str]) 
         assert api.run("local", command=argv).exit_status == 127
 
 
+def test_orch_cp_reaches_an_environment_whose_name_holds_a_colon(tmp_path: Path) -> None:
+    """`orch cp x a:b:/path` split at the first `:` and said "one side must be ENV:PATH with
+    a configured environment; environments: a:b" (tester config): the longest name wins."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {'a:b': {layers: []}, a: {layers: []}}\n")
+    (tmp_path / "src.txt").write_text("colon\n")
+    done = orch("-c", str(cfg), "cp", str(tmp_path / "src.txt"), f"a:b:{tmp_path}/dst.txt")
+    assert done.returncode == 0 and (tmp_path / "dst.txt").read_text() == "colon\n", done.stderr
+    done = orch("-c", str(cfg), "cp", f"a:{tmp_path}/dst.txt", str(tmp_path / "back.txt"))
+    assert done.returncode == 0 and (tmp_path / "back.txt").read_text() == "colon\n", done.stderr
+
+
 def test_double_dash_ends_the_options_of_orch_cp(cfg: Path, tmp_path: Path) -> None:
     """As with cp, scp and docker cp: `--` lets a local name start with `-`. Before, orch
     said "unknown option -- (did you mean '-h'?)", and Python's intermixed parse read the

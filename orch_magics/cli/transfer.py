@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ..config.model import Config
+from ..config.model import Config, canonical_name
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..orchestrator import Orchestrator
@@ -62,10 +62,12 @@ def _host(text: str) -> str:
 
 
 def _side(config: Config, word: str) -> tuple[str | None, str]:
-    """`ENV:PATH` → (ENV, PATH) when ENV is configured; anything else is a local path."""
-    env, sep, path = word.partition(":")
-    if sep and env in config.environments:
-        return env, path
+    """`ENV:PATH` → (ENV, PATH) when ENV is configured (the longest such ENV: a name may hold
+    `:` itself); anything else is a local path."""
+    ends = [at for at, char in enumerate(word) if char == ":"]
+    for at in reversed(ends):
+        if canonical_name(word[:at]) in config.environments:
+            return canonical_name(word[:at]), word[at + 1:]
     return None, word
 
 
