@@ -12,7 +12,7 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from .errors import ConfigError, OrchError
@@ -40,10 +40,11 @@ def check_wait(timeout: object) -> None:
 
 
 def result_of(future: concurrent.futures.Future[T], timeout: float | None = None,
-              what: str = "the run") -> T:
-    """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one.
-    Past `timeout`, a TimeoutError says that `what` is still running and how long it waited
-    (Python's own had no message); a `timeout` that is no number of seconds is a ConfigError."""
+              what: str = "the run", tick: Callable[[], None] | None = None) -> T:
+    """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one,
+    and `tick()` (a live view's clock) is called after each. Past `timeout`, a TimeoutError
+    says that `what` is still running and how long it waited (Python's own had no message);
+    a `timeout` that is no number of seconds is a ConfigError."""
     check_wait(timeout)
     if not future.done() and getattr(_THIS_THREAD, "loop", False):
         raise OrchError(f"waiting for {what} on the orchestrator's own loop (from a sink's "
@@ -61,6 +62,8 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
             if isinstance(exc.__context__, KeyboardInterrupt):  # its `with` then released a
                 raise exc.__context__ from None  # lock it did not hold; the Ctrl-C is the news
             raise
+        if tick is not None and not future.done():
+            tick()
     return future.result()
 
 

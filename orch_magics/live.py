@@ -160,19 +160,27 @@ class LiveRun:
         self._on_loop(lambda h: h.send_signal(number))
 
     # ---- results -------------------------------------------------------------------------
-    def wait(self, timeout: float | None = None) -> RunResult:
-        """Block until the run ends; Ctrl-C interrupts the process and raises RunInterrupted."""
+    def wait(self, timeout: float | None = None, *,
+             tick: Callable[[], None] | None = None) -> RunResult:
+        """Block until the run ends; Ctrl-C interrupts the process and raises RunInterrupted.
+        `tick()` is called every 0.1 s meanwhile, also while a Ctrl-C's stop goes on (a
+        view's clock, and its `stopping…`)."""
         try:
             return result_of(self._future, timeout, f"run {self.name or self.plan.name} in "
-                                                    f"{self.plan.environment.name}")
+                                                    f"{self.plan.environment.name}", tick)
         except KeyboardInterrupt:
             self.interrupt()
             try:
-                result = result_of(self._future)
+                result = result_of(self._future, tick=tick)
             except KeyboardInterrupt:  # a second Ctrl-C: kill at once
                 self.kill()
                 result = result_of(self._future)
             raise RunInterrupted(result) from None
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for (or its time is up) and the run has not ended yet."""
+        return not self.done and self._run.stopping()
 
     async def outcome(self) -> RunResult:
         """The RunResult, awaited on the background loop (for code running there)."""

@@ -151,6 +151,22 @@ def test_stopping_or_timing_out_while_connecting_reads_right(orch_kernel: str,
         assert "[stdin of the script: closed, 0 lines sent from the box]" in said, said
 
 
+def test_a_kernel_interrupt_says_stopping_while_a_stubborn_process_is_taken_down(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """The toolbar's ■ left the cell saying `running` for the seconds INT and TERM were
+    ignored (the Stop button said `stopping…`): a person presses it again (tester browser)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        msg_id = kernel.send("cell", "%%orch local\ntrap '' INT TERM; echo up; sleep 30")
+        kernel.wait_for("cell", "up")
+        kernel.km.interrupt_kernel()
+        said = kernel.wait_for("cell", "stopping…", timeout=3)
+        assert "· running ·" not in said.splitlines()[-1], said
+        kernel.reply(msg_id, timeout=30)
+        said = kernel.wait_for("cell", "✗", timeout=30)
+        assert "✗ interrupted, killed by SIGKILL" in said, said
+
+
 def test_stop_says_stopping_while_a_stubborn_process_is_taken_down(orch_kernel: str,
                                                                    tmp_path: Path) -> None:
     """Before, the cell said `running` for the seconds INT and TERM were ignored."""

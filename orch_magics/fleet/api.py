@@ -295,16 +295,18 @@ class LiveFleet:
         self._eof_sent = True
         self._loop.call(self.fleet.close_stdin)
 
-    def wait(self, timeout: float | None = None) -> FleetResult:
+    def wait(self, timeout: float | None = None, *,
+             tick: Callable[[], None] | None = None) -> FleetResult:
         """Block until every target has ended; Ctrl-C stops them all (a second kills) and
-        raises FleetInterrupted carrying the result."""
+        raises FleetInterrupted carrying the result. `tick()` is called every 0.1 s meanwhile,
+        also while the stop goes on (a live view)."""
         try:
             return result_of(self._future, timeout, f"fleet {self.name or self.plan.name} in "
-                                                    f"{self.plan.environment.name}")
+                                                    f"{self.plan.environment.name}", tick)
         except KeyboardInterrupt:
             self.stop()
             try:
-                result = result_of(self._future)
+                result = result_of(self._future, tick=tick)
             except KeyboardInterrupt:
                 self.kill()
                 result = result_of(self._future)

@@ -141,16 +141,12 @@ def _stdin_box(ctx: Context, live: LiveFleet) -> None:
 def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
     """Block until every target has ended; Ctrl-C / a kernel interrupt stops them all."""
     try:
-        while True:
-            try:
-                return live.wait(INTERVAL)
-            except TimeoutError:
-                view.refresh(live)
+        return live.wait(tick=lambda: view.refresh(live))
     except FleetInterrupted:
         raise
     except KeyboardInterrupt:  # arrived while the view was drawn, outside LiveFleet.wait
         live.stop()
-        raise FleetInterrupted(live.wait()) from None
+        raise FleetInterrupted(live.wait(tick=lambda: view.refresh(live))) from None
 
 
 class LabelledOutput:

@@ -315,18 +315,20 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
 
 
 def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
-    """Block until the run ends; Ctrl-C / kernel interrupt stops the whole chain."""
+    """Block until the run ends; Ctrl-C / kernel interrupt stops the whole chain, and the
+    view says `stopping…` while INT → TERM → KILL goes on, as after its Stop button."""
+    def tick() -> None:
+        if live.stopping and not presenter.view.stopping:
+            presenter.view.note_stopping()
+        presenter.poll()
+
     try:
-        while True:
-            try:
-                return live.wait(0.1)
-            except TimeoutError:  # what `result_of` raises (the builtin, also on 3.10)
-                presenter.poll()
+        return live.wait(tick=tick)
     except RunInterrupted:
         raise
-    except KeyboardInterrupt:  # arrived outside LiveRun.wait
+    except KeyboardInterrupt:  # arrived in a tick, outside LiveRun.wait's own slices
         live.interrupt()
-        raise RunInterrupted(live.wait()) from None
+        raise RunInterrupted(live.wait(tick=tick)) from None
 
 
 def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None,
