@@ -137,6 +137,12 @@ def test_keys_are_names_as_written() -> None:
 # ---- #8: what would fail only at run time is refused at load time ---------------------------
 
 RUN_TIME_FAILURES = [
+    # passed `orch check`, then failed at run time with a hint that made no sense (tester config)
+    ("services: {a: {command: x, environment: {A: '{{env:X-def}}'}}}",
+     "'X-def' is not a variable name; a default is written {{env:X:-def}}"),
+    ("services: {a: {command: x, environment: {A: '{{env:1X}}'}}}", "starts with a digit"),
+    ("services: {a: {command: x, environment: {A: 'p={{secret:x:-d}}'}}}",
+     "a secret takes no default (a missing one stops the run); write {{secret:x}}"),
     ("services: {a: {command: x, timeout: -1}}", "timeout must be greater than 0"),
     ("services: {a: {command: x, timeout: 0}}", "timeout must be greater than 0"),
     ("services: {a: {command: x, timeout: .nan}}", "timeout must be a finite number"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..process.environ import PLACEHOLDER
+from ..process.environ import PLACEHOLDER, VARIABLE
 from .suggest import did_you_mean
 
 KINDS = ("secret", "env")
@@ -53,6 +53,23 @@ def placeholder_problem(text: str) -> str | None:
             var, _, default = name.partition(":")
             return (f"placeholder {full.group(0)!r} gives its default after ':-': write "
                     f"{{{{env:{var}:-{default}}}}}")
+        if kind == "env" and (problem := _not_a_variable(full.group(0), name.strip())):
+            return problem
+        if kind == "secret" and ":-" in name:  # a missing secret is an error, never a default
+            return (f"placeholder {full.group(0)!r}: a secret takes no default (a missing one "
+                    f"stops the run); write {{{{secret:{name.partition(':-')[0].strip()}}}}}")
+    return None
+
+
+def _not_a_variable(written: str, name: str) -> str | None:
+    """`{{env:X-def}}` (bash's `${X-def}`) or `{{env:1X}}`: a name no shell variable has, so it
+    could only ever be missing (other odd names may be in the controller's own environment)."""
+    var, dash, default = name.partition("-")
+    if dash and VARIABLE.fullmatch(var):
+        return (f"placeholder {written!r}: {name!r} is not a variable name; a default is "
+                f"written {{{{env:{var}:-{default}}}}}")
+    if name[:1].isdigit():
+        return f"placeholder {written!r}: {name!r} is not a variable name (it starts with a digit)"
     return None
 
 
