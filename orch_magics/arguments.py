@@ -12,10 +12,10 @@ import inspect
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from .config.loader import load_config
-from .config.model import Config, canonical_name
+from .config.model import Config, StdinMode, canonical_name
 from .config.placeholders import placeholder_problem
 from .config.suggest import did_you_mean
 from .errors import ConfigError, UnknownArgument
@@ -192,3 +192,18 @@ def check_plan_of(plan: object, environment: object) -> None:
                                         if isinstance(environment, str) else environment):
         raise ConfigError(f"the plan is for environment {planned!r}, not {environment!r}: "
                           f"pass spawn({planned!r}, plan=PLAN), or plan {environment!r}")
+
+
+def check_plan_switches(stdin_mode: object, tty: object, dry_run: object) -> None:
+    """`plan()`'s own keywords: `tty='no'` was a terminal, `dry_run='no'` a dry run, and a
+    misspelt stdin_mode went into the plan."""
+    modes = get_args(StdinMode)
+    if stdin_mode is not None and stdin_mode not in modes:
+        hint = did_you_mean(str(stdin_mode), modes)
+        raise ConfigError(f"stdin_mode must be one of {', '.join(modes)} (or None: the "
+                          f"service's), not {stdin_mode!r}"
+                          + (f" (did you mean {hint!r}?)" if hint else ""))
+    if tty is not None and not isinstance(tty, bool):
+        raise ConfigError(f"tty must be True, False or None (the service's), not {tty!r}")
+    if not isinstance(dry_run, bool):
+        raise ConfigError(f"dry_run must be True or False, not {dry_run!r}")

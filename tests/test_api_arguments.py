@@ -529,3 +529,21 @@ def test_a_run_that_could_not_start_raises_with_its_result(tmp_path: Path) -> No
     never = err.value.result
     assert never is not None and never.returncode is None and not never.ok
     assert never.audit_id is not None and never.error is err.value
+
+
+@pytest.mark.parametrize("given, said", [
+    (dict(tty="no"), "tty must be True, False or None (the service's), not 'no'"),
+    (dict(stdin_mode="streming"), "stdin_mode must be one of none, streaming, interactive (or "
+                                  "None: the service's), not 'streming' (did you mean "
+                                  "'streaming'?)"),
+    (dict(dry_run="no"), "dry_run must be True or False, not 'no'"),
+])
+def test_plans_own_switches_are_checked(cfg: Path, given: dict[str, object], said: str) -> None:
+    """`plan(tty='no')` made a terminal, `dry_run='no'` a dry run, and a misspelt stdin_mode
+    went into the plan unchecked (tester config)."""
+    with Orchestrator(cfg) as orch:
+        with pytest.raises(ConfigError) as err:
+            orch.plan("local", command="true", **given)  # type: ignore[arg-type]
+        assert str(err.value) == said
+        assert orch.plan("local", command="true", tty=False, stdin_mode="none",
+                         dry_run=True).dry_run
