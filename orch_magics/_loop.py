@@ -129,8 +129,19 @@ def run_or_cancel(loop: BackgroundLoop, coro: Coroutine[Any, Any, T], bound: flo
         raise Interrupted(future) from exc
 
 
-#: Tasks `closing_on` started, held until done (a loop keeps only weak references to tasks).
-_CLOSING: set[asyncio.Task[Any]] = set()
+#: Tasks nobody awaits, held until done (a loop keeps only weak references to tasks).
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+def detached(coro: Coroutine[Any, Any, Any],
+             loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[Any]:
+    """Start `coro` on `loop` (the running one by default) as a task nobody awaits, held
+    until it is done so the collector cannot end it half-way; a failure is still reported
+    by asyncio ("exception was never retrieved")."""
+    task = (loop or asyncio.get_running_loop()).create_task(coro)
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+    return task
 
 
 def closing_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:
@@ -138,9 +149,7 @@ def closing_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None])
     one too: a sync close in a notebook cell), without waiting for it: it runs as soon as
     that loop is free."""
     def start() -> None:
-        task = loop.create_task(coro)
-        _CLOSING.add(task)
-        task.add_done_callback(_CLOSING.discard)
+        detached(coro, loop)
 
     try:
         loop.call_soon_threadsafe(start)

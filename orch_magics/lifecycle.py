@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal, get_args
 
-from ._loop import BackgroundLoop, result_of, started
+from ._loop import BackgroundLoop, detached, result_of, started
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
@@ -254,7 +254,7 @@ class Supervisor:
             except BaseException:  # refused before it started: over, with nothing to show
                 self._ended()
                 raise
-            asyncio.ensure_future(self._main(attempt))
+            detached(self._main(attempt))
             return attempt
 
         attempt, interrupted = started(self.loop.submit(first()))

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Protocol
 
+from .._loop import detached
+
 
 class Stopped(KeyboardInterrupt):
     """TERM or HUP arrived: handled as Ctrl-C is; the command exits with 128 + `signum`."""
@@ -127,7 +129,7 @@ def on_interrupt(current: Callable[[], Stoppable | None]) -> Interrupts:
             interrupts.arrived.set()
             run.stop()
         else:
-            asyncio.ensure_future(run.kill())
+            detached(run.kill())
 
     for sig in stop_signals():
         loop.add_signal_handler(sig, on_signal, sig)

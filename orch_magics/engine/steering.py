@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from .._loop import detached
 from ..layers.base import Launcher
 from ..process.command import Command
 from ..process.handle import STOP_GRACE, ProcessHandle
@@ -96,4 +97,4 @@ class Steering:
         if not launching.cancelled() and launching.exception() is None:
             handle = launching.result()
             handle.discard_output()
-            asyncio.ensure_future(handle.stop(self.grace))
+            detached(handle.stop(self.grace))
