@@ -223,6 +223,14 @@ def signal_number(name: str) -> int | None:
         return None
 
 
+def pid_said(text: bytes) -> int | None:
+    """The pid the wrapper wrote after PID_MARK (None for anything else: garbled, 0)."""
+    try:
+        return int(text.rstrip(b"\r")) or None
+    except ValueError:
+        return None
+
+
 class PidMarker:
     """Streaming parser of the wrapper's pid line: feed chunks, get the output without it.
 
@@ -247,10 +255,7 @@ class PidMarker:
         if j < 0:
             self._held = buf[i:]
             return buf[:i]
-        try:
-            self.pid = int(buf[i + len(PID_MARK):j].rstrip(b"\r")) or None
-        except ValueError:
-            self.pid = None
+        self.pid = pid_said(buf[i + len(PID_MARK):j])
         self.done = True
         self._held = b""
         return buf[:i] + buf[j + 1:]

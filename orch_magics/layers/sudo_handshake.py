@@ -36,7 +36,7 @@ from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle
 from ..redaction import masked_repr
-from .remote import PID_MARK, preamble, split_ready, wrapped_argv
+from .remote import PID_MARK, pid_said, preamble, split_ready, wrapped_argv
 from .sudo_refusal import Heard, explain, must_change_password, no_password, wrong_password
 
 #: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`). The
@@ -230,7 +230,7 @@ class Conversation:
             j = self.raw.find(b"\n", i)
             if i < 0 or j < 0:
                 return None
-            self.pid = int(self.raw[i + len(PID_MARK):j].rstrip(b"\r") or b"0")
+            self.pid = pid_said(self.raw[i + len(PID_MARK):j]) or 0
             self.keep(self.raw[:i])
             self.raw = self.raw[j + 1:]
         if self.tty:  # input waits until the terminal is cooked again (an EOF's ^D above all)
