@@ -17,7 +17,6 @@ from .admission import Gate, Ticket
 from .arguments import (
     check_given,
     check_plan_of,
-    check_plan_switches,
     checked_config,
     checked_keeping,
     checked_resolver,
@@ -106,7 +105,6 @@ class Orchestrator(FilesAndPorts):
              dry_run: bool = False) -> RunPlan:
         """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan). A run
         the environment's allow lists refuse is refused before any secret provider is asked."""
-        check_plan_switches(stdin_mode, tty, dry_run)
         return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
                          dry_run=dry_run, admissible=check_allowed)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .arguments import checked_command, checked_cwd, checked_env, refuse_nul
+from .arguments import check_plan_switches, checked_command, checked_cwd, checked_env, refuse_nul
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
@@ -172,6 +172,7 @@ def make_plan(
     `admissible(plan)` raises for a run that may not happen: it sees the plan unresolved,
     before any secret provider is asked.
     """
+    check_plan_switches(stdin_mode, tty, dry_run)
     if admissible is not None and not dry_run:
         admissible(make_plan(config, environment, service, command=command, env=env, cwd=cwd,
                              stdin_mode=stdin_mode, tty=tty, dry_run=True))

@@ -86,10 +86,10 @@ class _Written:
 def test_pieces_of_a_line_that_never_ends_cut_no_character_and_no_crlf() -> None:
     """Each piece is written as a line of its own: a 3-byte character or a `\\r\\n` ending
     cut between two pieces would show as garbage, or as an empty extra line."""
-    from orch_magics.cli.fleet import LabelledLines
+    from orch_magics.cli.fleet import LabelledWriter
 
     out = _Written()
-    lines = LabelledLines("web", 3, out)  # type: ignore[arg-type]
+    lines = LabelledWriter("web", 3, out)  # type: ignore[arg-type]
     sent = ("€" * 100_000).encode() + b"\r"
     for i in range(0, len(sent), 4099):  # chunks that end anywhere inside a character
         lines.feed(Stdout(sent[i:i + 4099]))
@@ -108,10 +108,10 @@ def test_pieces_of_a_line_that_never_ends_cut_no_character_and_no_crlf() -> None
 
 def _cli_lines(*chunks: bytes) -> list[bytes]:
     """What `orch run FLEET` writes for target `web` given these stdout chunks, as lines."""
-    from orch_magics.cli.fleet import LabelledLines
+    from orch_magics.cli.fleet import LabelledWriter
 
     out = _Written()
-    lines = LabelledLines("web", 3, out)  # type: ignore[arg-type]
+    lines = LabelledWriter("web", 3, out)  # type: ignore[arg-type]
     for chunk in chunks:
         lines.feed(Stdout(chunk))
     lines.close()

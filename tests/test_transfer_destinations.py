@@ -21,7 +21,7 @@ import pytest
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
-from orch_magics.transfer.landing import FileTarget
+from orch_magics.transfer.landing import FileLanding
 from transfers import lab_config, remote
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
@@ -159,7 +159,7 @@ async def test_a_directory_that_does_not_fit_is_never_reported_copied(  # type: 
 def test_a_get_stopped_by_a_full_disk_with_bytes_still_buffered_leaves_nothing(small_disk) -> None:  # type: ignore[no-untyped-def]
     """Removing the temporary file flushed what was buffered first: onto the full disk, which
     failed again, so the file stayed and an OSError escaped instead of the copy's error."""
-    target = FileTarget(str(small_disk / "got"))
+    target = FileLanding(str(small_disk / "got"))
     with pytest.raises(TransferError, match="No space left on device"):
         while True:
             target.write(b"x" * 1000)  # small chunks stay in the file's buffer a while

@@ -21,7 +21,7 @@ from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
 from orch_magics.transfer.receive import Spool
-from orch_magics.transfer.send import FRAME, Readable, Sending, Source
+from orch_magics.transfer.send import FRAME, PutSource, Readable, Sending
 from test_sudo_layer import chain as sudo_chain
 from test_sudo_layer import config_text as sudo_config
 from test_transfer_chain import leftovers
@@ -112,8 +112,8 @@ class FailingRead:
 @pytest.mark.parametrize("env", ["deep", "loop"])
 async def test_put_whose_source_fails_part_way_keeps_nothing(  # type: ignore[no-untyped-def]
         orch, tmp_path, env, folder, monkeypatch) -> None:
-    original = Source.open
-    monkeypatch.setattr(Source, "open", lambda self: FailingRead(original(self)))
+    original = PutSource.open
+    monkeypatch.setattr(PutSource, "open", lambda self: FailingRead(original(self)))
     with pytest.raises(TransferError, match="reading .*src failed.*Input/output error") as err:
         await orch.aput(env, str(big_file(tmp_path / "src")), f"{folder}/dst")
     assert "nothing was kept" in str(err.value)
@@ -159,14 +159,14 @@ async def test_sizes_at_frame_edges_round_trip(orch, tmp_path, env, folder, size
 @pytest.mark.parametrize("env", ["loop"])
 async def test_put_reads_its_source_once_and_reports_what_it_read(  # type: ignore[no-untyped-def]
         orch, tmp_path, env, folder, monkeypatch) -> None:
-    original = Source.open
+    original = PutSource.open
     opened: list[str] = []
 
-    def counted(self: Source) -> Readable:
+    def counted(self: PutSource) -> Readable:
         opened.append(self.path)
         return original(self)
 
-    monkeypatch.setattr(Source, "open", counted)
+    monkeypatch.setattr(PutSource, "open", counted)
     src = big_file(tmp_path / "src")
     sent = await orch.aput("loop", str(src), f"{folder}/dst")
     assert opened == [str(src)]

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from orch_magics.transfer.landing import STALE_AFTER, FileTarget
+from orch_magics.transfer.landing import STALE_AFTER, FileLanding
 from transfers import stop_cli_copy
 
 
@@ -126,7 +126,7 @@ def test_a_file_left_under_a_hidden_name_is_removed_and_nothing_else(tmp_path: P
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        target = FileTarget(str(dest))
+        target = FileLanding(str(dest))
         target.abort()
     finally:
         holder.communicate("", timeout=30)
@@ -142,7 +142,7 @@ def test_a_get_being_renamed_into_place_is_never_swept(tmp_path: Path, monkeypat
     from orch_magics.transfer import landing
 
     dest = tmp_path / "report.csv"
-    target = FileTarget(str(dest))
+    target = FileLanding(str(dest))
     target.write(b"complete and checked\n")
     target.finish()
     old = time.time() - 10 * STALE_AFTER

@@ -53,7 +53,7 @@ MAX_PARTIAL = 64 * 1024
 _BARE_CR = re.compile(rb"\r(?!\n)")
 
 
-class LabelledLines:
+class LabelledWriter:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
     paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
     ending), but after a `\\r` that does not end the line its label is written again, so a
@@ -139,7 +139,7 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)
     fleet = orch.fleets.begin(
         plan, options(args), ticket, stdin=stdin,
-        sinks=lambda label: () if quiet else (LabelledLines(label, width, output),))
+        sinks=lambda label: () if quiet else (LabelledWriter(label, width, output),))
     output.stopping = lambda: interrupts.arrived.is_set() or fleet.stopping
     try:
         result = await fleet.wait()

@@ -215,7 +215,7 @@ def decode_status(code: int) -> Exit:
     return Exit(code=code)
 
 
-def signal_number(name: str) -> int | None:
+def signal_named(name: str) -> int | None:
     """`KILL` → 9; None for a name this system does not know."""
     try:
         return int(_signal.Signals["SIG" + name])

@@ -28,7 +28,7 @@ from .remote import (
     PidMarker,
     decode_status,
     kill_group_line,
-    signal_number,
+    signal_named,
     split_ready,
 )
 from .ssh_liveness import answers, while_heard
@@ -138,7 +138,7 @@ class SSHBackend:
         sig = self._proc.exit_signal
         status = self._proc.exit_status
         if sig is not None:
-            num = signal_number(sig[0])
+            num = signal_named(sig[0])
             self._exit = Exit(signal=num) if num else Exit(code=255)
         elif status is not None and status >= 0:
             self._exit = decode_status(status)  # 128+N as every remote kind reads it

@@ -83,7 +83,7 @@ def elided_lines(whole: int, parts: int) -> str:
     return f"{counted} and {'part of another' if parts == 1 else f'parts of {parts} others'}"
 
 
-class Tail:
+class BoundedTail:
     """The last lines of the output, whole (a line not ended yet is the newest), within
     `limit`; `dropped(stream, data)` hears of each piece let go, in order."""
 

@@ -17,7 +17,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..sinks.ansi import sgr_codes
 from ..sinks.base import StepKind
 from ..text import clean_cut, human_size
-from .bounded import NL, Chunk, Limit, StreamCounts, Tail, elided_lines
+from .bounded import NL, BoundedTail, Chunk, Limit, StreamCounts, elided_lines
 
 #: Bytes of a stream's first line that may be written in the head though it was full.
 FIRST_LINE = 4096
@@ -40,7 +40,7 @@ class HeadlessOutput:
         self._firsts: dict[str, bytes] = {}  # first lines come when the head was full
         self._in_tail = False
         self._streams = {"stdout": StreamCounts(), "stderr": StreamCounts()}
-        self._tail = Tail(self.tail, self._streams, lambda stream, data: _take_sgr(
+        self._tail = BoundedTail(self.tail, self._streams, lambda stream, data: _take_sgr(
             self._elided_sgr, stream, data))
         self._decoders: dict[str, Any] = {}
         self._last = {"stdout": "\n", "stderr": "\n"}  # last character written to each

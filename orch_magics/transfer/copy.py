@@ -26,7 +26,7 @@ from ..result import RunResult
 from .model import CopyInterrupted, Progress, TransferError, Transferred, progress_of
 from .receive import Receiver
 from .scripts import done_path, get_problems, problems, remote_sha256
-from .send import Sending, Source
+from .send import PutSource, Sending
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -59,7 +59,7 @@ class Copy:
         self.target = target  # a fleet target's label (kept in the audit record)
         self.direction = direction
         self.source, self.destination = source, destination
-        self.put_source: Source | None = None
+        self.put_source: PutSource | None = None
         self.done: Transferred | None = None  # once the copy is in place (kept)
 
     def kept(self) -> list[Transferred]:
@@ -123,7 +123,7 @@ class Copy:
             await _settled(loop.run_in_executor(None, receiver.abort))
         return self.done
 
-    async def _put(self, source: Source, progress: Progress) -> Transferred:
+    async def _put(self, source: PutSource, progress: Progress) -> Transferred:
         t0 = time.monotonic()
         stopping = False
         progress.start(self.label, source.size)

@@ -27,7 +27,7 @@ from ..sinks.file import label_folders
 from ..text import plural
 from .copy import Copy, Runs, get_destination
 from .model import Progress, TransferError, Transferred, progress_of
-from .send import Source
+from .send import PutSource
 
 
 class FleetCopied(ByTarget["Transferred | TransferError"]):
@@ -109,7 +109,7 @@ class FleetCopy:
     """A copy admitted for a fleet environment, ready to run on an event loop."""
 
     def __init__(self, runs: Runs, plan: RunPlan, ticket: Ticket, direction: Literal["get", "put"],
-                 source: str, destination: str, *, put_source: Source | None = None,
+                 source: str, destination: str, *, put_source: PutSource | None = None,
                  limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> None:
         self.runs, self.plan, self.ticket = runs, plan, ticket
         self.direction, self.source, self.destination = direction, source, destination

@@ -1,5 +1,5 @@
 """Where a get's bytes land: beside the destination, under no name or a hidden one, renamed
-onto it only when the copy is whole (`FileTarget` for a file, `TreeTarget` for a directory's
+onto it only when the copy is whole (`FileLanding` for a file, `TreeLanding` for a directory's
 tar stream, unpacked in a thread as the sender's modes say).
 
 A hidden temporary is locked (flock) by its receiver for as long as it works on it, so the
@@ -28,7 +28,7 @@ from typing import Protocol
 from .model import TransferError
 
 
-class Target(Protocol):
+class Landing(Protocol):
     """Where received bytes go until they are committed (renamed) or dropped."""
 
     def write(self, data: bytes) -> None: ...
@@ -193,7 +193,7 @@ def _name(number: int, group: bool = False) -> str:
         return str(number)
 
 
-class FileTarget:
+class FileLanding:
     """A file beside `dest`, replaced onto it on commit. It has no name until then (O_TMPFILE),
     so a receiver killed outright (SIGKILL, the OOM killer) leaves nothing; where the file
     system cannot make one, a hidden temporary name is used."""
@@ -301,7 +301,7 @@ def _linked(fd: int, folder: str, prefix: str) -> str:
         os.close(into)
 
 
-class TreeTarget:
+class TreeLanding:
     """A temporary directory beside `dest`, filled by unpacking the tar stream in a thread."""
 
     def __init__(self, dest: str) -> None:

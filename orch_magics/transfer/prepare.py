@@ -20,7 +20,7 @@ from .copy import Copy, Copying, Runs, get_destination
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
-from .send import Source
+from .send import PutSource
 
 #: What a copy returns: one target's Transferred, or a FleetCopied of a fleet's targets.
 Copied = Union[Transferred, FleetCopied]
@@ -68,10 +68,10 @@ def _admitted(runs: Runs, planned: Callable[[], RunPlan], dry: RunPlan, words: S
     return _titled(planned(), words), ticket
 
 
-def measure(local: object) -> Source:
+def measure(local: object) -> PutSource:
     """Check LOCAL (a readable file or directory) and note its kind, mode and size; the
     bytes are read (and hashed) only while they are sent."""
-    return Source(local_path_of(local))
+    return PutSource(local_path_of(local))
 
 
 def _fleet_folder(local: str | None) -> str:
@@ -110,7 +110,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     return Copy(runs, plan, ticket, "get", source, dest)
 
 
-def prepare_put(runs: Runs, environment: str, source: Source, remote: PathArg, *,
+def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg, *,
                 yes: str | Collection[str] = (), front_end: str = "api",
                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
     """Plan and admit `put ENV LOCAL REMOTE` of a checked source (on a fleet: to every

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.batches import Batches
-from .landing import FileTarget, Target, TreeTarget
+from .landing import FileLanding, Landing, TreeLanding
 from .model import Progress, TransferError
 from .scripts import Header, parse_header
 
@@ -29,10 +29,10 @@ HEADER_LINE = 100
 
 
 class Spool:
-    """Writes chunks into a Target and hashes them, in arrival order, in a worker thread
+    """Writes chunks into a Landing and hashes them, in arrival order, in a worker thread
     (`sinks.batches`). The first failure is kept in `error`; nothing more is written after it."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Landing) -> None:
         self.target = target
         self.sha = hashlib.sha256()
         self.error: str | None = None
@@ -55,14 +55,14 @@ class Spool:
 
 
 class Receiver:
-    """The sink of a get: header, then bytes into a Target, hashed and counted as they come."""
+    """The sink of a get: header, then bytes into a Landing, hashed and counted as they come."""
 
     def __init__(self, dest: str, progress: Progress, on_error: Callable[[], None]) -> None:
         self.dest = dest
         self.progress = progress
         self.on_error = on_error
         self.header: Header | None = None
-        self.target: Target | None = None
+        self.target: Landing | None = None
         self.error: str | None = None
         self.received = 0
         self.spool: Spool | None = None
@@ -145,7 +145,7 @@ class Receiver:
 
     def _start(self, header: Header) -> None:
         self.header = header
-        self.target = FileTarget(self.dest) if header.kind == "file" else TreeTarget(self.dest)
+        self.target = FileLanding(self.dest) if header.kind == "file" else TreeLanding(self.dest)
         self.spool = Spool(self.target)
         self.progress.start(self.dest, header.size if header.kind == "file" else None)
 

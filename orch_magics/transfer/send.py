@@ -152,7 +152,7 @@ def tar_size(root: str) -> int:
     return _padded(total + 2 * tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
 
 
-class Source:
+class PutSource:
     """What a put sends: its kind, mode, size (the progress total), and the bytes."""
 
     def __init__(self, path: str) -> None:
@@ -206,7 +206,7 @@ class Sending:
     `stopped()` says so. `size`, `sha256` and `error` describe what was read.
     """
 
-    def __init__(self, source: Source, progress: Progress,
+    def __init__(self, source: PutSource, progress: Progress,
                  stopped: Callable[[], bool]) -> None:
         self.path = source.path
         self.progress = progress
