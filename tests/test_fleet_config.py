@@ -426,6 +426,10 @@ def test_a_wide_limit_range_is_looked_up_not_matched_name_by_name() -> None:
 def test_a_limit_range_written_wrong_is_an_error() -> None:
     with pytest.raises(ConfigError, match=r"--limit pattern 'web-\[3:1x\]': range \[3:1x\]"):
         select(["web-01", "web-02"], "web-[3:1x]")
+    # a range left open matched nothing and said "did you mean '127.0.1.13'?" (fleets6)
+    for limit in ("127.0.1.[1:3", "127.0.1.1,127.0.1.[2:3", "web-[ab"):
+        with pytest.raises(ConfigError, match=r"a '\[' is not closed \(a range is written"):
+            select(["127.0.1.1", "127.0.1.13", "web-a"], limit)
 
 
 def test_limit_that_matches_nothing_says_what_there_is() -> None:
@@ -666,7 +670,7 @@ def test_the_summary_of_no_target_and_the_width_of_wide_labels() -> None:
 def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() -> None:
     """s8-fleet #2 and its review: a host whose containers could not be listed keeps its
     (failed) row when the limit would keep one of its containers, judged by the names found
-    elsewhere, or when the limit matches nothing known; a limit on the hosts still applies."""
+    elsewhere or named by the limit; a limit on the hosts still applies."""
     from orch_magics.fleet.targets import Target, limited_reached
 
     text = ("environments:\n  e:\n    layers:\n"
@@ -685,8 +689,17 @@ def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() 
     assert kept("h2/app-01") == ["h2"]
     assert kept("*/app-01,!h3") == ["h1/app-01", "h2"]
     assert kept("app-77") == ["h2", "h3"]  # only there, maybe: their rows say why not seen
+    assert kept("h2/app-77") == ["h2"]
+    # fleets6: a word matching nothing known returned the unreached hosts alone: the targets
+    # the other words chose were dropped, and an excluded host kept its row (and its rerun)
+    assert kept("app-02,app-77") == ["h1/app-02", "h2", "h3"]
+    assert kept("app-02,app-77,!h3") == ["h1/app-02", "h2"]
+    for wrong in ("!h3,!app-77", "app-02,!*/app-77"):  # an exclusion protects: never a guess
+        with pytest.raises(ConfigError, match="'!.*app-77' matches no target"):
+            kept(wrong)
     none_listed = list(pending)
     assert [t.label for t in limited_reached(none_listed, "h1")] == ["h1"]
+    assert [t.label for t in limited_reached(none_listed, "h1,app-9")] == ["h1", "h2", "h3"]
     assert [t.label for t in limited_reached(none_listed, "!h2")] == ["h1", "h3"]
     with pytest.raises(ConfigError, match="'app-77' matches no target"):  # all listed: a typo
         limited_reached(listed, "app-77")

@@ -33,7 +33,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if limit is None:
         return list(labels)
     groups = groups or {}
-    words = _words(limit)
+    words = limit_words(limit)
     if not words:
         raise ConfigError(f"--limit {limit!r} names no pattern")
 
@@ -61,7 +61,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     return kept
 
 
-def _words(limit: str) -> list[str]:
+def limit_words(limit: str) -> list[str]:
     """The patterns of a limit: split at commas; without a comma at colons (outside ranges),
     as Ansible splits `web:!db` — unless the limit is one IPv6 pattern (`!2001:db8::5`,
     `2001:db8::*`, `2001:db8::5/app-1`), or a range left open (`web-[01:04`: its error says
@@ -87,6 +87,9 @@ def _ranges_expanded(pattern: str) -> list[str]:
     """The globs a pattern stands for: a range (`web-[01:03]`, `127.0.1.[2:6]`) is expanded as
     in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
     without a colon stays a character class."""
+    if pattern.count("[") != pattern.count("]"):  # fnmatch takes a lone `[` as text
+        raise ConfigError(f"--limit pattern {pattern!r}: a '[' is not closed (a range is "
+                          f"written web-[01:04], a character class web-[abc])")
     try:
         return patterns.expand_ranges(pattern)
     except ValueError as exc:

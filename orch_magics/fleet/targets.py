@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -19,7 +20,10 @@ from ..errors import ConfigError, OrchError
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
 from ..text import plural
-from .select import select
+from .select import limit_words, select
+
+#: A limit word that is a glob or a range: no container name of its own.
+_GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
 
 
 @dataclass(frozen=True)
@@ -127,21 +131,22 @@ def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
 
 def limited_reached(targets: Sequence[Target], limit: str | None) -> list[Target]:
     """`limited`, where a target whose containers could not be listed (still `pending`: its
-    row says why) is kept when the limit would keep one of its containers, judged by the
-    names found on the other hosts, and whenever the limit matches nothing known: what it
-    names may be on the hosts not looked at. (`*/app-01` dropped an unreachable host's row,
-    `127.0.1.250/app-01` was a config error: the run said ok for what it could not see.)"""
+    row says why) is kept when the limit would keep one of its containers: judged by the
+    names found on the other hosts, and by the names the limit's own words give (`app-09`
+    may run only there). (`*/app-01` dropped an unreachable host's row, `127.0.1.250/app-01`
+    was a config error: the run said ok for what it could not see.) An exclusion that
+    matches nothing stays an error: `!web-O3` must not run on the web-03 it was to protect."""
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not unreached:
         return limited(targets, limit)
-    names = sorted({t.label.rpartition("/")[2] for t in targets if t.pending is None})
-    stand_ins = {f"{t.label}/{name}": t for t in unreached for name in names}
+    found = {t.label.rpartition("/")[2] for t in targets if t.pending is None}
+    known = {part for t in targets for part in (*t.label.split("/"), *t.groups)}
+    named = {word.lstrip("&").rpartition("/")[2] for word in limit_words(limit)
+             if not word.startswith("!") and not _GLOB_OR_RANGE.search(word)} - known
+    stand_ins = {f"{t.label}/{name}": t for t in unreached for name in sorted(found | named)}
     groups = {t.label: t.groups for t in targets} | {
         label: t.groups for label, t in stand_ins.items()}
-    try:
-        keep = set(select([*(t.label for t in targets), *stand_ins], limit, groups))
-    except ConfigError:
-        return unreached
+    keep = set(select([*(t.label for t in targets), *stand_ins], limit, groups))
     keep |= {t.label for label, t in stand_ins.items() if label in keep}
     return [t for t in targets if t.label in keep]
 
