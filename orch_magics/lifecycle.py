@@ -12,31 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Literal, get_args
+from typing import Literal, get_args
 
 from ._loop import BackgroundLoop, detached, result_of, started
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
-from .errors import ConfigError, OrchError, RunInterrupted
+from .errors import ConfigError, RunInterrupted
 from .live import LiveRun
 from .plan import RunPlan
-from .process.events import Event, Stderr, Stdout
 from .result import RunResult
 from .secrets.masking import get_logger, mask_text
 from .sinks.base import Sink
+from .sinks.log_file import LogFile
 from .sinks.ring import RingBuffer
 
 log = get_logger(__name__)
 
 RestartMode = Literal["no", "on-failure", "always"]
-#: A named run's log file is rotated to `<name>.log.1` past this size (one old file is kept).
-DEFAULT_LOG_MAX_BYTES = 64 << 20
 #: Bytes of each stream a named run's RunResult keeps (the log file holds the rest).
 DEFAULT_CAPTURE_LIMIT = 4 << 20
 #: Starts a run on the loop: the Orchestrator's `begin`.
@@ -118,110 +113,6 @@ class NamedRun(LiveRun):
         where = f", log {self.log_file}" if self.log_file else ""
         return mask_text(f"<NamedRun {self.name} in {self.plan.environment.name}: "
                          f"{self.state}{extra}{where}>")
-
-
-#: Bytes of a line not ended yet a log file holds back, per stream (past it: written as is).
-MAX_PARTIAL = 64 * 1024
-
-
-def _last_byte(path: str) -> bytes:
-    """The last byte of a log an earlier run of that name left (a note starts a new line)."""
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1)
-
-
-class LogFile:
-    """Appends a run's (masked) output to a file, rotated past `max_bytes`.
-
-    The one on-disk copy of a named run's output: when it grows past `max_bytes` it becomes
-    `<path>.1` (replacing an older one) and a new file starts, so a service that prints for days
-    takes at most twice `max_bytes` of disk. `close` (after each attempt) writes the lines not
-    ended yet and keeps the file for the next attempt; `shutdown` releases it when the run is
-    over for good.
-    Lines go in whole, so stdout and stderr never share one: the line a stream has not ended
-    yet waits (up to `MAX_PARTIAL` bytes) until it does, or until the attempt ends.
-    """
-
-    def __init__(self, path: str, max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self._file: BinaryIO | None = None
-        self._size = 0
-        self._last = b"\n"  # the last byte written: a note of ours starts a line of its own
-        self._partial: dict[type[Event], bytes] = {Stdout: b"", Stderr: b""}
-        self._lock = threading.Lock()
-        try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            self._open()
-        except OSError as exc:  # before the run starts: nothing ran
-            raise OrchError(f"not started: the named run's log {path} cannot be written "
-                            f"({exc.strerror}); give log_dir= or ORCH_LOG_DIR a folder that "
-                            f"can be written") from None
-
-    def _open(self) -> BinaryIO:
-        if self._file is None or self._file.closed:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.chmod(self.path, 0o600)
-            self._file = os.fdopen(fd, "ab", buffering=0)
-            self._size = os.fstat(fd).st_size
-            self._last = _last_byte(self.path) if self._size else b"\n"
-        return self._file
-
-    def _append(self, data: bytes, *, line: bool = False) -> None:
-        """Append `data` (`line`: on a line of its own, after output that ended mid-line);
-        under the lock."""
-        if self._size + len(data) > self.max_bytes and self._size:
-            self._rotate()
-        file = self._open()
-        if line and self._last != b"\n":
-            data = b"\n" + data
-        file.write(data)
-        self._size += len(data)
-        self._last = data[-1:] or self._last
-
-    def _rotate(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        os.replace(self.path, self.path + ".1")
-
-    def feed(self, event: Event) -> None:
-        if isinstance(event, (Stdout, Stderr)):
-            kind = type(event)
-            with self._lock:
-                held = self._partial[kind] + event.data if self._partial[kind] else event.data
-                end = held.rfind(b"\n") + 1
-                if len(held) - end > MAX_PARTIAL:  # a line that never ends goes as it comes
-                    end = len(held)
-                self._partial[kind] = held[end:]
-                if end:
-                    self._append(held[:end])
-
-    def _flush_lines(self) -> None:
-        """Write the lines not ended yet, each on a line of its own (under the lock)."""
-        for kind, held in self._partial.items():
-            if held:
-                self._partial[kind] = b""
-                self._append(held, line=True)
-
-    def note(self, text: str) -> None:
-        """A line of our own (start, restart, stop), marked `# orch:`."""
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with self._lock:
-            self._flush_lines()
-            self._append(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
-
-    def close(self) -> None:
-        """The attempt is over: its last lines go in (the file stays open for the next)."""
-        with self._lock:
-            self._flush_lines()
-
-    def shutdown(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
 
 
 class Supervisor:

@@ -31,13 +31,7 @@ from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
-from .lifecycle import (
-    DEFAULT_CAPTURE_LIMIT,
-    DEFAULT_LOG_MAX_BYTES,
-    LogFile,
-    RestartPolicy,
-    Supervisor,
-)
+from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
 from .live import LiveRun, begun
 from .named_runs import RunInfo, RunRegistry, follow_lines
 from .plan import RunPlan, guarded_now, make_plan, replanned
@@ -47,6 +41,7 @@ from .run_names import choose
 from .secrets.placeholders import Resolver
 from .shutdown import SpawnedRuns, close_at_exit, stop_runs
 from .sinks.base import Sink, Sinks, check_sinks
+from .sinks.log_file import DEFAULT_LOG_MAX_BYTES, LogFile
 from .sinks.ring import RingBuffer
 from .stdin import StdinSource
 from .transfer_methods import FilesAndPorts

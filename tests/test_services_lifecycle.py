@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
 from orch_magics.lifecycle import RestartPolicy
+from orch_magics.process.events import Stdout
 
 CONFIG = """\
 environments:
@@ -322,3 +325,80 @@ def test_a_named_run_keeps_the_end_of_its_output_as_whole_lines_and_says_so(
     assert small.lines == ["one", "two"] and not small.truncated and "kept" not in repr(small)
     assert small.log_file == str(tmp_path / "small.log")
     assert len(whole.lines) == 1_000_001 and not whole.truncated and whole.log_file is None
+
+
+def test_a_log_path_that_is_no_regular_file_is_refused_and_left_as_it_was(
+        tmp_path: Path) -> None:
+    """A FIFO at NAME.log hung `start()` for good; a symlink there had its target's mode
+    changed to 0600 and the run's output appended to it (tester guard)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    os.mkfifo(logs / "fifo.log")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine\n")
+    precious.chmod(0o644)
+    (logs / "link.log").symlink_to(precious)
+    with Orchestrator(load_config_text(CONFIG), log_dir=logs) as orch:
+        for name in ("fifo", "link"):
+            with pytest.raises(OrchError, match=rf"not started: the named run's log "
+                                                rf".*{name}.log cannot be written"):
+                orch.start("local", command="echo x", name=name)
+    assert precious.read_text() == "mine\n" and stat.S_IMODE(precious.stat().st_mode) == 0o644
+
+
+def test_two_writers_of_one_log_keep_every_line_and_its_bound(tmp_path: Path) -> None:
+    """Two kernels starting the same name shared NAME.log, each counting only its own bytes
+    and rotating it without a lock: of 600 lines each, 58 and 51 were left, mixed, and the
+    file grew past log_max_bytes (tester guard)."""
+    from orch_magics.sinks.log_file import LogFile
+
+    path = str(tmp_path / "same.log")
+    writers = [LogFile(path, max_bytes=1 << 20) for _ in range(2)]
+
+    def write(n: int) -> None:
+        for i in range(600):
+            writers[n].feed(Stdout(f"writer-{n} line {i:04} {'x' * 200}\n".encode()))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for writer in writers:
+        writer.shutdown()
+    lines = Path(path).read_text().splitlines()
+    assert sorted(lines) == sorted(f"writer-{n} line {i:04} {'x' * 200}" for n in range(2)
+                                   for i in range(600))
+    small = str(tmp_path / "small.log")
+    writers = [LogFile(small, max_bytes=20_000) for _ in range(2)]
+    threads = [threading.Thread(target=lambda n=n: [writers[n].feed(Stdout(
+        f"{n}:{i:05}\n".encode())) for i in range(3000)]) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kept = Path(small + ".1").read_text().splitlines() + Path(small).read_text().splitlines()
+    assert os.path.getsize(small) <= 20_000 and os.path.getsize(small + ".1") <= 20_000
+    for n in range(2):  # each writer's newest lines, in order, none torn
+        mine = [line for line in kept if line.startswith(f"{n}:")]
+        assert mine and mine == sorted(mine) and mine[-1] == f"{n}:02999", mine[-3:]
+    assert all(len(line) == 7 for line in kept)
+
+
+def test_a_log_that_cannot_be_written_is_said_once_and_supervision_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A write that failed in the supervisor's note (a full disk, a folder where the rotation
+    goes) ended its loop: no restart, `logs -f` over while `ps` said running (tester guard)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "crashy.log.1").mkdir()  # the rotation cannot replace a folder
+    (logs / "crashy.log.1" / "keep").write_text("x")
+    with Orchestrator(load_config_text(CONFIG), log_dir=logs, log_max_bytes=40,
+                      restart_backoff=(0.05, 0.2)) as orch:
+        orch.start("local", "crashy")
+        wait_for(lambda: orch.runs.get("crashy").done)
+        status = orch.status("crashy")
+        assert status.restarts == 3 and status.state == "failed", status
+        assert orch.logs("crashy").count("run ") == 4
+    said = [r.getMessage() for r in caplog.records if "cannot be written" in r.getMessage()]
+    assert len(said) == 1 and "crashy.log cannot be written" in said[0], said

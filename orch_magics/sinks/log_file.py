@@ -1,0 +1,156 @@
+"""A named run's log file: its (masked) output on disk, rotated, shared safely between the
+processes that write it (two kernels starting the same name)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import threading
+import time
+from typing import BinaryIO
+
+from ..errors import OrchError
+from ..process.events import Event, Stderr, Stdout
+from ..secrets.masking import get_logger, mask_text
+
+#: A named run's log file is rotated to `<name>.log.1` past this size (one old file is kept).
+DEFAULT_LOG_MAX_BYTES = 64 << 20
+#: Bytes of a line not ended yet a log file holds back, per stream (past it: written as is).
+MAX_PARTIAL = 64 * 1024
+
+
+class LogFile:
+    """Appends a run's (masked) output to a file, rotated past `max_bytes`.
+
+    The one on-disk copy of a named run's output: when it grows past `max_bytes` it becomes
+    `<path>.1` (replacing an older one) and a new file starts, so a service that prints for days
+    takes at most twice `max_bytes` of disk. `close` (after each attempt) writes the lines not
+    ended yet and keeps the file for the next attempt; `shutdown` releases it when the run is
+    over for good.
+    Lines go in whole, so stdout and stderr never share one: the line a stream has not ended
+    yet waits (up to `MAX_PARTIAL` bytes) until it does, or until the attempt ends.
+    Several processes may write one file (two kernels starting the same name): each append
+    holds a lock and follows the file a rotation by another moved. A write that fails (a full
+    disk) is said once in a warning; the output stays in memory (`logs`) and the run goes on.
+    """
+
+    def __init__(self, path: str, max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._file: BinaryIO | None = None
+        self._partial: dict[type[Event], bytes] = {Stdout: b"", Stderr: b""}
+        self._lock = threading.Lock()
+        self._failing = False  # a write failed and was said: say the next failure after a success
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._open()
+        except OSError as exc:  # before the run starts: nothing ran
+            raise OrchError(f"not started: the named run's log {path} cannot be written "
+                            f"({exc.strerror or exc}); give log_dir= or ORCH_LOG_DIR a folder "
+                            f"that can be written") from None
+
+    def _open(self) -> BinaryIO:
+        """The file at `path`, opened anew when none is open or another process's rotation
+        moved it. Never through a symlink, never a FIFO or a device (O_NONBLOCK: a FIFO put
+        there cannot hang the open), and only our own file is made private."""
+        if self._file is not None and not self._file.closed:
+            if self._is_current(self._file):
+                return self._file
+            self._file.close()
+        self._file = None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise OSError(0, "it is not a regular file")
+        if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+        self._file = os.fdopen(fd, "ab", buffering=0)
+        return self._file
+
+    def _is_current(self, file: BinaryIO) -> bool:
+        """Whether `file` is still the one at `path` (not moved by a rotation)."""
+        try:
+            here = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(file.fileno())
+        return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def _locked(self) -> BinaryIO:
+        """The file at `path`, locked against the other writers of it."""
+        while True:
+            file = self._open()
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+            if self._is_current(file):
+                return file
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)  # moved while we waited: the new one
+
+    def _append(self, data: bytes, *, line: bool = False) -> None:
+        """Append `data` (`line`: on a line of its own, after output that ended mid-line);
+        under the lock. A failure is warned about, not raised: the run goes on."""
+        try:
+            self._append_locked(data, line)
+        except OSError as exc:
+            if not self._failing:
+                get_logger(__name__).warning(
+                    "the named run's log %s cannot be written (%s): its output is kept in "
+                    "memory only (logs NAME) until it can", self.path, exc.strerror or exc)
+            self._failing = True
+        else:
+            self._failing = False
+
+    def _append_locked(self, data: bytes, line: bool) -> None:
+        file = self._locked()
+        try:
+            size = os.fstat(file.fileno()).st_size
+            if size and size + len(data) > self.max_bytes:
+                os.replace(self.path, self.path + ".1")  # the other writers find it moved
+                fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+                file = self._locked()
+                size = os.fstat(file.fileno()).st_size
+            if line and size and os.pread(file.fileno(), 1, size - 1) != b"\n":
+                data = b"\n" + data
+            file.write(data)
+        finally:
+            if not file.closed:
+                fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, (Stdout, Stderr)):
+            kind = type(event)
+            with self._lock:
+                held = self._partial[kind] + event.data if self._partial[kind] else event.data
+                end = held.rfind(b"\n") + 1
+                if len(held) - end > MAX_PARTIAL:  # a line that never ends goes as it comes
+                    end = len(held)
+                self._partial[kind] = held[end:]
+                if end:
+                    self._append(held[:end])
+
+    def _flush_lines(self) -> None:
+        """Write the lines not ended yet, each on a line of its own (under the lock)."""
+        for kind, held in self._partial.items():
+            if held:
+                self._partial[kind] = b""
+                self._append(held, line=True)
+
+    def note(self, text: str) -> None:
+        """A line of our own (start, restart, stop), marked `# orch:`."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with self._lock:
+            self._flush_lines()
+            self._append(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
+
+    def close(self) -> None:
+        """The attempt is over: its last lines go in (the file stays open for the next)."""
+        with self._lock:
+            self._flush_lines()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
