@@ -359,6 +359,14 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
             1, f"orch: there is no audit log at {tmp_path / 'none.jsonl'}\n")
 
     assert _cli(cfg, "audit", "--since", "1h").stdout.count("\n") == 3
+    # `%orch history -n N` had no `orch audit -n N` (tester guard): the last N runs
+    last = [json.loads(line) for line in _cli(cfg, "audit", "-n", "1", "--json")
+            .stdout.splitlines()]
+    assert [r["end"]["exit_code"] for r in last] == [4]
+    assert [_cli(cfg, "audit", "--tail", n).stdout.count("\n") for n in ("0", "2", "9")] == [
+        1, 3, 3]
+    assert _cli(cfg, "audit", "-n", "-1").stderr.endswith("argument -n/--tail: needs a number "
+                                                          ">= 0, not -1\n")
     bad_since = _cli(cfg, "audit", "--since", "yesterdayish")  # a usage error, as any option's
     assert bad_since.returncode == 2 and "argument --since: give a span like 30m" in \
         bad_since.stderr
