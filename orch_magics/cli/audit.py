@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..argtypes import count
 from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
@@ -24,21 +25,10 @@ def add_audit_parser(sub: Any) -> None:
     audit.add_argument("--since", type=_since,
                        help="only runs since: 30m, 1h, 2d, or an ISO date")
     audit.add_argument("--failed", action="store_true", help="only runs that failed")
-    audit.add_argument("-n", "--tail", type=_count, metavar="N", help="the last N runs")
+    audit.add_argument("-n", "--tail", type=count, metavar="N", help="the last N runs")
     audit.add_argument("--json", action="store_true", help="one JSON object per run")
     audit.add_argument("--file", help="the audit log (default: the config's audit.path, else "
                                       "$XDG_STATE_HOME/orch_magics/audit.jsonl)")
-
-
-def _count(text: str) -> int:
-    """An argparse type: a number of runs, 0 or more (as `%orch history -n` takes it)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"needs a number >= 0, not {value}")
-    return value
 
 
 def _since(text: str) -> str:

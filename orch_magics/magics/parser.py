@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
+from ..argtypes import count
 from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
 
@@ -167,17 +168,6 @@ def _logs_args(p: MagicParser) -> None:
     p.usage = "%(prog)s NAME [-n N] [-f]"
     p.add_argument("-n", "--tail", type=count, metavar="N", help="the last N lines")
     p.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
-
-
-def count(text: str) -> int:
-    """A number of lines or runs: a whole number >= 0 (`-n -2` is a mistake, not a slice)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"needs a number >= 0, not {value}")
-    return value
 
 
 def _history_args(p: MagicParser) -> None:
