@@ -51,14 +51,11 @@ class LogFile:
                             f"that can be written") from None
 
     def _open(self) -> BinaryIO:
-        """The file at `path`, opened anew when none is open or another process's rotation
-        moved it. Never through a symlink, never a FIFO or a device (O_NONBLOCK: a FIFO put
-        there cannot hang the open), and only our own file is made private."""
+        """The file at `path` (the one open, else opened now). Never through a symlink, never
+        a FIFO or a device (O_NONBLOCK: a FIFO put there cannot hang the open), and only our
+        own file is made private."""
         if self._file is not None and not self._file.closed:
-            if self._is_current(self._file):
-                return self._file
-            self._file.close()
-        self._file = None
+            return self._file
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
                      | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
         info = os.fstat(fd)
@@ -80,13 +77,15 @@ class LogFile:
         return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
     def _locked(self) -> BinaryIO:
-        """The file at `path`, locked against the other writers of it."""
+        """The file at `path`, locked against the other writers of it; one that another
+        process's rotation moved (before or while we waited) is closed and the new one taken."""
         while True:
             file = self._open()
             fcntl.flock(file.fileno(), fcntl.LOCK_EX)
             if self._is_current(file):
                 return file
-            fcntl.flock(file.fileno(), fcntl.LOCK_UN)  # moved while we waited: the new one
+            file.close()  # releases the lock
+            self._file = None
 
     def _append(self, data: bytes, *, line: bool = False) -> None:
         """Append `data` (`line`: on a line of its own, after output that ended mid-line);
