@@ -127,6 +127,19 @@ def test_the_log_file_never_puts_two_streams_on_one_line(orch: Orchestrator) -> 
                      "last out", "last err"], lines
 
 
+def test_a_line_too_long_to_hold_still_keeps_the_streams_apart(orch: Orchestrator) -> None:
+    """Past 64 KiB a line not ended goes to the file as it comes; stderr's next line was then
+    glued onto it (`éé…éERR`), and the cut could fall inside a character (review9 #3)."""
+    script = ("printf 'é%.0s' $(seq 40000); sleep 0.3; echo ERR >&2; sleep 0.3; "
+              "echo ' rest'; echo done")
+    orch.start("local", command=script, name="long-line")
+    wait_for(lambda: orch.runs.get("long-line").done)
+    log = Path(orch.status("long-line").log_file or "").read_bytes().decode()  # strict UTF-8
+    lines = [line for line in log.split("\n") if line and not line.startswith("# orch: ")]
+    assert [line.strip("é") for line in lines] == ["", "ERR", " rest", "done"]
+    assert "".join(lines).count("é") == 40000
+
+
 def test_on_failure_does_not_restart_a_success(orch: Orchestrator) -> None:
     live = orch.start("local", "fine-once")
     assert live.wait(10).ok

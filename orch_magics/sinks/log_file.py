@@ -13,11 +13,14 @@ from typing import BinaryIO
 from ..errors import OrchError
 from ..process.events import Event, Stderr, Stdout
 from ..secrets.masking import get_logger, mask_text
+from ..text import clean_cut
+from .lines import MAX_PARTIAL
 
 #: A named run's log file is rotated to `<name>.log.1` past this size (one old file is kept).
 DEFAULT_LOG_MAX_BYTES = 64 << 20
-#: Bytes of a line not ended yet a log file holds back, per stream (past it: written as is).
-MAX_PARTIAL = 64 * 1024
+
+#: What `LogFile._mid` is once a line not ended was flushed: it is no stream's to go on.
+_CUT_SHORT = object()
 
 
 class LogFile:
@@ -40,6 +43,8 @@ class LogFile:
         self.max_bytes = max_bytes
         self._file: BinaryIO | None = None
         self._partial: dict[type[Event], bytes] = {Stdout: b"", Stderr: b""}
+        #: The stream whose line the file ends in (CUT_SHORT: a flushed one), or None.
+        self._mid: type[Event] | object | None = None
         self._lock = threading.Lock()
         self._failing = False  # a write failed and was said: say the next failure after a success
         try:
@@ -123,25 +128,32 @@ class LogFile:
             with self._lock:
                 held = self._partial[kind] + event.data if self._partial[kind] else event.data
                 end = held.rfind(b"\n") + 1
-                if len(held) - end > MAX_PARTIAL:  # a line that never ends goes as it comes
-                    end = len(held)
+                if len(held) - end > MAX_PARTIAL:  # a line that never ends goes as it comes,
+                    end = clean_cut(held, len(held) - 4, forward=False)  # in whole characters
                 self._partial[kind] = held[end:]
                 if end:
-                    self._append(held[:end])
+                    self._write(kind, held[:end])
+
+    def _write(self, kind: type[Event] | None, data: bytes) -> None:
+        """Append `data` of stream `kind` (None: a note of ours) on a line of its own when
+        another stream, or a flush, left the file mid-line: streams never share a line."""
+        self._append(data, line=self._mid is not None and self._mid is not kind)
+        self._mid = None if data.endswith(b"\n") else kind
 
     def _flush_lines(self) -> None:
         """Write the lines not ended yet, each on a line of its own (under the lock)."""
         for kind, held in self._partial.items():
             if held:
                 self._partial[kind] = b""
-                self._append(held, line=True)
+                self._write(kind, held)
+                self._mid = _CUT_SHORT  # whoever writes next starts a new line
 
     def note(self, text: str) -> None:
         """A line of our own (start, restart, stop), marked `# orch:`."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with self._lock:
             self._flush_lines()
-            self._append(mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"), line=True)
+            self._write(None, mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
 
     def close(self) -> None:
         """The attempt is over: its last lines go in (the file stays open for the next)."""
