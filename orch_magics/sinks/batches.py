@@ -34,6 +34,7 @@ class Batches:
         self._gathered = 0
         self._full: queue.Queue[list[bytes] | None] = queue.Queue(pending)
         self._worker: threading.Thread | None = None
+        self._error: Exception | None = None  # what `consume` raised in the worker
 
     def add(self, data: bytes) -> None:
         self._batch.append(data)
@@ -47,12 +48,20 @@ class Batches:
             self._batch, self._gathered = [], 0
 
     def _work(self) -> None:
+        """Consume batches until told to end. After a failed `consume` the batches are still
+        taken (and dropped): a worker that stopped taking them would block `add`, and with it
+        the event loop, for ever; `finish` raises the failure."""
         while (batch := self._full.get()) is not None:
-            for data in batch:
-                self._consume(data)
+            if self._error is None:
+                try:
+                    for data in batch:
+                        self._consume(data)
+                except Exception as exc:
+                    self._error = exc
 
     def finish(self) -> None:
-        """Consume what is gathered and wait until the worker is done (idempotent)."""
+        """Consume what is gathered and wait until the worker is done (idempotent); raises
+        what `consume` raised in the worker."""
         rest, self._batch, self._gathered = self._batch, [], 0
         if self._worker is None:
             for data in rest:
@@ -63,3 +72,6 @@ class Batches:
         self._full.put(None)
         self._worker.join()
         self._worker = None
+        if (error := self._error) is not None:
+            self._error = None
+            raise error
