@@ -165,7 +165,8 @@ def test_a_stop_keeps_the_end_of_a_last_line_longer_than_what_it_holds() -> None
     """A target answering a stop with a dump (3 MB, no newline): the held last 1 MiB had no
     newline, was taken for the end of a first line whose start was gone, and dropped whole:
     `logs` showed nothing of it (testers fleets5, review6)."""
-    from orch_magics.fleet.lines import HELD, MAX_PARTIAL, LabelledLines
+    from orch_magics.fleet.lines import HELD, LabelledLines
+    from orch_magics.sinks.lines import MAX_PARTIAL
 
     got: list[str] = []
     stopping = False

@@ -19,9 +19,9 @@ from orch_magics.config.model import GrepFilter, HeadFilter, JqFilter, ReplaceFi
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.sinks.buffer import OutputBuffer
 from orch_magics.sinks.cell_view import MAX_LINE
-from orch_magics.sinks.display import MAX_PARTIAL, DisplaySink
+from orch_magics.sinks.display import DisplaySink
 from orch_magics.sinks.filters import FilterChain
-from orch_magics.sinks.lines import CutLine, LineDecoder, terminal_view
+from orch_magics.sinks.lines import MAX_PARTIAL, CutLine, LineDecoder, terminal_view
 from orch_magics.sinks.ring import RingBuffer
 
 

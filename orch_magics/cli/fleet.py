@@ -23,6 +23,7 @@ from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..sinks.lines import MAX_PARTIAL
 from ..text import clean_cut, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
@@ -47,8 +48,6 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
     return f"{plan.describe()}\ntargets:     {printable(planned(plan.layers_to_run, limit))}"
 
 
-#: Bytes of a line not ended yet held at most: past them it goes out in pieces of this size.
-MAX_PARTIAL = 64 * 1024
 #: A `\r` that does not end a line (a progress bar's): the label is written again after it.
 _BARE_CR = re.compile(rb"\r(?!\n)")
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
-from ..sinks.lines import BS, CR, CutLine, LineDecoder, strip_ending, terminal_view
+from ..sinks.lines import BS, CR, MAX_PARTIAL, CutLine, LineDecoder, strip_ending, terminal_view
 
 #: Called with (is_stderr, the labelled complete lines of one chunk): each a `str`, or a
 #: `CutLine` for a line longer than MAX_PARTIAL (`.marked()` says what is missing).
 AddLines = Callable[[bool, list[str]], None]
 #: Bytes of each stream held while hurrying (a stop is on), labelled at close.
 HELD = 1 << 20
-#: Characters kept of a line that never ends (its start and its end, the rest counted), as a
-#: single run's display and ring buffer keep.
-MAX_PARTIAL = 64 * 1024
 
 
 class LabelledLines:

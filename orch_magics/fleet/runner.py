@@ -42,9 +42,9 @@ LAST_LINES = 20
 #: Lines a row shows at most, whatever `--tail` asks: every target's row keeps them, and the
 #: live view re-renders 50 rows ~10 times a second (all lines are in each RunResult).
 ROW_LINES = 1000
-#: Characters kept of a target's line not ended yet (its start and its end, as the live
-#: display of one run keeps them), so a stream without newlines cannot grow a row.
-MAX_PARTIAL = 4096
+#: Characters kept of a target's line not ended yet in its row (its start and its end, as the
+#: live display of one run keeps them), so a stream without newlines cannot grow a row.
+ROW_PARTIAL = 4096
 #: Bytes of captured output a whole fleet holds in memory; past it its targets' RunResults
 #: spill to disk (one run spills past 16 MiB: N targets would hold N × 16 MiB).
 FLEET_MEMORY = 64 << 20
@@ -77,7 +77,7 @@ class TargetRow:
         self._on_change = on_change
         self._tail = ColouredTail(self._keep)
         self._decoders: dict[Stream, LineDecoder] = {
-            "stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
+            "stdout": LineDecoder(ROW_PARTIAL), "stderr": LineDecoder(ROW_PARTIAL)}
         self._lock = threading.Lock()
 
     @property

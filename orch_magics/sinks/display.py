@@ -26,14 +26,11 @@ from ..text import human_size, plural
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
-from .lines import LineDecoder
+from .lines import MAX_PARTIAL, LineDecoder
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
 
-#: Characters of an unterminated line kept for the display (its start and its end; the count
-#: of the rest is kept too, for the "(+N chars)" note).
-MAX_PARTIAL = 64 * 1024
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
 

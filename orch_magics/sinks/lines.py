@@ -25,6 +25,9 @@ from collections.abc import Iterable, Iterator
 
 NEWLINE = "\n"
 CR = "\r"
+#: What a bounded sink holds of a line not ended yet (characters, or bytes where it keeps
+#: bytes): its start and its end; past it the line is cut or goes out in pieces.
+MAX_PARTIAL = 64 * 1024
 
 
 def strip_ending(line: str) -> str:

@@ -7,10 +7,7 @@ import threading
 
 from ..process.events import Event, Stderr, Stdout
 from ..secrets.masking import mask_text
-from .lines import CutLine, LineDecoder
-
-#: Characters kept of a line that has not ended yet (its start and its end are kept).
-MAX_PARTIAL = 64 * 1024
+from .lines import MAX_PARTIAL, CutLine, LineDecoder
 
 
 class RingBuffer:
