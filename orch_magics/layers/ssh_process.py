@@ -25,11 +25,11 @@ from ..process.handle import SIGNAL_CHECK, retrieved
 from .base import SILENT_AFTER
 from .remote import (
     NAMED_SIGNALS,
+    READY_MARK,
     PidMarker,
     decode_status,
     kill_group_line,
     signal_named,
-    split_ready,
 )
 from .ssh_liveness import answers, while_heard
 from .ssh_pool import Slot
@@ -291,14 +291,15 @@ class SSHBackend:
 async def wait_for_ready(process: asyncssh.SSHClientProcess[bytes]) -> bytes:
     """Under a PTY, after the preamble: read until the wrapper says the terminal is cooked
     again (input sent before, an EOF's ^D above all, could meet it raw); what came first."""
-    out = b""
+    out, start = bytearray(), 0
     while True:
-        found, ready = split_ready(out)
-        if ready:
-            return found
-        chunk = await process.stdout.read(READ_CHUNK)
+        i = out.find(READY_MARK, start)
+        if i >= 0 and (j := out.find(b"\n", i)) >= 0:
+            return bytes(out[:i] + out[j + 1:])
+        start = i if i >= 0 else max(0, len(out) - len(READY_MARK))  # not all again: a login
+        chunk = await process.stdout.read(READ_CHUNK)  # shell may print much before it
         if not chunk:
-            return out
+            return bytes(out)
         out += chunk
 
 
