@@ -225,8 +225,10 @@ def test_a_full_stdout_is_one_line_and_status_1(cfg: Path, env: str,
         assert (done.returncode, done.stderr) == (1, FULL)
 
 
-@pytest.mark.parametrize("words", [["ls"], ["check"], ["schema"]])
+@pytest.mark.parametrize("words", [["ls"], ["check"], ["schema"], ["--help"], ["--version"],
+                                   ["run", "--help"], ["audit", "--help"]])
 def test_a_full_stdout_of_other_commands_is_one_line(words: list[str]) -> None:
+    """Help and --version exited 0 with nothing written: argparse drops write errors (cli2)."""
     done = _to_full("--demo", *words)
     assert (done.returncode, done.stderr) == (1, FULL)
 

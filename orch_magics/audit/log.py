@@ -296,8 +296,12 @@ def _last_hash(fd: int) -> tuple[str, bool]:
 
 def _make_folders(folder: str) -> None:
     """`folder` and any missing parent, each 0700 whatever the umask (os.makedirs gives its
-    mode to the last one only)."""
+    mode to the last one only); never the home folder itself: a HOME that does not exist
+    (`/nonexistent`, a service user's) must stay so."""
     if folder and not os.path.isdir(folder):
+        if os.path.normpath(folder) == os.path.normpath(os.path.expanduser("~")):
+            raise OrchError(f"cannot write the audit log under {folder}: that home folder "
+                            f"does not exist (set XDG_STATE_HOME, or audit: {{path: …}})")
         _make_folders(os.path.dirname(folder))
         with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
             os.mkdir(folder, 0o700)

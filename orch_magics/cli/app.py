@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import os
 import re
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ..config.chain import here_problem
 from ..config.loader import NoConfig, demo_config_files, load_config
@@ -33,6 +34,9 @@ from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
 from .run import RUN_HINT, run_subcommand
 from .transfer import add_transfer_parsers, cp_command, forward_command
 from .words import command_at, command_word, split_command
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 EXIT_USAGE = 2
 #: A defect of ours (sysexits' EX_SOFTWARE), said in one line.
@@ -54,6 +58,18 @@ class _Parser(argparse.ArgumentParser):
             hint = _hint(message, self.words)
         self._own().print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """Help and usage, written or said as failed: argparse drops a write error, so
+        `orch --help > /dev/full` exited 0 with nothing written."""
+        if message:
+            stream = file or sys.stderr
+            try:
+                stream.write(message)
+                if (flush := getattr(stream, "flush", None)) is not None:
+                    flush()
+            except OSError as exc:
+                raise OutputError(exc) from None
 
     def _own(self) -> argparse.ArgumentParser:
         """The parser whose usage goes with an error: the subcommand's named in the words,
@@ -293,6 +309,7 @@ def warnings_in_one_line() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _reserve_std_fds()
+    _escaping_what_cannot_be_encoded()
     # What start-up imported lives as long as the process: collections need not walk it (a
     # cold 100-target fleet run spent 55–99 ms in one full collection of it).
     gc.freeze()
@@ -302,8 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("orch: nothing to run after --", file=sys.stderr)
         return EXIT_USAGE
     _Parser.words = tuple(argv)  # every parser, subcommands' too, names what was mistyped
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         with raising_on_stop_signals():
             status = _dispatch(args, command)
             if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
@@ -314,6 +331,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # before anything ran (a run stops through on_interrupt)
         say("orch: interrupted")
         return exit_status(exc)
+
+
+def _escaping_what_cannot_be_encoded() -> None:
+    """orch's own text (help, listings, messages) in a locale that cannot encode a character
+    of it (Latin-1 and `→`) is written escaped (`\\u2192`), not a crash; run output is bytes."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _failed(exc: Exception) -> int:

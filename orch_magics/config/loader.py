@@ -57,7 +57,12 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
             raise ConfigError(f"ORCH_CONFIG={env!r} names no file: give paths separated by "
                               f"{os.pathsep!r}, or unset it")
         return _once(given)
-    here = Path(cwd or os.getcwd())
+    try:
+        here = Path(cwd or os.getcwd())
+    except FileNotFoundError:  # a folder removed under the shell that stood in it
+        raise ConfigError("the working directory no longer exists, so there is no "
+                          "./orch.yaml to read: cd to a folder, or give -c FILE or "
+                          "ORCH_CONFIG") from None
     if (here / "orch.yaml").is_file():
         return [here / "orch.yaml"]
     pair = [here / "environments.yaml", here / "services.yaml"]

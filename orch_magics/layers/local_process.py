@@ -124,6 +124,14 @@ class ChildProtocol(asyncio.subprocess.SubprocessStreamProtocol):
             self.exited.set_result(None)
 
 
+def utf8(text: str) -> bytes:
+    """A word of a command as the child gets it: UTF-8, as every remote layer sends it and as
+    output is read back, whatever this machine's locale (a Latin-1 one could not encode `☃`
+    and turned `é` into a byte read back as U+FFFD); bytes that came undecodable pass as
+    they came (surrogateescape). This process's own environment passes as it is."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None,
                 **stdio: Any) -> tuple[asyncio.subprocess.Process, ChildProtocol]:
     """Start `command` in a new session; the process and its protocol (output, `exited`).
@@ -134,10 +142,14 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     loop = asyncio.get_running_loop()
     protocol = ChildProtocol(BUFFERED, loop)
 
+    env = {**{os.fsencode(k): os.fsencode(v) for k, v in inherited_environ().items()},
+           **{utf8(k): utf8(v) for k, v in command.env.items()}}
+
     async def started(*argv: str) -> asyncio.SubprocessTransport:
         transport, _ = await loop.subprocess_exec(
-            lambda: protocol, *argv, env={**inherited_environ(), **command.env},
-            cwd=command.cwd, start_new_session=True, preexec_fn=preexec_fn, **stdio)
+            lambda: protocol, *map(utf8, argv), env=env,
+            cwd=None if command.cwd is None else utf8(command.cwd), start_new_session=True,
+            preexec_fn=preexec_fn, **stdio)
         return transport
 
     try:
@@ -182,11 +194,11 @@ def _cwd_problem(cwd: str) -> str | None:
     """Why a command cannot start in `cwd` (missing, not a directory, closed), or None (its
     control characters escaped: the line goes to the run's stderr, a terminal)."""
     shown = printable(escaped(cwd))
-    if os.path.isdir(cwd):
-        if os.access(cwd, os.X_OK):
+    if os.path.isdir(utf8(cwd)):
+        if os.access(utf8(cwd), os.X_OK):
             return None
         return f"cannot enter working directory {shown} as {_user()}: permission denied"
-    return f"not a directory: {shown}" if os.path.exists(cwd) else \
+    return f"not a directory: {shown}" if os.path.exists(utf8(cwd)) else \
         f"working directory not found: {shown}"
 
 
