@@ -203,3 +203,50 @@ def test_a_named_run_does_not_promise_what_its_result_dropped(tmp_path: Path) ->
     assert "✓ exit 0" in status and "stdout 575.1 KiB / 100000 lines" in status
     assert (f"stdout: last 64.0 KiB of 575.1 KiB kept ({res.stdout_dropped.lines} earlier "
             f"lines dropped); more in the log file {tmp_path / 's.log'} · ") in status
+
+
+def test_a_prompt_shows_above_the_answer_typed_to_it():
+    """A REPL read as `› select 1` / `sql> row:select 1`: the prompt not ended yet was always
+    drawn last, and took the answer's line as its own (browser2 tester)."""
+    s = sink()
+    s.feed(Stdout(b"sql> "))
+    s.note_stdin("select 1")
+    s.feed(Stdout(b"row:select 1\nsql> "))
+    s.note_stdin("select 2")
+    s.feed(Stdout(b"row:select 2\nsql> "))
+    assert s.snapshot().lines == [
+        ("stdout", "sql> "), ("stdin", "select 1"), ("stdout", "row:select 1"),
+        ("stdout", "sql> "), ("stdin", "select 2"), ("stdout", "row:select 2"),
+        ("stdout", "sql> ")]
+    s.close()
+    assert s.snapshot().lines[-1] == ("stdout", "sql> ") and s.line_counts["stdout"] == 3
+
+
+def test_a_line_of_one_stream_shows_below_the_other_streams_line_begun_before_it():
+    s = sink()
+    s.feed(Stdout(b"x" * 1000))
+    s.feed(Stderr(b"END\n"))
+    assert s.snapshot().lines == [("stdout", "x" * 1000), ("stderr", "END")]
+    s.feed(Stdout(b"yz\nnext\n"))
+    assert s.snapshot().lines == [("stdout", "x" * 1000), ("stderr", "END"), ("stdout", "yz"),
+                                  ("stdout", "next")]
+
+
+def test_a_line_sent_to_a_terminal_is_counted_not_echoed():
+    """A tty run's terminal echoes what it reads, or hides it (`stty -echo` for a password):
+    the cell showed `› hunter2` and saved it in the notebook (browser2 tester)."""
+    s = sink()
+    s.feed(Stdout(b"Password: "))
+    s.note_stdin("hunter2", echo=False)
+    s.finish("exit 0", True)
+    assert "hunter2" not in s.render()["text/html"] + s.render()["text/plain"]
+    assert s.stdin_bytes == len("hunter2\n")
+
+
+def test_the_outcome_is_drawn_in_the_themes_own_success_and_error_colours():
+    """JupyterLab Dark's ANSI intense red, dimmed, was 2.4:1 on its background (browser2)."""
+    for ok, colour in ((True, "--jp-success-color1"), (False, "--jp-error-color1")):
+        s = sink()
+        s.finish("exit 0" if ok else "exit 3", ok)
+        status = s.render()["text/html"].split('class="orch-status"')[1]
+        assert f"color:var({colour}," in status and "opacity" not in status

@@ -37,3 +37,37 @@ def test_a_pasted_block_is_sent_whole_with_one_update() -> None:
         live.close_stdin()
         res = live.wait(30)
     assert res.stdout.splitlines() == [f"pasted {i}" for i in range(2000)]
+
+
+def test_on_a_terminal_the_box_sends_ctrl_d_and_echoes_nothing_itself() -> None:
+    """A tty run's terminal echoes what it reads, or hides it: the box's own `› line` showed
+    a password read under `stty -echo` and saved it in the notebook; and EOF closed the box
+    though ^D ends one read, not the terminal: a program reading again had only Stop left
+    (browser2 tester)."""
+    script = ("printf 'Password: '; stty -echo; read -r p; stty echo; echo; echo len=${#p}; "
+              "cat; echo AFTER-EOF; read -r x; echo got:$x")
+    sink = DisplaySink(environment="local", layers="local", what="tty", tail=20)
+    with Orchestrator(load_config_text(CONFIG)) as orch:
+        live = orch.spawn("local", command=["sh", "-c", script], sinks=[sink],
+                          close_stdin=False, plan=orch.plan("local", command=["sh", "-c", script],
+                                                            tty=True))
+        box = StdinBox(live, sink)
+        box.text.value = "hunter2\n"
+        _wait_for(lambda: "len=7" in live.lines)
+        box.text.value = "typed\n"  # to cat: the terminal echoes it, cat prints it again
+        box.eof()
+        _wait_for(lambda: "AFTER-EOF" in live.lines)
+        assert not box.text.disabled and not box.eof_button.disabled
+        box.text.value = "again\n"
+        res = live.wait(30)
+    assert res.ok and res.lines[-1] == "got:again", res.lines
+    shown = sink.render()["text/plain"]
+    assert "hunter2" not in shown and "hunter2" not in res.stdout
+    assert "›" not in shown and shown.count("typed") == 2  # the terminal's echo, then cat's
+
+
+def _wait_for(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -20,6 +20,7 @@ still starts with the text sent continues it (`_Typed`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -41,6 +42,8 @@ class Steerable(Protocol):
 
     @property
     def done(self) -> bool: ...
+
+    def send(self, data: str | bytes) -> None: ...
 
     def send_line(self, line: str) -> None: ...
 
@@ -123,16 +126,20 @@ class StdinBox:
         self.sink = sink
         service = live.plan.service
         self.whom = whom = whom or (service.name if service else "the script")
+        #: A terminal echoes what it reads (or hides it: a password), and its ^D ends one
+        #: read, not the terminal: the box neither echoes nor closes on a tty run.
+        self.tty = live.plan.command.tty
         self.text = _Field(
-            placeholder=f"stdin of {whom}: type a line, Enter sends it; the EOF button "
-                        f"ends the input (Ctrl-D does not reach a browser field)",
+            placeholder=f"stdin of {whom}: Enter sends a line; the EOF button "
+                        f"{'sends ^D' if self.tty else 'ends the input'}",
             continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
         self.send_button = self._button("Send", "Send the line (Enter does the same)",
                                         "orch-send")
-        self.eof_button = self._button("EOF", "Close stdin (send the line first, if any)",
-                                       "orch-eof")
+        self.eof_button = self._button(
+            "EOF", "Send the terminal's ^D (the line first, if any): the program may read "
+            "again" if self.tty else "Close stdin (send the line first, if any)", "orch-eof")
         self.stop_button = self._button("Stop", "Interrupt the process (INT, TERM, KILL)",
                                         "orch-stop", style="danger")
         self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button],
@@ -203,17 +210,23 @@ class StdinBox:
         # thread) could be shown above the line that caused it.
         if self.sink is not None:
             for line in lines:
-                self.sink.note_stdin(line)
+                self.sink.note_stdin(line, echo=not self.tty)
             self.sink.flush()
         for line in lines:
-            try:
-                self.live.send_line(line)
-            except OrchError as exc:  # the run ended meanwhile (finish() is on its way), or
-                if not self.live.done:  # it stopped reading: the box says so and takes no more
-                    self._disable(stop_too=False)
-                    self.text.placeholder = f"not sent: {exc}"[:200]
+            if not self._sent(functools.partial(self.live.send_line, line)):
                 return
             self.lines_sent += 1
+
+    def _sent(self, send: Callable[[], None]) -> bool:
+        """Whether `send` went; if not, the box says why and takes no more."""
+        try:
+            send()
+        except OrchError as exc:  # the run ended meanwhile (finish() is on its way), or
+            if not self.live.done:  # it stopped reading
+                self._disable(stop_too=False)
+                self.text.placeholder = f"not sent: {exc}"[:200]
+            return False
+        return True
 
     def _eof_clicked(self) -> None:
         self.send_button.disabled = self.eof_button.disabled = True
@@ -224,6 +237,10 @@ class StdinBox:
 
     def eof(self) -> None:
         self.send()
+        if self.tty:
+            self._sent(functools.partial(self.live.send, "\x04"))
+            self.send_button.disabled = self.eof_button.disabled = self.text.disabled
+            return
         self.live.close_stdin()
         self._disable(stop_too=False)
 

@@ -62,6 +62,12 @@ _PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
         "line-height:1.3077;line-height:var(--jp-code-line-height)")
 _STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
 
+#: The status line's look: dimmed while running; the theme's own success and error colours
+#: at the end, readable on a light and a dark theme alike (the ANSI intense red of JupyterLab
+#: Dark is 2.4:1 on its background; these are ~5:1).
+_OUTCOME = {None: "opacity:.85", True: "color:var(--jp-success-color1,#388e3c)",
+            False: "color:var(--jp-error-color1,#d32f2f)"}
+
 
 def render_html(snap: Snapshot) -> str:
     """The text/html view: escaped text in `<pre>`s styled as a stream output, never math."""
@@ -71,11 +77,9 @@ def render_html(snap: Snapshot) -> str:
     colours.update((stream, Colours(classes)) for stream, classes in snap.colours.items()
                    if classes)
     rows += [_row(stream, line, colours) for stream, line in [*snap.lines, *snap.after]]
-    colour = ("" if snap.ok is None
-              else "ansi-green-intense-fg" if snap.ok else "ansi-red-intense-fg")
     tail = _tail(rows)
-    status = (f'<pre class="orch-status" style="{_PRE};opacity:.85">'
-              f'<span class="{colour}">{html.escape(snap.status, quote=False)}</span></pre>')
+    status = (f'<pre class="orch-status" style="{_PRE};{_OUTCOME[snap.ok]}">'
+              f'{html.escape(snap.status, quote=False)}</pre>')
     return (f'<div class="orch-run jp-RenderedText {NO_MATH}" '
             f'data-mime-type="application/vnd.jupyter.stdout">'
             f'{tail}{status}</div>')

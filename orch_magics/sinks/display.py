@@ -26,7 +26,7 @@ from ..text import human_size, plural
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
-from .lines import MAX_PARTIAL, LineDecoder
+from .lines import MAX_PARTIAL, CutLine, LineDecoder
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
@@ -58,6 +58,9 @@ class DisplaySink:
         self._publishing = threading.Lock()
         self._tail = ColouredTail(self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
+        #: Of each stream's line not ended yet, the start already placed among the lines (a
+        #: line of the other stream, or one sent, came after it): shown where it came.
+        self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
         self._steps: dict[str, list[tuple[Stream, str]]] = {"pre": [], "post": []}
@@ -128,10 +131,12 @@ class DisplaySink:
                     shown.extend((stream, line) for line in buffer.iter_lines())
                 del shown[:-self.tail or len(shown)]
 
-    def note_stdin(self, line: str) -> None:
-        """Show a line the user sent (echoed like a terminal would)."""
+    def note_stdin(self, line: str, *, echo: bool = True) -> None:
+        """Count a line the user sent and, with `echo`, show it below the prompt that asked
+        for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`)."""
         with self._lock:
-            if self.tail:
+            if self.tail and echo:
+                self._place_partials(but=None)
                 self._tail.add("stdin", [mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
 
@@ -179,9 +184,42 @@ class DisplaySink:
                 self.line_counts[stream] += data.count(b"\n")
                 self._open[stream] = not data.endswith(b"\n")
             return
-        shown = not (stream == "stdout" and self.stdout_mode in ("capture", "file"))
-        self.line_counts[stream] += self._tail.feed(stream, self._decoders[stream], data, final,
-                                                    keep=shown)
+        if b"\n" in data or final:  # the other stream's line not ended came first
+            self._place_partials(but=stream)
+        count = self._tail.feed(stream, self._decoders[stream], data, final,
+                                keep=self._shown(stream))
+        self.line_counts[stream] += count
+        if count and (placed := self._placed[stream]):
+            self._placed[stream] = ""
+            self._unplace(stream, placed, count)
+
+    def _shown(self, stream: Stream) -> bool:
+        return self.tail > 0 and not (stream == "stdout"
+                                      and self.stdout_mode in ("capture", "file"))
+
+    def _place_partials(self, but: Stream | None) -> None:
+        """Put the lines not ended yet (but `but`'s) among the lines now, as far as they
+        came, so what comes after shows below them: a prompt above the answer typed to it."""
+        for stream in ("stdout", "stderr"):
+            partial, placed = self._decoders[stream].partial, self._placed[stream]
+            if (stream != but and self._shown(stream) and len(partial) > len(placed)
+                    and partial.startswith(placed) and not isinstance(partial, CutLine)):
+                self._tail.add(stream, [partial[len(placed):]])
+                self._placed[stream] = partial
+
+    def _unplace(self, stream: Stream, placed: str, count: int) -> None:
+        """The line whose start was placed has ended (the first of `count` just added): it
+        keeps only the rest, as the start already shows."""
+        lines = self._tail.lines
+        if count > len(lines):
+            return
+        at = len(lines) - count
+        kind, line = lines[at]
+        if kind == stream and line.startswith(placed) and not isinstance(line, CutLine):
+            if line == placed:
+                del lines[at]
+            else:
+                lines[at] = (stream, line[len(placed):])
 
     def _schedule(self) -> None:
         if self._publish is None or self._timer is not None or self._closed:
@@ -205,9 +243,11 @@ class DisplaySink:
             lines = list(self._tail.lines)
             for stream in ("stdout", "stderr"):
                 partial = self._decoders[stream].partial  # a `\r` at its end shows as none
-                if partial and self.tail and not (stream == "stdout"
-                                                  and self.stdout_mode in ("capture", "file")):
-                    lines.append((stream, partial))  # type: ignore[arg-type]
+                placed = self._placed[stream]
+                if placed and partial.startswith(placed):  # (a CutLine is never placed)
+                    partial = partial[len(placed):]
+                if partial and self._shown(stream):
+                    lines.append((stream, partial))
             shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
                               if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
             stored = sum(1 for s, _ in self._tail.lines if s != "stdin")
