@@ -117,3 +117,24 @@ def test_a_handler_the_program_set_is_its_own_and_nohup_stays_ignored() -> None:
         own.kill()
         ignoring.kill()
         kill_all(processes_with(token))
+
+
+def test_a_second_ctrl_c_as_orch_leaves_keeps_the_status_of_the_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A second INT landing while `orch run` was leaving (the loop torn down, Python's own
+    exit) made it die of SIGINT (status -2 to its caller) or print a traceback, ~7 runs in
+    100 (stop tester): once the first signal decided 130, later ones are ignored."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(LOCAL)
+    argv = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "local", "--",
+            "sh", "-c", "echo started; exec sleep 1000"]
+    seen = []
+    for i in range(40):  # the window is some ms wide, somewhere in the first ~100 ms
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.0025 * i)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        seen.append((proc.returncode, err.decode()))
+    assert [s for s in seen if s != (130, "")] == []

@@ -155,8 +155,10 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     await output.finish(interrupts.arrived)
     failed = output.status()
     if failed is not None:
+        interrupts.over()
         return failed
     interrupts.settled()
     if quiet:
         print_json(result)
+    interrupts.over()
     return interrupts.exit_status(result.exit_status)

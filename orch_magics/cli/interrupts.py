@@ -107,6 +107,16 @@ class Interrupts:
             elif sig != signal.SIGINT:  # SIGINT is back at Python's KeyboardInterrupt
                 signal.signal(sig, _raise_stopped)
 
+    def over(self) -> None:
+        """The run is over and its output written. Once a signal decided the exit status,
+        later ones are ignored from here to the exit: the loop's teardown and Python's own
+        let one through (a second Ctrl-C as orch left made it die of SIGINT, status -2 to
+        its caller, or print a traceback)."""
+        if self.first is not None:
+            for sig in stop_signals():
+                self._loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+
     def exit_status(self, status: int) -> int:
         """128 + the first signal once one stopped the run (in any step, whatever the command
         made of the INT it was sent), else the run's own `status`."""

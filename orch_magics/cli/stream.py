@@ -139,6 +139,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     await writer.output.finish(interrupts.arrived)
     failed = writer.output.status()
     if failed is not None:
+        interrupts.over()
         return failed
     if args.json:
         interrupts.settled()
@@ -154,6 +155,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                 f"written to {run.progress.path}\n")
         writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
+    interrupts.over()
     return interrupts.exit_status(result.exit_status)
 
 
