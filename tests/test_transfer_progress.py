@@ -1,15 +1,19 @@
 """A directory put knows its total: the size of the tar stream it will send, walked first,
-exactly as tarfile writes it (long names, links, hard links, fifos, sockets, padding, the
-modes of read-only folders)."""
+exactly as tarfile writes it (long names, links, hard links, padding, the modes of read-only
+folders); a device file, a fifo or a socket in it is refused before anything is sent."""
 
 from __future__ import annotations
 
 import os
 import socket
+import stat
 from pathlib import Path
+
+import pytest
 
 from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
+from orch_magics.transfer.model import TransferError
 from orch_magics.transfer.send import TarStream, tar_size
 
 
@@ -26,10 +30,7 @@ def tricky_tree(root: Path) -> Path:
     deep = tree / "a" / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     (deep / "file").write_bytes(os.urandom(100_000))
-    os.mkfifo(tree / "a" / "fifo")
     (tree / "a" / "read-only\nand \\n").mkdir(mode=0o555)  # a line of the folder modes
-    with socket.socket(socket.AF_UNIX) as sock:  # tar skips sockets
-        sock.bind(str(tree / "a" / "sock"))
     return tree
 
 
@@ -58,6 +59,33 @@ class Recorded:
 
     def finish(self, ok: bool) -> None:
         pass
+
+
+def test_a_folder_holding_a_fifo_a_socket_or_a_device_is_refused_before_any_byte(
+        tmp_path: Path) -> None:
+    """tarfile dropped sockets silently and sent fifos and device nodes (made again at the
+    far end, as root), which a get of the same folder then refused (transfer tester)."""
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    try:
+        for name, make in (("fifo", os.mkfifo), ("sock", _socket),
+                           ("null", lambda path: os.mknod(path, 0o600 | stat.S_IFCHR,
+                                                          os.makedev(1, 3)))):
+            tree = tmp_path / f"tree-{name}"
+            (tree / "a").mkdir(parents=True)
+            (tree / "a" / "ok").write_text("ok\n")
+            make(tree / "a" / name)
+            with pytest.raises(TransferError) as err:
+                orch.put("here", str(tree), str(tmp_path / f"copy-{name}"))
+            assert str(err.value) == (f"{tree}/a/{name} is a device file, a fifo or a socket: "
+                                      f"a put copies files, folders and links")
+            assert not (tmp_path / f"copy-{name}").exists()
+    finally:
+        orch.close()
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
 
 
 def test_a_directory_put_reports_a_total_it_reaches(tmp_path: Path) -> None:

@@ -80,7 +80,10 @@ class TarStream:
 
     def _owner_writable(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
         """A folder whose mode is deferred, as sent: owner rwx added, its mode kept for MODES
-        (not TOP's: the put's command line carries that one)."""
+        (not TOP's: the put's command line carries that one). A special file made since the
+        walk is refused as the walk refused them."""
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise tarfile.TarError(_special(member.name))
         mode = stat.S_IMODE(member.mode)
         if member.isdir() and _deferred(mode):
             if member.name != TOP:
@@ -114,6 +117,10 @@ class TarStream:
         self.file.close()
 
 
+def _special(name: str) -> str:
+    return f"{name} is a device file, a fifo or a socket: a put copies files, folders and links"
+
+
 def _padded(size: int, unit: int = tarfile.BLOCKSIZE) -> int:
     """`size` bytes padded to whole `unit`s (tar blocks, or the archive's records)."""
     return -(-size // unit) * unit
@@ -121,15 +128,18 @@ def _padded(size: int, unit: int = tarfile.BLOCKSIZE) -> int:
 
 def tar_size(root: str) -> int:
     """How many bytes TarStream(root) will send, walked now as tarfile walks it (links not
-    followed; GNU long-name headers, hard links without data, sockets skipped, MODES, two end
-    blocks and the padding to a whole record): a directory put's progress total."""
+    followed; GNU long-name headers, hard links without data, MODES, two end blocks and the
+    padding to a whole record): a directory put's progress total. A device file, a fifo or
+    a socket in it is refused, as a get refuses them (tarfile dropped sockets silently and
+    sent the others, which a get of the same folder then refused)."""
     total, seen, modes = 0, set(), 0
     stack = [(root, TOP)]
     while stack:
         path, name = stack.pop()
         info = os.lstat(path)
-        if stat.S_ISSOCK(info.st_mode):
-            continue
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
+                or stat.S_ISLNK(info.st_mode)):
+            raise TransferError(_special(path))
         entry = name + "/" if stat.S_ISDIR(info.st_mode) else name
         total += tarfile.BLOCKSIZE
         if (length := len(os.fsencode(entry))) > tarfile.LENGTH_NAME:
