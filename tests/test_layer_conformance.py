@@ -7,7 +7,8 @@ working directory, an argv with shell metacharacters, a missing program (127) an
 grandchild (`sleep … & echo hi`: the run ends with the main process, and nothing is left).
 
 A new kind must add an entry to `CHAINS` (its layers as YAML, given the fixtures): a kind
-without one FAILS here, so no kind ships unchecked.
+without one FAILS here, so no kind ships unchecked. The example kind of docs/architecture.md
+(`nice`) runs here too, as the docs write it, so the docs show a kind that passes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import itertools
 import os
 import re
 import signal
+import sys
+import types
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import pytest
 
 from orch_magics.config.loader import load_config_text
 from orch_magics.executor import LayeredExecutor
+from orch_magics.layers import registry
 from orch_magics.layers.local import LocalLauncher
 from orch_magics.layers.registry import kind_names
 from orch_magics.plan import resolve_layers
@@ -62,12 +66,31 @@ CHAINS: dict[str, Chain] = {
     "sudo→sudo": (("sudo_lab",), lambda sudo_lab: [
         sudo_lab.layer(sudo_lab.login), sudo_lab.layer(sudo_lab.target, password=True)]),
     "ssh→ssh→sudo": (("ssh_lab", "sudo_lab"), _sudo_behind_ssh),
+    # the docs' example of a wrapping kind, alone and behind a hop
+    "nice": ((), lambda: ["{type: nice, config: {level: 5}}"]),
+    "ssh→nice": (("ssh_lab",), lambda ssh_lab: [ssh_lab.layer("orch-loop"),
+                                                "{type: nice, config: {level: 5}}"]),
 }
 COMPOSED = [name for name in CHAINS if "→" in name]
+#: Kinds written in the docs, registered for the suite only: the module is the docs' block.
+DOCS_KINDS = {"nice": "KIND = NiceKind()"}
 _tokens = itertools.count()
 
 
-@pytest.fixture(params=[*kind_names(), *COMPOSED])
+def _docs_kind(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Register the kind docs/architecture.md writes as `name`, from the docs' own code."""
+    text = (Path(__file__).parent.parent / "docs" / "architecture.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S)
+                if DOCS_KINDS[name] in block)
+    module = types.ModuleType(f"docs_{name}_kind")
+    monkeypatch.setitem(sys.modules, module.__name__, module)  # dataclasses look it up
+    exec(compile(code, "docs/architecture.md", "exec"), module.__dict__)
+    monkeypatch.setitem(registry.OWN, name, f"{module.__name__}:KIND")
+    registry.get_kind.cache_clear()
+_tokens = itertools.count()
+
+
+@pytest.fixture(params=[*kind_names(), *DOCS_KINDS, *COMPOSED])
 async def executor(request: pytest.FixtureRequest, base: LocalLauncher,
                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LayeredExecutor]:
     """An executor whose innermost layer is the kind (or chain) under test (a sudo password
@@ -77,12 +100,16 @@ async def executor(request: pytest.FixtureRequest, base: LocalLauncher,
         pytest.fail(f"layer kind {name!r} has no conformance chain: add it to CHAINS in "
                     f"{Path(__file__).name}")
     needs, build = CHAINS[name]
+    for kind in DOCS_KINDS:
+        if kind in name:
+            _docs_kind(monkeypatch, kind)
     layers = build(*(request.getfixturevalue(f) for f in needs))
     if "sudo_lab" in needs:
         monkeypatch.setenv("ORCH_SECRET_SUDO_PW", request.getfixturevalue("sudo_lab").password)
     text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
     environment = load_config_text(text).environments["it"]
     yield LayeredExecutor(base, resolve_layers(environment, Resolver()))
+    registry.get_kind.cache_clear()  # a docs kind is gone with its module
 
 
 def token() -> str:

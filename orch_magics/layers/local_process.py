@@ -132,6 +132,12 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+def _environ(inherited: dict[str, str], command: Command) -> dict[bytes, bytes]:
+    """A child's environment: this process's as it came, plus the command's in UTF-8."""
+    return {**{os.fsencode(k): os.fsencode(v) for k, v in inherited.items()},
+            **{utf8(k): utf8(v) for k, v in command.env.items()}}
+
+
 async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None,
                 **stdio: Any) -> tuple[asyncio.subprocess.Process, ChildProtocol]:
     """Start `command` in a new session; the process and its protocol (output, `exited`).
@@ -142,12 +148,9 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     loop = asyncio.get_running_loop()
     protocol = ChildProtocol(BUFFERED, loop)
 
-    env = {**{os.fsencode(k): os.fsencode(v) for k, v in inherited_environ().items()},
-           **{utf8(k): utf8(v) for k, v in command.env.items()}}
-
     async def started(*argv: str) -> asyncio.SubprocessTransport:
         transport, _ = await loop.subprocess_exec(
-            lambda: protocol, *map(utf8, argv), env=env,
+            lambda: protocol, *map(utf8, argv), env=_environ(inherited_environ(), command),
             cwd=None if command.cwd is None else utf8(command.cwd), start_new_session=True,
             preexec_fn=preexec_fn, **stdio)
         return transport

@@ -35,6 +35,7 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -82,6 +83,23 @@ MAX_STRING = 131_071
 #: (a quarter of it).
 MAX_ARGS = 2_097_152
 
+#: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
+#: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`.
+_PROGRAM_CHECK = """\
+if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
+  printf 'orch: %s: command not found\\n' "$1" >&FD; MISSING
+elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
+  printf 'orch: %s: permission denied\\n' "$1" >&FD; DENIED
+else
+  RUN
+fi"""
+
+
+def _program_check(fd: int, missing: str, denied: str, run: str) -> str:
+    return (_PROGRAM_CHECK.replace("FD", str(fd)).replace("MISSING", missing)
+            .replace("DENIED", denied).replace("RUN", run))
+
+
 _WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
@@ -106,13 +124,7 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
 fi
 trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell stops at a bad one)
 exec 3>&2 2>/dev/null
-if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
-  printf 'orch: %s: command not found\n' "$1" >&3; _orch_s=127  # as the local layer says it
-elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
-  printf 'orch: %s: permission denied\n' "$1" >&3; _orch_s=126
-else
-  (exec "$@" 2>&3 3>&-); _orch_s=$?
-fi
+PROGRAM_CHECK
 trap '' TERM
 if [ -n "${_orch_w-}" ]; then kill -KILL "$_orch_w" 2>/dev/null; fi  # deaf to the rest
 kill -TERM -$$ 2>/dev/null
@@ -171,6 +183,15 @@ def wrapped_argv(argv: tuple[str, ...] | list[str], preamble_len: int = 0,
     return [shell, "-c", WRAPPER, "sh", str(preamble_len), nonce or "0", *argv]
 
 
+def prefixed(command: Command, *prefix: str) -> Command:
+    """`command` run after `prefix` (`nice -n 5`, `ionice -c 3`, `chrt -b 0`): what a wrapping
+    kind (one that only rewrites the command) hands `inner.launch`. A program that is missing
+    or cannot be executed ends as in every layer, 127 or 126 with orch's words, not the
+    prefix program's; anything else is the command's own, unchanged."""
+    return dataclasses.replace(command, argv=("sh", "-c", _PREFIXED, "sh", command.argv[0],
+                                              *prefix, *command.argv))
+
+
 def shell_line(argv: tuple[str, ...] | list[str], preamble_len: int = 0) -> str:
     """The same as one line for a remote login shell: argv is quoted exactly once, here."""
     return "exec " + shlex.join(wrapped_argv(argv, preamble_len))
@@ -204,7 +225,12 @@ def _statuses(signals: Iterable[int]) -> str:
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
-    "CAUGHT", " ".join(map(str, sorted(CAUGHT))))
+    "CAUGHT", " ".join(map(str, sorted(CAUGHT)))).replace(
+    "PROGRAM_CHECK", _program_check(3, "_orch_s=127", "_orch_s=126",
+                                    '(exec "$@" 2>&3 3>&-); _orch_s=$?'))
+#: Runs program $1 after a prefix, as `prefixed` gives it: checked first, so a missing one is
+#: said in orch's words, not the prefix's (`nice: 'x': No such file or directory`).
+_PREFIXED = _program_check(2, "exit 127", "exit 126", 'shift; exec "$@"')
 
 
 def decode_status(code: int) -> Exit:
