@@ -58,3 +58,24 @@ def test_a_rerun_runs_the_containers_of_a_host_that_is_back(
             stop_servers([back])
     assert sorted(again) == [f"{inner_hosts.dead}/unlisted-r-a", f"{inner_hosts.dead}/unlisted-r-b"]
     assert again.ok, again.table()
+
+
+@pytest.mark.parametrize("limit", ["*/p7-a", "!*/p7-b", "p7-a", "*,&*/p7-a"])
+def test_a_rerun_of_a_host_that_is_back_keeps_the_limit(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, limit: str) -> None:  # noqa: F811
+    """The rerun dropped the limit: once the host was back, `res.failed.rerun()` ran every
+    container on it, `p7-b` too, though `!*/p7-b` excluded it by name (fleets7 tester)."""
+    dead = inner_hosts.dead
+    text = _config(ssh_lab, inner_hosts, dockerd, [inner_hosts.live[0], dead], "p7")
+    with dockerd.labelled({"orch.fleet": "p7"}, ["p7-a", "p7-b"]), \
+            Orchestrator(load_config_text(text)) as orch:
+        res = orch.run("apps", "name", limit=limit)
+        assert res.states == {f"{inner_hosts.live[0]}/p7-a": "ok", dead: "failed"}
+        back = launch_sshd(ssh_lab.root, "back", dead, 22, ssh_lab.sshd_config,
+                           ssh_lab.inner_ns)
+        try:
+            back.wait_listening(time.monotonic() + 10)
+            again = res.failed.rerun()
+        finally:
+            stop_servers([back])
+    assert again.states == {f"{dead}/p7-a": "ok"}

@@ -92,8 +92,9 @@ class Fleets:
             return host.begin(target_plan, run_options, ticket, target=label)
 
         def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
-            again = FleetOptions(None, options.parallel, options.max_fail, options.timeout,
-                                 tuple(labels), options.tail)
+            # the limit still holds: a host row stands for the containers it would keep
+            again = FleetOptions(options.limit, options.parallel, options.max_fail,
+                                 options.timeout, tuple(labels), options.tail)
             tickets: list[Ticket] = []  # the environment as it is now: a host may have left
             now = host.replanned(plan, lambda p: tickets.append(self.admit(p, again, yes, "api")))
             return self.run(now, again, stdin=shared.replay(), sinks=sinks, ticket=tickets[0])
