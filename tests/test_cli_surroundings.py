@@ -80,10 +80,11 @@ def test_commands_reach_the_program_as_utf8_in_a_latin1_locale(latin1: dict[str,
 
 def test_words_typed_after_dashes_reach_the_program_as_typed(latin1: dict[str, str],
                                                             cfg: Path) -> None:
-    """In a Latin-1 shell `é` is the byte E9: the program gets E9, as from the shell itself."""
-    done = orch("-c", str(cfg), "run", "local", "--", "printf", "%s|", b"caf\xe9", b"\xe2\x98\x83",
-                env=latin1)
-    assert (done.returncode, done.stdout) == (0, b"caf\xe9|\xe2\x98\x83|")
+    """In a Latin-1 shell `é` is the byte E9: the program gets E9, as from the shell itself;
+    so does a variable given with -e (it went out re-encoded, C3 A4 for E4: streams2)."""
+    done = orch("-c", str(cfg), "run", "local", "-e", b"X=\xe4", "--", "sh", "-c",
+                'printf "%s|" "$X" "$@"', "sh", b"caf\xe9", b"\xe2\x98\x83", env=latin1)
+    assert (done.returncode, done.stdout) == (0, b"\xe4|caf\xe9|\xe2\x98\x83|")
 
 
 def test_the_api_sends_text_as_utf8_in_a_latin1_locale(latin1: dict[str, str],
@@ -130,3 +131,13 @@ def test_a_home_that_does_not_exist_is_not_made_for_the_audit_log(cfg: Path,
     done = orch("-c", str(cfg), "run", "local", "--", "echo", "hi", env=env)
     assert (done.returncode, done.stdout, home.exists()) == (1, b"", False)
     assert b"that home folder does not exist" in done.stderr
+
+
+def test_a_remote_path_of_a_copy_goes_out_as_typed(latin1: dict[str, str], cfg: Path,
+                                                   tmp_path: Path) -> None:
+    """`orch cp f ENV:/tmp/ä` in a Latin-1 shell: the far name is the byte E4, as scp makes it."""
+    (tmp_path / "f").write_bytes(b"data\n")
+    far = os.fsencode(tmp_path) + b"/\xe4"
+    done = orch("-c", str(cfg), "cp", str(tmp_path / "f"), b"local:" + far, env=latin1)
+    assert done.returncode == 0, done.stderr.decode("latin-1")
+    assert open(far, "rb").read() == b"data\n"

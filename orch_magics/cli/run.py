@@ -20,6 +20,7 @@ from .fleet import NoTargets, dry_run, options, stream_fleet
 from .interrupts import held
 from .output import print_json
 from .stream import stream
+from .words import as_typed
 
 RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 
@@ -36,7 +37,8 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
         raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
     orch = Orchestrator(config)
     planned = functools.partial(orch.plan, args.environment, service, command=argv or None,
-                                env=parse_env_pairs(args.env) or None)
+                                env=parse_env_pairs([as_typed(pair) for pair in args.env])
+                                or None)  # the bytes typed, as a command's words
     try:  # unresolved: nobody's secrets are asked for before the run is let in
         with _said_in_json(config, args, argv):  # an unset {{env:…}}, an unknown service
             plan = planned(dry_run=True)

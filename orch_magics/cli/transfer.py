@@ -14,6 +14,7 @@ from ..orchestrator import Orchestrator
 from ..text import printable
 from ..tty_prompt import ask_on_terminal
 from .interrupts import exit_status
+from .words import as_typed
 
 
 def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # private-ok: argparse's type
@@ -63,11 +64,11 @@ def _host(text: str) -> str:
 
 def _side(config: Config, word: str) -> tuple[str | None, str]:
     """`ENV:PATH` → (ENV, PATH) when ENV is configured (the longest such ENV: a name may hold
-    `:` itself); anything else is a local path."""
+    `:` itself); anything else is a local path. A remote PATH goes out as the bytes typed."""
     ends = [at for at, char in enumerate(word) if char == ":"]
     for at in reversed(ends):
         if canonical_name(word[:at]) in config.environments:
-            return canonical_name(word[:at]), word[at + 1:]
+            return canonical_name(word[:at]), as_typed(word[at + 1:])
     return None, word
 
 
