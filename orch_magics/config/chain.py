@@ -16,16 +16,23 @@ from __future__ import annotations
 
 from ..errors import OrchError
 from ..layers.base import CARRIES
-from ..layers.registry import get_kind
+from ..layers.registry import get_kind, kind_names
 from .model import LayerSpec
 from .source import Path_, Source
 
 _WHAT = {"tcp": "a connection to another host",
          "unix": "its engine's unix socket, reached from this machine",
          "here": "to be on this machine (a tcp:// engine)"}
-_WHO = {"tcp": "only this machine and ssh layers carry one",
-        "unix": "only this machine and ssh layers forward one",
-        "here": "it must be the first layer"}
+
+
+def _who(need: str) -> str:
+    """Which places offer `need`: this machine and the kinds that say they carry it."""
+    if need == "here":
+        return "it must be the first layer"
+    kinds = [name for name in kind_names()
+             if need in (getattr(get_kind(name), "carries", None) or ())]
+    verb = "forward" if need == "unix" else "carry"
+    return f"only this machine and {' and '.join(kinds) or 'no'} layers {verb} one"
 
 
 def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Source) -> None:
@@ -38,7 +45,7 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
         need = needs(layer.config) if needs is not None else None
         if need is not None and need not in offered:
             raise src.error(path + (i,), f"environment {env!r}: {layer.label} cannot follow "
-                                         f"{before}: it needs {_WHAT[need]}, and {_WHO[need]}")
+                                         f"{before}: it needs {_WHAT[need]}, and {_who(need)}")
         if not hasattr(kind, "carries"):
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:

@@ -5,12 +5,14 @@ found at run time). The loader calls `split` before validating a layer's config.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..layers.names import check_target_name
+from ..layers.registry import get_kind
 from . import patterns
 from .model import FanOut, LayerSpec, Member
 from .source import Path_, Source, describe_path
@@ -18,11 +20,26 @@ from .source import Path_, Source, describe_path
 if TYPE_CHECKING:  # read only when a config has `group:` hosts (loader._lazy_inventory)
     from .inventory import Inventory
 
-#: For each layer kind, the config key that may name several targets.
-FANOUT_KEYS = {"ssh": "host", "docker": "container", "podman": "container"}
-#: Kinds whose `label:` selects every running container with it, at run time.
-LABEL_KINDS = ("docker", "podman")
 GROUP_PREFIX = "group:"
+
+
+def fanout_key(type_: str) -> str | None:
+    """The config key of kind `type_` that may name several targets (`fans_out`), if any."""
+    kind = get_kind(type_)
+    return getattr(kind, "target", None) if getattr(kind, "fans_out", False) else None
+
+
+def selector_key(type_: str) -> str | None:
+    """The config key of kind `type_` that selects targets at run time (`label`), if any."""
+    return getattr(get_kind(type_), "selector", None)
+
+
+def chosen(type_: str, config: Any, name: str) -> Any:
+    """The config of the target `name` a selector found: the kind's `target`, selected no
+    more (`container: app-1`, not `label: app=web`)."""
+    kind = get_kind(type_)
+    return dataclasses.replace(config, **{kind.target: name,  # type: ignore[attr-defined]
+                                          kind.selector: None})  # type: ignore[attr-defined]
 
 
 def split(type_: str, raw: Any, path: Path_, src: Source,
@@ -35,9 +52,10 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
     """
     if not isinstance(raw, dict):
         return raw, None
-    if type_ in LABEL_KINDS and isinstance(raw.get("label"), str):
-        return raw, FanOut("label", f"label {raw['label']}", selector=raw["label"])
-    key = FANOUT_KEYS.get(type_)
+    selector = selector_key(type_)
+    if selector is not None and isinstance(raw.get(selector), str):
+        return raw, FanOut(selector, f"{selector} {raw[selector]}", selector=raw[selector])
+    key = fanout_key(type_)
     value = raw.get(key) if key else None
     if key is None or not _names_several(value):
         return raw, None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import get_kind, kind_names
-from .fanout import FANOUT_KEYS
+from .fanout import fanout_key
 from .loader import stands_alone
 from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
 from .validate import BOUNDS, yaml_key
@@ -131,7 +131,7 @@ def _short_layer_schema() -> dict[str, Any]:
 
 def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
     """A kind's config schema where its fan-out key may also list several targets."""
-    key = FANOUT_KEYS.get(kind)
+    key = fanout_key(kind)
     if key is None or key not in schema.get("properties", {}):
         return schema
     one = dict(schema["properties"][key])

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..config.fanout import chosen
 from ..config.model import LayerSpec, Member
 from ..errors import ConfigError, OrchError
+from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind
 from ..text import plural
@@ -81,17 +83,15 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
     if index is None:
         return [target]
     spec = target.layers[index]
-    launcher = base
-    for layer in (*target.layers[:index], spec):
-        launcher = get_kind(layer.type).wrap(layer.config, launcher, layer.label)
+    launcher = LayeredExecutor(base, target.layers[:index + 1]).build()
     if not isinstance(launcher, Selecting):
         raise TypeError(f"{spec.type} layers cannot select targets at run time")
     found: list[Target] = []
     for name in await launcher.matching():
-        config = dataclasses.replace(spec.config, container=name, label=None)
-        chosen = LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
+        config = chosen(spec.type, spec.config, name)
+        one = LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
         label = f"{target.label}/{name}" if target.label else name
-        layers = (*target.layers[:index], chosen, *target.layers[index + 1:])
+        layers = (*target.layers[:index], one, *target.layers[index + 1:])
         found += await resolve(Target(label, layers, target.groups), base)
     return found
 

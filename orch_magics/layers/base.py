@@ -210,6 +210,10 @@ class LayerKind(Protocol):
     capability of CARRIES a layer needs from the place before it, or None.
     `target` (a ClassVar): the config key that the short form `KIND NAME` of a layer sets
     (`ssh bastion` sets `host`); without it the kind is written alone or as a mapping.
+    `fans_out` (a ClassVar, True): `target` may name several targets (a list, a range
+    pattern, `group:NAME`), and the environment fans out (docs/fleets.md); `selector` (a
+    ClassVar): a config key whose value selects targets at run time (docker's `label`), for a
+    kind whose launcher is `Selecting`: each name it finds is a target, set as `target`.
     And `preflight(config, label)`, so that `orch check` says what on this machine would stop a
     first hop (an engine's socket missing) without connecting: raises the OrchError its run
     would (hop 1), or returns.

@@ -109,6 +109,8 @@ class DockerKind:
     Config: ClassVar[type] = DockerConfig
     carries: ClassVar[frozenset[str] | None] = frozenset()
     target: ClassVar[str] = "container"  # the short form `docker NAME` sets it
+    fans_out: ClassVar[bool] = True  # container: [a, b], "app-[1:3]"
+    selector: ClassVar[str] = "label"  # every running container with it, found at run time
 
     def needs(self, config: DockerConfig) -> str | None:
         return engine_needs(config.docker_host)

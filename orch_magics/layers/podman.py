@@ -88,6 +88,8 @@ class PodmanKind:
     Config: ClassVar[type] = PodmanConfig
     carries: ClassVar[frozenset[str] | None] = frozenset()
     target: ClassVar[str] = "container"  # the short form `podman NAME` sets it
+    fans_out: ClassVar[bool] = True  # container: [a, b], "app-[1:3]"
+    selector: ClassVar[str] = "label"  # every running container with it, found at run time
 
     def needs(self, config: PodmanConfig) -> str | None:
         return engine_needs(config.podman_host or config.docker_host)

@@ -57,6 +57,7 @@ class SSHKind:
     Config: ClassVar[type] = SSHConfig
     carries: ClassVar[frozenset[str] | None] = frozenset({"tcp", "unix"})
     target: ClassVar[str] = "host"  # the short form `ssh NAME` sets it
+    fans_out: ClassVar[bool] = True  # host: [a, b], "web-[01:12]", "group:web"
 
     def needs(self, config: SSHConfig) -> str | None:
         return "tcp"
