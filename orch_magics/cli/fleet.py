@@ -8,7 +8,6 @@ them, and the status is then 128 + that signal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -132,7 +131,7 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     quiet = bool(args.json)
     stdin = None
     if not os.isatty(0):  # piped input goes to every target, whatever their stdin_mode
-        stdin = stdin_source(asyncio.get_running_loop())
+        stdin = stdin_source()
     fleet: FleetRun | None = None
     interrupts = on_interrupt(lambda: fleet)
     output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)

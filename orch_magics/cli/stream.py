@@ -14,13 +14,11 @@ shell pipeline's producer, and a failing device stops it with one line (`output.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import errno
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from ..admission import Ticket
 from ..engine import Run, RunOptions
@@ -31,6 +29,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
 from ..secrets.masking import mask_text
+from ..stdin import chunks_of
 from ..text import human_size
 from .interrupts import on_interrupt, stop_signals
 from .output import Output, print_json
@@ -116,7 +115,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
 
     writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
-    stdin = stdin_source(asyncio.get_running_loop()) if takes_stdin(plan) else None
+    stdin = stdin_source() if takes_stdin(plan) else None
     plan, terminal = for_run(plan, stdin is not None)
     interrupts = on_interrupt(lambda: run)
     with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
@@ -165,37 +164,26 @@ def takes_stdin(plan: RunPlan) -> bool:
     return plan.stdin_mode != "none" or not os.isatty(0)
 
 
-def stdin_source(loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
-    """Our stdin as it arrives, read by a thread (a blocking read never stalls the loop).
+def stdin_source() -> AsyncIterator[object]:
+    """Our stdin as it arrives, through the one stdin reader (`stdin.chunks_of`: a thread, so
+    a blocking read never stalls the loop, started when the run first asks for input: a run
+    refused before it starts leaves no reader behind)."""
+    return chunks_of(_fd0_chunks(), threading.Event())
 
-    The thread starts when the run first asks for input, so a run refused before it starts
-    leaves no reader behind.
-    """
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-    room = threading.Semaphore(4)  # chunks read ahead of what the run has taken, at most
 
-    def reader() -> None:
-        # Chunks go over with call_soon_threadsafe, never as coroutines: one pending in a
-        # loop that closes (the run ended before reading all of stdin) would be reported as
-        # "Task was destroyed but it is pending" on the user's terminal at exit.
-        chunk = None
-        grow_pipe(0)  # `… | orch run …`: reads of up to 1 MiB, not the pipe's default 64 KiB
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads any more
-            while chunk != b"":
-                room.acquire()
-                try:
-                    chunk = os.read(0, 1 << 20)
-                except OSError as exc:  # stdin closed or unreadable: the end of the input,
-                    if exc.errno == errno.EIO and signal.SIGHUP in stop_signals():
-                        os.kill(os.getpid(), signal.SIGHUP)  # but a terminal gone hung up:
-                        return  # stopped as by its SIGHUP, which may come after (no EOF)
-                    chunk = b""
-                loop.call_soon_threadsafe(queue.put_nowait, chunk or None)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
-        while (chunk := await queue.get()) is not None:
-            room.release()
-            yield chunk
-
-    return chunks()
+def _fd0_chunks() -> Iterator[bytes]:
+    """Our fd 0's chunks as the kernel gives them (`… | orch run …`: up to 1 MiB from a pipe
+    grown for it, not its default 64 KiB); the end of input at EOF or an unreadable stdin. A
+    terminal gone (EIO) stops orch as its SIGHUP would, which may come after: no EOF then."""
+    grow_pipe(0)
+    while True:
+        try:
+            chunk = os.read(0, 1 << 20)
+        except OSError as exc:
+            if exc.errno == errno.EIO and signal.SIGHUP in stop_signals():
+                os.kill(os.getpid(), signal.SIGHUP)
+                threading.Event().wait()  # the hang-up ends the run (a daemon thread waits)
+            return
+        if not chunk:
+            return
+        yield chunk
