@@ -15,7 +15,7 @@ from .config.suggest import did_you_mean
 from .errors import ConfigError, OrchError, RunInterrupted
 from .lifecycle import Begin, NamedRun, Supervisor
 from .plan import RunPlan
-from .run_names import check_name, taken
+from .run_names import check_name, run_name, taken
 from .secrets.masking import mask_text
 from .sinks.ring import RingBuffer
 
@@ -123,6 +123,7 @@ class RunRegistry:
     def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:
         """The run of that name, else an error naming the runs there are (`fleets`: the named
         fleets, which share the namespace; `single`: what is asked, which fleets lack)."""
+        name = run_name(name)
         entry = self._entries.get(name)
         if entry is None:
             if not isinstance(name, str):  # `logs(5)`: said, not a did-you-mean's TypeError

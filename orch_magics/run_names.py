@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .config.model import canonical_name
 from .errors import ConfigError, OrchError
 
 #: Longest name a run may be given.
@@ -11,6 +12,12 @@ NAME_MAX = 100
 #: Its most UTF-8 bytes: `NAME.log.1` must fit a file name (255 bytes), `日`×100 is 300.
 BYTES_MAX = 200
 _ALLOWED = "._-"
+
+
+def run_name(name: str) -> str:
+    """A run's name as it is kept and looked up: NFC, as the config keeps names (an `é`
+    typed decomposed, as macOS types it, was refused, and the composed one was another)."""
+    return canonical_name(name) if isinstance(name, str) else name
 
 
 def check_name(name: str) -> None:
@@ -42,6 +49,7 @@ def choose(wanted: str | None, base: str, running: Callable[[str], bool]) -> str
     """The name of a new named run, single or fleet (one namespace for both): `wanted`,
     refused while a run of that name still runs, else `base` made valid, then `base-1`, …"""
     if wanted is not None:  # "" is no name: refused, not the default one
+        wanted = run_name(wanted)
         check_name(wanted)
         if running(wanted):
             raise taken(wanted)

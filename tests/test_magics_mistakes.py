@@ -39,6 +39,11 @@ TYPOS = [
                                "run a command as the cell body of %%orch local"),
     ("%orch local -- seq", "%orch local -- COMMAND is the orch CLI's form"),
     ("%%orch local -- seq 1 5\necho x", "%orch local -- COMMAND is the orch CLI's form"),
+    # guard2: the terminal's words said as the notebook says them
+    ("%orch audit -n 3", "unknown environment 'audit': the audit trail in a notebook is "
+                         "%orch history [-n N]"),
+    ("%orch cp a local:/tmp/b", "unknown environment 'cp': files are copied with %orch get "
+                                "and %orch put"),
 ]
 
 #: `%config` values an Orch setting cannot take: refused at the %config line, in one line.

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,16 @@ def test_a_run_name_that_is_no_file_name_is_refused(orch: Orchestrator, tmp_path
     assert orch.ps() == [] and not (tmp_path / "logs").exists()
 
 
+def test_a_run_name_is_one_name_however_its_accents_were_typed(orch: Orchestrator) -> None:
+    """`café` typed decomposed (as macOS types it) was refused, and the composed one was
+    another run: names are kept and looked up in NFC, as the config's (guard2 tester)."""
+    decomposed = unicodedata.normalize("NFD", "café")
+    assert orch.start("local", command="echo hi", name=decomposed).name == "café"
+    assert orch.status("café").wait(10).stdout == "hi\n"
+    assert "hi" in orch.logs(decomposed) and orch.stop(decomposed).ok
+    assert [info.name for info in orch.ps()] == ["café"]
+
+
 def test_a_service_of_any_name_gets_a_valid_run_name(orch: Orchestrator) -> None:
     from orch_magics.run_names import name_from
     wide = name_from("日" * 200)  # a log file name holds 255 bytes: `NAME-12.log.1` fits
@@ -352,9 +363,10 @@ def test_a_log_path_that_is_no_regular_file_is_refused_and_left_as_it_was(
     precious.chmod(0o644)
     (logs / "link.log").symlink_to(precious)
     with Orchestrator(load_config_text(CONFIG), log_dir=logs) as orch:
-        for name in ("fifo", "link"):
+        for name, why in (("fifo", "it is not a regular file"),
+                          ("link", "it is a symbolic link \\(never followed\\)")):
             with pytest.raises(OrchError, match=rf"not started: the named run's log "
-                                                rf".*{name}.log cannot be written"):
+                                                rf".*{name}.log cannot be written \({why}\)"):
                 orch.start("local", command="echo x", name=name)
     assert precious.read_text() == "mine\n" and stat.S_IMODE(precious.stat().st_mode) == 0o644
 

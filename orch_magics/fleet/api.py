@@ -20,6 +20,7 @@ from ..engine import Run, RunOptions
 from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
+from ..run_names import run_name
 from ..shutdown import close_at_exit
 from ..sinks.base import SinkFactory, Sinks
 from ..sinks.ring import RingBuffer
@@ -219,7 +220,7 @@ class Fleets:
             del self.named[name]
 
     def get(self, name: str) -> NamedFleet | None:
-        return self.named.get(name)
+        return self.named.get(run_name(name))
 
     def run(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
             sinks: Sinks = (), yes: str | Collection[str] = (),

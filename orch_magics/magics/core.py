@@ -28,6 +28,12 @@ HELP_HINT = ("%orch --help shows how to use it (%orch SUBCOMMAND --help for one 
              "%orch envs and %orch services what is loaded)")
 
 
+#: Words of the `orch` command said another way here (`orch audit` is `%orch history`).
+CLI_WORDS = {"audit": "the audit trail in a notebook is %orch history [-n N] (orch audit in a "
+                      "terminal)",
+             "cp": "files are copied with %orch get and %orch put (orch cp in a terminal)"}
+
+
 @magics_class
 class OrchMagics(Magics):
     """Holds one Orchestrator per shell: its config, and its named (background) runs."""
@@ -83,6 +89,8 @@ class OrchMagics(Magics):
             return
         if asks_help:
             raise UsageError(HELP_HINT)
+        if name.lower() in CLI_WORDS:  # the terminal's word for it: say the notebook's
+            raise UsageError(f"unknown environment {name!r}: {CLI_WORDS[name.lower()]}")
         guesses = subcommand_typos(name, rest)
         if not guesses:
             self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean

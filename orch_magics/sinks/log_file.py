@@ -3,6 +3,7 @@ processes that write it (two kernels starting the same name)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -61,8 +62,13 @@ class LogFile:
         own file is made private."""
         if self._file is not None and not self._file.closed:
             return self._file
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # O_NOFOLLOW's "Too many levels of symbolic links"
+            if exc.errno == errno.ELOOP and os.path.islink(self.path):
+                raise OSError(exc.errno, "it is a symbolic link (never followed)") from None
+            raise
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
