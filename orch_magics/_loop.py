@@ -129,6 +129,24 @@ def run_or_cancel(loop: BackgroundLoop, coro: Coroutine[Any, Any, T], bound: flo
         raise Interrupted(future) from exc
 
 
+def settled(future: concurrent.futures.Future[Any], timeout: float | None) -> None:
+    """Wait up to `timeout` for `future` to end, whatever its outcome (shutting down: a failure
+    was said where it happened); a Ctrl-C while waiting is not swallowed."""
+    concurrent.futures.wait([future], timeout)
+
+
+async def cancelled(task: asyncio.Future[Any] | None) -> None:
+    """Cancel `task` and wait for its end, whatever it raised (retrieved: never reported as
+    lost); a cancellation of the caller itself, meanwhile, goes on (a suppress(BaseException)
+    around `await task` swallowed it)."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()
+
+
 #: Tasks nobody awaits, held until done (a loop keeps only weak references to tasks).
 _DETACHED: set[asyncio.Task[Any]] = set()
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import BackgroundLoop, result_of, started
+from ._loop import BackgroundLoop, result_of, settled, started
 from .engine import Run
 from .errors import OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
@@ -188,10 +188,7 @@ class LiveRun:
 
     def settle(self, timeout: float | None = None) -> None:
         """Wait up to `timeout` for the end, whatever it is (for shutting down)."""
-        try:
-            self._future.result(timeout)
-        except BaseException:
-            pass
+        settled(self._future, timeout)
 
     def result(self) -> RunResult | None:
         """The RunResult when finished, else None (never blocks)."""

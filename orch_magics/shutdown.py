@@ -24,6 +24,7 @@ import threading
 import weakref
 from typing import Protocol
 
+from ._loop import settled
 from .live import LiveRun
 from .named_runs import Entry
 from .result import RunResult
@@ -43,10 +44,7 @@ def stop_runs(named: list[Entry], spawned: list[LiveRun], fleets: StopsAll | Non
     if fleets is not None:
         fleets.stop_all(timeout)
     for entry in named:
-        try:
-            entry.supervisor.finished.result(timeout)
-        except Exception:
-            pass
+        settled(entry.supervisor.finished, timeout)
     for live in spawned:
         live.settle(timeout)
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Protocol
 
-from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel
+from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settled
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -322,10 +322,8 @@ class LiveFleet:
         return self._future.result() if self._future.done() else None
 
     def settle(self, timeout: float | None = None) -> None:
-        try:
-            self._future.result(timeout)
-        except BaseException:
-            pass
+        """Wait up to `timeout` for the end, whatever it is (for shutting down)."""
+        settled(self._future, timeout)
 
     def __repr__(self) -> str:
         return f"<LiveFleet {self.name or self.plan.name} in {self.plan.environment.name}: " \

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
+from .._loop import cancelled
 from ..process.events import Exit
 from ..process.handle import ProcessHandle
 from .docker_exec import ContainerPaused
@@ -113,10 +114,7 @@ class Warden:
 
     async def _end(self) -> None:
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        await cancelled(self._task)
         if self._handle is None:
             return
         await self._handle.end(END_WAIT)

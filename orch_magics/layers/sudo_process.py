@@ -22,6 +22,7 @@ import contextlib
 import signal as _signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from .._loop import cancelled
 from ..errors import LayerError, StreamError
 from ..process.events import Event, Exit, Stderr, Stdout
 from .exec_tail import ExecTail
@@ -106,10 +107,7 @@ class SudoBackend:
                 await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL),
                                        SIGNAL_TIMEOUT)
         for task in (self._relay, self._overdue):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            await cancelled(task)
         if self._handle.running:  # a sudo stuck after its command (or given up on)
             with contextlib.suppress(Exception):
                 await self._handle.stop((0.5, 0.5))
