@@ -27,6 +27,7 @@ from ..config.suggest import did_you_mean
 from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
@@ -50,8 +51,6 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 
 #: Seconds a signal exec may take.
 SIGNAL_TIMEOUT = 10.0
-#: Seconds to reconnect and stop a command whose engine connection dropped.
-CLEANUP_TIMEOUT = 5.0
 
 
 class DockerLauncher(Launcher):
@@ -367,8 +366,9 @@ class DockerLauncher(Launcher):
         reconnect and kill it; say what happened (or what is left, and where, when the engine
         cannot be reached). None when the container is not running: nothing of it is left."""
         place = f"process group {pgid} in container {container[1]!r} on {self.where}"
-        problem = ""
-        for _ in range(2):  # the hop carrying the engine may not know yet that it is dying
+
+        async def kill_once() -> str | None:
+            nonlocal lost
             try:
                 lost = await asyncio.wait_for(self.engine(lost=lost), CLEANUP_TIMEOUT)
                 if not await self.signal_group(lost, container, pgid, _signal.SIGKILL):
@@ -376,13 +376,13 @@ class DockerLauncher(Launcher):
                 return f"reconnected and killed {place}"
             except ContainerPaused as exc:
                 return f"reconnected, but {exc.reason}"
-            except LayerError as exc:
-                problem = exc.said_at(self.depth)
+            except LayerError as exc:  # the hop carrying the engine may not know yet
+                raise TryAgain(f"reconnecting failed: {exc.said_at(self.depth)}") from None
             except asyncio.TimeoutError:  # the time for it is spent: no second try
-                problem = (f"timed out connecting to {self.engine_name} on {self.where} after "
-                           f"{CLEANUP_TIMEOUT:g} s")
-                break
-        return f"it may still be running as {place} (reconnecting failed: {problem})"
+                raise GiveUp(f"reconnecting failed: timed out connecting to {self.engine_name}"
+                             f" on {self.where} after {CLEANUP_TIMEOUT:g} s") from None
+
+        return await kill_after_loss(place, kill_once)
 
 
 def _holds(pooled: object, engine: Engine | None) -> bool:

@@ -24,6 +24,7 @@ import asyncssh
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
@@ -52,8 +53,6 @@ TERM_TYPE = "xterm-256color"
 WINDOW = 8 << 20
 #: Largest data packet we accept on a unix-socket channel (OpenSSH accepts up to 256 KiB).
 CHANNEL_PACKET = 128 << 10
-#: Seconds to reconnect and stop a command whose connection dropped.
-CLEANUP_TIMEOUT = 5.0
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
 #: Folders of this process's forwarded sockets not yet closed: removed at exit when their pools
@@ -353,16 +352,16 @@ class SSHLauncher(Launcher):
         happened (or what is left, and where, when the host cannot be reached again)."""
         place = f"process group {pgid} on {where(self.config)}"
         line = f"sh -c {shlex.quote(kill_group_line(pgid, _signal.SIGKILL))}"
-        reason = "no answer"
-        for _ in range(2):  # a pooled connection may not know yet that it is dying
+
+        async def kill_once() -> str:
             try:
                 slot = await asyncio.wait_for(self._acquire(), CLEANUP_TIMEOUT)
             except LayerError as exc:
-                return (f"it may still be running as {place} (reconnecting failed: "
-                        f"{exc.said_at(self.depth)})")
+                raise GiveUp(f"reconnecting failed: {exc.said_at(self.depth)}") from None
             except asyncio.TimeoutError:
-                return (f"it may still be running as {place} (reconnecting failed: timed out "
-                        f"connecting to {where(self.config)} after {CLEANUP_TIMEOUT:g} s)")
+                raise GiveUp(f"reconnecting failed: timed out connecting to "
+                             f"{where(self.config)} after {CLEANUP_TIMEOUT:g} s") from None
+            reason = "no answer"
             try:
                 done = await asyncio.wait_for(slot.conn.run(line, check=False), CLEANUP_TIMEOUT)
                 if done.exit_status is not None:
@@ -371,8 +370,10 @@ class SSHLauncher(Launcher):
                 reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             finally:
                 self._release(slot)
-            self._retire(slot)
-        return f"it may still be running as {place} (killing it failed: {reason})"
+            self._retire(slot)  # the next try takes another connection
+            raise TryAgain(f"killing it failed: {reason}")
+
+        return str(await kill_after_loss(place, kill_once))
 
 
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:
