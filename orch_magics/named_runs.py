@@ -6,6 +6,7 @@ Each entry is the `Supervisor` of one name (lifecycle.py); named fleets live bes
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -157,16 +158,35 @@ class RunRegistry:
         return rows
 
 
-def follow_lines(logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
-                 poll: float = 0.05) -> Iterator[str]:
-    """The kept lines, then new lines as they come, until `over()` (the run is over for good)."""
+class Followed(Iterator[str]):
+    """The kept lines of a named run, then new lines as they come, until `over()` (the run is
+    over for good). `batches()` gives the same lines a list per look (every `poll` seconds):
+    what a notebook prints in one message, not one per line (a fast run's lines one by one
+    passed the server's 1,000 messages a second, and the rest was dropped)."""
+
+    def __init__(self, logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
+                 poll: float = 0.1) -> None:
+        self._batches = _looks(logs, over, tail, poll)
+        self._lines = itertools.chain.from_iterable(self._batches)
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+    def batches(self) -> Iterator[list[str]]:
+        return self._batches
+
+
+def _looks(logs: RingBuffer, over: Callable[[], bool], tail: int | None,
+           poll: float) -> Iterator[list[str]]:
     backlog, seen = logs.since(0)
-    yield from backlog if tail is None else backlog[-tail:] if tail else []
+    kept = backlog if tail is None else backlog[-tail:] if tail else []
+    if kept:
+        yield kept
     while True:
         done = over()
         fresh, seen = logs.since(seen)
-        yield from fresh
-        if done and not fresh:
+        if fresh:
+            yield fresh
+        elif done:
             return
-        if not fresh:
-            time.sleep(poll)
+        time.sleep(poll)

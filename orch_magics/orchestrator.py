@@ -33,7 +33,7 @@ from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
 from .live import LiveRun, begun
-from .named_runs import RunInfo, RunRegistry, follow_lines
+from .named_runs import Followed, RunInfo, RunRegistry
 from .plan import RunPlan, guarded_now, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -323,7 +323,7 @@ class Orchestrator(FilesAndPorts):
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
         entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
         if follow:
-            return follow_lines(entry.logs, lambda: entry.done, checked_tail(tail))
+            return Followed(entry.logs, lambda: entry.done, checked_tail(tail))
         return "\n".join(entry.logs.tail(checked_tail(tail)))
 
     def status(self, name: str) -> LiveRun:

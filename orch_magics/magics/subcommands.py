@@ -14,6 +14,7 @@ from ..audit.query import HEADER, audited_runs, environment_hint
 from ..config.loader import demo_config_files
 from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..live import LiveRun
+from ..named_runs import Followed
 from ..orchestrator import Orchestrator
 from ..result import RunResult
 from ..text import table
@@ -81,9 +82,11 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
     if not args.follow:
         print(orch.logs(args.name, args.tail))
         return
+    followed = orch.logs(args.name, args.tail, follow=True)
+    assert isinstance(followed, Followed)
     try:
-        for line in orch.logs(args.name, args.tail, follow=True):
-            print(line, flush=True)
+        for lines in followed.batches():  # one message a look, not one a line
+            print("\n".join(lines), flush=True)
     except KeyboardInterrupt:
         print("(stopped following; the run goes on)")
 
