@@ -250,3 +250,15 @@ def test_the_outcome_is_drawn_in_the_themes_own_success_and_error_colours():
         s.finish("exit 0" if ok else "exit 3", ok)
         status = s.render()["text/html"].split('class="orch-status"')[1]
         assert f"color:var({colour}," in status and "opacity" not in status
+
+
+def test_a_view_keeps_its_attempt_when_a_named_run_restarts():
+    """A restart's output went into the first attempt's cell, under its `✗ interrupted` and
+    audit id, its bytes counted in (magics2 tester)."""
+    s = sink()
+    s.feed(Stdout(b"first\n"))
+    s.close()
+    s.finish("interrupted", False)
+    s.feed(Stdout(b"second-attempt\n"))  # the same sinks serve the next attempt
+    s.close()
+    assert s.snapshot().lines == [("stdout", "first")] and s.byte_counts["stdout"] == 6

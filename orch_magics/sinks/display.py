@@ -76,8 +76,15 @@ class DisplaySink:
         self.stopping = False  # Stop was asked for: INT → TERM → KILL may take seconds
         self._ok: bool | None = None
         self._closed = False
+        self._attempt_closed = False  # the engine closed it: its attempt has ended
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _over(self) -> bool:
+        """The view is one attempt's: once it ended and its verdict is shown, a named run's
+        later attempts (a restart) go to its log and `%orch logs`, not into this cell under
+        the first one's verdict and audit id (magics2 tester)."""
+        return self._attempt_closed and self.final is not None
 
     def set_publisher(self, publish: Callable[[Bundle], None] | None) -> None:
         """Where rendered bundles go from now on (None: nobody, the caller pulls)."""
@@ -85,6 +92,8 @@ class DisplaySink:
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
     def feed(self, event: Event) -> None:
+        if self._over():
+            return
         if isinstance(event, Stdout):
             self._add("stdout", event.data)
         elif isinstance(event, Stderr):
@@ -95,10 +104,13 @@ class DisplaySink:
         self._schedule()
 
     def close(self) -> None:
+        if self._over():
+            return
         with self._lock:
             for stream in ("stdout", "stderr"):
                 self._lines_of(stream, b"", final=True)  # type: ignore[arg-type]
             self._closed = True
+            self._attempt_closed = True
             self.ended = self.ended or time.monotonic()
         if self._timer is not None:
             self._timer.cancel()
