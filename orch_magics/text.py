@@ -23,6 +23,14 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def some_of(names: Sequence[str], shown: int = 12) -> str:
+    """`a, b, c`, or past `shown` names their first ones and a count (`a, b, …, 10,000 in
+    all`): an error naming what is known stays one short line however many there are."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown - 1])}, … ({len(names):,} in all)"
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Left-aligned columns, two spaces apart, as a terminal shows them: control characters in
     a cell escaped (a config's description cannot repaint the screen), wide ones counted twice."""

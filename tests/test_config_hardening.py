@@ -311,6 +311,10 @@ def test_load_config_text_rejects_a_non_string() -> None:
     (b"a: !!float sekrit-value\n", "YAML cannot read it as !!float"),
     (b"a: !!bool sekrit-value\n", "YAML cannot read it as !!bool"),
     (b"a: !!timestamp sekrit-value\n", "YAML cannot read it as !!timestamp"),
+    # a password starting with '!' is a tag to YAML: the tag was in PyYAML's words (config2)
+    (b"a: !Sekrit-Value123\n", "it starts with '!', which makes it a YAML tag"),
+    (b"a: !!Sekrit-Value123\n", "it starts with '!', which makes it a YAML tag"),
+    (b"a: !<Sekrit-Value123>\n", "it starts with '!', which makes it a YAML tag"),
 ])
 def test_bad_secrets_file_is_a_config_error_without_its_content(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None,

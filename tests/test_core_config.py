@@ -267,3 +267,14 @@ def test_a_misspelt_filters_key_gets_a_did_you_mean() -> None:
     for key in ("filter", "filtres", "filtersx"):
         assert error_of(f"services:\n  a:\n    command: cat\n    {key}: []\n").suggestion == \
             "filters"
+
+
+def test_an_unknown_name_among_thousands_is_one_short_line() -> None:
+    """10,000 environments: the error listed them all, 150 KB on one line, its did-you-mean
+    at the very end (config2 tester)."""
+    cfg = load_config_text("environments:\n" + "".join(f"  env-{i:05d}: []\n"
+                                                        for i in range(10_000)))
+    with pytest.raises(ConfigError) as err:
+        cfg.environment("enx-04321")
+    assert len(str(err.value)) < 300 and "… (10,000 in all)" in str(err.value)
+    assert "did you mean 'env-04321'?" in str(err.value)

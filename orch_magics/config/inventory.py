@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..text import some_of
 from . import patterns
 from .inventory_vars import ANSIBLE_TAGS, Found, checked_vars, for_ansible, read_beside
 from .source import parse_source, read_text
@@ -131,7 +132,7 @@ class Inventory:
             return [h for h in self.host_vars if self.groups_of(h) == ["ungrouped"]]
         if name not in self.groups:
             known = sorted({*IMPLICIT, *self.groups})
-            raise ConfigError(f"unknown inventory group {name!r}; known: {', '.join(known)}",
+            raise ConfigError(f"unknown inventory group {name!r}; known: {some_of(known)}",
                               suggestion=did_you_mean(name, known))
         return self._members(name)
 

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
+from ..text import some_of
 from .checks import command_spec, directory, jq_program, literal, path_template, regex
 from .suggest import name_hint
 
@@ -370,7 +371,7 @@ def canonical_name(name: str) -> str:
 
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
     names = sorted(known)
-    listing = ", ".join(names) if names else "none are defined"
+    listing = some_of(names) if names else "none are defined"
     where = f" in {', '.join(files)}" if files else ""
     ignored = (f" ({what} names starting with 'x-' are ignored: such keys hold YAML anchors; "
                f"rename it)") if name.startswith("x-") else ""

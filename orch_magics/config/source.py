@@ -353,10 +353,12 @@ class _Converter:
         return str(node.value)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in type(self.constructor).yaml_constructors:  # `db: !Passw0rd`: a
+            # tag, and the password: never in the message (the excerpt shows it where it may)
+            raise self.error(node, "bad value: it starts with '!', which makes it a YAML tag, "
+                                   "and no such tag is known: quote it ('!…')")
         try:
             return self.constructor.construct_object(node)
-        except yaml.MarkedYAMLError as exc:
-            raise self.error(node, f"bad value: {_one_line(exc.problem or str(exc))}") from None
         except Exception:  # PyYAML's constructors raise ValueError, KeyError, IndexError…
             # with the value in their words: the excerpt shows it where it may be shown (never
             # for a secrets file), so the message names only what YAML was asked to read.
