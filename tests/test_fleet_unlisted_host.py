@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.dockerd import Engine
 from fixtures.sshd import SSHLab, launch_sshd, stop_servers
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import FleetResult, Orchestrator, load_config_text
 from test_fleet_lab import Inner, inner_hosts  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.ssh
@@ -27,6 +27,16 @@ def _config(ssh_lab: SSHLab, inner: Inner, dockerd: Engine, hosts: list[str],  #
     layers = [ssh_lab.layer("orch-bastion"), ssh, *([docker] if label else [])]
     return ssh_lab.config_yaml(extra_envs={"apps": layers},
                                services="  name: {command: 'cat /etc/hostname'}\n")
+
+
+def _rerun_once_back(ssh_lab: SSHLab, host: str, res: FleetResult) -> FleetResult:
+    """`res.failed.rerun()` with an sshd listening on `host` again meanwhile."""
+    back = launch_sshd(ssh_lab.root, "back", host, 22, ssh_lab.sshd_config, ssh_lab.inner_ns)
+    try:
+        back.wait_listening(time.monotonic() + 10)
+        return res.failed.rerun()
+    finally:
+        stop_servers([back])
 
 
 @pytest.mark.parametrize("label", [None, "unlisted-m"], ids=["hosts", "containers"])
@@ -49,13 +59,7 @@ def test_a_rerun_runs_the_containers_of_a_host_that_is_back(
             Orchestrator(load_config_text(text)) as orch:
         res = orch.run("apps", "name")
         assert list(res.failed) == [inner_hosts.dead], res.states
-        back = launch_sshd(ssh_lab.root, "back", inner_hosts.dead, 22, ssh_lab.sshd_config,
-                           ssh_lab.inner_ns)
-        try:
-            back.wait_listening(time.monotonic() + 10)
-            again = res.failed.rerun()
-        finally:
-            stop_servers([back])
+        again = _rerun_once_back(ssh_lab, inner_hosts.dead, res)
     assert sorted(again) == [f"{inner_hosts.dead}/unlisted-r-a", f"{inner_hosts.dead}/unlisted-r-b"]
     assert again.ok, again.table()
 
@@ -71,11 +75,5 @@ def test_a_rerun_of_a_host_that_is_back_keeps_the_limit(
             Orchestrator(load_config_text(text)) as orch:
         res = orch.run("apps", "name", limit=limit)
         assert res.states == {f"{inner_hosts.live[0]}/p7-a": "ok", dead: "failed"}
-        back = launch_sshd(ssh_lab.root, "back", dead, 22, ssh_lab.sshd_config,
-                           ssh_lab.inner_ns)
-        try:
-            back.wait_listening(time.monotonic() + 10)
-            again = res.failed.rerun()
-        finally:
-            stop_servers([back])
+        again = _rerun_once_back(ssh_lab, dead, res)
     assert again.states == {f"{dead}/p7-a": "ok"}
