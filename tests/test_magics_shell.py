@@ -332,3 +332,4 @@ def test_an_environment_named_like_a_subcommand_runs_where_the_subcommand_cannot
     assert "secret-ish" not in capsys.readouterr().out
     with pytest.raises(UsageError, match="unexpected argument"):  # no such environment
         shell.run_line_magic("orch", "logs a b")
+

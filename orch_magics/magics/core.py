@@ -6,6 +6,7 @@ are subcommands.py; this module only dispatches and turns errors into one-line m
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -19,7 +20,7 @@ from . import runs
 from .cells import CellRuns
 from .frontend import kernel_asker, kernel_origin
 from .handles import HandleDisplay
-from .parser import HelpShown, parse, subcommand_typos
+from .parser import HelpShown, parse, parse_run, subcommand_typos
 from .settings import Orch
 from .subcommands import SUBCOMMANDS
 
@@ -60,7 +61,11 @@ class OrchMagics(Magics):
         %orch get | put | forward | forwards
         """
         try:
-            parsed = parse(line, self._check_environment)
+            first = line.split(maxsplit=1)[0] if line.strip() else ""
+            if cell is not None and first in SUBCOMMANDS and first in self._environments():
+                parsed = parse_run(line)  # no subcommand takes a body: `%%orch stop` runs in
+            else:  # an environment `stop`
+                parsed = parse(line, self._check_environment)
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
@@ -74,6 +79,13 @@ class OrchMagics(Magics):
             if isinstance(exc, RunError) or hasattr(exc, "_render_traceback_"):
                 raise  # already shown without a traceback
             raise UsageError(self._explain(exc)) from None  # config, names: user mistakes
+
+    def _environments(self) -> Collection[str]:
+        """The loaded environments' names (none before anything is loaded)."""
+        try:
+            return self.orchestrator.config.environments
+        except NoConfig:
+            return ()
 
     def _check_environment(self, name: str, rest: list[str]) -> None:
         """The first word of a run, before the rest of the line is parsed: `%orch sevices`

@@ -217,6 +217,12 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None)
     return Parsed("run", run_parser().parse_words(words))
 
 
+def parse_run(line: str) -> Parsed:
+    """A %%orch line as a run, its first word an environment whatever subcommand it also
+    names: no subcommand takes a cell body, so `%%orch stop` + a body runs in `stop`."""
+    return Parsed("run", run_parser().parse_words(shlex.split(strip_comment(line))))
+
+
 def _takes_words(name: str) -> bool:
     """Whether subcommand `name` takes words of its own (a run's name, paths): a line of it
     that does not parse is a mistake in it, never a run in an environment of that name."""

@@ -17,7 +17,7 @@ from ..live import LiveRun
 from ..named_runs import Followed
 from ..orchestrator import Orchestrator
 from ..result import RunResult
-from ..text import table
+from ..text import some_of, table
 from . import transfer
 from .frontend import quiet
 
@@ -28,8 +28,12 @@ def load(orch: Orchestrator, args: argparse.Namespace) -> None:
     files = [*(map(str, demo_config_files()) if args.demo else ()), *args.files]
     config = orch.load(*files)
     print(f"loaded {len(config.environments)} environment(s) "
-          f"({', '.join(config.environments) or 'none'}) and {len(config.services)} "
-          f"service(s) ({', '.join(config.services) or 'none'}) from {', '.join(config.files)}")
+          f"({some_of(list(config.environments)) or 'none'}) and {len(config.services)} "
+          f"service(s) ({some_of(list(config.services)) or 'none'}) from "
+          f"{', '.join(config.files)}")
+    for name in sorted(SUBCOMMANDS.keys() & config.environments.keys()):
+        print(f"note: environment {name!r} shares its name with %orch {name}, which a line "
+              f"means: run in it with a cell, %%orch {name} [SERVICE] and a body")
 
 
 def envs(orch: Orchestrator, args: argparse.Namespace) -> None:

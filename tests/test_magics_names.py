@@ -1,0 +1,24 @@
+"""Environments named like %orch subcommands (`stop`, `logs`, `load`…): a line means the
+subcommand, a cell with a body runs in the environment, and `%orch load` says so (config2
+tester: such environments loaded, and no cell could run in them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shells import orch_shell
+
+
+def test_an_environment_named_like_a_subcommand_runs_from_a_cell(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = "environments: {stop: [], logs: []}\naudit: {enabled: false}\n"
+    with orch_shell(config, tmp_path) as sh:
+        said = capsys.readouterr().out
+        assert "note: environment 'logs' shares its name with %orch logs" in said
+        assert "note: environment 'stop' shares its name with %orch stop" in said
+        sh.run_cell_magic("orch", "stop --out r", "echo in-stop\n")
+        assert sh.user_ns["r"].stdout == "in-stop\n"
+        sh.run_cell_magic("orch", "logs --out r", "echo in-logs\n")
+        assert sh.user_ns["r"].stdout == "in-logs\n"
