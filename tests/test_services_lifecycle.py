@@ -111,6 +111,7 @@ def test_notes_in_the_log_file_start_their_own_lines(orch: Orchestrator) -> None
     lines = Path(orch.status("unfinished").log_file or "").read_text().splitlines()
     ours = [line for line in lines if "# orch:" in line]
     assert len(ours) >= 4 and all(line.startswith("# orch: ") for line in ours), lines
+    assert all(f" pid {os.getpid()}: " in line for line in ours)  # whose (two kernels: one log)
     outputs = [line for line in lines if not line.startswith("# orch: ")]
     assert len(outputs) == 2 and all(line.endswith(" ends mid-line") for line in outputs)
 

@@ -155,11 +155,13 @@ class LogFile:
                 self._mid = _CUT_SHORT  # whoever writes next starts a new line
 
     def note(self, text: str) -> None:
-        """A line of our own (start, restart, stop), marked `# orch:`."""
+        """A line of our own (start, restart, stop), marked `# orch:` and the writing process
+        (two kernels running one notebook share NAME.log: their notes tell them apart)."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with self._lock:
             self._flush_lines()
-            self._write(None, mask_text(f"# orch: {stamp} {text}\n").encode("utf-8"))
+            self._write(None, mask_text(f"# orch: {stamp} pid {os.getpid()}: {text}\n")
+                        .encode("utf-8"))
 
     def close(self) -> None:
         """The attempt is over: its last lines go in (the file stays open for the next)."""
