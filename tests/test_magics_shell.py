@@ -296,6 +296,8 @@ def test_tab_completion_offers_orch_words_on_every_orch_line(shell):
     assert texts("r = %orch local hel") == ["hello"]
     assert texts("r.x = %orch mar") == ["marked"]
     assert "start" in texts("x = %orch sta")
+    for sub in ("get", "put", "forward"):  # offered `%load`, `%load_ext`… (magics2 tester)
+        assert texts(f"%orch {sub} loc") == ["local"]
 
 
 def test_unload_and_reload(shell, capsys):

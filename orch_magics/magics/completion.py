@@ -15,6 +15,8 @@ from .parser import RUN_SUBCOMMANDS, SUBCOMMANDS, run_parser, sub_parser
 ORCH_LINE = re.compile(r"\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%%?orch(\s.*)?\Z", re.S)
 #: Options whose value is an environment's name.
 ENVIRONMENT_VALUED = ("--yes", "--env")
+#: Subcommands whose first word is an environment (what follows it: paths, a port).
+ENVIRONMENT_FIRST = ("get", "put", "forward")
 
 
 def candidates(orch: Orchestrator, line: str) -> list[str]:
@@ -39,6 +41,8 @@ def candidates(orch: Orchestrator, line: str) -> list[str]:
         return [*orch.runs.names(), *(fleets.named if fleets is not None else ())]
     if sub == "start" and config is not None and len(positional) in (1, 2):
         return list(config.environments if len(positional) == 1 else config.services)
+    if sub in ENVIRONMENT_FIRST and config is not None and len(positional) == 1:
+        return list(config.environments)  # `%orch get ENV …`: the magics2 tester got `%load`
     if sub is None and len(positional) == 1 and config is not None:
         return list(config.services)
     return []
