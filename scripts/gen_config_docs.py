@@ -38,7 +38,8 @@ Every mapping rejects unknown keys (with a "did you mean" suggestion: a near spe
 usual other name of a key, such as `env` → `environment`, `workdir` ↔ `working_dir`, `hostname` →
 `host`), except keys starting with `x-`, which are ignored everywhere so you can keep YAML anchors
 and notes in them. Editors with yaml-language-server complete and check keys from the schema:
-`orch schema > orch.schema.json` and start the file with
+`orch schema > orch.schema.json` (every installed layer kind, plugins too; the copy packaged in
+`orch_magics/schema/` has the built-in ones) and start the file with
 `# yaml-language-server: $schema=orch.schema.json`.
 
 `orch check` (and every load) refuses what can be known without connecting: wrong types, numbers

@@ -1,7 +1,9 @@
 """The JSON Schema of the config files, generated from the same dataclasses the loader uses.
 
-`orch schema` prints it; the packaged copy (schema/orch.schema.json) is checked against this
-generator by the tests, so editors' completion and the validation can never drift apart.
+`orch schema` prints it for every installed kind; the packaged copy (schema/orch.schema.json)
+is the one of this package's own kinds (`registry.OWN`: an installed plugin changes neither
+it nor its test), checked against this generator by the tests, so editors' completion and
+the validation can never drift apart.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ..layers.registry import get_kind, kind_names
+from ..layers.registry import OWN, get_kind, kind_names
 from .fanout import fanout_key
 from .loader import stands_alone
 from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
@@ -98,9 +100,9 @@ def filter_schema() -> dict[str, Any]:
     return {"oneOf": options}
 
 
-def layer_schema() -> dict[str, Any]:
+def layer_schema(kinds: Sequence[str]) -> dict[str, Any]:
     options = []
-    for name in kind_names():
+    for name in kinds:
         kind = get_kind(name)
         options.append({
             "type": "object",
@@ -114,15 +116,15 @@ def layer_schema() -> dict[str, Any]:
             "patternProperties": EXT,
             "additionalProperties": False,
         })
-    options.append(_short_layer_schema())
+    options.append(_short_layer_schema(kinds))
     return {"oneOf": options}
 
 
-def _short_layer_schema() -> dict[str, Any]:
+def _short_layer_schema(kinds: Sequence[str]) -> dict[str, Any]:
     """A layer as one string, `KIND NAME` for a kind with a `target`, or `KIND` alone where
     that is enough (loader.stands_alone)."""
-    alone = [name for name in kind_names() if stands_alone(get_kind(name))]
-    named = [name for name in kind_names() if getattr(get_kind(name), "target", None)]
+    alone = [name for name in kinds if stands_alone(get_kind(name))]
+    named = [name for name in kinds if getattr(get_kind(name), "target", None)]
     return {"type": "string",
             "pattern": f"^\\s*(({'|'.join(alone)})|({'|'.join(named)})\\s+\\S.*)\\s*$",
             "description": "Short form: the kind alone (`local`) or with its target "
@@ -143,17 +145,18 @@ def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": {**schema["properties"], key: fanned}}
 
 
-def build_schema() -> dict[str, Any]:
+def build_schema(kinds: Sequence[str] | None = None) -> dict[str, Any]:
+    """The schema for layers of `kinds` (default: every installed kind)."""
     service = dataclass_schema(Service, skip=("filters",), extra={
         "filters": {"type": ["array", "null"], "items": filter_schema(),
                     "description": "Filters applied, in order, to stdout lines as they stream."},
     })
-    layers = {"type": ["array", "null"], "items": layer_schema(),
+    layers = {"type": ["array", "null"], "items": layer_schema(kinds or kind_names()),
               "description": "Execution layers, outermost first."}
     mapping = {
         "type": "object",
         "properties": {
-            "description": {"type": "string"},
+            "description": {"type": ["string", "null"]},  # as the loader takes it
             "layers": layers,
             **dataclass_schema(Guardrails)["properties"],
         },
@@ -184,5 +187,10 @@ def build_schema() -> dict[str, Any]:
     }
 
 
-def schema_json() -> str:
-    return json.dumps(build_schema(), indent=2, sort_keys=False) + "\n"
+def schema_json(kinds: Sequence[str] | None = None) -> str:
+    return json.dumps(build_schema(kinds), indent=2, sort_keys=False) + "\n"
+
+
+def packaged_schema_json() -> str:
+    """The packaged copy's text: this package's own kinds only."""
+    return schema_json(sorted(OWN))
