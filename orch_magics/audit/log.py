@@ -205,6 +205,35 @@ class AuditLog:
                             f"first bad line)")
 
 
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Every well-formed record, newest first, read from the end a block at a time: the
+        last runs of a log of millions of lines without reading (or holding) all of it."""
+        refuse_special(self.path)
+        try:
+            with open(self.path, "rb") as f:
+                end, rest = f.seek(0, os.SEEK_END), b""
+                while end > 0:
+                    start = max(0, end - TAIL_WINDOW * 16)
+                    f.seek(start)
+                    lines = (f.read(end - start) + rest).split(b"\n")
+                    rest = lines.pop(0) if start else b""  # it goes on in the block before
+                    yield from filter(None, map(_record, reversed(lines)))
+                    end = start
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise unreadable(self.path, exc) from None
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record a line holds, or None (damage, or no record)."""
+    try:
+        record = json.loads(line.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def refuse_special(path: str) -> None:
     """Raise an OrchError when something other than a regular file is at `path` (nothing
     there is fine: the log is created)."""

@@ -71,9 +71,7 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
     if not os.path.exists(path):  # nothing audited yet: an empty table, and why it is
         print(f"orch: no run was audited yet: there is no audit log at {path}", file=sys.stderr)
     found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
-                         failed=args.failed)
-    if args.tail is not None:
-        found = found[max(0, len(found) - args.tail):]
+                         failed=args.failed, last=args.tail)
     if args.json:
         for run in found:
             print(json.dumps(run.as_dict(), sort_keys=True))

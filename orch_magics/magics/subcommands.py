@@ -50,9 +50,8 @@ def services(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 def history(orch: Orchestrator, args: argparse.Namespace) -> None:
     """The audit log's runs (who, where, what, how it ended), newest last."""
-    found = audited_runs(orch.config.audit, env=args.env, since=args.since, failed=args.failed)
-    if args.tail is not None:
-        found = found[-args.tail:] if args.tail else []
+    found = audited_runs(orch.config.audit, env=args.env, since=args.since, failed=args.failed,
+                         last=args.tail)
     if args.json:
         for run in found:
             print(json.dumps(run.as_dict(), sort_keys=True))
