@@ -5,6 +5,7 @@ on real sshd (127.0.1.x) where a wrong reading would reach the wrong host or por
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +198,33 @@ def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "inv.ini").write_text("[web]\nq ansible_ssh_port=http\n")
     with pytest.raises(ConfigError, match=r"inv.ini:2: ansible_ssh_port must be a port"):
         load_inventories([tmp_path / "inv.ini"])
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("[web]\nq ansible_usr=deploy\n", "inv.ini:2: unknown variable 'ansible_usr' (did you mean "
+                                       "'ansible_user'?)"),
+    ("[web]\nq\n[web:vars]\nansible_prot=2222\n", "inv.ini:4: unknown variable 'ansible_prot' "
+                                                  "(did you mean 'ansible_port'?)"),
+    ("[web]\nq ansible_ssh_common_args='-o ProxyJump=bastion'\n",
+     "inv.ini:2: ansible_ssh_common_args sets a jump host, which orch does not read"),
+    ("all:\n  hosts:\n    q:\n      ansible_ssh_extra_args: -J ops@bastion\n",
+     "ansible_ssh_extra_args sets a jump host"),
+])
+def test_an_inventory_variable_that_would_reach_a_host_otherwise_is_refused(
+        tmp_path: Path, text: str, said: str) -> None:
+    """A misspelt connection variable ran as another user or port, and a jump host in ssh
+    arguments (which orch does not read) was skipped: the run went straight to the host
+    (config2 tester)."""
+    (tmp_path / "inv.ini").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_inventories([tmp_path / "inv.ini"])
+
+
+def test_other_ansible_variables_are_left_as_ansible_would_use_them(tmp_path: Path) -> None:
+    (tmp_path / "inv.ini").write_text(
+        "[web]\nq ansible_ssh_pass=x ansible_become_user=root ansible_python_interpreter=/p "
+        "ansible_ssh_common_args='-o StrictHostKeyChecking=no' ansible_user=ops\n")
+    assert load_inventories([tmp_path / "inv.ini"]).connection("q") == {"user": "ops"}
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo"])

@@ -13,6 +13,7 @@ it is left out, as is a file encrypted whole with ansible-vault.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 
 from ..errors import ConfigError
 from .source import read_text
+from .suggest import edit_distance
 
 #: The suffixes a vars file may have, in the order Ansible tries them.
 SUFFIXES = ("", ".yml", ".yaml", ".json")
@@ -28,6 +30,9 @@ SUFFIXES = ("", ".yml", ".yaml", ".json")
 KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_private_key_file",
         "ansible_ssh_host", "ansible_ssh_user", "ansible_ssh_port", "ansible_ssh_private_key_file")
 PORTS = ("ansible_port", "ansible_ssh_port")
+#: Variables of ssh arguments Ansible passes on (orch reads none), and a jump host in them.
+JUMP_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args")
+_JUMP = re.compile(r"ProxyJump|ProxyCommand|(^|\s)-J\s?\S", re.I)
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
 
@@ -151,6 +156,19 @@ def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
             read_vars(folders, "host_vars", hosts))
 
 
+def _not_misread(key: str, value: Any) -> None:
+    """Refuse what would reach a host other than as written (config2 tester): a misspelt
+    connection variable (`ansible_usr`: the run went on as root), and a jump host set in ssh
+    arguments orch does not read (the run went straight to the host)."""
+    if key.startswith("ansible_") and key not in KEPT:
+        near = min(KEPT, key=lambda known: edit_distance(key, known, 3))
+        if edit_distance(key, near, 3) <= 2:
+            raise ValueError(f"unknown variable {key!r} (did you mean {near!r}?)")
+    if key in JUMP_ARGS and isinstance(value, str) and _JUMP.search(value):
+        raise ValueError(f"{key} sets a jump host, which orch does not read: write the jump "
+                         f"host as the layer before this one (ssh BASTION, then these hosts)")
+
+
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
     """Variables checked where they are written (so an error names the inventory's line);
     a connection variable only Ansible can read (`!vault`, a Jinja template) is left out, in
@@ -159,6 +177,7 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
+        _not_misread(key, values[key])
     checked = {key: value for key, value in values.items()
                if key not in KEPT or key in ADDRESSES or not for_ansible(value)}
     for key in PORTS:
