@@ -112,7 +112,12 @@ class RunRegistry:
         admission leaves the current attempt running; a new attempt refused later (the audit
         log cannot be written, …) leaves the run as it was, finished."""
         entry = self.get(name, fleets, single="restart")
-        plan = replan(entry.supervisor.plan)
+        try:
+            plan = replan(entry.supervisor.plan)
+        except ConfigError as exc:  # the config loaded since has no such environment, …
+            raise ConfigError(f"cannot restart {name!r}: {exc.message}", file=exc.file,
+                              line=exc.line, column=exc.column, source_line=exc.source_line,
+                              suggestion=exc.suggestion) from None
         begin = admit(plan)
         if not entry.done:
             entry.supervisor.stop()

@@ -428,3 +428,16 @@ def test_a_log_that_cannot_be_written_is_said_once_and_supervision_goes_on(
         assert orch.logs("crashy").count("run ") == 4
     said = [r.getMessage() for r in caplog.records if "cannot be written" in r.getMessage()]
     assert len(said) == 1 and "crashy.log cannot be written" in said[0], said
+
+
+def test_a_restart_the_config_loaded_since_cannot_plan_names_the_run(tmp_path: Path) -> None:
+    """After loading a config without the run's environment, the error read like a typo on
+    the line: "unknown environment 'local'" (magics2 tester)."""
+    with Orchestrator(load_config_text(CONFIG), log_dir=tmp_path) as orch:
+        orch.start("local", command="sleep 30", name="held")
+        (tmp_path / "other.yaml").write_text("environments: {other: []}\n")
+        orch.load(tmp_path / "other.yaml")
+        with pytest.raises(ConfigError, match=r"cannot restart 'held': unknown environment "
+                                              r"'local'"):
+            orch.restart("held")
+        orch.stop("held")
