@@ -201,12 +201,12 @@ def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "said"), [
-    ("[web]\nq ansible_usr=deploy\n", "inv.ini:2: unknown variable 'ansible_usr' (did you mean "
-                                       "'ansible_user'?)"),
-    ("[web]\nq\n[web:vars]\nansible_prot=2222\n", "inv.ini:4: unknown variable 'ansible_prot' "
-                                                  "(did you mean 'ansible_port'?)"),
+    ("[web]\nq ansible_usr=deploy\n", "its inventory variable 'ansible_usr' is unknown (did you "
+                                       "mean 'ansible_user'?)"),
+    ("[web]\nq\n[web:vars]\nansible_prot=2222\n", "its inventory variable 'ansible_prot' is "
+                                                  "unknown (did you mean 'ansible_port'?)"),
     ("[web]\nq ansible_ssh_common_args='-o ProxyJump=bastion'\n",
-     "inv.ini:2: ansible_ssh_common_args sets a jump host, which orch does not read"),
+     "its inventory's ansible_ssh_common_args sets a jump host, which orch does not read"),
     ("all:\n  hosts:\n    q:\n      ansible_ssh_extra_args: -J ops@bastion\n",
      "ansible_ssh_extra_args sets a jump host"),
 ])
@@ -214,10 +214,28 @@ def test_an_inventory_variable_that_would_reach_a_host_otherwise_is_refused(
         tmp_path: Path, text: str, said: str) -> None:
     """A misspelt connection variable ran as another user or port, and a jump host in ssh
     arguments (which orch does not read) was skipped: the run went straight to the host
-    (config2 tester)."""
+    (config2 tester). Said for a host an environment names, at that environment's line."""
     (tmp_path / "inv.ini").write_text(text)
-    with pytest.raises(ConfigError, match=re.escape(said)):
-        load_inventories([tmp_path / "inv.ini"])
+    (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
+                                        "  f: [ssh group:all]\n")
+    with pytest.raises(ConfigError, match=r"orch\.yaml:3:.*" + re.escape(said)):
+        load_config(tmp_path / "orch.yaml")
+
+
+def test_a_jump_host_in_another_group_of_a_shared_inventory_is_left_alone(
+        tmp_path: Path) -> None:
+    """The check ran over the whole inventory: one dmz group behind a bastion refused every
+    `group:` environment of it (review10)."""
+    (tmp_path / "inv.ini").write_text(
+        "[web]\nw1 ansible_host=127.0.1.1\n[dmz]\nd1 ansible_usr=x\n"
+        "[dmz:vars]\nansible_ssh_common_args='-o ProxyJump=ops@bastion'\n")
+    (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
+                                        "  web: [ssh group:web]\n  dmz: [ssh group:dmz]\n")
+    with pytest.raises(ConfigError, match="dmz"):
+        load_config(tmp_path / "orch.yaml")
+    (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
+                                        "  web: [ssh group:web]\n")
+    assert load_config(tmp_path / "orch.yaml").environment("web").is_fleet
 
 
 def test_other_ansible_variables_are_left_as_ansible_would_use_them(tmp_path: Path) -> None:

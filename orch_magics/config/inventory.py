@@ -25,7 +25,14 @@ import yaml
 from ..errors import ConfigError
 from ..text import some_of
 from . import patterns
-from .inventory_vars import ANSIBLE_TAGS, Found, checked_vars, for_ansible, read_beside
+from .inventory_vars import (
+    ANSIBLE_TAGS,
+    Found,
+    checked_vars,
+    for_ansible,
+    not_misread,
+    read_beside,
+)
 from .source import parse_source, read_text
 from .suggest import did_you_mean
 
@@ -163,6 +170,7 @@ class Inventory:
         merged.update(self.host_vars.get(host, {}))
         for folder in self.host_files:
             merged.update(folder.get(host, {}))
+        not_misread(merged)
         values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:

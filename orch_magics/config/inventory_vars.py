@@ -156,17 +156,22 @@ def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
             read_vars(folders, "host_vars", hosts))
 
 
-def _not_misread(key: str, value: Any) -> None:
-    """Refuse what would reach a host other than as written (config2 tester): a misspelt
-    connection variable (`ansible_usr`: the run went on as root), and a jump host set in ssh
-    arguments orch does not read (the run went straight to the host)."""
-    if key.startswith("ansible_") and key not in KEPT:
-        near = min(KEPT, key=lambda known: edit_distance(key, known, 3))
-        if edit_distance(key, near, 3) <= 2:
-            raise ValueError(f"unknown variable {key!r} (did you mean {near!r}?)")
-    if key in JUMP_ARGS and isinstance(value, str) and _JUMP.search(value):
-        raise ValueError(f"{key} sets a jump host, which orch does not read: write the jump "
-                         f"host as the layer before this one (ssh BASTION, then these hosts)")
+def not_misread(values: Mapping[str, Any]) -> None:
+    """Refuse the variables of a host to be reached that would reach it other than as written
+    (config2 tester): a misspelt connection variable (`ansible_usr`: the run went on as the
+    layer's user), and a jump host set in ssh arguments orch does not read (the run went
+    straight to the host). Checked for the hosts an environment names only: a shared
+    inventory's other groups may go through a bastion."""
+    for key, value in values.items():
+        if key.startswith("ansible_") and key not in KEPT:
+            near = min(KEPT, key=lambda known: edit_distance(key, known, 3))
+            if edit_distance(key, near, 3) <= 2:
+                raise ValueError(f"its inventory variable {key!r} is unknown (did you mean "
+                                 f"{near!r}?)")
+        if key in JUMP_ARGS and isinstance(value, str) and _JUMP.search(value):
+            raise ValueError(f"its inventory's {key} sets a jump host, which orch does not "
+                             f"read: write the jump host as the layer before this one (ssh "
+                             f"BASTION, then these hosts)")
 
 
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,7 +182,6 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
-        _not_misread(key, values[key])
     checked = {key: value for key, value in values.items()
                if key not in KEPT or key in ADDRESSES or not for_ansible(value)}
     for key in PORTS:
