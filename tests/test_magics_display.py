@@ -262,3 +262,24 @@ def test_a_view_keeps_its_attempt_when_a_named_run_restarts():
     s.feed(Stdout(b"second-attempt\n"))  # the same sinks serve the next attempt
     s.close()
     assert s.snapshot().lines == [("stdout", "first")] and s.byte_counts["stdout"] == 6
+
+
+def test_a_progress_bar_redrawn_with_cr_is_not_copied_between_the_other_streams_lines():
+    """tqdm on stderr while a loop prints losses on stdout: each state of the bar stayed as a
+    row at every loss line (review10): a line a `\\r` redraws is not placed."""
+    s = sink()
+    for i in range(1, 6):
+        s.feed(Stderr(f"\r{i * 20:3d}%|{'#' * i}{' ' * (5 - i)}|".encode()))
+        s.feed(Stdout(f"loss {i}\n".encode()))
+    rows = s.snapshot().lines
+    assert [r for r in rows if r[0] == "stdout"] == [("stdout", f"loss {i}") for i in range(1, 6)]
+    assert [terminal_view(line) for stream, line in rows if stream == "stderr"] == ["100%|#####|"]
+
+
+def test_a_line_whose_placed_start_scrolled_out_shows_whole():
+    s = sink(tail=3)
+    s.feed(Stdout(b"Progress: "))
+    for i in range(3):
+        s.feed(Stderr(f"e{i}\n".encode()))
+    s.feed(Stdout(b"done\n"))
+    assert s.snapshot().lines[-1] == ("stdout", "Progress: done")

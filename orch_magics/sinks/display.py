@@ -26,7 +26,7 @@ from ..text import human_size, plural
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
-from .lines import MAX_PARTIAL, CutLine, LineDecoder
+from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
@@ -61,6 +61,7 @@ class DisplaySink:
         #: Of each stream's line not ended yet, the start already placed among the lines (a
         #: line of the other stream, or one sent, came after it): shown where it came.
         self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
+        self._start_rows: dict[Stream, tuple[Stream, str]] = {}  # the row of a placed start
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
         self._steps: dict[str, list[tuple[Stream, str]]] = {"pre": [], "post": []}
@@ -211,20 +212,25 @@ class DisplaySink:
 
     def _place_partials(self, but: Stream | None) -> None:
         """Put the lines not ended yet (but `but`'s) among the lines now, as far as they
-        came, so what comes after shows below them: a prompt above the answer typed to it."""
+        came, so what comes after shows below them: a prompt above the answer typed to it.
+        Not a line a `\r` redraws (a progress bar): each state of it would stay as a row."""
         for stream in ("stdout", "stderr"):
             partial, placed = self._decoders[stream].partial, self._placed[stream]
             if (stream != but and self._shown(stream) and len(partial) > len(placed)
-                    and partial.startswith(placed) and not isinstance(partial, CutLine)):
+                    and partial.startswith(placed) and CR not in partial
+                    and not isinstance(partial, CutLine)):
                 self._tail.add(stream, [partial[len(placed):]])
+                if not placed:  # the row that shows the line's start
+                    self._start_rows[stream] = self._tail.lines[-1]
                 self._placed[stream] = partial
 
     def _unplace(self, stream: Stream, placed: str, count: int) -> None:
         """The line whose start was placed has ended (the first of `count` just added): it
         keeps only the rest, as the start already shows."""
         lines = self._tail.lines
-        if count > len(lines):
-            return
+        start = self._start_rows.pop(stream, None)
+        if count > len(lines) or not any(row is start for row in lines):
+            return  # its start scrolled out: the line shows whole
         at = len(lines) - count
         kind, line = lines[at]
         if kind == stream and line.startswith(placed) and not isinstance(line, CutLine):
