@@ -54,3 +54,7 @@ def test_the_last_runs_of_a_big_log_take_little_memory(tmp_path: Path) -> None:
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
                           capture_output=True, text=True, check=True).stdout
     assert count == "3" and int(peak_kib) - int(base) < 16 * 1024, (peak_kib, base)
+    code = code.replace("last=3", "last=3, env='nowhere'")  # fewer match: read to the start
+    count, peak_kib = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, check=True).stdout.split()
+    assert count == "0" and int(peak_kib) - int(base) < 16 * 1024, (peak_kib, base)

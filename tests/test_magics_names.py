@@ -22,3 +22,16 @@ def test_an_environment_named_like_a_subcommand_runs_from_a_cell(
         assert sh.user_ns["r"].stdout == "in-stop\n"
         sh.run_cell_magic("orch", "logs --out r", "echo in-logs\n")
         assert sh.user_ns["r"].stdout == "in-logs\n"
+
+
+def test_a_cell_line_of_such_an_environment_is_checked_as_any_other(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unbalanced quote was a ValueError traceback, and `--` lost the CLI-form hint
+    (review10): one parse for every line."""
+    from IPython.core.error import UsageError
+
+    with orch_shell("environments: {stop: []}\naudit: {enabled: false}\n", tmp_path) as sh:
+        with pytest.raises(UsageError, match="cannot parse the magic line: No closing"):
+            sh.run_cell_magic("orch", 'stop --out "r', "echo x\n")
+        with pytest.raises(UsageError, match="%orch stop -- COMMAND is the orch CLI's form"):
+            sh.run_cell_magic("orch", "stop -- echo hi", "echo x\n")

@@ -145,7 +145,9 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
         return select(runs(AuditLog(path).records()), env=env, since=when, failed=failed)
     found: list[AuditedRun] = []
     ends: dict[str, dict[str, Any]] = {}  # of runs whose start is further back
+    seen = False
     for record in AuditLog(path).newest_first() if last else ():
+        seen = True
         run_id = str(record.get("id"))
         if record.get("event") != "start":
             ends.setdefault(run_id, record)  # the newest, as `runs` keeps it
@@ -153,7 +155,7 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
         found += select([AuditedRun(record, ends.pop(run_id, None))], env=env, since=when,
                         failed=failed)
         if len(found) == last:
-            return found[::-1]
-    # fewer than asked: read as a whole (a file that holds no record at all is said so)
-    return select(runs(AuditLog(path).records()), env=env, since=when, failed=failed)[-last:] \
-        if last else []
+            break
+    if seen or not last:
+        return found[::-1]
+    return select(runs(AuditLog(path).records()), env=env, failed=failed)  # none: said why

@@ -62,8 +62,8 @@ class _Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         """Help and usage, written or said as failed: argparse drops a write error, so
         `orch --help > /dev/full` exited 0 with nothing written."""
-        if message:
-            stream = file or sys.stderr
+        stream = file or sys.stderr
+        if message and stream is not None:  # None: started with it closed (`2>&-`)
             try:
                 stream.write(message)
                 if (flush := getattr(stream, "flush", None)) is not None:

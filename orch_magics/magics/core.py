@@ -20,7 +20,7 @@ from . import runs
 from .cells import CellRuns
 from .frontend import kernel_asker, kernel_origin
 from .handles import HandleDisplay
-from .parser import HelpShown, parse, parse_run, subcommand_typos
+from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch
 from .subcommands import SUBCOMMANDS
 
@@ -61,11 +61,8 @@ class OrchMagics(Magics):
         %orch get | put | forward | forwards
         """
         try:
-            first = line.split(maxsplit=1)[0] if line.strip() else ""
-            if cell is not None and first in SUBCOMMANDS and first in self._environments():
-                parsed = parse_run(line)  # no subcommand takes a body: `%%orch stop` runs in
-            else:  # an environment `stop`
-                parsed = parse(line, self._check_environment)
+            parsed = parse(line, self._check_environment,
+                           runs_in=self._environments() if cell is not None else ())
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -193,15 +193,18 @@ def sub_parser(name: str) -> MagicParser:
     return p
 
 
-def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None) -> Parsed:
+def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None, *,
+          runs_in: Collection[str] = ()) -> Parsed:
     """Parse a %orch line (a trailing `# comment` is dropped). `first_word` checks a first word
     that is no subcommand before the rest is parsed: it raises when that word is no
-    environment either (`%orch histroy -n 2` is about the word, not about `-n`)."""
+    environment either (`%orch histroy -n 2` is about the word, not about `-n`). A first word
+    in `runs_in` is an environment even where it names a subcommand (a %%orch cell: no
+    subcommand takes a body, so `%%orch stop` runs in an environment `stop`)."""
     try:
         words = shlex.split(strip_comment(line))
     except ValueError as exc:
         raise UsageError(f"cannot parse the magic line: {exc}") from None
-    if words and words[0] in SUBCOMMANDS:
+    if words and words[0] in SUBCOMMANDS and words[0] not in runs_in:
         try:
             return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
         except UsageError:  # `%orch ps health`, with an environment named `ps`: a run there
@@ -215,12 +218,6 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None)
         raise UsageError(f"%orch {env} -- COMMAND is the orch CLI's form; in a notebook, run a "
                          f"command as the cell body of %%orch {env}")
     return Parsed("run", run_parser().parse_words(words))
-
-
-def parse_run(line: str) -> Parsed:
-    """A %%orch line as a run, its first word an environment whatever subcommand it also
-    names: no subcommand takes a cell body, so `%%orch stop` + a body runs in `stop`."""
-    return Parsed("run", run_parser().parse_words(shlex.split(strip_comment(line))))
 
 
 def _takes_words(name: str) -> bool:
