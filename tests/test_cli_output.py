@@ -329,3 +329,12 @@ def test_a_write_into_a_pipe_whose_reader_paused_never_waits_on_the_loop() -> No
 
     took, got = asyncio.run(main())
     assert took < 0.5 and got.endswith(b"x" * 100 + b"y" * 4000 + b"z" * 10)
+
+
+def test_a_usage_mistake_with_stderr_closed_is_still_status_2() -> None:
+    """`orch --bogus 2>&-` exited 70, an internal error (review10): the message has nowhere to
+    go, the status is a usage mistake's."""
+    done = subprocess.run([*ORCH.split(), "--bogus"], stderr=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, timeout=60, close_fds=True,
+                          preexec_fn=lambda: os.close(2))
+    assert done.returncode == 2
