@@ -94,6 +94,13 @@ class SudoBackend:
         except asyncio.TimeoutError:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
+        if sig in (_signal.SIGCONT, _signal.SIGKILL):
+            # sudo stops itself when its command stops (job control, as a shell would see
+            # it): a CONT or KILL reaching the command alone left sudo stopped for good, and
+            # the run waiting on it (layers2 tester); sudo's own uid is the login user's
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._handle.send_signal(_signal.SIGCONT),
+                                       SIGNAL_TIMEOUT)
         if sig == _signal.SIGKILL:
             self._arm()  # the command is gone: sudo should end now
 

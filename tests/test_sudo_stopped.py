@@ -1,0 +1,50 @@
+"""A command stopped (SIGSTOP, or by itself) behind sudo: sudo stops itself too, as job control
+would have it, so a CONT or a KILL that reached the command alone left sudo stopped and the run
+waiting for ever; a stop then took 12 s and said the process "may still be there" (layers2
+tester). The layer wakes sudo after a CONT or a KILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from orch_magics.process.command import Command
+from orch_magics.process.events import Exit, Stdout
+from processes import processes_with
+from test_sudo_layer import chain, executor
+
+
+@pytest.mark.parametrize("hops", ["sudo", "ssh→ssh→sudo"])
+async def test_a_command_stopped_and_continued_ends_as_it_would(base, sudo_lab, request,  # type: ignore[no-untyped-def]
+                                                               hops: str) -> None:
+    ssh_lab = request.getfixturevalue("ssh_lab") if "ssh" in hops else None
+    ex = executor(base, chain(sudo_lab, ssh_lab, sudo_lab.layer(sudo_lab.free)))
+    handle = await ex.launch(Command.shell("echo ready; sleep 1; echo after; exit 7"))
+    handle.stdin.close()
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 20) == Stdout(b"ready\n")
+    await handle.send_signal("STOP")
+    await asyncio.sleep(0.5)
+    await handle.send_signal("CONT")
+    rest = await asyncio.wait_for(_rest(events), 20)
+    assert (rest[0], rest[-1]) == (Stdout(b"after\n"), Exit(code=7))
+
+
+async def test_a_stopped_command_is_stopped_at_once(base, sudo_lab) -> None:  # type: ignore[no-untyped-def]
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(sudo_lab.free)))
+    token = f"6173.{os.getpid()}"
+    handle = await ex.launch(Command.shell(f"echo ready; sleep {token}"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 20) == Stdout(b"ready\n")
+    await handle.send_signal("STOP")
+    await asyncio.sleep(0.5)
+    began = time.monotonic()
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 40)
+    assert (end.signal, end.error) == (9, None) and time.monotonic() - began < 8
+    assert processes_with(token) == []
+
+
+async def _rest(events):  # type: ignore[no-untyped-def]
+    return [event async for event in events]
