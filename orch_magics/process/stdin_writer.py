@@ -35,6 +35,10 @@ def as_bytes(data: object) -> bytes:
     raise TypeError(f"stdin takes bytes or str, got {type(data).__name__}")
 
 
+#: Bytes of queued input handed to the layer in one write at most (more when one piece is).
+JOINED = 1 << 20
+
+
 class StdinWriter:
     """Feeds the process's stdin in order; `write` never blocks, `drain` waits for delivery.
 
@@ -101,7 +105,7 @@ class StdinWriter:
                 self._flushed.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            item = self._queue.popleft()
+            item = self._joined()
             if item is None:
                 if self.broken is None:
                     try:
@@ -121,6 +125,21 @@ class StdinWriter:
                 self._last = item[-1:]
             except Exception as exc:  # the process closed its stdin or the channel went away
                 self.broken = exc
+
+    def _joined(self) -> bytes | None:
+        """The next piece to hand the layer: what is queued up to EOF, joined up to JOINED
+        bytes (many small pieces, one write: one pipe write or one SSH message each cost a
+        round of the loop), or None for EOF."""
+        first = self._queue.popleft()
+        if first is None or not self._queue or self._queue[0] is None:
+            return first
+        pieces, size = [first], len(first)
+        while self._queue and self._queue[0] is not None and size < JOINED:
+            piece = self._queue.popleft()
+            assert piece is not None
+            pieces.append(piece)
+            size += len(piece)
+        return b"".join(pieces)
 
     def cancel(self) -> None:
         """Stop feeding at once: queued data is dropped and no EOF is sent (the run is over)."""
