@@ -141,7 +141,7 @@ async def chunks_of(source: StdinSource, stop: threading.Event) -> AsyncGenerato
     try:
         while True:
             item, error = await queue.get()
-            room.give(_size(item))
+            room.give(0 if item is _END else _size(item))  # the end took no room
             if error is not None:
                 raise error
             if item is _END:

@@ -204,7 +204,6 @@ class AuditLog:
                             f"(not an audit log? `orch audit verify` names a damaged one's "
                             f"first bad line)")
 
-
     def newest_first(self) -> Iterator[dict[str, Any]]:
         """Every well-formed record, newest first, read from the end a block at a time: the
         last runs of a log of millions of lines without reading (or holding) all of it."""

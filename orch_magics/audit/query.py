@@ -143,10 +143,12 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
     when = parse_since(since) if since else None
     if last is None:
         return select(runs(AuditLog(path).records()), env=env, since=when, failed=failed)
+    if last == 0:
+        return []
     found: list[AuditedRun] = []
     ends: dict[str, dict[str, Any]] = {}  # of runs whose start is further back
     seen = False
-    for record in AuditLog(path).newest_first() if last else ():
+    for record in AuditLog(path).newest_first():
         seen = True
         run_id = str(record.get("id"))
         if record.get("event") != "start":
@@ -156,6 +158,6 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
                         failed=failed)
         if len(found) == last:
             break
-    if seen or not last:
+    if seen:
         return found[::-1]
     return select(runs(AuditLog(path).records()), env=env, failed=failed)  # none: said why
