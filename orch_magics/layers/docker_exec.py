@@ -48,6 +48,7 @@ class ExecPlace(Protocol):
     @property
     def where(self) -> str: ...
     engine_name: str
+    tool: str
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool: ...
@@ -214,8 +215,8 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
                               f"and variables pass the engine's 4 MiB message limit): pass large "
                               f"data on stdin or in a file")
     if "/bin/sh" in low and ("no such file" in low or "not found" in low):
-        return launcher.error(f"container {name!r} has no /bin/sh: the docker layer starts "
-                              f"commands through a POSIX shell (to deliver signals)")
+        return launcher.error(f"container {name!r} has no /bin/sh: the {launcher.tool} layer "
+                              f"starts commands through a POSIX shell (to deliver signals)")
     return launcher.error(f"the engine could not start the command in {name!r}: "
                           f"{'; '.join(text.splitlines()) or 'no reason given'}")
 
