@@ -154,3 +154,22 @@ def test_a_run_cancelled_while_its_started_process_is_reported_leaves_none(
             assert left.stdout == "", left.stdout  # before the orchestrator closes
 
     asyncio.run(main())
+
+
+
+def test_a_process_that_ended_before_its_deadline_did_not_time_out() -> None:
+    """100,000 JSON lines fit the pipe: `awk` has ended long before the jq filter has read
+    them all. The deadline passing while the filter works stopped nothing, yet the run said
+    "timed out, exit 0" and cut the filter short (held-out tester magics2)."""
+    lines = r"""
+  filtered:
+    command: [awk, 'BEGIN { for (i = 0; i < 100000; i++) printf "{\"a\":%d}\n", i }']
+    filters: [{type: jq, query: .a}]
+"""
+    orch = Orchestrator(load_config_text(CONFIG + lines[1:]))
+    try:
+        r = orch.run("local", "filtered", timeout=0.3)
+    finally:
+        orch.close()
+    assert (r.timed_out, r.ok, r.exit.code) == (False, True, 0), r
+    assert r.stdout.count("\n") == 100_000

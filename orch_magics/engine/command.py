@@ -116,7 +116,8 @@ def _with_unkept(exit_event: Exit, buffers: Mapping[str, OutputBuffer | None]) -
 def _result(job: CommandRun, steering: Steering, exit_event: Exit, started_at: float, t0: float,
             *, chain: str, stdin_bytes: int = 0) -> RunResult:
     main = job.step is None
-    ok = (exit_event.code == 0 and exit_event.error is None and not steering.timed_out
+    timed_out = steering.timed_out and not steering.ended_in_time
+    ok = (exit_event.code == 0 and exit_event.error is None and not timed_out
           and not steering.interrupted)
     output_file = job.pipeline.finish(ok)
     stdout, stderr = job.pipeline.buffers()
@@ -133,8 +134,8 @@ def _result(job: CommandRun, steering: Steering, exit_event: Exit, started_at: f
         started_at=started_at,
         stdout_buffer=stdout,
         stderr_buffer=stderr,
-        timed_out=steering.timed_out and main,
-        interrupted=steering.interrupted and not steering.timed_out,
+        timed_out=timed_out and main,
+        interrupted=steering.interrupted and not timed_out,
         step=job.step,
         stdin_bytes=stdin_bytes,
         raw_stdout_buffer=job.pipeline.raw_stdout,

@@ -29,6 +29,10 @@ class Steering:
         self.grace = grace
         self.requested = asyncio.Event()
         self.timed_out = False
+        #: The command in progress had ended on its own when its deadline came: it did not
+        #: time out, though the deadline has passed for whatever the run starts next.
+        self.ended_in_time = False
+        self._watched: ProcessHandle | None = None  # the command's process, once it started
         self.interrupted = False
 
     def request_stop(self, *, interrupted: bool = True) -> None:
@@ -37,8 +41,11 @@ class Steering:
 
     def stopping(self) -> bool:
         """A stop was requested or the deadline has passed (the process may still run)."""
-        return self.requested.is_set() or self.timed_out or (
-            self.deadline is not None and time.monotonic() >= self.deadline)
+        if self.requested.is_set():
+            return True
+        due = self.timed_out or (self.deadline is not None and time.monotonic() >= self.deadline)
+        return due and not self.ended_in_time and not (
+            self._watched is not None and self._watched.exited)
 
     async def wait(self) -> None:
         """Return when a stop was requested or the deadline passed (then `timed_out`)."""
@@ -49,8 +56,15 @@ class Steering:
             self.timed_out = True
 
     async def watch(self, handle: ProcessHandle) -> None:
-        """Stop `handle` (INT → TERM → KILL) once a stop is due; run it beside the pump."""
+        """Stop `handle` (INT → TERM → KILL) once a stop is due; run it beside the pump.
+
+        A process that had ended before its deadline came did not time out, though its output
+        may still be being read or filtered: there is nothing to stop."""
+        self._watched = handle
         await self.wait()
+        if self.timed_out and handle.exited:
+            self.ended_in_time = True
+            return
         await handle.stop(self.grace)
 
     async def launch(self, launcher: Launcher, command: Command) -> ProcessHandle | None:
@@ -60,6 +74,7 @@ class Steering:
         arrives (the process started as the stop came) is returned: `watch` stops it at once,
         and its output and exit status are kept like any stopped run's.
         """
+        self.ended_in_time, self._watched = False, None
         if self.requested.is_set():
             return None
         launching = asyncio.ensure_future(launcher.launch(command))

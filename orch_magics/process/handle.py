@@ -133,6 +133,12 @@ class ProcessHandle:
     def running(self) -> bool:
         return not self._exit.done()
 
+    @property
+    def exited(self) -> bool:
+        """The process has ended on its own account (its status is known), though its
+        output may still be arriving: a deadline passing now has nothing left to stop."""
+        return self._waiter is not None and self._waiter.done()
+
     def when_done(self, callback: Callable[[Exit], None]) -> None:
         """Call `callback(exit)` on the loop once the process has ended (the audit's end
         record of a launched process), whoever reads its events."""
