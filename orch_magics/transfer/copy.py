@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import posixpath
-import stat
 import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
@@ -27,6 +26,7 @@ from .model import CopyInterrupted, Progress, TransferError, Transferred, progre
 from .receive import Receiver
 from .scripts import done_path, get_problems, problems, remote_sha256
 from .send import PutSource, Sending
+from .shared_links import left_by_another, refuse_folders_through_them
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -215,18 +215,14 @@ def get_destination(remote: str, local: str | None) -> str:
 
 def _through_link(dest: str) -> str:
     """A link to a file is written through (the file it names is replaced), as cp does; not
-    one another user left in a sticky world-writable folder such as /tmp (the kernel's
-    protected_symlinks rule): it could aim the copy at any file this user may write."""
+    one another user left in a shared folder (shared_links.py): that link is replaced, never
+    what it names; nor a folder on the way that is one."""
+    refuse_folders_through_them(os.path.dirname(os.path.abspath(dest)))
     if os.path.islink(dest) and not os.path.exists(dest):
         raise TransferError(f"not writing through the dangling link {dest} "
                             f"(to {os.readlink(dest)}), as cp would not")
-    if not (os.path.islink(dest) and os.path.isfile(dest)):
+    if not (os.path.islink(dest) and os.path.isfile(dest)) or left_by_another(dest):
         return dest
-    owner = os.lstat(dest).st_uid
-    folder = os.stat(os.path.dirname(os.path.abspath(dest)))
-    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
-    if shared and owner not in (os.geteuid(), folder.st_uid):
-        return dest  # replaced, as any file would be: the link, never what it names
     return os.path.realpath(dest)
 
 

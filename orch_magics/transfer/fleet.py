@@ -28,6 +28,7 @@ from ..text import plural
 from .copy import Copy, Runs, get_destination
 from .model import Progress, TransferError, Transferred, progress_of
 from .send import PutSource
+from .shared_links import refuse_folders_through_them
 
 
 class FleetCopied(ByTarget["Transferred | TransferError"]):
@@ -190,15 +191,21 @@ class FleetCopy:
         except ValueError as exc:
             raise TransferError(f"target {label!r} cannot name a folder in "
                                 f"{self.destination} ({exc}): nothing was copied") from None
-        missing = os.path.abspath(folder)  # a relative one would end at "" and never stop
-        while not os.path.isdir(missing):
-            self.made.append(missing)
-            missing = os.path.dirname(missing)
         try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise TransferError(f"cannot create {folder}: {exc.strerror}") from None
-        return get_destination(self.source, folder)
+            refuse_folders_through_them(folder)  # a label never leads out of LOCAL
+            missing = os.path.abspath(folder)  # a relative one would end at "" and never stop
+            while not os.path.lexists(missing):
+                self.made.append(missing)
+                missing = os.path.dirname(missing)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                raise TransferError(f"cannot create the folder {folder}: {exc.strerror}"
+                                    ) from None
+            return get_destination(self.source, folder)
+        except TransferError as exc:
+            raise TransferError(f"get {self.plan.environment.name}:{self.source} → {folder} "
+                                f"failed: {exc}; nothing was kept") from None
 
     def _tidy(self) -> None:
         """Remove the folders made for targets that got nothing (deepest first)."""

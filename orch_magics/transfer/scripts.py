@@ -90,17 +90,23 @@ PUT_SCRIPT = _PRELUDE + r"""
 d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
+left() {  # $1 is a link another user left in a sticky world-writable folder such as /tmp
+  # (the kernel's protected_symlinks rule): it could aim the copy at any place we may write
+  [ -L "$1" ] || return 1
+  case $1 in */*) up=${1%/*}; [ -n "$up" ] || up=/;; *) up=.;; esac
+  lu=$(stat -c %u -- "$1") fm=$(stat -c %a -- "$up")
+  case $fm in [1357]??[2367]) shared=$(stat -c %u -- "$up");; *) return 1;; esac
+  [ "$lu" != "$(id -u)" ] && [ "$lu" != "$shared" ]
+}
 case $d in */) [ -d "$d" ] || absent "$d" "no such directory";; esac
-[ -d "$d" ] && d=${d%/}/$n
-if [ -L "$d" ] && [ -f "$d" ]; then  # a link to a file: written through, as cp does, but
-  # not one another user left in a sticky world-writable folder such as /tmp (the kernel's
-  # protected_symlinks rule): it could aim the copy at any file this user may write
-  case $d in */*) up=${d%/*}; [ -n "$up" ] || up=/;; *) up=.;; esac
-  lu=$(stat -c %u -- "$d") fm=$(stat -c %a -- "$up")
-  case $fm in [1357]??[2367]) shared=$(stat -c %u -- "$up");; *) shared=;; esac
-  if [ -z "$shared" ] || [ "$lu" = "$(id -u)" ] || [ "$lu" = "$shared" ]; then
-    d=$(readlink -f -- "$d" && printf .); d=${d%??}
-  fi
+if [ -d "$d" ]; then
+  left "${d%/}" && fail "not copying through ${d%/}: a link another user left in the shared" \
+    "folder ${up:-.} (the kernel's protected_symlinks rule)"
+  d=${d%/}/$n
+fi
+# a link to a file: written through, as cp does, but not one another user left: replaced
+if [ -L "$d" ] && [ -f "$d" ] && ! left "$d"; then
+  d=$(readlink -f -- "$d" && printf .); d=${d%??}
 fi
 [ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
