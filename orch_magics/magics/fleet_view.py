@@ -238,6 +238,15 @@ def _cut(line: str, limit: Limit) -> str:
 
 
 def _print(lines: list[tuple[bool, str]]) -> None:
-    """Write `(is_err, line)` pairs to the cell's stderr or stdout."""
+    """Write `(is_err, line)` pairs to the cell's stderr or stdout, in order: a kernel sends
+    each stream's buffer on its own, so one is flushed before the other is written to, and
+    both before what follows (the summary table came before the last stderr lines)."""
+    last = None
     for is_err, line in lines:
-        print(line, file=sys.stderr if is_err else sys.stdout)
+        stream = sys.stderr if is_err else sys.stdout
+        if last is not None and stream is not last:
+            last.flush()
+        print(line, file=stream)
+        last = stream
+    if last is not None:
+        last.flush()
