@@ -15,8 +15,10 @@ from lab_kernel import lab_kernel
 CONFIG = textwrap.dedent("""
     environments:
       local: {layers: []}
+      prod: {layers: [], protected: true}
     services:
       cat: {command: cat, stdin_mode: streaming}
+      guarded-cat: {command: cat, stdin_mode: streaming, dangerous: true}
       sleepy: {command: 'echo up; sleep 60'}
       hello: {command: 'echo hello'}
       stubborn:
@@ -62,6 +64,29 @@ def test_running_a_cell_again_stops_its_own_stdin_run(orch_kernel: str, tmp_path
         kernel.run("check2", "print(a.state, b.state)")
         assert kernel.text("check2") == "running running\n"
 
+
+
+def test_a_refused_run_again_leaves_the_cell_s_last_run_going(orch_kernel: str,
+                                                              tmp_path: Path) -> None:
+    """Run again in a protected environment and refused at the question, a box cell had
+    already stopped the run it started before (held-out tester browser3): the old run is
+    stopped only once the new one is admitted."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        pids = []
+        for answer in ("prod", "nope", "prod"):
+            msg_id = kernel.send("c1", "%orch prod guarded-cat --out c")
+            assert "'prod' is a protected environment" in \
+                kernel.kc.get_stdin_msg(timeout=30)["content"]["prompt"]
+            kernel.kc.input(answer)
+            reply = kernel.reply(msg_id)
+            assert (reply["status"] == "ok") == (answer == "prod"), kernel.text("c1")
+            said = kernel.text("c1")
+            assert ("stopped guarded-cat" in said) == (answer == "prod" and pids != []), said
+            kernel.run("pid", "print('PID', c.pid)")
+            pids.append(int(kernel.text("pid").split()[1]))
+        assert pids[0] == pids[1] and pids[2] != pids[0]  # the refused run left c as it was
+        assert not alive(pids[0]) and alive(pids[2])
 
 def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
         orch_kernel: str, tmp_path: Path) -> None:

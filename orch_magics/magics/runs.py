@@ -73,17 +73,19 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
         print(_dry_run(plan, body, background or args.bg, with_box, frontend, targets))
         return None
-    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)  # before the cell starts anything anew
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
-    if fleet:  # admitted before anything is shown: a protected environment asks first
+    # Admitted before anything is shown: a protected environment asks first. Then the run
+    # this cell started when it last ran is stopped (a refused answer leaves it running).
+    if fleet:
         ticket = ctx.orchestrator.fleets.admit(plan, fleet_view.options(ctx, args, timeout),
                                                args.yes, "magic")
+        ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
         many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, cell, raised=True), background=background,
             keep_stdin=background and takes_stdin, with_box=with_box)
         return _deliver(ctx, args, many, cell)
-    # Admitted before anything is shown: a protected environment may ask for its name first.
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
+    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
     plan = plan_of()
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
         return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
