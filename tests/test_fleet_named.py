@@ -28,6 +28,7 @@ services:
   ticker: {command: 'echo up; while :; do sleep 0.3; echo tick; done'}
   sleepy: {command: 'sleep 60'}
   who: {command: 'echo "$SSH_CONNECTION" | cut -d" " -f3'}
+  first-fails: {command: 'case "$SSH_CONNECTION" in *" 127.0.1.1 "*) exit 3;; esac; sleep 60'}
 """
 TESTS = Path(__file__).parent
 
@@ -90,6 +91,20 @@ def test_named_fleet_ps_logs_follow_and_stop(orch: Orchestrator, ssh_fleet: SSHF
     assert row.state == f"fleet: {N - 1} stopped" and row.exit == "failed"
     assert_nothing_left(ssh_fleet)
 
+
+
+def test_states_are_counted_in_one_order_whichever_target_came_first(
+        orch: Orchestrator, ssh_fleet: SSHFleet) -> None:
+    """The first target failed, so ps said `fleet: 1 failed, 2 running` (label order), where
+    the docs and the result say live states first, then ok, failed, stopped, skipped."""
+    live = orch.start("web", "first-fails", name="mixed", limit="127.0.1.[1:3]")
+    assert isinstance(live, LiveFleet)
+    wait_for(lambda: live.counts() == {"running": 2, "failed": 1}, live.counts)
+    [row] = [info for info in orch.ps() if info.name == "mixed"]
+    assert row.state == "fleet: 2 running, 1 failed"
+    result = orch.stop("mixed")
+    assert isinstance(result, FleetResult) and result.summary() == "3 targets: 1 failed, 2 stopped"
+    assert_nothing_left(ssh_fleet)
 
 def test_a_finished_named_fleets_time_stops_at_its_end(orch: Orchestrator) -> None:
     """Its `ps` time kept counting after its end (0.1 s of work shown as minutes), where a

@@ -28,7 +28,7 @@ from ..stdin import StdinSource
 from .lookup import recordable
 from .named import NamedFleet
 from .options import FleetOptions
-from .result import FleetResult
+from .result import STATES, FleetResult
 from .runner import FleetRun, TargetRow
 from .stdin import SharedStdin
 from .targets import expand, limited
@@ -258,10 +258,8 @@ class LiveFleet:
 
     def counts(self) -> dict[str, int]:
         """How many targets are in each state now (queued, running, ok, failed, …)."""
-        counts: dict[str, int] = {}
-        for row in list(self.fleet.rows.values()):
-            counts[row.state] = counts.get(row.state, 0) + 1
-        return counts
+        states = [row.state for row in list(self.fleet.rows.values())]
+        return {s: states.count(s) for s in ("queued", "running", *STATES) if s in states}
 
     @property
     def state(self) -> str:
