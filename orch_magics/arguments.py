@@ -153,16 +153,21 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
                                                                 p.KEYWORD_ONLY))
 
-    def check(given: Mapping[str, object]) -> None:
+    def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
         for word in given:
             if word not in names:
                 hint = did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint else ""))
+        if "environment" in names and len(args) < 2 and "environment" not in given \
+                and isinstance(given.get("env"), str):  # `run(env="prod", …)`
+            raise UnknownArgument(f"{called}() takes the environment first: {called}("
+                                  f"{given['env']!r}, …); env= is the command's variables "
+                                  f"(a mapping)")
 
     @functools.wraps(method)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        check(kwargs)  # at the call, as Python's own TypeError (an `async def`'s too)
+        check(args, kwargs)  # at the call, as Python's own TypeError (an `async def`'s too)
         return method(*args, **kwargs)
     if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
         _mark_coroutine_function(checked)

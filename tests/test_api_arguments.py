@@ -415,6 +415,11 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
     (lambda o: o.get("local", "/etc/hostname", progres=None), "get() takes no argument "
                                                               "'progres' (did you mean progress=?)"),
     (lambda o: o.run("local", "mark", colour=True), "run() takes no argument 'colour'"),
+    (lambda o: o.run(env="local", service="mark"),  # docs/api.md said `run(env, …)` (docs3)
+     "run() takes the environment first: run('local', …); env= is the command's variables "
+     "(a mapping)"),
+    (lambda o: o.start(env="local", service="mark"), "start() takes the environment first: "
+     "start('local', …); env= is the command's variables (a mapping)"),
 ])
 def test_a_misspelt_keyword_says_the_one_meant_before_anything_runs(
         cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
