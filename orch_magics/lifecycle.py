@@ -14,7 +14,7 @@ import asyncio
 import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from ._loop import BackgroundLoop, detached, result_of, started
 from .config.model import Service
@@ -85,6 +85,17 @@ class RestartPolicy:
         return min(first * (2 ** restarts), longest)
 
 
+class Follower(Protocol):
+    """Told of a named run's life across its attempts, on the loop thread: a cell's view and
+    stdin box follow the run, not only its first attempt."""
+
+    def attempt_started(self, attempt: NamedRun) -> None: ...
+
+    def noted(self, text: str) -> None: ...
+
+    def run_ended(self, last: NamedRun | None) -> None: ...
+
+
 class NamedRun(LiveRun):
     """One attempt of a named background run."""
 
@@ -135,6 +146,10 @@ class Supervisor:
         self._stop_event: asyncio.Event | None = None
         self.finished: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.run: NamedRun | None = None
+        #: Told of each attempt, note and the end; a manual restart hands them on to the
+        #: supervisor that takes over (`again`), which tells them the end instead.
+        self.followers: list[Follower] = []
+        self.superseded = False
 
     # ---- caller's thread ----------------------------------------------------------------------
     def start(self) -> NamedRun:
@@ -176,13 +191,28 @@ class Supervisor:
         assert self.run is not None
         return self.run.result()
 
+    def follow(self, follower: Follower, known: NamedRun) -> None:
+        """Tell `follower`, which knows the attempt `known`, of this run from now on (of a
+        later attempt, or the end, that came first at once)."""
+        def on_loop() -> None:
+            if self.run is not None and self.run is not known:
+                follower.attempt_started(self.run)
+            if self.finished.done() and not self.superseded:
+                follower.run_ended(self.run)
+            else:
+                self.followers.append(follower)
+
+        self.loop.call(on_loop)
+
     def again(self, begin: Begin, plan: RunPlan) -> Supervisor:
         """A fresh supervisor for the same run (a manual restart), counting one more restart;
         `begin` carries the restart's own admission of `plan` (its attempts share it)."""
         self._note(f"{self.name}: restart {self.restarts + 1} asked for")
-        return Supervisor(self.name, plan, self.loop, begin=begin, ring=self.ring,
-                          log_file=self.log_file, policy=self.policy, options=self._options,
-                          restarts=self.restarts + 1)
+        fresh = Supervisor(self.name, plan, self.loop, begin=begin, ring=self.ring,
+                           log_file=self.log_file, policy=self.policy, options=self._options,
+                           restarts=self.restarts + 1)
+        fresh.followers = self.followers
+        return fresh
 
     # ---- loop thread --------------------------------------------------------------------------
     def _new_attempt(self) -> NamedRun:
@@ -198,6 +228,8 @@ class Supervisor:
         attempt = NamedRun(self._begin(self.plan, options), self.loop, self.name, self,
                            attempt=self.restarts + 1)
         self.run = attempt
+        for follower in list(self.followers):
+            follower.attempt_started(attempt)
         return attempt
 
     async def _main(self, attempt: NamedRun) -> None:
@@ -227,6 +259,9 @@ class Supervisor:
         if self.log_file is not None:
             self.log_file.shutdown()  # no fd held by a finished run
         self.finished.set_result(None)
+        if not self.superseded:
+            for follower in list(self.followers):
+                follower.run_ended(self.run)
 
     async def _outcome(self, attempt: NamedRun) -> RunResult | None:
         """The attempt's result, or None when it failed to start (said in the logs)."""
@@ -242,7 +277,8 @@ class Supervisor:
         assert self._stop_event is not None
         ended = result.exit.describe() if result is not None else "failed to start"
         if self._stopping or not self.policy.should_restart(result, self.restarts):
-            self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""))
+            self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""),
+                       told=self.restarts > 0)  # a view that never restarted says its end
             return False
         delay = self.policy.delay(self.restarts)
         self._note(f"{self.name}: {ended}; restart {self.restarts + 1}/"
@@ -256,8 +292,11 @@ class Supervisor:
         finally:
             self.waiting = False
 
-    def _note(self, text: str) -> None:
+    def _note(self, text: str, *, told: bool = True) -> None:
+        """Into the logs and, `told`, to the followers."""
         log.debug("%s", text)
         self.ring.add("stderr", [f"orch: {text}"])
+        for follower in list(self.followers) if told else ():
+            follower.noted(f"orch: {text}")
         if self.log_file is not None:
             self.log_file.note(text)

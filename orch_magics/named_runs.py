@@ -119,6 +119,7 @@ class RunRegistry:
                               line=exc.line, column=exc.column, source_line=exc.source_line,
                               suggestion=exc.suggestion) from None
         begin = admit(plan)
+        entry.supervisor.superseded = True  # its followers follow the next one
         if not entry.done:
             entry.supervisor.stop()
         fresh = entry.supervisor.again(begin, plan)  # its logs go on, as an automatic one's

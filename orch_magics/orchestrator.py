@@ -31,7 +31,7 @@ from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
-from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
+from .lifecycle import DEFAULT_CAPTURE_LIMIT, NamedRun, RestartPolicy, Supervisor
 from .live import LiveRun, begun
 from .named_runs import Followed, RunInfo, RunRegistry
 from .plan import RunPlan, guarded_now, make_plan, replanned
@@ -342,7 +342,7 @@ class Orchestrator(FilesAndPorts):
         return entry.run.wait(timeout)
 
     def restart(self, name: str, *, yes: str | Collection[str] = (),
-                front_end: str = "api") -> LiveRun:
+                front_end: str = "api") -> NamedRun:
         """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
         tickets: list[Ticket] = []  # admitted before the layers' secrets are asked
         return self.runs.restart(name, self.fleets.named, lambda plan: self.replanned(

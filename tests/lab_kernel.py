@@ -23,6 +23,7 @@ class LabKernel:
         self._cell_of: dict[str, str] = {}  # request msg_id -> cell id
         self._displays: dict[str, dict[str, Any]] = {}  # display id -> its output
         self.buttons: dict[str, str] = {}  # a widget button's label -> its comm id
+        self.fields: list[str] = []  # the comm ids of the text fields shown, in order
 
     def run(self, cell: str, code: str, timeout: float = 60) -> dict[str, Any]:
         """Execute `code` as cell `cell` (its outputs replaced, as a re-run does); the reply."""
@@ -71,6 +72,8 @@ class LabKernel:
             state = (content.get("data") or {}).get("state") or {}
             if state.get("_model_name") == "ButtonModel":
                 self.buttons[state["description"]] = content["comm_id"]
+            elif state.get("_model_name") == "TextareaModel":
+                self.fields.append(content["comm_id"])
             return
         cell = self._cell_of.get(msg["parent_header"].get("msg_id", ""))
         if cell is None or kind not in ("stream", "display_data", "execute_result", "error"):
@@ -84,6 +87,12 @@ class LabKernel:
         """Click the (last shown) widget button labelled `label`, as the browser would."""
         content = {"comm_id": self.buttons[label],
                    "data": {"method": "custom", "content": {"event": "click"}}}
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", content))
+
+    def type(self, value: str) -> None:
+        """Set the (last shown) text field's value, as the browser sends a person's keys."""
+        content = {"comm_id": self.fields[-1],
+                   "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}}
         self.kc.shell_channel.send(self.kc.session.msg("comm_msg", content))
 
     def text(self, cell: str) -> str:

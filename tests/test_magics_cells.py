@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,11 @@ CONFIG = textwrap.dedent("""
     services:
       cat: {command: cat, stdin_mode: streaming}
       guarded-cat: {command: cat, stdin_mode: streaming, dangerous: true}
+      flaky:  # fails its first time, after reading a line
+        command: 'read l; echo "got $l"; [ -e "$MARK" ] && exit 0; : > "$MARK"; exit 3'
+        stdin_mode: streaming
+        restart: on-failure
+        max_restarts: 2
       sleepy: {command: 'echo up; sleep 60'}
       hello: {command: 'echo hello'}
       stubborn:
@@ -204,3 +210,64 @@ def test_stop_says_stopping_while_a_stubborn_process_is_taken_down(orch_kernel: 
         assert "· running ·" not in said.splitlines()[-2], said
         said = kernel.wait_for("box", "✗", timeout=30)
         assert "✗ interrupted, killed by SIGKILL" in said, said
+
+
+def test_a_box_cell_follows_its_named_run_across_restarts(orch_kernel: str,
+                                                          tmp_path: Path) -> None:
+    """Restarted by its policy, a box run went on with its stdin open but no box to reach it,
+    under a cell that said it had failed (held-out tester browser3; known since issue 3). The
+    cell now says how the attempt ended, shows the next one, and its box writes to it."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("env", f"%env MARK={tmp_path / 'mark'}")
+        assert kernel.run("c1", "%orch local flaky --out c")["status"] == "ok"
+        kernel.type("one\n")
+        said = kernel.wait_for("c1", "restart 1/2 in 1.00s")
+        assert "got one" in said and "✗" not in said, said
+        assert "[stdin box of flaky: live while the run lasts]" in said
+        kernel.wait_for("c1", "running", timeout=10)  # the next attempt, in the same view
+        kernel.type("two\n")
+        said = kernel.wait_for("c1", "✓ exit 0", timeout=30)
+        assert said.index("got one") < said.index("restart 1/2") < said.index("got two"), said
+        assert "[stdin of flaky: closed, 2 lines sent from the box]" in said, said
+        kernel.run("ps", "%orch ps")
+        row = kernel.text("ps").split("\n")[1].split()
+        assert row[:4] == ["flaky", "local", "flaky", "exited"] and row[-1] == "0", row
+
+
+def test_a_box_cell_follows_its_run_through_a_manual_restart(orch_kernel: str,
+                                                             tmp_path: Path) -> None:
+    """`%orch restart` of a box run: its new attempt had no box anywhere, and its output went
+    nowhere on the page. The cell's view and box now go on with it."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"
+        kernel.type("first\n")
+        kernel.wait_for("c1", "\nfirst\n")
+        assert kernel.run("r", "%orch restart cat")["status"] == "ok"
+        said = kernel.wait_for("c1", "orch: cat: restart 1 asked for")
+        kernel.wait_for("c1", "running")
+        kernel.type("second\n")
+        kernel.wait_for("c1", "\nsecond\n")
+        kernel.click("EOF")
+        said = kernel.wait_for("c1", "✓ exit 0")
+        assert said.index("first") < said.index("restart 1 asked for") < said.index("second")
+        assert "[stdin of cat: closed, 2 lines sent from the box]" in said, said
+
+
+def test_stop_in_the_box_of_a_restarting_run_ends_the_run(orch_kernel: str,
+                                                          tmp_path: Path) -> None:
+    """Stop interrupted the attempt only, which a restart policy then restarted."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("env", f"%env MARK={tmp_path / 'never'}/x")  # cannot be made: fails each time
+        assert kernel.run("c1", "%orch local flaky --out c")["status"] == "ok"
+        kernel.type("one\n")
+        kernel.wait_for("c1", "restart 1/2 in 1.00s")
+        kernel.wait_for("c1", "running", timeout=10)
+        kernel.click("Stop")
+        said = kernel.wait_for("c1", "✗ interrupted", timeout=30)
+        time.sleep(2.5)  # a second attempt's back-off (2 s) would be over
+        kernel.drain(0.3)
+        assert "restart 2/2" not in kernel.text("c1"), kernel.text("c1")
+        assert "(stopped)" in said

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..fleet import LiveFleet
+from ..lifecycle import NamedRun
 from ..live import LiveRun
 from .frontend import current_cell
 
@@ -52,7 +53,10 @@ class CellRuns:
                 if self._last.get(cell[0]) is entry:
                     del self._last[cell[0]]
 
-        live.when_done(forget)
+        if isinstance(live, NamedRun):  # over with its last attempt, restarts included
+            live.supervisor.follow(_AtTheEnd(forget), live)
+        else:
+            live.when_done(forget)
 
     def rerun(self, shell: Any, stop: Callable[[str], object]) -> None:
         """If an earlier execution of the cell running now left a run going: `stop(name)` it
@@ -65,8 +69,8 @@ class CellRuns:
             if entry is None or entry.request == cell[1]:  # none, or this very execution's
                 return
             del self._last[cell[0]]
-        name = entry.live.name
-        if entry.live.done or name is None:
+        name = entry.live.name  # a named run still here has not ended (restarts included)
+        if name is None or entry.live.done and not isinstance(entry.live, NamedRun):
             return
         if entry.deliberate:
             print(f"{name}, started when this cell last ran, is still running "
@@ -74,6 +78,22 @@ class CellRuns:
             return
         stop(name)
         print(f"stopped {name}, the run this cell started when it last ran")
+
+
+class _AtTheEnd:
+    """A lifecycle.Follower calling `ended()` once a named run is over."""
+
+    def __init__(self, ended: Callable[[], None]) -> None:
+        self._ended = ended
+
+    def attempt_started(self, attempt: NamedRun) -> None:
+        pass
+
+    def noted(self, text: str) -> None:
+        pass
+
+    def run_ended(self, last: NamedRun | None) -> None:
+        self._ended()
 
 
 def announce(live: LiveRun | LiveFleet, *, logs: bool) -> None:

@@ -28,6 +28,7 @@ from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeou
 from ..fleet import FleetOptions, LiveFleet
 from ..fleet.targets import planned
 from ..guard import check_allowed
+from ..lifecycle import NamedRun
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
@@ -259,30 +260,37 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
 
 
 def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: bool) -> None:
-    """The cell returns; the display (and the box) keep following the run until it ends."""
+    """The cell returns; the display (and the box) keep following the run until it ends, a
+    named run's restarts included (following.py)."""
+    from .following import CellFollower, FollowedRun
     from .widget import StdinBox  # ipywidgets only when a box is shown
 
+    assert isinstance(live, NamedRun)  # a background run is a named run
     ctx.handles.shown_live(live)
-    box = StdinBox(live, presenter.view) if with_box else None
+    followed = FollowedRun(live)
+    box = StdinBox(followed, presenter.view) if with_box else None
     if box is not None:
         display_id = uuid.uuid4().hex
         display(box.widget, display_id=display_id)
         box.replace_with(update_publisher(ctx.shell, display_id))
     on_main = main_thread_caller(ctx.shell)
 
-    def ended(result: RunResult | None, error: BaseException | None) -> None:
+    def ended(last: NamedRun | None, error: BaseException | None) -> None:
         if exiting():  # said while IOPub still sends; the widgets' loop is gone
             presenter.view.finish(KERNEL_GONE, False)
             if box is not None:
                 box.leave_text("closed when the kernel shut down")
             return
-        if result is None and isinstance(error, OrchError):  # nothing started: say its id too
-            result, error = live.unstarted(error), None
+        result = None
+        if last is not None and error is None:
+            result = last.result()
+        elif isinstance(error, OrchError):  # nothing started: say its id too
+            result, error = (last or live).unstarted(error), None
         presenter.finish(result, None if error is None else str(error))
         if box is not None:
             on_main(box.finish)
 
-    live.when_done(ended)
+    live.supervisor.follow(CellFollower(followed, presenter, box, on_main, ended), live)
 
 
 def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,

@@ -13,6 +13,7 @@ from typing import Any
 from ..audit.query import HEADER, audited_runs, environment_hint
 from ..config.loader import demo_config_files
 from ..fleet import FleetResult, LiveFleet, describe, expand
+from ..lifecycle import NamedRun
 from ..live import LiveRun
 from ..named_runs import Followed
 from ..orchestrator import Orchestrator
@@ -103,8 +104,11 @@ def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResul
             f"(INT, TERM, KILL): %orch ps shows when it has ended")) from None
 
 
-def restart(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:
-    return orch.restart(args.name, yes=args.yes, front_end="magic")
+def restart(orch: Orchestrator, args: argparse.Namespace) -> NamedRun:
+    live = orch.restart(args.name, yes=args.yes, front_end="magic")
+    print(f"restarted {live.name} (attempt {live.attempt}); see %orch logs {live.name}, "
+          f"%orch stop {live.name}")
+    return live
 
 
 def status(orch: Orchestrator, args: argparse.Namespace) -> LiveRun:

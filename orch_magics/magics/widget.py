@@ -129,10 +129,10 @@ class StdinBox:
         #: A terminal echoes what it reads (or hides it: a password), and its ^D ends one
         #: read, not the terminal: the box neither echoes nor closes on a tty run.
         self.tty = live.plan.command.tty
+        self._placeholder = (f"stdin of {whom}: Enter sends a line; the EOF button "
+                             f"{'sends ^D' if self.tty else 'ends the input'}")
         self.text = _Field(
-            placeholder=f"stdin of {whom}: Enter sends a line; the EOF button "
-                        f"{'sends ^D' if self.tty else 'ends the input'}",
-            continuous_update=True, rows=1,
+            placeholder=self._placeholder, continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
         self.send_button = self._button("Send", "Send the line (Enter does the same)",
@@ -155,6 +155,7 @@ class StdinBox:
         self._writing = False  # our own write of the field's value, seen by _on_value
         self._written_at = 0.0
         self._replace: Callable[[Bundle], None] | None = None
+        self._finished = False
 
     @staticmethod
     def _button(label: str, tooltip: str, cls: str, style: str = "") -> widgets.Button:
@@ -250,8 +251,18 @@ class StdinBox:
         if self.sink is not None:
             self.sink.note_stopping()
 
+    def reopen(self) -> None:
+        """A named run's next attempt reads a new stdin: the box takes lines again (unless
+        it was already closed for good)."""
+        if self._finished:
+            return
+        for control in (self.text, self.send_button, self.eof_button, self.stop_button):
+            control.disabled = False
+        self.text.placeholder = self._placeholder
+
     def finish(self) -> None:
         """The run ended: nothing can be sent or stopped any more; leave a line of text."""
+        self._finished = True
         self._disable(stop_too=True)
         if self._replace is not None:
             self.leave_text("closed")

@@ -38,7 +38,7 @@ class Snapshot:
     colours: Mapping[Stream, list[str]] = field(default_factory=dict)
 
 
-_PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› "}
+_PREFIX = {"stdout": "", "stderr": "[stderr] ", "stdin": "› ", "note": ""}
 
 
 def render_text(snap: Snapshot) -> str:
@@ -60,7 +60,8 @@ _ERROR_BG = ("background-color:rgba(231,92,88,.15);"
 #: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
 _PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
         "line-height:1.3077;line-height:var(--jp-code-line-height)")
-_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic"}
+_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic",
+          "note": "opacity:.65"}
 
 #: The status line's look: dimmed while running; the theme's own success and error colours
 #: at the end, readable on a light and a dark theme alike (the ANSI intense red of JupyterLab

@@ -153,6 +153,23 @@ class DisplaySink:
                 self._tail.add("stdin", [mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
 
+    def note(self, text: str) -> None:
+        """orch's own line among the output (how a named run's attempt ended, its restart);
+        from any thread."""
+        with self._lock:
+            if self.tail:
+                self._place_partials(but=None)
+                self._tail.add("note", [mask_text(text)])
+        self.flush()
+
+    def next_attempt(self) -> None:
+        """A named run's next attempt shows here too (a restart): running again, its exit
+        and verdict to come; the lines and counts go on. On the loop thread."""
+        with self._lock:
+            self.exit = self.final = self._ok = self.ended = None
+            self._closed = self._attempt_closed = self.stopping = False
+        self._schedule()
+
     def note_stopping(self) -> None:
         """Stop was asked for: say `stopping…` until the end (a process ignoring INT and TERM
         runs on for seconds before the KILL)."""
@@ -268,7 +285,7 @@ class DisplaySink:
                     lines.append((stream, partial))
             shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
                               if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
-            stored = sum(1 for s, _ in self._tail.lines if s != "stdin")
+            stored = sum(1 for s, _ in self._tail.lines if s in ("stdout", "stderr"))
             hidden = max(0, shown_total - stored)
             return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
                             self._status(), self._closed, self._ok, self._kept(),

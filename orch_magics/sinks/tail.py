@@ -12,8 +12,9 @@ from typing import Literal
 from .ansi import Colours
 from .lines import LineDecoder
 
-#: The stream a line came on (`stdin`: a line the user sent, as a view echoes it).
-Stream = Literal["stdout", "stderr", "stdin"]
+#: The stream a line came on (`stdin`: a line the user sent, as a view echoes it; `note`:
+#: orch's own word between a named run's attempts).
+Stream = Literal["stdout", "stderr", "stdin", "note"]
 
 
 class ColouredTail:
