@@ -315,6 +315,11 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
                               "name has no spaces)"),
     ("h.ini", "[g:children]\nweb extra\n", "h.ini:2: 'web extra' is no group name (a group "
                                             "name has no spaces)"),
+    # `;` starts no comment after a header or a child's name, for ansible-inventory either
+    ("h.ini", "[web] ; the front\nw1\n", "h.ini:1: a section header must end with ']' (a "
+                                         "comment after it starts with '#'): '[web] ; the front'"),
+    ("h.ini", "[web]\nw1\n[g:children]\nweb ; the front\n",
+     "h.ini:4: 'web ; the front' is no group name (a group name has no spaces)"),
     # a loop of children was "inventory group 'a' is its own child", with no file or line
     ("h.ini", "[web]\nw1\n[a]\n[b]\n[a:children]\nb\n[b:children]\na\n",
      "h.ini:8: adding group 'a' as a child of 'b' makes a loop of children"),

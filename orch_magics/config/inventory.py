@@ -50,9 +50,10 @@ _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
 #: Groups every inventory has: every host, and the hosts of no other group.
 IMPLICIT = ("all", "ungrouped")
-#: An INI section header, a comment after it allowed (as Ansible's own pattern has it).
-_SECTION = re.compile(r"\[([^\]]+)\]\s*(?:[#;].*)?")
-_COMMENT = re.compile(r"\s+[#;].*$")
+#: An INI section header, a `#` comment after it allowed (as Ansible's own pattern has it:
+#: a `;` there, or after a child group's name, is refused by ansible-inventory too).
+_SECTION = re.compile(r"\[([^\]]+)\]\s*(?:#.*)?")
+_COMMENT = re.compile(r"\s+#.*$")
 #: The first line that is neither blank nor a comment, and how a YAML mapping's one starts.
 _FIRST_CONTENT = re.compile(r"^[ \t]*[^\s#;].*$", re.M)
 _YAML_START = re.compile(r"\s*(---|%|\{|[^\s\[][^:]*:(\s|$)|[\"'])")
@@ -242,7 +243,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     inv = Inventory()
     paths = list(paths)
     for path in paths:
-        text = read_text(path, "inventory file")  # a byte-order mark dropped, as Ansible does
+        text = read_text(path, "inventory file")  # a byte-order mark dropped (Ansible refuses one)
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             from .inventory_yaml import from_yaml  # its own module: only YAML files need it
 
@@ -282,8 +283,9 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
         if line.startswith("[") and not _BRACKETED_HOST.match(line):
             header = _SECTION.fullmatch(line)
             if header is None:
-                raise ConfigError(f"{name}:{number}: a section header must end with ']': "
-                                  f"{line!r}")
+                after = " (a comment after it starts with '#')" if "]" in line else ""
+                raise ConfigError(f"{name}:{number}: a section header must end with ']'"
+                                  f"{after}: {line!r}")
             section, _, kind = header[1].partition(":")
             kind = kind or "hosts"
             if kind not in ("hosts", "vars", "children"):
