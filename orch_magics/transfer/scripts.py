@@ -117,9 +117,9 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
-t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>/dev/null) || { [ -f "$d" ] && fail "cannot write \
-in $dir (a put replaces $b by writing a new file beside it and renaming it over: the folder \
-must be writable)"; fail "cannot write in $dir"; }
+t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>&1) || { t=${t##*: }  # mktemp's reason
+  [ -f "$d" ] && fail "cannot write in $dir: $t (a put replaces $b by writing a new file \
+beside it and renaming it over: the folder must be writable)"; fail "cannot write in $dir: $t"; }
 trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
