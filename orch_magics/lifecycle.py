@@ -198,7 +198,7 @@ class Supervisor:
             if self.run is not None and self.run is not known:
                 follower.attempt_started(self.run)
             if self.finished.done() and not self.superseded:
-                follower.run_ended(self.run)
+                follower.run_ended(self.run)  # over: told now, never added
             else:
                 self.followers.append(follower)
 
@@ -260,8 +260,14 @@ class Supervisor:
             self.log_file.shutdown()  # no fd held by a finished run
         self.finished.set_result(None)
         if not self.superseded:
-            for follower in list(self.followers):
-                follower.run_ended(self.run)
+            self.tell_end()
+
+    def tell_end(self) -> None:
+        """Tell the followers the run is over, once: told, they follow no later restart (a
+        finished cell keeps its verdict). On the loop thread."""
+        told, self.followers[:] = list(self.followers), []  # the list a restart shares too
+        for follower in told:
+            follower.run_ended(self.run)
 
     async def _outcome(self, attempt: NamedRun) -> RunResult | None:
         """The attempt's result, or None when it failed to start (said in the logs)."""

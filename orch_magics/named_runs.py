@@ -119,11 +119,18 @@ class RunRegistry:
                               line=exc.line, column=exc.column, source_line=exc.source_line,
                               suggestion=exc.suggestion) from None
         begin = admit(plan)
-        entry.supervisor.superseded = True  # its followers follow the next one
-        if not entry.done:
-            entry.supervisor.stop()
-        fresh = entry.supervisor.again(begin, plan)  # its logs go on, as an automatic one's
-        attempt = fresh.start()
+        old = entry.supervisor
+        old.superseded = True  # its followers (a cell's view) follow the next attempt
+        try:
+            if not entry.done:
+                old.stop()
+            fresh = old.again(begin, plan)  # its logs go on, as an automatic one's
+            attempt = fresh.start()  # refused: it tells the followers the run is over
+        except BaseException:  # the stop was interrupted, or timed out: no hand-over
+            old.superseded = False
+            if old.done:
+                old.loop.call(old.tell_end)
+            raise
         entry.supervisor = fresh
         return attempt
 

@@ -271,3 +271,54 @@ def test_stop_in_the_box_of_a_restarting_run_ends_the_run(orch_kernel: str,
         kernel.drain(0.3)
         assert "restart 2/2" not in kernel.text("c1"), kernel.text("c1")
         assert "(stopped)" in said
+
+
+def test_a_line_typed_between_two_attempts_goes_to_the_next(orch_kernel: str,
+                                                            tmp_path: Path) -> None:
+    """Typed during the back-off, a line was echoed as sent and lost (review11)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("env", f"%env MARK={tmp_path / 'mark'}")
+        assert kernel.run("c1", "%orch local flaky --out c")["status"] == "ok"
+        kernel.type("one\n")
+        kernel.wait_for("c1", "restart 1/2 in 1.00s")
+        kernel.type("two\n")  # the next attempt starts in a second
+        said = kernel.wait_for("c1", "✓ exit 0", timeout=30)
+        assert "got two" in said, said
+
+
+def test_a_finished_cell_keeps_its_verdict_when_its_run_is_restarted(orch_kernel: str,
+                                                                     tmp_path: Path) -> None:
+    """`%orch restart` of a box run that had ended took over its finished cell: its verdict
+    and audit id gave way to "running" (review11)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"
+        kernel.type("first\n")
+        kernel.wait_for("c1", "\nfirst\n")
+        kernel.click("EOF")
+        before = kernel.wait_for("c1", "[stdin of cat: closed, 1 line sent from the box]")
+        assert "✓ exit 0 · audit" in before
+        assert kernel.run("r", "%orch restart cat")["status"] == "ok"
+        assert kernel.text("r").startswith("restarted cat (attempt 2); see %orch logs cat")
+        kernel.run("stop", "%orch stop cat")
+        kernel.drain(0.5)
+        assert kernel.text("c1") == before
+
+
+def test_an_interrupted_restart_still_ends_the_cell_it_left(orch_kernel: str,
+                                                            tmp_path: Path) -> None:
+    """Interrupted while the old attempt was being stopped, `%orch restart` showed a
+    traceback, and the run's cell followed nothing for ever: no verdict, a live box (review11)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local stubborn --out c")["status"] == "ok"
+        kernel.wait_for("c1", "up")
+        msg_id = kernel.send("r", "%orch restart stubborn")
+        time.sleep(1)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id)["status"] == "error"
+        assert kernel.text("r") == ("KeyboardInterrupt: the restart of 'stubborn' was "
+                                    "interrupted: %orch ps shows where its run is\n")
+        said = kernel.wait_for("c1", "[stdin of stubborn: closed", timeout=30)
+        assert "✗" in said, said

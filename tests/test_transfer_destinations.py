@@ -307,6 +307,7 @@ async def test_a_folder_link_another_user_left_in_a_shared_folder_is_never_copie
     victim = folder / "victim"
     victim.mkdir()
     (victim / "app.conf").write_text("precious\n")
+    (victim / "sub").mkdir()
     os.symlink(victim, shared / "report")
     os.lchown(shared / "report", 65534, 65534)
     src = tmp_path / "app.conf"
@@ -319,7 +320,11 @@ async def test_a_folder_link_another_user_left_in_a_shared_folder_is_never_copie
     for local in (f"{shared}/report", f"{shared}/report/", f"{shared}/report/app.conf"):
         with pytest.raises(TransferError, match=said):
             await orch.aget("loop", str(src), local)
-    assert [p.name for p in victim.iterdir()] == ["app.conf"]
+    said = f"not copying through {shared}/report: a link another user left in the shared folder"
+    for remote_path in (f"{shared}/report/new.conf", f"{shared}/report/sub/"):  # review11
+        with pytest.raises(TransferError, match=said):
+            await orch.aput("loop", str(src), remote_path)
+    assert sorted(p.name for p in victim.rglob("*")) == ["app.conf", "sub"]
     assert (victim / "app.conf").read_text() == "precious\n"
     os.lchown(shared / "report", os.geteuid(), os.getegid())  # one's own link is followed
     await orch.aget("loop", str(src), f"{shared}/report")

@@ -7,6 +7,8 @@ writes to whichever attempt runs now, until the run as a whole is over.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 
 from ..errors import OrchError
@@ -20,11 +22,15 @@ Ended = Callable[[NamedRun | None, BaseException | None], None]
 
 
 class FollowedRun:
-    """What the stdin box drives: the attempt of a named run running now."""
+    """What the stdin box drives: the attempt of a named run running now. Input typed while
+    an attempt has ended and the next is on its way is held for that next one (nothing typed
+    is lost), and dropped only when no attempt follows."""
 
     def __init__(self, attempt: NamedRun) -> None:
         self.attempt = attempt
         self.over = False  # the run has ended, no attempt follows
+        self._held: list[Callable[[NamedRun], None]] = []
+        self._lock = threading.Lock()
 
     @property
     def plan(self) -> RunPlan:
@@ -35,17 +41,46 @@ class FollowedRun:
         return self.over
 
     def send(self, data: str | bytes) -> None:
-        self.attempt.send(data)
+        self._to_attempt(lambda attempt: attempt.send(data))
 
     def send_line(self, line: str) -> None:
-        self.attempt.send_line(line)
+        self._to_attempt(lambda attempt: attempt.send_line(line))
 
     def close_stdin(self) -> None:
-        self.attempt.close_stdin()
+        self._to_attempt(lambda attempt: attempt.close_stdin())
 
     def interrupt(self) -> None:
         """Stop the run: this attempt, and no restart after it."""
         self.attempt.supervisor.request_stop()
+
+    def next(self, attempt: NamedRun) -> None:
+        """`attempt` runs now: what was held for it goes to it, in order (loop thread)."""
+        with self._lock:
+            self.attempt, self.over = attempt, False
+            held, self._held = self._held, []
+        for send in held:
+            with contextlib.suppress(OrchError):  # it ended at once: as if sent, then ended
+                send(attempt)
+
+    def end(self) -> int:
+        """No attempt follows: how many held sends are dropped."""
+        with self._lock:
+            self.over = True
+            dropped, self._held = len(self._held), []
+        return dropped
+
+    def _to_attempt(self, send: Callable[[NamedRun], None]) -> None:
+        attempt = self.attempt
+        try:
+            send(attempt)
+        except OrchError:
+            with self._lock:
+                if self.over or not attempt.done:  # over, or the process closed its stdin
+                    raise
+                if self.attempt is attempt:  # between two attempts: for the next one
+                    self._held.append(send)
+                    return
+            send(self.attempt)  # the next one started meanwhile
 
 
 class CellFollower:
@@ -57,7 +92,7 @@ class CellFollower:
         self._on_main, self._ended = on_main, ended
 
     def attempt_started(self, attempt: NamedRun) -> None:
-        self.run.attempt, self.run.over = attempt, False
+        self.run.next(attempt)
         self.presenter.view.next_attempt()
         if self.box is not None:
             self._on_main(self.box.reopen)
@@ -66,7 +101,10 @@ class CellFollower:
         self.presenter.view.note(text)
 
     def run_ended(self, last: NamedRun | None) -> None:
-        self.run.over = True
+        dropped = self.run.end()
+        if dropped:
+            self.noted(f"orch: {dropped} input(s) typed after the last attempt ended were not "
+                       f"sent: no attempt followed")
         if last is None:
             self._ended(None, OrchError("the restart could not start"))
         else:

@@ -105,7 +105,12 @@ def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResul
 
 
 def restart(orch: Orchestrator, args: argparse.Namespace) -> NamedRun:
-    live = orch.restart(args.name, yes=args.yes, front_end="magic")
+    try:
+        live = orch.restart(args.name, yes=args.yes, front_end="magic")
+    except KeyboardInterrupt:  # while its run was being stopped, or the new one started
+        raise quiet(KeyboardInterrupt(
+            f"the restart of {args.name!r} was interrupted: %orch ps shows where its run "
+            f"is")) from None
     print(f"restarted {live.name} (attempt {live.attempt}); see %orch logs {live.name}, "
           f"%orch stop {live.name}")
     return live

@@ -98,12 +98,17 @@ left() {  # $1 is a link another user left in a sticky world-writable folder suc
   case $fm in [1357]??[2367]) shared=$(stat -c %u -- "$up");; *) return 1;; esac
   [ "$lu" != "$(id -u)" ] && [ "$lu" != "$shared" ]
 }
+on_the_way() {  # no folder of path $1, itself included, may be such a link
+  p=${1%/}
+  while [ -n "$p" ]; do
+    left "$p" && fail "not copying through $p: a link another user left in the shared" \
+      "folder $up (the kernel's protected_symlinks rule)"
+    case $p in */*) p=${p%/*};; *) p=;; esac
+  done
+}
 case $d in */) [ -d "$d" ] || absent "$d" "no such directory";; esac
-if [ -d "$d" ]; then
-  left "${d%/}" && fail "not copying through ${d%/}: a link another user left in the shared" \
-    "folder ${up:-.} (the kernel's protected_symlinks rule)"
-  d=${d%/}/$n
-fi
+[ -d "$d" ] && d=${d%/}/$n
+case $d in */?*) on_the_way "${d%/*}";; esac  # before a link to a file is resolved
 # a link to a file: written through, as cp does, but not one another user left: replaced
 if [ -L "$d" ] && [ -f "$d" ] && ! left "$d"; then
   d=$(readlink -f -- "$d" && printf .); d=${d%??}
