@@ -138,3 +138,26 @@ def test_a_second_ctrl_c_as_orch_leaves_keeps_the_status_of_the_first(tmp_path) 
         _, err = proc.communicate(timeout=60)
         seen.append((proc.returncode, err.decode()))
     assert [s for s in seen if s != (130, "")] == []
+
+
+@pytest.mark.parametrize("ignored", [(signal.SIGINT,), (signal.SIGINT, signal.SIGQUIT)])
+def test_a_signal_ignored_here_is_not_ignored_by_the_process(ignored) -> None:  # type: ignore[no-untyped-def]
+    """An idle ipykernel ignores SIGINT, and an ignored signal stays ignored across exec: a
+    named run's restart (started between cells) ignored Stop's INT and died of the TERM two
+    seconds later (held-out tester magics3). A process starts with their default action."""
+    from orch_magics import Orchestrator, load_config_text
+
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignored}
+    try:
+        with Orchestrator(load_config_text("environments: {local: {layers: []}}\n")) as orch:
+            r = orch.run("local", command=["grep", "SigIgn", "/proc/self/status"])
+            mask = int(r.stdout.split()[1], 16)
+            assert not any(mask & (1 << (sig - 1)) for sig in ignored), r.stdout
+            late = orch.spawn("local", command="echo up; sleep 30")
+            while "up" not in "".join(late.lines):
+                time.sleep(0.02)
+            late.interrupt()
+            assert late.wait(10).exit.signal == signal.SIGINT  # not the TERM after it
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

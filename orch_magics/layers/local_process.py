@@ -147,6 +147,7 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     (`start_error`)."""
     loop = asyncio.get_running_loop()
     protocol = ChildProtocol(BUFFERED, loop)
+    preexec_fn = _with_default_signals(preexec_fn)
 
     async def started(*argv: str) -> asyncio.SubprocessTransport:
         transport, _ = await loop.subprocess_exec(
@@ -172,6 +173,29 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     LIFELINE.watch(transport.get_pid())
     return asyncio.subprocess.Process(transport, protocol, loop), protocol
 
+
+
+#: Signals a program may expect to end it: one ignored here would stay ignored in the child.
+DEFAULTED = (_signal.SIGINT, _signal.SIGQUIT)
+
+
+def _with_default_signals(preexec_fn: Callable[[], Any] | None) -> Callable[[], Any] | None:
+    """`preexec_fn`, first giving the child the default action of the DEFAULTED signals this
+    process ignores now: an idle ipykernel ignores SIGINT, so a named run's restart (started
+    between cells) ignored the INT of Stop and died of the TERM after it (magics3), as could
+    a post command run after the CLI's first Ctrl-C. Nothing is added when none is ignored:
+    the child then starts the fast way (no Python code between fork and exec)."""
+    ignored = [s for s in DEFAULTED if _signal.getsignal(s) is _signal.SIG_IGN]
+    if not ignored:
+        return preexec_fn
+
+    def defaulted() -> None:
+        for sig in ignored:
+            _signal.signal(sig, _signal.SIG_DFL)
+        if preexec_fn is not None:
+            preexec_fn()
+
+    return defaulted
 
 
 def start_error(exc: OSError, command: Command) -> FailedStart:
