@@ -119,6 +119,13 @@ class NamedRun(LiveRun):
             return "restarting"
         return super().state
 
+    def _gone(self) -> str:
+        current = self.supervisor.run
+        if current is not None and current is not self and not self.supervisor.done:
+            return (f"; the run goes on as attempt {current.attempt}: %orch status "
+                    f"{self.name} (orch.status({self.name!r})) is its handle")
+        return ""
+
     def __repr__(self) -> str:
         extra = f", {self.restarts} restart(s)" if self.restarts else ""
         where = f", log {self.log_file}" if self.log_file else ""
@@ -292,7 +299,8 @@ class Supervisor:
         self.waiting = True
         try:
             await asyncio.wait_for(self._stop_event.wait(), delay)
-            return False  # stopped during the back-off
+            self._note(f"{self.name}: stopped during the back-off: no restart")
+            return False
         except asyncio.TimeoutError:
             return True
         finally:

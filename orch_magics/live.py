@@ -131,10 +131,15 @@ class LiveRun:
         self._eof = True
         self._on_loop(lambda h: h.stdin.close())
 
+    def _gone(self) -> str:
+        """Where the input meant for this ended run can go instead (a named run's next
+        attempt), said after "has ended"."""
+        return ""
+
     def _check_stdin(self) -> None:
         handle = self.handle
         if self._future.done():
-            raise OrchError(f"{self!r} has ended: its stdin is gone")
+            raise OrchError(f"{self!r} has ended: its stdin is gone{self._gone()}")
         if self._eof or handle is not None and handle.stdin.closed:
             raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
         if handle is not None and handle.stdin.broken is not None:  # it stopped reading

@@ -441,3 +441,23 @@ def test_a_restart_the_config_loaded_since_cannot_plan_names_the_run(tmp_path: P
                                               r"'local'"):
             orch.restart("held")
         orch.stop("held")
+
+
+def test_a_stop_in_the_back_off_and_a_stale_attempt_say_what_happened(tmp_path: Path) -> None:
+    """A stop during the back-off left the logs (and a following cell) on "restart 2/5 in
+    …", and input sent to an earlier attempt's handle said only that it had ended, while the
+    run went on (held-out tester magics3)."""
+    with Orchestrator(load_config_text(CONFIG), log_dir=tmp_path / "logs",
+                      restart_backoff=(0.3, 30)) as orch:
+        first = orch.start("local", command="read l; exit 1", restart="on-failure", name="r")
+        first.send_line("one")
+        wait_for(lambda: orch.status("r").attempt == 2)
+        with pytest.raises(OrchError, match="has ended: its stdin is gone; the run goes on as "
+                                            r"attempt 2: %orch status r \(orch.status\('r'\)\) "
+                                            "is its handle"):
+            first.send_line("two")
+        orch.status("r").send_line("two")
+        wait_for(lambda: orch.status("r").state == "restarting")
+        orch.stop("r")
+        assert orch.logs("r").splitlines()[-1] == \
+            "orch: r: stopped during the back-off: no restart"
