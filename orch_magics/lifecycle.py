@@ -291,7 +291,7 @@ class Supervisor:
         ended = result.exit.describe() if result is not None else "failed to start"
         if self._stopping or not self.policy.should_restart(result, self.restarts):
             self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""),
-                       told=self.restarts > 0)  # a view that never restarted says its end
+                       told=self.restarts > 0 or self.superseded)  # else the view says it
             return False
         delay = self.policy.delay(self.restarts)
         self._note(f"{self.name}: {ended}; restart {self.restarts + 1}/"
