@@ -328,6 +328,23 @@ async def test_login_shell_and_preserved_variables(base, sudo_lab, monkeypatch) 
         profile.unlink()
 
 
+
+async def test_a_login_profile_that_waits_is_named_when_the_start_times_out(
+        base, sudo_lab) -> None:
+    """A `~/.profile` reading stdin held `sudo -i`, and the error sent the user to sudo:
+    "sudo did not start the command within 15 s" (held-out tester streams3)."""
+    profile = sudo_lab.home / ".profile"
+    profile.write_text("read -r line\n")
+    try:
+        ex = executor(base, [sudo_lab.layer(sudo_lab.login, login="true", timeout=2)])
+        with pytest.raises(LayerError) as err:
+            await ex.launch(Command(("true",)))
+        assert str(err.value).endswith(
+            f"; with login: true, {sudo_lab.login}'s login shell runs its profile first: one "
+            f"that waits (reads stdin, asks something) holds the command"), str(err.value)
+    finally:
+        profile.unlink()
+
 @pytest.mark.parametrize("login", [False, True])
 async def test_a_kill_says_nothing_on_stderr(base, sudo_lab, login) -> None:
     """A command that ignores INT and TERM ends by the ladder's KILL; with `login: true` the

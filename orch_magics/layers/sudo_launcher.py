@@ -66,9 +66,12 @@ class SudoLauncher(Launcher):
         except asyncio.TimeoutError:
             await _end(handle)
             said = talk.heard().last()  # sudo may wait on a prompt of PAM's (an OTP code)
+            login = (f"; with login: true, {self.config.user}'s login shell runs its profile "
+                     f"first: one that waits (reads stdin, asks something) holds the command"
+                     ) if self.config.login else ""
             raise self.error(f"sudo did not start the command within "
                              f"{self.config.timeout:g} s (at {self.where})"
-                             + (f" (it said: {said})" if said else "")) from None
+                             + (f" (it said: {said})" if said else "") + login) from None
         except BaseException:
             await _end(handle)
             raise
