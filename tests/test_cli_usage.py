@@ -376,3 +376,15 @@ def test_json_with_a_command_line_orch_cannot_read_prints_only_the_usage_error(
     assert (done.returncode, done.stdout) == (2, ""), done
     assert done.stderr.startswith("usage: orch run") or done.stderr.startswith("orch: "), done
     assert done.stderr.count("\n") <= 4 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_run_help_shows_the_command_form() -> None:
+    """`orch run --help` showed only `environment [service]`: the form the README teaches
+    first, `orch run ENV -- CMD ARGS…`, was in the top-level help alone (held-out tester docs3)."""
+    import subprocess
+    import sys
+
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "--help"],
+                          capture_output=True, text=True, check=True).stdout
+    said = " ".join(said.split())  # as wrapped to the terminal's width
+    assert "orch run ENV -- CMD ARGS…" in said and "--timeout S " in said, said

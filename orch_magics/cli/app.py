@@ -206,10 +206,15 @@ def _parser() -> _Parser:
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
                            parser_class=_SubParser)
     run = sub.add_parser("run", help="run a service (orch run ENV SERVICE) or a command "
-                                     "(orch run ENV -- CMD ARGS…)")
-    run.add_argument("environment")
-    run.add_argument("service", nargs="?")
-    run.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
+                                     "(orch run ENV -- CMD ARGS…)",
+                         description="Run a service in an environment (orch run ENV SERVICE), "
+                                     "or a command: orch run ENV -- CMD ARGS… (the words after "
+                                     "-- reach the command as typed).")
+    run.add_argument("environment", help="an environment of the config (orch ls lists them)")
+    run.add_argument("service", nargs="?", help="a service of the config; for a command, "
+                                                "-- then the command and its arguments")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="stop after S seconds")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
                      help="extra variable for the command (repeatable)")
     shown = run.add_mutually_exclusive_group()  # the plan is text: no JSON of a dry run
