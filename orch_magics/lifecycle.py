@@ -127,10 +127,11 @@ class NamedRun(LiveRun):
         return ""
 
     def __repr__(self) -> str:
+        pid = f", pid {self.pid}" if self.pid is not None and not self.done else ""
         extra = f", {self.restarts} restart(s)" if self.restarts else ""
         where = f", log {self.log_file}" if self.log_file else ""
         return mask_text(f"<NamedRun {self.name} in {self.plan.environment.name}: "
-                         f"{self.state}{extra}{where}>")
+                         f"{self.state}{pid}{extra}{where}>")
 
 
 class Supervisor:

@@ -205,6 +205,7 @@ def test_names_ps_status_and_manual_restart(orch: Orchestrator) -> None:
     wait_for(lambda: again.pid is not None)
     assert again.pid != first_pid and not pid_alive(first_pid or 0)
     assert orch.status("sleeper").restarts == 1
+    assert f": running, pid {again.pid}, 1 restart(s), log " in repr(orch.status("sleeper"))
     # the logs go on across a manual restart, as across an automatic one (services tester #2)
     wait_for(lambda: orch.logs("sleeper").count("up") == 2)  # type: ignore[union-attr]
     logs = orch.logs("sleeper").splitlines()  # type: ignore[union-attr]
