@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import OrchError
 from ..lifecycle import NamedRun
 from ..plan import RunPlan
 from .presenters import Presenter
-from .widget import StdinBox
+
+if TYPE_CHECKING:  # ipywidgets only when a box is shown
+    from .widget import StdinBox
 
 #: How the cell ends once its run is over: the last attempt, and why it has no result.
 Ended = Callable[[NamedRun | None, BaseException | None], None]
