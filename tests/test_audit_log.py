@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from orch_magics.audit import AuditLog, verify
-from orch_magics.audit.log import SYNCER, Syncer, default_audit_path
+from orch_magics.audit.log import default_audit_path
+from orch_magics.audit.syncer import SYNCER, Syncer
+from orch_magics.errors import OrchError
 
 WRITER = """
 import sys
@@ -243,6 +245,27 @@ def test_a_relative_xdg_state_home_is_ignored(monkeypatch: pytest.MonkeyPatch,
     assert default_audit_path() == f"{tmp_path}/.local/state/orch_magics/audit.jsonl"
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "abs"))
     assert default_audit_path() == f"{tmp_path}/abs/orch_magics/audit.jsonl"
+
+
+def test_appends_of_this_process_chain_to_what_others_wrote_in_between(tmp_path: Path) -> None:
+    """This process chains to its own last record without reading the file back only while
+    the file is as it left it: another process's records, a hand-made tear or the log moved
+    away and a new one begun are each read, so the chain holds."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path))
+    log.append({"event": "start", "id": "mine-1"})
+    subprocess.run([sys.executable, "-c", WRITER, str(path), "other", "3"], check=True)
+    log.append({"event": "start", "id": "mine-2"})
+    assert verify(str(path)) == (5, None)
+    assert [r["id"] for r in log.records()] == ["mine-1", "other-0", "other-1", "other-2",
+                                                "mine-2"]
+    path.rename(tmp_path / "old.jsonl")  # rotated: the next record begins a new chain
+    log.append({"event": "start", "id": "mine-3"})
+    assert verify(str(path)) == (1, None)
+    assert next(log.records())["prev"] == "0" * 64
+    path.write_text("not a log\n")  # what is there now is read, not remembered
+    with pytest.raises(OrchError, match="is not an audit log"):
+        log.append({"event": "start", "id": "mine-4"})
 
 
 def test_a_text_file_named_as_the_log_is_refused_and_left_as_it_is(tmp_path: Path) -> None:

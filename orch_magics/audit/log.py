@@ -4,11 +4,9 @@ Each line is one JSON object whose `prev` is the `hash` of the line before it (6
 first) and whose `hash` is the sha256 of the object without `hash` (sorted keys, no spaces), so
 an edited, deleted, reordered or truncated line breaks the chain at a line `verify` names.
 Appends take an exclusive `flock` on the file (so the chain stays linear across processes),
-read the last line's hash, and write the new line with one `write` on an O_APPEND descriptor;
-end records are fsync'ed by one thread of the process (`Syncer`), so a run's end never waits
-for the disk on the event loop, and the records written during one fsync share the next (group
-commit: 1,000 fleet targets ending together cost a few fsyncs, not 1,000 in a row). Pending
-fsyncs are done before the process exits. The file is created with mode 0600.
+read the last line's hash (unless the file is as this process's last append left it), and
+write the new line with one `write` on an O_APPEND descriptor; end records are fsync'ed off
+the event loop (syncer.py). The file is created with mode 0600.
 
 The log is a regular file: a device, a FIFO, a directory or a socket at its path is refused
 (`/dev/null` is no way to turn auditing off: `audit: {enabled: false}` is), and the mode of
@@ -18,20 +16,18 @@ every other user of the machine).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import OrchError
 from ..process.command import escaped
-from ..secrets.masking import get_logger
+from .syncer import SYNCER
 
 GENESIS = "0" * 64
 #: How far back from the end an append first looks for the previous line (most records are
@@ -61,6 +57,29 @@ def _text(value: Any) -> Any:
     return value
 
 
+#: Per log path, the file as this process's last append left it (device, inode, size,
+#: modification time) and the hash of the record it wrote last: while the file is still so,
+#: the next append chains to that hash without reading the file back (a fleet's hundreds of
+#: records each read the log's first and last lines otherwise). Any other writer changes
+#: the size and the time, and the file is read as before.
+_LEFT: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+
+
+def _state(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _chained(record: dict[str, Any], prev: str) -> tuple[dict[str, Any], bytes]:
+    """`record` chained to `prev`, and its line; strings are escaped (`_text`) only when
+    one of them holds what UTF-8 cannot encode, which walking every record would cost."""
+    chained = {**record, "prev": prev}
+    try:
+        chained["hash"] = record_hash(chained)
+        return chained, _line(chained)
+    except UnicodeEncodeError:
+        return _chained(_text(record), prev)
+
+
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -70,60 +89,6 @@ def record_hash(record: dict[str, Any]) -> str:
 def _line(record: dict[str, Any]) -> bytes:
     """A record as it is written: one line, keys sorted; `verify` wants exactly these bytes."""
     return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-class Syncer:
-    """fsyncs audit files on a thread of its own; `flush` waits for every one requested."""
-
-    def __init__(self) -> None:
-        self._reset()
-        # A child forked by multiprocessing has no copy of the thread: it starts its own.
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._cond = threading.Condition()
-        self._wanted: set[str] = set()
-        self._busy = False
-        self._thread: threading.Thread | None = None
-
-    def request(self, path: str) -> None:
-        """Make what was written to `path` so far durable, soon (not before returning)."""
-        with self._cond:
-            self._wanted.add(path)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="orch-audit-fsync",
-                                                daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every requested fsync is done; False when `timeout` ran out first."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._wanted and not self._busy, timeout)
-
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._wanted))
-                paths, self._wanted, self._busy = self._wanted, set(), True
-            for path in paths:
-                try:
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)  # any descriptor of the file syncs what all of them wrote
-                    finally:
-                        os.close(fd)
-                except OSError as exc:
-                    get_logger(__name__).warning(
-                        "audit: %s could not be synced to disk: %s", path, exc.strerror or exc)
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
-
-
-#: The process's one syncer; the interpreter waits for it at exit.
-SYNCER = Syncer()
-atexit.register(SYNCER.flush)
 
 
 class AuditLog:
@@ -137,7 +102,7 @@ class AuditLog:
     def append(self, record: dict[str, Any], *, sync: bool = False) -> None:
         """Chain and append `record` (with `sync`, fsync'ed by the `SYNCER` soon after); any
         failure to write it is an OrchError naming the file."""
-        self._append_or_raise(_text(record))
+        self._append_or_raise(record)
         if sync:
             SYNCER.request(self.path)
 
@@ -162,8 +127,11 @@ class AuditLog:
             info = os.fstat(fd)
             _check_regular(self.path, info.st_mode)
             fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and not _is_a_log(fd, size):
+            locked = os.fstat(fd)
+            size = locked.st_size
+            last = _LEFT.get(self.path)
+            ours = last is not None and last[0] == _state(locked)
+            if size and not ours and not _is_a_log(fd, size):
                 raise OrchError(f"{self.path} is not an audit log (neither its first nor its "
                                 f"last line is an audit record), so nothing was written to "
                                 f"it: name another file (audit: {{path: …}})")
@@ -172,11 +140,11 @@ class AuditLog:
                     os.fchmod(fd, 0o600)
             if record is None:  # `check`: it could be written
                 return
-            prev, whole = _last_hash(fd)
-            chained = {**record, "prev": prev}
-            chained["hash"] = record_hash(chained)
+            prev, whole = (last[1], True) if last is not None and ours else _last_hash(fd)
+            chained, line = _chained(record, prev)
             # After a torn last line, start on a line of our own (verify still names the tear).
-            _write_whole(fd, (b"" if whole else b"\n") + _line(chained), size)
+            _write_whole(fd, (b"" if whole else b"\n") + line, size)
+            _LEFT[self.path] = (_state(os.fstat(fd)), chained["hash"])
         finally:
             os.close(fd)  # releases the lock
 
