@@ -16,6 +16,7 @@ import contextlib
 import gc
 import glob
 import os
+import sys
 import sysconfig
 from collections.abc import Iterator
 
@@ -58,8 +59,12 @@ def surely_absent(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def importing_sdk() -> Iterator[None]:
-    """The context to import a layer SDK in (see the module docstring)."""
+def importing_sdk(module: str) -> Iterator[None]:
+    """The context to import `module`, which imports a layer SDK, in (see the module
+    docstring); nothing to do once it is imported (every launch of a layer enters it)."""
+    if module in sys.modules:
+        yield
+        return
     import ctypes.util
 
     real = ctypes.util.find_library

@@ -26,7 +26,7 @@ def test_importing_sdk_answers_like_find_library_and_restores_everything(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCH_SECRET_TOKEN", "s3cret")
     real = ctypes.util.find_library
-    with importing_sdk():
+    with importing_sdk("orch_magics_not_imported_yet"):
         assert ctypes.util.find_library("oqs") is None
         assert ctypes.util.find_library("c") == real("c")   # not probed names: the real probe
         assert not gc.isenabled()
@@ -34,3 +34,11 @@ def test_importing_sdk_answers_like_find_library_and_restores_everything(
     assert ctypes.util.find_library is real
     assert gc.isenabled()
     assert os.environ["ORCH_SECRET_TOKEN"] == "s3cret"
+
+
+def test_importing_sdk_does_nothing_once_the_module_is_imported() -> None:
+    """Every launch of a layer enters it: the probe patch and the GC pause only the first."""
+    real = ctypes.util.find_library
+    with importing_sdk("orch_magics.importing"):
+        assert ctypes.util.find_library is real
+        assert gc.isenabled()

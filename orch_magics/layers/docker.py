@@ -130,7 +130,7 @@ class DockerKind:
             raise ConnectError(said, hop=1, layer=label)
 
     def wrap(self, config: DockerConfig, inner: Launcher, label: str) -> Launcher:
-        with importing_sdk():  # the docker SDK, on first use
+        with importing_sdk(f"{__package__}.docker_launcher"):  # the docker SDK, on first use
             from .docker_launcher import DockerLauncher
 
         return DockerLauncher(config, inner, label,

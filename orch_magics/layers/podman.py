@@ -109,7 +109,7 @@ class PodmanKind:
             raise ConnectError(f"{said}; {PODMAN_HINT}", hop=1, layer=label)
 
     def wrap(self, config: PodmanConfig, inner: Launcher, label: str) -> Launcher:
-        with importing_sdk():  # the docker SDK, on first use
+        with importing_sdk(f"{__package__}.podman_launcher"):  # the docker SDK, on first use
             from .podman_launcher import PodmanLauncher
 
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(DockerConfig)}

@@ -66,7 +66,8 @@ class SSHKind:
         return f"ssh {config.host}"
 
     def wrap(self, config: SSHConfig, inner: Launcher, label: str) -> Launcher:
-        with importing_sdk():  # asyncssh: ~0.1 s; its import would start helper processes
+        # asyncssh: ~0.1 s; its import would start helper processes
+        with importing_sdk(f"{__package__}.ssh_launcher"):
             from .ssh_launcher import SSHLauncher
 
         return SSHLauncher(config, inner, label)
