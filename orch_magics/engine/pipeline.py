@@ -26,7 +26,7 @@ from typing import Any
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY, get_logger
-from ..sinks.base import Paced, Sink
+from ..sinks.base import Paced, Sink, paced
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
 from ..sinks.file import FileSink, per_target, render_path
@@ -87,7 +87,7 @@ class OutputPipeline:
         self.file: FileSink | None = None
         self.sinks: list[Sink] = [*([capture] if capture is not None else []),
                                   *self.guard.live(sinks)]
-        self.paced = [sink for sink in self.sinks if isinstance(sink, Paced)]
+        self.paced = paced(self.sinks)
         self.transforms: list[Transform] = []
         self.chain: FilterChain | None = None
         self.remask: Transform | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkable
 
 from ..errors import ConfigError
 from ..process.events import Event
@@ -75,3 +75,21 @@ class Paced(Protocol):
     def behind(self) -> bool: ...
 
     async def drain(self) -> None: ...
+
+
+def paced(sinks: Iterable[Sink]) -> list[Paced]:
+    """The sinks that are `Paced`, each asked once per class: a Protocol's isinstance walks
+    its members at every call (~4 % of the CPU of a warm run on a fleet, sinks per target)."""
+    return [sink for sink in sinks if _is_paced(sink)]
+
+
+#: Whether each class of sink seen is `Paced` (sinks are made from a few classes).
+_PACED: dict[type, bool] = {}
+
+
+def _is_paced(sink: object) -> TypeGuard[Paced]:
+    kind = type(sink)
+    known = _PACED.get(kind)
+    if known is None:
+        known = _PACED[kind] = issubclass(kind, Paced)
+    return known
