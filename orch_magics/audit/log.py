@@ -129,9 +129,9 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = os.fstat(fd)
             size = locked.st_size
-            last = _LEFT.get(self.path)
-            ours = last is not None and last[0] == _state(locked)
-            if size and not ours and not _is_a_log(fd, size):
+            left = _LEFT.get(self.path)
+            mine = left[1] if left is not None and left[0] == _state(locked) else None
+            if size and mine is None and not _is_a_log(fd, size):
                 raise OrchError(f"{self.path} is not an audit log (neither its first nor its "
                                 f"last line is an audit record), so nothing was written to "
                                 f"it: name another file (audit: {{path: …}})")
@@ -140,7 +140,7 @@ class AuditLog:
                     os.fchmod(fd, 0o600)
             if record is None:  # `check`: it could be written
                 return
-            prev, whole = (last[1], True) if last is not None and ours else _last_hash(fd)
+            prev, whole = (mine, True) if mine is not None else _last_hash(fd)
             chained, line = _chained(record, prev)
             # After a torn last line, start on a line of our own (verify still names the tear).
             _write_whole(fd, (b"" if whole else b"\n") + line, size)
