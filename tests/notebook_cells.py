@@ -45,6 +45,15 @@ def error_cells(nb: nbformat.NotebookNode) -> list[str]:
     return bad
 
 
+def shown_error(cell: nbformat.NotebookNode) -> str:
+    """A failed cell's error as a person sees it: a UsageError is printed on stderr, any other
+    error is an error output whose traceback lines are what `_render_traceback_` gave."""
+    shown = [stream_text(cell, "stderr")]
+    shown += ["".join(line + "\n" for line in out["traceback"]) for out in cell.outputs
+              if out["output_type"] == "error"]
+    return "".join(shown)
+
+
 def cell_text(cell: nbformat.NotebookNode) -> str:
     """All a cell shows: its stream text, and each rich output's markdown or plain text."""
     parts = []

@@ -14,7 +14,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from fixtures.fleet import SSHFleet
-from notebook_cells import cell_text, notebook_with, run_notebook, stream_text
+from notebook_cells import cell_text, notebook_with, run_notebook, shown_error, stream_text
 
 N = 30
 SERVICES = """\
@@ -236,7 +236,7 @@ def test_a_fleet_copy_that_failed_on_a_target_fails_the_cell(orch_kernel: str,
     nb = notebook_with(f"%orch load {cfg}", f"{line} --limit '127.0.1.[2:3]'",
                        "print(type(_).__name__, _.ok, sorted(_.failed))")
     run_notebook(nb, orch_kernel, timeout=120, allow_errors=True)
-    said = stream_text(nb.cells[1], "stderr")
-    assert said == (f"UsageError: {way} on 2 targets of web: 0 ok, 2 failed (`_` is the "
+    said = shown_error(nb.cells[1])
+    assert said == (f"TransferError: {way} on 2 targets of web: 0 ok, 2 failed (`_` is the "
                     f"FleetCopied: .failed says why, target by target)\n"), said
     assert stream_text(nb.cells[2]) == "FleetCopied False ['127.0.1.2', '127.0.1.3']\n"

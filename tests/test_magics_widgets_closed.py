@@ -33,6 +33,31 @@ def test_a_finished_copy_bar_leaves_no_widget_open(orch_kernel: str) -> None:
                        if m["header"]["msg_type"] == "stream")
         made = int(text.split()[1])
         assert made >= 3 and text.split()[2:] == ["open", "0"], text
+        kept = [m["content"]["data"]["text/plain"] for m in said
+                if m["header"]["msg_type"] == "update_display_data"]
+        assert kept[-1] == "web: 1 target: 10 B / 10 B ✓", kept
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_a_copy_refused_before_it_started_leaves_no_bar_line(orch_kernel: str) -> None:
+    """`copy: 0 B ✗ not copied` above the error that says why was noise (held-out tester)."""
+    said: list[dict[str, Any]] = []
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        reply = kc.execute_interactive(
+            "from ipywidgets.widgets.widget import _instances\n"
+            "from orch_magics.magics.transfer import WidgetBar\n"
+            "before = set(_instances)\n"
+            "WidgetBar(get_ipython()).finish(False)\n"
+            "print('open', len(set(_instances) - before))",
+            timeout=60, output_hook=lambda msg: said.append(msg))
+        assert reply["content"]["status"] == "ok"
+        kept = [m["content"]["data"] for m in said
+                if m["header"]["msg_type"] == "update_display_data"]
+        assert kept == [{"text/plain": ""}], kept
+        assert "open 0" in "".join(m["content"].get("text", "") for m in said), said
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from nbclient.exceptions import CellExecutionError
 
-from notebook_cells import notebook_with, run_notebook, stream_text
+from notebook_cells import notebook_with, run_notebook, shown_error, stream_text
 from transfers import receiving, sparse
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -78,14 +78,31 @@ def test_copies_and_forwards_in_a_kernel_under_nbclient(orch_kernel: str, tmp_pa
     assert "no open forwards" in stream_text(empty) + str(empty.outputs)
 
 
-def test_copy_errors_are_one_clean_line_in_a_kernel(orch_kernel: str, tmp_path: Path) -> None:
-    nb = notebook_with("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'")
-    with pytest.raises(CellExecutionError):
-        run_notebook(nb, orch_kernel)
-    said = stream_text(nb.cells[1], "stderr")  # a magic's user errors are IPython UsageErrors
-    assert said == (f"UsageError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
-                    f"file or directory: /nonexistent/nope; nothing was kept\n")
+def test_copy_and_forward_errors_are_one_clean_line_named_as_the_docs_do(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """What a copy or a port met is a TransferError / ForwardError (api.md, troubleshooting.md);
+    a mistake on the line is a UsageError. Before, all of them said UsageError."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    nb = notebook_with("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'",
+                       f"%orch put local '{tmp_path}/absent' /tmp/x",
+                       f"%orch forward local {closed}", "%orch forward local http",
+                       "%orch forward stop f99", "%orch get --help")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    got, put, refused, word, unknown, helped = (shown_error(c) for c in nb.cells[1:])
+    assert got == (f"TransferError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
+                   f"file or directory: /nonexistent/nope; nothing was kept\n")
+    assert put.startswith("TransferError: ") and f"{tmp_path}/absent" in put, put
+    assert refused.startswith(f"ForwardError: localhost:{closed} is not reachable"), refused
+    assert word == "UsageError: PORT must be a number, got 'http'\n"
+    assert unknown.startswith("UsageError: no forward 'f99'"), unknown
+    assert all(len(said.splitlines()) == 1 for said in (got, put, refused, word, unknown))
     assert list(tmp_path.iterdir()) == []
+    helps = stream_text(nb.cells[6])
+    for words in ("the environment to copy from", "where to put it here",
+                  "copy in protected environment ENV without asking"):
+        assert words in " ".join(helps.split()), helps
 
 
 def test_interrupting_a_copy_in_a_kernel_is_one_line_and_keeps_nothing(orch_kernel: str,

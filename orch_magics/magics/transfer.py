@@ -15,6 +15,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from IPython.core.error import UsageError
+
 from ..config.suggest import did_you_mean
 from ..orchestrator import Orchestrator
 from ..transfer import (
@@ -47,21 +49,30 @@ HELP = {
 }
 
 
+#: `--yes` of get and put, as `orch cp --help` says it.
+YES_HELP = "copy in protected environment ENV without asking"
+
+
 def get_args(p: MagicParser) -> None:
     p.usage = "%(prog)s ENV REMOTE [LOCAL] [--limit PATTERN] [--yes ENV]"
-    p.add_argument("environment", metavar="ENV")
-    p.add_argument("remote", metavar="REMOTE")
-    p.add_argument("local", metavar="LOCAL", nargs="?")
-    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("environment", metavar="ENV", help="the environment to copy from")
+    p.add_argument("remote", metavar="REMOTE",
+                   help="file or directory there (a relative path starts at the environment's "
+                        "working directory)")
+    p.add_argument("local", metavar="LOCAL", nargs="?",
+                   help="where to put it here (default: its name, in this folder; an existing "
+                        "folder takes it inside; a fleet's land in LOCAL/<label>/)")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV", help=YES_HELP)
     p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy from")
 
 
 def put_args(p: MagicParser) -> None:
     p.usage = "%(prog)s ENV LOCAL REMOTE [--limit PATTERN] [--yes ENV]"
-    p.add_argument("environment", metavar="ENV")
-    p.add_argument("local", metavar="LOCAL")
-    p.add_argument("remote", metavar="REMOTE")
-    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("environment", metavar="ENV", help="the environment to copy into")
+    p.add_argument("local", metavar="LOCAL", help="file or directory here")
+    p.add_argument("remote", metavar="REMOTE",
+                   help="where to put it there (an existing folder takes it inside)")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV", help=YES_HELP)
     p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy to")
 
 
@@ -74,7 +85,8 @@ def forward_args(p: MagicParser) -> None:
                    help="local port on 127.0.0.1 (default: any free one)")
     p.add_argument("--host", default="localhost", metavar="H",
                    help="target as seen from the last ssh host (default: localhost)")
-    p.add_argument("--yes", action="append", default=[], metavar="ENV")
+    p.add_argument("--yes", action="append", default=[], metavar="ENV",
+                   help="forward in protected environment ENV without asking")
     p.add_argument("--limit", metavar="TARGET", help="the fleet target to forward to")
 
 
@@ -89,7 +101,7 @@ class WidgetBar:
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
         self.box = ipywidgets.HBox([self.bar, self.text])
-        self.label = "copy"
+        self.label: str | None = None  # named by start(): a copy refused before it has none
         self.total: int | None = None
         self.done = 0
         self.last = 0.0
@@ -116,7 +128,12 @@ class WidgetBar:
         self.text.value = human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool) -> None:
-        """The final amount (updates are throttled), then the bar gives way to one line."""
+        """The final amount (updates are throttled), then the bar gives way to one line; a
+        copy that never started leaves no line (`copy: 0 B ✗`): its error says it all."""
+        if self.label is None:
+            self._replace({"text/plain": ""})
+            close_widgets(self.box)
+            return
         self._show()
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:
@@ -136,15 +153,21 @@ def _progress() -> Progress:
 
 
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
-    copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
-                       front_end="magic", limit=args.limit)
-    return _run(orch, copy)
+    try:
+        copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
+                           front_end="magic", limit=args.limit)
+        return _run(orch, copy)
+    except TransferError as exc:
+        raise quiet(exc) from None  # shown as what it is, as api.md and the CLI name it
 
 
 def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
-    copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
-                       yes=args.yes, front_end="magic", limit=args.limit)
-    return _run(orch, copy)
+    try:
+        copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
+                           yes=args.yes, front_end="magic", limit=args.limit)
+        return _run(orch, copy)
+    except TransferError as exc:
+        raise quiet(exc) from None
 
 
 def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transferred | FleetCopied:
@@ -168,23 +191,26 @@ def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transf
 def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
     if args.environment == "stop":
         if args.port is None:
-            raise ForwardError("give the forward's id: %orch forward stop ID "
-                               "(%orch forwards lists them)")
+            raise UsageError("give the forward's id: %orch forward stop ID "
+                             "(%orch forwards lists them)")
         stopped = orch.forwards.stop(args.port)
         print(f"closed {stopped}")
         return None
     known = orch.config.environments
     if args.environment not in known and did_you_mean(args.environment, ["stop", *known]) \
             == "stop":  # `forward stp f1`
-        raise ForwardError(f"unknown environment {args.environment!r} (did you mean 'stop'?)")
+        raise UsageError(f"unknown environment {args.environment!r} (did you mean 'stop'?)")
     if args.port is None:
-        raise ForwardError(f"give the remote port: %orch forward {args.environment} PORT")
+        raise UsageError(f"give the remote port: %orch forward {args.environment} PORT")
     try:
         port = int(args.port)
     except ValueError:
-        raise ForwardError(f"PORT must be a number, got {args.port!r}") from None
-    opened = orch.forward(args.environment, port, local=args.local, host=args.host,
-                          yes=args.yes, limit=args.limit, front_end="magic")
+        raise UsageError(f"PORT must be a number, got {args.port!r}") from None
+    try:
+        opened = orch.forward(args.environment, port, local=args.local, host=args.host,
+                              yes=args.yes, limit=args.limit, front_end="magic")
+    except ForwardError as exc:
+        raise quiet(exc) from None  # the port met, not the line typed: ForwardError
     print(f"{opened}; use it as {opened.url} (`.port` of the returned object), "
           f"%orch forward stop {opened.id} closes it")
     return opened
