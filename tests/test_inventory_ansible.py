@@ -361,3 +361,32 @@ def test_a_hosts_port_is_the_one_it_was_first_listed_with(tmp_path: Path, files:
     port of its first listing (or none), and only an `ansible_port=` variable changes it."""
     write(tmp_path, dict(zip(files, texts, strict=True)))
     assert_read_alike([tmp_path / f for f in files], tmp_path)
+
+
+@pytest.mark.parametrize("limit", ["~web-0[12]", "~db", "~(web|db)-0?1$", "all:!~.*2$",
+                                   "~prod", "~p,&~.*3", "web:!~web-0[13]", "db*,~w.b-02"])
+def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str) -> None:
+    """`--limit ~REGEX` is Ansible's regular-expression pattern (matched from the start of a
+    host or a group name); it matched nothing and said only that (held-out tester)."""
+    from orch_magics.fleet.select import select
+
+    write(tmp_path, {"inv.ini": "[web]\nweb-0[1:3]\n[db]\ndb-1\ndb-2\n[prod:children]\nweb\n"})
+    env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_INVENTORY_ENABLED": "ini",
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path)}
+    done = subprocess.run([str(ANSIBLE_INVENTORY.with_name("ansible")), "all", "-i",
+                           str(tmp_path / "inv.ini"), "--list-hosts", "--limit", limit],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    theirs = sorted(line.strip() for line in done.stdout.splitlines()[1:])
+    inv = load_inventories([tmp_path / "inv.ini"])
+    hosts = inv.hosts_of("all")
+    assert sorted(select(hosts, limit, {h: inv.groups_of(h) for h in hosts})) == theirs
+    assert theirs  # each limit keeps some, so both readings are compared on something
+
+
+def test_a_regex_limit_that_is_no_regular_expression_says_so() -> None:
+    from orch_magics.fleet.select import select
+
+    with pytest.raises(ConfigError, match=r"--limit pattern '~web\[' is not a regular "
+                                          r"expression: unterminated character set"):
+        select(["web-1"], "~web[")

@@ -4,8 +4,10 @@ Patterns separated by commas (or by colons, as Ansible also reads them: `web:!db
 glob (`web-0*`, `*/app-1`), a range as the config writes one
 (`web-[01:04]`, `127.0.1.[2:6]`), or an inventory group name (`web`: the targets whose hosts
 came from that group) adds the labels it matches, `!pattern` removes them,
-`&pattern` keeps only those that also match. A pattern that matches nothing, or a limit that
-selects nothing, is an error naming the labels (and groups) there are.
+`&pattern` keeps only those that also match; `~REGEX` is a regular expression matched from
+the start of a label, a part or a group (`~web-0[1-3]$`, `!~.*-canary`). A pattern that
+matches nothing, or a limit that selects nothing, is an error naming the labels (and groups)
+there are.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
         raise ConfigError(f"--limit {limit!r} names no pattern")
 
     def matching(pattern: str) -> set[str]:
+        if pattern.startswith("~"):
+            return _regex_matching(pattern, labels, groups)
         each = _ranges_expanded(pattern)
         names = {one for one in each if not _GLOB.search(one)}  # looked up, not matched
         globs = [one for one in each if one not in names]
@@ -94,6 +98,19 @@ def _ranges_expanded(pattern: str) -> list[str]:
         return patterns.expand_ranges(pattern)
     except ValueError as exc:
         raise ConfigError(f"--limit pattern {pattern!r}: {exc}") from None
+
+
+def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[str]:
+    """`~REGEX`, as Ansible reads it: matched from the start (`re.match`) of the label, of one
+    of its parts, or of one of its inventory groups."""
+    try:
+        regex = re.compile(pattern[1:])
+    except re.error as exc:
+        raise ConfigError(f"--limit pattern {pattern!r} is not a regular expression: "
+                          f"{exc}") from None
+    return {label for label in labels
+            if any(regex.match(one) for one in (label, *label.split("/"),
+                                                 *groups.get(label, ())))}
 
 
 def _named(label: str, names: Collection[str], groups: Collection[str]) -> bool:
