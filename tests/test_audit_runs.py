@@ -345,13 +345,18 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
     failed = [json.loads(line) for line in _cli(cfg, "audit", "--failed", "--json")
               .stdout.splitlines()]
     assert [r["end"]["exit_code"] for r in failed] == [4]
-    assert _cli(cfg, "audit", "--env", "nowhere").stdout.count("\n") == 1
+    nowhere = _cli(cfg, "audit", "--env", "nowhere")  # a header alone said nothing (docs3)
+    assert (nowhere.stdout.count("\n"), nowhere.stderr) == (
+        1, f"orch: no run in {log} matches --env nowhere\n")
+    ok_runs = _cli(cfg, "audit", "--env", "local", "--failed", "--since", "1h", "--json")
+    assert ok_runs.stdout.count("\n") == 1 and ok_runs.stderr == ""
     typo = _cli(cfg, "audit", "--env", "lcoal")
     assert (typo.returncode, typo.stdout.count("\n")) == (0, 1)
     assert typo.stderr == f"orch: no run of environment 'lcoal' in {log} (did you mean 'local'?)\n"
     # the environment is right, another filter left nothing: no hint naming it back (tester)
     empty = _cli(cfg, "audit", "--env", "local", "--since", "2099-01-01")
-    assert (empty.returncode, empty.stdout.count("\n"), empty.stderr) == (0, 1, "")
+    assert (empty.returncode, empty.stdout.count("\n"), empty.stderr) == (
+        0, 1, f"orch: no run in {log} matches --env local --since 2099-01-01\n")
     for args in (["--file", str(tmp_path / "none.jsonl")],
                  ["verify", "--file", str(tmp_path / "none.jsonl")]):
         missing = _cli(cfg, "audit", *args)

@@ -77,19 +77,27 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             print(json.dumps(run.as_dict(), sort_keys=True))
     else:
         print(table(HEADER, [run.row() for run in found]))
-    if args.env and not found:
-        _no_such_environment(args.env, path, load)
+    if not found and os.path.exists(path):
+        _none_matched(args, path, load)
     return 0
 
 
-def _no_such_environment(name: str, path: str, load: Callable[[], Config]) -> None:
-    """Nothing ran in `name`: say so when it looks like a typo of an environment we know."""
+def _none_matched(args: argparse.Namespace, path: str, load: Callable[[], Config]) -> None:
+    """A filter left no run: say which (a header alone said nothing), and when `--env` looks
+    like a typo of an environment we know, which one was meant."""
     from ..audit.query import environment_hint
 
-    known: list[str] = []
-    with contextlib.suppress(ConfigError):
-        known = list(load().environments)
-    hint = environment_hint(name, AuditSettings(path=path), known)
-    if hint:
-        print(f"orch: no run of environment {name!r} in {path} (did you mean {hint!r}?)",
+    if args.env:
+        known: list[str] = []
+        with contextlib.suppress(ConfigError):
+            known = list(load().environments)
+        hint = environment_hint(args.env, AuditSettings(path=path), known)
+        if hint:
+            print(f"orch: no run of environment {args.env!r} in {path} (did you mean "
+                  f"{hint!r}?)", file=sys.stderr)
+            return
+    filters = [f"--env {args.env}" if args.env else "", "--failed" if args.failed else "",
+               f"--since {args.since}" if args.since else ""]
+    if any(filters):
+        print(f"orch: no run in {path} matches {' '.join(f for f in filters if f)}",
               file=sys.stderr)
