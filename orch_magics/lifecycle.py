@@ -115,7 +115,7 @@ class NamedRun(LiveRun):
 
     @property
     def state(self) -> str:
-        if self.done and self.supervisor.waiting:
+        if self.supervisor.waiting and self.supervisor.run is self:  # over, its end noted
             return "restarting"
         return super().state
 
@@ -127,11 +127,12 @@ class NamedRun(LiveRun):
         return ""
 
     def __repr__(self) -> str:
-        pid = f", pid {self.pid}" if self.pid is not None and not self.done else ""
+        state = self.state
+        pid = f", pid {self.pid}" if self.pid is not None and state == "running" else ""
         extra = f", {self.restarts} restart(s)" if self.restarts else ""
         where = f", log {self.log_file}" if self.log_file else ""
         return mask_text(f"<NamedRun {self.name} in {self.plan.environment.name}: "
-                         f"{self.state}{pid}{extra}{where}>")
+                         f"{state}{pid}{extra}{where}>")
 
 
 class Supervisor:
@@ -158,6 +159,7 @@ class Supervisor:
         #: supervisor that takes over (`again`), which tells them the end instead.
         self.followers: list[Follower] = []
         self.superseded = False
+        self.successor: Supervisor | None = None  # the one a manual restart handed over to
 
     # ---- caller's thread ----------------------------------------------------------------------
     def start(self) -> NamedRun:
@@ -202,6 +204,10 @@ class Supervisor:
     def follow(self, follower: Follower, known: NamedRun) -> None:
         """Tell `follower`, which knows the attempt `known`, of this run from now on (of a
         later attempt, or the end, that came first at once)."""
+        if self.successor is not None:  # restarted by hand since: the run goes on there
+            self.successor.follow(follower, known)
+            return
+
         def on_loop() -> None:
             if self.run is not None and self.run is not known:
                 follower.attempt_started(self.run)
@@ -220,6 +226,7 @@ class Supervisor:
                            log_file=self.log_file, policy=self.policy, options=self._options,
                            restarts=self.restarts + 1)
         fresh.followers = self.followers
+        self.successor = fresh
         return fresh
 
     # ---- loop thread --------------------------------------------------------------------------
@@ -295,9 +302,9 @@ class Supervisor:
                        told=self.restarts > 0 or self.superseded)  # else the view says it
             return False
         delay = self.policy.delay(self.restarts)
+        self.waiting = True  # before the note: a follower told of it reads "restarting"
         self._note(f"{self.name}: {ended}; restart {self.restarts + 1}/"
                    f"{self.policy.max_restarts} in {delay:.2f}s")
-        self.waiting = True
         try:
             await asyncio.wait_for(self._stop_event.wait(), delay)
             self._note(f"{self.name}: stopped during the back-off: no restart")

@@ -93,6 +93,10 @@ class LiveRun:
             return "failed" if isinstance(res.error, ProcessLeft) else "stopped"
         return "exited" if res.ok else "failed"
 
+    async def until_started(self) -> None:
+        """On the loop: return once the process has started, or the run ended without it."""
+        await self._run.until_started()
+
     def unstarted(self, error: BaseException) -> RunResult:
         """The result of this run when it raised `error` before anything started (a hop
         unreachable): for `--no-raise-error`, `--out` and the status line's audit id."""

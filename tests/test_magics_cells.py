@@ -323,3 +323,33 @@ def test_an_interrupted_restart_still_ends_the_cell_it_left(orch_kernel: str,
                                     "interrupted: %orch ps shows where its run is\n")
         said = kernel.wait_for("c1", "[stdin of stubborn: closed", timeout=30)
         assert "✗" in said, said
+
+
+def test_a_handle_display_follows_its_named_run_across_restarts(orch_kernel: str,
+                                                                tmp_path: Path) -> None:
+    """`%orch status NAME` shows the attempt running then; its display froze at that attempt's
+    end (`restarting`, unstamped) while the run went on as attempts 2, 3 (held-out tester
+    magics3). It now shows the attempt running now, stamped, and the run's end, unstamped."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: {layers: []}}\n"
+        "services:\n  waiter:\n    command: 'echo up; read l; exit 3'\n"
+        "    stdin_mode: streaming\n    restart: on-failure\n    max_restarts: 5\n")
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        assert kernel.run("start", "h = %orch start local waiter")["status"] == "ok"
+        kernel.run("st", "%orch status waiter")
+        first = kernel.wait_for("st", "running")
+        assert "as of" in first and "restart" not in first, first
+        kernel.run("fail", "h.send_line('x')")
+        said = kernel.wait_for("st", "restarting")
+        assert "as of" in said, said
+        said = kernel.wait_for("st", "1 restart(s)", timeout=10)
+        kernel.wait_for("st", "running", timeout=10)
+        assert "as of" in kernel.text("st")
+        kernel.run("again", "%orch restart waiter")
+        said = kernel.wait_for("st", "2 restart(s)", timeout=20)
+        assert "running" in said and "as of" in said, said
+        kernel.run("stop", "%orch stop waiter")
+        said = kernel.wait_for("st", "stopped", timeout=30)
+        assert "2 restart(s)" in said and "as of" not in said, said
+        assert said.count("<NamedRun") == 1, said  # one line, replaced in place
