@@ -12,55 +12,48 @@ from jupyter_client.manager import start_new_kernel
 
 from orch_magics.magics.frontend import close_widgets
 
-
-def test_a_finished_copy_bar_leaves_no_widget_open(orch_kernel: str) -> None:
-    """In a real kernel (the bar updates its display through the kernel's session)."""
-    said: list[dict[str, Any]] = []
-    km, kc = start_new_kernel(kernel_name=orch_kernel)
-    try:
-        reply = kc.execute_interactive(
-            "from ipywidgets.widgets.widget import _instances\n"
+#: Run first in the kernel: what a bar's test counts its widgets from.
+COUNTING = ("from ipywidgets.widgets.widget import _instances\n"
             "from orch_magics.magics.transfer import WidgetBar\n"
-            "before = set(_instances)\n"
-            "bar = WidgetBar(get_ipython())\n"
-            "bar.start('web: 1 target', 10); bar.update(10)\n"
-            "made = len(set(_instances) - before)\n"
-            "bar.finish(True)\n"
-            "print('made', made, 'open', len(set(_instances) - before))",
-            timeout=60, output_hook=lambda msg: said.append(msg))
+            "before = set(_instances)\n")
+
+
+def in_kernel(kernel_name: str, code: str) -> tuple[str, list[dict[str, Any]]]:
+    """Run `code` in a fresh real kernel: what it printed, and its display updates' data."""
+    said: list[dict[str, Any]] = []
+    km, kc = start_new_kernel(kernel_name=kernel_name)
+    try:
+        reply = kc.execute_interactive(code, timeout=60, output_hook=said.append)
         assert reply["content"]["status"] == "ok"
-        text = "".join(m["content"].get("text", "") for m in said
-                       if m["header"]["msg_type"] == "stream")
-        made = int(text.split()[1])
-        assert made >= 3 and text.split()[2:] == ["open", "0"], text
-        kept = [m["content"]["data"]["text/plain"] for m in said
-                if m["header"]["msg_type"] == "update_display_data"]
-        assert kept[-1] == "web: 1 target: 10 B / 10 B ✓", kept
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+    printed = "".join(m["content"].get("text", "") for m in said
+                      if m["header"]["msg_type"] == "stream")
+    return printed, [m["content"]["data"] for m in said
+                     if m["header"]["msg_type"] == "update_display_data"]
+
+
+def test_a_finished_copy_bar_leaves_no_widget_open(orch_kernel: str) -> None:
+    """In a real kernel (the bar updates its display through the kernel's session)."""
+    text, kept = in_kernel(orch_kernel, COUNTING + (
+        "bar = WidgetBar(get_ipython())\n"
+        "bar.start('web: 1 target', 10); bar.update(10)\n"
+        "made = len(set(_instances) - before)\n"
+        "bar.finish(True)\n"
+        "print('made', made, 'open', len(set(_instances) - before))"))
+    made = int(text.split()[1])
+    assert made >= 3 and text.split()[2:] == ["open", "0"], text
+    assert kept[-1]["text/plain"] == "web: 1 target: 10 B / 10 B ✓", kept
 
 
 def test_a_copy_refused_before_it_started_leaves_no_bar_line(orch_kernel: str) -> None:
     """`copy: 0 B ✗ not copied` above the error that says why was noise (held-out tester)."""
-    said: list[dict[str, Any]] = []
-    km, kc = start_new_kernel(kernel_name=orch_kernel)
-    try:
-        reply = kc.execute_interactive(
-            "from ipywidgets.widgets.widget import _instances\n"
-            "from orch_magics.magics.transfer import WidgetBar\n"
-            "before = set(_instances)\n"
-            "WidgetBar(get_ipython()).finish(False)\n"
-            "print('open', len(set(_instances) - before))",
-            timeout=60, output_hook=lambda msg: said.append(msg))
-        assert reply["content"]["status"] == "ok"
-        kept = [m["content"]["data"] for m in said
-                if m["header"]["msg_type"] == "update_display_data"]
-        assert kept == [{"text/plain": ""}], kept
-        assert "open 0" in "".join(m["content"].get("text", "") for m in said), said
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+    text, kept = in_kernel(orch_kernel, COUNTING + (
+        "WidgetBar(get_ipython()).finish(False)\n"
+        "print('open', len(set(_instances) - before))"))
+    assert kept == [{"text/plain": ""}], kept
+    assert text == "open 0\n", text
 
 
 def test_closing_a_tree_closes_its_children_layouts_and_styles() -> None:
