@@ -226,7 +226,6 @@ class Supervisor:
                            log_file=self.log_file, policy=self.policy, options=self._options,
                            restarts=self.restarts + 1)
         fresh.followers = self.followers
-        self.successor = fresh
         return fresh
 
     # ---- loop thread --------------------------------------------------------------------------

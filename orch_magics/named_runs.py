@@ -131,7 +131,7 @@ class RunRegistry:
             if old.done:
                 old.loop.call(old.tell_end)
             raise
-        entry.supervisor = fresh
+        old.successor = entry.supervisor = fresh  # a refused one is no successor
         return attempt
 
     def get(self, name: str, fleets: Collection[str] = (), *, single: str = "") -> Entry:

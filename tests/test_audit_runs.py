@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
 from orch_magics.audit import AuditLog, verify
 from orch_magics.audit.query import audited_runs
+from orch_magics.lifecycle import NamedRun
 
 SENTINEL = "audit-sentinel-7Hq2Lx9"
 
@@ -204,7 +206,8 @@ def test_a_manual_restart_that_cannot_be_recorded_leaves_the_run_as_it_was(
     orch = Orchestrator(load_config_text(config(folder / "audit.jsonl")),
                         log_dir=tmp_path / "logs")
     try:
-        assert orch.start("local", "hello", name="h").wait(10).ok
+        first = orch.start("local", "hello", name="h")
+        assert first.wait(10).ok
         (folder / "audit.jsonl").unlink()
         folder.rmdir()
         folder.write_text("")  # the log's directory is a file now
@@ -215,8 +218,37 @@ def test_a_manual_restart_that_cannot_be_recorded_leaves_the_run_as_it_was(
         assert orch.status("h").result().ok
         folder.unlink()
         assert orch.restart("h").wait(10).ok  # once it can be recorded again
+        (folder / "audit.jsonl").unlink()
+        folder.rmdir()
+        folder.write_text("")
+        with pytest.raises(OrchError, match="cannot write the audit log"):
+            orch.restart("h")
+        # what follows the first attempt's handle (a notebook's display of it) is told the
+        # run ended with attempt 2, not with the restart refused after it (review)
+        told: list[int | None] = []
+        first.supervisor.follow(Told(told), first)
+        deadline = time.monotonic() + 10
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert told == [2]
     finally:
         orch.close()
+
+
+class Told:
+    """A lifecycle.Follower keeping the attempt number of the run's end."""
+
+    def __init__(self, told: list[int | None]) -> None:
+        self.told = told
+
+    def attempt_started(self, attempt: NamedRun) -> None:
+        pass
+
+    def noted(self, text: str) -> None:
+        pass
+
+    def run_ended(self, last: NamedRun | None) -> None:
+        self.told.append(last.attempt if last else None)
 
 
 def test_a_restart_that_cannot_be_recorded_ends_the_named_run_saying_why(

@@ -349,7 +349,11 @@ def test_a_handle_display_follows_its_named_run_across_restarts(orch_kernel: str
         kernel.run("again", "%orch restart waiter")
         said = kernel.wait_for("st", "2 restart(s)", timeout=20)
         assert "running" in said and "as of" in said, said
+        kernel.run("old", "h")  # attempt 1's handle, shown after the hand-over: the run now
+        said = kernel.wait_for("old", "running", timeout=10)
+        assert "2 restart(s)" in said and "as of" in said, said
         kernel.run("stop", "%orch stop waiter")
-        said = kernel.wait_for("st", "stopped", timeout=30)
-        assert "2 restart(s)" in said and "as of" not in said, said
-        assert said.count("<NamedRun") == 1, said  # one line, replaced in place
+        for cell in ("st", "old"):
+            said = kernel.wait_for(cell, "stopped", timeout=30)
+            assert "2 restart(s)" in said and "as of" not in said, said
+            assert said.count("<NamedRun") == 1, said  # one line, replaced in place

@@ -85,12 +85,28 @@ def test_copy_and_forward_errors_are_one_clean_line_named_as_the_docs_do(
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    nb = notebook_with("%orch load --demo", f"%orch get local /nonexistent/nope '{tmp_path}/x'",
+    config = tmp_path / "cfg" / "orch.yaml"
+    config.parent.mkdir()
+    config.write_text("environments:\n  local: {layers: []}\n  shut: {layers: [{type: ssh, "
+                      f"config: {{host: 127.0.0.1, port: {closed}}}}}]}}\n")
+    nb = notebook_with(f"%orch load {config}", f"%orch get local /nonexistent/nope '{tmp_path}/x'",
                        f"%orch put local '{tmp_path}/absent' /tmp/x",
                        f"%orch forward local {closed}", "%orch forward local http",
-                       "%orch forward stop f99", "%orch get --help")
+                       "%orch forward stop f99", "%orch get --help",
+                       # mistakes on the line, as `orch cp` / `orch forward` call them usage
+                       "%orch forward local 70000", "%orch forward local 80 --host 'a b'",
+                       f"%orch get local '' '{tmp_path}/x'", "%orch put local '' /tmp/x",
+                       # a hop that cannot be reached is what the copy met, not the line
+                       f"%orch get shut /etc/hostname '{tmp_path}/x'", "%orch forward shut 80")
     run_notebook(nb, orch_kernel, allow_errors=True)
-    got, put, refused, word, unknown, helped = (shown_error(c) for c in nb.cells[1:])
+    got, put, refused, word, unknown, helped, *typed, unreached, unforwarded = (
+        shown_error(c) for c in nb.cells[1:])
+    assert [said.split(":")[0] for said in typed] == ["UsageError"] * 4, typed
+    assert typed[2] == ("UsageError: the remote path after local is empty: give a file or a "
+                        "folder\n")
+    for said in (unreached, unforwarded):
+        assert said.startswith("ConnectError: hop 1 (ssh 127.0.0.1): ") and \
+            said.count("\n") == 1, said
     assert got == (f"TransferError: get local:/nonexistent/nope → {tmp_path}/x failed: no such "
                    f"file or directory: /nonexistent/nope; nothing was kept\n")
     assert put.startswith("TransferError: ") and f"{tmp_path}/absent" in put, put
@@ -98,7 +114,7 @@ def test_copy_and_forward_errors_are_one_clean_line_named_as_the_docs_do(
     assert word == "UsageError: PORT must be a number, got 'http'\n"
     assert unknown.startswith("UsageError: no forward 'f99'"), unknown
     assert all(len(said.splitlines()) == 1 for said in (got, put, refused, word, unknown))
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [config.parent]
     helps = stream_text(nb.cells[6])
     for words in ("the environment to copy from", "where to put it here",
                   "copy in protected environment ENV without asking"):

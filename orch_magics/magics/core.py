@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..config.loader import NoConfig
 from ..config.suggest import did_you_mean, edit_distance
-from ..errors import OrchError, RunError
+from ..errors import LayerError, OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
 from .cells import CellRuns
@@ -73,8 +73,8 @@ class OrchMagics(Magics):
         except HelpShown:
             return None
         except OrchError as exc:
-            if isinstance(exc, RunError) or "_render_traceback_" in vars(exc):
-                raise  # already shown without a traceback
+            if isinstance(exc, (RunError, LayerError)) or "_render_traceback_" in vars(exc):
+                raise  # what the run met (a hop unreachable, …): shown as itself, one line
             raise UsageError(self._explain(exc)) from None  # config, names: user mistakes
 
     def _environments(self) -> Collection[str]:

@@ -35,6 +35,7 @@ from ..transfer import (
     prepare_put,
     run_blocking,
 )
+from ..transfer.forward import check_host, check_port
 from ..transfer.model import human
 from .frontend import close_widgets, quiet, set_last, shows_live, update_publisher
 
@@ -152,7 +153,17 @@ def _progress() -> Progress:
     return WidgetBar(shell) if shows_live(shell) else NoProgress()
 
 
+def _typed(args: argparse.Namespace) -> None:
+    """An empty path is a mistake on the line, said as `orch cp` says it."""
+    if args.remote == "":
+        raise UsageError(f"the remote path after {args.environment} is empty: give a file or "
+                         f"a folder")
+    if args.local == "":
+        raise UsageError("the local path is empty: give a file or a folder ('.' for here)")
+
+
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
+    _typed(args)
     try:
         copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
                            front_end="magic", limit=args.limit)
@@ -162,6 +173,7 @@ def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopi
 
 
 def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
+    _typed(args)
     try:
         copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
                            yes=args.yes, front_end="magic", limit=args.limit)
@@ -206,6 +218,12 @@ def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
         port = int(args.port)
     except ValueError:
         raise UsageError(f"PORT must be a number, got {args.port!r}") from None
+    try:  # the line's numbers and host, as `orch forward`'s argument types check them
+        check_port(port, "the remote port")
+        check_port(args.local, "--local", zero=True)
+        check_host(args.host)
+    except ForwardError as exc:
+        raise UsageError(str(exc)) from None
     try:
         opened = orch.forward(args.environment, port, local=args.local, host=args.host,
                               yes=args.yes, limit=args.limit, front_end="magic")
