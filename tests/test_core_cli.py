@@ -156,6 +156,23 @@ def test_stdin_is_streamed_not_read_to_the_end_first() -> None:
     assert proc.wait(10) == 0
 
 
+def test_a_stdin_left_non_blocking_is_waited_on_not_taken_for_its_end() -> None:
+    """A program sharing orch's stdin (node, a parent's pipe) may leave it O_NONBLOCK: an
+    empty pipe read EAGAIN and orch ended the input there, silently, exit 0 (tester cli3)."""
+    proc = subprocess.Popen([*ORCH, "--demo", "run", "local", "--", "wc", "-c"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: os.set_blocking(0, False))
+    assert proc.stdin
+    for part in (b"abc", b"defg", b"h" * 100_000):
+        time.sleep(0.5)  # long enough for the reader to find the pipe empty
+        proc.stdin.write(part)
+        proc.stdin.flush()
+    proc.stdin.close()
+    assert proc.stdout and proc.stderr
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert (proc.wait(30), out, err) == (0, b"100007\n", b"")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "term", "closed-terminal"])
 def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import select
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -174,11 +175,16 @@ def stdin_source() -> AsyncIterator[object]:
 def _fd0_chunks() -> Iterator[bytes]:
     """Our fd 0's chunks as the kernel gives them (`… | orch run …`: up to 1 MiB from a pipe
     grown for it, not its default 64 KiB); the end of input at EOF or an unreadable stdin. A
-    terminal gone (EIO) stops orch as its SIGHUP would, which may come after: no EOF then."""
+    terminal gone (EIO) stops orch as its SIGHUP would, which may come after: no EOF then.
+    A stdin left non-blocking by a program sharing it (node, a parent's pipe) is waited on
+    when empty, never taken for its end; its mode is theirs, so it is not changed."""
     grow_pipe(0)
     while True:
         try:
             chunk = os.read(0, 1 << 20)
+        except BlockingIOError:  # nothing yet (EAGAIN), not the end
+            select.select([0], [], [])
+            continue
         except OSError as exc:
             if exc.errno == errno.EIO and signal.SIGHUP in stop_signals():
                 os.kill(os.getpid(), signal.SIGHUP)
