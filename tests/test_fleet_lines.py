@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fixtures.fleet import SSHFleet
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Stdout
@@ -118,6 +120,24 @@ def _cli_lines(*chunks: bytes) -> list[bytes]:
     written = b"".join(data for _, data in out.writes).split(b"\n")
     assert written.pop() == b""
     return written
+
+
+@pytest.mark.parametrize("chunks", [
+    [b"a" * 200_000 + b"\n"],  # a long line and its end in one read
+    [b"a" * 60_000, b"a" * 140_000 + b"\nshort\n"],  # held under the limit, then the rest
+    [b"s\n" * 1000 + b"L" * 150_000 + b"\nt\n"],  # in the middle of many short ones
+    ["€".encode() * 50_000 + b"\n"],
+])
+def test_a_long_line_goes_out_in_pieces_of_at_most_64_kib(chunks: list[bytes]) -> None:
+    """Only a line held without its end was cut: one whose newline came in the same read went
+    out whole, 134,464 bytes after a 65,536 piece (tester cli3; docs/fleets.md: at most 64 KiB)."""
+    from orch_magics.sinks.lines import MAX_PARTIAL
+
+    written = [line.removeprefix(b"web | ") for line in _cli_lines(*chunks)]
+    assert max(map(len, written)) <= MAX_PARTIAL
+    assert b"".join(written) == b"".join(chunks).replace(b"\n", b"")  # nothing lost
+    for piece in written:
+        piece.decode()  # whole characters only
 
 
 def test_a_line_ended_just_after_a_piece_adds_no_empty_labelled_line() -> None:

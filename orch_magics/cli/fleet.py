@@ -51,6 +51,24 @@ def dry_run(plan: RunPlan, limit: str | None) -> str:
 _BARE_CR = re.compile(rb"\r(?!\n)")
 
 
+def _has_long_line(joined: bytes) -> bool:
+    """Whether a line of `joined` may be longer than MAX_PARTIAL: one is only if some aligned
+    window of half that size holds no newline (a few searches per MiB, not one per line)."""
+    half = MAX_PARTIAL // 2
+    return any(joined.find(b"\n", at, at + half) < 0
+               for at in range(0, len(joined) - half + 1, half))
+
+
+def _pieces(line: bytes) -> list[bytes]:
+    """`line` cut into pieces of at most MAX_PARTIAL bytes, never inside a UTF-8 character."""
+    pieces, at = [], 0
+    while len(line) - at > MAX_PARTIAL:
+        cut = clean_cut(line, at + MAX_PARTIAL, forward=False)  # ≥ 64 bytes on
+        pieces.append(line[at:cut])
+        at = cut
+    return [*pieces, line[at:]]
+
+
 class LabelledWriter:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
     paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
@@ -72,7 +90,10 @@ class LabelledWriter:
             data = event.data
             end = data.rfind(b"\n")
             if end >= 0:  # one join per chunk, not a concatenation per line (`yes` floods)
-                lines = b"".join([*self._partial[fd], data[:end]]).split(b"\n")
+                joined = b"".join([*self._partial[fd], data[:end]])
+                lines = joined.split(b"\n")
+                if _has_long_line(joined):
+                    lines = [piece for line in lines for piece in _pieces(line)]
                 if self._pieced[fd] and lines[0] == b"\r":
                     del lines[0]  # only the ending of a line already written in pieces
                 self._partial[fd], self._held[fd], self._pieced[fd] = [], 0, False
@@ -91,14 +112,9 @@ class LabelledWriter:
         self._partial[fd].append(data)
         self._held[fd] += len(data)
         if self._held[fd] > MAX_PARTIAL:
-            held = b"".join(self._partial[fd])
-            pieces, at = [], 0
-            while len(held) - at > MAX_PARTIAL:
-                cut = clean_cut(held, at + MAX_PARTIAL, forward=False)  # ≥ 64 bytes on
-                pieces.append(held[at:cut])
-                at = cut
+            *pieces, rest = _pieces(b"".join(self._partial[fd]))
             self._write(fd, pieces)
-            self._partial[fd], self._held[fd], self._pieced[fd] = [held[at:]], len(held) - at, True
+            self._partial[fd], self._held[fd], self._pieced[fd] = [rest], len(rest), True
 
     def behind(self) -> bool:
         return self._output.behind()
