@@ -142,6 +142,23 @@ async def test_a_password_with_a_line_break_is_refused_saying_why(base, sudo_lab
         REGISTRY.clear()
 
 
+@pytest.mark.parametrize("command", [Command.of(["true"], env={"BIG": "a" * 200_000}),
+                                     Command.of(["echo", *["a" * 1000] * 3000])],
+                         ids=["one-variable", "all-arguments"])
+async def test_a_command_too_long_to_run_as_the_user_is_said_so(base, sudo_lab, where,
+                                                                command: Command) -> None:
+    """A 200 KB variable "succeeded" with status 126 and the wrapper's `exec: /bin/sh:
+    Argument list too long` on stderr; 3 MB of arguments were blamed on sudo (tester
+    layers3). Refused before anything is sent, as every other layer does."""
+    ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.free)))
+    with pytest.raises(LayerError) as err:
+        await ex.launch(command)
+    text = str(err.value)
+    assert f"(sudo {sudo_lab.free}): the command is too long to run as {sudo_lab.free!r} (" \
+        in text and text.endswith("pass large data on stdin or in a file"), text
+    assert "\n" not in text
+
+
 async def test_password_asked_but_none_configured(base, sudo_lab, where) -> None:
     ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.target)))
     with pytest.raises(AuthError, match=r"asks for a password .* has none: add password: "

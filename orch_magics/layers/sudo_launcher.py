@@ -16,7 +16,7 @@ from ..errors import AuthError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher
-from .remote import kill_group_line
+from .remote import kill_group_line, too_long
 from .sudo_handshake import Conversation, Refused, Started, build
 from .sudo_process import END_GRACE, SudoBackend
 
@@ -53,6 +53,9 @@ class SudoLauncher(Launcher):
             raise self.error(f"the sudo password (to run commands as {self.config.user!r}) "
                              f"holds a line break, which sudo cannot read: sudo -S takes one "
                              f"line (at {self.where})", AuthError)
+        if (why := too_long(command)) is not None:  # as every layer: refused before it is sent
+            raise self.error(f"the command is too long to run as {self.config.user!r} ({why}) "
+                             f"(at {self.where}): pass large data on stdin or in a file")
         script = build(command, self.options(), self.config.login)
         assert self.inner is not None
         handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty,
