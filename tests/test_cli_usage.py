@@ -145,6 +145,10 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
                                "from 'run', 'check', 'ls', 'schema', 'audit', 'cp', 'forward') "
                                "(orch cp ENV:REMOTE LOCAL copies from an environment)"),
     (("run", "local", "s", "-v"), "orch: error: unknown option -v"),
+    # the notebook's words for listing, said the terminal's way (tester cli3)
+    (("envs",), "orch: error: argument COMMAND: invalid choice: 'envs' (choose from 'run', "
+                "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch ls lists the "
+                "environments and services)"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:

@@ -93,7 +93,11 @@ class _SubParser(Parser):
 _NAMED = "named runs belong to a notebook or a Python process: %orch {0}, or orch.{0}(…)"
 ELSEWHERE = {**{word: _NAMED.format(word) for word in ("ps", "logs", "stop", "start", "restart")},
              "get": "orch cp ENV:REMOTE LOCAL copies from an environment",
-             "put": "orch cp LOCAL ENV:REMOTE copies to an environment"}
+             "put": "orch cp LOCAL ENV:REMOTE copies to an environment",
+             **dict.fromkeys(("envs", "services"), "orch ls lists the environments and services"),
+             "status": _NAMED.format("status"),
+             "load": "orch reads its config from -c FILE (or ORCH_CONFIG, or ./orch.yaml) on "
+                     "each command: orch -c FILE check checks one"}
 
 
 def _hint(message: str, words: Sequence[str]) -> str:
