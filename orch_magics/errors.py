@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .redaction import redact
+from .text import printable
 
 if TYPE_CHECKING:
     from .fleet.result import FleetResult
@@ -50,8 +51,9 @@ class ConfigError(OrchError):
 
     def _render(self) -> str:
         where = ""
-        if self.file:
-            where = self.file
+        if self.file:  # a path holding a newline, an escape or bytes not UTF-8: one line
+            where = printable(self.file.encode("utf-8", "surrogateescape")
+                              .decode("utf-8", "backslashreplace"))
             if self.line is not None:
                 where += f":{self.line}"
                 if self.column is not None:

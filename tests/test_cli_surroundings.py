@@ -141,3 +141,17 @@ def test_a_remote_path_of_a_copy_goes_out_as_typed(latin1: dict[str, str], cfg: 
     done = orch("-c", str(cfg), "cp", str(tmp_path / "f"), b"local:" + far, env=latin1)
     assert done.returncode == 0, done.stderr.decode("latin-1")
     assert open(far, "rb").read() == b"data\n"
+
+
+@pytest.mark.parametrize(("path", "shown"), [
+    (b"/tmp/a\nb.yaml", b"/tmp/a\\nb.yaml"),
+    (b"/tmp/\x1b[31mRED.yaml", b"/tmp/\\x1b[31mRED.yaml"),
+    (b"/tmp/\xff.yaml", b"/tmp/\\xff.yaml"),
+], ids=["newline", "escape", "not-utf8"])
+def test_a_config_path_in_an_error_is_one_escaped_line(path: bytes, shown: bytes) -> None:
+    """A newline split the message in two, an escape repainted the terminal, a byte not UTF-8
+    showed as `\\udcff` (tester cli3): a path is shown as the config's own text is."""
+    for done in (orch("-c", path, "ls"),
+                 orch("ls", env={**os.environ, "ORCH_CONFIG": os.fsdecode(path)})):
+        assert (done.returncode, done.stderr) == (
+            2, b"orch: config error: " + shown + b": config file not found\n")
