@@ -117,6 +117,19 @@ async def test_nopasswd_rule(base, place) -> None:
     assert (out.decode(), err, end) == (f"{image.free}\n", b"after sudo\n", Exit(code=0))
 
 
+async def test_a_missing_workdir_of_the_container_layer_is_said_as_its_own(base, place) -> None:
+    """The container layer's `workdir:` that does not exist read "sudo failed (exit 126):
+    orch: working directory not found …", as if sudo had failed (tester layers3)."""
+    image = place.image
+    ex = place.executor(base, image.layer(image.free), workdir="/no/such dir")
+    with pytest.raises(LayerError) as err:
+        await ex.launch(Command.shell("true"))
+    text = str(err.value)
+    assert ("sudo was not started: the layer before it could not use its working directory "
+            "(working directory not found: /no/such dir): check that layer's workdir") in text
+    assert "sudo failed" not in text and "\n" not in text, text
+
+
 @pytest.mark.parametrize("password", [False, True])
 async def test_a_container_layer_with_tty_true(base, place, monkeypatch, password) -> None:
     """`tty: true` on the docker/podman layer gives every exec a terminal, the sudo one too:

@@ -16,6 +16,10 @@ from ..process.events import Exit
 #: sudo quoting the command it refused: the layer's `SHELL -c BOOT`.
 _EXECUTE = re.compile(r"to execute '(\S+) -c .*' as ")
 #: sudo's words when its setuid bit has no effect (container flag, nosuid mount, lost bit).
+#: The wrapper's own line when the place could not enter the directory sudo is started in
+#: (remote.preamble): the layer before sudo's `workdir`, not sudo, is what failed.
+_PLACE_CWD = re.compile(r"^orch: ((?:working directory not found: |not a directory: |cannot "
+                        r"enter working directory ).*)$", re.M)
 _NO_SETUID = re.compile(r"no new privileges|effective uid is not 0|must be owned by uid 0")
 #: sudo's and PAM's words when the login user's password must be changed first: PAM then asks
 #: for the current and a new password, which the layer must not answer.
@@ -112,6 +116,9 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     said = _last_line(text)
     low = text.lower()
     status = f"exit {end.code}" if end.code is not None else f"signal {end.signal}"
+    if end.code == 126 and (place := _PLACE_CWD.search(text)) is not None:
+        return (f"sudo was not started: the layer before it could not use its working "
+                f"directory ({place[1]}): check that layer's workdir"), LayerError
     if end.code == 127 and "sudo" in low and "not found" in low:
         return "sudo is not installed there (command not found)", LayerError
     if "incorrect password" in low or (heard.prompts and "sorry, try again" in low):
