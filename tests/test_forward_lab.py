@@ -92,7 +92,7 @@ def test_errors_are_one_line(orch, inner_http) -> None:  # type: ignore[no-untyp
     with pytest.raises(ForwardError) as taken:
         orch.forward("two", inner_http, local=fwd.port)
     assert str(taken.value) == (f"cannot listen on 127.0.0.1:{fwd.port}: Address already in use "
-                                f"(choose another port with --local, or 0 for any free one)")
+                                f"(choose another local port, or 0 for any free one)")
     with pytest.raises(ForwardError, match=r"no forward 'f9'.*open forwards: " + fwd.id):
         orch.forwards.stop("f9")
 

@@ -371,4 +371,4 @@ async def _listening(opening: Awaitable[Relay], local: int) -> Relay:
     except OSError as exc:  # asyncio's strerror repeats the address: the reason alone
         why = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {why} (choose "
-                           f"another port with --local, or 0 for any free one)") from None
+                           f"another local port, or 0 for any free one)") from None
