@@ -132,11 +132,11 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     known = sorted({g for names in groups.values() for g in names} - {"all"})
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
     bare = word.lstrip("!&")
+    if bare.startswith("~"):  # a regular expression has no near label to suggest
+        return ConfigError(f"--limit pattern {word!r} matches no target ({where})")
     # `web-03` for the label `web-03.prod`: a host's short name is what one types first
     short = next((part for label in labels for part in label.split("/")
                   if part.split(".")[0] == bare and not _is_address(part)), None)
-    if bare.startswith("~"):  # a regular expression has no near label to suggest
-        return ConfigError(f"--limit pattern {word!r} matches no target ({where})")
     return ConfigError(f"--limit pattern {word!r} matches no target ({where})",
                        suggestion=short or did_you_mean(bare, [*labels, *known]))
 

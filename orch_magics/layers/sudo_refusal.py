@@ -15,11 +15,11 @@ from ..process.events import Exit
 
 #: sudo quoting the command it refused: the layer's `SHELL -c BOOT`.
 _EXECUTE = re.compile(r"to execute '(\S+) -c .*' as ")
-#: sudo's words when its setuid bit has no effect (container flag, nosuid mount, lost bit).
 #: The wrapper's own line when the place could not enter the directory sudo is started in
 #: (remote.preamble): the layer before sudo's `workdir`, not sudo, is what failed.
 _PLACE_CWD = re.compile(r"^orch: ((?:working directory not found: |not a directory: |cannot "
                         r"enter working directory ).*)$", re.M)
+#: sudo's words when its setuid bit has no effect (container flag, nosuid mount, lost bit).
 _NO_SETUID = re.compile(r"no new privileges|effective uid is not 0|must be owned by uid 0")
 #: sudo's and PAM's words when the login user's password must be changed first: PAM then asks
 #: for the current and a new password, which the layer must not answer.
