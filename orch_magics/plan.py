@@ -86,10 +86,10 @@ class RunPlan:
                               f"start() (orch run, %orch) run every target")
 
     def check_limit(self, limit: str | None) -> None:
-        """Refuse `--limit` where there is nothing to choose from (one target)."""
+        """Refuse a limit where there is nothing to choose from (one target)."""
         if limit is not None and not self.is_fleet:
             raise ConfigError(f"environment {self.environment.name!r} has one target: "
-                              f"--limit applies to fleets")
+                              f"a limit applies to fleets only")
 
     def titled(self, words: Sequence[str]) -> RunPlan:
         """This plan shown (status, question, audit) as the command line `words`, not as its

@@ -429,7 +429,7 @@ def test_a_wide_limit_range_is_looked_up_not_matched_name_by_name() -> None:
 
 
 def test_a_limit_range_written_wrong_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"--limit pattern 'web-\[3:1x\]': range \[3:1x\]"):
+    with pytest.raises(ConfigError, match=r"limit pattern 'web-\[3:1x\]': range \[3:1x\]"):
         select(["web-01", "web-02"], "web-[3:1x]")
     # a range left open matched nothing and said "did you mean '127.0.1.13'?" (fleets6)
     for limit in ("127.0.1.[1:3", "127.0.1.1,127.0.1.[2:3", "web-[ab"):
@@ -643,6 +643,23 @@ def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> N
         "environments:\n  f:\n    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n"))
     with pytest.raises(ConfigError, match=re.escape(message)):
         o.run("f", command="true", **options)
+
+
+@pytest.mark.parametrize(("limit", "message"), [
+    ("nothing*", "limit pattern 'nothing*' matches no target (targets: w1, w2)"),
+    ("w*,!w*", "limit 'w*,!w*' leaves no target"),
+    ("~w[", "limit pattern '~w[' is not a regular expression"),
+    (",", "limit ',' names no pattern"),
+])
+def test_a_limit_keyword_of_the_api_is_named_as_the_keyword(limit: str, message: str) -> None:
+    """`limit=` is no command-line option: its errors said `--limit pattern …` (api3)."""
+    from orch_magics import Orchestrator
+
+    o = Orchestrator(load_config_text(
+        "environments:\n  f:\n    layers: [{type: ssh, config: {host: 'w[1:2]'}}]\n"))
+    with pytest.raises(ConfigError) as err:
+        o.run("f", command="true", limit=limit)
+    assert str(err.value).startswith(message) and "--" not in str(err.value), err.value
 
 
 def test_a_label_fleet_whose_engine_cannot_be_reached_names_its_selector(tmp_path: Path) -> None:

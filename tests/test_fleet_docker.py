@@ -115,9 +115,9 @@ def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list
         assert fwd.environment == "web [orch-web-03]" and fwd.via == "this machine"
         with urllib.request.urlopen(f"{fwd.url}/hostname", timeout=10) as answer:
             assert answer.read() == open("/etc/hostname", "rb").read()
-        with pytest.raises(ConfigError, match=r"--limit 'orch-web-0\*' keeps 9 targets"):
+        with pytest.raises(ConfigError, match=r"limit 'orch-web-0\*' keeps 9 targets"):
             orch.forward("web", server.server_address[1], limit="orch-web-0*")
-        with pytest.raises(ConfigError, match=r"--limit pattern 'orch-web-99' matches no target"):
+        with pytest.raises(ConfigError, match=r"limit pattern 'orch-web-99' matches no target"):
             orch.forward("web", server.server_address[1], limit="orch-web-99")
         with pytest.raises(ConfigError) as err:
             orch.forward("web", server.server_address[1])

@@ -142,7 +142,7 @@ def test_a_limit_matching_nothing_is_one_clear_line(orch_kernel: str, ssh_fleet:
     nb = notebook_with(f"%orch load {cfg}", line)
     run_notebook(nb, orch_kernel, timeout=60, allow_errors=True)
     text = stream_text(nb.cells[1], "stderr")
-    assert text.startswith("UsageError: --limit pattern 'nothing*' matches no target"), text
+    assert text.startswith("UsageError: limit pattern 'nothing*' matches no target"), text
     assert len(text.splitlines()) == 1 and stream_text(nb.cells[1]) == ""  # nothing "started"
 
 

@@ -136,12 +136,12 @@ def test_a_forward_reaches_the_fleet_target_its_limit_names(ssh_lab, inner_http,
         started = json.loads(audit.read_text().splitlines()[0])
         assert (started["environment"], started["target"]) == ("pair", "orch-inner")
         assert fwd.audit_id == started["id"] and f" · audit {started['id']}" in str(fwd)
-        with pytest.raises(ConfigError, match=r"--limit 'orch-\*' keeps 2 targets: orch-inner, "
+        with pytest.raises(ConfigError, match=r"limit 'orch-\*' keeps 2 targets: orch-inner, "
                                               r"orch-loop; name one of them"):
             orch.forward("pair", inner_http, limit="orch-*")
         with pytest.raises(ConfigError, match=r"matches no target .*did you mean 'orch-inner'"):
             orch.forward("pair", inner_http, limit="orch-iner")
-        with pytest.raises(ConfigError, match="'two' has one target: --limit applies to fleets"):
+        with pytest.raises(ConfigError, match="'two' has one target: a limit applies to fleets only"):
             orch.forward("two", inner_http, limit="orch-inner")
         assert len(orch.forwards.list()) == 1
     finally:
@@ -206,7 +206,7 @@ def test_cli_cp_round_trip_and_errors(ssh_lab, tmp_path) -> None:  # type: ignor
     limited = subprocess.run([*orch, "cp", "two:/tmp/a file.txt", "c.txt", "--limit", "x"],
                              capture_output=True, text=True, timeout=60, check=False)
     assert limited.returncode == 2 and limited.stderr == (
-        "orch: config error: environment 'two' has one target: --limit applies to fleets\n")
+        "orch: config error: environment 'two' has one target: a limit applies to fleets only\n")
 
 
 def test_cli_forward_to_a_fleet_needs_one_target(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -217,7 +217,7 @@ def test_cli_forward_to_a_fleet_needs_one_target(ssh_lab, tmp_path) -> None:  # 
     for extra, message in (
             ([], "orch: config error: environment 'both' fans out to several targets and a "
                  "forward reaches one: name it with --limit (e.g. --limit orch-loop)\n"),
-            (["--limit", "orch-*"], "orch: config error: --limit 'orch-*' keeps 2 targets: "
+            (["--limit", "orch-*"], "orch: config error: limit 'orch-*' keeps 2 targets: "
                                     "orch-loop, orch-bastion; name one of them\n")):
         out = subprocess.run([*orch, *extra], capture_output=True, text=True, timeout=60,
                              check=False)

@@ -387,6 +387,6 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
 def test_a_regex_limit_that_is_no_regular_expression_says_so() -> None:
     from orch_magics.fleet.select import select
 
-    with pytest.raises(ConfigError, match=r"--limit pattern '~web\[' is not a regular "
+    with pytest.raises(ConfigError, match=r"limit pattern '~web\[' is not a regular "
                                           r"expression: unterminated character set"):
         select(["web-1"], "~web[")

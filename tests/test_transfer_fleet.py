@@ -115,7 +115,7 @@ def test_an_unreachable_target_fails_alone_and_leaves_no_folder(orch: Orchestrat
 
 def test_limit_is_refused_on_one_target_and_a_file_is_no_fleet_folder(
         orch: Orchestrator, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="has one target: --limit applies to fleets"):
+    with pytest.raises(ConfigError, match="has one target: a limit applies to fleets only"):
         orch.get("one", "/tmp/who", str(tmp_path), limit="x")
     afile = tmp_path / "afile"
     afile.write_text("")

@@ -37,7 +37,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     groups = groups or {}
     words = limit_words(limit)
     if not words:
-        raise ConfigError(f"--limit {limit!r} names no pattern")
+        raise ConfigError(f"limit {limit!r} names no pattern")
 
     def matching(pattern: str) -> set[str]:
         if pattern.startswith("~"):
@@ -61,7 +61,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
             raise _matches_nothing(word, labels, groups)
     kept = [label for label in labels if label in chosen]
     if not kept:
-        raise ConfigError(f"--limit {limit!r} leaves no target")
+        raise ConfigError(f"limit {limit!r} leaves no target")
     return kept
 
 
@@ -92,12 +92,12 @@ def _ranges_expanded(pattern: str) -> list[str]:
     in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
     without a colon stays a character class."""
     if pattern.count("[") != pattern.count("]"):  # fnmatch takes a lone `[` as text
-        raise ConfigError(f"--limit pattern {pattern!r}: a '[' is not closed (a range is "
+        raise ConfigError(f"limit pattern {pattern!r}: a '[' is not closed (a range is "
                           f"written web-[01:04], a character class web-[abc])")
     try:
         return patterns.expand_ranges(pattern)
     except ValueError as exc:
-        raise ConfigError(f"--limit pattern {pattern!r}: {exc}") from None
+        raise ConfigError(f"limit pattern {pattern!r}: {exc}") from None
 
 
 def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[str]:
@@ -106,7 +106,7 @@ def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[
     try:
         regex = re.compile(pattern[1:])
     except re.error as exc:
-        raise ConfigError(f"--limit pattern {pattern!r} is not a regular expression: "
+        raise ConfigError(f"limit pattern {pattern!r} is not a regular expression: "
                           f"{exc}") from None
     return {label for label in labels
             if any(regex.match(one) for one in (label, *label.split("/"),
@@ -133,11 +133,11 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
     bare = word.lstrip("!&")
     if bare.startswith("~"):  # a regular expression has no near label to suggest
-        return ConfigError(f"--limit pattern {word!r} matches no target ({where})")
+        return ConfigError(f"limit pattern {word!r} matches no target ({where})")
     # `web-03` for the label `web-03.prod`: a host's short name is what one types first
     short = next((part for label in labels for part in label.split("/")
                   if part.split(".")[0] == bare and not _is_address(part)), None)
-    return ConfigError(f"--limit pattern {word!r} matches no target ({where})",
+    return ConfigError(f"limit pattern {word!r} matches no target ({where})",
                        suggestion=short or did_you_mean(bare, [*labels, *known]))
 
 

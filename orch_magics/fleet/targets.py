@@ -155,7 +155,7 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     """The single target `limit` keeps (an error listing them when it keeps several)."""
     kept = limited(targets, limit)
     if len(kept) > 1:
-        raise ConfigError(f"--limit {limit!r} keeps {describe(kept)}; name one of them")
+        raise ConfigError(f"limit {limit!r} keeps {describe(kept)}; name one of them")
     return kept[0]
 
 
@@ -174,5 +174,5 @@ def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     while some are found only at run time: their labels are not known yet)."""
     targets = expand(layers)
     if limit is not None and any(t.pending is not None for t in targets):
-        return f"{describe(targets)} (--limit {limit} applies once the containers are found)"
+        return f"{describe(targets)} (the limit {limit} applies once the containers are found)"
     return describe(limited(targets, limit))
