@@ -41,8 +41,10 @@ def shows_live(shell: Any) -> bool:
     return kernel_pub and has_frontend_stdin(shell)
 
 
-def update_publisher(shell: Any, display_id: str) -> Callable[[Bundle], None]:
-    """A thread-safe callable that updates display `display_id` of the current cell.
+def update_publisher(shell: Any, display_id: str, message: str = "update_display_data"
+                     ) -> Callable[[Bundle], None]:
+    """A thread-safe callable that updates display `display_id` of the current cell (or, with
+    `message="display_data"`, shows it there first).
 
     The parent header is taken now, on the main thread while the cell runs, so updates sent
     later from the background loop thread still belong to this cell (the front end routes
@@ -54,7 +56,7 @@ def update_publisher(shell: Any, display_id: str) -> Callable[[Bundle], None]:
 
     def publish(bundle: Bundle) -> None:
         content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
-        session.send(socket, "update_display_data", content, parent=parent, ident=topic)
+        session.send(socket, message, content, parent=parent, ident=topic)
 
     return publish
 

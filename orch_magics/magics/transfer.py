@@ -92,12 +92,12 @@ def forward_args(p: MagicParser) -> None:
 
 
 class WidgetBar:
-    """An ipywidgets progress bar (updated at most 10 times a second), replaced by a line of
-    text when the copy ends: a saved notebook then reads what happened, not `HBox(…)`."""
+    """An ipywidgets progress bar (updated at most 10 times a second), shown once the copy
+    starts and replaced by a line of text when it ends: a saved notebook then reads what
+    happened, not `HBox(…)`; a copy refused before it started leaves no output at all."""
 
     def __init__(self, shell: Any) -> None:
         import ipywidgets
-        from IPython.display import display
 
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.text = ipywidgets.Label("")
@@ -107,7 +107,7 @@ class WidgetBar:
         self.done = 0
         self.last = 0.0
         display_id = uuid.uuid4().hex
-        display(self.box, display_id=display_id)
+        self._display = update_publisher(shell, display_id, "display_data")
         self._replace = update_publisher(shell, display_id)
 
     def start(self, label: str, total: int | None) -> None:
@@ -116,6 +116,7 @@ class WidgetBar:
         self.bar.description = "copy"
         self.label = label
         self.text.value = label
+        self._display(self.box._repr_mimebundle_())
 
     def update(self, done: int) -> None:
         self.done = done
@@ -130,9 +131,8 @@ class WidgetBar:
 
     def finish(self, ok: bool) -> None:
         """The final amount (updates are throttled), then the bar gives way to one line; a
-        copy that never started leaves no line (`copy: 0 B ✗`): its error says it all."""
+        copy that never started has shown nothing (its error says it all)."""
         if self.label is None:
-            self._replace({"text/plain": ""})
             close_widgets(self.box)
             return
         self._show()
