@@ -1,4 +1,5 @@
-"""argparse types both command lines share: `orch` and `%orch` read a value the same way."""
+"""argparse types and actions both command lines share: `orch` and `%orch` read a value the
+same way."""
 
 from __future__ import annotations
 
@@ -14,3 +15,15 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"needs a number >= 0, not {value}")
     return value
+
+
+class Once(argparse.Action):
+    """An option that may be given once: a second `--limit '!db-1'` silently replaced the
+    first, so a fleet ran on the host the first one left out."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            raise argparse.ArgumentError(self, "given twice: give it once, with every pattern "
+                                               "in it, joined by commas ('web-*,!web-03')")
+        setattr(namespace, self.dest, values)

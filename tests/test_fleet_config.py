@@ -489,6 +489,22 @@ def test_fleet_options_on_one_target_are_an_error(tmp_path: Path, capsys) -> Non
     assert "has one target" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("words", [["run", "f", "--limit", "!w2", "--limit", "w*", "--", "true"],
+                                   ["cp", "f:/x", "/tmp/x", "--limit", "w1", "--limit", "w2"],
+                                   ["forward", "f", "80", "--limit", "w1", "--limit", "w2"]])
+def test_a_second_limit_is_refused_not_put_in_place_of_the_first(
+        tmp_path: Path, capsys, words: list[str]) -> None:
+    """api4: `--limit '!w2' --limit 'w*'` ran on w2, the host the first one left out."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  f: [{type: ssh, config: {host: 'w[1:3]'}}]\n")
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error, as from the shell
+        main(["-c", str(tmp_path / "orch.yaml"), *words])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: argument --limit: given twice: give it once, with every pattern in it, joined "
+        "by commas ('web-*,!web-03')")
+
+
 @pytest.mark.parametrize("given", [{"limit": "x"}, {"parallel": 2}, {"max_fail": 1},
                                    {"tail": 3}])
 def test_fleet_keywords_on_one_target_are_an_error_before_it_starts(

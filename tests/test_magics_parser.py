@@ -51,6 +51,12 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("local hello --name greet", "--name names a run in the background, and this one blocks "
      "the cell: add --bg, or %orch start local SERVICE --name greet"),
     ("local --name greet --dry-run hello", "add --bg"),
+    # api4: a second --limit replaced the first, so its exclusion was lost
+    ("local hello --limit '!web-2' --limit web", "argument --limit: given twice: give it once, "
+     "with every pattern in it, joined by commas"),
+    ("get local /etc/hosts . --limit a --limit b", "--limit: given twice"),
+    ("put local ./x /tmp/x --limit a --limit b", "--limit: given twice"),
+    ("forward local 80 --limit a --limit b", "--limit: given twice"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     with pytest.raises(UsageError) as info:

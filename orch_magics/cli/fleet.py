@@ -14,6 +14,7 @@ import re
 from typing import Any, TextIO
 
 from ..admission import Ticket
+from ..argtypes import Once
 from ..errors import OrchError
 from ..fleet.options import FleetOptions
 from ..fleet.result import FleetResult
@@ -31,7 +32,7 @@ from .stream import stdin_source
 
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
     """The fleet options of `orch run` (they are errors on a single-target environment)."""
-    run.add_argument("--limit", metavar="PATTERN",
+    run.add_argument("--limit", action=Once, metavar="PATTERN",
                      help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
     run.add_argument("--parallel", type=int, default=None, metavar="N",
                      help="fleets: targets run at once (default 32)")

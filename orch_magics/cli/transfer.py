@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from ..argtypes import Once
 from ..config.model import Config, canonical_name
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
@@ -24,7 +25,7 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
     cp.add_argument("destination")
     cp.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="copy in protected environment ENV without asking")
-    cp.add_argument("--limit", metavar="PATTERN",
+    cp.add_argument("--limit", action=Once, metavar="PATTERN",
                     help="fleet targets to copy from or to (a get from a fleet lands in "
                          "LOCAL/<label>/ per target)")
     fw = sub.add_parser("forward", help="forward a local port to HOST:PORT as seen from the "
@@ -37,7 +38,7 @@ def add_transfer_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
                     help="target host (default: localhost)")
     fw.add_argument("--yes", action="append", default=[], metavar="ENV",
                     help="forward in protected environment ENV without asking")
-    fw.add_argument("--limit", metavar="PATTERN", help="the fleet target to forward to")
+    fw.add_argument("--limit", action=Once, metavar="PATTERN", help="the fleet target to forward to")
 
 
 def _port(lowest: int) -> Callable[[str], int]:

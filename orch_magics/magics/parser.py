@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
-from ..argtypes import count
+from ..argtypes import Once, count
 from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
 
@@ -126,7 +126,7 @@ def run_parser() -> MagicParser:
 
 
 def _fleet_args(p: MagicParser) -> None:
-    p.add_argument("--limit", metavar="PATTERN",
+    p.add_argument("--limit", action=Once, metavar="PATTERN",
                    help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
     p.add_argument("--parallel", type=int, metavar="N", help="fleets: targets at once (32)")
     p.add_argument("--max-fail", metavar="N|N%",

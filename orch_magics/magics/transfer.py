@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from ..argtypes import Once
 from ..config.suggest import did_you_mean
 from ..orchestrator import Orchestrator
 from ..transfer import (
@@ -64,7 +65,7 @@ def get_args(p: MagicParser) -> None:
                    help="where to put it here (default: its name, in this folder; an existing "
                         "folder takes it inside; a fleet's land in LOCAL/<label>/)")
     p.add_argument("--yes", action="append", default=[], metavar="ENV", help=YES_HELP)
-    p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy from")
+    p.add_argument("--limit", action=Once, metavar="PATTERN", help="fleet targets to copy from")
 
 
 def put_args(p: MagicParser) -> None:
@@ -74,7 +75,7 @@ def put_args(p: MagicParser) -> None:
     p.add_argument("remote", metavar="REMOTE",
                    help="where to put it there (an existing folder takes it inside)")
     p.add_argument("--yes", action="append", default=[], metavar="ENV", help=YES_HELP)
-    p.add_argument("--limit", metavar="PATTERN", help="fleet targets to copy to")
+    p.add_argument("--limit", action=Once, metavar="PATTERN", help="fleet targets to copy to")
 
 
 def forward_args(p: MagicParser) -> None:
@@ -88,7 +89,7 @@ def forward_args(p: MagicParser) -> None:
                    help="target as seen from the last ssh host (default: localhost)")
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="forward in protected environment ENV without asking")
-    p.add_argument("--limit", metavar="TARGET", help="the fleet target to forward to")
+    p.add_argument("--limit", action=Once, metavar="TARGET", help="the fleet target to forward to")
 
 
 class WidgetBar:
