@@ -67,8 +67,33 @@ def test_running_a_cell_again_stops_its_own_stdin_run(orch_kernel: str, tmp_path
         assert len(rows) == 1 and rows[0].split()[:4] == ["cat", "local", "cat", "running"]
         # two magics in one execution of a cell: the second does not stop the first
         kernel.run("c2", "a = %orch local cat\nb = %orch local cat")
-        kernel.run("check2", "print(a.state, b.state)")
-        assert kernel.text("check2") == "running running\n"
+        kernel.run("check2", "print(a.state, b.state, a.name, b.name)\nfirst2 = a, b")
+        assert kernel.text("check2") == "running running cat-1 cat-2\n"
+        # ... and running that cell again stops both of them (notebook4: only the last one)
+        kernel.run("c2", "a = %orch local cat\nb = %orch local cat")
+        assert kernel.text("c2").startswith("stopped cat-1, the run this cell started when it last "
+                                     "ran\nstopped cat-2, the run this cell started when it "
+                                     "last ran\n"), kernel.text("c2")
+        kernel.run("check3", "print(*(r.state for r in first2), a.state, b.state)")
+        assert kernel.text("check3") == "stopped stopped running running\n"
+
+
+def test_a_cell_run_again_without_its_run_stops_the_run_it_started(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """notebook4: edited to other code (or to a line with a mistake) and run again, the cell
+    wiped the box of its run, which went on where only %orch ps could find it."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        for again in ("x = 1", "%orch local no-such-service"):
+            kernel.run("c1", "%orch local cat --out c")
+            kernel.run("pid", "print('PID', c.pid, c.name)")
+            _, pid, name = kernel.text("pid").split()
+            assert alive(int(pid))
+            kernel.run("c1", again)
+            assert kernel.text("c1").startswith(
+                f"stopped {name}, the run this cell started when it last ran\n"), \
+                kernel.text("c1")
+            assert not alive(int(pid))
 
 
 
@@ -89,6 +114,9 @@ def test_a_refused_run_again_leaves_the_cell_s_last_run_going(orch_kernel: str,
             assert (reply["status"] == "ok") == (answer == "prod"), kernel.text("c1")
             said = kernel.text("c1")
             assert ("stopped guarded-cat" in said) == (answer == "prod" and pids != []), said
+            assert ("guarded-cat, started when this cell last ran, is still running (this run "
+                    "did not start): %orch stop guarded-cat stops it\n" in said) == (
+                answer == "nope"), said
             kernel.run("pid", "print('PID', c.pid)")
             pids.append(int(kernel.text("pid").split()[1]))
         assert pids[0] == pids[1] and pids[2] != pids[0]  # the refused run left c as it was

@@ -38,6 +38,7 @@ def load_ipython_extension(shell: Any) -> None:
         shell.configurables.append(settings)
     magics = OrchMagics(shell, settings)
     shell.register_magics(magics)
+    shell.events.register("post_run_cell", magics.cell_ended)
     for kind in _HANDLES:
         shell.display_formatter.ipython_display_formatter.for_type(kind, magics.handles)
     shell.Completer.custom_matchers.append(matcher(magics.orchestrator))
@@ -51,6 +52,7 @@ def unload_ipython_extension(shell: Any) -> None:
     for name, obj in list(registry.items()):
         if isinstance(obj, OrchMagics):
             del registry[name]
+            shell.events.unregister("post_run_cell", obj.cell_ended)
             said = _what_ends(obj.orchestrator)
             obj.orchestrator.close()
             if said:  # `%reload_ext` too: what it ended, and that the next one starts afresh

@@ -1,11 +1,14 @@
-"""The live run each notebook cell started last, so that running the cell again deals with it.
+"""The live runs each notebook cell started last, so that running the cell again deals with them.
 
 Running a cell again clears its output. A run (or fleet) the cell opened for its stdin box would go on
-with no view, no box and no message anywhere, so it is stopped first (INT → TERM → KILL at the
-end of the chain), as re-running a cell replaces what it did. A run started with `--bg` or
-`--name` is meant to outlive its cell: it keeps running, and the cell says so in one line,
-with how to stop it; the run the cell starts then has a name of its own (`NAME-1`), which the
-cell says too (`announce`).
+with no view, no box and no message anywhere, so it is stopped (INT → TERM → KILL at the end of
+the chain), as re-running a cell replaces what it did: once the run the cell starts now is
+admitted, or, when the cell holds no run any more (edited to other code, or a mistyped line),
+when it ends. A run the new execution tried to start but that was refused (a protected
+environment's question answered no) leaves the old one going, and the cell says so. A run
+started with `--bg` or `--name` is meant to outlive its cell: it keeps running, and the cell
+says so in one line, with how to stop it; the run the cell starts then has a name of its own
+(`NAME-1`), which the cell says too (`announce`).
 
 Cells are told apart by the id JupyterLab sends with each execute request (`current_cell`);
 where none is sent (nbclient, papermill, terminal IPython) every run blocks anyway.
@@ -32,26 +35,39 @@ class _Started:
 
 
 class CellRuns:
-    """Per cell id, the live run its last execution started (forgotten when the run ends)."""
+    """Per cell id, the live runs its last execution started (each forgotten when it ends)."""
 
     def __init__(self) -> None:
-        self._last: dict[str, _Started] = {}
+        self._last: dict[str, list[_Started]] = {}
+        self._tried: dict[str, str] = {}  # cell id: the execution that tried to start a run
         self._lock = threading.Lock()
+
+    def trying(self, shell: Any) -> None:
+        """The cell executing now is about to ask for a run to be admitted (a person may
+        refuse it: then its runs from when it last ran go on)."""
+        cell = current_cell(shell)
+        if cell is not None:
+            with self._lock:
+                self._tried[cell[0]] = cell[1]
 
     def started(self, shell: Any, live: LiveRun | LiveFleet, *, deliberate: bool) -> None:
         """The cell running now started `live`, a run or a fleet (`deliberate`: with --bg or
-        --name)."""
+        --name); one execution may start several (`a = %orch …` then `b = %orch …`)."""
         cell = current_cell(shell)
         if cell is None:
             return
         entry = _Started(cell[1], live, deliberate)
         with self._lock:
-            self._last[cell[0]] = entry
+            kept = [e for e in self._last.get(cell[0], []) if e.request == cell[1]]
+            self._last[cell[0]] = [*kept, entry]
 
         def forget(*_: object) -> None:  # a run's end gives (result, error); a fleet's, none
             with self._lock:
-                if self._last.get(cell[0]) is entry:
-                    del self._last[cell[0]]
+                entries = self._last.get(cell[0], [])
+                if entry in entries:
+                    entries.remove(entry)
+                if not entries:
+                    self._last.pop(cell[0], None)
 
         if isinstance(live, NamedRun):  # over with its last attempt, restarts included
             live.supervisor.follow(_AtTheEnd(forget), live)
@@ -59,25 +75,52 @@ class CellRuns:
             live.when_done(forget)
 
     def rerun(self, shell: Any, stop: Callable[[str], object]) -> None:
-        """If an earlier execution of the cell running now left a run going: `stop(name)` it
-        (the cell's own stdin run), or say in one line that it still runs (--bg / --name)."""
+        """When the cell executing now (whatever it holds now) left runs going when it last
+        ran: `stop(name)` each of its own stdin runs, whose box the new execution wipes, and
+        say in one line that each --bg / --name run still runs."""
         cell = current_cell(shell)
         if cell is None:
             return
         with self._lock:
-            entry = self._last.get(cell[0])
-            if entry is None or entry.request == cell[1]:  # none, or this very execution's
+            entries = self._last.get(cell[0], [])
+            earlier = [e for e in entries if e.request != cell[1]]
+            if not earlier:
                 return
-            del self._last[cell[0]]
-        name = entry.live.name  # a named run still here has not ended (restarts included)
-        if name is None or entry.live.done and not isinstance(entry.live, NamedRun):
+            self._last[cell[0]] = [e for e in entries if e.request == cell[1]]
+        for entry in earlier:
+            _replaced(entry, stop)
+
+    def ended(self, shell: Any, stop: Callable[[str], object]) -> None:
+        """IPython's post_run_cell: runs the cell left going when it last ran, and did not
+        replace now, are stopped if it started no run (it holds other code now, or a
+        mistyped line), or named in one line if a run it tried was refused."""
+        cell = current_cell(shell)
+        if cell is None:
             return
-        if entry.deliberate:
-            print(f"{name}, started when this cell last ran, is still running "
-                  f"(--bg and --name runs outlive their cell): %orch stop {name} stops it")
+        with self._lock:
+            tried = self._tried.pop(cell[0], None) == cell[1]
+            entries = self._last.get(cell[0], [])
+            earlier = [e for e in entries if e.request != cell[1]]
+        if not tried:
+            self.rerun(shell, stop)
             return
-        stop(name)
-        print(f"stopped {name}, the run this cell started when it last ran")
+        for entry in earlier:
+            if entry.live.name is not None and not entry.live.done:
+                print(f"{entry.live.name}, started when this cell last ran, is still running "
+                      f"(this run did not start): %orch stop {entry.live.name} stops it")
+
+
+def _replaced(entry: _Started, stop: Callable[[str], object]) -> None:
+    """Stop a run the cell started when it last ran, or say that it outlives the cell."""
+    name = entry.live.name  # a named run still here has not ended (restarts included)
+    if name is None or entry.live.done and not isinstance(entry.live, NamedRun):
+        return
+    if entry.deliberate:
+        print(f"{name}, started when this cell last ran, is still running "
+              f"(--bg and --name runs outlive their cell): %orch stop {name} stops it")
+        return
+    stop(name)
+    print(f"stopped {name}, the run this cell started when it last ran")
 
 
 class _AtTheEnd:

@@ -49,6 +49,11 @@ class OrchMagics(Magics):
         self.handles = HandleDisplay(shell)
         self.cells = CellRuns()
 
+    def cell_ended(self, *_: object) -> None:
+        """IPython's post_run_cell: a cell run again that holds no run any more stops the
+        stdin runs it started when it last ran (their box is gone with its output)."""
+        self.cells.ended(self.shell, self.orchestrator.stop)
+
     @line_cell_magic
     def orch(self, line: str, cell: str | None = None) -> Any:
         """Run a service, or a cell of shell script, in an environment (%orch --help).

@@ -75,8 +75,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         print(_dry_run(plan, body, background or args.bg, with_box, frontend, targets))
         return None
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
-    # Admitted before anything is shown: a protected environment asks first. Then the run
-    # this cell started when it last ran is stopped (a refused answer leaves it running).
+    # Admitted before anything is shown: a protected environment asks first. Then the runs
+    # this cell started when it last ran are stopped (a refused answer leaves them running).
+    ctx.cells.trying(ctx.shell)
     if fleet:
         ticket = ctx.orchestrator.fleets.admit(plan, fleet_view.options(ctx, args, timeout),
                                                args.yes, "magic")
