@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         RunError,
         RunInterrupted,
         RunTimeout,
+        StillRunning,
         StreamError,
     )
     from .executor import LayeredExecutor
@@ -50,7 +51,8 @@ _HOMES = {
     **dict.fromkeys(["Config", "Environment", "LayerSpec", "Service"], ".config.model"),
     **dict.fromkeys(["AuthError", "ConfigError", "ConnectError", "FleetError", "HostKeyError",
                      "LayerError",
-                     "OrchError", "RunError", "RunInterrupted", "RunTimeout", "StreamError"],
+                     "OrchError", "RunError", "RunInterrupted", "RunTimeout", "StillRunning",
+                     "StreamError"],
                     ".errors"),
     "LayeredExecutor": ".executor", **dict.fromkeys(["FleetResult", "LiveFleet"], ".fleet"),
     "LocalLauncher": ".layers.local", "LiveRun": ".live",
@@ -63,7 +65,8 @@ __all__ = [
     "AuthError", "Command", "Config", "ConfigError", "ConnectError", "Environment", "Exit",
     "FleetError", "FleetResult", "HostKeyError", "LayerError", "LayerSpec", "LayeredExecutor", "LiveFleet", "LiveRun", "LocalLauncher",
     "OrchError", "Orchestrator", "ProcessHandle", "RunError", "RunInterrupted", "RunPlan",
-    "RunResult", "RunTimeout", "Service", "Stderr", "Stdout", "StreamError", "load_config",
+    "RunResult", "RunTimeout", "Service", "StillRunning", "Stderr", "Stdout", "StreamError",
+    "load_config",
     "load_config_text",
 ]
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from .errors import ConfigError, OrchError
+from .errors import ConfigError, OrchError, StillRunning
 
 T = TypeVar("T")
 
@@ -42,9 +42,9 @@ def check_wait(timeout: object) -> None:
 def result_of(future: concurrent.futures.Future[T], timeout: float | None = None,
               what: str = "the run", tick: Callable[[], None] | None = None) -> T:
     """`future.result(timeout)`, waited for in slices: a Ctrl-C is raised here within one,
-    and `tick()` (a live view's clock) is called after each. Past `timeout`, a TimeoutError
-    says that `what` is still running and how long it waited (Python's own had no message);
-    a `timeout` that is no number of seconds is a ConfigError."""
+    and `tick()` (a live view's clock) is called after each. Past `timeout`, StillRunning (a
+    TimeoutError) says that `what` is still running and how long it waited (Python's own had
+    no message); a `timeout` that is no number of seconds is a ConfigError."""
     check_wait(timeout)
     if not future.done() and getattr(_THIS_THREAD, "loop", False):
         raise OrchError(f"waiting for {what} on the orchestrator's own loop (from a sink's "
@@ -54,7 +54,7 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
         if left <= 0:
-            raise TimeoutError(f"{what} is still running after waiting {timeout:g} s (it was "
+            raise StillRunning(f"{what} is still running after waiting {timeout:g} s (it was "
                                f"not stopped: wait again, or stop it)")
         try:
             concurrent.futures.wait([future], timeout=left)

@@ -160,6 +160,11 @@ class RunTimeout(RunError):
     """The run exceeded its timeout and was stopped; `.result` keeps the partial output."""
 
 
+class StillRunning(OrchError, TimeoutError):
+    """A wait ran out of time; what it waited for was not stopped and goes on. A TimeoutError,
+    as Python's own would be, and shown in a notebook as one line like every OrchError."""
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C / kernel interrupt stopped the run; `.result` keeps the partial output."""
 

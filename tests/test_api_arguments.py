@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, OrchError, Orchestrator, load_config, load_config_text
+from orch_magics import (
+    ConfigError,
+    OrchError,
+    Orchestrator,
+    StillRunning,
+    load_config,
+    load_config_text,
+)
 
 CONFIG = """\
 environments:
@@ -339,6 +346,9 @@ def test_a_wait_that_times_out_says_what_and_after_how_long(cfg: Path) -> None:
             live.wait(timeout=0.2)
         assert str(err.value) == ("run (command) in local is still running after waiting "
                                   "0.2 s (it was not stopped: wait again, or stop it)")
+        # notebook4: a builtin TimeoutError showed a 25-line traceback in a notebook
+        assert isinstance(err.value, StillRunning) and err.value._render_traceback_() == [
+            f"StillRunning: {err.value}"]
         with pytest.raises(ConfigError, match=r"^timeout must be a number of seconds, 0 or "
                                               r"more \(None: no limit\), got '1'$"):
             live.wait(timeout="1")  # type: ignore[arg-type]
