@@ -50,7 +50,8 @@ def ansible_reading(files: list[Path], home: Path) -> Reading:
         for name in ("host", "user", "port", "private_key_file"):  # the ssh plugin reads
             if f"ansible_ssh_{name}" in hostvars:                 # the older names last
                 values[CONNECTION[f"ansible_{name}"]] = hostvars[f"ansible_ssh_{name}"]
-        hosts[host] = {k: int(v) if k == "port" else str(v) for k, v in values.items()}
+        hosts[host] = {k: int(v) if k == "port" else str(v) for k, v in values.items()
+                       if v is not None}  # null: not set (ssh reaches the inventory name)
     for host in flat("all"):  # a host with no variable is left out of hostvars
         hosts.setdefault(host, {})
     return groups, hosts
@@ -95,6 +96,23 @@ def test_a_host_written_in_a_group_and_its_child_keeps_the_vars_read_last(tmp_pa
                  "  hosts:\n    w1: {ansible_user: parent, ansible_port: 2200}\n"):
         write(tmp_path, {"inv.yaml": text})
         assert_read_alike([tmp_path / "inv.yaml"], tmp_path)
+
+
+def test_a_null_connection_variable_is_not_set_as_ansible_reads_it(tmp_path: Path) -> None:
+    """api4: `ansible_host: null` (INI `ansible_host=None`) reached a host named "None",
+    `ansible_user: null` logged in as "None", and `ansible_port: null` was a TypeError. For
+    Ansible a null is not set, and it still overrides what a wider group set."""
+    write(tmp_path, {
+        "inv.yaml": "web:\n  vars: {ansible_user: deploy, ansible_port: 2200}\n  hosts:\n"
+                    "    h1: {ansible_user: null, ansible_port: null}\n"
+                    "    h2: {ansible_host: null}\n    h3: {}\n",
+        "inv.ini": "[db]\nd1 ansible_host=None ansible_user=None\nd2 ansible_port=None\n"
+                   "[db:vars]\nansible_user=deploy\nansible_port=2200\n"})
+    for name in ("inv.yaml", "inv.ini"):
+        assert_read_alike([tmp_path / name], tmp_path)
+    inv = load_inventories([tmp_path / "inv.yaml", tmp_path / "inv.ini"])
+    assert [inv.connection(h) for h in ("h1", "h2", "d1", "d2")] == [
+        {}, {"user": "deploy", "port": 2200}, {"port": 2200}, {"user": "deploy"}]
 
 
 def test_a_section_written_as_one_name_is_read_as_ansible_reads_it(tmp_path: Path) -> None:

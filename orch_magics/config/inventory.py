@@ -172,7 +172,9 @@ class Inventory:
         for folder in self.host_files:
             merged.update(folder.get(host, {}))
         not_misread(merged)
-        values = {HONOURED[k]: merged[k] for k in HONOURED if k in merged}
+        # null is "not set", as Ansible reads it (`ansible_host: null` reaches the inventory
+        # name): never the text "None"; it still overrides what a wider group set
+        values = {HONOURED[k]: merged[k] for k in HONOURED if merged.get(k) is not None}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
             raise ValueError(f"its ansible_connection is {how!r}: an ssh layer reaches it over "
@@ -186,6 +188,9 @@ class Inventory:
         if "port" in values:
             values["port"] = int(values["port"])
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name
+            if isinstance(values.get(key), (list, dict, tuple, set)):
+                raise ValueError(f"its {key} is {values[key]!r}: one value, not a "
+                                 f"{type(values[key]).__name__}")
             if key in values:
                 values[key] = str(values[key])
         return values
@@ -345,11 +350,12 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> str | None:
 
 
 def _scalar(text: str) -> Any:
-    """A value as Ansible reads one from an INI file: a Python literal (`2222`, `"deploy"`)
-    when it is one, else the text."""
+    """A value as Ansible reads one from an INI file: a Python literal (`2222`, `"deploy"`,
+    `None`: not set) when it is one, else the text."""
     if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
         return int(text)
-    if text[:1].isalpha() and text[1:2] not in ("'", '"') and text not in ("True", "False") \
+    if text[:1].isalpha() and text[1:2] not in ("'", '"') and text not in ("True", "False",
+                                                                           "None") \
             or _ADDRESS.fullmatch(text):
         return text  # a name or an address: no literal starts so
     try:
@@ -358,7 +364,7 @@ def _scalar(text: str) -> Any:
             value = ast.literal_eval(text)
     except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
         return text
-    return value if isinstance(value, (str, int, float, bool)) else text
+    return value if value is None or isinstance(value, (str, int, float, bool)) else text
 
 
 def _priority(value: Any) -> int:

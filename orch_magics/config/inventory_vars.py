@@ -184,6 +184,10 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key!r} is not a variable name")
     checked = {key: value for key, value in values.items()
                if key not in KEPT or key in ADDRESSES or not for_ansible(value)}
+    for key in KEPT:
+        if key not in PORTS and isinstance(checked.get(key), (list, dict)):  # not "['a']"
+            raise ValueError(f"{key} must be one value, not a "
+                             f"{type(checked[key]).__name__} ({checked[key]!r})")
     for key in PORTS:
         port = checked.get(key)
         if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
