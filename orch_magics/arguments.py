@@ -89,12 +89,21 @@ def checked_cwd(cwd: object) -> str | None:
     return cwd
 
 
-def refuse_nul(command: Command, what: str) -> None:
-    """No program can receive a NUL byte in an argument, a variable or its directory."""
+def refuse_unsendable(command: Command, what: str) -> None:
+    """No program can receive a NUL byte in an argument, a variable or its directory, nor a
+    surrogate that stands for no byte (`\\ud800`; a lone `\\udc80`-`\\udcff` is the byte
+    `os.fsdecode` kept, and is sent as that byte)."""
     words = [*command.argv, *command.env, *command.env.values(), command.cwd or ""]
     if any("\0" in word for word in words):
         raise ConfigError(f"{what}: an argument, variable or directory holds a NUL byte, "
                           f"which no program can receive")
+    for word in words:
+        try:
+            word.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ConfigError(f"{what}: an argument, variable or directory holds "
+                              f"{word[exc.start]!r}, a surrogate that stands for no byte, "
+                              f"which no program can receive") from None
 
 
 def checked_config(given: object) -> Config | None:

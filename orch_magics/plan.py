@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .arguments import check_plan_switches, checked_command, checked_cwd, checked_env, refuse_nul
+from .arguments import (
+    check_plan_switches,
+    checked_command,
+    checked_cwd,
+    checked_env,
+    refuse_unsendable,
+)
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
@@ -189,7 +195,7 @@ def make_plan(
     if service is None:
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd,
                          tty=bool(tty) or _gives_tty(layers))
-        refuse_nul(cmd, "command")
+        refuse_unsendable(cmd, "command")
         return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
                        raw_env=env, layers=layers, dry_run=dry_run, given_env=tuple(env),
                        given_cwd=cwd)
@@ -199,7 +205,7 @@ def make_plan(
     main = Command.of(svc.command, env=base_env, cwd=cwd or svc.working_dir,
                       tty=(svc.tty if tty is None else tty) or _gives_tty(layers))
     step = functools.partial(_planned_step, svc, resolver, base_env, cwd)
-    refuse_nul(main, f"service {svc.name!r}")
+    refuse_unsendable(main, f"service {svc.name!r}")
     return RunPlan(
         environment=environment_obj,
         service=svc,
@@ -219,7 +225,7 @@ def _planned_step(svc: Service, resolver: Resolver, base_env: Mapping[str, str],
     step_env = {**base_env,
                 **_resolve_env(svc, resolver, s.environment, f"{kind}[{i}].environment")}
     cmd = Command.of(s.command, env=step_env, cwd=s.working_dir or cwd or svc.working_dir)
-    refuse_nul(cmd, f"service {svc.name!r}, {kind}[{i}]")
+    refuse_unsendable(cmd, f"service {svc.name!r}, {kind}[{i}]")
     return PlannedStep(s.name or cmd.display(), cmd, s.when)
 
 

@@ -509,6 +509,16 @@ def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrato
                                      "byte, which no program can receive"),
     (dict(command="echo", env={"A": "\0"}), "command: an argument, variable or directory "
                                             "holds a NUL byte"),
+    # api4: a surrogate that stands for no byte was a UnicodeEncodeError from the audit log
+    # or the launcher, the run recorded as failed
+    (dict(command="echo \ud800"), "command: an argument, variable or directory holds "
+                                  "'\\ud800', a surrogate that stands for no byte"),
+    (dict(command=["echo", "\udfff"]), "command: an argument, variable or directory holds "
+                                       "'\\udfff', a surrogate"),
+    (dict(command="true", cwd="/tmp/\ud800"), "command: an argument, variable or directory "
+                                             "holds '\\ud800', a surrogate"),
+    (dict(command="true", env={"A": "x\ud800"}), "command: an argument, variable or directory "
+                                                "holds '\\ud800', a surrogate"),
     (dict(command=" \n"), "command is empty: give a shell line or an argv"),
     (dict(command="true", env={"A B": "1"}), "env: 'A B' is not a variable name (letters, "
                                             "digits and _"),  # ssh refused it, local took it
