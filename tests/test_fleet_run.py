@@ -157,6 +157,26 @@ def test_rerun_sends_the_same_stdin_whatever_its_source(orch) -> None:
         assert [r.stdout for r in again.values()] == ["from-stdin\n"] * 2
 
 
+def test_input_sent_while_a_fleet_ran_is_checked_at_once_and_not_replayed_empty(orch) -> None:
+    """api4: a rerun of a fleet fed through send() ran with no input and reported ok (`cat`
+    printed nothing), and send(5) returned None, its TypeError logged on the loop thread."""
+    live = orch.start("web", command="cat", close_stdin=False, limit="127.0.1.1,127.0.1.2")
+    with pytest.raises(TypeError, match="stdin takes bytes or str, got int"):
+        live.send(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a surrogate that stands for no byte"):
+        live.send("\ud800")
+    with pytest.raises(TypeError, match=r"send_line\(\) takes str, got bytes"):
+        live.send_line(b"x")  # type: ignore[arg-type]
+    live.send("line1\n")
+    live.send_line("line2")
+    live.close_stdin()
+    res = live.wait(timeout=30)
+    assert [r.stdout for r in res.values()] == ["line1\nline2\n"] * 2
+    with pytest.raises(OrchError, match=r"stdin of that run was sent while it ran \(send\(\), "
+                                        r"a stdin box\): rerun\(\) cannot send it again"):
+        res.rerun()
+
+
 def test_a_limit_matching_nothing_is_said_before_a_protected_fleet_asks(
         ssh_fleet: SSHFleet) -> None:
     text = _config(ssh_fleet, f'"127.0.1.[1:{N}]"').replace(

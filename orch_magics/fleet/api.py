@@ -20,6 +20,7 @@ from ..engine import Run, RunOptions
 from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
+from ..process.stdin_writer import as_bytes
 from ..run_names import run_name
 from ..shutdown import close_at_exit
 from ..sinks.base import SinkFactory, Sinks
@@ -286,9 +287,12 @@ class LiveFleet:
         if not self.fleet.takes_input():
             raise OrchError(f"{self!r}: no target takes input (each has ended or closed its "
                             f"stdin)")
-        self._loop.call(self.fleet.send, data)
+        payload = as_bytes(data)  # checked (TypeError, ValueError) in the caller's thread
+        self._loop.call(self.fleet.send, payload)
 
     def send_line(self, line: str) -> None:
+        if not isinstance(line, str):
+            raise TypeError(f"send_line() takes str, got {type(line).__name__}")
         self.send(line + "\n")
 
     def close_stdin(self) -> None:

@@ -191,6 +191,7 @@ class FleetRun:
     def send(self, data: str | bytes) -> int:
         """Write to the stdin of every running target, one still queued or starting too (its
         process gets it once it has started, in order); returns how many get it."""
+        self.stdin.sent_live()
         if not self.ready.is_set():
             self._early.append(data)
             return 1

@@ -51,6 +51,7 @@ class SharedStdin:
         self._ended = self._stopped = False
         self._error: BaseException | None = None
         self._replay: list[bytes] | None = [] if self._streamed else None
+        self._live = False  # input came while the fleet ran (send(), a stdin box)
         self._news = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._stop = threading.Event()
@@ -96,8 +97,16 @@ class SharedStdin:
     def close(self) -> None:
         self.closes = True
 
+    def sent_live(self) -> None:
+        """Input came through send() (a stdin box): a rerun has no copy of it."""
+        self._live = True
+
     def replay(self) -> bytes | str | None:
-        """The whole input again (for rerun); raises OrchError when a stream was not kept."""
+        """The whole input again (for rerun); raises OrchError when it was not kept (a stream
+        not read to its end, input sent while the fleet ran)."""
+        if self._live:
+            raise OrchError("stdin of that run was sent while it ran (send(), a stdin box): "
+                            "rerun() cannot send it again; run again with stdin=")
         if not self._streamed:
             return self._source if isinstance(self._source, (bytes, str)) else None
         if self._replay is None or not self._ended or self._error is not None:
