@@ -338,6 +338,30 @@ def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, t
     assert str(err.value).endswith(message), str(err.value)
 
 
+def test_each_config_file_reads_its_own_inventory(tmp_path: Path) -> None:
+    """api4: with `-c m1.yaml -c m2.yaml`, m1's `group:web` took m2's web hosts too: a second
+    file silently widened an environment of the first."""
+    write = {"i1.ini": "[web]\nh1\n", "i2.ini": "[web]\nh2\n",
+             "m1.yaml": "inventory: i1.ini\nenvironments:\n  a: [{type: ssh, config: "
+                        "{host: 'group:web'}}]\n",
+             "m2.yaml": "inventory: i2.ini\nenvironments:\n  b: [{type: ssh, config: "
+                        "{host: 'group:web'}}]\n",
+             "m3.yaml": "environments:\n  c: [{type: ssh, config: {host: 'group:web'}}]\n"}
+    for name, text in write.items():
+        (tmp_path / name).write_text(text)
+
+    def hosts(*files: str) -> dict[str, list[str]]:
+        cfg = load_config(*(tmp_path / f for f in files))
+        return {e: [t.label for t in expand(cfg.environment(e).layers)]
+                for e in cfg.environments}
+
+    assert hosts("m1.yaml", "m2.yaml") == {"a": ["h1"], "b": ["h2"]}
+    assert hosts("m2.yaml", "m3.yaml") == {"b": ["h2"], "c": ["h2"]}  # the one inventory
+    with pytest.raises(ConfigError, match=r"m3.yaml:2:34: host 'group:web': this file has no "
+                                          r"`inventory:`, and several config files have one"):
+        hosts("m1.yaml", "m2.yaml", "m3.yaml")
+
+
 def test_an_inventory_that_is_a_folder_or_not_text_is_named(tmp_path: Path) -> None:
     (tmp_path / "dir.ini").mkdir()
     (tmp_path / "bin.ini").write_bytes(b"[web]\n\xc9\x00")

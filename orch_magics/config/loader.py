@@ -137,10 +137,11 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     services: dict[str, Service] = {}
     files = []
     sources = list(sources)
-    inventories = tuple(p for src, base in sources for p in _inventory_paths(src, base))
-    inventory = _lazy_inventory(inventories)
+    own = [_inventory_paths(src, base) for src, base in sources]
+    inventories = tuple(p for paths in own for p in paths)
+    readers = _inventory_readers([src.file for src, _ in sources], own)
     with paused_gc():
-        for src, _ in sources:
+        for (src, _), inventory in zip(sources, readers):
             files.append(src.file)
             _load_source(src, environments, services, inventory)
         secrets, audit = secrets_settings(sources), audit_settings(sources)
@@ -165,6 +166,28 @@ def _inventory_paths(src: Source, base: Path) -> list[str]:
                 "is not a regular file" if path.exists() else "not found"
             raise src.error(at, f"inventory file {str(path)!r} {what}")
     return [str(p) for p in paths]
+
+
+def _inventory_readers(files: list[str], own: list[list[str]]) -> list[Callable[[], Inventory]]:
+    """What each file's `group:` hosts are read from: its own `inventory:`; a file without one
+    takes the one file that has one. Never another file's groups beside its own (api4: a
+    second `-c` file widened `group:web` of the first to the second's web hosts)."""
+    readers = [_lazy_inventory(tuple(paths)) if paths else None for paths in own]
+    having = [(f, r) for f, r in zip(files, readers) if r is not None]
+    if len(having) == 1:
+        shared = having[0][1]
+    elif not having:
+        shared = _lazy_inventory(())
+    else:
+        shared = _refusing(", ".join(f for f, _ in having))
+    return [reader or shared for reader in readers]
+
+
+def _refusing(files: str) -> Callable[[], Inventory]:
+    def get() -> Inventory:
+        raise ConfigError(f"this file has no `inventory:`, and several config files have one "
+                          f"({files}): add `inventory:` to this file to say which it reads")
+    return get
 
 
 def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
