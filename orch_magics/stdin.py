@@ -113,35 +113,9 @@ async def batches_of(source: StdinSource, stop: threading.Event
         async for item in source:
             yield [item]
         return
-    loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[tuple[list[object], int]] = asyncio.Queue()
+    handoff = _Handoff(asyncio.get_running_loop(), stop)
     room = _Room()
-    handed: list[object] = []  # what the reader read since the loop last took a batch
-    handed_size = 0
     failed: list[BaseException] = []  # why the source ended early, before its _END
-    lock = threading.Lock()
-
-    def put(item: object, size: int) -> None:
-        """Hand `item` to the loop: one wake-up and one batch for what came meanwhile, not
-        one an item (a generator of small items was 3-4 times slower than a list)."""
-        nonlocal handed_size
-        with lock:
-            handed.append(item)
-            handed_size += size
-            if len(handed) > 1:  # a wake-up is on its way and takes this one too
-                return
-        try:
-            loop.call_soon_threadsafe(move)
-        except RuntimeError:  # the loop is closed: nobody reads any more
-            stop.set()
-
-    def move() -> None:
-        nonlocal handed_size
-        with lock:
-            batch = (handed.copy(), handed_size)
-            handed.clear()
-            handed_size = 0
-        batches.put_nowait(batch)
 
     def reader() -> None:
         try:
@@ -149,15 +123,15 @@ async def batches_of(source: StdinSource, stop: threading.Event
                 size = _size(item)
                 if not room.take(size, stop):
                     return
-                put(item, size)
+                handoff.put(item, size)
         except Exception as exc:
             failed.append(exc)
-        put(_END, 0)
+        handoff.put(_END, 0)
 
     threading.Thread(target=reader, name="orch-stdin", daemon=True).start()
     try:
         while True:
-            items, size = await batches.get()
+            items, size = await handoff.batches.get()
             room.give(size)
             if items[-1] is _END:
                 if items[:-1]:
@@ -169,6 +143,36 @@ async def batches_of(source: StdinSource, stop: threading.Event
     finally:  # nobody takes more: a reader waiting for room ends (one in a read, after it)
         stop.set()
         room.give(0)
+
+
+class _Handoff:
+    """Items from the reader thread to the loop: one wake-up and one batch for what came
+    meanwhile, not one an item (a generator of small items was 3-4 times slower than a list)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
+        self.batches: asyncio.Queue[tuple[list[object], int]] = asyncio.Queue()
+        self._loop, self._stop = loop, stop
+        self._handed: list[object] = []  # read since the loop last took a batch
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def put(self, item: object, size: int) -> None:
+        """From the reader thread."""
+        with self._lock:
+            self._handed.append(item)
+            self._size += size
+            if len(self._handed) > 1:  # a wake-up is on its way and takes this one too
+                return
+        try:
+            self._loop.call_soon_threadsafe(self._move)
+        except RuntimeError:  # the loop is closed: nobody reads any more
+            self._stop.set()
+
+    def _move(self) -> None:
+        with self._lock:
+            batch = (self._handed, self._size)
+            self._handed, self._size = [], 0
+        self.batches.put_nowait(batch)
 
 
 def _size(item: object) -> int:

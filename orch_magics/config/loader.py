@@ -16,6 +16,7 @@ from ..layers.base import LayerKind
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
 from .chain import check_chain
+from .inventory_files import inventory_paths, inventory_readers
 from .model import (
     FILTER_KINDS,
     GUARDRAIL_KEYS,
@@ -137,73 +138,17 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     services: dict[str, Service] = {}
     files = []
     sources = list(sources)
-    own = [_inventory_paths(src, base) for src, base in sources]
+    own = [inventory_paths(src, base) for src, base in sources]
     inventories = tuple(p for paths in own for p in paths)
-    readers = _inventory_readers([src.file for src, _ in sources], own)
+    readers = inventory_readers([src.file for src, _ in sources], own)
     with paused_gc():
-        for (src, _), inventory in zip(sources, readers):
+        for (src, _), inventory in zip(sources, readers, strict=True):
             files.append(src.file)
             _load_source(src, environments, services, inventory)
         secrets, audit = secrets_settings(sources), audit_settings(sources)
     _check_allowed_services(environments, services)
     return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
                   secrets, audit, inventories)
-
-
-def _inventory_paths(src: Source, base: Path) -> list[str]:
-    """The `inventory:` files of one source (a path or a list), relative to its directory."""
-    if not isinstance(src.data, dict) or "inventory" not in src.data:
-        return []
-    raw = src.data["inventory"]
-    items = raw if isinstance(raw, list) else [raw]
-    if not items or not all(isinstance(p, str) and p.strip() for p in items):
-        raise src.error(("inventory",), "inventory must be a file path or a list of them")
-    paths = [base / os.path.expanduser(p) for p in items]
-    for i, path in enumerate(paths):
-        if not path.is_file():
-            at = ("inventory", i) if isinstance(raw, list) else ("inventory",)
-            what = "is a directory" if path.is_dir() else \
-                "is not a regular file" if path.exists() else "not found"
-            raise src.error(at, f"inventory file {str(path)!r} {what}")
-    return [str(p) for p in paths]
-
-
-def _inventory_readers(files: list[str], own: list[list[str]]) -> list[Callable[[], Inventory]]:
-    """What each file's `group:` hosts are read from: its own `inventory:`; a file without one
-    takes the one file that has one. Never another file's groups beside its own (api4: a
-    second `-c` file widened `group:web` of the first to the second's web hosts)."""
-    readers = [_lazy_inventory(tuple(paths)) if paths else None for paths in own]
-    having = [(f, r) for f, r in zip(files, readers) if r is not None]
-    if len(having) == 1:
-        shared = having[0][1]
-    elif not having:
-        shared = _lazy_inventory(())
-    else:
-        shared = _refusing(", ".join(f for f, _ in having))
-    return [reader or shared for reader in readers]
-
-
-def _refusing(files: str) -> Callable[[], Inventory]:
-    def get() -> Inventory:
-        raise ConfigError(f"this file has no `inventory:`, and several config files have one "
-                          f"({files}): add `inventory:` to this file to say which it reads")
-    return get
-
-
-def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
-    """The inventory, read on first use (a config without `group:` hosts never reads it)."""
-    loaded: list[Inventory] = []
-
-    def get() -> Inventory:
-        if not paths:
-            raise ConfigError("no inventory is loaded: add `inventory: [FILE]` at the top of "
-                              "a config file")
-        if not loaded:
-            from .inventory import load_inventories  # its parsers: only for `group:` hosts
-
-            loaded.append(load_inventories(paths))
-        return loaded[0]
-    return get
 
 
 def _check_allowed_services(environments: dict[str, Environment],
