@@ -297,6 +297,19 @@ def test_url_encoded_and_line_forms_are_masked_at_every_cut(eol: bytes) -> None:
             + eol.decode(), cut
 
 
+def test_a_multi_line_secret_masks_its_lines_text_not_their_indentation() -> None:
+    """chains4: a JSON secret (a docker config.json) or one with a line of spaces made every
+    `    }` or run of 4 spaces of later output `****`: a tar dumped to a file was corrupted."""
+    value = '{\n  "auths": {\n    "registry.example.com": {\n      "auth": "dXNlcjpz"\n' \
+            '    }\n  }\n}\n    \n\tpem-line-two\t'
+    registry = SecretRegistry()
+    registry.add(value)
+    output = (b'def f():\n    return 1\n{\n  "nested": {\n    }\n}\n'
+              b'      "auth": "dXNlcjpz"\n  pem-line-two\n')
+    assert through_masker(registry, [output]) == (
+        b'def f():\n    return 1\n{\n  "nested": {\n    }\n}\n      ****\n  ****\n')
+
+
 FILTERED = r"""
 environments:
   local: {layers: []}

@@ -41,17 +41,19 @@ _ENCODERS: tuple[Callable[[bytes], bytes], ...] = (base64.b64encode, base64.urls
 
 
 def plain_forms(value: str) -> set[str]:
-    """The value, each line of it, and its URL-encodings."""
+    """The value, each line of it (its text, without the indentation), and its
+    URL-encodings."""
     raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
     shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
     quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
              *python_forms(value, raw), *json_forms(value)}
-    lines = [line.strip("\r") for line in value.split("\n")]
-    if len(lines) > 1:
-        forms.update(lines)
-        forms.update(line.strip() for line in lines)
-    return {f for f in forms if len(f) >= MIN_LENGTH}
+    lines = value.split("\n")
+    forms = {f for f in forms if len(f) >= MIN_LENGTH}
+    if len(lines) > 1:  # each line's text, its indentation left out: a line of spaces, or
+        # the `    }` of a JSON secret, would mask every indented line of later output
+        forms.update(t for line in lines if len(t := line.strip()) >= MIN_LENGTH)
+    return forms
 
 
 #: A percent-encoded byte, as `quote` writes it (upper-case hex).
