@@ -12,7 +12,16 @@ if TYPE_CHECKING:
     from .result import RunResult
 
 
-class OrchError(Exception):
+class OneLine:
+    """IPython shows our errors and interruptions as `Type: message`: each says what went
+    wrong and what to do, and a traceback into the library would bury that (`c.send_line` on
+    a run that has ended showed 15 lines of one, an interrupted `h.wait()` 11)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return f"{type(self).__name__}: {self}".splitlines()
+
+
+class OrchError(OneLine, Exception):
     """Base class of every error orch_magics raises on purpose."""
 
     def __str__(self) -> str:
@@ -20,12 +29,6 @@ class OrchError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
-
-    def _render_traceback_(self) -> list[str]:
-        """IPython shows our errors as `Type: message`: each says what went wrong and what to
-        do, and a traceback into the library would bury that (`c.send_line` on a run that has
-        ended showed 15 lines of one)."""
-        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class ConfigError(OrchError):
@@ -165,7 +168,7 @@ class StillRunning(OrchError, TimeoutError):
     as Python's own would be, and shown in a notebook as one line like every OrchError."""
 
 
-class RunInterrupted(KeyboardInterrupt):
+class RunInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C / kernel interrupt stopped the run; `.result` keeps the partial output."""
 
     def __init__(self, result: RunResult) -> None:

@@ -385,3 +385,20 @@ def test_a_handle_display_follows_its_named_run_across_restarts(orch_kernel: str
             said = kernel.wait_for(cell, "stopped", timeout=30)
             assert "2 restart(s)" in said and "as of" not in said, said
             assert said.count("<NamedRun") == 1, said  # one line, replaced in place
+
+
+def test_an_interrupted_wait_on_a_live_handle_is_one_line(orch_kernel: str,
+                                                         tmp_path: Path) -> None:
+    """notebook4: a kernel interrupt during `h.wait()` showed an 11-line traceback ending in
+    RunInterrupted, which the blocking `%%orch` cell shows as one line."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("box", "h = %orch local cat")
+        msg_id = kernel.send("wait", "h.wait()")
+        time.sleep(1)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id, timeout=30)["status"] == "error"
+        errors = [out for out in kernel.outputs["wait"] if out["type"] == "error"]
+        assert [e["traceback"] for e in errors] == [
+            [f"RunInterrupted: local/cat was interrupted after {errors[0]['evalue'].split()[-1]}"]
+        ], errors

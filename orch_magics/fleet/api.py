@@ -17,7 +17,7 @@ from typing import Protocol
 from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settled
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
-from ..errors import OrchError
+from ..errors import OneLine, OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.stdin_writer import as_bytes
@@ -234,7 +234,7 @@ def _no_layers(plan: RunPlan) -> RunPlan:
     return dataclasses.replace(plan, layers=())
 
 
-class FleetInterrupted(KeyboardInterrupt):
+class FleetInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C stopped a fleet; `.result` holds what every target did until then."""
 
     def __init__(self, result: FleetResult) -> None:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Protocol, Union
 
-from ..errors import OrchError
+from ..errors import OneLine, OrchError
 from ..redaction import masked_repr, redact
 
 #: A path given to a copy: a str or an os.PathLike (checked by `prepare.path_of`).
@@ -17,7 +17,7 @@ class TransferError(OrchError):
     """A copy did not happen: nothing was left at the destination (one-line reason)."""
 
 
-class CopyInterrupted(KeyboardInterrupt):
+class CopyInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C (or the CLI's TERM / HUP) stopped a copy. Nothing was kept but `.kept`: copies
     already in place when the stop came (a fleet's finished targets; a copy that completed as
     the interrupt arrived), each whole and checked."""
