@@ -102,6 +102,26 @@ def test_a_bad_setting_is_refused_at_the_config_line(orch_kernel, tmp_path: Path
     assert stream_text(checks[2]) == "1\n2\n3\n"  # every line written: no limit is not 0
 
 
+def test_a_refused_setting_does_not_keep_the_extension_from_loading_again(
+        orch_kernel, tmp_path: Path) -> None:
+    """notebook4: IPython keeps a value `%config` refused in the shell's config, so
+    `%reload_ext orch_magics` failed on it (a 60-line TraitError for raise_error) and %orch
+    was gone until the kernel restarted; ipython_config.py's `c.Orch.tail = -3` likewise."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    nb = notebook_with("%config Orch.tail = -3", "%config Orch.raise_error = 3",
+                       "%reload_ext orch_magics",
+                       f"%orch load {tmp_path / 'orch.yaml'}\n%orch local hello",
+                       "%config Orch.tail")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    said = stream_text(nb.cells[2], "stderr").splitlines()
+    assert said == ["orch_magics: Orch.tail needs a number of lines >= 0, not -3; Orch.tail "
+                    "keeps its default", said[1]] and said[1].startswith("orch_magics: ") \
+        and said[1].endswith("; Orch.raise_error keeps its default"), said
+    assert not [o for o in nb.cells[2].outputs if o["output_type"] == "error"]
+    assert stream_text(nb.cells[3]).endswith("hello\n")
+    assert nb.cells[4].outputs[0]["data"]["text/plain"] == "40"
+
+
 def test_asking_for_help_before_anything_is_loaded_points_at_the_help(orch_kernel,
                                                                      tmp_path: Path) -> None:
     """s9-newcomer #4: the first thing a newcomer types, before loading a config, was

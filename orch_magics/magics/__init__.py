@@ -14,7 +14,7 @@ from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from .completion import matcher
 from .core import OrchMagics
-from .settings import Orch
+from .settings import Orch, settings_for
 
 if TYPE_CHECKING:
     from ..orchestrator import Orchestrator
@@ -34,7 +34,7 @@ def load_ipython_extension(shell: Any) -> None:
         return
     settings = next((c for c in shell.configurables if isinstance(c, Orch)), None)
     if settings is None:
-        settings = Orch(parent=shell)
+        settings = settings_for(shell)
         shell.configurables.append(settings)
     magics = OrchMagics(shell, settings)
     shell.register_magics(magics)

@@ -7,10 +7,11 @@ accepted to fail (or hide every output) at a later run.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from traitlets import Bool, Float, Int, TraitError, validate
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
 
 
 class SettingRefused(TraitError):
@@ -101,3 +102,18 @@ def _positive(proposal: dict[str, Any], needs: str) -> Any:
     if value is not None and not 0 < value < math.inf:  # NaN and inf too
         raise SettingRefused(f"Orch.{proposal['trait'].name} needs {needs}, not {value!r}")
     return value
+
+
+def settings_for(shell: Any) -> Orch:
+    """The shell's `Orch`. A value its config holds that a setting refuses (from
+    ipython_config.py, or a `%config` line refused earlier, which IPython still merged into
+    the shell's config) is dropped with one line: the extension loads with that setting's
+    default, where the refused value made `%load_ext` fail and `%orch` not exist."""
+    section = shell.config.get("Orch") if "Orch" in shell.config else {}
+    for key, value in list(section.items()):
+        try:
+            Orch(config=Config({"Orch": {key: value}}))
+        except TraitError as exc:
+            del section[key]
+            print(f"orch_magics: {exc}; Orch.{key} keeps its default", file=sys.stderr)
+    return Orch(parent=shell)
