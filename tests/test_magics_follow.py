@@ -17,7 +17,7 @@ def test_following_a_fast_run_sends_every_line_in_few_messages(orch_kernel: str,
     with lab_kernel(orch_kernel) as kernel:
         assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
         kernel.run("bg", "%%orch local --bg --name fast\nseq 1 8000")
-        assert kernel.run("follow", "%orch logs fast -f", timeout=120)["status"] == "ok"
+        assert kernel.run("follow", "%orch logs fast -f -n 10000", timeout=120)["status"] == "ok"
         streams = [out for out in kernel.outputs["follow"] if out["type"] == "stream"]
         lines = "".join(out["text"] for out in streams).splitlines()
     assert [line for line in lines if not line.startswith("orch: ")] == [

@@ -250,3 +250,30 @@ def test_a_line_that_raises_leaves_its_output_where_the_note_says(shell, limits,
     assert shell.run_line_magic("orch", "local noisy-fail --no-raise-error").returncode == 3
     assert "full output in the returned RunResult (`.stdout` / `.stderr`)" in \
         capsys.readouterr().out
+
+
+def test_logs_without_a_count_shows_a_bounded_end_and_where_the_rest_is(shell, capsys):
+    """notebook4: `%orch logs NAME` wrote all 10,000 kept lines (10 MB) into the cell, and
+    `-f` as much again."""
+    shell.run_cell_magic("orch", "local --bg --name spew", "seq 1 3000\n")
+    shell.run_line_magic("orch", "status spew").wait(30)
+    log_file = shell.run_line_magic("orch", "status spew").log_file
+    capsys.readouterr()
+    shell.run_line_magic("orch", "logs spew")
+    shown = capsys.readouterr().out.splitlines()
+    # kept: orch's start line, 3,000 lines, orch's exit line; shown: the last 1,000
+    assert shown[0] == (f"… 2002 earlier kept lines not shown (%orch logs spew -n N shows the "
+                        f"last N; every line is in its log file {log_file})")
+    assert shown[1:] == [str(i) for i in range(2002, 3001)] + ["orch: spew: exit 0"]
+    shell.run_line_magic("orch", "logs spew -f")  # the run is over: the same, then the end
+    assert capsys.readouterr().out.splitlines()[:1001] == shown
+    shell.run_line_magic("orch", "logs spew -n 2500")  # asked for: as many as kept
+    assert capsys.readouterr().out.splitlines() == [
+        *(str(i) for i in range(502, 3001)), "orch: spew: exit 0"]
+    shell.run_cell_magic("orch", "local --bg --name wide", "yes 0123456789 | tr -d '\\n' | "
+                         "fold -w 1000 | head -n 600\n")
+    shell.run_line_magic("orch", "status wide").wait(30)
+    capsys.readouterr()
+    shell.run_line_magic("orch", "logs wide")  # 600 lines of 1,000 bytes: 256 KiB of them
+    shown = capsys.readouterr().out.splitlines()  # the exit line and 261 of 1,001 bytes
+    assert shown[0].startswith("… 340 earlier kept lines not shown") and len(shown) == 263

@@ -63,6 +63,25 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
         print(table(HEADER, [run.row() for run in found]))
 
 
+def _fits(lines: list[str]) -> int:
+    """How many of the last `lines` fit in LOGS_LINES and LOGS_BYTES (one at least)."""
+    kept, size = 0, 0
+    for line in reversed(lines[-LOGS_LINES:]):
+        size += len(line.encode("utf-8", "surrogateescape")) + 1
+        if size > LOGS_BYTES and kept:
+            break
+        kept += 1
+    return kept
+
+
+def _left_out(orch: Orchestrator, name: str, count: int) -> str:
+    """The line saying how many kept lines `%orch logs` left out, and where they are."""
+    run = orch.status(name) if orch.fleets.get(name) is None else None
+    path = run.log_file if isinstance(run, NamedRun) else None
+    where = f"; every line is in its log file {path}" if path else ""
+    return f"… {count} earlier kept lines not shown (%orch logs {name} -n N shows the last N{where})"
+
+
 def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
     rows = [info.as_row() for info in orch.ps()]
     if not rows:
@@ -82,15 +101,30 @@ def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun | LiveFleet:
     return live
 
 
+#: What `%orch logs NAME` shows without `-n`: the last lines, as many as a headless run's
+#: cell takes by default (Orch.headless_lines / headless_bytes): a run keeps up to 10,000
+#: lines of up to ~52 KiB each, and a saved notebook is not a log store.
+LOGS_LINES = 1000
+LOGS_BYTES = 256 * 1024
+
+
 def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
+    tail = args.tail
+    if tail is None:  # no -n: the end of the kept lines, bounded, and a word on the rest
+        text = orch.logs(args.name)
+        assert isinstance(text, str)
+        lines = text.split("\n")
+        tail = _fits(lines)
+        if tail < len(lines):
+            print(_left_out(orch, args.name, len(lines) - tail))
     if not args.follow:
-        print(orch.logs(args.name, args.tail))
+        print(orch.logs(args.name, tail))
         return
-    followed = orch.logs(args.name, args.tail, follow=True)
+    followed = orch.logs(args.name, tail, follow=True)
     assert isinstance(followed, Followed)
     try:
-        for lines in followed.batches():  # one message a look, not one a line
-            print("\n".join(lines), flush=True)
+        for batch in followed.batches():  # one message a look, not one a line
+            print("\n".join(batch), flush=True)
     except KeyboardInterrupt:
         print("(stopped following; the run goes on)")
 
