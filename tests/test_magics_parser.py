@@ -37,6 +37,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("local hello --no-rase-error", "did you mean --no-raise-error"),
     ("local hello --no-raise", "unknown option --no-raise (did you mean --no-raise-error?)"),
     ("local hello --dry", "unknown option --dry (did you mean --dry-run?)"),
+    ("local hello --he", "unknown option --he (did you mean --help?)"),
+    ("logs napper --hel", "unknown option --hel (did you mean --help?)"),
     ("history --fail", "unknown option --fail (did you mean --failed?)"),
     ("local hello --timeout=3 --dry-rn", "did you mean --dry-run"),
     ("logs napper --folow", "did you mean --follow"),

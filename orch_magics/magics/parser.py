@@ -84,8 +84,8 @@ class MagicParser(argparse.ArgumentParser):
         """The message for a word nothing accepted: an option typo gets a did-you-mean."""
         if not word.startswith("-"):
             return f"unexpected argument {word!r} (see {self.prog} --help)"
-        guess = option_hint(word.split("=", 1)[0],  # `--no-raise`: the one it starts
-                          [o for o in self.options() if o not in ("-h", "--help")])
+        guess = option_hint(word.split("=", 1)[0], self.options())  # `--no-raise`: the
+        # one it starts; `--he`: --help (notebook4: it was "did you mean --bg?")
         hint = f" (did you mean {guess}?)" if guess else f" (options: {self.prog} --help)"
         return f"unknown option {word}{hint}"
 
