@@ -12,7 +12,7 @@ from typing import Any
 
 from ._loop import BackgroundLoop, result_of, settled, started
 from .engine import Run
-from .errors import OrchError, ProcessLeft, RunInterrupted
+from .errors import LayerError, OrchError, ProcessLeft, RunInterrupted
 from .plan import RunPlan
 from .process.handle import ProcessHandle, signal_number
 from .process.stdin_writer import as_bytes
@@ -200,9 +200,13 @@ class LiveRun:
         settled(self._future, timeout)
 
     def result(self) -> RunResult | None:
-        """The RunResult when finished, else None (never blocks)."""
+        """The RunResult when finished, else None (never blocks). A run that could not start
+        has one too (no exit status, its `error`; `exception()` is that error)."""
         if not self._future.done():
             return None
+        error = self._future.exception()
+        if isinstance(error, LayerError) and error.result is not None:
+            return error.result
         return self._future.result()
 
     def exception(self) -> BaseException | None:

@@ -7,6 +7,7 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
+from .errors import LayerError
 from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .layers.base import LaunchContext, Launcher
@@ -339,7 +341,9 @@ class Orchestrator(FilesAndPorts):
             return fleet.live.wait(timeout)
         entry = self.runs.get(name, self.fleets.named)
         entry.supervisor.stop(timeout)
-        return entry.run.wait(timeout)
+        with contextlib.suppress(LayerError):  # it never started: no failure of the stop
+            entry.run.wait(timeout)
+        return entry.run.result()  # type: ignore[return-value]  # it has ended
 
     def restart(self, name: str, *, yes: str | Collection[str] = (),
                 front_end: str = "api") -> NamedRun:

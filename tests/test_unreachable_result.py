@@ -88,3 +88,23 @@ def test_the_cli_json_of_a_run_the_audit_log_refused_says_why(tmp_path: Path) ->
     assert done.returncode == 1 and data["ok"] is False and data["stdout"] == ""
     assert data["error"].startswith("cannot write the audit log"), data["error"]
     assert done.stderr.startswith("orch: cannot write the audit log"), done.stderr
+
+
+def test_a_named_run_that_never_started_has_a_result_and_stops_without_an_error(
+        tmp_path: Path) -> None:
+    """notebook4: `.result()` of a --bg run whose first hop refused raised ConnectError, and
+    `%orch stop NAME` / `orch.stop(NAME)` said that error as if the stop had failed."""
+    from orch_magics import ConnectError, Orchestrator
+
+    with Orchestrator(_config(tmp_path)) as orch:
+        live = orch.start("far", "hi", name="hi")
+        try:
+            live.wait(30)
+        except ConnectError as exc:
+            cause = exc
+        else:
+            raise AssertionError("the run started")
+        result = live.result()
+        assert result is cause.result and result.returncode is None and not result.ok
+        assert isinstance(live.exception(), ConnectError)
+        assert orch.stop("hi") is result
