@@ -240,3 +240,25 @@ def test_a_fleet_copy_that_failed_on_a_target_fails_the_cell(orch_kernel: str,
     assert said == (f"TransferError: {way} on 2 targets of web: 0 ok, 2 failed (`_` is the "
                     f"FleetCopied: .failed says why, target by target)\n"), said
     assert stream_text(nb.cells[2]) == "FleetCopied False ['127.0.1.2', '127.0.1.3']\n"
+
+
+def test_a_headless_fleets_elision_note_names_where_its_output_is(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """notebook4: the note said "every byte is in the FleetResult", where a single run's
+    names its --out variable."""
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook_with(f"%orch load {cfg}", "%config Orch.headless_lines = 10",
+                       "%%orch web --limit 127.0.1.1,127.0.1.2 --out big\nseq 1 50",
+                       "%%orch web --limit 127.0.1.1\nseq 1 50",
+                       "print(len(big['127.0.1.2'].stdout.splitlines()))")
+    run_notebook(nb, orch_kernel, timeout=120)
+    notes = [[re.sub(r"/ \S+ \S+ elided", "/ SIZE elided", line)
+              for line in stream_text(cell).splitlines() if "elided" in line]
+             for cell in nb.cells[2:4]]
+    assert notes == [["… 90 lines / SIZE elided; full output in `big` "
+                      "(`big[LABEL].stdout`) (limit: %config Orch.headless_lines / "
+                      "headless_bytes)"],
+                     ["… 40 lines / SIZE elided; full output in the FleetResult the magic "
+                      "returns (`[LABEL].stdout`) (limit: %config Orch.headless_lines / "
+                      "headless_bytes)"]], notes
+    assert stream_text(nb.cells[4]) == "50\n"

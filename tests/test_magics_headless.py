@@ -211,7 +211,7 @@ class _Result:
     # 10 lines at most: 5 first, a note, 5 last
     (Limit(10, None), [f"t{i % 3} | line {i}" for i in range(40)],
      [*(f"t{i % 3} | line {i}" for i in range(5)),
-      "… 30 lines / 385 B elided; every byte is in the FleetResult (limit: %config "
+      "… 30 lines / 385 B elided; full output in `fb` (`fb[LABEL].stdout`) (limit: %config "
       "Orch.headless_lines / headless_bytes)",
       *(f"t{i % 3} | line {i}" for i in range(35, 40)), "TARGET  STATE"]),
     # one 2 MB line under a 64 KiB limit: cut, and said so (it went whole into the cell)
@@ -219,15 +219,15 @@ class _Result:
      ["t0 | " + "x" * 32762 + "… (1,967,238 more bytes)", "t1 | short", "TARGET  STATE"]),
     # bytes, not characters: 30 lines of 3-byte characters under a 200-byte limit
     (Limit(None, 200), [f"t | {'東' * 9}" for _ in range(30)],
-     [*[f"t | {'東' * 9}"] * 3, "… 24 lines / 768 B elided; every byte is in the FleetResult "
-      "(limit: %config Orch.headless_lines / headless_bytes)", *[f"t | {'東' * 9}"] * 3,
+     [*[f"t | {'東' * 9}"] * 3, "… 24 lines / 768 B elided; full output in `fb` "
+      "(`fb[LABEL].stdout`) (limit: %config Orch.headless_lines / headless_bytes)", *[f"t | {'東' * 9}"] * 3,
       "TARGET  STATE"]),  # 32 bytes a line: 3 fit in each half of 100
 
 ])
 def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines, expected) -> None:  # type: ignore[no-untyped-def]
     from orch_magics.magics.fleet_view import LabelledOutput
 
-    view = LabelledOutput(limit)
+    view = LabelledOutput(limit, "`fb` (`fb[LABEL].stdout`)")  # the note names --out fb
     for line in lines:
         view._add(False, line)
     view.finish(None, _Result())  # type: ignore[arg-type]

@@ -61,7 +61,9 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
         return _named(ctx, args, plan, ticket, body, timeout, frontend=frontend,
                       keep_stdin=keep_stdin, with_box=with_box)
     headless = None if frontend else LabelledOutput(
-        Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes))
+        Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes),
+        f"`{args.out}` (`{args.out}[LABEL].stdout`)" if args.out
+        else "the FleetResult the magic returns (`[LABEL].stdout`)")
     try:
         live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view
             plan, options(ctx, args, timeout), stdin=body, ticket=ticket, front_end="magic",
@@ -153,11 +155,12 @@ class LabelledOutput:
     """Without a front end: `label | line` written from the cell's thread, bounded as one
     run's output is (`Orch.headless_lines` / `headless_bytes`, counted in UTF-8 bytes): the
     head's share as lines arrive, the tail's at the end (`Limit.split`: together the limit), a
-    note of what was elided between (every byte is in the FleetResult). A line longer than the
-    share it goes to is cut."""
+    note of what was elided between and `where` every byte is (the FleetResult: `--out`'s
+    name, or the magic's value). A line longer than the share it goes to is cut."""
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, where: str) -> None:
         self.head, self.tail = limit.split()
+        self.where = where
         self._lock = threading.Lock()
         self._pending: list[tuple[bool, str]] = []
         self._last: collections.deque[tuple[bool, str, int]] = collections.deque()
@@ -204,7 +207,7 @@ class LabelledOutput:
         self.refresh()
         if self.elided[0]:
             print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
-                  f"{human_size(self.elided[1])} elided; every byte is in the FleetResult "
+                  f"{human_size(self.elided[1])} elided; full output in {self.where} "
                   f"(limit: %config Orch.headless_lines / headless_bytes)")
         with self._lock:
             last, self._last = [(e, line) for e, line, _ in self._last], collections.deque()
