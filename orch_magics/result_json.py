@@ -119,15 +119,28 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
             raise UnknownArgument(f"json() takes json.dumps's options, not {word!r}"
                                   + (f" (did you mean {hint}=?)" if hint else ""))
     if isinstance(target, (str, os.PathLike)):
-        with open(target, "w", encoding="utf-8") as out:
+        try:
+            out = open(target, "w", encoding="utf-8")  # closed by the `with` below
+        except OSError as exc:  # a folder, a missing folder, no permission: said as ours
+            raise ConfigError(f"write_json cannot write {os.fsdecode(target)!r}: "
+                              f"{exc.strerror or exc}") from None
+        with out:
             dump(data, out, **kw)
         return
-    if not callable(getattr(target, "write", None)):
-        raise ConfigError(f"write_json takes a file path or an open file, not "
-                          f"{type(target).__name__}")
+    if not callable(getattr(target, "write", None)) or \
+            getattr(target, "writable", lambda: True)() is False:
+        raise ConfigError(f"write_json takes a file path or a file open for writing, not "
+                          f"{_what(target)}")
     mode = getattr(target, "mode", "")
     if isinstance(target, (io.RawIOBase, io.BufferedIOBase)) or \
             isinstance(mode, str) and "b" in mode:
         dump(data, codecs.getwriter("utf-8")(target), **kw)  # type: ignore[arg-type]
     else:
         dump(data, target, **kw)  # type: ignore[arg-type]
+
+
+def _what(target: object) -> str:
+    """A target write_json refused, named: a file open for reading, or its type."""
+    if callable(getattr(target, "writable", None)):
+        return f"the file {getattr(target, 'name', '')!r}, open for reading only"
+    return type(target).__name__

@@ -375,9 +375,19 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
     with open(tmp_path / "c.json", "wb") as f:
         result.write_json(f)
     assert (tmp_path / "c.json").read_text() == expected
-    with pytest.raises(ConfigError, match=r"^write_json takes a file path or an open file, "
-                                          r"not int$"):
+    with pytest.raises(ConfigError, match=r"^write_json takes a file path or a file open for "
+                                          r"writing, not int$"):
         result.write_json(3)  # type: ignore[arg-type]
+    # api4: Python's IsADirectoryError, FileNotFoundError and io.UnsupportedOperation
+    for target, said in ((tmp_path, f"cannot write '{tmp_path}': Is a directory"),
+                         (tmp_path / "no" / "x.json", f"cannot write '{tmp_path}/no/x.json': "
+                                                      f"No such file or directory")):
+        with pytest.raises(ConfigError, match=f"^write_json {re.escape(said)}$"):
+            result.write_json(target)
+    with open(tmp_path / "a.json") as f, pytest.raises(
+            ConfigError, match=r"not the file '.*a\.json', open for reading only$"):
+        result.write_json(f)  # type: ignore[arg-type]
+    assert (tmp_path / "a.json").read_text(encoding="utf-8") == expected
 
 
 @pytest.mark.parametrize(("given", "said"), [
