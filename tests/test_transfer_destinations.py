@@ -271,6 +271,27 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
     assert "\x1b" not in failed.stderr and "odd\\nname" in failed.stderr
 
 
+@pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT"])
+def test_a_get_into_the_file_its_own_output_goes_to_is_refused(tmp_path, dest) -> None:  # type: ignore[no-untyped-def]
+    """api4: `{ orch cp ENV:F /dev/stdout; echo end; } > out` renamed the copy over `out`:
+    "end" went to the deleted file the shell still held, and was lost."""
+    import sys
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments:\n  local: {{layers: []}}\naudit: {{path: {tmp_path}/a.jsonl}}\n")
+    (tmp_path / "f").write_text("remote\n")
+    out = tmp_path / "out"
+    script = (f"echo start; {sys.executable} -m orch_magics.cli -c {cfg} cp local:{tmp_path}/f "
+              f"{out if dest == 'OUT' else dest}; echo rc=$? end")
+    subprocess.run(["sh", "-c", f"{{ {script}; }} > {out} 2>&1"], check=True, timeout=60)
+    said = out.read_text().splitlines()
+    assert said[0] == "start" and said[-1] == "rc=1 end", said
+    assert said[1].endswith("is this process's standard input, output or error (a redirect's "
+                            "file): a get would replace it, and what is written there after it "
+                            "would be lost; to read a remote file into it, use `orch run ENV -- "
+                            "cat PATH`"), said
+
+
 async def test_a_link_another_user_left_in_a_shared_folder_is_never_followed(  # type: ignore[no-untyped-def]
         orch, far, tmp_path) -> None:
     """Written through, a link that user `nobody` left in a folder like /tmp aimed a copy by

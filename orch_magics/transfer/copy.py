@@ -203,6 +203,11 @@ def get_destination(remote: str, local: str | None) -> str:
                                                             or os.path.isfile(local)):
         raise TransferError(f"not a regular file: {local} (a get replaces a file; it never "
                             f"writes into a device, pipe or socket)")
+    if local is not None and _a_standard_stream(local):
+        raise TransferError(f"{local} is this process's standard input, output or error (a "
+                            f"redirect's file): a get would replace it, and what is written "
+                            f"there after it would be lost; to read a remote file into it, use "
+                            f"`orch run ENV -- cat PATH`")
     if local is None or os.path.isdir(local):
         if not name or name in (".", "..", "~"):
             raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")
@@ -211,6 +216,26 @@ def get_destination(remote: str, local: str | None) -> str:
     if not os.path.isdir(parent):
         raise TransferError(f"no such local directory: {parent}")
     return _through_link(local)
+
+
+def _a_standard_stream(local: str) -> bool:
+    """Whether `local` is /dev/stdout and the like (/dev/fd/N, /proc/PID/fd/N), or the very
+    file fd 0, 1 or 2 is open on: a rename over it leaves the shell writing to a deleted file
+    (api4: `{ orch cp ENV:F /dev/stdout; echo end; } > out` lost "end")."""
+    if os.path.realpath(local).startswith(("/proc/", "/dev/fd/")):
+        return True
+    try:
+        found = os.stat(local)
+    except OSError:
+        return False
+    for fd in (0, 1, 2):
+        try:
+            held = os.fstat(fd)
+        except OSError:
+            continue
+        if (held.st_dev, held.st_ino) == (found.st_dev, found.st_ino):
+            return True
+    return False
 
 
 def _through_link(dest: str) -> str:
