@@ -704,6 +704,20 @@ def test_a_limit_keyword_of_the_api_is_named_as_the_keyword(limit: str, message:
     assert str(err.value).startswith(message) and "--" not in str(err.value), err.value
 
 
+def test_a_fleet_results_methods_check_their_keywords() -> None:
+    """api4: `res.rerun(yse="web")` was Python's TypeError, with no word of yes=."""
+    from orch_magics import FleetResult
+    from orch_magics.errors import UnknownArgument
+
+    res = FleetResult("web", {}, {})
+    for call, said in ((lambda: res.rerun(yse="web"), "rerun() takes no argument 'yse' (did "
+                                                      "you mean yes=?)"),
+                       (lambda: res.table(width=5), "table() takes no argument 'width'")):
+        with pytest.raises(UnknownArgument, match=re.escape(said)) as err:
+            call()
+        assert isinstance(err.value, ConfigError) and isinstance(err.value, TypeError)
+
+
 def test_a_label_fleet_whose_engine_cannot_be_reached_names_its_selector(tmp_path: Path) -> None:
     """Its one row had an empty label: a blank TARGET cell, the key '' in --json."""
     from orch_magics import Orchestrator

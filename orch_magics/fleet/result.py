@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from .. import result_json
+from ..arguments import keywords_checked
 from ..errors import FleetError, OrchError
 from ..result import RunResult
 from ..secrets.masking import mask_text
@@ -48,6 +49,7 @@ class ByTarget(Mapping[str, T]):
         return len(self._results)
 
 
+@keywords_checked
 class FleetResult(ByTarget[RunResult]):
     """label → RunResult of every target of one fleet run, in target order."""
 
