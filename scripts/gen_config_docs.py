@@ -47,6 +47,7 @@ out of the ranges below (and NaN or infinity), regular expressions and jq progra
 compile, malformed placeholders (`{{secret:x}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`, one nested
 in a default: `{{env:X:-{{secret:y}}}}`), an environment or service name that starts with
 `-` (a command line reads it as an option) or holds a control or format character, an
+environment name holding `,` (`ORCH_CONFIRM` separates names with commas), an
 empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default), a
 docker layer without exactly one target. `orch check` alone also looks at this machine for what a
 podman or docker first hop would meet at the `CONTAINER_HOST` or `DOCKER_HOST` it sets

@@ -313,6 +313,10 @@ def test_a_space_before_the_default_still_reads_the_variable(
     ('environments: {"-x": []}', "environment name '-x' starts with '-'"),
     ('environments: {l: []}\nservices: {"-s": {command: x}}', "service name '-s' starts with"),
     ('environments: {l: []}\nservices: {"s\\x07": {command: x}}', "service name 's\\x07' holds"),
+    # api4: a protected "x,y" could never be confirmed through ORCH_CONFIRM=x,y, which the
+    # refusal itself advised
+    ('environments: {"x,y": {layers: [], protected: true}}', "environment name 'x,y' holds "
+     "',': ORCH_CONFIRM lists environments separated by commas, so it could never name it"),
 ])
 def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
                                                                      said: str) -> None:

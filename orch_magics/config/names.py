@@ -17,6 +17,10 @@ def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
     if name.startswith("-"):
         raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
                               f"read it as an option", at_key=True)
+    if kind == "environment" and "," in name:
+        raise src.error(path, f"environment name {name!r} holds ',': ORCH_CONFIRM lists "
+                              f"environments separated by commas, so it could never name it",
+                        at_key=True)
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in JOINERS
            for c in name):
         raise src.error(path, f"{kind} name {name!r} holds a control character: names are "
