@@ -1,4 +1,5 @@
-"""The layer package's import graph: kinds load without their SDK, no cycles, no secrets.
+"""The import graph: kinds load without their SDK, no cycles, no secrets, and a single
+run from the CLI loads neither an SDK it does not use nor the fleet machinery.
 
 Each check runs in a fresh interpreter (`python -c`), so modules imported by other tests of
 this session cannot hide an import.
@@ -55,6 +56,21 @@ def test_loading_a_config_with_ssh_and_docker_layers_imports_no_sdk(tmp_path: Pa
         "['local', 'ssh', 'ssh', 'docker']\n"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r})))\n")
     assert loaded == []
+
+
+def test_a_local_run_from_the_cli_loads_no_sdk_and_no_fleet_runner(tmp_path: Path) -> None:
+    """Start-up time is what `orch run local -- true` costs (issue 15): the fleet's runner,
+    result and targets and the ssh/docker SDKs are loaded when a run needs them."""
+    path = tmp_path / "orch.yaml"
+    path.write_text(CONFIG.replace("environments:\n", "environments:\n  local: []\n")
+                    + f"audit: {{path: {tmp_path / 'a.jsonl'}}}\n")
+    loaded = fresh(
+        "import json, sys\n"
+        "from orch_magics.cli.app import main\n"
+        f"assert main(['-c', {str(path)!r}, 'run', 'local', '--', 'true']) == 0\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{SDKS!r} or m.startswith(('orch_magics.fleet.', 'orch_magics.transfer.')))))\n")
+    assert loaded == ["orch_magics.fleet.options"]
 
 
 def test_every_kind_and_its_config_import_without_the_sdk() -> None:

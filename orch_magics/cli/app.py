@@ -20,7 +20,6 @@ from ..config.chain import here_problem
 from ..config.loader import NoConfig, demo_config_files, load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
-from ..fleet.targets import describe, expand
 from ..secrets import ShortSecretWarning
 from ..text import printable
 from . import output
@@ -47,6 +46,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _listing(config: Config) -> str:
+    from ..fleet.targets import describe, expand  # fleets only: `orch run` starts without it
+
     out = ["environments:"]
     for name, env in config.environments.items():
         desc = f"  — {env.description}" if env.description else ""

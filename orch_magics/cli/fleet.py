@@ -11,15 +11,12 @@ import argparse
 import json
 import os
 import re
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..admission import Ticket
 from ..argtypes import Once
 from ..errors import OrchError
 from ..fleet.options import FleetOptions
-from ..fleet.result import FleetResult
-from ..fleet.runner import FleetRun
-from ..fleet.targets import expand, planned
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
@@ -28,6 +25,9 @@ from ..text import clean_cut, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import stdin_source
+
+if TYPE_CHECKING:  # the fleet's runner, result and targets load when a fleet runs (start-up)
+    from ..fleet.runner import FleetRun
 
 
 def add_fleet_options(run: argparse.ArgumentParser) -> None:
@@ -45,6 +45,8 @@ def options(args: argparse.Namespace) -> FleetOptions:
 
 
 def dry_run(plan: RunPlan, limit: str | None) -> str:
+    from ..fleet.targets import planned
+
     return f"{plan.describe()}\ntargets:     {printable(planned(plan.layers_to_run, limit))}"
 
 
@@ -135,6 +137,8 @@ class NoTargets:
     a FleetResult's keys, not ok, and `error` saying why (a `| jq .ok` reads false)."""
 
     def __init__(self, environment: str, error: str) -> None:
+        from ..fleet.result import FleetResult
+
         self.data = FleetResult.none_found(environment, error)
 
     def write_json(self, out: TextIO, **kw: Any) -> None:
@@ -144,6 +148,8 @@ class NoTargets:
 async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                        args: argparse.Namespace) -> int:
     """Run every target with labelled output; print the summary (or JSON); 0 iff all ok."""
+    from ..fleet.targets import expand
+
     width = max([0, *(len(t.label) for t in expand(plan.layers_to_run))])
     quiet = bool(args.json)
     stdin = None
