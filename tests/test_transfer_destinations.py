@@ -271,7 +271,7 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
     assert "\x1b" not in failed.stderr and "odd\\nname" in failed.stderr
 
 
-@pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT"])
+@pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT", "."])
 def test_a_get_into_the_file_its_own_output_goes_to_is_refused(tmp_path, dest) -> None:  # type: ignore[no-untyped-def]
     """api4: `{ orch cp ENV:F /dev/stdout; echo end; } > out` renamed the copy over `out`:
     "end" went to the deleted file the shell still held, and was lost."""
@@ -279,11 +279,13 @@ def test_a_get_into_the_file_its_own_output_goes_to_is_refused(tmp_path, dest) -
 
     cfg = tmp_path / "orch.yaml"
     cfg.write_text(f"environments:\n  local: {{layers: []}}\naudit: {{path: {tmp_path}/a.jsonl}}\n")
-    (tmp_path / "f").write_text("remote\n")
-    out = tmp_path / "out"
-    script = (f"echo start; {sys.executable} -m orch_magics.cli -c {cfg} cp local:{tmp_path}/f "
-              f"{out if dest == 'OUT' else dest}; echo rc=$? end")
-    subprocess.run(["sh", "-c", f"{{ {script}; }} > {out} 2>&1"], check=True, timeout=60)
+    (tmp_path / "far").mkdir()
+    (tmp_path / "far" / "out").write_text("remote\n")
+    out = tmp_path / "out"  # `.`: the copy of far/out would land on it (review13)
+    script = (f"echo start; {sys.executable} -m orch_magics.cli -c {cfg} cp "
+              f"local:{tmp_path}/far/out {out if dest == 'OUT' else dest}; echo rc=$? end")
+    subprocess.run(["sh", "-c", f"{{ {script}; }} > {out} 2>&1"], check=True, timeout=60,
+                   cwd=tmp_path)
     said = out.read_text().splitlines()
     assert said[0] == "start" and said[-1] == "rc=1 end", said
     assert said[1].endswith("is this process's standard input, output or error (a redirect's "

@@ -203,19 +203,24 @@ def get_destination(remote: str, local: str | None) -> str:
                                                             or os.path.isfile(local)):
         raise TransferError(f"not a regular file: {local} (a get replaces a file; it never "
                             f"writes into a device, pipe or socket)")
-    if local is not None and _a_standard_stream(local):
-        raise TransferError(f"{local} is this process's standard input, output or error (a "
-                            f"redirect's file): a get would replace it, and what is written "
-                            f"there after it would be lost; to read a remote file into it, use "
-                            f"`orch run ENV -- cat PATH`")
     if local is None or os.path.isdir(local):
         if not name or name in (".", "..", "~"):
             raise TransferError(f"cannot name a local copy of {remote!r}: give a local path")
-        return _through_link(os.path.join(local or ".", name))
+        return _landing(os.path.join(local or ".", name))
     parent = os.path.dirname(os.path.abspath(local))
     if not os.path.isdir(parent):
         raise TransferError(f"no such local directory: {parent}")
-    return _through_link(local)
+    return _landing(local)
+
+
+def _landing(dest: str) -> str:
+    """`dest` (see _through_link), unless it is a file orch's own output goes to."""
+    if _a_standard_stream(dest):
+        raise TransferError(f"{dest} is this process's standard input, output or error (a "
+                            f"redirect's file): a get would replace it, and what is written "
+                            f"there after it would be lost; to read a remote file into it, use "
+                            f"`orch run ENV -- cat PATH`")
+    return _through_link(dest)
 
 
 def _a_standard_stream(local: str) -> bool:
