@@ -24,6 +24,7 @@ services:
   ticker: {command: 'echo up; while :; do sleep 0.3; echo tick; done'}
   sleepy: {command: 'sleep 60'}
   both: {command: 'echo o1; echo e1 >&2; sleep 0.3; echo o2; echo e2 >&2; exit 5'}
+  fifty: {command: 'seq 1 50'}
 """
 
 
@@ -250,15 +251,18 @@ def test_a_headless_fleets_elision_note_names_where_its_output_is(
     nb = notebook_with(f"%orch load {cfg}", "%config Orch.headless_lines = 10",
                        "%%orch web --limit 127.0.1.1,127.0.1.2 --out big\nseq 1 50",
                        "%%orch web --limit 127.0.1.1\nseq 1 50",
+                       "r = %orch web fifty --limit 127.0.1.1",
                        "print(len(big['127.0.1.2'].stdout.splitlines()))")
     run_notebook(nb, orch_kernel, timeout=120)
     notes = [[re.sub(r"/ \S+ \S+ elided", "/ SIZE elided", line)
               for line in stream_text(cell).splitlines() if "elided" in line]
-             for cell in nb.cells[2:4]]
+             for cell in nb.cells[2:5]]
     assert notes == [["… 90 lines / SIZE elided; full output in `big` "
                       "(`big[LABEL].stdout`) (limit: %config Orch.headless_lines / "
                       "headless_bytes)"],
-                     ["… 40 lines / SIZE elided; full output in the FleetResult the magic "
-                      "returns (`[LABEL].stdout`) (limit: %config Orch.headless_lines / "
+                     ["… 40 lines / SIZE elided; full output in `_` (`_[LABEL].stdout`) "
+                      "(limit: %config Orch.headless_lines / headless_bytes)"],
+                     ["… 40 lines / SIZE elided; full output in the returned FleetResult "
+                      "(`[LABEL].stdout`) (limit: %config Orch.headless_lines / "
                       "headless_bytes)"]], notes
-    assert stream_text(nb.cells[4]) == "50\n"
+    assert stream_text(nb.cells[5]) == "50\n"

@@ -227,7 +227,7 @@ class _Result:
 def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines, expected) -> None:  # type: ignore[no-untyped-def]
     from orch_magics.magics.fleet_view import LabelledOutput
 
-    view = LabelledOutput(limit, "`fb` (`fb[LABEL].stdout`)")  # the note names --out fb
+    view = LabelledOutput(limit, lambda raised: "`fb` (`fb[LABEL].stdout`)")  # --out fb
     for line in lines:
         view._add(False, line)
     view.finish(None, _Result())  # type: ignore[arg-type]

@@ -119,8 +119,9 @@ class FleetTable:
             if row.label not in placed:
                 self._slots[self._slots.index(None)] = row.label
 
-    def finish(self, live: LiveFleet, result: FleetResult) -> None:
-        """Replace the widgets by the final table (static HTML, rows expandable)."""
+    def finish(self, live: LiveFleet, result: FleetResult, raised: bool = False) -> None:
+        """Replace the widgets by the final table (static HTML, rows expandable); `raised`
+        changes nothing here (a headless view's note names where the result went)."""
         with self._lock:
             self._done = True
         self._publish(final_bundle(live, result))

@@ -50,20 +50,22 @@ def options(ctx: Context, args: argparse.Namespace, timeout: float | None) -> Fl
 def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, body: str | None,
         timeout: float | None, deliver: Callable[[FleetResult], object], *,
         background: bool = False, keep_stdin: bool = False,
-        with_box: bool = False) -> FleetResult | LiveFleet:
+        with_box: bool = False, in_cell: bool = False) -> FleetResult | LiveFleet:
     """Run a fleet from a magic line: block with a live view, or (`background`: --bg, or a
     streaming service opened with nothing to send) return a named LiveFleet at once, with a
     stdin box writing to every running target when `with_box` (`keep_stdin`: stdin stays
     open for `LiveFleet.send`). A blocking fleet that fails or is interrupted is handed to
-    `deliver` (--out, `_`) before the cell raises."""
+    `deliver` (--out, `_`) before the cell raises (`in_cell`: a `%%orch` cell, whose value
+    is `_`)."""
     frontend = shows_live(ctx.shell)
     if background or args.bg:
         return _named(ctx, args, plan, ticket, body, timeout, frontend=frontend,
                       keep_stdin=keep_stdin, with_box=with_box)
     headless = None if frontend else LabelledOutput(
         Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes),
-        f"`{args.out}` (`{args.out}[LABEL].stdout`)" if args.out
-        else "the FleetResult the magic returns (`[LABEL].stdout`)")
+        lambda raised: f"`{args.out}` (`{args.out}[LABEL].stdout`)" if args.out
+        else "`_` (`_[LABEL].stdout`)" if in_cell or raised  # as runs._deliver puts it
+        else "the returned FleetResult (`[LABEL].stdout`)")
     try:
         live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view
             plan, options(ctx, args, timeout), stdin=body, ticket=ticket, front_end="magic",
@@ -76,13 +78,14 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
     try:
         result = _wait(live, view)
     except FleetInterrupted as exc:
-        view.finish(live, exc.result)
+        view.finish(live, exc.result, raised=True)
         deliver(exc.result)
         raise quiet(exc) from None
-    view.finish(live, result)
+    raises = ctx.settings.raise_error and not args.no_raise_error and not result.ok
+    view.finish(live, result, raised=raises)
     if frontend:
         ctx.handles.shown_live(result)  # the table above is its display
-    if ctx.settings.raise_error and not args.no_raise_error and not result.ok:
+    if raises:
         deliver(result)
         raise quiet(FleetError(result, f"{result.summary()} (the FleetResult has each "
                                        f"target's output; .failed.rerun() runs them again)")
@@ -155,10 +158,11 @@ class LabelledOutput:
     """Without a front end: `label | line` written from the cell's thread, bounded as one
     run's output is (`Orch.headless_lines` / `headless_bytes`, counted in UTF-8 bytes): the
     head's share as lines arrive, the tail's at the end (`Limit.split`: together the limit), a
-    note of what was elided between and `where` every byte is (the FleetResult: `--out`'s
-    name, or the magic's value). A line longer than the share it goes to is cut."""
+    note of what was elided between and `where(raised)` every byte is (the FleetResult:
+    `--out`'s name, `_`, or the magic's value). A line longer than the share it goes to is
+    cut."""
 
-    def __init__(self, limit: Limit, where: str) -> None:
+    def __init__(self, limit: Limit, where: Callable[[bool], str]) -> None:
         self.head, self.tail = limit.split()
         self.where = where
         self._lock = threading.Lock()
@@ -203,11 +207,12 @@ class LabelledOutput:
             pending, self._pending = self._pending, []
         _print(pending)
 
-    def finish(self, live: LiveFleet, result: FleetResult) -> None:
+    def finish(self, live: LiveFleet, result: FleetResult, raised: bool = False) -> None:
+        """The rest, the note, the tail and the table (`raised`: the magic raises next)."""
         self.refresh()
         if self.elided[0]:
             print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
-                  f"{human_size(self.elided[1])} elided; full output in {self.where} "
+                  f"{human_size(self.elided[1])} elided; full output in {self.where(raised)} "
                   f"(limit: %config Orch.headless_lines / headless_bytes)")
         with self._lock:
             last, self._last = [(e, line) for e, line, _ in self._last], collections.deque()

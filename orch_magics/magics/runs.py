@@ -84,7 +84,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
         many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, cell, raised=True), background=background,
-            keep_stdin=background and takes_stdin, with_box=with_box)
+            keep_stdin=background and takes_stdin, with_box=with_box, in_cell=cell is not None)
         return _deliver(ctx, args, many, cell)
     ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
