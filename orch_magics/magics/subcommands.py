@@ -74,12 +74,12 @@ def _fits(lines: list[str]) -> int:
     return kept
 
 
-def _left_out(orch: Orchestrator, name: str, count: int) -> str:
-    """The line saying how many kept lines `%orch logs` left out, and where they are."""
+def _left_out(orch: Orchestrator, name: str) -> str:
+    """The line saying that `%orch logs` left earlier kept lines out, and where they are."""
     run = orch.status(name) if orch.fleets.get(name) is None else None
     path = run.log_file if isinstance(run, NamedRun) else None
-    where = f"; every line is in its log file {path}" if path else ""
-    return f"… {count} earlier kept lines not shown (%orch logs {name} -n N shows the last N{where})"
+    where = f"; its log file {path} has the output ({path}.1 once rotated)" if path else ""
+    return f"… earlier kept lines not shown (%orch logs {name} -n N shows the last N{where})"
 
 
 def ps(orch: Orchestrator, args: argparse.Namespace) -> None:
@@ -109,14 +109,19 @@ LOGS_BYTES = 256 * 1024
 
 
 def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
+    """A named run's kept lines: the last N with -n, else the end that fits LOGS_LINES and
+    LOGS_BYTES after a line saying where the rest is; -f then follows the run."""
     tail = args.tail
-    if tail is None:  # no -n: the end of the kept lines, bounded, and a word on the rest
-        text = orch.logs(args.name)
+    if tail is None:  # read one line more than is shown: enough to tell whether any is left
+        text = orch.logs(args.name, LOGS_LINES + 1)
         assert isinstance(text, str)
         lines = text.split("\n")
         tail = _fits(lines)
         if tail < len(lines):
-            print(_left_out(orch, args.name, len(lines) - tail))
+            print(_left_out(orch, args.name))
+        if not args.follow:
+            print("\n".join(lines[-tail:]))
+            return
     if not args.follow:
         print(orch.logs(args.name, tail))
         return
