@@ -454,6 +454,15 @@ def test_a_wide_limit_range_is_looked_up_not_matched_name_by_name() -> None:
         *labels[:10], "10.0.1.1", "10.0.2.1", "10.0.3.1"]
 
 
+@pytest.mark.parametrize("limit", ["!!web-01", "web-0*,!&web-01", "&&web-01", "&!web-01"])
+def test_a_doubled_limit_prefix_is_an_error_not_a_pattern_that_matches_nothing(limit: str) -> None:
+    """fleets5: `!!web-01` excluded the name "!web-01" (no target), while the check that a
+    pattern matches something looked at "web-01": the run went to web-01."""
+    with pytest.raises(ConfigError, match=r"a pattern takes one '!' \(exclude\) or '&' "
+                                          r"\(intersect\) in front, not two"):
+        select(["web-01", "web-02"], limit)
+
+
 def test_a_limit_range_written_wrong_is_an_error() -> None:
     with pytest.raises(ConfigError, match=r"limit pattern 'web-\[3:1x\]': range \[3:1x\]"):
         select(["web-01", "web-02"], "web-[3:1x]")

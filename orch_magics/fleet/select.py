@@ -38,6 +38,10 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     words = limit_words(limit)
     if not words:
         raise ConfigError(f"limit {limit!r} names no pattern")
+    for word in words:  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
+        if word[:1] in ("!", "&") and word[1:2] in ("!", "&"):
+            raise ConfigError(f"limit pattern {word!r}: a pattern takes one '!' (exclude) or "
+                              f"'&' (intersect) in front, not two")
 
     def matching(pattern: str) -> set[str]:
         if pattern.startswith("~"):
