@@ -402,3 +402,21 @@ def test_an_interrupted_wait_on_a_live_handle_is_one_line(orch_kernel: str,
         assert [e["traceback"] for e in errors] == [
             [f"RunInterrupted: local/cat was interrupted after {errors[0]['evalue'].split()[-1]}"]
         ], errors
+
+
+def test_a_line_refused_for_a_mistake_at_admission_stops_the_cell_s_last_run(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """review13: a run refused at admission for a mistake nobody was asked about (a service
+    outside the environment's allow list) left the old stdin run going, boxless, as if a
+    person had said no."""
+    with lab_kernel(orch_kernel) as kernel:
+        (tmp_path / "orch.yaml").write_text(CONFIG.replace(
+            "environments:\n", "environments:\n  narrow: {layers: [], allow_services: [hello]}\n"))
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        kernel.run("c1", "%orch local cat --out c")
+        kernel.run("pid", "print('PID', c.pid)")
+        pid = int(kernel.text("pid").split()[1])
+        kernel.run("c1", "%orch narrow cat")
+        said = kernel.text("c1")
+        assert said.startswith("stopped cat, the run this cell started when it last ran\n"), said
+        assert not alive(pid)

@@ -39,16 +39,16 @@ class CellRuns:
 
     def __init__(self) -> None:
         self._last: dict[str, list[_Started]] = {}
-        self._tried: dict[str, str] = {}  # cell id: the execution that tried to start a run
+        self._refused: dict[str, str] = {}  # cell id: the execution whose run a person refused
         self._lock = threading.Lock()
 
-    def trying(self, shell: Any) -> None:
-        """The cell executing now is about to ask for a run to be admitted (a person may
-        refuse it: then its runs from when it last ran go on)."""
+    def refused(self, shell: Any) -> None:
+        """A person refused the run the cell executing now asked for (a protected
+        environment's question): its runs from when it last ran go on."""
         cell = current_cell(shell)
         if cell is not None:
             with self._lock:
-                self._tried[cell[0]] = cell[1]
+                self._refused[cell[0]] = cell[1]
 
     def started(self, shell: Any, live: LiveRun | LiveFleet, *, deliberate: bool) -> None:
         """The cell running now started `live`, a run or a fleet (`deliberate`: with --bg or
@@ -93,15 +93,15 @@ class CellRuns:
     def ended(self, shell: Any, stop: Callable[[str], object]) -> None:
         """IPython's post_run_cell: runs the cell left going when it last ran, and did not
         replace now, are stopped if it started no run (it holds other code now, or a
-        mistyped line), or named in one line if a run it tried was refused."""
+        mistyped line), or named in one line if a person refused the run it asked for."""
         cell = current_cell(shell)
         if cell is None:
             return
         with self._lock:
-            tried = self._tried.pop(cell[0], None) == cell[1]
+            refused = self._refused.pop(cell[0], None) == cell[1]
             entries = self._last.get(cell[0], [])
             earlier = [e for e in entries if e.request != cell[1]]
-        if not tried:
+        if not refused:
             self.rerun(shell, stop)
             return
         for entry in earlier:

@@ -27,7 +27,7 @@ from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions, LiveFleet
 from ..fleet.targets import planned
-from ..guard import check_allowed
+from ..guard import ConfirmationRefused, check_allowed
 from ..lifecycle import NamedRun
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
@@ -77,17 +77,19 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
     # Admitted before anything is shown: a protected environment asks first. Then the runs
     # this cell started when it last ran are stopped (a refused answer leaves them running).
-    ctx.cells.trying(ctx.shell)
-    if fleet:
+    try:
         ticket = ctx.orchestrator.fleets.admit(plan, fleet_view.options(ctx, args, timeout),
-                                               args.yes, "magic")
-        ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
+                                               args.yes, "magic") if fleet else \
+            ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
+    except ConfirmationRefused:
+        ctx.cells.refused(ctx.shell)
+        raise
+    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
+    if fleet:
         many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, cell, raised=True), background=background,
             keep_stdin=background and takes_stdin, with_box=with_box, in_cell=cell is not None)
         return _deliver(ctx, args, many, cell)
-    ticket = ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
-    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
     plan = plan_of()
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
         return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
