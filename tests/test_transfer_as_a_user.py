@@ -234,6 +234,13 @@ async def test_path_arguments_are_checked(orch, tmp_path) -> None:  # type: igno
         await orch.aget("here", "/tmp/a\0b", tmp_path / "x")
     with pytest.raises(TransferError, match="the local path .* holds a NUL"):
         await orch.aput("here", str(tmp_path / "a\0b"), "/tmp/")
+    # review13: a surrogate that stands for no byte was a UnicodeEncodeError
+    for copy, what in ((lambda: orch.aget("here", "/tmp/\ud800x", tmp_path / "x"), "remote"),
+                       (lambda: orch.aget("here", "/etc/hostname", "/tmp/\ud800"), "local"),
+                       (lambda: orch.aput("here", tmp_path, "/tmp/\ud800y"), "remote")):
+        with pytest.raises(TransferError, match=f"the {what} path .* holds '\\\\ud800', a "
+                                                f"surrogate that stands for no byte"):
+            await copy()
     # an empty local path: a get sent every byte, then failed "cannot write : No such file"
     for copy in (lambda: orch.aget("here", "/etc/hostname", ""), lambda: orch.aput("here", "", "/tmp/")):
         with pytest.raises(TransferError) as err:

@@ -188,10 +188,7 @@ class Inventory:
         if "port" in values:
             values["port"] = int(values["port"])
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name
-            if isinstance(values.get(key), (list, dict, tuple, set)):
-                raise ValueError(f"its {key} is {values[key]!r}: one value, not a "
-                                 f"{type(values[key]).__name__}")
-            if key in values:
+            if key in values:  # (a list or a mapping was refused at its line: checked_vars)
                 values[key] = str(values[key])
         return values
 

@@ -32,11 +32,12 @@ def inventory_paths(src: Source, base: Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def inventory_readers(files: list[str], own: list[list[str]]) -> list[Callable[[], Inventory]]:
+def inventory_readers(files: list[str], own_paths: list[list[str]]
+                      ) -> list[Callable[[], Inventory]]:
     """What each file's `group:` hosts are read from: its own `inventory:`; a file without one
     takes the one file that has one. Never another file's groups beside its own (api4: a
     second `-c` file widened `group:web` of the first to the second's web hosts)."""
-    readers = [_lazy_inventory(tuple(paths)) if paths else None for paths in own]
+    readers = [_lazy_inventory(tuple(paths)) if paths else None for paths in own_paths]
     having = [(f, r) for f, r in zip(files, readers, strict=True) if r is not None]
     if len(having) == 1:
         shared = having[0][1]

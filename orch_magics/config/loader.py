@@ -138,9 +138,9 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     services: dict[str, Service] = {}
     files = []
     sources = list(sources)
-    own = [inventory_paths(src, base) for src, base in sources]
-    inventories = tuple(p for paths in own for p in paths)
-    readers = inventory_readers([src.file for src, _ in sources], own)
+    own_paths = [inventory_paths(src, base) for src, base in sources]
+    inventories = tuple(p for paths in own_paths for p in paths)
+    readers = inventory_readers([src.file for src, _ in sources], own_paths)
     with paused_gc():
         for (src, _), inventory in zip(sources, readers, strict=True):
             files.append(src.file)

@@ -97,9 +97,10 @@ class Fleets:
             # the limit still holds: a host row stands for the containers it would keep
             again = FleetOptions(options.limit, options.parallel, options.max_fail,
                                  options.timeout, tuple(labels), options.tail)
+            stdin = shared.replay()  # one it cannot send again asks nobody and reads no secret
             tickets: list[Ticket] = []  # the environment as it is now: a host may have left
             now = host.replanned(plan, lambda p: tickets.append(self.admit(p, again, yes, "api")))
-            return self.run(now, again, stdin=shared.replay(), sinks=sinks, ticket=tickets[0])
+            return self.run(now, again, stdin=stdin, sinks=sinks, ticket=tickets[0])
 
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,

@@ -65,6 +65,8 @@ def unload_ipython_extension(shell: Any) -> None:
     shell.Completer.custom_matchers[:] = [
         m for m in shell.Completer.custom_matchers
         if getattr(m, "matcher_identifier", None) != "orch_magics"]
+    for settings in (c for c in shell.configurables if isinstance(c, Orch)):
+        settings.keep_in(shell.config)  # a reload starts from them, not from a refused value
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Orch)]
 
 

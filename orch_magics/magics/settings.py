@@ -69,6 +69,12 @@ class Orch(Configurable):
                               "the cell (half head, half tail). None: no limit."
                          ).tag(config=True)
 
+    def keep_in(self, config: Config) -> None:
+        """Write the values in force into `config` (the shell's): IPython merged a value
+        `%config` refused into it, over the one these settings kept (review13)."""
+        for name in self.trait_names(config=True):
+            config.Orch[name] = getattr(self, name)
+
     @validate("tail")
     def _tail(self, proposal: dict[str, Any]) -> int:
         return _at_least(proposal, 0, "a number of lines >= 0")

@@ -37,6 +37,11 @@ def path_of(value: object, what: str) -> str:
         raise TransferError(f"the {what} must be a str path, not {type(path).__name__}")
     if "\0" in path:
         raise TransferError(f"the {what} {path!r} holds a NUL character, which no path can")
+    try:
+        path.encode("utf-8", "surrogateescape")  # a lone \udc80-\udcff is a byte of a name
+    except UnicodeEncodeError as exc:
+        raise TransferError(f"the {what} {path!r} holds {path[exc.start]!r}, a surrogate "
+                            f"that stands for no byte, which no path can") from None
     return path
 
 
