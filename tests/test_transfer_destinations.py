@@ -269,6 +269,9 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
     failed = cp(f"local:{tmp_path}/{name}-none", str(tmp_path / "other"))
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1
     assert "\x1b" not in failed.stderr and "odd\\nname" in failed.stderr
+    # files5: the far end's reason was cut at the name's newline ("…: /tmp/odd")
+    assert failed.stderr.endswith(f"failed: no such file or directory: {tmp_path}/odd\\nname"
+                                  f"\\x1b[2K-none; nothing was kept\n"), failed.stderr
 
 
 @pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT", "."])

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..process.command import Command
+from ..text import printable
 
 _PRELUDE = r"""
-fail() { echo "orch-transfer: $*" >&2; exit 1; }
+say() {  # a problem, on one line: a newline in a name is sent as \001 (see `problems`)
+  printf 'orch-transfer: %s\n' "$(printf '%s' "$*" | tr '\n' '\001')" >&2; }
+fail() { say "$*"; exit 1; }
 if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
 else fail "sha256sum is not installed (coreutils or busybox)"; fi
@@ -67,7 +70,7 @@ sent() {  # stdin to fd 3 (our stdout) and into the hasher; under sudo fd 3 may 
   else { { tee /dev/fd/4 | $hash >&5; } 4>&1 | cat >&3; } 5>&1; fi
 }
 if [ "$s" = - ]; then
-  sum=$( { cat -- "$p" || echo "orch-transfer: reading $p failed" >&2; } | sent )
+  sum=$( { cat -- "$p" || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copied as it was
   if dd if=/dev/null bs=1M count=0 iflag=count_bytes 2>/dev/null; then  # 1 MiB writes
@@ -78,10 +81,10 @@ elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copie
   ( sum=$($hash < "$p") || exit
     [ "$(stat -L -c %s -- "$p")" = "$s" ] || sum=$(first | $hash)  # it grew meanwhile
     echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
-  first || echo "orch-transfer: reading $p failed" >&2
+  first || say "reading $p failed"
   wait $h
 else
-  sum=$( { tar -C "$p" -cf - . || echo "orch-transfer: reading $p failed" >&2; } | sent )
+  sum=$( { tar -C "$p" -cf - . || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 fi
 """
@@ -131,7 +134,7 @@ frame() {
   read -r len z want || return 1
   case $len in
     0) echo "$z $want" > "$t/end"; return 1;;
-    ''|*[!0-9]*) echo "orch-transfer: a damaged stream arrived for $d" >&2; return 1;;
+    ''|*[!0-9]*) say "a damaged stream arrived for $d"; return 1;;
   esac
 }
 copy() { dd bs=1M count="$len" iflag=fullblock,count_bytes; }
@@ -142,7 +145,7 @@ written() {
   while frame; do
     if ! e=$(copy 2>&1 >> "$t/data"); then  # e: dd's complaint (a full disk), then its counts
       e=${e%%"$nl"*}
-      echo "orch-transfer: cannot write $d: ${e##*: }" >&2
+      say "cannot write $d: ${e##*: }"
       : > "$t/unwritten" 2>/dev/null  # said: no "ended early" after it
       break
     fi
@@ -163,7 +166,7 @@ untar() {  # a marker of success: one that cannot be written is a failure, never
   # GNU tar says only "Wrote only N of M bytes" when the disk is full
   [ "$(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print $4}')" = 0 ] &&
     e="$e (No space left on device)"
-  echo "orch-transfer: unpacking into $d failed: $e" >&2
+  say "unpacking into $d failed: $e"
 }
 owned() {  # a replaced file keeps its owner and group (as cp and scp do): given to the
   # temporary file before any data comes, or refused: a rename never hands it to this user
@@ -265,9 +268,11 @@ def parse_header(line: bytes) -> Header | None:
 
 
 def problems(stderr: str) -> list[str]:
-    """The `orch-transfer: …` messages of the remote script."""
-    return [line.split("orch-transfer: ", 1)[1] for line in stderr.splitlines()
-            if "orch-transfer: " in line]
+    """The `orch-transfer: …` messages of the remote script, each on one line with what a
+    name held escaped (`new\\nline`: the script sends a name's newline as \\001, so a name
+    can neither cut a message short nor add one of its own)."""
+    return [printable(line.split("orch-transfer: ", 1)[1].replace("\x01", "\n"))
+            for line in stderr.splitlines() if "orch-transfer: " in line]
 
 
 #: What GNU tar says (exit 1) of a file written to while it read it: it sends the length it
