@@ -297,15 +297,18 @@ def test_a_get_into_the_file_its_own_output_goes_to_is_refused(tmp_path, dest) -
                             "cat PATH`"), said
 
 
+@pytest.mark.parametrize("folder_owner", [0, 65534])
 async def test_a_link_another_user_left_in_a_shared_folder_is_never_followed(  # type: ignore[no-untyped-def]
-        orch, far, tmp_path) -> None:
+        orch, far, tmp_path, folder_owner) -> None:
     """Written through, a link that user `nobody` left in a folder like /tmp aimed a copy by
     root at any file (the kernel's protected_symlinks rule, which cp obeys, never applied:
-    the link was resolved to a path and renamed onto)."""
-    folder = Path(await far.folder("loop", "shared-links"))  # loop's far end shares this disk
+    the link was resolved to a path and renamed onto). files5: also in a shared folder
+    `nobody` owns, which that rule exempts."""
+    folder = Path(await far.folder("loop", f"shared-links-{folder_owner}"))  # shares this disk
     shared = folder / "tmp"
     shared.mkdir()
     shared.chmod(0o1777)
+    os.chown(shared, folder_owner, folder_owner)
     victim = folder / "victim.conf"
     victim.write_text("precious\n")
     for name in ("report", "got"):

@@ -206,7 +206,7 @@ def test_a_label_folder_never_leads_out_of_local(orch: Orchestrator, tmp_path: P
     assert str(got[NAMES[0]]) == (
         f"get cp:/tmp/who → {shared}/{NAMES[0]} failed: not copying through "
         f"{shared}/{NAMES[0]}: a link to {elsewhere} that user nobody left in the shared folder "
-        f"{shared} (the kernel's protected_symlinks rule); nothing was kept")
+        f"{shared} (a link there is followed only when it is your own); nothing was kept")
     assert str(got[NAMES[1]]) == (
         f"get cp:/tmp/who → {shared}/{NAMES[1]} failed: cannot create the folder "
         f"{shared}/{NAMES[1]}: File exists; nothing was kept")

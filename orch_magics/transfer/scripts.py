@@ -94,18 +94,18 @@ d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; 
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 left() {  # $1 is a link another user left in a sticky world-writable folder such as /tmp
-  # (the kernel's protected_symlinks rule): it could aim the copy at any place we may write
+  # (the folder's owner too, unlike protected_symlinks): it could aim the copy anywhere
   [ -L "$1" ] || return 1
   case $1 in */*) up=${1%/*}; [ -n "$up" ] || up=/;; *) up=.;; esac
   lu=$(stat -c %u -- "$1") fm=$(stat -c %a -- "$up")
-  case $fm in [1357]??[2367]) shared=$(stat -c %u -- "$up");; *) return 1;; esac
-  [ "$lu" != "$(id -u)" ] && [ "$lu" != "$shared" ]
+  case $fm in [1357]??[2367]) ;; *) return 1;; esac
+  [ "$lu" != "$(id -u)" ]
 }
 on_the_way() {  # no folder of path $1, itself included, may be such a link
   p=${1%/}
   while [ -n "$p" ]; do
     left "$p" && fail "not copying through $p: a link another user left in the shared" \
-      "folder $up (the kernel's protected_symlinks rule)"
+      "folder $up (a link there is followed only when it is your own)"
     case $p in */*) p=${p%/*};; *) p=;; esac
   done
 }

@@ -1,8 +1,8 @@
 """Links another user left in a shared folder: a local copy never goes through one.
 
-The kernel's `fs.protected_symlinks` rule, kept by orch itself (the setting can be off): a
-link in a sticky world-writable folder such as /tmp, owned by neither this user nor the
-folder's owner, could aim a copy at any place this user may write.
+The kernel's `fs.protected_symlinks` rule, kept by orch itself (the setting can be off) and
+without its exemption of the folder's owner: a link in a sticky world-writable folder such
+as /tmp that this user does not own could aim a copy at any place this user may write.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from .model import TransferError
 
 
 def left_by_another(path: str) -> bool:
-    """`path` is a link another user left in a sticky world-writable folder."""
+    """`path` is a link another user left in a sticky world-writable folder. Unlike the
+    kernel's protected_symlinks rule, a link of the folder's owner counts too (files5: a
+    user's own 1777 folder aimed root's copy at any file)."""
     if not os.path.islink(path):
         return False
     owner = os.lstat(path).st_uid
     folder = os.stat(os.path.dirname(os.path.abspath(path)))
     shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
-    return bool(shared) and owner not in (os.geteuid(), folder.st_uid)
+    return bool(shared) and owner != os.geteuid()
 
 
 def refuse_folders_through_them(path: str) -> None:
@@ -33,7 +35,8 @@ def refuse_folders_through_them(path: str) -> None:
             raise TransferError(
                 f"not copying through {place}: a link to {os.readlink(place)} that "
                 f"{_user(os.lstat(place).st_uid)} left in the shared folder "
-                f"{os.path.dirname(place)} (the kernel's protected_symlinks rule)")
+                f"{os.path.dirname(place)} (a link there is followed only when it is your "
+                f"own)")
 
 
 def _user(uid: int) -> str:
