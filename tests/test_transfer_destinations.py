@@ -274,6 +274,39 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
                                   f"\\x1b[2K-none; nothing was kept\n"), failed.stderr
 
 
+@pytest.mark.parametrize("where", ["start", "update", "finish"])
+def test_a_progress_object_that_raises_is_told_no_more_and_the_copy_goes_on(  # type: ignore[no-untyped-def]
+        tmp_path, caplog, where) -> None:
+    """files5: a get whose progress raised said "received 0 of 400000000 bytes" (bytes lost on
+    the way, it read), a put the bare RuntimeError, and one raising in finish kept the copy
+    with only that RuntimeError said."""
+    class Raising:
+        def start(self, label: str, total: int | None) -> None:
+            if where == "start":
+                raise RuntimeError("boom")
+
+        def update(self, done: int) -> None:
+            if where == "update":
+                raise RuntimeError("boom")
+
+        def finish(self, ok: bool) -> None:
+            if where == "finish":
+                raise RuntimeError("boom")
+
+    (tmp_path / "src").write_bytes(os.urandom(3_000_000))
+    with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
+                                       )) as orch:
+        got = orch.get("local", str(tmp_path / "src"), str(tmp_path / "got"), progress=Raising())
+        sent = orch.put("local", str(tmp_path / "src"), str(tmp_path / "sent"),
+                        progress=Raising())
+    assert got.bytes == sent.bytes == 3_000_000
+    assert (tmp_path / "got").read_bytes() == (tmp_path / "sent").read_bytes() == \
+        (tmp_path / "src").read_bytes()
+    assert [r.getMessage() for r in caplog.records if "progress" in r.getMessage()] == [
+        "the progress= object raised RuntimeError: boom; it is told no more of this copy, "
+        "which goes on"] * 2
+
+
 @pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT", "."])
 def test_a_get_into_the_file_its_own_output_goes_to_is_refused(tmp_path, dest) -> None:  # type: ignore[no-untyped-def]
     """api4: `{ orch cp ENV:F /dev/stdout; echo end; } > out` renamed the copy over `out`:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, Union
 
 from ..errors import OneLine, OrchError
 from ..redaction import masked_repr, redact
+from ..secrets.masking import get_logger
 
 #: A path given to a copy: a str or an os.PathLike (checked by `prepare.path_of`).
 PathArg = Union[str, "os.PathLike[str]"]
@@ -57,7 +59,37 @@ def progress_of(value: object) -> Progress:
     if missing:
         raise TransferError(f"progress= takes an object with start, update and finish methods; "
                             f"{type(value).__name__} has no {', '.join(missing)}")
-    return value  # type: ignore[return-value]  # checked just above
+    return _Guarded(value)  # type: ignore[arg-type]  # checked just above
+
+
+class _Guarded:
+    """A caller's progress object that raises is told no more of the copy, which goes on (a
+    warning names the error), as a run's sink is: files5 saw its error reported as bytes lost
+    on the way, and a copy kept whole said only `RuntimeError`."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress: Progress | None = progress
+
+    def start(self, label: str, total: int | None) -> None:
+        self._call(lambda p: p.start(label, total))
+
+    def update(self, done: int) -> None:
+        self._call(lambda p: p.update(done))
+
+    def finish(self, ok: bool) -> None:
+        self._call(lambda p: p.finish(ok))
+
+    def _call(self, method: Callable[[Progress], None]) -> None:
+        progress = self._progress
+        if progress is None:
+            return
+        try:
+            method(progress)
+        except Exception as exc:
+            self._progress = None
+            get_logger(__name__).warning(
+                "the progress= object raised %s: %s; it is told no more of this copy, which "
+                "goes on", type(exc).__name__, exc)
 
 
 class NoProgress:
