@@ -82,7 +82,7 @@ class RestartPolicy:
     def delay(self, restarts: int) -> float:
         """Exponential back-off: first, 2×first, 4×first, … capped at the longest delay."""
         first, longest = self.backoff
-        return min(first * (2 ** restarts), longest)
+        return min(first * 2.0 ** min(restarts, 64), longest)  # 2 ** 1024 is no float (runs5)
 
 
 class Follower(Protocol):
@@ -149,6 +149,7 @@ class Supervisor:
         self.policy = policy
         self.restarts = restarts
         self.waiting = False  # in the back-off between two attempts
+        self._why_not = ""  # what kept the last attempt from starting
         self._begin = begin
         self._options = options
         self._stopping = False
@@ -284,18 +285,20 @@ class Supervisor:
             follower.run_ended(self.run)
 
     async def _outcome(self, attempt: NamedRun) -> RunResult | None:
-        """The attempt's result, or None when it failed to start (said in the logs)."""
+        """The attempt's result, or None when it failed to start (why: `_why_not`, said in
+        the note that follows, in the logs and the log file alike)."""
         try:
             return await attempt.outcome()
         except Exception as exc:
             log.debug("named run %s failed to start", self.name, exc_info=True)
-            self.ring.add("stderr", [f"orch: {mask_text(str(exc))}"])
+            self._why_not = mask_text(str(exc))
             return None
 
     async def _restart_due(self, result: RunResult | None) -> bool:
         """Note how the attempt ended; wait out the back-off when another attempt is due."""
         assert self._stop_event is not None
-        ended = result.exit.describe() if result is not None else "failed to start"
+        ended = result.exit.describe() if result is not None else \
+            f"failed to start: {self._why_not}"  # the log file too (runs5: it said no why)
         if self._stopping or not self.policy.should_restart(result, self.restarts):
             self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""),
                        told=self.restarts > 0 or self.superseded)  # else the view says it

@@ -82,6 +82,9 @@ def orch(tmp_path: Path) -> Orchestrator:
 def test_backoff_is_exponential_and_capped() -> None:
     policy = RestartPolicy("on-failure", 10, (0.5, 3.0))
     assert [policy.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    # runs5: at the 1,025th restart 2 ** 1024 was no float: OverflowError, the run silently down
+    assert [policy.delay(n) for n in (1024, 100_000)] == [3.0, 3.0]
+    assert RestartPolicy("always", 10**6, (0, 0)).delay(5000) == 0
     assert not RestartPolicy("no").should_restart(None, 0)
     assert not RestartPolicy("always", 2).should_restart(None, 2)
 

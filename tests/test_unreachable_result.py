@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from notebook_cells import cell_text, notebook_with, run_notebook, stream_text
@@ -108,3 +109,26 @@ def test_a_named_run_that_never_started_has_a_result_and_stops_without_an_error(
         assert result is cause.result and result.returncode is None and not result.ok
         assert isinstance(live.exception(), ConnectError)
         assert orch.stop("hi") is result
+
+
+def test_a_named_run_that_cannot_start_says_why_in_its_log_file(tmp_path: Path) -> None:
+    """runs5: the log file, all that is left after a kernel restart, said only "failed to
+    start" for each attempt (the reason went to the in-memory logs alone)."""
+    from orch_magics import Orchestrator
+
+    config = _config(tmp_path)
+    config.write_text(config.read_text().replace(
+        "hi: {command: echo hi}", "hi: {command: echo hi, restart: on-failure, max_restarts: 1}"))
+    with Orchestrator(config, log_dir=tmp_path / "logs", restart_backoff=(0.05, 0.1)) as orch:
+        orch.start("far", "hi", name="hi")
+        deadline = time.monotonic() + 30
+        while not orch.runs.get("hi").done:  # over with its last attempt
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        logs = orch.logs("hi")
+    written = (tmp_path / "logs" / "hi.log").read_text()
+    why = re.search(r"failed to start: (hop 1 \(ssh 127\.0\.0\.1\): cannot reach [^;\n]+)",
+                    written)
+    assert why is not None, written
+    assert written.count(f"hi: failed to start: {why[1]}") == 2, written  # both attempts
+    assert f"orch: hi: failed to start: {why[1]}; restart 1/1 in 0.05s" in logs, logs
