@@ -231,14 +231,19 @@ class Supervisor:
 
     # ---- loop thread --------------------------------------------------------------------------
     def _new_attempt(self) -> NamedRun:
-        first = self.restarts == 0 or isinstance(self._options.stdin, (str, bytes))
+        given = self._options.stdin
+        resent = self.restarts == 0 or isinstance(given, (str, bytes, bytearray, memoryview))
         own: list[Sink] = [self.ring, *([self.log_file] if self.log_file else [])]
-        # An iterator given as stdin is used up by the first attempt; text and bytes are resent.
+        # An iterator or a file given as stdin is used up by the first attempt; text and bytes
+        # are resent. A later attempt then gets EOF at once, as the first did at the source's
+        # end (runs5: it waited on an open stdin for ever), unless stdin was kept open.
         # The ring buffer's and the log file's close() only write out the lines not ended
         # yet: both outlive an attempt.
+        used_up = not resent and given is not None and self._options.close_stdin is None
         options = replace(self._options, sinks=[*own, *self._options.sinks],
                           step_sinks=lambda step, kind: own,
-                          stdin=self._options.stdin if first else None,
+                          stdin=given if resent else None,
+                          close_stdin=True if used_up else self._options.close_stdin,
                           log_file=self.log_file.path if self.log_file else None)
         attempt = NamedRun(self._begin(self.plan, options), self.loop, self.name, self,
                            attempt=self.restarts + 1)

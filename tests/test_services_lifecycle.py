@@ -105,6 +105,26 @@ def test_restart_on_failure_until_max_restarts(orch: Orchestrator) -> None:
     assert text.count("run ") == 4 and text.count("# orch:") >= 8
 
 
+@pytest.mark.parametrize("source", ["iterator", "file", "bytearray"])
+def test_a_restarted_attempt_gets_eof_when_its_stdin_source_was_used_up(
+        orch: Orchestrator, tmp_path: Path, source: str) -> None:
+    """runs5: attempt 2 of a run fed by an iterator (or a file) got no stdin and no EOF, so
+    `cat` waited for ever and the policy never retried or gave up. Text and bytes are sent
+    again; a source used up by attempt 1 means EOF at once."""
+    (tmp_path / "in").write_bytes(b"x\ny\n")
+    with open(tmp_path / "in", "rb") as file:
+        given = {"iterator": iter(["x\n", "y\n"]), "file": file,
+                 "bytearray": bytearray(b"x\ny\n")}[source]
+        orch.start("local", command="cat; echo got-eof; exit 1", name="it", stdin=given,
+                   restart="on-failure", max_restarts=1)
+        wait_for(lambda: orch.runs.get("it").done)
+    assert orch.status("it").state == "failed" and orch.status("it").attempt == 2
+    attempts = orch.logs("it").split("(attempt 2)")
+    assert attempts[0].count("got-eof") == 1 and "x\ny" in attempts[0]
+    assert "got-eof" in attempts[1]
+    assert ("x\ny" in attempts[1]) == (source == "bytearray"), attempts[1]
+
+
 def test_notes_in_the_log_file_start_their_own_lines(orch: Orchestrator) -> None:
     """docs/services.md: lines of our own start with `# orch:`. Before, output that ended
     mid-line got the note glued on (`…mid-line# orch: … exit 1`): `grep '^# orch:'` missed
