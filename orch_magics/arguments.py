@@ -120,14 +120,16 @@ def checked_config(given: object) -> Config | None:
 def checked_keeping(log_dir: object, backoff: object, log_max_bytes: object,
                     capture_limit: object) -> tuple[str, tuple[float, float], int, int]:
     """How an Orchestrator keeps its named runs, as given to it, checked at once (a wrong one
-    otherwise failed at the first named run, inside a sink): the log folder (default
-    `$ORCH_LOG_DIR`, else ~/.cache/orch_magics/logs), the first and longest restart delay, a
-    log's size before it rotates, and the bytes of each stream a result keeps."""
+    otherwise failed at the first named run, inside a sink): the log folder as an absolute
+    path (default `$ORCH_LOG_DIR`, else ~/.cache/orch_magics/logs), the first and longest
+    restart delay, a log's size before it rotates, and the bytes of each stream a result
+    keeps."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
         raise ConfigError(f"log_dir must be a folder's path, got {type(log_dir).__name__} "
                           f"{log_dir!r}")
-    folder = os.fsdecode(log_dir or os.environ.get("ORCH_LOG_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "orch_magics", "logs"))
+    folder = os.path.abspath(os.fsdecode(  # here, now: a `%cd` later must not move the logs
+        log_dir or os.environ.get("ORCH_LOG_DIR") or os.path.join(
+            os.path.expanduser("~"), ".cache", "orch_magics", "logs")))
     delays = tuple(backoff) if isinstance(backoff, (tuple, list)) else ()
     if not (len(delays) == 2 and all(isinstance(d, (int, float)) and not isinstance(d, bool)
                                       and math.isfinite(d) and d >= 0 for d in delays)

@@ -407,6 +407,25 @@ def test_orchestrator_settings_are_checked_when_made(cfg: Path, given: dict[str,
         Orchestrator(str(cfg), **given)  # type: ignore[arg-type]
 
 
+def test_a_relative_log_dir_is_where_it_was_when_the_orchestrator_was_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runs5: `log_dir="logs"` (or ORCH_LOG_DIR) stayed relative: after a `%cd`, a rotation
+    or the next attempt wrote elsewhere or failed, and `log_file` named the wrong place."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    monkeypatch.setenv("ORCH_LOG_DIR", "env-logs")
+    for given, folder in (("logs", tmp_path / "a" / "logs"), (None, tmp_path / "a" / "env-logs")):
+        with Orchestrator(load_config_text("environments:\n  local: []\n"),
+                          log_dir=given) as orch:
+            monkeypatch.chdir(tmp_path / "b")
+            live = orch.start("local", command="echo hi", name="rel")
+            live.wait(30)
+            assert live.log_file == str(folder / "rel.log")
+            assert "hi" in (folder / "rel.log").read_text()
+            monkeypatch.chdir(tmp_path / "a")
+
+
 @pytest.mark.parametrize("where", ["a-file", "a-file/below"])
 def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
         cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
