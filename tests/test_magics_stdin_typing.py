@@ -108,3 +108,36 @@ def test_a_person_typing_fast_or_while_a_cell_runs(jupyterlab, chromium, artifac
         out.wait_for(timeout=30_000)
         assert ("['ONE', 'TWO', 'THREE', 'FOUR', 'FIVE', 'ALPHA', 'BETA', 'bye']"
                 in out.inner_text()), out.inner_text()
+
+
+#: A kernel slow to answer, as on a loaded machine: a thread holding the GIL most of the time.
+SLOW_KERNEL = ("import sys, threading\nsys.setswitchinterval(0.05)\n"
+               "def hog():\n    while True:\n        sum(range(100000))\n"
+               "threading.Thread(target=hog, daemon=True).start()")
+
+
+def test_send_sends_the_whole_line_shown_even_from_a_slow_kernel(jupyterlab, chromium,
+                                                                  artifacts):
+    """browser5: ipywidgets holds a field's later keys until the kernel answers, and the Send
+    click (another widget's message) overtook them: the run got "h", then "hello worlds"..."""
+    save_notebook(jupyterlab, "send.ipynb", "%orch load --demo", SLOW_KERNEL,
+                  "%orch local upper --out r", "print('RESULT', r.wait(30).lines)")
+    with browse_notebook(chromium, jupyterlab, "send.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "stdin-send.png") as (page, cells, run):
+        run(1)
+        run(2)
+        box = cells.nth(2).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        for line in ("hello world", "second line"):
+            box.click()
+            box.press_sequentially(line, delay=30)
+            cells.nth(2).locator(".orch-send").click()
+            page.wait_for_function(
+                "() => document.querySelector('.orch-stdin textarea').value === ''",
+                timeout=10_000)
+        cells.nth(2).locator(".orch-eof").click()
+        cells.nth(2).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
+        run(3)
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out.wait_for(timeout=30_000)
+        assert "['HELLO WORLD', 'SECOND LINE', 'bye']" in out.inner_text(), out.inner_text()

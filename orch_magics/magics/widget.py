@@ -68,9 +68,10 @@ class _Box(widgets.HBox):
 #: in the emptied field (seconds; a value the browser sent before it had the write comes in
 #: well under this, unless a queued cell runs between the two).
 LATE = 0.5
-#: How long an EOF click waits for keys typed before it (seconds): while a cell runs,
-#: ipywidgets holds a field's later keys and sends them once the kernel is idle, after the
-#: click, which is another widget's message; closing stdin at once lost them.
+#: How long a Send or EOF click waits for keys typed before it (seconds): while the kernel
+#: is busy, ipywidgets holds a field's later keys and sends them once it is idle, after the
+#: click, which is another widget's message: Send sent the first letter of the line (and the
+#: rest became the next line), and EOF closed stdin without them (browser5).
 HELD_KEYS = 0.3
 
 
@@ -147,7 +148,7 @@ class StdinBox:
         self.widget.fallback = f"[stdin box of {whom}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
-        self.send_button.on_click(lambda _: self.send())
+        self.send_button.on_click(lambda _: _after_held_keys(self.send))
         self.eof_button.on_click(lambda _: self._eof_clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
@@ -231,10 +232,7 @@ class StdinBox:
 
     def _eof_clicked(self) -> None:
         self.send_button.disabled = self.eof_button.disabled = True
-        try:
-            asyncio.get_running_loop().call_later(HELD_KEYS, self.eof)
-        except RuntimeError:  # no loop (a test shell): nothing can be held either
-            self.eof()
+        _after_held_keys(self.eof)
 
     def eof(self) -> None:
         self.send()
@@ -285,3 +283,11 @@ class StdinBox:
         self.eof_button.disabled = True
         if stop_too:
             self.stop_button.disabled = True
+
+
+def _after_held_keys(action: Callable[[], None]) -> None:
+    """Run a click's `action` once keys typed before the click have arrived (HELD_KEYS)."""
+    try:
+        asyncio.get_running_loop().call_later(HELD_KEYS, action)
+    except RuntimeError:  # no loop (a test shell): nothing can be held either
+        action()
