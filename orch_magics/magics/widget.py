@@ -72,7 +72,7 @@ LATE = 0.5
 #: is busy, ipywidgets holds a field's later keys and sends them once it is idle, after the
 #: click, which is another widget's message: Send sent the first letter of the line (and the
 #: rest became the next line), and EOF closed stdin without them (browser5).
-HELD_KEYS = 0.3
+HELD_KEYS = 0.5
 
 
 class _Field(widgets.Textarea):
