@@ -72,6 +72,7 @@ class RunRegistry:
         self._lock = threading.Lock()
         #: Held while a name is chosen and taken, by a run or a fleet (one namespace).
         self.naming = threading.Lock()
+        self._restarting = threading.Lock()
 
     def running(self, name: str) -> bool:
         """Whether a run of that name is still running (or will restart)."""
@@ -110,7 +111,13 @@ class RunRegistry:
         its plan made anew by `replan` (a new run asked for now is admitted under the
         guardrails the config has now; its automatic restarts share that). A refused
         admission leaves the current attempt running; a new attempt refused later (the audit
-        log cannot be written, …) leaves the run as it was, finished."""
+        log cannot be written, …) leaves the run as it was, finished. Restarts take turns:
+        two at once started two runs of one name, one of which nothing could stop (runs5)."""
+        with self._restarting:
+            return self._restart(name, fleets, replan, admit)
+
+    def _restart(self, name: str, fleets: Collection[str], replan: Callable[[RunPlan], RunPlan],
+                 admit: Callable[[RunPlan], Begin]) -> NamedRun:
         entry = self.get(name, fleets, single="restart")
         try:
             plan = replan(entry.supervisor.plan)

@@ -125,6 +125,33 @@ def test_a_restarted_attempt_gets_eof_when_its_stdin_source_was_used_up(
     assert ("x\ny" in attempts[1]) == (source == "bytearray"), attempts[1]
 
 
+def test_two_restarts_at_once_leave_one_run_that_stop_ends(orch: Orchestrator) -> None:
+    """runs5: two `restart(NAME)` from two threads at once started two copies; `ps` listed
+    one, and `stop(NAME)` left the other running until close()."""
+    mark = f"sleep 77{os.getpid()}"
+    orch.start("local", command=f"exec {mark}", name="svc")
+    wait_for(lambda: orch.status("svc").pid is not None)
+    gate = threading.Barrier(2)
+
+    def restart() -> None:
+        gate.wait()
+        orch.restart("svc")
+
+    threads = [threading.Thread(target=restart) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    wait_for(lambda: len(_running(mark)) == 1)  # the first restart's copy was stopped
+    orch.stop("svc")
+    wait_for(lambda: _running(mark) == [])
+
+
+def _running(command: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip() == command]
+
+
 def test_notes_in_the_log_file_start_their_own_lines(orch: Orchestrator) -> None:
     """docs/services.md: lines of our own start with `# orch:`. Before, output that ended
     mid-line got the note glued on (`…mid-line# orch: … exit 1`): `grep '^# orch:'` missed
