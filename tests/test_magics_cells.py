@@ -141,6 +141,24 @@ def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
         assert kernel.text("check") == "running sleepy-1 running\n"
 
 
+def test_running_a_named_cell_again_starts_name_1_beside_the_run_still_going(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """browser5: with --name, the cell said the old run goes on, then drew a failed status
+    bar and raised "a run named 'u1' is still running"; docs/magics.md promises `NAME-1`."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("bg", "%orch local sleepy --bg --name u1 --out s")
+        kernel.run("bg", "%orch local sleepy --bg --name u1 --out s")
+        said = kernel.text("bg")
+        assert said.startswith(
+            "u1, started when this cell last ran, is still running (--bg and --name runs "
+            "outlive their cell): %orch stop u1 stops it\n"), said
+        assert "started in the background as u1-1: %orch stop u1-1 stops it\n" in said, said
+        assert "failed" not in said and "Error" not in said, said
+        kernel.run("check", "print(s.name, s.state)\n%orch stop u1\n%orch stop u1-1")
+        assert kernel.text("check").startswith("u1-1 running\n"), kernel.text("check")
+
+
 def test_capture_around_orch_captures_the_run_as_text(orch_kernel: str, tmp_path: Path) -> None:
     """`%%capture` (and `capture_output()`) keep outputs and take no display updates: the run
     blocks and its output is captured as text, as under nbclient, instead of a traceback."""

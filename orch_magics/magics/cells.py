@@ -74,21 +74,19 @@ class CellRuns:
         else:
             live.when_done(forget)
 
-    def rerun(self, shell: Any, stop: Callable[[str], object]) -> None:
+    def rerun(self, shell: Any, stop: Callable[[str], object]) -> set[str]:
         """When the cell executing now (whatever it holds now) left runs going when it last
         ran: `stop(name)` each of its own stdin runs, whose box the new execution wipes, and
-        say in one line that each --bg / --name run still runs."""
+        say in one line that each --bg / --name run still runs. Returns those names: the
+        run the cell starts now takes another (`NAME-1`)."""
         cell = current_cell(shell)
         if cell is None:
-            return
+            return set()
         with self._lock:
             entries = self._last.get(cell[0], [])
             earlier = [e for e in entries if e.request != cell[1]]
-            if not earlier:
-                return
             self._last[cell[0]] = [e for e in entries if e.request == cell[1]]
-        for entry in earlier:
-            _replaced(entry, stop)
+        return {name for entry in earlier if (name := _replaced(entry, stop)) is not None}
 
     def ended(self, shell: Any, stop: Callable[[str], object]) -> None:
         """IPython's post_run_cell: runs the cell left going when it last ran, and did not
@@ -110,17 +108,19 @@ class CellRuns:
                       f"(this run did not start): %orch stop {entry.live.name} stops it")
 
 
-def _replaced(entry: _Started, stop: Callable[[str], object]) -> None:
-    """Stop a run the cell started when it last ran, or say that it outlives the cell."""
+def _replaced(entry: _Started, stop: Callable[[str], object]) -> str | None:
+    """Stop a run the cell started when it last ran, or say that it outlives the cell (its
+    name returned)."""
     name = entry.live.name  # a named run still here has not ended (restarts included)
     if name is None or entry.live.done and not isinstance(entry.live, NamedRun):
-        return
+        return None
     if entry.deliberate:
         print(f"{name}, started when this cell last ran, is still running "
               f"(--bg and --name runs outlive their cell): %orch stop {name} stops it")
-        return
+        return name
     stop(name)
     print(f"stopped {name}, the run this cell started when it last ran")
+    return None
 
 
 class _AtTheEnd:

@@ -33,7 +33,7 @@ from ..live import LiveRun
 from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
-from ..run_names import check_name
+from ..run_names import check_name, choose
 from ..shutdown import exiting
 from ..sinks.display import DisplaySink
 from . import fleet_view
@@ -84,7 +84,10 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     except ConfirmationRefused:
         ctx.cells.refused(ctx.shell)
         raise
-    ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
+    outlived = ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
+    if args.name in outlived:  # its --name run from last time goes on: this one is NAME-1
+        args.name = choose(None, args.name, lambda taken: ctx.orchestrator.runs.running(taken)
+                           or ctx.orchestrator.fleets.running(taken))
     if fleet:
         many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, cell, raised=True), background=background,
