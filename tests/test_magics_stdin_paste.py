@@ -44,7 +44,7 @@ def test_on_a_terminal_the_box_sends_ctrl_d_and_echoes_nothing_itself() -> None:
     a password read under `stty -echo` and saved it in the notebook; and EOF closed the box
     though ^D ends one read, not the terminal: a program reading again had only Stop left
     (browser2 tester)."""
-    script = ("printf 'Password: '; stty -echo; read -r p; stty echo; echo; echo len=${#p}; "
+    script = ("stty -echo; printf 'Password: '; read -r p; stty echo; echo; echo len=${#p}; "
               "cat; echo AFTER-EOF; read -r x; echo got:$x")
     sink = DisplaySink(environment="local", layers="local", what="tty", tail=20)
     with Orchestrator(load_config_text(CONFIG)) as orch:
@@ -52,6 +52,8 @@ def test_on_a_terminal_the_box_sends_ctrl_d_and_echoes_nothing_itself() -> None:
                           close_stdin=False, plan=orch.plan("local", command=["sh", "-c", script],
                                                             tty=True))
         box = StdinBox(live, sink)
+        _wait_for(lambda: any("Password:" in line for line in live.lines))  # typed before
+        # `stty -echo` ran, the password was echoed (a race the test lost on a busy machine)
         box.text.value = "hunter2\n"
         _wait_for(lambda: "len=7" in live.lines)
         box.text.value = "typed\n"  # to cat: the terminal echoes it, cat prints it again
