@@ -23,6 +23,7 @@ from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
 from .stdin import check_stdin
+from .text import no_byte_at
 
 T = TypeVar("T")
 
@@ -98,12 +99,10 @@ def refuse_unsendable(command: Command, what: str) -> None:
         raise ConfigError(f"{what}: an argument, variable or directory holds a NUL byte, "
                           f"which no program can receive")
     for word in words:
-        try:
-            word.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as exc:
+        if (at := no_byte_at(word)) is not None:
             raise ConfigError(f"{what}: an argument, variable or directory holds "
-                              f"{word[exc.start]!r}, a surrogate that stands for no byte, "
-                              f"which no program can receive") from None
+                              f"{word[at]!r}, a surrogate that stands for no byte, which no "
+                              f"program can receive")
 
 
 def checked_config(given: object) -> Config | None:

@@ -40,6 +40,17 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
                      .rstrip() for r in cells)
 
 
+def no_byte_at(text: str) -> int | None:
+    """Where `text` holds a surrogate that stands for no byte (`\\ud800`), which no program
+    or path can take; a lone `\\udc80`-`\\udcff` is the byte `os.fsdecode` kept. None when
+    every character can be sent."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def printable(text: str, *, lines: bool = False) -> str:
     """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
     newline or a terminal escape cannot break a one-line message or repaint the terminal

@@ -16,6 +16,7 @@ from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
 from ..guard import check_allowed
 from ..plan import RunPlan
+from ..text import no_byte_at
 from .copy import Copy, Copying, Runs, get_destination
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
@@ -37,11 +38,9 @@ def path_of(value: object, what: str) -> str:
         raise TransferError(f"the {what} must be a str path, not {type(path).__name__}")
     if "\0" in path:
         raise TransferError(f"the {what} {path!r} holds a NUL character, which no path can")
-    try:
-        path.encode("utf-8", "surrogateescape")  # a lone \udc80-\udcff is a byte of a name
-    except UnicodeEncodeError as exc:
-        raise TransferError(f"the {what} {path!r} holds {path[exc.start]!r}, a surrogate "
-                            f"that stands for no byte, which no path can") from None
+    if (at := no_byte_at(path)) is not None:
+        raise TransferError(f"the {what} {path!r} holds {path[at]!r}, a surrogate that stands "
+                            f"for no byte, which no path can")
     return path
 
 
