@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .audit import AuditLog, OutputDigest, closed_record, end_record, start_record
+from .audit import AuditLog, OutputDigest, closed_record, end_record, refused_record, start_record
 from .config.model import Environment
 from .engine import Run, RunOptions
 from .errors import ConfigError
-from .guard import Asker, Confirmation, Guard, check_allowed
+from .guard import Asker, Confirmation, ConfirmationRefused, Guard, check_allowed
 from .plan import PlannedStep, RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -67,10 +67,28 @@ class Gate:
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
         for name in filter(None, names):
             self._known(name, front_end)
-        confirmation = self.guard.admit(plan, ask=self.ask if interactive else None, yes=names,
-                                         front_end=front_end)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
+        try:
+            confirmation = self.guard.admit(plan, ask=self.ask if interactive else None,
+                                             yes=names, front_end=front_end)
+        except ConfirmationRefused as refusal:
+            self._record_refusal(plan, origin, str(refusal))
+            raise
+        except KeyboardInterrupt:  # Ctrl-C at the question (the CLI's; the magic's refuses)
+            self._record_refusal(plan, origin, "not run: interrupted at the confirmation")
+            raise
         return Ticket(confirmation, origin, plan.environment, _service(plan), self)
+
+    def _record_refusal(self, plan: RunPlan, origin: Mapping[str, str], reason: str) -> None:
+        """Write who was refused at a protected environment's door, and why. The refusal is
+        what the caller hears: a log that cannot take the record is warned about, not raised."""
+        try:
+            log = self._audit_log()
+            if log is not None:
+                log.append(refused_record(plan, reason, origin=origin), sync=True)
+        except Exception as exc:
+            _log.warning("audit: the refused run in %r was not recorded: %s",
+                         plan.environment.name, exc)
 
     def _known(self, name: str, front_end: str) -> None:
         """Raise unless `name`, given to confirm, is an environment of the config: a typo

@@ -736,3 +736,51 @@ def test_the_allow_lists_refuse_first_as_they_did(orch: Orchestrator, mark: Path
     with pytest.raises(OrchError, match=said):
         call(orch)
     assert ask.questions == [] and not mark.exists()
+
+
+def test_a_refused_run_is_audited_and_listed_as_refused(tmp_path: Path, mark: Path) -> None:
+    """Who tried what at a protected environment's door, and why it stayed shut: a wrong
+    answer, nobody to ask, a Ctrl-C at the question. Refusals wrote nothing before."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "audited.yaml"
+    cfg.write_text(f"{CONFIG}audit: {{path: {log}}}\n")
+    orch = Orchestrator(load_config(str(cfg)))
+    try:
+        orch.gate.ask = Answers("prdo", "prod")
+        with pytest.raises(ConfirmationRefused):
+            orch.run("prod", "touch")
+        assert orch.run("prod", "touch").ok
+        orch.gate.ask = Answers()  # nobody there
+        with pytest.raises(ConfirmationRefused):
+            orch.run("quick", command="id")
+
+        def interrupted(question: str) -> str:
+            raise KeyboardInterrupt
+        orch.gate.ask = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            orch.run("quick", "touch")
+    finally:
+        orch.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
+                              capture_output=True, text=True, timeout=60,
+                              start_new_session=True, stdin=subprocess.DEVNULL)
+    assert cli("run", "prod", "wipe").returncode == 1
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["refused", "start", "end", "refused", "refused",
+                                             "refused"]
+    wrong, _, _, nobody, ctrl_c, by_cli = records
+    assert (wrong["environment"], wrong["service"], wrong["front_end"]) == ("prod", "touch", "api")
+    assert wrong["reason"] == "not run: the answer 'prdo' is not the environment's name 'prod'"
+    assert (nobody["service"], nobody["command"]) == (None, "id")
+    assert nobody["reason"].startswith("environment 'quick' is protected and nobody can confirm")
+    assert ctrl_c["reason"] == "not run: interrupted at the confirmation"
+    assert (by_cli["front_end"], by_cli["service"], by_cli["chain"]) == ("cli", "wipe", "local")
+    assert by_cli["user"] and by_cli["pid"] != os.getpid()
+    table = cli("audit", "--failed").stdout.splitlines()[1:]
+    assert len(table) == 4 and all(" refused " in row for row in table), table
+    listed = [json.loads(line) for line in cli("audit", "--json").stdout.splitlines()]
+    assert [r["event"] for r in listed] == ["refused", "start", "refused", "refused", "refused"]
+    assert cli("audit", "-n", "2").stdout.count(" refused ") == 2
+    assert cli("audit", "verify").returncode == 0

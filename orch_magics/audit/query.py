@@ -35,16 +35,26 @@ def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.dat
     return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
 
 
+def _opens(record: dict[str, Any]) -> bool:
+    """Whether `record` begins a run's story: its start, or the refusal that is all of it."""
+    return record.get("event") in ("start", "refused")
+
+
 @dataclass(frozen=True)
 class AuditedRun:
-    """One run as the log tells it: its start record and, once it ended, its end record."""
+    """One run as the log tells it: its start record and, once it ended, its end record (a
+    refused run: its `refused` record, and no end)."""
 
     start: dict[str, Any]
     end: dict[str, Any] | None
 
     @property
+    def refused(self) -> bool:
+        return self.start.get("event") == "refused"
+
+    @property
     def failed(self) -> bool:
-        return self.end is not None and not self.end.get("ok", False)
+        return self.refused or self.end is not None and not self.end.get("ok", False)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.start, "end": self.end}
@@ -56,7 +66,9 @@ class AuditedRun:
         where = _cell(s.get("environment"))
         if s.get("target"):
             where += f"/{_cell(s['target'])}"
-        if self.end is None:
+        if self.refused:
+            outcome = "refused"
+        elif self.end is None:
             outcome = "running?"
         elif e.get("timed_out"):
             outcome = "timed out"
@@ -86,11 +98,11 @@ HEADER = ("time (UTC)", "who", "env/target", "service or command", "exit", "dura
 
 
 def runs(records: Iterable[dict[str, Any]]) -> Iterator[AuditedRun]:
-    """Join start and end records by id, in start order."""
+    """Join start and end records by id, in start order (a refusal stands alone)."""
     starts: dict[str, dict[str, Any]] = {}
     ends: dict[str, dict[str, Any]] = {}
     for record in records:
-        (starts if record.get("event") == "start" else ends)[str(record.get("id"))] = record
+        (starts if _opens(record) else ends)[str(record.get("id"))] = record
     for run_id, start in starts.items():
         yield AuditedRun(start, ends.get(run_id))
 
@@ -151,7 +163,7 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
     for record in AuditLog(path).newest_first():
         seen = True
         run_id = str(record.get("id"))
-        if record.get("event") != "start":
+        if not _opens(record):
             ends.setdefault(run_id, record)  # the newest, as `runs` keeps it
             continue
         found += select([AuditedRun(record, ends.pop(run_id, None))], env=env, since=when,

@@ -59,6 +59,15 @@ def start_record(plan: RunPlan, chain: str, *, origin: Mapping[str, str] | None 
     }
 
 
+def refused_record(plan: RunPlan, reason: str, *,
+                   origin: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The one record of a run a protected environment's confirmation refused (a wrong
+    answer, nobody to ask, interrupted at the question): who tried what, where, and why not."""
+    chain = " → ".join(["local", *(spec.label for spec in plan.layers_to_run)])
+    return {**start_record(plan, chain, origin=origin), "event": "refused",
+            "reason": mask_text(reason)}
+
+
 def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
                error: BaseException | None = None,
                steps: Sequence[OutputDigest] = ()) -> dict[str, Any]:
