@@ -6,19 +6,16 @@ ValueError from exec, or, over SSH, a session the server dropped ("Connection lo
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, get_args
+from collections.abc import Mapping, Sequence
+from typing import TypeVar, get_args
 
 from .config.loader import load_config
 from .config.model import Config, StdinMode, canonical_name
 from .config.placeholders import placeholder_problem
 from .config.suggest import did_you_mean
-from .errors import ConfigError, UnknownArgument
+from .errors import ConfigError
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
@@ -144,52 +141,6 @@ def _bytes(name: str, value: object, least: int) -> int:
         raise ConfigError(f"{name} must be a whole number of bytes, at least {least}, "
                           f"got {value!r}")
     return value
-
-
-def keywords_checked(cls: type[T]) -> type[T]:
-    """`cls` with every public method (and its constructor) refusing an unknown keyword
-    before it runs, with a did-you-mean (Python's TypeError names the word, not the one
-    meant)."""
-    for name, method in list(vars(cls).items()):
-        if (not name.startswith("_") or name == "__init__") and inspect.isfunction(method):
-            setattr(cls, name, _checking(method, cls.__name__ if name == "__init__" else name))
-    return cls
-
-
-def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
-    parameters = inspect.signature(method).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return method
-    names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
-                                                                p.KEYWORD_ONLY))
-
-    def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
-        for word in given:
-            if word not in names:
-                hint = did_you_mean(word, names - {"self"})
-                raise UnknownArgument(f"{called}() takes no argument {word!r}"
-                                      + (f" (did you mean {hint}=?)" if hint else ""))
-        if "environment" in names and len(args) < 2 and "environment" not in given \
-                and isinstance(given.get("env"), str):  # `run(env="prod", …)`
-            raise UnknownArgument(f"{called}() takes the environment first: {called}("
-                                  f"{given['env']!r}, …); env= is the command's variables "
-                                  f"(a mapping)")
-
-    @functools.wraps(method)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        check(args, kwargs)  # at the call, as Python's own TypeError (an `async def`'s too)
-        return method(*args, **kwargs)
-    if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
-        _mark_coroutine_function(checked)
-    return checked
-
-
-def _mark_coroutine_function(function: Callable[..., Any]) -> None:
-    """Make `function`, which returns a coroutine, pass for an `async def` where it is asked."""
-    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
-        inspect.markcoroutinefunction(function)
-    else:  # 3.10, 3.11: the marker asyncio.iscoroutinefunction looks for
-        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # private-ok: the 3.11 marker
 
 
 def checked_resolver(factory: T) -> T:

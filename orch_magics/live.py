@@ -13,6 +13,7 @@ from typing import Any
 from ._loop import BackgroundLoop, result_of, settled, started
 from .engine import Run
 from .errors import LayerError, OrchError, ProcessLeft, RunInterrupted
+from .keywords import keywords_checked
 from .plan import RunPlan
 from .process.handle import ProcessHandle, signal_number
 from .process.stdin_writer import as_bytes
@@ -23,6 +24,7 @@ from .sinks.file import FileProgress
 Ended = Callable[[RunResult | None, BaseException | None], None]
 
 
+@keywords_checked
 class LiveRun:
     """A handle on a run that is (or was) executing: send stdin, stop it, get its result.
 

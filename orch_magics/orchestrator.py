@@ -22,7 +22,6 @@ from .arguments import (
     checked_keeping,
     checked_resolver,
     checked_tail,
-    keywords_checked,
 )
 from .audit import AuditLog
 from .config.loader import load_config
@@ -31,6 +30,7 @@ from .engine import Run, RunOptions
 from .errors import LayerError
 from .fleet.options import FleetOptions
 from .guard import check_allowed
+from .keywords import keywords_checked
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import DEFAULT_CAPTURE_LIMIT, NamedRun, RestartPolicy, Supervisor

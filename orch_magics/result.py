@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import result_json
 from .errors import OrchError
+from .keywords import keywords_checked
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import Dropped, OutputBuffer
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .plan import RunPlan
 
 
+@keywords_checked
 @dataclass(eq=False)
 class RunResult:
     """What a run produced. Output is kept whole (on disk past a threshold) and decoded lazily.

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
-from .arguments import keywords_checked
+from .keywords import keywords_checked
 from .shutdown import close_at_exit
 
 if TYPE_CHECKING:

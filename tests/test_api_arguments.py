@@ -473,6 +473,32 @@ def test_a_misspelt_keyword_says_the_one_meant_before_anything_runs(
     assert not (tmp_path / "marker").exists() and not _audit().exists()
 
 
+def test_a_misspelt_keyword_of_the_other_public_calls_says_the_one_meant(
+        cfg: Path, tmp_path: Path) -> None:
+    """tester api4: `load_config(cdw=…)` was Python's bare TypeError; so were the keywords of
+    what a run hands back (`LiveRun.wait(timout=)`, `RunResult.label(widht=)`)."""
+    from orch_magics import load_config, load_config_text
+
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: load_config(str(cfg), cdw=str(tmp_path)), "load_config() takes no argument "
+                                                             "'cdw' (did you mean cwd=?)"),
+        (lambda: load_config_text("environments: {}", nmae="x"), "load_config_text() takes no "
+                                                                  "argument 'nmae' (did you mean "
+                                                                  "name=?)")]
+    with Orchestrator(cfg) as orch:
+        live = orch.start("local", command="sleep 0.3")
+        result = orch.run("local", command="echo hi")
+        calls += [(lambda: live.wait(timout=5), "wait() takes no argument 'timout' (did you "
+                                                "mean timeout=?)"),
+                  (lambda: result.label(widht=9), "label() takes no argument 'widht' (did you "
+                                                  "mean width=?)")]
+        for call, said in calls:
+            with pytest.raises(ConfigError) as info:
+                call()
+            assert str(info.value) == said and isinstance(info.value, TypeError)
+        assert live.wait(timeout=5).ok and result.label(width=9)
+
+
 def test_a_misspelt_keyword_of_an_async_method_is_said_at_the_call(cfg: Path) -> None:
     """review: `orch.arun(…, sinkz=[])` said it only when awaited; Python's own TypeError for
     an `async def` comes at the call, and the method still passes for a coroutine function."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..importing import paused_gc
+from ..keywords import keywords_checked
 from ..layers.base import LayerKind
 from ..layers.registry import get_kind, is_kind, kind_names
 from . import fanout
@@ -117,6 +118,7 @@ def demo_config_files() -> list[Path]:
     return [DEMO_DIR / "orch.yaml"]
 
 
+@keywords_checked
 def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Config:
     """Load and validate config files (found automatically when none are given)."""
     paths = find_config_files(files, cwd=cwd)
@@ -124,6 +126,7 @@ def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Confi
     return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths))
 
 
+@keywords_checked
 def load_config_text(text: str, name: str = "<string>") -> Config:
     """Validate config given as YAML text (for tests and notebooks).
 

@@ -18,6 +18,7 @@ from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settl
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..errors import OneLine, OrchError
+from ..keywords import keywords_checked
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.stdin_writer import as_bytes
@@ -243,6 +244,7 @@ class FleetInterrupted(OneLine, KeyboardInterrupt):
         self.result = result
 
 
+@keywords_checked
 class LiveFleet:
     """A fleet in flight on the background loop, steerable from any thread."""
 

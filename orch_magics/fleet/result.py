@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from .. import result_json
-from ..arguments import keywords_checked
 from ..errors import FleetError, OrchError
+from ..keywords import keywords_checked
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE

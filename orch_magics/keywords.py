@@ -1,0 +1,67 @@
+"""Unknown keyword arguments of the public API, refused with the one meant (`cdw=` → `cwd=`).
+
+Python's own TypeError names the word typed, not the word meant; ours is also a ConfigError,
+so a notebook shows it as one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .config.suggest import did_you_mean
+from .errors import UnknownArgument
+
+T = TypeVar("T")
+
+
+def keywords_checked(api: T) -> T:
+    """`api` refusing an unknown keyword before it runs: a function, or a class's constructor
+    and every public method."""
+    if inspect.isfunction(api):
+        return _checking(api, api.__name__)  # type: ignore[return-value]
+    assert isinstance(api, type)
+    for name, method in list(vars(api).items()):
+        if (not name.startswith("_") or name == "__init__") and inspect.isfunction(method):
+            setattr(api, name, _checking(method, api.__name__ if name == "__init__" else name))
+    return api
+
+
+def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return method
+    names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                p.KEYWORD_ONLY))
+
+    def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
+        for word in given:
+            if word not in names:
+                hint = did_you_mean(word, names - {"self"})
+                raise UnknownArgument(f"{called}() takes no argument {word!r}"
+                                      + (f" (did you mean {hint}=?)" if hint else ""))
+        if "environment" in names and len(args) < 2 and "environment" not in given \
+                and isinstance(given.get("env"), str):  # `run(env="prod", …)`
+            raise UnknownArgument(f"{called}() takes the environment first: {called}("
+                                  f"{given['env']!r}, …); env= is the command's variables "
+                                  f"(a mapping)")
+
+    @functools.wraps(method)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check(args, kwargs)  # at the call, as Python's own TypeError (an `async def`'s too)
+        return method(*args, **kwargs)
+    if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
+        _mark_coroutine_function(checked)
+    return checked
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Make `function`, which returns a coroutine, pass for an `async def` where it is asked."""
+    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+        inspect.markcoroutinefunction(function)
+    else:  # 3.10, 3.11: the marker asyncio.iscoroutinefunction looks for
+        import asyncio
+
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # private-ok: the 3.11 marker
