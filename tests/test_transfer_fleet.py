@@ -71,6 +71,35 @@ def test_a_fleet_get_puts_each_copy_in_a_folder_per_target(orch: Orchestrator,
         (name, f"orch-get /tmp/who {out / name / 'who'}") for name in NAMES]  # not `out`
 
 
+class Told:
+    """A progress that writes down what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def start(self, label: str, total: int | None) -> None:
+        self.calls.append(("start", label))
+
+    def update(self, done: int) -> None:
+        pass
+
+    def finish(self, ok: bool) -> None:
+        self.calls.append(("finish", ok))
+
+
+def test_a_fleet_copy_shows_its_progress_only_once_a_target_copies(orch: Orchestrator,
+                                                                   tmp_path: Path) -> None:
+    """browser5: a fleet get refused on every target left `web: 3 targets: 0 B ✗ not
+    copied` in the cell, where a one-target copy refused leaves no bar at all."""
+    refused = Told()
+    copied = orch.get("cp", "/tmp/no-such-file", str(tmp_path / "a"), progress=refused)
+    assert not copied.ok and len(copied.failed) == 3
+    assert refused.calls == [("finish", False)]
+    told = Told()
+    assert orch.get("cp", "/tmp/who", str(tmp_path / "b"), progress=told).ok
+    assert told.calls == [("start", "cp: 3 targets"), ("finish", True)]
+
+
 def test_a_fleet_get_into_a_relative_folder_that_is_not_there_yet(
         orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Finding which folders it made walked `out/name` → `out` → "" → "" …: the copy never

@@ -81,7 +81,7 @@ class _Sum:
         self.done = 0
 
     def start(self, label: str, total: int | None) -> None:
-        pass
+        self.of.begin()
 
     def update(self, done: int) -> None:
         self.of.moved(self, done)
@@ -91,12 +91,20 @@ class _Sum:
 
 
 class _Total:
-    """The sum of every target's bytes, shown on one progress."""
+    """The sum of every target's bytes, shown on one progress once a target's copy starts: a
+    copy refused on every target shows none, as a one-target copy refused does."""
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress, label: str, size: int | None) -> None:
+        self.progress, self.label, self.size = progress, label, size
         self.done = 0
+        self.started = False
         self.lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self.lock:  # held while it starts: no target's bytes are shown before
+            if not self.started:
+                self.started = True
+                self.progress.start(self.label, self.size)
 
     def moved(self, part: _Sum, done: int) -> None:
         with self.lock:
@@ -130,8 +138,8 @@ class FleetCopy:
         if self.put_source is not None and self.put_source.size is not None:
             size = self.put_source.size * len(targets)
         count = plural(len(targets), "target")
-        progress.start(f"{self.plan.environment.name}: {count}", size)
-        total, gate = _Total(progress), asyncio.Semaphore(self.parallel)
+        total = _Total(progress, f"{self.plan.environment.name}: {count}", size)
+        gate = asyncio.Semaphore(self.parallel)
         ok = False
         try:
             done = dict(await gather_all(*(self._one(t, gate, _Sum(total)) for t in targets
