@@ -59,6 +59,13 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: [a, "@b"]}}', 40, "it has '@'"),
     ('{type: ssh, config: {host: "web-[1:3]:22"}}', 36, "(an ssh port is its own setting: "
                                                          "host: web-[1:3], port: 22)"),
+    # fleets6: `a/b` then `c`, and `a` then `b/c`, were both labelled a/b/c: one run vanished
+    ('{type: ssh, config: {host: ["127.0.1.1/x", "127.0.1.1"]}}', 37, "host '127.0.1.1/x': it "
+     "has '/': a host or container name has none (a fleet target's label joins its hops' "
+     "names with '/')"),
+    ('{type: ssh, config: {host: "a/b"}}', 36, "it has '/'"),
+    ('{type: docker, config: {container: "b/c-[1:2]"}}', 44, "it has '/'"),
+    ('{type: podman, config: {container: x/y}}', 44, "it has '/'"),
 ])
 def test_a_name_no_run_could_reach_is_refused_at_its_place(layer: str, column: int,
                                                            why: str) -> None:
@@ -98,6 +105,8 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "inventory host 'w3': its ansible_host is a template ('{{ inventory_hostname }}.internal'"
      "), which only Ansible can read: write the address in the inventory or the ssh layer"),
     # reached over ssh, it would be another machine (localhost: this one as the ssh user)
+    ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a fleet target's label "
+                             "joins its hops' names with '/', so no name holds one"),
     ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
                                     "an ssh layer reaches it over ssh only"),
     ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': its ansible_connection is "

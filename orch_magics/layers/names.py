@@ -27,6 +27,9 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
                          f"has none{hint}")
+    if "/" in name:  # a fleet target's label joins its hops' names with '/': one label each
+        raise ValueError("it has '/': a host or container name has none (a fleet target's "
+                         "label joins its hops' names with '/')")
     if "@" in name:  # `ssh user@host` written as a host
         user, _, host = name.rpartition("@")
         hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
