@@ -78,13 +78,35 @@ def test_to_dataframe_keeps_its_columns_with_no_target_and_exit_codes_whole(
     assert res.states == {"w1": "failed", "w2": "skipped"}, res.causes
     columns = ["state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
                "last_line", "audit_id"]
-    for empty in (res.succeeded, orch.run("web", command="true").failed):
-        frame = empty.to_dataframe()
-        assert frame.empty and list(frame.columns) == columns and frame.index.name == "label"
     frame = res.to_dataframe()
     assert list(frame.columns) == columns and list(frame.index) == ["w1", "w2"]
     assert str(frame["returncode"].dtype) == "Int64"
     assert frame.loc["w1", "returncode"] == 3 and frame.loc["w2", "returncode"] is pandas.NA
+    for empty in (res.succeeded, orch.run("web", command="true").failed):
+        nothing = empty.to_dataframe()
+        assert nothing.empty and list(nothing.columns) == columns
+        assert nothing.index.name == "label"
+        # fleets6: every column but returncode was `object`, so frames of reruns joined
+        # with pd.concat turned the numbers into objects
+        assert dict(nothing.dtypes) == dict(frame.dtypes), nothing.dtypes
+        assert nothing.index.dtype == frame.index.dtype
+        joined = pandas.concat([frame, nothing])
+        assert dict(joined.dtypes) == dict(frame.dtypes)
+
+
+def test_groups_roll_up_the_same_bytes_and_keep_targets_that_never_ran_apart(
+        orch: Orchestrator) -> None:
+    """fleets6: groups() compared outputs as text, where bytes that are not UTF-8 all read
+    as U+FFFD (\\xfe and \\xff were one group), and a target that never ran sat in the group
+    of those that printed nothing: one group read 'every host agrees'."""
+    res = orch.run("web", command='[ "${SSH_CONNECTION#* * 127.0.1.1 }" = "$SSH_CONNECTION" ]'
+                                   ' && printf "\\377\\n" || printf "\\376\\n"')
+    assert {k: r.stdout_bytes for k, r in res.items()} == {"w1": b"\xfe\n", "w2": b"\xff\n"}
+    assert sorted(labels for labels, _ in res.groups()) == [["w1"], ["w2"]]
+    same = orch.run("web", command='printf "\\377\\n"')
+    assert same.groups() == [(["w1", "w2"], "\ufffd\n")]
+    res = orch.run("web", command="exit 3", parallel=1, max_fail=0)  # w2 skipped: never ran
+    assert res.groups() == [(["w1"], ""), (["w2"], "")]
 
 
 def test_to_dataframe_without_pandas_says_how_to_install_it(orch: Orchestrator,

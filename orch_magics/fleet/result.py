@@ -8,6 +8,7 @@ exactly these targets.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
@@ -99,12 +100,19 @@ class FleetResult(ByTarget[RunResult]):
         return {k: cause(r, self.states[k]) for k, r in self._results.items()}
 
     def groups(self) -> list[tuple[list[str], str]]:
-        """(labels, stdout) of targets with identical stdout, largest group first."""
-        by_output: dict[str, list[str]] = {}
+        """(labels, stdout) of targets whose stdout is the same bytes, largest group first.
+        Targets whose process never ended with a status (unreachable, skipped, stopped before
+        it started) group apart from those that printed the same: one group means every
+        target ran and agrees. Bytes, not text: outputs that are not UTF-8 differ as they do."""
+        by_output: dict[tuple[bytes, bool], list[str]] = {}
         for label, result in self._results.items():
-            by_output.setdefault(result.stdout, []).append(label)
-        return sorted(((labels, out) for out, labels in by_output.items()),
-                      key=lambda group: -len(group[0]))
+            digest = hashlib.sha256()  # one output in memory at a time, a chunk at a time
+            for chunk in result.stdout_buffer.iter_chunks():
+                digest.update(chunk)
+            ran = result.returncode is not None
+            by_output.setdefault((digest.digest(), ran), []).append(label)
+        return sorted(((labels, self._results[labels[0]].stdout)
+                       for labels in by_output.values()), key=lambda group: -len(group[0]))
 
     def close(self) -> None:
         """`RunResult.close()` of every target: their output's memory and disk space back."""
@@ -194,16 +202,21 @@ class FleetResult(ByTarget[RunResult]):
 
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame indexed by label (needs `orch_magics[pandas]`). With
-        no target (`res.failed` when all succeeded) it is empty but has the columns, and exit
-        codes stay whole numbers (nullable Int64: <NA> where a target has none)."""
+        no target (`res.failed` when all succeeded) it is empty but has the columns, of the
+        same types (frames of reruns concatenate); exit codes stay whole numbers (nullable
+        Int64: <NA> where a target has none)."""
         try:
             import pandas
         except ImportError:
             raise OrchError("to_dataframe() needs pandas: pip install 'orch_magics[pandas]'"
                             ) from None
         frame = pandas.DataFrame(self.rows(), columns=list(ROW_KEYS))
-        frame["returncode"] = frame["returncode"].astype("Int64")
-        return frame.set_index("label")
+        types = {"returncode": "Int64", "duration": "float64", "stdout_bytes": "int64",
+                 "stderr_bytes": "int64"}
+        if frame.empty:  # nothing to infer from: the types rows would have given
+            types.update(dict.fromkeys(("label", "state", "cause", "last_line", "audit_id"),
+                                       "str"))
+        return frame.astype(types).set_index("label")
 
     def to_dict(self) -> dict[str, Any]:
         return self._data(RunResult.to_dict)
