@@ -74,6 +74,26 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert set(load_config(explicit, cwd=str(tmp_path)).services) == {"explicit"}
 
 
+def test_cwd_is_where_config_files_are_found_and_read_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """api5: cwd=5 or cwd=b'x' was pathlib's TypeError, cwd=0 the working directory, and a
+    relative file given with cwd= was looked for where the process stood."""
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    write(tmp_path, "x.yaml", "services: {explicit: {command: 'true'}}\n")
+    monkeypatch.chdir("/")
+    assert set(load_config("x.yaml", cwd=tmp_path).services) == {"explicit"}
+    monkeypatch.setenv("ORCH_CONFIG", "x.yaml")
+    assert set(load_config(cwd=str(tmp_path)).services) == {"explicit"}
+    for cwd, said in ((5, "not int 5"), (b"cfg", "not bytes b'cfg'"), (0, "not int 0"),
+                      (True, "not bool True"),
+                      (str(tmp_path / "x.yaml"), f"cwd={str(tmp_path / 'x.yaml')!r} is not a "
+                                                 f"folder"),
+                      (str(tmp_path / "no"), "does not exist: give the folder")):
+        with pytest.raises(ConfigError) as err:
+            load_config(cwd=cwd)  # type: ignore[arg-type]
+        assert said in str(err.value), err.value
+
+
 def test_nothing_found_says_where_it_looked(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """In the API's words (the CLI's `-c` is no argument of load_config), naming a set

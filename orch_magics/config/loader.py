@@ -44,23 +44,25 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
 def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
                       cwd: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Config files in order of precedence: explicit paths, $ORCH_CONFIG, then the working dir."""
+    """Config files in order of precedence: explicit paths, $ORCH_CONFIG, then the working dir
+    (`cwd`, when given: relative paths are read from there too, as if orch ran there)."""
     explicit = list(explicit)
     wrong = [p for p in explicit if not isinstance(p, (str, os.PathLike))]
     if wrong:
         raise ConfigError(f"load_config takes file paths, one per argument "
                           f"(load_config('a.yaml', 'b.yaml')), not {type(wrong[0]).__name__}")
+    _check_cwd(cwd)
     if explicit:
-        return _once(explicit)
+        return _once(explicit, cwd)
     env = os.environ.get("ORCH_CONFIG", "")
     if env.strip():
         given: list[str | os.PathLike[str]] = [p for p in env.split(os.pathsep) if p.strip()]
         if not given:
             raise ConfigError(f"ORCH_CONFIG={env!r} names no file: give paths separated by "
                               f"{os.pathsep!r}, or unset it")
-        return _once(given)
+        return _once(given, cwd)
     try:
-        here = Path(cwd or os.getcwd())
+        here = Path(cwd if cwd is not None else os.getcwd())
     except FileNotFoundError:  # a folder removed under the shell that stood in it
         raise ConfigError("the working directory no longer exists, so there is no "
                           "./orch.yaml to read: cd to a folder, or give -c FILE or "
@@ -74,15 +76,31 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     raise NoConfig(here)
 
 
-def _once(given: list[str | os.PathLike[str]]) -> list[Path]:
+def _check_cwd(cwd: object) -> None:
+    """`cwd=` is None or an existing folder's path (an int or bytes was pathlib's TypeError;
+    `cwd=0` read as the working directory)."""
+    if cwd is None:
+        return
+    if not isinstance(cwd, (str, os.PathLike)) or isinstance(os.fspath(cwd), bytes):
+        raise ConfigError(f"cwd= is the folder to look for config files in (a str or a path), "
+                          f"not {type(cwd).__name__} {cwd!r}")
+    if not os.path.isdir(cwd):
+        what = "is not a folder" if os.path.exists(cwd) else "does not exist"
+        raise ConfigError(f"cwd={os.fspath(cwd)!r} {what}: give the folder to look for config "
+                          f"files in")
+
+
+def _once(given: list[str | os.PathLike[str]],
+          cwd: str | os.PathLike[str] | None = None) -> list[Path]:
     """Each file once, at its first place (`-c a.yaml -c a.yaml` said that every environment
-    of it was defined twice, pointing at one line), `~` expanded; an empty path is said as
-    one (it read as the directory `.`), a symlink loop as a file that cannot be read."""
+    of it was defined twice, pointing at one line), `~` expanded, a relative one read from
+    `cwd` when given; an empty path is said as one (it read as the directory `.`), a symlink
+    loop as a file that cannot be read."""
     if any(not os.fspath(p) for p in given):
         raise ConfigError("a config file path is empty: give a file")
     seen: set[Path] = set()
     paths = []
-    for path in (Path(os.path.expanduser(p)) for p in given):  # no shell expanded `~` in a
+    for path in (Path(cwd or "", os.path.expanduser(p)) for p in given):  # no shell: `~` in a
         try:  # notebook line, an API call or a quoted ORCH_CONFIG
             where = path.resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before 3.13
@@ -119,8 +137,10 @@ def demo_config_files() -> list[Path]:
 
 
 @keywords_checked
-def load_config(*files: str | os.PathLike[str], cwd: str | None = None) -> Config:
-    """Load and validate config files (found automatically when none are given)."""
+def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None
+                ) -> Config:
+    """Load and validate config files (found automatically when none are given; `cwd`: the
+    folder to find them in, and to read relative paths from, instead of the working one)."""
     paths = find_config_files(files, cwd=cwd)
     config = _assemble((read_source(p), Path(p).resolve().parent) for p in paths)
     return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths))
