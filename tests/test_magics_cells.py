@@ -438,3 +438,39 @@ def test_a_line_refused_for_a_mistake_at_admission_stops_the_cell_s_last_run(
         said = kernel.text("c1")
         assert said.startswith("stopped cat, the run this cell started when it last ran\n"), said
         assert not alive(pid)
+
+
+def test_an_interrupt_while_a_cell_stops_its_last_run_or_unloads_is_one_line(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """notebook5: Interrupt pressed while a re-run cell waited for its stubborn stdin run to
+    end (INT, TERM, then KILL: seconds) showed a 60-line traceback through orch's insides, and
+    an interrupted %reload_ext left the old extension half unloaded, saying nothing."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("c1", "%orch local stubborn")
+        kernel.wait_for("c1", "up")
+        request = kernel.send("c1", "%orch local stubborn")  # run again: stops the first
+        time.sleep(1.0)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(request)["status"] == "error"
+        said = kernel.text("c1")
+        assert said == ("KeyboardInterrupt: waiting for 'stubborn', the run this cell started "
+                        "when it last ran, to stop was interrupted; it is still being stopped "
+                        "(INT, TERM, KILL), and the cell started nothing: %orch ps shows when "
+                        "it has ended\n"), said
+        kernel.run("c2", "s = %orch local stubborn --name second")
+        kernel.wait_for("c2", "up")
+        request = kernel.send("reload", "%reload_ext orch_magics")
+        time.sleep(1.0)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(request)["status"] == "error"
+        assert kernel.text("reload").endswith(
+            "KeyboardInterrupt: orch_magics is unloaded, but waiting for its runs to stop was "
+            "interrupted: they are still being stopped (INT, TERM, KILL); %load_ext orch_magics "
+            "loads it again\n"), kernel.text("reload")
+        kernel.run("gone", "%orch ps")
+        assert "UsageError: Line magic function `%orch` not found" in kernel.text("gone")
+        assert kernel.run("again", "%load_ext orch_magics")["status"] == "ok"
+        time.sleep(4.5)  # the stops go on: INT, TERM, then KILL after a few seconds
+        kernel.run("pids", "print(s.state)")
+        assert kernel.text("pids") == "stopped\n", kernel.text("pids")

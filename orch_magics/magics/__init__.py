@@ -14,6 +14,7 @@ from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from .completion import matcher
 from .core import OrchMagics
+from .frontend import quiet
 from .settings import Orch, settings_for
 
 if TYPE_CHECKING:
@@ -49,12 +50,17 @@ def unload_ipython_extension(shell: Any) -> None:
     forward they started (a reload gets a new Orchestrator: none of them could be reached
     again by name, yet they ran on until the kernel exited)."""
     registry = shell.magics_manager.registry
+    interrupted = False
     for name, obj in list(registry.items()):
         if isinstance(obj, OrchMagics):
             del registry[name]
             shell.events.unregister("post_run_cell", obj.cell_ended)
             said = _what_ends(obj.orchestrator)
-            obj.orchestrator.close()
+            try:
+                obj.orchestrator.close()
+            except KeyboardInterrupt:  # the wait for their ends: they are told to stop
+                interrupted = True
+                continue
             if said:  # `%reload_ext` too: what it ended, and that the next one starts afresh
                 print(f"orch_magics unloaded: stopped {said}; the next %load_ext starts "
                       f"afresh (%orch load the config again)")
@@ -68,6 +74,10 @@ def unload_ipython_extension(shell: Any) -> None:
     for settings in (c for c in shell.configurables if isinstance(c, Orch)):
         settings.keep_in(shell.config)  # a reload starts from them, not from a refused value
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Orch)]
+    if interrupted:  # unloaded all the same: half an extension would answer for neither
+        raise quiet(KeyboardInterrupt(
+            "orch_magics is unloaded, but waiting for its runs to stop was interrupted: they "
+            "are still being stopped (INT, TERM, KILL); %load_ext orch_magics loads it again"))
 
 
 def _what_ends(orch: Orchestrator) -> str:

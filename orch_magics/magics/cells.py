@@ -24,7 +24,7 @@ from typing import Any
 from ..fleet import LiveFleet
 from ..lifecycle import NamedRun
 from ..live import LiveRun
-from .frontend import current_cell
+from .frontend import current_cell, quiet
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,13 @@ def _replaced(entry: _Started, stop: Callable[[str], object]) -> str | None:
         print(f"{name}, started when this cell last ran, is still running "
               f"(--bg and --name runs outlive their cell): %orch stop {name} stops it")
         return name
-    stop(name)
+    try:
+        stop(name)
+    except KeyboardInterrupt:  # the wait was stopped, not the stop: one line, as %orch stop's
+        raise quiet(KeyboardInterrupt(
+            f"waiting for {name!r}, the run this cell started when it last ran, to stop was "
+            f"interrupted; it is still being stopped (INT, TERM, KILL), and the cell started "
+            f"nothing: %orch ps shows when it has ended")) from None
     print(f"stopped {name}, the run this cell started when it last ran")
     return None
 
