@@ -185,6 +185,13 @@ def test_dry_run_reads_no_secret(shell, capsys):
     ("local hello --name ../up", "run name '../up': use letters"),
     ("local hello --out 1x", "variable name"),
     ("local hello --out if", "variable name"),
+    # notebook5: `--out get_ipython` broke every later %orch line, `--out In` the history
+    ("local hello --out get_ipython", "^--out get_ipython would hide IPython's get_ipython, "
+                                      "which later cells need: pick another name$"),
+    ("local hello --out Out", "would hide IPython's Out"),
+    ("local hello --out _i3", "would hide IPython's _i3"),
+    ("local hello --out _", "would hide IPython's _"),
+    ("local hello --out print", r"^--out print would hide Python's builtin print\(\): pick "),
     ("logs nothing-here", "no run named"),
     ("lcoal hello", "did you mean 'local'"),  # the environment, not the subcommand `load`
 ])

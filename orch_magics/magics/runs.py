@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import builtins
 import functools
 import keyword
 import re
@@ -178,12 +179,30 @@ def _unresolved(orch: Orchestrator, args: argparse.Namespace, script: str | None
     return plan, plan_of
 
 
+#: What IPython itself looks up in the user's namespace (every `%orch` line is compiled to
+#: `get_ipython().run_line_magic(…)`; `In`, `Out`, `_`, `_i3`, `_5` hold the history).
+_IPYTHON_NAMES = re.compile(r"get_ipython|In|Out|exit|quit|_{1,3}|_i{1,3}|_[iod]h|_i?\d+")
+
+
+def _taken(name: str) -> str | None:
+    """What a variable of this name would hide from later cells (None: nothing): IPython's
+    own names (`--out get_ipython` broke every later magic) or a Python builtin."""
+    if _IPYTHON_NAMES.fullmatch(name):
+        return f"IPython's {name}, which later cells need"
+    if name in vars(builtins):
+        return f"Python's builtin {name}()" if callable(vars(builtins)[name]) else \
+            f"Python's builtin {name}"
+    return None
+
+
 def _check(args: argparse.Namespace) -> None:
     if not args.environment:
         raise UsageError("usage: %orch ENV SERVICE [options] or %%orch ENV [SERVICE] "
                          "[options]; see %orch --help (environments: %orch envs)")
     if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
+    if args.out is not None and (whose := _taken(args.out)):
+        raise UsageError(f"--out {args.out} would hide {whose}: pick another name")
     try:  # before anything is shown (a status line of a run that never started)
         if args.name is not None:  # in every mode (headless, --bg blocks and names none)
             check_name(args.name)
