@@ -151,3 +151,20 @@ def test_asking_for_help_before_anything_is_loaded_points_at_the_help(orch_kerne
             "UsageError: %orch --help shows how to use it (%orch SUBCOMMAND --help for one "
             "subcommand; %orch envs and %orch services what is loaded)\n"), cell.source
     assert "no configuration found" in stream_text(nb.cells[2], "stderr")  # as before
+
+
+def test_history_reads_the_users_audit_log_with_no_configuration_loaded(
+        orch_kernel, tmp_path: Path) -> None:
+    """notebook5: `%orch history` said "no configuration found", where `orch audit` reads
+    the user's own log (it is per user, not per configuration)."""
+    from orch_magics.audit import AuditLog, default_audit_path
+
+    AuditLog(default_audit_path()).append({
+        "event": "start", "id": "a1", "time": "2026-12-04T10:00:00+00:00", "user": "me",
+        "environment": "staging", "command": "uptime"})
+    nb = notebook_with("%orch history -n 1", "%orch history --env stagign")
+    run_notebook(nb, orch_kernel, resources={"metadata": {"path": str(tmp_path)}})
+    table = stream_text(nb.cells[0]).splitlines()
+    assert table[0].split()[:3] == ["time", "(UTC)", "who"] and len(table) == 2, table
+    assert "staging" in table[1] and "uptime" in table[1] and "a1" in table[1]
+    assert stream_text(nb.cells[1]) == "no audited runs match (did you mean --env staging?)\n"

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audit.query import HEADER, audited_runs, environment_hint
-from ..config.loader import demo_config_files
+from ..config.loader import NoConfig, demo_config_files
+from ..config.model import AuditSettings
 from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..lifecycle import NamedRun
 from ..live import LiveRun
@@ -50,14 +51,19 @@ def services(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 
 def history(orch: Orchestrator, args: argparse.Namespace) -> None:
-    """The audit log's runs (who, where, what, how it ended), newest last."""
-    found = audited_runs(orch.config.audit, env=args.env, since=args.since, failed=args.failed,
+    """The audit log's runs (who, where, what, how it ended), newest last: the configured
+    log, or the user's own when no configuration is loaded (as `orch audit` reads it)."""
+    try:
+        settings, known = orch.config.audit, list(orch.config.environments)
+    except NoConfig:
+        settings, known = AuditSettings(), []
+    found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
                          last=args.tail)
     if args.json:
         for run in found:
             print(json.dumps(run.as_dict(), sort_keys=True))
     elif not found:
-        hint = args.env and environment_hint(args.env, orch.config.audit, orch.config.environments)
+        hint = args.env and environment_hint(args.env, settings, known)
         print("no audited runs match" + (f" (did you mean --env {hint}?)" if hint else ""))
     else:
         print(table(HEADER, [run.row() for run in found]))
