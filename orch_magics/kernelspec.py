@@ -7,7 +7,8 @@ Install it with one command (into the current virtualenv, the user's directory, 
     python -m orch_magics.kernelspec install --prefix /opt/conda
 
 and remove it with the same option: `python -m orch_magics.kernelspec remove --sys-prefix`
-(without one, the first "orch" spec Jupyter finds is removed).
+(without one, both mean the system-wide folder, /usr/local/share/jupyter/kernels). Jupyter
+keeps kernel names in lower case: `--name Orch-3` is the spec `orch-3`, for both.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def install(*, user: bool = False, prefix: str | None = None, name: str = NAME,
     """Install the spec; returns the directory it was written to."""
     from jupyter_client.kernelspec import KernelSpecManager
 
-    check_name(name)
+    name = check_name(name)
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         with open(os.path.join(tmp, "kernel.json"), "w") as f:
@@ -53,19 +54,16 @@ def install(*, user: bool = False, prefix: str | None = None, name: str = NAME,
 
 
 def remove(name: str = NAME, *, user: bool = False, prefix: str | None = None) -> str:
-    """Remove the spec from where `install` put it with the same options; returns its directory.
-
-    Without `user` or `prefix`, the first spec of that name Jupyter finds is removed.
-    """
+    """Remove the spec from where `install` put it with the same options (without `user` or
+    `prefix`: the system-wide folder); returns its directory."""
     import shutil
 
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-    from jupyter_core.paths import jupyter_data_dir
+    from jupyter_client.kernelspec import NoSuchKernel
+    from jupyter_core.paths import SYSTEM_JUPYTER_PATH, jupyter_data_dir
 
-    check_name(name)
-    if not user and prefix is None:
-        return KernelSpecManager().remove_kernel_spec(name)
-    base = jupyter_data_dir() if user else os.path.join(prefix or "", "share", "jupyter")
+    name = check_name(name)
+    base = jupyter_data_dir() if user else SYSTEM_JUPYTER_PATH[0] if prefix is None else \
+        os.path.join(prefix, "share", "jupyter")
     path = os.path.join(base, "kernels", name)
     if not os.path.isdir(path):
         raise NoSuchKernel(name)
@@ -114,7 +112,7 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not VALID_NAME.fullmatch(name):
         raise ValueError(f"invalid kernel name {name!r}: use letters, digits, '.', '_' and '-' "
                          f"(not only dots)")
-    return name
+    return name.lower()  # as Jupyter keeps it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                                 for o in a.option_strings if o not in ("-h", "--help"))
     args = parser.parse_args(argv)
     try:
-        check_name(args.name)
+        args.name = check_name(args.name)
     except ValueError as exc:
         parser.error(f"{args.action} --name: {exc}")
     prefix = sys.prefix if args.sys_prefix else args.prefix

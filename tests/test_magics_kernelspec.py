@@ -60,3 +60,29 @@ def test_an_unusable_prefix_is_one_line(tmp_path, action):
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(("cannot install the kernel spec: Not a directory: ",
                                    "no kernel spec named 'orch' there"))
+
+
+def _in_system_folder(system: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line with Jupyter's system-wide folder moved to `system` (the test must not
+    write /usr/local/share/jupyter of the machine it runs on)."""
+    code = ("import sys, jupyter_core.paths as p; p.SYSTEM_JUPYTER_PATH[0] = sys.argv[1]; "
+            "from orch_magics.kernelspec import main; sys.exit(main(sys.argv[2:]))")
+    return subprocess.run([sys.executable, "-c", code, system, *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_install_and_remove_without_an_option_mean_one_folder_and_one_name(
+        orch_kernel, tmp_path) -> None:
+    """notebook5: `install` went system-wide and `remove` then deleted the first spec Jupyter
+    found (the virtualenv's); `install --name Orch-3` said 'Orch-3', made `orch-3`, and
+    `remove --name Orch-3` found nothing."""
+    system = tmp_path / "system"
+    made = _in_system_folder(str(system), "install", "--name", "Orch-3")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith(f"installed kernel spec 'orch-3' (Python 3 (orch)) in "
+                                  f"{system / 'kernels' / 'orch-3'}"), made.stdout
+    gone = _in_system_folder(str(system), "remove", "--name", "Orch-3")
+    assert gone.returncode == 0 and gone.stdout == (
+        f"removed kernel spec from {system / 'kernels' / 'orch-3'}\n"), gone
+    assert list((system / "kernels").iterdir()) == []
+    assert orch_kernel in KernelSpecManager().find_kernel_specs()  # the venv's is still there
