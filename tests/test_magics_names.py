@@ -18,6 +18,7 @@ def test_an_environment_named_like_a_subcommand_runs_from_a_cell(
         said = capsys.readouterr().out
         assert "note: environment 'logs' shares its name with %orch logs" in said
         assert "note: environment 'stop' shares its name with %orch stop" in said
+        assert "which a line means: run in it with a cell" in said
         sh.run_cell_magic("orch", "stop --out r", "echo in-stop\n")
         assert sh.user_ns["r"].stdout == "in-stop\n"
         sh.run_cell_magic("orch", "logs --out r", "echo in-logs\n")
@@ -35,3 +36,20 @@ def test_a_cell_line_of_such_an_environment_is_checked_as_any_other(
             sh.run_cell_magic("orch", 'stop --out "r', "echo x\n")
         with pytest.raises(UsageError, match="%orch stop -- COMMAND is the orch CLI's form"):
             sh.run_cell_magic("orch", "stop -- echo hi", "echo x\n")
+
+
+def test_the_load_note_says_which_lines_run_in_an_environment_named_like_a_listing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """notebook5: the note said a line always means the subcommand, while `%orch services
+    touch` ran touch in the environment `services` (no listing takes words)."""
+    config = ("environments: {services: []}\nservices: {touch: {command: 'echo touched'}}\n"
+              "audit: {enabled: false}\n")
+    with orch_shell(config, tmp_path) as sh:
+        assert ("note: environment 'services' shares its name with %orch services: the line "
+                "%orch services alone is the subcommand; %orch services SERVICE, and a cell "
+                "%%orch services, run in the environment") in capsys.readouterr().out
+        assert sh.run_line_magic("orch", "services touch").stdout == "touched\n"
+        capsys.readouterr()
+        sh.run_line_magic("orch", "services")
+        listed = capsys.readouterr().out
+        assert listed.startswith("SERVICE") and "touch" in listed, listed

@@ -208,7 +208,7 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
         try:
             return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
         except UsageError:  # `%orch ps health`, with an environment named `ps`: a run there
-            if (first_word is None or _takes_words(words[0])
+            if (first_word is None or takes_words(words[0])
                     or not _names_environment(first_word, words)):
                 raise  # `%orch stop web --timeout 5` is a stop, mistyped: never a run
     if words and not words[0].startswith("-") and first_word is not None:
@@ -220,7 +220,7 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
     return Parsed("run", run_parser().parse_words(words))
 
 
-def _takes_words(name: str) -> bool:
+def takes_words(name: str) -> bool:
     """Whether subcommand `name` takes words of its own (a run's name, paths): a line of it
     that does not parse is a mistake in it, never a run in an environment of that name."""
     actions = sub_parser(name)._actions  # private-ok: where argparse keeps its arguments

@@ -22,6 +22,7 @@ from ..result import RunResult
 from ..text import some_of, table
 from . import transfer
 from .frontend import quiet
+from .parser import takes_words
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -34,8 +35,13 @@ def load(orch: Orchestrator, args: argparse.Namespace) -> None:
           f"service(s) ({some_of(list(config.services)) or 'none'}) from "
           f"{', '.join(config.files)}")
     for name in sorted(SUBCOMMANDS.keys() & config.environments.keys()):
-        print(f"note: environment {name!r} shares its name with %orch {name}, which a line "
-              f"means: run in it with a cell, %%orch {name} [SERVICE] and a body")
+        if takes_words(name):
+            print(f"note: environment {name!r} shares its name with %orch {name}, which a "
+                  f"line means: run in it with a cell, %%orch {name} [SERVICE] and a body")
+        else:  # `%orch ps SERVICE` cannot be the subcommand: a run there (as parse() reads it)
+            print(f"note: environment {name!r} shares its name with %orch {name}: the line "
+                  f"%orch {name} alone is the subcommand; %orch {name} SERVICE, and a cell "
+                  f"%%orch {name}, run in the environment")
 
 
 def envs(orch: Orchestrator, args: argparse.Namespace) -> None:
