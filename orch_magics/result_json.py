@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
 from .config.suggest import did_you_mean
-from .errors import ConfigError, UnknownArgument
+from .errors import ConfigError, OrchError, UnknownArgument
 from .sinks.buffer import OutputBuffer
 
 #: Where `write_json` writes: a file's path, or an open file (text, or binary: UTF-8 bytes).
@@ -113,30 +113,59 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
     """`dump` into `target`: a path is written (UTF-8, replaced if it exists), an open text
     file takes the text, an open binary one its UTF-8 bytes; anything else is a ConfigError,
     as is an option `json.dumps` does not take (before any file is written)."""
-    for word in kw:
-        if word not in JSON_OPTIONS:
-            hint = did_you_mean(word, JSON_OPTIONS)
-            raise UnknownArgument(f"json() takes json.dumps's options, not {word!r}"
-                                  + (f" (did you mean {hint}=?)" if hint else ""))
+    _check_options(kw)
     if isinstance(target, (str, os.PathLike)):
         try:
             out = open(target, "w", encoding="utf-8")  # closed by the `with` below
         except OSError as exc:  # a folder, a missing folder, no permission: said as ours
             raise ConfigError(f"write_json cannot write {os.fsdecode(target)!r}: "
                               f"{exc.strerror or exc}") from None
-        with out:
-            dump(data, out, **kw)
+        try:
+            with out:  # its last bytes are written as it closes
+                dump(data, out, **kw)
+        except OSError as exc:
+            raise _unwritten(os.fsdecode(target), exc) from None
         return
+    if getattr(target, "closed", False) is True:
+        raise ConfigError(f"write_json takes a file open for writing, not the closed file "
+                          f"{getattr(target, 'name', '')!r}")
     if not callable(getattr(target, "write", None)) or \
             getattr(target, "writable", lambda: True)() is False:
         raise ConfigError(f"write_json takes a file path or a file open for writing, not "
                           f"{_what(target)}")
     mode = getattr(target, "mode", "")
+    name = str(getattr(target, "name", type(target).__name__))
     if isinstance(target, (io.RawIOBase, io.BufferedIOBase)) or \
             isinstance(mode, str) and "b" in mode:
-        dump(data, codecs.getwriter("utf-8")(target), **kw)  # type: ignore[arg-type]
+        _dumped(data, codecs.getwriter("utf-8")(target), name, kw)  # type: ignore[arg-type]
     else:
-        dump(data, target, **kw)  # type: ignore[arg-type]
+        _dumped(data, target, name, kw)  # type: ignore[arg-type]
+
+
+def _check_options(kw: dict[str, Any]) -> None:
+    """json.dumps's options, by name and value, checked before anything is written."""
+    for word in kw:
+        if word not in JSON_OPTIONS:
+            hint = did_you_mean(word, JSON_OPTIONS)
+            raise UnknownArgument(f"json() takes json.dumps's options, not {word!r}"
+                                  + (f" (did you mean {hint}=?)" if hint else ""))
+    try:  # `indent=nan`, `separators=5`: json's own TypeError came from deep inside the dump
+        json.dumps({"a": [1, "b"]}, **kw)
+    except (TypeError, ValueError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+        raise ConfigError(f"json() cannot use {given}: {exc}") from None
+
+
+def _dumped(data: Any, out: TextIO, name: str, kw: dict[str, Any]) -> None:
+    """`dump`, a write the file refuses (a full disk) said as ours, naming the file."""
+    try:
+        dump(data, out, **kw)
+    except OSError as exc:
+        raise _unwritten(name, exc) from None
+
+
+def _unwritten(name: str, exc: OSError) -> OrchError:
+    return OrchError(f"write_json could not write {name!r}: {exc.strerror or exc}")
 
 
 def _what(target: object) -> str:

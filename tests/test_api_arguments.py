@@ -388,6 +388,22 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
             ConfigError, match=r"not the file '.*a\.json', open for reading only$"):
         result.write_json(f)  # type: ignore[arg-type]
     assert (tmp_path / "a.json").read_text(encoding="utf-8") == expected
+    # api5: a closed file, a full disk and option values json.dumps cannot use were
+    # Python's ValueError, OSError and TypeError
+    with pytest.raises(ConfigError, match=r"^write_json takes a file open for writing, not "
+                                          r"the closed file '.*a\.json'$"):
+        result.write_json(f)
+    for full in ("/dev/full", open("/dev/full", "wb", buffering=0)):
+        with pytest.raises(OrchError, match=r"^write_json could not write '/dev/full': No "
+                                            r"space left on device$"):
+            result.write_json(full)  # type: ignore[arg-type]
+    for options, said in (({"indent": float("nan")}, "json() cannot use indent=nan: "),
+                          ({"separators": 5}, "json() cannot use separators=5: ")):
+        with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
+            result.json(**options)
+        with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
+            result.write_json(tmp_path / "d.json", **options)
+    assert not (tmp_path / "d.json").exists()  # checked before the file was made
 
 
 @pytest.mark.parametrize(("given", "said"), [
