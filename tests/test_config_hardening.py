@@ -163,6 +163,10 @@ RUN_TIME_FAILURES = [
      "bad escape \\q"),
     ("services: {a: {command: x, environment: {A: '{{secret:x}'}}}", "is not closed"),
     ("services: {a: {command: x, environment: {A: 'pre {{ env : HOME'}}}", "is not closed"),
+    # api5: its mirror typo was sent as the literal text `{secret:x}}` (as a password, say)
+    ("services: {a: {command: x, environment: {A: '{secret:x}}'}}}",
+     "placeholder '{secret:x}}' opens with one '{': write {{secret:x}}"),
+    ("services: {a: {command: 'echo {env: HOME}}'}}", "write {{env:HOME}}"),
     ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}",
      "did you mean {{secret:…}}"),
     ("services: {a: {command: x, environment: {A: '{{Env:HOME}}'}}}", "did you mean {{env:…}}"),

@@ -1,5 +1,5 @@
-"""Placeholder syntax checked at load time: `{{secrt:x}}`, `{{secret:x}` or `{{secret}}` is a
-mistake, not text.
+"""Placeholder syntax checked at load time: `{{secrt:x}}`, `{{secret:x}`, `{secret:x}}` or
+`{{secret}}` is a mistake, not text.
 
 Only text that starts like a placeholder (`{{WORD:`, or a kind's name alone: `{{env}}`,
 `{{secret name}}`) is checked, so Go templates such as `{{.Name}}` or `{{json .Config}}` stay
@@ -19,12 +19,18 @@ KINDS = ("secret", "env")
 _ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
 #: A kind's name without its colon: `{{secret}}`, `{{ env }}`, `{{secret name}}`, `{{ENV.HOME}}`.
 _NO_COLON = re.compile(r"\{\{\s*(secret|env)\b(?!\s*:)([^{}]*)\}\}", re.IGNORECASE)
+#: A placeholder missing one opening brace: `{secret:x}}` (its mirror `{{secret:x}` is
+#: unclosed); only with the closing pair, so PowerShell's `${env:HOME}` stays text.
+_ONE_OPEN = re.compile(r"(?<!\{)\{\s*(secret|env)\s*:([^{}\n]*)\}\}")
 #: What follows the kind in `{{secret name}}` / `{{env=HOME}}`: the name meant, if one word.
 _MEANT = re.compile(r"[\s.=/_-]*([\"']?)([A-Za-z_][\w.-]*)\1\s*")
 
 
 def placeholder_problem(text: str) -> str | None:
     """What is wrong with a malformed placeholder in `text` (the colon-less first), or None."""
+    if (one := _ONE_OPEN.search(text)) is not None:
+        return (f"placeholder {one.group(0)!r} opens with one '{{': write "
+                f"{{{{{one.group(1)}:{one.group(2).strip() or 'NAME'}}}}}")
     if "{{" not in text:
         return None
     if (colonless := _NO_COLON.search(text)) is not None:
