@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from orch_magics import ConfigError, load_config, load_config_text
+from orch_magics import Config, ConfigError, load_config, load_config_text
 from orch_magics.config.loader import demo_config_files
 from orch_magics.config.schema import packaged_schema_json, schema_json
 
@@ -302,3 +302,30 @@ def test_an_unknown_name_among_thousands_is_one_short_line() -> None:
         cfg.environment("enx-04321")
     assert len(str(err.value)) < 300 and "… (10,000 in all)" in str(err.value)
     assert "did you mean 'env-04321'?" in str(err.value)
+
+
+def _run_in_worker(config: Config) -> str:
+    from orch_magics import Orchestrator
+
+    with Orchestrator(config) as orch:
+        return orch.run("local", "hi").stdout
+
+
+def test_a_config_goes_to_a_spawned_worker_process(tmp_path: Path) -> None:
+    """api5: a loaded Config held MappingProxyType, which pickle refuses: it could not go to a
+    worker process started by spawn or forkserver (Python 3.14's default on Linux)."""
+    import concurrent.futures
+    import copy
+    import multiprocessing
+    import pickle
+
+    cfg = load_config(write(tmp_path, "orch.yaml", (
+        "environments:\n  local: []\n  d: [{type: docker, config: {container: c, "
+        "environment: {A: b}}}]\n"
+        "services:\n  hi: {command: 'echo \"hi $X\"', environment: {X: there}}\n")))
+    assert pickle.loads(pickle.dumps(cfg)) == cfg and copy.deepcopy(cfg) == cfg
+    with pytest.raises(TypeError):
+        cfg.environments["other"] = cfg.environments["local"]  # type: ignore[index]
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        assert pool.submit(_run_in_worker, cfg).result(timeout=120) == "hi there\n"

@@ -7,10 +7,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..frozen import FrozenMap
 from ..importing import paused_gc
 from ..keywords import keywords_checked
 from ..layers.base import LayerKind
@@ -170,7 +170,7 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
             _load_source(src, environments, services, inventory)
         secrets, audit = secrets_settings(sources), audit_settings(sources)
     _check_allowed_services(environments, services)
-    return Config(MappingProxyType(environments), MappingProxyType(services), tuple(files),
+    return Config(FrozenMap(environments), FrozenMap(services), tuple(files),
                   secrets, audit, inventories)
 
 

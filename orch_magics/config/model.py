@@ -10,10 +10,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from ..errors import ConfigError
+from ..frozen import FrozenMap
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
@@ -25,7 +25,7 @@ Argv = tuple[str, ...]
 CommandSpec = str | Argv
 #: How a run takes stdin: none, a stream (with EOF), or lines typed as it runs.
 StdinMode = Literal["none", "streaming", "interactive"]
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+_EMPTY: Mapping[str, str] = FrozenMap()
 
 
 def doc(text: str, **more: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
+from ..frozen import FrozenMap
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
@@ -236,7 +237,7 @@ def _mapping(tp: Any) -> Builder:
             if val_tp is str and isinstance(v, _TEXT_LIKE):
                 v = _as_text(v, path + (k,), src)
             out[k] = build_value(v, path + (k,), src)
-        return types.MappingProxyType(out)
+        return FrozenMap(out)
     return build_mapping
 
 

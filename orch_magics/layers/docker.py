@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import ClassVar
 
 from ..errors import ConnectError
+from ..frozen import FrozenMap
 from ..importing import importing_sdk
 from ..process.command import check_directory
 from ..process.environ import variable_names
@@ -57,7 +57,7 @@ class DockerConfig:
                                        "working_dir wins).",
                                 "check": check_container_directory})
     environment: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType({}),
+        default_factory=FrozenMap,
         metadata={"doc": "Variables for every exec (a service's values win).",
                   "check": variable_names})
     tty: bool = field(default=False, metadata={"doc": "Allocate a TTY for every exec."})

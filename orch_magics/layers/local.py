@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import ClassVar
 
+from ..frozen import FrozenMap
 from ..process.command import Command, check_directory
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
@@ -60,7 +60,7 @@ class LocalLauncher(Launcher):
 
 # ---- the `local` layer kind: variables and working directory ------------------------------
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+_EMPTY: Mapping[str, str] = FrozenMap()
 
 
 @masked_repr  # resolved placeholders may be secrets
