@@ -67,18 +67,32 @@ async def _pump(reader: Reader, writer: Writer) -> bool:
     return True
 
 
-async def _join(ours: tuple[Reader, Writer], theirs: tuple[Reader, Writer]) -> None:
-    """Carry both ways until both ends are done; a side that fails cuts the other too (a
-    dropped connection must not leave the client waiting on a half-open socket)."""
+async def _join(ours: tuple[Reader, Writer], theirs: tuple[Reader, Writer]) -> bool:
+    """Carry both ways until both ends are done (True); a side that fails cuts the other too
+    (False: a dropped connection must not leave the client waiting on a half-open socket)."""
     pumps = [asyncio.ensure_future(_pump(ours[0], theirs[1])),
              asyncio.ensure_future(_pump(theirs[0], ours[1]))]
     try:
         done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         if pending and all(task.result() for task in done):
             await asyncio.wait(pending)
+        return all(task.done() and not task.cancelled() and task.result() for task in pumps)
     finally:
         for task in pumps:
             task.cancel()
+
+
+def _end(end: Writer, clean: bool) -> None:
+    """Close a side that is done; cut one that is not (a stop, a failure) at once: a close
+    first sends what is queued, which a far end that does not read never lets through, and
+    sshd then kept its connection to the target open as long as the pooled hop lived."""
+    if not clean:  # asyncssh's SSHWriter has its channel, asyncio's StreamWriter a transport
+        cut = getattr(getattr(end, "channel", None) or getattr(end, "transport", None), "abort",
+                      None)
+        if callable(cut):
+            cut()
+            return
+    end.close()
 
 
 class Relay:
@@ -121,6 +135,7 @@ class Relay:
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         theirs: tuple[Reader, Writer] | None = None
+        clean = False
         try:
             try:
                 theirs = await self.connect()
@@ -128,12 +143,12 @@ class Relay:
                 self.outcome.failed(exc)
                 return
             self.outcome.carried()
-            await _join((reader, writer), theirs)
+            clean = await _join((reader, writer), theirs)
         finally:
             for end in (writer, theirs[1] if theirs else None):
                 if end is not None:
                     with contextlib.suppress(Exception):
-                        end.close()
+                        _end(end, clean)
 
     def get_port(self) -> int:
         assert self.server is not None
