@@ -123,3 +123,19 @@ def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line
                           timeout=120)
     assert done.returncode == 2, done
     assert f"orch.yaml:5:36: host 'group:web': {why}" in done.stderr, done.stderr
+
+
+def test_an_inventory_host_name_that_is_no_one_line_label_is_refused(tmp_path: Path) -> None:
+    """files6: a YAML inventory's host `"x\\n  ok: got file …"` printed as two lines of a
+    fleet copy's report, the second a forged row for another target."""
+    (tmp_path / "inv.yaml").write_text(
+        'web:\n  hosts:\n    ok: {ansible_host: 127.0.0.1}\n'
+        '    "x\\n  ok: got file": {ansible_host: 127.0.0.1}\n')
+    (tmp_path / "orch.yaml").write_text(
+        "inventory: [inv.yaml]\nenvironments:\n  web: [{type: ssh, config: {host: 'group:web'}}]\n")
+    from orch_magics import load_config
+
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "orch.yaml"))
+    assert "inventory host 'x\\n  ok: got file': it has the character '\\n': a label is one " \
+           "line of a report" in str(err.value), err.value
