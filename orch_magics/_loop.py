@@ -30,6 +30,12 @@ WAIT_SLICE = 0.1
 _THIS_THREAD = threading.local()
 
 
+def on_loop_thread() -> bool:
+    """Whether this is a BackgroundLoop's own thread (a callback, a sink's feed): a blocking
+    wait here would wait for itself."""
+    return bool(getattr(_THIS_THREAD, "loop", False))
+
+
 def check_wait(timeout: object) -> None:
     """How long to wait: None (no limit) or a number of seconds, 0 or more; else ConfigError
     (checked before a call does anything, as `stop(name, timeout=…)` stops)."""
@@ -46,7 +52,7 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     TimeoutError) says that `what` is still running and how long it waited (Python's own had
     no message); a `timeout` that is no number of seconds is a ConfigError."""
     check_wait(timeout)
-    if not future.done() and getattr(_THIS_THREAD, "loop", False):
+    if not future.done() and on_loop_thread():
         raise OrchError(f"waiting for {what} on the orchestrator's own loop (from a sink's "
                         f"feed or a callback) would wait for ever: that loop runs it; use "
                         f"arun() there, or hand the work to a thread")

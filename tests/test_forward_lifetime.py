@@ -6,6 +6,7 @@ told (`problem`, `%orch forwards`, the CLI's stderr) until one succeeds."""
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import signal
 import socket
@@ -402,3 +403,32 @@ def test_a_watcher_that_raises_never_breaks_the_forward(orch, ssh_lab, endless, 
     assert len(calls) == 1 and fwd.problem is None
     assert "a forward's watcher raised ZeroDivisionError: division by zero; it is told no " \
            "more" in caplog.text
+
+
+def test_a_watcher_may_close_its_forward_without_stalling_the_loop(orch, ssh_lab,
+                                                                   endless) -> None:  # type: ignore[no-untyped-def]
+    """files6: close() from a watch() callback (on the orchestrator's loop) waited for a
+    close only that loop could run: every run and forward of the orchestrator stood still
+    for the 10 s the wait allows."""
+    server = endless["loop"]
+    fwd = orch.forward("loop", server.port, host="127.0.0.1")
+    took: list[float] = []
+
+    def give_up(message: str) -> None:
+        start = time.monotonic()
+        fwd.close()
+        took.append(time.monotonic() - start)
+    fwd.watch(give_up)
+    sock, _number = stream(fwd.port)
+    assert ssh_lab.servers["loop"].kill_sessions()  # the hop drops: the next client is told
+    assert cut(sock)
+    with contextlib.suppress(OSError):
+        socket.create_connection(("127.0.0.1", fwd.port), timeout=10).close()
+    for _ in range(100):
+        if took:
+            break
+        time.sleep(0.1)
+    assert took and took[0] < 5, took  # the wait was the full 10 s
+    assert fwd.closed and orch.run("here", command="echo alive").stdout == "alive\n"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", fwd.port), timeout=10)

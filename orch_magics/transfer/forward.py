@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .._loop import BackgroundLoop, Interrupted, run_or_cancel
+from .._loop import BackgroundLoop, Interrupted, on_loop_thread, run_or_cancel
 from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
@@ -221,14 +221,18 @@ OPEN_STOPPED_WITHIN = 10.0
 
 
 def _close(loop: BackgroundLoop, relay: Relay) -> None:
-    """Stop listening and close the relay's connections (10 s at most)."""
+    """Stop listening and close the relay's connections (10 s at most). From the loop's own
+    thread (a `watch` callback) it is done once the callback returns: waiting there stalled
+    the loop, every run and forward on it, for the 10 s."""
     async def close() -> None:
         relay.close()
         await relay.wait_closed()
 
     if loop.loop.is_running():
-        with contextlib.suppress(Exception):
-            loop.submit(close()).result(timeout=10)
+        closing = loop.submit(close())
+        if not on_loop_thread():
+            with contextlib.suppress(Exception):
+                closing.result(timeout=10)
 
 
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
