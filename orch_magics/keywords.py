@@ -11,7 +11,6 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .config.suggest import did_you_mean
 from .errors import UnknownArgument
 
 T = TypeVar("T")
@@ -39,6 +38,9 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
         for word in given:
             if word not in names:
+                # here, not at the top: config.loader uses this module (a cycle through config/)
+                from .config.suggest import did_you_mean
+
                 hint = did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint else ""))
