@@ -191,7 +191,8 @@ def test_dry_run_reads_no_secret(shell, capsys):
     ("local hello --out Out", "would hide IPython's Out"),
     ("local hello --out _i3", "would hide IPython's _i3"),
     ("local hello --out _", "would hide IPython's _"),
-    ("local hello --out print", r"^--out print would hide Python's builtin print\(\): pick "),
+    ("local hello --out print", r"^--out print would hide the builtin print\(\): pick "),
+    ("local hello --out __builtins__", "would hide IPython's __builtins__"),  # review14
     ("logs nothing-here", "no run named"),
     ("lcoal hello", "did you mean 'local'"),  # the environment, not the subcommand `load`
 ])

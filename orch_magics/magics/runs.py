@@ -181,17 +181,19 @@ def _unresolved(orch: Orchestrator, args: argparse.Namespace, script: str | None
 
 #: What IPython itself looks up in the user's namespace (every `%orch` line is compiled to
 #: `get_ipython().run_line_magic(…)`; `In`, `Out`, `_`, `_i3`, `_5` hold the history).
-_IPYTHON_NAMES = re.compile(r"get_ipython|In|Out|exit|quit|_{1,3}|_i{1,3}|_[iod]h|_i?\d+")
+_IPYTHON_NAMES = re.compile(r"get_ipython|In|Out|exit|quit|_{1,3}|_i{1,3}|_[iod]h|_i?\d+|"
+                            r"__\w+__")
 
 
 def _taken(name: str) -> str | None:
     """What a variable of this name would hide from later cells (None: nothing): IPython's
-    own names (`--out get_ipython` broke every later magic) or a Python builtin."""
+    own names (`--out get_ipython` broke every later magic), a dunder (`__builtins__`) or a
+    builtin."""
     if _IPYTHON_NAMES.fullmatch(name):
         return f"IPython's {name}, which later cells need"
-    if name in vars(builtins):
-        return f"Python's builtin {name}()" if callable(vars(builtins)[name]) else \
-            f"Python's builtin {name}"
+    if name in vars(builtins):  # IPython adds its own there (display)
+        return f"the builtin {name}()" if callable(vars(builtins)[name]) else \
+            f"the builtin {name}"
     return None
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audit.query import HEADER, audited_runs, environment_hint
-from ..config.loader import NoConfig, demo_config_files
+from ..config.loader import demo_config_files
 from ..config.model import AuditSettings
+from ..errors import ConfigError
 from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..lifecycle import NamedRun
 from ..live import LiveRun
@@ -58,10 +59,10 @@ def services(orch: Orchestrator, args: argparse.Namespace) -> None:
 
 def history(orch: Orchestrator, args: argparse.Namespace) -> None:
     """The audit log's runs (who, where, what, how it ended), newest last: the configured
-    log, or the user's own when no configuration is loaded (as `orch audit` reads it)."""
+    log, or the user's own when no configuration can be loaded (as `orch audit` reads it)."""
     try:
         settings, known = orch.config.audit, list(orch.config.environments)
-    except NoConfig:
+    except ConfigError:  # none found, or ./orch.yaml broken: the log is the user's all the same
         settings, known = AuditSettings(), []
     found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
                          last=args.tail)
