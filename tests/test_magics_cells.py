@@ -471,6 +471,9 @@ def test_an_interrupt_while_a_cell_stops_its_last_run_or_unloads_is_one_line(
         kernel.run("gone", "%orch ps")
         assert "UsageError: Line magic function `%orch` not found" in kernel.text("gone")
         assert kernel.run("again", "%load_ext orch_magics")["status"] == "ok"
+        assert "already loaded" not in kernel.text("again")  # review14: IPython thought so
+        kernel.run("back", "%orch ps")
+        assert "not found" not in kernel.text("back"), kernel.text("back")
         time.sleep(4.5)  # the stops go on: INT, TERM, then KILL after a few seconds
         kernel.run("pids", "print(s.state)")
         assert kernel.text("pids") == "stopped\n", kernel.text("pids")

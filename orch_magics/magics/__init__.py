@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..fleet import FleetResult, LiveFleet
@@ -58,8 +59,10 @@ def unload_ipython_extension(shell: Any) -> None:
             said = _what_ends(obj.orchestrator)
             try:
                 obj.orchestrator.close()
-            except KeyboardInterrupt:  # the wait for their ends: they are told to stop
-                interrupted = True
+            except KeyboardInterrupt:  # the wait for their ends: they are told to stop, and
+                interrupted = True  # a thread closes its connections once they have ended
+                threading.Thread(target=obj.orchestrator.close, name="orch-unload",
+                                 daemon=True).start()
                 continue
             if said:  # `%reload_ext` too: what it ended, and that the next one starts afresh
                 print(f"orch_magics unloaded: stopped {said}; the next %load_ext starts "
@@ -75,7 +78,8 @@ def unload_ipython_extension(shell: Any) -> None:
         settings.keep_in(shell.config)  # a reload starts from them, not from a refused value
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Orch)]
     if interrupted:  # unloaded all the same: half an extension would answer for neither
-        raise quiet(KeyboardInterrupt(
+        shell.extension_manager.loaded.discard(__name__.rpartition(".")[0])  # IPython notes
+        raise quiet(KeyboardInterrupt(  # an unload only when it returns: %load_ext would not
             "orch_magics is unloaded, but waiting for its runs to stop was interrupted: they "
             "are still being stopped (INT, TERM, KILL); %load_ext orch_magics loads it again"))
 

@@ -16,6 +16,7 @@ where none is sent (nbclient, papermill, terminal IPython) every run blocks anyw
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +87,16 @@ class CellRuns:
             entries = self._last.get(cell[0], [])
             earlier = [e for e in entries if e.request != cell[1]]
             self._last[cell[0]] = [e for e in entries if e.request == cell[1]]
-        return {name for entry in earlier if (name := _replaced(entry, stop)) is not None}
+        outlived = set()
+        for i, entry in enumerate(earlier):
+            try:
+                if (name := _replaced(entry, stop)) is not None:
+                    outlived.add(name)
+            except KeyboardInterrupt:  # the rest stay the cell's: its next run stops them
+                with self._lock:
+                    self._last.setdefault(cell[0], [])[:0] = earlier[i + 1:]
+                raise
+        return outlived
 
     def ended(self, shell: Any, stop: Callable[[str], object]) -> None:
         """IPython's post_run_cell: runs the cell left going when it last ran, and did not
@@ -100,7 +110,10 @@ class CellRuns:
             entries = self._last.get(cell[0], [])
             earlier = [e for e in entries if e.request != cell[1]]
         if not refused:
-            self.rerun(shell, stop)
+            try:
+                self.rerun(shell, stop)
+            except KeyboardInterrupt as exc:  # a hook cannot fail the cell: IPython would
+                print(f"KeyboardInterrupt: {exc}", file=sys.stderr)  # show its arguments
             return
         for entry in earlier:
             if entry.live.name is not None and not entry.live.done:
