@@ -62,8 +62,8 @@ def remove(name: str = NAME, *, user: bool = False, prefix: str | None = None) -
     from jupyter_core.paths import SYSTEM_JUPYTER_PATH, jupyter_data_dir
 
     name = check_name(name)
-    base = jupyter_data_dir() if user else SYSTEM_JUPYTER_PATH[0] if prefix is None else \
-        os.path.join(prefix, "share", "jupyter")
+    base = jupyter_data_dir() if user else SYSTEM_JUPYTER_PATH[0] if not prefix else \
+        os.path.join(prefix, "share", "jupyter")  # `not prefix`, as install's jupyter_client
     path = os.path.join(base, "kernels", name)
     if not os.path.isdir(path):
         raise NoSuchKernel(name)

@@ -44,7 +44,8 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 hint = did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint else ""))
-        if "environment" in names and len(args) < 2 and "environment" not in given \
+        if "environment" in names and "self" in names and len(args) < 2 \
+                and "environment" not in given \
                 and isinstance(given.get("env"), str):  # `run(env="prod", …)`
             raise UnknownArgument(f"{called}() takes the environment first: {called}("
                                   f"{given['env']!r}, …); env= is the command's variables "

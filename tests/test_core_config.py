@@ -84,6 +84,10 @@ def test_cwd_is_where_config_files_are_found_and_read_from(
     assert set(load_config("x.yaml", cwd=tmp_path).services) == {"explicit"}
     monkeypatch.setenv("ORCH_CONFIG", "x.yaml")
     assert set(load_config(cwd=str(tmp_path)).services) == {"explicit"}
+    monkeypatch.setenv("HOME", str(tmp_path.parent))  # review14: `~` as in the files' paths
+    assert set(load_config(cwd=f"~/{tmp_path.name}").services) == {"explicit"}
+    monkeypatch.chdir(tmp_path)
+    assert set(load_config(cwd="").services) == {"explicit"}  # "": the working directory
     for cwd, said in ((5, "not int 5"), (b"cfg", "not bytes b'cfg'"), (0, "not int 0"),
                       (True, "not bool True"),
                       (str(tmp_path / "x.yaml"), f"cwd={str(tmp_path / 'x.yaml')!r} is not a "

@@ -51,7 +51,7 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     if wrong:
         raise ConfigError(f"load_config takes file paths, one per argument "
                           f"(load_config('a.yaml', 'b.yaml')), not {type(wrong[0]).__name__}")
-    _check_cwd(cwd)
+    cwd = _checked_cwd(cwd)
     if explicit:
         return _once(explicit, cwd)
     env = os.environ.get("ORCH_CONFIG", "")
@@ -76,18 +76,21 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     raise NoConfig(here)
 
 
-def _check_cwd(cwd: object) -> None:
-    """`cwd=` is None or an existing folder's path (an int or bytes was pathlib's TypeError;
-    `cwd=0` read as the working directory)."""
-    if cwd is None:
-        return
+def _checked_cwd(cwd: object) -> str | None:
+    """`cwd=` as the folder it names, `~` expanded (None, or "": the working directory);
+    else a ConfigError (an int or bytes was pathlib's TypeError; `cwd=0` read as the working
+    directory)."""
+    if cwd is None or cwd == "":
+        return None
     if not isinstance(cwd, (str, os.PathLike)) or isinstance(os.fspath(cwd), bytes):
         raise ConfigError(f"cwd= is the folder to look for config files in (a str or a path), "
                           f"not {type(cwd).__name__} {cwd!r}")
-    if not os.path.isdir(cwd):
-        what = "is not a folder" if os.path.exists(cwd) else "does not exist"
+    folder = os.path.expanduser(os.fspath(cwd))
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise ConfigError(f"cwd={os.fspath(cwd)!r} {what}: give the folder to look for config "
                           f"files in")
+    return str(folder)
 
 
 def _once(given: list[str | os.PathLike[str]],
