@@ -21,7 +21,8 @@ def keywords_checked(api: T) -> T:
     and every public method."""
     if inspect.isfunction(api):
         return _checking(api, api.__name__)  # type: ignore[return-value]
-    assert isinstance(api, type)
+    if not isinstance(api, type):
+        raise TypeError(f"keywords_checked takes a function or a class, not {api!r}")
     for name, method in list(vars(api).items()):
         if (not name.startswith("_") or name == "__init__") and inspect.isfunction(method):
             setattr(api, name, _checking(method, api.__name__ if name == "__init__" else name))
@@ -29,6 +30,8 @@ def keywords_checked(api: T) -> T:
 
 
 def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
+    """`method` checking its keywords at the call (`called`: its name in the message); one
+    that takes **kwargs takes any, and is left as it is."""
     parameters = inspect.signature(method).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return method

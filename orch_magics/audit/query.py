@@ -50,6 +50,7 @@ class AuditedRun:
 
     @property
     def refused(self) -> bool:
+        """Whether a protected environment turned it away: its one record is `refused`."""
         return self.start.get("event") == "refused"
 
     @property
