@@ -310,6 +310,30 @@ def test_a_multi_line_secret_masks_its_lines_text_not_their_indentation() -> Non
         b'def f():\n    return 1\n{\n  "nested": {\n    }\n}\n      ****\n  ****\n')
 
 
+def test_a_multi_line_secret_of_short_lines_is_masked_as_a_terminal_shows_it() -> None:
+    """chains5: under `tty: true` (or from a CRLF program) `pw1\\nxy2\\nz93` came out as
+    `pw1\\r\\nxy2\\r\\nz93`: the value no longer matched, and each line is too short to be
+    masked alone, so the whole secret printed in clear."""
+    registry = SecretRegistry()
+    registry.add("pw1\nxy2\nz93")
+    output = b"before\r\npw1\r\nxy2\r\nz93\r\nafter\r\n"
+    for cut in range(len(output)):
+        masked = through_masker(registry, [output[:cut], output[cut:]])
+        assert masked == b"before\r\n****\r\n****\r\n****\r\nafter\r\n", (cut, masked)
+
+
+def test_a_tty_run_masks_a_multi_line_secret(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_SECRET_ML", "pw1\nxy2\nz93")
+    with Orchestrator(load_config_text(
+            "environments: {local: {layers: []}}\nservices:\n  show: {command: 'printf "
+            "\"%s\\\\n\" \"$S\"', tty: true, environment: {S: '{{secret:ml}}'}}\n"
+            f"audit: {{path: {tmp_path / 'a.jsonl'}}}\n")) as orch:
+        result = orch.run("local", "show")
+    assert "pw1" not in result.stdout and "z93" not in result.stdout, result.stdout
+    assert result.stdout.count("****") == 3, repr(result.stdout)
+
+
 FILTERED = r"""
 environments:
   local: {layers: []}

@@ -1,6 +1,7 @@
 """The texts a secret value can show up as in output, and the patterns that find them.
 
-Plain forms: the value; each line of a multi-line value (as is and stripped); URL-encoding
+Plain forms: the value (a multi-line one also with CRLF line ends, as a terminal shows it);
+each line of a multi-line value (as is and stripped); URL-encoding
 (`quote`, with `/` kept or not, and `quote_plus`; hex in upper or lower case); the value
 escaped inside a JSON string as the common encoders write it (see `json_forms`) and as Python
 writes it inside a repr, an `ascii()` or a bytes repr (see `python_forms`).
@@ -49,6 +50,8 @@ def plain_forms(value: str) -> set[str]:
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
              *python_forms(value, raw), *json_forms(value)}
     lines = value.split("\n")
+    if len(lines) > 1:  # as a terminal shows it (`tty: true`), or a CRLF program prints it
+        forms.add("\r\n".join(line.removesuffix("\r") for line in lines))
     forms = {f for f in forms if len(f) >= MIN_LENGTH}
     if len(lines) > 1:  # each line's text, its indentation left out: a line of spaces, or
         # the `    }` of a JSON secret, would mask every indented line of later output
