@@ -119,7 +119,8 @@ class LiveRun:
         """Send text/bytes to the process's stdin as is.
 
         Raises OrchError when the run has ended or EOF was already sent: input is never
-        dropped silently.
+        dropped silently. (That the process closed its stdin is known only without a remote
+        layer: behind one the far end takes the input and drops it, as `ssh host cmd` does.)
         """
         payload = as_bytes(data)  # checked and copied in the caller's thread
         self._check_stdin()
