@@ -133,13 +133,12 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
             getattr(target, "writable", lambda: True)() is False:
         raise ConfigError(f"write_json takes a file path or a file open for writing, not "
                           f"{_what(target)}")
-    mode = getattr(target, "mode", "")
-    name = str(getattr(target, "name", type(target).__name__))
+    mode = getattr(target, "mode", "")  # the caller's file: its OSError is the caller's
     if isinstance(target, (io.RawIOBase, io.BufferedIOBase)) or \
             isinstance(mode, str) and "b" in mode:
-        _dumped(data, codecs.getwriter("utf-8")(target), name, kw)  # type: ignore[arg-type]
+        dump(data, codecs.getwriter("utf-8")(target), **kw)  # type: ignore[arg-type]
     else:
-        _dumped(data, target, name, kw)  # type: ignore[arg-type]
+        dump(data, target, **kw)  # type: ignore[arg-type]
 
 
 def _check_options(kw: dict[str, Any]) -> None:
@@ -156,15 +155,8 @@ def _check_options(kw: dict[str, Any]) -> None:
         raise ConfigError(f"json() cannot use {given}: {exc}") from None
 
 
-def _dumped(data: Any, out: TextIO, name: str, kw: dict[str, Any]) -> None:
-    """`dump`, a write the file refuses (a full disk) said as ours, naming the file."""
-    try:
-        dump(data, out, **kw)
-    except OSError as exc:
-        raise _unwritten(name, exc) from None
-
-
 def _unwritten(name: str, exc: OSError) -> OrchError:
+    """A write the file at a path given refused (a full disk), said as ours, naming it."""
     return OrchError(f"write_json could not write {name!r}: {exc.strerror or exc}")
 
 

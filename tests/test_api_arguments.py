@@ -393,10 +393,9 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"^write_json takes a file open for writing, not "
                                           r"the closed file '.*a\.json'$"):
         result.write_json(f)
-    for full in ("/dev/full", open("/dev/full", "wb", buffering=0)):
-        with pytest.raises(OrchError, match=r"^write_json could not write '/dev/full': No "
-                                            r"space left on device$"):
-            result.write_json(full)  # type: ignore[arg-type]
+    with pytest.raises(OrchError, match=r"^write_json could not write '/dev/full': No "
+                                        r"space left on device$"):
+        result.write_json("/dev/full")
     for options, said in (({"indent": float("nan")}, "json() cannot use indent=nan: "),
                           ({"separators": 5}, "json() cannot use separators=5: ")):
         with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
