@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -526,3 +527,31 @@ def test_a_command_whose_stdout_is_closed_says_so(tmp_path: Path, words: list[st
     done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (
         1, "orch: cannot write the output: Bad file descriptor\n")
+
+
+@pytest.mark.parametrize(("words", "said"), [
+    (["local", "-e", "FOO", "--", "true"], "-e expects KEY=VALUE, got 'FOO'"),
+    (["local", "--timeout", "nan", "--", "true"], "timeout must be a positive number"),
+    (["local", "--limit", "x", "--", "true"], "environment 'local' has one target"),
+    (["local"], "nothing to run: give a SERVICE"),
+    (["web", "--parallel", "0", "--", "true"], "parallel (--parallel) must be a whole number"),
+    (["web", "--max-fail", "200%", "--", "true"], "not '200%'"),
+])
+def test_json_says_every_mistake_orch_reads_on_the_line(tmp_path: Path, words: list[str],
+                                                        said: str) -> None:
+    """api5: `-e 1A=b` printed its JSON error on stdout, `-e FOO`, `--timeout nan`,
+    `--parallel 0` or 'nothing to run' printed nothing: `orch run --json … | jq .error` got
+    nothing for one typo and an answer for its neighbour."""
+    (tmp_path / "p.yaml").write_text("environments:\n  local: []\n"
+                                     "  web: [{type: ssh, config: {host: [a1, a2]}}]\n")
+    done = orch("-c", str(tmp_path / "p.yaml"), "run", "--json", *words)
+    assert done.returncode == 2, done
+    reply = json.loads(done.stdout)
+    assert said in reply["error"] and reply["ok"] is False, reply
+    assert f"orch: config error: {reply['error']}" in done.stderr.decode()
+
+
+def test_json_says_that_no_configuration_was_found(tmp_path: Path) -> None:
+    done = orch("run", "--json", "local", "hi", cwd=tmp_path)
+    assert done.returncode == 2 and json.loads(done.stdout)["error"].startswith(
+        "no configuration found: give files with -c FILE")

@@ -27,7 +27,7 @@ from .audit import audit_command
 from .grammar import EXIT_USAGE, Parser, orch_parser
 from .interrupts import exit_status, raising_on_stop_signals
 from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
-from .run import run_subcommand
+from .run import run_subcommand, said_in_json
 from .transfer import cp_command, forward_command
 from .words import split_command
 
@@ -161,6 +161,10 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
         return 0
     if args.cmd == "audit":
         return audit_command(args, lambda: _load(args))
+    if args.cmd == "run":
+        with said_in_json(None, args, command):  # no configuration: --json says so too
+            config = _load(args)
+        return run_subcommand(config, args, command)
     config = _load(args)
     if args.cmd in ("cp", "forward"):
         return (cp_command if args.cmd == "cp" else forward_command)(config, args)
@@ -169,7 +173,7 @@ def _dispatch(args: argparse.Namespace, command: list[str]) -> int:
     if args.cmd == "ls":
         print(_listing(config))
         return 0
-    return run_subcommand(config, args, command)
+    raise AssertionError(f"no subcommand {args.cmd!r}")  # argparse knows only these
 
 
 def _check(config: Config) -> int:

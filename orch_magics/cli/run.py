@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..config.model import Config, Environment
+from ..engine.options import check_timeout
 from ..errors import ConfigError, OrchError
 from ..guard import check_allowed
 from ..orchestrator import Orchestrator
@@ -28,25 +29,11 @@ RUN_HINT = " (a command goes after --: orch run ENV -- CMD ARGS…)"
 def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) -> int:
     """`orch run`: plan (secrets unresolved), say a dry run, admit (it may ask the person at the
     terminal), and only then resolve the secrets and stream the run."""
-    service = args.service
-    with _said_in_json(config, args, argv):
-        config.run_environment(args.environment)  # an unknown one is the first thing to say
-    if service is not None and argv:
-        raise ConfigError("give a service or a command after --, not both")
-    if service is None and not argv:
-        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
     orch = Orchestrator(config)
-    planned = functools.partial(orch.plan, args.environment, service, command=argv or None,
-                                env=parse_env_pairs([as_typed(pair) for pair in args.env])
-                                or None)  # the bytes typed, as a command's words
-    try:  # unresolved: nobody's secrets are asked for before the run is let in
-        with _said_in_json(config, args, argv):  # an unset {{env:…}}, an unknown service
-            plan = planned(dry_run=True)
-    except ConfigError as exc:
-        if service is not None and service not in config.services:
-            raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
-        raise
-    fleet = options(args).for_plan(plan) is not None
+    with said_in_json(config, args, argv):  # what the line asks, checked before anything runs
+        plan, planned = _planned(orch, args, argv)
+        fleet = options(args).for_plan(plan) is not None
+        check_timeout(args.timeout)
     if args.dry_run:
         print(dry_run(plan, args.limit) if fleet else plan.describe())
         try:
@@ -68,10 +55,33 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
 
 
+def _planned(orch: Orchestrator, args: argparse.Namespace, argv: list[str]
+             ) -> tuple[RunPlan, Callable[..., RunPlan]]:
+    """The run's plan with its secrets unresolved (nobody's are asked for before the run is
+    let in), and how to make it resolved."""
+    service, config = args.service, orch.config
+    config.run_environment(args.environment)  # an unknown one is the first thing to say
+    if service is not None and argv:
+        raise ConfigError("give a service or a command after --, not both")
+    if service is None and not argv:
+        raise ConfigError("nothing to run: give a SERVICE, or -- CMD ARGS…")
+    planned = functools.partial(orch.plan, args.environment, service, command=argv or None,
+                                env=parse_env_pairs([as_typed(pair) for pair in args.env])
+                                or None)  # the bytes typed, as a command's words
+    try:
+        return planned(dry_run=True), planned  # an unset {{env:…}}, an unknown service
+    except ConfigError as exc:
+        if service is not None and service not in config.services:
+            raise ConfigError(f"{exc}{RUN_HINT}") from None  # `orch run local 'echo hi'`
+        raise
+
+
 @contextlib.contextmanager
-def _said_in_json(config: Config, args: argparse.Namespace, argv: list[str]) -> Iterator[None]:
+def said_in_json(config: Config | None, args: argparse.Namespace, argv: list[str]
+                 ) -> Iterator[None]:
     """With --json, a ConfigError raised in the block is said on stdout too, as a run that
-    never started (what `--json` promises; a script reads stdout whatever went wrong)."""
+    never started (what `--json` promises; a script reads stdout whatever went wrong; `config`
+    None: none could be loaded)."""
     try:
         yield
     except ConfigError as exc:
@@ -81,13 +91,19 @@ def _said_in_json(config: Config, args: argparse.Namespace, argv: list[str]) -> 
         raise
 
 
-def _never_planned(config: Config, args: argparse.Namespace, argv: list[str],
+def _never_planned(config: Config | None, args: argparse.Namespace, argv: list[str],
                    error: ConfigError) -> NoTargets | RunResult:
     """`--json` of a run whose plan could not be made (an unknown environment or service, a
-    variable it needs is not set)."""
-    environment = config.environments.get(args.environment) or Environment(args.environment)
+    variable it needs is not set, an option of the line refused, no configuration)."""
+    known = config.environments if config is not None else {}
+    environment = known.get(args.environment) or Environment(args.environment)
     if environment.is_fleet:
         return NoTargets(environment.name, str(error))
-    service = config.services.get(args.service) if args.service else None
+    service = config.services.get(args.service) if args.service and config else None
     command = Command.of(service.command if service else argv or [args.service])
-    return unstarted(RunPlan(environment, service, command), error, timeout=args.timeout)
+    try:
+        check_timeout(args.timeout)
+        timeout = args.timeout
+    except ConfigError:  # the refused value itself (nan) is no JSON
+        timeout = None
+    return unstarted(RunPlan(environment, service, command), error, timeout=timeout)
