@@ -305,7 +305,10 @@ class Orchestrator(FilesAndPorts):
             options = RunOptions(sinks=own_sinks, stdin=stdin, close_stdin=close_stdin,
                                  timeout=timeout, capture_limit=self.capture_limit)
             supervisor = Supervisor(name, plan, self.loop, ring=RingBuffer(), policy=policy,
-                                    begin=lambda p, o: self.begin(p, o, ticket),
+                                    # each attempt under the guardrails of now: a load() that
+                                    # narrowed or protected the environment stops restarts
+                                    begin=lambda p, o: self.begin(guarded_now(p, self.config),
+                                                                  o, ticket),
                                     log_file=log_file, options=options)
             close_at_exit(self)
             attempt = self.runs.start(name, supervisor)
@@ -351,7 +354,7 @@ class Orchestrator(FilesAndPorts):
         tickets: list[Ticket] = []  # admitted before the layers' secrets are asked
         return self.runs.restart(name, self.fleets.named, lambda plan: self.replanned(
             plan, lambda p: tickets.append(self.admit(p, yes=yes, front_end=front_end))),
-            lambda plan: functools.partial(self.begin, ticket=tickets[0]))
+            lambda plan: lambda p, o: self.begin(guarded_now(p, self.config), o, tickets[0]))
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""

@@ -465,6 +465,43 @@ def test_a_restart_is_admitted_under_the_guardrails_the_config_has_now(
             orch.restart("o")
 
 
+def test_automatic_restarts_stop_when_a_load_narrows_or_protects_the_environment(
+        tmp_path: Path) -> None:
+    """runs6: restarts of a policy went on under the guardrails the run started with: a
+    service the new allow list refuses, an ad-hoc command where allow_adhoc is now false, an
+    environment now protected (never confirmed): each attempt audited with no confirmation,
+    while a manual restart in the same state was refused."""
+    counts = tmp_path / "count"
+    looping = ("  tick: {command: 'echo tick >> \"$MARK\"; sleep 0.2; exit 1', restart: always,"
+               " max_restarts: 50, environment: {MARK: '{{env:MARK}}'}}\n")
+    before, narrowed, guarded = (tmp_path / n for n in ("b.yaml", "n.yaml", "g.yaml"))
+    before.write_text(CONFIG + looping)
+    narrowed.write_text(CONFIG.replace("  local: {layers: []}", "  local: {layers: [], "
+                                       "allow_adhoc: false, allow_services: [touch]}") + looping)
+    guarded.write_text(CONFIG.replace("  local: {layers: []}", "  local: {layers: [], "
+                                      "protected: true}") + looping)
+    os.environ["MARK"] = str(counts)
+    for after, said in ((narrowed, "service 'tick' may not run in 'local'"),
+                        (guarded, "environment 'local' is protected")):
+        with Orchestrator(load_config(before), restart_backoff=(0.05, 0.05),
+                          log_dir=tmp_path / "logs") as orch:
+            orch.start("local", "tick", name="t")
+            orch.start("local", command="sleep 0.2; exit 1", name="a", restart="always",
+                       max_restarts=50)
+            time.sleep(1.0)
+            orch.load(after)
+            for name in ("t", "a"):  # the policies stop themselves
+                for _ in range(100):
+                    if "restart refused" in orch.logs(name):
+                        break
+                    time.sleep(0.1)
+                assert orch.status(name).restarts < 10, orch.logs(name)
+            assert f"restart refused: {said}" in orch.logs("t"), orch.logs("t")
+            if after is narrowed:
+                assert "restart refused: environment 'local' runs services only" in \
+                    orch.logs("a")
+
+
 @pytest.mark.parametrize("verb", ["spawn", "start", "arun"])
 def test_a_plan_made_before_a_load_is_admitted_under_the_guardrails_of_now(
         tmp_path: Path, mark: Path, verb: str) -> None:
