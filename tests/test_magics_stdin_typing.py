@@ -141,3 +141,42 @@ def test_send_sends_the_whole_line_shown_even_from_a_slow_kernel(jupyterlab, chr
         out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
         out.wait_for(timeout=30_000)
         assert "['HELLO WORLD', 'SECOND LINE', 'bye']" in out.inner_text(), out.inner_text()
+
+
+@pytest.mark.browser
+def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromium, artifacts):
+    """browser6: `first` Send `second` Send while another cell ran reached the run as one
+    line, FIRSTSECOND: the browser held the keys until the kernel was free and the clicks,
+    another widget's messages, carried no trace of where each line ended. While a cell runs,
+    Send and EOF wait (disabled); Enter's newline travels with the keys."""
+    save_notebook(jupyterlab, "busy.ipynb", "%orch load --demo", "%orch local upper --out r",
+                  "import time; time.sleep(5); print('SLEPT')",
+                  "print('RESULT', r.wait(30).lines)")
+    with browse_notebook(chromium, jupyterlab, "busy.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "stdin-busy.png") as (page, cells, run):
+        run(1)
+        box = cells.nth(1).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        send = cells.nth(1).locator(".orch-send")
+        assert send.is_enabled()
+        run(2)
+        page.wait_for_function(  # held while the cell runs
+            "() => document.querySelector('.orch-send').disabled", timeout=10_000)
+        assert cells.nth(1).locator(".orch-eof").is_disabled()
+        box.click()
+        for word in ("first", "second"):
+            box.press_sequentially(word, delay=50)
+            box.press("Enter")
+        cells.nth(2).get_by_text("SLEPT").wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => !document.querySelector('.orch-send').disabled", timeout=10_000)
+        box.press_sequentially("third", delay=30)
+        send.click()
+        page.wait_for_function(
+            "() => document.querySelector('.orch-stdin textarea').value === ''", timeout=10_000)
+        cells.nth(1).locator(".orch-eof").click()
+        cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
+        run(3)
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out.wait_for(timeout=30_000)
+        assert "['FIRST', 'SECOND', 'THIRD', 'bye']" in out.inner_text(), out.inner_text()

@@ -40,6 +40,7 @@ def load_ipython_extension(shell: Any) -> None:
         shell.configurables.append(settings)
     magics = OrchMagics(shell, settings)
     shell.register_magics(magics)
+    shell.events.register("pre_run_cell", magics.cell_started)
     shell.events.register("post_run_cell", magics.cell_ended)
     for kind in _HANDLES:
         shell.display_formatter.ipython_display_formatter.for_type(kind, magics.handles)
@@ -55,6 +56,7 @@ def unload_ipython_extension(shell: Any) -> None:
     for name, obj in list(registry.items()):
         if isinstance(obj, OrchMagics):
             del registry[name]
+            shell.events.unregister("pre_run_cell", obj.cell_started)
             shell.events.unregister("post_run_cell", obj.cell_ended)
             said = _what_ends(obj.orchestrator)
             try:

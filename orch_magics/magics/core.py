@@ -6,6 +6,7 @@ are subcommands.py; this module only dispatches and turns errors into one-line m
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from typing import Any
 
@@ -49,9 +50,15 @@ class OrchMagics(Magics):
         self.handles = HandleDisplay(shell)
         self.cells = CellRuns()
 
+    def cell_started(self, *_: object) -> None:
+        """IPython's pre_run_cell: live stdin boxes hold Send and EOF while the cell runs."""
+        _hold_boxes(True)
+
     def cell_ended(self, *_: object) -> None:
         """IPython's post_run_cell: a cell run again that holds no run any more stops the
-        stdin runs it started when it last ran (their box is gone with its output)."""
+        stdin runs it started when it last ran (their box is gone with its output); live
+        boxes take Send and EOF again."""
+        _hold_boxes(False)
         self.cells.ended(self.shell, self.orchestrator.stop)
 
     @line_cell_magic
@@ -130,3 +137,11 @@ class OrchMagics(Magics):
         from .completion import candidates
 
         return candidates(self.orchestrator, line)
+
+
+def _hold_boxes(running: bool) -> None:
+    """Tell the live stdin boxes a cell runs, or no longer does (none without a box shown:
+    ipywidgets is imported when the first box is)."""
+    widget = sys.modules.get("orch_magics.magics.widget")
+    if widget is not None:
+        widget.hold_for_cell(running)

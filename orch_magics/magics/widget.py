@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -73,6 +74,10 @@ LATE = 0.5
 #: click, which is another widget's message: Send sent the first letter of the line (and the
 #: rest became the next line), and EOF closed stdin without them (browser5).
 HELD_KEYS = 0.5
+SEND_TIP = "Send the line (Enter does the same)"
+BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
+#: The boxes whose run goes on: a cell that starts holds their Send and EOF (StdinBox.hold).
+_LIVE: weakref.WeakSet[StdinBox] = weakref.WeakSet()
 
 
 class _Field(widgets.Textarea):
@@ -136,8 +141,7 @@ class StdinBox:
             placeholder=self._placeholder, continuous_update=True, rows=1,
             layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("orch-stdin")
-        self.send_button = self._button("Send", "Send the line (Enter does the same)",
-                                        "orch-send")
+        self.send_button = self._button("Send", SEND_TIP, "orch-send")
         self.eof_button = self._button(
             "EOF", "Send the terminal's ^D (the line first, if any): the program may read "
             "again" if self.tty else "Close stdin (send the line first, if any)", "orch-eof")
@@ -152,6 +156,7 @@ class StdinBox:
         self.eof_button.on_click(lambda _: self._eof_clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
+        _LIVE.add(self)
         self._typed = _Typed()
         self._writing = False  # our own write of the field's value, seen by _on_value
         self._written_at = 0.0
@@ -258,8 +263,20 @@ class StdinBox:
             control.disabled = False
         self.text.placeholder = self._placeholder
 
+    def hold(self, running: bool) -> None:
+        """While another cell runs, the browser holds this field's keys until the kernel is
+        free, and sends them after any click: a Send then could not tell where its line
+        ended (browser6: `first` Send `second` Send gave one line, `firstsecond`). Send and
+        EOF wait for the cell to end; Enter's newline travels with the keys, so it still
+        works."""
+        if self.text.disabled:  # closed: nothing to hold or give back
+            return
+        self.send_button.disabled = self.eof_button.disabled = running
+        self.send_button.tooltip = BUSY_TIP if running else SEND_TIP
+
     def finish(self) -> None:
         """The run ended: nothing can be sent or stopped any more; leave a line of text."""
+        _LIVE.discard(self)
         self._finished = True
         self._disable(stop_too=True)
         if self._replace is not None:
@@ -283,6 +300,12 @@ class StdinBox:
         self.eof_button.disabled = True
         if stop_too:
             self.stop_button.disabled = True
+
+
+def hold_for_cell(running: bool) -> None:
+    """A cell starts (True) or ends (False): every live box's Send and EOF wait for it."""
+    for box in list(_LIVE):
+        box.hold(running)
 
 
 def _after_held_keys(action: Callable[[], None]) -> None:
