@@ -60,6 +60,7 @@ def test_cell_body_is_stdin_and_out_holds_result(shell, capsys):
     assert shell.run_cell_magic("orch", "local upper --out r", "one\ntwo\n") is None
     out = capsys.readouterr().out
     assert "ONE\nTWO\n" in out and "exit 0" in out
+    assert " · stdin 8 B" in out  # browser6: the status counted the box's lines only
     r = shell.user_ns["r"]
     assert isinstance(r, RunResult) and r.lines == ["ONE", "TWO"]
     assert shell.user_ns["_"] is r

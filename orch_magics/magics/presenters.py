@@ -61,6 +61,7 @@ class LivePresenter:
                raised: bool = False) -> None:
         if result is not None:
             self.view.note_steps(result.steps)
+            self.view.note_stdin_total(result.stdin_bytes)
         self.view.finish(*_verdict(result, failure))
 
 
@@ -85,6 +86,7 @@ class HeadlessPresenter:
                raised: bool = False) -> None:
         if result is not None:
             self.output.note_steps(result.steps)
+            self.view.note_stdin_total(result.stdin_bytes)
         self.view.finish(*_verdict(result, failure))
         self.output.finish(self.where(raised))
         display(self.view.render(status_only=True), raw=True)

@@ -144,6 +144,12 @@ class DisplaySink:
                     shown.extend((stream, line) for line in buffer.iter_lines())
                 del shown[:-self.tail or len(shown)]
 
+    def note_stdin_total(self, sent: int) -> None:
+        """The bytes the process got on stdin in all (the body, the box, `send` from code),
+        once the run is over: the status says those, not only the box's (browser6)."""
+        with self._lock:
+            self.stdin_bytes = max(self.stdin_bytes, sent)
+
     def note_stdin(self, line: str, *, echo: bool = True) -> None:
         """Count a line the user sent and, with `echo`, show it below the prompt that asked
         for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`)."""
