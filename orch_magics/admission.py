@@ -72,23 +72,28 @@ class Gate:
             confirmation = self.guard.admit(plan, ask=self.ask if interactive else None,
                                              yes=names, front_end=front_end)
         except ConfirmationRefused as refusal:
-            self._record_refusal(plan, origin, str(refusal))
+            refusal.audit_id = self._record_refusal(plan, origin, str(refusal))
             raise
         except KeyboardInterrupt:  # Ctrl-C at the question (the CLI's; the magic's refuses)
             self._record_refusal(plan, origin, "not run: interrupted at the confirmation")
             raise
         return Ticket(confirmation, origin, plan.environment, _service(plan), self)
 
-    def _record_refusal(self, plan: RunPlan, origin: Mapping[str, str], reason: str) -> None:
-        """Write who was refused at a protected environment's door, and why. The refusal is
-        what the caller hears: a log that cannot take the record is warned about, not raised."""
+    def _record_refusal(self, plan: RunPlan, origin: Mapping[str, str], reason: str
+                        ) -> str | None:
+        """Write who was refused at a protected environment's door, and why; the record's id
+        (None: not audited). The refusal is what the caller hears: a log that cannot take the
+        record is warned about, not raised."""
         try:
             log = self._audit_log()
             if log is not None:
-                log.append(refused_record(plan, reason, origin=origin), sync=True)
+                record = refused_record(plan, reason, origin=origin)
+                log.append(record, sync=True)
+                return str(record["id"])
         except Exception as exc:
             _log.warning("audit: the refused run in %r was not recorded: %s",
                          plan.environment.name, exc)
+        return None
 
     def _known(self, name: str, front_end: str) -> None:
         """Raise unless `name`, given to confirm, is an environment of the config: a typo

@@ -35,6 +35,9 @@ Asker = Callable[[str], "str | None"]
 class ConfirmationRefused(OrchError):
     """A protected environment was not confirmed (wrong name, or nobody could be asked)."""
 
+    #: The id of the `refused` record the audit log holds for it (None: not audited).
+    audit_id: str | None = None
+
 
 @dataclass(frozen=True)
 class Confirmation:

@@ -79,6 +79,14 @@ class RunPlan:
         return self.environment.layers if self.layers is None else self.layers
 
     @property
+    def hops(self) -> str:
+        """`local → ssh bastion → docker app`, as a launcher's chain reads (its `chain`) when
+        none is built (a run refused or never started): a `local` layer only edits commands,
+        so it is no hop."""
+        return " → ".join(["local", *(spec.label for spec in self.layers_to_run
+                                      if spec.type != "local")])
+
+    @property
     def is_fleet(self) -> bool:
         """Whether a layer names several targets (a fleet)."""
         return any(spec.fanout is not None for spec in self.layers_to_run)

@@ -333,14 +333,15 @@ def not_started(plan: RunPlan, failed: RunResult, steps: list[RunResult], *,
 def unstarted(plan: RunPlan, error: BaseException, *, duration: float = 0.0,
               interrupted: bool = False, timeout: float | None = None) -> RunResult:
     """The result of a run whose process never started (a hop refused or unreachable, stopped
-    while connecting): `error` says why, and there is no exit status."""
+    while connecting): `error` says why, and there is no exit status; a refusal written in
+    the audit log carries its record's id (`audit_id`)."""
     return RunResult(environment=plan.environment.name,
                      service=plan.service.name if plan.service else None,
-                     command=plan.command.display(),
-                     chain=" → ".join(["local", *(spec.label for spec in plan.layers_to_run)]),
+                     command=plan.command.display(), chain=plan.hops,
                      exit=Exit(error=error), duration=duration, started_at=time.time(),
                      stdout_buffer=OutputBuffer(), stderr_buffer=OutputBuffer(),
-                     interrupted=interrupted, timeout=timeout)
+                     interrupted=interrupted, timeout=timeout,
+                     audit_id=getattr(error, "audit_id", None))
 
 
 def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],

@@ -821,3 +821,26 @@ def test_a_refused_run_is_audited_and_listed_as_refused(tmp_path: Path, mark: Pa
     assert [r["event"] for r in listed] == ["refused", "start", "refused", "refused", "refused"]
     assert cli("audit", "-n", "2").stdout.count(" refused ") == 2
     assert cli("audit", "verify").returncode == 0
+
+
+def test_a_refusal_names_the_chain_a_run_would_and_json_carries_its_audit_id(
+        tmp_path: Path) -> None:
+    """runs6: the refused record named `local → env(X)` where the start records of the same
+    environment say `local` (a local layer only edits commands), and `orch run --json` of a
+    refused run had `audit_id: null` though a record with an id was written for it."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  p:\n    protected: true\n    layers: [{type: local, "
+                   "config: {environment: {X: '1'}}}]\n"
+                   f"audit: {{path: {log}}}\n")
+    argv = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "--json", "p", "--"]
+    refused = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=60,
+                             start_new_session=True, stdin=subprocess.DEVNULL)
+    ran = subprocess.run([*argv[:-1], "--yes", "p", "--", "true"], capture_output=True,
+                         text=True, timeout=60, start_new_session=True, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1 and ran.returncode == 0, (refused.stderr, ran.stderr)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["refused", "start", "end"]
+    assert records[0]["chain"] == records[1]["chain"] == "local"
+    said = json.loads(refused.stdout)
+    assert said["audit_id"] == records[0]["id"] and said["chain"] == "local"

@@ -63,7 +63,7 @@ def refused_record(plan: RunPlan, reason: str, *,
                    origin: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The one record of a run a protected environment's confirmation refused (a wrong
     answer, nobody to ask, interrupted at the question): who tried what, where, and why not."""
-    return {**start_record(plan, plan.environment.describe(), origin=origin), "event": "refused",
+    return {**start_record(plan, plan.hops, origin=origin), "event": "refused",
             "reason": mask_text(reason)}
 
 
