@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import shlex
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -124,10 +125,11 @@ def _nobody_confirms(env: str, given: list[str], front_end: str) -> Confirmation
         named = f"{shown} does not name it, and "
     if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
         named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
-    how = f"pass yes={env!r}" if api else f"run with --yes {env}"
+    typed = shlex.quote(env)  # `--yes prod east` would be two words of the command line
+    how = f"pass yes={env!r}" if api else f"run with --yes {typed}"
     return ConfirmationRefused(
         f"environment {env!r} is protected and {named}nobody can confirm here: {how} or set "
-        f"ORCH_CONFIRM={env}{misspelt_variable('ORCH_CONFIRM')}")
+        f"ORCH_CONFIRM={typed}{misspelt_variable('ORCH_CONFIRM')}")
 
 
 def _confirmed(env: str, how: str) -> Confirmation:

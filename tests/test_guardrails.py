@@ -547,6 +547,10 @@ def test_cli_without_a_terminal_refuses_unless_yes_names_it(tmp_path: Path, mark
     r = _cli(tmp_path, "run", "prod", "touch")
     assert r.returncode == 1 and "--yes prod" in r.stderr and "Traceback" not in r.stderr
     assert not mark.exists()
+    # runs6: a name with a space was said `--yes prod east`, which a shell splits
+    from orch_magics.guard import _nobody_confirms
+    assert str(_nobody_confirms("prod east", [], "cli")).endswith(
+        "run with --yes 'prod east' or set ORCH_CONFIRM='prod east'")
     r = _cli(tmp_path, "run", "prod", "touch", "--yes", "prod")
     assert r.returncode == 0 and r.stdout == "touched\n"
 
