@@ -36,7 +36,10 @@ def test_nbclient_refuses_a_protected_run_without_yes_and_audits_the_cell(orch_k
     with pytest.raises(CellExecutionError) as info:
         run_notebook(nb, orch_kernel)
     assert "protected" in str(info.value) and "--yes prod" in str(info.value)
-    assert not audit.exists()  # refused before anything was recorded or started
+    refused = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["event"] for r in refused] == ["refused"]  # nothing started: one record
+    assert refused[0]["front_end"] == "magic" and "nobody can confirm" in refused[0]["reason"]
+    audit.unlink()
     nb = notebook_with(f"%orch load {cfg}", "%orch prod touch --yes prod", "%orch history --json",
                        "%orch history --env prd", "%orch history --env prod --failed")
     run_notebook(nb, orch_kernel)
@@ -68,7 +71,8 @@ def test_a_confirmation_does_not_carry_over_to_a_changed_environment(orch_kernel
         run_notebook(nb, orch_kernel)
     assert "touched-" in stream_text(nb.cells[3])  # the same environment: still confirmed
     assert "'prod' is protected" in str(info.value) and "--yes prod" in str(info.value)
-    assert len(audit.read_text().splitlines()) == 4  # two runs; the third did not start
+    events = [json.loads(line)["event"] for line in audit.read_text().splitlines()]
+    assert events == ["start", "end", "start", "end", "refused"]  # the third did not start
 
 
 def test_a_cell_is_refused_before_any_secret_is_asked(orch_kernel, tmp_path: Path) -> None:
@@ -105,7 +109,7 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
                        f"%orch load {cfg}", "%orch prod touch", "print('AFTER', 6 * 7)")
     with browse_notebook(chromium, jupyterlab, "guarded.ipynb",
                          "loaded 2 environment(s)") as (page, cells, run):
-        # A wrong name refuses the run with one line; nothing is recorded.
+        # A wrong name refuses the run with one line; only the refusal is recorded.
         run(1)
         field = cells.nth(1).locator("input.jp-Stdin-input")
         field.wait_for(timeout=30_000)
@@ -115,7 +119,10 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         cells.nth(1).get_by_text("UsageError: not run").wait_for(timeout=20_000)
         assert "running" not in cells.nth(1).inner_text()  # nothing was shown as running
         assert "not the environment's name" in cells.nth(1).inner_text()
-        assert not audit.exists()
+        refused = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert [r["event"] for r in refused] == ["refused"]
+        assert refused[0]["reason"] == ("not run: the answer 'production' is not the "
+                                        "environment's name 'prod'")
         # "Run all": the prompt stops the notebook at that cell until it is answered.
         page.locator(".jp-Notebook").click()
         page.keyboard.press("Escape")
@@ -131,7 +138,7 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         cells.nth(1).get_by_text("touched-").wait_for(timeout=30_000)
         cells.nth(2).get_by_text("AFTER 42").wait_for(timeout=30_000)
         status = cells.nth(1).locator(".orch-status").inner_text()
-        start = json.loads(audit.read_text().splitlines()[0])
+        start = json.loads(audit.read_text().splitlines()[1])
         assert f"audit {start['id']}" in status  # the saved notebook names its record
         assert start["confirmation"]["how"] == "typed the environment's name"
         assert start["notebook"].endswith("guarded.ipynb")
