@@ -18,10 +18,12 @@ A handler the program set is left alone, as is an ignored HUP (`nohup`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 from ._loop import settled
@@ -84,6 +86,9 @@ SIGNAL_STOP_TIMEOUT = 8.0
 FATAL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 _LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()
+#: Told (with why, in words) when a signal's stop ran out of time and the process ends now,
+#: runs not yet ended: what they must record first (the audit trail's end records).
+_CUT_SHORT: list[Callable[[str], None]] = []
 _registered = False
 _signals_taken = False
 _exiting = threading.Event()
@@ -135,7 +140,18 @@ def _stop_then_end(signum: int, _frame: object) -> None:
     stopper = threading.Thread(target=_close_everything, name="orch-stop-on-signal", daemon=True)
     stopper.start()
     stopper.join(SIGNAL_STOP_TIMEOUT)
+    if stopper.is_alive():  # out of time: what has not ended says so before the process goes
+        why = (f"orch ended by {signal.Signals(signum).name} after {SIGNAL_STOP_TIMEOUT:g} s "
+               f"of stopping its runs; this one's end was not seen")
+        for told in list(_CUT_SHORT):
+            with contextlib.suppress(Exception):
+                told(why)
     os.kill(os.getpid(), signum)
+
+
+def when_cut_short(told: Callable[[str], None]) -> None:
+    """Have `told(why)` called when a TERM or HUP ends the process before every run stopped."""
+    _CUT_SHORT.append(told)
 
 
 def _after_fork() -> None:

@@ -531,3 +531,44 @@ def test_who_is_the_account_the_run_is_made_as_not_what_user_says(tmp_path: Path
     me = pwd.getpwuid(os.geteuid()).pw_name
     start = records(log)[0]
     assert (start["user"], start["confirmation"]["user"]) == (me, me)  # type: ignore[index]
+
+
+CUT_SHORT = """
+import sys, time
+import orch_magics.shutdown as shutdown
+from orch_magics import Orchestrator, load_config
+shutdown.SIGNAL_STOP_TIMEOUT = 0.5  # the stop ladder of a run deaf to INT and TERM takes longer
+orch = Orchestrator(load_config(sys.argv[1]), log_dir=sys.argv[2])
+orch.start("local", command="trap '' INT TERM; echo up; sleep 60", name="deaf")
+orch.start("local", command="sleep 60", name="quick")
+time.sleep(1)
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_term_that_ends_the_process_before_its_runs_end_still_ends_their_records(
+        tmp_path: Path) -> None:
+    """runs6: a script with 50 named runs killed by TERM exited after its 8 s of stopping
+    with 39 start records left without an end: `orch audit` showed them `running?` for
+    ever. What has not ended when the process must is closed as cut short."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    proc = subprocess.Popen([sys.executable, "-c", CUT_SHORT, str(cfg), str(tmp_path / "logs")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        proc.send_signal(15)
+        assert proc.wait(30) == -15
+    finally:
+        proc.kill()
+    written = records(log)
+    starts = {r["id"] for r in written if r["event"] == "start"}
+    ends = {r["id"]: r for r in written if r["event"] == "end"}
+    assert len(starts) == 2 and set(ends) == starts, written  # none left `running?`
+    cut = [r for r in ends.values() if r.get("error", "") and "end was not seen" in r["error"]]
+    assert len(cut) == 1 and cut[0]["interrupted"] is True and cut[0]["ok"] is False
+    assert cut[0]["error"] == ("orch ended by SIGTERM after 0.5 s of stopping its runs; this "
+                               "one's end was not seen")
+    assert verify(str(log)) == (4, None)

@@ -3,7 +3,14 @@ when a protected environment refused it)."""
 
 from .digest import OutputDigest
 from .log import AuditLog, default_audit_path, verify
-from .record import closed_record, end_record, refused_record, start_record
+from .record import (
+    closed_record,
+    cut_short_record,
+    end_record,
+    refused_record,
+    start_record,
+)
 
-__all__ = ["AuditLog", "OutputDigest", "closed_record", "default_audit_path", "end_record",
+__all__ = ["AuditLog", "OutputDigest", "closed_record", "cut_short_record", "default_audit_path",
+           "end_record",
            "refused_record", "start_record", "verify"]

@@ -96,6 +96,13 @@ def _output(digest: OutputDigest) -> dict[str, Any]:
             "stderr_bytes": err[0], "stderr_sha256": err[1]}
 
 
+def cut_short_record(run_id: str, why: str) -> dict[str, Any]:
+    """The end record of a run whose end this process will not see: it is ending first (a
+    TERM whose stop ran out of time), and says so rather than leave the run `running?`."""
+    return {"event": "end", "id": run_id, "time": _now(), "ok": False, "interrupted": True,
+            "error": why}
+
+
 def closed_record(session_id: str, duration: float, error: BaseException | None = None,
                   exit: Exit | None = None) -> dict[str, Any]:
     """The end record of something audited that is not a run of the engine: a port forward (no
