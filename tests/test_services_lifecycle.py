@@ -421,6 +421,33 @@ def test_a_log_path_that_is_no_regular_file_is_refused_and_left_as_it_was(
                                                 rf".*{name}.log cannot be written \({why}\)"):
                 orch.start("local", command="echo x", name=name)
     assert precious.read_text() == "mine\n" and stat.S_IMODE(precious.stat().st_mode) == 0o644
+    # runs6: a NAME.log another user made first in a shared folder (0666) took the output
+    theirs = logs / "theirs.log"
+    theirs.write_text("")
+    theirs.chmod(0o666)
+    os.chown(theirs, 65534, 65534)  # nobody's (the tests run as root)
+    with Orchestrator(load_config_text(CONFIG), log_dir=logs) as orch:
+        with pytest.raises(OrchError, match=r"theirs.log cannot be written \(it belongs to "
+                                            r"another user \(uid 65534\), who could read it"):
+            orch.start("local", command="echo secret-output", name="theirs")
+    assert theirs.read_text() == ""
+
+
+def test_a_read_bigger_than_the_log_is_rotated_at_its_lines(tmp_path: Path) -> None:
+    """runs6: the file rotated before a write, then took the whole chunk (every line of one
+    read, 256 KiB): with log_max_bytes=10000, NAME.log.1 held 262 KB."""
+    from orch_magics.sinks.log_file import LogFile
+
+    path = tmp_path / "big.log"
+    log = LogFile(str(path), max_bytes=1000)
+    lines = [f"line {i:05} {'x' * 40}\n".encode() for i in range(2000)]  # 100 KB
+    log.feed(Stdout(b"".join(lines)))
+    log.feed(Stdout(b"y" * 2500 + b"\n"))  # one line longer than a file: cut
+    log.shutdown()
+    rotated, current = (tmp_path / "big.log.1").read_bytes(), path.read_bytes()
+    assert len(rotated) <= 1000 and len(current) <= 1000, (len(rotated), len(current))
+    assert rotated.endswith(b"\n") or set(rotated) == {ord("y")}
+    assert current.endswith(b"y\n")
 
 
 def test_two_writers_of_one_log_keep_every_line_and_its_bound(tmp_path: Path) -> None:

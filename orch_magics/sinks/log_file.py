@@ -73,6 +73,10 @@ class LogFile:
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise OSError(0, "it is not a regular file")
+        if info.st_uid != os.geteuid():  # made first by another user in a shared folder (runs6)
+            os.close(fd)
+            raise OSError(0, f"it belongs to another user (uid {info.st_uid}), who could read "
+                             f"it: name a folder of your own")
         if info.st_mode & 0o077 and info.st_uid == os.geteuid():
             os.fchmod(fd, 0o600)
         self._file = os.fdopen(fd, "ab", buffering=0)
@@ -116,17 +120,32 @@ class LogFile:
         file = self._locked()
         try:
             size = os.fstat(file.fileno()).st_size
-            if size and size + len(data) > self.max_bytes:
+            if line and size and os.pread(file.fileno(), 1, size - 1) != b"\n":
+                data = b"\n" + data
+            while size + len(data) > self.max_bytes:  # the part that fits, then a new file
+                part = self._fitting(data, self.max_bytes - size, whole_file=not size)
+                file.write(data[:part])
+                data = data[part:]
+                if not data:
+                    return
                 os.replace(self.path, self.path + ".1")  # the other writers find it moved
                 fcntl.flock(file.fileno(), fcntl.LOCK_UN)
                 file = self._locked()
                 size = os.fstat(file.fileno()).st_size
-            if line and size and os.pread(file.fileno(), 1, size - 1) != b"\n":
-                data = b"\n" + data
             file.write(data)
         finally:
             if not file.closed:
                 fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+    @staticmethod
+    def _fitting(data: bytes, room: int, *, whole_file: bool) -> int:
+        """How much of `data` goes into a file with `room` bytes left: whole lines (runs6: a
+        read of 256 KiB went whole into a file of max_bytes=10000, 26 times its size); in an
+        empty file, a line longer than the file is cut (in whole characters)."""
+        part = data.rfind(b"\n", 0, max(room, 0)) + 1
+        if part or not whole_file:
+            return part
+        return max(clean_cut(data, room, forward=False), 1)
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
