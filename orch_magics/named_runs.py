@@ -185,8 +185,10 @@ class Followed(Iterator[str]):
     passed the server's 1,000 messages a second, and the rest was dropped)."""
 
     def __init__(self, logs: RingBuffer, over: Callable[[], bool], tail: int | None = None,
-                 poll: float = 0.1) -> None:
-        self._batches = _looks(logs, over, tail, poll)
+                 poll: float = 0.1, where: str = "") -> None:
+        """`where`: where the lines the ring no longer holds are (` (the log file … has
+        them)`), said in the line that marks such a gap."""
+        self._batches = _looks(logs, over, tail, poll, where)
         self._lines = itertools.chain.from_iterable(self._batches)
 
     def __next__(self) -> str:
@@ -196,17 +198,29 @@ class Followed(Iterator[str]):
         return self._batches
 
 
-def _looks(logs: RingBuffer, over: Callable[[], bool], tail: int | None,
-           poll: float) -> Iterator[list[str]]:
+def _looks(logs: RingBuffer, over: Callable[[], bool], tail: int | None, poll: float,
+           where: str) -> Iterator[list[str]]:
+    """Each look's new lines; lines that came and went between two looks (a run printing
+    faster than the ring is read) are said in one line, never skipped in silence (runs6)."""
     backlog, seen = logs.since(0)
     kept = backlog if tail is None else backlog[-tail:] if tail else []
+    if tail is None and seen > len(backlog):
+        kept = [gap(seen - len(backlog), where, "earlier "), *kept]
     if kept:
         yield kept
     while True:
         done = over()
+        before = seen
         fresh, seen = logs.since(seen)
+        if seen - before > len(fresh):
+            fresh = [gap(seen - before - len(fresh), where), *fresh]
         if fresh:
             yield fresh
         elif done:
             return
         time.sleep(poll)
+
+
+def gap(lines: int, where: str, which: str = "") -> str:
+    """The line standing for `lines` lines the ring buffer no longer holds."""
+    return f"orch: … {lines} {which}line{'' if lines == 1 else 's'} not kept in memory{where}"

@@ -35,7 +35,7 @@ from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
 from .lifecycle import DEFAULT_CAPTURE_LIMIT, NamedRun, RestartPolicy, Supervisor
 from .live import LiveRun, begun
-from .named_runs import Followed, RunInfo, RunRegistry
+from .named_runs import Entry, Followed, RunInfo, RunRegistry, gap
 from .plan import RunPlan, guarded_now, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -50,6 +50,7 @@ from .transfer_methods import FilesAndPorts
 
 if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
+    from .fleet.named import NamedFleet
 
 
 @keywords_checked
@@ -326,10 +327,16 @@ class Orchestrator(FilesAndPorts):
         With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
         ending when the run is over for good (no restart pending)."""
         fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
-        entry = fleet if fleet is not None else self.runs.get(name, self.fleets.named)
+        entry: NamedFleet | Entry = fleet if fleet is not None else self.runs.get(
+            name, self.fleets.named)
+        log_file = entry.supervisor.log_file if isinstance(entry, Entry) else None
+        where = f" (the log file {log_file.path} has them)" if log_file is not None else ""
         if follow:
-            return Followed(entry.logs, lambda: entry.done, checked_tail(tail))
-        return "\n".join(entry.logs.tail(checked_tail(tail)))
+            return Followed(entry.logs, lambda: entry.done, checked_tail(tail), where=where)
+        lines = entry.logs.tail(checked_tail(tail))
+        if tail is None and entry.logs.total_lines > len(lines):  # never a silent gap
+            lines = [gap(entry.logs.total_lines - len(lines), where, "earlier "), *lines]
+        return "\n".join(lines)
 
     def status(self, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""

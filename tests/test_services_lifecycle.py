@@ -539,3 +539,21 @@ def test_a_stop_in_the_back_off_and_a_stale_attempt_say_what_happened(tmp_path: 
         orch.stop("r")
         assert orch.logs("r").splitlines()[-1] == \
             "orch: r: stopped during the back-off: no restart"
+
+
+def test_logs_say_the_lines_the_ring_no_longer_holds(orch: Orchestrator) -> None:
+    """runs6: `logs(follow=True)` taken right after the start jumped from the start note to
+    line 190002 of 200000 in silence, and `logs()` started at 20002 with no word."""
+    live = orch.start("local", command="seq 1 200000", name="fast")
+    got = list(orch.logs("fast", follow=True))
+    live.wait(30)
+    gaps = [line for line in got if "not kept in memory" in line]
+    assert gaps and all(line.startswith("orch: … ") for line in gaps), got[:3]
+    numbers = [int(line) for line in got if line.isdigit()]
+    said = sum(int(line.split()[2]) for line in gaps)
+    assert len(numbers) + said + 1 >= 200000  # every line is shown or counted (+ the note)
+    assert got[-1].startswith("orch: fast: exit 0") or numbers[-1] == 200000
+    shown = orch.logs("fast").splitlines()
+    assert shown[0].startswith("orch: … ") and "earlier lines not kept in memory (the log " \
+        "file " in shown[0] and shown[0].endswith("fast.log has them)"), shown[0]
+    assert len(shown) == 10_001

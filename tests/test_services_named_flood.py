@@ -41,9 +41,11 @@ def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:
     assert res.interrupted and res.exit.signal is not None, res
     assert res.stdout.startswith(token) or token in res.stdout[:200]
     assert _spills() - before == set(), "a hidden spill file was left behind"
-    # `logs` keeps the last 10,000 lines (the ring drops whole chunks of older ones): the
-    # flood's, the last maybe cut by the signal, then the note of how the run ended.
-    *flood, cut, note = str(orch.logs("y")).splitlines()
+    # `logs` keeps the last 10,000 lines (the ring drops whole chunks of older ones): after a
+    # line counting the earlier ones, the flood's, the last maybe cut by the signal, then the
+    # note of how the run ended.
+    earlier, *flood, cut, note = str(orch.logs("y")).splitlines()
+    assert earlier.startswith("orch: … ") and "earlier lines not kept in memory" in earlier
     assert len(flood) + 2 == 10_000 and set(flood) == {token} and token.startswith(cut)
     assert note == "orch: y: killed by SIGINT (stopped)"
 
