@@ -402,3 +402,43 @@ async def test_a_login_whose_bashrc_speaks_still_gets_and_puts(orch, sudo_lab,  
     finally:
         bashrc.unlink()
         subprocess.run(["usermod", "-s", "/bin/sh", sudo_lab.login], check=True)
+
+
+@pytest.mark.parametrize("env", ["here"])
+async def test_a_relative_path_in_a_working_folder_the_user_may_not_search_says_so(
+        orch, closed_folder, tmp_path, monkeypatch, env) -> None:  # type: ignore[no-untyped-def]
+    """files6: with the working folder closed to the far user (ssh's /root, then sudo to
+    another user), a relative name was 'no such file or directory: .' (`[ -d . ]` itself
+    fails there), where a closed folder on an absolute path says 'permission denied'."""
+    monkeypatch.chdir(closed_folder)  # the sudo layer's user works in this folder
+    src = tmp_path / "s.txt"
+    src.write_text("sent\n")
+    denied = f"permission denied: cannot look inside the working directory {closed_folder}"
+    for copy in (lambda: orch.aget(env, "a/b/f.txt", tmp_path / "got.txt"),
+                 lambda: orch.aget(env, ".", tmp_path / "got"),
+                 lambda: orch.aput(env, src, "./")):
+        with pytest.raises(TransferError, match=re.escape(denied)):
+            await copy()
+    assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_get_of_a_folder_holding_a_socket_is_refused_as_a_put_is(
+        orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """files6: tar skipped the socket with a warning alone and the get reported success,
+    while a put of the same folder is refused."""
+    import socket
+
+    folder = Path(tempfile.mkdtemp(prefix="orch-sock-"))
+    try:
+        (folder / "a").write_text("a\n")
+        listening = socket.socket(socket.AF_UNIX)
+        listening.bind(str(folder / "s"))
+        folder.chmod(0o755)
+        with pytest.raises(TransferError, match=re.escape(
+                f"{folder}/s is a socket: a get copies files, folders and links")):
+            await orch.aget(env, str(folder), tmp_path / "got")
+        assert not (tmp_path / "got").exists()
+        listening.close()
+    finally:
+        shutil.rmtree(folder)

@@ -35,6 +35,9 @@ else fail "sha256sum is not installed (coreutils or busybox)"; fi
 absent() {  # $1 is not there as wanted: say why, "$2: $1" unless a folder on its way is
   # one this user may not search (which hides everything below it, not only its children)
   a=/ r=${1#/}; case $1 in /*) ;; *) a=.; r=$1;; esac
+  # a relative name: `[ -d . ]` itself fails in a working folder this user may not search
+  [ "$a" = . ] && [ ! -x . ] && fail "permission denied: cannot look inside the working \
+directory $(pwd)"
   while :; do
     [ -d "$a" ] && [ ! -x "$a" ] && fail "permission denied: cannot look inside $a"
     case $r in */*) c=${r%%/*} r=${r#*/};; '') break;; *) c=$r r=;; esac
@@ -59,6 +62,10 @@ if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else absent "$p" "no such file or directory"; fi
 [ -r "$p" ] || fail "permission denied: $p"
+if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused, as a put does
+  o=$(find "$p" -type s 2>/dev/null | head -n 1)
+  [ -z "$o" ] || fail "$o is a socket: a get copies files, folders and links"
+fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
 [ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
