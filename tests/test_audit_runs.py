@@ -409,10 +409,18 @@ def test_cli_runs_are_recorded_and_orch_audit_reads_and_verifies(tmp_path: Path)
         bad_since.stderr
     ok = _cli(cfg, "audit", "verify")
     assert ok.returncode == 0 and "4 records" in ok.stdout
+    # api5: --json printed the text verdict, and the filters were taken and ignored
+    assert json.loads(_cli(cfg, "audit", "verify", "--json").stdout) == {
+        "ok": True, "file": str(log), "records": 4}
+    ignored = _cli(cfg, "audit", "verify", "--since", "1h", "--failed")
+    assert (ignored.returncode, ignored.stdout, ignored.stderr) == (
+        2, "", "orch: audit verify checks the whole log: --since, --failed do not apply to it\n")
     lines = log.read_text().splitlines(keepends=True)
     log.write_text("".join(lines[:1] + lines[2:]))  # a record deleted
     bad = _cli(cfg, "audit", "verify")
     assert (bad.returncode, bad.stdout) == (1, "") and ":2:" in bad.stderr
+    said = json.loads(_cli(cfg, "audit", "verify", "--json").stdout)
+    assert said["ok"] is False and said["line"] == 2 and said["error"]
     for args in (["--since", "99999999d"], ["--since", "1" + "0" * 400 + "w"]):
         far_back = _cli(cfg, "audit", *args)
         assert far_back.returncode == 2 and far_back.stderr.endswith(

@@ -57,17 +57,20 @@ def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
 def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
     from ..audit.query import HEADER, audited_runs  # only `orch audit` reads the log
 
+    if args.action == "verify" and (given := [option for option, value in (
+            ("--env", args.env), ("--since", args.since), ("--failed", args.failed),
+            ("-n", args.tail is not None)) if value]):
+        print(f"orch: audit verify checks the whole log: {', '.join(given)} "
+              f"{'does' if len(given) == 1 else 'do'} not apply to it", file=sys.stderr)
+        from .grammar import EXIT_USAGE  # here: grammar.py adds this module's parser
+
+        return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
     if (args.file or args.action == "verify") and not os.path.exists(path):
         print(f"orch: there is no audit log at {path}", file=sys.stderr)
         return 1
     if args.action == "verify":
-        checked, problem = verify(path)
-        if problem is None:
-            print(f"ok: {checked} records in {path}, chain intact")
-            return 0
-        print(f"orch: {path}:{checked}: {problem}", file=sys.stderr)
-        return 1
+        return _verify(args, path)
     if not os.path.exists(path):  # nothing audited yet: an empty table, and why it is
         print(f"orch: no run was audited yet: there is no audit log at {path}", file=sys.stderr)
     found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
@@ -101,3 +104,18 @@ def _none_matched(args: argparse.Namespace, path: str, load: Callable[[], Config
     if any(filters):
         print(f"orch: no run in {path} matches {' '.join(f for f in filters if f)}",
               file=sys.stderr)
+
+
+def _verify(args: argparse.Namespace, path: str) -> int:
+    """`orch audit verify [--json]`: 0 when the chain is intact, 1 naming the first bad line."""
+    checked, problem = verify(path)
+    if args.json:  # a verdict a script can read, whatever it is
+        print(json.dumps({"ok": problem is None, "file": path, "records": checked}
+                         if problem is None else
+                         {"ok": False, "file": path, "line": checked, "error": problem}))
+    if problem is None:
+        if not args.json:
+            print(f"ok: {checked} records in {path}, chain intact")
+        return 0
+    print(f"orch: {path}:{checked}: {problem}", file=sys.stderr)
+    return 1
