@@ -194,6 +194,9 @@ def test_dry_run_reads_no_secret(shell, capsys):
     ("local hello --out _", "would hide IPython's _"),
     ("local hello --out print", r"^--out print would hide the builtin print\(\): pick "),
     ("local hello --out __builtins__", "would hide IPython's __builtins__"),  # review14
+    # notebook6: Python reads `ｕ` (fullwidth) as `u`: the handle was out of reach
+    ("local hello --out \uff55", "^--out \uff55 is read by Python as u \\(it folds such "
+                                  "letters\\): write --out u$"),
     ("logs nothing-here", "no run named"),
     ("lcoal hello", "did you mean 'local'"),  # the environment, not the subcommand `load`
 ])

@@ -151,7 +151,9 @@ def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromiu
     Send and EOF wait (disabled); Enter's newline travels with the keys."""
     save_notebook(jupyterlab, "busy.ipynb", "%orch load --demo", "%orch local upper --out r",
                   "import time; time.sleep(5); print('SLEPT')",
-                  "print('RESULT', r.wait(30).lines)")
+                  "print('RESULT', r.wait(30).lines)",
+                  # notebook6: a box drawn by a cell that goes on was not held for its rest
+                  "q = %orch local upper\nimport time; time.sleep(4); print('WOKE')")
     with browse_notebook(chromium, jupyterlab, "busy.ipynb", "loaded 2 environment(s)",
                          screenshot=artifacts / "stdin-busy.png") as (page, cells, run):
         run(1)
@@ -180,3 +182,11 @@ def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromiu
         out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
         out.wait_for(timeout=30_000)
         assert "['FIRST', 'SECOND', 'THIRD', 'bye']" in out.inner_text(), out.inner_text()
+        run(4)
+        own = cells.nth(4).locator(".orch-send")
+        own.wait_for(timeout=30_000)
+        assert own.is_disabled()  # its own cell still runs
+        cells.nth(4).get_by_text("WOKE").wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.orch-send')].every(b => !b.disabled)",
+            timeout=10_000)

@@ -19,7 +19,7 @@ from ..errors import LayerError, OrchError, RunError
 from ..orchestrator import Orchestrator
 from . import runs
 from .cells import CellRuns
-from .frontend import kernel_asker, kernel_origin
+from .frontend import count_cell, kernel_asker, kernel_origin
 from .handles import HandleDisplay
 from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch
@@ -139,9 +139,10 @@ class OrchMagics(Magics):
         return candidates(self.orchestrator, line)
 
 
-def _hold_boxes(running: bool) -> None:
-    """Tell the live stdin boxes a cell runs, or no longer does (none without a box shown:
-    ipywidgets is imported when the first box is)."""
+def _hold_boxes(starting: bool) -> None:
+    """Count a cell that starts or ends, and tell the live stdin boxes how many run (none
+    without a box shown: ipywidgets is imported when the first box is)."""
+    running = count_cell(starting)
     widget = sys.modules.get("orch_magics.magics.widget")
     if widget is not None:
-        widget.hold_for_cell(running)
+        widget.hold_for_cells(running)

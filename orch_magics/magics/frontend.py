@@ -186,3 +186,18 @@ def _at_a_terminal(shell: Any) -> bool:
 
     return bool(TerminalIPythonApp.initialized()
                 and getattr(TerminalIPythonApp.instance(), "shell", None) is shell)
+
+
+#: How many cells run now, nested ones included (IPython's pre_run_cell / post_run_cell):
+#: what a stdin box drawn now is held for (widget.StdinBox.hold).
+_CELLS_RUNNING = [0]
+
+
+def count_cell(starting: bool) -> int:
+    """A cell starts (True) or ends (False); how many run now."""
+    _CELLS_RUNNING[0] = max(0, _CELLS_RUNNING[0] + (1 if starting else -1))
+    return _CELLS_RUNNING[0]
+
+
+def cells_running() -> int:
+    return _CELLS_RUNNING[0]

@@ -14,6 +14,7 @@ import builtins
 import functools
 import keyword
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,6 +204,9 @@ def _check(args: argparse.Namespace) -> None:
                          "[options]; see %orch --help (environments: %orch envs)")
     if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
+    if args.out is not None and (read := unicodedata.normalize("NFKC", args.out)) != args.out:
+        raise UsageError(f"--out {args.out} is read by Python as {read} (it folds such "
+                         f"letters): write --out {read}")
     if args.out is not None and (whose := _taken(args.out)):
         raise UsageError(f"--out {args.out} would hide {whose}: pick another name")
     try:  # before anything is shown (a status line of a run that never started)

@@ -32,7 +32,7 @@ from traitlets import Unicode
 from ..errors import OrchError
 from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
-from .frontend import close_widgets
+from .frontend import cells_running, close_widgets
 
 
 class Steerable(Protocol):
@@ -157,6 +157,7 @@ class StdinBox:
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
         _LIVE.add(self)
+        self.hold(cells_running() > 0)  # drawn by a cell that goes on (a sleep after it)
         self._typed = _Typed()
         self._writing = False  # our own write of the field's value, seen by _on_value
         self._written_at = 0.0
@@ -262,6 +263,7 @@ class StdinBox:
         for control in (self.text, self.send_button, self.eof_button, self.stop_button):
             control.disabled = False
         self.text.placeholder = self._placeholder
+        self.hold(cells_running() > 0)  # a restart while a cell runs: still held for it
 
     def hold(self, running: bool) -> None:
         """While another cell runs, the browser holds this field's keys until the kernel is
@@ -302,10 +304,11 @@ class StdinBox:
             self.stop_button.disabled = True
 
 
-def hold_for_cell(running: bool) -> None:
-    """A cell starts (True) or ends (False): every live box's Send and EOF wait for it."""
+def hold_for_cells(running: int) -> None:
+    """`running` cells run now (a cell may run another: `get_ipython().run_cell(…)`): every
+    live box's Send and EOF wait for all of them."""
     for box in list(_LIVE):
-        box.hold(running)
+        box.hold(running > 0)
 
 
 def _after_held_keys(action: Callable[[], None]) -> None:

@@ -146,9 +146,10 @@ class DisplaySink:
 
     def note_stdin_total(self, sent: int) -> None:
         """The bytes the process got on stdin in all (the body, the box, `send` from code),
-        once the run is over: the status says those, not only the box's (browser6)."""
+        once the run is over: the status says those, not the box's count (browser6), which
+        may hold a line the process never took (it had closed its stdin: notebook6)."""
         with self._lock:
-            self.stdin_bytes = max(self.stdin_bytes, sent)
+            self.stdin_bytes = sent
 
     def note_stdin(self, line: str, *, echo: bool = True) -> None:
         """Count a line the user sent and, with `echo`, show it below the prompt that asked
