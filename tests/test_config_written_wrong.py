@@ -317,6 +317,12 @@ def test_a_space_before_the_default_still_reads_the_variable(
     # refusal itself advised
     ('environments: {"x,y": {layers: [], protected: true}}', "environment name 'x,y' holds "
      "',': ORCH_CONFIRM lists environments separated by commas, so it could never name it"),
+    # api5: a protected `prod` beside an unprotected `prоd` (a Cyrillic о), listed alike
+    ('environments: {prod: {layers: [], protected: true}, "pr\u043ed": []}',
+     "environment name 'pr\u043ed' mixes Latin and Cyrillic letters (\u043e is CYRILLIC SMALL "
+     "LETTER O): such a name can look like another one exactly"),
+    ('environments: {l: []}\nservices: {"\u0441heck": {command: x}}', "service name "
+     "'\u0441heck' mixes Cyrillic and Latin letters"),
 ])
 def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
                                                                      said: str) -> None:
@@ -324,6 +330,12 @@ def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
     a newline), and a name starting with '-' loaded but no command line could run it."""
     err = error_of(text)
     assert said in str(err) and str(err).startswith("conf.yaml:")
+
+
+def test_names_in_one_script_load() -> None:
+    config = load_config_text('environments: {"\u043f\u0440\u043e\u0434": [], "caf\u00e9": [], '
+                              '"\u03c0\u03c1\u03bf\u03b4": [], "\u672c\u756a": []}')
+    assert len(config.environments) == 4
 
 
 @pytest.mark.parametrize(("section", "said"), [

@@ -11,9 +11,10 @@ JOINERS = "\u200c\u200d"
 
 
 def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
-    """Refuse a name no front end can take or show: one read as an option (`-x`), or one
+    """Refuse a name no front end can take or show: one read as an option (`-x`), one
     holding control or format characters (an escape sequence, a line break or a bidi
-    override would reach the terminal in `orch ls` and in every message naming it)."""
+    override would reach the terminal in `orch ls` and in every message naming it), or one
+    mixing scripts whose letters look alike (`pr\u043ed` is not `prod`)."""
     if name.startswith("-"):
         raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
                               f"read it as an option", at_key=True)
@@ -25,3 +26,29 @@ def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
            for c in name):
         raise src.error(path, f"{kind} name {name!r} holds a control character: names are "
                               f"shown on terminals and typed on command lines", at_key=True)
+    if (mixed := _mixed_scripts(name)) is not None:
+        raise src.error(path, f"{kind} name {name!r} mixes {mixed}: such a name can look "
+                              f"like another one exactly (a protected environment's): write "
+                              f"it in one script", at_key=True)
+
+
+#: Scripts whose letters look alike (UTS #39's confusables are mostly among these three): a
+#: name may use one of them, never two.
+_LOOK_ALIKE = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def _mixed_scripts(name: str) -> str | None:
+    """`Latin and Cyrillic letters (о is CYRILLIC SMALL LETTER O)` when `name` mixes scripts
+    whose letters look alike, else None."""
+    first: dict[str, str] = {}
+    for char in name:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ")[0]
+            if script in _LOOK_ALIKE:
+                first.setdefault(script, char)
+    if len(first) < 2:
+        return None
+    scripts = list(first)
+    odd = first[scripts[-1]]
+    return (f"{' and '.join(s.title() for s in scripts)} letters ({odd} is "
+            f"{unicodedata.name(odd)})")
