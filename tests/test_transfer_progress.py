@@ -168,3 +168,25 @@ def _columns(text: str) -> int:
     from orch_magics.text import columns
 
     return columns(text.strip("\n"))
+
+
+def test_a_file_that_shrinks_while_its_folder_is_read_is_named(tmp_path: Path) -> None:
+    """files6: the folder put failed with tarfile's words alone, `reading ./grow failed:
+    unexpected end of data`, where a put of the file and a get of the folder name it."""
+    folder = tmp_path / "grow"
+    folder.mkdir()
+    log = folder / "log"
+    with open(log, "wb") as f:  # 256 MiB, sparse: quick to make, read at disk speed
+        f.truncate(256 << 20)
+
+    class Truncating(Recorded):
+        def update(self, done: int) -> None:  # the file is cut once reading is under way
+            if done > 16 << 20 and log.stat().st_size > (1 << 20):
+                os.truncate(log, 1 << 20)
+            super().update(done)
+
+    with Orchestrator(load_config_text("environments: {local: {layers: []}}")) as orch:
+        with pytest.raises(TransferError, match=rf"reading {folder} failed: {log} shrank while "
+                                                 rf"it was read; nothing was kept"):
+            orch.put("local", str(folder), str(tmp_path / "out"), progress=Truncating())
+    assert not (tmp_path / "out").exists()

@@ -75,6 +75,7 @@ class TarStream:
         self.file = os.fdopen(read, "rb")
         self.error: OSError | None = None
         self.modes: list[bytes] = []
+        self.current = TOP
         threading.Thread(target=self._write, args=(root, write), daemon=True,
                          name="orch-tar").start()
 
@@ -84,6 +85,7 @@ class TarStream:
         walk is refused as the walk refused them."""
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise tarfile.TarError(_special(member.name))
+        self.current = member.name  # what a read that fails from here on was reading
         mode = stat.S_IMODE(member.mode)
         if member.isdir() and _deferred(mode):
             if member.name != TOP:
@@ -103,7 +105,10 @@ class TarStream:
         except BrokenPipeError:  # the reader stopped (interrupt, failure): nothing more to do
             pass
         except (OSError, tarfile.TarError) as exc:  # set before the pipe closes: read sees it
-            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
+            if str(exc) == "unexpected end of data":  # tarfile.copyfileobj: a file shrank
+                name = os.path.join(root, self.current.removeprefix(TOP).lstrip("/"))
+                exc = OSError(f"{name} shrank while it was read")  # tarfile's own words
+            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))  # named no file
         finally:
             os.close(fd)
 
