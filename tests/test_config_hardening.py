@@ -166,7 +166,7 @@ RUN_TIME_FAILURES = [
     # api5: its mirror typo was sent as the literal text `{secret:x}}` (as a password, say)
     ("services: {a: {command: x, environment: {A: '{secret:x}}'}}}",
      "placeholder '{secret:x}}' opens with one '{': write {{secret:x}}"),
-    ("services: {a: {command: 'echo {env: HOME}}'}}", "write {{env:HOME}}"),
+    ("services: {a: {command: 'echo {env:HOME}}'}}", "write {{env:HOME}}"),
     ("services: {a: {command: x, environment: {A: '{{secrt:x}}'}}}",
      "did you mean {{secret:…}}"),
     ("services: {a: {command: x, environment: {A: '{{Env:HOME}}'}}}", "did you mean {{env:…}}"),
@@ -517,3 +517,18 @@ def test_a_limit_typo_among_many_targets_still_gets_the_nearest() -> None:
     assert did_you_mean("wbe-1.example.com", names) == "web-1.example.com"
     assert did_you_mean("web-1234.exmaple.com", names) == "web-1234.example.com"
     assert did_you_mean("db-1.example.org", names) is None
+
+
+@pytest.mark.parametrize("text", [
+    "helm upgrade app --set-json '{app: {env: prod}}'",  # YAML/JSON text, not a placeholder
+    "kubectl run x --overrides '{\"spec\": {\"env\": [1]}}'",
+    "pwsh -c 'echo ${env:HOME}'",  # PowerShell
+    "docker ps --format '{{.Names}}'",  # a Go template
+])
+def test_text_with_braces_that_is_no_placeholder_loads(text: str) -> None:
+    """api6: the check for `{secret:x}}` refused `{app: {env: prod}}` in a command and in a
+    variable, and advised `{{env:prod}}`, which would have put a variable there."""
+    quoted = text.replace("'", "''")
+    config = load_config_text(f"services:\n  s:\n    command: '{quoted}'\n"
+                              f"    environment: {{V: '{quoted}'}}\n")
+    assert config.services["s"].environment["V"] == text
