@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -58,7 +59,15 @@ def _end_unended(why: str) -> None:
     SYNCER.flush(2.0)
 
 
+def _forget_unended() -> None:
+    """A forked child owns none of its parent's runs: their records are not its to end."""
+    global _UNENDED_LOCK
+    _UNENDED.clear()
+    _UNENDED_LOCK = threading.Lock()
+
+
 when_cut_short(_end_unended)
+os.register_at_fork(after_in_child=_forget_unended)
 
 
 @dataclass(frozen=True)

@@ -136,17 +136,30 @@ def _stop_then_end(signum: int, _frame: object) -> None:
     the stop needs, which then costs the timeout, not a hang), then end by `signum`."""
     for sig in FATAL_SIGNALS:  # a second signal ends the process at once, as it would have
         if signal.getsignal(sig) is _stop_then_end:
-            signal.signal(sig, signal.SIG_DFL)
+            signal.signal(sig, _end_now)
     stopper = threading.Thread(target=_close_everything, name="orch-stop-on-signal", daemon=True)
     stopper.start()
     stopper.join(SIGNAL_STOP_TIMEOUT)
     if stopper.is_alive():  # out of time: what has not ended says so before the process goes
-        why = (f"orch ended by {signal.Signals(signum).name} after {SIGNAL_STOP_TIMEOUT:g} s "
-               f"of stopping its runs; this one's end was not seen")
-        for told in list(_CUT_SHORT):
-            with contextlib.suppress(Exception):
-                told(why)
+        _cut_short(f"orch ended by {signal.Signals(signum).name} after "
+                   f"{SIGNAL_STOP_TIMEOUT:g} s of stopping its runs; this one's end was not seen")
     os.kill(os.getpid(), signum)
+
+
+def _end_now(signum: int, _frame: object) -> None:
+    """A second TERM or HUP while the first stops the runs: end now, as the default would,
+    once what has not ended says so."""
+    _cut_short(f"orch ended by a second {signal.Signals(signum).name} while it stopped its "
+               f"runs; this one's end was not seen")
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _cut_short(why: str) -> None:
+    """Tell what registered `when_cut_short` that the process ends now, and why."""
+    for told in list(_CUT_SHORT):
+        with contextlib.suppress(Exception):
+            told(why)
 
 
 def when_cut_short(told: Callable[[str], None]) -> None:
@@ -165,10 +178,12 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 def _close_everything() -> None:
-    """At interpreter exit (a kernel shutting down): stop every run, close every pool."""
+    """At interpreter exit (a kernel shutting down): stop every run, close every pool; what
+    has still not ended (a stop that ran out of time) says so."""
     _exiting.set()
     for owner in list(_LIVE):
         try:
             owner.close()
         except Exception:
             pass
+    _cut_short("orch exited before this run's end was seen (its stop ran out of time)")

@@ -580,3 +580,50 @@ def test_a_term_that_ends_the_process_before_its_runs_end_still_ends_their_recor
     assert cut[0]["error"] == ("orch ended by SIGTERM after 0.5 s of stopping its runs; this "
                                "one's end was not seen")
     assert verify(str(log)) == (4, None)
+
+
+def test_a_forked_child_ending_by_term_never_ends_its_parents_records(tmp_path: Path) -> None:
+    """api6: a child forked while a run was going inherited its open start record, and its
+    TERM path wrote an end for it: one run, two ends, while it still ran in the parent."""
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(config(log)), log_dir=tmp_path / "logs")
+    try:
+        live = orch.start("local", command="sleep 60", name="parents")
+        pid = os.fork()
+        if pid == 0:  # the child: TERM, handled as orch handles it (stop, then end)
+            os.kill(os.getpid(), 15)
+            os._exit(3)  # not reached: TERM ends it
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == -15
+        assert [r["event"] for r in records(log)] == ["start"]  # still running, here
+        orch.stop("parents")
+        assert live.done
+    finally:
+        orch.close()
+    assert [r["event"] for r in records(log)] == ["start", "end"]
+    assert records(log)[1].get("error") is None
+
+
+def test_a_second_term_while_the_first_stops_the_runs_still_ends_their_records(
+        tmp_path: Path) -> None:
+    """api6: a second TERM restored the default and ended the process at once, leaving the
+    start records open (`running?` for ever)."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    script = CUT_SHORT.replace("SIGNAL_STOP_TIMEOUT = 0.5", "SIGNAL_STOP_TIMEOUT = 30")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(cfg), str(tmp_path / "logs")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        proc.send_signal(15)
+        time.sleep(0.5)  # the first is stopping the deaf run (INT, then TERM, then KILL)
+        proc.send_signal(15)
+        assert proc.wait(30) == -15
+    finally:
+        proc.kill()
+    written = records(log)
+    ends = [r for r in written if r["event"] == "end"]
+    assert len(ends) == 2 and {r["id"] for r in ends} == {
+        r["id"] for r in written if r["event"] == "start"}, written
+    assert any("a second SIGTERM" in (r.get("error") or "") for r in ends), ends
