@@ -133,7 +133,13 @@ def checked_keeping(log_dir: object, backoff: object, log_max_bytes: object,
         raise ConfigError(f"restart_backoff must be (first, longest) delays in seconds, "
                           f"0 <= first <= longest, got {backoff!r}")
     return (folder, (float(delays[0]), float(delays[1])),
-            _bytes("log_max_bytes", log_max_bytes, 1), _bytes("capture_limit", capture_limit, 0))
+            _bytes("log_max_bytes", log_max_bytes, MIN_LOG_BYTES),
+            _bytes("capture_limit", capture_limit, 0))
+
+
+#: The smallest log_max_bytes: a rotation runs on the orchestrator's loop, and one every few
+#: lines of a chatty run stalled every run of it (api6: log_max_bytes=1 was taken).
+MIN_LOG_BYTES = 4096
 
 
 def _bytes(name: str, value: object, least: int) -> int:

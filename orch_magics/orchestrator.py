@@ -307,9 +307,10 @@ class Orchestrator(FilesAndPorts):
                                  timeout=timeout, capture_limit=self.capture_limit)
             supervisor = Supervisor(name, plan, self.loop, ring=RingBuffer(), policy=policy,
                                     # each attempt under the guardrails of now: a load() that
-                                    # narrowed or protected the environment stops restarts
-                                    begin=lambda p, o: self.begin(guarded_now(p, self.config),
-                                                                  o, ticket),
+                                    # narrowed, protected or removed the environment stops
+                                    # restarts
+                                    begin=lambda p, o: self.begin(self._guarded_now(p), o,
+                                                                  ticket),
                                     log_file=log_file, options=options)
             close_at_exit(self)
             attempt = self.runs.start(name, supervisor)
@@ -361,7 +362,13 @@ class Orchestrator(FilesAndPorts):
         tickets: list[Ticket] = []  # admitted before the layers' secrets are asked
         return self.runs.restart(name, self.fleets.named, lambda plan: self.replanned(
             plan, lambda p: tickets.append(self.admit(p, yes=yes, front_end=front_end))),
-            lambda plan: lambda p, o: self.begin(guarded_now(p, self.config), o, tickets[0]))
+            lambda plan: lambda p, o: self.begin(self._guarded_now(p), o, tickets[0]))
+
+    def _guarded_now(self, plan: RunPlan) -> RunPlan:
+        """A named run's next attempt, under the guardrails the config sets now; an
+        environment the config no longer has is a ConfigError (with did-you-mean)."""
+        self.config.run_environment(plan.environment.name)
+        return guarded_now(plan, self.config)
 
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""

@@ -117,9 +117,9 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
     if isinstance(target, (str, os.PathLike)):
         try:
             out = open(target, "w", encoding="utf-8")  # closed by the `with` below
-        except OSError as exc:  # a folder, a missing folder, no permission: said as ours
+        except (OSError, ValueError) as exc:  # a folder, a missing one, no permission, a NUL
             raise ConfigError(f"write_json cannot write {os.fsdecode(target)!r}: "
-                              f"{exc.strerror or exc}") from None
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
         try:
             with out:  # its last bytes are written as it closes
                 dump(data, out, **kw)

@@ -408,7 +408,9 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize(("given", "said"), [
     ({"capture_limit": -1}, "capture_limit must be a whole number of bytes, at least 0, got -1"),
     ({"capture_limit": "x"}, "capture_limit must be a whole number of bytes"),
-    ({"log_max_bytes": 0}, "log_max_bytes must be a whole number of bytes, at least 1, got 0"),
+    ({"log_max_bytes": 0}, "log_max_bytes must be a whole number of bytes, at least 4096, "
+                           "got 0"),
+    ({"log_max_bytes": 1}, "at least 4096, got 1"),  # api6: a rotation every line stalled
     ({"restart_backoff": "x"}, "restart_backoff must be (first, longest) delays in seconds"),
     ({"restart_backoff": (5, 1)}, "0 <= first <= longest, got (5, 1)"),
     ({"restart_backoff": (float("nan"), 1)}, "restart_backoff must be"),

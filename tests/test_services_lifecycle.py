@@ -497,7 +497,8 @@ def test_a_log_that_cannot_be_written_is_said_once_and_supervision_goes_on(
     logs.mkdir()
     (logs / "crashy.log.1").mkdir()  # the rotation cannot replace a folder
     (logs / "crashy.log.1" / "keep").write_text("x")
-    with Orchestrator(load_config_text(CONFIG), log_dir=logs, log_max_bytes=40,
+    (logs / "crashy.log").write_text("x" * 4090 + "\n")  # full: the first line rotates
+    with Orchestrator(load_config_text(CONFIG), log_dir=logs, log_max_bytes=4096,
                       restart_backoff=(0.05, 0.2)) as orch:
         orch.start("local", "crashy")
         wait_for(lambda: orch.runs.get("crashy").done)
@@ -557,3 +558,18 @@ def test_logs_say_the_lines_the_ring_no_longer_holds(orch: Orchestrator) -> None
     assert shown[0].startswith("orch: … ") and "earlier lines not kept in memory (the log " \
         "file " in shown[0] and shown[0].endswith("fast.log has them)"), shown[0]
     assert len(shown) == 10_001
+
+
+def test_automatic_restarts_stop_once_a_load_removed_the_environment(tmp_path: Path) -> None:
+    """api6: a manual restart said 'unknown environment', while the policy went on starting
+    attempts in the environment the config no longer had."""
+    with Orchestrator(load_config_text(CONFIG), log_dir=tmp_path,
+                      restart_backoff=(0.05, 0.05)) as orch:
+        orch.start("local", command="sleep 0.2; exit 1", name="loop", restart="always",
+                   max_restarts=50)
+        time.sleep(0.5)
+        (tmp_path / "other.yaml").write_text("environments: {other: []}\n")
+        orch.load(tmp_path / "other.yaml")
+        wait_for(lambda: "restart refused" in orch.logs("loop"))
+        assert "restart refused: unknown environment 'local'" in orch.logs("loop")
+        assert orch.status("loop").restarts < 10

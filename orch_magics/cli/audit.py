@@ -67,6 +67,8 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
         return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
     if (args.file or args.action == "verify") and not os.path.exists(path):
+        if args.action == "verify" and args.json:  # the verdict a script reads, as ever
+            print(json.dumps({"ok": False, "file": path, "error": "there is no audit log"}))
         print(f"orch: there is no audit log at {path}", file=sys.stderr)
         return 1
     if args.action == "verify":

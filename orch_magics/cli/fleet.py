@@ -136,10 +136,13 @@ class NoTargets:
     """`--json` of a fleet that found no target to run (no running container has its label):
     a FleetResult's keys, not ok, and `error` saying why (a `| jq .ok` reads false)."""
 
-    def __init__(self, environment: str, error: str) -> None:
+    def __init__(self, environment: str, error: str, audit_id: str | None = None) -> None:
+        """`audit_id`: the `refused` record a protected fleet's refusal wrote."""
         from ..fleet.result import FleetResult
 
         self.data = FleetResult.none_found(environment, error)
+        if audit_id is not None:
+            self.data["audit_id"] = audit_id
 
     def write_json(self, out: TextIO, **kw: Any) -> None:
         json.dump(self.data, out, **kw)

@@ -48,7 +48,8 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
     except OrchError as exc:  # refused, a secret missing: `--json` says so as a run never run
         if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
             with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
-                print_json(NoTargets(plan.environment.name, str(exc)) if fleet
+                print_json(NoTargets(plan.environment.name, str(exc),
+                                     getattr(exc, "audit_id", None)) if fleet
                            else unstarted(plan, exc, timeout=args.timeout))
         raise
     with held():

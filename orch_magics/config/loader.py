@@ -15,6 +15,7 @@ from ..importing import paused_gc
 from ..keywords import keywords_checked
 from ..layers.base import LayerKind
 from ..layers.registry import get_kind, is_kind, kind_names
+from ..text import printable
 from . import fanout
 from .chain import check_chain
 from .inventory_files import inventory_paths, inventory_readers
@@ -106,8 +107,12 @@ def _once(given: list[str | os.PathLike[str]],
     for path in (Path(cwd or "", os.path.expanduser(p)) for p in given):  # no shell: `~` in a
         try:  # notebook line, an API call or a quoted ORCH_CONFIG
             where = path.resolve()
-        except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before 3.13
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+            path.stat()  # a NUL in it is a ValueError here, not later in a raw traceback
+        except FileNotFoundError:
+            where = path.absolute()  # said as not found where it is read
+        except (OSError, RuntimeError, ValueError) as exc:  # a loop: RuntimeError before 3.13
+            raise ConfigError(f"cannot read config file {printable(os.fspath(path))}: {exc}"
+                              ) from None
         if where not in seen:
             seen.add(where)
             paths.append(path)

@@ -123,6 +123,9 @@ class LogFile:
             if line and size and os.pread(file.fileno(), 1, size - 1) != b"\n":
                 data = b"\n" + data
             while size + len(data) > self.max_bytes:  # the part that fits, then a new file
+                if not size and len(data) > 2 * self.max_bytes:  # what two files cannot hold
+                    data = data[_line_start(data, len(data) - 2 * self.max_bytes):]  # goes
+                    continue
                 part = self._fitting(data, self.max_bytes - size, whole_file=not size)
                 file.write(data[:part])
                 data = data[part:]
@@ -192,3 +195,10 @@ class LogFile:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _line_start(data: bytes, at: int) -> int:
+    """The start of the first line of `data` at or after `at` (`at` itself, in a line that
+    never ends before the data does)."""
+    end = data.find(b"\n", at)
+    return end + 1 if 0 <= end < len(data) - 1 else at
