@@ -36,6 +36,16 @@ def on_loop_thread() -> bool:
     return bool(getattr(_THIS_THREAD, "loop", False))
 
 
+def refuse_on_loop(what: str) -> None:
+    """Raise before `what` (a call that waits for the loop) is done from the loop's own
+    thread: it would wait for ever (files7: refused only after the run had been sent there,
+    so it ran, audited, with nobody to see it end)."""
+    if on_loop_thread():
+        raise OrchError(f"{what} on the orchestrator's own loop (from a sink's feed or a "
+                        f"callback) would wait for ever: that loop runs it; use arun() there, "
+                        f"or hand the work to a thread")
+
+
 def check_wait(timeout: object) -> None:
     """How long to wait: None (no limit) or a number of seconds, 0 or more; else ConfigError
     (checked before a call does anything, as `stop(name, timeout=…)` stops)."""
@@ -52,10 +62,8 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     TimeoutError) says that `what` is still running and how long it waited (Python's own had
     no message); a `timeout` that is no number of seconds is a ConfigError."""
     check_wait(timeout)
-    if not future.done() and on_loop_thread():
-        raise OrchError(f"waiting for {what} on the orchestrator's own loop (from a sink's "
-                        f"feed or a callback) would wait for ever: that loop runs it; use "
-                        f"arun() there, or hand the work to a thread")
+    if not future.done():
+        refuse_on_loop(f"waiting for {what}")
     deadline = None if timeout is None else time.monotonic() + timeout
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
@@ -104,6 +112,9 @@ def run_or_cancel(loop: BackgroundLoop, coro: Coroutine[Any, Any, T], bound: flo
     """Run `coro` on `loop` and wait for its result. A Ctrl-C cancels it on the loop, waits
     until it has ended (at most `bound` s; a further Ctrl-C waits on) and raises Interrupted:
     an interrupted caller must not leave it running on the loop, doing what nobody awaits."""
+    if on_loop_thread():
+        coro.close()  # never sent: nothing started, and nothing left unawaited
+        refuse_on_loop("waiting for it")
     tasks: list[asyncio.Task[T]] = []
     stopped = False
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, get_args
 
-from ._loop import BackgroundLoop, detached, result_of, started
+from ._loop import BackgroundLoop, detached, refuse_on_loop, result_of, started
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
@@ -174,6 +174,7 @@ class Supervisor:
             detached(self._main(attempt))
             return attempt
 
+        refuse_on_loop("starting a named run")
         attempt, interrupted = started(self.loop.submit(first()))
         if interrupted:  # stopped, not left to run on unseen
             self.request_stop()

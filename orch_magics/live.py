@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import BackgroundLoop, result_of, settled, started
+from ._loop import BackgroundLoop, refuse_on_loop, result_of, settled, started
 from .engine import Run
 from .errors import LayerError, OrchError, ProcessLeft, RunInterrupted
 from .keywords import keywords_checked
@@ -245,6 +245,7 @@ def begun(loop: BackgroundLoop, begin: Callable[[], Run], track: Callable[[LiveR
     async def on_loop() -> Run:
         return begin()
 
+    refuse_on_loop("starting a run")
     run, interrupted = started(loop.submit(on_loop()))
     live = LiveRun(run, loop)
     track(live)

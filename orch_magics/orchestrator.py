@@ -13,7 +13,13 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._loop import BackgroundLoop, background_loop, check_wait, close_on_their_loops
+from ._loop import (
+    BackgroundLoop,
+    background_loop,
+    check_wait,
+    close_on_their_loops,
+    refuse_on_loop,
+)
 from .admission import Gate, Ticket
 from .arguments import (
     check_given,
@@ -373,6 +379,7 @@ class Orchestrator(FilesAndPorts):
     def stop_all(self, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
         check_wait(timeout)
+        refuse_on_loop("stop_all()")
         stop_runs([e for e in self.runs.entries() if not e.done], self._spawned.current(),
                   vars(self).get("fleets"), timeout)
 
@@ -402,7 +409,8 @@ class Orchestrator(FilesAndPorts):
 
     def close(self) -> None:
         """Stop every run and forward it started, then close every pooled connection."""
-        if "forwards" in vars(self):
+        refuse_on_loop("close()")  # it waits for the runs that loop runs (files7: 40 s, then
+        if "forwards" in vars(self):  # a bare TimeoutError)
             self.forwards.close_all()
         if self._bg is not None:
             self.stop_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import Callable
@@ -548,11 +549,13 @@ def test_a_blocking_run_from_a_sinks_feed_is_refused_not_a_hang(cfg: Path) -> No
 
     class Nested:
         def feed(self, event: object) -> None:
-            try:
-                orch.run("local", command="true")
-            except OrchError as exc:
-                errors.append(exc)
-                raise
+            for call in (lambda: orch.run("local", command="echo nested"), orch.close,
+                         lambda: orch.start("local", command="echo nested", name="n")):
+                try:
+                    call()
+                except OrchError as exc:
+                    errors.append(exc)
+            raise errors[0]
 
         def close(self) -> None:
             pass
@@ -561,7 +564,13 @@ def test_a_blocking_run_from_a_sinks_feed_is_refused_not_a_hang(cfg: Path) -> No
         result = orch.run("local", command="echo hi", sinks=[Nested()])
         assert result.stdout == "hi\n" and result.ok
         assert orch.run("local", command="echo after").stdout == "after\n"
-    assert "would wait for ever: that loop runs it; use arun() there" in str(errors[0])
+    assert len(errors) == 3 and all("would wait for ever: that loop runs it; use arun() there"
+                                    in str(error) for error in errors), errors
+    # files7: the nested run was refused only once it had been sent to the loop: it ran,
+    # audited, with nobody to see it end
+    started = [json.loads(line)["command"] for line in _audit().read_text().splitlines()
+               if json.loads(line)["event"] == "start"]
+    assert "echo nested" not in started and "echo hi" in started, started
 
 
 @pytest.mark.parametrize(("call", "message"), [
