@@ -152,6 +152,18 @@ def test_closing_a_forward_cuts_its_open_connections(orch, endless, env, stop) -
         socket.create_connection(("127.0.0.1", fwd.port), timeout=10)
 
 
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_connection_cut_by_a_close_is_reset_not_ended(orch, endless, env) -> None:  # type: ignore[no-untyped-def]
+    """files7: a download cut by close() ended with a plain end of file, so a client read
+    9.7 of 64 MB as a complete answer; a cut connection is now reset."""
+    fwd = orch.forward(env, endless[env].port, host="127.0.0.1")
+    sock, _number = stream(fwd.port)
+    fwd.close()
+    with sock, pytest.raises(ConnectionResetError):
+        while sock.recv(1 << 16):
+            pass
+
+
 def test_the_magics_forward_stop_cuts_its_open_connections(ssh_lab, endless, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from shells import orch_shell
 

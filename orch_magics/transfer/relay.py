@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -87,8 +89,12 @@ def _end(end: Writer, clean: bool) -> None:
     first sends what is queued, which a far end that does not read never lets through, and
     sshd then kept its connection to the target open as long as the pooled hop lived."""
     if not clean:  # asyncssh's SSHWriter has its channel, asyncio's StreamWriter a transport
-        cut = getattr(getattr(end, "channel", None) or getattr(end, "transport", None), "abort",
-                      None)
+        transport = getattr(end, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:  # a reset, not an end of file: a download cut short must not
+            with contextlib.suppress(OSError):  # read as complete (files7)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        cut = getattr(getattr(end, "channel", None) or transport, "abort", None)
         if callable(cut):
             cut()
             return
