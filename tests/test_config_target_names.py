@@ -105,7 +105,8 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "inventory host 'w3': its ansible_host is a template ('{{ inventory_hostname }}.internal'"
      "), which only Ansible can read: write the address in the inventory or the ssh layer"),
     # reached over ssh, it would be another machine (localhost: this one as the ssh user)
-    ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a fleet target's label "
+    # files7: said at the inventory's own line
+    ("w3/x ansible_host=w3", "{inv}:4: host name 'w3/x' has '/': a fleet target's label "
                              "joins its hops' names with '/', so no name holds one"),
     ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
                                     "an ssh layer reaches it over ssh only"),
@@ -122,6 +123,7 @@ def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line
     done = subprocess.run([*ORCH, "check"], capture_output=True, text=True, cwd=tmp_path,
                           timeout=120)
     assert done.returncode == 2, done
+    why = why.replace("{inv}", str(tmp_path / "inv.ini"))
     assert f"orch.yaml:5:36: host 'group:web': {why}" in done.stderr, done.stderr
 
 
@@ -137,5 +139,10 @@ def test_an_inventory_host_name_that_is_no_one_line_label_is_refused(tmp_path: P
 
     with pytest.raises(ConfigError) as err:
         load_config(str(tmp_path / "orch.yaml"))
-    assert "inventory host 'x\\n  ok: got file': it has the character '\\n': a label is one " \
-           "line of a report" in str(err.value), err.value
+    assert "inv.yaml:4:5: group 'web': host name 'x\\n  ok: got file' has the character " \
+           "'\\n': names are shown one per line in reports" in str(err.value), err.value
+    # files7: a group name too, matched by --limit and said in its errors
+    (tmp_path / "inv.yaml").write_text('"web\\nforged":\n  hosts:\n    ok: {}\n')
+    with pytest.raises(ConfigError, match=r"inv.yaml:1:1: group name 'web\\nforged' has the "
+                                          r"character '\\n'"):
+        load_config(str(tmp_path / "orch.yaml"))

@@ -29,7 +29,10 @@ def from_yaml(inv: Inventory, src: Source) -> None:
 
 def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
     group = str(at[-1])
-    inv.group(group)
+    try:
+        inv.group(group)
+    except ValueError as exc:  # at the name's own line
+        raise _yaml_error(src, at, str(exc), at_key=True) from None
     if body is None:
         return
     if not isinstance(body, dict):
