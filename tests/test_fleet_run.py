@@ -296,3 +296,6 @@ def test_each_target_writes_its_own_output_file(ssh_fleet: SSHFleet, tmp_path: P
         assert res[label].output_file == str(path)
         assert path.read_text() == f"{label}\n"
     assert not (tmp_path / "out" / "dump-web.txt").exists()
+    # files7: groups() compared the empty captures, so the three read as one agreeing group
+    assert sorted(labels for labels, _ in res.groups()) == [
+        ["127.0.1.2"], ["127.0.1.3"], ["127.0.1.4"]]

@@ -8,6 +8,7 @@ exactly these targets.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -103,14 +104,12 @@ class FleetResult(ByTarget[RunResult]):
         """(labels, stdout) of targets whose stdout is the same bytes, largest group first.
         Targets whose process never ended with a status (unreachable, skipped, stopped before
         it started) group apart from those that printed the same: one group means every
-        target ran and agrees. Bytes, not text: outputs that are not UTF-8 differ as they do."""
+        target ran and agrees. Bytes, not text: outputs that are not UTF-8 differ as they do;
+        a `stdout_mode: file` run's are its file's."""
         by_output: dict[tuple[bytes, bool], list[str]] = {}
         for label, result in self._results.items():
-            digest = hashlib.sha256()  # one output in memory at a time, a chunk at a time
-            for chunk in result.stdout_buffer.iter_chunks():
-                digest.update(chunk)
             ran = result.returncode is not None
-            by_output.setdefault((digest.digest(), ran), []).append(label)
+            by_output.setdefault((_stdout_digest(result), ran), []).append(label)
         return sorted(((labels, self._results[labels[0]].stdout)
                        for labels in by_output.values()), key=lambda group: -len(group[0]))
 
@@ -286,3 +285,19 @@ def last_line(result: RunResult) -> str:
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
     line = tail.rpartition("\n")[2]
     return ESCAPE.sub("", line[:-1] if line.endswith("\r") else line)  # `\r\n` ends it too
+
+
+def _stdout_digest(result: RunResult) -> bytes:
+    """The sha256 of what a target wrote on stdout: its output file's bytes when stdout went
+    to one (files7: every such target had the same empty capture), else the kept output; one
+    output in memory at a time, a chunk at a time."""
+    digest = hashlib.sha256()
+    if result.output_file is not None:
+        digest.update(b"file:")  # an unreadable file groups apart, never with an empty one
+        with contextlib.suppress(OSError), open(result.output_file, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.digest()
+    for chunk in result.stdout_buffer.iter_chunks():
+        digest.update(chunk)
+    return digest.digest()
