@@ -7,16 +7,14 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._loop import (
     BackgroundLoop,
     background_loop,
-    check_wait,
     close_on_their_loops,
     refuse_on_loop,
 )
@@ -27,27 +25,26 @@ from .arguments import (
     checked_config,
     checked_keeping,
     checked_resolver,
-    checked_tail,
 )
 from .audit import AuditLog
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
-from .errors import LayerError
 from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .keywords import keywords_checked
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
-from .lifecycle import DEFAULT_CAPTURE_LIMIT, NamedRun, RestartPolicy, Supervisor
+from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
 from .live import LiveRun, begun
-from .named_runs import Entry, Followed, RunInfo, RunRegistry, gap
+from .named_runs import RunRegistry
 from .plan import RunPlan, guarded_now, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
+from .run_management import RunManagement, attempt_now
 from .run_names import choose
 from .secrets.placeholders import Resolver
-from .shutdown import SpawnedRuns, close_at_exit, stop_runs
+from .shutdown import SpawnedRuns, close_at_exit
 from .sinks.base import Sink, Sinks, check_sinks
 from .sinks.log_file import DEFAULT_LOG_MAX_BYTES, LogFile
 from .sinks.ring import RingBuffer
@@ -56,11 +53,10 @@ from .transfer_methods import FilesAndPorts
 
 if TYPE_CHECKING:
     from .fleet import FleetResult, Fleets, LiveFleet
-    from .fleet.named import NamedFleet
 
 
 @keywords_checked
-class Orchestrator(FilesAndPorts):
+class Orchestrator(RunManagement, FilesAndPorts):
     """Runs services and commands in the environments of a Config."""
 
     _contexts: dict[asyncio.AbstractEventLoop, LaunchContext]  # pooled connections per loop
@@ -312,76 +308,13 @@ class Orchestrator(FilesAndPorts):
             options = RunOptions(sinks=own_sinks, stdin=stdin, close_stdin=close_stdin,
                                  timeout=timeout, capture_limit=self.capture_limit)
             supervisor = Supervisor(name, plan, self.loop, ring=RingBuffer(), policy=policy,
-                                    # each attempt under the guardrails of now: a load() that
-                                    # narrowed, protected or removed the environment stops
-                                    # restarts
-                                    begin=lambda p, o: self.begin(self._guarded_now(p), o,
+                                    begin=lambda p, o: self.begin(attempt_now(self, p), o,
                                                                   ticket),
                                     log_file=log_file, options=options)
             close_at_exit(self)
             attempt = self.runs.start(name, supervisor)
             self.fleets.forget(name)
         return attempt
-
-    def ps(self) -> list[RunInfo]:
-        """Named runs: name, environment, service, state, pid, elapsed, exit, restarts, log."""
-        return self.runs.ps() + [fleet.info() for fleet in self.fleets.named.values()]
-
-    def logs(self, name: str, tail: int | None = None, *,
-             follow: bool = False) -> str | Iterator[str]:
-        """The kept output (last lines) of a named run.
-
-        With `follow=True`, an iterator of lines: the kept ones, then new lines as they come,
-        ending when the run is over for good (no restart pending)."""
-        fleet = self.fleets.get(name)  # a fleet's lines are labelled `target | line`
-        entry: NamedFleet | Entry = fleet if fleet is not None else self.runs.get(
-            name, self.fleets.named)
-        log_file = entry.supervisor.log_file if isinstance(entry, Entry) else None
-        where = f" (the log file {log_file.path} has them)" if log_file is not None else ""
-        if follow:
-            return Followed(entry.logs, lambda: entry.done, checked_tail(tail), where=where)
-        lines = entry.logs.tail(checked_tail(tail))
-        if tail is None and entry.logs.total_lines > len(lines):  # never a silent gap
-            lines = [gap(entry.logs.total_lines - len(lines), where, "earlier "), *lines]
-        return "\n".join(lines)
-
-    def status(self, name: str) -> LiveRun:
-        """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""
-        return self.runs.get(name, self.fleets.named, single="status").run
-
-    def stop(self, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
-        """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
-        check_wait(timeout)
-        fleet = self.fleets.get(name)
-        if fleet is not None:
-            fleet.live.stop()
-            return fleet.live.wait(timeout)
-        entry = self.runs.get(name, self.fleets.named)
-        entry.supervisor.stop(timeout)
-        with contextlib.suppress(LayerError):  # it never started: no failure of the stop
-            entry.run.wait(timeout)
-        return entry.run.result()  # type: ignore[return-value]  # it has ended
-
-    def restart(self, name: str, *, yes: str | Collection[str] = (),
-                front_end: str = "api") -> NamedRun:
-        """Stop a named run and start it again, admitted anew as by `start` (`yes` as there)."""
-        tickets: list[Ticket] = []  # admitted before the layers' secrets are asked
-        return self.runs.restart(name, self.fleets.named, lambda plan: self.replanned(
-            plan, lambda p: tickets.append(self.admit(p, yes=yes, front_end=front_end))),
-            lambda plan: lambda p, o: self.begin(self._guarded_now(p), o, tickets[0]))
-
-    def _guarded_now(self, plan: RunPlan) -> RunPlan:
-        """A named run's next attempt, under the guardrails the config sets now; an
-        environment the config no longer has is a ConfigError (with did-you-mean)."""
-        self.config.run_environment(plan.environment.name)
-        return guarded_now(plan, self.config)
-
-    def stop_all(self, timeout: float | None = 30) -> None:
-        """Stop every named and spawned run of this orchestrator and wait for their ends."""
-        check_wait(timeout)
-        refuse_on_loop("stop_all()")
-        stop_runs([e for e in self.runs.entries() if not e.done], self._spawned.current(),
-                  vars(self).get("fleets"), timeout)
 
     def run(self, environment: str, service: str | None = None, *,
             command: str | Sequence[str] | None = None, stdin: StdinSource = None,

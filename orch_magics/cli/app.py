@@ -24,9 +24,9 @@ from ..secrets import ShortSecretWarning
 from ..text import printable
 from . import output
 from .audit import audit_command
-from .grammar import EXIT_USAGE, Parser, orch_parser
+from .grammar import Parser, orch_parser
 from .interrupts import exit_status, raising_on_stop_signals
-from .output import EXIT_PIPE, OutputError, discard, is_output_error, say
+from .output import EXIT_PIPE, EXIT_USAGE, OutputError, discard, is_output_error, say
 from .run import run_subcommand, said_in_json
 from .transfer import cp_command, forward_command
 from .words import split_command

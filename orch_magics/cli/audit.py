@@ -15,6 +15,7 @@ from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
 from ..text import table
+from .output import EXIT_USAGE
 
 
 def add_audit_parser(sub: Any) -> None:
@@ -62,8 +63,6 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             ("-n", args.tail is not None)) if value]):
         print(f"orch: audit verify checks the whole log: {', '.join(given)} "
               f"{'does' if len(given) == 1 else 'do'} not apply to it", file=sys.stderr)
-        from .grammar import EXIT_USAGE  # here: grammar.py adds this module's parser
-
         return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
     if (args.file or args.action == "verify") and not os.path.exists(path):

@@ -14,7 +14,7 @@ from ..config.suggest import did_you_mean, option_hint
 from ..version import __version__
 from .audit import add_audit_parser
 from .fleet import add_fleet_options
-from .output import OutputError
+from .output import EXIT_USAGE, OutputError
 from .run import RUN_HINT
 from .transfer import add_transfer_parsers
 from .words import command_at, command_word
@@ -22,7 +22,6 @@ from .words import command_at, command_word
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-EXIT_USAGE = 2
 COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 
 

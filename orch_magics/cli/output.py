@@ -25,6 +25,8 @@ from .writer import LOW_WATER, BackgroundWriter
 
 #: What a shell reports for a producer whose reader left.
 EXIT_PIPE = 128 + signal.SIGPIPE
+#: A command line orch cannot read, or will not act on as given (argparse's own status).
+EXIT_USAGE = 2
 #: Write errors of a device or file system (not of a file orch opened by name).
 _DEVICE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.ENXIO}
 #: Set when orch was started with stdout closed (`>&-`): held read-only, so a write to it

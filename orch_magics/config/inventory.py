@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..layers.names import check_label_part
 from ..text import some_of
 from . import patterns
 from .inventory_vars import (
@@ -99,7 +100,7 @@ class Inventory:
         """The group `name` (made if new), about to change: what was worked out is redone."""
         self._in, self._depths, self._connections = None, {}, {}
         if name not in self.groups:
-            _label_part("group", name)
+            check_label_part("group", name)
         return self.groups.setdefault(name, _Group())
 
     def set_vars(self, group: str, values: Mapping[str, Any]) -> None:
@@ -118,7 +119,7 @@ class Inventory:
         name, port = _port_of(name)
         hosts = self.group(group).hosts
         for host in patterns.expand(name):
-            _label_part("host", host)
+            check_label_part("host", host)
             hosts[host] = None
             first = host not in self.host_vars
             held = self.host_vars.setdefault(host, {})
@@ -319,25 +320,12 @@ def _from_ini(inv: Inventory, text: str, name: str) -> None:
                           suggestion=did_you_mean(group, sorted(declared - {"ungrouped"})))
 
 
-def _label_part(what: str, name: str) -> None:
-    """A host's name becomes a fleet target's label, a group's is matched by `--limit` and
-    said in its errors: neither may hold a control character (a name with a newline forged a
-    line of a report: files6, files7), nor a host's a `/` (labels join hops with it)."""
-    bad = next((c for c in name if not c.isprintable()), None)
-    if bad is not None:
-        raise ValueError(f"{what} name {name!r} has the character {bad!r}: names are shown "
-                         f"one per line in reports")
-    if what == "host" and "/" in name:
-        raise ValueError(f"host name {name!r} has '/': a fleet target's label joins its hops' "
-                         f"names with '/', so no name holds one")
-
-
 def _group_name(group: str, where: str) -> None:
     """A group name as ansible-inventory takes one: no spaces (`[ web ]`, `web extra`)."""
     if not group or any(c.isspace() for c in group):
         raise ConfigError(f"{where}: {group!r} is no group name (a group name has no spaces)")
     try:
-        _label_part("group", group)
+        check_label_part("group", group)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

@@ -7,8 +7,7 @@ and `check` (a callable raising ValueError with a message); a class may define `
 rules across fields. Numbers must be finite, and every string's placeholders must be well formed.
 Keys starting with `x-` are extension keys and are ignored.
 
-Each type hint is compiled once into a `Builder` (cached), so a large file pays only for its
-values, not for re-reading the hints.
+Each hint is compiled once into a `Builder` (cached): a large file pays only for its values.
 """
 
 from __future__ import annotations

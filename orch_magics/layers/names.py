@@ -67,3 +67,16 @@ def _colon_hint(name: str) -> str:
     if difflib.get_close_matches(prefix.lower(), ["group"], cutoff=0.6):
         return f" (did you mean 'group:{group}', an inventory group?)"
     return ""
+
+
+def check_label_part(what: str, name: str) -> None:
+    """A host's name becomes a fleet target's label, a group's is matched by `--limit` and
+    said in its errors: neither may hold a control character (a name with a newline forged a
+    line of a report: files6, files7), nor a host's a `/` (labels join hops with it)."""
+    bad = next((c for c in name if not c.isprintable()), None)
+    if bad is not None:
+        raise ValueError(f"{what} name {name!r} has the character {bad!r}: names are shown "
+                         f"one per line in reports")
+    if what == "host" and "/" in name:
+        raise ValueError(f"host name {name!r} has '/': a fleet target's label joins its hops' "
+                         f"names with '/', so no name holds one")
