@@ -115,6 +115,21 @@ def test_timeout_stops_the_run(shell, capsys):
     assert shell.user_ns["t"].timed_out
 
 
+def test_the_default_timeout_bounds_what_a_cell_waits_for_not_a_bg_run(shell, capsys):
+    """notebook5: `%config Orch.timeout` killed a --bg run after its seconds, and not a
+    `%orch start` one: both go on; a blocking run is bounded by it."""
+    shell.run_line_magic("config", "Orch.timeout = 0.5")
+    try:
+        bg = shell.run_line_magic("orch", "local sleepy --bg --name default-timeout")
+        result = shell.run_cell("%orch local sleepy --out capped")
+        assert type(result.error_in_exec).__name__ == "RunTimeout"
+        assert not bg.done and bg.state == "running"
+    finally:
+        shell.run_line_magic("config", "Orch.timeout = None")
+        shell.run_line_magic("orch", "stop default-timeout")
+        magics(shell).orchestrator.runs.forget("default-timeout")  # the module's ps stays empty
+
+
 def test_tail_is_bounded_but_result_is_whole(shell, capsys):
     m = shell.run_line_magic("orch", "local many --tail 3")
     assert len(m.lines) == 5000 and m.lines[-1] == "5000"

@@ -76,7 +76,10 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
         print(_dry_run(plan, body, background or args.bg, with_box, frontend, targets))
         return None
-    timeout = args.timeout if args.timeout is not None else ctx.settings.timeout
+    # Orch.timeout bounds what a cell waits for: a --bg or stdin-box run goes on, as one of
+    # `%orch start` does (notebook5: the default killed one and not the other)
+    timeout = args.timeout if args.timeout is not None else \
+        None if background or args.bg else ctx.settings.timeout
     # Admitted before anything is shown: a protected environment asks first. Then the runs
     # this cell started when it last ran are stopped (a refused answer leaves them running).
     try:

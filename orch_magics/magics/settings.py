@@ -54,8 +54,9 @@ class Orch(Configurable):
     raise_error = Bool(True, help="Raise RunError when a blocking run fails. Per run: "
                                   "--no-raise-error.").tag(config=True)
     timeout = Number(None, allow_none=True,
-                    help="Default timeout in seconds for runs (None: the service's own "
-                         "timeout, or none). Per run: --timeout S.").tag(config=True)
+                    help="Default timeout in seconds for the runs a cell waits for (None: "
+                         "the service's own timeout, or none); a --bg or stdin-box run goes "
+                         "on. Per run: --timeout S.").tag(config=True)
     stdin_widget = Bool(True, help="Show the stdin box (text + Send/EOF/Stop) for runs that "
                                    "take stdin in a front end.").tag(config=True)
     headless_lines = Whole(1000, allow_none=True,
