@@ -123,6 +123,31 @@ def test_a_fleet_put_reaches_every_target_with_the_same_bytes(orch: Orchestrator
     assert {k: r.stdout.split()[0] for k, r in res.items()} == {n: want for n in NAMES}
 
 
+def test_a_fleet_put_whose_file_is_replaced_meanwhile_fails_saying_so(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    """files6: a file replaced while the put ran (an editor's save) reached 7 targets old and
+    1 new, reported '8 ok': a fleet half old config, half new."""
+    src = tmp_path / "payload"
+    src.write_bytes(os.urandom(1_000_000))
+
+    class Replacing(Told):
+        def update(self, done: int) -> None:  # once the first target has it all (one at once)
+            if done >= 1_000_000 and not (tmp_path / "replaced").exists():
+                (tmp_path / "new").write_bytes(os.urandom(1_000_000))
+                os.replace(tmp_path / "new", src)
+                (tmp_path / "replaced").touch()
+
+    from orch_magics.transfer import measure, prepare_put, run_blocking
+
+    copy = prepare_put(orch, "cp", measure(str(src)), "/tmp/replaced-payload", parallel=1)
+    sent = run_blocking(orch.loop, copy, Replacing())  # one target after the other
+    assert isinstance(sent, FleetCopied) and not sent.ok and set(sent.failed) == set(NAMES), sent
+    said = str(sent.failed[NAMES[0]])
+    assert said.startswith("the source changed while the put ran, so the targets got 2 "
+                           "versions (sha256 ") and said.endswith("this copy is in place: put "
+                                                                  "it again"), said
+
+
 def test_an_unreachable_target_fails_alone_and_leaves_no_folder(orch: Orchestrator,
                                                                 tmp_path: Path) -> None:
     out = tmp_path / "out"

@@ -8,6 +8,7 @@ its `Transferred` or the `TransferError` saying why, and one progress shows the 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import os
@@ -144,9 +145,8 @@ class FleetCopy:
         try:
             done = dict(await gather_all(*(self._one(t, gate, _Sum(total)) for t in targets
                                                if t.label not in failed)))
-            copied = FleetCopied(self.plan.environment.name, self.direction,
-                                 {t.label: failed.get(t.label) or done[t.label]
-                                  for t in targets})
+            copied = FleetCopied(self.plan.environment.name, self.direction, _one_version(
+                {t.label: failed.get(t.label) or done[t.label] for t in targets}))
             ok = copied.ok
         finally:
             self._tidy()
@@ -220,3 +220,21 @@ class FleetCopy:
         for folder in sorted(set(self.made), key=len, reverse=True):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
+
+
+def _one_version(results: dict[str, Transferred | TransferError]
+                 ) -> dict[str, Transferred | TransferError]:
+    """A put's results, unless its targets got different bytes: each target reads the file
+    itself, so one replaced while the put ran (an editor's save, a build) reached some
+    targets old and others new, reported ok (files6). Then every copy is a failure that says
+    so: it is in place, but the fleet does not hold one version."""
+    done = {label: r for label, r in results.items() if isinstance(r, Transferred)}
+    versions = collections.Counter(r.sha256 for r in done.values())
+    if len(versions) < 2:
+        return results
+    said = ", ".join(f"sha256 {sha[:16]}… on {plural(n, 'target')}"
+                     for sha, n in versions.most_common())
+    return {label: TransferError(f"the source changed while the put ran, so the targets got "
+                                 f"{len(versions)} versions ({said}); this copy is in place: "
+                                 f"put it again") if label in done else r
+            for label, r in results.items()}
