@@ -444,3 +444,76 @@ def test_a_watcher_may_close_its_forward_without_stalling_the_loop(orch, ssh_lab
     assert fwd.closed and orch.run("here", command="echo alive").stdout == "alive\n"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", fwd.port), timeout=10)
+
+
+#: A server whose accept queue is full until told (a file appears): connections to it wait,
+#: their SYNs dropped, as to a service too busy to accept. Then it accepts and logs, per
+#: connection, whether its client closed it ("eof") within 10 s or left it open ("open").
+BUSY = r"""
+import os, socket, sys, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(0)
+log = open(sys.argv[2], "a", buffering=1)
+log.write("ready\n")
+srv.accept()[0].close()  # the forward's probe, as it opens
+filler = socket.create_connection(("127.0.0.1", int(sys.argv[1])))  # the queue is full now
+filler.sendall(b"filler")
+log.write("full\n")
+while not os.path.exists(sys.argv[3]):
+    threading.Event().wait(0.1)
+def watch(conn):
+    conn.settimeout(10)
+    try:
+        data = conn.recv(6, socket.MSG_PEEK)
+    except OSError:
+        data = b"?"
+    if data == b"filler":
+        return
+    try:
+        log.write("eof\n" if conn.recv(1) == b"" else "data\n")
+    except socket.timeout:
+        log.write("open\n")
+    except OSError:
+        log.write("eof\n")
+while True:
+    threading.Thread(target=watch, args=(srv.accept()[0],), daemon=True).start()
+"""
+
+
+def test_a_client_given_up_on_while_connecting_leaves_nothing_at_the_target(
+        orch, ssh_lab, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """files7: a client the forward gave up on while sshd still connected (the target slow
+    to accept) was forgotten, and once the target answered, sshd held that connection for as
+    long as the ssh connection lived. The channel is now closed as soon as it opens."""
+    from orch_magics.transfer import connectors
+
+    monkeypatch.setattr(connectors, "CONNECT_TIMEOUT", 1.0)  # a short wait, as a knob
+    port, log, go = 8772, tmp_path / "busy.log", tmp_path / "accept"
+    log.touch()
+    busy = subprocess.Popen(["ip", "netns", "exec", ssh_lab.inner_ns, sys.executable, "-c",
+                             BUSY, str(port), str(log), str(go)])
+    try:
+        for _ in range(100):
+            if "ready" in log.read_text():
+                break
+            time.sleep(0.1)
+        fwd = orch.forward("two", port, host="127.0.0.1")
+        for _ in range(100):
+            if "full" in log.read_text():
+                break
+            time.sleep(0.1)
+        client = socket.create_connection(("127.0.0.1", fwd.port), timeout=10)
+        with client, contextlib.suppress(OSError):
+            client.recv(1)  # the forward gives up after its second: an end or a reset
+        go.touch()  # the target accepts now: sshd's connect, still retrying, gets through
+        for _ in range(150):
+            if "eof" in log.read_text() or "open" in log.read_text():
+                break
+            time.sleep(0.1)
+        assert log.read_text().split()[2:] == ["eof"], log.read_text()
+        fwd.close()
+    finally:
+        busy.kill()
+        busy.wait(10)

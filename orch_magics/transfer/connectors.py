@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ..layers.base import TunnelCarrier
@@ -60,9 +60,7 @@ class Through:
         for attempt in (1, 2):  # a pooled connection may not know yet that it has dropped
             tunnel = await self._tunnel()
             try:
-                reader, writer = await asyncio.wait_for(
-                    tunnel.open_connection(self.host, self.port), CONNECT_TIMEOUT)
-                return reader, writer
+                return await _opened(tunnel.open_connection(self.host, self.port))
             except Exception:
                 if attempt == 2 or not tunnel.is_closed():
                     raise
@@ -76,3 +74,27 @@ class Through:
             self.notice(f"the connection to {self.label} had dropped; reconnected")
         self.last = tunnel
         return tunnel
+
+
+async def _opened(opening: Awaitable[Any]) -> tuple[Reader, Writer]:
+    """The channel `opening` gives within CONNECT_TIMEOUT. One given up on (too slow, or the
+    forward closed meanwhile) is not forgotten: sshd goes on connecting, and a channel that
+    opens later is closed at once, or it would hold the target's connection for as long as
+    the ssh connection lived (files7)."""
+    task = asyncio.ensure_future(opening)
+    try:
+        done, _ = await asyncio.wait([task], timeout=CONNECT_TIMEOUT)
+    except asyncio.CancelledError:
+        task.add_done_callback(_close_when_open)
+        raise
+    if not done:
+        task.add_done_callback(_close_when_open)
+        raise asyncio.TimeoutError
+    reader, writer = task.result()
+    return reader, writer
+
+
+def _close_when_open(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        _reader, writer = task.result()
+        writer.close()
