@@ -555,3 +555,19 @@ def test_json_says_that_no_configuration_was_found(tmp_path: Path) -> None:
     done = orch("run", "--json", "local", "hi", cwd=tmp_path)
     assert done.returncode == 2 and json.loads(done.stdout)["error"].startswith(
         "no configuration found: give files with -c FILE")
+
+
+def test_json_of_a_mistake_into_a_stdout_that_cannot_take_it_is_let_go(tmp_path: Path) -> None:
+    """api6: with stdout closed, Python's own flush at exit failed again ('Exception ignored
+    … Errno 9', exit 120); into /dev/full the JSON was lost without a word."""
+    (tmp_path / "p.yaml").write_text("environments:\n  local: []\n")
+    argv = [*ORCH, "-c", str(tmp_path / "p.yaml"), "run", "--json", "local", "-e", "FOO", "--",
+            "true"]
+    for stdout in (None, "/dev/full"):
+        with open(stdout or os.devnull, "w") as sink:
+            done = subprocess.run(argv, capture_output=False, stdout=sink if stdout else
+                                  subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60,
+                                  close_fds=True, pass_fds=(),
+                                  preexec_fn=None if stdout else lambda: os.close(1))
+        assert done.returncode == 2, done
+        assert done.stderr.decode() == "orch: config error: -e expects KEY=VALUE, got 'FOO'\n"

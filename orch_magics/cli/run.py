@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import sys
 from collections.abc import Callable, Iterator
 
 from ..config.model import Config, Environment
@@ -19,7 +20,7 @@ from ..result import RunResult, unstarted
 from ..tty_prompt import ask_on_terminal
 from .fleet import NoTargets, dry_run, options, stream_fleet
 from .interrupts import held
-from .output import print_json
+from .output import discard, print_json
 from .stream import stream
 from .words import as_typed
 
@@ -47,10 +48,8 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
         plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
     except OrchError as exc:  # refused, a secret missing: `--json` says so as a run never run
         if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
-            with contextlib.suppress(OSError):  # the refusal is what to say, whatever stdout is
-                print_json(NoTargets(plan.environment.name, str(exc),
-                                     getattr(exc, "audit_id", None)) if fleet
-                           else unstarted(plan, exc, timeout=args.timeout))
+            _said(NoTargets(plan.environment.name, str(exc), getattr(exc, "audit_id", None))
+                  if fleet else unstarted(plan, exc, timeout=args.timeout))
         raise
     with held():
         return asyncio.run((stream_fleet if fleet else stream)(orch, plan, ticket, args))
@@ -87,9 +86,20 @@ def said_in_json(config: Config | None, args: argparse.Namespace, argv: list[str
         yield
     except ConfigError as exc:
         if args.json and not args.dry_run:
-            with contextlib.suppress(OSError):
-                print_json(_never_planned(config, args, argv, exc))
+            _said(_never_planned(config, args, argv, exc))
         raise
+
+
+def _said(result: NoTargets | RunResult) -> None:
+    """Print the JSON of a run that never ran; a stdout that cannot take it (closed, a full
+    disk) is let go quietly: the error line on stderr says why all the same (api6: Python's
+    own flush at exit failed again, exit status 120)."""
+    try:
+        print_json(result)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError:
+        discard(1)
 
 
 def _never_planned(config: Config | None, args: argparse.Namespace, argv: list[str],
