@@ -121,6 +121,9 @@ def _members(key: str, item: str, raw: dict[str, Any],
 def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
     """An inventory host, its address checked as a written one is (each host's own: only the
     first one's reached the layer's checks)."""
+    if "/" in host:  # its label: one per target, with '/' between hops
+        raise ValueError(f"inventory host {host!r}: it has '/': a fleet target's label joins "
+                         f"its hops' names with '/', so no name holds one")
     try:
         connection = inv.connection(host)
     except ValueError as exc:  # an address only Ansible can read

@@ -72,11 +72,9 @@ def _colon_hint(name: str) -> str:
 def check_label_part(what: str, name: str) -> None:
     """A host's name becomes a fleet target's label, a group's is matched by `--limit` and
     said in its errors: neither may hold a control character (a name with a newline forged a
-    line of a report: files6, files7), nor a host's a `/` (labels join hops with it)."""
+    line of a report: files6, files7). (A `/` is refused only in a host an environment
+    names: Ansible's chroot hosts are named by a path.)"""
     bad = next((c for c in name if not c.isprintable()), None)
     if bad is not None:
         raise ValueError(f"{what} name {name!r} has the character {bad!r}: names are shown "
                          f"one per line in reports")
-    if what == "host" and "/" in name:
-        raise ValueError(f"host name {name!r} has '/': a fleet target's label joins its hops' "
-                         f"names with '/', so no name holds one")
