@@ -303,7 +303,10 @@ def test_a_warden_started_again_still_covers_the_runs_of_the_one_that_died(  # t
         proc.stdin.write(b"next\n")
         proc.stdin.flush()
         assert proc.stdout.readline() == b"started\n"
-        assert wardens(), "the next run started a warden again"
+        # started with the run, in the background (a run waits READY_WAIT for it, then goes
+        # on): on a loaded machine it may show a moment after the run
+        assert left_after(lambda: [] if wardens() else ["none"], within=15) == [], \
+            "the next run started a warden again"
 
 
 def test_the_warden_holds_none_of_the_layers_variables_and_needs_none_of_its_folders(  # type: ignore[no-untyped-def]
