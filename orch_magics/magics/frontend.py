@@ -200,4 +200,5 @@ def count_cell(starting: bool) -> int:
 
 
 def cells_running() -> int:
+    """How many cells run now (0: the kernel is free to take a box's clicks at once)."""
     return _CELLS_RUNNING[0]
