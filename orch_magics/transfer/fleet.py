@@ -145,8 +145,9 @@ class FleetCopy:
         try:
             done = dict(await gather_all(*(self._one(t, gate, _Sum(total)) for t in targets
                                                if t.label not in failed)))
-            copied = FleetCopied(self.plan.environment.name, self.direction, _one_version(
-                {t.label: failed.get(t.label) or done[t.label] for t in targets}))
+            results = {t.label: failed.get(t.label) or done[t.label] for t in targets}
+            copied = FleetCopied(self.plan.environment.name, self.direction,
+                                 _one_version(results) if self.direction == "put" else results)
             ok = copied.ok
         finally:
             self._tidy()
