@@ -132,9 +132,9 @@ def test_send_sends_the_whole_line_shown_even_from_a_slow_kernel(jupyterlab, chr
             box.click()
             box.press_sequentially(line, delay=30)
             cells.nth(2).locator(".orch-send").click()
-            page.wait_for_function(
+            page.wait_for_function(  # a kernel slowed on purpose: its answer takes a while
                 "() => document.querySelector('.orch-stdin textarea').value === ''",
-                timeout=10_000)
+                timeout=30_000)
         cells.nth(2).locator(".orch-eof").click()
         cells.nth(2).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
         run(3)
