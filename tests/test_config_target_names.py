@@ -106,8 +106,8 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "), which only Ansible can read: write the address in the inventory or the ssh layer"),
     # reached over ssh, it would be another machine (localhost: this one as the ssh user)
     # (a chroot host named by a path loads: it is refused only where an environment names it)
-    ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a fleet target's label "
-                             "joins its hops' names with '/', so no name holds one"),
+    ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a host or container name "
+                             "has none (a fleet target's label joins its hops' names with '/')"),
     ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
                                     "an ssh layer reaches it over ssh only"),
     ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': its ansible_connection is "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..layers.names import check_target_name
+from ..layers.names import check_no_slash, check_target_name
 from ..layers.registry import get_kind
 from . import patterns
 from .model import FanOut, LayerSpec, Member
@@ -121,10 +121,8 @@ def _members(key: str, item: str, raw: dict[str, Any],
 def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
     """An inventory host, its address checked as a written one is (each host's own: only the
     first one's reached the layer's checks)."""
-    if "/" in host:  # its label: one per target, with '/' between hops
-        raise ValueError(f"inventory host {host!r}: it has '/': a fleet target's label joins "
-                         f"its hops' names with '/', so no name holds one")
     try:
+        check_no_slash(host)  # its label (its address is checked below)
         connection = inv.connection(host)
     except ValueError as exc:  # an address only Ansible can read
         raise ValueError(f"inventory host {host!r}: {exc}") from None

@@ -27,9 +27,7 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
                          f"has none{hint}")
-    if "/" in name:  # a fleet target's label joins its hops' names with '/': one label each
-        raise ValueError("it has '/': a host or container name has none (a fleet target's "
-                         "label joins its hops' names with '/')")
+    check_no_slash(name)
     if "@" in name:  # `ssh user@host` written as a host
         user, _, host = name.rpartition("@")
         hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
@@ -67,6 +65,14 @@ def _colon_hint(name: str) -> str:
     if difflib.get_close_matches(prefix.lower(), ["group"], cutoff=0.6):
         return f" (did you mean 'group:{group}', an inventory group?)"
     return ""
+
+
+def check_no_slash(name: str) -> None:
+    """A fleet target's label joins its hops' names with '/': a name with one would read as
+    two hops (and could equal another target's label)."""
+    if "/" in name:
+        raise ValueError("it has '/': a host or container name has none (a fleet target's "
+                         "label joins its hops' names with '/')")
 
 
 def check_label_part(what: str, name: str) -> None:
