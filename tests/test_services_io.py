@@ -142,6 +142,27 @@ def test_input_to_a_process_that_closed_its_stdin_is_refused_not_dropped(
         run.wait(30)
 
 
+def test_the_first_input_after_a_local_process_closed_its_stdin_is_refused(
+        orch: Orchestrator) -> None:
+    """The first send after the close returned and its line was dropped on the loop; only the
+    next one raised (notebook6: the box showed a line as sent that nobody read). This machine's
+    pipe says it closed before anything is written."""
+    run = orch.spawn("local", command=["sh", "-c", "read -r l; echo got:$l; exec 0<&-; "
+                                       "echo closed; sleep 30"], close_stdin=False)
+    try:
+        run.send_line("first")
+        deadline = time.monotonic() + 10
+        while "closed" not in run.lines:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)  # the loop sees the pipe's end (a wake-up, not a write)
+        with pytest.raises(OrchError, match=r"no longer reads its stdin .*this input was not sent"):
+            run.send_line("second")
+    finally:
+        run.interrupt()
+        run.wait(30)
+
+
 def _gen():  # a generator that blocks between items, like a slow reader
     for word in ("alpha\n", "beta\n"):
         time.sleep(0.05)

@@ -101,6 +101,9 @@ class DockerExec:
     async def write(self, data: bytes) -> None:
         await self._stream.write(data)
 
+    def stdin_gone(self) -> bool:
+        return False  # dockerd takes input and drops it, as `docker exec -i` does
+
     async def write_eof(self) -> None:
         if self._tty:  # a TTY's end of input is its EOF character, as for ssh and a local PTY
             await self._stream.write(b"\x04")

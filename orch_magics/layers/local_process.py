@@ -309,6 +309,11 @@ class SubprocessBackend:
         self._proc.stdin.write(data)
         await self._proc.stdin.drain()
 
+    def stdin_gone(self) -> bool:
+        """The pipe's transport closes itself when the child closes its end (asyncio watches
+        a pipe's write end for that), before any write fails."""
+        return self._proc.stdin is not None and self._proc.stdin.is_closing()
+
     async def write_eof(self) -> None:
         assert self._proc.stdin is not None
         if not self._proc.stdin.is_closing():
@@ -383,6 +388,9 @@ class FailedStart:
 
     async def write_eof(self) -> None:
         return None
+
+    def stdin_gone(self) -> bool:
+        return False  # its write says why
 
     async def wait(self) -> Exit:
         return Exit(code=self._code)

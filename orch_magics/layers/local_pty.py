@@ -69,6 +69,9 @@ class PtyBackend(SubprocessBackend):
                 finally:
                     loop.remove_writer(self._master)
 
+    def stdin_gone(self) -> bool:
+        return False  # a terminal stays open whoever reads it
+
     async def write_eof(self) -> None:
         await self.write(b"\x04")  # the terminal's EOF character (VEOF, ^D)
 

@@ -118,6 +118,9 @@ class SSHBackend:
         except (asyncssh.Error, OSError) as exc:
             raise BrokenPipeError(str(exc)) from None
 
+    def stdin_gone(self) -> bool:
+        return False  # the far end takes input and drops it, as `ssh` does
+
     async def write_eof(self) -> None:
         if self._tty:
             await self.write(b"\x04")  # the terminal's EOF character, as for a local PTY

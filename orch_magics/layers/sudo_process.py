@@ -73,6 +73,9 @@ class SudoBackend:
         if self._stdin.broken is not None:
             raise BrokenPipeError(str(self._stdin.broken))
 
+    def stdin_gone(self) -> bool:
+        return self._stdin.broken is not None  # as the way under sudo knows it
+
     async def write_eof(self) -> None:
         self._stdin.close()
         await self._stdin.drain()

@@ -18,6 +18,11 @@ class Writable(Protocol):
     async def write(self, data: bytes) -> None: ...
     async def write_eof(self) -> None: ...
 
+    def stdin_gone(self) -> bool:
+        """Whether the process is known, without writing, to have closed its stdin (only this
+        machine's pipe can tell: a remote end takes input and drops it, as `ssh` does)."""
+        ...
+
 
 def as_bytes(data: object) -> bytes:
     """Input for a process, as bytes of its own: text as UTF-8 (a byte that is no UTF-8, kept
@@ -56,7 +61,7 @@ class StdinWriter:
         self._flushed = asyncio.Event()
         self._flushed.set()
         self.closed = False
-        self.broken: BaseException | None = None
+        self._broken: BaseException | None = None
         self.bytes_written = 0
         self._task = asyncio.ensure_future(self._pump())
 
@@ -86,6 +91,14 @@ class StdinWriter:
         self._wakeup.set()
 
     @property
+    def broken(self) -> BaseException | None:
+        """Why input is no longer delivered (a failed write, or a process known to have
+        closed its stdin), else None; asked in the caller's thread before it sends."""
+        if self._broken is None and not self.closed and self._backend.stdin_gone():
+            self._broken = BrokenPipeError("the process closed its stdin")
+        return self._broken
+
+    @property
     def pending(self) -> int:
         """Bytes queued but not yet delivered."""
         return self._pending
@@ -113,7 +126,7 @@ class StdinWriter:
                             await self._backend.write(b"\x04")  # the EOF's is the next one
                         await self._backend.write_eof()
                     except Exception as exc:  # OSError, EOFError or a layer's own error
-                        self.broken = exc
+                        self._broken = exc
                 self._flushed.set()
                 return
             self._pending -= len(item)
@@ -124,7 +137,7 @@ class StdinWriter:
                 self.bytes_written += len(item)
                 self._last = item[-1:]
             except Exception as exc:  # the process closed its stdin or the channel went away
-                self.broken = exc
+                self._broken = exc
 
     def _joined(self) -> bytes | None:
         """The next piece to hand the layer: what is queued up to EOF, joined up to JOINED
