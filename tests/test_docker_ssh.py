@@ -71,13 +71,17 @@ async def test_missing_remote_socket_names_the_hop(base, ssh_lab, dockerd) -> No
     assert "/nonexistent/docker.sock" in text
 
 
-@pytest.mark.parametrize(("hosts", "carrier"), [(("orch-loop",), "loop"),
-                                                (("orch-bastion", "orch-inner"), "inner")],
-                         ids=["one-hop", "two-hops"])
-async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd, hosts, carrier) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("hosts", "carrier", "blamed"), [
+    (("orch-loop",), "loop", "hop 1 (ssh orch-loop)"),
+    (("orch-bastion", "orch-inner"), "inner", "hop 2 (ssh orch-inner)"),
+    (("orch-bastion", "orch-inner"), "bastion", "hop 1 (ssh orch-bastion)"),
+], ids=["one-hop", "two-hops", "bastion"])
+async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd, hosts, carrier, blamed) -> None:  # type: ignore[no-untyped-def]
     """The sshd session carrying the docker connection dies: the exec's process group is
     killed after reconnecting, and the error says so (before: it kept running); the dead
-    forward's socket folder is removed at once, the new one when the pools close."""
+    forward's socket folder is removed at once, the new one when the pools close. The hop
+    whose connection dropped says it, as for its own commands (before: the docker hop did,
+    and a bastion's drop read as an engine's fault: runs6)."""
     from orch_magics.errors import StreamError
 
     token = f"979.{os.getpid()}{len(hosts)}"
@@ -95,8 +99,9 @@ async def test_dropped_ssh_under_docker_kills_the_command(base, ssh_lab, dockerd
     end = rest[-1]
     assert isinstance(end, Exit) and isinstance(end.error, StreamError), rest
     text = str(end.error)
-    assert text.startswith(f"hop {len(hosts) + 1} (docker orch-test): ")
-    assert "reconnected and killed process group" in text and "'orch-test'" in text
+    assert text.startswith(f"{blamed}: connection lost while the command ran; reconnected and "
+                           f"killed process group "), text
+    assert "in container 'orch-test'" in text
     assert await gone(token) == []  # the kill has been sent; the kernel may take a moment
     fresh = forwarded_socket(base)
     assert fresh != first and os.path.exists(fresh)

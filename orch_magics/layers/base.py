@@ -192,6 +192,10 @@ class Pooled(Protocol):
         """Whether a connection to this place went silent (no keepalive reply within `within`
         s): why, in words; such connections are closed now, so what rides on them ends."""
 
+    def dropped_by(self) -> Callable[[str], LayerError] | None:
+        """While every connection to this place is down: the error a loss is said with, by the
+        hop that lost it (a bastion's drop is the bastion's); None while one is up."""
+
 
 #: What a place can offer the layer after it: a TCP connection to another host, a unix
 #: socket reached from this machine, and being this machine itself.

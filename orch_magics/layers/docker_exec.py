@@ -50,6 +50,7 @@ class ExecPlace(Protocol):
     engine_name: str
     tool: str
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError: ...
+    def carrier_lost(self) -> Callable[[str], LayerError] | None: ...
     async def signal_group(self, engine: Engine, container: tuple[str, str], pgid: int,
                            sig: int) -> bool: ...
     async def kill_after_loss(self, container: tuple[str, str], pgid: int,
@@ -150,10 +151,17 @@ class DockerExec:
 
     async def _lost(self, what: str) -> Exit:
         assert self.pid is not None
+        # A hop's connection that carried the engine dropped: that hop says it, as it does for
+        # its own commands (asked before the reconnect below replaces the connection).
+        blame = self._launcher.carrier_lost()
+        if blame is not None:
+            what = "connection lost while the command ran"
         what = self._cut or what  # cut by a stop: why it is closed says more than how it ended
         outcome = await self._launcher.kill_after_loss(self._container, self.pid, self._engine)
         if outcome is None:  # the container stopped (breaking the stream): the run died with it
             self._exit = await self._died_with_container()
+        elif blame is not None:
+            self._exit = Exit(error=blame(f"{what}; {outcome}"))
         else:
             self._exit = Exit(error=self._launcher.error(f"{what}; {outcome}", StreamError))
         return self._exit

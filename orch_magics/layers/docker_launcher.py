@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import os
 import signal as _signal
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -359,6 +359,11 @@ class DockerLauncher(Launcher):
         """Why the hop carrying this engine's connection is cut, if it went silent."""
         place = self.inner.place if self.inner is not None else None
         return await place.cut_if_silent(SILENT_AFTER) if isinstance(place, Pooled) else None
+
+    def carrier_lost(self) -> Callable[[str], LayerError] | None:
+        """The error of the hop whose dropped connection carried the engine, if one did."""
+        place = self.inner.place if self.inner is not None else None
+        return place.dropped_by() if isinstance(place, Pooled) else None
 
     async def kill_after_loss(self, container: tuple[str, str], pgid: int,
                               lost: Engine) -> str | None:

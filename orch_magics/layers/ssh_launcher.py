@@ -341,6 +341,11 @@ class SSHLauncher(Launcher):
             return below.lost_by()
         return lambda message: self._err(StreamError, message)
 
+    def dropped_by(self) -> Callable[[str], LayerError] | None:
+        """The `Pooled` capability: who says a loss of what rides on this hop (a layer after
+        it, whose own stream only saw its end)."""
+        return self.lost_by() if self.connection_down() else None
+
     def connection_down(self) -> bool:
         """Whether this hop had connections and every one of them is closed."""
         pool = self._pool()
