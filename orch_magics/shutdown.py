@@ -92,12 +92,27 @@ _CUT_SHORT: list[Callable[[str], None]] = []
 _registered = False
 _signals_taken = False
 _exiting = threading.Event()
+#: The thread stopping every run since the kernel was asked to shut down (`begin_exit`).
+_kernel_stop: threading.Thread | None = None
 
 
 def exiting() -> bool:
     """True once interpreter exit (a kernel shutting down) has begun stopping every run: a run
     that ends now was stopped by it, and the kernel's own loop is gone (IOPub still sends)."""
     return _exiting.is_set()
+
+
+def begin_exit() -> None:
+    """A kernel was asked to shut down, its main thread perhaps in a cell that waits on a run:
+    every run is stopped now, in a thread, so that cell ends saying why before the kernel's
+    manager loses patience (jupyter_client kills a kernel 5 s after asking it to go)."""
+    global _kernel_stop
+    if _exiting.is_set():
+        return
+    _exiting.set()
+    _kernel_stop = threading.Thread(target=_close_everything, name="orch-kernel-shutdown",
+                                    daemon=True)
+    _kernel_stop.start()
 
 
 def close_at_exit(owner: Closable) -> None:
@@ -137,6 +152,13 @@ def _stop_then_end(signum: int, _frame: object) -> None:
     for sig in FATAL_SIGNALS:  # a second signal ends the process at once, as it would have
         if signal.getsignal(sig) is _stop_then_end:
             signal.signal(sig, _end_now)
+    if _kernel_stop is not None:  # jupyter_client's TERM, 2.5 s after its shutdown request:
+        # the stop is under way; the main thread goes on, so the cell waiting on a run ends
+        # saying why, and the kernel exits; the signal ends it only if that takes too long.
+        late = threading.Timer(SIGNAL_STOP_TIMEOUT, os.kill, (os.getpid(), signum))
+        late.daemon = True  # an exit does not wait for it
+        late.start()
+        return
     stopper = threading.Thread(target=_close_everything, name="orch-stop-on-signal", daemon=True)
     stopper.start()
     stopper.join(SIGNAL_STOP_TIMEOUT)

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from lab_kernel import lab_kernel
+from processes import processes_with
 
 CONFIG = textwrap.dedent("""
     environments:
@@ -193,6 +196,32 @@ def test_a_kernel_shutting_down_ends_every_live_cell_in_words(orch_kernel: str,
             assert "running" not in kernel.text(cell)
         assert "[stdin of cat: closed when the kernel shut down, 0 lines sent from the box]" \
             in kernel.text("box")
+
+
+@pytest.mark.parametrize("script", ["trap '' INT; echo start; sleep 1004",
+                                    "trap '' INT TERM; echo start; sleep 1004"],
+                         ids=["ignores-int", "ignores-int-and-term"])
+def test_a_kernel_shutting_down_ends_a_blocked_cell_in_words(orch_kernel: str, tmp_path: Path,
+                                                             script: str) -> None:
+    """jupyter_client interrupts a busy kernel before it asks it to shut down: the blocked
+    cell read `✗ interrupted`, as if a person had pressed Interrupt, or (a process that
+    ignores INT and TERM) was killed mid-stop with a neutral `killed by SIGKILL` (notebook5).
+    (A process that INT ends may end before the shutdown request arrives: an interrupt then.)"""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.send("blk", f"%%orch local\n{script}")
+        kernel.wait_for("blk", "start")
+        kernel.km.shutdown_kernel()
+        kernel.drain(1.0)
+        said = kernel.text("blk").rstrip().splitlines()
+        assert " · ✗ stopped: the kernel shut down · " in said[-2], said
+        assert said[-1].startswith("RunInterrupted: local/trap ") and said[-1].endswith(
+            "s: the kernel shut down"), said
+        assert not any("interrupted" in line for line in said), said
+    deadline = time.monotonic() + 10
+    while processes_with("sleep 1004"):
+        assert time.monotonic() < deadline, processes_with("sleep 1004")
+        time.sleep(0.1)
 
 
 @contextmanager

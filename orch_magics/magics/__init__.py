@@ -15,7 +15,7 @@ from ..fleet import FleetResult, LiveFleet
 from ..live import LiveRun
 from .completion import matcher
 from .core import OrchMagics
-from .frontend import quiet
+from .frontend import quiet, stop_runs_on_shutdown
 from .settings import Orch, settings_for
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def load_ipython_extension(shell: Any) -> None:
     for kind in _HANDLES:
         shell.display_formatter.ipython_display_formatter.for_type(kind, magics.handles)
     shell.Completer.custom_matchers.append(matcher(magics.orchestrator))
+    stop_runs_on_shutdown(shell)
 
 
 def unload_ipython_extension(shell: Any) -> None:

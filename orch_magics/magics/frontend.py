@@ -193,6 +193,25 @@ def _at_a_terminal(shell: Any) -> bool:
 _CELLS_RUNNING = [0]
 
 
+def stop_runs_on_shutdown(shell: Any) -> None:
+    """Have the kernel's shutdown request stop every run at once: a cell that waits on one
+    then ends saying the kernel shut down (before: jupyter_client's interrupt made it read
+    as a person's, or the kernel was killed mid-stop and the cell's last status was neutral)."""
+    kernel = getattr(shell, "kernel", None)
+    original = getattr(kernel, "do_shutdown", None)
+    if kernel is None or original is None or getattr(original, "orch_stops_runs", False):
+        return
+
+    def do_shutdown(restart: bool) -> Any:
+        from ..shutdown import begin_exit
+
+        begin_exit()
+        return original(restart)
+
+    do_shutdown.orch_stops_runs = True  # type: ignore[attr-defined]
+    kernel.do_shutdown = do_shutdown
+
+
 def count_cell(starting: bool) -> int:
     """A cell starts (True) or ends (False); how many run now."""
     _CELLS_RUNNING[0] = max(0, _CELLS_RUNNING[0] + (1 if starting else -1))

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from IPython.display import display
 
 from ..result import RunResult
+from ..shutdown import exiting
 from ..sinks.base import Sink
 from ..sinks.display import DisplaySink, describe_end
 from .frontend import update_publisher
@@ -39,7 +40,13 @@ class Presenter(Protocol):
         `raised`: the magic raises its error rather than returning the result."""
 
 
+#: How a live cell ends when the kernel shuts down under its run (which that stops).
+KERNEL_GONE = "stopped: the kernel shut down"
+
+
 def _verdict(result: RunResult | None, failure: str | None) -> tuple[str, bool]:
+    if exiting():  # whatever the run's end looks like, the shutdown caused it
+        return KERNEL_GONE, False
     return describe_end(result) if failure is None else (f"failed: {failure}", False)
 
 

@@ -44,11 +44,8 @@ from .cells import CellRuns, announce
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput
-from .presenters import HeadlessPresenter, LivePresenter, Presenter
+from .presenters import KERNEL_GONE, HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
-
-#: How a live cell ends when the kernel shuts down under its run (which that stops).
-KERNEL_GONE = "stopped: the kernel shut down"
 
 
 @dataclass(frozen=True)
@@ -150,6 +147,10 @@ def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter, cell:
 def _interrupted(ctx: Context, args: argparse.Namespace, presenter: Presenter,
                  exc: RunInterrupted, cell: str | None) -> NoReturn:
     """Say a run a kernel interrupt stopped as one line (no traceback), its result kept."""
+    if exiting():  # jupyter_client interrupts a kernel it shuts down: not a person's stop
+        result = exc.result
+        exc.args = (f"{result.environment}/{result.label(60)} was stopped after "
+                    f"{result.duration:.1f}s: the kernel shut down",)
     presenter.finish(exc.result, raised=True)
     _deliver(ctx, args, exc.result, cell, raised=True)
     raise quiet(exc) from None
