@@ -186,12 +186,13 @@ class RunResult:
         return self.stdout_buffer.iter_lines()
 
     def json_lines(self) -> list[Any]:
-        """stdout lines parsed as JSON (lines that are not JSON are skipped)."""
+        """stdout lines parsed as JSON (lines that are not JSON, or nest deeper than Python's
+        parser goes, are skipped)."""
         out = []
         for line in self.iter_lines():
             try:
                 out.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
         return out
 

@@ -99,6 +99,30 @@ def test_a_truncated_log_is_named_and_later_appends_do_not_hide_it(tmp_path: Pat
     assert len(path.read_text().splitlines()) == 5
 
 
+@pytest.mark.parametrize(("forged", "problem"), [
+    (b'{"event": "x", "hash": "a", "prev": "b", "z": "\\ud800"}\n',
+     "edited (its content does not match its hash)"),
+    (b"[" * 100_000 + b"]" * 100_000 + b"\n", "not a JSON record (edited or truncated)"),
+    (b'{"a": ' * 100_000 + b"1" + b"}" * 100_000 + b"\n",
+     "not a JSON record (edited or truncated)"),
+], ids=["lone-surrogate", "nested-lists", "nested-objects"])
+def test_a_line_forged_to_break_a_reader_is_named_and_runs_go_on(
+        tmp_path: Path, forged: bytes, problem: str) -> None:
+    """A `\\ud800` escape crashed the hash with UnicodeEncodeError, nesting 100,000 deep the
+    parser with RecursionError: `verify` said "internal error", and as the last line it
+    stopped every run and `orch audit` (secrets7)."""
+    path = tmp_path / "audit.jsonl"
+    _write(path, 3)
+    with path.open("ab") as f:
+        f.write(forged)
+    assert verify(str(path)) == (4, problem)
+    assert [r.get("id") for r in AuditLog(str(path)).records()][:3] == ["0", "1", "2"]
+    assert [r.get("id") for r in AuditLog(str(path)).newest_first()][-3:] == ["2", "1", "0"]
+    _write(path, 1)  # a run after it is recorded, chained to the damage
+    assert verify(str(path)) == (4, problem)
+    assert [r.get("id") for r in AuditLog(str(path)).records()][-1] == "0"
+
+
 def test_two_processes_and_threads_appending_at_once_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, "500"])

@@ -634,3 +634,11 @@ def test_a_stdin_of_many_tiny_items_arrives_whole_and_in_order(kind: str) -> Non
                       ) as orch:
         res = orch.run("local", command="sha256sum", stdin=source, timeout=120)
     assert res.stdout.split()[0] == hashlib.sha256(b"".join(items)).hexdigest()
+
+
+def test_json_lines_skips_a_line_nested_deeper_than_python_parses(orch: Orchestrator) -> None:
+    """A line of 100,000 nested lists raised RecursionError out of json_lines(), which skips
+    the lines it cannot read."""
+    script = "print('{\"a\": 1}'); print('[' * 100000 + ']' * 100000); print('[2]')"
+    res = orch.run("local", command=[sys.executable, "-c", script], timeout=30)
+    assert res.json_lines() == [{"a": 1}, [2]]

@@ -83,12 +83,24 @@ def _chained(record: dict[str, Any], prev: str) -> tuple[dict[str, Any], bytes]:
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # (a forged `\ud800` escape reads as a lone surrogate: hashed, so it does not match)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _line(record: dict[str, Any]) -> bytes:
     """A record as it is written: one line, keys sorted; `verify` wants exactly these bytes."""
-    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode(
+        "utf-8", "surrogatepass")
+
+
+def parsed(line: bytes | str) -> dict[str, Any] | None:
+    """The JSON object a line holds, or None for anything else: damage, `null`, `[1]`, and
+    forgeries made to break a reader (nesting 100,000 deep exceeds the recursion limit)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 class AuditLog:
@@ -156,11 +168,8 @@ class AuditLog:
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 for lines, line in enumerate(f, start=1):  # noqa: B007 (counted)
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(record, dict):  # `null` or `[1]` is damage, not a record
+                    record = parsed(line)
+                    if record is not None:
                         found += 1
                         yield record
         except FileNotFoundError:
@@ -194,11 +203,7 @@ class AuditLog:
 
 def _record(line: bytes) -> dict[str, Any] | None:
     """The record a line holds, or None (damage, or no record)."""
-    try:
-        record = json.loads(line.decode("utf-8", "replace"))
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
+    return parsed(line.decode("utf-8", "replace"))
 
 
 def refuse_special(path: str) -> None:
@@ -246,13 +251,8 @@ def _is_a_log(fd: int, size: int) -> bool:
 
 
 def _is_record(line: bytes) -> bool:
-    if not line.startswith(b"{"):
-        return False
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(record, dict) and "hash" in record and "prev" in record
+    record = parsed(line) if line.startswith(b"{") else None
+    return record is not None and "hash" in record and "prev" in record
 
 
 def _first_line(fd: int, size: int) -> bytes:
@@ -283,11 +283,11 @@ def _last_hash(fd: int) -> tuple[str, bool]:
     if size == 0:
         return GENESIS, True
     last, whole = _last_line(fd, size)
-    try:
-        return str(json.loads(last)["hash"]), whole
-    except (ValueError, KeyError, TypeError):
+    record = parsed(last)
+    if record is None or "hash" not in record:
         # A damaged last line: chain to what is there, so `verify` points at the damage.
         return hashlib.sha256(last).hexdigest(), whole
+    return str(record["hash"]), whole
 
 
 def _make_folders(folder: str) -> None:
@@ -312,10 +312,10 @@ def verify(path: str) -> tuple[int, str | None]:
     try:
         with open(path, "rb") as f:
             for n, raw in enumerate(f, start=1):  # noqa: B007 (n is the count after the loop)
-                problem = _check_line(raw, prev)
-                if problem is not None:
+                record, problem = _check_line(raw, prev)
+                if record is None:
                     return n, problem
-                prev = json.loads(raw)["hash"]
+                prev = record["hash"]
     except FileNotFoundError:
         return 0, f"{path} does not exist"
     except OSError as exc:
@@ -328,12 +328,18 @@ def unreadable(path: str, exc: OSError) -> OrchError:
     return OrchError(f"cannot read the audit log {path}: {exc.strerror or exc}")
 
 
-def _check_line(raw: bytes, prev: str) -> str | None:
+def _check_line(raw: bytes, prev: str) -> tuple[dict[str, Any] | None, str]:
+    """(the record, "") when the line is the record that follows `prev`, else (None, why)."""
+    problem = _line_problem(raw, prev)
+    return (None, problem) if problem else (parsed(raw), "")
+
+
+def _line_problem(raw: bytes, prev: str) -> str:
     if not raw.endswith(b"\n"):
         return "truncated (the line does not end)"
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "not a JSON record (edited or truncated)"
     if not isinstance(record, dict) or "hash" not in record or "prev" not in record:
         return "not an audit record"
@@ -344,4 +350,4 @@ def _check_line(raw: bytes, prev: str) -> str | None:
         return "edited (not as orch writes a record: a key given twice, or reformatted)"
     if record["prev"] != prev:
         return "out of chain (a line before it was deleted, inserted or reordered)"
-    return None
+    return ""

@@ -313,7 +313,7 @@ class ExecStream(asyncio.BufferedProtocol):
         body = bytes(self._view[self._start:self._end])
         try:
             message = str(json.loads(body).get("message", ""))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             message = body.decode("utf-8", "replace").strip()
         self.refused = StartRefused(self._error_status, message)
 
