@@ -488,3 +488,29 @@ def test_sentinel_password_never_leaks(sudo_lab, ssh_lab, tmp_path, monkeypatch,
     captured = capfd.readouterr()
     for text_seen in (*map(str, seen), logs, captured.out, captured.err):
         assert sudo_lab.password not in text_seen
+
+
+def test_a_service_variable_is_held_by_its_command_alone(sudo_lab, ssh_lab, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Behind ssh (two hops) and sudo the wrapper set the variables, then started the watch of
+    its parent: every `sleep 1` of that watch held them too (secrets7)."""
+    needle = f"S3NT1NEL-{os.getpid()}"
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    last = sudo_lab.layer(sudo_lab.target, password=True)
+    text = config_text({"deep": chain(sudo_lab, ssh_lab, last),
+                        "two": [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner")]},
+                       services=f"  held:\n    command: exec sleep 2.75\n"
+                                f"    environment: {{TOK: {needle}}}\n")
+    watcher = Watcher(needle.encode())
+    watcher.start()
+    try:
+        with Orchestrator(load_config_text(text)) as orch:
+            for env in ("two", "deep"):
+                result = orch.run(env, "held")
+                assert result.ok, result.stderr
+    finally:
+        watcher.done.set()
+        watcher.join()
+    assert watcher.scans > 10
+    others = {pid: seen for pid, seen in watcher.hits.items() if "sleep 2.75" not in seen}
+    assert others == {}
+    assert len(watcher.hits) >= 2  # the command's own, on each chain

@@ -103,13 +103,7 @@ def _program_check(fd: int, missing: str, denied: str, run: str) -> str:
 _WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
-if [ "$_orch_n" -gt 0 ]; then
-  _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
-  if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
-  eval "$_orch_p"
-  if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
-fi
-unset _orch_n _orch_p _orch_tty
+# The parent watch starts before the variables are set: its `sleep`s hold none of them.
 if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
   read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
@@ -122,6 +116,13 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   fi;; esac
   unset _orch_l _orch_pp
 fi
+if [ "$_orch_n" -gt 0 ]; then
+  _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
+  if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
+  eval "$_orch_p"
+  if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
+fi
+unset _orch_n _orch_p _orch_tty
 trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell stops at a bad one)
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
