@@ -333,3 +333,17 @@ def test_a_config_goes_to_a_spawned_worker_process(tmp_path: Path) -> None:
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         assert pool.submit(_run_in_worker, cfg).result(timeout=120) == "hi there\n"
+
+
+@pytest.mark.parametrize("setting", ["layers: [ssh bastion]", "protected: true",
+                                     "description: the production hosts"])
+def test_a_setting_dedented_under_an_empty_environment_is_refused_at_its_line(
+        setting: str) -> None:
+    """`prod:` left empty, its `layers:` one level too little: an environment named `layers`
+    (and `prod`, empty, ran on this machine without a word: config7)."""
+    err = error_of(f"environments:\n  prod:\n  {setting}\nservices:\n  a: {{command: echo}}\n")
+    key = setting.split(":")[0]
+    assert str(err).splitlines()[0] == (
+        f"conf.yaml:3:3: environment {key!r} follows 'prod', which is empty: indent `{key}:` "
+        f"under `prod:` (an environment left empty runs on this machine)")
+    load_config_text("environments:\n  prod:\n  layers-b: [ssh bastion]\n")  # a name of its own

@@ -209,11 +209,17 @@ def _load_source(src: Source, environments: dict[str, Environment],
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "
                                            "environments")
+    empty: str | None = None  # the environment before, when it was left empty (`prod:`)
     for key, raw in envs.items():
         if key.startswith("x-"):
             continue
         name = canonical_name(key)
         path: Path_ = ("environments", key)
+        if empty is not None and key in ("layers", "description", *GUARDRAIL_KEYS):
+            raise src.error(path, f"environment {key!r} follows {empty!r}, which is empty: "
+                                  f"indent `{key}:` under `{empty}:` (an environment left "
+                                  f"empty runs on this machine)", at_key=True)
+        empty = key if raw is None else None
         check_name("environment", name, path, src)
         if name in environments:
             first = environments[name].location
