@@ -336,7 +336,8 @@ async def test_a_dropped_connection_leaves_no_error_unretrieved(ssh_lab) -> None
         await orch.aclose()
 
 
-@pytest.mark.parametrize("mistake", ["not-utf8", "bad-port", "no-value", "included", "range"])
+@pytest.mark.parametrize("mistake", ["not-utf8", "bad-port", "no-value", "included", "range",
+                                     "include-loop"])
 def test_a_mistake_in_the_ssh_config_is_a_config_error_naming_it(ssh_lab, tmp_path, mistake: str) -> None:  # type: ignore[no-untyped-def]
     """Before: "cannot reach HOST: 'utf-8' codec can't decode byte 0xff …" (no file named), or
     "cannot reach HOST: FILE line 3: Invalid Port …" (a ConnectError, as if the network failed)."""
@@ -346,10 +347,14 @@ def test_a_mistake_in_the_ssh_config_is_a_config_error_naming_it(ssh_lab, tmp_pa
              "bad-port": b"Host x\n  HostName 127.0.0.1\n  Port abc\n",
              "no-value": b"Host x\n  HostName 127.0.0.1\n  IdentityFile\n",
              "included": f"Include {included}\nHost x\n  HostName 127.0.0.1\n".encode(),
-             "range": b"Host x\n  HostName 127.0.0.1\n  Port 99999999\n"}
+             "range": b"Host x\n  HostName 127.0.0.1\n  Port 99999999\n",
+             # a file that includes the one including it (config7: RecursionError)
+             "include-loop": f"Include {included}\nHost x\n  HostName 127.0.0.1\n".encode()}
     config.write_bytes(lines[mistake])
-    included.write_text("# more\nHost *\n  Port abc\n")
-    bad = {"included": f"{included}:3", "range": f"{config}"}.get(mistake, f"{config}:3")
+    included.write_text(f"Include {config}\n" if mistake == "include-loop"
+                        else "# more\nHost *\n  Port abc\n")
+    bad = {"included": f"{included}:3", "range": f"{config}", "include-loop": f"{config}"}.get(
+        mistake, f"{config}:3")
     orch = _orch(ssh_lab, bad=[ssh_lab.layer("x", ssh_config=str(config))],
                  deeper=[ssh_lab.layer("orch-loop"), ssh_lab.layer("x", ssh_config=str(config))])
     try:

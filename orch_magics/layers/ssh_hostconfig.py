@@ -54,6 +54,9 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
         config = SSHClientConfig.load(None, [path], False, False, False, _local_user(),
                                       () if user is None else user, host,
                                       () if port is None else port)
+    except RecursionError:  # asyncssh follows Includes with no limit (OpenSSH stops at 16)
+        raise ConfigError(f"its Includes never end: a file includes itself, directly or "
+                          f"through another (ssh_config of {hop})", file=path) from None
     except UnicodeDecodeError as exc:  # an Include'd file
         raise ConfigError(f"an ssh_config it includes is not UTF-8 text ({exc.reason}; "
                           f"ssh_config of {hop})", file=path) from None
