@@ -22,6 +22,7 @@ from .arguments import (
 )
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
+from .config.validate import refuses_empty
 from .credentials import ForgetsRejected
 from .errors import ConfigError
 from .executor import LayeredExecutor
@@ -285,7 +286,12 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if isinstance(value, str) and has_placeholder(value):
-            changes[f.name] = expand(value, f.name)
+            changes[f.name] = expanded = expand(value, f.name)
+            if refuses_empty(f) and not expanded.strip():  # as a written "" is refused (a
+                # `user: "{{env:U}}"` with U empty ran as the image's root: config7)
+                raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
+                                  f"{f.name}: {value!r} gave nothing: set it, or leave the key "
+                                  f"out for the default")
         elif isinstance(value, Mapping) and any(has_placeholder(v) for v in value.values()):
             changes[f.name] = Values(
                 {k: expand(v, f"{f.name}.{k}") for k, v in value.items()})

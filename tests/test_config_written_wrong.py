@@ -346,7 +346,7 @@ def test_an_empty_path_is_refused_at_its_line(section: str, said: str) -> None:
     """config tester: `audit: {path: ''}` silently wrote to the default audit log, and an
     empty secrets file passed `orch check` to fail at run time as "(none configured)"."""
     err = error_of("environments: {l: []}\n" + section)
-    assert str(err).startswith("conf.yaml:2:") and f"{said}: give a path, or leave the key " \
+    assert str(err).startswith("conf.yaml:2:") and f"{said}: give a value, or leave the key " \
         "out for the default" in str(err)
 
 
@@ -431,3 +431,36 @@ def test_an_x_name_that_is_ignored_says_so_when_it_is_asked_for() -> None:
             with pytest.raises(ConfigError, match=f"{what} names starting with 'x-' are "
                                                   f"ignored: such keys hold YAML anchors"):
                 call()
+
+
+@pytest.mark.parametrize(("layer", "key"), [
+    ("{type: docker, config: {container: c, user: ''}}", "user"),
+    ("{type: podman, config: {container: c, user: ' '}}", "user"),
+    ("{type: ssh, config: {host: h, user: ''}}", "user"),
+    ("{type: ssh, config: {host: h, identity_file: ''}}", "identity_file"),
+    ("{type: ssh, config: {host: h, known_hosts: ''}}", "known_hosts"),
+    ("{type: ssh, config: {host: h, ssh_config: ''}}", "ssh_config"),
+])
+def test_an_empty_layer_setting_is_refused_at_its_line(layer: str, key: str) -> None:
+    """An empty container user ran as the image's default (root), an empty ssh path failed at
+    connect as "identity_file  does not exist" with no line (config7)."""
+    err = error_of(f"environments:\n  a:\n    layers:\n      - {layer}\n")
+    assert (err.file, err.line) == ("conf.yaml", 4), str(err)
+    assert err.message.endswith(f".{key} is empty: give a value, or leave the key out for the "
+                                f"default"), err.message
+
+
+@pytest.mark.parametrize("written", ["{{env:ORCH_T_EMPTY}}", "{{env:ORCH_T_UNSET:-}}"])
+def test_a_layer_setting_a_placeholder_leaves_empty_is_refused_before_the_run(
+        written: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`working_dir: "{{env:W}}"` with W empty ended every run "orch: /bin/sh: command not
+    found"; a container `user` so written ran as root (config7)."""
+    monkeypatch.setenv("ORCH_T_EMPTY", "")
+    monkeypatch.delenv("ORCH_T_UNSET", raising=False)
+    config = load_config_text(f"environments:\n  a:\n    layers:\n      - {{type: local, config: "
+                              f"{{working_dir: '{written}'}}}}\n", "conf.yaml")
+    with Orchestrator(config) as orch, pytest.raises(ConfigError) as err:
+        orch.run("a", command="pwd")
+    assert str(err.value) == (f"environment 'a', layer env(cwd={written}) (conf.yaml:4), working_dir: "
+                              f"{written!r} gave nothing: set it, or leave the key out for "
+                              f"the default")

@@ -55,7 +55,6 @@ def _merged(section: str, merged: T, sources: Sequence[tuple[Source, Path]],
 def _secrets(src: Source, base: Path) -> SecretsSettings:
     settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
                                                 ("secrets",), src)
-    _not_empty(src, "secrets", "file", settings.file)
     if settings.file and not os.path.isabs(settings.file):
         return replace(settings, file=str(base / os.path.expanduser(settings.file)))
     return settings
@@ -63,15 +62,6 @@ def _secrets(src: Source, base: Path) -> SecretsSettings:
 
 def _audit(src: Source, base: Path) -> AuditSettings:
     settings: AuditSettings = build_dataclass(AuditSettings, src.data["audit"], ("audit",), src)
-    _not_empty(src, "audit", "path", settings.path)
     if settings.path and not os.path.isabs(os.path.expanduser(settings.path)):
         return replace(settings, path=str(base / settings.path))
     return settings
-
-
-def _not_empty(src: Source, section: str, key: str, value: str | None) -> None:
-    """An empty path is refused at its line: taken as "not set", it silently meant the
-    default (`audit.path: ''` wrote to the default log), as `working_dir: ""` is refused."""
-    if value is not None and not value.strip():
-        raise src.error((section, key), f"{section}.{key} is empty: give a path, or leave "
-                                        f"the key out for the default")

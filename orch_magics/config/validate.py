@@ -314,7 +314,7 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
 
 def _about(path: Path_, problem: str) -> str:
     """`services.a.timeout must be …` or `services.a.command: the command is empty`."""
-    sep = " " if problem.startswith("must ") else ": "
+    sep = " " if problem.startswith(("must ", "is empty")) else ": "
     return f"{describe_path(path)}{sep}{problem}"
 
 
@@ -328,11 +328,26 @@ def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
 
 
 def _checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
-    """A field's bounds (`ge`, `gt`, `le` metadata), then its `check` callable."""
+    """A field's bounds (`ge`, `gt`, `le` metadata), its `check` callable, then an optional
+    string's refusal of "" (`user: ""` ran as the image's root: config7)."""
     checks = [_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata]
-    if "check" in f.metadata:
+    if "check" in f.metadata:  # its own words first (`the directory is empty: …`)
         checks.append(f.metadata["check"])
+    if refuses_empty(f):
+        checks.append(_not_empty)
     return tuple(checks)
+
+
+def refuses_empty(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field is an optional string, which "" (or blanks) would only leave unset:
+    refused as written, and as a placeholder gives it (plan.py)."""
+    return f.default is None and f.type in ("str | None", "Optional[str]") \
+        and not f.metadata.get("empty_ok")
+
+
+def _not_empty(value: object) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty: give a value, or leave the key out for the default")
 
 
 def _bound(key: str, bound: Any) -> Callable[[Any], None]:
