@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
+from .base import Pooled
 from .docker_address import NO_SOCKET, Address, is_socket
 from .docker_stream import ExecStream
 
@@ -217,3 +219,18 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
                          hop=hop, layer=layer) from None
     except Exception as exc:  # docker-py raises a few bare ones (DockerException, ValueError)
         raise LayerError(f"{what}: {exc}", hop=hop, layer=layer) from None
+
+
+def holds(pooled: object, engine: Engine | None) -> bool:
+    """Whether the pool's entry `pooled` (a connect task) gave `engine`."""
+    return isinstance(pooled, asyncio.Future) and pooled.done() and not pooled.cancelled() \
+        and pooled.exception() is None and pooled.result() is engine
+
+
+async def still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
+    """Whether a pooled engine behind `place` can still be used: its hop answers, and its
+    forwarded socket is open (closed with a connection set aside); one not ready is left be."""
+    if not pooled.done() or pooled.cancelled() or pooled.exception() is not None:
+        return True
+    path = pooled.result().local.path
+    return await place.answers() and (path is None or os.path.exists(path))

@@ -13,7 +13,7 @@ from ..process.command import escaped
 from ..process.events import Exit
 from .docker_engine import Engine, connection_reason
 from .docker_stream import ExecStream
-from .local_process import FailedStart
+from .failed_start import FailedStart
 from .remote import decode_status
 
 #: How long an exec given up on during its launch is waited for to say its pid.

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import os
 import signal as _signal
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,16 @@ from ..process.handle import ProcessHandle
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder
 from .docker_address import Address, Socket, parse_address
-from .docker_engine import Connector, Engine, map_docker_errors, not_running, ping, tcp_connector
+from .docker_engine import (
+    Connector,
+    Engine,
+    holds,
+    map_docker_errors,
+    not_running,
+    ping,
+    still_reached,
+    tcp_connector,
+)
 from .docker_exec import (
     ContainerPaused,
     DockerExec,
@@ -85,8 +93,8 @@ class DockerLauncher(Launcher):
         pools, key = self.context.pools, self._engine_key
         assert self.inner is not None
         place, pooled = self.inner.place, pools.get(key)
-        if _holds(pooled, lost) or (isinstance(pooled, asyncio.Future) and isinstance(
-                place, Pooled) and not await _still_reached(place, pooled)):
+        if holds(pooled, lost) or (isinstance(pooled, asyncio.Future) and isinstance(
+                place, Pooled) and not await still_reached(place, pooled)):
             self._retire_wardens(pools.pop(key, None))
         task = pools.get(key)
         if task is None:
@@ -388,18 +396,3 @@ class DockerLauncher(Launcher):
                              f" on {self.where} after {CLEANUP_TIMEOUT:g} s") from None
 
         return await kill_after_loss(place, kill_once)
-
-
-def _holds(pooled: object, engine: Engine | None) -> bool:
-    """Whether the pool's entry `pooled` (a connect task) gave `engine`."""
-    return isinstance(pooled, asyncio.Future) and pooled.done() and not pooled.cancelled() \
-        and pooled.exception() is None and pooled.result() is engine
-
-
-async def _still_reached(place: Pooled, pooled: asyncio.Future[Engine]) -> bool:
-    """Whether a pooled engine behind `place` can still be used: its hop answers, and its
-    forwarded socket is open (closed with a connection set aside); one not ready is left be."""
-    if not pooled.done() or pooled.cancelled() or pooled.exception() is not None:
-        return True
-    path = pooled.result().local.path
-    return await place.answers() and (path is None or os.path.exists(path))

@@ -18,7 +18,8 @@ from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from ..redaction import masked_repr
 from .base import LaunchContext, Launcher, SeeThrough
-from .local_process import SubprocessBackend, spawn, start_error
+from .failed_start import start_error
+from .local_process import SubprocessBackend, spawn
 from .local_pty import launch_pty
 
 

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 from ..process.command import Command
 from ..process.handle import ProcessBackend
-from .local_process import READ_CHUNK, ChildProtocol, SubprocessBackend, spawn, start_error
+from .failed_start import start_error
+from .local_process import READ_CHUNK, ChildProtocol, SubprocessBackend, spawn
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
