@@ -20,9 +20,9 @@ from .arguments import (
     checked_env,
     refuse_unsendable,
 )
+from .config.field_checks import refuses_empty
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
-from .config.validate import refuses_empty
 from .credentials import ForgetsRejected
 from .errors import ConfigError
 from .executor import LayeredExecutor

@@ -464,3 +464,33 @@ def test_a_layer_setting_a_placeholder_leaves_empty_is_refused_before_the_run(
     assert str(err.value) == (f"environment 'a', layer env(cwd={written}) (conf.yaml:4), working_dir: "
                               f"{written!r} gave nothing: set it, or leave the key out for "
                               f"the default")
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("audit: {path: '{{env:HOME}}/a.jsonl'}\n", 2),
+    ("secrets: {file: '{{env:HOME}}/s.yaml'}\n", 2),
+    ("inventory: '{{env:HOME}}/hosts'\n", 2),
+    ("  b: {layers: [], description: '{{env:HOME}}'}\n", 2),
+    ("  b: {layers: [{type: local, name: '{{secret:x}}'}]}\n", 2),
+    ("services:\n  s: {command: cat, filters: [{type: grep, pattern: '{{secret:x}}'}]}\n", 3),
+    ("services:\n  s:\n    command: cat\n    filters: [{type: replace, pattern: x, "
+     "replacement: '{{secret:x}}'}]\n", 5),
+], ids=["audit-path", "secrets-file", "inventory", "description", "layer-name", "grep",
+        "replacement"])
+def test_a_placeholder_where_none_is_expanded_is_refused_at_its_line(text: str,
+                                                                     line: int) -> None:
+    """`audit: {path: "{{env:HOME}}/a.jsonl"}` wrote the audit log under a folder named
+    `{{env:HOME}}`; a replace filter meant to mask a secret matched nothing (config7)."""
+    err = error_of(("environments:\n" if text.startswith(" ") else "environments: {a: []}\n")
+                   + text)
+    assert (err.file, err.line) == ("conf.yaml", line), str(err)
+    assert "would be used as literal text: placeholders are expanded only in a service's " \
+        "`environment` and in layer settings" in err.message, err.message
+
+
+def test_an_ssh_password_from_this_machines_environment_is_refused() -> None:
+    """Only `{{secret:NAME}}`, as the sudo layer already said (config7)."""
+    err = error_of("environments:\n  a: [{type: ssh, config: {host: h, password: "
+                   "'{{env:SSH_PW}}'}}]\n")
+    assert err.line == 2 and "write the password as a {{secret:NAME}} placeholder, never in " \
+        "clear (nor from {{env:…}}, which is this machine's environment)" in err.message

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from orch_magics import Config, ConfigError, load_config, load_config_text
-from orch_magics.config.loader import demo_config_files
+from orch_magics.config.files import demo_config_files
 from orch_magics.config.schema import packaged_schema_json, schema_json
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..config.chain import here_problem
-from ..config.loader import NoConfig, demo_config_files, load_config
+from ..config.files import NoConfig, demo_config_files
+from ..config.loader import load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
 from ..secrets import ShortSecretWarning

@@ -17,7 +17,17 @@ from .suggest import did_you_mean
 _NOT_EXPANDED = "placeholders are expanded in `environment` only"
 
 
+def as_written(text: str) -> None:
+    """A setting read as written (a path, a description, a pattern): a placeholder there stays
+    literal text (`audit: {path: "{{env:HOME}}/a.jsonl"}` wrote under a folder so named)."""
+    found = first_placeholder(text)
+    if found:
+        raise ValueError(f"{found!r} would be used as literal text: placeholders are expanded "
+                         f"only in a service's `environment` and in layer settings")
+
+
 def regex(pattern: str) -> None:
+    as_written(pattern)
     try:
         re.compile(pattern)
     except re.error as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from .checks import as_written
 from .source import Source
 
 if TYPE_CHECKING:
@@ -22,6 +23,12 @@ def inventory_paths(src: Source, base: Path) -> list[str]:
     items = raw if isinstance(raw, list) else [raw]
     if not items or not all(isinstance(p, str) and p.strip() for p in items):
         raise src.error(("inventory",), "inventory must be a file path or a list of them")
+    for i, item in enumerate(items):
+        try:
+            as_written(item)
+        except ValueError as exc:
+            raise src.error(("inventory", i) if isinstance(raw, list) else ("inventory",),
+                            f"inventory: {exc}") from None
     paths = [base / os.path.expanduser(p) for p in items]
     for i, path in enumerate(paths):
         if not path.is_file():

@@ -18,7 +18,7 @@ from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
 from ..text import some_of
-from .checks import command_spec, directory, jq_program, literal, path_template, regex
+from .checks import as_written, command_spec, directory, jq_program, literal, path_template, regex
 from .suggest import name_hint
 
 Argv = tuple[str, ...]
@@ -92,7 +92,8 @@ class ReplaceFilter:
 
     kind: ClassVar[str] = "replace"
     pattern: str = field(metadata=doc("Regular expression to find.", check=regex))
-    replacement: str = field(default="", metadata=doc("Replacement (`\\1` refers to groups)."))
+    replacement: str = field(default="", metadata=doc("Replacement (`\\1` refers to groups).",
+                                                      check=as_written))
 
     def check(self) -> None:
         """The replacement is read at load, as the pattern is (the loader calls this): a group
@@ -299,7 +300,7 @@ class SecretsSettings:
         metadata=doc("Providers tried in order."),
     )
     file: str | None = field(default=None, metadata=doc(
-        "YAML file of `name: value` pairs; must not be readable by others."))
+        "YAML file of `name: value` pairs; must not be readable by others.", check=as_written))
     keyring_service: str = field(
         default="orch_magics", metadata=doc("Service name used for keyring look-ups."))
 
@@ -312,7 +313,8 @@ class AuditSettings:
                                                      "recorded does not start)."))
     path: str | None = field(default=None, metadata=doc(
         "The log file (default `$XDG_STATE_HOME/orch_magics/audit.jsonl`, else "
-        "`~/.local/state/orch_magics/audit.jsonl`); relative to the config file."))
+        "`~/.local/state/orch_magics/audit.jsonl`); relative to the config file.",
+        check=as_written))
     digests: bool = field(default=True, metadata=doc(
         "Put the sha256 of each run's stdout and stderr in its end record; false keeps only "
         "the byte counts (hashing costs ~0.6 s of CPU per GB of output)."))

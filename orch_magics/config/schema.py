@@ -17,9 +17,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from ..layers.registry import OWN, get_kind, kind_names
 from .fanout import fanout_key
+from .field_checks import BOUNDS
 from .loader import stands_alone
 from .model import FILTER_KINDS, AuditSettings, Guardrails, SecretsSettings, Service
-from .validate import BOUNDS, yaml_key
+from .validate import yaml_key
 
 SCHEMA_ID = "https://orch-magics.invalid/orch.schema.json"
 EXT: dict[str, Any] = {"^x-": {}}

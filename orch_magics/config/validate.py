@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ..frozen import FrozenMap
+from .field_checks import field_checks
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
@@ -34,14 +35,6 @@ Builder = Callable[[Any, Path_, Source], Any]
 
 _SCALAR_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 _MAPPINGS = (Mapping, dict, typing.Mapping)
-
-#: Bound metadata keys: (test that must hold, how a failure reads, JSON Schema keyword).
-BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
-    "ge": (lambda v, b: v >= b, "at least", "minimum"),
-    "gt": (lambda v, b: v > b, "greater than", "exclusiveMinimum"),
-    "le": (lambda v, b: v <= b, "at most", "maximum"),
-}
-
 
 def yaml_key(f: dataclasses.Field[Any]) -> str:
     """The key a dataclass field is spelt as in YAML."""
@@ -322,41 +315,9 @@ def _about(path: Path_, problem: str) -> str:
 def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
     """The fields a YAML mapping may set, by key (not internal ones, not those in `skip`)."""
     type_hints = hints(cls)
-    return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), _checks(f))
+    return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), field_checks(f))
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init and f.name not in skip and not f.metadata.get("internal")}
-
-
-def _checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
-    """A field's bounds (`ge`, `gt`, `le` metadata), its `check` callable, then an optional
-    string's refusal of "" (`user: ""` ran as the image's root: config7)."""
-    checks = [_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata]
-    if "check" in f.metadata:  # its own words first (`the directory is empty: …`)
-        checks.append(f.metadata["check"])
-    if refuses_empty(f):
-        checks.append(_not_empty)
-    return tuple(checks)
-
-
-def refuses_empty(f: dataclasses.Field[Any]) -> bool:
-    """Whether a field is an optional string, which "" (or blanks) would only leave unset:
-    refused as written, and as a placeholder gives it (plan.py)."""
-    return f.default is None and f.type in ("str | None", "Optional[str]") \
-        and not f.metadata.get("empty_ok")
-
-
-def _not_empty(value: object) -> None:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("is empty: give a value, or leave the key out for the default")
-
-
-def _bound(key: str, bound: Any) -> Callable[[Any], None]:
-    holds, words, _schema_keyword = BOUNDS[key]
-
-    def check(value: Any) -> None:
-        if isinstance(value, (int, float)) and not holds(value, bound):
-            raise ValueError(f"must be {words} {bound}, not {value!r}")
-    return check
 
 
 @functools.cache

@@ -13,15 +13,10 @@ from typing import ClassVar
 
 from ..importing import importing_sdk
 from ..limits import MAX_SECONDS
-from ..process.environ import whole_placeholder
+from ..process.environ import secret_only
 from ..redaction import masked_repr
 from .base import Launcher
 from .names import check_target_name
-
-
-def _secret_only(value: str | None) -> None:
-    if value is not None and not whole_placeholder(value):
-        raise ValueError("write the password as a {{secret:NAME}} placeholder, never in clear")
 
 
 @masked_repr  # its password is a resolved secret
@@ -39,7 +34,7 @@ class SSHConfig:
         default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts)."})
     password: str | None = field(
         default=None, metadata={"doc": "Only as a {{secret:NAME}} placeholder.",
-                                "check": _secret_only})
+                                "check": secret_only("password")})
     connect_timeout: float = field(default=15.0, metadata={"doc": "Seconds to connect.", "gt": 0,
                                                            "le": MAX_SECONDS})
     keepalive: float = field(default=30.0, metadata={"doc": "Keepalive interval in seconds.",

@@ -12,16 +12,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..limits import MAX_SECONDS
-from ..process.environ import PLACEHOLDER, variable_names, whole_placeholder
+from ..process.environ import PLACEHOLDER, secret_only, variable_names
 from ..redaction import masked_repr
 from .base import Launcher
-
-
-def _secret_only(value: str | None) -> None:
-    found = whole_placeholder(value) if value is not None else None
-    if value is not None and (found is None or found[1] != "secret"):
-        raise ValueError("write the sudo password as a {{secret:NAME}} placeholder, never in "
-                         "clear (nor from {{env:…}}, which is this machine's environment)")
 
 
 def _user_name(value: str) -> None:
@@ -44,7 +37,7 @@ class SudoConfig:
     password: str | None = field(
         default=None, metadata={"doc": "The sudo password of the login user, only as a "
                                        "{{secret:NAME}} placeholder (none for NOPASSWD rules).",
-                                "check": _secret_only})
+                                "check": secret_only("sudo password")})
     login: bool = field(default=False, metadata={
         "doc": "Run a login shell first (`sudo -i`: the target's environment and home)."})
     preserve_env: tuple[str, ...] = field(default=(), metadata={

@@ -13,7 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ..config.loader import NoConfig
+from ..config.files import NoConfig
 from ..config.suggest import did_you_mean, edit_distance
 from ..errors import LayerError, OrchError, RunError
 from ..orchestrator import Orchestrator

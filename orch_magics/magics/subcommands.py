@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audit.query import HEADER, audited_runs, environment_hint
-from ..config.loader import demo_config_files
+from ..config.files import demo_config_files
 from ..config.model import AuditSettings
 from ..errors import ConfigError
 from ..fleet import FleetResult, LiveFleet, describe, expand

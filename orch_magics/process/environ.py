@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
 #: A variable name every layer can set: a shell's (ssh and sudo set them through one).
@@ -46,6 +46,19 @@ def without_secret_variables() -> Iterator[None]:
     finally:
         for key, value in taken.items():
             os.environ.setdefault(key, value)
+
+
+def secret_only(what: str) -> Callable[[str | None], None]:
+    """The check of a password setting (`what`: "password", "sudo password"): only as one
+    `{{secret:NAME}}`, never in clear, nor from `{{env:…}}` (this machine's environment, seen
+    by every process of its user)."""
+    def check(value: str | None) -> None:
+        found = whole_placeholder(value) if value is not None else None
+        if value is not None and (found is None or found[1] != "secret"):
+            raise ValueError(f"write the {what} as a {{{{secret:NAME}}}} placeholder, never in "
+                             f"clear (nor from {{{{env:…}}}}, which is this machine's "
+                             f"environment)")
+    return check
 
 
 def whole_placeholder(value: str) -> re.Match[str] | None:

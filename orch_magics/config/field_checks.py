@@ -1,0 +1,47 @@
+"""The checks a config field's metadata asks for (bounds `ge`, `gt`, `le`; its own `check`),
+and the rule that an optional string setting is never given empty."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+#: Bound metadata keys: (test that must hold, how a failure reads, JSON Schema keyword).
+BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
+    "ge": (lambda v, b: v >= b, "at least", "minimum"),
+    "gt": (lambda v, b: v > b, "greater than", "exclusiveMinimum"),
+    "le": (lambda v, b: v <= b, "at most", "maximum"),
+}
+
+
+def field_checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
+    """A field's bounds (`ge`, `gt`, `le` metadata), its `check` callable, then an optional
+    string's refusal of "" (`user: ""` ran as the image's root: config7)."""
+    checks = [_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata]
+    if "check" in f.metadata:  # its own words first (`the directory is empty: …`)
+        checks.append(f.metadata["check"])
+    if refuses_empty(f):
+        checks.append(_not_empty)
+    return tuple(checks)
+
+
+def refuses_empty(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field is an optional string, which "" (or blanks) would only leave unset:
+    refused as written, and as a placeholder gives it (plan.py)."""
+    return f.default is None and f.type in ("str | None", "Optional[str]") \
+        and not f.metadata.get("empty_ok")
+
+
+def _not_empty(value: object) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty: give a value, or leave the key out for the default")
+
+
+def _bound(key: str, bound: Any) -> Callable[[Any], None]:
+    holds, words, _schema_keyword = BOUNDS[key]
+
+    def check(value: Any) -> None:
+        if isinstance(value, (int, float)) and not holds(value, bound):
+            raise ValueError(f"must be {words} {bound}, not {value!r}")
+    return check
