@@ -232,6 +232,21 @@ def test_a_supervisor_s_signal_ends_the_cli_forward_as_ctrl_c_does(ssh_lab, endl
         probe.bind(("127.0.0.1", local))  # nothing listens there any more
 
 
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_sent_twice_still_ends_the_cli_forward_with_0(ssh_lab, endless, tmp_path,  # type: ignore[no-untyped-def]
+                                                                    how: int) -> None:
+    """`timeout` signals orch, then its process group; a double-tapped Ctrl-C sends two: the
+    second one cut the close short, exit 130/143, "orch: interrupted" and an audit end saying
+    the stop ran out of time (ports7)."""
+    for pause in (0.001, 0.003, 0.01):
+        proc, local = cli_forward(ssh_lab, endless, tmp_path)
+        proc.send_signal(how)
+        time.sleep(pause)
+        proc.send_signal(how)
+        _out, err = proc.communicate(timeout=30)
+        assert (proc.returncode, err) == (0, ""), pause
+
+
 @pytest.fixture
 def own_sshd(ssh_lab, tmp_path) -> Iterator[tuple[str, Callable[[], object], Callable[[], None]]]:  # type: ignore[no-untyped-def]
     """An sshd of this test's own on loopback, as environment `own` (YAML), with ways to stop

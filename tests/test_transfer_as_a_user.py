@@ -442,3 +442,19 @@ async def test_a_get_of_a_folder_holding_a_socket_is_refused_as_a_put_is(
         listening.close()
     finally:
         shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("env", [*ENVS, "box"])
+async def test_a_file_its_user_made_read_only_is_not_replaced(orch, far, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """A put renamed a new file over one mode 0444 of the receiving user's own, where `cp` and
+    `scp` refuse (ports7); a rename that fails says why (it said only "cannot rename")."""
+    folder = await far.folder(env, "as-user-read-only")
+    await remote(orch, env, f"echo pinned > {folder}/conf && chmod 0444 {folder}/conf")
+    source = tmp_path / "conf"
+    source.write_text("new\n")
+    with pytest.raises(TransferError) as err:
+        await orch.aput(env, source, f"{folder}/conf")
+    assert str(err.value) == (f"put {source} → {env}:{folder}/conf failed: is read-only: "
+                              f"{folder}/conf (its user may not write it, so a put does not "
+                              f"replace it, as cp does not); nothing was kept")
+    assert await remote(orch, env, f"cat {folder}/conf; ls -A {folder}") == "pinned\nconf\n"

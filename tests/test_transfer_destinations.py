@@ -274,6 +274,27 @@ def test_orch_cp_shows_a_name_with_a_newline_or_an_escape_on_one_line(tmp_path) 
                                   f"\\x1b[2K-none; nothing was kept\n"), failed.stderr
 
 
+def test_a_name_that_is_no_utf8_is_shown_one_way_on_both_sides(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A local name's bytes showed as `\\udcff`, the far end's as `��` (two names alike), and
+    the magic's line printed a newline or an escape raw (ports7): each side `\\xNN`, one line."""
+    raw = os.fsdecode(b"bad\xff\xfe\nname\x1b[2K")
+    shown = "bad\\xff\\xfe\\nname\\x1b[2K"
+    (tmp_path / raw).write_text("x")
+    with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
+                                       )) as orch:
+        (tmp_path / "into").mkdir()
+        done = orch.put("local", str(tmp_path / raw), str(tmp_path / "into") + "/")
+        assert done.destination == f"{tmp_path}/into/{raw}"  # the name itself, as data
+        assert str(done).startswith(f"put file {tmp_path}/{shown} → local:{tmp_path}/into/"
+                                    f"{shown}: ")
+        assert "\n" not in str(done) and "\x1b" not in str(done)
+        with pytest.raises(TransferError) as err:
+            orch.get("local", str(tmp_path / raw) + "-none", str(tmp_path / "got"))
+    assert str(err.value) == (f"get local:{tmp_path}/{shown}-none → {tmp_path}/got failed: no "
+                              f"such file or directory: {tmp_path}/{shown}-none; nothing was "
+                              f"kept")
+
+
 @pytest.mark.parametrize("where", ["start", "update", "finish"])
 def test_a_progress_object_that_raises_is_told_no_more_and_the_copy_goes_on(  # type: ignore[no-untyped-def]
         tmp_path, caplog, where) -> None:

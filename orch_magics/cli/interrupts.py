@@ -51,7 +51,8 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def raising_on_stop_signals() -> Iterator[None]:
     """Inside, TERM and HUP raise `Stopped` in the main thread, as Ctrl-C raises
-    KeyboardInterrupt (the default for both would end the process with no clean-up)."""
+    KeyboardInterrupt (the default for both would end the process with no clean-up). A
+    handler set inside stays (a command told to end ignores later signals until it exits)."""
 
     before = {sig: signal.signal(sig, _raise_stopped) for sig in stop_signals()
               if sig != signal.SIGINT}
@@ -59,7 +60,8 @@ def raising_on_stop_signals() -> Iterator[None]:
         yield
     finally:
         for sig, handler in before.items():
-            if handler is not None:  # None: set outside Python, cannot be put back
+            # None: set outside Python, cannot be put back
+            if handler is not None and signal.getsignal(sig) is _raise_stopped:
                 signal.signal(sig, handler)
 
 

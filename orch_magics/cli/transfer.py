@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from ..errors import ConfigError, OrchError
 from ..orchestrator import Orchestrator
 from ..text import printable
 from ..tty_prompt import ask_on_terminal
-from .interrupts import exit_status
+from .interrupts import exit_status, stop_signals
 from .words import as_typed
 
 
@@ -137,6 +138,11 @@ def forward_command(config: Config, args: argparse.Namespace) -> int:
         if forward is None:  # still connecting: say so, with the status a stopped cp has
             print("orch: interrupted; the forward was not opened", file=sys.stderr)
             return exit_status(exc)
+        # Told to end: later stop signals change nothing (`timeout` signals orch, then its
+        # process group; a double-tapped Ctrl-C sends two): one cut the close short, exit
+        # 130/143 and an audit end saying the stop ran out of time (ports7).
+        for sig in stop_signals():
+            signal.signal(sig, signal.SIG_IGN)
     finally:
         orch.close()
     return 0

@@ -21,10 +21,12 @@ from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..layers.base import Launcher
 from ..plan import RunPlan
+from ..process.command import escaped
 from ..result import RunResult
+from ..text import printable
 from .model import CopyInterrupted, Progress, TransferError, Transferred, progress_of
 from .receive import Receiver
-from .scripts import done_path, get_problems, problems, remote_sha256
+from .scripts import done_path, get_problems, problems, remote_sha256, said_by
 from .send import PutSource, Sending
 from .shared_links import left_by_another, refuse_folders_through_them
 
@@ -69,9 +71,11 @@ class Copy:
     @property
     def label(self) -> str:
         env = self.plan.environment.name
+        # as Transferred says them: one line, a byte that is no UTF-8 as \xNN
+        src, dst = printable(escaped(self.source)), printable(escaped(self.destination))
         if self.direction == "get":
-            return f"{env}:{self.source} → {self.destination}"
-        return f"{self.source} → {env}:{self.destination}"
+            return f"{env}:{src} → {dst}"
+        return f"{src} → {env}:{dst}"
 
     async def run(self, progress: Progress | None = None) -> Transferred:
         """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing; a
@@ -154,7 +158,7 @@ class Copy:
         where = _landed(result, stream)
         if where is None:
             if not result.ok or stream.error is not None:
-                raise self._failed(result, problems(result.stderr), stream.error)
+                raise self._failed(result, problems(said_by(result.stderr_bytes)), stream.error)
             where = self.destination
         self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
         return self.done
@@ -189,7 +193,9 @@ async def _settled(task: asyncio.Future[T], on_cancel: Callable[[], None] = lamb
 def _landed(result: RunResult, stream: Sending) -> str | None:
     """Where a put's far end renamed its copy into place, having checked its size and sha256
     against what was sent whole (it says so last, whatever the run's end says after it)."""
-    return done_path(result.stdout) if stream.error is None else None
+    if stream.error is not None:
+        return None  # (its bytes as they are: a name that is no UTF-8 kept, as paths are)
+    return done_path(os.fsdecode(result.stdout_bytes))
 
 
 def get_destination(remote: str, local: str | None) -> str:

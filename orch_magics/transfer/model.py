@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, Union
 
 from ..errors import OneLine, OrchError
+from ..process.command import escaped
 from ..redaction import masked_repr, redact
 from ..secrets.masking import get_logger
+from ..text import printable
 
 #: A path given to a copy: a str or an os.PathLike (checked by `prepare.path_of`).
 PathArg = Union[str, "os.PathLike[str]"]
@@ -123,7 +125,9 @@ class Transferred:
 
     def __str__(self) -> str:
         verb = "got" if self.direction == "get" else "put"
-        src, dst = self.source, self.destination
+        # names as one line: a newline or a terminal escape in one is shown escaped, a byte
+        # that is no UTF-8 as \xNN (the magic printed them raw: ports7)
+        src, dst = printable(escaped(self.source)), printable(escaped(self.destination))
         if self.direction == "get":
             src = f"{self.environment}:{src}"
         else:

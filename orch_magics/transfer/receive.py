@@ -17,7 +17,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..sinks.batches import Batches
 from .landing import FileLanding, Landing, TreeLanding
 from .model import Progress, TransferError
-from .scripts import Header, parse_header
+from .scripts import Header, parse_header, said_by
 
 #: How much of the remote side's stderr is kept for error messages.
 STDERR_KEEP = 64 << 10
@@ -74,7 +74,7 @@ class Receiver:
 
     @property
     def stderr(self) -> str:
-        return self._stderr.decode("utf-8", "replace")
+        return said_by(bytes(self._stderr))
 
     def feed(self, event: Event) -> None:
         if type(event) is Stderr:

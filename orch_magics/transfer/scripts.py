@@ -131,6 +131,8 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+[ $k = f ] && [ -f "$d" ] && [ ! -w "$d" ] &&  # as cp and scp: its mode says do not (root may)
+  fail "is read-only: $d (its user may not write it, so a put does not replace it, as cp does not)"
 tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
 t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>&1) || { t=${t##*: }  # mktemp's reason
   [ -f "$d" ] && fail "cannot write in $dir: $t (a put replaces $b by writing a new file \
@@ -216,8 +218,8 @@ late=  # an ordinary user cannot move a folder it cannot write (its `..` changes
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
 # -T: renamed to that name, never moved into a folder that appeared there since (another put)
-mv -fT -- "$t/data" "$d" || { [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
-  [ -d "$d" ] && fail "is a directory: $d"; fail "cannot rename into $d"; }
+e=$(mv -fT -- "$t/data" "$d" 2>&1) || { [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
+  [ -d "$d" ] && fail "is a directory: $d"; e=${e%%"$nl"*}; fail "cannot rename into $d: ${e##*: }"; }
 [ -z "$late" ] || chmod "$late" -- "$d"  # its owner's: where the rename could, this can
 printf 'ORCH-DONE %s\n' "$d"
 """
@@ -272,6 +274,12 @@ def parse_header(line: bytes) -> Header | None:
     kind: Literal["file", "directory"] = "file" if m.group(1) == b"f" else "directory"
     size = None if m.group(3) == b"-" else int(m.group(3))
     return Header(kind, int(m.group(2), 8), size)
+
+
+def said_by(stderr: bytes) -> str:
+    """The far end's stderr as text, a byte of a name that is no UTF-8 as `\\xNN` (as the local
+    side's names are shown: `replace` made two names alike as `��`)."""
+    return stderr.decode("utf-8", "backslashreplace")
 
 
 def problems(stderr: str) -> list[str]:
