@@ -327,6 +327,11 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
      "h.ini:8: adding group 'a' as a child of 'b' makes a loop of children"),
     ("h.yaml", "web:\n  hosts: {w1: }\n  children:\n    web:\n      hosts: {w2: }\n",
      "h.yaml:4:5: adding group 'web' as a child of 'web' makes a loop of children"),
+    # config7: each line's range was bounded, the file's hosts not (20 lines: 18 s, 1.6 GB)
+    ("h.ini", "[web]\n" + "".join(f"h{i}-[1:60000]\n" for i in range(20)),
+     "h.ini:3: the inventory names more than 100,000 hosts"),
+    ("h.yaml", "web:\n  hosts:\n" + "".join(f"    h{i}-[1:60000]:\n" for i in range(20)),
+     "h.yaml:4:5: group 'web': the inventory names more than 100,000 hosts"),
 ])
 def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
                                                     message: str) -> None:

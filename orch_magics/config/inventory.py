@@ -126,6 +126,8 @@ class Inventory:
             if port is not None and first:
                 held.update(checked_vars({"ansible_port": port}))
             held.update(values)
+        if len(self.host_vars) > patterns.MAX_NAMES:  # 20 lines of ranges took 1.6 GB: config7
+            raise ValueError(f"the inventory names more than {patterns.MAX_NAMES:,} hosts")
 
     def add_child(self, parent: str, child: str, where: str) -> None:
         """`child` joins `parent`'s children, written at `where` (file:line); a loop is
