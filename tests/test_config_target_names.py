@@ -66,6 +66,15 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: "a/b"}}', 36, "it has '/'"),
     ('{type: docker, config: {container: "b/c-[1:2]"}}', 44, "it has '/'"),
     ('{type: podman, config: {container: x/y}}', 44, "it has '/'"),
+    # config7: loaded as literal hosts, failing only at run time; `--limit` splits at ','
+    ('{type: ssh, config: {host: "web-*"}}', 36, "it has '*': a host or container name has "
+     "none (to pick some targets, list them, or use --limit with a pattern)"),
+    ('{type: ssh, config: {host: "web?"}}', 36, "it has '?'"),
+    ('{type: docker, config: {container: "a,b"}}', 44, "it has ','"),
+    ('{type: docker, config: {container: c, docker_host: "tcp://h:"}}', 60,
+     "docker host 'tcp://h:' has an empty port: write one after ':'"),
+    ('{type: docker, config: {container: c, docker_host: "tcp://h:0"}}', 60,
+     "docker host 'tcp://h:0' has a port out of range (1-65535)"),
 ])
 def test_a_name_no_run_could_reach_is_refused_at_its_place(layer: str, column: int,
                                                            why: str) -> None:

@@ -98,6 +98,16 @@ def test_cwd_is_where_config_files_are_found_and_read_from(
         assert said in str(err.value), err.value
 
 
+def test_nothing_found_names_an_orch_yml_beside(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orch.yml`, the other common spelling, was passed over without a word (config7)."""
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    (tmp_path / "orch.yml").write_text("environments: {a: []}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cwd=str(tmp_path))
+    assert str(err.value).endswith(f"in {tmp_path} (orch.yml is there: did you mean orch.yaml?)")
+
+
 def test_nothing_found_says_where_it_looked(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """In the API's words (the CLI's `-c` is no argument of load_config), naming a set

@@ -97,9 +97,12 @@ class NoConfig(ConfigError):
     def __init__(self, here: Path,
                  how: str = "give files with load_config(FILE, …) or Orchestrator(FILE)") -> None:
         self.here, self.how = here, how
+        near = next((f" ({name} is there: did you mean orch.yaml?)" for name in
+                     ("orch.yml", "Orch.yaml", "orch.yaml.yaml", "orch.YAML")
+                     if (here / name).is_file()), "")
         super().__init__(f"no configuration found: {how}, set ORCH_CONFIG, or put orch.yaml "
                          f"(or environments.yaml and services.yaml) in {here}"
-                         f"{misspelt_variable('ORCH_CONFIG')}")
+                         f"{near}{misspelt_variable('ORCH_CONFIG')}")
 
     def __reduce__(self) -> tuple[type[NoConfig], tuple[Path, str]]:
         """Pickled as what it was made of (its message is made, not given)."""

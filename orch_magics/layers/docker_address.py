@@ -47,7 +47,11 @@ def parse_address(url: str, kind: str = "docker") -> Address:
     try:
         port = parts.port
     except ValueError:
+        port = 0
+    if port == 0:
         raise ValueError(f"{kind} host {url!r} has a port out of range (1-65535)") from None
+    if parts.netloc.endswith(":"):  # urlsplit reads `tcp://h:` as no port: `h::2375` was tried
+        raise ValueError(f"{kind} host {url!r} has an empty port: write one after ':'")
     if parts.scheme == "unix" and (parts.netloc + parts.path):
         if parts.netloc or not parts.path.startswith("/"):  # it would be read from orch's cwd
             path = (parts.netloc + parts.path).lstrip("/")

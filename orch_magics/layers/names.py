@@ -28,6 +28,10 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
                          f"has none{hint}")
     check_no_slash(name)
+    glob = next((c for c in name if c in "*?,"), None)
+    if glob is not None:  # `--limit` reads these as a pattern or a list: no limit could name it
+        raise ValueError(f"it has {glob!r}: a host or container name has none (to pick some "
+                         f"targets, list them, or use --limit with a pattern)")
     if "@" in name:  # `ssh user@host` written as a host
         user, _, host = name.rpartition("@")
         hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
