@@ -111,3 +111,10 @@ def test_a_short_environment_runs_from_the_cli(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", env, "hi"],
                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stdout, done.stderr) == (0, "hello\n", "")
+
+
+def test_a_target_quoted_inside_the_short_form_is_read_without_its_quotes() -> None:
+    """`[ssh "group:web"]` kept the quotes in the name, and the did-you-mean offered
+    'group:web"' back (config7)."""
+    config = load_config_text("environments:\n  a: [ssh \"web-1\"]\n  b: [docker 'app']\n")
+    assert [config.environments[e].layers[0].label for e in "ab"] == ["ssh web-1", "docker app"]

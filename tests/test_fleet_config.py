@@ -795,3 +795,11 @@ def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() 
     assert [t.label for t in limited_reached(none_listed, "!h2")] == ["h1", "h3"]
     with pytest.raises(ConfigError, match="'app-77' matches no target"):  # all listed: a typo
         limited_reached(listed, "app-77")
+
+
+def test_a_container_list_beside_a_label_says_to_give_one_of_them() -> None:
+    """It said `container must be a string, not a list`, though a list is valid (config7)."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text("environments:\n  a: [{type: docker, config: {container: [a, b], "
+                         "label: x}}]\n")
+    assert "give one of container, label, service, not container and label" in str(err.value)

@@ -53,9 +53,10 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
     if not isinstance(raw, dict):
         return raw, None
     selector = selector_key(type_)
-    if selector is not None and isinstance(raw.get(selector), str):
-        return raw, FanOut(selector, f"{selector} {raw[selector]}", selector=raw[selector])
     key = fanout_key(type_)
+    if selector is not None and isinstance(raw.get(selector), str) and not (
+            key and isinstance(raw.get(key), list)):  # both: the kind's check says so
+        return raw, FanOut(selector, f"{selector} {raw[selector]}", selector=raw[selector])
     value = raw.get(key) if key else None
     if key is None or not _names_several(value):
         return raw, None

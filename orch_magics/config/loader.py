@@ -237,7 +237,10 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
     if key is None:
         raise src.error(path, f"a {type_} layer names no target: write `{type_}` alone, or "
                               f"the mapping {{type: {type_}, config: {{...}}}}")
-    return {"type": type_, "config": {key: rest[0].strip()}}
+    target = rest[0].strip()
+    if len(target) > 1 and target[0] == target[-1] and target[0] in "\"'":  # `ssh "group:web"`
+        target = target[1:-1]  # quoted inside the item, as a shell would: no name holds them
+    return {"type": type_, "config": {key: target}}
 
 
 def stands_alone(kind: LayerKind) -> bool:
