@@ -83,24 +83,45 @@ def _chained(record: dict[str, Any], prev: str) -> tuple[dict[str, Any], bytes]:
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    # (a forged `\ud800` escape reads as a lone surrogate: hashed, so it does not match)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _line(record: dict[str, Any]) -> bytes:
     """A record as it is written: one line, keys sorted; `verify` wants exactly these bytes."""
-    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode(
-        "utf-8", "surrogatepass")
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+#: How deep a record's values may nest (orch writes two levels at most): a forged line nested
+#: 1,000 deep parses, then breaks whatever walks it again (json.dumps, a listing).
+DEEPEST = 16
 
 
 def parsed(line: bytes | str) -> dict[str, Any] | None:
     """The JSON object a line holds, or None for anything else: damage, `null`, `[1]`, and
-    forgeries made to break a reader (nesting 100,000 deep exceeds the recursion limit)."""
+    forgeries made to break a reader (nesting deeper than `DEEPEST`)."""
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    return record if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    opened = text.count("[") + text.count("{")  # a walk only for a line that could be deep
+    return record if opened <= DEEPEST or _depth(record) <= DEEPEST else None
+
+
+def _depth(value: Any) -> int:
+    """How deep `value` nests, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > DEEPEST:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class AuditLog:
@@ -343,8 +364,13 @@ def _line_problem(raw: bytes, prev: str) -> str:
         return "not a JSON record (edited or truncated)"
     if not isinstance(record, dict) or "hash" not in record or "prev" not in record:
         return "not an audit record"
-    if record["hash"] != record_hash(record):
-        return "edited (its content does not match its hash)"
+    if parsed(raw) is None:  # nested deeper than orch writes
+        return "edited (not as orch writes a record: nested too deep)"
+    try:
+        if record["hash"] != record_hash(record):
+            return "edited (its content does not match its hash)"
+    except UnicodeEncodeError:  # a `\ud800` escape: a lone surrogate, which orch never writes
+        return "edited (not as orch writes a record: a lone surrogate escape)"
     if raw != _line(record):  # what the hash cannot see: a key twice (readers differ on
         # which one counts), spaces, CRLF
         return "edited (not as orch writes a record: a key given twice, or reformatted)"
