@@ -49,8 +49,15 @@ in a default: `{{env:X:-{{secret:y}}}}`), an environment or service name that st
 `-` (a command line reads it as an option), holds a control or format character or mixes
 Latin, Cyrillic or Greek letters (`prоd` with a Cyrillic `о` would look like `prod`), an
 environment name holding `,` (`ORCH_CONFIRM` separates names with commas), an
-empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default), a
-docker layer without exactly one target. `orch check` alone also looks at this machine for what a
+empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default)
+and any other optional setting given empty (a container's `user: ""` would run as the image's
+default user, often root; an empty ssh `identity_file`, `known_hosts` or `ssh_config`; an empty
+`audit.path` or `secrets.file`: leave the key out for the default; a description or a step's
+name may be empty), a placeholder where none is expanded (an `audit.path`, a `secrets.file`, an
+`inventory` path, a description, a layer's `name`, a filter's `pattern` or `replacement`: it
+would stay literal text), a docker layer without exactly one target. A layer setting whose
+placeholders give nothing when a run is planned (`user: "{{env:U}}"` with `U` empty, or
+`{{env:U:-}}`) is refused then, before anything starts. `orch check` alone also looks at this machine for what a
 podman or docker first hop would meet at the `CONTAINER_HOST` or `DOCKER_HOST` it sets
 (unreadable, no socket there: see [podman.md](podman.md) and [docker.md](docker.md)). Keys are names as written (`on:` is the name `on`, not
 `true`). YAML anchors and aliases work (put shared parts under `x-` keys), but aliases may add at

@@ -286,9 +286,11 @@ def test_sentinel_secret_never_leaks(orch: Orchestrator, environment: str,
     assert leaks == {}
 
 
-ARGV = ("placeholders are expanded in `environment` only, so that secrets never reach an argv "
+ARGV = ("placeholders are expanded in a service's `environment` (and in layer settings), so "
+        "that secrets never reach an argv "
         "(visible in `ps`): set a variable in `environment` and use $VAR in the command")
-LITERAL = ("placeholders are expanded in `environment` only; here '{{secret:x}}' would be used "
+LITERAL = ("placeholders are expanded in a service's `environment` (and in layer settings); "
+           "here '{{secret:x}}' would be used "
            "as literal text: set a variable in `environment` and use it from the command")
 
 

@@ -14,7 +14,7 @@ from ..process.command import check_directory
 from .placeholders import first_placeholder, has_placeholder
 from .suggest import did_you_mean
 
-_NOT_EXPANDED = "placeholders are expanded in `environment` only"
+_NOT_EXPANDED = "placeholders are expanded in a service's `environment` (and in layer settings)"
 
 
 def as_written(text: str) -> None:

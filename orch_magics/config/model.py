@@ -133,7 +133,8 @@ class Step:
     working_dir: str | None = field(
         default=None, metadata=doc("Directory to run in.", check=directory))
     name: str | None = field(
-        default=None, metadata=doc("Label shown in the display.", check=literal))
+        default=None, metadata=doc("Label shown in the display.", check=literal,
+                                   empty_ok=True))  # shown only: "" is no mistake
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class Service:
                      "and $VAR work there), or an argv list run without a shell.",
                      check=command_spec))
     description: str | None = field(
-        default=None, metadata=doc("One line shown by `orch ls`.", check=literal))
+        default=None, metadata=doc("One line shown by `orch ls`.", check=literal,
+                                   empty_ok=True))
     stdin_mode: StdinMode = field(
         default="none",
         metadata=doc("`none`: EOF at once; `streaming`: stdin fed from the cell body, the stdin "
