@@ -20,7 +20,6 @@ from .arguments import (
     checked_env,
     refuse_unsendable,
 )
-from .config.field_checks import refuses_empty
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
@@ -287,8 +286,8 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
         value = getattr(config, f.name)
         if isinstance(value, str) and has_placeholder(value):
             changes[f.name] = expanded = expand(value, f.name)
-            if refuses_empty(f) and not expanded.strip():  # as a written "" is refused (a
-                # `user: "{{env:U}}"` with U empty ran as the image's root: config7)
+            if not expanded.strip() and not f.metadata.get("empty_ok"):  # as a written ""
+                # is (`user: "{{env:U}}"` with U empty ran as the image's root: config7)
                 raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
                                   f"{f.name}: {value!r} gave nothing: set it, or leave the key "
                                   f"out for the default")

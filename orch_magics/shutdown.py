@@ -201,7 +201,15 @@ os.register_at_fork(after_in_child=_after_fork)
 
 def _close_everything() -> None:
     """At interpreter exit (a kernel shutting down): stop every run, close every pool; what
-    has still not ended (a stop that ran out of time) says so."""
+    has still not ended (a stop that ran out of time) says so. Once: at exit after a kernel's
+    shutdown request began it, its thread is waited for (two closes at once would each say
+    the runs not yet ended were cut short)."""
+    stopping = _kernel_stop
+    if stopping is not None and stopping is not threading.current_thread():
+        stopping.join(SIGNAL_STOP_TIMEOUT)
+        if stopping.is_alive():
+            _cut_short("orch exited before this run's end was seen (its stop ran out of time)")
+        return
     _exiting.set()
     for owner in list(_LIVE):
         try:

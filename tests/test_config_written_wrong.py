@@ -494,3 +494,16 @@ def test_an_ssh_password_from_this_machines_environment_is_refused() -> None:
                    "'{{env:SSH_PW}}'}}]\n")
     assert err.line == 2 and "write the password as a {{secret:NAME}} placeholder, never in " \
         "clear (nor from {{env:…}}, which is this machine's environment)" in err.message
+
+
+def test_a_sudo_user_a_placeholder_leaves_empty_is_refused_before_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """sudo's user is no optional setting (root by default): empty, sudo printed its usage
+    (review15)."""
+    monkeypatch.setenv("ORCH_T_EMPTY", "")
+    config = load_config_text("environments:\n  a:\n    layers:\n      - {type: sudo, config: "
+                              "{user: '{{env:ORCH_T_EMPTY}}'}}\n", "conf.yaml")
+    with Orchestrator(config) as orch, pytest.raises(ConfigError) as err:
+        orch.run("a", command="id")
+    assert str(err.value).endswith("user: '{{env:ORCH_T_EMPTY}}' gave nothing: set it, or "
+                                   "leave the key out for the default"), str(err.value)

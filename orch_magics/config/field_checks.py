@@ -27,8 +27,8 @@ def field_checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]
 
 
 def refuses_empty(f: dataclasses.Field[Any]) -> bool:
-    """Whether a field is an optional string, which "" (or blanks) would only leave unset:
-    refused as written, and as a placeholder gives it (plan.py)."""
+    """Whether a field is an optional string, which "" (or blanks) would only leave unset (a
+    layer setting that placeholders leave empty is refused when a run is planned: plan.py)."""
     return f.default is None and f.type in ("str | None", "Optional[str]") \
         and not f.metadata.get("empty_ok")
 

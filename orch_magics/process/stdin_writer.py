@@ -94,7 +94,8 @@ class StdinWriter:
     def broken(self) -> BaseException | None:
         """Why input is no longer delivered (a failed write, or a process known to have
         closed its stdin), else None; asked in the caller's thread before it sends."""
-        if self._broken is None and not self.closed and self._backend.stdin_gone():
+        gone = getattr(self._backend, "stdin_gone", None)  # a kind written before it: unknown
+        if self._broken is None and not self.closed and gone is not None and gone():
             self._broken = BrokenPipeError("the process closed its stdin")
         return self._broken
 
