@@ -583,3 +583,36 @@ async def test_a_folder_got_into_itself_never_carries_the_copy_in_progress(
         except TransferError as exc:
             assert "the folder would be copied into itself" in str(exc), exc
         assert sorted(p.name for p in d.iterdir()) == ["big", "small"]  # nothing left behind
+
+
+def test_a_missing_name_with_a_carriage_return_is_said_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The far end's reason was cut at the \\r: `no such file or directory: …/missing-cr`
+    (notebook7)."""
+    with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
+                                       )) as orch, pytest.raises(TransferError) as err:
+        orch.get("local", f"{tmp_path}/missing-cr\rret", str(tmp_path / "got"))
+    assert str(err.value).endswith(f"no such file or directory: {tmp_path}/missing-cr\\rret; "
+                                   f"nothing was kept"), str(err.value)
+
+
+def test_a_gets_progress_is_told_its_destination_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The bar of a get was labelled with the raw local name: a newline split it, an escape
+    reached the terminal (notebook7); a put's label was escaped already."""
+    labels: list[str] = []
+
+    class Seen:
+        def start(self, label: str, total: int | None) -> None:
+            labels.append(label)
+
+        def update(self, done: int) -> None:
+            pass
+
+        def finish(self) -> None:
+            pass
+
+    (tmp_path / "src").write_text("x")
+    dest = tmp_path / "got\nname\x1b[2K"
+    with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
+                                       )) as orch:
+        orch.get("local", str(tmp_path / "src"), str(dest), progress=Seen())
+    assert labels == [f"{tmp_path}/got\\nname\\x1b[2K"]

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from ..process.command import escaped
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.batches import Batches
+from ..text import printable
 from .landing import FileLanding, Landing, TreeLanding
 from .model import Progress, TransferError
 from .scripts import Header, parse_header, said_by
@@ -147,7 +149,8 @@ class Receiver:
         self.header = header
         self.target = FileLanding(self.dest) if header.kind == "file" else TreeLanding(self.dest)
         self.spool = Spool(self.target)
-        self.progress.start(self.dest, header.size if header.kind == "file" else None)
+        self.progress.start(printable(escaped(self.dest)),  # one line, as a put's label is
+                            header.size if header.kind == "file" else None)
 
     def _bad_header(self) -> None:
         seen = (self._seen + self._head)[:60].decode("utf-8", "replace")

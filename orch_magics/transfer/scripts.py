@@ -287,7 +287,7 @@ def problems(stderr: str) -> list[str]:
     name held escaped (`new\\nline`: the script sends a name's newline as \\001, so a name
     can neither cut a message short nor add one of its own)."""
     return [printable(line.split("orch-transfer: ", 1)[1].replace("\x01", "\n"))
-            for line in stderr.splitlines() if "orch-transfer: " in line]
+            for line in stderr.split("\n") if "orch-transfer: " in line]  # not at a \r
 
 
 #: What GNU tar says (exit 1) of a file written to while it read it: it sends the length it
@@ -299,7 +299,7 @@ def get_problems(stderr: str) -> list[str]:
     """The `orch-transfer:` lines of a get; a failed read says why in tar's or cat's words.
     Files that only changed while tar read them fail nothing (see GREW); one that shrank
     (padded with zeros) or could not be read fails the get."""
-    tools = [line.split(": ", 1)[1] for line in stderr.splitlines()
+    tools = [line.split(": ", 1)[1] for line in stderr.split("\n")
              if line.startswith(("tar: ", "cat: ")) and "Exiting with failure" not in line]
     if tools and all(line.endswith(GREW) for line in tools):  # a warning, not a failure
         return [said for said in problems(stderr) if not said.startswith("reading ")]
