@@ -266,3 +266,30 @@ def test_a_headless_fleets_elision_note_names_where_its_output_is(
                       "(`[LABEL].stdout`) (limit: %config Orch.headless_lines / "
                       "headless_bytes)"]], notes
     assert stream_text(nb.cells[5]) == "50\n"
+
+
+def test_a_kernel_shutting_down_ends_fleet_cells_in_words(orch_kernel: str, ssh_fleet: SSHFleet,
+                                                         tmp_path: Path) -> None:
+    """A blocked fleet cell read `FleetInterrupted: 2 targets: 2 stopped` (jupyter_client
+    interrupts first), and a fleet's stdin box cell stayed `1 running` with its box for ever
+    (notebook7); docs/magics.md: each live cell ends with `✗ stopped: the kernel shut down`."""
+    from lab_kernel import lab_kernel
+
+    cfg = write_config(ssh_fleet, tmp_path)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("box", "%orch web echo-in --limit 127.0.1.3,127.0.1.4")
+        kernel.send("blk", "%%orch web --limit 127.0.1.5,127.0.1.6\n"
+                           "trap '' INT; echo up; sleep 4322")
+        kernel.wait_for("blk", "2 targets: 2 running")
+        kernel.wait_for("box", "2 targets: 2 running")
+        kernel.km.shutdown_kernel()
+        kernel.drain(1.0)
+        blocked = kernel.text("blk")
+        assert "✗ stopped: the kernel shut down" in blocked, blocked
+        assert blocked.rstrip().splitlines()[-1] == ("FleetInterrupted: 2 targets: 2 stopped: "
+                                                     "stopped: the kernel shut down"), blocked
+        boxed = kernel.text("box")
+        assert "✗ stopped: the kernel shut down" in boxed and " running ·" not in boxed, boxed
+        assert "closed when the kernel shut down" in boxed, boxed
+    assert_none_left(ssh_fleet)

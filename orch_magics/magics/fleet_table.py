@@ -34,11 +34,13 @@ from IPython.display import display
 
 from ..fleet import FleetResult, LiveFleet, TargetRow
 from ..fleet.result import cause
+from ..shutdown import exiting
 from ..sinks.ansi import ESCAPE
 from ..sinks.cell_view import NO_MATH, lines_html, shown
 from ..sinks.display import QUIET_TICK, Bundle
 from ..text import human_size, printable
 from .frontend import close_widgets, main_thread_caller, update_publisher
+from .presenters import KERNEL_GONE
 
 #: Rows the table shows at most (the counts cover every target).
 MAX_ROWS = 50
@@ -123,6 +125,8 @@ class FleetTable:
         """Replace the widgets by the final table (static HTML, rows expandable); `raised`
         changes nothing here (a headless view's note names where the result went)."""
         with self._lock:
+            if self._done:  # the kernel's shutdown said it already
+                return
             self._done = True
         self._publish(final_bundle(live, result))
         self._publish_status({"text/plain": ""})  # the table says it all now
@@ -181,7 +185,9 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
         for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
                                                "cause / last line", *(["audit"] if audited else [])))
-    title = _heading(result.summary(), len(rows), min(len(rows), MAX_ROWS))
-    return {"text/plain": result.table(),
+    gone = f"✗ {KERNEL_GONE}" if exiting() else ""  # whatever the rows say, that stopped them
+    title = _heading(f"{result.summary()}{' · ' if gone else ''}{gone}", len(rows),
+                     min(len(rows), MAX_ROWS))
+    return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
             "text/html": f"<div class='orch-fleet'>{title}<table><thead><tr>{head}</tr>"
                          f"</thead><tbody>{body}</tbody></table></div>"}

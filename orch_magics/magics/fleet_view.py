@@ -27,12 +27,14 @@ from ..errors import FleetError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
+from ..shutdown import exiting
 from ..sinks.lines import CutLine
 from ..text import human_size
 from .bounded import Limit
 from .cells import announce
 from .fleet_table import FleetTable
 from .frontend import main_thread_caller, quiet, shows_live, update_publisher
+from .presenters import KERNEL_GONE
 
 if TYPE_CHECKING:  # runs.py imports this module
     from .runs import Context
@@ -80,6 +82,8 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
     except FleetInterrupted as exc:
         view.finish(live, exc.result, raised=True)
         deliver(exc.result)
+        if exiting():  # jupyter_client interrupts a kernel it shuts down: not a person's stop
+            exc.args = (f"{exc.result.summary()}: {KERNEL_GONE}",)
         raise quiet(exc) from None
     raises = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     view.finish(live, result, raised=raises)
@@ -130,6 +134,12 @@ def _follow(table: FleetTable, live: LiveFleet, loop: Any) -> None:
             loop.call_later(INTERVAL, tick)
     loop.call_soon_threadsafe(tick)
 
+    def ended() -> None:  # at a kernel's shutdown its loop closes before the next tick
+        result = live.result() if exiting() else None
+        if result is not None:
+            table.finish(live, result)
+    live.when_done(ended)
+
 
 def _stdin_box(ctx: Context, live: LiveFleet) -> None:
     """A stdin box whose lines go to every running target; static text once all have ended."""
@@ -140,7 +150,13 @@ def _stdin_box(ctx: Context, live: LiveFleet) -> None:
     display(box.widget, display_id=display_id)
     box.replace_with(update_publisher(ctx.shell, display_id))
     on_main = main_thread_caller(ctx.shell)
-    live.when_done(lambda: on_main(box.finish))
+
+    def ended() -> None:
+        if exiting():  # said from here, as a single run's box says it: no main loop to ask
+            box.leave_text("closed when the kernel shut down")
+        else:
+            on_main(box.finish)
+    live.when_done(ended)
 
 
 def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
@@ -217,6 +233,8 @@ class LabelledOutput:
         with self._lock:
             last, self._last = [(e, line) for e, line, _ in self._last], collections.deque()
         _print(last)
+        if exiting():
+            print(f"✗ {KERNEL_GONE}")
         print(result.table())
 
 
