@@ -30,6 +30,8 @@ CONFIG = textwrap.dedent("""
         max_restarts: 2
       sleepy: {command: 'echo up; sleep 60'}
       hello: {command: 'echo hello'}
+      closer: {command: 'read -r l; echo "got:$l"; exec 0<&-; echo closed; sleep 30',
+               stdin_mode: streaming}
       stubborn:
         command: trap '' INT TERM; echo up; while :; do sleep 0.2; done
         stdin_mode: streaming
@@ -506,3 +508,22 @@ def test_an_interrupt_while_a_cell_stops_its_last_run_or_unloads_is_one_line(
         time.sleep(4.5)  # the stops go on: INT, TERM, then KILL after a few seconds
         kernel.run("pids", "print(s.state)")
         assert kernel.text("pids") == "stopped\n", kernel.text("pids")
+
+
+def test_a_box_line_the_process_can_no_longer_read_is_said_not_sent(orch_kernel: str,
+                                                                   tmp_path: Path) -> None:
+    """The line was echoed and counted as if it went; the box's placeholder alone said it did
+    not, and a saved notebook lost that (notebook7)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local closer --out c")["status"] == "ok"
+        kernel.type("first\n")
+        kernel.wait_for("c1", "\nclosed\n")
+        time.sleep(0.3)  # the loop sees the pipe's end
+        kernel.type("second\n")
+        said = kernel.wait_for("c1", "not sent: ")
+        assert said.index("› second") < said.index("not sent: "), said
+        assert "the process no longer reads its stdin" in said, said
+        kernel.run("stop", "%orch stop closer")
+        said = kernel.wait_for("c1", "1 line sent from the box")
+        assert " · stdin 6 B" in said, said

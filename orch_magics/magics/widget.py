@@ -23,7 +23,7 @@ import asyncio
 import functools
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import ipywidgets as widgets
@@ -220,19 +220,22 @@ class StdinBox:
             for line in lines:
                 self.sink.note_stdin(line, echo=not self.tty)
             self.sink.flush()
-        for line in lines:
-            if not self._sent(functools.partial(self.live.send_line, line)):
+        for i, line in enumerate(lines):
+            if not self._sent(functools.partial(self.live.send_line, line), unsent=lines[i:]):
                 return
             self.lines_sent += 1
 
-    def _sent(self, send: Callable[[], None]) -> bool:
-        """Whether `send` went; if not, the box says why and takes no more."""
+    def _sent(self, send: Callable[[], None], unsent: Sequence[str] = ()) -> bool:
+        """Whether `send` went; if not, the box says why and takes no more (and the cell, below
+        the echo of `unsent`, the lines it had shown as sent)."""
         try:
             send()
         except OrchError as exc:  # the run ended meanwhile (finish() is on its way), or
             if not self.live.done:  # it stopped reading
                 self._disable(stop_too=False)
                 self.text.placeholder = f"not sent: {exc}"[:200]
+            if self.sink is not None and unsent:
+                self.sink.note_unsent(unsent, str(exc))
             return False
         return True
 

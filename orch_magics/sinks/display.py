@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -159,6 +159,14 @@ class DisplaySink:
                 self._place_partials(but=None)
                 self._tail.add("stdin", [mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
+
+    def note_unsent(self, lines: Sequence[str], why: str) -> None:
+        """Lines `note_stdin` counted (and showed) that could not be sent after all: uncounted,
+        and said below their echo, so a saved notebook does not read as if they went."""
+        with self._lock:
+            sent = sum(len(line.encode()) + 1 for line in lines)
+            self.stdin_bytes = max(0, self.stdin_bytes - sent)
+        self.note(f"not sent: {why}")
 
     def note(self, text: str) -> None:
         """orch's own line among the output (how a named run's attempt ended, its restart);
