@@ -153,7 +153,8 @@ class DockerExec:
         assert self.pid is not None
         # A hop's connection that carried the engine dropped: that hop says it, as it does for
         # its own commands (asked before the reconnect below replaces the connection).
-        blame = self._launcher.carrier_lost()
+        # (not when a stop cut a silent one: `_cut` names that hop already)
+        blame = None if self._cut else self._launcher.carrier_lost()
         if blame is not None:
             what = "connection lost while the command ran"
         what = self._cut or what  # cut by a stop: why it is closed says more than how it ended
