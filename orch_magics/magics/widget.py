@@ -72,8 +72,10 @@ LATE = 0.5
 #: How long a Send or EOF click waits for keys typed before it (seconds): while the kernel
 #: is busy, ipywidgets holds a field's later keys and sends them once it is idle, after the
 #: click, which is another widget's message: Send sent the first letter of the line (and the
-#: rest became the next line), and EOF closed stdin without them (browser5).
-HELD_KEYS = 0.5
+#: rest became the next line), and EOF closed stdin without them (browser5). Half a second
+#: was too short for a kernel slowed by a busy thread on a loaded machine (two fresh-clone
+#: runs in four: Send sent "h"); Enter, the quick way, never waits.
+HELD_KEYS = 1.0
 SEND_TIP = "Send the line (Enter does the same)"
 BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
 #: The boxes whose run goes on: a cell that starts holds their Send and EOF (StdinBox.hold).
