@@ -350,30 +350,26 @@ def unreadable(path: str, exc: OSError) -> OrchError:
 
 
 def _check_line(raw: bytes, prev: str) -> tuple[dict[str, Any] | None, str]:
-    """(the record, "") when the line is the record that follows `prev`, else (None, why)."""
-    problem = _line_problem(raw, prev)
-    return (None, problem) if problem else (parsed(raw), "")
-
-
-def _line_problem(raw: bytes, prev: str) -> str:
+    """(the record, "") when the line is the record that follows `prev`, else (None, why);
+    the line is parsed once."""
     if not raw.endswith(b"\n"):
-        return "truncated (the line does not end)"
+        return None, "truncated (the line does not end)"
     try:
         record = json.loads(raw)
     except (ValueError, RecursionError):
-        return "not a JSON record (edited or truncated)"
+        return None, "not a JSON record (edited or truncated)"
     if not isinstance(record, dict) or "hash" not in record or "prev" not in record:
-        return "not an audit record"
-    if parsed(raw) is None:  # nested deeper than orch writes
-        return "edited (not as orch writes a record: nested too deep)"
+        return None, "not an audit record"
+    if _depth(record) > DEEPEST:
+        return None, "edited (not as orch writes a record: nested too deep)"
     try:
         if record["hash"] != record_hash(record):
-            return "edited (its content does not match its hash)"
+            return None, "edited (its content does not match its hash)"
     except UnicodeEncodeError:  # a `\ud800` escape: a lone surrogate, which orch never writes
-        return "edited (not as orch writes a record: a lone surrogate escape)"
+        return None, "edited (not as orch writes a record: a lone surrogate escape)"
     if raw != _line(record):  # what the hash cannot see: a key twice (readers differ on
         # which one counts), spaces, CRLF
-        return "edited (not as orch writes a record: a key given twice, or reformatted)"
+        return None, "edited (not as orch writes a record: a key given twice, or reformatted)"
     if record["prev"] != prev:
-        return "out of chain (a line before it was deleted, inserted or reordered)"
-    return ""
+        return None, "out of chain (a line before it was deleted, inserted or reordered)"
+    return record, ""
