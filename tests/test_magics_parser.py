@@ -44,6 +44,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("logs napper --folow", "did you mean --follow"),
     ("start local hello --nmae x", "did you mean --name"),
     ("load --dmeo", "did you mean --demo"),
+    # config7: the dashes made --yes "near" --help
+    ("load base.yaml --yes", "unknown option --yes (options: %orch load --help)"),
     ("local hello extra", "unexpected argument 'extra'"),
     ("stop", "usage: %orch stop NAME"),
     ("stop napper -n 5", "unknown option -n (options: %orch stop --help)"),

@@ -89,7 +89,11 @@ def option_hint(word: str, options: Iterable[str]) -> str | None:
     if len(word) == 2 and word[0] == "-":  # one letter: only its other case is near (-C, -c)
         return next((o for o in names if o.lower() == word.lower()), None)
     longer = [o for o in names if len(word) >= MIN_PREFIX and o.startswith(word)]
-    return longer[0] if len(longer) == 1 else name_hint(word, names)
+    if len(longer) == 1:
+        return longer[0]
+    bare = {o.lstrip("-"): o for o in reversed(names)}  # dashes are no part of a likeness:
+    near = did_you_mean(word.lstrip("-"), bare)  # `--yes` is not near `--help`
+    return bare[near] if near else _one_prefix(word, names)
 
 
 def _one_prefix(key: str, known: list[str]) -> str | None:
