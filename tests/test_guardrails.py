@@ -402,6 +402,21 @@ def test_allow_services_names_are_checked_at_load() -> None:
     with pytest.raises(ConfigError, match="allow_services: unknown service 'tuch'") as info:
         load_config_text(bad)
     assert "did you mean 'touch'" in str(info.value)
+    line = bad.splitlines().index(next(x for x in bad.splitlines() if "[tuch]" in x)) + 1
+    column = bad.splitlines()[line - 1].index("tuch") + 1
+    assert f"<string>:{line}:{column}:" in str(info.value)  # config7: at the name, not the env
+
+
+def test_an_unknown_allowed_service_is_said_at_its_name_in_a_second_file(tmp_path: Path) -> None:
+    (tmp_path / "environments.yaml").write_text(
+        "environments:\n  prod:\n    layers: []\n    allow_services:\n      - deploy\n"
+        "      - restrat\n")
+    (tmp_path / "services.yaml").write_text(
+        "services:\n  deploy: {command: 'true'}\n  restart: {command: 'true'}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "environments.yaml", tmp_path / "services.yaml")
+    assert "environments.yaml:6:9:" in str(info.value)
+    assert "did you mean 'restart'" in str(info.value)
 
 
 def test_a_named_run_is_confirmed_once_for_every_attempt(orch: Orchestrator, mark: Path) -> None:

@@ -69,6 +69,7 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     environments: dict[str, Environment] = {}
     services: dict[str, Service] = {}
     files = []
+    places: dict[str, tuple[Source, Path_]] = {}  # where each environment is written
     sources = list(sources)
     own_paths = [inventory_paths(src, base) for src, base in sources]
     inventories = tuple(p for paths in own_paths for p in paths)
@@ -76,27 +77,29 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     with paused_gc():
         for (src, _), inventory in zip(sources, readers, strict=True):
             files.append(src.file)
-            _load_source(src, environments, services, inventory)
+            _load_source(src, environments, services, inventory, places)
         secrets, audit = secrets_settings(sources), audit_settings(sources)
-    _check_allowed_services(environments, services)
+    _check_allowed_services(environments, services, places)
     return Config(FrozenMap(environments), FrozenMap(services), tuple(files),
                   secrets, audit, inventories)
 
 
-def _check_allowed_services(environments: dict[str, Environment],
-                            services: dict[str, Service]) -> None:
-    """`allow_services` may only name services that exist (a typo would lock a service out)."""
+def _check_allowed_services(environments: dict[str, Environment], services: dict[str, Service],
+                            places: dict[str, tuple[Source, Path_]]) -> None:
+    """`allow_services` may only name services that exist (a typo would lock a service out),
+    said at the name (the services may come from another file, so only now)."""
     for env in environments.values():
-        for name in env.guardrails.allow_services or ():
+        for i, name in enumerate(env.guardrails.allow_services or ()):
             if name not in services:
-                where = f"{env.location}: " if env.location else ""
-                raise ConfigError(
-                    f"{where}environment {env.name!r}, allow_services: unknown service "
-                    f"{name!r}", suggestion=did_you_mean(name, services))
+                src, path = places[env.name]
+                raise src.error(path + ("allow_services", i),
+                                f"environment {env.name!r}, allow_services: unknown service "
+                                f"{name!r}", suggestion=did_you_mean(name, services))
 
 
 def _load_source(src: Source, environments: dict[str, Environment],
-                 services: dict[str, Service], inventory: Callable[[], Inventory]) -> None:
+                 services: dict[str, Service], inventory: Callable[[], Inventory],
+                 places: dict[str, tuple[Source, Path_]]) -> None:
     data = src.data
     if not isinstance(data, dict):
         raise src.error((), "a config file must be a mapping with 'environments' and/or "
@@ -127,6 +130,7 @@ def _load_source(src: Source, environments: dict[str, Environment],
             raise src.error(path, f"environment {name!r} is defined twice (first at {first})",
                             at_key=True)
         environments[name] = _environment(name, raw, path, src, inventory)
+        places[name] = src, path
     svcs = _or_empty(data.get("services"), {})
     if not isinstance(svcs, dict):
         raise src.error(("services",), "services must be a mapping of names to services")
