@@ -195,6 +195,30 @@ async def test_a_proc_file_is_copied_whole(orch, tmp_path, env) -> None:  # type
     assert (tmp_path / "version").read_text() == there and got.bytes == len(there.encode())
 
 
+@pytest.mark.parametrize("env", ["deep", "loop", "here"])
+async def test_a_sysfs_file_is_got_whole_though_it_claims_more(orch, tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """A sysfs file says it holds 4096 bytes and holds 18: a get failed with 'received 18 of
+    4096 bytes' (found beside ports7 P4). Such a file is read to its end, as /proc's are."""
+    got = await orch.aget(env, "/sys/class/net/lo/address", str(tmp_path / "address"))
+    there = await remote(orch, env, "cat /sys/class/net/lo/address")
+    assert (tmp_path / "address").read_text() == there and got.bytes == len(there.encode())
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])  # their far end is this machine's disk
+async def test_a_file_that_shrinks_during_a_get_is_said_to_have_shrunk(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, env) -> None:
+    """ports7 P4: a get of a log truncated meanwhile said 'received N of M bytes', which reads
+    like a dropped link; the far end now says the file shrank, as a put's reader does."""
+    log = Path(await far.folder(env, "shrinking-get")) / "app.log"
+    log.write_bytes(os.urandom(100_000_000))
+    with pytest.raises(TransferError) as err:
+        await orch.aget(env, str(log), str(tmp_path / "copy.log"),
+                        progress=_TruncatesAtFirstUpdate(log, 20_000_000))
+    assert f"{log} shrank while it was read (from 100000000 to 20000000 bytes)" in str(err.value)
+    assert "nothing was kept" in str(err.value) and not (tmp_path / "copy.log").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("env", ["loop", "here"])  # their far end is this machine's disk
 async def test_a_log_being_written_is_copied_as_it_was_when_the_copy_began(  # type: ignore[no-untyped-def]
         orch, far, tmp_path, env) -> None:

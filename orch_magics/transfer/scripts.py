@@ -69,6 +69,8 @@ fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
 s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
 [ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
+case $k$(stat -f -L -c %T -- "$p" 2>/dev/null) in  # or say 4096 and hold less (sysfs)
+  fproc|fsysfs|fdebugfs|ftracefs|fsecurityfs|fconfigfs|fcgroup*|fpstore|fefivarfs) s=-;; esac
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
 exec 3>&1
 sent() {  # stdin to fd 3 (our stdout) and into the hasher; under sudo fd 3 may be another
@@ -90,6 +92,8 @@ elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copie
     echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
   first || say "reading $p failed"
   wait $h
+  if n=$(stat -L -c %s -- "$p" 2>/dev/null) && [ "$n" -lt "$s" ]; then  # dd stopped early
+    say "$p shrank while it was read (from $s to $n bytes)"; fi
 else
   sum=$( { tar -C "$p" -cf - . || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
