@@ -303,7 +303,7 @@ class Supervisor:
     async def _restart_due(self, result: RunResult | None) -> bool:
         """Note how the attempt ended; wait out the back-off when another attempt is due."""
         assert self._stop_event is not None
-        ended = result.exit.describe() if result is not None else \
+        ended = result.outcome() if result is not None else \
             f"failed to start: {self._why_not}"  # the log file too (runs5: it said no why)
         if self._stopping or not self.policy.should_restart(result, self.restarts):
             self._note(f"{self.name}: {ended}" + (" (stopped)" if self._stopping else ""),

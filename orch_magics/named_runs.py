@@ -171,7 +171,7 @@ class RunRegistry:
             run = entry.run
             result = run.result() if run.done and run.exception() is None else None
             elapsed = result.duration if result else time.time() - run.started_at
-            exit_text = result.exit.describe() if result else ""
+            exit_text = result.outcome() if result else ""
             rows.append(RunInfo(
                 name, run.plan.environment.name, mask_text(run.plan.name), run.state, run.pid,
                 elapsed, mask_text(exit_text), entry.restarts, run.log_file))

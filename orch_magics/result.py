@@ -205,6 +205,26 @@ class RunResult:
         text = lines[0] + (" …" if len(lines) > 1 else "")
         return text if len(text) <= width else text[:width - 1] + "…"
 
+    def outcome(self) -> str:
+        """How the run ended, in the few words every view says it with (a cell's status,
+        `ps`, a named run's notes, the audit table): `exit 0, post command failed (exit 5)`,
+        `pre command failed (exit 4), not run`, `timed out, killed by SIGTERM`."""
+        state = self.exit.describe()
+        why = "timed out" if self.timed_out else "interrupted" if self.interrupted else None
+        if why is not None:
+            never_ran = self.exit.code is None and self.exit.signal is None \
+                and self.exit.error is not None
+            said = str(self.exit.error)  # `interrupted: stopped before the process started`
+            state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
+                else f"{why}, {state}"
+        step = self.failed_step
+        if step is not None and step.step == "post":
+            state += f", post command failed ({step.exit.describe()})"
+        elif step is not None:  # the command never ran: a stop in its pre step is no failure
+            ended = f"{why} during the pre command" if why else "pre command failed"
+            state = f"{ended} ({step.exit.describe()}), not run"
+        return mask_text(state)
+
     def describe_failure(self) -> str:
         return mask_text(self._describe_failure())
 

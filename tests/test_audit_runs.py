@@ -93,6 +93,37 @@ def test_pre_and_post_commands_are_recorded_with_their_own_digests(tmp_path: Pat
     assert verify(str(log)) == (4, None)
 
 
+@pytest.mark.parametrize("step, said", [
+    ("post_commands: [{command: 'exit 5', when: always}]", "exit 0, post command failed (exit 5)"),
+    ("pre_commands: [{command: 'exit 4'}]", "pre command failed (exit 4), not run"),
+])
+def test_a_failed_step_is_said_alike_in_ps_logs_and_the_audit_table(
+        tmp_path: Path, step: str, said: str) -> None:
+    """runs7 F2: a run whose post command failed read `exit 0` in `ps`, in its log's notes
+    ("exit 0; restart 1/1") and in `orch audit --failed`; a failed pre command read `error`."""
+    log = tmp_path / "audit.jsonl"
+    text = config(log).replace("services:\n", "services:\n  stepped:\n    command: 'echo main'\n"
+                               f"    {step}\n    restart: on-failure\n    max_restarts: 1\n")
+    (tmp_path / "orch.yaml").write_text(text)
+    orch = Orchestrator(load_config_text(text), log_dir=tmp_path / "logs",
+                        restart_backoff=(0.05, 0.05))
+    try:
+        live = orch.start("local", "stepped", name="s")
+        live.supervisor.finished.result(20)  # type: ignore[attr-defined]
+        orch.status("s").wait(timeout=20)  # the last attempt's handle knows it too
+        (info,) = orch.ps()
+        notes = [line for line in orch.logs("s").splitlines() if line.startswith("orch: s: ") and " start " not in line]
+    finally:
+        orch.close()
+    assert info.exit == said and info.restarts == 1
+    assert notes == [f"orch: s: {said}; restart 1/1 in 0.05s", f"orch: s: {said}"], notes
+    assert [r["outcome"] for r in records(log) if r["event"] == "end"] == [said, said]
+    table = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"),
+                            "audit", "--failed"], capture_output=True, text=True, timeout=60)
+    rows = [line for line in table.stdout.splitlines() if "stepped" in line]
+    assert len(rows) == 2 and all(said in row for row in rows), table.stdout
+
+
 def test_digests_of_large_interleaved_output_match_every_byte(tmp_path: Path) -> None:
     """Tens of MiB on both streams, interleaved in uneven pieces: the digests cover every byte
     in order (the hashing runs in batches on another thread)."""

@@ -322,7 +322,7 @@ def test_a_box_cell_follows_its_run_through_a_manual_restart(orch_kernel: str,
         kernel.type("first\n")
         kernel.wait_for("c1", "\nfirst\n")
         assert kernel.run("r", "%orch restart cat")["status"] == "ok"
-        said = kernel.wait_for("c1", "orch: cat: killed by SIGINT (stopped)\n"
+        said = kernel.wait_for("c1", "orch: cat: interrupted, killed by SIGINT (stopped)\n"
                                      "orch: cat: restart 1 asked for")
         kernel.wait_for("c1", "running")
         kernel.type("second\n")

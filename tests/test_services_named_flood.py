@@ -47,7 +47,7 @@ def _stop_a_flood(orch: Orchestrator, env: str, token: str) -> None:
     earlier, *flood, cut, note = str(orch.logs("y")).splitlines()
     assert earlier.startswith("orch: … ") and "earlier lines not kept in memory" in earlier
     assert len(flood) + 2 == 10_000 and set(flood) == {token} and token.startswith(cut)
-    assert note == "orch: y: killed by SIGINT (stopped)"
+    assert note == "orch: y: interrupted, killed by SIGINT (stopped)"
 
 
 def _chain(kind: str, request: pytest.FixtureRequest) -> tuple[str, Callable[[str], list]]:

@@ -1,7 +1,7 @@
 """A stop (Ctrl-C, a kernel interrupt, the box's Stop) or a timeout that comes while a pre
 command runs reads as what it is, in the API's result, the CLI and the cell: the run was
 interrupted (or timed out) and its command never ran. It read as a failure of the pre command
-(`✗ pre step failed (killed by SIGINT), not run`), which nobody had caused."""
+(`✗ pre command failed (killed by SIGINT), not run`), which nobody had caused."""
 
 from __future__ import annotations
 
@@ -101,14 +101,14 @@ def test_the_cell_says_interrupted_during_the_pre_step(orch_kernel: str, tmp_pat
         when_begun(tmp_path, kernel.km.interrupt_kernel)
         assert kernel.run("block", "%orch local blockpre")["status"] == "error"
         said = kernel.text("block")
-        assert "✗ interrupted during the pre step (killed by SIGINT), not run" in said, said
+        assert "✗ interrupted during the pre command (killed by SIGINT), not run" in said, said
         assert "RunInterrupted: local/blockpre was interrupted after " in said, said
-        assert "pre step failed" not in said and "failed (killed" not in said, said
+        assert "pre command failed" not in said and "failed (killed" not in said, said
         (tmp_path / "began").unlink()
         assert kernel.run("box", "%orch local slowpre --out s")["status"] == "ok"
         when_begun(tmp_path, lambda: kernel.click("Stop")).join()
         said = kernel.wait_for("box", "✗")
-        assert "✗ interrupted during the pre step (killed by SIGINT), not run" in said, said
+        assert "✗ interrupted during the pre command (killed by SIGINT), not run" in said, said
         kernel.run("state", "print(s.state, s.result().interrupted)")
         assert kernel.text("state") == "stopped True\n"
 

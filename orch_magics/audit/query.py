@@ -71,6 +71,8 @@ class AuditedRun:
             outcome = "refused"
         elif self.end is None:
             outcome = "running?"
+        elif isinstance(e.get("outcome"), str):  # the words the run's own views said
+            outcome = _cell(e["outcome"], 60)
         elif e.get("timed_out"):
             outcome = "timed out"
         elif e.get("signal") is not None:

@@ -78,12 +78,13 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
         ran = result.steps if result is not None else []
         record["steps"] = [{"step": r.step if r else None,
                             "command": mask_text(r.command) if r else None,
-                            "exit_code": r.exit.code if r else None, **_output(d)}
+                            "exit_code": r.exit.code if r else None,
+                            "signal": r.exit.signal if r else None, **_output(d)}
                            for d, r in itertools.zip_longest(steps, ran[:len(steps)])
                            if d is not None]
     if result is None:
         return {**record, "ok": False, "error": mask_text(str(error) or type(error).__name__)}
-    return {**record, "ok": result.ok, "exit_code": result.exit.code,
+    return {**record, "ok": result.ok, "outcome": result.outcome(), "exit_code": result.exit.code,
             "signal": result.exit.signal, "timed_out": result.timed_out,
             "interrupted": result.interrupted, "duration": round(result.duration, 3),
             "error": mask_text(str(result.exit.error)) if result.exit.error else None}

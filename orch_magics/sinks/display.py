@@ -351,7 +351,7 @@ class DisplaySink:
 
 
 #: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
-_SAYS_THE_END = ("failed", "pre step failed", "interrupted", "timed out", "stopped")
+_SAYS_THE_END = ("failed", "pre command failed", "interrupted", "timed out", "stopped")
 
 
 def _outcome(verdict: str, ok: bool | None) -> str:
@@ -368,20 +368,7 @@ def describe_end(result: Any) -> tuple[str, bool]:
     """The status word for a finished RunResult (or a failure before it existed)."""
     if result is None:
         return "failed", False
-    state = result.exit.describe()
-    why = "timed out" if result.timed_out else "interrupted" if result.interrupted else None
-    if why is not None:
-        exit = result.exit
-        never_ran = exit.code is None and exit.signal is None and exit.error is not None
-        said = str(exit.error)  # `interrupted: stopped before the process started`
-        state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
-            else f"{why}, {state}"
-    step = result.failed_step
-    if step is not None and step.step == "post":
-        state += ", post step failed"
-    elif step is not None:  # the command never ran: a stop in its pre step is no failure
-        ended = f"{why} during the pre step" if why else "pre step failed"
-        state = f"{ended} ({step.exit.describe()}), not run"
+    state = result.outcome()
     if result.audit_id:
         state += f" · audit {result.audit_id}"  # the saved notebook names its log record
     if result.truncated:  # a named run's result holds only the end of its output
