@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import result_json
+from . import result_json, result_words
 from .errors import OrchError
 from .keywords import keywords_checked
 from .process.events import Exit
@@ -207,58 +207,12 @@ class RunResult:
 
     def outcome(self) -> str:
         """How the run ended, in the few words every view says it with (a cell's status,
-        `ps`, a named run's notes, the audit table): `exit 0, post command failed (exit 5)`,
-        `pre command failed (exit 4), not run`, `timed out, killed by SIGTERM`."""
-        state = self.exit.describe()
-        why = "timed out" if self.timed_out else "interrupted" if self.interrupted else None
-        if why is not None:
-            never_ran = self.exit.code is None and self.exit.signal is None \
-                and self.exit.error is not None
-            said = str(self.exit.error)  # `interrupted: stopped before the process started`
-            state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
-                else f"{why}, {state}"
-        step = self.failed_step
-        if step is not None and step.step == "post":
-            state += f", post command failed ({step.exit.describe()})"
-        elif step is not None:  # the command never ran: a stop in its pre step is no failure
-            ended = f"{why} during the pre command" if why else "pre command failed"
-            state = f"{ended} ({step.exit.describe()}), not run"
-        return mask_text(state)
+        `ps`, a named run's notes, the audit table): `exit 0, post command failed (exit 5)`."""
+        return result_words.outcome(self)
 
     def describe_failure(self) -> str:
-        return mask_text(self._describe_failure())
-
-    def _describe_failure(self) -> str:
-        what = f"{self.environment}/{self.label(60)}"
-        step = self.failed_step
-        if step is not None and step.step == "pre" and (self.timed_out or self.interrupted):
-            return f"{what} {self._stopped_during(step)}"
-        # A stop that could not end the process says what is left (a paused container).
-        left = f"; {self.exit.error}" if self.exit.error is not None else ""
-        if self.timed_out:  # the limit counts the pre commands too: their time is said
-            pre = sum(s.duration for s in self.steps if s.step == "pre")
-            limit = f" (limit {self.timeout:g}s)" if self.timeout is not None else ""
-            took = f"{pre + self.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
-                else f"{self.duration:.1f}s"
-            return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
-        if self.interrupted:
-            return f"{what} was interrupted after {self.duration:.1f}s{left}"
-        if step is not None and step.step == "pre":
-            return f"{what}: pre command {step.command!r} failed ({step.exit.describe()})"
-        if self.exit.error is not None:
-            return f"{what} failed: {self.exit.error}"
-        if step is not None:
-            return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
-        tail = "" if self.stderr_buffer.closed else \
-            self.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
-        return f"{what} failed ({self.exit.describe()})" + (f": {tail.splitlines()[-1]}" if tail else "")
-
-    def _stopped_during(self, step: RunResult) -> str:
-        """A stop or timeout that came while a pre command ran (the command never did)."""
-        limit = f" (limit {self.timeout:g}s)" if self.timed_out and self.timeout else ""
-        how = "timed out" if self.timed_out else "was interrupted"
-        return (f"{how} after {self.duration:.1f}s{limit} during pre command {step.command!r} "
-                f"({step.exit.describe()}); not run")
+        """Why the run failed, in one sentence naming it (errors, the CLI's last line)."""
+        return result_words.describe_failure(self)
 
     def close(self) -> None:
         """Give the memory and disk space of its output back now, not when it is collected (a

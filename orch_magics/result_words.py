@@ -1,0 +1,71 @@
+"""How a finished run ended, in words: the short outcome every view shows, and the sentence
+an error or the CLI says for a failure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .secrets.masking import mask_text
+
+if TYPE_CHECKING:
+    from .result import RunResult
+
+
+def outcome(result: RunResult) -> str:
+    """`exit 0, post command failed (exit 5)`, `pre command failed (exit 4), not run`,
+    `timed out, killed by SIGTERM`, `interrupted: stopped before the process started`."""
+    state = result.exit.describe()
+    why = "timed out" if result.timed_out else "interrupted" if result.interrupted else None
+    if why is not None:
+        never_ran = result.exit.code is None and result.exit.signal is None \
+            and result.exit.error is not None
+        said = str(result.exit.error)  # `interrupted: stopped before the process started`
+        state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
+            else f"{why}, {state}"
+    step = result.failed_step
+    if step is not None and step.step == "post":
+        state += f", post command failed ({step.exit.describe()})"
+    elif step is not None:  # the command never ran: a stop in its pre step is no failure
+        ended = f"{why} during the pre command" if why else "pre command failed"
+        state = f"{ended} ({step.exit.describe()}), not run"
+    return mask_text(state)
+
+
+def describe_failure(result: RunResult) -> str:
+    """`local/app failed (exit 3): the last line of stderr`, `… timed out after 5.0s …`."""
+    return mask_text(_failure(result))
+
+
+def _failure(result: RunResult) -> str:
+    what = f"{result.environment}/{result.label(60)}"
+    step = result.failed_step
+    if step is not None and step.step == "pre" and (result.timed_out or result.interrupted):
+        return f"{what} {_stopped_during(result, step)}"
+    # A stop that could not end the process says what is left (a paused container).
+    left = f"; {result.exit.error}" if result.exit.error is not None else ""
+    if result.timed_out:  # the limit counts the pre commands too: their time is said
+        pre = sum(s.duration for s in result.steps if s.step == "pre")
+        limit = f" (limit {result.timeout:g}s)" if result.timeout is not None else ""
+        took = f"{pre + result.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
+            else f"{result.duration:.1f}s"
+        return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
+    if result.interrupted:
+        return f"{what} was interrupted after {result.duration:.1f}s{left}"
+    if step is not None and step.step == "pre":
+        return f"{what}: pre command {step.command!r} failed ({step.exit.describe()})"
+    if result.exit.error is not None:
+        return f"{what} failed: {result.exit.error}"
+    if step is not None:
+        return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
+    tail = "" if result.stderr_buffer.closed else \
+        result.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
+    return f"{what} failed ({result.exit.describe()})" + (
+        f": {tail.splitlines()[-1]}" if tail else "")
+
+
+def _stopped_during(result: RunResult, step: RunResult) -> str:
+    """A stop or timeout that came while a pre command ran (the command never did)."""
+    limit = f" (limit {result.timeout:g}s)" if result.timed_out and result.timeout else ""
+    how = "timed out" if result.timed_out else "was interrupted"
+    return (f"{how} after {result.duration:.1f}s{limit} during pre command {step.command!r} "
+            f"({step.exit.describe()}); not run")
