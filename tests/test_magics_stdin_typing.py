@@ -77,6 +77,29 @@ def test_each_line_is_sent_once_whenever_the_write_arrives(
     assert res.stdout.split("\n")[:-1] == lines
 
 
+def test_keys_after_a_paste_that_took_long_to_send_do_not_send_it_again() -> None:
+    """browser7: a 2,000-line paste took the kernel over LATE to send (a front end slow to take
+    its display updates); the browser's next value, the block plus the keys typed after it,
+    sent before it had the write, was read as typed afresh and the block went twice."""
+    from orch_magics.sinks.display import DisplaySink
+
+    block = "".join(f"p{i}\n" for i in range(2000))
+    sink = DisplaySink(environment="local", layers="local", what="cat", tail=3)
+    with Orchestrator(load_config_text(CONFIG)) as orch:
+        live = orch.spawn("local", "cat", sinks=[sink], close_stdin=False)
+        box = StdinBox(live, sink)
+        sink.set_publisher(lambda bundle: time.sleep(0.8))  # each update takes the page 0.8 s
+        box.text.set_state({"value": block})
+        box.text.set_state({"value": block + "after1\n"})
+        assert box.lines_sent == 2001
+        deadline = time.monotonic() + 20
+        while len(live.lines) < 2001 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        live.close_stdin()
+        res = live.wait(20)
+    assert res.stdout.splitlines() == [f"p{i}" for i in range(2000)] + ["after1"]
+
+
 @pytest.mark.browser
 def test_a_person_typing_fast_or_while_a_cell_runs(jupyterlab, chromium, artifacts):
     save_notebook(jupyterlab, "typing.ipynb", "%orch load --demo", "%orch local upper --out r",

@@ -46,9 +46,6 @@ class FollowedRun:
     def send(self, data: str | bytes) -> None:
         self._to_attempt(lambda attempt: attempt.send(data))
 
-    def send_line(self, line: str) -> None:
-        self._to_attempt(lambda attempt: attempt.send_line(line))
-
     def close_stdin(self) -> None:
         self._to_attempt(lambda attempt: attempt.close_stdin())
 

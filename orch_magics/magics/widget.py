@@ -46,8 +46,6 @@ class Steerable(Protocol):
 
     def send(self, data: str | bytes) -> None: ...
 
-    def send_line(self, line: str) -> None: ...
-
     def close_stdin(self) -> None: ...
 
     def interrupt(self) -> None: ...
@@ -187,6 +185,8 @@ class StdinBox:
             return
         self._write(self._typed.rest)
         self._send(*lines)  # a pasted block: one display update, not one per line
+        self._written_at = time.monotonic()  # LATE counts from here: values the browser sent
+        # while a long block went out were sent before it had the write (browser7: resent)
 
     def _echo(self, value: str) -> None:
         """Answer the value being handled with `value`: the browser shows it unless newer keys
@@ -214,6 +214,7 @@ class StdinBox:
         line = self._typed.sent_rest()
         self._write("")
         self._send(line)
+        self._written_at = time.monotonic()
 
     def _send(self, *lines: str) -> None:
         # The echo first: noted after the send, a fast answer (it comes back on the loop's
@@ -222,10 +223,9 @@ class StdinBox:
             for line in lines:
                 self.sink.note_stdin(line, echo=not self.tty)
             self.sink.flush()
-        for i, line in enumerate(lines):
-            if not self._sent(functools.partial(self.live.send_line, line), unsent=lines[i:]):
-                return
-            self.lines_sent += 1
+        block = "".join(f"{line}\n" for line in lines)  # one write: all of it goes, or none
+        if self._sent(functools.partial(self.live.send, block), unsent=lines):
+            self.lines_sent += len(lines)
 
     def _sent(self, send: Callable[[], None], unsent: Sequence[str] = ()) -> bool:
         """Whether `send` went; if not, the box says why and takes no more (and the cell, below
