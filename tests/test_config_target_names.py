@@ -5,6 +5,7 @@ every ssh and docker tool). Lists and range patterns are checked name by name.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,16 @@ def env_with(layer: str) -> str:
      "none (to pick some targets, list them, or use --limit with a pattern)"),
     ('{type: ssh, config: {host: "web?"}}', 36, "it has '?'"),
     ('{type: docker, config: {container: "a,b"}}', 44, "it has ','"),
+    # fleets7: ssh_config's ProxyCommand puts %h and %r into a shell line on this machine
+    ('{type: ssh, config: {host: "a$(>x)"}}', 36, "it has '$': a host or container name has "
+     "none (a shell would read it: ssh_config's ProxyCommand puts names in one)"),
+    ('{type: ssh, config: {host: [a, "b`id`"]}}', 40, "it has '`'"),
+    ('{type: ssh, config: {host: "a;reboot"}}', 36, "it has ';'"),
+    ('{type: ssh, config: {host: a, user: "u$(>y)"}}', 45, "config.user: it has '$': a user "
+     "name has none (a shell would read it"),
+    ('{type: ssh, config: {host: a, user: "u|x"}}', 45, "it has '|'"),
+    ('{type: ssh, config: {host: a, user: "-oProxyCommand=x"}}', 45, "starts with '-'"),
+    ('{type: docker, config: {container: "c&d"}}', 44, "it has '&'"),
     ('{type: docker, config: {container: c, docker_host: "tcp://h:"}}', 60,
      "docker host 'tcp://h:' has an empty port: write one after ':'"),
     ('{type: docker, config: {container: c, docker_host: "tcp://h:0"}}', 60,
@@ -96,6 +107,23 @@ def test_names_tools_accept_still_load() -> None:
     assert config.environments["p"].layers[0].config.container == "db-1"
 
 
+def test_a_user_a_placeholder_gives_is_checked_when_a_run_is_planned(
+        tmp_path: Path) -> None:
+    """fleets7: `user: "{{env:U}}"` with U holding a command substitution went to the
+    ProxyCommand as written; it is refused before anything connects, and nothing runs."""
+    (tmp_path / "orch.yaml").write_text(env_with(
+        "{type: ssh, config: {host: 127.0.0.1, user: '{{env:ORCH_T_USER}}', "
+        "ssh_config: cfg}}"))
+    (tmp_path / "cfg").write_text("Host *\n  ProxyCommand sh -c 'echo %r > /dev/null'\n")
+    done = subprocess.run([*ORCH, "run", "e", "--", "true"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120,
+                          env={**os.environ, "ORCH_T_USER": "u$(>pwned)"})
+    assert done.returncode == 2, done
+    assert ("user: what '{{env:ORCH_T_USER}}' gave: it has '$': a user name has none"
+            in done.stderr), done.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     (tmp_path / "orch.yaml").write_text(env_with('{type: ssh, config: {host: "db-1 "}}'))
     done = subprocess.run([*ORCH, "check"], capture_output=True, text=True, cwd=tmp_path,
@@ -117,6 +145,11 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     # (a chroot host named by a path loads: it is refused only where an environment names it)
     ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a host or container name "
                              "has none (a fleet target's label joins its hops' names with '/')"),
+    # fleets7: a command substitution in an address or a user ran through a ProxyCommand
+    ('w3 ansible_host="x$(>pwned).internal"', "inventory host 'w3' ('x$(>pwned).internal'): it "
+     "has '$': a host or container name has none (a shell would read it"),
+    ('w3 ansible_host=127.0.1.3 ansible_user="orch`id`"', "inventory host 'w3', ansible_user "
+     "'orch`id`': it has '`': a user name has none"),
     ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
                                     "an ssh layer reaches it over ssh only"),
     ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': its ansible_connection is "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..layers.names import check_no_slash, check_target_name
+from ..layers.names import check_login_name, check_no_slash, check_target_name
 from ..layers.registry import get_kind
 from . import patterns
 from .model import FanOut, LayerSpec, Member
@@ -133,6 +133,12 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
     except ValueError as exc:
         shown = repr(host) if address == host else f"{host!r} ({address!r})"
         raise ValueError(f"inventory host {shown}: {exc}") from None
+    if "user" in connection:
+        try:
+            check_login_name(connection["user"])
+        except ValueError as exc:
+            raise ValueError(f"inventory host {host!r}, ansible_user "
+                             f"{connection['user']!r}: {exc}") from None
     return Member(host, {**{k: v for k, v in connection.items() if k not in raw},
                          "host": address}, ("all", *inv.groups_of(host)))
 

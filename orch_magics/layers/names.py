@@ -23,6 +23,7 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         raise ValueError(f"it has {what}: a host or container name has none")
     if name.startswith("-"):
         raise ValueError("it starts with '-': a host or container name never does")
+    check_unquoted(name, "a host or container name")
     if "[" in name or "]" in name:  # a range is expanded before names are checked
         hint = " (a range is written [01:12] or [a:f])" if ranges else ""
         raise ValueError(f"it has {'[' if '[' in name else ']'!r}: a host or container name "
@@ -44,6 +45,36 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         hint = _colon_hint(name) if key == "host" else (
             " (a container is named by its name or id, not by an image NAME:TAG)")
         raise ValueError(f"it has ':': a host or container name has none{hint}")
+
+
+#: What a shell reads as more than a name: refused in the names and users ssh_config's
+#: `ProxyCommand` and `Match exec` put into a shell line (`%h`, `%r`), as OpenSSH 9.6 does
+#: (CVE-2023-51385): an inventory's `ansible_host="x$(reboot)"` ran on this machine.
+SHELL_CHARACTERS = "'`\"$\\;&<>|(){}"
+
+
+def check_unquoted(name: str, what: str) -> None:
+    """Raise ValueError if `name` holds a character a shell would read (see SHELL_CHARACTERS)."""
+    bad = next((c for c in name if c in SHELL_CHARACTERS), None)
+    if bad is not None:
+        raise ValueError(f"it has {bad!r}: {what} has none (a shell would read it: ssh_config's "
+                         f"ProxyCommand puts names in one)")
+
+
+def check_login_name(name: str) -> None:
+    """Raise ValueError unless `name` can be an ssh login: no space, control character,
+    leading '-' or shell character (as written, its {{…}} placeholders aside; what they
+    give is checked when a run is planned)."""
+    from ..process.environ import PLACEHOLDER
+
+    name = PLACEHOLDER.sub("", name) if "{{" in name else name
+    if not name:
+        return  # a written "" is refused as every empty setting is; a placeholder: later
+    if any(c.isspace() or not c.isprintable() for c in name):
+        raise ValueError("it has a space or a control character: a user name has none")
+    if name.startswith("-"):
+        raise ValueError("it starts with '-': a user name never does")
+    check_unquoted(name, "a user name")
 
 
 def _ipv6(name: str) -> bool:

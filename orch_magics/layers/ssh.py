@@ -16,7 +16,7 @@ from ..limits import MAX_SECONDS
 from ..process.environ import secret_only
 from ..redaction import masked_repr
 from .base import Launcher
-from .names import check_target_name
+from .names import check_login_name, check_target_name
 
 
 @masked_repr  # its password is a resolved secret
@@ -26,7 +26,9 @@ class SSHConfig:
 
     host: str = field(metadata={"doc": "Host name, address, or a Host alias from ~/.ssh/config.",
                                 "check": check_target_name})
-    user: str | None = field(default=None, metadata={"doc": "Login user."})
+    user: str | None = field(default=None, metadata={"doc": "Login user.",
+                                                      "check": check_login_name,
+                                                      "check_expanded": True})
     port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
                                                      "ge": 1, "le": 65535})
     identity_file: str | None = field(default=None, metadata={"doc": "Private key file."})

@@ -344,7 +344,7 @@ def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, dept
                 f"reinstalled, remove the old key with `ssh-keygen -f {shlex.quote(path)} -R "
                 f"{shlex.quote(entry)}` and connect again.")
     known = files[0]
-    scan = f"ssh-keyscan -p {port} {host}"
+    scan = f"ssh-keyscan -p {port} {shlex.quote(host)}"
     trust = (f"`{scan} >> {shlex.quote(known)}`" if depth == 1 else
              f"`{scan}` run on {via} (which reaches this host), its output appended to "
              f"{known} on this machine")
