@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -373,7 +374,7 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
     res = orch.run("local", command=["cat"], stdin=source())
     # cat is stopped, not given an EOF: it may or may not have echoed the first line by then
     assert res.stdout in ("", "first\n") and not res.ok
-    assert "stdin source failed: OSError('the disk went away')" in res.describe_failure()
+    assert "stdin source failed: OSError: the disk went away" in res.describe_failure()
     # a source that cannot be sent at all is refused before the command starts (it was
     # started, then stopped: "cannot use int as stdin")
     with pytest.raises(ConfigError, match="stdin takes str, bytes, .* not int"):
@@ -473,8 +474,24 @@ def test_a_stdin_item_that_is_not_bytes_or_text_fails_the_run(orch: Orchestrator
     The command is stopped, not given an EOF (it would take "a" for the whole input)."""
     res = orch.run("local", command=["od", "-An", "-c"], stdin=iter([b"a", item, b"b"]))
     assert not res.ok and res.exit.signal == signal.SIGINT and res.stdout == ""
-    assert (f"stdin source failed: TypeError('stdin takes bytes or str, got "
-            f"{type(item).__name__}')") in res.describe_failure()
+    assert (f"stdin source failed: TypeError: stdin takes bytes or str, got "
+            f"{type(item).__name__}") in res.describe_failure()
+
+
+def test_a_stdin_source_that_cannot_be_decoded_is_said_without_its_bytes(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    """fleets7: the failure was the exception's repr, and a UnicodeDecodeError's holds the
+    whole buffer it could not decode: the input, a secret in it, megabytes of it, landed in
+    the result, `--json`, every fleet cause and the audit log."""
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"password=SECRET-TOKEN-42\n\xff\xfe tail\n" + b"x" * 100_000)
+    with open(source, encoding="utf-8") as text:  # text mode: it cannot decode \xff
+        res = orch.run("local", command=["wc", "-c"], stdin=text)
+    said = res.describe_failure()
+    assert not res.ok and "stdin source failed: UnicodeDecodeError: 'utf-8' codec can't " \
+        "decode byte 0xff in position 25: invalid start byte" in said, said
+    assert "SECRET-TOKEN" not in said and len(said) < 400
+    assert "SECRET-TOKEN" not in str(res.error)
 
 
 def test_live_send_takes_text_or_bytes_and_copies_them_at_once(orch: Orchestrator) -> None:

@@ -195,7 +195,7 @@ def test_a_stream_that_breaks_part_way_fails_every_target_without_an_eof(
     res = orch.run("web", command="cat", stdin=iter([b"a", 3]), limit="127.0.1.[1:3]")
     assert set(res.states.values()) == {"failed"}
     assert set(res.causes.values()) == {
-        "stdin source failed: TypeError('stdin takes bytes or str, got int')"}
+        "stdin source failed: TypeError: stdin takes bytes or str, got int"}
 
 
 def test_lines_sent_to_a_live_fleet_reach_every_running_target(orch: Orchestrator,

@@ -21,6 +21,7 @@ from ..result import RunResult
 from ..secrets.masking import get_logger
 from ..sinks.buffer import OutputBuffer
 from ..stdin import StdinSource, feed_stdin
+from ..text import printable
 from .pipeline import OutputPipeline
 from .steering import Steering
 
@@ -99,8 +100,13 @@ async def _pump(job: CommandRun, handle: ProcessHandle, steering: Steering) -> E
 
 def _with_stdin_failure(exit_event: Exit, feeder: asyncio.Future[None]) -> Exit:
     """A stdin source that broke part-way means the run did not get what was asked."""
-    if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
-        return exit_event.failing(OrchError(f"stdin source failed: {feeder.exception()!r}"))
+    error = feeder.exception() if feeder.done() and not feeder.cancelled() else None
+    if error is not None:  # its type and words, never its repr: a UnicodeDecodeError's holds
+        # the whole buffer it could not decode (the input, in every cause and audit record)
+        said = printable(str(error))
+        said = f"{said[:200]}…" if len(said) > 200 else said
+        return exit_event.failing(OrchError(f"stdin source failed: {type(error).__name__}"
+                                            + (f": {said}" if said else "")))
     return exit_event
 
 
