@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .config.model import LayerSpec
+from .errors import LayerError, OrchError
 from .layers.base import Launcher
 from .layers.local import LocalLauncher
-from .layers.registry import get_kind
+from .layers.registry import OWN, get_kind, plugin_failed
 from .process.command import Command
 from .process.handle import ProcessHandle
 
@@ -29,8 +30,16 @@ class LayeredExecutor:
     def build(self) -> Launcher:
         """Wrap the base in each layer in order: the *first* layer is the outermost hop."""
         launcher = self.base
-        for spec in self.layers:
-            launcher = get_kind(spec.type).wrap(spec.config, launcher, spec.label)
+        for hop, spec in enumerate(self.layers, 1):
+            try:
+                launcher = get_kind(spec.type).wrap(spec.config, launcher, spec.label)
+            except OrchError:
+                raise
+            except Exception as exc:
+                if spec.type in OWN:
+                    raise  # ours: a bug, said as one
+                raise LayerError(plugin_failed(spec.type, "failed to wrap its layer", exc),
+                                 hop=hop, layer=spec.label) from None
         return launcher
 
     async def launch(self, command: Command) -> ProcessHandle:

@@ -127,6 +127,79 @@ def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path: Path) -> 
     assert "myhots" in error and "myhost" in error
 
 
+BROKEN_KINDS = """\
+import dataclasses, datetime
+from orch_magics.layers.local import LocalKind
+
+class NotDataclass(LocalKind):
+    Config = object
+
+@dataclasses.dataclass(frozen=True)
+class WhenConfig:
+    at: datetime.datetime | None = None
+
+class When(LocalKind):
+    Config = WhenConfig
+
+class LabelBoom(LocalKind):
+    def label(self, config):
+        raise ValueError("boom in label")
+
+class WrapBoom(LocalKind):
+    def wrap(self, config, inner, label):
+        raise RuntimeError("boom in wrap")
+
+NOTDC, WHEN, LABELBOOM, WRAPBOOM = NotDataclass(), When(), LabelBoom(), WrapBoom()
+"""
+
+
+def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
+        tmp_path: Path) -> None:
+    """layers7: one broken plugin, installed and unused, made `orch check` of a config of our
+    kinds and `orch schema` an "internal error … a bug in orch_magics"; used, it was one too,
+    naming neither the kind nor its plugin."""
+    site = tmp_path / "site"
+    (site / "badkinds-0.1.dist-info").mkdir(parents=True)
+    (site / "badkinds-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: badkinds\nVersion: 0.1\n")
+    (site / "badkinds-0.1.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
+        "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n")
+    (site / "badkinds.py").write_text(BROKEN_KINDS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
+
+    def orch(config: str, *args: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "orch.yaml").write_text(config)
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", *args],
+                              capture_output=True, text=True, cwd=tmp_path, env=env,
+                              timeout=120)
+
+    ours = orch("environments:\n  e:\n    layers:\n      - docker app\n      - docker b\n",
+                "check")
+    assert ours.returncode == 2 and "docker b cannot follow docker app" in ours.stderr, ours
+    schema = orch("", "schema")
+    assert schema.returncode == 0 and '"const": "docker"' in schema.stdout, schema.stderr
+    assert '"const": "when"' not in schema.stdout
+    for kind, said in [
+        ("brokenimport", "layer kind 'brokenimport' (badkinds_missing:KIND from badkinds 0.1) "
+                         "cannot be loaded: ModuleNotFoundError: No module named "
+                         "'badkinds_missing'"),
+        ("notdc", "layer kind 'notdc' (badkinds:NOTDC from badkinds 0.1) cannot be loaded: "
+                  "TypeError: it is no layer kind: it needs a dataclass `Config`"),
+        ("when", "layer kind 'when' (badkinds:WHEN from badkinds 0.1) failed on this layer: "
+                 "TypeError: unsupported config type"),
+        ("labelboom", "failed on this layer: ValueError: boom in label"),
+    ]:
+        done = orch(f"environments:\n  e:\n    layers:\n      - {{type: {kind}}}\n", "check")
+        assert done.returncode == 2 and "orch.yaml:4:" in done.stderr, done
+        assert said in done.stderr and "bug in orch_magics" not in done.stderr, done.stderr
+    run = orch("environments:\n  e:\n    layers:\n      - {type: wrapboom}\n",
+               "run", "e", "--", "true")
+    assert run.returncode != 0 and "bug in orch_magics" not in run.stderr, run
+    assert ("hop 1 (env): layer kind 'wrapboom' (badkinds:WRAPBOOM from badkinds 0.1) "
+            "failed to wrap its layer: RuntimeError: boom in wrap") in run.stderr, run.stderr
+
+
 def test_building_a_chain_is_what_loads_the_sdk() -> None:
     """The check above can fail: wrapping an ssh layer does import asyncssh."""
     loaded = fresh(

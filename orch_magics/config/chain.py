@@ -14,9 +14,9 @@ such as podman's socket from CONTAINER_HOST (or docker's from DOCKER_HOST) not b
 
 from __future__ import annotations
 
-from ..errors import OrchError
+from ..errors import LayerError, OrchError
 from ..layers.base import CARRIES
-from ..layers.registry import get_kind, kind_names
+from ..layers.registry import OWN, get_kind, kind_names, loadable, plugin_failed
 from .model import LayerSpec
 from .source import Path_, Source
 
@@ -29,8 +29,8 @@ def _who(need: str) -> str:
     """Which places offer `need`: this machine and the kinds that say they carry it."""
     if need == "here":
         return "it must be the first layer"
-    kinds = [name for name in kind_names()
-             if need in (getattr(get_kind(name), "carries", None) or ())]
+    kinds = [name for name in kind_names()  # a plugin that cannot load carries nothing
+             if need in (getattr(loadable(name), "carries", None) or ())]
     verb = "forward" if need == "unix" else "carry"
     return f"only this machine and {' and '.join(kinds) or 'no'} layers {verb} one"
 
@@ -63,6 +63,10 @@ def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] |
                 preflight(layer.config, layer.label)
             except OrchError as exc:
                 return layer, exc
+            except Exception as exc:
+                if layer.type in OWN:
+                    raise  # ours: a bug, said as one
+                return layer, LayerError(plugin_failed(layer.type, "failed its preflight", exc))
         if getattr(kind, "carries", frozenset()) is not None:
             return None  # past this layer the place is not this machine (or is not known)
     return None

@@ -14,7 +14,7 @@ from ..frozen import FrozenMap
 from ..importing import paused_gc
 from ..keywords import keywords_checked
 from ..layers.base import LayerKind
-from ..layers.registry import get_kind, is_kind, kind_names
+from ..layers.registry import OWN, get_kind, is_kind, kind_names, plugin_failed
 from . import fanout
 from .chain import check_chain
 from .checks import as_written
@@ -207,16 +207,31 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
         raise src.error(path, "a layer needs a 'type' (one of " + ", ".join(kind_names()) + ")")
     if not isinstance(type_, str) or not is_kind(type_):
         raise _unknown_type(src, path + ("type",), "layer", type_, kind_names())
-    kind = get_kind(type_)
+    kind = _kind(type_, path + ("type",), src)
     raw_config, fan = fanout.split(type_, raw.get("config"), path + ("config",), src, inventory)
-    config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
     label = raw.get("name")
     if label is not None and not isinstance(label, str):
         raise src.error(path + ("name",), "a layer's name must be a string")
     _as_written(label, path + ("name",), src)
-    if fan is not None and fan.selector is None:
-        label = label or kind.label(replace(config, **{fan.key: fan.written}))
-    return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
+    try:
+        config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
+        if fan is not None and fan.selector is None:
+            label = label or kind.label(replace(config, **{fan.key: fan.written}))
+        return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if type_ in OWN:
+            raise  # ours: a bug, said as one
+        raise src.error(path, plugin_failed(type_, "failed on this layer", exc)) from None
+
+
+def _kind(type_: str, path: Path_, src: Source) -> LayerKind:
+    """The kind `type_` names, or a ConfigError at `path` naming the plugin that cannot load."""
+    try:
+        return get_kind(type_)
+    except ConfigError as exc:
+        raise src.error(path, str(exc)) from None
 
 
 def _as_written(text: str | None, path: Path_, src: Source) -> None:
@@ -233,8 +248,9 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
     type_, *rest = text.split(None, 1) or [""]
     if not is_kind(type_):
         raise _unknown_type(src, path, "layer", type_, kind_names())
-    key = getattr(get_kind(type_), "target", None)
-    if not rest and not stands_alone(get_kind(type_)):
+    kind = _kind(type_, path, src)
+    key = getattr(kind, "target", None)
+    if not rest and not stands_alone(kind):
         raise src.error(path, f"`{type_}` alone names no {key}: write `{type_} "
                               f"{str(key).upper()}`, or the mapping {{type: {type_}, config: "
                               f"{{...}}}}")

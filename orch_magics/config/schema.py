@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ..layers.registry import OWN, get_kind, kind_names
+from ..layers.registry import OWN, get_kind, kind_names, loadable
 from .fanout import fanout_key
 from .field_checks import BOUNDS
 from .loader import stands_alone
@@ -146,13 +146,28 @@ def _fanned(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": {**schema["properties"], key: fanned}}
 
 
+def _described(name: str) -> bool:
+    """Whether kind `name` loads and its config can be written as a schema: a broken plugin
+    is left out of the listing of every kind (its own config says what is wrong with it)."""
+    if loadable(name) is None:
+        return False
+    try:
+        layer_schema([name])
+    except Exception:  # noqa: BLE001  (a plugin's Config of a type no schema has)
+        if name in OWN:
+            raise
+        return False
+    return True
+
+
 def build_schema(kinds: Sequence[str] | None = None) -> dict[str, Any]:
     """The schema for layers of `kinds` (default: every installed kind)."""
     service = dataclass_schema(Service, skip=("filters",), extra={
         "filters": {"type": ["array", "null"], "items": filter_schema(),
                     "description": "Filters applied, in order, to stdout lines as they stream."},
     })
-    layers = {"type": ["array", "null"], "items": layer_schema(kinds or kind_names()),
+    kinds = kinds or [name for name in kind_names() if _described(name)]
+    layers = {"type": ["array", "null"], "items": layer_schema(kinds),
               "description": "Execution layers, outermost first."}
     mapping = {
         "type": "object",

@@ -10,10 +10,12 @@ installed distribution's metadata: ~18 ms of each `orch` start with a layer.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
 from .base import LayerKind
 
 if TYPE_CHECKING:
@@ -49,10 +51,37 @@ def is_kind(name: str) -> bool:
 
 @cache
 def get_kind(name: str) -> LayerKind:
-    """The kind object registered as `name`. Unknown names raise KeyError."""
+    """The kind object registered as `name`. Unknown names raise KeyError; a third party's
+    kind that cannot be loaded, or lacks a kind's shape, raises a ConfigError naming it."""
     if name in OWN:
         module, _, attr = OWN[name].partition(":")
         own: LayerKind = getattr(import_module(module), attr)
         return own
-    kind: LayerKind = _entry_points()[name].load()
+    try:
+        kind: LayerKind = _entry_points()[name].load()
+        if not dataclasses.is_dataclass(getattr(kind, "Config", None)) or not all(
+                callable(getattr(kind, method, None)) for method in ("label", "wrap")):
+            raise TypeError("it is no layer kind: it needs a dataclass `Config`, `label()` "
+                            "and `wrap()` (docs/architecture.md)")
+    except Exception as exc:  # noqa: BLE001  (whatever its import raised: a plugin's fault)
+        raise ConfigError(plugin_failed(name, "cannot be loaded", exc)) from None
     return kind
+
+
+def loadable(name: str) -> LayerKind | None:
+    """The kind registered as `name`, or None when it cannot be loaded (for listings: one
+    broken plugin must not break what names only other kinds)."""
+    try:
+        return get_kind(name)
+    except ConfigError:
+        return None
+
+
+def plugin_failed(name: str, what: str, exc: BaseException) -> str:
+    """`layer kind 'k' (pkg.mod:KIND from dist 1.0) cannot be loaded: TypeError: …`: which
+    plugin failed, and how, in its own words (never "a bug in orch_magics")."""
+    ep = _entry_points().get(name)
+    dist = getattr(ep, "dist", None) if ep is not None else None
+    origin = (f" ({ep.value}" + (f" from {dist.name} {dist.version}" if dist else "") + ")"
+              if ep is not None else "")
+    return f"layer kind {name!r}{origin} {what}: {type(exc).__name__}: {exc}"
