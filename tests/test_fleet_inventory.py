@@ -209,6 +209,13 @@ def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
      "its inventory's ansible_ssh_common_args sets a jump host, which orch does not read"),
     ("all:\n  hosts:\n    q:\n      ansible_ssh_extra_args: -J ops@bastion\n",
      "ansible_ssh_extra_args sets a jump host"),
+    # fleets7: ssh reads -J inside a cluster of one-letter options too
+    ("[web]\nq ansible_ssh_common_args='-AJ b'\n", "ansible_ssh_common_args sets a jump host"),
+    ("[web]\nq ansible_ssh_common_args='-4J b'\n", "sets a jump host"),
+    ("[web]\nq ansible_ssh_args='-C -vJb'\n", "ansible_ssh_args sets a jump host"),
+    ("[web]\nq\n[web:vars]\nansible_ssh_common_args=\"{{ jumpargs }}\"\n",
+     "its inventory's ansible_ssh_common_args is a template ('{{ jumpargs }}'), which only "
+     "Ansible can read: orch cannot tell whether it sets a jump host"),
 ])
 def test_an_inventory_variable_that_would_reach_a_host_otherwise_is_refused(
         tmp_path: Path, text: str, said: str) -> None:
@@ -220,6 +227,15 @@ def test_an_inventory_variable_that_would_reach_a_host_otherwise_is_refused(
                                         "  f: [ssh group:all]\n")
     with pytest.raises(ConfigError, match=r"orch\.yaml:3:.*" + re.escape(said)):
         load_config(tmp_path / "orch.yaml")
+
+
+@pytest.mark.parametrize("args", ["-o StrictHostKeyChecking=no", "-C -p 22 -i key",
+                                  "-l J", "-o ServerAliveInterval=5 -A"])
+def test_ssh_arguments_without_a_jump_host_are_left_alone(tmp_path: Path, args: str) -> None:
+    (tmp_path / "inv.ini").write_text(f"[web]\nq ansible_ssh_common_args='{args}'\n")
+    (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
+                                        "  f: [ssh group:all]\n")
+    assert load_config(tmp_path / "orch.yaml").environment("f").is_fleet
 
 
 def test_a_jump_host_in_another_group_of_a_shared_inventory_is_left_alone(

@@ -32,7 +32,10 @@ KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_private_key_fil
 PORTS = ("ansible_port", "ansible_ssh_port")
 #: Variables of ssh arguments Ansible passes on (orch reads none), and a jump host in them.
 JUMP_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args")
-_JUMP = re.compile(r"ProxyJump|ProxyCommand|(^|\s)-J\s?\S", re.I)
+_JUMP_OPTIONS = re.compile(r"ProxyJump|ProxyCommand", re.I)
+#: ssh's one-letter options that take a value (its getopt string): in a cluster (`-AJ b`,
+#: `-vJb`) the letters after one of them are its value, not options.
+_SSH_VALUED = set("bcDeEFiIJlLmoOpPQRSwWB")
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
 
@@ -168,10 +171,43 @@ def not_misread(values: Mapping[str, Any]) -> None:
             if edit_distance(key, near, 3) <= 2:
                 raise ValueError(f"its inventory variable {key!r} is unknown (did you mean "
                                  f"{near!r}?)")
-        if key in JUMP_ARGS and isinstance(value, str) and _JUMP.search(value):
+        if key in JUMP_ARGS and for_ansible(value):
+            raise ValueError(f"its inventory's {key} is {_shown(value)}, which only Ansible "
+                             f"can read: orch cannot tell whether it sets a jump host (write "
+                             f"it out, or a jump host as the layer before this one)")
+        if key in JUMP_ARGS and isinstance(value, str) and sets_jump(value):
             raise ValueError(f"its inventory's {key} sets a jump host, which orch does not "
                              f"read: write the jump host as the layer before this one (ssh "
                              f"BASTION, then these hosts)")
+
+
+def sets_jump(args: str) -> bool:
+    """Whether ssh arguments name a jump host as OpenSSH reads them: `-o ProxyJump=…` or
+    `ProxyCommand`, or `-J` alone or in a cluster of one-letter options (`-AJ b`, `-4Jb`)."""
+    import shlex
+
+    if _JUMP_OPTIONS.search(args):
+        return True
+    try:
+        words = shlex.split(args)
+    except ValueError:  # an unclosed quote: as a shell splitting on blanks would
+        words = args.split()
+    expects_value = False
+    for word in words:
+        if expects_value or not word.startswith("-") or word.startswith("--") or word == "-":
+            expects_value = False
+            continue
+        for i, letter in enumerate(word[1:], 1):
+            if letter == "J":
+                return True
+            if letter in _SSH_VALUED:
+                expects_value = i == len(word) - 1  # `-p 22`: the next word is its value
+                break
+    return False
+
+
+def _shown(value: Any) -> str:
+    return "vault-encrypted" if not isinstance(value, str) else f"a template ({value!r})"
 
 
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
