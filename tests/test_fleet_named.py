@@ -137,6 +137,20 @@ def test_a_named_fleet_takes_no_restart_policy(orch: Orchestrator) -> None:
     assert orch.ps() == []
 
 
+def test_a_services_restart_policy_on_a_named_fleet_is_said_not_to_apply(
+        ssh_fleet: SSHFleet) -> None:
+    """runs7 F4: a service's `restart: on-failure` was dropped for a fleet without a word."""
+    text = config(ssh_fleet, hosts='"127.0.1.[1:2]"') + \
+        "  flaky: {command: 'echo f; exit 1', restart: on-failure, max_restarts: 2}\n"
+    with Orchestrator(load_config_text(text)) as orch:
+        orch.start("web", "flaky", name="F").wait(timeout=60)
+        logs = str(orch.logs("F")).splitlines()
+    assert logs[0] == ("orch: F: the service's restart: on-failure is for single runs: a named "
+                       "fleet is not restarted (rerun its failed targets: "
+                       "result.failed.rerun())"), logs
+    assert sorted(logs[1:]) == ["127.0.1.1 | f", "127.0.1.2 | f"], logs
+
+
 def test_runs_and_fleets_share_one_namespace(ssh_fleet: SSHFleet) -> None:
     """A name a running single run has is refused to a fleet and the other way round, a
     finished one is taken over, and a default name is made valid for both kinds."""

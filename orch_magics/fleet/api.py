@@ -203,6 +203,11 @@ class Fleets:
         shows it with counts by state, `logs` its labelled lines, `stop` stops it all."""
         extra = sink_factory(sinks)
         entry = NamedFleet(RingBuffer())
+        service = plan.service
+        if service is not None and service.restart != "no":  # runs7: dropped without a word
+            entry.logs.add("stderr", [f"orch: {name}: the service's restart: {service.restart} "
+                                      f"is for single runs: a named fleet is not restarted "
+                                      f"(rerun its failed targets: result.failed.rerun())"])
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
                           sinks=lambda label: (*extra(label), *entry.sinks(label)),
                           ticket=ticket)
