@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics.audit import AuditLog, verify
-from orch_magics.audit.log import default_audit_path
+from orch_magics.audit.log import default_audit_path, record_hash
 from orch_magics.audit.syncer import SYNCER, Syncer
 from orch_magics.errors import OrchError
 
@@ -55,6 +55,23 @@ def test_an_edited_line_is_named(tmp_path: Path) -> None:
     path.write_text("".join(lines))
     n, problem = verify(str(path))
     assert n == 3 and problem is not None and "edited" in problem
+
+
+def test_a_line_edited_and_rehashed_is_said_to_be_that_or_a_gap(tmp_path: Path) -> None:
+    """runs7 F1: an edit with the line's own hash recomputed (the algorithm is documented) is
+    seen only at the next line; the words listed every cause but that one."""
+    path = tmp_path / "audit.jsonl"
+    _write(path, 6)
+    lines = path.read_text().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["command"] = "echo innocent"
+    record["hash"] = record_hash(record)
+    lines[2] = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+    path.write_text("".join(lines))
+    n, problem = verify(str(path))
+    assert n == 4 and problem == (
+        "out of chain: its prev is not the hash of the line before it (that line was edited and "
+        "its hash recomputed, or lines between them were deleted, inserted or reordered)")
 
 
 @pytest.mark.parametrize("forge", [

@@ -371,5 +371,7 @@ def _check_line(raw: bytes, prev: str) -> tuple[dict[str, Any] | None, str]:
         # which one counts), spaces, CRLF
         return None, "edited (not as orch writes a record: a key given twice, or reformatted)"
     if record["prev"] != prev:
-        return None, "out of chain (a line before it was deleted, inserted or reordered)"
+        return None, ("out of chain: its prev is not the hash of the line before it (that line "
+                      "was edited and its hash recomputed, or lines between them were "
+                      "deleted, inserted or reordered)")
     return record, ""
