@@ -288,14 +288,16 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
      "h.ini:3: a section header must end with ']': '[db:children'"),
     ("h.ini", "[web:vars]\nbad name = 1\n", "h.ini:2: 'bad name' is not a variable name"),
     ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: 99999}\n",
-     "h.yaml:3:23: group 'web': ansible_port must be a port number (1-65535), not 99999"),
+     "h.yaml:3:23: group 'web', host 'a': ansible_port must be a port number (1-65535), not "
+     "99999"),
     ("h.yaml", "web:\n  hosts:\n    a: just-a-string\n",
      "h.yaml:3:8: group 'web': host 'a' must map variables to values"),
     ("h.yaml", "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n      hosts:\n"
                "        d1:\n          ansible_user: ops\n          ansible_port: http\n",
-     "h.yaml:9:25: group 'db': ansible_port must be a port number (1-65535), not 'http'"),
+     "h.yaml:9:25: group 'db', host 'd1': ansible_port must be a port number (1-65535), not "
+     "'http'"),
     ("h.yaml", "web:\n  hosts:\n    a: {ansible_user: [ops]}\n",  # it logged in as "['ops']"
-     "h.yaml:3:23: group 'web': ansible_user must be one value, not a list (['ops'])"),
+     "h.yaml:3:23: group 'web', host 'a': ansible_user must be one value, not a list (['ops'])"),
     ("h.yaml", "web:\n  host:\n    w1:\n", "h.yaml:2:3: unknown key 'host' in group 'web' "
                                           "(did you mean 'hosts'?)"),
     ("h.yaml", "web:\n  hosts:\n    w-[01-12]:\n",

@@ -72,21 +72,23 @@ def _yaml_host(inv: Inventory, src: Source, where: Path_, group: str, values: An
         raise _yaml_error(src, where, f"group {group!r}: host {host!r} must map variables to "
                                       f"values")
     for key, value in (values or {}).items():
-        with _pointing(src, where + (key,), group):
+        with _pointing(src, where + (key,), group, host=host):  # the host's own variable
             checked_vars({key: value})
     with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
         inv.add_host(group, host, checked_vars(values or {}))
 
 
 @contextmanager
-def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False) -> Iterator[None]:
+def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False,
+              host: str | None = None) -> Iterator[None]:
     """A ValueError inside becomes a ConfigError at `at` (at a variable's name when the name
-    is what is wrong)."""
+    is what is wrong), said of `host` when it is that host's variable, else of the group."""
     try:
         yield
     except ValueError as exc:
         name_wrong = at_key or not str(at[-1]).isidentifier()
-        raise _yaml_error(src, at, f"group {group!r}: {exc}", at_key=name_wrong) from None
+        whose = f"group {group!r}, host {host!r}" if host is not None else f"group {group!r}"
+        raise _yaml_error(src, at, f"{whose}: {exc}", at_key=name_wrong) from None
 
 
 def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
