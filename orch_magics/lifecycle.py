@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, get_args
@@ -25,6 +26,7 @@ from .live import LiveRun
 from .plan import RunPlan
 from .result import RunResult
 from .secrets.masking import get_logger, mask_text
+from .shutdown import when_cut_short
 from .sinks.base import Sink
 from .sinks.log_file import LogFile
 from .sinks.ring import RingBuffer
@@ -32,6 +34,21 @@ from .sinks.ring import RingBuffer
 log = get_logger(__name__)
 
 RestartMode = Literal["no", "on-failure", "always"]
+#: The named runs not yet over: a TERM that ends the process first notes it in their log
+#: files (runs7: the audit said so, the log file ended at the attempt's start line).
+_LIVE: weakref.WeakSet[Supervisor] = weakref.WeakSet()
+
+
+def _note_cut_short(why: str) -> None:
+    live = list(_LIVE)
+    _LIVE.clear()  # once: a second signal's word is not another end
+    for supervisor in live:
+        if supervisor.log_file is not None:
+            supervisor.log_file.note(f"{supervisor.name}: {why}")
+            supervisor.log_file.shutdown()
+
+
+when_cut_short(_note_cut_short)
 #: Bytes of each stream a named run's RunResult keeps (the log file holds the rest).
 DEFAULT_CAPTURE_LIMIT = 4 << 20
 #: Starts a run on the loop: the Orchestrator's `begin`.
@@ -164,6 +181,8 @@ class Supervisor:
 
     # ---- caller's thread ----------------------------------------------------------------------
     def start(self) -> NamedRun:
+        _LIVE.add(self)  # its log file says so if a TERM ends the process before it ends
+
         async def first() -> NamedRun:
             self._stop_event = asyncio.Event()
             try:
@@ -276,6 +295,7 @@ class Supervisor:
             self._ended()
 
     def _ended(self) -> None:
+        _LIVE.discard(self)
         self.waiting = False
         if self.log_file is not None:
             self.log_file.shutdown()  # no fd held by a finished run

@@ -24,12 +24,14 @@ import signal
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._loop import settled
-from .live import LiveRun
-from .named_runs import Entry
-from .result import RunResult
+
+if TYPE_CHECKING:  # a named run notes a cut short in its log: lifecycle imports this module
+    from .live import LiveRun
+    from .named_runs import Entry
+    from .result import RunResult
 
 
 class StopsAll(Protocol):
@@ -165,6 +167,7 @@ def _stop_then_end(signum: int, _frame: object) -> None:
     if stopper.is_alive():  # out of time: what has not ended says so before the process goes
         _cut_short(f"orch ended by {signal.Signals(signum).name} after "
                    f"{SIGNAL_STOP_TIMEOUT:g} s of stopping its runs; this one's end was not seen")
+    signal.signal(signum, signal.SIG_DFL)  # our own kill is no second signal (`_end_now`)
     os.kill(os.getpid(), signum)
 
 

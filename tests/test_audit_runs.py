@@ -611,6 +611,10 @@ def test_a_term_that_ends_the_process_before_its_runs_end_still_ends_their_recor
     assert cut[0]["error"] == ("orch ended by SIGTERM after 0.5 s of stopping its runs; this "
                                "one's end was not seen")
     assert verify(str(log)) == (4, None)
+    # runs7 F3: the deaf run's log file said so too (it ended at its start line), once
+    notes = [line.split(": ", 2)[-1] for line in
+             (tmp_path / "logs" / "deaf.log").read_text().splitlines() if line.startswith("# orch")]
+    assert notes[-1] == f"deaf: {cut[0]['error']}" and notes[-2].startswith("start local/"), notes
 
 
 def test_a_forked_child_ending_by_term_never_ends_its_parents_records(tmp_path: Path) -> None:
