@@ -362,6 +362,44 @@ async def test_a_login_profile_that_waits_is_named_when_the_start_times_out(
     finally:
         profile.unlink()
 
+@pytest.mark.parametrize("how", ["timeout", "interrupt"])
+async def test_a_start_given_up_during_a_login_profile_leaves_nothing_behind_a_hop(
+        base, sudo_lab, tmp_path, how) -> None:
+    """layers7 F5: behind another hop (here a sudo to the login user) the user before sudo
+    may not signal the target's processes, so a profile still running when the start was
+    given up (the layer's timeout, an interrupt) outlived it as the target user."""
+    import pwd
+    import shutil
+
+    home = Path(pwd.getpwnam(sudo_lab.free).pw_dir)
+    token = f"{7000 + os.getpid() % 1000}.{len(how)}"
+    home.mkdir(exist_ok=True)
+    entry = pwd.getpwnam(sudo_lab.free)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    (home / ".profile").write_text(f"sleep {token}\n")
+    timeout = 3 if how == "timeout" else 60
+    ex = executor(base, [sudo_lab.layer(sudo_lab.login),
+                         sudo_lab.layer(sudo_lab.free, login="true", timeout=timeout)])
+    try:
+        launching = asyncio.ensure_future(ex.launch(Command(("echo", "never"))))
+        deadline = time.monotonic() + 20
+        while not processes_with(token):
+            assert time.monotonic() < deadline and not launching.done(), "the profile never ran"
+            await asyncio.sleep(0.1)
+        if how == "interrupt":
+            launching.cancel()
+        with pytest.raises(LayerError if how == "timeout" else asyncio.CancelledError):
+            await launching
+        deadline = time.monotonic() + 10
+        while processes_with(token) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert processes_with(token) == []
+    finally:
+        for pid in processes_with(token):
+            os.kill(pid, 9)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.mark.parametrize("login", [False, True])
 async def test_a_kill_says_nothing_on_stderr(base, sudo_lab, login) -> None:
     """A command that ignores INT and TERM ends by the ladder's KILL; with `login: true` the

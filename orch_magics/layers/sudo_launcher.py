@@ -9,6 +9,8 @@ signal the user after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -36,18 +38,20 @@ class SudoLauncher(Launcher):
         assert self.inner is not None
         return ("sudo", self.inner.key, self.config.user, self.config.login)
 
-    def options(self) -> list[str]:
-        """sudo's options for this layer (before `--`)."""
+    def options(self, login: bool) -> list[str]:
+        """sudo's options for this layer (before `--`); `login`: through a login shell."""
         cfg = self.config
         opts = ["-u", cfg.user]
-        if cfg.login:
+        if login:
             opts.append("-i")
         if cfg.preserve_env:
             opts.append("--preserve-env=" + ",".join(cfg.preserve_env))
         return opts
 
-    async def start(self, command: Command) -> Started:
-        """Start `command` through sudo at the previous place; it runs when this returns."""
+    async def start(self, command: Command, *, login: bool | None = None) -> Started:
+        """Start `command` through sudo at the previous place; it runs when this returns.
+        `login` (default: the layer's) runs it through the user's login shell and profile."""
+        login = self.config.login if login is None else login
         password = self.config.password
         if password is not None and ("\n" in password or "\r" in password):
             raise self.error(f"the sudo password (to run commands as {self.config.user!r}) "
@@ -56,7 +60,7 @@ class SudoLauncher(Launcher):
         if (why := too_long(command)) is not None:  # as every layer: refused before it is sent
             raise self.error(f"the command is too long to run as {self.config.user!r} ({why}) "
                              f"(at {self.where}): pass large data on stdin or in a file")
-        script = build(command, self.options(), self.config.login)
+        script = build(command, self.options(login), login)
         assert self.inner is not None
         handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty,
                                                  size=command.size))
@@ -67,17 +71,30 @@ class SudoLauncher(Launcher):
             await _end(handle)
             raise self.error(f"{exc.message} (at {self.where})", exc.cls) from None
         except asyncio.TimeoutError:
+            await self._end_profile(handle, login)
             await _end(handle)
             said = talk.heard().last()  # sudo may wait on a prompt of PAM's (an OTP code)
-            login = (f"; with login: true, {self.config.user}'s login shell runs its profile "
-                     f"first: one that waits (reads stdin, asks something) holds the command"
-                     ) if self.config.login else ""
+            profile = (f"; with login: true, {self.config.user}'s login shell runs its profile "
+                       f"first: one that waits (reads stdin, asks something) holds the command"
+                       ) if login else ""
             raise self.error(f"sudo did not start the command within "
                              f"{self.config.timeout:g} s (at {self.where})"
-                             + (f" (it said: {said})" if said else "") + login) from None
-        except BaseException:
+                             + (f" (it said: {said})" if said else "") + profile) from None
+        except BaseException:  # an interrupt or a stop while sudo starts
+            await self._end_profile(handle, login)
             await _end(handle)
             raise
+
+    async def _end_profile(self, handle: ProcessHandle, login: bool) -> None:
+        """A start given up while the target user's login shell may run its profile: the user
+        before sudo may not signal that user's processes (layers7: a profile's `sleep` outlived
+        every stop behind an ssh hop), so a short sudo run without login KILLs what the target
+        user runs in the sudo's process group and session."""
+        if not login or handle.pid is None:
+            return
+        with contextlib.suppress(Exception):  # best effort: the start's own error is what counts
+            await asyncio.wait_for(self.signal_group(handle.pid, signal.SIGKILL),
+                                   self.config.timeout)
 
     async def launch(self, command: Command) -> ProcessHandle:
         started = await self.start(command)
@@ -86,9 +103,10 @@ class SudoLauncher(Launcher):
         return ProcessHandle(backend, command, chain=self.chain)
 
     async def signal_group(self, pgid: int, sig: int) -> None:
-        """`kill -SIG -PGID` as the target user (a second, short sudo run)."""
+        """`kill -SIG -PGID` as the target user (a second, short sudo run, through no login
+        shell: a profile that waits would hold the signal)."""
         kill = Command(("sh", "-c", kill_group_line(pgid, sig)))
-        started = await self.start(kill)
+        started = await self.start(kill, login=False)  # not held by a slow profile
         async for _ in started.events:
             pass
 
