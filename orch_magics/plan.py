@@ -291,9 +291,9 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
                 raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
                                   f"{f.name}: {value!r} gave nothing: set it, or leave the key "
                                   f"out for the default")
-            if f.metadata.get("check_expanded"):  # what it gave, as if written (a user)
-                try:
-                    f.metadata["check"](expanded)
+            if (check := f.metadata.get("check_expanded")) is not None:  # what it gave, as
+                try:  # if written there (an ssh user)
+                    check(expanded)
                 except ValueError as exc:
                     raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
                                       f"{f.name}: what {value!r} gave: {exc}") from None

@@ -74,12 +74,14 @@ def env_with(layer: str) -> str:
     ('{type: docker, config: {container: "a,b"}}', 44, "it has ','"),
     # fleets7: ssh_config's ProxyCommand puts %h and %r into a shell line on this machine
     ('{type: ssh, config: {host: "a$(>x)"}}', 36, "it has '$': a host or container name has "
-     "none (a shell would read it: ssh_config's ProxyCommand puts names in one)"),
+     "none (a shell would read it where the name is put into a command line, as ssh_config's "
+     "ProxyCommand does)"),
     ('{type: ssh, config: {host: [a, "b`id`"]}}', 40, "it has '`'"),
     ('{type: ssh, config: {host: "a;reboot"}}', 36, "it has ';'"),
-    ('{type: ssh, config: {host: a, user: "u$(>y)"}}', 45, "config.user: it has '$': a user "
+    ('{type: ssh, config: {host: a, user: "u$(>y)"}}', 45, "config.user: it has '(': a user "
      "name has none (a shell would read it"),
     ('{type: ssh, config: {host: a, user: "u|x"}}', 45, "it has '|'"),
+    ('{type: ssh, config: {host: a, user: "u\\\\"}}', 45, "it has '\\\\'"),
     ('{type: ssh, config: {host: a, user: "-oProxyCommand=x"}}', 45, "starts with '-'"),
     ('{type: docker, config: {container: "c&d"}}', 44, "it has '&'"),
     ('{type: docker, config: {container: c, docker_host: "tcp://h:"}}', 60,
@@ -119,9 +121,24 @@ def test_a_user_a_placeholder_gives_is_checked_when_a_run_is_planned(
                           cwd=tmp_path, timeout=120,
                           env={**os.environ, "ORCH_T_USER": "u$(>pwned)"})
     assert done.returncode == 2, done
-    assert ("user: what '{{env:ORCH_T_USER}}' gave: it has '$': a user name has none"
+    assert ("user: what '{{env:ORCH_T_USER}}' gave: it has '(': a user name has none"
             in done.stderr), done.stderr
     assert not (tmp_path / "pwned").exists()
+    # review16: a value shaped like a placeholder is what it gave, checked as it is
+    done = subprocess.run([*ORCH, "run", "e", "--", "true"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120,
+                          env={**os.environ, "ORCH_T_USER": "{{env:$(>pwned)}}"})
+    assert done.returncode == 2 and "it has '{': a user name has none" in done.stderr, done
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_logins_openssh_takes_still_load() -> None:
+    """`$` and an inner `\\` are in real logins (Samba's `host$`, Windows' `DOMAIN\\user`):
+    OpenSSH takes them in a user, as orch does (review16)."""
+    config = load_config_text(env_with(
+        '{type: ssh, config: {host: a, user: "svc$"}}\n'
+        "      - {type: ssh, config: {host: b, user: 'CORP\\ops'}}"))
+    assert [spec.config.user for spec in config.environments["e"].layers] == ["svc$", "CORP\\ops"]
 
 
 def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:

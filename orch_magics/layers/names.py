@@ -47,34 +47,45 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         raise ValueError(f"it has ':': a host or container name has none{hint}")
 
 
-#: What a shell reads as more than a name: refused in the names and users ssh_config's
-#: `ProxyCommand` and `Match exec` put into a shell line (`%h`, `%r`), as OpenSSH 9.6 does
-#: (CVE-2023-51385): an inventory's `ansible_host="x$(reboot)"` ran on this machine.
-SHELL_CHARACTERS = "'`\"$\\;&<>|(){}"
+#: What a shell reads as more than a name: ssh_config's ProxyCommand puts a host (`%h`) and a
+#: user (`%r`) into a command line, which one that calls a shell (`bash -c '… %h'`) runs: an
+#: inventory's `ansible_host="x$(reboot)"` ran on this machine. Refused as OpenSSH 9.6 does
+#: (CVE-2023-51385): in a host all of them; in a user all but `$` and a `\` before its end
+#: (Samba's `host$`, Windows' `DOMAIN\user`).
+HOST_SHELL_CHARACTERS = "'`\"$\\;&<>|(){}"
+USER_SHELL_CHARACTERS = "'`\";&<>|(){}"
 
 
-def check_unquoted(name: str, what: str) -> None:
-    """Raise ValueError if `name` holds a character a shell would read (see SHELL_CHARACTERS)."""
-    bad = next((c for c in name if c in SHELL_CHARACTERS), None)
+def check_unquoted(name: str, what: str, characters: str = HOST_SHELL_CHARACTERS) -> None:
+    """Raise ValueError if `name` holds one of `characters`, which a shell would read."""
+    bad = next((c for c in name if c in characters), None)
+    if bad is None and what == "a user name" and name.endswith("\\"):
+        bad = "\\"  # a last `\` escapes what the command line has after it
     if bad is not None:
-        raise ValueError(f"it has {bad!r}: {what} has none (a shell would read it: ssh_config's "
-                         f"ProxyCommand puts names in one)")
+        raise ValueError(f"it has {bad!r}: {what} has none (a shell would read it where the "
+                         f"name is put into a command line, as ssh_config's ProxyCommand does)")
 
 
-def check_login_name(name: str) -> None:
+def check_login_name(name: str, *, placeholders: bool = True) -> None:
     """Raise ValueError unless `name` can be an ssh login: no space, control character,
-    leading '-' or shell character (as written, its {{…}} placeholders aside; what they
-    give is checked when a run is planned)."""
-    from ..process.environ import PLACEHOLDER
+    leading '-' or shell character. `placeholders`: as written, its {{…}} placeholders
+    aside (what they give is checked when a run is planned, with `placeholders=False`)."""
+    if placeholders and "{{" in name:
+        from ..process.environ import PLACEHOLDER
 
-    name = PLACEHOLDER.sub("", name) if "{{" in name else name
-    if not name:
-        return  # a written "" is refused as every empty setting is; a placeholder: later
+        name = PLACEHOLDER.sub("", name)
+        if not name:
+            return  # a written "" is refused as every empty setting is
     if any(c.isspace() or not c.isprintable() for c in name):
         raise ValueError("it has a space or a control character: a user name has none")
     if name.startswith("-"):
         raise ValueError("it starts with '-': a user name never does")
-    check_unquoted(name, "a user name")
+    check_unquoted(name, "a user name", USER_SHELL_CHARACTERS)
+
+
+def check_given_login(name: str) -> None:
+    """What a placeholder gave as an ssh login, checked as a login written there would be."""
+    check_login_name(name, placeholders=False)
 
 
 def _ipv6(name: str) -> bool:

@@ -16,7 +16,7 @@ from ..limits import MAX_SECONDS
 from ..process.environ import secret_only
 from ..redaction import masked_repr
 from .base import Launcher
-from .names import check_login_name, check_target_name
+from .names import check_given_login, check_login_name, check_target_name
 
 
 @masked_repr  # its password is a resolved secret
@@ -28,7 +28,7 @@ class SSHConfig:
                                 "check": check_target_name})
     user: str | None = field(default=None, metadata={"doc": "Login user.",
                                                       "check": check_login_name,
-                                                      "check_expanded": True})
+                                                      "check_expanded": check_given_login})
     port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
                                                      "ge": 1, "le": 65535})
     identity_file: str | None = field(default=None, metadata={"doc": "Private key file."})
