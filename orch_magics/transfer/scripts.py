@@ -67,10 +67,14 @@ if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused
   [ -z "$o" ] || fail "$o is a socket: a get copies files, folders and links"
 fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
-s=0; [ $k = f ] && s=$(stat -L -c %s -- "$p")
+s=0 i=; [ $k = f ] && { s=$(stat -L -c '%i %s' -- "$p"); i=${s% *} s=${s#* }; }  # i: the
+# file being read (a rotation replaces it: smaller at that name, but not shrunk)
 [ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
-case $k$(stat -f -L -c %T -- "$p" 2>/dev/null) in  # or say 4096 and hold less (sysfs)
-  fproc|fsysfs|fdebugfs|ftracefs|fsecurityfs|fconfigfs|fcgroup*|fpstore|fefivarfs) s=-;; esac
+case $k$(stat -f -L -c %t -- "$p" 2>/dev/null) in  # or say 4096 and hold less (sysfs): by
+  # magic, which GNU and busybox print alike: proc sysfs debugfs tracefs securityfs configfs
+  # cgroup cgroup2 pstore efivarfs
+  f9fa0|f62656572|f64626720|f74726163|f73636673|f62656570|f27e0eb|f63677270|f6165676c|\
+fde5e81e4) s=-;; esac
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
 exec 3>&1
 sent() {  # stdin to fd 3 (our stdout) and into the hasher; under sudo fd 3 may be another
@@ -92,8 +96,8 @@ elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copie
     echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
   first || say "reading $p failed"
   wait $h
-  if n=$(stat -L -c %s -- "$p" 2>/dev/null) && [ "$n" -lt "$s" ]; then  # dd stopped early
-    say "$p shrank while it was read (from $s to $n bytes)"; fi
+  if n=$(stat -L -c '%i %s' -- "$p" 2>/dev/null) && [ "${n% *}" = "$i" ] &&
+    [ "${n#* }" -lt "$s" ]; then say "$p shrank while it was read (from $s to ${n#* } bytes)"; fi
 else
   sum=$( { tar -C "$p" -cf - . || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
