@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from .config.model import LayerSpec
-from .errors import LayerError, OrchError
+from .errors import LayerError
 from .layers.base import Launcher
 from .layers.local import LocalLauncher
-from .layers.registry import OWN, get_kind, plugin_failed
+from .layers.registry import get_kind, plugin_code
 from .process.command import Command
 from .process.handle import ProcessHandle
 
@@ -31,15 +32,9 @@ class LayeredExecutor:
         """Wrap the base in each layer in order: the *first* layer is the outermost hop."""
         launcher = self.base
         for hop, spec in enumerate(self.layers, 1):
-            try:
+            with plugin_code(spec.type, "failed to wrap its layer", functools.partial(
+                    LayerError, hop=hop, layer=spec.label)):
                 launcher = get_kind(spec.type).wrap(spec.config, launcher, spec.label)
-            except OrchError:
-                raise
-            except Exception as exc:
-                if spec.type in OWN:
-                    raise  # ours: a bug, said as one
-                raise LayerError(plugin_failed(spec.type, "failed to wrap its layer", exc),
-                                 hop=hop, layer=spec.label) from None
         return launcher
 
     async def launch(self, command: Command) -> ProcessHandle:

@@ -149,7 +149,12 @@ class WrapBoom(LocalKind):
     def wrap(self, config, inner, label):
         raise RuntimeError("boom in wrap")
 
-NOTDC, WHEN, LABELBOOM, WRAPBOOM = NotDataclass(), When(), LabelBoom(), WrapBoom()
+class BadNeeds(LocalKind):
+    def needs(self, config):
+        return "ssh"
+
+NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(), WrapBoom(),
+                                              BadNeeds())
 """
 
 
@@ -164,7 +169,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "Metadata-Version: 2.1\nName: badkinds\nVersion: 0.1\n")
     (site / "badkinds-0.1.dist-info" / "entry_points.txt").write_text(
         "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
-        "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n")
+        "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
+        "badneeds = badkinds:BADNEEDS\n")
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
@@ -189,6 +195,7 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         ("when", "layer kind 'when' (badkinds:WHEN from badkinds 0.1) failed on this layer: "
                  "TypeError: unsupported config type"),
         ("labelboom", "failed on this layer: ValueError: boom in label"),
+        ("badneeds", "failed in needs(): ValueError: needs() said 'ssh', which is none of"),
     ]:
         done = orch(f"environments:\n  e:\n    layers:\n      - {{type: {kind}}}\n", "check")
         assert done.returncode == 2 and "orch.yaml:4:" in done.stderr, done

@@ -14,9 +14,11 @@ such as podman's socket from CONTAINER_HOST (or docker's from DOCKER_HOST) not b
 
 from __future__ import annotations
 
-from ..errors import LayerError, OrchError
+import functools
+
+from ..errors import ConfigError, LayerError, OrchError
 from ..layers.base import CARRIES
-from ..layers.registry import OWN, get_kind, kind_names, loadable, plugin_failed
+from ..layers.registry import get_kind, kind_names, loadable, plugin_code
 from .model import LayerSpec
 from .source import Path_, Source
 
@@ -42,7 +44,12 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
     for i, layer in enumerate(layers):
         kind = get_kind(layer.type)
         needs = getattr(kind, "needs", None)
-        need = needs(layer.config) if needs is not None else None
+        with plugin_code(layer.type, "failed in needs()",
+                         functools.partial(_error_at, src, path + (i,))):
+            need = needs(layer.config) if needs is not None else None
+            if need is not None and need not in _WHAT:
+                raise ValueError(f"needs() said {need!r}, which is none of "
+                                 f"{', '.join(map(repr, _WHAT))}")
         if need is not None and need not in offered:
             raise src.error(path + (i,), f"environment {env!r}: {layer.label} cannot follow "
                                          f"{before}: it needs {_WHAT[need]}, and {_who(need)}")
@@ -50,6 +57,10 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:
             offered, before = kind.carries, layer.label
+
+
+def _error_at(src: Source, path: Path_, words: str) -> ConfigError:
+    return src.error(path, words)
 
 
 def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] | None:
@@ -60,13 +71,10 @@ def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] |
         preflight = getattr(kind, "preflight", None)
         if preflight is not None:
             try:
-                preflight(layer.config, layer.label)
+                with plugin_code(layer.type, "failed its preflight", LayerError):
+                    preflight(layer.config, layer.label)
             except OrchError as exc:
                 return layer, exc
-            except Exception as exc:
-                if layer.type in OWN:
-                    raise  # ours: a bug, said as one
-                return layer, LayerError(plugin_failed(layer.type, "failed its preflight", exc))
         if getattr(kind, "carries", frozenset()) is not None:
             return None  # past this layer the place is not this machine (or is not known)
     return None

@@ -14,7 +14,7 @@ from ..frozen import FrozenMap
 from ..importing import paused_gc
 from ..keywords import keywords_checked
 from ..layers.base import LayerKind
-from ..layers.registry import OWN, get_kind, is_kind, kind_names, plugin_failed
+from ..layers.registry import get_kind, is_kind, kind_names, plugin_code
 from . import fanout
 from .chain import check_chain
 from .checks import as_written
@@ -213,17 +213,11 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     if label is not None and not isinstance(label, str):
         raise src.error(path + ("name",), "a layer's name must be a string")
     _as_written(label, path + ("name",), src)
-    try:
+    with plugin_code(type_, "failed on this layer", lambda words: src.error(path, words)):
         config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
         if fan is not None and fan.selector is None:
             label = label or kind.label(replace(config, **{fan.key: fan.written}))
         return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        if type_ in OWN:
-            raise  # ours: a bug, said as one
-        raise src.error(path, plugin_failed(type_, "failed on this layer", exc)) from None
 
 
 def _kind(type_: str, path: Path_, src: Source) -> LayerKind:

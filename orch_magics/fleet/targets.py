@@ -20,7 +20,7 @@ from ..config.model import LayerSpec, Member
 from ..errors import ConfigError, OrchError
 from ..executor import LayeredExecutor
 from ..layers.base import Launcher
-from ..layers.registry import get_kind
+from ..layers.registry import get_kind, plugin_code
 from ..text import plural
 from .select import limit_words, select
 
@@ -74,7 +74,13 @@ def expand(layers: Sequence[LayerSpec]) -> list[Target]:
 def _member_spec(spec: LayerSpec, member: Member) -> LayerSpec:
     """The layer of one member: its own config values and label, no fan-out."""
     config = dataclasses.replace(spec.config, **member.changes)
-    return LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
+    return LayerSpec(spec.type, config, _label(spec.type, config), spec.location)
+
+
+def _label(kind: str, config: object) -> str:
+    """The label kind `kind` gives one target's config (a plugin's failure names it)."""
+    with plugin_code(kind, "failed to label a target", ConfigError):
+        return get_kind(kind).label(config)
 
 
 async def resolve(target: Target, base: Launcher) -> list[Target]:
@@ -89,7 +95,7 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
     found: list[Target] = []
     for name in await launcher.matching():
         config = chosen(spec.type, spec.config, name)
-        one = LayerSpec(spec.type, config, get_kind(spec.type).label(config), spec.location)
+        one = LayerSpec(spec.type, config, _label(spec.type, config), spec.location)
         label = f"{target.label}/{name}" if target.label else name
         layers = (*target.layers[:index], one, *target.layers[index + 1:])
         found += await resolve(Target(label, layers, target.groups), base)

@@ -11,11 +11,13 @@ installed distribution's metadata: ~18 ms of each `orch` start with a layer.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OrchError
 from .base import LayerKind
 
 if TYPE_CHECKING:
@@ -52,20 +54,48 @@ def is_kind(name: str) -> bool:
 @cache
 def get_kind(name: str) -> LayerKind:
     """The kind object registered as `name`. Unknown names raise KeyError; a third party's
-    kind that cannot be loaded, or lacks a kind's shape, raises a ConfigError naming it."""
+    kind that cannot be loaded, or lacks a kind's shape, raises a ConfigError naming it
+    (said again on each call, without importing it again)."""
     if name in OWN:
         module, _, attr = OWN[name].partition(":")
         own: LayerKind = getattr(import_module(module), attr)
         return own
-    try:
-        kind: LayerKind = _entry_points()[name].load()
+    entry = _entry_points()[name]  # KeyError: no such kind
+    if name in _BROKEN:
+        raise ConfigError(_BROKEN[name])
+    with plugin_code(name, "cannot be loaded", _broken(name)):
+        kind: LayerKind = entry.load()
         if not dataclasses.is_dataclass(getattr(kind, "Config", None)) or not all(
                 callable(getattr(kind, method, None)) for method in ("label", "wrap")):
             raise TypeError("it is no layer kind: it needs a dataclass `Config`, `label()` "
                             "and `wrap()` (docs/architecture.md)")
-    except Exception as exc:  # noqa: BLE001  (whatever its import raised: a plugin's fault)
-        raise ConfigError(plugin_failed(name, "cannot be loaded", exc)) from None
     return kind
+
+
+#: The words each plugin kind that could not be loaded was refused with.
+_BROKEN: dict[str, str] = {}
+
+
+def _broken(name: str) -> Callable[[str], ConfigError]:
+    def refused(words: str) -> ConfigError:
+        _BROKEN[name] = words
+        return ConfigError(words)
+    return refused
+
+
+@contextmanager
+def plugin_code(name: str, what: str, error: Callable[[str], Exception]) -> Iterator[None]:
+    """Run code of kind `name`: an exception it raises (but an OrchError, which says itself)
+    becomes `error(words)` naming the kind, its plugin and `what` failed, never "a bug in
+    orch_magics"; in a kind of ours it stays as it is (a bug, said as one)."""
+    try:
+        yield
+    except OrchError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (whatever a plugin raised is its fault)
+        if name in OWN:
+            raise
+        raise error(plugin_failed(name, what, exc)) from None
 
 
 def loadable(name: str) -> LayerKind | None:
