@@ -258,14 +258,7 @@ class RunResult:
 
     def __repr__(self) -> str:
         name = self.label(40)
-        state = self.exit.describe()
-        if self.timed_out:
-            state += ", timed out"
-        if self.interrupted:
-            state += ", interrupted"
-        step = self.failed_step
-        if step is not None and step.step == "post":  # `ok` is False: the repr says why
-            state += f", post command failed ({step.exit.describe()})"
+        state = self.outcome()  # the words every view says its end with
         out = self.stdout_buffer
         # Counting lines reads a spilled buffer back from disk: a repr never does that.
         lines = "" if out.spilled or out.closed else f" ({plural(out.line_count, 'line')})"

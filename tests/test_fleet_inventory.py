@@ -206,13 +206,16 @@ def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
     ("[web]\nq\n[web:vars]\nansible_prot=2222\n", "its inventory variable 'ansible_prot' is "
                                                   "unknown (did you mean 'ansible_port'?)"),
     ("[web]\nq ansible_ssh_common_args='-o ProxyJump=bastion'\n",
-     "its inventory's ansible_ssh_common_args sets a jump host, which orch does not read"),
+     "its inventory's ansible_ssh_common_args sets a jump host (or an ssh_config, -F, that may), "
+     "which orch does not read"),
     ("all:\n  hosts:\n    q:\n      ansible_ssh_extra_args: -J ops@bastion\n",
      "ansible_ssh_extra_args sets a jump host"),
     # fleets7: ssh reads -J inside a cluster of one-letter options too
     ("[web]\nq ansible_ssh_common_args='-AJ b'\n", "ansible_ssh_common_args sets a jump host"),
     ("[web]\nq ansible_ssh_common_args='-4J b'\n", "sets a jump host"),
     ("[web]\nq ansible_ssh_args='-C -vJb'\n", "ansible_ssh_args sets a jump host"),
+    ("[web]\nq ansible_ssh_common_args='-F jump.cfg'\n", "sets a jump host (or an ssh_config, "
+     "-F, that may), which orch does not read"),
     ("[web]\nq\n[web:vars]\nansible_ssh_common_args=\"{{ jumpargs }}\"\n",
      "its inventory's ansible_ssh_common_args is a template ('{{ jumpargs }}'), which only "
      "Ansible can read: orch cannot tell whether it sets a jump host"),

@@ -213,3 +213,16 @@ def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromiu
         page.wait_for_function(
             "() => [...document.querySelectorAll('.orch-send')].every(b => !b.disabled)",
             timeout=10_000)
+
+
+def test_a_lone_surrogate_typed_is_sent_as_a_replacement_character() -> None:
+    """review16: JSON from the browser can carry "\\ud800", which no UTF-8 holds: the box's
+    observer raised out of set_state, sent nothing and showed nothing."""
+    with Orchestrator(load_config_text(CONFIG)) as orch:
+        live = orch.spawn("local", "cat", close_stdin=False)
+        box = StdinBox(live)
+        box.text.set_state({"value": "a\ud800b\n"})
+        assert box.lines_sent == 1
+        live.close_stdin()
+        res = live.wait(20)
+    assert res.stdout == "a\ufffdb\n"

@@ -176,14 +176,16 @@ def not_misread(values: Mapping[str, Any]) -> None:
                              f"can read: orch cannot tell whether it sets a jump host (write "
                              f"it out, or a jump host as the layer before this one)")
         if key in JUMP_ARGS and isinstance(value, str) and sets_jump(value):
-            raise ValueError(f"its inventory's {key} sets a jump host, which orch does not "
-                             f"read: write the jump host as the layer before this one (ssh "
-                             f"BASTION, then these hosts)")
+            raise ValueError(f"its inventory's {key} sets a jump host (or an ssh_config, "
+                             f"-F, that may), which orch does not read: write the jump host "
+                             f"as the layer before this one (ssh BASTION, then these hosts), "
+                             f"and an ssh_config as the layer's ssh_config")
 
 
 def sets_jump(args: str) -> bool:
-    """Whether ssh arguments name a jump host as OpenSSH reads them: `-o ProxyJump=…` or
-    `ProxyCommand`, or `-J` alone or in a cluster of one-letter options (`-AJ b`, `-4Jb`)."""
+    """Whether ssh arguments may name a jump host as OpenSSH reads them: `-o ProxyJump=…` or
+    `ProxyCommand`, `-J` alone or in a cluster of one-letter options (`-AJ b`, `-4Jb`), or
+    `-F FILE`, an ssh_config orch does not read (it may set one)."""
     import shlex
 
     if _JUMP_OPTIONS.search(args):
@@ -198,7 +200,7 @@ def sets_jump(args: str) -> bool:
             expects_value = False
             continue
         for i, letter in enumerate(word[1:], 1):
-            if letter == "J":
+            if letter in "JF":  # a jump host, or an ssh_config of its own that may set one
                 return True
             if letter in _SSH_VALUED:
                 expects_value = i == len(word) - 1  # `-p 22`: the next word is its value

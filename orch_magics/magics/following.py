@@ -8,6 +8,7 @@ writes to whichever attempt runs now, until the run as a whole is over.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import OrchError
 from ..lifecycle import NamedRun
 from ..plan import RunPlan
+from ..text import plural
 from .presenters import Presenter
 
 if TYPE_CHECKING:  # ipywidgets only when a box is shown
@@ -32,7 +34,7 @@ class FollowedRun:
     def __init__(self, attempt: NamedRun) -> None:
         self.attempt = attempt
         self.over = False  # the run has ended, no attempt follows
-        self._held: list[Callable[[NamedRun], None]] = []
+        self._held: list[tuple[Callable[[NamedRun], None], int]] = []
         self._lock = threading.Lock()
 
     @property
@@ -44,10 +46,11 @@ class FollowedRun:
         return self.over
 
     def send(self, data: str | bytes) -> None:
-        self._to_attempt(lambda attempt: attempt.send(data))
+        lines = max(1, data.count("\n") if isinstance(data, str) else data.count(b"\n"))
+        self._to_attempt(lambda attempt: attempt.send(data), lines)
 
     def close_stdin(self) -> None:
-        self._to_attempt(lambda attempt: attempt.close_stdin())
+        self._to_attempt(lambda attempt: attempt.close_stdin(), 0)
 
     def interrupt(self) -> None:
         """Stop the run: this attempt, and no restart after it."""
@@ -58,18 +61,20 @@ class FollowedRun:
         with self._lock:
             self.attempt, self.over = attempt, False
             held, self._held = self._held, []
-        for send in held:
+        for send, _lines in held:
             with contextlib.suppress(OrchError):  # it ended at once: as if sent, then ended
                 send(attempt)
 
     def end(self) -> int:
-        """No attempt follows: how many held sends are dropped."""
+        """No attempt follows: how many lines held for one are dropped."""
         with self._lock:
             self.over = True
-            dropped, self._held = len(self._held), []
+            dropped, self._held = sum(lines for _send, lines in self._held), []
         return dropped
 
-    def _to_attempt(self, send: Callable[[NamedRun], None]) -> None:
+    def _to_attempt(self, send: Callable[[NamedRun], None], lines: int) -> None:
+        """`send` to the attempt running, or held for the next one (`lines`: how many lines
+        it carries, said if none follows)."""
         attempt = self.attempt
         try:
             send(attempt)
@@ -78,7 +83,7 @@ class FollowedRun:
                 if self.over or not attempt.done:  # over, or the process closed its stdin
                     raise
                 if self.attempt is attempt:  # between two attempts: for the next one
-                    self._held.append(send)
+                    self._held.append((send, lines))
                     return
             send(self.attempt)  # the next one started meanwhile
 
@@ -103,8 +108,10 @@ class CellFollower:
     def run_ended(self, last: NamedRun | None) -> None:
         dropped = self.run.end()
         if dropped:
-            self.noted(f"orch: {dropped} input(s) typed after the last attempt ended were not "
-                       f"sent: no attempt followed")
+            self.noted(f"orch: {plural(dropped, 'line')} typed after the last attempt ended "
+                       f"were not sent: no attempt followed")
+            if self.box is not None:  # the box's own count said them sent
+                self._on_main(functools.partial(self.box.not_sent, dropped))
         if last is None:
             self._ended(None, OrchError("the restart could not start"))
         else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -76,6 +77,7 @@ LATE = 0.5
 HELD_KEYS = 1.0
 SEND_TIP = "Send the line (Enter does the same)"
 BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The boxes whose run goes on: a cell that starts holds their Send and EOF (StdinBox.hold).
 _LIVE: weakref.WeakSet[StdinBox] = weakref.WeakSet()
 
@@ -179,9 +181,11 @@ class StdinBox:
         if self._writing or self.text.disabled:
             return
         late = time.monotonic() - self._written_at > LATE
-        lines = self._typed.take(change["new"], late=late)
+        # a lone surrogate (JSON can carry "\ud800") is no text UTF-8 can send: U+FFFD for it
+        value = _LONE_SURROGATE.sub("\ufffd", change["new"])
+        lines = self._typed.take(value, late=late)
         if not lines:  # no write: it would move the caret the person is typing at
-            self._echo(change["new"])  # answered: a later write (Send's) is not taken as stale
+            self._echo(value)  # answered: a later write (Send's) is not taken as stale
             return
         self._write(self._typed.rest)
         self._send(*lines)  # a pasted block: one display update, not one per line
@@ -226,6 +230,11 @@ class StdinBox:
         block = "".join(f"{line}\n" for line in lines)  # one write: all of it goes, or none
         if self._sent(functools.partial(self.live.send, block), unsent=lines):
             self.lines_sent += len(lines)
+
+    def not_sent(self, lines: int) -> None:
+        """`lines` counted as sent were dropped after all (held for a restart that never
+        came): the count the box ends with leaves them out."""
+        self.lines_sent = max(0, self.lines_sent - lines)
 
     def _sent(self, send: Callable[[], None], unsent: Sequence[str] = ()) -> bool:
         """Whether `send` went; if not, the box says why and takes no more (and the cell, below
