@@ -78,6 +78,26 @@ def test_a_killed_cli_leaves_nothing_in_the_container(ssh_lab, request, tmp_path
                                 token)
 
 
+@pytest.mark.parametrize("engine", ["dockerd", "podman"])
+def test_a_cli_killed_the_moment_its_command_starts_leaves_nothing_in_the_container(
+        request, tmp_path: Path, engine: str) -> None:  # type: ignore[no-untyped-def]
+    """layers7 F3: killed within ~0.1 s of its command's start (podman 5 runs in 5, docker
+    2 in 5), the command ran on: the preamble was sent before the warden knew of the run.
+    Now the group is listed first, and a wrapper cut short of its preamble runs nothing."""
+    path = tmp_path / "orch.yaml"
+    path.write_text(f"environments:\n  here:\n    layers:\n      - "
+                    f"{request.getfixturevalue(engine).layer()}\n")
+    for attempt in range(3):
+        token = f"36{len(engine)}{attempt}.{os.getpid()}"
+        proc = subprocess.Popen([*ORCH, "-c", str(path), "run", "here", "--", "sh", "-c",
+                                 f"sleep {token}1 & exec sleep {token}2"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        with _killed_at_the_end(proc, token):
+            deadline = time.monotonic() + 30  # the moment the first of them is there
+            while not _far(token, proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+
 def _kill_the_cli_while_it_runs(cfg: Path, env: str, command: str, token: str,
                                 **variables: str) -> None:
     """`orch run ENV -- sh -c COMMAND`, SIGKILLed once COMMAND said `up` and two processes

@@ -251,15 +251,10 @@ class DockerLauncher(Launcher):
         engine = await self.engine()
         container = await self._container(engine)
         warden = self._warden(engine, container)  # the first one starts along with the run
-        handle = await self._exec(engine, container, command, command.tty or self.config.tty)
+        handle = await self._exec(engine, container, command, command.tty or self.config.tty,
+                                  warden=warden)
         if (pid := handle.pid) is not None:
             handle.when_done(functools.partial(warden.ended, pid))
-            try:
-                await warden.watch(pid)
-            except BaseException:  # the launch was given up on: its run is not left running
-                handle.discard_output()
-                await handle.stop((0.5, 0.5))
-                raise
         return handle
 
     def _warden(self, engine: Engine, container: tuple[str, str]) -> Warden:
@@ -276,9 +271,10 @@ class DockerLauncher(Launcher):
         return warden  # closed with its engine (`_connect_engine`)
 
     async def _exec(self, engine: Engine, where: tuple[str, str], command: Command,
-                    tty: bool, *, own: bool = True) -> ProcessHandle:
-        """Start `command` in container `where` (id, name) through the wrapper; `own`: with
-        the layer's variables and workdir (not the warden's: it outlives runs, needs neither)."""
+                    tty: bool, *, own: bool = True, warden: Warden | None = None) -> ProcessHandle:
+        """Start `command` in container `where` (id, name) through the wrapper; `own`: with the
+        layer's variables and workdir (not the warden's). Listed with `warden` before its
+        preamble goes: a wrapper cut short of it runs nothing (layers7: it ran on, unwatched)."""
         cfg, (container, name) = self.config, where
         env = {**cfg.environment, **command.env} if own else dict(command.env)
         cwd = command.cwd or (cfg.workdir if own else None)
@@ -292,7 +288,7 @@ class DockerLauncher(Launcher):
         if (why := too_long(full)) is not None:  # as over ssh: refused before it is sent
             raise self.error(f"the command is too long for container {name!r} ({why}): pass "
                              f"large data on stdin or in a file")
-        pre = b"" if tty else preamble(full, argv=on_stdin)
+        pre = b"" if tty else preamble(full, argv=on_stdin, always=True)
         if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
             raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
                              f"container starts from no directory it could be relative to")
@@ -308,6 +304,7 @@ class DockerLauncher(Launcher):
                 if not not_running(exc):  # it stopped since the inspect
                     raise
                 raise self.error(f"container {name!r} is not running") from None
+        watched: int | None = None  # its group, once listed with `warden`
         opening = asyncio.ensure_future(engine.open_exec(
             created["Id"], tty=tty, describe=f"container {name!r}", nonce=nonce))
         try:
@@ -321,11 +318,15 @@ class DockerLauncher(Launcher):
                 if isinstance(failed, LayerError):
                     raise failed
                 return ProcessHandle(failed, command, chain=self.chain)
+            if warden is not None:
+                await warden.watch(watched := stream.pid)
             if pre:
                 with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
                     await stream.write(pre)
         except asyncio.CancelledError:  # given up on (a stop, a timeout): not left running
             await asyncio.shield(abandon(self, engine, where, opening))
+            if warden is not None and watched is not None:
+                warden.forget(watched)  # ended: its number may be reused
             raise
         backend = DockerExec(self, engine, stream, created["Id"], (container, name), tty)
         return ProcessHandle(backend, command, chain=self.chain)

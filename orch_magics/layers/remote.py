@@ -8,7 +8,9 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    the process group of the command and all its children: `kill_group_line` signals it;
 2. reads an N-byte preamble from stdin (``export K='v'`` lines and a ``cd``, see `preamble`)
    and evaluates it, so variables and the directory never appear on any argv; under a TTY
-   it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again;
+   it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again. One cut
+   short (its last line missing: the controller died first) ends it with 125, nothing run:
+   a container kind sends it only once its container's warden has the run's group;
 3. when its parent is an SSH server's session process (`sshd…`, `dropbear`: the login shell
    exec'd the line, as sh, bash and dash do) or sudo, watches it through /proc once a second
    (one `sleep 1`): when it is gone (the connection ended: the controller died, or its link;
@@ -120,9 +122,10 @@ if [ "$_orch_n" -gt 0 ]; then
   _orch_p=$(dd bs=1 count="$_orch_n" 2>/dev/null) || exit 125
   if [ -n "${_orch_tty-}" ]; then stty "$_orch_tty"; fi
   eval "$_orch_p"
+  [ "${_orch_whole-}" = 1 ] || exit 125  # cut short: whoever started it is gone, so it never runs
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
-unset _orch_n _orch_p _orch_tty
+unset _orch_n _orch_p _orch_tty _orch_whole
 trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell stops at a bad one)
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
@@ -138,9 +141,11 @@ exit "$_orch_s"
 """
 
 
-def preamble(command: Command, *, argv: bool = False) -> bytes:
+def preamble(command: Command, *, argv: bool = False, always: bool = False) -> bytes:
     """Shell text that sets the command's variables and directory (sent on stdin, never argv),
-    and with `argv` its arguments too (`set --`: for a channel that carries them as text only).
+    and with `argv` its arguments too (`set --`: for a channel that carries them as text only);
+    empty when there is none of these, unless `always`. It ends with a line the wrapper checks
+    for: a preamble cut short (the controller died before it was all sent) runs nothing.
 
     Values may hold bytes that are not UTF-8 (Python keeps them as surrogates): they are sent
     as those bytes. A directory the command cannot enter ends the run with status 126 and a
@@ -169,6 +174,8 @@ def preamble(command: Command, *, argv: bool = False) -> bytes:
             f" 'orch: working directory not found: %s\\n' {q}; fi >&2; exit 126; }}\n")
     if argv:
         lines.append(f"set -- {shlex.join(command.argv)}\n")
+    if lines or always:
+        lines.append("_orch_whole=1\n")
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 

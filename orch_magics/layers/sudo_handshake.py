@@ -72,7 +72,7 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     nonce = os.urandom(8).hex()
     prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
     outmark = f"orch-sudo-out-{nonce}"
-    pre = RESTORE + preamble(command)
+    pre = RESTORE + preamble(command, always=True)  # RESTORE makes it never empty
     body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre), nonce=nonce))).encode(
         "utf-8", "surrogateescape")  # argv bytes that are not UTF-8 pass as they are
     read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
