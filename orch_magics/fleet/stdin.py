@@ -48,6 +48,9 @@ class SharedStdin:
         self._total = 0  # bytes read
         self._replayed = 0
         self._readers: dict[str, _Reader] = {}
+        #: How many readers are at each chunk index: what `_trim` may drop, found in O(1) (a
+        #: min over every reader, at each target's end, made a 20,000-target stop take 40 s).
+        self._at: collections.Counter[int] = collections.Counter()
         self._ended = self._stopped = False
         self._error: BaseException | None = None
         self._replay: list[bytes] | None = [] if self._streamed else None
@@ -61,6 +64,7 @@ class SharedStdin:
         """A target that will want the input from its first byte."""
         if self._streamed:
             self._readers[label] = _Reader(self._first)
+            self._at[self._first] += 1
 
     def attach(self, label: str) -> StdinSource:
         """What the target `label`, now starting, is fed. Raises OrchError when it waited so
@@ -80,7 +84,8 @@ class SharedStdin:
 
     def leave(self, label: str) -> None:
         """The target ended (or never starts): it holds no input back any more."""
-        if self._readers.pop(label, None) is not None:
+        if (reader := self._readers.pop(label, None)) is not None:
+            self._at[reader.next] -= 1
             self._trim()
             self._changed()
             if not self._readers and self._pump is not None:
@@ -122,7 +127,9 @@ class SharedStdin:
                 index = reader.next - self._first
                 if index < len(self._chunks):
                     chunk = self._chunks[index]
+                    self._at[reader.next] -= 1
                     reader.next += 1
+                    self._at[reader.next] += 1
                     self._trim()
                     self._changed()
                     yield chunk
@@ -162,7 +169,7 @@ class SharedStdin:
                 self._replay = None
         if self._kept > KEEP_FOR_QUEUED:  # queued targets can no longer get it all
             for label in [k for k, r in self._readers.items() if not r.running]:
-                del self._readers[label]
+                self._at[self._readers.pop(label).next] -= 1
             self._trim()
         self._changed()
 
@@ -182,10 +189,9 @@ class SharedStdin:
         return self._total - self._starts[skip] if skip < len(self._starts) else 0
 
     def _trim(self) -> None:
-        """Drop the chunks every remaining target has taken."""
-        oldest = min((r.next for r in self._readers.values()), default=self._first
-                     + len(self._chunks))
-        while self._first < oldest and self._chunks:
+        """Drop the chunks every remaining target has taken (no reader is at the oldest)."""
+        while self._chunks and self._at[self._first] <= 0:
+            del self._at[self._first]
             self._chunks.popleft()
             self._starts.popleft()
             self._first += 1
