@@ -226,6 +226,22 @@ async def test_env_and_cwd(executor: LayeredExecutor) -> None:
     assert (out.decode(), err, end) == (f"{value}|\n/tmp\n", b"", Exit(code=0))
 
 
+async def test_a_variable_named_as_the_wrappers_own_reaches_the_command_or_is_refused(
+        executor: LayeredExecutor) -> None:
+    """chains7: `_orch_tty` (and `_orch_p`, `_orch_n`, `_orch_whole`) set by a run were taken
+    for the remote wrapper's state: dropped, and `_orch_tty` put the wrapper's ready mark
+    into a non-terminal run's stdout."""
+    from orch_magics.errors import LayerError
+
+    command = Command(("sh", "-c", 'echo "[${_orch_tty-unset}]"'), env={"_orch_tty": "T"})
+    try:
+        out, err, end = await run(executor, command)
+    except LayerError as exc:
+        assert "names starting with _orch_ are the remote wrapper's own" in str(exc)
+        return
+    assert (out, end) == (b"[T]\n", Exit(code=0))
+
+
 async def test_argv_with_shell_metacharacters_is_unchanged(executor: LayeredExecutor) -> None:
     args = ["a b", "$HOME", "`id`", "$(id)", "'\"", ";|&<>", "*", "", "line\nbreak", "-n", "\\"]
     out, _, end = await run(executor, Command(("printf", "[%s]\\n", *args)))

@@ -155,6 +155,10 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
     for key, value in command.env.items():
         if not VARIABLE.fullmatch(key):
             raise LayerError(f"cannot pass variable {key!r} to a remote command: not a shell name")
+        if key.startswith("_orch_"):  # set by the preamble, they would be taken for the
+            # wrapper's own state (`_orch_tty` put its ready mark into the command's stdout)
+            raise LayerError(f"cannot pass variable {key!r} to a remote command: names "
+                             f"starting with _orch_ are the remote wrapper's own")
         if "\x00" in value:
             raise LayerError(f"cannot pass variable {key!r}: its value holds a NUL byte, which "
                              f"no variable can hold")
