@@ -46,6 +46,8 @@ SEND = "<send>"
     (["a\nb\nc", "a\nb\ncd", "a\nb\ncd\n"], ["a", "b", "cd"]),
     # box2 D1: a paste that starts with the line just sent, once the box was emptied
     (["ls\n", 0.6, "ls\npwd\n"], ["ls", "ls", "pwd"]),
+    # browser8: after a block, the block and keys typed on, however late: the page held them
+    (["a\nb\nc\n", 1.2, "a\nb\nc\nafter\n"], ["a", "b", "c", "after"]),
     (["ab", SEND, 0.6, "abc\n"], ["ab", "abc"]),
     # box2 D3: Enter with the caret mid-line sends the whole line
     (["ello world", "hello world", "h\nello world", "x\n"], ["hello world", "x"]),

@@ -97,8 +97,9 @@ class _Typed:
 
     A value that starts with the text sent continues it, unless it is that text unchanged (a
     key changes the value), or it comes `late` after the write, which the browser then had (a
-    paste that starts with the line just sent). One that was sent before the write came and
-    reaches the kernel late (a queued cell ran between them) is read as typed afresh."""
+    paste that starts with the line just sent), when what was sent is one line. One that was
+    sent before the write came and reaches the kernel late (a queued cell ran between them)
+    is read as typed afresh then; after a block of lines, never (the block is not sent twice)."""
 
     def __init__(self) -> None:
         self.prefix = self.rest = ""
@@ -106,7 +107,12 @@ class _Typed:
 
     def take(self, value: str, *, late: bool = False) -> list[str]:
         """The whole lines typed in `value` that are not sent yet (`rest` follows them)."""
-        if not value.startswith(self.prefix) or self.written and (value == self.prefix or late):
+        # `late` tells a paste that starts with the one line just sent; a value that starts
+        # with several lines sent is the block the browser still held when it typed on (a
+        # page slowed by a big paste held its next value for seconds: browser7, browser8)
+        fresh_if_late = late and self.prefix.count("\n") <= 1
+        if not value.startswith(self.prefix) or self.written and (
+                value == self.prefix or fresh_if_late):
             self.prefix = ""  # typed after our write, or sent text edited
         self.written = False
         fresh = value[len(self.prefix):]
