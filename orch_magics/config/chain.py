@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 
-from ..errors import ConfigError, LayerError, OrchError
+from ..errors import LayerError, OrchError
 from ..layers.base import CARRIES
 from ..layers.registry import get_kind, kind_names, loadable, plugin_code
 from .model import LayerSpec
@@ -45,7 +45,7 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
         kind = get_kind(layer.type)
         needs = getattr(kind, "needs", None)
         with plugin_code(layer.type, "failed in needs()",
-                         functools.partial(_error_at, src, path + (i,))):
+                         functools.partial(src.error, path + (i,))):
             need = needs(layer.config) if needs is not None else None
             if need is not None and need not in _WHAT:
                 raise ValueError(f"needs() said {need!r}, which is none of "
@@ -57,10 +57,6 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:
             offered, before = kind.carries, layer.label
-
-
-def _error_at(src: Source, path: Path_, words: str) -> ConfigError:
-    return src.error(path, words)
 
 
 def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] | None:

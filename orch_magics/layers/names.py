@@ -59,8 +59,6 @@ USER_SHELL_CHARACTERS = "'`\";&<>|(){}"
 def check_unquoted(name: str, what: str, characters: str = HOST_SHELL_CHARACTERS) -> None:
     """Raise ValueError if `name` holds one of `characters`, which a shell would read."""
     bad = next((c for c in name if c in characters), None)
-    if bad is None and what == "a user name" and name.endswith("\\"):
-        bad = "\\"  # a last `\` escapes what the command line has after it
     if bad is not None:
         raise ValueError(f"it has {bad!r}: {what} has none (a shell would read it where the "
                          f"name is put into a command line, as ssh_config's ProxyCommand does)")
@@ -81,6 +79,8 @@ def check_login_name(name: str, *, placeholders: bool = True) -> None:
     if name.startswith("-"):
         raise ValueError("it starts with '-': a user name never does")
     check_unquoted(name, "a user name", USER_SHELL_CHARACTERS)
+    if name.endswith("\\"):  # a last `\` escapes what the command line has after it
+        check_unquoted("\\", "a user name", "\\")
 
 
 def check_given_login(name: str) -> None:
