@@ -291,9 +291,10 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
                 raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
                                   f"{f.name}: {value!r} gave nothing: set it, or leave the key "
                                   f"out for the default")
-            if (check := f.metadata.get("check_expanded")) is not None:  # what it gave, as
-                try:  # if written there (an ssh user)
-                    check(expanded)
+            if ((check := f.metadata.get("check_expanded")) is not None  # what it gave, as
+                    and (judged := resolver.checkable(expanded))):  # if written (an ssh user)
+                try:
+                    check(judged)
                 except ValueError as exc:
                     raise ConfigError(f"environment {env_name!r}, layer {spec.label}{loc}, "
                                       f"{f.name}: what {value!r} gave: {exc}") from None

@@ -132,6 +132,30 @@ def test_a_user_a_placeholder_gives_is_checked_when_a_run_is_planned(
     assert not (tmp_path / "pwned").exists()
 
 
+def test_a_user_a_secret_gives_is_used_and_checked_as_what_it_gave(tmp_path: Path) -> None:
+    """basics8 F1: `user: "{{secret:u}}"` passed `orch check` but every run (`--dry-run`
+    too) was refused, as the guardrails' pass judged the placeholder itself as a user name."""
+    (tmp_path / "orch.yaml").write_text(env_with(
+        "{type: ssh, config: {host: 127.0.0.1, user: '{{secret:login}}', ssh_config: cfg}}"))
+    (tmp_path / "cfg").write_text(
+        f"Host *\n  ProxyCommand sh -c 'echo %r > {tmp_path}/user; exit 1'\n")
+
+    def run(login: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*ORCH, "run", *args, "e", "--", "true"], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120,
+                              env={**os.environ, "ORCH_SECRET_LOGIN": login})
+
+    dry = run("deploy", "--dry-run")
+    assert dry.returncode == 0 and "command:     true" in dry.stdout, dry
+    assert run("deploy").returncode != 0  # the proxy never connects; it saw the user
+    assert (tmp_path / "user").read_text() == "deploy\n"
+    refused = run("u$(>pwned)")
+    assert refused.returncode == 2, refused
+    assert "what '{{secret:login}}' gave: it has '('" in refused.stderr, refused.stderr
+    assert "pwned" not in refused.stderr.replace("{{secret:login}}", "")
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_logins_openssh_takes_still_load() -> None:
     """`$` and an inner `\\` are in real logins (Samba's `host$`, Windows' `DOMAIN\\user`):
     OpenSSH takes them in a user, as orch does (review16)."""
