@@ -32,6 +32,10 @@ CONFIG = textwrap.dedent("""
       failing-pre:
         pre_commands: [{command: echo "pre broke" >&2; exit 2}]
         command: echo never
+      noisy-steps:
+        pre_commands: [{command: 'seq -f "pre %g" 1 800'}]
+        command: echo "MAIN RESULT"; seq -f "main %g" 1 30
+        post_commands: [{command: 'seq -f "post %g" 1 800', when: always}]
 """)
 
 
@@ -116,20 +120,6 @@ def test_streams_keep_their_order_and_names_in_the_tail(shell, limits, capsys):
     assert shell.user_ns["r"].lines == [f"out-{i}" for i in range(1, 7)]
 
 
-def test_the_note_says_where_elided_pre_and_post_output_is(shell, limits, capsys):
-    """s8-output #2: a pre command's elided output was said to be in `r.stdout`; it is in
-    `r.steps`, which the note now names too. (stderr's first line, `main-err`, is written
-    in the head: the tail does not show it.)"""
-    limits.headless_lines = 2
-    shell.run_line_magic("orch", "local steps --out r")
-    captured = capsys.readouterr()
-    out = captured.out
-    assert ("… 1 line / 9 B elided; full output in `r.stdout` / `.stderr`, the pre/post "
-            "commands' in `.steps` (limit: ") in out
-    assert captured.err == "main-err\n"
-    assert shell.user_ns["r"].steps[0].stdout == "pre says hi\n"
-
-
 @pytest.mark.parametrize(("lines", "size", "script", "shown"), [
     (1, None, "echo only", ["only"]),  # fits the limit of 1: written whole, nothing elided
     (3, None, "seq 1 5", ["1", "2", "… 2 lines / 4 B elided", "5"]),  # 3 shown of 5
@@ -171,6 +161,29 @@ def test_pre_and_post_step_output_is_in_the_cell_in_order(shell, capsys):
     captured = capsys.readouterr()
     assert captured.out.splitlines()[:3] == ["pre says hi", "main-out", "post says bye"]
     assert captured.err == "main-err\n"
+
+
+def test_noisy_steps_never_elide_the_commands_own_output(shell, limits, capsys):
+    """basics8 F2: 800 lines before and after took the whole head and tail, so the cell
+    showed no line of the command's own; each step is bounded by itself now, its note
+    saying where its whole output is (s8-output #2: not in `r.stdout`)."""
+    limits.headless_lines = 20
+    shell.run_line_magic("orch", "local noisy-steps --out r")
+    lines = capsys.readouterr().out.splitlines()
+    note = ("… {} lines / {} elided; full output in {} (limit: %config Orch.headless_lines / "
+            "headless_bytes)")
+    pre = [f"pre {i}" for i in range(1, 801)]
+    main = ["MAIN RESULT", *(f"main {i}" for i in range(1, 31))]
+    post = [f"post {i}" for i in range(1, 801)]
+    assert lines[:-1] == [
+        *pre[:10], note.format(780, "6.0 KiB", "the pre command's result (`.steps`)"),
+        *pre[-10:],
+        *main[:10], note.format(11, "88 B", "`r.stdout` / `.stderr`"), *main[-10:],
+        *post[:10], note.format(780, "6.8 KiB", "the post command's result (`.steps`)"),
+        *post[-10:]]
+    assert "✓ exit 0" in lines[-1]
+    r = shell.user_ns["r"]
+    assert r.stdout.startswith("MAIN RESULT\n") and len(r.steps[0].stdout.splitlines()) == 800
 
 
 def test_failed_pre_step_shows_why(shell, capsys):

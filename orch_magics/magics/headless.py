@@ -2,8 +2,10 @@
 
 A saved notebook is not a log store: `HeadlessOutput` writes the first lines of a run as they
 end (so a terminal still sees progress), keeps only the last lines after that (bounded.py),
-and at the end writes "… N lines / SIZE elided …" and that tail. Memory and notebook size stay bounded however
-much the run prints; the RunResult keeps every byte.
+and at the end writes "… N lines / SIZE elided …" and that tail. Each pre/post command's
+output is bounded the same way, on its own: a noisy step never elides the command's output
+(basics8). Memory and notebook size stay bounded however much the run prints; the RunResult
+keeps every byte.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import codecs
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..process.events import Event, Stderr, Stdout
@@ -31,8 +34,11 @@ class HeadlessOutput:
     first line longer than the head's share is cut (its start is written), and a last one
     longer than the tail's (its end is kept): the note counts lines shown in part apart."""
 
-    def __init__(self, limit: Limit, *, show_stdout: bool = True) -> None:
+    def __init__(self, limit: Limit, *, show_stdout: bool = True,
+                 out: Callable[[str, str], None] | None = None) -> None:
+        self.limit = limit
         self.head, self.tail = limit.split()
+        self._out = out  # where text goes (stream, text): this cell's stdout/stderr if None
         self.show_stdout = show_stdout
         self._lock = threading.Lock()
         self._pending: list[Chunk] = []  # head lines not written yet
@@ -49,7 +55,7 @@ class HeadlessOutput:
         #: The colours (SGR codes) each stream's head left set, and those its elided part set.
         self._head_sgr: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._elided_sgr: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._step_output = False  # a pre/post command printed something (shown here)
+        self._after: list[tuple[str, str]] = []  # post commands' output, after the command's
 
     # ---- the Sink protocol (background loop thread) ----------------------------------------
     def feed(self, event: Event) -> None:
@@ -67,14 +73,18 @@ class HeadlessOutput:
         self.note_steps([result])
 
     def note_steps(self, steps: Any) -> None:
-        """Add the output of these pre/post step results unless already added."""
+        """Add the output of these pre/post step results unless already added, each bounded
+        by itself: a pre command's before the command's output, a post command's after."""
         for step in steps:
             if step.step in ("pre", "post") and id(step) not in self._seen_steps:
                 self._seen_steps.add(id(step))
-                out, err = step.stdout_bytes, step.stderr_bytes
-                self._step_output = self._step_output or bool(out or err)
-                self._add("stdout", out)
-                self._add("stderr", err)
+                block = _bounded(self.limit, step.stdout_bytes, step.stderr_bytes,
+                                 f"the {step.step} command's result (`.steps`)")
+                with self._lock:
+                    if step.step == "post":
+                        self._after.extend(block)
+                    else:  # before anything of the command's own: no line of it is held
+                        self._pending.extend((s, text.encode()) for s, text in block)
 
     # ---- from the magic's main thread -------------------------------------------------------
     def write_pending(self) -> None:
@@ -96,11 +106,10 @@ class HeadlessOutput:
             lines, parts = map(sum, zip(*(s.elided() for s in self._streams.values()),
                                         strict=True))
             elided = sum(s.total - s.head - s.kept for s in self._streams.values())
+            after, self._after = self._after, []
         self._write(pending)
         if elided > 0:
             self._end_lines()  # the note goes on a line of its own
-            if self._step_output:  # their output is in their own results
-                where += ", the pre/post commands' in `.steps`"
             reset = "\x1b[0m" if _sets_colour(self._head_sgr["stdout"]) else ""  # note: none
             self._text("stdout", f"{reset}… {elided_lines(lines, parts)} / {human_size(elided)} "
                                  f"elided; full output in {where} (limit: %config "
@@ -110,6 +119,8 @@ class HeadlessOutput:
             tail[0] = (tail[0][0], tail[0][1][clean_cut(tail[0][1], 0, forward=True):])
         self._write(self._coloured(tail) if elided > 0 else tail)
         self._end_lines()
+        for stream, text in after:
+            self._text(stream, text)
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -226,12 +237,25 @@ class HeadlessOutput:
                 self._text(stream, "\n")
 
     def _text(self, stream: str, text: str) -> None:
-        if text:
+        if text and self._out is not None:
+            self._out(stream, text)
+            self._last[stream] = text[-1]
+        elif text:
             if stream != self._stream:  # a kernel sends each stream's buffer on its own:
                 (sys.stdout if self._stream == "stdout" else sys.stderr).flush()  # in order
                 self._stream = stream
             (sys.stdout if stream == "stdout" else sys.stderr).write(text)
             self._last[stream] = text[-1]
+
+
+def _bounded(limit: Limit, out: bytes, err: bytes, where: str) -> list[tuple[str, str]]:
+    """What a headless cell writes of this output, as (stream, text) pieces: a step's."""
+    block: list[tuple[str, str]] = []
+    bounded = HeadlessOutput(limit, out=lambda stream, text: block.append((stream, text)))
+    bounded.feed(Stdout(out))
+    bounded.feed(Stderr(err))
+    bounded.finish(where)
+    return block
 
 
 def _fit(buf: bytes, complete: int, head: Limit, lines: int, size: int) -> int:
