@@ -167,7 +167,15 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  web: {command: run, filters: [{type: gerp}]}\n",
          (2, 40), "unknown filter type 'gerp'"),
         ("services:\n  a: {command: x}\n  a: {command: y}\n", (3, 3), "duplicate key 'a'"),
-        ("services:\n  a: {command: x\n", (3, 1), "YAML syntax error"),
+        # unclosed at the end of the file: where it was opened, not past the last line
+        ("services:\n  a: {command: x\n", (2, 6), "YAML syntax error: did not find expected ',' "
+                                                  "or '}', while parsing a flow mapping begun here"),
+        ("services:\n  s:\n    command: \"echo\n  t: {command: x}\n", (3, 14),
+         "YAML syntax error: found unexpected end of stream, while scanning a quoted scalar "
+         "begun here"),
+        ("services:\n  s:\n    command: [echo, x\n  t: {command: y}\n", (4, 4),
+         "did not find expected ',' or ']' (while parsing a flow sequence at line 3, column "
+         "14)"),
         ("servics:\n  a: {command: x}\n", (1, 1), "unknown top-level key 'servics'"),
         ("services:\n  web: {command: '  '}\n", (2, 18), "the command is empty"),
         ("services:\n  dump: {command: x, stdout_mode: file, stdout_file: '{servce}.out'}\n",

@@ -245,9 +245,8 @@ def parse_source(text: str, name: str = "<string>",
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
+            mark, problem = _syntax_error(exc, text)
             pos = (mark.line + 1, mark.column + 1) if mark else None
-            problem = exc.problem or exc.context or "not valid YAML"
             raise error_at(name, text, pos, f"YAML syntax error: {problem}"
                            f"{_comment_hint(text, mark.line if mark else None)}") from None
         except yaml.reader.ReaderError as exc:
@@ -260,6 +259,19 @@ def parse_source(text: str, name: str = "<string>",
             src.index[()] = (None, node)
         src.data = {} if node is None else _Converter(src, tags or {}).convert(node, 0, ())
     return src
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
+    """Where a syntax error is and what it is, with what was open when it was found: at
+    the end of the file (an unclosed quote or bracket) the place it was opened (basics8)."""
+    mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
+    problem = exc.problem or exc.context or "not valid YAML"
+    if exc.context and context is not None and context is not mark and (
+            context.line, context.column) != (mark.line, mark.column):
+        if not text[mark.index:].strip():  # nothing after it: what was open is the place
+            return context, f"{problem}, {exc.context} begun here"
+        problem += f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
+    return mark, problem
 
 
 def _comment_hint(text: str, line: int | None) -> str:
