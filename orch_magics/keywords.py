@@ -46,7 +46,8 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
 
                 hint = did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
-                                      + (f" (did you mean {hint}=?)" if hint else ""))
+                                      + (f" (did you mean {hint}=?)" if hint
+                                         else _service_setting(word, names)))
         if "environment" in names and "self" in names and len(args) < 2 \
                 and "environment" not in given \
                 and isinstance(given.get("env"), str):  # `run(env="prod", …)`
@@ -61,6 +62,27 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
         _mark_coroutine_function(checked)
     return checked
+
+
+#: A service setting whose value a call gives through an argument of its own.
+_GIVEN_AS = {"stdin_mode": "stdin", "working_dir": "cwd", "environment": "env"}
+
+
+def _service_setting(word: str, names: frozenset[str]) -> str:
+    """` (stdin_mode is a service setting …)` when `word` is one, or spelt near one (basics8:
+    `run(…, stdin_mod=…)` got no hint), else ""."""
+    import dataclasses
+
+    from .config.model import Service
+    from .config.suggest import did_you_mean
+
+    settings = {f.name for f in dataclasses.fields(Service)} - names
+    setting = word if word in settings else did_you_mean(word, settings)
+    if setting is None:
+        return ""
+    given = _GIVEN_AS.get(setting)
+    return (f" ({setting} is a service setting: write it in the service's config"
+            + (f"; this call takes {given}=" if given in names else "") + ")")
 
 
 def _mark_coroutine_function(function: Callable[..., Any]) -> None:

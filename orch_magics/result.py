@@ -243,6 +243,7 @@ class RunResult:
 
     def json(self, **kw: Any) -> str:
         """The result as JSON (output decoded as text): `to_dict()` in `json.dumps(**kw)`."""
+        result_json.check_options(kw, "json")
         text = io.StringIO()
         self.write_json(text, **kw)
         return text.getvalue()

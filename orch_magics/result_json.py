@@ -113,7 +113,7 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
     """`dump` into `target`: a path is written (UTF-8, replaced if it exists), an open text
     file takes the text, an open binary one its UTF-8 bytes; anything else is a ConfigError,
     as is an option `json.dumps` does not take (before any file is written)."""
-    _check_options(kw)
+    check_options(kw, "write_json")
     if isinstance(target, (str, os.PathLike)):
         try:
             out = open(target, "w", encoding="utf-8")  # closed by the `with` below
@@ -141,18 +141,19 @@ def write(data: Any, target: JsonTarget, **kw: Any) -> None:
         dump(data, target, **kw)  # type: ignore[arg-type]
 
 
-def _check_options(kw: dict[str, Any]) -> None:
-    """json.dumps's options, by name and value, checked before anything is written."""
+def check_options(kw: dict[str, Any], called: str) -> None:
+    """json.dumps's options, by name and value, checked before anything is written;
+    `called`: the method the error names (json or write_json)."""
     for word in kw:
         if word not in JSON_OPTIONS:
             hint = did_you_mean(word, JSON_OPTIONS)
-            raise UnknownArgument(f"json() takes json.dumps's options, not {word!r}"
+            raise UnknownArgument(f"{called}() takes json.dumps's options, not {word!r}"
                                   + (f" (did you mean {hint}=?)" if hint else ""))
     try:  # `indent=nan`, `separators=5`: json's own TypeError came from deep inside the dump
         json.dumps({"a": [1, "b"]}, **kw)
     except (TypeError, ValueError) as exc:
         given = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-        raise ConfigError(f"json() cannot use {given}: {exc}") from None
+        raise ConfigError(f"{called}() cannot use {given}: {exc}") from None
 
 
 def _unwritten(name: str, exc: OSError) -> OrchError:

@@ -401,7 +401,7 @@ def test_write_json_takes_a_path_or_any_open_file(cfg: Path, tmp_path: Path) -> 
                           ({"separators": 5}, "json() cannot use separators=5: ")):
         with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
             result.json(**options)
-        with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
+        with pytest.raises(ConfigError, match=f"^write_{re.escape(said)}"):
             result.write_json(tmp_path / "d.json", **options)
     assert not (tmp_path / "d.json").exists()  # checked before the file was made
 
@@ -472,6 +472,12 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
     (lambda o: o.get("local", "/etc/hostname", progres=None), "get() takes no argument "
                                                               "'progres' (did you mean progress=?)"),
     (lambda o: o.run("local", "mark", colour=True), "run() takes no argument 'colour'"),
+    # basics8 F4: a service's setting given to the call, or spelt near one
+    (lambda o: o.run("local", "mark", stdin_mod="x"), "run() takes no argument 'stdin_mod' "
+     "(stdin_mode is a service setting: write it in the service's config; this call takes "
+     "stdin=)"),
+    (lambda o: o.spawn("local", "mark", stdout_mode="capture"), "spawn() takes no argument "
+     "'stdout_mode' (stdout_mode is a service setting: write it in the service's config)"),
     (lambda o: o.run(env="local", service="mark"),  # docs/api.md said `run(env, …)` (docs3)
      "run() takes the environment first: run('local', …); env= is the command's variables "
      "(a mapping)"),
@@ -592,11 +598,11 @@ def test_json_options_are_checked_before_anything_is_written(cfg: Path, tmp_path
     a file already created."""
     with Orchestrator(load_config(cfg)) as orch:
         result = orch.run("local", command="echo hi")
-    with pytest.raises(ConfigError, match=r"json\(\) takes json.dumps's options, not 'indnt' "
-                                          r"\(did you mean indent=\?\)"):
-        result.write_json(tmp_path / "r.json", indnt=2)
+    with pytest.raises(ConfigError, match=r"^write_json\(\) takes json.dumps's options, not "
+                                          r"'indnt' \(did you mean indent=\?\)"):
+        result.write_json(tmp_path / "r.json", indnt=2)  # named as called (basics8 F5)
     assert not (tmp_path / "r.json").exists()
-    with pytest.raises(TypeError, match="not 'foo'"):
+    with pytest.raises(TypeError, match="^json\\(\\) takes json.dumps's options, not 'foo'"):
         result.json(foo=1)
     assert '"stdout": "hi\\n"' in result.json(indent=1)
 

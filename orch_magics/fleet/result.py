@@ -221,6 +221,7 @@ class FleetResult(ByTarget[RunResult]):
         return self._data(RunResult.to_dict)
 
     def json(self, **kw: Any) -> str:
+        result_json.check_options(kw, "json")
         text = io.StringIO()
         self.write_json(text, **kw)
         return text.getvalue()
