@@ -220,6 +220,13 @@ def close_on_their_loops(resources: dict[asyncio.AbstractEventLoop, R],
 
 class BackgroundLoop:
     def __init__(self) -> None:
+        # Modules whose fork hooks take a lock before a fork and give it back after: imported
+        # on another thread while this loop forks a process, the second hook ran without the
+        # first ("RuntimeError: release unlocked lock" in a notebook cell, browser9). So now,
+        # before the loop can fork anything.
+        import concurrent.futures.thread  # noqa: F401
+        import logging  # noqa: F401
+
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._main, name="orch-loop", daemon=True)
         self._thread.start()
