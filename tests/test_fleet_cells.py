@@ -139,3 +139,21 @@ def test_the_final_table_names_each_targets_audit_record(orch_kernel: str, ssh_f
         for label, audit_id in zip(("127.0.1.1", "127.0.1.2"), ids, strict=True):
             assert re.search(rf"<summary>{re.escape(label)}</summary>.*?<td>{audit_id}</td>"
                              rf"</tr>", table, re.S), (label, table)
+
+
+def test_a_long_cause_is_marked_cut_and_read_whole_in_its_row(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """browser9: a changed host key's cause was cut at 200 characters with no mark, and no
+    part of the table held the rest, where its fix (`ssh-keygen … -R …`) is."""
+    cfg = config(ssh_fleet, tmp_path)
+    changed = ssh_fleet.changed_key_address
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("run", f"%%orch web --limit {changed} --no-raise-error\necho hi")
+        [table] = [out["data"]["text/html"] for out in kernel.outputs["run"]
+                   if "orch-fleet" in out.get("data", {}).get("text/html", "")]
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
+        [cut] = [c for c in cells if "CHANGED" in c and "<" not in c]
+        assert len(cut) == 200 and cut.endswith("…"), cut
+        opened = " ".join(row_lines(kernel, "run", changed))
+        assert "CHANGED" in opened and f"-R '[{changed}]:{ssh_fleet.port}'" in opened, opened

@@ -90,7 +90,7 @@ class FleetTable:
             for slot, output in zip(self._slots, self._outputs, strict=True):
                 row = rows[slot] if slot is not None else None
                 titles.append("" if row is None else _title(row))
-                output.value = "" if row is None else lines_html(*row.view())
+                output.value = "" if row is None else _cause_html(row) + lines_html(*row.view())
             self._sections.titles = tuple(titles)
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
@@ -155,8 +155,22 @@ def _info(row: TargetRow) -> str:
 def _title(row: TargetRow) -> str:
     """A section's title: its row as text (a title is never markup)."""
     parts = [row.label, row.state, f"{row.duration:.1f}s", human_size(row.bytes)]
-    info = printable(_info(row))[:160]
+    info = _cut(printable(_info(row)), 160)
     return " · ".join(parts + ([info] if info else []))
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` up to `width` characters, a cut one ending in `…` (its whole is in the row's
+    section: `_cause_html`)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _cause_html(row: TargetRow) -> str:
+    """Why a target that ended did not succeed, whole, above its lines: a cause cut in its
+    row (a changed host key's fix, `ssh-keygen -R …`, is at its end: browser9) is read here."""
+    if row.result is None or row.state not in _ENDED or row.state == "ok":
+        return ""
+    return f"<div class='{NO_MATH}'><b>{html.escape(printable(_info(row)))}</b></div>"
 
 
 def _exit(row: TargetRow) -> str:
@@ -177,10 +191,11 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     rows = _ranked(list(live.fleet.rows.values()))
     audited = any(_audit(r) for r in rows)  # each row names its record, as `res` does
     body = "".join(
-        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{lines_html(*r.view())}"
+        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{_cause_html(r)}"
+        f"{lines_html(*r.view())}"
         f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
         f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
-        f"{html.escape(printable(_info(r))[:200])}</td>"
+        f"{html.escape(_cut(printable(_info(r)), 200))}</td>"
         + (f"<td>{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
