@@ -32,7 +32,8 @@ class RunResult:
     `stderr_bytes` are the bytes received, except that any secret value this process has
     resolved is masked wherever it appears. With filters, `stdout` is the filtered text and `raw_stdout` the
     unfiltered one. `steps` holds the results of pre and post commands. With stdout_mode: file,
-    stdout went to `output_file` (None when the run failed) and is not kept here.
+    stdout went to `output_file` and is not kept here; a run that failed has no output file,
+    and what it wrote is kept in `partial_file` (`NAME.partial`).
 
     A named run (`Orchestrator.start`, the magic's `--bg` and stdin-box runs) keeps only the
     last `capture_limit` bytes of each stream, as whole lines: `truncated` is then True,
@@ -59,6 +60,8 @@ class RunResult:
     steps: list[RunResult] = field(default_factory=list, repr=False)
     step: str | None = None  # "pre" / "post" for step results
     output_file: str | None = None
+    #: With stdout_mode: file, where a failed run's stdout so far is kept (`NAME.partial`).
+    partial_file: str | None = None
     stdin_bytes: int = 0
     #: The time limit the run had (seconds), from the call or the service's config.
     timeout: float | None = None
@@ -334,6 +337,7 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
         "stdout": text(result.stdout_buffer),
         "stderr": text(result.stderr_buffer),
         "output_file": result.output_file,
+        "partial_file": result.partial_file,
         "audit_id": result.audit_id,
         "truncated": result.truncated,
         "stdout_dropped": {"bytes": result.stdout_dropped.size,

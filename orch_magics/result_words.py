@@ -33,7 +33,8 @@ def outcome(result: RunResult) -> str:
 
 def describe_failure(result: RunResult) -> str:
     """`local/app failed (exit 3): the last line of stderr`, `… timed out after 5.0s …`."""
-    return mask_text(_failure(result))
+    kept = f"; its stdout so far is in {result.partial_file}" if result.partial_file else ""
+    return mask_text(_failure(result) + kept)
 
 
 def _failure(result: RunResult) -> str:

@@ -146,6 +146,31 @@ def test_digests_of_large_interleaved_output_match_every_byte(tmp_path: Path) ->
     assert end["stderr_sha256"] == hashlib.sha256(err).hexdigest()
 
 
+def test_a_file_mode_run_records_what_it_wrote_and_where(tmp_path: Path) -> None:
+    """basics8: a `stdout_mode: file` run's record said 0 bytes with the digest of nothing,
+    and never named the file: a 10 GB dump read as a run that printed nothing."""
+    log = tmp_path / "audit.jsonl"
+    dump = ("  dump: {command: 'seq 1 200000; exit $FAIL', stdout_mode: file, "
+            f"stdout_file: '{tmp_path}/out.txt', environment: {{FAIL: '{{{{env:FAIL}}}}'}}}}\n")
+    orch = Orchestrator(load_config_text(config(log).replace("audit:", dump + "audit:")))
+    written = "".join(f"{i}\n" for i in range(1, 200001)).encode()
+    try:
+        os.environ["FAIL"] = "0"
+        done = orch.run("local", "dump")
+        os.environ["FAIL"] = "3"
+        failed = orch.run("local", "dump")
+    finally:
+        del os.environ["FAIL"]
+        orch.close()
+    assert done.ok and not failed.ok
+    ends = [r for r in records(log) if r["event"] == "end"]
+    for end, path in zip(ends, (done.output_file, failed.partial_file), strict=True):
+        assert (end["stdout_bytes"], end["stdout_sha256"], end["stdout_file"]) == (
+            len(written), hashlib.sha256(written).hexdigest(), path)
+        assert Path(path).read_bytes() == written
+    assert ends[1]["stdout_file"] == f"{tmp_path}/out.txt.partial"
+
+
 def test_named_runs_record_each_attempt(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     orch = Orchestrator(load_config_text(config(log)), log_dir=tmp_path / "logs",

@@ -29,6 +29,8 @@ CONFIG = textwrap.dedent("""
       noisy-slow: {command: 'seq 1 6; sleep 30'}
       dump: {command: 'head -c 3000000 /dev/zero', stdout_mode: file,
              stdout_file: 'orch-dump-{env}.bin'}
+      dump-fails: {command: 'head -c 3000 /dev/zero; exit 2', stdout_mode: file,
+                   stdout_file: 'orch-dump-{env}.bin'}
       failing-pre:
         pre_commands: [{command: echo "pre broke" >&2; exit 2}]
         command: echo never
@@ -213,6 +215,10 @@ def test_a_file_mode_run_says_the_file_its_bytes_and_rate(shell, capsys, tmp_pat
     out = tmp_path / "orch-dump-local.bin"
     assert f"stdout 2.9 MiB → {out} at " in said and " 0 B/s" not in said, said
     assert out.stat().st_size == 3_000_000
+    shell.run_cell("%orch local dump-fails")  # basics8 F7: where a failed one's bytes are
+    said = capsys.readouterr().out
+    assert f"stdout 2.9 KiB → {out}.partial at " in said, said
+    assert f"its stdout so far is in {out}.partial" in said, said
 
 
 class _Result:

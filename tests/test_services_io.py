@@ -348,6 +348,9 @@ def test_file_mode_failure_leaves_no_file_under_the_final_name(orch: Orchestrato
     assert not (out_dir / "fails.bin").exists()
     assert (out_dir / "fails.bin.partial").stat().st_size == 100000
     assert sorted(os.listdir(out_dir)) == ["fails.bin.partial"]
+    # basics8 F7: the result says where what was written is kept, and so does its failure
+    assert res.partial_file == str(out_dir / "fails.bin.partial")
+    assert res.describe_failure().endswith(f"; its stdout so far is in {res.partial_file}")
 
 
 def test_file_mode_interrupted_run_publishes_nothing(orch: Orchestrator, out_dir: Path) -> None:
@@ -550,6 +553,12 @@ def test_orch_run_says_where_a_file_mode_run_wrote(out_dir: Path) -> None:
     assert done.returncode == 0 and done.stdout == "", done.stderr
     assert done.stderr == f"orch: stdout (2.9 MiB) written to {path}\n"
     assert path.stat().st_size == 3_000_004  # its `end` line too
+    failed = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                             "local", "dump-fails"], capture_output=True, text=True, timeout=60)
+    partial = out_dir / "fails.bin.partial"  # basics8 F7: a failed one said nothing of it
+    assert failed.returncode != 0 and failed.stdout == "", failed.stderr
+    assert failed.stderr == f"broke\norch: stdout so far (97.7 KiB) kept in {partial}\n"
+    assert partial.stat().st_size == 100000
 
 
 def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:

@@ -22,7 +22,10 @@ class _Stream:
 
 
 class OutputDigest:
-    """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows."""
+    """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows, or
+    writes to its output file (stdout_mode: file)."""
+
+    sees_file_output = True  # sinks.base.file_taps
 
     def __init__(self, *, hashing: bool = True) -> None:
         # hashing=False: count bytes only (`audit: {digests: false}`)

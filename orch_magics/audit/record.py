@@ -84,6 +84,8 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
                            if d is not None]
     if result is None:
         return {**record, "ok": False, "error": mask_text(str(error) or type(error).__name__)}
+    if (written := result.output_file or result.partial_file) is not None:  # what the bytes
+        record["stdout_file"] = mask_text(written)  # counted went to (a failed run's kept)
     return {**record, "ok": result.ok, "outcome": result.outcome(), "exit_code": result.exit.code,
             "signal": result.exit.signal, "timed_out": result.timed_out,
             "interrupted": result.interrupted, "duration": round(result.duration, 3),

@@ -155,6 +155,11 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
                 f"written to {run.progress.path}\n")
         writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
+    elif result.partial_file is not None and run.progress is not None:  # basics8 F7
+        said = (f"{writer.line_break()}orch: stdout so far ({human_size(run.progress.bytes)}) "
+                f"kept in {result.partial_file}\n")
+        writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
+        await writer.output.finish(interrupts.arrived)
     interrupts.over()
     return interrupts.exit_status(result.exit_status)
 

@@ -146,5 +146,6 @@ def _result(job: CommandRun, steering: Steering, exit_event: Exit, started_at: f
         stdin_bytes=stdin_bytes,
         raw_stdout_buffer=job.pipeline.raw_stdout,
         output_file=output_file,
+        partial_file=job.pipeline.partial_file(),
         timeout=steering.timeout if main else None,
     )

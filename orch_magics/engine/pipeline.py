@@ -26,7 +26,7 @@ from typing import Any
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY, get_logger
-from ..sinks.base import Paced, Sink, paced
+from ..sinks.base import Paced, Sink, file_taps, paced
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
 from ..sinks.file import FileSink, per_target, render_path
@@ -104,6 +104,7 @@ class OutputPipeline:
                         or "{service}-{timestamp}.out")
             path = render_path(template, service=plan.name, env=plan.environment.name)
             self.file = FileSink(path if target is None else per_target(path, target))
+        self.taps = file_taps(self.sinks) if self.file is not None else []
 
     async def feed(self, event: Event, steering: Steering) -> None:
         """Deliver `event` (masked, filtered) to the sinks, then wait for a paced sink that is
@@ -158,6 +159,8 @@ class OutputPipeline:
     def _deliver(self, out: Event) -> None:
         if self.file is not None and type(out) is Stdout:
             self.file.feed(out)
+            for tap in self.taps:
+                tap.feed(out)
             return
         for sink in self.sinks:
             try:
@@ -178,6 +181,10 @@ class OutputPipeline:
         if self.file is None:
             return None
         return self.file.finish(ok)
+
+    def partial_file(self) -> str | None:
+        """Where a failed command's output file was set aside (`NAME.partial`), once settled."""
+        return None if self.file is None else self.file.progress.partial_path
 
     def discard(self) -> None:
         """Nothing was launched: leave no output file behind."""

@@ -77,6 +77,12 @@ class Paced(Protocol):
     async def drain(self) -> None: ...
 
 
+def file_taps(sinks: Iterable[Sink]) -> list[Sink]:
+    """The sinks that also take the stdout a file-mode run writes to its file (a class with
+    `sees_file_output = True`: the audit digest, so a record says what the run wrote)."""
+    return [sink for sink in sinks if getattr(type(sink), "sees_file_output", False)]
+
+
 def paced(sinks: Iterable[Sink]) -> list[Paced]:
     """The sinks that are `Paced`, each asked once per class: a Protocol's isinstance walks
     its members at every call (~4 % of the CPU of a warm run on a fleet, sinks per target)."""

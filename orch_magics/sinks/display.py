@@ -327,7 +327,8 @@ class DisplaySink:
                  f"stderr {human_size(err)}"]
         progress = self._file() if self.stdout_mode == "file" else None
         if progress is not None:  # stdout goes to the file only: its numbers are the file's
-            parts[-2] = (f"stdout {human_size(progress.bytes)} → {mask_text(progress.path)} "
+            kept = progress.partial_path or progress.path  # a failed run's: set aside
+            parts[-2] = (f"stdout {human_size(progress.bytes)} → {mask_text(kept)} "
                          f"at {human_size(int(progress.rate))}/s")
         elif self.stdout_mode == "file":
             parts.append("stdout to a file")
