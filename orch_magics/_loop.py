@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,21 @@ T = TypeVar("T")
 #: in the main thread, when it next runs bytecode, so a wait woken by nothing would see a
 #: signal that another thread took only once what it waits for is over.
 WAIT_SLICE = 0.1
+
+
+#: What asyncio logs for each write to a transport already lost (past its fifth): a fleet
+#: put whose target dropped printed it 32-120 times (files8), as the packets read with the
+#: loss flushed the put's queued data into it. orch says a lost connection itself, once.
+_LOST_WRITES = frozenset({"socket.send() raised exception.",
+                          "pipe closed by peer or os.write(pipe, data) raised exception."})
+
+
+class _QuietLostWrites(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in _LOST_WRITES
+
+
+logging.getLogger("asyncio").addFilter(_QuietLostWrites())
 
 
 #: `loop` is set on a BackgroundLoop's own thread: a blocking wait there waits for itself.
@@ -224,8 +240,7 @@ class BackgroundLoop:
         # on another thread while this loop forks a process, the second hook ran without the
         # first ("RuntimeError: release unlocked lock" in a notebook cell, browser9). So now,
         # before the loop can fork anything.
-        import concurrent.futures.thread  # noqa: F401
-        import logging  # noqa: F401
+        import concurrent.futures.thread  # noqa: F401 (logging is imported above)
 
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._main, name="orch-loop", daemon=True)
