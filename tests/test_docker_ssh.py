@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 
@@ -134,6 +135,39 @@ def test_a_script_that_never_closes_leaves_no_socket_folder(ssh_lab, dockerd, tm
                           text=True, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "hi 1\n"), proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_a_killed_process_left_is_removed_by_the_next_one(ssh_lab, dockerd,  # type: ignore[no-untyped-def]
+                                                                 tmp_path) -> None:
+    """chains8: `kill -9` of `orch run` through ssh → docker left its socket's folder in /tmp
+    for good (nothing of it runs at exit); the next process that makes one removes it, not
+    the folder of a process still running."""
+    (tmp_path / "orch.yaml").write_text(ssh_lab.config_yaml(
+        extra_envs={"boxed": [ssh_lab.layer("orch-loop"), dockerd.layer()]}))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    cli = [sys.executable, "-m", "orch_magics.cli", "run", "boxed", "--"]
+    killed = subprocess.Popen([*cli, "sh", "-c", "echo up; sleep 60"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE)
+    assert killed.stdout is not None and killed.stdout.readline() == b"up\n"
+    [left] = list(tmp.iterdir())
+    killed.kill()
+    killed.wait()
+    alive = subprocess.Popen([*cli, "sh", "-c", "echo up; sleep 60"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE)
+    try:
+        assert alive.stdout is not None and alive.stdout.readline() == b"up\n"
+        [running] = list(tmp.iterdir())  # the killed one's is gone
+        assert running != left
+        done = subprocess.run([*cli, "echo", "hi"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout == "hi\n", done.stderr
+        assert list(tmp.iterdir()) == [running]  # a running process's folder stays
+    finally:
+        alive.send_signal(signal.SIGINT)
+        alive.wait(30)
+    assert list(tmp.iterdir()) == []
 
 
 EXITS_WITH_RUNS_ON = """

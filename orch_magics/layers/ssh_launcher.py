@@ -9,12 +9,8 @@ started on the far side is in `remote.py` and `ssh_process.py`.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import os
 import shlex
-import shutil
 import signal as _signal
-import tempfile
 import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
@@ -24,6 +20,7 @@ import asyncssh
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, Launcher, TunnelCarrier
 from .remote import kill_group_line, preamble, shell_line, too_long
@@ -55,9 +52,6 @@ WINDOW = 8 << 20
 CHANNEL_PACKET = 128 << 10
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
-#: Folders of this process's forwarded sockets not yet closed: removed at exit when their pools
-#: were never closed (an event loop that ended first, a script that never called close()).
-_FORWARD_FOLDERS: set[str] = set()
 
 
 class SSHLauncher(Launcher):
@@ -258,8 +252,7 @@ class SSHLauncher(Launcher):
             if conn is slot.conn:
                 return str(local)
             _close_forward(listener, local)  # its connection died or was set aside: afresh
-        local = os.path.join(tempfile.mkdtemp(prefix="orch-ssh-"), "sock")
-        _FORWARD_FOLDERS.add(os.path.dirname(local))
+        local = forward_folders.made_socket()
         try:
             listener = await slot.conn.forward_local_path(local, path)
         except (OSError, asyncssh.Error) as exc:
@@ -384,11 +377,4 @@ class SSHLauncher(Launcher):
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:
     """Stop forwarding to the local socket `local` and remove it with its private folder."""
     listener.close()
-    _FORWARD_FOLDERS.discard(os.path.dirname(local))
-    shutil.rmtree(os.path.dirname(local), ignore_errors=True)
-
-
-@atexit.register
-def _remove_forward_folders() -> None:
-    for folder in list(_FORWARD_FOLDERS):
-        shutil.rmtree(folder, ignore_errors=True)
+    forward_folders.remove(local)
