@@ -53,6 +53,10 @@ services:
     command: 'head -c 100000 /dev/zero; sleep 0.3; echo broke >&2; exit 2'
     stdout_mode: file
     stdout_file: "@OUT@/fails.bin"
+  dump-hangs:
+    command: 'head -c 100000 /dev/zero; sleep 60'
+    stdout_mode: file
+    stdout_file: "@OUT@/fails.bin"
   stamped:
     command: 'echo x'
     stdout_mode: file
@@ -559,6 +563,27 @@ def test_orch_run_says_where_a_file_mode_run_wrote(out_dir: Path) -> None:
     assert failed.returncode != 0 and failed.stdout == "", failed.stderr
     assert failed.stderr == f"broke\norch: stdout so far (97.7 KiB) kept in {partial}\n"
     assert partial.stat().st_size == 100000
+
+
+def test_what_a_killed_run_wrote_is_kept_as_partial_by_the_next_run(out_dir: Path) -> None:
+    """chains8: `kill -9` of `orch run` left its hidden `.NAME.XXXX.tmp` for good (nothing of
+    it runs after); the next run writing that file sets it aside as `NAME.partial`, as a
+    failed run's bytes are kept."""
+    cfg = out_dir / "orch.yaml"
+    cfg.write_text(CONFIG.replace("@OUT@", str(out_dir)))
+    cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "local"]
+    killed = subprocess.Popen([*cli, "dump-hangs"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not [e for e in os.scandir(out_dir) if e.name.endswith(".tmp")]:
+        assert time.monotonic() < deadline and killed.poll() is None
+        time.sleep(0.02)
+    time.sleep(0.3)  # its bytes are on their way
+    killed.kill()
+    killed.wait()
+    assert len(os.listdir(out_dir)) == 2  # the config and the hidden file the run was writing
+    done = subprocess.run([*cli, "dump-fails"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "kept in" in done.stderr, done.stderr
+    assert sorted(os.listdir(out_dir)) == ["fails.bin.partial", "orch.yaml"]
 
 
 def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:

@@ -13,6 +13,8 @@ import shutil
 import socket
 import tempfile
 
+from ..process.pids import alive
+
 PREFIX = "orch-ssh-"
 #: A folder's name: the prefix, the pid of the process that made it, then mkdtemp's part.
 _NAME = re.compile(rf"{PREFIX}(\d+)-")
@@ -47,22 +49,12 @@ def _sweep(tmp: str) -> None:
     with contextlib.suppress(OSError), os.scandir(tmp) as entries:
         for entry in entries:
             found = _NAME.match(entry.name)
-            if found is None or int(found[1]) == os.getpid() or _alive(int(found[1])):
+            if found is None or int(found[1]) == os.getpid() or alive(int(found[1])):
                 continue
             with contextlib.suppress(OSError):
                 if entry.stat(follow_symlinks=False).st_uid == os.geteuid() and \
                         entry.is_dir(follow_symlinks=False) and not _answers(entry.path):
                     shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's: alive
-        return True
-    return True
 
 
 def _answers(folder: str) -> bool:

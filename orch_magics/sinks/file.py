@@ -1,11 +1,12 @@
 """stdout_mode: file — stdout lands in a local file, atomically.
 
-Bytes go to a temporary file *in the target's directory* (`.NAME.XXXX.tmp`, mode 0600). When
+Bytes go to a temporary file *in the target's directory* (`.NAME.PID-XXXX.tmp`, mode 0600). When
 the run succeeds the file is fsynced, given normal permissions (0666 minus the umask) and
 renamed over the final name in one step, so a reader never sees a half file under that name.
 When the run fails (non-zero exit, signal, broken connection, timeout, interrupt) nothing
 appears under the final name: the partial data is kept next to it as `NAME.partial` (replacing
-an older one) so a long transfer that broke can still be inspected.
+an older one) so a long transfer that broke can still be inspected; what a process killed
+outright (`kill -9`) was writing is set aside so by the next run writing that file.
 
 `FileProgress` is the small object a display polls while it runs: bytes, rate, elapsed, path.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..errors import OrchError
 from ..process.events import Event, Stdout
+from ..process.pids import alive
 from ..text import human_size
 
 
@@ -99,8 +101,9 @@ class FileSink:
 
         try:
             os.makedirs(directory, exist_ok=True)
-            fd, self.tmp_path = tempfile.mkstemp(
-                dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+            _set_aside_left(directory, path)
+            fd, self.tmp_path = tempfile.mkstemp(  # named by this pid: see _set_aside_left
+                dir=directory, prefix=f".{os.path.basename(path)}.{os.getpid()}-", suffix=".tmp")
         except OSError as exc:
             raise OrchError(f"cannot write stdout_file {path}: {exc.strerror or exc}") from None
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
@@ -177,3 +180,19 @@ class FileSink:
     def close(self) -> None:
         """Without a successful finish, nothing is published."""
         self.finish(False)
+
+
+def _set_aside_left(directory: str, path: str) -> None:
+    """What a process killed outright (`kill -9`) was writing to `path` is kept as
+    `path.partial`, as a failed run's is, when the next run writing there starts (chains8:
+    its hidden temporary file stayed for good): this user's temporary files of `path` whose
+    process is gone."""
+    left = re.compile(rf"\.{re.escape(os.path.basename(path))}\.(\d+)-[^/]*\.tmp")
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            found = left.fullmatch(entry.name)
+            if found is not None and not alive(int(found[1])):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid == os.geteuid() and \
+                            entry.is_file(follow_symlinks=False):
+                        os.replace(entry.path, path + ".partial")
