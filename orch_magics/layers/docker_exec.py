@@ -18,6 +18,9 @@ from .remote import decode_status
 
 #: How long an exec given up on during its launch is waited for to say its pid.
 PID_WAIT = 5.0
+#: How long the stream may stay open after the wrapper's status line before that status is
+#: taken as the run's (the engine's own, by exec inspect, once it has closed the stream).
+LINGER = 0.2
 
 
 class ContainerPaused(ProcessLeft):
@@ -112,8 +115,18 @@ class DockerExec:
         await self._stream.write_eof()
 
     async def wait(self) -> Exit:
-        await asyncio.wait((self._stream.closed, self._unkillable),
+        await asyncio.wait((self._stream.closed, self._stream.reported, self._unkillable),
                            return_when=asyncio.FIRST_COMPLETED)
+        if not self._stream.closed.done() and self._stream.status is not None:
+            with contextlib.suppress(asyncio.TimeoutError):  # the engine ends it as a rule
+                await asyncio.wait_for(asyncio.shield(self._stream.closed), LINGER)
+        if not self._stream.closed.done() and self._stream.status is not None:
+            # A process the command left (one that ignores TERM) holds the stream open, and
+            # the engine may keep it for seconds: the wrapper's status is the run's, and the
+            # handle follows that output only while it is not silent, as for every kind
+            # (chains8: docker kept such runs 4-6 s).
+            self._exit = decode_status(self._stream.status)
+            return self._exit
         if not self._stream.closed.done():  # KILL refused: the stop ends, saying what is left
             self._exit = Exit(error=self._unkillable.result())
             return self._exit

@@ -64,9 +64,10 @@ class ExecStream(asyncio.BufferedProtocol):
     `started` resolves once the wrapper shell reported its pid (or the stream ended before it
     did: then `pid` stays None and the output holds the engine's reason). `closed` resolves
     when the connection is gone; `error` is set when it broke in a way that loses data;
-    `status` is the exit status the wrapper printed last with `nonce` (None if it printed none).
-    Once that line has come the exec is over: input is no longer sent, and a connection the
-    engine then resets (podman does, over input left unread) has lost nothing.
+    `status` is the exit status the wrapper printed last with `nonce` (None if it printed none);
+    `reported` resolves when it comes. Once that line has come the exec is over: input is no
+    longer sent, and a connection the engine then resets (podman does, over input left unread)
+    has lost nothing.
     """
 
     def __init__(self, request: bytes, *, tty: bool, describe: str, nonce: str) -> None:
@@ -94,6 +95,7 @@ class ExecStream(asyncio.BufferedProtocol):
         self.refused: StartRefused | None = None
         self.started: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
+        self.reported: asyncio.Future[None] = loop.create_future()
 
     # ---- asyncio protocol -------------------------------------------------------------------
 
@@ -285,6 +287,8 @@ class ExecStream(asyncio.BufferedProtocol):
                         self.started.set_result(None)
             if self._marker.done:
                 data = self._tail.feed(data)
+                if self._tail.status is not None and not self.reported.done():
+                    self.reported.set_result(None)
             if not data:
                 return
         self._queue(stream, data)
