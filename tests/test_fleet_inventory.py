@@ -232,6 +232,30 @@ def test_an_inventory_variable_that_would_reach_a_host_otherwise_is_refused(
         load_config(tmp_path / "orch.yaml")
 
 
+@pytest.mark.parametrize("where", ["group_vars/web.yml", "group_vars/all/conn.yaml",
+                                   "host_vars/q.yml"])
+@pytest.mark.parametrize(("var", "said"), [
+    ("ansible_usr: deploy", "its inventory variable 'ansible_usr' is unknown (did you mean "
+                            "'ansible_user'?)"),
+    ('ansible_ssh_common_args: "-o ProxyJump=bastion"', "its inventory's "
+     "ansible_ssh_common_args sets a jump host"),
+    ("ansible_connection: local", "its ansible_connection is 'local': an ssh layer reaches it "
+                                  "over ssh only"),
+])
+def test_the_same_variables_in_a_vars_file_are_refused_alike(tmp_path: Path, where: str,
+                                                             var: str, said: str) -> None:
+    """fleets8: in group_vars/ or host_vars/ these were dropped without a word, and the run
+    logged in as the controller's user, straight past the bastion, or over ssh to a host
+    Ansible reaches locally."""
+    (tmp_path / "inv.ini").write_text("[web]\nq ansible_host=127.0.1.1\n")
+    (tmp_path / where).parent.mkdir(parents=True)
+    (tmp_path / where).write_text(var + "\nntp_server: pool.example\n")
+    (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
+                                        "  f: [ssh group:web]\n")
+    with pytest.raises(ConfigError, match=r"orch\.yaml:3:.*" + re.escape(said)):
+        load_config(tmp_path / "orch.yaml")
+
+
 @pytest.mark.parametrize("args", ["-o StrictHostKeyChecking=no", "-C -p 22 -i key",
                                   "-l J", "-o ServerAliveInterval=5 -A"])
 def test_ssh_arguments_without_a_jump_host_are_left_alone(tmp_path: Path, args: str) -> None:

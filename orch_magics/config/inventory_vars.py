@@ -107,7 +107,9 @@ def _folder(path: Path) -> list[Path]:
 
 
 def _read(file: Path) -> dict[str, Any]:
-    """The kept plain variables of one vars file, checked (a bad port names its line)."""
+    """The `ansible_*` variables of one vars file, checked (a bad port names its line): those
+    orch honours, and those `not_misread` judges for the hosts an environment names (fleets8:
+    a misspelt user, a jump host or `ansible_connection: local` there were dropped unsaid)."""
     text = read_text(file, "inventory vars file")
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         return {}
@@ -126,9 +128,8 @@ def _read(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: a vars file must map variable names to values")
     kept: dict[str, Any] = {}
-    for key in KEPT:
-        value = data.get(key)
-        if value is None:
+    for key, value in data.items():
+        if not (isinstance(key, str) and key.startswith("ansible_")) or value is None:
             continue
         try:
             kept.update(checked_vars({key: value}))
