@@ -142,6 +142,14 @@ class StreamError(LayerError):
     """The connection broke while the process ran; output received before is kept."""
 
 
+class OutputFileError(OrchError):
+    """A run's output file could not be written (a full disk): `partial_file` keeps what was."""
+
+    def __init__(self, message: str, partial_file: str) -> None:
+        super().__init__(message)
+        self.partial_file = partial_file
+
+
 class RunError(OrchError):
     """A run ended unsuccessfully; `.result` holds everything it printed."""
 

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -169,6 +170,31 @@ def test_a_file_mode_run_records_what_it_wrote_and_where(tmp_path: Path) -> None
             len(written), hashlib.sha256(written).hexdigest(), path)
         assert Path(path).read_bytes() == written
     assert ends[1]["stdout_file"] == f"{tmp_path}/out.txt.partial"
+
+
+def test_a_file_that_filled_up_is_recorded_as_what_it_holds(tmp_path: Path) -> None:
+    """review17: a file-mode run whose file could take no more (a full disk; a size limit
+    here) was recorded with every byte the command printed, its digest too, and no
+    `stdout_file`: checked against the `.partial` file, the record read as tampered with."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log).replace("audit:", (
+        f"  dump: {{command: 'head -c 3000000 /dev/zero', stdout_mode: file, "
+        f"stdout_file: '{tmp_path}/out/out.bin'}}\naudit:")))
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "local", "dump"], preexec_fn=limited, capture_output=True,
+                          text=True, timeout=60)
+    partial = tmp_path / "out" / "out.bin.partial"
+    assert done.returncode == 1 and f"what was written is in {partial}" in done.stderr, done
+    held = partial.read_bytes()
+    assert len(held) == 1 << 20
+    end = records(log)[-1]
+    assert (end["stdout_bytes"], end["stdout_sha256"], end["stdout_file"]) == (
+        len(held), hashlib.sha256(held).hexdigest(), str(partial))
 
 
 def test_named_runs_record_each_attempt(tmp_path: Path) -> None:

@@ -566,24 +566,32 @@ def test_orch_run_says_where_a_file_mode_run_wrote(out_dir: Path) -> None:
 
 
 def test_what_a_killed_run_wrote_is_kept_as_partial_by_the_next_run(out_dir: Path) -> None:
-    """chains8: `kill -9` of `orch run` left its hidden `.NAME.XXXX.tmp` for good (nothing of
-    it runs after); the next run writing that file sets it aside as `NAME.partial`, as a
-    failed run's bytes are kept."""
+    """chains8: `kill -9` of `orch run` left its hidden temporary file for good (nothing of
+    it runs after); the next run writing in that folder sets it aside as `NAME.partial`, as
+    a failed run's bytes are kept, but never the file of a run still writing (review17: a
+    pid check misjudged writers it could not see)."""
     cfg = out_dir / "orch.yaml"
     cfg.write_text(CONFIG.replace("@OUT@", str(out_dir)))
     cli = [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "local"]
-    killed = subprocess.Popen([*cli, "dump-hangs"], stderr=subprocess.DEVNULL)
+
+    def hidden() -> list[os.DirEntry[str]]:
+        return [e for e in os.scandir(out_dir) if e.name.startswith(".fails.bin.")]
+
+    writing = subprocess.Popen([*cli, "dump-hangs"], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not [e for e in os.scandir(out_dir) if e.name.endswith(".tmp")]:
-        assert time.monotonic() < deadline and killed.poll() is None
+    while not [e for e in hidden() if e.stat().st_size == 100000]:
+        assert time.monotonic() < deadline and writing.poll() is None
         time.sleep(0.02)
-    time.sleep(0.3)  # its bytes are on their way
-    killed.kill()
-    killed.wait()
-    assert len(os.listdir(out_dir)) == 2  # the config and the hidden file the run was writing
-    done = subprocess.run([*cli, "dump-fails"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "kept in" in done.stderr, done.stderr
-    assert sorted(os.listdir(out_dir)) == ["fails.bin.partial", "orch.yaml"]
+    [tmp] = hidden()
+    other = subprocess.run([*cli, "dump"], capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr
+    assert [e.path for e in hidden()] == [tmp.path]  # still its writer's
+    writing.kill()
+    writing.wait()
+    again = subprocess.run([*cli, "dump"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert hidden() == []
+    assert (out_dir / "fails.bin.partial").read_bytes() == bytes(100000)
 
 
 def test_orch_run_keeps_step_output_off_its_stdout(out_dir: Path) -> None:

@@ -23,9 +23,7 @@ class _Stream:
 
 class OutputDigest:
     """A sink counting and hashing the (masked, filtered) stdout and stderr a run shows, or
-    writes to its output file (stdout_mode: file)."""
-
-    sees_file_output = True  # sinks.base.file_taps
+    writes to its output file (stdout_mode: file: `file_output`, sinks.base.FileTap)."""
 
     def __init__(self, *, hashing: bool = True) -> None:
         # hashing=False: count bytes only (`audit: {digests: false}`)
@@ -40,6 +38,9 @@ class OutputDigest:
             stream.size += len(data)
             if stream.batches is not None:
                 stream.batches.add(data)
+
+    def file_output(self, event: Stdout) -> None:
+        self.feed(event)
 
     def close(self) -> None:
         pass

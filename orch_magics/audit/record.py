@@ -13,6 +13,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import OutputFileError
 from ..plan import RunPlan
 from ..process.events import Exit
 from ..result import RunResult
@@ -82,10 +83,12 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
                             "signal": r.exit.signal if r else None, **_output(d)}
                            for d, r in itertools.zip_longest(steps, ran[:len(steps)])
                            if d is not None]
+    written = (result.output_file or result.partial_file) if result is not None else \
+        error.partial_file if isinstance(error, OutputFileError) else None
+    if written is not None:  # what the bytes counted went to (a failed run's, kept)
+        record["stdout_file"] = mask_text(written)
     if result is None:
         return {**record, "ok": False, "error": mask_text(str(error) or type(error).__name__)}
-    if (written := result.output_file or result.partial_file) is not None:  # what the bytes
-        record["stdout_file"] = mask_text(written)  # counted went to (a failed run's kept)
     return {**record, "ok": result.ok, "outcome": result.outcome(), "exit_code": result.exit.code,
             "signal": result.exit.signal, "timed_out": result.timed_out,
             "interrupted": result.interrupted, "duration": round(result.duration, 3),

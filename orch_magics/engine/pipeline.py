@@ -26,7 +26,7 @@ from typing import Any
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY, get_logger
-from ..sinks.base import Paced, Sink, file_taps, paced
+from ..sinks.base import FileTap, Paced, Sink, file_taps, paced
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
 from ..sinks.file import FileSink, per_target, render_path
@@ -104,7 +104,7 @@ class OutputPipeline:
                         or "{service}-{timestamp}.out")
             path = render_path(template, service=plan.name, env=plan.environment.name)
             self.file = FileSink(path if target is None else per_target(path, target))
-        self.taps = file_taps(self.sinks) if self.file is not None else []
+        self.taps: list[FileTap] = file_taps(self.sinks) if self.file is not None else []
 
     async def feed(self, event: Event, steering: Steering) -> None:
         """Deliver `event` (masked, filtered) to the sinks, then wait for a paced sink that is
@@ -158,9 +158,14 @@ class OutputPipeline:
 
     def _deliver(self, out: Event) -> None:
         if self.file is not None and type(out) is Stdout:
-            self.file.feed(out)
-            for tap in self.taps:
-                tap.feed(out)
+            took = self.file.feed(out)  # all of it, but when the disk filled up
+            if took:
+                kept = out if took is out.data else Stdout(took)
+                for tap in self.taps:
+                    try:
+                        tap.file_output(kept)
+                    except Exception as exc:
+                        self._broken(tap, exc)
             return
         for sink in self.sinks:
             try:
@@ -174,6 +179,7 @@ class OutputPipeline:
         """Tell `sink` no more of this run (the loop over the old list goes on)."""
         self.sinks = [s for s in self.sinks if s is not sink]
         self.paced = [s for s in self.paced if s is not sink]
+        self.taps = [s for s in self.taps if s is not sink]
         self.guard.failed(sink, exc)
 
     def finish(self, ok: bool) -> str | None:

@@ -13,11 +13,11 @@ import shutil
 import socket
 import tempfile
 
-from ..process.pids import alive
-
 PREFIX = "orch-ssh-"
 #: A folder's name: the prefix, the pid of the process that made it, then mkdtemp's part.
 _NAME = re.compile(rf"{PREFIX}(\d+)-")
+#: The largest pid Linux gives (PID_MAX_LIMIT).
+_PID_MAX = 1 << 22
 #: This process's folders not removed yet (their pools were never closed: removed at exit).
 _MADE: set[str] = set()
 
@@ -49,12 +49,26 @@ def _sweep(tmp: str) -> None:
     with contextlib.suppress(OSError), os.scandir(tmp) as entries:
         for entry in entries:
             found = _NAME.match(entry.name)
-            if found is None or int(found[1]) == os.getpid() or alive(int(found[1])):
-                continue
             with contextlib.suppress(OSError):
-                if entry.stat(follow_symlinks=False).st_uid == os.geteuid() and \
-                        entry.is_dir(follow_symlinks=False) and not _answers(entry.path):
+                if found is None or entry.stat(follow_symlinks=False).st_uid != os.geteuid() \
+                        or not entry.is_dir(follow_symlinks=False):
+                    continue
+                if not _alive(int(found[1])) and not _answers(entry.path):
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a process here (this one too; one of another user's is); a number
+    no pid can be (`orch-ssh-2147483648-x`, planted: review17) is none."""
+    if not 0 < pid <= _PID_MAX:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _answers(folder: str) -> bool:

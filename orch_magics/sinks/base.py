@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkable
 
 from ..errors import ConfigError
-from ..process.events import Event
+from ..process.events import Event, Stdout
 
 if TYPE_CHECKING:
     from ..result import RunResult
@@ -77,10 +77,29 @@ class Paced(Protocol):
     async def drain(self) -> None: ...
 
 
-def file_taps(sinks: Iterable[Sink]) -> list[Sink]:
-    """The sinks that also take the stdout a file-mode run writes to its file (a class with
-    `sees_file_output = True`: the audit digest, so a record says what the run wrote)."""
-    return [sink for sink in sinks if getattr(type(sink), "sees_file_output", False)]
+@runtime_checkable
+class FileTap(Sink, Protocol):
+    """A sink that also takes the stdout a file-mode run wrote to its file (which no other
+    sink gets): the audit digest, so a record says what the run wrote, wherever it went."""
+
+    def file_output(self, event: Stdout) -> None: ...
+
+
+def file_taps(sinks: Iterable[Sink]) -> list[FileTap]:
+    """The sinks that are `FileTap`s, each class asked once (as `paced`)."""
+    return [sink for sink in sinks if _is_tap(sink)]
+
+
+#: Whether each class of sink seen is a `FileTap`.
+_TAPS: dict[type, bool] = {}
+
+
+def _is_tap(sink: object) -> TypeGuard[FileTap]:
+    kind = type(sink)
+    known = _TAPS.get(kind)
+    if known is None:
+        known = _TAPS[kind] = issubclass(kind, FileTap)
+    return known
 
 
 def paced(sinks: Iterable[Sink]) -> list[Paced]:

@@ -1,12 +1,13 @@
 """stdout_mode: file — stdout lands in a local file, atomically.
 
-Bytes go to a temporary file *in the target's directory* (`.NAME.PID-XXXX.tmp`, mode 0600). When
+Bytes go to a temporary file *in the target's directory* (`.NAME.orch-XXXXXXXX.tmp`, mode 0600,
+file_temp.py). When
 the run succeeds the file is fsynced, given normal permissions (0666 minus the umask) and
 renamed over the final name in one step, so a reader never sees a half file under that name.
 When the run fails (non-zero exit, signal, broken connection, timeout, interrupt) nothing
 appears under the final name: the partial data is kept next to it as `NAME.partial` (replacing
 an older one) so a long transfer that broke can still be inspected; what a process killed
-outright (`kill -9`) was writing is set aside so by the next run writing that file.
+outright (`kill -9`) was writing is set aside so by the next run writing in that folder.
 
 `FileProgress` is the small object a display polls while it runs: bytes, rate, elapsed, path.
 """
@@ -20,9 +21,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import OrchError
+from ..errors import OrchError, OutputFileError
 from ..process.events import Event, Stdout
-from ..process.pids import alive
 from ..text import human_size
 
 
@@ -97,30 +97,33 @@ class FileSink:
                             f"renamed over it when the run succeeds, so a device, pipe or "
                             f"socket is never used")
         directory = os.path.dirname(path) or "."
-        import tempfile  # only a run with stdout_file needs it (cold start: issue 15)
+        from . import file_temp  # only a run with stdout_file needs it (cold start: issue 15)
 
         try:
             os.makedirs(directory, exist_ok=True)
-            _set_aside_left(directory, path)
-            fd, self.tmp_path = tempfile.mkstemp(  # named by this pid: see _set_aside_left
-                dir=directory, prefix=f".{os.path.basename(path)}.{os.getpid()}-", suffix=".tmp")
+            file_temp.set_aside_left(directory)
+            fd, self.tmp_path = file_temp.create(directory, os.path.basename(path))
         except OSError as exc:
             raise OrchError(f"cannot write stdout_file {path}: {exc.strerror or exc}") from None
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._fd = fd  # written unbuffered: what it took is what the file holds (the audit's)
         self.progress = FileProgress(path)
         self._lock = threading.Lock()
         self._finished = False
         #: Why writing stopped (a full disk), if it did.
         self.error: str | None = None
 
-    def feed(self, event: Event) -> None:
-        if isinstance(event, Stdout) and not self._finished and self.error is None:
-            try:
-                self._file.write(event.data)
-            except OSError as exc:  # a full disk: reported by finish, what was written kept
-                self.error = exc.strerror or str(exc)
-                return
-            self.progress.bytes += len(event.data)
+    def feed(self, event: Event) -> bytes:
+        """Write a Stdout chunk; the part of it the file took (all, until a write fails)."""
+        if not isinstance(event, Stdout) or self._finished or self.error is not None:
+            return b""
+        data, done = event.data, 0
+        try:
+            while done < len(data):
+                done += os.write(self._fd, memoryview(data)[done:])
+        except OSError as exc:  # a full disk: reported by finish, what was written kept
+            self.error = exc.strerror or str(exc)
+        self.progress.bytes += done
+        return data if done == len(data) else data[:done]
 
     def finish(self, ok: bool) -> str | None:
         """Publish the file when `ok` (returns its path), else keep it as `.partial` (None).
@@ -131,18 +134,15 @@ class FileSink:
             self._finished = True
         try:
             try:
-                self._file.flush()
                 if ok and self.error is None:
-                    os.fsync(self._file.fileno())
+                    os.fsync(self._fd)
             except OSError as exc:
                 self.error = self.error or exc.strerror or str(exc)
-            finally:
-                with contextlib.suppress(OSError):  # what flush could not write, close cannot
-                    self._file.close()
+            # renamed while still open, so still locked (file_temp: no sweep takes it)
             if ok and self.error is None:
                 umask = os.umask(0)
                 os.umask(umask)
-                os.chmod(self.tmp_path, 0o666 & ~umask)
+                os.fchmod(self._fd, 0o666 & ~umask)
                 os.replace(self.tmp_path, self.path)
                 self.progress.state = "done"
                 return self.path
@@ -160,39 +160,26 @@ class FileSink:
                 os.unlink(self.tmp_path)
             raise
         finally:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
             self.progress.finished = time.monotonic()
         if self.error is not None:
-            raise OrchError(f"cannot write stdout_file {self.path}: {self.error}; what was "
-                            f"written is in {partial}")
+            raise OutputFileError(f"cannot write stdout_file {self.path}: {self.error}; what "
+                                  f"was written is in {partial}", partial)
         return None
 
     def discard(self) -> None:
         """Drop the temporary file (the command never started)."""
         with self._lock:
             self._finished = True
-        self._file.close()
         try:
-            os.unlink(self.tmp_path)
+            os.unlink(self.tmp_path)  # before its lock goes with the close
         except OSError:
             pass
+        os.close(self._fd)
         self.progress.state = "failed"
 
     def close(self) -> None:
         """Without a successful finish, nothing is published."""
         self.finish(False)
 
-
-def _set_aside_left(directory: str, path: str) -> None:
-    """What a process killed outright (`kill -9`) was writing to `path` is kept as
-    `path.partial`, as a failed run's is, when the next run writing there starts (chains8:
-    its hidden temporary file stayed for good): this user's temporary files of `path` whose
-    process is gone."""
-    left = re.compile(rf"\.{re.escape(os.path.basename(path))}\.(\d+)-[^/]*\.tmp")
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
-        for entry in entries:
-            found = left.fullmatch(entry.name)
-            if found is not None and not alive(int(found[1])):
-                with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == os.geteuid() and \
-                            entry.is_file(follow_symlinks=False):
-                        os.replace(entry.path, path + ".partial")
