@@ -34,12 +34,28 @@ _LOST_WRITES = frozenset({"socket.send() raised exception.",
                           "pipe closed by peer or os.write(pipe, data) raised exception."})
 
 
+#: The background loop's thread.
+LOOP_THREAD = "orch-loop"
+
+
 class _QuietLostWrites(logging.Filter):
+    """Drops `_LOST_WRITES` of orch's loop (a user's own asyncio code keeps them: review17),
+    or of any thread in a process that runs orch alone (`everywhere`: the CLI)."""
+
+    everywhere = False
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.msg not in _LOST_WRITES
+        return record.msg not in _LOST_WRITES or not (
+            self.everywhere or record.threadName == LOOP_THREAD)
 
 
-logging.getLogger("asyncio").addFilter(_QuietLostWrites())
+_QUIET = _QuietLostWrites()
+logging.getLogger("asyncio").addFilter(_QUIET)
+
+
+def quiet_lost_writes_everywhere() -> None:
+    """For a process that is orch's alone (the CLI runs its loop on the main thread)."""
+    _QUIET.everywhere = True
 
 
 #: `loop` is set on a BackgroundLoop's own thread: a blocking wait there waits for itself.
@@ -243,7 +259,7 @@ class BackgroundLoop:
         import concurrent.futures.thread  # noqa: F401 (logging is imported above)
 
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="orch-loop", daemon=True)
+        self._thread = threading.Thread(target=self._main, name=LOOP_THREAD, daemon=True)
         self._thread.start()
 
     def _main(self) -> None:

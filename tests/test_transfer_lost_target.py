@@ -63,3 +63,32 @@ def test_a_dropped_target_fails_alone_with_one_line_of_its_own(ssh_fleet: SSHFle
     assert "put on 2 targets of two: 1 ok, 1 failed" in out, out
     assert f"{second.address}: put" in out and "connection lost" in out, out
     assert "socket.send()" not in err and "Traceback" not in err, err
+
+
+USERS_OWN = """
+import asyncio, logging, socket
+import orch_magics._loop  # what an Orchestrator or %load_ext brings in
+seen = []
+class Seen(logging.Handler):
+    def emit(self, record):
+        seen.append(record.getMessage())
+async def write_after_loss():
+    mine, peer = socket.socketpair()
+    transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, sock=mine)
+    peer.close()
+    for _ in range(8):  # asyncio warns from the sixth write to a lost connection on
+        transport.write(b"x" * 65536)
+        await asyncio.sleep(0.01)
+    transport.close()
+logging.getLogger("asyncio").addHandler(Seen())
+asyncio.run(write_after_loss())
+print("socket.send() raised exception." in seen)
+"""
+
+
+def test_a_users_own_asyncio_code_keeps_its_warning() -> None:
+    """review17: the filter that keeps orch's lost writes quiet silenced every thread's, in a
+    notebook or an app that imports orch too."""
+    done = subprocess.run([sys.executable, "-c", USERS_OWN], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout == "True\n", done

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
+from .._loop import quiet_lost_writes_everywhere
 from ..config.chain import here_problem
 from ..config.files import NoConfig, demo_config_files
 from ..config.loader import load_config
@@ -102,6 +103,7 @@ def warnings_in_one_line() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _reserve_std_fds()
     _escaping_what_cannot_be_encoded()
+    quiet_lost_writes_everywhere()  # its loop runs on this thread
     # What start-up imported lives as long as the process: collections need not walk it (a
     # cold 100-target fleet run spent 55–99 ms in one full collection of it).
     gc.freeze()
