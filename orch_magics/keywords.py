@@ -47,7 +47,8 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 hint = did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint
-                                         else _service_setting(word, names)))
+                                         else _service_setting(word, names)
+                                         if called in _RUNS_A_SERVICE else ""))
         if "environment" in names and "self" in names and len(args) < 2 \
                 and "environment" not in given \
                 and isinstance(given.get("env"), str):  # `run(env="prod", …)`
@@ -64,25 +65,31 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     return checked
 
 
-#: A service setting whose value a call gives through an argument of its own.
-_GIVEN_AS = {"stdin_mode": "stdin", "working_dir": "cwd", "environment": "env"}
+#: The calls that run a service: a word of its config given to them is said to be one.
+_RUNS_A_SERVICE = frozenset({"run", "arun", "spawn", "start", "plan"})
+#: A service setting whose value a call gives through an argument of its own (the call
+#: that takes it, when it is not this one).
+_GIVEN_AS = {"stdin_mode": ("stdin", None), "working_dir": ("cwd", None),
+             "environment": ("env", None), "restart": ("restart", "start"),
+             "max_restarts": ("max_restarts", "start")}
 
 
 def _service_setting(word: str, names: frozenset[str]) -> str:
-    """` (stdin_mode is a service setting …)` when `word` is one, or spelt near one (basics8:
-    `run(…, stdin_mod=…)` got no hint), else ""."""
+    """` (stdin_mode is a service setting …)` when `word` is one a config can hold, or spelt
+    near one (basics8: `run(…, stdin_mod=…)` got no hint), else ""."""
     import dataclasses
 
     from .config.model import Service
     from .config.suggest import did_you_mean
 
-    settings = {f.name for f in dataclasses.fields(Service)} - names
+    settings = {f.name for f in dataclasses.fields(Service) if "doc" in f.metadata} - names
     setting = word if word in settings else did_you_mean(word, settings)
     if setting is None:
         return ""
-    given = _GIVEN_AS.get(setting)
-    return (f" ({setting} is a service setting: write it in the service's config"
-            + (f"; this call takes {given}=" if given in names else "") + ")")
+    argument, call = _GIVEN_AS.get(setting, (None, None))
+    takes = (f"; {call}() takes {argument}=" if call else f"; this call takes {argument}="
+             if argument in names else "")
+    return f" ({setting} is a service setting: write it in the service's config{takes})"
 
 
 def _mark_coroutine_function(function: Callable[..., Any]) -> None:

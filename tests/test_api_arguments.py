@@ -478,6 +478,13 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
      "stdin=)"),
     (lambda o: o.spawn("local", "mark", stdout_mode="capture"), "spawn() takes no argument "
      "'stdout_mode' (stdout_mode is a service setting: write it in the service's config)"),
+    # review17: only settings a config holds, only on calls that run one, naming the call
+    (lambda o: o.run("local", "mark", restart="always"), "run() takes no argument 'restart' "
+     "(restart is a service setting: write it in the service's config; start() takes "
+     "restart=)"),
+    (lambda o: o.run("local", "mark", location="/srv"), "run() takes no argument 'location'"),
+    (lambda o: o.get("local", "/etc/hostname", "x", stdin_mode="none"), "get() takes no "
+     "argument 'stdin_mode'"),
     (lambda o: o.run(env="local", service="mark"),  # docs/api.md said `run(env, …)` (docs3)
      "run() takes the environment first: run('local', …); env= is the command's variables "
      "(a mapping)"),
