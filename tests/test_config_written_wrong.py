@@ -383,7 +383,8 @@ def test_a_value_read_as_a_comment_says_so_and_how_to_quote_it() -> None:
             "          timeout:   #5  \n"))
     flow = error_of("environments:\n  e:\n    layers:\n      - {type: sudo, config: {user: #0}}\n")
     assert str(flow).splitlines()[0] == (
-        "conf.yaml:5:1: YAML syntax error: did not find expected node content (line 4: `#` "
+        "conf.yaml:4:30: YAML syntax error: did not find expected node content: the '{' "
+        "begun here is not closed (line 4: `#` "
         "after a space starts a YAML comment, which takes the rest of the line: quote a value "
         "that begins with #, such as '#1000')")
     fine = "environments:\n  e:\n    layers:\n      - {type: sudo, config: {user: '#0'}}  # uid\n"

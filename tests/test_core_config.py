@@ -173,6 +173,12 @@ def test_extension_keys_are_allowed() -> None:
         ("services:\n  s:\n    command: \"echo\n  t: {command: x}\n", (3, 14),
          "YAML syntax error: found unexpected end of stream, while scanning a quoted scalar "
          "begun here"),
+        # review17: libyaml names no collection after a trailing comma, nor when a `#`
+        # made the closing bracket a comment
+        ("services:\n  a: {command: x,\n", (2, 6), "YAML syntax error: did not find "
+         "expected node content: the '{' begun here is not closed"),
+        ("services:\n  a: [x, y, #z]\n", (2, 6), "the '[' begun here is not closed (line "
+                                               "2: `#` after a space starts a YAML comment"),
         ("services:\n  s:\n    command: [echo, x\n  t: {command: y}\n", (4, 4),
          "did not find expected ',' or ']' (while parsing a flow sequence at line 3, column "
          "14)"),

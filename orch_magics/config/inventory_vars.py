@@ -5,9 +5,11 @@ plugin finds them.
 For each group and host, in `DIR/group_vars` and `DIR/host_vars` (DIR: each inventory file's
 folder), the first of `NAME`, `NAME.yml`, `NAME.yaml`, `NAME.json` there is read; a folder is
 read whole, its entries in name order (sub-folders in their place; hidden ones and `~`
-backups skipped). Only the connection variables an ssh hop takes are kept, and of those only
-plain values: a `!vault` value or a Jinja template (`{{ … }}`) needs Ansible to be read, so
-it is left out, as is a file encrypted whole with ansible-vault.
+backups skipped). Its `ansible_*` variables are kept, as an inventory line's are: those an
+ssh hop takes (`KEPT`), and those `not_misread` judges for the hosts an environment names (a
+misspelt one, ssh arguments, `ansible_connection`). Of the ones a hop takes only plain values
+count: a `!vault` value or a Jinja template (`{{ … }}`) needs Ansible to be read, so it is
+left out, as is a file encrypted whole with ansible-vault.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .suggest import edit_distance
 
 #: The suffixes a vars file may have, in the order Ansible tries them.
 SUFFIXES = ("", ".yml", ".yaml", ".json")
-#: The variables kept (see inventory.HONOURED).
+#: The variables an ssh hop takes (see inventory.HONOURED).
 KEPT = ("ansible_host", "ansible_user", "ansible_port", "ansible_private_key_file",
         "ansible_ssh_host", "ansible_ssh_user", "ansible_ssh_port", "ansible_ssh_private_key_file")
 PORTS = ("ansible_port", "ansible_ssh_port")
@@ -65,7 +67,7 @@ ADDRESSES = ("ansible_host", "ansible_ssh_host")
 
 
 def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found:
-    """For each folder, the kept variables of each of `names` from `FOLDER/KIND/…` (`kind`:
+    """For each folder, the `ansible_*` variables of each of `names` from `FOLDER/KIND/…` (`kind`:
     group_vars or host_vars); later folders win, as Ansible combines its sources."""
     names = list(names)
     found: Found = []

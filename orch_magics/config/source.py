@@ -271,7 +271,25 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
         if not text[mark.index:].strip():  # nothing after it: what was open is the place
             return context, f"{problem}, {exc.context} begun here"
         problem += f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
+    elif mark is not None and not text[mark.index:].strip() and (opened := _unclosed(text)):
+        return opened, f"{problem}: the {text[opened.index]!r} begun here is not closed"
     return mark, problem
+
+
+def _unclosed(text: str) -> Any:
+    """The mark of the innermost flow bracket still open where the text ends (a trailing
+    comma, or a `#` that made the closing bracket a comment: review17), else None."""
+    opened: list[Any] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+                opened.append(token.start_mark)
+            elif isinstance(token, (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
+                if opened:
+                    opened.pop()
+    except yaml.YAMLError:
+        pass
+    return opened[-1] if opened else None
 
 
 def _comment_hint(text: str, line: int | None) -> str:

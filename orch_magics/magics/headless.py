@@ -121,8 +121,9 @@ class HeadlessOutput:
         self._end_lines()
         for stream, text in after:
             self._text(stream, text)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        if self._out is None:  # a step's block is text for later, written by the cell's own
+            sys.stdout.flush()
+            sys.stderr.flush()
 
     # ---- internals: the head ------------------------------------------------------------------
     def _add(self, stream: str, data: bytes) -> None:
