@@ -1,9 +1,10 @@
 """stdout_mode: file — stdout lands in a local file, atomically.
 
-Bytes go to a temporary file *in the target's directory* (`.NAME.orch-XXXXXXXX.tmp`, mode 0600,
-file_temp.py). When
-the run succeeds the file is fsynced, given normal permissions (0666 minus the umask) and
-renamed over the final name in one step, so a reader never sees a half file under that name.
+Bytes go to a temporary file *in the target's directory* (`.NAME.orch-XXXXXXXX.tmp`, mode
+0600, locked while written: file_temp.py), unbuffered: what the file took is what the audit
+counts. When the run succeeds the file is fsynced, given normal permissions (0666 minus the
+umask) and renamed over the final name in one step, so a reader never sees a half file under
+that name.
 When the run fails (non-zero exit, signal, broken connection, timeout, interrupt) nothing
 appears under the final name: the partial data is kept next to it as `NAME.partial` (replacing
 an older one) so a long transfer that broke can still be inspected; what a process killed
