@@ -49,6 +49,7 @@ def set_aside_left(directory: str) -> list[str]:
     `NAME.partial`, oldest first (a later one replaces an earlier, as a failed run's does);
     the paths made."""
     made: list[str] = []
+    found: list[tuple[os.DirEntry[str], re.Match[str]]] = []  # none if it cannot be listed
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         found = [(entry, match) for entry in entries if (match := _LEFT.fullmatch(entry.name))]
     for entry, match in sorted(found, key=lambda pair: _mtime(pair[0])):
