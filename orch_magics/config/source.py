@@ -266,7 +266,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
     the end of the file (an unclosed quote or bracket) the place it was opened (basics8)."""
     mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
     problem = exc.problem or exc.context or "not valid YAML"
-    if exc.context and context is not None and context is not mark and (
+    if exc.context and context is not None and (
             context.line, context.column) != (mark.line, mark.column):
         if not text[mark.index:].strip():  # nothing after it: what was open is the place
             return context, f"{problem}, {exc.context} begun here"

@@ -238,15 +238,16 @@ class HeadlessOutput:
                 self._text(stream, "\n")
 
     def _text(self, stream: str, text: str) -> None:
-        if text and self._out is not None:
+        if not text:
+            return
+        if self._out is not None:
             self._out(stream, text)
-            self._last[stream] = text[-1]
-        elif text:
+        else:
             if stream != self._stream:  # a kernel sends each stream's buffer on its own:
                 (sys.stdout if self._stream == "stdout" else sys.stderr).flush()  # in order
                 self._stream = stream
             (sys.stdout if stream == "stdout" else sys.stderr).write(text)
-            self._last[stream] = text[-1]
+        self._last[stream] = text[-1]
 
 
 def _bounded(limit: Limit, out: bytes, err: bytes, where: str) -> list[tuple[str, str]]:

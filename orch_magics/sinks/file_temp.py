@@ -44,11 +44,9 @@ def create(directory: str, name: str) -> tuple[int, str]:
     return fd, path
 
 
-def set_aside_left(directory: str) -> list[str]:
+def set_aside_left(directory: str) -> None:
     """Rename each temporary file of this user in `directory` that nobody holds locked to its
-    `NAME.partial`, oldest first (a later one replaces an earlier, as a failed run's does);
-    the paths made."""
-    made: list[str] = []
+    `NAME.partial`, oldest first (a later one replaces an earlier, as a failed run's does)."""
     found: list[tuple[os.DirEntry[str], re.Match[str]]] = []  # none if it cannot be listed
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         found = [(entry, match) for entry in entries if (match := _LEFT.fullmatch(entry.name))]
@@ -61,10 +59,8 @@ def set_aside_left(directory: str) -> list[str]:
                 if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: being written
                     os.replace(entry.path, partial)
-                    made.append(partial)
             finally:
                 os.close(fd)
-    return made
 
 
 def _mtime(entry: os.DirEntry[str]) -> float:
