@@ -37,8 +37,11 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
         return method
     names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
                                                                 p.KEYWORD_ONLY))
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
 
     def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
+        for word in set(positional[:len(args)]) & set(given):
+            raise UnknownArgument(_given_twice(called, word, given[word]))
         for word in given:
             if word not in names:
                 # here, not at the top: config.loader uses this module (a cycle through config/)
@@ -72,6 +75,16 @@ _RUNS_A_SERVICE = frozenset({"run", "arun", "spawn", "start", "plan"})
 _GIVEN_AS = {"stdin_mode": ("stdin", None), "working_dir": ("cwd", None),
              "environment": ("env", None), "restart": ("restart", "start"),
              "max_restarts": ("max_restarts", "start")}
+
+
+def _given_twice(called: str, word: str, value: object) -> str:
+    """Why a call got `word` both in its place and by name: `run("prod", "svc",
+    environment={…})` means a service's variables (basics9), which a call takes as env=."""
+    said = f"{called}() got {word} twice: in its place among the arguments and as {word}="
+    if word == "environment" and isinstance(value, Mapping):
+        return (f"{said} (environment= is the environment's name; a service's `environment` "
+                f"variables are given to this call as env=)")
+    return said
 
 
 def _service_setting(word: str, names: frozenset[str]) -> str:

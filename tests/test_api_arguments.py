@@ -530,6 +530,24 @@ def test_a_misspelt_keyword_of_the_other_public_calls_says_the_one_meant(
         assert live.wait(timeout=5).ok and result.label(width=9)
 
 
+@pytest.mark.parametrize("call", ["run", "plan", "spawn", "start"])
+def test_a_service_environment_given_as_environment_says_env(cfg: Path, tmp_path: Path,
+                                                             call: str) -> None:
+    """basics9: `run("local", "mark", environment={…})` (the config key's name) was Python's
+    bare "got multiple values for argument 'environment'"; the did-you-mean never fired."""
+    with Orchestrator(cfg) as orch:
+        with pytest.raises(ConfigError) as info:
+            getattr(orch, call)("local", "mark", environment={"A": "1"})
+        with pytest.raises(ConfigError, match=r"run\(\) got service twice") as twice:
+            orch.run("local", "mark", service="mark")  # any argument given twice
+    assert str(info.value) == (
+        f"{call}() got environment twice: in its place among the arguments and as "
+        f"environment= (environment= is the environment's name; a service's `environment` "
+        f"variables are given to this call as env=)")
+    assert isinstance(info.value, TypeError) and isinstance(twice.value, TypeError)
+    assert not (tmp_path / "marker").exists()
+
+
 def test_a_misspelt_keyword_of_an_async_method_is_said_at_the_call(cfg: Path) -> None:
     """review: `orch.arun(…, sinkz=[])` said it only when awaited; Python's own TypeError for
     an `async def` comes at the call, and the method still passes for a coroutine function."""
