@@ -333,6 +333,10 @@ def test_tab_completion_offers_orch_words_on_every_orch_line(shell):
 
     assert texts("%orch local hello --yes ma") == ["marked"]
     assert texts("%orch history --env ma") == ["marked"]
+    # browser10: on a run line --env is -e KEY=VAL; an environment taken from there was
+    # "-e expects KEY=VALUE". No orch word is offered (IPython's matchers may answer).
+    for line in ("%orch local hello --env ma", "%%orch local --env ma"):
+        assert "marked" not in texts(line) and "local" not in texts(line)
     assert texts("r = %orch local hel") == ["hello"]
     assert texts("r.x = %orch mar") == ["marked"]
     assert "start" in texts("x = %orch sta")

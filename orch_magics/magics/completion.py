@@ -13,8 +13,6 @@ from .parser import RUN_SUBCOMMANDS, SUBCOMMANDS, run_parser, sub_parser
 
 #: A %orch line, alone or assigned (`r = %orch …`): group 1 is what follows the magic's name.
 ORCH_LINE = re.compile(r"\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%%?orch(\s.*)?\Z", re.S)
-#: Options whose value is an environment's name.
-ENVIRONMENT_VALUED = ("--yes", "--env")
 #: Subcommands whose first word is an environment (what follows it: paths, a port).
 ENVIRONMENT_FIRST = ("get", "put", "forward")
 
@@ -25,15 +23,16 @@ def candidates(orch: Orchestrator, line: str) -> list[str]:
     typing = "" if line.endswith((" ", "\t")) else (words.pop() if words else "")
     positional = [w for w in words[1:] if not w.startswith("-")]
     sub = positional[0] if positional and positional[0] in SUBCOMMANDS else None
+    parser = sub_parser(sub) if sub else run_parser()
     if typing.startswith("-"):
-        parser = sub_parser(sub) if sub else run_parser()
         return [o for o in parser.options() if o.startswith("--")]
     try:
         config = orch.config
     except OrchError:
         config = None
     if len(words) > 1 and words[-1].startswith("-"):  # the value of an option
-        return list(config.environments) if config and words[-1] in ENVIRONMENT_VALUED else []
+        return list(config.environments) if config and words[-1] in \
+            parser.environment_options() else []
     if not positional:
         return [*(config.environments if config else ()), *SUBCOMMANDS]
     if sub in RUN_SUBCOMMANDS and len(positional) == 1:  # named runs and named fleets

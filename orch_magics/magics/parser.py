@@ -80,6 +80,12 @@ class MagicParser(argparse.ArgumentParser):
         """Every option string this parser accepts."""
         return [o for action in self._actions for o in action.option_strings]
 
+    def environment_options(self) -> list[str]:
+        """The option strings whose value is an environment's name (metavar ENV): `--yes`, and
+        `history --env`; a run line's `--env` is `-e KEY=VAL` (browser10)."""
+        return [o for action in self._actions if action.metavar == "ENV"
+                for o in action.option_strings]
+
     def unknown(self, word: str) -> str:
         """The message for a word nothing accepted: an option typo gets a did-you-mean."""
         if not word.startswith("-"):
