@@ -96,6 +96,25 @@ def test_a_colour_set_past_the_cut_of_a_long_line_holds_on():
     assert '<span class="orch-stdout">plain</span>' in page
 
 
+def test_a_long_coloured_line_is_cut_in_shown_characters_and_never_inside_an_escape():
+    """browser10: the cut and its count took escape sequences for characters: a line of 2,000
+    coloured characters showed 333 of them, then a stray `␛[` and a "+10004 chars" note in
+    the line's last colour."""
+    from orch_magics.sinks.cell_view import MAX_LINE
+
+    s = sink()
+    colours = b"".join(b"\x1b[3%dmX" % (i % 8) for i in range(MAX_LINE + 7))
+    s.feed(Stdout(colours + b"\x1b[0m\nnext-line\n"))
+    s.close()
+    page = s.render()["text/html"]
+    tail = page[page.index('class="orch-tail"'):]
+    assert tail.count("X") == MAX_LINE and "\x1b" not in tail and "[3" not in tail
+    assert '</span><span class="orch-cut" style="opacity:.6"> … (+7 chars)</span>' in page
+    assert '<span class="orch-stdout">next-line</span>' in page  # the reset past the cut holds
+    text = s.render()["text/plain"].splitlines()[0]
+    assert text.count("X") == MAX_LINE and text.endswith("X … (+7 chars)")
+
+
 def test_a_fleet_rows_colour_holds_on_after_its_line_scrolled_out():
     """A target's row drew its shown lines from fresh colours (browser3 D2)."""
     from orch_magics.fleet.runner import TargetRow

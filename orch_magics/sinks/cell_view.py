@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..text import plural
-from .ansi import Colours, keep_colours
+from .ansi import ESCAPE, Colours, keep_colours
 from .lines import CR, CutLine, terminal_view
 from .tail import Stream
 
@@ -109,9 +109,12 @@ def _tail(rows: list[str]) -> str:
 
 
 def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # as they left it
-    text = colours[stream].html(shown(line))
-    if len(line) > MAX_LINE and "\x1b" in line[MAX_LINE:]:  # colours set past the cut hold on
-        colours[stream].apply(terminal_view(line)[MAX_LINE:])
+    head, rest, hidden = cut(line)
+    text = colours[stream].html(head)
+    if "\x1b" in rest:  # colours set past the cut hold on
+        colours[stream].apply(rest)
+    if hidden > 0:  # in no colour of the line's: the note is orch's, not the output's
+        text += f'<span class="orch-cut" style="opacity:.6"> … (+{hidden} chars)</span>'
     if stream == "stdin":
         text = "› " + text
     style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
@@ -119,12 +122,37 @@ def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # a
 
 
 def shown(line: str) -> str:
-    """A line as a terminal shows it (carriage returns applied), cut to MAX_LINE, with how many
-    characters are not shown: those past MAX_LINE and those the decoder did not keep of a
-    line longer than it holds (a `CutLine`; of one rewritten by `\r`, the kept end is what a
-    terminal shows, so only its view counts)."""
+    """A line as a terminal shows it, cut to MAX_LINE characters, with how many more it has
+    (see `cut`)."""
+    head, _, hidden = cut(line)
+    return head if hidden <= 0 else f"{head} … (+{hidden} chars)"
+
+
+def cut(line: str) -> tuple[str, str, int]:
+    """A line as a terminal shows it (carriage returns applied) as (what is shown, the rest,
+    how many characters are not shown). MAX_LINE and the count are characters a terminal
+    shows: escape sequences take none, and the cut never splits one (browser10: a 2,000
+    character coloured line showed 333 of them and a stray `␛[`). Not shown are those past
+    the cut and those the decoder did not keep of a line longer than it holds (a `CutLine`;
+    of one rewritten by `\r`, the kept end is what a terminal shows, so only its view counts)."""
     view = terminal_view(line)
-    hidden = len(view) - MAX_LINE
+    at = _after_visible(view, MAX_LINE)
+    rest = view[at:]
+    hidden = len(ESCAPE.sub("", rest)) if "\x1b" in rest else len(rest)
     if isinstance(line, CutLine) and CR not in line.rstrip(CR):
         hidden += line.dropped
-    return view if hidden <= 0 else view[:MAX_LINE] + f" … (+{hidden} chars)"
+    return view[:at], rest, hidden
+
+
+def _after_visible(text: str, count: int) -> int:
+    """The index in `text` after its first `count` shown characters (and the escape sequences
+    among them), never inside an escape sequence."""
+    if "\x1b" not in text:
+        return min(count, len(text))
+    pos = shown = 0
+    for match in ESCAPE.finditer(text):
+        if shown + match.start() - pos >= count:
+            break
+        shown += match.start() - pos
+        pos = match.end()
+    return min(pos + count - shown, len(text))
