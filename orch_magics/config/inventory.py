@@ -255,7 +255,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             from .inventory_yaml import from_yaml  # its own module: only YAML files need it
 
-            from_yaml(inv, parse_source(text, str(path), ANSIBLE_TAGS))
+            from_yaml(inv, parse_source(text, str(path), ANSIBLE_TAGS, merges=True))
         else:
             _from_ini(inv, text, str(path))
     inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars)

@@ -18,6 +18,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..importing import paused_gc
+from .yaml_syntax import check_encodable, syntax_error
 
 try:  # the C loader is much faster on large files, and has the same marks
     _Base: type = yaml.CSafeLoader
@@ -146,9 +147,6 @@ class Source:
 
 #: After a key: its colon, then a comment where its value would be.
 _COMMENT_VALUE = re.compile(r"\s*:\s+(#.*?)\s*$")
-#: A flow collection's value that YAML reads as a comment (`{user: #0}`), which takes the
-#: rest of its line with it and leaves the collection unclosed.
-_COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#")
 
 #: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).
 _KEY = re.compile(r"(?<![\w-])([\w-]+)[\"']?\s*:(?:\s|$)")
@@ -235,20 +233,22 @@ def read_source(file: str | Path) -> Source:
 
 
 def parse_source(text: str, name: str = "<string>",
-                 tags: Mapping[str, Callable[[yaml.ScalarNode], Any]] | None = None) -> Source:
+                 tags: Mapping[str, Callable[[yaml.ScalarNode], Any]] | None = None, *,
+                 merges: bool = False) -> Source:
     """Parse YAML text (see read_source); `tags` reads scalars under local tags (an Ansible
-    inventory's `!vault`), which are otherwise an error at their line."""
+    inventory's `!vault`), which are otherwise an error at their line; `merges` reads merge
+    keys (`<<: *defaults`, as Ansible does), which are otherwise an error at their line."""
     if not isinstance(text, str):
         raise ConfigError(f"config text must be a string, not {type(text).__name__}", file=name)
+    check_encodable(text, name)
     src = Source(file=name, text=text, data=None)
     with paused_gc():
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
-            mark, problem = _syntax_error(exc, text)
+            mark, problem = syntax_error(exc, text)
             pos = (mark.line + 1, mark.column + 1) if mark else None
-            raise error_at(name, text, pos, f"YAML syntax error: {problem}"
-                           f"{_comment_hint(text, mark.line if mark else None)}") from None
+            raise error_at(name, text, pos, f"YAML syntax error: {problem}") from None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
             raise ConfigError(f"YAML syntax error: character #x{exc.character:04x} is not "
@@ -257,50 +257,8 @@ def parse_source(text: str, name: str = "<string>",
             raise ConfigError(f"YAML error: {_one_line(str(exc))}", file=name) from None
         if node is not None:
             src.index[()] = (None, node)
-        src.data = {} if node is None else _Converter(src, tags or {}).convert(node, 0, ())
+        src.data = {} if node is None else _Converter(src, tags or {}, merges).convert(node, 0, ())
     return src
-
-
-def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
-    """Where a syntax error is and what it is, with what was open when it was found: at
-    the end of the file (an unclosed quote or bracket) the place it was opened (basics8)."""
-    mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
-    problem = exc.problem or exc.context or "not valid YAML"
-    if exc.context and context is not None and (
-            context.line, context.column) != (mark.line, mark.column):
-        if not text[mark.index:].strip():  # nothing after it: what was open is the place
-            return context, f"{problem}, {exc.context} begun here"
-        problem += f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
-    elif mark is not None and not text[mark.index:].strip() and (opened := _unclosed(text)):
-        return opened, f"{problem}: the {text[opened.index]!r} begun here is not closed"
-    return mark, problem
-
-
-def _unclosed(text: str) -> Any:
-    """The mark of the innermost flow bracket still open where the text ends (a trailing
-    comma, or a `#` that made the closing bracket a comment: review17), else None."""
-    opened: list[Any] = []
-    try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
-                opened.append(token.start_mark)
-            elif isinstance(token, (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
-                if opened:
-                    opened.pop()
-    except yaml.YAMLError:
-        pass
-    return opened[-1] if opened else None
-
-
-def _comment_hint(text: str, line: int | None) -> str:
-    """Why a flow collection ended where it did, when a value on that line or the one before
-    begins with `#`."""
-    lines = text.splitlines()
-    for at in (line, None if line is None else line - 1):
-        if at is not None and 0 <= at < len(lines) and _COMMENT_IN_FLOW.search(lines[at]):
-            return (f" (line {at + 1}: `#` after a space starts a YAML comment, which takes "
-                    f"the rest of the line: quote a value that begins with #, such as '#1000')")
-    return ""
 
 
 def _one_line(text: str) -> str:
@@ -319,9 +277,11 @@ class _Converter:
     at the node itself; the nodes of the top two levels are indexed for `Source.position`.
     """
 
-    def __init__(self, src: Source, tags: Mapping[str, Callable[[yaml.ScalarNode], Any]]) -> None:
+    def __init__(self, src: Source, tags: Mapping[str, Callable[[yaml.ScalarNode], Any]],
+                 merges: bool = False) -> None:
         self.src = src
         self.tags = tags
+        self.merges = merges
         self.expanded = 0
         self.seen: set[int] = set()
         self.open: set[int] = set()
@@ -358,16 +318,38 @@ class _Converter:
         return out
 
     def mapping(self, node: yaml.MappingNode, depth: int, path: Path_ | None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        merged = self.merged(node, depth) if self.merges else {}
+        out: dict[str, Any] = dict(merged)
         for key_node, value_node in node.value:
+            if self.merges and key_node.tag == _MERGE_TAG:
+                continue
             key = self.key(key_node)
-            if key in out:
+            if key in out and key not in merged:
                 raise self.error(key_node, f"duplicate key {key!r}")
+            merged.pop(key, None)  # written here: it wins over a merged one (in its place)
             sub = None
             if path is not None and depth < 2:
                 sub = path + (key,)
                 self.src.index[sub] = (key_node, value_node)
             out[key] = self.convert(value_node, depth + 1, sub)
+        return out
+
+    def merged(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+        """What the mapping's merge keys (`<<: *defaults`, `<<: [*a, *b]`) give, as YAML 1.1
+        and Ansible read them: a key written in the mapping wins, then the first mapping
+        merged."""
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                continue
+            parts = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
+                value_node]
+            for part in parts:
+                if not isinstance(part, yaml.MappingNode):
+                    raise self.error(part, "a merge key (<<) takes a mapping, or a list of "
+                                           "mappings (`<<: *defaults`)")
+                for key, value in self.convert(part, depth + 1).items():
+                    out.setdefault(key, value)
         return out
 
     def key(self, node: yaml.Node) -> str:

@@ -1,0 +1,77 @@
+"""Why a YAML text could not be read, said at the place: a syntax error with what was still
+open when it was found, a `#` that began a comment where a value was meant, and text that is
+not UTF-8 (which PyYAML would refuse with an exception of its own)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+#: A flow collection's value that YAML reads as a comment (`{user: #0}`), which takes the
+#: rest of its line with it and leaves the collection unclosed.
+_COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#")
+
+
+def check_encodable(text: str, name: str) -> None:
+    """Text YAML can read: a lone surrogate (a byte `surrogateescape` kept: a latin-1 config
+    read from stdin under the C locale, basics9) is the not-UTF-8 error a file gets."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                else f"lone surrogate U+{code:04X}")
+        raise ConfigError(f"config text is not UTF-8 text ({what} at character {exc.start})",
+                          file=name, line=text.count("\n", 0, exc.start) + 1) from None
+
+
+def syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
+    """Where a syntax error is and what it is, with what was open when it was found: at
+    the end of the file (an unclosed quote or bracket) the place it was opened (basics8),
+    and a `#` that made the rest of a line a comment."""
+    mark, problem = _where_and_what(exc, text)
+    return mark, problem + _comment_hint(text, mark.line if mark else None)
+
+
+def _where_and_what(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
+    mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
+    problem = exc.problem or exc.context or "not valid YAML"
+    if exc.context and context is not None and (
+            context.line, context.column) != (mark.line, mark.column):
+        if not text[mark.index:].strip():  # nothing after it: what was open is the place
+            return context, f"{problem}, {exc.context} begun here"
+        problem += f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
+    elif mark is not None and not text[mark.index:].strip() and (opened := _unclosed(text)):
+        return opened, f"{problem}: the {text[opened.index]!r} begun here is not closed"
+    return mark, problem
+
+
+def _unclosed(text: str) -> Any:
+    """The mark of the innermost flow bracket still open where the text ends (a trailing
+    comma, or a `#` that made the closing bracket a comment: review17), else None."""
+    opened: list[Any] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+                opened.append(token.start_mark)
+            elif isinstance(token, (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
+                if opened:
+                    opened.pop()
+    except yaml.YAMLError:
+        pass
+    return opened[-1] if opened else None
+
+
+def _comment_hint(text: str, line: int | None) -> str:
+    """Why a flow collection ended where it did, when a value on that line or the one before
+    begins with `#`."""
+    lines = text.splitlines()
+    for at in (line, None if line is None else line - 1):
+        if at is not None and 0 <= at < len(lines) and _COMMENT_IN_FLOW.search(lines[at]):
+            return (f" (line {at + 1}: `#` after a space starts a YAML comment, which takes "
+                    f"the rest of the line: quote a value that begins with #, such as '#1000')")
+    return ""
