@@ -51,6 +51,13 @@ def no_byte_at(text: str) -> int | None:
     return None
 
 
+def quoted(text: str, limit: int = 200) -> str:
+    """`text` in quotes, as a message shows a value someone wrote: control characters escaped
+    (`printable`), cut to `limit` characters behind a `…` (a generated jq program can be
+    megabytes: basics9)."""
+    return "'" + printable(text if len(text) <= limit else text[:limit - 1] + "…") + "'"
+
+
 def printable(text: str, *, lines: bool = False) -> str:
     """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
     newline or a terminal escape cannot break a one-line message or repaint the terminal

@@ -243,6 +243,14 @@ RUN_TIME_FAILURES = [
                          "system service tcp://…:PORT` listens"),
     ("services: {a: {command: '" + "x" * 140_000 + "'}}", "put the command in a script"),
     ("services: {a: {command: [echo, '" + "y" * 140_000 + "']}}", "put the command in a script"),
+    # basics9: patterns `re` refuses with errors other than re.error were internal errors
+    ("services: {a: {command: x, filters: [{type: grep, pattern: 'a{99999999999}'}]}}",
+     "not a valid regular expression: the repetition number is too large"),
+    ("services: {a: {command: x, filters: [{type: replace, pattern: '" + "(" * 3000 + "a"
+     + ")" * 3000 + "'}]}}", "its groups are nested too deeply for Python's re"),
+    ("services: {a: {command: x, stdout_mode: file, stdout_file: ''}}",
+     "stdout_file is empty: write the output file's path, such as out/{service}-{timestamp}"
+     ".out, or leave the key out"),
 ]
 
 
@@ -252,6 +260,25 @@ def test_check_catches_what_would_fail_at_run_time(text: str, message: str) -> N
     err = error_of(text)
     assert message in err.message, str(err)
     assert err.file == "conf.yaml" and err.line == 1 and err.column is not None
+
+
+def test_a_long_program_or_replacement_is_quoted_cut_in_the_error() -> None:
+    """basics9: a jq program that does not compile was quoted whole in its error: 500 KB on
+    one line for a generated one. Messages quote at most 200 characters of it."""
+    for text in ("services: {a: {command: x, filters: [{type: jq, query: '"
+                 + ".a | " * 100_000 + "'}]}}",
+                 "services: {a: {command: x, filters: [{type: replace, pattern: b, "
+                 "replacement: '\\9" + "x" * 100_000 + "'}]}}"):
+        err = error_of(text)
+        assert len(err.message) < 600 and "…'" in err.message, err.message[:300]
+
+
+def test_config_text_that_is_not_utf8_says_where() -> None:
+    """basics9: text holding a byte `surrogateescape` kept (a latin-1 config read from stdin
+    under the C locale) was PyYAML's UnicodeEncodeError; now it is the error a file gets."""
+    with pytest.raises(ConfigError, match=r"<string>:2: config text is not UTF-8 text \(byte "
+                                          r"0xe9 at character 34\)"):
+        load_config_text("environments: {a: []}\nx-note: \"caf\udce9\"\n")
 
 
 def test_what_is_valid_still_loads() -> None:

@@ -706,7 +706,7 @@ def test_fleet_keywords_of_the_api_are_checked(options: dict, message: str) -> N
 @pytest.mark.parametrize(("limit", "message"), [
     ("nothing*", "limit pattern 'nothing*' matches no target (targets: w1, w2)"),
     ("w*,!w*", "limit 'w*,!w*' leaves no target"),
-    ("~w[", "limit pattern '~w[' is not a regular expression"),
+    ("~w[", "limit pattern '~w[' is not a valid regular expression"),
     (",", "limit ',' names no pattern"),
 ])
 def test_a_limit_keyword_of_the_api_is_named_as_the_keyword(limit: str, message: str) -> None:

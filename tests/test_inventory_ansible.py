@@ -405,6 +405,36 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
 def test_a_regex_limit_that_is_no_regular_expression_says_so() -> None:
     from orch_magics.fleet.select import select
 
-    with pytest.raises(ConfigError, match=r"limit pattern '~web\[' is not a regular "
+    with pytest.raises(ConfigError, match=r"limit pattern '~web\[' is not a valid regular "
                                           r"expression: unterminated character set"):
         select(["web-1"], "~web[")
+    # basics9: one too large or too deep for `re` was an internal error (OverflowError,
+    # RecursionError) in the CLI and a bare exception from the API
+    with pytest.raises(ConfigError, match=r"'~a\{99999999999\}' is not a valid regular "
+                                          r"expression: the repetition number is too large"):
+        select(["web-1"], "~a{99999999999}")
+    with pytest.raises(ConfigError, match=r"nested too deeply"):
+        select(["web-1"], "~" + "(" * 5000 + "a" + ")" * 5000)
+
+
+def test_merge_keys_in_a_yaml_inventory_are_read_as_ansible_reads_them(tmp_path: Path) -> None:
+    """basics9: `w2: {<<: *h}` was refused ("YAML merge keys (<<) are not supported here")
+    where ansible-inventory reads it, while group_vars files took merge keys. A key written
+    beside the merge wins; hosts merged into a group's `hosts:` count as written there."""
+    write(tmp_path, {"inv.yml": (
+        "all:\n  children:\n    web:\n      hosts:\n"
+        "        w1: &h {ansible_host: 127.0.0.5, ansible_port: 2222, ansible_user: ops}\n"
+        "        w2:\n          <<: *h\n          ansible_port: 2300\n"
+        "        w3:\n          <<: [{ansible_user: deploy}, {ansible_host: 127.0.0.6}]\n"
+        "    db:\n      hosts:\n        <<: {d1: {ansible_port: 2201}}\n        d2: {}\n")})
+    assert_read_alike([tmp_path / "inv.yml"], tmp_path)
+    inv = load_inventories([tmp_path / "inv.yml"])
+    assert inv.connection("w2") == {"host": "127.0.0.5", "port": 2300, "user": "ops"}
+    # Of a list, the first mapping that has a key gives it, as the YAML merge spec says
+    # (PyYAML 6.0.4 keeps the last one for most keys, so Ansible may read ops here).
+    write(tmp_path, {"list.yml": "web:\n  hosts:\n    w1: &h {ansible_user: ops}\n"
+                                 "    w3:\n      <<: [{ansible_user: first}, *h]\n"})
+    assert load_inventories([tmp_path / "list.yml"]).connection("w3") == {"user": "first"}
+    write(tmp_path, {"bad.yml": "web:\n  hosts:\n    w1:\n      <<: 5\n"})
+    with pytest.raises(ConfigError, match=r"bad.yml:4:11: a merge key \(<<\) takes a mapping"):
+        load_inventories([tmp_path / "bad.yml"])

@@ -229,6 +229,33 @@ def test_bad_jq_program_fails_before_anything_runs() -> None:
     assert (err.value.line, err.value.column) == (2, 57)
 
 
+def test_jq_sees_the_environment_a_child_gets_without_the_secret_variables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """basics9: libjq runs in this process, so `$ENV` and `env` in a filter printed this
+    machine's ORCH_SECRET_* values in clear (masking knows only the secrets a run resolved).
+    They see what a started process inherits; the other variables are still there."""
+    monkeypatch.setenv("ORCH_SECRET_TOK", "TopSecretJQ123")
+    monkeypatch.setenv("ORCH_TEST_PLAIN", "plain-value")
+    query = "[$ENV.ORCH_SECRET_TOK, env.ORCH_SECRET_TOK, $ENV.ORCH_TEST_PLAIN, env.ORCH_TEST_PLAIN]"
+    orch = Orchestrator(load_config_text(
+        "environments: {local: {layers: []}}\nservices:\n  s: {command: 'echo {}', filters: "
+        f"[{{type: jq, query: '{query}'}}]}}\n"))
+    res = orch.run("local", "s")
+    assert res.stdout == '[null,null,"plain-value","plain-value"]\n'
+    assert "TopSecretJQ123" not in orch.run("local", command=["sh", "-c", "env"]).stdout
+
+
+def test_a_jq_module_directive_is_refused_at_load(tmp_path: Path) -> None:
+    """A filter is one expression, compiled inside the definitions above: `include` and
+    `import` (which read modules from this machine's files) are refused, at the query."""
+    (tmp_path / "m.jq").write_text("def g: 7;\n")
+    with pytest.raises(ConfigError, match=r"module directives \(import, include\) are not "
+                                          r"supported") as err:
+        load_config_text("services:\n  s: {command: 'true', filters: [{type: jq, query: "
+                         f"'include \"m\" {{search: \"{tmp_path}\"}}; g'}}]}}\n")
+    assert (err.value.line, err.value.column) == (2, 52)
+
+
 def test_no_filters_means_exact_bytes(orch: Orchestrator) -> None:
     res = orch.run("local", "binary")
     assert res.ok and len(res.stdout_bytes) == 300000

@@ -28,23 +28,28 @@ def as_written(text: str) -> None:
 
 def regex(pattern: str) -> None:
     as_written(pattern)
+    compiled(pattern)
+
+
+def compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A user's regular expression compiled, or a ValueError saying why not: `re` refuses a
+    pattern too large (`a{99999999999}`) or too deeply nested with errors other than re.error
+    (basics9)."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        return re.compile(pattern, flags)
+    except (re.error, OverflowError) as exc:
         raise ValueError(f"not a valid regular expression: {exc}") from None
+    except RecursionError:
+        raise ValueError("not a valid regular expression: its groups are nested too deeply "
+                         "for Python's re") from None
 
 
 @functools.lru_cache(maxsize=1024)
 def jq_program(query: str) -> None:
     """Compile a jq program at load time (cached: libjq takes about a millisecond a program)."""
-    import jq
+    from .jq_program import compile_program
 
-    try:
-        jq.compile(query)
-    except ValueError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        why = first.removeprefix("jq: error: ").strip().rstrip(":")
-        raise ValueError(f"jq filter {query!r} does not compile: {why}") from None
+    compile_program(query)
 
 
 #: Longest single argument Linux accepts (MAX_ARG_STRLEN); `sh -c LINE` passes LINE as one.
@@ -90,6 +95,10 @@ def path_template(template: str) -> None:
             stamp = " (YYYYmmdd-HHMMSS)" if name == "timestamp" else ""
             raise ValueError(f"{written}: stdout_file fills its fields as plain text, without "
                              f"format specs or conversions: write {{{name}}}{stamp}")
+    if not template.strip():
+        raise ValueError("stdout_file is empty: write the output file's path, such as "
+                         "out/{service}-{timestamp}.out, or leave the key out for the default "
+                         "({service}-{timestamp}.out)")
     last = template.rsplit("/", 1)[-1]
     if last in ("", ".", "..") or template == "~":
         raise ValueError(f"{template!r} names a directory: stdout_file is the output file's "

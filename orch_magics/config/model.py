@@ -17,8 +17,17 @@ from ..frozen import FrozenMap
 from ..limits import MAX_SECONDS
 from ..process.environ import variable_names
 from ..redaction import masked_repr
-from ..text import some_of
-from .checks import as_written, command_spec, directory, jq_program, literal, path_template, regex
+from ..text import quoted, some_of
+from .checks import (
+    as_written,
+    command_spec,
+    compiled,
+    directory,
+    jq_program,
+    literal,
+    path_template,
+    regex,
+)
 from .suggest import name_hint
 
 Argv = tuple[str, ...]
@@ -98,10 +107,11 @@ class ReplaceFilter:
     def check(self) -> None:
         """The replacement is read at load, as the pattern is (the loader calls this): a group
         it names that the pattern lacks, or a bad escape, would fail only on the first match."""
+        pattern = compiled(self.pattern)
         try:
-            re.compile(self.pattern).sub(self.replacement, "")  # parses the template, at once
+            pattern.sub(self.replacement, "")  # parses the template, at once
         except (re.error, IndexError) as exc:
-            raise ValueError(f"replacement '{self.replacement}': {exc}") from None
+            raise ValueError(f"replacement {quoted(self.replacement)}: {exc}") from None
 
 
 FILTER_KINDS: dict[str, type] = {

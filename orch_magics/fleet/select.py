@@ -18,6 +18,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 
 from ..config import patterns
+from ..config.checks import compiled
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 
@@ -108,10 +109,9 @@ def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[
     """`~REGEX`, as Ansible reads it: matched from the start (`re.match`) of the label, of one
     of its parts, or of one of its inventory groups."""
     try:
-        regex = re.compile(pattern[1:])
-    except re.error as exc:
-        raise ConfigError(f"limit pattern {pattern!r} is not a regular expression: "
-                          f"{exc}") from None
+        regex = compiled(pattern[1:])
+    except ValueError as exc:
+        raise ConfigError(f"limit pattern {pattern!r} is {exc}") from None
     return {label for label in labels
             if any(regex.match(one) for one in (label, *label.split("/"),
                                                  *groups.get(label, ())))}

@@ -27,11 +27,11 @@ filters the runner never builds a chain and bytes pass exactly.
 from __future__ import annotations
 
 import collections
-import json
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+from ..config.jq_program import compile_program
 from ..config.model import FilterSpec, GrepFilter, HeadFilter, JqFilter, ReplaceFilter, TailFilter
 from ..process.events import Event, Exit, Stderr, Stdout
 from .lines import LineDecoder
@@ -125,24 +125,16 @@ class Jq:
     """
 
     def __init__(self, spec: JqFilter, report: Report) -> None:
-        import jq
-
-        try:
-            self._program = jq.compile(spec.query)
-        except ValueError as exc:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"jq filter {spec.query!r} does not compile: {exc}") from None
         # libjq writes the values itself, as the jq tool does: through Python a number became
         # a float (an id above 2**53 printed as another number) and `1.0` printed as `1`.
         last = "if type == \"string\" then . else tojson end" if spec.raw else "tojson"
         try:
-            self._program, self._written = jq.compile(f"({spec.query}\n) | {last}"), True
-        except ValueError:  # a program wrapping cannot take (an `import` must come first;
-            # the newline above keeps a closing `# comment` from swallowing the wrap)
-            self._written = False
+            self._program = compile_program(spec.query, last)
+        except ValueError as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(str(exc)) from None
         self._on_invalid = spec.on_invalid
-        self._raw = spec.raw
         self._report = report
 
     def feed(self, lines: list[str]) -> Iterator[list[str]]:
@@ -168,15 +160,9 @@ class Jq:
             yield from self._invalid(line, "empty line")
             return
         try:
-            for value in self._program.input_text(line):
-                yield self._format(value)
+            yield from self._program.input_text(line)
         except ValueError as exc:
             yield from self._invalid(line, str(exc).splitlines()[0] if str(exc) else "not JSON")
-
-    def _format(self, value: Any) -> str:
-        if self._written or self._raw and isinstance(value, str):
-            return str(value)
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
     def _invalid(self, line: str, why: str) -> Iterable[str]:
         if self._on_invalid == "pass":

@@ -1,0 +1,48 @@
+"""A filter's jq program compiled by libjq (the `jq` bindings): the one place that compiles one.
+
+libjq runs in this process, so a program's `$ENV` and `env` would read this process's
+environment, with the `ORCH_SECRET_*` variables no process orch starts ever inherits, and print
+them unmasked (basics9). Every program is compiled inside definitions that give both the
+environment a child would get instead. That needs the program to be one expression: module
+directives (`import`, `include`), which jq takes only before everything else and which would
+read modules from this machine's files, are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from ..process.environ import inherited_environ
+from ..text import quoted
+
+
+class JqProgram(Protocol):
+    """What a compiled program does here: give its outputs for one input text."""
+
+    def input_text(self, text: str) -> Iterable[Any]: ...
+
+
+_AROUND = "def env: $__orch_env; $__orch_env as $ENV | "
+
+
+def compile_program(query: str, then: str | None = None) -> JqProgram:
+    """`query` compiled (followed by `| then` when given) as described above; a ValueError
+    says why it does not compile, in jq's words about the program as written."""
+    import jq
+
+    try:
+        jq.compile(query)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        why = first.removeprefix("jq: error: ").strip().rstrip(":")
+        raise ValueError(f"jq filter {quoted(query)} does not compile: {why}") from None
+    # the newline keeps a closing `# comment` from swallowing what follows it
+    text = f"{_AROUND}({query}\n)" + (f" | {then}" if then else "")
+    try:
+        program: JqProgram = jq.compile(text, args={"__orch_env": inherited_environ()})
+        return program
+    except ValueError:
+        raise ValueError(f"jq filter {quoted(query)}: module directives (import, include) are "
+                         f"not supported: a filter is one jq expression (definitions with "
+                         f"`def` are fine)") from None
