@@ -674,3 +674,11 @@ def test_plans_own_switches_are_checked(cfg: Path, given: dict[str, object], sai
         assert str(err.value) == said
         assert orch.plan("local", command="true", tty=False, stdin_mode="none",
                          dry_run=True).dry_run
+
+
+def test_fleets_start_given_names_says_which_call_starts_a_fleet(cfg: Path) -> None:
+    """fleets9: docs/fleets.md named `orch.fleets.start(...)`, which takes a plan and options;
+    given an environment and a service it was an AttributeError from inside the library."""
+    with Orchestrator(cfg) as orch:
+        with pytest.raises(TypeError, match=r"to start a fleet, call orch\.start\(ENV, SERVICE"):
+            orch.fleets.start("local", "mark")  # type: ignore[arg-type]

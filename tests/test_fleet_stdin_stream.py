@@ -10,6 +10,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,3 +171,23 @@ def test_a_queued_target_the_stream_outran_fails_saying_why(orch, monkeypatch) -
     assert res.states == {"127.0.1.1": "ok", "127.0.1.2": "failed"}
     assert res["127.0.1.1"].stdout.strip() == str(48 * 65536)
     assert "more than 1 MiB came before this target could start" in res.causes["127.0.1.2"]
+
+
+def test_a_host_that_never_answers_holds_no_other_targets_input_back(ssh_fleet: SSHFleet) -> None:
+    """fleets9: a target counted as running while it still connected set the pace of the
+    shared input, so past 4 MiB every other target waited for a host that accepts TCP and
+    never speaks SSH, and with a timeout the healthy ones failed as "timed out"."""
+    mute = socket.socket()
+    mute.bind(("127.0.1.240", ssh_fleet.port))
+    mute.listen(8)  # the kernel accepts; nobody ever answers
+    text = _config(ssh_fleet).replace(f"host: '{HOSTS}'", "host: ['127.0.1.[1:2]', 127.0.1.240]")
+    text = text.replace("connect_timeout: 5", "connect_timeout: 60")
+    try:
+        with Orchestrator(load_config_text(text)) as orch:
+            res = orch.run("web", command="wc -c", stdin=io.BytesIO(os.urandom(8 << 20)),
+                           timeout=8)
+    finally:
+        mute.close()
+    assert res.states == {"127.0.1.1": "ok", "127.0.1.2": "ok", "127.0.1.240": "failed"}
+    assert {res[h].stdout.strip() for h in ("127.0.1.1", "127.0.1.2")} == {str(8 << 20)}
+    assert "timed out before the process started" in res.causes["127.0.1.240"]

@@ -129,6 +129,9 @@ class Fleets:
               ticket: Ticket | None = None) -> LiveFleet:
         """Start on the background loop and return with a LiveFleet once its targets are known
         (a `limit` that selects nothing raises here; `ticket`: admitted already)."""
+        if not isinstance(plan, RunPlan) or not isinstance(options, FleetOptions):  # fleets9
+            raise TypeError("fleets.start() takes a RunPlan and FleetOptions; to start a "
+                            "fleet, call orch.start(ENV, SERVICE, …)")
         ticket = ticket or self.admit(plan, options, yes, front_end)
         loop = self.host.loop
         made: list[FleetRun] = []

@@ -3,9 +3,10 @@
 Text and bytes are shared as they are. Any other source (a file, an iterable, an async stream,
 the CLI's piped stdin) is read once, chunk by chunk, and every target gets every chunk from the
 first: memory stays bounded and the slowest running target sets the pace (back-pressure).
-Targets still queued behind `--parallel` need the input from its start, so it is kept for them
-up to `KEEP_FOR_QUEUED` bytes; past that, they fail with a clear error instead of starting
-with part of it. A blocking source is read by a daemon thread that a stop never waits for.
+A target runs once its process takes input: one still connecting (a host that never answers)
+holds nobody back. Targets still queued behind `--parallel` or connecting need the input from
+its start, so it is kept for them up to `KEEP_FOR_QUEUED` bytes; past that, they fail with a
+clear error instead of starting with part of it. A blocking source is read by a daemon thread that a stop never waits for.
 """
 
 from __future__ import annotations
@@ -67,20 +68,24 @@ class SharedStdin:
             self._at[self._first] += 1
 
     def attach(self, label: str) -> StdinSource:
-        """What the target `label`, now starting, is fed. Raises OrchError when it waited so
-        long behind `--parallel` that the start of the input is gone."""
+        """What the target `label`, now starting, is fed. It sets the pace once its process
+        takes the first chunk: while it connects it is still queued, so a host that never
+        answers holds no other target's input back (fleets9). Raises OrchError when it
+        waited so long that the start of the input is gone."""
         if not self._streamed:
             return self._source
+        self._reader(label).attached = True
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._read_source())
+        return self._chunks_for(label)
+
+    def _reader(self, label: str) -> _Reader:
         reader = self._readers.get(label)
         if reader is None:
             raise OrchError(f"stdin to this fleet: more than {KEEP_FOR_QUEUED >> 20} MiB came "
-                            f"before this target could start (--parallel); pass a file's "
-                            f"bytes or raise --parallel")
-        reader.running = True
-        if self._pump is None:
-            self._pump = asyncio.ensure_future(self._read_source())
-        self._changed()
-        return self._chunks_for(label, reader)
+                            f"before this target could start (--parallel, or a slow connect); "
+                            f"pass a file's bytes or raise --parallel")
+        return reader
 
     def leave(self, label: str) -> None:
         """The target ended (or never starts): it holds no input back any more."""
@@ -121,8 +126,11 @@ class SharedStdin:
         return b"".join(self._replay)
 
     # ---- the stream ---------------------------------------------------------------------------
-    async def _chunks_for(self, label: str, reader: _Reader) -> AsyncIterator[bytes]:
+    async def _chunks_for(self, label: str) -> AsyncIterator[bytes]:
         try:
+            reader = self._reader(label)  # its process has started: it sets the pace now
+            reader.running = True
+            self._changed()
             while True:
                 index = reader.next - self._first
                 if index < len(self._chunks):
@@ -175,9 +183,11 @@ class SharedStdin:
 
     def _too_far_ahead(self) -> bool:
         running = [r.next for r in self._readers.values() if r.running]
-        if not running:  # between two targets: keep reading for the queued ones, up to a bound
-            return self._kept >= KEEP_FOR_QUEUED
-        return self._bytes_after(min(running)) >= AHEAD
+        if running:
+            return self._bytes_after(min(running)) >= AHEAD
+        if any(r.attached for r in self._readers.values()):  # all still connecting
+            return self._kept >= min(AHEAD, KEEP_FOR_QUEUED)
+        return self._kept >= KEEP_FOR_QUEUED  # between two targets: kept for the queued ones
 
     @property
     def _kept(self) -> int:
@@ -206,4 +216,5 @@ class _Reader:
 
     def __init__(self, first: int) -> None:
         self.next = first
-        self.running = False
+        self.attached = False  # starting: connecting, its process not yet taking input
+        self.running = False  # its process takes input: it sets the pace
