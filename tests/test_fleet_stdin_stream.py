@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -190,4 +190,44 @@ def test_a_host_that_never_answers_holds_no_other_targets_input_back(ssh_fleet: 
         mute.close()
     assert res.states == {"127.0.1.1": "ok", "127.0.1.2": "ok", "127.0.1.240": "failed"}
     assert {res[h].stdout.strip() for h in ("127.0.1.1", "127.0.1.2")} == {str(8 << 20)}
-    assert "timed out before the process started" in res.causes["127.0.1.240"]
+    # given up at its deadline, not a second later (a connect is dropped at once; fleets9)
+    assert re.match(r"timed out after 8\.\ds \(limit 8s\); timed out before the process "
+                    r"started", res.causes["127.0.1.240"]), res.causes["127.0.1.240"]
+
+
+def test_a_target_that_connects_slowly_still_gets_its_input_whole(monkeypatch) -> None:
+    """review18: a target dropped while it connected (more than the bound read for the
+    others meanwhile) was launched all the same, then stopped at its first read with "came
+    before this target could start". Now reading waits for a connecting target past the
+    bound; only one not yet starting (queued) is refused, before it starts."""
+    import asyncio
+
+    from orch_magics.errors import OrchError
+    from orch_magics.fleet import stdin as shared_stdin
+
+    monkeypatch.setattr(shared_stdin, "KEEP_FOR_QUEUED", 1 << 20)
+
+    async def source() -> AsyncIterator[bytes]:
+        for _ in range(16):
+            yield b"x" * (256 << 10)  # 4 MiB
+
+    async def taken(chunks: AsyncIterator[bytes], after: float = 0.0) -> int:
+        await asyncio.sleep(after)  # its connect takes that long
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+        return size
+
+    async def fleet() -> tuple[list[int], str]:
+        shared = shared_stdin.SharedStdin(source())
+        for label in ("fast", "slow", "queued"):
+            shared.join(label)
+        both = await asyncio.gather(taken(shared.attach("fast")),
+                                    taken(shared.attach("slow"), 0.5))
+        with pytest.raises(OrchError) as refused:
+            shared.attach("queued")  # its turn came after more than the bound went by
+        return both, str(refused.value)
+
+    got, why = asyncio.run(fleet())
+    assert got == [4 << 20, 4 << 20]
+    assert "more than 1 MiB came before this target could start" in why

@@ -4,9 +4,12 @@ Text and bytes are shared as they are. Any other source (a file, an iterable, an
 the CLI's piped stdin) is read once, chunk by chunk, and every target gets every chunk from the
 first: memory stays bounded and the slowest running target sets the pace (back-pressure).
 A target runs once its process takes input: one still connecting (a host that never answers)
-holds nobody back. Targets still queued behind `--parallel` or connecting need the input from
-its start, so it is kept for them up to `KEEP_FOR_QUEUED` bytes; past that, they fail with a
-clear error instead of starting with part of it. A blocking source is read by a daemon thread that a stop never waits for.
+holds nobody back until `KEEP_FOR_QUEUED` bytes are kept for it; then reading waits for it
+(its connect ends, one way or the other), so a process that starts always gets its input
+whole (review18: one dropped while it connected was started, then stopped). Targets still
+queued behind `--parallel` need the input from its start too, so it is kept for them up to
+`KEEP_FOR_QUEUED` bytes; past that, they fail with a clear error instead of starting with part
+of it. A blocking source is read by a daemon thread that a stop never waits for.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class SharedStdin:
         reader = self._readers.get(label)
         if reader is None:
             raise OrchError(f"stdin to this fleet: more than {KEEP_FOR_QUEUED >> 20} MiB came "
-                            f"before this target could start (--parallel, or a slow connect); "
+                            f"before this target could start (--parallel); "
                             f"pass a file's bytes or raise --parallel")
         return reader
 
@@ -176,18 +179,20 @@ class SharedStdin:
             if self._replayed > KEEP_FOR_RERUN:
                 self._replay = None
         if self._kept > KEEP_FOR_QUEUED:  # queued targets can no longer get it all
-            for label in [k for k, r in self._readers.items() if not r.running]:
+            for label in [k for k, r in self._readers.items() if not r.attached]:
                 self._at[self._readers.pop(label).next] -= 1
             self._trim()
         self._changed()
 
     def _too_far_ahead(self) -> bool:
         running = [r.next for r in self._readers.values() if r.running]
-        if running:
-            return self._bytes_after(min(running)) >= AHEAD
-        if any(r.attached for r in self._readers.values()):  # all still connecting
-            return self._kept >= min(AHEAD, KEEP_FOR_QUEUED)
-        return self._kept >= KEEP_FOR_QUEUED  # between two targets: kept for the queued ones
+        connecting = [r.next for r in self._readers.values() if r.attached and not r.running]
+        if running and self._bytes_after(min(running)) >= AHEAD:
+            return True
+        if connecting:  # kept for them, never dropped: a started process gets all its input
+            bound = KEEP_FOR_QUEUED if running else min(AHEAD, KEEP_FOR_QUEUED)
+            return self._bytes_after(min(connecting)) >= bound
+        return not running and self._kept >= KEEP_FOR_QUEUED  # between two targets
 
     @property
     def _kept(self) -> int:
