@@ -23,6 +23,7 @@ from ..gathering import gather_all
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
+from ..process.sharing import RUNS_AT_ONCE
 from ..result import RunResult, unstarted
 from ..sinks.ansi import carried
 from ..sinks.base import SinkFactory
@@ -271,6 +272,7 @@ class FleetRun:
                 if self._early:  # sent before the targets were known
                     self._starting[target.label] = list(self._early)
         gate = asyncio.Semaphore(self.options.parallel)
+        RUNS_AT_ONCE.set(min(self.options.parallel, len(targets)))  # this task's and its runs'
         await gather_all(*(self._one(t, gate) for t in targets if t.pending is None))
         results = {label: row.result for label, row in self.rows.items()}
         return FleetResult(self.plan.environment.name,

@@ -16,10 +16,9 @@ from typing import Any, Protocol
 from ..errors import ProcessLeft
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
+from .output_queue import OutputQueue
 from .stdin_writer import StdinWriter
 
-#: How many output chunks may wait for a slow consumer before the process is paused.
-QUEUE_CHUNKS = 64
 #: Default waits between the steps of the stop ladder (seconds).
 STOP_GRACE = (2.0, 2.0)
 #: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
@@ -105,7 +104,7 @@ class ProcessHandle:
         #: One output stream, a terminal's: the layer gave one (a TTY asked by the command, or
         #: by a layer's own `tty: true`), so what the process writes to stderr comes as Stdout.
         self.tty = self._err_stream is None
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_CHUNKS)
+        self._queue = OutputQueue()
         self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._reading = False
         self._discarding = False
@@ -239,8 +238,7 @@ class ProcessHandle:
         let the handle see the end.
         """
         self._discarding = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._queue.drop_all()
 
     async def wait(self) -> Exit:
         """Wait for the end; drains unread output (it is discarded) if nobody reads events()."""

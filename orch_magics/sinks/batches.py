@@ -6,7 +6,9 @@ queue hand-over and one wake-up per batch, not per SSH packet, and no copy in th
 thread (copying every byte into batch buffers there made a one-hop gigabyte get ~15% slower:
 the loop's thread is what bounds a relay). At most `pending` batches wait for the worker, so
 memory is bounded and a slow worker holds the loop back. Output smaller than one batch is
-consumed at `finish`, in the caller's thread, with no thread started.
+consumed at `finish`, in the caller's thread, with no thread started. `size=0`: each chunk is
+consumed as it comes, in the caller's thread (for cheap work where batches would cost more
+memory than they save time: `audit.digest` in a crowded fleet).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Batches:
         self._error: Exception | None = None  # what `consume` raised in the worker
 
     def add(self, data: bytes) -> None:
+        if not self._size:
+            self._consume(data)
+            return
         self._batch.append(data)
         self._gathered += len(data)
         if self._gathered >= self._size:
