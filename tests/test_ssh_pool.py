@@ -394,3 +394,20 @@ def _waited(count, within: float = 5.0) -> int:  # type: ignore[no-untyped-def]
     while (n := count()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return int(n)
+
+
+def test_a_channels_window_is_its_share_when_many_runs_go_at_once() -> None:
+    """fleets9: every channel took an 8 MiB window, so 250 chatty targets at once buffered
+    1.26 GB in the controller; runs going at once (a fleet's --parallel) share 256 MiB."""
+    import contextvars
+
+    from orch_magics.layers.ssh_launcher import MIN_WINDOW, WINDOW, window
+    from orch_magics.process.sharing import RUNS_AT_ONCE
+
+    def at(runs: int) -> int:
+        context = contextvars.copy_context()
+        context.run(RUNS_AT_ONCE.set, runs)
+        return context.run(window)
+
+    assert window() == at(32) == WINDOW == 8 << 20
+    assert at(250) == (256 << 20) // 250 and at(100_000) == MIN_WINDOW

@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from .._loop import detached
-from ..layers.base import Launcher
+from ..layers.base import LAUNCH_PHASE, Launcher, LaunchPhase
 from ..process.command import Command
 from ..process.handle import STOP_GRACE, ProcessHandle
 
@@ -77,7 +77,12 @@ class Steering:
         self.ended_in_time, self._watched = False, None
         if self.requested.is_set():
             return None
-        launching = asyncio.ensure_future(launcher.launch(command))
+        phase = LaunchPhase()
+        token = LAUNCH_PHASE.set(phase)  # the launch's task runs in a copy of this context
+        try:
+            launching = asyncio.ensure_future(launcher.launch(command))
+        finally:
+            LAUNCH_PHASE.reset(token)
         due = asyncio.ensure_future(self.wait())
         try:
             await asyncio.wait({launching, due}, return_when=asyncio.FIRST_COMPLETED)
@@ -88,14 +93,16 @@ class Steering:
             due.cancel()
         if launching.done():
             return launching.result()
-        return await self._late(launching)
+        return await self._late(launching, 0 if phase.only_connecting else LAUNCH_GRACE)
 
-    async def _late(self, launching: asyncio.Future[ProcessHandle]) -> ProcessHandle | None:
+    async def _late(self, launching: asyncio.Future[ProcessHandle],
+                    grace: float) -> ProcessHandle | None:
         # A launch that is nearly there may finish: cancelling asyncio's subprocess creation
-        # half-way can hang for ever (it waits for a child's exit it never sees), so only a
-        # launch still pending after a moment (a hung connect) is cancelled.
+        # half-way can hang for ever (it waits for a child's exit it never sees), so a launch
+        # past connecting is cancelled only if still pending after a moment; one that only
+        # waits on a connection (a host that never answers), at once.
         try:
-            return await asyncio.wait_for(asyncio.shield(launching), LAUNCH_GRACE)
+            return await asyncio.wait_for(asyncio.shield(launching), grace)
         except asyncio.CancelledError:  # nobody will watch it: a process that still comes stops
             launching.add_done_callback(self._stop_unwatched)
             raise

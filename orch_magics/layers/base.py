@@ -22,12 +22,61 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Hashable
+import contextvars
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..errors import LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+
+
+class LaunchPhase:
+    """How far a launch has got, for whoever may give it up (engine.steering): it can be
+    dropped at once, leaving nothing behind, while it only waits on a connection and creates
+    no local process (cancelling asyncio's subprocess creation half-way can hang for ever)."""
+
+    def __init__(self) -> None:
+        self.connecting = 0  # nested: a hop connects through the hop before it
+        self.creating = 0
+
+    @property
+    def only_connecting(self) -> bool:
+        return self.connecting > 0 and self.creating == 0
+
+
+#: The phase of the launch this task runs (set by whoever launches; None: nobody asks).
+LAUNCH_PHASE: contextvars.ContextVar[LaunchPhase | None] = contextvars.ContextVar(
+    "orch_launch_phase", default=None)
+
+
+@contextlib.contextmanager
+def connecting() -> Iterator[None]:
+    """Mark the launch in progress as waiting on a connection for the duration: given up
+    meanwhile (a host that never answers), it is cancelled at once (fleets9)."""
+    with _counted("connecting"):
+        yield
+
+
+@contextlib.contextmanager
+def creating() -> Iterator[None]:
+    """Mark the launch in progress as creating a local process for the duration (a child, a
+    ProxyCommand), also inside `connecting`: given up meanwhile, it gets a moment to finish."""
+    with _counted("creating"):
+        yield
+
+
+@contextlib.contextmanager
+def _counted(name: str) -> Iterator[None]:
+    phase = LAUNCH_PHASE.get()
+    if phase is None:
+        yield
+        return
+    setattr(phase, name, getattr(phase, name) + 1)
+    try:
+        yield
+    finally:
+        setattr(phase, name, getattr(phase, name) - 1)
 
 
 class LaunchContext:

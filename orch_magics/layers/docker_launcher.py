@@ -27,7 +27,7 @@ from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder
+from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder, connecting
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import (
     Connector,
@@ -248,8 +248,9 @@ class DockerLauncher(Launcher):
 
     # ---- launching ------------------------------------------------------------------------
     async def launch(self, command: Command) -> ProcessHandle:
-        engine = await self.engine()
-        container = await self._container(engine)
+        with connecting():  # the engine and the container found: nothing started yet
+            engine = await self.engine()
+            container = await self._container(engine)
         warden = self._warden(engine, container)  # the first one starts along with the run
         handle = await self._exec(engine, container, command, command.tty or self.config.tty,
                                   warden=warden)

@@ -24,6 +24,7 @@ from ..process.command import Command
 from ..process.environ import inherited_environ
 from ..process.events import Exit
 from ..process.pipes import grow_pipe
+from .base import creating
 from .lifeline import LIFELINE
 
 #: Read size for a pty, as asyncio's pipe transports read: 256 KiB. Larger reads cost more in
@@ -152,15 +153,16 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
             preexec_fn=preexec_fn, **stdio)
         return transport
 
-    try:
-        transport = await started(*command.argv)
-    except OSError as exc:
-        program = command.argv[0]
-        path = command.env.get("PATH", os.environ.get("PATH"))
-        found = program if "/" in program else shutil.which(program, path=path)
-        if exc.errno != errno.ENOEXEC or found is None:
-            raise
-        transport = await started("/bin/sh", found, *command.argv[1:])
+    with creating():
+        try:
+            transport = await started(*command.argv)
+        except OSError as exc:
+            program = command.argv[0]
+            path = command.env.get("PATH", os.environ.get("PATH"))
+            found = program if "/" in program else shutil.which(program, path=path)
+            if exc.errno != errno.ENOEXEC or found is None:
+                raise
+            transport = await started("/bin/sh", found, *command.argv[1:])
     for fd in (0, 1, 2):
         pipe = transport.get_pipe_transport(fd)
         end = pipe.get_extra_info("pipe") if pipe is not None else None

@@ -20,9 +20,10 @@ import asyncssh
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+from ..process.sharing import share
 from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, TunnelCarrier
+from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
@@ -31,6 +32,7 @@ from .ssh_connect import (
     map_connect_errors,
     map_session_errors,
     refusal,
+    retrieved,
     where,
 )
 from .ssh_files import SSHFiles
@@ -48,10 +50,19 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 TERM_TYPE = "xterm-256color"
 #: Flow-control window per channel: large enough for a fast link's bandwidth-delay product.
 WINDOW = 8 << 20
+#: What the windows of runs going at once may hold in all (a fleet's), each at least
+#: MIN_WINDOW: 250 chatty targets buffered 8 MiB each, 1.26 GB (fleets9).
+SHARED_WINDOWS, MIN_WINDOW = 256 << 20, 256 << 10
 #: Largest data packet we accept on a unix-socket channel (OpenSSH accepts up to 256 KiB).
 CHANNEL_PACKET = 128 << 10
 #: Where each LaunchContext keeps its SSHFiles (parsed keys and known_hosts).
 FILES_KEY = ("ssh-files",)
+
+
+def window() -> int:
+    """A new channel's window: WINDOW, or its share of SHARED_WINDOWS among the runs going at
+    once (process.sharing)."""
+    return min(WINDOW, share(SHARED_WINDOWS, MIN_WINDOW))
 
 
 class SSHLauncher(Launcher):
@@ -202,8 +213,10 @@ class SSHLauncher(Launcher):
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
                                     host=host):
                 try:
-                    conn = await asyncio.wait_for(asyncssh.connect(cfg.host, **kw),
-                                                  cfg.connect_timeout + 1)
+                    with connecting():  # timed here, not by asyncssh: see retrieved
+                        attempt = asyncio.ensure_future(asyncssh.connect(cfg.host, **kw))
+                        attempt.add_done_callback(retrieved)
+                        conn = await asyncio.wait_for(attempt, cfg.connect_timeout)
                 except asyncio.TimeoutError:  # the hop carrying it may be the silent one
                     if isinstance(place, SSHLauncher) and not await place.answers():
                         raise place.silent() from None
@@ -230,7 +243,8 @@ class SSHLauncher(Launcher):
         slot = await self._primary()
         try:
             await slot.conn.create_unix_connection(lambda: ProtocolSession(protocol), path,
-                                                   window=WINDOW, max_pktsize=CHANNEL_PACKET)
+                                                   window=window(),
+                                                   max_pktsize=CHANNEL_PACKET)
         except asyncssh.ChannelOpenError as exc:
             # OpenSSH refuses a unix socket with code 2 ("open failed"), as for a missing one:
             # a socket the user may open means forwarding is off
@@ -277,7 +291,7 @@ class SSHLauncher(Launcher):
                     # keeps them), which asyncssh would refuse to encode for a str.
                     process = await asyncio.wait_for(slot.conn.create_process(
                         line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
-                        encoding=None, window=WINDOW,
+                        encoding=None, window=window(),
                         term_type=TERM_TYPE if command.tty else None,
                         term_size=command.size if command.tty else None,
                         stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
@@ -302,7 +316,8 @@ class SSHLauncher(Launcher):
         slot, process = await self._open(command, line)
         # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
         # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
-        process.channel.set_write_buffer_limits(high=WINDOW // 2, low=WINDOW // 8)
+        size = window()
+        process.channel.set_write_buffer_limits(high=size // 2, low=size // 8)
         initial, pid = b"", None
         try:
             with map_session_errors(self._err, "cannot start the command"):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..process.environ import inherited_environ
+from .base import creating
 
 #: How long a proxy that was told to end may take to be reaped (seconds).
 END_WAIT = 5.0
@@ -35,9 +36,10 @@ class ProxyCommand:
                                 port: int) -> tuple[ProxyPipe, Any]:
         """Start the command; the SSH connection `session_factory()` makes runs over it."""
         loop = asyncio.get_running_loop()
-        _, pipe = await loop.subprocess_exec(
-            lambda: ProxyPipe(session_factory()), *self.argv, stderr=None,
-            env=inherited_environ(), start_new_session=True)
+        with creating():
+            _, pipe = await loop.subprocess_exec(
+                lambda: ProxyPipe(session_factory()), *self.argv, stderr=None,
+                env=inherited_environ(), start_new_session=True)
         assert isinstance(pipe, ProxyPipe)
         pipe.conn.set_tunnel(pipe)  # the connection's close ends the command (as asyncssh's)
         self._pipes.append(pipe)
