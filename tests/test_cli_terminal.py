@@ -133,3 +133,43 @@ def test_a_closed_terminal_stops_the_run_as_its_sighup(tmp_path: Path, service: 
     assert [json.loads(line)["event"] for line in audit.read_text().splitlines()] == [
         "start", "end"]
     assert subprocess.run(["pgrep", "-f", str(config)], capture_output=True).stdout == b""
+
+
+def test_a_closed_terminal_under_streaming_output_is_its_hangup_not_an_output_error(
+        tmp_path: Path) -> None:
+    """chains9: output still being written when the terminal closed failed with EIO before
+    the SIGHUP was handled: `orch: cannot write the output: Input/output error`, status 1,
+    where a closed terminal is 129. orch is stopped (SIGSTOP) while the window closes, so
+    both come at once, as they do on a loaded machine."""
+    import os
+    import pty
+    import signal
+    import time
+
+    from terminal import _read
+
+    config, said = tmp_path / "orch.yaml", tmp_path / "signals"
+    config.write_text(CONFIG)
+    pid, fd = pty.fork()
+    if pid == 0:  # it goes on printing after the INT: the ladder's TERM ends it
+        os.execvp(ORCH[0], [*ORCH, "-c", str(config), "run", "local", "--", "sh", "-c",
+                            f"trap 'echo INT >> {said}' INT; trap 'echo TERM >> {said}; exit' "
+                            f"TERM; while :; do echo tick; sleep 0.05; done"])
+    screen, deadline = b"", time.monotonic() + 15
+    while screen.count(b"tick") < 3:
+        chunk = _read(fd, deadline)
+        assert chunk, screen
+        screen += chunk
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)  # output piles up for the terminal
+    os.close(fd)  # the window is closed
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while not (ended := os.waitpid(pid, os.WNOHANG))[0]:
+        assert time.monotonic() < deadline, "orch still runs 10 s after its terminal closed"
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(ended[1]) == 129
+    # review18: one hang-up, said by the kernel and by each failed write, is one stop signal:
+    # the ladder ran (INT, then TERM), no second signal killed the command at once
+    assert said.read_text().split() == ["INT", "TERM"]

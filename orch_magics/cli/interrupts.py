@@ -140,6 +140,8 @@ def on_interrupt(current: Callable[[], Stoppable | None]) -> Interrupts:
             interrupts.first = sig
             interrupts.arrived.set()
             run.stop()
+        elif sig == signal.SIGHUP:  # a hung-up terminal is said more than once (the kernel,
+            return  # and orch on a read or write of it: EIO): the ladder goes on (review18)
         else:
             detached(run.kill())
 

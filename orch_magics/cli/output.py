@@ -16,11 +16,13 @@ import errno
 import os
 import select
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ..errors import OrchError
+from .interrupts import stop_signals
 from .writer import LOW_WATER, BackgroundWriter
 
 #: What a shell reports for a producer whose reader left.
@@ -52,6 +54,17 @@ def is_output_error(exc: OSError) -> bool:
     without a file name (an error about a file orch opened names the file)."""
     return exc.filename is None and (exc.errno in _DEVICE_ERRORS or (
         exc.errno == errno.EBADF and stdout_closed_at_start))
+
+
+def _terminal_gone(fd: int, exc: OSError) -> bool:
+    """A write failed because the terminal hung up (EIO from a character device), while a
+    HUP stops orch: as a read of a gone terminal, it is the hang-up (cli/stream.py)."""
+    if exc.errno != errno.EIO or signal.SIGHUP not in stop_signals():
+        return False
+    try:
+        return stat.S_ISCHR(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def say(text: str) -> None:
@@ -88,6 +101,7 @@ class Output:
         self._writer: BackgroundWriter | None = None  # made on the loop, at the first write
         #: Whether the run is stopping (set by the front end once its run exists).
         self.stopping: Callable[[], bool] = lambda: False
+        self._hung_up = False  # the terminal's end was said (as SIGHUP)
 
     def write(self, fd: int, data: bytes, *, own: bool = False) -> bool:
         """Give `data` to fd 1 or 2 (never waits); False when it is dropped: that descriptor
@@ -106,6 +120,11 @@ class Output:
 
     def _failed(self, fd: int, exc: OSError) -> None:
         self._dead.add(fd)
+        if _terminal_gone(fd, exc):  # the hang-up ends the run, with 129 (chains9: it
+            if not self._hung_up:    # raced the HUP and exited 1, "I/O error"); once
+                self._hung_up = True
+                os.kill(os.getpid(), signal.SIGHUP)
+            return
         first = self.failure is None
         self.failure = self.failure or exc
         if first:
