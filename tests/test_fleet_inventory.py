@@ -158,9 +158,10 @@ def test_a_host_written_and_in_a_group_of_the_same_list_is_named_twice(
     address, port and groups (a run reached `q5` on port 22, `--limit web` left it out)."""
     (tmp_path / "twice.yaml").write_text(
         f"environments:\n  twice: {{layers: [{{type: ssh, config: {{host: {hosts}}}}}]}}\n")
-    with pytest.raises(ConfigError, match=r"twice.yaml:2:.*'q5' is named twice: each target "
-                                          r"once"):
+    with pytest.raises(ConfigError, match=r"twice.yaml:2:.*'q5' is named twice \(by .* and by "
+                                          r".*\): each target once") as err:
         load_config(tmp_path / "orch.yaml", tmp_path / "twice.yaml")
+    assert "group:web" in str(err.value) and "'q5'" in str(err.value)  # both, named (fleets9)
 
 
 def test_the_implicit_groups_and_the_ssh_names_in_a_bare_inventory(tmp_path: Path) -> None:

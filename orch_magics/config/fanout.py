@@ -66,21 +66,21 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
                                f"one {key}")
     items = value if isinstance(value, list) else [value]
     members: list[Member] = []
-    literal: set[str] = set()  # labels of names written out, not from a group
+    origin: dict[str, str] = {}  # each label: the item that brought it
     for i, item in enumerate(items):
         at = where + (i,) if isinstance(value, list) else where
         if not isinstance(item, str) or not item.strip():
             raise src.error(at, f"{describe_path(at)} must be a host or container name")
         try:
             found = _members(key, item, raw, inventory)
-            if item.startswith(GROUP_PREFIX):  # a union of groups (Ansible's web:db): once
-                twice = next((m.label for m in found if m.label in literal), None)
-                if twice is not None:  # in either order, as _check_unique says it
-                    raise ValueError(f"{twice!r} is named twice: each target once")
-                taken = {m.label for m in members}
-                found = [m for m in found if m.label not in taken]
-            else:
-                literal.update(m.label for m in found)
+            group = item.startswith(GROUP_PREFIX)
+            for member in found:  # groups are a union (Ansible's web:db); a name is written once
+                came = origin.get(member.label)
+                if came is not None and not (group and came.startswith(GROUP_PREFIX)):
+                    raise ValueError(_twice(member.label, came, item))
+            taken = set(origin)
+            found = [m for m in found if m.label not in taken]
+            origin.update((m.label, item) for m in found)
             members += found
         except (ValueError, ConfigError) as exc:
             raise src.error(at, f"{key} {item!r}: {exc}") from None
@@ -141,6 +141,15 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
                              f"{connection['user']!r}: {exc}") from None
     return Member(host, {**{k: v for k, v in connection.items() if k not in raw},
                          "host": address}, ("all", *inv.groups_of(host)))
+
+
+def _twice(label: str, first: str, then: str) -> str:
+    """Why a target may not come twice: a name written out and the same host in a group
+    would be two targets with their own settings (fleets9: the message named neither)."""
+    def said(item: str) -> str:
+        return item if item.startswith(GROUP_PREFIX) else repr(item)
+    where = "" if first == then else f" (by {said(first)} and by {said(then)})"
+    return f"{label!r} is named twice{where}: each target once"
 
 
 def _check_unique(members: list[Member], where: Path_, src: Source) -> None:
