@@ -256,6 +256,16 @@ def test_a_jq_module_directive_is_refused_at_load(tmp_path: Path) -> None:
     assert (err.value.line, err.value.column) == (2, 52)
 
 
+def test_a_jq_query_ending_in_a_comment_with_a_backslash_still_runs() -> None:
+    """review18: jq 1.7 continues a comment that ends in a backslash on the next line, which
+    swallowed the closing parenthesis of the definitions around it: the query was refused,
+    said to hold module directives."""
+    orch = Orchestrator(load_config_text(
+        "environments: {local: {layers: []}}\nservices:\n  s: {command: [echo, '{\"a\":7}'], "
+        "filters: [{type: jq, query: '.a # the answer \\'}]}\n"))
+    assert orch.run("local", "s").stdout == "7\n"
+
+
 def test_no_filters_means_exact_bytes(orch: Orchestrator) -> None:
     res = orch.run("local", "binary")
     assert res.ok and len(res.stdout_bytes) == 300000

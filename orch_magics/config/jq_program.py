@@ -10,6 +10,7 @@ read modules from this machine's files, are refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ class JqProgram(Protocol):
 
 
 _AROUND = "def env: $__orch_env; $__orch_env as $ENV | "
+#: A program that begins with a module directive, after blanks and comments.
+_MODULE_DIRECTIVE = re.compile(r"(?:\s|#[^\n]*\n)*(?:import|include)\b")
 
 
 def compile_program(query: str, then: str | None = None) -> JqProgram:
@@ -37,12 +40,17 @@ def compile_program(query: str, then: str | None = None) -> JqProgram:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         why = first.removeprefix("jq: error: ").strip().rstrip(":")
         raise ValueError(f"jq filter {quoted(query)} does not compile: {why}") from None
-    # the newline keeps a closing `# comment` from swallowing what follows it
-    text = f"{_AROUND}({query}\n)" + (f" | {then}" if then else "")
+    # the blank line keeps a closing `# comment` from swallowing what follows it, also one
+    # ending in a backslash, which jq 1.7 continues on the next line (review18)
+    text = f"{_AROUND}({query}\n\n)" + (f" | {then}" if then else "")
     try:
         program: JqProgram = jq.compile(text, args={"__orch_env": inherited_environ()})
         return program
-    except ValueError:
-        raise ValueError(f"jq filter {quoted(query)}: module directives (import, include) are "
-                         f"not supported: a filter is one jq expression (definitions with "
-                         f"`def` are fine)") from None
+    except ValueError as exc:
+        if _MODULE_DIRECTIVE.match(query):
+            raise ValueError(f"jq filter {quoted(query)}: module directives (import, include) "
+                             f"are not supported: a filter is one jq expression (definitions "
+                             f"with `def` are fine)") from None
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise ValueError(f"jq filter {quoted(query)} cannot run as a filter: "
+                         f"{first.removeprefix('jq: error: ').strip().rstrip(':')}") from None
