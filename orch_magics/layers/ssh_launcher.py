@@ -13,6 +13,7 @@ import shlex
 import signal as _signal
 import time
 from collections.abc import Callable, Hashable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import asyncssh
@@ -23,7 +24,7 @@ from ..process.handle import ProcessHandle
 from ..process.sharing import share
 from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting
+from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, creating
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
@@ -213,7 +214,9 @@ class SSHLauncher(Launcher):
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
                                     host=host):
                 try:
-                    with connecting():  # timed here, not by asyncssh: see retrieved
+                    # a ProxyJump host's own ssh_config may give it a ProxyCommand, which
+                    # asyncssh spawns itself: creating a local process then (review18)
+                    with connecting(), creating() if host.proxy_jump else nullcontext():
                         attempt = asyncio.ensure_future(asyncssh.connect(cfg.host, **kw))
                         attempt.add_done_callback(retrieved)
                         conn = await asyncio.wait_for(attempt, cfg.connect_timeout)
