@@ -34,12 +34,6 @@ def compile_program(query: str, then: str | None = None) -> JqProgram:
     says why it does not compile, in jq's words about the program as written."""
     import jq
 
-    try:
-        jq.compile(query)
-    except ValueError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        why = first.removeprefix("jq: error: ").strip().rstrip(":")
-        raise ValueError(f"jq filter {quoted(query)} does not compile: {why}") from None
     # the blank line keeps a closing `# comment` from swallowing what follows it, also one
     # ending in a backslash, which jq 1.7 continues on the next line (review18)
     text = f"{_AROUND}({query}\n\n)" + (f" | {then}" if then else "")
@@ -47,10 +41,19 @@ def compile_program(query: str, then: str | None = None) -> JqProgram:
         program: JqProgram = jq.compile(text, args={"__orch_env": inherited_environ()})
         return program
     except ValueError as exc:
-        if _MODULE_DIRECTIVE.match(query):
-            raise ValueError(f"jq filter {quoted(query)}: module directives (import, include) "
-                             f"are not supported: a filter is one jq expression (definitions "
-                             f"with `def` are fine)") from None
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        raise ValueError(f"jq filter {quoted(query)} cannot run as a filter: "
-                         f"{first.removeprefix('jq: error: ').strip().rstrip(':')}") from None
+        wrapped = exc
+    try:  # what is wrong, said of the program as written
+        jq.compile(query)
+    except ValueError as exc:
+        raise ValueError(f"jq filter {quoted(query)} does not compile: {_why(exc)}") from None
+    if _MODULE_DIRECTIVE.match(query):
+        raise ValueError(f"jq filter {quoted(query)}: module directives (import, include) are "
+                         f"not supported: a filter is one jq expression (definitions with "
+                         f"`def` are fine)") from None
+    raise ValueError(f"jq filter {quoted(query)} cannot run as a filter: {_why(wrapped)}")
+
+
+def _why(exc: ValueError) -> str:
+    """The first line of libjq's message, without its `jq: error:` prefix."""
+    first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+    return first.removeprefix("jq: error: ").strip().rstrip(":")

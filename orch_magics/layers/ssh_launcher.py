@@ -284,7 +284,8 @@ class SSHLauncher(Launcher):
         return local
 
     # ---- launching --------------------------------------------------------------------------
-    async def _open(self, command: Command, line: str) -> tuple[Slot, asyncssh.SSHClientProcess[bytes]]:
+    async def _open(self, command: Command, line: str,
+                    size: int) -> tuple[Slot, asyncssh.SSHClientProcess[bytes]]:
         for attempt in (1, 2):
             slot = await self._acquire()
             try:
@@ -294,7 +295,7 @@ class SSHLauncher(Launcher):
                     # keeps them), which asyncssh would refuse to encode for a str.
                     process = await asyncio.wait_for(slot.conn.create_process(
                         line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
-                        encoding=None, window=window(),
+                        encoding=None, window=size,
                         term_type=TERM_TYPE if command.tty else None,
                         term_size=command.size if command.tty else None,
                         stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
@@ -316,10 +317,10 @@ class SSHLauncher(Launcher):
         if (why := too_long(command, line)) is not None:
             raise self._err(LayerError, f"the command is too long for {where(self.config)} "
                                         f"({why}): pass large data on stdin or in a file")
-        slot, process = await self._open(command, line)
+        size = window()
+        slot, process = await self._open(command, line, size)
         # Keep several MiB in flight while stdin is fed: with the default 64 KiB high-water mark
         # every drain() waited for an almost empty buffer, stalling the pipe once per chunk.
-        size = window()
         process.channel.set_write_buffer_limits(high=size // 2, low=size // 8)
         initial, pid = b"", None
         try:
