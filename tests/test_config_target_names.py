@@ -180,8 +180,9 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
                              "name has none (a range is written [01:12] or [a:f])"),
     # a template only Ansible fills in: left out, the name w3 would be reached instead
     ('w3 ansible_host="{{ inventory_hostname }}.internal"',
-     "inventory host 'w3': its ansible_host is a template ('{{ inventory_hostname }}.internal'"
-     "), which only Ansible can read: write the address in the inventory or the ssh layer"),
+     "inventory host 'w3': {inv}:4: its ansible_host is a template ('{{ inventory_hostname "
+     "}}.internal'), which only Ansible can read: write the address in the inventory or the "
+     "ssh layer"),
     # reached over ssh, it would be another machine (localhost: this one as the ssh user)
     # (a chroot host named by a path loads: it is refused only where an environment names it)
     ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a host or container name "
@@ -191,10 +192,11 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "has '$': a host or container name has none (a shell would read it"),
     ('w3 ansible_host=127.0.1.3 ansible_user="orch`id`"', "inventory host 'w3', ansible_user "
      "'orch`id`': it has '`': a user name has none"),
-    ("w3 ansible_connection=local", "inventory host 'w3': its ansible_connection is 'local': "
-                                    "an ssh layer reaches it over ssh only"),
-    ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': its ansible_connection is "
-                                                      "'community.docker.docker': an ssh layer"),
+    # fleets9: the error names the inventory line that set the variable, not only the host
+    ("w3 ansible_connection=local", "inventory host 'w3': {inv}:4: its ansible_connection is "
+                                    "'local': an ssh layer reaches it over ssh only"),
+    ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': {inv}:4: its "
+     "ansible_connection is 'community.docker.docker': an ssh layer"),
 ])
 def test_every_inventory_host_is_checked_not_only_the_first(tmp_path: Path, line: str,
                                                            why: str) -> None:

@@ -11,10 +11,7 @@ A host's groups are merged in Ansible's order: by depth, then `ansible_group_pri
 
 from __future__ import annotations
 
-import ast
 import re
-import shlex
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +23,15 @@ from ..errors import ConfigError
 from ..layers.names import check_label_part
 from ..text import some_of
 from . import patterns
+from .inventory_ini import from_ini
 from .inventory_vars import (
     ANSIBLE_TAGS,
     Found,
+    Origins,
+    at,
     checked_vars,
     for_ansible,
+    judged,
     not_misread,
     read_beside,
 )
@@ -51,19 +52,9 @@ _HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\]:(?P<v6port>\d+)|"
                         r"(?P<host>[^:\[\]]*(?:\[[^\]]*\][^:\[\]]*)*):(?P<port>\d+)")
 #: Groups every inventory has: every host, and the hosts of no other group.
 IMPLICIT = ("all", "ungrouped")
-#: An INI section header, a `#` comment after it allowed (as Ansible's own pattern has it:
-#: a `;` there, or after a child group's name, is refused by ansible-inventory too).
-_SECTION = re.compile(r"\[([^\]]+)\]\s*(?:#.*)?")
-_COMMENT = re.compile(r"\s+#.*$")
 #: The first line that is neither blank nor a comment, and how a YAML mapping's one starts.
 _FIRST_CONTENT = re.compile(r"^[ \t]*[^\s#;].*$", re.M)
 _YAML_START = re.compile(r"\s*(---|%|\{|[^\s\[][^:]*:(\s|$)|[\"'])")
-#: A host line starting with `[v6addr]:port`, not a section header.
-_BRACKETED_HOST = re.compile(r"\[[^\]]+\]:\d+(\s|$)")
-#: An IPv4 address or a version (`10.0.0.1`, `1.2.3`): no Python literal.
-_ADDRESS = re.compile(r"\d+(?:\.\d+){2,}")
-#: A host line shlex has nothing to do for (no quotes, escapes or comments).
-_PLAIN = re.compile(r"[^'\"\\#]*")
 
 
 @dataclass
@@ -89,6 +80,9 @@ class Inventory:
     #: over its inventory vars, and a later folder over an earlier one, as in Ansible.
     group_files: Found = field(default_factory=list)
     host_files: Found = field(default_factory=list)
+    #: Where each variable a host may be refused for was written (file:line), so the error
+    #: names that line, not only the host (fleets9: a group_vars typo was blamed on a host).
+    origins: Origins = field(default_factory=dict)
     _in: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
                                              compare=False)
     _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
@@ -103,16 +97,23 @@ class Inventory:
             check_label_part("group", name)
         return self.groups.setdefault(name, _Group())
 
-    def set_vars(self, group: str, values: Mapping[str, Any]) -> None:
-        """Variables of `group` (checked); `ansible_group_priority` is its priority, as in
-        Ansible, not a variable."""
+    def set_vars(self, group: str, values: Mapping[str, Any], where: Mapping[str, str]) -> None:
+        """Variables of `group` (checked), each written at `where[name]` (file:line); `ansible_group_priority` is its
+        priority, as in Ansible, not a variable."""
         checked = checked_vars(values)
         target = self.group(group)
         if "ansible_group_priority" in checked:
             target.priority = _priority(checked.pop("ansible_group_priority"))
         target.vars.update(checked)
+        self._written("group", group, checked, where)
 
-    def add_host(self, group: str, name: str, values: Mapping[str, Any]) -> None:
+    def _written(self, scope: str, name: str, values: Mapping[str, Any],
+                 where: Mapping[str, str]) -> None:
+        self.origins.update(((scope, name, key), where.get(key, ""))
+                            for key, value in values.items() if judged(key, value))
+
+    def add_host(self, group: str, name: str, values: Mapping[str, Any],
+                 where: Mapping[str, str]) -> None:
         """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables. A
         pattern's port is the host's only where it is first listed, as Ansible's add_host has
         it (a later `db:2223` joins the group, its port ignored); `ansible_port=` always sets."""
@@ -126,6 +127,7 @@ class Inventory:
             if port is not None and first:
                 held.update(checked_vars({"ansible_port": port}))
             held.update(values)
+            self._written("host", host, values, where)
         if len(self.host_vars) > patterns.MAX_NAMES:  # 20 lines of ranges took 1.6 GB: config7
             raise ValueError(f"the inventory names more than {patterns.MAX_NAMES:,} hosts")
 
@@ -165,31 +167,38 @@ class Inventory:
 
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
+        where: dict[str, str] = {}  # of a variable: where the value that won was written
+
+        def take(values: Mapping[str, Any], scope: str, name: str) -> None:
+            merged.update(values)
+            where.update((key, self.origins.get((scope, name, key), "")) for key in values)
+
         order = sorted(self.groups_of(host), key=lambda g: (
             self._depth(g), self.groups[g].priority if g in self.groups else 1, g))
         for group in ("all", *order):  # as Ansible's sort_groups: a tie in file order no more
             if group in self.groups:
-                merged.update(self.groups[group].vars)
+                take(self.groups[group].vars, "group", group)
         for groups in (["all"], order):  # Ansible's all_plugins_inventory, then groups_…
-            for folder in self.group_files:
+            for i, folder in enumerate(self.group_files):
                 for group in groups:
-                    merged.update(folder.get(group, {}))
-        merged.update(self.host_vars.get(host, {}))
-        for folder in self.host_files:
-            merged.update(folder.get(host, {}))
-        not_misread(merged)
+                    take(folder.get(group, {}), f"group_vars/{i}", group)
+        take(self.host_vars.get(host, {}), "host", host)
+        for i, folder in enumerate(self.host_files):
+            take(folder.get(host, {}), f"host_vars/{i}", host)
+        not_misread(merged, where)
         # null is "not set", as Ansible reads it (`ansible_host: null` reaches the inventory
         # name): never the text "None"; it still overrides what a wider group set
         values = {HONOURED[k]: merged[k] for k in HONOURED if merged.get(k) is not None}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
-            raise ValueError(f"its ansible_connection is {how!r}: an ssh layer reaches it over "
+            raise ValueError(f"{at(where, 'ansible_connection')}its ansible_connection is {how!r}: an ssh layer reaches it over "
                              f"ssh only (name a group without it, or reach it with the layer "
                              f"its connection means: none for local, docker for docker)")
         if for_ansible(values.get("host")):
             shown = "vault-encrypted" if not isinstance(values["host"], str) else \
                 f"a template ({values['host']!r})"
-            raise ValueError(f"its ansible_host is {shown}, which only Ansible can read: "
+            key = [k for k, v in HONOURED.items() if v == "host" and merged.get(k) is not None][-1]
+            raise ValueError(f"{at(where, key)}its ansible_host is {shown}, which only Ansible can read: "
                              f"write the address in the inventory or the ssh layer")
         if "port" in values:
             values["port"] = int(values["port"])
@@ -257,8 +266,9 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
 
             from_yaml(inv, parse_source(text, str(path), ANSIBLE_TAGS, merges=True))
         else:
-            _from_ini(inv, text, str(path))
-    inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars)
+            from_ini(inv, text, str(path))
+    inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars,
+                                                  inv.origins)
     return inv
 
 
@@ -275,103 +285,6 @@ def _is_yaml(text: str) -> bool:
         return False
     return isinstance(data, dict) and all(isinstance(v, (dict, type(None)))
                                           for v in data.values())
-
-
-def _from_ini(inv: Inventory, text: str, name: str) -> None:
-    section, kind = "ungrouped", "hosts"
-    # As ansible-inventory reads a file: a group named only by a `[g:vars]` header or as a
-    # child must be declared (`[g]`, `[g:children]`) somewhere in it, or in a file before it;
-    # a typo there would change every host's login or drop hosts from a group, without a word.
-    declared = {"all", "ungrouped", *inv.groups}
-    pending: dict[str, tuple[int, str]] = {}  # group → (line, why it must be declared)
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and not _BRACKETED_HOST.match(line):
-            header = _SECTION.fullmatch(line)
-            if header is None:
-                after = " (a comment after it starts with '#')" if "]" in line else ""
-                raise ConfigError(f"{name}:{number}: a section header must end with ']'"
-                                  f"{after}: {line!r}")
-            section, _, kind = header[1].partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                raise ConfigError(f"{name}:{number}: unknown section kind {kind!r} (expected "
-                                  f"vars or children)")
-            _group_name(section, f"{name}:{number}: section {line!r}")
-            if kind != "vars":
-                declared.add(section)
-                pending.pop(section, None)
-            elif section not in declared:
-                pending.setdefault(section, (number, f"section [{section}:vars] is for"))
-            inv.group(section)
-            continue
-        try:
-            child = _ini_line(inv, section, kind, line)
-        except ValueError as exc:
-            raise ConfigError(f"{name}:{number}: {exc}") from None
-        if child is not None:
-            inv.add_child(section, child, f"{name}:{number}")
-        if child is not None and child not in declared:
-            pending.setdefault(child, (number, f"section [{section}:children] names"))
-    if pending:
-        group, (number, why) = min(pending.items(), key=lambda item: item[1][0])
-        raise ConfigError(f"{name}:{number}: {why} an undefined group {group!r} (declare it "
-                          f"with [{group}] or [{group}:children])",
-                          suggestion=did_you_mean(group, sorted(declared - {"ungrouped"})))
-
-
-def _group_name(group: str, where: str) -> None:
-    """A group name as ansible-inventory takes one: no spaces (`[ web ]`, `web extra`)."""
-    if not group or any(c.isspace() for c in group):
-        raise ConfigError(f"{where}: {group!r} is no group name (a group name has no spaces)")
-    try:
-        check_label_part("group", group)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _ini_line(inv: Inventory, section: str, kind: str, line: str) -> str | None:
-    """Read one line of a section; a `children` line returns the child group it names."""
-    if kind == "vars":
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
-        inv.set_vars(section, {key.strip(): _scalar(value.strip())})
-    elif kind == "children":
-        child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
-        if any(c.isspace() for c in child):
-            raise ValueError(f"{child!r} is no group name (a group name has no spaces)")
-        return child  # added by the caller, which knows the line
-    else:
-        words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
-        values = {}
-        for word in words[1:]:
-            key, sep, value = word.partition("=")
-            if not sep:
-                raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
-            values[key] = _scalar(value)
-        inv.add_host(section, words[0], checked_vars(values))
-    return None
-
-
-def _scalar(text: str) -> Any:
-    """A value as Ansible reads one from an INI file: a Python literal (`2222`, `"deploy"`,
-    `None`: not set) when it is one, else the text."""
-    if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
-        return int(text)
-    if text[:1].isalpha() and text[1:2] not in ("'", '"') and text not in ("True", "False",
-                                                                           "None") \
-            or _ADDRESS.fullmatch(text):
-        return text  # a name or an address: no literal starts so
-    try:
-        with warnings.catch_warnings():  # Python's own words on text that is no literal
-            warnings.simplefilter("ignore")  # (`/keys/v-7in/id`: "invalid decimal literal")
-            value = ast.literal_eval(text)
-    except Exception:  # not a literal (ValueError, SyntaxError), or `{[]: 1}` (TypeError), …
-        return text
-    return value if value is None or isinstance(value, (str, int, float, bool)) else text
 
 
 def _priority(value: Any) -> int:

@@ -40,6 +40,10 @@ _JUMP_OPTIONS = re.compile(r"ProxyJump|ProxyCommand", re.I)
 _SSH_VALUED = set("bcDeEFiIJlLmoOpPQRSwWB")
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
+#: Where a variable that may be refused (`judged`) was written, as "file:line": by (scope,
+#: group or host name, variable); scopes: group, host, and group_vars/N, host_vars/N for the
+#: Nth inventory's folder.
+Origins = dict[tuple[str, str, str], str]
 
 
 class _Tagged:
@@ -66,12 +70,14 @@ ANSIBLE_TAGS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
 ADDRESSES = ("ansible_host", "ansible_ssh_host")
 
 
-def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found:
+def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str],
+              origins: Origins) -> Found:
     """For each folder, the `ansible_*` variables of each of `names` from `FOLDER/KIND/…` (`kind`:
-    group_vars or host_vars); later folders win, as Ansible combines its sources."""
+    group_vars or host_vars); later folders win, as Ansible combines its sources. Where the
+    `judged` ones were written goes into `origins`."""
     names = list(names)
     found: Found = []
-    for folder in folders:
+    for i, folder in enumerate(folders):
         base = folder / kind
         per_name: dict[str, dict[str, Any]] = {}
         if base.is_dir():
@@ -79,7 +85,10 @@ def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str]) -> Found
                 if name.startswith("/"):  # a "chroot" host's path, which Ansible skips too
                     continue
                 for file in _files(base, name):
-                    per_name.setdefault(name, {}).update(_read(file))
+                    values, lines = _read(file)
+                    per_name.setdefault(name, {}).update(values)
+                    origins.update(((f"{kind}/{i}", name, key), f"{file}:{line}")
+                                   for key, line in lines.items())
         found.append(per_name)
     return found
 
@@ -108,13 +117,14 @@ def _folder(path: Path) -> list[Path]:
     return found
 
 
-def _read(file: Path) -> dict[str, Any]:
+def _read(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The `ansible_*` variables of one vars file, checked (a bad port names its line): those
     orch honours, and those `not_misread` judges for the hosts an environment names (fleets8:
-    a misspelt user, a jump host or `ansible_connection: local` there were dropped unsaid)."""
+    a misspelt user, a jump host or `ansible_connection: local` there were dropped unsaid);
+    and the lines of the `judged` ones."""
     text = read_text(file, "inventory vars file")
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
-        return {}
+        return {}, {}
     loader = _VarsLoader(text)
     try:
         node = loader.get_single_node()
@@ -126,7 +136,7 @@ def _read(file: Path) -> dict[str, Any]:
     finally:
         loader.dispose()
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: a vars file must map variable names to values")
     kept: dict[str, Any] = {}
@@ -137,7 +147,7 @@ def _read(file: Path) -> dict[str, Any]:
             kept.update(checked_vars({key: value}))
         except ValueError as exc:
             raise ConfigError(f"{file}:{_line(node, key)}: {exc}") from None
-    return kept
+    return kept, {key: _line(node, key) for key, value in kept.items() if judged(key, value)}
 
 
 def for_ansible(value: Any) -> bool:
@@ -154,32 +164,44 @@ def _line(node: yaml.Node, key: str) -> int:
     return 1
 
 
-def read_beside(paths: Iterable[str | Path], groups: Iterable[str],
-                hosts: Iterable[str]) -> tuple[Found, Found]:
+def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Iterable[str],
+                origins: Origins) -> tuple[Found, Found]:
     """The group_vars/ and host_vars/ of these groups and hosts beside the inventory files."""
     folders = [Path(path).resolve().parent for path in paths]
-    return (read_vars(folders, "group_vars", dict.fromkeys(groups)),
-            read_vars(folders, "host_vars", hosts))
+    return (read_vars(folders, "group_vars", dict.fromkeys(groups), origins),
+            read_vars(folders, "host_vars", hosts, origins))
 
 
-def not_misread(values: Mapping[str, Any]) -> None:
+def judged(key: str, value: Any) -> bool:
+    """Whether a host may be refused for this variable (`not_misread`, `Inventory.connection`):
+    one orch does not take, or an address only Ansible can read."""
+    return key.startswith("ansible_") and (key not in KEPT or for_ansible(value))
+
+
+def at(where: Mapping[str, str], key: str) -> str:
+    """`file:line: ` where `key` was written, as an error about it starts (or nothing)."""
+    return f"{where[key]}: " if where.get(key) else ""
+
+
+def not_misread(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
     """Refuse the variables of a host to be reached that would reach it other than as written
     (config2 tester): a misspelt connection variable (`ansible_usr`: the run went on as the
     layer's user), and a jump host set in ssh arguments orch does not read (the run went
     straight to the host). Checked for the hosts an environment names only: a shared
-    inventory's other groups may go through a bastion."""
+    inventory's other groups may go through a bastion. `where`: each variable's file:line."""
     for key, value in values.items():
         if key.startswith("ansible_") and key not in KEPT:
             near = min(KEPT, key=lambda known: edit_distance(key, known, 3))
             if edit_distance(key, near, 3) <= 2:
-                raise ValueError(f"its inventory variable {key!r} is unknown (did you mean "
-                                 f"{near!r}?)")
+                raise ValueError(f"{at(where, key)}its inventory variable {key!r} is unknown "
+                                 f"(did you mean {near!r}?)")
         if key in JUMP_ARGS and for_ansible(value):
-            raise ValueError(f"its inventory's {key} is {_shown(value)}, which only Ansible "
+            raise ValueError(f"{at(where, key)}its inventory's {key} is {_shown(value)}, "
+                             f"which only Ansible "
                              f"can read: orch cannot tell whether it sets a jump host (write "
                              f"it out, or a jump host as the layer before this one)")
         if key in JUMP_ARGS and isinstance(value, str) and sets_jump(value):
-            raise ValueError(f"its inventory's {key} sets a jump host (or an ssh_config, "
+            raise ValueError(f"{at(where, key)}its inventory's {key} sets a jump host (or an ssh_config, "
                              f"-F, that may), which orch does not read: write the jump host "
                              f"as the layer before this one (ssh BASTION, then these hosts), "
                              f"and an ssh_config as the layer's ssh_config")

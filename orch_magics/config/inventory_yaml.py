@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .inventory_vars import checked_vars
+from .inventory_vars import checked_vars, judged
 from .source import Path_, Source
 from .suggest import did_you_mean
 
@@ -54,7 +54,7 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
         if section == "vars":
             for key, value in values.items():
                 with _pointing(src, at + ("vars", key), group):
-                    inv.set_vars(group, {key: value})
+                    inv.set_vars(group, {key: value}, _lines(src, at + ("vars",), {key: value}))
         elif section == "children":
             for child, child_body in values.items():
                 pos = src.position(at + ("children", child), at_key=True)
@@ -75,7 +75,7 @@ def _yaml_host(inv: Inventory, src: Source, where: Path_, group: str, values: An
         with _pointing(src, where + (key,), group, host=host):  # the host's own variable
             checked_vars({key: value})
     with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
-        inv.add_host(group, host, checked_vars(values or {}))
+        inv.add_host(group, host, checked_vars(values or {}), _lines(src, where, values or {}))
 
 
 @contextmanager
@@ -89,6 +89,17 @@ def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False,
         name_wrong = at_key or not str(at[-1]).isidentifier()
         whose = f"group {group!r}, host {host!r}" if host is not None else f"group {group!r}"
         raise _yaml_error(src, at, f"{whose}: {exc}", at_key=name_wrong) from None
+
+
+def _lines(src: Source, at: Path_, values: dict[str, Any]) -> dict[str, str]:
+    """`file:line` of each variable at `at` a host may be refused for (only those: finding a
+    line walks the file's nodes)."""
+    found = {}
+    for key, value in values.items():
+        if judged(str(key), value):
+            pos = src.position(at + (key,))
+            found[key] = f"{src.file}:{pos[0]}" if pos else src.file
+    return found
 
 
 def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
