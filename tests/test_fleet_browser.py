@@ -17,16 +17,18 @@ from lab import browse_notebook, save_notebook
 pytestmark = pytest.mark.browser
 
 N = 30
+#: A line wider than the table's first column, as a log line is.
+LONG = "the quick brown fox jumps over the lazy dog, then runs on past the barn, 80 chars"
 SERVICES = """\
 services:
   steps: {command: 'i=0; while [ $i -lt 8 ]; do echo step-$i; i=$((i+1)); sleep 0.5; done'}
   echo-in: {command: cat, stdin_mode: streaming}
   reader: {command: 'while IFS= read -r l; do echo "R:$l"; done', stdin_mode: streaming}
-  mixed: {command: 'case "$SSH_CONNECTION" in *"127.0.1.3 "*) echo bad >&2; exit 3;;
-    *"127.0.1.5 "*) sleep 30;; esac; printf abc; sleep 0.5; printf "def\\n"; printf "\\303";
+  mixed: {environment: {LONG: "LONG"}, command: 'case "$SSH_CONNECTION" in
+    *"127.0.1.3 "*) echo bad >&2; exit 3;; *"127.0.1.5 "*) sleep 30;; esac; printf abc; sleep 0.5; printf "def\\n"; printf "\\303";
     sleep 0.3; printf "\\251t\\n"; printf "\\033[31mred\\033[0m\\n"; echo oops >&2;
-    for i in 1 2 3; do printf "\\r%d%%" $i; sleep 0.2; done; echo'}
-"""
+    for i in 1 2 3; do printf "\\r%d%%" $i; sleep 0.2; done; echo; echo "$LONG"'}
+""".replace('"LONG"', f'"{LONG}"')
 #: What an open row of the live table shows of its target's output (its `<pre>`).
 OPEN_OUTPUT = ".jupyter-widget-Collapse-open .jupyter-widget-Collapse-contents pre"
 
@@ -145,7 +147,16 @@ def test_the_table_shows_each_cause_and_output_as_one_run_shows_it(
         ok = row("127.0.1.2")
         ok.locator("summary").click()
         output = ok.locator("details pre")
-        assert output.inner_text().splitlines() == ["abcdef", "ét", "red", "oops", "3%"]
+        assert output.inner_text().splitlines() == ["abcdef", "ét", "red", "oops", "3%", LONG]
+        # browser11: the opened output is as wide as the table, not its first column, and a
+        # long line stays one line
+        width = ok.locator("td").first.evaluate("e => e.getBoundingClientRect().width")
+        table_width = table.locator("table").evaluate("e => e.getBoundingClientRect().width")
+        assert output.evaluate("e => e.getBoundingClientRect().width") > max(2 * width,
+                                                                           0.8 * table_width)
+        lines = output.evaluate("e => e.getBoundingClientRect().height / "
+                                "parseFloat(getComputedStyle(e).lineHeight)")
+        assert round(lines) == 6, lines
         assert output.locator(".ansi-red-fg").inner_text() == "red"
         run(2)
         cells.nth(2).get_by_text("matches no target").wait_for(timeout=30_000)

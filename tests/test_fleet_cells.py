@@ -26,7 +26,7 @@ def row_lines(kernel: LabKernel, cell: str, label: str) -> list[str]:
     tables = [out["data"]["text/html"] for out in kernel.outputs[cell]
               if "orch-fleet" in out.get("data", {}).get("text/html", "")]
     assert len(tables) == 1, kernel.outputs[cell]
-    found = re.search(rf"<summary>{re.escape(label)}</summary>(.*?)</details>", tables[0], re.S)
+    found = re.search(rf"<summary[^>]*>{re.escape(label)}</summary>(.*?)</details>", tables[0], re.S)
     assert found is not None, tables[0]
     return html.unescape(re.sub(r"<[^>]+>", "", found[1])).splitlines()
 
@@ -137,7 +137,7 @@ def test_the_final_table_names_each_targets_audit_record(orch_kernel: str, ssh_f
                    if "orch-fleet" in out.get("data", {}).get("text/html", "")]
         assert len(ids) == 2 and "<th>audit</th>" in table, (ids, table)
         for label, audit_id in zip(("127.0.1.1", "127.0.1.2"), ids, strict=True):
-            assert re.search(rf"<summary>{re.escape(label)}</summary>.*?<td>{audit_id}</td>"
+            assert re.search(rf"<summary[^>]*>{re.escape(label)}</summary>.*?<td[^>]*>{audit_id}</td>"
                              rf"</tr>", table, re.S), (label, table)
 
 

@@ -46,6 +46,13 @@ from .presenters import KERNEL_GONE
 MAX_ROWS = 50
 _ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
 _ENDED = ("ok", "failed", "stopped", "skipped")
+#: An opened row's output is as wide as the table's box (`cqw`), running under the row's
+#: other cells, which stay at its top: in the first column alone a 90-character line broke
+#: every 30 characters, or every 8 in a narrow window (browser11). Its row stays one `<tr>`.
+#: A cause may break anywhere (a host key's fingerprint is one long word), so the table fits.
+_CELL = "<td style='vertical-align:top'>"
+_WIDE = ("<div style='width:0;overflow:visible;text-align:left'>"
+         "<div class='orch-row-output' style='width:calc(100cqw - 2em);min-width:24em'>")
 
 
 class FleetTable:
@@ -191,12 +198,14 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     rows = _ranked(list(live.fleet.rows.values()))
     audited = any(_audit(r) for r in rows)  # each row names its record, as `res` does
     body = "".join(
-        f"<tr><td><details><summary>{html.escape(r.label)}</summary>{_cause_html(r)}"
-        f"{lines_html(*r.view())}"
-        f"</details></td><td>{r.state}</td><td>{r.duration:.1f}s</td><td>{_exit(r)}</td>"
-        f"<td>{human_size(r.bytes)}</td><td class='{NO_MATH}'>"
+        f"<tr>{_CELL}<details><summary style='white-space:nowrap'>{html.escape(r.label)}"
+        f"</summary>{_WIDE}"
+        f"{_cause_html(r)}{lines_html(*r.view())}</div></div></details></td>"
+        f"{_CELL}{r.state}</td>{_CELL}{r.duration:.1f}s</td>{_CELL}{_exit(r)}</td>"
+        f"{_CELL}{human_size(r.bytes)}</td><td class='{NO_MATH}' style='vertical-align:top;"
+        f"overflow-wrap:anywhere'>"
         f"{html.escape(_cut(printable(_info(r)), 200))}</td>"
-        + (f"<td>{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
+        + (f"{_CELL}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
                                                "cause / last line", *(["audit"] if audited else [])))
@@ -204,5 +213,6 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     title = _heading(f"{result.summary()}{' · ' if gone else ''}{gone}", len(rows),
                      min(len(rows), MAX_ROWS))
     return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
-            "text/html": f"<div class='orch-fleet'>{title}<table><thead><tr>{head}</tr>"
-                         f"</thead><tbody>{body}</tbody></table></div>"}
+            "text/html": f"<div class='orch-fleet' style='container-type:inline-size'>{title}"
+                         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                         f"</div>"}
