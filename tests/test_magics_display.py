@@ -302,3 +302,21 @@ def test_a_line_whose_placed_start_scrolled_out_shows_whole():
         s.feed(Stderr(f"e{i}\n".encode()))
     s.feed(Stdout(b"done\n"))
     assert s.snapshot().lines[-1] == ("stdout", "Progress: done")
+
+
+def test_the_hidden_marker_counts_echoed_lines_that_scrolled_out():
+    """browser11: 10 lines sent from the box and 10 answers with a tail of 5 said "7 earlier
+    lines hidden" (echoes not counted), and 41 rows with a tail of 40 said nothing."""
+    s = sink(tail=5)
+    for i in range(10):
+        s.note_stdin(f"l{i}")
+        s.feed(Stdout(f"L{i}\n".encode()))
+    shot = s.snapshot()
+    assert shot.lines == [("stdout", "L7"), ("stdin", "l8"), ("stdout", "L8"), ("stdin", "l9"),
+                          ("stdout", "L9")]
+    assert shot.hidden == 15
+    assert "15 earlier lines hidden" in s.render()["text/plain"]
+    s = sink(tail=4)
+    s.note_stdin("only the echo scrolls out")
+    s.feed(Stdout(b"1\n2\n3\n4\n"))
+    assert s.snapshot().hidden == 1

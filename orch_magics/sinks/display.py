@@ -298,10 +298,8 @@ class DisplaySink:
                     partial = partial[len(placed):]
                 if partial and self._shown(stream):
                     lines.append((stream, partial))
-            shown_total = sum(self.line_counts[s] for s in ("stdout", "stderr")
-                              if not (s == "stdout" and self.stdout_mode in ("capture", "file")))
-            stored = sum(1 for s, _ in self._tail.lines if s in ("stdout", "stderr"))
-            hidden = max(0, shown_total - stored)
+            hidden = self._tail.dropped if self.tail else self.line_counts["stderr"] + (
+                0 if self.stdout_mode in ("capture", "file") else self.line_counts["stdout"])
             return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
                             self._status(), self._closed, self._ok, self._kept(),
                             self._tail.colours())

@@ -18,11 +18,14 @@ Stream = Literal["stdout", "stderr", "stdin", "note"]
 
 
 class ColouredTail:
-    """The last `size` lines, `(stream, line)`, and per stream the colours they start from."""
+    """The last `size` lines, `(stream, line)`, and per stream the colours they start from;
+    `dropped`: how many lines came before them (echoes and notes too: what a person no
+    longer sees, browser11), never built or scrolled out."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.lines: collections.deque[tuple[Stream, str]] = collections.deque()
+        self.dropped = 0
         self._carry: dict[Stream, Colours] = {"stdout": Colours(), "stderr": Colours()}
 
     def feed(self, stream: Stream, decoder: LineDecoder, data: bytes, final: bool = False, *,
@@ -36,6 +39,7 @@ class ColouredTail:
             if count > len(lines) and ("\x1b" in text or "\x1b" in before):
                 self._drop(len(self.lines))  # older than those never built: theirs come first
                 self._carry[stream].apply(before + _before_last(text, len(lines)))
+            self.dropped += count - len(lines)
             self.add(stream, lines)
         return count
 
@@ -51,6 +55,7 @@ class ColouredTail:
         """Drop the `count` oldest lines; the colours they set hold on."""
         for _ in range(min(count, len(self.lines))):
             stream, line = self.lines.popleft()
+            self.dropped += 1
             if "\x1b" in line and stream != "stdin":
                 self._carry[stream].apply(line)
 
