@@ -28,6 +28,9 @@ TYPOS = [
     ("%orch lcoal hello extra -n 2", "unknown subcommand or environment 'lcoal' (did you mean 'local'?)"),
     ("%orch nowhere hello extra -n 2", "unknown environment 'nowhere'"),
     ("%%orch histroy -n 2\necho x", "unknown subcommand or environment 'histroy' (did you mean 'history'?)"),
+    # browser11: a cell's body runs in an environment; `local` was not taken for `load`
+    ("%%orch lood\necho x", "unknown environment 'lood' in "),
+    ("%%orch lcoal\necho x", "unknown environment 'lcoal' in "),
     ("%orch forward stp f1", "unknown environment 'stp' (did you mean 'stop'?)"),
     ("%orch forward stop", "give the forward's id: %orch forward stop ID"),
     ("%orch forward local", "give the remote port: %orch forward local PORT"),

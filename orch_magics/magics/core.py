@@ -73,8 +73,8 @@ class OrchMagics(Magics):
         %orch get | put | forward | forwards
         """
         try:
-            parsed = parse(line, self._check_environment,
-                           runs_in=self._environments() if cell is not None else ())
+            check = self._check_environment if cell is None else self._check_cell_environment
+            parsed = parse(line, check, runs_in=self._environments() if cell is not None else ())
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
@@ -96,7 +96,13 @@ class OrchMagics(Magics):
         except NoConfig:
             return ()
 
-    def _check_environment(self, name: str, rest: list[str]) -> None:
+    def _check_cell_environment(self, name: str, rest: list[str]) -> None:
+        """The first word of a cell with a body: an environment, as no subcommand takes a
+        body (`%%orch local` suggested the subcommand `load`: browser11); only a word given
+        arguments (`%%orch histroy -n 2`) may be a subcommand's typo."""
+        self._check_environment(name, rest, subcommands=bool(rest))
+
+    def _check_environment(self, name: str, rest: list[str], *, subcommands: bool = True) -> None:
         """The first word of a run, before the rest of the line is parsed: `%orch sevices`
         is a misspelt subcommand; any other unknown word, an unknown environment."""
         asks_help = name.lower() in ("help", "usage", "?")  # what a person types for it
@@ -112,7 +118,7 @@ class OrchMagics(Magics):
             raise UsageError(HELP_HINT)
         if name.lower() in CLI_WORDS:  # the terminal's word for it: say the notebook's
             raise UsageError(f"unknown environment {name!r}: {CLI_WORDS[name.lower()]}")
-        guesses = subcommand_typos(name, rest)
+        guesses = subcommand_typos(name, rest) if subcommands else []
         if not guesses:
             self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean
             return
