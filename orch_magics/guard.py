@@ -101,8 +101,10 @@ class Guard:
             raise ConfirmationRefused(f"not run: nothing was typed (the environment's name, "
                                       f"{env.name}, confirms it)")
         if canonical_name(answer.strip()) != env.name:
-            raise ConfirmationRefused(f"not run: the answer {answer.strip()!r} is not the "
-                                      f"environment's name {env.name!r}")
+            # what was typed is not repeated: it becomes the audit record's reason, kept and
+            # shipped for good, and a password typed at the wrong prompt is the usual case
+            raise ConfirmationRefused(f"not run: the answer is not the environment's name "
+                                      f"{env.name!r} (type it exactly as the config spells it)")
         return self._remember(plan, _confirmed(env.name, "typed the environment's name"))
 
     def _remember(self, plan: RunPlan, confirmation: Confirmation) -> Confirmation:

@@ -121,8 +121,9 @@ def test_jupyterlab_asks_for_the_name_and_run_all_waits_for_the_answer(
         assert "not the environment's name" in cells.nth(1).inner_text()
         refused = [json.loads(line) for line in audit.read_text().splitlines()]
         assert [r["event"] for r in refused] == ["refused"]
-        assert refused[0]["reason"] == ("not run: the answer 'production' is not the "
-                                        "environment's name 'prod'")
+        assert refused[0]["reason"] == ("not run: the answer is not the environment's name "
+                                        "'prod' (type it exactly as the config spells it)")
+        assert "production" not in audit.read_text()
         # "Run all": the prompt stops the notebook at that cell until it is answered.
         page.locator(".jp-Notebook").click()
         page.keyboard.press("Escape")
