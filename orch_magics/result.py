@@ -323,8 +323,8 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
         "environment": result.environment,
         "service": result.service,
         "step": result.step,  # "pre" / "post" in `steps`; null for the run itself
-        "command": result.command,
-        "chain": result.chain,
+        "command": result.command or None,  # none: a run whose plan could not be made
+        "chain": result.chain or None,
         "returncode": result.returncode,
         "exit_code": result.exit.code,
         "signal": result.exit.signal,

@@ -239,18 +239,22 @@ def test_json_is_printed_for_a_run_that_cannot_start(tmp_path: Path) -> None:
                                    "result)\n")
 
 
-@pytest.mark.parametrize(("words", "said"), [
-    (["nowhere", "s"], "unknown environment 'nowhere'"),
-    (["local", "nope"], "unknown service 'nope'"),
+@pytest.mark.parametrize(("words", "said", "chain", "command"), [
+    (["nowhere", "s"], "unknown environment 'nowhere'", None, "echo s"),
+    (["local", "nope"], "unknown service 'nope'", "local", None),
 ])
-def test_json_is_printed_for_a_run_named_wrong(cfg: Path, words: list[str], said: str) -> None:
+def test_json_is_printed_for_a_run_named_wrong(cfg: Path, words: list[str], said: str,
+                                               chain: str | None, command: str | None) -> None:
     """An unknown environment or service left stdout empty, where `--json` promises a result
-    "also for a run that could not start" (held-out tester cli3)."""
+    "also for a run that could not start" (held-out tester cli3); what was never chosen is
+    not made up: an unknown environment had the chain "local", a misspelt service was an
+    ad-hoc command of its name (basics10)."""
     done = orch("-c", str(cfg), "run", "--json", *words)
     result = json.loads(done.stdout)
     assert done.returncode == 2 and said in done.stderr, done.stderr
     assert (result["ok"], result["returncode"], result["environment"]) == (False, None, words[0])
     assert result["error"].startswith(said), result
+    assert (result["chain"], result["command"]) == (chain, command), result
 
 
 def test_the_config_options_are_taken_after_the_command_too(cfg: Path, tmp_path: Path) -> None:

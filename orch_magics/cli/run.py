@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Iterator
@@ -111,10 +112,15 @@ def _never_planned(config: Config | None, args: argparse.Namespace, argv: list[s
     if environment.is_fleet:
         return NoTargets(environment.name, str(error))
     service = config.services.get(args.service) if args.service and config else None
-    command = Command.of(service.command if service else argv or [args.service])
+    command = Command.of(service.command if service else argv or [args.service or "-"])
     try:
         check_timeout(args.timeout)
         timeout = args.timeout
     except ConfigError:  # the refused value itself (nan) is no JSON
         timeout = None
-    return unstarted(RunPlan(environment, service, command), error, timeout=timeout)
+    result = unstarted(RunPlan(environment, service, command), error, timeout=timeout)
+    # nothing made up (basics10): an unknown environment has no chain ("local" said it ran
+    # here), a misspelt service no command (its name read as an ad-hoc one): null in the JSON
+    return dataclasses.replace(
+        result, chain=result.chain if args.environment in known else "",
+        command=result.command if service is not None or argv else "")
