@@ -616,3 +616,17 @@ def test_a_gets_progress_is_told_its_destination_on_one_line(tmp_path) -> None: 
                                        )) as orch:
         orch.get("local", str(tmp_path / "src"), str(dest), progress=Seen())
     assert labels == [f"{tmp_path}/got\\nname\\x1b[2K"]
+
+
+def test_a_proc_path_that_is_no_open_file_gets_its_own_error(tmp_path: Path) -> None:
+    """basics10: `/proc/1/x` was refused as "this process's standard input, output or error":
+    any /proc path was taken for one. It is a folder nothing can be written in."""
+    import sys
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments:\n  local: {{layers: []}}\naudit: {{path: {tmp_path}/a.jsonl}}\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp",
+                           "local:/etc/hostname", "/proc/1/x"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "standard input" not in done.stderr, done.stderr
+    assert "cannot write in /proc/1" in done.stderr and "nothing was kept" in done.stderr

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import posixpath
+import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, TypeVar
@@ -229,11 +230,16 @@ def _landing(dest: str) -> str:
     return _through_link(dest)
 
 
+#: A process's open file as a path (`/dev/stdout` resolves to `/proc/PID/fd/1`, then to what
+#: it is open on: a pipe's stays under /proc).
+_FD_LINK = re.compile(r"/(proc/(self|thread-self|\d+)|dev)/fd/")
+
+
 def _a_standard_stream(local: str) -> bool:
     """Whether `local` is /dev/stdout and the like (/dev/fd/N, /proc/PID/fd/N), or the very
     file fd 0, 1 or 2 is open on: a rename over it leaves the shell writing to a deleted file
     (api4: `{ orch cp ENV:F /dev/stdout; echo end; } > out` lost "end")."""
-    if os.path.realpath(local).startswith(("/proc/", "/dev/fd/")):
+    if _FD_LINK.match(os.path.realpath(local)):  # not any /proc path (basics10: /proc/1/x)
         return True
     try:
         found = os.stat(local)
