@@ -137,6 +137,9 @@ def _unknown_option(words: Sequence[str]) -> tuple[str, str] | None:
                 or _abbreviates(name, known)):  # `--dry`: argparse took it for --dry-run
             continue
         if previous in valued:  # `--since -1h`: argparse takes no value beginning with '-'
+            refused = _refused_value(valued[previous], word)
+            if refused:  # not offered a spelling its own check refuses (basics10)
+                return f"argument {previous}: {refused}", ""
             return (f"unknown option {word}",
                     f" (a value of {previous} that begins with '-' is written {previous}={word})")
         owners = [f"orch {c}" for c, names in options.items() if c and name in names]
@@ -178,10 +181,21 @@ def _options(parser: argparse.ArgumentParser) -> dict[str | None, list[str]]:
             for key, actions in _actions(parser).items()}
 
 
-def _valued(parser: argparse.ArgumentParser) -> set[str]:
+def _valued(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """Option strings of `parser` and its subcommands that take a value (`--since SINCE`)."""
-    return {o for actions in _actions(parser).values() for a in actions if a.nargs != 0
+    return {o: a for actions in _actions(parser).values() for a in actions if a.nargs != 0
             for o in a.option_strings}
+
+
+def _refused_value(action: argparse.Action, value: str) -> str:
+    """Why the option's own check refuses `value`, or "" (no check, or it takes it)."""
+    if not callable(action.type):
+        return ""
+    try:
+        action.type(value)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+        return str(exc)
+    return ""
 
 
 def orch_parser() -> Parser:
