@@ -32,13 +32,16 @@ def outcome(result: RunResult) -> str:
 
 
 def describe_failure(result: RunResult) -> str:
-    """`local/app failed (exit 3): the last line of stderr`, `… timed out after 5.0s …`."""
+    """`local/app failed (exit 3): the last line of stderr`, `… timed out after 5.0s …`;
+    of a run that succeeded, `local/app succeeded (exit 0)`."""
     kept = f"; its stdout so far is in {result.partial_file}" if result.partial_file else ""
     return mask_text(_failure(result) + kept)
 
 
 def _failure(result: RunResult) -> str:
     what = f"{result.environment}/{result.label(60)}"
+    if result.ok:  # asked of every result alike (an alert's text): not "failed (exit 0)"
+        return f"{what} succeeded ({result.outcome()})"
     step = result.failed_step
     if step is not None and step.step == "pre" and (result.timed_out or result.interrupted):
         return f"{what} {_stopped_during(result, step)}"

@@ -576,3 +576,11 @@ def test_api_mistakes_are_config_errors_that_say_what_is_wrong(orch: Orchestrato
             orch.run(environment, **call)
     assert str(err.value).startswith(message)
     assert orch.ps() == []
+
+
+def test_describe_failure_of_a_run_that_succeeded_says_so(orch) -> None:  # type: ignore[no-untyped-def]
+    """basics10: alert text built from `r.describe_failure()` read 'local/hello failed (exit 0)'."""
+    res = orch.run("local", command="true")
+    assert res.ok and res.describe_failure() == "local/true succeeded (exit 0)"
+    bad = orch.run("local", command="exit 3")
+    assert bad.describe_failure().startswith("local/exit 3 failed (exit 3)")
