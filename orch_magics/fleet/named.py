@@ -3,6 +3,7 @@ and `stop` that stops every target."""
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import TYPE_CHECKING
 
@@ -10,9 +11,11 @@ from ..named_runs import RunInfo
 from ..sinks.lines import CutLine
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
+from .result import STATES
 
 if TYPE_CHECKING:  # api.py imports this module
     from .api import LiveFleet
+    from .result import FleetResult
 
 
 class NamedFleet:
@@ -49,7 +52,7 @@ class NamedFleet:
         result = live.result()
         return RunInfo(live.name or "", live.plan.environment.name, live.plan.name,
                        f"fleet: {live.state}", None, self.elapsed(),
-                       "" if result is None else ("ok" if result.ok else "failed"))
+                       "" if result is None else _ended(result))
 
     def elapsed(self) -> float:
         """Seconds from its start to now, or to its last target's end once it has ended (as a
@@ -57,3 +60,14 @@ class NamedFleet:
         ends = [row.ended for row in list(self.live.fleet.rows.values())] if self.done else []
         last = max((end for end in ends if end is not None), default=None)
         return (last if last is not None else time.monotonic()) - self.started
+
+
+def _ended(result: FleetResult) -> str:
+    """How a fleet ended, in its targets' words: `ok`, `stopped` (a stopped fleet read
+    `failed` here, where its result said `3 stopped`: basics10), or `1 failed, 2 stopped`."""
+    if result.ok:
+        return "ok"
+    states = collections.Counter(state for state in result.states.values() if state != "ok")
+    if len(states) == 1 and sum(states.values()) == len(result):
+        return next(iter(states))
+    return ", ".join(f"{states[state]} {state}" for state in STATES if states[state])
