@@ -287,6 +287,37 @@ async def test_a_file_that_shrinks_during_a_put_fails_and_leaves_nothing(  # typ
     assert list(folder.iterdir()) == []
 
 
+class _WritesInPlaceAtFirstUpdate(_TruncatesAtFirstUpdate):
+    """A progress that rewrites the start of the file being put (already read) once the
+    first bytes have gone out, as an application rewriting a file in place does."""
+
+    def update(self, done: int) -> None:
+        if not self.done:
+            self.done = True
+            with open(self.path, "r+b") as f:
+                f.write(b"X" * 16)
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])
+@pytest.mark.parametrize("kind", ["file", "folder"])
+async def test_a_file_written_in_place_during_a_put_fails_and_leaves_nothing(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, env, kind) -> None:
+    """files9: a put of a file rewritten while it was read kept the old start and the new end,
+    a copy of no version of it, and said ok (a folder's put too)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    data = source / "db.bin"
+    data.write_bytes(os.urandom(100_000_000))  # > the frames a put reads ahead
+    put = data if kind == "file" else source
+    folder = Path(await far.folder(env, "in-place"))
+    with pytest.raises(TransferError) as err:
+        await orch.aput(env, str(put), str(folder / "copy"),
+                        progress=_WritesInPlaceAtFirstUpdate(data, 0))
+    assert f"{data} changed while it was read" in str(err.value), err.value
+    assert "nothing was kept" in str(err.value)
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize("env", ["loop", "here"])
 async def test_a_sysfs_file_is_put_whole_though_it_claims_more(orch, far, env) -> None:  # type: ignore[no-untyped-def]
     """A sysfs file says it holds 4096 bytes and holds fewer: it must not count as one that
