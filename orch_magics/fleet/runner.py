@@ -282,8 +282,13 @@ class FleetRun:
     async def _targets(self) -> list[Target]:
         """The targets to run, in order, resolved and selected; a row for each."""
         expanded = expand(self.plan.layers_to_run)
-        resolved = [t for found in await asyncio.gather(*map(self._resolve, expanded))
-                    for t in found]
+        gate = asyncio.Semaphore(self.options.parallel)  # fleets10: 200 hosts connected at once
+
+        async def bounded(target: Target) -> list[Target]:
+            async with gate:
+                return await self._resolve(target)
+
+        resolved = [t for found in await asyncio.gather(*map(bounded, expanded)) for t in found]
         check_found(self.plan.environment.name, expanded, resolved)
         targets = limited_reached(resolved, self.options.limit)
         gone: list[str] = []
