@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,20 @@ def test_a_rerun_gives_a_row_to_a_target_that_is_gone(dockerd: Engine) -> None:
     assert sorted(everything) == ["orch-rr-1", "orch-rr-2", "orch-rr-3"]
     assert everything.states == {"orch-rr-1": "ok", "orch-rr-2": "failed",
                                  "orch-rr-3": "failed"}
+
+
+def test_an_engine_that_cannot_be_reached_is_said_by_each_targets_own_hop(
+        tmp_path: Path) -> None:
+    """fleets10: the pooled engine connect failed once, in the words of the first container's
+    launch: x-2 and x-3's rows said `hop 1 (docker x-1)`."""
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  f:\n    layers:\n      - {{type: docker, config: {{container: "
+        f"'x-[1:3]', docker_host: 'unix://{tmp_path}/none.sock'}}}}\n"
+        f"services:\n  n: {{command: hostname}}\n"))
+    try:
+        res = orch.run("f", "n")
+    finally:
+        orch.close()
+    for label in ("x-1", "x-2", "x-3"):
+        assert res.causes[label].startswith(f"hop 1 (docker {label}): cannot reach the docker "
+                                            f"engine"), res.causes
