@@ -427,3 +427,49 @@ def test_signals_a_run_handled_leave_its_watch_to_stop_it_when_the_controller_di
     finally:
         proc.kill()
         kill_all(processes_with(token))
+
+
+def _wrapper_of(pid: int) -> int:
+    """The remote wrapper (`sh -c _orch_n=$1; …`) above process `pid`."""
+    while pid > 1:
+        if b"_orch_n=$1" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    raise AssertionError("no wrapper above the command")
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("env", ["loop", "dock", "pod", "sudo"])
+def test_a_wrapper_killed_from_outside_leaves_nothing_running(ssh_lab, request,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path, env: str) -> None:
+    """chains10: `kill -9` of the far wrapper (an operator's, the OOM killer's) left the
+    command running behind sudo, podman and docker, reparented to init, while the run said
+    "killed by SIGKILL". The wrapper's watch now sees the wrapper gone and stops its group."""
+    variables = {}
+    if env == "sudo":
+        from test_sudo_layer import chain, config_text
+
+        lab = request.getfixturevalue("sudo_lab")
+        text = config_text({"sudo": chain(lab, None, lab.layer(lab.target, password=True))})
+        variables["ORCH_SECRET_SUDO_PW"] = lab.password
+    else:
+        layer = [] if env == "loop" else [
+            request.getfixturevalue("podman" if env == "pod" else "dockerd").layer()]
+        text = ssh_lab.config_yaml(extra_envs={env: layer} if layer else {})
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(text)
+    token = f"38{len(env)}.{os.getpid()}"
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", env, "--", "sh", "-c",
+                             f"sleep {token}1 & echo up; exec sleep {token}2"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env={**os.environ, **variables})
+    try:
+        _started(proc)
+        running = _running(token, 2, but=proc.pid)
+        assert len(running) >= 2
+        os.kill(_wrapper_of(running[0]), 9)
+        proc.wait(timeout=30)  # the run ends: its wrapper is gone
+        assert left_after(lambda: _far(token, proc.pid), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
