@@ -490,6 +490,9 @@ def test_limit_that_matches_nothing_says_what_there_is() -> None:
         select(["10.0.0.1", "10.0.0.2"], "10")
     assert "did you mean '10.0.0.1'" not in str(err.value)
     assert select(["bastion/db-1", "bastion/db-2"], "db-1") == ["bastion/db-1"]
+    # fleets10: a typo of a part of a label (a container on every host) got no suggestion
+    with pytest.raises(ConfigError, match="'few-aa' matches no target.*did you mean 'few-a'"):
+        select(["127.0.1.1/few-a", "127.0.1.2/few-a", "127.0.1.1/few-b"], "few-aa")
     # an exclusion with a typo ran on every target, the one it was to protect included
     for limit in ("!web-O2", "web-*,!web-O2", "&web-O2"):
         with pytest.raises(ConfigError, match=rf"pattern '{limit.split(',')[-1]}' matches no "

@@ -141,8 +141,10 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     # `web-03` for the label `web-03.prod`: a host's short name is what one types first
     short = next((part for label in labels for part in label.split("/")
                   if part.split(".")[0] == bare and not _is_address(part)), None)
+    # a label's parts too (`few-a` of `127.0.1.1/few-a`): a pattern matches one (fleets10)
+    parts = dict.fromkeys(part for label in labels if "/" in label for part in label.split("/"))
     return ConfigError(f"limit pattern {word!r} matches no target ({where})",
-                       suggestion=short or did_you_mean(bare, [*labels, *known]))
+                       suggestion=short or did_you_mean(bare, [*labels, *parts, *known]))
 
 
 def _is_address(name: str) -> bool:
