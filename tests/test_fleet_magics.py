@@ -83,6 +83,8 @@ def test_labelled_stderr_lines_come_before_the_summary_table(
         table = next(i for i, (_, text) in enumerate(said) if "TARGET" in text)
         assert [name for name, _ in said[table:]] == ["stdout"], said
         assert "".join(text for name, text in said if name == "stderr").count("| e2") == 3
+        # fleets10: the cell's value showed the same table again, as HTML
+        assert [o["output_type"] for o in cell.outputs if o["output_type"] != "stream"] == []
 
 def test_named_fleet_from_the_magic(orch_kernel: str, ssh_fleet: SSHFleet,
                                     tmp_path: Path) -> None:

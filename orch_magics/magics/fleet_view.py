@@ -87,8 +87,9 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
         raise quiet(exc) from None
     raises = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     view.finish(live, result, raised=raises)
-    if frontend:
-        ctx.handles.shown_live(result)  # the table above is its display
+    # the table above is its display: the live one, or the summary as text under nbclient
+    # (whose cell showed the HTML table again as its value: fleets10)
+    ctx.handles.shown_live(result)
     if raises:
         deliver(result)
         raise quiet(FleetError(result, f"{result.summary()} (the FleetResult has each "
