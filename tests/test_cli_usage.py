@@ -36,11 +36,11 @@ def cfg(tmp_path: Path) -> Path:
     return path
 
 
-def orch(*args: str, input: bytes | None = b"", env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def orch(*args: str, input: bytes | None = b"", env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([*ORCH, *args], input=input, capture_output=True, timeout=60,
                           start_new_session=True,  # no terminal to ask on
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, cwd=cwd)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(),
                                        done.stderr.decode())
 
@@ -331,6 +331,22 @@ def test_an_empty_program_name_is_command_not_found(cfg: Path, argv: list[str]) 
     assert (done.returncode, done.stderr) == (127, "orch: : command not found\n")
     with Orchestrator(load_config(cfg)) as api:
         assert api.run("local", command=argv).exit_status == 127
+
+
+def test_orch_cp_refuses_a_local_side_that_reads_as_a_misspelt_environment(
+        tmp_path: Path) -> None:
+    """files9: with the other side an environment, `lop:x` (for `loop:x`) was a local path:
+    a file `lop:x` was made here, exit 0; `./lop:x` still names one."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {loop: {layers: []}, two: {layers: []}}\n")
+    (tmp_path / "src.txt").write_text("x\n")
+    for words in ([f"two:{tmp_path}/src.txt", "lop:x"], [f"lop:{tmp_path}/src.txt", "two:x"]):
+        done = orch("-c", str(cfg), "cp", *words, cwd=tmp_path)
+        assert done.returncode == 2 and "(did you mean 'loop'?); a local path with a colon is " \
+                                       "written ./lop:" in done.stderr, done.stderr
+        assert not (tmp_path / "lop:x").exists()
+    done = orch("-c", str(cfg), "cp", f"two:{tmp_path}/src.txt", "./lop:x", cwd=tmp_path)
+    assert done.returncode == 0 and (tmp_path / "lop:x").read_text() == "x\n", done.stderr
 
 
 def test_orch_cp_reaches_an_environment_whose_name_holds_a_colon(tmp_path: Path) -> None:

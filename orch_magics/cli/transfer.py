@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -74,6 +75,19 @@ def _side(config: Config, word: str) -> tuple[str | None, str]:
     return None, word
 
 
+def _not_a_misspelt_side(config: Config, local: str) -> None:
+    """Refuse a local side written `WORD:PATH` whose WORD is near an environment and which is
+    no path here (files9: `orch cp two:/etc/hostname lop:x` made a local file `lop:x`, and
+    `lop:/tmp/x` said "no such local directory"): `./lop:x` writes such a name."""
+    word, colon, _ = local.partition(":")
+    if not colon or not word or "/" in word or os.path.lexists(local):
+        return
+    guess = did_you_mean(word, config.environments)
+    if guess is not None:
+        raise ConfigError(f"{word!r} in {local!r} is no environment (did you mean {guess!r}?); "
+                          f"a local path with a colon is written ./{local}")
+
+
 def cp_command(config: Config, args: argparse.Namespace) -> int:
     from ..transfer import (
         CopyInterrupted,
@@ -96,6 +110,7 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
         hint = f" (did you mean {guess!r}?)" if guess else ""
         raise ConfigError(f"one side must be ENV:PATH with a configured environment{hint}; "
                           f"environments: {', '.join(config.environments)}")
+    _not_a_misspelt_side(config, dst if src_env else src)
     for side, path in ((src_env, src), (dst_env, dst)):  # typing mistakes, said as such
         if not path:
             raise ConfigError(f"the remote path after {side}: is empty: give a file or a folder"
