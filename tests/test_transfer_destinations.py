@@ -630,3 +630,23 @@ def test_a_proc_path_that_is_no_open_file_gets_its_own_error(tmp_path: Path) -> 
                           timeout=60)
     assert done.returncode == 1 and "standard input" not in done.stderr, done.stderr
     assert "cannot write in /proc/1" in done.stderr and "nothing was kept" in done.stderr
+
+
+@pytest.mark.parametrize("env", ["loop", "here"])
+async def test_a_file_where_a_folder_is_needed_is_said_to_be_one(orch, far, tmp_path,  # type: ignore[no-untyped-def]
+                                                                 env) -> None:
+    """files9: `F/` and `F/x`, F a file, were "no such file or directory" / "no such
+    directory" (a path the user can see, said to be missing), on either side."""
+    folder = Path(await far.folder(env, "not-a-dir"))
+    (folder / "f").write_text("far\n")  # both far ends share this disk
+    (tmp_path / "here").write_text("here\n")
+    for far_path in (f"{folder}/f/", f"{folder}/f/x"):
+        with pytest.raises(TransferError, match=f"not a directory: {folder}/f; nothing was kept"):
+            await orch.aget(env, far_path, str(tmp_path / "got"))
+        with pytest.raises(TransferError, match=f"not a directory: {folder}/f; nothing was kept"):
+            await orch.aput(env, str(tmp_path / "here"), far_path)
+    for local in ("here/", "here/x"):
+        with pytest.raises(TransferError, match=f"not a directory: {tmp_path / 'here'}$"):
+            await orch.aget(env, f"{folder}/f", f"{tmp_path}/{local}")
+    assert sorted(p.name for p in folder.iterdir()) == ["f"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]

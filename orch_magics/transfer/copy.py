@@ -204,8 +204,8 @@ def get_destination(remote: str, local: str | None) -> str:
     before any byte moves; the copy is renamed over LOCAL, so LOCAL may not be a device."""
     name = posixpath.basename(remote.rstrip("/"))
     if local is not None and local.endswith(os.sep) and not os.path.isdir(local):
-        raise TransferError(f"no such local directory: {local} (a destination ending in "
-                            f"{os.sep} is a folder to copy into)")
+        raise no_local_directory(local, f" (a destination ending in {os.sep} is a folder to "
+                                        f"copy into)")
     if local is not None and os.path.exists(local) and not (os.path.isdir(local)
                                                             or os.path.isfile(local)):
         raise TransferError(f"not a regular file: {local} (a get replaces a file; it never "
@@ -216,8 +216,19 @@ def get_destination(remote: str, local: str | None) -> str:
         return _landing(os.path.join(local or ".", name))
     parent = os.path.dirname(os.path.abspath(local))
     if not os.path.isdir(parent):
-        raise TransferError(f"no such local directory: {parent}")
+        raise no_local_directory(parent)
     return _landing(local)
+
+
+def no_local_directory(path: str, why: str = "") -> TransferError:
+    """A folder that is not there: missing, or a file where it is needed (files9: a file's
+    name was said to be missing)."""
+    above = os.path.abspath(path.rstrip(os.sep) or os.sep)
+    while not os.path.lexists(above) and os.path.dirname(above) != above:
+        above = os.path.dirname(above)
+    if os.path.exists(above) and not os.path.isdir(above):
+        return TransferError(f"not a directory: {above}")
+    return TransferError(f"no such local directory: {path}{why}")
 
 
 def _landing(dest: str) -> str:

@@ -17,7 +17,7 @@ from ..fleet.options import DEFAULT_PARALLEL
 from ..guard import check_allowed
 from ..plan import RunPlan
 from ..text import no_byte_at
-from .copy import Copy, Copying, Runs, get_destination
+from .copy import Copy, Copying, Runs, get_destination, no_local_directory
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
@@ -86,7 +86,7 @@ def _fleet_folder(local: str | None) -> str:
                             f"one subfolder per target")
     parent = os.path.dirname(os.path.abspath(folder))
     if not os.path.isdir(parent):
-        raise TransferError(f"no such local directory: {parent}")
+        raise no_local_directory(parent)
     return folder
 
 

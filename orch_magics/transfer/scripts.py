@@ -44,6 +44,10 @@ directory $(pwd)"
     [ -n "$c" ] || continue
     case $a in /) a=/$c;; *) a=$a/$c;; esac
     [ -e "$a" ] || [ -L "$a" ] || break
+    if [ -e "$a" ] && [ ! -d "$a" ]; then  # a file where a folder is needed: said as cp does
+      case $r in ?*) fail "not a directory: $a";; esac
+      case $1 in */) fail "not a directory: $a";; esac
+    fi
   done
   fail "$2: $1"
 }
@@ -134,7 +138,7 @@ fi
 [ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
-[ -d "$dir" ] || absent "$dir" "no such directory"
+[ -d "$dir" ] || { [ -e "$dir" ] && fail "not a directory: $dir"; absent "$dir" "no such directory"; }
 [ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
