@@ -473,3 +473,29 @@ def test_a_wrapper_killed_from_outside_leaves_nothing_running(ssh_lab, request, 
     finally:
         proc.kill()
         kill_all(processes_with(token))
+
+
+@pytest.mark.docker
+def test_runs_leave_no_zombie_in_a_container_whose_init_never_reaps(dockerd,  # type: ignore[no-untyped-def]
+                                                                    tmp_path: Path) -> None:
+    """review19: with the wrapper's watch started under a container runtime too, each run left
+    the watch and its `sleep` to PID 1, which (`sleep infinity`, no `--init`) never reaps
+    them: two zombies per run, until the container's pids limit. A wrapper killed from
+    outside still leaves nothing running: the controller kills its group."""
+    from fixtures.dockerd import IMAGE
+
+    name = f"orch-noinit-{os.getpid()}"
+    created = dockerd.api.create_container(
+        IMAGE, name=name, host_config=dockerd.api.create_host_config(network_mode="none"))
+    dockerd.api.start(created["Id"])
+    try:
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text(f"environments:\n  bare:\n    layers:\n      - "
+                       f"{dockerd.layer(container=name)}\n")
+        for _ in range(3):
+            done = subprocess.run([*ORCH, "-c", str(cfg), "run", "bare", "--", "echo", "ran"],
+                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            assert (done.returncode, done.stdout) == (0, b"ran\n"), done.stderr
+        assert left_after(lambda: dockerd.container_processes(name), within=5) == []
+    finally:
+        dockerd.api.remove_container(created["Id"], force=True)

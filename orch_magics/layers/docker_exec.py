@@ -143,7 +143,18 @@ class DockerExec:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
         self._exit = decode_status(int(info["ExitCode"]))
+        await self._stop_what_is_left()
         return self._exit
+
+    async def _stop_what_is_left(self) -> None:
+        """The wrapper ended without its status line, which it prints whenever it can: it was
+        killed from outside (SIGKILL: `docker top`, the OOM killer), and its command runs on in
+        its group, orphaned (chains10): that group is killed, as a stop would."""
+        if self.pid is None or self._stream.status is not None or self._signals:
+            return
+        with contextlib.suppress(Exception):
+            await self._launcher.signal_group(self._engine, self._container, self.pid,
+                                              _signal.SIGKILL)
 
     async def _uninspected(self, exc: Exception) -> Exit:
         """No status from the engine: the one the wrapper printed last, else say why (podman
@@ -160,6 +171,7 @@ class DockerExec:
             self._exit = Exit(error=self._launcher.error(
                 "the engine removed the exec before its exit status was read, and the command "
                 "reported none (its shell was killed by a signal it cannot catch?)", StreamError))
+            await self._stop_what_is_left()
         return self._exit
 
     async def _lost(self, what: str) -> Exit:

@@ -11,14 +11,16 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    it reads it raw, then says ``\x1eorch-ready`` once the terminal is cooked again. One cut
    short (its last line missing: the controller died first) ends it with 125, nothing run:
    a container kind sends it only once its container's warden has the run's group;
-3. watches itself through /proc once a second (one `sleep 1`), and, when its parent is an
-   SSH server's session process (`sshd…`, `dropbear`: the login shell exec'd the line, as
-   sh, bash and dash do) or sudo, that parent too: when the parent is gone (the connection
-   ended: the controller died, or its link; sudo was killed), or the wrapper itself (killed
-   with SIGKILL from outside, which it cannot catch: chains10 found its command left running
-   behind sudo, podman and docker), it sends its process group and session SIGTERM, then
-   SIGKILL two seconds later, so no orphan is left behind. Under any other parent (a
-   container's runtime, a login wrapper that does not exec) only the wrapper is watched;
+3. when its parent is an SSH server's session process (`sshd…`, `dropbear`: the login shell
+   exec'd the line, as sh, bash and dash do) or sudo, watches it and itself through /proc
+   once a second (one `sleep 1`): when the parent is gone (the connection ended: the
+   controller died, or its link; sudo was killed), or the wrapper itself (killed with
+   SIGKILL from outside, which it cannot catch: chains10 found its command left running),
+   it sends its process group and session SIGTERM, then SIGKILL two seconds later, so no
+   orphan is left behind. Under any other parent (a container's runtime, a login wrapper
+   that does not exec) nothing is watched: a container's PID 1 may never reap the watch's
+   orphans (review19); a container kind kills the group itself when the wrapper ended
+   without its status line (`docker_exec`);
 4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126),
    outliving any signal sent to its group but KILL (`CAUGHT`: ARGV gets it as it comes), and
    when it ends stops what is left of its process group (a background grandchild holding the
@@ -111,15 +113,14 @@ printf '\\036orch-pid %s\\n' "$$" >&2
 if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
   read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
-  case $_orch_l in sshd*|dropbear*|sudo) ;; *) _orch_pp=;; esac
-  if command -v sleep >/dev/null 2>&1; then
+  case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
     (trap '' CAUGHT
      while :; do sleep 1 || sleep 1 || exit 0; read -r _orch_l </proc/$$/stat || break
        _orch_l=${_orch_l##*) }; case $_orch_l in Z*) break;; esac; _orch_l=${_orch_l#* }
-       [ -z "$_orch_pp" ] || [ "${_orch_l%% *}" = "$_orch_pp" ] || break
+       [ "${_orch_l%% *}" = "$_orch_pp" ] || break
      done; trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
     ) </dev/null >/dev/null 2>&1 & _orch_w=$!
-  fi
+  fi;; esac
   unset _orch_l _orch_pp
 fi
 if [ "$_orch_n" -gt 0 ]; then
