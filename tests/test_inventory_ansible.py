@@ -439,3 +439,15 @@ def test_merge_keys_in_a_yaml_inventory_are_read_as_ansible_reads_them(tmp_path:
     write(tmp_path, {"bad.yml": "web:\n  hosts:\n    w1:\n      <<: 5\n"})
     with pytest.raises(ConfigError, match=r"bad.yml:4:11: a merge key \(<<\) takes a mapping"):
         load_inventories([tmp_path / "bad.yml"])
+
+
+def test_an_address_template_error_names_the_variable_and_line_that_set_it(
+        tmp_path: Path) -> None:
+    """review19: an `ansible_ssh_host` template was said as "its ansible_host is a template",
+    pointing at a line with no ansible_host on it."""
+    write(tmp_path, {"hosts": "[web]\nw1 ansible_host=10.0.0.1\n",
+                     "group_vars/web.yml": "x: 1\nansible_ssh_host: '{{ x }}'\n"})
+    inv = load_inventories([tmp_path / "hosts"])
+    with pytest.raises(ValueError, match=r"/group_vars/web\.yml:2: its ansible_ssh_host is a "
+                                         r"template \('\{\{ x \}\}'\)"):
+        inv.connection("w1")

@@ -28,6 +28,7 @@ from .inventory_vars import (
     ANSIBLE_TAGS,
     Found,
     Origins,
+    Where,
     at,
     checked_vars,
     for_ansible,
@@ -97,9 +98,9 @@ class Inventory:
             check_label_part("group", name)
         return self.groups.setdefault(name, _Group())
 
-    def set_vars(self, group: str, values: Mapping[str, Any], where: Mapping[str, str]) -> None:
-        """Variables of `group` (checked), each written at `where[name]` (file:line); `ansible_group_priority` is its
-        priority, as in Ansible, not a variable."""
+    def set_vars(self, group: str, values: Mapping[str, Any], where: Mapping[str, Where]) -> None:
+        """Variables of `group` (checked), each written at `where[name]` (file:line);
+        `ansible_group_priority` is its priority, as in Ansible, not a variable."""
         checked = checked_vars(values)
         target = self.group(group)
         if "ansible_group_priority" in checked:
@@ -108,12 +109,12 @@ class Inventory:
         self._written("group", group, checked, where)
 
     def _written(self, scope: str, name: str, values: Mapping[str, Any],
-                 where: Mapping[str, str]) -> None:
+                 where: Mapping[str, Where]) -> None:
         self.origins.update(((scope, name, key), where.get(key, ""))
                             for key, value in values.items() if judged(key, value))
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any],
-                 where: Mapping[str, str]) -> None:
+                 where: Mapping[str, Where]) -> None:
         """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables. A
         pattern's port is the host's only where it is first listed, as Ansible's add_host has
         it (a later `db:2223` joins the group, its port ignored); `ansible_port=` always sets."""
@@ -167,7 +168,7 @@ class Inventory:
 
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
-        where: dict[str, str] = {}  # of a variable: where the value that won was written
+        where: dict[str, Where] = {}  # of a variable: where the value that won was written
 
         def take(values: Mapping[str, Any], scope: str, name: str) -> None:
             merged.update(values)
@@ -191,15 +192,16 @@ class Inventory:
         values = {HONOURED[k]: merged[k] for k in HONOURED if merged.get(k) is not None}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
-            raise ValueError(f"{at(where, 'ansible_connection')}its ansible_connection is {how!r}: an ssh layer reaches it over "
-                             f"ssh only (name a group without it, or reach it with the layer "
-                             f"its connection means: none for local, docker for docker)")
+            raise ValueError(f"{at(where, 'ansible_connection')}its ansible_connection is "
+                             f"{how!r}: an ssh layer reaches it over ssh only (name a group "
+                             f"without it, or reach it with the layer its connection means: "
+                             f"none for local, docker for docker)")
         if for_ansible(values.get("host")):
             shown = "vault-encrypted" if not isinstance(values["host"], str) else \
                 f"a template ({values['host']!r})"
             key = [k for k, v in HONOURED.items() if v == "host" and merged.get(k) is not None][-1]
-            raise ValueError(f"{at(where, key)}its ansible_host is {shown}, which only Ansible can read: "
-                             f"write the address in the inventory or the ssh layer")
+            raise ValueError(f"{at(where, key)}its {key} is {shown}, which only Ansible can "
+                             f"read: write the address in the inventory or the ssh layer")
         if "port" in values:
             values["port"] = int(values["port"])
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name

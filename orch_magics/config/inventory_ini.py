@@ -94,7 +94,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str, where: str) ->
             raise ValueError(f"expected KEY=VALUE in [{section}:vars], got {line!r}")
         inv.set_vars(section, {key.strip(): _scalar(value.strip())}, {key.strip(): where})
     elif kind == "children":
-        child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible reads it
+        child = _COMMENT.sub("", line)  # `web  # the front` names the group web, as Ansible does
         if any(c.isspace() for c in child):
             raise ValueError(f"{child!r} is no group name (a group name has no spaces)")
         return child  # added by the caller, which knows the line

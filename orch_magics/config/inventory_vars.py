@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import yaml
 
@@ -40,10 +40,13 @@ _JUMP_OPTIONS = re.compile(r"ProxyJump|ProxyCommand", re.I)
 _SSH_VALUED = set("bcDeEFiIJlLmoOpPQRSwWB")
 #: Per inventory folder (in the inventories' order): entity name → its variables.
 Found = list[dict[str, dict[str, Any]]]
-#: Where a variable that may be refused (`judged`) was written, as "file:line": by (scope,
-#: group or host name, variable); scopes: group, host, and group_vars/N, host_vars/N for the
-#: Nth inventory's folder.
-Origins = dict[tuple[str, str, str], str]
+#: Where a variable was written, "file:line", or how to find it when an error needs it (a YAML
+#: line is looked up in the file's nodes: done for every host, loading was quadratic).
+Where = Union[str, Callable[[], str]]
+#: Where each variable that may be refused (`judged`) was written: by (scope, group or host
+#: name, variable); scopes: group, host, and group_vars/N, host_vars/N for the Nth
+#: inventory's folder.
+Origins = dict[tuple[str, str, str], Where]
 
 
 class _Tagged:
@@ -178,12 +181,14 @@ def judged(key: str, value: Any) -> bool:
     return key.startswith("ansible_") and (key not in KEPT or for_ansible(value))
 
 
-def at(where: Mapping[str, str], key: str) -> str:
+def at(where: Mapping[str, Where], key: str) -> str:
     """`file:line: ` where `key` was written, as an error about it starts (or nothing)."""
-    return f"{where[key]}: " if where.get(key) else ""
+    found = where.get(key)
+    said = found() if callable(found) else found
+    return f"{said}: " if said else ""
 
 
-def not_misread(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
+def not_misread(values: Mapping[str, Any], where: Mapping[str, Where]) -> None:
     """Refuse the variables of a host to be reached that would reach it other than as written
     (config2 tester): a misspelt connection variable (`ansible_usr`: the run went on as the
     layer's user), and a jump host set in ssh arguments orch does not read (the run went
@@ -201,10 +206,10 @@ def not_misread(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
                              f"can read: orch cannot tell whether it sets a jump host (write "
                              f"it out, or a jump host as the layer before this one)")
         if key in JUMP_ARGS and isinstance(value, str) and sets_jump(value):
-            raise ValueError(f"{at(where, key)}its inventory's {key} sets a jump host (or an ssh_config, "
-                             f"-F, that may), which orch does not read: write the jump host "
-                             f"as the layer before this one (ssh BASTION, then these hosts), "
-                             f"and an ssh_config as the layer's ssh_config")
+            raise ValueError(f"{at(where, key)}its inventory's {key} sets a jump host (or an "
+                             f"ssh_config, -F, that may), which orch does not read: write the "
+                             f"jump host as the layer before this one (ssh BASTION, then these "
+                             f"hosts), and an ssh_config as the layer's ssh_config")
 
 
 def sets_jump(args: str) -> bool:

@@ -3,12 +3,13 @@ reads them: a group's sections in the file's order; mistakes named at file:line:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .inventory_vars import checked_vars, judged
+from .inventory_vars import Where, checked_vars, judged
 from .source import Path_, Source
 from .suggest import did_you_mean
 
@@ -91,15 +92,16 @@ def _pointing(src: Source, at: Path_, group: str, *, at_key: bool = False,
         raise _yaml_error(src, at, f"{whose}: {exc}", at_key=name_wrong) from None
 
 
-def _lines(src: Source, at: Path_, values: dict[str, Any]) -> dict[str, str]:
-    """`file:line` of each variable at `at` a host may be refused for (only those: finding a
-    line walks the file's nodes)."""
-    found = {}
-    for key, value in values.items():
-        if judged(str(key), value):
-            pos = src.position(at + (key,))
-            found[key] = f"{src.file}:{pos[0]}" if pos else src.file
-    return found
+def _lines(src: Source, at: Path_, values: dict[str, Any]) -> dict[str, Where]:
+    """Where each variable at `at` a host may be refused for was written, found only when an
+    error says it: finding a line walks the file's nodes (every host's: quadratic, review19)."""
+    return {key: functools.partial(_line, src, at + (key,)) for key, value in values.items()
+            if judged(str(key), value)}
+
+
+def _line(src: Source, at: Path_) -> str:
+    pos = src.position(at)
+    return f"{src.file}:{pos[0]}" if pos else src.file
 
 
 def _yaml_error(src: Source, at: Path_, message: str, *, at_key: bool = False,
