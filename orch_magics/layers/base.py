@@ -24,11 +24,13 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Iterator
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from ..errors import LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
+
+T = TypeVar("T")
 
 
 class LaunchPhase:
@@ -175,6 +177,17 @@ class Launcher(abc.ABC):
     def error(self, message: str, cls: type[LayerError] = LayerError) -> LayerError:
         """An error of class `cls` naming this hop (`hop 2 (docker app): …`)."""
         return cls(message, hop=self.depth, layer=self.label)
+
+    async def shared(self, task: asyncio.Future[T]) -> T:
+        """A pooled task other launches of this hop await too (an engine's connect), its
+        failure said in this launch's own name: each target's row named the first
+        container's hop (fleets10)."""
+        try:
+            return await asyncio.shield(task)
+        except LayerError as exc:
+            if exc.hop == self.depth and exc.layer != self.label:
+                raise self.error(exc.reason, type(exc)) from None
+            raise
 
     def adopt(self, inner: Launcher, label: str) -> None:
         """Become the hop one further in than `inner` (depth, context, parent, inner)."""

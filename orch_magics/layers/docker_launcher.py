@@ -99,12 +99,7 @@ class DockerLauncher(Launcher):
         task = pools.get(key)
         if task is None:
             task = pools[key] = self._connecting(key)
-        try:
-            return await asyncio.shield(task)  # type: ignore[no-any-return]
-        except LayerError as exc:  # said by the launch that began the pooled connect: this
-            if exc.hop == self.depth and exc.layer != self.label:  # hop's own name (fleets10)
-                raise self.error(exc.reason, type(exc)) from None
-            raise
+        return await self.shared(task)  # type: ignore[no-any-return]
 
     def _connecting(self, key: Hashable) -> asyncio.Task[Engine]:
         """A pooled connect task: its failure is taken out of the pool (the next launch tries
