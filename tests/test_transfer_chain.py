@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -287,15 +288,29 @@ async def test_a_file_that_shrinks_during_a_put_fails_and_leaves_nothing(  # typ
     assert list(folder.iterdir()) == []
 
 
-class _WritesInPlaceAtFirstUpdate(_TruncatesAtFirstUpdate):
-    """A progress that rewrites the start of the file being put (already read) once the
-    first bytes have gone out, as an application rewriting a file in place does."""
+class _ChangesAtFirstUpdate(_TruncatesAtFirstUpdate):
+    """A progress that changes the file being put once the first bytes have gone out: rewrites
+    its start in place (already read), appends to it, touches it, or replaces it by rename."""
+
+    def __init__(self, path: Path, how: str) -> None:
+        super().__init__(path, 0)
+        self.how = how
 
     def update(self, done: int) -> None:
-        if not self.done:
-            self.done = True
+        if self.done:
+            return
+        self.done = True
+        if self.how == "in place":
             with open(self.path, "r+b") as f:
                 f.write(b"X" * 16)
+        elif self.how == "appended":
+            with open(self.path, "ab") as f:
+                f.write(b"more\n")
+        elif self.how == "touched":
+            os.utime(self.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        else:  # replaced, as an editor or a config tool saves
+            (self.path.parent / "new").write_bytes(b"the new version\n")
+            os.rename(self.path.parent / "new", self.path)
 
 
 @pytest.mark.parametrize("env", ["loop", "here"])
@@ -312,10 +327,29 @@ async def test_a_file_written_in_place_during_a_put_fails_and_leaves_nothing(  #
     folder = Path(await far.folder(env, "in-place"))
     with pytest.raises(TransferError) as err:
         await orch.aput(env, str(put), str(folder / "copy"),
-                        progress=_WritesInPlaceAtFirstUpdate(data, 0))
+                        progress=_ChangesAtFirstUpdate(data, "in place"))
     assert f"{data} changed while it was read" in str(err.value), err.value
     assert "nothing was kept" in str(err.value)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+@pytest.mark.parametrize("how", ["appended", "touched", "replaced"])
+async def test_a_file_only_grown_touched_or_replaced_during_a_put_is_sent_as_it_was_read(  # type: ignore[no-untyped-def]
+        orch, far, tmp_path, kind, how) -> None:
+    """review19: the in-place check refused these too: a live log in a folder could not be
+    put, nor a file an editor saved (by rename) meanwhile. What was read is one version of
+    the file, as it was when its read began, and that is what arrives."""
+    source = tmp_path / "src"
+    source.mkdir()
+    data = source / "db.bin"
+    before = os.urandom(100_000_000)
+    data.write_bytes(before)
+    folder = Path(await far.folder("here", "grown"))
+    await orch.aput("here", str(data if kind == "file" else source), str(folder / "copy"),
+                    progress=_ChangesAtFirstUpdate(data, how))
+    copy = folder / "copy" if kind == "file" else folder / "copy" / "db.bin"
+    assert copy.read_bytes() == before
 
 
 @pytest.mark.parametrize("env", ["loop", "here"])

@@ -16,9 +16,10 @@ import stat
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from .model import Progress, TransferError
+from .read_check import Checked, changed
 from .scripts import end_line, frame_header
 
 #: Bytes per frame: each costs one `dd` at the far end, and at most AHEAD + 1 are in memory.
@@ -77,7 +78,6 @@ class TarStream:
         self.modes: list[bytes] = []
         self.current = TOP
         self.root = root
-        self._read_last: tuple[str, int] | None = None  # the last file tar read, its mtime
         threading.Thread(target=self._write, args=(root, write), daemon=True,
                          name="orch-tar").start()
 
@@ -87,11 +87,7 @@ class TarStream:
         walk is refused as the walk refused them."""
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise tarfile.TarError(_special(member.name))
-        self._check_last()
         self.current = member.name  # what a read that fails from here on was reading
-        if member.isreg():
-            path = self._path(member.name)
-            self._read_last = (path, os.lstat(path).st_mtime_ns)
         mode = stat.S_IMODE(member.mode)
         if member.isdir() and _deferred(mode):
             if member.name != TOP:
@@ -101,10 +97,10 @@ class TarStream:
 
     def _write(self, root: str, fd: int) -> None:
         try:
-            with tarfile.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
-                              format=tarfile.GNU_FORMAT) as tar:
+            with _CheckedTar.open(fileobj=_Pipe(fd), mode="w|",  # type: ignore[call-overload]
+                                  format=tarfile.GNU_FORMAT) as tar:
+                tar.path_of = self._path
                 tar.add(root, arcname=TOP, recursive=True, filter=self._owner_writable)
-                self._check_last()
                 modes = b"".join(reversed(self.modes))  # deepest first: a folder in a
                 info = tarfile.TarInfo(MODES)  # folder without x could not be reached
                 info.size, info.mode = len(modes), 0o600
@@ -122,20 +118,6 @@ class TarStream:
         """The path of member `name` here."""
         return os.path.join(self.root, name.removeprefix(TOP).lstrip("/"))
 
-    def _check_last(self) -> None:
-        """Refuse the file tar just read if it was written to meanwhile: its member is no
-        version of it (files9), and a tar member's length cannot say which bytes changed."""
-        if self._read_last is not None:
-            path, mtime_ns = self._read_last
-            self._read_last = None
-            try:
-                changed = os.lstat(path).st_mtime_ns != mtime_ns
-            except OSError:  # removed since: what was read is the file it was
-                changed = False
-            if changed:
-                raise OSError(f"{path} changed while it was read: put the folder again when "
-                              f"it is quiet")
-
     def read(self, size: int, /) -> bytes:
         data = self.file.read(size)
         if not data and self.error is not None:
@@ -144,6 +126,21 @@ class TarStream:
 
     def close(self) -> None:
         self.file.close()
+
+
+class _CheckedTar(tarfile.TarFile):
+    """tarfile whose file members are refused when written to while read (`read_check`)."""
+
+    path_of: Callable[[str], str]
+
+    def addfile(self, tarinfo: tarfile.TarInfo, fileobj: Any = None) -> None:
+        if not isinstance(fileobj, io.BufferedReader):  # a folder, a link, MODES (in memory)
+            return super().addfile(tarinfo, fileobj)
+        checked = Checked(fileobj)
+        super().addfile(tarinfo, checked)
+        if checked.changed():
+            raise OSError(f"{self.path_of(tarinfo.name)} changed while it was read (written to "
+                          f"in place): put the folder again")
 
 
 def _special(name: str) -> str:
@@ -207,7 +204,6 @@ class PutSource:
         self.kind: Literal["file", "directory"] = \
             "directory" if stat.S_ISDIR(info.st_mode) else "file"
         self.mode = stat.S_IMODE(info.st_mode)
-        self.mtime_ns = info.st_mtime_ns  # a file written to while it is read: `Sending`
         #: The bytes the stream will have, as checked now (progress total; a directory that
         #: changes meanwhile sends more or fewer). None if the directory cannot be walked.
         self.size: int | None = (info.st_size if self.kind == "file"
@@ -259,8 +255,10 @@ class Sending:
         #: log written to meanwhile would keep a put going, past any total, for as long as
         #: its writer kept up. A size of 0 (/proc, /sys files) means: read to the end.
         self._limit = source.size if source.kind == "file" and source.size else None
-        self._mtime_ns = source.mtime_ns
         self._stream = source.open()
+        fileno = getattr(self._stream, "fileno", None)
+        #: The file read, and its mtime as its read began (`read_check`); a tar stream: None.
+        self._file = (fileno(), os.fstat(fileno()).st_mtime_ns) if fileno else None
         threading.Thread(target=self._read, daemon=True, name="orch-put-read").start()
 
     @property
@@ -280,7 +278,8 @@ class Sending:
                 # (a sysfs file says 4096 bytes, holds fewer, and still says 4096: it is whole)
                 self.error = (f"read {self.size} of {self._limit} bytes of {self.path}: it "
                               f"shrank while it was read")
-            elif self._limit is not None and not self.stopped() and self._changed():
+            elif self._file is not None and self._limit is not None and not self.stopped() \
+                    and changed(*self._file, self.size, self.sha.digest(), hashlib.sha256):
                 self.error = (f"{self.path} changed while it was read (written to in place): "
                               f"what was read is no version of it; put it again")
         except OSError as exc:
@@ -288,23 +287,6 @@ class Sending:
         finally:
             self._stream.close()
             self._frames.put(None)
-
-    def _changed(self) -> bool:
-        """Whether the file was written to while it was read other than by appending: the
-        bytes read are then no longer its start (files9: old head, new tail, kept as ok).
-        Its start is hashed again only when its mtime moved (a log appended to, as a get
-        checks one on the far end)."""
-        try:
-            if os.stat(self.path).st_mtime_ns == self._mtime_ns:
-                return False
-            again, left = hashlib.sha256(), self.size
-            with open(self.path, "rb") as f:
-                while left and (data := f.read(min(FRAME, left))):
-                    again.update(data)
-                    left -= len(data)
-        except OSError:
-            return True
-        return left > 0 or again.digest() != self.sha.digest()
 
     def _want(self) -> int:
         """Bytes to read next: a frame, or what is left of a file's size at the start."""
