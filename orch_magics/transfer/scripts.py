@@ -138,7 +138,8 @@ fi
 [ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
-[ -d "$dir" ] || { [ -e "$dir" ] && fail "not a directory: $dir"; absent "$dir" "no such directory"; }
+[ -d "$dir" ] || { [ -e "$dir" ] && fail "not a directory: $dir"
+  absent "$dir" "no such directory"; }
 [ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
