@@ -129,6 +129,9 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("run", "local", "s", "--ye"), "orch run: error: argument --yes: expected one argument"),
     (("run", "local", "echo", "hi"), "orch: error: unrecognized arguments: hi (a command "
                                      "goes after --: orch run ENV -- CMD ARGS…)"),
+    # review19: in argparse's words, not Python's ("invalid literal for int() with base 10")
+    (("run", "--parallel", "-x", "local", "s"), "orch run: error: argument --parallel: invalid "
+                                                "int value: '-x'"),
     # basics10: not told to write --since=-1h, which its own check refuses as well
     (("audit", "--since", "-1h"), "orch audit: error: argument --since: give a span like 30m, "
                                   "1h, 2d, or an ISO date such as 2026-11-30T08:00"),

@@ -188,13 +188,19 @@ def _valued(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 
 def _refused_value(action: argparse.Action, value: str) -> str:
-    """Why the option's own check refuses `value`, or "" (no check, or it takes it)."""
-    if not callable(action.type):
+    """Why the option's own check refuses `value`, in argparse's words (its `_get_value`),
+    or "" (no check, it takes it, or it fails otherwise: the usual hint is said then)."""
+    check = action.type
+    if not callable(check):
         return ""
     try:
-        action.type(value)
-    except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+        check(value)
+    except argparse.ArgumentTypeError as exc:
         return str(exc)
+    except (ValueError, TypeError):
+        return f"invalid {getattr(check, '__name__', repr(check))} value: {value!r}"
+    except Exception:  # a check's own failure is no reason to give: the hint is said
+        return ""
     return ""
 
 
