@@ -26,7 +26,8 @@ def row_lines(kernel: LabKernel, cell: str, label: str) -> list[str]:
     tables = [out["data"]["text/html"] for out in kernel.outputs[cell]
               if "orch-fleet" in out.get("data", {}).get("text/html", "")]
     assert len(tables) == 1, kernel.outputs[cell]
-    found = re.search(rf"<summary[^>]*>{re.escape(label)}</summary>(.*?)</details>", tables[0], re.S)
+    found = re.search(rf"<summary[^>]*><span[^>]*>{re.escape(label)}</span>.*?</summary>"
+                      rf"(.*?)</details>", tables[0], re.S)
     assert found is not None, tables[0]
     return html.unescape(re.sub(r"<[^>]+>", "", found[1])).splitlines()
 
@@ -137,8 +138,8 @@ def test_the_final_table_names_each_targets_audit_record(orch_kernel: str, ssh_f
                    if "orch-fleet" in out.get("data", {}).get("text/html", "")]
         assert len(ids) == 2 and "<th>audit</th>" in table, (ids, table)
         for label, audit_id in zip(("127.0.1.1", "127.0.1.2"), ids, strict=True):
-            assert re.search(rf"<summary[^>]*>{re.escape(label)}</summary>.*?<td[^>]*>{audit_id}</td>"
-                             rf"</tr>", table, re.S), (label, table)
+            assert re.search(rf"<summary[^>]*><span[^>]*>{re.escape(label)}<.*?<td[^>]*>{audit_id}"
+                             rf"</td></tr>", table, re.S), (label, table)
 
 
 def test_a_long_cause_is_marked_cut_and_read_whole_in_its_row(
@@ -152,8 +153,9 @@ def test_a_long_cause_is_marked_cut_and_read_whole_in_its_row(
         kernel.run("run", f"%%orch web --limit {changed} --no-raise-error\necho hi")
         [table] = [out["data"]["text/html"] for out in kernel.outputs["run"]
                    if "orch-fleet" in out.get("data", {}).get("text/html", "")]
-        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
-        [cut] = [c for c in cells if "CHANGED" in c and "<" not in c]
+        said = [html.unescape(c) for c in re.findall(r"<span class='orch-info[^>]*>(.*?)</span>",
+                                                     table, re.S)]
+        [cut] = [c for c in said if "CHANGED" in c]
         assert len(cut) == 200 and cut.endswith("…"), cut
         opened = " ".join(row_lines(kernel, "run", changed))
         assert "CHANGED" in opened and f"-R '[{changed}]:{ssh_fleet.port}'" in opened, opened

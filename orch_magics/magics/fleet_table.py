@@ -46,13 +46,15 @@ from .presenters import KERNEL_GONE
 MAX_ROWS = 50
 _ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
 _ENDED = ("ok", "failed", "stopped", "skipped")
-#: An opened row's output is as wide as the table's box (`cqw`), running under the row's
-#: other cells, which stay at its top: in the first column alone a 90-character line broke
-#: every 30 characters, or every 8 in a narrow window (browser11). Its row stays one `<tr>`.
-#: A cause may break anywhere (a host key's fingerprint is one long word), so the table fits.
-_CELL = "<td style='vertical-align:top'>"
-_WIDE = ("<div style='width:0;overflow:visible;text-align:left'>"
-         "<div class='orch-row-output' style='width:calc(100cqw - 2em);min-width:24em'>")
+#: The first column holds a row's label, why it failed or its last line, and, opened, its
+#: output, so the widest column is the one an opened row writes in (browser11: output in the
+#: label's narrow column broke lines every 30 characters; browser12: in a box laid over the
+#: row, it was overprinted by a cause that wrapped). Plain CSS only, kept by JupyterLab's
+#: sanitizer for an untrusted notebook (`anywhere` is not: `break-word` stands in for it).
+_FIRST = ("<td style='text-align:left;vertical-align:top;word-break:break-word;"
+          "overflow-wrap:anywhere'>")
+#: The other cells: short, on the row's first line.
+_CELL = "<td style='vertical-align:top;white-space:nowrap'>"
 
 
 class FleetTable:
@@ -180,6 +182,14 @@ def _cause_html(row: TargetRow) -> str:
     return f"<div class='{NO_MATH}'><b>{html.escape(printable(_info(row)))}</b></div>"
 
 
+def _said(row: TargetRow) -> str:
+    """After a row's label: why it failed, or its last line (plain, cut: whole in its
+    section, `_cause_html`)."""
+    info = _cut(printable(_info(row)), 200)
+    return (f" · <span class='orch-info {NO_MATH}' style='opacity:.8'>{html.escape(info)}</span>"
+            if info else "")
+
+
 def _exit(row: TargetRow) -> str:
     """The exit status of a process that exited by itself (a timeout or stop says its cause)."""
     result = row.result
@@ -198,21 +208,20 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     rows = _ranked(list(live.fleet.rows.values()))
     audited = any(_audit(r) for r in rows)  # each row names its record, as `res` does
     body = "".join(
-        f"<tr>{_CELL}<details><summary style='white-space:nowrap'>{html.escape(r.label)}"
-        f"</summary>{_WIDE}"
-        f"{_cause_html(r)}{lines_html(*r.view())}</div></div></details></td>"
+        f"<tr>{_FIRST}<details><summary><span class='orch-label'>{html.escape(r.label)}"
+        f"</span>{_said(r)}</summary>"
+        f"{_cause_html(r)}{lines_html(*r.view())}</details></td>"
         f"{_CELL}{r.state}</td>{_CELL}{r.duration:.1f}s</td>{_CELL}{_exit(r)}</td>"
-        f"{_CELL}{human_size(r.bytes)}</td><td class='{NO_MATH}' style='vertical-align:top;"
-        f"overflow-wrap:anywhere'>"
-        f"{html.escape(_cut(printable(_info(r)), 200))}</td>"
+        f"{_CELL}{human_size(r.bytes)}</td>"
         + (f"{_CELL}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
-    head = "".join(f"<th>{h}</th>" for h in ("target", "state", "time", "exit", "output",
-                                               "cause / last line", *(["audit"] if audited else [])))
+    head = "<th style='text-align:left'>target · cause / last line</th>" + "".join(
+        f"<th>{h}</th>" for h in ("state", "time", "exit", "output",
+                                  *(["audit"] if audited else [])))
     gone = f"✗ {KERNEL_GONE}" if exiting() else ""  # whatever the rows say, that stopped them
     title = _heading(f"{result.summary()}{' · ' if gone else ''}{gone}", len(rows),
                      min(len(rows), MAX_ROWS))
     return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
-            "text/html": f"<div class='orch-fleet' style='container-type:inline-size'>{title}"
+            "text/html": f"<div class='orch-fleet'>{title}"
                          f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
                          f"</div>"}
