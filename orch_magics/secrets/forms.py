@@ -149,18 +149,59 @@ class FormSource(Protocol):
 
 
 def compile_forms(plain: Iterable[str], encoded: Iterable[str]) -> FormSet:
-    """One pattern for all forms; at one position the longest form wins."""
+    """One pattern for all forms, as a trie (basics11: an alternation of every form, tried at
+    every position, masked 10 MB in 6 s with 30 secrets); at one position the longest form
+    wins."""
     encoded = set(encoded)
-    sources = {f: re.escape(f) for f in plain}
-    sources.update({f: BREAK.join(re.escape(c) for c in f) for f in encoded})
-    ordered = sorted(sources, key=len, reverse=True)
-    source = "|".join(sources[f] for f in ordered)
+    ordered = sorted({*plain, *encoded}, key=len, reverse=True)
+    source = _trie_source(ordered, encoded)
     forms = tuple(f.encode("utf-8", "surrogateescape") for f in ordered)
     return FormSet(
         text_re=re.compile(source),
         bytes_re=re.compile(source.encode("utf-8", "surrogateescape")),
         forms=forms, encoded=tuple(f.encode("ascii") for f in ordered if f in encoded),
         window=3 * max(len(f) for f in forms) + 2)
+
+
+class _Node:
+    """A trie node: the next characters, whether a form ends here, and whether a line break
+    may follow its character (inside an encoded form)."""
+
+    __slots__ = ("children", "end", "wraps")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.end = False
+        self.wraps = False
+
+
+def _trie_source(forms: Iterable[str], encoded: set[str]) -> str:
+    """A regular expression matching each of `forms` (an encoded one with an optional line
+    break between any two characters), branching only where forms differ, so one branch is
+    followed at each position."""
+    root = _Node()
+    for form in forms:
+        node, wrapped = root, form in encoded
+        for i, char in enumerate(form):
+            node = node.children.setdefault(char, _Node())
+            node.wraps |= wrapped and i < len(form) - 1
+        node.end = True
+    return _emit(root)
+
+
+def _emit(node: _Node) -> str:
+    """The expression of the forms below `node`: a run of single children as literals (a
+    long secret costs no recursion), a group where they branch, optional where one ends (so
+    the longest form wins)."""
+    parts = []
+    while len(node.children) == 1 and not node.end:
+        char, node = next(iter(node.children.items()))
+        parts.append(re.escape(char) + (BREAK if node.wraps else ""))
+    if node.children:
+        branches = "|".join(re.escape(char) + (BREAK if child.wraps else "") + _emit(child)
+                            for char, child in node.children.items())
+        parts.append(f"(?:{branches})" + ("?" if node.end else ""))
+    return "".join(parts)
 
 
 def blank_text(match: re.Match[str]) -> str:
