@@ -525,6 +525,41 @@ def test_an_empty_value_is_no_secret_the_next_provider_is_asked(
     assert f"file {secrets} (set but empty)" in str(info.value)
 
 
+def test_an_entry_left_empty_in_the_file_is_no_secret_and_the_file_still_serves(
+        orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """basics11: `db:` (YAML's null) failed the whole file ("secret 'db' must be a string"):
+    the env provider after it was never asked, nor the file for its other secrets."""
+    monkeypatch.setenv("ORCH_SECRET_STORED", "from-env-value")
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("stored:\nother: other-file-value\n")
+    os.chmod(secrets, 0o600)
+    o = with_secrets(orch, providers=("file", "env"), file=str(secrets))
+    assert o.plan("local", "from-store").command.env["V"] == "from-env-value"
+    res = o.run("local", command="true", env={"P": "{{secret:other}}"})
+    assert res.ok
+
+
+def test_the_hints_of_a_missing_secret_name_only_providers_that_are_asked(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    """basics11: "e.g. set ORCH_SECRET_STORED" was said with no env provider configured, and
+    setting it changed nothing; a folder given as the file was first a `chmod 600` problem."""
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("file",), file=str(tmp_path / "none.yaml")).plan(
+            "local", "from-store")
+    assert "ORCH_SECRET_" not in str(info.value) and "(create the file)" in str(info.value)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("other: x-value\n")
+    os.chmod(empty, 0o600)
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("file",), file=str(empty)).plan("local", "from-store")
+    assert str(info.value).endswith(f"(tried: file {empty}; add env to secrets.providers "
+                                    f"to take it from ORCH_SECRET_STORED)"), info.value
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir(mode=0o755)
+    with pytest.raises(ConfigError, match="secrets file is a directory, not a file"):
+        with_secrets(orch, providers=("file",), file=str(folder)).plan("local", "from-store")
+
+
 def test_a_near_name_in_the_file_or_environment_is_suggested(
         orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = tmp_path / "secrets.yaml"

@@ -99,12 +99,23 @@ class Resolver:
             value = self.secret(name)
         except MissingSecretsFile as exc:  # said with the secret and where it is asked
             before = f" (tried before it: {exc.tried})" if exc.tried else ""
-            raise where(f"secret {name!r} is not available: {exc.message}{before} (e.g. set "
-                        f"{secret_env_name(name)}, or create the file)") from None
+            raise where(f"secret {name!r} is not available: {exc.message}{before} "
+                        f"({self._hint(name)}create the file)") from None
         if value is None:
             raise where(f"secret {name!r} is not available (tried: {self.tried(name)}; "
-                        f"e.g. set {secret_env_name(name)})")
+                        f"{self._hint(name).removesuffix(', or ') or self._no_env(name)})")
         return value
+
+    def _hint(self, name: str) -> str:
+        """`e.g. set ORCH_SECRET_X, or ` when the env provider is asked (basics11: the hint
+        was given when it was not, and following it changed nothing); else ""."""
+        if not any(isinstance(p, EnvProvider) for p in self.providers):
+            return ""
+        return f"e.g. set {secret_env_name(name)}, or "
+
+    @staticmethod
+    def _no_env(name: str) -> str:
+        return f"add env to secrets.providers to take it from {secret_env_name(name)}"
 
     def checkable(self, expanded: str) -> str:
         """The part of `expanded` (what `expand` gave) a check of the value can judge: all of it."""

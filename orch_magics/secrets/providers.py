@@ -91,7 +91,10 @@ def _secrets_from(src: Source) -> dict[str, str]:
         raise src.error((), "a secrets file must be a mapping of names to values")
     data: dict[str, str] = {}
     for key, value in src.data.items():
-        if isinstance(value, (dict, list)) or value is None:
+        if value is None:  # `db:`, an entry left empty: the next provider is asked (basics11)
+            data[key] = ""
+            continue
+        if isinstance(value, (dict, list)):
             raise src.error((key,), f"secret {key!r} must be a string", at_key=True)
         text = value if isinstance(value, str) else src.as_written((key,), value)
         if text is None:  # never shown: the message names the kind, not the value
@@ -132,6 +135,8 @@ class FileProvider:
         except OSError as exc:
             raise ConfigError(f"cannot read the secrets file: {exc.strerror or exc}",
                               file=path) from None
+        if stat.S_ISDIR(st.st_mode):  # before its mode: `chmod 600` would not help (basics11)
+            raise ConfigError("secrets file is a directory, not a file", file=path)
         if st.st_mode & 0o077:
             mode = stat.S_IMODE(st.st_mode)
             raise ConfigError(
