@@ -77,6 +77,21 @@ def test_wrapped_base64_is_masked_whole_and_split(length: int, offset: int, widt
         assert_masked(secret, output, through_masker(registry, [output[:cut], output[cut:]]))
 
 
+def test_secrets_that_overlap_in_the_output_are_masked_whole() -> None:
+    """basics11: `abcdXYZ1` and `XYZ1wxyz9876` printed as `abcdXYZ1wxyz9876` came out as
+    `****wxyz9876`: matched one after the other, the second's rest was shown. Also when the
+    output comes in pieces cut anywhere."""
+    registry = SecretRegistry()
+    registry.add("abcdXYZ1")
+    registry.add("XYZ1wxyz9876")
+    output = b"a abcdXYZ1wxyz9876 b XYZ1wxyz9876abcdXYZ1 c\n"
+    want = b"a **** b ******** c\n"  # two that only touch: two masks
+    assert registry.mask_bytes(output) == want
+    assert registry.mask_text(output.decode()) == want.decode()
+    for cut in range(len(output)):
+        assert through_masker(registry, [output[:cut], output[cut:]]) == want, cut
+
+
 def test_base64_in_tiny_chunks_is_masked() -> None:
     secret = make_secret(90)
     registry = SecretRegistry()

@@ -25,7 +25,7 @@ import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
 MASK = "****"
@@ -126,7 +126,11 @@ def encoded_forms(value: str) -> set[str]:
 
 @dataclass(frozen=True)
 class FormSet:
-    """Compiled patterns for a set of forms, plus what a stream needs to hold back a start."""
+    """Compiled patterns for a set of forms, plus what a stream needs to hold back a start.
+
+    Forms that overlap (two secrets sharing a part: `abcdXYZ1` and `XYZ1wxyz9876`) are masked
+    as one span (`spans`): matching them one after the other left the second's rest shown
+    (basics11)."""
 
     text_re: re.Pattern[str]
     bytes_re: re.Pattern[bytes]
@@ -135,10 +139,45 @@ class FormSet:
     window: int  # bytes at the end of a chunk that can hold the start of a (wrapped) form
 
     def mask_text(self, text: str) -> str:
-        return self.text_re.sub(blank_text, text) if text else text
+        return _masked(text, spans(self.text_re, text), blank_text) if text else text
 
     def mask_bytes(self, data: bytes) -> bytes:
-        return self.bytes_re.sub(blank_bytes, data) if data else data
+        return _masked(data, spans(self.bytes_re, data), blank_bytes) if data else data
+
+
+AnyStr = TypeVar("AnyStr", str, bytes)
+
+
+def spans(pattern: re.Pattern[AnyStr], data: AnyStr) -> list[tuple[int, int]]:
+    """Where forms are in `data`, (start, end), in order: a form starting inside one found
+    and running past its end extends it (only there is a form looked for at each position)."""
+    found: list[tuple[int, int]] = []
+    pos = 0
+    while (m := pattern.search(data, pos)) is not None:
+        start, end = m.span()
+        at = start + 1
+        while at < end:
+            inner = pattern.match(data, at)
+            if inner is not None and inner.end() > end:
+                end = inner.end()
+            at += 1
+        found.append((start, end))
+        pos = end
+    return found
+
+
+def _masked(data: AnyStr, where: list[tuple[int, int]],
+            blank: Callable[[AnyStr], AnyStr]) -> AnyStr:
+    """`data` with each span blanked."""
+    if not where:
+        return data
+    parts: list[AnyStr] = []
+    pos = 0
+    for start, end in where:
+        parts += (data[pos:start], blank(data[start:end]))
+        pos = end
+    parts.append(data[pos:])
+    return data[:0].join(parts)
 
 
 class FormSource(Protocol):
@@ -204,11 +243,11 @@ def _emit(node: _Node) -> str:
     return "".join(parts)
 
 
-def blank_text(match: re.Match[str]) -> str:
-    """A match as `****` per line piece (its line breaks are kept)."""
-    return _PIECE_TEXT.sub(MASK, match.group())
+def blank_text(found: str) -> str:
+    """A found form as `****` per line piece (its line breaks are kept)."""
+    return _PIECE_TEXT.sub(MASK, found)
 
 
-def blank_bytes(match: re.Match[bytes]) -> bytes:
-    """A match as `****` per line piece (its line breaks are kept)."""
-    return _PIECE_BYTES.sub(MASK.encode(), match.group())
+def blank_bytes(found: bytes) -> bytes:
+    """A found form as `****` per line piece (its line breaks are kept)."""
+    return _PIECE_BYTES.sub(MASK.encode(), found)

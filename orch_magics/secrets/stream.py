@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..process.events import Event, Exit, Stderr, Stdout
-from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes
+from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes, spans
 
 #: The shortest line of wrapped base64 output a held end may run over.
 MIN_WRAP = 16
@@ -62,12 +62,14 @@ class StreamMasker:
         parts: list[bytes] = []
         pos = hold = 0
         size = len(data)
-        for m in forms.bytes_re.finditer(data):
-            if size - m.start() < forms.window and may_continue(forms, data[m.start():]):
-                hold = size - m.start()  # a longer form (padding, the next wrapped line) may follow
+        for start, end in spans(forms.bytes_re, data):
+            if size - start < forms.window and (
+                    may_continue(forms, data[start:])  # a longer form (padding, a wrapped line)
+                    or longest_start(data[start + 1:], forms.forms)):  # or one
+                hold = size - start  # starting inside it and running on (overlapping secrets)
                 break
-            parts += (data[pos:m.start()], blank_bytes(m))
-            pos = m.end()
+            parts += (data[pos:start], blank_bytes(data[start:end]))
+            pos = end
         else:
             tail = data[max(pos, size - forms.window):]
             hold = max(longest_start(tail, forms.forms), self._wrapped_hold(forms, kind, data, pos))
