@@ -506,14 +506,20 @@ def test_a_secrets_file_not_there_names_the_secret_and_lets_no_later_provider_an
     assert later.plan("local", "from-store").command.env["V"] == "from-env"  # env answers first
 
 
+def secrets_file(tmp_path: Path, text: str, name: str = "secrets.yaml") -> Path:
+    """A secrets file holding `text`, mode 600 (as the file provider asks)."""
+    path = tmp_path / name
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
 def test_an_empty_value_is_no_secret_the_next_provider_is_asked(
         orch: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`export ORCH_SECRET_X=$(pass show x)` with a failing `pass` ran the command with an
     empty password, silently, and the secrets file after it was never read."""
     monkeypatch.setenv("ORCH_SECRET_STORED", "")
-    secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("stored: from-file-value\nblank: ''\n")
-    os.chmod(secrets, 0o600)
+    secrets = secrets_file(tmp_path, "stored: from-file-value\nblank: ''\n")
     o = with_secrets(orch, providers=("env", "file"), file=str(secrets))
     assert o.plan("local", "from-store").command.env["V"] == "from-file-value"
     with pytest.raises(ConfigError) as info:
@@ -530,9 +536,7 @@ def test_an_entry_left_empty_in_the_file_is_no_secret_and_the_file_still_serves(
     """basics11: `db:` (YAML's null) failed the whole file ("secret 'db' must be a string"):
     the env provider after it was never asked, nor the file for its other secrets."""
     monkeypatch.setenv("ORCH_SECRET_STORED", "from-env-value")
-    secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("stored:\nother: other-file-value\n")
-    os.chmod(secrets, 0o600)
+    secrets = secrets_file(tmp_path, "stored:\nother: other-file-value\n")
     o = with_secrets(orch, providers=("file", "env"), file=str(secrets))
     assert o.plan("local", "from-store").command.env["V"] == "from-env-value"
     res = o.run("local", command="true", env={"P": "{{secret:other}}"})
@@ -547,9 +551,7 @@ def test_the_hints_of_a_missing_secret_name_only_providers_that_are_asked(
         with_secrets(orch, providers=("file",), file=str(tmp_path / "none.yaml")).plan(
             "local", "from-store")
     assert "ORCH_SECRET_" not in str(info.value) and "(create the file)" in str(info.value)
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("other: x-value\n")
-    os.chmod(empty, 0o600)
+    empty = secrets_file(tmp_path, "other: x-value\n", "empty.yaml")
     with pytest.raises(ConfigError) as info:
         with_secrets(orch, providers=("file",), file=str(empty)).plan("local", "from-store")
     assert str(info.value).endswith(f"(tried: file {empty}; add env to secrets.providers "
