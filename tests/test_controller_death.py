@@ -499,3 +499,58 @@ def test_runs_leave_no_zombie_in_a_container_whose_init_never_reaps(dockerd,  # 
         assert left_after(lambda: dockerd.container_processes(name), within=5) == []
     finally:
         dockerd.api.remove_container(created["Id"], force=True)
+
+
+@pytest.mark.docker
+def test_runs_through_sudo_leave_no_zombie_in_a_container_whose_init_never_reaps(  # type: ignore[no-untyped-def]
+        dockerd, sudo_container, tmp_path: Path) -> None:
+    """chains11: behind docker → sudo the wrapper's parent is sudo, so it is watched; at its
+    end the watch and its `sleep` were left to PID 1 (no `--init`: never reaped), two zombies
+    a run until the container could not fork. The watch now ends and reaps its own sleep."""
+    from fixtures.sudo_image import IMAGE
+
+    name = f"orch-sudo-noinit-{os.getpid()}"
+    created = dockerd.api.create_container(
+        IMAGE, name=name, host_config=dockerd.api.create_host_config(network_mode="none"))
+    dockerd.api.start(created["Id"])
+    try:
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text(f"environments:\n  su:\n    layers:\n      - "
+                       f"{dockerd.layer(container=name, user=sudo_container.login)}\n"
+                       f"      - {sudo_container.layer(sudo_container.free)}\n")
+        for _ in range(3):
+            done = subprocess.run([*ORCH, "-c", str(cfg), "run", "su", "--", "id", "-un"],
+                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            assert (done.returncode, done.stdout) == (0, f"{sudo_container.free}\n".encode()), \
+                done.stderr
+        assert left_after(lambda: dockerd.container_processes(name), within=5) == []
+    finally:
+        dockerd.api.remove_container(created["Id"], force=True)
+
+
+def test_an_exec_whose_conmon_is_killed_says_so(podman, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """chains11: killing the exec's conmon ended the run with returncode -1 and no error,
+    read as the command's own `exit 255`."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments:\n  pod:\n    layers:\n      - {podman.layer()}\n")
+    token = f"39.{os.getpid()}"
+    proc = subprocess.Popen([*ORCH, "-c", str(cfg), "run", "pod", "--", "sh", "-c",
+                             f"echo up; exec sleep {token}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        _started(proc)
+        command = next(pid for pid in _running(token, 2, but=proc.pid)
+                       if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"))
+        conmon = int(Path(f"/proc/{_wrapper_of(command)}/stat").read_text()
+                     .rsplit(")", 1)[1].split()[1])
+        assert b"conmon" in Path(f"/proc/{conmon}/cmdline").read_bytes()
+        os.kill(conmon, 9)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 255, err  # a chain that broke, as ssh says it
+        assert b"(podman orch-test): the podman API lost the exec before its exit status was " \
+               b"known" in err, err
+        assert left_after(lambda: _far(token, proc.pid), within=15) == []
+    finally:
+        proc.kill()
+        kill_all(processes_with(token))
