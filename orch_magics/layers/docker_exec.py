@@ -142,7 +142,13 @@ class DockerExec:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
-        self._exit = decode_status(int(info["ExitCode"]))
+        code = int(info["ExitCode"])
+        if code < 0 and self._stream.status is None:  # podman's "unknown": its conmon died
+            self._exit = Exit(error=self._launcher.error(
+                f"{self._launcher.engine_name} lost the exec before its exit status was known "
+                f"(the process that held it ended: podman's conmon)", StreamError))
+        else:
+            self._exit = decode_status(code if code >= 0 else self._stream.status or 0)
         await self._stop_what_is_left()
         return self._exit
 
