@@ -17,10 +17,12 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    controller died, or its link; sudo was killed), or the wrapper itself (killed with
    SIGKILL from outside, which it cannot catch: chains10 found its command left running),
    it sends its process group and session SIGTERM, then SIGKILL two seconds later, so no
-   orphan is left behind. When the command ends, the wrapper tells the watch to end (SIGSYS,
-   a signal it does not otherwise take) and waits for it: the watch kills and reaps its own
+   orphan is left behind. When the command ends, the wrapper tells the watch to end (SIGURG,
+   which nothing else sends it and whose default is to ignore it: sent again until the watch
+   has set its trap and ended, review20) and reaps it: the watch kills and reaps its own
    `sleep` first, so nothing is handed to a container's PID 1, which may never reap it
    (chains11: two zombies a run behind docker → sudo, until the container could not fork).
+   Its stop sequence, once begun, ignores that signal (review20: it was cut short).
    Under any other parent (a container's runtime, a login wrapper that does not exec)
    nothing is watched; a container kind kills the group itself when the wrapper ended
    without its status line (`docker_exec`);
@@ -117,12 +119,12 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
   _orch_l=${_orch_l##*) }; _orch_l=${_orch_l#* }; _orch_pp=${_orch_l%% *}
   read -r _orch_l 2>/dev/null </proc/"$_orch_pp"/comm || _orch_l=
   case $_orch_l in sshd*|dropbear*|sudo) if command -v sleep >/dev/null 2>&1; then
-    (trap '' CAUGHT; trap 'kill -9 $_orch_z; wait $_orch_z; exit 0' 31
-     _orch_nap() { sleep 1 & _orch_z=$!; wait $_orch_z; }
+    (trap '' CAUGHT; trap 'trap "" 23; [ -z "$_orch_z" ] || kill -9 $_orch_z; wait; exit 0' 23
+     _orch_nap() { sleep 1 & _orch_z=$!; wait $_orch_z; _orch_x=$?; _orch_z=; return $_orch_x; }
      while :; do _orch_nap || _orch_nap || exit 0; read -r _orch_l </proc/$$/stat || break
        _orch_l=${_orch_l##*) }; case $_orch_l in Z*) break;; esac; _orch_l=${_orch_l#* }
        [ "${_orch_l%% *}" = "$_orch_pp" ] || break
-     done; trap '' TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
+     done; trap '' 23 TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
     ) </dev/null >/dev/null 2>&1 & _orch_w=$!
   fi;; esac
   unset _orch_l _orch_pp
@@ -139,7 +141,14 @@ trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
 trap '' TERM
-if [ -n "${_orch_w-}" ]; then kill -31 "$_orch_w" 2>/dev/null; wait "$_orch_w"; fi  # see 3
+if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie), then reaped
+  _orch_c=0; kill -23 "$_orch_w" 2>/dev/null
+  while read -r _orch_l 2>/dev/null </proc/"$_orch_w"/stat; do
+    case ${_orch_l##*) } in Z*) break;; esac; _orch_c=$((_orch_c + 1))
+    [ $((_orch_c % 64)) = 0 ] && { sleep 0.01; kill -23 "$_orch_w" 2>/dev/null; }
+  done
+  while wait "$_orch_w"; [ $? -gt 128 ]; do :; done  # not cut short by a signal
+fi
 kill -TERM -$$ 2>/dev/null
 case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
