@@ -90,6 +90,13 @@ def test_secrets_that_overlap_in_the_output_are_masked_whole() -> None:
     assert registry.mask_text(output.decode()) == want.decode()
     for cut in range(len(output)):
         assert through_masker(registry, [output[:cut], output[cut:]]) == want, cut
+    # review20: a secret holding another (a URL and its password), cut anywhere
+    registry.add("postgres://app:Xk9fPq2Lw@db.internal:5432/prod")
+    registry.add("Xk9fPq2Lw")
+    output = b"url=postgres://app:Xk9fPq2Lw@db.internal:5432/prod\n"
+    assert registry.mask_bytes(output) == b"url=****\n"
+    for cut in range(len(output)):
+        assert through_masker(registry, [output[:cut], output[cut:]]) == b"url=****\n", cut
 
 
 def test_base64_in_tiny_chunks_is_masked() -> None:

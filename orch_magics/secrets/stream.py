@@ -62,17 +62,22 @@ class StreamMasker:
         parts: list[bytes] = []
         pos = hold = 0
         size = len(data)
+        # where the longest form that may still run on past this chunk begins: a span from
+        # there on is held with it (review20: a URL holding a password also known on its own,
+        # cut after the password, left `postgres://app:****@…` shown)
+        tail = data[max(0, size - forms.window):]
+        open_from = size - max(longest_start(tail, forms.forms),
+                               self._wrapped_hold(forms, kind, data, 0))
         for start, end in spans(forms.bytes_re, data):
-            if size - start < forms.window and (
+            if end > open_from or size - start < forms.window and (
                     may_continue(forms, data[start:])  # a longer form (padding, a wrapped line)
                     or longest_start(data[start + 1:], forms.forms)):  # or one
-                hold = size - start  # starting inside it and running on (overlapping secrets)
+                hold = size - min(start, open_from)  # starting inside it and running on
                 break
             parts += (data[pos:start], blank_bytes(data[start:end]))
             pos = end
         else:
-            tail = data[max(pos, size - forms.window):]
-            hold = max(longest_start(tail, forms.forms), self._wrapped_hold(forms, kind, data, pos))
+            hold = size - max(pos, open_from)
         parts.append(data[pos:size - hold])
         self._pending[kind] = data[size - hold:]
         self._column[kind] = self._line_column(kind, data, size - hold)
