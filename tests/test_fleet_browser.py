@@ -153,7 +153,7 @@ def test_the_table_shows_each_cause_and_output_as_one_run_shows_it(
         # of the row is drawn over it
         box = output.evaluate("e => e.getBoundingClientRect().toJSON()")
         table_box = table.locator("table").evaluate("e => e.getBoundingClientRect().toJSON()")
-        assert box["width"] > 0.5 * table_box["width"], (box, table_box)
+        assert box["width"] > 0.45 * table_box["width"], (box, table_box)
         lines = output.evaluate("e => e.getBoundingClientRect().height / "
                                 "parseFloat(getComputedStyle(e).lineHeight)")
         assert round(lines) in (6, 7), lines

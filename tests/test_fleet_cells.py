@@ -136,7 +136,7 @@ def test_the_final_table_names_each_targets_audit_record(orch_kernel: str, ssh_f
         ids = kernel.text("ids").split()
         [table] = [out["data"]["text/html"] for out in kernel.outputs["run"]
                    if "orch-fleet" in out.get("data", {}).get("text/html", "")]
-        assert len(ids) == 2 and "<th>audit</th>" in table, (ids, table)
+        assert len(ids) == 2 and ">audit</th>" in table, (ids, table)
         for label, audit_id in zip(("127.0.1.1", "127.0.1.2"), ids, strict=True):
             assert re.search(rf"<summary[^>]*><span[^>]*>{re.escape(label)}<.*?<td[^>]*>{audit_id}"
                              rf"</td></tr>", table, re.S), (label, table)

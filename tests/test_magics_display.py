@@ -109,7 +109,7 @@ def test_a_long_coloured_line_is_cut_in_shown_characters_and_never_inside_an_esc
     page = s.render()["text/html"]
     tail = page[page.index('class="orch-tail"'):]
     assert tail.count("X") == MAX_LINE and "\x1b" not in tail and "[3" not in tail
-    assert '</span><span class="orch-cut" style="opacity:.6"> … (+7 chars)</span>' in page
+    assert '</span><span class="orch-cut" style="opacity:0.6"> … (+7 chars)</span>' in page
     assert '<span class="orch-stdout">next-line</span>' in page  # the reset past the cut holds
     text = s.render()["text/plain"].splitlines()[0]
     assert text.count("X") == MAX_LINE and text.endswith("X … (+7 chars)")

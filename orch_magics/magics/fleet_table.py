@@ -47,14 +47,16 @@ MAX_ROWS = 50
 _ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
 _ENDED = ("ok", "failed", "stopped", "skipped")
 #: The first column holds a row's label, why it failed or its last line, and, opened, its
-#: output, so the widest column is the one an opened row writes in (browser11: output in the
-#: label's narrow column broke lines every 30 characters; browser12: in a box laid over the
-#: row, it was overprinted by a cause that wrapped). Plain CSS only, kept by JupyterLab's
-#: sanitizer for an untrusted notebook (`anywhere` is not: `break-word` stands in for it).
-_FIRST = ("<td style='text-align:left;vertical-align:top;word-break:break-word;"
-          "overflow-wrap:anywhere'>")
-#: The other cells: short, on the row's first line.
+#: output: the width the short columns leave (browser11: output in the label's narrow column
+#: broke lines every 30 characters; browser12: laid over the row, it was overprinted by a
+#: cause that wrapped, and long labels pushed the table off-screen). A fixed layout, so a long
+#: word breaks instead of widening the table: only CSS JupyterLab's sanitizer keeps for an
+#: untrusted notebook (review20: `overflow-wrap:anywhere`, `word-break:break-word`, `.8`).
+_TABLE = "<table style='table-layout:fixed;width:100%'>"
+_FIRST = "<td style='text-align:left;vertical-align:top;overflow-wrap:break-word'>"
+#: The other cells: short, on the row's first line, each column as wide as its longest value.
 _CELL = "<td style='vertical-align:top;white-space:nowrap'>"
+_WIDTHS = {"state": "4.5em", "time": "3.5em", "exit": "2.5em", "output": "5.5em", "audit": "10em"}
 
 
 class FleetTable:
@@ -186,7 +188,7 @@ def _said(row: TargetRow) -> str:
     """After a row's label: why it failed, or its last line (plain, cut: whole in its
     section, `_cause_html`)."""
     info = _cut(printable(_info(row)), 200)
-    return (f" · <span class='orch-info {NO_MATH}' style='opacity:.8'>{html.escape(info)}</span>"
+    return (f" · <span class='orch-info {NO_MATH}' style='opacity:0.8'>{html.escape(info)}</span>"
             if info else "")
 
 
@@ -216,12 +218,12 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
         + (f"{_CELL}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "<th style='text-align:left'>target · cause / last line</th>" + "".join(
-        f"<th>{h}</th>" for h in ("state", "time", "exit", "output",
-                                  *(["audit"] if audited else [])))
+        f"<th style='width:{_WIDTHS[h]}'>{h}</th>" for h in ("state", "time", "exit", "output",
+                                                              *(["audit"] if audited else [])))
     gone = f"✗ {KERNEL_GONE}" if exiting() else ""  # whatever the rows say, that stopped them
     title = _heading(f"{result.summary()}{' · ' if gone else ''}{gone}", len(rows),
                      min(len(rows), MAX_ROWS))
     return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
             "text/html": f"<div class='orch-fleet'>{title}"
-                         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                         f"{_TABLE}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
                          f"</div>"}

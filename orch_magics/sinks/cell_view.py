@@ -60,13 +60,13 @@ _ERROR_BG = ("background-color:rgba(231,92,88,.15);"
 #: JupyterLab's defaults, kept where an untrusted notebook's sanitizer drops `var()`.
 _PRE = ("margin:0;padding:0;font-size:13px;font-size:var(--jp-code-font-size);"
         "line-height:1.3077;line-height:var(--jp-code-line-height)")
-_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:.65;font-style:italic",
-          "note": "opacity:.65"}
+_STYLE = {"stdout": "", "stderr": _ERROR_BG, "stdin": "opacity:0.65;font-style:italic",
+          "note": "opacity:0.65"}
 
 #: The status line's look: dimmed while running; the theme's own success and error colours
 #: at the end, readable on a light and a dark theme alike (the ANSI intense red of JupyterLab
 #: Dark is 2.4:1 on its background; these are ~5:1).
-_OUTCOME = {None: "opacity:.85", True: "color:var(--jp-success-color1,#388e3c)",
+_OUTCOME = {None: "opacity:0.85", True: "color:var(--jp-success-color1,#388e3c)",
             False: "color:var(--jp-error-color1,#d32f2f)"}
 
 
@@ -100,7 +100,7 @@ def lines_html(lines: Sequence[tuple[Stream, str]], hidden: int = 0,
 
 def _hidden(count: int, kept: str) -> str:
     """The note of `count` earlier lines not shown, and where they are."""
-    return (f'<span class="orch-hidden" style="opacity:.6">… {plural(count, "earlier line")} '
+    return (f'<span class="orch-hidden" style="opacity:0.6">… {plural(count, "earlier line")} '
             f'hidden ({html.escape(kept)})</span>')
 
 
@@ -114,7 +114,7 @@ def _row(stream: Stream, line: str, colours: dict[Stream, Colours]) -> str:  # a
     if "\x1b" in rest:  # colours set past the cut hold on
         colours[stream].apply(rest)
     if hidden > 0:  # in no colour of the line's: the note is orch's, not the output's
-        text += f'<span class="orch-cut" style="opacity:.6"> … (+{hidden} chars)</span>'
+        text += f'<span class="orch-cut" style="opacity:0.6"> … (+{hidden} chars)</span>'
     if stream == "stdin":
         text = "› " + text
     style = f' style="{_STYLE[stream]}"' if _STYLE[stream] else ""
