@@ -204,9 +204,9 @@ def make_plan(
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd,
                          tty=bool(tty) or _gives_tty(layers))
         refuse_unsendable(cmd, "command")
-        return RunPlan(environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming",
-                       raw_env=env, layers=layers, dry_run=dry_run, given_env=tuple(env),
-                       given_cwd=cwd)
+        return resolver.ready(RunPlan(
+            environment_obj, None, cmd, stdin_mode=stdin_mode or "streaming", raw_env=env,
+            layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd))
     svc = config.service(service)
     base_env = _resolve_env(svc, resolver, svc.environment, "environment")
     base_env.update(given_env)
@@ -214,7 +214,7 @@ def make_plan(
                       tty=(svc.tty if tty is None else tty) or _gives_tty(layers))
     step = functools.partial(_planned_step, svc, resolver, base_env, cwd)
     refuse_unsendable(main, f"service {svc.name!r}")
-    return RunPlan(
+    return resolver.ready(RunPlan(
         environment=environment_obj,
         service=svc,
         command=main,
@@ -224,7 +224,7 @@ def make_plan(
         filters=svc.filters, timeout=svc.timeout,
         raw_env={**svc.environment, **env},
         layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd,
-    )
+    ))
 
 
 def _planned_step(svc: Service, resolver: Resolver, base_env: Mapping[str, str], cwd: str | None,

@@ -551,6 +551,11 @@ def test_the_hints_of_a_missing_secret_name_only_providers_that_are_asked(
         with_secrets(orch, providers=("file",), file=str(tmp_path / "none.yaml")).plan(
             "local", "from-store")
     assert "ORCH_SECRET_" not in str(info.value) and "(create the file)" in str(info.value)
+    # review20: nor when env comes after the missing file, which stops the lookup
+    with pytest.raises(ConfigError) as info:
+        with_secrets(orch, providers=("file", "env"), file=str(tmp_path / "none.yaml")).plan(
+            "local", "from-store")
+    assert "ORCH_SECRET_" not in str(info.value) and "(create the file)" in str(info.value)
     empty = secrets_file(tmp_path, "other: x-value\n", "empty.yaml")
     with pytest.raises(ConfigError) as info:
         with_secrets(orch, providers=("file",), file=str(empty)).plan("local", "from-store")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import ConfigError
 from ..process.environ import PLACEHOLDER
-from .masking import register
+from .masking import REGISTRY, register
 from .providers import (
     EnvProvider,
     MissingSecretsFile,
@@ -25,6 +25,8 @@ from .providers import (
 if TYPE_CHECKING:
     from ..config.model import SecretsSettings
 
+
+T = TypeVar("T")
 
 
 class Resolver:
@@ -59,6 +61,7 @@ class Resolver:
                 value = provider.lookup(name)
             except MissingSecretsFile as exc:  # said with what the providers before it said
                 exc.tried = self.tried(name, upto=i) if i else ""
+                exc.env_before = any(isinstance(p, EnvProvider) for p in self.providers[:i])
                 raise
             if value == "":
                 self._empty.add((name, i))
@@ -67,6 +70,13 @@ class Resolver:
                 self._cache[name] = value
                 return value
         return None
+
+    def ready(self, plan: T) -> T:
+        """`plan`, the masks of the secrets resolved for it compiled here, in the thread that
+        planned the run: compiled on first use, that was the run loop's, and a big secret's
+        compile held every run on it (review20)."""
+        REGISTRY.forms  # noqa: B018  (compiled when read)
+        return plan
 
     def tried(self, name: str, upto: int | None = None) -> str:
         """Where the providers (before the `upto`th) looked for `name`, for the "not
@@ -99,8 +109,9 @@ class Resolver:
             value = self.secret(name)
         except MissingSecretsFile as exc:  # said with the secret and where it is asked
             before = f" (tried before it: {exc.tried})" if exc.tried else ""
+            hint = self._hint(name) if exc.env_before else ""  # none after it is asked
             raise where(f"secret {name!r} is not available: {exc.message}{before} "
-                        f"({self._hint(name)}create the file)") from None
+                        f"({hint}create the file)") from None
         if value is None:
             raise where(f"secret {name!r} is not available (tried: {self.tried(name)}; "
                         f"{self._hint(name).removesuffix(', or ') or self._no_env(name)})")

@@ -111,6 +111,8 @@ class MissingSecretsFile(ConfigError):
 
     #: What the providers before the file said of the secret ("" when none is before it).
     tried = ""
+    #: Whether the env provider is asked before the file (after it, it is never asked).
+    env_before = False
 
 
 class FileProvider:
