@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..process.events import Event, Exit, Stderr, Stdout
-from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes, spans
+from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes
 
 #: The shortest line of wrapped base64 output a held end may run over.
 MIN_WRAP = 16
@@ -68,7 +68,7 @@ class StreamMasker:
         tail = data[max(0, size - forms.window):]
         open_from = size - max(longest_start(tail, forms.forms),
                                self._wrapped_hold(forms, kind, data, 0))
-        for start, end in spans(forms.bytes_re, data):
+        for start, end in forms.spans(forms.bytes_re, data):
             if end > open_from or size - start < forms.window and (
                     may_continue(forms, data[start:])  # a longer form (padding, a wrapped line)
                     or longest_start(data[start + 1:], forms.forms)):  # or one
