@@ -12,6 +12,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -475,57 +476,52 @@ def test_a_wrapper_killed_from_outside_leaves_nothing_running(ssh_lab, request, 
         kill_all(processes_with(token))
 
 
+def _runs_leave_nothing(dockerd, image: str, tmp_path: Path, layers: Any,  # type: ignore[no-untyped-def]
+                        argv: list[str], out: bytes) -> None:
+    """Three runs of `argv` through `layers(name)` into a container of `image` started with no
+    init (`sleep infinity` is PID 1, which never reaps): nothing may be left in it, no
+    zombie either."""
+    name = f"orch-noinit-{os.getpid()}"
+    created = dockerd.api.create_container(
+        image, name=name, host_config=dockerd.api.create_host_config(network_mode="none"))
+    dockerd.api.start(created["Id"])
+    try:
+        cfg = tmp_path / "orch.yaml"
+        cfg.write_text("environments:\n  bare:\n    layers:\n" + "".join(
+            f"      - {layer}\n" for layer in layers(name)))
+        for _ in range(3):
+            done = subprocess.run([*ORCH, "-c", str(cfg), "run", "bare", "--", *argv],
+                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            assert (done.returncode, done.stdout) == (0, out), done.stderr
+        assert left_after(lambda: dockerd.container_processes(name), within=5) == []
+    finally:
+        dockerd.api.remove_container(created["Id"], force=True)
+
+
 @pytest.mark.docker
 def test_runs_leave_no_zombie_in_a_container_whose_init_never_reaps(dockerd,  # type: ignore[no-untyped-def]
                                                                     tmp_path: Path) -> None:
     """review19: with the wrapper's watch started under a container runtime too, each run left
-    the watch and its `sleep` to PID 1, which (`sleep infinity`, no `--init`) never reaps
-    them: two zombies per run, until the container's pids limit. A wrapper killed from
-    outside still leaves nothing running: the controller kills its group."""
+    the watch and its `sleep` to PID 1: two zombies per run, until the container's pids
+    limit."""
     from fixtures.dockerd import IMAGE
 
-    name = f"orch-noinit-{os.getpid()}"
-    created = dockerd.api.create_container(
-        IMAGE, name=name, host_config=dockerd.api.create_host_config(network_mode="none"))
-    dockerd.api.start(created["Id"])
-    try:
-        cfg = tmp_path / "orch.yaml"
-        cfg.write_text(f"environments:\n  bare:\n    layers:\n      - "
-                       f"{dockerd.layer(container=name)}\n")
-        for _ in range(3):
-            done = subprocess.run([*ORCH, "-c", str(cfg), "run", "bare", "--", "echo", "ran"],
-                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-            assert (done.returncode, done.stdout) == (0, b"ran\n"), done.stderr
-        assert left_after(lambda: dockerd.container_processes(name), within=5) == []
-    finally:
-        dockerd.api.remove_container(created["Id"], force=True)
+    _runs_leave_nothing(dockerd, IMAGE, tmp_path, lambda name: [dockerd.layer(container=name)],
+                        ["echo", "ran"], b"ran\n")
 
 
 @pytest.mark.docker
 def test_runs_through_sudo_leave_no_zombie_in_a_container_whose_init_never_reaps(  # type: ignore[no-untyped-def]
         dockerd, sudo_container, tmp_path: Path) -> None:
     """chains11: behind docker → sudo the wrapper's parent is sudo, so it is watched; at its
-    end the watch and its `sleep` were left to PID 1 (no `--init`: never reaped), two zombies
-    a run until the container could not fork. The watch now ends and reaps its own sleep."""
+    end the watch and its `sleep` were left to PID 1, two zombies a run until the container
+    could not fork. The watch now ends and reaps its own sleep."""
     from fixtures.sudo_image import IMAGE
 
-    name = f"orch-sudo-noinit-{os.getpid()}"
-    created = dockerd.api.create_container(
-        IMAGE, name=name, host_config=dockerd.api.create_host_config(network_mode="none"))
-    dockerd.api.start(created["Id"])
-    try:
-        cfg = tmp_path / "orch.yaml"
-        cfg.write_text(f"environments:\n  su:\n    layers:\n      - "
-                       f"{dockerd.layer(container=name, user=sudo_container.login)}\n"
-                       f"      - {sudo_container.layer(sudo_container.free)}\n")
-        for _ in range(3):
-            done = subprocess.run([*ORCH, "-c", str(cfg), "run", "su", "--", "id", "-un"],
-                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-            assert (done.returncode, done.stdout) == (0, f"{sudo_container.free}\n".encode()), \
-                done.stderr
-        assert left_after(lambda: dockerd.container_processes(name), within=5) == []
-    finally:
-        dockerd.api.remove_container(created["Id"], force=True)
+    _runs_leave_nothing(dockerd, IMAGE, tmp_path, lambda name: [
+        dockerd.layer(container=name, user=sudo_container.login),
+        sudo_container.layer(sudo_container.free)], ["id", "-un"],
+        f"{sudo_container.free}\n".encode())
 
 
 def test_an_exec_whose_conmon_is_killed_says_so(podman, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
