@@ -117,7 +117,7 @@ def test_a_long_coloured_line_is_cut_in_shown_characters_and_never_inside_an_esc
 
 def test_a_fleet_rows_colour_holds_on_after_its_line_scrolled_out():
     """A target's row drew its shown lines from fresh colours (browser3 D2)."""
-    from orch_magics.fleet.runner import TargetRow
+    from orch_magics.fleet.rows import TargetRow
     from orch_magics.sinks.cell_view import lines_html
 
     for tail in (5, 40):

@@ -1,7 +1,8 @@
 """Fleets: one environment, many targets — expanded at plan time, run at once, one result.
 
 `targets` expands an environment's layers into labelled targets, `select` applies `--limit`,
-`runner` runs each target as an ordinary run under a semaphore with max-fail accounting,
+`runner` runs each target as an ordinary run under a semaphore with max-fail accounting
+(`rows`: the live state of each target),
 `result` holds the FleetResult, and `api` is what the Orchestrator's methods delegate to.
 Names load on first use (PEP 562), so a single run that only checks `fleet.options` does not
 import the runner, the result and the API at start-up.
@@ -16,11 +17,12 @@ if TYPE_CHECKING:
     from .api import FleetInterrupted, Fleets, LiveFleet
     from .options import FleetOptions
     from .result import FleetResult
-    from .runner import FleetRun, TargetRow
+    from .rows import TargetRow
+    from .runner import FleetRun
     from .targets import Target, describe, expand
 
 _HOME = {"FleetInterrupted": "api", "Fleets": "api", "LiveFleet": "api", "FleetOptions": "options",
-         "FleetResult": "result", "FleetRun": "runner", "TargetRow": "runner",
+         "FleetResult": "result", "FleetRun": "runner", "TargetRow": "rows",
          "Target": "targets", "describe": "targets", "expand": "targets"}
 
 __all__ = ["FleetInterrupted", "FleetOptions", "FleetResult", "FleetRun", "Fleets", "LiveFleet",

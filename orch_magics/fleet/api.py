@@ -31,7 +31,8 @@ from .lookup import recordable
 from .named import NamedFleet
 from .options import FleetOptions
 from .result import STATES, FleetResult
-from .runner import FleetRun, TargetRow
+from .rows import TargetRow
+from .runner import FleetRun
 from .stdin import SharedStdin
 from .targets import expand, limited
 

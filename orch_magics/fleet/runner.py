@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Collection
 
@@ -22,126 +21,22 @@ from ..errors import OrchError
 from ..gathering import gather_all
 from ..layers.base import Launcher
 from ..plan import RunPlan
-from ..process.events import Event, Stderr, Stdout
 from ..process.sharing import RUNS_AT_ONCE
 from ..result import RunResult, unstarted
-from ..sinks.ansi import carried
 from ..sinks.base import SinkFactory
 from ..sinks.buffer import MemoryBudget
-from ..sinks.lines import LineDecoder, terminal_view
-from ..sinks.tail import ColouredTail, Stream
 from .lookup import Lookup, resolve_checked
-from .options import TAIL_LINES, FleetOptions
+from .options import FleetOptions
 from .result import FleetResult, Rerun
+from .rows import TargetRow
 from .stdin import SharedStdin
 from .targets import Target, check_found, expand, limited_reached, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
-#: Lines a row keeps at least, to find its last line that shows something (its title).
-LAST_LINES = 20
-#: Lines a row shows at most, whatever `--tail` asks: every target's row keeps them, and the
-#: live view re-renders 50 rows ~10 times a second (all lines are in each RunResult).
-ROW_LINES = 1000
-#: Characters kept of a target's line not ended yet in its row (its start and its end, as the
-#: live display of one run keeps them), so a stream without newlines cannot grow a row.
-ROW_PARTIAL = 4096
 #: Bytes of captured output a whole fleet holds in memory; past it its targets' RunResults
 #: spill to disk (one run spills past 16 MiB: N targets would hold N × 16 MiB).
 FLEET_MEMORY = 64 << 20
-
-
-class TargetRow:
-    """The live state of one target (a sink of its run): what a live view shows.
-
-    Its output follows the one line model of `sinks.lines`, as a single run's display does:
-    stdout and stderr decoded incrementally (a character split across chunks stays whole), a
-    line written in several chunks is one line, and the line still being written is shown as
-    it grows (`\\r` and colours are left for the view to render, as a terminal would).
-    A view shows its last `tail` lines (at most `ROW_LINES`) and how many came before them
-    (`view`).
-    Fed on the loop's thread, read from the view's: the lock keeps the two apart.
-    """
-
-    def __init__(self, label: str, on_change: Callable[[TargetRow], None],
-                 tail: int = TAIL_LINES) -> None:
-        self.label = label
-        self.shows = min(tail, ROW_LINES)
-        self._keep = max(self.shows, LAST_LINES)
-        self._ended = 0  # lines ended so far, shown or not
-        self.state = "queued"
-        self.started: float | None = None
-        self.ended: float | None = None
-        self.bytes = 0
-        self.result: RunResult | None = None
-        self.run: Run | None = None
-        self._on_change = on_change
-        self._tail = ColouredTail(self._keep)
-        self._decoders: dict[Stream, LineDecoder] = {
-            "stdout": LineDecoder(ROW_PARTIAL), "stderr": LineDecoder(ROW_PARTIAL)}
-        self._lock = threading.Lock()
-
-    @property
-    def duration(self) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.ended or time.monotonic()) - self.started
-
-    def set(self, state: str) -> None:
-        self.state = state
-        now = time.monotonic()
-        if state == "running":
-            self.started = now
-        elif state != "queued":
-            self.ended = now
-        self._on_change(self)
-
-    def feed(self, event: Event) -> None:
-        if isinstance(event, (Stdout, Stderr)):
-            stream: Stream = "stdout" if isinstance(event, Stdout) else "stderr"
-            with self._lock:
-                self.bytes += len(event.data)
-                self._ended += self._tail.feed(stream, self._decoders[stream], event.data)
-
-    def close(self) -> None:
-        with self._lock:
-            for stream, decoder in self._decoders.items():
-                self._ended += self._tail.feed(stream, decoder, b"", final=True)
-
-    def view(self) -> tuple[list[tuple[Stream, str]], int, dict[Stream, list[str]]]:
-        """The target's last `tail` lines, `(stream, line)`, the lines still being written
-        last, how many earlier lines they leave out (all are in its RunResult), and the
-        colours each stream's first line shown starts from (`cell_view.lines_html`)."""
-        with self._lock:
-            lines = self._latest()
-            total = self._ended + sum(1 for d in self._decoders.values() if d.partial)
-            colours = self._tail.colours()
-        cut = len(lines) - self.shows if self.shows else len(lines)
-        for stream, line in lines[:max(cut, 0)]:  # kept for the title, not shown
-            if "\x1b" in line:
-                colours[stream] = carried(colours[stream], line)
-        shown = lines[max(cut, 0):]
-        return shown, total - len(shown), colours
-
-    def _latest(self) -> list[tuple[Stream, str]]:
-        """The lines kept, then the lines still being written (under the lock)."""
-        lines = list(self._tail.lines)
-        for stream, decoder in self._decoders.items():
-            partial = decoder.partial
-            if partial:
-                lines.append((stream, partial))
-        return lines
-
-    @property
-    def last_line(self) -> str:
-        """The last line that shows something (stdout or stderr), as a terminal shows it."""
-        with self._lock:
-            latest = self._latest()
-        for _, line in reversed(latest):
-            shown = terminal_view(line)
-            if shown.strip():
-                return shown
-        return ""
 
 
 class FleetRun:
