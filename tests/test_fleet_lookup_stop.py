@@ -26,6 +26,7 @@ import pytest
 from fixtures.dockerd import Engine
 from fixtures.sshd import SSHLab
 from orch_magics import Orchestrator, load_config_text
+from orch_magics.errors import OrchError
 from orch_magics.fleet import FleetInterrupted, FleetOptions
 from test_fleet_lab import Inner, inner_hosts  # noqa: F401  (module fixture)
 
@@ -97,18 +98,52 @@ def test_ctrl_c_during_the_lookup_ends_the_cli_at_once(config: Path) -> None:
     assert naps() == []
 
 
-def test_ctrl_c_in_start_during_the_lookup_stops_the_fleet(config: Path, silent: str) -> None:
+def test_start_returns_at_once_and_says_it_is_finding_containers(config: Path,
+                                                                 silent: str) -> None:
+    """fleets10 F2: `start` waited out the silent host's connect timeout (15 s) in silence,
+    and the healthy host's containers with it."""
+    with Orchestrator(load_config_text(config.read_text())) as orch:
+        t0 = time.monotonic()
+        live = orch.start("apps", "nap", name="n")
+        assert time.monotonic() - t0 < 3
+        assert re.fullmatch(r"finding containers on [12] of 2 hosts", live.state), live.state
+        assert orch.ps()[0].state == live.state.join(["fleet: ", ""]) or \
+            orch.ps()[0].state.startswith("fleet: finding containers on")
+        time.sleep(1)
+        res = orch.stop("n")
+        assert set(res.states.values()) == {"stopped"}, res.states
+        assert res.states[silent] == "stopped"
+        time.sleep(3)  # nothing starts later in the background
+        assert naps() == []
+
+
+def test_ctrl_c_in_a_run_during_the_lookup_stops_the_fleet(config: Path, silent: str) -> None:
     with Orchestrator(load_config_text(config.read_text())) as orch:
         timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
         timer.start()
         t0 = time.monotonic()
         with pytest.raises(FleetInterrupted) as info:
-            orch.fleets.start(orch.plan("apps", "nap"), FleetOptions())
+            orch.run("apps", "nap")
         assert time.monotonic() - t0 < 6
         assert info.value.result.states[silent] == "stopped"
         assert set(info.value.result.states.values()) == {"stopped"}
         time.sleep(3)  # nothing starts later in the background
         assert naps() == []
+
+
+def test_a_started_label_fleet_that_finds_no_container_says_so(dockerd: Engine) -> None:
+    """Started at once, it fails as a whole later: `wait()` raises why, `ps` and `logs` say it."""
+    text = (f"environments:\n  apps:\n    layers:\n      - {{type: docker, config: {{label: "
+            f"orch.none=here, docker_host: '{dockerd.host}'}}}}\n"
+            f"services:\n  name: {{command: 'true'}}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        live = orch.start("apps", "name", name="empty")
+        with pytest.raises(OrchError, match="no running container has the label orch.none=here"):
+            live.wait(30)
+        assert live.state.startswith("failed: environment 'apps' has no target")
+        info = orch.ps()[0]
+        assert info.name == "empty" and info.exit == "failed", info
+        assert "no running container has the label orch.none=here" in orch.logs("empty")
 
 
 def test_a_kernel_interrupt_during_the_lookup_stops_the_fleet_and_keeps_its_result(
@@ -130,6 +165,24 @@ def test_a_kernel_interrupt_during_the_lookup_stops_the_fleet_and_keeps_its_resu
         assert reply["status"] == "error" and "threading.py" not in shown, shown
         assert kernel.run("out", "print(sorted(set(kept.states.values())))")["status"] == "ok"
         assert kernel.text("out").strip() == "['stopped']"
+        time.sleep(3)
+        assert naps() == []
+
+
+def test_a_magic_start_returns_at_once_while_containers_are_found(orch_kernel: str,
+                                                                   config: Path) -> None:
+    from lab_kernel import lab_kernel
+
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {config}")["status"] == "ok"
+        t0 = time.monotonic()
+        assert kernel.run("start", "%orch start apps nap --name h")["status"] == "ok"
+        assert time.monotonic() - t0 < 5, "the cell waited for the silent host"
+        assert kernel.run("ps", "%orch ps")["status"] == "ok"
+        assert re.search(r"fleet: finding containers on [12] of 2 hosts", kernel.text("ps")), \
+            kernel.text("ps")
+        assert kernel.run("stop", "%orch stop h")["status"] == "ok"
+        assert "stopped" in kernel.text("stop")
         time.sleep(3)
         assert naps() == []
 

@@ -129,7 +129,9 @@ class Fleets:
               on_change: Callable[[TargetRow], None] = lambda row: None,
               ticket: Ticket | None = None) -> LiveFleet:
         """Start on the background loop and return with a LiveFleet once its targets are known
-        (a `limit` that selects nothing raises here; `ticket`: admitted already)."""
+        (a `limit` that selects nothing raises here), or at once when containers are to be
+        found by label (their hosts answer when they do: a fleet that then finds none fails
+        as a whole, `LiveFleet.error()`); `ticket`: admitted already."""
         if not isinstance(plan, RunPlan) or not isinstance(options, FleetOptions):  # fleets9
             raise TypeError("fleets.start() takes a RunPlan and FleetOptions; to start a "
                             "fleet, call orch.start(ENV, SERVICE, …)")
@@ -141,6 +143,8 @@ class Fleets:
             fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
                                close_stdin=close_stdin, on_change=on_change)
             made.append(fleet)
+            if fleet.searching:  # fleets10: a silent host held it for its connect timeout
+                return fleet
             try:
                 await fleet.ready.wait()  # a --limit matching nothing is an error here
             except asyncio.CancelledError:  # Ctrl-C while its containers were looked up
@@ -218,6 +222,12 @@ class Fleets:
         live.name = name
         entry.live = live
         self.named[name] = entry
+
+        def failed() -> None:  # no container has its label: what `logs NAME` says
+            error = live.error()
+            if error is not None:
+                entry.logs.add("stderr", [f"orch: {name}: {error}"])
+        live.when_done(failed)
         return live
 
     def running(self, name: str) -> bool:
@@ -277,7 +287,25 @@ class LiveFleet:
     @property
     def state(self) -> str:
         counts = self.counts()
-        return ", ".join(f"{n} {s}" for s, n in counts.items()) or "starting"
+        if counts:
+            return ", ".join(f"{n} {s}" for s, n in counts.items())
+        error = self.error()
+        if error is not None:
+            return f"failed: {error}"
+        fleet = self.fleet
+        if fleet.searching and not fleet.ready.is_set():  # fleets10: said, not silent
+            hosts = fleet.hosts_to_search
+            return "finding containers" + (f" on {fleet.searching} of {hosts} hosts"
+                                           if hosts > 1 else "")
+        return "starting"
+
+    def error(self) -> BaseException | None:
+        """Why the fleet as a whole failed, once it has: no container has its label, its
+        `limit` kept none of the containers found (said by `wait()` as it raises)."""
+        future = self._future
+        if not future.done() or future.cancelled():
+            return None
+        return future.exception()
 
     def stop(self) -> None:
         """Stop every target (INT → TERM → KILL); queued ones never start."""
@@ -333,7 +361,11 @@ class LiveFleet:
         self._future.add_done_callback(lambda _future: callback())
 
     def result(self) -> FleetResult | None:
-        return self._future.result() if self._future.done() else None
+        """The result once every target has ended (None before, or when it failed as a
+        whole: `error()`)."""
+        if not self._future.done() or self._future.cancelled() or self.error() is not None:
+            return None
+        return self._future.result()
 
     def settle(self, timeout: float | None = None) -> None:
         """Wait up to `timeout` for the end, whatever it is (for shutting down)."""

@@ -50,9 +50,9 @@ class NamedFleet:
         """Its `ps` row: the state is the count of targets in each state."""
         live = self.live
         result = live.result()
+        ended = "failed" if live.error() is not None else "" if result is None else _ended(result)
         return RunInfo(live.name or "", live.plan.environment.name, live.plan.name,
-                       f"fleet: {live.state}", None, self.elapsed(),
-                       "" if result is None else _ended(result))
+                       f"fleet: {live.state}", None, self.elapsed(), ended)
 
     def elapsed(self) -> float:
         """Seconds from its start to now, or to its last target's end once it has ended (as a

@@ -66,6 +66,10 @@ class FleetRun:
         self.failures = 0
         self.budget: int | None = None
         self.ready = asyncio.Event()  # set once the targets are known (rows exist)
+        self._expanded = expand(plan.layers_to_run)
+        #: Hosts whose containers are to be found (a `label:` layer), and those still looked up.
+        self.hosts_to_search = sum(t.pending is not None for t in self._expanded)
+        self.searching = self.hosts_to_search
         self.task: asyncio.Task[FleetResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
@@ -176,7 +180,7 @@ class FleetRun:
 
     async def _targets(self) -> list[Target]:
         """The targets to run, in order, resolved and selected; a row for each."""
-        expanded = expand(self.plan.layers_to_run)
+        expanded = self._expanded
         gate = asyncio.Semaphore(self.options.parallel)  # fleets10: 200 hosts connected at once
 
         async def bounded(target: Target) -> list[Target]:
@@ -225,6 +229,7 @@ class FleetRun:
             error, state = OrchError("stopped before it started"), "stopped"
         finally:
             self._lookups.discard(lookup)
+            self.searching -= target.pending is not None
         target = unresolved(target)
         result = self._error(target, error, time.monotonic() - t0, interrupted=state != "failed")
         result.timed_out = timed_out

@@ -65,11 +65,12 @@ class FleetTable:
     def __init__(self, shell: Any, live: LiveFleet) -> None:
         import ipywidgets as widgets  # only where a front end shows widgets
 
-        rows = list(live.fleet.rows.values())
+        rows = list(live.fleet.rows.values())  # none yet while containers are found by label
         self._slots: list[str | None] = [r.label for r in _ranked(rows)[:MAX_ROWS]]
         self._title = widgets.HTML()
         self._outputs = [widgets.HTML() for _ in self._slots]
         self._sections = widgets.Accordion(children=self._outputs)
+        self._growing = False
         self._sections.add_class("orch-fleet-rows")
         self.widget = widgets.VBox([self._title, self._sections])
         self.widget.add_class("orch-fleet")
@@ -96,6 +97,8 @@ class FleetTable:
             if self._done:
                 return
             rows = live.fleet.rows
+            if len(self._slots) < min(len(rows), MAX_ROWS):
+                self._grow(min(len(rows), MAX_ROWS))
             self._place(_ranked(list(rows.values()))[:len(self._slots)])
             titles = []
             for slot, output in zip(self._slots, self._outputs, strict=True):
@@ -106,6 +109,26 @@ class FleetTable:
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
             self._say(live)
+
+    def _grow(self, slots: int) -> None:
+        """Sections for the rows that came once the containers were found (under the lock):
+        made on the kernel's thread, as widgets are; until then the heading shows the counts."""
+        if threading.current_thread() is not threading.main_thread():
+            if not self._growing:
+                self._growing = True
+                self._on_main(lambda: self._grown(slots))
+            return
+        import ipywidgets as widgets
+
+        added = [widgets.HTML() for _ in range(slots - len(self._slots))]
+        self._slots += [None] * len(added)
+        self._outputs += added
+        self._sections.children = tuple(self._outputs)
+
+    def _grown(self, slots: int) -> None:
+        with self._lock:
+            if not self._done:
+                self._grow(slots)
 
     def _say(self, live: LiveFleet) -> None:
         """Update the line under the widgets when the counts change, else as the clock of a
@@ -141,6 +164,19 @@ class FleetTable:
             self._done = True
         self._publish(final_bundle(live, result))
         self._publish_status({"text/plain": ""})  # the table says it all now
+        self._on_main(self._close)
+
+    def failed(self, live: LiveFleet, error: BaseException, *, say: bool) -> None:
+        """The fleet failed as a whole (no container has its label): the widgets go, and the
+        display says why when nothing else will (`say`: a cell that raises says it itself)."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        line = f"✗ {live.name or live.plan.name}: {error}" if say else ""
+        self._publish({"text/plain": line, "text/html": f"<pre class='{NO_MATH}' style='margin:0'>"
+                                                        f"{html.escape(line)}</pre>" if say else ""})
+        self._publish_status({"text/plain": ""})
         self._on_main(self._close)
 
     def _close(self) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.display import display
 
 from ..admission import Ticket
-from ..errors import FleetError
+from ..errors import FleetError, OrchError
 from ..fleet import FleetInterrupted, FleetOptions, FleetResult, LiveFleet
 from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
@@ -79,6 +79,9 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
         else headless
     try:
         result = _wait(live, view)
+    except OrchError as exc:  # no container has its label: said by the cell, not the table
+        view.failed(live, exc, say=False)
+        raise
     except FleetInterrupted as exc:
         view.finish(live, exc.result, raised=True)
         deliver(exc.result)
@@ -127,9 +130,11 @@ def _named(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket
 def _follow(table: FleetTable, live: LiveFleet, loop: Any) -> None:
     """Keep a returned fleet's table up to date from the background loop until it ends."""
     def tick() -> None:
-        result = live.result()
+        result, error = live.result(), live.error()
         if result is not None:
             table.finish(live, result)
+        elif error is not None:  # no container has its label: the table says so
+            table.failed(live, error, say=True)
         else:
             table.refresh(live)
             loop.call_later(INTERVAL, tick)
@@ -223,6 +228,10 @@ class LabelledOutput:
         with self._lock:
             pending, self._pending = self._pending, []
         _print(pending)
+
+    def failed(self, live: LiveFleet, error: BaseException, *, say: bool) -> None:
+        """No target ran (no container has its label): the cell says why."""
+        self.refresh()
 
     def finish(self, live: LiveFleet, result: FleetResult, raised: bool = False) -> None:
         """The rest, the note, the tail and the table (`raised`: the magic raises next)."""
