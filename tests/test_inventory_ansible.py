@@ -403,6 +403,50 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
     assert theirs  # each limit keeps some, so both readings are compared on something
 
 
+@pytest.mark.parametrize("limit", ["web[0]", "web[-1]", "web[1:2]", "web[1:]", "prod[0]",
+                                   "db[1],web[0]", "web:!web[0]", "db[-2]", "@retry",
+                                   "db-1:@retry"])
+def test_subscripts_and_limit_files_keep_the_hosts_ansible_keeps(tmp_path: Path,
+                                                                 limit: str) -> None:
+    """fleets11: `web[-1]` (Ansible: the group's last host) ran on web-01, read as a character
+    class, and `@FILE` (a limit or .retry file) was taken for a host name."""
+    from orch_magics.fleet.options import FleetOptions
+    from orch_magics.fleet.select import select
+
+    write(tmp_path, {"inv.ini": "[web]\nweb-0[1:3]\n[db]\ndb-1\ndb-2\n[prod:children]\nweb\n",
+                     "retry": "web-02\ndb-2\n"})
+    env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_INVENTORY_ENABLED": "ini",
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path)}
+    done = subprocess.run([str(ANSIBLE_INVENTORY.with_name("ansible")), "all", "-i",
+                           str(tmp_path / "inv.ini"), "--list-hosts", "--limit", limit],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    theirs = sorted(line.strip() for line in done.stdout.splitlines()[1:])
+    inv = load_inventories([tmp_path / "inv.ini"])
+    hosts = inv.hosts_of("all")
+    os.chdir(tmp_path)  # a limit file is read from where orch runs, as Ansible reads it
+    ours = FleetOptions(limit=limit).limit
+    assert sorted(select(hosts, ours, {h: inv.groups_of(h) for h in hosts})) == theirs
+    assert theirs
+
+
+def test_a_subscript_past_a_groups_end_and_a_missing_limit_file_say_so(tmp_path: Path) -> None:
+    from orch_magics.fleet.options import FleetOptions
+    from orch_magics.fleet.select import select
+
+    groups = {"web-1": ["web"], "web-2": ["web"]}
+    with pytest.raises(ConfigError, match=r"limit pattern 'web\[2\]' picks no target: group "
+                                          r"'web' has 2, web\[0\] the first, web\[1\] or "
+                                          r"web\[-1\] the last"):
+        select(["web-1", "web-2"], "web[2]", groups)
+    with pytest.raises(ConfigError, match=r"written web\[0:1\] \(both ends in\)"):
+        select(["web-1", "web-2"], "web[0-1]", groups)
+    assert select(["web-1", "web-2"], "web-[2:3]", groups) == ["web-2"]  # a range of names
+    with pytest.raises(ConfigError, match=f"limit file '{tmp_path}/gone' \\(--limit "
+                                          f"@{tmp_path}/gone\\) cannot be read: No such file"):
+        FleetOptions(limit=f"@{tmp_path}/gone")
+
+
 def test_a_regex_limit_that_is_no_regular_expression_says_so() -> None:
     from orch_magics.fleet.select import select
 

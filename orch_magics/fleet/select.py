@@ -5,7 +5,9 @@ glob (`web-0*`, `*/app-1`), a range as the config writes one
 (`web-[01:04]`, `127.0.1.[2:6]`), or an inventory group name (`web`: the targets whose hosts
 came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match; `~REGEX` is a regular expression matched from
-the start of a label, a part or a group (`~web-0[1-3]$`, `!~.*-canary`). A pattern that
+the start of a label, a part or a group (`~web-0[1-3]$`, `!~.*-canary`); `group[N]`,
+`group[-1]`, `group[1:3]` pick a group's targets by position, as Ansible's subscripts do;
+`@FILE` reads patterns from a file, one a line (`from_files`). A pattern that
 matches nothing, or a limit that selects nothing, is an error naming the labels (and groups)
 there are.
 """
@@ -27,6 +29,8 @@ _GLOB = re.compile(r"[*?\[]")
 _COLON_WORDS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 #: What stands in for a range or a glob character when a pattern is checked as an address.
 _WILD = re.compile(r"\[[^\]]*\]|[*?]")
+#: Ansible's subscript of a group: `web[0]`, `web[-1]`, `web[1:3]` (both ends in), `web[2:]`.
+_SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+):([0-9]*)|([0-9]+)-([0-9]+))\]")
 #: Inventory groups by label (labels of hosts from no inventory have none).
 Groups = Mapping[str, Collection[str]]
 
@@ -47,6 +51,9 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     def matching(pattern: str) -> set[str]:
         if pattern.startswith("~"):
             return _regex_matching(pattern, labels, groups)
+        picked = _subscripted(pattern, labels, groups)
+        if picked is not None:
+            return picked
         each = _ranges_expanded(pattern)
         names = {one for one in each if not _GLOB.search(one)}  # looked up, not matched
         globs = [one for one in each if one not in names]
@@ -81,6 +88,32 @@ def limit_words(limit: str) -> list[str]:
     return _COLON_WORDS.findall(limit)
 
 
+def from_files(limit: str) -> str:
+    """`limit` with each `@FILE` word replaced by the patterns in that file, one a line, as
+    Ansible reads a limit file (a `.retry` file: fleets11, where `@x` was taken for a host)."""
+    words = limit_words(limit)
+    if not any(word.startswith("@") for word in words):
+        return limit
+    patterns_: list[str] = []
+    for word in words:
+        if not word.startswith("@"):
+            patterns_.append(word)
+            continue
+        path = word[1:]
+        try:
+            with open(path, encoding="utf-8") as file:
+                lines = [line.strip() for line in file.read().splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"limit file {path!r} (--limit {word}) cannot be read: "
+                              f"{why}") from None
+        found = [line for line in lines if line and not line.startswith("#")]
+        if not found:
+            raise ConfigError(f"limit file {path!r} (--limit {word}) names no pattern")
+        patterns_ += found
+    return ",".join(patterns_)
+
+
 def _is_ipv6(pattern: str) -> bool:
     """Whether `pattern` is one IPv6 address, its ranges and globs taken for digits (as
     Ansible checks before splitting: `127.0.1.1:127.0.1.2:127.0.1.3` and `db:cafe:ad` are
@@ -103,6 +136,36 @@ def _ranges_expanded(pattern: str) -> list[str]:
         return patterns.expand_ranges(pattern)
     except ValueError as exc:
         raise ConfigError(f"limit pattern {pattern!r}: {exc}") from None
+
+
+def _subscripted(pattern: str, labels: Sequence[str], groups: Groups) -> set[str] | None:
+    """Ansible's subscript of a group, on its targets in order: `web[0]` the first, `web[-1]`
+    the last, `web[1:3]` the 2nd to the 4th, `web[2:]` from the 3rd on (fleets11: read as a
+    character class or a name range, `web[-1]` ran on web1 where Ansible runs on the last).
+    None when `pattern` is no subscript of an inventory group (`web-[01:04]` is a range)."""
+    found = _SUBSCRIPT.fullmatch(pattern)
+    if found is None:
+        return None
+    group = found[1]
+    if group != "all" and not any(group in names for names in groups.values()):
+        return None
+    members = [label for label in labels if group == "all" or group in groups.get(label, ())]
+    count = len(members)
+    if found[2] is not None:
+        index = int(found[2])
+        picked = members[index:index + 1 or None] if -count <= index < count else []
+    elif found[3] is not None:
+        picked = members[int(found[3]):int(found[4]) + 1 if found[4] else None]
+    else:
+        picked = []
+    if found[5] is not None:  # Ansible's old `[x-y]`: refused there, never a character class
+        raise ConfigError(f"limit pattern {pattern!r}: a subscript of group {group!r} is "
+                          f"written {group}[{found[5]}:{found[6]}] (both ends in)")
+    if not picked:
+        raise ConfigError(f"limit pattern {pattern!r} picks no target: group {group!r} has "
+                          f"{count}, {group}[0] the first, {group}[{count - 1}] or "
+                          f"{group}[-1] the last")
+    return set(picked)
 
 
 def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[str]:
