@@ -808,3 +808,24 @@ def test_a_container_list_beside_a_label_says_to_give_one_of_them() -> None:
         load_config_text("environments:\n  a: [{type: docker, config: {container: [a, b], "
                          "label: x}}]\n")
     assert "give one of container, label, service, not container and label" in str(err.value)
+
+
+def test_an_inventory_setting_the_layer_overrides_is_not_refused_and_one_used_names_its_line(
+        tmp_path: Path) -> None:
+    """fleets11 F3: a host's `ansible_user` with a space refused the config although the
+    layer's `user:` wins, and a bad user or address was said without the inventory's line."""
+    (tmp_path / "hosts.ini").write_text('[web]\nw1\nw5 ansible_user="u x"\n')
+    layer = "{type: ssh, config: {host: 'group:web'%s}}"
+    text = "inventory: [hosts.ini]\nenvironments:\n  a:\n    layers:\n      - %s\nservices: {}\n"
+    (tmp_path / "orch.yaml").write_text(text % (layer % ", user: deploy"))
+    config = load_config(tmp_path / "orch.yaml")
+    assert [t.layers[0].config.user for t in expand(config.environments["a"].layers)] == \
+        ["deploy", "deploy"]
+    (tmp_path / "orch.yaml").write_text(text % (layer % ""))
+    with pytest.raises(ConfigError, match=re.escape(
+            f"{tmp_path}/hosts.ini:3: inventory host 'w5', ansible_user 'u x': it has a space")):
+        load_config(tmp_path / "orch.yaml")
+    (tmp_path / "hosts.ini").write_text('[web]\nw1\n[web:vars]\nansible_host="a b"\n')
+    with pytest.raises(ConfigError, match=re.escape(
+            f"{tmp_path}/hosts.ini:4: inventory host 'w1' ('a b'): it has a space")):
+        load_config(tmp_path / "orch.yaml")

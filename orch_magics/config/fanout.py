@@ -132,12 +132,12 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
         check_target_name(address)
     except ValueError as exc:
         shown = repr(host) if address == host else f"{host!r} ({address!r})"
-        raise ValueError(f"inventory host {shown}: {exc}") from None
-    if "user" in connection:
+        raise ValueError(f"{inv.written(host, 'host')}inventory host {shown}: {exc}") from None
+    if "user" in connection and "user" not in raw:  # a user written in the layer wins
         try:
             check_login_name(connection["user"])
         except ValueError as exc:
-            raise ValueError(f"inventory host {host!r}, ansible_user "
+            raise ValueError(f"{inv.written(host, 'user')}inventory host {host!r}, ansible_user "
                              f"{connection['user']!r}: {exc}") from None
     return Member(host, {**{k: v for k, v in connection.items() if k not in raw},
                          "host": address}, ("all", *inv.groups_of(host)))

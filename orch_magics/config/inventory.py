@@ -90,10 +90,13 @@ class Inventory:
                                     compare=False)
     _connections: dict[str, dict[str, Any]] = field(default_factory=dict, init=False,
                                                     repr=False, compare=False)
+    #: Where each host's ssh settings that apply were written (`written`).
+    _settings_at: dict[str, dict[str, Where]] = field(default_factory=dict, init=False,
+                                                  repr=False, compare=False)
 
     def group(self, name: str) -> _Group:
         """The group `name` (made if new), about to change: what was worked out is redone."""
-        self._in, self._depths, self._connections = None, {}, {}
+        self._in, self._depths, self._connections, self._settings_at = None, {}, {}, {}
         if name not in self.groups:
             check_label_part("group", name)
         return self.groups.setdefault(name, _Group())
@@ -166,6 +169,12 @@ class Inventory:
             self._connections[host] = self._connection(host)
         return dict(self._connections[host])
 
+    def written(self, host: str, setting: str) -> str:
+        """`file:line: ` where the value of `host`'s ssh `setting` (host, user, port) that
+        applies was written, as an error about it starts (or nothing)."""
+        self.connection(host)
+        return at(self._settings_at.get(host, {}), setting)
+
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         where: dict[str, Where] = {}  # of a variable: where the value that won was written
@@ -190,6 +199,8 @@ class Inventory:
         # null is "not set", as Ansible reads it (`ansible_host: null` reaches the inventory
         # name): never the text "None"; it still overrides what a wider group set
         values = {HONOURED[k]: merged[k] for k in HONOURED if merged.get(k) is not None}
+        self._settings_at[host] = {HONOURED[k]: where.get(k, "") for k in HONOURED
+                               if merged.get(k) is not None}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
             raise ValueError(f"{at(where, 'ansible_connection')}its ansible_connection is "

@@ -176,9 +176,11 @@ def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Itera
 
 
 def judged(key: str, value: Any) -> bool:
-    """Whether a host may be refused for this variable (`not_misread`, `Inventory.connection`):
-    one orch does not take, or an address only Ansible can read."""
-    return key.startswith("ansible_") and (key not in KEPT or for_ansible(value))
+    """Whether a host may be refused for this variable, so where it was written is kept
+    (`not_misread`, `Inventory.connection`, `Inventory.written`): one orch does not take, an
+    address only Ansible can read, an ssh setting that is no name (fleets11: `ansible_user`
+    with a space was said without its line)."""
+    return key.startswith("ansible_")
 
 
 def at(where: Mapping[str, Where], key: str) -> str:
