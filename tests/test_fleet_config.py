@@ -280,22 +280,11 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [
-    ("h.ini", "[web]\nweb-1 ansible_port=notaport\n",
-     "h.ini:2: ansible_port must be a port number (1-65535), not 'notaport'"),
-    ("h.ini", "[web]\nweb-1\n[web:vars]\nansible_port=70000\n",
-     "h.ini:4: ansible_port must be a port number (1-65535), not 70000"),
     ("h.ini", "[web]\nweb-1\n[db:children\nweb\n",
      "h.ini:3: a section header must end with ']': '[db:children'"),
     ("h.ini", "[web:vars]\nbad name = 1\n", "h.ini:2: 'bad name' is not a variable name"),
-    ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: 99999}\n",
-     "h.yaml:3:23: group 'web', host 'a': ansible_port must be a port number (1-65535), not "
-     "99999"),
     ("h.yaml", "web:\n  hosts:\n    a: just-a-string\n",
      "h.yaml:3:8: group 'web': host 'a' must map variables to values"),
-    ("h.yaml", "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n      hosts:\n"
-               "        d1:\n          ansible_user: ops\n          ansible_port: http\n",
-     "h.yaml:9:25: group 'db', host 'd1': ansible_port must be a port number (1-65535), not "
-     "'http'"),
     ("h.yaml", "web:\n  hosts:\n    a: {ansible_user: [ops]}\n",  # it logged in as "['ops']"
      "h.yaml:3:23: group 'web', host 'a': ansible_user must be one value, not a list (['ops'])"),
     ("h.yaml", "web:\n  host:\n    w1:\n", "h.yaml:2:3: unknown key 'host' in group 'web' "
@@ -343,6 +332,39 @@ def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, t
     with pytest.raises(ConfigError) as err:
         load_inventories([tmp_path / name]).connection("web-1")
     assert str(err.value).endswith(message), str(err.value)
+
+
+@pytest.mark.parametrize(("name", "text", "group", "message"), [
+    ("h.ini", "[web]\nweb-1 ansible_port=notaport\n", "web",
+     "h.ini:2: inventory host 'web-1': ansible_port must be a port number (1-65535), not "
+     "'notaport'"),
+    ("h.ini", "[web]\nweb-1\n[web:vars]\nansible_port=70000\n", "web",
+     "h.ini:4: inventory host 'web-1': ansible_port must be a port number (1-65535), not 70000"),
+    ("h.ini", "[web]\nq ansible_ssh_port=http\n", "web",
+     "h.ini:2: inventory host 'q': ansible_ssh_port must be a port number (1-65535), not 'http'"),
+    ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: 99999}\n", "web",
+     "h.yaml:3: inventory host 'a': ansible_port must be a port number (1-65535), not 99999"),
+    ("h.yaml", "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n      hosts:\n"
+               "        d1:\n          ansible_user: ops\n          ansible_port: http\n", "db",
+     "h.yaml:9: inventory host 'd1': ansible_port must be a port number (1-65535), not "
+     "'http'"),
+])
+def test_a_bad_port_of_a_named_host_is_refused_at_its_line(tmp_path: Path, name: str, text: str,
+                                                           group: str, message: str) -> None:
+    """Before: Python's "invalid literal for int()" at the orch.yaml line. fleets11 F4: it was
+    refused wherever it was, so one odd host that no environment names (ansible-inventory
+    takes it) stopped every environment; it is refused for a host that is reached."""
+    (tmp_path / name).write_text(text)
+    env = "environments:\n  %s:\n    layers:\n      - {type: ssh, config: {host: 'group:%s'}}\n"
+    (tmp_path / "orch.yaml").write_text(f"inventory: [{name}]\n" + env % ("e", group)
+                                        + "services: {}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "orch.yaml")
+    assert f"{tmp_path}/{message}" in str(err.value), str(err.value)
+    (tmp_path / "other.ini").write_text("[fine]\nf1\n")
+    (tmp_path / "orch.yaml").write_text(f"inventory: [{name}, other.ini]\n"
+                                        + env % ("e", "fine") + "services: {}\n")
+    assert load_config(tmp_path / "orch.yaml").environments["e"].is_fleet
 
 
 def test_each_config_file_reads_its_own_inventory(tmp_path: Path) -> None:

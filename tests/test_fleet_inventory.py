@@ -195,12 +195,6 @@ def test_a_zero_padded_range_with_a_shorter_end_is_refused_as_ansible_does(
     assert "[01:03]" in str(err.value)
 
 
-def test_a_bad_ansible_ssh_port_names_the_line(tmp_path: Path) -> None:
-    (tmp_path / "inv.ini").write_text("[web]\nq ansible_ssh_port=http\n")
-    with pytest.raises(ConfigError, match=r"inv.ini:2: ansible_ssh_port must be a port"):
-        load_inventories([tmp_path / "inv.ini"])
-
-
 @pytest.mark.parametrize(("text", "said"), [
     ("[web]\nq ansible_usr=deploy\n", "inv.ini:2: its inventory variable 'ansible_usr' is "
                                        "unknown (did you mean 'ansible_user'?)"),

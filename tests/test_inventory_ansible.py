@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from orch_magics import load_config
 from orch_magics.config.inventory import load_inventories
 from orch_magics.errors import ConfigError
 
@@ -278,10 +279,12 @@ def test_a_bad_port_in_a_vars_file_names_its_line(tmp_path: Path) -> None:
 
     write(tmp_path, {"hosts.ini": "[web]\nw1\n",
                      "group_vars/web.yml": "ansible_user: deploy\nansible_port: http\n"})
+    write(tmp_path, {"orch.yaml": "inventory: [hosts.ini]\nenvironments:\n  e:\n    layers:\n"
+                                  "      - {type: ssh, config: {host: 'group:web'}}\n"})
     with pytest.raises(ConfigError) as err:
-        load_inventories([tmp_path / "hosts.ini"])
-    assert str(err.value).startswith(f"{tmp_path}/group_vars/web.yml:2: ansible_port must "
-                                     f"be a port number"), str(err.value)
+        load_config(tmp_path / "orch.yaml")
+    assert f"{tmp_path}/group_vars/web.yml:2: inventory host 'w1': ansible_port must be a " \
+           f"port number" in str(err.value), str(err.value)
 
 
 def random_ini(rnd: random.Random) -> str:

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..layers.names import check_login_name, check_no_slash, check_target_name
 from ..layers.registry import get_kind
 from . import patterns
+from .inventory_vars import port_checked
 from .model import FanOut, LayerSpec, Member
 from .source import Path_, Source, describe_path
 
@@ -132,12 +133,19 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
         check_target_name(address)
     except ValueError as exc:
         shown = repr(host) if address == host else f"{host!r} ({address!r})"
-        raise ValueError(f"{inv.written(host, 'host')}inventory host {shown}: {exc}") from None
+        raise ValueError(f"{inv.written(host, 'host')[0]}inventory host {shown}: {exc}") from None
+    if "port" in connection and "port" not in raw:  # a port written in the layer wins
+        where, key = inv.written(host, "port")
+        try:
+            port_checked(connection["port"], key)
+        except ValueError as exc:
+            raise ValueError(f"{where}inventory host {host!r}: {exc}") from None
     if "user" in connection and "user" not in raw:  # a user written in the layer wins
+        where, key = inv.written(host, "user")
         try:
             check_login_name(connection["user"])
         except ValueError as exc:
-            raise ValueError(f"{inv.written(host, 'user')}inventory host {host!r}, ansible_user "
+            raise ValueError(f"{where}inventory host {host!r}, {key} "
                              f"{connection['user']!r}: {exc}") from None
     return Member(host, {**{k: v for k, v in connection.items() if k not in raw},
                          "host": address}, ("all", *inv.groups_of(host)))

@@ -91,7 +91,7 @@ class Inventory:
     _connections: dict[str, dict[str, Any]] = field(default_factory=dict, init=False,
                                                     repr=False, compare=False)
     #: Where each host's ssh settings that apply were written (`written`).
-    _settings_at: dict[str, dict[str, Where]] = field(default_factory=dict, init=False,
+    _settings_at: dict[str, dict[str, tuple[str, Where]]] = field(default_factory=dict, init=False,
                                                   repr=False, compare=False)
 
     def group(self, name: str) -> _Group:
@@ -169,11 +169,12 @@ class Inventory:
             self._connections[host] = self._connection(host)
         return dict(self._connections[host])
 
-    def written(self, host: str, setting: str) -> str:
-        """`file:line: ` where the value of `host`'s ssh `setting` (host, user, port) that
-        applies was written, as an error about it starts (or nothing)."""
+    def written(self, host: str, setting: str) -> tuple[str, str]:
+        """Where the value of `host`'s ssh `setting` (host, user, port) that applies was
+        written, `file:line: ` as an error about it starts (or nothing), and its variable."""
         self.connection(host)
-        return at(self._settings_at.get(host, {}), setting)
+        key, where = self._settings_at.get(host, {}).get(setting, (setting, ""))
+        return at({key: where}, key), key
 
     def _connection(self, host: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -199,8 +200,8 @@ class Inventory:
         # null is "not set", as Ansible reads it (`ansible_host: null` reaches the inventory
         # name): never the text "None"; it still overrides what a wider group set
         values = {HONOURED[k]: merged[k] for k in HONOURED if merged.get(k) is not None}
-        self._settings_at[host] = {HONOURED[k]: where.get(k, "") for k in HONOURED
-                               if merged.get(k) is not None}
+        self._settings_at[host] = {HONOURED[k]: (k, where.get(k, "")) for k in HONOURED
+                                   if merged.get(k) is not None}
         how = merged.get("ansible_connection")
         if how is not None and str(how).rsplit(".", 1)[-1] not in SSH_CONNECTIONS:
             raise ValueError(f"{at(where, 'ansible_connection')}its ansible_connection is "
@@ -213,8 +214,6 @@ class Inventory:
             key = [k for k, v in HONOURED.items() if v == "host" and merged.get(k) is not None][-1]
             raise ValueError(f"{at(where, key)}its {key} is {shown}, which only Ansible can "
                              f"read: write the address in the inventory or the ssh layer")
-        if "port" in values:
-            values["port"] = int(values["port"])
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name
             if key in values:  # (a list or a mapping was refused at its line: checked_vars)
                 values[key] = str(values[key])

@@ -258,10 +258,15 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
         if key not in PORTS and isinstance(checked.get(key), (list, dict)):  # not "['a']"
             raise ValueError(f"{key} must be one value, not a "
                              f"{type(checked[key]).__name__} ({checked[key]!r})")
-    for key in PORTS:
-        port = checked.get(key)
+    for key in PORTS:  # refused for a host an environment names (`port_checked`): as
+        port = checked.get(key)  # ansible-inventory, an odd host elsewhere stops nothing
         if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
-            port = checked[key] = int(port)
-        if port is not None and not (type(port) is int and 1 <= port <= 65535):
-            raise ValueError(f"{key} must be a port number (1-65535), not {port!r}")
+            checked[key] = int(port)
     return checked
+
+
+def port_checked(port: Any, key: str = "ansible_port") -> int:
+    """An inventory host's port (set by `key`), which it is reached at: 1 to 65535."""
+    if not (type(port) is int and 1 <= port <= 65535):
+        raise ValueError(f"{key} must be a port number (1-65535), not {port!r}")
+    return port
