@@ -151,7 +151,8 @@ def test_a_remote_path_of_a_copy_goes_out_as_typed(latin1: dict[str, str], cfg: 
 def test_a_config_path_in_an_error_is_one_escaped_line(path: bytes, shown: bytes) -> None:
     """A newline split the message in two, an escape repainted the terminal, a byte not UTF-8
     showed as `\\udcff` (tester cli3): a path is shown as the config's own text is."""
-    for done in (orch("-c", path, "ls"),
-                 orch("ls", env={**os.environ, "ORCH_CONFIG": os.fsdecode(path)})):
+    for done, why in ((orch("-c", path, "ls"), b""),
+                      (orch("ls", env={**os.environ, "ORCH_CONFIG": os.fsdecode(path)}),
+                       b" (named by ORCH_CONFIG: fix or unset it, or give -c FILE)")):
         assert (done.returncode, done.stderr) == (
-            2, b"orch: config error: " + shown + b": config file not found\n")
+            2, b"orch: config error: " + shown + b": config file not found" + why + b"\n")

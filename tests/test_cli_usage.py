@@ -149,6 +149,9 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
                                "from 'run', 'check', 'ls', 'schema', 'audit', 'cp', 'forward') "
                                "(orch cp ENV:REMOTE LOCAL copies from an environment)"),
     (("run", "local", "s", "-v"), "orch: error: unknown option -v"),
+    # config12: `--x` and `--t` were offered `-h` and `-e`, one letter away
+    (("ls", "--x"), "orch: error: unknown option --x"),
+    (("run", "local", "s", "--q"), "orch: error: unknown option --q"),
     # the notebook's words for listing, said the terminal's way (tester cli3)
     (("envs",), "orch: error: argument COMMAND: invalid choice: 'envs' (choose from 'run', "
                 "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch ls lists the "

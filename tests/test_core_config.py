@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -371,3 +372,52 @@ def test_a_setting_dedented_under_an_empty_environment_is_refused_at_its_line(
         f"conf.yaml:3:3: environment {key!r} follows 'prod', which is empty: indent `{key}:` "
         f"under `prod:` (an environment left empty runs on this machine)")
     load_config_text("environments:\n  prod:\n  layers-b: [ssh bastion]\n")  # a name of its own
+
+
+def test_x_keys_holding_anchors_beside_environments_and_services_validate() -> None:
+    """config12 F4: the loader ignores `x-` keys there, as documented; the schema refused them,
+    so an editor underlined a documented anchor holder."""
+    text = ("environments:\n  x-base: &b {layers: []}\n  local: *b\n"
+            "services:\n  x-tmpl: {c: 1}\n  s: {command: 'true'}\n")
+    load_config_text(text)
+    jsonschema.validate(yaml.safe_load(text), json.loads(schema_json()))
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    # config12 F1: a plain `<<` value was said to start with '!'
+    ("services:\n  a: {command: echo, description: <<}\n",
+     "2:35: bad value: a plain << is YAML's merge key: quote it ('<<') to keep it as text"),
+    # F2: libyaml's message drops the character, and a tab does not show in the excerpt
+    ("environments:\n\tlocal: []\n", "2:1: YAML syntax error: found '\\t', which cannot start "
+                                     "any token: a tab: YAML is indented with spaces only"),
+    ("services:\n  b: {command: @x}\n", "found '@', which cannot start any token: '@' is "
+                                        "reserved in YAML: quote a value that starts with it"),
+    # F3: `name` is a layer key too
+    ("environments:\n  p: [{type: ssh, nme: b, config: {host: h}}]\n",
+     "unknown key 'nme' in a layer (expected type, config, name) (did you mean 'name'?)"),
+    # F5: the usual other names of keys and of a filter's type
+    ("services:\n  a: {command: x, filters: [{type: grep, regex: a}]}\n", "did you mean 'pattern'?"),
+    ("services:\n  a: {command: x, filters: [{type: jq, filter: .a}]}\n", "did you mean 'query'?"),
+    ("services:\n  a: {command: x, filters: [{type: head, n: 3}]}\n", "did you mean 'lines'?"),
+    ("services:\n  a: {command: x, filters: [{type: sed}]}\n", "did you mean 'replace'?"),
+    ("audit: {file: a.log}\n", "did you mean 'path'?"),
+    ("environments:\n  d: [{type: docker, config: {name: app}}]\n", "did you mean 'container'?"),
+])
+def test_a_mistake_is_said_as_what_it_is(text: str, said: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text)
+    assert said in str(err.value), str(err.value)
+
+
+def test_an_orch_config_naming_no_file_says_it_came_from_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config12 F6: said as a file the user never typed, and ./orch.yaml left unread."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orch.yaml").write_text("environments:\n  local: []\n")
+    for value, what in (("nope.yaml", "nope.yaml: config file not found (named by ORCH_CONFIG"),
+                        (str(tmp_path), f"{tmp_path}: config file is a directory, not a file "
+                                        f"(named by ORCH_CONFIG"),
+                        (" ", "ORCH_CONFIG=' ' names no file")):
+        monkeypatch.setenv("ORCH_CONFIG", value)
+        with pytest.raises(ConfigError, match=re.escape(what)):
+            load_config()

@@ -283,6 +283,9 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
     ("h.ini", "[web]\nweb-1\n[db:children\nweb\n",
      "h.ini:3: a section header must end with ']': '[db:children'"),
     ("h.ini", "[web:vars]\nbad name = 1\n", "h.ini:2: 'bad name' is not a variable name"),
+    ("h.ini", "[web]\nw1\n[web:chidren]\nx\n",  # config12: no did-you-mean
+     "h.ini:3: unknown section kind 'chidren' (expected vars or children) (did you mean "
+     "[web:children]?)"),
     ("h.yaml", "web:\n  hosts:\n    a: just-a-string\n",
      "h.yaml:3:8: group 'web': host 'a' must map variables to values"),
     ("h.yaml", "web:\n  hosts:\n    a: {ansible_user: [ops]}\n",  # it logged in as "['ops']"

@@ -27,12 +27,18 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     if explicit:
         return _once(explicit, cwd)
     env = os.environ.get("ORCH_CONFIG", "")
-    if env.strip():
+    if env:
         given: list[str | os.PathLike[str]] = [p for p in env.split(os.pathsep) if p.strip()]
         if not given:
             raise ConfigError(f"ORCH_CONFIG={env!r} names no file: give paths separated by "
                               f"{os.pathsep!r}, or unset it")
-        return _once(given, cwd)
+        paths = _once(given, cwd)
+        for path in paths:  # config12: said as a file never typed, ./orch.yaml unread
+            if not path.is_file():
+                what = "is a directory, not a file" if path.is_dir() else "not found"
+                raise ConfigError(f"config file {what} (named by ORCH_CONFIG: fix or unset "
+                                  f"it, or give -c FILE)", file=os.fspath(path))
+        return paths
     try:
         here = Path(cwd if cwd is not None else os.getcwd())
     except FileNotFoundError:  # a folder removed under the shell that stood in it

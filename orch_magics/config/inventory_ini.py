@@ -50,8 +50,10 @@ def from_ini(inv: Inventory, text: str, name: str) -> None:
             section, _, kind = header[1].partition(":")
             kind = kind or "hosts"
             if kind not in ("hosts", "vars", "children"):
+                near = did_you_mean(kind, ("vars", "children"))
                 raise ConfigError(f"{name}:{number}: unknown section kind {kind!r} (expected "
-                                  f"vars or children)")
+                                  f"vars or children)"
+                                  + (f" (did you mean [{section}:{near}]?)" if near else ""))
             _group_name(section, f"{name}:{number}: section {line!r}")
             if kind != "vars":
                 declared.add(section)

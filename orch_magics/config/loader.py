@@ -36,7 +36,7 @@ from .model import (
 from .names import check_name
 from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
-from .suggest import did_you_mean, key_hint
+from .suggest import did_you_mean, key_hint, value_hint
 from .validate import build_dataclass, kind_name
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     for key in raw:
         if key not in ("type", "config", "name") and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in a layer (expected type, "
-                                           f"config)", at_key=True,
+                                           f"config, name)", at_key=True,
                             suggestion=key_hint(key, ("type", "config", "name")))
     type_ = raw.get("type")
     if type_ is None:
@@ -325,4 +325,4 @@ def _unknown_type(src: Source, path: Path_, what: str, value: Any, known: list[s
                                f"not {kind_name(value)}")
     shown = value[:40] + "…" if len(value) > 40 else value
     return src.error(path, f"unknown {what} type {shown!r}; known types: {', '.join(known)}",
-                     suggestion=did_you_mean(value, known))
+                     suggestion=value_hint(value, known))

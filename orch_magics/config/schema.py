@@ -188,8 +188,10 @@ def build_schema(kinds: Sequence[str] | None = None) -> dict[str, Any]:
         "type": ["object", "null"],  # an empty file: nothing defined yet
         "properties": {
             "environments": {"type": ["object", "null"], "additionalProperties": environment,
+                             "patternProperties": EXT,  # an anchor holder (config12)
                              "description": "Named stacks of execution layers."},
             "services": {"type": ["object", "null"], "additionalProperties": service,
+                         "patternProperties": EXT,
                          "description": "Named, environment-agnostic service definitions."},
             "secrets": or_null(dataclass_schema(SecretsSettings)),
             "audit": or_null(dataclass_schema(AuditSettings)),

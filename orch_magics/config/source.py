@@ -365,6 +365,9 @@ class _Converter:
         return str(node.value)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _MERGE_TAG:  # a plain `<<` as a value (config12: said as a `!` tag)
+            raise self.error(node, "bad value: a plain << is YAML's merge key: quote it "
+                                   "('<<') to keep it as text")
         if node.tag not in type(self.constructor).yaml_constructors:  # `db: !Passw0rd`: a
             # tag, and the password: never in the message (the excerpt shows it where it may)
             raise self.error(node, "bad value: it starts with '!', which makes it a YAML tag, "

@@ -69,6 +69,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("dockerhost", "engine", "socket"), ("docker_host",)),
     **dict.fromkeys(("kind", "layer"), ("type",)),
     **dict.fromkeys(("settings", "options", "cfg", "conf", "params"), ("config",)),
+    # config12: a filter's, the audit's, the secrets file's and a container's usual other names
+    **dict.fromkeys(("regex", "regexp", "re", "match", "expr", "expression"),
+                    ("pattern", "query")),
+    **dict.fromkeys(("filter", "program", "jq", "jqfilter"), ("query",)),
+    **dict.fromkeys(("n", "count", "num", "number", "limit", "max"), ("lines",)),
+    **dict.fromkeys(("with", "by", "to", "replace", "replacewith", "substitute", "sub"),
+                    ("replacement",)),
+    **dict.fromkeys(("file", "filename", "logfile", "log", "logpath"), ("path", "file")),
+    "path": ("file",),
+    **dict.fromkeys(("name", "containername", "image", "id", "containerid", "ctr"),
+                    ("container",)),
+    # values of a filter's `type`: the tools users reach for
+    **dict.fromkeys(("sed", "sub", "substitute", "tr", "rewrite"), ("replace",)),
+    **dict.fromkeys(("egrep", "fgrep", "rg", "ripgrep", "search", "find"), ("grep",)),
 }
 #: A key that starts another (`identity` → identity_file), or that another starts (`hostname`
 #: → host), is suggested when the shorter of the two has at least this many characters.
@@ -88,6 +102,9 @@ def option_hint(word: str, options: Iterable[str]) -> str | None:
     names = list(options)
     if len(word) == 2 and word[0] == "-":  # one letter: only its other case is near (-C, -c)
         return next((o for o in names if o.lower() == word.lower()), None)
+    if len(word.lstrip("-")) == 1:  # `--t`: the one long option it starts, not `-e` (config12)
+        starts = [o for o in names if o.startswith("--" + word.lstrip("-"))]
+        return starts[0] if len(starts) == 1 else None
     longer = [o for o in names if len(word) >= MIN_PREFIX and o.startswith(word)]
     if len(longer) == 1:
         return longer[0]
@@ -102,6 +119,15 @@ def _one_prefix(key: str, known: list[str]) -> str | None:
     starts = [k for k in known if min(len(k), len(low)) >= MIN_PREFIX
               and (k.lower().startswith(low) or low.startswith(k.lower()))]
     return starts[0] if len(starts) == 1 else None
+
+
+def value_hint(value: str, known: Iterable[str]) -> str | None:
+    """Did-you-mean for a value of a fixed set (a filter's type): a near spelling, else the
+    one its usual other name means (`sed` → replace, not the nearer `head`)."""
+    names = list(known)
+    plain = value.lower().replace("_", "").replace("-", "")
+    meant = [k for k in SYNONYMS.get(plain, ()) if k in names]
+    return meant[0] if meant else did_you_mean(value, names)
 
 
 def key_hint(key: str, known: Iterable[str]) -> str | None:

@@ -37,9 +37,20 @@ def syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
     return mark, problem + _comment_hint(text, mark.line if mark else None)
 
 
+#: What libyaml's "found character that cannot start any token" drops: which one, and why.
+_NO_TOKEN = "found character that cannot start any token"
+_WHY_NOT = {"\t": "a tab: YAML is indented with spaces only",
+            "@": "'@' is reserved in YAML: quote a value that starts with it",
+            "`": "'`' is reserved in YAML: quote a value that starts with it"}
+
+
 def _where_and_what(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
     mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
     problem = exc.problem or exc.context or "not valid YAML"
+    if problem == _NO_TOKEN and mark is not None and mark.index < len(text):  # config12:
+        found = text[mark.index]  # a tab does not show in the excerpt
+        problem = f"found {found!r}, which cannot start any token" + (
+            f": {_WHY_NOT[found]}" if found in _WHY_NOT else "")
     if exc.context and context is not None and (
             context.line, context.column) != (mark.line, mark.column):
         if not text[mark.index:].strip():  # nothing after it: what was open is the place
