@@ -32,6 +32,7 @@ from .config.model import Environment
 from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, ConfirmationRefused, Guard, check_allowed
+from .kernel_input import asker_here
 from .plan import PlannedStep, RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -110,8 +111,8 @@ class Gate:
             self._known(name, front_end)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         try:
-            confirmation = self.guard.admit(plan, ask=self.ask if interactive else None,
-                                             yes=names, front_end=front_end)
+            ask = (self.ask or asker_here()) if interactive else None  # a notebook's own API
+            confirmation = self.guard.admit(plan, ask=ask, yes=names, front_end=front_end)
         except ConfirmationRefused as refusal:
             refusal.audit_id = self._record_refusal(plan, origin, str(refusal))
             raise

@@ -130,3 +130,39 @@ def test_ctrl_d_in_the_question_is_nothing_typed(orch_kernel: str, tmp_path: Pat
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("call", [
+    "r = o.run('prod', 'touch')",
+    "r = await o.arun('prod', 'touch')",
+    "r = o.start('prod', 'touch', name='t').wait(30)",
+])
+def test_the_api_in_a_notebook_asks_the_person_there(orch_kernel: str, tmp_path: Path,
+                                                     call: str) -> None:
+    """safety12: an Orchestrator made in the notebook's own Python asked nobody, so an
+    ORCH_CONFIRM inherited from the server let it into a protected environment (and without
+    it the run was refused, with a person right there). It asks, as the magic does."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "ORCH_CONFIRM": "prod",
+                                                            "MARK": str(mark)})
+    try:
+        setup = kc.execute_interactive(f"import orch_magics\no = orch_magics.Orchestrator("
+                                       f"{str(tmp_path / 'orch.yaml')!r})", timeout=60)
+        assert setup["content"]["status"] == "ok"
+        for answer in ("nope", "prod"):
+            msg_id = kc.execute(call, allow_stdin=True)
+            asked = kc.get_stdin_msg(timeout=30)
+            assert "'prod' is a protected environment" in asked["content"]["prompt"]
+            kc.input(answer)
+            reply, outputs = replies(kc, msg_id)
+            assert (reply["status"] == "ok") == (answer == "prod"), outputs
+            assert _exists_soon(mark) == (answer == "prod")
+        # nbclient / papermill (no stdin): nobody can be asked, so the variable answers
+        mark.unlink()
+        done = kc.execute_interactive(call.replace("name='t'", "name='t2'"), allow_stdin=False,
+                                      timeout=60)
+        assert done["content"]["status"] == "ok" and _exists_soon(mark)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -16,10 +16,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..config.files import NoConfig
 from ..config.suggest import did_you_mean, edit_distance
 from ..errors import LayerError, OrchError, RunError
+from ..kernel_input import kernel_asker
 from ..orchestrator import Orchestrator
 from . import runs
 from .cells import CellRuns
-from .frontend import count_cell, kernel_asker, kernel_origin
+from .frontend import count_cell, kernel_origin
 from .handles import HandleDisplay
 from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch

@@ -8,24 +8,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from IPython.core.error import StdinNotImplementedError
-
-from ..guard import ConfirmationRefused
+from ..kernel_input import has_frontend_stdin
 from ..sinks.display import Bundle
-from ..tty_prompt import ask_on_terminal
-
-
-def has_frontend_stdin(shell: Any) -> bool:
-    """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code):
-    a person can be asked (nbclient and papermill send `allow_stdin: false`)."""
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return False
-    try:
-        parent = kernel.get_parent() or {}
-    except Exception:
-        return False
-    return bool((parent.get("content") or {}).get("allow_stdin", False))
 
 
 def shows_live(shell: Any) -> bool:
@@ -150,42 +134,6 @@ def current_cell(shell: Any) -> tuple[str, str] | None:
     if not cell:
         return None
     return str(cell), str((parent.get("header") or {}).get("msg_id", ""))
-
-
-def kernel_asker(shell: Any) -> Callable[[str], str | None]:
-    """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
-    input field while the cell blocks. None where the front end allows no stdin (nbclient); a
-    kernel interrupt while the field is shown refuses, in one line, what was asked about.
-    Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks."""
-
-    def ask(question: str) -> str | None:
-        kernel = getattr(shell, "kernel", None)
-        if kernel is None and _at_a_terminal(shell):
-            try:
-                return ask_on_terminal(question)
-            except KeyboardInterrupt:
-                raise ConfirmationRefused("not run: interrupted at the confirmation") from None
-        if kernel is None or not has_frontend_stdin(shell):
-            return None
-        try:
-            return str(kernel.raw_input(question))
-        except StdinNotImplementedError:
-            return None
-        except EOFError:  # Ctrl-D in the field: nothing typed
-            return ""
-        except KeyboardInterrupt:
-            raise ConfirmationRefused("not run: interrupted at the confirmation") from None
-
-    return ask
-
-
-def _at_a_terminal(shell: Any) -> bool:
-    """Whether `shell` is the one of a running `ipython` (a person at its prompt), not a test
-    shell (IPython's globalipapp is a TerminalInteractiveShell too) nor an embedded one."""
-    from IPython.terminal.ipapp import TerminalIPythonApp  # only where there is no kernel
-
-    return bool(TerminalIPythonApp.initialized()
-                and getattr(TerminalIPythonApp.instance(), "shell", None) is shell)
 
 
 #: How many cells run now, nested ones included (IPython's pre_run_cell / post_run_cell):

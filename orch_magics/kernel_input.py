@@ -1,0 +1,77 @@
+"""Asking a person from inside IPython: through the kernel's stdin request (what `input()`
+uses: JupyterLab shows a field), or at the terminal of a running `ipython`. Shared by the
+magic, which sets it as its Orchestrator's asker, and by any Orchestrator a notebook's own
+Python makes (`asker_here`): a protected environment asks the person in front of it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .guard import ConfirmationRefused
+from .tty_prompt import ask_on_terminal
+
+
+def has_frontend_stdin(shell: Any) -> bool:
+    """True under a kernel whose current request allows stdin (JupyterLab, Notebook, VS Code):
+    a person can be asked (nbclient and papermill send `allow_stdin: false`)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return False
+    try:
+        parent = kernel.get_parent() or {}
+    except Exception:
+        return False
+    return bool((parent.get("content") or {}).get("allow_stdin", False))
+
+
+def kernel_asker(shell: Any) -> Callable[[str], str | None]:
+    """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
+    input field while the cell blocks. None where the front end allows no stdin (nbclient); a
+    kernel interrupt while the field is shown refuses, in one line, what was asked about.
+    Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks."""
+
+    def ask(question: str) -> str | None:
+        from IPython.core.error import StdinNotImplementedError  # IPython is running
+
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None and _at_a_terminal(shell):
+            try:
+                return ask_on_terminal(question)
+            except KeyboardInterrupt:
+                raise ConfirmationRefused("not run: interrupted at the confirmation") from None
+        if kernel is None or not has_frontend_stdin(shell):
+            return None
+        try:
+            return str(kernel.raw_input(question))
+        except StdinNotImplementedError:
+            return None
+        except EOFError:  # Ctrl-D in the field: nothing typed
+            return ""
+        except KeyboardInterrupt:
+            raise ConfirmationRefused("not run: interrupted at the confirmation") from None
+
+    return ask
+
+
+def _at_a_terminal(shell: Any) -> bool:
+    """Whether `shell` is the one of a running `ipython` (a person at its prompt), not a test
+    shell (IPython's globalipapp is a TerminalInteractiveShell too) nor an embedded one."""
+    from IPython.terminal.ipapp import TerminalIPythonApp  # only where there is no kernel
+
+    return bool(TerminalIPythonApp.initialized()
+                and getattr(TerminalIPythonApp.instance(), "shell", None) is shell)
+
+
+def asker_here() -> Callable[[str], str | None] | None:
+    """The asker of the IPython this code runs in, on its main thread (safety12: an
+    Orchestrator made in a notebook asked nobody, so an inherited ORCH_CONFIRM let it into a
+    protected environment); None outside IPython or on another thread (nobody can answer)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a script has none
+    if ipython is None or threading.current_thread() is not threading.main_thread():
+        return None
+    shell = ipython.get_ipython()
+    return None if shell is None else kernel_asker(shell)
