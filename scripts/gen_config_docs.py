@@ -218,7 +218,12 @@ def render(schema: dict[str, Any]) -> str:
             "it: an `ssh` hop follows this machine or another `ssh` hop, a `docker`/`podman` "
             "layer reaches its engine's unix socket through this machine or `ssh` (a tcp:// "
             "engine only as the first layer), and `sudo` and containers carry neither; `local` "
-            "layers only set variables. A chain that breaks this (`ssh → sudo → docker`) is "
+            "layers only set variables and a working directory, for the commands started "
+            "through them: the next `sudo` (its own program found on that `PATH`; sudo keeps "
+            "only the variables its `preserve_env` names) or the command itself, so a `local` "
+            "layer that sets something right before an `ssh`, `docker` or `podman` layer "
+            "(reached from this place, no command started through it) is refused: write it "
+            "after that hop. A chain that breaks this (`ssh → sudo → docker`) is "
             "refused when the config loads, at that layer's line.", "",
             "A layer may also be one string, the kind and its target: `ssh bastion` is "
             "`{type: ssh, config: {host: bastion}}`; `docker NAME` and `podman NAME` set "

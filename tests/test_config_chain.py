@@ -37,7 +37,14 @@ def _config(*layers: str) -> str:
     ((DOCKER, SSH), 5, "ssh h cannot follow docker c"),
     ((SSH, TCP_DOCKER), 5, "it needs to be on this machine (a tcp:// engine), and it must be "
                            "the first layer"),
-], ids=["ssh-sudo-docker", "sudo-podman", "sudo-env-ssh", "docker-ssh", "tcp-engine-behind-ssh"])
+    # chains12: the variables and directory of a layer before a hop reached from here (its
+    # engine, its connection) reached no command, without a word
+    ((ENV, SSH, SSH), 4, "env(A) before ssh h sets nothing: ssh h is reached from here, no "
+                         "command is started through env(A); put it after ssh h"),
+    ((SSH, ENV, DOCKER), 5, "env(A) before docker c sets nothing"),
+    ((ENV, PODMAN), 4, "env(A) before podman c sets nothing"),
+], ids=["ssh-sudo-docker", "sudo-podman", "sudo-env-ssh", "docker-ssh", "tcp-engine-behind-ssh",
+        "env-ssh", "ssh-env-docker", "env-podman"])
 def test_a_chain_that_cannot_run_is_refused_at_the_layer(layers, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError) as err:
         load_config_text(_config(*layers))
@@ -45,8 +52,9 @@ def test_a_chain_that_cannot_run_is_refused_at_the_layer(layers, line: int, mess
 
 
 @pytest.mark.parametrize("layers", [
-    (SSH, SUDO), (SSH, SSH, DOCKER), (SSH, ENV, DOCKER), (SUDO,), (DOCKER, SUDO),
-    (TCP_DOCKER,), (SSH, PODMAN), (ENV, SSH, SSH),
+    (SSH, SUDO), (SSH, SSH, DOCKER), (SSH, DOCKER, ENV), (SUDO,), (DOCKER, SUDO),
+    (TCP_DOCKER,), (SSH, PODMAN), (SSH, SSH, ENV), (ENV, SUDO),  # sudo is started through it
+    ("{type: local}", SSH),  # a layer that sets nothing
 ])
 def test_chains_that_can_run_load(layers: tuple[str, ...]) -> None:
     assert load_config_text(_config(*layers)).environments["e"].layers

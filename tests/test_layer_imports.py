@@ -25,10 +25,10 @@ CONFIG = """\
 environments:
   prod:
     layers:
-      - {type: local, config: {environment: {A: "1"}}}
       - {type: ssh, config: {host: bastion, port: 2222, password: "{{secret:pw}}"}}
       - {type: ssh, config: {host: app}}
       - {type: docker, config: {container: web, docker_host: "unix:///run/docker.sock"}}
+      - {type: local, config: {environment: {A: "1"}}}
 services:
   hi: {command: echo hi}
 """
@@ -53,7 +53,7 @@ def test_loading_a_config_with_ssh_and_docker_layers_imports_no_sdk(tmp_path: Pa
         f"cfg = load_config({str(path)!r})\n"
         "from orch_magics.executor import LayeredExecutor\n"
         "assert [s.type for s in cfg.environments['prod'].layers] == "
-        "['local', 'ssh', 'ssh', 'docker']\n"
+        "['ssh', 'ssh', 'docker', 'local']\n"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r})))\n")
     assert loaded == []
 

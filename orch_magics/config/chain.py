@@ -38,9 +38,11 @@ def _who(need: str) -> str:
 
 
 def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Source) -> None:
-    """Raise a ConfigError at the first layer its place cannot carry."""
+    """Raise a ConfigError at the first layer its place cannot carry, or that sets what no
+    command sees."""
     offered: frozenset[str] = CARRIES
     before = "this machine"
+    setting: int | None = None  # a layer that sets variables for the commands passing it
     for i, layer in enumerate(layers):
         kind = get_kind(layer.type)
         needs = getattr(kind, "needs", None)
@@ -53,10 +55,18 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
         if need is not None and need not in offered:
             raise src.error(path + (i,), f"environment {env!r}: {layer.label} cannot follow "
                                          f"{before}: it needs {_WHAT[need]}, and {_who(need)}")
+        if need is not None and setting is not None:  # chains12: dropped without a word
+            unseen = layers[setting].label
+            raise src.error(path + (setting,), f"environment {env!r}: {unseen} before "
+                                               f"{layer.label} sets nothing: {layer.label} is "
+                                               f"reached from here, no command is started "
+                                               f"through {unseen}; put it after {layer.label}")
         if not hasattr(kind, "carries"):
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:
-            offered, before = kind.carries, layer.label
+            offered, before, setting = kind.carries, layer.label, None
+        elif getattr(kind, "sets_for_commands", lambda config: False)(layer.config):
+            setting = i
 
 
 def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] | None:

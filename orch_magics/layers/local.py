@@ -102,6 +102,11 @@ class LocalKind:
     def needs(self, config: LocalConfig) -> str | None:
         return None
 
+    def sets_for_commands(self, config: LocalConfig) -> bool:
+        """Whether it sets anything: before a hop reached from here (ssh, a container's
+        engine) nothing is started through it, and the config says so (`config.chain`)."""
+        return bool(config.environment or config.working_dir)
+
     def label(self, config: LocalConfig) -> str:
         parts = [f"cwd={config.working_dir}"] if config.working_dir else []
         parts += sorted(config.environment)
