@@ -193,3 +193,35 @@ def _saved_copy_reads_right(jupyterlab, chromium, artifacts) -> None:
         orch = _left_and_size(failed.locator(".orch-stderr"))
         assert abs(plain[0] - orch[0]) < 1.5 and plain[1] == orch[1]
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+
+
+def test_a_line_sent_after_a_password_prompt_is_not_shown_nor_saved(jupyterlab, chromium,
+                                                                     artifacts):
+    """browser13: a password typed in the stdin box after the program's `Password: ` was
+    echoed into the cell (`› hunter2-secret`) and saved in the .ipynb in clear."""
+    cfg = jupyterlab.root / "pw.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n  pw:\n    command: >-\n"
+                   "      printf 'Password: '; read -r pw; echo \"got ${#pw} chars\";\n"
+                   "      read -r next; echo \"then $next\"\n    stdin_mode: interactive\n")
+    save_notebook(jupyterlab, "pw.ipynb", f"%orch load {cfg}", "%orch local pw")
+    with browse_notebook(chromium, jupyterlab, "pw.ipynb", "loaded 1 environment(s)",
+                         screenshot=artifacts / "magics-browser-password.png") as (page, cells,
+                                                                                    run):
+        run(1)
+        box = cells.nth(1).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        cells.nth(1).locator(".orch-tail").filter(has_text="Password:").wait_for(timeout=20_000)
+        box.click()
+        box.press_sequentially("hunter2-secret")
+        box.press("Enter")
+        cells.nth(1).get_by_text("got 14 chars").wait_for(timeout=20_000)
+        box.press_sequentially("plain words")  # no prompt for a secret: shown as typed
+        box.press("Enter")
+        cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=20_000)
+        shown = cells.nth(1).locator(".orch-tail").inner_text()
+        assert "hunter2" not in shown and "········ (hidden" in shown, shown
+        assert "› plain words" in shown and "then plain words" in shown, shown
+        page.keyboard.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
+                               timeout=20_000)
+    assert "hunter2" not in (jupyterlab.root / "pw.ipynb").read_text()

@@ -14,6 +14,7 @@ status says the outcome in words (a saved or untrusted notebook loses colours, n
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,12 @@ Bundle = dict[str, str]
 
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
+#: A prompt for a secret, the line the program is writing when a line is sent (`Password: `,
+#: `[sudo] password for ops:`, `Enter passphrase for key…:`): the line sent is shown as
+#: `HIDDEN` (browser13: a password typed in the stdin box was shown in the cell, and saved).
+ASKS_SECRET = re.compile(r"(pass(word|phrase)|passcode|secret|token|\bpin\b)[^\n]*[:?]\s*$",
+                         re.IGNORECASE)
+HIDDEN = "········ (hidden: sent after a prompt for a secret)"
 
 
 class DisplaySink:
@@ -153,11 +160,14 @@ class DisplaySink:
 
     def note_stdin(self, line: str, *, echo: bool = True) -> None:
         """Count a line the user sent and, with `echo`, show it below the prompt that asked
-        for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`)."""
+        for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`); after
+        a prompt for a secret (`ASKS_SECRET`), as dots."""
         with self._lock:
             if self.tail and echo:
+                asked = any(ASKS_SECRET.search(decoder.partial[-200:])
+                            for decoder in self._decoders.values())
                 self._place_partials(but=None)
-                self._tail.add("stdin", [mask_text(line)])
+                self._tail.add("stdin", [HIDDEN if asked else mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
 
     def note_unsent(self, lines: Sequence[str], why: str) -> None:
