@@ -248,15 +248,23 @@ def _record_end(log: AuditLog, run_id: str, task: asyncio.Task[RunResult], diges
         error = task.exception()
     else:
         result = task.result()
-    _append_end(log, end_record(run_id, result, digest, error, steps))
+    failed = _write_end(log, end_record(run_id, result, digest, error, steps))
+    if result is not None and failed is not None:  # safety12: said only in a log line
+        result.audit_error = failed  # (its awaiters resume after this callback)
 
 
 def _append_end(log: AuditLog, record: dict[str, Any]) -> None:
+    _write_end(log, record)
+
+
+def _write_end(log: AuditLog, record: dict[str, Any]) -> str | None:
     """Write an end record, fsync'ed soon after; it is over: nothing to refuse any more, so a
-    failure is said, not raised."""
+    failure is said (and returned), not raised."""
     with _UNENDED_LOCK:
         _UNENDED.pop(record["id"], None)
     try:
         log.append(record, sync=True)
     except Exception as exc:
         _log.warning("audit: the end of %s was not recorded: %s", record["id"], exc)
+        return f"the end of audit record {record['id']} was not written: {exc}"
+    return None

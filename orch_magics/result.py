@@ -67,6 +67,9 @@ class RunResult:
     timeout: float | None = None
     #: The id of the run's records in the audit log (`orch audit`), when it was audited.
     audit_id: str | None = None
+    #: Why the end of its audit record could not be written (a full disk): the log shows the
+    #: run without an end (`running?`), and this says so (None: recorded, or not audited).
+    audit_error: str | None = None
     #: The log file a named run's output was also written to (None for other runs).
     log_file: str | None = None
 
@@ -267,6 +270,8 @@ class RunResult:
         # Counting lines reads a spilled buffer back from disk: a repr never does that.
         lines = "" if out.spilled or out.closed else f" ({plural(out.line_count, 'line')})"
         kept = self.kept()
+        if self.audit_error:
+            kept = f"{kept}; " * bool(kept) + "its end is not in the audit log"
         return mask_text(
             f"<RunResult {self.environment}/{name} {state} in {self.duration:.2f}s, "
             f"stdout {human_size(out.size)}{lines}, stderr {human_size(self.stderr_buffer.size)}"
@@ -339,6 +344,7 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
         "output_file": result.output_file,
         "partial_file": result.partial_file,
         "audit_id": result.audit_id,
+        "audit_error": result.audit_error,
         "truncated": result.truncated,
         "stdout_dropped": {"bytes": result.stdout_dropped.size,
                            "lines": result.stdout_dropped.lines},

@@ -713,3 +713,20 @@ def test_a_second_term_while_the_first_stops_the_runs_still_ends_their_records(
     assert len(ends) == 2 and {r["id"] for r in ends} == {
         r["id"] for r in written if r["event"] == "start"}, written
     assert any("a second SIGTERM" in (r.get("error") or "") for r in ends), ends
+
+
+def test_an_end_record_that_cannot_be_written_is_said_by_the_result(tmp_path: Path) -> None:
+    """safety12: the start record was written, the end record could not be (a full disk), and
+    the RunResult said nothing (a warning in a log line only), as troubleshooting.md promises
+    it does. Here the command itself takes the log's place with a folder."""
+    log = tmp_path / "audit.jsonl"
+    with Orchestrator(load_config_text(config(log))) as orch:
+        res = orch.run("local", command=f"rm -f {log} && mkdir {log} && echo done")
+    assert res.ok and res.stdout == "done\n"
+    assert (res.audit_error or "").startswith(
+        f"the end of audit record {res.audit_id} was not written: the audit log {log} is a "
+        f"directory"), res.audit_error
+    assert res.to_dict()["audit_error"] == res.audit_error
+    assert repr(res).endswith("; its end is not in the audit log>"), repr(res)
+    with Orchestrator(load_config_text(config(tmp_path / "other.jsonl"))) as orch:
+        assert orch.run("local", command="true").audit_error is None
