@@ -102,8 +102,10 @@ class Gate:
         self._audit_log = audit_log
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
-              front_end: str = "api", interactive: bool = True) -> Ticket:
-        """Check and confirm `plan` now; raises OrchError when it may not run."""
+              front_end: str = "api", interactive: bool = True,
+              scope: str | None = None) -> Ticket:
+        """Check and confirm `plan` now (`scope`: a fleet's targets, said in the question);
+        raises OrchError when it may not run."""
         names = [yes] if isinstance(yes, str) else list(yes) if isinstance(yes, Collection) else None
         if names is None or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
@@ -112,7 +114,8 @@ class Gate:
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         try:
             ask = (self.ask or asker_here()) if interactive else None  # a notebook's own API
-            confirmation = self.guard.admit(plan, ask=ask, yes=names, front_end=front_end)
+            confirmation = self.guard.admit(plan, ask=ask, yes=names, front_end=front_end,
+                                             scope=scope)
         except ConfirmationRefused as refusal:
             refusal.audit_id = self._record_refusal(plan, origin, str(refusal))
             raise

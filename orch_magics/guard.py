@@ -76,7 +76,7 @@ class Guard:
         self._lock = threading.Lock()
 
     def admit(self, plan: RunPlan, *, ask: Asker | None = None, yes: Collection[str] = (),
-              front_end: str = "api") -> Confirmation | None:
+              front_end: str = "api", scope: str | None = None) -> Confirmation | None:
         """Check what may run, then confirm a protected environment (None: not protected);
         a refusal says how to confirm in `front_end`'s words."""
         env = plan.environment
@@ -90,7 +90,7 @@ class Guard:
                 return given.covering()
         if env.name in {canonical_name(name) for name in yes if isinstance(name, str)}:
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
-        answer = ask(_question(plan, dangerous)) if ask is not None else None
+        answer = ask(_question(plan, dangerous, scope)) if ask is not None else None
         if answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM")):
             # Only where nobody can be asked: a variable exported for scheduled jobs (and
             # inherited by a notebook server) never answers for a person who is there.
@@ -139,14 +139,16 @@ def _confirmed(env: str, how: str) -> Confirmation:
     return Confirmation(env, account(), now, how)
 
 
-def _question(plan: RunPlan, dangerous: bool) -> str:
+def _question(plan: RunPlan, dangerous: bool, scope: str | None = None) -> str:
     """What a person is asked, masked like every text shown (the command may hold a secret;
-    a terminal's scroll-back or a notebook's input request keeps the question)."""
+    a terminal's scroll-back or a notebook's input request keeps the question); `scope`: a
+    fleet's targets (safety12: 3 hosts or a rerun of one read the same)."""
     what = f"service {plan.service.name!r}" if plan.service else \
         f"command {plan.command.display()!r}"
     why = " (a dangerous service: asked every time)" if dangerous else ""
+    on = f" ({scope})" if scope else ""
     return mask_text(f"{plan.environment.name!r} is a protected environment{why}. "
-                     f"Type its name to run {what} there: ")
+                     f"Type its name to run {what} there{on}: ")
 
 
 def check_allowed(plan: RunPlan) -> None:

@@ -169,10 +169,11 @@ class Orchestrator(RunManagement, FilesAndPorts):
         return plan.launcher(LocalLauncher(self._context()))
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
-              front_end: str = "api") -> Ticket:
+              front_end: str = "api", scope: str | None = None) -> Ticket:
         """Check what may run and confirm a protected environment, in the caller's thread
-        (it may ask a person); pass the ticket to `begin`. Raises OrchError when refused."""
-        return self.gate.admit(plan, yes=yes, front_end=front_end)
+        (it may ask a person; `scope`: a fleet's targets); pass the ticket to `begin`.
+        Raises OrchError when refused."""
+        return self.gate.admit(plan, yes=yes, front_end=front_end, scope=scope)
 
     def begin(self, plan: RunPlan, options: RunOptions = RunOptions(),
               ticket: Ticket | None = None, target: str | None = None) -> Run:

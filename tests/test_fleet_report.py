@@ -155,6 +155,10 @@ def test_rerun_on_a_protected_fleet_takes_a_confirmation(ssh_fleet: SSHFleet,
         again = res.rerun(yes="web")
         assert again.ok and list(again) == ["127.0.1.1", "127.0.1.2"] and asked == []
         assert res.rerun().ok and len(asked) == 1  # without it, asked again as before
+        # safety12: the question says which targets (it read the same for 2 or for 1)
+        assert asked[0].endswith("there (2 targets: 127.0.1.1, 127.0.1.2): "), asked
+        assert orch.run("web", command="echo hi", limit="127.0.1.2").ok
+        assert asked[1].endswith("there (1 target: 127.0.1.2): "), asked
 
 
 def test_the_html_table_reads_output_as_text_and_a_stop_shows_no_python_number(

@@ -45,7 +45,8 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
         return 0
     orch.gate.ask = ask_on_terminal
     try:
-        ticket = orch.admit(plan, yes=args.yes, front_end="cli")
+        ticket = orch.fleets.admit(plan, options(args), args.yes, "cli") if fleet else \
+            orch.admit(plan, yes=args.yes, front_end="cli")
         plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
     except OrchError as exc:  # refused, a secret missing: `--json` says so as a run never run
         if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target

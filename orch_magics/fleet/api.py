@@ -34,7 +34,7 @@ from .result import STATES, FleetResult
 from .rows import TargetRow
 from .runner import FleetRun
 from .stdin import SharedStdin
-from .targets import expand, limited
+from .targets import describe_labels, expand, limited, planned
 
 #: Seconds a fleet interrupted while its targets are found takes to stop, at most.
 STARTED_WITHIN = 10.0
@@ -47,7 +47,7 @@ class Host(Protocol):
     def loop(self) -> BackgroundLoop: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
-              front_end: str = "api") -> Ticket: ...
+              front_end: str = "api", scope: str | None = None) -> Ticket: ...
 
     def begin(self, plan: RunPlan, options: RunOptions = ..., ticket: Ticket | None = None,
               target: str | None = None) -> Run: ...
@@ -180,7 +180,9 @@ class Fleets:
             targets = expand(plan.layers_to_run)
             if all(t.pending is None for t in targets):
                 limited(targets, options.limit)
-        return self.host.admit(plan, yes=yes, front_end=front_end)
+        scope = planned(plan.layers_to_run, options.limit) if options.only is None else \
+            describe_labels(options.only)
+        return self.host.admit(plan, yes=yes, front_end=front_end, scope=scope)
 
     def _track(self, live: LiveFleet) -> None:
         """Remember a fleet until it ends, so `stop_all`, `close()` and interpreter exit (a

@@ -112,6 +112,12 @@ def unresolved(target: Target) -> Target:
     return dataclasses.replace(target, label=written)
 
 
+def describe_labels(labels: Sequence[str], shown: int = 8) -> str:
+    """`3 targets: web-01, web-02, web-03` (the first and last of a long list)."""
+    named = [*labels[:shown - 1], "…", labels[-1]] if len(labels) > shown else list(labels)
+    return f"{plural(len(labels), 'target')}: {', '.join(named)}"
+
+
 def describe(targets: Sequence[Target], shown: int = 8) -> str:
     """`12 targets: web-01, web-02, … web-12` (pending ones say what is resolved at run time)."""
     labels = [t.label for t in targets]
