@@ -166,3 +166,34 @@ def test_the_api_in_a_notebook_asks_the_person_there(orch_kernel: str, tmp_path:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_an_interrupt_at_a_secret_prompt_refuses_in_one_line(orch_kernel: str,
+                                                             tmp_path: Path) -> None:
+    """browser13: pressing Interrupt while the `prompt` provider asked for a secret printed
+    60 lines of traceback through orch's code; the question's interrupt is one line."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  local: {layers: []}\nsecrets: {providers: [prompt]}\nservices:\n"
+        "  usesec: {command: 'echo \"$TOKEN\" > \"$MARK\"', environment: {TOKEN: "
+        "'{{secret:api_token}}'}}\n")
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n%env MARK={mark}",
+                               timeout=60)
+        msg_id = kc.execute("%orch local usesec", allow_stdin=True)
+        asked = kc.get_stdin_msg(timeout=30)
+        assert asked["content"]["password"] and "api_token" in asked["content"]["prompt"]
+        time.sleep(0.3)
+        km.interrupt_kernel()
+        reply, outputs = replies(kc, msg_id)
+        said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+        errors = [o for o in outputs if o["type"] == "error"]
+        assert errors == [] and said == \
+            "UsageError: not run: interrupted at the secret prompt\n", (said, errors)
+        assert reply["status"] == "error" and not mark.exists()
+        after = kc.execute_interactive("print('next', 6 * 7)", timeout=30)
+        assert after["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

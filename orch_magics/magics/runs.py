@@ -255,8 +255,11 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
         mode = "none"
     else:
         mode = "none" if script is not None else None
-    return orch.plan(args.environment, args.service, command=script, env=extra or None,
-                     stdin_mode=mode, dry_run=dry_run)
+    try:
+        return orch.plan(args.environment, args.service, command=script, env=extra or None,
+                         stdin_mode=mode, dry_run=dry_run)
+    except KeyboardInterrupt:  # at a secret's prompt (browser13: 60 lines of traceback)
+        raise UsageError("not run: interrupted at the secret prompt") from None
 
 
 def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
