@@ -198,3 +198,33 @@ def test_running_a_fleet_box_cell_again_stops_the_fleet_it_started(
         run(2)
         cell.locator(".orch-fleet").filter(has_text="3 targets: 3 stopped").wait_for(
             timeout=30_000)
+
+
+def test_a_fleet_results_table_reads_left_to_right_within_the_output(
+        jupyterlab, chromium, artifacts, ssh_fleet: SSHFleet) -> None:
+    """browser13: a FleetResult shown as a cell's value was a bare table JupyterLab right-
+    aligned; a long cause squeezed the last line to a word a line and pushed the audit
+    column out of the output (its header read `audi`)."""
+    cfg = jupyterlab.root / "fleet-result.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(SERVICES))
+    save_notebook(jupyterlab, "fleet-result.ipynb", f"%orch load {cfg}",
+                  "r = %orch web mixed --limit '127.0.1.[1:4]' --no-raise-error --timeout 5",
+                  "r")
+    with browse_notebook(chromium, jupyterlab, "fleet-result.ipynb", "loaded 1 environment(s)",
+                         height=1400, screenshot=artifacts / "fleet-result.png") as (page, cells,
+                                                                                     run):
+        run(1)
+        cells.nth(1).locator(".orch-fleet").filter(has_text="4 targets:").wait_for(
+            timeout=60_000)
+        run(2)
+        table = cells.nth(2).locator(".orch-fleet table")
+        table.wait_for(timeout=30_000)
+        fits = table.evaluate("t => t.scrollWidth <= t.closest('.jp-OutputArea-output')"
+                              ".clientWidth + 1")
+        aligned = table.evaluate("t => [...t.querySelectorAll('td, th')].every("
+                                 "c => getComputedStyle(c).textAlign === 'left')")
+        audit = table.locator("th").last
+        assert fits and aligned, (fits, aligned)
+        assert audit.inner_text() == "audit" and audit.evaluate(
+            "h => h.scrollWidth <= h.clientWidth + 1")
+        assert table.locator("tbody tr").count() == 4

@@ -184,19 +184,30 @@ class FleetResult(ByTarget[RunResult]):
 
         from ..sinks.cell_view import NO_MATH
 
-        head = "".join(f"<th>{h}</th>" for h in ("target", "state", "exit", "time", "cause",
-                                                  "last line", "audit"))
+        # browser13: bare, it was right-aligned by JupyterLab, a long cause squeezed the last
+        # line to a word a line and pushed the audit column off: a fixed layout, left-aligned,
+        # short columns as wide as their values, long texts cut (whole in `.table()`, rows)
+        wide = "<td style='text-align:left;vertical-align:top;overflow-wrap:break-word'>"
+        short = "<td style='text-align:left;vertical-align:top;white-space:nowrap'>"
+        widths = {"state": "4.5em", "exit": "2.5em", "time": "4em", "audit": "10em"}
+        head = "".join("<th style='text-align:left" + (f";width:{widths[h]}'>" if h in widths
+                                                        else "'>") + f"{h}</th>"
+                       for h in ("target", "state", "exit", "time", "cause", "last line",
+                                 "audit"))
         rows = sorted(self.rows(), key=lambda r: r["state"] == "ok")
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                r["label"], r["state"], _shown_exit(r),
-                f"{r['duration']:.2f}s", "" if r["state"] == "ok" else r["cause"],
-                r["last_line"], r["audit_id"] or "")) + "</tr>" for r in rows[:HTML_ROWS])
+            f"<tr>{wide}{html.escape(str(r['label']))}</td>"
+            + "".join(f"{short}{html.escape(v)}</td>" for v in (
+                r["state"], _shown_exit(r), f"{r['duration']:.2f}s"))
+            + "".join(f"{wide}{html.escape(_cut(v, 200))}</td>" for v in (
+                "" if r["state"] == "ok" else str(r["cause"]), str(r["last_line"])))
+            + f"{short}{html.escape(r['audit_id'] or '')}</td></tr>" for r in rows[:HTML_ROWS])
         more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
                 f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
         # a target's output is text: `$5 and $7` is never typeset as math
         return (f"<div class='orch-fleet {NO_MATH}'><b>{html.escape(self.summary())}</b>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+                f"<table style='table-layout:fixed;width:100%'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>{more}"
                 f"</div>")
 
     def to_dataframe(self) -> Any:
@@ -302,3 +313,8 @@ def _stdout_digest(result: RunResult) -> bytes:
     for chunk in result.stdout_buffer.iter_chunks():
         digest.update(chunk)
     return digest.digest()
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` up to `width` characters, a cut one ending in `…` (whole in `.table()`)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
