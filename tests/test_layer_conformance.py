@@ -218,6 +218,24 @@ async def test_interrupt_leaves_no_process(executor: LayeredExecutor) -> None:
     assert await gone(a) == [] and await gone(b) == []
 
 
+async def test_an_interrupt_stops_a_child_that_ignores_term_too(executor: LayeredExecutor
+                                                                ) -> None:
+    """browser13: behind ssh, a background child ignoring INT and TERM outlived a stopped
+    run (the wrapper sent what was left of its group TERM only); the local ladder ends with
+    KILL, and so does every kind now."""
+    a, b = token(), token()
+    handle = await executor.launch(Command.shell(f"(trap '' INT TERM HUP; sleep {a}) & "
+                                                 f"sleep {b}; echo never"))
+    for _ in range(100):
+        if processes_with(a) and processes_with(b):
+            break
+        await asyncio.sleep(0.05)
+    assert processes_with(a) and processes_with(b)
+    end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 30)
+    assert end.signal is not None, end
+    assert await gone(a) == [] and await gone(b) == []
+
+
 async def test_env_and_cwd(executor: LayeredExecutor) -> None:
     value = "two words, 'quotes' \"dq\" $HOME `id` \\ ; | & *"
     command = Command(("sh", "-c", 'printf "%s|%s\\n" "$ORCH_A" "$ORCH_B"; pwd'),

@@ -21,7 +21,7 @@ import subprocess
 import threading
 
 from ..process.environ import inherited_environ
-from .remote import session_line
+from .session_sweep import session_line
 
 #: The watchdog: keeps the listed groups, and signals what is left of them and of their
 #: sessions (GNU `timeout` makes a group of its own) when its stdin ends.

@@ -198,7 +198,7 @@ def _with_default_signals(preexec_fn: Callable[[], Any] | None) -> Callable[[], 
 
 def kill_group(pid: int, sig: int, *, session: bool = False) -> None:
     """Signal process group `pid` (best effort: it may be gone); with `session`, every other
-    process of session `pid` too (`remote.session_line`: a stop must reach GNU `timeout` and
+    process of session `pid` too (`session_sweep.session_line`: a stop must reach GNU `timeout` and
     what else made a group of its own)."""
     try:
         os.killpg(pid, sig)

@@ -31,7 +31,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
-   stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own);
+   stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own),
+   and what is still there a second later gets SIGKILL (`left_line`), as the ladder ends;
 5. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can
@@ -57,6 +58,7 @@ from ..errors import LayerError
 from ..process.command import Command
 from ..process.environ import VARIABLE
 from ..process.events import Exit
+from .session_sweep import left_line, session_line
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
 PID_MARK = b"\x1eorch-pid "
@@ -150,7 +152,7 @@ if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie)
   while wait "$_orch_w"; [ $? -gt 128 ]; do :; done  # not cut short by a signal
 fi
 kill -TERM -$$ 2>/dev/null
-case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM;; esac
+case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM; LEFT_KILL;; esac
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in NAMED_STATUSES)
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -186,8 +188,8 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
         # `cd` says no reason): one that exists and cannot be searched is "permission denied".
         lines.append(
-            f"cd -- {q} 2>/dev/null || {{ _orch_d={q}; while case $_orch_d in */*) ;; *) false;; "
-            f"esac; do "
+            f"cd -- {q} 2>/dev/null || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
+            f"*) false;; esac; do "
             f"_orch_d=${{_orch_d%/*}}; if [ -d \"$_orch_d/\" ] && [ ! -x \"$_orch_d/\" ]; then "
             f"_orch_c=1; break; fi; done; if [ -d {q} ] || [ -n \"${{_orch_c-}}\" ]; then printf"
             f" 'orch: cannot enter working"
@@ -234,25 +236,15 @@ def kill_group_line(pgid: int, sig: int) -> str:
             f"2>/dev/null; {session_line(str(int(pgid)), int(sig))}")
 
 
-def session_line(sid: str, sig: int) -> str:
-    """A shell loop that sends `sig` to every process of session `sid` outside group `sid`.
-
-    A stop signals the wrapper's process group; a command may have made groups of its own in
-    the same session (GNU `timeout`, a shell with job control), which would outlive the run.
-    /proc/PID/stat after its `(comm) ` reads `state ppid pgrp session …`; plain POSIX sh."""
-    return (f'for _orch_q in /proc/[0-9]*; do read -r _orch_l 2>/dev/null <"$_orch_q/stat" || '
-            f'continue; set -- ${{_orch_l##*) }}; [ "$4" = "{sid}" ] && [ "$3" != "{sid}" ] && '
-            f'kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
-
-
 def _statuses(signals: Iterable[int]) -> str:
     """A shell `case` pattern matching the statuses 128+N of `signals`."""
     return "|".join(str(128 + n) for n in sorted(signals))
 
 
-#: The wrapper, with its session's other groups sent TERM after a signal ended its command,
-#: and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
+#: The wrapper, with its session's other groups sent TERM after a signal ended its command
+#: (and all of it KILL a second later), and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
+    "LEFT_KILL", left_line("$$")).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
     "CAUGHT", " ".join(map(str, sorted(CAUGHT)))).replace(
