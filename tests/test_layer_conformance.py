@@ -266,12 +266,16 @@ async def test_argv_with_shell_metacharacters_is_unchanged(executor: LayeredExec
     assert out.decode() == "".join(f"[{a}]\n" for a in args) and end == Exit(code=0)
 
 
-async def test_missing_program_exits_127(executor: LayeredExecutor) -> None:
+@pytest.mark.parametrize("program", ["no-such-program-xyz", "eval", "cd"])
+async def test_missing_program_exits_127(executor: LayeredExecutor, program: str) -> None:
     """Said in the same words by every kind (remote ones showed the wrapper's shell and line:
-    `sh: 14: exec: no-such-program-xyz: not found`)."""
-    out, err, end = await run(executor, Command(("no-such-program-xyz", "arg")))
+    `sh: 14: exec: no-such-program-xyz: not found`; chains12: so did a shell builtin's name,
+    which the wrapper's check took for a program)."""
+    out, err, end = await run(executor, Command((program, "arg")))
     assert (out, end) == (b"", Exit(code=127))
-    assert err == b"orch: no-such-program-xyz: command not found\n"
+    assert err == f"orch: {program}: command not found\n".encode()
+    out, err, end = await run(executor, Command(("true",)))  # a builtin that is a program too
+    assert (out, err, end) == (b"", b"", Exit(code=0))
 
 
 @pytest.mark.parametrize(("program", "said", "status"), [

@@ -97,9 +97,12 @@ MAX_STRING = 131_071
 MAX_ARGS = 2_097_152
 
 #: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
-#: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`.
+#: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`. A name is looked
+#: for on PATH as execvp does: a shell builtin (`eval`, `cd`) is no program (chains12).
 _PROGRAM_CHECK = """\
-if case $1 in */*) [ ! -e "$1" ];; *) ! command -v -- "$1" >/dev/null 2>&1;; esac; then
+if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_i=$IFS; IFS=:; set -f
+  for _orch_d in $PATH; do [ -f "${_orch_d:-.}/$1" ] && [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; done
+  set +f; IFS=$_orch_i; [ -n "$_orch_m" ];; esac; then
   printf 'orch: %s: command not found\\n' "$1" >&FD; MISSING
 elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
   printf 'orch: %s: permission denied\\n' "$1" >&FD; DENIED
