@@ -120,6 +120,27 @@ async def test_missing_working_dir_fails_clearly(orch: Orchestrator) -> None:
         await orch.aclose()
 
 
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_relative_working_dir_is_the_homes_and_prints_nothing(orch: Orchestrator,
+                                                                     env: str, tmp_path: Path
+                                                                     ) -> None:
+    """chains12: with a CDPATH (a login's ~/.bashrc often sets one) `cd sub` went through it
+    and printed the folder into the command's stdout, and `-` was $OLDPWD; now a relative
+    folder is the login's home's, as `ssh host 'cd sub'` without CDPATH reads it."""
+    (tmp_path / "sub").mkdir()
+    home = (await orch.arun(env, command="pwd")).stdout.strip()
+    try:
+        res = await orch.arun(env, command="pwd", cwd="sub", env={"CDPATH": f".:{tmp_path}"})
+        assert (res.exit.code, res.stdout) == (126, "")
+        assert res.stderr == "orch: working directory not found: sub\n"
+        await orch.arun(env, command=["mkdir", "-p", f"{home}/-"])
+        res = await orch.arun(env, command="pwd", cwd="-", env={"OLDPWD": "/tmp"})
+        assert (res.exit.code, res.stdout, res.stderr) == (0, f"{home}/-\n", "")
+    finally:
+        await orch.arun(env, command=["rmdir", f"{home}/-"])
+        await orch.aclose()
+
+
 ARG = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
               max_size=40)
 ECHO = [sys.executable, "-c",

@@ -188,10 +188,13 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
         q = shlex.quote(command.cwd)
+        # A relative one from the login's home, never through CDPATH, and `-` a name, not
+        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12).
         # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
         # `cd` says no reason): one that exists and cannot be searched is "permission denied".
+        there = shlex.quote(command.cwd if command.cwd.startswith("/") else "./" + command.cwd)
         lines.append(
-            f"cd -- {q} 2>/dev/null || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
+            f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
             f"_orch_d=${{_orch_d%/*}}; if [ -d \"$_orch_d/\" ] && [ ! -x \"$_orch_d/\" ]; then "
             f"_orch_c=1; break; fi; done; if [ -d {q} ] || [ -n \"${{_orch_c-}}\" ]; then printf"
