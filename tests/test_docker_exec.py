@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +217,33 @@ async def test_a_launch_given_up_on_as_the_exec_starts_leaves_nothing_running(
         ended = dockerd.api.exec_inspect(ids[0])
     assert (ended["Running"], ended["ExitCode"]) == (False, 128 + 9)
     assert left_after(lambda: processes_with("sleep\x003613")) == []  # (argv: NUL-separated)
+
+
+def _shim_of(pid: int) -> int:
+    """The containerd shim a container's process descends from (its runtime's keeper)."""
+    while pid > 1:
+        if Path(f"/proc/{pid}/comm").read_text().startswith("containerd-shim"):
+            return pid
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    raise AssertionError("no containerd-shim above the exec")
+
+
+async def test_a_run_ends_when_its_containers_shim_is_killed(
+        base: LocalLauncher, dockerd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """chains11: with the container's containerd-shim killed (the container exits 137), the
+    engine never closes the exec: the run waited for ever, and a Ctrl-C then blamed a paused
+    container. The layer looks at the container while an exec runs (CONTAINER_CHECK)."""
+    from orch_magics.layers import docker_exec
+
+    monkeypatch.setattr(docker_exec, "CONTAINER_CHECK", 1.0)
+    with dockerd.labelled({}, ["orch-shim-killed"]) as (name,):
+        ex = LayeredExecutor(base, [layer_spec("docker", DockerConfig(
+            container=name, docker_host=dockerd.host))])
+        handle = await ex.launch(Command.of("echo up; exec sleep 3853"))
+        assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"up\n")
+        sleeper = int(subprocess.run(["pgrep", "-f", "^sleep 3853"], capture_output=True,
+                                     text=True).stdout.split()[0])
+        os.kill(_shim_of(sleeper), signal.SIGKILL)
+        end = await asyncio.wait_for(handle.wait(), 30)
+        assert end.signal == signal.SIGKILL or end.code == 137, end
+        assert subprocess.run(["pgrep", "-f", "^sleep 3853"]).returncode == 1

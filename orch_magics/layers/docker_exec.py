@@ -21,6 +21,10 @@ PID_WAIT = 5.0
 #: How long the stream may stay open after the wrapper's status line before that status is
 #: taken as the run's (the engine's own, by exec inspect, once it has closed the stream).
 LINGER = 0.2
+#: Seconds between looks at the container while an exec runs: an engine never closes the
+#: exec of a container whose runtime shim was killed (chains11: the container had exited 137,
+#: and the run waited for ever). One inspect per running exec this often.
+CONTAINER_CHECK = 15.0
 
 
 class ContainerPaused(ProcessLeft):
@@ -115,8 +119,16 @@ class DockerExec:
         await self._stream.write_eof()
 
     async def wait(self) -> Exit:
-        await asyncio.wait((self._stream.closed, self._stream.reported, self._unkillable),
-                           return_when=asyncio.FIRST_COMPLETED)
+        stopped = asyncio.ensure_future(self._container_stopped())
+        try:
+            await asyncio.wait((self._stream.closed, self._stream.reported, self._unkillable,
+                                stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if stopped.done() and not stopped.cancelled() and not self._stream.closed.done() \
+                and self._stream.status is None:  # its processes are gone with it
+            self._exit = await self._died_with_container()
+            return self._exit
         if not self._stream.closed.done() and self._stream.status is not None:
             with contextlib.suppress(asyncio.TimeoutError):  # the engine ends it as a rule
                 await asyncio.wait_for(asyncio.shield(self._stream.closed), LINGER)
@@ -151,6 +163,17 @@ class DockerExec:
             self._exit = decode_status(code if code >= 0 else self._stream.status or 0)
         await self._stop_what_is_left()
         return self._exit
+
+    async def _container_stopped(self) -> None:
+        """Return once the container is seen not running (every CONTAINER_CHECK s); an engine
+        that cannot say is asked again later (the stream says what became of it)."""
+        while True:
+            await asyncio.sleep(CONTAINER_CHECK)
+            with contextlib.suppress(Exception):
+                info = await asyncio.wait_for(self._engine.call(
+                    self._engine.api.inspect_container, self._container[0]), CONTAINER_CHECK)
+                if not (info.get("State") or {}).get("Running", True):
+                    return
 
     async def _stop_what_is_left(self) -> None:
         """The wrapper ended without its status line, which it prints whenever it can: it was
