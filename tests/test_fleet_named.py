@@ -250,6 +250,16 @@ def test_lines_sent_at_once_reach_queued_targets_and_none_is_dropped_unsaid(
     finally:
         closed.stop()
         closed.settle(30)
+    # fleets12: a service that takes no input (stdin_mode: none) started with its stdin kept
+    # open took a line and dropped it (each target had EOF at its start)
+    none = orch.fleets.start(orch.plan("web", "sleepy"), FleetOptions(limit="127.0.1.[12]"),
+                             close_stdin=False)
+    try:
+        with pytest.raises(OrchError, match=r"its service takes no input \(stdin_mode: none\)"):
+            none.send_line("dropped before")
+    finally:
+        none.stop()
+        none.settle(30)
 
 
 # ---- unnamed background fleets are stopped too --------------------------------------------------

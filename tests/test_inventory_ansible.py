@@ -408,7 +408,7 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
 
 @pytest.mark.parametrize("limit", ["web[0]", "web[-1]", "web[1:2]", "web[1:]", "prod[0]",
                                    "db[1],web[0]", "web:!web[0]", "db[-2]", "@retry",
-                                   "db-1:@retry"])
+                                   "db-1:@retry", "web*[-1]", "w*[1]", "db*[0:1]"])
 def test_subscripts_and_limit_files_keep_the_hosts_ansible_keeps(tmp_path: Path,
                                                                  limit: str) -> None:
     """fleets11: `web[-1]` (Ansible: the group's last host) ran on web-01, read as a character
@@ -445,9 +445,19 @@ def test_a_subscript_past_a_groups_end_and_a_missing_limit_file_say_so(tmp_path:
     with pytest.raises(ConfigError, match=r"written web\[0:1\] \(both ends in\)"):
         select(["web-1", "web-2"], "web[0-1]", groups)
     assert select(["web-1", "web-2"], "web-[2:3]", groups) == ["web-2"]  # a range of names
+    # fleets12: not a group, a pattern: its targets by position; a base matching none is a
+    # character class or a range of names, but for a negative index (web1 for `web[-1]`)
+    hosts = [f"web{i}" for i in range(1, 6)] + ["web-01", "web-02"]
+    assert select(hosts, "web*[-1]") == ["web-02"] and select(hosts, "w*[1]") == ["web2"]
+    assert select(hosts, "web-0[12]") == ["web-01", "web-02"] and select(hosts, "web[2]") == [
+        "web2"]
+    with pytest.raises(ConfigError, match=r"'web\[-1\]' picks no target: 'web' matches none"):
+        select(hosts, "web[-1]")
     with pytest.raises(ConfigError, match=f"limit file '{tmp_path}/gone' \\(--limit "
                                           f"@{tmp_path}/gone\\) cannot be read: No such file"):
         FleetOptions(limit=f"@{tmp_path}/gone")
+    with pytest.raises(ConfigError, match=r"'!@x': a limit file is read by @FILE alone"):
+        FleetOptions(limit="web,!@x")  # fleets12: said as a host that matched nothing
 
 
 def test_a_regex_limit_that_is_no_regular_expression_says_so() -> None:

@@ -326,6 +326,9 @@ class LiveFleet:
             raise OrchError(f"{self!r} has ended: its stdin is gone")
         if self._eof_sent:
             raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
+        if self.plan.stdin_mode == "none":  # fleets12: every target starts with EOF
+            raise OrchError(f"{self!r}: its service takes no input (stdin_mode: none): "
+                            f"nothing was sent")
         if not self.fleet.takes_input():
             raise OrchError(f"{self!r}: no target takes input (each has ended or closed its "
                             f"stdin)")

@@ -116,6 +116,8 @@ class FleetRun:
     def takes_input(self) -> bool:
         """Whether `send` would reach a target: one queued, starting, or running with its stdin
         open (read from another thread, as `LiveRun`'s checks are: a hint, not a lock)."""
+        if self.plan.stdin_mode == "none":  # each target starts with its stdin closed
+            return False
         for row in list(self.rows.values()):
             run = row.run
             if run is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from ..config import patterns
 from ..config.checks import compiled
@@ -51,9 +51,10 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     def matching(pattern: str) -> set[str]:
         if pattern.startswith("~"):
             return _regex_matching(pattern, labels, groups)
-        picked = _subscripted(pattern, labels, groups)
-        if picked is not None:
-            return picked
+        picked = _subscripted(pattern, labels, groups, plain)
+        return picked if picked is not None else plain(pattern)
+
+    def plain(pattern: str) -> set[str]:
         each = _ranges_expanded(pattern)
         names = {one for one in each if not _GLOB.search(one)}  # looked up, not matched
         globs = [one for one in each if one not in names]
@@ -92,6 +93,10 @@ def from_files(limit: str) -> str:
     """`limit` with each `@FILE` word replaced by the patterns in that file, one a line, as
     Ansible reads a limit file (a `.retry` file: fleets11, where `@x` was taken for a host)."""
     words = limit_words(limit)
+    for word in words:
+        if word[:2] in ("!@", "&@"):  # fleets12: said as a host that matches nothing
+            raise ConfigError(f"limit pattern {word!r}: a limit file is read by @FILE alone; "
+                              f"to exclude or intersect, write !pattern or &pattern in it")
     if not any(word.startswith("@") for word in words):
         return limit
     patterns_: list[str] = []
@@ -138,18 +143,26 @@ def _ranges_expanded(pattern: str) -> list[str]:
         raise ConfigError(f"limit pattern {pattern!r}: {exc}") from None
 
 
-def _subscripted(pattern: str, labels: Sequence[str], groups: Groups) -> set[str] | None:
-    """Ansible's subscript of a group, on its targets in order: `web[0]` the first, `web[-1]`
-    the last, `web[1:3]` the 2nd to the 4th, `web[2:]` from the 3rd on (fleets11: read as a
-    character class or a name range, `web[-1]` ran on web1 where Ansible runs on the last).
-    None when `pattern` is no subscript of an inventory group (`web-[01:04]` is a range)."""
+def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
+                 plain: Callable[[str], set[str]]) -> set[str] | None:
+    """Ansible's subscript of a group or pattern, on its targets in order: `web[0]` the
+    first, `web[-1]` the last, `web[1:3]` the 2nd to the 4th, `web[2:]` from the 3rd on
+    (fleets11, fleets12: read as a character class or a name range, `web[-1]` and `web*[-1]`
+    ran on web1 where Ansible runs on the last). None when `pattern` is none: its base
+    (before the `[`) matches no target, and the brackets are a range (`web-[01:04]`) or a
+    character class (`web-0[12]`) of names; a negative index is never one of those."""
     found = _SUBSCRIPT.fullmatch(pattern)
     if found is None:
         return None
     group = found[1]
-    if group != "all" and not any(group in names for names in groups.values()):
-        return None
-    members = [label for label in labels if group == "all" or group in groups.get(label, ())]
+    if group == "all" or any(group in names for names in groups.values()):
+        members = [label for label in labels
+                   if group == "all" or group in groups.get(label, ())]
+    else:
+        matched = plain(group) if group.count("[") == group.count("]") else set()
+        members = [label for label in labels if label in matched]
+        if not members and not (found[2] or "").startswith("-"):
+            return None
     count = len(members)
     if found[2] is not None:
         index = int(found[2])
@@ -162,7 +175,12 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups) -> set[str
         raise ConfigError(f"limit pattern {pattern!r}: a subscript of group {group!r} is "
                           f"written {group}[{found[5]}:{found[6]}] (both ends in)")
     if not picked:
-        raise ConfigError(f"limit pattern {pattern!r} picks no target: group {group!r} has "
+        whose = f"group {group!r}" if group == "all" or any(
+            group in names for names in groups.values()) else f"{group!r}"
+        if not count:
+            raise ConfigError(f"limit pattern {pattern!r} picks no target: {whose} matches "
+                              f"none")
+        raise ConfigError(f"limit pattern {pattern!r} picks no target: {whose} has "
                           f"{count}, {group}[0] the first, {group}[{count - 1}] or "
                           f"{group}[-1] the last")
     return set(picked)
