@@ -73,6 +73,11 @@ def columns(text: str) -> int:
                else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def cut(text: str, width: int) -> str:
+    """`text` up to `width` characters, a cut one ending in `…` (its start kept)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def fit(text: str, width: int) -> str:
     """`text` cut to `width` columns, keeping its end (a path's file name) behind a `…`."""
     if columns(text) <= width:

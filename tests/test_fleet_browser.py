@@ -228,3 +228,8 @@ def test_a_fleet_results_table_reads_left_to_right_within_the_output(
         assert audit.inner_text() == "audit" and audit.evaluate(
             "h => h.scrollWidth <= h.clientWidth + 1")
         assert table.locator("tbody tr").count() == 4
+        # notebook14: at 500 px each long column kept a character a line; it scrolls instead
+        page.set_viewport_size({"width": 500, "height": 1400})
+        for first in (table.locator("th").first,
+                      cells.nth(1).locator(".orch-fleet table th").first):
+            assert first.evaluate("h => h.getBoundingClientRect().width") > 100

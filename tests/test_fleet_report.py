@@ -174,7 +174,7 @@ def test_the_html_table_reads_output_as_text_and_a_stop_shows_no_python_number(
     assert all(ids) and all(f"{cell}{audit_id}</td>" in page for audit_id in ids), page
     # browser13: left-aligned in a fixed layout, long texts cut (JupyterLab right-aligned a
     # bare table, and a long cause pushed the audit column off)
-    assert "<table style='table-layout:fixed;width:100%'>" in page
+    assert "<table style='table-layout:fixed;width:100%;min-width:50em'>" in page
     assert [row["audit_id"] for row in res.rows()] == ids
     live = orch.fleets.start(orch.plan("web", command="sleep 30"), FleetOptions())
     deadline = time.monotonic() + 30

@@ -20,7 +20,7 @@ from ..keywords import keywords_checked
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
-from ..text import columns, plural, printable
+from ..text import columns, cut, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
@@ -30,6 +30,19 @@ ROW_KEYS = ("label", "state", "returncode", "duration", "stdout_bytes", "stderr_
             "last_line", "audit_id")
 #: Rows the HTML summary shows at most (the counts in its title cover every target).
 HTML_ROWS = 50
+#: A fleet's HTML tables (its result's, the magic's final one): a fixed layout, so a long word
+#: breaks instead of widening the table past the output, left-aligned (JupyterLab right-aligns
+#: a bare table's cells: browser13); only CSS JupyterLab's sanitizer keeps for an untrusted
+#: notebook (review20: `overflow-wrap:anywhere`, `word-break:break-word`, `.8` are dropped).
+#: In a narrow output (500 px: notebook14) it keeps 50em and scrolls sideways instead of
+#: squeezing the first column to a character a line.
+HTML_TABLE = ("<div style='overflow-x:auto'>"
+              "<table style='table-layout:fixed;width:100%;min-width:50em'>")
+HTML_TABLE_END = "</table></div>"
+#: A cell of long text (a label, a cause, a last line): it takes the width the others leave.
+HTML_WIDE = "<td style='text-align:left;vertical-align:top;overflow-wrap:break-word'>"
+#: A short cell (state, time, exit, audit id): on the row's first line, never broken.
+HTML_SHORT = "<td style='text-align:left;vertical-align:top;white-space:nowrap'>"
 
 
 T = TypeVar("T")
@@ -187,8 +200,7 @@ class FleetResult(ByTarget[RunResult]):
         # browser13: bare, it was right-aligned by JupyterLab, a long cause squeezed the last
         # line to a word a line and pushed the audit column off: a fixed layout, left-aligned,
         # short columns as wide as their values, long texts cut (whole in `.table()`, rows)
-        wide = "<td style='text-align:left;vertical-align:top;overflow-wrap:break-word'>"
-        short = "<td style='text-align:left;vertical-align:top;white-space:nowrap'>"
+        wide, short = HTML_WIDE, HTML_SHORT
         widths = {"state": "4.5em", "exit": "2.5em", "time": "4em", "audit": "10em"}
         head = "".join("<th style='text-align:left" + (f";width:{widths[h]}'>" if h in widths
                                                         else "'>") + f"{h}</th>"
@@ -199,15 +211,15 @@ class FleetResult(ByTarget[RunResult]):
             f"<tr>{wide}{html.escape(str(r['label']))}</td>"
             + "".join(f"{short}{html.escape(v)}</td>" for v in (
                 r["state"], _shown_exit(r), f"{r['duration']:.2f}s"))
-            + "".join(f"{wide}{html.escape(_cut(v, 200))}</td>" for v in (
+            + "".join(f"{wide}{html.escape(cut(v, 200))}</td>" for v in (
                 "" if r["state"] == "ok" else str(r["cause"]), str(r["last_line"])))
             + f"{short}{html.escape(r['audit_id'] or '')}</td></tr>" for r in rows[:HTML_ROWS])
         more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
                 f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
         # a target's output is text: `$5 and $7` is never typeset as math
         return (f"<div class='orch-fleet {NO_MATH}'><b>{html.escape(self.summary())}</b>"
-                f"<table style='table-layout:fixed;width:100%'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>{more}"
+                f"{HTML_TABLE}<thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody>{HTML_TABLE_END}{more}"
                 f"</div>")
 
     def to_dataframe(self) -> Any:
@@ -314,7 +326,3 @@ def _stdout_digest(result: RunResult) -> bytes:
         digest.update(chunk)
     return digest.digest()
 
-
-def _cut(text: str, width: int) -> str:
-    """`text` up to `width` characters, a cut one ending in `…` (whole in `.table()`)."""
-    return text if len(text) <= width else text[:width - 1] + "…"

@@ -33,12 +33,12 @@ from typing import Any
 from IPython.display import display
 
 from ..fleet import FleetResult, LiveFleet, TargetRow
-from ..fleet.result import cause
+from ..fleet.result import HTML_SHORT, HTML_TABLE, HTML_TABLE_END, HTML_WIDE, cause
 from ..shutdown import exiting
 from ..sinks.ansi import ESCAPE
 from ..sinks.cell_view import NO_MATH, lines_html, shown
 from ..sinks.display import QUIET_TICK, Bundle
-from ..text import human_size, printable
+from ..text import cut, human_size, printable
 from .frontend import close_widgets, main_thread_caller, update_publisher
 from .presenters import KERNEL_GONE
 
@@ -49,13 +49,8 @@ _ENDED = ("ok", "failed", "stopped", "skipped")
 #: The first column holds a row's label, why it failed or its last line, and, opened, its
 #: output: the width the short columns leave (browser11: output in the label's narrow column
 #: broke lines every 30 characters; browser12: laid over the row, it was overprinted by a
-#: cause that wrapped, and long labels pushed the table off-screen). A fixed layout, so a long
-#: word breaks instead of widening the table: only CSS JupyterLab's sanitizer keeps for an
-#: untrusted notebook (review20: `overflow-wrap:anywhere`, `word-break:break-word`, `.8`).
-_TABLE = "<table style='table-layout:fixed;width:100%'>"
-_FIRST = "<td style='text-align:left;vertical-align:top;overflow-wrap:break-word'>"
-#: The other cells: short, on the row's first line, each column as wide as its longest value.
-_CELL = "<td style='vertical-align:top;white-space:nowrap'>"
+#: cause that wrapped, and long labels pushed the table off-screen). The other cells are
+#: short, each column as wide as its longest value (`fleet.result.HTML_TABLE`).
 _WIDTHS = {"state": "4.5em", "time": "3.5em", "exit": "2.5em", "output": "5.5em", "audit": "10em"}
 
 
@@ -202,14 +197,8 @@ def _info(row: TargetRow) -> str:
 def _title(row: TargetRow) -> str:
     """A section's title: its row as text (a title is never markup)."""
     parts = [row.label, row.state, f"{row.duration:.1f}s", human_size(row.bytes)]
-    info = _cut(printable(_info(row)), 160)
+    info = cut(printable(_info(row)), 160)
     return " · ".join(parts + ([info] if info else []))
-
-
-def _cut(text: str, width: int) -> str:
-    """`text` up to `width` characters, a cut one ending in `…` (its whole is in the row's
-    section: `_cause_html`)."""
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _cause_html(row: TargetRow) -> str:
@@ -223,7 +212,7 @@ def _cause_html(row: TargetRow) -> str:
 def _said(row: TargetRow) -> str:
     """After a row's label: why it failed, or its last line (plain, cut: whole in its
     section, `_cause_html`)."""
-    info = _cut(printable(_info(row)), 200)
+    info = cut(printable(_info(row)), 200)
     return (f" · <span class='orch-info {NO_MATH}' style='opacity:0.8'>{html.escape(info)}</span>"
             if info else "")
 
@@ -246,12 +235,12 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     rows = _ranked(list(live.fleet.rows.values()))
     audited = any(_audit(r) for r in rows)  # each row names its record, as `res` does
     body = "".join(
-        f"<tr>{_FIRST}<details><summary><span class='orch-label'>{html.escape(r.label)}"
+        f"<tr>{HTML_WIDE}<details><summary><span class='orch-label'>{html.escape(r.label)}"
         f"</span>{_said(r)}</summary>"
         f"{_cause_html(r)}{lines_html(*r.view())}</details></td>"
-        f"{_CELL}{r.state}</td>{_CELL}{r.duration:.1f}s</td>{_CELL}{_exit(r)}</td>"
-        f"{_CELL}{human_size(r.bytes)}</td>"
-        + (f"{_CELL}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
+        f"{HTML_SHORT}{r.state}</td>{HTML_SHORT}{r.duration:.1f}s</td>{HTML_SHORT}{_exit(r)}</td>"
+        f"{HTML_SHORT}{human_size(r.bytes)}</td>"
+        + (f"{HTML_SHORT}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "<th style='text-align:left'>target · cause / last line</th>" + "".join(
         f"<th style='width:{_WIDTHS[h]}'>{h}</th>" for h in ("state", "time", "exit", "output",
@@ -261,5 +250,6 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
                      min(len(rows), MAX_ROWS))
     return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
             "text/html": f"<div class='orch-fleet'>{title}"
-                         f"{_TABLE}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                         f"{HTML_TABLE}<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+                         f"{HTML_TABLE_END}"
                          f"</div>"}
