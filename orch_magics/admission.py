@@ -211,7 +211,7 @@ class Gate:
             log.check()
 
     def open_session(self, plan: RunPlan, ticket: Ticket, chain: str, target: str | None = None
-                     ) -> tuple[str | None, Callable[[BaseException | None], None]]:
+                     ) -> tuple[str | None, Callable[[BaseException | None], object]]:
         """Audit something that is not a run (a port forward): its start record now, so it
         does not happen unless recorded. Its record's id (None: not audited), and the callable
         that writes its end record."""
@@ -251,16 +251,12 @@ def _record_end(log: AuditLog, run_id: str, task: asyncio.Task[RunResult], diges
         error = task.exception()
     else:
         result = task.result()
-    failed = _write_end(log, end_record(run_id, result, digest, error, steps))
+    failed = _append_end(log, end_record(run_id, result, digest, error, steps))
     if result is not None and failed is not None:  # safety12: said only in a log line
         result.audit_error = failed  # (its awaiters resume after this callback)
 
 
-def _append_end(log: AuditLog, record: dict[str, Any]) -> None:
-    _write_end(log, record)
-
-
-def _write_end(log: AuditLog, record: dict[str, Any]) -> str | None:
+def _append_end(log: AuditLog, record: dict[str, Any]) -> str | None:
     """Write an end record, fsync'ed soon after; it is over: nothing to refuse any more, so a
     failure is said (and returned), not raised."""
     with _UNENDED_LOCK:

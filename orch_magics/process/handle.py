@@ -139,7 +139,7 @@ class ProcessHandle:
         output may still be arriving: a deadline passing now has nothing left to stop."""
         return self._waiter is not None and self._waiter.done()
 
-    def when_done(self, callback: Callable[[Exit], None]) -> None:
+    def when_done(self, callback: Callable[[Exit], object]) -> None:
         """Call `callback(exit)` on the loop once the process has ended (the audit's end
         record of a launched process), whoever reads its events."""
         self._exit.add_done_callback(lambda done: callback(done.result()))

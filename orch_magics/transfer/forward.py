@@ -253,7 +253,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     plan = planned()
     health = Health(address(host, port))
 
-    async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], None],
+    async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], object],
                                str | None]:
         one, label = plan, ""
         if plan.is_fleet:
@@ -291,7 +291,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
 
 
 def _listed(loop: BackgroundLoop, forwards: Forwards, opened: tuple[Relay, str, str, Callable[
-        [BaseException | None], None], str | None], environment: str, host: str, port: int,
+        [BaseException | None], object], str | None], environment: str, host: str, port: int,
             health: Health) -> Forward:
     """The forward that opened, listed in `forwards` (closed by its `close`)."""
     relay, via, label, ended, record = opened
