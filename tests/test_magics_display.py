@@ -320,3 +320,31 @@ def test_the_hidden_marker_counts_echoed_lines_that_scrolled_out():
     s.note_stdin("only the echo scrolls out")
     s.feed(Stdout(b"1\n2\n3\n4\n"))
     assert s.snapshot().hidden == 1
+
+
+@pytest.mark.parametrize(("written", "hidden"), [
+    ([Stdout(b"Password: ")], True),
+    ([Stderr(b"[sudo] password for ops: ")], True),
+    # notebook14: colours after the colon, a prompt ended by echo or CRLF, other words
+    ([Stdout(b"\x1b[1;33mPassword:\x1b[0m ")], True),
+    ([Stdout(b"Password: \x1b[?25l")], True),
+    ([Stdout(b"Enter your password:\n")], True),
+    ([Stdout(b"Password:\r\n")], True),
+    ([Stdout(b"API key: ")], True),
+    ([Stdout(b"Verification code: ")], True),
+    ([Stdout("[sudo] Passwort für x: ".encode())], True),
+    # a stale prompt of the other stream hid every later answer
+    ([Stderr(b"Password: "), Stdout(b"got\nYour name: ")], False),
+    ([Stdout(b"Your name: ")], False),
+    ([Stdout(b"hello\n")], False),
+])
+def test_a_line_sent_after_a_prompt_for_a_secret_is_shown_as_dots(written: list[Stdout],
+                                                                 hidden: bool) -> None:
+    """browser13: a password typed in the stdin box was shown in the cell, and saved."""
+    sink = DisplaySink(environment="e", layers="l", what="w")
+    for event in written:
+        sink.feed(event)
+    sink.note_stdin("S3cr3tValue")
+    shown = sink.render()["text/plain"]
+    assert ("S3cr3tValue" not in shown) == hidden, shown
+    assert ("········ (hidden" in shown) == hidden, shown

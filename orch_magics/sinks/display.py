@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from ..text import human_size, plural
+from .ansi import ESCAPE
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
@@ -34,11 +35,13 @@ Bundle = dict[str, str]
 
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
-#: A prompt for a secret, the line the program is writing when a line is sent (`Password: `,
-#: `[sudo] password for ops:`, `Enter passphrase for key…:`): the line sent is shown as
-#: `HIDDEN` (browser13: a password typed in the stdin box was shown in the cell, and saved).
-ASKS_SECRET = re.compile(r"(pass(word|phrase)|passcode|secret|token|\bpin\b)[^\n]*[:?]\s*$",
-                         re.IGNORECASE)
+#: A prompt for a secret, the program's last words when a line is sent (`Password: `,
+#: `[sudo] password for ops:`, `Enter passphrase for key…:`, `API key:`, a 2FA code, sudo's
+#: prompt in other languages): the line sent is shown as `HIDDEN` (browser13: a password
+#: typed in the stdin box was shown in the cell, and saved). Matched without colours.
+ASKS_SECRET = re.compile(r"(pass(word|phrase|code)|passwort|mot de passe|contrase|senha|"
+                         r"wachtwoord|парол|secret|token|api.?key|\b(pin|otp|code|key)\b)"
+                         r"[^\n]*[:?]\s*$", re.IGNORECASE)
 HIDDEN = "········ (hidden: sent after a prompt for a secret)"
 
 
@@ -65,6 +68,7 @@ class DisplaySink:
         self._publishing = threading.Lock()
         self._tail = ColouredTail(self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
+        self._latest: Stream | None = None  # the stream written last (`_asks_secret`)
         #: Of each stream's line not ended yet, the start already placed among the lines (a
         #: line of the other stream, or one sent, came after it): shown where it came.
         self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
@@ -164,8 +168,7 @@ class DisplaySink:
         a prompt for a secret (`ASKS_SECRET`), as dots."""
         with self._lock:
             if self.tail and echo:
-                asked = any(ASKS_SECRET.search(decoder.partial[-200:])
-                            for decoder in self._decoders.values())
+                asked = self._asks_secret()
                 self._place_partials(but=None)
                 self._tail.add("stdin", [HIDDEN if asked else mask_text(line)])
             self.stdin_bytes += len(line.encode()) + 1
@@ -227,6 +230,20 @@ class DisplaySink:
         with self._lock:
             self.byte_counts[stream] += len(data)
             self._lines_of(stream, data)
+            if data:
+                self._latest = stream
+
+    def _asks_secret(self) -> bool:
+        """Whether the program's last words ask for a secret (under the lock): the line the
+        stream it wrote last is writing, else that stream's last line (a prompt ended by
+        `echo`: notebook14); not a stale prompt of the other stream's (every answer after
+        a `Password: ` on stderr was hidden)."""
+        stream = self._latest
+        said = self._decoders[stream].partial if stream is not None else ""
+        if not said.strip() and stream is not None:
+            said = next((line for kind, line in reversed(self._tail.lines) if kind == stream),
+                        "")
+        return bool(ASKS_SECRET.search(ESCAPE.sub("", said[-300:])))
 
     def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,
                   final: bool = False) -> None:
