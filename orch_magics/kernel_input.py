@@ -67,11 +67,20 @@ def _at_a_terminal(shell: Any) -> bool:
 
 
 def asker_here() -> Callable[[str], str | None] | None:
-    """The asker of the IPython this code runs in, on its main thread (safety12: an
-    Orchestrator made in a notebook asked nobody, so an inherited ORCH_CONFIRM let it into a
-    protected environment); None outside IPython or on another thread (nobody can answer)."""
+    """The asker of the IPython this code runs in (safety12: an Orchestrator made in a
+    notebook asked nobody, so an inherited ORCH_CONFIRM let it into a protected environment);
+    None outside IPython. From another thread nobody can be asked; where a person is there
+    (the front end takes input) the run is refused, not left to the variable (notebook14)."""
     ipython = sys.modules.get("IPython")  # never imported here: a script has none
-    if ipython is None or threading.current_thread() is not threading.main_thread():
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
         return None
-    shell = ipython.get_ipython()
-    return None if shell is None else kernel_asker(shell)
+    if threading.current_thread() is threading.main_thread():
+        return kernel_asker(shell)
+    return _refuse_off_main if has_frontend_stdin(shell) else None
+
+
+def _refuse_off_main(question: str) -> str | None:
+    raise ConfirmationRefused("not run: a person is at this notebook, and cannot be asked from "
+                              "this thread: run it from the notebook's own thread, or pass "
+                              "yes='ENV'")

@@ -197,3 +197,33 @@ def test_an_interrupt_at_a_secret_prompt_refuses_in_one_line(orch_kernel: str,
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_the_api_from_a_thread_of_a_notebook_is_refused_not_confirmed_by_the_variable(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """notebook14: from a worker thread nobody can be asked, and an ORCH_CONFIRM inherited
+    from the server then let the run into the protected environment; a person is at this
+    notebook, so it is refused (yes= still confirms)."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "ORCH_CONFIRM": "prod",
+                                                            "MARK": str(mark)})
+    try:
+        code = (f"import threading, orch_magics\no = orch_magics.Orchestrator("
+                f"{str(tmp_path / 'orch.yaml')!r})\nsaid = []\n"
+                "def go(**kw):\n    try:\n        said.append(o.run('prod', 'touch', **kw).ok)\n"
+                "    except Exception as exc:\n        said.append(str(exc))\n"
+                "t = threading.Thread(target=go); t.start(); t.join()\n"
+                "t = threading.Thread(target=go, kwargs={'yes': 'prod'}); t.start(); t.join()\n"
+                "print(said)")
+        outputs: list[dict[str, Any]] = []
+        done = kc.execute_interactive(code, allow_stdin=True, timeout=60,
+                                      output_hook=lambda msg: outputs.append(msg))
+        assert done["content"]["status"] == "ok"
+        text = "".join(m["content"].get("text", "") for m in outputs)
+        assert "a person is at this notebook, and cannot be asked from this thread" in text, text
+        assert text.rstrip().endswith("True]"), text  # yes= confirms from the thread
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
