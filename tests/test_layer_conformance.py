@@ -18,7 +18,9 @@ import itertools
 import os
 import re
 import signal
+import subprocess
 import sys
+import time
 import types
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -218,21 +220,24 @@ async def test_interrupt_leaves_no_process(executor: LayeredExecutor) -> None:
     assert await gone(a) == [] and await gone(b) == []
 
 
-async def test_an_interrupt_stops_a_child_that_ignores_term_too(executor: LayeredExecutor
-                                                                ) -> None:
+@pytest.mark.parametrize("env", [{}, {"IFS": ","}], ids=["plain", "IFS"])
+async def test_an_interrupt_stops_a_child_that_ignores_term_too(executor: LayeredExecutor,
+                                                                env: dict[str, str]) -> None:
     """browser13: behind ssh, a background child ignoring INT and TERM outlived a stopped
     run (the wrapper sent what was left of its group TERM only); the local ladder ends with
-    KILL, and so does every kind now."""
+    KILL, and so does every kind now (review21: an IFS in the command's variables turned the
+    wrapper's sweeps of its group off)."""
     a, b = token(), token()
     handle = await executor.launch(Command.shell(f"(trap '' INT TERM HUP; sleep {a}) & "
-                                                 f"sleep {b}; echo never"))
+                                                 f"sleep {b}; echo never", env=env))
     for _ in range(100):
         if processes_with(a) and processes_with(b):
             break
         await asyncio.sleep(0.05)
     assert processes_with(a) and processes_with(b)
-    end = await asyncio.wait_for(handle.stop((1.0, 1.0)), 30)
-    assert end.signal is not None, end
+    t0 = time.monotonic()  # a ladder longer than the test: what ends the child is the layer's
+    end = await asyncio.wait_for(handle.stop((10.0, 10.0)), 30)
+    assert end.signal == signal.SIGINT and time.monotonic() - t0 < 5, end  # reported as it was
     assert await gone(a) == [] and await gone(b) == []
 
 
@@ -317,6 +322,35 @@ async def test_background_grandchild_ends_with_the_main_process(executor: Layere
 
 
 # ---- the remote toolkit every remote kind shares (orch_magics/layers/remote.py) -------------
+
+
+@pytest.mark.parametrize("path", ["/usr/bin:/bin:", ":/usr/bin:/bin", "/usr/bin::/bin", ""])
+def test_the_wrapper_finds_a_program_in_an_empty_path_element(tmp_path: Path, path: str) -> None:
+    """An empty PATH element is the working directory for execvp and the local layer; the
+    wrapper's own search dropped a last one (review21)."""
+    from orch_magics.layers.remote import preamble, wrapped_argv
+
+    (tmp_path / "here-prog").write_text("#!/bin/sh\necho ran\n")
+    (tmp_path / "here-prog").chmod(0o755)
+    for shell in ("dash", "bash"):
+        sent = preamble(Command(("here-prog",), env={"PATH": path}))
+        done = subprocess.run(wrapped_argv(["here-prog"], len(sent), shell=shell), input=sent,
+                              capture_output=True, cwd=tmp_path, timeout=30)
+        assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
+
+
+def test_a_program_on_path_that_cannot_be_run_is_denied_as_execvp_says(tmp_path: Path) -> None:
+    """chains13: a file on PATH without execute permission (and none that has it) is 126
+    `permission denied` for execvp and the local layer; the wrapper said `command not found`."""
+    from orch_magics.layers.remote import preamble, wrapped_argv
+
+    (tmp_path / "no-x-prog").write_text("#!/bin/sh\necho ran\n")
+    sent = preamble(Command(("no-x-prog",), env={"PATH": f"{tmp_path}:/usr/bin:/bin"}))
+    for shell in ("dash", "bash"):
+        done = subprocess.run(wrapped_argv(["no-x-prog"], len(sent), shell=shell), input=sent,
+                              capture_output=True, timeout=30)
+        assert done.returncode == 126, (shell, done.stderr)
+        assert done.stderr.endswith(b"orch: no-x-prog: permission denied\n"), done.stderr
 
 
 @pytest.mark.parametrize("before", [b"", b"login banner\n", b"\x1eorch", b"x" * 300])

@@ -20,6 +20,7 @@ from orch_magics.layers.local import LocalLauncher
 from orch_magics.orchestrator import Orchestrator
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stderr, Stdout
+from processes import processes_with
 
 pytestmark = pytest.mark.ssh
 ENVS = ["loop", "two"]
@@ -116,6 +117,8 @@ async def test_missing_working_dir_fails_clearly(orch: Orchestrator) -> None:
         res = await orch.arun("loop", command="pwd", cwd="/nonexistent/dir")
         assert res.exit.code == 126
         assert "working directory not found: /nonexistent/dir" in res.stderr
+        res = await orch.arun("loop", command="pwd", cwd="/nonexistent/a\nb")  # one line
+        assert res.stderr == "orch: working directory not found: /nonexistent/a\\nb\n"
     finally:
         await orch.aclose()
 
@@ -138,6 +141,25 @@ async def test_a_relative_working_dir_is_the_homes_and_prints_nothing(orch: Orch
         assert (res.exit.code, res.stdout, res.stderr) == (0, f"{home}/-\n", "")
     finally:
         await orch.arun(env, command=["rmdir", f"{home}/-"])
+        await orch.aclose()
+
+
+@pytest.mark.parametrize("env", ENVS)
+async def test_a_status_of_a_stop_given_by_the_command_itself_stops_nothing(
+        orch: Orchestrator, env: str) -> None:
+    """chains13: `exit 130` (no stop) was taken for a stop by the wrapper: what the command
+    left running was killed a second later, as after Ctrl-C; locally it lives on, as a child
+    that ignores TERM outlives a normal exit."""
+    token = f"{3000 + os.getpid() % 1000}.{int.from_bytes(os.urandom(2), 'big')}"
+    try:
+        res = await orch.arun(env, command=f"(trap '' INT TERM HUP; exec sleep {token}) "
+                                           f">/dev/null 2>&1 & exit 130")
+        assert res.returncode in (130, -2), res
+        await asyncio.sleep(2)  # past the wrapper's second
+        assert processes_with(token, zombies=False), "the child was killed"
+    finally:
+        for pid in processes_with(token):
+            os.kill(pid, signal.SIGKILL)
         await orch.aclose()
 
 

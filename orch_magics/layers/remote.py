@@ -32,7 +32,7 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
    stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own),
-   and what is still there a second later gets SIGKILL (`left_line`), as the ladder ends;
+   and what is still there about a second later gets SIGKILL (`left_line`), as the ladder ends;
 5. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can
@@ -58,6 +58,7 @@ from ..errors import LayerError
 from ..process.command import Command
 from ..process.environ import VARIABLE
 from ..process.events import Exit
+from ..text import printable
 from .session_sweep import left_line, session_line
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
@@ -98,13 +99,15 @@ MAX_ARGS = 2_097_152
 
 #: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
 #: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`. A name is looked
-#: for on PATH as execvp does: a shell builtin (`eval`, `cd`) is no program (chains12).
+#: for on PATH as execvp does: a shell builtin (`eval`, `cd`) is no program (chains12), and an
+#: empty element, first, inner or last, is the working directory (review21).
 _PROGRAM_CHECK = """\
-if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_i=$IFS; IFS=:; set -f
-  for _orch_d in $PATH; do [ -f "${_orch_d:-.}/$1" ] && [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; done
-  set +f; IFS=$_orch_i; [ -n "$_orch_m" ];; esac; then
+if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:; while [ -n "$_orch_p" ]; do
+  _orch_d=${_orch_p%%:*}; _orch_p=${_orch_p#*:}; [ -f "${_orch_d:-.}/$1" ] || continue
+  [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; _orch_n=1; done
+  [ -n "$_orch_m" ] && [ -z "$_orch_n" ];; esac; then
   printf 'orch: %s: command not found\\n' "$1" >&FD; MISSING
-elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) false;; esac; then
+elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) [ -n "$_orch_m" ];; esac; then
   printf 'orch: %s: permission denied\\n' "$1" >&FD; DENIED
 else
   RUN
@@ -142,7 +145,7 @@ if [ "$_orch_n" -gt 0 ]; then
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty _orch_whole
-trap : HUP INT QUIT TERM; trap : CAUGHT 2>/dev/null  # numbers: Linux's (a shell stops at a bad one)
+trap : CAUGHT 2>/dev/null; trap _orch_stop=1 HUP INT QUIT TERM  # a bad number stops the first
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
 trap '' TERM
@@ -155,7 +158,8 @@ if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie)
   while wait "$_orch_w"; [ $? -gt 128 ]; do :; done  # not cut short by a signal
 fi
 kill -TERM -$$ 2>/dev/null
-case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM; LEFT_KILL;; esac
+case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM
+  [ -z "${_orch_stop-}" ] || { LEFT_KILL; };; esac  # a stop's: not an `exit 130` (chains13)
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in NAMED_STATUSES)
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -189,19 +193,20 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
     if command.cwd:
         q = shlex.quote(command.cwd)
         # A relative one from the login's home, never through CDPATH, and `-` a name, not
-        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12).
+        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12); an empty element is the working directory, as for execvp.
         # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
         # `cd` says no reason): one that exists and cannot be searched is "permission denied".
         there = shlex.quote(command.cwd if command.cwd.startswith("/") else "./" + command.cwd)
+        shown = shlex.quote(printable(command.cwd))  # one line (chains13), as the local layer
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
             f"_orch_d=${{_orch_d%/*}}; if [ -d \"$_orch_d/\" ] && [ ! -x \"$_orch_d/\" ]; then "
             f"_orch_c=1; break; fi; done; if [ -d {q} ] || [ -n \"${{_orch_c-}}\" ]; then printf"
             f" 'orch: cannot enter working"
-            f" directory %s as %s: permission denied\\n' {q} \"$(id -un 2>/dev/null || id -u)\";"
-            f" elif [ -e {q} ]; then printf 'orch: not a directory: %s\\n' {q}; else printf"
-            f" 'orch: working directory not found: %s\\n' {q}; fi >&2; exit 126; }}\n")
+            f" directory %s as %s: permission denied\\n' {shown} \"$(id -un 2>/dev/null || id -u)\";"
+            f" elif [ -e {q} ]; then printf 'orch: not a directory: %s\\n' {shown}; else printf"
+            f" 'orch: working directory not found: %s\\n' {shown}; fi >&2; exit 126; }}\n")
     if argv:
         lines.append(f"set -- {shlex.join(command.argv)}\n")
     if lines or always:

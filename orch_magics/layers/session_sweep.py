@@ -12,20 +12,22 @@ def session_line(sid: str, sig: int) -> str:
     A stop signals the wrapper's process group; a command may have made groups of its own in
     the same session (GNU `timeout`, a shell with job control), which would outlive the run.
     /proc/PID/stat after its `(comm) ` reads `state ppid pgrp session …`; plain POSIX sh."""
-    return (f'for _orch_q in /proc/[0-9]*; do read -r _orch_l 2>/dev/null <"$_orch_q/stat" || '
-            f'continue; set -- ${{_orch_l##*) }}; [ "$4" = "{sid}" ] && [ "$3" != "{sid}" ] && '
-            f'kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
+    return (f'IFS=" "; for _orch_q in /proc/[0-9]*; do read -r _orch_l 2>/dev/null '
+            f'<"$_orch_q/stat" || continue; set -- ${{_orch_l##*) }}; [ "$4" = "{sid}" ] && '
+            f'[ "$3" != "{sid}" ] && kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
 
 
-def left_line(sid: str, tries: int = 10) -> str:
-    """A shell loop that waits up to `tries` × 0.1 s for every other process of group or
-    session `sid` to end, then sends the ones left SIGKILL (browser13: a child that ignores
-    TERM outlived a stopped run, where the local layer's ladder ends with KILL). The wrapper
-    cannot `kill -KILL -$$`, being in that group itself; zombies are not waited for."""
-    return (f'_orch_k=0; while :; do _orch_a=; for _orch_q in /proc/[0-9]*; do read -r _orch_l '
-            f'2>/dev/null <"$_orch_q/stat" || continue; set -- ${{_orch_l##*) }}; '
-            f'[ "$1" != Z ] && [ "${{_orch_q#/proc/}}" != "{sid}" ] && {{ [ "$3" = "{sid}" ] || '
-            f'[ "$4" = "{sid}" ]; }} || continue; _orch_a=1; [ $_orch_k -lt {tries} ] || '
-            f'kill -9 "${{_orch_q#/proc/}}" 2>/dev/null; done; [ -n "$_orch_a" ] && '
-            f'[ $_orch_k -lt {tries} ] || break; _orch_k=$((_orch_k + 1)); sleep 0.1 2>/dev/null; '
+def left_line(sid: str) -> str:
+    """A shell loop that waits about a second for every other process of group or session
+    `sid` to end (a look, 0.1 s, a look, 0.9 s), then sends the ones left SIGKILL (browser13:
+    a child that ignores TERM outlived a stopped run, where the local layer's ladder ends
+    with KILL). Three looks at most, well within the controller's ladder (review21: ten
+    looks, each a scan of /proc, took 2 s on a busy host). The wrapper cannot
+    `kill -KILL -$$`, being in that group itself; zombies are not waited for."""
+    return (f'IFS=" "; for _orch_v in 0.1 0.9 -; do _orch_a=; for _orch_q in /proc/[0-9]*; '
+            f'do read -r _orch_l 2>/dev/null <"$_orch_q/stat" || continue; '
+            f'set -- ${{_orch_l##*) }}; [ "$1" != Z ] && [ "${{_orch_q#/proc/}}" != "{sid}" ] && '
+            f'{{ [ "$3" = "{sid}" ] || [ "$4" = "{sid}" ]; }} || continue; _orch_a=1; '
+            f'[ "$_orch_v" != - ] || kill -9 "${{_orch_q#/proc/}}" 2>/dev/null; done; '
+            f'[ -n "$_orch_a" ] && [ "$_orch_v" != - ] || break; sleep "$_orch_v" 2>/dev/null; '
             f'done')
