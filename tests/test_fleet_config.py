@@ -856,3 +856,20 @@ def test_an_inventory_setting_the_layer_overrides_is_not_refused_and_one_used_na
     with pytest.raises(ConfigError, match=re.escape(
             f"{tmp_path}/hosts.ini:4: inventory host 'w1' ('a b'): it has a space")):
         load_config(tmp_path / "orch.yaml")
+
+
+def test_a_limit_file_is_read_by_every_reader_of_a_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """review21: only a run read `@FILE`; a dry run (and `orch cp`, forwards) took `@retry`
+    for a host name and said it matched nothing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "retry").write_text("web2\n")
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  e:\n    layers:\n      - {type: ssh, config: {host: [web1, web2, "
+        "web3]}}\n")
+    assert main(["run", "e", "--limit", "@retry", "--dry-run", "--", "true"]) == 0
+    assert "targets:     1 target: web2" in capsys.readouterr().out
+    config = load_config(tmp_path / "orch.yaml")
+    assert [t.label for t in expand(config.environments["e"].layers)
+            if t.label in select(["web1", "web2", "web3"], "@retry")] == ["web2"]

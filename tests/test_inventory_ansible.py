@@ -409,8 +409,8 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
 @pytest.mark.parametrize("limit", ["web[0]", "web[-1]", "web[1:2]", "web[1:]", "prod[0]",
                                    "db[1],web[0]", "web:!web[0]", "db[-2]", "@retry",
                                    "db-1:@retry", "web*[-1]", "w*[1]", "db*[0:1]"])
-def test_subscripts_and_limit_files_keep_the_hosts_ansible_keeps(tmp_path: Path,
-                                                                 limit: str) -> None:
+def test_subscripts_and_limit_files_keep_the_hosts_ansible_keeps(
+        tmp_path: Path, limit: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """fleets11: `web[-1]` (Ansible: the group's last host) ran on web-01, read as a character
     class, and `@FILE` (a limit or .retry file) was taken for a host name."""
     from orch_magics.fleet.options import FleetOptions
@@ -427,7 +427,7 @@ def test_subscripts_and_limit_files_keep_the_hosts_ansible_keeps(tmp_path: Path,
     theirs = sorted(line.strip() for line in done.stdout.splitlines()[1:])
     inv = load_inventories([tmp_path / "inv.ini"])
     hosts = inv.hosts_of("all")
-    os.chdir(tmp_path)  # a limit file is read from where orch runs, as Ansible reads it
+    monkeypatch.chdir(tmp_path)  # a limit file is read from where orch runs, as Ansible does
     ours = FleetOptions(limit=limit).limit
     assert sorted(select(hosts, ours, {h: inv.groups_of(h) for h in hosts})) == theirs
     assert theirs
@@ -453,6 +453,12 @@ def test_a_subscript_past_a_groups_end_and_a_missing_limit_file_say_so(tmp_path:
         "web2"]
     with pytest.raises(ConfigError, match=r"'web\[-1\]' picks no target: 'web' matches none"):
         select(hosts, "web[-1]")
+    # review21: on HOST/CONTAINER targets a position would count containers (and a host that
+    # could not be listed moved them): refused, naming what to write instead
+    layered = {"h1/a": ["web"], "h1/b": ["web"], "h2/a": ["web"]}
+    with pytest.raises(ConfigError, match=r"'web\[0\]': a subscript picks a group's hosts by "
+                                          r"position, .* \(h1/a\): name them \(h1, h1/\*\)"):
+        select(list(layered), "web[0]", layered)
     with pytest.raises(ConfigError, match=f"limit file '{tmp_path}/gone' \\(--limit "
                                           f"@{tmp_path}/gone\\) cannot be read: No such file"):
         FleetOptions(limit=f"@{tmp_path}/gone")

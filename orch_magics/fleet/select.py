@@ -40,7 +40,8 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if limit is None:
         return list(labels)
     groups = groups or {}
-    words = limit_words(limit)
+    words = limit_words(from_files(limit))  # every reader of a limit (review21: a dry run,
+    # `orch cp` and forwards took `@retry` for a host, where a run read the file)
     if not words:
         raise ConfigError(f"limit {limit!r} names no pattern")
     for word in words:  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
@@ -163,6 +164,12 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
         members = [label for label in labels if label in matched]
         if not members and not (found[2] or "").startswith("-"):
             return None
+    layered = next((label for label in members if "/" in label), None)
+    if layered is not None:  # review21: `web[0]` is a host, and these count its containers
+        raise ConfigError(f"limit pattern {pattern!r}: a subscript picks a group's hosts by "
+                          f"position, and these targets are reached through several layers "
+                          f"({layered}): name them ({layered.partition('/')[0]}, "
+                          f"{layered.partition('/')[0]}/*)")
     count = len(members)
     if found[2] is not None:
         index = int(found[2])

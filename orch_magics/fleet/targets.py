@@ -22,7 +22,7 @@ from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import limit_words, select
+from .select import from_files, limit_words, select
 
 #: A limit word that is a glob or a range: no container name of its own.
 _GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
@@ -151,6 +151,7 @@ def limited_reached(targets: Sequence[Target], limit: str | None) -> list[Target
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not unreached:
         return limited(targets, limit)
+    limit = from_files(limit)
     found = {t.label.rpartition("/")[2] for t in targets if t.pending is None}
     known = {part for t in targets for part in (*t.label.split("/"), *t.groups)}
     named = {word.lstrip("&").rpartition("/")[2] for word in limit_words(limit)
