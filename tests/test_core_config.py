@@ -400,6 +400,9 @@ def test_x_keys_holding_anchors_beside_environments_and_services_validate() -> N
     ("services:\n  a: {command: x, filters: [{type: jq, filter: .a}]}\n", "did you mean 'query'?"),
     ("services:\n  a: {command: x, filters: [{type: head, n: 3}]}\n", "did you mean 'lines'?"),
     ("services:\n  a: {command: x, filters: [{type: sed}]}\n", "did you mean 'replace'?"),
+    # review21: `sub` as a key was lost to `sub` as a type's value
+    ("services:\n  a: {command: x, filters: [{type: replace, pattern: a, sub: b}]}\n",
+     "did you mean 'replacement'?"),
     ("audit: {file: a.log}\n", "did you mean 'path'?"),
     ("environments:\n  d: [{type: docker, config: {name: app}}]\n", "did you mean 'container'?"),
 ])

@@ -80,7 +80,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "path": ("file",),
     **dict.fromkeys(("name", "containername", "image", "id", "containerid", "ctr"),
                     ("container",)),
-    # values of a filter's `type`: the tools users reach for
+}
+#: The usual other names of a fixed set's values (a filter's `type`: the tools users reach
+#: for), kept apart from the keys' (review21: `sub` meant both, and the key's was lost).
+VALUE_SYNONYMS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("sed", "sub", "substitute", "tr", "rewrite"), ("replace",)),
     **dict.fromkeys(("egrep", "fgrep", "rg", "ripgrep", "search", "find"), ("grep",)),
 }
@@ -126,7 +129,7 @@ def value_hint(value: str, known: Iterable[str]) -> str | None:
     one its usual other name means (`sed` → replace, not the nearer `head`)."""
     names = list(known)
     plain = value.lower().replace("_", "").replace("-", "")
-    meant = [k for k in SYNONYMS.get(plain, ()) if k in names]
+    meant = [k for k in VALUE_SYNONYMS.get(plain, ()) if k in names]
     return meant[0] if meant else did_you_mean(value, names)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Collection
 from typing import Protocol
 
@@ -276,6 +277,9 @@ class LiveFleet:
         self._loop = loop
         self._future: concurrent.futures.Future[FleetResult] = loop.submit(fleet.wait())
         self._eof_sent = False
+        #: When it ended, every target or as a whole (`ps`'s clock stops there).
+        self.ended_at: float | None = None
+        self._future.add_done_callback(lambda _: setattr(self, "ended_at", time.monotonic()))
 
     @property
     def done(self) -> bool:

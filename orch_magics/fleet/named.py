@@ -58,7 +58,7 @@ class NamedFleet:
         """Seconds from its start to now, or to its last target's end once it has ended (as a
         single run's time stops at its end)."""
         ends = [row.ended for row in list(self.live.fleet.rows.values())] if self.done else []
-        last = max((end for end in ends if end is not None), default=None)
+        last = max((end for end in ends if end is not None), default=self.live.ended_at)
         return (last if last is not None else time.monotonic()) - self.started
 
 
