@@ -182,7 +182,12 @@ class Service:
                      "`{{env:VAR}}` / `{{env:VAR:-default}}`.", check=variable_names),
     )
     working_dir: str | None = field(
-        default=None, metadata=doc("Directory to run in.", check=directory))
+        default=None, metadata=doc(
+            "Directory to run in. A relative one is taken from where the command would start "
+            "without it: this machine's working directory (local), the login's home (ssh), "
+            "the directory sudo was started in; docker and podman take an absolute one only. "
+            "Never through CDPATH, and `-` is a folder of that name.",
+            check=directory))
     pre_commands: tuple[Step, ...] = field(
         default=(), metadata=doc("Commands run before, in order; a failure stops the run."))
     post_commands: tuple[Step, ...] = field(
