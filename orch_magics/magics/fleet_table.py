@@ -88,12 +88,13 @@ class FleetTable:
 
     def refresh(self, live: LiveFleet) -> None:
         """Show the rows as they are now (only what changed reaches the front end)."""
+        grow = False
         with self._lock:
             if self._done:
                 return
             rows = live.fleet.rows
             if len(self._slots) < min(len(rows), MAX_ROWS):
-                self._grow(min(len(rows), MAX_ROWS))
+                grow = not self._grow(live)
             self._place(_ranked(list(rows.values()))[:len(self._slots)])
             titles = []
             for slot, output in zip(self._slots, self._outputs, strict=True):
@@ -104,26 +105,30 @@ class FleetTable:
             self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
                                          len(self._slots))
             self._say(live)
+        if grow and not self._growing:  # asked of the kernel's thread once the lock is free
+            self._growing = True  # (review21: a caller that runs it at once took it again)
+            self._on_main(lambda: self._grown(live))
 
-    def _grow(self, slots: int) -> None:
-        """Sections for the rows that came once the containers were found (under the lock):
-        made on the kernel's thread, as widgets are; until then the heading shows the counts."""
+    def _grow(self, live: LiveFleet) -> bool:
+        """Sections for the rows that came once the containers were found (under the lock),
+        made on the kernel's thread, as widgets are (until then the heading shows the
+        counts); whether it could be done here."""
         if threading.current_thread() is not threading.main_thread():
-            if not self._growing:
-                self._growing = True
-                self._on_main(lambda: self._grown(slots))
-            return
+            return False
         import ipywidgets as widgets
 
-        added = [widgets.HTML() for _ in range(slots - len(self._slots))]
+        wanted = min(len(live.fleet.rows), MAX_ROWS)
+        added = [widgets.HTML() for _ in range(wanted - len(self._slots))]
         self._slots += [None] * len(added)
         self._outputs += added
         self._sections.children = tuple(self._outputs)
+        return True
 
-    def _grown(self, slots: int) -> None:
+    def _grown(self, live: LiveFleet) -> None:
         with self._lock:
+            self._growing = False
             if not self._done:
-                self._grow(slots)
+                self._grow(live)
 
     def _say(self, live: LiveFleet) -> None:
         """Update the line under the widgets when the counts change, else as the clock of a
