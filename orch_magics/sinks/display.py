@@ -14,7 +14,6 @@ status says the outcome in words (a saved or untrusted notebook loses colours, n
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,25 +23,17 @@ from typing import Any, Literal
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from ..text import human_size, plural
-from .ansi import ESCAPE
 from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
+from .secret_prompt import HIDDEN, asks_secret
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
 
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
-#: A prompt for a secret, the program's last words when a line is sent (`Password: `,
-#: `[sudo] password for ops:`, `Enter passphrase for key…:`, `API key:`, a 2FA code, sudo's
-#: prompt in other languages): the line sent is shown as `HIDDEN` (browser13: a password
-#: typed in the stdin box was shown in the cell, and saved). Matched without colours.
-ASKS_SECRET = re.compile(r"(pass(word|phrase|code)|passwort|mot de passe|contrase|senha|"
-                         r"wachtwoord|парол|secret|token|api.?key|\b(pin|otp|code|key)\b)"
-                         r"[^\n]*[:?]\s*$", re.IGNORECASE)
-HIDDEN = "········ (hidden: sent after a prompt for a secret)"
 
 
 class DisplaySink:
@@ -165,7 +156,7 @@ class DisplaySink:
     def note_stdin(self, line: str, *, echo: bool = True) -> None:
         """Count a line the user sent and, with `echo`, show it below the prompt that asked
         for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`); after
-        a prompt for a secret (`ASKS_SECRET`), as dots."""
+        a prompt for a secret (`secret_prompt`), as dots."""
         with self._lock:
             if self.tail and echo:
                 asked = self._asks_secret()
@@ -243,7 +234,7 @@ class DisplaySink:
         if not said.strip() and stream is not None:
             said = next((line for kind, line in reversed(self._tail.lines) if kind == stream),
                         "")
-        return bool(ASKS_SECRET.search(ESCAPE.sub("", said[-300:])))
+        return asks_secret(said)
 
     def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,
                   final: bool = False) -> None:

@@ -1,0 +1,21 @@
+"""Whether a program's last words ask for a secret: the line sent to it then is shown as dots
+(browser13: a password typed in the stdin box was shown in the cell, and saved)."""
+
+from __future__ import annotations
+
+import re
+
+from .ansi import ESCAPE
+
+#: A prompt for a secret (`Password: `, `[sudo] password for ops:`, `Enter passphrase for
+#: key…:`, `API key:`, a 2FA code, sudo's prompt in other languages), its colours taken out.
+ASKS_SECRET = re.compile(r"(pass(word|phrase|code)|passwort|mot de passe|contrase|senha|"
+                         r"wachtwoord|парол|secret|token|api.?key|\b(pin|otp|code|key)\b)"
+                         r"[^\n]*[:?]\s*$", re.IGNORECASE)
+#: What is shown of a line sent after one.
+HIDDEN = "········ (hidden: sent after a prompt for a secret)"
+
+
+def asks_secret(said: str) -> bool:
+    """Whether `said`, a program's last line (written or being written), asks for a secret."""
+    return bool(ASKS_SECRET.search(ESCAPE.sub("", said[-300:])))
