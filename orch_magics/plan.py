@@ -20,6 +20,7 @@ from .arguments import (
     checked_env,
     refuse_unsendable,
 )
+from .config.chain import unseen_setting
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
@@ -266,6 +267,9 @@ def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerS
     Layer configs (an SSH password, a container's variables) resolve through the same provider
     chain as services, before anything connects, and their values are masked like any secret.
     """
+    unseen = unseen_setting(environment.name, environment.layers)
+    if unseen is not None:
+        raise unseen
     return tuple(_resolve_layer(environment.name, spec, resolver) for spec in environment.layers)
 
 

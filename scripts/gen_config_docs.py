@@ -222,7 +222,8 @@ def render(schema: dict[str, Any]) -> str:
             "through them: the next `sudo` (its own program found on that `PATH`; sudo keeps "
             "only the variables its `preserve_env` names) or the command itself, so a `local` "
             "layer that sets something right before an `ssh`, `docker` or `podman` layer "
-            "(reached from this place, no command started through it) is refused: write it "
+            "(reached from this place, no command started through it) is refused when that "
+            "environment runs or `orch check` looks at it (the others still run): write it "
             "after that hop. A chain that breaks this (`ssh → sudo → docker`) is "
             "refused when the config loads, at that layer's line.", "",
             "A layer may also be one string, the kind and its target: `ssh bastion` is "

@@ -37,14 +37,7 @@ def _config(*layers: str) -> str:
     ((DOCKER, SSH), 5, "ssh h cannot follow docker c"),
     ((SSH, TCP_DOCKER), 5, "it needs to be on this machine (a tcp:// engine), and it must be "
                            "the first layer"),
-    # chains12: the variables and directory of a layer before a hop reached from here (its
-    # engine, its connection) reached no command, without a word
-    ((ENV, SSH, SSH), 4, "env(A) before ssh h sets nothing: ssh h is reached from here, no "
-                         "command is started through env(A); put it after ssh h"),
-    ((SSH, ENV, DOCKER), 5, "env(A) before docker c sets nothing"),
-    ((ENV, PODMAN), 4, "env(A) before podman c sets nothing"),
-], ids=["ssh-sudo-docker", "sudo-podman", "sudo-env-ssh", "docker-ssh", "tcp-engine-behind-ssh",
-        "env-ssh", "ssh-env-docker", "env-podman"])
+], ids=["ssh-sudo-docker", "sudo-podman", "sudo-env-ssh", "docker-ssh", "tcp-engine-behind-ssh"])
 def test_a_chain_that_cannot_run_is_refused_at_the_layer(layers, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError) as err:
         load_config_text(_config(*layers))
@@ -79,3 +72,29 @@ def test_layers_that_are_not_a_list_are_refused_even_when_empty(value: str) -> N
 def test_layers_left_empty_mean_this_machine() -> None:
     config = load_config_text("environments:\n  e:\n    layers:\n  f: {}\n")
     assert config.environments["e"].layers == config.environments["f"].layers == ()
+
+
+@pytest.mark.parametrize("layers, line, message", [
+    ((ENV, SSH, SSH), 6, "env(A) before ssh h has no effect: ssh h is reached from this place, "
+                         "and no command is started through env(A); write it after ssh h"),
+    ((SSH, ENV, DOCKER), 7, "env(A) before docker c has no effect"),
+    ((ENV, PODMAN), 6, "env(A) before podman c has no effect"),
+], ids=["env-ssh", "ssh-env-docker", "env-podman"])
+def test_a_layer_that_sets_what_no_command_sees_is_refused_where_it_is_used(
+        tmp_path: Path, layers: tuple[str, ...], line: int, message: str) -> None:
+    """chains12: the variables and directory of a local layer right before a hop reached from
+    its place (a connection, an engine's socket) reached no command, without a word. review21:
+    refused when that environment is used or checked, not at load: the others still run."""
+    from orch_magics import Orchestrator
+
+    text = "environments:\n  fine:\n    layers: []\n" + _config(*layers).split("\n", 1)[1]
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(text)
+    with Orchestrator(load_config_text(text, name=str(cfg))) as orch:
+        with pytest.raises(ConfigError, match=f"{cfg}:{line}: environment 'e': ") as err:
+            orch.plan("e", command="true")
+        assert message in str(err.value)
+        assert orch.run("fine", command="true").ok
+    r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and message in r.stderr and "fine" in r.stdout, (r.stdout, r.stderr)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .._loop import quiet_lost_writes_everywhere
-from ..config.chain import here_problem
+from ..config.chain import here_problem, unseen_setting
 from ..config.files import NoConfig, demo_config_files
 from ..config.loader import load_config
 from ..config.model import Config
@@ -185,10 +185,14 @@ def _check(config: Config) -> int:
     its run's words, with the run's exit status."""
     problems = [(name, found) for name, env in config.environments.items()
                 if (found := here_problem(env.layers)) is not None]
-    if not problems:
+    unseen = [error for name, env in config.environments.items()
+              if (error := unseen_setting(name, env.layers)) is not None]
+    if not problems and not unseen:
         print(f"ok: {', '.join(config.files)}")
     print(_listing(config))
-    status = 0
+    status = EXIT_USAGE if unseen else 0
+    for error in unseen:
+        say(f"orch: config error: {printable(str(error))}")
     for name, (layer, exc) in problems:
         where = f"{layer.location}: " if layer.location else ""
         config_error = isinstance(exc, ConfigError)

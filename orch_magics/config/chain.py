@@ -14,9 +14,10 @@ such as podman's socket from CONTAINER_HOST (or docker's from DOCKER_HOST) not b
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
-from ..errors import LayerError, OrchError
+from ..errors import ConfigError, LayerError, OrchError
 from ..layers.base import CARRIES
 from ..layers.registry import get_kind, kind_names, loadable, plugin_code
 from .model import LayerSpec
@@ -38,11 +39,9 @@ def _who(need: str) -> str:
 
 
 def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Source) -> None:
-    """Raise a ConfigError at the first layer its place cannot carry, or that sets what no
-    command sees."""
+    """Raise a ConfigError at the first layer its place cannot carry."""
     offered: frozenset[str] = CARRIES
     before = "this machine"
-    setting: int | None = None  # a layer that sets variables for the commands passing it
     for i, layer in enumerate(layers):
         kind = get_kind(layer.type)
         needs = getattr(kind, "needs", None)
@@ -55,18 +54,34 @@ def check_chain(env: str, layers: tuple[LayerSpec, ...], path: Path_, src: Sourc
         if need is not None and need not in offered:
             raise src.error(path + (i,), f"environment {env!r}: {layer.label} cannot follow "
                                          f"{before}: it needs {_WHAT[need]}, and {_who(need)}")
-        if need is not None and setting is not None:  # chains12: dropped without a word
-            unseen = layers[setting].label
-            raise src.error(path + (setting,), f"environment {env!r}: {unseen} before "
-                                               f"{layer.label} sets nothing: {layer.label} is "
-                                               f"reached from here, no command is started "
-                                               f"through {unseen}; put it after {layer.label}")
         if not hasattr(kind, "carries"):
             return  # a kind that does not say: nothing after it can be judged
         if kind.carries is not None:
-            offered, before, setting = kind.carries, layer.label, None
+            offered, before = kind.carries, layer.label
+
+
+def unseen_setting(env: str, layers: tuple[LayerSpec, ...]) -> ConfigError | None:
+    """The error of a layer that sets variables or a directory right before a hop reached
+    from its place (ssh, a container's engine): no command is started through it, and its
+    settings were dropped without a word (chains12). Said when the environment is used or
+    checked, not when the config loads: the other environments run (review21)."""
+    setting: LayerSpec | None = None
+    for layer in layers:
+        kind = get_kind(layer.type)
+        needs = getattr(kind, "needs", None)
+        with contextlib.suppress(Exception):  # a plugin's failure is said where it loads
+            if needs is not None and needs(layer.config) is not None and setting is not None:
+                where = f"{setting.location}: " if setting.location else ""
+                return ConfigError(f"{where}environment {env!r}: {setting.label} before "
+                                   f"{layer.label} has no effect: {layer.label} is reached "
+                                   f"from this place, and no command is started through "
+                                   f"{setting.label}; write it after {layer.label}")
+        carries: frozenset[str] | None = getattr(kind, "carries", frozenset())
+        if carries is not None:
+            setting = None
         elif getattr(kind, "sets_for_commands", lambda config: False)(layer.config):
-            setting = i
+            setting = layer
+    return None
 
 
 def here_problem(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, OrchError] | None:
