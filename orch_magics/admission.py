@@ -24,6 +24,7 @@ from .audit import (
     closed_record,
     cut_short_record,
     end_record,
+    failed_after_record,
     refused_record,
     start_record,
 )
@@ -201,6 +202,13 @@ class Gate:
         handle.when_done(lambda ended: _append_end(
             log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
         return handle
+
+    def failed_after(self, run_id: str | None, why: str) -> None:
+        """Record that what run `run_id` was for failed after it ended (a copy: files10, whose
+        trail said `exit 0` or `interrupted` for a sha256 mismatch or a full disk)."""
+        log = self._audit_log()
+        if run_id is not None and log is not None:
+            _append_end(log, failed_after_record(run_id, why))
 
     def check_recordable(self, plan: RunPlan, ticket: Ticket) -> None:
         """Raise unless `plan` is admitted and the audit log can take its records now (a

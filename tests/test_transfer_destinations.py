@@ -650,3 +650,24 @@ async def test_a_file_where_a_folder_is_needed_is_said_to_be_one(orch, far, tmp_
             await orch.aget(env, f"{folder}/f", f"{tmp_path}/{local}")
     assert sorted(p.name for p in folder.iterdir()) == ["f"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
+def test_the_audit_trail_says_a_copy_failed_on_this_side(tmp_path: Path, small_disk: Path
+                                                         ) -> None:
+    """files10: a get that failed here (a full disk, a sha256 mismatch) was recorded as the far
+    end's script ended, `exit 0`, or `interrupted` when the copy stopped it for its error, and
+    `orch audit --failed` did not list it."""
+    from orch_magics.audit import AuditLog, verify
+    from orch_magics.audit.query import runs
+
+    log = tmp_path / "audit.jsonl"
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(3_000_000))
+    with Orchestrator(load_config_text(f"environments:\n  here: {{layers: []}}\n"
+                                       f"audit: {{path: {log}}}\n")) as orch:
+        with pytest.raises(TransferError, match="No space left on device"):
+            orch.get("here", str(src), str(small_disk))
+    (run,) = runs(AuditLog(str(log)).records())
+    assert run.failed and run.end is not None and "No space left on device" in run.end["error"]
+    assert run.row()[4].startswith("failed: cannot write"), run.row()
+    assert verify(str(log)) == (3, None)  # start, the script's end, the copy's: a whole chain

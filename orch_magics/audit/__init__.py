@@ -7,10 +7,11 @@ from .record import (
     closed_record,
     cut_short_record,
     end_record,
+    failed_after_record,
     refused_record,
     start_record,
 )
 
 __all__ = ["AuditLog", "OutputDigest", "closed_record", "cut_short_record", "default_audit_path",
-           "end_record",
+           "end_record", "failed_after_record",
            "refused_record", "start_record", "verify"]

@@ -109,6 +109,14 @@ def cut_short_record(run_id: str, why: str) -> dict[str, Any]:
             "error": why}
 
 
+def failed_after_record(run_id: str, why: str) -> dict[str, Any]:
+    """A second end record of a run whose own end said ok, or interrupted, while what it was
+    for failed on this side after (a copy whose sha256 did not match, whose far end could not
+    read a file, or whose local disk was full): the newest end is the one the trail shows."""
+    return {"event": "end", "id": run_id, "time": _now(), "ok": False, "interrupted": False,
+            "error": mask_text(why), "outcome": mask_text(f"failed: {why}")}
+
+
 def closed_record(session_id: str, duration: float, error: BaseException | None = None,
                   exit: Exit | None = None) -> dict[str, Any]:
     """The end record of something audited that is not a run of the engine: a port forward (no

@@ -165,7 +165,8 @@ class Copy:
         return self.done
 
     def _failed(self, result: RunResult, said: list[str], error: str | None) -> TransferError:
-        """One line: what went wrong, said by us, the remote script or the run."""
+        """One line: what went wrong, said by us, the remote script or the run. When the run
+        itself ended well, or stopped by us for it, its trail is told (files10)."""
         if error is not None:
             why = error
         elif said:
@@ -174,6 +175,8 @@ class Copy:
             why = "interrupted"
         else:
             why = result.describe_failure()
+        if error is not None or said or result.ok:
+            self.runs.gate.failed_after(result.audit_id, why)
         return TransferError(f"{self.direction} {self.label} failed: {why}; nothing was kept")
 
 
