@@ -205,6 +205,34 @@ def test_ctrl_c_of_orch_run_over_a_silent_link(ssh_lab, tmp_path: Path) -> None:
         kill_all(processes_with(token))
 
 
+def test_ctrl_c_of_orch_cp_over_a_silent_link_says_what_may_be_left(ssh_lab, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                  ) -> None:
+    """files10: the copy said only "interrupted; nothing was kept", where the run it made says
+    (as `orch run` does) that its far end may still run, and where."""
+    big = tmp_path / "sparse"  # the inner host shares this machine's files
+    subprocess.run(["truncate", "-s", "20G", str(big)], check=True)
+    config = tmp_path / "orch.yaml"
+    config.write_text(ssh_lab.config_yaml())
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([*ORCH, "-c", str(config), "cp", f"two:{big}", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(out.iterdir()) and time.monotonic() < deadline:  # bytes are arriving
+            time.sleep(0.1)
+        with inner_link_down(ssh_lab):
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        said = err.decode()
+        assert proc.returncode == 130, said
+        assert said.startswith("orch: interrupted; nothing was kept; ") and SILENT in said, said
+        assert list(out.iterdir()) == []
+    finally:
+        proc.kill()
+
+
 def test_an_interrupted_cell_over_a_silent_link(ssh_lab, orch_kernel: str,  # type: ignore[no-untyped-def]
                                                 tmp_path: Path) -> None:
     from lab_kernel import lab_kernel

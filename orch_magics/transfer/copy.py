@@ -64,10 +64,20 @@ class Copy:
         self.source, self.destination = source, destination
         self.put_source: PutSource | None = None
         self.done: Transferred | None = None  # once the copy is in place (kept)
+        self._run: Run | None = None  # its script's run, once begun
 
     def kept(self) -> list[Transferred]:
         """The copy, once it is in place (a stop after that does not undo it)."""
         return [self.done] if self.done is not None else []
+
+    def left(self) -> list[str]:
+        """What its stopped run said may still be there (files10: `orch cp` said only that
+        nothing was kept, where `orch run` said a process group may still run on a host)."""
+        task = self._run.task if self._run is not None else None
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return []
+        error = task.result().exit.error
+        return [str(error)] if error is not None else []
 
     @property
     def label(self) -> str:
@@ -103,7 +113,7 @@ class Copy:
         t0 = time.monotonic()
         receiver = Receiver(self.destination, progress, on_error=lambda: None)
         options = RunOptions(sinks=[receiver], capture=False, raw_stdout=True)
-        run = self.runs.begin(self.plan, options, self.ticket, self.target)
+        run = self._run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop
         loop = asyncio.get_running_loop()
 
@@ -140,8 +150,8 @@ class Copy:
             run.stop()
 
         try:
-            run = self.runs.begin(self.plan, RunOptions(stdin=stream, close_stdin=True),
-                                  self.ticket, self.target)
+            run = self._run = self.runs.begin(
+                self.plan, RunOptions(stdin=stream, close_stdin=True), self.ticket, self.target)
             try:
                 result = await _settled(run.task, stop)
             except asyncio.CancelledError:
@@ -290,6 +300,9 @@ class Copying(Protocol[T_co]):
     def kept(self) -> list[Transferred]:
         """The copies in place so far: whole and checked, kept through a stop."""
 
+    def left(self) -> list[str]:
+        """What stopped runs said may still be there (a far end the stop could not reach)."""
+
 
 def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | None = None) -> T:
     """Run `copy` on the background loop and wait. Ctrl-C stops it and, once it has stopped,
@@ -297,7 +310,7 @@ def run_blocking(loop: BackgroundLoop, copy: Copying[T], progress: Progress | No
     try:
         return run_or_cancel(loop, copy.run(progress), STOPPED_WITHIN)
     except Interrupted as exc:  # its cause: Ctrl-C, or the CLI's TERM / HUP (exit status)
-        raise CopyInterrupted(copy.kept()) from exc.__cause__
+        raise CopyInterrupted(copy.kept(), copy.left()) from exc.__cause__
 
 
 #: How long a stopped copy may take to end (far above the stop ladder's INT, TERM, KILL).

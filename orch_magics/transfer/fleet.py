@@ -131,6 +131,10 @@ class FleetCopy:
         """The targets' copies in place so far (kept through a stop), in the order they began."""
         return [done for copy in self.copies for done in copy.kept()]
 
+    def left(self) -> list[str]:
+        """What the targets' stopped runs said may still be there."""
+        return [said for copy in self.copies for said in copy.left()]
+
     async def run(self, progress: Progress | None = None) -> FleetCopied:
         """Copy on every target (at most `parallel` at once); cancelling stops them all."""
         progress = progress_of(progress)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, Union
 
@@ -26,9 +26,10 @@ class CopyInterrupted(OneLine, KeyboardInterrupt):
     already in place when the stop came (a fleet's finished targets; a copy that completed as
     the interrupt arrived), each whole and checked."""
 
-    def __init__(self, kept: list[Transferred]) -> None:
+    def __init__(self, kept: list[Transferred], left: Sequence[str] = ()) -> None:
+        """`left`: what a stopped run said may still be there (a silent link: files10)."""
         self.kept = kept
-        super().__init__(_kept_line(kept))
+        super().__init__("; ".join([_kept_line(kept), *left]))
 
 
 def _kept_line(kept: list[Transferred]) -> str:
