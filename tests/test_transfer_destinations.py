@@ -228,6 +228,13 @@ async def test_a_put_onto_a_read_only_mount_says_so(orch, tmp_path) -> None:  # 
         (tmp_path / "s.txt").write_text("s\n")
         with pytest.raises(TransferError, match=f"cannot write in {ro}: Read-only file system; "):
             await orch.aput("loop", str(tmp_path / "s.txt"), f"{ro}/")
+        # files10: a relative destination said "cannot write in .": which folder is that?
+        with Orchestrator(load_config_text(
+                f"environments:\n  there: {{layers: [{{type: local, config: {{working_dir: "
+                f"'{ro}'}}}}]}}\n")) as local:
+            with pytest.raises(TransferError, match=f"cannot write in {ro} \\(the working "
+                                                    f"directory\\): Read-only file system"):
+                await local.aput("there", str(tmp_path / "s.txt"), "s.txt")
     finally:
         subprocess.run(["umount", str(ro)], check=True)
 

@@ -138,6 +138,7 @@ fi
 [ -L "$d" ] && [ ! -e "$d" ] && fail "not writing through the dangling link $d"  # as cp
 case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
 [ -n "$dir" ] || dir=/
+where=$dir; [ "$dir" != . ] || where="$(pwd) (the working directory)"  # files10: "in ."
 [ -d "$dir" ] || { [ -e "$dir" ] && fail "not a directory: $dir"
   absent "$dir" "no such directory"; }
 [ $k = f ] && [ -d "$d" ] && fail "is a directory: $d"
@@ -148,8 +149,8 @@ case $d in */*) dir=${d%/*}; b=${d##*/};; *) dir=.; b=$d;; esac
   fail "is read-only: $d (its user may not write it, so a put does not replace it, as cp does not)"
 tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
 t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>&1) || { t=${t##*: }  # mktemp's reason
-  [ -f "$d" ] && fail "cannot write in $dir: $t (a put replaces $b by writing a new file \
-beside it and renaming it over: the folder must be writable)"; fail "cannot write in $dir: $t"; }
+  [ -f "$d" ] && fail "cannot write in $where: $t (a put replaces $b by writing a new file \
+beside it and renaming it over: the folder must be writable)"; fail "cannot write in $where: $t"; }
 trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
@@ -179,7 +180,7 @@ written() {
 untar() {  # a marker of success: one that cannot be written is a failure, never the reverse
   if e=$(umask 0; tar -xpof - -C "$t" 2>&1); then  # every mode as it was sent
     : > "$t/untarred" 2>/dev/null && return
-    e="cannot write in $dir"
+    e="cannot write in $where"
   fi
   e=${e%%"$nl"*} e=${e#tar: }
   case $e in  # names as the sender's tree has them, not under the temporary `data`
@@ -201,7 +202,7 @@ owned() {  # a replaced file keeps its owner and group (as cp and scp do): given
     "a new one over it); ${hint}remove $d first"
 }
 if [ $k = f ]; then
-  : > "$t/data" || fail "cannot write in $dir"
+  : > "$t/data" || fail "cannot write in $where"
   [ -f "$d" ] && [ ! -L "$d" ] && owned
   sum=$(written | $hash)
 else
