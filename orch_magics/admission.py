@@ -30,6 +30,7 @@ from .audit import (
 )
 from .audit.syncer import SYNCER
 from .config.model import Environment
+from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, ConfirmationRefused, Guard, check_allowed
@@ -111,7 +112,7 @@ class Gate:
         if names is None or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"yes names environments (a str or a list of str), got {yes!r}")
         for name in filter(None, names):
-            self._known(name, front_end)
+            self._known(name, front_end, plan.environment.name)
         origin = {"front_end": front_end, **(self.origin() if self.origin else {})}
         try:
             ask = (self.ask or asker_here()) if interactive else None  # a notebook's own API
@@ -141,14 +142,18 @@ class Gate:
                          plan.environment.name, exc)
         return None
 
-    def _known(self, name: str, front_end: str) -> None:
+    def _known(self, name: str, front_end: str, running: str) -> None:
         """Raise unless `name`, given to confirm, is an environment of the config: a typo
-        (`--yes prodution`) confirms nothing, and the person who typed it should know."""
+        (`--yes prodution`) confirms nothing, and the person who typed it should know; of
+        names as near, the one it runs in is suggested (files10: `prd` was offered `pod`)."""
         try:
             self._environment(name)
         except ConfigError as error:
             given = f"yes={name!r}" if front_end == "api" else f"--yes {name}"
-            raise ConfigError(f"{given}: {error.message}", suggestion=error.suggestion) from None
+            suggestion = error.suggestion
+            if suggestion is not None and did_you_mean(name, [running, suggestion]) == running:
+                suggestion = running
+            raise ConfigError(f"{given}: {error.message}", suggestion=suggestion) from None
 
     def checked(self, plan: RunPlan, ticket: Ticket | None) -> Ticket:
         """`ticket` when this gate issued it for `plan`'s environment and service and the

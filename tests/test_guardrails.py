@@ -130,6 +130,14 @@ def test_a_misspelt_yes_is_said_with_did_you_mean_and_nothing_runs(
     assert r.returncode == 2 and not mark.exists(), r.stderr
     assert "--yes prodution: unknown environment 'prodution'" in r.stderr
     assert "did you mean 'prod'?" in r.stderr and "Traceback" not in r.stderr
+    # files10: of names as near, the one the run is for (`prd` was offered the first, `pod`)
+    two = Orchestrator(load_config_text(
+        "environments:\n  pod: {layers: []}\n  prod: {layers: [], protected: true}\n"))
+    try:
+        with pytest.raises(ConfigError, match=r"did you mean 'prod'\?\)$"):
+            two.run("prod", command="true", yes="prd")
+    finally:
+        two.close()
 
 
 def test_orch_confirm_does_not_answer_for_a_person_who_can_be_asked(
