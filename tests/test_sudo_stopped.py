@@ -48,3 +48,23 @@ async def test_a_stopped_command_is_stopped_at_once(base, sudo_lab) -> None:  # 
 
 async def _rest(events):  # type: ignore[no-untyped-def]
     return [event async for event in events]
+
+
+async def test_a_dropped_bastion_under_sudo_is_said_by_the_bastion(base, sudo_lab, ssh_lab  # type: ignore[no-untyped-def]
+                                                                   ) -> None:
+    """files10: the bastion's session killed under ssh → ssh → sudo read `hop 3 (sudo …):
+    connection lost`; the hop whose connection dropped says it, as behind docker."""
+    from orch_magics.errors import StreamError
+
+    ex = executor(base, chain(sudo_lab, ssh_lab, sudo_lab.layer(sudo_lab.free)))
+    token = f"6174.{os.getpid()}"
+    handle = await ex.launch(Command.shell(f"echo ready; sleep {token}"))
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 20) == Stdout(b"ready\n")
+    assert ssh_lab.servers["bastion"].kill_sessions()
+    rest = await asyncio.wait_for(_rest(events), 60)
+    end = rest[-1]
+    assert isinstance(end, Exit) and isinstance(end.error, StreamError), rest
+    assert str(end.error).startswith("hop 1 (ssh orch-bastion): connection lost while the "
+                                     "command ran;"), end.error
+    assert "through a new sudo run" in str(end.error)

@@ -183,7 +183,9 @@ class SudoBackend:
             outcome = f"killed process group {self.pid} through a new sudo run"
         except (LayerError, asyncio.TimeoutError, OSError) as exc:
             outcome = f"process group {self.pid} may still run there ({exc})"
-        return self._error(f"{what}; {outcome}", StreamError)
+        if isinstance(error, LayerError) and error.hop is not None:  # files10: the hop that
+            return StreamError(f"{error.reason}; {outcome}", hop=error.hop, layer=error.layer)
+        return self._error(f"{what}; {outcome}", StreamError)  # dropped, not sudo's, is named
 
 
 async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
