@@ -175,8 +175,10 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("line", "why"), [
-    ('w3 ansible_host="a b"', "inventory host 'w3' ('a b'): it has a space"),
-    ("w3 ansible_host=a[1]", "inventory host 'w3' ('a[1]'): it has '[': a host or container "
+    # (a value set in the inventory is said at its line there too: fleets11)
+    ('w3 ansible_host="a b"', "{inv}:4: inventory host 'w3' ('a b'): it has a space"),
+    ("w3 ansible_host=a[1]", "{inv}:4: inventory host 'w3' ('a[1]'): it has '[': a host or "
+                             "container "
                              "name has none (a range is written [01:12] or [a:f])"),
     # a template only Ansible fills in: left out, the name w3 would be reached instead
     ('w3 ansible_host="{{ inventory_hostname }}.internal"',
@@ -188,9 +190,11 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
     ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a host or container name "
                              "has none (a fleet target's label joins its hops' names with '/')"),
     # fleets7: a command substitution in an address or a user ran through a ProxyCommand
-    ('w3 ansible_host="x$(>pwned).internal"', "inventory host 'w3' ('x$(>pwned).internal'): it "
+    ('w3 ansible_host="x$(>pwned).internal"', "{inv}:4: inventory host 'w3' "
+     "('x$(>pwned).internal'): it "
      "has '$': a host or container name has none (a shell would read it"),
-    ('w3 ansible_host=127.0.1.3 ansible_user="orch`id`"', "inventory host 'w3', ansible_user "
+    ('w3 ansible_host=127.0.1.3 ansible_user="orch`id`"', "{inv}:4: inventory host 'w3', "
+     "ansible_user "
      "'orch`id`': it has '`': a user name has none"),
     # fleets9: the error names the inventory line that set the variable, not only the host
     ("w3 ansible_connection=local", "inventory host 'w3': {inv}:4: its ansible_connection is "
