@@ -873,3 +873,17 @@ def test_a_limit_file_is_read_by_every_reader_of_a_limit(
     config = load_config(tmp_path / "orch.yaml")
     assert [t.label for t in expand(config.environments["e"].layers)
             if t.label in select(["web1", "web2", "web3"], "@retry")] == ["web2"]
+
+
+def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fleets13: with containers still to be found, a dry run took `!!x` or `~web[` and said
+    it applies once they are found; the run refused them at once."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  e:\n    layers:\n      - {type: ssh, config: {host: [h1, h2]}}\n"
+        "      - {type: docker, config: {label: app=web}}\n")
+    cfg = str(tmp_path / "orch.yaml")
+    for limit in ("!!x", "~web["):
+        assert main(["-c", cfg, "run", "e", "--limit", limit, "--dry-run", "--", "true"]) == 2
+        assert "limit pattern" in capsys.readouterr().err
+    assert main(["-c", cfg, "run", "e", "--limit", "h1", "--dry-run", "--", "true"]) == 0

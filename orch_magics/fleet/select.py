@@ -40,14 +40,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if limit is None:
         return list(labels)
     groups = groups or {}
-    words = limit_words(from_files(limit))  # every reader of a limit (review21: a dry run,
-    # `orch cp` and forwards took `@retry` for a host, where a run read the file)
-    if not words:
-        raise ConfigError(f"limit {limit!r} names no pattern")
-    for word in words:  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
-        if word[:1] in ("!", "&") and word[1:2] in ("!", "&"):
-            raise ConfigError(f"limit pattern {word!r}: a pattern takes one '!' (exclude) or "
-                              f"'&' (intersect) in front, not two")
+    words = checked_words(limit)
 
     def matching(pattern: str) -> set[str]:
         if pattern.startswith("~"):
@@ -77,6 +70,25 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     if not kept:
         raise ConfigError(f"limit {limit!r} leaves no target")
     return kept
+
+
+def checked_words(limit: str) -> list[str]:
+    """The patterns of `limit` (its `@FILE`s read: every reader of a limit, review21), each
+    checked as written, as far as no target is needed: a dry run of a fleet whose containers
+    are not found yet says what the run would (fleets13)."""
+    words = limit_words(from_files(limit))
+    if not words:
+        raise ConfigError(f"limit {limit!r} names no pattern")
+    for word in words:  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
+        if word[:1] in ("!", "&") and word[1:2] in ("!", "&"):
+            raise ConfigError(f"limit pattern {word!r}: a pattern takes one '!' (exclude) or "
+                              f"'&' (intersect) in front, not two")
+        bare = word.lstrip("!&")
+        if bare.startswith("~"):
+            _regex_matching(bare, [], {})  # compiled: a bad one is said
+        elif not _SUBSCRIPT.fullmatch(bare):
+            _ranges_expanded(bare)
+    return words
 
 
 def limit_words(limit: str) -> list[str]:

@@ -22,7 +22,7 @@ from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import from_files, limit_words, select
+from .select import checked_words, from_files, limit_words, select
 
 #: A limit word that is a glob or a range: no container name of its own.
 _GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
@@ -190,5 +190,6 @@ def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     while some are found only at run time: their labels are not known yet)."""
     targets = expand(layers)
     if limit is not None and any(t.pending is not None for t in targets):
+        checked_words(limit)  # as written: what the run would refuse at once (fleets13)
         return f"{describe(targets)} (the limit {limit} applies once the containers are found)"
     return describe(limited(targets, limit))
