@@ -333,6 +333,10 @@ def test_the_hidden_marker_counts_echoed_lines_that_scrolled_out():
     ([Stdout(b"API key: ")], True),
     ([Stdout(b"Verification code: ")], True),
     ([Stdout("[sudo] Passwort für x: ".encode())], True),
+    # notebook15: OpenSSL's two words, a prompt ended by `>`, a blank line after the prompt
+    ([Stdout(b"Enter PEM pass phrase:")], True),
+    ([Stdout(b"Enter secret> ")], True),
+    ([Stdout(b"Token:\n\n")], True),
     # a stale prompt of the other stream hid every later answer
     ([Stderr(b"Password: "), Stdout(b"got\nYour name: ")], False),
     ([Stdout(b"Your name: ")], False),

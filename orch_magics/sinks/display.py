@@ -231,9 +231,9 @@ class DisplaySink:
         a `Password: ` on stderr was hidden)."""
         stream = self._latest
         said = self._decoders[stream].partial if stream is not None else ""
-        if not said.strip() and stream is not None:
-            said = next((line for kind, line in reversed(self._tail.lines) if kind == stream),
-                        "")
+        if not said.strip() and stream is not None:  # its last line that says something (a
+            said = next((line for kind, line in reversed(self._tail.lines)  # blank one after
+                         if kind == stream and line.strip()), "")  # `Token:`: notebook15)
         return asks_secret(said)
 
     def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,

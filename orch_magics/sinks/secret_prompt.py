@@ -9,9 +9,9 @@ from .ansi import ESCAPE
 
 #: A prompt for a secret (`Password: `, `[sudo] password for ops:`, `Enter passphrase for
 #: key…:`, `API key:`, a 2FA code, sudo's prompt in other languages), its colours taken out.
-ASKS_SECRET = re.compile(r"(pass(word|phrase|code)|passwort|mot de passe|contrase|senha|"
+ASKS_SECRET = re.compile(r"(pass[ -]?(word|phrase|code)|passwort|mot de passe|contrase|senha|"
                          r"wachtwoord|парол|secret|token|api.?key|\b(pin|otp|code|key)\b)"
-                         r"[^\n]*[:?]\s*$", re.IGNORECASE)
+                         r"[^\n]*[:?>]\s*$", re.IGNORECASE)  # `pass phrase`, `secret> `
 #: What is shown of a line sent after one.
 HIDDEN = "········ (hidden: sent after a prompt for a secret)"
 
