@@ -176,6 +176,11 @@ class StillRunning(OrchError, TimeoutError):
     as Python's own would be, and shown in a notebook as one line like every OrchError."""
 
 
+class PromptInterrupted(OneLine, KeyboardInterrupt):
+    """Ctrl-C / a kernel interrupt at a secret's prompt: nothing ran (a KeyboardInterrupt,
+    said in one line, as one at a protected environment's question: notebook15)."""
+
+
 class RunInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C / kernel interrupt stopped the run; `.result` keeps the partial output."""
 

@@ -227,3 +227,28 @@ def test_the_api_from_a_thread_of_a_notebook_is_refused_not_confirmed_by_the_var
         kc.stop_channels()
         km.shutdown_kernel(now=True)
 
+
+
+def test_an_interrupt_at_a_secret_prompt_from_the_api_is_one_line(orch_kernel: str,
+                                                                  tmp_path: Path) -> None:
+    """notebook15: the API interrupted at a secret's prompt showed 134 lines of traceback,
+    where the magic (and the API at a protected environment's question) say one."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  local: {layers: []}\nsecrets: {providers: [prompt]}\nservices:\n"
+        "  usesec: {command: 'true', environment: {TOKEN: '{{secret:api_token}}'}}\n")
+    km, kc = start_new_kernel(kernel_name=orch_kernel)
+    try:
+        kc.execute_interactive(f"import orch_magics\no = orch_magics.Orchestrator("
+                               f"{str(tmp_path / 'orch.yaml')!r})", timeout=60)
+        msg_id = kc.execute("o.run('local', 'usesec')", allow_stdin=True)
+        assert kc.get_stdin_msg(timeout=30)["content"]["password"]
+        time.sleep(0.3)
+        km.interrupt_kernel()
+        reply, outputs = replies(kc, msg_id)
+        errors = [o for o in outputs if o["type"] == "error"]
+        assert [e["traceback"] for e in errors] == [
+            ["PromptInterrupted: not run: interrupted at the secret prompt"]], outputs
+        assert reply["status"] == "error"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..config.source import Source, parse_source, read_text
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
-from ..errors import ConfigError
+from ..errors import ConfigError, PromptInterrupted
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
 
 if TYPE_CHECKING:
@@ -191,6 +191,8 @@ def default_prompt(text: str) -> str | None:
         return getpass.getpass(text)
     except EOFError:  # Ctrl-D: no answer; Ctrl-C stops what asked, as it does everywhere
         return None
+    except KeyboardInterrupt:
+        raise PromptInterrupted("not run: interrupted at the secret prompt") from None
     except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
         if type(exc).__name__ == "StdinNotImplementedError":
             return None
