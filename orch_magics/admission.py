@@ -34,7 +34,7 @@ from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
 from .errors import ConfigError
 from .guard import Asker, Confirmation, ConfirmationRefused, Guard, check_allowed
-from .kernel_input import asker_here
+from .kernel_input import asker_here, watch_here
 from .plan import PlannedStep, RunPlan
 from .process.handle import ProcessHandle
 from .result import RunResult
@@ -96,6 +96,7 @@ class Gate:
         """`environment(name)`: the config's environment of that name, or a ConfigError with
         did-you-mean (a misspelt `--yes` is said, not silently ignored)."""
         self.guard = Guard()
+        watch_here()  # in a notebook: whether a person is there, for its other threads
         self._environment = environment
         #: Set by a front end that can ask a person (CLI on a terminal, a kernel with stdin).
         self.ask: Asker | None = None

@@ -76,8 +76,34 @@ def asker_here() -> Callable[[str], str | None] | None:
     if shell is None:
         return None
     if threading.current_thread() is threading.main_thread():
+        watch_cells(shell)
         return kernel_asker(shell)
-    return _refuse_off_main if has_frontend_stdin(shell) else None
+    return None if _PERSON.get(id(shell)) is False else _refuse_off_main
+
+
+#: Per shell: whether the cell that ran last was sent by a front end that takes input (a
+#: person is there), recorded as each cell starts. Off the main thread the kernel's current
+#: request is any message's (a completion, a widget's: review22), not the cell's.
+_PERSON: dict[int, bool] = {}
+
+
+def watch_here() -> None:
+    """`watch_cells` of the IPython this runs in, if any, from its main thread (an
+    Orchestrator made in a cell: a thread it starts then knows whether a person is there)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and threading.current_thread() is threading.main_thread():
+        watch_cells(shell)
+
+
+def watch_cells(shell: Any) -> None:
+    """Record, from now on, whether each cell's front end takes input (on the main thread,
+    where the current request is the cell's)."""
+    if id(shell) in _PERSON or getattr(shell, "kernel", None) is None:
+        return
+    _PERSON[id(shell)] = has_frontend_stdin(shell)
+    shell.events.register("pre_run_cell", lambda *_: _PERSON.__setitem__(
+        id(shell), has_frontend_stdin(shell)))
 
 
 def _refuse_off_main(question: str) -> str | None:

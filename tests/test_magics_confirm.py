@@ -223,6 +223,20 @@ def test_the_api_from_a_thread_of_a_notebook_is_refused_not_confirmed_by_the_var
         text = "".join(m["content"].get("text", "") for m in outputs)
         assert "a person is at this notebook, and cannot be asked from this thread" in text, text
         assert text.rstrip().endswith("True]"), text  # yes= confirms from the thread
+        # review22: a completion (or any message) the front end sent since made the thread's
+        # view of "a person is there" the completion's, and the variable confirmed the run
+        late = (f"said.clear()\nimport time\no = orch_magics.Orchestrator("  # unconfirmed
+                f"{str(tmp_path / 'orch.yaml')!r})\nthreading.Thread(target=lambda: ("
+                f"time.sleep(2), go())).start()")
+        assert kc.execute_interactive(late, allow_stdin=True, timeout=60)["content"][
+            "status"] == "ok"
+        kc.complete("o.ru", 4)
+        time.sleep(4)
+        outputs.clear()
+        kc.execute_interactive("print(said)", allow_stdin=True, timeout=60,
+                               output_hook=lambda msg: outputs.append(msg))
+        text = "".join(m["content"].get("text", "") for m in outputs)
+        assert "cannot be asked from this thread" in text, text
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
