@@ -337,8 +337,16 @@ def test_the_hidden_marker_counts_echoed_lines_that_scrolled_out():
     ([Stdout(b"Enter PEM pass phrase:")], True),
     ([Stdout(b"Enter secret> ")], True),
     ([Stdout(b"Token:\n\n")], True),
-    # a stale prompt of the other stream hid every later answer
-    ([Stderr(b"Password: "), Stdout(b"got\nYour name: ")], False),
+    # review22: a log line or a progress bar on stdout after a prompt on stderr, a colour
+    # reset after an ended prompt, sudo in any language
+    ([Stderr(b"Password: "), Stdout(b"connecting to db\n")], True),
+    ([Stderr(b"Password: "), Stdout(b"\r[##  ] 20%")], True),
+    ([Stdout(b"\x1b[33mEnter password:\n\x1b[0m")], True),
+    ([Stderr("[sudo] ops için parola: ".encode())], True),
+    ([Stderr("[sudo] ops 的密码：".encode())], True),
+    ([Stdout(b"password> ")], True),
+    # a prompt answered, then a plain one on the same stream
+    ([Stdout(b"Password: "), Stdout(b"\ngot\nYour name: ")], False),
     ([Stdout(b"Your name: ")], False),
     ([Stdout(b"hello\n")], False),
 ])

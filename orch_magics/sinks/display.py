@@ -27,7 +27,7 @@ from .base import StepKind
 from .cell_view import Snapshot, Stream, render_html, render_text
 from .file import FileProgress
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
-from .secret_prompt import HIDDEN, asks_secret
+from .secret_prompt import HIDDEN, asks_secret, visible
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
@@ -59,7 +59,6 @@ class DisplaySink:
         self._publishing = threading.Lock()
         self._tail = ColouredTail(self.tail)
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
-        self._latest: Stream | None = None  # the stream written last (`_asks_secret`)
         #: Of each stream's line not ended yet, the start already placed among the lines (a
         #: line of the other stream, or one sent, came after it): shown where it came.
         self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
@@ -221,20 +220,22 @@ class DisplaySink:
         with self._lock:
             self.byte_counts[stream] += len(data)
             self._lines_of(stream, data)
-            if data:
-                self._latest = stream
 
     def _asks_secret(self) -> bool:
-        """Whether the program's last words ask for a secret (under the lock): the line the
-        stream it wrote last is writing, else that stream's last line (a prompt ended by
-        `echo`: notebook14); not a stale prompt of the other stream's (every answer after
-        a `Password: ` on stderr was hidden)."""
-        stream = self._latest
-        said = self._decoders[stream].partial if stream is not None else ""
-        if not said.strip() and stream is not None:  # its last line that says something (a
-            said = next((line for kind, line in reversed(self._tail.lines)  # blank one after
-                         if kind == stream and line.strip()), "")  # `Token:`: notebook15)
-        return asks_secret(said)
+        """Whether the program's last words ask for a secret (under the lock), on either
+        stream: the line it is writing there, else its last line that says something (a
+        prompt ended by `echo`, a blank line or a colour reset after it: notebook14,
+        notebook15, review22). A prompt stays asked until its own stream writes on: hiding
+        a later answer shows dots, missing a password saves it (review22: a log line on
+        stdout after `Password: ` on stderr made it missed)."""
+        return any(asks_secret(self._last_words(stream)) for stream in ("stdout", "stderr"))
+
+    def _last_words(self, stream: Stream) -> str:
+        said = self._decoders[stream].partial
+        if not visible(said).strip():
+            said = next((line for kind, line in reversed(self._tail.lines)
+                         if kind == stream and visible(line).strip()), "")
+        return said
 
     def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,
                   final: bool = False) -> None:
