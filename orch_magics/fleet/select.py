@@ -128,6 +128,9 @@ def from_files(limit: str) -> str:
         found = [line for line in lines if line and not line.startswith("#")]
         if not found:
             raise ConfigError(f"limit file {path!r} (--limit {word}) names no pattern")
+        if any(line.lstrip("!&").startswith("@") for line in found):  # read once, one deep
+            raise ConfigError(f"limit file {path!r} (--limit {word}) names another file "
+                              f"(@…): a limit file holds patterns only")
         patterns_ += found
     return ",".join(patterns_)
 
