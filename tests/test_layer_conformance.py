@@ -339,18 +339,44 @@ def test_the_wrapper_finds_a_program_in_an_empty_path_element(tmp_path: Path, pa
         assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
 
 
+@pytest.mark.parametrize("ifs", ["0123456789", ","])
+def test_an_ifs_among_the_variables_splits_none_of_the_wrappers_own_words(ifs: str) -> None:
+    """chains14: the wrapper exported the command's variables into its own shell, and an IFS
+    split its unquoted words: `kill -TERM -$$` signalled nothing (a background child stayed),
+    or, with a digit of its pid, another group (`-1`: every process). The command still gets
+    the IFS in its environment."""
+    from orch_magics.layers.remote import preamble, wrapped_argv
+
+    def run(command: Command, shell: str) -> bytes:
+        sent = preamble(command)
+        done = subprocess.run(wrapped_argv(list(command.argv), len(sent), shell=shell),
+                              input=sent, capture_output=True, timeout=30,
+                              start_new_session=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    for shell in ("dash", "bash"):
+        t = token()
+        run(Command(("sh", "-c", f"sleep {t} & true"), env={"IFS": ifs}), shell)
+        assert asyncio.run(gone(t)) == [], shell  # its group got the wrapper's TERM
+        said = run(Command(("env",), env={"IFS": ifs}), shell)
+        assert f"IFS={ifs}".encode() in said.splitlines()
+
+
 def test_a_program_on_path_that_cannot_be_run_is_denied_as_execvp_says(tmp_path: Path) -> None:
     """chains13: a file on PATH without execute permission (and none that has it) is 126
     `permission denied` for execvp and the local layer; the wrapper said `command not found`."""
     from orch_magics.layers.remote import preamble, wrapped_argv
 
     (tmp_path / "no-x-prog").write_text("#!/bin/sh\necho ran\n")
-    sent = preamble(Command(("no-x-prog",), env={"PATH": f"{tmp_path}:/usr/bin:/bin"}))
-    for shell in ("dash", "bash"):
-        done = subprocess.run(wrapped_argv(["no-x-prog"], len(sent), shell=shell), input=sent,
-                              capture_output=True, timeout=30)
-        assert done.returncode == 126, (shell, done.stderr)
-        assert done.stderr.endswith(b"orch: no-x-prog: permission denied\n"), done.stderr
+    (tmp_path / "a-dir-prog").mkdir()  # chains14: a folder of that name, as execvp says too
+    for name in ("no-x-prog", "a-dir-prog"):
+        sent = preamble(Command((name,), env={"PATH": f"{tmp_path}:/usr/bin:/bin"}))
+        for shell in ("dash", "bash"):
+            done = subprocess.run(wrapped_argv([name], len(sent), shell=shell), input=sent,
+                                  capture_output=True, timeout=30)
+            assert done.returncode == 126, (shell, done.stderr)
+            assert done.stderr.endswith(f"orch: {name}: permission denied\n".encode())
 
 
 @pytest.mark.parametrize("before", [b"", b"login banner\n", b"\x1eorch", b"x" * 300])

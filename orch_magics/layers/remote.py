@@ -103,8 +103,8 @@ MAX_ARGS = 2_097_152
 #: empty element, first, inner or last, is the working directory (review21).
 _PROGRAM_CHECK = """\
 if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:; while [ -n "$_orch_p" ]; do
-  _orch_d=${_orch_p%%:*}; _orch_p=${_orch_p#*:}; [ -f "${_orch_d:-.}/$1" ] || continue
-  [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; _orch_n=1; done
+  _orch_d=${_orch_p%%:*}; _orch_p=${_orch_p#*:}; [ -e "${_orch_d:-.}/$1" ] || continue
+  [ -f "${_orch_d:-.}/$1" ] && [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; _orch_n=1; done
   [ -n "$_orch_m" ] && [ -z "$_orch_n" ];; esac; then
   printf 'orch: %s: command not found\\n' "$1" >&FD; MISSING
 elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) [ -n "$_orch_m" ];; esac; then
@@ -158,8 +158,8 @@ if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie)
   while wait "$_orch_w"; [ $? -gt 128 ]; do :; done  # not cut short by a signal
 fi
 kill -TERM -$$ 2>/dev/null
-case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2]) SESSION_TERM
-  [ -z "${_orch_stop-}" ] || { LEFT_KILL; };; esac  # a stop's: not an `exit 130` (chains13)
+case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2])  # a stop's: not an `exit 130`
+  [ -z "${_orch_stop-}" ] || { SESSION_TERM; LEFT_KILL; };; esac  # (chains13, chains14)
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in NAMED_STATUSES)
   _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -189,11 +189,14 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         if "\x00" in value:
             raise LayerError(f"cannot pass variable {key!r}: its value holds a NUL byte, which "
                              f"no variable can hold")
+        if key == "IFS":  # the wrapper's own words must not split by it (chains14: `kill
+            lines.append(f"_orch_ifs={shlex.quote(value)}\n")  # -TERM -$$` became `-1`):
+            continue  # the command gets it as it starts
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
         q = shlex.quote(command.cwd)
-        # A relative one from the login's home, never through CDPATH, and `-` a name, not
-        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12); an empty element is the working directory, as for execvp.
+        # A relative one from where the command starts, never through CDPATH, `-` a name, not
+        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12).
         # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
         # `cd` says no reason): one that exists and cannot be searched is "permission denied".
         there = shlex.quote(command.cwd if command.cwd.startswith("/") else "./" + command.cwd)
@@ -260,7 +263,8 @@ WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
     "CAUGHT", " ".join(map(str, sorted(CAUGHT)))).replace(
     "PROGRAM_CHECK", _program_check(3, "_orch_s=127", "_orch_s=126",
-                                    '(exec "$@" 2>&3 3>&-); _orch_s=$?'))
+                                    '(if [ -n "${_orch_ifs+x}" ]; then IFS=$_orch_ifs; export IFS; '
+                                    'fi; exec "$@" 2>&3 3>&-); _orch_s=$?'))
 #: Runs program $1 after a prefix, as `prefixed` gives it: checked first, so a missing one is
 #: said in orch's words, not the prefix's (`nice: 'x': No such file or directory`).
 _PREFIXED = _program_check(2, "exit 127", "exit 126", 'shift; exec "$@"')
