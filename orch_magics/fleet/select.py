@@ -174,10 +174,13 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
     if group == "all" or any(group in names for names in groups.values()):
         members = [label for label in labels
                    if group == "all" or group in groups.get(label, ())]
-    else:
+    else:  # a pattern's: a glob's (`web*[-1]`), or a negative index; not `127.0.1.1[0-2]`,
+        negative = (found[2] or "").startswith("-")  # a character class of names
+        if found[5] is not None or not (negative or _GLOB.search(group)):
+            return None
         matched = plain(group) if group.count("[") == group.count("]") else set()
         members = [label for label in labels if label in matched]
-        if not members and not (found[2] or "").startswith("-"):
+        if not members and not negative:
             return None
     layered = next((label for label in members if "/" in label), None)
     if layered is not None:  # review21: `web[0]` is a host, and these count its containers
