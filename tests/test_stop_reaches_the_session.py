@@ -71,13 +71,40 @@ def test_many_stops_at_once_on_one_connection_all_land(orch: Orchestrator, env: 
     mark = f"{os.getpid() % 1000}{len(env)}.77"
     runs = [orch.spawn(env, command=["sh", "-c", f"sleep {mark}{i} & echo ready; wait"])
             for i in range(12)]
+    # every run's own `sleep` (its wrappers hold the mark in their argv too, from the start)
+    sleeps = [f"sleep\0{mark}{i}\0" for i in range(12)]
     deadline = time.monotonic() + 60
-    while len(processes_with(f"sleep {mark}")) < 12:
-        assert time.monotonic() < deadline, processes_with(f"sleep {mark}")
+    while waiting := [s for s in sleeps if not processes_with(s)]:
+        assert time.monotonic() < deadline, waiting
         time.sleep(0.05)
     for run in runs:
         run.interrupt()
     results = [run.wait(60) for run in runs]
     # each INT landed: none had to be escalated to TERM or KILL by the stop ladder
-    assert [r.returncode for r in results] == [-2] * 12, [r.exit for r in results]
+    assert [r.returncode for r in results] == [-2] * 12, [
+        (i, r.exit, r.stderr[-300:]) for i, r in enumerate(results) if r.returncode != -2]
+    assert left_after(lambda: processes_with(mark, zombies=False), 10) == []
+
+
+@pytest.mark.parametrize("env", ["loop", "two"])
+def test_a_stop_while_the_program_is_looked_for_ends_the_run_unstarted(
+        orch: Orchestrator, env: str, tmp_path: Path) -> None:
+    """The wrapper looks the program up on PATH with its stop traps set: an interrupt that came
+    then was kept, the program started anyway and ran until the stop ladder sent TERM (a
+    fresh-clone CI run: one stop of twelve lost)."""
+    mark = f"{os.getpid() % 1000}{len(env)}.78"
+    ran = tmp_path / "ran"
+    # a long PATH before the one that holds `sh`: the look-up takes about a second
+    path = ":".join(f"/nonexistent/{i:x}" for i in range(5000)) + ":" + os.environ["PATH"]
+    run = orch.spawn(env, command=["sh", "-c", f"touch {ran}; sleep {mark}"], env={"PATH": path})
+    deadline = time.monotonic() + 30
+    while not processes_with(mark):  # the wrapper is there: its look-up comes next
+        assert time.monotonic() < deadline and not run.done, run
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert not ran.exists(), "the look-up ended before the stop: make PATH longer"
+    run.interrupt()
+    result = run.wait(30)
+    assert result.returncode == -2, result.exit
+    assert not ran.exists()
     assert left_after(lambda: processes_with(mark, zombies=False), 10) == []

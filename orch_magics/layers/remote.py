@@ -27,7 +27,8 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    nothing is watched; a container kind kills the group itself when the wrapper ended
    without its status line (`docker_exec`);
 4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126),
-   outliving any signal sent to its group but KILL (`CAUGHT`: ARGV gets it as it comes), and
+   outliving any signal sent to its group but KILL (`CAUGHT`: ARGV gets it as it comes; a
+   stop that came while ARGV was looked for ends it unstarted, as that signal would), and
    when it ends stops what is left of its process group (a background grandchild holding the
    output would otherwise keep the run open, or outlive it): the run ends when the main
    process does, with nothing left behind and no extra round-trip; when a signal ended it (a
@@ -145,7 +146,8 @@ if [ "$_orch_n" -gt 0 ]; then
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty _orch_whole
-trap : CAUGHT 2>/dev/null; trap _orch_stop=1 HUP INT QUIT TERM  # a bad number stops the first
+trap : CAUGHT 2>/dev/null  # a bad number stops the first; which stop came is kept:
+trap _orch_stop=1 HUP; trap _orch_stop=2 INT; trap _orch_stop=3 QUIT; trap _orch_stop=15 TERM
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
 trap '' TERM
@@ -263,7 +265,8 @@ WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
     "CAUGHT", " ".join(map(str, sorted(CAUGHT)))).replace(
     "PROGRAM_CHECK", _program_check(3, "_orch_s=127", "_orch_s=126",
-                                    '(if [ -n "${_orch_ifs+x}" ]; then IFS=$_orch_ifs; export IFS; '
+                                    '(if [ -n "${_orch_stop-}" ]; then exit $((128 + _orch_stop)); fi; '
+                                    'if [ -n "${_orch_ifs+x}" ]; then IFS=$_orch_ifs; export IFS; '
                                     'fi; exec "$@" 2>&3 3>&-); _orch_s=$?'))
 #: Runs program $1 after a prefix, as `prefixed` gives it: checked first, so a missing one is
 #: said in orch's words, not the prefix's (`nice: 'x': No such file or directory`).
