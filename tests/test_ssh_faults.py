@@ -255,6 +255,33 @@ async def test_dropped_connection_that_cannot_be_restored_says_what_is_left() ->
             await orch.aclose()
 
 
+async def test_a_connection_lost_for_good_leaves_no_group_of_the_session() -> None:
+    """With no reconnect, the wrapper's parent watch is what cleans up: its KILL reached only
+    the wrapper's own group, so a GNU `timeout` (a group of its own in the session) whose
+    command ignores TERM was left running for ever (review22 F11), where a stop kills it."""
+    from fixtures.sshd import SSHLab
+
+    token = f"982.{os.getpid()}"
+    with SSHLab(with_netns=False) as lab:
+        orch = _orch(lab)
+        try:
+            handle = await orch.launch(
+                "loop", command=f"timeout 300 sh -c \"trap '' TERM; echo up; sleep {token}\"")
+            events = handle.events()
+            assert await asyncio.wait_for(events.__anext__(), 10) == Stdout(b"up\n")
+            sessions = lab.loop.session_pids()
+            lab.loop.proc.kill()  # the listener first: no reconnect is possible
+            lab.loop.proc.wait()
+            kill_all(sessions)
+            [e async for e in events]
+            # the watch looks once a second, then TERM, 2 s, KILL
+            assert await asyncio.to_thread(
+                left_after, lambda: processes_with(token, zombies=False), 15) == []
+        finally:
+            kill_all(processes_with(token))
+            await orch.aclose()
+
+
 def test_a_host_that_does_not_answer_again_is_one_line_with_the_reason(tmp_path) -> None:
     """Reconnecting timed out: the error said "(reconnecting failed: )" (an asyncio timeout's
     empty text, chains finding 3); it names what timed out, within the 5 s documented."""

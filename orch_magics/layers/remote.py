@@ -133,7 +133,7 @@ if read -r _orch_l 2>/dev/null </proc/$$/stat; then
      while :; do _orch_nap || _orch_nap || exit 0; read -r _orch_l </proc/$$/stat || break
        _orch_l=${_orch_l##*) }; case $_orch_l in Z*) break;; esac; _orch_l=${_orch_l#* }
        [ "${_orch_l%% *}" = "$_orch_pp" ] || break
-     done; trap '' 23 TERM; kill -TERM -$$; SESSION_TERM; sleep 2; kill -KILL -$$
+     done; trap '' 23 TERM; kill -TERM -$$; SESSION_TERM; sleep 2; SESSION_KILL; kill -KILL -$$
     ) </dev/null >/dev/null 2>&1 & _orch_w=$!
   fi;; esac
   unset _orch_l _orch_pp
@@ -260,6 +260,7 @@ def _statuses(signals: Iterable[int]) -> str:
 #: The wrapper, with its session's other groups sent TERM after a signal ended its command
 #: (and all of it KILL a second later), and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
 WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
+    "SESSION_KILL", session_line("$$", _signal.SIGKILL)).replace(
     "LEFT_KILL", left_line("$$")).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(
     "NAMED_STATUSES", _statuses(NAMED_SIGNALS.values())).replace(
