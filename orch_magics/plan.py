@@ -323,6 +323,8 @@ def replanned(plan: RunPlan, config: Config, resolver: Resolver,
         config = load_config(*config.origin)
     environment = config.run_environment(plan.environment.name)
     service = None if plan.service is None else config.service(plan.service.name)
+    if (unseen := unseen_setting(environment.name, environment.layers)) is not None:
+        raise unseen  # before anyone is asked, as `make_plan` does (review22)
     if admissible is not None:
         admissible(dataclasses.replace(plan, environment=environment, service=service,
                                        layers=None))  # its layers unresolved, as they are now

@@ -488,6 +488,26 @@ def test_a_restart_is_admitted_under_the_guardrails_the_config_has_now(
             orch.restart("o")
 
 
+def test_a_restart_under_a_config_that_cannot_run_is_refused_before_anyone_is_asked(
+        tmp_path: Path, mark: Path) -> None:
+    """review22: a config loaded since the start protects the environment and gives it a
+    chain whose settings reach no command: the person was asked, then the run refused."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(CONFIG)
+    after.write_text(CONFIG.replace(
+        "  local: {layers: []}",
+        "  local:\n    protected: true\n    layers:\n"
+        "      - {type: local, config: {environment: {A: b}}}\n"
+        "      - {type: ssh, config: {host: nowhere.invalid}}"))
+    with Orchestrator(load_config(before)) as orch:
+        orch.start("local", "other", name="o").wait(20)
+        orch.load(after)
+        ask = orch.gate.ask = Answers("local")
+        with pytest.raises(ConfigError, match=f"{after}:5: environment 'local': ") as err:
+            orch.restart("o")
+        assert "has no effect" in str(err.value) and ask.questions == []
+
+
 def test_automatic_restarts_stop_when_a_load_narrows_or_protects_the_environment(
         tmp_path: Path) -> None:
     """runs6: restarts of a policy went on under the guardrails the run started with: a
