@@ -665,7 +665,8 @@ def test_the_audit_trail_says_a_copy_failed_on_this_side(tmp_path: Path, small_d
     end's script ended, `exit 0`, or `interrupted` when the copy stopped it for its error, and
     `orch audit --failed` did not list it."""
     from orch_magics.audit import AuditLog, verify
-    from orch_magics.audit.query import runs
+    from orch_magics.audit.query import audited_runs, runs
+    from orch_magics.config.model import AuditSettings
 
     log = tmp_path / "audit.jsonl"
     src = tmp_path / "big"
@@ -678,3 +679,9 @@ def test_the_audit_trail_says_a_copy_failed_on_this_side(tmp_path: Path, small_d
     assert run.failed and run.end is not None and "No space left on device" in run.end["error"]
     assert run.row()[4].startswith("failed: cannot write"), run.row()
     assert verify(str(log)) == (3, None)  # start, the script's end, the copy's: a whole chain
+    # review22: the later end updates the first, read from either end of the log: the row
+    # keeps the script's duration, `--json` its exit and output digest
+    (newest,) = audited_runs(AuditSettings(path=str(log)), last=1)
+    for read in (run, newest):
+        assert read.row()[5].endswith("s") and read.row()[4] == run.row()[4], read.row()
+        assert read.end is not None and "exit_code" in read.end and read.end["stdout_bytes"] > 0

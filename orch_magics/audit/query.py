@@ -101,11 +101,16 @@ HEADER = ("time (UTC)", "who", "env/target", "service or command", "exit", "dura
 
 
 def runs(records: Iterable[dict[str, Any]]) -> Iterator[AuditedRun]:
-    """Join start and end records by id, in start order (a refusal stands alone)."""
+    """Join start and end records by id, in start order (a refusal stands alone); a run's
+    later end record updates its first (review22: a copy's kept no duration or exit)."""
     starts: dict[str, dict[str, Any]] = {}
     ends: dict[str, dict[str, Any]] = {}
     for record in records:
-        (starts if _opens(record) else ends)[str(record.get("id"))] = record
+        run_id = str(record.get("id"))
+        if _opens(record):
+            starts[run_id] = record
+        else:  # a second end (a copy that failed after its run) says what the first did not
+            ends[run_id] = {**ends.get(run_id, {}), **record}
     for run_id, start in starts.items():
         yield AuditedRun(start, ends.get(run_id))
 
@@ -167,7 +172,7 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
         seen = True
         run_id = str(record.get("id"))
         if not _opens(record):
-            ends.setdefault(run_id, record)  # the newest, as `runs` keeps it
+            ends[run_id] = {**record, **ends.get(run_id, {})}  # newer fields win, as in `runs`
             continue
         found += select([AuditedRun(record, ends.pop(run_id, None))], env=env, since=when,
                         failed=failed)
