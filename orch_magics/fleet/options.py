@@ -35,9 +35,9 @@ class FleetOptions:
             raise ConfigError(f"limit takes patterns in one str ('web-*,!web-03'), not "
                               f"{type(self.limit).__name__}")
         if self.limit is not None and "@" in self.limit:  # `@FILE`: read once, here
-            from .select import from_files  # not on a single run's start-up path
+            from .select import read_limit  # not on a single run's start-up path
 
-            object.__setattr__(self, "limit", from_files(self.limit))
+            object.__setattr__(self, "limit", read_limit(self.limit))
         if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
                 or self.parallel < 1:
             raise ConfigError(f"parallel (--parallel) must be a whole number, at least 1, not "

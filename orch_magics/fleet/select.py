@@ -7,7 +7,7 @@ came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match; `~REGEX` is a regular expression matched from
 the start of a label, a part or a group (`~web-0[1-3]$`, `!~.*-canary`); `group[N]`,
 `group[-1]`, `group[1:3]` pick a group's targets by position, as Ansible's subscripts do;
-`@FILE` reads patterns from a file, one a line (`from_files`). A pattern that
+`@FILE` reads patterns from a file, one a line (`read_limit`, where a limit is given). A pattern that
 matches nothing, or a limit that selects nothing, is an error naming the labels (and groups)
 there are.
 """
@@ -73,13 +73,16 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
 
 
 def checked_words(limit: str) -> list[str]:
-    """The patterns of `limit` (its `@FILE`s read: every reader of a limit, review21), each
-    checked as written, as far as no target is needed: a dry run of a fleet whose containers
-    are not found yet says what the run would (fleets13)."""
-    words = limit_words(from_files(limit))
+    """The patterns of `limit` (its `@FILE`s already read by `read_limit`), each checked as
+    written, as far as no target is needed: a dry run of a fleet whose containers are not
+    found yet says what the run would (fleets13)."""
+    words = limit_words(limit)
     if not words:
         raise ConfigError(f"limit {limit!r} names no pattern")
-    for word in words:  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
+    for word in words:
+        if word.startswith("@"):  # read where a limit is given, once (review22: re-read by
+            raise ConfigError(f"limit pattern {word!r}: a limit file is read only where a "  # each
+                              f"limit is given (--limit @FILE, limit='@FILE')")  # reader)  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
         if word[:1] in ("!", "&") and word[1:2] in ("!", "&"):
             raise ConfigError(f"limit pattern {word!r}: a pattern takes one '!' (exclude) or "
                               f"'&' (intersect) in front, not two")
@@ -100,6 +103,12 @@ def limit_words(limit: str) -> list[str]:
     if "," in limit or _is_ipv6(address) or limit.count("[") != limit.count("]"):
         return [w.strip() for w in limit.split(",") if w.strip()]
     return _COLON_WORDS.findall(limit)
+
+
+def read_limit(limit: str | None) -> str | None:
+    """A limit as given (`--limit`, `limit=`) with its `@FILE`s read: once, where it enters,
+    so every reader after (a dry plan, the lookup, a rerun) sees the same targets."""
+    return None if limit is None else from_files(limit)
 
 
 def from_files(limit: str) -> str:

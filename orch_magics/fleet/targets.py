@@ -22,7 +22,7 @@ from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import checked_words, from_files, limit_words, select
+from .select import checked_words, limit_words, read_limit, select
 
 #: A limit word that is a glob or a range: no container name of its own.
 _GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
@@ -151,7 +151,6 @@ def limited_reached(targets: Sequence[Target], limit: str | None) -> list[Target
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not unreached:
         return limited(targets, limit)
-    limit = from_files(limit)
     found = {t.label.rpartition("/")[2] for t in targets if t.pending is None}
     known = {part for t in targets for part in (*t.label.split("/"), *t.groups)}
     named = {word.lstrip("&").rpartition("/")[2] for word in limit_words(limit)
@@ -187,9 +186,10 @@ def check_found(environment: str, targets: Sequence[Target], found: Sequence[Tar
 
 def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     """`describe` of the targets `--limit` keeps, for a dry run (all of them, with a note,
-    while some are found only at run time: their labels are not known yet)."""
-    targets = expand(layers)
-    if limit is not None and any(t.pending is not None for t in targets):
-        checked_words(limit)  # as written: what the run would refuse at once (fleets13)
+    while some are found only at run time: their labels are not known yet). `limit` as
+    given: its `@FILE`s are read here."""
+    targets, read = expand(layers), read_limit(limit)
+    if read is not None and any(t.pending is not None for t in targets):
+        checked_words(read)  # as written: what the run would refuse at once (fleets13)
         return f"{describe(targets)} (the limit {limit} applies once the containers are found)"
-    return describe(limited(targets, limit))
+    return describe(limited(targets, read))

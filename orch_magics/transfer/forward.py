@@ -27,6 +27,7 @@ from ..admission import Gate, Ticket
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.lookup import recordable, resolve_all
+from ..fleet.select import read_limit
 from ..fleet.targets import Target, expand, the_one
 from ..guard import check_allowed
 from ..layers.base import Launcher, Pooled, TunnelCarrier
@@ -243,7 +244,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     On a fleet, `limit` names the one target to reach."""
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
-    host = check_host(host)
+    host, limit = check_host(host), read_limit(limit)
     planned = functools.partial(places.plan, environment,
                                 command=["orch-forward", address(host, port)])
     plan = planned(dry_run=True)  # admitted before any secret of its layers is asked

@@ -14,6 +14,7 @@ from typing import Union
 
 from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
+from ..fleet.select import read_limit
 from ..guard import check_allowed
 from ..plan import RunPlan
 from ..text import no_byte_at
@@ -97,6 +98,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     each target's copy goes to LOCAL/<label>/)."""
     source = path_of(remote, "remote path")
     into = None if local is None else local_path_of(local)
+    limit = read_limit(limit)
     if not source:
         raise TransferError("give the remote path to copy")
     planned = functools.partial(runs.plan, environment, command=list(get_command(source).argv))
@@ -122,6 +124,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     dest = path_of(remote, "remote path")
     if not dest:
         raise TransferError("give the remote path to copy to")
+    limit = read_limit(limit)
     name = os.path.basename(os.path.abspath(source.path))
     command = put_command(dest, name, source.kind, source.mode)
     planned = functools.partial(runs.plan, environment, command=list(command.argv))
