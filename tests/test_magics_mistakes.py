@@ -55,8 +55,11 @@ SETTINGS = [
     ("headless_lines = -5", "Orch.headless_lines needs a number of lines > 0, or None"),
     ("headless_lines = 0", "Orch.headless_lines needs a number of lines > 0, or None"),
     ("headless_bytes = 0", "Orch.headless_bytes needs a number of bytes > 0, or None"),
-    ("timeout = -1", "Orch.timeout needs a number of seconds > 0, or None"),
-    ("timeout = 0", "Orch.timeout needs a number of seconds > 0, or None"),
+    ("timeout = -1", "Orch.timeout needs a number of seconds > 0 and at most 1e+09, or None"),
+    ("timeout = 0", "Orch.timeout needs a number of seconds > 0 and at most 1e+09, or None"),
+    # basics12: taken, then every cell without its own --timeout refused it
+    ("timeout = 2e9", "Orch.timeout needs a number of seconds > 0 and at most 1e+09, or None"),
+    ("update_interval = 1e10", "Orch.update_interval needs a number of seconds > 0 and at most"),
     ("update_interval = -1", "Orch.update_interval needs a number of seconds > 0"),
     ("update_interval = float('inf')", "Orch.update_interval needs a number of seconds > 0"),
     # config tester: True became a 1-second timeout on every run, 1e3 a tail of 1000
