@@ -46,7 +46,8 @@ and notes in them. Editors with yaml-language-server complete and check keys fro
 out of the ranges below (and NaN or infinity), regular expressions and jq programs that do not
 compile, malformed placeholders (`{{secret:x}`, `{secret:x}}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`, one nested
 in a default: `{{env:X:-{{secret:y}}}}`), an environment or service name that starts with
-`-` (a command line reads it as an option), holds a control or format character or mixes
+`-` (a command line reads it as an option), starts or ends with a space (`prod ` would list
+as `prod`), holds a control or format character or mixes
 Latin, Cyrillic or Greek letters (`prоd` with a Cyrillic `о` would look like `prod`), an
 environment name holding `,` (`ORCH_CONFIRM` separates names with commas), an
 empty working directory (`working_dir: ""`, `workdir: ""`: leave the key out for the default)

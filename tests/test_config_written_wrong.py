@@ -323,6 +323,12 @@ def test_a_space_before_the_default_still_reads_the_variable(
      "LETTER O): such a name can look like another one exactly"),
     ('environments: {l: []}\nservices: {"\u0441heck": {command: x}}', "service name "
      "'\u0441heck' mixes Cyrillic and Latin letters"),
+    # basics12: `prod ` (unprotected) ran unasked beside a protected `prod`, listed alike
+    ('environments: {prod: {layers: [], protected: true}, "prod ": []}', "environment name "
+     "'prod ' starts or ends with a space: it would show as 'prod', another name"),
+    ('environments: {l: []}\nservices: {"\u00a0s": {command: x}}', "service name '\\xa0s' "
+     "starts or ends with a space"),
+    ('environments: {" ": []}', "a mapping key must not be only spaces (' ')"),
 ])
 def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
                                                                      said: str) -> None:

@@ -11,13 +11,16 @@ JOINERS = "\u200c\u200d"
 
 
 def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
-    """Refuse a name no front end can take or show: one read as an option (`-x`), one
-    holding control or format characters (an escape sequence, a line break or a bidi
+    """Refuse a name no front end can take or show: one read as an option (`-x`), one with
+    spaces around it (shown as the name without them), one holding control or format characters (an escape sequence, a line break or a bidi
     override would reach the terminal in `orch ls` and in every message naming it), or one
     mixing scripts whose letters look alike (`pr\u043ed` is not `prod`)."""
     if name.startswith("-"):
         raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
                               f"read it as an option", at_key=True)
+    if name != name.strip():  # basics12: `prod ` next to a protected `prod` listed as it
+        raise src.error(path, f"{kind} name {name!r} starts or ends with a space: it would "
+                              f"show as {name.strip()!r}, another name", at_key=True)
     if kind == "environment" and "," in name:
         raise src.error(path, f"environment name {name!r} holds ',': ORCH_CONFIRM lists "
                               f"environments separated by commas, so it could never name it",

@@ -361,7 +361,8 @@ class _Converter:
         if node.tag != _STR_TAG:
             self.scalar(node)  # still refuse what YAML itself refuses (`!!int x:`)
         if not node.value.strip():
-            raise self.error(node, "a mapping key must not be empty")
+            raise self.error(node, "a mapping key must not be empty" if not node.value else
+                             f"a mapping key must not be only spaces ({node.value!r})")
         return str(node.value)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
