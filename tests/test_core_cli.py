@@ -67,6 +67,27 @@ def test_a_configs_terminal_escapes_cannot_hide_what_it_would_run(tmp_path: Path
         assert "exit 0 \\x1b[1G\\x1b[2Kecho deploying" in r.stdout.decode(), r.stdout
 
 
+@pytest.mark.parametrize("words", [["ls"], ["check"]])
+def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
+        tmp_path: Path, words: list[str]) -> None:
+    """basics12: a description of two lines broke the listing, a wide name pushed its row out
+    of line, and `[sh, -c, "echo a b", "x y"]` read `sh -c echo a b x y`, another command."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  a:\n    layers: []\n    description: |\n"
+                   "      First line.\n      Second line.\n  \u74b0\u5883: []\n"
+                   "services:\n  argv: {command: [sh, -c, 'echo a b; echo $0', 'x y']}\n"
+                   "  e: {command: [printf, \"%s\\n\", '', z]}\n")
+    r = orch("-c", str(cfg), *words)
+    lines = r.stdout.decode().splitlines()[words == ["check"]:]  # after check's `ok: FILE`
+    assert r.returncode == 0 and lines[:6] == [
+        "environments:",
+        "  a                    local  \u2014 First line.",
+        "  \u74b0\u5883                 local",
+        "services:",
+        "  argv                 sh -c 'echo a b; echo $0' 'x y'",
+        "  e                    printf '%s\\n' '' z"], lines
+
+
 def test_version() -> None:
     from orch_magics import __version__
 

@@ -11,6 +11,7 @@ import argparse
 import gc
 import io
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from ..config.loader import load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
 from ..secrets import ShortSecretWarning
-from ..text import printable
+from ..text import columns, printable
 from . import output
 from .audit import audit_command
 from .grammar import Parser, orch_parser
@@ -50,18 +51,20 @@ def _load(args: argparse.Namespace) -> Config:
 def _listing(config: Config) -> str:
     from ..fleet.targets import describe, expand  # fleets only: `orch run` starts without it
 
+    def row(name: str, text: str) -> str:  # padded by columns: a wide name takes two each
+        first = text.strip().splitlines()[0] if text.strip() else ""  # one line a name
+        return f"  {name}{' ' * max(1, 21 - columns(name))}{first}"
+
     out = ["environments:"]
     for name, env in config.environments.items():
-        desc = f"  — {env.description}" if env.description else ""
-        out.append(f"  {name:<20} {env.describe()}{desc}")
+        out.append(row(name, env.describe() + (f"  — {env.description.strip()}"
+                                               if env.description else "")))
         if env.is_fleet:
-            out.append(f"  {'':<20} {describe(expand(env.layers))}")
+            out.append(row("", describe(expand(env.layers))))
     out.append("services:")
-    for name, svc in config.services.items():
-        desc = svc.description or (svc.command if isinstance(svc.command, str)
-                                   else " ".join(svc.command))
-        desc = desc.strip().splitlines()[0] if desc.strip() else ""
-        out.append(f"  {name:<20} {desc}")
+    for name, svc in config.services.items():  # a list as the shell line it runs (basics12)
+        out.append(row(name, svc.description or (svc.command if isinstance(svc.command, str)
+                                                 else printable(shlex.join(svc.command)))))
     return printable("\n".join(out), lines=True)  # a config's escapes cannot repaint it
 
 
