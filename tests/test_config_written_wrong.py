@@ -338,6 +338,15 @@ def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
     assert said in str(err) and str(err).startswith("conf.yaml:")
 
 
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "---\n", "---\n# nothing yet\n",
+                                  "--- \n...\n"])
+def test_a_file_with_nothing_in_it_yet_is_an_empty_config(text: str) -> None:
+    """basics12: `---` (how a services.yaml is often begun) was refused as not a mapping,
+    pointing past the file's end, where an empty or comment-only file loads."""
+    config = load_config_text(text)
+    assert (config.environments, config.services) == ({}, {})
+
+
 def test_names_in_one_script_load() -> None:
     config = load_config_text('environments: {"\u043f\u0440\u043e\u0434": [], "caf\u00e9": [], '
                               '"\u03c0\u03c1\u03bf\u03b4": [], "\u672c\u756a": []}')

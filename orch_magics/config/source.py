@@ -28,6 +28,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 Path_ = tuple[Any, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
@@ -255,6 +256,8 @@ def parse_source(text: str, name: str = "<string>",
                               "allowed in YAML", file=name, line=line) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"YAML error: {_one_line(str(exc))}", file=name) from None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG and not node.value:
+            node = None  # `---` and nothing: an empty document, as an empty file (basics12)
         if node is not None:
             src.index[()] = (None, node)
         src.data = {} if node is None else _Converter(src, tags or {}, merges).convert(node, 0, ())
