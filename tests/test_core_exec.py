@@ -375,6 +375,10 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
     # cat is stopped, not given an EOF: it may or may not have echoed the first line by then
     assert res.stdout in ("", "first\n") and not res.ok
     assert "stdin source failed: OSError: the disk went away" in res.describe_failure()
+    # basics12: the repr, `outcome()`, `ps` and `orch audit` said only "killed by SIGINT", as
+    # if something outside had stopped it
+    assert res.outcome() == "killed by SIGINT; stdin source failed: OSError: the disk went away"
+    assert "SIGINT; stdin source failed" in repr(res)
     # a source that cannot be sent at all is refused before the command starts (it was
     # started, then stopped: "cannot use int as stdin")
     with pytest.raises(ConfigError, match="stdin takes str, bytes, .* not int"):

@@ -59,7 +59,8 @@ class Exit:
                 name = _signal.Signals(self.signal).name
             except ValueError:
                 name = f"signal {self.signal}"
-            return f"killed by {name}"
+            # a stop orch made for a reason (its stdin source failed) says it (basics12)
+            return f"killed by {name}" + (f"; {self.error}" if self.error else "")
         if self.code is not None:  # exit 0 and yet failed (output not kept): it says why
             return f"exit {self.code}" + (f"; {self.error}" if self.error else "")
         return f"failed: {self.error}" if self.error else "unknown end"
