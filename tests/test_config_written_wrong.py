@@ -406,6 +406,15 @@ def test_a_value_read_as_a_comment_says_so_and_how_to_quote_it() -> None:
     assert load_config_text(fine).environments["e"].layers[0].config.user == "#0"
 
 
+def test_sudo_may_not_keep_its_own_prompt_for_the_target() -> None:
+    """kinds11: the prompt orch answers with the password travels in SUDO_PROMPT; a target
+    given it (`--preserve-env=SUDO_PROMPT`) could print it from its profile and be answered."""
+    err = error_of("environments:\n  e:\n    layers:\n      - {type: sudo, config: "
+                   "{user: app, preserve_env: [LANG, SUDO_PROMPT]}}\n")
+    assert str(err).startswith("conf.yaml:4:") and "SUDO_PROMPT holds the prompt orch " \
+        "answers with the password: the target user must not see it" in str(err), err
+
+
 def test_a_password_read_as_a_comment_is_not_shown() -> None:
     """The hint quotes what was written, except where a password stands."""
     text = ("environments:\n  a: {layers: []}\nservices:\n  s:\n    command: x\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,47 @@ def test_fleet_targets_through_the_layer(sudo_lab: Any, chatty: Path, ssh_lab: A
             ["payload\n"] * 2
     finally:
         o.close()
+
+
+#: A hostile login profile of the target: it looks for orch's sudo prompt in every process
+#: it can read (argvs, environments, its own), and if it finds it, prints it and reads the
+#: answer, as sudo would.
+STEALING = """\
+p=$(printf '%s' "${SUDO_PROMPT-}" | grep -o 'orch-sudo-prompt-[0-9a-f]*:')
+[ -n "$p" ] || p=$(cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' \\
+  | grep -o 'orch-sudo-prompt-[0-9a-f]*:' | head -n 1)
+echo "profile found: ${p:-nothing}" >&2
+[ -z "$p" ] || { printf '%s' "$p" >&2; IFS= read -r stolen; printf '%s\\n' "$stolen" > STOLEN; }
+"""
+
+
+@pytest.mark.parametrize("target", ["free", "target"])
+def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: Path,
+                                                      monkeypatch: Any, target: str) -> None:
+    """kinds11: sudo's prompt was on its argv, and with `login: true` orch answered it wherever
+    it came before the command: the target's profile printed it and was sent the login user's
+    password (a NOPASSWD target, or a cached ticket; where sudo had asked first, the right
+    password was then said to be wrong)."""
+    user = getattr(sudo_lab, target)
+    home = Path("/home") / user  # useradd -M: the target's home, made for the test
+    stolen = tmp_path / "STOLEN"
+    home.mkdir()
+    try:
+        (home / ".profile").write_text(STEALING.replace("> STOLEN", f"> {stolen}"))
+        for path in (home, home / ".profile", tmp_path):
+            _own(path, user)
+        monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+        layers = [sudo_lab.layer(sudo_lab.login),
+                  sudo_lab.layer(user, password=True, login="true")]
+        text = "environments:\n  e:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+        with Orchestrator(load_config_text(text)) as orch:
+            for _ in range(2):  # the second with sudo's ticket cached: it does not ask
+                result = orch.run("e", command="id -un")
+                assert (result.returncode, result.stdout) == (0, f"{user}\n"), result.stderr
+                assert "profile found: nothing" in result.stderr, result.stderr
+        assert not stolen.exists()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_the_mark_is_found_across_chunks_and_output_is_not_held() -> None:

@@ -25,6 +25,13 @@ def _user_name(value: str) -> None:
         raise ValueError(f"{value!r} is not a user name (or #uid)")
 
 
+def _kept_names(names: tuple[str, ...]) -> None:
+    variable_names(names)
+    if "SUDO_PROMPT" in names:  # the prompt is answered with the password: never the target's
+        raise ValueError("SUDO_PROMPT holds the prompt orch answers with the password: the "
+                         "target user must not see it")
+
+
 @masked_repr  # its password is a resolved secret
 @dataclass(frozen=True)
 class SudoConfig:
@@ -42,7 +49,7 @@ class SudoConfig:
         "doc": "Run a login shell first (`sudo -i`: the target's environment and home)."})
     preserve_env: tuple[str, ...] = field(default=(), metadata={
         "doc": "Variables of the previous place that sudo keeps (`--preserve-env=…`).",
-        "check": variable_names})
+        "check": _kept_names})
     timeout: float = field(default=15.0, metadata={
         "doc": "Seconds for sudo to authenticate and start the command.", "gt": 0,
         "le": MAX_SECONDS})

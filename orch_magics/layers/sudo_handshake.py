@@ -1,12 +1,15 @@
 """The conversation with sudo before the command runs: prompt, password, start, pid.
 
-The previous place runs ``sudo -S -p PROMPT -u USER [-i] -- [exec] sh -c BOOT`` (`exec` with
-`-i`: the login shell hands over to BOOT). On the stream where sudo talks (stderr; the one
-stream when the handle it got is a terminal's, whether the command asked for one or the place
-gives every process one, as a docker layer with `tty: true` does):
+The previous place runs ``sudo -S -u USER [-i] -- [exec] sh -c BOOT`` with PROMPT in its
+``SUDO_PROMPT`` (`exec` with `-i`: the login shell hands over to BOOT). On the stream where sudo
+talks (stderr; the one stream when the handle it got is a terminal's, whether the command asked
+for one or the place gives every process one, as a docker layer with `tty: true` does):
 
 1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
-   one means the password was wrong, a prompt without a configured password is an error;
+   one means the password was wrong, a prompt without a configured password is an error.
+   PROMPT is on no argv, and sudo gives it to no command (`preserve_env` may not name it):
+   with `-i` the target's profile runs before BOOT, on the same streams, and one that could
+   print PROMPT would be sent the login user's password (kinds11);
 2. BOOT prints ``OUTMARK`` on stdout and ``TOKEN`` once sudo has let it run, then reads the
    script from stdin (so no user text crosses `sudo -i`'s re-quoting by a login shell, which
    expands `$NAME` and drops newlines: BOOT itself holds neither). The script starts
@@ -54,7 +57,7 @@ class Script:
     """One sudo invocation: its argv, and what is sent once sudo lets it run."""
 
     argv: list[str]
-    prompt: bytes
+    prompt: bytes  # sudo's, through SUDO_PROMPT (see 1)
     token: bytes
     outmark: bytes  # BOOT's line on stdout: what came before it there is not the command's
     body: bytes  # the script BOOT reads, then the wrapper's preamble
@@ -69,8 +72,8 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     Whether the place gives sudo a terminal is not the command's to say (a docker layer's
     `tty: true` gives every exec one), so BOOT asks its stdin: on a terminal it makes it raw
     to read the script, and the preamble restores it."""
-    nonce = os.urandom(8).hex()
-    prompt, token = f"orch-sudo-prompt-{nonce}:", f"orch-sudo-ok-{nonce}"
+    nonce = os.urandom(8).hex()  # seen on argvs: the prompt's own is not (see 1)
+    prompt, token = f"orch-sudo-prompt-{os.urandom(16).hex()}:", f"orch-sudo-ok-{nonce}"
     outmark = f"orch-sudo-out-{nonce}"
     pre = RESTORE + preamble(command, always=True)  # RESTORE makes it never empty
     body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre), nonce=nonce))).encode(
@@ -81,7 +84,7 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     # the login shell of `sudo -i` would wait for BOOT and say `Killed` when a stop ends it
     # with KILL, as if the command had said it: it execs BOOT, its environment kept
     handover = ["exec"] if login else []
-    argv = ["sudo", "-S", "-p", prompt, *sudo_options, "--", *handover, "sh", "-c", boot]
+    argv = ["sudo", "-S", *sudo_options, "--", *handover, "sh", "-c", boot]
     return Script(argv, prompt.encode(), token.encode(), outmark.encode(), body + pre, login,
                   nonce)
 

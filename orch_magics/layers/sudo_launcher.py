@@ -62,8 +62,9 @@ class SudoLauncher(Launcher):
                              f"(at {self.where}): pass large data on stdin or in a file")
         script = build(command, self.options(login), login)
         assert self.inner is not None
-        handle = await self.inner.launch(Command(tuple(script.argv), tty=command.tty,
-                                                 size=command.size))
+        handle = await self.inner.launch(Command(  # the prompt on no argv (sudo_handshake)
+            tuple(script.argv), env={"SUDO_PROMPT": script.prompt.decode()}, tty=command.tty,
+            size=command.size))
         talk = Conversation(handle, script, self.config.password, self.config.user)
         try:
             return await asyncio.wait_for(talk.run(), self.config.timeout)
