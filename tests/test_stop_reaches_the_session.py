@@ -91,11 +91,12 @@ def test_a_stop_while_the_program_is_looked_for_ends_the_run_unstarted(
         orch: Orchestrator, env: str, tmp_path: Path) -> None:
     """The wrapper looks the program up on PATH with its stop traps set: an interrupt that came
     then was kept, the program started anyway and ran until the stop ladder sent TERM (a
-    fresh-clone CI run: one stop of twelve lost)."""
+    fresh-clone CI run: one stop of twelve lost). And the look-up went on to its end, so the
+    ladder's TERM, 2 s after the INT, replaced the stop it had kept (chains15)."""
     mark = f"{os.getpid() % 1000}{len(env)}.78"
     ran = tmp_path / "ran"
-    # a long PATH before the one that holds `sh`: the look-up takes about a second
-    path = ":".join(f"/nonexistent/{i:x}" for i in range(5000)) + ":" + os.environ["PATH"]
+    # a long PATH before the one that holds `sh`: the look-up takes about 3 s (dash, 124 kB)
+    path = ":".join(f"/n/{i:x}" for i in range(16000)) + ":" + os.environ["PATH"]
     run = orch.spawn(env, command=["sh", "-c", f"touch {ran}; sleep {mark}"], env={"PATH": path})
     deadline = time.monotonic() + 30
     while not processes_with(mark):  # the wrapper is there: its look-up comes next

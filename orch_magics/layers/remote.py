@@ -101,14 +101,17 @@ MAX_ARGS = 2_097_152
 #: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
 #: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`. A name is looked
 #: for on PATH as execvp does: a shell builtin (`eval`, `cd`) is no program (chains12), and an
-#: empty element, first, inner or last, is the working directory (review21).
+#: empty element, first, inner or last, is the working directory (review21). A stop that came
+#: (the wrapper's traps set `_orch_stop`) ends the search at once: RUN ends unstarted (chains15).
 _PROGRAM_CHECK = """\
-if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:; while [ -n "$_orch_p" ]; do
+if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:
+  while [ -n "$_orch_p" ] && [ -z "${_orch_stop-}" ]; do
   _orch_d=${_orch_p%%:*}; _orch_p=${_orch_p#*:}; [ -e "${_orch_d:-.}/$1" ] || continue
   [ -f "${_orch_d:-.}/$1" ] && [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; _orch_n=1; done
-  [ -n "$_orch_m" ] && [ -z "$_orch_n" ];; esac; then
+  [ -n "$_orch_m" ] && [ -z "$_orch_n" ] && [ -z "${_orch_stop-}" ];; esac; then
   printf 'orch: %s: command not found\\n' "$1" >&FD; MISSING
-elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) [ -n "$_orch_m" ];; esac; then
+elif case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ];; *) [ -n "$_orch_m" ];; esac \\
+    && [ -z "${_orch_stop-}" ]; then
   printf 'orch: %s: permission denied\\n' "$1" >&FD; DENIED
 else
   RUN
@@ -146,8 +149,9 @@ if [ "$_orch_n" -gt 0 ]; then
   if [ -n "${_orch_tty-}" ]; then printf '\036orch-ready\n'; fi
 fi
 unset _orch_n _orch_p _orch_tty _orch_whole
-trap : CAUGHT 2>/dev/null  # a bad number stops the first; which stop came is kept:
-trap _orch_stop=1 HUP; trap _orch_stop=2 INT; trap _orch_stop=3 QUIT; trap _orch_stop=15 TERM
+trap : CAUGHT 2>/dev/null  # a bad number stops the first; which stop came first is kept:
+trap ': ${_orch_stop:=1}' HUP; trap ': ${_orch_stop:=2}' INT; trap ': ${_orch_stop:=3}' QUIT
+trap ': ${_orch_stop:=15}' TERM
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
 trap '' TERM
