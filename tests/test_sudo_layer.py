@@ -301,6 +301,11 @@ async def test_a_directory_the_target_may_not_enter_is_not_called_missing(base, 
         for cwd, why in cases:
             assert await run(ex, Command(("pwd",), cwd=cwd)) == (
                 b"", f"orch: {why}\n".encode(), Exit(code=126))
+            # kinds11: under a terminal it ended before the terminal was ready, and was said
+            # as sudo not started, "check that layer's workdir", an error with no status
+            out, err, end = await run(ex, Command(("pwd",), cwd=cwd, tty=True))
+            assert (out.replace(b"\r", b""), err, end) == (
+                f"orch: {why}\n".encode(), b"", Exit(code=126)), (out, err, end)
     finally:
         behind.rmdir()
 

@@ -89,6 +89,11 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
                   nonce)
 
 
+async def _ended(end: Exit) -> AsyncIterator[Event]:
+    """The rest of a handle's events once its end was read: that end."""
+    yield end
+
+
 class Heading:
     """Splits a run's stdout (without a terminal) at BOOT's `OUTMARK` line: what came before
     is the login shell's and its profile's, what follows the command's. Output is passed on at
@@ -168,6 +173,12 @@ class Conversation:
         events = self.handle.events()
         async for event in events:
             if isinstance(event, Exit):
+                if self.pid:  # the command's wrapper ran and ended before the terminal was
+                    # ready (a working_dir it could not enter): its end, not a refusal
+                    self.keep(self.raw)  # (kinds11: blamed on the layer before sudo)
+                    self.raw = b""
+                    return Started(self.handle, _ended(event), self.pid, self.script.nonce,
+                                   self.tty, self.early, self.heading)
                 raise self.refusal(event)
             if not self.talking(event):
                 self.other(event)

@@ -116,7 +116,7 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     said = _last_line(text)
     low = text.lower()
     status = f"exit {end.code}" if end.code is not None else f"signal {end.signal}"
-    if end.code == 126 and (place := _PLACE_CWD.search(text)) is not None:
+    if end.code == 126 and not heard.started and (place := _PLACE_CWD.search(text)):
         return (f"sudo was not started: the layer before it could not use its working "
                 f"directory ({place[1]}): check that layer's workdir"), LayerError
     if end.code == 127 and "sudo" in low and "not found" in low:
