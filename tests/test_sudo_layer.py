@@ -71,6 +71,21 @@ async def test_password_rule_runs_as_the_target(base, sudo_lab, where, monkeypat
     assert (out.decode(), err, end) == (f"{sudo_lab.target}\nfed on stdin\n", b"", Exit(code=0))
 
 
+async def test_sudo_s_lecture_is_kept_on_stderr(base, sudo_lab, monkeypatch) -> None:
+    """kinds11: what sudo said before its prompt (its lecture, a notice of PAM's) was dropped,
+    where the docs say what the place said before the command started is kept."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, [sudo_lab.layer(sudo_lab.login),
+                         sudo_lab.layer(sudo_lab.target, password=True)])
+    with sudo_lab.rules(f"Defaults:{sudo_lab.login} lecture=always\n"):
+        out, err, end = await run(ex, Command(("id", "-un")))
+        assert (out, end) == (f"{sudo_lab.target}\n".encode(), Exit(code=0))
+        assert b"usual lecture" in err and sudo_lab.password.encode() not in err, err
+        out, err, end = await run(ex, Command(("id", "-un"), tty=True))
+        assert end == Exit(code=0) and b"usual lecture" in out, out
+        assert out.replace(b"\r", b"").endswith(f"\n{sudo_lab.target}\n".encode()), out
+
+
 async def test_nopasswd_rule_needs_no_password(base, sudo_lab, where) -> None:
     ex = executor(base, chain(sudo_lab, where, sudo_lab.layer(sudo_lab.free)))
     out, err, end = await run(ex, Command.shell("id -un"))

@@ -224,6 +224,7 @@ class Conversation:
         while not self.let_in and s.prompt in self.raw:
             before, _, self.raw = self.raw.partition(s.prompt)
             self.said += before
+            self.keep(before)  # sudo's lecture, a notice of PAM's: said, not lost (kinds11)
             self.answer()
         if not self.let_in:
             i = self.raw.find(s.token + b"\n")
