@@ -131,3 +131,48 @@ async def test_a_real_time_signal_reaches_the_far_process_by_kill(ssh_lab, ssh_u
             assert Stdout(b"got-rt\n") in rest and rest[-1] == Exit(code=6), (env, rest)
     finally:
         await orch.aclose()
+
+
+def _core_command_name(core: Path) -> bytes:
+    """The `pr_fname` of an x86-64 ELF core: the name of the process that dumped it."""
+    import struct
+
+    data = core.read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        kind, _, offset, _, _, size = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if kind != 4:  # PT_NOTE
+            continue
+        at = offset
+        while at < offset + size:
+            namesz, descsz, note = struct.unpack_from("<III", data, at)
+            desc = at + 12 + (namesz + 3) // 4 * 4
+            if note == 3:  # NT_PRPSINFO: pr_fname is 16 bytes at 40
+                return data[desc + 40:desc + 56].rstrip(b"\0")
+            at = desc + (descsz + 3) // 4 * 4
+    raise AssertionError(f"{core} has no NT_PRPSINFO note")
+
+
+def test_a_core_dump_is_the_program_s_not_the_wrapper_s(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """chains15: the wrapper re-raises a command's SEGV so sshd names it; on a host with core
+    dumps on, its own core (of `sh`) replaced the program's in the working directory."""
+    import sys
+
+    folder = tmp_path / "cores"
+    folder.mkdir()
+    listener = str(ssh_lab.loop.pid)  # a host with core dumps on: its new sessions inherit it
+    was = subprocess.run(["prlimit", "--pid", listener, "--core", "--raw", "--noheadings",
+                          "--output", "SOFT,HARD"], capture_output=True, text=True, check=True)
+    subprocess.run(["prlimit", "--pid", listener, "--core=unlimited:unlimited"], check=True)
+    try:
+        with Orchestrator(load_config_text(ssh_lab.config_yaml())) as orch:  # new connections
+            result = orch.run("loop", command=[sys.executable, "-c", "import os, signal; "
+                                               "os.kill(os.getpid(), signal.SIGSEGV)"],
+                              cwd=str(folder))
+    finally:
+        soft, hard = was.stdout.split()
+        subprocess.run(["prlimit", "--pid", listener, f"--core={soft}:{hard}"], check=True)
+    assert result.returncode == -signal.SIGSEGV, result
+    assert _core_command_name(folder / "core").startswith(b"python"), \
+        _core_command_name(folder / "core")

@@ -38,7 +38,7 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can
    name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
-   other as `SIG@openssh.com`, with no number);
+   other as `SIG@openssh.com`, with no number), with no core dump of the wrapper's own;
 6. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
    last line of its stderr (``\x1eorch-exit NONCE N``; `StatusTail` takes it out of the
    output): an engine may forget an exec before its status is read (podman with
@@ -167,8 +167,8 @@ kill -TERM -$$ 2>/dev/null
 case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2])  # a stop's: not an `exit 130`
   [ -z "${_orch_stop-}" ] || { SESSION_TERM; LEFT_KILL; };; esac  # (chains13, chains14)
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
-case $_orch_s in NAMED_STATUSES)
-  _orch_g=$((_orch_s - 128)); trap - "$_orch_g"; kill -"$_orch_g" $$;;
+case $_orch_s in NAMED_STATUSES)  # no core of its own over the command's (chains15)
+  _orch_g=$((_orch_s - 128)); ulimit -c 0 2>/dev/null; trap - "$_orch_g"; kill -"$_orch_g" $$;;
 esac
 exit "$_orch_s"
 """
