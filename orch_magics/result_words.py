@@ -16,13 +16,16 @@ def outcome(result: RunResult) -> str:
     `timed out, killed by SIGTERM`, `interrupted: stopped before the process started`."""
     state = result.exit.describe()
     why = "timed out" if result.timed_out else "interrupted" if result.interrupted else None
+    step = result.failed_step
+    if step is not None and step.step == "post" and step.interrupted:  # after the command
+        return mask_text(f"{state}, interrupted during the post command "  # ended by itself
+                         f"({step.exit.describe()})")
     if why is not None:
         never_ran = result.exit.code is None and result.exit.signal is None \
             and result.exit.error is not None
         said = str(result.exit.error)  # `interrupted: stopped before the process started`
         state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
             else f"{why}, {state}"
-    step = result.failed_step
     if step is not None and step.step == "post":
         state += f", post command failed ({step.exit.describe()})"
     elif step is not None:  # the command never ran: a stop in its pre step is no failure
@@ -53,6 +56,9 @@ def _failure(result: RunResult) -> str:
         took = f"{pre + result.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
             else f"{result.duration:.1f}s"
         return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
+    if step is not None and step.step == "post" and step.interrupted:
+        return (f"{what} was interrupted during post command {step.command!r} "
+                f"({step.exit.describe()}), after the command ended ({result.exit.describe()})")
     if result.interrupted:
         return f"{what} was interrupted after {result.duration:.1f}s{left}"
     if step is not None and step.step == "pre":

@@ -99,6 +99,26 @@ def test_kill_reaches_a_post_command_that_ignores_interrupts(config) -> None:  #
     assert _gone(mark)
 
 
+@pytest.mark.parametrize("env", ["local", "loop"])
+def test_an_interrupt_during_a_post_command_is_said_as_a_stop(config, env: str) -> None:  # type: ignore[no-untyped-def]
+    """chains15: the result said `exit 0, post command failed (killed by SIGINT)` with
+    `interrupted` false, while a notebook raised RunInterrupted for it."""
+    mark = f"2470.{os.getpid() % 1000}{len(env)}"
+    with Orchestrator(load_config_text(config(mark).read_text())) as orch:
+        live = orch.spawn(env, "slow-cleanup")
+        deadline = time.monotonic() + 20
+        while not _alive(mark):
+            assert time.monotonic() < deadline, "the post command never started"
+            time.sleep(0.05)
+        live.interrupt()
+        res = live.wait(15)
+    assert (res.interrupted, res.ok, res.returncode) == (True, False, 0), res
+    assert res.outcome() == "exit 0, interrupted during the post command (killed by SIGINT)"
+    assert "was interrupted during post command 'echo post-started; exec sleep" in \
+        res.describe_failure() and res.exit_status == 130, res.describe_failure()
+    assert _gone(mark)
+
+
 @pytest.mark.parametrize("env", ["local", "loop", "two"])
 def test_a_stdin_source_that_fails_part_way_stops_the_command_instead_of_an_eof(
         ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]

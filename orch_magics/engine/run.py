@@ -133,6 +133,8 @@ class Run:
                 if post.when == "success" and not result.ok or post.when == "failure" and result.ok:
                     continue
                 steps.append(await self._step(post, "post", self._steering))
+            if self._steering.interrupted:  # stopped during the clean-up: the run was stopped
+                result.interrupted = True  # (chains15: said as a failure, raised as a stop)
             result.steps = steps
             return self._stamped(result)
         finally:
