@@ -290,6 +290,8 @@ def test_logs_without_a_count_shows_a_bounded_end_and_where_the_rest_is(shell, c
     shell.run_line_magic("orch", "logs spew -n 2500")  # asked for: as many as kept
     assert capsys.readouterr().out.splitlines() == [
         *(str(i) for i in range(502, 3001)), "orch: spew: exit 0"]
+    shell.run_line_magic("orch", "logs spew -n 0")  # magics12: a blank line, as if logged
+    assert capsys.readouterr().out == ""
     shell.run_cell_magic("orch", "local --bg --name wide", "yes 0123456789 | tr -d '\\n' | "
                          "fold -w 1000 | head -n 600\n")
     shell.run_line_magic("orch", "status wide").wait(30)

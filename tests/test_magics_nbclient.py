@@ -148,5 +148,7 @@ def test_bg_starts_a_named_run_and_returns(orch_kernel):
     ), orch_kernel, timeout=60)
     assert stream_text(nb.cells[1]) == ("started in the background as tick1: %orch logs tick1 "
                                         "shows its output, %orch stop tick1 stops it\n")
+    # magics12: and no second line, `<NamedRun … starting … as of …>`, stale once saved
+    assert [o["output_type"] for o in nb.cells[1].outputs] == ["stream"], nb.cells[1].outputs
     assert stream_text(nb.cells[2]) == "running tick1\n"
     assert stream_text(nb.cells[3]) == "True\n"

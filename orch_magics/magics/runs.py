@@ -341,7 +341,8 @@ def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
                                   ticket=ticket)
     assert isinstance(live, LiveRun)  # fleets went to fleet_view
     announce(live, logs=True)
-    return live
+    ctx.handles.shown_live(live)  # the one line: as the cell's value it adds no stale second
+    return live  # (`starting … as of`, never updated once the cell is saved: magics12)
 
 
 def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace,

@@ -133,10 +133,11 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
         if tail < len(lines):
             print(_left_out(orch, args.name))
         if not args.follow:
-            print("\n".join(lines[-tail:]))
+            print("\n".join(lines[len(lines) - tail:]))
             return
     if not args.follow:
-        print(orch.logs(args.name, tail))
+        if text := orch.logs(args.name, tail):  # `-n 0`: nothing, not a blank line (magics12)
+            print(text)
         return
     followed = orch.logs(args.name, tail, follow=True)
     assert isinstance(followed, Followed)
