@@ -61,9 +61,26 @@ def quoted(text: str, limit: int = 200) -> str:
 def printable(text: str, *, lines: bool = False) -> str:
     """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
     newline or a terminal escape cannot break a one-line message or repaint the terminal
-    (`lines`: keep the newlines between lines)."""
-    return "".join(c if c.isprintable() or (lines and c == "\n") else repr(c)[1:-1]
-                   for c in text)
+    (`lines`: keep the newlines between lines). A byte that was not UTF-8 (kept by Python as
+    a surrogate) is shown as the byte, `\\xff`."""
+    return "".join(c if c.isprintable() or (lines and c == "\n")
+                   else f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
+                   else repr(c)[1:-1] for c in text)
+
+
+#: A byte that was not UTF-8 as `repr` writes it (`'\\udcff'`), not after a backslash.
+_SURROGATE_REPR = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+
+
+_RAW_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def bytes_shown(text: str) -> str:
+    """A message of orch's with the bytes of a word that was not UTF-8 shown as bytes
+    (`'\\xff'`), as `printable` shows them, not as Python's `repr` of its surrogate
+    (`'\\udcff'`: basics12, where an environment named on the command line was quoted)."""
+    return _SURROGATE_REPR.sub(r"\1\\x\2", _RAW_SURROGATE.sub(
+        lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}", text))
 
 
 def columns(text: str) -> int:

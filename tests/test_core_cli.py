@@ -88,6 +88,20 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
         "  e                    printf '%s\\n' '' z"], lines
 
 
+@pytest.mark.parametrize("words", [
+    ["run", "\udcff", "--", "true"], ["run", "local", "--yes", "\udcff", "--", "true"],
+    ["cp", "\udcff", "local:/tmp/"], ["audit", "--file", "\udcff"], ["\udcff"],
+    ["run", "local", "--\udcff"]])
+def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: list[str]) -> None:
+    """basics12: such a word (Python holds its byte as a surrogate) was said `\\udcff` in
+    these messages, where the others say `\\xff`."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\n")
+    r = orch("-c", str(cfg), *words, cwd=tmp_path)
+    said = r.stderr.decode()
+    assert r.returncode != 0 and "\\xff" in said and "udcff" not in said, said
+
+
 def test_version() -> None:
     from orch_magics import __version__
 

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from ..audit import default_audit_path, verify
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
 from ..text import table
-from .output import EXIT_USAGE
+from .output import EXIT_USAGE, say
 
 
 def add_audit_parser(sub: Any) -> None:
@@ -61,19 +60,19 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
     if args.action == "verify" and (given := [option for option, value in (
             ("--env", args.env), ("--since", args.since), ("--failed", args.failed),
             ("-n", args.tail is not None)) if value]):
-        print(f"orch: audit verify checks the whole log: {', '.join(given)} "
-              f"{'does' if len(given) == 1 else 'do'} not apply to it", file=sys.stderr)
+        say(f"orch: audit verify checks the whole log: {', '.join(given)} "
+            f"{'does' if len(given) == 1 else 'do'} not apply to it")
         return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
     if (args.file or args.action == "verify") and not os.path.exists(path):
         if args.action == "verify" and args.json:  # the verdict a script reads, as ever
             print(json.dumps({"ok": False, "file": path, "error": "there is no audit log"}))
-        print(f"orch: there is no audit log at {path}", file=sys.stderr)
+        say(f"orch: there is no audit log at {path}")
         return 1
     if args.action == "verify":
         return _verify(args, path)
     if not os.path.exists(path):  # nothing audited yet: an empty table, and why it is
-        print(f"orch: no run was audited yet: there is no audit log at {path}", file=sys.stderr)
+        say(f"orch: no run was audited yet: there is no audit log at {path}")
     found = audited_runs(AuditSettings(path=path), env=args.env, since=args.since,
                          failed=args.failed, last=args.tail)
     if args.json:
@@ -97,14 +96,13 @@ def _none_matched(args: argparse.Namespace, path: str, load: Callable[[], Config
             known = list(load().environments)
         hint = environment_hint(args.env, AuditSettings(path=path), known)
         if hint:
-            print(f"orch: no run of environment {args.env!r} in {path} (did you mean "
-                  f"{hint!r}?)", file=sys.stderr)
+            say(f"orch: no run of environment {args.env!r} in {path} (did you mean "
+                f"{hint!r}?)")
             return
     filters = [f"--env {args.env}" if args.env else "", "--failed" if args.failed else "",
                f"--since {args.since}" if args.since else ""]
     if any(filters):
-        print(f"orch: no run in {path} matches {' '.join(f for f in filters if f)}",
-              file=sys.stderr)
+        say(f"orch: no run in {path} matches {' '.join(f for f in filters if f)}")
 
 
 def _verify(args: argparse.Namespace, path: str) -> int:
@@ -118,5 +116,5 @@ def _verify(args: argparse.Namespace, path: str) -> int:
         if not args.json:
             print(f"ok: {checked} records in {path}, chain intact")
         return 0
-    print(f"orch: {path}:{checked}: {problem}", file=sys.stderr)
+    say(f"orch: {path}:{checked}: {problem}")
     return 1

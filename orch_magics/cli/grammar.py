@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from ..config.suggest import did_you_mean, option_hint
+from ..text import bytes_shown
 from ..version import __version__
 from .audit import add_audit_parser
 from .fleet import add_fleet_options
@@ -46,7 +47,7 @@ class Parser(argparse.ArgumentParser):
         stream = file or sys.stderr
         if message and stream is not None:  # None: started with it closed (`2>&-`)
             try:
-                stream.write(message)
+                stream.write(bytes_shown(message))
                 if (flush := getattr(stream, "flush", None)) is not None:
                     flush()
             except OSError as exc:

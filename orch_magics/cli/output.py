@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ..errors import OrchError
+from ..text import bytes_shown
 from .interrupts import stop_signals
 from .writer import LOW_WATER, BackgroundWriter
 
@@ -72,7 +73,7 @@ def say(text: str) -> None:
     if sys.stderr is None:  # started with stderr closed (`2>&-`): nowhere to say it
         return
     try:
-        print(text, file=sys.stderr, flush=True)
+        print(bytes_shown(text), file=sys.stderr, flush=True)
     except OSError:
         discard(2)
 
