@@ -892,3 +892,14 @@ def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
         assert main(["-c", cfg, "run", "e", "--limit", limit, "--dry-run", "--", "true"]) == 2
         assert "limit pattern" in capsys.readouterr().err
     assert main(["-c", cfg, "run", "e", "--limit", "h1", "--dry-run", "--", "true"]) == 0
+    # review22: a subscript counts containers there: the dry run took it, and a run refused it
+    # only once every host had answered (when none did, `all[0]` ran on the first host)
+    for limit in ("all[0]", "h*[-1]", "web,!all[1:]"):
+        assert main(["-c", cfg, "run", "e", "--limit", limit, "--dry-run", "--", "true"]) == 2
+        assert "a subscript picks a group's hosts by position" in capsys.readouterr().err
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch, pytest.raises(
+            ConfigError, match=r"'all\[0\]': a subscript picks a group's hosts by position, "
+                               r"and these targets are reached through several layers "
+                               r"\(h1/…\): name them \(h1, h1/\*\)"):
+        orch.run("e", command="true", limit="all[0]")
+    assert main(["-c", cfg, "run", "e", "--limit", "h[12]", "--dry-run", "--", "true"]) == 0

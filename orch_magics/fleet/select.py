@@ -193,10 +193,7 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
             return None
     layered = next((label for label in members if "/" in label), None)
     if layered is not None:  # review21: `web[0]` is a host, and these count its containers
-        raise ConfigError(f"limit pattern {pattern!r}: a subscript picks a group's hosts by "
-                          f"position, and these targets are reached through several layers "
-                          f"({layered}): name them ({layered.partition('/')[0]}, "
-                          f"{layered.partition('/')[0]}/*)")
+        raise _layered(pattern, layered)
     count = len(members)
     if found[2] is not None:
         index = int(found[2])
@@ -218,6 +215,25 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
                           f"{count}, {group}[0] the first, {group}[{count - 1}] or "
                           f"{group}[-1] the last")
     return set(picked)
+
+
+def _layered(pattern: str, layered: str) -> ConfigError:
+    host = layered.partition("/")[0]
+    return ConfigError(f"limit pattern {pattern!r}: a subscript picks a group's hosts by "
+                       f"position, and these targets are reached through several layers "
+                       f"({layered}): name them ({host}, {host}/*)")
+
+
+def refuse_subscripts(words: Sequence[str], groups: Collection[str], host: str) -> None:
+    """Before a label fleet's containers are found (`host` one of its hosts): a subscript,
+    which would count containers, is refused now, as the run would refuse it once every host
+    answered, or take it for a host when none did (review22)."""
+    for word in words:
+        found = _SUBSCRIPT.fullmatch(word.lstrip("!&"))
+        if found is not None and (found[1] == "all" or found[1] in groups
+                                  or (found[2] or "").startswith("-")
+                                  or found[5] is None and _GLOB.search(found[1])):
+            raise _layered(word.lstrip("!&"), f"{host}/…")
 
 
 def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[str]:

@@ -22,7 +22,7 @@ from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import checked_words, limit_words, read_limit, select
+from .select import checked_words, limit_words, read_limit, refuse_subscripts, select
 
 #: A limit word that is a glob or a range: no container name of its own.
 _GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
@@ -190,6 +190,7 @@ def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     given: its `@FILE`s are read here."""
     targets, read = expand(layers), read_limit(limit)
     if read is not None and any(t.pending is not None for t in targets):
-        checked_words(read)  # as written: what the run would refuse at once (fleets13)
+        refuse_subscripts(checked_words(read), {g for t in targets for g in t.groups},
+                          targets[0].label)  # as written: what the run would refuse (fleets13)
         return f"{describe(targets)} (the limit {limit} applies once the containers are found)"
     return describe(limited(targets, read))
