@@ -298,3 +298,42 @@ async def test_a_get_killed_outright_leaves_no_file(orch, far, config_text, tmp_
                                    landing(work, set()), signal.SIGKILL)
     assert done.returncode == -signal.SIGKILL
     assert list(work.iterdir()) == []
+
+
+SLOW_STOP = r"""
+import os, signal, sys
+import orch_magics.transfer.copy as copying
+from orch_magics import Orchestrator, load_config_text
+from orch_magics.transfer import CopyInterrupted
+
+copying.STOPPED_WITHIN = 0.0  # a stop that outlives the wait (a silent link, a hung engine)
+
+class CtrlCMidway:
+    def start(self, label, total): pass
+    def update(self, done):
+        if done:
+            os.kill(os.getpid(), signal.SIGINT)
+    def finish(self, ok): pass
+
+orch = Orchestrator(load_config_text(open(sys.argv[1]).read()))
+try:
+    orch.get("loop", sys.argv[2], sys.argv[3], progress=CtrlCMidway())
+except CopyInterrupted as exc:
+    print(exc)
+finally:
+    orch.close()
+"""
+
+
+async def test_a_copy_whose_stop_outlives_the_wait_says_it_may_still_run(far, config_text, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """review22: its run not ended in time, the interrupt said only "nothing was kept", where
+    something was most likely still there."""
+    folder = await far.folder("loop", "slowstop", big=200_000_000)
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config_text)
+    child = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", SLOW_STOP, str(cfg), f"{folder}/big",
+                         str(tmp_path / "got")], capture_output=True, text=True, timeout=120)
+    assert child.stdout.startswith("interrupted; nothing was kept; its run at "), child.stderr
+    assert child.stdout.rstrip().endswith("was still stopping after 0 s: it may still be "
+                                          "running there"), child.stdout

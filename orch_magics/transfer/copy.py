@@ -73,8 +73,12 @@ class Copy:
     def left(self) -> list[str]:
         """What its stopped run said may still be there (files10: `orch cp` said only that
         nothing was kept, where `orch run` said a process group may still run on a host)."""
-        task = self._run.task if self._run is not None else None
-        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        run = self._run
+        if run is not None and not run.task.done():  # its stop outlived STOPPED_WITHIN
+            return [f"its run at {run.launcher.chain} was still stopping after "  # (review22)
+                    f"{STOPPED_WITHIN:g} s: it may still be running there"]
+        task = run.task if run is not None else None
+        if task is None or task.cancelled() or task.exception() is not None:
             return []
         error = task.result().exit.error
         return [str(error)] if error is not None else []
