@@ -247,3 +247,28 @@ async def test_a_run_ends_when_its_containers_shim_is_killed(
         end = await asyncio.wait_for(handle.wait(), 30)
         assert end.signal == signal.SIGKILL or end.code == 137, end
         assert subprocess.run(["pgrep", "-f", "^sleep 3853"]).returncode == 1
+
+
+async def test_the_container_watch_never_holds_the_workers_other_calls_need(
+        base: LocalLauncher, dockerd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """review22: each look at the container ran on the loop's default workers, and a wait that
+    gave up on it did not free its thread: with the engine hung, the looks piled up until no
+    worker was left for anything else (a stop's calls, another engine's)."""
+    from orch_magics.layers import docker_exec
+
+    monkeypatch.setattr(docker_exec, "CONTAINER_CHECK", 0.1)
+    with dockerd.labelled({}, ["orch-watch-hung"]) as (name,):
+        ex = LayeredExecutor(base, [layer_spec("docker", DockerConfig(
+            container=name, docker_host=dockerd.host))])
+        handle = await ex.launch(Command.of("echo up; exec sleep 3854"))
+        assert await asyncio.wait_for(handle.events().__anext__(), 30) == Stdout(b"up\n")
+        os.kill(dockerd.proc.pid, signal.SIGSTOP)  # the engine hangs: every look waits
+        try:
+            await asyncio.sleep(3)  # thirty looks' time
+            free = asyncio.get_running_loop().run_in_executor(None, lambda: "free")
+            done, _ = await asyncio.wait({free}, timeout=5)
+            assert free in done, "the default workers are all held by looks at the container"
+        finally:
+            os.kill(dockerd.proc.pid, signal.SIGCONT)
+        await handle.kill()
+        await asyncio.wait_for(handle.wait(), 30)

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker
@@ -28,6 +29,8 @@ from .docker_stream import ExecStream
 CONNECT_TIMEOUT = 10.0
 
 T = TypeVar("T")
+#: The threads of `Engine.look`, shared by every engine.
+_LOOKS = ThreadPoolExecutor(2, thread_name_prefix="orch-container-look")
 
 
 #: Connects a protocol to the engine (directly over the previous hop's channel where it can).
@@ -51,6 +54,13 @@ class Engine:
         """Run a blocking docker-py call in a worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    async def look(self, fn: Callable[..., T], *args: Any) -> T:
+        """`call` for the watch on containers while execs run, on threads of its own: a hung
+        engine (or a silent tunnel to it) holds these, never the workers that stops and every
+        other call use (review22)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_LOOKS, functools.partial(fn, *args))
 
     async def open_exec(self, exec_id: str, *, tty: bool, describe: str,
                         nonce: str) -> ExecStream:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal as _signal
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import LayerError, ProcessLeft, StreamError
 from ..process.command import escaped
@@ -30,6 +30,12 @@ CONTAINER_CHECK = 15.0
 class ContainerPaused(ProcessLeft):
     """A signal for a command in a paused container was not sent: the engine runs no exec
     there (it refuses to create or start one), and unpausing is the container owner's call."""
+
+
+def _retrieved(look: asyncio.Future[Any]) -> None:
+    """An engine's error in a look is no one's to raise (the next look asks again)."""
+    if not look.cancelled():
+        look.exception()
 
 
 def paused_message(tool: str, name: str, pgid: int) -> str:
@@ -166,14 +172,19 @@ class DockerExec:
 
     async def _container_stopped(self) -> None:
         """Return once the container is seen not running (every CONTAINER_CHECK s); an engine
-        that cannot say is asked again later (the stream says what became of it)."""
+        that cannot say is asked again later (the stream says what became of it), once its
+        last look has answered: one look at a time, whatever the engine does."""
+        look: asyncio.Future[dict[str, Any]] | None = None
         while True:
             await asyncio.sleep(CONTAINER_CHECK)
-            with contextlib.suppress(Exception):
-                info = await asyncio.wait_for(self._engine.call(
-                    self._engine.api.inspect_container, self._container[0]), CONTAINER_CHECK)
-                if not (info.get("State") or {}).get("Running", True):
-                    return
+            if look is None or look.done():
+                look = asyncio.ensure_future(self._engine.look(
+                    self._engine.api.inspect_container, self._container[0]))
+                look.add_done_callback(_retrieved)
+            await asyncio.wait({look}, timeout=CONTAINER_CHECK)
+            if look.done() and not look.cancelled() and look.exception() is None \
+                    and not (look.result().get("State") or {}).get("Running", True):
+                return
 
     async def _stop_what_is_left(self) -> None:
         """The wrapper ended without its status line, which it prints whenever it can: it was
