@@ -338,3 +338,15 @@ def test_a_usage_mistake_with_stderr_closed_is_still_status_2() -> None:
                           stdout=subprocess.PIPE, timeout=60, close_fds=True,
                           preexec_fn=lambda: os.close(2))
     assert done.returncode == 2
+
+
+def test_a_limit_file_is_read_once_so_a_pipe_can_be_one(fleet_cfg: Path) -> None:
+    """fleets14: `orch run` read the limit file three times (its plan, the confirmation, the
+    run): a `.retry` rewritten while a protected fleet's question waited ran other targets
+    than the ones confirmed, and a pipe (`@/dev/stdin`, `@<(…)`) was empty the second time."""
+    for dry in ("--dry-run", ""):
+        done = subprocess.run(["bash", "-c", f"printf '127.0.1.2\\n' | {ORCH} -c {fleet_cfg} run "
+                               f"web --limit @/dev/stdin {dry} -- echo hi"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert ("1 target: 127.0.1.2" if dry else "127.0.1.2 | hi") in done.stdout, done.stdout

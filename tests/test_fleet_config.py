@@ -880,6 +880,32 @@ def test_a_limit_file_is_read_by_every_reader_of_a_limit(
         select(["web1", "web2", "web3"], "@retry")
 
 
+def test_a_limit_file_is_read_as_text_of_a_bounded_size_one_pattern_a_line(
+        tmp_path: Path) -> None:
+    """fleets14: `@/dev/zero` ended in a MemoryError, a byte-order mark was part of the first
+    pattern, a file not UTF-8 said Python's decode error, an error repeated a 5 MB line whole,
+    and a lone `web:!web2` line was split at its colons where, beside another line, it was
+    not."""
+    labels = ["web1", "web2", "web3"]
+    with pytest.raises(ConfigError, match=r"limit file '/dev/zero' \(--limit @/dev/zero\) is "
+                                          r"larger than 4 MiB: a limit file holds patterns"):
+        read_limit("@/dev/zero")
+    (tmp_path / "bom").write_bytes(b"\xef\xbb\xbfweb1\nweb3\n")
+    assert select(labels, read_limit(f"@{tmp_path}/bom")) == ["web1", "web3"]
+    (tmp_path / "latin").write_bytes(b"web1\nw\xe9b2\n")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 0xe9 at offset 6, line 2\)"):
+        read_limit(f"@{tmp_path}/latin")
+    (tmp_path / "long").write_text("x" * 100_000 + "\n")
+    with pytest.raises(ConfigError) as err:
+        select(labels, read_limit(f"@{tmp_path}/long"))
+    assert len(str(err.value)) < 1000, len(str(err.value))
+    (tmp_path / "lone").write_text("web:!web2\n")  # one pattern a line, as Ansible reads it
+    (tmp_path / "two").write_text("web:!web2\nweb1\n")
+    for name in ("lone", "two"):
+        with pytest.raises(ConfigError, match="'web:!web2' matches no target"):
+            select(labels, read_limit(f"@{tmp_path}/{name}"))
+
+
 def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """fleets13: with containers still to be found, a dry run took `!!x` or `~web[` and said
@@ -903,3 +929,8 @@ def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
                                r"\(h1/…\): name them \(h1, h1/\*\)"):
         orch.run("e", command="true", limit="all[0]")
     assert main(["-c", cfg, "run", "e", "--limit", "h[12]", "--dry-run", "--", "true"]) == 0
+    # fleets14: the containers of one engine are the targets themselves: picked by position
+    (tmp_path / "one.yaml").write_text(
+        "environments:\n  e:\n    layers:\n      - {type: docker, config: {label: app=web}}\n")
+    assert main(["-c", str(tmp_path / "one.yaml"), "run", "e", "--limit", "all[0]",
+                 "--dry-run", "--", "true"]) == 0

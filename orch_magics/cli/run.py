@@ -34,6 +34,10 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
     orch = Orchestrator(config)
     with said_in_json(config, args, argv):  # what the line asks, checked before anything runs
         plan, planned = _planned(orch, args, argv)
+        if args.limit is not None and "@" in args.limit:  # `@FILE`s read once: what is
+            from ..fleet.select import read_limit  # confirmed is what runs (fleets14)
+
+            args.limit = read_limit(args.limit)
         fleet = options(args).for_plan(plan) is not None
         check_timeout(args.timeout)
     if args.dry_run:

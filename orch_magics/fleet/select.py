@@ -7,9 +7,9 @@ came from that group) adds the labels it matches, `!pattern` removes them,
 `&pattern` keeps only those that also match; `~REGEX` is a regular expression matched from
 the start of a label, a part or a group (`~web-0[1-3]$`, `!~.*-canary`); `group[N]`,
 `group[-1]`, `group[1:3]` pick a group's targets by position, as Ansible's subscripts do;
-`@FILE` reads patterns from a file, one a line (`read_limit`, where a limit is given). A pattern that
-matches nothing, or a limit that selects nothing, is an error naming the labels (and groups)
-there are.
+`@FILE` reads patterns from a file, one a line (`read_limit`, where a limit is given). A
+pattern that matches nothing, or a limit that selects nothing, is an error naming the
+labels (and groups) there are.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..config import patterns
 from ..config.checks import compiled
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
+from ..text import quoted
 
 _GLOB = re.compile(r"[*?\[]")
 #: Ansible's words of a `:`-separated limit: a colon inside a range (`web-[01:04]`) is not one.
@@ -68,7 +69,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
             raise _matches_nothing(word, labels, groups)
     kept = [label for label in labels if label in chosen]
     if not kept:
-        raise ConfigError(f"limit {limit!r} leaves no target")
+        raise ConfigError(f"limit {quoted(limit)} leaves no target")
     return kept
 
 
@@ -78,13 +79,14 @@ def checked_words(limit: str) -> list[str]:
     found yet says what the run would (fleets13)."""
     words = limit_words(limit)
     if not words:
-        raise ConfigError(f"limit {limit!r} names no pattern")
+        raise ConfigError(f"limit {quoted(limit)} names no pattern")
     for word in words:
-        if word.startswith("@"):  # read where a limit is given, once (review22: re-read by
-            raise ConfigError(f"limit pattern {word!r}: a limit file is read only where a "  # each
-                              f"limit is given (--limit @FILE, limit='@FILE')")  # reader)  # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
+        if word.startswith("@"):  # read once, where a limit is given (review22: re-read by
+            raise ConfigError(f"limit pattern {quoted(word)}: a limit file is read only "  # each
+                              f"where a limit is given (--limit @FILE, limit='@FILE')")  # reader)
+        # `!!web-1` excluded the name "!web-1" (none) and ran on web-1 (fleets5)
         if word[:1] in ("!", "&") and word[1:2] in ("!", "&"):
-            raise ConfigError(f"limit pattern {word!r}: a pattern takes one '!' (exclude) or "
+            raise ConfigError(f"limit pattern {quoted(word)}: a pattern takes one '!' (exclude) or "
                               f"'&' (intersect) in front, not two")
         bare = word.lstrip("!&")
         if bare.startswith("~"):
@@ -117,7 +119,7 @@ def from_files(limit: str) -> str:
     words = limit_words(limit)
     for word in words:
         if word[:2] in ("!@", "&@"):  # fleets12: said as a host that matches nothing
-            raise ConfigError(f"limit pattern {word!r}: a limit file is read by @FILE alone; "
+            raise ConfigError(f"limit pattern {quoted(word)}: a limit file is read by @FILE alone; "
                               f"to exclude or intersect, write !pattern or &pattern in it")
     if not any(word.startswith("@") for word in words):
         return limit
@@ -126,22 +128,44 @@ def from_files(limit: str) -> str:
         if not word.startswith("@"):
             patterns_.append(word)
             continue
-        path = word[1:]
-        try:
-            with open(path, encoding="utf-8") as file:
-                lines = [line.strip() for line in file.read().splitlines()]
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(f"limit file {path!r} (--limit {word}) cannot be read: "
-                              f"{why}") from None
-        found = [line for line in lines if line and not line.startswith("#")]
+        found = [line for line in _lines(word) if line and not line.startswith("#")]
+        said = f"limit file {quoted(word[1:])} (--limit {quoted(word)[1:-1]})"
         if not found:
-            raise ConfigError(f"limit file {path!r} (--limit {word}) names no pattern")
+            raise ConfigError(f"{said} names no pattern")
         if any(line.lstrip("!&").startswith("@") for line in found):  # read once, one deep
-            raise ConfigError(f"limit file {path!r} (--limit {word}) names another file "
-                              f"(@…): a limit file holds patterns only")
+            raise ConfigError(f"{said} names another file (@…): a limit file holds patterns "
+                              f"only")
         patterns_ += found
-    return ",".join(patterns_)
+    # one pattern a line, as Ansible reads them: a lone `web:!db` line is not split at its
+    # colons where, beside other lines, it would not be (fleets14)
+    return ",".join(patterns_) + ("," if len(patterns_) == 1 else "")
+
+
+#: Bytes a limit file may hold (a `.retry` file of 100,000 hosts is about 2 MB).
+LIMIT_FILE_BYTES = 4 << 20
+
+
+def _lines(word: str) -> list[str]:
+    """The lines of the limit file `word` (`@PATH`) names, stripped; at most LIMIT_FILE_BYTES
+    of UTF-8 text, a byte-order mark dropped as config files drop it (fleets14: `@/dev/zero`
+    took every byte of memory there was)."""
+    path = word[1:]
+    said = f"limit file {quoted(path)} (--limit {quoted(word)[1:-1]})"
+    try:
+        with open(path, "rb") as file:
+            data = file.read(LIMIT_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{said} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > LIMIT_FILE_BYTES:
+        raise ConfigError(f"{said} is larger than {LIMIT_FILE_BYTES >> 20} MiB: a limit file "
+                          f"holds patterns, one a line")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{said} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}, line {line})") from None
+    return [line.strip() for line in text.splitlines()]
 
 
 def _is_ipv6(pattern: str) -> bool:
@@ -160,12 +184,12 @@ def _ranges_expanded(pattern: str) -> list[str]:
     in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
     without a colon stays a character class."""
     if pattern.count("[") != pattern.count("]"):  # fnmatch takes a lone `[` as text
-        raise ConfigError(f"limit pattern {pattern!r}: a '[' is not closed (a range is "
+        raise ConfigError(f"limit pattern {quoted(pattern)}: a '[' is not closed (a range is "
                           f"written web-[01:04], a character class web-[abc])")
     try:
         return patterns.expand_ranges(pattern)
     except ValueError as exc:
-        raise ConfigError(f"limit pattern {pattern!r}: {exc}") from None
+        raise ConfigError(f"limit pattern {quoted(pattern)}: {exc}") from None
 
 
 def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
@@ -203,15 +227,15 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
     else:
         picked = []
     if found[5] is not None:  # Ansible's old `[x-y]`: refused there, never a character class
-        raise ConfigError(f"limit pattern {pattern!r}: a subscript of group {group!r} is "
+        raise ConfigError(f"limit pattern {quoted(pattern)}: a subscript of group {group!r} is "
                           f"written {group}[{found[5]}:{found[6]}] (both ends in)")
     if not picked:
         whose = f"group {group!r}" if group == "all" or any(
             group in names for names in groups.values()) else f"{group!r}"
         if not count:
-            raise ConfigError(f"limit pattern {pattern!r} picks no target: {whose} matches "
+            raise ConfigError(f"limit pattern {quoted(pattern)} picks no target: {whose} matches "
                               f"none")
-        raise ConfigError(f"limit pattern {pattern!r} picks no target: {whose} has "
+        raise ConfigError(f"limit pattern {quoted(pattern)} picks no target: {whose} has "
                           f"{count}, {group}[0] the first, {group}[{count - 1}] or "
                           f"{group}[-1] the last")
     return set(picked)
@@ -219,7 +243,7 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
 
 def _layered(pattern: str, layered: str) -> ConfigError:
     host = layered.partition("/")[0]
-    return ConfigError(f"limit pattern {pattern!r}: a subscript picks a group's hosts by "
+    return ConfigError(f"limit pattern {quoted(pattern)}: a subscript picks a group's hosts by "
                        f"position, and these targets are reached through several layers "
                        f"({layered}): name them ({host}, {host}/*)")
 
@@ -242,7 +266,7 @@ def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[
     try:
         regex = compiled(pattern[1:])
     except ValueError as exc:
-        raise ConfigError(f"limit pattern {pattern!r} is {exc}") from None
+        raise ConfigError(f"limit pattern {quoted(pattern)} is {exc}") from None
     return {label for label in labels
             if any(regex.match(one) for one in (label, *label.split("/"),
                                                  *groups.get(label, ())))}
@@ -268,13 +292,13 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
     bare = word.lstrip("!&")
     if bare.startswith("~"):  # a regular expression has no near label to suggest
-        return ConfigError(f"limit pattern {word!r} matches no target ({where})")
+        return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})")
     # `web-03` for the label `web-03.prod`: a host's short name is what one types first
     short = next((part for label in labels for part in label.split("/")
                   if part.split(".")[0] == bare and not _is_address(part)), None)
     # a label's parts too (`few-a` of `127.0.1.1/few-a`): a pattern matches one (fleets10)
     parts = dict.fromkeys(part for label in labels if "/" in label for part in label.split("/"))
-    return ConfigError(f"limit pattern {word!r} matches no target ({where})",
+    return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})",
                        suggestion=short or did_you_mean(bare, [*labels, *parts, *known]))
 
 

@@ -190,7 +190,8 @@ def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:
     given: its `@FILE`s are read here."""
     targets, read = expand(layers), read_limit(limit)
     if read is not None and any(t.pending is not None for t in targets):
-        refuse_subscripts(checked_words(read), {g for t in targets for g in t.groups},
-                          targets[0].label)  # as written: what the run would refuse (fleets13)
+        words = checked_words(read)  # as written: what the run would refuse (fleets13)
+        if targets[0].label:  # containers of several hosts (HOST/CONTAINER), not one's
+            refuse_subscripts(words, {g for t in targets for g in t.groups}, targets[0].label)
         return f"{describe(targets)} (the limit {limit} applies once the containers are found)"
     return describe(limited(targets, read))

@@ -28,6 +28,7 @@ from ..config.model import StdinMode
 from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
 from ..fleet import FleetOptions, LiveFleet
+from ..fleet.select import read_limit
 from ..fleet.targets import planned
 from ..guard import ConfirmationRefused, check_allowed
 from ..lifecycle import NamedRun
@@ -68,6 +69,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     plan, plan_of = _unresolved(ctx.orchestrator, args, script)
     takes_stdin, frontend, background = _modes(ctx, args, plan, body or script)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
+    args.limit = read_limit(args.limit)  # once: what is confirmed is what runs (fleets14)
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
