@@ -68,19 +68,15 @@ def printable(text: str, *, lines: bool = False) -> str:
                    else repr(c)[1:-1] for c in text)
 
 
-#: A byte that was not UTF-8 as `repr` writes it (`'\\udcff'`), not after a backslash.
-_SURROGATE_REPR = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
-
-
+#: A byte that was not UTF-8, as Python holds it (a surrogate escape).
 _RAW_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def bytes_shown(text: str) -> str:
     """A message of orch's with the bytes of a word that was not UTF-8 shown as bytes
-    (`'\\xff'`), as `printable` shows them, not as Python's `repr` of its surrogate
-    (`'\\udcff'`: basics12, where an environment named on the command line was quoted)."""
-    return _SURROGATE_REPR.sub(r"\1\\x\2", _RAW_SURROGATE.sub(
-        lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}", text))
+    (`\\xff`), as `printable` shows them (basics12: a path named on the command line was
+    said with Python's `\\udcff`)."""
+    return _RAW_SURROGATE.sub(lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}", text)
 
 
 def columns(text: str) -> int:

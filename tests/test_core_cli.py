@@ -100,6 +100,9 @@ def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: lis
     r = orch("-c", str(cfg), *words, cwd=tmp_path)
     said = r.stderr.decode()
     assert r.returncode != 0 and "\\xff" in said and "udcff" not in said, said
+    # basics13: a path really written with the six characters `\udcff` is said as written
+    literal = orch("-c", str(cfg), "audit", "--file", "/nonexistent/x\\udcffy")
+    assert "at /nonexistent/x\\udcffy" in literal.stderr.decode(), literal.stderr
 
 
 def test_version() -> None:

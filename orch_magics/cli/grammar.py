@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 
 
+#: A byte that was not UTF-8 as argparse's messages write it (`repr`: `'\\udcff'`).
+_SURROGATE_REPR = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that says "did you mean" for a mistyped command or option."""
 
@@ -47,7 +51,7 @@ class Parser(argparse.ArgumentParser):
         stream = file or sys.stderr
         if message and stream is not None:  # None: started with it closed (`2>&-`)
             try:
-                stream.write(bytes_shown(message))
+                stream.write(_SURROGATE_REPR.sub(r"\1\\x\2", bytes_shown(message)))
                 if (flush := getattr(stream, "flush", None)) is not None:
                     flush()
             except OSError as exc:

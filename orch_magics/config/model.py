@@ -395,6 +395,6 @@ def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, .
     ignored = (f" ({what} names starting with 'x-' are ignored: such keys hold YAML anchors; "
                f"rename it)") if name.startswith("x-") else ""
     return ConfigError(
-        f"unknown {what} {name!r}{where}; known: {listing}{ignored}",
+        f"unknown {what} {quoted(name)}{where}; known: {listing}{ignored}",
         suggestion=name_hint(name, names),
     )
