@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -337,6 +338,26 @@ def test_the_wrapper_finds_a_program_in_an_empty_path_element(tmp_path: Path, pa
         done = subprocess.run(wrapped_argv(["here-prog"], len(sent), shell=shell), input=sent,
                               capture_output=True, cwd=tmp_path, timeout=30)
         assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
+
+
+def test_a_stop_the_wrapper_inherits_is_none_of_its_own() -> None:
+    """review23: the wrapper keeps the stop it got in `_orch_stop`; a far end whose environment
+    held that name (an image's ENV, a profile) ended every run unstarted, as if interrupted."""
+    from orch_magics.layers.remote import prefixed, wrapped_argv
+
+    for shell in ("dash", "bash", "/tmp/orch-bb/sh"):
+        if shell.startswith("/"):
+            Path(shell).parent.mkdir(exist_ok=True)
+            Path(shell).unlink(missing_ok=True)
+            Path(shell).symlink_to(shutil.which("busybox") or "/bin/busybox")
+        env = {**os.environ, "_orch_stop": "2"}
+        done = subprocess.run(wrapped_argv(["echo", "ran"], shell=shell), env=env,
+                              capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
+        missing = prefixed(Command(("no-such-program-x",)), "nice").argv
+        done = subprocess.run(missing, env=env, capture_output=True, timeout=30)
+        assert (done.returncode, done.stderr) == (
+            127, b"orch: no-such-program-x: command not found\n"), (shell, done.stderr)
 
 
 @pytest.mark.parametrize("ifs", ["0123456789", ","])

@@ -123,7 +123,7 @@ def _program_check(fd: int, missing: str, denied: str, run: str) -> str:
             .replace("DENIED", denied).replace("RUN", run))
 
 
-_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
+_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2; unset _orch_stop  # none but its own (review23)
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
 # The parent watch starts before the variables are set: its `sleep`s hold none of them.
@@ -275,7 +275,7 @@ WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).
                                     'fi; exec "$@" 2>&3 3>&-); _orch_s=$?'))
 #: Runs program $1 after a prefix, as `prefixed` gives it: checked first, so a missing one is
 #: said in orch's words, not the prefix's (`nice: 'x': No such file or directory`).
-_PREFIXED = _program_check(2, "exit 127", "exit 126", 'shift; exec "$@"')
+_PREFIXED = "unset _orch_stop\n" + _program_check(2, "exit 127", "exit 126", 'shift; exec "$@"')
 
 
 def decode_status(code: int) -> Exit:
