@@ -173,6 +173,8 @@ def test_a_background_fleet_is_a_named_run_under_nbclient(orch_kernel: str, ssh_
     assert stream_text(nb.cells[2]) == (  # the service's name when no --name is given
         "started in the background as ticker: %orch logs ticker shows its output, "
         "%orch stop ticker stops every target\n")
+    # basics13: the line form also showed its handle, `<LiveFleet … as of …>`, stale once saved
+    assert [o["output_type"] for o in nb.cells[2].outputs] == ["stream"], nb.cells[2].outputs
     ps = stream_text(nb.cells[4])
     assert re.search(r"^fb +web +\S+ +fleet: 2 running", ps, re.M), ps
     assert re.search(r"^ticker +web +ticker +fleet: 2 running", ps, re.M), ps

@@ -7,6 +7,7 @@ what was elided and where the rest is, and the result still holds every byte.
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -292,6 +293,14 @@ def test_logs_without_a_count_shows_a_bounded_end_and_where_the_rest_is(shell, c
         *(str(i) for i in range(502, 3001)), "orch: spew: exit 0"]
     shell.run_line_magic("orch", "logs spew -n 0")  # magics12: a blank line, as if logged
     assert capsys.readouterr().out == ""
+    shell.run_cell_magic("orch", "local --bg --name blank", "echo a; echo; exec sleep 30\n")
+    blank = shell.run_line_magic("orch", "status blank")
+    while blank.lines[-1:] != [""]:
+        time.sleep(0.05)
+    capsys.readouterr()
+    shell.run_line_magic("orch", "logs blank -n 1")  # basics13: a blank last line is a line
+    assert capsys.readouterr().out == "\n"
+    shell.run_line_magic("orch", "stop blank")
     shell.run_cell_magic("orch", "local --bg --name wide", "yes 0123456789 | tr -d '\\n' | "
                          "fold -w 1000 | head -n 600\n")
     shell.run_line_magic("orch", "status wide").wait(30)

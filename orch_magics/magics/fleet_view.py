@@ -114,13 +114,13 @@ def _named(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket
         parallel=fleet.parallel, max_fail=fleet.max_fail, tail=fleet.tail)
     assert isinstance(live, LiveFleet)  # the plan is a fleet's
     deliberate = args.bg or args.name is not None
-    if not frontend:
+    ctx.handles.shown_live(live)  # the table, or the one line, is its display in this cell
+    if not frontend:  # (basics13: also a `<LiveFleet … running as of …>`, stale once saved)
         announce(live, logs=True)
         return live
     if deliberate:  # a box fleet is the cell's own: running the cell again stops it
         announce(live, logs=False)
     ctx.cells.started(ctx.shell, live, deliberate=deliberate)
-    ctx.handles.shown_live(live)  # the table is its display in this cell
     _follow(FleetTable(ctx.shell, live), live, ctx.orchestrator.loop.loop)
     if with_box:
         _stdin_box(ctx, live)

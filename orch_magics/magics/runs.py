@@ -69,7 +69,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     plan, plan_of = _unresolved(ctx.orchestrator, args, script)
     takes_stdin, frontend, background = _modes(ctx, args, plan, body or script)
     with_box = frontend and takes_stdin and ctx.settings.stdin_widget
-    args.limit = read_limit(args.limit)  # once: what is confirmed is what runs (fleets14)
+    args.limit = read_limit(args.limit)  # once: what is confirmed runs (fleets14)
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
         targets = planned(plan.layers_to_run, args.limit) if fleet else None
@@ -335,16 +335,15 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
 
 def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
                          body: str | None, timeout: float | None, ticket: Ticket) -> LiveRun:
-    """`--bg` without a front end (nbclient, papermill): a named run, said in one line; its
-    output goes to `%orch logs NAME` (a later cell's output is no place for it). It blocked
-    instead, for ever on a service that never ends."""
+    """`--bg` without a front end (nbclient, papermill): a named run said in one line, its
+    output `%orch logs NAME`'s (it blocked, for ever on a service that never ends)."""
     live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
                                   plan=plan, stdin=body, close_stdin=True, timeout=timeout,
                                   ticket=ticket)
     assert isinstance(live, LiveRun)  # fleets went to fleet_view
     announce(live, logs=True)
-    ctx.handles.shown_live(live)  # the one line: as the cell's value it adds no stale second
-    return live  # (`starting … as of`, never updated once the cell is saved: magics12)
+    ctx.handles.shown_live(live)  # as the cell's value, no stale second line (magics12)
+    return live
 
 
 def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace,
@@ -396,7 +395,6 @@ def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | 
 
 def _short(text: str, width: int = 40) -> str:
     first = text.strip().splitlines()[0] if text.strip() else text
-    more = len(text.strip().splitlines()) > 1
-    if len(first) > width or more:
+    if len(first) > width or len(text.strip().splitlines()) > 1:
         return first[:width - 1].rstrip() + "…"
     return first

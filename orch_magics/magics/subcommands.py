@@ -136,7 +136,8 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
             print("\n".join(lines[len(lines) - tail:]))
             return
     if not args.follow:
-        if text := orch.logs(args.name, tail):  # `-n 0`: nothing, not a blank line (magics12)
+        text = orch.logs(args.name, tail)
+        if tail:  # `-n 0`: nothing, not a blank line (magics12); a last line may be blank
             print(text)
         return
     followed = orch.logs(args.name, tail, follow=True)
