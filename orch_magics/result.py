@@ -124,8 +124,9 @@ class RunResult:
         step = self.failed_step
         stopped_before = self.interrupted and (step is not None and step.step == "pre" or (
             self.exit.code is None and self.exit.signal is None))
-        if stopped_before:  # before the command ran: whatever a pre step made of the stop
-            return 128 + 2  # (it may trap INT and exit 0), as `orch run` says SIGINT
+        if stopped_before or result_words.post_stop(self) is not None:  # before the command
+            return 128 + 2  # ran, or in a post step: whatever the step made of the stop (it
+            # may trap INT and exit 0), as `orch run` says SIGINT
         if step is not None:
             return step.exit_status
         if self.exit.error is not None and self.exit.shell_status == 0:

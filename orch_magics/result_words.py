@@ -16,22 +16,29 @@ def outcome(result: RunResult) -> str:
     `timed out, killed by SIGTERM`, `interrupted: stopped before the process started`."""
     state = result.exit.describe()
     why = "timed out" if result.timed_out else "interrupted" if result.interrupted else None
-    step = result.failed_step
-    if step is not None and step.step == "post" and step.interrupted:  # after the command
-        return mask_text(f"{state}, interrupted during the post command "  # ended by itself
-                         f"({step.exit.describe()})")
-    if why is not None:
+    step, stop = result.failed_step, post_stop(result)
+    if stop is not None and result.exit.code == 0 and not result.timed_out:
+        return mask_text(f"interrupted during the post command ({stop.exit.describe()}), "
+                         f"after {state}")  # the command had ended by itself, and well
+    if why is not None and (stop is None or result.exit.code is None):  # the command's stop
         never_ran = result.exit.code is None and result.exit.signal is None \
             and result.exit.error is not None
         said = str(result.exit.error)  # `interrupted: stopped before the process started`
         state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
             else f"{why}, {state}"
-    if step is not None and step.step == "post":
+    if stop is not None:  # after a command that failed (or was stopped) by itself
+        state += f", then interrupted during the post command ({stop.exit.describe()})"
+    elif step is not None and step.step == "post":
         state += f", post command failed ({step.exit.describe()})"
     elif step is not None:  # the command never ran: a stop in its pre step is no failure
         ended = f"{why} during the pre command" if why else "pre command failed"
         state = f"{ended} ({step.exit.describe()}), not run"
     return mask_text(state)
+
+
+def post_stop(result: RunResult) -> RunResult | None:
+    """The post step a stop ended, if one did (chains15, basics13)."""
+    return next((s for s in result.steps if s.step == "post" and s.interrupted), None)
 
 
 def describe_failure(result: RunResult) -> str:
@@ -56,9 +63,9 @@ def _failure(result: RunResult) -> str:
         took = f"{pre + result.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
             else f"{result.duration:.1f}s"
         return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
-    if step is not None and step.step == "post" and step.interrupted:
-        return (f"{what} was interrupted during post command {step.command!r} "
-                f"({step.exit.describe()}), after the command ended ({result.exit.describe()})")
+    if (stop := post_stop(result)) is not None and result.exit.code is not None:
+        return (f"{what} was interrupted during post command {stop.command!r} "
+                f"({stop.exit.describe()}), after the command ended ({result.exit.describe()})")
     if result.interrupted:
         return f"{what} was interrupted after {result.duration:.1f}s{left}"
     if step is not None and step.step == "pre":

@@ -28,6 +28,10 @@ SERVICES = """\
     post_commands:
       - {command: 'echo post-started; exec sleep @MARK@', when: always}
       - {command: 'echo second-post', when: always}
+  failing-cleanup:
+    command: 'exit 4'
+    post_commands:
+      - {command: 'trap "exit 0" INT; echo post-started; sleep @MARK@ & wait', when: always}
 """
 
 
@@ -113,10 +117,23 @@ def test_an_interrupt_during_a_post_command_is_said_as_a_stop(config, env: str) 
         live.interrupt()
         res = live.wait(15)
     assert (res.interrupted, res.ok, res.returncode) == (True, False, 0), res
-    assert res.outcome() == "exit 0, interrupted during the post command (killed by SIGINT)"
+    assert res.outcome() == "interrupted during the post command (killed by SIGINT), after " \
+        "exit 0"
     assert "was interrupted during post command 'echo post-started; exec sleep" in \
         res.describe_failure() and res.exit_status == 130, res.describe_failure()
     assert _gone(mark)
+    # basics13: after a command that failed by itself, said as a stop of that command; and
+    # a post command that traps INT and exits 0 gave exit_status 0
+    with Orchestrator(load_config_text(config(mark).read_text())) as orch:
+        live = orch.spawn(env, "failing-cleanup")
+        while not _alive(mark):
+            time.sleep(0.05)
+        live.interrupt()
+        res = live.wait(15)
+    assert res.outcome() == "exit 4, then interrupted during the post command (exit 0)", res
+    assert "interrupted during post command 'trap" in res.describe_failure() and \
+        "after the command ended (exit 4)" in res.describe_failure(), res.describe_failure()
+    assert (res.interrupted, res.exit_status) == (True, 130)
 
 
 @pytest.mark.parametrize("env", ["local", "loop", "two"])
