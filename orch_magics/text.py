@@ -62,8 +62,9 @@ def printable(text: str, *, lines: bool = False) -> str:
     """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
     newline or a terminal escape cannot break a one-line message or repaint the terminal
     (`lines`: keep the newlines between lines). A byte that was not UTF-8 (kept by Python as
-    a surrogate) is shown as the byte, `\\xff`."""
-    return "".join(c if c.isprintable() or (lines and c == "\n")
+    a surrogate) is shown as the byte, `\\xff`; the joiners a word needs (ZWJ, ZWNJ: names
+    may hold them) as they are."""
+    return "".join(c if c.isprintable() or c in "\u200c\u200d" or (lines and c == "\n")
                    else f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
                    else repr(c)[1:-1] for c in text)
 
@@ -82,7 +83,7 @@ def bytes_shown(text: str) -> str:
 def columns(text: str) -> int:
     """How many terminal columns `text` takes (East Asian wide characters take two, marks
     that sit on the character before them none: combining ones, and Thai vowel signs)."""
-    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me")
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
                else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 

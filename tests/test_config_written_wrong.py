@@ -329,6 +329,11 @@ def test_a_space_before_the_default_still_reads_the_variable(
     ('environments: {l: []}\nservices: {"\u00a0s": {command: x}}', "service name '\\xa0s' "
      "starts or ends with a space"),
     ('environments: {" ": []}', "a mapping key must not be only spaces (' ')"),
+    # basics13: what a terminal shows as nothing, where strip() sees a letter
+    ('environments: {prod: {layers: [], protected: true}, "prod\u3164": []}',
+     "holds U+3164 (HANGUL FILLER), shown as nothing: it would look like another name"),
+    ('environments: {l: []}\nservices: {"s\ufe0f": {command: x}}', "holds U+FE0F"),
+    ('environments: {"a\u2800": []}', "holds U+2800 (BRAILLE PATTERN BLANK)"),
 ])
 def test_a_name_no_front_end_can_show_or_type_is_refused_at_its_line(text: str,
                                                                      said: str) -> None:

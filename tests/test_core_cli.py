@@ -75,14 +75,16 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
     cfg = tmp_path / "orch.yaml"
     cfg.write_text("environments:\n  a:\n    layers: []\n    description: |\n"
                    "      First line.\n      Second line.\n  \u74b0\u5883: []\n"
+                   "  \"x\u200dy\": []\n"
                    "services:\n  argv: {command: [sh, -c, 'echo a b; echo $0', 'x y']}\n"
                    "  e: {command: [printf, \"%s\\n\", '', z]}\n")
     r = orch("-c", str(cfg), *words)
     lines = r.stdout.decode().splitlines()[words == ["check"]:]  # after check's `ok: FILE`
-    assert r.returncode == 0 and lines[:6] == [
+    assert r.returncode == 0 and lines[:7] == [
         "environments:",
         "  a                    local  \u2014 First line.",
         "  \u74b0\u5883                 local",
+        "  x\u200dy                   local",  # basics13: a joiner shown, and of no width
         "services:",
         "  argv                 sh -c 'echo a b; echo $0' 'x y'",
         "  e                    printf '%s\\n' '' z"], lines

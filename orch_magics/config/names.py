@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .source import Path_, Source
@@ -21,6 +22,11 @@ def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
     if name != name.strip():  # basics12: `prod ` next to a protected `prod` listed as it
         raise src.error(path, f"{kind} name {name!r} starts or ends with a space: it would "
                               f"show as {name.strip()!r}, another name", at_key=True)
+    if (unseen := next((c for c in name if _INVISIBLE.match(c)), None)) is not None:
+        raise src.error(path, f"{kind} name {name!r} holds U+{ord(unseen):04X} "  # basics13
+                              f"({unicodedata.name(unseen, 'a character shown as nothing')}),"
+                              f" shown as nothing: it would look like another name",
+                        at_key=True)
     if kind == "environment" and "," in name:
         raise src.error(path, f"environment name {name!r} holds ',': ORCH_CONFIRM lists "
                               f"environments separated by commas, so it could never name it",
@@ -34,6 +40,13 @@ def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
                               f"like another one exactly (a protected environment's): write "
                               f"it in one script", at_key=True)
 
+
+#: Characters a terminal shows as nothing (Unicode's default-ignorable ones that are no
+#: format character, and the blank Hangul fillers and braille pattern): `prod` + U+3164 is
+#: listed as `prod`. The joiners a word may need are format characters, let through above.
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164"
+                        "\ufe00-\ufe0f\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                        "\U000e0000-\U000e0fff]")
 
 #: Scripts whose letters look alike (UTS #39's confusables are mostly among these three): a
 #: name may use one of them, never two.
