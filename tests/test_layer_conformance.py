@@ -14,6 +14,7 @@ without one FAILS here, so no kind ships unchecked. The example kind of docs/arc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import re
@@ -340,6 +341,53 @@ def test_the_wrapper_finds_a_program_in_an_empty_path_element(tmp_path: Path, pa
         assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
 
 
+def test_a_command_that_outlives_the_first_stop_ends_with_the_next_under_bash() -> None:
+    """chains16: with bash as the far host's sh (RHEL, Fedora, Arch), its `wait` for the
+    parent watch kept returning 143 once a second trapped signal had come: the wrapper spun
+    for ever after its command died of the ladder's TERM. Under sudo the watch runs, as
+    behind sshd."""
+    from orch_magics.layers.remote import wrapped_argv
+
+    t = token()
+    argv = ["sudo", "-n", "--", *wrapped_argv(["sh", "-c", f"trap '' INT; echo up; exec sleep {t}"],
+                                              shell="bash")]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+        os.killpg(proc.pid, signal.SIGINT)  # as the ladder: INT, which the command ignores,
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGTERM)  # then TERM, which ends it
+        assert proc.wait(20) == -signal.SIGTERM
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert asyncio.run(gone(t)) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGSYS],
+                         ids=lambda s: s.name)
+def test_a_fault_signal_sent_to_a_run_reaches_the_command_alone(sig: signal.Signals) -> None:
+    """chains16: the wrapper did not catch SEGV, BUS, ILL, FPE, TRAP, SYS: sent to the run
+    (`send_signal`), one killed the wrapper too, with a core dump of its own over the
+    program's, and a command that handles it was cut short (ssh said BUS as exit 255)."""
+    from orch_magics.layers.remote import wrapped_argv
+
+    handles = (f"import signal, sys, time\nsignal.signal({int(sig)}, lambda *a: sys.exit(0))\n"
+               f"print('up', flush=True)\ntime.sleep(60)")
+    for shell in ("dash", "bash"):
+        proc = subprocess.Popen(wrapped_argv([sys.executable, "-c", handles], shell=shell),
+                                start_new_session=True, stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+            os.killpg(proc.pid, sig)  # as a kill of the run's group: the wrapper is its leader
+            assert proc.wait(20) == 0, shell
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
 def test_a_stop_the_wrapper_inherits_is_none_of_its_own() -> None:
     """review23: the wrapper keeps the stop it got in `_orch_stop`; a far end whose environment
     held that name (an image's ENV, a profile) ended every run unstarted, as if interrupted."""
@@ -350,7 +398,7 @@ def test_a_stop_the_wrapper_inherits_is_none_of_its_own() -> None:
             Path(shell).parent.mkdir(exist_ok=True)
             Path(shell).unlink(missing_ok=True)
             Path(shell).symlink_to(shutil.which("busybox") or "/bin/busybox")
-        env = {**os.environ, "_orch_stop": "2"}
+        env = {**os.environ, "_orch_stop": "2", "_orch_w": str(os.getpid())}  # chains16
         done = subprocess.run(wrapped_argv(["echo", "ran"], shell=shell), env=env,
                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)

@@ -1,7 +1,7 @@
 """What every remote kind (ssh, docker, and the next: sudo, podman, kubectl) shares.
 
 A remote command always starts through one POSIX shell wrapper (`WRAPPER`), given as
-``sh -c WRAPPER sh N ARGV…``. It
+``sh -c WRAPPER sh N ARGV…``. It (its own state in `_orch_*` variables, none inherited)
 
 1. reports its pid as the first line of its stderr (``\\x1eorch-pid N``; of its stdout under a
    TTY). The wrapper is started as a session (sshd and runc call setsid), so that pid is also
@@ -36,9 +36,9 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
    and what is still there about a second later gets SIGKILL (`left_line`), as the ladder ends;
 5. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
-   every kind; one of the signals an SSH server can
-   name (`NAMED_SIGNALS`) is re-raised, so sshd reports it as that signal (it reports any
-   other as `SIG@openssh.com`, with no number), with no core dump of the wrapper's own;
+   every kind; one of the signals an SSH server can name (`NAMED_SIGNALS`) is re-raised, so
+   sshd reports it as that signal (it reports any other as `SIG@openssh.com`, with no
+   number), with no core dump of the wrapper's own;
 6. when asked (the second positional is a nonce, not 0), first prints ARGV's status as the
    last line of its stderr (``\x1eorch-exit NONCE N``; `StatusTail` takes it out of the
    output): an engine may forget an exec before its status is read (podman with
@@ -86,9 +86,9 @@ ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 
 #: `send_signal("USR1")` (dd's progress, nginx reopening its logs) or a SIGRTMIN+n reaches the
 #: command and the run goes on, watched, to report the command's own status. The parent watch
 #: ignores them (its `sleep` too: an ignored signal stays ignored across exec), so no signal
-#: sent to the run ends the watch; the wrapper ends it by pid. Not the faults a shell could
-#: not return from (ILL, TRAP, BUS, FPE, SEGV, SYS).
-CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL, 4, 5, 7, 8, 11, 31}
+#: sent to the run ends the watch; the wrapper ends it by pid. The faults (SEGV, BUS, ILL…)
+#: too: sent, they are no fault of the shell's (chains16: it died with its own core dump).
+CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL}
 
 #: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): over ssh the
 #: command line is one argument of the login shell; each variable is one string of the
@@ -123,7 +123,7 @@ def _program_check(fd: int, missing: str, denied: str, run: str) -> str:
             .replace("DENIED", denied).replace("RUN", run))
 
 
-_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2; unset _orch_stop  # none but its own (review23)
+_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2; unset _orch_stop _orch_w _orch_ifs _orch_whole _orch_tty
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
 # The parent watch starts before the variables are set: its `sleep`s hold none of them.
@@ -161,7 +161,8 @@ if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie)
     case ${_orch_l##*) } in Z*) break;; esac; _orch_c=$((_orch_c + 1))
     [ $((_orch_c % 64)) = 0 ] && { sleep 0.01; kill -23 "$_orch_w" 2>/dev/null; }
   done
-  while wait "$_orch_w"; [ $? -gt 128 ]; do :; done  # not cut short by a signal
+  _orch_c=0; while wait "$_orch_w"; [ $? -gt 128 ] && [ -e "/proc/$_orch_w" ] \\
+    && [ $((_orch_c = _orch_c + 1)) -lt 100 ]; do :; done  # a signal's: bash's repeats
 fi
 kill -TERM -$$ 2>/dev/null
 case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2])  # a stop's: not an `exit 130`
