@@ -11,8 +11,13 @@ engine is imported (`cli/__init__.py`); `from orch_magics import X` works as eve
 from __future__ import annotations
 
 import importlib
+import warnings
 
 from .version import __version__ as __version__
+
+# asyncssh names cryptography's DSA classes as it loads; cryptography 51 deprecates them, and
+# its warning, said as asyncssh's, reached the stderr of every run (a fresh-clone CI run)
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"asyncssh(\.|$)")
 
 TYPE_CHECKING = False  # typing itself takes a few ms to import: the name is what mypy reads
 if TYPE_CHECKING:
