@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import Orchestrator, load_config_text
+from orch_magics import Orchestrator, RunResult, load_config_text
 
 pytestmark = pytest.mark.ssh
 
@@ -87,17 +87,23 @@ def test_a_signal_during_a_post_command_stops_it_and_skips_the_rest(config, env:
     assert _gone(mark), "the post command outlived the stop"
 
 
-def test_kill_reaches_a_post_command_that_ignores_interrupts(config) -> None:  # type: ignore[no-untyped-def]
-    mark = f"2469.{os.getpid() % 1000}"
-    cfg = config(mark).read_text().replace("exec sleep", 'trap "" INT TERM; sleep')
-    with Orchestrator(load_config_text(cfg)) as orch:
-        live = orch.spawn("loop", "slow-cleanup")
+def _stopped_in_post(text: str, env: str, service: str, mark: str, how: str = "interrupt"
+                     ) -> RunResult:
+    """The result of `service`, stopped (`how`) once its post command runs `sleep MARK`."""
+    with Orchestrator(load_config_text(text)) as orch:
+        live = orch.spawn(env, service)
         deadline = time.monotonic() + 20
         while not _alive(mark):
             assert time.monotonic() < deadline, "the post command never started"
             time.sleep(0.05)
-        live.kill()
-        res = live.wait(15)
+        getattr(live, how)()
+        return live.wait(15)
+
+
+def test_kill_reaches_a_post_command_that_ignores_interrupts(config) -> None:  # type: ignore[no-untyped-def]
+    mark = f"2469.{os.getpid() % 1000}"
+    cfg = config(mark).read_text().replace("exec sleep", 'trap "" INT TERM; sleep')
+    res = _stopped_in_post(cfg, "loop", "slow-cleanup", mark, "kill")
     (post,) = res.steps  # the second one was skipped
     assert post.step == "post" and post.exit.signal == signal.SIGKILL, post.stderr
     assert _gone(mark)
@@ -108,14 +114,7 @@ def test_an_interrupt_during_a_post_command_is_said_as_a_stop(config, env: str) 
     """chains15: the result said `exit 0, post command failed (killed by SIGINT)` with
     `interrupted` false, while a notebook raised RunInterrupted for it."""
     mark = f"2470.{os.getpid() % 1000}{len(env)}"
-    with Orchestrator(load_config_text(config(mark).read_text())) as orch:
-        live = orch.spawn(env, "slow-cleanup")
-        deadline = time.monotonic() + 20
-        while not _alive(mark):
-            assert time.monotonic() < deadline, "the post command never started"
-            time.sleep(0.05)
-        live.interrupt()
-        res = live.wait(15)
+    res = _stopped_in_post(config(mark).read_text(), env, "slow-cleanup", mark)
     assert (res.interrupted, res.ok, res.returncode) == (True, False, 0), res
     assert res.outcome() == "interrupted during the post command (killed by SIGINT), after " \
         "exit 0"
@@ -124,12 +123,7 @@ def test_an_interrupt_during_a_post_command_is_said_as_a_stop(config, env: str) 
     assert _gone(mark)
     # basics13: after a command that failed by itself, said as a stop of that command; and
     # a post command that traps INT and exits 0 gave exit_status 0
-    with Orchestrator(load_config_text(config(mark).read_text())) as orch:
-        live = orch.spawn(env, "failing-cleanup")
-        while not _alive(mark):
-            time.sleep(0.05)
-        live.interrupt()
-        res = live.wait(15)
+    res = _stopped_in_post(config(mark).read_text(), env, "failing-cleanup", mark)
     assert res.outcome() == "exit 4, then interrupted during the post command (exit 0)", res
     assert "interrupted during post command 'trap" in res.describe_failure() and \
         "after the command ended (exit 4)" in res.describe_failure(), res.describe_failure()
