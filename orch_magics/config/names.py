@@ -13,8 +13,9 @@ JOINERS = "\u200c\u200d"
 
 def check_name(kind: str, name: str, path: Path_, src: Source) -> None:
     """Refuse a name no front end can take or show: one read as an option (`-x`), one with
-    spaces around it (shown as the name without them), one holding control or format characters (an escape sequence, a line break or a bidi
-    override would reach the terminal in `orch ls` and in every message naming it), or one
+    spaces around it (shown as the name without them), one holding control or format
+    characters (an escape sequence, a line break or a bidi override would reach the terminal
+    in `orch ls` and in every message naming it) or characters shown as nothing, or one
     mixing scripts whose letters look alike (`pr\u043ed` is not `prod`)."""
     if name.startswith("-"):
         raise src.error(path, f"{kind} name {name!r} starts with '-': command lines would "
