@@ -129,7 +129,7 @@ def from_files(limit: str) -> str:
             patterns_.append(word)
             continue
         found = [line for line in _lines(word) if line and not line.startswith("#")]
-        said = f"limit file {quoted(word[1:])} (--limit {quoted(word)[1:-1]})"
+        said = _limit_file(word)
         if not found:
             raise ConfigError(f"{said} names no pattern")
         if any(line.lstrip("!&").startswith("@") for line in found):  # read once, one deep
@@ -145,12 +145,16 @@ def from_files(limit: str) -> str:
 LIMIT_FILE_BYTES = 4 << 20
 
 
+def _limit_file(word: str) -> str:
+    """How an error names the limit file `word` (`@PATH`) gives."""
+    return f"limit file {quoted(word[1:])} (--limit {quoted(word)[1:-1]})"
+
+
 def _lines(word: str) -> list[str]:
     """The lines of the limit file `word` (`@PATH`) names, stripped; at most LIMIT_FILE_BYTES
     of UTF-8 text, a byte-order mark dropped as config files drop it (fleets14: `@/dev/zero`
     took every byte of memory there was)."""
-    path = word[1:]
-    said = f"limit file {quoted(path)} (--limit {quoted(word)[1:-1]})"
+    path, said = word[1:], _limit_file(word)
     try:
         with open(path, "rb") as file:
             data = file.read(LIMIT_FILE_BYTES + 1)
