@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ..errors import LayerError, ProcessLeft, StreamError
 from ..process.command import escaped
 from ..process.events import Exit
+from ..process.handle import retrieved
 from .docker_engine import Engine, connection_reason
 from .docker_stream import ExecStream
 from .failed_start import FailedStart
@@ -30,12 +31,6 @@ CONTAINER_CHECK = 15.0
 class ContainerPaused(ProcessLeft):
     """A signal for a command in a paused container was not sent: the engine runs no exec
     there (it refuses to create or start one), and unpausing is the container owner's call."""
-
-
-def _retrieved(look: asyncio.Future[Any]) -> None:
-    """An engine's error in a look is no one's to raise (the next look asks again)."""
-    if not look.cancelled():
-        look.exception()
 
 
 def paused_message(tool: str, name: str, pgid: int) -> str:
@@ -180,7 +175,7 @@ class DockerExec:
             if look is None or look.done():
                 look = asyncio.ensure_future(self._engine.look(
                     self._engine.api.inspect_container, self._container[0]))
-                look.add_done_callback(_retrieved)
+                look.add_done_callback(retrieved)  # its error: the next look asks again
             await asyncio.wait({look}, timeout=CONTAINER_CHECK)
             if look.done() and not look.cancelled() and look.exception() is None \
                     and not (look.result().get("State") or {}).get("Running", True):

@@ -7,9 +7,10 @@ for one or the place gives every process one, as a docker layer with `tty: true`
 
 1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
    one means the password was wrong, a prompt without a configured password is an error.
-   PROMPT is on no argv, and sudo gives it to no command (`preserve_env` may not name it):
-   with `-i` the target's profile runs before BOOT, on the same streams, and one that could
-   print PROMPT would be sent the login user's password (kinds11);
+   PROMPT is on no argv, and by sudo's default rules reaches no command (`preserve_env` may
+   not name it): with `-i` the target's profile runs before BOOT, on the same streams, and one
+   that could print PROMPT would be sent the login user's password (kinds11). A sudoers that
+   keeps SUDO_PROMPT (`env_keep`) still hands it over: docs/sudo.md says so (review23);
 2. BOOT prints ``OUTMARK`` on stdout and ``TOKEN`` once sudo has let it run, then reads the
    script from stdin (so no user text crosses `sudo -i`'s re-quoting by a login shell, which
    expands `$NAME` and drops newlines: BOOT itself holds neither). The script starts
