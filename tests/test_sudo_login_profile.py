@@ -10,6 +10,7 @@ Each case runs on the real sudo lab, with a chatty `~/.profile` for its login us
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -147,13 +148,23 @@ echo "profile found: ${p:-nothing}" >&2
 """
 
 
+#: sudoers rules that hand SUDO_PROMPT to the command (review23, sudo12): the profile of
+#: `sudo -i` used to run with it, before anything of orch's.
+KEEPS_PROMPT = {"default": "", "env_keep": "Defaults env_keep += SUDO_PROMPT\n",
+                "env_keep SUDO_*": 'Defaults env_keep += "SUDO_*"\n',
+                "env_check": "Defaults env_check += SUDO_PROMPT\n"}
+
+
+@pytest.mark.parametrize("rules", list(KEEPS_PROMPT))
 @pytest.mark.parametrize("target", ["free", "target"])
 def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: Path,
-                                                      monkeypatch: Any, target: str) -> None:
+                                                      monkeypatch: Any, target: str,
+                                                      rules: str) -> None:
     """kinds11: sudo's prompt was on its argv, and with `login: true` orch answered it wherever
     it came before the command: the target's profile printed it and was sent the login user's
     password (a NOPASSWD target, or a cached ticket; where sudo had asked first, the right
-    password was then said to be wrong)."""
+    password was then said to be wrong). A sudoers that keeps SUDO_PROMPT gave the profile the
+    prompt itself: the profile now runs only once sudo let orch in, without it."""
     user = getattr(sudo_lab, target)
     home = Path("/home") / user  # useradd -M: the target's home, made for the test
     stolen = tmp_path / "STOLEN"
@@ -166,7 +177,8 @@ def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: P
         layers = [sudo_lab.layer(sudo_lab.login),
                   sudo_lab.layer(user, password=True, login="true")]
         text = "environments:\n  e:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
-        with Orchestrator(load_config_text(text)) as orch:
+        with sudo_lab.rules(KEEPS_PROMPT[rules]) if KEEPS_PROMPT[rules] else \
+                contextlib.nullcontext(), Orchestrator(load_config_text(text)) as orch:
             for _ in range(2):  # the second with sudo's ticket cached: it does not ask
                 result = orch.run("e", command="id -un")
                 assert (result.returncode, result.stdout) == (0, f"{user}\n"), result.stderr
@@ -174,6 +186,29 @@ def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: P
         assert not stolen.exists()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_login_shell_runs_in_the_home_with_the_target_s_environment(
+        orch: Orchestrator, sudo_lab: Any) -> None:
+    """`login: true` starts the target's login shell after sudo (no longer `sudo -i`): it
+    still runs in the target's home, with its HOME and USER, and keeps nothing of orch's."""
+    result = orch.run("li", command='pwd; echo "$HOME $USER ${OLDPWD-none} ${SUDO_PROMPT-none}"')
+    home = str(sudo_lab.home)
+    assert (result.returncode, result.stdout) == (0, f"{home}\n{home} {sudo_lab.login} none "
+                                                     f"none\n"), result.stderr
+
+
+def test_a_home_that_cannot_be_entered_is_said(sudo_lab: Any, tmp_path: Path,
+                                               monkeypatch: Any) -> None:
+    """A target without a home (a service account): said on stderr, the run goes on where
+    sudo started (as `sudo -i` does)."""
+    monkeypatch.chdir(tmp_path)
+    text = f"environments:\n  e:\n    layers:\n      - {sudo_lab.layer(sudo_lab.free, login='true')}\n"
+    with Orchestrator(load_config_text(text)) as orch:
+        result = orch.run("e", command="pwd")
+    assert (result.returncode, result.stdout) == (0, f"{tmp_path}\n"), result.stderr
+    assert result.stderr == (f"orch: login: true: cannot enter the home directory "
+                             f"/home/{sudo_lab.free}\n")
 
 
 def test_the_mark_is_found_across_chunks_and_output_is_not_held() -> None:

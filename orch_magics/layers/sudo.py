@@ -46,7 +46,7 @@ class SudoConfig:
                                        "{{secret:NAME}} placeholder (none for NOPASSWD rules).",
                                 "check": secret_only("sudo password")})
     login: bool = field(default=False, metadata={
-        "doc": "Run a login shell first (`sudo -i`: the target's environment and home)."})
+        "doc": "Run the target's login shell first, as `sudo -i` (its profile and home)."})
     preserve_env: tuple[str, ...] = field(default=(), metadata={
         "doc": "Variables of the previous place that sudo keeps (`--preserve-env=…`).",
         "check": _kept_names})

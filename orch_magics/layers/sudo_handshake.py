@@ -1,29 +1,32 @@
 """The conversation with sudo before the command runs: prompt, password, start, pid.
 
-The previous place runs ``sudo -S -u USER [-i] -- [exec] sh -c BOOT`` with PROMPT in its
-``SUDO_PROMPT`` (`exec` with `-i`: the login shell hands over to BOOT). On the stream where sudo
-talks (stderr; the one stream when the handle it got is a terminal's, whether the command asked
-for one or the place gives every process one, as a docker layer with `tty: true` does):
+The previous place runs ``sudo -S -u USER -- sh -c BOOT`` with PROMPT in its ``SUDO_PROMPT``
+(with `login: true`, ``sh -c GATE`` first: see 2). On the stream where sudo talks (stderr; the
+one stream when the handle it got is a terminal's, whether the command asked for one or the
+place gives every process one, as a docker layer with `tty: true` does):
 
 1. each PROMPT (unique per run, never shown) is answered with the password on stdin; a second
    one means the password was wrong, a prompt without a configured password is an error.
    PROMPT is on no argv, and by sudo's default rules reaches no command (`preserve_env` may
-   not name it): with `-i` the target's profile runs before BOOT, on the same streams, and one
-   that could print PROMPT would be sent the login user's password (kinds11). A sudoers that
-   keeps SUDO_PROMPT (`env_keep`) still hands it over: docs/sudo.md says so (review23);
-2. BOOT prints ``OUTMARK`` on stdout and ``TOKEN`` once sudo has let it run, then reads the
-   script from stdin (so no user text crosses `sudo -i`'s re-quoting by a login shell, which
-   expands `$NAME` and drops newlines: BOOT itself holds neither). The script starts
-   `remote.py`'s wrapper as a process group of its own (`setsid`, as sshd and runc do), and
-   its preamble follows;
-3. the wrapper reports its pid (and, under a TTY, that the terminal is cooked again): the
+   not name it);
+2. with `login: true`, GATE says ``GATE_TOKEN`` as soon as sudo has let it run, drops
+   SUDO_PROMPT and execs the target's login shell (``$SHELL -l``, in its home, as `sudo -i`
+   would), which runs its profile and then BOOT. From GATE_TOKEN on no prompt is answered: a
+   profile is the target's code, and one that printed PROMPT (handed over by a sudoers that
+   keeps SUDO_PROMPT, review23) was sent the login user's password while it ran under `sudo -i`
+   (kinds11). The login shell gets no SUDO_PROMPT, and nothing is sent while the profile runs;
+3. BOOT prints ``OUTMARK`` on stdout and ``TOKEN`` once it runs, then reads the script from
+   stdin (so no user text crosses a login shell's parsing, which expands `$NAME` and drops
+   newlines: BOOT itself holds neither). The script starts `remote.py`'s wrapper as a process
+   group of its own (`setsid`, as sshd and runc do), and its preamble follows;
+4. the wrapper reports its pid (and, under a TTY, that the terminal is cooked again): the
    command runs. It says its status last (the run's nonce is the prompt's): sudo_process.py
    reads it, since sudo itself may not end (see `SudoBackend`).
 
-Anything else said before the command ran (the login shell of `sudo -i` and its profile, on
-either stream) is not the command's output but is kept: without a terminal it goes to the run's
-stderr, in the order it arrived (stdout's part is what came before ``OUTMARK``, see `Heading`),
-so stdout is the command's alone; under a terminal there is one stream, and it stays there.
+Anything else said before the command ran (the login shell and its profile, on either stream)
+is not the command's output but is kept: without a terminal it goes to the run's stderr, in the
+order it arrived (stdout's part is what came before ``OUTMARK``, see `Heading`), so stdout is
+the command's alone; under a terminal there is one stream, and it stays there.
 
 sudo exiting first (refused, unknown user, no sudo there) is a one-line error in our words.
 """
@@ -48,6 +51,11 @@ from .sudo_refusal import Heard, explain, must_change_password, no_password, wro
 LEAD = ("export _orch_tty0\n_orch_s=\nif read -r _ _ _ _ _orch_g _ 2>/dev/null </proc/$$/stat && "
         "[ \"$_orch_g\" != \"$$\" ] && command -v setsid >/dev/null 2>&1; then "
         "_orch_s=setsid; fi\nexec $_orch_s ")
+#: With `login: true`, what sudo runs first (see 2): the gate said before anything of the
+#: target's runs, then its login shell as `sudo -i` starts one (shell, home), without PROMPT.
+GATE = ("echo {gate} >&2; unset SUDO_PROMPT; cd \"$HOME\" 2>/dev/null && unset OLDPWD || "
+        "printf 'orch: login: true: cannot enter the home directory %s\\n' \"$HOME\" >&2; "
+        "exec \"${{SHELL:-/bin/sh}}\" -l -c {boot}")
 #: The preamble's first line: the terminal as it was before BOOT made it raw (if it did).
 RESTORE = b'[ -z "$_orch_tty0" ] || stty "$_orch_tty0" 2>/dev/null; unset _orch_tty0\n'
 
@@ -59,16 +67,17 @@ class Script:
 
     argv: list[str]
     prompt: bytes  # sudo's, through SUDO_PROMPT (see 1)
+    gate: bytes | None  # GATE's line with `login`: sudo let it run, no prompt is answered after
     token: bytes
     outmark: bytes  # BOOT's line on stdout: what came before it there is not the command's
     body: bytes  # the script BOOT reads, then the wrapper's preamble
-    login: bool  # `sudo -i`: the target's login shell runs BOOT
+    login: bool  # the target's login shell runs BOOT (see 2)
     nonce: str  # the wrapper's status line carries it (`StatusTail`)
 
 
 def build(command: Command, sudo_options: list[str], login: bool) -> Script:
-    """The sudo argv for `command` (options such as -u USER before `--`; `login`: they hold
-    `-i`) and its stdin parts.
+    """The sudo argv for `command` (options such as -u USER before `--`; `login`: through the
+    target's login shell, see 2) and its stdin parts.
 
     Whether the place gives sudo a terminal is not the command's to say (a docker layer's
     `tty: true` gives every exec one), so BOOT asks its stdin: on a terminal it makes it raw
@@ -82,12 +91,13 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
     boot = (f'_orch_tty0="$(stty -g 2>/dev/null)" && stty raw -echo; '
             f"echo {outmark}; echo {token} >&2; {read}")
-    # the login shell of `sudo -i` would wait for BOOT and say `Killed` when a stop ends it
-    # with KILL, as if the command had said it: it execs BOOT, its environment kept
-    handover = ["exec"] if login else []
-    argv = ["sudo", "-S", *sudo_options, "--", *handover, "sh", "-c", boot]
-    return Script(argv, prompt.encode(), token.encode(), outmark.encode(), body + pre, login,
-                  nonce)
+    gate = f"orch-sudo-in-{nonce}" if login else None
+    first = boot if gate is None else GATE.format(gate=gate, boot=shlex.quote(
+        "exec sh -c " + shlex.quote(boot)))  # the login shell would wait for BOOT and say
+    # `Killed` when a stop ends it with KILL, as if the command had said it: it execs BOOT
+    argv = ["sudo", "-S", *sudo_options, "--", "sh", "-c", first]
+    return Script(argv, prompt.encode(), None if gate is None else gate.encode(), token.encode(),
+                  outmark.encode(), body + pre, login, nonce)
 
 
 async def _ended(end: Exit) -> AsyncIterator[Event]:
@@ -163,7 +173,8 @@ class Conversation:
         self.shell = b""  # the other stream before BOOT ran: the target's side (for errors)
         self.heading = None if self.tty else Heading(script.outmark)
         self.prompts = 0
-        self.let_in = False
+        self.let_in = False  # sudo let its command run: no prompt is answered from now on
+        self.sent = False  # BOOT ran and was sent the script
         self.pid: int | None = None  # the wrapper's, once it said it
 
     def talking(self, event: Stdout | Stderr) -> bool:
@@ -195,22 +206,22 @@ class Conversation:
 
     def heard(self) -> Heard:
         """What was said so far, for errors (the other stream's part only before BOOT ran)."""
-        out = b"" if self.let_in else self.shell
+        out = b"" if self.sent else self.shell
         text = (self.said + self.raw).decode("utf-8", "replace")
         return Heard(text, out.decode("utf-8", "replace"), self.user, self.prompts,
-                     self.script.login, self.let_in)
+                     self.script.login, self.sent)
 
     def other(self, event: Stdout | Stderr) -> None:
         """A chunk of the stream sudo does not talk on: without a terminal, stdout; what the
         login shell said there goes to stderr, after what it said on stderr so far (the
         complete lines: a prompt or the token may still be arriving)."""
         if self.heading is None or not isinstance(event, Stdout):
-            self.shell += b"" if self.let_in else event.data
+            self.shell += b"" if self.sent else event.data
             self.early.append(event)
             return
         shell, out = self.heading.feed(event.data)
         if shell:
-            if not self.let_in:
+            if not self.sent:
                 self.shell += shell
                 said, n, self.raw = self.raw.rpartition(b"\n")
                 self.said += said + n
@@ -228,18 +239,13 @@ class Conversation:
             self.keep(before)  # sudo's lecture, a notice of PAM's: said, not lost (kinds11)
             self.answer()
         if not self.let_in:
-            i = self.raw.find(s.token + b"\n")
-            if i < 0:
+            if not self.passed(s.gate or s.token):
                 return None
-            before = self.raw[:i]
-            if self.tty and self.prompts:  # the newline sudo echoes after reading the password
-                before = before.removeprefix(b"\r\n") if before.startswith(b"\r\n") \
-                    else before.removeprefix(b"\n")
-            if self.tty and (k := before.rfind(s.outmark)) >= 0:
-                before = before[:k]  # BOOT's line on the one stream, just before the token
-            self.keep(before)
-            self.raw = self.raw[i + len(s.token) + 1:]
             self.let_in = True
+        if not self.sent:
+            if s.gate is not None and not self.passed(s.token):
+                return None
+            self.sent = True
             self.handle.stdin.write(s.body)
         if self.pid is None:
             i = self.raw.find(PID_MARK)
@@ -256,6 +262,24 @@ class Conversation:
         self.keep(self.raw)
         self.raw = b""
         return self.pid or None
+
+    def passed(self, mark: bytes) -> bool:
+        """Has `mark`'s line been said? Then what came before it is kept, the line dropped.
+        (A terminal not made raw yet ends it with CR LF: GATE's.)"""
+        i = self.raw.find(mark + b"\n")
+        if i < 0 and (i := self.raw.find(mark + b"\r\n")) >= 0:
+            mark += b"\r"
+        if i < 0:
+            return False
+        before = self.raw[:i]
+        if self.tty and self.prompts and not self.let_in:  # sudo's newline after the password
+            before = before.removeprefix(b"\r\n") if before.startswith(b"\r\n") \
+                else before.removeprefix(b"\n")
+        if self.tty and (k := before.rfind(self.script.outmark)) >= 0:
+            before = before[:k]  # BOOT's line on the one stream, just before the token
+        self.keep(before)
+        self.raw = self.raw[i + len(mark) + 1:]
+        return True
 
     def answer(self) -> None:
         self.prompts += 1

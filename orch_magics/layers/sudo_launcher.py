@@ -38,12 +38,10 @@ class SudoLauncher(Launcher):
         assert self.inner is not None
         return ("sudo", self.inner.key, self.config.user, self.config.login)
 
-    def options(self, login: bool) -> list[str]:
-        """sudo's options for this layer (before `--`); `login`: through a login shell."""
+    def options(self) -> list[str]:
+        """sudo's options for this layer (before `--`)."""
         cfg = self.config
         opts = ["-u", cfg.user]
-        if login:
-            opts.append("-i")
         if cfg.preserve_env:
             opts.append("--preserve-env=" + ",".join(cfg.preserve_env))
         return opts
@@ -60,7 +58,7 @@ class SudoLauncher(Launcher):
         if (why := too_long(command)) is not None:  # as every layer: refused before it is sent
             raise self.error(f"the command is too long to run as {self.config.user!r} ({why}) "
                              f"(at {self.where}): pass large data on stdin or in a file")
-        script = build(command, self.options(login), login)
+        script = build(command, self.options(), login)
         assert self.inner is not None
         handle = await self.inner.launch(Command(  # the prompt on no argv (sudo_handshake)
             tuple(script.argv), env={"SUDO_PROMPT": script.prompt.decode()}, tty=command.tty,

@@ -1,7 +1,7 @@
 """What sudo said when it did not run the command, as one line in our words.
 
 sudo talks on its stderr (the one stream under a terminal); what came on stdout before the
-command started is the target's side: the login shell of `sudo -i` and its profile. Both are
+command started is the target's side: its login shell (`login: true`) and profile. Both are
 quoted, sudo's own words first, never the layer's inner workings (BOOT, our prompt).
 """
 
@@ -41,7 +41,7 @@ class Heard:
     out: str  # stdout before the command: the target's side (empty under a terminal)
     user: str  # the target user
     prompts: int  # the password prompts sudo printed
-    login: bool  # `sudo -i`: the target's login shell ran first
+    login: bool  # `login: true`: the target's login shell ran first
     started: bool  # BOOT ran (sudo let it in)
 
     def last(self) -> str:
