@@ -43,7 +43,8 @@ def config(dockerd: Engine, tmp_path: Path) -> Path:
         "environments:\n"
         f"  cp: {{layers: [{layer({'label': 'orch.fleet=cp'})}]}}\n"
         f"  some: {{layers: [{layer({'container': [NAMES[0], 'orch-cp-nope', NAMES[2]]})}]}}\n"
-        f"  one: {{layers: [{layer({'container': NAMES[0]})}]}}\n")
+        f"  one: {{layers: [{layer({'container': NAMES[0]})}]}}\n"
+        f"  guarded: {{protected: true, layers: [{layer({'container': NAMES})}]}}\n")
     return path
 
 
@@ -69,6 +70,29 @@ def test_a_fleet_get_puts_each_copy_in_a_folder_per_target(orch: Orchestrator,
     starts = [json.loads(line) for line in audit.read_text().splitlines()]
     assert sorted((r["target"], r["command"]) for r in starts if r["event"] == "start") == [
         (name, f"orch-get /tmp/who {out / name / 'who'}") for name in NAMES]  # not `out`
+
+
+@pytest.mark.parametrize("way", ["get", "put"])
+def test_a_protected_fleet_s_copy_says_a_bad_limit_first_and_asks_for_its_targets(
+        orch: Orchestrator, tmp_path: Path, way: str) -> None:
+    """fleets14: a copy asked for the name of a protected fleet, then said that its limit kept
+    nothing; and its question named no target. A run's says the limit's targets."""
+    asked: list[str] = []
+    orch.gate.ask = lambda question: asked.append(question) or "guarded"  # type: ignore
+    src = tmp_path / "src.txt"
+    src.write_text("x\n")
+
+    def copy(limit: str) -> object:
+        if way == "get":
+            return orch.get("guarded", "/tmp/who", str(tmp_path / "out"), limit=limit)
+        return orch.put("guarded", str(src), "/tmp/", limit=limit)
+
+    with pytest.raises(ConfigError, match="'orch-cp-9' matches no target"):
+        copy("orch-cp-9")
+    assert asked == []
+    assert copy(f"{NAMES[0]},{NAMES[2]}").ok  # type: ignore[attr-defined]
+    assert len(asked) == 1 and NAMES[0] in asked[0] and NAMES[2] in asked[0], asked
+    assert NAMES[1] not in asked[0], asked
 
 
 class Told:

@@ -15,6 +15,7 @@ from typing import Union
 from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.select import read_limit
+from ..fleet.targets import planned as fleet_scope
 from ..guard import check_allowed
 from ..plan import RunPlan
 from ..text import no_byte_at
@@ -66,10 +67,14 @@ def _titled(plan: RunPlan, words: Sequence[str]) -> RunPlan:
 
 
 def _admitted(runs: Runs, planned: Callable[[], RunPlan], dry: RunPlan, words: Sequence[str],
-              yes: str | Collection[str], front_end: str) -> tuple[RunPlan, Ticket]:
+              yes: str | Collection[str], front_end: str,
+              limit: str | None) -> tuple[RunPlan, Ticket]:
     """The copy's plan shown as `words` (`planned()`), admitted on its plan unresolved (`dry`):
-    a protected environment is confirmed before any secret of its layers is asked."""
-    ticket = runs.admit(_titled(dry, words), yes=yes, front_end=front_end)
+    a protected environment is confirmed before any secret of its layers is asked. On a fleet,
+    as for a run: a limit that keeps nothing is said first, and the question names the
+    targets the limit keeps (fleets14)."""
+    scope = fleet_scope(dry.layers_to_run, limit) if dry.environment.is_fleet else None
+    ticket = runs.admit(_titled(dry, words), yes=yes, front_end=front_end, scope=scope)
     return _titled(planned(), words), ticket
 
 
@@ -107,12 +112,14 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     if dry.environment.is_fleet:
         folder = _fleet_folder(into)
         get_destination(source, None)  # a remote path that names no file is refused now
-        plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, folder], yes, front_end)
+        plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, folder], yes,
+                                 front_end, limit)
         return FleetCopy(runs, plan, ticket, "get", source, folder, limit=limit,
                          parallel=parallel)
     dry.check_limit(limit)
     dest = get_destination(source, into)
-    plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end)
+    plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
+                             limit)
     return Copy(runs, plan, ticket, "get", source, dest)
 
 
@@ -132,7 +139,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
-                             yes, front_end)
+                             yes, front_end, limit)
     if plan.environment.is_fleet:
         return FleetCopy(runs, plan, ticket, "put", source.path, dest, put_source=source,
                          limit=limit, parallel=parallel)
