@@ -17,7 +17,7 @@ from .keywords import keywords_checked
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import Dropped, OutputBuffer
-from .text import human_size, plural
+from .text import bytes_shown, human_size, plural
 
 if TYPE_CHECKING:
     from .plan import RunPlan
@@ -334,7 +334,8 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
         "returncode": result.returncode,
         "exit_code": result.exit.code,
         "signal": result.exit.signal,
-        "error": str(result.exit.error) if result.exit.error else None,
+        "error": bytes_shown(str(result.exit.error)) if result.exit.error else None,  # a
+        # word that was not UTF-8 as its bytes, as on stderr (basics13), not a lone surrogate
         "ok": result.ok,
         "timed_out": result.timed_out,
         "interrupted": result.interrupted,

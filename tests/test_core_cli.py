@@ -107,6 +107,21 @@ def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: lis
     assert "at /nonexistent/x\\udcffy" in literal.stderr.decode(), literal.stderr
 
 
+@pytest.mark.parametrize("words", [
+    ["run", "\udcff", "--json", "--", "true"], ["run", "local", "--json", "--yes", "\udcff",
+                                               "--", "true"],
+    ["run", "web", "--json", "--yes", "x\udcff", "--", "true"]])
+def test_json_says_such_a_word_as_its_bytes_too(tmp_path: Path, words: list[str]) -> None:
+    """basics13: `--json`'s error held a lone surrogate (`\\udcff` in the JSON) where stderr
+    said `\\xff`: a script reads the same words as the person."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\n"
+                   "  web: {layers: [{type: ssh, config: {host: [a, b]}}]}\n")
+    r = orch("-c", str(cfg), *words, cwd=tmp_path)
+    error = json.loads(r.stdout)["error"]
+    assert r.returncode != 0 and "\\xff" in error and "\udcff" not in error, error
+
+
 def test_version() -> None:
     from orch_magics import __version__
 

@@ -20,7 +20,7 @@ from ..keywords import keywords_checked
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
-from ..text import columns, cut, plural, printable
+from ..text import bytes_shown, columns, cut, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
@@ -262,7 +262,7 @@ class FleetResult(ByTarget[RunResult]):
     @staticmethod
     def none_found(environment: str, error: str) -> dict[str, Any]:
         """What `json()` says of a fleet that found no target to run: not ok, and why."""
-        return {**_shape(environment, False, "0 targets", {}), "error": mask_text(error)}
+        return {**_shape(environment, False, "0 targets", {}), "error": mask_text(bytes_shown(error))}
 
     def __repr__(self) -> str:
         return f"<FleetResult {self.environment}: {self.summary()}>"
