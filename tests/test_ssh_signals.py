@@ -159,6 +159,10 @@ def test_a_core_dump_is_the_program_s_not_the_wrapper_s(ssh_lab, tmp_path: Path)
     dumps on, its own core (of `sh`) replaced the program's in the working directory."""
     import sys
 
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    if pattern.startswith("|") or "/" in pattern or "%" in pattern:  # review23: host-wide
+        pytest.skip(f"cores go elsewhere on this host (core_pattern {pattern!r}), not to the "
+                    f"process's directory (machines of the CI's kind have 'core')")
     folder = tmp_path / "cores"
     folder.mkdir()
     listener = str(ssh_lab.loop.pid)  # a host with core dumps on: its new sessions inherit it
@@ -174,5 +178,6 @@ def test_a_core_dump_is_the_program_s_not_the_wrapper_s(ssh_lab, tmp_path: Path)
         soft, hard = was.stdout.split()
         subprocess.run(["prlimit", "--pid", listener, f"--core={soft}:{hard}"], check=True)
     assert result.returncode == -signal.SIGSEGV, result
-    assert _core_command_name(folder / "core").startswith(b"python"), \
-        _core_command_name(folder / "core")
+    cores = list(folder.iterdir())  # `core`, or `core.PID` with core_uses_pid
+    assert [c.name.split(".")[0] for c in cores] == [pattern], cores
+    assert _core_command_name(cores[0]).startswith(b"python"), _core_command_name(cores[0])
