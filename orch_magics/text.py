@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +68,41 @@ def printable(text: str, *, lines: bool = False) -> str:
     return "".join(c if c.isprintable() or c in "\u200c\u200d" or (lines and c == "\n")
                    else f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
                    else repr(c)[1:-1] for c in text)
+
+
+def _shown_char(c: str) -> bool:
+    """Is `c` shown as it is (printable, or a joiner a word may hold)?"""
+    return c.isprintable() or c in "\u200c\u200d"
+
+
+#: The escapes of bash's `$'…'` for the characters it names.
+_ANSI_C = {"\a": r"\a", "\b": r"\b", "\t": r"\t", "\n": r"\n", "\v": r"\v", "\f": r"\f",
+           "\r": r"\r", "\x1b": r"\E", "\\": "\\\\", "'": r"\'"}
+
+
+def _ansi_c(c: str) -> str:
+    """One character inside bash's `$'…'` (a byte that was not UTF-8 as that byte)."""
+    if c in _ANSI_C:
+        return _ANSI_C[c]
+    if _shown_char(c):
+        return c
+    code = ord(c) - 0xDC00 if "\udc80" <= c <= "\udcff" else ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
+def shell_word(word: str) -> str:
+    """`word` quoted as a shell reads it back: `shlex.quote`, or bash's `$'…'` when it holds
+    a character that cannot be shown (basics13: inside plain quotes a real tab and a
+    backslash and `t` both read `\\t`)."""
+    if all(_shown_char(c) for c in word):
+        return shlex.quote(word)
+    return "$'" + "".join(_ansi_c(c) for c in word) + "'"
+
+
+def shell_line(argv: Sequence[str]) -> str:
+    """An argv as one line a shell reads back as the same words (see `shell_word`)."""
+    return " ".join(shell_word(w) for w in argv)
 
 
 #: A byte that was not UTF-8, as Python holds it (a surrogate escape).

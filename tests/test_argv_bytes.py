@@ -46,7 +46,7 @@ def test_bytes_that_are_not_utf8_reach_the_command_unchanged(config, env, tmp_pa
     assert res.ok and res.stdout_buffer.getvalue() == b"caf\xe9-\xff.log"
     assert verify(str(audit))[1] is None
     [start] = [r for r in map(json.loads, audit.read_text().splitlines()) if r["event"] == "start"]
-    assert start["command"] == "printf %s 'caf\\xe9-\\xff.log'"
+    assert start["command"] == "printf %s $'caf\\xe9-\\xff.log'"  # as a shell reads it
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -77,17 +77,23 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
                    "      First line.\n      Second line.\n  \u74b0\u5883: []\n"
                    "  \"x\u200dy\": []\n"
                    "services:\n  argv: {command: [sh, -c, 'echo a b; echo $0', 'x y']}\n"
-                   "  e: {command: [printf, \"%s\\n\", '', z]}\n")
+                   "  e: {command: [printf, \"%s\\n\", '', z]}\n"
+                   "  bsl: {command: [printf, '%s\\n', \"x\\ty\"]}\n"
+                   "  two: {command: \"true\\nrm -rf /data\\n\", description: '  '}\n")
     r = orch("-c", str(cfg), *words)
     lines = r.stdout.decode().splitlines()[words == ["check"]:]  # after check's `ok: FILE`
-    assert r.returncode == 0 and lines[:7] == [
+    assert r.returncode == 0 and lines[:9] == [
         "environments:",
         "  a                    local  \u2014 First line.",
         "  \u74b0\u5883                 local",
         "  x\u200dy                   local",  # basics13: a joiner shown, and of no width
         "services:",
         "  argv                 sh -c 'echo a b; echo $0' 'x y'",
-        "  e                    printf '%s\\n' '' z"], lines
+        # basics13: a real newline or tab read back by a shell as itself, not as `\\n`; a
+        # command's other lines said; a blank description is none
+        "  e                    printf $'%s\\n' '' z",
+        "  bsl                  printf '%s\\n' $'x\\ty'",
+        "  two                  true  (+1 more line)"], lines
 
 
 @pytest.mark.parametrize("words", [

@@ -11,7 +11,6 @@ import argparse
 import gc
 import io
 import os
-import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from ..config.loader import load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
 from ..secrets import ShortSecretWarning
-from ..text import columns, printable
+from ..text import columns, printable, shell_line
 from . import output
 from .audit import audit_command
 from .grammar import Parser, orch_parser
@@ -52,8 +51,15 @@ def _listing(config: Config) -> str:
     from ..fleet.targets import describe, expand  # fleets only: `orch run` starts without it
 
     def row(name: str, text: str) -> str:  # padded by columns: a wide name takes two each
-        first = text.strip().splitlines()[0] if text.strip() else ""  # one line a name
+        lines = text.strip().splitlines()  # one line a name; a command's other lines said
+        first = lines[0] if lines else ""
         return f"  {name}{' ' * max(1, 21 - columns(name))}{first}"
+
+    def command(text: str) -> str:  # basics13: `true\nrm -rf /data` listed as `true`
+        lines = text.strip().splitlines()
+        more = len(lines) - 1
+        return lines[0] + (f"  (+{more} more line{'s' if more > 1 else ''})" if more else "") \
+            if lines else ""
 
     out = ["environments:"]
     for name, env in config.environments.items():
@@ -63,8 +69,8 @@ def _listing(config: Config) -> str:
             out.append(row("", describe(expand(env.layers))))
     out.append("services:")
     for name, svc in config.services.items():  # a list as the shell line it runs (basics12)
-        out.append(row(name, svc.description or (svc.command if isinstance(svc.command, str)
-                                                 else printable(shlex.join(svc.command)))))
+        out.append(row(name, (svc.description or "").strip() or (
+            command(svc.command) if isinstance(svc.command, str) else shell_line(svc.command))))
     return printable("\n".join(out), lines=True)  # a config's escapes cannot repaint it
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..redaction import Values, masked_repr
+from ..text import shell_line
 
 _EMPTY: Mapping[str, str] = Values()
 
@@ -85,4 +85,4 @@ class Command:
             return self.title
         if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c"):
             return self.argv[2]
-        return shlex.join(self.argv)
+        return shell_line(self.argv)  # read back as the same words, tabs and all
