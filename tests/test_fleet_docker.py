@@ -46,6 +46,15 @@ def test_a_label_fans_out_to_every_running_container_with_it(dockerd: Engine,
     assert all(res[name].stdout == f"{name}\n" for name in web)
 
 
+def test_a_carriage_return_in_the_last_stderr_line_cannot_hide_the_cause(
+        dockerd: Engine, web: list[str]) -> None:
+    """fleets15: `disk full\\rok` on stderr made every target's cause `exit 5: ok`."""
+    with _orch(dockerd, {"label": "orch.fleet=web"}) as orch:
+        res = orch.run("web", command="printf 'ok\\nreal error: disk full\\rok\\r\\n\\n' >&2; "
+                                      "exit 5")
+    assert set(res.causes.values()) == {"exit 5: real error: disk full\rok"}, res.causes
+
+
 def test_finding_a_labels_containers_waits_for_a_log_that_can_be_written(
         dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
     """s9-guard #2: the lookup of a label's containers logged in to the (protected) host and

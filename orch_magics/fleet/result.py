@@ -292,8 +292,16 @@ def cause(result: RunResult, state: str) -> str:
     step = result.failed_step
     if step is not None:
         return f"{step.step} command failed ({step.exit.describe()})"
-    err = ESCAPE.sub("", result.stderr_buffer.tail(400).decode("utf-8", "replace")).strip()
-    return mask_text(result.exit.describe() + (f": {err.splitlines()[-1]}" if err else ""))
+    err = _final_line(ESCAPE.sub("", result.stderr_buffer.tail(400).decode("utf-8", "replace"))
+                      .rstrip()).strip()
+    return mask_text(result.exit.describe() + (f": {err}" if err else ""))
+
+
+def _final_line(text: str) -> str:
+    """The last line of `text`, cut at newlines only: a `\r` inside is the line's (the table
+    shows it escaped; fleets15: `disk full\rok` read `ok`), a `\r\n` ending is not."""
+    line = text.rpartition("\n")[2]
+    return line[:-1] if line.endswith("\r") else line
 
 
 def _shown_exit(row: dict[str, Any]) -> str:
@@ -307,8 +315,7 @@ def last_line(result: RunResult) -> str:
     """The last line a target printed, its colours and other terminal sequences taken out
     (a table shows text: `ERROR` in red read as `\x1b[31mERROR\x1b[0m`)."""
     tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
-    line = tail.rpartition("\n")[2]
-    return ESCAPE.sub("", line[:-1] if line.endswith("\r") else line)  # `\r\n` ends it too
+    return ESCAPE.sub("", _final_line(tail))
 
 
 def _stdout_digest(result: RunResult) -> bytes:
