@@ -515,6 +515,11 @@ def test_limit_that_matches_nothing_says_what_there_is() -> None:
         select(["10.0.0.1", "10.0.0.2"], "10")
     assert "did you mean '10.0.0.1'" not in str(err.value)
     assert select(["bastion/db-1", "bastion/db-2"], "db-1") == ["bastion/db-1"]
+    # fleets15: the whole label, its inner host by its short name
+    two = ["bast-eu/db-1.internal", "bast-eu/db-2.internal", "bast-us/db-1.internal"]
+    with pytest.raises(ConfigError, match="'bast-eu/db-1' matches no target.*did you mean "
+                                          "'bast-eu/db-1.internal'"):
+        select(two, "bast-eu/db-1")
     # fleets10: a typo of a part of a label (a container on every host) got no suggestion
     with pytest.raises(ConfigError, match="'few-aa' matches no target.*did you mean 'few-a'"):
         select(["127.0.1.1/few-a", "127.0.1.2/few-a", "127.0.1.1/few-b"], "few-aa")

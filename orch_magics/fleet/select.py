@@ -297,13 +297,23 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> Config
     bare = word.lstrip("!&")
     if bare.startswith("~"):  # a regular expression has no near label to suggest
         return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})")
-    # `web-03` for the label `web-03.prod`: a host's short name is what one types first
+    # `web-03` for the label `web-03.prod`: a host's short name is what one types first; in
+    # a label of several hops too (`bast-eu/db-1` for `bast-eu/db-1.internal`: fleets15)
     short = next((part for label in labels for part in label.split("/")
-                  if part.split(".")[0] == bare and not _is_address(part)), None)
+                  if part.split(".")[0] == bare and not _is_address(part)), None) or next(
+        (label for label in labels if _short_of(bare, label)), None)
     # a label's parts too (`few-a` of `127.0.1.1/few-a`): a pattern matches one (fleets10)
     parts = dict.fromkeys(part for label in labels if "/" in label for part in label.split("/"))
     return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})",
                        suggestion=short or did_you_mean(bare, [*labels, *parts, *known]))
+
+
+def _short_of(word: str, label: str) -> bool:
+    """Whether `word` names `label` hop by hop, some hops by their host's short name."""
+    mine, its = word.split("/"), label.split("/")
+    return len(its) > 1 and len(mine) == len(its) and all(
+        w == p or (w == p.split(".")[0] and not _is_address(p)) for w, p in
+        zip(mine, its, strict=True))
 
 
 def _is_address(name: str) -> bool:
