@@ -109,11 +109,12 @@ class FleetTable:
             self._growing = True  # (review21: a caller that runs it at once took it again)
             self._on_main(lambda: self._grown(live))
 
-    def _grow(self, live: LiveFleet) -> bool:
+    def _grow(self, live: LiveFleet, here: bool = False) -> bool:
         """Sections for the rows that came once the containers were found (under the lock),
         made on the kernel's thread, as widgets are (until then the heading shows the
-        counts); whether it could be done here."""
-        if threading.current_thread() is not threading.main_thread():
+        counts); whether it could be done here (`here`: where `_on_main` runs, which is the
+        caller's thread when there is no kernel loop: review22, nothing grew then)."""
+        if not here and threading.current_thread() is not threading.main_thread():
             return False
         import ipywidgets as widgets
 
@@ -128,7 +129,7 @@ class FleetTable:
         with self._lock:
             self._growing = False
             if not self._done:
-                self._grow(live)
+                self._grow(live, here=True)
 
     def _say(self, live: LiveFleet) -> None:
         """Update the line under the widgets when the counts change, else as the clock of a
