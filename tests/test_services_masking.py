@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics import OrchError, Orchestrator, load_config_text
-from orch_magics.process.events import Exit, Stdout
+from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
 from streams import Recorder
@@ -136,6 +136,23 @@ def test_ordinary_lines_are_not_held_back() -> None:
     wide = b"Q" * 70 + sorted(starts)[0] + b"\n"
     released = b"".join(e.data for e in masker(Stdout(wide)))  # type: ignore[attr-defined]
     assert wide.startswith(released) and len(released) < len(wide)
+
+
+def test_a_line_held_back_goes_before_what_the_other_stream_says_next() -> None:
+    """notebook16: `b=SECRET\\n` looks like the start of wrapped base64, so it was held; the
+    stderr line the program wrote after it came first, and the live view cut `b=` from its
+    `****`. A held line is released (masked) when the other stream speaks; an end without its
+    line break stays held."""
+    registry = SecretRegistry()
+    registry.add("Fil3Secret-XYZ")
+    masker = StreamMasker(registry)
+    said = [*masker(Stdout(b"b=Fil3Secret-XYZ\n")), *masker(Stderr(b"err line\n")),
+            *masker(Stdout(b"done\n"))]
+    assert [(type(e).__name__, e.data) for e in said if e.data] == [  # type: ignore[attr-defined]
+        ("Stdout", b"b="), ("Stdout", b"****\n"), ("Stderr", b"err line\n"),
+        ("Stdout", b"done\n")]
+    cut = [*masker(Stdout(b"Fil3Sec")), *masker(Stderr(b"x\n")), *masker(Stdout(b"ret-XYZ\n"))]
+    assert b"".join(e.data for e in cut if isinstance(e, Stdout)) == b"****\n"
 
 
 @pytest.mark.parametrize("value", ['quote"and\\backslash', "line one\nline two", "naïve café ✓"])

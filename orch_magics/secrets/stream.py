@@ -38,10 +38,22 @@ class StreamMasker:
         if isinstance(event, (Stdout, Stderr)):
             kind = type(event)
             out = self._mask(kind, self._pending[kind] + event.data)
-            return [kind(out)] if out else []
+            return [*self._lines_held(Stderr if kind is Stdout else Stdout),
+                    *([kind(out)] if out else [])]
         if isinstance(event, Exit):
             return [*self.flush(), event]
         return [event]
+
+    def _lines_held(self, kind: Kind) -> list[Event]:
+        """What `kind` holds, released (masked) when the other stream speaks and it ends a
+        line: the program wrote it before, so it goes first (notebook16: `b=SECRET\\n`, held
+        as the start of a wrapped encoded form, came after the stderr line that followed it,
+        and split in two). A held end without its line break stays held."""
+        rest, forms = self._pending[kind], self._source.forms
+        if not rest.endswith(b"\n") or forms is None:
+            return []
+        self._pending[kind], self._column[kind] = b"", 0
+        return [kind(forms.mask_bytes(rest))]
 
     def flush(self) -> list[Event]:
         """Release what is held back (masked) at the end of the streams."""
