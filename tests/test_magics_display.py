@@ -140,6 +140,18 @@ def test_256_and_true_colours_show_as_a_terminal_shows_them():
     assert Colours().html("\x1b[38;5;300mx\x1b[38;2;1mz") == "xz"  # malformed: no colour, no text lost
 
 
+def test_reverse_video_swaps_the_colours_as_jupyterlab_shows_it():
+    """notebook16: `ESC[7m` (a selected row in a TUI, `grep --color` setups) was dropped, where
+    `%%bash` shows it: JupyterLab swaps the colours, the theme's inverse standing for unset
+    ones."""
+    assert Colours().html("\x1b[7mrev\x1b[27m plain") == (
+        '<span class="ansi-default-inverse-fg ansi-default-inverse-bg">rev</span> plain')
+    assert Colours().html("\x1b[31;7mx\x1b[0my") == (
+        '<span class="ansi-red-bg ansi-default-inverse-fg">x</span>y')
+    assert Colours().html("\x1b[38;2;1;2;3;44;7mx") == (
+        '<span class="ansi-blue-fg" style="background-color: rgb(1, 2, 3)">x</span>')
+
+
 def test_backspace_takes_back_a_character_as_jupyterlab_shows_it():
     assert terminal_view("a\bb") == "b"
     assert terminal_view("abc\b\bXY") == "aXY"

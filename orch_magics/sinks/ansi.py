@@ -18,6 +18,8 @@ ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([ -/]*[@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x
 #: The parameters of an SGR (colour/style) sequence.
 _SGR = re.compile(r"\x1b\[([0-9;?]*)m")
 _COLOURS = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
+#: The state's mark for reverse video (SGR 7): no class of its own, see `_inverted`.
+INVERSE = "inverse"
 
 
 def keep_colours(text: str) -> str:
@@ -67,10 +69,30 @@ def sgr_codes(text: str) -> list[str]:
     return list(dict.fromkeys(reversed(codes)))[::-1]
 
 
+def _inverted(classes: list[str]) -> list[str]:
+    """Reverse video as JupyterLab's stream output draws it: the colours swap, and a colour
+    not set is the theme's own inverse (notebook16: `ESC[7m` was dropped, `%%bash` showed it)."""
+    swap = {"-fg": "-bg", "-bg": "-fg", "color:": "background-color:",
+            "background-color:": "color:"}
+    out = []
+    for c in classes:
+        if c == INVERSE:
+            continue
+        end = next((k for k in ("-fg", "-bg") if c.endswith(k)), None)
+        start = next((k for k in ("background-color:", "color:") if c.startswith(k)), None)
+        out.append(c[:-3] + swap[end] if end else swap[start] + c[len(start):] if start else c)
+    for side, prop in (("-fg", "color:"), ("-bg", "background-color:")):
+        if not any(c.endswith(side) or c.startswith(prop) for c in out):
+            out.append(f"ansi-default-inverse{side}")
+    return out
+
+
 def _span(text: str, classes: list[str]) -> str:
     """`text` escaped, in a span with the state's classes and styles (`color: …` entries)."""
     if not text:
         return ""
+    if INVERSE in classes:
+        classes = _inverted(classes)
     escaped = html.escape(text, quote=False)
     names = [c for c in classes if ":" not in c]
     styles = [c for c in classes if ":" in c]
@@ -133,6 +155,8 @@ def _one_sgr(state: list[str], code: int) -> list[str]:
         return [*without("-bold"), "ansi-bold"]
     if code == 4:
         return [*without("-underline"), "ansi-underline"]
+    if code in (7, 27):  # reverse video: drawn in `_span`, as JupyterLab draws it
+        return [c for c in state if c != INVERSE] + ([INVERSE] if code == 7 else [])
     if code == 22:
         return without("-bold")
     if code == 24:
