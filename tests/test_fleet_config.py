@@ -13,6 +13,7 @@ from orch_magics.config import patterns
 from orch_magics.config.inventory import load_inventories
 from orch_magics.fleet import expand
 from orch_magics.fleet.select import read_limit, select
+from orch_magics.fleet.targets import the_one
 
 
 @pytest.mark.parametrize(("pattern", "names"), [
@@ -883,6 +884,14 @@ def test_a_limit_file_is_read_by_every_reader_of_a_limit(
     with pytest.raises(ConfigError, match="'@retry': a limit file is read only where a limit "
                                           "is given"):
         select(["web1", "web2", "web3"], "@retry")
+    # fleets14: an error names the file the patterns came from, not only the patterns
+    with pytest.raises(ConfigError, match=re.escape(
+            "limit '@retry,!web*' (read as 'web2,!web*') leaves no target")):
+        select(["web1", "web2", "web3"], read_limit("@retry,!web*"))
+    (tmp_path / "two").write_text("web1\nweb3\n")
+    with pytest.raises(ConfigError, match=re.escape(
+            "limit '@two' (read as 'web1,web3') keeps 2 targets: web1, web3; name one")):
+        the_one(expand(config.environments["e"].layers), read_limit("@two"))
 
 
 def test_a_limit_file_is_read_as_text_of_a_bounded_size_one_pattern_a_line(

@@ -69,7 +69,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
             raise _matches_nothing(word, labels, groups)
     kept = [label for label in labels if label in chosen]
     if not kept:
-        raise ConfigError(f"limit {quoted(limit)} leaves no target")
+        raise ConfigError(f"limit {said_limit(limit)} leaves no target")
     return kept
 
 
@@ -79,7 +79,7 @@ def checked_words(limit: str) -> list[str]:
     found yet says what the run would (fleets13)."""
     words = limit_words(limit)
     if not words:
-        raise ConfigError(f"limit {quoted(limit)} names no pattern")
+        raise ConfigError(f"limit {said_limit(limit)} names no pattern")
     for word in words:
         if word.startswith("@"):  # read once, where a limit is given (review22: re-read by
             raise ConfigError(f"limit pattern {quoted(word)}: a limit file is read only "  # each
@@ -105,6 +105,25 @@ def limit_words(limit: str) -> list[str]:
     if "," in limit or _is_ipv6(address) or limit.count("[") != limit.count("]"):
         return [w.strip() for w in limit.split(",") if w.strip()]
     return _COLON_WORDS.findall(limit)
+
+
+class ReadLimit(str):
+    """A limit whose `@FILE`s were read: the patterns, and (`written`) the limit as given,
+    which errors name (fleets14: they said only the patterns, not the file)."""
+
+    written: str
+
+    def __new__(cls, patterns: str, written: str) -> ReadLimit:
+        made = super().__new__(cls, patterns)
+        made.written = written
+        return made
+
+
+def said_limit(limit: str) -> str:
+    """How an error names a limit: as given, and what its files held."""
+    if isinstance(limit, ReadLimit):
+        return f"{quoted(limit.written)} (read as {quoted(str(limit))})"
+    return quoted(limit)
 
 
 def read_limit(limit: str | None) -> str | None:
@@ -138,7 +157,7 @@ def from_files(limit: str) -> str:
         patterns_ += found
     # one pattern a line, as Ansible reads them: a lone `web:!db` line is not split at its
     # colons where, beside other lines, it would not be (fleets14)
-    return ",".join(patterns_) + ("," if len(patterns_) == 1 else "")
+    return ReadLimit(",".join(patterns_) + ("," if len(patterns_) == 1 else ""), limit)
 
 
 #: Bytes a limit file may hold (a `.retry` file of 100,000 hosts is about 2 MB).

@@ -22,7 +22,7 @@ from ..executor import LayeredExecutor
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import checked_words, limit_words, read_limit, refuse_subscripts, select
+from .select import checked_words, limit_words, read_limit, refuse_subscripts, said_limit, select
 
 #: A limit word that is a glob or a range: no container name of its own.
 _GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
@@ -170,7 +170,7 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     """The single target `limit` keeps (an error listing them when it keeps several)."""
     kept = limited(targets, limit)
     if len(kept) > 1:
-        raise ConfigError(f"limit {limit!r} keeps {describe(kept)}; name one of them")
+        raise ConfigError(f"limit {said_limit(limit)} keeps {describe(kept)}; name one of them")
     return kept[0]
 
 
