@@ -109,6 +109,13 @@ def _hostile(victim: Path) -> dict[str, list[Member]]:
         "hard link over a symlink": [
             _file("./a", b"a\n"), _link("./v", tarfile.SYMTYPE, str(victim)),
             _link("./v", tarfile.LNKTYPE, "./a")],
+        # files11: the name of a file sent first, sent again as a symlink out; a hard link to
+        # that name linked the symlink, and tarfile's chmod and utime of it followed it out
+        "hard link to a file re-sent as a symlink": [
+            _file("./f", b"innocent\n"), _link("./f", tarfile.SYMTYPE, str(victim)),
+            _link("./h", tarfile.LNKTYPE, "./f", mode=0o755, mtime=0)],
+        "hard link to a file re-sent as a folder": [
+            _file("./f", b"innocent\n"), _dir("./f"), _link("./h", tarfile.LNKTYPE, "./f")],
         "block device": [_special("./disk", tarfile.BLKTYPE)],
         "character device": [_special("./tty", tarfile.CHRTYPE)],
         "fifo": [_special("./pipe", tarfile.FIFOTYPE)],

@@ -154,8 +154,9 @@ class AsSent:
             raise TransferError(f"{name} is a hard link to {member.linkname}, which is not "
                                 f"a file sent before it")
         checked = tarfile.tar_filter(member, path)
-        if member.issym():
-            self._links.add(name)
+        self._files.discard(name)  # a name sent again is what it is now (files11: a file
+        if member.issym():  # re-sent as a symlink out was still a file a hard link could name,
+            self._links.add(name)  # and the link's chmod and utime followed the symlink)
         elif not member.isdir():
             self._files.add(name)
         return checked.replace(mode=member.mode & 0o1777, uid=-1, gid=-1, uname="", gname="",
