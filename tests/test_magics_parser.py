@@ -61,6 +61,11 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("get local /etc/hosts . --limit a --limit b", "--limit: given twice"),
     ("put local ./x /tmp/x --limit a --limit b", "--limit: given twice"),
     ("forward local 80 --limit a --limit b", "--limit: given twice"),
+    # files11: `%orch put loop {name} /tmp/` with a name holding a newline blamed the
+    # destination (`unexpected argument '/tmp/'`): the line break split the name in two
+    ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break, from a "
+     "{variable} or $variable (as put local tree/new\\nline /tmp/f11k/)"),
+    ("local hello -e X=a\rb", "holds a line break"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     with pytest.raises(UsageError) as info:

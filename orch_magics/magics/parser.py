@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 
 from ..argtypes import Once, count
 from ..config.suggest import did_you_mean, edit_distance, option_hint
+from ..text import printable
 from . import transfer
 
 #: The management subcommands and their one-line help (in the order `--help` lists them).
@@ -206,6 +207,11 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
     environment either (`%orch histroy -n 2` is about the word, not about `-n`). A first word
     in `runs_in` is an environment even where it names a subcommand (a %%orch cell: no
     subcommand takes a body, so `%%orch stop` runs in an environment `stop`)."""
+    if "\n" in line or "\r" in line:  # only a `{variable}` expanded by IPython brings one
+        raise UsageError(f"the %orch line holds a line break, from a {{variable}} or $variable "
+                         f"(as {printable(line)[:120]}): a magic's words cannot hold one, and "
+                         f"it would split the word in two (files11); pass such a value through "
+                         f"the Python API (orch.run, orch.get, orch.put)")
     try:
         words = shlex.split(strip_comment(line))
     except ValueError as exc:
