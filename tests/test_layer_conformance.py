@@ -267,6 +267,23 @@ async def test_a_variable_named_as_the_wrappers_own_reaches_the_command_or_is_re
     assert (out, end) == (b"[T]\n", Exit(code=0))
 
 
+@pytest.mark.parametrize("name, value", [("_orch_stop", "T"), ("_orch_r", "T"), ("IFS", ":")])
+async def test_under_a_tty_too_such_a_variable_reaches_the_command_or_is_refused(
+        executor: LayeredExecutor, name: str, value: str) -> None:
+    """chains17: a container's exec under a TTY takes the variables in its environment, and
+    they were not checked: `_orch_stop` arrived empty, `_orch_r` as the run's nonce, `IFS=:`
+    as the shell's default."""
+    from orch_magics.errors import LayerError
+
+    command = Command(("printenv", name), env={name: value}, tty=True)  # a shell resets IFS
+    try:
+        out, _, end = await run(executor, command)
+    except LayerError as exc:
+        assert "cannot pass variable" in str(exc), exc
+        return
+    assert (out.replace(b"\r", b""), end) == (f"{value}\n".encode(), Exit(code=0))
+
+
 async def test_argv_with_shell_metacharacters_is_unchanged(executor: LayeredExecutor) -> None:
     args = ["a b", "$HOME", "`id`", "$(id)", "'\"", ";|&<>", "*", "", "line\nbreak", "-n", "\\"]
     out, _, end = await run(executor, Command(("printf", "[%s]\\n", *args)))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as _signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from ..errors import LayerError, ProcessLeft, StreamError
 from ..process.command import escaped
+from ..process.environ import unpassable
 from ..process.events import Exit
 from ..process.handle import retrieved
 from .docker_engine import Engine, connection_reason
@@ -309,11 +310,17 @@ def not_text(words: tuple[str, ...]) -> bool:
     return any(escaped(word) != word for word in words)
 
 
-def text_only(words: list[str], error: Callable[[str], LayerError], tty: bool) -> None:
+def text_only(words: list[str], error: Callable[[str], LayerError], tty: bool,
+              environ: Mapping[str, str]) -> None:
     """Refuse NUL, which no argument or variable can hold (the runtime said only "invalid
     argument"), and under a TTY bytes that are not UTF-8 (Python keeps them as surrogates):
     the engine's API carries a command as JSON text and would turn them into U+FFFD, another
-    name. Without a TTY such words go on stdin, byte for byte (`remote.preamble`)."""
+    name. Without a TTY such words go on stdin, byte for byte (`remote.preamble`), which
+    checks the variables; `environ`, those that go in the exec's environment instead, are
+    checked here as it would (chains17: `_orch_stop` arrived empty under a TTY)."""
+    for key, value in environ.items():
+        if (why := unpassable(key, value, environ=True)) is not None:
+            raise error(why)
     for word in words:
         if "\x00" in word:
             shown = escaped(word).replace("\x00", "\\x00")

@@ -282,7 +282,7 @@ class DockerLauncher(Launcher):
         # Variables and directory on stdin as over ssh (an exec's Env is kept by the engine, its
         # workdir entered as root). Not under a TTY: it echoes unless `stty` (may lack) stops it.
         text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],
-                  self.error, tty)
+                  self.error, tty, env if tty else {})
         full = dataclasses.replace(command, env=env, cwd=None if tty else cwd)
         on_stdin = not tty and not_text(command.argv)  # its arguments go in `pre` then
         argv = () if on_stdin else sized(command.argv, command.size if tty else None)

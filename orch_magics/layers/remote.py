@@ -57,7 +57,7 @@ from collections.abc import Iterable
 
 from ..errors import LayerError
 from ..process.command import Command
-from ..process.environ import VARIABLE
+from ..process.environ import unpassable
 from ..process.events import Exit
 from ..text import printable
 from .session_sweep import left_line, session_line
@@ -187,15 +187,8 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
     case behind ssh or sudo: the directory exists, for another user)."""
     lines = []
     for key, value in command.env.items():
-        if not VARIABLE.fullmatch(key):
-            raise LayerError(f"cannot pass variable {key!r} to a remote command: not a shell name")
-        if key.startswith("_orch_"):  # set by the preamble, they would be taken for the
-            # wrapper's own state (`_orch_tty` put its ready mark into the command's stdout)
-            raise LayerError(f"cannot pass variable {key!r} to a remote command: names "
-                             f"starting with _orch_ are the remote wrapper's own")
-        if "\x00" in value:
-            raise LayerError(f"cannot pass variable {key!r}: its value holds a NUL byte, which "
-                             f"no variable can hold")
+        if (why := unpassable(key, value)) is not None:
+            raise LayerError(why)
         if key == "IFS":  # the wrapper's own words must not split by it (chains14: `kill
             lines.append(f"_orch_ifs={shlex.quote(value)}\n")  # -TERM -$$` became `-1`):
             continue  # the command gets it as it starts
@@ -240,8 +233,14 @@ def prefixed(command: Command, *prefix: str) -> Command:
     """`command` run after `prefix` (`nice -n 5`, `ionice -c 3`, `chrt -b 0`): what a wrapping
     kind (one that only rewrites the command) hands `inner.launch`. A program that is missing
     or cannot be executed ends as in every layer, 127 or 126 with orch's words, not the
-    prefix program's; anything else is the command's own, unchanged."""
-    return dataclasses.replace(command, argv=("sh", "-c", _PREFIXED, "sh", command.argv[0],
+    prefix program's; anything else is the command's own, unchanged. Its `sh` resets an IFS
+    of the command's variables (chains17), so that one is handed over as a word, and sets its
+    own `_orch_` names: the command's may not hold one, as behind any remote kind."""
+    for key, value in command.env.items():
+        if (why := unpassable(key, value)) is not None:
+            raise LayerError(why)
+    script, ifs = (_PREFIXED_IFS, [command.env["IFS"]]) if "IFS" in command.env else (_PREFIXED, [])
+    return dataclasses.replace(command, argv=("sh", "-c", script, "sh", *ifs, command.argv[0],
                                               *prefix, *command.argv))
 
 
@@ -277,6 +276,7 @@ WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).
 #: Runs program $1 after a prefix, as `prefixed` gives it: checked first, so a missing one is
 #: said in orch's words, not the prefix's (`nice: 'x': No such file or directory`).
 _PREFIXED = "unset _orch_stop\n" + _program_check(2, "exit 127", "exit 126", 'shift; exec "$@"')
+_PREFIXED_IFS = "_orch_i=$1; shift\n" + _PREFIXED.replace('exec "$@"', 'IFS=$_orch_i; export IFS; exec "$@"')
 
 
 def decode_status(code: int) -> Exit:

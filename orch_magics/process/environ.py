@@ -28,6 +28,24 @@ def variable_names(names: Iterable[str]) -> None:
                          f"and _, not starting with a digit)")
 
 
+def unpassable(key: str, value: str, *, environ: bool = False) -> str | None:
+    """Why `key=value` cannot reach a remote command (None: it can), set by the wrapper's
+    preamble, or with `environ` in the environment its shell starts with (a container's exec
+    under a TTY, where the preamble would echo: chains17)."""
+    if not VARIABLE.fullmatch(key):
+        return f"cannot pass variable {key!r} to a remote command: not a shell name"
+    if key.startswith("_orch_"):  # set by the preamble, they would be taken for the
+        # wrapper's own state (`_orch_tty` put its ready mark into the command's stdout)
+        return (f"cannot pass variable {key!r} to a remote command: names starting with "
+                f"_orch_ are the remote wrapper's own")
+    if "\x00" in value:
+        return f"cannot pass variable {key!r}: its value holds a NUL byte, which no variable can hold"
+    if environ and key == "IFS":  # a shell never takes it from its environment
+        return ("cannot pass variable 'IFS' to a command under a container's TTY: it goes in the "
+                "environment the shell starts with, and a shell resets IFS from there")
+    return None
+
+
 def inherited_environ() -> dict[str, str]:
     """This process's environment minus the secret provider's variables (for local children)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(SECRET_ENV_PREFIX)}
