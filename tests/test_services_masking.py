@@ -155,6 +155,23 @@ def test_a_line_held_back_goes_before_what_the_other_stream_says_next() -> None:
     assert b"".join(e.data for e in cut if isinstance(e, Stdout)) == b"****\n"
 
 
+@pytest.mark.parametrize("width", [64, 76])
+def test_a_wrapped_form_cut_at_its_line_break_stays_masked_when_stderr_speaks(width: int) -> None:
+    """review24: the first line of a wrapped base64 form, held across its line break, was
+    released in clear when a stderr chunk came between the two stdout chunks; the rest then
+    matched nothing and went out in clear too."""
+    secret = make_secret(97)
+    registry = SecretRegistry()
+    registry.add(secret)
+    encoded = base64.b64encode(secret.encode()).decode()
+    lines = [encoded[i:i + width] for i in range(0, len(encoded), width)]
+    masker = StreamMasker(registry)
+    said = [*masker(Stdout(lines[0].encode() + b"\n")), *masker(Stderr(b"warning\n")),
+            *masker(Stdout("\n".join(lines[1:]).encode() + b"\n")), *masker.flush()]
+    shown = b"".join(e.data for e in said if isinstance(e, Stdout))  # type: ignore[attr-defined]
+    assert all(line.encode() not in shown for line in lines), shown
+
+
 @pytest.mark.parametrize("value", ['quote"and\\backslash', "line one\nline two", "naïve café ✓"])
 def test_escaped_forms_are_masked(value: str) -> None:
     registry = SecretRegistry()

@@ -45,15 +45,20 @@ class StreamMasker:
         return [event]
 
     def _lines_held(self, kind: Kind) -> list[Event]:
-        """What `kind` holds, released (masked) when the other stream speaks and it ends a
-        line: the program wrote it before, so it goes first (notebook16: `b=SECRET\\n`, held
-        as the start of a wrapped encoded form, came after the stderr line that followed it,
-        and split in two). A held end without its line break stays held."""
+        """What `kind` holds, released when the other stream speaks, if that is safe: it ends
+        a line, holds a whole form (masked now) and nothing after it may begin one, raw or
+        wrapped (notebook16: `b=SECRET\\n`, held as the start of a wrapped encoded form, came
+        after the stderr line written after it). The first line of a wrapped form stays held
+        (review24: released, it went out in clear, and the rest matched nothing)."""
         rest, forms = self._pending[kind], self._source.forms
         if not rest.endswith(b"\n") or forms is None:
             return []
+        masked = forms.mask_bytes(rest)
+        if masked == rest or longest_start(masked, forms.forms) or longest_start(
+                masked.translate(None, BREAKS), forms.encoded):
+            return []
         self._pending[kind], self._column[kind] = b"", 0
-        return [kind(forms.mask_bytes(rest))]
+        return [kind(masked)]
 
     def flush(self) -> list[Event]:
         """Release what is held back (masked) at the end of the streams."""
