@@ -108,26 +108,6 @@ def test_pieces_of_a_line_that_never_ends_cut_no_character_and_no_crlf() -> None
     assert pieces[-1].endswith("€\r".encode())
 
 
-def test_a_progress_bar_s_frames_go_out_as_they_come() -> None:
-    """fleets15: `printf '10%\\r'; sleep 2; printf '50%\\r'; …` showed nothing until its
-    newline, then every frame at once. Each frame is written with its label as it comes; the
-    line's end (a CR LF's `\\n` too) follows, and a last frame is ended at close."""
-    from orch_magics.cli.fleet import LabelledWriter
-
-    out = _Written()
-    lines = LabelledWriter("web", 3, out)  # type: ignore[arg-type]
-    seen = []
-    for chunk in [b"10%\r", b"20%\r30", b"%\r", b"done\r", b"\nnext 5", b"0%\r"]:
-        lines.feed(Stdout(chunk))
-        seen.append(b"".join(data for _, data in out.writes))
-    lines.close()
-    assert seen[0] == b"web | 10%\r"
-    assert seen[1] == seen[0] + b"web | 20%\r"  # `30` waits for its frame's end
-    assert seen[3] == seen[1] + b"web | 30%\rweb | done\r"
-    assert b"".join(data for _, data in out.writes) == (
-        b"web | 10%\rweb | 20%\rweb | 30%\rweb | done\r\nweb | next 50%\r\n")
-
-
 def _cli_lines(*chunks: bytes) -> list[bytes]:
     """What `orch run FLEET` writes for target `web` given these stdout chunks, as lines."""
     from orch_magics.cli.fleet import LabelledWriter

@@ -86,7 +86,6 @@ class LabelledWriter:
         self._partial: dict[int, list[bytes]] = {1: [], 2: []}  # the line not ended yet
         self._held = {1: 0, 2: 0}
         self._pieced = {1: False, 2: False}  # the line not ended yet went out in pieces
-        self._framed = {1: False, 2: False}  # ... or its frames, each ended by a `\r`
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):
@@ -100,26 +99,9 @@ class LabelledWriter:
                     lines = [piece for line in lines for piece in _pieces(line)]
                 if self._pieced[fd] and lines[0] == b"\r":
                     del lines[0]  # only the ending of a line already written in pieces
-                elif self._framed[fd] and not lines[0]:
-                    self._output.write(fd, b"\n")  # ... or in frames: the last one stays
-                    del lines[0]
-                self._partial[fd], self._held[fd] = [], 0
-                self._pieced[fd] = self._framed[fd] = False
+                self._partial[fd], self._held[fd], self._pieced[fd] = [], 0, False
                 self._write(fd, lines)
-            self._frames(fd, data[end + 1:])
-
-    def _frames(self, fd: int, rest: bytes) -> None:
-        """Hold what follows the last newline, but write a progress bar's frames (up to the
-        last `\r`) at once (fleets15: shown only at its newline). A `\r` puts the cursor back
-        at the line's start, so another target's line cannot land inside the frame."""
-        cr = rest.rfind(b"\r")
-        if cr < 0 or self._held[fd] + cr >= MAX_PARTIAL:  # a long line goes out in pieces
-            self._hold(fd, rest)
-            return
-        frames = self.prefix + b"".join([*self._partial[fd], rest[:cr]])
-        self._output.write(fd, _BARE_CR.sub(b"\r" + self.prefix, frames) + b"\r")
-        self._partial[fd], self._held[fd], self._framed[fd] = [], 0, True
-        self._hold(fd, rest[cr + 1:])
+            self._hold(fd, data[end + 1:])
 
     def _write(self, fd: int, lines: list[bytes]) -> None:
         if lines:
@@ -147,10 +129,7 @@ class LabelledWriter:
         for fd, rest in self._partial.items():
             if rest:
                 self._write(fd, [b"".join(rest)])
-            elif self._framed[fd]:  # the last frame stays, on a line of its own
-                self._output.write(fd, b"\n")
         self._partial, self._held = {1: [], 2: []}, {1: 0, 2: 0}
-        self._framed = {1: False, 2: False}
 
 
 class NoTargets:
