@@ -188,11 +188,15 @@ def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: P
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.mark.parametrize("rules", ["", "Defaults env_keep += HOME\n"])
 def test_the_login_shell_runs_in_the_home_with_the_target_s_environment(
-        orch: Orchestrator, sudo_lab: Any) -> None:
+        orch: Orchestrator, sudo_lab: Any, rules: str) -> None:
     """`login: true` starts the target's login shell after sudo (no longer `sudo -i`): it
-    still runs in the target's home, with its HOME and USER, and keeps nothing of orch's."""
-    result = orch.run("li", command='pwd; echo "$HOME $USER ${OLDPWD-none} ${SUDO_PROMPT-none}"')
+    still runs in the target's home, with its HOME and USER, and keeps nothing of orch's;
+    also where sudoers keeps the caller's HOME (review24: the caller's home and profile)."""
+    with sudo_lab.rules(rules) if rules else contextlib.nullcontext():
+        result = orch.run("li", command='pwd; echo "$HOME $USER ${OLDPWD-none} '
+                                        '${SUDO_PROMPT-none}"')
     home = str(sudo_lab.home)
     assert (result.returncode, result.stdout) == (0, f"{home}\n{home} {sudo_lab.login} none "
                                                      f"none\n"), result.stderr
@@ -209,6 +213,43 @@ def test_a_home_that_cannot_be_entered_is_said(sudo_lab: Any, tmp_path: Path,
     assert (result.returncode, result.stdout) == (0, f"{tmp_path}\n"), result.stderr
     assert result.stderr == (f"orch: login: true: cannot enter the home directory "
                              f"/home/{sudo_lab.free}\n")
+
+
+class _Said:
+    """A sudo's handle as Conversation reads it: chunks on its talking stream (stderr), and
+    what was written to its stdin."""
+
+    tty = False
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks, self.written = chunks, []
+        self.stdin = self
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    async def events(self) -> Any:
+        from orch_magics.process.events import Stderr
+
+        for chunk in self.chunks:
+            yield Stderr(chunk)
+
+
+def test_no_prompt_is_answered_after_the_gate_even_in_the_same_read() -> None:
+    """review24: a prompt that came after the gate's token, in the same chunk, was answered:
+    it is the target's, printed once sudo let orch in. A race real sudo cannot be made to
+    lose on purpose, so a handle stands in for it."""
+    import asyncio
+
+    from orch_magics.layers.sudo_handshake import Conversation, build
+    from orch_magics.process.command import Command
+
+    script = build(Command(("true",)), ["-u", "t"], login=True)
+    assert script.gate is not None
+    handle = _Said(script.gate + b"\n" + script.prompt + b"\n" + script.token + b"\n",
+                   b"\x1eorch-pid 42\n")
+    started = asyncio.run(Conversation(handle, script, "pw", "t").run())  # type: ignore[arg-type]
+    assert started.pid == 42 and b"pw\n" not in handle.written, handle.written
 
 
 def test_the_mark_is_found_across_chunks_and_output_is_not_held() -> None:

@@ -233,8 +233,8 @@ class Conversation:
     def advance(self) -> int | None:
         """Act on what `raw` holds now; the pid once the wrapper reported it."""
         s = self.script
-        while not self.let_in and s.prompt in self.raw:
-            before, _, self.raw = self.raw.partition(s.prompt)
+        while not self.let_in and 0 <= self.raw.find(s.prompt) < self.line_at(s.gate or s.token):
+            before, _, self.raw = self.raw.partition(s.prompt)  # only sudo's: before its mark
             self.said += before
             self.keep(before)  # sudo's lecture, a notice of PAM's: said, not lost (kinds11)
             self.answer()
@@ -263,14 +263,19 @@ class Conversation:
         self.raw = b""
         return self.pid or None
 
+    def line_at(self, mark: bytes) -> int:
+        """Where `mark`'s line starts in `raw` (its length while it was not said)."""
+        found = [i for i in (self.raw.find(mark + b"\n"), self.raw.find(mark + b"\r\n")) if i >= 0]
+        return min(found, default=len(self.raw))
+
     def passed(self, mark: bytes) -> bool:
         """Has `mark`'s line been said? Then what came before it is kept, the line dropped.
         (A terminal not made raw yet ends it with CR LF: GATE's.)"""
-        i = self.raw.find(mark + b"\n")
-        if i < 0 and (i := self.raw.find(mark + b"\r\n")) >= 0:
-            mark += b"\r"
-        if i < 0:
+        i = self.line_at(mark)
+        if i == len(self.raw):
             return False
+        if self.raw.startswith(b"\r\n", i + len(mark)):
+            mark += b"\r"
         before = self.raw[:i]
         if self.tty and self.prompts and not self.let_in:  # sudo's newline after the password
             before = before.removeprefix(b"\r\n") if before.startswith(b"\r\n") \

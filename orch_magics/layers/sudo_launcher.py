@@ -38,10 +38,12 @@ class SudoLauncher(Launcher):
         assert self.inner is not None
         return ("sudo", self.inner.key, self.config.user, self.config.login)
 
-    def options(self) -> list[str]:
-        """sudo's options for this layer (before `--`)."""
+    def options(self, login: bool) -> list[str]:
+        """sudo's options for this layer (before `--`); `login`: HOME the target's, as `sudo
+        -i` sets it, for the gate to enter (review24: a sudoers keeping HOME gave the
+        caller's, and the caller's profile ran)."""
         cfg = self.config
-        opts = ["-u", cfg.user]
+        opts = ["-u", cfg.user, *(["-H"] if login else [])]
         if cfg.preserve_env:
             opts.append("--preserve-env=" + ",".join(cfg.preserve_env))
         return opts
@@ -58,7 +60,7 @@ class SudoLauncher(Launcher):
         if (why := too_long(command)) is not None:  # as every layer: refused before it is sent
             raise self.error(f"the command is too long to run as {self.config.user!r} ({why}) "
                              f"(at {self.where}): pass large data on stdin or in a file")
-        script = build(command, self.options(), login)
+        script = build(command, self.options(login), login)
         assert self.inner is not None
         handle = await self.inner.launch(Command(  # the prompt on no argv (sudo_handshake)
             tuple(script.argv), env={"SUDO_PROMPT": script.prompt.decode()}, tty=command.tty,
