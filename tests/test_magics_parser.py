@@ -63,15 +63,25 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("forward local 80 --limit a --limit b", "--limit: given twice"),
     # files11: `%orch put loop {name} /tmp/` with a name holding a newline blamed the
     # destination (`unexpected argument '/tmp/'`): the line break split the name in two
-    ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break, from a "
-     "{variable} or $variable (as put local tree/new\\nline /tmp/f11k/)"),
-    ("local hello -e X=a\rb", "holds a line break"),
+    ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break outside "
+     "quotes, from a {variable} or $variable: it would split that word in two"),
+    ("local hello -e X=a\rb", "holds a line break outside quotes"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     with pytest.raises(UsageError) as info:
         shell.run_line_magic("orch", line)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_line_break_inside_quotes_or_at_the_end_is_no_mistake(shell):
+    """review24, basics14: the refusal of a line break took a quoted one (`-e "CERT={pem}"`)
+    and a token file's trailing newline too, and said the line, secrets and all."""
+    assert shell.run_line_magic("orch", "local hello\n").stdout == "hello\n"
+    assert shell.run_line_magic("orch", "local hello -e 'C=a\nb'").stdout == "hello\n"
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("orch", "local hello -e X=s3cr3t\nmore")
+    assert "s3cr3t" not in str(info.value)
 
 
 @pytest.mark.parametrize("line", ["local --tail 3 hello", "local -e X=1 hello",

@@ -16,7 +16,6 @@ from IPython.core.error import UsageError
 
 from ..argtypes import Once, count
 from ..config.suggest import did_you_mean, edit_distance, option_hint
-from ..text import printable
 from . import transfer
 
 #: The management subcommands and their one-line help (in the order `--help` lists them).
@@ -207,12 +206,12 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
     environment either (`%orch histroy -n 2` is about the word, not about `-n`). A first word
     in `runs_in` is an environment even where it names a subcommand (a %%orch cell: no
     subcommand takes a body, so `%%orch stop` runs in an environment `stop`)."""
-    if "\n" in line or "\r" in line:  # only a `{variable}` expanded by IPython brings one
-        raise UsageError(f"the %orch line holds a line break, from a {{variable}} or $variable "
-                         f"(as {printable(line)[:120]}): a magic's words cannot hold one, and "
-                         f"it would split the word in two (files11); pass such a value through "
-                         f"the Python API (orch.run, orch.get, orch.put)")
-    try:
+    if _splits_a_word(line):  # only a `{variable}` expanded by IPython brings one
+        raise UsageError("the %orch line holds a line break outside quotes, from a {variable} "
+                         "or $variable: it would split that word in two (files11); quote it "
+                         "('{name}'), or pass the value through the Python API (orch.run, "
+                         "orch.get, orch.put)")  # the line itself is not said: it may hold a
+    try:  # secret the variable held
         words = shlex.split(strip_comment(line))
     except ValueError as exc:
         raise UsageError(f"cannot parse the magic line: {exc}") from None
@@ -264,6 +263,20 @@ def _takes(name: str, rest: Sequence[str]) -> bool:
     except UsageError:
         return False
     return True
+
+
+def _splits_a_word(line: str) -> bool:
+    """Whether a line break outside quotes comes before more words (a trailing one, as a
+    token read from a file ends, splits nothing; one inside quotes is the word's)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "\r\n" and line[i:].strip():
+            return True
+    return False
 
 
 def strip_comment(line: str) -> str:
