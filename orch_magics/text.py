@@ -75,19 +75,22 @@ def _shown_char(c: str) -> bool:
     return c.isprintable() or c in "\u200c\u200d"
 
 
-#: The escapes of bash's `$'…'` for the characters it names.
-_ANSI_C = {"\a": r"\a", "\b": r"\b", "\t": r"\t", "\n": r"\n", "\v": r"\v", "\f": r"\f",
-           "\r": r"\r", "\x1b": r"\E", "\\": "\\\\", "'": r"\'"}
+#: The escapes of bash's `$'…'` for the characters it names; the ones Python's repr writes
+#: alike, so secret masking knows them (review24: `\\E`, `\\a` showed a secret in full).
+_ANSI_C = {"\t": r"\t", "\n": r"\n", "\r": r"\r", "\\": "\\\\", "'": r"\'"}
 
 
 def _ansi_c(c: str) -> str:
-    """One character inside bash's `$'…'` (a byte that was not UTF-8 as that byte)."""
+    """One character inside bash's `$'…'`: a byte that was not UTF-8 as that byte (`\\xff`),
+    a character as its code point (`\\u00a0`: bash's `\\xa0` would be a byte, review24)."""
     if c in _ANSI_C:
         return _ANSI_C[c]
     if _shown_char(c):
         return c
-    code = ord(c) - 0xDC00 if "\udc80" <= c <= "\udcff" else ord(c)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+    if "\udc80" <= c <= "\udcff":
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code < 0x10000 \
         else f"\\U{code:08x}"
 
 

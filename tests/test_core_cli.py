@@ -128,6 +128,24 @@ def test_json_says_such_a_word_as_its_bytes_too(tmp_path: Path, words: list[str]
     assert r.returncode != 0 and "\\xff" in error and "\udcff" not in error, error
 
 
+def test_a_command_shown_is_read_back_by_bash_as_the_same_words() -> None:
+    """basics13, review24, basics14: a tab inside plain quotes read back as backslash-t;
+    `\\xa0` in `$'…'` is one byte for bash, not the no-break space; `\\E` and `\\a` were
+    forms secret masking does not know. What is shown, pasted into bash, is the same argv."""
+    from orch_magics.secrets.masking import SecretRegistry
+    from orch_magics.text import shell_line
+
+    words = ["plain", "a b", "it's", "x\ty", "l1\nl2", "cr\r", "bel\x07", "esc\x1b[31m",
+             "nb\xa0sp", "soft\xadh", "\u202e", "é", "caf\udce9", "", "\\n", "$HOME"]
+    shown = shell_line(words)
+    said = subprocess.run(["bash", "-c", f'for a in {shown}; do printf "%s\\0" "$a"; done'],
+                          capture_output=True, env={"LC_ALL": "C.UTF-8"}, check=True).stdout
+    assert said.split(b"\0")[:-1] == [os.fsencode(w) for w in words], (shown, said)
+    registry = SecretRegistry()
+    registry.add("bel\x07esc\x1b-tab\tsecret")
+    assert "secret" not in registry.mask_text(shell_line(["x", "bel\x07esc\x1b-tab\tsecret"]))
+
+
 def test_version() -> None:
     from orch_magics import __version__
 
