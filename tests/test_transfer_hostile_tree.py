@@ -114,6 +114,12 @@ def _hostile(victim: Path) -> dict[str, list[Member]]:
         "hard link to a file re-sent as a symlink": [
             _file("./f", b"innocent\n"), _link("./f", tarfile.SYMTYPE, str(victim)),
             _link("./h", tarfile.LNKTYPE, "./f", mode=0o755, mtime=0)],
+        # review24: on a file system that ignores case, F and f are one name
+        "hard link to a file re-sent as a symlink, in another case": [
+            _file("./F", b"innocent\n"), _link("./f", tarfile.SYMTYPE, str(victim)),
+            _link("./h", tarfile.LNKTYPE, "./F", mode=0o755, mtime=0)],
+        "file through a symlink named in another case": [
+            _link("./out", tarfile.SYMTYPE, outside), _file(f"./OUT/{victim.name}", b"PWNED\n")],
         "hard link to a file re-sent as a folder": [
             _file("./f", b"innocent\n"), _dir("./f"), _link("./h", tarfile.LNKTYPE, "./f")],
         "block device": [_special("./disk", tarfile.BLKTYPE)],

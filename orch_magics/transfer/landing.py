@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import unicodedata
 from typing import Protocol
 
 from .model import TransferError
@@ -145,22 +146,31 @@ class AsSent:
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise TransferError(f"{name} is a device file or a fifo: a get copies files, "
                                 f"folders and links")
-        parts = name.split("/")
+        parts = _same(name).split("/")
         through = next((link for link in ("/".join(parts[:n]) for n in range(1, len(parts) + 1))
                         if link in self._links), None)
         if through is not None:
             raise TransferError(f"{name} would be written through the link {through}")
-        if member.islnk() and posixpath.normpath(member.linkname) not in self._files:
+        if member.islnk() and _same(posixpath.normpath(member.linkname)) not in self._files:
             raise TransferError(f"{name} is a hard link to {member.linkname}, which is not "
                                 f"a file sent before it")
         checked = tarfile.tar_filter(member, path)
-        self._files.discard(name)  # a name sent again is what it is now (files11: a file
+        key = _same(name)
+        self._files.discard(key)  # a name sent again is what it is now (files11: a file
         if member.issym():  # re-sent as a symlink out was still a file a hard link could name,
-            self._links.add(name)  # and the link's chmod and utime followed the symlink)
+            self._links.add(key)  # and the link's chmod and utime followed the symlink)
         elif not member.isdir():
-            self._files.add(name)
+            self._files.add(key)
         return checked.replace(mode=member.mode & 0o1777, uid=-1, gid=-1, uname="", gname="",
                                deep=False)  # chown(-1, -1) changes nothing
+
+
+def _same(name: str) -> str:
+    """The key under which `name` is one file wherever it lands: a file system that ignores
+    case or normalizes Unicode (macOS, vfat, SMB) takes `F` and `f` for one name (review24:
+    `./F`, then `./f` a symlink out, then a hard link to `./F`). Where names differ by case
+    only, a link among them refuses more than needed, never less."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _keep_owners(dest: str, temp: int) -> None:
