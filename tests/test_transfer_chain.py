@@ -179,6 +179,11 @@ async def test_one_gigabyte_each_way_through_ssh_ssh_docker(orch, far, tmp_path)
         for i in range(size // CHUNK):
             f.write(bytes([i % 256]) + block[1:])
     folder = await far.folder("deep", "gig")
+    warm = tmp_path / "warm"  # buffers, threads and arenas a copy makes whatever its size,
+    with open(warm, "wb") as f:  # made first: what is measured is growth with the size
+        f.write(block * ((256 << 20) // CHUNK))
+    await orch.aput("deep", str(warm), f"{folder}/warm")
+    await orch.aget("deep", f"{folder}/warm", str(tmp_path / "warm-back"))
     base, peak = rss(), Peak()
     sent = await orch.aput("deep", str(src), f"{folder}/gig", progress=peak)
     back = await orch.aget("deep", f"{folder}/gig", str(tmp_path / "back"), progress=peak)
