@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from .errors import UnknownArgument
@@ -49,11 +48,10 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 from .config.suggest import did_you_mean
 
                 hint = did_you_mean(word, names - {"self"})
-                setting = "" if hint or called not in _RUNS_A_SERVICE else \
-                    _service_setting(word, names)
-                hint = hint or (None if setting else _first_word(word, names))
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
-                                      + (f" (did you mean {hint}=?)" if hint else setting))
+                                      + (f" (did you mean {hint}=?)" if hint
+                                         else _service_setting(word, names)
+                                         if called in _RUNS_A_SERVICE else ""))
         if "environment" in names and "self" in names and len(args) < 2 \
                 and "environment" not in given \
                 and isinstance(given.get("env"), str):  # `run(env="prod", …)`
@@ -87,15 +85,6 @@ def _given_twice(called: str, word: str, value: object) -> str:
         return (f"{said} (environment= is the environment's name; a service's `environment` "
                 f"variables are given to this call as env=)")
     return said
-
-
-def _first_word(word: str, names: AbstractSet[str]) -> str | None:
-    """The argument whose name is the first word of `word` (files11: `local_port=` for
-    `local=`, five edits away), or whose first word `word` is."""
-    first = word.split("_")[0]
-    found = [n for n in names - {"self"} if len(first) > 2 and n == first
-             or len(n.split("_")[0]) > 2 and n.split("_")[0] == word]
-    return found[0] if len(found) == 1 else None
 
 
 def _service_setting(word: str, names: frozenset[str]) -> str:

@@ -472,9 +472,6 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
     (lambda o: o.get("local", "/etc/hostname", progres=None), "get() takes no argument "
                                                               "'progres' (did you mean progress=?)"),
     (lambda o: o.run("local", "mark", colour=True), "run() takes no argument 'colour'"),
-    # files11: a name whose first word is the argument's, beyond a few typos' reach
-    (lambda o: o.forward("local", 80, local_port=8080), "forward() takes no argument "
-                                                        "'local_port' (did you mean local=?)"),
     # basics8 F4: a service's setting given to the call, or spelt near one
     (lambda o: o.run("local", "mark", stdin_mod="x"), "run() takes no argument 'stdin_mod' "
      "(stdin_mode is a service setting: write it in the service's config; this call takes "
