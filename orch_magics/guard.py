@@ -28,6 +28,7 @@ from .config.suggest import did_you_mean, misspelt_variable
 from .errors import OrchError
 from .plan import RunPlan
 from .secrets.masking import mask_text
+from .text import printable
 
 #: Asks a person a question and returns the typed answer; None when nobody can be asked.
 Asker = Callable[[str], "str | None"]
@@ -144,7 +145,8 @@ def _question(plan: RunPlan, dangerous: bool, scope: str | None = None) -> str:
     a terminal's scroll-back or a notebook's input request keeps the question); `scope`: a
     fleet's targets (safety12: 3 hosts or a rerun of one read the same)."""
     what = f"service {plan.service.name!r}" if plan.service else \
-        f"command {plan.command.display()!r}"
+        f"command `{printable(plan.command.display())}`"  # as a shell reads it (review24: a
+    # repr doubled the backslashes of its `$'x\\ty'`, another command for bash)
     why = " (a dangerous service: asked every time)" if dangerous else ""
     on = f" ({scope})" if scope else ""
     return mask_text(f"{plan.environment.name!r} is a protected environment{why}. "

@@ -140,6 +140,14 @@ def test_a_misspelt_yes_is_said_with_did_you_mean_and_nothing_runs(
         two.close()
 
 
+def test_the_question_shows_the_command_as_a_shell_reads_it(orch: Orchestrator) -> None:
+    """review24: the question showed the command through repr(), which doubled the
+    backslashes of `$'x\\ty'`: bash reads that as another word than the one run."""
+    ask = orch.gate.ask = Answers("prod")
+    assert orch.run("prod", command=["printf", "%s", "x\ty"]).stdout == "x\ty"
+    assert "run command `printf %s $'x\\ty'` there" in ask.questions[0], ask.questions
+
+
 def test_orch_confirm_does_not_answer_for_a_person_who_can_be_asked(
         orch: Orchestrator, mark: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ORCH_CONFIRM is for where nobody can be asked: exported for scheduled jobs, it turns off
