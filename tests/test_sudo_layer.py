@@ -12,6 +12,7 @@ import asyncio
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -280,6 +281,25 @@ async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
         await ex.launch(Command.shell("id"))
 
 
+@pytest.mark.parametrize("profile", ["echo 'profile: no config' >&2; exit 3", "exit 3"])
+async def test_login_with_a_profile_that_exits_blames_the_profile(base, sudo_lab, profile) -> None:
+    """sudo13: a profile that exited, saying why on stderr (or nothing), was said as "sudo
+    failed (exit 3)": sudo had let the gate run, so it is the login shell that ended."""
+    home = Path("/home") / sudo_lab.free
+    home.mkdir()
+    try:
+        (home / ".profile").write_text(profile + "\n")
+        ex = executor(base, [sudo_lab.layer(sudo_lab.free, login="true")])
+        with pytest.raises(LayerError) as err:
+            await ex.launch(Command(("id",)))
+        said = ": profile: no config" if "echo" in profile else ""
+        assert str(err.value).startswith(
+            f"hop 1 (sudo {sudo_lab.free}): the login shell of '{sudo_lab.free}' ended before the "
+            f"command started (exit 3){said} (login: true"), str(err.value)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 async def test_login_with_a_target_whose_shell_refuses(base, sudo_lab) -> None:
     """A service account (shell `nologin`) with `login: true`: its login shell's words are on
     stdout, and the error quoted sudo's side warning (no home) or nothing at all."""
@@ -291,7 +311,7 @@ async def test_login_with_a_target_whose_shell_refuses(base, sudo_lab) -> None:
         assert str(err.value).startswith(
             f"hop 1 (sudo {sudo_lab.free}): the login shell of '{sudo_lab.free}' ended before the "
             f"command started (exit 1): This account is currently not available. (login: true "
-            f"needs a target whose shell runs commands; sudo said: "), str(err.value)
+            f"needs a target whose shell runs commands given with -l -c"), str(err.value)
         ex = executor(base, [sudo_lab.layer(sudo_lab.free)])  # sudo runs sh: no login shell
         assert await run(ex, Command(("id", "-un"))) == (f"{sudo_lab.free}\n".encode(), b"",
                                                            Exit(code=0))

@@ -209,7 +209,7 @@ class Conversation:
         out = b"" if self.sent else self.shell
         text = (self.said + self.raw).decode("utf-8", "replace")
         return Heard(text, out.decode("utf-8", "replace"), self.user, self.prompts,
-                     self.script.login, self.sent)
+                     self.script.login, self.sent, self.let_in)
 
     def other(self, event: Stdout | Stderr) -> None:
         """A chunk of the stream sudo does not talk on: without a terminal, stdout; what the

@@ -42,7 +42,8 @@ class Heard:
     user: str  # the target user
     prompts: int  # the password prompts sudo printed
     login: bool  # `login: true`: the target's login shell ran first
-    started: bool  # BOOT ran (sudo let it in)
+    started: bool  # BOOT ran and was sent the script
+    let_in: bool = False  # sudo let its command run (with `login`: the gate said its token)
 
     def last(self) -> str:
         """The last line said (sudo's stream first, else the other), as an error quotes it."""
@@ -136,6 +137,13 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
         return (f"sudo cannot change user there: {_setuid_cause(low)} "
                 f"(sudo said: {said})"), LayerError
     shell_said = _last_line(heard.out)
+    if heard.login and heard.let_in and not heard.started:  # sudo was done: the login shell
+        why = shell_said or said  # or its profile ended, on either stream (sudo13: blamed
+        return (f"the login shell of {user!r} ended before the command started ({status})"
+                + (f": {why}" if why else "") + " (login: true needs a target whose shell runs "
+                "commands given with -l -c, as bash, dash, zsh and ash do, and a profile that "
+                "does not exit" + (f"; it said: {said}" if shell_said and said else "") + ")"
+                ), LayerError  # on sudo, which had let the gate run)
     if heard.login and not heard.started and shell_said:
         return (f"the login shell of {user!r} ended before the command started ({status}): "
                 f"{shell_said} (login: true needs a target whose shell runs commands"
