@@ -888,6 +888,11 @@ def test_a_limit_file_is_read_by_every_reader_of_a_limit(
     with pytest.raises(ConfigError, match=re.escape(
             "limit '@retry,!web*' (read as 'web2,!web*') leaves no target")):
         select(["web1", "web2", "web3"], read_limit("@retry,!web*"))
+    (tmp_path / "typo").write_text("web1\nweb9\n")  # basics14: which file held the typo
+    with pytest.raises(ConfigError, match=re.escape(
+            "limit pattern 'web9' matches no target (targets: web1, web2, web3; from limit "
+            "'@retry,@typo')")):
+        select(["web1", "web2", "web3"], read_limit("@retry,@typo"))
     (tmp_path / "two").write_text("web1\nweb3\n")
     with pytest.raises(ConfigError, match=re.escape(
             "limit '@two' (read as 'web1,web3') keeps 2 targets: web1, web3; name one")):

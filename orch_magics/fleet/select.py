@@ -66,7 +66,7 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
             chosen &= matching(word[1:])
     for word in words:  # `!web-O3` (a typo) must not run on the host it was to protect
         if not matching(word.lstrip("!&")):
-            raise _matches_nothing(word, labels, groups)
+            raise _matches_nothing(word, labels, groups, limit)
     kept = [label for label in labels if label in chosen]
     if not kept:
         raise ConfigError(f"limit {said_limit(limit)} leaves no target")
@@ -309,10 +309,12 @@ def _match(label: str, pattern: str, groups: Collection[str]) -> bool:
                                           for p in (*label.split("/"), *groups)))
 
 
-def _matches_nothing(word: str, labels: Sequence[str], groups: Groups) -> ConfigError:
+def _matches_nothing(word: str, labels: Sequence[str], groups: Groups,
+                     limit: str) -> ConfigError:
     shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
     known = sorted({g for names in groups.values() for g in names} - {"all"})
-    where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "")
+    where = f"targets: {shown}" + (f"; groups: {', '.join(known)}" if known else "") + (
+        f"; from limit {quoted(limit.written)}" if isinstance(limit, ReadLimit) else "")
     bare = word.lstrip("!&")
     if bare.startswith("~"):  # a regular expression has no near label to suggest
         return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})")
