@@ -20,7 +20,7 @@ from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
 from .stdin import check_stdin
-from .text import no_byte_at
+from .text import no_byte_at, quoted
 
 T = TypeVar("T")
 
@@ -66,7 +66,8 @@ def checked_env(env: object) -> dict[str, str]:
         raise ConfigError(f"env must be a mapping of names to values, got {type(env).__name__}")
     for name, value in env.items():
         if not isinstance(name, str) or not VARIABLE.fullmatch(name):  # as in a config
-            raise ConfigError(f"env: {name!r} is not a variable name (letters, digits and _, "
+            shown = quoted(name) if isinstance(name, str) else repr(name)  # bytes as \xNN
+            raise ConfigError(f"env: {shown} is not a variable name (letters, digits and _, "
                               f"not starting with a digit)")
         if not isinstance(value, str):
             raise ConfigError(f"env {name}: the value must be a str, got {type(value).__name__}")

@@ -31,7 +31,7 @@ from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
-from .text import printable
+from .text import printable, quoted
 
 
 @masked_repr
@@ -162,7 +162,7 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"-e expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"-e expects KEY=VALUE, got {quoted(pair)}")
         env[key] = value
     return env
 

@@ -326,7 +326,7 @@ def _as_data(result: RunResult, text: Callable[[OutputBuffer], Any],
              base64_of: Callable[[OutputBuffer], Any]) -> dict[str, Any]:
     """`to_dict()`, with each output given by `text` (and `base64_of`, when not UTF-8)."""
     data = _masked({
-        "environment": result.environment,
+        "environment": bytes_shown(result.environment),  # one typed that was not UTF-8
         "service": result.service,
         "step": result.step,  # "pre" / "post" in `steps`; null for the run itself
         "command": result.command or None,  # none: a run whose plan could not be made

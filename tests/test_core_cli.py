@@ -99,7 +99,10 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
 @pytest.mark.parametrize("words", [
     ["run", "\udcff", "--", "true"], ["run", "local", "--yes", "\udcff", "--", "true"],
     ["cp", "\udcff", "local:/tmp/"], ["audit", "--file", "\udcff"], ["\udcff"],
-    ["run", "local", "--\udcff"]])
+    ["run", "local", "--\udcff"],
+    # basics14: -e's checks said them through repr
+    ["run", "local", "-e", "A\udcff=1", "--", "true"], ["run", "local", "-e", "x\udcff", "--",
+                                                       "true"]])
 def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: list[str]) -> None:
     """basics12: such a word (Python holds its byte as a surrogate) was said `\\udcff` in
     these messages, where the others say `\\xff`."""
@@ -116,7 +119,8 @@ def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: lis
 @pytest.mark.parametrize("words", [
     ["run", "\udcff", "--json", "--", "true"], ["run", "local", "--json", "--yes", "\udcff",
                                                "--", "true"],
-    ["run", "web", "--json", "--yes", "x\udcff", "--", "true"]])
+    ["run", "web", "--json", "--yes", "x\udcff", "--", "true"],
+    ["run", "web", "--json", "--max-fail", "1\udcff", "--", "true"]])
 def test_json_says_such_a_word_as_its_bytes_too(tmp_path: Path, words: list[str]) -> None:
     """basics13: `--json`'s error held a lone surrogate (`\\udcff` in the JSON) where stderr
     said `\\xff`: a script reads the same words as the person."""
@@ -124,8 +128,10 @@ def test_json_says_such_a_word_as_its_bytes_too(tmp_path: Path, words: list[str]
     cfg.write_text("environments:\n  local: {layers: []}\n"
                    "  web: {layers: [{type: ssh, config: {host: [a, b]}}]}\n")
     r = orch("-c", str(cfg), *words, cwd=tmp_path)
-    error = json.loads(r.stdout)["error"]
+    said = json.loads(r.stdout)
+    error = said["error"]
     assert r.returncode != 0 and "\\xff" in error and "\udcff" not in error, error
+    assert "\udcff" not in said["environment"], said  # basics14: a lone surrogate in JSON
 
 
 def test_a_command_shown_is_read_back_by_bash_as_the_same_words() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..engine.options import check_timeout
 from ..errors import ConfigError
 from ..plan import RunPlan
+from ..text import quoted
 
 DEFAULT_PARALLEL = 32
 #: Lines of each target's output its live row keeps by default (the RunResult keeps every byte).
@@ -83,7 +84,7 @@ class FleetOptions:
             found = re.fullmatch(r"([0-9]+)(%?)", text)
             if found is None or found[2] and int(found[1]) > 100:
                 raise ConfigError(f"max_fail (--max-fail) takes a count or a percentage (3, 10%), not "
-                                  f"{value!r}")
+                                  f"{quoted(value)}")
             if found[2]:
                 return math.floor(total * int(found[1]) / 100)
             value = int(found[1])
