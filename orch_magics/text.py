@@ -59,20 +59,20 @@ def quoted(text: str, limit: int = 200) -> str:
     return "'" + printable(text if len(text) <= limit else text[:limit - 1] + "…") + "'"
 
 
+def _shown_char(c: str) -> bool:
+    """Is `c` shown as it is (printable, or a joiner a word may hold)?"""
+    return c.isprintable() or c in "\u200c\u200d"
+
+
 def printable(text: str, *, lines: bool = False) -> str:
     """`text` with control characters shown escaped (`\\n`, `\\x1b`): a file name holding a
     newline or a terminal escape cannot break a one-line message or repaint the terminal
     (`lines`: keep the newlines between lines). A byte that was not UTF-8 (kept by Python as
     a surrogate) is shown as the byte, `\\xff`; the joiners a word needs (ZWJ, ZWNJ: names
     may hold them) as they are."""
-    return "".join(c if c.isprintable() or c in "\u200c\u200d" or (lines and c == "\n")
+    return "".join(c if _shown_char(c) or (lines and c == "\n")
                    else f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
                    else repr(c)[1:-1] for c in text)
-
-
-def _shown_char(c: str) -> bool:
-    """Is `c` shown as it is (printable, or a joiner a word may hold)?"""
-    return c.isprintable() or c in "\u200c\u200d"
 
 
 #: The escapes of bash's `$'…'` for the characters it names; the ones Python's repr writes
