@@ -108,6 +108,21 @@ def shell_line(argv: Sequence[str]) -> str:
     return " ".join(shell_word(w) for w in argv)
 
 
+def reads_as_written(script: str) -> bool:
+    """Can a shell script be shown as it is written, over its lines? Not when it holds a
+    character that would be shown escaped (basics14: a real tab and a backslash and `t`
+    both showed `\\t`, two scripts read alike); such a script is shown as its `sh -c $'…'`."""
+    return all(_shown_char(c) or c == "\n" for c in script)
+
+
+def first_line(text: str) -> str:
+    """The first line of `text` and how many follow (`true  (+1 more line)`), where one line
+    stands for it: a list or table row (basics13: `true\\nrm -rf /data` listed as `true`)."""
+    lines = text.strip().splitlines()
+    more = len(lines) - 1
+    return lines[0] + (f"  (+{plural(more, 'more line')})" if more else "") if lines else ""
+
+
 #: A byte that was not UTF-8, as Python holds it (a surrogate escape).
 _RAW_SURROGATE = re.compile("[\udc80-\udcff]")
 

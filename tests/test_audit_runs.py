@@ -67,6 +67,27 @@ def test_an_api_run_is_recorded_with_its_outcome_and_output_digests(tmp_path: Pa
     assert os.stat(log).st_mode & 0o777 == 0o600
 
 
+def test_a_command_is_recorded_whole_and_listed_as_a_shell_reads_it(tmp_path: Path) -> None:
+    """basics14: the audit table showed a two-line script as `true\\necho second` (bash reads
+    `truenecho`), and a real tab like a backslash and a t; the record keeps every line."""
+    log = tmp_path / "audit.jsonl"
+    (tmp_path / "orch.yaml").write_text(config(log))
+    orch = Orchestrator(load_config_text(config(log)))
+    try:
+        orch.run("local", command="true\necho second")
+        orch.run("local", command="printf %s 'a\tb'")
+    finally:
+        orch.close()
+    assert [r["command"] for r in records(log) if r["event"] == "start"] == [
+        "true\necho second", "/bin/sh -c $'printf %s \\'a\\tb\\''"]
+    table = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                            str(tmp_path / "orch.yaml"), "audit"],
+                           capture_output=True, text=True, timeout=60)
+    rows = table.stdout.splitlines()
+    assert any("  true  (+1 more line)  " in row for row in rows), table.stdout
+    assert any("  /bin/sh -c $'printf %s \\'a\\tb\\''  " in row for row in rows), table.stdout
+
+
 def test_pre_and_post_commands_are_recorded_with_their_own_digests(tmp_path: Path) -> None:
     """security tester: the end record hashed the main command's streams only, while `orch
     run` shows the pre and post commands' output too (29 bytes on stderr, 4 recorded)."""

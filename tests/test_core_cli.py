@@ -79,10 +79,12 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
                    "services:\n  argv: {command: [sh, -c, 'echo a b; echo $0', 'x y']}\n"
                    "  e: {command: [printf, \"%s\\n\", '', z]}\n"
                    "  bsl: {command: [printf, '%s\\n', \"x\\ty\"]}\n"
-                   "  two: {command: \"true\\nrm -rf /data\\n\", description: '  '}\n")
+                   "  two: {command: \"true\\nrm -rf /data\\n\", description: '  '}\n"
+                   "  tab: {command: \"printf %s 'a\\tb'\"}\n"  # a real tab (basics14)
+                   "  lit: {command: 'printf %s ''a\\tb'''}\n")  # a backslash and a t
     r = orch("-c", str(cfg), *words)
     lines = r.stdout.decode().splitlines()[words == ["check"]:]  # after check's `ok: FILE`
-    assert r.returncode == 0 and lines[:9] == [
+    assert r.returncode == 0 and lines[:11] == [
         "environments:",
         "  a                    local  \u2014 First line.",
         "  \u74b0\u5883                 local",
@@ -93,7 +95,10 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
         # command's other lines said; a blank description is none
         "  e                    printf $'%s\\n' '' z",
         "  bsl                  printf '%s\\n' $'x\\ty'",
-        "  two                  true  (+1 more line)"], lines
+        "  two                  true  (+1 more line)",
+        # basics14: a shell string holding a real tab is not shown as one holding `\\t`
+        "  tab                  /bin/sh -c $'printf %s \\'a\\tb\\''",
+        "  lit                  printf %s 'a\\tb'"], lines
 
 
 @pytest.mark.parametrize("words", [

@@ -11,7 +11,7 @@ from typing import Any
 from ..config.model import AuditSettings
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
-from ..text import printable
+from ..text import first_line, printable
 from .log import AuditLog, default_audit_path
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -86,7 +86,8 @@ class AuditedRun:
         duration = e.get("duration")
         shown = f"{duration:.1f}s" if isinstance(duration, (int, float)) else _cell(duration)
         return (_cell(s.get("time"))[:19].replace("T", " "), _cell(s.get("user")), where,
-                _cell(s.get("service") or s.get("command"), 40), outcome, shown,
+                _cell(s.get("service") or first_line(str(s.get("command") or "")), 40),
+                outcome, shown,
                 _cell(s.get("id")))
 
 

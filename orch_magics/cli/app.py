@@ -23,7 +23,7 @@ from ..config.loader import load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
 from ..secrets import ShortSecretWarning
-from ..text import columns, printable, shell_line
+from ..text import columns, first_line, printable, reads_as_written, shell_line
 from . import output
 from .audit import audit_command
 from .grammar import Parser, orch_parser
@@ -55,12 +55,6 @@ def _listing(config: Config) -> str:
         first = lines[0] if lines else ""
         return f"  {name}{' ' * max(1, 21 - columns(name))}{first}"
 
-    def command(text: str) -> str:  # basics13: `true\nrm -rf /data` listed as `true`
-        lines = text.strip().splitlines()
-        more = len(lines) - 1
-        return lines[0] + (f"  (+{more} more line{'s' if more > 1 else ''})" if more else "") \
-            if lines else ""
-
     out = ["environments:"]
     for name, env in config.environments.items():
         out.append(row(name, env.describe() + (f"  — {env.description.strip()}"
@@ -70,7 +64,9 @@ def _listing(config: Config) -> str:
     out.append("services:")
     for name, svc in config.services.items():  # a list as the shell line it runs (basics12)
         out.append(row(name, (svc.description or "").strip() or (
-            command(svc.command) if isinstance(svc.command, str) else shell_line(svc.command))))
+            first_line(svc.command) if isinstance(svc.command, str)
+            and reads_as_written(svc.command) else shell_line(
+                ("/bin/sh", "-c", svc.command) if isinstance(svc.command, str) else svc.command))))
     return printable("\n".join(out), lines=True)  # a config's escapes cannot repaint it
 
 

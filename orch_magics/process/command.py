@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..redaction import Values, masked_repr
-from ..text import shell_line
+from ..text import reads_as_written, shell_line
 
 _EMPTY: Mapping[str, str] = Values()
 
@@ -83,6 +83,7 @@ class Command:
         """The argv as one shell-quoted line (for status lines and dry runs; no env values)."""
         if self.title is not None:
             return self.title
-        if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c"):
-            return self.argv[2]
+        if len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c") \
+                and reads_as_written(self.argv[2]):
+            return self.argv[2]  # a script, over its lines
         return shell_line(self.argv)  # read back as the same words, tabs and all
