@@ -47,7 +47,8 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 # here, not at the top: config.loader uses this module (a cycle through config/)
                 from .config.suggest import did_you_mean
 
-                hint = did_you_mean(word, names - {"self"})
+                meant = _MEANT.get(word.lower())
+                hint = meant if meant in names else did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint
                                          else _service_setting(word, names)
@@ -67,6 +68,38 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
         _mark_coroutine_function(checked)
     return checked
 
+
+#: Words people reach for that are no near spelling of the argument meant (files11:
+#: `local_port=` got no hint; basics14: `log_max=` was sent to log_dir=), each suggested by
+#: a call that takes the argument named.
+_MEANT = {
+    **dict.fromkeys(("local_port", "port_local", "listen_port", "bind_port"), "local"),
+    **dict.fromkeys(("remote_port", "target_port", "dest_port"), "port"),
+    **dict.fromkeys(("remote_host", "target_host", "dest_host"), "host"),
+    **dict.fromkeys(("local_path", "local_file"), "local"),  # not dest=: get's or put's?
+    **dict.fromkeys(("remote_path", "remote_file"), "remote"),
+    **dict.fromkeys(("progress_callback", "on_progress", "callback"), "progress"),
+    **dict.fromkeys(("command_timeout", "timeout_s", "timeout_secs", "timeout_seconds",
+                     "deadline"), "timeout"),
+    **dict.fromkeys(("environment_variables", "env_vars", "envvars", "variables", "environ",
+                     "extra_env"), "env"),
+    **dict.fromkeys(("working_directory", "workdir", "cwd_path", "chdir", "directory"), "cwd"),
+    **dict.fromkeys(("stdin_file", "stdin_data", "stdin_text", "input", "input_data"), "stdin"),
+    **dict.fromkeys(("stdin_close", "close", "eof", "send_eof"), "close_stdin"),
+    **dict.fromkeys(("log_directory", "logs_dir", "log_path", "log_folder"), "log_dir"),
+    **dict.fromkeys(("log_max", "log_size", "max_log_bytes", "log_limit"), "log_max_bytes"),
+    **dict.fromkeys(("capture", "max_capture", "capture_bytes"), "capture_limit"),
+    **dict.fromkeys(("tail_lines", "lines", "last", "n"), "tail"),
+    **dict.fromkeys(("follow_logs", "tail_follow"), "follow"),
+    **dict.fromkeys(("restart_policy", "on_failure"), "restart"),
+    **dict.fromkeys(("parallel_count", "forks", "concurrency", "workers", "max_parallel"),
+                    "parallel"),
+    **dict.fromkeys(("max_failures", "max_fail_percentage", "fail_percent", "max_errors"),
+                    "max_fail"),
+    **dict.fromkeys(("confirm", "assume_yes", "confirmed"), "yes"),
+    **dict.fromkeys(("limit_file", "hosts", "targets", "subset"), "limit"),
+    **dict.fromkeys(("config_file", "config_path"), "config"),
+}
 
 #: The calls that run a service: a word of its config given to them is said to be one.
 _RUNS_A_SERVICE = frozenset({"run", "arun", "spawn", "start", "plan"})

@@ -472,6 +472,23 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
     (lambda o: o.get("local", "/etc/hostname", progres=None), "get() takes no argument "
                                                               "'progres' (did you mean progress=?)"),
     (lambda o: o.run("local", "mark", colour=True), "run() takes no argument 'colour'"),
+    # files11, basics14: a word people reach for, no near spelling, or near a wrong one
+    (lambda o: o.forward("local", 80, local_port=8080), "forward() takes no argument "
+                                                        "'local_port' (did you mean local=?)"),
+    (lambda o: o.run("local", "mark", stdin_file="x"), "run() takes no argument 'stdin_file' "
+                                                       "(did you mean stdin=?)"),
+    (lambda o: o.run("local", "mark", environment_variables={}), "run() takes no argument "
+     "'environment_variables' (did you mean env=?)"),
+    (lambda o: o.start("local", "mark", stdin_close=True), "start() takes no argument "
+                                                           "'stdin_close' (did you mean "
+                                                           "close_stdin=?)"),
+    (lambda o: o.get("local", "/etc/hostname", local_path="x"), "get() takes no argument "
+                                                                "'local_path' (did you mean "
+                                                                "local=?)"),
+    (lambda o: o.logs("x", tail_lines=3), "logs() takes no argument 'tail_lines' (did you "
+                                          "mean tail=?)"),
+    (lambda o: o.spawn("local", "mark", local_port=1), "spawn() takes no argument "
+                                                       "'local_port'"),  # not one it takes
     # basics8 F4: a service's setting given to the call, or spelt near one
     (lambda o: o.run("local", "mark", stdin_mod="x"), "run() takes no argument 'stdin_mod' "
      "(stdin_mode is a service setting: write it in the service's config; this call takes "
