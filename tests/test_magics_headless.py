@@ -68,6 +68,25 @@ def test_one_huge_line_is_cut_by_bytes(shell, limits, capsys):
     assert body.endswith("x" * 1000 + "\n")
 
 
+def test_runs_a_cell_calls_from_code_are_handed_back_and_the_notes_say_so(
+        shell, limits, capsys):  # type: ignore[no-untyped-def]
+    """magics12: five `run_cell_magic` calls in one cell each said "full output in `_`",
+    which held only the last; the others were held nowhere. Such a call returns its result,
+    as the line form does, and the note says so; a `%%orch {var}` cell still moves `_`."""
+    limits.headless_lines = 4
+    shell.run_cell("kept = [get_ipython().run_cell_magic('orch', 'local', f'seq {i} {i + 9}')"
+                   " for i in (100, 200)]", store_history=True)
+    out = capsys.readouterr().out
+    assert out.count("elided; full output in the returned RunResult (`.stdout` / `.stderr`)") \
+        == 2 and "`_.stdout`" not in out, out
+    assert [r.lines[0] for r in shell.user_ns["kept"]] == ["100", "200"]
+    shell.user_ns["where"] = "local"
+    shell.run_cell("%%orch {where}\nseq 300 309", store_history=True)
+    out = capsys.readouterr().out
+    assert "full output in `_.stdout` / `_.stderr`" in out and "309" in out, out
+    assert shell.user_ns["_"].lines[-1] == "309"
+
+
 @pytest.mark.parametrize("piece", ["😀", "é€", "\x1b[31mR\x1b[0m😀"])
 @pytest.mark.parametrize("size", [2000, 2001, 2002, 2003])
 def test_a_cut_never_splits_a_character_or_an_escape(shell, limits, capsys, piece, size):

@@ -50,17 +50,28 @@ class OrchMagics(Magics):
         self.orchestrator.gate.origin = lambda: kernel_origin(shell)
         self.handles = HandleDisplay(shell)
         self.cells = CellRuns()
+        self._cell_text: str | None = None  # of the cell running, as typed
 
-    def cell_started(self, *_: object) -> None:
-        """IPython's pre_run_cell: live stdin boxes hold Send and EOF while the cell runs."""
+    def cell_started(self, info: object = None) -> None:
+        """IPython's pre_run_cell: live stdin boxes hold Send and EOF while the cell runs; the
+        cell's text tells a `%%orch` cell from code that calls the magic (`_returns`)."""
         _hold_boxes(True)
+        self._cell_text = getattr(info, "raw_cell", None)
 
     def cell_ended(self, *_: object) -> None:
         """IPython's post_run_cell: a cell run again that holds no run any more stops the
         stdin runs it started when it last ran (their box is gone with its output); live
         boxes take Send and EOF again."""
         _hold_boxes(False)
+        self._cell_text = None
         self.cells.ended(self.shell, self.orchestrator.stop)
+
+    def _returns(self, cell: str | None) -> bool:
+        """Does a run's value go back to the code that called the magic? The line form's
+        does, and so does a cell magic a cell's code calls (magics12: five runs in a loop each
+        said `_`, which held only the last); a `%%orch` cell's moves `_`."""
+        text = self._cell_text
+        return cell is None or (text is not None and not text.lstrip().startswith("%%"))
 
     @line_cell_magic
     def orch(self, line: str, cell: str | None = None) -> Any:
@@ -81,7 +92,7 @@ class OrchMagics(Magics):
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
                 return SUBCOMMANDS[parsed.command](self.orchestrator, parsed.args)
             ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
-                               self.cells)
+                               self.cells, self._returns(cell))
             return runs.run(ctx, parsed.args, cell)
         except HelpShown:
             return None

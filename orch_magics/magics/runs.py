@@ -58,6 +58,7 @@ class Context:
     orchestrator: Orchestrator
     handles: HandleDisplay
     cells: CellRuns
+    returns: bool  # the value goes back to the calling code, not to `_` (see _deliver)
 
 
 def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
@@ -94,20 +95,19 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
                            or ctx.orchestrator.fleets.running(taken))
     if fleet:
         many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
-            ctx, args, failed, cell, raised=True), background=background,
-            keep_stdin=background and takes_stdin, with_box=with_box, in_cell=cell is not None)
-        return _deliver(ctx, args, many, cell)
+            ctx, args, failed, raised=True), background=background,
+            keep_stdin=background and takes_stdin, with_box=with_box, in_cell=not ctx.returns)
+        return _deliver(ctx, args, many)
     plan = plan_of()
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
-        return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket),
-                        cell)
+        return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket))
     # A background run is a named run: its result keeps the end of the output, not all of it.
     keeps = ctx.orchestrator.capture_limit if background else None
-    presenter = _presenter(ctx, args, plan, frontend, cell, keeps)
+    presenter = _presenter(ctx, args, plan, frontend, keeps)
     kw: dict[str, Any] = dict(command=script, sinks=presenter.sinks, plan=plan, stdin=body,
                               close_stdin=not (background and takes_stdin), timeout=timeout,
                               ticket=ticket)
-    live = _started(ctx, args, presenter, cell, lambda: ctx.orchestrator.start(
+    live = _started(ctx, args, presenter, lambda: ctx.orchestrator.start(
         plan.environment.name, args.service, name=args.name, **kw) if background
         else ctx.orchestrator.spawn(plan.environment.name, args.service, **kw))
     presenter.view.follow_file(lambda: live.progress)
@@ -116,9 +116,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
             _shown(ctx, args, live, presenter, with_box)
         except KeyboardInterrupt:  # the cell has not returned yet: stopped, as while it starts
             live.interrupt()
-            _interrupted(ctx, args, presenter, RunInterrupted(live.wait()), cell)
-        return _deliver(ctx, args, live, cell)
-    return _blocking(ctx, live, presenter, args, cell)
+            _interrupted(ctx, args, presenter, RunInterrupted(live.wait()))
+        return _deliver(ctx, args, live)
+    return _blocking(ctx, live, presenter, args)
 
 
 def _shown(ctx: Context, args: argparse.Namespace, live: LiveRun, presenter: Presenter,
@@ -131,7 +131,7 @@ def _shown(ctx: Context, args: argparse.Namespace, live: LiveRun, presenter: Pre
     _background(ctx, live, presenter, with_box)
 
 
-def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter, cell: str | None,
+def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter,
              start: Callable[[], LiveRun | LiveFleet]) -> LiveRun:
     """The run `start()` began; the status line ends when it was refused (e.g. --name taken),
     and a kernel interrupt while it started stopped it: said as once it runs."""
@@ -141,20 +141,20 @@ def _started(ctx: Context, args: argparse.Namespace, presenter: Presenter, cell:
         presenter.finish(None, str(exc))
         raise
     except RunInterrupted as exc:
-        _interrupted(ctx, args, presenter, exc, cell)
+        _interrupted(ctx, args, presenter, exc)
     assert isinstance(live, LiveRun)  # fleets went to fleet_view
     return live
 
 
 def _interrupted(ctx: Context, args: argparse.Namespace, presenter: Presenter,
-                 exc: RunInterrupted, cell: str | None) -> NoReturn:
+                 exc: RunInterrupted) -> NoReturn:
     """Say a run a kernel interrupt stopped as one line (no traceback), its result kept."""
     if exiting():  # jupyter_client interrupts a kernel it shuts down: not a person's stop
         result = exc.result
         exc.args = (f"{result.environment}/{result.label(60)} was stopped after "
                     f"{result.duration:.1f}s: the kernel shut down",)
     presenter.finish(exc.result, raised=True)
-    _deliver(ctx, args, exc.result, cell, raised=True)
+    _deliver(ctx, args, exc.result, raised=True)
     raise quiet(exc) from None
 
 
@@ -282,7 +282,7 @@ def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
 
 
 def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: bool,
-               cell: str | None, result_keeps: int | None) -> Presenter:
+               result_keeps: int | None) -> Presenter:
     settings = ctx.settings
     what = plan.service.name if plan.service else _short(plan.command.display())
     tail = args.tail if args.tail is not None else settings.tail
@@ -295,7 +295,7 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
                             show_stdout=plan.stdout_mode not in ("capture", "file"))
     return HeadlessPresenter(sink, output, lambda raised: (
         f"`{args.out}.stdout` / `.stderr`" if args.out
-        else "`_.stdout` / `_.stderr`" if cell is not None or raised  # see _deliver
+        else "`_.stdout` / `_.stderr`" if not ctx.returns or raised  # see _deliver
         else "the returned RunResult (`.stdout` / `.stderr`)"))
 
 
@@ -346,19 +346,18 @@ def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
     return live
 
 
-def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace,
-              cell: str | None) -> Any:
+def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.Namespace) -> Any:
     try:
         result = _wait(live, presenter)
     except RunInterrupted as exc:
-        _interrupted(ctx, args, presenter, exc, cell)
+        _interrupted(ctx, args, presenter, exc)
     except OrchError as exc:  # nothing started (a hop unreachable): a result all the same,
         result, error = live.unstarted(exc), exc  # and that error is the one raised
     else:
         error = RunTimeout(result) if result.timed_out else RunError(result)
     raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     presenter.finish(result, raised=raised)
-    value = _deliver(ctx, args, result, cell, raised=raised)
+    value = _deliver(ctx, args, result, raised=raised)
     if raised:
         raise quiet(error) from None
     return value
@@ -381,13 +380,12 @@ def _wait(live: LiveRun, presenter: Presenter) -> RunResult:
         raise RunInterrupted(live.wait(tick=tick)) from None
 
 
-def _deliver(ctx: Context, args: argparse.Namespace, value: object, cell: str | None,
-             raised: bool = False) -> Any:
-    """--out VAR and `_`; the line form returns the value (so `r = %orch …` works), or, when
-    the magic raises instead, moves `_` to it too: the output stays where the cell said."""
+def _deliver(ctx: Context, args: argparse.Namespace, value: object, raised: bool = False) -> Any:
+    """--out VAR and `_`; the line form (and a cell magic code calls) returns the value (so
+    `r = %orch …` works), or, when the magic raises instead, moves `_` to it too."""
     if args.out:
         ctx.shell.user_ns[args.out] = value
-    if cell is not None or raised:
+    if not ctx.returns or raised:
         set_last(ctx.shell, value)
         return None
     return value
