@@ -327,6 +327,16 @@ def test_a_group_priority_that_is_no_number_names_the_line(tmp_path: Path) -> No
      "h.ini:3: the inventory names more than 100,000 hosts"),
     ("h.yaml", "web:\n  hosts:\n" + "".join(f"    h{i}-[1:60000]:\n" for i in range(20)),
      "h.yaml:4:5: group 'web': the inventory names more than 100,000 hosts"),
+    # fleets16: `2.5:` was the host 2.5 (2.0.0.5), `~:` one named "~"; Ansible refuses them
+    ("h.yaml", "web:\n  hosts:\n    web-1:\n    2.5:\n", "h.yaml:4:5: group 'web': host "
+     "'2.5' must be a string, and YAML reads it as a number, true/false, null or date: quote "
+     "it (\"2.5\":)"),
+    ("h.yaml", "web:\n  hosts:\n    web-1:\n    ~: {ansible_host: h}\n", "h.yaml:4:5: group "
+     "'web': host '~' must be a string, and YAML reads it as a number, true/false, null or "
+     "date: quote it (\"~\":)"),
+    ("h.yaml", "web:\n  hosts: {web-1: , yes: }\n", "h.yaml:2:20: group 'web': host 'yes' "
+     "must be a string, and YAML reads it as a number, true/false, null or date: quote it "
+     "(\"yes\":)"),
 ])
 def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, text: str,
                                                     message: str) -> None:
@@ -352,6 +362,15 @@ def test_inventory_mistakes_name_the_inventory_line(tmp_path: Path, name: str, t
                "        d1:\n          ansible_user: ops\n          ansible_port: http\n", "db",
      "h.yaml:9: inventory host 'd1': ansible_port must be a port number (1-65535), not "
      "'http'"),
+    # fleets16: a digit that is no decimal one ("²") was int()'s own error, whatever the host
+    ("h.yaml", "web:\n  hosts:\n    a: {ansible_port: \"\u00b2\"}\n", "web",
+     "h.yaml:3: inventory host 'a': ansible_port must be a port number (1-65535), not "
+     "'\u00b2'"),    # fleets16: a port written `name:port`, and a bad name, were said without their line
+    ("h.ini", "[web]\nok\n\nweb-1:99999\n", "web", "h.ini:4: inventory host 'web-1': "
+     "ansible_port must be a port number (1-65535), not 99999"),
+    ("h.ini", "[web]\nok\nh/1\n", "web", "h.ini:3: inventory host 'h/1': it has '/'"),
+    ("h.yaml", "web:\n  hosts:\n    ok:\n    -h1:\n", "web", "h.yaml:4: inventory host "
+     "'-h1': it starts with '-'"),
 ])
 def test_a_bad_port_of_a_named_host_is_refused_at_its_line(tmp_path: Path, name: str, text: str,
                                                            group: str, message: str) -> None:

@@ -214,6 +214,17 @@ def test_a_zero_padded_range_with_a_shorter_end_is_refused_as_ansible_does(
     ("[web]\nq ansible_ssh_args='-C -vJb'\n", "ansible_ssh_args sets a jump host"),
     ("[web]\nq ansible_ssh_common_args='-F jump.cfg'\n", "sets a jump host (or an ssh_config, "
      "-F, that may), which orch does not read"),
+    # fleets16: where and as whom a host is reached, set in ssh arguments, was not read
+    ("[web]\nq ansible_ssh_common_args='-o HostName=10.0.0.9 -o StrictHostKeyChecking=no'\n",
+     "inv.ini:2: its inventory's ansible_ssh_common_args ('-o HostName=10.0.0.9 -o "
+     "StrictHostKeyChecking=no') sets the address (write it as ansible_host), which orch does "
+     "not read from ssh arguments"),
+    ("[web]\nq ansible_ssh_extra_args='-C -l deploy'\n", "sets the login user (write it as "
+                                                         "ansible_user)"),
+    ("[web]\nq ansible_ssh_args='-oUser=deploy'\n", "sets the login user"),
+    ("[web]\nq ansible_ssh_args='-o \"port 2222\"'\n", "sets the port (write it as "
+                                                      "ansible_port)"),
+    ("[web]\nq ansible_ssh_args='-4p2222'\n", "sets the port"),
     ("[web]\nq\n[web:vars]\nansible_ssh_common_args=\"{{ jumpargs }}\"\n",
      "its inventory's ansible_ssh_common_args is a template ('{{ jumpargs }}'), which only "
      "Ansible can read: orch cannot tell whether it sets a jump host"),
@@ -256,9 +267,12 @@ def test_the_same_variables_in_a_vars_file_are_refused_alike(tmp_path: Path, whe
         load_config(tmp_path / "orch.yaml")
 
 
-@pytest.mark.parametrize("args", ["-o StrictHostKeyChecking=no", "-C -p 22 -i key",
-                                  "-l J", "-o ServerAliveInterval=5 -A"])
+@pytest.mark.parametrize("args", [
+    "-o StrictHostKeyChecking=no", "-C -i J", "-o ServerAliveInterval=5 -A",
+    "-o UserKnownHostsFile=/dev/null", "-o ControlPersist=60s -o Ciphers=aes128-ctr"])
 def test_ssh_arguments_without_a_jump_host_are_left_alone(tmp_path: Path, args: str) -> None:
+    """Options that change neither where nor as whom a host is reached load (orch does not
+    read them); `-l J` is refused now as a login user (fleets16), not as a jump host."""
     (tmp_path / "inv.ini").write_text(f"[web]\nq ansible_ssh_common_args='{args}'\n")
     (tmp_path / "orch.yaml").write_text("inventory: inv.ini\nenvironments:\n"
                                         "  f: [ssh group:all]\n")

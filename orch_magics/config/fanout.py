@@ -125,6 +125,9 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
     first one's reached the layer's checks)."""
     try:
         check_no_slash(host)  # its label (its address is checked below)
+    except ValueError as exc:  # fleets16: said at the inventory's line too
+        raise ValueError(f"{inv.listed(host)}inventory host {host!r}: {exc}") from None
+    try:
         connection = inv.connection(host)
     except ValueError as exc:  # an address only Ansible can read
         raise ValueError(f"inventory host {host!r}: {exc}") from None
@@ -133,7 +136,8 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
         check_target_name(address)
     except ValueError as exc:
         shown = repr(host) if address == host else f"{host!r} ({address!r})"
-        raise ValueError(f"{inv.written(host, 'host')[0]}inventory host {shown}: {exc}") from None
+        where = inv.listed(host) if address == host else inv.written(host, "host")[0]
+        raise ValueError(f"{where}inventory host {shown}: {exc}") from None
     if "port" in connection and "port" not in raw:  # a port written in the layer wins
         where, key = inv.written(host, "port")
         try:

@@ -84,6 +84,8 @@ class Inventory:
     #: Where each variable a host may be refused for was written (file:line), so the error
     #: names that line, not only the host (fleets9: a group_vars typo was blamed on a host).
     origins: Origins = field(default_factory=dict)
+    #: Where each host was first listed (file:line), for an error about its name or port.
+    hosts_at: dict[str, Where] = field(default_factory=dict)
     _in: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
                                              compare=False)
     _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False,
@@ -117,10 +119,11 @@ class Inventory:
                             for key, value in values.items() if judged(key, value))
 
     def add_host(self, group: str, name: str, values: Mapping[str, Any],
-                 where: Mapping[str, Where]) -> None:
-        """Hosts of a pattern (`web[1:3]`, `db:2222`) join `group` with their variables. A
-        pattern's port is the host's only where it is first listed, as Ansible's add_host has
-        it (a later `db:2223` joins the group, its port ignored); `ansible_port=` always sets."""
+                 where: Mapping[str, Where], listed: Where = "") -> None:
+        """Hosts of a pattern (`web[1:3]`, `db:2222`), listed at `listed` (file:line), join
+        `group` with their variables. A pattern's port is the host's only where it is first
+        listed, as Ansible's add_host has it (a later `db:2223` joins the group, its port
+        ignored); `ansible_port=` always sets. `db:0` sets none, as Ansible reads it."""
         name, port = _port_of(name)
         hosts = self.group(group).hosts
         for host in patterns.expand(name):
@@ -128,8 +131,10 @@ class Inventory:
             hosts[host] = None
             first = host not in self.host_vars
             held = self.host_vars.setdefault(host, {})
-            if port is not None and first:
+            self.hosts_at.setdefault(host, listed)
+            if port and first:  # fleets16: a bad `h1:99999` is said at its line
                 held.update(checked_vars({"ansible_port": port}))
+                self._written("host", host, {"ansible_port": port}, {"ansible_port": listed})
             held.update(values)
             self._written("host", host, values, where)
         if len(self.host_vars) > patterns.MAX_NAMES:  # 20 lines of ranges took 1.6 GB: config7
@@ -168,6 +173,10 @@ class Inventory:
         if host not in self._connections:
             self._connections[host] = self._connection(host)
         return dict(self._connections[host])
+
+    def listed(self, host: str) -> str:
+        """`file:line: ` where `host` was first listed, as an error about its name starts."""
+        return at(self.hosts_at, host)
 
     def written(self, host: str, setting: str) -> tuple[str, str]:
         """Where the value of `host`'s ssh `setting` (host, user, port) that applies was

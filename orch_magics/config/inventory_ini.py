@@ -108,7 +108,7 @@ def _ini_line(inv: Inventory, section: str, kind: str, line: str, where: str) ->
             if not sep:
                 raise ValueError(f"expected KEY=VALUE after the host name, got {word!r}")
             values[key] = _scalar(value)
-        inv.add_host(section, words[0], checked_vars(values), dict.fromkeys(values, where))
+        inv.add_host(section, words[0], checked_vars(values), dict.fromkeys(values, where), where)
     return None
 
 

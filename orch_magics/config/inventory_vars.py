@@ -212,32 +212,64 @@ def not_misread(values: Mapping[str, Any], where: Mapping[str, Where]) -> None:
                              f"ssh_config, -F, that may), which orch does not read: write the "
                              f"jump host as the layer before this one (ssh BASTION, then these "
                              f"hosts), and an ssh_config as the layer's ssh_config")
+        if key in JUMP_ARGS and isinstance(value, str) and _sets(value):
+            raise ValueError(f"{at(where, key)}its inventory's {key} ({value!r}) sets "
+                             f"{_sets(value)[0]}, which orch does not read from ssh arguments")
 
 
 def sets_jump(args: str) -> bool:
     """Whether ssh arguments may name a jump host as OpenSSH reads them: `-o ProxyJump=…` or
     `ProxyCommand`, `-J` alone or in a cluster of one-letter options (`-AJ b`, `-4Jb`), or
     `-F FILE`, an ssh_config orch does not read (it may set one)."""
+    return _JUMP_OPTIONS.search(args) is not None or _JUMP in _sets(args)
+
+
+#: What a setting in ssh's arguments changes, and the inventory variable that says it.
+_JUMP = "a jump host"
+_SETS_OPTION = {"hostname": "the address (write it as ansible_host)",
+                "user": "the login user (write it as ansible_user)",
+                "port": "the port (write it as ansible_port)",
+                "proxyjump": _JUMP, "proxycommand": _JUMP}
+_SETS_LETTER = {"J": _JUMP, "F": _JUMP, "l": _SETS_OPTION["user"], "p": _SETS_OPTION["port"]}
+
+
+def _sets(args: str) -> list[str]:
+    """What ssh arguments set, as OpenSSH reads them, of what orch takes from the inventory's
+    own variables (fleets16: `-o HostName=`, `-l USER`, `-p` reached another host, or as
+    another user, without a word): one-letter options alone or in a cluster (`-AJ b`,
+    `-4Jb`, `-luser`), `-o KEY=VALUE` / `-o 'KEY VALUE'` / `-oKEY=VALUE`."""
     import shlex
 
-    if _JUMP_OPTIONS.search(args):
-        return True
     try:
         words = shlex.split(args)
     except ValueError:  # an unclosed quote: as a shell splitting on blanks would
         words = args.split()
-    expects_value = False
+    found: list[str] = []
+    valued: str | None = None  # the option whose value the next word is
     for word in words:
-        if expects_value or not word.startswith("-") or word.startswith("--") or word == "-":
-            expects_value = False
+        if valued is not None:
+            found += _option_sets(word) if valued == "o" else []
+            valued = None
+            continue
+        if not word.startswith("-") or word.startswith("--") or word == "-":
             continue
         for i, letter in enumerate(word[1:], 1):
-            if letter in "JF":  # a jump host, or an ssh_config of its own that may set one
-                return True
+            if letter in _SETS_LETTER:
+                found.append(_SETS_LETTER[letter])
             if letter in _SSH_VALUED:
-                expects_value = i == len(word) - 1  # `-p 22`: the next word is its value
+                rest = word[i + 1:]
+                if not rest:
+                    valued = letter  # `-p 22`: the next word is its value
+                elif letter == "o":
+                    found += _option_sets(rest)
                 break
-    return False
+    return found
+
+
+def _option_sets(option: str) -> list[str]:
+    """What one `-o` option sets of those (`HostName=h`, `User x`, case as ssh ignores it)."""
+    key = re.split(r"[\s=]", option.strip(), maxsplit=1)[0].lower()
+    return [_SETS_OPTION[key]] if key in _SETS_OPTION else []
 
 
 def _shown(value: Any) -> str:
@@ -260,8 +292,8 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
                              f"{type(checked[key]).__name__} ({checked[key]!r})")
     for key in PORTS:  # refused for a host an environment names (`port_checked`): as
         port = checked.get(key)  # ansible-inventory, an odd host elsewhere stops nothing
-        if isinstance(port, str) and port.strip().isdigit():  # `ansible_port: "2222"` in YAML
-            checked[key] = int(port)
+        if isinstance(port, str) and port.strip().isascii() and port.strip().isdigit():
+            checked[key] = int(port)  # `ansible_port: "2222"` in YAML; not "²" (fleets16)
     return checked
 
 

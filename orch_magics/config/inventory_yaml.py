@@ -72,11 +72,16 @@ def _yaml_host(inv: Inventory, src: Source, where: Path_, group: str, values: An
     if not isinstance(values, (dict, type(None))):
         raise _yaml_error(src, where, f"group {group!r}: host {host!r} must map variables to "
                                       f"values")
+    if not src.key_is_text(where):  # fleets16: `2.5:` reached 2.0.0.5, as Ansible refuses
+        raise _yaml_error(src, where, f"group {group!r}: host {host!r} must be a string, and "
+                                      f"YAML reads it as a number, true/false, null or date: "
+                                      f"quote it (\"{host}\":)", at_key=True)
     for key, value in (values or {}).items():
         with _pointing(src, where + (key,), group, host=host):  # the host's own variable
             checked_vars({key: value})
     with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
-        inv.add_host(group, host, checked_vars(values or {}), _lines(src, where, values or {}))
+        inv.add_host(group, host, checked_vars(values or {}), _lines(src, where, values or {}),
+                     functools.partial(_line, src, where))
 
 
 @contextmanager

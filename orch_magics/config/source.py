@@ -86,6 +86,12 @@ class Source:
         written = self.written(path)
         return text if written is None or written == text else None
 
+    def key_is_text(self, path: Path_) -> bool:
+        """Whether the key at `path` is text as YAML reads it (`"1":`, `web-1:`), not a
+        number, true/false, null or date kept here as written (`1:`, `yes:`, `~:`)."""
+        found = self._nodes(path)
+        return found is None or not found[2] or found[0] is None or found[0].tag == _STR_TAG
+
     def written(self, path: Path_) -> str | None:
         """The text of the unquoted scalar at `path` exactly as in the file, else None."""
         found = self._nodes(path)
