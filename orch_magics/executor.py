@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .config.model import LayerSpec
 from .errors import LayerError
 from .layers.base import Launcher
 from .layers.local import LocalLauncher
-from .layers.registry import get_kind, plugin_code
+from .layers.registry import OWN, get_kind, plugin_code
 from .process.command import Command
 from .process.handle import ProcessHandle
 
@@ -32,9 +32,11 @@ class LayeredExecutor:
         """Wrap the base in each layer in order: the *first* layer is the outermost hop."""
         launcher = self.base
         for hop, spec in enumerate(self.layers, 1):
-            with plugin_code(spec.type, "failed to wrap its layer", functools.partial(
-                    LayerError, hop=hop, layer=spec.label)):
+            error = functools.partial(LayerError, hop=hop, layer=spec.label)
+            with plugin_code(spec.type, "failed to wrap its layer", error):
                 launcher = get_kind(spec.type).wrap(spec.config, launcher, spec.label)
+            if spec.type not in OWN:
+                _launch_guarded(launcher, spec.type, error)
         return launcher
 
     async def launch(self, command: Command) -> ProcessHandle:
@@ -46,3 +48,22 @@ class LayeredExecutor:
 
     def __repr__(self) -> str:
         return f"LayeredExecutor({self.describe()})"
+
+
+def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Exception]) -> None:
+    """Make a plugin's launcher say an exception of its `launch` as its wrap's is said, naming
+    the kind and its plugin (kinds12: a KeyError there was "a bug in orch_magics", and a
+    notebook's traceback)."""
+    launch = launcher.launch
+    if getattr(launch, "_orch_guarded", False):  # a launcher the plugin hands out again
+        return
+
+    async def guarded(command: Command) -> ProcessHandle:
+        with plugin_code(kind, "failed to launch", error):
+            return await launch(command)
+
+    guarded._orch_guarded = True  # type: ignore[attr-defined]
+    try:
+        launcher.launch = guarded  # type: ignore[method-assign]
+    except AttributeError:  # a launcher with __slots__: its errors stay its own
+        pass

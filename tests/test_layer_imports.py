@@ -153,8 +153,21 @@ class BadNeeds(LocalKind):
     def needs(self, config):
         return "ssh"
 
+class BoomLauncher:
+    def __init__(self, inner):
+        self.inner = inner
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+    async def launch(self, command):
+        raise KeyError("boom in launch")
+
+class LaunchBoom(LocalKind):
+    def wrap(self, config, inner, label):
+        return BoomLauncher(inner)
+
 NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(), WrapBoom(),
                                               BadNeeds())
+LAUNCHBOOM = LaunchBoom()
 """
 
 
@@ -170,7 +183,7 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     (site / "badkinds-0.1.dist-info" / "entry_points.txt").write_text(
         "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
         "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
-        "badneeds = badkinds:BADNEEDS\n")
+        "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n")
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
@@ -205,6 +218,12 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     assert run.returncode != 0 and "bug in orch_magics" not in run.stderr, run
     assert ("hop 1 (env): layer kind 'wrapboom' (badkinds:WRAPBOOM from badkinds 0.1) "
             "failed to wrap its layer: RuntimeError: boom in wrap") in run.stderr, run.stderr
+    # kinds12: an exception of its launch() was "a bug in orch_magics" (exit 70)
+    run = orch("environments:\n  e:\n    layers:\n      - {type: launchboom}\n",
+               "run", "e", "--", "true")
+    assert run.returncode == 1 and "bug in orch_magics" not in run.stderr, run
+    assert ("hop 1 (env): layer kind 'launchboom' (badkinds:LAUNCHBOOM from badkinds 0.1) "
+            "failed to launch: KeyError: 'boom in launch'") in run.stderr, run.stderr
 
 
 def test_building_a_chain_is_what_loads_the_sdk() -> None:
