@@ -263,6 +263,10 @@ def test_docker_host_is_named_in_errors_and_judged_by_check(tmp_path) -> None:
     cases = {f"unix://{tmp_path}/missing.sock": (1, "no such socket (is dockerd running there?) "
                                                     "(from DOCKER_HOST)"),
              str(plain): (1, f"{plain} is not a socket (from DOCKER_HOST)"),
+             # kinds12: a path through a file (or a socket's with a trailing '/') was "ok",
+             # then a bare "[Errno 20] Not a directory"
+             f"unix://{plain}/x.sock": (1, f"{plain}/x.sock is not a socket: what comes before "
+                                           f"its last '/' is no folder (from DOCKER_HOST)"),
              "ssh://me@box:2200": (2, "DOCKER_HOST: 'ssh://me@box:2200' is the docker CLI's "
                                       "ssh:// form, which orch does not read: reach that host "
                                       "with a layer {type: ssh, config: {host: box, user: me, "

@@ -130,6 +130,8 @@ def socket_problem(path: str) -> str | None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return NO_SOCKET
+    except NotADirectoryError:  # kinds12: `…/podman.sock/` was "ok", then a bare errno 20
+        return f"{path} is not a socket: what comes before its last '/' is no folder"
     except OSError:
         return None
     return None if stat.S_ISSOCK(mode) else f"{path} is not a socket"

@@ -22,7 +22,7 @@ import requests.exceptions
 
 from ..errors import AuthError, ConnectError, LayerError
 from .base import Pooled
-from .docker_address import NO_SOCKET, Address, is_socket
+from .docker_address import NO_SOCKET, Address, is_socket, socket_problem
 from .docker_stream import ExecStream
 
 #: Seconds to wait for the engine to answer the first ping.
@@ -114,7 +114,8 @@ async def ping(local: Address, address: Address, where: str, *, hop: int, layer:
         raise ConnectError(f"cannot reach {what}: connection refused (dockerd not running?)",
                            hop=hop, layer=layer) from None
     except (OSError, asyncio.TimeoutError) as exc:
-        raise ConnectError(f"cannot reach {what}: {exc or 'timed out'}",
+        problem = socket_problem(local.path) if local.path is not None else None
+        raise ConnectError(f"cannot reach {what}: {problem or exc or 'timed out'}",
                            hop=hop, layer=layer) from None
     try:
         writer.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
