@@ -46,6 +46,29 @@ async def test_a_stopped_command_is_stopped_at_once(base, sudo_lab) -> None:  # 
     assert processes_with(token) == []
 
 
+@pytest.mark.parametrize("password", [True, False])
+async def test_a_stop_whose_kill_sudo_refuses_ends_the_sudo_instead(  # type: ignore[no-untyped-def]
+        base, sudo_lab, monkeypatch, password: bool) -> None:
+    """kinds12: the login user's account expired during the run (or its password changed):
+    each `sudo … kill` of the stop was refused, the stop held 16 s and then said the command
+    "may still be there (a paused container, or a process stuck in the kernel)". The sudo the
+    command runs under is ended instead, and the command's group with it."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    user = sudo_lab.target if password else sudo_lab.free
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(user, password=password)))
+    token = f"6174.{os.getpid()}{int(password)}"
+    handle = await ex.launch(Command.shell(f"echo ready; sleep {token}"))
+    assert await asyncio.wait_for(handle.events().__anext__(), 20) == Stdout(b"ready\n")
+    with sudo_lab.expired("account"):
+        end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 40)
+        for _ in range(100):
+            if not processes_with(token):
+                break
+            await asyncio.sleep(0.1)
+    assert end.error is None and end.returncode != 0, end
+    assert processes_with(token) == []
+
+
 async def _rest(events):  # type: ignore[no-untyped-def]
     return [event async for event in events]
 

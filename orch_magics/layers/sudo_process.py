@@ -59,6 +59,7 @@ class SudoBackend:
         self._stdin = started.handle.stdin
         self._heading = started.heading
         self._signalled = False
+        self._ending: asyncio.Future[Exit] | None = None  # sudo's own stop, when a kill was refused
         self._relay = asyncio.ensure_future(self._run(started))
 
     # ---- ProcessBackend ---------------------------------------------------------------------
@@ -97,6 +98,13 @@ class SudoBackend:
         except asyncio.TimeoutError:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
+        except LayerError:  # kinds12: sudo refused the signal's own run (a password changed
+            # or expired during the run): the stop held 16 s, then blamed the kernel. The
+            # sudo the command runs under is ended instead; the wrapper's watch ends its group.
+            if self._ending is None:
+                self._ending = asyncio.ensure_future(self._handle.stop((0.5, 0.5)))
+                self._ending.add_done_callback(lambda done: done.cancelled() or done.exception())
+            return
         if sig in (_signal.SIGCONT, _signal.SIGKILL):
             # sudo stops itself when its command stops (job control, as a shell would see
             # it): a CONT or KILL reaching the command alone left sudo stopped for good, and
