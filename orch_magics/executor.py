@@ -55,14 +55,14 @@ def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Except
     the kind and its plugin (kinds12: a KeyError there was "a bug in orch_magics", and a
     notebook's traceback)."""
     launch = launcher.launch
-    if getattr(launch, "_orch_guarded", False):  # a launcher the plugin hands out again
+    if getattr(launch, "orch_guarded", False):  # a launcher the plugin hands out again
         return
 
     async def guarded(command: Command) -> ProcessHandle:
         with plugin_code(kind, "failed to launch", error):
             return await launch(command)
 
-    guarded._orch_guarded = True  # type: ignore[attr-defined]
+    guarded.orch_guarded = True  # type: ignore[attr-defined]  # marks ours
     try:
         launcher.launch = guarded  # type: ignore[method-assign]
     except AttributeError:  # a launcher with __slots__: its errors stay its own

@@ -274,6 +274,14 @@ async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
     ex = executor(base, [sudo_lab.layer("no-such-user-xyz")])
     with pytest.raises(LayerError, match="unknown user 'no-such-user-xyz'"):
         await ex.launch(Command.shell("id"))
+    # kinds12: a misspelt user got no did-you-mean, where a misspelt container gets one; the
+    # accounts looked at are the place's before sudo (here behind a first sudo)
+    typo = sudo_lab.target[:-2] + sudo_lab.target[-1]
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(typo)))
+    with pytest.raises(LayerError) as err:
+        await ex.launch(Command.shell("id"))
+    assert str(err.value) == (f"hop 2 (sudo {typo}): sudo: unknown user {typo!r} (did you "
+                              f"mean {sudo_lab.target!r}?) (at sudo {sudo_lab.login})")
     # a place without sudo on its PATH
     no_sudo = "{type: local, config: {environment: {PATH: " + str(tmp_path) + "}}}"
     ex = executor(base, [no_sudo, sudo_lab.layer(sudo_lab.free)])

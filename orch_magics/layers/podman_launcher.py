@@ -8,16 +8,13 @@ applies: an ordinary user's rootless socket (`$XDG_RUNTIME_DIR/podman/podman.soc
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from ..errors import AuthError, ConnectError, LayerError, OrchError
-from ..process.command import Command
-from ..process.events import Stdout
-from ..process.handle import ProcessHandle
+from ..errors import AuthError, ConnectError, LayerError
 from .base import Launcher
 from .docker_address import PODMAN_HINT, Socket, in_podman_words
 from .docker_launcher import DockerLauncher
+from .lookup import output_at
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
@@ -26,8 +23,6 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 FIND_ROOTLESS = ('u=$(id -u) && [ "$u" != 0 ] && '
                  's="${XDG_RUNTIME_DIR:-/run/user/$u}/podman/podman.sock" && [ -S "$s" ] && '
                  'printf %s "$s"; exit 0')
-#: Seconds the lookup of a rootless socket behind ssh may take.
-LOOKUP_TIMEOUT = 10.0
 
 
 class PodmanLauncher(DockerLauncher):
@@ -61,24 +56,6 @@ class PodmanLauncher(DockerLauncher):
 async def rootless_socket(inner: Launcher) -> str | None:
     """The path of the rootless podman socket of the user `inner` runs as, if it has one
     (None when it is root, has none, or the lookup fails: the rootful default stands)."""
-    handle: ProcessHandle | None = None
-    try:
-        handle = await asyncio.wait_for(
-            inner.launch(Command(("/bin/sh", "-c", FIND_ROOTLESS))), LOOKUP_TIMEOUT)
-        handle.stdin.close()
-        out = await asyncio.wait_for(_stdout_of(handle), LOOKUP_TIMEOUT)
-    except (OrchError, OSError, asyncio.TimeoutError):
-        if handle is not None:
-            handle.discard_output()
-            await handle.stop((0.5, 0.5))
-        return None
-    path = out.decode("utf-8", "replace")
+    out = await output_at(inner, FIND_ROOTLESS)
+    path = out.decode("utf-8", "replace") if out is not None else ""
     return path if path.startswith("/") and "\n" not in path else None
-
-
-async def _stdout_of(handle: ProcessHandle) -> bytes:
-    out = b""
-    async for event in handle.events():
-        if isinstance(event, Stdout):
-            out += event.data
-    return out

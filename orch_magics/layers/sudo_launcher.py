@@ -14,13 +14,16 @@ import signal
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from ..config.suggest import did_you_mean
 from ..errors import AuthError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher
+from .lookup import output_at
 from .remote import kill_group_line, too_long
 from .sudo_handshake import Conversation, Refused, Started, build
 from .sudo_process import END_GRACE, SudoBackend
+from .sudo_refusal import unknown_user
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .sudo import SudoConfig
@@ -70,7 +73,9 @@ class SudoLauncher(Launcher):
             return await asyncio.wait_for(talk.run(), self.config.timeout)
         except Refused as exc:
             await _end(handle)
-            raise self.error(f"{exc.message} (at {self.where})", exc.cls) from None
+            hint = await self._users_near() if exc.message == unknown_user(
+                self.config.user) else ""
+            raise self.error(f"{exc.message}{hint} (at {self.where})", exc.cls) from None
         except asyncio.TimeoutError:
             await self._end_profile(handle, login)
             await _end(handle)
@@ -85,6 +90,16 @@ class SudoLauncher(Launcher):
             await self._end_profile(handle, login)
             await _end(handle)
             raise
+
+    async def _users_near(self) -> str:
+        """` (did you mean 'k12target'?)` when an account at the place before is spelt near
+        the layer's unknown user (kinds12: a misspelt container got one, a user none)."""
+        assert self.inner is not None
+        out = await output_at(self.inner, "getent passwd 2>/dev/null || cat /etc/passwd")
+        names = [line.split(":", 1)[0] for line in (out or b"").decode(
+            "utf-8", "replace").splitlines()]
+        hint = did_you_mean(self.config.user, names)
+        return f" (did you mean {hint!r}?)" if hint else ""
 
     async def _end_profile(self, handle: ProcessHandle, login: bool) -> None:
         """A start given up while the target user's login shell may run its profile: the user

@@ -91,6 +91,11 @@ def wrong_password(user: str) -> str:
             f"secret given as the layer's password")
 
 
+def unknown_user(user: str) -> str:
+    """What is said of a `user:` that no account at the place has."""
+    return f"sudo: unknown user {user!r}"
+
+
 def _refused(line: str, user: str) -> str:
     """sudo's refusal; when it refused the layer's shell, say that the rule must allow one."""
     found = _EXECUTE.search(line)
@@ -132,7 +137,7 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     if "not allowed" in low or "not in the sudoers" in low or "may not run" in low:
         return _refused(_last_line(text, None), user), AuthError
     if "unknown user" in low:
-        return f"sudo: unknown user {user!r}", LayerError
+        return unknown_user(user), LayerError
     if _NO_SETUID.search(low):
         return (f"sudo cannot change user there: {_setuid_cause(low)} "
                 f"(sudo said: {said})"), LayerError
