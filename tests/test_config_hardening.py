@@ -208,6 +208,13 @@ RUN_TIME_FAILURES = [
      "not container and label"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, project: p}}]}}",
      "project narrows a compose service"),
+    # fleets16: labels no container can have passed `orch check`, then matched nothing
+    ("environments: {e: {layers: [{type: docker, config: {label: '=a'}}]}}",
+     "a label is KEY or KEY=VALUE, and the key of '=a' is empty"),
+    ("environments: {e: {layers: [{type: docker, config: {label: '='}}]}}", "is empty"),
+    ("environments: {e: {layers: [{type: docker, config: {label: 'app =web'}}]}}",
+     "the key of label 'app =web' has blanks around it, which no container's label key has: "
+     "write 'app'"),
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
     ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout must be at most 1000000000.0"),

@@ -36,6 +36,17 @@ def _container_name(name: str) -> None:
     check_target_name(name, key="container")
 
 
+def _label_selector(value: str) -> None:
+    """A label no container can have is refused where it is written (fleets16: `=a` passed
+    `orch check`, then every run found no container)."""
+    key = value.partition("=")[0]
+    if not key.strip():
+        raise ValueError(f"a label is KEY or KEY=VALUE, and the key of {value!r} is empty")
+    if key != key.strip():
+        raise ValueError(f"the key of label {value!r} has blanks around it, which no "
+                         f"container's label key has: write {key.strip()!r}")
+
+
 @masked_repr  # resolved placeholders (env, docker_host) may be secrets
 @dataclass(frozen=True)
 class DockerConfig:
@@ -46,7 +57,8 @@ class DockerConfig:
     label: str | None = field(
         default=None, metadata={"doc": "Every running container with this label (key or "
                                        "key=value): a run fans out to each (docs/fleets.md); "
-                                       "a port forward needs exactly one."})
+                                       "a port forward needs exactly one.",
+                                "check": _label_selector})
     service: str | None = field(default=None, metadata={"doc": "Compose service name."})
     project: str | None = field(
         default=None, metadata={"doc": "Compose project name (narrows `service`)."})
