@@ -48,8 +48,8 @@ def test_a_named_fleets_logs_end_lines_and_bound_a_long_one_as_a_single_run_does
     for target in ("127.0.1.1", "127.0.1.2"):
         mine = [line[len(target) + 3:] for line in logs.split("\n")
                 if line.startswith(f"{target} | ")]
-        assert mine[0] == "ERROR" and mine[-1] == "end", mine[:1] + mine[-1:]
-        [long] = mine[1:-1]
+        assert mine[0] == "ERROR" and mine[-2:] == ["end", "orch: exit 0"], mine[:1] + mine[-2:]
+        [long] = mine[1:-2]
         head, note, tail = long.partition(" … (")
         dropped, _, tail = tail.partition(" chars not kept) … ")
         assert set(head) == set(tail) == {"x"} and int(dropped) > 0, long[:80]

@@ -107,6 +107,20 @@ def test_states_are_counted_in_one_order_whichever_target_came_first(
     assert isinstance(result, FleetResult) and result.summary() == "3 targets: 1 failed, 2 stopped"
     assert_nothing_left(ssh_fleet)
 
+def test_logs_say_how_each_target_ended(orch: Orchestrator, ssh_fleet: SSHFleet) -> None:
+    """fleets16: a target that never started (a changed host key) left no line in `logs
+    NAME`, nor did `exit 3` or a stop, where a single named run's log says each."""
+    live = orch.start("web", "first-fails", name="ends", limit=f"127.0.1.[1:2],127.0.1.{N}")
+    wait_for(lambda: live.counts().get("failed") == 2, live.counts)
+    orch.stop("ends")
+    ends = sorted(line for line in orch.logs("ends").splitlines() if " | orch: " in line)
+    assert ends[0] == "127.0.1.1 | orch: exit 3" and ends[1].startswith(
+        "127.0.1.2 | orch: interrupted, killed by SIG"), ends
+    assert len(ends) == 3 and ends[2].startswith(f"127.0.1.{N} | orch: failed to start: hop 1 "
+                                                 f"(ssh 127.0.1.{N}): host key"), ends
+    assert_nothing_left(ssh_fleet)
+
+
 def test_a_finished_named_fleets_time_stops_at_its_end(orch: Orchestrator) -> None:
     """Its `ps` time kept counting after its end (0.1 s of work shown as minutes), where a
     single run's stops."""
@@ -149,7 +163,8 @@ def test_a_services_restart_policy_on_a_named_fleet_is_said_not_to_apply(
     assert logs[0] == ("orch: F: the service's restart: on-failure is for single runs: a named "
                        "fleet is not restarted (rerun its failed targets: "
                        "result.failed.rerun())"), logs
-    assert sorted(logs[1:]) == ["127.0.1.1 | f", "127.0.1.2 | f"], logs
+    assert sorted(logs[1:]) == ["127.0.1.1 | f", "127.0.1.1 | orch: exit 1", "127.0.1.2 | f",
+                                "127.0.1.2 | orch: exit 1"], logs
 
 
 def test_runs_and_fleets_share_one_namespace(ssh_fleet: SSHFleet) -> None:

@@ -156,7 +156,8 @@ def test_stopping_a_named_fleet_that_floods_output_wins(ssh_fleet: SSHFleet) -> 
         time.sleep(2)
         res = orch.stop("flood", timeout=15)
         assert set(res.states.values()) == {"stopped"}
-        assert re.match(r"127\.0\.1\.\d \| y$", str(orch.logs("flood")).splitlines()[-1])
+        said = [line for line in str(orch.logs("flood")).splitlines() if " | orch: " not in line]
+        assert re.match(r"127\.0\.1\.\d \| y$", said[-1]), said[-1]
     assert left_after(lambda: [p for p in ssh_fleet.session_processes() if "yes" in p]) == []
 
 

@@ -221,7 +221,7 @@ class Fleets:
                                       f"(rerun its failed targets: result.failed.rerun())"])
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
                           sinks=lambda label: (*extra(label), *entry.sinks(label)),
-                          ticket=ticket)
+                          ticket=ticket, on_change=entry.row_changed)
         live.name = name
         entry.live = live
         self.named[name] = entry

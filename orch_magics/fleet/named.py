@@ -8,14 +8,17 @@ import time
 from typing import TYPE_CHECKING
 
 from ..named_runs import RunInfo
+from ..secrets.masking import mask_text
 from ..sinks.lines import CutLine
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
 from .result import STATES
 
 if TYPE_CHECKING:  # api.py imports this module
+    from ..result import RunResult
     from .api import LiveFleet
     from .result import FleetResult
+    from .rows import TargetRow
 
 
 class NamedFleet:
@@ -42,6 +45,12 @@ class NamedFleet:
         live = getattr(self, "live", None)  # output may come before `start` has returned
         return live is not None and live.fleet.stopping
 
+    def row_changed(self, row: TargetRow) -> None:
+        """A target that ended says how, labelled, as a single named run's log says it
+        (fleets16: a host that never started, or exit 3, left no line in `logs NAME`)."""
+        if row.result is not None and row.state not in ("queued", "running"):
+            self.logs.add("stderr", [f"{row.label} | orch: {_end_words(row.result, row.state)}"])
+
     def add(self, is_err: bool, lines: list[str]) -> None:
         self.logs.add("stderr" if is_err else "stdout",
                       [line.marked() if isinstance(line, CutLine) else line for line in lines])
@@ -60,6 +69,16 @@ class NamedFleet:
         ends = [row.ended for row in list(self.live.fleet.rows.values())] if self.done else []
         last = max((end for end in ends if end is not None), default=self.live.ended_at)
         return (last if last is not None else time.monotonic()) - self.started
+
+
+def _end_words(result: RunResult, state: str) -> str:
+    """`exit 3`, `timed out, killed by SIGTERM`, `failed to start: hop 1 …`, `skipped: …`."""
+    error = result.exit.error
+    if result.exit.code is None and result.exit.signal is None and error is not None \
+            and not result.interrupted and not result.timed_out:
+        said = mask_text(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return said if state == "skipped" else f"failed to start: {said}"
+    return result.outcome()
 
 
 def _ended(result: FleetResult) -> str:
