@@ -102,6 +102,21 @@ async def test_tty_merges_streams(base, dockerd) -> None:
     assert err == b"" and end == Exit(code=0)
 
 
+async def test_keys_typed_into_a_tty_exec_all_reach_the_command(base, dockerd) -> None:
+    """chains18: Ctrl-P Ctrl-Q, typed one key at a time (a shell's previous line, then…), are
+    docker's default detach keys: the engine killed the command, and the run said exit 126
+    with the engine's words as its output. Through ssh and podman they reach the command."""
+    handle = await docker_exec(base, dockerd, tty=True).launch(
+        Command.of('read x; echo "got $x"; read y; echo "got2 $y"'))
+    collected = asyncio.ensure_future(collect(handle))
+    for key in (b"hello\n", b"\x10", b"\x11", b"more\n"):  # one read each, as typed
+        handle.stdin.write(key)
+        await asyncio.sleep(0.3)
+    out, _, end = await asyncio.wait_for(collected, 30)
+    assert end == Exit(code=0) and b"got hello\r\n" in out, (out, end)
+    assert b"got2 \x10more\r\n" in out, out  # the tty's own IXON takes ^Q, as a terminal's would
+
+
 async def test_interrupt_leaves_nothing_in_the_container(base, dockerd) -> None:
     """INT reaches the command and its children (even a background one ignoring INT)."""
     ex = docker_exec(base, dockerd)

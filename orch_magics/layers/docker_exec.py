@@ -42,6 +42,21 @@ def paused_message(tool: str, name: str, pgid: int) -> str:
             f"{tool} exec {name} kill -KILL -{pgid})")
 
 
+#: The detach keys of a TTY exec: a sequence nobody types. orch never detaches, and docker's
+#: default, Ctrl-P Ctrl-Q (Ctrl-P: a shell's previous line), killed the command with exit 126
+#: (chains18). A key of it typed alone is held by the engine until the next key comes.
+NO_DETACH = ",".join(["ctrl-@", "ctrl-^"] * 4)
+
+
+def tty_create(tty: bool, cwd: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """exec_create's arguments for a TTY exec alone: its directory and variables (it runs no
+    wrapper to set them) and detach keys nobody types."""
+    if not tty:
+        return {}
+    return {"workdir": cwd, "environment": [f"{k}={v}" for k, v in env.items()] or None,
+            "detach_keys": NO_DETACH}
+
+
 def sized(argv: tuple[str, ...], size: tuple[int, int] | None) -> tuple[str, ...]:
     """`argv` started in a terminal of the user's window `size` (columns, rows): the engine
     sets an exec's size only after it started (API < 1.42), so the command would see 0 0."""

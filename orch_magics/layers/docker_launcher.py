@@ -48,6 +48,7 @@ from .docker_exec import (
     sized,
     start_failure,
     text_only,
+    tty_create,
 )
 from .docker_pick import COMPOSE_SERVICE, LIVE, Unpicked, compose_hint, name_of, pick
 from .docker_warden import Warden, close_all
@@ -299,8 +300,7 @@ class DockerLauncher(Launcher):
                 created = await engine.call(
                     engine.api.exec_create, container,
                     wrapped_argv(argv, len(pre), shell="/bin/sh", nonce=nonce),
-                    stdin=True, tty=tty, user=cfg.user or "", workdir=cwd if tty else None,
-                    environment=[f"{k}={v}" for k, v in env.items()] if tty and env else None)
+                    stdin=True, tty=tty, user=cfg.user or "", **tty_create(tty, cwd, env))
             except docker.errors.APIError as exc:
                 if not not_running(exc):  # it stopped since the inspect
                     raise
