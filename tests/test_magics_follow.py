@@ -4,25 +4,53 @@ and it dropped the rest: 8,829 of 20,000 lines reached the browser, magics2 test
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lab_kernel import lab_kernel
+from notebook_cells import notebook_with, run_notebook, stream_text
 
 CONFIG = "environments: {local: []}\naudit: {enabled: false}\n"
 
 
-def test_following_a_fast_run_sends_every_line_in_few_messages(orch_kernel: str,
-                                                               tmp_path: Path) -> None:
+#: A background run printing 2,000 lines over about two seconds, while it is followed.
+FLOOD = ("%%orch local --bg --name fast\n"  # after a second: it is followed by then
+         "sleep 1; for i in $(seq 1 20); do seq $((i * 100 - 99)) $((i * 100)); sleep 0.1; done")
+
+
+def test_following_a_fast_run_shows_its_last_lines_in_one_display(orch_kernel: str,
+                                                                   tmp_path: Path) -> None:
+    """magics2: a message a line passed the server's 1,000 messages a second, which dropped
+    the rest; browser14: every followed line went into the cell (200,000 lines: 3 MB, the
+    page slowed down, the saved notebook grew as much). A front end's cell shows the last
+    lines in one display replaced in place, and says how many it does not show."""
     (tmp_path / "orch.yaml").write_text(CONFIG)
     with lab_kernel(orch_kernel) as kernel:
         assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
-        kernel.run("bg", "%%orch local --bg --name fast\nseq 1 8000")
-        assert kernel.run("follow", "%orch logs fast -f -n 10000", timeout=120)["status"] == "ok"
-        streams = [out for out in kernel.outputs["follow"] if out["type"] == "stream"]
-        lines = "".join(out["text"] for out in streams).splitlines()
-    assert [line for line in lines if not line.startswith("orch: ")] == [
-        str(i) for i in range(1, 8001)]
-    assert len(streams) < 100, len(streams)  # a look every 0.1 s: ~10 a second at most
+        kernel.run("bg", FLOOD)
+        assert kernel.run("follow", "%orch logs fast -f -n 0", timeout=120)["status"] == "ok"
+        shown = kernel.text("follow").splitlines()
+        outputs = kernel.outputs["follow"]
+    note = re.fullmatch(r"… (\d+) lines followed and not shown here \(%orch logs fast -n N "
+                        r"shows the last N kept\)", shown[0])
+    assert note is not None and len(outputs) == 1, shown[:2]  # one display, replaced
+    assert shown[1:] == [*map(str, range(1962, 2001)), "orch: fast: exit 0"], shown[1:]
+    assert int(note[1]) + len(shown) - 1 == 2001  # every line followed: shown or counted
+
+
+def test_following_headless_writes_its_first_and_last_lines(orch_kernel: str,
+                                                            tmp_path: Path) -> None:
+    """browser14, under nbclient: the saved notebook is not a log store either; the first
+    and the last 500 followed lines are kept, and a note says how many are between."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    nb = notebook_with(f"%orch load {tmp_path / 'orch.yaml'}",
+                       FLOOD.replace("seq 1 20", "seq 1 30"), "%orch logs fast -f -n 0")
+    run_notebook(nb, orch_kernel, timeout=120)
+    lines = stream_text(nb.cells[2]).splitlines()
+    assert lines[:500] == [str(i) for i in range(1, 501)], lines[:3]
+    assert lines[500] == ("… 2001 lines followed and not shown here (%orch logs fast -n N "
+                          "shows the last N kept)"), lines[500]
+    assert lines[501:] == [*map(str, range(2502, 3001)), "orch: fast: exit 0"], lines[-3:]
 
 
 def test_lines_held_for_a_restart_that_never_comes_are_counted_as_lines(tmp_path: Path) -> None:

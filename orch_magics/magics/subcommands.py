@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from IPython import get_ipython
+
 from ..audit.query import HEADER, audited_runs, environment_hint
 from ..config.files import demo_config_files
 from ..config.model import AuditSettings
@@ -22,7 +24,8 @@ from ..orchestrator import Orchestrator
 from ..result import RunResult
 from ..text import some_of, table
 from . import transfer
-from .frontend import quiet
+from .follow_view import FollowedInCell
+from .frontend import quiet, shows_live
 from .parser import takes_words
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
@@ -142,11 +145,16 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
         return
     followed = orch.logs(args.name, tail, follow=True)
     assert isinstance(followed, Followed)
+    view = FollowedInCell(args.name, live=shows_live(get_ipython()), shown=args.tail,
+                          lines=LOGS_LINES, size=LOGS_BYTES)
     try:
-        for batch in followed.batches():  # one message a look, not one a line
-            print("\n".join(batch), flush=True)
+        for batch in followed.batches():  # one look at a time, not one message a line
+            view.add(batch)
     except KeyboardInterrupt:
+        view.finish()
         print("(stopped following; the run goes on)")
+    else:
+        view.finish()
 
 
 def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
