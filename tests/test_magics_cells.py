@@ -238,7 +238,9 @@ def silent_server() -> Iterator[int]:
 
 def test_stopping_or_timing_out_while_connecting_reads_right(orch_kernel: str,
                                                              tmp_path: Path) -> None:
-    """Before: `✗ failed, interrupted, failed: stopped before the process started`."""
+    """Before: `✗ failed, interrupted, failed: stopped before the process started`; and
+    while it connected the cell said `running · 20s · 0 B`, where `ps` said starting
+    (browser14: a person blames the command, not the hop)."""
     with silent_server() as port, lab_kernel(orch_kernel) as kernel:
         hang = (f"  hang:\n    layers:\n      - {{type: ssh, config: {{host: 127.0.0.1, "
                 f"port: {port}, user: nobody, connect_timeout: 60}}}}\n")
@@ -246,6 +248,8 @@ def test_stopping_or_timing_out_while_connecting_reads_right(orch_kernel: str,
                                                            "environments:\n" + hang))
         kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")
         kernel.run("box", "%orch hang cat --out c")
+        said = kernel.wait_for("box", "s · stdout")  # refreshed while it connects
+        assert " · starting · " in said and " · running · " not in said, said
         kernel.run("stop", "c.interrupt()")
         said = kernel.wait_for("box", "✗")
         assert "✗ interrupted: stopped before the process started" in said, said

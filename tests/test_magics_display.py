@@ -12,7 +12,8 @@ import pytest
 from orch_magics import Orchestrator, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.sinks.ansi import Colours
-from orch_magics.sinks.display import DisplaySink, describe_end
+from orch_magics.sinks.cell_view import describe_end
+from orch_magics.sinks.display import DisplaySink
 from orch_magics.sinks.lines import terminal_view
 
 

@@ -20,7 +20,8 @@ from IPython.display import display
 from ..result import RunResult
 from ..shutdown import exiting
 from ..sinks.base import Sink
-from ..sinks.display import DisplaySink, describe_end
+from ..sinks.cell_view import describe_end
+from ..sinks.display import DisplaySink
 from .frontend import update_publisher
 from .headless import HeadlessOutput
 

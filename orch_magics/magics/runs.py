@@ -38,7 +38,7 @@ from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..run_names import check_name, choose
 from ..shutdown import exiting
-from ..sinks.display import DisplaySink
+from ..sinks.display import NOT_STARTED, DisplaySink
 from . import fleet_view
 from .bounded import Limit
 from .cells import CellRuns, announce
@@ -110,7 +110,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     live = _started(ctx, args, presenter, lambda: ctx.orchestrator.start(
         plan.environment.name, args.service, name=args.name, **kw) if background
         else ctx.orchestrator.spawn(plan.environment.name, args.service, **kw))
-    presenter.view.follow_file(lambda: live.progress)
+    presenter.view.follow(live)
     if background:
         try:
             _shown(ctx, args, live, presenter, with_box)
@@ -289,6 +289,7 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
     sink = DisplaySink(environment=plan.environment.name, layers=plan.environment.describe(),
                        what=what, tail=tail if frontend else 0, stdout_mode=plan.stdout_mode,
                        interval=settings.update_interval, result_keeps=result_keeps)
+    sink.follow(NOT_STARTED)  # until `run` hands it the run
     if frontend:
         return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
     output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),

@@ -11,6 +11,7 @@ import collections
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..text import plural
 from .ansi import ESCAPE, Colours, keep_colours
@@ -156,3 +157,29 @@ def _after_visible(text: str, count: int) -> int:
         shown += match.start() - pos
         pos = match.end()
     return min(pos + count - shown, len(text))
+
+
+#: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
+_SAYS_THE_END = ("failed", "pre command failed", "interrupted", "timed out", "stopped")
+
+
+def outcome_words(verdict: str, ok: bool | None) -> str:
+    """The end in words, so it reads right without colour: ✓ exit 0 / ✗ failed, exit 3 /
+    ✗ interrupted, killed by SIGINT."""
+    if ok:
+        return f"✓ {verdict}"
+    if ok is None:
+        return verdict
+    return f"✗ {verdict}" if verdict.startswith(_SAYS_THE_END) else f"✗ failed, {verdict}"
+
+
+def describe_end(result: Any) -> tuple[str, bool]:
+    """The status word for a finished RunResult (or a failure before it existed)."""
+    if result is None:
+        return "failed", False
+    state = result.outcome()
+    if result.audit_id:
+        state += f" · audit {result.audit_id}"  # the saved notebook names its log record
+    if result.truncated:  # a named run's result holds only the end of its output
+        state += f" · {result.kept()}"
+    return state, bool(result.ok)

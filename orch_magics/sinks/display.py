@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from ..text import human_size, plural
 from .base import StepKind
-from .cell_view import Snapshot, Stream, render_html, render_text
+from .cell_view import Snapshot, Stream, outcome_words, render_html, render_text
 from .file import FileProgress
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
 from .secret_prompt import HIDDEN, asks_secret, visible
@@ -34,6 +34,28 @@ Bundle = dict[str, str]
 
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
+
+
+class FollowedRun(Protocol):
+    """What the view asks of the run it shows: its state (`starting` until its process is
+    there) and, in stdout_mode file, the file's progress."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def progress(self) -> FileProgress | None: ...
+
+
+class _NotStarted:
+    """The run of a view before the run is there to follow: it is starting."""
+
+    state = "starting"
+    progress = None
+
+
+#: What a view follows until it is handed its run (`follow`).
+NOT_STARTED: FollowedRun = _NotStarted()
 
 
 class DisplaySink:
@@ -70,7 +92,7 @@ class DisplaySink:
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
-        self._file: Callable[[], FileProgress | None] = lambda: None  # see follow_file
+        self._run: FollowedRun | None = None  # see follow
         self.started = time.monotonic()
         self.ended: float | None = None
         self.exit: Exit | None = None
@@ -333,16 +355,17 @@ class DisplaySink:
     def _status(self) -> str:
         elapsed = (self.ended or time.monotonic()) - self.started
         if self.final is not None:
-            state = _outcome(self.final, self._ok)
+            state = outcome_words(self.final, self._ok)
         elif self.exit is not None:
             state = self.exit.describe()
         else:
-            state = "stopping…" if self.stopping else "running"
+            state = "stopping…" if self.stopping else "starting" if (
+                self._run is not None and self._run.state == "starting") else "running"
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", mask_text(self.what), state, f"{elapsed:.1f}s",
                  f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
                  f"stderr {human_size(err)}"]
-        progress = self._file() if self.stdout_mode == "file" else None
+        progress = self._run.progress if self.stdout_mode == "file" and self._run else None
         if progress is not None:  # stdout goes to the file only: its numbers are the file's
             kept = progress.partial_path or progress.path  # a failed run's: set aside
             parts[-2] = (f"stdout {human_size(progress.bytes)} → {mask_text(kept)} "
@@ -355,10 +378,12 @@ class DisplaySink:
             parts.append(f"stdin {human_size(self.stdin_bytes)}")
         return " · ".join(parts)
 
-    def follow_file(self, progress: Callable[[], FileProgress | None]) -> None:
-        """stdout_mode: file: the status shows the file's bytes, path and rate from
-        `progress()` (a run's `progress`, there once its main command's file is open)."""
-        self._file = progress
+    def follow(self, run: FollowedRun) -> None:
+        """The status says `starting` until `run`'s process is there (browser14: a hop still
+        connecting read `running · 20s · 0 B`, where `ps` said starting); in stdout_mode
+        file it shows the file's bytes, path and rate (`run.progress`, there once its main
+        command's file is open)."""
+        self._run = run
 
     def render(self, *, status_only: bool = False) -> Bundle:
         """text/plain + text/html of the current view (`status_only`: just the status line)."""
@@ -366,29 +391,3 @@ class DisplaySink:
         if status_only:
             snap = replace(snap, lines=[], hidden=0, before=[], after=[])
         return {"text/plain": render_text(snap), "text/html": render_html(snap)}
-
-
-#: Verdicts that already say how a run ended badly (a bare `exit 3` gets "failed, " first).
-_SAYS_THE_END = ("failed", "pre command failed", "interrupted", "timed out", "stopped")
-
-
-def _outcome(verdict: str, ok: bool | None) -> str:
-    """The end in words, so it reads right without colour: ✓ exit 0 / ✗ failed, exit 3 /
-    ✗ interrupted, killed by SIGINT."""
-    if ok:
-        return f"✓ {verdict}"
-    if ok is None:
-        return verdict
-    return f"✗ {verdict}" if verdict.startswith(_SAYS_THE_END) else f"✗ failed, {verdict}"
-
-
-def describe_end(result: Any) -> tuple[str, bool]:
-    """The status word for a finished RunResult (or a failure before it existed)."""
-    if result is None:
-        return "failed", False
-    state = result.outcome()
-    if result.audit_id:
-        state += f" · audit {result.audit_id}"  # the saved notebook names its log record
-    if result.truncated:  # a named run's result holds only the end of its output
-        state += f" · {result.kept()}"
-    return state, bool(result.ok)
