@@ -155,7 +155,8 @@ class Copy:
 
         try:
             run = self._run = self.runs.begin(
-                self.plan, RunOptions(stdin=stream, close_stdin=True), self.ticket, self.target)
+                self.plan, RunOptions(stdin=stream, close_stdin=True, sinks=[stream.go_ahead]),
+                self.ticket, self.target)
             try:
                 result = await _settled(run.task, stop)
             except asyncio.CancelledError:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
+from ..process.events import Event, Exit, Stdout
 from .model import Progress, TransferError
 from .read_check import Checked, changed
 from .scripts import end_line, frame_header
@@ -234,6 +235,40 @@ def _size_now(path: str) -> int:
         return 0
 
 
+class GoAhead:
+    """A sink of a put's run: the far end's `ORCH-READY` line (every check passed) lets the
+    frames go. Without it a refusal said while the frames poured in could be lost: podman
+    resets an exec's stream that a command left unread, its last words with it (files12)."""
+
+    WORD = b"ORCH-READY\n"
+
+    def __init__(self) -> None:
+        self._tail = b""  # the end of what came, where the word may begin
+        self._event = threading.Event()
+        self.ready = False
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, Stdout) and not self._event.is_set():
+            came = self._tail + event.data  # after what a login may have printed, too
+            self.ready = self.WORD in came
+            self._tail = came[-len(self.WORD):]
+            if self.ready:
+                self._event.set()
+        elif isinstance(event, Exit):
+            self._event.set()
+
+    def close(self) -> None:
+        self._event.set()
+
+    def given(self, stopped: Callable[[], bool]) -> bool:
+        """Wait (in the stdin feeder's thread) for the word; False once the run ended or
+        `stopped()` says so without it."""
+        while not self._event.wait(0.1):
+            if stopped():
+                return False
+        return self.ready
+
+
 class Sending:
     """The framed stream of one put (see the module docstring), counted into `progress`.
 
@@ -247,6 +282,7 @@ class Sending:
         self.path = source.path
         self.progress = progress
         self.stopped = stopped
+        self.go_ahead = GoAhead()  # a sink of the run: frames wait for the far end's word
         self.size = 0
         self.sha = hashlib.sha256()
         self.error: str | None = None
@@ -294,6 +330,8 @@ class Sending:
 
     def __iter__(self) -> Iterator[bytes]:
         done = 0
+        if not self.go_ahead.given(self.stopped):
+            return  # the far end refused (and says why), or ended, or the copy was stopped
         while not self.stopped() and (data := self._frames.get()) is not None:
             yield frame_header(len(data))
             yield data
