@@ -183,7 +183,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     (site / "badkinds-0.1.dist-info" / "entry_points.txt").write_text(
         "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
         "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
-        "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n")
+        "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n"
+        "docker = badkinds:WRAPBOOM\n")  # kinds12: a plugin named as one of ours
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
@@ -196,6 +197,11 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     ours = orch("environments:\n  e:\n    layers:\n      - docker app\n      - docker b\n",
                 "check")
     assert ours.returncode == 2 and "docker b cannot follow docker app" in ours.stderr, ours
+    fine = orch("environments:\n  e: {layers: []}\n", "check")
+    assert fine.returncode == 0 and fine.stdout.startswith("ok: "), fine
+    assert fine.stderr == ("orch: note: the installed layer kind 'docker' (badkinds:WRAPBOOM "
+                           "from badkinds 0.1) is not used: orch's own kind has that name "
+                           "(publish it under another one)\n"), fine.stderr
     schema = orch("", "schema")
     assert schema.returncode == 0 and '"const": "docker"' in schema.stdout, schema.stderr
     assert '"const": "when"' not in schema.stdout

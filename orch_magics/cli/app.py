@@ -22,6 +22,7 @@ from ..config.files import NoConfig, demo_config_files
 from ..config.loader import load_config
 from ..config.model import Config
 from ..errors import ConfigError, OrchError
+from ..layers.registry import passed_over
 from ..secrets import ShortSecretWarning
 from ..text import columns, first_line, printable, reads_as_written, shell_line
 from . import output
@@ -195,6 +196,9 @@ def _check(config: Config) -> int:
     if not problems and not unseen:
         print(f"ok: {', '.join(config.files)}")
     print(_listing(config))
+    for kind in passed_over():
+        say(f"orch: note: the installed layer kind {kind} is not used: orch's own kind has "
+            f"that name (publish it under another one)")
     status = EXIT_USAGE if unseen else 0
     for error in unseen:
         say(f"orch: config error: {printable(str(error))}")

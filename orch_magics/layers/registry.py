@@ -46,6 +46,21 @@ def kind_names() -> list[str]:
     return sorted(OWN.keys() | _entry_points().keys())
 
 
+def passed_over() -> list[str]:
+    """Installed plugins' kinds that are not used, as `pkg.mod:KIND from dist 1.0`: their
+    name is one of ours, which wins (kinds12: a plugin's `docker` was dropped without a word)."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group=GROUP):  # all, where _entry_points keeps one a name
+        name = ep.name
+        if name in OWN and ep.value != OWN[name]:
+            dist = getattr(ep, "dist", None)
+            found.append(f"{name!r} ({ep.value}" + (f" from {dist.name} {dist.version}"
+                                                    if dist else "") + ")")
+    return found
+
+
 def is_kind(name: str) -> bool:
     """Whether `name` is a registered kind (ours without reading any metadata)."""
     return name in OWN or name in _entry_points()
