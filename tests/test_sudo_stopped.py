@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from orch_magics.errors import AuthError
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit, Stdout
 from processes import processes_with
@@ -67,6 +68,25 @@ async def test_a_stop_whose_kill_sudo_refuses_ends_the_sudo_instead(  # type: ig
             await asyncio.sleep(0.1)
     assert end.error is None and end.returncode != 0, end
     assert processes_with(token) == []
+
+
+async def test_a_signal_sudo_refuses_is_said_and_the_command_goes_on(  # type: ignore[no-untyped-def]
+        base, sudo_lab) -> None:
+    """review25: the refused kill's fallback (end the sudo) is the stop's alone: a USR1 that
+    sudo refuses to send is an error, and the command that handles USR1 goes on."""
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(sudo_lab.free)))
+    token = f"6175.{os.getpid()}"
+    handle = await ex.launch(Command.shell(f"trap 'echo usr1' USR1; echo ready; "
+                                           f"sleep {token} & wait; wait"))
+    events = handle.events()
+    assert await asyncio.wait_for(events.__anext__(), 20) == Stdout(b"ready\n")
+    with sudo_lab.expired("account"):
+        with pytest.raises(AuthError):
+            await handle.send_signal("USR1")
+    await asyncio.sleep(0.5)
+    assert processes_with(token) != [] and handle.running
+    end = await asyncio.wait_for(handle.stop((0.5, 0.5)), 40)
+    assert end.error is None and processes_with(token) == []
 
 
 async def _rest(events):  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ import signal as _signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from .._loop import cancelled
-from ..errors import LayerError, StreamError
+from ..errors import AuthError, LayerError, StreamError
 from ..process.events import Event, Exit, Stderr, Stdout
 from .exec_tail import ExecTail
 from .remote import decode_status
@@ -98,9 +98,12 @@ class SudoBackend:
         except asyncio.TimeoutError:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
-        except LayerError:  # kinds12: sudo refused the signal's own run (a password changed
-            # or expired during the run): the stop held 16 s, then blamed the kernel. The
-            # sudo the command runs under is ended instead; the wrapper's watch ends its group.
+        except AuthError:  # kinds12: sudo refused the signal's own run (a password changed
+            # or expired during the run): a stop held 16 s, then blamed the kernel. For the
+            # stop's TERM and KILL the sudo the command runs under is ended instead (its
+            # wrapper's watch ends the group); any other signal is said refused (review25).
+            if sig not in (_signal.SIGTERM, _signal.SIGKILL):
+                raise
             if self._ending is None:
                 self._ending = asyncio.ensure_future(self._handle.stop((0.5, 0.5)))
                 self._ending.add_done_callback(lambda done: done.cancelled() or done.exception())
