@@ -8,11 +8,10 @@ import time
 from typing import TYPE_CHECKING
 
 from ..named_runs import RunInfo
-from ..secrets.masking import mask_text
 from ..sinks.lines import CutLine
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
-from .result import STATES
+from .result import STATES, cause
 
 if TYPE_CHECKING:  # api.py imports this module
     from ..result import RunResult
@@ -72,13 +71,9 @@ class NamedFleet:
 
 
 def _end_words(result: RunResult, state: str) -> str:
-    """`exit 3`, `timed out, killed by SIGTERM`, `failed to start: hop 1 …`, `skipped: …`."""
-    error = result.exit.error
-    if result.exit.code is None and result.exit.signal is None and error is not None \
-            and not result.interrupted and not result.timed_out:
-        said = mask_text(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        return said if state == "skipped" else f"failed to start: {said}"
-    return result.outcome()
+    """`exit 0`, or why it did not succeed as the fleet's table says it (`exit 3: oops`,
+    `hop 1 (ssh h): host key … CHANGED`, `stopped before it started`, `skipped: …`)."""
+    return result.outcome() if state == "ok" else cause(result, state)
 
 
 def _ended(result: FleetResult) -> str:
