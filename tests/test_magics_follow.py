@@ -38,6 +38,22 @@ def test_following_a_fast_run_shows_its_last_lines_in_one_display(orch_kernel: s
     assert int(note[1]) + len(shown) - 1 == 2001  # every line followed: shown or counted
 
 
+def test_an_idle_runs_last_lines_are_shown_while_it_is_followed(orch_kernel: str,
+                                                                tmp_path: Path) -> None:
+    """review25: lines that came just after a refresh waited for the next output, which an
+    idle service never sends: `listening` stayed unseen behind `starting`."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        kernel.run("bg", "%%orch local --bg --name idle\n"
+                         "sleep 1; echo starting; sleep 0.1; echo listening; sleep 60")
+        msg_id = kernel.send("follow", "%orch logs idle -f -n 0")
+        kernel.wait_for("follow", "listening", timeout=10)
+        kernel.km.interrupt_kernel()
+        kernel.reply(msg_id)
+        kernel.run("stop", "%orch stop idle")
+
+
 def test_following_headless_writes_its_first_and_last_lines(orch_kernel: str,
                                                             tmp_path: Path) -> None:
     """browser14, under nbclient: the saved notebook is not a log store either; the first
@@ -51,6 +67,16 @@ def test_following_headless_writes_its_first_and_last_lines(orch_kernel: str,
     assert lines[500] == ("… 2001 lines followed and not shown here (%orch logs fast -n N "
                           "shows the last N kept)"), lines[500]
     assert lines[501:] == [*map(str, range(2502, 3001)), "orch: fast: exit 0"], lines[-3:]
+
+    # review25: a line too big for the head's bytes closes it; later small ones stay in order
+    nb = notebook_with(f"%orch load {tmp_path / 'orch.yaml'}",
+                       "%%orch local --bg --name big\nsleep 1; echo one; for c in a b c; do "
+                       "head -c 60000 /dev/zero | tr '\\0' $c; echo; done; echo three",
+                       "%orch logs big -f -n 0")  # a and b fill the head's 128 KiB; c not
+    run_notebook(nb, orch_kernel, timeout=120)
+    lines = stream_text(nb.cells[2]).splitlines()
+    assert [line[:5] for line in lines] == ["one", "aaaaa", "bbbbb", "ccccc", "three",
+                                            "orch:"], [line[:5] for line in lines]
 
 
 def test_lines_held_for_a_restart_that_never_comes_are_counted_as_lines(tmp_path: Path) -> None:

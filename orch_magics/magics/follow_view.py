@@ -1,15 +1,14 @@
 """`%orch logs NAME -f` in a cell, bounded as a run's own cell is (browser14: 200,000 lines
 followed wrote 3 MB into one cell, and the saved notebook grew by as much).
 
-In a front end one display shows the last lines, replaced in place at most a few times a
-second; headless (nbclient, papermill, a terminal) the first lines are written as they come,
+In a front end one display shows the last lines, replaced in place at each look that brought
+new ones; headless (nbclient, papermill, a terminal) the first lines are written as they come,
 and at the end a note of what was left out and the last lines.
 """
 
 from __future__ import annotations
 
 import collections
-import time
 from typing import Any
 
 from IPython.display import display
@@ -18,9 +17,9 @@ from ..text import plural
 
 #: Lines a front end's followed view shows unless -n says (a run's cell shows as many).
 LIVE_LINES = 40
-#: Seconds between two refreshes of that view: each sends the lines shown, at most `size`
-#: bytes, which stays under jupyter_server's 1 MB/s output limit.
-LIVE_INTERVAL = 0.5
+#: Bytes that view shows at most: it is sent again at each look with new lines (10 a
+#: second at most), which stays under jupyter_server's 1 MB/s output limit.
+LIVE_BYTES = 64 << 10
 
 
 def _size(line: str) -> int:
@@ -36,26 +35,28 @@ class FollowedInCell:
                  size: int) -> None:
         self.name = name
         self.live = live
-        self.lines, self.size = (min(shown or LIVE_LINES, lines), size) if live else (
-            lines // 2, size // 2)
+        self.lines, self.size = (min(shown or LIVE_LINES, lines), min(size, LIVE_BYTES)) \
+            if live else (lines // 2, size // 2)
         self.tail: collections.deque[str] = collections.deque()
         self.tail_size = 0
         self.head_size = 0
         self.written = 0  # lines written as they came (headless)
         self.left_out = 0
         self.handle: Any = None
-        self.shown_at = 0.0
+        self.head_open = not live  # headless: lines are written as they come, until one
+        # does not fit; every later one is kept for the end, in order (review25)
 
     def add(self, batch: list[str]) -> None:
         for line in batch:
-            if not self.live and self.written < self.lines and \
+            if self.head_open and self.written < self.lines and \
                     self.head_size + _size(line) <= self.size:
                 print(line)
                 self.written += 1
                 self.head_size += _size(line)
             else:
+                self.head_open = False
                 self._keep(line)
-        if self.live and time.monotonic() - self.shown_at >= LIVE_INTERVAL:
+        if self.live:  # at each look that brought lines: an idle run's last ones are shown
             self._show()
 
     def _keep(self, line: str) -> None:
@@ -73,7 +74,6 @@ class FollowedInCell:
         return "\n".join([self._note()] * bool(self.left_out) + list(self.tail))
 
     def _show(self) -> None:
-        self.shown_at = time.monotonic()
         bundle = {"text/plain": self._text()}
         if self.handle is None:
             self.handle = display(bundle, raw=True, display_id=True)
