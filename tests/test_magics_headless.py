@@ -80,6 +80,13 @@ def test_runs_a_cell_calls_from_code_are_handed_back_and_the_notes_say_so(
     assert out.count("elided; full output in the returned RunResult (`.stdout` / `.stderr`)") \
         == 2 and "`_.stdout`" not in out, out
     assert [r.lines[0] for r in shell.user_ns["kept"]] == ["100", "200"]
+    # review25: under another cell magic (`%%time`), and after a cell the code ran itself
+    shell.run_cell("%%time\nkept = [get_ipython().run_cell_magic('orch', 'local', 'seq 5 5')]\n"
+                   "get_ipython().run_cell('1')\n"
+                   "kept.append(get_ipython().run_cell_magic('orch', 'local', 'seq 6 6'))",
+                   store_history=True)
+    assert [r.lines for r in shell.user_ns["kept"]] == [["5"], ["6"]]
+    capsys.readouterr()
     shell.user_ns["where"] = "local"
     shell.run_cell("%%orch {where}\nseq 300 309", store_history=True)
     out = capsys.readouterr().out

@@ -50,28 +50,35 @@ class OrchMagics(Magics):
         self.orchestrator.gate.origin = lambda: kernel_origin(shell)
         self.handles = HandleDisplay(shell)
         self.cells = CellRuns()
-        self._cell_text: str | None = None  # of the cell running, as typed
+        self._cells: list[str | None] = []  # the text of each cell running, as typed: a
+        # cell's code may run another (run_cell), which ends first
 
     def cell_started(self, info: object = None) -> None:
         """IPython's pre_run_cell: live stdin boxes hold Send and EOF while the cell runs; the
         cell's text tells a `%%orch` cell from code that calls the magic (`_returns`)."""
         _hold_boxes(True)
-        self._cell_text = getattr(info, "raw_cell", None)
+        self._cells.append(getattr(info, "raw_cell", None))
 
     def cell_ended(self, *_: object) -> None:
         """IPython's post_run_cell: a cell run again that holds no run any more stops the
         stdin runs it started when it last ran (their box is gone with its output); live
         boxes take Send and EOF again."""
         _hold_boxes(False)
-        self._cell_text = None
+        if self._cells:
+            self._cells.pop()
         self.cells.ended(self.shell, self.orchestrator.stop)
 
     def _returns(self, cell: str | None) -> bool:
         """Does a run's value go back to the code that called the magic? The line form's
         does, and so does a cell magic a cell's code calls (magics12: five runs in a loop each
         said `_`, which held only the last); a `%%orch` cell's moves `_`."""
-        text = self._cell_text
-        return cell is None or (text is not None and not text.lstrip().startswith("%%"))
+        text = self._cells[-1] if self._cells else None
+        if cell is None or text is None:
+            return cell is None
+        lines = text.lstrip().splitlines()
+        while lines and lines[0].startswith("%%") and not _is_ours(lines[0]):
+            lines.pop(0)  # `%%time`, `%%capture`: the cell is what follows (review25)
+        return not (lines and _is_ours(lines[0]))
 
     @line_cell_magic
     def orch(self, line: str, cell: str | None = None) -> Any:
@@ -155,6 +162,11 @@ class OrchMagics(Magics):
         from .completion import candidates
 
         return candidates(self.orchestrator, line)
+
+
+def _is_ours(line: str) -> bool:
+    """Whether a cell's line is this magic's `%%orch …`."""
+    return line.split(maxsplit=1)[0] == "%%orch"
 
 
 def _hold_boxes(starting: bool) -> None:
