@@ -54,15 +54,14 @@ def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Except
     """Make a plugin's launcher say an exception of its `launch` as its wrap's is said, naming
     the kind and its plugin (kinds12: a KeyError there was "a bug in orch_magics", and a
     notebook's traceback)."""
-    launch = launcher.launch
-    if getattr(launch, "orch_guarded", False):  # a launcher the plugin hands out again
-        return
+    # a launcher the plugin hands out again is guarded again, for this chain's hop (review25)
+    launch = getattr(launcher.launch, "orch_unguarded", launcher.launch)
 
     async def guarded(command: Command) -> ProcessHandle:
         with plugin_code(kind, "failed to launch", error):
             return await launch(command)
 
-    guarded.orch_guarded = True  # type: ignore[attr-defined]  # marks ours
+    guarded.orch_unguarded = launch  # type: ignore[attr-defined]  # the plugin's own
     try:
         launcher.launch = guarded  # type: ignore[method-assign]
     except AttributeError:  # a launcher with __slots__: its errors stay its own

@@ -47,7 +47,7 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 # here, not at the top: config.loader uses this module (a cycle through config/)
                 from .config.suggest import did_you_mean
 
-                meant = _MEANT.get(word.lower())
+                meant = _MEANT.get((called, word.lower()), _MEANT.get(("", word.lower())))
                 hint = meant if meant in names else did_you_mean(word, names - {"self"})
                 raise UnknownArgument(f"{called}() takes no argument {word!r}"
                                       + (f" (did you mean {hint}=?)" if hint
@@ -69,36 +69,45 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     return checked
 
 
+def _words(calls: tuple[str, ...], words: tuple[str, ...], meant: str
+           ) -> dict[tuple[str, str], str]:
+    """`words` that mean the argument `meant` of `calls` ("": of any call that takes it)."""
+    return {(call, word): meant for call in calls for word in words}
+
+
+_ANY, _FORWARD, _COPY = ("",), ("forward",), ("get", "put", "aget", "aput")
+
+
 #: Words people reach for that are no near spelling of the argument meant (files11:
 #: `local_port=` got no hint; basics14: `log_max=` was sent to log_dir=), each suggested by
 #: a call that takes the argument named.
 _MEANT = {
-    **dict.fromkeys(("local_port", "port_local", "listen_port", "bind_port"), "local"),
-    **dict.fromkeys(("remote_port", "target_port", "dest_port"), "port"),
-    **dict.fromkeys(("remote_host", "target_host", "dest_host"), "host"),
-    **dict.fromkeys(("local_path", "local_file"), "local"),  # not dest=: get's or put's?
-    **dict.fromkeys(("remote_path", "remote_file"), "remote"),
-    **dict.fromkeys(("progress_callback", "on_progress", "callback"), "progress"),
-    **dict.fromkeys(("command_timeout", "timeout_s", "timeout_secs", "timeout_seconds",
-                     "deadline"), "timeout"),
-    **dict.fromkeys(("environment_variables", "env_vars", "envvars", "variables", "environ",
-                     "extra_env"), "env"),
-    **dict.fromkeys(("working_directory", "workdir", "cwd_path", "chdir", "directory"), "cwd"),
-    **dict.fromkeys(("stdin_file", "stdin_data", "stdin_text", "input", "input_data"), "stdin"),
-    **dict.fromkeys(("stdin_close", "close", "eof", "send_eof"), "close_stdin"),
-    **dict.fromkeys(("log_directory", "logs_dir", "log_path", "log_folder"), "log_dir"),
-    **dict.fromkeys(("log_max", "log_size", "max_log_bytes", "log_limit"), "log_max_bytes"),
-    **dict.fromkeys(("capture", "max_capture", "capture_bytes"), "capture_limit"),
-    **dict.fromkeys(("tail_lines", "lines", "last", "n"), "tail"),
-    **dict.fromkeys(("follow_logs", "tail_follow"), "follow"),
-    **dict.fromkeys(("restart_policy", "on_failure"), "restart"),
-    **dict.fromkeys(("parallel_count", "forks", "concurrency", "workers", "max_parallel"),
-                    "parallel"),
-    **dict.fromkeys(("max_failures", "max_fail_percentage", "fail_percent", "max_errors"),
-                    "max_fail"),
-    **dict.fromkeys(("confirm", "assume_yes", "confirmed"), "yes"),
-    **dict.fromkeys(("limit_file", "hosts", "targets", "subset"), "limit"),
-    **dict.fromkeys(("config_file", "config_path"), "config"),
+    **_words(_FORWARD, ("local_port", "port_local", "listen_port", "bind_port"), "local"),
+    **_words(_FORWARD, ("remote_port", "target_port", "dest_port"), "port"),
+    **_words(_FORWARD, ("remote_host", "target_host", "dest_host"), "host"),
+    **_words(_COPY, ("local_path", "local_file"), "local"),  # a path there (review25)
+    **_words(_COPY, ("remote_path", "remote_file"), "remote"),
+    **_words(_COPY, ("progress_callback", "on_progress", "callback"), "progress"),
+    **_words(_ANY, ("command_timeout", "timeout_s", "timeout_secs", "timeout_seconds",
+                  "deadline"), "timeout"),
+    **_words(_ANY, ("environment_variables", "env_vars", "envvars", "variables", "environ",
+                  "extra_env"), "env"),
+    **_words(_ANY, ("working_directory", "workdir", "cwd_path", "chdir", "directory"), "cwd"),
+    **_words(_ANY, ("stdin_file", "stdin_data", "stdin_text", "input", "input_data"), "stdin"),
+    **_words(_ANY, ("stdin_close", "close", "eof", "send_eof"), "close_stdin"),
+    **_words(_ANY, ("log_directory", "logs_dir", "log_path", "log_folder"), "log_dir"),
+    **_words(_ANY, ("log_max", "log_size", "max_log_bytes", "log_limit"), "log_max_bytes"),
+    **_words(_ANY, ("capture", "max_capture", "capture_bytes"), "capture_limit"),
+    **_words(_ANY, ("tail_lines", "lines", "last", "n"), "tail"),
+    **_words(_ANY, ("follow_logs", "tail_follow"), "follow"),
+    **_words(_ANY, ("restart_policy", "on_failure"), "restart"),
+    **_words(_ANY, ("parallel_count", "forks", "concurrency", "workers", "max_parallel"),
+             "parallel"),
+    **_words(_ANY, ("max_failures", "max_fail_percentage", "fail_percent", "max_errors"),
+             "max_fail"),
+    **_words(_ANY, ("confirm", "assume_yes", "confirmed"), "yes"),
+    **_words(_ANY, ("limit_file", "hosts", "targets", "subset"), "limit"),
+    **_words(_ANY, ("config_file", "config_path"), "config"),
 }
 
 #: The calls that run a service: a word of its config given to them is said to be one.

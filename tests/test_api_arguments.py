@@ -489,6 +489,11 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
                                           "mean tail=?)"),
     (lambda o: o.spawn("local", "mark", local_port=1), "spawn() takes no argument "
                                                        "'local_port'"),  # not one it takes
+    # review25: a port word is no hint for a path argument, nor a path word for a port
+    (lambda o: o.get("local", "/etc/hostname", local_port=1), "get() takes no argument "
+                                                               "'local_port'"),
+    (lambda o: o.forward("local", 80, local_path="x"), "forward() takes no argument "
+                                                       "'local_path'"),
     # basics8 F4: a service's setting given to the call, or spelt near one
     (lambda o: o.run("local", "mark", stdin_mod="x"), "run() takes no argument 'stdin_mod' "
      "(stdin_mode is a service setting: write it in the service's config; this call takes "

@@ -165,9 +165,17 @@ class LaunchBoom(LocalKind):
     def wrap(self, config, inner, label):
         return BoomLauncher(inner)
 
+class Handed:  # one launcher handed out to every chain
+    launcher = None
+
+class HandedOut(LocalKind):
+    def wrap(self, config, inner, label):
+        Handed.launcher = Handed.launcher or BoomLauncher(inner)
+        return Handed.launcher
+
 NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(), WrapBoom(),
                                               BadNeeds())
-LAUNCHBOOM = LaunchBoom()
+LAUNCHBOOM, HANDED = LaunchBoom(), HandedOut()
 """
 
 
@@ -184,7 +192,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
         "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
         "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n"
-        "docker = badkinds:WRAPBOOM\n")  # kinds12: a plugin named as one of ours
+        "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n")  # kinds12: a plugin
+    # named as one of ours; one handing its launcher out again
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
@@ -230,6 +239,16 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     assert run.returncode == 1 and "bug in orch_magics" not in run.stderr, run
     assert ("hop 1 (env): layer kind 'launchboom' (badkinds:LAUNCHBOOM from badkinds 0.1) "
             "failed to launch: KeyError: 'boom in launch'") in run.stderr, run.stderr
+    # review25: a launcher the plugin hands out again is said at the hop of each chain
+    script = ("from orch_magics import Orchestrator, load_config_text\n"
+              "o = Orchestrator(load_config_text('environments:\\n  a: [{type: handed}]\\n"
+              "  b: [{type: local}, {type: handed}]\\n'))\n"
+              "for env in ('a', 'b'):\n"
+              "    try:\n        o.run(env, command='true')\n"
+              "    except Exception as exc:\n        print(exc)\n")
+    said = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120).stdout.splitlines()
+    assert [line.split(": layer kind")[0] for line in said] == ["hop 1 (env)", "hop 2 (env)"], said
 
 
 def test_building_a_chain_is_what_loads_the_sdk() -> None:
