@@ -8,6 +8,8 @@ from __future__ import annotations
 import _thread
 import contextlib
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -532,3 +534,58 @@ def test_a_client_given_up_on_while_connecting_leaves_nothing_at_the_target(
     finally:
         busy.kill()
         busy.wait(10)
+
+
+def test_a_forward_out_of_file_descriptors_waits_and_says_so_once(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """files12: with clients past the process's open-file limit, asyncio's server retried
+    each failed accept a hundredfold a second with a traceback each (128 MB of stderr in a
+    minute, a core busy). The forward now says once that new connections wait, and takes
+    them as others end."""
+    target = socket.create_server(("127.0.0.1", 0), backlog=256)
+    held: list[int] = []  # connections that reached the target: each says nothing, and ends
+    # when its client's end does
+
+    def hold(conn: socket.socket) -> None:
+        with conn:
+            while conn.recv(1024):
+                pass
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn = target.accept()[0]
+                held.append(1)
+                threading.Thread(target=hold, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(ssh_lab.config_yaml())
+    local = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "forward", "loop",
+         str(target.getsockname()[1]), "--local", str(local)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48)))
+    clients = []
+    try:
+        assert proc.stdout is not None and "Ctrl-C stops it" in proc.stdout.readline()
+        clients = [socket.create_connection(("127.0.0.1", local), timeout=10)
+                   for _ in range(80)]  # more than 48 descriptors: the backlog holds the rest
+        time.sleep(3)
+        for client in clients:
+            client.close()
+        deadline = time.monotonic() + 30
+        while True:  # the forward carries new connections again
+            before = len(held)
+            socket.create_connection(("127.0.0.1", local), timeout=10).close()
+            time.sleep(0.5)
+            if len(held) > before:
+                break
+            assert time.monotonic() < deadline, len(held)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+        target.close()
+    assert proc.returncode == 0 and "Traceback" not in err and len(err) < 2000, err[:2000]
+    assert re.fullmatch(r"orch: forward f1: new connections wait: Too many open files \(\d+ "
+                        r"connections carried\); they are taken as connections end\n", err), err

@@ -84,6 +84,10 @@ class Health:
         self.problem = f"its connections were cut: {why}"
         self.tell(f"{self.problem}; still listening, the next connection tries again")
 
+    def waiting(self, why: str) -> None:
+        self.problem = f"new connections wait: {why}"
+        self.tell(f"{self.problem}; they are taken as connections end")
+
     def tell(self, message: str) -> None:
         """Hand `message` to the watcher; one that raises is told no more (a warning says
         so), as a sink that raises: the forward never pays for its bug."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import resource
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -40,6 +42,11 @@ class Writer(Protocol):
 Connect = Callable[[], Awaitable[tuple[Reader, Writer]]]
 #: Asks whether the way under the clients went silent (why; it is then cut), or None.
 Silent = Callable[[], Awaitable[str | None]]
+#: Seconds the relay stops accepting when this process has no file descriptor left for a
+#: new client: the connections wait in the port's backlog meanwhile.
+FULL_PAUSE = 0.5
+#: accept()'s errors that say this process or machine is out of descriptors or memory.
+_FULL = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: While clients are carried, seconds between two questions of `Silent`: a way gone silent
 #: without a reset (a crashed host, a dropped VPN) would hold them for minutes.
 WATCH_EVERY = 5.0
@@ -54,6 +61,9 @@ class Outcome(Protocol):
 
     def cut(self, why: str) -> None:
         """The clients carried were cut: their way went silent (`why`)."""
+
+    def waiting(self, why: str) -> None:
+        """New clients wait (in the port's backlog) until a connection ends (`why`)."""
 
 
 async def _pump(reader: Reader, writer: Writer) -> bool:
@@ -109,13 +119,44 @@ class Relay:
         self.connect = connect
         self.outcome = outcome
         self.silent = silent
-        self.server: asyncio.Server | None = None
+        self.sock: socket.socket | None = None
         self.clients: set[asyncio.Task[None]] = set()
         self._watching: asyncio.Task[None] | None = None
+        self._accepting: asyncio.Task[None] | None = None
 
     async def listen(self, host: str, port: int) -> Relay:
-        self.server = await asyncio.start_server(self.handle_client, host, port)
+        """Listen on host:port (an OSError when it cannot: in use, …) and start accepting."""
+        _more_descriptors()
+        self.sock = socket.create_server((host, port), backlog=128)
+        self.sock.setblocking(False)
+        self._accepting = asyncio.ensure_future(self._accept(self.sock))
         return self
+
+    async def _accept(self, sock: socket.socket) -> None:
+        """Accept clients; with no descriptor left, pause and say so once (files12: asyncio's
+        own server retried each failed accept a hundredfold a second, each with a traceback
+        on stderr: 128 MB in a minute, and a core busy)."""
+        loop = asyncio.get_running_loop()
+        full = False
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as exc:
+                if exc.errno not in _FULL:
+                    raise  # the socket closed (close()), or something no pause can mend
+                if not full:
+                    self.outcome.waiting(f"{exc.strerror or exc} ({len(self.clients)} "
+                                         f"connections carried)")
+                full = True
+                await asyncio.sleep(FULL_PAUSE)
+                continue
+            full = False
+            try:
+                reader, writer = await asyncio.open_connection(sock=conn)
+            except OSError:
+                conn.close()
+                continue
+            self.handle_client(reader, writer)
 
     def handle_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Carry this client in a task of ours: cancelled by `close`, it is nobody else's to
@@ -157,17 +198,30 @@ class Relay:
                         _end(end, clean)
 
     def get_port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
+        assert self.sock is not None
+        return int(self.sock.getsockname()[1])
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+        if self.sock is not None:
+            self.sock.close()
         for task in [*self.clients, *([self._watching] if self._watching else [])]:
             task.cancel()
 
     async def wait_closed(self) -> None:
-        if self.server is not None:
-            await self.server.wait_closed()
+        if self._accepting is not None:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await self._accepting
         if self.clients:
             await asyncio.wait(set(self.clients))
+
+
+def _more_descriptors() -> None:
+    """Raise this process's soft limit of open files to its hard one (as Go's runtime does):
+    each client of a forward holds one, and 1,024, a common soft limit, runs out first."""
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = hard if hard != resource.RLIM_INFINITY else 1 << 20  # Linux's nr_open
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
