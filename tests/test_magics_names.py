@@ -32,8 +32,14 @@ def test_a_cell_line_of_such_an_environment_is_checked_as_any_other(
     from IPython.core.error import UsageError
 
     with orch_shell("environments: {stop: []}\naudit: {enabled: false}\n", tmp_path) as sh:
-        with pytest.raises(UsageError, match="cannot parse the magic line: No closing"):
+        with pytest.raises(UsageError) as err:
             sh.run_cell_magic("orch", 'stop --out "r', "echo x\n")
+        # files12: with what to do when a {variable}'s value holds a quote
+        assert str(err.value) == (
+            "cannot parse the magic line: no closing quotation: a quote (' or \") opens a "
+            "word until the same quote closes it; a value from a {variable} that holds one "
+            "goes in the other quotes (\"{name}\"), or through the Python API (orch.run, "
+            "orch.get, orch.put)")
         with pytest.raises(UsageError, match="%orch stop -- COMMAND is the orch CLI's form"):
             sh.run_cell_magic("orch", "stop -- echo hi", "echo x\n")
 

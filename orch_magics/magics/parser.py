@@ -213,8 +213,11 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
                          "orch.get, orch.put)")  # the line itself is not said: it may hold a
     try:  # secret the variable held
         words = shlex.split(strip_comment(line))
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the magic line: {exc}") from None
+    except ValueError as exc:  # files12: a {variable} holding a quote gave no way out
+        raise UsageError(f"cannot parse the magic line: {str(exc).lower()}: a quote (' or \") "
+                         f"opens a word until the same quote closes it; a value from a "
+                         f"{{variable}} that holds one goes in the other quotes (\"{{name}}\"), "
+                         f"or through the Python API (orch.run, orch.get, orch.put)") from None
     if words and words[0] in SUBCOMMANDS and words[0] not in runs_in:
         try:
             return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
