@@ -47,6 +47,9 @@ def replies(kc: Any, msg_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]
     "%orch prod touch",  # the line form
     "%orch prod nuke",  # a dangerous service: asked every time
     "%orch put prod {mark} /tmp/x",  # a copy into the protected environment
+    # safety13: in a cell using top-level await, ipykernel turns the interrupt into a task
+    # cancellation that could not land: the cell hung, and ran once the name was typed
+    "import asyncio\nawait asyncio.sleep(0)\n%orch prod touch",
 ])
 def test_an_interrupt_at_the_question_refuses_in_one_line(orch_kernel: str, tmp_path: Path,
                                                           cell: str) -> None:
