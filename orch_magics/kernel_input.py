@@ -6,13 +6,12 @@ Python makes (`asker_here`): a protected environment asks the person in front of
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from .asking import interrupt_raises
 from .guard import ConfirmationRefused
 from .tty_prompt import ask_on_terminal
 
@@ -48,7 +47,7 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
         if kernel is None or not has_frontend_stdin(shell):
             return None
         try:
-            with _interrupt_raises():
+            with interrupt_raises():
                 return str(kernel.raw_input(question))
         except StdinNotImplementedError:
             return None
@@ -58,22 +57,6 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             raise ConfirmationRefused("not run: interrupted at the confirmation") from None
 
     return ask
-
-
-@contextlib.contextmanager
-def _interrupt_raises() -> Iterator[None]:
-    """While the question is shown, a kernel interrupt raises KeyboardInterrupt, as in a
-    plain cell. In a cell using top-level await, ipykernel turns SIGINT into a cancellation
-    of the cell's task, which cannot land while the question blocks the loop: the cell
-    waited for an answer, then ran in the protected environment once one came (safety13)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread gets signals, and may set their handlers
-        return
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def _at_a_terminal(shell: Any) -> bool:

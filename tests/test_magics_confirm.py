@@ -171,10 +171,13 @@ def test_the_api_in_a_notebook_asks_the_person_there(orch_kernel: str, tmp_path:
         km.shutdown_kernel(now=True)
 
 
+@pytest.mark.parametrize("before", ["", "import asyncio\nawait asyncio.sleep(0)\n"])
 def test_an_interrupt_at_a_secret_prompt_refuses_in_one_line(orch_kernel: str,
-                                                             tmp_path: Path) -> None:
+                                                             tmp_path: Path,
+                                                             before: str) -> None:
     """browser13: pressing Interrupt while the `prompt` provider asked for a secret printed
-    60 lines of traceback through orch's code; the question's interrupt is one line."""
+    60 lines of traceback through orch's code; the question's interrupt is one line. In a
+    cell using top-level await too (safety13: it hung, then ran once a secret was typed)."""
     mark = tmp_path / "mark"
     (tmp_path / "orch.yaml").write_text(
         "environments:\n  local: {layers: []}\nsecrets: {providers: [prompt]}\nservices:\n"
@@ -184,7 +187,7 @@ def test_an_interrupt_at_a_secret_prompt_refuses_in_one_line(orch_kernel: str,
     try:
         kc.execute_interactive(f"%orch load {tmp_path / 'orch.yaml'}\n%env MARK={mark}",
                                timeout=60)
-        msg_id = kc.execute("%orch local usesec", allow_stdin=True)
+        msg_id = kc.execute(before + "%orch local usesec", allow_stdin=True)
         asked = kc.get_stdin_msg(timeout=30)
         assert asked["content"]["password"] and "api_token" in asked["content"]["prompt"]
         time.sleep(0.3)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..asking import interrupt_raises
 from ..config.source import Source, parse_source, read_text
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
@@ -188,7 +189,8 @@ def default_prompt(text: str) -> str | None:
     if not can_prompt():
         return None
     try:
-        return getpass.getpass(text)
+        with interrupt_raises():  # a cell using top-level await too (safety13)
+            return getpass.getpass(text)
     except EOFError:  # Ctrl-D: no answer; Ctrl-C stops what asked, as it does everywhere
         return None
     except KeyboardInterrupt:
