@@ -27,9 +27,11 @@ from .arguments import (
     checked_resolver,
 )
 from .audit import AuditLog
+from .config.files import find_config_files
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
+from .errors import ConfigError
 from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .keywords import keywords_checked
@@ -74,6 +76,8 @@ class Orchestrator(RunManagement, FilesAndPorts):
         keep the last `capture_limit` bytes of each stream in their RunResult.
         `restart_backoff`: the first and the longest delay between automatic restarts."""
         self._config = checked_config(config)
+        #: Of a configuration found automatically: what was found, to tell when to read again.
+        self._found: tuple[tuple[str, int, int], ...] | None = None
         self._resolver_factory = checked_resolver(resolver_factory) or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
@@ -90,13 +94,18 @@ class Orchestrator(RunManagement, FilesAndPorts):
     # ---- configuration ----------------------------------------------------------------------
     @property
     def config(self) -> Config:
-        if self._config is None:
+        """The configuration; one found automatically (none given, nor loaded by name) is
+        found and read again when that would read other files, or they changed (config13:
+        a notebook kept the first one it read, where each `orch` reads the files anew)."""
+        if self._config is None or (self._found is not None and self._found != _found_now()):
+            self._found = _found_now()
             self._config = load_config()
         return self._config
 
     def load(self, *files: str | os.PathLike[str]) -> Config:
         """Replace the configuration (files found automatically when none are given)."""
         self._config = load_config(*files)
+        self._found = None if files else _found_now()
         return self._config
 
     def plan(self, environment: str, service: str | None = None, *,
@@ -356,3 +365,20 @@ class Orchestrator(RunManagement, FilesAndPorts):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def _found_now() -> tuple[tuple[str, int, int], ...]:
+    """The config files automatic finding reads now, with their change times and sizes
+    (empty when it finds none: reading then says why)."""
+    try:
+        paths = find_config_files()
+    except ConfigError:
+        return ()
+    found = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            found.append((os.fspath(path), 0, -1))
+        else:
+            found.append((os.fspath(path), st.st_mtime_ns, st.st_size))
+    return tuple(found)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 import orch_magics
 
 
@@ -48,3 +52,27 @@ def test_the_entry_point_stays_a_function_once_the_command_line_is_loaded() -> N
     from orch_magics.cli import main
 
     assert main is orch_magics.cli.main and main.__module__ == "orch_magics.cli"
+
+
+def test_a_config_found_on_its_own_is_read_again_when_it_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config13: a notebook that found ./orch.yaml itself kept the first one it read: after
+    an edit, or a %cd to another project, runs used the old file and said a service the file
+    holds was unknown, where each `orch` reads the files anew."""
+    from orch_magics import Orchestrator
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder, services in ((one, "s: {command: 'echo s'}"), (two, "u: {command: 'echo u'}")):
+        folder.mkdir()
+        (folder / "orch.yaml").write_text(f"environments: {{local: []}}\nservices: {{{services}}}\n"
+                                          "audit: {enabled: false}\n")
+    monkeypatch.chdir(one)
+    with Orchestrator() as orch:
+        assert orch.run("local", "s").stdout == "s\n"
+        (one / "orch.yaml").write_text((one / "orch.yaml").read_text().replace(
+            "services: {", "services: {t: {command: 'echo t'}, "))
+        assert orch.run("local", "t").stdout == "t\n"  # the edit is read
+        monkeypatch.chdir(two)
+        assert orch.run("local", "u").stdout == "u\n"  # the other project's file
+        orch.load(str(one / "orch.yaml"))  # a file named is kept, wherever one stands
+        assert orch.run("local", "t").stdout == "t\n"
