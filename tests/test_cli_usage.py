@@ -156,6 +156,13 @@ def test_a_dry_run_reads_no_secret(tmp_path: Path) -> None:
     (("envs",), "orch: error: argument COMMAND: invalid choice: 'envs' (choose from 'run', "
                 "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch ls lists the "
                 "environments and services)"),
+    # config13: more of a notebook's or another tool's words
+    (("list",), "orch: error: argument COMMAND: invalid choice: 'list' (choose from 'run', "
+                "'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch ls lists the "
+                "environments and services)"),
+    (("history",), "orch: error: argument COMMAND: invalid choice: 'history' (choose from "
+                   "'run', 'check', 'ls', 'schema', 'audit', 'cp', 'forward') (orch audit "
+                   "lists the runs of the audit trail: %orch history in a notebook)"),
 ])
 def test_a_mistyped_option_is_named_with_a_suggestion(cfg: Path, args: tuple[str, ...],
                                                       line: str) -> None:

@@ -47,6 +47,12 @@ TYPOS = [
                          "%orch history [-n N]"),
     ("%orch cp a local:/tmp/b", "unknown environment 'cp': files are copied with %orch get "
                                 "and %orch put"),
+    # config13: `ls` was offered `ps` (which lists runs), `run` and `check` nothing
+    ("%orch ls", "unknown environment 'ls': %orch envs and %orch services list what is loaded"),
+    ("%orch run local hello", "unknown environment 'run': a run in a notebook is %orch ENV "
+                              "SERVICE, or a %%orch ENV cell holding the script"),
+    ("%orch check", "unknown environment 'check': %orch load FILE reads a config and says "
+                    "each mistake in it"),
 ]
 
 #: `%config` values an Orch setting cannot take: refused at the %config line, in one line.

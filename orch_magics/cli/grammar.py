@@ -98,7 +98,10 @@ _NAMED = "named runs belong to a notebook or a Python process: %orch {0}, or orc
 ELSEWHERE = {**{word: _NAMED.format(word) for word in ("ps", "logs", "stop", "start", "restart")},
              "get": "orch cp ENV:REMOTE LOCAL copies from an environment",
              "put": "orch cp LOCAL ENV:REMOTE copies to an environment",
-             **dict.fromkeys(("envs", "services"), "orch ls lists the environments and services"),
+             **dict.fromkeys(("envs", "services", "list"),
+                             "orch ls lists the environments and services"),
+             "history": "orch audit lists the runs of the audit trail: %orch history in a "
+                        "notebook",
              "status": _NAMED.format("status"),
              "load": "orch reads its config from -c FILE (or ORCH_CONFIG, or ./orch.yaml) on "
                      "each command: orch -c FILE check checks one"}

@@ -34,7 +34,12 @@ HELP_HINT = ("%orch --help shows how to use it (%orch SUBCOMMAND --help for one 
 #: Words of the `orch` command said another way here (`orch audit` is `%orch history`).
 CLI_WORDS = {"audit": "the audit trail in a notebook is %orch history [-n N] (orch audit in a "
                       "terminal)",
-             "cp": "files are copied with %orch get and %orch put (orch cp in a terminal)"}
+             "cp": "files are copied with %orch get and %orch put (orch cp in a terminal)",
+             "ls": "%orch envs and %orch services list what is loaded (orch ls in a terminal)",
+             "check": "%orch load FILE reads a config and says each mistake in it (orch check "
+                      "in a terminal)",
+             "run": "a run in a notebook is %orch ENV SERVICE, or a %%orch ENV cell holding "
+                    "the script (orch run in a terminal)"}
 
 
 @magics_class
