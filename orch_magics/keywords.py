@@ -88,6 +88,7 @@ _MEANT = {
     **_words(_COPY, ("local_path", "local_file"), "local"),  # a path there (review25)
     **_words(_COPY, ("remote_path", "remote_file"), "remote"),
     **_words(_COPY, ("progress_callback", "on_progress", "callback"), "progress"),
+    **_words(_ANY, ("cmd", "argv", "script", "shell_command"), "command"),  # not cwd=
     **_words(_ANY, ("command_timeout", "timeout_s", "timeout_secs", "timeout_seconds",
                   "deadline"), "timeout"),
     **_words(_ANY, ("environment_variables", "env_vars", "envvars", "variables", "environ",

@@ -489,6 +489,9 @@ def test_a_log_folder_that_cannot_be_made_stops_a_named_run_in_one_line(
                                           "mean tail=?)"),
     (lambda o: o.spawn("local", "mark", local_port=1), "spawn() takes no argument "
                                                        "'local_port'"),  # not one it takes
+    # config13: cmd= was sent to cwd=, one letter away
+    (lambda o: o.run("local", cmd="true"), "run() takes no argument 'cmd' (did you mean "
+                                           "command=?)"),
     # review25: a port word is no hint for a path argument, nor a path word for a port
     (lambda o: o.get("local", "/etc/hostname", local_port=1), "get() takes no argument "
                                                                "'local_port'"),

@@ -208,6 +208,9 @@ RUN_TIME_FAILURES = [
      "not container and label"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, project: p}}]}}",
      "project narrows a compose service"),
+    # config13: an argv whose program is empty passed `orch check`, then ran nothing (127)
+    ("services: {a: {command: ['', x]}}", "services.a.command: the argv's first word, the "
+                                         "program to run, is empty"),
     # fleets16: labels no container can have passed `orch check`, then matched nothing
     ("environments: {e: {layers: [{type: docker, config: {label: '=a'}}]}}",
      "a label is KEY or KEY=VALUE, and the key of '=a' is empty"),

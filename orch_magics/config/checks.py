@@ -111,6 +111,8 @@ def command_spec(cmd: str | tuple[str, ...]) -> None:
         raise ValueError("the command is empty")
     if isinstance(cmd, tuple) and not cmd:
         raise ValueError("the argv list is empty")
+    if isinstance(cmd, tuple) and not cmd[0]:  # config13: `[""]` passed, then ran nothing (127)
+        raise ValueError("the argv's first word, the program to run, is empty")
     for arg in (cmd,) if isinstance(cmd, str) else cmd:
         if has_placeholder(arg):
             raise ValueError(f"{_NOT_EXPANDED}, so that secrets never reach an argv (visible in "
