@@ -972,3 +972,14 @@ def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
         "environments:\n  e:\n    layers:\n      - {type: docker, config: {label: app=web}}\n")
     assert main(["-c", str(tmp_path / "one.yaml"), "run", "e", "--limit", "all[0]",
                  "--dry-run", "--", "true"]) == 0
+
+
+def test_an_empty_inventory_list_is_none_and_a_list_of_no_paths_is_refused(
+        tmp_path: Path) -> None:
+    """config13: `inventory: []`, which the schema takes, was refused as not being a list."""
+    (tmp_path / "orch.yaml").write_text("inventory: []\nenvironments: {local: []}\n")
+    assert load_config(tmp_path / "orch.yaml").inventories == ()
+    (tmp_path / "orch.yaml").write_text("inventory: [3]\nenvironments: {local: []}\n")
+    with pytest.raises(ConfigError, match=r"orch\.yaml:1:12: inventory must be a file path "
+                                          r"or a list of them"):
+        load_config(tmp_path / "orch.yaml")

@@ -20,8 +20,8 @@ def inventory_paths(src: Source, base: Path) -> list[str]:
     if not isinstance(src.data, dict) or "inventory" not in src.data:
         return []
     raw = src.data["inventory"]
-    items = raw if isinstance(raw, list) else [raw]
-    if not items or not all(isinstance(p, str) and p.strip() for p in items):
+    items = raw if isinstance(raw, list) else [raw]  # `[]`: none, as the schema has it
+    if not all(isinstance(p, str) and p.strip() for p in items):
         raise src.error(("inventory",), "inventory must be a file path or a list of them")
     for i, item in enumerate(items):
         try:
