@@ -220,6 +220,8 @@ RUN_TIME_FAILURES = [
      "write 'app'"),
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
+    ("services: {a: {command: x, max_restarts: -99999999999999999999}}",
+     "max_restarts is too small (at least -9223372036854775807)"),  # config13: "too large"
     ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout must be at most 1000000000.0"),
     # one rule for variable names, where a run is given them: ssh and sudo set them in a shell
     ("services: {a: {command: x, environment: {other-var: '1'}}}",

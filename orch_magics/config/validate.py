@@ -165,8 +165,10 @@ MAX_INT = sys.maxsize
 def _build_int(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, int) or isinstance(value, bool):
         raise _type_error(int, value, path, src)
-    if abs(value) > MAX_INT:
-        raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})")
+    if abs(value) > MAX_INT:  # config13: a negative one was said to be too large
+        raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})"
+                        if value > 0 else f"{describe_path(path)} is too small (at least "
+                        f"{-MAX_INT})")
     _refuse_yaml11_number(value, path, src)
     return value
 
