@@ -209,6 +209,20 @@ class Gate:
             log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
         return handle
 
+    def unresolved(self, plan: RunPlan, ticket: Ticket, error: BaseException) -> None:
+        """Record a run confirmed at a protected environment that never started: what it
+        needed could not be had (a secret no provider holds, Ctrl-C at a secret's prompt).
+        The confirmation is in its start record, why in its end (safety13: none was left)."""
+        log = self._audit_log()
+        if ticket.confirmation is None or log is None:
+            return
+        try:
+            record = _started(log, plan, ticket, plan.hops)
+            _append_end(log, closed_record(record["id"], 0.0, error))
+        except Exception as exc:  # the error is what the caller hears
+            _log.warning("audit: the run in %r not started was not recorded: %s",
+                         plan.environment.name, exc)
+
     def failed_after(self, run_id: str | None, why: str) -> None:
         """Record that what run `run_id` was for failed after it ended (a copy: files10, whose
         trail said `exit 0` or `interrupted` for a sha256 mismatch or a full disk)."""

@@ -128,11 +128,23 @@ class Orchestrator(RunManagement, FilesAndPorts):
         """A run's plan and ticket: as given, else made here and admitted (`admit`) before it
         is resolved, so a protected environment is confirmed before any secret is asked."""
         tickets = [] if ticket is None else [ticket]
+        admitted: list[RunPlan] = []  # the plan, as confirmed before its secrets are read
+
+        def admissible(dry: RunPlan) -> None:
+            if tickets:
+                return check_allowed(dry)
+            tickets.append(admit(dry))
+            admitted.append(dry)
+
         check_plan_of(plan, environment)
-        plan = guarded_now(plan, self.config) if plan is not None else make_plan(
-            self.config, environment, service, resolver=self._resolver_factory(),
-            admissible=lambda dry: check_allowed(dry) if tickets else tickets.append(admit(dry)),
-            **how)
+        try:
+            plan = guarded_now(plan, self.config) if plan is not None else make_plan(
+                self.config, environment, service, resolver=self._resolver_factory(),
+                admissible=admissible, **how)
+        except BaseException as error:  # confirmed, then a secret could not be had
+            if admitted:
+                self.gate.unresolved(admitted[0], tickets[0], error)
+            raise
         return plan, tickets[0] if tickets else admit(plan)
 
     def _to_run(self, plan: RunPlan | None, environment: str, service: str | None,

@@ -218,6 +218,33 @@ def test_a_file_that_filled_up_is_recorded_as_what_it_holds(tmp_path: Path) -> N
         len(held), hashlib.sha256(held).hexdigest(), str(partial))
 
 
+def test_a_confirmed_run_whose_secret_cannot_be_had_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety13: confirmed at a protected environment, then a secret no provider holds (or
+    Ctrl-C at its prompt): no record at all, where a run failing at its first hop has two.
+    The trail holds who confirmed what, and why it never started; its table says why."""
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.delenv("ORCH_SECRET_AUDIT_TOKEN", raising=False)
+    text = config(log).replace("  local: {layers: []}\n",
+                               "  local: {layers: []}\n  prod: {layers: [], protected: true}\n")
+    (tmp_path / "orch.yaml").write_text(text + "secrets: {providers: [env]}\n")
+    orch = Orchestrator(load_config_text(text + "secrets: {providers: [env]}\n"))
+    try:
+        with pytest.raises(ConfigError, match="audit_token"):
+            orch.run("prod", "secretive", yes="prod")
+    finally:
+        orch.close()
+    start, end = records(log)
+    assert (start["event"], start["environment"], start["service"]) == ("start", "prod",
+                                                                        "secretive")
+    assert start["confirmation"] and end["ok"] is False and "audit_token" in end["error"]
+    table = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                            str(tmp_path / "orch.yaml"), "audit"],
+                           capture_output=True, text=True, timeout=60)
+    [row] = [line for line in table.stdout.splitlines() if "secretive" in line]
+    assert "  error: service 'secretive'" in row, table.stdout
+
+
 def test_named_runs_record_each_attempt(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     orch = Orchestrator(load_config_text(config(log)), log_dir=tmp_path / "logs",

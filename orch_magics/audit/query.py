@@ -81,8 +81,8 @@ class AuditedRun:
             outcome = f"exit {_cell(e['exit_code'])}"
         elif e.get("ok"):
             outcome = "closed"  # a port forward: no exit status
-        else:
-            outcome = "error"
+        else:  # safety13: a run that never reached its target read a bare `error`
+            outcome = f"error: {_cell(e['error'], 53)}" if e.get("error") else "error"
         duration = e.get("duration")
         shown = f"{duration:.1f}s" if isinstance(duration, (int, float)) else _cell(duration)
         return (_cell(s.get("time"))[:19].replace("T", " "), _cell(s.get("user")), where,
