@@ -51,8 +51,6 @@ def checked_command(command: object) -> str | tuple[str, ...]:
                           f"got {type(command).__name__}")
     if not command:
         raise ConfigError("command is an empty list: give a shell line or an argv")
-    if command[0] == "":
-        raise ConfigError("command: the argv's first word, the program to run, is empty")
     for word in command:
         if not isinstance(word, str):
             raise ConfigError(f"command: every argv element must be a str, got "
