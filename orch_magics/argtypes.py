@@ -23,7 +23,8 @@ class Once(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        if getattr(namespace, self.dest, None) is not None:
+        if getattr(namespace, self.dest, None) is not None:  # magics13: --out r --out s
             raise argparse.ArgumentError(self, "given twice: give it once, with every pattern "
-                                               "in it, joined by commas ('web-*,!web-03')")
+                                               "in it, joined by commas ('web-*,!web-03')"
+                                         if self.dest == "limit" else "given twice: give it once")
         setattr(namespace, self.dest, values)

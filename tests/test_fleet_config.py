@@ -600,6 +600,22 @@ def test_a_second_limit_is_refused_not_put_in_place_of_the_first(
         "by commas ('web-*,!web-03')")
 
 
+
+@pytest.mark.parametrize("option", [["--timeout", "5", "--timeout", "50"],
+                                    ["--parallel", "2", "--parallel", "3"],
+                                    ["--max-fail", "1", "--max-fail", "2"]])
+def test_a_second_single_option_is_refused_too(tmp_path: Path, capsys,
+                                               option: list[str]) -> None:
+    """magics13: the last of two values won in silence (a timeout of 50 where 5 was meant)."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  f: [{type: ssh, config: {host: 'w[1:3]'}}]\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["-c", str(tmp_path / "orch.yaml"), "run", "f", *option, "--", "true"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"error: argument {option[0]}: given twice: give it once")
+
+
 @pytest.mark.parametrize("given", [{"limit": "x"}, {"parallel": 2}, {"max_fail": 1},
                                    {"tail": 3}])
 def test_fleet_keywords_on_one_target_are_an_error_before_it_starts(

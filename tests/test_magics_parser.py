@@ -61,6 +61,12 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("get local /etc/hosts . --limit a --limit b", "--limit: given twice"),
     ("put local ./x /tmp/x --limit a --limit b", "--limit: given twice"),
     ("forward local 80 --limit a --limit b", "--limit: given twice"),
+    # magics13: `--out r --out s` set s alone, in silence; so for the other single options
+    ("local hello --out r --out s", "argument --out: given twice: give it once"),
+    ("local hello --timeout 5 --timeout 50", "argument --timeout: given twice"),
+    ("local hello --bg --name a --name b", "argument --name: given twice"),
+    ("local hello --tail 3 --tail 4", "argument --tail: given twice"),
+    ("local hello --parallel 2 --parallel 3", "argument --parallel: given twice"),
     # files11: `%orch put loop {name} /tmp/` with a name holding a newline blamed the
     # destination (`unexpected argument '/tmp/'`): the line break split the name in two
     ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break outside "

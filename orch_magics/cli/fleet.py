@@ -34,9 +34,9 @@ def add_fleet_options(run: argparse.ArgumentParser) -> None:
     """The fleet options of `orch run` (they are errors on a single-target environment)."""
     run.add_argument("--limit", action=Once, metavar="PATTERN",
                      help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
-    run.add_argument("--parallel", type=int, default=None, metavar="N",
+    run.add_argument("--parallel", action=Once, type=int, default=None, metavar="N",
                      help="fleets: targets run at once (default 32)")
-    run.add_argument("--max-fail", default=None, metavar="N|N%",
+    run.add_argument("--max-fail", action=Once, default=None, metavar="N|N%",
                      help="fleets: start no new target once more than N have failed")
 
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from ..argtypes import Once
 from ..config.suggest import did_you_mean, option_hint
 from ..text import bytes_shown
 from ..version import __version__
@@ -226,7 +227,7 @@ def orch_parser() -> Parser:
     run.add_argument("environment", help="an environment of the config (orch ls lists them)")
     run.add_argument("service", nargs="?", help="a service of the config; for a command, "
                                                 "-- then the command and its arguments")
-    run.add_argument("--timeout", type=float, default=None, metavar="S",
+    run.add_argument("--timeout", action=Once, type=float, default=None, metavar="S",
                      help="stop after S seconds")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
                      help="extra variable for the command (repeatable)")

@@ -109,22 +109,22 @@ def run_parser() -> MagicParser:
     p.add_argument("environment", nargs="?", help="environment to run in (%%orch envs)")
     p.add_argument("service", nargs="?", help="service to run (%%orch services); without it "
                                               "%%%%orch runs the cell body as a script")
-    p.add_argument("--out", metavar="VAR", help="store the RunResult (or live handle) in VAR")
+    p.add_argument("--out", action=Once, metavar="VAR", help="store the RunResult (or live handle) in VAR")
     p.add_argument("--bg", action="store_true", help="return at once with a live handle")
     stdin = p.add_mutually_exclusive_group()  # both at once: a mistake, not the last one wins
     stdin.add_argument("--stdin", dest="stdin", action="store_const", const=True, default=None,
                        help="keep stdin open for the stdin box / handle.send()")
     stdin.add_argument("--no-stdin", dest="stdin", action="store_const", const=False,
                        help="send the cell body (if any), then EOF, and block")
-    p.add_argument("--timeout", type=float, metavar="S", help="stop the run after S seconds")
-    p.add_argument("--tail", type=int, metavar="N", help="lines shown in the cell (Orch.tail)")
+    p.add_argument("--timeout", action=Once, type=float, metavar="S", help="stop the run after S seconds")
+    p.add_argument("--tail", action=Once, type=int, metavar="N", help="lines shown in the cell (Orch.tail)")
     p.add_argument("--no-raise-error", action="store_true",
                    help="do not raise RunError when the run fails")
     p.add_argument("--dry-run", action="store_true",
                    help="show the layers and command; run nothing")
     p.add_argument("-e", "--env", dest="env", action="append", default=[], metavar="KEY=VAL",
                    help="set a variable for the command (repeatable)")
-    p.add_argument("--name", metavar="NAME", help="name of a background run")
+    p.add_argument("--name", action=Once, metavar="NAME", help="name of a background run")
     _fleet_args(p)
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="run in protected environment ENV without asking (the name must match)")
@@ -134,8 +134,8 @@ def run_parser() -> MagicParser:
 def _fleet_args(p: MagicParser) -> None:
     p.add_argument("--limit", action=Once, metavar="PATTERN",
                    help="fleets: only targets matching (globs, groups, comma lists, !exclude)")
-    p.add_argument("--parallel", type=int, metavar="N", help="fleets: targets at once (32)")
-    p.add_argument("--max-fail", metavar="N|N%",
+    p.add_argument("--parallel", action=Once, type=int, metavar="N", help="fleets: targets at once (32)")
+    p.add_argument("--max-fail", action=Once, metavar="N|N%",
                    help="fleets: start no new target once more than N have failed")
 
 
