@@ -39,8 +39,8 @@ def test_a_named_fleets_logs_end_lines_and_bound_a_long_one_as_a_single_run_does
     try:
         orch.start("web", command=COMMAND, name="long")
         deadline = time.monotonic() + 60
-        while "127.0.1.2 | end" not in (logs := orch.logs("long")) or \
-                "127.0.1.1 | end" not in logs:
+        while "127.0.1.2 | orch: exit 0" not in (logs := orch.logs("long")) or \
+                "127.0.1.1 | orch: exit 0" not in logs:  # each target's end line, said last
             assert time.monotonic() < deadline, logs[-300:]
             time.sleep(0.1)
     finally:
