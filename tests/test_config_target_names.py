@@ -187,8 +187,9 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "ssh layer"),
     # reached over ssh, it would be another machine (localhost: this one as the ssh user)
     # (a chroot host named by a path loads: it is refused only where an environment names it)
-    ("w3/x ansible_host=w3", "inventory host 'w3/x': it has '/': a host or container name "
-                             "has none (a fleet target's label joins its hops' names with '/')"),
+    ("w3/x ansible_host=w3", "{inv}:4: inventory host 'w3/x': it has '/': a host or container "
+                             "name has none (a fleet target's label joins its hops' names "
+                             "with '/')"),  # fleets16: at its inventory line too
     # fleets7: a command substitution in an address or a user ran through a ProxyCommand
     ('w3 ansible_host="x$(>pwned).internal"', "{inv}:4: inventory host 'w3' "
      "('x$(>pwned).internal'): it "
