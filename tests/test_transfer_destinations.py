@@ -22,7 +22,7 @@ from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import TransferError
 from orch_magics.transfer.landing import FileLanding
-from transfers import lab_config, remote, sparse
+from transfers import Recorded, lab_config, remote, sparse
 
 pytestmark = [pytest.mark.docker, pytest.mark.ssh]
 
@@ -36,22 +36,6 @@ async def orch(ssh_lab, dockerd) -> AsyncIterator[Orchestrator]:  # type: ignore
     await o.aclose()
 
 
-class Counted:
-    """A Progress that keeps the bytes it was told had gone out."""
-
-    def __init__(self) -> None:
-        self.done = 0
-
-    def start(self, label: str, total: int | None) -> None:
-        pass
-
-    def update(self, done: int) -> None:
-        self.done = done
-
-    def finish(self, ok: bool) -> None:
-        pass
-
-
 @pytest.mark.parametrize("env", ["loop", "deep"])
 async def test_a_put_the_far_end_refuses_sends_no_byte_and_says_why(
         orch: Orchestrator, tmp_path: Path, env: str) -> None:
@@ -60,7 +44,7 @@ async def test_a_put_the_far_end_refuses_sends_no_byte_and_says_why(
     "podman cut the exec stream", not "no such directory". The data waits for the far
     end's word that every check passed."""
     big = sparse(tmp_path / "big", 64 << 20)
-    progress = Counted()
+    progress = Recorded()
     with pytest.raises(TransferError) as err:
         await orch.aput(env, str(big), "/tmp/orch-no-such-folder/x", progress=progress)
     assert "no such directory: /tmp/orch-no-such-folder" in str(err.value), err.value

@@ -15,6 +15,7 @@ from orch_magics import Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer.model import TransferError
 from orch_magics.transfer.send import TarStream, tar_size
+from transfers import Recorded
 
 
 def tricky_tree(root: Path) -> Path:
@@ -42,23 +43,6 @@ def test_the_walked_size_is_what_the_tar_stream_sends(tmp_path: Path) -> None:
         sent += len(data)
     stream.close()
     assert tar_size(str(tree)) == sent
-
-
-class Recorded:
-    """A Progress that keeps what it was told."""
-
-    def __init__(self) -> None:
-        self.total: int | None = None
-        self.done = 0
-
-    def start(self, label: str, total: int | None) -> None:
-        self.total = total
-
-    def update(self, done: int) -> None:
-        self.done = done
-
-    def finish(self, ok: bool) -> None:
-        pass
 
 
 def test_a_folder_holding_a_fifo_a_socket_or_a_device_is_refused_before_any_byte(

@@ -63,6 +63,23 @@ class FarFolders:
             await self.orch.arun(env, command=f"chmod -R u+rwx {path}; rm -rf {path}")
 
 
+class Recorded:
+    """A Progress that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        self.total = total
+
+    def update(self, done: int) -> None:
+        self.done = done
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
 class CancelAt:
     """A progress that cancels the copy's task once `at` bytes have gone by: `seen` is the
     last count it was given, `fired` the monotonic time it cancelled."""
