@@ -142,8 +142,11 @@ class Relay:
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as exc:
-                if exc.errno not in _FULL:
-                    raise  # the socket closed (close()), or something no pause can mend
+                if sock.fileno() == -1:
+                    return  # closed (close())
+                if exc.errno not in _FULL:  # that client went before it was taken
+                    await asyncio.sleep(0.01)  # (ECONNABORTED, …); never a busy loop
+                    continue
                 if not full:
                     self.outcome.waiting(f"{exc.strerror or exc} ({len(self.clients)} "
                                          f"connections carried)")
