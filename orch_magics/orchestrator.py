@@ -97,8 +97,11 @@ class Orchestrator(RunManagement, FilesAndPorts):
         """The configuration; one found automatically (none given, nor loaded by name) is
         found and read again when that would read other files, or they changed (config13:
         a notebook kept the first one it read, where each `orch` reads the files anew)."""
-        if self._config is None or (self._found is not None and self._found != _found_now()):
-            self._found = _found_now()
+        if self._config is not None and self._found is None:
+            return self._config  # given, or loaded by name
+        found = _found_now()  # once: the files' stats are this property's only I/O
+        if self._config is None or found != self._found:
+            self._found = found
             self._config = load_config()
         return self._config
 

@@ -22,7 +22,8 @@ LIVE_LINES = 40
 LIVE_BYTES = 64 << 10
 
 
-def _size(line: str) -> int:
+def line_size(line: str) -> int:
+    """The bytes a kept line takes in a cell, its newline included."""
     return len(line.encode("utf-8", "surrogateescape")) + 1
 
 
@@ -49,10 +50,10 @@ class FollowedInCell:
     def add(self, batch: list[str]) -> None:
         for line in batch:
             if self.head_open and self.written < self.lines and \
-                    self.head_size + _size(line) <= self.size:
+                    self.head_size + line_size(line) <= self.size:
                 print(line)
                 self.written += 1
-                self.head_size += _size(line)
+                self.head_size += line_size(line)
             else:
                 self.head_open = False
                 self._keep(line)
@@ -61,9 +62,9 @@ class FollowedInCell:
 
     def _keep(self, line: str) -> None:
         self.tail.append(line)
-        self.tail_size += _size(line)
+        self.tail_size += line_size(line)
         while len(self.tail) > self.lines or self.tail_size > self.size and len(self.tail) > 1:
-            self.tail_size -= _size(self.tail.popleft())
+            self.tail_size -= line_size(self.tail.popleft())
             self.left_out += 1
 
     def _note(self) -> str:

@@ -24,7 +24,7 @@ from ..orchestrator import Orchestrator
 from ..result import RunResult
 from ..text import some_of, table
 from . import transfer
-from .follow_view import FollowedInCell
+from .follow_view import FollowedInCell, line_size
 from .frontend import quiet, shows_live
 from .parser import takes_words
 
@@ -83,7 +83,7 @@ def _fits(lines: list[str]) -> int:
     """How many of the last `lines` fit in LOGS_LINES and LOGS_BYTES (one at least)."""
     kept, size = 0, 0
     for line in reversed(lines[-LOGS_LINES:]):
-        size += len(line.encode("utf-8", "surrogateescape")) + 1
+        size += line_size(line)
         if size > LOGS_BYTES and kept:
             break
         kept += 1
