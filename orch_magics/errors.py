@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 from .redaction import redact
@@ -69,7 +70,7 @@ class ConfigError(OrchError):
             shown, caret = _excerpt(self.source_line, self.column)
             text += f"\n    {shown}"
             if caret is not None:
-                text += "\n    " + " " * caret + "^"
+                text += "\n    " + _pad(shown[:caret]) + "^"
         return text
 
 
@@ -86,6 +87,14 @@ def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
     shown = ("…" if start else "") + line[start:start + EXCERPT] + (
         "…" if start + EXCERPT < len(line) else "")
     return shown, None if column is None else at - start + (1 if start else 0)
+
+
+def _pad(before: str) -> str:
+    """Blank space as wide on a terminal as `before`: its tabs kept, a wide character two
+    columns, a combining mark none, so the caret stands under the column it names."""
+    return "".join(
+        "\t" if ch == "\t" else "" if unicodedata.combining(ch)
+        else "  " if unicodedata.east_asian_width(ch) in "WF" else " " for ch in before)
 
 
 class UnknownArgument(ConfigError, TypeError):
