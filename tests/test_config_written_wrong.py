@@ -537,3 +537,34 @@ def test_a_sudo_user_a_placeholder_leaves_empty_is_refused_before_the_run(
         orch.run("a", command="id")
     assert str(err.value).endswith("user: '{{env:ORCH_T_EMPTY}}' gave nothing: set it, or "
                                    "leave the key out for the default"), str(err.value)
+
+
+
+@pytest.mark.parametrize("before, pad", [
+    ("日本語", "      "),  # each wide character takes two columns on a terminal
+    ("a\tb", " \t "),  # the tab is kept, so both lines reach the same tab stop
+    ("e\u0301e", "  "),  # a combining accent takes none
+])
+def test_the_caret_stands_under_the_key_after_tabs_and_wide_characters(before: str,
+                                                                       pad: str) -> None:
+    head, tail = '  web: {command: "', '", '
+    err = error_of(f"services:\n{head}{before}{tail}stdin_mod: x}}\n")
+    shown, caret = str(err).splitlines()[-2:]
+    assert shown == f"    {head}{before}{tail}stdin_mod: x}}"
+    assert caret == "    " + " " * len(head) + pad + " " * len(tail) + "^"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("services:\n  web:\n    command: x\n    filters:\n      - typ: grep\n        pattern: a\n",
+     "conf.yaml:5:9: unknown key 'typ' in a filter (did you mean 'type'?)"),
+    ("services:\n  web:\n    command: x\n    protected: true\n",
+     "conf.yaml:4:5: 'protected' is an environment's key, not services.web's: write it under "
+     "environments.NAME"),
+    ("environments:\n  p:\n    layers: []\n    stdin_mode: streaming\n",
+     "conf.yaml:4:5: 'stdin_mode' is a service's key, not environments.p's: write it under "
+     "services.NAME"),
+    ("services:\n  web:\n    command: x\n    x_note: hi\n",
+     "conf.yaml:4:5: unknown key 'x_note' in services.web (did you mean 'x-note'?)"),
+])
+def test_a_key_in_the_wrong_place_or_spelt_near_a_rule_is_said_so(text: str, said: str) -> None:
+    assert str(error_of(text)).splitlines()[0] == said

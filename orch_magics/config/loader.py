@@ -165,6 +165,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
+            _misplaced(key, _SERVICE_KEYS, "a service's", "services", path, src)
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
                             at_key=True, suggestion=key_hint(key, allowed))
     layers_raw = raw.get("layers")
@@ -280,6 +281,9 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     if not isinstance(raw, dict):
         raise src.error(path, f"service {name!r} must be a mapping with at least a 'command'")
     raw = dict(raw)
+    for key in raw:
+        _misplaced(key, ("layers", *GUARDRAIL_KEYS), "an environment's", "environments", path,
+                   src)
     filters_raw = _or_empty(raw.pop("filters", None), [])
     if not isinstance(filters_raw, list):
         raise src.error(path + ("filters",), f"services.{name}.filters must be a list")
@@ -301,6 +305,20 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     return service
 
 
+#: A service's keys, said as such when written in an environment (`command:` under `prod:`).
+_SERVICE_KEYS = ("command", "argv", "stdin_mode", "stdout_mode", "filters", "environment",
+                 "pre_commands", "post_commands", "working_dir")
+
+
+def _misplaced(key: str, theirs: Iterable[str], whose: str, section: str, path: Path_,
+               src: Source) -> None:
+    """Refuse a key of the other section (`protected:` under a service) saying where it goes,
+    where "unknown key" would have the user look for a typo."""
+    if key in theirs:
+        raise src.error(path + (key,), f"{key!r} is {whose} key, not {describe_path(path)}'s: "
+                                       f"write it under {section}.NAME", at_key=True)
+
+
 def _replace_stdout_file(service: Service) -> Service:
     return replace(service, stdout_file="{service}-{timestamp}.out")
 
@@ -310,11 +328,20 @@ def _filter(raw: Any, path: Path_, src: Source) -> Any:
         raise src.error(path, "a filter must be a mapping like {type: grep, pattern: ERROR}")
     type_ = raw.get("type")
     if type_ is None:
+        _type_misspelt(raw, path, src)
         raise src.error(path, f"a filter needs a 'type' (one of {', '.join(FILTER_KINDS)})")
     if not isinstance(type_, str) or type_ not in FILTER_KINDS:
         raise _unknown_type(src, path + ("type",), "filter", type_, list(FILTER_KINDS))
     options = {k: v for k, v in raw.items() if k != "type"}
     return build_dataclass(FILTER_KINDS[type_], options, path, src)
+
+
+def _type_misspelt(raw: dict[Any, Any], path: Path_, src: Source) -> None:
+    """A filter with no `type` but a key spelt near it (`typ: grep`): that key is the slip."""
+    for key in raw:
+        if isinstance(key, str) and key != "type" and key_hint(key, ("type",)) == "type":
+            raise src.error(path + (key,), f"unknown key {key!r} in a filter", at_key=True,
+                            suggestion="type")
 
 
 def _unknown_type(src: Source, path: Path_, what: str, value: Any, known: list[str]

@@ -139,6 +139,8 @@ def key_hint(key: str, known: Iterable[str]) -> str | None:
     keys = [k for k in known if isinstance(k, str)]
     if not isinstance(key, str):
         return None
+    if key[:2] in ("x_", "x.", "X-", "X_"):  # an extension key (a note, an anchor) spelt wrong
+        return "x-" + key[2:]
     near = did_you_mean(key, keys)
     if near is not None:
         return near
