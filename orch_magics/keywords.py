@@ -49,10 +49,12 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
 
                 meant = _MEANT.get((called, word.lower()), _MEANT.get(("", word.lower())))
                 hint = meant if meant in names else did_you_mean(word, names - {"self"})
-                raise UnknownArgument(f"{called}() takes no argument {word!r}"
-                                      + (f" (did you mean {hint}=?)" if hint
-                                         else _service_setting(word, names)
-                                         if called in _RUNS_A_SERVICE else ""))
+                unknown = UnknownArgument(f"{called}() takes no argument {word!r}"
+                                          + (f" (did you mean {hint}=?)" if hint
+                                             else _service_setting(word, names)
+                                             if called in _RUNS_A_SERVICE else ""))
+                unknown.suggestion = hint  # for code that offers it (the text has it already)
+                raise unknown
         if "environment" in names and "self" in names and len(args) < 2 \
                 and "environment" not in given \
                 and isinstance(given.get("env"), str):  # `run(env="prod", …)`

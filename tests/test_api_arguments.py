@@ -62,11 +62,15 @@ def test_orchestrator_refuses_anything_else_at_once(given: object) -> None:
 
 @pytest.mark.parametrize("given", [5, ["a.yaml"], ("a.yaml", "b.yaml"), None, b"a.yaml"],
                          ids=["int", "list", "tuple", "none", "bytes"])
-def test_load_config_refuses_what_is_not_a_path(given: object) -> None:
-    """Before: TypeError: expected str, bytes or os.PathLike object, not list."""
+def test_load_config_refuses_what_is_not_a_path(given: object, cfg: Path) -> None:
+    """Before: TypeError: expected str, bytes or os.PathLike object, not list. The
+    Orchestrator's `load` says its own call too (config13: it named load_config only)."""
     with pytest.raises(ConfigError) as err:
         load_config(given)  # type: ignore[arg-type]
     assert "\n" not in str(err.value) and "load_config('a.yaml', 'b.yaml')" in str(err.value)
+    with Orchestrator(cfg) as orch, pytest.raises(ConfigError) as err:
+        orch.load(given)  # type: ignore[arg-type]
+    assert "orch.load('a.yaml', 'b.yaml')" in str(err.value)
 
 
 BAD_STDIN = [5, 3.5, object(), True]
@@ -540,7 +544,13 @@ def test_a_misspelt_keyword_of_the_other_public_calls_says_the_one_meant(
                                                              "'cdw' (did you mean cwd=?)"),
         (lambda: load_config_text("environments: {}", nmae="x"), "load_config_text() takes no "
                                                                   "argument 'nmae' (did you mean "
-                                                                  "name=?)")]
+                                                                  "name=?)"),
+        # config13: the loaded Config's own lookups were Python's bare TypeError
+        (lambda: load_config(str(cfg)).environment(nme="local"), "environment() takes no "
+                                                                  "argument 'nme' (did you mean "
+                                                                  "name=?)"),
+        (lambda: load_config(str(cfg)).service(nam="mark"), "service() takes no argument 'nam' "
+                                                            "(did you mean name=?)")]
     with Orchestrator(cfg) as orch:
         live = orch.start("local", command="sleep 0.3")
         result = orch.run("local", command="echo hi")
@@ -552,6 +562,7 @@ def test_a_misspelt_keyword_of_the_other_public_calls_says_the_one_meant(
             with pytest.raises(ConfigError) as info:
                 call()
             assert str(info.value) == said and isinstance(info.value, TypeError)
+            assert info.value.suggestion == said.split("mean ")[1].split("=")[0]
         assert live.wait(timeout=5).ok and result.label(width=9)
 
 

@@ -21,8 +21,9 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
     explicit = list(explicit)
     wrong = [p for p in explicit if not isinstance(p, (str, os.PathLike))]
     if wrong:
-        raise ConfigError(f"load_config takes file paths, one per argument "
-                          f"(load_config('a.yaml', 'b.yaml')), not {type(wrong[0]).__name__}")
+        raise ConfigError(f"config files are given as paths, one per argument "
+                          f"(load_config('a.yaml', 'b.yaml'), orch.load('a.yaml', 'b.yaml'), "
+                          f"or *paths), not {type(wrong[0]).__name__}")
     cwd = _checked_cwd(cwd)
     if explicit:
         return _once(explicit, cwd)

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 TOP_KEYS = ("environments", "services", "secrets", "audit", "inventory")
 
+#: The loaded Config's lookups (`environment(nme=…)`) refuse a misspelt keyword as the API's
+#: calls do; checked here, as model.py may not import keywords (keywords reads the model).
+keywords_checked(Config)
+
 
 @keywords_checked
 def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None
