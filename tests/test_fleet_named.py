@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -106,6 +107,28 @@ def test_states_are_counted_in_one_order_whichever_target_came_first(
     result = orch.stop("mixed")
     assert isinstance(result, FleetResult) and result.summary() == "3 targets: 1 failed, 2 stopped"
     assert_nothing_left(ssh_fleet)
+
+def test_a_target_whose_host_does_not_answer_is_starting_not_running(
+        ssh_fleet: SSHFleet) -> None:
+    """browser14: a target whose hop hung (a host that takes the connection and says
+    nothing) counted as `running` in ps and the live table, where no process was there."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.2.9", ssh_fleet.port))
+        silent.listen()
+        hosts = '["127.0.1.1", "127.0.2.9"]'
+        orch = Orchestrator(load_config_text(config(ssh_fleet, hosts=hosts)))
+        try:
+            live = orch.start("web", "sleepy", name="half")
+            assert isinstance(live, LiveFleet)
+            wait_for(lambda: live.counts() == {"starting": 1, "running": 1}, live.counts)
+            assert live.fleet.rows["127.0.2.9"].state == "starting"
+            [row] = [info for info in orch.ps() if info.name == "half"]
+            assert row.state == "fleet: 1 starting, 1 running"
+            assert orch.stop("half").summary() == "2 targets: 2 stopped"
+        finally:
+            orch.close()
+    assert_nothing_left(ssh_fleet)
+
 
 def test_logs_say_how_each_target_ended(orch: Orchestrator, ssh_fleet: SSHFleet) -> None:
     """fleets16: a target that never started (a changed host key) left no line in `logs

@@ -31,7 +31,7 @@ from ..stdin import StdinSource
 from .lookup import recordable
 from .named import NamedFleet
 from .options import FleetOptions
-from .result import STATES, FleetResult
+from .result import LIVE_STATES, STATES, FleetResult
 from .rows import TargetRow
 from .runner import FleetRun
 from .stdin import SharedStdin
@@ -288,7 +288,7 @@ class LiveFleet:
     def counts(self) -> dict[str, int]:
         """How many targets are in each state now (queued, running, ok, failed, …)."""
         states = [row.state for row in list(self.fleet.rows.values())]
-        return {s: states.count(s) for s in ("queued", "running", *STATES) if s in states}
+        return {s: states.count(s) for s in (*LIVE_STATES, *STATES) if s in states}
 
     @property
     def state(self) -> str:

@@ -11,7 +11,7 @@ from ..named_runs import RunInfo
 from ..sinks.lines import CutLine
 from ..sinks.ring import RingBuffer
 from .lines import LabelledLines
-from .result import STATES, cause
+from .result import LIVE_STATES, STATES, cause
 
 if TYPE_CHECKING:  # api.py imports this module
     from ..result import RunResult
@@ -47,7 +47,7 @@ class NamedFleet:
     def row_changed(self, row: TargetRow) -> None:
         """A target that ended says how, labelled, as a single named run's log says it
         (fleets16: a host that never started, or exit 3, left no line in `logs NAME`)."""
-        if row.result is not None and row.state not in ("queued", "running"):
+        if row.result is not None and row.state not in LIVE_STATES:
             self.logs.add("stderr", [f"{row.label} | orch: {_end_words(row.result, row.state)}"])
 
     def add(self, is_err: bool, lines: list[str]) -> None:

@@ -24,7 +24,10 @@ from ..text import bytes_shown, columns, cut, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
+#: How a target ended.
 STATES = ("ok", "failed", "stopped", "skipped")
+#: A target's states before it ends, in order.
+LIVE_STATES = ("queued", "starting", "running")
 #: What `rows()` gives for each target, and the columns of `to_dataframe()` (label: its index).
 ROW_KEYS = ("label", "state", "returncode", "duration", "stdout_bytes", "stderr_bytes", "cause",
             "last_line", "audit_id")

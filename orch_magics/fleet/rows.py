@@ -41,7 +41,7 @@ class TargetRow:
         self.shows = min(tail, ROW_LINES)
         self._keep = max(self.shows, LAST_LINES)
         self._ended = 0  # lines ended so far, shown or not
-        self.state = "queued"
+        self._state = "queued"
         self.started: float | None = None
         self.ended: float | None = None
         self.bytes = 0
@@ -59,8 +59,16 @@ class TargetRow:
             return 0.0
         return (self.ended or time.monotonic()) - self.started
 
+    @property
+    def state(self) -> str:
+        """queued, starting (its hops still connecting: no process yet, as a single run's
+        cell says; browser14), running, then how it ended (`fleet.result.STATES`)."""
+        if self._state == "running" and (self.run is None or self.run.handle is None):
+            return "starting"
+        return self._state
+
     def set(self, state: str) -> None:
-        self.state = state
+        self._state = state
         now = time.monotonic()
         if state == "running":
             self.started = now

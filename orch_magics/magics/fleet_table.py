@@ -44,7 +44,7 @@ from .presenters import KERNEL_GONE
 
 #: Rows the table shows at most (the counts cover every target).
 MAX_ROWS = 50
-_ORDER = {"running": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
+_ORDER = {"running": 0, "starting": 0, "failed": 1, "stopped": 2, "skipped": 3, "queued": 4, "ok": 5}
 _ENDED = ("ok", "failed", "stopped", "skipped")
 #: The first column holds a row's label, why it failed or its last line, and, opened, its
 #: output: the width the short columns leave (browser11: output in the label's narrow column
