@@ -27,11 +27,10 @@ from .arguments import (
     checked_resolver,
 )
 from .audit import AuditLog
-from .config.files import find_config_files
+from .config.freshness import Stamp, stamp
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
-from .errors import ConfigError
 from .fleet.options import FleetOptions
 from .guard import check_allowed
 from .keywords import keywords_checked
@@ -77,7 +76,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
         `restart_backoff`: the first and the longest delay between automatic restarts."""
         self._config = checked_config(config)
         #: Of a configuration found automatically: what was found, to tell when to read again.
-        self._found: tuple[tuple[str, int, int], ...] | None = None
+        self._found: Stamp | None = None
         self._resolver_factory = checked_resolver(resolver_factory) or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
@@ -99,16 +98,18 @@ class Orchestrator(RunManagement, FilesAndPorts):
         a notebook kept the first one it read, where each `orch` reads the files anew)."""
         if self._config is not None and self._found is None:
             return self._config  # given, or loaded by name
-        found = _found_now()  # once: the files' stats are this property's only I/O
+        read = self._config.inventories if self._config is not None else ()
+        found = stamp(read)  # once: the files' stats are this property's only I/O
         if self._config is None or found != self._found:
-            self._found = found
             self._config = load_config()
+            self._found = found if self._config.inventories == read else stamp(
+                self._config.inventories)  # fleets17: an edited inventory is read again too
         return self._config
 
     def load(self, *files: str | os.PathLike[str]) -> Config:
         """Replace the configuration (files found automatically when none are given)."""
         self._config = load_config(*files)
-        self._found = None if files else _found_now()
+        self._found = None if files else stamp(self._config.inventories)
         return self._config
 
     def plan(self, environment: str, service: str | None = None, *,
@@ -380,20 +381,3 @@ class Orchestrator(RunManagement, FilesAndPorts):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _found_now() -> tuple[tuple[str, int, int], ...]:
-    """The config files automatic finding reads now, with their change times and sizes
-    (empty when it finds none: reading then says why)."""
-    try:
-        paths = find_config_files()
-    except ConfigError:
-        return ()
-    found = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            found.append((os.fspath(path), 0, -1))
-        else:
-            found.append((os.fspath(path), st.st_mtime_ns, st.st_size))
-    return tuple(found)

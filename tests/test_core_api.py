@@ -76,3 +76,57 @@ def test_a_config_found_on_its_own_is_read_again_when_it_changes(
         assert orch.run("local", "u").stdout == "u\n"  # the other project's file
         orch.load(str(one / "orch.yaml"))  # a file named is kept, wherever one stands
         assert orch.run("local", "t").stdout == "t\n"
+
+
+def test_an_inventory_and_its_vars_are_read_again_when_they_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleets17/config14: a notebook kept the hosts of the inventory it first read (and their
+    group_vars), where `orch ls` in the same folder showed the new ones."""
+    from orch_magics import Orchestrator
+    from orch_magics.fleet.targets import expand
+
+    (tmp_path / "hosts.ini").write_text("[web]\nh1\nh2\n")
+    (tmp_path / "orch.yaml").write_text("inventory: hosts.ini\nenvironments: {web: "
+                                        "[ssh group:web]}\naudit: {enabled: false}\n")
+    monkeypatch.chdir(tmp_path)
+
+    def targets(orch: Orchestrator) -> list[tuple[str, int | None]]:
+        return [(t.label, t.layers[0].config.port)
+                for t in expand(orch.config.environment("web").layers)]
+
+    with Orchestrator() as orch:
+        assert targets(orch) == [("h1", None), ("h2", None)]
+        (tmp_path / "hosts.ini").write_text("[web]\nh1\nh3\n")
+        assert targets(orch) == [("h1", None), ("h3", None)]
+        (tmp_path / "group_vars" / "web").mkdir(parents=True)  # a folder of files, made later
+        (tmp_path / "group_vars" / "web" / "port.yml").write_text("ansible_port: 2222\n")
+        assert targets(orch) == [("h1", 2222), ("h3", 2222)]
+        (tmp_path / "group_vars" / "web" / "port.yml").write_text("ansible_port: 22000\n")
+        assert targets(orch) == [("h1", 22000), ("h3", 22000)]
+
+
+def test_a_config_saved_broken_or_taken_away_is_refused_at_every_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config14 F1 (high): the first run after a broken save said the error, the next one ran
+    the config read before it (a `protected: true` saved with a typo beside it went
+    unconfirmed); the same after the file was removed. Once fixed, the new file is read."""
+    from orch_magics import ConfigError, Orchestrator
+
+    conf = tmp_path / "orch.yaml"
+    conf.write_text("environments: {prod: []}\nservices: {s: {command: 'echo s'}}\n"
+                    "audit: {enabled: false}\n")
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator() as orch:
+        assert orch.run("prod", "s").stdout == "s\n"
+        conf.write_text("environments: {prod: {protected: true, layers: []}}\n"
+                        "services: {s: {comand: 'echo s'}}\naudit: {enabled: false}\n")
+        for _ in range(3):
+            with pytest.raises(ConfigError, match="unknown key 'comand'"):
+                orch.run("prod", "s")
+        conf.unlink()
+        for _ in range(2):
+            with pytest.raises(ConfigError, match="no configuration found"):
+                orch.run("prod", "s")
+        conf.write_text("environments: {prod: []}\nservices: {t: {command: 'echo t'}}\n"
+                        "audit: {enabled: false}\n")
+        assert orch.run("prod", "t").stdout == "t\n"
