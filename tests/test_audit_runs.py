@@ -778,3 +778,18 @@ def test_an_end_record_that_cannot_be_written_is_said_by_the_result(tmp_path: Pa
     assert repr(res).endswith("; its end is not in the audit log>"), repr(res)
     with Orchestrator(load_config_text(config(tmp_path / "other.jsonl"))) as orch:
         assert orch.run("local", command="true").audit_error is None
+
+
+@pytest.mark.parametrize("action", [[], ["verify"]], ids=["list", "verify"])
+def test_a_found_config_with_a_mistake_is_said_not_swapped_for_the_default_log(
+        tmp_path: Path, action: list[str]) -> None:
+    """config14 F4: with a typo anywhere in ./orch.yaml, `orch audit` listed (and `verify`
+    certified) the default log, not the configured audit.path, and said nothing."""
+    log = tmp_path / "custom.jsonl"
+    (tmp_path / "orch.yaml").write_text(config(log).replace("command:", "comand:", 1))
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    audit = subprocess.run([sys.executable, "-m", "orch_magics.cli", "audit", *action],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert audit.returncode != 0 and audit.stdout == ""
+    assert f"{tmp_path / 'orch.yaml'}:" in audit.stderr and "'comand'" in audit.stderr
+    assert not (tmp_path / "state").exists()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..argtypes import count
 from ..audit import default_audit_path, verify
+from ..config.files import NoConfig
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
 from ..text import table
@@ -47,9 +48,7 @@ def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
         return str(args.file)
     try:
         settings = load().audit
-    except ConfigError:
-        if args.config or args.demo:
-            raise  # a config was named: its mistakes are worth saying
+    except NoConfig:  # none here: the log is the user's own
         return default_audit_path()
     return settings.path or default_audit_path()
 

@@ -13,9 +13,8 @@ from typing import Any
 from IPython import get_ipython
 
 from ..audit.query import HEADER, audited_runs, environment_hint
-from ..config.files import demo_config_files
+from ..config.files import NoConfig, demo_config_files
 from ..config.model import AuditSettings
-from ..errors import ConfigError
 from ..fleet import FleetResult, LiveFleet, describe, expand
 from ..lifecycle import NamedRun
 from ..live import LiveRun
@@ -65,8 +64,8 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
     log, or the user's own when no configuration can be loaded (as `orch audit` reads it)."""
     try:
         settings, known = orch.config.audit, list(orch.config.environments)
-    except ConfigError:  # none found, or ./orch.yaml broken: the log is the user's all the same
-        settings, known = AuditSettings(), []
+    except NoConfig:  # none found: the log is the user's own (a found file with a mistake is
+        settings, known = AuditSettings(), []  # said: it may set audit.path; config14)
     found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
                          last=args.tail)
     if args.json:
