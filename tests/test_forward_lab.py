@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -239,3 +240,44 @@ def test_the_magic_forwards_to_the_fleet_target_its_limit_names(ssh_lab, inner_h
     started = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])
     assert (started["target"], started["front_end"]) == ("orch-inner", "magic")
     assert f"· audit {started['id']}" in listed  # the line said when it opened
+
+
+ONE_SHOT = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+conn, _ = server.accept()  # one connection, as nc -l or a remote debugger takes
+conn.sendall(b"ready\\n")
+line = conn.makefile("rb").readline()
+conn.sendall(b"got: " + line)
+print("served", line, flush=True)
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_listener_of_one_connection_serves_the_first_client(orch, ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    """files13 F1: opening a forward checked the target with a connection it closed at once,
+    which used up a listener of one connection (`nc -l`, a remote debugger, which read that
+    end of file as "quit"): the user's connection was refused. That connection is now the
+    first client's, the target's first words included."""
+    port = free_port()
+    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
+    server = subprocess.Popen([*netns, sys.executable, "-c", ONE_SHOT, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        fwd = orch.forward(env, port)
+        time.sleep(0.5)
+        assert server.poll() is None  # the check took nothing from it
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            stream = client.makefile("rwb")
+            assert stream.readline() == b"ready\n"
+            stream.write(b"hello\n")
+            stream.flush()
+            assert stream.readline() == b"got: hello\n"
+        assert server.stdout.readline() == "served b'hello\\n'\n"
+        assert server.wait(10) == 0
+        fwd.close()
+    finally:
+        server.kill()
+        server.wait()

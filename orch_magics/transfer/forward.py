@@ -35,7 +35,7 @@ from ..layers.names import check_target_name
 from ..plan import RunPlan
 from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
-from .relay import Connect, Relay
+from .relay import Connect, Reader, Relay, Writer
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
 #: relay.WATCH_EVERY s while it carries some): longer than a stop's, as bulk data may be
@@ -352,17 +352,22 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
     else:
         raise ForwardError(f"{node.label} cannot forward ports")
     health.via = via
-    await _probe(connect, host, port, via)
+    first = await _probe(connect, host, port, via)
     silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
         node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
-    relay = Relay(connect, health, silent)
-    return await _listening(relay.listen("127.0.0.1", local), local), via
-
-
-async def _probe(connect: Connect, host: str, port: int, via: str) -> None:
-    """Connect once to host:port from `via`; a refusal is a clear error now."""
+    relay = Relay(connect, health, silent, first)
     try:
-        _reader, writer = await connect()
+        return await _listening(relay.listen("127.0.0.1", local), local), via
+    except BaseException:
+        relay.close()  # and with it the connection the probe made
+        raise
+
+
+async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Reader, Writer]:
+    """Connect once to host:port from `via`: a refusal is a clear error now; the connection
+    is kept for the first client (Relay)."""
+    try:
+        return await connect()
     except OrchError:
         raise
     except (asyncio.TimeoutError, TimeoutError):
@@ -371,7 +376,6 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> None:
     except Exception as exc:
         raise ForwardError(f"{address(host, port)} is not reachable from {via}: "
                            f"{reason(exc)}") from None
-    writer.close()
 
 
 async def _listening(opening: Awaitable[Relay], local: int) -> Relay:

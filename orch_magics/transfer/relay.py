@@ -23,6 +23,8 @@ class Reader(Protocol):
 
     async def read(self, n: int = -1) -> bytes: ...
 
+    def at_eof(self) -> bool: ...
+
 
 class Writer(Protocol):
     """The writing half of a connection: asyncio's StreamWriter or asyncssh's SSHWriter."""
@@ -36,6 +38,8 @@ class Writer(Protocol):
     def write_eof(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
 
 
 #: Opens the far side of one client's connection (raises when it cannot).
@@ -115,8 +119,12 @@ class Relay:
     """Listens on one local port and joins each client to `connect()`; `close` stops listening
     and cuts every connection still open."""
 
-    def __init__(self, connect: Connect, outcome: Outcome, silent: Silent | None = None) -> None:
+    def __init__(self, connect: Connect, outcome: Outcome, silent: Silent | None = None,
+                 first: tuple[Reader, Writer] | None = None) -> None:
+        """`first`: a connection to the target already made (the check at opening), which the
+        first client gets instead of a new one (see `_taken`)."""
         self.connect = connect
+        self.first = first
         self.outcome = outcome
         self.silent = silent
         self.sock: socket.socket | None = None
@@ -188,7 +196,7 @@ class Relay:
         clean = False
         try:
             try:
-                theirs = await self.connect()
+                theirs = self._taken() or await self.connect()
             except Exception as exc:  # noqa: BLE001 - told to the outcome; this client ends
                 self.outcome.failed(exc)
                 return
@@ -200,11 +208,26 @@ class Relay:
                     with contextlib.suppress(Exception):
                         _end(end, clean)
 
+    def _taken(self) -> tuple[Reader, Writer] | None:
+        """The connection made at opening, while the target has not ended it: a listener
+        that takes one connection (`nc -l`, a remote debugger) serves the first client, not
+        the check, which would have used it up (files13: a debuggee read the check's end of
+        file as "quit")."""
+        first, self.first = self.first, None
+        if first is not None and (first[0].at_eof() or first[1].is_closing()):  # ended, or
+            # its way dropped since (a new connection goes over the way as it is now)
+            _end(first[1], False)
+            return None
+        return first
+
     def get_port(self) -> int:
         assert self.sock is not None
         return int(self.sock.getsockname()[1])
 
     def close(self) -> None:
+        if self.first is not None:  # no client came for it
+            _end(self.first[1], False)
+            self.first = None
         if self._accepting is not None:
             self._accepting.cancel()
         if self.sock is not None:
