@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol, get_args
 
 from ._loop import BackgroundLoop, detached, refuse_on_loop, result_of, started
+from .config.files import NoConfig
 from .config.model import Service
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
@@ -51,6 +52,8 @@ def _note_cut_short(why: str) -> None:
 when_cut_short(_note_cut_short)
 #: Bytes of each stream a named run's RunResult keeps (the log file holds the rest).
 DEFAULT_CAPTURE_LIMIT = 4 << 20
+#: Seconds between two tries of a restart waiting for the config files to read again.
+CONFIG_RETRY = 2.0
 #: Starts a run on the loop: the Orchestrator's `begin`.
 Begin = Callable[[RunPlan, RunOptions], Run]
 
@@ -284,13 +287,10 @@ class Supervisor:
                 result = await self._outcome(attempt)
                 if not await self._restart_due(result):
                     return
-                self.restarts += 1
-                try:
-                    attempt = self._new_attempt()
-                except Exception as exc:  # refused (the audit log cannot be written, …)
-                    self.restarts -= 1
-                    self._note(f"{self.name}: restart refused: {mask_text(str(exc))}")
+                next_attempt = await self._attempted()
+                if next_attempt is None:
                     return
+                attempt = next_attempt
         finally:
             self._ended()
 
@@ -342,6 +342,37 @@ class Supervisor:
         finally:
             self.waiting = False
 
+    async def _attempted(self) -> NamedRun | None:
+        """The next attempt, or None when it is refused (the audit log cannot be written, the
+        environment is gone or now protected, …) or stopped. While the config files cannot
+        be read (a save with a mistake, the file moved away) it waits and tries again, said
+        once: the attempt is admitted under the config as it will be, never the one read
+        before (config14: any typo in the file ended the policy for good)."""
+        assert self._stop_event is not None
+        said = False
+        while True:
+            self.restarts += 1  # as the attempt sees it (its stdin is sent again or not)
+            try:
+                return self._new_attempt()
+            except Exception as exc:
+                self.restarts -= 1
+                if not _unreadable(exc):
+                    self._note(f"{self.name}: restart refused: {mask_text(str(exc))}")
+                    return None
+                if not said:
+                    self._note(f"{self.name}: restart waits until the config can be read: "
+                               f"{mask_text(str(exc))}")
+                    said = True
+            self.waiting = True
+            try:
+                await asyncio.wait_for(self._stop_event.wait(), CONFIG_RETRY)
+                self._note(f"{self.name}: stopped while the restart waited: no restart")
+                return None
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self.waiting = False
+
     def _note(self, text: str, *, told: bool = True) -> None:
         """Into the logs and, `told`, to the followers."""
         log.debug("%s", text)
@@ -350,3 +381,10 @@ class Supervisor:
             follower.noted(f"orch: {text}")
         if self.log_file is not None:
             self.log_file.note(text)
+
+
+def _unreadable(exc: BaseException) -> bool:
+    """Whether `exc` says the config files cannot be read now (a mistake at a file's line, or
+    none found), which an edit fixes, rather than refusing the run."""
+    return isinstance(exc, NoConfig) or isinstance(exc, ConfigError) and \
+        exc.file is not None and exc.line is not None

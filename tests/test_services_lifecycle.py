@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, OrchError, Orchestrator, load_config_text
+from orch_magics import ConfigError, OrchError, Orchestrator, lifecycle, load_config_text
 from orch_magics.lifecycle import RestartPolicy
 from orch_magics.process.events import Stdout
 
@@ -573,3 +573,40 @@ def test_automatic_restarts_stop_once_a_load_removed_the_environment(tmp_path: P
         wait_for(lambda: "restart refused" in orch.logs("loop"))
         assert "restart refused: unknown environment 'local'" in orch.logs("loop")
         assert orch.status("loop").restarts < 10
+
+
+def test_an_automatic_restart_waits_while_the_config_cannot_be_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config14 F2: a typo anywhere in a found orch.yaml (a save mid-edit) ended a restart
+    policy for good ("restart refused"). The restart now waits until the file reads again,
+    said once, and is admitted under the config as it is then: never the one read before."""
+    conf = tmp_path / "orch.yaml"
+    good = ("environments: {local: []}\nservices:\n  flaky: {command: 'echo attempt; sleep 0.3; "
+            "exit 3', restart: on-failure, max_restarts: 2}\naudit: {enabled: false}\n")
+    conf.write_text(good)
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(log_dir=tmp_path / "logs", restart_backoff=(0.05, 0.05)) as orch:
+        orch.start("local", "flaky", name="f")
+        conf.write_text(good.replace("services:\n", "services:\n  other: {comand: x}\n"))
+        wait_for(lambda: "restart waits until the config can be read" in orch.logs("f"))
+        assert f"{conf}:3:" in orch.logs("f") and "'comand'" in orch.logs("f")
+        time.sleep(2 * lifecycle.CONFIG_RETRY + 0.5)
+        assert orch.status("f").state == "restarting"  # still waiting, said once
+        assert orch.logs("f").count("restart waits") == 1 and orch.status("f").restarts == 0
+        conf.write_text(good)
+        wait_for(lambda: orch.status("f").restarts == 2 and orch.status("f").state == "failed")
+        assert orch.logs("f").count("attempt\n") == 3 and "restart refused" not in orch.logs("f")
+
+
+def test_a_restart_waiting_for_the_config_stops_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "orch.yaml"
+    conf.write_text("environments: {local: []}\naudit: {enabled: false}\n")
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(log_dir=tmp_path / "logs", restart_backoff=(0.05, 0.05)) as orch:
+        orch.start("local", command="sleep 0.3; exit 1", name="w", restart="always")
+        conf.write_text("environments: {local: []\n")  # YAML that does not parse
+        wait_for(lambda: "restart waits" in orch.logs("w"))
+        result = orch.stop("w")
+        assert result.returncode == 1 and orch.status("w").state == "failed"
+        assert "stopped while the restart waited: no restart" in orch.logs("w")
