@@ -281,3 +281,44 @@ def test_a_listener_of_one_connection_serves_the_first_client(orch, ssh_lab, env
     finally:
         server.kill()
         server.wait()
+
+
+GREETER = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+for n in range(1, 4):  # a server that greets, then drops a client silent for 1 s
+    conn, _ = server.accept()
+    conn.sendall(b"hello %d\\n" % n)
+    conn.settimeout(1)
+    try:
+        conn.sendall(b"got: " + conn.makefile("rb").readline())
+    except OSError:
+        conn.sendall(b"timeout, bye\\n")
+    conn.close()
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_first_client_after_the_target_dropped_the_check_gets_a_new_connection(  # type: ignore[no-untyped-def]
+        orch, ssh_lab, env: str) -> None:
+    """files13 F8: the check's connection, held for the first client, was handed over after
+    the target had timed it out: the user read `hello … timeout, bye` and a closed session."""
+    port = free_port()
+    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
+    server = subprocess.Popen([*netns, sys.executable, "-c", GREETER, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        fwd = orch.forward(env, port)
+        time.sleep(2)  # the server has greeted the check's connection and dropped it
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            stream = client.makefile("rwb")
+            assert stream.readline() == b"hello 2\n"
+            stream.write(b"hi\n")
+            stream.flush()
+            assert stream.readline() == b"got: hi\n"
+        fwd.close()
+    finally:
+        server.kill()
+        server.wait()

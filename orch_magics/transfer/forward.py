@@ -35,6 +35,7 @@ from ..layers.names import check_target_name
 from ..plan import RunPlan
 from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
+from .held import Held
 from .relay import Connect, Reader, Relay, Writer
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
@@ -355,7 +356,7 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
     first = await _probe(connect, host, port, via)
     silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
         node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
-    relay = Relay(connect, health, silent, first)
+    relay = Relay(connect, health, silent, Held(*first))
     try:
         return await _listening(relay.listen("127.0.0.1", local), local), via
     except BaseException:

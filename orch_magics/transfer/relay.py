@@ -12,7 +12,10 @@ import resource
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .held import Held
 
 #: Bytes read at once from either side.
 CHUNK = 1 << 18
@@ -120,9 +123,11 @@ class Relay:
     and cuts every connection still open."""
 
     def __init__(self, connect: Connect, outcome: Outcome, silent: Silent | None = None,
-                 first: tuple[Reader, Writer] | None = None) -> None:
+                 first: Held | None = None) -> None:
         """`first`: a connection to the target already made (the check at opening), which the
-        first client gets instead of a new one (see `_taken`)."""
+        first client gets instead of a new one: a listener that takes one connection
+        (`nc -l`, a remote debugger) serves that client, not the check, which would have
+        used it up (files13: a debuggee read the check's end of file as "quit")."""
         self.connect = connect
         self.first = first
         self.outcome = outcome
@@ -196,7 +201,8 @@ class Relay:
         clean = False
         try:
             try:
-                theirs = self._taken() or await self.connect()
+                first, self.first = self.first, None
+                theirs = (await first.take() if first else None) or await self.connect()
             except Exception as exc:  # noqa: BLE001 - told to the outcome; this client ends
                 self.outcome.failed(exc)
                 return
@@ -208,25 +214,13 @@ class Relay:
                     with contextlib.suppress(Exception):
                         _end(end, clean)
 
-    def _taken(self) -> tuple[Reader, Writer] | None:
-        """The connection made at opening, while the target has not ended it: a listener
-        that takes one connection (`nc -l`, a remote debugger) serves the first client, not
-        the check, which would have used it up (files13: a debuggee read the check's end of
-        file as "quit")."""
-        first, self.first = self.first, None
-        if first is not None and (first[0].at_eof() or first[1].is_closing()):  # ended, or
-            # its way dropped since (a new connection goes over the way as it is now)
-            _end(first[1], False)
-            return None
-        return first
-
     def get_port(self) -> int:
         assert self.sock is not None
         return int(self.sock.getsockname()[1])
 
     def close(self) -> None:
         if self.first is not None:  # no client came for it
-            _end(self.first[1], False)
+            self.first.close()
             self.first = None
         if self._accepting is not None:
             self._accepting.cancel()
