@@ -160,6 +160,11 @@ def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-
     try:
         fwd = orch.forward("here", server.server_address[1])
         assert fwd.via == "this machine" and fetch(fwd.port)
+        for wrong in (None, 1):  # files13: Python's AttributeError from inside orch
+            with pytest.raises(ForwardError, match="a forward is stopped by its id .str, such "
+                               f"as 'f1'. or the Forward itself, not {type(wrong).__name__}$"):
+                orch.forwards.stop(wrong)
+        assert orch.forwards.stop(fwd) is fwd and orch.forwards.list() == []  # the object too
     finally:
         server.shutdown()
 

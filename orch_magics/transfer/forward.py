@@ -176,8 +176,14 @@ class Forwards:
         with self._lock:
             return list(self._open.values())
 
-    def stop(self, forward_id: str) -> Forward:
-        """Close forward `forward_id` (did-you-mean when there is no such forward)."""
+    def stop(self, forward_id: str | Forward) -> Forward:
+        """Close forward `forward_id` (or the Forward itself; did-you-mean when there is no
+        such forward)."""
+        if isinstance(forward_id, Forward):
+            forward_id = forward_id.id
+        if not isinstance(forward_id, str):  # files13: None said "no attribute 'lower'"
+            raise ForwardError(f"a forward is stopped by its id (str, such as 'f1') or the "
+                               f"Forward itself, not {type(forward_id).__name__}")
         with self._lock:
             forward = self._open.pop(forward_id, None)
             known = list(self._open)
