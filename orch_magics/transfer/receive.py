@@ -171,6 +171,9 @@ class Receiver:
         size = self.header.size if self.header.kind == "file" else None
         if size is not None and self.received != size:
             raise TransferError(f"received {self.received} of {size} bytes")
+        if remote_sha is None:  # its hasher failed: no digest, which is not a mismatch
+            raise TransferError("the far end sent no sha256 of what it sent (its sha256sum "
+                                "or openssl failed), so the copy cannot be checked")
         if remote_sha != self.sha256:
             raise TransferError(f"sha256 mismatch: the remote side sent {remote_sha}, "
                                 f"{self.sha256} arrived")

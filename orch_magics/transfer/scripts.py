@@ -26,12 +26,23 @@ from ..process.command import Command
 from ..text import printable
 
 _PRELUDE = r"""
-say() {  # a problem, on one line: a newline in a name is sent as \001 (see `problems`)
-  printf 'orch-transfer: %s\n' "$(printf '%s' "$*" | tr '\n' '\001')" >&2; }
+say() {  # a problem, on one line: a newline in a name is sent as \001 (see `problems`);
+  # by the shell alone, so a far end that lacks a tool still says so (files13)
+  r=$* o= nl='
+'
+  while :; do case $r in *"$nl"*) o=$o${r%%"$nl"*}$(printf '\001') r=${r#*"$nl"};;
+    *) break;; esac; done
+  printf 'orch-transfer: %s\n' "$o$r" >&2; }
 fail() { say "$*"; exit 1; }
-if command -v openssl >/dev/null 2>&1; then hash="openssl dgst -sha256 -r"
+need() {  # every tool the copy runs there, said by name when one is missing (files13: no tar
+  # or stat was said as an empty reason, or as bytes lost)
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 ||
+    fail "$t is not installed at the far end (or not on its PATH, $PATH): a copy runs it there"
+  done; }
+if command -v openssl >/dev/null 2>&1 && openssl dgst -sha256 -r </dev/null >/dev/null 2>&1
+then hash="openssl dgst -sha256 -r"  # one that cannot start (a library gone) is passed over
 elif command -v sha256sum >/dev/null 2>&1; then hash=sha256sum
-else fail "sha256sum is not installed (coreutils or busybox)"; fi
+else fail "sha256sum is not installed at the far end (coreutils or busybox)"; fi
 absent() {  # $1 is not there as wanted: say why, "$2: $1" unless a folder on its way is
   # one this user may not search (which hides everything below it, not only its children)
   a=/ r=${1#/}; case $1 in /*) ;; *) a=.; r=$1;; esac
@@ -65,6 +76,7 @@ p=$(arg "$1"); p=$(home "${p%.}") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else absent "$p" "no such file or directory"; fi
+need stat cat tee; [ $k = f ] || need tar
 [ -r "$p" ] || fail "permission denied: $p"
 if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused, as a put does
   o=$(find "$p" -type s 2>/dev/null | head -n 1)
@@ -110,6 +122,7 @@ fi
 
 PUT_SCRIPT = _PRELUDE + r"""
 d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
+need dd stat mktemp mv chmod rm wc id; [ $k = f ] || need tar
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 left() {  # $1 is a link another user left in a sticky world-writable folder such as /tmp
@@ -222,6 +235,7 @@ if [ $k = f ]; then
   got=$(stat -c %s -- "$t/data" 2>/dev/null)
   [ "$got" = "$z" ] || fail "received ${got:-0} of $z bytes for $d"
 fi
+[ -n "$sum" ] || fail "hashing $d at the far end failed (its sha256sum or openssl)"
 [ "${sum%% *}" = "$want" ] || fail "sha256 mismatch for $d: sent $want, received ${sum%% *}"
 if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
   while IFS= read -r l; do
