@@ -110,7 +110,7 @@ def test_the_terminal_bar_fits_a_narrow_terminal() -> None:
 
     from orch_magics.transfer.progress import TerminalBar
 
-    for cols in (80, 40, 12):
+    for cols, ok in ((80, True), (40, True), (12, True), (80, False), (40, False)):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
         with os.fdopen(slave, "w", encoding="utf-8") as tty:
@@ -120,7 +120,7 @@ def test_the_terminal_bar_fits_a_narrow_terminal() -> None:
             for done in (0, 1 << 20, 1 << 29, 1 << 30):
                 bar.last = 0.0  # draw every update
                 bar.update(done)
-            bar.finish(True)
+            bar.finish(ok)  # files13: a failed copy's "(failed)" came past the last column
         shown = _read_all(master).decode()
         # no escape sequence at all: a dumb terminal (TERM=dumb, an Emacs shell) showed
         # `ESC[K` on every redraw (held-out tester cli3); each draw is padded over the last
@@ -129,6 +129,24 @@ def test_the_terminal_bar_fits_a_narrow_terminal() -> None:
         assert len(draws) >= 3 and all(_columns(d) < cols for d in draws), (cols, draws)
         if cols == 80:
             assert "日本語" in draws[-1] and "100%" in draws[-1]
+        assert draws[-1].rstrip("\n").endswith("" if ok else "  (failed)"), draws[-1]
+
+
+def test_a_put_the_far_end_refuses_shows_no_progress(tmp_path: Path) -> None:
+    """files13: a put refused before any byte (no such folder) showed `0 B / 5.2 MB ✗ not
+    copied` in a cell and a 0% bar on a terminal, where a refused get shows none."""
+    (tmp_path / "f").write_bytes(b"x" * 1000)
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    progress = Recorded()
+    try:
+        with pytest.raises(TransferError, match="no such directory"):
+            orch.put("here", str(tmp_path / "f"), str(tmp_path / "none") + "/",
+                     progress=progress)
+        assert progress.total is None  # never started
+        orch.put("here", str(tmp_path / "f"), str(tmp_path / "g"), progress=progress)
+        assert progress.total == progress.done == 1000
+    finally:
+        orch.close()
 
 
 def _read_all(master: int) -> bytes:

@@ -24,6 +24,7 @@ from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.command import escaped
 from ..result import RunResult
+from ..secrets.masking import mask_text
 from ..text import printable
 from .model import CopyInterrupted, Progress, TransferError, Transferred, progress_of
 from .receive import Receiver
@@ -130,7 +131,7 @@ class Copy:
             header = receiver.header
             said = get_problems(receiver.stderr)  # a read that failed at the far end too
             if receiver.error is not None or not result.ok or header is None or said:
-                raise self._failed(result, said, receiver.error)
+                raise self._failed(result, said, receiver.error, receiver.stderr)
             try:  # blocking work in a thread, as a plain future (no task to cancel alone)
                 await _settled(loop.run_in_executor(None, receiver.drain), receiver.drop)
                 receiver.commit(remote_sha256(receiver.stderr))  # no await from here: kept,
@@ -145,8 +146,7 @@ class Copy:
     async def _put(self, source: PutSource, progress: Progress) -> Transferred:
         t0 = time.monotonic()
         stopping = False
-        progress.start(self.label, source.size)
-        stream = Sending(source, progress, lambda: stopping)
+        stream = Sending(source, progress, lambda: stopping, self.label)
 
         def stop() -> None:
             nonlocal stopping
@@ -179,9 +179,11 @@ class Copy:
         self.done = self._done(where, source.kind, stream.size, stream.sha256, t0, run)
         return self.done
 
-    def _failed(self, result: RunResult, said: list[str], error: str | None) -> TransferError:
-        """One line: what went wrong, said by us, the remote script or the run. When the run
-        itself ended well, or stopped by us for it, its trail is told (files10)."""
+    def _failed(self, result: RunResult, said: list[str], error: str | None,
+                stderr: str = "") -> TransferError:
+        """One line: what went wrong, said by us, the remote script or the run (`stderr`: a
+        get's, which its receiver read, not the result). When the run itself ended well, or
+        stopped by us for it, its trail is told (files10)."""
         if error is not None:
             why = error
         elif said:
@@ -190,6 +192,10 @@ class Copy:
             why = "interrupted"
         else:
             why = result.describe_failure()
+            last = [line for line in stderr.splitlines()
+                    if line.strip() and not line.startswith("ORCH-")][-1:]
+            if last and not why.endswith(last[0]):  # files13: "failed (exit 126)", no why
+                why += f": {mask_text(printable(last[0]))}"
         if error is not None or said or result.ok:
             self.runs.gate.failed_after(result.audit_id, why)
         return TransferError(f"{self.direction} {self.label} failed: {why}; nothing was kept")

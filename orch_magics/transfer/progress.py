@@ -45,16 +45,18 @@ class TerminalBar:
     def finish(self, ok: bool) -> None:
         with self.lock:
             if self.t0:
-                self._draw(time.monotonic())
-                self.stream.write("\n" if ok else "  (failed)\n")
+                self._draw(time.monotonic(), "" if ok else "  (failed)")
+                self.stream.write("\n")
                 self.stream.flush()
 
-    def _draw(self, now: float) -> None:
+    def _draw(self, now: float, tail: str = "") -> None:
+        """The bar's line, then `tail`, within the terminal's width (files13: a failed copy's
+        `(failed)` came after a line padded to the last column, and wrapped)."""
         # A line wider than the terminal wraps, and `\r` goes back to its last row only: every
         # redraw would leave a row behind. So the bar shrinks (to 10) for the label, then the
         # label gives way (its end, the file name, kept), and nothing passes the last column.
         rate = human(self.done / max(now - self.t0, 1e-6))
-        width = _width(self.stream) - 1
+        width = _width(self.stream) - 1 - columns(tail)
         bar = ""
         if self.total:
             part = min(self.done / self.total, 1.0)
@@ -69,7 +71,7 @@ class TerminalBar:
             numbers = f" {human(self.done)} {rate}/s"
         label = fit(self.label, width - columns(bar + numbers))
         line = fit(label + bar + numbers, width)  # padded over the last one: no escape
-        self.stream.write(f"\r{line}{' ' * (width - columns(line))}")  # sequence (TERM=dumb)
+        self.stream.write(f"\r{line}{' ' * (width - columns(line))}{tail}")  # (TERM=dumb)
         self.stream.flush()
 
 

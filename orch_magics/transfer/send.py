@@ -278,9 +278,12 @@ class Sending:
     """
 
     def __init__(self, source: PutSource, progress: Progress,
-                 stopped: Callable[[], bool]) -> None:
+                 stopped: Callable[[], bool], label: str = "") -> None:
+        """`label`: what `progress` shows, started once the far end said go ahead (files13:
+        a put it refused showed "0 B / 5.2 MB ✗ not copied", where a refused get shows none)."""
         self.path = source.path
         self.progress = progress
+        self._shown = (label, source.size)
         self.stopped = stopped
         self.go_ahead = GoAhead()  # a sink of the run: frames wait for the far end's word
         self.size = 0
@@ -332,6 +335,7 @@ class Sending:
         done = 0
         if not self.go_ahead.given(self.stopped):
             return  # the far end refused (and says why), or ended, or the copy was stopped
+        self.progress.start(*self._shown)
         while not self.stopped() and (data := self._frames.get()) is not None:
             yield frame_header(len(data))
             yield data
