@@ -248,3 +248,21 @@ def test_a_long_progress_bar_shows_its_end_and_counts_all_it_stood_for() -> None
     assert isinstance(line, CutLine), line[-40:]
     assert line.marked() == f"web |  … ({len(bar) - 4} chars not kept) … done"
     assert _size(line) >= len(bar)
+
+
+def test_orch_run_writes_a_fleets_steps_on_stderr_as_a_single_runs(
+        ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets17 F3: on a fleet, `orch run` wrote the pre/post commands' stdout to stdout,
+    labelled like the command's, so `> out` or `| sort` read them as the command's output."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(ssh_fleet) + "services:\n  stepped:\n    command: 'echo main'\n"
+                   "    pre_commands: [{command: 'echo pre-ok'}]\n"
+                   "    post_commands: [{command: 'echo post-ran', when: always}]\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "web",
+                           "stepped"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert done.returncode == 0, done.stderr
+    labelled = [line for line in done.stdout.splitlines() if " | " in line]
+    assert sorted(labelled) == ["127.0.1.1 | main", "127.0.1.2 | main"], done.stdout
+    for target in ("127.0.1.1", "127.0.1.2"):
+        assert f"{target} | pre-ok\n" in done.stderr and f"{target} | post-ran\n" in done.stderr

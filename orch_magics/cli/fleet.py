@@ -24,7 +24,7 @@ from ..sinks.lines import MAX_PARTIAL
 from ..text import clean_cut, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
-from .stream import stdin_source
+from .stream import StepsToStderr, stdin_source
 
 if TYPE_CHECKING:  # the fleet's runner, result and targets load when a fleet runs (start-up)
     from ..fleet.runner import FleetRun
@@ -124,6 +124,10 @@ class LabelledWriter:
 
     async def drain(self) -> None:
         await self._output.drain()
+
+    def for_steps(self) -> StepsToStderr:
+        """The pre/post commands' sink: labelled on stderr, as a single run's are."""
+        return StepsToStderr(self)
 
     def close(self) -> None:
         for fd, rest in self._partial.items():

@@ -30,6 +30,7 @@ from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
 from ..secrets.masking import mask_text
+from ..sinks.base import Paced, Sink
 from ..stdin import chunks_of
 from ..text import human_size
 from .interrupts import on_interrupt, stop_signals
@@ -72,26 +73,28 @@ class FdWriter:
     def close(self) -> None:
         pass
 
-    def for_steps(self) -> _StepsToStderr:
+    def for_steps(self) -> StepsToStderr:
         """The pre/post commands' sink: fd 1 is where the run's result goes (`> out.json`,
         `| jq`), so their stdout goes to fd 2 with their stderr."""
-        return _StepsToStderr(self)
+        return StepsToStderr(self)
 
 
-class _StepsToStderr:
-    """Feeds a step's output to the writer as stderr (paced as the writer is)."""
+class StepsToStderr:
+    """Feeds a step's output to `writer` as stderr (paced as the writer is): a run's own
+    writer, or a fleet target's labelled one (fleets17: its steps' lines were on stdout)."""
 
-    def __init__(self, writer: FdWriter) -> None:
+    def __init__(self, writer: Sink) -> None:
         self.writer = writer
 
     def feed(self, event: Event) -> None:
         self.writer.feed(Stderr(event.data) if isinstance(event, Stdout) else event)
 
     def behind(self) -> bool:
-        return self.writer.behind()
+        return isinstance(self.writer, Paced) and self.writer.behind()
 
     async def drain(self) -> None:
-        await self.writer.drain()
+        if isinstance(self.writer, Paced):
+            await self.writer.drain()
 
     def close(self) -> None:
         pass

@@ -23,7 +23,7 @@ from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.sharing import RUNS_AT_ONCE
 from ..result import RunResult, unstarted
-from ..sinks.base import SinkFactory
+from ..sinks.base import SinkFactory, StepsApart
 from ..sinks.buffer import MemoryBudget
 from .lookup import Lookup, resolve_checked
 from .options import FleetOptions
@@ -263,9 +263,10 @@ class FleetRun:
     async def _attempt(self, target: Target, row: TargetRow) -> RunResult:
         plan = dataclasses.replace(self.plan, layers=target.layers)
         sinks = [*self._sinks(target.label), row]
+        steps = [s.for_steps() if isinstance(s, StepsApart) else s for s in sinks]
         t0 = time.monotonic()
         try:
-            options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: sinks,
+            options = RunOptions(sinks=sinks, step_sinks=lambda step, kind: steps,
                                  stdin=self.stdin.attach(target.label),
                                  # input sent while it was queued is written first, then EOF
                                  close_stdin=self.stdin.closes and target.label not in

@@ -66,6 +66,15 @@ class StepAware(Protocol):
 
 
 @runtime_checkable
+class StepsApart(Protocol):
+    """A sink that shows a run's pre/post commands apart from its command: `for_steps()` is
+    the sink their output goes to instead (the CLI's: their stdout on stderr, as fd 1 is
+    where the command's output, or a result, goes)."""
+
+    def for_steps(self) -> Sink: ...
+
+
+@runtime_checkable
 class Paced(Protocol):
     """A sink whose writes can fall behind (a pipe read slowly, or not at all): while it is
     `behind`, the output pump awaits `drain` before it takes more, so a slow reader slows the
