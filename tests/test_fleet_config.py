@@ -52,6 +52,9 @@ def test_bad_ranges_are_errors(bad: str) -> None:
     ('{type: ssh, config: {host: "web-[1:3:]"}}', 36,
      "host 'web-[1:3:]': range [1:3:]: the step is empty (as ansible-core refuses it; drop "
      "the last colon, or give a step)"),
+    # fleets17: a superscript is a digit to str.isdigit and no number to int(): its message
+    ('{type: ssh, config: {host: "x[1:²]"}}', 36,
+     "host 'x[1:²]': range [1:²]: give two numbers ([01:12]) or two letters ([a:f])"),
 ])
 def test_a_range_written_wrong_is_a_config_error_saying_how_one_is_written(
         layer: str, column: int, message: str) -> None:
@@ -128,6 +131,10 @@ def test_fan_out_mistakes_point_at_the_line(host: str, message: str) -> None:
      "stands for 99,999,999,999,999,999,999 names"),
     ('[{type: ssh, config: {host: ["a[1:60000]", "b[1:60000]"]}}]',
      "environments.f.layers[0].config.host names 120,000 targets (at most 100,000)"),
+    # fleets17: a list's ranges were each made before their sum was compared (1 GB, 33 s)
+    ("[{type: ssh, config: {host: [" + ", ".join(f'"h{i}-[1:99999]"' for i in range(20))
+     + "]}}]", "environments.f.layers[0].config.host names 1,999,980 targets (at most "
+               "100,000)"),
     # every combination: `orch ls` of this one used 6.7 GB and did not end in a minute
     ('[{type: ssh, config: {host: "b[1:100000]"}}, {type: ssh, config: {host: "h[1:100000]"}}]',
      "environment 'f' fans out to 10,000,000,000 targets (at most 100,000)"),

@@ -88,7 +88,24 @@ def _refuse_ipv6(shown: str) -> None:
                      f"({shown.strip('[]')})")
 
 
+def count(pattern: str) -> int:
+    """How many names `pattern` stands for, counted without making any (ValueError for a
+    range that cannot be, as `expand`)."""
+    total = 1
+    for match in _RANGE.finditer(pattern):
+        total *= len(_parsed(match)[0])
+    return total
+
+
 def _one_range(match: re.Match[str]) -> list[str]:
+    values, width = _parsed(match)
+    if isinstance(values, str):
+        return list(values)
+    return [str(n).zfill(width) for n in values]
+
+
+def _parsed(match: re.Match[str]) -> tuple[range | str, int]:
+    """A range's numbers (and their zero padding) or its letters, none made yet."""
     start, end, stride_text = match.group(1), match.group(2), match.group(3)
     shown = match.group(0)
     start = start or "0"  # `[:9]` starts at 0, as in Ansible
@@ -100,24 +117,25 @@ def _one_range(match: re.Match[str]) -> list[str]:
                          f"drop the last colon, or give a step)") from None
     if stride < 1:
         raise ValueError(f"range {shown}: the step must be at least 1")
-    if start.isdigit() and end.isdigit():
-        first, last = int(start), int(end)
+    if start.isdecimal() and end.isdecimal():  # as int() reads them (fleets17: `²` is a
+        first, last = int(start), int(end)  # digit to isdigit, and no number to int)
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
         if width and len(end) != width:  # `[01:3]`: as ansible-core refuses it
             raise ValueError(f"range {shown}: a zero-padded range must specify equal-length "
                              f"begin and end formats ([{start}:{end.zfill(width)}])")
-        count = (last - first) // stride + 1  # counted before any name is made
+        count = (last - first) // stride + 1  # arithmetic: a range() of 10**20 overflows
         if count > MAX_NAMES:
-            raise ValueError(f"range {shown} stands for {count:,} names (at most {MAX_NAMES:,})")
-        names = [str(n).zfill(width) for n in range(first, last + 1, stride)]
+            raise ValueError(f"range {shown} stands for {count:,} names (at most "
+                             f"{MAX_NAMES:,})")
+        values: range | str = range(first, last + 1, stride)
     elif _letter(start) and _letter(end):
-        letters = string.ascii_letters
-        names = list(letters[letters.index(start):letters.index(end) + 1:stride])
+        letters, width = string.ascii_letters, 0
+        values = letters[letters.index(start):letters.index(end) + 1:stride]
     else:
         raise ValueError(f"range {shown}: give two numbers ([01:12]) or two letters ([a:f])")
-    if not names:
+    if not values:
         raise ValueError(f"range {shown} is empty: its start comes after its end")
-    return names
+    return values, width
 
 
 def _letter(text: str) -> bool:
