@@ -139,10 +139,16 @@ def test_fan_out_mistakes_point_at_the_line(host: str, message: str) -> None:
     ('[{type: ssh, config: {host: "b[1:100000]"}}, {type: ssh, config: {host: "h[1:100000]"}}]',
      "environment 'f' fans out to 10,000,000,000 targets (at most 100,000)"),
 ])
-def test_too_many_targets_are_refused_before_they_are_made(layers: str, message: str) -> None:
+def test_too_many_targets_are_refused_before_they_are_made(
+        layers: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []  # how many names each range made (a spy: the loading is real)
+    one_range = patterns._one_range
+    monkeypatch.setattr(patterns, "_one_range", lambda m: made.append(len(n := one_range(m)))
+                        or n)
     with pytest.raises(ConfigError) as err:
         load_config_text(f"environments:\n  f:\n    layers: {layers}\n", "x.yaml")
     assert message in str(err.value) and "x.yaml:3" in str(err.value), str(err.value)
+    assert sum(made) <= 2 * patterns.MAX_NAMES  # at most each of two layers' own names
 
 
 @pytest.mark.parametrize(("kind", "key"), [("ssh", "host"), ("docker", "container")])
