@@ -537,6 +537,16 @@ def test_a_limit_range_written_wrong_is_an_error() -> None:
             select(["127.0.1.1", "127.0.1.13", "web-a"], limit)
 
 
+def test_a_target_named_as_a_limit_operator_is_said_how_to_select_it() -> None:
+    """fleets17: an inventory host `!neg` (Ansible takes it) got "did you mean '!neg'?" for
+    `--limit '!neg'`, and that suggestion gave the same error again."""
+    with pytest.raises(ConfigError) as err:
+        select(["web-1", "!neg"], "!neg")
+    assert str(err.value) == ("limit pattern '!neg' matches no target: a leading '!' is read "
+                              "as 'not'; the target named so is selected by the glob '?neg'")
+    assert select(["web-1", "!neg"], "?neg") == ["!neg"]
+
+
 def test_limit_that_matches_nothing_says_what_there_is() -> None:
     with pytest.raises(ConfigError, match="'web-1' matches no target.*did you mean 'web-01'"):
         select(["web-01", "web-02"], "web-1")
