@@ -311,6 +311,7 @@ def test_a_box_cell_follows_its_named_run_across_restarts(orch_kernel: str,
         said = kernel.wait_for("c1", "✓ exit 0", timeout=30)
         assert said.index("got one") < said.index("restart 1/2") < said.index("got two"), said
         assert "[stdin of flaky: closed, 2 lines sent from the box]" in said, said
+        assert "stdin 8 B" in said, said  # browser15: the last attempt's 4 B alone was said
         kernel.run("ps", "%orch ps")
         row = kernel.text("ps").split("\n")[1].split()
         assert row[:4] == ["flaky", "local", "flaky", "exited"] and row[-1] == "0", row

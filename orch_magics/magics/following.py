@@ -95,10 +95,14 @@ class CellFollower:
                  on_main: Callable[[Callable[[], None]], None], ended: Ended) -> None:
         self.run, self.presenter, self.box = run, presenter, box
         self._on_main, self._ended = on_main, ended
+        self._stdin_before = 0  # bytes the attempts that ended took on stdin
 
     def attempt_started(self, attempt: NamedRun) -> None:
+        previous = self.run.attempt
+        ended = previous.result() if previous is not attempt else None
+        self._stdin_before += ended.stdin_bytes if ended is not None else 0
         self.run.next(attempt)
-        self.presenter.view.next_attempt()
+        self.presenter.view.next_attempt(self._stdin_before)
         if self.box is not None:
             self._on_main(self.box.reopen)
 

@@ -92,6 +92,7 @@ class DisplaySink:
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
+        self._stdin_before = 0  # what earlier attempts of a named run took on stdin
         self._run: FollowedRun | None = None  # see follow
         self.started = time.monotonic()
         self.ended: float | None = None
@@ -171,8 +172,8 @@ class DisplaySink:
         """The bytes the process got on stdin in all (the body, the box, `send` from code),
         once the run is over: the status says those, not the box's count (browser6), which
         may hold a line the process never took (it had closed its stdin: notebook6)."""
-        with self._lock:
-            self.stdin_bytes = sent
+        with self._lock:  # browser15: after restarts, the last attempt's alone was said
+            self.stdin_bytes = self._stdin_before + sent
 
     def note_stdin(self, line: str, *, echo: bool = True) -> None:
         """Count a line the user sent and, with `echo`, show it below the prompt that asked
@@ -202,10 +203,13 @@ class DisplaySink:
                 self._tail.add("note", [mask_text(text)])
         self.flush()
 
-    def next_attempt(self) -> None:
+    def next_attempt(self, stdin_before: int = 0) -> None:
         """A named run's next attempt shows here too (a restart): running again, its exit
-        and verdict to come; the lines and counts go on. On the loop thread."""
+        and verdict to come; the lines and counts go on (`stdin_before`: what the attempts
+        before it took on stdin, which `note_stdin_total` of the last one adds to). On the
+        loop thread."""
         with self._lock:
+            self._stdin_before = stdin_before
             self.exit = self.final = self._ok = self.ended = None
             self._closed = self._attempt_closed = self.stopping = False
         self._schedule()
