@@ -142,6 +142,33 @@ async def test_a_proxyjump_that_cannot_reach_its_host_is_named(ssh_lab) -> None:
         await context.aclose()
 
 
+@pytest.mark.parametrize("jump, said", [
+    ("orch-bastoin", "cannot reach target's ProxyJump orch-bastoin (from {config}): the host "
+                     "name 'orch-bastoin' does not resolve (did you mean 'orch-bastion', a "
+                     "`Host` of {config}?)"),
+    ("root@127.0.0.1:1", "cannot reach target's ProxyJump root@127.0.0.1:1 (from {config}): "
+                         "Connection refused"),
+])
+async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path, jump: str, said: str) -> None:
+    """config14: a misspelt or refused ProxyJump was said of the target, whose name and port
+    were fine ("the HostName it gives does not resolve either", "cannot reach target")."""
+    from orch_magics import Orchestrator
+
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host target\n  HostName 127.0.0.1\n  Port {ssh_lab.loop.port}\n"
+                      f"  ProxyJump {jump}\n" + ssh_lab.ssh_config.read_text())
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  t: [{{type: ssh, config: {{host: target, ssh_config: '{config}', "
+        f"connect_timeout: 5}}}}]\naudit: {{enabled: false}}\n"))
+    try:
+        with pytest.raises(ConnectError) as err:
+            await asyncio.wait_for(orch.arun("t", command="true"), 60)
+        assert str(err.value) == "hop 1 (ssh target): " + said.format(config=config), err.value
+    finally:
+        await orch.aclose()
+
+
 LISTEN = ("import socket, sys, time\n"
           "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('up', flush=True)\n")
 

@@ -1,8 +1,8 @@
 """The `ssh` layer kind: its Config and how it wraps. Importing this never imports asyncssh.
 
 The runtime (connecting, pooled connections and their liveness, the launcher, the remote
-process) lives in `ssh_connect.py`, `ssh_pool.py`, `ssh_liveness.py`, `ssh_launcher.py` and
-`ssh_process.py`, imported by `wrap` when a chain is built, so loading or checking a config
+process) lives in `ssh_connect.py` (with `ssh_unresolved.py`), `ssh_pool.py`,
+`ssh_liveness.py`, `ssh_launcher.py` and `ssh_process.py`, imported by `wrap` when a chain is built, so loading or checking a config
 with ssh layers stays free of the SDK.
 """
 

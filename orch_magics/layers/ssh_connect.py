@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import functools
-import glob
 import os
 import shlex
 import socket
@@ -20,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 
-from ..config.suggest import did_you_mean
 from ..errors import (
     AuthError,
     ConnectError,
@@ -33,6 +30,7 @@ from ..process.environ import PLACEHOLDER
 from ..text import plural
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import HostConfig
+from .ssh_unresolved import NO_NAME, UNRESOLVED, jump_failed, unresolved_message
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .ssh import SSHConfig
@@ -182,71 +180,25 @@ def who(cfg: SSHConfig) -> str:
     return f"{cfg.user}@{where(cfg)}" if cfg.user else where(cfg)
 
 
-def _host_lines(cfg: SSHConfig) -> list[tuple[str, list[str]]]:
-    """(line, its patterns) of each `Host` line of the ssh_config in use, those of the files
-    it `Include`s in their place (relative names: under ~/.ssh, as OpenSSH reads them)."""
-    return _lines_of(os.path.expanduser(cfg.ssh_config or "~/.ssh/config"), depth=0)
-
-
-def _lines_of(path: str, depth: int) -> list[tuple[str, list[str]]]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    found: list[tuple[str, list[str]]] = []
-    for line in lines:
-        words = line.strip().split()
-        if len(words) >= 2 and words[0].lower() == "host":
-            found.append((line.strip(), [w for w in words[1:] if not w.startswith("!")]))
-        elif len(words) >= 2 and words[0].lower() == "include" and depth < 16:  # ssh's limit
-            for pattern in words[1:]:
-                pattern = os.path.join(os.path.expanduser("~/.ssh"), os.path.expanduser(pattern))
-                for included in sorted(glob.glob(pattern)):
-                    found += _lines_of(included, depth + 1)
-    return found
-
-
-def host_entry(cfg: SSHConfig) -> str | None:
-    """The `Host` line of the ssh_config in use whose patterns match `cfg.host`, if any."""
-    return next((line for line, patterns in _host_lines(cfg)
-                 if any(fnmatch.fnmatchcase(cfg.host, p) for p in patterns)), None)
-
-
-#: How a hop's resolver says a name does not resolve (sshd passes on gai_strerror): glibc,
-#: musl (Alpine bastions), BSD.
-UNRESOLVED = ("name resolution", "not known", "does not resolve", "no address associated")
-
-
-def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
-    """Why the name did not resolve (`seen_from`: on the hop before, which resolved it), and
-    whether the ssh_config knew it or has a near `Host` alias (a misspelt one)."""
-    config = cfg.ssh_config or "~/.ssh/config"
-    entry = host_entry(cfg)
-    if entry is None:
-        aliases = [p for _, patterns in _host_lines(cfg) for p in patterns
-                   if not any(c in p for c in "*?[")]
-        near = did_you_mean(cfg.host, aliases)
-        hint = f" (did you mean {near!r}, a `Host` of {config}?)" if near else ""
-        return (f"the host name {cfg.host!r} does not resolve{seen_from}{hint} (no `Host` "
-                f"entry for it in {config}, and DNS / /etc/hosts do not know it)")
-    return (f"the host name {cfg.host!r} does not resolve{seen_from}: {config} has `{entry}` "
-            f"for it, but the HostName it gives does not resolve either")
-
-
 @contextlib.contextmanager
 def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
                        via: str, host: HostConfig) -> Iterator[None]:
-    """asyncssh / OS errors while connecting → our errors naming the hop."""
+    """asyncssh / OS errors while connecting → our errors naming the hop. Through an
+    ssh_config `ProxyJump` (asyncssh connects it first, and the jump host resolves and
+    connects the target), a failure on this machine is the jump host's (config14: each was
+    said of the target, one as "the HostName it gives does not resolve")."""
+    jump = host.proxy_jump
+    maybe_jump = f" (through its ProxyJump {jump}: it may be that host's)" if jump else ""
     try:
         yield
     except asyncssh.HostKeyNotVerifiable as exc:
         raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via,
-                                                 known_hosts_files(cfg, host))) from None
+                                                 known_hosts_files(cfg, host))
+                  + maybe_jump) from None
     except asyncssh.PermissionDenied as exc:  # with a password given, it was refused too
         refused = AuthError if cfg.password is None else PasswordRejected
         raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
-                           f"{auth_hint(cfg, host)}") from None
+                           f"{auth_hint(cfg, host)}{maybe_jump}") from None
     except asyncssh.ChannelOpenError as exc:
         if any(words in (exc.reason or "").lower() for words in UNRESOLVED):
             raise err(ConnectError, unresolved_message(cfg, f" on {via}")) from None
@@ -265,12 +217,16 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
             raise err(ConnectError, f"{where(cfg)} did not answer as an SSH server: {silent} "
                                     f"in {cfg.connect_timeout:g} s") from None
         raise err(ConnectError, f"timed out connecting to {where(cfg)} after "
-                                f"{cfg.connect_timeout:g} s") from None
+                                f"{cfg.connect_timeout:g} s{maybe_jump}") from None
     except socket.gaierror as exc:
-        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        if jump:
+            raise err(ConnectError, jump_failed(cfg, jump, exc)) from None
+        if exc.errno in NO_NAME:
             raise err(ConnectError, unresolved_message(cfg)) from None
         raise err(ConnectError, f"cannot resolve {cfg.host!r}: {exc.strerror}") from None
     except (OSError, OverflowError, ValueError) as exc:
+        if jump and isinstance(exc, OSError):
+            raise err(ConnectError, jump_failed(cfg, jump, exc)) from None
         errno = getattr(exc, "errno", None)
         reason = (os.strerror(errno) if errno else str(exc)) or type(exc).__name__
         if (silent := recorder.silent()) is not None:  # e.g. it wrote an error and reset
