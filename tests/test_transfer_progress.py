@@ -192,3 +192,18 @@ def test_a_file_that_shrinks_while_its_folder_is_read_is_named(tmp_path: Path) -
                                                  rf"it was read; nothing was kept"):
             orch.put("local", str(folder), str(tmp_path / "out"), progress=Truncating())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_gets_progress_names_both_ends_and_a_small_copy_its_rate(tmp_path: Path) -> None:
+    """browser15: a get's bar named its destination alone (an interrupted get never said
+    where it copied from), and a copy under 0.5 MB/s said `(0 MB/s)`."""
+    (tmp_path / "f").write_bytes(b"x" * 1000)
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"))
+    progress = Recorded()
+    try:
+        done = orch.get("here", str(tmp_path / "f"), str(tmp_path / "g"), progress=progress)
+    finally:
+        orch.close()
+    assert progress.label == f"here:{tmp_path / 'f'} → {tmp_path / 'g'}"
+    rate = str(done).split(" s (")[1].split("/s)")[0]
+    assert rate.endswith("B") and not rate.startswith("0 "), str(done)  # 1000 B: not 0 MB

@@ -67,11 +67,12 @@ class Recorded:
     """A Progress that keeps what it was told."""
 
     def __init__(self) -> None:
+        self.label: str | None = None
         self.total: int | None = None
         self.done = 0
 
     def start(self, label: str, total: int | None) -> None:
-        self.total = total
+        self.label, self.total = label, total
 
     def update(self, done: int) -> None:
         self.done = done

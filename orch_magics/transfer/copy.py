@@ -116,7 +116,8 @@ class Copy:
 
     async def _get(self, progress: Progress) -> Transferred:
         t0 = time.monotonic()
-        receiver = Receiver(self.destination, progress, on_error=lambda: None)
+        receiver = Receiver(self.destination, progress, on_error=lambda: None,
+                            label=self.label)
         options = RunOptions(sinks=[receiver], capture=False, raw_stdout=True)
         run = self._run = self.runs.begin(self.plan, options, self.ticket, self.target)
         receiver.on_error = run.stop

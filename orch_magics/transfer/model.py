@@ -133,10 +133,11 @@ class Transferred:
             src = f"{self.environment}:{src}"
         else:
             dst = f"{self.environment}:{dst}"
-        rate = self.bytes / self.duration / 1e6 if self.duration > 0 else 0.0
+        # in the unit that says it (browser15: a small copy's rate read `0 MB/s`)
+        rate = human(self.bytes / self.duration) if self.duration > 0 else human(0)
         audit = f" · audit {self.audit_id}" if self.audit_id else ""  # a runbook names it
         return redact(f"{verb} {self.kind} {src} → {dst}: {human(self.bytes)} in "
-                      f"{self.duration:.1f} s ({rate:.0f} MB/s), sha256 {self.sha256[:16]}…"
+                      f"{self.duration:.1f} s ({rate}/s), sha256 {self.sha256[:16]}…"
                       f"{audit}")
 
 

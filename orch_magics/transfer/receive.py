@@ -59,8 +59,12 @@ class Spool:
 class Receiver:
     """The sink of a get: header, then bytes into a Landing, hashed and counted as they come."""
 
-    def __init__(self, dest: str, progress: Progress, on_error: Callable[[], None]) -> None:
+    def __init__(self, dest: str, progress: Progress, on_error: Callable[[], None],
+                 label: str | None = None) -> None:
+        """`label`: what `progress` shows (the copy's both ends; browser15: the destination
+        alone left an interrupted get's source unsaid), else the destination."""
         self.dest = dest
+        self.label = label
         self.progress = progress
         self.on_error = on_error
         self.header: Header | None = None
@@ -149,7 +153,7 @@ class Receiver:
         self.header = header
         self.target = FileLanding(self.dest) if header.kind == "file" else TreeLanding(self.dest)
         self.spool = Spool(self.target)
-        self.progress.start(printable(escaped(self.dest)),  # one line, as a put's label is
+        self.progress.start(self.label or printable(escaped(self.dest)),  # one line
                             header.size if header.kind == "file" else None)
 
     def _bad_header(self) -> None:
