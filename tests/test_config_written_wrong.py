@@ -568,3 +568,18 @@ def test_the_caret_stands_under_the_key_after_tabs_and_wide_characters(before: s
 ])
 def test_a_key_in_the_wrong_place_or_spelt_near_a_rule_is_said_so(text: str, said: str) -> None:
     assert str(error_of(text)).splitlines()[0] == said
+
+
+@pytest.mark.parametrize("text, line", [
+    ('audit: {path: "${HOME}/orch-audit.jsonl"}\n', 1),
+    ('secrets: {file: "$HOME/.orch-secrets.yaml"}\n', 1),
+    ("services:\n  s:\n    command: x\n    stdout_mode: file\n    stdout_file: '$HOME/{service}.out'\n",
+     5),
+    ("services:\n  s:\n    command: x\n    working_dir: '$HOME/app'\n", 4),
+])
+def test_a_shell_variable_in_a_path_is_refused_at_its_line(text: str, line: int) -> None:
+    """config14 F8: `${HOME}` in a path was taken literally: the audit trail went to a folder
+    named `${HOME}` beside the config, and the secrets file was looked for under one."""
+    err = error_of(text)
+    assert err.line == line and "would be used as literal text: a path here is read as " \
+        "written, with no shell to expand a variable" in str(err), str(err)

@@ -26,6 +26,25 @@ def as_written(text: str) -> None:
                          f"only in a service's `environment` and in layer settings")
 
 
+#: A shell variable written in a path (`$HOME`, `${HOME}`), which nothing expands there.
+_SHELL_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def file_path(text: str) -> None:
+    """A path read as written: neither a placeholder nor a shell variable is expanded there
+    (config14: `audit: {path: "${HOME}/a.jsonl"}` made a folder named `${HOME}`)."""
+    as_written(text)
+    _no_shell_variable(text)
+
+
+def _no_shell_variable(text: str) -> None:
+    found = _SHELL_VARIABLE.search(text)
+    if found:
+        raise ValueError(f"{found.group()!r} would be used as literal text: a path here is "
+                         f"read as written, with no shell to expand a variable: write the "
+                         f"path itself")
+
+
 def regex(pattern: str) -> None:
     as_written(pattern)
     compiled(pattern)
@@ -68,15 +87,18 @@ def literal(text: str) -> None:
 
 
 def directory(path: str) -> None:
-    """A service's working directory: not empty, and used as written (no placeholder)."""
+    """A service's working directory: not empty, and used as written (no placeholder, no
+    shell variable)."""
     check_directory(path)
     literal(path)
+    _no_shell_variable(path)
 
 
 def path_template(template: str) -> None:
     """A stdout_file: known fields filled as plain text (a format spec or conversion would
     fail, or name the file oddly, only once a run starts), naming a file, not a directory."""
     literal(template)
+    _no_shell_variable(template)
     import string
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .checks import as_written
+from .checks import file_path
 from .source import Source
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def inventory_paths(src: Source, base: Path) -> list[str]:
         raise src.error(("inventory",), "inventory must be a file path or a list of them")
     for i, item in enumerate(items):
         try:
-            as_written(item)
+            file_path(item)
         except ValueError as exc:
             raise src.error(("inventory", i) if isinstance(raw, list) else ("inventory",),
                             f"inventory: {exc}") from None

@@ -23,6 +23,7 @@ from .checks import (
     command_spec,
     compiled,
     directory,
+    file_path,
     jq_program,
     literal,
     path_template,
@@ -317,7 +318,7 @@ class SecretsSettings:
         metadata=doc("Providers tried in order."),
     )
     file: str | None = field(default=None, metadata=doc(
-        "YAML file of `name: value` pairs; must not be readable by others.", check=as_written))
+        "YAML file of `name: value` pairs; must not be readable by others.", check=file_path))
     keyring_service: str = field(
         default="orch_magics", metadata=doc("Service name used for keyring look-ups."))
 
@@ -331,7 +332,7 @@ class AuditSettings:
     path: str | None = field(default=None, metadata=doc(
         "The log file (default `$XDG_STATE_HOME/orch_magics/audit.jsonl`, else "
         "`~/.local/state/orch_magics/audit.jsonl`); relative to the config file.",
-        check=as_written))
+        check=file_path))
     digests: bool = field(default=True, metadata=doc(
         "Put the sha256 of each run's stdout and stderr in its end record; false keeps only "
         "the byte counts (hashing costs ~0.6 s of CPU per GB of output)."))
