@@ -1022,3 +1022,34 @@ def test_an_empty_inventory_list_is_none_and_a_list_of_no_paths_is_refused(
     with pytest.raises(ConfigError, match=r"orch\.yaml:1:12: inventory must be a file path "
                                           r"or a list of them"):
         load_config(tmp_path / "orch.yaml")
+
+
+@pytest.mark.parametrize(("files", "said"), [
+    ({"h.ini": "[web]\nw1\n", "host_vars/w1": "ansible_user: no\n"},
+     "host_vars/w1:1: ansible_user: YAML 1.1 reads no as a boolean (false), not as the text "
+     "written: quote it ('no') to keep it exactly"),
+    ({"h.yaml": "web:\n  hosts:\n    w1: {ansible_port: 0022}\n"},
+     "h.yaml:3:24: group 'web', host 'w1': ansible_port: YAML 1.1 reads 0022 as an integer "
+     "(18), not as the text written: quote it ('0022') to keep it exactly"),
+    ({"h.yaml": "web:\n  hosts: {w1: }\n  vars:\n    ansible_user: 0700\n"},
+     "h.yaml:4:19: group 'web': ansible_user: YAML 1.1 reads 0700 as an integer (448), not as "
+     "the text written: quote it ('0700') to keep it exactly"),
+])
+def test_a_connection_variable_yaml_changed_is_refused_at_its_line(
+        tmp_path: Path, files: dict[str, str], said: str) -> None:
+    """config14 F9: `ansible_user: no` logged in as `False` and `ansible_port: 0022` dialled
+    port 18, where orch's own config refuses what YAML 1.1 changes."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    inventory = next(iter(files))
+    (tmp_path / "orch.yaml").write_text(f"inventory: [{inventory}]\n"
+                                        "environments: {web: [ssh 'group:web']}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "orch.yaml"))
+    assert f"{tmp_path}/{said}" in str(err.value), str(err.value)
+    quoted = {name: text.replace(": no", ": 'no'").replace("0022", "'22'")
+              .replace("0700", "'0700'") for name, text in files.items()}
+    for name, text in quoted.items():
+        (tmp_path / name).write_text(text)
+    assert load_config(str(tmp_path / "orch.yaml")).environment("web")

@@ -25,6 +25,7 @@ import yaml
 from ..errors import ConfigError
 from .source import read_text
 from .suggest import edit_distance
+from .validate import yaml_changed
 
 #: The suffixes a vars file may have, in the order Ansible tries them.
 SUFFIXES = ("", ".yml", ".yaml", ".json")
@@ -147,6 +148,7 @@ def _read(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
         if not (isinstance(key, str) and key.startswith("ansible_")) or value is None:
             continue
         try:
+            misread(key, value, _plain(node, key))
             kept.update(checked_vars({key: value}))
         except ValueError as exc:
             raise ConfigError(f"{file}:{_line(node, key)}: {exc}") from None
@@ -157,6 +159,15 @@ def for_ansible(value: Any) -> bool:
     """A value only Ansible can read: vault-encrypted, or a Jinja template (not `!unsafe`)."""
     return isinstance(value, _Tagged) or isinstance(value, str) and not isinstance(
         value, Verbatim) and ("{{" in value or "{%" in value)
+
+
+def _plain(node: yaml.Node, key: str) -> str | None:
+    """The text of `key`'s value in a mapping node when it is a plain (unquoted) scalar."""
+    for key_node, value_node in getattr(node, "value", []):
+        if getattr(key_node, "value", None) == key:
+            plain = isinstance(value_node, yaml.ScalarNode) and not value_node.style
+            return str(value_node.value) if plain else None
+    return None
 
 
 def _line(node: yaml.Node, key: str) -> int:
@@ -295,6 +306,18 @@ def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(port, str) and port.strip().isascii() and port.strip().isdigit():
             checked[key] = int(port)  # `ansible_port: "2222"` in YAML; not "²" (fleets16)
     return checked
+
+
+def misread(key: Any, value: Any, written: str | None) -> None:
+    """A connection variable YAML 1.1 changed from the text written (`ansible_user: no` is
+    false, `0700` 448, `ansible_port: 0022` 18): refused, as orch's own config refuses it,
+    not used (config14: the login went as `False`, port 18 was dialled). `written`: the
+    plain scalar's text, None for a quoted or no scalar."""
+    if key not in KEPT or written is None or not isinstance(value, (bool, int, float)):
+        return
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if isinstance(value, bool) or written != text:
+        raise ValueError(f"{key}: {yaml_changed(value, written)}")
 
 
 def port_checked(port: Any, key: str = "ansible_port") -> int:

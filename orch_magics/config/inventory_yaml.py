@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .inventory_vars import Where, checked_vars, judged
+from .inventory_vars import Where, checked_vars, judged, misread
 from .source import Path_, Source
 from .suggest import did_you_mean
 
@@ -55,6 +55,7 @@ def _yaml_group(inv: Inventory, src: Source, at: Path_, body: Any) -> None:
         if section == "vars":
             for key, value in values.items():
                 with _pointing(src, at + ("vars", key), group):
+                    misread(key, value, src.written(at + ("vars", key)))
                     inv.set_vars(group, {key: value}, _lines(src, at + ("vars",), {key: value}))
         elif section == "children":
             for child, child_body in values.items():
@@ -78,6 +79,7 @@ def _yaml_host(inv: Inventory, src: Source, where: Path_, group: str, values: An
                                       f"quote it (\"{host}\":)", at_key=True)
     for key, value in (values or {}).items():
         with _pointing(src, where + (key,), group, host=host):  # the host's own variable
+            misread(key, value, src.written(where + (key,)))
             checked_vars({key: value})
     with _pointing(src, where, group, at_key=True):  # a bad range or port in its name
         inv.add_host(group, host, checked_vars(values or {}), _lines(src, where, values or {}),
