@@ -118,3 +118,17 @@ def test_a_target_quoted_inside_the_short_form_is_read_without_its_quotes() -> N
     'group:web"' back (config7)."""
     config = load_config_text("environments:\n  a: [ssh \"web-1\"]\n  b: [docker 'app']\n")
     assert [config.environments[e].layers[0].label for e in "ab"] == ["ssh web-1", "docker app"]
+
+
+@pytest.mark.parametrize("env", ['[ssh "web-[01:03]"]', "[ssh web-[01:03]]",
+                                 "[ssh 'b[1:2]', docker \"c[1:3]\"]"])
+def test_a_range_inside_the_short_form_says_how_to_quote_it(env: str) -> None:
+    """fleets17: `web: [ssh "web-[01:03]"]` got PyYAML's words alone ("found unexpected end
+    of stream, while scanning a quoted scalar") for a one-line file."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(f"environments:\n  web: {env}\n", "c.yaml")
+    assert "(line 2: in a list written [a, b], the '[' of a host range opens a list of its " \
+        "own: quote the whole layer, as in [\"ssh web-[01:03]\"], or write the layers one " \
+        "per line)" in str(err.value), str(err.value)
+    fixed = load_config_text('environments:\n  web: ["ssh web-[01:03]"]\n', "c.yaml")
+    assert fixed.environment("web").layers[0].label == "ssh web-[01:03]"

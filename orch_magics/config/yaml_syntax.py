@@ -34,7 +34,8 @@ def syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
     the end of the file (an unclosed quote or bracket) the place it was opened (basics8),
     and a `#` that made the rest of a line a comment."""
     mark, problem = _where_and_what(exc, text)
-    return mark, problem + _comment_hint(text, mark.line if mark else None)
+    line = mark.line if mark else None
+    return mark, problem + (_comment_hint(text, line) or _range_hint(text, line))
 
 
 #: What libyaml's "found character that cannot start any token" drops: which one, and why.
@@ -75,6 +76,24 @@ def _unclosed(text: str) -> Any:
     except yaml.YAMLError:
         pass
     return opened[-1] if opened else None
+
+
+#: A host range (`web-[01:03]`) inside a flow list (`[ssh "web-[01:03]"]`): the range's `[`
+#: opens a list of its own in YAML, and a quote after its `]` is left unclosed.
+_RANGE_IN_FLOW = re.compile(r"\[[^\n]*?[\w.-]\[[^\[\]\s:]*:[^\[\]\s]*\]")
+
+
+def _range_hint(text: str, line: int | None) -> str:
+    """How to write a range in the short form of an environment, when the error's line (or
+    the one before) holds one inside a flow list (fleets17: PyYAML spoke of an "end of
+    stream" in a one-line file)."""
+    lines = text.splitlines()
+    for at in (line, None if line is None else line - 1):
+        if at is not None and 0 <= at < len(lines) and _RANGE_IN_FLOW.search(lines[at]):
+            return (f" (line {at + 1}: in a list written [a, b], the '[' of a host range "
+                    f"opens a list of its own: quote the whole layer, as in "
+                    f"[\"ssh web-[01:03]\"], or write the layers one per line)")
+    return ""
 
 
 def _comment_hint(text: str, line: int | None) -> str:
