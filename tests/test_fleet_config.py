@@ -540,11 +540,15 @@ def test_a_limit_range_written_wrong_is_an_error() -> None:
 def test_a_target_named_as_a_limit_operator_is_said_how_to_select_it() -> None:
     """fleets17: an inventory host `!neg` (Ansible takes it) got "did you mean '!neg'?" for
     `--limit '!neg'`, and that suggestion gave the same error again."""
+    targets = ["web-1", "!neg", "xneg", "&and"]
     with pytest.raises(ConfigError) as err:
-        select(["web-1", "!neg"], "!neg")
+        select(targets, "!neg")
     assert str(err.value) == ("limit pattern '!neg' matches no target: a leading '!' is read "
-                              "as 'not'; the target named so is selected by the glob '?neg'")
-    assert select(["web-1", "!neg"], "?neg") == ["!neg"]
+                              "as 'not'; the target named so is selected by '[\\!]neg'")
+    assert select(targets, "[\\!]neg") == ["!neg"]  # not xneg too (review26: `?neg` did)
+    with pytest.raises(ConfigError, match=r"selected by '\[&\]and'$"):
+        select(targets, "&and")
+    assert select(targets, "[&]and") == ["&and"]
 
 
 def test_limit_that_matches_nothing_says_what_there_is() -> None:

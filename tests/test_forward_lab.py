@@ -164,6 +164,14 @@ def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-
             with pytest.raises(ForwardError, match="a forward is stopped by its id .str, such "
                                f"as 'f1'. or the Forward itself, not {type(wrong).__name__}$"):
                 orch.forwards.stop(wrong)
+        other = Orchestrator(orch.config)  # its forwards are numbered from f1 too
+        try:
+            theirs = other.forward("here", server.server_address[1])
+            assert theirs.id == fwd.id
+            assert orch.forwards.stop(theirs) is theirs  # that one, not orch's f1 (review26)
+            assert other.forwards.list() == [] and orch.forwards.list() == [fwd]
+        finally:
+            other.close()
         assert orch.forwards.stop(fwd) is fwd and orch.forwards.list() == []  # the object too
     finally:
         server.shutdown()

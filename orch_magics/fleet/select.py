@@ -319,9 +319,10 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups,
     if bare.startswith("~"):  # a regular expression has no near label to suggest
         return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})")
     if word in labels:  # fleets17: a target named `!neg` was suggested for `!neg` itself
+        first = "[\\!]" if word[0] == "!" else f"[{word[0]}]"  # a class: that character only
         return ConfigError(f"limit pattern {quoted(word)} matches no target: a leading "
                            f"{word[0]!r} is read as {_READ_AS[word[0]]!r}; the target named "
-                           f"so is selected by the glob {quoted('?' + word[1:])}")
+                           f"so is selected by {quoted(first + word[1:])}")
     # `web-03` for the label `web-03.prod`: a host's short name is what one types first; in
     # a label of several hops too (`bast-eu/db-1` for `bast-eu/db-1.internal`: fleets15)
     short = next((part for label in labels for part in label.split("/")
@@ -333,8 +334,8 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups,
                        suggestion=short or did_you_mean(bare, [*labels, *parts, *known]))
 
 
-#: What a limit's leading character makes of the rest.
-_READ_AS = {"!": "not", "&": "and also", "~": "a regular expression", "@": "a file of names"}
+#: What a limit's leading character makes of the rest (`~` and `@` are said before).
+_READ_AS = {"!": "not", "&": "and also"}
 
 
 def _short_of(word: str, label: str) -> bool:

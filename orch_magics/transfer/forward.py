@@ -179,8 +179,9 @@ class Forwards:
     def stop(self, forward_id: str | Forward) -> Forward:
         """Close forward `forward_id` (or the Forward itself; did-you-mean when there is no
         such forward)."""
-        if isinstance(forward_id, Forward):
-            forward_id = forward_id.id
+        if isinstance(forward_id, Forward):  # closed itself: its id may be another
+            forward_id.close()  # orchestrator's too (each numbers from f1: review26)
+            return forward_id
         if not isinstance(forward_id, str):  # files13: None said "no attribute 'lower'"
             raise ForwardError(f"a forward is stopped by its id (str, such as 'f1') or the "
                                f"Forward itself, not {type(forward_id).__name__}")
