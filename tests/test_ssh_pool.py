@@ -148,6 +148,10 @@ async def test_a_proxyjump_that_cannot_reach_its_host_is_named(ssh_lab) -> None:
                      "`Host` of {config}?)"),
     ("root@127.0.0.1:1", "cannot reach target's ProxyJump root@127.0.0.1:1 (from {config}): "
                          "Connection refused"),
+    # review26: an alias of the file whose HostName does not resolve was "did you mean" itself
+    ("orch-nowhere", "cannot reach target's ProxyJump orch-nowhere (from {config}): the host "
+                     "name 'orch-nowhere' does not resolve: {config} has `Host orch-nowhere` "
+                     "for it, but the HostName it gives does not resolve either"),
 ])
 async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  # type: ignore[no-untyped-def]
         ssh_lab, tmp_path, jump: str, said: str) -> None:
@@ -157,7 +161,8 @@ async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  #
 
     config = tmp_path / "ssh_config"
     config.write_text(f"Host target\n  HostName 127.0.0.1\n  Port {ssh_lab.loop.port}\n"
-                      f"  ProxyJump {jump}\n" + ssh_lab.ssh_config.read_text())
+                      f"  ProxyJump {jump}\nHost orch-nowhere\n  HostName nowhere.invalid\n"
+                      + ssh_lab.ssh_config.read_text())
     orch = Orchestrator(load_config_text(
         f"environments:\n  t: [{{type: ssh, config: {{host: target, ssh_config: '{config}', "
         f"connect_timeout: 5}}}}]\naudit: {{enabled: false}}\n"))
@@ -165,6 +170,27 @@ async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  #
         with pytest.raises(ConnectError) as err:
             await asyncio.wait_for(orch.arun("t", command="true"), 60)
         assert str(err.value) == "hop 1 (ssh target): " + said.format(config=config), err.value
+    finally:
+        await orch.aclose()
+
+
+async def test_a_proxyjump_a_hop_before_stands_in_for_is_not_named(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """review26: behind another hop, asyncssh uses that hop's tunnel and never the ssh_config
+    ProxyJump, yet the hop's failure was said as the ProxyJump's."""
+    from orch_magics import Orchestrator
+
+    config = tmp_path / "ssh_config"
+    config.write_text("Host target\n  HostName 127.0.0.1\n  Port 1\n  ProxyJump nowhere.invalid\n"
+                      + ssh_lab.ssh_config.read_text())
+    orch = Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"t": [
+        ssh_lab.layer("orch-loop"),
+        f"{{type: ssh, config: {{host: target, ssh_config: '{config}', connect_timeout: 5}}}}"]})))
+    try:
+        with pytest.raises(ConnectError) as err:
+            await asyncio.wait_for(orch.arun("t", command="true"), 60)
+        assert str(err.value).startswith("hop 2 (ssh target): ssh orch-loop could not open a "
+                                         "connection to "), err.value
+        assert "ProxyJump" not in str(err.value), err.value
     finally:
         await orch.aclose()
 

@@ -182,12 +182,12 @@ def who(cfg: SSHConfig) -> str:
 
 @contextlib.contextmanager
 def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
-                       via: str, host: HostConfig) -> Iterator[None]:
+                       via: str, host: HostConfig, jump: str | None = None) -> Iterator[None]:
     """asyncssh / OS errors while connecting → our errors naming the hop. Through an
     ssh_config `ProxyJump` (asyncssh connects it first, and the jump host resolves and
     connects the target), a failure on this machine is the jump host's (config14: each was
-    said of the target, one as "the HostName it gives does not resolve")."""
-    jump = host.proxy_jump
+    said of the target, one as "the HostName it gives does not resolve"). `jump`: the
+    ProxyJump that opens this connection (None when a hop before carries it)."""
     maybe_jump = f" (through its ProxyJump {jump}: it may be that host's)" if jump else ""
     try:
         yield

@@ -210,13 +210,16 @@ class SSHLauncher(Launcher):
         elif host.proxy_command:  # started by us: asyncssh would pass it our whole environment
             kw["tunnel"] = proxy = ProxyCommand(host.proxy_command)
         try:
-            via = f"its ProxyJump {host.proxy_jump}" if host.proxy_jump else place.label
+            # a ProxyJump opens the connection only for a first hop: behind another hop,
+            # asyncssh takes that hop's tunnel and never uses it (review26)
+            jump = host.proxy_jump if tunnel is None else None
+            via = f"its ProxyJump {jump}" if jump else place.label
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
-                                    host=host):
+                                    host=host, jump=jump):
                 try:
                     # a ProxyJump host's own ssh_config may give it a ProxyCommand, which
                     # asyncssh spawns itself: creating a local process then (review18)
-                    with connecting(), creating() if host.proxy_jump else nullcontext():
+                    with connecting(), creating() if jump else nullcontext():
                         attempt = asyncio.ensure_future(asyncssh.connect(cfg.host, **kw))
                         attempt.add_done_callback(retrieved)
                         conn = await asyncio.wait_for(attempt, cfg.connect_timeout)

@@ -44,10 +44,12 @@ def _lines_of(path: str, depth: int) -> list[tuple[str, list[str]]]:
     return found
 
 
-def host_entry(cfg: SSHConfig) -> str | None:
-    """The `Host` line of the ssh_config in use whose patterns match `cfg.host`, if any."""
+def host_entry(cfg: SSHConfig, name: str | None = None) -> str | None:
+    """The `Host` line of the ssh_config in use whose patterns match `name` (default
+    `cfg.host`), if any."""
+    name = cfg.host if name is None else name
     return next((line for line, patterns in host_lines(cfg)
-                 if any(fnmatch.fnmatchcase(cfg.host, p) for p in patterns)), None)
+                 if any(fnmatch.fnmatchcase(name, p) for p in patterns)), None)
 
 
 #: How a hop's resolver says a name does not resolve (sshd passes on gai_strerror): glibc,
@@ -83,8 +85,11 @@ def jump_failed(cfg: SSHConfig, jump: str, exc: OSError) -> str:
         name = first.rsplit(":", 1)[0] if first.count(":") == 1 else first
         aliases = [p for _, patterns in host_lines(cfg) for p in patterns
                    if not any(c in p for c in "*?[")]
-        near = did_you_mean(name, aliases)
+        entry = host_entry(cfg, name) if name in aliases else None
+        near = None if entry else did_you_mean(name, aliases)
         reason = f"the host name {name!r} does not resolve" + (
+            f": {config} has `{entry}` for it, but the HostName it gives does not resolve "
+            f"either" if entry else  # review26: "did you mean" the alias itself
             f" (did you mean {near!r}, a `Host` of {config}?)" if near else "")
     else:
         reason = (os.strerror(exc.errno) if exc.errno else str(exc)) or type(exc).__name__
