@@ -44,7 +44,7 @@ def error_of(orch: Orchestrator, how: str, source: Path, target: Path) -> str:
 @pytest.mark.parametrize("missing, how, folder", [
     ("tar", "get", True), ("tar", "put", True), ("stat", "get", False), ("stat", "put", False),
     ("mktemp", "put", False), ("mv", "put", False), ("dd", "put", False),
-    ("tee", "get", False)])
+    ("tee", "get", True), ("tee", "put", True), ("mkdir", "put", True)])
 def test_a_missing_tool_is_named(tmp_path: Path, missing: str, how: str, folder: bool) -> None:
     source = tmp_path / "src"
     if folder:
@@ -57,10 +57,14 @@ def test_a_missing_tool_is_named(tmp_path: Path, missing: str, how: str, folder:
     assert f"{missing} is not installed at the far end (or not on its PATH, " in said, said
 
 
-def test_a_far_end_without_tr_still_copies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tool", ["tr", "tee"])
+def test_a_far_end_without_a_tool_a_file_copy_needs_not_still_copies_it(
+        tmp_path: Path, tool: str) -> None:
+    """A file's get runs no `tee` (review26: it was refused for lacking one); no script
+    needs `tr`."""
     source = tmp_path / "src"
     source.write_text("x\n")
-    with far_end(tmp_path, "bin", every_tool_but("tr")) as orch:
+    with far_end(tmp_path, "bin", every_tool_but(tool)) as orch:
         orch.get("far", str(source), str(tmp_path / "back"))
         orch.put("far", str(source), str(tmp_path / "there"))
     assert (tmp_path / "back").read_text() == (tmp_path / "there").read_text() == "x\n"

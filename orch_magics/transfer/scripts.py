@@ -1,8 +1,10 @@
 """The remote half of a copy: POSIX sh scripts run through the chain like any command.
 
-They need only `sh`, `tee`, `tar`, `dd`, `stat`, `mktemp`, `mv` and `sha256sum` (coreutils or
-busybox; `openssl dgst`, several times faster, is used instead where it exists), so the same
-stream works through ssh, docker and any layer that carries a process.
+They need only `sh` and common tools (coreutils or busybox): a get `stat`, `dd` or `head`, and
+for a folder `tar`, `tee` and `cat`; a put `dd`, `stat`, `mktemp`, `mv`, `chmod`, `rm`, `wc`,
+`id`, and for a folder `tar`, `tee`, `mkdir` and `cat`; both `sha256sum` (`openssl dgst`, several times faster,
+instead where it runs). Each script checks for its tools first and names one missing. So the
+same stream works through ssh, docker and any layer that carries a process.
 A get prints one header line (`ORCH-TRANSFER 1 KIND MODE SIZE`), then the bytes (a file's, or a
 tar stream of a directory) and at the end `ORCH-SHA256 HEX` on stderr. A get of a file hashes it
 in a second read beside the `cat` that sends it (busybox `tee` copies 1 KiB per call; a
@@ -76,7 +78,7 @@ p=$(arg "$1"); p=$(home "${p%.}") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else absent "$p" "no such file or directory"; fi
-need stat cat tee; [ $k = f ] || need tar
+need stat; [ $k = f ] || need tar tee cat  # a file: dd (or head) below, and the hasher
 [ -r "$p" ] || fail "permission denied: $p"
 if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused, as a put does
   o=$(find "$p" -type s 2>/dev/null | head -n 1)
@@ -91,6 +93,8 @@ case $k$(stat -f -L -c %t -- "$p" 2>/dev/null) in  # or say 4096 and hold less (
   # cgroup cgroup2 pstore efivarfs
   f9fa0|f62656572|f64626720|f74726163|f73636673|f62656570|f27e0eb|f63677270|f6165676c|\
 fde5e81e4) s=-;; esac
+[ "$s" = - ] && need cat tee  # /proc and /sys files are read to their end through tee
+[ $k = f ] && ! command -v dd >/dev/null 2>&1 && need head
 printf 'ORCH-TRANSFER 1 %s %s %s\n' $k "$m" "$s"
 exec 3>&1
 sent() {  # stdin to fd 3 (our stdout) and into the hasher; under sudo fd 3 may be another
@@ -122,7 +126,7 @@ fi
 
 PUT_SCRIPT = _PRELUDE + r"""
 d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
-need dd stat mktemp mv chmod rm wc id; [ $k = f ] || need tar
+need dd stat mktemp mv chmod rm wc id; [ $k = f ] || need tar tee mkdir cat
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 left() {  # $1 is a link another user left in a sticky world-writable folder such as /tmp
