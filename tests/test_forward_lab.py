@@ -335,3 +335,35 @@ def test_a_first_client_after_the_target_dropped_the_check_gets_a_new_connection
     finally:
         server.kill()
         server.wait()
+
+
+SAYS_AND_GOES = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+conn, _ = server.accept()  # one connection: its words, then gone (`echo hi | nc -l`)
+conn.sendall(b"hi\\n")
+conn.close()
+server.close()
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_what_a_listener_of_one_connection_said_before_it_went_reaches_the_client(  # type: ignore[no-untyped-def]
+        orch, ssh_lab, env: str) -> None:
+    """review26: its words had been read by the held check connection, which was dropped
+    once ended; the new connection was refused and the client got a reset: `hi` was lost."""
+    port = free_port()
+    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
+    server = subprocess.Popen([*netns, sys.executable, "-c", SAYS_AND_GOES, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        fwd = orch.forward(env, port)
+        assert server.wait(10) == 0
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            assert client.makefile("rb").read() == b"hi\n"
+        fwd.close()
+    finally:
+        server.kill()
+        server.wait()

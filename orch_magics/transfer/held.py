@@ -1,6 +1,8 @@
 """The connection a forward made to check its target, held for the first client: read into a
 small buffer meanwhile, so that the target ending it (a server's idle timeout after its
-greeting) is seen, and that client gets a new connection instead of a closed session."""
+greeting) is seen, and that client gets a new connection instead of a closed session. When
+no new one can be made (a listener of one connection that said its piece and went, `echo hi
+| nc -l`), the client gets what the held one said, then its end: nothing received is lost."""
 
 from __future__ import annotations
 
@@ -35,15 +37,18 @@ class Held:
             self.ended = True
 
     async def take(self) -> tuple[Reader, Writer] | None:
-        """The connection with what the target said so far, or None (it is then closed) when
-        the target ended it or its way dropped: the client gets a new one."""
+        """The connection with what the target said so far, or None when the target ended it
+        or its way dropped: the client gets a new one (else `leftover`)."""
         self._reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reading
         if self.ended or self.writer.is_closing():
-            self.writer.close()
             return None
         return Prefixed(bytes(self.said), self.reader), self.writer
+
+    def leftover(self) -> tuple[Reader, Writer] | None:
+        """What an ended connection said, then its end (None when it said nothing)."""
+        return (Prefixed(bytes(self.said), self.reader), self.writer) if self.said else None
 
     def close(self) -> None:
         """No client came for it: end it (the relay closes)."""

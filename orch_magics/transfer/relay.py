@@ -202,7 +202,9 @@ class Relay:
         try:
             try:
                 first, self.first = self.first, None
-                theirs = (await first.take() if first else None) or await self.connect()
+                theirs = await first.take() if first else None
+                if theirs is None:
+                    theirs = await self._connected(first)
             except Exception as exc:  # noqa: BLE001 - told to the outcome; this client ends
                 self.outcome.failed(exc)
                 return
@@ -213,6 +215,22 @@ class Relay:
                 if end is not None:
                     with contextlib.suppress(Exception):
                         _end(end, clean)
+
+    async def _connected(self, ended: Held | None) -> tuple[Reader, Writer]:
+        """A new connection; when none can be made, what the ended held one said (see
+        held.py), rather than nothing; the held one is closed otherwise."""
+        try:
+            theirs = await self.connect()
+        except Exception:
+            kept = ended.leftover() if ended is not None else None
+            if kept is None:
+                if ended is not None:
+                    ended.close()
+                raise
+            return kept
+        if ended is not None:
+            ended.close()
+        return theirs
 
     def get_port(self) -> int:
         assert self.sock is not None
