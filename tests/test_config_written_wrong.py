@@ -576,6 +576,10 @@ def test_a_key_in_the_wrong_place_or_spelt_near_a_rule_is_said_so(text: str, sai
     ("services:\n  s:\n    command: x\n    stdout_mode: file\n    stdout_file: '$HOME/{service}.out'\n",
      5),
     ("services:\n  s:\n    command: x\n    working_dir: '$HOME/app'\n", 4),
+    # review26: a layer's paths too
+    ("environments:\n  e:\n    - {type: ssh, config: {host: h, identity_file: '$HOME/.ssh/k'}}\n",
+     3),
+    ("environments:\n  e:\n    - {type: local, config: {working_dir: '/srv/${APP}/run'}}\n", 3),
 ])
 def test_a_shell_variable_in_a_path_is_refused_at_its_line(text: str, line: int) -> None:
     """config14 F8: `${HOME}` in a path was taken literally: the audit trail went to a folder
@@ -583,3 +587,9 @@ def test_a_shell_variable_in_a_path_is_refused_at_its_line(text: str, line: int)
     err = error_of(text)
     assert err.line == line and "would be used as literal text: a path here is read as " \
         "written, with no shell to expand a variable" in str(err), str(err)
+
+
+def test_a_dollar_inside_a_name_is_a_names() -> None:
+    """review26: `Foo$Bar` was refused as a variable, with no way to write such a folder."""
+    cfg = load_config_text("services:\n  s: {command: x, working_dir: '/srv/Foo$Bar'}\n")
+    assert cfg.service("s").working_dir == "/srv/Foo$Bar"

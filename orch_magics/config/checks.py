@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from ..process.command import check_directory
+from ..process.command import check_directory, check_path
 from .placeholders import first_placeholder, has_placeholder
 from .suggest import did_you_mean
 
@@ -26,23 +26,10 @@ def as_written(text: str) -> None:
                          f"only in a service's `environment` and in layer settings")
 
 
-#: A shell variable written in a path (`$HOME`, `${HOME}`), which nothing expands there.
-_SHELL_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
-
-
 def file_path(text: str) -> None:
-    """A path read as written: neither a placeholder nor a shell variable is expanded there
-    (config14: `audit: {path: "${HOME}/a.jsonl"}` made a folder named `${HOME}`)."""
+    """A path read as written: neither a placeholder nor a shell variable is expanded there."""
     as_written(text)
-    _no_shell_variable(text)
-
-
-def _no_shell_variable(text: str) -> None:
-    found = _SHELL_VARIABLE.search(text)
-    if found:
-        raise ValueError(f"{found.group()!r} would be used as literal text: a path here is "
-                         f"read as written, with no shell to expand a variable: write the "
-                         f"path itself")
+    check_path(text)
 
 
 def regex(pattern: str) -> None:
@@ -91,14 +78,13 @@ def directory(path: str) -> None:
     shell variable)."""
     check_directory(path)
     literal(path)
-    _no_shell_variable(path)
 
 
 def path_template(template: str) -> None:
     """A stdout_file: known fields filled as plain text (a format spec or conversion would
     fail, or name the file oddly, only once a run starts), naming a file, not a directory."""
     literal(template)
-    _no_shell_variable(template)
+    check_path(template)
     import string
 
     try:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from ..importing import importing_sdk
 from ..limits import MAX_SECONDS
+from ..process.command import check_path
 from ..process.environ import secret_only
 from ..redaction import masked_repr
 from .base import Launcher
@@ -31,9 +32,11 @@ class SSHConfig:
                                                       "check_expanded": check_given_login})
     port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
                                                      "ge": 1, "le": 65535})
-    identity_file: str | None = field(default=None, metadata={"doc": "Private key file."})
+    identity_file: str | None = field(default=None, metadata={"doc": "Private key file.",
+                                                              "check": check_path})
     known_hosts: str | None = field(
-        default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts)."})
+        default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts).",
+                                "check": check_path})
     password: str | None = field(
         default=None, metadata={"doc": "Only as a {{secret:NAME}} placeholder.",
                                 "check": secret_only("password")})
@@ -44,7 +47,8 @@ class SSHConfig:
     insecure_accept_host_key: bool = field(
         default=False, metadata={"doc": "Skip host key verification for this hop (unsafe)."})
     ssh_config: str | None = field(
-        default=None, metadata={"doc": "OpenSSH client config file (default ~/.ssh/config)."})
+        default=None, metadata={"doc": "OpenSSH client config file (default ~/.ssh/config).",
+                                "check": check_path})
 
 
 class SSHKind:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -23,10 +24,27 @@ def escaped(word: str) -> str:
 
 def check_directory(path: str) -> None:
     """Refuse an empty working directory (a ValueError, as a config check raises): each layer
-    read `""` its own way (here: "/bin/sh: command not found"; ssh and docker: the home)."""
+    read `""` its own way (here: "/bin/sh: command not found"; ssh and docker: the home); and
+    one with a shell variable, which nothing expands (`check_path`)."""
     if not path:
         raise ValueError("the directory is empty: leave it out to run in the default "
                          "directory, or name one")
+    check_path(path)
+
+
+#: A shell variable starting a part of a path (`$HOME/x`, `/a/${X}/b`), which nothing expands
+#: there; a `$` inside a name (`Foo$Bar`) is a name's.
+_SHELL_VARIABLE = re.compile(r"(?:^|/)(\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def check_path(path: str) -> None:
+    """Refuse a path holding a shell variable (a ValueError, as a config check raises): it is
+    read as written (config14: `${HOME}/audit.jsonl` made a folder named `${HOME}`)."""
+    found = _SHELL_VARIABLE.search(path)
+    if found:
+        raise ValueError(f"{found.group(1)!r} would be used as literal text: a path here is "
+                         f"read as written, with no shell to expand a variable: write the "
+                         f"path itself")
 
 
 @masked_repr  # env holds resolved secrets: a notebook's display or a traceback masks them
