@@ -132,3 +132,17 @@ def test_a_range_inside_the_short_form_says_how_to_quote_it(env: str) -> None:
         "per line)" in str(err.value), str(err.value)
     fixed = load_config_text('environments:\n  web: ["ssh web-[01:03]"]\n', "c.yaml")
     assert fixed.environment("web").layers[0].label == "ssh web-[01:03]"
+
+
+def test_a_uid_after_a_short_layer_read_as_a_comment_is_refused() -> None:
+    """kinds13 (high): `- sudo #65534` (sudo's form of a uid) loaded as `sudo` alone, and the
+    run went as root: YAML reads `#` after a space as a comment's start."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text("environments:\n  s:\n    - sudo #65534\n", "c.yaml")
+    assert str(err.value).startswith("c.yaml:3:7: `sudo` alone, as YAML reads it: `#` after a "
+                                     "space starts a comment, so '#65534' is not its user: "
+                                     "quote the whole layer, as in \"sudo #65534\""), err.value
+    quoted = load_config_text('environments:\n  s:\n    - "sudo #65534"\n', "c.yaml")
+    assert quoted.environment("s").layers[0].config.user == "#65534"
+    commented = load_config_text("environments:\n  s:\n    - sudo  # as root\n", "c.yaml")
+    assert commented.environment("s").layers[0].config.user == "root"

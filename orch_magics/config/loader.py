@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -254,6 +255,12 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
                               f"{str(key).upper()}`, or the mapping {{type: {type_}, config: "
                               f"{{...}}}}")
     if not rest:
+        # kinds13: `- sudo #65534` (sudo's form of a uid) ran as root, the uid a comment
+        comment = src.comment_after(path) if key is not None else None
+        if comment is not None and re.fullmatch(r"#\d+", comment):
+            raise src.error(path, f"`{type_}` alone, as YAML reads it: `#` after a space "
+                                  f"starts a comment, so {comment!r} is not its {key}: quote "
+                                  f"the whole layer, as in \"{type_} {comment}\"")
         return {"type": type_}
     if key is None:
         raise src.error(path, f"a {type_} layer names no target: write `{type_}` alone, or "

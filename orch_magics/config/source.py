@@ -118,6 +118,18 @@ class Source:
             if text and not _password_key(path, None) else ""
         return f" (`#` after a space starts a YAML comment, so the value is empty{quote})"
 
+    def comment_after(self, path: Path_) -> str | None:
+        """The comment right after the plain value at `path` on its line (`- sudo #65534`:
+        YAML took `#65534` for one), else None."""
+        found = self._nodes(path)
+        if found is None or not found[2] or not isinstance(found[1], yaml.ScalarNode) \
+                or found[1].style:
+            return None
+        end, lines = found[1].end_mark, self.text.splitlines()
+        after = re.match(r"\s+(#.*?)\s*$", lines[end.line][end.column:]) if end.line < len(
+            lines) else None
+        return after[1] if after else None
+
     def _nodes(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node, bool] | None:
         """(key node, value node) at `path`, else at its nearest parent; True when exact."""
         depth = len(path)
