@@ -237,10 +237,8 @@ class FanOut:
 @masked_repr  # a plan's layers hold resolved placeholders (an ssh or sudo password)
 @dataclass(frozen=True)
 class LayerSpec:
-    """One execution layer of an environment: its kind plus that kind's validated config.
-
-    With `fanout`, `config` holds what every target shares; each member changes its own key.
-    """
+    """One execution layer of an environment: its kind plus that kind's validated config
+    (with `fanout`: what every target shares; each member changes its own key)."""
 
     type: str
     config: Any

@@ -119,15 +119,12 @@ class Source:
         return f" (`#` after a space starts a YAML comment, so the value is empty{quote})"
 
     def comment_after(self, path: Path_) -> str | None:
-        """The comment right after the plain value at `path` on its line (`- sudo #65534`:
-        YAML took `#65534` for one), else None."""
-        found = self._nodes(path)
-        if found is None or not found[2] or not isinstance(found[1], yaml.ScalarNode) \
-                or found[1].style:
+        """The comment after the plain value at `path` on its line (`- sudo #65534`), or None."""
+        found = self._nodes(path) if self.written(path) is not None else None  # plain only
+        if found is None:
             return None
-        end, lines = found[1].end_mark, self.text.splitlines()
-        after = re.match(r"\s+(#.*?)\s*$", lines[end.line][end.column:]) if end.line < len(
-            lines) else None
+        end = found[1].end_mark
+        after = re.match(r"\s+(#.*?)\s*$", self.text.splitlines()[end.line][end.column:])
         return after[1] if after else None
 
     def _nodes(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node, bool] | None:

@@ -210,9 +210,7 @@ class SSHLauncher(Launcher):
         elif host.proxy_command:  # started by us: asyncssh would pass it our whole environment
             kw["tunnel"] = proxy = ProxyCommand(host.proxy_command)
         try:
-            # a ProxyJump opens the connection only for a first hop: behind another hop,
-            # asyncssh takes that hop's tunnel and never uses it (review26)
-            jump = host.proxy_jump if tunnel is None else None
+            jump = host.proxy_jump if tunnel is None else None  # behind a hop: unused
             via = f"its ProxyJump {jump}" if jump else place.label
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
                                     host=host, jump=jump):
