@@ -192,9 +192,11 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "[orch_magics.layers]\nbrokenimport = badkinds_missing:KIND\nnotdc = badkinds:NOTDC\n"
         "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
         "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n"
-        "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n")  # kinds12: a plugin
-    # named as one of ours; one handing its launcher out again
+        "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n"  # kinds12: a plugin
+        "giveup = badkinds_exit:KIND\n")  # named as one of ours; one handing its launcher
+    # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
+    (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
     def orch(config: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -224,6 +226,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
                  "TypeError: unsupported config type"),
         ("labelboom", "failed on this layer: ValueError: boom in label"),
         ("badneeds", "failed in needs(): ValueError: needs() said 'ssh', which is none of"),
+        ("giveup", "layer kind 'giveup' (badkinds_exit:KIND from badkinds 0.1) cannot be "
+                   "loaded: SystemExit: kubectl not found, giving up"),
     ]:
         done = orch(f"environments:\n  e:\n    layers:\n      - {{type: {kind}}}\n", "check")
         assert done.returncode == 2 and "orch.yaml:4:" in done.stderr, done

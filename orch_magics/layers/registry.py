@@ -102,12 +102,14 @@ def _broken(name: str) -> Callable[[str], ConfigError]:
 def plugin_code(name: str, what: str, error: Callable[[str], Exception]) -> Iterator[None]:
     """Run code of kind `name`: an exception it raises (but an OrchError, which says itself)
     becomes `error(words)` naming the kind, its plugin and `what` failed, never "a bug in
-    orch_magics"; in a kind of ours it stays as it is (a bug, said as one)."""
+    orch_magics"; in a kind of ours it stays as it is (a bug, said as one). A plugin's
+    SystemExit (one that gives up at import: kinds13, it ended orch with its bare words, for
+    configs that never named it too) is its failure too; a Ctrl-C stays one."""
     try:
         yield
     except OrchError:
         raise
-    except Exception as exc:  # noqa: BLE001  (whatever a plugin raised is its fault)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001  (what a plugin raised is its fault)
         if name in OWN:
             raise
         raise error(plugin_failed(name, what, exc)) from None
