@@ -33,7 +33,10 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
     """Ask through the kernel's stdin request (the mechanism of input()): JupyterLab shows an
     input field while the cell blocks. None where the front end allows no stdin (nbclient); a
     kernel interrupt while the field is shown refuses, in one line, what was asked about.
-    Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks."""
+    Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks.
+    Outside a cell (a widget's callback runs under its comm message) nobody can be asked:
+    where a person is at the notebook, the run is refused, not left to ORCH_CONFIRM."""
+    watch_cells(shell)
 
     def ask(question: str) -> str | None:
         from IPython.core.error import StdinNotImplementedError  # IPython is running
@@ -45,6 +48,9 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             except KeyboardInterrupt:
                 raise ConfirmationRefused("not run: interrupted at the confirmation") from None
         if kernel is None or not has_frontend_stdin(shell):
+            # safety14: a button's on_click ran in prod on an inherited ORCH_CONFIRM
+            if kernel is not None and not _in_a_cell(shell) and _PERSON.get(id(shell)) is not False:
+                raise ConfirmationRefused(_NOT_FROM_A_CALLBACK)
             return None
         try:
             with interrupt_raises():
@@ -57,6 +63,20 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
             raise ConfirmationRefused("not run: interrupted at the confirmation") from None
 
     return ask
+
+
+_NOT_FROM_A_CALLBACK = ("not run: a person is at this notebook, and cannot be asked from a "
+                        "widget's callback (only a cell can ask): run it from a cell, or pass "
+                        "yes='ENV'")
+
+
+def _in_a_cell(shell: Any) -> bool:
+    """Whether the kernel's current request is a cell's (not a widget's comm message)."""
+    try:
+        parent = shell.kernel.get_parent() or {}
+    except Exception:
+        return False
+    return bool((parent.get("header") or {}).get("msg_type") == "execute_request")
 
 
 def _at_a_terminal(shell: Any) -> bool:
@@ -87,6 +107,7 @@ def asker_here() -> Callable[[str], str | None] | None:
 #: person is there), recorded as each cell starts. Off the main thread the kernel's current
 #: request is any message's (a completion, a widget's: review22), not the cell's.
 _PERSON: dict[int, bool] = {}
+_WATCHED: set[int] = set()  # the shells whose cells are recorded
 
 
 def watch_here() -> None:
@@ -101,9 +122,11 @@ def watch_here() -> None:
 def watch_cells(shell: Any) -> None:
     """Record, from now on, whether each cell's front end takes input (on the main thread,
     where the current request is the cell's)."""
-    if id(shell) in _PERSON or getattr(shell, "kernel", None) is None:
+    if id(shell) in _WATCHED or getattr(shell, "kernel", None) is None:
         return
-    _PERSON[id(shell)] = has_frontend_stdin(shell)
+    _WATCHED.add(id(shell))
+    if _in_a_cell(shell):  # else unknown (a widget's callback) until the next cell
+        _PERSON[id(shell)] = has_frontend_stdin(shell)
     shell.events.register("pre_run_cell", lambda *_: _PERSON.__setitem__(
         id(shell), has_frontend_stdin(shell)))
 
