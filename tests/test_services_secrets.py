@@ -694,3 +694,25 @@ def test_layer_config_placeholders_resolve_through_the_chain(
                                       'echo "$LAYER_TOKEN"')
     assert res.stdout == "****\n"
     assert "layer-secret-value-42" not in repr(orch.plan("vaulted", command="true"))
+
+
+@pytest.mark.parametrize("backend", ["nosuch.Backend", "keyring.backends.SecretService.Keyring"])
+def test_a_keyring_backend_that_cannot_start_counts_as_not_found(tmp_path: Path,
+                                                                 backend: str) -> None:
+    """safety14: a backend named in the environment (or keyringrc.cfg) that cannot be loaded,
+    or SecretService with no D-Bus (an ssh session, cron, papermill), was an "internal error"
+    (exit 70), and the provider after it, which had the value, was never asked."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\naudit: {enabled: false}\n"
+        "secrets: {providers: [keyring, env]}\n"
+        "services:\n  show: {command: 'echo \"v=$V\"', environment: {V: '{{secret:tok}}'}}\n")
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env.update(PYTHON_KEYRING_BACKEND=backend, ORCH_SECRET_TOK="fromenv12345")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "local", "show"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "v=****\n"), done.stderr
+    del env["ORCH_SECRET_TOK"]  # nobody has it: the keyring's problem is said
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "local", "show"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 2 and "internal error" not in done.stderr, done.stderr
+    assert "keyring orch_magics/tok (" in done.stderr, done.stderr

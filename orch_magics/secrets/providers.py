@@ -68,12 +68,15 @@ class KeyringProvider:
         self._error: str | None = None
 
     def lookup(self, name: str) -> str | None:
-        import keyring
-        from keyring.errors import KeyringError
-
+        """The value, or None with why noted: any failure of keyring or its backend counts
+        as "not found" (safety14: a SecretService with no D-Bus, or a backend named in
+        keyringrc.cfg that cannot be loaded, raised RuntimeError or ImportError, and the
+        providers after it were never asked)."""
         try:
+            import keyring
+
             return keyring.get_password(self.service, name)
-        except KeyringError as exc:  # no usable backend, locked keyring, ...
+        except Exception as exc:  # noqa: BLE001 - no usable backend, locked keyring, ...
             self._error = f"{type(exc).__name__}: {exc}"
             return None
 
