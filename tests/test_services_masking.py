@@ -439,3 +439,30 @@ def test_what_filters_make_is_masked_too(service: str, tmp_path: Path,
         orch.close()
     assert result.returncode == 0 and MASK in result.stdout, result.stdout
     assert {k: v for k, v in texts.items() if secret in v} == {}
+
+
+@pytest.mark.parametrize("secret, part", [
+    ("pa$s\"w`d\\x9", "pa\\$s"),  # declare -p, printf %q: a backslash before the `$`
+    ("it's a s3cret", "s3cret"),  # set -x: 'it'\''s a s3cret'
+    ("\ttok-12345 ", "tok-12345"),  # echo $TOK: the blanks at either end gone
+    ("a <b> & c'd\"e", "&lt;b&gt;"),  # HTML-escaped
+])
+def test_a_secret_the_shell_quotes_back_or_splits_is_masked(tmp_path: Path, secret: str,
+                                                            part: str) -> None:
+    """safety14: a `$` or `"` in a password went out whole through `export -p` and
+    `printf %q`, a `'` through `set -x`, and a pasted token's blanks through `echo $TOK`."""
+    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    script = ('export -p | grep TOK; declare -p TOK; printf "%q\\n" "$TOK"; echo $TOK; '
+              'set -x; : "$TOK"; echo "$TOK" | sed "s/&/\\&amp;/g; s/</\\&lt;/g; s/>/\\&gt;/g"')
+    orch = Orchestrator(load_config_text(
+        f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+        f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+        f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
+        f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n"))
+    try:
+        result = orch.run("local", "leak")
+    finally:
+        orch.close()
+    shown = result.stdout + result.stderr
+    assert result.ok and shown.count(MASK) >= 5 and part not in shown, shown

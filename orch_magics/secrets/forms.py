@@ -1,7 +1,8 @@
 """The texts a secret value can show up as in output, and the patterns that find them.
 
 Plain forms: the value (a multi-line one also with CRLF line ends, as a terminal shows it);
-each line of a multi-line value (as is and stripped); URL-encoding
+each line of a multi-line value (as is and stripped); as quoters write it back (`quoting_forms`:
+shells, HTML, CSV, SQL) and as a shell splits it into words; URL-encoding
 (`quote`, with `/` kept or not, and `quote_plus`; hex in upper or lower case); the value
 escaped inside a JSON string as the common encoders write it (see `json_forms`) and as Python
 writes it inside a repr, an `ascii()` or a bytes repr (see `python_forms`).
@@ -19,6 +20,7 @@ characters. A match is replaced by `****` per line piece: masking never joins or
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import json
 import re
@@ -48,7 +50,7 @@ def plain_forms(value: str) -> set[str]:
     shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
     quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
-             *python_forms(value, raw), *json_forms(value)}
+             *python_forms(value, raw), *json_forms(value), *quoting_forms(value)}
     lines = value.split("\n")
     if len(lines) > 1:  # as a terminal shows it (`tty: true`), or a CRLF program prints it
         forms.add("\r\n".join(line.removesuffix("\r") for line in lines))
@@ -57,6 +59,23 @@ def plain_forms(value: str) -> set[str]:
         # the `    }` of a JSON secret, would mask every indented line of later output
         forms.update(t for line in lines if len(t := line.strip()) >= MIN_LENGTH)
     return forms
+
+
+def quoting_forms(value: str) -> set[str]:
+    """`value` as shells and other quoters write it back (safety14: a `$` in a password went
+    out whole through `export -p`, a `'` through `set -x`): in double quotes (`declare -p`),
+    `printf %q`, single quotes closed and reopened (bash `'\\''`, dash and shlex `'"'"'`),
+    HTML, CSV and SQL quote doubling; and as the shell splits it into words (`echo $TOK`:
+    a pasted token's blanks at either end gone, blanks between words one space)."""
+    return {_DOUBLE_QUOTED.sub(r"\\\g<0>", value), _PRINTF_Q.sub(r"\\\g<0>", value),
+            value.replace("'", "'\\''"), value.replace("'", "'\"'\"'"),
+            html.escape(value), html.escape(value, quote=False), value.replace('"', '""'),
+            value.replace("'", "''"), value.strip(), " ".join(value.split())}
+
+
+#: What a shell escapes with a backslash inside double quotes, and what `printf %q` escapes.
+_DOUBLE_QUOTED = re.compile(r'[$"\\`]')
+_PRINTF_Q = re.compile(r"[^A-Za-z0-9_./,:=@%^+\-\x80-\U0010ffff]")
 
 
 #: A percent-encoded byte, as `quote` writes it (upper-case hex).
