@@ -4,8 +4,10 @@ throw-away gpg key the fixture makes."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +113,21 @@ def test_the_command_gets_no_secret_variable(tmp_path: Path,
     env = seen.read_text()
     assert "ORCH_PLAIN_SETTING=kept" in env  # the rest of the environment is passed on
     assert "ORCH_SECRET" not in env and "sudo-pw-Kx93" not in env
+
+
+def test_a_command_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path) -> None:
+    """safety14: only the command itself was killed: a wrapper script's child (`op`, `gpg`)
+    went on under init, and the timeout waited for it to close the pipes."""
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    hang = CONFIG.replace("argv: ARGV}", f"argv: [sh, -c, {json.dumps(script)}], timeout: 0.5}}")
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"did not answer within 0\.5s"):
+        Orchestrator(load_config_text(hang)).plan("local", "db")
+    assert time.monotonic() - started < 10
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # a zombie until init reaps it: gone soon after
+    assert not os.path.exists(f"/proc/{child}") or \
+        open(f"/proc/{child}/stat").read().split()[2] == "Z"

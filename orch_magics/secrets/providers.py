@@ -24,6 +24,7 @@ from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
 from ..errors import ConfigError, PromptInterrupted
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
+from ..process.tree import kill_tree
 
 if TYPE_CHECKING:
     from ..config.model import CommandProviderSpec, SecretsSettings
@@ -264,9 +265,7 @@ class CommandProvider:
     def _run(self, name: str, argv: list[str]) -> str | None:
         shown = shlex.join(argv)
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=self.spec.timeout,
-                                  stdin=subprocess.DEVNULL, env=inherited_environ(),
-                                  check=False)
+            done = _ran(argv, self.spec.timeout)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{argv[0]!r} is not installed (or not on PATH)") from None
@@ -291,6 +290,19 @@ class CommandProvider:
     def describe(self, name: str) -> str:
         why = self._why.get(name)
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
+
+
+def _ran(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """`argv` run to its end, or past `timeout` ended with all it started (TimeoutExpired)."""
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=inherited_environ()) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def forget(value: str) -> list[str]:
