@@ -384,3 +384,27 @@ def test_a_log_whose_records_are_long_is_taken_for_one(tmp_path: Path) -> None:
     log.append({"event": "start", "id": "longer", "command": "y" * 700_000})
     log.append({"event": "end", "id": "long"})
     assert verify(str(path)) == (3, None)
+
+
+def test_a_log_another_user_owns_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """safety14: a log owned by another user (who could read it, and rewrite its chain so
+    that `verify` still passes) was appended to without a word."""
+    from orch_magics import Orchestrator, load_config_text
+    from orch_magics.errors import OrchError
+
+    path = tmp_path / "audit.jsonl"
+    AuditLog(str(path)).append({"event": "start", "id": "x"})
+    os.chown(path, 65534, 65534)  # the tests run as root: any other user does
+    before = path.read_bytes()
+    with pytest.raises(OrchError, match=f"the audit log {path} belongs to user (nobody|65534), "
+                                        f"who could read and rewrite it: nothing was written"):
+        AuditLog(str(path)).append({"event": "start", "id": "y"})
+    mark = tmp_path / "ran"
+    orch = Orchestrator(load_config_text(f"environments: {{local: []}}\n"
+                                         f"audit: {{path: '{path}'}}\n"))
+    try:
+        with pytest.raises(OrchError, match="belongs to user"):
+            orch.run("local", command=f"touch {mark}")
+    finally:
+        orch.close()
+    assert path.read_bytes() == before and not mark.exists()

@@ -159,6 +159,7 @@ class AuditLog:
         try:
             info = os.fstat(fd)
             _check_regular(self.path, info.st_mode)
+            _check_owner(self.path, info.st_uid)
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = os.fstat(fd)
             size = locked.st_size
@@ -247,6 +248,21 @@ def _check_regular(path: str, mode: int) -> None:
         raise OrchError(f"the audit log {path} is {kind}, not a regular file: name a file in "
                         f"`audit: {{path: …}}`, or set `audit: {{enabled: false}}` to turn "
                         f"auditing off")
+
+
+def _check_owner(path: str, uid: int) -> None:
+    """A log another user owns could be read and rewritten by them, its chain seeded so that
+    `verify` still passes (safety14: it was appended to without a word)."""
+    if uid != os.geteuid():
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            owner = str(uid)
+        raise OrchError(f"the audit log {path} belongs to user {owner}, who could read and "
+                        f"rewrite it: nothing was written to it; name a log of your own "
+                        f"(audit: {{path: …}}), or have it made yours")
 
 
 def _write_whole(fd: int, data: bytes, size: int) -> None:
