@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ._loop import check_wait, refuse_on_loop
 from .arguments import checked_tail
-from .errors import LayerError
+from .errors import ConfigError, LayerError
 from .keywords import keywords_checked
 from .named_runs import Entry, Followed, RunInfo, gap
 from .plan import guarded_now
@@ -115,6 +115,12 @@ class RunManagement:
 def attempt_now(host: _Host, plan: RunPlan) -> RunPlan:
     """A named run's next attempt, under the guardrails the config sets now (a load() that
     narrowed, protected or removed the environment stops restarts): an environment the
-    config no longer has is a ConfigError (with did-you-mean)."""
-    host.config.run_environment(plan.environment.name)
-    return guarded_now(plan, host.config)
+    config no longer has is a ConfigError (with did-you-mean). A config of files with no
+    environment at all is one read half-saved (an editor truncates, then writes: review26):
+    said at its file, so that an automatic restart waits for the rest (lifecycle)."""
+    config = host.config
+    if not config.environments and config.origin:
+        raise ConfigError("the config has no environment at all (a save half-written?)",
+                          file=config.origin[0], line=1)
+    config.run_environment(plan.environment.name)
+    return guarded_now(plan, config)

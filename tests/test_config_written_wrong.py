@@ -563,6 +563,9 @@ def test_the_caret_stands_under_the_key_after_tabs_and_wide_characters(before: s
     ("environments:\n  p:\n    layers: []\n    stdin_mode: streaming\n",
      "conf.yaml:4:5: 'stdin_mode' is a service's key, not environments.p's: write it under "
      "services.NAME"),
+    ("environments:\n  p:\n    layers: []\n    dangerous: true\n",  # review26: every key
+     "conf.yaml:4:5: 'dangerous' is a service's key, not environments.p's: write it under "
+     "services.NAME"),
     ("services:\n  web:\n    command: x\n    x_note: hi\n",
      "conf.yaml:4:5: unknown key 'x_note' in services.web (did you mean 'x-note'?)"),
 ])

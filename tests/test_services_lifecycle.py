@@ -593,6 +593,9 @@ def test_an_automatic_restart_waits_while_the_config_cannot_be_read(
         time.sleep(2 * lifecycle.CONFIG_RETRY + 0.5)
         assert orch.status("f").state == "restarting"  # still waiting, said once
         assert orch.logs("f").count("restart waits") == 1 and orch.status("f").restarts == 0
+        conf.write_text("")  # review26: an editor truncates, then writes: it waits on
+        time.sleep(2 * lifecycle.CONFIG_RETRY + 0.5)
+        assert orch.status("f").state == "restarting" and "restart refused" not in orch.logs("f")
         conf.write_text(good)
         wait_for(lambda: orch.status("f").restarts == 2 and orch.status("f").state == "failed")
         assert orch.logs("f").count("attempt\n") == 3 and "restart refused" not in orch.logs("f")

@@ -38,7 +38,7 @@ from .names import check_name
 from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
 from .suggest import did_you_mean, key_hint, value_hint
-from .validate import build_dataclass, kind_name
+from .validate import build_dataclass, kind_name, yaml_keys
 
 if TYPE_CHECKING:
     from .inventory import Inventory
@@ -170,7 +170,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
-            _misplaced(key, _SERVICE_KEYS, "a service's", "services", path, src)
+            _misplaced(key, yaml_keys(Service), "a service's", "services", path, src)
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
                             at_key=True, suggestion=key_hint(key, allowed))
     layers_raw = raw.get("layers")
@@ -314,11 +314,6 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     if service.stdout_mode == "file" and not service.stdout_file:
         service = _replace_stdout_file(service)
     return service
-
-
-#: A service's keys, said as such when written in an environment (`command:` under `prod:`).
-_SERVICE_KEYS = ("command", "argv", "stdin_mode", "stdout_mode", "filters", "environment",
-                 "pre_commands", "post_commands", "working_dir")
 
 
 def _misplaced(key: str, theirs: Iterable[str], whose: str, section: str, path: Path_,

@@ -322,6 +322,11 @@ def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
             if f.init and f.name not in skip and not f.metadata.get("internal")}
 
 
+def yaml_keys(cls: type) -> tuple[str, ...]:
+    """The keys a YAML mapping of `cls` may set."""
+    return tuple(_plans(cls, frozenset()))
+
+
 @functools.cache
 def _required(cls: type) -> tuple[tuple[str, str], ...]:
     """(YAML key, field name) of the fields without a default."""
