@@ -35,6 +35,8 @@ class LayeredExecutor:
             error = functools.partial(LayerError, hop=hop, layer=spec.label)
             with plugin_code(spec.type, "failed to wrap its layer", error):
                 launcher = get_kind(spec.type).wrap(spec.config, launcher, spec.label)
+                if spec.type not in OWN:
+                    _checked_launcher(launcher)
             if spec.type not in OWN:
                 _launch_guarded(launcher, spec.type, error)
         return launcher
@@ -50,6 +52,16 @@ class LayeredExecutor:
         return f"LayeredExecutor({self.describe()})"
 
 
+def _checked_launcher(launcher: object) -> None:
+    """What a plugin's wrap() returned is a launcher that adopted its inner one (kinds13:
+    None, or a Launcher that skipped `adopt`, was an orch "internal error")."""
+    if not callable(getattr(launcher, "launch", None)):
+        raise TypeError(f"its wrap() returned {type(launcher).__name__}, not a Launcher")
+    if not hasattr(launcher, "context"):
+        raise TypeError(f"its wrap() returned a {type(launcher).__name__} that did not call "
+                        f"self.adopt(inner, label) (a Launcher's first line)")
+
+
 def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Exception]) -> None:
     """Make a plugin's launcher say an exception of its `launch` as its wrap's is said, naming
     the kind and its plugin (kinds12: a KeyError there was "a bug in orch_magics", and a
@@ -59,7 +71,11 @@ def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Except
 
     async def guarded(command: Command) -> ProcessHandle:
         with plugin_code(kind, "failed to launch", error):
-            return await launch(command)
+            handle = await launch(command)
+            if not isinstance(handle, ProcessHandle):  # kinds13: an orch "internal error"
+                raise TypeError(f"its launch() returned {type(handle).__name__}, not a "
+                                f"ProcessHandle")
+            return handle
 
     guarded.orch_unguarded = launch  # type: ignore[attr-defined]  # the plugin's own
     try:

@@ -173,9 +173,68 @@ class HandedOut(LocalKind):
         Handed.launcher = Handed.launcher or BoomLauncher(inner)
         return Handed.launcher
 
+class WrapNone(LocalKind):  # kinds13: each of these three was an orch "internal error"
+    def wrap(self, config, inner, label):
+        return None
+
+from orch_magics.layers.base import Launcher
+
+class NoAdoptLauncher(Launcher):
+    def __init__(self, inner):
+        self.inner = inner  # adopt(inner, label) left out
+    async def launch(self, command):
+        return await self.inner.launch(command)
+
+class NoAdopt(LocalKind):
+    def wrap(self, config, inner, label):
+        return NoAdoptLauncher(inner)
+
+class StrLauncher(BoomLauncher):
+    async def launch(self, command):
+        return "a handle"
+
+class BadHandle(LocalKind):
+    def wrap(self, config, inner, label):
+        return StrLauncher(inner)
+
+class ReadBoomBackend:  # its output breaks after a line; the process then exits 0
+    pid = None
+    async def _out(self):
+        yield b"hi\\n"
+        raise RuntimeError("read exploded")
+    def stdout(self):
+        return self._out()
+    def stderr(self):
+        return None
+    async def write(self, data):
+        pass
+    async def write_eof(self):
+        pass
+    def stdin_gone(self):
+        return True
+    async def wait(self):
+        from orch_magics.process.events import Exit
+        return Exit(code=0)
+    async def signal(self, sig):
+        pass
+    async def close(self):
+        pass
+    async def cut_if_silent(self):
+        return False
+
+class ReadBoomLauncher(BoomLauncher):
+    async def launch(self, command):
+        from orch_magics.process.handle import ProcessHandle
+        return ProcessHandle(ReadBoomBackend(), command)
+
+class ReadBoom(LocalKind):
+    def wrap(self, config, inner, label):
+        return ReadBoomLauncher(inner)
+
 NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(), WrapBoom(),
                                               BadNeeds())
 LAUNCHBOOM, HANDED = LaunchBoom(), HandedOut()
+WRAPNONE, NOADOPT, BADHANDLE, READBOOM = WrapNone(), NoAdopt(), BadHandle(), ReadBoom()
 """
 
 
@@ -193,7 +252,9 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "when = badkinds:WHEN\nlabelboom = badkinds:LABELBOOM\nwrapboom = badkinds:WRAPBOOM\n"
         "badneeds = badkinds:BADNEEDS\nlaunchboom = badkinds:LAUNCHBOOM\n"
         "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n"  # kinds12: a plugin
-        "giveup = badkinds_exit:KIND\n")  # named as one of ours; one handing its launcher
+        "giveup = badkinds_exit:KIND\nwrapnone = badkinds:WRAPNONE\n"
+        "noadopt = badkinds:NOADOPT\nbadhandle = badkinds:BADHANDLE\n"
+        "readboom = badkinds:READBOOM\n")  # named as one of ours; one handing its launcher
     # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
@@ -243,6 +304,24 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     assert run.returncode == 1 and "bug in orch_magics" not in run.stderr, run
     assert ("hop 1 (env): layer kind 'launchboom' (badkinds:LAUNCHBOOM from badkinds 0.1) "
             "failed to launch: KeyError: 'boom in launch'") in run.stderr, run.stderr
+    for kind, said in [
+        ("wrapnone", "failed to wrap its layer: TypeError: its wrap() returned NoneType, not "
+                     "a Launcher"),
+        ("noadopt", "failed to wrap its layer: TypeError: its wrap() returned a "
+                    "NoAdoptLauncher that did not call self.adopt(inner, label)"),
+        ("badhandle", "failed to launch: TypeError: its launch() returned str, not a "
+                      "ProcessHandle"),
+    ]:  # kinds13: each was "internal error … a bug in orch_magics" (exit 70)
+        run = orch(f"environments:\n  e:\n    layers:\n      - {{type: {kind}}}\n",
+                   "run", "e", "--", "true")
+        assert run.returncode == 1 and "bug in orch_magics" not in run.stderr, run
+        assert f"hop 1 (env): layer kind '{kind}' (badkinds:{kind.upper()} from badkinds " \
+            f"0.1) {said}" in run.stderr, run.stderr
+    # kinds13: its stream broke after a line, the process exited 0: exit 1 and no word
+    run = orch("environments:\n  e:\n    layers:\n      - {type: readboom}\n",
+               "run", "e", "--", "true")
+    assert (run.returncode, run.stdout) == (1, "hi\n"), run
+    assert run.stderr.startswith("orch: e/true failed: read exploded"), run.stderr
     # review25: a launcher the plugin hands out again is said at the hop of each chain
     script = ("from orch_magics import Orchestrator, load_config_text\n"
               "o = Orchestrator(load_config_text('environments:\\n  a: [{type: handed}]\\n"

@@ -148,7 +148,9 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         interrupts.settled()
         print_json(result)
     step = result.failed_step  # the status is then a step's, not the command's: say whose
-    if (result.timed_out or result.exit.error is not None and result.exit.code is None
+    # an error with no status, or with 0 (kinds13: a stream that broke mid-run exited 1 with
+    # no word), is said; a status of its own says itself
+    if (result.timed_out or result.exit.error is not None and not result.exit.code
             or step is not None and step.step == "post"):
         said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
         writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
