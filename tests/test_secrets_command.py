@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -129,5 +130,28 @@ def test_a_command_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path
     deadline = time.monotonic() + 5
     while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
         time.sleep(0.05)  # a zombie until init reaps it: gone soon after
+    assert not os.path.exists(f"/proc/{child}") or \
+        open(f"/proc/{child}/stat").read().split()[2] == "Z"
+
+
+def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: Path) -> None:
+    """magics14: Ctrl-C (a kernel interrupt) while the command ran was a 150-line traceback
+    in a notebook, and its child went on."""
+    import signal
+    import threading
+
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    slow = CONFIG.replace("argv: ARGV}", f"argv: [sh, -c, {json.dumps(script)}]}}")
+    orch = Orchestrator(load_config_text(slow))
+    threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(providers.PromptInterrupted) as info:
+        orch.plan("local", "db")
+    assert str(info.value) == (f"not run: interrupted while the command `sh -c "
+                               f"{shlex.quote(script)}` fetched secret 'db_password'")
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not os.path.exists(f"/proc/{child}") or \
         open(f"/proc/{child}/stat").read().split()[2] == "Z"

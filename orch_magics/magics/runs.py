@@ -90,7 +90,8 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         ctx.cells.refused(ctx.shell)
         raise
     outlived = ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
-    if args.name in outlived:  # its --name run from last time goes on: this one is NAME-1
+    if args.name and any(n == args.name or n.startswith(f"{args.name}-") for n in outlived):
+        # its --name run from last time (NAME, or NAME-1 after two: magics14) goes on
         args.name = choose(None, args.name, lambda taken: ctx.orchestrator.runs.running(taken)
                            or ctx.orchestrator.fleets.running(taken))
     if fleet:
@@ -260,8 +261,8 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
     try:
         return orch.plan(args.environment, args.service, command=script, env=extra or None,
                          stdin_mode=mode, dry_run=dry_run)
-    except KeyboardInterrupt:  # at a secret's prompt (browser13: 60 lines of traceback)
-        raise UsageError("not run: interrupted at the secret prompt") from None
+    except KeyboardInterrupt as exc:  # at a secret's prompt or command (browser13: 60 lines
+        raise UsageError(str(exc) or "not run: interrupted at the secret prompt") from None
 
 
 def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,

@@ -272,6 +272,9 @@ class CommandProvider:
         except subprocess.TimeoutExpired:
             raise ConfigError(f"secret {name!r}: the command `{shown}` did not answer within "
                               f"{self.spec.timeout:g}s") from None
+        except KeyboardInterrupt:  # magics14: a 150-line traceback in a notebook
+            raise PromptInterrupted(f"not run: interrupted while the command `{shown}` "
+                                    f"fetched secret {name!r}") from None
         except OSError as exc:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{exc.strerror or exc}") from None
@@ -298,7 +301,7 @@ def _ran(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
                           stderr=subprocess.PIPE, env=inherited_environ()) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
             kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
             proc.communicate()
             raise
