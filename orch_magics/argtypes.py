@@ -4,6 +4,7 @@ same way."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def count(text: str) -> int:
@@ -23,8 +24,21 @@ class Once(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        if getattr(namespace, self.dest, None) is not None:  # magics13: --out r --out s
+        given: set[str] = vars(namespace).setdefault("_given_once", set())  # not the value:
+        if self.dest in given:  # an option with a default is given once too (magics13)
             raise argparse.ArgumentError(self, "given twice: give it once, with every pattern "
                                                "in it, joined by commas ('web-*,!web-03')"
                                          if self.dest == "limit" else "given twice: give it once")
+        given.add(self.dest)
         setattr(namespace, self.dest, values)
+
+
+class OnceByDefault(argparse.ArgumentParser):
+    """A parser whose options taking one value may be given once (magics14: `%orch start
+    --name a --name b`, `logs -n 1 -n 3` silently kept the last)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if args and str(args[0]).startswith("-") and kwargs.get("action") in (None, "store") \
+                and kwargs.get("nargs") is None:
+            kwargs["action"] = Once
+        return super().add_argument(*args, **kwargs)

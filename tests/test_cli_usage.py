@@ -426,3 +426,16 @@ def test_run_help_shows_the_command_form() -> None:
                           capture_output=True, text=True, check=True).stdout
     said = " ".join(said.split())  # as wrapped to the terminal's width
     assert "orch run ENV -- CMD ARGS…" in said and "--timeout S " in said, said
+
+
+@pytest.mark.parametrize("args", [["audit", "-n", "1", "-n", "3"],
+                                  ["audit", "--env", "a", "--env", "b"],
+                                  ["audit", "--since", "1h", "--since", "2h"]])
+def test_every_option_taking_one_value_is_refused_given_twice(tmp_path: Path,
+                                                              args: list[str]) -> None:
+    """magics14: `-n 1 -n 3` and others kept the last value in silence, where `run`'s
+    options refuse a second one."""
+    (tmp_path / "orch.yaml").write_text("environments: {local: []}\naudit: {enabled: false}\n")
+    done = orch(*args, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines()[-1].endswith(
+        ": given twice: give it once"), done.stderr

@@ -67,6 +67,10 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("local hello --bg --name a --name b", "argument --name: given twice"),
     ("local hello --tail 3 --tail 4", "argument --tail: given twice"),
     ("local hello --parallel 2 --parallel 3", "argument --parallel: given twice"),
+    # magics14: every subcommand's options taking one value (the last won, in silence)
+    ("start local hello --name a --name b", "argument --name: given twice"),
+    ("logs napper -n 1 -n 3", "argument -n/--tail: given twice"),
+    ("history --env a --env b", "argument --env: given twice"),
     # files11: `%orch put loop {name} /tmp/` with a name holding a newline blamed the
     # destination (`unexpected argument '/tmp/'`): the line break split the name in two
     ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break outside "

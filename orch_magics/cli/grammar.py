@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from ..argtypes import Once
+from ..argtypes import Once, OnceByDefault
 from ..config.suggest import did_you_mean, option_hint
 from ..text import bytes_shown
 from ..version import __version__
@@ -31,7 +31,7 @@ COMMANDS = ("run", "check", "ls", "schema", "audit", "cp", "forward")
 _SURROGATE_REPR = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
-class Parser(argparse.ArgumentParser):
+class Parser(OnceByDefault):
     """argparse that says "did you mean" for a mistyped command or option."""
 
     #: The words being parsed (set by main, for every parser): what was mistyped, and where.

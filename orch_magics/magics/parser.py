@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
-from ..argtypes import Once, count
+from ..argtypes import Once, OnceByDefault, count
 from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
 
@@ -54,7 +54,7 @@ class Parsed:
     args: argparse.Namespace
 
 
-class MagicParser(argparse.ArgumentParser):
+class MagicParser(OnceByDefault):
     """argparse that reports mistakes as UsageError (with did-you-mean) instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
