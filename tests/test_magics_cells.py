@@ -160,8 +160,13 @@ def test_running_a_named_cell_again_starts_name_1_beside_the_run_still_going(
             "outlive their cell): %orch stop u1 stops it\n"), said
         assert "started in the background as u1-1: %orch stop u1-1 stops it\n" in said, said
         assert "failed" not in said and "Error" not in said, said
-        kernel.run("check", "print(s.name, s.state)\n%orch stop u1\n%orch stop u1-1")
-        assert kernel.text("check").startswith("u1-1 running\n"), kernel.text("check")
+        kernel.run("bg", "%orch local sleepy --bg --name u1 --out s")  # magics14: the third
+        said = kernel.text("bg")  # said 'u1' still running (two runs ago) and failed
+        assert "started in the background as u1-2: %orch stop u1-2 stops it\n" in said, said
+        assert "failed" not in said and "Error" not in said, said
+        kernel.run("check", "print(s.name, s.state)\n%orch stop u1\n%orch stop u1-1\n"
+                            "%orch stop u1-2")
+        assert kernel.text("check").startswith("u1-2 running\n"), kernel.text("check")
 
 
 def test_capture_around_orch_captures_the_run_as_text(orch_kernel: str, tmp_path: Path) -> None:
