@@ -106,6 +106,20 @@ def test_missing_identity_file_is_named(ssh_lab) -> None:  # type: ignore[no-unt
         Orchestrator(load_config_text(text)).run("remote", command="true")
 
 
+@pytest.mark.parametrize("ssh_config", [False, True])
+def test_a_public_key_named_as_identity_file_is_said_so(ssh_lab, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        ssh_config: bool) -> None:
+    """config14: the .pub named as identity_file was "authentication failed … check
+    authorized_keys" where the lab's ssh_config says IdentitiesOnly."""
+    public = f"{ssh_lab.key}.pub"
+    extra = {"ssh_config": str(ssh_lab.ssh_config)} if ssh_config else {}
+    text = config_for(ssh_lab.loop.port, ssh_lab.known_hosts, identity_file=public, **extra)
+    with pytest.raises(AuthError) as err:
+        Orchestrator(load_config_text(text)).run("remote", command="true")
+    assert str(err.value).endswith(f"identity_file {public} is a public key: name the private "
+                                   f"one (without .pub)"), err.value
+
+
 @pytest.mark.parametrize("key", ["ssh_config", "known_hosts"])
 def test_a_missing_ssh_config_or_known_hosts_file_is_named(ssh_lab, key: str) -> None:  # type: ignore[no-untyped-def]
     """Before: 'cannot reach HOST: No such file or directory', as if the host were missing."""

@@ -151,7 +151,9 @@ async def test_a_proxyjump_that_cannot_reach_its_host_is_named(ssh_lab) -> None:
     # review26: an alias of the file whose HostName does not resolve was "did you mean" itself
     ("orch-nowhere", "cannot reach target's ProxyJump orch-nowhere (from {config}): the host "
                      "name 'orch-nowhere' does not resolve: {config} has `Host orch-nowhere` "
-                     "for it, but the HostName it gives does not resolve either"),
+                     "for it, but the HostName it gives does not resolve either (or it gives "
+                     "none: a keyword misspelt there is ignored, and the alias itself is looked "
+                     "up)"),
 ])
 async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  # type: ignore[no-untyped-def]
         ssh_lab, tmp_path, jump: str, said: str) -> None:

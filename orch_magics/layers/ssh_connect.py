@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import shlex
 import socket
 from collections.abc import Iterator
@@ -141,6 +142,9 @@ def _key_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
         if not os.path.isfile(key_path):  # else ENOENT: "cannot reach"
             raise err(AuthError, f"identity_file {cfg.identity_file} does not exist "
                                  f"(or is not a file)")
+        if _public_key(key_path):  # config14: said as a login the server refused
+            raise err(AuthError, f"identity_file {cfg.identity_file} is a public key: name "
+                                 f"the private one (without .pub)")
         return {"client_keys": files.client_keys(key_path, cfg.ssh_config),
                 "ignore_encrypted": True}
     if host.identity_files:
@@ -152,6 +156,13 @@ def _key_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
         return {"client_keys": present, "ignore_encrypted": True}
     keys = files.client_keys(None, cfg.ssh_config)
     return {} if keys == () else {"client_keys": keys}
+
+
+def _public_key(path: str) -> bool:
+    """Whether the file starts as an OpenSSH public key line (`ssh-ed25519 AAAA…`)."""
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        return re.match(rb"(ssh|ecdsa|sk)-[\w@.-]+ AAAA", f.read(64)) is not None
+    return False
 
 
 def missing_identity_files(host: HostConfig) -> str:

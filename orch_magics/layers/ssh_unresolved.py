@@ -70,7 +70,13 @@ def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
         return (f"the host name {cfg.host!r} does not resolve{seen_from}{hint} (no `Host` "
                 f"entry for it in {config}, and DNS / /etc/hosts do not know it)")
     return (f"the host name {cfg.host!r} does not resolve{seen_from}: {config} has `{entry}` "
-            f"for it, but the HostName it gives does not resolve either")
+            f"for it, but {_NO_HOSTNAME}")
+
+
+#: What a `Host` entry that did not help says: its HostName, or, when it gives none (a
+#: misspelt `HostNme` is ignored: config14), the alias itself was looked up.
+_NO_HOSTNAME = ("the HostName it gives does not resolve either (or it gives none: a keyword "
+                "misspelt there is ignored, and the alias itself is looked up)")
 
 
 
@@ -88,8 +94,7 @@ def jump_failed(cfg: SSHConfig, jump: str, exc: OSError) -> str:
         entry = host_entry(cfg, name) if name in aliases else None
         near = None if entry else did_you_mean(name, aliases)
         reason = f"the host name {name!r} does not resolve" + (
-            f": {config} has `{entry}` for it, but the HostName it gives does not resolve "
-            f"either" if entry else  # review26: "did you mean" the alias itself
+            f": {config} has `{entry}` for it, but {_NO_HOSTNAME}" if entry else  # review26
             f" (did you mean {near!r}, a `Host` of {config}?)" if near else "")
     else:
         reason = (os.strerror(exc.errno) if exc.errno else str(exc)) or type(exc).__name__
