@@ -282,6 +282,11 @@ async def test_unknown_user_and_missing_sudo(base, sudo_lab, tmp_path) -> None:
         await ex.launch(Command.shell("id"))
     assert str(err.value) == (f"hop 2 (sudo {typo}): sudo: unknown user {typo!r} (did you "
                               f"mean {sudo_lab.target!r}?) (at sudo {sudo_lab.login})")
+    # kinds13: a uid written as a number is a name to sudo: its own form is '#UID'
+    ex = executor(base, [sudo_lab.layer("'65534'")])
+    with pytest.raises(LayerError, match=r"sudo: unknown user '65534' \(a uid is written "
+                                         r"'#65534'\)"):
+        await ex.launch(Command.shell("id"))
     # a place without sudo on its PATH
     no_sudo = "{type: local, config: {environment: {PATH: " + str(tmp_path) + "}}}"
     ex = executor(base, [no_sudo, sudo_lab.layer(sudo_lab.free)])

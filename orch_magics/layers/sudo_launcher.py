@@ -94,6 +94,8 @@ class SudoLauncher(Launcher):
     async def _users_near(self) -> str:
         """` (did you mean 'k12target'?)` when an account at the place before is spelt near
         the layer's unknown user (kinds12: a misspelt container got one, a user none)."""
+        if self.config.user.isdecimal():  # kinds13: sudo takes a uid as '#65534'
+            return f" (a uid is written '#{self.config.user}')"
         assert self.inner is not None
         out = await output_at(self.inner, "getent passwd 2>/dev/null || cat /etc/passwd")
         names = [line.split(":", 1)[0] for line in (out or b"").decode(
