@@ -591,15 +591,21 @@ async def test_a_folder_got_into_itself_never_carries_the_copy_in_progress(
         orch: Orchestrator, tmp_path: Path) -> None:
     """`orch cp here:/x/d /x/d/` (a far end sharing this disk): tar read the folder while the
     get unpacked beside its destination, inside it, and the copy kept an empty
-    `.d.orch-get-…` folder for good (tester transfer2). Whether tar lists the folder before or
-    after the copy's temporary one is made is a race: the copy is whole, or refused."""
+    `.d.orch-get-…` folder for good (tester transfer2). Through this machine's own chain it
+    is refused before anything runs, as `cp -r` refuses it (files13: it was copied, nested);
+    through ssh to this machine, whether tar lists the folder before or after the copy's
+    temporary one is made is a race: the copy is whole, or refused."""
     d = tmp_path / "d"
     d.mkdir()
     (d / "big").write_bytes(os.urandom(3_000_000))
     (d / "small").write_text("s\n")
+    for how in ("get", "put"):
+        with pytest.raises(TransferError, match=f"the folder would be copied into itself: "
+                                                f"{d}/d is inside {d}; nothing was copied"):
+            await getattr(orch, "a" + how)("here", str(d), f"{d}/")
     for _ in range(6):
         try:
-            await orch.aget("here", str(d), f"{d}/")
+            await orch.aget("loop", str(d), f"{d}/")
             assert sorted(p.name for p in (d / "d").iterdir()) == ["big", "small"]
             shutil.rmtree(d / "d")
         except TransferError as exc:

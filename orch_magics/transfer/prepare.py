@@ -96,6 +96,22 @@ def _fleet_folder(local: str | None) -> str:
     return folder
 
 
+#: Layer kinds whose commands run on this machine: a copy through them shares its disk.
+_HERE = frozenset({"local", "sudo"})
+
+
+def _not_into_itself(plan: RunPlan, source: str, dest: str) -> None:
+    """Refuse, before anything runs, a folder copied into itself on this machine's disk, as
+    `cp -r` does (files13: `orch cp here:/x/d /x/d/` nested a copy; the check of the stream
+    could only catch it by timing)."""
+    if any(spec.type not in _HERE for spec in plan.layers_to_run):
+        return
+    src, to = (os.path.realpath(os.path.expanduser(p)) for p in (source, dest))
+    if os.path.isdir(src) and (to == src or to.startswith(src.rstrip("/") + "/")):
+        raise TransferError(f"the folder would be copied into itself: {dest} is inside "
+                            f"{source}; nothing was copied")
+
+
 def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | None = None,
                 *, yes: str | Collection[str] = (), front_end: str = "api",
                 limit: str | None = None, parallel: int = DEFAULT_PARALLEL) -> Copying[Copied]:
@@ -118,6 +134,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
                          parallel=parallel)
     dry.check_limit(limit)
     dest = get_destination(source, into)
+    _not_into_itself(dry, source, dest)
     plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
                              limit)
     return Copy(runs, plan, ticket, "get", source, dest)
@@ -138,6 +155,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     dry = planned(dry_run=True)
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
+    _not_into_itself(dry, source.path, dest if not dest.endswith("/") else dest + name)
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end, limit)
     if plan.environment.is_fleet:
