@@ -140,8 +140,11 @@ class NamedRun(LiveRun):
         return super().state
 
     def _gone(self) -> str:
-        current = self.supervisor.run
-        if current is not None and current is not self and not self.supervisor.done:
+        supervisor = self.supervisor
+        while supervisor.successor is not None:  # restarted by hand since (magics14)
+            supervisor = supervisor.successor
+        current = supervisor.run
+        if current is not None and current is not self and not supervisor.done:
             return (f"; the run goes on as attempt {current.attempt}: %orch status "
                     f"{self.name} (orch.status({self.name!r})) is its handle")
         return ""

@@ -613,3 +613,19 @@ def test_a_restart_waiting_for_the_config_stops_when_asked(
         result = orch.stop("w")
         assert result.returncode == 1 and orch.status("w").state == "failed"
         assert "stopped while the restart waited: no restart" in orch.logs("w")
+
+
+def test_a_handle_of_an_attempt_restarted_by_hand_says_where_the_run_went_on(
+        tmp_path: Path) -> None:
+    """magics14: after `restart(name)`, the handle a notebook held (`--out`, `_`) said "has
+    ended: its stdin is gone", though the run was live as its next attempt."""
+    with Orchestrator(load_config_text(CONFIG), log_dir=tmp_path) as orch:
+        first = orch.start("local", command="cat", name="cat", close_stdin=False)
+        second = orch.restart("cat")
+        assert second is not first and second.attempt == 2
+        with pytest.raises(OrchError) as info:
+            first.send_line("to the old one")
+        assert "the run goes on as attempt 2: %orch status cat (orch.status('cat')) is its " \
+            "handle" in str(info.value), info.value
+        orch.status("cat").send_line("to the new one")
+        orch.stop("cat")
