@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import distribution
@@ -258,6 +259,14 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
+    (site / "otherkinds-0.2.dist-info").mkdir()  # kinds13: two packages, one kind name
+    (site / "otherkinds-0.2.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: otherkinds\nVersion: 0.2\n")
+    (site / "otherkinds-0.2.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\ntwice = badkinds:WHEN\n")
+    (site / "badkinds-0.1.dist-info" / "entry_points.txt").write_text(
+        (site / "badkinds-0.1.dist-info" / "entry_points.txt").read_text()
+        + "twice = badkinds:LABELBOOM\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
 
     def orch(config: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -271,9 +280,14 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
     assert ours.returncode == 2 and "docker b cannot follow docker app" in ours.stderr, ours
     fine = orch("environments:\n  e: {layers: []}\n", "check")
     assert fine.returncode == 0 and fine.stdout.startswith("ok: "), fine
-    assert fine.stderr == ("orch: note: the installed layer kind 'docker' (badkinds:WRAPBOOM "
-                           "from badkinds 0.1) is not used: orch's own kind has that name "
-                           "(publish it under another one)\n"), fine.stderr
+    docker, twice = sorted(fine.stderr.splitlines(), key=lambda note: "'twice'" in note)
+    assert docker == ("orch: note: the installed layer kind 'docker' (badkinds:WRAPBOOM "
+                      "from badkinds 0.1) is not used: orch's own kind has that name "
+                      "(publish it under another one)"), fine.stderr
+    assert re.fullmatch(r"orch: note: the installed layer kind 'twice' \(badkinds:\w+ from "
+                        r"(bad|other)kinds 0\.[12]\) is not used: 'twice' \(badkinds:\w+ "
+                        r"from (bad|other)kinds 0\.[12]\) has that name too, and is the one "
+                        r"used \(uninstall one, or publish it under another name\)", twice), twice
     schema = orch("", "schema")
     assert schema.returncode == 0 and '"const": "docker"' in schema.stdout, schema.stderr
     assert '"const": "when"' not in schema.stdout

@@ -196,9 +196,8 @@ def _check(config: Config) -> int:
     if not problems and not unseen:
         print(f"ok: {', '.join(config.files)}")
     print(_listing(config))
-    for kind in passed_over():
-        say(f"orch: note: the installed layer kind {kind} is not used: orch's own kind has "
-            f"that name (publish it under another one)")
+    for why in passed_over():
+        say(f"orch: note: {why}")
     status = EXIT_USAGE if unseen else 0
     for error in unseen:
         say(f"orch: config error: {printable(str(error))}")

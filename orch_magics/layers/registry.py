@@ -47,18 +47,29 @@ def kind_names() -> list[str]:
 
 
 def passed_over() -> list[str]:
-    """Installed plugins' kinds that are not used, as `pkg.mod:KIND from dist 1.0`: their
-    name is one of ours, which wins (kinds12: a plugin's `docker` was dropped without a word)."""
+    """Why each installed plugin kind that is not used is not: its name is one of ours, which
+    wins (kinds12: a plugin's `docker` was dropped without a word), or another package
+    publishes that name too and its kind is the one used (kinds13)."""
     from importlib.metadata import entry_points
 
+    used = _entry_points()
     found = []
     for ep in entry_points(group=GROUP):  # all, where _entry_points keeps one a name
         name = ep.name
         if name in OWN and ep.value != OWN[name]:
-            dist = getattr(ep, "dist", None)
-            found.append(f"{name!r} ({ep.value}" + (f" from {dist.name} {dist.version}"
-                                                    if dist else "") + ")")
+            found.append(f"the installed layer kind {_origin(ep)} is not used: orch's own kind "
+                         f"has that name (publish it under another one)")
+        elif name not in OWN and _origin(used[name]) != _origin(ep):
+            found.append(f"the installed layer kind {_origin(ep)} is not used: "
+                         f"{_origin(used[name])} has that name too, and is the one used "
+                         f"(uninstall one, or publish it under another name)")
     return found
+
+
+def _origin(ep: EntryPoint) -> str:
+    """`'name' (pkg.mod:KIND from dist 1.0)`."""
+    dist = getattr(ep, "dist", None)
+    return f"{ep.name!r} ({ep.value}" + (f" from {dist.name} {dist.version}" if dist else "") + ")"
 
 
 def is_kind(name: str) -> bool:
@@ -128,7 +139,5 @@ def plugin_failed(name: str, what: str, exc: BaseException) -> str:
     """`layer kind 'k' (pkg.mod:KIND from dist 1.0) cannot be loaded: TypeError: …`: which
     plugin failed, and how, in its own words (never "a bug in orch_magics")."""
     ep = _entry_points().get(name)
-    dist = getattr(ep, "dist", None) if ep is not None else None
-    origin = (f" ({ep.value}" + (f" from {dist.name} {dist.version}" if dist else "") + ")"
-              if ep is not None else "")
-    return f"layer kind {name!r}{origin} {what}: {type(exc).__name__}: {exc}"
+    return (f"layer kind {_origin(ep) if ep is not None else repr(name)} {what}: "
+            f"{type(exc).__name__}: {exc}")
