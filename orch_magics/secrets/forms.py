@@ -67,15 +67,19 @@ def quoting_forms(value: str) -> set[str]:
     `printf %q`, single quotes closed and reopened (bash `'\\''`, dash and shlex `'"'"'`),
     HTML, CSV and SQL quote doubling; and as the shell splits it into words (`echo $TOK`:
     a pasted token's blanks at either end gone, blanks between words one space)."""
-    return {_DOUBLE_QUOTED.sub(r"\\\g<0>", value), _PRINTF_Q.sub(r"\\\g<0>", value),
+    printf_q = _PRINTF_Q.sub(r"\\\g<0>", value)  # bash: `~` and `#` only where a word starts
+    escaped = html.escape(value)
+    return {_DOUBLE_QUOTED.sub(r"\\\g<0>", value),
+            "\\" + printf_q if printf_q[:1] in ("~", "#") else printf_q,
             value.replace("'", "'\\''"), value.replace("'", "'\"'\"'"),
-            html.escape(value), html.escape(value, quote=False), value.replace('"', '""'),
+            escaped, html.escape(value, quote=False), value.replace('"', '""'),
+            escaped.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # markupsafe's
             value.replace("'", "''"), value.strip(), " ".join(value.split())}
 
 
 #: What a shell escapes with a backslash inside double quotes, and what `printf %q` escapes.
 _DOUBLE_QUOTED = re.compile(r'[$"\\`]')
-_PRINTF_Q = re.compile(r"[^A-Za-z0-9_./,:=@%^+\-\x80-\U0010ffff]")
+_PRINTF_Q = re.compile(r"[^A-Za-z0-9_./,:=@%^+~#\-\x80-\U0010ffff]")
 
 
 #: A percent-encoded byte, as `quote` writes it (upper-case hex).

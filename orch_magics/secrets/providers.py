@@ -7,6 +7,7 @@ the order `secrets.providers` gives (default: env, keyring, file, prompt).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
@@ -303,7 +304,8 @@ def _ran(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
             out, err = proc.communicate(timeout=timeout)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
-            proc.communicate()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # one detached from the
+                proc.communicate(timeout=1)  # tree may hold them: not waited for (review27)
             raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
