@@ -706,3 +706,22 @@ def test_the_audit_trail_says_a_copy_failed_on_this_side(tmp_path: Path, small_d
     for read in (run, newest):
         assert read.row()[5].endswith("s") and read.row()[4] == run.row()[4], read.row()
         assert read.end is not None and "exit_code" in read.end and read.end["stdout_bytes"] > 0
+
+
+def test_a_relative_far_path_is_read_from_the_layers_working_dir(tmp_path: Path) -> None:
+    """review27: the check of a folder copied into itself read `d/` from this process's
+    working directory, and refused a put the layer's working_dir sends elsewhere."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a").write_text("a\n")
+    (tmp_path / "w" / "d").mkdir(parents=True)
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  w: [{{type: local, config: {{working_dir: '{tmp_path / 'w'}'}}}}]\n"
+        "audit: {enabled: false}\n"))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        orch.put("w", "d", "d/")
+    finally:
+        os.chdir(cwd)
+        orch.close()
+    assert (tmp_path / "w" / "d" / "d" / "a").read_text() == "a\n"

@@ -100,13 +100,15 @@ def _fleet_folder(local: str | None) -> str:
 _HERE = frozenset({"local", "sudo"})
 
 
-def _not_into_itself(plan: RunPlan, source: str, dest: str) -> None:
+def _not_into_itself(plan: RunPlan, source: str, dest: str, remote: str) -> None:
     """Refuse, before anything runs, a folder copied into itself on this machine's disk, as
     `cp -r` does (files13: `orch cp here:/x/d /x/d/` nested a copy; the check of the stream
-    could only catch it by timing)."""
-    if any(spec.type not in _HERE for spec in plan.layers_to_run):
+    could only catch it by timing). Only where the far end's path (`remote`) is absolute: a
+    relative or `~` one is read from the layer's working_dir or sudo's user (review27)."""
+    if any(spec.type not in _HERE for spec in plan.layers_to_run) or \
+            not remote.startswith("/"):
         return
-    src, to = (os.path.realpath(os.path.expanduser(p)) for p in (source, dest))
+    src, to = (os.path.realpath(p) for p in (source, dest))
     if os.path.isdir(src) and (to == src or to.startswith(src.rstrip("/") + "/")):
         raise TransferError(f"the folder would be copied into itself: {dest} is inside "
                             f"{source}; nothing was copied")
@@ -134,7 +136,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
                          parallel=parallel)
     dry.check_limit(limit)
     dest = get_destination(source, into)
-    _not_into_itself(dry, source, dest)
+    _not_into_itself(dry, source, dest, source)
     plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
                              limit)
     return Copy(runs, plan, ticket, "get", source, dest)
@@ -155,7 +157,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     dry = planned(dry_run=True)
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
-    _not_into_itself(dry, source.path, dest if not dest.endswith("/") else dest + name)
+    _not_into_itself(dry, source.path, dest if not dest.endswith("/") else dest + name, dest)
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end, limit)
     if plan.environment.is_fleet:
