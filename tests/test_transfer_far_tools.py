@@ -44,7 +44,8 @@ def error_of(orch: Orchestrator, how: str, source: Path, target: Path) -> str:
 @pytest.mark.parametrize("missing, how, folder", [
     ("tar", "get", True), ("tar", "put", True), ("stat", "get", False), ("stat", "put", False),
     ("mktemp", "put", False), ("mv", "put", False), ("dd", "put", False),
-    ("tee", "get", True), ("tee", "put", True), ("mkdir", "put", True)])
+    ("tee", "get", True), ("tee", "put", True), ("mkdir", "put", True),
+    ("find", "get", True), ("readlink", "put", False)])  # review27: find, readlink too
 def test_a_missing_tool_is_named(tmp_path: Path, missing: str, how: str, folder: bool) -> None:
     source = tmp_path / "src"
     if folder:

@@ -1,8 +1,8 @@
 """The remote half of a copy: POSIX sh scripts run through the chain like any command.
 
 They need only `sh` and common tools (coreutils or busybox): a get `stat`, `dd` or `head`, and
-for a folder `tar`, `tee` and `cat`; a put `dd`, `stat`, `mktemp`, `mv`, `chmod`, `rm`, `wc`,
-`id`, and for a folder `tar`, `tee`, `mkdir` and `cat`; both `sha256sum` (`openssl dgst`, several times faster,
+for a folder `tar`, `tee`, `cat`, `find` and `head`; a put `dd`, `stat`, `mktemp`, `mv`,
+`chmod`, `rm`, `wc`, `id`, `readlink`, and for a folder `tar`, `tee`, `mkdir` and `cat`; both `sha256sum` (`openssl dgst`, several times faster,
 instead where it runs). Each script checks for its tools first and names one missing. So the
 same stream works through ssh, docker and any layer that carries a process.
 A get prints one header line (`ORCH-TRANSFER 1 KIND MODE SIZE`), then the bytes (a file's, or a
@@ -78,7 +78,7 @@ p=$(arg "$1"); p=$(home "${p%.}") || exit 1; p=${p%.}
 if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f
 elif [ -e "$p" ]; then fail "not a regular file or directory: $p"
 else absent "$p" "no such file or directory"; fi
-need stat; [ $k = f ] || need tar tee cat  # a file: dd (or head) below, and the hasher
+need stat; [ $k = f ] || need tar tee cat find head  # a file: dd (or head) below
 [ -r "$p" ] || fail "permission denied: $p"
 if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused, as a put does
   o=$(find "$p" -type s 2>/dev/null | head -n 1)
@@ -126,7 +126,7 @@ fi
 
 PUT_SCRIPT = _PRELUDE + r"""
 d=$(arg "$1"); d=$(home "${d%.}") || exit 1; d=${d%.}; n=$(arg "$2"); n=${n%.}; k=$3 m=$4
-need dd stat mktemp mv chmod rm wc id; [ $k = f ] || need tar tee mkdir cat
+need dd stat mktemp mv chmod rm wc id readlink; [ $k = f ] || need tar tee mkdir cat
 dd if=/dev/null bs=1M count=0 iflag=fullblock,count_bytes 2>/dev/null ||
   fail "dd lacks iflag=fullblock,count_bytes (GNU coreutils or busybox with them is needed)"
 left() {  # $1 is a link another user left in a sticky world-writable folder such as /tmp
