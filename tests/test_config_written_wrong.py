@@ -583,10 +583,16 @@ def test_a_key_in_the_wrong_place_or_spelt_near_a_rule_is_said_so(text: str, sai
     ("environments:\n  e:\n    - {type: ssh, config: {host: h, identity_file: '$HOME/.ssh/k'}}\n",
      3),
     ("environments:\n  e:\n    - {type: local, config: {working_dir: '/srv/${APP}/run'}}\n", 3),
+    # review27: a socket's address, and a variable this machine has inside a name
+    ("environments:\n  e:\n    - {type: docker, config: {container: c, docker_host: "
+     "'unix:///run/user/$UID/docker.sock'}}\n", 3),
+    ("audit: {path: 'audit-$R27_ORCH_VAR.jsonl'}\n", 1),
 ])
-def test_a_shell_variable_in_a_path_is_refused_at_its_line(text: str, line: int) -> None:
+def test_a_shell_variable_in_a_path_is_refused_at_its_line(
+        text: str, line: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """config14 F8: `${HOME}` in a path was taken literally: the audit trail went to a folder
     named `${HOME}` beside the config, and the secrets file was looked for under one."""
+    monkeypatch.setenv("R27_ORCH_VAR", "x")  # a variable this machine has
     err = error_of(text)
     assert err.line == line and "would be used as literal text: a path here is read as " \
         "written, with no shell to expand a variable" in str(err), str(err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,19 +33,21 @@ def check_directory(path: str) -> None:
     check_path(path)
 
 
-#: A shell variable starting a part of a path (`$HOME/x`, `/a/${X}/b`), which nothing expands
-#: there; a `$` inside a name (`Foo$Bar`) is a name's.
-_SHELL_VARIABLE = re.compile(r"(?:^|/)(\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*))")
+#: A shell variable in a path (`$HOME/x`, `/a/${X}/b`, `audit-$USER.jsonl`).
+_SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 def check_path(path: str) -> None:
     """Refuse a path holding a shell variable (a ValueError, as a config check raises): it is
-    read as written (config14: `${HOME}/audit.jsonl` made a folder named `${HOME}`)."""
-    found = _SHELL_VARIABLE.search(path)
-    if found:
-        raise ValueError(f"{found.group(1)!r} would be used as literal text: a path here is "
-                         f"read as written, with no shell to expand a variable: write the "
-                         f"path itself")
+    read as written (config14: `${HOME}/audit.jsonl` made a folder named `${HOME}`). One that
+    starts a part of the path, or names a variable this machine has; a `$` inside a name
+    (`Foo$Bar`, no variable Bar) is a name's."""
+    for found in _SHELL_VARIABLE.finditer(path):
+        starts = found.start() == 0 or path[found.start() - 1] == "/"
+        if starts or (found.group(1) or found.group(2)) in os.environ:
+            raise ValueError(f"{found.group()!r} would be used as literal text: a path here is "
+                             f"read as written, with no shell to expand a variable: write the "
+                             f"path itself")
 
 
 @masked_repr  # env holds resolved secrets: a notebook's display or a traceback masks them
