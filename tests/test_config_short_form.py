@@ -132,6 +132,9 @@ def test_a_range_inside_the_short_form_says_how_to_quote_it(env: str) -> None:
         "per line)" in str(err.value), str(err.value)
     fixed = load_config_text('environments:\n  web: ["ssh web-[01:03]"]\n', "c.yaml")
     assert fixed.environment("web").layers[0].label == "ssh web-[01:03]"
+    with pytest.raises(ConfigError) as err:  # review27: quoted already, a comma missing
+        load_config_text('environments:\n  web: ["ssh web-[01:03]" "x"]\n', "c.yaml")
+    assert "host range" not in str(err.value), str(err.value)
 
 
 def test_a_uid_after_a_short_layer_read_as_a_comment_is_refused() -> None:

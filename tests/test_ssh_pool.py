@@ -162,7 +162,8 @@ async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  #
     from orch_magics import Orchestrator
 
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host target\n  HostName 127.0.0.1\n  Port {ssh_lab.loop.port}\n"
+    config.write_text(f"Host *\n  ConnectTimeout 5\n"  # review27: said as the alias's Host
+                      f"Host target\n  HostName 127.0.0.1\n  Port {ssh_lab.loop.port}\n"
                       f"  ProxyJump {jump}\nHost orch-nowhere\n  HostName nowhere.invalid\n"
                       + ssh_lab.ssh_config.read_text())
     orch = Orchestrator(load_config_text(

@@ -80,7 +80,7 @@ def _unclosed(text: str) -> Any:
 
 #: A host range (`web-[01:03]`) inside a flow list (`[ssh "web-[01:03]"]`): the range's `[`
 #: opens a list of its own in YAML, and a quote after its `]` is left unclosed.
-_RANGE_IN_FLOW = re.compile(r"\[[^\n]*?[\w.-]\[[^\[\]\s:]*:[^\[\]\s]*\]")
+_RANGE_IN_FLOW = re.compile(r"[\[,]\s*[A-Za-z][\w-]*\s+[\"']?[\w.-]*\[[^\[\]\s:]*:[^\[\]\s]*\]")
 
 
 def _range_hint(text: str, line: int | None) -> str:

@@ -48,8 +48,10 @@ def host_entry(cfg: SSHConfig, name: str | None = None) -> str | None:
     """The `Host` line of the ssh_config in use whose patterns match `name` (default
     `cfg.host`), if any."""
     name = cfg.host if name is None else name
-    return next((line for line, patterns in host_lines(cfg)
-                 if any(fnmatch.fnmatchcase(name, p) for p in patterns)), None)
+    lines = host_lines(cfg)  # its own alias first: a `Host *` above it gives none (review27)
+    return next((line for line, patterns in lines if name in patterns), None) or next(
+        (line for line, patterns in lines if any(fnmatch.fnmatchcase(name, p)
+                                                 for p in patterns)), None)
 
 
 #: How a hop's resolver says a name does not resolve (sshd passes on gai_strerror): glibc,
