@@ -400,11 +400,7 @@ def test_a_log_another_user_owns_is_refused_and_left_as_it_is(tmp_path: Path) ->
                                         f"who could read and rewrite it: nothing was written"):
         AuditLog(str(path)).append({"event": "start", "id": "y"})
     mark = tmp_path / "ran"
-    orch = Orchestrator(load_config_text(f"environments: {{local: []}}\n"
-                                         f"audit: {{path: '{path}'}}\n"))
-    try:
-        with pytest.raises(OrchError, match="belongs to user"):
-            orch.run("local", command=f"touch {mark}")
-    finally:
-        orch.close()
+    with Orchestrator(load_config_text(f"environments: {{local: []}}\naudit: {{path: '{path}'}}\n"
+                                       )) as orch, pytest.raises(OrchError, match="belongs to"):
+        orch.run("local", command=f"touch {mark}")
     assert path.read_bytes() == before and not mark.exists()

@@ -4,6 +4,7 @@ the bastion) answered from this process through a forward; errors; closing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -255,6 +256,32 @@ def test_the_magic_forwards_to_the_fleet_target_its_limit_names(ssh_lab, inner_h
     assert f"· audit {started['id']}" in listed  # the line said when it opened
 
 
+@contextlib.contextmanager
+def target_server(ssh_lab, env: str, script: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:  # type: ignore[no-untyped-def]
+    """`script` listening on a free port of the inner host ("two") or this machine ("here"),
+    once it says so; killed after."""
+    port = free_port()
+    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
+    server = subprocess.Popen([*netns, sys.executable, "-c", script, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        yield port, server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def talk(port: int, line: bytes) -> tuple[bytes, bytes]:
+    """Through the forward at `port`: the target's first line, then its answer to `line`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        stream = client.makefile("rwb")
+        first = stream.readline()
+        stream.write(line)
+        stream.flush()
+        return first, stream.readline()
+
+
 ONE_SHOT = """\
 import socket, sys
 server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
@@ -273,27 +300,15 @@ def test_a_listener_of_one_connection_serves_the_first_client(orch, ssh_lab, env
     which used up a listener of one connection (`nc -l`, a remote debugger, which read that
     end of file as "quit"): the user's connection was refused. That connection is now the
     first client's, the target's first words included."""
-    port = free_port()
-    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
-    server = subprocess.Popen([*netns, sys.executable, "-c", ONE_SHOT, str(port)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+    with target_server(ssh_lab, env, ONE_SHOT) as (port, server):
         fwd = orch.forward(env, port)
         time.sleep(0.5)
         assert server.poll() is None  # the check took nothing from it
-        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
-            stream = client.makefile("rwb")
-            assert stream.readline() == b"ready\n"
-            stream.write(b"hello\n")
-            stream.flush()
-            assert stream.readline() == b"got: hello\n"
+        assert talk(fwd.port, b"hello\n") == (b"ready\n", b"got: hello\n")
+        assert server.stdout is not None
         assert server.stdout.readline() == "served b'hello\\n'\n"
         assert server.wait(10) == 0
         fwd.close()
-    finally:
-        server.kill()
-        server.wait()
 
 
 GREETER = """\
@@ -317,24 +332,11 @@ def test_a_first_client_after_the_target_dropped_the_check_gets_a_new_connection
         orch, ssh_lab, env: str) -> None:
     """files13 F8: the check's connection, held for the first client, was handed over after
     the target had timed it out: the user read `hello … timeout, bye` and a closed session."""
-    port = free_port()
-    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
-    server = subprocess.Popen([*netns, sys.executable, "-c", GREETER, str(port)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+    with target_server(ssh_lab, env, GREETER) as (port, _server):
         fwd = orch.forward(env, port)
         time.sleep(2)  # the server has greeted the check's connection and dropped it
-        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
-            stream = client.makefile("rwb")
-            assert stream.readline() == b"hello 2\n"
-            stream.write(b"hi\n")
-            stream.flush()
-            assert stream.readline() == b"got: hi\n"
+        assert talk(fwd.port, b"hi\n") == (b"hello 2\n", b"got: hi\n")
         fwd.close()
-    finally:
-        server.kill()
-        server.wait()
 
 
 SAYS_AND_GOES = """\
@@ -353,17 +355,9 @@ def test_what_a_listener_of_one_connection_said_before_it_went_reaches_the_clien
         orch, ssh_lab, env: str) -> None:
     """review26: its words had been read by the held check connection, which was dropped
     once ended; the new connection was refused and the client got a reset: `hi` was lost."""
-    port = free_port()
-    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
-    server = subprocess.Popen([*netns, sys.executable, "-c", SAYS_AND_GOES, str(port)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+    with target_server(ssh_lab, env, SAYS_AND_GOES) as (port, server):
         fwd = orch.forward(env, port)
         assert server.wait(10) == 0
         with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
             assert client.makefile("rb").read() == b"hi\n"
         fwd.close()
-    finally:
-        server.kill()
-        server.wait()

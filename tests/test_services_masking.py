@@ -456,14 +456,11 @@ def test_a_secret_the_shell_quotes_back_or_splits_is_masked(tmp_path: Path, secr
     (tmp_path / "secrets.yaml").chmod(0o600)
     script = ('export -p | grep TOK; declare -p TOK; printf "%q\\n" "$TOK"; echo $TOK; '
               'set -x; : "$TOK"; echo "$TOK" | sed "s/&/\\&amp;/g; s/</\\&lt;/g; s/>/\\&gt;/g"')
-    orch = Orchestrator(load_config_text(
-        f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
-        f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
-        f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
-        f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n"))
-    try:
+    with Orchestrator(load_config_text(
+            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+            f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
+            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
         result = orch.run("local", "leak")
-    finally:
-        orch.close()
     shown = result.stdout + result.stderr
     assert result.ok and shown.count(MASK) >= 5 and part not in shown, shown
