@@ -147,3 +147,20 @@ def test_interrupting_a_copy_in_a_kernel_is_one_line_and_keeps_nothing(orch_kern
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_what_a_cell_printed_before_a_copy_shows_above_its_progress(orch_kernel: str,
+                                                                   tmp_path: Path) -> None:
+    """magics14: `print()` before `%orch get` in the same cell showed below the copy's line
+    (the print waited in the stream's buffer while the progress display went out)."""
+    from lab_kernel import lab_kernel
+
+    (tmp_path / "orch.yaml").write_text("environments: {here: []}\naudit: {enabled: false}\n")
+    (tmp_path / "src").write_bytes(b"x" * 1000)
+    with lab_kernel(orch_kernel) as kernel:
+        kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")
+        reply = kernel.run("cp", f"print('before the copy')\n"
+                                 f"%orch get here {tmp_path / 'src'} {tmp_path / 'back'}")
+        assert reply["status"] == "ok", kernel.text("cp")
+        said = kernel.text("cp")
+        assert said.index("before the copy") < said.index(f"{tmp_path / 'back'}"), said

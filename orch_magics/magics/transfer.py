@@ -187,6 +187,8 @@ def _run(orch: Orchestrator, copy: Copying[Transferred | FleetCopied]) -> Transf
     """Run the copy with a progress bar and print it; an interrupt is one line, no traceback.
     A fleet copy that failed on a target fails the cell as a one-target copy does (a runbook
     run with Run All or papermill stops there), `_` holding what it did."""
+    for stream in (sys.stdout, sys.stderr):  # what the cell printed before the copy shows
+        stream.flush()  # above its progress, not below it (magics14)
     try:
         done = run_blocking(orch.loop, copy, _progress())
     except CopyInterrupted as exc:
