@@ -625,7 +625,8 @@ def test_a_missing_name_with_a_carriage_return_is_said_whole(tmp_path) -> None: 
 
 def test_a_gets_progress_is_told_its_destination_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The bar of a get was labelled with the raw local name: a newline split it, an escape
-    reached the terminal (notebook7); a put's label was escaped already."""
+    reached the terminal (notebook7); a put's label was escaped already. It names both ends,
+    as a put's does (browser15)."""
     labels: list[str] = []
 
     class Seen:
@@ -643,7 +644,7 @@ def test_a_gets_progress_is_told_its_destination_on_one_line(tmp_path) -> None: 
     with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
                                        )) as orch:
         orch.get("local", str(tmp_path / "src"), str(dest), progress=Seen())
-    assert labels == [f"{tmp_path}/got\\nname\\x1b[2K"]
+    assert labels == [f"local:{tmp_path}/src → {tmp_path}/got\\nname\\x1b[2K"]
 
 
 def test_a_proc_path_that_is_no_open_file_gets_its_own_error(tmp_path: Path) -> None:
