@@ -65,9 +65,7 @@ def unresolved_message(cfg: SSHConfig, seen_from: str = "") -> str:
     config = cfg.ssh_config or "~/.ssh/config"
     entry = host_entry(cfg)
     if entry is None:
-        aliases = [p for _, patterns in host_lines(cfg) for p in patterns
-                   if not any(c in p for c in "*?[")]
-        near = did_you_mean(cfg.host, aliases)
+        near = did_you_mean(cfg.host, _aliases(cfg))
         hint = f" (did you mean {near!r}, a `Host` of {config}?)" if near else ""
         return (f"the host name {cfg.host!r} does not resolve{seen_from}{hint} (no `Host` "
                 f"entry for it in {config}, and DNS / /etc/hosts do not know it)")
@@ -81,7 +79,10 @@ _NO_HOSTNAME = ("the HostName it gives does not resolve either (or it gives none
                 "misspelt there is ignored, and the alias itself is looked up)")
 
 
-
+def _aliases(cfg: SSHConfig) -> list[str]:
+    """The names the ssh_config's `Host` lines give (its patterns, wildcards left out)."""
+    return [p for _, patterns in host_lines(cfg) for p in patterns
+            if not any(c in p for c in "*?[")]
 
 
 def jump_failed(cfg: SSHConfig, jump: str, exc: OSError) -> str:
@@ -91,8 +92,7 @@ def jump_failed(cfg: SSHConfig, jump: str, exc: OSError) -> str:
     if isinstance(exc, socket.gaierror) and exc.errno in NO_NAME:
         first = jump.split(",")[0].rpartition("@")[2]
         name = first.rsplit(":", 1)[0] if first.count(":") == 1 else first
-        aliases = [p for _, patterns in host_lines(cfg) for p in patterns
-                   if not any(c in p for c in "*?[")]
+        aliases = _aliases(cfg)
         entry = host_entry(cfg, name) if name in aliases else None
         near = None if entry else did_you_mean(name, aliases)
         reason = f"the host name {name!r} does not resolve" + (
