@@ -31,8 +31,10 @@ from typing import Any
 import pytest
 
 from orch_magics.config.loader import load_config_text
+from orch_magics.errors import LayerError
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers import registry
+from orch_magics.layers.base import LAUNCH_PHASE, LaunchPhase
 from orch_magics.layers.local import LocalLauncher
 from orch_magics.layers.registry import kind_names
 from orch_magics.plan import resolve_layers
@@ -342,6 +344,29 @@ async def test_background_grandchild_ends_with_the_main_process(executor: Layere
     out, _, end = await run(executor, Command.shell(f"sleep {t} >/dev/null 2>&1 & echo bye"))
     assert (out, end) == (b"bye\n", Exit(code=0))
     assert await gone(t) == []
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
+async def test_a_launch_given_up_before_its_command_starts_runs_nothing(
+        executor: LayeredExecutor, tty: bool) -> None:
+    """chains19: a `--timeout` that passed while the chain was still being reached (the ssh
+    channel opening, sudo's handshake) let the command start after its deadline, a `touch`
+    acting before it was stopped. A launch given up stops short of its command (`go_ahead`)."""
+    t = token()
+    mark = f"/tmp/orch-given-up-{t}"
+    phase = LaunchPhase()
+    phase.given_up = True
+    given_up = LAUNCH_PHASE.set(phase)
+    try:
+        with pytest.raises(LayerError, match="given up before the command started"):
+            await asyncio.wait_for(executor.launch(Command.shell(
+                f"touch {mark}; sleep {t}", env={"A": "1"}, tty=tty)), 60)
+    finally:
+        LAUNCH_PHASE.reset(given_up)
+    await asyncio.sleep(0.5)  # a command that started anyway has touched its mark by now
+    assert await gone(t) == []
+    out, _, end = await run(executor, Command.shell(f"test -e {mark} && echo RAN; rm -f {mark}"))
+    assert (out, end) == (b"", Exit(code=0))
 
 
 # ---- the remote toolkit every remote kind shares (orch_magics/layers/remote.py) -------------

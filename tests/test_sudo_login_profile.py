@@ -261,3 +261,26 @@ def test_the_mark_is_found_across_chunks_and_output_is_not_held() -> None:
     assert other.feed(b"text o") == (b"text ", b"")
     assert other.feed(b"k\n") == (b"ok\n", b"") and other.flush() == b""
     assert other.feed(b"orch-") == (b"", b"") and other.flush() == b"orch-"
+
+
+def test_a_timeout_that_passes_while_the_profile_runs_starts_no_command(
+        sudo_lab: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """chains19: a `timeout` shorter than the launch (here a login profile taking a second)
+    let the command start after its deadline: its `touch` acted, then it was stopped. The
+    run now ends unstarted, saying so, and the command never acts."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "logs"))
+    profile = sudo_lab.home / ".profile"
+    profile.write_text("sleep 1\n")
+    _own(profile, sudo_lab.login)
+    mark = sudo_lab.home / "mark"
+    layer = sudo_lab.layer(sudo_lab.login, login="true")
+    try:
+        with Orchestrator(load_config_text(f"environments:\n  li:\n    layers:\n"
+                                           f"      - {layer}\n")) as orch:
+            result = orch.run("li", command=f"touch {mark}; echo RAN", timeout=0.3)
+            assert "timed out before the process started" in repr(result), repr(result)
+            assert (result.stdout, result.timed_out, mark.exists()) == ("", True, False)
+            assert orch.run("li", command="echo ok", timeout=30).stdout == "ok\n"
+    finally:
+        profile.unlink(missing_ok=True)
+        mark.unlink(missing_ok=True)

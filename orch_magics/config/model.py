@@ -199,7 +199,8 @@ class Service:
         metadata=doc("Seconds after which the run is stopped (INT, TERM, KILL), counted from "
                      "the start of connecting for its first pre command (else its command): "
                      "pre commands and the command share it; post commands, the clean-up, "
-                     "are not limited.",
+                     "are not limited. A command whose chain is still being reached when it "
+                     "passes never starts.",
                      gt=0, le=MAX_SECONDS))
     restart: Literal["no", "on-failure", "always"] = field(
         default="no", metadata=doc("For background services: restart policy."))

@@ -93,6 +93,7 @@ class Steering:
             due.cancel()
         if launching.done():
             return launching.result()
+        phase.given_up = True  # a launch still under way stops short of its command
         return await self._late(launching, 0 if phase.only_connecting else LAUNCH_GRACE)
 
     async def _late(self, launching: asyncio.Future[ProcessHandle],

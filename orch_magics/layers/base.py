@@ -41,6 +41,8 @@ class LaunchPhase:
     def __init__(self) -> None:
         self.connecting = 0  # nested: a hop connects through the hop before it
         self.creating = 0
+        #: Given up on (a stop, the deadline): `go_ahead` lets nothing start the command now.
+        self.given_up = False
 
     @property
     def only_connecting(self) -> bool:
@@ -66,6 +68,31 @@ def creating() -> Iterator[None]:
     ProxyCommand), also inside `connecting`: given up meanwhile, it gets a moment to finish."""
     with _counted("creating"):
         yield
+
+
+class GivenUp(LayerError):
+    """The launch was given up (a stop, the deadline) before its command started."""
+
+
+def go_ahead() -> None:
+    """Raise `GivenUp` if the launch in progress was given up. A kind calls it at its point of
+    no return (just before the command, or the process that will run it, starts: a remote
+    kind's preamble), so a stop or deadline that came while it connected never lets the
+    command act after its time (chains19: a `touch` ran after `--timeout` had passed)."""
+    phase = LAUNCH_PHASE.get()
+    if phase is not None and phase.given_up:
+        raise GivenUp("the launch was given up before the command started")
+
+
+@contextlib.contextmanager
+def ungated() -> Iterator[None]:
+    """Launches that clean up after a launch (a kill as sudo's target user) go ahead even when
+    the launch they clean up after was given up."""
+    token = LAUNCH_PHASE.set(None)
+    try:
+        yield
+    finally:
+        LAUNCH_PHASE.reset(token)
 
 
 @contextlib.contextmanager

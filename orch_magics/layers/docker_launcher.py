@@ -1,12 +1,11 @@
 """Docker exec hops over the Engine API: run commands inside a running container.
 
 The engine is the one at the previous hop: `docker_host` (or, when the previous hop is this
-machine, DOCKER_HOST), else `/var/run/docker.sock` there. Behind an SSH hop the engine's unix
-socket is forwarded by that hop (the `UnixForwarder` capability), so nothing but the socket is
-needed on the remote host. Commands start through the shared wrapper of `remote.py`; the
-Engine API has no exec-kill (moby#35703), so a signal is a second, short exec running
-`remote.kill_group_line` in the container, and each run is listed with the container's warden
-(`docker_warden.py`), which stops it if the controller dies.
+machine, DOCKER_HOST), else `/var/run/docker.sock` there. Behind an SSH hop that hop forwards
+the engine's unix socket (`UnixForwarder`): nothing but the socket is needed there. Commands
+start through the shared wrapper of `remote.py`; the Engine API has no exec-kill (moby#35703),
+so a signal is a second, short exec running `remote.kill_group_line` in the container, and
+each run is listed with the container's warden (`docker_warden.py`), stopping it if we die.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from ..errors import AuthError, ConnectError, LayerError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, Pooled, UnixForwarder, connecting
+from .base import SILENT_AFTER, GivenUp, Launcher, Pooled, UnixForwarder, connecting, go_ahead
 from .docker_address import Address, Socket, parse_address
 from .docker_engine import (
     Connector,
@@ -134,8 +133,7 @@ class DockerLauncher(Launcher):
             raise self.unreachable(exc) from None
 
     async def engine_address(self) -> str:
-        """Where the engine listens: the layer's socket or its default (overridden by podman's
-        launcher, which behind ssh looks for the login user's rootless one)."""
+        """Where the engine listens: the layer's socket or its default (podman's: rootless)."""
         return self._address
 
     async def _connect_engine(self) -> Engine:
@@ -274,9 +272,8 @@ class DockerLauncher(Launcher):
 
     async def _exec(self, engine: Engine, where: tuple[str, str], command: Command,
                     tty: bool, *, own: bool = True, warden: Warden | None = None) -> ProcessHandle:
-        """Start `command` in container `where` (id, name) through the wrapper; `own`: with the
-        layer's variables and workdir (not the warden's). Listed with `warden` before its
-        preamble goes: a wrapper cut short of it runs nothing (layers7: it ran on, unwatched)."""
+        """Start `command` in container `where` (id, name) through the wrapper (`own`: with the
+        layer's variables and workdir); listed with `warden` before its preamble goes (layers7)."""
         cfg, (container, name) = self.config, where
         env = {**cfg.environment, **command.env} if own else dict(command.env)
         cwd = command.cwd or (cfg.workdir if own else None)
@@ -306,6 +303,7 @@ class DockerLauncher(Launcher):
                     raise
                 raise self.error(f"container {name!r} is not running") from None
         watched: int | None = None  # its group, once listed with `warden`
+        go_ahead()  # starting the exec starts the command under a TTY
         opening = asyncio.ensure_future(engine.open_exec(
             created["Id"], tty=tty, describe=f"container {name!r}", nonce=nonce))
         try:
@@ -322,9 +320,10 @@ class DockerLauncher(Launcher):
             if warden is not None:
                 await warden.watch(watched := stream.pid)
             if pre:
+                go_ahead()
                 with contextlib.suppress(BrokenPipeError):  # it ended at once: its end says why
                     await stream.write(pre)
-        except asyncio.CancelledError:  # given up on (a stop, a timeout): not left running
+        except (asyncio.CancelledError, GivenUp):  # given up (a stop, a timeout): not left running
             await asyncio.shield(abandon(self, engine, where, opening))
             if warden is not None and watched is not None:
                 warden.forget(watched)  # ended: its number may be reused

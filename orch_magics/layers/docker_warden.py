@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from .._loop import cancelled
 from ..process.events import Exit
 from ..process.handle import ProcessHandle
+from .base import ungated
 from .docker_exec import ContainerPaused
 
 #: Seconds a warden told to end (its stdin closed) may take before it is stopped.
@@ -45,11 +46,12 @@ class Warden:
     def ensure(self) -> None:
         """Start its exec unless one runs or is starting: at first use, and after one died (it
         failed to start, the container restarted, a `pkill -f` in it): the groups still listed
-        go to the new one."""
+        go to the new one. Shared by the runs in the container: no launch's own (`ungated`)."""
         running = self._handle is not None and self._handle.running
         if not self._closing and not running and (self._task is None or self._task.done()):
             self._handle = None
-            self._task = asyncio.ensure_future(self._start())
+            with ungated():
+                self._task = asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
         try:

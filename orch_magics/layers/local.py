@@ -17,7 +17,7 @@ from ..process.command import Command, check_directory
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from ..redaction import masked_repr
-from .base import LaunchContext, Launcher, SeeThrough
+from .base import LaunchContext, Launcher, SeeThrough, go_ahead
 from .failed_start import start_error
 from .local_process import SubprocessBackend, spawn
 from .local_pty import launch_pty
@@ -38,6 +38,7 @@ class LocalLauncher(Launcher):
         self.inner = None
 
     async def launch(self, command: Command) -> ProcessHandle:
+        go_ahead()
         backend = await (launch_pty(command) if command.tty else self._launch_pipes(command))
         return ProcessHandle(backend, command, chain=self.chain)
 

@@ -24,7 +24,7 @@ from ..process.handle import ProcessHandle
 from ..process.sharing import share
 from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, creating
+from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, creating, go_ahead
 from .remote import kill_group_line, preamble, shell_line, too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
@@ -61,8 +61,7 @@ FILES_KEY = ("ssh-files",)
 
 
 def window() -> int:
-    """A new channel's window: WINDOW, or its share of SHARED_WINDOWS among the runs going at
-    once (process.sharing)."""
+    """A new channel's window: WINDOW, or its share of SHARED_WINDOWS (process.sharing)."""
     return min(WINDOW, share(SHARED_WINDOWS, MIN_WINDOW))
 
 
@@ -313,7 +312,7 @@ class SSHLauncher(Launcher):
         raise AssertionError("unreachable")
 
     async def launch(self, command: Command) -> ProcessHandle:
-        pre = preamble(command)
+        pre = preamble(command, always=not command.tty)  # awaited: `go_ahead` can hold it
         line = shell_line(command.argv, len(pre))
         if (why := too_long(command, line)) is not None:
             raise self._err(LayerError, f"the command is too long for {where(self.config)} "
@@ -330,6 +329,7 @@ class SSHLauncher(Launcher):
                     initial, pid = await asyncio.wait_for(wait_for_pid(process),
                                                           self.config.connect_timeout)
                 if pre:
+                    go_ahead()
                     process.stdin.write(pre)
                 if command.tty and pre:  # and the input for it to be cooked again
                     initial += await asyncio.wait_for(wait_for_ready(process),

@@ -43,6 +43,7 @@ from ..process.command import Command
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..process.handle import ProcessHandle
 from ..redaction import masked_repr
+from .base import go_ahead
 from .remote import PID_MARK, pid_said, preamble, split_ready, wrapped_argv
 from .sudo_refusal import Heard, explain, must_change_password, no_password, wrong_password
 
@@ -245,6 +246,7 @@ class Conversation:
         if not self.sent:
             if s.gate is not None and not self.passed(s.token):
                 return None
+            go_ahead()  # the command starts once its script is sent
             self.sent = True
             self.handle.stdin.write(s.body)
         if self.pid is None:

@@ -18,7 +18,7 @@ from ..config.suggest import did_you_mean
 from ..errors import AuthError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
-from .base import Launcher
+from .base import Launcher, ungated
 from .lookup import output_at
 from .remote import kill_group_line, too_long
 from .sudo_handshake import Conversation, Refused, Started, build
@@ -110,7 +110,7 @@ class SudoLauncher(Launcher):
         user runs in the sudo's process group and session."""
         if not login or handle.pid is None:
             return
-        with contextlib.suppress(Exception):  # best effort: the start's own error is what counts
+        with contextlib.suppress(Exception), ungated():  # best effort: the start's error counts
             await asyncio.wait_for(self.signal_group(handle.pid, signal.SIGKILL),
                                    self.config.timeout)
 
