@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import signal
+import struct
 import sys
+import termios
 import time
 from collections.abc import Sequence
 
 ORCH = [sys.executable, "-m", "orch_magics.cli"]
 
 
-def on_terminal(argv: Sequence[str], script: Sequence[tuple[bytes, bytes]],
+def on_terminal(argv: Sequence[str], script: Sequence[tuple[bytes, bytes | tuple[int, int]]],
                 timeout: float = 60) -> tuple[int, bytes]:
     """Run `argv` with a pty as its controlling terminal; for each (wait_for, typed) of
     `script`, wait until the screen shows `wait_for` (after what the previous step waited for),
-    then type `typed`. Returns the exit status and everything the screen showed."""
+    then type `typed`, or with (columns, rows) resize the window (its programs get SIGWINCH).
+    Returns the exit status and everything the screen showed."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: stdin, stdout and stderr are the terminal
         os.execvp(argv[0], list(argv))
@@ -30,7 +34,11 @@ def on_terminal(argv: Sequence[str], script: Sequence[tuple[bytes, bytes]],
                     raise AssertionError(f"never shown: {wait_for!r}; the screen: {screen!r}")
                 screen += chunk
             seen_to = found + len(wait_for)
-            os.write(fd, typed)
+            if isinstance(typed, tuple):
+                columns, rows = typed
+                fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+            else:
+                os.write(fd, typed)
         while chunk := _read(fd, deadline):
             screen += chunk
     finally:

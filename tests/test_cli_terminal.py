@@ -16,6 +16,11 @@ SERVICES = """\
     tty: true
   size: {command: 'stty size', stdin_mode: interactive, tty: true}
   wait: {command: 'echo ready; sleep 30', stdin_mode: interactive, tty: true}
+  winch:
+    command: 'trap "stty size; exit 0" WINCH; stty size; while :; do sleep 0.1; done'
+    stdin_mode: interactive
+    tty: true
+  sized: {command: 'stty size', tty: true}
   term: {command: 'echo ready; kill -TERM $PPID; sleep 30', stdin_mode: interactive, tty: true}
 """
 CONFIG = f"""\
@@ -28,7 +33,8 @@ services:
 AROUND = ('stty rows 33 cols 111; stty -g; "$@"; echo "status $?"; stty -g')
 
 
-def run_on_terminal(tmp_path: Path, args: list[str], script: list[tuple[bytes, bytes]],
+def run_on_terminal(tmp_path: Path, args: list[str],
+                    script: list[tuple[bytes, bytes | tuple[int, int]]],
                     text: str = CONFIG) -> tuple[bytes, int, list[bytes]]:
     """The run's screen, its status, and the terminal's settings before and after it."""
     config = tmp_path / "orch.yaml"
@@ -51,8 +57,10 @@ def test_a_password_typed_at_a_hidden_prompt_is_not_shown(tmp_path: Path) -> Non
     assert settings[0] == settings[1]
 
 
-def test_the_program_gets_the_size_of_the_terminal(tmp_path: Path) -> None:
-    screen, status, _ = run_on_terminal(tmp_path, ["local", "size"], [])
+@pytest.mark.parametrize("service", ["size", "sized"])
+def test_the_program_gets_the_size_of_the_terminal(tmp_path: Path, service: str) -> None:
+    """chains19: a `tty` service that reads no stdin (`sized`) got a terminal of 0 0."""
+    screen, status, _ = run_on_terminal(tmp_path, ["local", service], [])
     assert (screen, status) == (b"33 111", 0)
 
 
@@ -173,3 +181,23 @@ def test_a_closed_terminal_under_streaming_output_is_its_hangup_not_an_output_er
     # review18: one hang-up, said by the kernel and by each failed write, is one stop signal:
     # the ladder ran (INT, then TERM), no second signal killed the command at once
     assert said.read_text().split() == ["INT", "TERM"]
+
+
+@pytest.mark.parametrize("env", ["local", "loop", "two", "dock", "sudo"])
+def test_the_program_follows_the_window_when_it_changes(request: pytest.FixtureRequest,
+                                                       tmp_path: Path, env: str) -> None:
+    """chains19: the size went once, at the start: a window made larger later never reached
+    the program (a pager, `top`, an editor drew in the old size), where `ssh -t` passes the
+    change on."""
+    text = CONFIG
+    if env in ("loop", "two"):
+        text = request.getfixturevalue("ssh_lab").config_yaml(services=SERVICES)
+    elif env == "dock":
+        text = (f"environments:\n  dock: [{request.getfixturevalue('dockerd').layer()}]\n"
+                f"services:\n{SERVICES}")
+    elif env == "sudo":
+        sudo_lab = request.getfixturevalue("sudo_lab")
+        text = f"environments:\n  sudo: [{sudo_lab.layer(sudo_lab.free)}]\nservices:\n{SERVICES}"
+    screen, status, settings = run_on_terminal(tmp_path, [env, "winch"],
+                                               [(b"33 111\r\n", (122, 44))], text)
+    assert (screen, status) == (b"33 111\r\n44 122", 0)

@@ -3,28 +3,52 @@
 The program has a terminal of its own, which echoes, edits lines and hides passwords: ours goes
 raw for the run, so each key goes to it as typed and is not echoed here as well (a password at
 a hidden prompt stayed on the screen), Ctrl-C included. It is put back however the run ends.
+Its size is ours, and follows ours when the window changes (a pager, `top`, an editor redraw).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
+import signal
 import termios
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from ..plan import RunPlan
 
 
-def for_run(plan: RunPlan, reads_stdin: bool) -> tuple[RunPlan, AbstractContextManager[None]]:
-    """For a `tty: true` run fed from our terminal: the plan with our terminal's size, and our
-    terminal raw while it runs. Any other run: the plan as it is, and nothing to do."""
-    if not (plan.command.tty and reads_stdin and os.isatty(0)):
+def for_run(plan: RunPlan, reads_stdin: bool,
+            resize: Callable[[tuple[int, int]], object]) -> tuple[RunPlan, AbstractContextManager[None]]:
+    """For a `tty: true` run on our terminal: the plan with our terminal's size, `resize`
+    called with each new one (SIGWINCH: `ssh -t` passes window changes on), and our terminal
+    raw while it runs if the run reads it. Any other run: the plan as it is, nothing to do."""
+    fd = next((fd for fd in (0, 1) if os.isatty(fd)), None)  # its output's, stdin not read
+    if not plan.command.tty or fd is None:
         return plan, contextlib.nullcontext()
-    command = dataclasses.replace(plan.command, size=size(0))
-    return dataclasses.replace(plan, command=command), raw(0)
+    command = dataclasses.replace(plan.command, size=size(fd))
+    return dataclasses.replace(plan, command=command), _following(
+        fd, reads_stdin and os.isatty(0), resize)
+
+
+@contextlib.contextmanager
+def _following(fd: int, make_raw: bool, resize: Callable[[tuple[int, int]], object]
+               ) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def changed() -> None:
+        if (now := size(fd)) is not None:
+            resize(now)
+
+    loop.add_signal_handler(signal.SIGWINCH, changed)
+    try:
+        with raw(0) if make_raw else contextlib.nullcontext():
+            yield
+    finally:
+        loop.remove_signal_handler(signal.SIGWINCH)
 
 
 def size(fd: int) -> tuple[int, int] | None:

@@ -77,6 +77,11 @@ class Run:
         if self._running is not None:
             await self._running.kill()
 
+    async def resize(self, size: tuple[int, int]) -> None:
+        """The user's window changed: the terminal of the step in progress follows (`tty`)."""
+        if self._running is not None:
+            await self._running.resize(size)
+
     async def until_started(self) -> None:
         """Return once the main command has started (`handle` set), or the run has ended
         without it (refused, unreachable, stopped first)."""

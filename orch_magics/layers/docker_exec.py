@@ -117,6 +117,12 @@ class DockerExec:
         self._unkillable: asyncio.Future[LayerError] = asyncio.get_running_loop().create_future()
         self.pid: int | None = stream.pid
 
+    async def resize(self, size: tuple[int, int]) -> None:
+        """The engine's exec resize (`docker exec -t` follows the window so)."""
+        columns, rows = size
+        await self._engine.call(self._engine.api.exec_resize, self._exec_id, height=rows,
+                                width=columns)
+
     def stdout(self) -> AsyncIterator[bytes]:
         return self._stream.output(0)
 

@@ -30,6 +30,10 @@ class PtyBackend(SubprocessBackend):
         super().__init__(proc, protocol)
         self._master = master
 
+    async def resize(self, size: tuple[int, int]) -> None:
+        """The kernel sends the terminal's foreground process group SIGWINCH."""
+        _set_size(self._master, size)
+
     async def _read(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         while True:
@@ -84,17 +88,25 @@ class PtyBackend(SubprocessBackend):
         await super().close()
 
 
+def _set_size(fd: int, size: tuple[int, int]) -> None:
+    """Give the terminal on `fd` `size` (columns, rows)."""
+    import fcntl
+    import struct
+    import termios
+
+    columns, rows = size
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
 async def launch_pty(command: Command) -> ProcessBackend:
     """Start `command` on a new pty (its controlling terminal) and return its backend."""
     import fcntl
-    import struct
     import termios
 
     master, slave = os.openpty()
     os.set_blocking(master, False)
     if command.size is not None:  # the user's window size, as `ssh -t` passes it
-        columns, rows = command.size
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        _set_size(slave, command.size)
 
     def _controlling_tty() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)

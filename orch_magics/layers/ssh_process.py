@@ -103,6 +103,10 @@ class SSHBackend:
             setattr(process, callback, lambda *_: self._exited.set())
 
     # ---- ProcessBackend ---------------------------------------------------------------------
+    async def resize(self, size: tuple[int, int]) -> None:
+        """A `window-change` request (RFC 4254 6.7): sshd sizes the terminal it made."""
+        self._proc.change_terminal_size(*size)
+
     def stdout(self) -> AsyncIterator[bytes]:
         return self._read(self._proc.stdout, marked=self._tty, initial=self._initial)
 

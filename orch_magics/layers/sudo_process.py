@@ -63,6 +63,10 @@ class SudoBackend:
         self._relay = asyncio.ensure_future(self._run(started))
 
     # ---- ProcessBackend ---------------------------------------------------------------------
+    async def resize(self, size: tuple[int, int]) -> None:
+        """sudo's terminal is the handle's it rides on: sudo passes the change on to its own."""
+        await self._handle.resize(size)
+
     def stdout(self) -> AsyncIterator[bytes]:
         return _drain(self._out)
 

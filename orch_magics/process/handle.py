@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ProcessLeft
 from .command import Command
@@ -84,6 +84,15 @@ class ProcessBackend(Protocol):
         """Asked when a stop's signal is not delivered within SIGNAL_CHECK s: whether the way
         to the process went silent (a connection that answers nothing); such a way is closed
         now, so the process's end comes as a lost connection. False where nothing can be."""
+        ...
+
+
+@runtime_checkable
+class Resizable(Protocol):
+    """A backend whose terminal can change size (a `tty` run's: the user's window did)."""
+
+    async def resize(self, size: tuple[int, int]) -> None:
+        """Give the process's terminal `size` (columns, rows); it gets SIGWINCH from it."""
         ...
 
 
@@ -343,6 +352,13 @@ class ProcessHandle:
     async def cut_if_silent(self) -> bool:
         """See `ProcessBackend.cut_if_silent` (a sudo asks the handle it rides on)."""
         return await self._backend.cut_if_silent()
+
+    async def resize(self, size: tuple[int, int]) -> None:
+        """Give a `tty` run's terminal `size` (columns, rows), as `ssh -t` passes a window
+        change on: a layer that cannot, and a run with no terminal or already over, ignore it."""
+        if self.tty and not self.exited and isinstance(self._backend, Resizable):
+            with contextlib.suppress(Exception):  # best effort: the window is cosmetic
+                await self._backend.resize(size)
 
     async def end(self, wait: float, *, eof: bool = True) -> None:
         """Let the process end on its own: EOF first (if `eof`), then, if it is still there
