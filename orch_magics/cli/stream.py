@@ -21,7 +21,6 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 
-from .._loop import detached
 from ..admission import Ticket
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -121,11 +120,7 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     writer = FdWriter(Output(on_failure=stop))
     sinks = [] if args.json else [writer]
     stdin = stdin_source() if takes_stdin(plan) else None
-    def resized(size: tuple[int, int]) -> None:
-        if run is not None:
-            detached(run.resize(size))
-
-    plan, terminal = for_run(plan, stdin is not None, resized)
+    plan, terminal = for_run(plan, stdin is not None, lambda: run)
     interrupts = on_interrupt(lambda: run)
     with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
         steps = [writer.for_steps()] if sinks else []

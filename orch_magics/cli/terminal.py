@@ -17,31 +17,39 @@ import termios
 import tty
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import Protocol
 
+from .._loop import detached
 from ..plan import RunPlan
 
 
-def for_run(plan: RunPlan, reads_stdin: bool,
-            resize: Callable[[tuple[int, int]], object]) -> tuple[RunPlan, AbstractContextManager[None]]:
-    """For a `tty: true` run on our terminal: the plan with our terminal's size, `resize`
-    called with each new one (SIGWINCH: `ssh -t` passes window changes on), and our terminal
+class Resizing(Protocol):
+    """A run whose terminal follows the window (`engine.Run`)."""
+
+    async def resize(self, size: tuple[int, int]) -> None: ...
+
+
+def for_run(plan: RunPlan, reads_stdin: bool, current: Callable[[], Resizing | None]
+            ) -> tuple[RunPlan, AbstractContextManager[None]]:
+    """For a `tty: true` run on our terminal: the plan with our terminal's size, `current()`
+    resized to each new one (SIGWINCH: `ssh -t` passes window changes on), and our terminal
     raw while it runs if the run reads it. Any other run: the plan as it is, nothing to do."""
     fd = next((fd for fd in (0, 1) if os.isatty(fd)), None)  # its output's, stdin not read
     if not plan.command.tty or fd is None:
         return plan, contextlib.nullcontext()
     command = dataclasses.replace(plan.command, size=size(fd))
     return dataclasses.replace(plan, command=command), _following(
-        fd, reads_stdin and os.isatty(0), resize)
+        fd, reads_stdin and os.isatty(0), current)
 
 
 @contextlib.contextmanager
-def _following(fd: int, make_raw: bool, resize: Callable[[tuple[int, int]], object]
+def _following(fd: int, make_raw: bool, current: Callable[[], Resizing | None]
                ) -> Iterator[None]:
     loop = asyncio.get_running_loop()
 
     def changed() -> None:
-        if (now := size(fd)) is not None:
-            resize(now)
+        if (now := size(fd)) is not None and (run := current()) is not None:
+            detached(run.resize(now))
 
     loop.add_signal_handler(signal.SIGWINCH, changed)
     try:

@@ -91,9 +91,7 @@ class ProcessBackend(Protocol):
 class Resizable(Protocol):
     """A backend whose terminal can change size (a `tty` run's: the user's window did)."""
 
-    async def resize(self, size: tuple[int, int]) -> None:
-        """Give the process's terminal `size` (columns, rows); it gets SIGWINCH from it."""
-        ...
+    async def resize(self, size: tuple[int, int]) -> None: ...  # (columns, rows): SIGWINCH
 
 
 class ProcessHandle:
@@ -354,8 +352,7 @@ class ProcessHandle:
         return await self._backend.cut_if_silent()
 
     async def resize(self, size: tuple[int, int]) -> None:
-        """Give a `tty` run's terminal `size` (columns, rows), as `ssh -t` passes a window
-        change on: a layer that cannot, and a run with no terminal or already over, ignore it."""
+        """Give a `tty` run's terminal `size` (columns, rows), as `ssh -t` passes it on."""
         if self.tty and not self.exited and isinstance(self._backend, Resizable):
             with contextlib.suppress(Exception):  # best effort: the window is cosmetic
                 await self._backend.resize(size)
