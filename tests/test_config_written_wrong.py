@@ -370,6 +370,42 @@ def test_an_empty_path_is_refused_at_its_line(section: str, said: str) -> None:
         "out for the default" in str(err)
 
 
+DOCKER = "environments:\n  app:\n    - type: docker\n      config:\n        container: c\n"
+EMPTIED = [
+    (DOCKER + "        user:\n", 6, "environments.app[0].config.user is empty: give"),
+    (DOCKER + "        user: #1000\n", 6, "user is empty (`#` after a space starts a YAML "
+     "comment, so the value is empty: quote it to make it text: '#1000'): give"),
+    (DOCKER + "        user:   # the app user, not root\n", 6,
+     "user is empty (the rest of its line is a YAML comment): give a value"),
+    ("environments:\n  p:\n    allow_services:\n    #  - health\n    layers: []\n", 3,
+     "environments.p.allow_services is empty: give a value, or leave the key out"),
+    ("environments:\n  s:\n    - type: ssh\n      config: {host: h, known_hosts: }\n", 4,
+     "known_hosts is empty"),
+    ("environments: {l: []}\nservices:\n  s:\n    command: id\n    working_dir:\n", 5,
+     "services.s.working_dir is empty"),
+    ("environments: {l: []}\naudit:\n  path:\n", 3, "audit.path is empty"),
+    ("environments: {l: []}\nsecrets:\n  file:  # later\n", 3, "secrets.file is empty"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "said"), EMPTIED)
+def test_nothing_after_an_optional_keys_colon_is_refused_at_its_line(text: str, line: int,
+                                                                     said: str) -> None:
+    """config15: a container's `user:` left empty (or holding only a comment) ran the command
+    as the image's root, and `allow_services:` with its items commented out allowed every
+    service, where `[]` allows none: YAML reads both as null, which meant "leave it out"."""
+    err = error_of(text)
+    assert err.line == line and said in str(err), err
+
+
+def test_a_written_null_still_means_the_default() -> None:
+    """`null` (or `~`) says "unset" on purpose."""
+    config = load_config_text(DOCKER + "        user: null\n  p:\n    allow_services: ~\n"
+                              "    layers: []\n")
+    assert config.environments["app"].layers[0].config.user is None
+    assert config.environments["p"].guardrails.allow_services is None
+
+
 def test_a_name_may_hold_the_joiners_words_need() -> None:
     """review3: refusing every format character refused the zero-width non-joiner of Persian
     words (and the joiner of emoji sequences); bidi overrides stay refused."""

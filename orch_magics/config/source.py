@@ -104,16 +104,16 @@ class Source:
         (`user: #1000`: YAML reads `#` after a space as a comment's start), and (`text`: the
         key takes text) how to quote it, never under a password key; else ""."""
         found = self._nodes(path)
-        if found is None or not found[2] or found[0] is None:
-            return ""
-        node = found[1]
-        if not isinstance(node, yaml.ScalarNode) or node.value or node.style:
+        if (found is None or not found[2] or found[0] is None or not isinstance(
+                found[1], yaml.ScalarNode) or found[1].value or found[1].style):
             return ""
         end, lines = found[0].end_mark, self.text.splitlines()
         comment = _COMMENT_VALUE.match(lines[end.line], end.column) if end.line < len(
             lines) else None
         if comment is None:
             return ""
+        if comment[1][1:2].strip() == "":  # `# the app user`: prose, not a value to quote
+            return " (the rest of its line is a YAML comment)"
         quote = f": quote it to make it text: '{comment[1].replace(chr(39), chr(39) * 2)}'" \
             if text and not _password_key(path, None) else ""
         return f" (`#` after a space starts a YAML comment, so the value is empty{quote})"

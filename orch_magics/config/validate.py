@@ -268,6 +268,7 @@ class _FieldPlan:
     name: str
     build: Builder
     checks: tuple[Callable[[Any], None], ...]
+    optional: bool  # its default is None: nothing written after its colon is a mistake
 
 
 def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any) -> Any:
@@ -286,6 +287,8 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
             raise src.error(path + (key,), f"unknown key {key!r} in {describe_path(path)}",
                             at_key=True,  # from every key: the caller's `extra` (filters) too
                             suggestion=key_hint(key, _plans(cls, frozenset())))
+        if raw is None and plan.optional and src.written(path + (key,)) == "":
+            raise src.error(path + (key,), _empty(path + (key,), src))
         converted = plan.build(raw, path + (key,), src)
         if converted is not None:
             for check in plan.checks:
@@ -307,6 +310,15 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
     return obj
 
 
+def _empty(path: Path_, src: Source) -> str:
+    """Why nothing after an optional key's colon is refused (config15: `user:` ran as the
+    image's root, `allow_services:` with its items commented out allowed every service):
+    `null` says unset on purpose."""
+    hint = src.comment_hint(path, text=True)
+    return (f"{describe_path(path)} is empty{hint}: give a value, or leave the key out for "
+            f"the default")
+
+
 def _about(path: Path_, problem: str) -> str:
     """`services.a.timeout must be …` or `services.a.command: the command is empty`."""
     sep = " " if problem.startswith(("must ", "is empty")) else ": "
@@ -317,7 +329,8 @@ def _about(path: Path_, problem: str) -> str:
 def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
     """The fields a YAML mapping may set, by key (not internal ones, not those in `skip`)."""
     type_hints = hints(cls)
-    return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), field_checks(f))
+    return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), field_checks(f),
+                                    f.default is None)
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init and f.name not in skip and not f.metadata.get("internal")}
 
