@@ -276,7 +276,7 @@ class DockerLauncher(Launcher):
         layer's variables and workdir); listed with `warden` before its preamble goes (layers7)."""
         cfg, (container, name) = self.config, where
         env = {**cfg.environment, **command.env} if own else dict(command.env)
-        cwd = command.cwd or (cfg.workdir if own else None)
+        cwd = command.with_cwd(cfg.workdir if own else None, override=False).cwd
         # Variables and directory on stdin as over ssh (an exec's Env is kept by the engine, its
         # workdir entered as root). Not under a TTY: it echoes unless `stty` (may lack) stops it.
         text_only([*command.argv, cwd or "", *(f"{k}={v}" for k, v in env.items() if tty)],

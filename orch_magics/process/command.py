@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,11 @@ def check_directory(path: str) -> None:
 
 #: A shell variable in a path (`$HOME/x`, `/a/${X}/b`, `audit-$USER.jsonl`).
 _SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def within(folder: str, path: str) -> str:
+    """`path` taken from `folder` (as POSIX paths: the far end's), `folder` itself for `.`."""
+    return folder if path in (".", "./") else posixpath.join(folder, path)
 
 
 def check_path(path: str) -> None:
@@ -96,9 +102,11 @@ class Command:
         return replace(self, env=Values(merged))
 
     def with_cwd(self, cwd: str | None, *, override: bool = True) -> Command:
-        if cwd is None or (self.cwd is not None and not override):
+        """In `cwd`; with override=False the command's own directory wins, a relative one
+        taken from `cwd` (where it would start without it: config15)."""
+        if cwd is None or (self.cwd is not None and not override and self.cwd.startswith("/")):
             return self
-        return replace(self, cwd=cwd)
+        return replace(self, cwd=cwd if override or self.cwd is None else within(cwd, self.cwd))
 
     def display(self) -> str:
         """The argv as one shell-quoted line (for status lines and dry runs; no env values)."""

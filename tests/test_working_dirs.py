@@ -1,0 +1,62 @@
+"""A service's relative `working_dir` is taken from where its command would start without it:
+the working directory a layer before it sets (config15: it was taken from the caller's own
+folder locally, and was "not found" behind ssh, where the layer's folder holds it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orch_magics import Orchestrator, load_config_text
+
+SERVICES = """\
+services:
+  plain: {command: pwd}
+  rel: {command: pwd, working_dir: logs}
+  dot: {command: pwd, working_dir: .}
+  absolute: {command: pwd, working_dir: /}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A layer's folder with `logs` in it, and a caller's folder with a `logs` of its own."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "runs"))
+    (tmp_path / "layer" / "logs").mkdir(parents=True)
+    (tmp_path / "caller" / "logs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "caller")
+    yield tmp_path / "layer"
+
+
+def where(orch: Orchestrator, env: str, service: str) -> str:
+    result = orch.run(env, service)
+    assert result.ok, (service, result.stderr)
+    return result.stdout.strip()
+
+
+def test_locally_from_the_local_layers_folder(folder: Path) -> None:
+    text = f"environments:\n  w: [{{type: local, config: {{working_dir: '{folder}'}}}}]\n"
+    with Orchestrator(load_config_text(text + SERVICES)) as orch:
+        assert [where(orch, "w", s) for s in ("plain", "rel", "dot", "absolute")] == [
+            str(folder), str(folder / "logs"), str(folder), "/"]
+
+
+@pytest.mark.ssh
+def test_behind_ssh_from_the_local_layers_folder(folder: Path, ssh_lab: Any) -> None:
+    os.chmod(folder.parent, 0o755)
+    envs = {"w": [ssh_lab.layer("orch-loop"),
+                  f"{{type: local, config: {{working_dir: '{folder}'}}}}"]}
+    text = ssh_lab.config_yaml(envs, SERVICES.removeprefix("services:\n"))
+    with Orchestrator(load_config_text(text)) as orch:
+        assert [where(orch, "w", s) for s in ("plain", "rel", "dot")] == [
+            str(folder), str(folder / "logs"), str(folder)]
+
+
+def test_in_a_container_from_its_workdir(folder: Path, dockerd: Any) -> None:
+    text = f"environments:\n  c: [{dockerd.layer(workdir='/')}]\n"
+    with Orchestrator(load_config_text(text + SERVICES.replace("logs", "etc"))) as orch:
+        assert [where(orch, "c", s) for s in ("plain", "rel", "dot")] == ["/", "/etc", "/"]
