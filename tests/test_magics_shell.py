@@ -166,6 +166,22 @@ def test_a_placeholder_on_the_magic_line_survives_variable_expansion(shell, caps
     assert "s3cr3t-value" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("written", "meant"), [
+    ("{{secrt:tok}}", "secret"), ("{{Secret:tok}}", "secret"), ("{{secrets:tok}}", "secret"),
+    ("{{envv:HOME}}", "env")])
+def test_a_misspelt_placeholder_kind_on_the_magic_line_is_refused(shell, capsys, written,
+                                                                  meant):
+    """config15: IPython's expansion halved `{{secrt:tok}}` to `{secrt:tok}`, which only the
+    kinds' exact names were restored from: the run went with that literal text as its token,
+    where the CLI and the config refuse the value with a did-you-mean."""
+    shell.run_cell(f"%orch local hello -e T={written} --out never_set")
+    captured = capsys.readouterr()
+    assert f"did you mean {{{{{meant}:…}}}}?" in captured.err, captured
+    assert "never_set" not in shell.user_ns
+    shell.run_cell("%%orch local -e T={{a:b}} --out q\necho \"$T\"")  # no kind: text, as ever
+    assert shell.user_ns["q"].stdout == "{a:b}\n"
+
+
 def test_dry_run_runs_nothing(shell, capsys):
     assert shell.run_line_magic("orch", "marked hello --dry-run") is None
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import NoReturn
 from IPython.core.error import UsageError
 
 from ..argtypes import Once, OnceByDefault, count
+from ..config.placeholders import KINDS
 from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
 
@@ -294,3 +296,17 @@ def strip_comment(line: str) -> str:
         elif ch == "#" and (i == 0 or line[i - 1].isspace()):
             return line[:i].rstrip()
     return line
+
+
+#: `{{secret:NAME}}` written on a magic line, as IPython's `{var}` expansion leaves it.
+_HALVED = re.compile(r"(?<!\{)\{(\s*([A-Za-z_][\w-]*)\s*:[^{}]*)\}(?!\})")
+
+
+def doubled(value: str) -> str:
+    """`value` with its placeholders as written: a kind's, or one spelt near it (`{{secrt:x}}`,
+    `{{Secret:x}}`: config15 ran them as the literal text), which the check then refuses."""
+    def back(found: re.Match[str]) -> str:
+        kind = found[2].lower()
+        near = kind in KINDS or did_you_mean(kind, KINDS) is not None
+        return "{{" + found[1] + "}}" if near else found[0]
+    return _HALVED.sub(back, value)

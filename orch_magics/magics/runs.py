@@ -45,6 +45,7 @@ from .cells import CellRuns, announce
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput
+from .parser import doubled
 from .presenters import KERNEL_GONE, HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
 
@@ -240,13 +241,9 @@ def _script(args: argparse.Namespace, cell: str | None) -> str | None:
     return cell.strip("\n")
 
 
-#: `{{secret:NAME}}` written on a magic line, as IPython's `{var}` expansion leaves it.
-_HALVED = re.compile(r"(?<!\{)\{((?:secret|env):[^{}]*)\}(?!\})")
-
-
 def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
           dry_run: bool = False) -> RunPlan:
-    extra = {key: _HALVED.sub(r"{{\1}}", value)  # its ConfigError is shown as a UsageError
+    extra = {key: doubled(value)  # its ConfigError is shown as a UsageError
              for key, value in parse_env_pairs(args.env).items()}
     mode: StdinMode | None
     if args.stdin is True:
