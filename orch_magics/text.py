@@ -141,6 +141,12 @@ def columns(text: str) -> int:
                else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def padded(text: str, width: int) -> str:
+    """`text` followed by spaces up to `width` terminal columns (`columns`: a wide character
+    takes two), so labels line up on a terminal (fleets18)."""
+    return text + " " * (width - columns(text))
+
+
 def cut(text: str, width: int) -> str:
     """`text` up to `width` characters, a cut one ending in `…` (its start kept)."""
     return text if len(text) <= width else text[:width - 1] + "…"

@@ -1057,3 +1057,37 @@ def test_a_connection_variable_yaml_changed_is_refused_at_its_line(
     for name, text in quoted.items():
         (tmp_path / name).write_text(text)
     assert load_config(str(tmp_path / "orch.yaml")).environment("web")
+
+
+def test_an_inventory_linked_into_a_folder_takes_that_folders_vars(tmp_path: Path) -> None:
+    """fleets18: a hosts file linked into prod/ took the group_vars of the folder it was
+    linked from: the fleet logged in as another user than `ansible-inventory -i prod/hosts`
+    gives. Ansible reads the vars beside the path it was given, a link not followed."""
+    (tmp_path / "common" / "group_vars").mkdir(parents=True)
+    (tmp_path / "prod" / "group_vars").mkdir(parents=True)
+    (tmp_path / "common" / "hosts").write_text("[web]\nw1 ansible_host=127.0.1.1\n")
+    (tmp_path / "common" / "group_vars" / "web.yml").write_text("ansible_user: common_user\n")
+    (tmp_path / "prod" / "group_vars" / "web.yml").write_text(
+        "ansible_user: prod_deploy\nansible_port: 2222\n")
+    (tmp_path / "prod" / "hosts").symlink_to("../common/hosts")
+    assert load_inventories([tmp_path / "prod" / "hosts"]).connection("w1") == {
+        "host": "127.0.1.1", "user": "prod_deploy", "port": 2222}
+    assert load_inventories([tmp_path / "common" / "hosts"]).connection("w1")["user"] == \
+        "common_user"
+
+
+@pytest.mark.parametrize("how", ["executable", "#!"])
+def test_a_dynamic_inventory_script_is_said_to_be_one(tmp_path: Path, how: str) -> None:
+    """fleets18: `inventory.py` (what Ansible runs) was read as INI: "inventory.py:3: expected
+    KEY=VALUE after the host name, got 'json'", a typo where there is none."""
+    script = tmp_path / "inventory.py"
+    script.write_text(("#!/usr/bin/env python3\n" if how == "#!" else "") +
+                      'import json\nprint(json.dumps({"web": {"hosts": ["w1"]}}))\n')
+    if how == "executable":
+        script.chmod(0o755)
+    with pytest.raises(ConfigError) as err:
+        load_inventories([script])
+    assert str(err.value) == (
+        f"{script}: an executable file is a dynamic inventory script, which orch does not "
+        f"run: save what it prints ({script} --list > hosts.json) and name that file"
+        + (", or clear its x bit" if how == "executable" else ""))

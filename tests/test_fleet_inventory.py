@@ -335,3 +335,47 @@ def test_a_byte_order_mark_is_no_part_of_the_first_name(tmp_path: Path, name: st
     inv = load_inventories([tmp_path / name])
     assert inv.connection("w1") == {"port": 2200}
     assert list(inv.groups) == (["ungrouped"] if name == "bare.ini" else ["web"])
+
+
+def test_a_rerun_of_a_fleet_narrowed_to_one_target_says_so(
+        ssh_fleet: SSHFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleets18: once the config (found, so read again) named one host, a rerun said that
+    host "is no longer a target of 'web'": it is its only one, a run of its own now."""
+    cfg = tmp_path / "orch.yaml"
+    monkeypatch.chdir(tmp_path)
+
+    def write(host: str) -> None:
+        cfg.write_text(f"environments:\n  web: [{{type: ssh, config: {{host: '{host}', "
+                       f"{ssh_fleet.ssh_config()}}}}}]\n")
+
+    write("127.0.1.[1:2]")
+    with Orchestrator() as orch:
+        res = orch.run("web", command=WHO)
+        assert res.ok, res.causes
+        write("127.0.1.1")
+        again = res.rerun()
+    assert sorted(again) == ["127.0.1.1", "127.0.1.2"] and {
+        str(cause) for cause in again.causes.values()} == {
+        "'web' is no longer a fleet (its config names one target now): run it as one run, "
+        "orch.run('web', …)"}, again.causes
+
+
+def test_labels_of_wide_characters_line_up(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets18: the CLI padded labels by characters, so `サーバ1 |` (two columns a kana)
+    stood further right than `web-0001 |`; the table below them was right."""
+    import subprocess
+    import sys
+
+    from orch_magics.text import columns
+
+    (tmp_path / "hosts").write_text(f"[web]\nサーバ1 ansible_host=127.0.1.1 ansible_port="
+                                    f"{ssh_fleet.port}\nweb-0001 ansible_host=127.0.1.2 "
+                                    f"ansible_port={ssh_fleet.port}\n")
+    (tmp_path / "orch.yaml").write_text(
+        f"inventory: [hosts]\nenvironments:\n  web: {{layers: [{{type: ssh, config: "
+        f"{{host: 'group:web', {_layer(ssh_fleet)}}}}}]}}\n")
+    out = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"),
+                          "run", "web", "--", "echo", "hello"], capture_output=True, text=True,
+                         timeout=120).stdout
+    bars = {columns(line.partition("|")[0]) for line in out.splitlines() if "| hello" in line}
+    assert len(bars) == 1 and out.count("| hello") == 2, out

@@ -232,3 +232,21 @@ def test_a_target_that_connects_slowly_still_gets_its_input_whole(monkeypatch) -
     got, why = asyncio.run(fleet())
     assert got == [4 << 20, 4 << 20]
     assert "more than 1 MiB came before this target could start" in why
+
+
+def test_a_fleet_run_from_a_terminal_reads_it_for_every_target(ssh_fleet: SSHFleet,
+                                                               tmp_path: Path) -> None:
+    """fleets18: a fleet run from a terminal never read it: each target's `read` got EOF at
+    once and the fleet said ok, where one target reads what is typed. Each typed line goes to
+    every target (as the notebook's stdin box sends it); ^D ends it. Labels that take two
+    columns a character still line up."""
+    from terminal import ORCH, on_terminal
+
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(_config(ssh_fleet) + "services:\n  inter:\n    command: "
+                   "'read x; echo \"got:$x\"'\n    stdin_mode: interactive\n")
+    status, screen = on_terminal([*ORCH, "-c", str(cfg), "run", "web", "inter"],
+                                 [(b"", b"hello\n")])
+    got = sorted(line for line in screen.decode().splitlines() if "| got:" in line)
+    assert status == 0 and got == [f"{a} | got:hello" for a in sorted(
+        f"127.0.1.{i}" for i in range(1, 5))], screen

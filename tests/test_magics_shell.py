@@ -321,6 +321,14 @@ def test_start_then_follow_logs_then_stop(shell, capsys):
         shell.run_line_magic("orch", "start local countr")
 
 
+def test_start_takes_a_timeout(shell, capsys):
+    """fleets18: `%orch start … --timeout 30` was an unknown option, though `--bg --timeout`
+    and `orch.start(timeout=)` take it (a fleet's per-target limit above all)."""
+    live = shell.run_line_magic("orch", "start local sleepy --name timed --timeout 0.5")
+    result = live.wait(30)
+    assert result.timed_out and "limit 0.5s" in result.describe_failure(), result
+
+
 def test_trailing_comment_on_the_magic_line(shell, capsys):
     r = shell.run_line_magic("orch", "local hello --no-raise-error   # says hello")
     assert r.stdout == "hello world\n"

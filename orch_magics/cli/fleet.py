@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,10 +20,10 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.lines import MAX_PARTIAL
-from ..text import clean_cut, printable
+from ..text import clean_cut, columns, padded, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
-from .stream import StepsToStderr, stdin_source
+from .stream import StepsToStderr, stdin_source, takes_stdin
 
 if TYPE_CHECKING:  # the fleet's runner, result and targets load when a fleet runs (start-up)
     from ..fleet.runner import FleetRun
@@ -81,7 +80,7 @@ class LabelledWriter:
     UTF-8 character: its memory is bounded and nothing is lost."""
 
     def __init__(self, label: str, width: int, output: Output) -> None:
-        self.prefix = f"{label:<{width}} | ".encode()
+        self.prefix = f"{padded(label, width)} | ".encode()
         self._output = output
         self._partial: dict[int, list[bytes]] = {1: [], 2: []}  # the line not ended yet
         self._held = {1: 0, 2: 0}
@@ -157,11 +156,9 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     """Run every target with labelled output; print the summary (or JSON); 0 iff all ok."""
     from ..fleet.targets import expand
 
-    width = max([0, *(len(t.label) for t in expand(plan.layers_to_run))])
+    width = max([0, *(columns(t.label) for t in expand(plan.layers_to_run))])
     quiet = bool(args.json)
-    stdin = None
-    if not os.isatty(0):  # piped input goes to every target, whatever their stdin_mode
-        stdin = stdin_source()
+    stdin = stdin_source() if takes_stdin(plan) else None  # to every target, as a run reads it
     fleet: FleetRun | None = None
     interrupts = on_interrupt(lambda: fleet)
     output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)

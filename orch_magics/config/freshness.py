@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from ..errors import ConfigError
 from .files import find_config_files
+from .inventory_vars import folder_of
 
 #: (path, st_mtime_ns, st_size) of every file and folder read; (path, 0, -1) for one missing.
 Stamp = tuple[tuple[str, int, int], ...]
@@ -24,7 +24,7 @@ def stamp(inventories: Iterable[str] = ()) -> Stamp:
         return ()
     for inventory in inventories:
         paths.append(inventory)
-        beside = Path(inventory).resolve().parent
+        beside = folder_of(inventory)
         for kind in ("group_vars", "host_vars"):
             paths += _tree(os.fspath(beside / kind))
     return tuple(_stat(path) for path in paths)

@@ -11,7 +11,9 @@ A host's groups are merged in Ansible's order: by depth, then `ansible_group_pri
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,6 +284,11 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
     paths = list(paths)
     for path in paths:
         text = read_text(path, "inventory file")  # a byte-order mark dropped (Ansible refuses one)
+        if text.startswith("#!") or os.access(path, os.X_OK):  # what Ansible would run
+            raise ConfigError(f"{path}: an executable file is a dynamic inventory script, which "
+                              f"orch does not run: save what it prints ({shlex.quote(str(path))} "
+                              f"--list > hosts.json) and name that file" + (
+                                  "" if text.startswith("#!") else ", or clear its x bit"))
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             from .inventory_yaml import from_yaml  # its own module: only YAML files need it
 

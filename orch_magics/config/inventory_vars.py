@@ -178,10 +178,17 @@ def _line(node: yaml.Node, key: str) -> int:
     return 1
 
 
+def folder_of(inventory: str | Path) -> Path:
+    """The folder whose group_vars/ and host_vars/ an inventory file has: the one it is named
+    in, a symlink not followed, as Ansible reads it (fleets18: a hosts file linked into
+    prod/ and staging/ took the vars of the folder it was linked from)."""
+    return Path(os.path.normpath(os.path.abspath(inventory))).parent
+
+
 def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Iterable[str],
                 origins: Origins) -> tuple[Found, Found]:
     """The group_vars/ and host_vars/ of these groups and hosts beside the inventory files."""
-    folders = [Path(path).resolve().parent for path in paths]
+    folders = [folder_of(path) for path in paths]
     return (read_vars(folders, "group_vars", dict.fromkeys(groups), origins),
             read_vars(folders, "host_vars", hosts, origins))
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
 from ..sinks.lines import BS, CR, MAX_PARTIAL, CutLine, LineDecoder, strip_ending, terminal_view
+from ..text import padded
 
 #: Called with (is_stderr, the labelled complete lines of one chunk): each a `str`, or a
 #: `CutLine` for a line longer than MAX_PARTIAL (`.marked()` says what is missing).
@@ -26,7 +27,7 @@ class LabelledLines:
 
     def __init__(self, label: str, add: AddLines, width: int = 0,
                  keep: int | None = None, hurry: Callable[[], bool] = lambda: False) -> None:
-        self.prefix = f"{label:<{width}} | "
+        self.prefix = f"{padded(label, width)} | "
         self._add = add
         self._keep = keep
         self._hurry = hurry

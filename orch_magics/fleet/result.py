@@ -20,7 +20,7 @@ from ..keywords import keywords_checked
 from ..result import RunResult
 from ..secrets.masking import mask_text
 from ..sinks.ansi import ESCAPE
-from ..text import bytes_shown, columns, cut, plural, printable
+from ..text import bytes_shown, columns, cut, padded, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
 Rerun = Callable[[list[str], "str | Collection[str]"], "FleetResult"]
@@ -186,7 +186,7 @@ class FleetResult(ByTarget[RunResult]):
         for r, label in zip(rows, labels, strict=True):
             code = _shown_exit(r)  # a stop is no `-2`
             info = printable(r["cause"]) if r["state"] != "ok" else printable(r["last_line"])[:80]
-            label += " " * (width - columns(label))  # wide characters: 2
+            label = padded(label, width)  # wide characters: 2
             record = f"{r['audit_id'] or '-':<{audit}}  " if audit else ""
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {record}{info}")

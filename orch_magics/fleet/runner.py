@@ -204,10 +204,14 @@ class FleetRun:
                 result, state = self._unresolved[target.label]
                 self.failures += state == "failed"  # known before any start: --max-fail counts it
                 self._end(self.rows[target.label], result, state)
+        name = self.plan.environment.name
+        alone = len(resolved) == 1 and resolved[0].label == ""  # no fan-out: one run now
         for label in gone:  # a container that stopped, a host no longer in the inventory
             row = self.rows[label] = TargetRow(label, self._on_change, self.options.tail)
-            why = OrchError(f"{label!r} is no longer a target of {self.plan.environment.name!r}: "
-                            f"it was not found when the fleet was resolved again")
+            why = OrchError(f"{name!r} is no longer a fleet (its config names one target now):"
+                            f" run it as one run, orch.run({name!r}, …)") if alone else OrchError(
+                f"{label!r} is no longer a target of {name!r}: it was not found when the fleet "
+                f"was resolved again")
             self._end(row, self._error(Target(label, self.plan.layers_to_run), why), "failed")
         return targets
 

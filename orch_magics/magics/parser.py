@@ -161,11 +161,13 @@ def _load_args(p: MagicParser) -> None:
 
 
 def _start_args(p: MagicParser) -> None:
-    p.usage = ("%(prog)s ENV SERVICE [--name NAME] [--yes ENV] "
+    p.usage = ("%(prog)s ENV SERVICE [--name NAME] [--yes ENV] [--timeout S] "
                "[--limit PATTERN] [--parallel N] [--max-fail N]")
     p.add_argument("environment", metavar="ENV")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--name", metavar="NAME", help="name of the run (default: the service)")
+    p.add_argument("--timeout", action=Once, type=float, metavar="S",
+                   help="stop the run (a fleet: each target) after S seconds")
     _fleet_args(p)
     p.add_argument("--yes", action="append", default=[], metavar="ENV",
                    help="run in protected environment ENV without asking")

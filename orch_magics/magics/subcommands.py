@@ -109,8 +109,8 @@ def start(orch: Orchestrator, args: argparse.Namespace) -> LiveRun | LiveFleet:
     """A named background run in every front end (also nbclient): output goes to the run's
     ring buffer and log file, read with %orch logs."""
     live = orch.start(args.environment, args.service, name=args.name, yes=args.yes,
-                      limit=args.limit, parallel=args.parallel, max_fail=args.max_fail,
-                      front_end="magic")
+                      timeout=args.timeout, limit=args.limit, parallel=args.parallel,
+                      max_fail=args.max_fail, front_end="magic")
     print(f"started {live.name} ({args.environment}/{args.service}); see %orch ps, "
           f"%orch logs {live.name}, %orch stop {live.name}")
     return live
