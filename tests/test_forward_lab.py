@@ -19,6 +19,7 @@ from fixtures.ports import free_port
 from orch_magics import ConfigError, Orchestrator
 from orch_magics.config.loader import load_config_text
 from orch_magics.transfer import ForwardError
+from orch_magics.transfer.held import HOLD_FOR
 
 pytestmark = pytest.mark.ssh
 
@@ -360,4 +361,98 @@ def test_what_a_listener_of_one_connection_said_before_it_went_reaches_the_clien
         assert server.wait(10) == 0
         with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
             assert client.makefile("rb").read() == b"hi\n"
+        fwd.close()
+
+
+ONE_AT_A_TIME = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+while True:  # one client at a time, as a plain HTTPServer or a dev server serves
+    conn, _ = server.accept()
+    conn.sendall(b"ready\\n")
+    conn.sendall(b"got: " + conn.makefile("rb").readline())
+    conn.close()
+"""
+
+
+def direct(ssh_lab, env: str, port: int) -> bytes:  # type: ignore[no-untyped-def]
+    """A client of the target's own host (a health check), not through the forward: its
+    first line, or `timed out`."""
+    netns = ["ip", "netns", "exec", ssh_lab.inner_ns] if env == "two" else []
+    client = ("import socket, sys\ns = socket.create_connection(('127.0.0.1', int(sys.argv[1])),"
+              " timeout=3)\ntry:\n    sys.stdout.write(s.makefile().readline())\n"
+              "except OSError:\n    print('timed out')\n")
+    return subprocess.run([*netns, sys.executable, "-c", client, str(port)], capture_output=True,
+                          timeout=30).stdout
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_forward_nobody_uses_leaves_a_server_of_one_connection_at_a_time_free(  # type: ignore[no-untyped-def]
+        orch, ssh_lab, env: str) -> None:
+    """files14: the check's connection, held for the first client, kept a server that serves
+    one connection at a time busy for as long as the forward went unused: its own health
+    checks timed out. It is held for a client that comes at once only (HOLD_FOR)."""
+    with target_server(ssh_lab, env, ONE_AT_A_TIME) as (port, _server):
+        fwd = orch.forward(env, port)
+        time.sleep(HOLD_FOR + 1)
+        assert direct(ssh_lab, env, port) == b"ready\n"
+        assert talk(fwd.port, b"hi\n") == (b"ready\n", b"got: hi\n")
+        fwd.close()
+
+
+FEED = """\
+import socket, sys, threading, time
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+def feed(conn):  # a record of 100 bytes every ms from the moment a client connects
+    try:
+        while True:
+            conn.sendall(b"%-99.3f\\n" % time.time())
+            time.sleep(0.001)
+    except OSError:
+        pass
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=feed, args=(conn,), daemon=True).start()
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_feed_s_first_client_gets_records_of_its_own_time(orch, ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    """files14: a server that streams from connect gave the forward's first client, 10 s
+    after opening, the records buffered since the check connected, as if current."""
+    with target_server(ssh_lab, env, FEED) as (port, _server):
+        fwd = orch.forward(env, port)
+        time.sleep(HOLD_FOR + 1)
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            first = float(client.makefile("rb").readline())
+        assert time.time() - first < 1.5, time.time() - first
+        fwd.close()
+
+
+QUIET_RECEIVER = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+conn, _ = server.accept()  # `nc -l > upload.bin` with stdin at its end: it sends nothing
+server.close()
+conn.shutdown(socket.SHUT_WR)
+got = b"".join(iter(lambda: conn.recv(65536), b""))
+print(len(got), got == bytes(range(256)) * 4096, flush=True)
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_receiver_of_one_connection_that_sends_nothing_gets_the_upload(  # type: ignore[no-untyped-def]
+        orch, ssh_lab, env: str) -> None:
+    """files14 (files13 F1's rest): a one-shot receiver that ended its sending side at once
+    was taken as gone: the client got a reset, the upload was lost."""
+    with target_server(ssh_lab, env, QUIET_RECEIVER) as (port, server):
+        fwd = orch.forward(env, port)
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            client.sendall(bytes(range(256)) * 4096)
+            client.shutdown(socket.SHUT_WR)
+            assert client.makefile("rb").read() == b""
+        assert server.stdout is not None and server.stdout.readline() == "1048576 True\n"
         fwd.close()

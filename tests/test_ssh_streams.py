@@ -286,3 +286,25 @@ def test_a_nul_byte_is_refused_before_the_session_and_the_pool_goes_on(orch) -> 
             orch.run("loop", **call)
     assert orch.run("loop", command=["echo", "fine"]).stdout == "fine\n"
     orch.close()
+
+
+def test_an_ssh_configs_request_tty_gives_no_run_or_copy_a_terminal(ssh_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """files14: `RequestTTY force` (what people add so `ssh host sudo …` gets a terminal) gave
+    every session one: the wrapper's pid line showed in stdout, a ^C byte of stdin killed the
+    command, copies failed. Whether a run has a terminal is its `tty:`."""
+    config = tmp_path / "ssh_config"
+    config.write_text("Host orch-loop\n  RequestTTY force\n\n" + ssh_lab.ssh_config.read_text())
+    layer = ssh_lab.layer("orch-loop", ssh_config=str(config))
+    text = (f"environments:\n  tt: [{layer}]\nservices:\n  term: {{command: 'tty', tty: true}}\n"
+            "audit: {enabled: false}\n")
+    data = bytes(range(256)) * 64
+    (tmp_path / "blob").write_bytes(data)
+    with Orchestrator(load_config_text(text)) as orch:
+        plain = orch.run("tt", command="tty; echo rc=$?", stdin=b"")
+        assert (plain.stdout, plain.returncode) == ("not a tty\nrc=1\n", 0), plain
+        piped = orch.run("tt", command="cat", stdin=data)
+        assert piped.stdout_bytes == data
+        assert orch.run("tt", "term").stdout.startswith("/dev/pts/")  # asked for: it has one
+        orch.put("tt", str(tmp_path / "blob"), str(tmp_path / "far"))
+        orch.get("tt", str(tmp_path / "far"), str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == data

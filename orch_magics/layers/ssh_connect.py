@@ -107,7 +107,9 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
     is what the ssh_config says about this host)."""
     # connect_timeout: None, timed by the launcher (`retrieved`); not left out, or asyncssh
     # takes an ssh_config's ConnectTimeout over the layer's (review18)
-    kw: dict[str, Any] = {"connect_timeout": None,
+    # request_pty: False, a session has a terminal only when orch asks for one (a run's `tty`):
+    # an ssh_config's `RequestTTY force` gave every run, copy and kill one (files14)
+    kw: dict[str, Any] = {"connect_timeout": None, "request_pty": False,
                           "keepalive_interval": cfg.keepalive, "keepalive_count_max": 3,
                           "encryption_algs": _preferred_ciphers()}
     if cfg.port is not None:

@@ -296,7 +296,7 @@ class SSHLauncher(Launcher):
                     process = await asyncio.wait_for(slot.conn.create_process(
                         line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
                         encoding=None, window=size,
-                        term_type=TERM_TYPE if command.tty else None,
+                        term_type=TERM_TYPE if command.tty else None, request_pty=command.tty,
                         term_size=command.size if command.tty else None,
                         stderr=asyncssh.STDOUT if command.tty else asyncssh.PIPE,
                     ), self.config.connect_timeout)

@@ -1,8 +1,12 @@
-"""The connection a forward made to check its target, held for the first client: read into a
-small buffer meanwhile, so that the target ending it (a server's idle timeout after its
-greeting) is seen, and that client gets a new connection instead of a closed session. When
-no new one can be made (a listener of one connection that said its piece and went, `echo hi
-| nc -l`), the client gets what the held one said, then its end: nothing received is lost."""
+"""The connection a forward made to check its target, held for a first client that comes at
+once (a script's, the next cell's): read into a small buffer meanwhile, so that the target
+ending it (a server's idle timeout after its greeting) is seen, and that client gets a new
+connection instead of a closed session. When no new one can be made (a listener of one
+connection that said its piece and went, `echo hi | nc -l`, or one that stopped sending and
+still reads, `nc -l > file`), the client gets that one, what it said first: nothing received
+is lost. Held no longer than HOLD_FOR, nor once it filled its buffer: a server that serves one
+connection at a time is not kept from its other users, nor does a feed hand its first client
+the records of when the forward opened (files14)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from .relay import Reader, Writer
 #: Bytes of the target's first words kept for the first client; past them the held connection
 #: is not read (the target waits, as it would for a client that does not read).
 HELD_BUFFER = 1 << 16
+#: Seconds the held connection waits for the first client before it is closed.
+HOLD_FOR = 3.0
 
 
 class Held:
@@ -22,8 +28,10 @@ class Held:
     def __init__(self, reader: Reader, writer: Writer) -> None:
         self.reader, self.writer = reader, writer
         self.said = bytearray()  # what the target sent meanwhile
-        self.ended = False  # the target ended it (or it failed)
+        self.ended = False  # the target ended its side (or the connection failed)
+        self.closed = False  # given up: no client came in time
         self._reading = asyncio.ensure_future(self._read())
+        self._expiry = asyncio.get_running_loop().call_later(HOLD_FOR, self.close)
 
     async def _read(self) -> None:
         try:
@@ -37,21 +45,28 @@ class Held:
             self.ended = True
 
     async def take(self) -> tuple[Reader, Writer] | None:
-        """The connection with what the target said so far, or None when the target ended it
-        or its way dropped: the client gets a new one (else `leftover`)."""
+        """The connection with what the target said so far, or None when it was given up, the
+        target ended it, filled its buffer or its way dropped: the client gets a new one (else
+        `leftover`)."""
+        self._expiry.cancel()
         self._reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reading
-        if self.ended or self.writer.is_closing():
+        if self.closed or self.ended or len(self.said) >= HELD_BUFFER or self.writer.is_closing():
             return None
         return Prefixed(bytes(self.said), self.reader), self.writer
 
     def leftover(self) -> tuple[Reader, Writer] | None:
-        """What an ended connection said, then its end (None when it said nothing)."""
-        return (Prefixed(bytes(self.said), self.reader), self.writer) if self.said else None
+        """What an ended connection said, then its end, or one whose target only stopped
+        sending; None when it was closed, or the target said nothing and reads no more."""
+        if self.closed or not self.said and self.writer.is_closing():
+            return None
+        return Prefixed(bytes(self.said), self.reader), self.writer
 
     def close(self) -> None:
-        """No client came for it: end it (the relay closes)."""
+        """No client came for it (in time): end it."""
+        self.closed = True
+        self._expiry.cancel()
         self._reading.cancel()
         self.writer.close()
 
