@@ -373,3 +373,53 @@ def test_a_line_sent_after_a_prompt_for_a_secret_is_shown_as_dots(written: list[
     shown = sink.render()["text/plain"]
     assert ("S3cr3tValue" not in shown) == hidden, shown
     assert ("········ (hidden" in shown) == hidden, shown
+
+
+PROMPTING = """\
+environments: {local: []}
+services:
+  filtered:
+    command: >-
+      printf 'Password: '; IFS= read -r p; echo "ERROR got ${#p}"; cat
+    stdin_mode: streaming
+    filters: [{type: grep, pattern: ERROR}]
+  tofile:
+    command: >-
+      printf 'Password: '; IFS= read -r p; echo "got ${#p}"; cat
+    stdin_mode: streaming
+    stdout_mode: file
+    stdout_file: FILE
+  session:
+    command: >-
+      printf 'Enter passphrase: ' >&2; IFS= read -r p; echo unlocked; cat
+    stdin_mode: streaming
+audit: {enabled: false}
+"""
+
+
+@pytest.mark.parametrize("service", ["filtered", "tofile", "session"])
+def test_a_box_line_is_hidden_after_a_prompt_the_program_wrote_only(tmp_path: Path,
+                                                                   service: str) -> None:
+    """browser16: a prompt a stdout filter dropped (or held until its line ended), or one
+    written to the stdout file, was never seen by the view: the password typed after it was
+    shown, and saved in the notebook. A prompt on stderr, once answered, hid every later
+    line of the session."""
+    text = PROMPTING.replace("FILE", str(tmp_path / "out.txt"))
+    sink = DisplaySink(environment="local", layers="local", what=service)
+    with Orchestrator(load_config_text(text)) as orch:
+        live = orch.start("local", service, sinks=[sink], close_stdin=False)
+        deadline = time.monotonic() + 30
+        time.sleep(1)  # the program has asked (at once: its first words)
+        sink.note_stdin("Hunter2-Secret")
+        live.send_line("Hunter2-Secret")
+        if service == "session":
+            while "unlocked" not in sink.render()["text/plain"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        sink.note_stdin("ls -l /tmp")
+        live.send_line("ls -l /tmp")
+        live.close_stdin()
+        assert live.wait(30).ok
+    shown = sink.render()["text/plain"]
+    assert "Hunter2" not in shown and "› ········ (hidden" in shown, shown
+    assert "› ls -l /tmp" in shown, shown

@@ -26,7 +26,7 @@ from typing import Any
 from ..plan import RunPlan
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import REGISTRY, get_logger
-from ..sinks.base import FileTap, Paced, Sink, file_taps, paced
+from ..sinks.base import FileTap, Hears, Paced, Sink, file_taps, paced
 from ..sinks.buffer import OutputBuffer
 from ..sinks.capture import Capture
 from ..sinks.file import FileSink, per_target, render_path
@@ -88,6 +88,7 @@ class OutputPipeline:
         self.sinks: list[Sink] = [*([capture] if capture is not None else []),
                                   *self.guard.live(sinks)]
         self.paced = paced(self.sinks)
+        self.ears = [sink for sink in self.sinks if isinstance(sink, Hears)]
         self.transforms: list[Transform] = []
         self.chain: FilterChain | None = None
         self.remask: Transform | None = None
@@ -111,6 +112,11 @@ class OutputPipeline:
         behind (until `steering` says the run is stopping)."""
         outs = apply(self.transforms, event) if self.transforms else (event,)
         for out in outs:
+            for ear in self.ears:
+                try:
+                    ear.hear(out)
+                except Exception as exc:
+                    self._broken(ear, exc)
             if self.chain is None:
                 self._deliver(out)
             else:
@@ -180,6 +186,7 @@ class OutputPipeline:
         self.sinks = [s for s in self.sinks if s is not sink]
         self.paced = [s for s in self.paced if s is not sink]
         self.taps = [s for s in self.taps if s is not sink]
+        self.ears = [s for s in self.ears if s is not sink]
         self.guard.failed(sink, exc)
 
     def finish(self, ok: bool) -> str | None:

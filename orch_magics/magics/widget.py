@@ -33,6 +33,7 @@ from traitlets import Unicode
 from ..errors import OrchError
 from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
+from ..text import plural
 from .frontend import cells_running, close_widgets
 
 
@@ -230,12 +231,19 @@ class StdinBox:
         # The echo first: noted after the send, a fast answer (it comes back on the loop's
         # thread) could be shown above the line that caused it.
         if self.sink is not None:
-            for line in lines:
-                self.sink.note_stdin(line, echo=not self.tty)
+            self.sink.note_stdin(*lines, echo=not self.tty)
             self.sink.flush()
         block = "".join(f"{line}\n" for line in lines)  # one write: all of it goes, or none
         if self._sent(functools.partial(self.live.send, block), unsent=lines):
             self.lines_sent += len(lines)
+
+    def never_started(self) -> None:
+        """The run never started: the lines typed while it started went nowhere (browser16:
+        the box said them sent)."""
+        if self.lines_sent and self.sink is not None:
+            self.sink.note(f"not sent: {plural(self.lines_sent, 'line')} typed while it "
+                           f"started (it never did)")
+        self.not_sent(self.lines_sent)
 
     def not_sent(self, lines: int) -> None:
         """`lines` counted as sent were dropped after all (held for a restart that never

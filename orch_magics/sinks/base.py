@@ -23,6 +23,14 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Hears(Protocol):
+    """A sink that also hears the output as the program wrote it (masked), before filters
+    and a stdout file take it: a prompt for a secret is in that (sinks.display)."""
+
+    def hear(self, event: Event) -> None: ...
+
+
 #: A fleet's sinks: each target's own, made from its label (one sink cannot serve many runs).
 SinkFactory = Callable[[str], Sequence[Sink]]
 #: What a caller may give as a run's sinks (a factory only on a fleet environment).

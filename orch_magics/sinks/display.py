@@ -27,7 +27,7 @@ from .base import StepKind
 from .cell_view import Snapshot, Stream, outcome_words, render_html, render_text
 from .file import FileProgress
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
-from .secret_prompt import HIDDEN, asks_secret, visible
+from .secret_prompt import HIDDEN, PromptWatch
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
@@ -80,6 +80,8 @@ class DisplaySink:
         #: never arrive after the end's final view (the loop's timer and finish() race).
         self._publishing = threading.Lock()
         self._tail = ColouredTail(self.tail)
+        self._prompts = PromptWatch()  # heard before filters: what a line typed answers
+        self._hearing = False
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         #: Of each stream's line not ended yet, the start already placed among the lines (a
         #: line of the other stream, or one sent, came after it): shown where it came.
@@ -119,6 +121,10 @@ class DisplaySink:
     def feed(self, event: Event) -> None:
         if self._over():
             return
+        if not self._hearing and isinstance(event, (Stdout, Stderr)):
+            with self._lock:
+                self._prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
+                                    event.data)
         if isinstance(event, Stdout):
             self._add("stdout", event.data)
         elif isinstance(event, Stderr):
@@ -175,16 +181,26 @@ class DisplaySink:
         with self._lock:  # browser15: after restarts, the last attempt's alone was said
             self.stdin_bytes = self._stdin_before + sent
 
-    def note_stdin(self, line: str, *, echo: bool = True) -> None:
-        """Count a line the user sent and, with `echo`, show it below the prompt that asked
-        for it (a terminal's own echo shows it, or hides it, on a tty run: no `echo`); after
-        a prompt for a secret (`secret_prompt`), as dots."""
+    def hear(self, event: Event) -> None:
+        """Output as the program wrote it, before filters and a stdout file: what it asks
+        (a view fed by no pipeline hears what it is fed)."""
         with self._lock:
+            self._hearing = True
+            if isinstance(event, (Stdout, Stderr)):
+                self._prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
+                                    event.data)
+
+    def note_stdin(self, *lines: str, echo: bool = True) -> None:
+        """Count lines the user sent at once and, with `echo`, show them below the prompt
+        that asked for them (a terminal's own echo shows them, or hides them, on a tty run:
+        no `echo`); after a prompt for a secret (`secret_prompt.PromptWatch`), as dots."""
+        with self._lock:
+            asking = self._prompts.asking()
             if self.tail and echo:
-                asked = self._asks_secret()
                 self._place_partials(but=None)
-                self._tail.add("stdin", [HIDDEN if asked else mask_text(line)])
-            self.stdin_bytes += len(line.encode()) + 1
+                self._tail.add("stdin", [HIDDEN if asking else mask_text(line) for line in lines])
+            self._prompts.answered(asking)
+            self.stdin_bytes += sum(len(line.encode()) + 1 for line in lines)
 
     def note_unsent(self, lines: Sequence[str], why: str) -> None:
         """Lines `note_stdin` counted (and showed) that could not be sent after all: uncounted,
@@ -246,22 +262,6 @@ class DisplaySink:
         with self._lock:
             self.byte_counts[stream] += len(data)
             self._lines_of(stream, data)
-
-    def _asks_secret(self) -> bool:
-        """Whether the program's last words ask for a secret (under the lock), on either
-        stream: the line it is writing there, else its last line that says something (a
-        prompt ended by `echo`, a blank line or a colour reset after it: notebook14,
-        notebook15, review22). A prompt stays asked until its own stream writes on: hiding
-        a later answer shows dots, missing a password saves it (review22: a log line on
-        stdout after `Password: ` on stderr made it missed)."""
-        return any(asks_secret(self._last_words(stream)) for stream in ("stdout", "stderr"))
-
-    def _last_words(self, stream: Stream) -> str:
-        said = self._decoders[stream].partial
-        if not visible(said).strip():
-            said = next((line for kind, line in reversed(self._tail.lines)
-                         if kind == stream and visible(line).strip()), "")
-        return said
 
     def _lines_of(self, stream: Literal["stdout", "stderr"], data: bytes,
                   final: bool = False) -> None:

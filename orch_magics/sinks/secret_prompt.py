@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from .ansi import ESCAPE
@@ -26,3 +27,43 @@ def visible(text: str) -> str:
 def asks_secret(said: str) -> bool:
     """Whether `said`, a program's last line (written or being written), asks for a secret."""
     return bool(ASKS_SECRET.search(visible(said[-300:])))
+
+
+def last_words(said: str) -> str:
+    """The line being written, else the last line that says something (a prompt ended by
+    `echo`, a blank line or a colour reset after it: notebook14, notebook15, review22)."""
+    return next((line for line in reversed(said.split("\n")) if visible(line).strip()), "")
+
+
+class PromptWatch:
+    """What a run's stdout and stderr last said, as the program wrote them (masked, before
+    filters and a stdout file take them), and whether a line was sent since: a line typed is
+    hidden while a prompt for a secret on either stream asks and was not answered yet.
+
+    A prompt asks until its own stream writes on or a line answers it (review22: a log line
+    on stdout after `Password: ` on stderr still leaves it asking). browser16: a prompt a
+    filter dropped, or one written to a stdout file, was never seen, and the password shown;
+    one on stderr hid every line of the session after it."""
+
+    KEEP = 600  # characters of each stream kept: a prompt's line is in its last 300
+
+    def __init__(self) -> None:
+        self._said = {"stdout": "", "stderr": ""}
+        self._answered = {"stdout": False, "stderr": False}
+        self._decoders = {stream: codecs.getincrementaldecoder("utf-8")("replace")
+                          for stream in self._said}
+
+    def heard(self, stream: str, data: bytes) -> None:
+        said = self._said[stream] + self._decoders[stream].decode(data[-self.KEEP:])
+        self._said[stream] = said[-self.KEEP:]
+        self._answered[stream] = False
+
+    def asking(self) -> list[str]:
+        """The streams whose last words ask for a secret not answered yet."""
+        return [stream for stream, said in self._said.items()
+                if not self._answered[stream] and asks_secret(last_words(said))]
+
+    def answered(self, streams: list[str]) -> None:
+        """A line was sent while `streams` asked: they ask no more until they write again."""
+        for stream in streams:
+            self._answered[stream] = True
