@@ -49,6 +49,17 @@ def test_a_finished_copy_bar_leaves_no_widget_open(orch_kernel: str) -> None:
     assert "application/vnd.jupyter.widget-view+json" in kept[0], kept  # the bar, once started
 
 
+def test_a_copy_that_failed_somewhere_says_failed_not_that_nothing_was_copied(
+        orch_kernel: str) -> None:
+    """browser16: a fleet get where 1 target of 30 failed left `web: 30 targets: 87 B ✗ not
+    copied` above `29 ok, 1 failed`, as if no target had the file."""
+    _, kept = in_kernel(orch_kernel, COUNTING + (
+        "bar = WidgetBar(get_ipython())\n"
+        "bar.start('web: 30 targets', None); bar.update(87)\n"
+        "bar.finish(False)\n"))
+    assert kept[-1]["text/plain"] == "web: 30 targets: 87 B ✗ failed", kept
+
+
 def test_a_copy_refused_before_it_started_leaves_no_bar_line(orch_kernel: str) -> None:
     """`copy: 0 B ✗ not copied` above the error that says why was noise (held-out tester)."""
     text, kept = in_kernel(orch_kernel, COUNTING + (

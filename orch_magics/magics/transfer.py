@@ -140,7 +140,9 @@ class WidgetBar:
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:
             self.bar.value = self.bar.max
-        text = f"{self.label}: {self.text.value} {'✓' if ok else '✗ not copied'}"
+        # browser16: `✗ not copied` read as if no target of a fleet had the file, above `29
+        # ok, 1 failed`; a copy that failed somewhere failed, its summary says where
+        text = f"{self.label}: {self.text.value} {'✓' if ok else '✗ failed'}"
         self._replace({"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"})
         close_widgets(self.box)  # the line above is what stays
 
