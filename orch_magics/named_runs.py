@@ -169,7 +169,9 @@ class RunRegistry:
         rows = []
         for name, entry in list(self._entries.items()):
             run = entry.run
-            result = run.result() if run.done and run.exception() is None else None
+            error = run.exception() if run.done else None  # browser16: a run that never
+            result = None if not run.done else run.result() if error is None else \
+                run.unstarted(error)  # started went on aging in `ps`, its EXIT empty
             elapsed = result.duration if result else time.time() - run.started_at
             exit_text = result.outcome() if result else ""
             rows.append(RunInfo(

@@ -588,3 +588,20 @@ def test_describe_failure_of_a_run_that_succeeded_says_so(orch) -> None:  # type
     assert res.ok and res.describe_failure() == "local/true succeeded (exit 0)"
     bad = orch.run("local", command="exit 3")
     assert bad.describe_failure().startswith("local/exit 3 failed (exit 3)")
+
+
+def test_ps_freezes_a_run_that_never_started_and_says_why(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """browser16: a named run whose hop refused the connection went on aging in `ps` (13.8 s,
+    then 21.0 s, for a 10 s run) with an empty EXIT, where the cell said why it failed."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "logs"))
+    text = ("environments:\n  down: [{type: ssh, config: {host: 127.0.0.1, port: 1, "
+            "connect_timeout: 3}}]\naudit: {enabled: false}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        live = orch.start("down", command="true", name="never")
+        with pytest.raises(LayerError):
+            live.wait(30)
+        (first,) = orch.ps()
+        time.sleep(0.5)
+        (again,) = orch.ps()
+    assert first.elapsed == again.elapsed and "127.0.0.1" in first.exit, first

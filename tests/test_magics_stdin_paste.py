@@ -73,3 +73,29 @@ def _wait_for(condition, timeout: float = 30) -> None:  # type: ignore[no-untype
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_lines_typed_for_a_run_that_never_started_are_said_unsent() -> None:
+    """browser16: lines typed while an ssh hop was still connecting, for a run that then
+    failed to connect, were reported as `2 lines sent from the box`; no process had them."""
+    import socket
+
+    from orch_magics import LayerError
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never says a word
+    port = silent.getsockname()[1]
+    config = (f"environments: {{silent: [{{type: ssh, config: {{host: 127.0.0.1, port: {port},"
+              f" connect_timeout: 2}}}}]}}\naudit: {{enabled: false}}\n")
+    sink = DisplaySink(environment="silent", layers="ssh", what="cat", tail=10)
+    with silent, Orchestrator(load_config_text(config)) as orch:
+        live = orch.start("silent", command="cat", sinks=[sink], close_stdin=False)
+        box = StdinBox(live, sink)
+        box.text.value = "one\ntwo\n"
+        assert box.lines_sent == 2
+        try:
+            live.wait(30)
+        except LayerError:
+            box.never_started()
+    shown = sink.render()["text/plain"]
+    assert box.lines_sent == 0 and "not sent: 2 lines typed while it started (it never did)" \
+        in shown, shown

@@ -52,7 +52,9 @@ class Run:
         self._ran = False
         self._guard = SinkGuard()  # a sink that raises is told no more, in any step
         self._t0 = time.monotonic()
+        self._t1: float | None = None  # when it ended (`unstarted`'s duration stops there)
         self.task: asyncio.Task[RunResult] = asyncio.ensure_future(self._execute())
+        self.task.add_done_callback(self._ended)
         launcher.context.stops_first(self.ended_by_stop, self.task.add_done_callback)
 
     # ---- steering ---------------------------------------------------------------------------
@@ -102,10 +104,13 @@ class Run:
     def unstarted(self, error: BaseException) -> RunResult:
         """The result to show or return for this run when `wait` raised `error` (nothing
         started): no exit status, the time it tried, its audit id."""
-        steering = self._steering
-        return self._stamped(unstarted(self.plan, error, duration=time.monotonic() - self._t0,
+        steering, t1 = self._steering, self._t1 or time.monotonic()
+        return self._stamped(unstarted(self.plan, error, duration=t1 - self._t0,
                                        interrupted=steering.interrupted,
                                        timeout=steering.timeout))
+
+    def _ended(self, _task: asyncio.Task[RunResult]) -> None:
+        self._t1 = time.monotonic()
 
     # ---- the steps --------------------------------------------------------------------------
     async def _execute(self) -> RunResult:
