@@ -114,8 +114,8 @@ class RunManagement:
 
 def attempt_now(host: _Host, plan: RunPlan) -> RunPlan:
     """A named run's next attempt, under the guardrails the config sets now (a load() that
-    narrowed, protected or removed the environment stops restarts): an environment the
-    config no longer has is a ConfigError (with did-you-mean). A config of files with no
+    narrowed, protected or removed the environment stops restarts): an environment or a
+    service the config no longer has is a ConfigError (with did-you-mean). A config of files with no
     environment at all is one read half-saved (an editor truncates, then writes: review26):
     said at its file, so that an automatic restart waits for the rest (lifecycle)."""
     config = host.config
@@ -123,4 +123,9 @@ def attempt_now(host: _Host, plan: RunPlan) -> RunPlan:
         raise ConfigError("the config has no environment at all (a save half-written?)",
                           file=config.origin[0], line=1)
     config.run_environment(plan.environment.name)
+    if plan.service is not None:  # config15: a service removed from the file came back
+        if not config.services and config.origin:
+            raise ConfigError("the config has no service at all (a save half-written?)",
+                              file=config.origin[0], line=1)
+        config.service(plan.service.name)
     return guarded_now(plan, config)

@@ -553,6 +553,26 @@ def test_automatic_restarts_stop_when_a_load_narrows_or_protects_the_environment
                     orch.logs("a")
 
 
+def test_automatic_restarts_stop_when_the_service_is_removed(tmp_path: Path) -> None:
+    """config15: a crash-looping service deleted from the file kept coming back, its old
+    command run by every restart, where a removed environment ended the policy."""
+    looping = "  tick: {command: 'sleep 0.2; exit 3', restart: always, max_restarts: 50}\n"
+    before, after = tmp_path / "b.yaml", tmp_path / "a.yaml"
+    before.write_text(CONFIG + looping)
+    after.write_text(CONFIG)
+    with Orchestrator(load_config(before), restart_backoff=(0.05, 0.05),
+                      log_dir=tmp_path / "logs") as orch:
+        orch.start("local", "tick", name="t")
+        time.sleep(0.6)
+        orch.load(after)
+        for _ in range(100):
+            if "restart refused" in orch.logs("t"):
+                break
+            time.sleep(0.1)
+        assert "restart refused: unknown service 'tick'" in orch.logs("t"), orch.logs("t")
+        assert orch.status("t").restarts < 10
+
+
 @pytest.mark.parametrize("verb", ["spawn", "start", "arun"])
 def test_a_plan_made_before_a_load_is_admitted_under_the_guardrails_of_now(
         tmp_path: Path, mark: Path, verb: str) -> None:
