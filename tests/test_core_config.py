@@ -386,7 +386,10 @@ def test_x_keys_holding_anchors_beside_environments_and_services_validate() -> N
 @pytest.mark.parametrize(("text", "said"), [
     # config12 F1: a plain `<<` value was said to start with '!'
     ("services:\n  a: {command: echo, description: <<}\n",
-     "2:35: bad value: a plain << is YAML's merge key: quote it ('<<') to keep it as text"),
+     "2:35: bad value: a plain << is YAML 1.1's merge key: quote it ('<<') to keep it as text"),
+    # config15 F8: a plain `=` (`test "$MODE" = prod`) as well
+    ("services:\n  a: {command: [test, \"$MODE\", =, prod]}\n",
+     "2:32: bad value: a plain = is YAML 1.1's value key: quote it ('=') to keep it as text"),
     # F2: libyaml's message drops the character, and a tab does not show in the excerpt
     ("environments:\n\tlocal: []\n", "2:1: YAML syntax error: found '\\t', which cannot start "
                                      "any token: a tab: YAML is indented with spaces only"),

@@ -27,17 +27,15 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 Path_ = tuple[Any, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """The safe loader with PyYAML's tag resolution written out for speed (same results).
-
-    The composer asks for the tag of every untagged node; the generic resolver spent a quarter
-    of the parse time on it. Safe loading has no path resolvers and no wildcard resolvers.
-    """
+    """The safe loader with PyYAML's tag resolution written out for speed (same results): the
+    composer asks for the tag of every untagged node; the generic resolver spent a quarter of
+    the parse time on it. Safe loading has no path resolvers and no wildcard resolvers."""
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
@@ -384,9 +382,10 @@ class _Converter:
         return str(node.value)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == _MERGE_TAG:  # a plain `<<` as a value (config12: said as a `!` tag)
-            raise self.error(node, "bad value: a plain << is YAML's merge key: quote it "
-                                   "('<<') to keep it as text")
+        if node.tag in (_MERGE_TAG, _VALUE_TAG):  # a plain `<<`, `=` (config12, 15: said as `!`)
+            raise self.error(node, f"bad value: a plain {node.value} is YAML 1.1's "
+                                   f"{node.tag.rpartition(':')[2]} key: quote it "
+                                   f"('{node.value}') to keep it as text")
         if node.tag not in type(self.constructor).yaml_constructors:  # `db: !Passw0rd`: a
             # tag, and the password: never in the message (the excerpt shows it where it may)
             raise self.error(node, "bad value: it starts with '!', which makes it a YAML tag, "
