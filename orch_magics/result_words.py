@@ -26,13 +26,14 @@ def outcome(result: RunResult) -> str:
         said = str(result.exit.error)  # `interrupted: stopped before the process started`
         state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
             else f"{why}, {state}"
+    post = post_failed(result)
     if stop is not None:  # after a command that failed (or was stopped) by itself
         state += f", then interrupted during the post command ({stop.exit.describe()})"
-    elif step is not None and step.step == "post":
-        state += f", post command failed ({step.exit.describe()})"
-    elif step is not None:  # the command never ran: a stop in its pre step is no failure
-        ended = f"{why} during the pre command" if why else "pre command failed"
-        state = f"{ended} ({step.exit.describe()}), not run"
+    elif step is not None and step.step == "pre":  # the command never ran: a stop in its
+        ended = f"{why} during the pre command" if why else "pre command failed"  # pre step
+        state = f"{ended} ({step.exit.describe()}), not run"  # is no failure
+    if post is not None and stop is None:  # after the command, whatever its end (chains20)
+        state += f", post command failed ({post.exit.describe()})"
     return mask_text(state)
 
 
@@ -41,11 +42,21 @@ def post_stop(result: RunResult) -> RunResult | None:
     return next((s for s in result.steps if s.step == "post" and s.interrupted), None)
 
 
+def post_failed(result: RunResult) -> RunResult | None:
+    """The first post step that failed by itself (a clean-up after a failed or stopped
+    command too: chains20 found it said nowhere but in `steps`)."""
+    return next((s for s in result.steps if s.step == "post" and not s.ok
+                 and not s.interrupted), None)
+
+
 def describe_failure(result: RunResult) -> str:
     """`local/app failed (exit 3): the last line of stderr`, `… timed out after 5.0s …`;
     of a run that succeeded, `local/app succeeded (exit 0)`."""
     kept = f"; its stdout so far is in {result.partial_file}" if result.partial_file else ""
-    return mask_text(_failure(result) + kept)
+    post = post_failed(result)
+    then = (f"; then post command {post.command!r} failed ({post.exit.describe()})"
+            if post is not None and post is not result.failed_step else "")
+    return mask_text(_failure(result) + then + kept)
 
 
 def _failure(result: RunResult) -> str:

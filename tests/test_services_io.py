@@ -621,6 +621,29 @@ def test_a_failed_post_command_is_in_the_results_repr() -> None:
     assert fine.ok and "post command" not in repr(fine)
 
 
+@pytest.mark.parametrize(("main", "timeout", "outcome", "said"), [
+    ("exit 3", None, "exit 3, post command failed (exit 4)", "failed (exit 3); then post "
+     "command 'exit 4' failed (exit 4)"),
+    ("sleep 30", 1, "timed out, killed by SIGINT, post command failed (exit 4)",
+     "and was stopped; then post command 'exit 4' failed (exit 4)")])
+def test_a_clean_up_that_fails_after_a_failed_command_is_said(
+        tmp_path: Path, main: str, timeout: int | None, outcome: str, said: str) -> None:
+    """chains20: a `when: always` post command that failed after the command had failed or
+    timed out was said nowhere but in `steps`: not by the outcome, the repr, the error
+    sentence, nor by `orch run` (a rollback that itself failed is what must be told)."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {local: []}\naudit: {enabled: false}\nservices:\n"
+                   f"  s: {{command: '{main}', timeout: {timeout or 'null'}, post_commands: "
+                   "[{command: 'exit 4', when: always}]}\n")
+    with Orchestrator(load_config_text(cfg.read_text())) as orch:
+        res = orch.run("local", "s")
+    assert (res.outcome(), said in res.describe_failure()) == (outcome, True), res
+    assert outcome in repr(res)
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "local", "s"], capture_output=True, text=True, timeout=60)
+    assert said in done.stderr and done.returncode == (3 if timeout is None else 124), done
+
+
 def test_steps_when_on_failure(orch: Orchestrator) -> None:
     res = orch.run("local", "stepped", env={"MAIN_RC": "3"})
     assert not res.ok and res.returncode == 3

@@ -29,6 +29,7 @@ from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
+from ..result_words import post_failed
 from ..secrets.masking import mask_text
 from ..sinks.base import Paced, Sink
 from ..stdin import chunks_of
@@ -147,11 +148,10 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     if args.json:
         interrupts.settled()
         print_json(result)
-    step = result.failed_step  # the status is then a step's, not the command's: say whose
     # an error with no status, or with 0 (kinds13: a stream that broke mid-run exited 1 with
-    # no word), is said; a status of its own says itself
+    # no word), is said; a status of its own says itself, but not a post command's failure
     if (result.timed_out or result.exit.error is not None and not result.exit.code
-            or step is not None and step.step == "post"):
+            or post_failed(result) is not None):
         said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
         writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
