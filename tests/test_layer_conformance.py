@@ -296,11 +296,12 @@ async def test_argv_with_shell_metacharacters_is_unchanged(executor: LayeredExec
     assert out.decode() == "".join(f"[{a}]\n" for a in args) and end == Exit(code=0)
 
 
-@pytest.mark.parametrize("program", ["no-such-program-xyz", "eval", "cd"])
+@pytest.mark.parametrize("program", ["no-such-program-xyz", "eval", "cd", ""])
 async def test_missing_program_exits_127(executor: LayeredExecutor, program: str) -> None:
     """Said in the same words by every kind (remote ones showed the wrapper's shell and line:
     `sh: 14: exec: no-such-program-xyz: not found`; chains12: so did a shell builtin's name,
-    which the wrapper's check took for a program)."""
+    which the wrapper's check took for a program; chains20: an empty name, from an empty
+    variable, was "permission denied" behind every remote kind)."""
     out, err, end = await run(executor, Command((program, "arg")))
     assert (out, end) == (b"", Exit(code=127))
     assert err == f"orch: {program}: command not found\n".encode()

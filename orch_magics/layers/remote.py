@@ -99,12 +99,12 @@ MAX_STRING = 131_071
 MAX_ARGS = 2_097_152
 
 #: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
-#: MISSING or DENIED; else RUN. One check for the wrapper and for `prefixed`. A name is looked
-#: for on PATH as execvp does: a shell builtin (`eval`, `cd`) is no program (chains12), and an
-#: empty element, first, inner or last, is the working directory (review21). A stop that came
+#: MISSING or DENIED; else RUN. One check for the wrapper and `prefixed`. A name is looked for
+#: on PATH as execvp does: a builtin (`eval`, `cd`) is no program (chains12), an empty element
+#: is the working directory (review21), an empty name none (chains20). A stop that came
 #: (the wrapper's traps set `_orch_stop`) ends the search at once: RUN ends unstarted (chains15).
 _PROGRAM_CHECK = """\
-if case $1 in */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:
+if case $1 in '') true;; */*) [ ! -e "$1" ];; *) _orch_m=1; _orch_n=; _orch_p=$PATH:
   while [ -n "$_orch_p" ] && [ -z "${_orch_stop-}" ]; do
   _orch_d=${_orch_p%%:*}; _orch_p=${_orch_p#*:}; [ -e "${_orch_d:-.}/$1" ] || continue
   [ -f "${_orch_d:-.}/$1" ] && [ -x "${_orch_d:-.}/$1" ] && _orch_m= && break; _orch_n=1; done
