@@ -387,6 +387,11 @@ def test_x_keys_holding_anchors_beside_environments_and_services_validate() -> N
     # config12 F1: a plain `<<` value was said to start with '!'
     ("services:\n  a: {command: echo, description: <<}\n",
      "2:35: bad value: a plain << is YAML 1.1's merge key: quote it ('<<') to keep it as text"),
+    # config15 F5: a line separator PyYAML reads as a line break, where editors show none
+    ("# owner: ops\u2028 (pasted)\nenvironments: {l: []}\n", "1:13: an invisible line "
+     "separator (U+2028), which YAML reads as a line break where your editor shows none"),
+    ("environments: {l: []}\nservices:\n  a: {command: \"x\u0085y\", comand: b}\n",
+     "3:18: an invisible line separator (U+0085)"),
     # config15 F8: a plain `=` (`test "$MODE" = prod`) as well
     ("services:\n  a: {command: [test, \"$MODE\", =, prod]}\n",
      "2:32: bad value: a plain = is YAML 1.1's value key: quote it ('=') to keep it as text"),

@@ -16,9 +16,16 @@ from ..errors import ConfigError
 _COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#")
 
 
+#: Characters YAML 1.1 (PyYAML) takes for line breaks, where editors and YAML 1.2 see none: a
+#: comment ended at one (the rest of its line was read as YAML), and every later line number
+#: of an error was off by one per such character (config15: pasted from a web page).
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def check_encodable(text: str, name: str) -> None:
-    """Text YAML can read: a lone surrogate (a byte `surrogateescape` kept: a latin-1 config
-    read from stdin under the C locale, basics9) is the not-UTF-8 error a file gets."""
+    """Text YAML can read as an editor shows it: a lone surrogate (a byte `surrogateescape`
+    kept: a latin-1 config read from stdin under the C locale, basics9) is the not-UTF-8
+    error a file gets; a line separator only YAML 1.1 sees is refused where it stands."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -27,6 +34,15 @@ def check_encodable(text: str, name: str) -> None:
                 else f"lone surrogate U+{code:04X}")
         raise ConfigError(f"config text is not UTF-8 text ({what} at character {exc.start})",
                           file=name, line=text.count("\n", 0, exc.start) + 1) from None
+    if (odd := _BREAKS.search(text)) is not None:
+        start = text.rfind("\n", 0, odd.start()) + 1
+        end = text.find("\n", odd.start())
+        shown = _BREAKS.sub("\N{SYMBOL FOR NEWLINE}", text[start:None if end < 0 else end])
+        raise ConfigError(f"an invisible line separator (U+{ord(odd[0]):04X}), which YAML reads as "
+                          f"a line break where your editor shows none: delete it (in a "
+                          f"double-quoted value, write \\u{ord(odd[0]):04x})", file=name,
+                          line=text.count("\n", 0, odd.start()) + 1,
+                          column=odd.start() - start + 1, source_line=shown)
 
 
 def syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[Any, str]:
