@@ -72,8 +72,9 @@ class Guard:
     """Admits runs into environments; remembers confirmations for their time to live."""
 
     def __init__(self) -> None:
-        #: By name: the environment as confirmed (layers and all), until when, and how.
-        self._until: dict[str, tuple[Environment, float, Confirmation]] = {}
+        #: By name: the environment as confirmed (layers and all), until when, how, and for
+        #: which targets of a fleet (the question's scope; None: all it has).
+        self._until: dict[str, tuple[Environment, float, Confirmation, str | None]] = {}
         self._lock = threading.Lock()
 
     def admit(self, plan: RunPlan, *, ask: Asker | None = None, yes: Collection[str] = (),
@@ -85,17 +86,18 @@ class Guard:
         if not env.guardrails.protected:
             return None
         dangerous = bool(plan.service and plan.service.dangerous)
-        with self._lock:
-            confirmed, until, given = self._until.get(env.name, (None, 0.0, None))
-            if not dangerous and confirmed == env and until > time.monotonic() and given:
+        with self._lock:  # safety15: a canary's confirmation (`1 target: web-1`) covered
+            confirmed, until, given, of = self._until.get(env.name, (None, 0.0, None, None))
+            if (not dangerous and confirmed == env and until > time.monotonic() and given
+                    and of in (None, scope)):  # the whole fleet after it: asked again
                 return given.covering()
         if env.name in {canonical_name(name) for name in yes if isinstance(name, str)}:
-            return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"))
+            return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"), scope)
         answer = ask(_question(plan, dangerous, scope)) if ask is not None else None
         if answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM")):
             # Only where nobody can be asked: a variable exported for scheduled jobs (and
             # inherited by a notebook server) never answers for a person who is there.
-            return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"))
+            return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"), scope)
         if answer is None:
             raise _nobody_confirms(env.name, [name for name in yes if name], front_end)
         if not answer.strip():
@@ -106,14 +108,15 @@ class Guard:
             # shipped for good, and a password typed at the wrong prompt is the usual case
             raise ConfirmationRefused(f"not run: the answer is not the environment's name "
                                       f"{env.name!r} (type it exactly as the config spells it)")
-        return self._remember(plan, _confirmed(env.name, "typed the environment's name"))
+        return self._remember(plan, _confirmed(env.name, "typed the environment's name"), scope)
 
-    def _remember(self, plan: RunPlan, confirmation: Confirmation) -> Confirmation:
+    def _remember(self, plan: RunPlan, confirmation: Confirmation,
+                  scope: str | None) -> Confirmation:
         if not (plan.service and plan.service.dangerous):
             with self._lock:
                 env = plan.environment
                 self._until[env.name] = (env, time.monotonic() + env.guardrails.confirm_ttl,
-                                         confirmation)
+                                         confirmation, scope)
         return confirmation
 
 

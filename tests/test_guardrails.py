@@ -922,3 +922,18 @@ def test_a_refusal_names_the_chain_a_run_would_and_json_carries_its_audit_id(
     assert records[0]["chain"] == records[1]["chain"] == "local"
     said = json.loads(refused.stdout)
     assert said["audit_id"] == records[0]["id"] and said["chain"] == "local"
+
+
+def test_a_canary_s_confirmation_does_not_cover_the_whole_fleet() -> None:
+    """safety15: confirming a protected fleet for one target (the question says `1 target:
+    web-1`) let a run on every target through, unasked, for confirm_ttl. The same targets
+    again are covered; others are asked for."""
+    text = ("environments:\n  web:\n    protected: true\n    layers: [{type: ssh, config: "
+            "{host: [web-1, web-2, web-3], port: 1, connect_timeout: 2}}]\n"
+            "audit: {enabled: false}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        ask = orch.gate.ask = Answers("web", "web")
+        for limit in ("web-1", "web-1", None):
+            orch.run("web", command="true", limit=limit)  # nothing resolves: each target fails
+    assert [q.rpartition("(")[2] for q in ask.questions] == [
+        "1 target: web-1): ", "3 targets: web-1, web-2, web-3): "], ask.questions
