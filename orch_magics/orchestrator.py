@@ -39,7 +39,7 @@ from .layers.local import LocalLauncher
 from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
 from .live import LiveRun, begun
 from .named_runs import RunRegistry
-from .plan import RunPlan, guarded_now, make_plan, replanned
+from .plan import RunPlan, check_written, guarded_now, make_plan, replanned
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .run_management import RunManagement, attempt_now
@@ -141,6 +141,8 @@ class Orchestrator(RunManagement, FilesAndPorts):
             admitted.append(dry)
 
         check_plan_of(plan, environment)
+        if plan is not None:
+            check_written(plan, self.config)
         try:
             plan = guarded_now(plan, self.config) if plan is not None else make_plan(
                 self.config, environment, service, resolver=self._resolver_factory(),

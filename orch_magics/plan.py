@@ -24,7 +24,7 @@ from .config.chain import unseen_setting
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
-from .errors import ConfigError
+from .errors import ConfigError, OrchError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
@@ -344,3 +344,31 @@ def guarded_now(plan: RunPlan, config: Config) -> RunPlan:
         return dataclasses.replace(plan, service=service)
     return dataclasses.replace(plan, service=service, environment=dataclasses.replace(
         plan.environment, guardrails=now.guardrails))
+
+
+def check_written(plan: RunPlan, config: Config) -> None:
+    """A plan passed in, for a service where only services as written run (allow_adhoc:
+    false): its commands (programs, arguments, directories) must be the service's as the
+    config writes them now. safety15 replaced the command of an allowed service's plan, ran
+    it there, and the audit trail named the service."""
+    env = config.environments.get(plan.environment.name)
+    if plan.service is None or env is None or env.guardrails.allow_adhoc:
+        return
+    if not _as_written(plan, config):
+        raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
+                        f"false): this plan's commands are not those of service "
+                        f"{plan.service.name!r}")
+
+
+def _as_written(plan: RunPlan, config: Config) -> bool:
+    assert plan.service is not None
+    try:
+        written = make_plan(config, plan.environment.name, plan.service.name,
+                            env=dict.fromkeys(plan.given_env, ""), cwd=plan.given_cwd,
+                            dry_run=True)
+    except ConfigError:
+        return False
+
+    def shape(p: RunPlan) -> list[tuple[tuple[str, ...], str | None]]:
+        return [(c.argv, c.cwd) for c in (p.command, *(s.command for s in (*p.pre, *p.post)))]
+    return shape(written) == shape(plan)

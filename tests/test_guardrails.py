@@ -341,6 +341,25 @@ def test_a_run_covered_by_a_confirmation_records_when_and_how_it_was_given(
                        "first": "--yes prod"}
 
 
+@pytest.mark.parametrize("verb", ["spawn", "start"])
+def test_a_plan_whose_command_was_replaced_is_no_service_there(
+        orch: Orchestrator, mark: Path, verb: str) -> None:
+    """safety15: an allowed service's plan with its command replaced (`dataclasses.replace`)
+    ran any command in an `allow_adhoc: false` environment, and the audit trail named the
+    service. The plan as made still runs."""
+    import dataclasses
+
+    plan = orch.plan("locked", "touch")
+    forged = dataclasses.replace(plan, command=dataclasses.replace(
+        plan.command, argv=("sh", "-c", f"echo FORGED > {mark}")))
+    call = getattr(orch, verb)
+    with pytest.raises(OrchError, match="runs its services as written .* this plan's commands "
+                                        "are not those of service 'touch'"):
+        call("locked", plan=forged)
+    assert not mark.exists()
+    assert call("locked", plan=plan).wait(30).ok and mark.exists()
+
+
 def test_a_services_only_environment_runs_its_services_as_written(
         orch: Orchestrator, mark: Path, tmp_path: Path) -> None:
     """s9-guard #1: `-e PATH=…` (env=) put another `touch` first and ran it where only the
