@@ -453,6 +453,31 @@ def test_env_wins_over_keyring(orch: Orchestrator, memory_keyring: MemoryKeyring
     assert reordered.plan("local", "from-store").command.env["V"] == "keyring-loses"
 
 
+def test_a_secrets_file_another_account_could_rewrite_is_refused(orch: Orchestrator,
+                                                                   tmp_path: Path) -> None:
+    """safety15: a 0600 secrets file another user owns, or one in a folder anyone may write,
+    was used without a word: that account chooses the values production commands get."""
+    import pwd
+
+    theirs = tmp_path / "theirs.yaml"
+    theirs.write_text("stored: planted\n")
+    os.chmod(theirs, 0o600)
+    os.chown(theirs, pwd.getpwnam("nobody").pw_uid, -1)
+    o = with_secrets(orch, providers=("file",), file=str(theirs))
+    with pytest.raises(ConfigError, match=f"secrets file {theirs} belongs to user nobody, who "
+                                          f"could read and rewrite it"):
+        o.plan("local", "from-store")
+    (shared := tmp_path / "shared").mkdir()
+    os.chmod(shared, 0o777)
+    (ours := shared / "s.yaml").write_text("stored: planted\n")
+    os.chmod(ours, 0o600)
+    o = with_secrets(orch, providers=("file",), file=str(ours))
+    with pytest.raises(ConfigError, match=r"which group/others may write \(mode 0777\)"):
+        o.plan("local", "from-store")
+    os.chmod(shared, 0o1777)  # sticky, as /tmp: nobody else may replace it
+    assert o.plan("local", "from-store").command.env["V"] == "planted"
+
+
 def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Path) -> None:
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("stored: from-file-value\nnumber: 123456\n")
@@ -716,3 +741,15 @@ def test_a_keyring_backend_that_cannot_start_counts_as_not_found(tmp_path: Path,
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 2 and "internal error" not in done.stderr, done.stderr
     assert "keyring orch_magics/tok (" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", ['echo "Bearer {{secret:tok}}"',
+                                     ["curl", "-H", "Authorization: {{ env:TOKEN }}"]])
+def test_a_placeholder_in_an_ad_hoc_command_is_refused_with_how_to_pass_it(
+        orch: Orchestrator, command: str | list[str]) -> None:
+    """safety15: `orch run ENV -- … {{secret:tok}}` sent the placeholder as literal text,
+    where a service's command refuses it; a Go template (`{{.State}}`) is no placeholder."""
+    with pytest.raises(ConfigError, match=r"would reach the command as literal text: .* "
+                                          r"pass -e VAR='\{\{ ?(secret|env):"):
+        orch.run("local", command=command)
+    assert orch.run("local", command="echo '{{.State}}'").stdout == "{{.State}}\n"

@@ -150,6 +150,8 @@ class FileProvider:
             raise ConfigError(
                 f"secrets file {path} is readable or writable by group/others (mode "
                 f"{mode:04o}); refusing to use it: run `chmod 600 {path}`")
+        if (why := _not_ours(path, st)) is not None:
+            raise ConfigError(f"secrets file {path} {why}; refusing to use it")
         try:
             self._data = _secrets_from(parse_source(read_text(path, "secrets file",
                                                               SECRETS_MAX), path))
@@ -345,3 +347,24 @@ def providers_from_settings(settings: SecretsSettings, *,
         else:
             chain.append(CommandProvider(label))
     return chain
+
+
+def _not_ours(path: str, st: os.stat_result) -> str | None:
+    """Why another account could choose the values in the secrets file (as OpenSSH's
+    StrictModes refuses such files; safety15: both were used without a word), or None: it
+    belongs to someone else, or its folder lets others replace it (no sticky bit)."""
+    if st.st_uid != os.geteuid():
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        return f"belongs to user {owner}, who could read and rewrite it: have it made yours"
+    folder = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(folder).st_mode
+    if mode & 0o022 and not mode & stat.S_ISVTX:
+        return (f"is in {folder}, which group/others may write (mode "
+                f"{stat.S_IMODE(mode):04o}), so anyone could replace it: keep it in a folder "
+                f"of your own")
+    return None
