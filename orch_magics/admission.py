@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .audit import (
     AuditLog,
@@ -43,6 +43,7 @@ from .shutdown import when_cut_short
 from .sinks.base import Sink
 
 _log = get_logger(__name__)
+R = TypeVar("R")
 #: Start records of what has not ended yet, by id, with their log: a TERM that ends the
 #: process before they end has them closed as cut short (runs6: 39 of 50 named runs were
 #: left `running?` in the trail for ever).
@@ -208,6 +209,16 @@ class Gate:
         handle.when_done(lambda ended: _append_end(
             log, closed_record(record["id"], time.monotonic() - opened, exit=ended)))
         return handle
+
+    def resolved(self, plan: RunPlan, ticket: Ticket, resolve: Callable[[], R]) -> R:
+        """`resolve()` (the admitted `plan` with its secrets read), recorded as `unresolved`
+        when that fails: every front end leaves the attempt in the trail (safety15: only the
+        API did)."""
+        try:
+            return resolve()
+        except BaseException as error:
+            self.unresolved(plan, ticket, error)
+            raise
 
     def unresolved(self, plan: RunPlan, ticket: Ticket, error: BaseException) -> None:
         """Record a run confirmed at a protected environment that never started: what it

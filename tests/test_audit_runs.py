@@ -793,3 +793,28 @@ def test_a_found_config_with_a_mistake_is_said_not_swapped_for_the_default_log(
     assert audit.returncode != 0 and audit.stdout == ""
     assert f"{tmp_path / 'orch.yaml'}:" in audit.stderr and "'comand'" in audit.stderr
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("how", ["run", "cp", "forward"])
+def test_a_confirmed_attempt_whose_secret_is_missing_is_in_the_trail_from_the_cli(
+        tmp_path: Path, how: str) -> None:
+    """safety15: a person confirmed a protected run, then its secret could not be had: the
+    API recorded the attempt (start with its confirmation, end with why), the CLI, `orch cp`
+    and `orch forward` left nothing."""
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(
+        "environments:\n  prod:\n    protected: true\n    layers: [{type: local, config: "
+        "{environment: {TOK: '{{secret:tok}}'}}}]\n"
+        f"audit: {{path: {log}}}\nsecrets: {{providers: [env]}}\n")
+    args = {"run": ["run", "prod", "--yes", "prod", "--", "true"],
+            "cp": ["cp", "--yes", "prod", "prod:/etc/hostname", str(tmp_path / "x")],
+            "forward": ["forward", "--yes", "prod", "prod", "22"]}[how]
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_SECRET_TOK"}
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), *args],
+                          capture_output=True, text=True, timeout=60,
+                          env=env, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0 and "secret 'tok' is not available" in done.stderr, done
+    start, end = (json.loads(line) for line in log.read_text().splitlines())
+    assert start["confirmation"]["how"] == "--yes prod" and start["environment"] == "prod"
+    assert end["id"] == start["id"] and "secret 'tok' is not available" in end["error"], end

@@ -51,7 +51,8 @@ def run_subcommand(config: Config, args: argparse.Namespace, argv: list[str]) ->
     try:
         ticket = orch.fleets.admit(plan, options(args), args.yes, "cli") if fleet else \
             orch.admit(plan, yes=args.yes, front_end="cli")
-        plan = planned()  # a secret prompt here: Ctrl-C still interrupts it (nothing ran)
+        plan = orch.gate.resolved(plan, ticket, planned)  # a secret prompt here: Ctrl-C
+        # still interrupts it (nothing ran)
     except OrchError as exc:  # refused, a secret missing: `--json` says so as a run never run
         if args.json:  # a fleet's in a FleetResult's keys, as when it finds no target
             _said(NoTargets(plan.environment.name, str(exc), getattr(exc, "audit_id", None))

@@ -95,12 +95,13 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         # its --name run from last time (NAME, or NAME-1 after two: magics14) goes on
         args.name = choose(None, args.name, lambda taken: ctx.orchestrator.runs.running(taken)
                            or ctx.orchestrator.fleets.running(taken))
+    resolved = ctx.orchestrator.gate.resolved(plan, ticket, plan_of)
     if fleet:
-        many = fleet_view.run(ctx, args, plan_of(), ticket, body, timeout, lambda failed: _deliver(
+        many = fleet_view.run(ctx, args, resolved, ticket, body, timeout, lambda failed: _deliver(
             ctx, args, failed, raised=True), background=background,
             keep_stdin=background and takes_stdin, with_box=with_box, in_cell=not ctx.returns)
         return _deliver(ctx, args, many)
-    plan = plan_of()
+    plan = resolved
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
         return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket))
     # A background run is a named run: its result keeps the end of the output, not all of it.

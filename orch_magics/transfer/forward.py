@@ -263,7 +263,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     check_allowed(plan)
     _check_target(plan, limit)  # allow lists refuse first, then a target, before anyone asks
     ticket = places.admit(plan, yes=yes, front_end=front_end)
-    plan = planned()
+    plan = places.gate.resolved(plan, ticket, planned)  # a secret missing: still in the trail
     health = Health(address(host, port))
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], object],

@@ -75,7 +75,7 @@ def _admitted(runs: Runs, planned: Callable[[], RunPlan], dry: RunPlan, words: S
     targets the limit keeps (fleets14)."""
     scope = fleet_scope(dry.layers_to_run, limit) if dry.environment.is_fleet else None
     ticket = runs.admit(_titled(dry, words), yes=yes, front_end=front_end, scope=scope)
-    return _titled(planned(), words), ticket
+    return _titled(runs.gate.resolved(_titled(dry, words), ticket, planned), words), ticket
 
 
 def measure(local: object) -> PutSource:
