@@ -13,7 +13,7 @@ from typing import TypeVar, get_args
 
 from .config.loader import load_config
 from .config.model import Config, StdinMode, canonical_name
-from .config.placeholders import placeholder_problem
+from .config.placeholders import first_placeholder, placeholder_problem
 from .config.suggest import did_you_mean
 from .errors import ConfigError
 from .process.command import Command, check_directory
@@ -41,11 +41,12 @@ def checked_tail(tail: object) -> int | None:
 
 
 def checked_command(command: object) -> str | tuple[str, ...]:
-    """An ad-hoc command: a shell line, or a non-empty argv of strings."""
+    """An ad-hoc command: a shell line, or a non-empty argv of strings, with no placeholder
+    (one would reach it as literal text, as in a service's command: safety15)."""
     if isinstance(command, str):
         if not command.strip():
             raise ConfigError("command is empty: give a shell line or an argv")
-        return command
+        return _no_placeholder(command)
     if not isinstance(command, Sequence) or isinstance(command, (bytes, bytearray)):
         raise ConfigError(f"command must be a shell line (str) or an argv (a list of str), "
                           f"got {type(command).__name__}")
@@ -55,7 +56,16 @@ def checked_command(command: object) -> str | tuple[str, ...]:
         if not isinstance(word, str):
             raise ConfigError(f"command: every argv element must be a str, got "
                               f"{type(word).__name__} {word!r}")
+        _no_placeholder(word)
     return tuple(command)
+
+
+def _no_placeholder(text: str) -> str:
+    if (found := first_placeholder(text)) is not None:
+        raise ConfigError(f"command: {found!r} would reach the command as literal text: "
+                          f"placeholders are expanded in variables, which keep a secret off "
+                          f"every argv: pass -e VAR='{found}' (env={{'VAR': …}}) and use $VAR")
+    return text
 
 
 def checked_env(env: object) -> dict[str, str]:
