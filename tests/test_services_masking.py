@@ -464,3 +464,29 @@ def test_a_secret_the_shell_quotes_back_or_splits_is_masked(tmp_path: Path, secr
         result = orch.run("local", "leak")
     shown = result.stdout + result.stderr
     assert result.ok and shown.count(MASK) >= 5 and part not in shown, shown
+
+
+@pytest.mark.parametrize(("secret", "part", "locale"), [
+    ("pässwörd1234", "ssw", "C"),  # bash's $'p\303\244ssw…' where the locale cannot print ä
+    ("Zq7\x01kLm2pQ", "kLm2", "C.UTF-8"),  # a control byte: $'Zq7\001kLm2pQ' in any locale
+])
+def test_a_secret_bash_writes_in_ansi_c_quoting_is_masked(tmp_path: Path, secret: str,
+                                                          part: str, locale: str) -> None:
+    """safety15: `printf %q`, `declare -p`, `${X@Q}` and `set -x` write a value holding a
+    byte the locale cannot print as `$'…'` with octal escapes: it went out whole; so did
+    PyYAML's `\\xE4` and PHP's `&#039;`."""
+    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    script = (f'export LC_ALL={locale}; printf "%q\\n" "$TOK"; declare -p TOK; '
+              f'echo "${{TOK@Q}}"; {sys.executable} -c "import os, yaml; '
+              'print(yaml.dump(os.environ[\'TOK\']))"; set -x; : "$TOK"')
+    with Orchestrator(load_config_text(
+            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+            f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
+            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
+        result = orch.run("local", "leak")
+    shown = result.stdout + result.stderr
+    assert result.ok and shown.count(MASK) >= 4 and part not in shown, shown
+    from orch_magics.secrets.forms import quoting_forms
+    assert "it&#039;s-Secr3t!" in quoting_forms("it's-Secr3t!")  # htmlspecialchars

@@ -74,7 +74,40 @@ def quoting_forms(value: str) -> set[str]:
             value.replace("'", "'\\''"), value.replace("'", "'\"'\"'"),
             escaped, html.escape(value, quote=False), value.replace('"', '""'),
             escaped.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # markupsafe's
+            escaped.replace("&#x27;", "&#039;"),  # PHP's htmlspecialchars(ENT_QUOTES)
+            *ansi_c_forms(value), yaml_escaped(value),
             value.replace("'", "''"), value.strip(), " ".join(value.split())}
+
+
+#: bash's names of control characters in `$'…'` quoting.
+_ANSI_C_NAMED = {"\a": "\\a", "\b": "\\b", "\x1b": "\\E", "\f": "\\f", "\n": "\\n",
+                 "\r": "\\r", "\t": "\\t", "\v": "\\v", "'": "\\'", "\\": "\\\\"}
+
+
+def ansi_c_forms(value: str) -> set[str]:
+    """`value` inside bash's `$'…'` quoting (`printf %q`, `declare -p`, `${X@Q}`, `set -x`
+    when it holds a byte the locale cannot print), in a UTF-8 locale and in the C one, where
+    every byte that is not printable ASCII is a 3-digit octal escape (safety15)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    c_locale = "".join(_ANSI_C_NAMED.get(chr(b)) or (chr(b) if 0x20 <= b < 0x7F else f"\\{b:03o}")
+                       for b in raw)
+    utf8 = "".join(_ANSI_C_NAMED.get(c) or (c if c.isprintable() else "".join(
+        f"\\{b:03o}" for b in c.encode("utf-8", "surrogateescape"))) for c in value)
+    return {c_locale, utf8}
+
+
+def yaml_escaped(value: str) -> str:
+    """`value` in a double-quoted YAML scalar as PyYAML and libyaml write it without
+    `allow_unicode`: `\\xE4`, `\\u20AC`, upper-case hex (safety15: `yaml.dump` showed it)."""
+    def one(c: str) -> str:
+        code = ord(c)
+        if c in '"\\':
+            return "\\" + c
+        if 0x20 <= code < 0x7F:
+            return c
+        return (f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}" if code <= 0xFFFF
+                else f"\\U{code:08X}")
+    return "".join(one(c) for c in value)
 
 
 #: What a shell escapes with a backslash inside double quotes, and what `printf %q` escapes.
