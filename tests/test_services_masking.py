@@ -490,3 +490,28 @@ def test_a_secret_bash_writes_in_ansi_c_quoting_is_masked(tmp_path: Path, secret
     assert result.ok and shown.count(MASK) >= 4 and part not in shown, shown
     from orch_magics.secrets.forms import quoting_forms
     assert "it&#039;s-Secr3t!" in quoting_forms("it's-Secr3t!")  # htmlspecialchars
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_a_secret_a_program_colours_part_of_is_masked(tmp_path: Path, tty: bool) -> None:
+    """safety15: grep's colour around the part of a token it matched (`--color=always`, or
+    `auto` on a terminal) split the token with escape codes, which a terminal and a notebook
+    render away: the token showed whole."""
+    import re
+
+    token = "ghp_A1b2C3d4E5f6G7h8"
+    (tmp_path / "cfg.txt").write_text(f"token: {token}\n")
+    (tmp_path / "secrets.yaml").write_text(f"tok: {token}\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    cfg = tmp_path / "cfg.txt"
+    script = (f"grep --color=always ghp_ {cfg}; grep --color=always -n E5f6 {cfg}; "
+              f"grep --color=auto A1b2 {cfg}")
+    with Orchestrator(load_config_text(
+            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+            f"services:\n  find: {{command: {json.dumps(script)}, tty: {str(tty).lower()}, "
+            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
+        result = orch.run("local", "find")
+    shown = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", result.stdout)  # as a terminal shows it
+    assert result.ok and shown.count(MASK) == 3 and "A1b2" not in shown, repr(result.stdout)
+

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
+from .escapes import CSI_BYTES, CSI_TEXT, has_csi, merged, original, without_csi
+
 MASK = "****"
 MIN_LENGTH = 4
 #: An optional line break between two characters of an encoded form.
@@ -202,8 +204,14 @@ class FormSet:
         return _masked(data, self.spans(self.bytes_re, data), blank_bytes) if data else data
 
     def spans(self, pattern: re.Pattern[AnyStr], data: AnyStr) -> list[tuple[int, int]]:
-        """Where forms are in `data` (`pattern`: this set's, text or bytes)."""
-        return spans(pattern, data, inside=self.overlap)
+        """Where forms are in `data` (`pattern`: this set's, text or bytes), also where a
+        terminal's escape sequences stand between their characters (escapes.py)."""
+        found = spans(pattern, data, inside=self.overlap)
+        if not has_csi(data):
+            return found
+        plain, kept_at, from_at = without_csi(data)
+        return merged(found + [original(span, kept_at, from_at)
+                               for span in spans(pattern, plain, inside=self.overlap)])
 
 
 AnyStr = TypeVar("AnyStr", str, bytes)
@@ -322,10 +330,16 @@ def _emit(node: _Node) -> str:
 
 
 def blank_text(found: str) -> str:
-    """A found form as `****` per line piece (its line breaks are kept)."""
-    return _PIECE_TEXT.sub(MASK, found)
+    """A found form as `****` per line piece (its line breaks are kept), then the escape
+    sequences that stood inside it (a colour it set or reset goes on as it would have)."""
+    if not has_csi(found):
+        return _PIECE_TEXT.sub(MASK, found)
+    return _PIECE_TEXT.sub(MASK, CSI_TEXT.sub("", found)) + "".join(CSI_TEXT.findall(found))
 
 
 def blank_bytes(found: bytes) -> bytes:
-    """A found form as `****` per line piece (its line breaks are kept)."""
-    return _PIECE_BYTES.sub(MASK.encode(), found)
+    """`blank_text` of bytes."""
+    if not has_csi(found):
+        return _PIECE_BYTES.sub(MASK.encode(), found)
+    return (_PIECE_BYTES.sub(MASK.encode(), CSI_BYTES.sub(b"", found))
+            + b"".join(CSI_BYTES.findall(found)))

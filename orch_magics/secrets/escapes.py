@@ -1,0 +1,66 @@
+"""Forms found through a terminal's escape sequences: `grep --color` (or any program that
+colours part of a line) puts SGR and erase-line codes inside a secret it matched, which a
+terminal or notebook renders away, showing the secret whole (safety15). Where a chunk holds a
+control sequence introducer, the forms are also looked for in its text with the sequences
+left out, and each match is mapped back onto the chunk."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import TypeVar
+
+AnyStr = TypeVar("AnyStr", str, bytes)
+
+#: A CSI sequence (ECMA-48): ESC `[`, parameter bytes, intermediate bytes, one final byte.
+CSI_TEXT = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+CSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def csi(data: AnyStr) -> re.Pattern[AnyStr]:
+    return CSI_BYTES if isinstance(data, bytes) else CSI_TEXT  # type: ignore[return-value]
+
+
+def has_csi(data: AnyStr) -> bool:
+    return (b"\x1b[" if isinstance(data, bytes) else "\x1b[") in data  # type: ignore[operator]
+
+
+def without_csi(data: AnyStr) -> tuple[AnyStr, list[int], list[int]]:
+    """`data` with its CSI sequences left out, and where each kept piece starts in the
+    result and in `data` (for `original`)."""
+    pieces: list[AnyStr] = []
+    kept_at: list[int] = []
+    from_at: list[int] = []
+    pos = size = 0
+    for m in csi(data).finditer(data):
+        if m.start() > pos:
+            kept_at.append(size)
+            from_at.append(pos)
+            pieces.append(data[pos:m.start()])
+            size += m.start() - pos
+        pos = m.end()
+    if pos < len(data):
+        kept_at.append(size)
+        from_at.append(pos)
+        pieces.append(data[pos:])
+    return data[:0].join(pieces), kept_at, from_at
+
+
+def original(span: tuple[int, int], kept_at: list[int], from_at: list[int]) -> tuple[int, int]:
+    """A (start, end) of the text without sequences, as a span of the text with them: from
+    its first character to just after its last (the sequences between them inside)."""
+    def at(i: int) -> int:
+        k = bisect.bisect_right(kept_at, i) - 1
+        return from_at[k] + i - kept_at[k]
+    return at(span[0]), at(span[1] - 1) + 1
+
+
+def merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans in order, overlapping ones joined."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
