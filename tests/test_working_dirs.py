@@ -5,6 +5,7 @@ folder locally, and was "not found" behind ssh, where the layer's folder holds i
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,31 @@ def test_in_a_container_from_its_workdir(folder: Path, dockerd: Any) -> None:
     text = f"environments:\n  c: [{dockerd.layer(workdir='/')}]\n"
     with Orchestrator(load_config_text(text + SERVICES.replace("logs", "etc"))) as orch:
         assert [where(orch, "c", s) for s in ("plain", "rel", "dot")] == ["/", "/etc", "/"]
+
+
+HOME_SERVICES = """\
+services:
+  home: {command: pwd, working_dir: "~"}
+  below: {command: pwd, working_dir: "~/sub"}
+"""
+
+
+def test_a_tilde_is_the_home_of_the_user_it_runs_as(tmp_path: Path, ssh_lab: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """config15: `working_dir: "~"` (or `~/app`) passed `orch check`, then every run said
+    "working directory not found: ~": it was a folder named `~`. It is the home there."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "runs"))
+    (tmp_path / "home" / "sub").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    envs = {"here": [], "loop": [ssh_lab.layer("orch-loop")],
+            "there": [ssh_lab.layer("orch-loop"), "{type: local, config: {working_dir: '~'}}"]}
+    text = ssh_lab.config_yaml(envs, HOME_SERVICES.removeprefix("services:\n")).replace(
+        "  here:\n    layers:\n", "  here:\n    layers: []\n")
+    far_home = subprocess.run(["sh", "-c", "getent passwd root | cut -d: -f6"],
+                              capture_output=True, text=True).stdout.strip()
+    with Orchestrator(load_config_text(text)) as orch:
+        assert where(orch, "here", "home") == str(tmp_path / "home")
+        assert where(orch, "here", "below") == str(tmp_path / "home" / "sub")
+        assert where(orch, "loop", "home") == far_home
+        result = orch.run("there", command="pwd")
+        assert result.stdout.strip() == far_home, result

@@ -20,7 +20,7 @@ import signal as _signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..process.command import Command
+from ..process.command import Command, at_home
 from ..process.environ import inherited_environ
 from ..process.events import Exit
 from ..process.pipes import grow_pipe
@@ -149,7 +149,8 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     async def started(*argv: str) -> asyncio.SubprocessTransport:
         transport, _ = await loop.subprocess_exec(
             lambda: protocol, *map(utf8, argv), env=_environ(inherited_environ(), command),
-            cwd=None if command.cwd is None else utf8(command.cwd), start_new_session=True,
+            cwd=None if command.cwd is None else utf8(os.path.expanduser(command.cwd) if at_home(
+                command.cwd) else command.cwd), start_new_session=True,
             preexec_fn=preexec_fn, **stdio)
         return transport
 

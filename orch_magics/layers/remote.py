@@ -56,7 +56,7 @@ import signal as _signal
 from collections.abc import Iterable
 
 from ..errors import LayerError
-from ..process.command import Command
+from ..process.command import Command, at_home
 from ..process.environ import unpassable
 from ..process.events import Exit
 from ..text import printable
@@ -76,9 +76,8 @@ EXIT_MARK = b"\x1eorch-exit "
 NAMED_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
                  "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15}
 #: Signals a status 128+N can be a death by, as a shell encodes it, by Linux numbers: 1–64
-#: (real-time ones included) but those whose default action ends no process (CHLD 17, CONT
-#: 18, the stop signals 19–22, URG 23, WINCH 28) and the two glibc keeps for itself (32, 33):
-#: `exit 150` is a status, since SIGTTOU (22) cannot end a process.
+#: but those whose default ends no process (CHLD 17, CONT 18, stops 19–22, URG 23, WINCH 28)
+#: and glibc's own (32, 33): `exit 150` is a status, since SIGTTOU (22) cannot end a process.
 ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 33}
 
 #: Signals the wrapper outlives (its command does not: a caught signal is the default again
@@ -194,12 +193,13 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
             continue  # the command gets it as it starts
         lines.append(f"export {key}={shlex.quote(value)}\n")
     if command.cwd:
-        q = shlex.quote(command.cwd)
-        # A relative one from where the command starts, never through CDPATH, `-` a name, not
-        # $OLDPWD: either made `cd` print a path into the command's stdout (chains12).
-        # A folder above it that the user may not search hides it from `[ -d ]` too (dash's
-        # `cd` says no reason): one that exists and cannot be searched is "permission denied".
-        there = shlex.quote(command.cwd if command.cwd.startswith("/") else "./" + command.cwd)
+        # `~`: the home of the user it runs as, there; a relative one from where the command
+        # starts, never through CDPATH, `-` a name, not $OLDPWD: either made `cd` print a path
+        # into stdout (chains12). A folder above it the user may not search hides it from
+        # `[ -d ]` too (dash's `cd` says no reason): that is "permission denied".
+        home, cwd = at_home(command.cwd), command.cwd
+        q = f'"$HOME"{shlex.quote(cwd[1:]) if cwd[1:] else ""}' if home else shlex.quote(cwd)
+        there = q if home or cwd.startswith("/") else shlex.quote("./" + cwd)
         shown = shlex.quote(printable(command.cwd))  # one line (chains13), as the local layer
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "

@@ -38,6 +38,12 @@ def check_directory(path: str) -> None:
 _SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+def at_home(path: str) -> bool:
+    """Whether a working directory is the home of the user the command runs as (`~`, `~/app`:
+    expanded where it runs, config15), so not relative to a layer's."""
+    return path == "~" or path.startswith("~/")
+
+
 def within(folder: str, path: str) -> str:
     """`path` taken from `folder` (as POSIX paths: the far end's), `folder` itself for `.`."""
     return folder if path in (".", "./") else posixpath.join(folder, path)
@@ -104,7 +110,8 @@ class Command:
     def with_cwd(self, cwd: str | None, *, override: bool = True) -> Command:
         """In `cwd`; with override=False the command's own directory wins, a relative one
         taken from `cwd` (where it would start without it: config15)."""
-        if cwd is None or (self.cwd is not None and not override and self.cwd.startswith("/")):
+        if cwd is None or (self.cwd is not None and not override and (
+                self.cwd.startswith("/") or at_home(self.cwd))):
             return self
         return replace(self, cwd=cwd if override or self.cwd is None else within(cwd, self.cwd))
 
