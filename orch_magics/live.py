@@ -241,15 +241,30 @@ class LiveRun:
 def begun(loop: BackgroundLoop, begin: Callable[[], Run], track: Callable[[LiveRun], None]
           ) -> LiveRun:
     """The LiveRun of the run `begin()` starts on `loop`, `track`ed; a Ctrl-C while it starts
-    stops it and raises RunInterrupted with its result, as once it runs."""
-    async def on_loop() -> Run:
-        return begin()
+    stops it and raises RunInterrupted with its result, as once it runs. One that comes as
+    it is handed to the loop (magics15: the loop woken, the interrupt raised on the way back)
+    either keeps it from beginning at all, or is that: it had begun, and is stopped."""
+    holder: concurrent.futures.Future[Run] = concurrent.futures.Future()
+
+    def on_loop() -> None:
+        if holder.set_running_or_notify_cancel():  # not given up before it could begin
+            try:
+                holder.set_result(begin())
+            except BaseException as exc:  # the caller's to hear, as `begin` raised it
+                holder.set_exception(exc)
 
     refuse_on_loop("starting a run")
-    run, interrupted = started(loop.submit(on_loop()))
+    handed = False
+    try:
+        loop.call(on_loop)
+    except KeyboardInterrupt:
+        if holder.cancel():  # it will not begin: nothing started
+            raise
+        handed = True
+    run, interrupted = started(holder)
     live = LiveRun(run, loop)
     track(live)
-    if interrupted:
+    if interrupted or handed:
         live.interrupt()
         raise RunInterrupted(live.wait())
     return live

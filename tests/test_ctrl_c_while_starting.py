@@ -59,3 +59,32 @@ def test_ctrl_c_at_any_moment_of_the_start_stops_the_command(ssh_lab, tmp_path: 
     # 130, or death by SIGINT after "orch: interrupted": a shell reports both as 130; and no
     # `sleep` left on the far host
     assert all(rc in (130, -signal.SIGINT) and not left for _, rc, left in seen), seen
+
+
+@pytest.mark.parametrize("queued", [True, False])
+def test_a_ctrl_c_as_the_run_is_handed_to_the_loop_leaves_nothing_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, queued: bool) -> None:
+    """magics15: a kernel interrupt that came while a run was handed to the loop (raised as
+    the loop was woken, after the start was queued) left its process running, untracked, its
+    audit record `running?` for ever. The interrupt, which no real signal lands there on
+    demand, is raised at that point by the test: after queueing, or before it."""
+    from orch_magics import Orchestrator, RunInterrupted, load_config_text
+
+    mark = f"1359.{os.getpid() % 1000}{int(queued)}"
+    with Orchestrator(load_config_text("environments: {local: []}\n"
+                                       "audit: {enabled: false}\n")) as orch:
+        real = orch.loop.call
+
+        def interrupted(fn, *args):  # type: ignore[no-untyped-def]
+            monkeypatch.undo()  # the first hand-over only
+            if queued:
+                real(fn, *args)
+                time.sleep(0.3)  # the loop has begun the run by the time the interrupt comes
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(orch.loop, "call", interrupted)
+        with pytest.raises(KeyboardInterrupt) as err:
+            orch.spawn("local", command=["sleep", mark])
+        assert isinstance(err.value, RunInterrupted) == queued, err.value
+        time.sleep(0.5)
+        assert processes_with(mark) == [] and orch.ps() == []
