@@ -589,3 +589,25 @@ def test_a_forward_out_of_file_descriptors_waits_and_says_so_once(ssh_lab, tmp_p
     assert proc.returncode == 0 and "Traceback" not in err and len(err) < 2000, err[:2000]
     assert re.fullmatch(r"orch: forward f1: new connections wait: Too many open files \(\d+ "
                         r"connections carried\); they are taken as connections end\n", err), err
+
+
+def test_a_forward_interrupted_while_its_hop_connects_says_so_in_one_line() -> None:
+    """magics15: `%orch forward` interrupted while its ssh hop connected (a bastion that
+    accepts and says nothing) showed a 77-line KeyboardInterrupt traceback, where a run and
+    a copy say one line."""
+    import socket
+
+    from orch_magics.transfer.model import ForwardInterrupted
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    text = (f"environments:\n  silent: [{{type: ssh, config: {{host: 127.0.0.1, port: "
+            f"{silent.getsockname()[1]}, connect_timeout: 60}}}}]\naudit: {{enabled: false}}\n")
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    with silent, Orchestrator(load_config_text(text)) as orch:
+        timer.start()
+        with pytest.raises(ForwardInterrupted) as err:
+            orch.forward("silent", 80)
+        timer.join()
+        assert orch.forwards.list() == []
+    assert err.value._render_traceback_() == [
+        "ForwardInterrupted: interrupted while the forward opened; nothing was left open"]

@@ -36,6 +36,7 @@ from ..plan import RunPlan
 from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .held import Held
+from .model import ForwardInterrupted
 from .relay import Connect, Reader, Relay, Writer
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
@@ -294,7 +295,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         if (late := exc.result()) is not None:
             _close(loop, late[0])
             late[3](exc.__cause__ or exc)  # its audit session ends as interrupted
-        raise (exc.__cause__ or exc) from None  # the interrupt itself: Ctrl-C, TERM, HUP
+        cause = exc.__cause__ or exc  # the interrupt itself: Ctrl-C (in one line), TERM, HUP
+        raise (ForwardInterrupted() if type(cause) is KeyboardInterrupt else cause) from None
     except BaseException as exc:  # a Ctrl-C after it opened, before it was listed: the same
         if opened is not None and not any(f.port == opened[0].get_port()
                                           for f in forwards.list()):

@@ -32,6 +32,14 @@ class CopyInterrupted(OneLine, KeyboardInterrupt):
         super().__init__("; ".join([_kept_line(kept), *left]))
 
 
+class ForwardInterrupted(OneLine, KeyboardInterrupt):
+    """Ctrl-C stopped a forward while it opened (a hop still connecting): nothing was left
+    open. One line, as an interrupted run or copy says it (magics15: a 77-line traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted while the forward opened; nothing was left open")
+
+
 def _kept_line(kept: list[Transferred]) -> str:
     if not kept:
         return "interrupted; nothing was kept"
