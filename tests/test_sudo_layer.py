@@ -13,6 +13,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -605,3 +606,33 @@ def test_a_service_variable_is_held_by_its_command_alone(sudo_lab, ssh_lab, monk
     others = {pid: seen for pid, seen in watcher.hits.items() if "sleep 2.75" not in seen}
     assert others == {}
     assert len(watcher.hits) >= 2  # the command's own, on each chain
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGUSR1])
+async def test_a_terminal_run_under_requiretty_can_be_signalled_and_stopped(
+        base, sudo_lab, monkeypatch, sig) -> None:  # type: ignore[no-untyped-def]
+    """kinds14: under sudoers `requiretty` a `tty: true` run through sudo started, but each
+    signal went through a second sudo run without a terminal, which sudo refused: a stop
+    waited out the ladder and said the process "may still be there". The signal's sudo run
+    has a terminal when the run it signals has one."""
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
+    ex = executor(base, chain(sudo_lab, None, sudo_lab.layer(sudo_lab.target, password=True)))
+    with sudo_lab.rules(f"Defaults:{sudo_lab.login} requiretty\n"):
+        handle = await ex.launch(Command.shell("trap 'echo got-usr1; exit 7' USR1; echo ready; "
+                                               "sleep 600 & wait", tty=True))
+        events = handle.events()
+        seen = b""
+        while b"ready" not in seen:
+            event = await asyncio.wait_for(events.__anext__(), 30)
+            seen += getattr(event, "data", b"")
+        t0 = time.monotonic()
+        if sig == signal.SIGINT:
+            end = await asyncio.wait_for(handle.stop((2.0, 2.0)), 30)
+            assert end.signal is not None and time.monotonic() - t0 < 5, (end, seen)
+        else:
+            await handle.send_signal(sig)
+            async for event in events:
+                seen += getattr(event, "data", b"")
+                if isinstance(event, Exit):
+                    end = event
+            assert b"got-usr1" in seen and end == Exit(code=7), (seen, end)

@@ -120,10 +120,11 @@ class SudoLauncher(Launcher):
                               error=self.error)
         return ProcessHandle(backend, command, chain=self.chain)
 
-    async def signal_group(self, pgid: int, sig: int) -> None:
+    async def signal_group(self, pgid: int, sig: int, tty: bool = False) -> None:
         """`kill -SIG -PGID` as the target user (a second, short sudo run, through no login
-        shell: a profile that waits would hold the signal)."""
-        kill = Command(("sh", "-c", kill_group_line(pgid, sig)))
+        shell: a profile that waits would hold the signal); with `tty`, on a terminal as the
+        run it stops has one (kinds14: under sudoers `requiretty` each was refused)."""
+        kill = Command(("sh", "-c", kill_group_line(pgid, sig)), tty=tty)
         started = await self.start(kill, login=False)  # not held by a slow profile
         async for _ in started.events:
             pass

@@ -36,7 +36,7 @@ SIGNAL_TIMEOUT = 15.0
 #: Seconds sudo may take to end once its command has (or once it refused to run one).
 END_GRACE = 2.0
 
-SignalGroup = Callable[[int, int], Awaitable[None]]
+SignalGroup = Callable[[int, int, bool], Awaitable[None]]
 ErrorFactory = Callable[[str, type[LayerError]], LayerError]
 
 
@@ -98,7 +98,7 @@ class SudoBackend:
             return
         self._signalled = True
         try:
-            await asyncio.wait_for(self._signal_group(self.pid, sig), SIGNAL_TIMEOUT)
+            await asyncio.wait_for(self._signal_group(self.pid, sig, self._tty), SIGNAL_TIMEOUT)
         except asyncio.TimeoutError:
             raise self._error(f"sudo did not deliver signal {sig} within "
                               f"{SIGNAL_TIMEOUT:g} s", LayerError) from None
@@ -129,7 +129,7 @@ class SudoBackend:
         # Stopped or abandoned: kill what is left as the target user before sudo goes.
         if self.pid is not None and (self._signalled or not self._end.done()):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL),
+                await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL, self._tty),
                                        SIGNAL_TIMEOUT)
         for task in (self._relay, self._overdue):
             await cancelled(task)
@@ -194,7 +194,8 @@ class SudoBackend:
         what = str(getattr(error, "reason", error))
         assert self.pid is not None
         try:
-            await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL), SIGNAL_TIMEOUT)
+            await asyncio.wait_for(self._signal_group(self.pid, _signal.SIGKILL, self._tty),
+                                   SIGNAL_TIMEOUT)
             outcome = f"killed process group {self.pid} through a new sudo run"
         except (LayerError, asyncio.TimeoutError, OSError) as exc:
             outcome = f"process group {self.pid} may still run there ({exc})"
