@@ -93,12 +93,16 @@ class Gate:
     """The one door every run of an Orchestrator goes through."""
 
     def __init__(self, audit_log: Callable[[], AuditLog | None],
-                 environment: Callable[[str], Environment]) -> None:
+                 environment: Callable[[str], Environment],
+                 written: Callable[[RunPlan], None] = lambda plan: None) -> None:
         """`environment(name)`: the config's environment of that name, or a ConfigError with
-        did-you-mean (a misspelt `--yes` is said, not silently ignored)."""
+        did-you-mean (a misspelt `--yes` is said, not silently ignored); `written(plan)`
+        raises when a plan is not its service as the config writes it, where that is all
+        that may run (`plan.check_written`)."""
         self.guard = Guard()
         watch_here()  # in a notebook: whether a person is there, for its other threads
         self._environment = environment
+        self._written = written
         #: Set by a front end that can ask a person (CLI on a terminal, a kernel with stdin).
         self.ask: Asker | None = None
         #: Set by a front end that knows more about where runs come from (notebook, cell).
@@ -162,6 +166,7 @@ class Gate:
         environment's allow lists let `plan` in (a ticket confirms, it does not widen what may
         run: `env=` or `cwd=` given with it are checked too); else the plan admitted now,
         without asking anyone."""
+        self._written(plan)
         if (ticket is not None and ticket.issuer is self and ticket.service == _service(plan)
                 and ticket.environment == plan.environment):
             check_allowed(plan)

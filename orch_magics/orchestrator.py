@@ -82,7 +82,8 @@ class Orchestrator(RunManagement, FilesAndPorts):
         self.after_fork()
         self.log_dir, self.restart_backoff, self.log_max_bytes, self.capture_limit = (
             checked_keeping(log_dir, restart_backoff, log_max_bytes, capture_limit))
-        self.gate = Gate(self._audit_log, lambda name: self.config.environment(name))
+        self.gate = Gate(self._audit_log, lambda name: self.config.environment(name),
+                         lambda plan: check_written(plan, self.config))
 
     @functools.cached_property  # fleet/ and transfer/ load on first use: single runs skip them
     def fleets(self) -> Fleets:
@@ -141,7 +142,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
             admitted.append(dry)
 
         check_plan_of(plan, environment)
-        if plan is not None:
+        if plan is not None:  # refused before anyone is asked (begin checks again)
             check_written(plan, self.config)
         try:
             plan = guarded_now(plan, self.config) if plan is not None else make_plan(

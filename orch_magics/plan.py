@@ -347,10 +347,11 @@ def guarded_now(plan: RunPlan, config: Config) -> RunPlan:
 
 
 def check_written(plan: RunPlan, config: Config) -> None:
-    """A plan passed in, for a service where only services as written run (allow_adhoc:
-    false): its commands (programs, arguments, directories) must be the service's as the
+    """A plan for a service where only services as written run (allow_adhoc: false): its
+    commands (programs, arguments, directories, variables) must be the service's as the
     config writes them now. safety15 replaced the command of an allowed service's plan, ran
-    it there, and the audit trail named the service."""
+    it there, and the audit trail named the service; review28: its variables, or a plan
+    handed to `begin` with a ticket of the plan as written."""
     env = config.environments.get(plan.environment.name)
     if plan.service is None or env is None or env.guardrails.allow_adhoc:
         return
@@ -369,6 +370,10 @@ def _as_written(plan: RunPlan, config: Config) -> bool:
     except ConfigError:
         return False
 
-    def shape(p: RunPlan) -> list[tuple[tuple[str, ...], str | None]]:
-        return [(c.argv, c.cwd) for c in (p.command, *(s.command for s in (*p.pre, *p.post)))]
-    return shape(written) == shape(plan)
+    def commands(p: RunPlan) -> list[Command]:
+        return [p.command, *(s.command for s in (*p.pre, *p.post))]
+    mine, theirs = commands(plan), commands(written)
+    return len(mine) == len(theirs) and all(  # a secret's value aside: it is read, not written
+        (m.argv, m.cwd, set(m.env)) == (t.argv, t.cwd, set(t.env))
+        and all(m.env[k] == v for k, v in t.env.items() if "{{secret:" not in v)
+        for m, t in zip(mine, theirs, strict=True))

@@ -349,13 +349,24 @@ def test_a_plan_whose_command_was_replaced_is_no_service_there(
     service. The plan as made still runs."""
     import dataclasses
 
+    from orch_magics.engine import RunOptions
+
     plan = orch.plan("locked", "touch")
-    forged = dataclasses.replace(plan, command=dataclasses.replace(
-        plan.command, argv=("sh", "-c", f"echo FORGED > {mark}")))
+    forged = [dataclasses.replace(plan, command=dataclasses.replace(
+        plan.command, argv=("sh", "-c", f"echo FORGED > {mark}"))),  # review28: and its
+              dataclasses.replace(plan, command=plan.command.with_env(  # variables, or
+                  {"PATH": "/nonexistent", "BASH_ENV": "/tmp/x"}))]  # through begin()
     call = getattr(orch, verb)
-    with pytest.raises(OrchError, match="runs its services as written .* this plan's commands "
-                                        "are not those of service 'touch'"):
-        call("locked", plan=forged)
+    refused = "runs its services as written .* this plan's commands are not those of service"
+    for changed in forged:
+        with pytest.raises(OrchError, match=refused):
+            call("locked", plan=changed)
+        ticket = orch.admit(plan)
+
+        async def begun(changed: object = changed, ticket: object = ticket) -> object:
+            return orch.begin(changed, RunOptions(), ticket)  # type: ignore[arg-type]
+        with pytest.raises(OrchError, match=refused):
+            orch.loop.submit(begun()).result(30)
     assert not mark.exists()
     assert call("locked", plan=plan).wait(30).ok and mark.exists()
 
