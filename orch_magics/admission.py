@@ -33,7 +33,7 @@ from .config.model import Environment
 from .config.suggest import did_you_mean
 from .engine import Run, RunOptions
 from .errors import ConfigError
-from .guard import Asker, Confirmation, ConfirmationRefused, Guard, check_allowed
+from .guard import Asker, Confirmation, ConfirmationRefused, Guard, Scope, check_allowed
 from .kernel_input import asker_here, watch_here
 from .plan import PlannedStep, RunPlan
 from .process.handle import ProcessHandle
@@ -111,7 +111,7 @@ class Gate:
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
               front_end: str = "api", interactive: bool = True,
-              scope: str | None = None) -> Ticket:
+              scope: Scope | str | None = None) -> Ticket:
         """Check and confirm `plan` now (`scope`: a fleet's targets, said in the question);
         raises OrchError when it may not run."""
         names = [yes] if isinstance(yes, str) else list(yes) if isinstance(yes, Collection) else None

@@ -64,6 +64,25 @@ class Confirmation:
                                    first=self.first or self.how)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which targets of a fleet a run is for: said in the question (`text`, long lists cut),
+    and their labels when they are known before it runs (not: containers found by label)."""
+
+    text: str
+    labels: frozenset[str] | None = None
+
+    def covers(self, other: Scope | None) -> bool:
+        """Whether a confirmation given for this scope covers a run of `other`: the same
+        targets or fewer (safety15: a canary's covered the fleet; review28: two lists cut to
+        the same text covered hosts nobody was asked about)."""
+        if other is None:
+            return False
+        if self.labels is not None and other.labels is not None:
+            return other.labels <= self.labels
+        return self.text == other.text and self.labels == other.labels
+
+
 def _names(text: str | None) -> set[str]:
     return {canonical_name(n.strip()) for n in (text or "").split(",") if n.strip()}
 
@@ -74,14 +93,15 @@ class Guard:
     def __init__(self) -> None:
         #: By name: the environment as confirmed (layers and all), until when, how, and for
         #: which targets of a fleet (the question's scope; None: all it has).
-        self._until: dict[str, tuple[Environment, float, Confirmation, str | None]] = {}
+        self._until: dict[str, tuple[Environment, float, Confirmation, Scope | None]] = {}
         self._lock = threading.Lock()
 
     def admit(self, plan: RunPlan, *, ask: Asker | None = None, yes: Collection[str] = (),
-              front_end: str = "api", scope: str | None = None) -> Confirmation | None:
+              front_end: str = "api", scope: Scope | str | None = None) -> Confirmation | None:
         """Check what may run, then confirm a protected environment (None: not protected);
         a refusal says how to confirm in `front_end`'s words."""
         env = plan.environment
+        scope = Scope(scope) if isinstance(scope, str) else scope
         check_allowed(plan)
         if not env.guardrails.protected:
             return None
@@ -89,7 +109,7 @@ class Guard:
         with self._lock:  # safety15: a canary's confirmation (`1 target: web-1`) covered
             confirmed, until, given, of = self._until.get(env.name, (None, 0.0, None, None))
             if (not dangerous and confirmed == env and until > time.monotonic() and given
-                    and of in (None, scope)):  # the whole fleet after it: asked again
+                    and (of is None or of.covers(scope))):  # the fleet after it: asked
                 return given.covering()
         if env.name in {canonical_name(name) for name in yes if isinstance(name, str)}:
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"), scope)
@@ -111,7 +131,7 @@ class Guard:
         return self._remember(plan, _confirmed(env.name, "typed the environment's name"), scope)
 
     def _remember(self, plan: RunPlan, confirmation: Confirmation,
-                  scope: str | None) -> Confirmation:
+                  scope: Scope | None) -> Confirmation:
         if not (plan.service and plan.service.dangerous):
             with self._lock:
                 env = plan.environment
@@ -143,7 +163,7 @@ def _confirmed(env: str, how: str) -> Confirmation:
     return Confirmation(env, account(), now, how)
 
 
-def _question(plan: RunPlan, dangerous: bool, scope: str | None = None) -> str:
+def _question(plan: RunPlan, dangerous: bool, scope: Scope | None = None) -> str:
     """What a person is asked, masked like every text shown (the command may hold a secret;
     a terminal's scroll-back or a notebook's input request keeps the question); `scope`: a
     fleet's targets (safety12: 3 hosts or a rerun of one read the same)."""
@@ -151,7 +171,7 @@ def _question(plan: RunPlan, dangerous: bool, scope: str | None = None) -> str:
         f"command `{printable(plan.command.display())}`"  # as a shell reads it (review24: a
     # repr doubled the backslashes of its `$'x\\ty'`, another command for bash)
     why = " (a dangerous service: asked every time)" if dangerous else ""
-    on = f" ({scope})" if scope else ""
+    on = f" ({scope.text})" if scope else ""
     return mask_text(f"{plan.environment.name!r} is a protected environment{why}. "
                      f"Type its name to run {what} there{on}: ")
 

@@ -32,7 +32,7 @@ from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
 from .fleet.options import FleetOptions
-from .guard import check_allowed
+from .guard import Scope, check_allowed
 from .keywords import keywords_checked
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
@@ -197,7 +197,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
         return plan.launcher(LocalLauncher(self._context()))
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
-              front_end: str = "api", scope: str | None = None) -> Ticket:
+              front_end: str = "api", scope: Scope | str | None = None) -> Ticket:
         """Check what may run and confirm a protected environment, in the caller's thread
         (it may ask a person; `scope`: a fleet's targets); pass the ticket to `begin`.
         Raises OrchError when refused."""

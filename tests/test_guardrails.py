@@ -967,3 +967,22 @@ def test_a_canary_s_confirmation_does_not_cover_the_whole_fleet() -> None:
             orch.run("web", command="true", limit=limit)  # nothing resolves: each target fails
     assert [q.rpartition("(")[2] for q in ask.questions] == [
         "1 target: web-1): ", "3 targets: web-1, web-2, web-3): "], ask.questions
+
+
+def test_a_fleet_s_confirmation_covers_its_targets_not_a_text_that_reads_the_same() -> None:
+    """review28: the confirmation was kept as the question's text, which cuts a long list
+    (`10 targets: web-01, …, web-07, …, web-20`): another ten that read the same were covered,
+    web-15 and web-16 never asked for; and a rerun of one target of a confirmed fleet asked
+    again. Labels are compared now: the same targets or fewer are covered."""
+    text = ("environments:\n  web:\n    protected: true\n    layers: [{type: ssh, config: "
+            "{host: 'web-[01:20]', port: 1, connect_timeout: 2}}]\naudit: {enabled: false}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        ask = orch.gate.ask = Answers("web", "web")
+        orch.run("web", command="true")  # asked: all twenty
+        orch.run("web", command="true", limit="web-03")  # covered: one of them
+    assert len(ask.questions) == 1, ask.questions
+    with Orchestrator(load_config_text(text)) as orch:
+        ask = orch.gate.ask = Answers("web", "web")
+        orch.run("web", command="true", limit="web-0*,web-20")
+        orch.run("web", command="true", limit="web-0[1:7],web-15,web-16,web-20")
+    assert len(ask.questions) == 2 and ask.questions[0] == ask.questions[1], ask.questions

@@ -19,6 +19,7 @@ from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settl
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
 from ..errors import OneLine, OrchError
+from ..guard import Scope
 from ..keywords import keywords_checked
 from ..layers.base import Launcher
 from ..plan import RunPlan
@@ -35,7 +36,7 @@ from .result import LIVE_STATES, STATES, FleetResult
 from .rows import TargetRow
 from .runner import FleetRun
 from .stdin import SharedStdin
-from .targets import describe_labels, expand, limited, planned
+from .targets import describe_labels, expand, limited, planned_scope
 
 #: Seconds a fleet interrupted while its targets are found takes to stop, at most.
 STARTED_WITHIN = 10.0
@@ -48,7 +49,7 @@ class Host(Protocol):
     def loop(self) -> BackgroundLoop: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = (),
-              front_end: str = "api", scope: str | None = None) -> Ticket: ...
+              front_end: str = "api", scope: Scope | str | None = None) -> Ticket: ...
 
     def begin(self, plan: RunPlan, options: RunOptions = ..., ticket: Ticket | None = None,
               target: str | None = None) -> Run: ...
@@ -181,8 +182,8 @@ class Fleets:
             targets = expand(plan.layers_to_run)
             if all(t.pending is None for t in targets):
                 limited(targets, options.limit)
-        scope = planned(plan.layers_to_run, options.limit) if options.only is None else \
-            describe_labels(options.only)
+        scope = planned_scope(plan.layers_to_run, options.limit) if options.only is None else \
+            Scope(describe_labels(options.only), frozenset(options.only))
         return self.host.admit(plan, yes=yes, front_end=front_end, scope=scope)
 
     def _track(self, live: LiveFleet) -> None:

@@ -19,6 +19,7 @@ from ..config.fanout import chosen
 from ..config.model import LayerSpec, Member
 from ..errors import ConfigError, OrchError
 from ..executor import LayeredExecutor
+from ..guard import Scope
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
@@ -182,6 +183,16 @@ def check_found(environment: str, targets: Sequence[Target], found: Sequence[Tar
         selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
         raise OrchError(f"environment {environment!r} has no target: no running container "
                         f"has the label {selector}")
+
+
+def planned_scope(layers: Sequence[LayerSpec], limit: str | None) -> Scope:
+    """The targets `--limit` keeps, as the question says them (`planned`) and, when all are
+    known before the run, as labels: what a confirmation of them covers (guard.Scope)."""
+    targets = expand(layers)
+    if any(t.pending is not None for t in targets):
+        return Scope(planned(layers, limit))
+    kept = limited(targets, read_limit(limit))
+    return Scope(describe(kept), frozenset(t.label for t in kept))
 
 
 def planned(layers: Sequence[LayerSpec], limit: str | None) -> str:

@@ -20,6 +20,7 @@ from typing import Literal, Protocol, TypeVar
 from .._loop import BackgroundLoop, Interrupted, run_or_cancel
 from ..admission import Gate, Ticket
 from ..engine import Run, RunOptions
+from ..guard import Scope
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from ..process.command import escaped
@@ -43,7 +44,7 @@ class Runs(Protocol):
              command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
-              front_end: str = ..., scope: str | None = ...) -> Ticket: ...
+              front_end: str = ..., scope: Scope | str | None = ...) -> Ticket: ...
 
     def begin(self, plan: RunPlan, options: RunOptions = ...,
               ticket: Ticket | None = None, target: str | None = None) -> Run: ...

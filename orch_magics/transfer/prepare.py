@@ -15,7 +15,7 @@ from typing import Union
 from ..admission import Ticket
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.select import read_limit
-from ..fleet.targets import planned as fleet_scope
+from ..fleet.targets import planned_scope as fleet_scope
 from ..guard import check_allowed
 from ..plan import RunPlan
 from ..text import no_byte_at
