@@ -393,11 +393,15 @@ services:
     command: >-
       printf 'Enter passphrase: ' >&2; IFS= read -r p; echo unlocked; cat
     stdin_mode: streaming
+  getpass:
+    command: >-
+      printf 'Password: ' >&2; IFS= read -r p; echo >&2; echo unlocked; cat
+    stdin_mode: streaming
 audit: {enabled: false}
 """
 
 
-@pytest.mark.parametrize("service", ["filtered", "tofile", "session"])
+@pytest.mark.parametrize("service", ["filtered", "tofile", "session", "getpass"])
 def test_a_box_line_is_hidden_after_a_prompt_the_program_wrote_only(tmp_path: Path,
                                                                    service: str) -> None:
     """browser16: a prompt a stdout filter dropped (or held until its line ended), or one
@@ -412,7 +416,7 @@ def test_a_box_line_is_hidden_after_a_prompt_the_program_wrote_only(tmp_path: Pa
         time.sleep(1)  # the program has asked (at once: its first words)
         sink.note_stdin("Hunter2-Secret")
         live.send_line("Hunter2-Secret")
-        if service == "session":
+        if service in ("session", "getpass"):  # (getpass: its newline after the secret)
             while "unlocked" not in sink.render()["text/plain"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)

@@ -54,9 +54,10 @@ class PromptWatch:
                           for stream in self._said}
 
     def heard(self, stream: str, data: bytes) -> None:
-        said = self._said[stream] + self._decoders[stream].decode(data[-self.KEEP:])
-        self._said[stream] = said[-self.KEEP:]
-        self._answered[stream] = False
+        text = self._decoders[stream].decode(data[-self.KEEP:])
+        self._said[stream] = (self._said[stream] + text)[-self.KEEP:]
+        if visible(text).strip():  # the newline a reader writes after the secret (getpass,
+            self._answered[stream] = False  # sudo, psql) asks nothing again (review28)
 
     def asking(self) -> list[str]:
         """The streams whose last words ask for a secret not answered yet."""
