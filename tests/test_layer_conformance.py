@@ -347,9 +347,10 @@ async def test_background_grandchild_ends_with_the_main_process(executor: Layere
     assert await gone(t) == []
 
 
+@pytest.mark.parametrize("env", [{}, {"A": "1"}], ids=["bare", "env"])
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
 async def test_a_launch_given_up_before_its_command_starts_runs_nothing(
-        executor: LayeredExecutor, tty: bool) -> None:
+        executor: LayeredExecutor, tty: bool, env: dict[str, str]) -> None:
     """chains19: a `--timeout` that passed while the chain was still being reached (the ssh
     channel opening, sudo's handshake) let the command start after its deadline, a `touch`
     acting before it was stopped. A launch given up stops short of its command (`go_ahead`)."""
@@ -361,7 +362,7 @@ async def test_a_launch_given_up_before_its_command_starts_runs_nothing(
     try:
         with pytest.raises(LayerError, match="given up before the command started"):
             await asyncio.wait_for(executor.launch(Command.shell(
-                f"touch {mark}; sleep {t}", env={"A": "1"}, tty=tty)), 60)
+                f"touch {mark}; sleep {t}", env=env, tty=tty)), 60)  # review28: a bare tty
     finally:
         LAUNCH_PHASE.reset(given_up)
     await asyncio.sleep(0.5)  # a command that started anyway has touched its mark by now

@@ -312,7 +312,7 @@ class SSHLauncher(Launcher):
         raise AssertionError("unreachable")
 
     async def launch(self, command: Command) -> ProcessHandle:
-        pre = preamble(command, always=not command.tty)  # awaited: `go_ahead` can hold it
+        pre = preamble(command, always=True)  # awaited: `go_ahead` can hold it, tty too
         line = shell_line(command.argv, len(pre))
         if (why := too_long(command, line)) is not None:
             raise self._err(LayerError, f"the command is too long for {where(self.config)} "
