@@ -371,6 +371,24 @@ async def test_a_launch_given_up_before_its_command_starts_runs_nothing(
     assert (out, end) == (b"", Exit(code=0))
 
 
+async def test_what_launches_share_is_made_outside_the_launch_that_starts_it() -> None:
+    """review28: a pooled engine connection made during a launch later given up inherited
+    its state: podman's rootless socket look-up, run through the hop, was refused for every
+    run sharing that connection. A shared task runs in no launch's phase."""
+    from orch_magics.layers.base import LaunchContext, go_ahead
+
+    phase = LaunchPhase()
+    phase.given_up = True
+    given_up = LAUNCH_PHASE.set(phase)
+    try:
+        async def look_up() -> str:
+            go_ahead()  # what a launch through the hop calls before its command
+            return "found"
+        assert await LaunchContext().shared(look_up()) == "found"
+    finally:
+        LAUNCH_PHASE.reset(given_up)
+
+
 # ---- the remote toolkit every remote kind shares (orch_magics/layers/remote.py) -------------
 
 

@@ -23,7 +23,7 @@ import abc
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from ..errors import LayerError
@@ -121,6 +121,12 @@ class LaunchContext:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._cuts: list[Callable[[], None]] = []
         self._stops: set[Callable[[], Awaitable[object]]] = set()
+
+    def shared(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task for what launches share (a pooled connection): made outside the launch that
+        happens to start it, so that one's being given up stops none of it (review28)."""
+        with ungated():
+            return asyncio.get_running_loop().create_task(coro)
 
     def stops_first(self, stop: Callable[[], Awaitable[object]],
                     on_end: Callable[[Callable[[Any], None]], object]) -> None:

@@ -106,7 +106,7 @@ class DockerLauncher(Launcher):
         again) and retrieved even when nobody awaits it any more (a reconnect given up after
         CLEANUP_TIMEOUT), and it is cancelled, not left running, when the pools close."""
         pools = self.context.pools
-        task = asyncio.ensure_future(self._connect())
+        task = self.context.shared(self._connect())
 
         def settled(done: asyncio.Task[Engine]) -> None:
             if (done.cancelled() or done.exception() is not None) and pools.get(key) is done:
