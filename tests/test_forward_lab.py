@@ -370,8 +370,11 @@ server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
 print("listening", flush=True)
 while True:  # one client at a time, as a plain HTTPServer or a dev server serves
     conn, _ = server.accept()
-    conn.sendall(b"ready\\n")
-    conn.sendall(b"got: " + conn.makefile("rb").readline())
+    try:  # a client gone already (the check's) is the next one's turn, as a server takes it
+        conn.sendall(b"ready\\n")
+        conn.sendall(b"got: " + conn.makefile("rb").readline())
+    except OSError:
+        pass
     conn.close()
 """
 
@@ -455,4 +458,35 @@ def test_a_receiver_of_one_connection_that_sends_nothing_gets_the_upload(  # typ
             client.shutdown(socket.SHUT_WR)
             assert client.makefile("rb").read() == b""
         assert server.stdout is not None and server.stdout.readline() == "1048576 True\n"
+        fwd.close()
+
+
+DEBUGGEE = """\
+import socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+conn, _ = server.accept()  # one connection, then no port (`nc -l`): a debuggee waiting
+server.close()
+conn.sendall(b"(Pdb) ")
+print("got", conn.makefile("rb").readline(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_listener_of_one_connection_is_held_for_a_client_that_comes_late(  # type: ignore[no-untyped-def]
+        orch, ssh_lab, env: str) -> None:
+    """review28: the check's connection was closed after HOLD_FOR whatever the target: a
+    debuggee that takes one connection read its end as "quit", and a person attaching later
+    got a reset. A target that refuses a new connection then keeps the held one."""
+    with target_server(ssh_lab, env, DEBUGGEE) as (port, server):
+        fwd = orch.forward(env, port)
+        time.sleep(HOLD_FOR + 1)
+        assert server.poll() is None
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as client:
+            stream = client.makefile("rwb")
+            assert stream.read(6) == b"(Pdb) "
+            stream.write(b"continue\n")
+            stream.flush()
+            assert server.stdout is not None and server.stdout.readline() == \
+                "got b'continue\\n'\n"
         fwd.close()

@@ -365,7 +365,7 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
     first = await _probe(connect, host, port, via)
     silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
         node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
-    relay = Relay(connect, health, silent, Held(*first))
+    relay = Relay(connect, health, silent, Held(*first, again=connect))
     try:
         return await _listening(relay.listen("127.0.0.1", local), local), via
     except BaseException:

@@ -6,14 +6,16 @@ connection that said its piece and went, `echo hi | nc -l`, or one that stopped 
 still reads, `nc -l > file`), the client gets that one, what it said first: nothing received
 is lost. Held no longer than HOLD_FOR, nor once it filled its buffer: a server that serves one
 connection at a time is not kept from its other users, nor does a feed hand its first client
-the records of when the forward opened (files14)."""
+the records of when the forward opened (files14). At HOLD_FOR a new connection is tried: one
+refused says a listener of one connection (`nc -l` closes its port once it has its client),
+whose held connection is then kept for its client, however late it comes (review28)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
-from .relay import Reader, Writer
+from .relay import Connect, Reader, Writer
 
 #: Bytes of the target's first words kept for the first client; past them the held connection
 #: is not read (the target waits, as it would for a client that does not read).
@@ -25,13 +27,31 @@ HOLD_FOR = 3.0
 class Held:
     """One connection to the target that no client has yet (see the module docstring)."""
 
-    def __init__(self, reader: Reader, writer: Writer) -> None:
+    def __init__(self, reader: Reader, writer: Writer, again: Connect | None = None) -> None:
+        """`again`: a new connection to the target, tried at HOLD_FOR (None: closed then)."""
         self.reader, self.writer = reader, writer
         self.said = bytearray()  # what the target sent meanwhile
         self.ended = False  # the target ended its side (or the connection failed)
         self.closed = False  # given up: no client came in time
+        self._again = again
         self._reading = asyncio.ensure_future(self._read())
-        self._expiry = asyncio.get_running_loop().call_later(HOLD_FOR, self.close)
+        self._trying: asyncio.Future[None] | None = None
+        self._expiry = asyncio.get_running_loop().call_later(HOLD_FOR, self._expire)
+
+    def _expire(self) -> None:
+        if self._again is None:
+            self.close()
+        else:
+            self._trying = asyncio.ensure_future(self._try_again(self._again))
+
+    async def _try_again(self, again: Connect) -> None:
+        """Close the held connection if the target takes another one; keep it if not."""
+        try:
+            _, writer = await again()
+        except Exception:  # noqa: BLE001 - refused (or down): it is the only way in
+            return
+        writer.close()
+        self.close()
 
     async def _read(self) -> None:
         try:
@@ -48,8 +68,7 @@ class Held:
         """The connection with what the target said so far, or None when it was given up, the
         target ended it, filled its buffer or its way dropped: the client gets a new one (else
         `leftover`)."""
-        self._expiry.cancel()
-        self._reading.cancel()
+        self._stop_waiting()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reading
         if self.closed or self.ended or len(self.said) >= HELD_BUFFER or self.writer.is_closing():
@@ -66,9 +85,14 @@ class Held:
     def close(self) -> None:
         """No client came for it (in time): end it."""
         self.closed = True
+        self._stop_waiting()
+        self.writer.close()
+
+    def _stop_waiting(self) -> None:
         self._expiry.cancel()
         self._reading.cancel()
-        self.writer.close()
+        if self._trying is not None:
+            self._trying.cancel()
 
 
 class Prefixed:

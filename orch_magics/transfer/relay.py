@@ -125,9 +125,9 @@ class Relay:
     def __init__(self, connect: Connect, outcome: Outcome, silent: Silent | None = None,
                  first: Held | None = None) -> None:
         """`first`: a connection to the target already made (the check at opening), which the
-        first client gets instead of a new one: a listener that takes one connection
-        (`nc -l`, a remote debugger) serves that client, not the check, which would have
-        used it up (files13: a debuggee read the check's end of file as "quit")."""
+        first client gets instead of a new one while it is held (held.py): a listener that
+        takes one connection (`nc -l`, a remote debugger) serves that client, not the check,
+        which would have used it up (files13: a debuggee read the check's end as "quit")."""
         self.connect = connect
         self.first = first
         self.outcome = outcome
