@@ -398,6 +398,15 @@ def test_nothing_after_an_optional_keys_colon_is_refused_at_its_line(text: str, 
     assert err.line == line and said in str(err), err
 
 
+def test_a_text_only_key_may_be_left_empty() -> None:
+    """review28: a service's `description:` and a step's `name:` (shown only, as the docs
+    say may be empty) were refused with the keys that change what runs."""
+    config = load_config_text("environments:\n  l:\n    description:\n    layers: []\n"
+                              "services:\n  s:\n    command: id\n    description:\n"
+                              "    pre_commands:\n      - command: 'true'\n        name:\n")
+    assert config.services["s"].description is None
+
+
 def test_a_written_null_still_means_the_default() -> None:
     """`null` (or `~`) says "unset" on purpose."""
     config = load_config_text(DOCKER + "        user: null\n  p:\n    allow_services: ~\n"

@@ -180,6 +180,9 @@ def test_a_misspelt_placeholder_kind_on_the_magic_line_is_refused(shell, capsys,
     assert "never_set" not in shell.user_ns
     shell.run_cell("%%orch local -e T={{a:b}} --out q\necho \"$T\"")  # no kind: text, as ever
     assert shell.user_ns["q"].stdout == "{a:b}\n"
+    # review28: a format (`{sec:02d}` is near `secret`) is no misspelt placeholder either
+    shell.run_cell("%%orch local -e 'F={min:02d}:{sec:02d}' --out f\necho \"$F\"")
+    assert shell.user_ns["f"].stdout == "{min:02d}:{sec:02d}\n"
 
 
 def test_dry_run_runs_nothing(shell, capsys):

@@ -330,7 +330,7 @@ def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
     """The fields a YAML mapping may set, by key (not internal ones, not those in `skip`)."""
     type_hints = hints(cls)
     return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), field_checks(f),
-                                    f.default is None)
+                                    f.default is None and not f.metadata.get("empty_ok"))
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init and f.name not in skip and not f.metadata.get("internal")}
 

@@ -302,6 +302,8 @@ def strip_comment(line: str) -> str:
 
 #: `{{secret:NAME}}` written on a magic line, as IPython's `{var}` expansion leaves it.
 _HALVED = re.compile(r"(?<!\{)\{(\s*([A-Za-z_][\w-]*)\s*:[^{}]*)\}(?!\})")
+#: What follows a placeholder's colon: a name (`{{secrt:token}}`), not a format (review28).
+_NAMED = re.compile(r"\s*[A-Za-z_][\w.-]*\s*(?::-[^{}]*)?$")
 
 
 def doubled(value: str) -> str:
@@ -309,6 +311,7 @@ def doubled(value: str) -> str:
     `{{Secret:x}}`: config15 ran them as the literal text), which the check then refuses."""
     def back(found: re.Match[str]) -> str:
         kind = found[2].lower()
-        near = kind in KINDS or did_you_mean(kind, KINDS) is not None
+        near = found[2] in KINDS or did_you_mean(kind, KINDS) is not None and bool(
+            _NAMED.match(found[1], found[1].index(":") + 1))  # not a format: `{sec:02d}`
         return "{{" + found[1] + "}}" if near else found[0]
     return _HALVED.sub(back, value)
