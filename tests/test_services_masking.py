@@ -515,3 +515,27 @@ def test_a_secret_a_program_colours_part_of_is_masked(tmp_path: Path, tty: bool)
     shown = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", result.stdout)  # as a terminal shows it
     assert result.ok and shown.count(MASK) == 3 and "A1b2" not in shown, repr(result.stdout)
 
+
+
+@pytest.mark.parametrize("script", [
+    r"printf 'x Sup3r\033[01;31m'; sleep 0.3; printf 'S3cretTok\033[m y\n'",  # two chunks
+    r"printf 'x Sup3r\033[01'; sleep 0.3; printf ';31mS3cretTok\033[m y\n'",  # one cut in two
+    r"printf 'x Sup3r\033(B\033[mS3cretTok y\n'",  # tput sgr0
+    r"printf 'x Sup3r\033]8;;http://h/\033\\S3cretTok\033]8;;\033\\ y\n'",  # an OSC 8 link
+], ids=["chunks", "cut-escape", "sgr0", "osc8"])
+def test_a_secret_split_by_any_escape_or_chunk_is_masked(tmp_path: Path, script: str) -> None:
+    """review28: masking through escape sequences held only for CSI in one chunk: a colour
+    code that ended a chunk, `tput sgr0`'s `ESC ( B` and an OSC 8 hyperlink let it through."""
+    import re
+
+    (tmp_path / "secrets.yaml").write_text("tok: Sup3rS3cretTok\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    with Orchestrator(load_config_text(
+            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+            f"services:\n  leak: {{command: {json.dumps(script)}, "
+            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
+        result = orch.run("local", "leak")
+    shown = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[ -/]*[0-~])", "",
+                   result.stdout)  # as a terminal shows it
+    assert result.ok and shown == f"x {MASK} y\n", repr(result.stdout)

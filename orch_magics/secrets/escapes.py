@@ -1,8 +1,9 @@
 """Forms found through a terminal's escape sequences: `grep --color` (or any program that
 colours part of a line) puts SGR and erase-line codes inside a secret it matched, which a
-terminal or notebook renders away, showing the secret whole (safety15). Where a chunk holds a
-control sequence introducer, the forms are also looked for in its text with the sequences
-left out, and each match is mapped back onto the chunk."""
+terminal or notebook renders away, showing the secret whole (safety15). Where a chunk holds an
+escape, the forms are also looked for in its text with the sequences left out, and each
+match is mapped back onto the chunk; a stream holds back an end that may begin a form with
+sequences in it, or an unfinished sequence, as it holds a plain one (review28)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from typing import TypeVar
 
 AnyStr = TypeVar("AnyStr", str, bytes)
 
-#: A CSI sequence (ECMA-48): ESC `[`, parameter bytes, intermediate bytes, one final byte.
-CSI_TEXT = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-CSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+#: A terminal's escape sequences (ECMA-48): CSI (`ESC [` … final byte: colours, erase), OSC
+#: (`ESC ]` … BEL or ST: a hyperlink, a title), and the short ones (`ESC ( B` of `tput sgr0`,
+#: `ESC 7`); in text, C1's one-character CSI too (as bytes 0x9b is part of UTF-8 letters).
+CSI_TEXT = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+                      r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
+CSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                       rb"|\x1b[ -/]*[0-~]")
+#: An escape sequence begun at the end of a chunk and not finished there (its rest is next).
+UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/]*)$")
 
 
 def csi(data: AnyStr) -> re.Pattern[AnyStr]:
@@ -22,7 +29,9 @@ def csi(data: AnyStr) -> re.Pattern[AnyStr]:
 
 
 def has_csi(data: AnyStr) -> bool:
-    return (b"\x1b[" if isinstance(data, bytes) else "\x1b[") in data  # type: ignore[operator]
+    if isinstance(data, bytes):
+        return b"\x1b" in data
+    return "\x1b" in data or "\x9b" in data
 
 
 def without_csi(data: AnyStr) -> tuple[AnyStr, list[int], list[int]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..process.events import Event, Exit, Stderr, Stdout
+from .escapes import UNFINISHED, original, without_csi
 from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes
 
 #: The shortest line of wrapped base64 output a held end may run over.
@@ -85,6 +86,8 @@ class StreamMasker:
         tail = data[max(0, size - forms.window):]
         open_from = size - max(longest_start(tail, forms.forms),
                                self._wrapped_hold(forms, kind, data, 0))
+        if b"\x1b" in tail:  # a start with escape sequences in it, or one unfinished
+            open_from = min(open_from, size - len(tail) + held_through_escapes(tail, forms.forms))
         for start, end in forms.spans(forms.bytes_re, data):
             if end > open_from or size - start < forms.window and (
                     may_continue(forms, data[start:])  # a longer form (padding, a wrapped line)
@@ -144,6 +147,15 @@ def longest_start(tail: bytes, forms: Sequence[bytes]) -> int:
                 break
             j = tail.find(needle, j + 1)
     return best
+
+
+def held_through_escapes(tail: bytes, forms: Sequence[bytes]) -> int:
+    """Where in `tail` an end begins that may begin a form with escape sequences between its
+    characters, or an escape sequence not finished yet; len(tail) when none does."""
+    cut = m.start() if (m := UNFINISHED.search(tail)) is not None else len(tail)
+    plain, kept_at, from_at = without_csi(tail[:cut])
+    k = longest_start(plain, forms)
+    return min(cut, original((len(plain) - k, len(plain)), kept_at, from_at)[0]) if k else cut
 
 
 def may_continue(forms: FormSet, rest: bytes) -> bool:
