@@ -146,6 +146,10 @@ class LabelBoom(LocalKind):
     def label(self, config):
         raise ValueError("boom in label")
 
+class LabelInt(LocalKind):
+    def label(self, config):
+        return 5
+
 class WrapBoom(LocalKind):
     def wrap(self, config, inner, label):
         raise RuntimeError("boom in wrap")
@@ -236,6 +240,7 @@ NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(
                                               BadNeeds())
 LAUNCHBOOM, HANDED = LaunchBoom(), HandedOut()
 WRAPNONE, NOADOPT, BADHANDLE, READBOOM = WrapNone(), NoAdopt(), BadHandle(), ReadBoom()
+LABELINT = LabelInt()
 """
 
 
@@ -255,7 +260,7 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n"  # kinds12: a plugin
         "giveup = badkinds_exit:KIND\nwrapnone = badkinds:WRAPNONE\n"
         "noadopt = badkinds:NOADOPT\nbadhandle = badkinds:BADHANDLE\n"
-        "readboom = badkinds:READBOOM\n")  # named as one of ours; one handing its launcher
+        "readboom = badkinds:READBOOM\nlabelint = badkinds:LABELINT\n")  # named as one of ours; one handing its launcher
     # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
@@ -300,6 +305,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         ("when", "layer kind 'when' (badkinds:WHEN from badkinds 0.1) failed on this layer: "
                  "TypeError: unsupported config type"),
         ("labelboom", "failed on this layer: ValueError: boom in label"),
+        # kinds14: a label that is no string broke every front end ("a bug in orch_magics")
+        ("labelint", "failed on this layer: TypeError: its label() gave int 5, not a string"),
         ("badneeds", "failed in needs(): ValueError: needs() said 'ssh', which is none of"),
         ("giveup", "layer kind 'giveup' (badkinds_exit:KIND from badkinds 0.1) cannot be "
                    "loaded: SystemExit: kubectl not found, giving up"),

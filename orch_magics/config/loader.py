@@ -223,7 +223,10 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
         config = build_dataclass(kind.Config, raw_config, path + ("config",), src)
         if fan is not None and fan.selector is None:
             label = label or kind.label(replace(config, **{fan.key: fan.written}))
-        return LayerSpec(type_, config, label or kind.label(config), _location(src, path), fan)
+        label = label or kind.label(config)
+        if not isinstance(label, str):  # kinds14: a plugin's int broke every front end
+            raise TypeError(f"its label() gave {type(label).__name__} {label!r}, not a string")
+    return LayerSpec(type_, config, label, _location(src, path), fan)
 
 
 def _kind(type_: str, path: Path_, src: Source) -> LayerKind:
