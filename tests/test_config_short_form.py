@@ -149,3 +149,39 @@ def test_a_uid_after_a_short_layer_read_as_a_comment_is_refused() -> None:
     assert quoted.environment("s").layers[0].config.user == "#65534"
     commented = load_config_text("environments:\n  s:\n    - sudo  # as root\n", "c.yaml")
     assert commented.environment("s").layers[0].config.user == "root"
+
+
+def test_a_kind_whose_target_is_a_number_takes_it_in_the_short_form(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """kinds14: a plugin kind whose target key is an int could not be written short: `lvl 5`
+    was refused with "YAML reads '5' as text: write 5", what was written."""
+    import dataclasses
+    import sys
+    import types
+
+    from orch_magics.layers import registry
+
+    module = types.ModuleType("orch_test_lvl_kind")
+
+    @dataclasses.dataclass(frozen=True)
+    class LevelConfig:
+        level: int = 0
+
+    class LevelKind:
+        name, Config, target = "lvl", LevelConfig, "level"
+
+        def label(self, config: LevelConfig) -> str:
+            return f"lvl {config.level}"
+
+        def wrap(self, config: LevelConfig, inner: object, label: str) -> object:
+            return inner
+
+    module.KIND = LevelKind()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(registry.OWN, "lvl", f"{module.__name__}:KIND")
+    registry.get_kind.cache_clear()
+    try:
+        layer = load_config_text("environments:\n  e: [lvl 5]\n").environments["e"].layers[0]
+        assert (layer.config.level, layer.label) == (5, "lvl 5")
+    finally:
+        registry.get_kind.cache_clear()

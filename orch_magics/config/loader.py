@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from ..errors import ConfigError
 from ..frozen import FrozenMap
@@ -38,7 +38,7 @@ from .names import check_name
 from .settings import audit_settings, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
 from .suggest import did_you_mean, key_hint, value_hint
-from .validate import build_dataclass, kind_name, yaml_keys
+from .validate import build_dataclass, hints, kind_name, yaml_keys
 
 if TYPE_CHECKING:
     from .inventory import Inventory
@@ -271,6 +271,8 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
     target = rest[0].strip()
     if len(target) > 1 and target[0] == target[-1] and target[0] in "\"'":  # `ssh "group:web"`
         target = target[1:-1]  # quoted inside the item, as a shell would: no name holds them
+    elif target.isdecimal() and int in {tp := hints(kind.Config).get(key), *get_args(tp)}:
+        return {"type": type_, "config": {key: int(target)}}  # kinds14: `nice 5`, an int key
     return {"type": type_, "config": {key: target}}
 
 
