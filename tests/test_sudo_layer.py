@@ -636,3 +636,19 @@ async def test_a_terminal_run_under_requiretty_can_be_signalled_and_stopped(
                 if isinstance(event, Exit):
                     end = event
             assert b"got-usr1" in seen and end == Exit(code=7), (seen, end)
+
+
+@pytest.mark.parametrize("login", ["false", "true"])
+@pytest.mark.parametrize("rule", ["Defaults:{login} noexec\n",
+                                  "{login} ALL=({free}) NOPASSWD:NOEXEC: ALL\n"])
+async def test_a_sudoers_noexec_is_said_as_the_reason(base, sudo_lab, rule: str,  # type: ignore[no-untyped-def]
+                                                      login: str) -> None:
+    """kinds14: under sudoers `noexec` the layer's shell cannot start `dd` (nor a login shell
+    its `$SHELL`): the run failed as "sudo failed (exit 0)", or blamed the target's login
+    shell and profile."""
+    ex = executor(base, [sudo_lab.layer(sudo_lab.login),
+                         sudo_lab.layer(sudo_lab.free, login=login)])
+    with sudo_lab.rules(rule.format(login=sudo_lab.login, free=sudo_lab.free)):
+        with pytest.raises(LayerError, match=f"sudo runs commands as '{sudo_lab.free}' with "
+                                             f"noexec .*allow it with EXEC: or !noexec"):
+            await ex.launch(Command(("echo", "hi")))

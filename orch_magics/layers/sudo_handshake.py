@@ -45,7 +45,7 @@ from ..process.handle import ProcessHandle
 from ..redaction import masked_repr
 from .base import go_ahead
 from .remote import PID_MARK, pid_said, preamble, split_ready, wrapped_argv
-from .sudo_refusal import Heard, explain, must_change_password, no_password, wrong_password
+from .sudo_refusal import NOEXEC, Heard, explain, must_change_password, no_password, wrong_password
 
 #: Starts the wrapper in a process group of its own unless sudo made one (`use_pty`). The
 #: terminal state BOOT saved (none without a terminal) goes along for the preamble.
@@ -89,7 +89,8 @@ def build(command: Command, sudo_options: list[str], login: bool) -> Script:
     pre = RESTORE + preamble(command, always=True)  # RESTORE makes it never empty
     body = (LEAD + shlex.join(wrapped_argv(command.argv, len(pre), nonce=nonce))).encode(
         "utf-8", "surrogateescape")  # argv bytes that are not UTF-8 pass as they are
-    read = f'eval "$(dd bs=1 count={len(body)} 2>/dev/null)"'
+    read = (f'_orch_s="$(dd bs=1 count={len(body)} 2>/dev/null)" || {{ echo {NOEXEC} >&2; '
+            f'exit 126; }}; eval "$_orch_s"')  # dd not started: sudoers noexec (kinds14)
     boot = (f'_orch_tty0="$(stty -g 2>/dev/null)" && stty raw -echo; '
             f"echo {outmark}; echo {token} >&2; {read}")
     gate = f"orch-sudo-in-{nonce}" if login else None

@@ -116,6 +116,12 @@ def _setuid_cause(low: str) -> str:
     return "sudo is not setuid root or its file system is mounted nosuid"
 
 
+#: What the layer's shell says when it could not start a program (`dd`) as the target.
+NOEXEC = "orch-sudo-noexec"
+#: A shell's words when exec is refused it (the login shell's `exec "$SHELL" -l`).
+_EXEC_DENIED = re.compile(r"exec: [^:\n]+: permission denied")
+
+
 def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     """sudo (or the place) ended before the command ran: why, and the error class to raise."""
     text, user = heard.said, heard.user
@@ -125,6 +131,10 @@ def explain(heard: Heard, end: Exit) -> tuple[str, type[LayerError]]:
     if end.code == 126 and not heard.started and (place := _PLACE_CWD.search(text)):
         return (f"sudo was not started: the layer before it could not use its working "
                 f"directory ({place[1]}): check that layer's workdir"), LayerError
+    if end.code == 126 and (NOEXEC in text or _EXEC_DENIED.search(low + heard.out.lower())):
+        return (f"sudo runs commands as {user!r} with noexec (a sudoers `noexec` option or "
+                f"NOEXEC: tag): the sudo layer's shell must start programs (dd, the command): "
+                f"allow it with EXEC: or !noexec for this rule"), LayerError
     if end.code == 127 and "sudo" in low and "not found" in low:
         return "sudo is not installed there (command not found)", LayerError
     if "incorrect password" in low or (heard.prompts and "sorry, try again" in low):
