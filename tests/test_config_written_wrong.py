@@ -647,3 +647,18 @@ def test_a_dollar_inside_a_name_is_a_names() -> None:
     """review26: `Foo$Bar` was refused as a variable, with no way to write such a folder."""
     cfg = load_config_text("services:\n  s: {command: x, working_dir: '/srv/Foo$Bar'}\n")
     assert cfg.service("s").working_dir == "/srv/Foo$Bar"
+
+
+@pytest.mark.parametrize(("layers", "said"), [
+    ("[{type: ssh, host: bastion}]", "'host' is a setting of the ssh kind, written under "
+                                     "config: ({type: ssh, config: {host: …}})"),
+    ("[{type: docker, container: app}]", "'container' is a setting of the docker kind"),
+    ("[ssh: bastion]", "a layer of the ssh kind is written `ssh bastion` (a string), or "
+                       "{type: ssh, config: {…}}"),
+])
+def test_a_layer_written_flat_is_shown_how_it_is_written(layers: str, said: str) -> None:
+    """config15: `{type: ssh, host: bastion}` and `- ssh: bastion` (Ansible and Compose
+    habits) got "unknown key … in a layer (expected type, config, name)" and no more."""
+    err = error_of(f"environments:\n  prod: {layers}\n")
+    assert err.line == 2 and said in str(err), err
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -206,7 +207,7 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     for key in raw:
         if key not in ("type", "config", "name") and not key.startswith("x-"):
             raise src.error(path + (key,), f"unknown key {key!r} in a layer (expected type, "
-                                           f"config, name)", at_key=True,
+                                           f"config, name){_whose(key, raw)}", at_key=True,
                             suggestion=key_hint(key, ("type", "config", "name")))
     type_ = raw.get("type")
     if type_ is None:
@@ -274,6 +275,21 @@ def _short_layer(text: str, path: Path_, src: Source) -> dict[str, Any]:
     elif target.isdecimal() and int in {tp := hints(kind.Config).get(key), *get_args(tp)}:
         return {"type": type_, "config": {key: int(target)}}  # kinds14: `nice 5`, an int key
     return {"type": type_, "config": {key: target}}
+
+
+def _whose(key: str, raw: dict[str, Any]) -> str:
+    """Where a layer's stray key goes (config15: `{type: ssh, host: b}`, `- ssh: b`): under
+    `config:` when the kind has it, or the short form when it names a kind."""
+    type_ = raw.get("type")
+    with contextlib.suppress(ConfigError):  # a plugin that cannot load: said by its `type`
+        if isinstance(type_, str) and is_kind(type_) and key in yaml_keys(
+                get_kind(type_).Config):
+            return (f": {key!r} is a setting of the {type_} kind, written under config: "
+                    f"({{type: {type_}, config: {{{key}: …}}}})")
+    if is_kind(key) and len(raw) == 1:
+        return (f": a layer of the {key} kind is written `{key} {raw[key]}` (a string), or "
+                f"{{type: {key}, config: {{…}}}}")
+    return ""
 
 
 def stands_alone(kind: LayerKind) -> bool:
