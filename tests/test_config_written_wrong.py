@@ -662,3 +662,12 @@ def test_a_layer_written_flat_is_shown_how_it_is_written(layers: str, said: str)
     err = error_of(f"environments:\n  prod: {layers}\n")
     assert err.line == 2 and said in str(err), err
 
+
+@pytest.mark.parametrize("key", ["environment", "command"])
+def test_nothing_where_a_mapping_or_a_command_goes_gets_no_advice_to_quote_it(key: str) -> None:
+    """config15: `environment:` (a mapping) or `command:` left empty was told "quote it to
+    make it text: ''", which for a command is refused in turn as empty."""
+    err = error_of(f"environments: {{l: []}}\nservices:\n  s:\n    command: id\n"
+                   f"    {key}:\n".replace("command: id\n    command:", "command:"))
+    assert "must be" in str(err) and "quote it" not in str(err), err
+

@@ -379,8 +379,8 @@ def _yaml_number(number: float, *, whole: bool) -> str | None:
 
 def _type_error(tp: Any, value: Any, path: Path_, src: Source) -> Exception:
     hint, written, takes = "", src.written(path), {tp, *get_args(tp)}
-    if written is not None and (value is None or isinstance(value, _TEXT_LIKE)) and str in takes:
-        hint = f" (quote it to make it text: {_quoted(written)})"
+    if written is not None and isinstance(value, _TEXT_LIKE) and str in takes:  # (config15:
+        hint = f" (quote it to make it text: {_quoted(written)})"  # not nothing: '' is no fix)
     if value is None and (said := src.comment_hint(path, text=str in takes)):
         hint = said
     numbers = {int, float} & takes
