@@ -671,3 +671,10 @@ def test_nothing_where_a_mapping_or_a_command_goes_gets_no_advice_to_quote_it(ke
                    f"    {key}:\n".replace("command: id\n    command:", "command:"))
     assert "must be" in str(err) and "quote it" not in str(err), err
 
+
+def test_a_user_and_port_written_into_a_host_are_both_given_their_settings() -> None:
+    """config15: `ssh ops@bastion:2222` was told `host: bastion:2222, user: ops`, which is
+    refused in turn for its ':'."""
+    err = error_of("environments:\n  p: [ssh ops@bastion:2222]\n")
+    assert "(a user is its own setting: host: bastion, port: 2222, user: ops)" in str(err), err
+

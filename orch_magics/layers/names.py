@@ -35,8 +35,10 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
                          f"targets, list them, or use --limit with a pattern)")
     if "@" in name:  # `ssh user@host` written as a host
         user, _, host = name.rpartition("@")
-        hint = f" (a user is its own setting: host: {host}, user: {user})" if user and host \
-            else ""
+        host, colon, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+        port = f", port: {port}" if colon and port.isdecimal() else ""  # config15: `:2222`
+        hint = f" (a user is its own setting: host: {host}{port}, user: {user})" if user and \
+            host else ""
         raise ValueError(f"it has '@': a host or container name has none{hint}")
     if "=" in name:  # `docker app=web`: a label written as a container
         raise ValueError("it has '=': a host or container name has none (a label is its own "
