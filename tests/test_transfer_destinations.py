@@ -253,6 +253,24 @@ async def test_a_put_onto_a_read_only_mount_says_so(orch, tmp_path) -> None:  # 
     finally:
         subprocess.run(["umount", str(ro)], check=True)
 
+async def test_a_put_over_a_file_on_a_read_only_mount_says_the_mount(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """files14: a put over an existing file on a read-only mount said the file "is read-only
+    … its user may not write it", blaming a 0644 file's mode, where cp says `Read-only file
+    system`."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(ro)], check=True)
+    try:
+        (ro / "app.conf").write_text("old\n")
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        (tmp_path / "app.conf").write_text("new\n")
+        with pytest.raises(TransferError, match=f"cannot write in {ro}: Read-only file system "
+                                                f"\\(a put replaces app.conf"):
+            await orch.aput("loop", str(tmp_path / "app.conf"), f"{ro}/app.conf")
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+
+
 async def test_a_file_one_may_write_in_a_folder_one_may_not_is_refused_saying_why(  # type: ignore[no-untyped-def]
         orch, far, tmp_path) -> None:
     """`/etc/app/app.conf` owned by the service user, its folder by root: scp overwrites it in

@@ -162,13 +162,14 @@ where=$dir; [ "$dir" != . ] || where="$(pwd) (the working directory)"  # files10
 [ -e "$d" ] && [ ! -f "$d" ] && [ ! -d "$d" ] &&
   fail "not a regular file: $d (a put replaces a file; it never writes into a device, pipe or socket)"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
-[ $k = f ] && [ -f "$d" ] && [ ! -w "$d" ] &&  # as cp and scp: its mode says do not (root may)
-  fail "is read-only: $d (its user may not write it, so a put does not replace it, as cp does not)"
 tb=.$b; [ "$(printf %s "$b" | wc -c)" -le 200 ] || tb=  # the temporary name: NAME_MAX
 t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>&1) || { t=${t##*: }  # mktemp's reason
   [ -f "$d" ] && fail "cannot write in $where: $t (a put replaces $b by writing a new file \
 beside it and renaming it over: the folder must be writable)"; fail "cannot write in $where: $t"; }
 trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
+# as cp and scp: its mode says do not (root may); after mktemp, which says a read-only mount
+[ $k = f ] && [ -f "$d" ] && [ ! -w "$d" ] &&  # as such (files14: said as the file's mode)
+  fail "is read-only: $d (its user may not write it, so a put does not replace it, as cp does not)"
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
   read -r len z want || return 1
