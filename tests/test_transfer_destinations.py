@@ -253,6 +253,18 @@ async def test_a_put_onto_a_read_only_mount_says_so(orch, tmp_path) -> None:  # 
     finally:
         subprocess.run(["umount", str(ro)], check=True)
 
+async def test_a_put_over_a_setuid_file_as_root_keeps_its_mode(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """files14: a put replacing a setuid or setgid file as root dropped the bit (4755 became
+    755, 2750 became 750), where cp as root keeps it and the docs say the mode is kept."""
+    for name, mode in (("tool", 0o4755), ("g", 0o2750)):
+        far = tmp_path / f"far-{name}"
+        far.write_text("old\n")
+        far.chmod(mode)
+        (tmp_path / name).write_text("new\n")
+        await orch.aput("loop", str(tmp_path / name), str(far))
+        assert (far.read_text(), oct(far.stat().st_mode & 0o7777)) == ("new\n", oct(mode))
+
+
 async def test_a_put_over_a_file_on_a_read_only_mount_says_the_mount(orch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """files14: a put over an existing file on a read-only mount said the file "is read-only
     … its user may not write it", blaming a 0644 file's mode, where cp says `Read-only file

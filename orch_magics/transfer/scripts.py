@@ -250,8 +250,9 @@ if [ $k = d ]; then  # the folders sent owner-writable (send.py), deepest first
 fi
 late=  # an ordinary user cannot move a folder it cannot write (its `..` changes): after
 [ $k = d ] && case 000$m in *[0145]??) late=$m;; esac  # the owner's digit lacks w
-[ $k = f ] && [ -f "$d" ] && [ ! -L "$d" ] &&  # a replaced file keeps its mode (owned())
-  m=$(printf %o $(( 0$(stat -c %a -- "$d") & 01777 )))
+[ $k = f ] && [ -f "$d" ] && [ ! -L "$d" ] &&  # a replaced file keeps its mode (owned()), its
+  m=$(printf %o $(( 0$(stat -c %a -- "$d") & 0$( [ "$(id -u)" = 0 ] && echo 7777 || echo 1777) )))
+  # setuid/setgid as root only, as cp keeps them (files14: 4755 became 755)
 [ -n "$late" ] || chmod "$m" "$t/data" || fail "cannot set the mode of $d"
 [ $k = d ] && [ -e "$d" ] && fail "already exists: $d"
 trap '' INT TERM HUP  # once renamed it is kept: a stop waits until that is said
