@@ -289,3 +289,27 @@ def test_a_label_folder_never_leads_out_of_local(orch: Orchestrator, tmp_path: P
         f"get cp:/tmp/who → {shared}/{NAMES[1]} failed: cannot create the folder "
         f"{shared}/{NAMES[1]}: File exists; nothing was kept")
     assert (shared / NAMES[1]).read_text() == "mine\n"
+
+
+def test_an_interrupted_fleet_copy_says_each_reason_once_with_its_targets(tmp_path: Path) -> None:
+    """magics15: a fleet get interrupted while its hosts connected said "stopped before the
+    process started" once per target, unlabelled: `…; stopped before …; stopped before …`."""
+    import _thread
+    import socket
+    import threading
+
+    from orch_magics.transfer.model import CopyInterrupted
+
+    one = socket.create_server(("127.0.0.1", 0))  # accept and say nothing: still connecting
+    port = one.getsockname()[1]
+    two = socket.create_server(("127.0.0.2", port))
+    text = (f"environments:\n  silent: [{{type: ssh, config: {{host: [127.0.0.1, 127.0.0.2], "
+            f"port: {port}, connect_timeout: 60}}}}]\naudit: {{enabled: false}}\n")
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    with one, two, Orchestrator(load_config_text(text)) as orch:
+        timer.start()
+        with pytest.raises(CopyInterrupted) as err:
+            orch.get("silent", "/etc/hostname", str(tmp_path / "got"))
+        timer.join()
+    assert str(err.value) == ("interrupted; nothing was kept; stopped before the process "
+                              "started (2 targets: 127.0.0.1, 127.0.0.2)"), err.value

@@ -21,7 +21,7 @@ from ..errors import OrchError
 from ..fleet.lookup import recordable, resolve_checked
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.targets import Target, check_found, expand, limited, unresolved
+from ..fleet.targets import Target, check_found, describe_labels, expand, limited, unresolved
 from ..gathering import gather_all
 from ..plan import RunPlan
 from ..sinks.file import label_folders
@@ -132,8 +132,13 @@ class FleetCopy:
         return [done for copy in self.copies for done in copy.kept()]
 
     def left(self) -> list[str]:
-        """What the targets' stopped runs said may still be there."""
-        return [said for copy in self.copies for said in copy.left()]
+        """What the targets' stopped runs said may still be there, each said once with the
+        targets it is about (magics15: once per target, unlabelled)."""
+        said: dict[str, list[str]] = {}
+        for copy in self.copies:
+            for words in copy.left():
+                said.setdefault(words, []).append(str(copy.target))
+        return [f"{words} ({describe_labels(targets)})" for words, targets in said.items()]
 
     async def run(self, progress: Progress | None = None) -> FleetCopied:
         """Copy on every target (at most `parallel` at once); cancelling stops them all."""
