@@ -104,6 +104,11 @@ class RunManagement:
             plan, lambda p: tickets.append(self.admit(p, yes=yes, front_end=front_end))),
             lambda plan: lambda p, o: self.begin(attempt_now(self, p), o, tickets[0]))
 
+    def unnamed_running(self: _Host) -> list[LiveRun]:
+        """The runs going that have no name (a cell's blocking run, one `spawn` started): what
+        `close()` stops besides the named ones (magics15: `%unload_ext` ended them unsaid)."""
+        return [live for live in self._spawned.current() if not live.done]
+
     def stop_all(self: _Host, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
         check_wait(timeout)

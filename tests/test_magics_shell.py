@@ -371,7 +371,7 @@ def test_tab_completion_offers_orch_words_on_every_orch_line(shell):
         assert texts(f"%orch {sub} loc") == ["local"]
 
 
-def test_unload_and_reload(shell, capsys):
+def test_unload_and_reload(shell, capsys, tmp_path):
     """Unloading stops what the magics started: a reload gets a new Orchestrator, so a run
     left going could no longer be reached by name (ps, stop), yet ran until the kernel ended.
     It says so (notebooks tester: `%reload_ext` ended a --bg run without a word)."""
@@ -389,6 +389,30 @@ def test_unload_and_reload(shell, capsys):
     shell.run_line_magic("unload_ext", "orch_magics")  # nothing going: nothing to say
     shell.run_line_magic("load_ext", "orch_magics")
     assert capsys.readouterr().out == ""
+    # magics15: a cell's blocking run, from another thread, was stopped without a word
+    import threading
+
+    ended: list[BaseException] = []
+
+    def blocking() -> None:
+        try:
+            shell.run_line_magic("orch", "local sleepy")
+        except BaseException as exc:  # noqa: BLE001 - what the thread's run ended with
+            ended.append(exc)
+
+    import time
+
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    shell.run_line_magic("orch", f"load {tmp_path / 'orch.yaml'}")
+    worker = threading.Thread(target=blocking)
+    worker.start()
+    time.sleep(1.0)  # a local `sleep` has started by then
+    capsys.readouterr()
+    shell.run_line_magic("unload_ext", "orch_magics")
+    worker.join(30)
+    said = capsys.readouterr()
+    assert "stopped 1 run(s) of a cell (sleepy)" in said.out, (said, ended)
+    shell.run_line_magic("load_ext", "orch_magics")
 
 
 

@@ -93,4 +93,7 @@ def _what_ends(orch: Orchestrator) -> str:
     names = [row.name for row in orch.ps() if not row.exit]  # no exit yet: still going
     forwards = len(orch.forwards.list()) if "forwards" in vars(orch) else 0
     parts = [f"{len(names)} named run(s) ({', '.join(names)})"] if names else []
+    if unnamed := orch.unnamed_running():  # a cell's blocking run (another thread's)
+        parts.append(f"{len(unnamed)} run(s) of a cell ("
+                     f"{', '.join(live.plan.name for live in unnamed)})")
     return ", ".join(parts + ([f"{forwards} forward(s)"] if forwards else []))
