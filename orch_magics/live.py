@@ -50,6 +50,12 @@ class LiveRun:
         return self._run.handle
 
     @property
+    def stdin_bytes(self) -> int:
+        """The bytes the process took on stdin so far (0 before it started)."""
+        handle = self.handle
+        return handle.stdin.bytes_written if handle is not None else 0
+
+    @property
     def progress(self) -> FileProgress | None:
         """For stdout_mode: file, the output file's bytes, rate and state (else None)."""
         return self._run.progress

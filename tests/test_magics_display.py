@@ -427,3 +427,23 @@ def test_a_box_line_is_hidden_after_a_prompt_the_program_wrote_only(tmp_path: Pa
     shown = sink.render()["text/plain"]
     assert "Hunter2" not in shown and "› ········ (hidden" in shown, shown
     assert "› ls -l /tmp" in shown, shown
+
+
+def test_the_live_status_counts_what_the_process_took_on_stdin(tmp_path: Path) -> None:
+    """browser16: while a `%%orch ENV SERVICE --stdin` cell ran, its status left out the cell
+    body already sent (the process had echoed it); only the final status counted it."""
+    sink = DisplaySink(environment="local", layers="local", what="rd")
+    text = ("environments: {local: []}\naudit: {enabled: false}\nservices:\n"
+            "  rd: {command: 'while IFS= read -r l; do echo \"R:$l\"; done', "
+            "stdin_mode: streaming}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        live = orch.start("local", "rd", sinks=[sink], stdin="body-a\nbody-b\n",
+                          close_stdin=False)
+        sink.follow(live)
+        deadline = time.monotonic() + 30
+        while "R:body-b" not in sink.render()["text/plain"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert "stdin 14 B" in sink.render()["text/plain"].splitlines()[-1]
+        live.close_stdin()
+        live.wait(30)

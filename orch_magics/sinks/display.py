@@ -38,20 +38,20 @@ QUIET_TICK = 0.5
 
 class FollowedRun(Protocol):
     """What the view asks of the run it shows: its state (`starting` until its process is
-    there) and, in stdout_mode file, the file's progress."""
+    there), in stdout_mode file the file's progress, and the bytes its stdin took so far."""
 
     @property
     def state(self) -> str: ...
-
     @property
     def progress(self) -> FileProgress | None: ...
+    @property
+    def stdin_bytes(self) -> int: ...
 
 
 class _NotStarted:
     """The run of a view before the run is there to follow: it is starting."""
 
-    state = "starting"
-    progress = None
+    state, progress, stdin_bytes = "starting", None, 0
 
 
 #: What a view follows until it is handed its run (`follow`).
@@ -378,8 +378,10 @@ class DisplaySink:
             parts.append("stdout to a file")
         elif self.stdout_mode == "capture":
             parts.append("stdout captured, not shown")
-        if self.stdin_bytes:
-            parts.append(f"stdin {human_size(self.stdin_bytes)}")
+        # what the process took so far (browser16: a cell body's bytes came only at the end)
+        if stdin := max(self.stdin_bytes, self._stdin_before + (self._run.stdin_bytes if (
+                self._run is not None and self.exit is None) else 0)):
+            parts.append(f"stdin {human_size(stdin)}")
         return " · ".join(parts)
 
     def follow(self, run: FollowedRun) -> None:
