@@ -678,3 +678,11 @@ def test_a_user_and_port_written_into_a_host_are_both_given_their_settings() -> 
     err = error_of("environments:\n  p: [ssh ops@bastion:2222]\n")
     assert "(a user is its own setting: host: bastion, port: 2222, user: ops)" in str(err), err
 
+
+def test_a_path_field_s_usual_other_name_gets_the_one_meant() -> None:
+    """config15: `stdout_file: out/{environment}` got no did-you-mean: {env} is four edits
+    away."""
+    err = error_of("environments: {l: []}\nservices:\n  s: {command: id, stdout_mode: file, "
+                   "stdout_file: 'out/{environment}'}\n")
+    assert "unknown placeholder {environment}" in str(err) and "did you mean {env}?" in str(err)
+

@@ -63,6 +63,9 @@ MAX_ARG_BYTES = 128 * 1024
 
 
 PATH_FIELDS = ("service", "env", "timestamp")
+#: Their usual other names, too far in spelling for a did-you-mean (config15).
+_OTHER_NAMES = {"environment": "env", "time": "timestamp", "date": "timestamp", "now": "timestamp",
+                "name": "service"}
 
 
 def literal(text: str) -> None:
@@ -95,7 +98,7 @@ def path_template(template: str) -> None:
     for name, spec, conv in fields:
         if name not in PATH_FIELDS:
             known = ", ".join("{" + f + "}" for f in PATH_FIELDS)
-            hint = did_you_mean(name, PATH_FIELDS)
+            hint = did_you_mean(name, PATH_FIELDS) or _OTHER_NAMES.get(name)
             raise ValueError(f"unknown placeholder {{{name}}} (known: {known})"
                              + (f"; did you mean {{{hint}}}?" if hint else ""))
         if spec or conv:
