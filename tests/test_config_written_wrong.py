@@ -686,3 +686,11 @@ def test_a_path_field_s_usual_other_name_gets_the_one_meant() -> None:
                    "stdout_file: 'out/{environment}'}\n")
     assert "unknown placeholder {environment}" in str(err) and "did you mean {env}?" in str(err)
 
+
+def test_a_misspelt_name_field_in_a_secrets_command_is_refused() -> None:
+    """config15: `argv: [pass, show, "orch/{nme}"]` passed `orch check`, then asked every
+    secret under the literal `orch/{nme}` (two secrets got one value)."""
+    err = error_of("environments: {l: []}\nsecrets:\n  providers:\n"
+                   "    - {type: command, argv: [pass, show, 'orch/{nme}']}\n")
+    assert err.line == 4 and "argv has {nme}" in str(err) and "{name}" in str(err), err
+

@@ -29,7 +29,7 @@ from .checks import (
     path_template,
     regex,
 )
-from .suggest import name_hint
+from .suggest import did_you_mean, name_hint
 
 Argv = tuple[str, ...]
 CommandSpec = str | Argv
@@ -303,6 +303,11 @@ class CommandProviderSpec:
     def check(self) -> None:
         if not self.argv:
             raise ValueError("argv must name the command to run")
+        for word in self.argv:  # config15: `orch/{nme}` asked every secret under one name
+            for other in re.findall(r"\{(\w+)\}", word):
+                if other != "name" and did_you_mean(other, ["name"]):
+                    raise ValueError(f"argv has {{{other}}}, which is replaced by nothing: "
+                                     f"the secret's name is {{name}}")
 
 
 ProviderSpec = Literal["env", "keyring", "file", "prompt"] | CommandProviderSpec
