@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import OrchError, Orchestrator, load_config_text
+from orch_magics import OrchError, Orchestrator, RunResult, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
 from orch_magics.secrets.masking import MASK, SecretRegistry
 from orch_magics.secrets.stream import StreamMasker
@@ -441,6 +441,19 @@ def test_what_filters_make_is_masked_too(service: str, tmp_path: Path,
     assert {k: v for k, v in texts.items() if secret in v} == {}
 
 
+def run_with_secret(tmp_path: Path, secret: str, command: str | list[str],
+                    tty: bool = False) -> RunResult:
+    """`command` run as service `leak` with the secret `tok` (from a secrets file) in $TOK."""
+    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    with Orchestrator(load_config_text(
+            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
+            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
+            f"services:\n  leak: {{command: {json.dumps(command)}, tty: {str(tty).lower()}, "
+            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
+        return orch.run("local", "leak")
+
+
 @pytest.mark.parametrize("secret, part", [
     ("pa$s\"w`d\\x9", "pa\\$s"),  # declare -p, printf %q: a backslash before the `$`
     ("it's a s3cret", "s3cret"),  # set -x: 'it'\''s a s3cret'
@@ -452,16 +465,9 @@ def test_a_secret_the_shell_quotes_back_or_splits_is_masked(tmp_path: Path, secr
                                                             part: str) -> None:
     """safety14: a `$` or `"` in a password went out whole through `export -p` and
     `printf %q`, a `'` through `set -x`, and a pasted token's blanks through `echo $TOK`."""
-    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
-    (tmp_path / "secrets.yaml").chmod(0o600)
     script = ('export -p | grep TOK; declare -p TOK; printf "%q\\n" "$TOK"; echo $TOK; '
               'set -x; : "$TOK"; echo "$TOK" | sed "s/&/\\&amp;/g; s/</\\&lt;/g; s/>/\\&gt;/g"')
-    with Orchestrator(load_config_text(
-            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
-            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
-            f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
-            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
-        result = orch.run("local", "leak")
+    result = run_with_secret(tmp_path, secret, ["bash", "-c", script])
     shown = result.stdout + result.stderr
     assert result.ok and shown.count(MASK) >= 5 and part not in shown, shown
 
@@ -475,17 +481,10 @@ def test_a_secret_bash_writes_in_ansi_c_quoting_is_masked(tmp_path: Path, secret
     """safety15: `printf %q`, `declare -p`, `${X@Q}` and `set -x` write a value holding a
     byte the locale cannot print as `$'…'` with octal escapes: it went out whole; so did
     PyYAML's `\\xE4` and PHP's `&#039;`."""
-    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
-    (tmp_path / "secrets.yaml").chmod(0o600)
     script = (f'export LC_ALL={locale}; printf "%q\\n" "$TOK"; declare -p TOK; '
               f'echo "${{TOK@Q}}"; {sys.executable} -c "import os, yaml; '
               'print(yaml.dump(os.environ[\'TOK\']))"; set -x; : "$TOK"')
-    with Orchestrator(load_config_text(
-            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
-            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
-            f"services:\n  leak: {{command: [bash, -c, {json.dumps(script)}], "
-            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
-        result = orch.run("local", "leak")
+    result = run_with_secret(tmp_path, secret, ["bash", "-c", script])
     shown = result.stdout + result.stderr
     assert result.ok and shown.count(MASK) >= 4 and part not in shown, shown
     from orch_magics.secrets.forms import quoting_forms
@@ -501,17 +500,10 @@ def test_a_secret_a_program_colours_part_of_is_masked(tmp_path: Path, tty: bool)
 
     token = "ghp_A1b2C3d4E5f6G7h8"
     (tmp_path / "cfg.txt").write_text(f"token: {token}\n")
-    (tmp_path / "secrets.yaml").write_text(f"tok: {token}\n")
-    (tmp_path / "secrets.yaml").chmod(0o600)
     cfg = tmp_path / "cfg.txt"
     script = (f"grep --color=always ghp_ {cfg}; grep --color=always -n E5f6 {cfg}; "
               f"grep --color=auto A1b2 {cfg}")
-    with Orchestrator(load_config_text(
-            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
-            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
-            f"services:\n  find: {{command: {json.dumps(script)}, tty: {str(tty).lower()}, "
-            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
-        result = orch.run("local", "find")
+    result = run_with_secret(tmp_path, token, script, tty=tty)
     shown = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", result.stdout)  # as a terminal shows it
     assert result.ok and shown.count(MASK) == 3 and "A1b2" not in shown, repr(result.stdout)
 
@@ -528,14 +520,7 @@ def test_a_secret_split_by_any_escape_or_chunk_is_masked(tmp_path: Path, script:
     code that ended a chunk, `tput sgr0`'s `ESC ( B` and an OSC 8 hyperlink let it through."""
     import re
 
-    (tmp_path / "secrets.yaml").write_text("tok: Sup3rS3cretTok\n")
-    (tmp_path / "secrets.yaml").chmod(0o600)
-    with Orchestrator(load_config_text(
-            f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
-            f"secrets: {{providers: [file], file: '{tmp_path / 'secrets.yaml'}'}}\n"
-            f"services:\n  leak: {{command: {json.dumps(script)}, "
-            f"environment: {{TOK: '{{{{secret:tok}}}}'}}}}\n")) as orch:
-        result = orch.run("local", "leak")
+    result = run_with_secret(tmp_path, "Sup3rS3cretTok", script)
     shown = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[ -/]*[0-~])", "",
                    result.stdout)  # as a terminal shows it
     assert result.ok and shown == f"x {MASK} y\n", repr(result.stdout)
