@@ -14,6 +14,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -103,6 +104,10 @@ class Gate:
         watch_here()  # in a notebook: whether a person is there, for its other threads
         self._environment = environment
         self._written = written
+        #: Plans made from the config, or checked against it, when they were admitted: a
+        #: named run's next attempt runs its plan as made (review29: a check of each against
+        #: the config as edited since refused every restart of an edited service).
+        self._vouched: weakref.WeakValueDictionary[int, RunPlan] = weakref.WeakValueDictionary()
         #: Set by a front end that can ask a person (CLI on a terminal, a kernel with stdin).
         self.ask: Asker | None = None
         #: Set by a front end that knows more about where runs come from (notebook, cell).
@@ -166,12 +171,21 @@ class Gate:
         environment's allow lists let `plan` in (a ticket confirms, it does not widen what may
         run: `env=` or `cwd=` given with it are checked too); else the plan admitted now,
         without asking anyone."""
-        self._written(plan)
+        if not self.vouched(plan):
+            self._written(plan)
         if (ticket is not None and ticket.issuer is self and ticket.service == _service(plan)
                 and ticket.environment == plan.environment):
             check_allowed(plan)
             return ticket
         return self.admit(plan, interactive=False)
+
+    def vouch(self, plan: RunPlan) -> RunPlan:
+        """Take `plan` as made from the config (or checked against it): see `_vouched`."""
+        self._vouched[id(plan)] = plan
+        return plan
+
+    def vouched(self, plan: RunPlan) -> bool:
+        return self._vouched.get(id(plan)) is plan
 
     def begin(self, plan: RunPlan, options: RunOptions, ticket: Ticket | None, chain: str,
               start: Callable[[RunOptions], Run], target: str | None = None) -> Run:

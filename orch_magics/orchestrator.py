@@ -124,8 +124,10 @@ class Orchestrator(RunManagement, FilesAndPorts):
                          dry_run=dry_run, admissible=check_allowed)
 
     def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed) -> RunPlan:
-        """`plan` with its environment as the config has it now (see `plan.replanned`)."""
-        return replanned(plan, self.config, self._resolver_factory(), admit)
+        """`plan` with its environment as the config has it now (see `plan.replanned`); a
+        plan of ours stays ours (`Gate.vouch`: a restart runs its plan as made)."""
+        again = replanned(plan, self.config, self._resolver_factory(), admit)
+        return self.gate.vouch(again) if self.gate.vouched(plan) else again
 
     def _admitted(self, plan: RunPlan | None, ticket: Ticket | None,
                   admit: Callable[[RunPlan], Ticket], environment: str, service: str | None,
@@ -152,7 +154,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
             if admitted:
                 self.gate.unresolved(admitted[0], tickets[0], error)
             raise
-        return plan, tickets[0] if tickets else admit(plan)
+        return self.gate.vouch(plan), tickets[0] if tickets else admit(plan)
 
     def _to_run(self, plan: RunPlan | None, environment: str, service: str | None,
                 stdin: StdinSource, sinks: Sinks, yes: str | Collection[str], options:

@@ -19,7 +19,7 @@ from .plan import guarded_now
 from .shutdown import stop_runs
 
 if TYPE_CHECKING:
-    from .admission import Ticket
+    from .admission import Gate, Ticket
     from .config.model import Config
     from .engine import Run, RunOptions
     from .fleet import FleetResult, Fleets
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
         runs: RunRegistry
         _spawned: SpawnedRuns
+        gate: Gate
 
         @property
         def fleets(self) -> Fleets: ...
@@ -133,4 +134,5 @@ def attempt_now(host: _Host, plan: RunPlan) -> RunPlan:
             raise ConfigError("the config has no service at all (a save half-written?)",
                               file=config.origin[0], line=1)
         config.service(plan.service.name)
-    return guarded_now(plan, config)
+    now = guarded_now(plan, config)
+    return host.gate.vouch(now) if host.gate.vouched(plan) else now  # its plan, as made

@@ -986,3 +986,29 @@ def test_a_fleet_s_confirmation_covers_its_targets_not_a_text_that_reads_the_sam
         orch.run("web", command="true", limit="web-0*,web-20")
         orch.run("web", command="true", limit="web-0[1:7],web-15,web-16,web-20")
     assert len(ask.questions) == 2 and ask.questions[0] == ask.questions[1], ask.questions
+
+
+def test_a_service_edited_where_only_services_run_still_restarts(tmp_path: Path) -> None:
+    """review29: the plan-written check ran on a named run's next attempt too, against the
+    config as edited since: a manual restart stopped the service and was then refused, and
+    automatic restarts ended. A run's own plan restarts as made."""
+    looping = "  w: {command: 'sleep 0.3; exit 3', restart: always, max_restarts: 3}\n"
+    guarded = "  local: {layers: [], allow_adhoc: false}"
+    before, after = tmp_path / "b.yaml", tmp_path / "a.yaml"
+    before.write_text(CONFIG.replace("  local: {layers: []}", guarded) + looping)
+    after.write_text(CONFIG.replace("  local: {layers: []}", guarded)
+                     + looping.replace("exit 3", "exit 4"))
+    with Orchestrator(load_config(before), restart_backoff=(0.05, 0.05),
+                      log_dir=tmp_path / "logs") as orch:
+        orch.start("local", "w", name="w")
+        time.sleep(0.5)
+        orch.load(after)
+        for _ in range(100):
+            if "restart refused" in orch.logs("w") or orch.status("w").restarts == 3 and \
+                    orch.status("w").done:
+                break
+            time.sleep(0.1)
+        assert "restart refused" not in orch.logs("w") and orch.status("w").restarts == 3, \
+            orch.logs("w")
+        again = orch.restart("w")  # a manual restart, as the service was planned
+        assert again.wait(30).returncode == 3, orch.logs("w")
