@@ -358,7 +358,7 @@ def check_written(plan: RunPlan, config: Config) -> None:
     if not _as_written(plan, config):
         raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
                         f"false): this plan's commands are not those of service "
-                        f"{plan.service.name!r}")
+                        f"{plan.service.name!r} (or its layers not the environment's)")
 
 
 def _as_written(plan: RunPlan, config: Config) -> bool:
@@ -376,4 +376,23 @@ def _as_written(plan: RunPlan, config: Config) -> bool:
     return len(mine) == len(theirs) and all(  # a secret's value aside: it is read, not written
         (m.argv, m.cwd, set(m.env)) == (t.argv, t.cwd, set(t.env))
         and all(m.env[k] == v for k, v in t.env.items() if "{{secret:" not in v)
-        for m, t in zip(mine, theirs, strict=True))
+        for m, t in zip(mine, theirs, strict=True)) and (
+        written.is_fleet or _same(plan.layers_to_run, written.layers_to_run))  # review29: its
+    # layers too (a `local` layer's variables, another host); a fleet's target: one member
+
+
+def _same(mine: object, written: object) -> bool:
+    """Whether `mine` is `written` with its secrets read (a text holding one matches any)."""
+    if isinstance(written, str) and "{{secret:" in written:
+        return isinstance(mine, str)
+    if dataclasses.is_dataclass(written) and not isinstance(written, type):
+        return type(mine) is type(written) and all(
+            _same(getattr(mine, f.name), getattr(written, f.name))
+            for f in dataclasses.fields(written) if f.compare)
+    if isinstance(written, Mapping):
+        return isinstance(mine, Mapping) and set(mine) == set(written) and all(
+            _same(mine[k], v) for k, v in written.items())
+    if isinstance(written, (tuple, list)):
+        return isinstance(mine, (tuple, list)) and len(mine) == len(written) and all(
+            _same(m, w) for m, w in zip(mine, written, strict=True))
+    return mine == written

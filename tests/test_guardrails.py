@@ -349,13 +349,17 @@ def test_a_plan_whose_command_was_replaced_is_no_service_there(
     service. The plan as made still runs."""
     import dataclasses
 
+    from orch_magics.config.loader import layer_spec
     from orch_magics.engine import RunOptions
+    from orch_magics.layers.local import LocalConfig
 
     plan = orch.plan("locked", "touch")
     forged = [dataclasses.replace(plan, command=dataclasses.replace(
         plan.command, argv=("sh", "-c", f"echo FORGED > {mark}"))),  # review28: and its
               dataclasses.replace(plan, command=plan.command.with_env(  # variables, or
-                  {"PATH": "/nonexistent", "BASH_ENV": "/tmp/x"}))]  # through begin()
+                  {"PATH": "/nonexistent", "BASH_ENV": "/tmp/x"})),  # through begin(); and
+              dataclasses.replace(plan, layers=(layer_spec(  # review29: a layer of its own
+                  "local", LocalConfig(environment={"BASH_ENV": "/tmp/x"})),))]
     call = getattr(orch, verb)
     refused = "runs its services as written .* this plan's commands are not those of service"
     for changed in forged:
