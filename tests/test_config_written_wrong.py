@@ -687,10 +687,14 @@ def test_a_path_field_s_usual_other_name_gets_the_one_meant() -> None:
     assert "unknown placeholder {environment}" in str(err) and "did you mean {env}?" in str(err)
 
 
-def test_a_misspelt_name_field_in_a_secrets_command_is_refused() -> None:
+@pytest.mark.parametrize("field", ["nme", "secret", "key"])
+def test_a_misspelt_name_field_in_a_secrets_command_is_refused(field: str) -> None:
     """config15: `argv: [pass, show, "orch/{nme}"]` passed `orch check`, then asked every
-    secret under the literal `orch/{nme}` (two secrets got one value)."""
+    secret under the literal `orch/{nme}` (two secrets got one value); review29: `{secret}`
+    and `{key}` too. `{}` (find's) and `{name}` stay."""
     err = error_of("environments: {l: []}\nsecrets:\n  providers:\n"
-                   "    - {type: command, argv: [pass, show, 'orch/{nme}']}\n")
-    assert err.line == 4 and "argv has {nme}" in str(err) and "{name}" in str(err), err
+                   f"    - {{type: command, argv: [pass, show, 'orch/{{{field}}}']}}\n")
+    assert err.line == 4 and f"argv has {{{field}}}, which orch does not replace" in str(err)
+    load_config_text("environments: {l: []}\nsecrets:\n  providers:\n"
+                     "    - {type: command, argv: [sh, -c, 'find / -name {} {name}']}\n")
 

@@ -29,7 +29,7 @@ from .checks import (
     path_template,
     regex,
 )
-from .suggest import did_you_mean, name_hint
+from .suggest import name_hint
 
 Argv = tuple[str, ...]
 CommandSpec = str | Argv
@@ -304,10 +304,10 @@ class CommandProviderSpec:
         if not self.argv:
             raise ValueError("argv must name the command to run")
         for word in self.argv:  # config15: `orch/{nme}` asked every secret under one name
-            for other in re.findall(r"\{(\w+)\}", word):
-                if other != "name" and did_you_mean(other, ["name"]):
-                    raise ValueError(f"argv has {{{other}}}, which is replaced by nothing: "
-                                     f"the secret's name is {{name}}")
+            for other in re.findall(r"\{([A-Za-z_]\w*)\}", word):  # review29: `{secret}` too
+                if other != "name":
+                    raise ValueError(f"argv has {{{other}}}, which orch does not replace (it "
+                                     f"is passed as written): the secret's name is {{name}}")
 
 
 ProviderSpec = Literal["env", "keyring", "file", "prompt"] | CommandProviderSpec

@@ -111,7 +111,7 @@ class SudoLauncher(Launcher):
         if not login or handle.pid is None:
             return
         with contextlib.suppress(Exception), ungated():  # best effort: the start's error counts
-            await asyncio.wait_for(self.signal_group(handle.pid, signal.SIGKILL),
+            await asyncio.wait_for(self.signal_group(handle.pid, signal.SIGKILL, handle.tty),
                                    self.config.timeout)
 
     async def launch(self, command: Command) -> ProcessHandle:
