@@ -514,7 +514,9 @@ def test_a_secret_a_program_colours_part_of_is_masked(tmp_path: Path, tty: bool)
     r"printf 'x Sup3r\033[01'; sleep 0.3; printf ';31mS3cretTok\033[m y\n'",  # one cut in two
     r"printf 'x Sup3r\033(B\033[mS3cretTok y\n'",  # tput sgr0
     r"printf 'x Sup3r\033]8;;http://h/\033\\S3cretTok\033]8;;\033\\ y\n'",  # an OSC 8 link
-], ids=["chunks", "cut-escape", "sgr0", "osc8"])
+    r"printf 'x Sup3r\033]8;;http://h/%0200d\033\\' 0; sleep 0.3; "  # review29: one longer
+    r"printf 'S3cretTok\033]8;;\033\\ y\n'",  # than the secret, at a chunk's end
+], ids=["chunks", "cut-escape", "sgr0", "osc8", "long-osc8-chunks"])
 def test_a_secret_split_by_any_escape_or_chunk_is_masked(tmp_path: Path, script: str) -> None:
     """review28: masking through escape sequences held only for CSI in one chunk: a colour
     code that ended a chunk, `tput sgr0`'s `ESC ( B` and an OSC 8 hyperlink let it through."""

@@ -86,8 +86,9 @@ class StreamMasker:
         tail = data[max(0, size - forms.window):]
         open_from = size - max(longest_start(tail, forms.forms),
                                self._wrapped_hold(forms, kind, data, 0))
-        if b"\x1b" in tail:  # a start with escape sequences in it, or one unfinished
-            open_from = min(open_from, size - len(tail) + held_through_escapes(tail, forms.forms))
+        wide = data[max(0, size - forms.window - ESCAPES_ROOM):]  # sequences take room too
+        if b"\x1b" in wide:  # a start with escape sequences in it, or one unfinished
+            open_from = min(open_from, size - len(wide) + held_through_escapes(wide, forms.forms))
         for start, end in forms.spans(forms.bytes_re, data):
             if end > open_from or size - start < forms.window and (
                     may_continue(forms, data[start:])  # a longer form (padding, a wrapped line)
@@ -147,6 +148,11 @@ def longest_start(tail: bytes, forms: Sequence[bytes]) -> int:
                 break
             j = tail.find(needle, j + 1)
     return best
+
+
+#: Bytes of escape sequences looked back over, beside a form's own length, for a start of
+#: one at a chunk's end (review29: an OSC 8 link inside a secret is longer than the secret).
+ESCAPES_ROOM = 4096
 
 
 def held_through_escapes(tail: bytes, forms: Sequence[bytes]) -> int:
