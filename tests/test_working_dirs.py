@@ -89,3 +89,16 @@ def test_a_tilde_is_the_home_of_the_user_it_runs_as(tmp_path: Path, ssh_lab: Any
         assert where(orch, "loop", "home") == far_home
         result = orch.run("there", command="pwd")
         assert result.stdout.strip() == far_home, result
+
+
+def test_in_a_container_a_tilde_is_its_user_s_home(tmp_path: Path, dockerd: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """review29: `working_dir: "~"` was refused in a container as "not absolute", where the
+    docs say it is the home of the user the command runs as, where it runs."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "runs"))
+    text = (f"environments:\n  c: [{dockerd.layer()}]\n"
+            "services:\n  home: {command: 'pwd; echo \"$HOME\"', working_dir: '/'}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        home = orch.run("c", "home").stdout.splitlines()[1]
+        assert home.startswith("/") and orch.run("c", command="mkdir -p ~").ok
+        assert orch.run("c", command="pwd", cwd="~").stdout.strip() == home

@@ -23,7 +23,7 @@ import docker.errors
 
 from ..config.suggest import did_you_mean
 from ..errors import AuthError, ConnectError, LayerError
-from ..process.command import Command
+from ..process.command import Command, at_home
 from ..process.handle import ProcessHandle
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, GivenUp, Launcher, Pooled, UnixForwarder, connecting, go_ahead
@@ -288,7 +288,7 @@ class DockerLauncher(Launcher):
             raise self.error(f"the command is too long for container {name!r} ({why}): pass "
                              f"large data on stdin or in a file")
         pre = b"" if tty else preamble(full, argv=on_stdin, always=True)
-        if cwd and not cwd.startswith("/"):  # the runtime's own refusal is two raw lines
+        if cwd and not cwd.startswith("/") and (tty or not at_home(cwd)):  # `~`: the preamble's
             raise self.error(f"working directory {cwd!r} is not absolute: a command in a "
                              f"container starts from no directory it could be relative to")
         nonce = new_nonce()
