@@ -129,7 +129,7 @@ def test_a_person_typing_fast_or_while_a_cell_runs(jupyterlab, chromium, artifac
         cells.nth(1).locator(".orch-eof").click()
         cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=20_000)
         run(3)
-        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="'bye']")  # all of it
         out.wait_for(timeout=30_000)
         assert ("['ONE', 'TWO', 'THREE', 'FOUR', 'FIVE', 'ALPHA', 'BETA', 'bye']"
                 in out.inner_text()), out.inner_text()
@@ -163,7 +163,7 @@ def test_send_sends_the_whole_line_shown_even_from_a_slow_kernel(jupyterlab, chr
         cells.nth(2).locator(".orch-eof").click()
         cells.nth(2).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
         run(3)
-        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="'bye']")  # all of it
         out.wait_for(timeout=30_000)
         assert "['HELLO WORLD', 'SECOND LINE', 'bye']" in out.inner_text(), out.inner_text()
 
@@ -204,7 +204,7 @@ def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromiu
         cells.nth(1).locator(".orch-eof").click()
         cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
         run(3)
-        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="RESULT")
+        out = cells.nth(3).locator(".jp-OutputArea-output").filter(has_text="'bye']")  # all of it
         out.wait_for(timeout=30_000)
         assert "['FIRST', 'SECOND', 'THIRD', 'bye']" in out.inner_text(), out.inner_text()
         run(4)
