@@ -694,7 +694,8 @@ def test_a_misspelt_name_field_in_a_secrets_command_is_refused(field: str) -> No
     and `{key}` too. `{}` (find's) and `{name}` stay."""
     err = error_of("environments: {l: []}\nsecrets:\n  providers:\n"
                    f"    - {{type: command, argv: [pass, show, 'orch/{{{field}}}']}}\n")
-    assert err.line == 4 and f"argv has {{{field}}}, which orch does not replace" in str(err)
+    assert err.line == 4 and f"argv: it has {{{field}}}, which orch does not replace" in str(
+        err), err
     load_config_text("environments: {l: []}\nsecrets:\n  providers:\n"
                      "    - {type: command, argv: [sh, -c, 'find / -name {} {name}']}\n")
 

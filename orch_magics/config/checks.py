@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 from ..process.command import check_directory, check_path
 from .placeholders import first_placeholder, has_placeholder
@@ -132,3 +133,16 @@ def command_spec(cmd: str | tuple[str, ...]) -> None:
         if size >= MAX_ARG_BYTES:
             raise ValueError(f"one argument is {size:,} bytes; the system accepts less than "
                              f"{MAX_ARG_BYTES:,}: put the command in a script and run that")
+
+
+def provider_argv(argv: Sequence[str]) -> None:
+    """A secrets command: a program, and no `{word}` but `{name}` (config15: `orch/{nme}`,
+    review29: `{secret}`, asked every secret under one literal name)."""
+    if not argv:
+        raise ValueError("must name the command to run")
+    for word in argv:
+        for other in re.findall(r"\{([A-Za-z_]\w*)\}", word):
+            if other != "name":
+                raise ValueError(f"it has {{{other}}}, which orch does not replace (it is passed "
+                                 f"as written): the secret's name is {{name}}")
+

@@ -27,6 +27,7 @@ from .checks import (
     jq_program,
     literal,
     path_template,
+    provider_argv,
     regex,
 )
 from .suggest import name_hint
@@ -294,20 +295,12 @@ class CommandProviderSpec:
     type: Literal["command"]
     argv: Argv = field(metadata=doc(
         "The command; `{name}` in an argument is replaced by the secret's name, e.g. "
-        "`[pass, show, \"orch/{name}\"]`. Its stdout is the value."))
+        "`[pass, show, \"orch/{name}\"]`. Its stdout is the value.", check=provider_argv))
     line: Literal["first", "all"] = field(default="first", metadata=doc(
         "Take the first line of stdout (as `pass` stores a password), or all of it."))
     timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0,
                                                       le=MAX_SECONDS))
 
-    def check(self) -> None:
-        if not self.argv:
-            raise ValueError("argv must name the command to run")
-        for word in self.argv:  # config15: `orch/{nme}` asked every secret under one name
-            for other in re.findall(r"\{([A-Za-z_]\w*)\}", word):  # review29: `{secret}` too
-                if other != "name":
-                    raise ValueError(f"argv has {{{other}}}, which orch does not replace (it "
-                                     f"is passed as written): the secret's name is {{name}}")
 
 
 ProviderSpec = Literal["env", "keyring", "file", "prompt"] | CommandProviderSpec
