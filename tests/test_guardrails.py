@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -587,24 +588,32 @@ def test_automatic_restarts_stop_when_a_load_narrows_or_protects_the_environment
                     orch.logs("a")
 
 
+@contextlib.contextmanager
+def reloaded(tmp_path: Path, before: str, after: str, service: str) -> Iterator[Orchestrator]:
+    """An Orchestrator of config `before` that started `service` as a named run of that name
+    (restarts 0.05 s apart), then loaded config `after`."""
+    first, then = tmp_path / "b.yaml", tmp_path / "a.yaml"
+    first.write_text(before)
+    then.write_text(after)
+    with Orchestrator(load_config(first), restart_backoff=(0.05, 0.05),
+                      log_dir=tmp_path / "logs") as orch:
+        orch.start("local", service, name=service)
+        time.sleep(0.5)
+        orch.load(then)
+        yield orch
+
+
 def test_automatic_restarts_stop_when_the_service_is_removed(tmp_path: Path) -> None:
     """config15: a crash-looping service deleted from the file kept coming back, its old
     command run by every restart, where a removed environment ended the policy."""
     looping = "  tick: {command: 'sleep 0.2; exit 3', restart: always, max_restarts: 50}\n"
-    before, after = tmp_path / "b.yaml", tmp_path / "a.yaml"
-    before.write_text(CONFIG + looping)
-    after.write_text(CONFIG)
-    with Orchestrator(load_config(before), restart_backoff=(0.05, 0.05),
-                      log_dir=tmp_path / "logs") as orch:
-        orch.start("local", "tick", name="t")
-        time.sleep(0.6)
-        orch.load(after)
+    with reloaded(tmp_path, CONFIG + looping, CONFIG, "tick") as orch:
         for _ in range(100):
-            if "restart refused" in orch.logs("t"):
+            if "restart refused" in orch.logs("tick"):
                 break
             time.sleep(0.1)
-        assert "restart refused: unknown service 'tick'" in orch.logs("t"), orch.logs("t")
-        assert orch.status("t").restarts < 10
+        assert "restart refused: unknown service 'tick'" in orch.logs("tick"), orch.logs("tick")
+        assert orch.status("tick").restarts < 10
 
 
 @pytest.mark.parametrize("verb", ["spawn", "start", "arun"])
@@ -998,15 +1007,8 @@ def test_a_service_edited_where_only_services_run_still_restarts(tmp_path: Path)
     automatic restarts ended. A run's own plan restarts as made."""
     looping = "  w: {command: 'sleep 0.3; exit 3', restart: always, max_restarts: 3}\n"
     guarded = "  local: {layers: [], allow_adhoc: false}"
-    before, after = tmp_path / "b.yaml", tmp_path / "a.yaml"
-    before.write_text(CONFIG.replace("  local: {layers: []}", guarded) + looping)
-    after.write_text(CONFIG.replace("  local: {layers: []}", guarded)
-                     + looping.replace("exit 3", "exit 4"))
-    with Orchestrator(load_config(before), restart_backoff=(0.05, 0.05),
-                      log_dir=tmp_path / "logs") as orch:
-        orch.start("local", "w", name="w")
-        time.sleep(0.5)
-        orch.load(after)
+    before = CONFIG.replace("  local: {layers: []}", guarded) + looping
+    with reloaded(tmp_path, before, before.replace("exit 3", "exit 4"), "w") as orch:
         for _ in range(100):
             if "restart refused" in orch.logs("w") or orch.status("w").restarts == 3 and \
                     orch.status("w").done:
