@@ -16,32 +16,32 @@ AnyStr = TypeVar("AnyStr", str, bytes)
 #: A terminal's escape sequences (ECMA-48): CSI (`ESC [` … final byte: colours, erase), OSC
 #: (`ESC ]` … BEL or ST: a hyperlink, a title), and the short ones (`ESC ( B` of `tput sgr0`,
 #: `ESC 7`); in text, C1's one-character CSI too (as bytes 0x9b is part of UTF-8 letters).
-CSI_TEXT = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+ESCAPE_TEXT = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
                       r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
-CSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+ESCAPE_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
                        rb"|\x1b[ -/]*[0-~]")
 #: An escape sequence begun at the end of a chunk and not finished there (its rest is next).
 UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/]*)$")
 
 
-def csi(data: AnyStr) -> re.Pattern[AnyStr]:
-    return CSI_BYTES if isinstance(data, bytes) else CSI_TEXT  # type: ignore[return-value]
+def escape_pattern(data: AnyStr) -> re.Pattern[AnyStr]:
+    return ESCAPE_BYTES if isinstance(data, bytes) else ESCAPE_TEXT  # type: ignore[return-value]
 
 
-def has_csi(data: AnyStr) -> bool:
+def has_escape(data: AnyStr) -> bool:
     if isinstance(data, bytes):
         return b"\x1b" in data
     return "\x1b" in data or "\x9b" in data
 
 
-def without_csi(data: AnyStr) -> tuple[AnyStr, list[int], list[int]]:
-    """`data` with its CSI sequences left out, and where each kept piece starts in the
+def without_escapes(data: AnyStr) -> tuple[AnyStr, list[int], list[int]]:
+    """`data` with its escape sequences left out, and where each kept piece starts in the
     result and in `data` (for `original`)."""
     pieces: list[AnyStr] = []
     kept_at: list[int] = []
     from_at: list[int] = []
     pos = size = 0
-    for m in csi(data).finditer(data):
+    for m in escape_pattern(data).finditer(data):
         if m.start() > pos:
             kept_at.append(size)
             from_at.append(pos)

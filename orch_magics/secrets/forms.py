@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
-from .escapes import CSI_BYTES, CSI_TEXT, has_csi, merged, original, without_csi
+from .escapes import ESCAPE_BYTES, ESCAPE_TEXT, has_escape, merged, original, without_escapes
 
 MASK = "****"
 MIN_LENGTH = 4
@@ -207,9 +207,9 @@ class FormSet:
         """Where forms are in `data` (`pattern`: this set's, text or bytes), also where a
         terminal's escape sequences stand between their characters (escapes.py)."""
         found = spans(pattern, data, inside=self.overlap)
-        if not has_csi(data):
+        if not has_escape(data):
             return found
-        plain, kept_at, from_at = without_csi(data)
+        plain, kept_at, from_at = without_escapes(data)
         return merged(found + [original(span, kept_at, from_at)
                                for span in spans(pattern, plain, inside=self.overlap)])
 
@@ -332,14 +332,14 @@ def _emit(node: _Node) -> str:
 def blank_text(found: str) -> str:
     """A found form as `****` per line piece (its line breaks are kept), then the escape
     sequences that stood inside it (a colour it set or reset goes on as it would have)."""
-    if not has_csi(found):
+    if not has_escape(found):
         return _PIECE_TEXT.sub(MASK, found)
-    return _PIECE_TEXT.sub(MASK, CSI_TEXT.sub("", found)) + "".join(CSI_TEXT.findall(found))
+    return _PIECE_TEXT.sub(MASK, ESCAPE_TEXT.sub("", found)) + "".join(ESCAPE_TEXT.findall(found))
 
 
 def blank_bytes(found: bytes) -> bytes:
     """`blank_text` of bytes."""
-    if not has_csi(found):
+    if not has_escape(found):
         return _PIECE_BYTES.sub(MASK.encode(), found)
-    return (_PIECE_BYTES.sub(MASK.encode(), CSI_BYTES.sub(b"", found))
-            + b"".join(CSI_BYTES.findall(found)))
+    return (_PIECE_BYTES.sub(MASK.encode(), ESCAPE_BYTES.sub(b"", found))
+            + b"".join(ESCAPE_BYTES.findall(found)))

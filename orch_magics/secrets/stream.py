@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..process.events import Event, Exit, Stderr, Stdout
-from .escapes import UNFINISHED, original, without_csi
+from .escapes import UNFINISHED, original, without_escapes
 from .forms import B64_CHARS, BREAKS, FormSet, FormSource, blank_bytes
 
 #: The shortest line of wrapped base64 output a held end may run over.
@@ -159,7 +159,7 @@ def held_through_escapes(tail: bytes, forms: Sequence[bytes]) -> int:
     """Where in `tail` an end begins that may begin a form with escape sequences between its
     characters, or an escape sequence not finished yet; len(tail) when none does."""
     cut = m.start() if (m := UNFINISHED.search(tail)) is not None else len(tail)
-    plain, kept_at, from_at = without_csi(tail[:cut])
+    plain, kept_at, from_at = without_escapes(tail[:cut])
     k = longest_start(plain, forms)
     return min(cut, original((len(plain) - k, len(plain)), kept_at, from_at)[0]) if k else cut
 

@@ -20,7 +20,8 @@ from .relay import Connect, Reader, Writer
 #: Bytes of the target's first words kept for the first client; past them the held connection
 #: is not read (the target waits, as it would for a client that does not read).
 HELD_BUFFER = 1 << 16
-#: Seconds the held connection waits for the first client before it is closed.
+#: Seconds the held connection waits for the first client before a new one is tried (see
+#: the module docstring: taken, the held one is closed; refused, it is kept).
 HOLD_FOR = 3.0
 
 
