@@ -193,6 +193,11 @@ RUN_TIME_FAILURES = [
      "port must be at most 65535"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 0}}]}}",
      "port must be at least 1"),
+    # config15 F10: a port past the int64 range said that range, not the port's own
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: 99999999999999999999999}}]}}",
+     "port must be at most 65535, not 99999999999999999999999"),
+    ("environments: {e: {layers: [{type: ssh, config: {host: h, port: -99999999999999999999999}}]}}",
+     "port must be at least 1, not -99999999999999999999999"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: -22}}]}}",
      "port must be at least 1"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: -1}}]}}",
@@ -221,7 +226,7 @@ RUN_TIME_FAILURES = [
     ("services: {a: {command: x, filters: [{type: tail, lines: 99999999999999999999999}]}}",
      "lines is too large (at most 9223372036854775807)"),
     ("services: {a: {command: x, max_restarts: -99999999999999999999}}",
-     "max_restarts is too small (at least -9223372036854775807)"),  # config13: "too large"
+     "max_restarts must be at least 0, not -99999999999999999999"),  # config13: "too large"
     ("services: {a: {command: x, timeout: 1.0e+300}}", "timeout must be at most 1000000000.0"),
     # one rule for variable names, where a run is given them: ssh and sudo set them in a shell
     ("services: {a: {command: x, environment: {other-var: '1'}}}",
@@ -232,8 +237,9 @@ RUN_TIME_FAILURES = [
      "not variable names: '1X'"),
     ("environments: {e: {layers: [{type: docker, config: {container: c, environment: "
      "{a.b: '1'}}}]}}", "not variable names: 'a.b'"),
-    ("services: {a: {command: x, timeout: 1" + "0" * 400 + "}}", "timeout is too large for a "
-                                                               "number"),
+    ("services: {a: {command: x, timeout: 1" + "0" * 400 + "}}", "timeout must be at most "
+                                                               "1000000000.0, not a number of "
+                                                               "401 digits"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: 1.0e+10}}]}}",
      "connect_timeout must be at most 1000000000.0"),
     ("services: {a: {command: x, timeout: 1e3}}", "timeout must be a number, not a string "

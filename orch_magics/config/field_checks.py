@@ -43,5 +43,7 @@ def _bound(key: str, bound: Any) -> Callable[[Any], None]:
 
     def check(value: Any) -> None:
         if isinstance(value, (int, float)) and not holds(value, bound):
-            raise ValueError(f"must be {words} {bound}, not {value!r}")
+            shown = f"a number of {len(str(abs(value)))} digits" \
+                if isinstance(value, int) and abs(value) >= 10 ** 30 else repr(value)
+            raise ValueError(f"must be {words} {bound}, not {shown}")
     return check

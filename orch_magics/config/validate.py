@@ -17,7 +17,6 @@ import dataclasses
 import datetime
 import functools
 import math
-import re
 import sys
 import types
 import typing
@@ -29,6 +28,7 @@ from .field_checks import field_checks
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
+from .yaml_numbers import refuse_yaml11_number
 
 #: Checks `value` (at `path` of `src`) and returns it converted.
 Builder = Callable[[Any, Path_, Source], Any]
@@ -169,34 +169,14 @@ def _build_int(value: Any, path: Path_, src: Source) -> Any:
         raise src.error(path, f"{describe_path(path)} is too large (at most {MAX_INT})"
                         if value > 0 else f"{describe_path(path)} is too small (at least "
                         f"{-MAX_INT})")
-    _refuse_yaml11_number(value, path, src)
+    refuse_yaml11_number(value, path, src)
     return value
-
-
-#: How YAML 1.1 spells an octal integer: a leading zero (`0777` is 511).
-_OCTAL = re.compile(r"[-+]?0[0-7_]+")
-
-
-def _refuse_yaml11_number(value: int | float, path: Path_, src: Source) -> None:
-    """A number YAML 1.1 reads otherwise than a person does: `max_restarts: 0777` is 511,
-    `port: 1:10` is 70 (base 60), `port: 2_2` is 22 (underscores dropped)."""
-    written = src.written(path)
-    if written is None:
-        return
-    if isinstance(value, int) and abs(value) >= 8 and _OCTAL.fullmatch(written):
-        decimal = written.replace("_", "").lstrip("+-").lstrip("0")  # 00 to 07 mean the same
-        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as the octal "
-                              f"number {value}: write {decimal} (or {value} if octal was meant)")
-    if ":" in written or "_" in written:
-        how = "the base-60 number" if ":" in written else "the number"
-        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads {written} as {how} "
-                              f"{value}: write {value} (or quote it if text was meant)")
 
 
 def _build_float(value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _type_error(float, value, path, src)
-    _refuse_yaml11_number(value, path, src)
+    refuse_yaml11_number(value, path, src)
     if isinstance(value, float) and not math.isfinite(value):
         raise src.error(path, f"{describe_path(path)} must be a finite number, not {value!r}")
     try:
@@ -271,6 +251,15 @@ class _FieldPlan:
     optional: bool  # its default is None: nothing written after its colon is a mistake
 
 
+def _check(plan: _FieldPlan, value: Any, path: Path_, src: Source) -> None:
+    """`value` passes the field's bounds and own checks, or the error names its place."""
+    for check in plan.checks:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise src.error(path, _about(path, str(exc))) from None
+
+
 def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any) -> Any:
     """Build dataclass `cls` from a mapping; unknown keys get did-you-mean, missing ones an error."""
     if value is None:
@@ -289,13 +278,11 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
                             suggestion=key_hint(key, _plans(cls, frozenset())))
         if raw is None and plan.optional and src.written(path + (key,)) == "":
             raise src.error(path + (key,), _empty(path + (key,), src))
+        if type(raw) is int and abs(raw) > MAX_INT:  # a port's own bound, not the int64 one
+            _check(plan, raw, path + (key,), src)
         converted = plan.build(raw, path + (key,), src)
         if converted is not None:
-            for check in plan.checks:
-                try:
-                    check(converted)
-                except ValueError as exc:
-                    raise src.error(path + (key,), _about(path + (key,), str(exc))) from None
+            _check(plan, converted, path + (key,), src)
         kwargs[plan.name] = converted
     for key, name in _required(cls):
         if name not in kwargs:
