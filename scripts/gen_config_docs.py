@@ -61,7 +61,7 @@ otherwise allow every service: write `null` to leave it unset on purpose), a pla
 would stay literal text), a shell variable in a path (`$HOME` or `${HOME}` in an `audit.path`,
 a `secrets.file`, an `inventory` path, a `stdout_file` or a `working_dir`: no shell expands
 it; `~` is your home in the file paths, and in a `working_dir`, `~` or `~/…` is the home of
-the user the command runs as, on the host it runs on), a docker layer without exactly one target. A layer setting whose
+the user the command runs as, on the host it runs on, or the `HOME` its variables set), a docker layer without exactly one target. A layer setting whose
 placeholders give nothing when a run is planned (`user: "{{env:U}}"` with `U` empty, or
 `{{env:U:-}}`) is refused then, before anything starts. `orch check` alone also looks at this machine for what a
 podman or docker first hop would meet at the `CONTAINER_HOST` or `DOCKER_HOST` it sets

@@ -102,3 +102,24 @@ def test_in_a_container_a_tilde_is_its_user_s_home(tmp_path: Path, dockerd: Any,
         home = orch.run("c", "home").stdout.splitlines()[1]
         assert home.startswith("/") and orch.run("c", command="mkdir -p ~").ok
         assert orch.run("c", command="pwd", cwd="~").stdout.strip() == home
+
+
+def test_a_tilde_follows_the_home_a_service_gives(tmp_path: Path, ssh_lab: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """review29: a service setting HOME moved `~` behind ssh but not locally; an empty one made
+    `~/sub` the root's `/sub` there. Every layer now starts in the home the variables give, and
+    an empty one is said, with status 126, as a folder that cannot be entered."""
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "runs"))
+    (tmp_path / "given" / "sub").mkdir(parents=True)
+    given = f"{{command: pwd, working_dir: '~/sub', environment: {{HOME: '{tmp_path}/given'}}}}"
+    envs = {"here": [], "loop": [ssh_lab.layer("orch-loop")]}
+    text = ssh_lab.config_yaml(envs, f"  given: {given}\n"
+                                     "  empty: {command: pwd, working_dir: '~/sub', "
+                                     "environment: {HOME: ''}}\n").replace(
+        "  here:\n    layers:\n", "  here:\n    layers: []\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        for env in ("here", "loop"):
+            assert where(orch, env, "given") == str(tmp_path / "given" / "sub"), env
+        empty = orch.run("loop", "empty")
+        assert (empty.returncode, empty.stdout) == (126, ""), empty
+        assert "cannot enter working directory ~/sub: HOME is not set" in empty.stderr

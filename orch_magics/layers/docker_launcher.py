@@ -52,7 +52,8 @@ from .docker_exec import (
 from .docker_pick import COMPOSE_SERVICE, LIVE, Unpicked, compose_hint, name_of, pick
 from .docker_warden import Warden, close_all
 from .lifeline import SCRIPT as WATCHDOG
-from .remote import kill_group_line, new_nonce, preamble, too_long, wrapped_argv
+from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
+from .remote_limits import too_long
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig

@@ -149,8 +149,7 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
     async def started(*argv: str) -> asyncio.SubprocessTransport:
         transport, _ = await loop.subprocess_exec(
             lambda: protocol, *map(utf8, argv), env=_environ(inherited_environ(), command),
-            cwd=None if command.cwd is None else utf8(os.path.expanduser(command.cwd) if at_home(
-                command.cwd) else command.cwd), start_new_session=True,
+            cwd=None if command.cwd is None else utf8(_folder(command)), start_new_session=True,
             preexec_fn=preexec_fn, **stdio)
         return transport
 
@@ -176,6 +175,15 @@ async def spawn(command: Command, *, preexec_fn: Callable[[], Any] | None = None
 
 #: Signals a program may expect to end it: one ignored here would stay ignored in the child.
 DEFAULTED = (_signal.SIGINT, _signal.SIGQUIT)
+
+
+def _folder(command: Command) -> str:
+    """Where `command` starts: `~` is the home its variables give it (as behind ssh or sudo,
+    review29), else this user's."""
+    assert command.cwd is not None
+    if not at_home(command.cwd):
+        return command.cwd
+    return (command.env.get("HOME") or os.path.expanduser("~")) + command.cwd[1:]
 
 
 def _with_default_signals(preexec_fn: Callable[[], Any] | None) -> Callable[[], Any] | None:

@@ -89,14 +89,6 @@ ENDING_SIGNALS = frozenset(range(1, 65)) - {17, 18, 19, 20, 21, 22, 23, 28, 32, 
 #: too: sent, they are no fault of the shell's (chains16: it died with its own core dump).
 CAUGHT = ENDING_SIGNALS - {_signal.SIGKILL}
 
-#: Longest string a Linux host's execve takes (32 pages of 4 KiB, less the NUL): over ssh the
-#: command line is one argument of the login shell; each variable is one string of the
-#: command's environment. (OpenSSH also drops a connection whose packets exceed 256 KiB.)
-MAX_STRING = 131_071
-#: Bytes of arguments and variables together a Linux host with the default 8 MiB stack takes
-#: (a quarter of it).
-MAX_ARGS = 2_097_152
-
 #: Whether program $1 can start, said as the local layer says it (127 / 126) on fd FD, then
 #: MISSING or DENIED; else RUN. One check for the wrapper and `prefixed`. A name is looked for
 #: on PATH as execvp does: a builtin (`eval`, `cd`) is no program (chains12), an empty element
@@ -201,6 +193,9 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         q = f'"$HOME"{shlex.quote(cwd[1:]) if cwd[1:] else ""}' if home else shlex.quote(cwd)
         there = q if home or cwd.startswith("/") else shlex.quote("./" + cwd)
         shown = shlex.quote(printable(command.cwd))  # one line (chains13), as the local layer
+        if home:  # unset, "$HOME/bin" was /bin (review29)
+            lines.append(f"[ -n \"${{HOME-}}\" ] || {{ printf 'orch: cannot enter working "
+                         f"directory %s: HOME is not set\\n' {shown} >&2; exit 126; }}\n")
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
@@ -380,21 +375,3 @@ def split_ready(out: bytes) -> tuple[bytes, bool]:
     if i < 0 or j < 0:
         return out, False
     return out[:i] + out[j + 1:], True
-
-
-def too_long(command: Command, line: str | None = None) -> str | None:
-    """Which execve limit of the far host `command` would pass, checked before anything is
-    sent (else the wrapper's `exec`, or the login shell running `line`, fails with "Argument
-    list too long"; an engine refused 4 MiB of variables in its own words)."""
-    words = [*command.argv, *(f"{k}={v}" for k, v in command.env.items())]
-    sizes = [len(w.encode("utf-8", "surrogateescape")) for w in words]
-    if max(sizes, default=0) > MAX_STRING:
-        return f"one argument or variable is {max(sizes):,} bytes; at most {MAX_STRING:,} fit"
-    if (total := sum(sizes) + len(sizes)) > MAX_ARGS:
-        return (f"{total:,} bytes of arguments and variables; the limit is about "
-                f"{MAX_ARGS:,}")
-    size = 0 if line is None else len(line.encode("utf-8", "surrogateescape"))
-    if size > MAX_STRING:
-        return (f"its command line is {size:,} bytes; the remote login shell takes at most "
-                f"{MAX_STRING:,}")
-    return None

@@ -3,8 +3,7 @@
 A hop beyond another ssh hop is reached with a `direct-tcpip` channel on the previous hop's
 pooled connection: nothing runs on the bastion. Connections live in the LaunchContext's pools,
 keyed by the chain prefix (`Launcher.key`), and are replaced when found dead. How a process is
-started on the far side is in `remote.py` and `ssh_process.py`.
-"""
+started on the far side is in `remote.py` and `ssh_process.py`."""
 
 from __future__ import annotations
 
@@ -25,7 +24,8 @@ from ..process.sharing import share
 from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
 from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, creating, go_ahead
-from .remote import kill_group_line, preamble, shell_line, too_long
+from .remote import kill_group_line, preamble, shell_line
+from .remote_limits import too_long
 from .ssh_channel import ProtocolSession
 from .ssh_connect import (
     KeyRecorder,

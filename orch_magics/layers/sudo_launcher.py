@@ -20,7 +20,8 @@ from ..process.command import Command
 from ..process.handle import ProcessHandle
 from .base import Launcher, ungated
 from .lookup import output_at
-from .remote import kill_group_line, too_long
+from .remote import kill_group_line
+from .remote_limits import too_long
 from .sudo_handshake import Conversation, Refused, Started, build
 from .sudo_process import END_GRACE, SudoBackend
 from .sudo_refusal import unknown_user
