@@ -201,7 +201,7 @@ class Gate:
 
         def step_sinks(step: PlannedStep, kind: str) -> list[Sink]:
             steps.append(OutputDigest(hashing=log.digests))
-            return [*(options.step_sinks(step, kind) if options.step_sinks else ()), steps[-1]]
+            return [*options.sinks_of_step(step, kind), steps[-1]]
 
         run = start(replace(options, sinks=[*options.sinks, digest], step_sinks=step_sinks))
         run.audit_id = record["id"]

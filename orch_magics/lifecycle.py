@@ -28,7 +28,7 @@ from .plan import RunPlan
 from .result import RunResult
 from .secrets.masking import get_logger, mask_text
 from .shutdown import when_cut_short
-from .sinks.base import Sink
+from .sinks.base import Sink, steps_apart
 from .sinks.log_file import LogFile
 from .sinks.ring import RingBuffer
 
@@ -267,7 +267,8 @@ class Supervisor:
         # yet: both outlive an attempt.
         used_up = not resent and given is not None and self._options.close_stdin is None
         options = replace(self._options, sinks=[*own, *self._options.sinks],
-                          step_sinks=lambda step, kind: own,
+                          step_sinks=lambda step, kind: [
+                              *own, *steps_apart(self._options.sinks)],
                           stdin=given if resent else None,
                           close_stdin=True if used_up else self._options.close_stdin,
                           log_file=self.log_file.path if self.log_file else None)

@@ -30,6 +30,11 @@ CONFIG = textwrap.dedent("""
         max_restarts: 2
       sleepy: {command: 'echo up; sleep 60'}
       hello: {command: 'echo hello'}
+      steps:  # each waits for its file, so the test sees every stage while it lasts
+        pre_commands: [{command: 'echo pre-start; while [ ! -e "$GO/pre" ]; do sleep 0.05; done'}]
+        command: 'echo main'
+        post_commands: [{command: 'echo post-start; while [ ! -e "$GO/post" ]; do sleep 0.05; done',
+                         when: always}]
       closer: {command: 'read -r l; echo "got:$l"; exec 0<&-; echo closed; sleep 30',
                stdin_mode: streaming}
       stubborn:
@@ -537,3 +542,24 @@ def test_a_box_line_the_process_can_no_longer_read_is_said_not_sent(orch_kernel:
         kernel.run("stop", "%orch stop closer")
         said = kernel.wait_for("c1", "1 line sent from the box")
         assert " · stdin 6 B" in said, said
+
+
+def test_pre_and_post_commands_show_in_the_cell_as_they_run(orch_kernel: str,
+                                                           tmp_path: Path) -> None:
+    """magics14: a cell showed `starting` and nothing else for the whole pre command, and a
+    finished-looking `exit 0` for the whole post command; their lines came when they ended.
+    The CLI prints them as they come, and so does the cell now, its status saying which runs."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("go", f"import os; os.environ['GO'] = {str(tmp_path)!r}")
+        kernel.send("c", "%orch local steps")
+        said = kernel.wait_for("c", "pre-start")
+        assert "main" not in said and "· pre command running ·" in said, said
+        (tmp_path / "pre").touch()
+        said = kernel.wait_for("c", "post-start")
+        assert "· exit 0, post command running ·" in said and "✓" not in said, said
+        assert said.index("pre-start") < said.index("main") < said.index("post-start"), said
+        (tmp_path / "post").touch()
+        said = kernel.wait_for("c", "✓ exit 0")
+        assert said.count("pre-start") == said.count("post-start") == 1, said
+        assert said.index("pre-start") < said.index("main") < said.index("post-start"), said

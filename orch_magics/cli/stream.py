@@ -124,10 +124,8 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     plan, terminal = for_run(plan, stdin is not None, lambda: run)
     interrupts = on_interrupt(lambda: run)
     with terminal:  # raw for a tty run, as `ssh -t` makes it; put back however it ends
-        steps = [writer.for_steps()] if sinks else []
-        try:
-            run = orch.begin(plan, RunOptions(sinks=sinks, step_sinks=lambda step, kind: steps,
-                                              stdin=stdin, timeout=args.timeout,
+        try:  # the steps' output: the writer's `for_steps`
+            run = orch.begin(plan, RunOptions(sinks=sinks, stdin=stdin, timeout=args.timeout,
                                               capture=args.json), ticket)
             writer.output.stopping = lambda: interrupts.arrived.is_set() or run.stopping()
             result = await run.wait()

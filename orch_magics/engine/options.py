@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..limits import MAX_SECONDS
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
-from ..sinks.base import Sink, check_sinks
+from ..sinks.base import Sink, check_sinks, steps_apart
 from ..sinks.buffer import MemoryBudget
 from ..stdin import StdinSource, check_stdin
 
@@ -54,6 +54,10 @@ class RunOptions:
         check_stdin(self.stdin)
         object.__setattr__(self, "sinks", check_sinks(self.sinks))  # an iterator: read once
         check_timeout(self.timeout)
+
+    def sinks_of_step(self, step: PlannedStep, kind: str) -> Sequence[Sink]:
+        """A pre/post command's own sinks: `step_sinks`' when given, else `steps_apart`'s."""
+        return self.step_sinks(step, kind) if self.step_sinks else steps_apart(self.sinks)
 
     def closes_stdin(self, stdin_mode: str) -> bool:
         """Whether EOF comes without a `close_stdin` call: at once, or after the `stdin`

@@ -184,7 +184,7 @@ class Run:
     async def _step(self, step: PlannedStep, kind: StepKind, steering: Steering) -> RunResult:
         sinks = self.options.sinks
         _started(self._guard, sinks, kind, step.label)
-        own = self.options.step_sinks(step, kind) if self.options.step_sinks else ()
+        own = self.options.sinks_of_step(step, kind)
         pipeline = OutputPipeline(self.plan, own, main=False, capture=Capture(),
                                   guard=self._guard)
         res = await run_command(CommandRun(self.plan, self.launcher, step.command, pipeline,

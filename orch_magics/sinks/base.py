@@ -82,6 +82,12 @@ class StepsApart(Protocol):
     def for_steps(self) -> Sink: ...
 
 
+def steps_apart(sinks: Sequence[Sink]) -> list[Sink]:
+    """Where a pre/post command's output goes when a front end names nothing else: the
+    `for_steps()` of each sink that shows steps apart (a cell's view, the CLI's output)."""
+    return [sink.for_steps() for sink in sinks if isinstance(sink, StepsApart)]
+
+
 @runtime_checkable
 class Paced(Protocol):
     """A sink whose writes can fall behind (a pipe read slowly, or not at all): while it is

@@ -1,14 +1,13 @@
 """The live display of a run in a notebook cell: a bounded tail plus a status line, batched.
 
 `DisplaySink` is fed on the background loop thread like every sink. It keeps only what the cell
-shows (the last `tail` lines, counters), so its cost and memory do not grow with the output; the
-whole output is in the RunResult (the end of it for a named run, `result_keeps`). It publishes through a callable at most every `interval`
-seconds (~10 updates/s): the notebook front end passes one that updates a display handle, so
-the browser and the server's iopub rate limits (1,000 msg/s, 1 MB/s) are never approached.
+shows (the last `tail` lines, counters): the whole output is in the RunResult (its end for a
+named run, `result_keeps`). It publishes through a callable at most every `interval` seconds:
+a display handle's updates stay far below the iopub rate limits (1,000 msg/s, 1 MB/s).
 
 The clock ticks from the start (`start_clock`), unterminated lines show as they grow and `\r`
-rewrites them in place, pre/post step output shows before/after the command's own, and the
-status says the outcome in words (a saved or untrusted notebook loses colours, not meaning).
+rewrites them in place, pre/post step output shows live before/after the command's own, and
+the status says the outcome in words (a saved or untrusted notebook loses colours, not meaning).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from .cell_view import Snapshot, Stream, outcome_words, render_html, render_text
 from .file import FileProgress
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
 from .secret_prompt import HIDDEN, PromptWatch
+from .step_view import StepFeed, StepViews
 from .tail import ColouredTail
 
 Bundle = dict[str, str]
@@ -89,8 +89,7 @@ class DisplaySink:
         self._start_rows: dict[Stream, tuple[Stream, str]] = {}  # the row of a placed start
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
-        self._steps: dict[str, list[tuple[Stream, str]]] = {"pre": [], "post": []}
-        self._seen_steps: set[int] = set()
+        self._steps = StepViews(self.tail)
         self.line_counts = {"stdout": 0, "stderr": 0}
         self.byte_counts = {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
@@ -149,11 +148,18 @@ class DisplaySink:
         self.flush()
 
     def step_started(self, kind: StepKind, label: str) -> None:
-        """Nothing to show before a step has output (it comes with its result)."""
+        """A pre or post command starts: the status says so, its lines show as they come."""
+        with self._lock:
+            self._steps.started(kind)
+        self._schedule()
+
+    def for_steps(self) -> StepFeed:
+        """The running step's sink: its output shows before/after the command's own."""
+        return self._steps.feed(self._lock, self._schedule)
 
     def step_finished(self, kind: StepKind, label: str, result: Any) -> None:
-        """A pre or post command ended: show its output before/after the command's own."""
-        self.note_steps([result])
+        with self._lock:
+            self._steps.finished(kind, result)
         self._schedule()
 
     # ---- from the magic (any thread) ------------------------------------------------------
@@ -164,15 +170,7 @@ class DisplaySink:
     def note_steps(self, steps: Any) -> None:
         """Show the output of these step results (pre/post) unless already shown."""
         with self._lock:
-            for step in steps:
-                if id(step) in self._seen_steps or step.step not in self._steps:
-                    continue
-                self._seen_steps.add(id(step))
-                shown = self._steps[step.step]
-                for stream in ("stdout", "stderr"):
-                    buffer = step.stdout_buffer if stream == "stdout" else step.stderr_buffer
-                    shown.extend((stream, line) for line in buffer.iter_lines())
-                del shown[:-self.tail or len(shown)]
+            self._steps.add_results(steps)
 
     def note_stdin_total(self, sent: int) -> None:
         """The bytes the process got on stdin in all (the body, the box, `send` from code),
@@ -345,7 +343,8 @@ class DisplaySink:
                     lines.append((stream, partial))
             hidden = self._tail.dropped if self.tail else self.line_counts["stderr"] + (
                 0 if self.stdout_mode in ("capture", "file") else self.line_counts["stdout"])
-            return Snapshot(lines, hidden, list(self._steps["pre"]), list(self._steps["post"]),
+            return Snapshot(lines, hidden, self._steps.kinds["pre"].shown(),
+                            self._steps.kinds["post"].shown(),
                             self._status(), self._closed, self._ok, self._kept(),
                             self._tail.colours())
 
@@ -358,13 +357,14 @@ class DisplaySink:
 
     def _status(self) -> str:
         elapsed = (self.ended or time.monotonic()) - self.started
+        step = f"{self._steps.running} command running" if self._steps.running else None
         if self.final is not None:
             state = outcome_words(self.final, self._ok)
-        elif self.exit is not None:
-            state = self.exit.describe()
+        elif self.exit is not None:  # a post command after it: not the end yet (magics14)
+            state = self.exit.describe() + (f", {step}" if step else "")
         else:
-            state = "stopping…" if self.stopping else "starting" if (
-                self._run is not None and self._run.state == "starting") else "running"
+            state = "stopping…" if self.stopping else step or ("starting" if (
+                self._run is not None and self._run.state == "starting") else "running")
         out, err = self.byte_counts["stdout"], self.byte_counts["stderr"]
         parts = [f"{self.environment} ({self.layers})", mask_text(self.what), state, f"{elapsed:.1f}s",
                  f"stdout {human_size(out)} / {plural(self.line_counts['stdout'], 'line')}",
