@@ -7,6 +7,7 @@ runs the same core on a private background loop, which also keeps pooled connect
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -211,8 +212,18 @@ class Orchestrator(RunManagement, FilesAndPorts):
         without a ticket the plan is admitted without asking anyone. Audited (`target`: the
         label of a fleet's target, kept in its audit records)."""
         launcher = self.launcher_for(plan)
+        if plan.stdout_mode == "file":
+            options = dataclasses.replace(options, kept=self._kept_files())
         return self.gate.begin(plan, options, ticket, launcher.chain,
                                lambda opts: Run(plan, launcher, opts), target)
+
+    def _kept_files(self) -> dict[str, str]:
+        """The files orch reads and writes for this config: no run's output may replace one."""
+        c, log = self.config, self._audit_log()
+        kept = {path: "a config file" for path in (*c.files, *c.origin) if os.path.isfile(path)}
+        kept.update({path: "an inventory" for path in c.inventories})
+        kept.update({c.secrets.file: "the secrets file"} if c.secrets.file else {})
+        return {**kept, log.path: "the audit log"} if log is not None else kept
 
     def _audit_log(self) -> AuditLog | None:
         return AuditLog(s.path, digests=s.digests) if (s := self.config.audit).enabled else None

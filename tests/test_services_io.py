@@ -711,3 +711,70 @@ def test_json_lines_skips_a_line_nested_deeper_than_python_parses(orch: Orchestr
     script = "print('{\"a\": 1}'); print('[' * 100000 + ']' * 100000); print('[2]')"
     res = orch.run("local", command=[sys.executable, "-c", script], timeout=30)
     assert res.json_lines() == [{"a": 1}, [2]]
+
+
+def test_file_mode_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """config16: a stdout_file naming the audit log, the secrets file or the config was
+    renamed over it when the run succeeded: the whole audit trail was gone (and every later
+    run refused), the secrets file lost its secrets and its 0600 mode. Each is refused before
+    the command starts, through a link too, and the file is left as it was."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sec.yaml").write_text("tok: hunter2\n")
+    (tmp_path / "sec.yaml").chmod(0o600)
+    os.symlink(tmp_path / "audit.jsonl", tmp_path / "trail")
+    targets = {"audit.jsonl": "the audit log", "trail": "the audit log",
+               "sec.yaml": "the secrets file", "services.yaml": "a config file",
+               "hosts.ini": "an inventory"}
+    (tmp_path / "hosts.ini").write_text("[web]\nh1\n")
+    (tmp_path / "services.yaml").write_text("services:\n" + "".join(
+        f"  s{i}: {{command: 'touch ran{i}; echo out', stdout_mode: file, stdout_file: '{t}'}}\n"
+        for i, t in enumerate(targets)) + "  hello: {command: 'echo hello'}\n")
+    (tmp_path / "environments.yaml").write_text(
+        "inventory: hosts.ini\nenvironments: {local: []}\n"
+        "secrets: {providers: [env, file], file: sec.yaml}\naudit: {path: audit.jsonl}\n")
+    cli = [sys.executable, "-m", "orch_magics.cli", "run", "local"]
+    assert subprocess.run([*cli, "hello"], capture_output=True, timeout=60).returncode == 0
+    before = {name: (tmp_path / name).read_bytes() for name in targets if name != "trail"}
+    for i, (target, what) in enumerate(targets.items()):
+        done = subprocess.run([*cli, f"s{i}"], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (1, f"orch: stdout_file {tmp_path / target} "
+                                                     f"is {what}: the output would replace it "
+                                                     f"when the run succeeds; name another file\n")
+        assert not (tmp_path / f"ran{i}").exists(), "the command ran"
+    after = {name: (tmp_path / name).read_bytes() for name in before}
+    assert after["audit.jsonl"].startswith(before.pop("audit.jsonl"))  # refusals appended
+    assert {name: after[name] for name in before} == before
+    assert (tmp_path / "sec.yaml").stat().st_mode & 0o777 == 0o600
+    verify = subprocess.run([sys.executable, "-m", "orch_magics.cli", "audit", "verify"],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and "chain intact" in verify.stdout, verify
+
+
+def test_file_mode_runs_of_one_second_keep_each_their_own_file(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """config16: the default `{service}-{timestamp}.out` names a second, so of an `eu` and a
+    `us` export run in one loop only the last was left, both results naming it. A name with
+    `{timestamp}` is each run's own: a later run in that second takes `-2`, `-3`…; a name
+    without one is replaced, as a shell's `>` does."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCH_LOG_DIR", str(tmp_path / "runs"))
+    text = ("environments:\n"
+            "  eu: [{type: local, config: {environment: {REGION: eu}}}]\n"
+            "  us: [{type: local, config: {environment: {REGION: us}}}]\n"
+            "services:\n  export: {command: 'echo \"dump of $REGION\"', stdout_mode: file}\n"
+            "  fixed: {command: 'echo \"dump of $REGION\"', stdout_mode: file, "
+            "stdout_file: fixed.out}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while time.strftime("%Y%m%d-%H%M%S") == stamp:  # at the start of a second: room for 3
+            time.sleep(0.01)
+        files = [orch.run(env, "export").output_file for env in ("eu", "us", "eu")]
+        fixed = [orch.run(env, "fixed").output_file for env in ("eu", "us")]
+    first = files[0] or ""
+    assert files == [first, first[:-4] + "-2.out", first[:-4] + "-3.out"], files
+    assert [Path(f or "").read_text() for f in files] == [f"dump of {r}\n" for r in
+                                                          ("eu", "us", "eu")]
+    assert fixed == [str(tmp_path / "fixed.out")] * 2
+    assert (tmp_path / "fixed.out").read_text() == "dump of us\n"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..limits import MAX_SECONDS
@@ -39,6 +39,9 @@ class RunOptions:
     #: it, the RunResult's buffers spill to disk as one run's do past 16 MiB.
     memory: MemoryBudget | None = None
     log_file: str | None = None
+    #: Files a stdout_file may not replace (path → what it is): the config's own, the secrets
+    #: file, the audit log (config16: a run's output was renamed over the whole audit trail).
+    kept: Mapping[str, str] = field(default_factory=dict)
     #: stdout reaches the sinks byte for byte, unmasked (a file being copied must not change);
     #: stderr is still masked.
     raw_stdout: bool = False

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..plan import RunPlan
@@ -80,7 +80,8 @@ class OutputPipeline:
 
     def __init__(self, plan: RunPlan, sinks: Sequence[Sink], *, main: bool,
                  capture: Capture | None, raw_stdout: bool = False,
-                 target: str | None = None, guard: SinkGuard | None = None) -> None:
+                 target: str | None = None, guard: SinkGuard | None = None,
+                 kept: Mapping[str, str] | None = None) -> None:
         self.capture = capture
         self.guard = guard or SinkGuard()
         self.raw_stdout: OutputBuffer | None = None
@@ -104,7 +105,8 @@ class OutputPipeline:
             template = ((plan.service.stdout_file if plan.service else None)
                         or "{service}-{timestamp}.out")
             path = render_path(template, service=plan.name, env=plan.environment.name)
-            self.file = FileSink(path if target is None else per_target(path, target))
+            self.file = FileSink(path if target is None else per_target(path, target), kept,
+                                 unique="{timestamp}" in template)
         self.taps: list[FileTap] = file_taps(self.sinks) if self.file is not None else []
 
     async def feed(self, event: Event, steering: Steering) -> None:

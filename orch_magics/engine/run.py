@@ -164,7 +164,7 @@ class Run:
             else None
         pipeline = OutputPipeline(plan, opts.sinks, main=True, capture=capture,
                                   raw_stdout=opts.raw_stdout, target=opts.target,
-                                  guard=self._guard)
+                                  guard=self._guard, kept=opts.kept)
         self.progress = pipeline.file.progress if pipeline.file is not None else None
         job = CommandRun(plan, self.launcher, plan.command, pipeline, stdin=opts.stdin,
                          close_stdin=opts.closes_stdin(plan.stdin_mode), ran_before=self._ran)

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import OrchError, OutputFileError
@@ -36,6 +37,38 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
 
     path = template.format(service=safe(service), env=safe(env), timestamp=stamp)
     return os.path.abspath(os.path.expanduser(path))
+
+
+def _one_of(path: str, kept: Mapping[str, str]) -> str | None:
+    """What `path` is among `kept` (the same file, through links too), or None."""
+    real = os.path.realpath(path)
+    for other, what in kept.items():
+        if real == os.path.realpath(other):
+            return what
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, other):
+                return what
+    return None
+
+
+def _published_anew(tmp: str, path: str) -> str:
+    """`tmp` under `path`, or `path` with `-2`, `-3`… before its extension: the first name no
+    file has (a hard link: no other run's file is replaced, even at the same moment)."""
+    root, ext = os.path.splitext(path)
+    for n in range(1, 10_000):
+        name = path if n == 1 else f"{root}-{n}{ext}"
+        try:
+            os.link(tmp, name)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: the name is checked, then taken
+            if os.path.lexists(name):
+                continue
+            os.replace(tmp, name)
+            return name
+        os.unlink(tmp)
+        return name
+    raise OSError(f"{root}-2{ext} to {root}-9999{ext} are taken")
 
 
 def label_folders(label: str) -> list[str]:
@@ -88,8 +121,15 @@ class FileProgress:
 class FileSink:
     """Writes Stdout chunks to a temporary file; `finish(ok)` publishes or sets it aside."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, kept: Mapping[str, str] | None = None, *,
+                 unique: bool = False) -> None:
+        """`kept`: files the output may not replace (path → what it is: the audit log…);
+        `unique`: a name meant to be each run's own (a `{timestamp}` in it) replaces no file,
+        it takes a `-2`, `-3`… instead (config16: runs in one second replaced each other's)."""
+        self.path, self.unique = path, unique
+        if (what := _one_of(path, kept or {})) is not None:
+            raise OrchError(f"stdout_file {path} is {what}: the output would replace it when "
+                            f"the run succeeds; name another file")
         if os.path.isdir(path):
             raise OrchError(f"stdout_file {path} is a directory: give a file path, such as "
                             f"{os.path.join(path, '{service}-{timestamp}.out')}")
@@ -144,7 +184,10 @@ class FileSink:
                 umask = os.umask(0)
                 os.umask(umask)
                 os.fchmod(self._fd, 0o666 & ~umask)
-                os.replace(self.tmp_path, self.path)
+                if self.unique:
+                    self.path = self.progress.path = _published_anew(self.tmp_path, self.path)
+                else:
+                    os.replace(self.tmp_path, self.path)
                 self.progress.state = "done"
                 return self.path
             partial = self.path + ".partial"
