@@ -151,3 +151,26 @@ def test_the_unknown_key_advice_of_the_second_hop_runs_on_the_bastion(ssh_lab, t
         assert orch.run("t", command="echo inner").stdout == "inner\n"
     finally:
         orch.close()
+
+
+@pytest.mark.parametrize("through", ["layer", "ssh_config"])
+def test_a_line_openssh_skips_does_not_stop_every_hop(ssh_lab, tmp_path, through: str) -> None:  # type: ignore[no-untyped-def]
+    """config16: one malformed line (a lone host name, a bad marker, bytes not UTF-8) made
+    every hop fail with "cannot reach HOST: Invalid known hosts entry", where `ssh` skips it
+    and connects; a changed key after such lines is still said with its own line."""
+    bad = b"otherhost\n@nonsense h ssh-ed25519 AAAA\n\xff\xfe\n"
+    good = tmp_path / "known_hosts"
+    good.write_bytes(bad + ssh_lab.known_hosts.read_bytes())
+    config = config_with(ssh_lab, tmp_path, {
+        f"UserKnownHostsFile {ssh_lab.known_hosts}": f"UserKnownHostsFile {good}"})
+    layer = (ssh_lab.layer("orch-loop", known_hosts=str(good)) if through == "layer"
+             else own_layer("orch-loop", config))
+    with Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"t": [layer]}))) as orch:
+        assert orch.run("t", command="echo hi").stdout == "hi\n"
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "orch-loop", "echo hi"],
+                         capture_output=True, text=True, timeout=30)
+    assert ssh.stdout == "hi\n", ssh.stderr  # what OpenSSH does with the same file
+    wrong = tmp_path / "known_hosts_wrong"
+    wrong.write_bytes(bad + known_host("127.0.0.1", ssh_lab.loop.port,
+                                       ssh_lab.root / "other_key.pub").encode())
+    assert_changed(fail(ssh_lab, ssh_lab.layer("orch-loop", known_hosts=str(wrong))), wrong, 4)

@@ -125,7 +125,7 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
         kw["config"] = [os.path.expanduser(cfg.ssh_config)]
     if cfg.insecure_accept_host_key:
         kw["known_hosts"] = None
-    elif (known := files.known_hosts(cfg.known_hosts, cfg.ssh_config)) != ():
+    elif (known := files.known_hosts(cfg.known_hosts, cfg.ssh_config, host.known_hosts)) != ():
         kw["known_hosts"] = known
     if cfg.password is not None:
         if PLACEHOLDER.search(cfg.password):

@@ -12,6 +12,7 @@ exactly as it always did.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Hashable
 from typing import TypeVar
@@ -68,6 +69,20 @@ def _default_key_files() -> tuple[str, ...]:
     return tuple(os.path.join(folder, name) for name in names)
 
 
+def _read_known_hosts(files: tuple[str, ...]) -> asyncssh.SSHKnownHosts:
+    """`files` read as OpenSSH reads them: a line it cannot parse (a lone host name, a bad
+    marker or hash, bytes not UTF-8) is skipped, not the whole file refused (config16: one
+    such line failed every hop with "Invalid known hosts entry", where `ssh` connected)."""
+    known = asyncssh.import_known_hosts("")
+    for path in files:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                known.load(line)
+    return known
+
+
 class SSHFiles:
     """Parsed client keys and known_hosts of one LaunchContext (see the module docstring)."""
 
@@ -88,15 +103,21 @@ class SSHFiles:
         self._cache[key] = (stamp, value)
         return value
 
-    def known_hosts(self, path: str | None, ssh_config: str | None) -> object:
-        """The `known_hosts` argument for asyncssh: `path` (None: the default file) parsed
-        once, or what asyncssh reads itself (the path, or () for its own default)."""
-        full = os.path.expanduser(path) if path is not None else _default_known_hosts(ssh_config)
-        if full is None:
+    def known_hosts(self, path: str | None, ssh_config: str | None,
+                    named: tuple[str, ...] | None = None) -> object:
+        """The `known_hosts` argument for asyncssh: `path` (None: the files the ssh_config
+        names for this host, `named`, else the default file) parsed once, or what asyncssh
+        reads itself (the path, or () for its own default)."""
+        if path is not None:
+            files: tuple[str, ...] = (os.path.expanduser(path),)
+        elif named:
+            files = tuple(f for f in named if os.path.isfile(f))
+        else:
+            files = tuple(filter(None, [_default_known_hosts(ssh_config)]))
+        if not files:
             return ()
-        parsed = self._load(("known_hosts", full), (full,),
-                            lambda: asyncssh.read_known_hosts(full))
-        return parsed if parsed is not None else full
+        parsed = self._load(("known_hosts", files), files, lambda: _read_known_hosts(files))
+        return parsed if parsed is not None else list(files)
 
     def client_keys(self, path: str | None, ssh_config: str | None) -> object:
         """The `client_keys` argument for asyncssh: the key pair at `path` (None: the default
