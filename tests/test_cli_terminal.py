@@ -201,3 +201,22 @@ def test_the_program_follows_the_window_when_it_changes(request: pytest.FixtureR
     screen, status, settings = run_on_terminal(tmp_path, [env, "winch"],
                                                [(b"33 111\r\n", (122, 44))], text)
     assert (screen, status) == (b"33 111\r\n44 122", 0)
+
+
+@pytest.mark.ssh
+def test_a_fleet_of_tty_runs_has_a_raw_terminal_of_the_windows_size(ssh_fleet,  # type: ignore[no-untyped-def]
+                                                                    tmp_path: Path) -> None:
+    """fleets19: on a fleet the terminal stayed cooked, so the answer to every target's hidden
+    prompt was echoed here in clear, and each target's terminal was 0x0. Each key goes to
+    every target as typed, each of which hides it; their terminals are the window's size."""
+    text = (f"environments:\n  web: [{{type: ssh, config: {{host: '127.0.1.[1:2]', "
+            f"{ssh_fleet.ssh_config()}}}}}]\nservices:\n{SERVICES}"
+            "  hidden:\n    command: 'stty -echo; echo ready; read pw; stty echo; echo \"len ${#pw}\"'\n"
+            "    stdin_mode: interactive\n    tty: true\n")
+    screen, status, settings = run_on_terminal(
+        tmp_path, ["web", "hidden"], [(b"ready", b""), (b"ready", b"S3cretPass\r")], text)
+    assert b"S3cretPass" not in screen and status == 0, screen
+    assert screen.count(b" | len 10\r\n") == 2 and settings[0] == settings[1], screen
+    screen, status, _ = run_on_terminal(tmp_path, ["web", "sized"], [], text)
+    assert [line.split(b" | ")[-1].rstrip(b"\r") for line in screen.split(b"\r\n")[:2]] == [
+        b"33 111"] * 2, screen

@@ -24,6 +24,7 @@ from ..text import clean_cut, columns, padded, printable
 from .interrupts import on_interrupt
 from .output import Output, print_json
 from .stream import StepsToStderr, stdin_source, takes_stdin
+from .terminal import for_run
 
 if TYPE_CHECKING:  # the fleet's runner, result and targets load when a fleet runs (start-up)
     from ..fleet.runner import FleetRun
@@ -160,6 +161,9 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     quiet = bool(args.json)
     stdin = stdin_source() if takes_stdin(plan) else None  # to every target, as a run reads it
     fleet: FleetRun | None = None
+    # tty: each target's terminal has our window's size, and ours is raw while it reads the
+    # keys, sent to every target as typed (fleets19: a hidden prompt's answer was echoed here)
+    plan, terminal = for_run(plan, stdin is not None, lambda: fleet)
     interrupts = on_interrupt(lambda: fleet)
     output = Output(on_failure=lambda: fleet.stop() if fleet is not None else None)
     fleet = orch.fleets.begin(
@@ -167,7 +171,8 @@ async def stream_fleet(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         sinks=lambda label: () if quiet else (LabelledWriter(label, width, output),))
     output.stopping = lambda: interrupts.arrived.is_set() or fleet.stopping
     try:
-        result = await fleet.wait()
+        with terminal:
+            result = await fleet.wait()
     except Exception as exc:
         await output.finish(None)  # what the targets printed still goes out (bounded)
         if quiet and isinstance(exc, OrchError) and not fleet.rows:  # no target: still JSON

@@ -83,6 +83,11 @@ class FleetRun:
             if row.run is not None and not row.run.done:
                 row.run.stop()
 
+    async def resize(self, size: tuple[int, int]) -> None:
+        """The user's window changed: every running target's terminal follows (`tty`)."""
+        await asyncio.gather(*(row.run.resize(size) for row in self.rows.values()
+                               if row.run is not None and not row.run.done))
+
     async def kill(self) -> None:
         self.stop()
         await asyncio.gather(*(row.run.kill() for row in self.rows.values()
