@@ -379,3 +379,32 @@ def test_labels_of_wide_characters_line_up(ssh_fleet: SSHFleet, tmp_path: Path) 
                          timeout=120).stdout
     bars = {columns(line.partition("|")[0]) for line in out.splitlines() if "| hello" in line}
     assert len(bars) == 1 and out.count("| hello") == 2, out
+
+
+def test_a_host_written_by_name_is_the_inventory_host_of_that_name(
+        ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets19: a layer writing an inventory host's name (`host: q5`, or in a list) reached
+    the bare name with the layer's port, not the inventory's `ansible_host` and port: the same
+    label could be another machine, and `--limit web` did not match it. It is that inventory
+    host now, as Ansible takes a host pattern; a group's name without `group:` is refused."""
+    port = ssh_fleet.port
+    (tmp_path / "hosts").write_text(f"[web]\n127.0.1.3 ansible_host=127.0.1.4 "
+                                    f"ansible_port={port}\nq5 ansible_host=127.0.1.5 "
+                                    f"ansible_port={port}\n")
+    envs = {"one": "q5", "list": "['127.0.1.3', q5, '127.0.1.6']", "web": "web"}
+    (tmp_path / "orch.yaml").write_text("inventory: hosts\nenvironments:\n" + "".join(
+        f"  {name}: [{{type: ssh, config: {{host: {host}, {ssh_fleet.ssh_config()}}}}}]\n"
+        for name, host in envs.items() if name != "web"))
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        assert orch.run("one", command=WHO).stdout.split()[:2] == ["127.0.1.5", str(port)]
+        res = orch.run("list", command=WHO)
+        assert {k: r.stdout.split()[0] for k, r in res.items()} == {
+            "127.0.1.3": "127.0.1.4", "q5": "127.0.1.5", "127.0.1.6": "127.0.1.6"}, res.causes
+        limited = orch.run("list", command=WHO, limit="web")  # its groups came with it
+        assert sorted(limited) == ["127.0.1.3", "q5"]
+    (tmp_path / "orch.yaml").write_text(
+        f"inventory: hosts\nenvironments:\n  web: [{{type: ssh, config: {{host: web, "
+        f"{ssh_fleet.ssh_config()}}}}}]\n")
+    with pytest.raises(ConfigError, match="orch.yaml:3:.*host 'web': 'web' is a group of the "
+                                          "inventory: write group:web"):
+        load_config(tmp_path / "orch.yaml")

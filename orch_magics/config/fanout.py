@@ -60,9 +60,15 @@ def split(type_: str, raw: Any, path: Path_, src: Source,
             key and isinstance(raw.get(key), list)):  # both: the kind's check says so
         return raw, FanOut(selector, f"{selector} {raw[selector]}", selector=raw[selector])
     value = raw.get(key) if key else None
+    where = path + (key,)
+    if key == "host" and isinstance(value, str) and not _names_several(value):
+        try:  # an inventory's host, reached as the inventory says (fleets19)
+            one = _written_host(value, raw, inventory)
+        except ValueError as exc:
+            raise src.error(where, f"{key} {value!r}: {exc}") from None
+        return ({**raw, **one.changes} if one is not None else raw), None
     if key is None or not _names_several(value):
         return raw, None
-    where = path + (key,)
     if value == []:
         raise src.error(where, f"{describe_path(where)} is an empty list: name at least "
                                f"one {key}")
@@ -133,7 +139,26 @@ def _members(key: str, item: str, raw: dict[str, Any],
                          f"own setting: host: {head}, port: {port})")
     names = patterns.expand(item)
     check_target_name(names[0], key=key)  # a pattern's every name keeps its first's faults
-    return [Member(name, {key: name}) for name in names]
+    if key != "host":
+        return [Member(name, {key: name}) for name in names]
+    return [_written_host(name, raw, inventory) or Member(name, {key: name}) for name in names]
+
+
+def _written_host(name: str, raw: dict[str, Any], inventory: Callable[[], Inventory]
+                  ) -> Member | None:
+    """A host written by name that the config's inventory lists: that inventory host (its
+    `ansible_host`, user and port, its groups), as Ansible takes a host pattern (fleets19: the
+    bare name was reached, maybe another machine); None when the inventory has no such host
+    or none is named. A group's name written without `group:` is refused."""
+    try:
+        inv = inventory()
+    except ConfigError:  # no inventory named (or several files each naming one)
+        return None
+    if name in inv.host_vars:
+        return _inventory_member(inv, name, raw)
+    if name in inv.groups or name in ("all", "ungrouped"):
+        raise ValueError(f"{name!r} is a group of the inventory: write {GROUP_PREFIX}{name}")
+    return None
 
 
 def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
