@@ -756,3 +756,41 @@ def test_a_relative_far_path_is_read_from_the_layers_working_dir(tmp_path: Path)
         os.chdir(cwd)
         orch.close()
     assert (tmp_path / "w" / "d" / "d" / "a").read_text() == "a\n"
+
+
+class MovesAway(Recorded):
+    """A progress that changes the process's folder once bytes have come (as a `%cd` in the
+    next cell does while a background get runs)."""
+
+    def __init__(self, to: Path) -> None:
+        super().__init__()
+        self.to = to
+
+    def update(self, done: int) -> None:
+        super().update(done)
+        os.chdir(self.to)
+
+
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "folder"])
+def test_a_relative_get_lands_where_it_was_asked_if_the_folder_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: bool) -> None:
+    """files15: a get to `report.csv` landed in the folder the process was in when the copy
+    ended: a `%cd` during a background get replaced the other folder's `report.csv` (the
+    checks had been made against the first). It lands in the folder it was asked from."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "report.csv").write_text("precious\n")
+    source = tmp_path / "src"
+    if folder:
+        source.mkdir()
+        (source / "report.csv").write_bytes(b"x" * 3_000_000)
+    else:
+        source.write_bytes(b"x" * 3_000_000)
+    monkeypatch.chdir(tmp_path / "a")
+    with Orchestrator(load_config_text("environments:\n  here: {layers: []}\n")) as orch:
+        got = orch.get("here", str(source), "report.csv" if not folder else "copy",
+                       progress=MovesAway(tmp_path / "b"))
+    landed = tmp_path / "a" / ("copy/report.csv" if folder else "report.csv")
+    assert landed.stat().st_size == 3_000_000 and str(tmp_path / "a") in str(got)
+    assert (tmp_path / "b" / "report.csv").read_text() == "precious\n"
+    assert sorted(os.listdir(tmp_path / "b")) == ["report.csv"]

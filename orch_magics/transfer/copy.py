@@ -258,13 +258,15 @@ def no_local_directory(path: str, why: str = "") -> TransferError:
 
 
 def _landing(dest: str) -> str:
-    """`dest` (see _through_link), unless it is a file orch's own output goes to."""
+    """`dest` as an absolute path (see _through_link), unless it is a file orch's own output
+    goes to: the copy lands where it was asked, whatever folder the process is in when it
+    ends (files15: a `%cd` during a background get replaced a file of the other folder)."""
     if _a_standard_stream(dest):
         raise TransferError(f"{dest} is this process's standard input, output or error (a "
                             f"redirect's file): a get would replace it, and what is written "
                             f"there after it would be lost; to read a remote file into it, use "
                             f"`orch run ENV -- cat PATH`")
-    return _through_link(dest)
+    return os.path.abspath(_through_link(dest))
 
 
 #: A process's open file as a path (`/dev/stdout` resolves to `/proc/PID/fd/1`, then to what

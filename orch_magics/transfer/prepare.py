@@ -93,7 +93,7 @@ def _fleet_folder(local: str | None) -> str:
     parent = os.path.dirname(os.path.abspath(folder))
     if not os.path.isdir(parent):
         raise no_local_directory(parent)
-    return folder
+    return os.path.abspath(folder)  # where it was asked, whatever folder it ends in
 
 
 #: Layer kinds whose commands run on this machine: a copy through them shares its disk.
