@@ -23,7 +23,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import unicodedata
 from typing import Protocol
 
 from .model import TransferError
@@ -126,17 +125,19 @@ class AsSent:
     temporary folder `temp` it is unpacked in (a folder got into itself would carry it).
 
     On top of tarfile's "tar" filter (no absolute names, nothing resolving outside the
-    folder), checked by name, so no symlink resolution can be fooled: a hard link must name
-    a regular file this stream already made, no member may land on or under a symlink the
-    stream made, device files and fifos are refused. Modes are kept as sent but setuid and
-    setgid (the "tar" filter drops group/other write and sticky); owners are never taken from
-    the stream (tarfile running as root would chown to them).
+    folder), each member is checked against what the stream made on disk so far (lstat, so
+    a file system that ignores case or normalizes Unicode, such as macOS's, vfat or SMB, is
+    judged as it is: review24): no member lands under a symlink, nor on one but a symlink
+    replacing it; a hard link names a regular file this stream made (one to a symlink it sent,
+    as `cp -al` makes, lands as that symlink: files15), device files and fifos are refused.
+    Modes are kept as sent but setuid and setgid (the "tar" filter drops group/other write
+    and sticky); owners are never taken from the stream (tarfile as root would chown to them).
     """
 
     def __init__(self, temp: str) -> None:
         self._temp = os.path.basename(temp)
-        self._files: set[str] = set()
-        self._links: set[str] = set()
+        self._files: set[str] = set()  # names this stream made regular files
+        self._links: set[str] = set()  # and symlinks
 
     def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
         name = posixpath.normpath(member.name.lstrip("/"))
@@ -146,31 +147,39 @@ class AsSent:
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             raise TransferError(f"{name} is a device file or a fifo: a get copies files, "
                                 f"folders and links")
-        parts = _same(name).split("/")
-        through = next((link for link in ("/".join(parts[:n]) for n in range(1, len(parts) + 1))
-                        if link in self._links), None)
-        if through is not None:
-            raise TransferError(f"{name} would be written through the link {through}")
-        if member.islnk() and _same(posixpath.normpath(member.linkname)) not in self._files:
-            raise TransferError(f"{name} is a hard link to {member.linkname}, which is not "
-                                f"a file sent before it")
+        parts = name.split("/")
+        for n in range(1, len(parts) + 1):
+            if n == len(parts) and member.issym():
+                break  # a symlink sent again replaces the one there (tarfile unlinks it)
+            if os.path.islink(os.path.join(path, *parts[:n])):
+                raise TransferError(f"{name} would be written through the link "
+                                    f"{'/'.join(parts[:n])}")
+        if member.islnk():
+            target = posixpath.normpath(member.linkname.lstrip("/"))
+            made = os.path.join(path, target)
+            if target in self._links and os.path.islink(made):
+                member = member.replace(linkname=os.readlink(made), deep=False)
+                member.type = tarfile.SYMTYPE  # (a copy: `replace` made it)
+            elif target not in self._files or not _regular(made):
+                raise TransferError(f"{name} is a hard link to {member.linkname}, which is "
+                                    f"not a file sent before it")
         checked = tarfile.tar_filter(member, path)
-        key = _same(name)
-        self._files.discard(key)  # a name sent again is what it is now (files11: a file
-        if member.issym():  # re-sent as a symlink out was still a file a hard link could name,
-            self._links.add(key)  # and the link's chmod and utime followed the symlink)
+        self._files.discard(name)  # a name sent again is what it is now (files11)
+        self._links.discard(name)
+        if member.issym():
+            self._links.add(name)
         elif not member.isdir():
-            self._files.add(key)
+            self._files.add(name)
         return checked.replace(mode=member.mode & 0o1777, uid=-1, gid=-1, uname="", gname="",
                                deep=False)  # chown(-1, -1) changes nothing
 
 
-def _same(name: str) -> str:
-    """The key under which `name` is one file wherever it lands: a file system that ignores
-    case or normalizes Unicode (macOS, vfat, SMB) takes `F` and `f` for one name (review24:
-    `./F`, then `./f` a symlink out, then a hard link to `./F`). Where names differ by case
-    only, a link among them refuses more than needed, never less."""
-    return unicodedata.normalize("NFC", name).casefold()
+def _regular(path: str) -> bool:
+    """Whether `path` itself (not what a link there names) is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _keep_owners(dest: str, temp: int) -> None:
