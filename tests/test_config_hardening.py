@@ -198,6 +198,13 @@ RUN_TIME_FAILURES = [
      "port must be at most 65535, not 99999999999999999999999"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: -99999999999999999999999}}]}}",
      "port must be at least 1, not -99999999999999999999999"),
+    # review30: the bound checked first made a text field's own check meet an int (TypeError)
+    ("environments: {e: {layers: [{type: ssh, config: {host: 99999999999999999999999}}]}}",
+     "host must be a string, not an integer"),
+    ("services: {a: {command: x, stdout_file: 99999999999999999999999, stdout_mode: file}}",
+     "stdout_file must be a string, not an integer"),
+    ("services: {a: {command: x, working_dir: -99999999999999999999999}}",
+     "working_dir must be a string, not an integer"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, port: -22}}]}}",
      "port must be at least 1"),
     ("environments: {e: {layers: [{type: ssh, config: {host: h, connect_timeout: -1}}]}}",

@@ -18,12 +18,17 @@ BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
 def field_checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
     """A field's bounds (`ge`, `gt`, `le` metadata), its `check` callable, then an optional
     string's refusal of "" (`user: ""` ran as the image's root: config7)."""
-    checks = [_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata]
+    checks = list(bound_checks(f))
     if "check" in f.metadata:  # its own words first (`the directory is empty: …`)
         checks.append(f.metadata["check"])
     if refuses_empty(f):
         checks.append(_not_empty)
     return tuple(checks)
+
+
+def bound_checks(f: dataclasses.Field[Any]) -> tuple[Callable[[Any], None], ...]:
+    """A number field's bounds (`ge`, `gt`, `le` metadata) alone."""
+    return tuple(_bound(key, f.metadata[key]) for key in BOUNDS if key in f.metadata)
 
 
 def refuses_empty(f: dataclasses.Field[Any]) -> bool:

@@ -20,11 +20,11 @@ import math
 import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ..frozen import FrozenMap
-from .field_checks import field_checks
+from .field_checks import bound_checks, field_checks
 from .placeholders import placeholder_problem
 from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
@@ -249,11 +249,13 @@ class _FieldPlan:
     build: Builder
     checks: tuple[Callable[[Any], None], ...]
     optional: bool  # its default is None: nothing written after its colon is a mistake
+    bounds: tuple[Callable[[Any], None], ...]  # of a number: checked before its type too
 
 
-def _check(plan: _FieldPlan, value: Any, path: Path_, src: Source) -> None:
-    """`value` passes the field's bounds and own checks, or the error names its place."""
-    for check in plan.checks:
+def _check(checks: Sequence[Callable[[Any], None]], value: Any, path: Path_,
+           src: Source) -> None:
+    """`value` passes these checks of its field, or the error names its place."""
+    for check in checks:
         try:
             check(value)
         except ValueError as exc:
@@ -279,10 +281,10 @@ def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any
         if raw is None and plan.optional and src.written(path + (key,)) == "":
             raise src.error(path + (key,), _empty(path + (key,), src))
         if type(raw) is int and abs(raw) > MAX_INT:  # a port's own bound, not the int64 one
-            _check(plan, raw, path + (key,), src)
+            _check(plan.bounds, raw, path + (key,), src)  # (a text field has none)
         converted = plan.build(raw, path + (key,), src)
         if converted is not None:
-            _check(plan, converted, path + (key,), src)
+            _check(plan.checks, converted, path + (key,), src)
         kwargs[plan.name] = converted
     for key, name in _required(cls):
         if name not in kwargs:
@@ -317,7 +319,8 @@ def _plans(cls: type, skip: frozenset[str]) -> dict[str, _FieldPlan]:
     """The fields a YAML mapping may set, by key (not internal ones, not those in `skip`)."""
     type_hints = hints(cls)
     return {yaml_key(f): _FieldPlan(f.name, builder(type_hints[f.name]), field_checks(f),
-                                    f.default is None and not f.metadata.get("empty_ok"))
+                                    f.default is None and not f.metadata.get("empty_ok"),
+                                    bound_checks(f))
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init and f.name not in skip and not f.metadata.get("internal")}
 
