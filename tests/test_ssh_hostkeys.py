@@ -174,3 +174,18 @@ def test_a_line_openssh_skips_does_not_stop_every_hop(ssh_lab, tmp_path, through
     wrong.write_bytes(bad + known_host("127.0.0.1", ssh_lab.loop.port,
                                        ssh_lab.root / "other_key.pub").encode())
     assert_changed(fail(ssh_lab, ssh_lab.layer("orch-loop", known_hosts=str(wrong))), wrong, 4)
+
+
+@pytest.mark.parametrize("named", ["none", "/nonexistent/known_hosts"])
+def test_an_ssh_config_naming_no_usable_known_hosts_checks_the_key_all_the_same(
+        ssh_lab, tmp_path, named: str) -> None:  # type: ignore[no-untyped-def]
+    """review30: `UserKnownHostsFile none` made asyncssh check no host key at all, where ssh
+    says "Host key verification failed"; a file that is not there said "cannot reach HOST:
+    No such file or directory". Both are an unknown host key now, as ssh has it."""
+    config = config_with(ssh_lab, tmp_path, {
+        f"UserKnownHostsFile {ssh_lab.known_hosts}": f"UserKnownHostsFile {named}"})
+    text = fail(ssh_lab, own_layer("orch-loop", config))
+    assert "unknown" in text and "CHANGED" not in text, text
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "orch-loop", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert ssh.returncode == 255 and "Host key verification failed" in ssh.stderr, ssh.stderr

@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..process.environ import PLACEHOLDER
 from ..text import plural
-from .ssh_files import SSHFiles
+from .ssh_files import SYSTEM_KNOWN_HOSTS, SSHFiles
 from .ssh_hostconfig import HostConfig
 from .ssh_unresolved import NO_NAME, UNRESOLVED, jump_failed, unresolved_message
 
@@ -178,8 +178,8 @@ def known_hosts_files(cfg: SSHConfig, host: HostConfig) -> tuple[str, ...]:
     """The known_hosts files the host key is checked against (as asyncssh picks them)."""
     if cfg.known_hosts is not None:
         return (os.path.expanduser(cfg.known_hosts),)
-    if host.known_hosts is not None:
-        return host.known_hosts
+    if host.known_hosts is not None:  # `UserKnownHostsFile none`: the system's files
+        return host.known_hosts or tuple(filter(os.path.isfile, SYSTEM_KNOWN_HOSTS))
     return (os.path.expanduser("~/.ssh/known_hosts"),)
 
 
@@ -323,6 +323,11 @@ def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, dept
                 f"unless the host's administrator confirms that fingerprint. If the host was "
                 f"reinstalled, remove the old key with `ssh-keygen -f {shlex.quote(path)} -R "
                 f"{shlex.quote(entry)}` and connect again.")
+    if not files:
+        return (f"host key for {entry} is unknown: the ssh_config reads no known_hosts file "
+                f"(UserKnownHostsFile none); the server offered {fingerprint}. Name one with "
+                f"`known_hosts:` on this layer, or set `insecure_accept_host_key: true` to "
+                f"skip the check (unsafe).")
     known = files[0]
     scan = f"ssh-keyscan -p {port} {shlex.quote(host)}"
     trust = (f"`{scan} >> {shlex.quote(known)}`" if depth == 1 else

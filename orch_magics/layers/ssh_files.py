@@ -21,6 +21,8 @@ import asyncssh
 from asyncssh.public_key import load_default_keypairs
 
 T = TypeVar("T")
+#: The known_hosts files OpenSSH reads when an ssh_config names no GlobalKnownHostsFile.
+SYSTEM_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 #: What identifies one version of a file (None when it is absent), and of a set of files.
 FileStamp = tuple[int, int, int, int, int] | None
 Stamp = tuple[FileStamp, ...]
@@ -110,8 +112,10 @@ class SSHFiles:
         reads itself (the path, or () for its own default)."""
         if path is not None:
             files: tuple[str, ...] = (os.path.expanduser(path),)
-        elif named:
-            files = tuple(f for f in named if os.path.isfile(f))
+        elif named is not None:  # `UserKnownHostsFile none`: the system's files alone, as ssh
+            files = tuple(f for f in named or SYSTEM_KNOWN_HOSTS if os.path.isfile(f))
+            if not files:  # nothing known: every host key is refused (review30: asyncssh
+                return asyncssh.import_known_hosts("")  # took `none` for no check at all)
         else:
             files = tuple(filter(None, [_default_known_hosts(ssh_config)]))
         if not files:
