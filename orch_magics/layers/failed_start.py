@@ -10,7 +10,7 @@ import pwd
 from collections.abc import AsyncIterator
 
 from ..errors import LayerError
-from ..process.command import Command, escaped
+from ..process.command import Command, at_home, escaped
 from ..process.events import Exit
 from ..text import printable
 from .local_process import utf8
@@ -21,7 +21,7 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
 
     A working directory it cannot enter is status 126 with the remote wrapper's words, so a
     run ends the same way in every layer (`remote.preamble`)."""
-    if command.cwd and (problem := _cwd_problem(command.cwd)):
+    if command.cwd and (problem := _cwd_problem(command.cwd, command.env.get("HOME"))):
         return FailedStart(126, f"orch: {problem}\n", tty=command.tty)
     program = printable(escaped(command.argv[0]))
     if isinstance(exc, FileNotFoundError) or not program:  # `''`: no program, as a shell says
@@ -35,10 +35,13 @@ def start_error(exc: OSError, command: Command) -> FailedStart:
     raise LayerError(f"cannot start {program}: {exc.strerror or exc}", layer="local") from None
 
 
-def _cwd_problem(cwd: str) -> str | None:
-    """Why a command cannot start in `cwd` (missing, not a directory, closed), or None (its
-    control characters escaped: the line goes to the run's stderr, a terminal)."""
+def _cwd_problem(cwd: str, home: str | None) -> str | None:
+    """Why a command cannot start in `cwd` (missing, not a directory, closed; `~` with its
+    variables' `home` empty), or None (its control characters escaped: the line goes to the
+    run's stderr, a terminal)."""
     shown = printable(escaped(cwd))
+    if at_home(cwd) and home == "":
+        return f"cannot enter working directory {shown}: HOME is empty or not set"
     if os.path.isdir(utf8(cwd)):
         if os.access(utf8(cwd), os.X_OK):
             return None

@@ -183,6 +183,8 @@ def _folder(command: Command) -> str:
     assert command.cwd is not None
     if not at_home(command.cwd):
         return command.cwd
+    if command.env.get("HOME") == "":  # as the remote wrapper has it (`start_error` says it)
+        raise FileNotFoundError(errno.ENOENT, "HOME is empty", command.cwd)
     return (command.env.get("HOME") or os.path.expanduser("~")) + command.cwd[1:]
 
 
