@@ -728,7 +728,8 @@ def test_file_mode_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
                "hosts.ini": "an inventory"}
     (tmp_path / "hosts.ini").write_text("[web]\nh1\n")
     (tmp_path / "services.yaml").write_text("services:\n" + "".join(
-        f"  s{i}: {{command: 'touch ran{i}; echo out', stdout_mode: file, stdout_file: '{t}'}}\n"
+        f"  s{i}: {{command: 'touch ran{i}; echo out', stdout_mode: file, stdout_file: '{t}', "
+        f"pre_commands: [{{command: 'touch pre{i}'}}]}}\n"
         for i, t in enumerate(targets)) + "  hello: {command: 'echo hello'}\n")
     (tmp_path / "environments.yaml").write_text(
         "inventory: hosts.ini\nenvironments: {local: []}\n"
@@ -742,6 +743,7 @@ def test_file_mode_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
                                                      f"is {what}: the output would replace it "
                                                      f"when the run succeeds; name another file\n")
         assert not (tmp_path / f"ran{i}").exists(), "the command ran"
+        assert not (tmp_path / f"pre{i}").exists(), "its pre command ran (review30)"
     after = {name: (tmp_path / name).read_bytes() for name in before}
     assert after["audit.jsonl"].startswith(before.pop("audit.jsonl"))  # refusals appended
     assert {name: after[name] for name in before} == before

@@ -90,12 +90,12 @@ def test_the_command_line_reports_it_and_json_carries_the_steps(tmp_path: Path) 
 def test_an_output_file_it_cannot_open_after_the_pre_commands_is_the_runs_result(
         tmp_path: Path) -> None:
     """review-s9 #2: a stdout_file that is a folder raised after the pre commands ran: the
-    result said "nothing started", listed no step, and the `when: always` clean-up never ran."""
+    result said "nothing started", listed no step, and the `when: always` clean-up never ran.
+    (A folder there before the run is refused before any step: the pre command makes it.)"""
     text = ("environments:\n  local: []\nservices:\n  dump:\n    command: 'echo main'\n"
             "    stdout_mode: file\n    stdout_file: out\n"
-            "    pre_commands: [{command: 'echo pre-ran'}]\n"
+            "    pre_commands: [{command: 'mkdir out; echo pre-ran'}]\n"
             "    post_commands: [{command: 'echo cleanup', when: always}]\n")
-    (tmp_path / "out").mkdir()  # where the output file should be
     with Orchestrator(load_config_text(text), log_dir=tmp_path / "logs") as o:
         here = os.getcwd()
         os.chdir(tmp_path)  # stdout_file is relative to where the run starts

@@ -102,11 +102,8 @@ class OutputPipeline:
             self.chain = FilterChain(plan.filters)
             self.remask = REGISTRY.stream_masker()
         if main and plan.stdout_mode == "file":
-            template = ((plan.service.stdout_file if plan.service else None)
-                        or "{service}-{timestamp}.out")
-            path = render_path(template, service=plan.name, env=plan.environment.name)
-            self.file = FileSink(path if target is None else per_target(path, target), kept,
-                                 unique="{timestamp}" in template)
+            self.file = FileSink(stdout_path(plan, target), kept,
+                                 unique="{timestamp}" in stdout_template(plan))
         self.taps: list[FileTap] = file_taps(self.sinks) if self.file is not None else []
 
     async def feed(self, event: Event, steering: Steering) -> None:
@@ -240,3 +237,14 @@ def _stderr_only(mask: Transform) -> Transform:
         return [event] if type(event) is Stdout else mask(event)
 
     return transform
+
+
+def stdout_template(plan: RunPlan) -> str:
+    """A file-mode run's stdout_file as written (default `{service}-{timestamp}.out`)."""
+    return (plan.service.stdout_file if plan.service else None) or "{service}-{timestamp}.out"
+
+
+def stdout_path(plan: RunPlan, target: str | None = None) -> str:
+    """Where a file-mode run's stdout goes (a fleet `target`'s: in a folder of its label)."""
+    path = render_path(stdout_template(plan), service=plan.name, env=plan.environment.name)
+    return path if target is None else per_target(path, target)

@@ -18,10 +18,10 @@ from ..process.handle import ProcessHandle
 from ..result import RunResult, not_started, unstarted
 from ..sinks.base import Sink, StepAware, StepKind
 from ..sinks.capture import Capture
-from ..sinks.file import FileProgress
+from ..sinks.file import FileProgress, check_target
 from .command import CommandRun, run_command
 from .options import RunOptions
-from .pipeline import OutputPipeline, SinkGuard
+from .pipeline import OutputPipeline, SinkGuard, stdout_path
 from .steering import Steering
 
 
@@ -118,6 +118,8 @@ class Run:
         sinks = self.options.sinks
         steps: list[RunResult] = []
         try:
+            if self.plan.stdout_mode == "file":  # refused before any step runs (review30)
+                check_target(stdout_path(self.plan, self.options.target), self.options.kept)
             for pre in self.plan.pre:
                 res = await self._step(pre, "pre", self._steering)
                 steps.append(res)

@@ -39,6 +39,21 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
     return os.path.abspath(os.path.expanduser(path))
 
 
+def check_target(path: str, kept: Mapping[str, str]) -> None:
+    """OrchError unless `path` may be a run's stdout_file: not one of the `kept` files (path →
+    what it is: the audit log…), not a directory, device, pipe or socket (it is renamed over).
+    Asked before a run's first step too (review30: its pre commands had run first)."""
+    if (what := _one_of(path, kept)) is not None:
+        raise OrchError(f"stdout_file {path} is {what}: the output would replace it when the "
+                        f"run succeeds; name another file")
+    if os.path.isdir(path):
+        raise OrchError(f"stdout_file {path} is a directory: give a file path, such as "
+                        f"{os.path.join(path, '{service}-{timestamp}.out')}")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise OrchError(f"stdout_file {path} is not a regular file: the output is renamed over "
+                        f"it when the run succeeds, so a device, pipe or socket is never used")
+
+
 def _one_of(path: str, kept: Mapping[str, str]) -> str | None:
     """What `path` is among `kept` (the same file, through links too), or None."""
     real = os.path.realpath(path)
@@ -127,16 +142,7 @@ class FileSink:
         `unique`: a name meant to be each run's own (a `{timestamp}` in it) replaces no file,
         it takes a `-2`, `-3`… instead (config16: runs in one second replaced each other's)."""
         self.path, self.unique = path, unique
-        if (what := _one_of(path, kept or {})) is not None:
-            raise OrchError(f"stdout_file {path} is {what}: the output would replace it when "
-                            f"the run succeeds; name another file")
-        if os.path.isdir(path):
-            raise OrchError(f"stdout_file {path} is a directory: give a file path, such as "
-                            f"{os.path.join(path, '{service}-{timestamp}.out')}")
-        if os.path.exists(path) and not os.path.isfile(path):
-            raise OrchError(f"stdout_file {path} is not a regular file: the output is "
-                            f"renamed over it when the run succeeds, so a device, pipe or "
-                            f"socket is never used")
+        check_target(path, kept or {})
         directory = os.path.dirname(path) or "."
         from . import file_temp  # only a run with stdout_file needs it (cold start: issue 15)
 
