@@ -767,16 +767,20 @@ def test_file_mode_runs_of_one_second_keep_each_their_own_file(tmp_path: Path,
             "  us: [{type: local, config: {environment: {REGION: us}}}]\n"
             "services:\n  export: {command: 'echo \"dump of $REGION\"', stdout_mode: file}\n"
             "  fixed: {command: 'echo \"dump of $REGION\"', stdout_mode: file, "
-            "stdout_file: fixed.out}\n")
+            "stdout_file: fixed.out}\n"
+            "  broken: {command: 'echo \"half of $REGION\"; exit 3', stdout_mode: file}\n")
     with Orchestrator(load_config_text(text)) as orch:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         while time.strftime("%Y%m%d-%H%M%S") == stamp:  # at the start of a second: room for 3
             time.sleep(0.01)
         files = [orch.run(env, "export").output_file for env in ("eu", "us", "eu")]
+        partials = [orch.run(env, "broken").partial_file for env in ("eu", "us")]
         fixed = [orch.run(env, "fixed").output_file for env in ("eu", "us")]
     first = files[0] or ""
     assert files == [first, first[:-4] + "-2.out", first[:-4] + "-3.out"], files
     assert [Path(f or "").read_text() for f in files] == [f"dump of {r}\n" for r in
                                                           ("eu", "us", "eu")]
+    assert len(set(partials)) == 2 and [Path(p or "").read_text() for p in partials] == [
+        "half of eu\n", "half of us\n"], partials  # review30: failed runs' too
     assert fixed == [str(tmp_path / "fixed.out")] * 2
     assert (tmp_path / "fixed.out").read_text() == "dump of us\n"

@@ -197,7 +197,10 @@ class FileSink:
                 self.progress.state = "done"
                 return self.path
             partial = self.path + ".partial"
-            os.replace(self.tmp_path, partial)
+            if self.unique:  # another run's of that second is not replaced (review30)
+                partial = _published_anew(self.tmp_path, partial)
+            else:
+                os.replace(self.tmp_path, partial)
             self.progress.partial_path = partial
             self.progress.state = "failed"
         except OSError as exc:
