@@ -213,12 +213,13 @@ class Orchestrator(RunManagement, FilesAndPorts):
         label of a fleet's target, kept in its audit records)."""
         launcher = self.launcher_for(plan)
         if plan.stdout_mode == "file":
-            options = dataclasses.replace(options, kept=self._kept_files())
+            options = dataclasses.replace(options, kept=self.kept_files())
         return self.gate.begin(plan, options, ticket, launcher.chain,
                                lambda opts: Run(plan, launcher, opts), target)
 
-    def _kept_files(self) -> dict[str, str]:
-        """The files orch reads and writes for this config: no run's output may replace one."""
+    def kept_files(self) -> dict[str, str]:
+        """The files orch reads and writes for this config (path → what it is): no run's
+        output and no copy may replace one."""
         c, log = self.config, self._audit_log()
         kept = {path: "a config file" for path in (*c.files, *c.origin) if os.path.isfile(path)}
         kept.update({path: "an inventory" for path in c.inventories})

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -794,3 +795,33 @@ def test_a_relative_get_lands_where_it_was_asked_if_the_folder_changes(
     assert landed.stat().st_size == 3_000_000 and str(tmp_path / "a") in str(got)
     assert (tmp_path / "b" / "report.csv").read_text() == "precious\n"
     assert sorted(os.listdir(tmp_path / "b")) == ["report.csv"]
+
+
+def test_a_get_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """review30: `get` (and `orch cp`) to the audit log's path replaced the whole audit trail,
+    and every later run was refused, as a stdout_file naming it did (config16). Refused, as
+    for the secrets file and the config, before anything is copied."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src.txt").write_text("not a log\n")
+    (tmp_path / "sec.yaml").write_text("tok: x\n")
+    (tmp_path / "sec.yaml").chmod(0o600)
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {here: []}\nsecrets: {providers: [file], file: sec.yaml}\n"
+        "audit: {path: audit.jsonl}\n")
+    from orch_magics import load_config
+    with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch:
+        orch.run("here", command="true")
+        trail = (tmp_path / "audit.jsonl").read_bytes()
+        for name, what in (("audit.jsonl", "the audit log"), ("sec.yaml", "the secrets file"),
+                           ("orch.yaml", "a config file")):
+            with pytest.raises(TransferError) as err:
+                orch.get("here", str(tmp_path / "src.txt"), name)
+            assert str(err.value) == (f"{tmp_path / name} is {what}: the copy would replace "
+                                      f"it; name another file")
+    cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "cp",
+                          f"here:{tmp_path / 'src.txt'}", "audit.jsonl"],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode != 0 and "is the audit log: the copy would replace it" in cli.stderr
+    assert (tmp_path / "audit.jsonl").read_bytes().startswith(trail)
+    assert (tmp_path / "sec.yaml").read_text() == "tok: x\n"

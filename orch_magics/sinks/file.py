@@ -43,7 +43,7 @@ def check_target(path: str, kept: Mapping[str, str]) -> None:
     """OrchError unless `path` may be a run's stdout_file: not one of the `kept` files (path →
     what it is: the audit log…), not a directory, device, pipe or socket (it is renamed over).
     Asked before a run's first step too (review30: its pre commands had run first)."""
-    if (what := _one_of(path, kept)) is not None:
+    if (what := kept_as(path, kept)) is not None:
         raise OrchError(f"stdout_file {path} is {what}: the output would replace it when the "
                         f"run succeeds; name another file")
     if os.path.isdir(path):
@@ -54,7 +54,7 @@ def check_target(path: str, kept: Mapping[str, str]) -> None:
                         f"it when the run succeeds, so a device, pipe or socket is never used")
 
 
-def _one_of(path: str, kept: Mapping[str, str]) -> str | None:
+def kept_as(path: str, kept: Mapping[str, str]) -> str | None:
     """What `path` is among `kept` (the same file, through links too), or None."""
     real = os.path.realpath(path)
     for other, what in kept.items():

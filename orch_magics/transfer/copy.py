@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal, Protocol, TypeVar
 
 from .._loop import BackgroundLoop, Interrupted, run_or_cancel
@@ -26,6 +26,7 @@ from ..plan import RunPlan
 from ..process.command import escaped
 from ..result import RunResult
 from ..secrets.masking import mask_text
+from ..sinks.file import kept_as
 from ..text import printable
 from .model import CopyInterrupted, Progress, TransferError, Transferred, progress_of
 from .receive import Receiver
@@ -50,6 +51,8 @@ class Runs(Protocol):
               ticket: Ticket | None = None, target: str | None = None) -> Run: ...
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
+
+    def kept_files(self) -> dict[str, str]: ...
 
     gate: Gate
 
@@ -225,9 +228,17 @@ def _landed(result: RunResult, stream: Sending) -> str | None:
     return done_path(os.fsdecode(result.stdout_bytes))
 
 
-def get_destination(remote: str, local: str | None) -> str:
+def get_destination(remote: str, local: str | None, kept: Mapping[str, str]) -> str:
     """Where a get lands: LOCAL, or inside it when it is a directory, or ./NAME. Checked
-    before any byte moves; the copy is renamed over LOCAL, so LOCAL may not be a device."""
+    before any byte moves; the copy is renamed over LOCAL, so LOCAL may not be a device, nor
+    one of the `kept` files orch itself keeps (review30: the audit log was replaced)."""
+    dest = _get_destination(remote, local)
+    if (what := kept_as(dest, kept)) is not None:
+        raise TransferError(f"{dest} is {what}: the copy would replace it; name another file")
+    return dest
+
+
+def _get_destination(remote: str, local: str | None) -> str:
     name = posixpath.basename(remote.rstrip("/"))
     if local is not None and local.endswith(os.sep) and not os.path.isdir(local):
         raise no_local_directory(local, f" (a destination ending in {os.sep} is a folder to "

@@ -220,7 +220,7 @@ class FleetCopy:
             except OSError as exc:
                 raise TransferError(f"cannot create the folder {folder}: {exc.strerror}"
                                     ) from None
-            return get_destination(self.source, folder)
+            return get_destination(self.source, folder, self.runs.kept_files())
         except TransferError as exc:
             raise TransferError(f"get {self.plan.environment.name}:{self.source} → {folder} "
                                 f"failed: {exc}; nothing was kept") from None

@@ -129,13 +129,13 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
     check_allowed(dry)  # the allow lists refuse first
     if dry.environment.is_fleet:
         folder = _fleet_folder(into)
-        get_destination(source, None)  # a remote path that names no file is refused now
+        get_destination(source, None, {})  # a remote path that names no file is refused now
         plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, folder], yes,
                                  front_end, limit)
         return FleetCopy(runs, plan, ticket, "get", source, folder, limit=limit,
                          parallel=parallel)
     dry.check_limit(limit)
-    dest = get_destination(source, into)
+    dest = get_destination(source, into, runs.kept_files())
     _not_into_itself(dry, source, dest, source)
     plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
                              limit)
