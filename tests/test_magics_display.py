@@ -447,3 +447,16 @@ def test_the_live_status_counts_what_the_process_took_on_stdin(tmp_path: Path) -
         assert "stdin 14 B" in sink.render()["text/plain"].splitlines()[-1]
         live.close_stdin()
         live.wait(30)
+
+
+def test_a_pre_command_that_never_started_is_not_said_to_run_on() -> None:
+    """review30: a pre command that could not start (its host unreachable) left the status
+    saying `pre command running` through the end of its attempt and a restart's next one."""
+    s = sink()
+    s.step_started("pre", "migrate")
+    assert "· pre command running ·" in s.render()["text/plain"]
+    s.next_attempt()
+    assert "pre command" not in s.render()["text/plain"]
+    s.step_started("pre", "migrate")
+    s.finish("failed: cannot reach db", False)
+    assert "pre command" not in s.render()["text/plain"]

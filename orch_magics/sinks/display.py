@@ -224,6 +224,7 @@ class DisplaySink:
         loop thread."""
         with self._lock:
             self._stdin_before = stdin_before
+            self._steps.running = None  # a step that never started ran no more (review30)
             self.exit = self.final = self._ok = self.ended = None
             self._closed = self._attempt_closed = self.stopping = False
         self._schedule()
@@ -239,7 +240,7 @@ class DisplaySink:
         """The run's end as the result tells it (timed out, interrupted, exit …); re-render."""
         with self._lock:
             self.final = verdict
-            self._ok = ok
+            self._ok, self._steps.running = ok, None
             self._closed = True
         self.flush()
 
