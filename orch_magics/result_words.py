@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .secrets.masking import mask_text
+from .sinks.ansi import ESCAPE
+from .text import printable
 
 if TYPE_CHECKING:
     from .result import RunResult
@@ -85,10 +87,18 @@ def _failure(result: RunResult) -> str:
         return f"{what} failed: {result.exit.error}"
     if step is not None:
         return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
-    tail = "" if result.stderr_buffer.closed else \
-        result.stderr_buffer.tail(400).decode("utf-8", "replace").strip()
-    return f"{what} failed ({result.exit.describe()})" + (
-        f": {tail.splitlines()[-1]}" if tail else "")
+    said = "" if result.stderr_buffer.closed else \
+        final_line(result.stderr_buffer.tail(400).decode("utf-8", "replace"))
+    return f"{what} failed ({result.exit.describe()})" + (f": {said}" if said else "")
+
+
+def final_line(text: str) -> str:
+    """The last line of `text` as a one-line reason: its terminal sequences taken out, cut at
+    newlines only (a `\\r` inside is the line's: `disk full\\rretrying` is not `retrying`,
+    fleets15, chains21), its control characters shown escaped (it cannot repaint the
+    terminal it is printed on)."""
+    line = ESCAPE.sub("", text).rstrip().rpartition("\n")[2]
+    return printable(line.removesuffix("\r").strip())
 
 
 def _stopped_during(result: RunResult, step: RunResult) -> str:

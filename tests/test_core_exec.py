@@ -605,3 +605,25 @@ def test_ps_freezes_a_run_that_never_started_and_says_why(tmp_path: Path,
         time.sleep(0.5)
         (again,) = orch.ps()
     assert first.elapsed == again.elapsed and "127.0.0.1" in first.exit, first
+
+
+@pytest.mark.parametrize(("stderr", "reason"), [
+    (r"ERROR: disk full\033[2K\rretrying... ok\n", r"ERROR: disk full\rretrying... ok"),
+    (r"ERROR: disk full\fsee log\n", r"ERROR: disk full\x0csee log"),
+    (r"ok\n\033]0;PWNED\007\033[2J\033[32mdeploy succeeded\033[0m\n", "deploy succeeded"),
+])
+def test_a_failures_reason_is_the_last_line_printed_and_shows_no_control(stderr: str,
+                                                                         reason: str) -> None:
+    """chains21: the reason quoted the far end's stderr raw: its escapes cleared the screen,
+    set the window title and showed "deploy succeeded" in green as why a run failed, and a
+    `\\r` or form feed in the last line made what followed it the reason. It is the last line
+    cut at newlines only, its terminal sequences out and control characters escaped, as a
+    fleet's table says it."""
+    with Orchestrator(load_config_text("environments:\n  here: {layers: []}\n")) as orch:
+        res = orch.run("here", command=["sh", "-c", f"printf '{stderr}' >&2; exit 1"])
+    said = res.describe_failure()
+    assert said.endswith(f"failed (exit 1): {reason}"), said
+    assert "\x1b" not in said and "\r" not in said and "\x07" not in said
+    with pytest.raises(RunError) as err:
+        res.check()
+    assert str(err.value).endswith(f": {reason}") and "\x1b" not in str(err.value)

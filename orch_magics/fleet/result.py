@@ -18,8 +18,8 @@ from .. import result_json
 from ..errors import FleetError, OrchError
 from ..keywords import keywords_checked
 from ..result import RunResult
+from ..result_words import final_line
 from ..secrets.masking import mask_text
-from ..sinks.ansi import ESCAPE
 from ..text import bytes_shown, columns, cut, padded, plural, printable
 
 #: Runs the same service or command again on the given labels (`yes`: confirmations).
@@ -295,16 +295,8 @@ def cause(result: RunResult, state: str) -> str:
     step = result.failed_step
     if step is not None:
         return f"{step.step} command failed ({step.exit.describe()})"
-    err = _final_line(ESCAPE.sub("", result.stderr_buffer.tail(400).decode("utf-8", "replace"))
-                      .rstrip()).strip()
+    err = final_line(result.stderr_buffer.tail(400).decode("utf-8", "replace"))
     return mask_text(result.exit.describe() + (f": {err}" if err else ""))
-
-
-def _final_line(text: str) -> str:
-    """The last line of `text`, cut at newlines only: a `\r` inside is the line's (the table
-    shows it escaped; fleets15: `disk full\rok` read `ok`), a `\r\n` ending is not."""
-    line = text.rpartition("\n")[2]
-    return line[:-1] if line.endswith("\r") else line
 
 
 def _shown_exit(row: dict[str, Any]) -> str:
@@ -317,8 +309,7 @@ def _shown_exit(row: dict[str, Any]) -> str:
 def last_line(result: RunResult) -> str:
     """The last line a target printed, its colours and other terminal sequences taken out
     (a table shows text: `ERROR` in red read as `\x1b[31mERROR\x1b[0m`)."""
-    tail = result.stdout_buffer.tail(400).decode("utf-8", "replace").rstrip("\n")
-    return ESCAPE.sub("", _final_line(tail))
+    return final_line(result.stdout_buffer.tail(400).decode("utf-8", "replace"))
 
 
 def _stdout_digest(result: RunResult) -> bytes:
