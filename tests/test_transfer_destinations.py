@@ -825,3 +825,21 @@ def test_a_get_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
     assert cli.returncode != 0 and "is the audit log: the copy would replace it" in cli.stderr
     assert (tmp_path / "audit.jsonl").read_bytes().startswith(trail)
     assert (tmp_path / "sec.yaml").read_text() == "tok: x\n"
+
+
+def test_a_relative_get_from_a_folder_that_is_gone_says_so(tmp_path: Path) -> None:
+    """magics16: with the working directory removed, `get ENV REMOTE ./x` (or no LOCAL) was
+    a FileNotFoundError traceback in a cell, "internal error" from `orch cp`."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    (tmp_path / "src.txt").write_text("x\n")
+    (tmp_path / "orch.yaml").write_text("environments: {here: []}\naudit: {enabled: false}\n")
+    said = "the working directory no longer exists, so a relative local path names nothing"
+    for args in (["./x"], ["."]):
+        cli = subprocess.run(
+            ["sh", "-c", 'd=$1; shift; cd "$d" && rmdir "$d" && exec "$@"', "sh", str(gone), sys.executable,
+             "-m", "orch_magics.cli", "-c", str(tmp_path / "orch.yaml"), "cp",
+             f"here:{tmp_path / 'src.txt'}", *args], capture_output=True, text=True, timeout=60)
+        gone.mkdir()
+        assert cli.returncode == 1 and said in cli.stderr, cli.stderr
+        assert "internal error" not in cli.stderr and "Traceback" not in cli.stderr

@@ -232,10 +232,23 @@ def get_destination(remote: str, local: str | None, kept: Mapping[str, str]) -> 
     """Where a get lands: LOCAL, or inside it when it is a directory, or ./NAME. Checked
     before any byte moves; the copy is renamed over LOCAL, so LOCAL may not be a device, nor
     one of the `kept` files orch itself keeps (review30: the audit log was replaced)."""
+    check_base(local)
     dest = _get_destination(remote, local)
     if (what := kept_as(dest, kept)) is not None:
         raise TransferError(f"{dest} is {what}: the copy would replace it; name another file")
     return dest
+
+
+def check_base(local: str | None) -> None:
+    """A relative LOCAL (or none: `./NAME`) needs a working directory that still exists
+    (magics16: a traceback; the CLI said "internal error")."""
+    if not os.path.isabs(local or "."):
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            raise TransferError("the working directory no longer exists, so a relative local "
+                                "path names nothing: give an absolute one (or cd to a "
+                                "folder first)") from None
 
 
 def _get_destination(remote: str, local: str | None) -> str:

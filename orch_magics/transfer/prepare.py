@@ -19,7 +19,7 @@ from ..fleet.targets import planned_scope as fleet_scope
 from ..guard import check_allowed
 from ..plan import RunPlan
 from ..text import no_byte_at
-from .copy import Copy, Copying, Runs, get_destination, no_local_directory
+from .copy import Copy, Copying, Runs, check_base, get_destination, no_local_directory
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
@@ -87,6 +87,7 @@ def measure(local: object) -> PutSource:
 def _fleet_folder(local: str | None) -> str:
     """Where a fleet's gets land (one subfolder per target): LOCAL, made when missing."""
     folder = local or "."
+    check_base(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise TransferError(f"{folder} is not a directory: a fleet's copies go into "
                             f"one subfolder per target")
