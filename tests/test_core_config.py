@@ -109,6 +109,23 @@ def test_nothing_found_names_an_orch_yml_beside(tmp_path: Path,
     assert str(err.value).endswith(f"in {tmp_path} (orch.yml is there: did you mean orch.yaml?)")
 
 
+@pytest.mark.parametrize(("stray", "beside"), [
+    ("environments.yml", "services.yaml"), ("services.yml", "environments.yaml"),
+    ("orch.yml", "services.yaml")])
+def test_a_yml_file_beside_the_files_found_is_said_not_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stray: str, beside: str) -> None:
+    """config16: `environments.yml` beside `services.yaml` was passed over: `orch check` said
+    ok with no environments, a run "unknown environment … none are defined"."""
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    (tmp_path / stray).write_text("environments: {prod: []}\n")
+    (tmp_path / beside).write_text("services: {t: {command: echo}}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config()
+    assert str(err.value) == (f"{stray} is in {tmp_path} but not read (orch reads {beside} "
+                              f"there): rename it {stray[:-4]}.yaml, or give the files with -c")
+
+
 def test_nothing_found_says_where_it_looked(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """In the API's words (the CLI's `-c` is no argument of load_config), naming a set

@@ -50,9 +50,14 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
         return [here / "orch.yaml"]
     pair = [here / "environments.yaml", here / "services.yaml"]
     found = [p for p in pair if p.is_file()]
-    if found:
-        return found
-    raise NoConfig(here)
+    if not found:
+        raise NoConfig(here)
+    for name in ("orch.yml", "environments.yml", "services.yml"):  # config16: not read, and
+        if (here / name).is_file() and not (here / f"{name[:-4]}.yaml").is_file():  # unsaid
+            raise ConfigError(f"{name} is in {here} but not read (orch reads "
+                              f"{' and '.join(p.name for p in found)} there): rename it "
+                              f"{name[:-4]}.yaml, or give the files with -c")
+    return found
 
 
 def _checked_cwd(cwd: object) -> str | None:
