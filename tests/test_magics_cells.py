@@ -28,6 +28,11 @@ CONFIG = textwrap.dedent("""
         stdin_mode: streaming
         restart: on-failure
         max_restarts: 2
+      flaky-eof:  # fails after each line it reads; says when it got EOF instead
+        command: 'echo attempt; IFS= read -r l || { echo "eof seen"; exit 0; }; echo "got $l"; sleep 5 & exit 3'
+        stdin_mode: streaming
+        restart: on-failure
+        max_restarts: 3
       sleepy: {command: 'echo up; sleep 60'}
       hello: {command: 'echo hello'}
       steps:  # each waits for its file, so the test sees every stage while it lasts
@@ -563,3 +568,21 @@ def test_pre_and_post_commands_show_in_the_cell_as_they_run(orch_kernel: str,
         said = kernel.wait_for("c", "✓ exit 0")
         assert said.count("pre-start") == said.count("post-start") == 1, said
         assert said.index("pre-start") < said.index("main") < said.index("post-start"), said
+
+
+def test_eof_clicked_between_two_attempts_is_the_next_ones(orch_kernel: str,
+                                                          tmp_path: Path) -> None:
+    """browser17: EOF clicked while a restarting run waited to start its next attempt went to
+    the attempt that had ended (it took it without a word), and the box opened again for the
+    next one, which then waited for input for ever. The next attempt gets it."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local flaky-eof --out c")["status"] == "ok"
+        kernel.type("one\n")
+        kernel.wait_for("c1", "restart 1/3 in 1.00s")
+        said = kernel.wait_for("c1", "restart 1/3 in 1.00s\nattempt\n", timeout=10)
+        kernel.type("two\n")
+        kernel.wait_for("c1", "restart 2/3 in 2.00s")
+        kernel.click("EOF")
+        said = kernel.wait_for("c1", "✓ exit 0", timeout=30)
+        assert said.index("got two") < said.index("restart 2/3") < said.index("eof seen"), said

@@ -50,20 +50,26 @@ class FollowedRun:
         self._to_attempt(lambda attempt: attempt.send(data), lines)
 
     def close_stdin(self) -> None:
-        self._to_attempt(lambda attempt: attempt.close_stdin(), 0)
+        with self._lock:  # between two attempts the ended one takes EOF without a word: it
+            if not self.over and self.attempt.done:  # is the next one's (browser17)
+                self._held.append((_eof, 0))
+                return
+        self._to_attempt(_eof, 0)
 
     def interrupt(self) -> None:
         """Stop the run: this attempt, and no restart after it."""
         self.attempt.supervisor.request_stop()
 
-    def next(self, attempt: NamedRun) -> None:
-        """`attempt` runs now: what was held for it goes to it, in order (loop thread)."""
+    def next(self, attempt: NamedRun) -> bool:
+        """`attempt` runs now: what was held for it goes to it, in order (loop thread);
+        whether that ended its stdin (EOF was asked for between the attempts)."""
         with self._lock:
             self.attempt, self.over = attempt, False
             held, self._held = self._held, []
         for send, _lines in held:
             with contextlib.suppress(OrchError):  # it ended at once: as if sent, then ended
                 send(attempt)
+        return any(send is _eof for send, _lines in held)
 
     def end(self) -> int:
         """No attempt follows: how many lines held for one are dropped."""
@@ -88,6 +94,10 @@ class FollowedRun:
             send(self.attempt)  # the next one started meanwhile
 
 
+def _eof(attempt: NamedRun) -> None:
+    attempt.close_stdin()
+
+
 class CellFollower:
     """The lifecycle.Follower of one cell: its view, its box (if any) and its end."""
 
@@ -101,9 +111,10 @@ class CellFollower:
         previous = self.run.attempt
         ended = previous.result() if previous is not attempt else None
         self._stdin_before += ended.stdin_bytes if ended is not None else 0
-        self.run.next(attempt)
+        closed = self.run.next(attempt)
         self.presenter.view.next_attempt(self._stdin_before)
-        if self.box is not None:
+        self.presenter.view.follow(attempt)  # its stdin count, not the first one's again
+        if self.box is not None and not closed:
             self._on_main(self.box.reopen)
 
     def noted(self, text: str) -> None:
