@@ -6,6 +6,7 @@ Python makes (`asker_here`): a protected environment asks the person in front of
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -125,10 +126,29 @@ def watch_cells(shell: Any) -> None:
     if id(shell) in _WATCHED or getattr(shell, "kernel", None) is None:
         return
     _WATCHED.add(id(shell))
+    os.environ[IN_A_KERNEL] = "1"  # its children's terminal (`!orch`) is nobody's
+    _INHERITED.setdefault("ORCH_CONFIRM", os.environ.get("ORCH_CONFIRM"))
     if _in_a_cell(shell):  # else unknown (a widget's callback) until the next cell
-        _PERSON[id(shell)] = has_frontend_stdin(shell)
-    shell.events.register("pre_run_cell", lambda *_: _PERSON.__setitem__(
-        id(shell), has_frontend_stdin(shell)))
+        _cell_starts(shell)
+    shell.events.register("pre_run_cell", lambda *_: _cell_starts(shell))
+
+
+#: Set in a kernel's environment: the CLI a cell starts asks nobody on its terminal (IPython's
+#: `!` gives it a pty nobody types in: the cell hung on the question, safety16).
+IN_A_KERNEL = "ORCH_IN_KERNEL"
+#: ORCH_CONFIRM as the kernel got it (None: unset).
+_INHERITED: dict[str, str | None] = {}
+
+
+def _cell_starts(shell: Any) -> None:
+    """A cell starts: whether a person runs it; while one does, the CLI its commands start
+    (`%%bash orch run`, subprocess) does not get ORCH_CONFIRM, which would answer for them
+    (safety16: it went into prod unasked, where `%orch` asked); a headless cell's does."""
+    person = _PERSON[id(shell)] = has_frontend_stdin(shell)
+    if person:
+        os.environ.pop("ORCH_CONFIRM", None)
+    elif (value := _INHERITED.get("ORCH_CONFIRM")) is not None:
+        os.environ["ORCH_CONFIRM"] = value
 
 
 def _refuse_off_main(question: str) -> str | None:

@@ -8,7 +8,10 @@ import os
 
 
 def ask_on_terminal(question: str) -> str | None:
-    """Write `question` to /dev/tty and read one line back; None when there is no terminal."""
+    """Write `question` to /dev/tty and read one line back; None when there is no terminal,
+    or it is a notebook kernel's child's (ORCH_IN_KERNEL: nobody types there)."""
+    if os.environ.get("ORCH_IN_KERNEL"):
+        return None
     try:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,36 @@ def test_an_interrupt_at_a_secret_prompt_from_the_api_is_one_line(orch_kernel: s
         assert [e["traceback"] for e in errors] == [
             ["PromptInterrupted: not run: interrupted at the secret prompt"]], outputs
         assert reply["status"] == "error"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_the_cli_run_from_a_cell_is_not_let_in_by_an_inherited_orch_confirm(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """safety16: with ORCH_CONFIRM inherited by the kernel, `%orch prod touch` asked while
+    `%%bash orch run prod touch` and subprocess in the next cell ran in prod unasked (the
+    trail said "confirmed by ORCH_CONFIRM"), and `!orch run prod touch` hung the cell on a
+    question asked on a terminal nobody types in. A person's cell passes the variable on to
+    no command; the CLI there asks nobody and refuses; a headless cell's CLI keeps it."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "ORCH_CONFIRM": "prod"})
+    orch = os.path.join(os.path.dirname(sys.executable), "orch")
+    cli = f"{orch} -c {tmp_path / 'orch.yaml'} run prod touch"
+    try:
+        kc.execute_interactive(f"%env MARK={mark}", timeout=60)
+        for cell in (f"%%bash\n{cli}", f"import subprocess; print(subprocess.run({cli.split()!r}, capture_output=True, "
+                     f"text=True).stderr)",
+                     f"!{cli}"):
+            msg_id = kc.execute(cell, allow_stdin=True)
+            reply, outputs = replies(kc, msg_id)
+            said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+            assert "nobody can confirm here: run with --yes prod" in said, (cell, said)
+            assert not mark.exists(), cell
+        msg_id = kc.execute(f"!{cli}", allow_stdin=False)  # papermill's: the variable holds
+        reply, outputs = replies(kc, msg_id)
+        assert _exists_soon(mark), outputs
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
