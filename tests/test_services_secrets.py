@@ -753,3 +753,42 @@ def test_a_placeholder_in_an_ad_hoc_command_is_refused_with_how_to_pass_it(
                                           r"pass -e VAR='\{\{ ?(secret|env):"):
         orch.run("local", command=command)
     assert orch.run("local", command="echo '{{.State}}'").stdout == "{{.State}}\n"
+
+
+class HangingKeyring(MemoryKeyring):
+    """A backend whose lookups do not return: a locked Secret Service waiting for an unlock
+    dialog nobody sees (a fault a real backend cannot be made to show here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(60)
+        return None
+
+
+def test_a_keyring_that_does_not_answer_is_passed_over_in_bounded_time(
+        orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety16: the keyring, asked by default, had no time limit: a backend waiting to be
+    unlocked hung every run for ever, with no word of why. After KEYRING_TIMEOUT it counts as
+    not found (the next provider is asked) and the error names it."""
+    from orch_magics.secrets import providers
+
+    hanging, previous = HangingKeyring(), keyring.get_keyring()
+    keyring.set_keyring(hanging)
+    monkeypatch.setattr(providers, "KEYRING_TIMEOUT", 0.5)
+    try:
+        monkeypatch.setenv("ORCH_SECRET_STORED", "from-env")  # env first: no keyring asked
+        assert orch.plan("local", "from-store").command.env["V"] == "from-env"
+        monkeypatch.delenv("ORCH_SECRET_STORED")
+        custom = with_secrets(orch, providers=("keyring", "env"))
+        started = time.monotonic()
+        with pytest.raises(ConfigError) as err:
+            custom.plan("local", "from-store")
+        assert time.monotonic() - started < 10
+        assert "keyring orch_magics/stored (no answer within 0.5 s: a locked keyring waiting " \
+               "to be unlocked?)" in str(err.value), err.value
+    finally:
+        hanging.release.set()
+        keyring.set_keyring(previous)

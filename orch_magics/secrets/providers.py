@@ -60,27 +60,45 @@ class EnvProvider:
         return f"env {wanted}" + (_near(near) if near and near != wanted else "")
 
 
+#: Seconds the keyring's backend has to answer (see KeyringProvider.lookup).
+KEYRING_TIMEOUT = 10.0
+
+
 class KeyringProvider:
     """`keyring.get_password(service, name)` on whatever backend keyring is configured with."""
 
     label = "keyring"
 
-    def __init__(self, service: str = "orch_magics") -> None:
+    def __init__(self, service: str = "orch_magics", timeout: float | None = None) -> None:
         self.service = service
+        self.timeout = KEYRING_TIMEOUT if timeout is None else timeout
         self._error: str | None = None
 
     def lookup(self, name: str) -> str | None:
         """The value, or None with why noted: any failure of keyring or its backend counts
         as "not found" (safety14: a SecretService with no D-Bus, or a backend named in
         keyringrc.cfg that cannot be loaded, raised RuntimeError or ImportError, and the
-        providers after it were never asked)."""
-        try:
-            import keyring
+        providers after it were never asked), and so does no answer within `timeout`
+        (safety16: a locked Secret Service waiting for an unlock dialog nobody sees hung the
+        run for ever; the call is left to its thread)."""
+        answer: list[str | None] = []
 
-            return keyring.get_password(self.service, name)
-        except Exception as exc:  # noqa: BLE001 - no usable backend, locked keyring, ...
-            self._error = f"{type(exc).__name__}: {exc}"
+        def ask() -> None:
+            try:
+                import keyring
+
+                answer.append(keyring.get_password(self.service, name))
+            except Exception as exc:  # noqa: BLE001 - no usable backend, locked keyring, ...
+                self._error = f"{type(exc).__name__}: {exc}"
+                answer.append(None)
+        asking = threading.Thread(target=ask, name="orch-keyring", daemon=True)
+        asking.start()
+        asking.join(self.timeout)
+        if not answer:
+            self._error = (f"no answer within {self.timeout:g} s: a locked keyring waiting to "
+                           f"be unlocked?")
             return None
+        return answer[0]
 
     def describe(self, name: str) -> str:
         extra = f" ({self._error})" if self._error else ""
