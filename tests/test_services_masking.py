@@ -121,6 +121,25 @@ def test_output_of_real_encoders_is_masked(length: int, prefix: str, command: st
     assert_masked(secret, output, registry.mask_bytes(output))
 
 
+@pytest.mark.parametrize("length", [8, 30, 64])
+@pytest.mark.parametrize("command", ["iconv -t UTF-16LE", "iconv -t UTF-16BE", "xxd -p",
+                                     "xxd -p -u", "od -An -tx1", "python3 -c import sys;"
+                                     "print(sys.stdin.buffer.read().hex())"])
+def test_a_secret_in_utf16_or_hex_is_masked(length: int, command: str) -> None:
+    """safety16: a secret in UTF-16 output (a terminal drops its NULs and shows the plain
+    text) or in hex (`xxd -p`, `od -tx1`, `.hex()`) went out whole."""
+    secret = make_secret(length, seed=5)
+    registry = SecretRegistry()
+    registry.add(secret)
+    argv = command.split(" ", 2) if command.startswith("python3") else command.split()
+    output = subprocess.run(argv, input=("id=" + secret).encode(), capture_output=True,
+                            check=True).stdout
+    for masked in (through_masker(registry, [output]), registry.mask_bytes(output)):
+        seen = masked.replace(b"\0", b"").decode("ascii", "replace")  # as a terminal shows it
+        assert secret not in seen and MASK in seen, (command, seen)
+        assert secret.encode().hex() not in "".join(seen.lower().split()), (command, seen)
+
+
 def test_ordinary_lines_are_not_held_back() -> None:
     """Only an end that may begin a secret waits for the next chunk; line endings of ordinary
     text never do, even when the line ends with a character a wrapped form starts with."""

@@ -7,10 +7,14 @@ shells, HTML, CSV, SQL) and as a shell splits it into words; URL-encoding
 escaped inside a JSON string as the common encoders write it (see `json_forms`) and as Python
 writes it inside a repr, an `ascii()` or a bytes repr (see `python_forms`).
 
+Also, for a value of ASCII text, its UTF-16 forms (little- and big-endian: every other byte NUL,
+which a terminal shows as the plain text).
+
 Encoded forms, in the standard and URL-safe base64 alphabets: the encoding of the value and of
 the value plus a newline (`echo $S | base64`), padded and unpadded; and, for a value encoded in
 the middle of other data, the characters that depend on the value alone at each of the three
-byte alignments (`echo "pw=$S" | base64`).
+byte alignments (`echo "pw=$S" | base64`). Its bytes in hex, lower and upper case, run
+together (`xxd -p`, `.hex()`) or a space between bytes (`od -An -tx1`).
 
 Encoders wrap their output (`base64` at 76 columns, PEM and `openssl` at 64, CRLF in MIME), so an
 encoded form is found with an optional line break (`\\n` or `\\r\\n`) between any two of its
@@ -53,6 +57,8 @@ def plain_forms(value: str) -> set[str]:
     quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
              *python_forms(value, raw), *json_forms(value), *quoting_forms(value)}
+    if value.isascii():  # UTF-16 (a Windows-made file, PowerShell's `>`): a terminal drops
+        forms.update(("\0".join(value) + "\0", "\0" + "\0".join(value)))  # its NULs
     lines = value.split("\n")
     if len(lines) > 1:  # as a terminal shows it (`tty: true`), or a CRLF program prints it
         forms.add("\r\n".join(line.removesuffix("\r") for line in lines))
@@ -171,9 +177,9 @@ def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> s
 
 
 def encoded_forms(value: str) -> set[str]:
-    """The base64 forms of `value` (see the module docstring)."""
+    """The base64 and hex forms of `value` (see the module docstring)."""
     raw = value.encode("utf-8", "surrogateescape")
-    forms: set[str] = set()
+    forms = {raw.hex(), raw.hex().upper(), raw.hex(" "), raw.hex(" ").upper()}
     for encode in _ENCODERS:
         for data in (raw, raw + b"\n"):
             text = encode(data).decode("ascii")
