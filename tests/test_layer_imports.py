@@ -16,6 +16,8 @@ import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
+import pytest
+
 from orch_magics.layers.registry import OWN, kind_names
 
 REPO = Path(__file__).resolve().parent.parent
@@ -415,3 +417,79 @@ def test_layers_never_import_secrets_resolution() -> None:
     offenders = {p.name: sorted(m for m in _imports(p) if ".secrets" in m or m == "secrets")
                  for p in LAYERS.glob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+SELECTOR_KINDS = """\
+import dataclasses
+from orch_magics.layers.local import LocalKind
+
+@dataclasses.dataclass(frozen=True)
+class SelConfig:
+    name: str | None = None
+    pick: str | None = None
+
+class Delegating:
+    def __init__(self, inner):
+        self.inner = inner
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+class Boom(Delegating):
+    async def matching(self):
+        raise RuntimeError("the plugin's API is down")
+
+class Twice(Delegating):
+    async def matching(self):
+        return ["alpha", "alpha", 7]
+
+class Sel(LocalKind):
+    Config = SelConfig
+    target, selector = "name", "pick"
+    launcher = Delegating
+    def label(self, config):
+        return config.name or f"pick {config.pick}"
+    def sets_for_commands(self, config):
+        return False
+    def wrap(self, config, inner, label):
+        return self.launcher(inner)
+
+class SelBoom(Sel):
+    launcher = Boom
+
+class SelTwice(Sel):
+    launcher = Twice
+
+NONE, BOOM, TWICE = Sel(), SelBoom(), SelTwice()
+"""
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("selboom", "layer kind 'selboom' (selkinds:BOOM from selkinds 0.1) failed to find its "
+                "targets: RuntimeError: the plugin's API is down"),
+    ("selnone", "layer kind 'selnone' selects targets at run time (`selector`), but its "
+                "launcher has no `matching()`"),
+    ("seltwice", "layer kind 'seltwice' found targets that are not names, or the same one "
+                 "twice: ['alpha', 'alpha', 7]"),
+])
+def test_a_plugin_kind_whose_run_time_selection_fails_is_named(tmp_path: Path, kind: str,
+                                                               said: str) -> None:
+    """kinds15: a plugin kind with a run-time `selector` whose `matching()` raised (or which
+    had none, or found a name twice) was "internal error … a bug in orch_magics"; with a name
+    found twice the command ran twice under one label first. Said naming the kind, nothing run."""
+    site = tmp_path / "site"
+    (site / "selkinds-0.1.dist-info").mkdir(parents=True)
+    (site / "selkinds-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: selkinds\nVersion: 0.1\n")
+    (site / "selkinds-0.1.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\nselnone = selkinds:NONE\nselboom = selkinds:BOOM\n"
+        "seltwice = selkinds:TWICE\n")
+    (site / "selkinds.py").write_text(SELECTOR_KINDS)
+    (tmp_path / "orch.yaml").write_text(
+        f"environments:\n  e: {{layers: [{{type: {kind}, config: {{pick: app}}}}]}}\n"
+        "audit: {enabled: false}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "e", "--", "echo",
+                           "ran"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert done.returncode == 1 and "ran" not in done.stdout, done
+    assert said in done.stdout + done.stderr and "bug in orch_magics" not in done.stderr, done

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from ..config.fanout import chosen
 from ..config.model import LayerSpec, Member
-from ..errors import ConfigError, OrchError
+from ..errors import ConfigError, LayerError, OrchError
 from ..executor import LayeredExecutor
 from ..guard import Scope
 from ..layers.base import Launcher
@@ -91,11 +91,19 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
         return [target]
     spec = target.layers[index]
     launcher = LayeredExecutor(base, target.layers[:index + 1]).build()
-    if not isinstance(launcher, Selecting):
-        raise TypeError(f"{spec.type} layers cannot select targets at run time")
+    if not isinstance(launcher, Selecting):  # a plugin's selector kind without the method
+        raise LayerError(f"layer kind {spec.type!r} selects targets at run time (`selector`), "
+                         f"but its launcher has no `matching()`", layer=spec.type)
     found: list[Target] = []
-    for name in await launcher.matching():
-        config = chosen(spec.type, spec.config, name)
+    with plugin_code(spec.type, "failed to find its targets", LayerError):
+        names = await launcher.matching()  # kinds15: a plugin's failure was "a bug in orch"
+        names = list(names)
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) < len(names):
+            raise LayerError(f"layer kind {spec.type!r} found targets that are not names, or "
+                             f"the same one twice: {names!r:.200}", layer=spec.type)
+    for name in names:
+        with plugin_code(spec.type, "failed to name a target it found", LayerError):
+            config = chosen(spec.type, spec.config, name)
         one = LayerSpec(spec.type, config, _label(spec.type, config), spec.location)
         label = f"{target.label}/{name}" if target.label else name
         layers = (*target.layers[:index], one, *target.layers[index + 1:])
