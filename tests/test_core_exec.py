@@ -627,3 +627,27 @@ def test_a_failures_reason_is_the_last_line_printed_and_shows_no_control(stderr:
     with pytest.raises(RunError) as err:
         res.check()
     assert str(err.value).endswith(f": {reason}") and "\x1b" not in str(err.value)
+
+
+async def test_eof_goes_even_after_a_write_that_failed() -> None:
+    """kinds15: a layer whose stdin write failed once (a channel library's transient error,
+    the process living on) never sent EOF: the run waited for ever. The write's failure is
+    provoked (a local pipe cannot fail so and live on); EOF reaches the real process."""
+    orch = Orchestrator(load_config_text("environments:\n  here: {layers: []}\n"
+                                         "audit: {enabled: false}\n"))
+    try:
+        handle = await orch.launch("here", command=["sh", "-c", "cat >/dev/null; echo eof"])
+        backend = handle.stdin._backend
+        real = backend.write
+
+        async def fails_once(data: bytes) -> None:
+            backend.write = real
+            raise RuntimeError("the agent's stdin broke")
+        backend.write = fails_once
+        handle.stdin.write(b"lost\n")
+        await handle.stdin.drain()
+        handle.stdin.close()
+        exit_ = await asyncio.wait_for(handle.wait(), 10)
+        assert exit_.code == 0 and isinstance(handle.stdin.broken, RuntimeError)
+    finally:
+        await orch.aclose()

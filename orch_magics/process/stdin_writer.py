@@ -120,14 +120,13 @@ class StdinWriter:
                 self._wakeup.clear()
                 await self._wakeup.wait()
             item = self._joined()
-            if item is None:
-                if self.broken is None:
-                    try:
-                        if self._tty and self._last != b"\n":  # ^D only sends a partial line:
-                            await self._backend.write(b"\x04")  # the EOF's is the next one
-                        await self._backend.write_eof()
-                    except Exception as exc:  # OSError, EOFError or a layer's own error
-                        self._broken = exc
+            if item is None:  # EOF goes even after a failed write (kinds15: a layer's write
+                try:  # that failed once left a live process waiting on its stdin for ever)
+                    if self.broken is None and self._tty and self._last != b"\n":
+                        await self._backend.write(b"\x04")  # ^D sends a partial line: the
+                    await self._backend.write_eof()  # EOF's is the next one
+                except Exception as exc:  # OSError, EOFError or a layer's own error
+                    self._broken = self._broken or exc
                 self._flushed.set()
                 return
             self._pending -= len(item)
