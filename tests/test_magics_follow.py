@@ -96,3 +96,20 @@ def test_lines_held_for_a_restart_that_never_comes_are_counted_as_lines(tmp_path
         followed.send("d")  # a line without its newline is one too
         first.supervisor.request_stop()  # type: ignore[attr-defined]  # no attempt follows
         assert followed.end() == 4
+
+
+def test_a_followed_progress_bar_shows_its_last_state_on_one_line(orch_kernel: str,
+                                                                  tmp_path: Path) -> None:
+    """browser17: under `%orch logs NAME -f` each `\\r` frame of a progress bar was a row of
+    its own (300 frames, 305 rows): a display's text/plain breaks lines at `\\r`, where a
+    stream rewrites them. The followed view shows a line as a terminal does."""
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        kernel.run("bg", "%%orch local --bg --name bar\nsleep 1; echo starting; "
+                         "for i in $(seq 1 50); do printf '\\rprogress %d%%' $i; sleep 0.01; "
+                         "done; echo; echo done")
+        assert kernel.run("follow", "%orch logs bar -f -n 0", timeout=60)["status"] == "ok"
+        shown = kernel.text("follow").splitlines()
+    assert shown[-4:] == ["starting", "progress 50%", "done", "orch: bar: exit 0"], shown
+    assert "\r" not in kernel.text("follow") and len(shown) <= 6, shown

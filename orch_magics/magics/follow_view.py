@@ -13,6 +13,7 @@ from typing import Any
 
 from IPython.display import display
 
+from ..sinks.lines import terminal_view
 from ..text import plural
 
 #: Lines a front end's followed view shows unless -n says (a run's cell shows as many).
@@ -61,7 +62,8 @@ class FollowedInCell:
             self._show()
 
     def _keep(self, line: str) -> None:
-        self.tail.append(line)
+        line = terminal_view(line)  # a display's `\r` breaks the line: each frame of a bar
+        self.tail.append(line)  # became a row (browser17); a terminal shows the last state
         self.tail_size += line_size(line)
         while len(self.tail) > self.lines or self.tail_size > self.size and len(self.tail) > 1:
             self.tail_size -= line_size(self.tail.popleft())
