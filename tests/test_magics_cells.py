@@ -586,3 +586,27 @@ def test_eof_clicked_between_two_attempts_is_the_next_ones(orch_kernel: str,
         kernel.click("EOF")
         said = kernel.wait_for("c1", "✓ exit 0", timeout=30)
         assert said.index("got two") < said.index("restart 2/3") < said.index("eof seen"), said
+
+
+def test_running_a_forward_cell_again_replaces_its_forward(orch_kernel: str,
+                                                           tmp_path: Path) -> None:
+    """magics16: a `%orch forward ENV PORT --local P` cell run again failed "Address already
+    in use (choose another local port)" on the port its own last run holds, and a plain one
+    left one more listener at each run. Running it again closes what it opened first."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            local = probe.getsockname()[1]
+        with lab_kernel(orch_kernel) as kernel:
+            load(kernel, tmp_path)
+            for _ in range(2):
+                assert kernel.run("f", f"%orch forward local {port} --local {local}")[
+                    "status"] == "ok", kernel.text("f")
+                assert kernel.run("g", f"%orch forward local {port}")["status"] == "ok"
+            assert "(this cell opened it when it last ran)" in kernel.text("f")
+            kernel.run("list", "%orch forwards")
+            rows = kernel.text("list").strip().splitlines()[1:]
+    assert len(rows) == 2 and f"127.0.0.1:{local}" in "".join(rows), rows

@@ -20,12 +20,15 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fleet import LiveFleet
 from ..lifecycle import NamedRun
 from ..live import LiveRun
 from .frontend import current_cell, quiet
+
+if TYPE_CHECKING:  # transfer/ loads on first use
+    from ..transfer import Forward
 
 
 @dataclass(frozen=True)
@@ -165,3 +168,37 @@ def announce(live: LiveRun | LiveFleet, *, logs: bool) -> None:
     where = f"%orch logs {name} shows its output, " if logs else ""
     stops = "stops every target" if isinstance(live, LiveFleet) else "stops it"
     print(f"started in the background as {name}: {where}%orch stop {name} {stops}")
+
+
+class CellForwards:
+    """Per cell id, the forwards its last execution opened: running the cell again closes
+    them first, as it stops its stdin-box runs (magics16: a `--local P` cell run again found
+    its own port taken, and each run of a plain one left one more listener open)."""
+
+    def __init__(self) -> None:
+        self._opened: dict[str, tuple[str, list[Forward]]] = {}
+        self._lock = threading.Lock()
+
+    def replacing(self, shell: Any) -> list[Forward]:
+        """Close what this cell opened when it last ran (not in this execution): those."""
+        cell = current_cell(shell)
+        if cell is None:
+            return []
+        with self._lock:
+            request, forwards = self._opened.get(cell[0], (cell[1], []))
+            if request == cell[1]:
+                return []
+            del self._opened[cell[0]]
+        closing = [forward for forward in forwards if not forward.closed]
+        for forward in closing:
+            forward.close()
+        return closing
+
+    def opened(self, shell: Any, forward: Forward) -> None:
+        """The cell running now opened `forward`."""
+        cell = current_cell(shell)
+        if cell is not None:
+            with self._lock:
+                request, forwards = self._opened.get(cell[0], (cell[1], []))
+                earlier = forwards if request == cell[1] else []  # this execution's others
+                self._opened[cell[0]] = (cell[1], [*earlier, forward])

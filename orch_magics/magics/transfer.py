@@ -38,7 +38,11 @@ from ..transfer import (
 )
 from ..transfer.forward import check_host, check_port
 from ..transfer.model import human
+from .cells import CellForwards
 from .frontend import close_widgets, quiet, set_last, shows_live, update_publisher
+
+#: The forwards each cell opened when it last ran (closed when it runs again).
+CELL_FORWARDS = CellForwards()
 
 if TYPE_CHECKING:
     from .parser import MagicParser
@@ -229,11 +233,17 @@ def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
         check_host(args.host)
     except ForwardError as exc:
         raise UsageError(str(exc)) from None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    for closed in CELL_FORWARDS.replacing(shell):  # this cell run again: its port is free
+        print(f"closed {closed} (this cell opened it when it last ran)")
     try:
         opened = orch.forward(args.environment, port, local=args.local, host=args.host,
                               yes=args.yes, limit=args.limit, front_end="magic")
     except ForwardError as exc:
         raise quiet(exc) from None  # the port met, not the line typed: ForwardError
+    CELL_FORWARDS.opened(shell, opened)
     print(f"{opened}; use it as {opened.url} (`.port` of the returned object), "
           f"%orch forward stop {opened.id} closes it")
     return opened
