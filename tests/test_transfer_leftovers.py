@@ -156,3 +156,27 @@ def test_a_get_being_renamed_into_place_is_never_swept(tmp_path: Path, monkeypat
     monkeypatch.setattr(landing.os, "replace", another_get_starts_first)
     target.commit(0o644)
     assert dest.read_bytes() == b"complete and checked\n"
+
+
+def test_a_folder_get_pending_at_interpreter_exit_leaves_no_partial_folder(
+        tmp_path: Path) -> None:
+    """files15: a folder `aget` running as a task when its process ended of itself (a kernel
+    shut down or restarted: its loop never ran again; a script exiting with the task pending)
+    left its hidden partial folder, tens of MB; the docs said only SIGKILL leaves one."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(8):
+        (tree / f"f{i}").write_bytes(os.urandom(1 << 20) * 16)
+    script = (
+        "import asyncio, os, sys\n"
+        "from orch_magics import Orchestrator, load_config_text\n"
+        "o = Orchestrator(load_config_text('environments: {here: []}\\naudit: {enabled: false}\\n'))\n"
+        "loop = asyncio.new_event_loop()\n"
+        f"task = loop.create_task(o.aget('here', {str(tree)!r}, 'got'))\n"
+        "loop.run_until_complete(asyncio.sleep(0.3))\n"
+        "print(sorted(n for n in os.listdir('.') if 'orch-get' in n), flush=True)\n"
+        "sys.exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and ".got.orch-get-" in done.stdout, done  # it was copying
+    assert not [n for n in os.listdir(tmp_path) if "orch-get" in n or n == "got"]

@@ -9,6 +9,7 @@ the kernel drops a dead process's locks, and no handler of ours runs on SIGKILL.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
@@ -174,8 +175,7 @@ class AsSent:
                                deep=False)  # chown(-1, -1) changes nothing
 
 
-def _regular(path: str) -> bool:
-    """Whether `path` itself (not what a link there names) is a regular file."""
+def _regular(path: str) -> bool:  # itself, not what a link there names
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
@@ -346,6 +346,7 @@ class TreeLanding:
         self.thread = threading.Thread(target=self._unpack, args=(read,), daemon=True,
                                        name="orch-untar")
         self.thread.start()
+        atexit.register(self.abort)  # a get left running at exit (a shut-down kernel's task)
 
     def _unpack(self, read: int) -> None:
         with os.fdopen(read, "rb") as stream:
@@ -389,8 +390,10 @@ class TreeLanding:
             raise _os_error(f"cannot write {self.dest}", exc) from None
         finally:
             self._lock = _release(self._lock)
+            atexit.unregister(self.abort)
 
     def abort(self) -> None:
+        atexit.unregister(self.abort)
         self.finish()
         _remove_tree(self.temp)
         self._lock = _release(self._lock)
