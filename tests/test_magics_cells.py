@@ -610,3 +610,20 @@ def test_running_a_forward_cell_again_replaces_its_forward(orch_kernel: str,
             kernel.run("list", "%orch forwards")
             rows = kernel.text("list").strip().splitlines()[1:]
     assert len(rows) == 2 and f"127.0.0.1:{local}" in "".join(rows), rows
+
+
+def test_a_run_a_thread_starts_is_no_cells_to_stop(orch_kernel: str, tmp_path: Path) -> None:
+    """magics16: a stdin-box run a worker thread started was charged to the cell running then
+    (or the last that ran): running that unrelated cell again stopped it, saying "the run
+    this cell started when it last ran"."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("a", "import threading, time\nres = {}\ndef f():\n    time.sleep(1)\n"
+                        "    res['h'] = get_ipython().run_line_magic('orch', 'local cat')\n"
+                        "threading.Thread(target=f).start()")
+        kernel.run("b", "time.sleep(2.5)")  # running as the thread starts its run
+        kernel.run("b", "x = 2")
+        assert "stopped" not in kernel.text("b"), kernel.text("b")
+        kernel.run("ps", "print(res['h'].state)")
+        assert kernel.text("ps").strip() == "running", kernel.text("ps")
+        kernel.run("stop", "res['h'].interrupt()")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -123,8 +124,12 @@ def current_cell(shell: Any) -> tuple[str, str] | None:
     """(the cell's id, this execution's request id) for the cell running now, else None.
 
     JupyterLab sends the cell's id in the execute request's metadata (`cellId`); the request id
-    tells a second run of the same cell from a second magic within one execution.
+    tells a second run of the same cell from a second magic within one execution. Another
+    thread belongs to no cell: the request there is whatever cell runs now, or ran last
+    (magics16: running that cell again stopped the thread's run).
     """
+    if threading.current_thread() is not threading.main_thread():
+        return None
     kernel = getattr(shell, "kernel", None)
     try:
         parent = (kernel.get_parent() if kernel is not None else None) or {}
