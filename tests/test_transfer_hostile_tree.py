@@ -109,6 +109,11 @@ def _hostile(victim: Path) -> dict[str, list[Member]]:
         "hard link over a symlink": [
             _file("./a", b"a\n"), _link("./v", tarfile.SYMTYPE, str(victim)),
             _link("./v", tarfile.LNKTYPE, "./a")],
+        # review31: a decoy at the victim's path inside the tree, then a hard link by the
+        # absolute path (the check stripped its `/`, tarfile did not), then a write through it
+        "hard link by an absolute name a decoy holds": [
+            _file(f"./{str(victim).lstrip('/')}", b"decoy\n"),
+            _link("./h", tarfile.LNKTYPE, str(victim)), _file("./h", b"PWNED\n")],
         "hard link to a file re-sent as a folder": [
             _file("./f", b"innocent\n"), _dir("./f"), _link("./h", tarfile.LNKTYPE, "./f")],
         "block device": [_special("./disk", tarfile.BLKTYPE)],

@@ -155,8 +155,8 @@ class AsSent:
             if os.path.islink(os.path.join(path, *parts[:n])):
                 raise TransferError(f"{name} would be written through the link "
                                     f"{'/'.join(parts[:n])}")
-        if member.islnk():
-            target = posixpath.normpath(member.linkname.lstrip("/"))
+        if member.islnk():  # its target as tarfile takes it (review31: one absolute but for
+            target = posixpath.normpath(member.linkname)  # its `/` named a decoy, not it)
             made = os.path.join(path, target)
             if target in self._links and os.path.islink(made):
                 member = member.replace(linkname=os.readlink(made), deep=False)
