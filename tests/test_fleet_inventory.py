@@ -408,3 +408,8 @@ def test_a_host_written_by_name_is_the_inventory_host_of_that_name(
     with pytest.raises(ConfigError, match="orch.yaml:3:.*host 'web': 'web' is a group of the "
                                           "inventory: write group:web"):
         load_config(tmp_path / "orch.yaml")
+    (tmp_path / "hosts").write_text("[web\nq5\n")  # review31: passed over, `q5` by DNS
+    (tmp_path / "orch.yaml").write_text(f"inventory: hosts\nenvironments:\n  one: [{{type: ssh, "
+                                        f"config: {{host: q5, {ssh_fleet.ssh_config()}}}}}]\n")
+    with pytest.raises(ConfigError, match="hosts:1"):
+        load_config(tmp_path / "orch.yaml")

@@ -15,11 +15,12 @@ from ..errors import ConfigError
 from ..layers.names import check_login_name, check_no_slash, check_target_name
 from ..layers.registry import get_kind
 from . import patterns
+from .inventory_files import NoInventory
 from .inventory_vars import port_checked
 from .model import FanOut, LayerSpec, Member
 from .source import Path_, Source, describe_path
 
-if TYPE_CHECKING:  # read only when a config has `group:` hosts (loader._lazy_inventory)
+if TYPE_CHECKING:  # read when a config names an inventory (inventory_files._lazy_inventory)
     from .inventory import Inventory
 
 GROUP_PREFIX = "group:"
@@ -151,8 +152,8 @@ def _written_host(name: str, raw: dict[str, Any], inventory: Callable[[], Invent
     bare name was reached, maybe another machine); None when the inventory has no such host
     or none is named. A group's name written without `group:` is refused."""
     try:
-        inv = inventory()
-    except ConfigError:  # no inventory named (or several files each naming one)
+        inv = inventory()  # one it cannot read is said (review31: it was passed over)
+    except NoInventory:
         return None
     if name in inv.host_vars:
         return _inventory_member(inv, name, raw)

@@ -55,9 +55,13 @@ def inventory_readers(files: list[str], own_paths: list[list[str]]
     return [reader or shared for reader in readers]
 
 
+class NoInventory(ConfigError):
+    """The config names no inventory for this file (none, or several files each name one)."""
+
+
 def _refusing(files: str) -> Callable[[], Inventory]:
     def get() -> Inventory:
-        raise ConfigError(f"this file has no `inventory:`, and several config files have one "
+        raise NoInventory(f"this file has no `inventory:`, and several config files have one "
                           f"({files}): add `inventory:` to this file to say which it reads")
     return get
 
@@ -68,7 +72,7 @@ def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
 
     def get() -> Inventory:
         if not paths:
-            raise ConfigError("no inventory is loaded: add `inventory: [FILE]` at the top of "
+            raise NoInventory("no inventory is loaded: add `inventory: [FILE]` at the top of "
                               "a config file")
         if not loaded:
             from .inventory import load_inventories  # its parsers: only for `group:` hosts
