@@ -189,3 +189,14 @@ def test_an_ssh_config_naming_no_usable_known_hosts_checks_the_key_all_the_same(
     ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "orch-loop", "true"],
                          capture_output=True, text=True, timeout=30)
     assert ssh.returncode == 255 and "Host key verification failed" in ssh.stderr, ssh.stderr
+
+
+def test_user_known_hosts_none_reads_the_global_file_the_config_names(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """review31: with `UserKnownHostsFile none`, the system's files were read even where the
+    ssh_config names a GlobalKnownHostsFile (ssh reads that one): the host was refused."""
+    config = config_with(ssh_lab, tmp_path, {
+        f"UserKnownHostsFile {ssh_lab.known_hosts}":
+            f"UserKnownHostsFile none\n  GlobalKnownHostsFile {ssh_lab.known_hosts}"})
+    layer = own_layer("orch-loop", config)
+    with Orchestrator(load_config_text(ssh_lab.config_yaml(extra_envs={"t": [layer]}))) as orch:
+        assert orch.run("t", command="echo hi").stdout == "hi\n"

@@ -81,12 +81,12 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
 
 
 def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:
-    """The known_hosts files asyncssh takes from the config: UserKnownHostsFile then
-    GlobalKnownHostsFile (() for `UserKnownHostsFile none`: nothing is checked); None when
-    the config names neither (asyncssh's default, ~/.ssh/known_hosts)."""
+    """The known_hosts files the config names: UserKnownHostsFile then GlobalKnownHostsFile
+    (`UserKnownHostsFile none`: the global ones alone, () when it names none: the system's
+    are read then, ssh_files); None when it names neither (~/.ssh/known_hosts)."""
     user = config.get("UserKnownHostsFile")
-    if user == []:
-        return ()
+    if user == []:  # `none`: the global files alone (the system's when none is named)
+        return tuple(os.path.expanduser(f) for f in _strings(config.get("GlobalKnownHostsFile")))
     files = [*_strings(user), *_strings(config.get("GlobalKnownHostsFile"))]
     return tuple(os.path.expanduser(f) for f in files) if files else None
 
