@@ -61,7 +61,7 @@ class EnvProvider:
 
 
 #: Seconds the keyring's backend has to answer (see KeyringProvider.lookup).
-KEYRING_TIMEOUT = 10.0
+KEYRING_TIMEOUT = 30.0
 
 
 class KeyringProvider:
@@ -73,6 +73,7 @@ class KeyringProvider:
         self.service = service
         self.timeout = KEYRING_TIMEOUT if timeout is None else timeout
         self._error: str | None = None
+        self._silent: str | None = None  # why it is asked no more: it did not answer once
 
     def lookup(self, name: str) -> str | None:
         """The value, or None with why noted: any failure of keyring or its backend counts
@@ -81,24 +82,28 @@ class KeyringProvider:
         providers after it were never asked), and so does no answer within `timeout`
         (safety16: a locked Secret Service waiting for an unlock dialog nobody sees hung the
         run for ever; the call is left to its thread)."""
-        answer: list[str | None] = []
+        if self._silent is not None:  # each secret would wait again, and prompt again
+            self._error = self._silent
+            return None
+        answer: list[tuple[str | None, str | None]] = []  # (value, why none): a late answer
+        # (after the timeout) is dropped with its thread, never said for another secret
 
         def ask() -> None:
             try:
                 import keyring
 
-                answer.append(keyring.get_password(self.service, name))
+                answer.append((keyring.get_password(self.service, name), None))
             except Exception as exc:  # noqa: BLE001 - no usable backend, locked keyring, ...
-                self._error = f"{type(exc).__name__}: {exc}"
-                answer.append(None)
+                answer.append((None, f"{type(exc).__name__}: {exc}"))
         asking = threading.Thread(target=ask, name="orch-keyring", daemon=True)
         asking.start()
         asking.join(self.timeout)
         if not answer:
-            self._error = (f"no answer within {self.timeout:g} s: a locked keyring waiting to "
-                           f"be unlocked?")
+            self._error = self._silent = (f"no answer within {self.timeout:g} s: a locked "
+                                          f"keyring waiting to be unlocked?")
             return None
-        return answer[0]
+        value, self._error = answer[0]
+        return value
 
     def describe(self, name: str) -> str:
         extra = f" ({self._error})" if self._error else ""
