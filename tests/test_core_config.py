@@ -122,8 +122,10 @@ def test_a_yml_file_beside_the_files_found_is_said_not_ignored(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as err:
         load_config()
+    fix = (f"rename it {stray[:-4]}.yaml" if stray != "orch.yml" else
+           "an orch.yaml would be read alone, without them")
     assert str(err.value) == (f"{stray} is in {tmp_path} but not read (orch reads {beside} "
-                              f"there): rename it {stray[:-4]}.yaml, or give the files with -c")
+                              f"there): {fix}; or give the files you mean with -c")
 
 
 def test_nothing_found_says_where_it_looked(tmp_path: Path,

@@ -54,9 +54,11 @@ def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),
         raise NoConfig(here)
     for name in ("orch.yml", "environments.yml", "services.yml"):  # config16: not read, and
         if (here / name).is_file() and not (here / f"{name[:-4]}.yaml").is_file():  # unsaid
+            fix = (f"rename it {name[:-4]}.yaml" if name != "orch.yml" else  # review31: an
+                   "an orch.yaml would be read alone, without them")  # orch.yaml reads alone
             raise ConfigError(f"{name} is in {here} but not read (orch reads "
-                              f"{' and '.join(p.name for p in found)} there): rename it "
-                              f"{name[:-4]}.yaml, or give the files with -c")
+                              f"{' and '.join(p.name for p in found)} there): {fix}; or "
+                              f"give the files you mean with -c")
     return found
 
 
