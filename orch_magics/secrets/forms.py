@@ -38,6 +38,9 @@ from .escapes import ESCAPE_BYTES, ESCAPE_TEXT, has_escape, merged, original, wi
 
 MASK = "****"
 MIN_LENGTH = 4
+#: Longest value (bytes) looked for in hex and UTF-16 too (a password or a token; a key's
+#: forms so long cost masking ~3x its time: review31).
+DUMPED_MAX = 256
 #: An optional line break between two characters of an encoded form.
 BREAK = "(?:\r?\n)?"
 BREAKS = b"\r\n"
@@ -57,8 +60,9 @@ def plain_forms(value: str) -> set[str]:
     quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
              *python_forms(value, raw), *json_forms(value), *quoting_forms(value)}
-    if value.isascii():  # UTF-16 (a Windows-made file, PowerShell's `>`): a terminal drops
-        forms.update(("\0".join(value) + "\0", "\0" + "\0".join(value)))  # its NULs
+    if value.isascii() and len(value) <= DUMPED_MAX:  # UTF-16 (a Windows-made file, `>` in
+        # PowerShell): a terminal drops its NULs
+        forms.update(("\0".join(value) + "\0", "\0" + "\0".join(value)))
     lines = value.split("\n")
     if len(lines) > 1:  # as a terminal shows it (`tty: true`), or a CRLF program prints it
         forms.add("\r\n".join(line.removesuffix("\r") for line in lines))
@@ -179,7 +183,8 @@ def aligned_core(raw: bytes, offset: int, encode: Callable[[bytes], bytes]) -> s
 def encoded_forms(value: str) -> set[str]:
     """The base64 and hex forms of `value` (see the module docstring)."""
     raw = value.encode("utf-8", "surrogateescape")
-    forms = {raw.hex(), raw.hex().upper(), raw.hex(" "), raw.hex(" ").upper()}
+    forms = {raw.hex(), raw.hex().upper(), raw.hex(" "), raw.hex(" ").upper()} \
+        if len(raw) <= DUMPED_MAX else set()  # a key's dump is rare, and costly to look for
     for encode in _ENCODERS:
         for data in (raw, raw + b"\n"):
             text = encode(data).decode("ascii")
