@@ -819,6 +819,10 @@ def test_a_get_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
                 orch.get("here", str(tmp_path / "src.txt"), name)
             assert str(err.value) == (f"{tmp_path / name} is {what}: the copy would replace "
                                       f"it; name another file")
+        with pytest.raises(TransferError) as err:  # review31: a put on this disk too
+            orch.put("here", str(tmp_path / "src.txt"), str(tmp_path / "orch.yaml"))
+        assert str(err.value) == (f"{tmp_path / 'orch.yaml'} is a config file: the copy would "
+                                  f"replace it; name another file")
     cli = subprocess.run([sys.executable, "-m", "orch_magics.cli", "cp",
                           f"here:{tmp_path / 'src.txt'}", "audit.jsonl"],
                          capture_output=True, text=True, timeout=60)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Union
 
 from ..admission import Ticket
@@ -18,6 +18,7 @@ from ..fleet.select import read_limit
 from ..fleet.targets import planned_scope as fleet_scope
 from ..guard import check_allowed
 from ..plan import RunPlan
+from ..sinks.file import kept_as
 from ..text import no_byte_at
 from .copy import Copy, Copying, Runs, check_base, get_destination, no_local_directory
 from .fleet import FleetCopied, FleetCopy
@@ -101,6 +102,16 @@ def _fleet_folder(local: str | None) -> str:
 _HERE = frozenset({"local", "sudo"})
 
 
+def _not_over_kept(plan: RunPlan, dest: str, name: str, kept: Mapping[str, str]) -> None:
+    """A put on this machine's disk (through local or sudo layers only) replaces none of the
+    files orch keeps for the config (review31: it replaced orch.yaml), as a get does not."""
+    if any(spec.type not in _HERE for spec in plan.layers_to_run) or not dest.startswith("/"):
+        return
+    target = os.path.join(dest, name) if dest.endswith("/") or os.path.isdir(dest) else dest
+    if (what := kept_as(target, kept)) is not None:
+        raise TransferError(f"{target} is {what}: the copy would replace it; name another file")
+
+
 def _not_into_itself(plan: RunPlan, source: str, dest: str, remote: str) -> None:
     """Refuse, before anything runs, a folder copied into itself on this machine's disk, as
     `cp -r` does (files13: `orch cp here:/x/d /x/d/` nested a copy; the check of the stream
@@ -159,6 +170,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
     _not_into_itself(dry, source.path, dest if not dest.endswith("/") else dest + name, dest)
+    _not_over_kept(dry, dest, name, runs.kept_files())
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end, limit)
     if plan.environment.is_fleet:
