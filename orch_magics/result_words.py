@@ -88,17 +88,16 @@ def _failure(result: RunResult) -> str:
     if step is not None:
         return f"{what}: post command {step.command!r} failed ({step.exit.describe()})"
     said = "" if result.stderr_buffer.closed else \
-        final_line(result.stderr_buffer.tail(400).decode("utf-8", "replace"))
+        printable(final_line(result.stderr_buffer.tail(400).decode("utf-8", "replace")))
     return f"{what} failed ({result.exit.describe()})" + (f": {said}" if said else "")
 
 
 def final_line(text: str) -> str:
     """The last line of `text` as a one-line reason: its terminal sequences taken out, cut at
     newlines only (a `\\r` inside is the line's: `disk full\\rretrying` is not `retrying`,
-    fleets15, chains21), its control characters shown escaped (it cannot repaint the
-    terminal it is printed on)."""
+    fleets15, chains21). Where it is printed, `printable` shows its controls escaped."""
     line = ESCAPE.sub("", text).rstrip().rpartition("\n")[2]
-    return printable(line.removesuffix("\r").strip())
+    return line.removesuffix("\r").strip()
 
 
 def _stopped_during(result: RunResult, step: RunResult) -> str:
