@@ -234,9 +234,14 @@ def get_destination(remote: str, local: str | None, kept: Mapping[str, str]) -> 
     one of the `kept` files orch itself keeps (review30: the audit log was replaced)."""
     check_base(local)
     dest = _get_destination(remote, local)
-    if (what := kept_as(dest, kept)) is not None:
-        raise TransferError(f"{dest} is {what}: the copy would replace it; name another file")
+    refuse_kept(dest, kept)
     return dest
+
+
+def refuse_kept(path: str, kept: Mapping[str, str]) -> None:
+    """TransferError when a copy to `path` would replace one of the `kept` files."""
+    if (what := kept_as(path, kept)) is not None:
+        raise TransferError(f"{path} is {what}: the copy would replace it; name another file")
 
 
 def check_base(local: str | None) -> None:

@@ -18,9 +18,16 @@ from ..fleet.select import read_limit
 from ..fleet.targets import planned_scope as fleet_scope
 from ..guard import check_allowed
 from ..plan import RunPlan
-from ..sinks.file import kept_as
 from ..text import no_byte_at
-from .copy import Copy, Copying, Runs, check_base, get_destination, no_local_directory
+from .copy import (
+    Copy,
+    Copying,
+    Runs,
+    check_base,
+    get_destination,
+    no_local_directory,
+    refuse_kept,
+)
 from .fleet import FleetCopied, FleetCopy
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
@@ -108,8 +115,7 @@ def _not_over_kept(plan: RunPlan, dest: str, name: str, kept: Mapping[str, str])
     if any(spec.type not in _HERE for spec in plan.layers_to_run) or not dest.startswith("/"):
         return
     target = os.path.join(dest, name) if dest.endswith("/") or os.path.isdir(dest) else dest
-    if (what := kept_as(target, kept)) is not None:
-        raise TransferError(f"{target} is {what}: the copy would replace it; name another file")
+    refuse_kept(target, kept)
 
 
 def _not_into_itself(plan: RunPlan, source: str, dest: str, remote: str) -> None:
