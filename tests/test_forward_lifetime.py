@@ -611,3 +611,20 @@ def test_a_forward_interrupted_while_its_hop_connects_says_so_in_one_line() -> N
         assert orch.forwards.list() == []
     assert err.value._render_traceback_() == [
         "ForwardInterrupted: interrupted while the forward opened; nothing was left open"]
+
+
+def test_a_shortage_of_descriptors_that_comes_back_at_once_is_said_once() -> None:
+    """CI of 354a88b: at the limit, a connection that ended let one in and the next waited
+    again, and the forward said "new connections wait" a second time, word for word. The
+    problem stays shown (`%orch forwards`) each time; the watcher hears it once a minute."""
+    from orch_magics.transfer.forward_health import Health
+
+    heard: list[str] = []
+    health = Health("127.0.0.1:80", watcher=heard.append)
+    health.waiting("Too many open files (40 connections carried)")
+    health.carried()
+    assert health.problem is None
+    health.waiting("Too many open files (40 connections carried)")
+    assert health.problem == "new connections wait: Too many open files (40 connections carried)"
+    assert heard == ["new connections wait: Too many open files (40 connections carried); they "
+                     "are taken as connections end"]

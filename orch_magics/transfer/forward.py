@@ -33,8 +33,8 @@ from ..guard import check_allowed
 from ..layers.base import Launcher, Pooled, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
-from ..secrets.masking import get_logger
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
+from .forward_health import Health
 from .held import Held
 from .model import ForwardInterrupted
 from .relay import Connect, Reader, Relay, Writer
@@ -61,46 +61,6 @@ class Places(Protocol):
               front_end: str = ...) -> Ticket: ...
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
-
-
-@dataclass
-class Health:
-    """What became of a forward's latest connection: `problem` says why it could not be
-    carried (None once one is); `watcher` hears of it and of reconnects (the CLI prints them)."""
-
-    target: str
-    via: str = field(default="", repr=False)
-    problem: str | None = None
-    watcher: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
-
-    def carried(self) -> None:
-        self.problem = None
-
-    def failed(self, exc: BaseException) -> None:
-        why = str(exc) if isinstance(exc, OrchError) else \
-            f"{self.target} is not reachable from {self.via}: {reason(exc)}"
-        self.problem = f"the last connection failed: {why}"
-        self.tell(f"{self.problem}; still listening, the next connection tries again")
-
-    def cut(self, why: str) -> None:
-        self.problem = f"its connections were cut: {why}"
-        self.tell(f"{self.problem}; still listening, the next connection tries again")
-
-    def waiting(self, why: str) -> None:
-        self.problem = f"new connections wait: {why}"
-        self.tell(f"{self.problem}; they are taken as connections end")
-
-    def tell(self, message: str) -> None:
-        """Hand `message` to the watcher; one that raises is told no more (a warning says
-        so), as a sink that raises: the forward never pays for its bug."""
-        watcher = self.watcher
-        if watcher is not None:
-            try:
-                watcher(message)
-            except Exception as exc:
-                self.watcher = None
-                get_logger(__name__).warning("a forward's watcher raised %s: %s; it is told no "
-                                             "more", type(exc).__name__, exc)
 
 
 @dataclass
