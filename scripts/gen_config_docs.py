@@ -71,10 +71,11 @@ most 100,000 values in all and may not contain themselves; a file may be at most
 100 levels deep.
 
 Values are never changed unseen by YAML 1.1's reading of unquoted text. Where text is expected
-(an `environment` value, a secret in a secrets file) an unquoted number, `true`/`false` or date is
-kept exactly as written when YAML reads it back as the same text (`PORT: 8080` is `"8080"`,
-`DEBUG: true` is `"true"`); one YAML changes (`0777` is 511, `no` is false, `0x1F` is 31, `12:30`
-is 750, `1.50` is 1.5) is refused at its line: quote it (`MODE: '0777'`). A count or a number
+(an `environment` value, an item of a list such as `command: [sleep, 1]`, a secret in a secrets
+file) an unquoted number, `true`/`false` or date is kept exactly as written when YAML reads it
+back as the same text (`PORT: 8080` is `"8080"`, `DEBUG: true` is `"true"`); one YAML changes
+(`0777` is 511, `no` is false, `0x1F` is 31, `12:30` is 750, `1.50` is 1.5) is refused at its
+line: quote it (`MODE: '0777'`). A count or a number
 YAML 1.1 reads otherwise than it looks is refused too: a leading zero (`max_restarts: 0777`,
 octal 511), a colon (`port: 1:10`, base 60: 70) or an underscore (`port: 2_2`, 22).
 
@@ -123,6 +124,10 @@ ORDER_NOTE = {
 }
 
 
+#: The schema type of a text list's items (an unquoted `1` is kept as "1").
+TEXT_ITEMS = ["string", "number", "boolean"]
+
+
 def type_text(schema: dict[str, Any]) -> str:
     """A short human rendering of a property's type."""
     if "const" in schema:
@@ -138,8 +143,10 @@ def type_text(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list) and "null" in kind and len(kind) == 2:  # may be left empty
         kind = next(k for k in kind if k != "null")
-    if kind == "array":
-        return f"list of {type_text(schema.get('items', {}))}"
+    if kind == "array":  # text items take unquoted numbers as written: still "string"
+        items = schema.get("items", {})
+        return "list of string" if items.get("type") == TEXT_ITEMS else \
+            f"list of {type_text(items)}"
     if kind == "object":
         if "properties" in schema:
             return "mapping (see below)"

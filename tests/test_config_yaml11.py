@@ -7,13 +7,15 @@ Before, `{Z: 0777, V: no, U: 0x1F}` reached the process as `Z=511 V=false U=31`,
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, Orchestrator, load_config_text
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
 from orch_magics.secrets.masking import REGISTRY
 
 HEAD = "environments: {local: {layers: []}}\nservices:\n"
@@ -109,8 +111,8 @@ def test_small_and_plain_counts_still_load() -> None:
 
 
 def test_a_number_where_a_string_is_expected_says_to_quote_it() -> None:
-    err = error_of("  a: {command: [echo, 0777]}\n")
-    assert err.message == ("services.a.command[1] must be a string, not an integer "
+    err = error_of("  a: {command: echo, working_dir: 0777}\n")
+    assert err.message == ("services.a.working_dir must be a string, not an integer "
                            "(quote it to make it text: '0777')")
 
 
@@ -163,3 +165,34 @@ def test_secrets_yaml_keeps_reach_the_process_as_written(
         orch.close()
     assert res.ok, res.describe_failure()
     assert (tmp_path / "sent").read_text() == sent
+
+
+
+@pytest.mark.parametrize("command", ["[sleep, 0]", "[printf, '%s|', 5, -n, 1.5, 2026-11-30]"])
+def test_unquoted_numbers_in_an_argv_list_are_kept_as_written(command: str,
+                                                              tmp_path: Path) -> None:
+    """config16 F8: `command: [sleep, 1]` was refused ("must be a string, not an integer")
+    while `environment: {N: 1}` gave N=1: two rules for one config. A list of text keeps
+    what YAML reads back as written, in a command, a pre or post step and a provider's argv."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments: {{local: []}}\n"
+                   f"secrets: {{providers: [{{type: command, argv: [printf, 5]}}]}}\n"
+                   f"services:\n  s: {{command: {command}, post_commands: [{{command: [true, 1]}}]}}\n")
+    config = load_config(str(cfg))
+    written = [w.strip("'") for w in command.strip("[]").split(", ")]
+    assert list(config.services["s"].command) == written
+    assert list(config.services["s"].post_commands[0].command) == ["true", "1"]
+    assert list(config.secrets.providers[0].argv) == ["printf", "5"]
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "local", "s"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "".join(f"{w}|" for w in written[2:])
+
+
+@pytest.mark.parametrize(("item", "read"), [("0755", "an integer (493)"),
+                                            ("yes", "a boolean (true)"),
+                                            ("1.50", "a number (1.5)")])
+def test_an_argv_item_yaml_would_change_is_refused_at_its_line(item: str, read: str) -> None:
+    err = error_of(f"  s: {{command: [chmod, {item}, f]}}\n")
+    assert "conf.yaml:3:" in str(err) and "services.s.command[1]" in str(err)
+    assert f"YAML 1.1 reads {item} as {read}" in str(err) and f"'{item}'" in str(err)

@@ -45,8 +45,10 @@ def type_schema(tp: Any) -> dict[str, Any]:
         if nullable:
             options.append({"type": "null"})
         return options[0] if len(options) == 1 else {"anyOf": options}
-    if origin is tuple:
-        return {"type": "array", "items": type_schema(get_args(tp)[0])}
+    if origin is tuple:  # text items as mapping values: an unquoted `1` is kept as "1"
+        items = get_args(tp)[0]
+        return {"type": "array", "items": {"type": ["string", "number", "boolean"]}
+                if items is str else type_schema(items)}
     if origin in (Mapping, dict, typing.Mapping):
         return {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
     if dataclasses.is_dataclass(tp):

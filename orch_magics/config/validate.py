@@ -190,12 +190,15 @@ _SCALARS: dict[Any, Builder] = {
 
 
 def _tuple(tp: Any) -> Builder:
-    build_item = builder(get_args(tp)[0])
+    item_tp = get_args(tp)[0]
+    build_item = builder(item_tp)
 
     def build_tuple(value: Any, path: Path_, src: Source) -> Any:
         if not isinstance(value, list):
             raise _type_error(tp, value, path, src)
-        return tuple(build_item(item, path + (i,), src) for i, item in enumerate(value))
+        return tuple(build_item(_as_text(item, path + (i,), src) if item_tp is str and
+                                isinstance(item, _TEXT_LIKE) else item, path + (i,), src)
+                     for i, item in enumerate(value))  # `[sleep, 1]`, as `PORT: 8080`
     return build_tuple
 
 
@@ -220,8 +223,8 @@ _TEXT_LIKE = (int, float, datetime.date)
 
 
 def _as_text(value: Any, path: Path_, src: Source) -> str:
-    """An unquoted number, true/false or date where text is expected (an environment value)
-    as the text written (`PORT: 8080` is '8080'); refused with a hint to quote it when YAML 1.1
+    """An unquoted number, true/false or date where text is expected (an environment value,
+    an argv item) as the text written (`PORT: 8080` is '8080'); refused with a hint to quote it when YAML 1.1
     changed it (`0777` is 511, `no` is false, `0x1F` is 31), so no value changes unseen."""
     text = src.as_written(path, value)
     if text is None:
