@@ -38,6 +38,7 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     names = frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
                                                                 p.KEYWORD_ONLY))
     positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+    rest = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
 
     def check(args: tuple[Any, ...], given: Mapping[str, object]) -> None:
         for word in set(positional[:len(args)]) & set(given):
@@ -48,11 +49,13 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
                 from .config.suggest import did_you_mean
 
                 meant = _MEANT.get((called, word.lower()), _MEANT.get(("", word.lower())))
-                hint = meant if meant in names else did_you_mean(word, names - {"self"})
+                hint = meant if meant in names else did_you_mean(word, names - {"self"}) \
+                    or _by_part(word, names - {"self"})
                 unknown = UnknownArgument(f"{called}() takes no argument {word!r}"
                                           + (f" (did you mean {hint}=?)" if hint
                                              else _service_setting(word, names)
-                                             if called in _RUNS_A_SERVICE else ""))
+                                             if called in _RUNS_A_SERVICE else
+                                             _given_in_turn(called, word, rest)))
                 unknown.suggestion = hint  # for code that offers it (the text has it already)
                 raise unknown
         if "environment" in names and "self" in names and len(args) < 2 \
@@ -69,6 +72,28 @@ def _checking(method: Callable[..., Any], called: str) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(method):  # still one, for asyncio and inspect
         _mark_coroutine_function(checked)
     return checked
+
+
+def _by_part(word: str, names: frozenset[str]) -> str | None:
+    """The name one of whose words `word` is near (`idd=` → forward_id), if one only."""
+    from .config.suggest import did_you_mean
+
+    parts = {part: name for name in names for part in name.split("_") if len(names) == 1
+             or sum(part in other.split("_") for other in names) == 1}
+    near = did_you_mean(word, parts) if word not in names else None
+    return parts.get(near) if near else None
+
+
+def _given_in_turn(called: str, word: str, rest: str | None) -> str:
+    """How a call whose `*rest` takes what `word` names is given it (config16: `load(file=…)`
+    got no hint: its files have no keyword to suggest)."""
+    if rest != "files" or word.lower().replace("_", "") not in _FILE_WORDS:
+        return ""
+    return f": give the files as arguments, in turn: {called}('orch.yaml', …)"
+
+
+_FILE_WORDS = frozenset({"file", "files", "path", "paths", "filename", "filenames", "filepath",
+                         "config", "configfile", "configfiles", "configpath", "yaml"})
 
 
 def _words(calls: tuple[str, ...], words: tuple[str, ...], meant: str

@@ -718,3 +718,46 @@ def test_fleets_start_given_names_says_which_call_starts_a_fleet(cfg: Path) -> N
     with Orchestrator(cfg) as orch:
         with pytest.raises(TypeError, match=r"to start a fleet, call orch\.start\(ENV, SERVICE"):
             orch.fleets.start("local", "mark")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit", [5, ["web-1"], ("web-*",)])
+@pytest.mark.parametrize("call", ["get", "put", "forward", "run", "start"])
+def test_a_limit_not_in_one_str_is_one_clear_error_on_every_call(
+        cfg: Path, tmp_path: Path, call: str, limit: object) -> None:
+    """config16 F7: `limit=5` (or a list) was a ConfigError on run and start, but an
+    AttributeError traceback on get, put and forward; nothing is copied or opened."""
+    orch = Orchestrator(load_config(str(cfg)))
+    source = tmp_path / "source"
+    source.write_text("data\n")
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: orch.get("local", str(source), str(tmp_path / "got"), limit=limit),
+        "put": lambda: orch.put("local", str(source), str(tmp_path / "put"), limit=limit),
+        "forward": lambda: orch.forward("local", 9, limit=limit),
+        "run": lambda: orch.run("local", "mark", limit=limit),
+        "start": lambda: orch.start("local", "mark", limit=limit)}
+    with pytest.raises(ConfigError, match=r"^limit takes patterns in one str \('web-\*,!web-03'"
+                                          rf"\), not {type(limit).__name__}$"):
+        calls[call]()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["source", cfg.name]) \
+        and orch.forwards.list() == []
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda orch: orch.load(file="orch.yaml"),
+     "load() takes no argument 'file': give the files as arguments, in turn: "
+     "load('orch.yaml', …)"),
+    (lambda orch: load_config(config_file="orch.yaml"),
+     "load_config() takes no argument 'config_file': give the files as arguments, in turn: "
+     "load_config('orch.yaml', …)"),
+    (lambda orch: orch.forwards.stop(idd="f1"),
+     "stop() takes no argument 'idd' (did you mean forward_id=?)"),
+    (lambda orch: orch.forwards.stop(forward="f1"),
+     "stop() takes no argument 'forward' (did you mean forward_id=?)"),
+])
+def test_calls_given_their_arguments_under_another_name_say_how(
+        cfg: Path, call: Callable[[Orchestrator], object], said: str) -> None:
+    """config16 F7: `load(file=…)` got no hint (its files are `*files`), and
+    `forwards.stop(idd=…)` was Python's bare TypeError."""
+    with pytest.raises(ConfigError) as err:
+        call(Orchestrator(load_config(str(cfg))))
+    assert str(err.value) == said

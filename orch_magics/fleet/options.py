@@ -32,12 +32,9 @@ class FleetOptions:
 
     def __post_init__(self) -> None:
         """Every value is checked before anything starts (the API takes them unparsed)."""
-        if self.limit is not None and not isinstance(self.limit, str):
-            raise ConfigError(f"limit takes patterns in one str ('web-*,!web-03'), not "
-                              f"{type(self.limit).__name__}")
-        if self.limit is not None and "@" in self.limit:  # `@FILE`: read once, here
-            from .select import read_limit  # not on a single run's start-up path
-
+        if self.limit is not None and (not isinstance(self.limit, str) or "@" in self.limit):
+            from .select import read_limit  # not on a single run's start-up path: it checks
+            # the type and reads `@FILE`s, once, here
             object.__setattr__(self, "limit", read_limit(self.limit))
         if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
                 or self.parallel < 1:

@@ -128,7 +128,12 @@ def said_limit(limit: str) -> str:
 
 def read_limit(limit: str | None) -> str | None:
     """A limit as given (`--limit`, `limit=`) with its `@FILE`s read: once, where it enters,
-    so every reader after (a dry plan, the lookup, a rerun) sees the same targets."""
+    so every reader after (a dry plan, the lookup, a rerun) sees the same targets. A limit
+    not in one str is refused here, for every call that takes one (config16: get, put and
+    forward raised AttributeError on `limit=5`)."""
+    if limit is not None and not isinstance(limit, str):
+        raise ConfigError(f"limit takes patterns in one str ('web-*,!web-03'), not "
+                          f"{type(limit).__name__}")
     return None if limit is None else from_files(limit)
 
 

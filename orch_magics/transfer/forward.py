@@ -30,6 +30,7 @@ from ..fleet.lookup import recordable, resolve_all
 from ..fleet.select import read_limit
 from ..fleet.targets import Target, expand, the_one
 from ..guard import check_allowed
+from ..keywords import keywords_checked
 from ..layers.base import Launcher, Pooled, TunnelCarrier
 from ..layers.names import check_target_name
 from ..plan import RunPlan
@@ -112,6 +113,7 @@ class Forward:
                 f"as seen from {self.via} ({self.environment}){audit}{trouble}")
 
 
+@keywords_checked
 class Forwards:
     """The open forwards of one Orchestrator, by id (`f1`, `f2`, …)."""
 
