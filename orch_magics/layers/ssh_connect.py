@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import encodings.idna  # noqa: F401  now, not at a first lookup past `ulimit -n` (fleets19)
 import functools
 import os
 import re
