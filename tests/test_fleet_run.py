@@ -299,3 +299,29 @@ def test_each_target_writes_its_own_output_file(ssh_fleet: SSHFleet, tmp_path: P
     # files7: groups() compared the empty captures, so the three read as one agreeing group
     assert sorted(labels for labels, _ in res.groups()) == [
         ["127.0.1.2"], ["127.0.1.3"], ["127.0.1.4"]]
+
+
+def test_a_file_mode_fleet_says_where_each_targets_output_went(
+        ssh_fleet: SSHFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleets19 F3: `orch run` on a file-mode fleet named no file, not even the `.partial`
+    of a failed target's output so far, where a single run says both. The table (CLI,
+    nbclient) and the notebook's HTML now say the per-target path and each `.partial`."""
+    dump = ("  dump: {command: 'seq 3; case \"$SSH_CONNECTION\" in *\" 127.0.1.3 \"*) exit 4;; "
+            "esac', stdout_mode: file, stdout_file: 'out/dump.txt'}\n")
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(_config(ssh_fleet, '"127.0.1.[2:4]"') + dump)
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                           "web", "dump"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[-3:] == [
+        "3 targets: 2 ok, 1 failed",
+        f"stdout of 2 targets written to {tmp_path}/out/<label>/dump.txt",
+        f"stdout so far of 1 target kept in {tmp_path}/out/127.0.1.3/dump.txt.partial"], \
+        done.stdout
+    assert (tmp_path / "out/127.0.1.3/dump.txt.partial").read_text() == "1\n2\n3\n"
+    monkeypatch.chdir(tmp_path)
+    with Orchestrator(load_config_text(cfg.read_text(), str(cfg))) as orch:
+        res = orch.run("web", "dump", limit="127.0.1.2")
+    assert (f"<p>stdout of 1 target written to {tmp_path}/out/127.0.1.2/dump.txt</p>"
+            in res._repr_html_())

@@ -191,7 +191,7 @@ class FleetResult(ByTarget[RunResult]):
             lines.append(f"{label}  {r['state']:<7}  {code:>4}  "
                          f"{r['duration']:>6.2f}s  {record}{info}")
         lines.append(self.summary())
-        return "\n".join(lines)
+        return "\n".join([*lines, *map(printable, files_said(self._results))])
 
     def _repr_html_(self) -> str:
         """The summary table for a notebook: at most HTML_ROWS rows, those that did not succeed
@@ -218,7 +218,8 @@ class FleetResult(ByTarget[RunResult]):
                 "" if r["state"] == "ok" else str(r["cause"]), str(r["last_line"])))
             + f"{short}{html.escape(r['audit_id'] or '')}</td></tr>" for r in rows[:HTML_ROWS])
         more = (f"<p>… {len(rows) - HTML_ROWS} more targets: <code>.table()</code>, "
-                f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "")
+                f"<code>.to_dataframe()</code></p>" if len(rows) > HTML_ROWS else "") + "".join(
+            f"<p>{html.escape(line)}</p>" for line in files_said(self._results))
         # a target's output is text: `$5 and $7` is never typeset as math
         return (f"<div class='orch-fleet {NO_MATH}'><b>{html.escape(self.summary())}</b>"
                 f"{HTML_TABLE}<thead><tr>{head}</tr></thead>"
@@ -304,6 +305,37 @@ def _shown_exit(row: dict[str, Any]) -> str:
     live table's rule: no Python `-2` shown)."""
     code = row["returncode"]
     return "" if code is None or code < 0 or row["state"] == "stopped" else str(code)
+
+
+def files_said(results: Mapping[str, RunResult]) -> list[str]:
+    """Where file-mode targets' stdout went, as a single run says it (fleets19: a fleet's
+    report named no file, not even the `.partial` of a failed target's output so far)."""
+    written = {k: r.output_file for k, r in results.items() if r.output_file is not None}
+    partial = [r.partial_file for r in results.values() if r.partial_file is not None]
+    said = []
+    if written:
+        shapes = {_shaped(path, label) for label, path in written.items()}
+        where = shapes.pop() if len(shapes) == 1 and len(written) > 1 else \
+            ", ".join(_cut_list(list(written.values())))
+        said.append(f"stdout of {plural(len(written), 'target')} written to {where}")
+    if partial:
+        said.append(f"stdout so far of {plural(len(partial), 'target')} kept in "
+                    f"{', '.join(_cut_list(partial))}")
+    return [mask_text(line) for line in said]
+
+
+def _shaped(path: str, label: str) -> str:
+    """`out/127.0.1.1/dump.txt` as `out/<label>/dump.txt` (a label nests: `eu/db-1`)."""
+    parts = path.split("/")
+    depth = label.count("/") + 1
+    if len(parts) <= depth or "/".join(parts[-depth - 1:-1]) != label:
+        return path
+    return "/".join([*parts[:-depth - 1], "<label>", parts[-1]])
+
+
+def _cut_list(paths: list[str], most: int = 3) -> list[str]:
+    """At most `most` paths, then how many more."""
+    return paths[:most] + ([f"… {len(paths) - most} more"] if len(paths) > most else [])
 
 
 def last_line(result: RunResult) -> str:
