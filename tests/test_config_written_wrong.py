@@ -613,6 +613,15 @@ def test_the_caret_stands_under_the_key_after_tabs_and_wide_characters(before: s
      "services.NAME"),
     ("services:\n  web:\n    command: x\n    x_note: hi\n",
      "conf.yaml:4:5: unknown key 'x_note' in services.web (did you mean 'x-note'?)"),
+    # config16 F9: these apply to every command run there: a local layer holds them
+    *((f"environments:\n  p:\n    layers: []\n    {key}: {value}\n",
+       f"conf.yaml:4:5: '{key}' is not a key of environments.p: for every command run there, "
+       f"add a local layer as its last: `layers: […, {{type: local, config: {{{setting}: …}}}}]`"
+       f"; for one service, write it under services.NAME")
+      for key, value, setting in (("environment", "{A: 1}", "environment"),
+                                  ("env", "{A: 1}", "environment"),
+                                  ("variables", "{A: 1}", "environment"),
+                                  ("working_dir", "/tmp", "working_dir"))),
 ])
 def test_a_key_in_the_wrong_place_or_spelt_near_a_rule_is_said_so(text: str, said: str) -> None:
     assert str(error_of(text)).splitlines()[0] == said

@@ -171,6 +171,7 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
+            _for_every_command(key, path, src)
             _misplaced(key, yaml_keys(Service), "a service's", "services", path, src)
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
                             at_key=True, suggestion=key_hint(key, allowed))
@@ -335,6 +336,23 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     if service.stdout_mode == "file" and not service.stdout_file:
         service = _replace_stdout_file(service)
     return service
+
+
+#: Keys written at an environment's level meaning "for every command run here": a local
+#: layer's settings (`env` and its other names: the variables).
+_LAYER_WIDE = {"working_dir": "working_dir", **dict.fromkeys(
+    ("environment", "env", "envs", "environ", "envvars", "variables", "vars"), "environment")}
+
+
+def _for_every_command(key: str, path: Path_, src: Source) -> None:
+    """Refuse `environment:`/`working_dir:` beside an environment's layers saying where they
+    apply to every command run there (config16: the hint sent them onto one service)."""
+    setting = _LAYER_WIDE.get(key.lower())
+    if setting is not None:
+        raise src.error(path + (key,), f"{key!r} is not a key of {describe_path(path)}: for "
+                        f"every command run there, add a local layer as its last: `layers: "
+                        f"[…, {{type: local, config: {{{setting}: …}}}}]`; for one service, "
+                        f"write it under services.NAME", at_key=True)
 
 
 def _misplaced(key: str, theirs: Iterable[str], whose: str, section: str, path: Path_,
