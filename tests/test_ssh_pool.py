@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -467,3 +468,22 @@ def test_a_channels_window_is_its_share_when_many_runs_go_at_once() -> None:
 
     assert window() == at(32) == WINDOW == 8 << 20
     assert at(250) == (256 << 20) // 250 and at(100_000) == MIN_WINDOW
+
+
+@pytest.mark.parametrize(("program", "said"), [
+    ("cloudflared-not-installed", "cloudflared-not-installed: not found"),
+    ("{tmp}/proxy.py", "{tmp}/proxy.py: permission denied")])  # not executable
+def test_a_proxycommand_that_cannot_start_is_said_with_its_program(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path, program: str, said: str) -> None:
+    """config16 F5: a ProxyCommand whose program is not installed was said "cannot reach
+    orch-px: No such file or directory", read as a missing key or config file."""
+    config = tmp_path / "orch.yaml"
+    config.write_text(_proxied(ssh_lab, tmp_path, tmp_path / "proxy-env"))
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(re.sub(r"ProxyCommand \S+ \S+", "ProxyCommand " + program.format(
+        tmp=tmp_path), ssh_config.read_text()))
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(config), "run",
+                           "px", "--", "echo", "hi"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"orch: hop 1 (ssh orch-px): its ProxyCommand (ssh_config "
+                           f"{ssh_config}) could not start: {said.format(tmp=tmp_path)}\n")

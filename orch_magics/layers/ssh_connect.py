@@ -32,6 +32,7 @@ from ..process.environ import PLACEHOLDER
 from ..text import plural
 from .ssh_files import SYSTEM_KNOWN_HOSTS, SSHFiles
 from .ssh_hostconfig import HostConfig
+from .ssh_proxy import ProxyNotStarted
 from .ssh_unresolved import NO_NAME, UNRESOLVED, jump_failed, unresolved_message
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
@@ -232,6 +233,9 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
                                     f"in {cfg.connect_timeout:g} s") from None
         raise err(ConnectError, f"timed out connecting to {where(cfg)} after "
                                 f"{cfg.connect_timeout:g} s{maybe_jump}") from None
+    except ProxyNotStarted as exc:
+        raise err(ConnectError, f"its ProxyCommand (ssh_config {host.path}) could not start: "
+                                f"{exc}") from None
     except socket.gaierror as exc:
         if jump:
             raise err(ConnectError, jump_failed(cfg, jump, exc)) from None

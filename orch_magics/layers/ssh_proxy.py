@@ -23,6 +23,10 @@ END_WAIT = 5.0
 KILL_AFTER = 2.0
 
 
+class ProxyNotStarted(Exception):
+    """The ProxyCommand's program could not be started (`cloudflared: not found`)."""
+
+
 class ProxyCommand:
     """asyncssh's `tunnel=` for a host whose ssh_config names a ProxyCommand (`argv`, with its
     `%h`/`%p` tokens already expanded): one per connection, so its `wait_closed` is that
@@ -36,10 +40,15 @@ class ProxyCommand:
                                 port: int) -> tuple[ProxyPipe, Any]:
         """Start the command; the SSH connection `session_factory()` makes runs over it."""
         loop = asyncio.get_running_loop()
-        with creating():
-            _, pipe = await loop.subprocess_exec(
-                lambda: ProxyPipe(session_factory()), *self.argv, stderr=None,
-                env=inherited_environ(), start_new_session=True)
+        try:
+            with creating():
+                _, pipe = await loop.subprocess_exec(
+                    lambda: ProxyPipe(session_factory()), *self.argv, stderr=None,
+                    env=inherited_environ(), start_new_session=True)
+        except OSError as exc:  # config16: said as "cannot reach HOST: No such file or …"
+            why = "not found" if isinstance(exc, FileNotFoundError) else \
+                (exc.strerror or str(exc)).lower()
+            raise ProxyNotStarted(f"{self.argv[0]}: {why}") from None
         assert isinstance(pipe, ProxyPipe)
         pipe.conn.set_tunnel(pipe)  # the connection's close ends the command (as asyncssh's)
         self._pipes.append(pipe)
