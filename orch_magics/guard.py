@@ -83,6 +83,10 @@ class Scope:
         return self.text == other.text and self.labels == other.labels
 
 
+#: The scope of a fleet run admitted without one: its confirmation covers no other scope.
+UNSAID = Scope("targets not named")
+
+
 def _names(text: str | None) -> set[str]:
     return {canonical_name(n.strip()) for n in (text or "").split(",") if n.strip()}
 
@@ -102,6 +106,8 @@ class Guard:
         a refusal says how to confirm in `front_end`'s words."""
         env = plan.environment
         scope = Scope(scope) if isinstance(scope, str) else scope
+        if scope is None and env.is_fleet:  # safety17: a forward gave none, and a scope of
+            scope = UNSAID  # None covered the whole fleet: now it covers only its own kind
         check_allowed(plan)
         if not env.guardrails.protected:
             return None

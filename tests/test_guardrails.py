@@ -982,6 +982,27 @@ def test_a_canary_s_confirmation_does_not_cover_the_whole_fleet() -> None:
         "1 target: web-1): ", "3 targets: web-1, web-2, web-3): "], ask.questions
 
 
+def test_a_forward_s_confirmation_covers_its_one_target_not_the_fleet() -> None:
+    """safety17: a forward confirmed for one target (`--limit web-1`; its question named no
+    target) let a run on the whole fleet through, unasked, for confirm_ttl: it was admitted
+    with no scope, and no scope covered every one."""
+    text = ("environments:\n  web:\n    protected: true\n    layers: [{type: ssh, config: "
+            "{host: [web-1, web-2, web-3], port: 1, connect_timeout: 2}}]\n"
+            "audit: {enabled: false}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        ask = orch.gate.ask = Answers("web", "web")
+        with pytest.raises(OrchError):  # confirmed, then web-1 does not resolve
+            orch.forward("web", 80, limit="web-1")
+        orch.run("web", command="true")
+    assert [q.rpartition("(")[2] for q in ask.questions] == [
+        "1 target: web-1): ", "3 targets: web-1, web-2, web-3): "], ask.questions
+    with Orchestrator(load_config_text(text)) as orch:  # admitted with no scope (the API's
+        ask = orch.gate.ask = Answers("web")  # admit): it covers no named targets
+        orch.admit(orch.plan("web", command="true"), yes="web")
+        orch.run("web", command="true", limit="web-2")
+    assert [q.rpartition("(")[2] for q in ask.questions] == ["1 target: web-2): "]
+
+
 def test_a_fleet_s_confirmation_covers_its_targets_not_a_text_that_reads_the_same() -> None:
     """review28: the confirmation was kept as the question's text, which cuts a long list
     (`10 targets: web-01, …, web-07, …, web-20`): another ten that read the same were covered,

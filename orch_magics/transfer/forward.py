@@ -28,8 +28,8 @@ from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.lookup import recordable, resolve_all
 from ..fleet.select import read_limit
-from ..fleet.targets import Target, expand, the_one
-from ..guard import check_allowed
+from ..fleet.targets import Target, expand, planned_scope, the_one
+from ..guard import Scope, check_allowed
 from ..keywords import keywords_checked
 from ..layers.base import Launcher, Pooled, TunnelCarrier
 from ..layers.names import check_target_name
@@ -59,7 +59,7 @@ class Places(Protocol):
              command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
-              front_end: str = ...) -> Ticket: ...
+              front_end: str = ..., scope: Scope | None = ...) -> Ticket: ...
 
     def launcher_for(self, plan: RunPlan) -> Launcher: ...
 
@@ -225,7 +225,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     plan = planned(dry_run=True)  # admitted before any secret of its layers is asked
     check_allowed(plan)
     _check_target(plan, limit)  # allow lists refuse first, then a target, before anyone asks
-    ticket = places.admit(plan, yes=yes, front_end=front_end)
+    scope = planned_scope(plan.layers_to_run, limit) if plan.is_fleet else None  # as a copy's
+    ticket = places.admit(plan, yes=yes, front_end=front_end, scope=scope)
     plan = places.gate.resolved(plan, ticket, planned)  # a secret missing: still in the trail
     health = Health(address(host, port))
 
