@@ -40,7 +40,8 @@ from .layers.local import LocalLauncher
 from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
 from .live import LiveRun, begun
 from .named_runs import RunRegistry
-from .plan import RunPlan, check_written, guarded_now, make_plan, replanned
+from .plan import RunPlan, guarded_now, make_plan, replanned
+from .plan_written import check_written
 from .process.handle import ProcessHandle
 from .result import RunResult
 from .run_management import RunManagement, attempt_now
@@ -102,10 +103,9 @@ class Orchestrator(RunManagement, FilesAndPorts):
             return self._config  # given, or loaded by name
         read = self._config.inventories if self._config is not None else ()
         found = stamp(read)  # once: the files' stats are this property's only I/O
-        if self._config is None or found != self._found:
+        if self._config is None or found != self._found:  # fleets17: an edited inventory too
             self._config = load_config()
-            self._found = found if self._config.inventories == read else stamp(
-                self._config.inventories)  # fleets17: an edited inventory is read again too
+            self._found = found if self._config.inventories == read else stamp(self._config.inventories)
         return self._config
 
     def load(self, *files: str | os.PathLike[str]) -> Config:

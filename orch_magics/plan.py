@@ -24,7 +24,7 @@ from .config.chain import unseen_setting
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
 from .credentials import ForgetsRejected
-from .errors import ConfigError, OrchError
+from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
@@ -344,55 +344,3 @@ def guarded_now(plan: RunPlan, config: Config) -> RunPlan:
         return dataclasses.replace(plan, service=service)
     return dataclasses.replace(plan, service=service, environment=dataclasses.replace(
         plan.environment, guardrails=now.guardrails))
-
-
-def check_written(plan: RunPlan, config: Config) -> None:
-    """A plan for a service where only services as written run (allow_adhoc: false): its
-    commands (programs, arguments, directories, variables) must be the service's as the
-    config writes them now. safety15 replaced the command of an allowed service's plan, ran
-    it there, and the audit trail named the service; review28: its variables, or a plan
-    handed to `begin` with a ticket of the plan as written."""
-    env = config.environments.get(plan.environment.name)
-    if plan.service is None or env is None or env.guardrails.allow_adhoc:
-        return
-    if not _as_written(plan, config):
-        raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
-                        f"false): this plan's commands are not those of service "
-                        f"{plan.service.name!r} (or its layers not the environment's)")
-
-
-def _as_written(plan: RunPlan, config: Config) -> bool:
-    assert plan.service is not None
-    try:
-        written = make_plan(config, plan.environment.name, plan.service.name,
-                            env=dict.fromkeys(plan.given_env, ""), cwd=plan.given_cwd,
-                            dry_run=True)
-    except ConfigError:
-        return False
-
-    def commands(p: RunPlan) -> list[Command]:
-        return [p.command, *(s.command for s in (*p.pre, *p.post))]
-    mine, theirs = commands(plan), commands(written)
-    return len(mine) == len(theirs) and all(  # a secret's value aside: it is read, not written
-        (m.argv, m.cwd, set(m.env)) == (t.argv, t.cwd, set(t.env))
-        and all(m.env[k] == v for k, v in t.env.items() if "{{secret:" not in v)
-        for m, t in zip(mine, theirs, strict=True)) and (
-        written.is_fleet or _same(plan.layers_to_run, written.layers_to_run))  # review29: its
-    # layers too (a `local` layer's variables, another host); a fleet's target: one member
-
-
-def _same(mine: object, written: object) -> bool:
-    """Whether `mine` is `written` with its secrets read (a text holding one matches any)."""
-    if isinstance(written, str) and "{{secret:" in written:
-        return isinstance(mine, str)
-    if dataclasses.is_dataclass(written) and not isinstance(written, type):
-        return type(mine) is type(written) and all(
-            _same(getattr(mine, f.name), getattr(written, f.name))
-            for f in dataclasses.fields(written) if f.compare)
-    if isinstance(written, Mapping):
-        return isinstance(mine, Mapping) and set(mine) == set(written) and all(
-            _same(mine[k], v) for k, v in written.items())
-    if isinstance(written, (tuple, list)):
-        return isinstance(mine, (tuple, list)) and len(mine) == len(written) and all(
-            _same(m, w) for m, w in zip(mine, written, strict=True))
-    return mine == written

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -374,6 +375,68 @@ def test_a_plan_whose_command_was_replaced_is_no_service_there(
             orch.loop.submit(begun()).result(30)
     assert not mark.exists()
     assert call("locked", plan=plan).wait(30).ok and mark.exists()
+
+
+def test_a_plan_handed_in_runs_only_through_its_environments_layers(tmp_path: Path) -> None:
+    """safety17 F2: a fleet's plan (allow_adhoc: false) with its layers swapped ran anywhere
+    (another container, user, folder, variables), and the trail named the service; a
+    variable around a `{{secret:…}}` took any text (another URL); and where ad-hoc commands
+    may run, a `dev` plan carrying `prod`'s layers ran on prod, unasked. A target's own
+    layers, the whole fan-out, and the plans as made still run."""
+    import dataclasses
+
+    from orch_magics.config.loader import layer_spec
+    from orch_magics.layers.local import LocalConfig
+
+    mark = tmp_path / "mark"
+    text = (f"environments:\n"
+            f"  web: {{allow_adhoc: false, layers: [{{type: ssh, config: {{host: [web-1, "
+            f"web-2], port: 1, connect_timeout: 2}}}}]}}\n"
+            f"  locked: {{allow_adhoc: false, layers: []}}\n"
+            f"  dev: [{{type: local, config: {{environment: {{WHERE: dev}}}}}}]\n"
+            f"  prod: {{protected: true, layers: [{{type: local, config: {{environment: "
+            f"{{WHERE: prod}}}}}}]}}\n"
+            f"services:\n"
+            f"  name: {{command: 'echo \"$WHERE\" > {mark}'}}\n"
+            f"  call: {{command: 'echo \"$URL\" > {mark}', environment: {{URL: "
+            f"'https://api.internal/v1?key={{{{secret:tok}}}}'}}}}\n"
+            f"secrets: {{providers: [env]}}\naudit: {{enabled: false}}\n")
+    os.environ["ORCH_SECRET_TOK"] = "s3cr3t"
+    try:
+        with Orchestrator(load_config_text(text)) as orch:
+            fleet = orch.plan("web", "name")
+            ssh = fleet.layers_to_run[0]
+            other = dataclasses.replace(ssh, config=dataclasses.replace(ssh.config, host="evil"),
+                                        fanout=None)
+            member = dataclasses.replace(ssh, config=dataclasses.replace(
+                ssh.config, host="web-2"), label="ssh web-2", fanout=None)
+            for swapped in (other, layer_spec("local", LocalConfig())):
+                with pytest.raises(OrchError, match="this plan's commands are not those of "):
+                    asyncio.run(orch.arun("web", plan=dataclasses.replace(fleet,
+                                                                          layers=(swapped,))))
+            for runs, tried in ((fleet, {"web-1", "web-2"}),
+                                (dataclasses.replace(fleet, layers=(member,)), {"web-2"})):
+                ran = asyncio.run(orch.arun("web", plan=runs))  # let in; no web-N resolves
+                assert {re.search(r"ssh (web-\d)", cause)[1]  # type: ignore[index]
+                        for cause in ran.causes.values()} == tried, ran.causes
+
+            call = orch.plan("locked", "call")
+            elsewhere = dataclasses.replace(call, command=call.command.with_env(
+                {"URL": "https://elsewhere.example/collect"}))
+            with pytest.raises(OrchError, match="this plan's commands are not those of service"):
+                orch.spawn("locked", plan=elsewhere)
+            assert orch.spawn("locked", plan=call).wait(30).ok
+            assert mark.read_text() == "https://api.internal/v1?key=s3cr3t\n"
+
+            carried = dataclasses.replace(orch.plan("dev", "name"),
+                                          layers=orch.plan("prod", "name").layers)
+            with pytest.raises(OrchError, match=r"this plan's layers \(local\) are not "
+                                                r"environment 'dev''s"):
+                orch.spawn("dev", plan=carried)
+            assert orch.spawn("dev", plan=orch.plan("dev", "name")).wait(30).ok
+            assert mark.read_text() == "dev\n"
+    finally:
+        del os.environ["ORCH_SECRET_TOK"]
 
 
 def test_a_services_only_environment_runs_its_services_as_written(
