@@ -56,7 +56,10 @@ default user, often root; an empty ssh `identity_file`, `known_hosts` or `ssh_co
 `audit.path` or `secrets.file`: leave the key out for the default; a description or a step's
 name may be empty), and nothing after an optional key's colon (`user:`, `user: #1000`, whose
 `#` starts a comment, or an `allow_services:` whose items are all commented out, which would
-otherwise allow every service: write `null` to leave it unset on purpose), a placeholder where none is expanded (an `audit.path`, a `secrets.file`, an
+otherwise allow every service: write `null` to leave it unset on purpose; an environment, its
+`layers:`, a layer's `config:` or a service's `filters:` whose items are all commented out,
+which would run a protected environment on this machine, or a sudo layer as root: write `[]`
+or `{}`), a placeholder where none is expanded (an `audit.path`, a `secrets.file`, an
 `inventory` path, a description, a layer's `name`, a filter's `pattern` or `replacement`: it
 would stay literal text), a shell variable in a path (`$HOME` or `${HOME}` in an `audit.path`,
 a `secrets.file`, an `inventory` path, a `stdout_file` or a `working_dir`: no shell expands

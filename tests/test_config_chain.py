@@ -69,9 +69,35 @@ def test_layers_that_are_not_a_list_are_refused_even_when_empty(value: str) -> N
         load_config_text(f"environments:\n  e:\n    layers: {value}\n")
 
 
-def test_layers_left_empty_mean_this_machine() -> None:
-    config = load_config_text("environments:\n  e:\n    layers:\n  f: {}\n")
+def test_an_environment_without_layers_written_runs_on_this_machine() -> None:
+    config = load_config_text("environments:\n  e:\n    layers: []\n  f: {}\n  g: []\n")
     assert config.environments["e"].layers == config.environments["f"].layers == ()
+    assert config.environments["g"].layers == ()
+
+
+@pytest.mark.parametrize("text, said", [
+    ("environments:\n  prod:\n    protected: true\n    layers:\n      # - ssh bastion\n",
+     "conf.yaml:4:5: environments.prod.layers is empty (nothing after its colon: its items "
+     "commented out?): write `layers: []` to run on this machine"),
+    ("environments:\n  prod:\n    # - ssh bastion\n  local: []\n",
+     "conf.yaml:2:3: environments.prod is empty (nothing after its colon: its layers commented "
+     "out?): write `prod: []` to run on this machine"),
+    ("environments:\n  e:\n    layers:\n      - type: sudo\n        config:\n"
+     "          # user: app\n",
+     "conf.yaml:5:9: environments.e.layers[0].config is empty (nothing after its colon: its "
+     "settings commented out?): write `config: {}` for the kind's defaults"),
+    ("environments: {e: []}\nservices:\n  s:\n    command: x\n    filters:\n"
+     "      # - {type: grep, pattern: ERROR}\n",
+     "conf.yaml:5:5: services.s.filters is empty (nothing after its colon: its items commented "
+     "out?): leave it out for no filter"),
+])
+def test_layers_or_settings_left_empty_are_refused_at_their_line(text: str, said: str) -> None:
+    """config17: with its layers commented out a protected prod ran on this machine (`rm -f
+    ./cache.db` deleted the operator's file), and a sudo layer whose settings were commented
+    out ran as root; `layers: []` and `config: {}` say so on purpose."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text, "conf.yaml")
+    assert str(err.value).splitlines()[0] == said
 
 
 @pytest.mark.parametrize("layers, line, message", [

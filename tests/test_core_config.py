@@ -322,15 +322,25 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
         jsonschema.validate(bad, schema)
 
 
-@pytest.mark.parametrize("text", [
-    "", "environments:\nservices:\n", "secrets:\naudit:\n", "environments:\n  dev:\n",
-    "environments:\n  dev: {layers: null}\n", "environments:\n  dev: {layers: [{type: local, config: }]}\n",
-    "services:\n  a: {command: x, filters: }\n"])
+@pytest.mark.parametrize("text", ["", "environments:\nservices:\n", "secrets:\naudit:\n"])
 def test_the_schema_takes_what_is_left_empty_as_the_loader_does(text: str) -> None:
-    """s9-newcomer #6: `services:` or a new `dev:` with nothing under it yet loaded and ran,
-    but an editor checking the file against the published schema underlined it."""
+    """s9-newcomer #6: `services:` with nothing under it yet loaded and ran, but an editor
+    checking the file against the published schema underlined it."""
     load_config_text(text)
     jsonschema.validate(yaml.safe_load(text), json.loads(schema_json()))
+
+
+@pytest.mark.parametrize("text", [
+    "environments:\n  dev:\n", "environments:\n  dev: {layers: null}\n",
+    "environments:\n  dev: {layers: [{type: local, config: }]}\n",
+    "services:\n  a: {command: x, filters: }\n"])
+def test_the_schema_refuses_layers_left_empty_as_the_loader_does(text: str) -> None:
+    """config17: an environment, its layers, a layer's config or filters left empty (their
+    items commented out, most likely) are refused: an editor underlines them too."""
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config_text(text)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(text), json.loads(schema_json()))
 
 
 def test_a_misspelt_filters_key_gets_a_did_you_mean() -> None:
@@ -389,8 +399,8 @@ def test_a_setting_dedented_under_an_empty_environment_is_refused_at_its_line(
     key = setting.split(":")[0]
     assert str(err).splitlines()[0] == (
         f"conf.yaml:3:3: environment {key!r} follows 'prod', which is empty: indent `{key}:` "
-        f"under `prod:` (an environment left empty runs on this machine)")
-    load_config_text("environments:\n  prod:\n  layers-b: [ssh bastion]\n")  # a name of its own
+        f"under `prod:`")
+    load_config_text("environments:\n  prod: []\n  layers-b: [ssh bastion]\n")  # a name
 
 
 def test_x_keys_holding_anchors_beside_environments_and_services_validate() -> None:

@@ -24,6 +24,7 @@ from .files import NoConfig as NoConfig  # imported from here before config/file
 from .files import demo_config_files as demo_config_files  # (as docs/api.md showed)
 from .files import find_config_files
 from .inventory_files import inventory_paths, inventory_readers
+from .misplaced import for_every_command, left_empty, misplaced
 from .model import (
     FILTER_KINDS,
     GUARDRAIL_KEYS,
@@ -119,17 +120,16 @@ def _load_source(src: Source, environments: dict[str, Environment],
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "
                                            "environments")
-    empty: str | None = None  # the environment before, when it was left empty (`prod:`)
-    for key, raw in envs.items():
+    keys = list(envs)
+    for i, (key, raw) in enumerate(envs.items()):
+        after = keys[i + 1] if i + 1 < len(keys) else None
         if key.startswith("x-"):
             continue
         name = canonical_name(key)
         path: Path_ = ("environments", key)
-        if empty is not None and key in ("layers", "description", *GUARDRAIL_KEYS):
-            raise src.error(path, f"environment {key!r} follows {empty!r}, which is empty: "
-                                  f"indent `{key}:` under `{empty}:` (an environment left "
-                                  f"empty runs on this machine)", at_key=True)
-        empty = key if raw is None else None
+        if raw is None and after in ("layers", "description", *GUARDRAIL_KEYS):
+            raise src.error(("environments", after), f"environment {after!r} follows {key!r}, "
+                            f"which is empty: indent `{after}:` under `{key}:`", at_key=True)
         check_name("environment", name, path, src)
         if name in environments:
             first = environments[name].location
@@ -160,8 +160,8 @@ def _location(src: Source, path: Path_) -> Location:
 
 def _environment(name: str, raw: Any, path: Path_, src: Source,
                  inventory: Callable[[], Inventory]) -> Environment:
-    if raw is None:
-        raw = {}
+    if raw is None:  # config17: its layers commented out, prod ran on this machine
+        raise left_empty(src, path, "its layers", f"write `{path[-1]}: []` to run on this machine")
     layers_at = path + ("layers",)
     if isinstance(raw, list):  # the short form, its layers alone: `dev: [docker app]`
         raw, layers_at = {"layers": raw}, path
@@ -171,13 +171,13 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     allowed = ("layers", "description", *GUARDRAIL_KEYS)
     for key in raw:
         if key not in allowed and not key.startswith("x-"):
-            _for_every_command(key, path, src)
-            _misplaced(key, yaml_keys(Service), "a service's", "services", path, src)
+            for_every_command(key, path, src)
+            misplaced(key, yaml_keys(Service), "a service's", "services", path, src)
             raise src.error(path + (key,), f"unknown key {key!r} in environment {name!r}",
                             at_key=True, suggestion=key_hint(key, allowed))
-    layers_raw = raw.get("layers")
-    if layers_raw is None:  # `layers:` left empty, or absent: this machine
-        layers_raw = []
+    layers_raw = raw.get("layers", [])  # absent: this machine
+    if layers_raw is None:  # left empty: its items commented out, most likely (config17)
+        raise left_empty(src, layers_at, "its items", "write `layers: []` to run on this machine")
     if not isinstance(layers_raw, list):  # `layers: {}` too: a mapping is not an empty list
         raise src.error(layers_at, f"environments.{name}.layers must be a list")
     layers = tuple(_layer(item, layers_at + (i,), src, inventory)
@@ -216,6 +216,9 @@ def _layer(raw: Any, path: Path_, src: Source, inventory: Callable[[], Inventory
     if not isinstance(type_, str) or not is_kind(type_):
         raise _unknown_type(src, path + ("type",), "layer", type_, kind_names())
     kind = _kind(type_, path + ("type",), src)
+    if "config" in raw and raw["config"] is None:  # config17: a sudo layer's `# user: app`
+        raise left_empty(src, path + ("config",), "its settings",  # ran as root
+                         "write `config: {}` for the kind's defaults")
     raw_config, fan = fanout.split(type_, raw.get("config"), path + ("config",), src, inventory)
     label = raw.get("name")
     if label is not None and not isinstance(label, str):
@@ -315,9 +318,11 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
         raise src.error(path, f"service {name!r} must be a mapping with at least a 'command'")
     raw = dict(raw)
     for key in raw:
-        _misplaced(key, ("layers", *GUARDRAIL_KEYS), "an environment's", "environments", path,
+        misplaced(key, ("layers", *GUARDRAIL_KEYS), "an environment's", "environments", path,
                    src)
-    filters_raw = _or_empty(raw.pop("filters", None), [])
+    if "filters" in raw and raw["filters"] is None:
+        raise left_empty(src, path + ("filters",), "its items", "leave it out for no filter")
+    filters_raw = raw.pop("filters", [])
     if not isinstance(filters_raw, list):
         raise src.error(path + ("filters",), f"services.{name}.filters must be a list")
     filters = tuple(_filter(f, path + ("filters", i), src) for i, f in enumerate(filters_raw))
@@ -336,32 +341,6 @@ def _service(name: str, raw: Any, path: Path_, src: Source) -> Service:
     if service.stdout_mode == "file" and not service.stdout_file:
         service = _replace_stdout_file(service)
     return service
-
-
-#: Keys written at an environment's level meaning "for every command run here": a local
-#: layer's settings (`env` and its other names: the variables).
-_LAYER_WIDE = {"working_dir": "working_dir", **dict.fromkeys(
-    ("environment", "env", "envs", "environ", "envvars", "variables", "vars"), "environment")}
-
-
-def _for_every_command(key: str, path: Path_, src: Source) -> None:
-    """Refuse `environment:`/`working_dir:` beside an environment's layers saying where they
-    apply to every command run there (config16: the hint sent them onto one service)."""
-    setting = _LAYER_WIDE.get(key.lower())
-    if setting is not None:
-        raise src.error(path + (key,), f"{key!r} is not a key of {describe_path(path)}: for "
-                        f"every command run there, add a local layer as its last: `layers: "
-                        f"[…, {{type: local, config: {{{setting}: …}}}}]`; for one service, "
-                        f"write it under services.NAME", at_key=True)
-
-
-def _misplaced(key: str, theirs: Iterable[str], whose: str, section: str, path: Path_,
-               src: Source) -> None:
-    """Refuse a key of the other section (`protected:` under a service) saying where it goes,
-    where "unknown key" would have the user look for a typo."""
-    if key in theirs:
-        raise src.error(path + (key,), f"{key!r} is {whose} key, not {describe_path(path)}'s: "
-                                       f"write it under {section}.NAME", at_key=True)
 
 
 def _replace_stdout_file(service: Service) -> Service:

@@ -113,7 +113,7 @@ def layer_schema(kinds: Sequence[str]) -> dict[str, Any]:
             "properties": {
                 "type": {"const": name},
                 "name": {"type": ["string", "null"], "description": "Label shown for this hop."},
-                "config": or_null(_fanned(name, dataclass_schema(kind.Config))),
+                "config": _fanned(name, dataclass_schema(kind.Config)),  # not left empty
             },
             "required": ["type"],
             "patternProperties": EXT,
@@ -165,11 +165,11 @@ def _described(name: str) -> bool:
 def build_schema(kinds: Sequence[str] | None = None) -> dict[str, Any]:
     """The schema for layers of `kinds` (default: every installed kind)."""
     service = dataclass_schema(Service, skip=("filters",), extra={
-        "filters": {"type": ["array", "null"], "items": filter_schema(),
+        "filters": {"type": "array", "items": filter_schema(),
                     "description": "Filters applied, in order, to stdout lines as they stream."},
     })
     kinds = kinds or [name for name in kind_names() if _described(name)]
-    layers = {"type": ["array", "null"], "items": layer_schema(kinds),
+    layers = {"type": "array", "items": layer_schema(kinds),
               "description": "Execution layers, outermost first."}
     mapping = {
         "type": "object",
@@ -182,7 +182,7 @@ def build_schema(kinds: Sequence[str] | None = None) -> dict[str, Any]:
         "additionalProperties": False,
     }
     environment = {"anyOf": [mapping, {**layers, "description": "Short form: the layers alone."}]}
-    # (`layers` allows null, so an environment written with nothing, `dev:`, is this machine)
+    # (left empty, `dev:` or `layers:`, it is refused: its layers commented out, most likely)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
