@@ -24,7 +24,7 @@ TCP_DOCKER = "{type: docker, config: {container: c, docker_host: 'tcp://127.0.0.
 
 
 def _config(*layers: str) -> str:
-    return "environments:\n  e:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+    return "environments:\n  e:\n    layers:" + ("".join(f"\n      - {x}" for x in layers) or " []") + "\n"
 
 
 @pytest.mark.parametrize("layers, line, message", [

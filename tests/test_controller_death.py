@@ -487,8 +487,8 @@ def _runs_leave_nothing(dockerd, image: str, tmp_path: Path, layers: Any,  # typ
     dockerd.api.start(created["Id"])
     try:
         cfg = tmp_path / "orch.yaml"
-        cfg.write_text("environments:\n  bare:\n    layers:\n" + "".join(
-            f"      - {layer}\n" for layer in layers(name)))
+        cfg.write_text("environments:\n  bare:\n    layers:" + ("".join(
+            f"\n      - {layer}" for layer in layers(name)) or " []") + "\n")
         for _ in range(3):
             done = subprocess.run([*ORCH, "-c", str(cfg), "run", "bare", "--", *argv],
                                   capture_output=True, timeout=60, stdin=subprocess.DEVNULL)

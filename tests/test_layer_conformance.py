@@ -116,7 +116,7 @@ async def executor(request: pytest.FixtureRequest, base: LocalLauncher,
     layers = build(*(request.getfixturevalue(f) for f in needs))
     if "sudo_lab" in needs:
         monkeypatch.setenv("ORCH_SECRET_SUDO_PW", request.getfixturevalue("sudo_lab").password)
-    text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+    text = "environments:\n  it:\n    layers:" + ("".join(f"\n      - {x}" for x in layers) or " []") + "\n"
     environment = load_config_text(text).environments["it"]
     yield LayeredExecutor(base, resolve_layers(environment, Resolver()))
     registry.get_kind.cache_clear()  # a docs kind is gone with its module

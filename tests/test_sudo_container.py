@@ -52,8 +52,7 @@ class Place:
         if self.lab is not None:
             text = self.lab.config_yaml(extra_envs={"it": layers})
         else:
-            text = "environments:\n  it:\n    layers:\n" + "".join(f"      - {x}\n"
-                                                                  for x in layers)
+            text = "environments:\n  it:\n    layers:" + ("".join(f"\n      - {x}" for x in layers) or " []") + "\n"
         environment = load_config_text(text).environments["it"]
         return LayeredExecutor(base, resolve_layers(environment, Resolver()))
 

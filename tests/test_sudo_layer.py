@@ -50,7 +50,7 @@ def chain(sudo_lab: Any, ssh_lab: Any | None, last: str) -> list[str]:
 def config_text(envs: dict[str, list[str]], services: str = "") -> str:
     text = "environments:\n"
     for name, layers in envs.items():
-        text += f"  {name}:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+        text += f"  {name}:\n    layers:" + ("".join(f"\n      - {x}" for x in layers) or " []") + "\n"
     return text + (f"services:\n{services}" if services else "")
 
 

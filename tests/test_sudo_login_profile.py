@@ -176,7 +176,7 @@ def test_the_target_s_profile_never_gets_the_password(sudo_lab: Any, tmp_path: P
         monkeypatch.setenv("ORCH_SECRET_SUDO_PW", sudo_lab.password)
         layers = [sudo_lab.layer(sudo_lab.login),
                   sudo_lab.layer(user, password=True, login="true")]
-        text = "environments:\n  e:\n    layers:\n" + "".join(f"      - {x}\n" for x in layers)
+        text = "environments:\n  e:\n    layers:" + ("".join(f"\n      - {x}" for x in layers) or " []") + "\n"
         with sudo_lab.rules(KEEPS_PROMPT[rules]) if KEEPS_PROMPT[rules] else \
                 contextlib.nullcontext(), Orchestrator(load_config_text(text)) as orch:
             for _ in range(2):  # the second with sudo's ticket cached: it does not ask
