@@ -847,3 +847,40 @@ def test_a_relative_get_from_a_folder_that_is_gone_says_so(tmp_path: Path) -> No
         gone.mkdir()
         assert cli.returncode == 1 and said in cli.stderr, cli.stderr
         assert "internal error" not in cli.stderr and "Traceback" not in cli.stderr
+
+
+def test_a_put_named_relative_or_by_home_never_replaces_orchs_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """files16: the put's check read absolute paths only: `orch cp other.yaml here:orch.yaml`
+    from the config's folder replaced it, so did a relative path through a local layer's
+    working_dir, and `here:~/…/audit.jsonl` replaced the whole trail; `orch cp d here:d/`
+    nested `d/d`, where an absolute path and `cp -r` refuse. Nothing is copied."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "state").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.yaml").write_text("environments: {evil: []}\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x\n")
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  here: []\n"
+                   f"  there: [{{type: local, config: {{working_dir: {tmp_path}}}}}]\n"
+                   "audit: {path: state/audit.jsonl}\n".replace("state/", f"{home}/state/"))
+    from orch_magics import load_config
+    with Orchestrator(load_config(cfg)) as orch:
+        orch.run("here", command="true")
+        before = {p: p.read_bytes() for p in (cfg, home / "state" / "audit.jsonl")}
+        for env, remote, what in (("here", "orch.yaml", "a config file"),
+                                  ("there", "orch.yaml", "a config file"),
+                                  ("here", "./", "a config file"),
+                                  ("here", "~/state/audit.jsonl", "the audit log")):
+            with monkeypatch.context() as inside:
+                inside.chdir(work if env == "there" else tmp_path)
+                with pytest.raises(TransferError, match=f" is {what}: the copy would replace"):
+                    source = tmp_path / ("orch.yaml" if remote == "./" else "other.yaml")
+                    orch.put(env, str(source), remote)
+        with pytest.raises(TransferError, match="the folder would be copied into itself"):
+            orch.put("here", "d", "d/")
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(os.listdir(tmp_path / "d")) == ["f"]

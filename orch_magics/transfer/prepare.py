@@ -29,6 +29,7 @@ from .copy import (
     refuse_kept,
 )
 from .fleet import FleetCopied, FleetCopy
+from .here_paths import here_paths
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
 from .send import PutSource
@@ -105,27 +106,28 @@ def _fleet_folder(local: str | None) -> str:
     return os.path.abspath(folder)  # where it was asked, whatever folder it ends in
 
 
-#: Layer kinds whose commands run on this machine: a copy through them shares its disk.
-_HERE = frozenset({"local", "sudo"})
-
-
 def _not_over_kept(plan: RunPlan, dest: str, name: str, kept: Mapping[str, str]) -> None:
     """A put on this machine's disk (through local or sudo layers only) replaces none of the
-    files orch keeps for the config (review31: it replaced orch.yaml), as a get does not."""
-    if any(spec.type not in _HERE for spec in plan.layers_to_run) or not dest.startswith("/"):
-        return
-    target = os.path.join(dest, name) if dest.endswith("/") or os.path.isdir(dest) else dest
-    refuse_kept(target, kept)
+    files orch keeps for the config (review31: it replaced orch.yaml; files16: named
+    relative, or by `~`), as a get does not."""
+    for path in here_paths(plan, dest) or ():
+        refuse_kept(os.path.join(path, name) if path.endswith("/") or os.path.isdir(path)
+                    else path, kept)
 
 
-def _not_into_itself(plan: RunPlan, source: str, dest: str, remote: str) -> None:
+def _not_into_itself(plan: RunPlan, source: str, dest: str, *, put: bool) -> None:
     """Refuse, before anything runs, a folder copied into itself on this machine's disk, as
     `cp -r` does (files13: `orch cp here:/x/d /x/d/` nested a copy; the check of the stream
-    could only catch it by timing). Only where the far end's path (`remote`) is absolute: a
-    relative or `~` one is read from the layer's working_dir or sudo's user (review27)."""
-    if any(spec.type not in _HERE for spec in plan.layers_to_run) or \
-            not remote.startswith("/"):
+    could only catch it by timing). The far end's path (a put's `dest`, a get's `source`) is
+    read as its layers read it (files16: `orch cp d here:d/` nested `d/d`)."""
+    places = here_paths(plan, dest if put else source)
+    if not places:
         return
+    if put:
+        dest = places[0] + os.path.basename(os.path.abspath(source)) if places[0].endswith(
+            "/") else places[0]
+    else:
+        source = places[0]
     src, to = (os.path.realpath(p) for p in (source, dest))
     if os.path.isdir(src) and (to == src or to.startswith(src.rstrip("/") + "/")):
         raise TransferError(f"the folder would be copied into itself: {dest} is inside "
@@ -154,7 +156,7 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
                          parallel=parallel)
     dry.check_limit(limit)
     dest = get_destination(source, into, runs.kept_files())
-    _not_into_itself(dry, source, dest, source)
+    _not_into_itself(dry, source, dest, put=False)
     plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
                              limit)
     return Copy(runs, plan, ticket, "get", source, dest)
@@ -175,7 +177,7 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     dry = planned(dry_run=True)
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
-    _not_into_itself(dry, source.path, dest if not dest.endswith("/") else dest + name, dest)
+    _not_into_itself(dry, source.path, dest, put=True)
     _not_over_kept(dry, dest, name, runs.kept_files())
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end, limit)
