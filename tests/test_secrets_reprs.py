@@ -165,3 +165,40 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     text = str(err.value)
     assert text.startswith("orch.yaml:3:") and said in text, text
     assert "Hunter2" not in text and "20241130" not in text and "\n" not in text, text
+
+
+@pytest.mark.parametrize(("key", "value", "read"), [
+    ("SECRET_KEY", "0x5f3759df", "1597463007"), ("GITHUB_TOKEN", "1234_5678_9012", "123456789012"),
+    ("apiKey", "12:34:56", "45296"), ("PIN_CODE", "0755", "493")])
+def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
+                                                                  read: str) -> None:
+    """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
+    in the message and on the line below it, kept by a notebook."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text("environments: {local: []}\nservices:\n  x:\n    command: echo\n"
+                         f"    environment:\n      {key}: {value}\n", "orch.yaml")
+    said = str(err.value)
+    assert said.startswith("orch.yaml:6:") and f"services.x.environment.{key}" in said
+    assert "quote it to keep it exactly" in said and "\n" not in said
+    assert value not in said and read not in said
+
+
+def test_a_secrets_file_loaded_as_a_config_file_is_named_not_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """config17: `%orch load orch.yaml secrets.yaml` (loading "all the files") said "unknown
+    top-level key 'api_token'" over the secret's line; `tok: abc` alone was shown too."""
+    from orch_magics import load_config
+
+    (tmp_path / "a.yaml").write_text("environments: {local: []}\n"
+                                     "secrets: {providers: [file], file: s.yaml}\n")
+    (tmp_path / "s.yaml").write_text("tok: tok-ABCDEF-123456\napi_token: abc-SECRET\n")
+    (tmp_path / "s.yaml").chmod(0o600)
+    for files in (("a.yaml", "s.yaml"), ("s.yaml", "a.yaml")):
+        with pytest.raises(ConfigError) as err:
+            load_config(*(tmp_path / f for f in files))
+        assert str(err.value) == (f"{tmp_path / 's.yaml'} is the secrets file (secrets.file of "
+                                  f"{tmp_path / 'a.yaml'}), not a config file: leave it out of "
+                                  f"the files loaded")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "s.yaml")  # alone: no other file names it
+    assert "unknown top-level key 'tok'" in str(err.value)
+    assert "tok-ABCDEF" not in str(err.value) and "abc-SECRET" not in str(err.value)

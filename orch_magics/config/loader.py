@@ -78,6 +78,7 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     files = []
     places: dict[str, tuple[Source, Path_]] = {}  # where each environment is written
     sources = list(sources)
+    _no_secrets_file(sources)
     own_paths = [inventory_paths(src, base) for src, base in sources]
     inventories = tuple(p for paths in own_paths for p in paths)
     readers = inventory_readers([src.file for src, _ in sources], own_paths)
@@ -89,6 +90,19 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     _check_allowed_services(environments, services, places)
     return Config(FrozenMap(environments), FrozenMap(services), tuple(files),
                   secrets, audit, inventories)
+
+
+def _no_secrets_file(sources: list[tuple[Source, Path]]) -> None:
+    """Refuse, showing none of its lines, a file loaded as config that another names as its
+    secrets file (config17: `%orch load orch.yaml secrets.yaml` printed a secret's line)."""
+    loaded = {os.path.realpath(src.file): src.file for src, _ in sources}
+    for src, base in sources:
+        section = src.data.get("secrets") if isinstance(src.data, dict) else None
+        named = section.get("file") if isinstance(section, dict) else None
+        if isinstance(named, str) and named and (
+                found := loaded.get(os.path.realpath(base / os.path.expanduser(named)))):
+            raise ConfigError(f"{found} is the secrets file (secrets.file of {src.file}), not "
+                              f"a config file: leave it out of the files loaded")
 
 
 def _check_allowed_services(environments: dict[str, Environment], services: dict[str, Service],
@@ -112,10 +126,11 @@ def _load_source(src: Source, environments: dict[str, Environment],
         raise src.error((), "a config file must be a mapping with 'environments' and/or "
                             "'services' at the top")
     for key in data:
-        if key not in TOP_KEYS and not key.startswith("x-"):
-            raise src.error((key,), f"unknown top-level key {key!r}; expected one of "
+        if key not in TOP_KEYS and not key.startswith("x-"):  # `tok: abc`: a secrets file's
+            raise src.error((key,), f"unknown top-level key {key!r}; expected one of "  # line?
                                     f"{', '.join(TOP_KEYS)}", at_key=True,
-                            suggestion=key_hint(key, TOP_KEYS))
+                            suggestion=key_hint(key, TOP_KEYS),
+                            private=not isinstance(data[key], (dict, list)))
     envs = _or_empty(data.get("environments"), {})
     if not isinstance(envs, dict):
         raise src.error(("environments",), "environments must be a mapping of names to "

@@ -113,7 +113,7 @@ class Source:
         if comment[1][1:2].strip() == "":  # `# the app user`: prose, not a value to quote
             return " (the rest of its line is a YAML comment)"
         quote = f": quote it to make it text: '{comment[1].replace(chr(39), chr(39) * 2)}'" \
-            if text and not _password_key(path, None) else ""
+            if text and not secret_key(path, None) else ""
         return f" (`#` after a space starts a YAML comment, so the value is empty{quote})"
 
     def comment_after(self, path: Path_) -> str | None:
@@ -141,14 +141,15 @@ class Source:
         return key_node, node, True
 
     def error(
-        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None
+        self, path: Path_, message: str, *, at_key: bool = False, suggestion: str | None = None,
+        private: bool = False
     ) -> ConfigError:
         """A ConfigError pointing at the value (or key) found at `path`, showing its line. No
         password is shown: not the line of an error about a password key (even misspelt),
         nor a line that holds one, nor its value in the message (a notebook saves what
-        `%orch load` printed)."""
+        `%orch load` printed); nor, `private`, the line of a value that may be one."""
         pos = self.position(path, at_key=at_key)
-        secret = _password_key(path, suggestion)
+        secret = private or secret_key(path, suggestion)
         written = self.written(path) if secret else None
         if written:  # `must be a string, not an integer (quote it to make it text: '…')`
             message = message.replace(repr(written), "'****'")
@@ -166,17 +167,28 @@ _COMMENT_VALUE = re.compile(r"\s*:\s+(#.*?)\s*$")
 _KEY = re.compile(r"(?<![\w-])([\w-]+)[\"']?\s*:(?:\s|$)")
 
 
-def _password_key(path: Path_, suggestion: str | None) -> bool:
+def secret_key(path: Path_, suggestion: str | None = None) -> bool:
+    """Whether the value at `path` (or the key suggested) is a secret: never shown."""
     last = path[-1] if path else None
     return _password_word(suggestion or "") or isinstance(last, str) and _password_word(last)
 
 
 def _password_word(key: str) -> bool:
-    """`password`, `sudo_pass`, `passwd`, or one misspelt (`pasword`)."""
+    """`password`, `sudo_pass`, `passwd`, one misspelt (`pasword`), or a word of one that
+    names a secret (`API_TOKEN`, `SECRET_KEY`, `github-token`: config17, shown in errors)."""
     import difflib  # only for an error
 
+    parts = {p.lower() for p in _WORDS.split(key) if p}
     key = key.lower()
-    return "pass" in key or bool(difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
+    return "pass" in key or bool(parts & _SECRET_WORDS) or bool(
+        difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
+
+
+#: Words of a key whose value is a secret: its line is never shown in an error.
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "key", "apikey", "pin",
+                           "pwd", "credential", "credentials", "passphrase", "private", "auth"})
+#: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
+_WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node] | None:

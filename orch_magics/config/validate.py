@@ -26,7 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from ..frozen import FrozenMap
 from .field_checks import bound_checks, field_checks
 from .placeholders import placeholder_problem
-from .source import Path_, Source, describe_path
+from .source import Path_, Source, describe_path, secret_key
 from .suggest import did_you_mean, key_hint
 from .yaml_numbers import refuse_yaml11_number
 
@@ -227,6 +227,10 @@ def _as_text(value: Any, path: Path_, src: Source) -> str:
     an argv item) as the text written (`PORT: 8080` is '8080'); refused with a hint to quote it when YAML 1.1
     changed it (`0777` is 511, `no` is false, `0x1F` is 31), so no value changes unseen."""
     text = src.as_written(path, value)
+    if text is None and secret_key(path):  # config17: `SECRET_KEY: 0x5f…` showed its value
+        raise src.error(path, f"{describe_path(path)}: YAML 1.1 reads it as "
+                              f"{kind_name(value).split(' (')[0]}, not as the text written: "
+                              f"quote it to keep it exactly")
     if text is None:
         raise src.error(path, f"{describe_path(path)}: {yaml_changed(value, src.written(path))}")
     return text
