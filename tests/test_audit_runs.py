@@ -818,3 +818,25 @@ def test_a_confirmed_attempt_whose_secret_is_missing_is_in_the_trail_from_the_cl
     start, end = (json.loads(line) for line in log.read_text().splitlines())
     assert start["confirmation"]["how"] == "--yes prod" and start["environment"] == "prod"
     assert end["id"] == start["id"] and "secret 'tok' is not available" in end["error"], end
+
+
+def test_an_audit_path_under_home_is_the_one_runs_and_the_reader_use(tmp_path: Path) -> None:
+    """safety17: with `audit: {path: ~/trail.jsonl}` runs were written to $HOME/trail.jsonl,
+    but `orch audit verify` said "there is no audit log at ~/trail.jsonl" (exit 1) and
+    `orch audit` said "no run was audited yet" above the runs it listed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {local: []}\naudit: {path: ~/trail.jsonl}\n")
+    env = {**os.environ, "HOME": str(home)}
+    ran = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                          "local", "--", "true"], env=env, capture_output=True, timeout=60)
+    assert ran.returncode == 0 and (home / "trail.jsonl").exists(), ran.stderr
+
+    def audit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "audit",
+                               *args], env=env, capture_output=True, text=True, timeout=60)
+    verified, listed = audit("verify", "--json"), audit()
+    assert json.loads(verified.stdout) == {"ok": True, "file": str(home / "trail.jsonl"),
+                                           "records": 2}, verified.stderr
+    assert listed.returncode == 0 and listed.stderr == "" and listed.stdout.count("\n") == 2
