@@ -50,7 +50,7 @@ from .docker_exec import (
     tty_create,
 )
 from .docker_pick import COMPOSE_SERVICE, LIVE, Unpicked, compose_hint, name_of, pick
-from .docker_warden import Warden, close_all
+from .docker_warden import Warden, close_all, wardens_of
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
 from .remote_limits import too_long
@@ -163,22 +163,17 @@ class DockerLauncher(Launcher):
         engine = Engine(api, address, local, self.where, version, connect)
 
         async def close() -> None:
-            await close_all(self._wardens(engine))
+            await close_all(wardens_of(self.context.pools, engine))
             engine.close()
 
         self.context.on_close(close)
         return engine
 
-    def _wardens(self, engine: Engine) -> list[Warden]:
-        """The wardens started through `engine` (see `_warden`)."""
-        return [w for k, w in self.context.pools.items()
-                if isinstance(w, Warden) and isinstance(k, tuple) and k[:2] == ("warden", engine)]
-
     def _retire_wardens(self, dropped: object) -> None:
         """A pooled engine was dropped: its wardens end once their runs have."""
         if (isinstance(dropped, asyncio.Future) and dropped.done() and not dropped.cancelled()
                 and dropped.exception() is None):
-            for warden in self._wardens(dropped.result()):
+            for warden in wardens_of(self.context.pools, dropped.result()):
                 warden.retire()
 
     # ---- which container ------------------------------------------------------------------
@@ -252,8 +247,10 @@ class DockerLauncher(Launcher):
             engine = await self.engine()
             container = await self._container(engine)
         warden = self._warden(engine, container)  # the first one starts along with the run
-        handle = await self._exec(engine, container, command, command.tty or self.config.tty,
-                                  warden=warden)
+        tty = command.tty or self.config.tty
+        if tty:  # nothing holds a TTY's command back (no preamble): its warden runs first
+            await warden.ready()
+        handle = await self._exec(engine, container, command, tty, warden=warden)
         if (pid := handle.pid) is not None:
             handle.when_done(functools.partial(warden.ended, pid))
         return handle

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 
 from .._loop import cancelled
 from ..process.events import Exit
@@ -61,6 +61,13 @@ class Warden:
         handle.discard_output()  # it says nothing; nobody reads it
         self._handle = handle
         self._say(b"".join(b"+%d\n" % g for g in sorted(self._groups)))
+
+    async def ready(self) -> None:
+        """Wait until its exec runs (READY_WAIT s at most): a run with nothing to hold its
+        command back (a TTY's: no preamble) starts only then (chains22: killed in the seconds a
+        warden takes to start, its command ran on)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._told(), READY_WAIT)
 
     async def watch(self, pgid: int) -> None:
         """List process group `pgid` (a run that just started in the container) and wait
@@ -120,6 +127,13 @@ class Warden:
         if self._handle is None:
             return
         await self._handle.end(END_WAIT)
+
+
+def wardens_of(pools: Mapping[Hashable, object], engine: object) -> list[Warden]:
+    """The wardens a launcher's `pools` hold for engine client `engine` (keyed
+    `("warden", engine, container, user)`: see DockerLauncher._warden)."""
+    return [w for k, w in pools.items()
+            if isinstance(w, Warden) and isinstance(k, tuple) and k[:2] == ("warden", engine)]
 
 
 async def close_all(wardens: Iterable[Warden]) -> None:
