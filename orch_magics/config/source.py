@@ -18,6 +18,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..importing import paused_gc
+from .secret_keys import password_word, secret_key
 from .yaml_syntax import check_encodable, syntax_error
 
 try:  # the C loader is much faster on large files, and has the same marks
@@ -155,7 +156,7 @@ class Source:
             message = message.replace(repr(written), "'****'")
         err = error_at(self.file, self.text, pos, message, suggestion)
         if secret or err.source_line is not None and any(
-                _password_word(key) for key in _KEY.findall(err.source_line)):
+                password_word(key) for key in _KEY.findall(err.source_line)):
             err = error_at(self.file, "", pos, message, suggestion)  # the same, without its line
         return err
 
@@ -165,30 +166,6 @@ _COMMENT_VALUE = re.compile(r"\s*:\s+(#.*?)\s*$")
 
 #: The keys on a line of YAML (`key:`, `{a: 1, "b": 2}`).
 _KEY = re.compile(r"(?<![\w-])([\w-]+)[\"']?\s*:(?:\s|$)")
-
-
-def secret_key(path: Path_, suggestion: str | None = None) -> bool:
-    """Whether the value at `path` (or the key suggested) is a secret: never shown."""
-    last = path[-1] if path else None
-    return _password_word(suggestion or "") or isinstance(last, str) and _password_word(last)
-
-
-def _password_word(key: str) -> bool:
-    """`password`, `sudo_pass`, `passwd`, one misspelt (`pasword`), or a word of one that
-    names a secret (`API_TOKEN`, `SECRET_KEY`, `github-token`: config17, shown in errors)."""
-    import difflib  # only for an error
-
-    parts = {p.lower() for p in _WORDS.split(key) if p}
-    key = key.lower()
-    return "pass" in key or bool(parts & _SECRET_WORDS) or bool(
-        difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
-
-
-#: Words of a key whose value is a secret: its line is never shown in an error.
-_SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "key", "apikey", "pin",
-                           "pwd", "credential", "credentials", "passphrase", "private", "auth"})
-#: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
-_WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node | None, yaml.Node] | None:

@@ -26,7 +26,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 from ..frozen import FrozenMap
 from .field_checks import bound_checks, field_checks
 from .placeholders import placeholder_problem
-from .source import Path_, Source, describe_path, secret_key
+from .secret_keys import secret_key
+from .source import Path_, Source, describe_path
 from .suggest import did_you_mean, key_hint
 from .yaml_numbers import refuse_yaml11_number
 
