@@ -20,6 +20,7 @@ CONFIG = textwrap.dedent("""
     environments:
       local: {layers: []}
       prod: {layers: [], protected: true}
+      prod-0: {layers: [], protected: true, confirm_ttl: 0}
     services:
       cat: {command: cat, stdin_mode: streaming}
       guarded-cat: {command: cat, stdin_mode: streaming, dangerous: true}
@@ -136,6 +137,28 @@ def test_a_refused_run_again_leaves_the_cell_s_last_run_going(orch_kernel: str,
             pids.append(int(kernel.text("pid").split()[1]))
         assert pids[0] == pids[1] and pids[2] != pids[0]  # the refused run left c as it was
         assert not alive(pids[0]) and alive(pids[2])
+
+def test_a_dry_run_or_help_in_the_cell_again_leaves_its_run_going(orch_kernel: str,
+                                                                  tmp_path: Path) -> None:
+    """magics17: adding --dry-run (or --help) to a stdin-box cell and running it again INT-
+    killed the live run ("stopped cat, the run this cell started when it last ran"), in a
+    protected environment too, with nobody asked. They show, and change nothing."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("c1", "%orch local cat --out c")
+        kernel.run("pid", "print('PID', c.pid)")
+        pid = int(kernel.text("pid").split()[1])
+        for again in ("%orch local cat --dry-run", "%orch local cat --help"):
+            assert kernel.run("c1", again)["status"] == "ok", kernel.text("c1")
+            said = kernel.text("c1")
+            assert "stopped" not in said and ("cat, started when this cell last ran, is still "
+                                              "running (this run did not start)") in said, said
+            assert alive(pid)
+        kernel.run("c1", "%orch local cat --out c")  # run for real: then it is replaced
+        assert kernel.text("c1").startswith("stopped cat, the run this cell started when it "
+                                            "last ran\n"), kernel.text("c1")
+        assert not alive(pid)
+
 
 def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
         orch_kernel: str, tmp_path: Path) -> None:
@@ -610,6 +633,28 @@ def test_running_a_forward_cell_again_replaces_its_forward(orch_kernel: str,
             kernel.run("list", "%orch forwards")
             rows = kernel.text("list").strip().splitlines()[1:]
     assert len(rows) == 2 and f"127.0.0.1:{local}" in "".join(rows), rows
+
+
+def test_a_forward_cell_run_again_and_refused_keeps_its_forward(orch_kernel: str,
+                                                                tmp_path: Path) -> None:
+    """magics17: a forward cell run again and refused at the protected question had already
+    closed the forward it opened before. It is closed only once the new one is admitted."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with lab_kernel(orch_kernel) as kernel:
+            load(kernel, tmp_path)
+            for answer in ("prod-0", "nope", "prod-0"):
+                msg_id = kernel.send("f", f"%orch forward prod-0 {port}")
+                assert "'prod-0' is a protected environment" in \
+                    kernel.kc.get_stdin_msg(timeout=30)["content"]["prompt"]
+                kernel.kc.input(answer)
+                kernel.reply(msg_id)
+                kernel.run("list", "%orch forwards")
+                rows = kernel.text("list").strip().splitlines()[1:]
+                assert len(rows) == 1, (answer, rows, kernel.text("f"))
+            assert "(this cell opened it when it last ran)" in kernel.text("f")
 
 
 def test_a_run_a_thread_starts_is_no_cells_to_stop(orch_kernel: str, tmp_path: Path) -> None:

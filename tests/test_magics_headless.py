@@ -27,6 +27,7 @@ CONFIG = textwrap.dedent("""
         command: echo main-out; echo main-err >&2
         post_commands: [{command: echo "post says bye", when: always}]
       noisy-fail: {command: 'seq 1 6; exit 3'}
+      cat: {command: cat, stdin_mode: streaming}
       noisy-slow: {command: 'seq 1 6; sleep 30'}
       dump: {command: 'head -c 3000000 /dev/zero', stdout_mode: file,
              stdout_file: 'orch-dump-{env}.bin'}
@@ -334,3 +335,20 @@ def test_logs_without_a_count_shows_a_bounded_end_and_where_the_rest_is(shell, c
     shell.run_line_magic("orch", "logs wide")  # 600 lines of 1,000 bytes: 256 KiB of them
     shown = capsys.readouterr().out.splitlines()  # the exit line and 261 of 1,001 bytes
     assert shown[0].startswith("… earlier kept lines not shown") and len(shown) == 263
+
+
+def test_a_background_run_given_stdin_headless_keeps_it_open(shell):
+    """magics17: under nbclient/papermill (or inside %%capture) `%orch ENV SERVICE --stdin
+    --bg --out h` sent EOF at once: `h.send_line()` failed "stdin is closed", where JupyterLab
+    and `%orch start` keep it open for the handle."""
+    shell.run_line_magic("orch", "local cat --stdin --bg --name fed --out h")
+    handle = shell.user_ns["h"]
+    handle.send_line("one")
+    handle.send_line("two")
+    handle.close_stdin()
+    assert handle.wait(30).lines == ["one", "two"]
+    shell.run_cell_magic("orch", "local cat --stdin --bg --name fed2 --out h2", "body\n")
+    after = shell.user_ns["h2"]
+    after.send_line("more")
+    after.close_stdin()
+    assert after.wait(30).lines == ["body", "more"]

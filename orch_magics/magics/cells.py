@@ -46,9 +46,11 @@ class CellRuns:
         self._refused: dict[str, str] = {}  # cell id: the execution whose run a person refused
         self._lock = threading.Lock()
 
-    def refused(self, shell: Any) -> None:
-        """A person refused the run the cell executing now asked for (a protected
-        environment's question): its runs from when it last ran go on."""
+    def left_alone(self, shell: Any) -> None:
+        """The cell executing now starts nothing and stops nothing: a person refused the run
+        it asked for (a protected environment's question), or it shows a dry run or help
+        (magics17: adding --dry-run stopped the cell's live stdin run). Its runs from when it
+        last ran go on."""
         cell = current_cell(shell)
         if cell is not None:
             with self._lock:

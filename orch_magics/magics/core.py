@@ -106,7 +106,8 @@ class OrchMagics(Magics):
             ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
                                self.cells, self._returns(cell))
             return runs.run(ctx, parsed.args, cell)
-        except HelpShown:
+        except HelpShown:  # it changes nothing: the cell's runs go on
+            self.cells.left_alone(self.shell)
             return None
         except OrchError as exc:
             if isinstance(exc, (RunError, LayerError)) or "_render_traceback_" in vars(exc):

@@ -42,6 +42,7 @@ from ..sinks.display import NOT_STARTED, DisplaySink
 from . import fleet_view
 from .bounded import Limit
 from .cells import CellRuns, announce
+from .dry_run import dry_run_text
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput
@@ -74,9 +75,9 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
     args.limit = read_limit(args.limit)  # once: what is confirmed runs (fleets14)
     fleet = FleetOptions.of(args.limit, args.parallel, args.max_fail).for_plan(plan) is not None
     if args.dry_run:
-        targets = planned(plan.layers_to_run, args.limit) if fleet else None
-        print(_dry_run(plan, body, background or args.bg, with_box, frontend, targets))
-        return None
+        ctx.cells.left_alone(ctx.shell)
+        return print(dry_run_text(plan, body, background or args.bg, with_box, frontend,
+                                  planned(plan.layers_to_run, args.limit) if fleet else None))
     # Orch.timeout bounds what a cell waits for: a --bg or stdin-box run goes on, as one of
     # `%orch start` does (notebook5: the default killed one and not the other)
     timeout = args.timeout if args.timeout is not None else \
@@ -88,7 +89,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
                                                args.yes, "magic") if fleet else \
             ctx.orchestrator.admit(plan, yes=args.yes, front_end="magic")
     except ConfirmationRefused:
-        ctx.cells.refused(ctx.shell)
+        ctx.cells.left_alone(ctx.shell)
         raise
     outlived = ctx.cells.rerun(ctx.shell, ctx.orchestrator.stop)
     if args.name and any(n == args.name or n.startswith(f"{args.name}-") for n in outlived):
@@ -103,7 +104,7 @@ def run(ctx: Context, args: argparse.Namespace, cell: str | None) -> Any:
         return _deliver(ctx, args, many)
     plan = resolved
     if args.bg and not frontend:  # headless: a named run whose output stays out of the cells
-        return _deliver(ctx, args, _headless_background(ctx, args, plan, body, timeout, ticket))
+        return _deliver(ctx, args, _headless_bg(ctx, args, plan, body, timeout, ticket, takes_stdin))
     # A background run is a named run: its result keeps the end of the output, not all of it.
     keeps = ctx.orchestrator.capture_limit if background else None
     presenter = _presenter(ctx, args, plan, frontend, keeps)
@@ -263,23 +264,6 @@ def _plan(orch: Orchestrator, args: argparse.Namespace, script: str | None, *,
         raise UsageError(str(exc) or "not run: interrupted at the secret prompt") from None
 
 
-def _dry_run(plan: RunPlan, body: str | None, background: bool, with_box: bool,
-             frontend: bool, targets: str | None) -> str:
-    lines = [plan.describe()]
-    if targets is not None:
-        lines.append(f"targets:     {targets}")
-    if body:
-        lines.append(f"stdin data:  {len(body.encode())} bytes from the cell body")
-    if background and not frontend:  # --bg under nbclient: a named run, out of the cells
-        how = "starts a named run in the background (its output: %orch logs NAME)"
-    elif background:
-        how = "returns at once with a live handle" + (" and a stdin box" if with_box else "")
-    else:
-        how = "blocks until the run ends" + ("" if frontend else " (no front-end stdin)")
-    lines.append(f"in this cell: {how}")
-    return "\n".join(lines)
-
-
 def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: bool,
                result_keeps: int | None) -> Presenter:
     settings = ctx.settings
@@ -335,13 +319,13 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
     live.supervisor.follow(CellFollower(followed, presenter, box, on_main, ended), live)
 
 
-def _headless_background(ctx: Context, args: argparse.Namespace, plan: RunPlan,
-                         body: str | None, timeout: float | None, ticket: Ticket) -> LiveRun:
+def _headless_bg(ctx: Context, args: argparse.Namespace, plan: RunPlan, body: str | None,
+                 timeout: float | None, ticket: Ticket, keep_stdin: bool) -> LiveRun:
     """`--bg` without a front end (nbclient, papermill): a named run said in one line, its
-    output `%orch logs NAME`'s (it blocked, for ever on a service that never ends)."""
+    output `%orch logs NAME`'s, its stdin open if it takes one, as in a front end."""
     live = ctx.orchestrator.start(plan.environment.name, args.service, name=args.name,
-                                  plan=plan, stdin=body, close_stdin=True, timeout=timeout,
-                                  ticket=ticket)
+                                  plan=plan, stdin=body, close_stdin=not keep_stdin,
+                                  timeout=timeout, ticket=ticket)
     assert isinstance(live, LiveRun)  # fleets went to fleet_view
     announce(live, logs=True)
     ctx.handles.shown_live(live)  # as the cell's value, no stale second line (magics12)

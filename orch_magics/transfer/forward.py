@@ -214,9 +214,11 @@ def _close(loop: BackgroundLoop, relay: Relay) -> None:
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
                  port: int, *, local: int = 0, host: str = "localhost",
                  yes: str | Collection[str] = (), front_end: str = "api",
-                 limit: str | None = None) -> Forward:
+                 limit: str | None = None, admitted: Callable[[], object] = lambda: None
+                 ) -> Forward:
     """Admit (in the caller's thread), then listen on the background loop; see the module.
-    On a fleet, `limit` names the one target to reach."""
+    On a fleet, `limit` names the one target to reach. `admitted()` is called once the
+    forward may open, before it listens (a cell run again closes its old one then)."""
     check_port(port, "the remote port")
     check_port(local, "--local", zero=True)
     host, limit = check_host(host), read_limit(limit)
@@ -227,6 +229,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     _check_target(plan, limit)  # allow lists refuse first, then a target, before anyone asks
     scope = planned_scope(plan.layers_to_run, limit) if plan.is_fleet else None  # as a copy's
     ticket = places.admit(plan, yes=yes, front_end=front_end, scope=scope)
+    admitted()
     plan = places.gate.resolved(plan, ticket, planned)  # a secret missing: still in the trail
     health = Health(address(host, port))
 
