@@ -179,6 +179,14 @@ class Gate:
             return ticket
         return self.admit(plan, interactive=False)
 
+    def as_written(self, plan: RunPlan) -> RunPlan:
+        """`plan` checked as the config writes it (unless made from it), then vouched for:
+        what is made of it (a fleet's targets, resolved as it runs) needs no check of its
+        own, against a config whose inventory may have changed since (a rerun)."""
+        if not self.vouched(plan):
+            self._written(plan)
+        return self.vouch(plan)
+
     def vouch(self, plan: RunPlan) -> RunPlan:
         """Take `plan` as made from the config (or checked against it): see `_vouched`."""
         self._vouched[id(plan)] = plan

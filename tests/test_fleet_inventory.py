@@ -117,7 +117,7 @@ def test_a_rerun_reads_the_inventory_again(inventory_orch: Orchestrator, tmp_pat
     again = res.rerun()
     assert sorted(again) == ["127.0.1.3", "q5", "q6"]  # the same labels: one is gone
     assert "'q5' is no longer a target of 'web'" in str(again.causes["q5"]), again.causes
-    assert again["q6"].stdout.split()[:2] == ["127.0.1.2", str(ssh_fleet.port)]
+    assert again["q6"].stdout.split()[:2] == ["127.0.1.2", str(ssh_fleet.port)], again.causes
     assert again["127.0.1.3"].ok
 
 

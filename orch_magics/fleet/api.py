@@ -93,9 +93,10 @@ class Fleets:
         """Start a fleet on the running loop (every target admitted by `ticket`)."""
         host = self.host
         shared = SharedStdin(stdin, close_stdin)
+        plan = host.gate.as_written(plan)
 
         def begin(target_plan: RunPlan, run_options: RunOptions, label: str) -> Run:
-            return host.begin(target_plan, run_options, ticket, target=label)
+            return host.begin(host.gate.vouch(target_plan), run_options, ticket, target=label)
 
         def rerun(labels: list[str], yes: str | Collection[str]) -> FleetResult:
             # the limit still holds: a host row stands for the containers it would keep
