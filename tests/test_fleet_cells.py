@@ -159,3 +159,24 @@ def test_a_long_cause_is_marked_cut_and_read_whole_in_its_row(
         assert len(cut) == 200 and cut.endswith("…"), cut
         opened = " ".join(row_lines(kernel, "run", changed))
         assert "CHANGED" in opened and f"-R '[{changed}]:{ssh_fleet.port}'" in opened, opened
+
+
+def test_a_file_mode_fleets_cell_says_where_each_targets_output_went(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """browser18: in JupyterLab every row of a file-mode fleet said 0 B and nothing said
+    where the output went, nor a failed target's `.partial` (the CLI table did, 429ee97)."""
+    cfg = tmp_path / "fleet.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(
+        "services:\n  dump: {command: 'seq 1 1000; case \"$SSH_CONNECTION\" in "
+        "*\" 127.0.1.2 \"*) exit 4;; esac', stdout_mode: file, "
+        f"stdout_file: '{tmp_path}/out/dump.txt'}}\n"))
+    with lab_kernel(orch_kernel) as kernel:
+        assert kernel.run("load", f"%orch load {cfg}")["status"] == "ok"
+        kernel.run("run", "%orch web dump --limit 127.0.1.[1:3] --no-raise-error")
+        [table] = [out["data"]["text/html"] for out in kernel.outputs["run"]
+                   if "orch-fleet" in out.get("data", {}).get("text/html", "")]
+    assert f"<p>stdout of 2 targets written to {tmp_path}/out/&lt;label&gt;/dump.txt</p>" \
+        in table, table
+    assert (f"<p>stdout so far of 1 target kept in {tmp_path}/out/127.0.1.2/dump.txt.partial"
+            f"</p>") in table, table
+    assert table.count(">3.8 KiB</td>") == 3 and ">0 B</td>" not in table, table

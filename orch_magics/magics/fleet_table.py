@@ -23,7 +23,9 @@ it); a saved notebook holds no widget.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
 import threading
 import time
 import uuid
@@ -33,7 +35,7 @@ from typing import Any
 from IPython.display import display
 
 from ..fleet import FleetResult, LiveFleet, TargetRow
-from ..fleet.result import HTML_SHORT, HTML_TABLE, HTML_TABLE_END, HTML_WIDE, cause
+from ..fleet.result import HTML_SHORT, HTML_TABLE, HTML_TABLE_END, HTML_WIDE, cause, files_said
 from ..shutdown import exiting
 from ..sinks.ansi import ESCAPE
 from ..sinks.cell_view import NO_MATH, lines_html, shown
@@ -236,6 +238,16 @@ def _audit(row: TargetRow) -> str:
     return (row.result.audit_id or "") if row.result is not None else ""
 
 
+def _output(row: TargetRow) -> str:
+    """What a target wrote: to its file in file mode (browser18: every row said 0 B)."""
+    result = row.result
+    path = result.output_file or result.partial_file if result is not None else None
+    if path is not None:
+        with contextlib.suppress(OSError):
+            return human_size(os.path.getsize(path))
+    return human_size(row.bytes)
+
+
 def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
     """The fleet's end: its table, a row per target (at most MAX_ROWS), each expandable."""
     rows = _ranked(list(live.fleet.rows.values()))
@@ -245,17 +257,18 @@ def final_bundle(live: LiveFleet, result: FleetResult) -> dict[str, str]:
         f"</span>{_said(r)}</summary>"
         f"{_cause_html(r)}{lines_html(*r.view())}</details></td>"
         f"{HTML_SHORT}{r.state}</td>{HTML_SHORT}{r.duration:.1f}s</td>{HTML_SHORT}{_exit(r)}</td>"
-        f"{HTML_SHORT}{human_size(r.bytes)}</td>"
+        f"{HTML_SHORT}{_output(r)}</td>"
         + (f"{HTML_SHORT}{html.escape(_audit(r) or '-')}</td>" if audited else "") + "</tr>"
         for r in rows[:MAX_ROWS])
     head = "<th style='text-align:left'>target · cause / last line</th>" + "".join(
         f"<th style='width:{_WIDTHS[h]}'>{h}</th>" for h in ("state", "time", "exit", "output",
                                                               *(["audit"] if audited else [])))
+    files = "".join(f"<p>{html.escape(line)}</p>" for line in files_said(result))  # browser18
     gone = f"✗ {KERNEL_GONE}" if exiting() else ""  # whatever the rows say, that stopped them
     title = _heading(f"{result.summary()}{' · ' if gone else ''}{gone}", len(rows),
                      min(len(rows), MAX_ROWS))
     return {"text/plain": f"{gone}\n{result.table()}" if gone else result.table(),
             "text/html": f"<div class='orch-fleet'>{title}"
                          f"{HTML_TABLE}<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
-                         f"{HTML_TABLE_END}"
+                         f"{HTML_TABLE_END}{files}"
                          f"</div>"}
