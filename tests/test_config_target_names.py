@@ -47,8 +47,13 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: "{{secret:h}}"}}', 36, "a host or container name is written "
      "as it is: a {{…}} placeholder is not expanded in it"),
     ('{type: docker, config: {container: "{{env:APP}}"}}', 44, "placeholder is not expanded"),
-    ('{type: sudo, config: {user: "{{ secret: u }}"}}', 37, "the user goes on sudo's command "
-     "line, where any process sees it: write the name, not a {{secret:…}} placeholder"),
+    ('{type: sudo, config: {user: "{{ secret: u }}"}}', 37, "a user name is shown on the "
+     "process list or command line where it is used: write the name, not a {{secret:…}} "
+     "placeholder"),
+    # safety17: an ssh login went onto the target's process list (`sshd: NAME@notty`)
+    ('{type: ssh, config: {host: h, user: "{{secret:u}}"}}', 45, "a user name is shown on the "
+     "process list or command line where it is used"),
+    ('{type: docker, config: {container: c, user: "x{{secret:u}}"}}', 53, "a user name is shown"),
     # inputs #1: an unclosed range was told "an ssh port is its own setting: host: web-[01"
     ('{type: ssh, config: {host: "web-[01:12"}}', 36, "host 'web-[01:12': range '[01:12' has no "
      "closing ']': a range is written [01:12] or [a:f]"),
@@ -132,18 +137,19 @@ def test_a_user_a_placeholder_gives_is_checked_when_a_run_is_planned(
     assert not (tmp_path / "pwned").exists()
 
 
-def test_a_user_a_secret_gives_is_used_and_checked_as_what_it_gave(tmp_path: Path) -> None:
+def test_a_user_a_placeholder_gives_is_used_and_checked_as_what_it_gave(tmp_path: Path) -> None:
     """basics8 F1: `user: "{{secret:u}}"` passed `orch check` but every run (`--dry-run`
-    too) was refused, as the guardrails' pass judged the placeholder itself as a user name."""
+    too) was refused, as the guardrails' pass judged the placeholder itself as a user name.
+    (A secret is refused there now, safety17: `{{env:…}}` is the placeholder a login takes.)"""
     (tmp_path / "orch.yaml").write_text(env_with(
-        "{type: ssh, config: {host: 127.0.0.1, user: '{{secret:login}}', ssh_config: cfg}}"))
+        "{type: ssh, config: {host: 127.0.0.1, user: '{{env:ORCH_LOGIN}}', ssh_config: cfg}}"))
     (tmp_path / "cfg").write_text(
         f"Host *\n  ProxyCommand sh -c 'echo %r > {tmp_path}/user; exit 1'\n")
 
     def run(login: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*ORCH, "run", *args, "e", "--", "true"], capture_output=True,
                               text=True, cwd=tmp_path, timeout=120,
-                              env={**os.environ, "ORCH_SECRET_LOGIN": login})
+                              env={**os.environ, "ORCH_LOGIN": login})
 
     dry = run("deploy", "--dry-run")
     assert dry.returncode == 0 and "command:     true" in dry.stdout, dry
@@ -151,8 +157,8 @@ def test_a_user_a_secret_gives_is_used_and_checked_as_what_it_gave(tmp_path: Pat
     assert (tmp_path / "user").read_text() == "deploy\n"
     refused = run("u$(>pwned)")
     assert refused.returncode == 2, refused
-    assert "what '{{secret:login}}' gave: it has '('" in refused.stderr, refused.stderr
-    assert "pwned" not in refused.stderr.replace("{{secret:login}}", "")
+    assert "what '{{env:ORCH_LOGIN}}' gave: it has '('" in refused.stderr, refused.stderr
+    assert "pwned" not in refused.stderr.replace("{{env:ORCH_LOGIN}}", "")
     assert not (tmp_path / "pwned").exists()
 
 
@@ -236,3 +242,16 @@ def test_an_inventory_host_name_that_is_no_one_line_label_is_refused(tmp_path: P
     with pytest.raises(ConfigError, match=r"inv.yaml:1:1: group name 'web\\nforged' has the "
                                           r"character '\\n'"):
         load_config(str(tmp_path / "orch.yaml"))
+
+
+@pytest.mark.parametrize(("entry", "key"), [("cafe\u0301", "caf\u00e9"), ("caf\u00e9", "cafe\u0301")])
+def test_an_allowed_service_is_found_however_an_editor_saved_it(entry: str, key: str) -> None:
+    """safety17: an `allow_services` entry saved decomposed (NFD) was refused as "unknown
+    service 'café' (did you mean 'café'?)": names are held as NFC, that entry was not."""
+    from orch_magics import Orchestrator, load_config_text
+
+    text = (f"environments:\n  prod: {{allow_services: [{entry}], layers: []}}\n"
+            f"services:\n  {key}: {{command: echo ran}}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        assert orch.run("prod", "caf\u00e9").stdout == "ran\n"
+        assert orch.run("prod", "cafe\u0301").stdout == "ran\n"

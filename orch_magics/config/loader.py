@@ -205,6 +205,9 @@ def _environment(name: str, raw: Any, path: Path_, src: Source,
     _as_written(description, path + ("description",), src)
     guardrails = build_dataclass(Guardrails, {k: raw[k] for k in GUARDRAIL_KEYS if k in raw},
                                  path, src)
+    if guardrails.allow_services is not None:  # as services' names are held (safety17: an
+        guardrails = replace(guardrails, allow_services=tuple(  # entry saved decomposed was
+            map(canonical_name, guardrails.allow_services)))  # "unknown service café")
     return Environment(name, layers, description, _location(src, path), guardrails)
 
 

@@ -20,7 +20,7 @@ from ..process.environ import variable_names
 from ..redaction import masked_repr
 from .base import Launcher
 from .docker_address import check_address, docker_socket, missing_here
-from .names import check_target_name
+from .names import check_target_name, shown_user
 
 
 def check_container_directory(path: str) -> None:
@@ -63,7 +63,8 @@ class DockerConfig:
     project: str | None = field(
         default=None, metadata={"doc": "Compose project name (narrows `service`)."})
     user: str | None = field(
-        default=None, metadata={"doc": "User inside the container (name, uid, or user:group)."})
+        default=None, metadata={"doc": "User inside the container (name, uid, or user:group).",
+                                "check": shown_user})
     workdir: str | None = field(
         default=None, metadata={"doc": "Working directory inside, absolute (a service's "
                                        "working_dir wins).",

@@ -66,13 +66,26 @@ def check_unquoted(name: str, what: str, characters: str = HOST_SHELL_CHARACTERS
                          f"name is put into a command line, as ssh_config's ProxyCommand does)")
 
 
+def shown_user(name: str) -> None:
+    """Refuse a `{{secret:…}}` in a user name: every kind shows it (sshd's process title on
+    the target, `sshd: NAME@notty`; sudo's command line; an engine's exec record), where any
+    process sees it (safety17: an ssh user was accepted and shown)."""
+    from ..process.environ import PLACEHOLDER
+
+    if any(m[1] == "secret" for m in PLACEHOLDER.finditer(name)):
+        raise ValueError("a user name is shown on the process list or command line where it "
+                         "is used: write the name, not a {{secret:…}} placeholder")
+
+
 def check_login_name(name: str, *, placeholders: bool = True) -> None:
     """Raise ValueError unless `name` can be an ssh login: no space, control character,
-    leading '-' or shell character. `placeholders`: as written, its {{…}} placeholders
-    aside (what they give is checked when a run is planned, with `placeholders=False`)."""
+    leading '-' or shell character, no secret. `placeholders`: as written, its {{…}}
+    placeholders aside (what they give is checked when a run is planned, with
+    `placeholders=False`)."""
     if placeholders and "{{" in name:
         from ..process.environ import PLACEHOLDER
 
+        shown_user(name)
         name = PLACEHOLDER.sub("", name)
         if not name:
             return  # a written "" is refused as every empty setting is

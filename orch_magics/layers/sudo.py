@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..limits import MAX_SECONDS
-from ..process.environ import PLACEHOLDER, secret_only, variable_names
+from ..process.environ import secret_only, variable_names
 from ..redaction import masked_repr
 from .base import Launcher
+from .names import shown_user
 
 
 def _user_name(value: str) -> None:
-    if any(m[1] == "secret" for m in PLACEHOLDER.finditer(value)):  # `sudo -u` is on an argv
-        raise ValueError("the user goes on sudo's command line, where any process sees it: "
-                         "write the name, not a {{secret:…}} placeholder")
+    shown_user(value)  # `sudo -u` is on an argv
     if not value or value.startswith("-") or any(c.isspace() for c in value):
         raise ValueError(f"{value!r} is not a user name (or #uid)")
 
