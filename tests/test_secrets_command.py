@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,27 @@ def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: 
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{child}") or \
         open(f"/proc/{child}/stat").read().split()[2] == "Z"
+
+
+def test_a_relative_provider_program_is_the_one_beside_its_config(tmp_path: Path) -> None:
+    """safety17: `argv: [./get.sh, "{name}"]` ran the `./get.sh` of whatever folder orch ran
+    from (another project's, after a `cd` or a notebook's `%cd`), whose output became the
+    secret sent; from elsewhere it was "not installed". Read beside the config, as
+    `secrets.file` and `audit.path` are."""
+    proj, other = tmp_path / "proj", tmp_path / "other"
+    for folder, said in ((proj, "proj-secret"), (other, "OTHER-SCRIPT")):
+        folder.mkdir()
+        (folder / "get.sh").write_text(f"#!/bin/sh\necho \"{said}-$1\"\n")
+        (folder / "get.sh").chmod(0o755)
+    sent = tmp_path / "sent"
+    (proj / "orch.yaml").write_text(
+        "secrets:\n  providers: [{type: command, argv: [./get.sh, '{name}']}]\n"
+        "environments: {local: []}\n"
+        f"services:\n  show: {{command: 'printf %s \"$T\" > {sent}', "
+        "environment: {T: '{{secret:tok}}'}}\n")
+    for cwd in (other, tmp_path, proj):
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                               str(proj / "orch.yaml"), "run", "local", "show"], cwd=cwd,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert sent.read_text() == "proj-secret-tok", cwd

@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
-from .model import AuditSettings, Location, SecretsSettings
+from .model import AuditSettings, CommandProviderSpec, Location, ProviderSpec, SecretsSettings
 from .source import Source
 from .validate import build_dataclass
 
@@ -55,6 +55,7 @@ def _merged(section: str, merged: T, sources: Sequence[tuple[Source, Path]],
 def _secrets(src: Source, base: Path) -> SecretsSettings:
     settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
                                                 ("secrets",), src)
+    settings = replace(settings, providers=tuple(_beside(p, base) for p in settings.providers))
     if settings.file:  # `~` expanded here, once, for every reader
         return replace(settings, file=str(base / os.path.expanduser(settings.file)))
     return settings
@@ -65,3 +66,13 @@ def _audit(src: Source, base: Path) -> AuditSettings:
     if settings.path:  # safety17: `orch audit verify` looked for a file named `~/…`
         return replace(settings, path=str(base / os.path.expanduser(settings.path)))
     return settings
+
+
+def _beside(provider: ProviderSpec, base: Path) -> ProviderSpec:
+    """A command provider whose program is a relative path (`./get.sh`) runs the one beside
+    its config file, as every relative path there is read (safety17: the one in whatever
+    folder orch ran from gave the secret); a bare name is looked up on PATH."""
+    if not isinstance(provider, CommandProviderSpec) or "/" not in provider.argv[0] or \
+            os.path.isabs(os.path.expanduser(provider.argv[0])):
+        return provider
+    return replace(provider, argv=(str(base / provider.argv[0]), *provider.argv[1:]))
