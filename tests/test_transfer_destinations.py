@@ -884,3 +884,17 @@ def test_a_put_named_relative_or_by_home_never_replaces_orchs_files(
             orch.put("here", "d", "d/")
     assert {p: p.read_bytes() for p in before} == before
     assert sorted(os.listdir(tmp_path / "d")) == ["f"]
+
+
+def test_a_got_folder_drops_setgid_on_its_top_folder_as_on_those_inside(tmp_path: Path) -> None:
+    """files16: a folder of mode 2775 holding one of 2755 landed as 2775 over 755: the tar
+    filter dropped setuid/setgid inside, and the top folder's mode was set unmasked."""
+    far = tmp_path / "sg"
+    (far / "sub").mkdir(parents=True)
+    (far / "sub" / "f").write_text("x\n")
+    far.chmod(0o2775)
+    (far / "sub").chmod(0o2755)
+    with Orchestrator(load_config_text("environments:\n  here: {layers: []}\n")) as orch:
+        orch.get("here", str(far), str(tmp_path / "got"))
+    modes = {p: oct((tmp_path / "got" / p).stat().st_mode & 0o7777) for p in ("", "sub")}
+    assert modes == {"": "0o775", "sub": "0o755"}

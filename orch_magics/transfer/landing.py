@@ -384,7 +384,7 @@ class TreeLanding:
         if os.path.lexists(self.dest):
             raise TransferError(f"{self.dest} already exists")
         try:
-            os.chmod(self.temp, mode)
+            os.chmod(self.temp, mode & 0o1777)  # no setuid/setgid, as the folders inside
             os.rename(self.temp, self.dest)
         except OSError as exc:
             raise _os_error(f"cannot write {self.dest}", exc) from None
