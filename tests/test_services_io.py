@@ -753,6 +753,28 @@ def test_file_mode_never_replaces_the_files_orch_itself_keeps(tmp_path: Path,
     assert verify.returncode == 0 and "chain intact" in verify.stdout, verify
 
 
+def test_a_stdout_file_whose_folder_cannot_be_made_is_refused_before_any_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config17: a stdout_file under a file (`orch.yaml/x.out`) was found only when the
+    output was set up, after the pre command ran, said "File exists", exit 255 with a pre
+    command and 1 without. A folder still to be made is made, as before."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x\n")
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\nservices:\n"
+        "  s: {command: 'touch ran; echo out', stdout_mode: file, stdout_file: afile/sub/x.out,"
+        " pre_commands: [{command: 'touch pre'}]}\n"
+        "  t: {command: 'echo out', stdout_mode: file, stdout_file: new/deeper/x.out}\n")
+    cli = [sys.executable, "-m", "orch_magics.cli", "run", "local"]
+    done = subprocess.run([*cli, "s"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, f"orch: cannot write stdout_file "
+                                                 f"{tmp_path}/afile/sub/x.out: {tmp_path}/afile "
+                                                 f"is not a folder\n")
+    assert not (tmp_path / "pre").exists() and not (tmp_path / "ran").exists()
+    made = subprocess.run([*cli, "t"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 and (tmp_path / "new/deeper/x.out").read_text() == "out\n"
+
+
 def test_file_mode_runs_of_one_second_keep_each_their_own_file(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:

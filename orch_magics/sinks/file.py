@@ -52,6 +52,20 @@ def check_target(path: str, kept: Mapping[str, str]) -> None:
     if os.path.exists(path) and not os.path.isfile(path):
         raise OrchError(f"stdout_file {path} is not a regular file: the output is renamed over "
                         f"it when the run succeeds, so a device, pipe or socket is never used")
+    _check_folder(path)
+
+
+def _check_folder(path: str) -> None:
+    """OrchError unless `path`'s folder is, or can be made, one this process may write in
+    (config17: found only once the output was set up, after the pre commands had run, and a
+    file in the way was said as "File exists")."""
+    folder = os.path.dirname(path) or "."
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)  # the nearest that is there: the rest is made
+    if not os.path.isdir(folder):
+        raise OrchError(f"cannot write stdout_file {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OrchError(f"cannot write stdout_file {path}: no permission to write in {folder}")
 
 
 def kept_as(path: str, kept: Mapping[str, str]) -> str | None:
