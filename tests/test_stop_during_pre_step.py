@@ -130,3 +130,23 @@ def test_a_timeout_after_pre_commands_says_the_time_they_took(tmp_path: Path) ->
     pre = r.steps[0].duration
     assert said == (f"local/late timed out after {pre + r.duration:.1f}s, {pre:.1f}s of it in "
                     f"pre commands (limit 2s) and was stopped"), said
+
+
+def test_ctrl_c_during_a_post_command_of_the_cli_says_the_command_had_ended(
+        tmp_path: Path) -> None:
+    """chains22: interrupted in its clean-up, after a main command that succeeded, `orch run`
+    exited 130 without a word (130 reads as "the command was interrupted"); the API said
+    "interrupted during the post command …, after exit 0". The CLI says it too."""
+    began = tmp_path / "began"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
+                   f"  posthang: {{command: 'echo main', post_commands: [{{command: "
+                   f"'echo post-b; touch {began}; sleep 22', when: always}}]}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                             "local", "posthang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    when_begun(tmp_path, lambda: proc.send_signal(signal.SIGINT))
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (130, b"main\n")
+    assert err.decode() == (f"post-b\norch: local/posthang was interrupted during post command "
+                            f"'echo post-b; touch {began}; sleep 22' (killed by SIGINT), after "
+                            f"the command ended (exit 0)\n")

@@ -29,7 +29,7 @@ from ..plan import RunPlan
 from ..process.events import Event, Stderr, Stdout
 from ..process.pipes import grow_pipe
 from ..result import unstarted
-from ..result_words import post_failed
+from ..result_words import post_failed, post_stop
 from ..secrets.masking import mask_text
 from ..sinks.base import Paced, Sink
 from ..stdin import chunks_of
@@ -149,7 +149,8 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
     # an error with no status, or with 0 (kinds13: a stream that broke mid-run exited 1 with
     # no word), is said; a status of its own says itself, but not a post command's failure
     if (result.timed_out or result.exit.error is not None and not result.exit.code
-            or post_failed(result) is not None):
+            or post_failed(result) is not None  # chains22: a Ctrl-C in the clean-up, after
+            or post_stop(result) is not None and result.exit.code is not None):  # the command
         said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
         writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
