@@ -124,3 +124,28 @@ def test_a_layer_that_sets_what_no_command_sees_is_refused_where_it_is_used(
     r = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "check"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and message in r.stderr and "fine" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_an_ssh_layers_relative_files_are_read_beside_its_config(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """config17: a relative identity_file, known_hosts or ssh_config was read from orch's
+    working folder (`-c ../ops/orch.yaml`, a notebook after `%cd`): missing there, or another
+    folder's file of that name used without a word; audit.path and secrets.file are read
+    beside the config. `~`, absolute and placeholder paths stay as written."""
+    from orch_magics import load_config
+
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "ops" / "orch.yaml").write_text(
+        "environments:\n  e: [{type: ssh, config: {host: h, identity_file: keys/id, "
+        "known_hosts: kh, ssh_config: sc}}]\n"
+        "  f: [{type: ssh, config: {host: h, identity_file: ~/k, known_hosts: /etc/kh, "
+        "ssh_config: '{{env:HOME}}/sc'}}]\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    config = load_config("../ops/orch.yaml")
+    e, f = (config.environments[n].layers[0].config for n in ("e", "f"))
+    ops = tmp_path / "ops"
+    assert (e.identity_file, e.known_hosts, e.ssh_config) == (
+        str(ops / "keys/id"), str(ops / "kh"), str(ops / "sc"))
+    assert (f.identity_file, f.known_hosts, f.ssh_config) == ("~/k", "/etc/kh", "{{env:HOME}}/sc")

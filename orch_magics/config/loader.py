@@ -37,7 +37,7 @@ from .model import (
     canonical_name,
 )
 from .names import check_name
-from .settings import audit_settings, secrets_settings
+from .settings import audit_settings, beside_config, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
 from .suggest import did_you_mean, key_hint, value_hint
 from .validate import build_dataclass, hints, kind_name, yaml_keys
@@ -83,9 +83,12 @@ def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
     inventories = tuple(p for paths in own_paths for p in paths)
     readers = inventory_readers([src.file for src, _ in sources], own_paths)
     with paused_gc():
-        for (src, _), inventory in zip(sources, readers, strict=True):
+        for (src, base), inventory in zip(sources, readers, strict=True):
             files.append(src.file)
+            before = set(environments)
             _load_source(src, environments, services, inventory, places)
+            for name in set(environments) - before:  # config17: read from orch's folder
+                environments[name] = beside_config(environments[name], base)
         secrets, audit = secrets_settings(sources), audit_settings(sources)
     _check_allowed_services(environments, services, places)
     return Config(FrozenMap(environments), FrozenMap(services), tuple(files),

@@ -14,7 +14,15 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
-from .model import AuditSettings, CommandProviderSpec, Location, ProviderSpec, SecretsSettings
+from .model import (
+    AuditSettings,
+    CommandProviderSpec,
+    Environment,
+    LayerSpec,
+    Location,
+    ProviderSpec,
+    SecretsSettings,
+)
 from .source import Source
 from .validate import build_dataclass
 
@@ -76,3 +84,19 @@ def _beside(provider: ProviderSpec, base: Path) -> ProviderSpec:
             os.path.isabs(os.path.expanduser(provider.argv[0])):
         return provider
     return replace(provider, argv=(str(base / provider.argv[0]), *provider.argv[1:]))
+
+
+def beside_config(env: Environment, base: Path) -> Environment:
+    """`env` with its layers' relative paths on this machine (fields marked `beside_config`:
+    an ssh key, known_hosts, ssh_config) read from its config file's folder `base`, as
+    secrets.file and audit.path are (config17: from wherever orch ran, or another folder's
+    same-named file); `~`, absolute and placeholder paths stay as written."""
+    return replace(env, layers=tuple(_beside_config(spec, base) for spec in env.layers))
+
+
+def _beside_config(spec: LayerSpec, base: Path) -> LayerSpec:
+    changes = {f.name: str(base / value) for f in fields(spec.config)
+               if f.metadata.get("beside_config") and isinstance(value := getattr(
+                   spec.config, f.name), str) and value and not value.startswith(("/", "~"))
+               and "{{" not in value}
+    return replace(spec, config=replace(spec.config, **changes)) if changes else spec

@@ -32,11 +32,13 @@ class SSHConfig:
                                                       "check_expanded": check_given_login})
     port: int | None = field(default=None, metadata={"doc": "Port (default 22 or ssh_config).",
                                                      "ge": 1, "le": 65535})
-    identity_file: str | None = field(default=None, metadata={"doc": "Private key file.",
-                                                              "check": check_path})
+    identity_file: str | None = field(default=None, metadata={
+        "doc": "Private key file (relative: to the config file).", "check": check_path,
+        "beside_config": True})
     known_hosts: str | None = field(
-        default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts).",
-                                "check": check_path})
+        default=None, metadata={"doc": "known_hosts file (default ~/.ssh/known_hosts; "
+                                       "relative: to the config file).",
+                                "check": check_path, "beside_config": True})
     password: str | None = field(
         default=None, metadata={"doc": "Only as a {{secret:NAME}} placeholder.",
                                 "check": secret_only("password")})
@@ -47,8 +49,9 @@ class SSHConfig:
     insecure_accept_host_key: bool = field(
         default=False, metadata={"doc": "Skip host key verification for this hop (unsafe)."})
     ssh_config: str | None = field(
-        default=None, metadata={"doc": "OpenSSH client config file (default ~/.ssh/config).",
-                                "check": check_path})
+        default=None, metadata={"doc": "OpenSSH client config file (default ~/.ssh/config; "
+                                       "relative: to the config file).",
+                                "check": check_path, "beside_config": True})
 
 
 class SSHKind:
