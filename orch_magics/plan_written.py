@@ -9,7 +9,6 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-from .config.fanout import chosen, target_key
 from .config.model import Config, LayerSpec
 from .errors import ConfigError, OrchError
 from .plan import RunPlan, make_plan, resolve_layers
@@ -69,20 +68,18 @@ def _layers_of(mine: Sequence[LayerSpec], written: Sequence[LayerSpec]) -> bool:
 
 
 def _member(mine: LayerSpec, written: LayerSpec) -> bool:
-    """Whether `mine` is the layer `written`, or (a fan-out) one of its targets' layer: a
-    member's, or a container its selector may find (safety17: a fleet's plan could carry
-    any layers: another container, user, folder or variables)."""
+    """Whether `mine` is the layer `written`, or one member's of its fixed fan-out
+    (safety17: a fleet's plan could carry any layers: another container, user, folder or
+    variables). A container a label selects is known only once found: a plan handed in
+    naming one is refused (review32: any name passed); the fleet's own are vouched for."""
     if _same(mine, written):
         return True
     fan = written.fanout
-    if fan is None or mine.type != written.type or mine.fanout is not None:
+    if fan is None or fan.selector is not None or mine.type != written.type or \
+            mine.fanout is not None:
         return False
-    if fan.selector is None:
-        return any(_same(mine.config, dataclasses.replace(written.config, **member.changes))
-                   for member in fan.members)
-    name = getattr(mine.config, target_key(written.type) or "", None)
-    return isinstance(name, str) and _same(mine.config, chosen(written.type, written.config,
-                                                               name))
+    return any(_same(mine.config, dataclasses.replace(written.config, **member.changes))
+               for member in fan.members)
 
 
 def _same(mine: object, written: object) -> bool:

@@ -439,6 +439,29 @@ def test_a_plan_handed_in_runs_only_through_its_environments_layers(tmp_path: Pa
         del os.environ["ORCH_SECRET_TOK"]
 
 
+def test_a_plan_handed_in_naming_a_container_a_label_would_select_is_refused() -> None:
+    """review32: for a fleet whose containers a label selects, the check took the container
+    named by the plan itself as one found: any container (`postgres-prod`) passed, where only
+    services as written run. Such a container is known once found: a plan naming one is
+    refused (the fleet's own target plans are vouched for)."""
+    import dataclasses
+
+    from orch_magics.config.loader import load_config_text as load
+    from orch_magics.plan import make_plan
+    from orch_magics.plan_written import check_written
+
+    config = load("environments:\n  web: {allow_adhoc: false, layers: [{type: docker, config: "
+                  "{label: app=web}}]}\nservices:\n  name: {command: 'echo hi'}\n")
+    plan = make_plan(config, "web", "name", dry_run=True)
+    spec = plan.layers_to_run[0]
+    forged = dataclasses.replace(spec, config=dataclasses.replace(
+        spec.config, container="postgres-prod", label=None), fanout=None,
+        label="docker postgres-prod")
+    check_written(plan, config)  # the fleet as written
+    with pytest.raises(OrchError, match="this plan's commands are not those of service"):
+        check_written(dataclasses.replace(plan, layers=(forged,)), config)
+
+
 def test_a_services_only_environment_runs_its_services_as_written(
         orch: Orchestrator, mark: Path, tmp_path: Path) -> None:
     """s9-guard #1: `-e PATH=…` (env=) put another `touch` first and ran it where only the

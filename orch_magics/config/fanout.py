@@ -37,11 +37,6 @@ def selector_key(type_: str) -> str | None:
     return getattr(get_kind(type_), "selector", None)
 
 
-def target_key(type_: str) -> str | None:
-    """The config key naming the one target of kind `type_` (`container`), if it has one."""
-    return getattr(get_kind(type_), "target", None)
-
-
 def chosen(type_: str, config: Any, name: str) -> Any:
     """The config of the target `name` a selector found: the kind's `target`, selected no
     more (`container: app-1`, not `label: app=web`)."""

@@ -191,6 +191,7 @@ class FleetCopy:
                 destination = self._destination(target.label)
                 if self.direction == "get":  # its record names where this copy went
                     plan = plan.titled(["orch-get", str(self.source), destination])
+                plan = self.runs.gate.vouch(plan)  # a target of ours (a container found too)
                 copy = Copy(self.runs, plan, self.ticket, self.direction, self.source,
                             destination, target=target.label)
                 copy.put_source = self.put_source

@@ -243,7 +243,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
             if limit is None:  # containers found by label: now one can be suggested
                 raise _name_one(plan, found)
             target = the_one(found, limit)
-            one, label = dataclasses.replace(plan, layers=target.layers), target.label
+            one, label = places.gate.vouch(dataclasses.replace(plan, layers=target.layers)), \
+                target.label  # a target of ours (a container found too)
         launcher = places.launcher_for(one)
         record, ended = places.gate.open_session(one, ticket, launcher.chain, label or None)
         try:
