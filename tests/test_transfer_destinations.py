@@ -898,3 +898,23 @@ def test_a_got_folder_drops_setgid_on_its_top_folder_as_on_those_inside(tmp_path
         orch.get("here", str(far), str(tmp_path / "got"))
     modes = {p: oct((tmp_path / "got" / p).stat().st_mode & 0o7777) for p in ("", "sub")}
     assert modes == {"": "0o775", "sub": "0o755"}
+
+
+def test_a_relative_put_from_a_folder_that_is_gone_is_one_clear_error(tmp_path: Path) -> None:
+    """review32: a put to a relative path on this machine, from a working folder since
+    removed, raised FileNotFoundError out of the folder-into-itself check (the CLI's
+    "internal error"): it fails as a copy, in one line, as before that check."""
+    source = tmp_path / "src.txt"
+    source.write_text("x\n")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    here = os.getcwd()
+    with Orchestrator(load_config_text("environments:\n  here: {layers: []}\n")) as orch:
+        os.chdir(gone)
+        try:
+            gone.rmdir()
+            with pytest.raises(TransferError) as err:
+                orch.put("here", str(source), "data/")
+        finally:
+            os.chdir(here)
+    assert "\n" not in str(err.value) and "data/" in str(err.value)

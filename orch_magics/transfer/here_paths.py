@@ -14,28 +14,30 @@ HERE = frozenset({"local", "sudo"})
 
 
 def here_paths(plan: RunPlan, path: str) -> list[str] | None:
-    """Every place `path` may name on this disk, the likeliest first (None: the chain leaves
-    this machine). Where a layer's choice cannot be known here (a user's home the sudo
-    rules give), each candidate is listed: a check that refuses protects on every one."""
+    """The places `path` may name on this disk (None: the chain leaves this machine; none:
+    orch's own folder is gone, and a relative path names nothing there)."""
     layers = plan.layers_to_run
     if any(spec.type not in HERE for spec in layers):
         return None
-    bases, homes = [_cwd()], [os.path.expanduser("~")]
+    base, home = _cwd(), os.path.expanduser("~")
     for spec in layers:
         if spec.type == "sudo":
-            home = _home_of(str(getattr(spec.config, "user", "root")))
-            homes = [home] if home else homes
-            if getattr(spec.config, "login", False) and home:
-                bases = [home]
+            home = _home_of(str(getattr(spec.config, "user", "root"))) or home
+            if getattr(spec.config, "login", False):
+                base = home
         elif (folder := getattr(spec.config, "working_dir", None)) is not None:
-            bases = [os.path.join(bases[0], os.path.expanduser(str(folder)))]
+            base = os.path.join(base, _at_home(str(folder), home))  # review32: `~` is the
+            # home of whom it runs as, a sudo user's too
+    found = _at_home(path, home) if path.startswith("~") else \
+        os.path.join(base, path) if base else ""  # review32: a gone folder was a traceback
+    return [os.path.normpath(found) + ("/" if path.endswith("/") else "")] if found else []
+
+
+def _at_home(path: str, home: str) -> str:
+    """`path` with a leading `~` read as `home` (`~user`: that user's)."""
     if path == "~" or path.startswith("~/"):
-        found = [home + path[1:] for home in homes]
-    elif path.startswith("~"):
-        found = [os.path.expanduser(path)]
-    else:
-        found = [os.path.join(base, path) for base in bases]
-    return [os.path.normpath(p) + ("/" if path.endswith("/") else "") for p in found if p]
+        return home + path[1:]
+    return os.path.expanduser(path)
 
 
 def _cwd() -> str:
