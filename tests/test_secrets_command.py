@@ -175,9 +175,13 @@ def test_a_relative_provider_program_is_the_one_beside_its_config(tmp_path: Path
         "environments: {local: []}\n"
         f"services:\n  show: {{command: 'printf %s \"$T\" > {sent}', "
         "environment: {T: '{{secret:tok}}'}}\n")
-    for cwd in (other, tmp_path, proj):
-        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
-                               str(proj / "orch.yaml"), "run", "local", "show"], cwd=cwd,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        assert sent.read_text() == "proj-secret-tok", cwd
+    for argv in ("[./get.sh, '{name}']", "[sh, get.sh, '{name}']"):  # review32: its script
+        (proj / "orch.yaml").write_text((proj / "orch.yaml").read_text().replace(  # as an
+            "[./get.sh, '{name}']", argv))  # argument too
+        for cwd in (other, tmp_path, proj):
+            sent.unlink(missing_ok=True)
+            done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                                   str(proj / "orch.yaml"), "run", "local", "show"], cwd=cwd,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            assert sent.read_text() == "proj-secret-tok", (argv, cwd)

@@ -77,13 +77,13 @@ def _audit(src: Source, base: Path) -> AuditSettings:
 
 
 def _beside(provider: ProviderSpec, base: Path) -> ProviderSpec:
-    """A command provider whose program is a relative path (`./get.sh`) runs the one beside
-    its config file, as every relative path there is read (safety17: the one in whatever
-    folder orch ran from gave the secret); a bare name is looked up on PATH."""
-    if not isinstance(provider, CommandProviderSpec) or "/" not in provider.argv[0] or \
-            os.path.isabs(os.path.expanduser(provider.argv[0])):
+    """A command provider runs in its config file's folder, so a relative script it names
+    (`./get.sh`, `[sh, get.sh]`) is the one beside the config, as every relative path there
+    is read (safety17, review32: the one in whatever folder orch ran from gave the secret)."""
+    if not isinstance(provider, CommandProviderSpec):
         return provider
-    return replace(provider, argv=(str(base / provider.argv[0]), *provider.argv[1:]))
+    program = os.path.expanduser(provider.argv[0])  # `~/bin/get`: nothing expands it after
+    return replace(provider, argv=(program, *provider.argv[1:]), folder=str(base))
 
 
 def beside_config(env: Environment, base: Path) -> Environment:

@@ -255,7 +255,7 @@ class PromptProvider:
 
 
 #: Values a command provider fetched, per (command, name): asked once per session.
-_FETCHED: dict[tuple[tuple[str, ...], str], str] = {}
+_FETCHED: dict[tuple[tuple[str, ...], str, str | None], str] = {}
 _FETCH_LOCK = threading.Lock()
 
 
@@ -279,7 +279,7 @@ class CommandProvider:
 
     def lookup(self, name: str) -> str | None:
         argv = self.argv(name)
-        key = (tuple(argv), name)
+        key = (tuple(argv), name, self.spec.folder)  # `./get.sh` of another folder: another
         with _FETCH_LOCK:
             if key in _FETCHED:
                 return _FETCHED[key]
@@ -291,7 +291,7 @@ class CommandProvider:
     def _run(self, name: str, argv: list[str]) -> str | None:
         shown = shlex.join(argv)
         try:
-            done = _ran(argv, self.spec.timeout)
+            done = _ran(argv, self.spec.timeout, self.spec.folder)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{argv[0]!r} is not installed (or not on PATH)") from None
@@ -321,10 +321,12 @@ class CommandProvider:
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
 
 
-def _ran(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
-    """`argv` run to its end, or past `timeout` ended with all it started (TimeoutExpired)."""
+def _ran(argv: list[str], timeout: float, folder: str | None
+         ) -> subprocess.CompletedProcess[bytes]:
+    """`argv` run in `folder` to its end, or past `timeout` ended with all it started
+    (TimeoutExpired)."""
     with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=inherited_environ()) as proc:
+                          stderr=subprocess.PIPE, env=inherited_environ(), cwd=folder) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
