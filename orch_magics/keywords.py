@@ -80,7 +80,8 @@ def _by_part(word: str, names: frozenset[str]) -> str | None:
 
     parts = {part: name for name in names for part in name.split("_") if len(names) == 1
              or sum(part in other.split("_") for other in names) == 1}
-    near = did_you_mean(word, parts) if word not in names else None
+    near = did_you_mean(word, parts, max_distance=1) if word not in names else None  # wait=
+    # is not near max_fail's `fail` (review32)
     return parts.get(near) if near else None
 
 

@@ -761,3 +761,12 @@ def test_calls_given_their_arguments_under_another_name_say_how(
     with pytest.raises(ConfigError) as err:
         call(Orchestrator(load_config(str(cfg))))
     assert str(err.value) == said
+
+
+@pytest.mark.parametrize("word", ["wait", "fan"])
+def test_a_word_near_no_parameter_gets_no_far_fetched_suggestion(cfg: Path, word: str) -> None:
+    """review32: a word near one part of a parameter's name by two edits (`wait=`, `fan=`
+    near max_fail's `fail`) was offered that parameter."""
+    with pytest.raises(ConfigError) as err:
+        Orchestrator(load_config(str(cfg))).run("local", "mark", **{word: 1})
+    assert str(err.value) == f"run() takes no argument {word!r}"
