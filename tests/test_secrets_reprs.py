@@ -202,3 +202,33 @@ def test_a_secrets_file_loaded_as_a_config_file_is_named_not_shown(tmp_path) -> 
         load_config(tmp_path / "s.yaml")  # alone: no other file names it
     assert "unknown top-level key 'tok'" in str(err.value)
     assert "tok-ABCDEF" not in str(err.value) and "abc-SECRET" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["SORT_KEY", "PUBLIC_KEY", "AUTH_URL"])
+def test_a_config_error_about_an_ordinary_key_still_shows_its_line(key: str) -> None:
+    """review32: every key with `key` or `auth` in it was taken for a secret, and the line
+    that helps fix the mistake was hidden."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text("environments: {local: []}\nservices:\n  x:\n    command: echo\n"
+                         f"    environment:\n      {key}: 0755\n", "orch.yaml")
+    assert f"      {key}: 0755" in str(err.value) and "YAML 1.1 reads 0755" in str(err.value)
+
+
+def test_a_private_file_with_a_syntax_error_given_as_config_shows_no_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """review32: a secrets file that does not parse (`db: hunter2: x`), loaded with its
+    config (`%orch load orch.yaml secrets.yaml`), showed its line: the secret. A private file
+    (0600) is said at file:line:column without it; a config others may read still shows it."""
+    from orch_magics import load_config
+
+    (tmp_path / "orch.yaml").write_text("environments: {local: []}\n"
+                                        "secrets: {providers: [file], file: secrets.yaml}\n")
+    (tmp_path / "secrets.yaml").write_text("db: hunter2: x\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "orch.yaml", tmp_path / "secrets.yaml")
+    assert str(err.value).startswith(f"{tmp_path / 'secrets.yaml'}:1:12: YAML syntax error")
+    assert "hunter2" not in str(err.value)
+    (tmp_path / "secrets.yaml").chmod(0o644)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "secrets.yaml")
+    assert "db: hunter2: x" in str(err.value)

@@ -8,6 +8,8 @@ hold becomes data or a ConfigError with file:line:column.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -231,8 +233,18 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
 
 
 def read_source(file: str | Path) -> Source:
-    """Parse one YAML file, keeping positions; syntax errors become ConfigError with file:line."""
-    return parse_source(read_text(file), str(file))
+    """Parse one YAML file, keeping positions; syntax errors become ConfigError with file:line,
+    without the line when the file is private (0600: a secrets file given as a config one
+    showed a secret's line, review32)."""
+    text = read_text(file)
+    try:
+        return parse_source(text, str(file))
+    except ConfigError as exc:
+        with contextlib.suppress(OSError):
+            if exc.source_line is not None and not os.stat(file).st_mode & 0o077:
+                raise ConfigError(exc.message, file=exc.file, line=exc.line, column=exc.column,
+                                  suggestion=exc.suggestion) from None
+        raise
 
 
 def parse_source(text: str, name: str = "<string>",
