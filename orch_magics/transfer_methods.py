@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
 from .keywords import keywords_checked
@@ -77,11 +77,14 @@ class FilesAndPorts:
 
     def forward(self: _Host, environment: str, port: int, *, local: int = 0, host: str = "localhost",
                 yes: str | Collection[str] = (), limit: str | None = None,
-                front_end: str = "api") -> Forward:
+                front_end: str = "api", on_admitted: Callable[[], object] = lambda: None
+                ) -> Forward:
         """127.0.0.1:`local` (0: a free port, see `.port`) → host:port from the chain's last
         SSH host (of the one fleet target `limit` names); closed by `.close()`,
-        `forwards.stop(id)`, `close()` and interpreter exit."""
+        `forwards.stop(id)`, `close()` and interpreter exit. `on_admitted()` is called once
+        it may open (confirmed), before it listens."""
         from .transfer import open_forward
         close_at_exit(self)
         return open_forward(self, self.loop, self.forwards, environment, port, local=local,
-                            host=host, yes=yes, front_end=front_end, limit=limit)
+                            host=host, yes=yes, front_end=front_end, limit=limit,
+                            admitted=on_admitted)

@@ -20,7 +20,6 @@ from IPython.core.error import UsageError
 from ..argtypes import Once
 from ..config.suggest import did_you_mean
 from ..orchestrator import Orchestrator
-from ..shutdown import close_at_exit
 from ..transfer import (
     Copying,
     CopyInterrupted,
@@ -33,7 +32,6 @@ from ..transfer import (
     Transferred,
     for_stream,
     measure,
-    open_forward,
     prepare_get,
     prepare_put,
     run_blocking,
@@ -242,11 +240,10 @@ def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
         for closed in CELL_FORWARDS.replacing(shell):  # refused answer closed the old one)
             print(f"closed {closed} (this cell opened it when it last ran)")
 
-    close_at_exit(orch)
     try:
-        opened = open_forward(orch, orch.loop, orch.forwards, args.environment, port,
-                              local=args.local, host=args.host, yes=args.yes, limit=args.limit,
-                              front_end="magic", admitted=replacing)
+        opened = orch.forward(args.environment, port, local=args.local, host=args.host,
+                              yes=args.yes, limit=args.limit, front_end="magic",
+                              on_admitted=replacing)
     except ForwardError as exc:
         raise quiet(exc) from None  # the port met, not the line typed: ForwardError
     CELL_FORWARDS.opened(shell, opened)
