@@ -254,7 +254,8 @@ class PromptProvider:
         return "prompt" if self._asked and can_prompt() else "prompt (no frontend can prompt)"
 
 
-#: Values a command provider fetched, per (command, name): asked once per session.
+#: Values a command provider fetched, per (command, name, folder it runs in): asked once per
+#: session (`./get.sh` of another config's folder is another command).
 _FETCHED: dict[tuple[tuple[str, ...], str, str | None], str] = {}
 _FETCH_LOCK = threading.Lock()
 
@@ -279,7 +280,7 @@ class CommandProvider:
 
     def lookup(self, name: str) -> str | None:
         argv = self.argv(name)
-        key = (tuple(argv), name, self.spec.folder)  # `./get.sh` of another folder: another
+        key = (tuple(argv), name, self.spec.folder)
         with _FETCH_LOCK:
             if key in _FETCHED:
                 return _FETCHED[key]
