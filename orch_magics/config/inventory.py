@@ -38,7 +38,8 @@ from .inventory_vars import (
     not_misread,
     read_beside,
 )
-from .source import parse_source, read_text
+from .reading import read_text
+from .source import parse_source
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;

@@ -23,7 +23,7 @@ from typing import Any, Union
 import yaml
 
 from ..errors import ConfigError
-from .source import read_text
+from .reading import read_text
 from .suggest import edit_distance
 from .validate import yaml_changed
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..asking import interrupt_raises
-from ..config.source import Source, parse_source, read_text
+from ..config.reading import read_text
+from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
 from ..errors import ConfigError, PromptInterrupted

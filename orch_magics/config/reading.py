@@ -1,0 +1,37 @@
+"""Reading a config-like file (a config, an inventory, a secrets file): its UTF-8 text
+within a size bound; every way that fails is one line naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+
+#: Largest config file read (a 10 MB file holds ~100,000 services).
+MAX_FILE_BYTES = 32 << 20
+
+
+def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES) -> str:
+    """A file's UTF-8 text (without a leading byte-order mark), at most `limit` bytes; every way
+    this fails is a one-line ConfigError."""
+    name = str(file)
+    try:
+        with open(file, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", file=name) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} is a directory, not a file", file=name) from None
+    except PermissionError:
+        raise ConfigError(f"{what} is not readable (permission denied)", file=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
+    if len(data) > limit:
+        raise ConfigError(f"{what} is larger than {limit >> 20} MiB; refusing to read it",
+                          file=name)
+    try:  # a byte-order mark (Windows editors write one) is no part of the first key
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start})", file=name, line=line) from None
