@@ -196,3 +196,16 @@ def test_an_argv_item_yaml_would_change_is_refused_at_its_line(item: str, read: 
     err = error_of(f"  s: {{command: [chmod, {item}, f]}}\n")
     assert "conf.yaml:3:" in str(err) and "services.s.command[1]" in str(err)
     assert f"YAML 1.1 reads {item} as {read}" in str(err) and f"'{item}'" in str(err)
+
+
+@pytest.mark.parametrize("value", ["!include [cmd.txt]", "!!str [a, b]", "!!set {a: null}",
+                                   "!!python/object/apply:os.system [id]"])
+def test_a_tag_on_a_list_or_mapping_is_refused_at_its_line(value: str) -> None:
+    """config17: a tag on a list or mapping was dropped and the collection used as data
+    (`command: !include [cmd.txt]` ran `cmd.txt`), where the same tag on a single value is
+    refused."""
+    err = error_of(f"  s: {{command: {value}}}\n")
+    tag = value.split()[0]
+    assert str(err).splitlines()[0] == (f"conf.yaml:3:16: bad value: it is tagged {tag}, which "
+                                        f"orch does not read on a list or mapping: remove the "
+                                        f"tag")

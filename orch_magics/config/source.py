@@ -1,7 +1,7 @@
 """YAML read with positions: every key and value remembers its file, line and column.
 
 Reading is bounded so that no file a user can write exhausts the machine: the text is capped
-(`MAX_FILE_BYTES`), aliases may expand to at most `ALIAS_BUDGET` nodes in all ("billion laughs"),
+(`reading.MAX_FILE_BYTES`), aliases may expand to at most `ALIAS_BUDGET` nodes in all ("billion laughs"),
 an alias may not contain itself, and nesting stops at `MAX_DEPTH`. Everything else a file can
 hold becomes data or a ConfigError with file:line:column.
 """
@@ -20,6 +20,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..importing import paused_gc
+from .reading import read_text
 from .secret_keys import password_word, secret_key
 from .yaml_syntax import check_encodable, syntax_error
 
@@ -32,6 +33,8 @@ Path_ = tuple[Any, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
 _NULL_TAG = "tag:yaml.org,2002:null"
+#: The only tags a list or mapping may have: its own, as written without one.
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
@@ -49,8 +52,6 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
             return _STR_TAG
         return "tag:yaml.org,2002:map" if kind is yaml.MappingNode else "tag:yaml.org,2002:seq"
 
-#: Largest config file read (a 10 MB file holds ~100,000 services).
-MAX_FILE_BYTES = 32 << 20
 #: Nodes that aliases may add in all, beyond the nodes written in the file.
 ALIAS_BUDGET = 100_000
 #: Deepest nesting of mappings and lists accepted (real configs use fewer than ten levels).
@@ -206,32 +207,6 @@ def describe_path(path: Path_) -> str:
     return out or "(top level)"
 
 
-def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES) -> str:
-    """A file's UTF-8 text (without a leading byte-order mark), at most `limit` bytes; every way
-    this fails is a one-line ConfigError."""
-    name = str(file)
-    try:
-        with open(file, "rb") as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found", file=name) from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} is a directory, not a file", file=name) from None
-    except PermissionError:
-        raise ConfigError(f"{what} is not readable (permission denied)", file=name) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
-    if len(data) > limit:
-        raise ConfigError(f"{what} is larger than {limit >> 20} MiB; refusing to read it",
-                          file=name)
-    try:  # a byte-order mark (Windows editors write one) is no part of the first key
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                          f"{exc.start})", file=name, line=line) from None
-
-
 def read_source(file: str | Path) -> Source:
     """Parse one YAML file, keeping positions; syntax errors become ConfigError with file:line,
     without the line when the file is private (0600: a secrets file given as a config one
@@ -313,6 +288,9 @@ class _Converter:
             if node.tag in self.tags:
                 return self.tags[node.tag](node)
             return node.value if node.tag == _STR_TAG else self.scalar(node)
+        if node.tag not in _COLLECTION_TAGS:  # config17: `!include [x]` read as a plain list
+            raise self.error(node, f"bad value: it is tagged {_shown_tag(node.tag)}, which "
+                                   f"orch does not read on a list or mapping: remove the tag")
         key = id(node)
         if key in self.open:
             raise self.error(node, "this YAML alias refers to a value that contains it (an "
@@ -398,3 +376,9 @@ class _Converter:
             # for a secrets file), so the message names only what YAML was asked to read.
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             raise self.error(node, f"bad value: YAML cannot read it as {tag}") from None
+
+
+def _shown_tag(tag: str) -> str:
+    """A tag as it was written (`!!set`, `!include`)."""
+    return tag.replace("tag:yaml.org,2002:", "!!") if tag.startswith("tag:yaml.org,2002:") \
+        else tag
