@@ -516,3 +516,20 @@ def test_an_address_template_error_names_the_variable_and_line_that_set_it(
     with pytest.raises(ValueError, match=r"/group_vars/web\.yml:2: its ansible_ssh_host is a "
                                          r"template \('\{\{ x \}\}'\)"):
         inv.connection("w1")
+
+
+@pytest.mark.parametrize("text, line, first", [
+    ('ansible_port: "2222"\nansible_user: deploy\nansible_port: 0022\n', 3, 1),
+    ("ansible_host: 127.0.0.5\nansible_host: 127.0.0.9\n", 2, 1),
+    ("ansible_port: 2201\nntp: x\nansible_port: 2202\n", 3, 1)])
+def test_a_variable_written_twice_in_a_vars_file_is_refused_at_its_line(
+        tmp_path: Path, text: str, line: int, first: int) -> None:
+    """config17: the last of two was taken without a word, and the YAML 1.1 check read the
+    first: `ansible_port: 0022` after a quoted one dialled port 18; two plain values gave
+    "reads 2201 as an integer (2202)". The inventory itself refuses a duplicate key."""
+    write(tmp_path, {"hosts.ini": "[web]\nw1\n", "group_vars/web.yml": text})
+    key = text.splitlines()[line - 1].split(":")[0]
+    with pytest.raises(ConfigError) as err:
+        load_inventories([tmp_path / "hosts.ini"]).connection("w1")
+    assert str(err.value) == (f"{tmp_path / 'group_vars/web.yml'}:{line}: duplicate key {key!r} "
+                              f"(first at line {first}): write it once")

@@ -143,6 +143,7 @@ def _read(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: a vars file must map variable names to values")
+    _once_each(file, node)
     kept: dict[str, Any] = {}
     for key, value in data.items():
         if not (isinstance(key, str) and key.startswith("ansible_")) or value is None:
@@ -168,6 +169,18 @@ def _plain(node: yaml.Node, key: str) -> str | None:
             plain = isinstance(value_node, yaml.ScalarNode) and not value_node.style
             return str(value_node.value) if plain else None
     return None
+
+
+def _once_each(file: Path, node: yaml.Node) -> None:
+    """Refuse a variable written twice, as the inventory itself does (config17: the last was
+    taken, and the YAML 1.1 check read the first: `ansible_port: 0022` after a quoted one)."""
+    first: dict[str, int] = {}
+    for key_node, _ in getattr(node, "value", []):
+        key, line = getattr(key_node, "value", None), int(key_node.start_mark.line) + 1
+        if isinstance(key, str) and key in first:
+            raise ConfigError(f"{file}:{line}: duplicate key {key!r} (first at line "
+                              f"{first[key]}): write it once")
+        first.setdefault(str(key), line)
 
 
 def _line(node: yaml.Node, key: str) -> int:
