@@ -806,3 +806,19 @@ def test_file_mode_runs_of_one_second_keep_each_their_own_file(tmp_path: Path,
         "half of eu\n", "half of us\n"], partials  # review30: failed runs' too
     assert fixed == [str(tmp_path / "fixed.out")] * 2
     assert (tmp_path / "fixed.out").read_text() == "dump of us\n"
+
+
+@pytest.mark.parametrize(("env", "folder"), [("..", "__"), (".", "_"), ("eu/prod", "eu_prod")])
+def test_a_name_filled_into_stdout_file_is_one_folder_of_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, folder: str) -> None:
+    """config17: an environment named `..` in `stdout_file: out/{env}/x.out` wrote beside
+    out/ (`.` vanished): a name filled in is one path component, as `/` → `_` meant."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orch.yaml").write_text(
+        f"environments: {{'{env}': []}}\n"
+        "services:\n  x: {command: echo hi, stdout_mode: file, stdout_file: 'out/{env}/x.out'}\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", env, "x"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / folder / "x.out").read_text() == "hi\n"
+    assert sorted(os.listdir(tmp_path)) == ["orch.yaml", "out"]

@@ -32,8 +32,9 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
     """Fill `{service}`, `{env}` and `{timestamp}` (YYYYmmdd-HHMMSS, local time) in a template."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when or time.time()))
 
-    def safe(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    def safe(text: str) -> str:  # one path component: `/` is `_`, and `..` or `.` climbs
+        text = re.sub(r"[^A-Za-z0-9._-]", "_", text)  # nowhere (config17: out/{env}/ of `..`
+        return text if text.strip(".") else text.replace(".", "_")  # wrote beside out/)
 
     path = template.format(service=safe(service), env=safe(env), timestamp=stamp)
     return os.path.abspath(os.path.expanduser(path))
