@@ -590,6 +590,12 @@ def test_the_hints_of_a_missing_secret_name_only_providers_that_are_asked(
     folder.mkdir(mode=0o755)
     with pytest.raises(ConfigError, match="secrets file is a directory, not a file"):
         with_secrets(orch, providers=("file",), file=str(folder)).plan("local", "from-store")
+    fifo = tmp_path / "fifo.yaml"  # config17: a pipe there hung the run for ever, /dev/null
+    os.mkfifo(fifo, 0o600)  # was told `chmod 600 /dev/null`
+    for special, kind in ((fifo, "a pipe"), (Path("/dev/null"), "a device")):
+        with pytest.raises(ConfigError) as info:
+            with_secrets(orch, providers=("file",), file=str(special)).plan("local", "from-store")
+        assert str(info.value) == f"{special}: secrets file is {kind}, not a file"
 
 
 def test_a_near_name_in_the_file_or_environment_is_suggested(

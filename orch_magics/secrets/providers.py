@@ -167,8 +167,11 @@ class FileProvider:
         except OSError as exc:
             raise ConfigError(f"cannot read the secrets file: {exc.strerror or exc}",
                               file=path) from None
-        if stat.S_ISDIR(st.st_mode):  # before its mode: `chmod 600` would not help (basics11)
-            raise ConfigError("secrets file is a directory, not a file", file=path)
+        if not stat.S_ISREG(st.st_mode):  # before its mode: `chmod 600` would not help
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device" if stat.S_ISCHR(
+                st.st_mode) or stat.S_ISBLK(st.st_mode) else "a pipe" if stat.S_ISFIFO(
+                st.st_mode) else "a socket"  # basics11; config17: /dev/null, a FIFO that hung
+            raise ConfigError(f"secrets file is {kind}, not a file", file=path)
         if st.st_mode & 0o077:
             mode = stat.S_IMODE(st.st_mode)
             raise ConfigError(
