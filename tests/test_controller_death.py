@@ -44,6 +44,19 @@ def _running(token: str, count: int, *, but: int = 0) -> list[int]:
     return found
 
 
+def _exec_of(token: str, but: int, program: bytes) -> int:
+    """The process with `token` running `program`, once it has exec'd it (30 s at most): it
+    said `up` a moment before (CI of 788884a: read then, it was still `sh`)."""
+    deadline = time.monotonic() + 30
+    while True:
+        for pid in _far(token, but):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(program):
+                    return pid
+        assert time.monotonic() < deadline, f"no {program!r} with {token} runs"
+        time.sleep(0.05)
+
+
 def _far(token: str, but: int = 0) -> list[int]:
     """The processes whose argv holds `token`, but pid `but` (orch's own, whose argv has it)."""
     return [pid for pid in processes_with(token) if pid != but]
@@ -541,8 +554,7 @@ def test_an_exec_whose_conmon_is_killed_says_so(podman, tmp_path: Path) -> None:
                             stderr=subprocess.PIPE)
     try:
         _started(proc)
-        command = next(pid for pid in _running(token, 2, but=proc.pid)
-                       if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"))
+        command = _exec_of(token, proc.pid, b"sleep")
         conmon = int(Path(f"/proc/{_wrapper_of(command)}/stat").read_text()
                      .rsplit(")", 1)[1].split()[1])
         assert b"conmon" in Path(f"/proc/{conmon}/cmdline").read_bytes()
