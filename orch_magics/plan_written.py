@@ -18,11 +18,12 @@ from .secrets.placeholders import DryRunResolver
 
 
 def check_written(plan: RunPlan, config: Config) -> None:
-    """A plan for a service where only services as written run (allow_adhoc: false): its
-    commands (programs, arguments, directories, variables) must be the service's as the
-    config writes them now. safety15 replaced the command of an allowed service's plan, ran
-    it there, and the audit trail named the service; review28: its variables, or a plan
-    handed to `begin` with a ticket of the plan as written."""
+    """A plan's layers must be its environment's as the config writes them now (or one
+    fan-out member's), and where only services as written run (allow_adhoc: false) its
+    commands (programs, arguments, directories, variables) the service's too. safety15
+    replaced the command of an allowed service's plan, ran it there, and the audit trail
+    named the service; review28: its variables, or a plan handed to `begin` with a ticket of
+    the plan as written; safety17: another environment's layers."""
     env = config.environments.get(plan.environment.name)
     if env is None:
         return

@@ -13,9 +13,9 @@ from ..plan import RunPlan
 HERE = frozenset({"local", "sudo"})
 
 
-def here_paths(plan: RunPlan, path: str) -> list[str] | None:
-    """The places `path` may name on this disk (None: the chain leaves this machine; none:
-    orch's own folder is gone, and a relative path names nothing there)."""
+def here_path(plan: RunPlan, path: str) -> str | None:
+    """The place `path` names on this disk (None: the chain leaves this machine, or orch's own
+    folder is gone and a relative path names nothing there)."""
     layers = plan.layers_to_run
     if any(spec.type not in HERE for spec in layers):
         return None
@@ -30,7 +30,7 @@ def here_paths(plan: RunPlan, path: str) -> list[str] | None:
             # home of whom it runs as, a sudo user's too
     found = _at_home(path, home) if path.startswith("~") else \
         os.path.join(base, path) if base else ""  # review32: a gone folder was a traceback
-    return [os.path.normpath(found) + ("/" if path.endswith("/") else "")] if found else []
+    return os.path.normpath(found) + ("/" if path.endswith("/") else "") if found else None
 
 
 def _at_home(path: str, home: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Union
 
 from ..admission import Ticket
@@ -29,7 +29,7 @@ from .copy import (
     refuse_kept,
 )
 from .fleet import FleetCopied, FleetCopy
-from .here_paths import here_paths
+from .here_paths import here_path
 from .model import PathArg, TransferError, Transferred
 from .scripts import get_command, put_command
 from .send import PutSource
@@ -106,28 +106,23 @@ def _fleet_folder(local: str | None) -> str:
     return os.path.abspath(folder)  # where it was asked, whatever folder it ends in
 
 
-def _not_over_kept(plan: RunPlan, dest: str, name: str, kept: Mapping[str, str]) -> None:
-    """A put on this machine's disk (through local or sudo layers only) replaces none of the
-    files orch keeps for the config (review31: it replaced orch.yaml; files16: named
-    relative, or by `~`), as a get does not."""
-    for path in here_paths(plan, dest) or ():
-        refuse_kept(os.path.join(path, name) if path.endswith("/") or os.path.isdir(path)
-                    else path, kept)
+def _landing_here(plan: RunPlan, dest: str, name: str) -> str | None:
+    """Where a put of `name` to `dest` lands when its chain runs on this machine (into `dest`
+    when it is a folder, as `cp` puts it), else None: what it may not replace is judged
+    there (review31: it replaced orch.yaml; files16: named relative, or by `~`)."""
+    path = here_path(plan, dest)
+    if path is None:
+        return None
+    return os.path.join(path, name) if path.endswith("/") or os.path.isdir(path) else path
 
 
-def _not_into_itself(plan: RunPlan, source: str, dest: str, *, put: bool) -> None:
+def _not_into_itself(source: str, dest: str | None) -> None:
     """Refuse, before anything runs, a folder copied into itself on this machine's disk, as
     `cp -r` does (files13: `orch cp here:/x/d /x/d/` nested a copy; the check of the stream
-    could only catch it by timing). The far end's path (a put's `dest`, a get's `source`) is
-    read as its layers read it (files16: `orch cp d here:d/` nested `d/d`)."""
-    places = here_paths(plan, dest if put else source)
-    if not places:
+    could only catch it by timing). The far end's path is read as its layers read it
+    (files16: `orch cp d here:d/` nested `d/d`); None: it is not on this disk."""
+    if dest is None:
         return
-    if put:
-        dest = places[0] + os.path.basename(os.path.abspath(source)) if places[0].endswith(
-            "/") else places[0]
-    else:
-        source = places[0]
     src, to = (os.path.realpath(p) for p in (source, dest))
     if os.path.isdir(src) and (to == src or to.startswith(src.rstrip("/") + "/")):
         raise TransferError(f"the folder would be copied into itself: {dest} is inside "
@@ -156,7 +151,8 @@ def prepare_get(runs: Runs, environment: str, remote: PathArg, local: PathArg | 
                          parallel=parallel)
     dry.check_limit(limit)
     dest = get_destination(source, into, runs.kept_files())
-    _not_into_itself(dry, source, dest, put=False)
+    if (far := here_path(dry, source)) is not None:  # a get from this disk
+        _not_into_itself(far, dest)
     plan, ticket = _admitted(runs, planned, dry, ["orch-get", source, dest], yes, front_end,
                              limit)
     return Copy(runs, plan, ticket, "get", source, dest)
@@ -177,8 +173,10 @@ def prepare_put(runs: Runs, environment: str, source: PutSource, remote: PathArg
     dry = planned(dry_run=True)
     check_allowed(dry)  # the allow lists refuse first
     dry.check_limit(limit)
-    _not_into_itself(dry, source.path, dest, put=True)
-    _not_over_kept(dry, dest, name, runs.kept_files())
+    landing = _landing_here(dry, dest, name)
+    _not_into_itself(source.path, landing)
+    if landing is not None:  # replacing none of the files orch keeps, as a get does not
+        refuse_kept(landing, runs.kept_files())
     plan, ticket = _admitted(runs, planned, dry, ["orch-put", os.path.abspath(source.path), dest],
                              yes, front_end, limit)
     if plan.environment.is_fleet:
