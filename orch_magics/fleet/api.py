@@ -178,8 +178,9 @@ class Fleets:
     def admit(self, plan: RunPlan, options: FleetOptions, yes: str | Collection[str],
               front_end: str) -> Ticket:
         """A limit that selects nothing is said before anyone is asked to confirm (when the
-        targets are known before run time: labels of containers are found by running)."""
-        if options.limit is not None:
+        targets are known before run time: labels of containers are found by running). A
+        rerun's labels passed the limit once: a host since gone has a row saying so."""
+        if options.limit is not None and options.only is None:
             targets = expand(plan.layers_to_run)
             if all(t.pending is None for t in targets):
                 limited(targets, options.limit)

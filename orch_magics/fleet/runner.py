@@ -12,6 +12,7 @@ state change.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Collection
@@ -30,7 +31,7 @@ from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .rows import TargetRow
 from .stdin import SharedStdin
-from .targets import Target, check_found, expand, limited_reached, unresolved
+from .targets import Target, check_found, expand, limited_reached, to_find, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -66,8 +67,14 @@ class FleetRun:
         self.failures = 0
         self.budget: int | None = None
         self.ready = asyncio.Event()  # set once the targets are known (rows exist)
-        self._expanded = expand(plan.layers_to_run)
-        #: Hosts whose containers are to be found (a `label:` layer), and those still looked up.
+        #: The targets to find (a `label:` layer's hosts among them), and hosts the limit keeps
+        #: none of, never contacted.
+        self._expanded, self._unseen = to_find(expand(plan.layers_to_run), options.limit)
+        if options.only is not None:  # a rerun looks for the containers of hosts asked for
+            self._expanded = [t for t in self._expanded if not t.label or t.pending is None
+                              or any(label == t.label or _under(label, t.label)
+                                     for label in options.only)]
+        #: Hosts whose containers are to be found, and those still looked up.
         self.hosts_to_search = sum(t.pending is not None for t in self._expanded)
         self.searching = self.hosts_to_search
         self.task: asyncio.Task[FleetResult] = asyncio.ensure_future(self._execute())
@@ -195,12 +202,15 @@ class FleetRun:
                 return await self._resolve(target)
 
         resolved = [t for found in await asyncio.gather(*map(bounded, expanded)) for t in found]
-        check_found(self.plan.environment.name, expanded, resolved)
-        targets = limited_reached(resolved, self.options.limit)
+        only = self.options.only
+        if only is None:  # a rerun's containers gone are rows of their own
+            check_found(self.plan.environment.name, expanded, resolved)
+        targets = limited_reached(resolved, self.options.limit, self._unseen,
+                                  lenient=only is not None)  # a rerun's labels passed it once
         gone: list[str] = []
-        if self.options.only is not None:  # a rerun: every label asked for gets its row
-            targets = [t for t in targets if _rerun_of(t.label, self.options.only)]
-            gone = [label for label in self.options.only
+        if only is not None:  # a rerun: every label asked for gets its row
+            targets = self._asked(targets, only)
+            gone = [label for label in only
                     if not any(_rerun_of(t.label, [label]) for t in targets)]
         for target in targets:
             self.rows[target.label] = TargetRow(target.label, self._on_change,
@@ -219,6 +229,22 @@ class FleetRun:
                 f"was resolved again")
             self._end(row, self._error(Target(label, self.plan.layers_to_run), why), "failed")
         return targets
+
+    def _asked(self, targets: list[Target], only: Collection[str]) -> list[Target]:
+        """The targets of a rerun of `only`. A container asked for on a host whose containers
+        cannot be listed now has the host's row, under its own label (fleets20: it was said
+        "no longer a target", hiding why, even a changed host key)."""
+        kept = []
+        for target in targets:
+            if _rerun_of(target.label, only):
+                kept.append(target)
+            elif target.pending is not None:
+                for label in only:
+                    if _under(label, target.label):
+                        kept.append(dataclasses.replace(target, label=label))
+                        result, state = self._unresolved[target.label]
+                        self._unresolved[label] = (copy.copy(result), state)
+        return kept
 
     async def _resolve(self, target: Target) -> list[Target]:
         """`target` with its containers found; a host that cannot be reached, or that hangs
@@ -301,6 +327,11 @@ class FleetRun:
         return unstarted(dataclasses.replace(self.plan, layers=target.layers), error,
                          duration=duration, interrupted=interrupted,
                          timeout=self.options.timeout)
+
+
+def _under(label: str, host: str) -> bool:
+    """Whether `label` is a container's on the host labelled `host`."""
+    return label.startswith(f"{host}/")
 
 
 def _rerun_of(label: str, only: Collection[str]) -> bool:

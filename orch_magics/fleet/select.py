@@ -36,26 +36,24 @@ _SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+):([0-9]*)|([0-9]+)-([0-9]+
 Groups = Mapping[str, Collection[str]]
 
 
-def select(labels: Sequence[str], limit: str | None, groups: Groups | None = None) -> list[str]:
-    """The labels `limit` keeps, in their order (all of them when `limit` is None)."""
+def select(labels: Sequence[str], limit: str | None, groups: Groups | None = None, *,
+           excused: Callable[[str], bool] = lambda word: False,
+           empty_ok: bool = False) -> list[str]:
+    """The labels `limit` keeps, in their order (all of them when `limit` is None). A word
+    that matches none of them is an error unless `excused` (it may match a target not among
+    them); so is keeping none, unless `empty_ok`."""
     if limit is None:
         return list(labels)
     groups = groups or {}
     words = checked_words(limit)
 
     def matching(pattern: str) -> set[str]:
-        if pattern.startswith("~"):
-            return _regex_matching(pattern, labels, groups)
-        picked = _subscripted(pattern, labels, groups, plain)
+        picked = None if pattern.startswith("~") else _subscripted(pattern, labels, groups, plain)
         return picked if picked is not None else plain(pattern)
 
     def plain(pattern: str) -> set[str]:
-        each = _ranges_expanded(pattern)
-        names = {one for one in each if not _GLOB.search(one)}  # looked up, not matched
-        globs = [one for one in each if one not in names]
-        return {label for label in labels
-                if _named(label, names, groups.get(label, ()))
-                or any(_match(label, one, groups.get(label, ())) for one in globs)}
+        test = matcher(pattern)
+        return {label for label in labels if test(label, groups.get(label, ()))}
 
     adds = [w for w in words if w[0] not in "!&"]
     chosen = set().union(*(matching(w) for w in adds)) if adds else set(labels)
@@ -65,12 +63,26 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
         elif word.startswith("&"):
             chosen &= matching(word[1:])
     for word in words:  # `!web-O3` (a typo) must not run on the host it was to protect
-        if not matching(word.lstrip("!&")):
+        if not matching(word.lstrip("!&")) and not excused(word):
             raise _matches_nothing(word, labels, groups, limit)
     kept = [label for label in labels if label in chosen]
-    if not kept:
+    if not kept and not empty_ok:
         raise ConfigError(f"limit {said_limit(limit)} leaves no target")
     return kept
+
+
+def matcher(pattern: str) -> Callable[[str, Collection[str]], bool]:
+    """Whether `pattern` (a limit word without its `!`/`&`, no subscript) selects a label,
+    given the label and its inventory groups. Names are looked up, globs matched."""
+    if pattern.startswith("~"):
+        regex = _regex(pattern)
+        return lambda label, groups: any(regex.match(one) for one in (label, *label.split("/"),
+                                                                        *groups))
+    each = ranges_expanded(pattern)
+    names = {one for one in each if not _GLOB.search(one)}
+    globs = [one for one in each if one not in names]
+    return lambda label, groups: (_named(label, names, groups)
+                                  or any(_match(label, one, groups) for one in globs))
 
 
 def checked_words(limit: str) -> list[str]:
@@ -90,9 +102,9 @@ def checked_words(limit: str) -> list[str]:
                               f"'&' (intersect) in front, not two")
         bare = word.lstrip("!&")
         if bare.startswith("~"):
-            _regex_matching(bare, [], {})  # compiled: a bad one is said
+            _regex(bare)  # compiled: a bad one is said
         elif not _SUBSCRIPT.fullmatch(bare):
-            _ranges_expanded(bare)
+            ranges_expanded(bare)
     return words
 
 
@@ -207,7 +219,7 @@ def _is_ipv6(pattern: str) -> bool:
     return True
 
 
-def _ranges_expanded(pattern: str) -> list[str]:
+def ranges_expanded(pattern: str) -> list[str]:
     """The globs a pattern stands for: a range (`web-[01:03]`, `127.0.1.[2:6]`) is expanded as
     in the config (never a glob's character class, where `[2:6]` is "2, : or 6"); `[12]`
     without a colon stays a character class."""
@@ -288,16 +300,13 @@ def refuse_subscripts(words: Sequence[str], groups: Collection[str], host: str) 
             raise _layered(word.lstrip("!&"), f"{host}/…")
 
 
-def _regex_matching(pattern: str, labels: Sequence[str], groups: Groups) -> set[str]:
-    """`~REGEX`, as Ansible reads it: matched from the start (`re.match`) of the label, of one
-    of its parts, or of one of its inventory groups."""
+def _regex(pattern: str) -> re.Pattern[str]:
+    """`~REGEX`, compiled: matched from the start (`re.match`) of a label, of one of its
+    parts, or of one of its inventory groups, as Ansible reads it."""
     try:
-        regex = compiled(pattern[1:])
+        return compiled(pattern[1:])
     except ValueError as exc:
         raise ConfigError(f"limit pattern {quoted(pattern)} is {exc}") from None
-    return {label for label in labels
-            if any(regex.match(one) for one in (label, *label.split("/"),
-                                                 *groups.get(label, ())))}
 
 
 def _named(label: str, names: Collection[str], groups: Collection[str]) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -23,10 +22,8 @@ from ..guard import Scope
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
-from .select import checked_words, limit_words, read_limit, refuse_subscripts, said_limit, select
-
-#: A limit word that is a glob or a range: no container name of its own.
-_GLOB_OR_RANGE = re.compile(r"[*?\[\]]")
+from .select import checked_words, read_limit, refuse_subscripts, said_limit, select
+from .unknown import Unknown
 
 
 @dataclass(frozen=True)
@@ -150,29 +147,50 @@ def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
     return [t for t in targets if t.label in keep]
 
 
-def limited_reached(targets: Sequence[Target], limit: str | None) -> list[Target]:
-    """`limited`, where a target whose containers could not be listed (still `pending`: its
-    row says why) is kept when the limit would keep one of its containers: judged by the
-    names found on the other hosts, and by the names the limit's own words give (`app-09`
-    may run only there). (`*/app-01` dropped an unreachable host's row, `127.0.1.250/app-01`
-    was a config error: the run said ok for what it could not see.) An exclusion that
-    matches nothing stays an error: `!web-O3` must not run on the web-03 it was to protect."""
-    unreached = [t for t in targets if t.pending is not None]
-    if limit is None or not unreached:
-        return limited(targets, limit)
-    found = {t.label.rpartition("/")[2] for t in targets if t.pending is None}
-    known = {part for t in targets for part in (*t.label.split("/"), *t.groups)}
-    named = {word.lstrip("&").rpartition("/")[2] for word in limit_words(limit)
-             if not word.startswith("!") and not _GLOB_OR_RANGE.search(word)} - known
-    stand_ins = {f"{t.label}/{name}": t for t in unreached for name in sorted(found | named)}
-    groups = {t.label: t.groups for t in targets} | {
-        label: t.groups for label, t in stand_ins.items()}
+def to_find(targets: Sequence[Target], limit: str | None) -> tuple[list[Target], list[Target]]:
+    """The targets whose containers are to be found, and the hosts `limit` keeps none of
+    (`!web-3`, `web-1/*`): never contacted (fleets20: an excluded host was logged in to, and
+    held the fleet for its connect timeout). A limit that cannot be read is said later."""
+    if limit is None:
+        return list(targets), []
     try:
-        keep = set(select([*(t.label for t in targets), *stand_ins], limit, groups))
-    except ConfigError:  # said with the targets there are, not the stand-ins (fleets12)
+        words = checked_words(limit)
+    except ConfigError:
+        return list(targets), []
+    unknown = Unknown.of(targets)
+    unseen = {t.label for t in targets
+              if t.pending is not None and t.label and not unknown.keeps(words, t)}
+    return [t for t in targets if t.label not in unseen], [t for t in targets if t.label in unseen]
+
+
+def limited_reached(targets: Sequence[Target], limit: str | None,
+                    unseen: Sequence[Target] = (), *, lenient: bool = False) -> list[Target]:
+    """`limited`, where some hosts' containers are not known. One whose lookup failed (still
+    `pending`: its row says why) keeps its row while the limit may keep one of its containers
+    (`*/app-01` dropped it: the run said ok for what it could not see); the `unseen` ones of
+    `to_find` keep none. A word matching nothing found is no error when it may match what was
+    not (fleets20: a glob while every host was down), except an exclusion while some host
+    answered: `!web-O3` must not run on the web-03 it was to protect. `lenient` (a rerun,
+    whose labels passed the limit once): no word is an error, and keeping none is none."""
+    unreached = [t for t in targets if t.pending is not None]
+    if limit is None or not (unreached or unseen or lenient):
         return limited(targets, limit)
-    keep |= {t.label for label, t in stand_ins.items() if label in keep}
-    return [t for t in targets if t.label in keep]
+    reached = [t for t in targets if t.pending is None]
+    unknown, words = Unknown.of([*targets, *unseen]), checked_words(limit)
+    kept_open = {t.label for t in unreached if unknown.keeps(words, t)}
+
+    def excused(word: str) -> bool:
+        bare = word.lstrip("!&")
+        return lenient or any(unknown.surely(bare, t) for t in (*unreached, *unseen)) or (
+            not word.startswith("!") or not reached) and any(
+            unknown.could(bare, t) for t in unreached)
+
+    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets},
+                      excused=excused, empty_ok=True))  # errors name the unreached rows too
+    kept = [t for t in targets if t.label in (keep if t.pending is None else kept_open)]
+    if not kept and not lenient:
+        raise ConfigError(f"limit {said_limit(limit)} leaves no target")
+    return kept
 
 
 def the_one(targets: Sequence[Target], limit: str) -> Target:

@@ -21,7 +21,15 @@ from ..errors import OrchError
 from ..fleet.lookup import recordable, resolve_checked
 from ..fleet.options import DEFAULT_PARALLEL
 from ..fleet.result import ByTarget
-from ..fleet.targets import Target, check_found, describe_labels, expand, limited, unresolved
+from ..fleet.targets import (
+    Target,
+    check_found,
+    describe_labels,
+    expand,
+    limited_reached,
+    to_find,
+    unresolved,
+)
 from ..gathering import gather_all
 from ..plan import RunPlan
 from ..sinks.file import label_folders
@@ -178,10 +186,10 @@ class FleetCopy:
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
-        expanded = expand(self.plan.layers_to_run)
+        expanded, unseen = to_find(expand(self.plan.layers_to_run), self.limit)
         found = [t for group in await asyncio.gather(*map(one, expanded)) for t in group]
         check_found(self.plan.environment.name, expanded, found)
-        return limited(found, self.limit), failed
+        return limited_reached(found, self.limit, unseen), failed
 
     async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
                    ) -> tuple[str, Transferred | TransferError]:
