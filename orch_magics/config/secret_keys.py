@@ -20,17 +20,22 @@ def password_word(key: str) -> bool:
 
     parts = {p.lower() for p in _WORDS.split(key) if p}
     key = key.lower()
-    return "pass" in key or bool(parts & _SECRET_WORDS) or "key" in parts and bool(
-        parts & _KEY_OF_A_SECRET) or bool(
+    return "pass" in key or bool(parts & _SECRET_WORDS) or bool(
+        parts & _SECRET_UNLESS) and not parts & _NOT_A_SECRET or bool(
         difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
 
 
 #: Words of a key whose value is a secret: its line is never shown in an error.
-_SECRET_WORDS = frozenset({"secret", "token", "tokens", "apikey", "pin", "pwd", "credential",
-                           "credentials", "passphrase"})
-#: Words that make a `key` one (`API_KEY`, `private_key`), where `SORT_KEY`, `PUBLIC_KEY` or
-#: `insecure_accept_host_key` is none (review32: their lines were hidden).
-_KEY_OF_A_SECRET = frozenset({"api", "private", "access", "signing", "encryption", "master",
-                              "client", "secret"})
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pin", "pwd",
+                           "credential", "credentials", "passphrase", "privkey"})
+#: Words of a key that holds a secret unless a word of `_NOT_A_SECRET` is beside them:
+#: `STRIPE_KEY`, `SSH_KEY`, `BASIC_AUTH`, `private_pem` (review33: shown when only a listed
+#: few made a `key` one) but not `SORT_KEY`, `PUBLIC_KEY`, `AUTH_URL` (review32: hidden).
+_SECRET_UNLESS = frozenset({"key", "keys", "auth", "private"})
+#: What such a key names when one of these is beside: an order, a public half, a place.
+_NOT_A_SECRET = frozenset({"sort", "public", "pub", "host", "primary", "foreign", "partition",
+                           "id", "file", "path", "name", "url", "uri", "endpoint", "type",
+                           "method", "mode", "domain", "server", "size", "length", "bits",
+                           "fingerprint"})
 #: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
