@@ -76,7 +76,7 @@ def _failure(result: RunResult) -> str:
         took = f"{pre + result.duration:.1f}s, {pre:.1f}s of it in pre commands" if pre \
             else f"{result.duration:.1f}s"
         return f"{what} timed out after {took}{limit}{left or ' and was stopped'}"
-    if (stop := post_stop(result)) is not None and result.exit.code is not None:
+    if (stop := post_stop(result)) is not None and result.exit.returncode is not None:
         return (f"{what} was interrupted during post command {stop.command!r} "
                 f"({stop.exit.describe()}), after the command ended ({result.exit.describe()})")
     if result.interrupted:

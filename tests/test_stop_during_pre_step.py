@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from lab_kernel import lab_kernel
 from orch_magics import Orchestrator, load_config_text
 
@@ -132,21 +134,30 @@ def test_a_timeout_after_pre_commands_says_the_time_they_took(tmp_path: Path) ->
                     f"pre commands (limit 2s) and was stopped"), said
 
 
+@pytest.mark.parametrize(("main", "mode", "ended"), [
+    ("echo main", "", "exit 0"),
+    # review33: a command killed by a signal was said nowhere (130 hid its own 143), and a
+    # file-mode run no longer said where its stdout went
+    ("echo main; kill -TERM $$", "", "killed by SIGTERM"),
+    ("echo main", ", stdout_mode: file, stdout_file: out/x.out", "exit 0")],
+    ids=["exit", "signal", "file"])
 def test_ctrl_c_during_a_post_command_of_the_cli_says_the_command_had_ended(
-        tmp_path: Path) -> None:
+        tmp_path: Path, main: str, mode: str, ended: str) -> None:
     """chains22: interrupted in its clean-up, after a main command that succeeded, `orch run`
     exited 130 without a word (130 reads as "the command was interrupted"); the API said
     "interrupted during the post command …, after exit 0". The CLI says it too."""
     began = tmp_path / "began"
     cfg = tmp_path / "orch.yaml"
     cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
-                   f"  posthang: {{command: 'echo main', post_commands: [{{command: "
+                   f"  posthang: {{command: '{main}'{mode}, post_commands: [{{command: "
                    f"'echo post-b; touch {began}; sleep 22', when: always}}]}}\n")
     proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
-                             "local", "posthang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "local", "posthang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path)
     when_begun(tmp_path, lambda: proc.send_signal(signal.SIGINT))
     out, err = proc.communicate(timeout=30)
-    assert (proc.returncode, out) == (130, b"main\n")
+    assert (proc.returncode, out) == (130, b"" if mode else b"main\n")
+    written = f"orch: stdout (5 B) written to {tmp_path / 'out' / 'x.out'}\n" if mode else ""
     assert err.decode() == (f"post-b\norch: local/posthang was interrupted during post command "
                             f"'echo post-b; touch {began}; sleep 22' (killed by SIGINT), after "
-                            f"the command ended (exit 0)\n")
+                            f"the command ended ({ended})\n{written}")

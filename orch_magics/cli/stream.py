@@ -148,18 +148,19 @@ async def stream(orch: Orchestrator, plan: RunPlan, ticket: Ticket,
         print_json(result)
     # an error with no status, or with 0 (kinds13: a stream that broke mid-run exited 1 with
     # no word), is said; a status of its own says itself, but not a post command's failure
-    if (result.timed_out or result.exit.error is not None and not result.exit.code
-            or post_failed(result) is not None  # chains22: a Ctrl-C in the clean-up, after
-            or post_stop(result) is not None and result.exit.code is not None):  # the command
+    failure = (result.timed_out or result.exit.error is not None and not result.exit.code
+               or post_failed(result) is not None  # chains22: a Ctrl-C in the clean-up,
+               or post_stop(result) is not None and result.exit.returncode is not None)
+    if failure:  # after the command ended (review33: by a signal too)
         said = f"{writer.line_break()}orch: {result.describe_failure()}\n"
         writer.output.write(2, said.encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
-    elif result.output_file is not None and run.progress is not None:  # stdout went there
+    if result.output_file is not None and run.progress is not None:  # stdout went there
         said = (f"{writer.line_break()}orch: stdout ({human_size(run.progress.bytes)}) "
                 f"written to {run.progress.path}\n")
         writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
         await writer.output.finish(interrupts.arrived)
-    elif result.partial_file is not None and run.progress is not None:  # basics8 F7
+    elif result.partial_file is not None and run.progress is not None and not failure:  # basics8
         said = (f"{writer.line_break()}orch: stdout so far ({human_size(run.progress.bytes)}) "
                 f"kept in {result.partial_file}\n")
         writer.output.write(2, mask_text(said).encode("utf-8", "backslashreplace"), own=True)
