@@ -28,7 +28,7 @@ from .arguments import (
     checked_resolver,
 )
 from .audit import AuditLog
-from .config.freshness import Stamp, stamp
+from .config.freshness import AsGiven, ReadAgain
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
@@ -76,9 +76,11 @@ class Orchestrator(RunManagement, FilesAndPorts):
         else `~/.cache/orch_magics/logs`), rotated to `<name>.log.1` past `log_max_bytes`, and
         keep the last `capture_limit` bytes of each stream in their RunResult.
         `restart_backoff`: the first and the longest delay between automatic restarts."""
-        self._config = checked_config(config)
-        #: Of a configuration found automatically: what was found, to tell when to read again.
-        self._found: Stamp | None = None
+        given = checked_config(config)
+        #: Where the configuration comes from: a Config object given is kept as given; files,
+        #: named or found automatically, are read again when they change.
+        self._source: AsGiven | ReadAgain = AsGiven(config) if isinstance(config, Config) else \
+            ReadAgain(given.origin if given is not None else None, given)
         self._resolver_factory = checked_resolver(resolver_factory) or (
             lambda: Resolver.from_settings(self.config.secrets))
         self.after_fork()
@@ -96,23 +98,16 @@ class Orchestrator(RunManagement, FilesAndPorts):
     # ---- configuration ----------------------------------------------------------------------
     @property
     def config(self) -> Config:
-        """The configuration; one found automatically (none given, nor loaded by name) is
-        found and read again when that would read other files, or they changed (config13:
-        a notebook kept the first one it read, where each `orch` reads the files anew)."""
-        if self._config is not None and self._found is None:
-            return self._config  # given, or loaded by name
-        read = self._config.inventories if self._config is not None else ()
-        found = stamp(read)  # once: the files' stats are this property's only I/O
-        if self._config is None or found != self._found:  # fleets17: an edited inventory too
-            self._config = load_config()
-            self._found = found if self._config.inventories == read else stamp(self._config.inventories)
-        return self._config
+        """The configuration: a Config given is kept; one read from files (named, or found
+        automatically) is read again when they changed, or another folder's would be found."""
+        return self._source.current()
 
     def load(self, *files: str | os.PathLike[str]) -> Config:
-        """Replace the configuration (files found automatically when none are given)."""
-        self._config = load_config(*files)
-        self._found = None if files else stamp(self._config.inventories)
-        return self._config
+        """Replace the configuration: read from `files` (found automatically when none are
+        given), and again whenever they change."""
+        config = load_config(*files)
+        self._source = ReadAgain(config.origin if files else None, config)
+        return config
 
     def plan(self, environment: str, service: str | None = None, *,
              command: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,

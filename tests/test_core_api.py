@@ -78,6 +78,40 @@ def test_a_config_found_on_its_own_is_read_again_when_it_changes(
         assert orch.run("local", "t").stdout == "t\n"
 
 
+@pytest.mark.parametrize("how", ["load", "path"])
+def test_files_named_are_read_again_when_they_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """config18 (high): after `%orch load orch.yaml` (or `Orchestrator('orch.yaml')`) the file
+    was read once: a `protected: true` added to prod later was never applied, a service
+    added was "unknown … in orch.yaml", an edited inventory kept its old hosts."""
+    from orch_magics import ConfigError, Orchestrator
+    from orch_magics.fleet.targets import expand
+    from orch_magics.guard import ConfirmationRefused
+
+    conf, hosts = tmp_path / "orch.yaml", tmp_path / "hosts.ini"
+    hosts.write_text("[web]\nh1\n")
+    conf.write_text("inventory: hosts.ini\nenvironments: {prod: [], web: [ssh group:web]}\n"
+                    "services: {wipe: {command: 'echo wiped'}}\naudit: {enabled: false}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # named: read from where it is, not found here
+    with Orchestrator(str(conf) if how == "path" else None) as orch:
+        if how == "load":
+            orch.load(str(conf))
+        assert orch.run("prod", "wipe").stdout == "wiped\n"
+        conf.write_text(conf.read_text().replace("prod: []", "prod: {protected: true, "
+                                                 "layers: []}").replace(
+            "services: {", "services: {add: {command: 'echo added'}, "))
+        with pytest.raises(ConfirmationRefused, match="'prod' is protected"):
+            orch.run("prod", "wipe")
+        assert orch.run("prod", "add", yes="prod").stdout == "added\n"
+        hosts.write_text("[web]\nh1\nh2\n")
+        assert [t.label for t in expand(orch.config.environment("web").layers)] == ["h1", "h2"]
+        conf.write_text(conf.read_text().replace("command: 'echo wiped'", "comand: x"))
+        for _ in range(2):  # saved with a mistake: refused at every run, never the old one
+            with pytest.raises(ConfigError, match="comand"):
+                orch.run("prod", "wipe", yes="prod")
+
+
 def test_an_inventory_and_its_vars_are_read_again_when_they_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """fleets17/config14: a notebook kept the hosts of the inventory it first read (and their

@@ -1,25 +1,62 @@
-"""What an automatically found config was read from, stamped (path, change time, size), so a
-long-lived Orchestrator (a notebook's) reads it again once any of it changed: the config files,
-the inventories they name, and the group_vars/ and host_vars/ folders beside those."""
+"""What a config was read from, stamped (path, change time, size), so a long-lived
+Orchestrator (a notebook's) reads it again once any of it changed: the config files, named
+or found automatically, the inventories they name, and the group_vars/ and host_vars/
+folders beside those."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
 from .files import find_config_files
 from .inventory_vars import folder_of
+from .loader import load_config
+from .model import Config
 
 #: (path, st_mtime_ns, st_size) of every file and folder read; (path, 0, -1) for one missing.
 Stamp = tuple[tuple[str, int, int], ...]
 
 
-def stamp(inventories: Iterable[str] = ()) -> Stamp:
-    """The stamp of what automatic finding reads now, with `inventories` (the config's, as
-    last loaded) and their vars folders; empty when no config is found (reading says why)."""
+class AsGiven:
+    """A Config object given to an Orchestrator: kept as given (its maker holds the text)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def current(self) -> Config:
+        return self._config
+
+
+class ReadAgain:
+    """A config read from `files` (absolute paths; None: found automatically, as `orch`
+    finds it), read again once what it was read from changed, as each `orch` command reads
+    it (config13; config18: files named by `%orch load` or `Orchestrator('orch.yaml')` were
+    read once, so a `protected: true` added later was never applied). A file saved with a
+    mistake is refused at every read until it is fixed, never replaced by the one before."""
+
+    def __init__(self, files: Sequence[str] | None, config: Config | None = None) -> None:
+        self.files = None if files is None else tuple(files)
+        self._config = config
+        self._stamp = None if config is None else stamp(config.inventories, self.files)
+
+    def current(self) -> Config:
+        """The config as its files say now (their stats are the only I/O when unchanged)."""
+        read = self._config.inventories if self._config is not None else ()
+        now = stamp(read, self.files)
+        if self._config is None or now != self._stamp:  # fleets17: an edited inventory too
+            self._config = load_config(*(self.files or ()))
+            self._stamp = now if self._config.inventories == read else stamp(
+                self._config.inventories, self.files)
+        return self._config
+
+
+def stamp(inventories: Iterable[str] = (), files: Sequence[str] | None = None) -> Stamp:
+    """The stamp of `files` (None: what automatic finding reads now), with `inventories` (the
+    config's, as last loaded) and their vars folders; empty when no config is found (reading
+    says why)."""
     try:
-        paths = [os.fspath(p) for p in find_config_files()]
+        paths = list(files) if files is not None else [os.fspath(p) for p in find_config_files()]
     except ConfigError:
         return ()
     for inventory in inventories:
