@@ -900,21 +900,29 @@ def test_a_got_folder_drops_setgid_on_its_top_folder_as_on_those_inside(tmp_path
     assert modes == {"": "0o775", "sub": "0o755"}
 
 
-def test_a_relative_put_from_a_folder_that_is_gone_is_one_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layers", ["[]", "[{type: local, config: {working_dir: data}}]"],
+                         ids=["no-working-dir", "relative-working-dir"])
+@pytest.mark.parametrize("direction", ["put", "get"])
+def test_a_relative_copy_from_a_folder_that_is_gone_is_one_clear_error(
+        tmp_path: Path, layers: str, direction: str) -> None:
     """review32: a put to a relative path on this machine, from a working folder since
     removed, raised FileNotFoundError out of the folder-into-itself check (the CLI's
-    "internal error"): it fails as a copy, in one line, as before that check."""
+    "internal error"): it fails as a copy, in one line, as before that check. review33: the
+    same with a relative working_dir, and for a get."""
     source = tmp_path / "src.txt"
     source.write_text("x\n")
     gone = tmp_path / "gone"
     gone.mkdir()
     here = os.getcwd()
-    with Orchestrator(load_config_text("environments:\n  here: {layers: []}\n")) as orch:
+    with Orchestrator(load_config_text(f"environments:\n  here: {{layers: {layers}}}\n")) as orch:
         os.chdir(gone)
         try:
             gone.rmdir()
             with pytest.raises(TransferError) as err:
-                orch.put("here", str(source), "data/")
+                if direction == "put":
+                    orch.put("here", str(source), "x/")
+                else:
+                    orch.get("here", "x/src.txt", str(tmp_path / "got.txt"))
         finally:
             os.chdir(here)
-    assert "\n" not in str(err.value) and "data/" in str(err.value)
+    assert "\n" not in str(err.value) and "x/" in str(err.value), str(err.value)

@@ -28,9 +28,10 @@ def here_path(plan: RunPlan, path: str) -> str | None:
         elif (folder := getattr(spec.config, "working_dir", None)) is not None:
             base = os.path.join(base, _at_home(str(folder), home))  # review32: `~` is the
             # home of whom it runs as, a sudo user's too
-    found = _at_home(path, home) if path.startswith("~") else \
-        os.path.join(base, path) if base else ""  # review32: a gone folder was a traceback
-    return os.path.normpath(found) + ("/" if path.endswith("/") else "") if found else None
+    found = _at_home(path, home) if path.startswith("~") else os.path.join(base, path)
+    if not os.path.isabs(found):  # orch's folder is gone, and no absolute working_dir or home
+        return None  # is on the way: a relative path names nothing (review32, review33)
+    return os.path.normpath(found) + ("/" if path.endswith("/") else "")
 
 
 def _at_home(path: str, home: str) -> str:
