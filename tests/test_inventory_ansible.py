@@ -533,3 +533,11 @@ def test_a_variable_written_twice_in_a_vars_file_is_refused_at_its_line(
         load_inventories([tmp_path / "hosts.ini"]).connection("w1")
     assert str(err.value) == (f"{tmp_path / 'group_vars/web.yml'}:{line}: duplicate key {key!r} "
                               f"(first at line {first}): write it once")
+
+
+def test_a_variable_of_ansible_s_own_written_twice_is_left_to_it(tmp_path: Path) -> None:
+    """review33: any key written twice refused the whole config, `app_version` too, which
+    orch never reads and Ansible takes (the last, with a warning)."""
+    write(tmp_path, {"hosts.ini": "[web]\nw1\n", "group_vars/web.yml":
+                     "ansible_user: deploy\napp_version: 1.2\napp_version: 1.3\n"})
+    assert load_inventories([tmp_path / "hosts.ini"]).connection("w1")["user"] == "deploy"

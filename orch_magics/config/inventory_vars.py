@@ -172,12 +172,14 @@ def _plain(node: yaml.Node, key: str) -> str | None:
 
 
 def _once_each(file: Path, node: yaml.Node) -> None:
-    """Refuse a variable written twice, as the inventory itself does (config17: the last was
-    taken, and the YAML 1.1 check read the first: `ansible_port: 0022` after a quoted one)."""
+    """Refuse a variable orch reads (`ansible_…`) written twice (config17: the last was taken,
+    and the YAML 1.1 check read the first: `ansible_port: 0022` after a quoted one). Others
+    are Ansible's, which takes the last with a warning (review33: `app_version` written twice
+    refused the whole config)."""
     first: dict[str, int] = {}
     for key_node, _ in getattr(node, "value", []):
         key, line = getattr(key_node, "value", None), int(key_node.start_mark.line) + 1
-        if isinstance(key, str) and key in first:
+        if isinstance(key, str) and key.startswith("ansible_") and key in first:
             raise ConfigError(f"{file}:{line}: duplicate key {key!r} (first at line "
                               f"{first[key]}): write it once")
         first.setdefault(str(key), line)
