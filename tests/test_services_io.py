@@ -775,6 +775,28 @@ def test_a_stdout_file_whose_folder_cannot_be_made_is_refused_before_any_step(
     assert made.returncode == 0 and (tmp_path / "new/deeper/x.out").read_text() == "out\n"
 
 
+def test_a_stdout_file_folder_a_pre_command_prepares_is_judged_after_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review33: the check before any step refused `out/x.out` where `out` links to a folder
+    the pre command makes ("out is not a folder"), which had worked; a link to nothing is
+    said as one."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").symlink_to("scratch/run")
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\nservices:\n"
+        "  s: {command: 'echo data', stdout_mode: file, stdout_file: out/x.out,"
+        " pre_commands: [{command: 'mkdir -p scratch/run'}]}\n"
+        "  t: {command: 'echo data', stdout_mode: file, stdout_file: out/x.out}\n")
+    cli = [sys.executable, "-m", "orch_magics.cli", "run", "local"]
+    done = subprocess.run([*cli, "t"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, f"orch: cannot write stdout_file "
+                                                 f"{tmp_path}/out/x.out: {tmp_path}/out is a "
+                                                 f"link to scratch/run, which does not exist\n")
+    done = subprocess.run([*cli, "s"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "scratch/run/x.out").read_text() == "data\n"
+
+
 def test_file_mode_runs_of_one_second_keep_each_their_own_file(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:

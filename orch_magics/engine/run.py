@@ -119,7 +119,8 @@ class Run:
         steps: list[RunResult] = []
         try:
             if self.plan.stdout_mode == "file":  # refused before any step runs (review30)
-                check_target(stdout_path(self.plan, self.options.target), self.options.kept)
+                check_target(stdout_path(self.plan, self.options.target), self.options.kept,
+                             before_pre=bool(self.plan.pre))
             for pre in self.plan.pre:
                 res = await self._step(pre, "pre", self._steering)
                 steps.append(res)

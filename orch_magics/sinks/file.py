@@ -40,10 +40,11 @@ def render_path(template: str, *, service: str, env: str, when: float | None = N
     return os.path.abspath(os.path.expanduser(path))
 
 
-def check_target(path: str, kept: Mapping[str, str]) -> None:
+def check_target(path: str, kept: Mapping[str, str], *, before_pre: bool = False) -> None:
     """OrchError unless `path` may be a run's stdout_file: not one of the `kept` files (path →
     what it is: the audit log…), not a directory, device, pipe or socket (it is renamed over).
-    Asked before a run's first step too (review30: its pre commands had run first)."""
+    Asked before a run's first step too (review30: its pre commands had run first); then
+    (`before_pre`) of its folder only what no pre command is there to change."""
     if (what := kept_as(path, kept)) is not None:
         raise OrchError(f"stdout_file {path} is {what}: the output would replace it when the "
                         f"run succeeds; name another file")
@@ -53,19 +54,25 @@ def check_target(path: str, kept: Mapping[str, str]) -> None:
     if os.path.exists(path) and not os.path.isfile(path):
         raise OrchError(f"stdout_file {path} is not a regular file: the output is renamed over "
                         f"it when the run succeeds, so a device, pipe or socket is never used")
-    _check_folder(path)
+    _check_folder(path, before_pre)
 
 
-def _check_folder(path: str) -> None:
+def _check_folder(path: str, before_pre: bool) -> None:
     """OrchError unless `path`'s folder is, or can be made, one this process may write in
     (config17: found only once the output was set up, after the pre commands had run, and a
-    file in the way was said as "File exists")."""
+    file in the way was said as "File exists"). `before_pre`: a file in the way only; a
+    folder a pre command makes, links or opens is judged after it (review33)."""
     folder = os.path.dirname(path) or "."
     while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)  # the nearest that is there: the rest is made
+    if os.path.islink(folder) and not os.path.exists(folder):
+        if before_pre:
+            return
+        raise OrchError(f"cannot write stdout_file {path}: {folder} is a link to "
+                        f"{os.readlink(folder)}, which does not exist")
     if not os.path.isdir(folder):
         raise OrchError(f"cannot write stdout_file {path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not before_pre and not os.access(folder, os.W_OK | os.X_OK):
         raise OrchError(f"cannot write stdout_file {path}: no permission to write in {folder}")
 
 
