@@ -3,6 +3,8 @@ within a size bound; every way that fails is one line naming the file."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -13,11 +15,19 @@ MAX_FILE_BYTES = 32 << 20
 
 def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES) -> str:
     """A file's UTF-8 text (without a leading byte-order mark), at most `limit` bytes; every way
-    this fails is a one-line ConfigError."""
+    this fails is a one-line ConfigError. A pipe is read (`-c <(make-config)`), and one with
+    no writer ends at once (review33: a FIFO hung orch in open for ever); a device is none."""
     name = str(file)
     try:
-        with open(file, "rb") as f:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # the open of a FIFO waits for a writer
+        with open(fd, "rb") as f:
+            kind = _not_a_file(os.fstat(fd).st_mode)
+            if kind is not None:
+                raise ConfigError(f"{what} is {kind}, not a file", file=name)
+            os.set_blocking(fd, True)  # a writer's text is waited for; none: end of file
             data = f.read(limit + 1)
+            if not data and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                raise ConfigError(f"{what} is a pipe that nothing was written to", file=name)
     except FileNotFoundError:
         raise ConfigError(f"{what} not found", file=name) from None
     except IsADirectoryError:
@@ -35,3 +45,12 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
                           f"{exc.start})", file=name, line=line) from None
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a file of `mode` is when no text can be read from it (None: a file or a pipe)."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero was "larger than 32 MiB"
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else None
