@@ -214,11 +214,11 @@ def test_vars_files_are_found_as_ansible_finds_them(tmp_path: Path, layout: str)
     assert_read_alike(inventories, tmp_path)
 
 
-def test_a_value_only_ansible_can_read_is_left_out_of_an_inventory_line_too(
-        tmp_path: Path) -> None:
-    """As in a vars file, a `{{ … }}` value on an inventory line or a YAML inventory's `!vault`
-    value is left out, so what a group above set stands. Before, a `!vault` value (Ansible's
-    inline encryption) made the whole YAML inventory fail to load."""
+def test_a_value_only_ansible_can_read_hides_what_a_group_above_set(tmp_path: Path) -> None:
+    """As in Ansible, a `{{ … }}` value on an inventory line or a YAML inventory's `!vault`
+    value wins over what a group above set (fleets21: it was left out, so the group's user,
+    or orch's own, root, logged in where Ansible logs in as the template's). Before, a
+    `!vault` value made the whole YAML inventory fail to load."""
     write(tmp_path, {
         "hosts.ini": "[web]\nw1 ansible_host=10.2.2.1 ansible_user=\"{{ u }}\" "
                      "ansible_port=2201\nw2 ansible_user='{{ u }}'\n[web:vars]\n"
@@ -229,11 +229,40 @@ def test_a_value_only_ansible_can_read_is_left_out_of_an_inventory_line_too(
                    "          ansible_become_password: !unsafe 'x{{'\n"
                    "          ansible_port: 2300\n"})
     inv = load_inventories([tmp_path / "hosts.ini", tmp_path / "inv.yml"])
-    assert [inv.connection(h) for h in ("w1", "w2", "d1")] == [
-        {"host": "10.2.2.1", "user": "deploy", "port": 2201}, {"user": "deploy"},
-        {"user": "base", "port": 2300}]
+    assert [inv.connection(h).get("user") for h in ("w1", "w2")] == ["{{ u }}"] * 2
+    for host, line, shown in (("w1", "hosts.ini:2", "a template ('{{ u }}')"),
+                              ("d1", "inv.yml:7", "vault-encrypted")):
+        with pytest.raises(ValueError) as err:
+            inv.only_ansible_reads(host, ["host", "user", "port"])
+        assert str(err.value) == (f"{tmp_path}/{line}: its ansible_user is {shown}, which "
+                                  f"only Ansible can read: write it out in the inventory, or "
+                                  f"user: in the ssh layer")
+    inv.only_ansible_reads("d1", ["host", "port"])  # the layer sets the user: none applies
     theirs = ansible_reading([tmp_path / "hosts.ini", tmp_path / "inv.yml"], tmp_path)[0]
     assert {g: sorted(inv.hosts_of(g)) for g in theirs} == theirs
+
+
+def test_an_environment_refuses_a_login_only_ansible_can_read_unless_its_layer_sets_one(
+        tmp_path: Path) -> None:
+    """fleets21 (high): `ansible_user: "{{ deploy_user }}"` (or `!vault`, or a templated
+    port) was dropped without a word: the fleet ran as root, or dialled port 22."""
+    from orch_magics.errors import ConfigError
+
+    write(tmp_path, {"hosts.ini": "[web]\nw1 ansible_host=10.1.1.1\n",
+                     "group_vars/web.yml": "deploy_user: app\nansible_user: '{{ deploy_user }}'\n"
+                                           "ansible_port: '{{ web_port }}'\n"})
+    for layer, said in (("{host: 'group:web'}", "ansible_user is a template"),
+                        ("{host: 'group:web', user: app}", "ansible_port is a template"),
+                        ("{host: 'group:web', user: app, port: 2222}", None)):
+        write(tmp_path, {"orch.yaml": f"inventory: [hosts.ini]\nenvironments:\n  e:\n"
+                                      f"    layers:\n      - {{type: ssh, config: {layer}}}\n"})
+        if said is None:
+            config = load_config(tmp_path / "orch.yaml")
+            assert config.environment("e").layers[0].fanout is not None
+            continue
+        with pytest.raises(ConfigError, match=said) as err:
+            load_config(tmp_path / "orch.yaml")
+        assert f"{tmp_path}/group_vars/web.yml:" in str(err.value), str(err.value)
 
 
 def test_a_host_named_by_a_path_reads_no_file_there(tmp_path: Path) -> None:
@@ -254,23 +283,22 @@ def test_a_chain_of_a_thousand_groups_loads_and_ranks(tmp_path: Path) -> None:
     assert inv.connection("h1") == {"user": "deep"} and inv.hosts_of("g1") == ["h1"]
 
 
-def test_a_templated_connection_variable_is_left_to_ansible(tmp_path: Path) -> None:
-    """group_vars often template (`{{ web_port }}`): orch cannot, so such a value is not used
-    (before this was read, a config naming the group no longer loaded). An address is the
-    exception: left out, the inventory name would be reached instead, maybe another machine,
-    so it is refused when it is the one that applies."""
+def test_a_templated_address_is_refused_where_it_applies(tmp_path: Path) -> None:
+    """group_vars often template (`{{ web_port }}`): orch cannot read such a value. An
+    address left out would reach the inventory name instead, maybe another machine, so it
+    is refused when it is the one that applies."""
     write(tmp_path, {"hosts": "[web]\nw1 ansible_user=line\nw2 ansible_host=10.1.1.2\n",
                      "group_vars/web.yml": "ansible_host: '{{ inventory_hostname }}.internal'\n"
-                                           "ansible_port: '{{ web_port }}'\nansible_user: ok\n",
-                     "host_vars/w1.yml": "ansible_user: \"{{ lookup('env', 'USER') }}\"\n",
+                                           "ansible_user: ok\n",
                      "host_vars/w2.yml": "ansible_user: !unsafe 'we{{ird'\n"})
     inv = load_inventories([tmp_path / "hosts"])
     with pytest.raises(ValueError, match=r"/group_vars/web\.yml:1: its ansible_host is a "
                                          r"template \('\{\{ "
                                          r"inventory_hostname \}\}.internal'\), which only "
                                          r"Ansible can read"):
-        inv.connection("w1")
+        inv.only_ansible_reads("w1", ["host"])
     # the host's own address wins over the group's template; `!unsafe` is taken as written
+    inv.only_ansible_reads("w2", ["host", "user"])
     assert inv.connection("w2") == {"host": "10.1.1.2", "user": "we{{ird"}
 
 
@@ -515,7 +543,7 @@ def test_an_address_template_error_names_the_variable_and_line_that_set_it(
     inv = load_inventories([tmp_path / "hosts"])
     with pytest.raises(ValueError, match=r"/group_vars/web\.yml:2: its ansible_ssh_host is a "
                                          r"template \('\{\{ x \}\}'\)"):
-        inv.connection("w1")
+        inv.only_ansible_reads("w1", ["host"])
 
 
 @pytest.mark.parametrize("text, line, first", [

@@ -169,9 +169,11 @@ def _inventory_member(inv: Inventory, host: str, raw: dict[str, Any]) -> Member:
         check_no_slash(host)  # its label (its address is checked below)
     except ValueError as exc:  # fleets16: said at the inventory's line too
         raise ValueError(f"{inv.listed(host)}inventory host {host!r}: {exc}") from None
-    try:
+    try:  # the address always comes from there; the rest unless the layer sets it
+        inv.only_ansible_reads(host, ["host", *(k for k in ("user", "port", "identity_file")
+                                                if k not in raw)])
         connection = inv.connection(host)
-    except ValueError as exc:  # an address only Ansible can read
+    except ValueError as exc:
         raise ValueError(f"inventory host {host!r}: {exc}") from None
     address = connection.get("host", host)
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from .inventory_vars import (
     judged,
     not_misread,
     read_beside,
+    shown,
 )
 from .reading import read_text
 from .source import parse_source
@@ -220,16 +221,24 @@ class Inventory:
                              f"{how!r}: an ssh layer reaches it over ssh only (name a group "
                              f"without it, or reach it with the layer its connection means: "
                              f"none for local, docker for docker)")
-        if for_ansible(values.get("host")):
-            shown = "vault-encrypted" if not isinstance(values["host"], str) else \
-                f"a template ({values['host']!r})"
-            key = [k for k, v in HONOURED.items() if v == "host" and merged.get(k) is not None][-1]
-            raise ValueError(f"{at(where, key)}its {key} is {shown}, which only Ansible can "
-                             f"read: write the address in the inventory or the ssh layer")
         for key in ("host", "user", "identity_file"):  # `ansible_user=1234` is a name
-            if key in values:  # (a list or a mapping was refused at its line: checked_vars)
-                values[key] = str(values[key])
+            if key in values and not isinstance(values[key], str) and not for_ansible(
+                    values[key]):  # (a list or a mapping was refused at its line)
+                values[key] = str(values[key])  # an `!unsafe` text stays one
         return values
+
+    def only_ansible_reads(self, host: str, settings: Collection[str]) -> None:
+        """Refuse a value of `host`'s ssh `settings` (those the layer leaves to the inventory)
+        that only Ansible can read: left out, the inventory name would be reached (maybe
+        another machine), as orch's own user (fleets21: root), at port 22."""
+        values = self.connection(host)
+        for setting in settings:
+            if for_ansible(values.get(setting)):
+                where, key = self.written(host, setting)
+                fix = "the address in the inventory or the ssh layer" if setting == "host" \
+                    else f"it out in the inventory, or {setting}: in the ssh layer"
+                raise ValueError(f"{where}its {key} is {shown(values[setting])}, which only "
+                                 f"Ansible can read: write {fix}")
 
     def _closure(self, name: str) -> list[str]:
         """`name` and every group under it, each once, depth first (a loop was refused when

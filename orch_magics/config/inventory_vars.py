@@ -69,9 +69,6 @@ _VarsLoader.add_constructor("!unsafe", lambda loader, node: Verbatim(loader.cons
 ANSIBLE_TAGS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
     "!vault": lambda node: _Tagged(), "!vault-encrypted": lambda node: _Tagged(),
     "!unsafe": lambda node: Verbatim(node.value)}
-#: Where a host is reached: a value only Ansible can read there is an error, not left out
-#: (the inventory name would be reached instead: maybe another machine).
-ADDRESSES = ("ansible_host", "ansible_ssh_host")
 
 
 def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str],
@@ -236,7 +233,7 @@ def not_misread(values: Mapping[str, Any], where: Mapping[str, Where]) -> None:
                 raise ValueError(f"{at(where, key)}its inventory variable {key!r} is unknown "
                                  f"(did you mean {near!r}?)")
         if key in JUMP_ARGS and for_ansible(value):
-            raise ValueError(f"{at(where, key)}its inventory's {key} is {_shown(value)}, "
+            raise ValueError(f"{at(where, key)}its inventory's {key} is {shown(value)}, "
                              f"which only Ansible "
                              f"can read: orch cannot tell whether it sets a jump host (write "
                              f"it out, or a jump host as the layer before this one)")
@@ -305,20 +302,21 @@ def _option_sets(option: str) -> list[str]:
     return [_SETS_OPTION[key]] if key in _SETS_OPTION else []
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """How an error names a value only Ansible can read."""
     return "vault-encrypted" if not isinstance(value, str) else f"a template ({value!r})"
 
 
 def checked_vars(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Variables checked where they are written (so an error names the inventory's line);
-    a connection variable only Ansible can read (`!vault`, a Jinja template) is left out, in
-    an inventory line as in a vars file, so what the line above it set stands; but for the
-    address, which `Inventory.connection` refuses when it is the one that applies."""
+    """Variables checked where they are written (so an error names the inventory's line).
+    A connection variable only Ansible can read (`!vault`, a Jinja template) is kept as it
+    is, so it hides what a group above set, as in Ansible: where it applies to a host an
+    environment names, it is refused (fleets21: left out, the run logged in as orch's own
+    user, root, where Ansible logs in as the inventory's)."""
     for key in values:
         if not (isinstance(key, str) and key.isidentifier()):
             raise ValueError(f"{key!r} is not a variable name")
-    checked = {key: value for key, value in values.items()
-               if key not in KEPT or key in ADDRESSES or not for_ansible(value)}
+    checked = dict(values)
     for key in KEPT:
         if key not in PORTS and isinstance(checked.get(key), (list, dict)):  # not "['a']"
             raise ValueError(f"{key} must be one value, not a "
