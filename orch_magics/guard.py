@@ -29,6 +29,7 @@ from .errors import OrchError
 from .plan import RunPlan
 from .secrets.masking import mask_text
 from .text import printable
+from .tty_prompt import in_an_unwatched_kernel
 
 #: Asks a person a question and returns the typed answer; None when nobody can be asked.
 Asker = Callable[[str], "str | None"]
@@ -120,9 +121,11 @@ class Guard:
         if env.name in {canonical_name(name) for name in yes if isinstance(name, str)}:
             return self._remember(plan, _confirmed(env.name, f"--yes {env.name}"), scope)
         answer = ask(_question(plan, dangerous, scope)) if ask is not None else None
-        if answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM")):
+        if (answer is None and env.name in _names(os.environ.get("ORCH_CONFIRM"))
+                and not in_an_unwatched_kernel()):
             # Only where nobody can be asked: a variable exported for scheduled jobs (and
-            # inherited by a notebook server) never answers for a person who is there.
+            # inherited by a notebook server) never answers for a person who is there; under
+            # a kernel orch does not watch, nobody can tell (safety18: `%%bash orch run prod`)
             return self._remember(plan, _confirmed(env.name, "ORCH_CONFIRM"), scope)
         if answer is None:
             raise _nobody_confirms(env.name, [name for name in yes if name], front_end)
@@ -155,10 +158,16 @@ def _nobody_confirms(env: str, given: list[str], front_end: str) -> Confirmation
         shown = (f"yes={given[0] if len(given) == 1 else given!r}" if api
                  else f"--yes {', '.join(given)}")
         named = f"{shown} does not name it, and "
-    if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
-        named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
     typed = shlex.quote(env)  # `--yes prod east` would be two words of the command line
     how = f"pass yes={env!r}" if api else f"run with --yes {typed}"
+    if in_an_unwatched_kernel():  # ORCH_CONFIRM is not taken: a person may be there
+        return ConfirmationRefused(
+            f"environment {env!r} is protected and {named}nobody can confirm here: {how} "
+            f"(under a notebook kernel without orch_magics ORCH_CONFIRM is not taken, since a "
+            f"person may be at the notebook; in the \"Python 3 (orch)\" kernel it is, where no "
+            f"front end takes input)")
+    if os.environ.get("ORCH_CONFIRM", "").strip():  # set, for another environment
+        named += f"ORCH_CONFIRM={os.environ['ORCH_CONFIRM'].strip()} does not name it, and "
     return ConfirmationRefused(
         f"environment {env!r} is protected and {named}nobody can confirm here: {how} or set "
         f"ORCH_CONFIRM={typed}{misspelt_variable('ORCH_CONFIRM')}")

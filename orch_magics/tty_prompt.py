@@ -7,10 +7,24 @@ import contextlib
 import os
 
 
+def in_a_kernel() -> bool:
+    """Whether this process is a notebook kernel or a command a cell started: a terminal it
+    has is a pty nobody types in (IPython's `!`). ORCH_IN_KERNEL is set by a kernel orch
+    watches; JPY_PARENT_PID by jupyter_client in every kernel's environment (safety18:
+    under a kernel without orch_magics, `!orch` hung on its question)."""
+    return bool(os.environ.get("ORCH_IN_KERNEL") or os.environ.get("JPY_PARENT_PID"))
+
+
+def in_an_unwatched_kernel() -> bool:
+    """Whether this runs under a notebook kernel orch does not watch: nothing there keeps an
+    inherited ORCH_CONFIRM from answering for a person at the notebook (safety18)."""
+    return bool(os.environ.get("JPY_PARENT_PID")) and not os.environ.get("ORCH_IN_KERNEL")
+
+
 def ask_on_terminal(question: str) -> str | None:
     """Write `question` to /dev/tty and read one line back; None when there is no terminal,
-    or it is a notebook kernel's child's (ORCH_IN_KERNEL: nobody types there)."""
-    if os.environ.get("ORCH_IN_KERNEL"):
+    or it is a notebook kernel's, or its child's (nobody types there)."""
+    if in_a_kernel():
         return None
     try:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)

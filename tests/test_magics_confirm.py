@@ -275,16 +275,23 @@ def test_an_interrupt_at_a_secret_prompt_from_the_api_is_one_line(orch_kernel: s
         km.shutdown_kernel(now=True)
 
 
+@pytest.mark.parametrize("kernel", ["orch", "python3"])
 def test_the_cli_run_from_a_cell_is_not_let_in_by_an_inherited_orch_confirm(
-        orch_kernel: str, tmp_path: Path) -> None:
+        orch_kernel: str, tmp_path: Path, kernel: str) -> None:
     """safety16: with ORCH_CONFIRM inherited by the kernel, `%orch prod touch` asked while
     `%%bash orch run prod touch` and subprocess in the next cell ran in prod unasked (the
     trail said "confirmed by ORCH_CONFIRM"), and `!orch run prod touch` hung the cell on a
     question asked on a terminal nobody types in. A person's cell passes the variable on to
-    no command; the CLI there asks nobody and refuses; a headless cell's CLI keeps it."""
+    no command; the CLI there asks nobody and refuses; a headless cell's CLI keeps it.
+    safety18: under a kernel without orch_magics (`python3`) all of it ran in prod, and the
+    secret prompt hung `!orch`: nothing there tells a person's cell from papermill's, so the
+    CLI takes no ORCH_CONFIRM and asks on no terminal under any kernel orch does not watch."""
     mark = tmp_path / "mark"
-    (tmp_path / "orch.yaml").write_text(CONFIG)
-    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "ORCH_CONFIRM": "prod"})
+    (tmp_path / "orch.yaml").write_text(CONFIG + "  tok: {command: 'echo ${#TOK}', environment: "
+                                        "{TOK: '{{secret:tok}}'}}\n"
+                                        "secrets: {providers: [env, prompt]}\n")
+    km, kc = start_new_kernel(kernel_name=orch_kernel if kernel == "orch" else kernel,
+                              env={**os.environ, "ORCH_CONFIRM": "prod"})
     orch = os.path.join(os.path.dirname(sys.executable), "orch")
     cli = f"{orch} -c {tmp_path / 'orch.yaml'} run prod touch"
     try:
@@ -297,9 +304,13 @@ def test_the_cli_run_from_a_cell_is_not_let_in_by_an_inherited_orch_confirm(
             said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
             assert "nobody can confirm here: run with --yes prod" in said, (cell, said)
             assert not mark.exists(), cell
+        msg_id = kc.execute(f"!{cli.replace('prod touch', 'local tok')}", allow_stdin=True)
+        reply, outputs = replies(kc, msg_id)  # asked on no terminal: said at once, no hang
+        said = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+        assert "secret 'tok' is not available" in said, said
         msg_id = kc.execute(f"!{cli}", allow_stdin=False)  # papermill's: the variable holds
-        reply, outputs = replies(kc, msg_id)
-        assert _exists_soon(mark), outputs
+        reply, outputs = replies(kc, msg_id)  # in the orch kernel, which tells them apart
+        assert _exists_soon(mark) == (kernel == "orch"), outputs
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -27,6 +27,7 @@ from ..config.validate import kind_name
 from ..errors import ConfigError, PromptInterrupted
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
 from ..process.tree import kill_tree
+from ..tty_prompt import in_a_kernel
 
 if TYPE_CHECKING:
     from ..config.model import CommandProviderSpec, SecretsSettings
@@ -213,6 +214,8 @@ def can_prompt() -> bool:
     """True when a person can answer a hidden prompt: a terminal, or a kernel allowing stdin."""
     if getattr(getpass.getpass, "__module__", "").startswith("ipykernel"):
         return True  # ipykernel's getpass asks the frontend (and refuses when it cannot)
+    if in_a_kernel():  # a cell's `!orch` has a pty nobody types in (safety18: it hung)
+        return False
     try:
         return sys.stdin is not None and sys.stdin.isatty()
     except (ValueError, OSError):
