@@ -64,10 +64,9 @@ def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | No
 
 @keywords_checked
 def load_config_text(text: str, name: str = "<string>") -> Config:
-    """Validate config given as YAML text (for tests and notebooks).
-
-    A relative `secrets.file` is relative to the working directory.
-    """
+    """Validate config given as YAML text (for tests and notebooks). Its relative paths
+    (`secrets.file`, an ssh layer's key, known_hosts, ssh_config) start at the working
+    directory as it is now."""
     return _assemble([(parse_source(text, name), Path.cwd())])
 
 
