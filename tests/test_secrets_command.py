@@ -185,3 +185,28 @@ def test_a_relative_provider_program_is_the_one_beside_its_config(tmp_path: Path
                                   capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stderr
             assert sent.read_text() == "proj-secret-tok", (argv, cwd)
+
+
+def test_an_answer_typed_at_the_prompt_answers_for_its_own_config_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety18: the answer typed for project A's staging was sent, unasked, by project B's
+    protected prod and by any new Orchestrator: the prompt's answers were kept by name only."""
+    from orch_magics.secrets import prompt
+
+    asked: list[str] = []
+    answers = iter(["staging-pass", "prod-pass"])
+    monkeypatch.setattr(prompt, "default_prompt", lambda text: asked.append(text) or next(answers))
+    monkeypatch.setattr(prompt, "_PROMPTED", {})  # this test's session
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "orch.yaml").write_text(
+            "environments: {local: []}\nsecrets: {providers: [prompt]}\naudit: {enabled: false}\n"
+            "services: {show: {command: 'echo \"${DB%%-*}\"', environment: {DB: '{{secret:db}}'}}}\n")
+    with Orchestrator(str(tmp_path / "a" / "orch.yaml")) as a:
+        assert a.run("local", "show").stdout == "staging\n"  # (the part before `-` of it)
+        assert a.run("local", "show").stdout == "staging\n"  # asked once
+        a.load(str(tmp_path / "b" / "orch.yaml"))
+        assert a.run("local", "show").stdout == "prod\n"
+    with Orchestrator(str(tmp_path / "b" / "orch.yaml")) as b:
+        assert b.run("local", "show").stdout == "prod\n"  # the same files: the session's
+    assert asked == ["secret db: ", "secret db: "]

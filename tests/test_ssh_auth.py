@@ -18,7 +18,7 @@ from fixtures.sshd import known_host, launch_sshd, stop_servers
 from orch_magics import AuthError, Orchestrator, load_config_text
 from orch_magics.config.model import SecretsSettings
 from orch_magics.errors import ConnectError, PasswordRejected
-from orch_magics.secrets import Resolver, providers
+from orch_magics.secrets import Resolver, prompt
 from orch_magics.secrets.masking import MASK
 
 pytestmark = pytest.mark.ssh
@@ -88,7 +88,7 @@ def test_a_refused_prompted_password_is_asked_again(
                                                     password="'{{secret:ssh_pw}}'")),
                         resolver_factory=lambda: Resolver.from_settings(
                             SecretsSettings(providers=("prompt",)), prompt=lambda _: next(typed)))
-    providers._PROMPTED.clear()  # the session cache: each test is a new session
+    prompt._PROMPTED.clear()  # the session cache: each test is a new session
     try:
         with pytest.raises(PasswordRejected, match="hop 1 .*authentication failed.*; the secret "
                            "'ssh_pw' typed at the prompt is forgotten: the next run asks for "
@@ -97,7 +97,7 @@ def test_a_refused_prompted_password_is_asked_again(
         assert orch.run("remote", command="id -un").lines == [USER]
     finally:
         orch.close()
-        providers._PROMPTED.clear()
+        prompt._PROMPTED.clear()
 
 
 def test_missing_identity_file_is_named(ssh_lab) -> None:  # type: ignore[no-untyped-def]

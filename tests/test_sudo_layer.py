@@ -31,7 +31,7 @@ from orch_magics.executor import LayeredExecutor
 from orch_magics.plan import resolve_layers
 from orch_magics.process.command import Command
 from orch_magics.process.events import Exit
-from orch_magics.secrets import providers
+from orch_magics.secrets import prompt, providers
 from orch_magics.secrets.masking import REGISTRY
 from orch_magics.secrets.placeholders import Resolver
 from processes import processes_with
@@ -127,7 +127,7 @@ def test_a_refused_password_is_asked_or_fetched_again(sudo_lab, tmp_path, provid
     settings = load_config_text(text + f"secrets: {{providers: [{spec}]}}\n").secrets
     orch = Orchestrator(load_config_text(text), resolver_factory=lambda: Resolver.from_settings(
         SecretsSettings(providers=settings.providers), prompt=person))
-    providers._PROMPTED.clear()  # the session caches: each test is a new session
+    prompt._PROMPTED.clear()  # the session caches: each test is a new session
     providers._FETCHED.clear()
     again = ("typed at the prompt is forgotten: the next run asks for it again"
              if provider == "prompt" else "is forgotten: the next run fetches it again")
@@ -140,7 +140,7 @@ def test_a_refused_password_is_asked_or_fetched_again(sudo_lab, tmp_path, provid
             assert orch.run("loc", command="id -un").stdout == f"{sudo_lab.target}\n"
     finally:
         orch.close()
-        providers._PROMPTED.clear()
+        prompt._PROMPTED.clear()
         providers._FETCHED.clear()
     fetched = tmp_path / "asked"
     times = len(asked) if provider == "prompt" else len(fetched.read_text().splitlines())

@@ -48,9 +48,11 @@ class Resolver:
 
     @classmethod
     def from_settings(cls, settings: SecretsSettings, *,
-                      prompt: Callable[[str], str | None] | None = None) -> Resolver:
-        """The chain a config's `secrets:` section gives (default: env, keyring, file, prompt)."""
-        return cls(providers_from_settings(settings, prompt=prompt))
+                      prompt: Callable[[str], str | None] | None = None,
+                      scope: tuple[str, ...] = ()) -> Resolver:
+        """The chain a config's `secrets:` section gives (default: env, keyring, file, prompt);
+        `scope`: the config's files (an answer typed at the prompt is theirs only)."""
+        return cls(providers_from_settings(settings, prompt=prompt, scope=scope))
 
     def secret(self, name: str) -> str | None:
         """The value of secret `name` from the first provider that has it (None: none has)."""

@@ -8,18 +8,15 @@ the order `secrets.providers` gives (default: env, keyring, file, prompt).
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
 import shlex
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..asking import interrupt_raises
 from ..config.reading import read_text
 from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
@@ -27,7 +24,7 @@ from ..config.validate import kind_name
 from ..errors import ConfigError, PromptInterrupted
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
 from ..process.tree import kill_tree
-from ..tty_prompt import in_a_kernel
+from .prompt import PromptProvider, forget_typed
 
 if TYPE_CHECKING:
     from ..config.model import CommandProviderSpec, SecretsSettings
@@ -205,62 +202,6 @@ def _near(found: str) -> str:
     return f" (it has {found!r}: did you mean that?)"
 
 
-#: Values typed at a prompt, kept for the life of the process so one secret is asked once.
-_PROMPTED: dict[str, str] = {}
-_PROMPT_LOCK = threading.Lock()
-
-
-def can_prompt() -> bool:
-    """True when a person can answer a hidden prompt: a terminal, or a kernel allowing stdin."""
-    if getattr(getpass.getpass, "__module__", "").startswith("ipykernel"):
-        return True  # ipykernel's getpass asks the frontend (and refuses when it cannot)
-    if in_a_kernel():  # a cell's `!orch` has a pty nobody types in (safety18: it hung)
-        return False
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
-
-
-def default_prompt(text: str) -> str | None:
-    if not can_prompt():
-        return None
-    try:
-        with interrupt_raises():  # a cell using top-level await too (safety13)
-            return getpass.getpass(text)
-    except EOFError:  # Ctrl-D: no answer; Ctrl-C stops what asked, as it does everywhere
-        return None
-    except KeyboardInterrupt:
-        raise PromptInterrupted("not run: interrupted at the secret prompt") from None
-    except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
-        if type(exc).__name__ == "StdinNotImplementedError":
-            return None
-        raise
-
-
-class PromptProvider:
-    """A hidden prompt (getpass), only when a frontend can answer it."""
-
-    label = "prompt"
-
-    def __init__(self, prompt: Callable[[str], str | None] | None = None) -> None:
-        self._prompt = prompt or default_prompt
-        self._asked = False
-
-    def lookup(self, name: str) -> str | None:
-        with _PROMPT_LOCK:
-            if name in _PROMPTED:
-                return _PROMPTED[name]
-            self._asked = True
-            value = self._prompt(f"secret {name}: ")
-            if value:
-                _PROMPTED[name] = value
-            return value or None
-
-    def describe(self, name: str) -> str:
-        return "prompt" if self._asked and can_prompt() else "prompt (no frontend can prompt)"
-
-
 #: Values a command provider fetched, per (command, name, folder it runs in): asked once per
 #: session (`./get.sh` of another config's folder is another command).
 _FETCHED: dict[tuple[tuple[str, ...], str, str | None], str] = {}
@@ -351,11 +292,7 @@ def forget(value: str) -> list[str]:
 
     No lock is taken: a prompt holds its lock while a person types, and this runs on the loop.
     """
-    notes = []
-    for name, known in list(_PROMPTED.items()):
-        if known == value and _PROMPTED.pop(name, None) is not None:
-            notes.append(f"the secret {name!r} typed at the prompt is forgotten: the next run "
-                         f"asks for it again")
+    notes = forget_typed(value)
     for key, known in list(_FETCHED.items()):
         if known == value and _FETCHED.pop(key, None) is not None:
             notes.append(f"the secret {key[1]!r} fetched by `{shlex.join(key[0])}` is "
@@ -364,9 +301,10 @@ def forget(value: str) -> list[str]:
 
 
 def providers_from_settings(settings: SecretsSettings, *,
-                            prompt: Callable[[str], str | None] | None = None
-                            ) -> list[SecretProvider]:
-    """The provider chain in the configured order."""
+                            prompt: Callable[[str], str | None] | None = None,
+                            scope: tuple[str, ...] = ()) -> list[SecretProvider]:
+    """The provider chain in the configured order; `scope`: the config files it is of (what
+    is typed at a prompt answers for them only)."""
     chain: list[SecretProvider] = []
     for label in settings.providers:
         if label == "env":
@@ -376,7 +314,7 @@ def providers_from_settings(settings: SecretsSettings, *,
         elif label == "file":
             chain.append(FileProvider(settings.file))
         elif label == "prompt":
-            chain.append(PromptProvider(prompt))
+            chain.append(PromptProvider(prompt, scope))
         else:
             chain.append(CommandProvider(label))
     return chain
