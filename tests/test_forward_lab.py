@@ -312,6 +312,20 @@ def test_a_listener_of_one_connection_serves_the_first_client(orch, ssh_lab, env
         fwd.close()
 
 
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_a_local_port_in_use_costs_a_one_connection_listener_nothing(orch, ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    """files17: the target was reached (the check's connection) before the local port was
+    asked for: with that port in use the forward failed, having used up a listener of one
+    connection, and the retry on a free port was refused."""
+    with target_server(ssh_lab, env, ONE_SHOT) as (port, server), \
+            socket.create_server(("127.0.0.1", 0)) as busy:
+        with pytest.raises(ForwardError, match="cannot listen on 127.0.0.1:.*in use"):
+            orch.forward(env, port, local=busy.getsockname()[1])
+        fwd = orch.forward(env, port)  # the retry on a free port: the listener still waits
+        assert talk(fwd.port, b"hello\n") == (b"ready\n", b"got: hello\n")
+        fwd.close()
+
+
 GREETER = """\
 import socket, sys
 server = socket.create_server(("127.0.0.1", int(sys.argv[1])))

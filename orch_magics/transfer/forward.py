@@ -17,8 +17,9 @@ import dataclasses
 import functools
 import itertools
 import os
+import socket
 import threading
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,7 +39,7 @@ from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .forward_health import Health
 from .held import Held
 from .model import ForwardInterrupted
-from .relay import Connect, Reader, Relay, Writer
+from .relay import Connect, Reader, Relay, Writer, bound
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
 #: relay.WATCH_EVERY s while it carries some): longer than a stop's, as bulk data may be
@@ -329,15 +330,15 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
     else:
         raise ForwardError(f"{node.label} cannot forward ports")
     health.via = via
-    first = await _probe(connect, host, port, via)
+    sock = _bound(local)  # first: a port in use must not cost the target's one connection
+    try:  # (files17: a one-connection listener was used up by the check, then refused)
+        first = await _probe(connect, host, port, via)
+    except BaseException:
+        sock.close()
+        raise
     silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
         node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
-    relay = Relay(connect, health, silent, Held(*first, again=connect))
-    try:
-        return await _listening(relay.listen("127.0.0.1", local), local), via
-    except BaseException:
-        relay.close()  # and with it the connection the probe made
-        raise
+    return Relay(connect, health, silent, Held(*first, again=connect)).serve(sock), via
 
 
 async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Reader, Writer]:
@@ -355,9 +356,10 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Read
                            f"{reason(exc)}") from None
 
 
-async def _listening(opening: Awaitable[Relay], local: int) -> Relay:
+def _bound(local: int) -> socket.socket:
+    """127.0.0.1:`local`, listening (not accepting yet), or why it cannot be had."""
     try:
-        return await opening
+        return bound("127.0.0.1", local)
     except OSError as exc:  # asyncio's strerror repeats the address: the reason alone
         why = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {why} (choose "

@@ -118,6 +118,15 @@ def _end(end: Writer, clean: bool) -> None:
     end.close()
 
 
+def bound(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, not accepting yet (an OSError when it cannot be had:
+    in use, …)."""
+    _more_descriptors()
+    sock = socket.create_server((host, port), backlog=128)
+    sock.setblocking(False)
+    return sock
+
+
 class Relay:
     """Listens on one local port and joins each client to `connect()`; `close` stops listening
     and cuts every connection still open."""
@@ -137,12 +146,11 @@ class Relay:
         self._watching: asyncio.Task[None] | None = None
         self._accepting: asyncio.Task[None] | None = None
 
-    async def listen(self, host: str, port: int) -> Relay:
-        """Listen on host:port (an OSError when it cannot: in use, …) and start accepting."""
-        _more_descriptors()
-        self.sock = socket.create_server((host, port), backlog=128)
-        self.sock.setblocking(False)
-        self._accepting = asyncio.ensure_future(self._accept(self.sock))
+    def serve(self, sock: socket.socket) -> Relay:
+        """Start accepting on `sock` (from `bound`): clients that came meanwhile wait in its
+        backlog."""
+        self.sock = sock
+        self._accepting = asyncio.ensure_future(self._accept(sock))
         return self
 
     async def _accept(self, sock: socket.socket) -> None:
