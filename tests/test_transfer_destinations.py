@@ -882,6 +882,10 @@ def test_a_put_named_relative_or_by_home_never_replaces_orchs_files(
                     orch.put(env, str(source), remote)
         with pytest.raises(TransferError, match="the folder would be copied into itself"):
             orch.put("here", "d", "d/")
+        for where in (".", str(tmp_path)):  # review33: d itself was said to be inside d
+            with pytest.raises(TransferError, match=f"^{tmp_path}/d is d itself: it is there "
+                                                    f"already; nothing was copied$"):
+                orch.put("here", "d", where)
     assert {p: p.read_bytes() for p in before} == before
     assert sorted(os.listdir(tmp_path / "d")) == ["f"]
 

@@ -124,7 +124,10 @@ def _not_into_itself(source: str, dest: str | None) -> None:
     if dest is None:
         return
     src, to = (os.path.realpath(p) for p in (source, dest))
-    if os.path.isdir(src) and (to == src or to.startswith(src.rstrip("/") + "/")):
+    if os.path.isdir(src) and to == src:  # review33: it was said to be inside itself
+        raise TransferError(f"{dest} is {source} itself: it is there already; nothing was "
+                            f"copied")
+    if os.path.isdir(src) and to.startswith(src.rstrip("/") + "/"):
         raise TransferError(f"the folder would be copied into itself: {dest} is inside "
                             f"{source}; nothing was copied")
 
