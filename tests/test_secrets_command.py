@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_magics import ConfigError, Orchestrator, load_config_text
+from orch_magics import ConfigError, Orchestrator, load_config, load_config_text
 from orch_magics.secrets import providers
 
 SENTINEL = "pass-sentinel-Zq81vW"
@@ -185,6 +186,15 @@ def test_a_relative_provider_program_is_the_one_beside_its_config(tmp_path: Path
                                   capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stderr
             assert sent.read_text() == "proj-secret-tok", (argv, cwd)
+    # review33: a script missing, or the config's folder gone since, read "not on PATH"
+    (proj / "orch.yaml").write_text((proj / "orch.yaml").read_text().replace(
+        "[sh, get.sh, '{name}']", "[./gone.sh, '{name}']"))
+    config = load_config(proj / "orch.yaml")
+    with pytest.raises(ConfigError, match=f"cannot run: {proj}/gone.sh does not exist$"):
+        Orchestrator(config).plan("local", "show")
+    shutil.rmtree(proj)
+    with pytest.raises(ConfigError, match=f"cannot run: it runs in {proj}, which is gone$"):
+        Orchestrator(config).plan("local", "show")
 
 
 def test_an_answer_typed_at_the_prompt_answers_for_its_own_config_only(

@@ -243,7 +243,7 @@ class CommandProvider:
             done = _ran(argv, self.spec.timeout, self.spec.folder)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
-                              f"{argv[0]!r} is not installed (or not on PATH)") from None
+                              f"{_not_found(argv[0], self.spec.folder)}") from None
         except subprocess.TimeoutExpired:
             raise ConfigError(f"secret {name!r}: the command `{shown}` did not answer within "
                               f"{self.spec.timeout:g}s") from None
@@ -268,6 +268,16 @@ class CommandProvider:
     def describe(self, name: str) -> str:
         why = self._why.get(name)
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
+
+
+def _not_found(program: str, folder: str | None) -> str:
+    """Why `program`, run in `folder`, was not found: the folder gone, the path it names, or
+    PATH (review33: a missing `./get.sh` or a gone folder read "not on PATH")."""
+    if folder and not os.path.isdir(folder):
+        return f"it runs in {folder}, which is gone"
+    if "/" in program:
+        return f"{os.path.normpath(os.path.join(folder or os.getcwd(), program))} does not exist"
+    return f"{program!r} is not installed (or not on PATH)"
 
 
 def _ran(argv: list[str], timeout: float, folder: str | None
