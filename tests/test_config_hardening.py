@@ -588,3 +588,31 @@ def test_text_with_braces_that_is_no_placeholder_loads(text: str) -> None:
     config = load_config_text(f"services:\n  s:\n    command: '{quoted}'\n"
                               f"    environment: {{V: '{quoted}'}}\n")
     assert config.services["s"].environment["V"] == text
+
+
+@pytest.mark.parametrize("kind", ["docker", "podman"])
+def test_a_placeholder_in_an_engine_address_or_workdir_is_judged_once_expanded(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config18: `unix://{{env:D}}/docker.sock` and `tcp://{{env:H}}:2375` were refused at
+    load as "a port out of range", `workdir: "{{env:WD}}"` as "must be absolute
+    (/{{env:WD}})": the checks read the placeholder's text. They judge what it gives."""
+    from orch_magics import Orchestrator
+
+    text = ("environments:\n  e:\n    layers:\n      - {type: KIND, config: {container: c, "
+            "docker_host: 'unix://{{env:D}}/docker.sock', workdir: '{{env:WD}}'}}\n"
+            "  t: [{type: KIND, config: {container: c, docker_host: 'tcp://{{env:H}}:2375'}}]\n"
+            ).replace("KIND", kind)
+    monkeypatch.setenv("D", "/run/user/7")
+    monkeypatch.setenv("WD", "/srv")
+    monkeypatch.setenv("H", "10.0.0.7")
+    orch = Orchestrator(load_config_text(text))
+    layer = orch.plan("e", command="true").layers[-1].config
+    assert (layer.docker_host, layer.workdir) == ("unix:///run/user/7/docker.sock", "/srv")
+    assert orch.plan("t", command="true").layers[-1].config.docker_host == "tcp://10.0.0.7:2375"
+    monkeypatch.setenv("WD", "srv")
+    with pytest.raises(ConfigError, match=r"workdir: what '\{\{env:WD\}\}' gave: the working "
+                                          r"directory 'srv' in a container must be absolute"):
+        orch.plan("e", command="true")
+    monkeypatch.setenv("H", "10.0.0.7:99999")
+    with pytest.raises(ConfigError, match=r"docker_host: what .* gave: .*port out of range"):
+        orch.plan("t", command="true")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..config.placeholders import has_placeholder
 from ..errors import ConnectError
 from ..frozen import FrozenMap
 from ..importing import importing_sdk
@@ -25,7 +26,10 @@ from .names import check_target_name, shown_user
 
 def check_container_directory(path: str) -> None:
     """A container's working directory is absolute: the engine starts there, from nowhere else
-    (a relative one failed at run time with the runtime's two-line error)."""
+    (a relative one failed at run time with the runtime's two-line error). One with a
+    placeholder is judged once expanded (config18: "must be absolute (/{{env:WD}})")."""
+    if has_placeholder(path):
+        return
     check_directory(path)
     if not path.startswith("/"):
         raise ValueError(f"the working directory {path!r} in a container must be absolute "
@@ -68,7 +72,8 @@ class DockerConfig:
     workdir: str | None = field(
         default=None, metadata={"doc": "Working directory inside, absolute (a service's "
                                        "working_dir wins).",
-                                "check": check_container_directory})
+                                "check": check_container_directory,
+                                "check_expanded": check_container_directory})
     environment: Mapping[str, str] = field(
         default_factory=FrozenMap,
         metadata={"doc": "Variables for every exec (a service's values win).",
@@ -78,7 +83,7 @@ class DockerConfig:
         default=None,
         metadata={"doc": "Engine address at the previous hop: unix:///path or tcp://host:port "
                          "(default: DOCKER_HOST on this machine, else /var/run/docker.sock).",
-                  "check": check_address})
+                  "check": check_address, "check_expanded": check_address})
 
     def check(self) -> None:
         """One target (the loader calls this): a container, a label or a compose service."""

@@ -7,6 +7,7 @@ import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..config.placeholders import has_placeholder
 from ..errors import ConfigError
 from ..process.command import check_path
 from ..redaction import masked_repr
@@ -140,15 +141,19 @@ def socket_problem(path: str) -> str | None:
 
 def check_address(url: str) -> None:
     """Field check for the config: raises ValueError with a message for a bad address (a
-    shell variable in it too: `unix:///run/user/$UID/…` is read as written, review27)."""
-    check_path(url)
-    parse_address(url)
+    shell variable in it too: `unix:///run/user/$UID/…` is read as written, review27). One
+    with a placeholder is judged once expanded (config18: `unix://{{env:D}}/docker.sock` was
+    "a port out of range")."""
+    if not has_placeholder(url):
+        check_path(url)
+        parse_address(url)
 
 
 def check_podman_address(url: str) -> None:
     """`check_address` in podman's words."""
-    check_path(url)
-    parse_address(url, "podman")
+    if not has_placeholder(url):
+        check_path(url)
+        parse_address(url, "podman")
 
 
 def docker_socket(given: str | None, depth: int) -> Socket:

@@ -46,11 +46,11 @@ class PodmanConfig(DockerConfig):
                          "CONTAINER_HOST, $XDG_RUNTIME_DIR/podman/podman.sock, then "
                          "/run/podman/podman.sock on this machine; behind ssh the login "
                          "user's rootless socket there, else the rootful one).",
-                  "check": check_podman_address})
+                  "check": check_podman_address, "check_expanded": check_podman_address})
     docker_host: str | None = field(
         default=None,
         metadata={"doc": "The same as podman_host (give one of them).",
-                  "check": check_podman_address})
+                  "check": check_podman_address, "check_expanded": check_podman_address})
 
     def check(self) -> None:
         """One target, and one socket setting (podman_host and docker_host are the same)."""
