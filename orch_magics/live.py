@@ -151,12 +151,13 @@ class LiveRun:
 
     def _check_stdin(self) -> None:
         handle = self.handle
-        if self._future.done():
-            raise OrchError(f"{self!r} has ended: its stdin is gone{self._gone()}")
+        said = f"{self.name or self.plan.name} in {self.plan.environment.name}"  # browser19:
+        if self._future.done():  # a repr, `<NamedRun … pid 1970, log …>`, reached the box
+            raise OrchError(f"{said} has ended: its stdin is gone{self._gone()}")
         if self._eof or handle is not None and handle.stdin.closed:
-            raise OrchError(f"{self!r}: stdin is closed (EOF was sent)")
+            raise OrchError(f"{said}: stdin is closed (EOF was sent)")
         if handle is not None and handle.stdin.broken is not None:  # it stopped reading
-            raise OrchError(f"{self!r}: the process no longer reads its stdin (it closed it); "
+            raise OrchError(f"{said}: the process no longer reads its stdin (it closed it); "
                             f"this input was not sent")
 
     # ---- stopping ------------------------------------------------------------------------

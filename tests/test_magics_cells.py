@@ -566,7 +566,7 @@ def test_a_box_line_the_process_can_no_longer_read_is_said_not_sent(orch_kernel:
         kernel.type("second\n")
         said = kernel.wait_for("c1", "not sent: ")
         assert said.index("› second") < said.index("not sent: "), said
-        assert "the process no longer reads its stdin" in said, said
+        assert "not sent: closer in local: the process no longer reads its stdin" in said, said
         kernel.run("stop", "%orch stop closer")
         said = kernel.wait_for("c1", "1 line sent from the box")
         assert " · stdin 6 B" in said, said
