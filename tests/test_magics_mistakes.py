@@ -180,3 +180,16 @@ def test_history_reads_the_users_audit_log_with_no_configuration_loaded(
     assert table[0].split()[:3] == ["time", "(UTC)", "who"] and len(table) == 2, table
     assert "staging" in table[1] and "uptime" in table[1] and "a1" in table[1]
     assert stream_text(nb.cells[1]) == "no audited runs match (did you mean --env staging?)\n"
+
+
+def test_a_trailing_semicolon_hides_the_value_and_is_no_part_of_a_word(tmp_path: Path) -> None:
+    """magics18: IPython's trailing `;` (show no value) was read into the last word:
+    "unknown service 'hello;'", "invalid int value: '3;'"."""
+    from shells import orch_shell
+
+    config = ("environments:\n  local: {layers: []}\naudit: {enabled: false}\n"
+              "services:\n  hello: {command: 'echo hi'}\n")
+    with orch_shell(config, tmp_path) as sh:
+        result = sh.run_line_magic("orch", "local hello;")
+        assert result.stdout == "hi\n"
+        assert sh.run_line_magic("orch", "local hello --tail 3 ;").stdout == "hi\n"

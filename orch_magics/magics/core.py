@@ -96,6 +96,8 @@ class OrchMagics(Magics):
         %orch envs | services | ps | start | logs | stop | restart | status | history
         %orch get | put | forward | forwards
         """
+        if cell is None and line.rstrip().endswith(";"):  # IPython's "show no value", not a
+            line = line.rstrip()[:-1]  # word's end (magics18: "unknown service 'hello;'")
         try:
             check = self._check_environment if cell is None else self._check_cell_environment
             parsed = parse(line, check, runs_in=self._environments() if cell is not None else ())
