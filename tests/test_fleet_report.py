@@ -107,6 +107,10 @@ def test_groups_roll_up_the_same_bytes_and_keep_targets_that_never_ran_apart(
     assert same.groups() == [(["w1", "w2"], "\ufffd\n")]
     res = orch.run("web", command="exit 3", parallel=1, max_fail=0)  # w2 skipped: never ran
     assert res.groups() == [(["w1"], ""), (["w2"], "")]
+    # fleets21: one failing with the same (empty) output rolled up with the ok one
+    res = orch.run("web", command='[ "${SSH_CONNECTION#* * 127.0.1.1 }" = "$SSH_CONNECTION" ]')
+    assert res.returncodes == {"w1": 1, "w2": 0}
+    assert res.groups() == [(["w1"], ""), (["w2"], "")]
 
 
 def test_to_dataframe_without_pandas_says_how_to_install_it(orch: Orchestrator,

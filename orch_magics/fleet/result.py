@@ -119,13 +119,14 @@ class FleetResult(ByTarget[RunResult]):
     def groups(self) -> list[tuple[list[str], str]]:
         """(labels, stdout) of targets whose stdout is the same bytes, largest group first.
         Targets whose process never ended with a status (unreachable, skipped, stopped before
-        it started) group apart from those that printed the same: one group means every
-        target ran and agrees. Bytes, not text: outputs that are not UTF-8 differ as they do;
-        a `stdout_mode: file` run's are its file's."""
-        by_output: dict[tuple[bytes, bool], list[str]] = {}
+        it started), and those that failed (fleets21: an exit 2 or a timeout rolled up with
+        the ok ones), group apart from those that printed the same: one group means every
+        target ran, succeeded and agrees. Bytes, not text: outputs that are not UTF-8 differ
+        as they do; a `stdout_mode: file` run's are its file's."""
+        by_output: dict[tuple[bytes, bool, bool], list[str]] = {}
         for label, result in self._results.items():
-            ran = result.returncode is not None
-            by_output.setdefault((_stdout_digest(result), ran), []).append(label)
+            key = (_stdout_digest(result), result.returncode is not None, result.ok)
+            by_output.setdefault(key, []).append(label)
         return sorted(((labels, self._results[labels[0]].stdout)
                        for labels in by_output.values()), key=lambda group: -len(group[0]))
 
