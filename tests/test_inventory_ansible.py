@@ -434,6 +434,26 @@ def test_a_regex_limit_keeps_the_hosts_ansible_keeps(tmp_path: Path, limit: str)
     assert theirs  # each limit keeps some, so both readings are compared on something
 
 
+@pytest.mark.parametrize("limit", ["db", "!db", "all:!db", "db,web", "all:&db"])
+def test_a_name_that_is_a_host_and_a_group_is_the_host_as_ansible_reads_it(
+        tmp_path: Path, limit: str) -> None:
+    """fleets21: `--limit db`, where db is a host and a group, ran on the host and every host
+    of the group (and `!db` dropped them all); Ansible takes the host (and warns)."""
+    from orch_magics.fleet.select import select
+
+    write(tmp_path, {"inv.ini": "db ansible_host=10.0.0.9\nweb1\n[db]\nd1\nd2\n[web]\nweb1\ndb\n"})
+    env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_INVENTORY_ENABLED": "ini",
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path)}
+    done = subprocess.run([str(ANSIBLE_INVENTORY.with_name("ansible")), "all", "-i",
+                           str(tmp_path / "inv.ini"), "--list-hosts", "--limit", limit],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    theirs = sorted(line.strip() for line in done.stdout.splitlines()[1:])
+    inv = load_inventories([tmp_path / "inv.ini"])
+    hosts = inv.hosts_of("all")
+    assert sorted(select(hosts, limit, {h: inv.groups_of(h) for h in hosts})) == theirs
+
+
 @pytest.mark.parametrize("limit", ["web[0]", "web[-1]", "web[1:2]", "web[1:]", "prod[0]",
                                    "db[1],web[0]", "web:!web[0]", "db[-2]", "@retry",
                                    "db-1:@retry", "web*[-1]", "w*[1]", "db*[0:1]"])

@@ -47,23 +47,28 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     groups = groups or {}
     words = checked_words(limit)
 
-    def matching(pattern: str) -> set[str]:
+    def matching(pattern: str, adds: bool = True) -> set[str]:
         picked = None if pattern.startswith("~") else _subscripted(pattern, labels, groups, plain)
-        return picked if picked is not None else plain(pattern)
+        return picked if picked is not None else plain(pattern, adds)
 
-    def plain(pattern: str) -> set[str]:
-        test = matcher(pattern)
+    def plain(pattern: str, adds: bool = True) -> set[str]:
+        # a name that is a host and a group, as Ansible reads it (fleets21): the host where
+        # it adds, the group where it excludes or intersects
+        test = matcher(pattern, hosts) if adds else matcher(pattern, groups_=known_groups)
         return {label for label in labels if test(label, groups.get(label, ()))}
+
+    hosts = {part for label in labels for part in label.split("/")}
+    known_groups = {group for names in groups.values() for group in names}
 
     adds = [w for w in words if w[0] not in "!&"]
     chosen = set().union(*(matching(w) for w in adds)) if adds else set(labels)
     for word in words:
         if word.startswith("!"):
-            chosen -= matching(word[1:])
+            chosen -= matching(word[1:], adds=False)
         elif word.startswith("&"):
-            chosen &= matching(word[1:])
+            chosen &= matching(word[1:], adds=False)
     for word in words:  # `!web-O3` (a typo) must not run on the host it was to protect
-        if not matching(word.lstrip("!&")) and not excused(word):
+        if not matching(word.lstrip("!&"), word[0] not in "!&") and not excused(word):
             raise _matches_nothing(word, labels, groups, limit)
     kept = [label for label in labels if label in chosen]
     if not kept and not empty_ok:
@@ -71,9 +76,13 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     return kept
 
 
-def matcher(pattern: str) -> Callable[[str, Collection[str]], bool]:
+def matcher(pattern: str, hosts: Collection[str] = (), groups_: Collection[str] = ()
+            ) -> Callable[[str, Collection[str]], bool]:
     """Whether `pattern` (a limit word without its `!`/`&`, no subscript) selects a label,
-    given the label and its inventory groups. Names are looked up, globs matched."""
+    given the label and its inventory groups. Names are looked up, globs matched; a name
+    among `hosts` (the targets' parts) is that host, not a group of the same name, and one
+    among `groups_` that group, not a host (fleets21: `--limit db` ran on host db and every
+    host of group db)."""
     if pattern.startswith("~"):
         regex = _regex(pattern)
         return lambda label, groups: any(regex.match(one) for one in (label, *label.split("/"),
@@ -81,7 +90,8 @@ def matcher(pattern: str) -> Callable[[str, Collection[str]], bool]:
     each = ranges_expanded(pattern)
     names = {one for one in each if not _GLOB.search(one)}
     globs = [one for one in each if one not in names]
-    return lambda label, groups: (_named(label, names, groups)
+    part_names, group_names = names - set(groups_), names - set(hosts)
+    return lambda label, groups: (_named(label, part_names, group_names, groups)
                                   or any(_match(label, one, groups) for one in globs))
 
 
@@ -309,10 +319,13 @@ def _regex(pattern: str) -> re.Pattern[str]:
         raise ConfigError(f"limit pattern {quoted(pattern)} is {exc}") from None
 
 
-def _named(label: str, names: Collection[str], groups: Collection[str]) -> bool:
-    """`_match` for patterns without glob characters: whole label, a part, or a group."""
-    return (label in names or "all" in names
-            or any(part in names for part in (*label.split("/"), *groups) if part))
+def _named(label: str, names: Collection[str], group_names: Collection[str],
+           groups: Collection[str]) -> bool:
+    """`_match` for patterns without glob characters: whole label, a part (of `names`), or a
+    group (of `group_names`)."""
+    return (label in names or "all" in names or "all" in group_names
+            or any(part in names for part in label.split("/") if part)
+            or any(group in group_names for group in groups))
 
 
 def _match(label: str, pattern: str, groups: Collection[str]) -> bool:
