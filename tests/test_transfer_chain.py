@@ -257,6 +257,46 @@ async def test_a_log_being_written_is_copied_as_it_was_when_the_copy_began(  # t
         assert f.read(len(copied)) == copied  # what was there when the copy began
 
 
+class _RotatesAtFirstUpdate:
+    """A progress that renames the file being got and makes a new one in its place once the
+    first bytes have come, as logrotate's `create` mode does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.done = path, False
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if not self.done:
+            self.done = True
+            self.path.rename(self.path.with_suffix(".log.1"))
+            self.path.write_bytes(b"the new log\n")
+
+    def finish(self, ok: bool) -> None:
+        pass
+
+
+def test_a_log_rotated_while_it_is_got_is_copied_as_it_was(tmp_path: Path) -> None:
+    """files17: a log renamed away and made anew meanwhile (logrotate `create`) failed as
+    "sha256 mismatch", the hash sent being the new file's: the hash read the name again.
+    (Its hasher starts a second late here, so the rotation always comes first.)"""
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "openssl").write_text("#!/bin/sh\nsleep 1\nexec /usr/bin/openssl \"$@\"\n")
+    (slow / "openssl").chmod(0o755)
+    log = tmp_path / "app.log"
+    log.write_bytes(os.urandom(20_000_000))
+    before = log.read_bytes()
+    text = ("environments:\n  here: [{type: local, config: {environment: {PATH: "
+            f"'{slow}:/usr/bin:/bin'}}}}}}]\naudit: {{enabled: false}}\n")
+    with Orchestrator(load_config_text(text)) as orch:
+        got = orch.get("here", str(log), str(tmp_path / "copy.log"),
+                       progress=_RotatesAtFirstUpdate(log))
+    assert got.bytes == 20_000_000 and (tmp_path / "copy.log").read_bytes() == before
+    assert log.read_bytes() == b"the new log\n"
+
+
 class _TruncatesAtFirstUpdate:
     """A progress that truncates the file being put once the first bytes have gone out, as
     logrotate's copytruncate does to a log in the middle of a copy."""

@@ -106,13 +106,15 @@ if [ "$s" = - ]; then
   sum=$( { cat -- "$p" || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copied as it was
+  f=$p  # of the file opened now, even once a rotation gives its name to a new one (files17:
+  exec 6<"$p"; [ -r /dev/fd/6 ] && f=/dev/fd/6  # the new one's hash was sent for the old)
   if dd if=/dev/null bs=1M count=0 iflag=count_bytes 2>/dev/null; then  # 1 MiB writes
-    first() { dd if="$p" bs=1M count="$s" iflag=count_bytes 2>/dev/null; }
+    first() { dd if="$f" bs=1M count="$s" iflag=count_bytes 2>/dev/null; }
   else
-    first() { head -c "$s" < "$p"; }
+    first() { head -c "$s" < "$f"; }
   fi
-  ( sum=$($hash < "$p") || exit
-    [ "$(stat -L -c %s -- "$p")" = "$s" ] || sum=$(first | $hash)  # it grew meanwhile
+  ( sum=$($hash < "$f") || exit
+    [ "$(stat -L -c %s -- "$f")" = "$s" ] || sum=$(first | $hash)  # it grew meanwhile
     echo "ORCH-SHA256 ${sum%% *}" >&2 ) & h=$!
   first || say "reading $p failed"
   wait $h
