@@ -24,7 +24,10 @@ from .read_check import Checked, changed
 from .scripts import end_line, frame_header
 
 #: Bytes per frame: each costs one `dd` at the far end, and at most AHEAD + 1 are in memory.
+#: Puts at once (a fleet's) share it: each reads FRAME / their number, at least MIN_FRAME
+#: (files17: ten targets held 1.3 GB for a 100 MB file, 16 MiB frames each).
 FRAME = 16 << 20
+MIN_FRAME = 1 << 20
 #: Frames read (and hashed) ahead of the one being sent.
 AHEAD = 2
 #: A directory's tar stream holds the folder as TOP and, last, MODES: the modes of the
@@ -269,6 +272,24 @@ class GoAhead:
         return self.ready
 
 
+class _Readers:
+    """How many puts are reading their source now (their frames share FRAME)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.count += n
+
+    def frame(self) -> int:
+        return max(MIN_FRAME, FRAME // max(1, self.count))
+
+
+_READERS = _Readers()
+
+
 class Sending:
     """The framed stream of one put (see the module docstring), counted into `progress`.
 
@@ -298,6 +319,7 @@ class Sending:
         fileno = getattr(self._stream, "fileno", None)
         #: The file read, and its mtime as its read began (`read_check`); a tar stream: None.
         self._file = (fileno(), os.fstat(fileno()).st_mtime_ns) if fileno else None
+        _READERS.add(1)
         threading.Thread(target=self._read, daemon=True, name="orch-put-read").start()
 
     @property
@@ -324,12 +346,14 @@ class Sending:
         except OSError as exc:
             self.error = f"reading {self.path} failed: {exc}"
         finally:
+            _READERS.add(-1)
             self._stream.close()
             self._frames.put(None)
 
     def _want(self) -> int:
         """Bytes to read next: a frame, or what is left of a file's size at the start."""
-        return FRAME if self._limit is None else min(FRAME, self._limit - self.size)
+        frame = _READERS.frame()
+        return frame if self._limit is None else min(frame, self._limit - self.size)
 
     def __iter__(self) -> Iterator[bytes]:
         done = 0
