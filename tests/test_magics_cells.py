@@ -148,12 +148,20 @@ def test_a_dry_run_or_help_in_the_cell_again_leaves_its_run_going(orch_kernel: s
         kernel.run("c1", "%orch local cat --out c")
         kernel.run("pid", "print('PID', c.pid)")
         pid = int(kernel.text("pid").split()[1])
-        for again in ("%orch local cat --dry-run", "%orch local cat --help"):
+        for again in ("%orch local cat --dry-run", "%orch local cat --help",
+                      "%orch status cat", "%orch ps"):  # magics18: the run it looks at
             assert kernel.run("c1", again)["status"] == "ok", kernel.text("c1")
             said = kernel.text("c1")
             assert "stopped" not in said and ("cat, started when this cell last ran, is still "
                                               "running (this run did not start)") in said, said
             assert alive(pid)
+        kernel.run("c1", "%orch restart cat")  # magics18: restarted, then stopped by the cell
+        time.sleep(1)
+        kernel.run("pid", "h = %orch status cat\nprint('PID', h.pid)")
+        restarted = int(kernel.text("pid").split()[1])
+        assert "stopped cat" not in kernel.text("c1"), kernel.text("c1")
+        assert restarted != pid and alive(restarted), (pid, restarted)
+        pid = restarted
         kernel.run("c1", "%orch local cat --out c")  # run for real: then it is replaced
         assert kernel.text("c1").startswith("stopped cat, the run this cell started when it "
                                             "last ran\n"), kernel.text("c1")

@@ -42,6 +42,12 @@ CLI_WORDS = {"audit": "the audit trail in a notebook is %orch history [-n N] (or
                     "the script (orch run in a terminal)"}
 
 
+#: Subcommands that look at or steer runs by name: typed into the cell of a live run, they
+#: leave it to go on (the cell starts nothing new).
+LOOKS_AT_RUNS = frozenset({"envs", "services", "ps", "logs", "stop", "restart", "status",
+                           "history", "forwards"})
+
+
 @magics_class
 class OrchMagics(Magics):
     """Holds one Orchestrator per shell: its config, and its named (background) runs."""
@@ -104,6 +110,8 @@ class OrchMagics(Magics):
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")
+                if parsed.command in LOOKS_AT_RUNS:  # magics18: `%orch restart NAME` typed
+                    self.cells.left_alone(self.shell)  # in the cell of NAME's box stopped it
                 return SUBCOMMANDS[parsed.command](self.orchestrator, parsed.args)
             ctx = runs.Context(self.shell, self.settings, self.orchestrator, self.handles,
                                self.cells, self._returns(cell))
