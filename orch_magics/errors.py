@@ -195,4 +195,9 @@ class RunInterrupted(OneLine, KeyboardInterrupt):
 
     def __init__(self, result: RunResult) -> None:
         self.result = result
-        super().__init__(result.describe_failure())
+        if result.interrupted or not result.ok:
+            super().__init__(result.describe_failure())
+        else:  # magics18: it ended on its own just before: "RunInterrupted: … succeeded"
+            super().__init__(f"{result.environment}/{result.label(60)} had ended "
+                             f"({result.outcome()}) when the interrupt came: nothing was "
+                             f"stopped, and its result is kept")

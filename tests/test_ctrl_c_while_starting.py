@@ -88,3 +88,26 @@ def test_a_ctrl_c_as_the_run_is_handed_to_the_loop_leaves_nothing_running(
         assert isinstance(err.value, RunInterrupted) == queued, err.value
         time.sleep(0.5)
         assert processes_with(mark) == [] and orch.ps() == []
+
+
+def test_an_interrupt_that_comes_once_the_run_ended_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """magics18: a Ctrl-C (a kernel's ■) that came just after the process exited raised
+    "RunInterrupted: local/… succeeded (exit 0)" under the run's ✓ exit 0. It says the run
+    had ended, nothing was stopped, and keeps the result."""
+    from orch_magics import Orchestrator, load_config_text
+    from orch_magics.errors import RunInterrupted
+
+    with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n")
+                      ) as orch:
+        live = orch.start("local", command="sleep 0.3; echo done")
+
+        def tick() -> None:  # the interrupt lands once the process has ended
+            while not live.done:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+
+        with pytest.raises(RunInterrupted) as err:
+            live.wait(tick=tick)
+    assert str(err.value) == ("local/sleep 0.3; echo done had ended (exit 0) when the interrupt "
+                              "came: nothing was stopped, and its result is kept")
+    assert err.value.result.ok and err.value.result.stdout == "done\n"
