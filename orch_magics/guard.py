@@ -191,19 +191,28 @@ def _question(plan: RunPlan, dangerous: bool, scope: Scope | None = None) -> str
                      f"Type its name to run {what} there{on}: ")
 
 
+def adhoc_allowed(env: Environment) -> bool:
+    """Whether more than its services as written may run in `env`: `allow_adhoc` as written,
+    else unless `allow_services` lists what may (safety18: "only these services" let
+    `-- sh -c …`, copies and forwards in)."""
+    rails = env.guardrails
+    return rails.allow_adhoc if rails.allow_adhoc is not None else rails.allow_services is None
+
+
 def check_allowed(plan: RunPlan) -> None:
     """Whether `plan` may run in its environment at all (allow_adhoc, allow_services): raises
     OrchError if not. Asks nobody: `--dry-run` says it too."""
     env = plan.environment
-    if plan.service is None and not env.guardrails.allow_adhoc:
-        raise OrchError(f"environment {env.name!r} runs services only (allow_adhoc: false); "
-                        f"ad-hoc commands, cell scripts, copies and forwards are refused there")
-    if plan.service is not None and not env.guardrails.allow_adhoc and (
+    why = "allow_adhoc: false" if env.guardrails.allow_adhoc is False else "its allow_services"
+    if plan.service is None and not adhoc_allowed(env):
+        raise OrchError(f"environment {env.name!r} runs services only ({why}); ad-hoc "
+                        f"commands, cell scripts, copies and forwards are refused there")
+    if plan.service is not None and not adhoc_allowed(env) and (
             plan.given_env or plan.given_cwd):  # `-e PATH=…` runs another program
         given = [*(f"-e {name}" for name in plan.given_env),
                  *(["a working directory"] if plan.given_cwd else [])]
-        raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
-                        f"false): {', '.join(given)} would change what runs; set it in the "
+        raise OrchError(f"environment {env.name!r} runs its services as written ({why}): "
+                        f"{', '.join(given)} would change what runs; set it in the "
                         f"service instead")
     allowed = env.guardrails.allow_services
     if plan.service is not None and allowed is not None and plan.service.name not in allowed:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from .config.model import Config, LayerSpec
 from .errors import ConfigError, OrchError
+from .guard import adhoc_allowed
 from .plan import RunPlan, make_plan, resolve_layers
 from .process.command import Command
 from .process.environ import PLACEHOLDER
@@ -27,7 +28,7 @@ def check_written(plan: RunPlan, config: Config) -> None:
     env = config.environments.get(plan.environment.name)
     if env is None:
         return
-    if plan.service is None or env.guardrails.allow_adhoc:  # safety17: a plan for `dev` with
+    if plan.service is None or adhoc_allowed(env):  # safety17: a plan for `dev` with
         try:  # `prod`'s layers ran on prod, unasked, and the trail said dev
             written = resolve_layers(env, DryRunResolver())
         except ConfigError:

@@ -28,6 +28,7 @@ environments:
     layers: []
     protected: true
     allow_services: [touch, wipe, flaky]
+    allow_adhoc: true
   quick:
     layers: []
     protected: true
@@ -1125,3 +1126,26 @@ def test_a_service_edited_where_only_services_run_still_restarts(tmp_path: Path)
             orch.logs("w")
         again = orch.restart("w")  # a manual restart, as the service was planned
         assert again.wait(30).returncode == 3, orch.logs("w")
+
+
+def test_an_environment_that_lists_its_services_runs_nothing_else_unless_told(
+        tmp_path: Path) -> None:
+    """safety18: `allow_services: [health]` ("only these services may run here") refused
+    `orch run prod wipe` but ran `orch run prod -- sh -c 'echo wiped'`, copies and forwards.
+    Where allow_services is given, allow_adhoc is false unless written."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  prod: {layers: [], allow_services: [health]}\n"
+                   "  open: {layers: [], allow_services: [health], allow_adhoc: true}\n"
+                   "services:\n  health: {command: 'echo ok'}\naudit: {enabled: false}\n")
+    src = tmp_path / "f"
+    src.write_text("x\n")
+    with Orchestrator(load_config(cfg)) as orch:
+        assert orch.run("prod", "health").stdout == "ok\n"
+        for attempt in (lambda: orch.run("prod", command="echo wiped"),
+                        lambda: orch.put("prod", str(src), str(tmp_path / "copied"))):
+            with pytest.raises(OrchError, match="environment 'prod' runs services only \\(its "
+                                                "allow_services\\); ad-hoc commands, cell "
+                                                "scripts, copies and forwards are refused"):
+                attempt()
+        assert orch.run("open", command="echo adhoc").stdout == "adhoc\n"
+    assert not (tmp_path / "copied").exists()

@@ -261,8 +261,9 @@ class Guardrails:
         "every time).", ge=0, le=MAX_SECONDS))
     allow_services: tuple[str, ...] | None = field(default=None, metadata=doc(
         "Only these services may run here (default: any)."))
-    allow_adhoc: bool = field(default=True, metadata=doc(
-        "Whether ad-hoc commands and `%%orch ENV` cell scripts may run here."))
+    allow_adhoc: bool | None = field(default=None, metadata=doc(
+        "Whether ad-hoc commands, `%%orch ENV` cell scripts, copies and forwards may run here "
+        "(default: yes, but no where allow_services is given)."))
 
 
 GUARDRAIL_KEYS = ("protected", "confirm_ttl", "allow_services", "allow_adhoc")
@@ -389,8 +390,7 @@ def canonical_name(name: str) -> str:
 
 
 def _unknown(what: str, name: str, known: Mapping[str, Any], files: tuple[str, ...]) -> ConfigError:
-    names = sorted(known)
-    listing = some_of(names) if names else "none are defined"
+    listing = some_of(names) if (names := sorted(known)) else "none are defined"
     where = f" in {', '.join(files)}" if files else ""
     ignored = (f" ({what} names starting with 'x-' are ignored: such keys hold YAML anchors; "
                f"rename it)") if name.startswith("x-") else ""
