@@ -482,6 +482,13 @@ def test_audit_can_be_turned_off(tmp_path: Path) -> None:
     finally:
         orch.close()
     assert not log.exists()
+    # safety18: `orch audit` said "no run was audited yet", not that the config turns it off
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log, ", enabled: false"))
+    for action in ((), ("verify",)):
+        said = _cli(cfg, "audit", *action).stderr
+        assert said.startswith(f"orch: note: auditing is off in {cfg} (audit: {{enabled: "
+                               f"false}}): runs of this config are not recorded\n"), said
 
 
 def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -53,6 +53,15 @@ def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
     return settings.path or default_audit_path()
 
 
+def _not_audited(load: Callable[[], Config]) -> str | None:
+    """The config files that turn auditing off, if the config here does."""
+    try:
+        config = load()
+    except NoConfig:
+        return None
+    return None if config.audit.enabled else ", ".join(config.files) or "this config"
+
+
 def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
     from ..audit.query import HEADER, audited_runs  # only `orch audit` reads the log
 
@@ -63,6 +72,9 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             f"{'does' if len(given) == 1 else 'do'} not apply to it")
         return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
+    if not args.file and (files := _not_audited(load)):  # safety18: "no run was audited yet"
+        say(f"orch: note: auditing is off in {files} (audit: {{enabled: false}}): runs of "
+            f"this config are not recorded")
     if (args.file or args.action == "verify") and not os.path.exists(path):
         if args.action == "verify" and args.json:  # the verdict a script reads, as ever
             print(json.dumps({"ok": False, "file": path, "error": "there is no audit log"}))
