@@ -192,3 +192,18 @@ def test_a_rerun_says_why_a_host_s_containers_cannot_be_listed_now(
     assert sorted(again) == ["h1/again-a", "h2/again-a"], again.table()
     assert "refused" in again.causes["h1/again-a"].lower(), again.causes
     assert again["h2/again-a"].returncode == 3
+
+
+def test_a_rerun_runs_a_host_still_there_that_the_limit_read_again_would_drop(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, tmp_path: Path) -> None:  # noqa: F811
+    """fleets21: `limit="web[0]"` read again after a host was added above w1 picked the new
+    one, and the rerun said w1 "is no longer a target … not found" and ran nothing."""
+    live, hosts = inner_hosts.live, tmp_path / "hosts.ini"
+    hosts.write_text(f"[web]\nw1 ansible_host={live[0]}\nw2 ansible_host={live[1]}\n")
+    config = _inventory_config(ssh_lab, inner_hosts, dockerd, tmp_path, None)
+    with Orchestrator(load_config(config)) as orch:
+        res = orch.run("grp", "fail", limit="web[0]")
+        assert list(res.failed) == ["w1"]
+        hosts.write_text(f"[web]\nw0 ansible_host={live[2]}\n" + hosts.read_text()[6:])
+        again = res.failed.rerun()
+    assert {k: r.returncode for k, r in again.items()} == {"w1": 3}, again.table()

@@ -209,7 +209,7 @@ class FleetRun:
                                   lenient=only is not None)  # a rerun's labels passed it once
         gone: list[str] = []
         if only is not None:  # a rerun: every label asked for gets its row
-            targets = self._asked(targets, only)
+            targets = self._asked(resolved, targets, only)
             gone = [label for label in only
                     if not any(_rerun_of(t.label, [label]) for t in targets)]
         for target in targets:
@@ -230,13 +230,17 @@ class FleetRun:
             self._end(row, self._error(Target(label, self.plan.layers_to_run), why), "failed")
         return targets
 
-    def _asked(self, targets: list[Target], only: Collection[str]) -> list[Target]:
-        """The targets of a rerun of `only`. A container asked for on a host whose containers
-        cannot be listed now has the host's row, under its own label (fleets20: it was said
-        "no longer a target", hiding why, even a changed host key)."""
-        kept = []
-        for target in targets:
-            if _rerun_of(target.label, only):
+    def _asked(self, resolved: list[Target], limited: list[Target], only: Collection[str]
+               ) -> list[Target]:
+        """The targets of a rerun of `only`: each label asked for that is still a target
+        (fleets21: the limit read again, `web[0]` of an inventory since changed, dropped it
+        as "not found"), and the containers found now on a host row asked for, as the limit
+        (`limited`) keeps them. A container asked for on a host whose containers cannot be
+        listed now has the host's row, under its own label (fleets20: it was said "no
+        longer a target", hiding why, even a changed host key)."""
+        kept, narrowed = [], {t.label for t in limited}
+        for target in resolved:
+            if target.label in only or _rerun_of(target.label, only) and target.label in narrowed:
                 kept.append(target)
             elif target.pending is not None:
                 for label in only:
