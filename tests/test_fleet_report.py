@@ -23,9 +23,22 @@ def orch(ssh_fleet: SSHFleet, tmp_path: Path):
     (tmp_path / "orch.yaml").write_text(
         "inventory: [inv.ini]\nenvironments:\n"
         f"  web: {{layers: [{{type: ssh, config: {{host: 'group:web', "
-        f"{ssh_fleet.ssh_config()}}}}}]}}\n")
+        f"{ssh_fleet.ssh_config()}}}}}]}}\n"
+        "services:\n  stepped:\n    command: 'echo main'\n"  # w1's pre and w2's post fail
+        "    pre_commands: [{command: 'case $SSH_CONNECTION in *127.0.1.1\\ *) "
+        "echo prefail >&2; exit 4;; esac'}]\n"
+        "    post_commands: [{command: 'case $SSH_CONNECTION in *127.0.1.2\\ *) "
+        "echo postfail >&2; exit 5;; esac', when: always}]\n")
     with Orchestrator(load_config(tmp_path / "orch.yaml")) as o:
         yield o
+
+
+def test_a_failed_step_s_row_says_how_it_ended_and_why(orch: Orchestrator) -> None:
+    """fleets21: a failed pre command's row gave the whole command quoted, no status and no
+    reason, where a single run says `(exit 4)`; a post command's named no line."""
+    res = orch.run("web", "stepped")
+    assert res.causes == {"w1": "pre command failed (exit 4): prefail",
+                          "w2": "post command failed (exit 5): postfail"}, res.causes
 
 
 @pytest.mark.parametrize("command, shown", [

@@ -290,11 +290,17 @@ def cause(result: RunResult, state: str) -> str:
         left = result.exit.error  # the stop could not end it (a silent link): what is left
         return mask_text(f"timed out after {result.duration:.1f}s{limit}"
                          + (f"; {str(left).splitlines()[0]}" if left is not None else ""))
+    step = result.failed_step
+    if step is not None and not step.interrupted and step.exit.returncode is not None:
+        # how it ended and why, as a single run says it (fleets21: a pre command's row gave
+        # the whole command quoted, no status, no line)
+        err = final_line(step.stderr_buffer.tail(400).decode("utf-8", "replace"))
+        return mask_text(f"{step.step} command failed ({step.exit.describe()})"
+                         + (f": {err}" if err else ""))
     if result.exit.error is not None and result.exit.code is None:
         return mask_text(str(result.exit.error).splitlines()[0])
     if result.interrupted:
         return "stopped"
-    step = result.failed_step
     if step is not None:
         return f"{step.step} command failed ({step.exit.describe()})"
     err = final_line(result.stderr_buffer.tail(400).decode("utf-8", "replace"))
