@@ -76,9 +76,10 @@ class RunManagement:
         if follow:
             return Followed(entry.logs, lambda: entry.done, checked_tail(tail), where=where)
         lines = entry.logs.tail(checked_tail(tail))
+        ends = fleet.lost_ends(lines) if fleet is not None and tail is None else []
         if tail is None and entry.logs.total_lines > len(lines):  # never a silent gap
             lines = [gap(entry.logs.total_lines - len(lines), where, "earlier "), *lines]
-        return "\n".join(lines)
+        return "\n".join([*lines[:1], *ends, *lines[1:]] if ends else lines)
 
     def status(self: _Host, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""

@@ -144,6 +144,22 @@ def test_logs_say_how_each_target_ended(orch: Orchestrator, ssh_fleet: SSHFleet)
     assert_nothing_left(ssh_fleet)
 
 
+def test_logs_keep_which_target_ended_past_its_neighbours_lines(orch: Orchestrator) -> None:
+    """fleets21: the end line of a failed target went out of the fleet's 10,000 kept lines
+    once busy neighbours printed more: `ps` said 1 failed, and nothing said which."""
+    command = ('case "$SSH_CONNECTION" in *" 127.0.1.1 "*) echo full >&2; exit 3;; esac; '
+               "sleep 1; seq 1 12000; sleep 60")
+    live = orch.start("web", command=command, name="busy", limit="127.0.1.[1:2]")
+    try:
+        wait_for(lambda: "12000" in orch.logs("busy", tail=1), lambda: orch.logs("busy", tail=3))
+        lines = str(orch.logs("busy")).splitlines()
+        assert lines[0].startswith("orch: ") and "earlier lines" in lines[0], lines[:2]
+        assert lines[1] == "127.0.1.1 | orch: exit 3: full", lines[:3]
+        assert len(lines) == 10_002 and lines[-1] == "127.0.1.2 | 12000"
+    finally:
+        live.stop()
+
+
 def test_a_finished_named_fleets_time_stops_at_its_end(orch: Orchestrator) -> None:
     """Its `ps` time kept counting after its end (0.1 s of work shown as minutes), where a
     single run's stops."""

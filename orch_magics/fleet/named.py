@@ -29,6 +29,9 @@ class NamedFleet:
     def __init__(self, logs: RingBuffer) -> None:
         self.logs = logs
         self.started = time.monotonic()
+        #: Each ended target's end line (`web-3 | orch: exit 3: disk full`), kept apart from
+        #: the ring its busy neighbours' lines push it out of (fleets21).
+        self.ends: dict[str, str] = {}
 
     @property
     def done(self) -> bool:
@@ -48,7 +51,15 @@ class NamedFleet:
         """A target that ended says how, labelled, as a single named run's log says it
         (fleets16: a host that never started, or exit 3, left no line in `logs NAME`)."""
         if row.result is not None and row.state not in LIVE_STATES:
-            self.logs.add("stderr", [f"{row.label} | orch: {_end_words(row.result, row.state)}"])
+            line = self.ends[row.label] = (f"{row.label} | orch: "
+                                           f"{_end_words(row.result, row.state)}")
+            self.logs.add("stderr", [line])
+
+    def lost_ends(self, lines: list[str]) -> list[str]:
+        """The end lines of ended targets that `lines` (what `logs` gives) no longer hold:
+        which target failed, and why, is never lost to a busy fleet's output."""
+        shown = set(lines)
+        return [line for line in list(self.ends.values()) if line not in shown]
 
     def add(self, is_err: bool, lines: list[str]) -> None:
         self.logs.add("stderr" if is_err else "stdout",
