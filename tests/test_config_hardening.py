@@ -616,3 +616,22 @@ def test_a_placeholder_in_an_engine_address_or_workdir_is_judged_once_expanded(
     monkeypatch.setenv("H", "10.0.0.7:99999")
     with pytest.raises(ConfigError, match=r"docker_host: what .* gave: .*port out of range"):
         orch.plan("t", command="true")
+
+
+@pytest.mark.parametrize(("where", "said"), [
+    ("audit: {path: '~nosuchuser-orch/audit.jsonl'}\n", "there is no user 'nosuchuser-orch'"),
+    ("secrets: {file: '~nosuchuser-orch/s.yaml'}\n", "there is no user 'nosuchuser-orch'"),
+    ("services: {s: {command: x, stdout_mode: file, stdout_file: '~nosuchuser-orch/o.out'}}\n",
+     "there is no user 'nosuchuser-orch'"),
+    ("services: {s: {command: x, working_dir: '~root'}}\n", "`~root` as a folder named so"),
+    ("environments: {w: [{type: local, config: {working_dir: '~root/x'}}]}\n",
+     "`~root` as a folder named so"),
+])
+def test_a_tilde_user_path_is_one_this_machine_reads(where: str, said: str) -> None:
+    """config18: `~deploy/audit.jsonl` (no such user) made a folder named `~deploy` beside the
+    config; `working_dir: ~root` passed `orch check`, then no layer could enter it."""
+    text = "environments: {local: []}\n" + where if not where.startswith("environments") \
+        else where
+    with pytest.raises(ConfigError, match=said):
+        load_config_text(text)
+    load_config_text("environments: {local: []}\naudit: {path: '~root/a.jsonl'}\n")  # a user

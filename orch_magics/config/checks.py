@@ -8,6 +8,7 @@ ValueError with the message; the validator adds the file:line:column of the valu
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Sequence
 
@@ -31,6 +32,15 @@ def file_path(text: str) -> None:
     """A path read as written: neither a placeholder nor a shell variable is expanded there."""
     as_written(text)
     check_path(text)
+    known_home(text)
+
+
+def known_home(path: str) -> None:
+    """A path on this machine starting `~user`: that user is one here (config18: `~deploy/…`
+    of no such user made a folder named `~deploy` beside the config)."""
+    if path.startswith("~") and os.path.expanduser(head := path.split("/")[0]) == head:
+        raise ValueError(f"{path!r}: there is no user {head[1:]!r} on this machine, whose home "
+                         f"{head} would be; a path here is read as written: write the folder")
 
 
 def regex(pattern: str) -> None:
@@ -89,6 +99,7 @@ def path_template(template: str) -> None:
     fail, or name the file oddly, only once a run starts), naming a file, not a directory."""
     literal(template)
     check_path(template)
+    known_home(template)
     import string
 
     try:

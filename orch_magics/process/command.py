@@ -31,6 +31,11 @@ def check_directory(path: str) -> None:
     if not path:
         raise ValueError("the directory is empty: leave it out to run in the default "
                          "directory, or name one")
+    if path.startswith("~") and not at_home(path):  # config18: passed, then never ran
+        user = path[1:].split("/")[0]
+        raise ValueError(f"{path!r}: a working directory reads `~` and `~/…` as the home of "
+                         f"whom the command runs as, and `~{user}` as a folder named so: "
+                         f"write the folder's path")
     check_path(path)
 
 
