@@ -439,3 +439,15 @@ def test_every_option_taking_one_value_is_refused_given_twice(tmp_path: Path,
     done = orch(*args, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.splitlines()[-1].endswith(
         ": given twice: give it once"), done.stderr
+
+
+def test_orch_cp_says_a_dash_is_no_stream(cfg: Path, tmp_path: Path) -> None:
+    """config18: `orch cp local:/etc/hostname -` wrote a file named `-` (docker cp's "to
+    stdout"), and `cp - local:/tmp/x` said only "cannot read -"."""
+    (tmp_path / "src.txt").write_text("x\n")
+    for argv in ([f"local:{tmp_path}/src.txt", "-"], ["-", f"local:{tmp_path}/dst.txt"]):
+        done = subprocess.run([*ORCH, "-c", str(cfg), "cp", "--", *argv], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120, input="piped\n")
+        assert done.returncode == 2 and "not standard input or output ('-')" in done.stderr, \
+            done.stderr
+    assert not (tmp_path / "-").exists() and not (tmp_path / "dst.txt").exists()

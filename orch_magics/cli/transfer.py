@@ -111,6 +111,11 @@ def cp_command(config: Config, args: argparse.Namespace) -> int:
         raise ConfigError(f"one side must be ENV:PATH with a configured environment{hint}; "
                           f"environments: {', '.join(config.environments)}")
     _not_a_misspelt_side(config, dst if src_env else src)
+    if (dst if src_env else src) == "-":  # config18: a file named `-` was written
+        raise ConfigError("orch cp copies files, not standard input or output ('-'): to read "
+                          "a remote file into a pipe use `orch run ENV -- cat PATH`, to write "
+                          "one from a pipe `orch run ENV -- sh -c 'cat > PATH'`; a local file "
+                          "named - is ./-")
     for side, path in ((src_env, src), (dst_env, dst)):  # typing mistakes, said as such
         if not path:
             raise ConfigError(f"the remote path after {side}: is empty: give a file or a folder"
