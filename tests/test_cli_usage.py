@@ -451,3 +451,12 @@ def test_orch_cp_says_a_dash_is_no_stream(cfg: Path, tmp_path: Path) -> None:
         assert done.returncode == 2 and "not standard input or output ('-')" in done.stderr, \
             done.stderr
     assert not (tmp_path / "-").exists() and not (tmp_path / "dst.txt").exists()
+
+
+def test_an_environment_typed_as_the_command_points_at_orch_run(cfg: Path) -> None:
+    """config18: `orch local hello` (the notebook's `%orch local hello` typed in a shell)
+    got the list of commands and no word of `orch run`."""
+    done = subprocess.run([*ORCH, "-c", str(cfg), "local", "hello"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.endswith(
+        "(to run in an environment: orch run local hello)\n"), done.stderr

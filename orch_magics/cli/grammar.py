@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -117,6 +118,9 @@ def _hint(message: str, words: Sequence[str]) -> str:
             return f" ({ELSEWHERE[word]})"
         offered = message.partition("(choose from ")[2]  # a subcommand's own choices
         hint = did_you_mean(word, re.findall(r"'([^']*)'", offered) or COMMANDS)
+        if hint is None and "'run'" in offered and word in words:  # config18: `orch local
+            rest = words[list(words).index(word):]  # hello`, the notebook's form, in a shell
+            return f" (to run in an environment: orch run {shlex.join(rest)})"
         return f" (did you mean {hint!r}?)" if hint else ""
     if "not allowed with argument" in message and {"--json", "--dry-run"} <= set(words):
         return " (a dry run shows its plan as text; it has no JSON result)"
