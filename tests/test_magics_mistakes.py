@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from notebook_cells import notebook_with, run_notebook, stream_text
 
 CONFIG = """\
@@ -193,3 +195,18 @@ def test_a_trailing_semicolon_hides_the_value_and_is_no_part_of_a_word(tmp_path:
         result = sh.run_line_magic("orch", "local hello;")
         assert result.stdout == "hi\n"
         assert sh.run_line_magic("orch", "local hello --tail 3 ;").stdout == "hi\n"
+
+
+def test_orch_cp_s_env_path_typed_into_get_or_put_is_said(tmp_path: Path) -> None:
+    """config18: `%orch get local local:/etc/hostname` went looking for a remote path named
+    `local:/etc/hostname` ("no such file or directory"), `put` for a folder `local:/tmp`."""
+    from IPython.core.error import UsageError
+
+    from shells import orch_shell
+
+    with orch_shell("environments:\n  local: {layers: []}\naudit: {enabled: false}\n",
+                    tmp_path) as sh:
+        for line in ("get local local:/etc/hostname ./got", "put local /etc/hostname local:/tmp/x"):
+            with pytest.raises(UsageError, match="ENV:PATH is orch cp's form in a terminal"):
+                sh.run_line_magic("orch", line)
+    assert not (tmp_path / "got").exists()

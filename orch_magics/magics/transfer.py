@@ -132,7 +132,10 @@ class WidgetBar:
 
     def _show(self) -> None:
         self.bar.value = min(self.done, self.bar.max) if self.total else 0
-        self.text.value = human(self.done) + (f" / {human(self.total)}" if self.total else "")
+        self.text.value = f"{self.label}: {self._amount()}"  # browser18: the label went
+
+    def _amount(self) -> str:
+        return human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool) -> None:
         """The final amount (updates are throttled), then the bar gives way to one line; a
@@ -146,7 +149,7 @@ class WidgetBar:
             self.bar.value = self.bar.max
         # browser16: `✗ not copied` read as if no target of a fleet had the file, above `29
         # ok, 1 failed`; a copy that failed somewhere failed, its summary says where
-        text = f"{self.label}: {self.text.value} {'✓' if ok else '✗ failed'}"
+        text = f"{self.label}: {self._amount()} {'✓' if ok else '✗ failed'}"
         self._replace({"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"})
         close_widgets(self.box)  # the line above is what stays
 
@@ -167,6 +170,12 @@ def _typed(args: argparse.Namespace) -> None:
                          f"a folder")
     if args.local == "":
         raise UsageError("the local path is empty: give a file or a folder ('.' for here)")
+    env = args.environment
+    if args.remote.startswith(f"{env}:"):  # config18: `orch cp`'s ENV:PATH, typed here
+        raise UsageError(f"%orch get and put name the environment as a word of its own: "
+                         f"%orch get ENV REMOTE [LOCAL], %orch put ENV LOCAL REMOTE (ENV:PATH "
+                         f"is orch cp's form in a terminal); a remote path starting {env}: is "
+                         f"written ./{args.remote}")
 
 
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
