@@ -326,6 +326,28 @@ def test_a_local_port_in_use_costs_a_one_connection_listener_nothing(orch, ssh_l
         fwd.close()
 
 
+#: What another account of this machine does with a forward's port: connect, and read.
+AS_NOBODY = ("import socket, sys\n"
+             "c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
+             "print(repr(c.recv(100)))\n")
+
+
+@pytest.mark.parametrize("env", ["two", "here"])
+def test_another_user_of_this_machine_cannot_use_a_forward(orch, ssh_lab, env: str) -> None:  # type: ignore[no-untyped-def]
+    """safety18: a forward listened on 127.0.0.1 for anyone: `nobody` read the inner host's
+    service through root's forward into prod. Only its own user's connections are carried;
+    the forward says it refused one, and its user's next connection is served."""
+    with target_server(ssh_lab, env, ONE_SHOT) as (port, server):
+        fwd = orch.forward(env, port)
+        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                "/usr/bin/python3", "-c", AS_NOBODY, str(fwd.port)],
+                               capture_output=True, text=True, timeout=30)
+        assert other.stdout == "b''\n", (other.stdout, other.stderr)  # closed: nothing read
+        assert "a connection from another user (uid " in fwd.problem, fwd.problem
+        assert talk(fwd.port, b"hello\n") == (b"ready\n", b"got: hello\n")  # the held one
+        fwd.close()
+
+
 GREETER = """\
 import socket, sys
 server = socket.create_server(("127.0.0.1", int(sys.argv[1])))

@@ -14,6 +14,9 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import OrchError
+from .peer_user import a_stranger
+
 if TYPE_CHECKING:
     from .held import Held
 
@@ -175,6 +178,11 @@ class Relay:
                 await asyncio.sleep(FULL_PAUSE)
                 continue
             full = False
+            if (stranger := a_stranger(conn)) is not None:
+                conn.close()
+                self.outcome.failed(OrchError(f"a connection from another user (uid {stranger}) "
+                                              f"was refused: a forward carries its own user's"))
+                continue
             try:
                 reader, writer = await asyncio.open_connection(sock=conn)
             except OSError:
