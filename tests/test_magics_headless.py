@@ -93,6 +93,16 @@ def test_runs_a_cell_calls_from_code_are_handed_back_and_the_notes_say_so(
     out = capsys.readouterr().out
     assert "full output in `_.stdout` / `_.stderr`" in out and "309" in out, out
     assert shell.user_ns["_"].lines[-1] == "309"
+    # magics18: from another thread (no cell running, or a `%%orch` one) it returned None
+    import threading
+
+    got: list[object] = []
+    thread = threading.Thread(target=lambda: got.append(
+        shell.run_cell_magic("orch", "local", "seq 7 7")))
+    thread.start()
+    thread.join(60)
+    assert [r.lines for r in got] == [["7"]], got  # type: ignore[attr-defined]
+    assert shell.user_ns["_"].lines[-1] == "309"  # `_` is the cell's, untouched
 
 
 @pytest.mark.parametrize("piece", ["😀", "é€", "\x1b[31mR\x1b[0m😀"])

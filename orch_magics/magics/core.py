@@ -7,6 +7,7 @@ are subcommands.py; this module only dispatches and turns errors into one-line m
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Collection
 from typing import Any
 
@@ -82,7 +83,10 @@ class OrchMagics(Magics):
     def _returns(self, cell: str | None) -> bool:
         """Does a run's value go back to the code that called the magic? The line form's
         does, and so does a cell magic a cell's code calls (magics12: five runs in a loop each
-        said `_`, which held only the last); a `%%orch` cell's moves `_`."""
+        said `_`, which held only the last); a `%%orch` cell's moves `_`. A call from another
+        thread is always code's (magics18: it read the main thread's cell, and got None)."""
+        if threading.current_thread() is not threading.main_thread():
+            return True
         text = self._cells[-1] if self._cells else None
         if cell is None or text is None:
             return cell is None
