@@ -168,6 +168,21 @@ def test_a_dry_run_or_help_in_the_cell_again_leaves_its_run_going(orch_kernel: s
         assert not alive(pid)
 
 
+def test_a_stdin_run_without_a_box_says_its_name_and_how_to_feed_it(orch_kernel: str,
+                                                                    tmp_path: Path) -> None:
+    """browser19: with Orch.stdin_widget off, the cell of a streaming service returned at once
+    as a named run waiting on its stdin, and said only `running`."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("cfg", "%config Orch.stdin_widget = False")
+        assert kernel.run("c1", "%orch local cat")["status"] == "ok"
+        assert ("started in the background as cat, waiting for its stdin: h = %orch status "
+                "cat, then h.send_line(…) and h.close_stdin(); %orch stop cat stops it") \
+            in kernel.text("c1"), kernel.text("c1")
+        kernel.run("feed", "h = %orch status cat\nh.send_line('hi'); h.close_stdin()")
+        assert "hi" in kernel.wait_for("c1", "exit 0"), kernel.text("c1")
+
+
 def test_running_a_cell_again_leaves_its_bg_run_going_and_says_so(
         orch_kernel: str, tmp_path: Path) -> None:
     with lab_kernel(orch_kernel) as kernel:

@@ -132,6 +132,10 @@ def _shown(ctx: Context, args: argparse.Namespace, live: LiveRun, presenter: Pre
     ctx.cells.started(ctx.shell, live, deliberate=deliberate)
     if deliberate:  # a box run is the cell's own: running the cell again stops it
         announce(live, logs=False)
+    elif not with_box:  # browser19: no box (Orch.stdin_widget off), and the cell said nothing
+        print(f"started in the background as {live.name}, waiting for its stdin: "
+              f"h = %orch status {live.name}, then h.send_line(…) and h.close_stdin(); "
+              f"%orch stop {live.name} stops it")
     _background(ctx, live, presenter, with_box)
 
 
