@@ -451,9 +451,15 @@ def test_a_value_read_as_a_comment_says_so_and_how_to_quote_it() -> None:
         "conf.yaml:4:30: YAML syntax error: did not find expected node content: the '{' "
         "begun here is not closed (line 4: `#` "
         "after a space starts a YAML comment, which takes the rest of the line: quote a value "
-        "that begins with #, such as '#1000')")
+        "that holds it, such as '#1000' or 'sudo #1000')")
     fine = "environments:\n  e:\n    layers:\n      - {type: sudo, config: {user: '#0'}}  # uid\n"
     assert load_config_text(fine).environments["e"].layers[0].config.user == "#0"
+    # config18: the one-line list's documented `sudo #1000` got no hint at all
+    short = error_of("environments:\n  local: []\n  e: [ssh bastion, sudo #1000]\nservices:\n"
+                     "  s: {command: echo}\n")
+    assert "(line 3: `#` after a space starts a YAML comment" in str(short), str(short)
+    assert load_config_text("environments:\n  e: [ssh bastion, 'sudo #1000']  # a uid\n"
+                            ).environments["e"].layers[1].config.user == "#1000"
 
 
 def test_sudo_may_not_keep_its_own_prompt_for_the_target() -> None:

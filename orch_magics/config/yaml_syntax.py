@@ -13,7 +13,7 @@ from ..errors import ConfigError
 
 #: A flow collection's value that YAML reads as a comment (`{user: #0}`), which takes the
 #: rest of its line with it and leaves the collection unclosed.
-_COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#")
+_COMMENT_IN_FLOW = re.compile(r"[:,\[{]\s+#|[\[{][^\]}#'\"]*\s#")  # (config18: `sudo #1000`)
 
 
 #: Characters YAML 1.1 (PyYAML) takes for line breaks, where editors and YAML 1.2 see none: a
@@ -119,5 +119,6 @@ def _comment_hint(text: str, line: int | None) -> str:
     for at in (line, None if line is None else line - 1):
         if at is not None and 0 <= at < len(lines) and _COMMENT_IN_FLOW.search(lines[at]):
             return (f" (line {at + 1}: `#` after a space starts a YAML comment, which takes "
-                    f"the rest of the line: quote a value that begins with #, such as '#1000')")
+                    f"the rest of the line: quote a value that holds it, such as '#1000' or "
+                    f"'sudo #1000')")
     return ""
