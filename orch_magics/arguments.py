@@ -16,6 +16,7 @@ from .config.model import Config, StdinMode, canonical_name
 from .config.placeholders import first_placeholder, placeholder_problem
 from .config.suggest import did_you_mean
 from .errors import ConfigError
+from .limits import whole
 from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
@@ -34,8 +35,8 @@ def check_given(stdin: object, sinks: object) -> Sinks:
 
 def checked_tail(tail: object) -> int | None:
     """How many kept lines `logs` gives: None (all of them) or a whole number >= 0."""
-    if tail is None or isinstance(tail, int) and not isinstance(tail, bool) and tail >= 0:
-        return tail
+    if tail is None or (lines := whole(tail)) is not None and lines >= 0:
+        return None if tail is None else lines
     raise ConfigError(f"tail must be a whole number of lines, 0 or more (None: all of them), "
                       f"got {tail!r}")
 

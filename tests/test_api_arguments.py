@@ -770,3 +770,21 @@ def test_a_word_near_no_parameter_gets_no_far_fetched_suggestion(cfg: Path, word
     with pytest.raises(ConfigError) as err:
         Orchestrator(load_config(str(cfg))).run("local", "mark", **{word: 1})
     assert str(err.value) == f"run() takes no argument {word!r}"
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    """fleets21: `parallel=df.n.max()` (a NumPy integer) was "not a whole number", and
+    `timeout=np.int64(3)` refused where `np.float64(3)` was taken."""
+    import numpy as np
+
+    from orch_magics.fleet.options import FleetOptions
+
+    options = FleetOptions.of(parallel=np.int64(2), max_fail=np.int64(1), timeout=np.int64(3),
+                              tail=np.int32(4))
+    assert (options.parallel, options.max_fail, options.timeout, options.tail) == (2, 1, 3.0, 4)
+    assert type(options.parallel) is int and options.fail_budget(10) == 1
+    with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n")
+                      ) as orch:
+        assert orch.run("local", command="echo ok", timeout=np.int64(3)).stdout == "ok\n"
+        with pytest.raises(ConfigError, match="parallel .* must be a whole number"):
+            FleetOptions.of(parallel=np.float64(2.5))

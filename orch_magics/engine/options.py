@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..limits import MAX_SECONDS
+from ..limits import MAX_SECONDS, real
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink, check_sinks, steps_apart
@@ -72,9 +72,9 @@ class RunOptions:
 def check_timeout(timeout: object) -> None:
     """A time limit is None or a positive, finite number of seconds (ConfigError otherwise):
     one check, so a fleet refuses `--timeout 0` before it starts, in a single run's words."""
-    if timeout is not None and (isinstance(timeout, bool)
-                                or not isinstance(timeout, (int, float))
-                                or not 0 < timeout <= MAX_SECONDS or timeout != timeout):
+    seconds = real(timeout)  # a NumPy number too (fleets21)
+    if timeout is not None and (seconds is None or not 0 < seconds <= MAX_SECONDS
+                                or seconds != seconds):
         shown = repr(timeout) if len(repr(timeout)) < 30 else f"{repr(timeout)[:20]}…"
         raise ConfigError(f"timeout must be a positive number of seconds (at most "
                           f"{MAX_SECONDS:g}), not {shown}")

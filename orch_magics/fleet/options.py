@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..engine.options import check_timeout
 from ..errors import ConfigError
+from ..limits import real, whole
 from ..plan import RunPlan
 from ..text import quoted
 
@@ -36,6 +37,11 @@ class FleetOptions:
             from .select import read_limit  # not on a single run's start-up path: it checks
             # the type and reads `@FILE`s, once, here
             object.__setattr__(self, "limit", read_limit(self.limit))
+        for key in ("parallel", "tail", "max_fail"):  # NumPy's integers are ints here
+            if (number := whole(getattr(self, key))) is not None:
+                object.__setattr__(self, key, number)
+        if (timeout := real(self.timeout)) is not None:
+            object.__setattr__(self, "timeout", timeout)
         if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
                 or self.parallel < 1:
             raise ConfigError(f"parallel (--parallel) must be a whole number, at least 1, not "
