@@ -21,11 +21,13 @@ from ..live import LiveRun
 from ..named_runs import Followed
 from ..orchestrator import Orchestrator
 from ..result import RunResult
+from ..shutdown import exiting
 from ..text import some_of, table
 from . import transfer
 from .follow_view import FollowedInCell, line_size
 from .frontend import quiet, shows_live
 from .parser import takes_words
+from .presenters import KERNEL_GONE
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -151,7 +153,9 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
             view.add(batch)
     except KeyboardInterrupt:
         view.finish()
-        print("(stopped following; the run goes on)")
+        # magics18: a kernel shutting down stops the run: "the run goes on" was untrue then
+        print(f"(stopped following: {KERNEL_GONE})" if exiting() else
+              "(stopped following; the run goes on)")
     else:
         view.finish()
 
