@@ -89,6 +89,11 @@ def test_a_tilde_is_the_home_of_the_user_it_runs_as(tmp_path: Path, ssh_lab: Any
         assert where(orch, "loop", "home") == far_home
         result = orch.run("there", command="pwd")
         assert result.stdout.strip() == far_home, result
+        # chains23: "working directory not found: ~/nope" named no home, on any chain
+        for env, home in (("here", str(tmp_path / "home")), ("loop", far_home)):
+            missing = orch.run(env, command="pwd", cwd="~/nope")
+            assert missing.returncode == 126 and missing.stderr == (
+                f"orch: working directory not found: ~/nope ({home}/nope)\n"), missing.stderr
 
 
 def test_in_a_container_a_tilde_is_its_user_s_home(tmp_path: Path, dockerd: Any,

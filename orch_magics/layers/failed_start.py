@@ -42,11 +42,15 @@ def _cwd_problem(cwd: str, home: str | None) -> str | None:
     shown = printable(escaped(cwd))
     if at_home(cwd) and home == "":
         return f"cannot enter working directory {shown}: HOME is empty or not set"
-    if os.path.isdir(utf8(cwd)):
-        if os.access(utf8(cwd), os.X_OK):
+    place = cwd
+    if at_home(cwd):  # the folder looked in, said (chains23: "not found: ~", whose home?)
+        place = (home or os.path.expanduser("~")) + cwd[1:]
+        shown += f" ({printable(escaped(place))})"
+    if os.path.isdir(utf8(place)):
+        if os.access(utf8(place), os.X_OK):
             return None
         return f"cannot enter working directory {shown} as {_user()}: permission denied"
-    return f"not a directory: {shown}" if os.path.exists(utf8(cwd)) else \
+    return f"not a directory: {shown}" if os.path.exists(utf8(place)) else \
         f"working directory not found: {shown}"
 
 

@@ -196,6 +196,7 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         if home:  # unset, "$HOME/bin" was /bin (review29)
             lines.append(f"[ -n \"${{HOME-}}\" ] || {{ printf 'orch: cannot enter working "
                          f"directory %s: HOME is empty or not set\\n' {shown} >&2; exit 126; }}\n")
+            shown = f"{shown}' ('{q}')'"  # chains23: whose home was looked in, said
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
