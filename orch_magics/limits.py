@@ -3,6 +3,7 @@ a number given to the API is (a NumPy integer a DataFrame gives is a whole numbe
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -23,4 +24,7 @@ def real(value: object) -> float | None:
     """`value` as a number when it is a real one (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a whole number past any float (10**400): past every bound
+        return -math.inf if str(value).startswith("-") else math.inf
