@@ -451,8 +451,9 @@ def test_a_watcher_may_close_its_forward_without_stalling_the_loop(orch, ssh_lab
     sock, _number = stream(fwd.port)
     assert ssh_lab.servers["loop"].kill_sessions()  # the hop drops: the next client is told
     assert cut(sock)
-    with contextlib.suppress(OSError):
-        socket.create_connection(("127.0.0.1", fwd.port), timeout=10).close()
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", fwd.port),
+                                                                   timeout=10):
+        time.sleep(0.3)  # open until taken: one gone before is nobody's to carry
     for _ in range(100):
         if took:
             break
@@ -577,8 +578,8 @@ def test_a_forward_out_of_file_descriptors_waits_and_says_so_once(ssh_lab, tmp_p
         deadline = time.monotonic() + 30
         while True:  # the forward carries new connections again
             before = len(held)
-            socket.create_connection(("127.0.0.1", local), timeout=10).close()
-            time.sleep(0.5)
+            with socket.create_connection(("127.0.0.1", local), timeout=10):
+                time.sleep(0.5)  # open until taken: one gone before is nobody's to carry
             if len(held) > before:
                 break
             assert time.monotonic() < deadline, len(held)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import OrchError
-from .peer_user import a_stranger
+from .peer_user import refusal
 
 if TYPE_CHECKING:
     from .held import Held
@@ -178,10 +178,10 @@ class Relay:
                 await asyncio.sleep(FULL_PAUSE)
                 continue
             full = False
-            if (stranger := a_stranger(conn)) is not None:
+            if (why := refusal(conn)) is not None:
                 conn.close()
-                self.outcome.failed(OrchError(f"a connection from another user (uid {stranger}) "
-                                              f"was refused: a forward carries its own user's"))
+                if why:
+                    self.outcome.failed(OrchError(why))
                 continue
             try:
                 reader, writer = await asyncio.open_connection(sock=conn)
