@@ -889,6 +889,11 @@ def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() 
             kept(wrong)
         # fleets12: the error listed stand-ins (h2/app-01…) as targets: never found there
         assert "(targets: h1/app-01, h1/app-02, h2, h3)" in str(err.value), str(err.value)
+    # review34: an exclusion naming a container of a host that is down waits for the host
+    assert kept("*/app-01,!h2/app-01") == ["h1/app-01", "h2", "h3"]
+    assert kept("!h2/app-01") == ["h1/app-01", "h1/app-02", "h2", "h3"]
+    with pytest.raises(ConfigError, match="'!h1/app-77' matches no target"):
+        kept("!h1/app-77")  # h1 answered: a typo there is still one
     none_listed = list(pending)
     assert [t.label for t in limited_reached(none_listed, "h1")] == ["h1"]
     assert [t.label for t in limited_reached(none_listed, "h1,app-9")] == ["h1", "h2", "h3"]

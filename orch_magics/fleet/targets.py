@@ -181,7 +181,8 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
 
     def excused(word: str) -> bool:
         bare = word.lstrip("!&")
-        return lenient or any(unknown.surely(bare, t) for t in (*unreached, *unseen)) or (
+        return lenient or any(unknown.surely(bare, t) or unknown.names_on(bare, t)
+                              for t in (*unreached, *unseen)) or (
             not word.startswith("!") or not reached) and any(
             unknown.could(bare, t) for t in unreached)
 

@@ -63,6 +63,14 @@ class Unknown:
                 return True
         return False
 
+    def names_on(self, pattern: str, host: Target) -> bool:
+        """Whether `pattern` names containers on `host` by the host's own label (`web-3/app-1`,
+        `web-3/*`): no typo of a container's name, so an exclusion of it waits for the host
+        (review34: with web-3 down, `!web-3/app-1` made the whole fleet a config error)."""
+        return not pattern.startswith("~") and any(
+            "/" in one and one.rpartition("/")[0] == host.label  # a glob there could be a typo
+            for one in ranges_expanded(pattern))
+
     def keeps(self, words: Collection[str], host: Target) -> bool:
         """Whether the limit's `words` may keep a container of `host`."""
         adds = [w for w in words if w[0] not in "!&"]
