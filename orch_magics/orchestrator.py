@@ -82,7 +82,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
         self._source: AsGiven | ReadAgain = AsGiven(config) if isinstance(config, Config) else \
             ReadAgain(given.origin if given is not None else None, given)
         self._resolver_factory = checked_resolver(resolver_factory) or (
-            lambda: Resolver.from_settings(self.config.secrets, scope=self.config.origin))
+            lambda: Resolver.from_settings(self.config.secrets, scope=self._source.scope))
         self.after_fork()
         self.log_dir, self.restart_backoff, self.log_max_bytes, self.capture_limit = (
             checked_keeping(log_dir, restart_backoff, log_max_bytes, capture_limit))

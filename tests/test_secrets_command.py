@@ -220,3 +220,10 @@ def test_an_answer_typed_at_the_prompt_answers_for_its_own_config_only(
     with Orchestrator(str(tmp_path / "b" / "orch.yaml")) as b:
         assert b.run("local", "show").stdout == "prod\n"  # the same files: the session's
     assert asked == ["secret db: ", "secret db: "]
+    # review34: configs made from text shared one scope (no files): each is its own
+    answers = iter(["text1-pass", "text2-pass"])
+    text = (tmp_path / "a" / "orch.yaml").read_text()
+    for want in ("text1\n", "text2\n"):
+        with Orchestrator(load_config_text(text)) as orch:
+            assert orch.run("local", "show").stdout == want
+    assert len(asked) == 4

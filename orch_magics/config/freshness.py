@@ -6,6 +6,7 @@ folders beside those."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
@@ -23,6 +24,9 @@ class AsGiven:
 
     def __init__(self, config: Config) -> None:
         self._config = config
+        #: What answers typed at a secret prompt are kept for: this config alone, files or
+        #: not (review34: every config made from text shared one scope).
+        self.scope = (*config.origin, f"<config {uuid.uuid4().hex}>")
 
     def current(self) -> Config:
         return self._config
@@ -39,6 +43,11 @@ class ReadAgain:
         self.files = None if files is None else tuple(files)
         self._config = config
         self._stamp = None if config is None else stamp(config.inventories, self.files)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """What answers typed at a secret prompt are kept for: the files read."""
+        return self.current().origin
 
     def current(self) -> Config:
         """The config as its files say now (their stats are the only I/O when unchanged)."""
