@@ -199,11 +199,16 @@ def adhoc_allowed(env: Environment) -> bool:
     return rails.allow_adhoc if rails.allow_adhoc is not None else rails.allow_services is None
 
 
+def adhoc_refused_by(env: Environment) -> str:
+    """The setting that keeps `env` to its services as written, as a refusal names it."""
+    return "allow_adhoc: false" if env.guardrails.allow_adhoc is False else "its allow_services"
+
+
 def check_allowed(plan: RunPlan) -> None:
     """Whether `plan` may run in its environment at all (allow_adhoc, allow_services): raises
     OrchError if not. Asks nobody: `--dry-run` says it too."""
     env = plan.environment
-    why = "allow_adhoc: false" if env.guardrails.allow_adhoc is False else "its allow_services"
+    why = adhoc_refused_by(env)
     if plan.service is None and not adhoc_allowed(env):
         raise OrchError(f"environment {env.name!r} runs services only ({why}); ad-hoc "
                         f"commands, cell scripts, copies and forwards are refused there")

@@ -1,6 +1,7 @@
 """Whether a plan handed in (`plan=`, `begin`) is its environment's and service's as the
-config writes them: where only services as written run (allow_adhoc: false), its commands and
-layers; elsewhere, its layers (a plan runs where its environment says, and the trail says so).
+config writes them: where only services as written run (allow_adhoc false, or unset beside
+allow_services), its commands and layers; elsewhere, its layers (a plan runs where its
+environment says, and the trail says so).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from .config.model import Config, LayerSpec
 from .errors import ConfigError, OrchError
-from .guard import adhoc_allowed
+from .guard import adhoc_allowed, adhoc_refused_by
 from .plan import RunPlan, make_plan, resolve_layers
 from .process.command import Command
 from .process.environ import PLACEHOLDER
@@ -38,9 +39,9 @@ def check_written(plan: RunPlan, config: Config) -> None:
                             f"{env.name!r}'s: a plan runs where its environment's config says")
         return
     if not _as_written(plan, config):
-        raise OrchError(f"environment {env.name!r} runs its services as written (allow_adhoc: "
-                        f"false): this plan's commands are not those of service "
-                        f"{plan.service.name!r} (or its layers not the environment's)")
+        raise OrchError(f"environment {env.name!r} runs its services as written "
+                        f"({adhoc_refused_by(env)}): this plan's commands are not those of "
+                        f"service {plan.service.name!r} (or its layers not the environment's)")
 
 
 def _as_written(plan: RunPlan, config: Config) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -1149,3 +1150,17 @@ def test_an_environment_that_lists_its_services_runs_nothing_else_unless_told(
                 attempt()
         assert orch.run("open", command="echo adhoc").stdout == "adhoc\n"
     assert not (tmp_path / "copied").exists()
+
+
+def test_a_plan_refused_for_allow_services_alone_names_that_setting(tmp_path: Path) -> None:
+    """review34: a plan handed in, refused only because allow_services keeps the environment
+    to its services as written, said "allow_adhoc: false", which the config never wrote."""
+    config = load_config_text("environments:\n  p: {layers: [], allow_services: [ok]}\n"
+                              "services:\n  ok: {command: 'echo ok'}\naudit: {enabled: false}\n")
+    with Orchestrator(config) as orch:
+        plan = orch.plan("p", "ok")
+        forged = dataclasses.replace(plan, command=dataclasses.replace(plan.command,
+                                                                     argv=("echo", "other")))
+        with pytest.raises(OrchError, match=r"runs its services as written \(its "
+                                            r"allow_services\): this plan's commands"):
+            orch.spawn("p", plan=forged)
