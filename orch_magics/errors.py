@@ -195,7 +195,7 @@ class RunInterrupted(OneLine, KeyboardInterrupt):
 
     def __init__(self, result: RunResult) -> None:
         self.result = result
-        if result.interrupted or not result.ok:
+        if result.interrupted:
             super().__init__(result.describe_failure())
         else:  # magics18: it ended on its own just before: "RunInterrupted: … succeeded"
             super().__init__(f"{result.environment}/{result.label(60)} had ended "

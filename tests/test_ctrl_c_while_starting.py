@@ -111,3 +111,11 @@ def test_an_interrupt_that_comes_once_the_run_ended_says_so(tmp_path) -> None:  
     assert str(err.value) == ("local/sleep 0.3; echo done had ended (exit 0) when the interrupt "
                               "came: nothing was stopped, and its result is kept")
     assert err.value.result.ok and err.value.result.stdout == "done\n"
+    # review34: one that failed on its own just before read as if the interrupt failed it
+    with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n")
+                      ) as orch:
+        live = orch.start("local", command="sleep 0.3; exit 3")
+        with pytest.raises(RunInterrupted) as err:
+            live.wait(tick=tick)
+    assert str(err.value) == ("local/sleep 0.3; exit 3 had ended (exit 3) when the interrupt "
+                              "came: nothing was stopped, and its result is kept")

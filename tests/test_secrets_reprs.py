@@ -172,7 +172,9 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     ("apiKey", "12:34:56", "45296"), ("PIN_CODE", "0755", "493"),
     # review33: a vendor's `X_KEY`, an `auth` or `secrets` key were shown again once narrowed
     ("STRIPE_KEY", "0x5fab12", "6269714"), ("BASIC_AUTH", "0755", "493"),
-    ("APP_SECRETS", "12:34:56", "45296"), ("SSH_KEY", "1_000_001", "1000001")])
+    ("APP_SECRETS", "12:34:56", "45296"), ("SSH_KEY", "1_000_001", "1000001"),
+    # review34: a word beside `key` that named a place let these show
+    ("COSMOS_PRIMARY_KEY", "0x5fab12", "6269714"), ("FCM_SERVER_KEY", "0755", "493")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown

@@ -21,7 +21,7 @@ def password_word(key: str) -> bool:
     parts = {p.lower() for p in _WORDS.split(key) if p}
     key = key.lower()
     return "pass" in key or bool(parts & _SECRET_WORDS) or bool(
-        parts & _SECRET_UNLESS) and not parts & _NOT_A_SECRET or bool(
+        parts & _SECRET_UNLESS) and not parts & _NOT_A_SECRET and key not in _SWITCHES or bool(
         difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
 
 
@@ -33,9 +33,11 @@ _SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pi
 #: few made a `key` one) but not `SORT_KEY`, `PUBLIC_KEY`, `AUTH_URL` (review32: hidden).
 _SECRET_UNLESS = frozenset({"key", "keys", "auth", "private"})
 #: What such a key names when one of these is beside: an order, a public half, a place.
-_NOT_A_SECRET = frozenset({"sort", "public", "pub", "host", "primary", "foreign", "partition",
-                           "id", "file", "path", "name", "url", "uri", "endpoint", "type",
-                           "method", "mode", "domain", "server", "size", "length", "bits",
-                           "fingerprint"})
+_NOT_A_SECRET = frozenset({"sort", "public", "pub", "foreign", "partition", "id", "file",
+                           "path", "name", "url", "uri", "endpoint", "type", "method", "mode",
+                           "size", "length", "bits", "fingerprint"})
+#: orch's own `insecure_accept_host_key`: a switch, not a key (review34: `host` beside `key`
+#: excused `HOST_KEY_PRIVATE`, `server`/`primary` Azure's and FCM's keys).
+_SWITCHES = frozenset({"insecure_accept_host_key"})
 #: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
