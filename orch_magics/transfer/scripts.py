@@ -85,7 +85,14 @@ if [ $k = d ]; then  # tar skips a socket with a warning alone (exit 0): refused
   [ -z "$o" ] || fail "$o is a socket: a get copies files, folders and links"
 fi
 m=$(stat -L -c %a -- "$p") || fail "cannot read the mode of $p"
-s=0 i=; [ $k = f ] && { s=$(stat -L -c '%i %s' -- "$p"); i=${s% *} s=${s#* }; }  # i: the
+f=$p  # a file is read through one descriptor, opened now, even once a rotation gives its
+# name to a new one (files17: the new one's hash was sent for the old; review34: opened after
+# its size was read); `command` keeps a failed open from ending the shell unsaid
+if [ $k = f ]; then
+  { command exec 6<"$p"; } 2>/dev/null || fail "cannot open $p"  # (the group: not fd 2 for good)
+  [ -r /dev/fd/6 ] && f=/dev/fd/6
+fi
+s=0 i=; [ $k = f ] && { s=$(stat -L -c '%i %s' -- "$f"); i=${s% *} s=${s#* }; }  # i: the
 # file being read (a rotation replaces it: smaller at that name, but not shrunk)
 [ $k = f ] && [ "$s" = 0 ] && s=-  # /proc and /sys files say 0 and hold more: read to the end
 case $k$(stat -f -L -c %t -- "$p" 2>/dev/null) in  # or say 4096 and hold less (sysfs): by
@@ -106,8 +113,6 @@ if [ "$s" = - ]; then
   sum=$( { cat -- "$p" || say "reading $p failed"; } | sent )
   echo "ORCH-SHA256 ${sum%% *}" >&2
 elif [ $k = f ]; then  # the first $s bytes: a log written to meanwhile is copied as it was
-  f=$p  # of the file opened now, even once a rotation gives its name to a new one (files17:
-  exec 6<"$p"; [ -r /dev/fd/6 ] && f=/dev/fd/6  # the new one's hash was sent for the old)
   if dd if=/dev/null bs=1M count=0 iflag=count_bytes 2>/dev/null; then  # 1 MiB writes
     first() { dd if="$f" bs=1M count="$s" iflag=count_bytes 2>/dev/null; }
   else
