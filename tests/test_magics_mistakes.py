@@ -206,7 +206,8 @@ def test_orch_cp_s_env_path_typed_into_get_or_put_is_said(tmp_path: Path) -> Non
 
     with orch_shell("environments:\n  local: {layers: []}\naudit: {enabled: false}\n",
                     tmp_path) as sh:
-        for line in ("get local local:/etc/hostname ./got", "put local /etc/hostname local:/tmp/x"):
-            with pytest.raises(UsageError, match="ENV:PATH is orch cp's form in a terminal"):
+        for line in ("get local local:/etc/hostname ./got", "put local /etc/hostname local:/tmp/x",
+                     "get local:/etc/hostname ./got"):
+            with pytest.raises(UsageError, match="PATH is orch cp's form in a terminal"):
                 sh.run_line_magic("orch", line)
     assert not (tmp_path / "got").exists()

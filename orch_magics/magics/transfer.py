@@ -178,7 +178,19 @@ def _typed(args: argparse.Namespace) -> None:
                          f"written ./{args.remote}")
 
 
+def _not_cp_form(orch: Orchestrator, args: argparse.Namespace) -> None:
+    """`%orch get loc:/etc/hostname /tmp/x`, orch cp's form typed here (review34): said as
+    such, not as an unknown environment."""
+    env, colon, _ = args.environment.partition(":")
+    known = orch.config.environments
+    if colon and args.environment not in known and env in known:
+        raise UsageError(f"%orch get and put name the environment as a word of its own: "
+                         f"%orch get {env} REMOTE [LOCAL], %orch put {env} LOCAL REMOTE "
+                         f"({env}:PATH is orch cp's form in a terminal)")
+
+
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
+    _not_cp_form(orch, args)
     _typed(args)
     try:
         copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
@@ -189,6 +201,7 @@ def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopi
 
 
 def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
+    _not_cp_form(orch, args)
     _typed(args)
     try:
         copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
