@@ -902,6 +902,24 @@ def test_a_limit_keeps_the_rows_of_hosts_whose_containers_could_not_be_listed() 
         limited_reached(listed, "app-77")
 
 
+def test_a_mistyped_host_in_a_container_limit_is_said_with_the_hosts_there_are() -> None:
+    """review34: with every host left out by the limit (its host part mistyped), the error
+    read "matches no target (targets: )", with no did-you-mean."""
+    from orch_magics.fleet.targets import Target, limited_reached, to_find
+
+    text = ("environments:\n  e:\n    layers:\n"
+            "      - {type: ssh, config: {host: [web-1, web-2]}}\n"
+            "      - {type: docker, config: {label: app=web}}\n")
+    pending = expand(load_config_text(text).environments["e"].layers)
+    for limit, said in (("web1/app-1", "(targets: web-1, web-2) (did you mean 'web-1/app-1'?)"),
+                        ("web-1/*,wbe-2/*", "(did you mean 'web-2/*'?)")):
+        wanted, unseen = to_find(pending, limit)
+        found = [Target(f"{t.label}/app-1", ()) for t in wanted]
+        with pytest.raises(ConfigError) as err:
+            limited_reached(found, limit, unseen)
+        assert str(err.value).endswith(said), str(err.value)
+
+
 def test_a_container_list_beside_a_label_says_to_give_one_of_them() -> None:
     """It said `container must be a string, not a list`, though a list is valid (config7)."""
     with pytest.raises(ConfigError) as err:

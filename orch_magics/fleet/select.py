@@ -357,8 +357,12 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups,
         (label for label in labels if _short_of(bare, label)), None)
     # a label's parts too (`few-a` of `127.0.1.1/few-a`): a pattern matches one (fleets10)
     parts = dict.fromkeys(part for label in labels if "/" in label for part in label.split("/"))
+    hint = short or did_you_mean(bare, [*labels, *parts, *known])
+    head, slash, tail = bare.rpartition("/")
+    if hint is None and slash and (host := did_you_mean(head, [*labels, *parts])) is not None:
+        hint = f"{host}/{tail}"  # review34: a mistyped host before a container's name
     return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})",
-                       suggestion=short or did_you_mean(bare, [*labels, *parts, *known]))
+                       suggestion=hint)
 
 
 #: What a limit's leading character makes of the rest (`~` and `@` are said before).

@@ -186,8 +186,9 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
             not word.startswith("!") or not reached) and any(
             unknown.could(bare, t) for t in unreached)
 
-    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets},
-                      excused=excused, empty_ok=True))  # errors name the unreached rows too
+    named = [*targets, *unseen]  # errors name the unreached rows and the hosts left out too
+    keep = set(select([t.label for t in named], limit, {t.label: t.groups for t in named},
+                      excused=excused, empty_ok=True))  # (review34: "targets: ", no hint)
     kept = [t for t in targets if t.label in (keep if t.pending is None else kept_open)]
     if not kept and not lenient:
         raise ConfigError(f"limit {said_limit(limit)} leaves no target")
