@@ -105,7 +105,7 @@ def test_an_error_of_ours_from_python_in_a_cell_is_one_line(shell, capsys):
     assert type(result.error_in_exec).__name__ == "OrchError"
     err = capsys.readouterr()
     text = err.out + err.err
-    assert "OrchError: <LiveRun" in text and "has ended" in text, text
+    assert "OrchError: (command) in here has ended: its stdin is gone" in text, text
     assert "Traceback" not in text and "live.py" not in text, text
 
 
