@@ -261,22 +261,6 @@ def test_a_kernel_shutting_down_ends_every_live_cell_in_words(orch_kernel: str,
             in kernel.text("box")
 
 
-def test_a_kernel_shutting_down_while_logs_are_followed_says_the_run_stopped(
-        orch_kernel: str, tmp_path: Path) -> None:
-    """magics18: a `%orch logs NAME -f` cell cut by a shutdown said "the run goes on", while
-    the shutdown stops the run."""
-    with lab_kernel(orch_kernel) as kernel:
-        load(kernel, tmp_path)
-        kernel.run("bg", "%orch local sleepy --bg")
-        kernel.send("follow", "%orch logs sleepy -f")
-        kernel.wait_for("follow", "up")
-        kernel.km.shutdown_kernel()
-        kernel.drain(1.0)
-        said = kernel.text("follow")
-        assert "(stopped following: stopped: the kernel shut down)" in said, said
-        assert "the run goes on" not in said, said
-
-
 @pytest.mark.parametrize("script", ["trap '' INT; echo start; sleep 1004",
                                     "trap '' INT TERM; echo start; sleep 1004"],
                          ids=["ignores-int", "ignores-int-and-term"])

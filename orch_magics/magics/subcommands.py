@@ -158,6 +158,8 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
               "(stopped following; the run goes on)")
     else:
         view.finish()
+        if exiting():  # the run ended because the kernel shuts down (its interrupt came later)
+            print(f"(stopped following: {KERNEL_GONE})")
 
 
 def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
