@@ -14,7 +14,7 @@ from typing import Any
 
 from .asking import interrupt_raises
 from .guard import ConfirmationRefused
-from .tty_prompt import ask_on_terminal
+from .tty_prompt import IN_A_KERNEL, ask_on_terminal
 
 
 def has_frontend_stdin(shell: Any) -> bool:
@@ -133,9 +133,6 @@ def watch_cells(shell: Any) -> None:
     shell.events.register("pre_run_cell", lambda *_: _cell_starts(shell))
 
 
-#: Set in a kernel's environment: the CLI a cell starts asks nobody on its terminal (IPython's
-#: `!` gives it a pty nobody types in: the cell hung on the question, safety16).
-IN_A_KERNEL = "ORCH_IN_KERNEL"
 #: ORCH_CONFIRM as the kernel got it (None: unset).
 _INHERITED: dict[str, str | None] = {}
 

@@ -6,19 +6,25 @@ from __future__ import annotations
 import contextlib
 import os
 
+#: Set in a kernel's environment by orch_magics (kernel_input.watch_cells): the CLI a cell
+#: starts asks nobody on its terminal (IPython's `!` gives it a pty nobody types in).
+IN_A_KERNEL = "ORCH_IN_KERNEL"
+#: Set by jupyter_client in every kernel's environment, orch_magics loaded or not.
+JUPYTER_KERNEL = "JPY_PARENT_PID"
+
 
 def in_a_kernel() -> bool:
     """Whether this process is a notebook kernel or a command a cell started: a terminal it
     has is a pty nobody types in (IPython's `!`). ORCH_IN_KERNEL is set by a kernel orch
     watches; JPY_PARENT_PID by jupyter_client in every kernel's environment (safety18:
     under a kernel without orch_magics, `!orch` hung on its question)."""
-    return bool(os.environ.get("ORCH_IN_KERNEL") or os.environ.get("JPY_PARENT_PID"))
+    return bool(os.environ.get(IN_A_KERNEL) or os.environ.get(JUPYTER_KERNEL))
 
 
 def in_an_unwatched_kernel() -> bool:
     """Whether this runs under a notebook kernel orch does not watch: nothing there keeps an
     inherited ORCH_CONFIRM from answering for a person at the notebook (safety18)."""
-    return bool(os.environ.get("JPY_PARENT_PID")) and not os.environ.get("ORCH_IN_KERNEL")
+    return bool(os.environ.get(JUPYTER_KERNEL)) and not os.environ.get(IN_A_KERNEL)
 
 
 def ask_on_terminal(question: str) -> str | None:
