@@ -213,8 +213,14 @@ def test_a_line_sent_after_a_password_prompt_is_not_shown_nor_saved(jupyterlab, 
         cells.nth(1).locator(".orch-tail").filter(has_text="Password:").wait_for(timeout=20_000)
         box.click()
         box.press_sequentially("hunter2-secret")
+        # browser19: readable in the field while typed; dots, as a password field's
+        assert _text_security(box) == "disc"
+        assert "asks for a secret" in (box.get_attribute("placeholder") or "")
         box.press("Enter")
         cells.nth(1).get_by_text("got 14 chars").wait_for(timeout=20_000)
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('.orch-stdin textarea'))"
+            ".webkitTextSecurity === 'none'", timeout=10_000)
         box.press_sequentially("plain words")  # no prompt for a secret: shown as typed
         box.press("Enter")
         cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=20_000)
@@ -225,3 +231,7 @@ def test_a_line_sent_after_a_password_prompt_is_not_shown_nor_saved(jupyterlab, 
         page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
                                timeout=20_000)
     assert "hunter2" not in (jupyterlab.root / "pw.ipynb").read_text()
+
+
+def _text_security(field) -> str:
+    return field.evaluate("el => getComputedStyle(el).webkitTextSecurity")

@@ -79,6 +79,14 @@ HELD_KEYS = 1.0
 SEND_TIP = "Send the line (Enter does the same)"
 BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The field's look while the program asks for a secret: dots, as a password field (a browser
+#: without `-webkit-text-security` shows no text at all).
+SECRET_CLASS = "orch-secret"
+_SECRET_STYLE = (
+    f"<style>.orch-stdin.{SECRET_CLASS} textarea {{-webkit-text-security: disc}}"
+    f"@supports not (-webkit-text-security: disc) {{.orch-stdin.{SECRET_CLASS} textarea "
+    f"{{color: transparent; caret-color: var(--jp-ui-font-color1, black)}}}}</style>")
+SECRET_TIP = "the program asks for a secret: what you type shows as dots and is never echoed"
 #: The boxes whose run goes on: a cell that starts holds their Send and EOF (StdinBox.hold).
 _LIVE: weakref.WeakSet[StdinBox] = weakref.WeakSet()
 
@@ -156,8 +164,9 @@ class StdinBox:
             "again" if self.tty else "Close stdin (send the line first, if any)", "orch-eof")
         self.stop_button = self._button("Stop", "Interrupt the process (INT, TERM, KILL)",
                                         "orch-stop", style="danger")
-        self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button],
-                           layout=widgets.Layout(width="100%"))
+        style = widgets.HTML(_SECRET_STYLE, layout=widgets.Layout(display="none"))
+        self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button,
+                            style], layout=widgets.Layout(width="100%"))
         self.widget.fallback = f"[stdin box of {whom}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
@@ -172,6 +181,19 @@ class StdinBox:
         self._written_at = 0.0
         self._replace: Callable[[Bundle], None] | None = None
         self._finished = False
+        if sink is not None:
+            sink.prompts.listen(self._hide_typing)
+
+    def _hide_typing(self, asking: bool) -> None:
+        """The program asks for a secret (or no longer does): what is typed shows as dots
+        until a line answers it (browser19: a password was readable as typed). From the
+        engine's thread, at once: a cell that runs meanwhile must not delay it."""
+        if asking:
+            self.text.add_class(SECRET_CLASS)
+        else:
+            self.text.remove_class(SECRET_CLASS)
+        if not self.text.disabled:
+            self.text.placeholder = SECRET_TIP if asking else self._placeholder
 
     @staticmethod
     def _button(label: str, tooltip: str, cls: str, style: str = "") -> widgets.Button:

@@ -80,7 +80,7 @@ class DisplaySink:
         #: never arrive after the end's final view (the loop's timer and finish() race).
         self._publishing = threading.Lock()
         self._tail = ColouredTail(self.tail)
-        self._prompts = PromptWatch()  # heard before filters: what a line typed answers
+        self.prompts = PromptWatch()  # heard before filters: what a line typed answers
         self._hearing = False
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
         #: Of each stream's line not ended yet, the start already placed among the lines (a
@@ -122,7 +122,7 @@ class DisplaySink:
             return
         if not self._hearing and isinstance(event, (Stdout, Stderr)):
             with self._lock:
-                self._prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
+                self.prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
                                     event.data)
         if isinstance(event, Stdout):
             self._add("stdout", event.data)
@@ -185,7 +185,7 @@ class DisplaySink:
         with self._lock:
             self._hearing = True
             if isinstance(event, (Stdout, Stderr)):
-                self._prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
+                self.prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
                                     event.data)
 
     def note_stdin(self, *lines: str, echo: bool = True) -> None:
@@ -193,11 +193,11 @@ class DisplaySink:
         that asked for them (a terminal's own echo shows them, or hides them, on a tty run:
         no `echo`); after a prompt for a secret (`secret_prompt.PromptWatch`), as dots."""
         with self._lock:
-            asking = self._prompts.asking()
+            asking = self.prompts.asking()
             if self.tail and echo:
                 self._place_partials(but=None)
                 self._tail.add("stdin", [HIDDEN if asking else mask_text(line) for line in lines])
-            self._prompts.answered(asking)
+            self.prompts.answered(asking)
             self.stdin_bytes += sum(len(line.encode()) + 1 for line in lines)
 
     def note_unsent(self, lines: Sequence[str], why: str) -> None:

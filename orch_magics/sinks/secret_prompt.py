@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
+from collections.abc import Callable
 
 from .ansi import ESCAPE
 
@@ -52,12 +54,31 @@ class PromptWatch:
         self._answered = {"stdout": False, "stderr": False}
         self._decoders = {stream: codecs.getincrementaldecoder("utf-8")("replace")
                           for stream in self._said}
+        self._listener: Callable[[bool], None] | None = None
+        self._was_asking = False
+        self._telling = threading.Lock()  # heard on the loop's thread, listened to from main
+
+    def listen(self, listener: Callable[[bool], None]) -> None:
+        """Call `listener(asking)` now if the program asks for a secret, and whenever it
+        starts or stops asking: the stdin box hides what is typed meanwhile (browser19: a
+        password showed as typed)."""
+        self._listener = listener
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._listener is None:
+            return
+        with self._telling:
+            if (asking := bool(self.asking())) != self._was_asking:
+                self._was_asking = asking
+                self._listener(asking)
 
     def heard(self, stream: str, data: bytes) -> None:
         text = self._decoders[stream].decode(data[-self.KEEP:])
         self._said[stream] = (self._said[stream] + text)[-self.KEEP:]
         if visible(text).strip():  # the newline a reader writes after the secret (getpass,
             self._answered[stream] = False  # sudo, psql) asks nothing again (review28)
+        self._changed()
 
     def asking(self) -> list[str]:
         """The streams whose last words ask for a secret not answered yet."""
@@ -68,3 +89,4 @@ class PromptWatch:
         """A line was sent while `streams` asked: they ask no more until they write again."""
         for stream in streams:
             self._answered[stream] = True
+        self._changed()
