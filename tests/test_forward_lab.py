@@ -273,9 +273,9 @@ def target_server(ssh_lab, env: str, script: str) -> Iterator[tuple[int, subproc
         server.wait()
 
 
-def talk(port: int, line: bytes) -> tuple[bytes, bytes]:
+def talk(port: int, line: bytes, host: str = "127.0.0.1") -> tuple[bytes, bytes]:
     """Through the forward at `port`: the target's first line, then its answer to `line`."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+    with socket.create_connection((host, port), timeout=10) as client:
         stream = client.makefile("rwb")
         first = stream.readline()
         stream.write(line)
@@ -358,6 +358,26 @@ def test_another_user_of_this_machine_cannot_use_a_forward(orch, ssh_lab, env: s
         time.sleep(2)
         assert "whose user cannot be told" in fwd.problem, fwd.problem
         assert talk(fwd.port, b"hello\n") == (b"ready\n", b"got: hello\n")  # the held one
+        fwd.close()
+
+
+#: A client whose socket is IPv6, as Java's and .NET's are: 127.0.0.1 as ::ffff:127.0.0.1.
+AS_NOBODY_V6 = AS_NOBODY.replace("('127.0.0.1',", "('::ffff:127.0.0.1',")
+
+
+def test_a_client_with_an_ipv6_socket_is_told_apart_too(orch, ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """review35: the kernel lists a client of an IPv6 socket connected to ::ffff:127.0.0.1
+    in /proc/net/tcp6 only: its own user's was refused without a word, as if its user could
+    not be told. It is carried; another user's is refused for its uid."""
+    with target_server(ssh_lab, "here", ONE_SHOT) as (port, server):
+        fwd = orch.forward("here", port)
+        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                "/usr/bin/python3", "-c", AS_NOBODY_V6, str(fwd.port)],
+                               capture_output=True, text=True, timeout=30)
+        assert other.stdout == "b''\n", (other.stdout, other.stderr)
+        assert "a connection from another user (uid " in fwd.problem, fwd.problem
+        assert talk(fwd.port, b"hello\n", host="::ffff:127.0.0.1") == (b"ready\n",
+                                                                     b"got: hello\n")
         fwd.close()
 
 

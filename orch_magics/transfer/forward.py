@@ -39,6 +39,7 @@ from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .forward_health import Health
 from .held import Held
 from .model import ForwardInterrupted
+from .peer_user import TABLES
 from .relay import Connect, Reader, Relay, Writer, bound
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
@@ -358,6 +359,11 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Read
 
 def _bound(local: int) -> socket.socket:
     """127.0.0.1:`local`, listening (not accepting yet), or why it cannot be had."""
+    try:
+        TABLES.open()  # now: a client that comes when no descriptor is left is told apart
+    except OSError as exc:
+        raise ForwardError(f"cannot tell who connects to a forward: /proc/net/tcp: "
+                           f"{os.strerror(exc.errno) if exc.errno else exc}") from None
     try:
         return bound("127.0.0.1", local)
     except OSError as exc:  # asyncio's strerror repeats the address: the reason alone
