@@ -227,3 +227,11 @@ def test_an_answer_typed_at_the_prompt_answers_for_its_own_config_only(
         with Orchestrator(load_config_text(text)) as orch:
             assert orch.run("local", "show").stdout == want
     assert len(asked) == 4
+    # review35: a Config loaded from files (the README's form), or one Config object made from
+    # text, answers for every Orchestrator given it: a notebook's setup cell run again
+    for config in (load_config(str(tmp_path / "a" / "orch.yaml")), load_config_text(text)):
+        answers = iter(["again-pass"])
+        for _ in range(2):
+            with Orchestrator(config) as orch:
+                assert orch.run("local", "show").stdout in ("staging\n", "again\n")
+    assert len(asked) == 5  # the files' answer was typed before: only the text's is asked

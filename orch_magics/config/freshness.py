@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
@@ -24,12 +25,26 @@ class AsGiven:
 
     def __init__(self, config: Config) -> None:
         self._config = config
-        #: What answers typed at a secret prompt are kept for: this config alone, files or
-        #: not (review34: every config made from text shared one scope).
-        self.scope = (*config.origin, f"<config {uuid.uuid4().hex}>")
+        #: What answers typed at a secret prompt are kept for: the files read (review35: a
+        #: Config loaded from files asked again for every Orchestrator), else this Config
+        #: object (review34: every config made from text shared one scope).
+        self.scope = config.origin or (f"<config {_token(config)}>",)
 
     def current(self) -> Config:
         return self._config
+
+
+#: id(config) → (the Config, its token): one token per Config object made from text, never
+#: another's (a weak reference tells a reused id).
+_TOKENS: dict[int, tuple[weakref.ref[Config], str]] = {}
+
+
+def _token(config: Config) -> str:
+    ref, token = _TOKENS.get(id(config), (None, ""))
+    if ref is None or ref() is not config:
+        token = uuid.uuid4().hex
+        _TOKENS[id(config)] = (weakref.ref(config), token)
+    return token
 
 
 class ReadAgain:
