@@ -357,10 +357,15 @@ def _matches_nothing(word: str, labels: Sequence[str], groups: Groups,
         (label for label in labels if _short_of(bare, label)), None)
     # a label's parts too (`few-a` of `127.0.1.1/few-a`): a pattern matches one (fleets10)
     parts = dict.fromkeys(part for label in labels if "/" in label for part in label.split("/"))
-    hint = short or did_you_mean(bare, [*labels, *parts, *known])
+    # review34: a mistyped host before a container's name is said by its host (review35: not
+    # another host's container, which the whole word is closer to once any were found)
+    hosts = dict.fromkeys(label.rpartition("/")[0] or label for label in labels)
     head, slash, tail = bare.rpartition("/")
-    if hint is None and slash and (host := did_you_mean(head, [*labels, *parts])) is not None:
-        hint = f"{host}/{tail}"  # review34: a mistyped host before a container's name
+    host = did_you_mean(head, [*hosts, *parts]) if slash and head not in {
+        *hosts, *parts} else None
+    hint = short or (f"{host}/{tail}" if host else did_you_mean(bare, [*labels, *parts, *known]))
+    if hint in {w.lstrip("!&") for w in limit_words(limit)}:
+        hint = None  # a word the limit holds already: no way out of the typo
     return ConfigError(f"limit pattern {quoted(word)} matches no target ({where})",
                        suggestion=hint)
 

@@ -23,7 +23,7 @@ from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
 from .select import checked_words, read_limit, refuse_subscripts, said_limit, select
-from .unknown import Unknown
+from .unknown import Unknown, hosts_named
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,9 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
     `to_find` keep none. A word matching nothing found is no error when it may match what was
     not (fleets20: a glob while every host was down), except an exclusion while some host
     answered: `!web-O3` must not run on the web-03 it was to protect. `lenient` (a rerun,
-    whose labels passed the limit once): no word is an error, and keeping none is none."""
+    whose labels passed the limit once): keeping none is none, and no word is an error but
+    an exclusion naming a host that answers now (review35: `!web-3/app-O1`, excused while
+    web-3 was down, let its rerun run app-01)."""
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not (unreached or unseen or lenient):
         return limited(targets, limit)
@@ -179,9 +181,13 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
     unknown, words = Unknown.of([*targets, *unseen]), checked_words(limit)
     kept_open = {t.label for t in unreached if unknown.keeps(words, t)}
 
+    answering = {t.label.rpartition("/")[0] for t in reached}
+
     def excused(word: str) -> bool:
         bare = word.lstrip("!&")
-        return lenient or any(unknown.surely(bare, t) or unknown.names_on(bare, t)
+        if lenient:
+            return not word.startswith("!") or not hosts_named(bare) & answering
+        return any(unknown.surely(bare, t) or unknown.names_on(bare, t)
                               for t in (*unreached, *unseen)) or (
             not word.startswith("!") or not reached) and any(
             unknown.could(bare, t) for t in unreached)

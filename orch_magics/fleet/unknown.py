@@ -65,11 +65,9 @@ class Unknown:
 
     def names_on(self, pattern: str, host: Target) -> bool:
         """Whether `pattern` names containers on `host` by the host's own label (`web-3/app-1`,
-        `web-3/*`): no typo of a container's name, so an exclusion of it waits for the host
+        `web-3/*`): no typo of the host's name, so an exclusion of it waits for the host
         (review34: with web-3 down, `!web-3/app-1` made the whole fleet a config error)."""
-        return not pattern.startswith("~") and any(
-            "/" in one and one.rpartition("/")[0] == host.label  # a glob there could be a typo
-            for one in ranges_expanded(pattern))
+        return host.label in hosts_named(pattern)
 
     def keeps(self, words: Collection[str], host: Target) -> bool:
         """Whether the limit's `words` may keep a container of `host`."""
@@ -77,6 +75,14 @@ class Unknown:
         return ((not adds or any(self.could(w, host) for w in adds))
                 and all(self.could(w[1:], host) for w in words if w[0] == "&")
                 and not any(self.surely(w[1:], host) for w in words if w[0] == "!"))
+
+
+def hosts_named(pattern: str) -> set[str]:
+    """The hosts whose containers `pattern` names by the host's label (`web-3` of
+    `web-3/app-1` or `web-3/*`; a glob there could be a typo)."""
+    if pattern.startswith("~"):
+        return set()
+    return {one.rpartition("/")[0] for one in ranges_expanded(pattern) if "/" in one}
 
 
 def _may_start(written: str, prefix: str) -> bool:
