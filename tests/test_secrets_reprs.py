@@ -174,7 +174,10 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     ("STRIPE_KEY", "0x5fab12", "6269714"), ("BASIC_AUTH", "0755", "493"),
     ("APP_SECRETS", "12:34:56", "45296"), ("SSH_KEY", "1_000_001", "1000001"),
     # review34: a word beside `key` that named a place let these show
-    ("COSMOS_PRIMARY_KEY", "0x5fab12", "6269714"), ("FCM_SERVER_KEY", "0755", "493")])
+    ("COSMOS_PRIMARY_KEY", "0x5fab12", "6269714"), ("FCM_SERVER_KEY", "0755", "493"),
+    # review35: so did any word naming a place or a format anywhere in the key
+    ("URL_SIGNING_KEY", "0x5fab12", "6269714"), ("FILE_ENCRYPTION_KEY", "12:34:56", "45296"),
+    ("API_ENDPOINT_KEY", "0755", "493")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
@@ -209,7 +212,9 @@ def test_a_secrets_file_loaded_as_a_config_file_is_named_not_shown(tmp_path) -> 
     assert "tok-ABCDEF" not in str(err.value) and "abc-SECRET" not in str(err.value)
 
 
-@pytest.mark.parametrize("key", ["SORT_KEY", "PUBLIC_KEY", "AUTH_URL"])
+@pytest.mark.parametrize("key", ["SORT_KEY", "PUBLIC_KEY", "AUTH_URL", "KEY_FILE",
+                                 # review35: hidden once `host` no longer excused a `key`
+                                 "ANSIBLE_HOST_KEY_CHECKING", "StrictHostKeyChecking"])
 def test_a_config_error_about_an_ordinary_key_still_shows_its_line(key: str) -> None:
     """review32: every key with `key` or `auth` in it was taken for a secret, and the line
     that helps fix the mistake was hidden."""

@@ -18,26 +18,39 @@ def password_word(key: str) -> bool:
     names a secret (`API_TOKEN`, `SECRET_KEY`, `github-token`: config17, shown in errors)."""
     import difflib  # only for an error
 
-    parts = {p.lower() for p in _WORDS.split(key) if p}
+    words = [p.lower() for p in _WORDS.split(key) if p]
     key = key.lower()
-    return "pass" in key or bool(parts & _SECRET_WORDS) or bool(
-        parts & _SECRET_UNLESS) and not parts & _NOT_A_SECRET and key not in _SWITCHES or bool(
-        difflib.get_close_matches(key, ["password", "passwd"], 1, 0.75))
+    return "pass" in key or bool(set(words) & _SECRET_WORDS) or _keyed(words) and (
+        key not in _SWITCHES) or bool(difflib.get_close_matches(key, ["password", "passwd"],
+                                                               1, 0.75))
+
+
+def _keyed(words: list[str]) -> bool:
+    """Whether a key's last `key`, `keys`, `auth` or `private` names its value: `STRIPE_KEY`,
+    `URL_SIGNING_KEY`, `BASIC_AUTH`, `private_pem`; not `KEY_FILE`, `AUTH_URL`,
+    `HOST_KEY_CHECKING` (a word after it says what of the key is held), nor `SORT_KEY` or
+    `PUBLIC_KEY` (review35: a place word anywhere in the key excused `URL_SIGNING_KEY`)."""
+    at = max((i for i, word in enumerate(words) if word in _SECRET_UNLESS), default=None)
+    if at is None:
+        return False
+    after = words[at + 1] if at + 1 < len(words) else None
+    return after not in _ABOUT_IT and (at == 0 or words[at - 1] not in _NO_SECRET_KIND)
 
 
 #: Words of a key whose value is a secret: its line is never shown in an error.
 _SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pin", "pwd",
                            "credential", "credentials", "passphrase", "privkey"})
-#: Words of a key that holds a secret unless a word of `_NOT_A_SECRET` is beside them:
-#: `STRIPE_KEY`, `SSH_KEY`, `BASIC_AUTH`, `private_pem` (review33: shown when only a listed
-#: few made a `key` one) but not `SORT_KEY`, `PUBLIC_KEY`, `AUTH_URL` (review32: hidden).
+#: Words of a key that holds a secret, by the words around the last of them (`_keyed`).
 _SECRET_UNLESS = frozenset({"key", "keys", "auth", "private"})
-#: What such a key names when one of these is beside: an order, a public half, a place.
-_NOT_A_SECRET = frozenset({"sort", "public", "pub", "foreign", "partition", "id", "file",
-                           "path", "name", "url", "uri", "endpoint", "type", "method", "mode",
-                           "size", "length", "bits", "fingerprint"})
-#: orch's own `insecure_accept_host_key`: a switch, not a key (review34: `host` beside `key`
-#: excused `HOST_KEY_PRIVATE`, `server`/`primary` Azure's and FCM's keys).
+#: After such a word: what of it the value is, not the secret itself (`KEY_ID`, `AUTH_URL`).
+_ABOUT_IT = frozenset({"id", "ids", "file", "files", "path", "dir", "name", "names", "url",
+                       "uri", "endpoint", "host", "server", "domain", "realm", "provider",
+                       "type", "method", "mode", "scope", "scopes", "size", "length", "bits",
+                       "fingerprint", "checking", "algorithm", "algorithms", "format",
+                       "version", "enabled", "required", "rotation"})
+#: Before it: a kind of key that is no secret (an order, a public half).
+_NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition"})
+#: orch's own `insecure_accept_host_key`: a switch, not a key.
 _SWITCHES = frozenset({"insecure_accept_host_key"})
 #: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
