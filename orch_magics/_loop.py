@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from .errors import ConfigError, OrchError, StillRunning
+from .errors import OrchError, StillRunning
+from .limits import seconds
 
 T = TypeVar("T")
 
@@ -78,13 +79,10 @@ def refuse_on_loop(what: str) -> None:
                         f"or hand the work to a thread")
 
 
-def check_wait(timeout: object) -> None:
-    """How long to wait: None (no limit) or a number of seconds, 0 or more; else ConfigError
-    (checked before a call does anything, as `stop(name, timeout=…)` stops)."""
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout >= 0):
-        raise ConfigError(f"timeout must be a number of seconds, 0 or more (None: no limit), "
-                          f"got {timeout!r}")
+def check_wait(timeout: object) -> float | None:
+    """How long to wait: None (no limit) or a number of seconds, 0 or more, as a float; else
+    ConfigError (checked before a call does anything, as `stop(name, timeout=…)` stops)."""
+    return seconds(timeout, zero_ok=True)
 
 
 def result_of(future: concurrent.futures.Future[T], timeout: float | None = None,
@@ -93,7 +91,7 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     and `tick()` (a live view's clock) is called after each. Past `timeout`, StillRunning (a
     TimeoutError) says that `what` is still running and how long it waited (Python's own had
     no message); a `timeout` that is no number of seconds is a ConfigError."""
-    check_wait(timeout)
+    timeout = check_wait(timeout)
     if not future.done():
         refuse_on_loop(f"waiting for {what}")
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -87,7 +87,7 @@ class RunManagement:
 
     def stop(self: _Host, name: str, timeout: float | None = 30) -> RunResult | FleetResult:
         """Stop a named run (INT → TERM → KILL, no more restarts) and return its result."""
-        check_wait(timeout)
+        timeout = check_wait(timeout)
         fleet = self.fleets.get(name)
         if fleet is not None:
             fleet.live.stop()
@@ -113,7 +113,7 @@ class RunManagement:
 
     def stop_all(self: _Host, timeout: float | None = 30) -> None:
         """Stop every named and spawned run of this orchestrator and wait for their ends."""
-        check_wait(timeout)
+        timeout = check_wait(timeout)
         refuse_on_loop("stop_all()")
         stop_runs([e for e in self.runs.entries() if not e.done], self._spawned.current(),
                   vars(self).get("fleets"), timeout)

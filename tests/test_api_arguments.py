@@ -7,6 +7,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -355,8 +356,15 @@ def test_a_wait_that_times_out_says_what_and_after_how_long(cfg: Path) -> None:
         assert isinstance(err.value, StillRunning) and err.value._render_traceback_() == [
             f"StillRunning: {err.value}"]
         with pytest.raises(ConfigError, match=r"^timeout must be a number of seconds, 0 or "
-                                              r"more \(None: no limit\), got '1'$"):
+                                              r"more \(at most 1e\+09; None: no limit\), "
+                                              r"not '1'$"):
             live.wait(timeout="1")  # type: ignore[arg-type]
+        # review35: a wait had a check of its own: 10**400 raised OverflowError, and a NumPy
+        # integer (a DataFrame's) was "not a number" where a run's timeout takes it
+        with pytest.raises(ConfigError, match=r"at most 1e\+09; None: no limit\), not 1000"):
+            live.wait(timeout=10**400)
+        with pytest.raises(StillRunning, match="after waiting 0.2 s"):
+            live.wait(timeout=Fraction(1, 5))  # type: ignore[arg-type]
         assert not live.done
         live.interrupt()
         assert live.wait(timeout=30).signal is not None
@@ -786,5 +794,14 @@ def test_numpy_numbers_are_numbers() -> None:
     with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n")
                       ) as orch:
         assert orch.run("local", command="echo ok", timeout=np.int64(3)).stdout == "ok\n"
+        # review35: a wait refused them as "not a number"; a Fraction passed the run's check,
+        # then broke the words that said its end
+        live = orch.spawn("local", command="echo ok")
+        assert live.wait(timeout=np.int64(30)).stdout == "ok\n"
+        late = orch.run("local", command="sleep 5", timeout=Fraction(1, 2))
+        assert late.timed_out and "(limit 0.5s)" in late.describe_failure()
+    for huge in (10**400, np.uint64(2**64 - 1)):  # said as given, not as a float made of it
+        with pytest.raises(ConfigError, match=re.escape(f"not {huge!r}"[:24])):
+            FleetOptions.of(timeout=huge)
         with pytest.raises(ConfigError, match="parallel .* must be a whole number"):
             FleetOptions.of(parallel=np.float64(2.5))

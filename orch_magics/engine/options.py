@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
-from ..limits import MAX_SECONDS, real
+from ..limits import seconds
 from ..plan import PlannedStep
 from ..process.handle import STOP_GRACE
 from ..sinks.base import Sink, check_sinks, steps_apart
@@ -56,7 +55,7 @@ class RunOptions:
         stdin is something that can be sent."""
         check_stdin(self.stdin)
         object.__setattr__(self, "sinks", check_sinks(self.sinks))  # an iterator: read once
-        check_timeout(self.timeout)
+        object.__setattr__(self, "timeout", check_timeout(self.timeout))
 
     def sinks_of_step(self, step: PlannedStep, kind: str) -> Sequence[Sink]:
         """A pre/post command's own sinks: `step_sinks`' when given, else `steps_apart`'s."""
@@ -69,12 +68,8 @@ class RunOptions:
             self.close_stdin is None and self.stdin is not None)
 
 
-def check_timeout(timeout: object) -> None:
-    """A time limit is None or a positive, finite number of seconds (ConfigError otherwise):
-    one check, so a fleet refuses `--timeout 0` before it starts, in a single run's words."""
-    seconds = real(timeout)  # a NumPy number too (fleets21)
-    if timeout is not None and (seconds is None or not 0 < seconds <= MAX_SECONDS
-                                or seconds != seconds):
-        shown = repr(timeout) if len(repr(timeout)) < 30 else f"{repr(timeout)[:20]}…"
-        raise ConfigError(f"timeout must be a positive number of seconds (at most "
-                          f"{MAX_SECONDS:g}), not {shown}")
+def check_timeout(timeout: object) -> float | None:
+    """A time limit: None or a positive, finite number of seconds, as a float (ConfigError
+    otherwise): one check, so a fleet refuses `--timeout 0` before it starts, in a single
+    run's words; a NumPy number too (fleets21)."""
+    return seconds(timeout)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..engine.options import check_timeout
 from ..errors import ConfigError
-from ..limits import real, whole
+from ..limits import whole
 from ..plan import RunPlan
 from ..text import quoted
 
@@ -40,14 +40,13 @@ class FleetOptions:
         for key in ("parallel", "tail", "max_fail"):  # NumPy's integers are ints here
             if (number := whole(getattr(self, key))) is not None:
                 object.__setattr__(self, key, number)
-        if (timeout := real(self.timeout)) is not None:
-            object.__setattr__(self, "timeout", timeout)
         if isinstance(self.parallel, bool) or not isinstance(self.parallel, int) \
                 or self.parallel < 1:
             raise ConfigError(f"parallel (--parallel) must be a whole number, at least 1, not "
                               f"{self.parallel!r}")
         self.fail_budget(1)  # a malformed --max-fail is an error before anything starts
-        check_timeout(self.timeout)  # not once per target, each row failing with it
+        # not once per target, each row failing with it
+        object.__setattr__(self, "timeout", check_timeout(self.timeout))
         if isinstance(self.tail, bool) or not isinstance(self.tail, int) or self.tail < 0:
             raise ConfigError(f"tail must be a whole number of lines, 0 or more, got "
                               f"{self.tail!r}")
