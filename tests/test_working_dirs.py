@@ -94,6 +94,10 @@ def test_a_tilde_is_the_home_of_the_user_it_runs_as(tmp_path: Path, ssh_lab: Any
             missing = orch.run(env, command="pwd", cwd="~/nope")
             assert missing.returncode == 126 and missing.stderr == (
                 f"orch: working directory not found: ~/nope ({home}/nope)\n"), missing.stderr
+            # review35: on an ssh hop the home's part was said raw: a newline, live escapes
+            odd = orch.run(env, command="pwd", cwd="~/a\nb\x1b[31m")
+            assert odd.stderr == (f"orch: working directory not found: ~/a\\nb\\x1b[31m "
+                                  f"({home}/a\\nb\\x1b[31m)\n"), odd.stderr
 
 
 def test_in_a_container_a_tilde_is_its_user_s_home(tmp_path: Path, dockerd: Any,

@@ -196,7 +196,8 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         if home:  # unset, "$HOME/bin" was /bin (review29)
             lines.append(f"[ -n \"${{HOME-}}\" ] || {{ printf 'orch: cannot enter working "
                          f"directory %s: HOME is empty or not set\\n' {shown} >&2; exit 126; }}\n")
-            shown = f"{shown}' ('{q}')'"  # chains23: whose home was looked in, said
+            rest = shlex.quote(printable(cwd[1:])) if cwd[1:] else ""  # escaped, as `shown`
+            shown = f"{shown}' ('\"$HOME\"{rest}')'"  # chains23: whose home was looked in
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
