@@ -210,4 +210,12 @@ def test_orch_cp_s_env_path_typed_into_get_or_put_is_said(tmp_path: Path) -> Non
                      "get local:/etc/hostname ./got"):
             with pytest.raises(UsageError, match="PATH is orch cp's form in a terminal"):
                 sh.run_line_magic("orch", line)
+        # review35: orch cp's upload form, and a get with no LOCAL, got "REMOTE is required"
+        for line, said in (("put /etc/hostname local:/tmp/x", "%orch put local /etc/hostname "
+                                                              "/tmp/x"),
+                           ("get local:/etc/hostname", "%orch get local /etc/hostname"),
+                           ("put './a b' local:/tmp/x --limit w1", "%orch put local './a b' /tmp/x")):
+            with pytest.raises(UsageError, match="PATH is orch cp's form") as err:
+                sh.run_line_magic("orch", line)
+            assert f"a word of its own: {said} (local:PATH" in str(err.value), str(err.value)
     assert not (tmp_path / "got").exists()

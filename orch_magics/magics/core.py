@@ -110,7 +110,8 @@ class OrchMagics(Magics):
             line = line.rstrip()[:-1]  # word's end (magics18: "unknown service 'hello;'")
         try:
             check = self._check_environment if cell is None else self._check_cell_environment
-            parsed = parse(line, check, runs_in=self._environments() if cell is not None else ())
+            parsed = parse(line, check, runs_in=self._environments() if cell is not None else (),
+                           environments=self._environments)
             if parsed.command != "run":
                 if cell is not None:
                     raise UsageError(f"%orch {parsed.command} is a line magic; use one % sign")

@@ -204,12 +204,14 @@ def sub_parser(name: str) -> MagicParser:
 
 
 def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None, *,
-          runs_in: Collection[str] = ()) -> Parsed:
+          runs_in: Collection[str] = (),
+          environments: Callable[[], Collection[str]] = tuple) -> Parsed:
     """Parse a %orch line (a trailing `# comment` is dropped). `first_word` checks a first word
     that is no subcommand before the rest is parsed: it raises when that word is no
     environment either (`%orch histroy -n 2` is about the word, not about `-n`). A first word
     in `runs_in` is an environment even where it names a subcommand (a %%orch cell: no
-    subcommand takes a body, so `%%orch stop` runs in an environment `stop`)."""
+    subcommand takes a body, so `%%orch stop` runs in an environment `stop`). `environments`:
+    the names loaded, asked only where a word may be orch cp's ENV:PATH."""
     if _splits_a_word(line):  # only a `{variable}` expanded by IPython brings one
         raise UsageError("the %orch line holds a line break outside quotes, from a {variable} "
                          "or $variable: it would split that word in two (files11); quote it "
@@ -223,6 +225,8 @@ def parse(line: str, first_word: Callable[[str, list[str]], None] | None = None,
                          f"{{variable}} that holds one goes in the other quotes (\"{{name}}\"), "
                          f"or through the Python API (orch.run, orch.get, orch.put)") from None
     if words and words[0] in SUBCOMMANDS and words[0] not in runs_in:
+        if words[0] in ("get", "put"):
+            transfer.cp_form(words[0], words[1:], environments())
         try:
             return Parsed(words[0], sub_parser(words[0]).parse_words(words[1:]))
         except UsageError:  # `%orch ps health`, with an environment named `ps`: a run there

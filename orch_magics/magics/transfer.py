@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import html
+import shlex
 import sys
 import time
 import uuid
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -178,19 +180,30 @@ def _typed(args: argparse.Namespace) -> None:
                          f"written ./{args.remote}")
 
 
-def _not_cp_form(orch: Orchestrator, args: argparse.Namespace) -> None:
-    """`%orch get loc:/etc/hostname /tmp/x`, orch cp's form typed here (review34): said as
-    such, not as an unknown environment."""
-    env, colon, _ = args.environment.partition(":")
-    known = orch.config.environments
-    if colon and args.environment not in known and env in known:
-        raise UsageError(f"%orch get and put name the environment as a word of its own: "
-                         f"%orch get {env} REMOTE [LOCAL], %orch put {env} LOCAL REMOTE "
-                         f"({env}:PATH is orch cp's form in a terminal)")
+def cp_form(sub: str, words: Sequence[str], environments: Collection[str]) -> None:
+    """`%orch get prod:/x ./x` or `%orch put ./f prod:/x`, orch cp's ENV:PATH typed here
+    with no environment word first: said as such, the words in their places (review34: an
+    unknown environment; review35: put's "REMOTE is required"), before they are parsed."""
+    plain, options = [], iter(words)
+    for word in options:
+        if word in ("--limit", "--yes"):  # their values are no paths
+            next(options, None)
+        elif not word.startswith("-"):
+            plain.append(word)
+    if not plain or plain[0] in environments:
+        return
+    for at, word in enumerate(plain):
+        env, colon, path = word.partition(":")
+        if colon and env in environments and word not in environments:
+            rest = [*plain[:at], *plain[at + 1:]]
+            order = " ".join(shlex.quote(w) for w in ([path, *rest] if sub == "get" else
+                                                      [*rest, path]))
+            raise UsageError(f"%orch {sub} names the environment as a word of its own: "
+                             f"%orch {sub} {env} {order} ({env}:PATH is orch cp's form in a "
+                             f"terminal)")
 
 
 def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
-    _not_cp_form(orch, args)
     _typed(args)
     try:
         copy = prepare_get(orch, args.environment, args.remote, args.local, yes=args.yes,
@@ -201,7 +214,6 @@ def get(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopi
 
 
 def put(orch: Orchestrator, args: argparse.Namespace) -> Transferred | FleetCopied:
-    _not_cp_form(orch, args)
     _typed(args)
     try:
         copy = prepare_put(orch, args.environment, measure(args.local), args.remote,
