@@ -27,7 +27,6 @@ from . import transfer
 from .follow_view import FollowedInCell, line_size
 from .frontend import quiet, shows_live
 from .parser import takes_words
-from .presenters import KERNEL_GONE
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
 
@@ -154,12 +153,16 @@ def logs(orch: Orchestrator, args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         view.finish()
         # magics18: a kernel shutting down stops the run: "the run goes on" was untrue then
-        print(f"(stopped following: {KERNEL_GONE})" if exiting() else
-              "(stopped following; the run goes on)")
+        print(FOLLOW_CUT if exiting() else "(stopped following; the run goes on)")
     else:
         view.finish()
         if exiting():  # the run ended because the kernel shuts down (its interrupt came later)
-            print(f"(stopped following: {KERNEL_GONE})")
+            print(FOLLOW_CUT)
+
+
+#: How following a log ends when the kernel shuts down, which stops the run (no test: the
+#: kernel is gone before this line reaches the notebook in most runs, c6fe6a4).
+FOLLOW_CUT = "(stopped following: the kernel shut down, which stops the run)"
 
 
 def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResult | None:
