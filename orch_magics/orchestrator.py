@@ -215,14 +215,15 @@ class Orchestrator(RunManagement, FilesAndPorts):
     def kept_files(self) -> dict[str, str]:
         """The files orch reads and writes for this config (path → what it is): no run's
         output and no copy may replace one."""
-        c, log = self.config, self._audit_log()
+        c, log = self._source.last(), self._audit_log()
         kept = {path: "a config file" for path in (*c.files, *c.origin) if os.path.isfile(path)}
         kept.update({path: "an inventory" for path in c.inventories})
         kept.update({c.secrets.file: "the secrets file"} if c.secrets.file else {})
         return {**kept, log.path: "the audit log"} if log is not None else kept
 
     def _audit_log(self) -> AuditLog | None:
-        return AuditLog(s.path, digests=s.digests) if (s := self.config.audit).enabled else None
+        s = self._source.last().audit  # admitted runs go on when the file is saved wrong
+        return AuditLog(s.path, digests=s.digests) if s.enabled else None
 
     async def launch(self, environment: str, service: str | None = None, *,
                      command: str | Sequence[str] | None = None,

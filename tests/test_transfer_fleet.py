@@ -10,13 +10,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.dockerd import Engine
-from orch_magics import ConfigError, Orchestrator, load_config_text
+from orch_magics import ConfigError, FleetResult, Orchestrator, load_config_text
 from orch_magics.transfer import FleetCopied, TransferError, Transferred
 from transfers import receiving, stop_cli_copy
 
@@ -341,3 +343,22 @@ def test_a_fleet_put_holds_no_file_s_worth_of_memory_per_target(orch: Orchestrat
     assert isinstance(sent, FleetCopied) and sent.ok
     grew = peak.peak - base  # (about 430 MiB before, 170 MiB now)
     assert grew < len(NAMES) * (96 << 20), f"controller RSS grew by {grew >> 20} MiB"
+
+
+def test_a_config_saved_with_a_mistake_does_not_fail_an_admitted_fleet(
+        dockerd: Engine, boxes: list[str], tmp_path: Path) -> None:
+    """config19: a fleet read the config file again for each target's audit record: a typo
+    saved into another service while `parallel=1` ran failed every target not started yet,
+    with that typo. What was admitted runs; what is planned next meets the mistake."""
+    path = config(dockerd, tmp_path)
+    with Orchestrator(str(path)) as orch:
+        done: dict[str, FleetResult] = {}
+        fleet = threading.Thread(target=lambda: done.update(result=orch.run(
+            "cp", command="sleep 0.7; hostname", parallel=1)))
+        fleet.start()
+        time.sleep(0.3)
+        path.write_text(path.read_text() + "services:\n  oops: {commnd: x}\n")
+        fleet.join(60)
+        assert sorted(r.stdout for r in done["result"].values()) == [f"{n}\n" for n in NAMES]
+        with pytest.raises(ConfigError, match="unknown key 'commnd'"):
+            orch.plan("cp", command="true")

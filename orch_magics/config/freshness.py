@@ -33,6 +33,9 @@ class AsGiven:
     def current(self) -> Config:
         return self._config
 
+    def last(self) -> Config:
+        return self._config
+
 
 #: id(config) → (the Config, its token): one token per Config object made from text, never
 #: another's (a weak reference tells a reused id).
@@ -63,6 +66,12 @@ class ReadAgain:
     def scope(self) -> tuple[str, ...]:
         """What answers typed at a secret prompt are kept for: the files read."""
         return self.current().origin
+
+    def last(self) -> Config:
+        """The config as last read, not read again: what a run admitted goes on with (its
+        audit log, the files it may not replace) when a file is since saved with a mistake
+        (config19: a fleet's targets not started yet failed with the other service's typo)."""
+        return self._config if self._config is not None else self.current()
 
     def current(self) -> Config:
         """The config as its files say now (their stats are the only I/O when unchanged)."""
