@@ -56,6 +56,13 @@ COLONLESS = [
     ("{{env=HOME}}", "{{env:HOME}}"),
     ('{{ env "HOME" }}', "{{env:HOME}}"),
     ("ok {{env:HOME}} then {{secret}}", "{{secret:NAME}}"),
+    # config19: GitHub Actions' spelling, and the kind with an s or a _, were sent as text
+    ("${{ secrets.DB_PASSWORD }}", "{{secret:DB_PASSWORD}}"),
+    ("{{ secrets['db_password'] }}", "{{secret:db_password}}"),
+    ("{{secrets}}", "{{secret:NAME}}"),
+    ("{{secret_api_token}}", "{{secret:api_token}}"),
+    ("{{ envs.HOME }}", "{{env:HOME}}"),
+    ("{{env_HOME}}", "{{env:HOME}}"),
 ]
 
 
@@ -80,7 +87,7 @@ def test_every_string_of_the_config_is_checked(text: str, line: int) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    "{{.Name}}", "{{json .Config}}", "{{secrets}}", "{{environment}}", "{{secretary}}",
+    "{{.Name}}", "{{json .Config}}", "{{environment}}", "{{secretary}}",
     "{{ index .Labels \"env\" }}", "{{envoy}}",
 ])
 def test_other_double_braces_stay_text(value: str) -> None:

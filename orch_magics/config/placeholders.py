@@ -17,14 +17,16 @@ from .suggest import did_you_mean
 KINDS = ("secret", "env")
 
 _ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
-#: A kind's name without its colon: `{{secret}}`, `{{ env }}`, `{{secret name}}`, `{{ENV.HOME}}`.
-_NO_COLON = re.compile(r"\{\{\s*(secret|env)\b(?!\s*:)([^{}]*)\}\}", re.IGNORECASE)
+#: A kind's name without its colon: `{{secret}}`, `{{ env }}`, `{{secret name}}`, `{{ENV.HOME}}`,
+#: and with an `s` or a `_` (config19: GitHub Actions' `{{ secrets.NAME }}`, `{{secret_x}}`).
+_NO_COLON = re.compile(r"\{\{\s*(secret|env)s?(?![A-Za-z0-9])(?!\s*:)([^{}]*)\}\}",
+                       re.IGNORECASE)
 #: A placeholder missing one opening brace: `{secret:x}}` (its mirror `{{secret:x}` is
 #: unclosed): the kind, a colon and a name at once, then the closing pair. PowerShell's
 #: `${env:HOME}` and YAML or JSON text such as `{app: {env: prod}}` stay text (api6).
 _ONE_OPEN = re.compile(r"(?<![{$])\{(secret|env):([A-Za-z_][\w.-]*(?::-[^{}\n]*)?)\}\}")
 #: What follows the kind in `{{secret name}}` / `{{env=HOME}}`: the name meant, if one word.
-_MEANT = re.compile(r"[\s.=/_-]*([\"']?)([A-Za-z_][\w.-]*)\1\s*")
+_MEANT = re.compile(r"[\s.=/_\[-]*([\"']?)([A-Za-z_][\w.-]*)\1\]?\s*")
 
 
 def placeholder_problem(text: str) -> str | None:
