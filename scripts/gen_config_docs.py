@@ -44,7 +44,7 @@ and notes in them. Editors with yaml-language-server complete and check keys fro
 
 `orch check` (and every load) refuses what can be known without connecting: wrong types, numbers
 out of the ranges below (and NaN or infinity), regular expressions and jq programs that do not
-compile, malformed placeholders (`{{secret:x}`, `{secret:x}}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`, one nested
+compile, malformed placeholders (`{{secret:x}`, `{secret:x}}`, `{{secrt:x}}`, `{{secret}}`, `{{env}}`, GitHub Actions' `{{ secrets.NAME }}`, one nested
 in a default: `{{env:X:-{{secret:y}}}}`), an environment or service name that starts with
 `-` (a command line reads it as an option), starts or ends with a space (`prod ` would list
 as `prod`), holds a control or format character or mixes
