@@ -21,9 +21,12 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # the open of a FIFO waits for a writer
         with open(fd, "rb") as f:
-            kind = _not_a_file(os.fstat(fd).st_mode)
+            st = os.fstat(fd)
+            kind = _not_a_file(st.st_mode)
             if kind is not None:
                 raise ConfigError(f"{what} is {kind}, not a file", file=name)
+            if what != "secrets file" and (why := _others_could_write(st)):  # its own rules
+                raise ConfigError(f"{what} {why}; refusing to use it", file=name)
             os.set_blocking(fd, True)  # a writer's text is waited for; none: end of file
             data = f.read(limit + 1)
             if not data and stat.S_ISFIFO(os.fstat(fd).st_mode):
@@ -45,6 +48,26 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
                           f"{exc.start})", file=name, line=line) from None
+
+
+def _others_could_write(st: os.stat_result) -> str | None:
+    """Why another account could choose what this file makes orch run (config19: a
+    world-writable orch.yaml of `nobody`'s in a shared folder ran its command as root, where
+    a secrets file of theirs was refused), or None: it is yours, or root's, and only its
+    owner and group may write it (as OpenSSH and git judge their own config files)."""
+    if st.st_uid not in (os.geteuid(), 0):
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        return (f"belongs to user {owner}, who could rewrite it to run anything as you: "
+                f"have it made yours, or copy it")
+    if st.st_mode & stat.S_IWOTH and not stat.S_ISFIFO(st.st_mode):
+        return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}): "
+                f"chmod o-w it")
+    return None
 
 
 def _not_a_file(mode: int) -> str | None:
