@@ -134,3 +134,18 @@ def test_a_tilde_follows_the_home_a_service_gives(tmp_path: Path, ssh_lab: Any,
             assert (empty.returncode, empty.stdout) == (126, ""), empty
             assert empty.stderr == ("orch: cannot enter working directory ~/sub: HOME is empty "
                                     "or not set\n"), empty
+
+
+@pytest.mark.parametrize("shell", [["sh"], ["bash"], ["busybox", "sh"]])
+def test_a_remote_home_with_control_characters_is_said_as_home(shell: list[str]) -> None:
+    """chains24: behind an ssh, docker or sudo layer, the folder looked in for `~/nope` was
+    said with the home raw: a newline split the message, escapes ran in the terminal."""
+    from orch_magics.layers.remote import preamble
+    from orch_magics.process.command import Command
+
+    script = preamble(Command(("true",), cwd="~/nope")).decode()
+    for home, said in (("/tmp/h0me", "/tmp/h0me/nope"), ("/tmp/a\nb\x1b]0;x\x07", "$HOME/nope")):
+        ran = subprocess.run([*shell, "-c", script], capture_output=True, text=True,
+                             env={"HOME": home, "PATH": os.environ["PATH"]}, timeout=30)
+        assert (ran.returncode, ran.stderr) == (
+            126, f"orch: working directory not found: ~/nope ({said})\n")

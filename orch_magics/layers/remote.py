@@ -196,8 +196,12 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
         if home:  # unset, "$HOME/bin" was /bin (review29)
             lines.append(f"[ -n \"${{HOME-}}\" ] || {{ printf 'orch: cannot enter working "
                          f"directory %s: HOME is empty or not set\\n' {shown} >&2; exit 126; }}\n")
-            rest = shlex.quote(printable(cwd[1:])) if cwd[1:] else ""  # escaped, as `shown`
-            shown = f"{shown}' ('\"$HOME\"{rest}')'"  # chains23: whose home was looked in
+            # chains23: whose home was looked in, said; escaped as `shown` (review35), and a
+            # home with a control character as $HOME (chains24: it split the line)
+            lines.append("_orch_h=$HOME; case $_orch_h in *[![:print:]]*) _orch_h='$HOME';; "
+                         "esac\n")
+            rest = shlex.quote(printable(cwd[1:])) if cwd[1:] else ""
+            shown = f"{shown}' ('\"$_orch_h\"{rest}')'"
         lines.append(
             f"cd -- {there} >/dev/null 2>&1 || {{ _orch_d={q}; while case $_orch_d in */*) ;; "
             f"*) false;; esac; do "
