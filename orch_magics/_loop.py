@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
+from .asking import awaited_cell_interrupts
 from .errors import OrchError, StillRunning
 from .limits import seconds
 
@@ -94,6 +95,12 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
     timeout = check_wait(timeout)
     if not future.done():
         refuse_on_loop(f"waiting for {what}")
+    with awaited_cell_interrupts():  # magics19: a cell using top-level await too
+        return _waited(future, timeout, what, tick)
+
+
+def _waited(future: concurrent.futures.Future[T], timeout: float | None, what: str,
+            tick: Callable[[], None] | None) -> T:
     deadline = None if timeout is None else time.monotonic() + timeout
     while not future.done():
         left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())

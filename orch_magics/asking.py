@@ -1,5 +1,5 @@
-"""While a person is asked something (a protected environment's name, a secret), a kernel
-interrupt is a KeyboardInterrupt there, as in a plain cell.
+"""While a person is asked something (a protected environment's name, a secret), or a run
+is waited for, a kernel interrupt is a KeyboardInterrupt there, as in a plain cell.
 
 In a cell using top-level await, ipykernel turns SIGINT into a cancellation of the cell's
 task, which cannot land while the question blocks the loop: the cell waited for an answer,
@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 
 @contextlib.contextmanager
@@ -26,3 +27,37 @@ def interrupt_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def awaited_cell_interrupts() -> contextlib.AbstractContextManager[None]:
+    """`interrupt_raises()` in a notebook cell that uses top-level await, where ipykernel turns
+    SIGINT into a cancellation of the cell's coroutine, which a wait blocking the main thread
+    never sees (magics19: Interrupt could not stop `%orch` there); nothing elsewhere (a plain
+    cell raises already, the CLI keeps its own handler)."""
+    if threading.current_thread() is threading.main_thread() and "_cancel_on_sigint" in \
+            getattr(signal.getsignal(signal.SIGINT), "__qualname__", ""):
+        return interrupt_raises()
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
+    """In a notebook cell that uses top-level await, `act()` too when SIGINT comes: ipykernel's
+    cancellation of the cell waits for the loop's next event, which a silent run awaited
+    there never makes (magics19: `await orch.arun(…)` ignored ■ until the command printed)."""
+    before = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or \
+            "_cancel_on_sigint" not in getattr(before, "__qualname__", ""):
+        yield
+        return
+
+    def both(signum: int, frame: FrameType | None) -> None:
+        act()
+        before(signum, frame)  # type: ignore[misc,operator]  # the kernel's, a callable
+
+    signal.signal(signal.SIGINT, both)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is both:
+            signal.signal(signal.SIGINT, before)

@@ -27,6 +27,7 @@ from .arguments import (
     checked_keeping,
     checked_resolver,
 )
+from .asking import on_cell_interrupt
 from .audit import AuditLog
 from .config.freshness import AsGiven, ReadAgain
 from .config.loader import load_config
@@ -257,8 +258,10 @@ class Orchestrator(RunManagement, FilesAndPorts):
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)
         run = self.begin(plan, options, ticket)
+        loop = asyncio.get_running_loop()
         try:
-            return await run.wait()
+            with on_cell_interrupt(lambda: loop.call_soon_threadsafe(run.stop)):
+                return await run.wait()
         except asyncio.CancelledError:
             run.stop()
             await run.task

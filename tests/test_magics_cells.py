@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab_kernel import lab_kernel
-from processes import processes_with
+from processes import left_after, processes_with
 
 CONFIG = textwrap.dedent("""
     environments:
@@ -338,6 +338,37 @@ def test_a_kernel_interrupt_says_stopping_while_a_stubborn_process_is_taken_down
         kernel.reply(msg_id, timeout=30)
         said = kernel.wait_for("cell", "✗", timeout=30)
         assert "✗ interrupted, killed by SIGKILL" in said, said
+
+
+def test_an_interrupt_stops_a_run_in_a_cell_that_uses_top_level_await(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """magics19: in a cell that awaits, ipykernel turns ■ into a cancellation of the cell's
+    coroutine, which a blocking wait never saw: the run went on for ever (a finite one ended
+    `✓ exit 0`), and a second ■ changed nothing. So did `h.wait()` on a background run, and
+    `await orch.arun(…)` until its command printed."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        msg_id = kernel.send("cell", "import asyncio\nawait asyncio.sleep(0.1)\nget_ipython()"
+                                     ".run_cell_magic('orch', 'local', 'echo up; sleep 1007')")
+        kernel.wait_for("cell", "up")
+        kernel.km.interrupt_kernel()
+        kernel.reply(msg_id, timeout=30)
+        said = kernel.wait_for("cell", "✗", timeout=30)
+        assert "✗ interrupted" in said and "RunInterrupted" in said, said
+        kernel.run("bg", "h = %orch start local sleepy --name waited")
+        msg_id = kernel.send("wait", "import asyncio\nawait asyncio.sleep(0.1)\nh.wait()")
+        time.sleep(1)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id, timeout=30)["status"] == "error"
+        kernel.run("stop", "%orch stop waited")
+        # `await orch.arun(…)`: the cancellation waited for the command's next output
+        kernel.run("api", f"from orch_magics import Orchestrator\n"
+                          f"o = Orchestrator({str(tmp_path / 'orch.yaml')!r})")
+        msg_id = kernel.send("arun", "await o.arun('local', command='exec sleep 1007')")
+        time.sleep(2)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id, timeout=10)["status"] == "error"
+    assert not left_after(lambda: processes_with("sleep 1007"))
 
 
 def test_stop_says_stopping_while_a_stubborn_process_is_taken_down(orch_kernel: str,
