@@ -362,3 +362,15 @@ def test_a_background_run_given_stdin_headless_keeps_it_open(shell):
     after.send_line("more")
     after.close_stdin()
     assert after.wait(30).lines == ["body", "more"]
+    # magics19: `--stdin` alone was dropped headless (EOF at once, a RunResult in `c`, and
+    # the notebook's next cell an AttributeError): kept open for the handle as with --bg
+    shell.run_line_magic("orch", "local cat --stdin --out c")
+    fed = shell.user_ns["c"]
+    fed.send_line("hello")
+    fed.close_stdin()
+    assert fed.wait(30).lines == ["hello"]
+    shell.run_cell_magic("orch", "local cat --stdin --out c2", "first\n")
+    fed = shell.user_ns["c2"]
+    fed.send_line("second")
+    fed.close_stdin()
+    assert fed.wait(30).lines == ["first", "second"]

@@ -175,6 +175,8 @@ def _modes(ctx: Context, args: argparse.Namespace, plan: RunPlan, given: str | N
     takes_stdin = plan.stdin_mode in ("streaming", "interactive") and (
         args.stdin is True or not given)
     frontend = shows_live(ctx.shell)
+    if not frontend and args.stdin is True and takes_stdin:  # magics19: papermill, %%capture:
+        args.bg = True  # an explicit --stdin keeps stdin open for the handle, as with --bg
     background = frontend and (args.bg or takes_stdin)
     if args.name is not None and not (background or args.bg):
         raise UsageError(f"--name names a run in the background, and this one blocks the cell:"
