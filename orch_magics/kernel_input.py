@@ -54,8 +54,8 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
                 raise ConfirmationRefused(_NOT_FROM_A_CALLBACK)
             return None
         try:
-            with interrupt_raises():
-                return str(kernel.raw_input(question))
+            with interrupt_raises():  # a password field (safety19): a password typed at the
+                return str(kernel.getpass(question))  # wrong prompt is not saved in the notebook
         except StdinNotImplementedError:
             return None
         except EOFError:  # Ctrl-D in the field: nothing typed

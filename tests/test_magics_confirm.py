@@ -65,6 +65,9 @@ def test_an_interrupt_at_the_question_refuses_in_one_line(orch_kernel: str, tmp_
         asked = kc.get_stdin_msg(timeout=30)  # the field JupyterLab shows
         assert asked["msg_type"] == "input_request"
         assert "'prod' is a protected environment" in asked["content"]["prompt"]
+        # safety19: a plain field's answer is echoed into the cell and saved with the
+        # notebook, a password typed at the wrong prompt too
+        assert asked["content"]["password"]
         time.sleep(0.3)  # the kernel waits for the answer now
         km.interrupt_kernel()  # the user presses ■ instead of answering
         reply, outputs = replies(kc, msg_id)
