@@ -3,7 +3,7 @@
 # for FROM-scratch images, Chromium for the JupyterLab widget test, iproute2 for network
 # namespaces, locales for a Latin-1 locale built with localedef. Idempotent: skips apt when everything is present already.
 set -euo pipefail
-PKGS=(openssh-server openssh-client docker.io busybox-static chromium iproute2 procps psmisc jq python3-venv pass gnupg sudo podman locales)
+PKGS=(openssh-server openssh-client docker.io busybox-static chromium iproute2 procps psmisc jq nodejs python3-venv pass gnupg sudo podman locales)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

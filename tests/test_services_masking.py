@@ -479,6 +479,7 @@ def run_with_secret(tmp_path: Path, secret: str, command: str | list[str],
     ("\ttok-12345 ", "tok-12345"),  # echo $TOK: the blanks at either end gone
     ("a <b> & c'd\"e", "&lt;b&gt;"),  # HTML-escaped
     ("my secret~pass$1", "secret~pass"),  # review27: printf %q leaves a `~` inside a word
+    ("abcd,efgh^ijk", "efgh"),  # safety19: bash 5.2's printf %q escapes `,` and `^`
 ])
 def test_a_secret_the_shell_quotes_back_or_splits_is_masked(tmp_path: Path, secret: str,
                                                             part: str) -> None:
@@ -545,3 +546,15 @@ def test_a_secret_split_by_any_escape_or_chunk_is_masked(tmp_path: Path, script:
     shown = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[ -/]*[0-~])", "",
                    result.stdout)  # as a terminal shows it
     assert result.ok and shown == f"x {MASK} y\n", repr(result.stdout)
+
+
+@pytest.mark.parametrize("secret", ["p@ss w0rd~(x)!*'é€", "tok'en/with+plus&amp"])
+def test_a_secret_javascript_or_jq_url_encodes_is_masked(tmp_path: Path, secret: str) -> None:
+    """safety19: `encodeURIComponent`, `URLSearchParams`, `escape()` (node) and jq's `@uri`
+    and `@html` (`&apos;`) wrote a secret in forms Python's quote does not: shown in clear."""
+    script = ('node -e \'const t = process.env.TOK; console.log(encodeURIComponent(t)); '
+              'console.log(new URLSearchParams({t}).toString()); console.log(escape(t))\'; '
+              'jq -rn \'env.TOK | @uri, @html\'')
+    result = run_with_secret(tmp_path, secret, ["bash", "-c", script])
+    shown = result.stdout + result.stderr
+    assert result.ok and shown.count(MASK) == 5, shown

@@ -3,7 +3,8 @@
 Plain forms: the value (a multi-line one also with CRLF line ends, as a terminal shows it);
 each line of a multi-line value (as is and stripped); as quoters write it back (`quoting_forms`:
 shells, HTML, CSV, SQL) and as a shell splits it into words; URL-encoding
-(`quote`, with `/` kept or not, and `quote_plus`; hex in upper or lower case); the value
+(`quote`, with `/` kept or not, and `quote_plus`; as JavaScript, HTML forms and jq write it:
+`url_forms`; hex in upper or lower case); the value
 escaped inside a JSON string as the common encoders write it (see `json_forms`) and as Python
 writes it inside a repr, an `ascii()` or a bytes repr (see `python_forms`).
 
@@ -57,7 +58,8 @@ def plain_forms(value: str) -> set[str]:
     URL-encodings."""
     raw = value.encode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay themselves
     shown = raw.decode("utf-8", "backslashreplace")  # and as orch writes them: `\xe9`
-    quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw)}
+    quoted = {quote(raw, safe=""), quote(raw), quote_plus(raw, safe=""), quote_plus(raw),
+              *url_forms(value, raw)}
     forms = {value, shown, *quoted, *(_HEX.sub(lambda m: m[0].lower(), q) for q in quoted),
              *python_forms(value, raw), *json_forms(value), *quoting_forms(value)}
     if value.isascii() and len(value) <= DUMPED_MAX:  # UTF-16 (a Windows-made file, `>` in
@@ -79,14 +81,13 @@ def quoting_forms(value: str) -> set[str]:
     `printf %q`, single quotes closed and reopened (bash `'\\''`, dash and shlex `'"'"'`),
     HTML, CSV and SQL quote doubling; and as the shell splits it into words (`echo $TOK`:
     a pasted token's blanks at either end gone, blanks between words one space)."""
-    printf_q = _PRINTF_Q.sub(r"\\\g<0>", value)  # bash: `~` and `#` only where a word starts
     escaped = html.escape(value)
-    return {_DOUBLE_QUOTED.sub(r"\\\g<0>", value),
-            "\\" + printf_q if printf_q[:1] in ("~", "#") else printf_q,
+    return {_DOUBLE_QUOTED.sub(r"\\\g<0>", value), *_printf_q(value),
             value.replace("'", "'\\''"), value.replace("'", "'\"'\"'"),
             escaped, html.escape(value, quote=False), value.replace('"', '""'),
             escaped.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # markupsafe's
             escaped.replace("&#x27;", "&#039;"),  # PHP's htmlspecialchars(ENT_QUOTES)
+            escaped.replace("&#x27;", "&apos;"),  # XML writers, jq's @html
             *ansi_c_forms(value), yaml_escaped(value),
             value.replace("'", "''"), value.strip(), " ".join(value.split())}
 
@@ -122,9 +123,30 @@ def yaml_escaped(value: str) -> str:
     return "".join(one(c) for c in value)
 
 
-#: What a shell escapes with a backslash inside double quotes, and what `printf %q` escapes.
+#: What a shell escapes with a backslash inside double quotes, and what `printf %q` leaves:
+#: bash 5.2 escapes `,` and `^` too (safety19: it showed `abcd\,efgh`), earlier ones did not.
 _DOUBLE_QUOTED = re.compile(r'[$"\\`]')
-_PRINTF_Q = re.compile(r"[^A-Za-z0-9_./,:=@%^+~#\-\x80-\U0010ffff]")
+_PRINTF_Q = (re.compile(r"[^A-Za-z0-9_./,:=@%^+~#\-\x80-\U0010ffff]"),
+             re.compile(r"[^A-Za-z0-9_./:=@%+~#\-\x80-\U0010ffff]"))
+
+
+def _printf_q(value: str) -> set[str]:
+    """`value` as bash's `printf %q` writes it, before and since 5.2 (`~` and `#` escaped only
+    where a word starts)."""
+    forms = {unsafe.sub(r"\\\g<0>", value) for unsafe in _PRINTF_Q}
+    return {"\\" + form if form[:1] in ("~", "#") else form for form in forms}
+
+
+def url_forms(value: str, raw: bytes) -> set[str]:
+    """`value` URL-encoded as other languages do (safety19): JavaScript's `encodeURIComponent`
+    and jq 1.6's `@uri` (`!'()*` kept), `URLSearchParams` and HTML forms (`*` kept, `~`
+    escaped, a space `+`), and JavaScript's `escape()` (`@*+/` kept; `%uXXXX` past U+00FF)."""
+    def escaped(c: str) -> str:
+        code = ord(c)
+        return c if c.isascii() and (c.isalnum() or c in "@*_+-./") else (
+            f"%{code:02X}" if code < 0x100 else f"%u{code:04X}")
+    return {quote(raw, safe="!'()*"), quote_plus(raw, safe="*").replace("~", "%7E"),
+            "".join(map(escaped, value))}
 
 
 #: A percent-encoded byte, as `quote` writes it (upper-case hex).
