@@ -305,6 +305,10 @@ def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerS
         elif isinstance(value, Mapping) and any(has_placeholder(v) for v in value.values()):
             changes[f.name] = Values(
                 {k: expand(v, f"{f.name}.{k}") for k, v in value.items()})
+        elif isinstance(value, tuple) and any(map(has_placeholder, value)):  # kinds16: a
+            changes[f.name] = tuple(  # plugin's list field got the text as written
+                expand(v, f"{f.name}[{i}]") if has_placeholder(v) else v
+                for i, v in enumerate(value))
     if not changes:
         return spec
     return dataclasses.replace(spec, config=dataclasses.replace(config, **changes))

@@ -130,6 +130,61 @@ def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path: Path) -> 
     assert "myhots" in error and "myhost" in error
 
 
+ENV_KIND = """\
+import dataclasses
+from orch_magics.layers.base import Launcher
+from orch_magics.layers.remote import prefixed
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    args: tuple[str, ...] = ()
+
+class EnvLauncher(Launcher):
+    def __init__(self, config, inner, label):
+        self.adopt(inner, label)
+        self.config = config
+    async def launch(self, command):
+        return await self.inner.launch(prefixed(command, "env", *self.config.args))
+
+class EnvKind:
+    Config = EnvConfig
+    def label(self, config):
+        return "env"
+    def wrap(self, config, inner, label):
+        return EnvLauncher(config, inner, label)
+
+KIND = EnvKind()
+"""
+
+
+def test_placeholders_in_a_plugin_kind_s_list_field_are_filled_in(tmp_path: Path) -> None:
+    """kinds16: in a `tuple[str, ...]` field of a plugin's Config, `{{secret:…}}` and
+    `{{env:…}}` were checked at load but reached the plugin as written, and a secret no
+    provider knows ran anyway."""
+    site = tmp_path / "site"
+    (site / "envkind-1.0.dist-info").mkdir(parents=True)
+    (site / "envkind-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: envkind\nVersion: 1.0\n")
+    (site / "envkind-1.0.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\nwithenv = envkind:KIND\n")
+    (site / "envkind.py").write_text(ENV_KIND)
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  e: [{type: withenv, config: {args: ['A={{secret:k16a}}', "
+        "'B={{env:K16B}}', 'C=plain']}}]\n  f: [{type: withenv, config: {args: "
+        "['A={{secret:nosuch}}']}}]\naudit: {enabled: false}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site))),
+           "ORCH_SECRET_K16A": "sekrit-value-123", "K16B": "bee"}
+
+    def orch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", *args],
+                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+    shown = orch("run", "e", "--", "sh", "-c", 'echo "$A|$B|$C|${#A}"')
+    assert (shown.returncode, shown.stdout) == (0, "****|bee|plain|16\n"), shown
+    missing = orch("run", "f", "--", "true")
+    assert missing.returncode == 2 and "nosuch" in missing.stderr, missing
+
+
 BROKEN_KINDS = """\
 import dataclasses, datetime
 from orch_magics.layers.local import LocalKind
@@ -159,6 +214,9 @@ class WrapBoom(LocalKind):
 class BadNeeds(LocalKind):
     def needs(self, config):
         return "ssh"
+
+class BadCarries(LocalKind):
+    carries = 5
 
 class BoomLauncher:
     def __init__(self, inner):
@@ -242,7 +300,7 @@ NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(
                                               BadNeeds())
 LAUNCHBOOM, HANDED = LaunchBoom(), HandedOut()
 WRAPNONE, NOADOPT, BADHANDLE, READBOOM = WrapNone(), NoAdopt(), BadHandle(), ReadBoom()
-LABELINT = LabelInt()
+LABELINT, BADCARRIES = LabelInt(), BadCarries()
 """
 
 
@@ -262,7 +320,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "docker = badkinds:WRAPBOOM\nhanded = badkinds:HANDED\n"  # kinds12: a plugin
         "giveup = badkinds_exit:KIND\nwrapnone = badkinds:WRAPNONE\n"
         "noadopt = badkinds:NOADOPT\nbadhandle = badkinds:BADHANDLE\n"
-        "readboom = badkinds:READBOOM\nlabelint = badkinds:LABELINT\n")  # named as one of ours; one handing its launcher
+        "readboom = badkinds:READBOOM\nlabelint = badkinds:LABELINT\n"
+        "badcarries = badkinds:BADCARRIES\n")  # named as one of ours; one handing its launcher
     # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
@@ -310,6 +369,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         # kinds14: a label that is no string broke every front end ("a bug in orch_magics")
         ("labelint", "failed on this layer: TypeError: its label() gave int 5, not a string"),
         ("badneeds", "failed in needs(): ValueError: needs() said 'ssh', which is none of"),
+        # kinds16: read for every chain error, installed and unused it made those "a bug"
+        ("badcarries", "cannot be loaded: TypeError: its carries is 5, not None or a set of"),
         ("giveup", "layer kind 'giveup' (badkinds_exit:KIND from badkinds 0.1) cannot be "
                    "loaded: SystemExit: kubectl not found, giving up"),
     ]:

@@ -18,7 +18,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, OrchError
-from .base import LayerKind
+from .base import CARRIES, LayerKind
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -95,6 +95,12 @@ def get_kind(name: str) -> LayerKind:
                 callable(getattr(kind, method, None)) for method in ("label", "wrap")):
             raise TypeError("it is no layer kind: it needs a dataclass `Config`, `label()` "
                             "and `wrap()` (docs/architecture.md)")
+        carries = getattr(kind, "carries", None)  # kinds16: read for every chain error
+        if carries is not None and (isinstance(carries, str) or not isinstance(
+                carries, (set, frozenset, tuple, list)) or not all(
+                    need in CARRIES for need in carries)):
+            raise TypeError(f"its carries is {carries!r}, not None or a set of 'tcp', "
+                            f"'unix', 'here'")
     return kind
 
 
