@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Iterable
 
@@ -11,7 +12,7 @@ from .layers.base import Launcher
 from .layers.local import LocalLauncher
 from .layers.registry import OWN, get_kind, plugin_code
 from .process.command import Command
-from .process.handle import ProcessHandle
+from .process.handle import MADE, ProcessHandle
 
 
 class LayeredExecutor:
@@ -62,6 +63,14 @@ def _checked_launcher(launcher: object) -> None:
                         f"self.adopt(inner, label) (a Launcher's first line)")
 
 
+async def _stopped(handles: list[ProcessHandle]) -> None:
+    """Stop what a launch that did not return made (INT, TERM, KILL, half a second apart)."""
+    for handle in handles:
+        handle.discard_output()
+    await asyncio.gather(*(asyncio.shield(h.stop((0.5, 0.5))) for h in handles),
+                         return_exceptions=True)
+
+
 def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Exception]) -> None:
     """Make a plugin's launcher say an exception of its `launch` as its wrap's is said, naming
     the kind and its plugin (kinds12: a KeyError there was "a bug in orch_magics", and a
@@ -70,12 +79,22 @@ def _launch_guarded(launcher: Launcher, kind: str, error: Callable[[str], Except
     launch = getattr(launcher.launch, "orch_unguarded", launcher.launch)
 
     async def guarded(command: Command) -> ProcessHandle:
-        with plugin_code(kind, "failed to launch", error):
-            handle = await launch(command)
-            if not isinstance(handle, ProcessHandle):  # kinds13: an orch "internal error"
-                raise TypeError(f"its launch() returned {type(handle).__name__}, not a "
-                                f"ProcessHandle")
-            return handle
+        outer, made = MADE.get(), list[ProcessHandle]()
+        token = MADE.set(made)
+        try:
+            with plugin_code(kind, "failed to launch", error):
+                handle = await launch(command)
+                if not isinstance(handle, ProcessHandle):  # kinds13: an orch "internal error"
+                    raise TypeError(f"its launch() returned {type(handle).__name__}, not a "
+                                    f"ProcessHandle")
+        except BaseException:  # kinds16: failed or given up after its inner launch started
+            await _stopped(made)  # the command: it ran on, an orphan
+            raise
+        finally:
+            MADE.reset(token)
+        if outer is not None:  # an outer plugin that gives up stops these too
+            outer.extend(made)
+        return handle
 
     guarded.orch_unguarded = launch  # type: ignore[attr-defined]  # the plugin's own
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from orch_magics.layers.registry import OWN, kind_names
+from processes import left_after, processes_with
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = REPO / "orch_magics" / "layers"
@@ -183,6 +184,58 @@ def test_placeholders_in_a_plugin_kind_s_list_field_are_filled_in(tmp_path: Path
     assert (shown.returncode, shown.stdout) == (0, "****|bee|plain|16\n"), shown
     missing = orch("run", "f", "--", "true")
     assert missing.returncode == 2 and "nosuch" in missing.stderr, missing
+
+
+LATE_KINDS = """\
+import asyncio
+from envkind import EnvKind, EnvLauncher
+
+class SlowLauncher(EnvLauncher):
+    async def launch(self, command):
+        handle = await super().launch(command)
+        await asyncio.sleep(30)  # waits for something after starting the command
+        return handle
+
+class LeakLauncher(EnvLauncher):
+    async def launch(self, command):
+        await super().launch(command)
+        raise RuntimeError("the plugin failed after starting the command")
+
+class Slow(EnvKind):
+    def wrap(self, config, inner, label):
+        return SlowLauncher(config, inner, label)
+
+class Leak(EnvKind):
+    def wrap(self, config, inner, label):
+        return LeakLauncher(config, inner, label)
+
+SLOW, LEAK = Slow(), Leak()
+"""
+
+
+def test_a_plugin_launch_given_up_after_its_command_started_leaves_no_process(
+        tmp_path: Path) -> None:
+    """kinds16: a plugin's launch() that still awaited after its inner launch started the
+    command (a timeout came), or raised then, left the command running after orch exited."""
+    site = tmp_path / "site"
+    (site / "latekinds-1.0.dist-info").mkdir(parents=True)
+    (site / "latekinds-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: latekinds\nVersion: 1.0\n")
+    (site / "latekinds-1.0.dist-info" / "entry_points.txt").write_text(
+        "[orch_magics.layers]\nslow = latekinds:SLOW\nleak = latekinds:LEAK\n")
+    (site / "envkind.py").write_text(ENV_KIND)
+    (site / "latekinds.py").write_text(LATE_KINDS)
+    (tmp_path / "orch.yaml").write_text("environments:\n  slow: [{type: slow}]\n"
+                                        "  leak: [{type: leak}]\naudit: {enabled: false}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
+    for words, status in ((["--timeout", "1", "slow"], 124), (["leak"], 1)):
+        token = f"73{len(words)}1.5"  # in the shell's argv and its sleep's
+        ran = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", *words, "--",
+                              "sh", "-c", f"sleep {token}; echo after"], capture_output=True,
+                             text=True, cwd=tmp_path, env=env, timeout=120)
+        assert ran.returncode == status and "bug in orch_magics" not in ran.stderr, ran
+        assert "is closed" not in ran.stderr, ran.stderr  # asyncio's words on a lost child
+        assert not left_after(lambda: processes_with(token)), ran
 
 
 BROKEN_KINDS = """\

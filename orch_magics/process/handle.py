@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +22,10 @@ from .stdin_writer import StdinWriter
 
 #: Default waits between the steps of the stop ladder (seconds).
 STOP_GRACE = (2.0, 2.0)
+#: The handles made in this context (set by whoever must stop them if what made them gives
+#: up: a plugin's launch that fails or is cancelled after its inner launch started one).
+MADE: contextvars.ContextVar[list[ProcessHandle] | None] = contextvars.ContextVar(
+    "orch_handles_made", default=None)
 #: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
 #: container's process cannot end; the stop must, and say what may be left).
 KILL_WAIT = 10.0
@@ -106,6 +111,8 @@ class ProcessHandle:
         self._backend = backend
         self.command = command
         self.chain = chain
+        if (made := MADE.get()) is not None:
+            made.append(self)
         self.stdin = StdinWriter(backend, tty=command.tty)
         self._err_stream = backend.stderr()
         #: One output stream, a terminal's: the layer gave one (a TTY asked by the command, or
