@@ -34,6 +34,7 @@ services:
       esac
       echo fine
   sleepy: {command: 'sleep 60'}
+  slowpre: {command: 'sleep 60', pre_commands: [{command: 'sleep 1.5'}]}
   fail: {command: 'exit 1'}
   big: {command: "head -c 3000000 /dev/zero | tr '\\\\0' x | fold -w 100"}
 """
@@ -126,6 +127,15 @@ def test_mixed_failures_each_with_its_cause(ssh_fleet: SSHFleet) -> None:
     assert "host key" in res.causes[f"127.0.1.{N}"]
     assert sorted(res.failed) == sorted(["127.0.1.3", "127.0.1.4", REFUSING, f"127.0.1.{N}"])
     assert "exit 3: bad" in res.table()
+
+
+def test_a_timeout_s_cause_counts_the_time_in_pre_commands(orch) -> None:
+    """fleets22: with a 1.5 s pre command, a row said "timed out after 0.9s (limit 2.5s)",
+    where a single run says the time its pre commands took of the limit."""
+    res = orch.run("web", "slowpre", limit="127.0.1.[1:2]", timeout=2.5)
+    for cause in res.causes.values():
+        assert re.fullmatch(r"timed out after 2\.\ds, 1\.\ds of it in pre commands "
+                            r"\(limit 2\.5s\)", cause), cause
 
 
 def test_max_fail_stops_new_starts(orch) -> None:

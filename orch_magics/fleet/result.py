@@ -18,7 +18,7 @@ from .. import result_json
 from ..errors import FleetError, OrchError
 from ..keywords import keywords_checked
 from ..result import RunResult
-from ..result_words import final_line
+from ..result_words import final_line, timed_out_after
 from ..secrets.masking import mask_text
 from ..text import bytes_shown, columns, cut, padded, plural, printable
 
@@ -286,9 +286,8 @@ def cause(result: RunResult, state: str) -> str:
     if state == "ok":
         return "ok"
     if result.timed_out:  # the limit said too: the stop ladder may take seconds past it
-        limit = f" (limit {result.timeout:g}s)" if result.timeout is not None else ""
         left = result.exit.error  # the stop could not end it (a silent link): what is left
-        return mask_text(f"timed out after {result.duration:.1f}s{limit}"
+        return mask_text(timed_out_after(result)
                          + (f"; {str(left).splitlines()[0]}" if left is not None else ""))
     step = result.failed_step
     if step is not None and not step.interrupted and step.exit.returncode is not None:
