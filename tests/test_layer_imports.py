@@ -8,6 +8,7 @@ this session cannot hide an import.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -235,7 +236,7 @@ def test_a_plugin_launch_given_up_after_its_command_started_leaves_no_process(
                              text=True, cwd=tmp_path, env=env, timeout=120)
         assert ran.returncode == status and "bug in orch_magics" not in ran.stderr, ran
         assert "is closed" not in ran.stderr, ran.stderr  # asyncio's words on a lost child
-        assert not left_after(lambda: processes_with(token)), ran
+        assert not left_after(functools.partial(processes_with, token)), ran
 
 
 BROKEN_KINDS = """\
