@@ -144,6 +144,16 @@ def test_logs_say_how_each_target_ended(orch: Orchestrator, ssh_fleet: SSHFleet)
     assert_nothing_left(ssh_fleet)
 
 
+def test_a_rerun_of_a_named_fleet_writes_nothing_into_its_log(orch: Orchestrator) -> None:
+    """fleets22: `result.failed.rerun()` wrote the rerun's lines into the named fleet's
+    `logs NAME`, after its end lines and with no end lines of its own."""
+    live = orch.start("web", command="echo ran; exit 2", name="again", limit="127.0.1.[1:2]")
+    kept = orch.logs("again") if live.wait(30) else ""
+    again = live.result().failed.rerun()
+    assert again.summary() == "2 targets: 2 failed" and orch.logs("again") == kept, kept
+    assert kept.count("| ran") == 2
+
+
 def test_logs_keep_which_target_ended_past_its_neighbours_lines(orch: Orchestrator) -> None:
     """fleets21: the end line of a failed target went out of the fleet's 10,000 kept lines
     once busy neighbours printed more: `ps` said 1 failed, and nothing said which."""

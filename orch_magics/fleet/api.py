@@ -90,8 +90,10 @@ class Fleets:
     def begin(self, plan: RunPlan, options: FleetOptions, ticket: Ticket, *,
               sinks: Sinks = (), stdin: StdinSource = None,
               close_stdin: bool = True,
-              on_change: Callable[[TargetRow], None] = lambda row: None) -> FleetRun:
-        """Start a fleet on the running loop (every target admitted by `ticket`)."""
+              on_change: Callable[[TargetRow], None] = lambda row: None,
+              rerun_sinks: Sinks | None = None) -> FleetRun:
+        """Start a fleet on the running loop (every target admitted by `ticket`); a rerun of
+        its result gets `rerun_sinks` (default: `sinks`)."""
         host = self.host
         shared = SharedStdin(stdin, close_stdin)
         plan = host.gate.as_written(plan)
@@ -106,7 +108,8 @@ class Fleets:
             stdin = shared.replay()  # one it cannot send again asks nobody and reads no secret
             tickets: list[Ticket] = []  # the environment as it is now: a host may have left
             now = host.replanned(plan, lambda p: tickets.append(self.admit(p, again, yes, "api")))
-            return self.run(now, again, stdin=stdin, sinks=sinks, ticket=tickets[0])
+            return self.run(now, again, stdin=stdin, ticket=tickets[0],
+                            sinks=sinks if rerun_sinks is None else rerun_sinks)
 
         base = host.launcher_for(_no_layers(plan))
         return FleetRun(plan, begin, base, options, sinks=sink_factory(sinks), stdin=shared,
@@ -133,7 +136,7 @@ class Fleets:
               close_stdin: bool = True, sinks: Sinks = (),
               yes: str | Collection[str] = (), front_end: str = "api",
               on_change: Callable[[TargetRow], None] = lambda row: None,
-              ticket: Ticket | None = None) -> LiveFleet:
+              ticket: Ticket | None = None, rerun_sinks: Sinks | None = None) -> LiveFleet:
         """Start on the background loop and return with a LiveFleet once its targets are known
         (a `limit` that selects nothing raises here), or at once when containers are to be
         found by label (their hosts answer when they do: a fleet that then finds none fails
@@ -147,7 +150,8 @@ class Fleets:
 
         async def begin() -> FleetRun:
             fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin,
-                               close_stdin=close_stdin, on_change=on_change)
+                               close_stdin=close_stdin, on_change=on_change,
+                               rerun_sinks=rerun_sinks)
             made.append(fleet)
             if fleet.searching:  # fleets10: a silent host held it for its connect timeout
                 return fleet
@@ -227,7 +231,8 @@ class Fleets:
                                       f"(rerun its failed targets: result.failed.rerun())"])
         live = self.start(plan, options, stdin=stdin, close_stdin=close_stdin is not False,
                           sinks=lambda label: (*extra(label), *entry.sinks(label)),
-                          ticket=ticket, on_change=entry.row_changed)
+                          ticket=ticket, on_change=entry.row_changed,
+                          rerun_sinks=sinks)  # fleets22: its rerun wrote into this log
         live.name = name
         entry.live = live
         self.named[name] = entry
