@@ -665,3 +665,17 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="inventory file belongs to user nobody"):
         load_config_text(f"inventory: [{tmp_path / 'inv.ini'}]\n"
                          f"environments: {{web: [{{type: ssh, config: {{host: 'group:web'}}}}]}}\n")
+
+
+def test_an_env_default_is_taken_as_written(tmp_path: Path) -> None:
+    """config19: `{{env:SEP:-, }}` gave "," and `{{env:SEP:- }}` nothing, where the shell's
+    `${SEP:-, }` gives ", ": the blanks at a default's end were taken as the placeholder's."""
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\naudit: {enabled: false}\nservices:\n  x:\n"
+        "    command: printf '[%s][%s][%s]' \"$A\" \"$B\" \"$C\"\n"
+        "    environment: {A: '{{env:NOPE_C19:-, }}', B: 'x{{env:NOPE_C19:- }}y', "
+        "C: '{{ env:HOME }}'}\n")
+    env = {k: v for k, v in os.environ.items() if k != "NOPE_C19"}
+    ran = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "local", "x"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert ran.stdout == f"[, ][x y][{os.environ['HOME']}]", ran

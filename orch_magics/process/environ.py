@@ -13,7 +13,9 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?)\s*\}\}")
+#: A default (`:-…`) is taken as written, its blanks at the end too (config19: `{{env:SEP:-, }}`
+#: gave ","); the blanks around a name are not part of it.
+PLACEHOLDER = re.compile(r"\{\{\s*(secret|env)\s*:\s*([^}]*?:-[^}]*|[^}]*?)\s*\}\}")
 #: A variable name every layer can set: a shell's (ssh and sudo set them through one).
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: `{{secret:db_password}}` is read from `$ORCH_SECRET_DB_PASSWORD` by the env provider.
