@@ -679,3 +679,23 @@ def test_an_env_default_is_taken_as_written(tmp_path: Path) -> None:
     ran = subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "local", "x"],
                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert ran.stdout == f"[, ][x y][{os.environ['HOME']}]", ran
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("services:\n  x:\n    command: id\n    environment:\n      A: '1'\n      B: '2'\n"
+     "      BAD-NAME: '4'\n      D: '5'\n", 8),
+    ("  s:\n    - type: sudo\n      config:\n        preserve_env:\n          - A\n"
+     "          - BAD-NAME\n", 7),
+])
+def test_a_bad_variable_name_is_said_at_its_own_line(text: str, line: int) -> None:
+    """config19: a bad name in an environment mapping or a preserve_env list was said at the
+    mapping's first line, another (valid) key."""
+    if text.startswith("  s:"):
+        text = "environments:\n" + text
+    else:
+        text = "environments: {local: []}\n" + text
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text, "orch.yaml")
+    assert (err.value.line, "not variable names: 'BAD-NAME'" in str(err.value)) == (line, True), \
+        str(err.value)
+    assert "BAD-NAME" in str(err.value).splitlines()[1], str(err.value)

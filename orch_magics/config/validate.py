@@ -266,8 +266,14 @@ def _check(checks: Sequence[Callable[[Any], None]], value: Any, path: Path_,
     for check in checks:
         try:
             check(value)
-        except ValueError as exc:
-            raise src.error(path, _about(path, str(exc))) from None
+        except ValueError as exc:  # at the first bad item when it says which (config19)
+            bad, at = getattr(exc, "bad", None), path
+            if isinstance(value, Mapping) and bad in value:
+                at = (*path, bad)
+            elif isinstance(value, (list, tuple)) and bad in value:
+                at = (*path, value.index(bad))
+            raise src.error(at, _about(path, str(exc)), at_key=at is not path and isinstance(
+                value, Mapping)) from None
 
 
 def build_dataclass(cls: Any, value: Any, path: Path_, src: Source, **extra: Any) -> Any:

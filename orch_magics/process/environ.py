@@ -26,8 +26,10 @@ def variable_names(names: Iterable[str]) -> None:
     """Refuse names a layer could not set (a config field's check, and `env=`'s)."""
     bad = [name for name in names if not (isinstance(name, str) and VARIABLE.fullmatch(name))]
     if bad:
-        raise ValueError(f"not variable names: {', '.join(map(repr, bad))} (letters, digits "
-                         f"and _, not starting with a digit)")
+        error = ValueError(f"not variable names: {', '.join(map(repr, bad))} (letters, digits "
+                           f"and _, not starting with a digit)")
+        error.bad = bad[0]  # type: ignore[attr-defined]  # where a config error points
+        raise error
 
 
 def unpassable(key: str, value: str, *, environ: bool = False) -> str | None:
