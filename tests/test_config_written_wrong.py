@@ -721,3 +721,12 @@ def test_a_misspelt_name_field_in_a_secrets_command_is_refused(field: str) -> No
     load_config_text("environments: {l: []}\nsecrets:\n  providers:\n"
                      "    - {type: command, argv: [sh, -c, 'find / -name {} {name}']}\n")
 
+
+
+@pytest.mark.parametrize("name", ["../personal/bank", "x/../../y", "-rf"])
+def test_a_secret_name_a_provider_could_misread_is_refused(name: str) -> None:
+    """safety19: `{{secret:../personal/bank}}` made `pass show orch/{name}` read outside the
+    orch/ folder, and `-rf` reached a provider's command line as an option."""
+    err = error_of(service_with(f"{{{{secret:{name}}}}}"))
+    assert (err.file, err.line) == ("conf.yaml", 6), str(err)
+    assert "may neither start with '-' nor hold a '..' step" in err.message

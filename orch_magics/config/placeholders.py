@@ -67,6 +67,10 @@ def placeholder_problem(text: str) -> str | None:
         if kind == "secret" and ":-" in name:  # a missing secret is an error, never a default
             return (f"placeholder {full.group(0)!r}: a secret takes no default (a missing one "
                     f"stops the run); write {{{{secret:{name.partition(':-')[0].strip()}}}}}")
+        if kind == "secret" and (name.strip().startswith("-") or ".." in name.split("/")):
+            return (f"placeholder {full.group(0)!r}: a secret's name may neither start with "  # safety19
+                    f"'-' nor hold a '..' step (a password manager's command would take it as "
+                    f"an option, or read outside the folder the config gives it)")
     return None
 
 
