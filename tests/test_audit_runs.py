@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import os
 import resource
@@ -489,6 +490,14 @@ def test_audit_can_be_turned_off(tmp_path: Path) -> None:
         said = _cli(cfg, "audit", *action).stderr
         assert said.startswith(f"orch: note: auditing is off in {cfg} (audit: {{enabled: "
                                f"false}}): runs of this config are not recorded\n"), said
+    # safety19: `%orch history` listed older runs as if the list were complete
+    from shells import orch_shell
+
+    with orch_shell(cfg.read_text(), tmp_path) as shell, \
+            contextlib.redirect_stdout(io.StringIO()) as out:
+        shell.run_line_magic("orch", "history")
+    assert out.getvalue().startswith(f"note: auditing is off in {cfg} (audit: {{enabled: "
+                                     f"false}}): runs of this config are not recorded\n")
 
 
 def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..config.model import AuditSettings
+from ..config.model import AuditSettings, Config
 from ..config.suggest import did_you_mean
 from ..errors import OrchError
 from ..text import first_line, printable
@@ -16,6 +16,16 @@ from .log import AuditLog, default_audit_path
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def not_recorded(config: Config) -> str | None:
+    """What a listing of the trail says first when the config turns auditing off (safety18,
+    safety19: "no run was audited yet" read as if none ran), or None."""
+    if config.audit.enabled:
+        return None
+    files = ", ".join(config.files) or "this config"
+    return (f"auditing is off in {files} (audit: {{enabled: false}}): runs of this config are "
+            f"not recorded")
 
 
 def parse_since(text: str, now: datetime.datetime | None = None) -> datetime.datetime:

@@ -54,12 +54,13 @@ def _path(args: argparse.Namespace, load: Callable[[], Config]) -> str:
 
 
 def _not_audited(load: Callable[[], Config]) -> str | None:
-    """The config files that turn auditing off, if the config here does."""
+    """Why runs of the config here are not in the trail (it turns auditing off), or None."""
+    from ..audit.query import not_recorded
+
     try:
-        config = load()
+        return not_recorded(load())
     except NoConfig:
         return None
-    return None if config.audit.enabled else ", ".join(config.files) or "this config"
 
 
 def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
@@ -72,9 +73,8 @@ def audit_command(args: argparse.Namespace, load: Callable[[], Config]) -> int:
             f"{'does' if len(given) == 1 else 'do'} not apply to it")
         return EXIT_USAGE  # a check that looked as if it read one hour, and read all
     path = _path(args, load)
-    if not args.file and (files := _not_audited(load)):  # safety18: "no run was audited yet"
-        say(f"orch: note: auditing is off in {files} (audit: {{enabled: false}}): runs of "
-            f"this config are not recorded")
+    if not args.file and (off := _not_audited(load)):  # safety18: "no run was audited yet"
+        say(f"orch: note: {off}")
     if (args.file or args.action == "verify") and not os.path.exists(path):
         if args.action == "verify" and args.json:  # the verdict a script reads, as ever
             print(json.dumps({"ok": False, "file": path, "error": "there is no audit log"}))

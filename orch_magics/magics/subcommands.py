@@ -12,7 +12,7 @@ from typing import Any
 
 from IPython import get_ipython
 
-from ..audit.query import HEADER, audited_runs, environment_hint
+from ..audit.query import HEADER, audited_runs, environment_hint, not_recorded
 from ..config.files import NoConfig, demo_config_files
 from ..config.model import AuditSettings
 from ..fleet import FleetResult, LiveFleet, describe, expand
@@ -65,6 +65,8 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
     log, or the user's own when no configuration can be loaded (as `orch audit` reads it)."""
     try:
         settings, known = orch.config.audit, list(orch.config.environments)
+        if off := not_recorded(orch.config):  # safety19: as `orch audit` says it
+            print(f"note: {off}")
     except NoConfig:  # none found: the log is the user's own (a found file with a mistake is
         settings, known = AuditSettings(), []  # said: it may set audit.path; config14)
     found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
