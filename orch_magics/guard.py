@@ -183,12 +183,22 @@ def _question(plan: RunPlan, dangerous: bool, scope: Scope | None = None) -> str
     a terminal's scroll-back or a notebook's input request keeps the question); `scope`: a
     fleet's targets (safety12: 3 hosts or a rerun of one read the same)."""
     what = f"service {plan.service.name!r}" if plan.service else \
-        f"command `{printable(plan.command.display())}`"  # as a shell reads it (review24: a
-    # repr doubled the backslashes of its `$'x\\ty'`, another command for bash)
+        f"command {_in_brief(plan.command.display())}"
     why = " (a dangerous service: asked every time)" if dangerous else ""
     on = f" ({scope.text})" if scope else ""
     return mask_text(f"{plan.environment.name!r} is a protected environment{why}. "
                      f"Type its name to run {what} there{on}: ")
+
+
+def _in_brief(command: str) -> str:
+    """`command` as a shell reads it (review24: a repr doubled the backslashes of its
+    `$'x\\ty'`, another command for bash), its first line only when it has several or is
+    long (safety19: a 60-line cell made a 2,452-character question)."""
+    lines = command.split("\n")
+    if len(lines) == 1 and len(command) <= 200:
+        return f"`{printable(command)}`"
+    return (f"`{printable(lines[0][:80])}…` ({len(lines)} line"
+            f"{'s' if len(lines) > 1 else ''}, {len(command)} characters)")
 
 
 def adhoc_allowed(env: Environment) -> bool:

@@ -150,6 +150,13 @@ def test_the_question_shows_the_command_as_a_shell_reads_it(orch: Orchestrator) 
     ask = orch.gate.ask = Answers("prod")
     assert orch.run("prod", command=["printf", "%s", "x\ty"]).stdout == "x\ty"
     assert "run command `printf %s $'x\\ty'` there" in ask.questions[0], ask.questions
+    # safety19: a 60-line cell's script was the question, on one line, its `\n`s escaped
+    script = "\n".join(f"echo line {n}  # step {n} of the runbook" for n in range(60))
+    ask = orch.gate.ask = Answers("quick")
+    assert orch.run("quick", command=script).lines[-1] == "line 59"
+    assert ask.questions[0].endswith(
+        "to run command `echo line 0  # step 0 of the runbook…` (60 lines, 2319 characters) "
+        "there: ")
 
 
 def test_orch_confirm_does_not_answer_for_a_person_who_can_be_asked(
