@@ -187,7 +187,12 @@ class StillRunning(OrchError, TimeoutError):
 
 class PromptInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C / a kernel interrupt at a secret's prompt: nothing ran (a KeyboardInterrupt,
-    said in one line, as one at a protected environment's question: notebook15)."""
+    said in one line, as one at a protected environment's question: notebook15). `signum`:
+    the signal the interrupt was (the CLI's TERM or HUP: its exit status says which)."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.signum: int | None = getattr(cause, "signum", None)
 
 
 class RunInterrupted(OneLine, KeyboardInterrupt):

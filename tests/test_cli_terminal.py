@@ -220,3 +220,36 @@ def test_a_fleet_of_tty_runs_has_a_raw_terminal_of_the_windows_size(ssh_fleet,  
     screen, status, _ = run_on_terminal(tmp_path, ["web", "sized"], [], text)
     assert [line.split(b" | ")[-1].rstrip(b"\r") for line in screen.split(b"\r\n")[:2]] == [
         b"33 111"] * 2, screen
+
+
+@pytest.mark.parametrize("sig", [15, 1], ids=["sigterm", "sighup"])
+def test_a_signal_at_the_secret_prompt_is_said_in_the_exit_status(tmp_path: Path,
+                                                                  sig: int) -> None:
+    """chains24: TERM or HUP while `orch run` asked `secret pw:` exited 130, Ctrl-C's
+    status, where the docs (and the protected environment's question) say 128 + signal."""
+    import os
+    import pty
+    import time
+
+    from terminal import _read
+
+    config = tmp_path / "orch.yaml"
+    config.write_text("environments: {local: []}\nsecrets: {providers: [prompt]}\n"
+                      "services: {pw: {command: 'echo ran', environment: {P: '{{secret:pw}}'}}}\n")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(ORCH[0], [*ORCH, "-c", str(config), "run", "local", "pw"])
+    screen, deadline = b"", time.monotonic() + 30
+    try:
+        while b"secret pw: " not in screen:
+            chunk = _read(fd, deadline)
+            assert chunk, screen
+            screen += chunk
+        os.kill(pid, sig)
+        while chunk := _read(fd, deadline):
+            screen += chunk
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 128 + sig, screen
+    assert b"ran" not in screen.split(b"secret pw: ")[1], screen

@@ -32,8 +32,9 @@ class Stopped(KeyboardInterrupt):
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:
-    """128 + the signal that interrupted (SIGINT for Ctrl-C), as a shell reports it."""
-    return 128 + (interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT)
+    """128 + the signal that interrupted (SIGINT for Ctrl-C), as a shell reports it; one at
+    a secret's prompt says the signal it was too (chains24: TERM there exited 130)."""
+    return 128 + (getattr(interrupt, "signum", None) or signal.SIGINT)
 
 
 def stop_signals() -> list[signal.Signals]:

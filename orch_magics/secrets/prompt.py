@@ -39,8 +39,8 @@ def default_prompt(text: str) -> str | None:
             return getpass.getpass(text)
     except EOFError:  # Ctrl-D: no answer; Ctrl-C stops what asked, as it does everywhere
         return None
-    except KeyboardInterrupt:
-        raise PromptInterrupted("not run: interrupted at the secret prompt") from None
+    except KeyboardInterrupt as exc:
+        raise PromptInterrupted("not run: interrupted at the secret prompt", exc) from None
     except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
         if type(exc).__name__ == "StdinNotImplementedError":
             return None

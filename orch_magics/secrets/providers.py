@@ -247,9 +247,9 @@ class CommandProvider:
         except subprocess.TimeoutExpired:
             raise ConfigError(f"secret {name!r}: the command `{shown}` did not answer within "
                               f"{self.spec.timeout:g}s") from None
-        except KeyboardInterrupt:  # magics14: a 150-line traceback in a notebook
+        except KeyboardInterrupt as exc:  # magics14: a 150-line traceback in a notebook
             raise PromptInterrupted(f"not run: interrupted while the command `{shown}` "
-                                    f"fetched secret {name!r}") from None
+                                    f"fetched secret {name!r}", exc) from None
         except OSError as exc:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{exc.strerror or exc}") from None
