@@ -12,7 +12,8 @@ from .layers.base import Launcher
 from .layers.local import LocalLauncher
 from .layers.registry import OWN, get_kind, plugin_code
 from .process.command import Command
-from .process.handle import MADE, ProcessHandle
+from .process.handle import ProcessHandle
+from .process.made import MADE
 
 
 class LayeredExecutor:

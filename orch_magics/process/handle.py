@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import signal as _signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
@@ -17,17 +16,13 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import ProcessLeft
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
+from .made import note_made
 from .output_queue import OutputQueue
 from .stdin_writer import StdinWriter
 
 #: Default waits between the steps of the stop ladder (seconds).
 STOP_GRACE = (2.0, 2.0)
-#: The handles made in this context (set by whoever must stop them if what made them gives
-#: up: a plugin's launch that fails or is cancelled after its inner launch started one).
-MADE: contextvars.ContextVar[list[ProcessHandle] | None] = contextvars.ContextVar(
-    "orch_handles_made", default=None)
-#: Seconds a process has to end after SIGKILL before the handle gives up on it (a paused
-#: container's process cannot end; the stop must, and say what may be left).
+#: Seconds a process has to end after SIGKILL before the handle gives up (a paused one cannot).
 KILL_WAIT = 10.0
 #: Seconds a stop waits past KILL_WAIT while the process's output still arrives.
 FLOWING_WAIT = 60.0
@@ -36,16 +31,15 @@ FLOWING_WAIT = 60.0
 QUIET_AFTER = 6.0
 #: Seconds a stop waits, after the ladder, for signals still being delivered.
 SEND_WAIT = 2.0
-#: Seconds a stop's first signal may take to be delivered before the layer is asked whether
-#: the way to the process went silent (`ProcessBackend.cut_if_silent`).
+#: Seconds a stop's first signal may take before the layer is asked whether the way to the
+#: process went silent (`ProcessBackend.cut_if_silent`).
 SIGNAL_CHECK = 2.0
 #: Seconds the end of a process whose silent way was cut may take (its layer reconnects to
 #: say what is left, within its own bounds) before the stop gives up on it.
 LOST_WAIT = 30.0
-#: Once the process has ended, its output may stay open only while it is not silent: a child
-#: that left the process group (setsid) or ignores the wrapper's SIGTERM holds the streams
-#: open, and is not followed. Silent = this many checks in a row, CHECK_EVERY apart, found no
-#: new chunk and no chunk waiting for a slow reader (back-pressure is not silence).
+#: Once the process has ended, its output stays open only while not silent (a child that left
+#: the process group or ignores SIGTERM holds it open, and is not followed): silent = this many
+#: checks, CHECK_EVERY apart, with no new chunk and none waiting for a slow reader.
 QUIET_CHECKS = 5
 CHECK_EVERY = 0.1
 #: After a stop, output is followed for at most this long once the process has ended.
@@ -111,8 +105,7 @@ class ProcessHandle:
         self._backend = backend
         self.command = command
         self.chain = chain
-        if (made := MADE.get()) is not None:
-            made.append(self)
+        note_made(self)
         self.stdin = StdinWriter(backend, tty=command.tty)
         self._err_stream = backend.stderr()
         #: One output stream, a terminal's: the layer gave one (a TTY asked by the command, or
