@@ -591,7 +591,9 @@ def test_a_service_variable_is_held_by_its_command_alone(sudo_lab, ssh_lab, monk
     text = config_text({"deep": chain(sudo_lab, ssh_lab, last),
                         "two": [ssh_lab.layer("orch-bastion"), ssh_lab.layer("orch-inner")]},
                        services=f"  held:\n    command: exec sleep 2.75\n"
-                                f"    environment: {{TOK: {needle}}}\n")
+                                f"    environment: {{TOK: {needle}}}\n"
+                                f"  left:\n    command: (trap '' TERM INT HUP; sleep 4.25) & "
+                                f"exec sleep 30.5\n    environment: {{TOK: {needle}}}\n")
     watcher = Watcher(needle.encode())
     watcher.start()
     try:
@@ -599,11 +601,19 @@ def test_a_service_variable_is_held_by_its_command_alone(sudo_lab, ssh_lab, monk
             for env in ("two", "deep"):
                 result = orch.run(env, "held")
                 assert result.ok, result.stderr
+                # safety19: after a stop, the wrapper's own `sleep`s (its clean-up of what
+                # is left) held them too
+                live = orch.spawn(env, "left")
+                time.sleep(1.5)
+                live.stop()
+                assert live.wait(30).interrupted
+                time.sleep(1.5)
     finally:
         watcher.done.set()
         watcher.join()
     assert watcher.scans > 10
-    others = {pid: seen for pid, seen in watcher.hits.items() if "sleep 2.75" not in seen}
+    others = {pid: seen for pid, seen in watcher.hits.items()
+              if not any(own in seen for own in ("sleep 2.75", "sleep 4.25", "sleep 30.5"))}
     assert others == {}
     assert len(watcher.hits) >= 2  # the command's own, on each chain
 
