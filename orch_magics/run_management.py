@@ -79,7 +79,11 @@ class RunManagement:
         ends = fleet.lost_ends(lines) if fleet is not None and tail is None else []
         if tail is None and entry.logs.total_lines > len(lines):  # never a silent gap
             lines = [gap(entry.logs.total_lines - len(lines), where, "earlier "), *lines]
-        return "\n".join([*lines[:1], *ends, *lines[1:]] if ends else lines)
+        lines = [*lines[:1], *ends, *lines[1:]] if ends else lines
+        if tail != 0:  # the line being written too: a prompt waiting for its answer
+            lines = [*lines, *entry.logs.pending()]
+            lines = lines[-tail:] if tail else lines
+        return "\n".join(lines)
 
     def status(self: _Host, name: str) -> LiveRun:
         """The current attempt of a named run (`.state`, `.pid`, `.restarts`, `.log_file`)."""

@@ -560,6 +560,21 @@ def test_logs_say_the_lines_the_ring_no_longer_holds(orch: Orchestrator) -> None
     assert len(shown) == 10_001
 
 
+def test_logs_show_the_line_a_run_is_writing(orch: Orchestrator) -> None:
+    """chains24: a named run waiting at `Continue? [y/N] ` showed nothing of it in `logs`
+    (the docs send a person there after a page reload), nor a `\r` progress bar's state."""
+    live = orch.start("local", command="echo one; printf 'step 1\\rstep 2'; "
+                      "printf 'Continue? [y/N] ' >&2; read -r a; echo \"got $a\"",
+                      name="asks", close_stdin=False)
+    wait_for(lambda: "Continue?" in orch.logs("asks"))
+    assert orch.logs("asks").splitlines()[1:] == ["one", "step 2", "Continue? [y/N] "]
+    assert orch.logs("asks", tail=1) == "Continue? [y/N] " and orch.logs("asks", tail=0) == ""
+    live.send_line("y")
+    live.close_stdin()
+    live.wait(30)
+    assert "Continue? [y/N] " in orch.logs("asks") and "got y" in orch.logs("asks")
+
+
 def test_automatic_restarts_stop_once_a_load_removed_the_environment(tmp_path: Path) -> None:
     """api6: a manual restart said 'unknown environment', while the policy went on starting
     attempts in the environment the config no longer had."""

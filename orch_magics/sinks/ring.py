@@ -94,6 +94,13 @@ class RingBuffer:
             fresh = self._last(new, ("stdout", "stderr")) if new > 0 else []
             return fresh, self.total_lines
 
+    def pending(self) -> list[str]:
+        """The lines being written, not ended yet: a prompt waiting for its answer, a `\r`
+        progress bar's last state (chains24: `logs` never showed them)."""
+        with self._lock:
+            texts = [_marked(decoder.partial) for decoder in self._decoders.values()]
+        return [shown for text in texts if (shown := text.rpartition("\r")[2])]
+
     def tail(self, n: int | None = None, streams: tuple[str, ...] = ("stdout", "stderr")) -> list[str]:
         with self._lock:
             return self._last(n, streams)
