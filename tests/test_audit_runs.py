@@ -856,3 +856,18 @@ def test_an_audit_path_under_home_is_the_one_runs_and_the_reader_use(tmp_path: P
     assert json.loads(verified.stdout) == {"ok": True, "file": str(home / "trail.jsonl"),
                                            "records": 2}, verified.stderr
     assert listed.returncode == 0 and listed.stderr == "" and listed.stdout.count("\n") == 2
+
+
+@pytest.mark.parametrize(("var", "kind"), [("DOCKER_HOST", "docker"),
+                                           ("CONTAINER_HOST", "podman")])
+def test_a_password_in_an_engine_address_is_never_shown_nor_recorded(
+        tmp_path: Path, var: str, kind: str) -> None:
+    """kinds16: `tcp://user:PASSWORD@host` in DOCKER_HOST or CONTAINER_HOST was printed in
+    the error and written to the audit record: the password shows as ****."""
+    log, cfg = tmp_path / "audit.jsonl", tmp_path / "orch.yaml"
+    cfg.write_text(f"environments: {{e: [{kind} web]}}\naudit: {{path: {log}}}\n")
+    env = {**os.environ, var: "tcp://core:Hunter2SecretPw@127.0.0.1:9"}
+    ran = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "e",
+                          "--", "true"], capture_output=True, text=True, env=env, timeout=60)
+    assert ran.returncode == 1 and "tcp://core:****@127.0.0.1:9" in ran.stderr, ran.stderr
+    assert "Hunter2" not in ran.stderr + log.read_text() and "core:****@" in log.read_text()

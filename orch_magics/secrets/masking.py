@@ -17,6 +17,7 @@ Three ways to use it:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 
@@ -114,8 +115,15 @@ def register(value: str) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """`text` with every known secret form replaced by `****`."""
-    return REGISTRY.mask_text(text)
+    """`text` with every known secret form replaced by `****`, and the password of a URL
+    (`tcp://user:PASSWORD@host` of a DOCKER_HOST or CONTAINER_HOST: kinds16), as git, pip
+    and curl show one."""
+    masked = REGISTRY.mask_text(text)
+    return _URL_PASSWORD.sub(r"\1****@", masked) if "://" in masked else masked
+
+
+#: The password of a URL's user part: `scheme://user:` then the password, up to its `@`.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@")
 
 
 def mask_bytes(data: bytes) -> bytes:
