@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -447,15 +448,29 @@ def test_behind_ssh_an_ordinary_users_rootless_socket_is_found(podman, ssh_lab, 
         os.chown(folder, uid, -1)
         folder.chmod(0o700)
     relay = _Relay(runtime / "podman" / "podman.sock", podman.socket, uid)
+    chatty = Path(tempfile.mkdtemp(prefix="orch-chatty-")) / "sh"  # a login that greets
+    chatty.write_text('#!/bin/sh\necho Welcome to the inner host\nexec /bin/sh "$@"\n')
+    for made_path in (chatty.parent, chatty):
+        made_path.chmod(0o755)
     try:
         text = ("environments:\n  it:\n    layers:\n"
                 f"      - {ssh_lab.layer('orch-loop', user=sudo_lab.login)}\n"
-                "      - {type: podman, config: {container: orch-test}}\n")
+                "      - {type: podman, config: {container: orch-test}}\n"
+                f"  there: [{ssh_lab.layer('orch-loop', user=sudo_lab.login)}]\n")
         with Orchestrator(load_config_text(text)) as orch:
             res = orch.run("it", command="cat /etc/hostname", timeout=60)
-        assert res.ok, res.describe_failure()
-        assert res.chain.endswith("ssh orch-loop → podman orch-test")
+            assert res.ok, res.describe_failure()
+            assert res.chain.endswith("ssh orch-loop → podman orch-test")
+        # kinds16: a login that prints a line (a ~/.bashrc's greeting) made the look-up's
+        # answer read as "no rootless socket", and root's podman was used instead
+        subprocess.run(["usermod", "-s", str(chatty), sudo_lab.login], check=True)
+        with Orchestrator(load_config_text(text)) as orch:  # a new login: the new shell
+            assert orch.run("there", command="true").stdout == "Welcome to the inner host\n"
+            again = orch.run("it", command="cat /etc/hostname", timeout=60)
+        assert again.ok and again.stdout == res.stdout, again.describe_failure()
     finally:
+        subprocess.run(["usermod", "-s", "/bin/sh", sudo_lab.login], check=True)
+        shutil.rmtree(chatty.parent)
         relay.close()
         shutil.rmtree(runtime if made else runtime / "podman", ignore_errors=True)
 

@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # the kind module imports this one inside wrap()
 #: Prints the login user's rootless podman socket, if it has one (nothing as root).
 FIND_ROOTLESS = ('u=$(id -u) && [ "$u" != 0 ] && '
                  's="${XDG_RUNTIME_DIR:-/run/user/$u}/podman/podman.sock" && [ -S "$s" ] && '
-                 'printf %s "$s"; exit 0')
+                 'printf "\\036orch-sock %s" "$s"; exit 0')
+#: What comes before the path: a login shell's `~/.bashrc` may print lines before it (kinds16:
+#: "Welcome to …" made the user's rootless socket read as none, and root's podman was used).
+SOCK_MARK = "\x1eorch-sock "
 
 
 class PodmanLauncher(DockerLauncher):
@@ -57,5 +60,6 @@ async def rootless_socket(inner: Launcher) -> str | None:
     """The path of the rootless podman socket of the user `inner` runs as, if it has one
     (None when it is root, has none, or the lookup fails: the rootful default stands)."""
     out = await output_at(inner, FIND_ROOTLESS)
-    path = out.decode("utf-8", "replace") if out is not None else ""
+    said = out.decode("utf-8", "replace") if out is not None else ""
+    path = said.rpartition(SOCK_MARK)[2] if SOCK_MARK in said else ""
     return path if path.startswith("/") and "\n" not in path else None
