@@ -9,8 +9,8 @@ import pwd
 import shutil
 import socket
 import subprocess
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
