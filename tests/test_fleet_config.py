@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -1128,3 +1129,38 @@ def test_a_dynamic_inventory_script_is_said_to_be_one(tmp_path: Path, how: str) 
         f"{script}: an executable file is a dynamic inventory script, which orch does not "
         f"run: save what it prints ({script} --list > hosts.json) and name that file"
         + (", or clear its x bit" if how == "executable" else ""))
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    ("!db", ["web-1/app-1", "web-1/cache", "web-2/app-1", "db/pg"]),  # group db (web-3) left out, host db in
+    ("db", ["db/pg"]),  # the host where a word adds
+    ("web,&db", None),  # web ∩ group db: none (db/pg ran: group db's host was never asked)
+    ("cache", ["web-1/app-1", "web-1/cache"]),  # the group, as in a fleet of hosts
+])
+def test_a_label_fleet_reads_a_host_or_group_name_as_a_fleet_of_its_hosts_does(
+        limit: str, expected: list[str] | None) -> None:
+    """review34: the host-or-group reading of a name followed the targets contacted: in a
+    `label:` fleet `!db` dropped host db unasked, `web,&db` ran db/pg, and a container named
+    like a group made `cache` that container only."""
+    from orch_magics.fleet.targets import Target, limited_reached, names_of, to_find
+
+    text = ("environments:\n  e:\n    layers:\n"
+            "      - {type: ssh, config: {host: [web-1, web-2, web-3, db]}}\n"
+            "      - {type: docker, config: {label: app=web}}\n")
+    groups = {"web-1": {"web", "cache"}, "web-2": {"web"}, "web-3": {"db"}, "db": {"web"}}
+    hosts = [dataclasses.replace(t, groups=frozenset(groups[t.label]))
+             for t in expand(load_config_text(text).environments["e"].layers)]
+    found_on = {"web-1": ["app-1", "cache"], "web-2": ["app-1"], "web-3": ["app-1"],
+                "db": ["pg"]}
+    wanted, unseen = to_find(hosts, limit)
+    found = [Target(f"{t.label}/{name}", (), t.groups) for t in wanted for name in found_on[t.label]]
+    if expected is None:
+        with pytest.raises(ConfigError, match="leaves no target"):
+            limited_reached(found, limit, unseen, names=names_of(hosts))
+        with pytest.raises(ConfigError, match="leaves no target"):  # as a fleet of hosts
+            select([t.label for t in hosts], limit, {t.label: t.groups for t in hosts})
+        return
+    kept = [t.label for t in limited_reached(found, limit, unseen, names=names_of(hosts))]
+    assert kept == expected
+    as_hosts = select([t.label for t in hosts], limit, {t.label: t.groups for t in hosts})
+    assert sorted({label.split("/")[0] for label in kept}) == sorted(as_hosts)

@@ -31,7 +31,7 @@ from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .rows import TargetRow
 from .stdin import SharedStdin
-from .targets import Target, check_found, expand, limited_reached, to_find, unresolved
+from .targets import Target, check_found, expand, limited_reached, names_of, to_find, unresolved
 
 #: Starts one target's run on the running loop, audited with the target's label.
 Begin = Callable[[RunPlan, RunOptions, str], Run]
@@ -69,7 +69,9 @@ class FleetRun:
         self.ready = asyncio.Event()  # set once the targets are known (rows exist)
         #: The targets to find (a `label:` layer's hosts among them), and hosts the limit keeps
         #: none of, never contacted.
-        self._expanded, self._unseen = to_find(expand(plan.layers_to_run), options.limit)
+        all_hosts = expand(plan.layers_to_run)
+        self._names = names_of(all_hosts)  # how the limit reads a name, as in a rerun
+        self._expanded, self._unseen = to_find(all_hosts, options.limit)
         if options.only is not None:  # a rerun looks for the containers of hosts asked for
             self._expanded = [t for t in self._expanded if not t.label or t.pending is None
                               or any(label == t.label or _under(label, t.label)
@@ -206,7 +208,7 @@ class FleetRun:
         if only is None:  # a rerun's containers gone are rows of their own
             check_found(self.plan.environment.name, expanded, resolved)
         targets = limited_reached(resolved, self.options.limit, self._unseen,
-                                  lenient=only is not None)  # a rerun's labels passed it once
+                                  lenient=only is not None, names=self._names)  # a rerun's labels passed it once
         gone: list[str] = []
         if only is not None:  # a rerun: every label asked for gets its row
             targets = self._asked(resolved, targets, only)

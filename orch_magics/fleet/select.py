@@ -17,13 +17,14 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from ..config import patterns
 from ..config.checks import compiled
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError
 from ..text import quoted
+from .limit_names import Groups, Names
 
 _GLOB = re.compile(r"[*?\[]")
 #: Ansible's words of a `:`-separated limit: a colon inside a range (`web-[01:04]`) is not one.
@@ -32,16 +33,15 @@ _COLON_WORDS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 _WILD = re.compile(r"\[[^\]]*\]|[*?]")
 #: Ansible's subscript of a group: `web[0]`, `web[-1]`, `web[1:3]` (both ends in), `web[2:]`.
 _SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+):([0-9]*)|([0-9]+)-([0-9]+))\]")
-#: Inventory groups by label (labels of hosts from no inventory have none).
-Groups = Mapping[str, Collection[str]]
 
 
 def select(labels: Sequence[str], limit: str | None, groups: Groups | None = None, *,
            excused: Callable[[str], bool] = lambda word: False,
-           empty_ok: bool = False) -> list[str]:
+           empty_ok: bool = False, names: Names | None = None) -> list[str]:
     """The labels `limit` keeps, in their order (all of them when `limit` is None). A word
     that matches none of them is an error unless `excused` (it may match a target not among
-    them); so is keeping none, unless `empty_ok`."""
+    them); so is keeping none, unless `empty_ok`. `names`: how plain names read (default:
+    as these labels' parts and groups)."""
     if limit is None:
         return list(labels)
     groups = groups or {}
@@ -54,11 +54,10 @@ def select(labels: Sequence[str], limit: str | None, groups: Groups | None = Non
     def plain(pattern: str, adds: bool = True) -> set[str]:
         # a name that is a host and a group, as Ansible reads it (fleets21): the host where
         # it adds, the group where it excludes or intersects
-        test = matcher(pattern, hosts) if adds else matcher(pattern, groups_=known_groups)
+        test = matcher(pattern, read.hosts) if adds else matcher(pattern, groups_=read.groups)
         return {label for label in labels if test(label, groups.get(label, ()))}
 
-    hosts = {part for label in labels for part in label.split("/")}
-    known_groups = {group for names in groups.values() for group in names}
+    read = names or Names.of(labels, groups)
 
     adds = [w for w in words if w[0] not in "!&"]
     chosen = set().union(*(matching(w) for w in adds)) if adds else set(labels)

@@ -22,6 +22,7 @@ from ..guard import Scope
 from ..layers.base import Launcher
 from ..layers.registry import get_kind, plugin_code
 from ..text import plural
+from .limit_names import Names
 from .select import checked_words, read_limit, refuse_subscripts, said_limit, select
 from .unknown import Unknown, hosts_named
 
@@ -141,9 +142,12 @@ def describe(targets: Sequence[Target], shown: int = 8) -> str:
     return f"{count}: {', '.join(labels)}"
 
 
-def limited(targets: Sequence[Target], limit: str | None) -> list[Target]:
-    """The targets `--limit` keeps (globs, labels and inventory groups), in order."""
-    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets}))
+def limited(targets: Sequence[Target], limit: str | None, names: Names | None = None
+            ) -> list[Target]:
+    """The targets `--limit` keeps (globs, labels and inventory groups), in order; `names`:
+    how plain names read (default: as these targets' labels)."""
+    keep = set(select([t.label for t in targets], limit, {t.label: t.groups for t in targets},
+                      names=names))
     return [t for t in targets if t.label in keep]
 
 
@@ -157,14 +161,21 @@ def to_find(targets: Sequence[Target], limit: str | None) -> tuple[list[Target],
         words = checked_words(limit)
     except ConfigError:
         return list(targets), []
-    unknown = Unknown.of(targets)
+    unknown = Unknown.of(targets, names_of(targets))
     unseen = {t.label for t in targets
               if t.pending is not None and t.label and not unknown.keeps(words, t)}
     return [t for t in targets if t.label not in unseen], [t for t in targets if t.label in unseen]
 
 
+def names_of(expanded: Sequence[Target]) -> Names:
+    """How a fleet's limit reads plain names: by its hosts as expanded, before any is left
+    out or its containers found (review34)."""
+    return Names.of([t.label for t in expanded], {t.label: t.groups for t in expanded})
+
+
 def limited_reached(targets: Sequence[Target], limit: str | None,
-                    unseen: Sequence[Target] = (), *, lenient: bool = False) -> list[Target]:
+                    unseen: Sequence[Target] = (), *, lenient: bool = False,
+                    names: Names | None = None) -> list[Target]:
     """`limited`, where some hosts' containers are not known. One whose lookup failed (still
     `pending`: its row says why) keeps its row while the limit may keep one of its containers
     (`*/app-01` dropped it: the run said ok for what it could not see); the `unseen` ones of
@@ -176,9 +187,10 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
     web-3 was down, let its rerun run app-01)."""
     unreached = [t for t in targets if t.pending is not None]
     if limit is None or not (unreached or unseen or lenient):
-        return limited(targets, limit)
+        return limited(targets, limit, names)
     reached = [t for t in targets if t.pending is None]
-    unknown, words = Unknown.of([*targets, *unseen]), checked_words(limit)
+    names = names or names_of([*targets, *unseen])
+    unknown, words = Unknown.of([*targets, *unseen], names), checked_words(limit)
     kept_open = {t.label for t in unreached if unknown.keeps(words, t)}
 
     answering = {t.label.rpartition("/")[0] for t in reached}
@@ -187,14 +199,15 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
         bare = word.lstrip("!&")
         if lenient:
             return not word.startswith("!") or not hosts_named(bare) & answering
-        return any(unknown.surely(bare, t) or unknown.names_on(bare, t)
-                              for t in (*unreached, *unseen)) or (
+        adds = word[0] not in "!&"
+        return any(unknown.surely(bare, t, adds) or unknown.names_on(bare, t)
+                   for t in (*unreached, *unseen)) or (
             not word.startswith("!") or not reached) and any(
-            unknown.could(bare, t) for t in unreached)
+            unknown.could(bare, t, adds) for t in unreached)
 
     named = [*targets, *unseen]  # errors name the unreached rows and the hosts left out too
     keep = set(select([t.label for t in named], limit, {t.label: t.groups for t in named},
-                      excused=excused, empty_ok=True))  # (review34: "targets: ", no hint)
+                      excused=excused, empty_ok=True, names=names))  # (review34: "targets: ", no hint)
     kept = [t for t in targets if t.label in (keep if t.pending is None else kept_open)]
     if not kept and not lenient:
         raise ConfigError(f"limit {said_limit(limit)} leaves no target")

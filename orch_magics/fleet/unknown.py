@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .limit_names import Names
 from .select import matcher, ranges_expanded
 
 if TYPE_CHECKING:  # targets.py judges its limits here
@@ -31,25 +32,31 @@ class Unknown:
     hosts: frozenset[str]
     #: Names of the containers found on the hosts that answered (`db-1` may run there too).
     found: frozenset[str]
+    #: How plain names read, as `select` reads them (a host where a word adds, a group where
+    #: it excludes or intersects).
+    names: Names
 
     @classmethod
-    def of(cls, targets: Sequence[Target]) -> Unknown:
+    def of(cls, targets: Sequence[Target], names: Names) -> Unknown:
         """From a fleet's targets: found ones (`h/NAME`) and unfound hosts (still pending)."""
         found = {t.label.rpartition("/")[2] for t in targets if t.pending is None and t.label}
         hosts = {part for t in targets for part in (
             *(t.label.split("/") if t.pending is not None else t.label.split("/")[:-1]),
             *t.groups)}
-        return cls(frozenset(hosts), frozenset(found))
+        return cls(frozenset(hosts), frozenset(found), names)
 
-    def surely(self, pattern: str, host: Target) -> bool:
-        """Whether `pattern` selects every container of `host`: it names the host itself."""
-        test = matcher(pattern)
-        return test(host.label, host.groups) or (
-            pattern.endswith("/*") and matcher(pattern[:-2])(host.label, host.groups))
+    def surely(self, pattern: str, host: Target, adds: bool = True) -> bool:
+        """Whether `pattern` selects every container of `host`: it names the host itself
+        (`adds`: a word that adds, else one that excludes or intersects)."""
+        def test(one: str) -> bool:
+            read = matcher(one, self.names.hosts) if adds else matcher(
+                one, groups_=self.names.groups)
+            return read(host.label, host.groups)
+        return test(pattern) or pattern.endswith("/*") and test(pattern[:-2])
 
-    def could(self, pattern: str, host: Target) -> bool:
+    def could(self, pattern: str, host: Target, adds: bool = True) -> bool:
         """Whether `pattern` may select a container of `host` (never False when it can)."""
-        if pattern.startswith("~") or self.surely(pattern, host):
+        if pattern.startswith("~") or self.surely(pattern, host, adds):
             return True
         for one in ranges_expanded(pattern):
             glob = _GLOB.search(one)
@@ -73,8 +80,8 @@ class Unknown:
         """Whether the limit's `words` may keep a container of `host`."""
         adds = [w for w in words if w[0] not in "!&"]
         return ((not adds or any(self.could(w, host) for w in adds))
-                and all(self.could(w[1:], host) for w in words if w[0] == "&")
-                and not any(self.surely(w[1:], host) for w in words if w[0] == "!"))
+                and all(self.could(w[1:], host, False) for w in words if w[0] == "&")
+                and not any(self.surely(w[1:], host, False) for w in words if w[0] == "!"))
 
 
 def hosts_named(pattern: str) -> set[str]:

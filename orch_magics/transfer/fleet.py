@@ -27,6 +27,7 @@ from ..fleet.targets import (
     describe_labels,
     expand,
     limited_reached,
+    names_of,
     to_find,
     unresolved,
 )
@@ -186,10 +187,11 @@ class FleetCopy:
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
-        expanded, unseen = to_find(expand(self.plan.layers_to_run), self.limit)
+        hosts = expand(self.plan.layers_to_run)
+        expanded, unseen = to_find(hosts, self.limit)
         found = [t for group in await asyncio.gather(*map(one, expanded)) for t in group]
         check_found(self.plan.environment.name, expanded, found)
-        return limited_reached(found, self.limit, unseen), failed
+        return limited_reached(found, self.limit, unseen, names=names_of(hosts)), failed
 
     async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
                    ) -> tuple[str, Transferred | TransferError]:
