@@ -192,13 +192,17 @@ def _question(plan: RunPlan, dangerous: bool, scope: Scope | None = None) -> str
 
 def _in_brief(command: str) -> str:
     """`command` as a shell reads it (review24: a repr doubled the backslashes of its
-    `$'x\\ty'`, another command for bash), its first line only when it has several or is
-    long (safety19: a 60-line cell made a 2,452-character question)."""
-    lines = command.split("\n")
-    if len(lines) == 1 and len(command) <= 200:
+    `$'x\\ty'`, another command for bash), masked, then cut to its first line that does
+    something when it is long (safety19: a 60-line cell made a 2,452-character question;
+    review36: cut before masking, a secret showed in part)."""
+    command = mask_text(command)
+    if len(command) <= 300:
         return f"`{printable(command)}`"
-    return (f"`{printable(lines[0][:80])}…` ({len(lines)} line"
-            f"{'s' if len(lines) > 1 else ''}, {len(command)} characters)")
+    lines = command.split("\n")
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith(
+        "#")), lines[0])
+    return (f"`{printable(first[:80])}…` ({len(lines)} line{'s' if len(lines) > 1 else ''}, "
+            f"{len(command)} characters)")
 
 
 def adhoc_allowed(env: Environment) -> bool:
