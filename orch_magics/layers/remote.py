@@ -186,7 +186,8 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
             lines.append(f"_orch_ifs={shlex.quote(value)}\n")  # -TERM -$$` became `-1`):
             continue  # the command gets it as it starts
         lines.append(f"export {key}={shlex.quote(value)}\n")
-    if exported := [key for key in command.env if key != "IFS"]:  # unset once it has ended
+    # unset once it has ended (PATH kept: the wrapper's own `sleep` and `kill` need it, review36)
+    if exported := [key for key in command.env if key not in ("IFS", "PATH")]:
         lines.append(f"_orch_vars={shlex.quote(' '.join(exported))}\n")
     if command.cwd:
         # `~`: the home of the user it runs as, there; a relative one from where the command
