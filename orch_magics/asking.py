@@ -46,14 +46,17 @@ def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
     cancellation of the cell waits for the loop's next event, which a silent run awaited
     there never makes (magics19: `await orch.arun(…)` ignored ■ until the command printed)."""
     before = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or \
-            "_cancel_on_sigint" not in getattr(before, "__qualname__", ""):
+    if threading.current_thread() is not threading.main_thread() or not (
+            "_cancel_on_sigint" in getattr(before, "__qualname__", "")
+            or getattr(before, "orch_cell_interrupt", False)):  # two awaited at once (review36)
         yield
         return
 
     def both(signum: int, frame: FrameType | None) -> None:
         act()
-        before(signum, frame)  # type: ignore[misc,operator]  # the kernel's, a callable
+        before(signum, frame)  # type: ignore[misc,operator]  # the kernel's, or another's
+
+    both.orch_cell_interrupt = True  # type: ignore[attr-defined]
 
     signal.signal(signal.SIGINT, both)
     try:
