@@ -60,9 +60,7 @@ COLONLESS = [
     ("${{ secrets.DB_PASSWORD }}", "{{secret:DB_PASSWORD}}"),
     ("{{ secrets['db_password'] }}", "{{secret:db_password}}"),
     ("{{secrets}}", "{{secret:NAME}}"),
-    ("{{secret_api_token}}", "{{secret:api_token}}"),
     ("{{ envs.HOME }}", "{{env:HOME}}"),
-    ("{{env_HOME}}", "{{env:HOME}}"),
 ]
 
 
@@ -88,6 +86,8 @@ def test_every_string_of_the_config_is_checked(text: str, line: int) -> None:
 
 @pytest.mark.parametrize("value", [
     "{{.Name}}", "{{json .Config}}", "{{environment}}", "{{secretary}}",
+    # review36: other templates' words (dbt, Jinja) that start like a kind
+    "{{ env_var('DBT_USER') }}", "{{ env_name }}", "{{ secret_key | default('x') }}",
     "{{ index .Labels \"env\" }}", "{{envoy}}",
 ])
 def test_other_double_braces_stay_text(value: str) -> None:

@@ -18,9 +18,9 @@ KINDS = ("secret", "env")
 
 _ATTEMPT = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*:")
 #: A kind's name without its colon: `{{secret}}`, `{{ env }}`, `{{secret name}}`, `{{ENV.HOME}}`,
-#: and with an `s` or a `_` (config19: GitHub Actions' `{{ secrets.NAME }}`, `{{secret_x}}`).
-_NO_COLON = re.compile(r"\{\{\s*(secret|env)s?(?![A-Za-z0-9])(?!\s*:)([^{}]*)\}\}",
-                       re.IGNORECASE)
+#: and with an `s` (config19: GitHub Actions' `{{ secrets.NAME }}`); a longer word is another
+#: template's (review36: dbt's `{{ env_var('X') }}`, Jinja's `{{ secret_key }}`).
+_NO_COLON = re.compile(r"\{\{\s*(secret|env)s?\b(?!\s*:)([^{}]*)\}\}", re.IGNORECASE)
 #: A placeholder missing one opening brace: `{secret:x}}` (its mirror `{{secret:x}` is
 #: unclosed): the kind, a colon and a name at once, then the closing pair. PowerShell's
 #: `${env:HOME}` and YAML or JSON text such as `{app: {env: prod}}` stay text (api6).
