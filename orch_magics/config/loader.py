@@ -58,7 +58,8 @@ def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | No
     """Load and validate config files (found automatically when none are given; `cwd`: the
     folder to find them in, and to read relative paths from, instead of the working one)."""
     paths = find_config_files(files, cwd=cwd)
-    config = _assemble((read_source(p), Path(p).resolve().parent) for p in paths)
+    found = not files and not os.environ.get("ORCH_CONFIG")  # in the folder it runs in
+    config = _assemble((read_source(p, found=found), Path(p).resolve().parent) for p in paths)
     return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths))
 
 

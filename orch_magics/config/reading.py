@@ -13,10 +13,13 @@ from ..errors import ConfigError
 MAX_FILE_BYTES = 32 << 20
 
 
-def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES) -> str:
+def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE_BYTES, *,
+              found: bool = False) -> str:
     """A file's UTF-8 text (without a leading byte-order mark), at most `limit` bytes; every way
     this fails is a one-line ConfigError. A pipe is read (`-c <(make-config)`), and one with
-    no writer ends at once (review33: a FIFO hung orch in open for ever); a device is none."""
+    no writer ends at once (review33: a FIFO hung orch in open for ever); a device is none.
+    `found` (a config found in the folder orch runs in, not named): refused when another
+    user could have written it (config19), as git does a repository it finds."""
     name = str(file)
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # the open of a FIFO waits for a writer
@@ -25,8 +28,10 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
             kind = _not_a_file(st.st_mode)
             if kind is not None:
                 raise ConfigError(f"{what} is {kind}, not a file", file=name)
-            if what != "secrets file" and (why := _others_could_write(st)):  # its own rules
-                raise ConfigError(f"{what} {why}; refusing to use it", file=name)
+            # one named is the person's choice (a mounted checkout, WSL's /mnt/c: review36)
+            if found and (why := _others_could_write(st)):
+                raise ConfigError(f"{what} {why}; refusing to use it (name it with -c, "
+                                  f"ORCH_CONFIG or %orch load to use it anyway)", file=name)
             os.set_blocking(fd, True)  # a writer's text is waited for; none: end of file
             data = f.read(limit + 1)
             if not data and stat.S_ISFIFO(os.fstat(fd).st_mode):
@@ -64,7 +69,7 @@ def _others_could_write(st: os.stat_result) -> str | None:
             owner = str(st.st_uid)
         return (f"belongs to user {owner}, who could rewrite it to run anything as you: "
                 f"have it made yours, or copy it")
-    if st.st_mode & stat.S_IWOTH and not stat.S_ISFIFO(st.st_mode):
+    if st.st_mode & stat.S_IWOTH:
         return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}): "
                 f"chmod o-w it")
     return None

@@ -207,11 +207,12 @@ def describe_path(path: Path_) -> str:
     return out or "(top level)"
 
 
-def read_source(file: str | Path) -> Source:
+def read_source(file: str | Path, *, found: bool = False) -> Source:
     """Parse one YAML file, keeping positions; syntax errors become ConfigError with file:line,
     without the line when the file is private (0600: a secrets file given as a config one
-    showed a secret's line, review32)."""
-    text = read_text(file)
+    showed a secret's line, review32). `found`: found in the folder orch runs in, not named
+    (`reading.read_text` then refuses one another user could have put there)."""
+    text = read_text(file, found=found)
     try:
         return parse_source(text, str(file))
     except ConfigError as exc:
