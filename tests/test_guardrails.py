@@ -154,6 +154,15 @@ def test_the_question_shows_the_command_as_a_shell_reads_it(orch: Orchestrator) 
     script = "\n".join(f"echo line {n}  # step {n} of the runbook" for n in range(60))
     ask = orch.gate.ask = Answers("quick")
     assert orch.run("quick", command=script).lines[-1] == "line 59"
+    # review36: cut before it was masked, a secret past the cut showed in part
+    from orch_magics.secrets.masking import register
+
+    secret = "Zq" + "x7Kp" * 16
+    register(secret)
+    orch.gate.ask = Answers("quick")
+    orch.run("quick", command=f"echo {'x' * 70} {secret}\n" + script)
+    asked = orch.gate.ask.questions[0]  # type: ignore[union-attr]
+    assert "Zq" not in asked and "x7Kp" not in asked and "****" in asked, asked
     assert ask.questions[0].endswith(
         "to run command `echo line 0  # step 0 of the runbook…` (60 lines, 2319 characters) "
         "there: ")
