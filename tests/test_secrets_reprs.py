@@ -177,7 +177,9 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     ("COSMOS_PRIMARY_KEY", "0x5fab12", "6269714"), ("FCM_SERVER_KEY", "0755", "493"),
     # review35: so did any word naming a place or a format anywhere in the key
     ("URL_SIGNING_KEY", "0x5fab12", "6269714"), ("FILE_ENCRYPTION_KEY", "12:34:56", "45296"),
-    ("API_ENDPOINT_KEY", "0755", "493")])
+    ("API_ENDPOINT_KEY", "0755", "493"),
+    # review36: the key itself after a word saying what of it is held, and an Authorization
+    ("PRIVATE_KEY_FILE_CONTENT", "0x5fab12", "6269714"), ("HTTP_AUTHORIZATION", "0755", "493")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
@@ -242,3 +244,13 @@ def test_a_private_file_with_a_syntax_error_given_as_config_shows_no_line(tmp_pa
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "secrets.yaml")
     assert "db: hunter2: x" in str(err.value)
+
+
+def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
+    """kinds16 and review36: `tcp://user:PASSWORD@host` shows `****` for the password; an
+    address whose query holds an `@` (an e-mail) is no password, and a long text is quick."""
+    from orch_magics.secrets.masking import mask_text
+
+    assert mask_text("at tcp://core:Hunter2@127.0.0.1:9") == "at tcp://core:****@127.0.0.1:9"
+    assert mask_text("https://h:443?email=a@b.com") == "https://h:443?email=a@b.com"
+    assert mask_text("ab" * 100_000 + "://x:y") .endswith("://x:y")

@@ -34,12 +34,15 @@ def _keyed(words: list[str]) -> bool:
     if at is None:
         return False
     after = words[at + 1] if at + 1 < len(words) else None
+    if set(words[at + 1:]) & _MATERIAL:  # `KEY_FILE_CONTENT`, `SSH_KEY_FILE_BASE64` (review36)
+        return True
     return after not in _ABOUT_IT and (at == 0 or words[at - 1] not in _NO_SECRET_KIND)
 
 
 #: Words of a key whose value is a secret: its line is never shown in an error.
 _SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pin", "pwd",
-                           "credential", "credentials", "passphrase", "privkey"})
+                           "credential", "credentials", "passphrase", "privkey",
+                           "authorization"})
 #: Words of a key that holds a secret, by the words around the last of them (`_keyed`).
 _SECRET_UNLESS = frozenset({"key", "keys", "auth", "private"})
 #: After such a word: what of it the value is, not the secret itself (`KEY_ID`, `AUTH_URL`).
@@ -48,6 +51,9 @@ _ABOUT_IT = frozenset({"id", "ids", "file", "files", "path", "dir", "name", "nam
                        "type", "method", "mode", "scope", "scopes", "size", "length", "bits",
                        "fingerprint", "checking", "algorithm", "algorithms", "format",
                        "version", "enabled", "required", "rotation"})
+#: After it, anywhere: the key itself, whatever came between (`PRIVATE_KEY_FILE_CONTENT`).
+_MATERIAL = frozenset({"content", "contents", "base64", "b64", "pem", "data", "material",
+                       "body", "raw", "value", "text"})
 #: Before it: a kind of key that is no secret (an order, a public half).
 _NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition"})
 #: orch's own `insecure_accept_host_key`: a switch, not a key.

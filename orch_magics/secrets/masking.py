@@ -122,8 +122,11 @@ def mask_text(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1****@", masked) if "://" in masked else masked
 
 
-#: The password of a URL's user part: `scheme://user:` then the password, up to its `@`.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@")
+#: The password of a URL's user part: `scheme://user:` then the password, up to its `@`; each
+#: part bounded (review36: a long word took seconds), none crossing a `?` or `#` (a query's
+#: `email=a@b.com` is no password).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/@:?#]{0,256}:)"
+                           r"[^\s/@?#]{1,256}@")
 
 
 def mask_bytes(data: bytes) -> bytes:

@@ -24,7 +24,7 @@ class _Tables:
     its own: one file offset shared by two processes reads short."""
 
     def __init__(self) -> None:
-        self._files: dict[str, IO[bytes]] = {}
+        self._files: dict[str, IO[bytes] | None] = {}  # None: not on this machine (no IPv6)
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -38,6 +38,7 @@ class _Tables:
                     except FileNotFoundError:
                         if path == "/proc/net/tcp":
                             raise
+                        self._files[path] = None  # not looked for again (review36)
 
     def lines(self) -> list[tuple[str, bytes]]:
         """Each table's lines, with the prefix of a client's address written there."""
@@ -45,6 +46,8 @@ class _Tables:
         with self._lock:
             found = []
             for path, file in self._files.items():
+                if file is None:
+                    continue
                 file.seek(0)
                 found += [(_TABLES[path], line) for line in file.read().splitlines()]
             return found
