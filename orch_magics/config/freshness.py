@@ -43,11 +43,17 @@ _TOKENS: dict[int, tuple[weakref.ref[Config], str]] = {}
 
 
 def _token(config: Config) -> str:
-    ref, token = _TOKENS.get(id(config), (None, ""))
+    key = id(config)
+    ref, token = _TOKENS.get(key, (None, ""))
     if ref is None or ref() is not config:
-        token = uuid.uuid4().hex
-        _TOKENS[id(config)] = (weakref.ref(config), token)
+        token = uuid.uuid4().hex  # dropped with its Config (review36: kept for ever)
+        _TOKENS[key] = (weakref.ref(config, lambda gone: _forget(key, gone)), token)
     return token
+
+
+def _forget(key: int, gone: weakref.ref[Config]) -> None:
+    if _TOKENS.get(key, (None, ""))[0] is gone:  # not a newer Config's at a reused id
+        del _TOKENS[key]
 
 
 class ReadAgain:
