@@ -567,7 +567,11 @@ def test_logs_show_the_line_a_run_is_writing(orch: Orchestrator) -> None:
                       "printf 'Continue? [y/N] ' >&2; read -r a; echo \"got $a\"",
                       name="asks", close_stdin=False)
     wait_for(lambda: "Continue?" in orch.logs("asks"))
-    assert orch.logs("asks").splitlines()[1:] == ["one", "step 2", "Continue? [y/N] "]
+    shown = orch.logs("asks").splitlines()[1:]
+    # the bar's last state (its end may be held back a moment: a secret another test made
+    # known could start with it, and the masker waits for what follows)
+    assert shown[0] == "one" and shown[1].startswith("step ") and "1" not in shown[1], shown
+    assert shown[2:] == ["Continue? [y/N] "], shown
     assert orch.logs("asks", tail=1) == "Continue? [y/N] " and orch.logs("asks", tail=0) == ""
     live.send_line("y")
     live.close_stdin()
