@@ -34,10 +34,16 @@ def awaited_cell_interrupts() -> contextlib.AbstractContextManager[None]:
     SIGINT into a cancellation of the cell's coroutine, which a wait blocking the main thread
     never sees (magics19: Interrupt could not stop `%orch` there); nothing elsewhere (a plain
     cell raises already, the CLI keeps its own handler)."""
-    if threading.current_thread() is threading.main_thread() and "_cancel_on_sigint" in \
-            getattr(signal.getsignal(signal.SIGINT), "__qualname__", ""):
+    if _cancelling(signal.getsignal(signal.SIGINT)):
         return interrupt_raises()
     return contextlib.nullcontext()
+
+
+def _cancelling(handler: object) -> bool:
+    """Whether SIGINT's `handler` is ipykernel's for a cell that uses top-level await (which
+    cancels the cell's coroutine), on the main thread (where signals are handled)."""
+    return threading.current_thread() is threading.main_thread() and \
+        "_cancel_on_sigint" in getattr(handler, "__qualname__", "")
 
 
 @contextlib.contextmanager
@@ -46,9 +52,8 @@ def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
     cancellation of the cell waits for the loop's next event, which a silent run awaited
     there never makes (magics19: `await orch.arun(…)` ignored ■ until the command printed)."""
     before = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not (
-            "_cancel_on_sigint" in getattr(before, "__qualname__", "")
-            or getattr(before, "orch_cell_interrupt", False)):  # two awaited at once (review36)
+    if not (_cancelling(before) or getattr(before, "orch_cell_interrupt", False)  # two at
+            and threading.current_thread() is threading.main_thread()):  # once (review36)
         yield
         return
 
