@@ -61,18 +61,23 @@ def _others_could_write(st: os.stat_result) -> str | None:
     a secrets file of theirs was refused), or None: it is yours, or root's, and only its
     owner and group may write it (as OpenSSH and git judge their own config files)."""
     if st.st_uid not in (os.geteuid(), 0):
-        import pwd
-
-        try:
-            owner = pwd.getpwuid(st.st_uid).pw_name
-        except KeyError:
-            owner = str(st.st_uid)
-        return (f"belongs to user {owner}, who could rewrite it to run anything as you: "
-                f"have it made yours, or copy it")
+        return (f"belongs to user {owner_name(st.st_uid)}, who could rewrite it to run "
+                f"anything as you: have it made yours, or copy it")
     if st.st_mode & stat.S_IWOTH:
         return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}): "
                 f"chmod o-w it")
     return None
+
+
+def owner_name(uid: int) -> str:
+    """The name of the account `uid` (the number, for one no account has), as a message says
+    a file's owner."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _not_a_file(mode: int) -> str | None:

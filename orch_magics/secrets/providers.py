@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..config.reading import read_text
+from ..config.reading import owner_name, read_text
 from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
@@ -335,13 +335,8 @@ def _not_ours(path: str, st: os.stat_result) -> str | None:
     StrictModes refuses such files; safety15: both were used without a word), or None: it
     belongs to someone else, or its folder lets others replace it (no sticky bit)."""
     if st.st_uid != os.geteuid():
-        import pwd
-
-        try:
-            owner = pwd.getpwuid(st.st_uid).pw_name
-        except KeyError:
-            owner = str(st.st_uid)
-        return f"belongs to user {owner}, who could read and rewrite it: have it made yours"
+        return (f"belongs to user {owner_name(st.st_uid)}, who could read and rewrite it: "
+                f"have it made yours")
     folder = os.path.dirname(os.path.abspath(path))
     mode = os.stat(folder).st_mode
     if mode & 0o022 and not mode & stat.S_ISVTX:
