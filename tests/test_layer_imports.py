@@ -132,6 +132,19 @@ def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path: Path) -> 
     assert "myhots" in error and "myhost" in error
 
 
+def installed(tmp_path: Path, dist: str, entry_points: str, **modules: str) -> Path:
+    """A site folder holding distribution `dist` 1.0 (its layer kinds' `entry_points` lines)
+    and `modules` (name → source), as pip would install it."""
+    site = tmp_path / "site"
+    info = site / f"{dist}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[orch_magics.layers]\n{entry_points}\n")
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(source)
+    return site
+
+
 ENV_KIND = """\
 import dataclasses
 from orch_magics.layers.base import Launcher
@@ -163,13 +176,7 @@ def test_placeholders_in_a_plugin_kind_s_list_field_are_filled_in(tmp_path: Path
     """kinds16: in a `tuple[str, ...]` field of a plugin's Config, `{{secret:…}}` and
     `{{env:…}}` were checked at load but reached the plugin as written, and a secret no
     provider knows ran anyway."""
-    site = tmp_path / "site"
-    (site / "envkind-1.0.dist-info").mkdir(parents=True)
-    (site / "envkind-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: envkind\nVersion: 1.0\n")
-    (site / "envkind-1.0.dist-info" / "entry_points.txt").write_text(
-        "[orch_magics.layers]\nwithenv = envkind:KIND\n")
-    (site / "envkind.py").write_text(ENV_KIND)
+    site = installed(tmp_path, "envkind", "withenv = envkind:KIND", envkind=ENV_KIND)
     (tmp_path / "orch.yaml").write_text(
         "environments:\n  e: [{type: withenv, config: {args: ['A={{secret:k16a}}', "
         "'B={{env:K16B}}', 'C=plain']}}]\n  f: [{type: withenv, config: {args: "
@@ -218,14 +225,8 @@ def test_a_plugin_launch_given_up_after_its_command_started_leaves_no_process(
         tmp_path: Path) -> None:
     """kinds16: a plugin's launch() that still awaited after its inner launch started the
     command (a timeout came), or raised then, left the command running after orch exited."""
-    site = tmp_path / "site"
-    (site / "latekinds-1.0.dist-info").mkdir(parents=True)
-    (site / "latekinds-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: latekinds\nVersion: 1.0\n")
-    (site / "latekinds-1.0.dist-info" / "entry_points.txt").write_text(
-        "[orch_magics.layers]\nslow = latekinds:SLOW\nleak = latekinds:LEAK\n")
-    (site / "envkind.py").write_text(ENV_KIND)
-    (site / "latekinds.py").write_text(LATE_KINDS)
+    site = installed(tmp_path, "latekinds", "slow = latekinds:SLOW\nleak = latekinds:LEAK",
+                     envkind=ENV_KIND, latekinds=LATE_KINDS)
     (tmp_path / "orch.yaml").write_text("environments:\n  slow: [{type: slow}]\n"
                                         "  leak: [{type: leak}]\naudit: {enabled: false}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, site)))}
