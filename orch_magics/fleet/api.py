@@ -12,7 +12,7 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settled
@@ -333,10 +333,11 @@ class LiveFleet:
     def kill(self) -> None:
         self._loop.submit(self.fleet.kill())
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, *, echo: Sequence[str] = ()) -> None:
         """Write to the stdin of every target that runs or is still to start (it gets it once
         started). Raises OrchError when none can take it (the fleet has ended, EOF was sent,
-        every target has closed its stdin): input is never dropped silently, as `LiveRun.send`."""
+        every target has closed its stdin): input is never dropped silently, as `LiveRun.send`.
+        `echo`: the lines typed that `data` holds, for the live view (the stdin box's)."""
         if self._future.done():
             raise OrchError(f"{self!r} has ended: its stdin is gone")
         if self._eof_sent:
@@ -348,7 +349,7 @@ class LiveFleet:
             raise OrchError(f"{self!r}: no target takes input (each has ended or closed its "
                             f"stdin)")
         payload = as_bytes(data)  # checked (TypeError, ValueError) in the caller's thread
-        self._loop.call(self.fleet.send, payload)
+        self._loop.call(self.fleet.send, payload, tuple(echo))
 
     def send_line(self, line: str) -> None:
         if not isinstance(line, str):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..engine import Run
 from ..process.events import Event, Stderr, Stdout
 from ..result import RunResult
+from ..secrets.masking import mask_text
 from ..sinks.ansi import carried
-from ..sinks.lines import LineDecoder, terminal_view
+from ..sinks.lines import CR, CutLine, LineDecoder, terminal_view
+from ..sinks.secret_prompt import HIDDEN, PromptWatch
 from ..sinks.tail import ColouredTail, Stream
 from .options import TAIL_LINES
 
@@ -52,6 +54,9 @@ class TargetRow:
         self._decoders: dict[Stream, LineDecoder] = {
             "stdout": LineDecoder(ROW_PARTIAL), "stderr": LineDecoder(ROW_PARTIAL)}
         self._lock = threading.Lock()
+        self.prompts = PromptWatch()  # what a line typed answers: a password shows as dots
+        #: The start of each stream's line being written that shows above an echo already.
+        self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
 
     @property
     def duration(self) -> float:
@@ -74,6 +79,7 @@ class TargetRow:
             self.started = now
         elif state != "queued":
             self.ended = now
+            self.prompts.ended()
         self._on_change(self)
 
     def feed(self, event: Event) -> None:
@@ -81,12 +87,48 @@ class TargetRow:
             stream: Stream = "stdout" if isinstance(event, Stdout) else "stderr"
             with self._lock:
                 self.bytes += len(event.data)
-                self._ended += self._tail.feed(stream, self._decoders[stream], event.data)
+                self._add_ended(stream, self._tail.feed(stream, self._decoders[stream],
+                                                        event.data))
+                self.prompts.heard(stream, event.data)
+
+    def note_stdin(self, lines: Sequence[str]) -> None:
+        """Lines typed in the stdin box that this target got, shown below the output that
+        asked for them, as a single run's view shows them (browser20: a fleet's box echoed
+        nothing); after a prompt for a secret, as dots."""
+        with self._lock:
+            for stream, decoder in self._decoders.items():  # the prompt above its answer
+                partial, placed = decoder.partial, self._placed[stream]
+                if (len(partial) > len(placed) and partial.startswith(placed)
+                        and CR not in partial and not isinstance(partial, CutLine)):
+                    self._tail.add(stream, [partial[len(placed):]])
+                    self._placed[stream] = partial
+                    self._ended += 1
+            asking = self.prompts.asking()
+            self._tail.add("stdin", [HIDDEN if asking else mask_text(line) for line in lines])
+            self._ended += len(lines)
+            self.prompts.answered(asking)
+
+    def _add_ended(self, stream: Stream, count: int) -> None:
+        """`count` lines of `stream` ended; the first one's start may show already, above an
+        echo (`note_stdin`): its row keeps the rest, or is not a row of its own when nothing
+        came after the start."""
+        placed = self._placed.get(stream, "")
+        if count and placed:
+            self._placed[stream] = ""
+            lines = self._tail.lines
+            at = len(lines) - count
+            if at >= 0 and lines[at][0] == stream and lines[at][1].startswith(placed):
+                if lines[at][1] == placed:
+                    del lines[at]
+                    count -= 1
+                else:
+                    lines[at] = (stream, lines[at][1][len(placed):])
+        self._ended += count
 
     def close(self) -> None:
         with self._lock:
             for stream, decoder in self._decoders.items():
-                self._ended += self._tail.feed(stream, decoder, b"", final=True)
+                self._add_ended(stream, self._tail.feed(stream, decoder, b"", final=True))
 
     def view(self) -> tuple[list[tuple[Stream, str]], int, dict[Stream, list[str]]]:
         """The target's last `tail` lines, `(stream, line)`, the lines still being written
@@ -94,7 +136,7 @@ class TargetRow:
         colours each stream's first line shown starts from (`cell_view.lines_html`)."""
         with self._lock:
             lines = self._latest()
-            total = self._ended + sum(1 for d in self._decoders.values() if d.partial)
+            total = self._ended + len(lines) - len(self._tail.lines)
             colours = self._tail.colours()
         cut = len(lines) - self.shows if self.shows else len(lines)
         for stream, line in lines[:max(cut, 0)]:  # kept for the title, not shown
@@ -107,9 +149,10 @@ class TargetRow:
         """The lines kept, then the lines still being written (under the lock)."""
         lines = list(self._tail.lines)
         for stream, decoder in self._decoders.items():
-            partial = decoder.partial
-            if partial:
-                lines.append((stream, partial))
+            partial, placed = decoder.partial, self._placed[stream]
+            rest = partial[len(placed):] if placed and partial.startswith(placed) else partial
+            if rest:
+                lines.append((stream, rest))
         return lines
 
     @property
@@ -117,7 +160,9 @@ class TargetRow:
         """The last line that shows something (stdout or stderr), as a terminal shows it."""
         with self._lock:
             latest = self._latest()
-        for _, line in reversed(latest):
+        for stream, line in reversed(latest):
+            if stream not in ("stdout", "stderr"):  # the echo of input is not what it said
+                continue
             shown = terminal_view(line)
             if shown.strip():
                 return shown

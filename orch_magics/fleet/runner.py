@@ -15,7 +15,7 @@ import asyncio
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from ..engine import Run, RunOptions
 from ..errors import OrchError
@@ -26,6 +26,7 @@ from ..process.sharing import RUNS_AT_ONCE
 from ..result import RunResult, unstarted
 from ..sinks.base import SinkFactory, StepsApart
 from ..sinks.buffer import MemoryBudget
+from ..sinks.secret_prompt import AnyAsks
 from .lookup import Lookup, resolve_checked
 from .options import FleetOptions
 from .result import FleetResult, Rerun
@@ -67,6 +68,7 @@ class FleetRun:
         self.failures = 0
         self.budget: int | None = None
         self.ready = asyncio.Event()  # set once the targets are known (rows exist)
+        self.asking = AnyAsks()  # whether a target asks for a secret (the stdin box's dots)
         #: The targets to find (a `label:` layer's hosts among them), and hosts the limit keeps
         #: none of, never contacted.
         all_hosts = expand(plan.layers_to_run)
@@ -102,9 +104,10 @@ class FleetRun:
         await asyncio.gather(*(row.run.kill() for row in self.rows.values()
                                if row.run is not None and not row.run.done))
 
-    def send(self, data: str | bytes) -> int:
+    def send(self, data: str | bytes, echo: Sequence[str] = ()) -> int:
         """Write to the stdin of every running target, one still queued or starting too (its
-        process gets it once it has started, in order); returns how many get it."""
+        process gets it once it has started, in order); returns how many get it. `echo`: the
+        lines typed that `data` holds, shown in the row of each target that gets them."""
         self.stdin.sent_live()
         if not self.ready.is_set():
             self._early.append(data)
@@ -121,10 +124,13 @@ class FleetRun:
                     if run is not None:
                         self._feed_once_started(row.label, run, waiting)
                 waiting.append(data)
-                sent += 1
             elif run.handle.running and not run.handle.stdin.closed:
                 run.handle.stdin.write(data)
-                sent += 1
+            else:
+                continue
+            sent += 1
+            if echo:
+                row.note_stdin(echo)
         return sent
 
     def takes_input(self) -> bool:
@@ -181,6 +187,8 @@ class FleetRun:
         finally:
             self.ready.set()
         self.budget = self.options.fail_budget(len(targets))
+        for row in self.rows.values():
+            self.asking.watch(row.label, row.prompts)
         for target in targets:
             if target.pending is None:
                 self.stdin.join(target.label)

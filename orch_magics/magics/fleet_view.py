@@ -151,7 +151,9 @@ def _stdin_box(ctx: Context, live: LiveFleet) -> None:
     """A stdin box whose lines go to every running target; static text once all have ended."""
     from .widget import StdinBox  # ipywidgets only when a box is shown
 
-    box = StdinBox(live, whom=f"every running target of {live.plan.name}")
+    box = StdinBox(live, whom=f"every running target of {live.plan.name}",
+                   echoed=lambda data, lines: live.send(data, echo=lines),
+                   asks=live.fleet.asking)
     display_id = uuid.uuid4().hex
     display(box.widget, display_id=display_id)
     box.replace_with(update_publisher(ctx.shell, display_id))

@@ -53,6 +53,16 @@ class Steerable(Protocol):
     def interrupt(self) -> None: ...
 
 
+class Asks(Protocol):
+    """Tells whether the run asks for a secret: now, and whenever that changes."""
+
+    def listen(self, listener: Callable[[bool], None]) -> None: ...
+
+
+#: Sends a block of lines typed and shows them where they went: `echoed(data, lines)`.
+Echoed = Callable[[str, Sequence[str]], None]
+
+
 class _Box(widgets.HBox):
     """An HBox whose text/plain (shown without a kernel or widget state) says what it was."""
 
@@ -142,11 +152,15 @@ class StdinBox:
     """Feeds `live`'s stdin (every running target's, for a fleet) line by line; becomes static text with `finish()` when the run ends."""
 
     def __init__(self, live: Steerable, sink: DisplaySink | None = None,
-                 whom: str | None = None) -> None:
+                 whom: str | None = None, echoed: Echoed | None = None,
+                 asks: Asks | None = None) -> None:
         """`whom`: who reads what is sent (default: the service, or "the script"), e.g. every
-        target of a fleet."""
+        target of a fleet. `echoed(data, lines)`: sends `data` and shows `lines` where they
+        went (a fleet's rows), for a run with no `sink` to show them; `asks` tells it when
+        the run asks for a secret (default: the sink's prompt watch)."""
         self.live = live
         self.sink = sink
+        self._echoed = echoed
         service = live.plan.service
         self.whom = whom = whom or (service.name if service else "the script")
         #: A terminal echoes what it reads (or hides it: a password), and its ^D ends one
@@ -181,8 +195,9 @@ class StdinBox:
         self._written_at = 0.0
         self._replace: Callable[[Bundle], None] | None = None
         self._finished = False
-        if sink is not None:
-            sink.prompts.listen(self._hide_typing)
+        asks = asks if asks is not None or sink is None else sink.prompts
+        if asks is not None:
+            asks.listen(self._hide_typing)
 
     def _hide_typing(self, asking: bool) -> None:
         """The program asks for a secret (or no longer does): what is typed shows as dots
@@ -256,7 +271,9 @@ class StdinBox:
             self.sink.note_stdin(*lines, echo=not self.tty)
             self.sink.flush()
         block = "".join(f"{line}\n" for line in lines)  # one write: all of it goes, or none
-        if self._sent(functools.partial(self.live.send, block), unsent=lines):
+        send = functools.partial(self.live.send, block) if self._echoed is None or self.tty \
+            else functools.partial(self._echoed, block, lines)
+        if self._sent(send, unsent=lines):
             self.lines_sent += len(lines)
 
     def never_started(self) -> None:

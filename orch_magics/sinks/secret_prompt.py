@@ -90,3 +90,35 @@ class PromptWatch:
         for stream in streams:
             self._answered[stream] = True
         self._changed()
+
+    def ended(self) -> None:
+        """The run ended: it asks for nothing any more."""
+        self.answered(list(self._said))
+
+
+class AnyAsks:
+    """Whether any of several runs (a fleet's targets) asks for a secret, told to one listener
+    as `PromptWatch` tells its own: a fleet's stdin box shows dots while one asks."""
+
+    def __init__(self) -> None:
+        self._asking: set[str] = set()
+        self._listener: Callable[[bool], None] | None = None
+        self._telling = threading.Lock()  # heard on the loop's thread, listened to from main
+
+    def watch(self, name: str, prompts: PromptWatch) -> None:
+        """Follow the run called `name` (its own listener is this one's)."""
+        prompts.listen(lambda asking: self._set(name, asking))
+
+    def listen(self, listener: Callable[[bool], None]) -> None:
+        """As `PromptWatch.listen`: now if one asks, and whenever that changes."""
+        with self._telling:
+            self._listener = listener
+            if self._asking:
+                listener(True)
+
+    def _set(self, name: str, asking: bool) -> None:
+        with self._telling:
+            before = bool(self._asking)
+            (self._asking.add if asking else self._asking.discard)(name)
+            if bool(self._asking) != before and self._listener is not None:
+                self._listener(not before)
