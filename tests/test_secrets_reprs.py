@@ -10,6 +10,8 @@ display in the notebook, and a repr lands in every traceback that shows locals.
 from __future__ import annotations
 
 import pprint
+import subprocess
+import sys
 import traceback
 from collections.abc import Callable
 
@@ -247,10 +249,23 @@ def test_a_private_file_with_a_syntax_error_given_as_config_shows_no_line(tmp_pa
 
 
 def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
-    """kinds16 and review36: `tcp://user:PASSWORD@host` shows `****` for the password; an
-    address whose query holds an `@` (an e-mail) is no password, and a long text is quick."""
+    """kinds16, review36 and review37: `tcp://user:PASSWORD@host` shows `****` for the
+    password, whatever it holds (`?`, `#`, `@`) and however long; an address whose query
+    holds an `@` (an e-mail) has none; a text that made the earlier pattern backtrack (a
+    long run of `a.` before `://`: minutes) is masked at once (a subprocess bounds it)."""
     from orch_magics.secrets.masking import mask_text
 
     assert mask_text("at tcp://core:Hunter2@127.0.0.1:9") == "at tcp://core:****@127.0.0.1:9"
-    assert mask_text("https://h:443?email=a@b.com") == "https://h:443?email=a@b.com"
-    assert mask_text("ab" * 100_000 + "://x:y") .endswith("://x:y")
+    assert mask_text("redis://:p4ss?word@db:6379 x") == "redis://:****@db:6379 x"
+    assert mask_text("https://u:p#ss@h/x?y=1") == "https://u:****@h/x?y=1"
+    assert mask_text("tcp://u:p@ss@h:1") == "tcp://u:****@h:1"
+    assert mask_text("https://u:" + "T" * 2000 + "@h/x") == "https://u:****@h/x"
+    assert mask_text("a://u:1@b c://v:2@d") == "a://u:****@b c://v:****@d"
+    for plain in ("https://h:443?email=a@b.com", "https://h/x?email=a@b.com", "http://h:80",
+                  "ssh://git@github.com/x", "https://h?to=a:b@c"):
+        assert mask_text(plain) == plain
+    probe = ("from orch_magics.secrets.masking import mask_text\n"
+             "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout == "True\n"

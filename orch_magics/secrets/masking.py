@@ -119,14 +119,28 @@ def mask_text(text: str) -> str:
     (`tcp://user:PASSWORD@host` of a DOCKER_HOST or CONTAINER_HOST: kinds16), as git, pip
     and curl show one."""
     masked = REGISTRY.mask_text(text)
-    return _URL_PASSWORD.sub(r"\1****@", masked) if "://" in masked else masked
+    return _URL.sub(_url_masked, masked) if "://" in masked else masked
 
 
-#: The password of a URL's user part: `scheme://user:` then the password, up to its `@`; each
-#: part bounded (review36: a long word took seconds), none crossing a `?` or `#` (a query's
-#: `email=a@b.com` is no password).
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/@:?#]{0,256}:)"
-                           r"[^\s/@?#]{1,256}@")
+#: A URL's scheme and authority: `scheme://`, then up to the first blank or `/` (a raw
+#: password may hold `?` or `#`, review37). No nested quantifier: linear in the text.
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^\s/]*)")
+
+
+def _url_masked(found: re.Match[str]) -> str:
+    """The URL's authority with the password of its user part as `****`: what comes after
+    the first `:` of the part before its last `@`. A `host:port` followed by a query whose
+    value holds an `@` (`?email=a@b.com`) has none."""
+    authority = found[2]
+    at = authority.rfind("@")
+    colon = authority.find(":", 0, at) if at > 0 else -1
+    if colon < 0 or colon == at - 1:
+        return found[0]
+    query = min((i for i in (authority.find("?", 0, at), authority.find("#", 0, at))
+                 if i >= 0), default=-1)
+    if query >= 0 and (query < colon or authority[colon + 1:query].isdigit()):
+        return found[0]  # `host?…@…` or `host:port?…@…`: the `@` is the query's
+    return f"{found[1]}{authority[:colon + 1]}****{authority[at:]}"
 
 
 def mask_bytes(data: bytes) -> bytes:
