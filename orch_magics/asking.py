@@ -41,9 +41,29 @@ def awaited_cell_interrupts() -> contextlib.AbstractContextManager[None]:
 
 def _cancelling(handler: object) -> bool:
     """Whether SIGINT's `handler` is ipykernel's for a cell that uses top-level await (which
-    cancels the cell's coroutine), on the main thread (where signals are handled)."""
-    return threading.current_thread() is threading.main_thread() and \
+    cancels the cell's coroutine), or ours chained before it, on the main thread (where
+    signals are handled)."""
+    return threading.current_thread() is threading.main_thread() and (
         "_cancel_on_sigint" in getattr(handler, "__qualname__", "")
+        or isinstance(getattr(handler, "__self__", None), _Chain))
+
+
+class _Chain:
+    """SIGINT's handler while runs are awaited in a cell that uses top-level await: it calls
+    each awaited run's stop, then the kernel's handler it replaced. One for all the runs
+    awaited at once, put back when the last of them ends, in whatever order they end
+    (review37: two `arun`s ending in the order they began left theirs installed, and a
+    blocking run after them in the cell ignored Interrupt)."""
+
+    def __init__(self, kernels: Callable[[int, FrameType | None], object]) -> None:
+        self.kernels = kernels
+        self.acts: dict[object, Callable[[], object]] = {}
+        self.handler = self._handle  # one bound method: what getsignal() gives back
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        for act in list(self.acts.values()):
+            act()
+        self.kernels(signum, frame)
 
 
 @contextlib.contextmanager
@@ -51,21 +71,19 @@ def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
     """In a notebook cell that uses top-level await, `act()` too when SIGINT comes: ipykernel's
     cancellation of the cell waits for the loop's next event, which a silent run awaited
     there never makes (magics19: `await orch.arun(…)` ignored ■ until the command printed)."""
-    before = signal.getsignal(signal.SIGINT)
-    if not (_cancelling(before) or getattr(before, "orch_cell_interrupt", False)  # two at
-            and threading.current_thread() is threading.main_thread()):  # once (review36)
+    current = signal.getsignal(signal.SIGINT)
+    if not _cancelling(current):
         yield
         return
-
-    def both(signum: int, frame: FrameType | None) -> None:
-        act()
-        before(signum, frame)  # type: ignore[misc,operator]  # the kernel's, or another's
-
-    both.orch_cell_interrupt = True  # type: ignore[attr-defined]
-
-    signal.signal(signal.SIGINT, both)
+    chain = getattr(current, "__self__", None)
+    if not isinstance(chain, _Chain):
+        chain = _Chain(current)  # type: ignore[arg-type]  # the kernel's, a callable
+        signal.signal(signal.SIGINT, chain.handler)
+    key = object()
+    chain.acts[key] = act
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is both:
-            signal.signal(signal.SIGINT, before)
+        del chain.acts[key]
+        if not chain.acts and signal.getsignal(signal.SIGINT) is chain.handler:
+            signal.signal(signal.SIGINT, chain.kernels)  # type: ignore[arg-type]

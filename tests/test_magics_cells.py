@@ -368,6 +368,15 @@ def test_an_interrupt_stops_a_run_in_a_cell_that_uses_top_level_await(
         time.sleep(2)
         kernel.km.interrupt_kernel()
         assert kernel.reply(msg_id, timeout=10)["status"] == "error"
+        # review37: two aruns that ended in the order they began left a handler behind, and
+        # a blocking run after them in the cell ignored ■
+        msg_id = kernel.send("gather", "await asyncio.gather(o.arun('local', command='true'), "
+                                       "o.arun('local', command='sleep 0.3'))\n"
+                                       "print('both'); o.run('local', command='exec sleep 1007')")
+        kernel.wait_for("gather", "both")
+        time.sleep(1)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id, timeout=10)["status"] == "error"
     assert not left_after(lambda: processes_with("sleep 1007"))
 
 
