@@ -114,7 +114,7 @@ def _program_check(fd: int, missing: str, denied: str, run: str) -> str:
             .replace("DENIED", denied).replace("RUN", run))
 
 
-_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2
+_WRAPPER = """_orch_n=$1; _orch_r=$2; shift 2; _orch_path=${PATH-/usr/bin:/bin}
 unset _orch_stop _orch_w _orch_ifs _orch_whole _orch_tty _orch_vars
 if [ "$_orch_n" -gt 0 ] && [ -t 0 ]; then _orch_tty=$(stty -g); stty raw -echo; fi
 printf '\\036orch-pid %s\\n' "$$" >&2
@@ -146,7 +146,8 @@ trap ': ${_orch_stop:=1}' HUP; trap ': ${_orch_stop:=2}' INT; trap ': ${_orch_st
 trap ': ${_orch_stop:=15}' TERM
 exec 3>&2 2>/dev/null
 PROGRAM_CHECK
-unset $_orch_vars _orch_vars  # ended: what the wrapper starts now gets none (safety19)
+unset $_orch_vars _orch_vars  # ended: what the wrapper starts now gets none (safety19),
+PATH=$_orch_path  # and its own `sleep`s are found where the place finds them (review37)
 trap '' TERM
 if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie), then reaped
   _orch_c=0; kill -23 "$_orch_w" 2>/dev/null
@@ -186,7 +187,7 @@ def preamble(command: Command, *, argv: bool = False, always: bool = False) -> b
             lines.append(f"_orch_ifs={shlex.quote(value)}\n")  # -TERM -$$` became `-1`):
             continue  # the command gets it as it starts
         lines.append(f"export {key}={shlex.quote(value)}\n")
-    # unset once it has ended (PATH kept: the wrapper's own `sleep` and `kill` need it, review36)
+    # unset once it has ended (PATH put back as the place had it: the wrapper's own `sleep`)
     if exported := [key for key in command.env if key not in ("IFS", "PATH")]:
         lines.append(f"_orch_vars={shlex.quote(' '.join(exported))}\n")
     if command.cwd:
