@@ -321,10 +321,10 @@ def replanned(plan: RunPlan, config: Config, resolver: Resolver,
     command stays the one that ran. A config loaded from files that reads inventories is
     loaded from them again, so hosts added to or removed from an inventory since are seen.
     `admissible` as in `make_plan`: it sees the plan before its layers' secrets are asked."""
-    if config.inventories and config.origin:
-        from .config.loader import load_config
+    if config.inventories and config.origin:  # judged again if found (review37)
+        from .config.loader import load_files
 
-        config = load_config(*config.origin)
+        config = load_files(config.origin, found=config.found)
     environment = config.run_environment(plan.environment.name)
     service = None if plan.service is None else config.service(plan.service.name)
     if (unseen := unseen_setting(environment.name, environment.layers)) is not None:

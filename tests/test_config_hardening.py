@@ -658,6 +658,9 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
                            f"it made yours, or copy it; refusing to use it (name it with -c, "
                            f"ORCH_CONFIG or %orch load to use it anyway)\n")
     assert orch("-c", "orch.yaml", "run", "local", "hello").stdout == "I ran\n"
+    env["SUDO_UID"] = "65534"  # `sudo orch` in the folder of the user who ran sudo: theirs
+    assert orch("run", "local", "hello").stdout == "I ran\n"
+    del env["SUDO_UID"]
     os.chown(tmp_path / "orch.yaml", 0, 0)
     (tmp_path / "orch.yaml").chmod(0o666)
     said = orch("check")

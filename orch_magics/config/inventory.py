@@ -286,14 +286,15 @@ class Inventory:
         return 0 if group == "all" else self._depths.get(group, 1)
 
 
-def load_inventories(paths: Iterable[str | Path]) -> Inventory:
+def load_inventories(paths: Iterable[str | Path], *, found: bool = False) -> Inventory:
     """One inventory from files in INI or YAML format (YAML by its suffix, or when the text
     parses as a mapping: `ansible-inventory` reads such a file as YAML too), with the
-    group_vars/ and host_vars/ beside them."""
+    group_vars/ and host_vars/ beside them (`found`: named by a config found where orch
+    runs, each refused as it would be, `reading.read_text`)."""
     inv = Inventory()
     paths = list(paths)
     for path in paths:
-        text = read_text(path, "inventory file")  # a byte-order mark dropped (Ansible refuses one)
+        text = read_text(path, "inventory file", found=found)  # a byte-order mark dropped
         if text.startswith("#!") or os.access(path, os.X_OK):  # what Ansible would run
             raise ConfigError(f"{path}: an executable file is a dynamic inventory script, which "
                               f"orch does not run: save what it prints ({shlex.quote(str(path))} "
@@ -306,7 +307,7 @@ def load_inventories(paths: Iterable[str | Path]) -> Inventory:
         else:
             from_ini(inv, text, str(path))
     inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars,
-                                                  inv.origins)
+                                                  inv.origins, found)
     return inv
 
 

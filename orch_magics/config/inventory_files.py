@@ -39,17 +39,18 @@ def inventory_paths(src: Source, base: Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def inventory_readers(files: list[str], own_paths: list[list[str]]
+def inventory_readers(files: list[str], own_paths: list[list[str]], found: bool = False
                       ) -> list[Callable[[], Inventory]]:
     """What each file's `group:` hosts are read from: its own `inventory:`; a file without one
     takes the one file that has one. Never another file's groups beside its own (api4: a
-    second `-c` file widened `group:web` of the first to the second's web hosts)."""
-    readers = [_lazy_inventory(tuple(paths)) if paths else None for paths in own_paths]
+    second `-c` file widened `group:web` of the first to the second's web hosts). `found`:
+    of a config found where orch runs, judged as it is (`reading.read_text`)."""
+    readers = [_lazy_inventory(tuple(paths), found) if paths else None for paths in own_paths]
     having = [(f, r) for f, r in zip(files, readers, strict=True) if r is not None]
     if len(having) == 1:
         shared = having[0][1]
     elif not having:
-        shared = _lazy_inventory(())
+        shared = _lazy_inventory((), found)
     else:
         shared = _refusing(", ".join(f for f, _ in having))
     return [reader or shared for reader in readers]
@@ -66,7 +67,7 @@ def _refusing(files: str) -> Callable[[], Inventory]:
     return get
 
 
-def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
+def _lazy_inventory(paths: tuple[str, ...], found: bool) -> Callable[[], Inventory]:
     """The inventory, read on first use (a config without `group:` hosts never reads it)."""
     loaded: list[Inventory] = []
 
@@ -77,6 +78,6 @@ def _lazy_inventory(paths: tuple[str, ...]) -> Callable[[], Inventory]:
         if not loaded:
             from .inventory import load_inventories  # its parsers: only for `group:` hosts
 
-            loaded.append(load_inventories(paths))
+            loaded.append(load_inventories(paths, found=found))
         return loaded[0]
     return get

@@ -72,10 +72,11 @@ ANSIBLE_TAGS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
 
 
 def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str],
-              origins: Origins) -> Found:
+              origins: Origins, judge: bool = False) -> Found:
     """For each folder, the `ansible_*` variables of each of `names` from `FOLDER/KIND/…` (`kind`:
     group_vars or host_vars); later folders win, as Ansible combines its sources. Where the
-    `judged` ones were written goes into `origins`."""
+    `judged` ones were written goes into `origins`; `judge`: each file refused as the config
+    found where orch runs that reads it would be (`reading.read_text`)."""
     names = list(names)
     found: Found = []
     for i, folder in enumerate(folders):
@@ -86,7 +87,7 @@ def read_vars(folders: Iterable[Path], kind: str, names: Iterable[str],
                 if name.startswith("/"):  # a "chroot" host's path, which Ansible skips too
                     continue
                 for file in _files(base, name):
-                    values, lines = _read(file)
+                    values, lines = _read(file, judge)
                     per_name.setdefault(name, {}).update(values)
                     origins.update(((f"{kind}/{i}", name, key), f"{file}:{line}")
                                    for key, line in lines.items())
@@ -118,12 +119,12 @@ def _folder(path: Path) -> list[Path]:
     return found
 
 
-def _read(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
+def _read(file: Path, found: bool) -> tuple[dict[str, Any], dict[str, int]]:
     """The `ansible_*` variables of one vars file, checked (a bad port names its line): those
     orch honours, and those `not_misread` judges for the hosts an environment names (fleets8:
     a misspelt user, a jump host or `ansible_connection: local` there were dropped unsaid);
     and the lines of the `judged` ones."""
-    text = read_text(file, "inventory vars file")
+    text = read_text(file, "inventory vars file", found=found)
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         return {}, {}
     loader = _VarsLoader(text)
@@ -198,11 +199,11 @@ def folder_of(inventory: str | Path) -> Path:
 
 
 def read_beside(paths: Iterable[str | Path], groups: Iterable[str], hosts: Iterable[str],
-                origins: Origins) -> tuple[Found, Found]:
+                origins: Origins, found: bool = False) -> tuple[Found, Found]:
     """The group_vars/ and host_vars/ of these groups and hosts beside the inventory files."""
     folders = [folder_of(path) for path in paths]
-    return (read_vars(folders, "group_vars", dict.fromkeys(groups), origins),
-            read_vars(folders, "host_vars", hosts, origins))
+    return (read_vars(folders, "group_vars", dict.fromkeys(groups), origins, found),
+            read_vars(folders, "host_vars", hosts, origins, found))
 
 
 def judged(key: str, value: Any) -> bool:

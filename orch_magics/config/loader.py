@@ -37,7 +37,7 @@ from .model import (
     canonical_name,
 )
 from .names import check_name
-from .settings import audit_settings, beside_config, secrets_settings
+from .settings import audit_settings, beside_config, no_secrets_file, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
 from .suggest import did_you_mean, key_hint, value_hint
 from .validate import build_dataclass, hints, kind_name, yaml_keys
@@ -58,9 +58,16 @@ def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | No
     """Load and validate config files (found automatically when none are given; `cwd`: the
     folder to find them in, and to read relative paths from, instead of the working one)."""
     paths = find_config_files(files, cwd=cwd)
-    found = not files and not os.environ.get("ORCH_CONFIG")  # in the folder it runs in
-    config = _assemble((read_source(p, found=found), Path(p).resolve().parent) for p in paths)
-    return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths))
+    return load_files(paths, found=not files and not os.environ.get("ORCH_CONFIG"))
+
+
+def load_files(paths: Iterable[str | Path], *, found: bool) -> Config:
+    """Config files read and validated; `found` (in the folder orch runs in, not named): each,
+    and every file they read, refused when another user could have written it (`reading`)."""
+    paths = list(paths)
+    config = _assemble(((read_source(p, found=found), Path(p).resolve().parent) for p in paths),
+                       found)
+    return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths), found=found)
 
 
 @keywords_checked
@@ -71,41 +78,29 @@ def load_config_text(text: str, name: str = "<string>") -> Config:
     return _assemble([(parse_source(text, name), Path.cwd())])
 
 
-def _assemble(sources: Iterable[tuple[Source, Path]]) -> Config:
-    """One Config from parsed sources, each with the directory its relative paths start from."""
+def _assemble(sources: Iterable[tuple[Source, Path]], found: bool = False) -> Config:
+    """One Config from parsed sources, each with the directory its relative paths start from
+    (`found`: see `load_files`)."""
     environments: dict[str, Environment] = {}
     services: dict[str, Service] = {}
     files = []
     places: dict[str, tuple[Source, Path_]] = {}  # where each environment is written
     sources = list(sources)
-    _no_secrets_file(sources)
+    no_secrets_file(sources)
     own_paths = [inventory_paths(src, base) for src, base in sources]
     inventories = tuple(p for paths in own_paths for p in paths)
-    readers = inventory_readers([src.file for src, _ in sources], own_paths)
+    readers = inventory_readers([src.file for src, _ in sources], own_paths, found)
     with paused_gc():
         for (src, base), inventory in zip(sources, readers, strict=True):
             files.append(src.file)
             before = set(environments)
             _load_source(src, environments, services, inventory, places)
             for name in set(environments) - before:  # config17: read from orch's folder
-                environments[name] = beside_config(environments[name], base)
-        secrets, audit = secrets_settings(sources), audit_settings(sources)
+                environments[name] = beside_config(environments[name], base, found)
+        secrets, audit = secrets_settings(sources, found), audit_settings(sources)
     _check_allowed_services(environments, services, places)
     return Config(FrozenMap(environments), FrozenMap(services), tuple(files),
                   secrets, audit, inventories)
-
-
-def _no_secrets_file(sources: list[tuple[Source, Path]]) -> None:
-    """Refuse, showing none of its lines, a file loaded as config that another names as its
-    secrets file (config17: `%orch load orch.yaml secrets.yaml` printed a secret's line)."""
-    loaded = {os.path.realpath(src.file): src.file for src, _ in sources}
-    for src, base in sources:
-        section = src.data.get("secrets") if isinstance(src.data, dict) else None
-        named = section.get("file") if isinstance(section, dict) else None
-        if isinstance(named, str) and named and (
-                found := loaded.get(os.path.realpath(base / os.path.expanduser(named)))):
-            raise ConfigError(f"{found} is the secrets file (secrets.file of {src.file}), not "
-                              f"a config file: leave it out of the files loaded")
 
 
 def _check_allowed_services(environments: dict[str, Environment], services: dict[str, Service],

@@ -349,9 +349,9 @@ class Config:
     audit: AuditSettings = AuditSettings()
     #: The Ansible inventory files read (`inventory:` at the top of a file).
     inventories: tuple[str, ...] = ()
-    #: The files it was loaded from, as absolute paths (none when given as text): what a
-    #: fleet's rerun reads again.
+    #: The files it was loaded from (absolute; none from text): what a rerun reads again.
     origin: tuple[str, ...] = ()
+    found: bool = False  # found where orch runs, not named: what it reads is judged too
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`, or a ConfigError with did-you-mean."""

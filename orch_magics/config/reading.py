@@ -30,8 +30,7 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
                 raise ConfigError(f"{what} is {kind}, not a file", file=name)
             # one named is the person's choice (a mounted checkout, WSL's /mnt/c: review36)
             if found and (why := _others_could_write(st)):
-                raise ConfigError(f"{what} {why}; refusing to use it (name it with -c, "
-                                  f"ORCH_CONFIG or %orch load to use it anyway)", file=name)
+                raise ConfigError(_refusal(what, why), file=name)
             os.set_blocking(fd, True)  # a writer's text is waited for; none: end of file
             data = f.read(limit + 1)
             if not data and stat.S_ISFIFO(os.fstat(fd).st_mode):
@@ -55,18 +54,45 @@ def read_text(file: str | Path, what: str = "config file", limit: int = MAX_FILE
                           f"{exc.start})", file=name, line=line) from None
 
 
+def judged(file: str, what: str) -> None:
+    """Refuse `file`, which a config found in the folder orch runs in names (an ssh_config,
+    known_hosts, a key, the program that fetches secrets), as that config would be refused
+    (safety20: another user's ssh_config ProxyCommand, or secrets script, ran as root); one
+    that is missing is said by what reads it."""
+    try:
+        st = os.stat(file)
+    except OSError:
+        return
+    if (why := _others_could_write(st)) is not None:
+        raise ConfigError(_refusal(what, why), file=file)
+
+
+def _refusal(what: str, why: str) -> str:
+    config = what == "config file"
+    return (f"{what} {why}; refusing to use it{'' if config else ', as the config found here reads it'} "
+            f"(name {'it' if config else 'that config'} with -c, ORCH_CONFIG or %orch load to "
+            f"use it anyway)")
+
+
 def _others_could_write(st: os.stat_result) -> str | None:
     """Why another account could choose what this file makes orch run (config19: a
     world-writable orch.yaml of `nobody`'s in a shared folder ran its command as root, where
     a secrets file of theirs was refused), or None: it is yours, or root's, and only its
     owner and group may write it (as OpenSSH and git judge their own config files)."""
-    if st.st_uid not in (os.geteuid(), 0):
+    if st.st_uid not in _yours():
         return (f"belongs to user {owner_name(st.st_uid)}, who could rewrite it to run "
                 f"anything as you: have it made yours, or copy it")
     if st.st_mode & stat.S_IWOTH:
         return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}): "
                 f"chmod o-w it")
     return None
+
+
+def _yours() -> tuple[int, ...]:
+    """The accounts whose files are yours: you, root, and under sudo the user who ran it
+    (`SUDO_UID`, as git takes it: review37, `sudo orch` in one's own checkout)."""
+    sudo = os.environ.get("SUDO_UID", "") if os.geteuid() == 0 else ""
+    return (os.geteuid(), 0, *((int(sudo),) if sudo.isdigit() else ()))
 
 
 def owner_name(uid: int) -> str:

@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
+from ..errors import ConfigError
 from .model import (
     AuditSettings,
     CommandProviderSpec,
@@ -23,15 +24,32 @@ from .model import (
     ProviderSpec,
     SecretsSettings,
 )
+from .reading import judged
 from .source import Source
 from .validate import build_dataclass
 
 T = TypeVar("T", SecretsSettings, AuditSettings)
 
 
-def secrets_settings(sources: Sequence[tuple[Source, Path]]) -> SecretsSettings:
-    """The `secrets:` keys of every file, merged (a relative `file` is its file's)."""
-    return _merged("secrets", SecretsSettings(), sources, _secrets)
+def secrets_settings(sources: Sequence[tuple[Source, Path]], found: bool = False
+                     ) -> SecretsSettings:
+    """The `secrets:` keys of every file, merged (a relative `file` is its file's; `found`:
+    a command provider's program of a found config is judged, `reading.judged`)."""
+    return _merged("secrets", SecretsSettings(), sources,
+                   lambda src, base: _secrets(src, base, found))
+
+
+def no_secrets_file(sources: list[tuple[Source, Path]]) -> None:
+    """Refuse, showing none of its lines, a file loaded as config that another names as its
+    secrets file (config17: `%orch load orch.yaml secrets.yaml` printed a secret's line)."""
+    loaded = {os.path.realpath(src.file): src.file for src, _ in sources}
+    for src, base in sources:
+        section = src.data.get("secrets") if isinstance(src.data, dict) else None
+        named = section.get("file") if isinstance(section, dict) else None
+        if isinstance(named, str) and named and (
+                found := loaded.get(os.path.realpath(base / os.path.expanduser(named)))):
+            raise ConfigError(f"{found} is the secrets file (secrets.file of {src.file}), not "
+                              f"a config file: leave it out of the files loaded")
 
 
 def audit_settings(sources: Sequence[tuple[Source, Path]]) -> AuditSettings:
@@ -60,10 +78,11 @@ def _merged(section: str, merged: T, sources: Sequence[tuple[Source, Path]],
     return merged
 
 
-def _secrets(src: Source, base: Path) -> SecretsSettings:
+def _secrets(src: Source, base: Path, found: bool) -> SecretsSettings:
     settings: SecretsSettings = build_dataclass(SecretsSettings, src.data["secrets"],
                                                 ("secrets",), src)
-    settings = replace(settings, providers=tuple(_beside(p, base) for p in settings.providers))
+    settings = replace(settings, providers=tuple(_beside(p, base, found)
+                                                 for p in settings.providers))
     if settings.file:  # `~` expanded here, once, for every reader
         return replace(settings, file=str(base / os.path.expanduser(settings.file)))
     return settings
@@ -76,27 +95,33 @@ def _audit(src: Source, base: Path) -> AuditSettings:
     return settings
 
 
-def _beside(provider: ProviderSpec, base: Path) -> ProviderSpec:
+def _beside(provider: ProviderSpec, base: Path, found: bool) -> ProviderSpec:
     """A command provider runs in its config file's folder, so a relative script it names
     (`./get.sh`, `[sh, get.sh]`) is the one beside the config, as every relative path there
     is read (safety17, review32: the one in whatever folder orch ran from gave the secret)."""
     if not isinstance(provider, CommandProviderSpec):
         return provider
     program = os.path.expanduser(provider.argv[0])  # `~/bin/get`: nothing expands it after
+    if found and "/" in program:  # a name is looked for on PATH, as the shell does
+        judged(str(base / program), "the program of secrets provider `command`")
     return replace(provider, argv=(program, *provider.argv[1:]), folder=str(base))
 
 
-def beside_config(env: Environment, base: Path) -> Environment:
+def beside_config(env: Environment, base: Path, found: bool = False) -> Environment:
     """`env` with its layers' relative paths on this machine (fields marked `beside_config`:
     an ssh key, known_hosts, ssh_config) read from its config file's folder `base`, as
     secrets.file and audit.path are (config17: from wherever orch ran, or another folder's
-    same-named file); `~`, absolute and placeholder paths stay as written."""
-    return replace(env, layers=tuple(_beside_config(spec, base) for spec in env.layers))
+    same-named file); `~`, absolute and placeholder paths stay as written. `found`: each
+    such file is judged (`reading.judged`)."""
+    return replace(env, layers=tuple(_beside_config(spec, base, found) for spec in env.layers))
 
 
-def _beside_config(spec: LayerSpec, base: Path) -> LayerSpec:
-    changes = {f.name: str(base / value) for f in fields(spec.config)
-               if f.metadata.get("beside_config") and isinstance(value := getattr(
-                   spec.config, f.name), str) and value and not value.startswith(("/", "~"))
-               and "{{" not in value}
+def _beside_config(spec: LayerSpec, base: Path, found: bool) -> LayerSpec:
+    files = {f.name: value for f in fields(spec.config) if f.metadata.get("beside_config")
+             and isinstance(value := getattr(spec.config, f.name), str) and value
+             and "{{" not in value}
+    changes = {name: str(base / value) for name, value in files.items()
+               if not value.startswith(("/", "~"))}
+    for name, value in files.items() if found else ():
+        judged(changes.get(name, os.path.expanduser(value)), f"{spec.type} layer's {name}")
     return replace(spec, config=replace(spec.config, **changes)) if changes else spec

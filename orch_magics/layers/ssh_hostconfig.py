@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asyncssh.config import SSHClientConfig, SSHConfig
 from asyncssh.misc import split_args
 
+from ..config.reading import owner_name
 from ..errors import ConfigError
 
 #: asyncssh's parse errors read `PATH line N: REASON`.
@@ -49,6 +50,8 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
     path = config_path(ssh_config)
     if path is None or not os.path.isfile(path):  # a missing one: connect_options says so
         return HostConfig(path, None, ())
+    if ssh_config is None:
+        _check_owner(path, hop)
     _check_utf8(path, hop)
     try:
         config = SSHClientConfig.load(None, [path], False, False, False, _local_user(),
@@ -100,6 +103,18 @@ def _local_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "root"  # asyncssh refuses to connect then, with its own message
+
+
+def _check_owner(path: str, hop: str) -> None:
+    """~/.ssh/config refused as OpenSSH refuses it ("Bad owner or permissions"): owned by
+    another user than you or root, or writable by its group or anyone (safety20: another
+    user's ProxyCommand in it ran as you)."""
+    st = os.stat(path)
+    if st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
+        raise ConfigError(f"bad owner or permissions (owner {owner_name(st.st_uid)}, mode "
+                          f"{st.st_mode & 0o7777:04o}): ssh refuses it too, as anyone who may "
+                          f"write it chooses what runs as you (ssh_config of {hop}): chown it "
+                          f"to yourself and chmod go-w it", file=path)
 
 
 def _check_utf8(path: str, hop: str) -> None:

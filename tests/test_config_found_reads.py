@@ -1,0 +1,98 @@
+"""What a config found in the folder orch runs in reads is judged as that config is
+(safety20): another user's inventory, group_vars, ssh_config, known_hosts, key or secrets
+script beside a config of one's own in a shared folder decided where runs and their secrets
+went, or ran as root. One named (-c, ORCH_CONFIG) is the person's choice, files and all.
+And ~/.ssh/config is refused as OpenSSH refuses it. The tests run as root: any other user's
+file will do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NOBODY = 65534
+CONFIGS = {
+    "inventory": ("inventory: [hosts.ini]\nenvironments:\n  web: {layers: [{type: ssh, "
+                  "config: {host: 'group:web', connect_timeout: 2}}]}\n",
+                  "hosts.ini", "inventory file"),
+    "group_vars": ("inventory: [hosts.ini]\nenvironments:\n  web: {layers: [{type: ssh, "
+                   "config: {host: 'group:web', connect_timeout: 2}}]}\n",
+                   "group_vars/web.yml", "inventory vars file"),
+    "ssh_config": ("environments:\n  web: {layers: [{type: ssh, config: {host: somehost, "
+                   "ssh_config: sshcfg}}]}\n", "sshcfg", "ssh layer's ssh_config"),
+    "known_hosts": ("environments:\n  web: {layers: [{type: ssh, config: {host: somehost, "
+                    "known_hosts: kh}}]}\n", "kh", "ssh layer's known_hosts"),
+    "provider": ("secrets: {providers: [{type: command, argv: [./getpw.sh, '{name}']}]}\n"
+                 "environments: {web: {layers: []}}\n",
+                 "getpw.sh", "the program of secrets provider `command`"),
+}
+
+
+def _orch(folder: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "orch_magics.cli", *words],
+                          capture_output=True, text=True, cwd=folder, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("case", sorted(CONFIGS))
+def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it(
+        tmp_path: Path, case: str) -> None:
+    config, name, what = CONFIGS[case]
+    tmp_path.chmod(0o1777)  # a shared folder, as /tmp
+    (tmp_path / "orch.yaml").write_text(config + "audit: {enabled: false}\n"
+                                        "services: {hello: {command: 'echo I ran'}}\n")
+    (tmp_path / "hosts.ini").write_text("[web]\nweb1 ansible_host=127.0.0.1\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "web.yml").write_text("ansible_port: 1\n")
+    (tmp_path / "sshcfg").write_text("Host *\n  Port 1\n")
+    (tmp_path / "kh").write_text("")
+    (tmp_path / "getpw.sh").write_text("#!/bin/sh\necho s3cret-value\n")
+    (tmp_path / "getpw.sh").chmod(0o755)
+    (tmp_path / name).chmod(0o666 if case != "provider" else 0o777)  # anybody may write it
+    said = _orch(tmp_path, "ls")
+    assert said.returncode == 2, said
+    assert said.stderr.startswith("orch: config error: "), said.stderr
+    assert (f"{tmp_path / name}: {what} may be written by any user (mode 0"
+            in said.stderr), said.stderr
+    assert ("; refusing to use it, as the config found here reads it (name that config with "
+            "-c, ORCH_CONFIG or %orch load to use it anyway)" in said.stderr), said.stderr
+    (tmp_path / name).chmod(0o644 if case != "provider" else 0o755)
+    os.chown(tmp_path / name, NOBODY, NOBODY)
+    said = _orch(tmp_path, "ls")
+    assert (said.returncode, f"{what} belongs to user nobody" in said.stderr) == (2, True), said
+    named = _orch(tmp_path, "-c", "orch.yaml", "ls")
+    assert named.returncode == 0 and "web" in named.stdout, named
+    os.chown(tmp_path / name, 0, 0)
+    assert _orch(tmp_path, "ls").returncode == 0
+
+
+def test_an_ssh_config_in_home_is_refused_as_openssh_refuses_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    cfg = home / ".ssh" / "config"
+    cfg.write_text("Host somehost\n  ProxyCommand sh -c 'touch ran; exit 1'\n")
+    (tmp_path / "orch.yaml").write_text(
+        "environments:\n  w: {layers: [{type: ssh, config: {host: somehost}}]}\n"
+        "audit: {enabled: false}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "run", "w", "--",
+                               "true"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                              timeout=60)
+    os.chown(cfg, NOBODY, NOBODY)
+    said = run()
+    assert said.returncode == 2, said
+    assert (f"{cfg}: bad owner or permissions (owner nobody, mode 0644): ssh refuses it too"
+            in said.stderr), said.stderr
+    os.chown(cfg, 0, 0)
+    cfg.chmod(0o664)
+    assert "bad owner or permissions (owner root, mode 0664)" in run().stderr
+    assert not (tmp_path / "ran").exists()
+    cfg.chmod(0o600)
+    said = run()  # its own: read, and its ProxyCommand is what fails
+    assert "bad owner" not in said.stderr and said.returncode != 0, said
