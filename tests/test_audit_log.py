@@ -404,3 +404,58 @@ def test_a_log_another_user_owns_is_refused_and_left_as_it_is(tmp_path: Path) ->
                                        )) as orch, pytest.raises(OrchError, match="belongs to"):
         orch.run("local", command=f"touch {mark}")
     assert path.read_bytes() == before and not mark.exists()
+
+
+@pytest.mark.parametrize("folder_is", ["theirs", "open to all"])
+def test_a_link_at_the_log_s_path_in_a_folder_another_user_may_write_is_not_followed(
+        tmp_path: Path, folder_is: str) -> None:
+    """safety20: in a folder another user owns (or anyone may write, with no sticky bit),
+    their symbolic link at the log's path was followed, and the log created as root where it
+    pointed (/etc/nologin, say). Such a folder is refused before anything is opened; in a
+    sticky one (/tmp), a link of another user's is not followed."""
+    folder, target = tmp_path / "logs", tmp_path / "elsewhere" / "nologin"
+    folder.mkdir()
+    target.parent.mkdir()
+    (folder / "audit.jsonl").symlink_to(target)
+    if folder_is == "theirs":
+        os.chown(folder, 65534, 65534)
+    else:
+        folder.chmod(0o777)
+    with pytest.raises(OrchError, match=f"the audit log {folder / 'audit.jsonl'} is in "
+                                        f"{folder}, which (belongs to user nobody|any user "
+                                        f"may write \\(mode 0777, no sticky bit\\)): nothing"):
+        AuditLog(str(folder / "audit.jsonl")).append({"event": "start", "id": "x"})
+    assert not target.exists()
+    os.chown(folder, 0, 0)
+    folder.chmod(0o1777)  # sticky, as /tmp: the link is theirs, so not followed
+    os.lchown(folder / "audit.jsonl", 65534, 65534)
+    with pytest.raises(OrchError, match="is a symbolic link of user nobody's, who could point "
+                                        "it at any file: nothing was written"):
+        AuditLog(str(folder / "audit.jsonl")).append({"event": "start", "id": "x"})
+    assert not target.exists()
+    os.lchown(folder / "audit.jsonl", 0, 0)  # one's own link is followed
+    AuditLog(str(folder / "audit.jsonl")).append({"event": "start", "id": "x"})
+    assert verify(str(target)) == (1, None)
+
+
+def test_verify_says_a_chain_another_user_could_have_rewritten_proves_nothing(
+        tmp_path: Path) -> None:
+    """safety20: `orch audit verify` said "chain intact" of a log another user owns or
+    anyone may write, which the chain cannot vouch for."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(str(path)).append({"event": "start", "id": "x"})
+
+    def verified() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orch_magics.cli", "audit", "verify",
+                               "--file", str(path)], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+    assert verified().stdout == f"ok: 1 records in {path}, chain intact\n"
+    path.chmod(0o666)
+    said = verified()
+    assert (said.returncode, said.stdout) == (1, ""), said
+    assert said.stderr == (f"orch: {path}: the chain is intact, but the log may be written by "
+                           f"others (mode 0666): whoever could write it could have rewritten "
+                           f"the chain so that it still verifies\n")
+    path.chmod(0o600)
+    os.chown(path, 65534, 65534)
+    assert "the log belongs to user nobody: whoever" in verified().stderr

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import OrchError
 from ..process.command import escaped
+from .placement import check_owner, open_log
 from .syncer import SYNCER
 
 GENESIS = "0" * 64
@@ -154,12 +155,11 @@ class AuditLog:
     def _append(self, record: dict[str, Any] | None) -> None:
         _make_folders(os.path.dirname(self.path))
         refuse_special(self.path)  # before opening: opening a device may do something
-        # O_NONBLOCK: a FIFO put there since cannot hang the open; a regular file ignores it.
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+        fd = open_log(self.path)
         try:
             info = os.fstat(fd)
             _check_regular(self.path, info.st_mode)
-            _check_owner(self.path, info.st_uid)
+            check_owner(self.path, info.st_uid)
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = os.fstat(fd)
             size = locked.st_size
@@ -248,21 +248,6 @@ def _check_regular(path: str, mode: int) -> None:
         raise OrchError(f"the audit log {path} is {kind}, not a regular file: name a file in "
                         f"`audit: {{path: …}}`, or set `audit: {{enabled: false}}` to turn "
                         f"auditing off")
-
-
-def _check_owner(path: str, uid: int) -> None:
-    """A log another user owns could be read and rewritten by them, its chain seeded so that
-    `verify` still passes (safety14: it was appended to without a word)."""
-    if uid != os.geteuid():
-        import pwd
-
-        try:
-            owner = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            owner = str(uid)
-        raise OrchError(f"the audit log {path} belongs to user {owner}, who could read and "
-                        f"rewrite it: nothing was written to it; name a log of your own "
-                        f"(audit: {{path: …}}), or have it made yours")
 
 
 def _write_whole(fd: int, data: bytes, size: int) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..argtypes import count
 from ..audit import default_audit_path, verify
+from ..audit.placement import not_yours
 from ..config.files import NoConfig
 from ..config.model import AuditSettings, Config
 from ..errors import ConfigError, OrchError
@@ -119,13 +120,16 @@ def _none_matched(args: argparse.Namespace, path: str, load: Callable[[], Config
 def _verify(args: argparse.Namespace, path: str) -> int:
     """`orch audit verify [--json]`: 0 when the chain is intact, 1 naming the first bad line."""
     checked, problem = verify(path)
+    if problem is None and (why := not_yours(path)) is not None:  # safety20: "intact" misled
+        checked, problem = 0, (f"the chain is intact, but the log {why}: whoever could write "
+                               f"it could have rewritten the chain so that it still verifies")
     if args.json:  # a verdict a script can read, whatever it is
         print(json.dumps({"ok": problem is None, "file": path, "records": checked}
                          if problem is None else
-                         {"ok": False, "file": path, "line": checked, "error": problem}))
+                         {"ok": False, "file": path, "line": checked or None, "error": problem}))
     if problem is None:
         if not args.json:
             print(f"ok: {checked} records in {path}, chain intact")
         return 0
-    say(f"orch: {path}:{checked}: {problem}")
+    say(f"orch: {path}{f':{checked}' if checked else ''}: {problem}")
     return 1
