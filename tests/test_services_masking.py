@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orch_magics import OrchError, Orchestrator, RunResult, load_config_text
 from orch_magics.process.events import Exit, Stderr, Stdout
@@ -463,7 +464,7 @@ def test_what_filters_make_is_masked_too(service: str, tmp_path: Path,
 def run_with_secret(tmp_path: Path, secret: str, command: str | list[str],
                     tty: bool = False) -> RunResult:
     """`command` run as service `leak` with the secret `tok` (from a secrets file) in $TOK."""
-    (tmp_path / "secrets.yaml").write_text(f"tok: {json.dumps(secret)}\n")
+    (tmp_path / "secrets.yaml").write_text(yaml.safe_dump({"tok": secret}))
     (tmp_path / "secrets.yaml").chmod(0o600)
     with Orchestrator(load_config_text(
             f"environments: {{local: []}}\naudit: {{enabled: false}}\n"
@@ -548,13 +549,17 @@ def test_a_secret_split_by_any_escape_or_chunk_is_masked(tmp_path: Path, script:
     assert result.ok and shown == f"x {MASK} y\n", repr(result.stdout)
 
 
-@pytest.mark.parametrize("secret", ["p@ss w0rd~(x)!*'é€", "tok'en/with+plus&amp"])
+@pytest.mark.parametrize("secret", ["p@ss w0rd~(x)!*'é€", "tok'en/with+plus&amp",
+                                    "rocket\U0001f680launch\x7fcode"])
 def test_a_secret_javascript_or_jq_url_encodes_is_masked(tmp_path: Path, secret: str) -> None:
     """safety19: `encodeURIComponent`, `URLSearchParams`, `escape()` (node) and jq's `@uri`
-    and `@html` (`&apos;`) wrote a secret in forms Python's quote does not: shown in clear."""
+    and `@html` (`&apos;`) wrote a secret in forms Python's quote does not: shown in clear.
+    safety20: `escape()` writes an emoji as two `%uXXXX` (UTF-16), and Python's json and jq
+    escape DEL as `\u007f`."""
     script = ('node -e \'const t = process.env.TOK; console.log(encodeURIComponent(t)); '
               'console.log(new URLSearchParams({t}).toString()); console.log(escape(t))\'; '
-              'jq -rn \'env.TOK | @uri, @html\'')
+              'jq -rn \'env.TOK | @uri, @html\'; jq -n env.TOK; '
+              'python3 -c \'import json, os; print(json.dumps(os.environ["TOK"]))\'')
     result = run_with_secret(tmp_path, secret, ["bash", "-c", script])
     shown = result.stdout + result.stderr
-    assert result.ok and shown.count(MASK) == 5, shown
+    assert result.ok and shown.count(MASK) == 7, shown

@@ -143,8 +143,11 @@ def url_forms(value: str, raw: bytes) -> set[str]:
     escaped, a space `+`), and JavaScript's `escape()` (`@*+/` kept; `%uXXXX` past U+00FF)."""
     def escaped(c: str) -> str:
         code = ord(c)
-        return c if c.isascii() and (c.isalnum() or c in "@*_+-./") else (
-            f"%{code:02X}" if code < 0x100 else f"%u{code:04X}")
+        if c.isascii() and (c.isalnum() or c in "@*_+-./"):
+            return c
+        units = c.encode("utf-16-be")  # safety20: past U+FFFF, `%uXXXX` of a surrogate pair
+        return f"%{code:02X}" if code < 0x100 else "".join(
+            f"%u{int.from_bytes(units[i:i + 2], 'big'):04X}" for i in range(0, len(units), 2))
     return {quote(raw, safe="!'()*"), quote_plus(raw, safe="*").replace("~", "%7E"),
             "".join(map(escaped, value))}
 
@@ -162,10 +165,11 @@ def python_forms(value: str, raw: bytes) -> set[str]:
 
 
 #: Characters JSON encoders write as `\\uXXXX` beyond what JSON asks, by encoder: none (Python,
-#: JavaScript, Jackson), Go's encoding/json, Gson, .NET's System.Text.Json, PHP's JSON_HEX_*.
+#: JavaScript, Jackson), Go's encoding/json, Gson, .NET's System.Text.Json, PHP's JSON_HEX_*,
+#: jq (DEL, with non-ASCII as it is: safety20).
 #: Characters every JSON encoder writes as they are.
 _JSON_PLAIN = frozenset(string.ascii_letters + string.digits + " !#$%()*,-.:;?@[]^_`{|}~")
-_ESCAPED_BY = ("", "&<>\u2028\u2029", "<>&='", "+&<>'\"", "<>&'\"")
+_ESCAPED_BY = ("", "&<>\u2028\u2029", "<>&='", "+&<>'\"", "<>&'\"", "\x7f")
 
 
 def json_forms(value: str) -> set[str]:
@@ -176,7 +180,7 @@ def json_forms(value: str) -> set[str]:
     special = {c for c in value if c not in _JSON_PLAIN}
     if not special:
         return {value}
-    wide, slash = any(ord(c) > 0x7F for c in special), "/" in special
+    wide, slash = any(ord(c) >= 0x7F for c in special), "/" in special  # DEL too (safety20)
     choices = ({"".join(sorted(special & set(e))) for e in _ESCAPED_BY}, (True, False)[not wide:],
                (False, True)[:1 + slash], (False, True), (False, True)[:1 + wide])
     return {"".join(c if c not in special else _json_char(c, *how) for c in value)
@@ -185,7 +189,7 @@ def json_forms(value: str) -> set[str]:
 
 def _json_char(c: str, escaped: str, ascii_only: bool, slash: bool, upper: bool,
                upper_non_ascii: bool) -> str:
-    if c in escaped or ascii_only and ord(c) > 0x7F:
+    if c in escaped or ascii_only and ord(c) >= 0x7F:
         text = json.dumps(c)[1:-1] if ord(c) > 0x7F else f"\\u{ord(c):04x}"
         up = upper_non_ascii if ord(c) > 0x7F else upper
         return text.upper().replace("\\U", "\\u") if up else text
