@@ -137,6 +137,26 @@ def test_a_command_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path
         open(f"/proc/{child}/stat").read().split()[2] == "Z"
 
 
+def test_a_helper_left_holding_the_command_s_output_is_ended_and_said(tmp_path: Path) -> None:
+    """safety20: a command that printed its value and exited 0, leaving a helper (an agent) it
+    started holding its stdout, was said to "not answer", and the helper ran on under init."""
+    pid_file = tmp_path / "helper.pid"
+    script = f"echo val123456; sleep 347 & echo $! > {pid_file}; exit 0"
+    held = CONFIG.replace("argv: ARGV}", f"argv: [sh, -c, {json.dumps(script)}], timeout: 1}}")
+    with pytest.raises(ConfigError) as err:
+        Orchestrator(load_config_text(held)).plan("local", "db")
+    assert str(err.value).endswith(
+        f"the command `sh -c {shlex.quote(script)}` ended, but a process it started held its "
+        f"output open past 1s (ended now): start such a helper with its output redirected "
+        f"(> /dev/null)"), str(err.value)
+    helper = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{helper}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # a zombie until init reaps it: gone soon after
+    assert not os.path.exists(f"/proc/{helper}") or \
+        open(f"/proc/{helper}/stat").read().split()[2] == "Z"
+
+
 def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: Path) -> None:
     """magics14: Ctrl-C (a kernel interrupt) while the command ran was a 150-line traceback
     in a notebook, and its child went on."""

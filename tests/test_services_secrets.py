@@ -409,6 +409,20 @@ def test_env_provider_name_mangling(orch: Orchestrator, monkeypatch: pytest.Monk
     assert mask_text("from-env-value") == MASK
 
 
+def test_an_orch_secret_variable_read_as_env_is_masked_as_a_secret(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety20: `{{env:ORCH_SECRET_TOK}}` (the variable the env provider reads for
+    `{{secret:tok}}`) gave the command its value, which came back in clear, base64 too."""
+    monkeypatch.setenv("ORCH_SECRET_TOK_S20", "hunter2hunter-s20")
+    config = load_config_text(
+        "environments: {local: []}\naudit: {enabled: false}\nservices:\n  a:\n"
+        "    command: echo \"A=$A\"; printf %s \"$A\" | base64\n"
+        "    environment: {A: '{{env:ORCH_SECRET_TOK_S20}}'}\n")
+    with Orchestrator(config) as orch:
+        res = orch.run("local", "a")
+    assert res.stdout == f"A={MASK}\n{MASK}\n", res.stdout
+
+
 def test_a_secret_that_is_not_utf8_arrives_byte_exact_and_masked(
         tmp_path: Path) -> None:
     """A legacy Latin-1 password: from the environment it was 'internal error:

@@ -25,6 +25,18 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def pipe_holders(fd: int) -> list[int]:
+    """The other processes that hold the pipe `fd` is an end of: a helper a command started
+    and left holding its stdout keeps the pipe open after the command ended (safety20)."""
+    mark, found = f"pipe:[{os.fstat(fd).st_ino}]", []
+    for entry in glob.glob("/proc/[0-9]*/fd/*"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(entry.split("/")[2])
+            if pid != os.getpid() and pid not in found and os.readlink(entry) == mark:
+                found.append(pid)
+    return found
+
+
 def kill_tree(pid: int) -> None:
     """SIGKILL `pid` and its descendants: stopped first so none starts another meanwhile."""
     family = [pid, *descendants(pid)]

@@ -23,7 +23,7 @@ from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
 from ..errors import ConfigError, PromptInterrupted
 from ..process.environ import SECRET_ENV_PREFIX, inherited_environ
-from ..process.tree import kill_tree
+from ..process.tree import kill_tree, pipe_holders
 from .prompt import PromptProvider, forget_typed
 
 if TYPE_CHECKING:
@@ -247,6 +247,11 @@ class CommandProvider:
         except subprocess.TimeoutExpired:
             raise ConfigError(f"secret {name!r}: the command `{shown}` did not answer within "
                               f"{self.spec.timeout:g}s") from None
+        except HeldOpen:
+            raise ConfigError(f"secret {name!r}: the command `{shown}` ended, but a process "
+                              f"it started held its output open past {self.spec.timeout:g}s "
+                              f"(ended now): start such a helper with its output redirected "
+                              f"(> /dev/null)") from None
         except KeyboardInterrupt as exc:  # magics14: a 150-line traceback in a notebook
             raise PromptInterrupted(f"not run: interrupted while the command `{shown}` "
                                     f"fetched secret {name!r}", exc) from None
@@ -289,11 +294,21 @@ def _ran(argv: list[str], timeout: float, folder: str | None
         try:
             out, err = proc.communicate(timeout=timeout)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            ended = proc.poll() is not None
             kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
+            for pipe in (proc.stdout, proc.stderr):  # and one left to init holding them
+                for held in pipe_holders(pipe.fileno()) if pipe is not None else ():
+                    kill_tree(held)  # (safety20: `sleep 47 &` ran on for good)
             with contextlib.suppress(subprocess.TimeoutExpired):  # one detached from the
                 proc.communicate(timeout=1)  # tree may hold them: not waited for (review27)
+            if ended:
+                raise HeldOpen from None
             raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+class HeldOpen(Exception):
+    """The command ended, but a process it started held its output open past the timeout."""
 
 
 def forget(value: str) -> list[str]:
