@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .redaction import redact
 from .text import printable
@@ -20,6 +20,20 @@ class OneLine:
 
     def _render_traceback_(self) -> list[str]:
         return f"{type(self).__name__}: {self}".splitlines()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is, whatever its constructor takes: a process pool's job that raised
+        one gives it back (safety20: a RunError's result came back as its message text, and
+        the pool broke)."""
+        return _unpickled, (type(self), getattr(self, "args", ()), vars(self))
+
+
+def _unpickled(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+               ) -> BaseException:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class OrchError(OneLine, Exception):

@@ -164,3 +164,29 @@ def test_a_config_saved_broken_or_taken_away_is_refused_at_every_run(
         conf.write_text("environments: {prod: []}\nservices: {t: {command: 'echo t'}}\n"
                         "audit: {enabled: false}\n")
         assert orch.run("prod", "t").stdout == "t\n"
+
+
+def _failing_job() -> None:
+    """A process pool's job: a run that fails, checked."""
+    from orch_magics import Orchestrator, load_config_text
+
+    config = "environments: {local: []}\naudit: {enabled: false}\n"
+    with Orchestrator(load_config_text(config)) as orch:
+        orch.run("local", command="echo half-done; exit 3").check()
+
+
+def test_a_run_error_crosses_a_process_pool_with_its_result() -> None:
+    """safety20: a job whose `r.check()` raised RunError broke the whole pool
+    (BrokenProcessPool): the error could not be unpickled, its result taken for its text."""
+    import concurrent.futures
+    import multiprocessing
+
+    from orch_magics import RunError
+
+    with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(RunError) as err:
+            pool.submit(_failing_job).result(timeout=60)
+        assert (err.value.result.returncode, err.value.result.stdout) == (3, "half-done\n")
+        assert "exit 3" in str(err.value)
+        assert pool.submit(int, "7").result(timeout=60) == 7  # the pool still works
