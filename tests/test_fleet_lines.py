@@ -158,8 +158,22 @@ def test_pieces_of_a_coloured_line_that_never_ends_cut_no_escape_sequence() -> N
     red = b"\x1b[38;5;196m"
     sent = b"y" * 65530 + red + b"z" * 60_000
     pieces = [line.removeprefix(b"web | ") for line in _cli_lines(sent, b"\n")]
-    assert b"".join(pieces) == sent and len(pieces) == 2
+    assert b"".join(pieces) == sent + b"\x1b[0m" and len(pieces) == 2  # its colour ends with it
     assert pieces[0] == b"y" * 65530 and pieces[1].startswith(red)
+
+
+def test_a_target_s_colours_end_with_its_line_and_paint_no_label_nor_table() -> None:
+    """fleets23: a target's `\x1b[8;30;40m` (concealed, black on black) never reset hid the
+    other targets' lines and orch's summary table after it, on a terminal and in a notebook."""
+    from orch_magics.fleet.lines import LabelledLines
+
+    assert _cli_lines(b"ok\x1b[8;30;40m\r\n", b"fine\n") == [
+        b"web | ok\x1b[8;30;40m\x1b[0m\r", b"web | fine"]
+    got: list[str] = []
+    lines = LabelledLines("web", lambda is_err, new: got.extend(new))
+    lines.feed(Stdout(b"ok\x1b[8;30;40m\nplain\n"))
+    lines.close()
+    assert got == ["web | ok\x1b[8;30;40m\x1b[0m", "web | plain"]
 
 
 def test_a_carriage_return_in_a_line_is_followed_by_the_label_again() -> None:

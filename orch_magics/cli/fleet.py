@@ -72,6 +72,13 @@ def _pieces(line: bytes) -> list[bytes]:
     return [*pieces, line[at:]]
 
 
+def _reset(line: bytes) -> bytes:
+    """`line` with every colour and attribute it set turned off at its end (before the `\r`
+    of a `\r\n`): a target's black on black paints neither the next label nor the table."""
+    body = line.removesuffix(b"\r")
+    return body + b"\x1b[0m" + line[len(body):]
+
+
 class LabelledWriter:
     """A sink writing each complete line as `label | line` to fd 1 (stdout) or 2 (stderr),
     paced by their reader (`Paced`); bytes as they came (a terminal shows `\\r\\n` as one
@@ -106,6 +113,9 @@ class LabelledWriter:
     def _write(self, fd: int, lines: list[bytes]) -> None:
         if lines:
             text = self.prefix + (b"\n" + self.prefix).join(lines) + b"\n"
+            if b"\x1b" in text:  # one search per chunk; its colours end with it (fleets23)
+                text = self.prefix + (b"\n" + self.prefix).join(
+                    _reset(line) if b"\x1b" in line else line for line in lines) + b"\n"
             self._output.write(fd, _BARE_CR.sub(b"\r" + self.prefix, text) if b"\r" in text
                                else text)
 

@@ -13,6 +13,8 @@ from ..text import padded
 AddLines = Callable[[bool, list[str]], None]
 #: Bytes of each stream held while hurrying (a stop is on), labelled at close.
 HELD = 1 << 20
+#: What ends a line that holds an escape sequence: every colour and attribute off.
+ESC, RESET = "\x1b", "\x1b[0m"
 
 
 class LabelledLines:
@@ -51,11 +53,15 @@ class LabelledLines:
             self._add(is_err, [self._labelled(line) for line in lines])
 
     def _labelled(self, line: str) -> str:
+        """`label | line`, with the colours the line set reset at its end, so that a target's
+        colour (black on black, concealed) paints neither the next label nor orch's table
+        (fleets23)."""
+        reset = RESET if ESC in line else ""
         if isinstance(line, CutLine):
             if CR in line or BS in line:
                 line = _shown_cut(line)
-            return CutLine(self.prefix + line, line.dropped, len(self.prefix) + line.at)
-        return self.prefix + (terminal_view(line) if CR in line or BS in line else line)
+            return CutLine(self.prefix + line + reset, line.dropped, len(self.prefix) + line.at)
+        return self.prefix + (terminal_view(line) if CR in line or BS in line else line) + reset
 
     def _hold(self, is_err: bool, data: bytes) -> None:
         held = self._held[is_err]
