@@ -273,6 +273,25 @@ def test_a_headless_fleets_elision_note_names_where_its_output_is(
     assert stream_text(nb.cells[5]) == "50\n"
 
 
+def test_each_target_s_first_error_line_stays_in_a_headless_fleet_cell(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets23: past the head's share every line went to the tail, so a target's first
+    stderr line that came after a flood was elided, where a single run always keeps it
+    (docs/magics.md: `echo 'ERROR: bad config' >&2; seq 1 100000` shows its error)."""
+    cfg = write_config(ssh_fleet, tmp_path)
+    nb = notebook_with(f"%orch load {cfg}",
+                       "%%orch web --limit 127.0.1.1 --no-raise-error\n"
+                       "seq 1 3000; echo ERRLINE >&2; seq 1 3000 >&2",
+                       "%%orch web --limit '127.0.1.[1:7]' --no-raise-error\n"
+                       "echo 'ERROR: bad config' >&2; seq 1 20000")
+    run_notebook(nb, orch_kernel, timeout=180)
+    one = stream_text(nb.cells[1], "stderr")
+    assert one.count("127.0.1.1 | ERRLINE\n") == 1, one
+    seven = stream_text(nb.cells[2], "stderr")
+    assert sorted(line for line in seven.splitlines() if "ERROR" in line) == [
+        f"127.0.1.{i} | ERROR: bad config" for i in range(1, 8)], seven
+
+
 def test_a_kernel_shutting_down_ends_fleet_cells_in_words(orch_kernel: str, ssh_fleet: SSHFleet,
                                                          tmp_path: Path) -> None:
     """A blocked fleet cell read `FleetInterrupted: 2 targets: 2 stopped` (jupyter_client

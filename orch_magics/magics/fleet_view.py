@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import sys
 import threading
 import uuid
@@ -178,6 +179,10 @@ def _wait(live: LiveFleet, view: FleetTable | LabelledOutput) -> FleetResult:
         raise FleetInterrupted(live.wait(tick=lambda: view.refresh(live))) from None
 
 
+#: Targets whose first stderr line a headless fleet keeps aside at most (`LabelledOutput`).
+FIRST_LINES = 50
+
+
 class LabelledOutput:
     """Without a front end: `label | line` written from the cell's thread, bounded as one
     run's output is (`Orch.headless_lines` / `headless_bytes`, counted in UTF-8 bytes): the
@@ -196,17 +201,24 @@ class LabelledOutput:
         self.shown = [0, 0]  # lines, bytes of the head
         self.kept = [0, 0]  # of the tail, as kept (cut lines count what is shown)
         self.elided = [0, 0]  # of what was dropped, as it came
+        #: Each target's first stderr line that came once the head was full: written at the
+        #: head's end if the tail lost it, as one run's is (fleets23: an error was elided).
+        self._firsts: list[tuple[bool, str, int]] = []
+        self._erred: set[str] = set()  # the targets whose first stderr line came
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self._add_lines),)
+        return (LabelledLines(label, functools.partial(self._add_lines, label)),)
 
-    def _add_lines(self, is_err: bool, lines: list[str]) -> None:
+    def _add_lines(self, label: str, is_err: bool, lines: list[str]) -> None:
         for line in lines:
-            self._add(is_err, line)
+            self._add(label, is_err, line)
 
-    def _add(self, is_err: bool, line: str) -> None:
+    def _add(self, label: str, is_err: bool, line: str) -> None:
         size = _size(line) + 1
         with self._lock:
+            first = is_err and label not in self._erred  # its first error line
+            if first:
+                self._erred.add(label)
             if not self._in_tail and _room(self.head, self.shown, size):
                 shown = _cut(line, self.head)
                 self._pending.append((is_err, shown))
@@ -215,7 +227,9 @@ class LabelledOutput:
                 return
             self._in_tail = True
             kept = _cut(line, self.tail)
-            self._last.append((is_err, kept, size))
+            self._last.append(entry := (is_err, kept, size))
+            if first and len(self._firsts) < FIRST_LINES:
+                self._firsts.append(entry)
             self.kept[0] += 1
             self.kept[1] += len(kept.encode("utf-8", "replace")) + 1
             while len(self._last) > 1 and not _room(self.tail, self.kept):
@@ -236,8 +250,16 @@ class LabelledOutput:
         self.refresh()
 
     def finish(self, live: LiveFleet, result: FleetResult, raised: bool = False) -> None:
-        """The rest, the note, the tail and the table (`raised`: the magic raises next)."""
+        """The rest, each target's first error line the tail lost, the note, the tail and the
+        table (`raised`: the magic raises next)."""
         self.refresh()
+        with self._lock:
+            kept = {id(entry) for entry in self._last}
+            rescued = [entry for entry in self._firsts if id(entry) not in kept]
+            for _, _, came in rescued:
+                self.elided[0] -= 1
+                self.elided[1] -= came
+        _print([(is_err, line) for is_err, line, _ in rescued])
         if self.elided[0]:
             print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
                   f"{human_size(self.elided[1])} elided; full output in {self.where(raised)} "
