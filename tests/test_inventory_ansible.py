@@ -497,6 +497,8 @@ def test_a_subscript_past_a_groups_end_and_a_missing_limit_file_say_so(tmp_path:
     assert select(hosts, "web*[-1]") == ["web-02"] and select(hosts, "w*[1]") == ["web2"]
     assert select(hosts, "web-0[12]") == ["web-01", "web-02"] and select(hosts, "web[2]") == [
         "web2"]
+    with pytest.raises(ConfigError, match=r"written web\*\[1:2\] \(both ends in\)"):
+        select(hosts, "web*[1-2]")  # fleets23: a character class after a glob, web1 and web2
     addresses = ["127.0.1.1", "127.0.1.10", "127.0.1.11", "127.0.1.12"]  # a base that is a
     assert select(addresses, "127.0.1.1[0-2]") == addresses[1:]  # target: brackets of names
     with pytest.raises(ConfigError, match=r"'web\[-1\]' picks no target: 'web' matches none"):

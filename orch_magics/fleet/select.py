@@ -257,9 +257,9 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
         members = [label for label in labels
                    if group == "all" or group in groups.get(label, ())]
     else:  # a pattern's: a glob's (`web*[-1]`), or a negative index; not `127.0.1.1[0-2]`,
-        negative = (found[2] or "").startswith("-")  # a character class of names
-        if found[5] is not None or not (negative or _GLOB.search(group)):
-            return None
+        negative = (found[2] or "").startswith("-")  # a character class of names; after a
+        if not (negative or _GLOB.search(group)):  # glob, `[1-2]` is Ansible's subscript
+            return None  # (fleets23: `web*[1-2]` ran on web-1, web-2; Ansible's web-2, web-3)
         matched = plain(group) if group.count("[") == group.count("]") else set()
         members = [label for label in labels if label in matched]
         if not members and not negative:
