@@ -550,3 +550,20 @@ def test_status_decoding_and_kill_line() -> None:
     line = kill_group_line(42, 9)
     assert line.startswith("kill -9 -42 2>/dev/null || kill -9 42 2>/dev/null; ")
     assert '[ "$4" = "42" ] && [ "$3" != "42" ] && kill -9 ' in line  # the session's others
+
+
+def test_a_wrapping_kind_s_hop_is_in_the_run_s_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kinds17: a kind that hands back its inner layer's handle (the docs' `nice`) was left
+    out of RunResult.chain and `--json`, where the audit log and `orch check` named it."""
+    from orch_magics import Orchestrator
+
+    if "nice" in DOCS_KINDS:
+        _docs_kind(monkeypatch, "nice")
+    try:
+        with Orchestrator(load_config_text(
+                "environments:\n  it: {layers: [{type: nice, config: {level: 5}}]}\n"
+                "audit: {enabled: false}\n")) as orch:
+            result = orch.run("it", command="echo hi")
+    finally:
+        registry.get_kind.cache_clear()
+    assert (result.stdout, result.chain) == ("hi\n", "local → nice 5")

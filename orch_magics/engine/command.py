@@ -68,7 +68,7 @@ async def run_command(job: CommandRun, steering: Steering,
     if on_start is not None:
         on_start(handle)
     exit_event = await _pump(job, handle, steering)
-    return _result(job, steering, exit_event, started_at, t0, chain=handle.chain,
+    return _result(job, steering, exit_event, started_at, t0, chain=job.launcher.chain,
                    stdin_bytes=handle.stdin.bytes_written)
 
 
