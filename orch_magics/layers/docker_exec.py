@@ -222,14 +222,24 @@ class DockerExec:
             return await self._lost(f"{self._launcher.engine_name} on {self._launcher.where} "
                                     f"went away before reporting the exit status "
                                     f"({connection_reason(exc)})")
-        elif _signal.SIGKILL in self._signals:  # our KILL left the wrapper no time to print
-            self._exit = Exit(signal=_signal.SIGKILL)
-        else:
+        elif _signal.SIGKILL in self._signals or not await self._container_running():
+            self._exit = Exit(signal=_signal.SIGKILL)  # our KILL left the wrapper no time to
+        else:  # print, or the container was removed under it, taking its exec (kinds17)
             self._exit = Exit(error=self._launcher.error(
                 "the engine removed the exec before its exit status was read, and the command "
                 "reported none (its shell was killed by a signal it cannot catch?)", StreamError))
             await self._stop_what_is_left()
         return self._exit
+
+    async def _container_running(self) -> bool:
+        """Whether the container still runs: podman forgets an exec with its container (a
+        `podman rm -f` under a run), which then ends as a stopped container's processes do."""
+        try:
+            info = await asyncio.wait_for(self._engine.call(
+                self._engine.api.inspect_container, self._container[0]), 5.0)
+        except Exception as exc:  # gone (404); no answer: the stream says what it can
+            return getattr(exc, "status_code", None) != 404
+        return bool((info.get("State") or {}).get("Running", True))
 
     async def _lost(self, what: str) -> Exit:
         assert self.pid is not None
