@@ -285,7 +285,10 @@ async def test_an_api_service_gone_mid_run_is_named_in_podmans_words(base) -> No
     ("podman_host", "unix://run/podman/podman.sock",
      "podman host 'unix://run/podman/podman.sock': a socket's path is absolute "
      "(unix:///run/podman/podman.sock)"),
-    ("workdir", "tmp", "the working directory 'tmp' in a container must be absolute (/tmp)")])
+    ("workdir", "tmp", "the working directory 'tmp' in a container must be absolute (/tmp)"),
+    ("workdir", "~/app", "the working directory '~/app' in a container must be absolute: the "
+                         "engine starts the command there and expands no `~` (write the home's "
+                         "path, such as /home/USER/app)")])  # kinds17: the hint was `(/~/app)`
 def test_relative_paths_are_refused_at_their_line(key: str, value: str, said: str) -> None:
     """A relative socket was connected from orch's own directory, a relative workdir failed at
     run time with the runtime's two-line error (held-out tester, podman finding 9)."""

@@ -31,6 +31,10 @@ def check_container_directory(path: str) -> None:
     if has_placeholder(path):
         return
     check_directory(path)
+    if path == "~" or path.startswith("~/"):  # kinds17: the hint read `(/~)`, a folder `~`
+        raise ValueError(f"the working directory {path!r} in a container must be absolute: "
+                         f"the engine starts the command there and expands no `~` (write the "
+                         f"home's path, such as /home/USER{path[1:]})")
     if not path.startswith("/"):
         raise ValueError(f"the working directory {path!r} in a container must be absolute "
                          f"(/{path.removeprefix('./')})")
