@@ -8,11 +8,15 @@ then went on once one was typed (safety13: a protected run started after ■ was
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -87,3 +91,26 @@ def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
         del chain.acts[key]
         if not chain.acts and signal.getsignal(signal.SIGINT) is chain.handler:
             signal.signal(signal.SIGINT, chain.kernels)  # type: ignore[arg-type]
+
+
+
+async def awaited_run(task: asyncio.Future[T], stop: Callable[[], object],
+                      interrupted: Callable[[T], BaseException]) -> T:
+    """`task`'s result (a run's or a fleet's), awaited where a cancellation stops it and waits
+    for its end; a cancellation that ■ in a notebook cell made (`on_cell_interrupt`) is said
+    as the interrupt it was, `interrupted(result)`, as the blocking call says it (magics20: a
+    bare CancelledError and its traceback, the output lost)."""
+    loop, came = asyncio.get_running_loop(), []
+
+    def on_interrupt() -> None:
+        came.append(True)
+        loop.call_soon_threadsafe(stop)
+    try:
+        with on_cell_interrupt(on_interrupt):
+            return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop()
+        result = await task
+        if came:
+            raise interrupted(result) from None
+        raise

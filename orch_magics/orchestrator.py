@@ -27,12 +27,13 @@ from .arguments import (
     checked_keeping,
     checked_resolver,
 )
-from .asking import on_cell_interrupt
+from .asking import awaited_run
 from .audit import AuditLog
 from .config.freshness import AsGiven, ReadAgain
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
+from .errors import RunInterrupted
 from .fleet.options import FleetOptions
 from .guard import Scope, check_allowed
 from .keywords import keywords_checked
@@ -258,14 +259,7 @@ class Orchestrator(RunManagement, FilesAndPorts):
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)
         run = self.begin(plan, options, ticket)
-        loop = asyncio.get_running_loop()
-        try:
-            with on_cell_interrupt(lambda: loop.call_soon_threadsafe(run.stop)):
-                return await run.wait()
-        except asyncio.CancelledError:
-            run.stop()
-            await run.task
-            raise
+        return await awaited_run(run.task, run.stop, RunInterrupted)
 
     # ---- sync facade ------------------------------------------------------------------------
     @property

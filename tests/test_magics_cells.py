@@ -364,10 +364,14 @@ def test_an_interrupt_stops_a_run_in_a_cell_that_uses_top_level_await(
         # `await orch.arun(…)`: the cancellation waited for the command's next output
         kernel.run("api", f"from orch_magics import Orchestrator\n"
                           f"o = Orchestrator({str(tmp_path / 'orch.yaml')!r})")
-        msg_id = kernel.send("arun", "await o.arun('local', command='exec sleep 1007')")
+        msg_id = kernel.send("arun", "await o.arun('local', command='echo before; "
+                                     "exec sleep 1007')")
         time.sleep(2)
         kernel.km.interrupt_kernel()
-        assert kernel.reply(msg_id, timeout=10)["status"] == "error"
+        reply = kernel.reply(msg_id, timeout=10)  # magics20: a bare CancelledError, the output
+        assert (reply["status"], reply["ename"]) == ("error", "RunInterrupted"), reply  # lost
+        kernel.run("kept", "import sys; print(repr(sys.last_value.result.stdout))")
+        assert kernel.wait_for("kept", "before") == "'before\\n'\n", kernel.text("kept")
         # review37: two aruns that ended in the order they began left a handler behind, and
         # a blocking run after them in the cell ignored ■
         msg_id = kernel.send("gather", "await asyncio.gather(o.arun('local', command='true'), "

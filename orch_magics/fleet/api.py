@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settled
 from ..admission import Gate, Ticket
-from ..asking import on_cell_interrupt
+from ..asking import awaited_run
 from ..engine import Run, RunOptions
 from ..errors import OneLine, OrchError
 from ..guard import Scope
@@ -123,14 +123,7 @@ class Fleets:
         (`ticket`: admitted already)."""
         ticket = ticket or self.admit(plan, options, yes, "api")
         fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
-        loop = asyncio.get_running_loop()
-        try:
-            with on_cell_interrupt(lambda: loop.call_soon_threadsafe(fleet.stop)):  # magics19
-                return await fleet.wait()
-        except asyncio.CancelledError:
-            fleet.stop()
-            await fleet.task
-            raise
+        return await awaited_run(fleet.task, fleet.stop, FleetInterrupted)  # magics19, 20
 
     def start(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
               close_stdin: bool = True, sinks: Sinks = (),
