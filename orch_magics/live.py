@@ -20,6 +20,9 @@ from .process.stdin_writer import as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
 
+#: Bytes `LiveRun.send` lets wait for the process to read them before it waits too.
+SEND_BUFFER = 16 << 20
+
 #: Told how a run ended: its result, or the error that kept it from having one.
 Ended = Callable[[RunResult | None, BaseException | None], None]
 
@@ -40,6 +43,7 @@ class LiveRun:
         self.started_at = time.time()
         self._last_call: concurrent.futures.Future[None] | None = None  # see _on_loop
         self._calls = threading.Lock()
+        self._unsent = 0  # bytes `send` handed on that stdin has not taken yet (`_queued`)
         #: EOF is sent or on its way (close_stdin, or given at the start): what `send` refuses
         #: even while the process is still starting, when its handle cannot say so yet.
         self._eof = run.options.closes_stdin(run.plan.stdin_mode)
@@ -130,14 +134,29 @@ class LiveRun:
         """
         payload = as_bytes(data)  # checked and copied in the caller's thread
         self._check_stdin()
-        self._on_loop(lambda h: h.stdin.write(payload))
+        self._queued(payload)
 
     def send_line(self, line: str) -> None:
         """Send one line (newline added); raises like `send`."""
         if not isinstance(line, str):
             raise TypeError(f"send_line() takes str, got {type(line).__name__}")
         self._check_stdin()
-        self._on_loop(lambda h: h.stdin.write_line(line))
+        self._queued(as_bytes(line if line.endswith("\n") else line + "\n"))
+
+    def _queued(self, payload: bytes) -> None:
+        """Hand `payload` to the process's stdin; while more than SEND_BUFFER bytes sent wait
+        for it to read them, the caller waits too (a Ctrl-C ends the wait, not the run)."""
+        with self._calls:
+            self._unsent += len(payload)
+        call = self._on_loop(lambda h: h.stdin.room(payload, SEND_BUFFER))
+
+        def taken(_: object, size: int = len(payload)) -> None:
+            with self._calls:
+                self._unsent -= size
+        call.add_done_callback(taken)
+        if self._unsent > SEND_BUFFER and not call.done() and not self._loop.in_loop_thread:
+            result_of(call, what=f"the process of {self.name or self.plan.name} to read its "
+                                 f"input")
 
     def close_stdin(self) -> None:
         """Send EOF (nothing to do once the run has ended)."""
@@ -222,7 +241,7 @@ class LiveRun:
     def exception(self) -> BaseException | None:
         return self._future.exception() if self._future.done() else None
 
-    def _on_loop(self, fn: Callable[[ProcessHandle], Any]) -> None:
+    def _on_loop(self, fn: Callable[[ProcessHandle], Any]) -> concurrent.futures.Future[None]:
         """Run fn(handle) on the loop, after the process has started, in the order of the
         calls: each waits for the one before (lines sent while the process starts were
         written after the lines sent just after it had started)."""
@@ -239,6 +258,7 @@ class LiveRun:
 
         with self._calls:
             self._last_call = self._loop.submit(call(self._last_call))
+            return self._last_call
 
     def __repr__(self) -> str:
         label = self.name or self.plan.name
