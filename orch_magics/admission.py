@@ -213,8 +213,9 @@ class Gate:
 
         run = start(replace(options, sinks=[*options.sinks, digest], step_sinks=step_sinks))
         run.audit_id = record["id"]
+        began = time.monotonic()
         run.task.add_done_callback(
-            lambda task: _record_end(log, record["id"], task, digest, steps))
+            lambda task: _record_end(log, record["id"], task, digest, steps, began))
         return run
 
     async def launch(self, plan: RunPlan, ticket: Ticket | None, chain: str,
@@ -308,7 +309,7 @@ def _started(log: AuditLog, plan: RunPlan, ticket: Ticket, chain: str,
 
 
 def _record_end(log: AuditLog, run_id: str, task: asyncio.Task[RunResult], digest: OutputDigest,
-                steps: list[OutputDigest]) -> None:
+                steps: list[OutputDigest], began: float) -> None:
     result: RunResult | None = None
     error: BaseException | None = None
     if task.cancelled():
@@ -317,7 +318,8 @@ def _record_end(log: AuditLog, run_id: str, task: asyncio.Task[RunResult], diges
         error = task.exception()
     else:
         result = task.result()
-    failed = _append_end(log, end_record(run_id, result, digest, error, steps))
+    failed = _append_end(log, end_record(run_id, result, digest, error, steps,
+                                         tried=time.monotonic() - began))
     if result is not None and failed is not None:  # safety12: said only in a log line
         result.audit_error = failed  # (its awaiters resume after this callback)
 

@@ -871,3 +871,26 @@ def test_a_password_in_an_engine_address_is_never_shown_nor_recorded(
                           "--", "true"], capture_output=True, text=True, env=env, timeout=60)
     assert ran.returncode == 1 and "tcp://core:****@127.0.0.1:9" in ran.stderr, ran.stderr
     assert "Hunter2" not in ran.stderr + log.read_text() and "core:****@" in log.read_text()
+
+
+def test_a_run_that_could_not_start_has_the_time_it_tried(tmp_path: Path) -> None:
+    """magics20: a hop that refused (or hung past its connect_timeout) left the end record
+    without a duration: `orch audit` and `%orch history` showed none, where the result says
+    how long it tried."""
+    from fixtures.ports import free_port
+
+    log = tmp_path / "audit.jsonl"
+    text = config(log).replace("  local: {layers: []}\n", (
+        "  local: {layers: []}\n  down: {layers: [{type: ssh, config: {host: 127.0.0.1, "
+        f"port: {free_port()}, connect_timeout: 5}}}}]}}\n"))
+    (tmp_path / "orch.yaml").write_text(text)
+    with Orchestrator(load_config_text(text)) as orch, pytest.raises(OrchError):
+        orch.run("down", command="true")
+    end = records(log)[-1]
+    assert end["event"] == "end" and end["ok"] is False
+    assert isinstance(end["duration"], float) and 0 <= end["duration"] < 60, end
+    table = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                            str(tmp_path / "orch.yaml"), "audit"],
+                           capture_output=True, text=True, timeout=60)
+    [row] = [line for line in table.stdout.splitlines() if " down " in line]
+    assert f"{end['duration']:.1f}s" in row, table.stdout

@@ -70,8 +70,9 @@ def refused_record(plan: RunPlan, reason: str, *,
 
 def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
                error: BaseException | None = None,
-               steps: Sequence[OutputDigest] = ()) -> dict[str, Any]:
-    """The record written when the run has ended (or failed to start: `error`); `steps`: the
+               steps: Sequence[OutputDigest] = (), tried: float = 0.0) -> dict[str, Any]:
+    """The record written when the run has ended (or failed to start: `error`, after trying
+    for `tried` seconds: magics20, a hop that hung 60 s had no duration); `steps`: the
     digests of its pre and post commands, in the order they ran (under `steps`, with each
     one's name and exit status from the result)."""
     record: dict[str, Any] = {"event": "end", "id": run_id, "time": _now(), **_output(digest)}
@@ -88,7 +89,8 @@ def end_record(run_id: str, result: RunResult | None, digest: OutputDigest,
     if written is not None:  # what the bytes counted went to (a failed run's, kept)
         record["stdout_file"] = mask_text(written)
     if result is None:
-        return {**record, "ok": False, "error": mask_text(str(error) or type(error).__name__)}
+        return {**record, "ok": False, "duration": round(tried, 3),
+                "error": mask_text(str(error) or type(error).__name__)}
     return {**record, "ok": result.ok, "outcome": result.outcome(), "exit_code": result.exit.code,
             "signal": result.exit.signal, "timed_out": result.timed_out,
             "interrupted": result.interrupted, "duration": round(result.duration, 3),
