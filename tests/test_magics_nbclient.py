@@ -47,6 +47,21 @@ def test_failure_is_a_clean_error_output(orch_kernel):
     assert stream_text(nb.cells[1]) == "partial\n"
 
 
+def test_a_missing_secret_under_nbclient_says_no_one_could_be_asked(orch_kernel, tmp_path):
+    """magics20: papermill's kernel refuses input, yet the error listed `prompt` among the
+    places tried, as if someone had been asked and had answered nothing."""
+    from notebook_cells import shown_error
+
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\naudit: {enabled: false}\nsecrets: {providers: [prompt]}\n"
+        "services: {s: {command: 'true', environment: {T: '{{secret:nb_missing_tok}}'}}}\n")
+    nb = notebook_with(f"%orch load {tmp_path / 'orch.yaml'}", "%orch local s")
+    run_notebook(nb, orch_kernel, allow_errors=True)
+    said = shown_error(nb.cells[1])
+    assert "secret 'nb_missing_tok' is not available (tried: prompt (no frontend can prompt);" \
+        in said, said
+
+
 def test_no_raise_error_keeps_going(orch_kernel):
     nb = run_notebook(notebook_with("%orch load --demo",
                           "%%orch local --no-raise-error --out r\nexit 5",

@@ -31,9 +31,14 @@ def can_prompt() -> bool:
         return False
 
 
+class NoOneToAsk(Exception):
+    """No person can answer the prompt here (no terminal; a kernel whose request allows no
+    input, as nbclient's and papermill's): said as such in the error (magics20)."""
+
+
 def default_prompt(text: str) -> str | None:
     if not can_prompt():
-        return None
+        raise NoOneToAsk
     try:
         with interrupt_raises():  # a cell using top-level await too (safety13)
             return getpass.getpass(text)
@@ -43,7 +48,7 @@ def default_prompt(text: str) -> str | None:
         raise PromptInterrupted("not run: interrupted at the secret prompt", exc) from None
     except Exception as exc:  # IPython's StdinNotImplementedError: the frontend cannot prompt
         if type(exc).__name__ == "StdinNotImplementedError":
-            return None
+            raise NoOneToAsk from None
         raise
 
 
@@ -58,19 +63,25 @@ class PromptProvider:
         self._prompt = prompt or default_prompt
         self._scope = scope
         self._asked = False
+        self._no_one = False  # asked where no person could answer
 
     def lookup(self, name: str) -> str | None:
         with _PROMPT_LOCK:
             if (self._scope, name) in _PROMPTED:
                 return _PROMPTED[self._scope, name]
             self._asked = True
-            value = self._prompt(f"secret {name}: ")
+            try:
+                value = self._prompt(f"secret {name}: ")
+            except NoOneToAsk:
+                self._no_one = True
+                return None
             if value:
                 _PROMPTED[self._scope, name] = value
             return value or None
 
     def describe(self, name: str) -> str:
-        return "prompt" if self._asked and can_prompt() else "prompt (no frontend can prompt)"
+        return "prompt" if self._asked and not self._no_one and can_prompt() else \
+            "prompt (no frontend can prompt)"
 
 
 def forget_typed(value: str) -> list[str]:
