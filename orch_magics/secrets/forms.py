@@ -145,7 +145,7 @@ def url_forms(value: str, raw: bytes) -> set[str]:
         code = ord(c)
         if c.isascii() and (c.isalnum() or c in "@*_+-./"):
             return c
-        units = c.encode("utf-16-be")  # safety20: past U+FFFF, `%uXXXX` of a surrogate pair
+        units = c.encode("utf-16-be", "surrogatepass")  # safety20: past U+FFFF, a pair
         return f"%{code:02X}" if code < 0x100 else "".join(
             f"%u{int.from_bytes(units[i:i + 2], 'big'):04X}" for i in range(0, len(units), 2))
     return {quote(raw, safe="!'()*"), quote_plus(raw, safe="*").replace("~", "%7E"),
