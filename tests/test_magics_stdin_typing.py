@@ -190,6 +190,8 @@ def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromiu
         page.wait_for_function(  # held while the cell runs
             "() => document.querySelector('.orch-send').disabled", timeout=10_000)
         assert cells.nth(1).locator(".orch-eof").is_disabled()
+        stop = cells.nth(1).locator(".orch-stop")  # browser21: a click the kernel takes later,
+        assert "takes this stop once that cell ends" in stop.get_attribute("title")  # said
         box.click()
         for word in ("first", "second"):
             box.press_sequentially(word, delay=50)

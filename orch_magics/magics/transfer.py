@@ -139,7 +139,7 @@ class WidgetBar:
     def _amount(self) -> str:
         return human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, ok: bool | None) -> None:
         """The final amount (updates are throttled), then the bar gives way to one line; a
         copy that never started has shown nothing (its error says it all)."""
         if self.label is None:
@@ -151,7 +151,8 @@ class WidgetBar:
             self.bar.value = self.bar.max
         # browser16: `✗ not copied` read as if no target of a fleet had the file, above `29
         # ok, 1 failed`; a copy that failed somewhere failed, its summary says where
-        text = f"{self.label}: {self._amount()} {'✓' if ok else '✗ failed'}"
+        text = f"{self.label}: {self._amount()} " + (  # browser21: an interrupted one too
+            "✓" if ok else "✗ failed" if ok is False else "✗ interrupted")
         self._replace({"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"})
         close_widgets(self.box)  # the line above is what stays
 

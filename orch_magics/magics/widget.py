@@ -88,6 +88,9 @@ LATE = 0.5
 HELD_KEYS = 1.0
 SEND_TIP = "Send the line (Enter does the same)"
 BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
+STOP_TIP = "Interrupt the process (INT, TERM, KILL)"
+STOP_BUSY_TIP = ("Another cell is running: the kernel takes this stop once that cell ends "
+                 "(■ interrupts that cell)")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The field's look while the program asks for a secret: dots, as a password field (a browser
 #: without `-webkit-text-security` shows no text at all).
@@ -176,8 +179,7 @@ class StdinBox:
         self.eof_button = self._button(
             "EOF", "Send the terminal's ^D (the line first, if any): the program may read "
             "again" if self.tty else "Close stdin (send the line first, if any)", "orch-eof")
-        self.stop_button = self._button("Stop", "Interrupt the process (INT, TERM, KILL)",
-                                        "orch-stop", style="danger")
+        self.stop_button = self._button("Stop", STOP_TIP, "orch-stop", style="danger")
         style = widgets.HTML(_SECRET_STYLE, layout=widgets.Layout(display="none"))
         self.widget = _Box([self.text, self.send_button, self.eof_button, self.stop_button,
                             style], layout=widgets.Layout(width="100%"))
@@ -342,7 +344,8 @@ class StdinBox:
             return
         self.send_button.disabled = self.eof_button.disabled = running
         self.send_button.tooltip = BUSY_TIP if running else SEND_TIP
-
+        self.stop_button.tooltip = STOP_BUSY_TIP if running else STOP_TIP  # browser21: a
+        # click the kernel takes once that cell ends, which the button did not say
     def finish(self) -> None:
         """The run ended: nothing can be sent or stopped any more; leave a line of text."""
         _LIVE.discard(self)

@@ -101,13 +101,16 @@ class Copy:
         """Copy, or raise TransferError (CancelledError when interrupted) leaving nothing; a
         copy in place when the cancellation came stays (`kept()`)."""
         progress = progress_of(progress)
-        ok = False
+        ok: bool | None = False
         try:
             if self.put_source is not None:
                 done = await self._put(self.put_source, progress)
             else:
                 done = await self._get(progress)
             ok = True
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            ok = None  # the bar says interrupted, as the error does
+            raise
         finally:
             progress.finish(ok)
         return done

@@ -96,7 +96,7 @@ class _Sum:
     def update(self, done: int) -> None:
         self.of.moved(self, done)
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, ok: bool | None) -> None:
         pass
 
 
@@ -159,7 +159,7 @@ class FleetCopy:
         count = plural(len(targets), "target")
         total = _Total(progress, f"{self.plan.environment.name}: {count}", size)
         gate = asyncio.Semaphore(self.parallel)
-        ok = False
+        ok: bool | None = False
         try:
             done = dict(await gather_all(*(self._one(t, gate, _Sum(total)) for t in targets
                                                if t.label not in failed)))
@@ -167,6 +167,9 @@ class FleetCopy:
             copied = FleetCopied(self.plan.environment.name, self.direction,
                                  _one_version(results) if self.direction == "put" else results)
             ok = copied.ok
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            ok = None
+            raise
         finally:
             self._tidy()
             progress.finish(ok)

@@ -59,7 +59,9 @@ class Progress(Protocol):
 
     def update(self, done: int) -> None: ...
 
-    def finish(self, ok: bool) -> None: ...
+    def finish(self, ok: bool | None) -> None:
+        """The copy ended: succeeded, failed, or (None, falsy too) was interrupted."""
+        ...
 
 
 def progress_of(value: object) -> Progress:
@@ -87,7 +89,7 @@ class _Guarded:
     def update(self, done: int) -> None:
         self._call(lambda p: p.update(done))
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, ok: bool | None) -> None:
         self._call(lambda p: p.finish(ok))
 
     def _call(self, method: Callable[[Progress], None]) -> None:
@@ -112,7 +114,7 @@ class NoProgress:
     def update(self, done: int) -> None:
         pass
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, ok: bool | None) -> None:
         pass
 
 

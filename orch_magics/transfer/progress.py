@@ -42,10 +42,11 @@ class TerminalBar:
                 self.last = now
                 self._draw(now)
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, ok: bool | None) -> None:
         with self.lock:
             if self.t0:
-                self._draw(time.monotonic(), "" if ok else "  (failed)")
+                self._draw(time.monotonic(), "" if ok else "  (failed)" if ok is False
+                           else "  (interrupted)")
                 self.stream.write("\n")
                 self.stream.flush()
 
