@@ -181,7 +181,11 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     ("URL_SIGNING_KEY", "0x5fab12", "6269714"), ("FILE_ENCRYPTION_KEY", "12:34:56", "45296"),
     ("API_ENDPOINT_KEY", "0755", "493"),
     # review36: the key itself after a word saying what of it is held, and an Authorization
-    ("PRIVATE_KEY_FILE_CONTENT", "0x5fab12", "6269714"), ("HTTP_AUTHORIZATION", "0755", "493")])
+    ("PRIVATE_KEY_FILE_CONTENT", "0x5fab12", "6269714"), ("HTTP_AUTHORIZATION", "0755", "493"),
+    # review37: the key's material named after a file word, and secrets named otherwise
+    ("PRIVATE_KEY_FILE_BYTES", "0x5fab12", "6269714"), ("KEY_FILE_HEX", "0755", "493"),
+    ("WEBHOOK_SIGNATURE", "12:34:56", "45296"), ("SESSION_COOKIE", "0x5fab12", "6269714"),
+    ("SEED_PHRASE", "0755", "493"), ("DSN", "12:34:56", "45296")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
@@ -193,6 +197,17 @@ def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, valu
     assert said.startswith("orch.yaml:6:") and f"services.x.environment.{key}" in said
     assert "quote it to keep it exactly" in said and "\n" not in said
     assert value not in said and read not in said
+
+
+@pytest.mark.parametrize("key", ["PUBLIC_KEY_PEM", "SORT_KEY_VALUE", "private_data_dir",
+                                 "authorization_endpoint", "KEY_VALUE_SEPARATOR"])
+def test_a_config_error_about_a_key_that_names_no_secret_shows_its_value(key: str) -> None:
+    """review37: a public half, a sort key, a folder or an endpoint named beside a key word
+    were hidden, where the value is what the person needs to see to fix it."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text("environments: {local: []}\nservices:\n  x:\n    command: echo\n"
+                         f"    environment:\n      {key}: 0755\n", "orch.yaml")
+    assert "0755" in str(err.value), str(err.value)
 
 
 def test_a_secrets_file_loaded_as_a_config_file_is_named_not_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -26,34 +26,38 @@ def password_word(key: str) -> bool:
 
 
 def _keyed(words: list[str]) -> bool:
-    """Whether a key's last `key`, `keys`, `auth` or `private` names its value: `STRIPE_KEY`,
-    `URL_SIGNING_KEY`, `BASIC_AUTH`, `private_pem`; not `KEY_FILE`, `AUTH_URL`,
-    `HOST_KEY_CHECKING` (a word after it says what of the key is held), nor `SORT_KEY` or
-    `PUBLIC_KEY` (review35: a place word anywhere in the key excused `URL_SIGNING_KEY`)."""
+    """Whether a key's last `key`, `keys`, `auth`, `authorization` or `private` names its
+    value: `STRIPE_KEY`, `URL_SIGNING_KEY`, `BASIC_AUTH`, `private_pem`, `KEY_FILE_BYTES`;
+    not a kind of key that is none (`SORT_KEY`, `PUBLIC_KEY_PEM`), nor one whose last word
+    says what of it is held (`KEY_FILE`, `private_data_dir`, `authorization_endpoint`) or
+    whose next word does (`AUTH_URL_V2`, `HOST_KEY_CHECKING`): the last word decides first
+    (review36, review37: the key's material after a file word; a public half hidden)."""
     at = max((i for i, word in enumerate(words) if word in _SECRET_UNLESS), default=None)
-    if at is None:
+    if at is None or at > 0 and words[at - 1] in _NO_SECRET_KIND:
         return False
-    after = words[at + 1] if at + 1 < len(words) else None
-    if set(words[at + 1:]) & _MATERIAL:  # `KEY_FILE_CONTENT`, `SSH_KEY_FILE_BASE64` (review36)
+    rest = words[at + 1:]
+    if rest and rest[-1] in _MATERIAL:
         return True
-    return after not in _ABOUT_IT and (at == 0 or words[at - 1] not in _NO_SECRET_KIND)
+    return not rest or rest[-1] not in _ABOUT_IT and rest[0] not in _ABOUT_IT
 
 
 #: Words of a key whose value is a secret: its line is never shown in an error.
 _SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pin", "pwd",
-                           "credential", "credentials", "passphrase", "privkey",
-                           "authorization"})
+                           "credential", "credentials", "passphrase", "privkey", "signature",
+                           "hmac", "cookie", "bearer", "salt", "mnemonic", "seed", "dsn"})
 #: Words of a key that holds a secret, by the words around the last of them (`_keyed`).
-_SECRET_UNLESS = frozenset({"key", "keys", "auth", "private"})
+_SECRET_UNLESS = frozenset({"key", "keys", "auth", "authorization", "private"})
 #: After such a word: what of it the value is, not the secret itself (`KEY_ID`, `AUTH_URL`).
 _ABOUT_IT = frozenset({"id", "ids", "file", "files", "path", "dir", "name", "names", "url",
                        "uri", "endpoint", "host", "server", "domain", "realm", "provider",
                        "type", "method", "mode", "scope", "scopes", "size", "length", "bits",
                        "fingerprint", "checking", "algorithm", "algorithms", "format",
-                       "version", "enabled", "required", "rotation"})
+                       "version", "enabled", "required", "rotation", "separator",
+                       "delimiter"})
 #: After it, anywhere: the key itself, whatever came between (`PRIVATE_KEY_FILE_CONTENT`).
 _MATERIAL = frozenset({"content", "contents", "base64", "b64", "pem", "data", "material",
-                       "body", "raw", "value", "text"})
+                       "body", "raw", "value", "text", "bytes", "string", "hex", "json",
+                       "blob"})
 #: Before it: a kind of key that is no secret (an order, a public half).
 _NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition"})
 #: orch's own `insecure_accept_host_key`: a switch, not a key.
