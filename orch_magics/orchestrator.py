@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import os
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ from .result import RunResult
 from .run_management import RunManagement, attempt_now
 from .run_names import choose
 from .secrets.placeholders import Resolver
+from .secrets.prompt import forget_scope
 from .shutdown import SpawnedRuns, close_at_exit
 from .sinks.base import Sink, Sinks, check_sinks
 from .sinks.log_file import DEFAULT_LOG_MAX_BYTES, LogFile
@@ -83,6 +85,8 @@ class Orchestrator(RunManagement, FilesAndPorts):
         #: named or found automatically, are read again when they change.
         self._source: AsGiven | ReadAgain = AsGiven(config) if isinstance(config, Config) else \
             ReadAgain(given.origin if given is not None else None, given)
+        if isinstance(config, Config) and not config.origin:  # what was typed for a text
+            weakref.finalize(config, forget_scope, self._source.scope)  # config goes with it
         self._resolver_factory = checked_resolver(resolver_factory) or (
             lambda: Resolver.from_settings(self.config.secrets, scope=self._source.scope))
         self.after_fork()

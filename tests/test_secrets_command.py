@@ -255,3 +255,23 @@ def test_an_answer_typed_at_the_prompt_answers_for_its_own_config_only(
             with Orchestrator(config) as orch:
                 assert orch.run("local", "show").stdout in ("staging\n", "again\n")
     assert len(asked) == 5  # the files' answer was typed before: only the text's is asked
+
+
+def test_an_answer_typed_for_a_text_config_goes_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """review37: once a Config made from text was collected, its prompt token went, but the
+    secret typed for it stayed in the process for good, under a scope nothing could reach."""
+    import gc
+
+    from orch_magics.secrets import prompt
+
+    monkeypatch.setattr(prompt, "default_prompt", lambda text: "typed-Hunter2-r37")
+    monkeypatch.setattr(prompt, "_PROMPTED", {})
+    config = load_config_text(
+        "environments: {local: []}\nsecrets: {providers: [prompt]}\naudit: {enabled: false}\n"
+        "services: {show: {command: 'true', environment: {DB: '{{secret:db}}'}}}\n")
+    with Orchestrator(config) as orch:
+        assert orch.run("local", "show").ok
+    assert list(prompt._PROMPTED.values()) == ["typed-Hunter2-r37"]  # kept while it lives
+    del orch, config
+    gc.collect()
+    assert prompt._PROMPTED == {}

@@ -84,6 +84,14 @@ class PromptProvider:
             "prompt (no frontend can prompt)"
 
 
+def forget_scope(scope: tuple[str, ...]) -> None:
+    """Drop the answers typed for `scope`, a config that is gone (review37: the token went
+    with its Config, the typed secret stayed for the life of the process). No lock: called
+    by the collector, whenever."""
+    for key in [key for key in list(_PROMPTED) if key[0] == scope]:
+        _PROMPTED.pop(key, None)
+
+
 def forget_typed(value: str) -> list[str]:
     """Drop `value` from the answers typed (a target refused it): says what was forgotten.
     No lock: a prompt holds it while a person types, and this runs on the loop."""
