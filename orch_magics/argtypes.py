@@ -4,6 +4,8 @@ same way."""
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -42,3 +44,17 @@ class OnceByDefault(argparse.ArgumentParser):
                 and kwargs.get("nargs") is None:
             kwargs["action"] = Once
         return super().add_argument(*args, **kwargs)
+
+
+def dash_value_hint(message: str, words: Sequence[str]) -> str:
+    """For argparse's "argument -e/--env: expected one argument" where the word after the
+    option starts with `-` (a value argparse takes for an option: `--since -1h`, `-e -X=1`),
+    how to give it, as `orch` says it (magics20: the person had given one)."""
+    found = re.match(r"argument (\S+): expected one argument", message)
+    if found is None:
+        return ""
+    names = found[1].split("/")
+    for option, value in zip(words, words[1:]):
+        if option in names and value.startswith("-") and value != "--":
+            return f" (a value of {option} that begins with '-' is written {option}={value})"
+    return ""

@@ -76,6 +76,12 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("put local tree/new\nline /tmp/f11k/", "the %orch line holds a line break outside "
      "quotes, from a {variable} or $variable: it would split that word in two"),
     ("local hello -e X=a\rb", "holds a line break outside quotes"),
+    # magics20: a value that starts with `-` was "expected one argument", though given
+    ("history --since -1h", "argument --since: expected one argument (a value of --since "
+     "that begins with '-' is written --since=-1h)"),
+    ("local hello --bg --name -x", "(a value of --name that begins with '-' is written "
+     "--name=-x)"),
+    ("local hello -e -X=1", "(a value of -e that begins with '-' is written -e=-X=1)"),
 ])
 def test_mistakes_get_one_line_with_a_hint(shell, line, message):
     with pytest.raises(UsageError) as info:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from ..argtypes import Once, OnceByDefault
+from ..argtypes import Once, OnceByDefault, dash_value_hint
 from ..config.suggest import did_you_mean, option_hint
 from ..text import bytes_shown
 from ..version import __version__
@@ -43,7 +43,7 @@ class Parser(OnceByDefault):
         if unknown is not None:  # said first: argparse blames what came after it instead
             message, hint = unknown
         else:
-            hint = _hint(message, self.words)
+            hint = _hint(message, self.words) or dash_value_hint(message, self.words)
         self._own().print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 

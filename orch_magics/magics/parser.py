@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from IPython.core.error import UsageError
 
-from ..argtypes import Once, OnceByDefault, count
+from ..argtypes import Once, OnceByDefault, count, dash_value_hint
 from ..config.placeholders import KINDS
 from ..config.suggest import did_you_mean, edit_distance, option_hint
 from . import transfer
@@ -59,9 +59,12 @@ class Parsed:
 class MagicParser(OnceByDefault):
     """argparse that reports mistakes as UsageError (with did-you-mean) instead of exiting."""
 
+    words: Sequence[str] = ()  # the words being parsed, for a hint
+
     def error(self, message: str) -> NoReturn:
         usage = self.format_usage().strip().removeprefix("usage: ")
-        raise UsageError(f"{self.prog}: {message} (usage: {usage}; {self.prog} --help)")
+        raise UsageError(f"{self.prog}: {message}{dash_value_hint(message, self.words)} "
+                         f"(usage: {usage}; {self.prog} --help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
@@ -73,7 +76,8 @@ class MagicParser(OnceByDefault):
         plain parsing would bind both optional positionals at ENV and leave SERVICE over."""
         if self.usage is None:  # that parse stores the usage, then %-formats it: `%orch ps`
             self.usage = self.format_usage().removeprefix("usage: ").strip().replace("%", "%%")
-        args, extra = self.parse_known_intermixed_args(list(words))
+        self.words = list(words)
+        args, extra = self.parse_known_intermixed_args(self.words)
         if extra:
             self.error(self.unknown(extra[0]))
         return args
