@@ -54,7 +54,7 @@ def dash_value_hint(message: str, words: Sequence[str]) -> str:
     if found is None:
         return ""
     names = found[1].split("/")
-    for option, value in zip(words, words[1:]):
+    for option, value in zip(words, words[1:], strict=False):
         if option in names and value.startswith("-") and value != "--":
             return f" (a value of {option} that begins with '-' is written {option}={value})"
     return ""
