@@ -292,6 +292,25 @@ def test_each_target_s_first_error_line_stays_in_a_headless_fleet_cell(
         f"127.0.1.{i} | ERROR: bad config" for i in range(1, 8)], seven
 
 
+def test_a_noisy_pre_command_never_pushes_a_fleet_s_command_lines_out(
+        orch_kernel: str, ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets23: under nbclient the pre command's 5,000 lines of each target shared the
+    command's bound and pushed its lines out, the note pointing at `.stdout`, which did not
+    hold them; as for one run, a pre/post command is bounded on its own."""
+    cfg = tmp_path / "steps.yaml"
+    cfg.write_text(ssh_fleet.config_yaml(
+        "services:\n  noisypre: {pre_commands: [{command: 'seq 1 5000'}], "
+        "command: 'echo MAIN-RESULT'}\n"))
+    nb = notebook_with(f"%orch load {cfg}",
+                       "%orch web noisypre --limit '127.0.1.[1:3]' --out r3")
+    run_notebook(nb, orch_kernel, timeout=180)
+    shown = stream_text(nb.cells[1])
+    assert sorted(line for line in shown.splitlines() if "| MAIN-RESULT" in line) == [
+        f"127.0.1.{i} | MAIN-RESULT" for i in (1, 2, 3)], shown
+    assert re.search(r"… \d+ lines / \S+ \S+ of pre/post commands elided; full output in "
+                     r"`r3` \(`r3\[LABEL\]\.steps`\)", shown), shown
+
+
 def test_a_kernel_shutting_down_ends_fleet_cells_in_words(orch_kernel: str, ssh_fleet: SSHFleet,
                                                          tmp_path: Path) -> None:
     """A blocked fleet cell read `FleetInterrupted: 2 targets: 2 stopped` (jupyter_client

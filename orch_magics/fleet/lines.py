@@ -28,14 +28,24 @@ class LabelledLines:
     at close: output queued before the stop never delays it."""
 
     def __init__(self, label: str, add: AddLines, width: int = 0,
-                 keep: int | None = None, hurry: Callable[[], bool] = lambda: False) -> None:
+                 keep: int | None = None, hurry: Callable[[], bool] = lambda: False,
+                 steps: AddLines | None = None) -> None:
         self.prefix = f"{padded(label, width)} | "
         self._add = add
+        self._steps = steps  # where the pre/post commands' lines go, when not with the rest
+        self._label, self._width = label, width
         self._keep = keep
         self._hurry = hurry
         self._held = {False: bytearray(), True: bytearray()}
         self._lost = {False: 0, True: 0}  # bytes the hold dropped from its start
         self._decoders = {kind: LineDecoder(MAX_PARTIAL) for kind in (False, True)}
+
+    def for_steps(self) -> LabelledLines:
+        """The sink of the pre/post commands' output: labelled lines given to `steps` (a
+        headless cell bounds them on their own, as one run's: fleets23), else to `add`."""
+        if self._steps is None:
+            return self
+        return LabelledLines(self._label, self._steps, self._width, self._keep, self._hurry)
 
     def feed(self, event: Event) -> None:
         if isinstance(event, (Stdout, Stderr)):

@@ -30,7 +30,7 @@ from ..fleet.lines import LabelledLines
 from ..plan import RunPlan
 from ..shutdown import exiting
 from ..sinks.lines import CutLine
-from ..text import human_size
+from ..text import human_size, plural
 from .bounded import Limit
 from .cells import announce
 from .fleet_table import FleetTable
@@ -66,9 +66,9 @@ def run(ctx: Context, args: argparse.Namespace, plan: RunPlan, ticket: Ticket, b
                       keep_stdin=keep_stdin, with_box=with_box)
     headless = None if frontend else LabelledOutput(
         Limit(ctx.settings.headless_lines, ctx.settings.headless_bytes),
-        lambda raised: f"`{args.out}` (`{args.out}[LABEL].stdout`)" if args.out
-        else "`_` (`_[LABEL].stdout`)" if in_cell or raised  # as runs._deliver puts it
-        else "the returned FleetResult (`[LABEL].stdout`)")
+        lambda raised, part: f"`{args.out}` (`{args.out}[LABEL].{part}`)" if args.out
+        else f"`_` (`_[LABEL].{part}`)" if in_cell or raised  # as runs._deliver puts it
+        else f"the returned FleetResult (`[LABEL].{part}`)")
     try:
         live = ctx.orchestrator.fleets.start(  # a --limit matching nothing raises here: no view
             plan, options(ctx, args, timeout), stdin=body, ticket=ticket, front_end="magic",
@@ -191,7 +191,7 @@ class LabelledOutput:
     `--out`'s name, `_`, or the magic's value). A line longer than the share it goes to is
     cut."""
 
-    def __init__(self, limit: Limit, where: Callable[[bool], str]) -> None:
+    def __init__(self, limit: Limit, where: Callable[[bool, str], str]) -> None:
         self.head, self.tail = limit.split()
         self.where = where
         self._lock = threading.Lock()
@@ -201,13 +201,30 @@ class LabelledOutput:
         self.shown = [0, 0]  # lines, bytes of the head
         self.kept = [0, 0]  # of the tail, as kept (cut lines count what is shown)
         self.elided = [0, 0]  # of what was dropped, as it came
+        self.steps_shown, self.steps_elided = [0, 0], [0, 0]  # the pre/post commands' lines
         #: Each target's first stderr line that came once the head was full: written at the
         #: head's end if the tail lost it, as one run's is (fleets23: an error was elided).
         self._firsts: list[tuple[bool, str, int]] = []
         self._erred: set[str] = set()  # the targets whose first stderr line came
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, functools.partial(self._add_lines, label)),)
+        return (LabelledLines(label, functools.partial(self._add_lines, label),
+                              steps=self._add_step_lines),)
+
+    def _add_step_lines(self, is_err: bool, lines: list[str]) -> None:
+        """A pre/post command's lines: bounded on their own (the head's share of the limit,
+        then counted), so a noisy step never pushes the command's lines out (fleets23)."""
+        with self._lock:
+            for line in lines:
+                size = _size(line) + 1
+                if not _room(self.head, self.steps_shown, size):
+                    self.steps_elided[0] += 1
+                    self.steps_elided[1] += size
+                    continue
+                shown = _cut(line, self.head)
+                self._pending.append((is_err, shown))
+                self.steps_shown[0] += 1
+                self.steps_shown[1] += len(shown.encode("utf-8", "replace")) + 1
 
     def _add_lines(self, label: str, is_err: bool, lines: list[str]) -> None:
         for line in lines:
@@ -260,9 +277,14 @@ class LabelledOutput:
                 self.elided[0] -= 1
                 self.elided[1] -= came
         _print([(is_err, line) for is_err, line, _ in rescued])
+        if self.steps_elided[0]:
+            print(f"… {plural(self.steps_elided[0], 'line')} / "
+                  f"{human_size(self.steps_elided[1])} of pre/post commands elided; full "
+                  f"output in {self.where(raised, 'steps')}")
         if self.elided[0]:
             print(f"… {self.elided[0]} line{'' if self.elided[0] == 1 else 's'} / "
-                  f"{human_size(self.elided[1])} elided; full output in {self.where(raised)} "
+                  f"{human_size(self.elided[1])} elided; full output in "
+                  f"{self.where(raised, 'stdout')} "
                   f"(limit: %config Orch.headless_lines / headless_bytes)")
         with self._lock:
             last, self._last = [(e, line) for e, line, _ in self._last], collections.deque()
