@@ -335,3 +335,36 @@ def test_a_file_mode_fleet_says_where_each_targets_output_went(
         res = orch.run("web", "dump", limit="127.0.1.2")
     assert (f"<p>stdout of 1 target written to {tmp_path}/out/127.0.1.2/dump.txt</p>"
             in res._repr_html_())
+
+
+def test_targets_behind_one_silent_bastion_each_end_at_their_timeout(
+        ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """fleets23: behind a bastion that accepts and never speaks SSH, the first target ended at
+    its `--timeout`, and those waiting on that same connection a second past it (given up
+    after the engine's grace for a process being made, where they only waited to connect)."""
+    import socket
+
+    hole = socket.socket()
+    hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hole.bind(("127.0.1.251", ssh_fleet.port))
+    hole.listen(50)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(hole.accept()[0]) for _ in range(50)],
+                     daemon=True).start()
+    common = ssh_fleet.ssh_config(connect_timeout=15)
+    cfg = tmp_path / "silent.yaml"
+    cfg.write_text(f"environments:\n  bx:\n    layers:\n"
+                   f"      - {{type: ssh, config: {{host: [127.0.1.251], {common}}}}}\n"
+                   f"      - {{type: ssh, config: {{host: [127.0.1.2, 127.0.1.3, 127.0.1.4], "
+                   f"{common}}}}}\n")
+    try:
+        out = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                              "bx", "--timeout", "2", "--", "true"],
+                             capture_output=True, text=True, timeout=60).stdout
+    finally:
+        hole.close()
+        for conn in held:
+            conn.close()
+    took = re.findall(r"timed out after ([0-9.]+)s \(limit 2s\); timed out before the process "
+                      r"started", out)
+    assert len(took) == 3 and all(t.startswith("2.") for t in took), out

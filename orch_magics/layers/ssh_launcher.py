@@ -92,15 +92,20 @@ class SSHLauncher(Launcher):
 
     async def _primary(self) -> Slot:
         pool = self._pool()
-        async with pool.lock:
-            pool.prune()
-            if (slot := await self._first_live(pool)) is None:
-                slot = await self._connect()
-                pool.slots.append(slot)
-            return slot
+        with connecting():  # waiting on another run's connection to this host is connecting
+            async with pool.lock:  # too: given up, it ends at once (fleets23: 1 s late)
+                pool.prune()
+                if (slot := await self._first_live(pool)) is None:
+                    slot = await self._connect()
+                    pool.slots.append(slot)
+                return slot
 
     async def _acquire(self) -> Slot:
         pool = self._pool()
+        with connecting():
+            return await self._acquired(pool)
+
+    async def _acquired(self, pool: Pool) -> Slot:
         async with pool.lock:
             pool.prune()
             for slot in list(pool.slots):
