@@ -411,6 +411,8 @@ def test_a_box_cell_follows_its_named_run_across_restarts(orch_kernel: str,
         said = kernel.wait_for("c1", "restart 1/2 in 1.00s")
         assert "got one" in said and "✗" not in said, said
         assert "[stdin box of flaky: live while the run lasts]" in said
+        # browser21: the status read the last exit, its clock stopped, for the back-off
+        said = kernel.wait_for("c1", "exit 3, restarting", timeout=5)
         kernel.wait_for("c1", "running", timeout=10)  # the next attempt, in the same view
         kernel.type("two\n")
         said = kernel.wait_for("c1", "✓ exit 0", timeout=30)

@@ -119,6 +119,8 @@ class CellFollower:
 
     def noted(self, text: str) -> None:
         self.presenter.view.note(text)
+        if self.run.attempt.supervisor.waiting:  # the back-off before a restart (browser21)
+            self.presenter.view.note_restarting()
 
     def run_ended(self, last: NamedRun | None) -> None:
         dropped = self.run.end()

@@ -67,31 +67,23 @@ class DisplaySink:
                  result_keeps: int | None = None) -> None:
         """`result_keeps`: the bytes of each stream the run's RunResult keeps (a named run's
         `capture_limit`; None: all), so the note on hidden lines does not promise them."""
-        self.environment = environment
+        self.environment, self.layers, self.what = environment, layers, what
         self.result_keeps = result_keeps
-        self.layers = layers
-        self.what = what
         self.tail = max(0, int(tail))
-        self.stdout_mode = stdout_mode
-        self.interval = interval
-        self._publish = publish
+        self.stdout_mode, self.interval, self._publish = stdout_mode, interval, publish
         self._lock = threading.Lock()
-        #: Held while a view is rendered and sent, so a live update rendered before the end can
-        #: never arrive after the end's final view (the loop's timer and finish() race).
-        self._publishing = threading.Lock()
+        self._publishing = threading.Lock()  # a live update never arrives after the final view
         self._tail = ColouredTail(self.tail)
         self.prompts = PromptWatch()  # heard before filters: what a line typed answers
         self._hearing = False
         self._decoders = {"stdout": LineDecoder(MAX_PARTIAL), "stderr": LineDecoder(MAX_PARTIAL)}
-        #: Of each stream's line not ended yet, the start already placed among the lines (a
-        #: line of the other stream, or one sent, came after it): shown where it came.
+        #: Of each stream's line not ended yet, the start placed among the lines (_place_partials).
         self._placed: dict[Stream, str] = {"stdout": "", "stderr": ""}
         self._start_rows: dict[Stream, tuple[Stream, str]] = {}  # the row of a placed start
         #: With nothing shown (tail 0), lines are counted without decoding: is one still open?
         self._open = {"stdout": False, "stderr": False}
         self._steps = StepViews(self.tail)
-        self.line_counts = {"stdout": 0, "stderr": 0}
-        self.byte_counts = {"stdout": 0, "stderr": 0}
+        self.line_counts, self.byte_counts = {"stdout": 0, "stderr": 0}, {"stdout": 0, "stderr": 0}
         self.stdin_bytes = 0
         self._stdin_before = 0  # what earlier attempts of a named run took on stdin
         self._run: FollowedRun | None = None  # see follow
@@ -100,6 +92,7 @@ class DisplaySink:
         self.exit: Exit | None = None
         self.final: str | None = None  # set by finish(): the run's own verdict
         self.stopping = False  # Stop was asked for: INT → TERM → KILL may take seconds
+        self.restarting = False  # the attempt ended and a restart is due (`note_restarting`)
         self._ok: bool | None = None
         self._closed = False
         self._attempt_closed = False  # the engine closed it: its attempt has ended
@@ -107,9 +100,8 @@ class DisplaySink:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _over(self) -> bool:
-        """The view is one attempt's: once it ended and its verdict is shown, a named run's
-        later attempts (a restart) go to its log and `%orch logs`, not into this cell under
-        the first one's verdict and audit id (magics2 tester)."""
+        """Once its attempt ended and its verdict is shown, a named run's later attempts go to
+        its log and `%orch logs`, not here under the first one's verdict (magics2 tester)."""
         return self._attempt_closed and self.final is not None
 
     def set_publisher(self, publish: Callable[[Bundle], None] | None) -> None:
@@ -226,7 +218,14 @@ class DisplaySink:
             self._stdin_before = stdin_before
             self._steps.running = None  # a step that never started ran no more (review30)
             self.exit = self.final = self._ok = self.ended = None
-            self._closed = self._attempt_closed = self.stopping = False
+            self._closed = self._attempt_closed = self.stopping = self.restarting = False
+        self._schedule()
+
+    def note_restarting(self) -> None:
+        """The attempt ended and a restart is due: `exit 3, restarting`, the clock going on
+        until the next attempt (browser21: the last exit, its clock stopped, for the back-off)."""
+        with self._lock:
+            self.restarting, self.ended, self._closed = True, None, False
         self._schedule()
 
     def note_stopping(self) -> None:
@@ -362,7 +361,8 @@ class DisplaySink:
         if self.final is not None:
             state = outcome_words(self.final, self._ok)
         elif self.exit is not None:  # a post command after it: not the end yet (magics14)
-            state = self.exit.describe() + (f", {step}" if step else "")
+            state = self.exit.describe() + (f", {step}" if step else "") + (
+                ", restarting" if self.restarting else "")
         else:
             state = "stopping…" if self.stopping else step or ("starting" if (
                 self._run is not None and self._run.state == "starting") else "running")
