@@ -92,8 +92,8 @@ class SSHLauncher(Launcher):
 
     async def _primary(self) -> Slot:
         pool = self._pool()
-        with connecting():  # waiting on another run's connection to this host is connecting
-            async with pool.lock:  # too: given up, it ends at once (fleets23: 1 s late)
+        with connecting():  # waiting on another's connection too: given up, ends at once
+            async with pool.lock:  # (fleets23: a second late)
                 pool.prune()
                 if (slot := await self._first_live(pool)) is None:
                     slot = await self._connect()
@@ -103,19 +103,16 @@ class SSHLauncher(Launcher):
     async def _acquire(self) -> Slot:
         pool = self._pool()
         with connecting():
-            return await self._acquired(pool)
-
-    async def _acquired(self, pool: Pool) -> Slot:
-        async with pool.lock:
-            pool.prune()
-            for slot in list(pool.slots):
-                if slot.sessions < SESSIONS_PER_CONNECTION and await self._live(slot):
-                    break
-            else:
-                slot = await self._connect()
-                pool.slots.append(slot)
-            slot.sessions += 1
-            return slot
+            async with pool.lock:
+                pool.prune()
+                for slot in list(pool.slots):
+                    if slot.sessions < SESSIONS_PER_CONNECTION and await self._live(slot):
+                        break
+                else:
+                    slot = await self._connect()
+                    pool.slots.append(slot)
+                slot.sessions += 1
+                return slot
 
     async def _live(self, slot: Slot, *, ask: bool = False) -> bool:
         """Whether pooled `slot` may be handed out: busy, used within `IDLE` s, or answering
@@ -144,9 +141,8 @@ class SSHLauncher(Launcher):
         return min(ANSWER, self.config.connect_timeout)
 
     async def answers(self) -> bool:
-        """Whether this hop has a pooled connection that answers a keepalive now (silent
-        ones are set aside): the `Pooled` capability, and asked when a connection through
-        this hop timed out."""
+        """Whether this hop has a pooled connection that answers a keepalive now (silent ones
+        set aside): the `Pooled` capability, asked when a connection through it timed out."""
         pool = self._pool()
         async with pool.lock:
             pool.prune()
@@ -238,9 +234,8 @@ class SSHLauncher(Launcher):
     def silent(self) -> LayerError:
         """The error of this hop's pooled connection gone silent under a hop behind it."""
         return self._err(ConnectError, f"{where(self.config)} stopped answering: its pooled "
-                                       f"connection did not reply within "
-                                       f"{self._answer_within:g} s (set aside; the next run "
-                                       f"connects again)")
+                                       f"connection did not reply within {self._answer_within:g}"
+                                       f" s (set aside; the next run connects again)")
 
     # ---- capabilities: this hop carries tunnels and forwards unix sockets -------------------
     async def tunnel(self) -> object | None:
