@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -220,3 +221,14 @@ class RunInterrupted(OneLine, KeyboardInterrupt):
             super().__init__(f"{result.environment}/{result.label(60)} had ended "
                              f"({result.outcome()}) when the interrupt came: nothing was "
                              f"stopped, and its result is kept")
+
+
+class RunCancelled(OneLine, asyncio.CancelledError):
+    """■ in a notebook cell stopped an awaited run (`arun`, a fleet's too): a CancelledError,
+    as asyncio expects of an await that is cancelled (review38: a KeyboardInterrupt raised in
+    a task of `gather` left the event loop, and the kernel died), said in one line; `.result`
+    keeps what the run (every target of a fleet) did until then."""
+
+    def __init__(self, result: RunResult | FleetResult, message: str) -> None:
+        self.result = result
+        super().__init__(message)  # one run's why, or a fleet's counts

@@ -34,7 +34,7 @@ from .config.freshness import AsGiven, ReadAgain
 from .config.loader import load_config
 from .config.model import Config, StdinMode
 from .engine import Run, RunOptions
-from .errors import RunInterrupted
+from .errors import RunCancelled
 from .fleet.options import FleetOptions
 from .guard import Scope, check_allowed
 from .keywords import keywords_checked
@@ -263,7 +263,8 @@ class Orchestrator(RunManagement, FilesAndPorts):
             return await self.fleets.arun(plan, fleet, stdin=stdin, sinks=sinks, ticket=ticket)
         options = RunOptions(sinks=check_sinks(sinks), stdin=stdin, timeout=timeout)
         run = self.begin(plan, options, ticket)
-        return await awaited_run(run.task, run.stop, RunInterrupted)
+        return await awaited_run(run.task, run.stop,
+                                 lambda r: RunCancelled(r, r.describe_failure()))
 
     # ---- sync facade ------------------------------------------------------------------------
     @property

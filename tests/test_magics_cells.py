@@ -369,9 +369,17 @@ def test_an_interrupt_stops_a_run_in_a_cell_that_uses_top_level_await(
         time.sleep(2)
         kernel.km.interrupt_kernel()
         reply = kernel.reply(msg_id, timeout=10)  # magics20: a bare CancelledError, the output
-        assert (reply["status"], reply["ename"]) == ("error", "RunInterrupted"), reply  # lost
+        assert (reply["status"], reply["ename"]) == ("error", "RunCancelled"), reply  # lost
+        assert reply["traceback"][0].startswith("RunCancelled: local/"), reply["traceback"]
         kernel.run("kept", "import sys; print(repr(sys.last_value.result.stdout))")
         assert kernel.wait_for("kept", "before") == "'before\\n'\n", kernel.text("kept")
+        # review38: a KeyboardInterrupt raised in gather's tasks left the loop: kernel dead
+        msg_id = kernel.send("both", "await asyncio.gather(o.arun('local', command='exec "
+                                     "sleep 1007'), o.arun('local', command='exec sleep 1007'))")
+        time.sleep(2)
+        kernel.km.interrupt_kernel()
+        assert kernel.reply(msg_id, timeout=10)["status"] == "error"
+        assert kernel.run("alive", "print('alive')")["status"] == "ok"
         # review37: two aruns that ended in the order they began left a handler behind, and
         # a blocking run after them in the cell ignored ■
         msg_id = kernel.send("gather", "await asyncio.gather(o.arun('local', command='true'), "

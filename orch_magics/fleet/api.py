@@ -19,7 +19,7 @@ from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settl
 from ..admission import Gate, Ticket
 from ..asking import awaited_run
 from ..engine import Run, RunOptions
-from ..errors import OneLine, OrchError
+from ..errors import OneLine, OrchError, RunCancelled
 from ..guard import Scope
 from ..keywords import keywords_checked
 from ..layers.base import Launcher
@@ -123,7 +123,8 @@ class Fleets:
         (`ticket`: admitted already)."""
         ticket = ticket or self.admit(plan, options, yes, "api")
         fleet = self.begin(plan, options, ticket, sinks=sinks, stdin=stdin)
-        return await awaited_run(fleet.task, fleet.stop, FleetInterrupted)  # magics19, 20
+        return await awaited_run(fleet.task, fleet.stop,  # magics19, 20
+                                 lambda r: RunCancelled(r, r.summary()))
 
     def start(self, plan: RunPlan, options: FleetOptions, *, stdin: StdinSource = None,
               close_stdin: bool = True, sinks: Sinks = (),
