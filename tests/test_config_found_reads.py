@@ -28,7 +28,11 @@ CONFIGS = {
                     "known_hosts: kh}}]}\n", "kh", "ssh layer's known_hosts"),
     "provider": ("secrets: {providers: [{type: command, argv: [./getpw.sh, '{name}']}]}\n"
                  "environments: {web: {layers: []}}\n",
-                 "getpw.sh", "the program of secrets provider `command`"),
+                 "getpw.sh", "a file the secrets provider `command` runs"),
+    # review38: the form the docs show first, the script an argument of `sh`
+    "provider_arg": ("secrets: {providers: [{type: command, argv: [sh, getpw.sh, '{name}']}]}\n"
+                     "environments: {web: {layers: []}}\n",
+                     "getpw.sh", "a file the secrets provider `command` runs"),
 }
 
 
@@ -52,7 +56,7 @@ def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it
     (tmp_path / "kh").write_text("")
     (tmp_path / "getpw.sh").write_text("#!/bin/sh\necho s3cret-value\n")
     (tmp_path / "getpw.sh").chmod(0o755)
-    (tmp_path / name).chmod(0o666 if case != "provider" else 0o777)  # anybody may write it
+    (tmp_path / name).chmod(0o666 if "provider" not in case else 0o777)  # anybody may write it
     said = _orch(tmp_path, "ls")
     assert said.returncode == 2, said
     assert said.stderr.startswith("orch: config error: "), said.stderr
@@ -60,7 +64,7 @@ def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it
             in said.stderr), said.stderr
     assert ("; refusing to use it, as the config found here reads it (name that config with "
             "-c, ORCH_CONFIG or %orch load to use it anyway)" in said.stderr), said.stderr
-    (tmp_path / name).chmod(0o644 if case != "provider" else 0o755)
+    (tmp_path / name).chmod(0o644 if "provider" not in case else 0o755)
     os.chown(tmp_path / name, NOBODY, NOBODY)
     said = _orch(tmp_path, "ls")
     assert (said.returncode, f"{what} belongs to user nobody" in said.stderr) == (2, True), said
@@ -96,3 +100,18 @@ def test_an_ssh_config_in_home_is_refused_as_openssh_refuses_it(tmp_path: Path) 
     cfg.chmod(0o600)
     said = run()  # its own: read, and its ProxyCommand is what fails
     assert "bad owner" not in said.stderr and said.returncode != 0, said
+
+
+def test_a_relative_orch_config_is_judged_as_found(tmp_path: Path) -> None:
+    """review38: `ORCH_CONFIG=orch.yaml` names a file in whatever folder orch runs in: one of
+    nobody's there ran as root, where `./orch.yaml` found is refused."""
+    (tmp_path / "orch.yaml").write_text("environments: {local: []}\naudit: {enabled: false}\n")
+    os.chown(tmp_path / "orch.yaml", NOBODY, NOBODY)
+    env = {**os.environ, "ORCH_CONFIG": "orch.yaml"}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "ls"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60)
+    assert said.returncode == 2 and "config file belongs to user nobody" in said.stderr, said
+    env["ORCH_CONFIG"] = str(tmp_path / "orch.yaml")  # an absolute one names it: your choice
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "ls"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60)
+    assert said.returncode == 0, said

@@ -58,7 +58,8 @@ def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | No
     """Load and validate config files (found automatically when none are given; `cwd`: the
     folder to find them in, and to read relative paths from, instead of the working one)."""
     paths = find_config_files(files, cwd=cwd)
-    return load_files(paths, found=not files and not os.environ.get("ORCH_CONFIG"))
+    named = os.environ.get("ORCH_CONFIG", "")  # a relative one is found where orch runs
+    return load_files(paths, found=not files and not os.path.isabs(named))  # (review38)
 
 
 def load_files(paths: Iterable[str | Path], *, found: bool) -> Config:

@@ -102,8 +102,11 @@ def _beside(provider: ProviderSpec, base: Path, found: bool) -> ProviderSpec:
     if not isinstance(provider, CommandProviderSpec):
         return provider
     program = os.path.expanduser(provider.argv[0])  # `~/bin/get`: nothing expands it after
-    if found and "/" in program:  # a name is looked for on PATH, as the shell does
-        judged(str(base / program), "the program of secrets provider `command`")
+    # a found config's: the program given as a path, and a file an argument names (`[sh,
+    # get.sh]`, review38); a program looked for on PATH is not the folder's
+    for i, word in enumerate((program, *provider.argv[1:]) if found else ()):
+        if (i == 0 and "/" in word) or (i > 0 and (base / word).is_file()):
+            judged(str(base / word), "a file the secrets provider `command` runs")
     return replace(provider, argv=(program, *provider.argv[1:]), folder=str(base))
 
 
