@@ -250,3 +250,28 @@ def test_a_fleet_run_from_a_terminal_reads_it_for_every_target(ssh_fleet: SSHFle
     got = sorted(line for line in screen.decode().splitlines() if "| got:" in line)
     assert status == 0 and got == [f"{a} | got:hello" for a in sorted(
         f"127.0.1.{i}" for i in range(1, 5))], screen
+
+
+def test_a_line_typed_while_one_target_asks_for_a_password_is_dots_in_every_row(
+        orch: Orchestrator) -> None:
+    """review38: the box showed dots while any target asked for a secret, but each row chose
+    by its own target: a host that did not ask showed the password typed, in clear."""
+    from orch_magics.sinks.secret_prompt import HIDDEN
+
+    live = orch.start("web", command='case "$SSH_CONNECTION" in *" 127.0.1.1 "*) '
+                      'printf "Password: ";; esac; read -r x; echo "got ${#x}"',
+                      limit="127.0.1.[1:2]", close_stdin=False)
+    try:
+        rows = live.fleet.rows
+        deadline = time.monotonic() + 30
+        while not (rows and bool(live.fleet.asking)):
+            assert time.monotonic() < deadline, "no target asked"
+            time.sleep(0.05)
+        live.send("s3cret-r38\n", echo=["s3cret-r38"])
+        result = live.wait(30)
+    finally:
+        live.stop()
+    assert sorted(r.stdout for r in result.values()) == ["Password: got 10\n", "got 10\n"]
+    for label, row in rows.items():
+        shown = [line for stream, line in row.view()[0] if stream == "stdin"]
+        assert shown == [HIDDEN], (label, shown)

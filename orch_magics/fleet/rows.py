@@ -91,10 +91,11 @@ class TargetRow:
                                                         event.data))
                 self.prompts.heard(stream, event.data)
 
-    def note_stdin(self, lines: Sequence[str]) -> None:
+    def note_stdin(self, lines: Sequence[str], hide: bool = False) -> None:
         """Lines typed in the stdin box that this target got, shown below the output that
         asked for them, as a single run's view shows them (browser20: a fleet's box echoed
-        nothing); after a prompt for a secret, as dots."""
+        nothing); after a prompt for a secret, as dots, and with `hide` (another target asks:
+        the box showed dots, review38)."""
         with self._lock:
             for stream, decoder in self._decoders.items():  # the prompt above its answer
                 partial, placed = decoder.partial, self._placed[stream]
@@ -104,7 +105,8 @@ class TargetRow:
                     self._placed[stream] = partial
                     self._ended += 1
             asking = self.prompts.asking()
-            self._tail.add("stdin", [HIDDEN if asking else mask_text(line) for line in lines])
+            self._tail.add("stdin", [HIDDEN if asking or hide else mask_text(line)
+                                     for line in lines])
             self._ended += len(lines)
             self.prompts.answered(asking)
 

@@ -112,7 +112,7 @@ class FleetRun:
         if not self.ready.is_set():
             self._early.append(data)
             return 1
-        sent = 0
+        sent, hide = 0, bool(self.asking)  # typed while a target asks: dots in every row
         for row in self.rows.values():
             run = row.run
             if run is None and row.state != "queued" or run is not None and run.done:
@@ -130,7 +130,7 @@ class FleetRun:
                 continue
             sent += 1
             if echo:
-                row.note_stdin(echo)
+                row.note_stdin(echo, hide)
         return sent
 
     def takes_input(self) -> bool:

@@ -116,6 +116,10 @@ class AnyAsks:
             if self._asking:
                 listener(True)
 
+    def __bool__(self) -> bool:
+        """Whether one of them asks now."""
+        return bool(self._asking)
+
     def _set(self, name: str, asking: bool) -> None:
         with self._telling:
             before = bool(self._asking)
