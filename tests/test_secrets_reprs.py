@@ -276,6 +276,10 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
     assert mask_text("tcp://u:p@ss@h:1") == "tcp://u:****@h:1"
     assert mask_text("https://u:" + "T" * 2000 + "@h/x") == "https://u:****@h/x"
     assert mask_text("a://u:1@b c://v:2@d") == "a://u:****@b c://v:****@d"
+    # review38: a URL right after another one, with no blank between them
+    assert mask_text("http://a.example,http://u:pw@b.example") == \
+        "http://a.example,http://u:****@b.example"
+    assert mask_text('["http://x","tcp://u:pw2@h"]') == '["http://x","tcp://u:****@h"]'
     for plain in ("https://h:443?email=a@b.com", "https://h/x?email=a@b.com", "http://h:80",
                   "ssh://git@github.com/x", "https://h?to=a:b@c"):
         assert mask_text(plain) == plain

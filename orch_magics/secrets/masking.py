@@ -122,9 +122,11 @@ def mask_text(text: str) -> str:
     return _URL.sub(_url_masked, masked) if "://" in masked else masked
 
 
-#: A URL's scheme and authority: `scheme://`, then up to the first blank or `/` (a raw
-#: password may hold `?` or `#`, review37). No nested quantifier: linear in the text.
-_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^\s/]*)")
+#: A URL's scheme and authority: `scheme://`, then up to the first blank, `/` or the next
+#: `scheme://` (`a://h,b://u:p@h`: review38; a raw password may hold `?` or `#`, review37).
+#: The look-ahead reads at most 35 characters at each: linear in the text.
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
+                  r"((?:(?!\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/])*)")
 
 
 def _url_masked(found: re.Match[str]) -> str:
