@@ -20,8 +20,9 @@ from .process.stdin_writer import as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
 
-#: Bytes `LiveRun.send` lets wait for the process to read them before it waits too.
-SEND_BUFFER = 16 << 20
+#: Bytes `LiveRun.send` lets wait for the process to read them before it waits too, and
+#: how many it sends between two looks (a line typed never waits for a look).
+SEND_BUFFER, LOOK_EVERY = 16 << 20, 1 << 20
 
 #: Told how a run ended: its result, or the error that kept it from having one.
 Ended = Callable[[RunResult | None, BaseException | None], None]
@@ -43,7 +44,7 @@ class LiveRun:
         self.started_at = time.time()
         self._last_call: concurrent.futures.Future[None] | None = None  # see _on_loop
         self._calls = threading.Lock()
-        self._unsent = 0  # bytes `send` handed on that stdin has not taken yet (`_queued`)
+        self._unsent = 0  # bytes sent since `_queued` last looked at what waits to be read
         #: EOF is sent or on its way (close_stdin, or given at the start): what `send` refuses
         #: even while the process is still starting, when its handle cannot say so yet.
         self._eof = run.options.closes_stdin(run.plan.stdin_mode)
@@ -144,19 +145,25 @@ class LiveRun:
         self._queued(as_bytes(line if line.endswith("\n") else line + "\n"))
 
     def _queued(self, payload: bytes) -> None:
-        """Hand `payload` to the process's stdin; while more than SEND_BUFFER bytes sent wait
-        for it to read them, the caller waits too (a Ctrl-C ends the wait, not the run)."""
+        """Hand `payload` to the process's stdin, in order with the other calls; once about
+        SEND_BUFFER bytes sent since the last look may wait to be read, the caller waits,
+        outside that order (review38: a signal or EOF waited behind it), until at most
+        SEND_BUFFER wait (a Ctrl-C ends the wait, not the run)."""
+        call = self._on_loop(lambda h: h.stdin.write(payload))
         with self._calls:
             self._unsent += len(payload)
-        call = self._on_loop(lambda h: h.stdin.room(payload, SEND_BUFFER))
+            due = self._unsent > LOOK_EVERY
+            if due:
+                self._unsent = 0
+        if due and not self._loop.in_loop_thread:
+            result_of(self._loop.submit(self._room(call)),
+                      what=f"the process of {self.name or self.plan.name} to read its input")
 
-        def taken(_: object, size: int = len(payload)) -> None:
-            with self._calls:
-                self._unsent -= size
-        call.add_done_callback(taken)
-        if self._unsent > SEND_BUFFER and not call.done() and not self._loop.in_loop_thread:
-            result_of(call, what=f"the process of {self.name or self.plan.name} to read its "
-                                 f"input")
+    async def _room(self, queued: concurrent.futures.Future[None]) -> None:
+        await asyncio.wrap_future(queued)  # its bytes are in the writer's queue by now
+        handle = self._run.handle
+        if handle is not None and handle.running:
+            await handle.stdin.below(SEND_BUFFER)
 
     def close_stdin(self) -> None:
         """Send EOF (nothing to do once the run has ended)."""

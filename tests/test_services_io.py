@@ -154,7 +154,8 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
     about 16 MiB wait to be read; a stop ends the wait."""
     import threading
 
-    run = orch.spawn("local", command=["sleep", "60"], close_stdin=False)
+    run = orch.start("local", command='trap "echo got-usr1" USR1; while :; do sleep 0.1; done',
+                     close_stdin=False, name="reads-nothing")
     sent: list[object] = []
 
     def feed() -> None:
@@ -173,6 +174,11 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
             before = len(sent)
             time.sleep(1)
         assert 16 <= len(sent) <= 40 and feeder.is_alive(), sent[-3:]
+        run.send_signal("USR1")  # review38: it waited behind the held send, for ever
+        deadline = time.monotonic() + 20
+        while "got-usr1" not in orch.logs("reads-nothing"):
+            assert time.monotonic() < deadline, orch.logs("reads-nothing")
+            time.sleep(0.1)
     finally:
         run.interrupt()
         feeder.join(30)

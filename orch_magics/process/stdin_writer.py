@@ -58,7 +58,7 @@ class StdinWriter:
         self._queue: collections.deque[bytes | None] = collections.deque()
         self._pending = 0
         self._wakeup = asyncio.Event()
-        self._taken = asyncio.Event()  # a piece was handed on: `room` looks again
+        self._taken = asyncio.Event()  # a piece was handed on: `below` looks again
         self._flushed = asyncio.Event()
         self._flushed.set()
         self.closed = False
@@ -109,12 +109,11 @@ class StdinWriter:
         """Wait until everything queued so far has been handed to the layer."""
         await self._flushed.wait()
 
-    async def room(self, data: bytes, limit: int) -> None:
-        """Queue `data`, then wait until at most `limit` bytes wait to be handed to the layer
-        (or none ever will: EOF, a broken stdin, the run over): a caller that sends faster
-        than the process reads is held, as a pipe's writer is (magics20: 80 MB to a process
-        that read nothing grew the kernel by 76 MiB)."""
-        self.write(data)
+    async def below(self, limit: int) -> None:
+        """Wait until at most `limit` bytes wait to be handed to the layer (or none ever
+        will: EOF, a broken stdin, the run over): a caller that sends faster than the process
+        reads is held, as a pipe's writer is (magics20: 80 MB to a process that read nothing
+        grew the kernel by 76 MiB)."""
         while self._pending > limit and self._broken is None and not self._task.done():
             self._taken.clear()
             await self._taken.wait()
