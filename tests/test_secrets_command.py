@@ -275,3 +275,32 @@ def test_an_answer_typed_for_a_text_config_goes_with_it(monkeypatch: pytest.Monk
     del orch, config
     gc.collect()
     assert prompt._PROMPTED == {}
+
+
+def test_an_interrupt_while_a_helper_holds_the_command_s_output_is_an_interrupt(
+        tmp_path: Path) -> None:
+    """review38: a Ctrl-C that came after the command had exited, its helper holding its
+    stdout, was said as "held its output open past 30s", a config error."""
+    import signal
+
+    pid_file = tmp_path / "helper.pid"
+    script = f"echo val123456; sleep 347 & echo $! > {pid_file}; exit 0"
+    (tmp_path / "orch.yaml").write_text(CONFIG.replace(
+        "argv: ARGV}", f"argv: [sh, -c, {json.dumps(script)}], timeout: 30}}"))
+    child = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c",
+                              str(tmp_path / "orch.yaml"), "run", "local", "db"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130 and "held its output open" not in err, err
+    helper = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{helper}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{helper}") or \
+        open(f"/proc/{helper}/stat").read().split()[2] == "Z"

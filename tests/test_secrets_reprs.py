@@ -185,7 +185,9 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     # review37: the key's material named after a file word, and secrets named otherwise
     ("PRIVATE_KEY_FILE_BYTES", "0x5fab12", "6269714"), ("KEY_FILE_HEX", "0755", "493"),
     ("WEBHOOK_SIGNATURE", "12:34:56", "45296"), ("SESSION_COOKIE", "0x5fab12", "6269714"),
-    ("SEED_PHRASE", "0755", "493"), ("DSN", "12:34:56", "45296")])
+    ("SEED_PHRASE", "0755", "493"), ("DSN", "12:34:56", "45296"),
+    # review38: a secret word run together with another
+    ("NGROK_AUTHTOKEN", "0x5fab12", "6269714"), ("TS_AUTHKEY", "0755", "493")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
@@ -200,7 +202,8 @@ def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, valu
 
 
 @pytest.mark.parametrize("key", ["PUBLIC_KEY_PEM", "SORT_KEY_VALUE", "private_data_dir",
-                                 "authorization_endpoint", "KEY_VALUE_SEPARATOR"])
+                                 "authorization_endpoint", "KEY_VALUE_SEPARATOR",
+                                 "COOKIE_NAME", "AWS_S3_SIGNATURE_VERSION", "RANDOM_SEED"])
 def test_a_config_error_about_a_key_that_names_no_secret_shows_its_value(key: str) -> None:
     """review37: a public half, a sort key, a folder or an endpoint named beside a key word
     were hidden, where the value is what the person needs to see to fix it."""

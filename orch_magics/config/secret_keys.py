@@ -43,23 +43,25 @@ def _keyed(words: list[str]) -> bool:
 
 #: Words of a key whose value is a secret: its line is never shown in an error.
 _SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "apikey", "pin", "pwd",
-                           "credential", "credentials", "passphrase", "privkey", "signature",
-                           "hmac", "cookie", "bearer", "salt", "mnemonic", "seed", "dsn"})
+                           "credential", "credentials", "passphrase", "privkey", "hmac",
+                           "bearer", "mnemonic", "dsn", "authtoken", "authkey", "secretkey",
+                           "accesstoken", "apitoken", "privatekey"})
 #: Words of a key that holds a secret, by the words around the last of them (`_keyed`).
-_SECRET_UNLESS = frozenset({"key", "keys", "auth", "authorization", "private"})
+_SECRET_UNLESS = frozenset({"key", "keys", "auth", "authorization", "private", "signature",
+                            "cookie", "seed", "salt"})
 #: After such a word: what of it the value is, not the secret itself (`KEY_ID`, `AUTH_URL`).
 _ABOUT_IT = frozenset({"id", "ids", "file", "files", "path", "dir", "name", "names", "url",
                        "uri", "endpoint", "host", "server", "domain", "realm", "provider",
                        "type", "method", "mode", "scope", "scopes", "size", "length", "bits",
                        "fingerprint", "checking", "algorithm", "algorithms", "format",
                        "version", "enabled", "required", "rotation", "separator",
-                       "delimiter"})
+                       "delimiter", "hosts", "secure", "ip", "master", "public"})
 #: After it, anywhere: the key itself, whatever came between (`PRIVATE_KEY_FILE_CONTENT`).
 _MATERIAL = frozenset({"content", "contents", "base64", "b64", "pem", "data", "material",
                        "body", "raw", "value", "text", "bytes", "string", "hex", "json",
                        "blob"})
 #: Before it: a kind of key that is no secret (an order, a public half).
-_NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition"})
+_NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition", "random"})
 #: orch's own `insecure_accept_host_key`: a switch, not a key.
 _SWITCHES = frozenset({"insecure_accept_host_key"})
 #: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).

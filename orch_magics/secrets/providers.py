@@ -293,8 +293,8 @@ def _ran(argv: list[str], timeout: float, folder: str | None
                           stderr=subprocess.PIPE, env=inherited_environ(), cwd=folder) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            ended = proc.poll() is not None
+        except (subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
+            ended = proc.poll() is not None and isinstance(exc, subprocess.TimeoutExpired)
             kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
             for pipe in (proc.stdout, proc.stderr):  # and one left to init holding them
                 for held in pipe_holders(pipe.fileno()) if pipe is not None else ():
