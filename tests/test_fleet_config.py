@@ -1039,7 +1039,7 @@ def test_a_dry_run_of_a_label_fleet_checks_its_limit_as_written(
     assert main(["-c", cfg, "run", "e", "--limit", "h1", "--dry-run", "--", "true"]) == 0
     # review22: a subscript counts containers there: the dry run took it, and a run refused it
     # only once every host had answered (when none did, `all[0]` ran on the first host)
-    for limit in ("all[0]", "h*[-1]", "web,!all[1:]"):
+    for limit in ("all[0]", "h*[-1]", "web,!all[1:]", "h*[1-2]"):  # review38: [x-y] too
         assert main(["-c", cfg, "run", "e", "--limit", limit, "--dry-run", "--", "true"]) == 2
         assert "a subscript picks a group's hosts by position" in capsys.readouterr().err
     with Orchestrator(load_config(tmp_path / "orch.yaml")) as orch, pytest.raises(

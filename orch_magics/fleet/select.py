@@ -305,7 +305,7 @@ def refuse_subscripts(words: Sequence[str], groups: Collection[str], host: str) 
         found = _SUBSCRIPT.fullmatch(word.lstrip("!&"))
         if found is not None and (found[1] == "all" or found[1] in groups
                                   or (found[2] or "").startswith("-")
-                                  or found[5] is None and _GLOB.search(found[1])):
+                                  or _GLOB.search(found[1])):  # `web*[1-2]` too (review38)
             raise _layered(word.lstrip("!&"), f"{host}/…")
 
 
