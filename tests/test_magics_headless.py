@@ -284,9 +284,9 @@ class _Result:
 def test_a_fleets_labelled_lines_are_bounded_like_one_runs(capsys, limit, lines, expected) -> None:  # type: ignore[no-untyped-def]
     from orch_magics.magics.fleet_view import LabelledOutput
 
-    view = LabelledOutput(limit, lambda raised: "`fb` (`fb[LABEL].stdout`)")  # --out fb
-    for line in lines:
-        view._add(False, line)
+    view = LabelledOutput(limit, lambda raised, part: f"`fb` (`fb[LABEL].{part}`)")  # --out fb
+    for line in lines:  # as target w's labelled lines come, one by one
+        view._add("w", False, line)
     view.finish(None, _Result())  # type: ignore[arg-type]
     assert capsys.readouterr().out.splitlines() == expected
 
