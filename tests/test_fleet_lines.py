@@ -233,7 +233,7 @@ def test_the_notebook_view_counts_a_long_line_by_its_bytes_not_by_what_was_kept(
     from orch_magics.magics.bounded import Limit
     from orch_magics.magics.fleet_view import LabelledOutput
 
-    out = LabelledOutput(Limit(None, 1000), lambda raised: "`fb`")
+    out = LabelledOutput(Limit(None, 1000), lambda raised, part: "`fb`")
     [sink] = out.sinks("web")
     sink.feed(Stdout(b"a" * 300_000 + b"\n"))
     for _ in range(10):
