@@ -3,6 +3,7 @@ throw-away gpg key the fixture makes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,6 +54,16 @@ services:
 secrets:
   providers: [{type: command, argv: ARGV}]
 """
+
+
+def ended(pid: int) -> bool:
+    """Whether process `pid` has ended within 5 s (a zombie until init reaps it counts)."""
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(FileNotFoundError):
+        return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    return True
 
 
 def test_a_secret_comes_from_pass_and_is_masked(password_store: Path) -> None:
@@ -130,11 +141,7 @@ def test_a_command_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path
         Orchestrator(load_config_text(hang)).plan("local", "db")
     assert time.monotonic() - started < 10
     child = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
-        time.sleep(0.05)  # a zombie until init reaps it: gone soon after
-    assert not os.path.exists(f"/proc/{child}") or \
-        open(f"/proc/{child}/stat").read().split()[2] == "Z"
+    assert ended(child)
 
 
 def test_a_helper_left_holding_the_command_s_output_is_ended_and_said(tmp_path: Path) -> None:
@@ -150,11 +157,7 @@ def test_a_helper_left_holding_the_command_s_output_is_ended_and_said(tmp_path: 
         f"output open past 1s (ended now): start such a helper with its output redirected "
         f"(> /dev/null)"), str(err.value)
     helper = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{helper}") and time.monotonic() < deadline:
-        time.sleep(0.05)  # a zombie until init reaps it: gone soon after
-    assert not os.path.exists(f"/proc/{helper}") or \
-        open(f"/proc/{helper}/stat").read().split()[2] == "Z"
+    assert ended(helper)
 
 
 def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: Path) -> None:
@@ -173,11 +176,7 @@ def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: 
     assert str(info.value) == (f"not run: interrupted while the command `sh -c "
                                f"{shlex.quote(script)}` fetched secret 'db_password'")
     child = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{child}") or \
-        open(f"/proc/{child}/stat").read().split()[2] == "Z"
+    assert ended(child)
 
 
 def test_a_relative_provider_program_is_the_one_beside_its_config(tmp_path: Path) -> None:
@@ -299,8 +298,4 @@ def test_an_interrupt_while_a_helper_holds_the_command_s_output_is_an_interrupt(
     out, err = child.communicate(timeout=30)
     assert child.returncode == 130 and "held its output open" not in err, err
     helper = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{helper}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{helper}") or \
-        open(f"/proc/{helper}/stat").read().split()[2] == "Z"
+    assert ended(helper)
