@@ -93,13 +93,12 @@ def on_cell_interrupt(act: Callable[[], object]) -> Iterator[None]:
             signal.signal(signal.SIGINT, chain.kernels)  # type: ignore[arg-type]
 
 
-
 async def awaited_run(task: asyncio.Future[T], stop: Callable[[], object],
                       interrupted: Callable[[T], BaseException]) -> T:
     """`task`'s result (a run's or a fleet's), awaited where a cancellation stops it and waits
-    for its end; a cancellation that ■ in a notebook cell made (`on_cell_interrupt`) is said
-    as the interrupt it was, `interrupted(result)`, as the blocking call says it (magics20: a
-    bare CancelledError and its traceback, the output lost)."""
+    for its end; a cancellation that ■ in a notebook cell made (`on_cell_interrupt`) raises
+    `interrupted(result)`, a CancelledError of ours that says it in one line and keeps the
+    result (magics20: a bare CancelledError and its traceback, the output lost)."""
     loop, came = asyncio.get_running_loop(), []
 
     def on_interrupt() -> None:
