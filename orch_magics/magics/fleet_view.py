@@ -217,14 +217,11 @@ class LabelledOutput:
         with self._lock:
             for line in lines:
                 size = _size(line) + 1
-                if not _room(self.head, self.steps_shown, size):
+                if _room(self.head, self.steps_shown, size):
+                    self._to_head(is_err, line, self.steps_shown)
+                else:
                     self.steps_elided[0] += 1
                     self.steps_elided[1] += size
-                    continue
-                shown = _cut(line, self.head)
-                self._pending.append((is_err, shown))
-                self.steps_shown[0] += 1
-                self.steps_shown[1] += len(shown.encode("utf-8", "replace")) + 1
 
     def _add_lines(self, label: str, is_err: bool, lines: list[str]) -> None:
         for line in lines:
@@ -237,11 +234,7 @@ class LabelledOutput:
             if first:
                 self._erred.add(label)
             if not self._in_tail and _room(self.head, self.shown, size):
-                shown = _cut(line, self.head)
-                self._pending.append((is_err, shown))
-                self.shown[0] += 1
-                self.shown[1] += len(shown.encode("utf-8", "replace")) + 1
-                return
+                return self._to_head(is_err, line, self.shown)
             self._in_tail = True
             kept = _cut(line, self.tail)
             self._last.append(entry := (is_err, kept, size))
@@ -255,6 +248,14 @@ class LabelledOutput:
                 self.kept[1] -= len(dropped.encode("utf-8", "replace")) + 1
                 self.elided[0] += 1
                 self.elided[1] += came
+
+    def _to_head(self, is_err: bool, line: str, used: list[int]) -> None:
+        """Write `line` (cut to the head's share) with the next refresh, counted in `used`
+        (lines, bytes: the command's, or the steps'). Under the lock."""
+        shown = _cut(line, self.head)
+        self._pending.append((is_err, shown))
+        used[0] += 1
+        used[1] += len(shown.encode("utf-8", "replace")) + 1
 
     def refresh(self, live: LiveFleet | None = None) -> None:
         """Write the lines that came since the last time (on the cell's thread)."""
