@@ -157,7 +157,7 @@ def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
                          lambda: orch.forward("web", 80)):
                 with pytest.raises(OrchError) as err:
                     call()
-                assert str(err.value) == message
+                assert str(err.value) == f"{message} (<string>:2)"  # where it was written
         finally:
             orch.close()
         # `orch run --json`: still a JSON document, not ok, saying why (s8-fleet #4: nothing)
@@ -170,8 +170,8 @@ def test_a_label_no_running_container_has_is_an_error_not_an_empty_success(
                               timeout=120)
         assert (done.returncode, json.loads(done.stdout)) == (1, {
             "environment": "web", "ok": False, "summary": "0 targets", "targets": {},
-            "error": message})
-        assert done.stderr.strip().endswith(message)
+            "error": f"{message} ({cfg}:2)"})
+        assert done.stderr.strip().endswith(f"{message} ({cfg}:2)")
     assert not (tmp_path / "got").exists()
 
 
@@ -266,3 +266,31 @@ def test_an_engine_that_cannot_be_reached_is_said_by_each_targets_own_hop(
     for label in ("x-1", "x-2", "x-3"):
         assert res.causes[label].startswith(f"hop 1 (docker {label}): cannot reach the docker "
                                             f"engine"), res.causes
+
+
+def test_a_mistyped_label_gets_a_did_you_mean_and_where_it_was_written(
+        dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """kinds17: a label one edit from the running containers' said only 'no running container
+    has the label', as an outage would; a mistyped service or container name gets a hint."""
+    from orch_magics import OrchError
+
+    orch = _orch(dockerd, {"label": "orch.fleet=wbe"})
+    try:
+        with pytest.raises(OrchError, match=r"has the label orch\.fleet=wbe \(.*:2\) "
+                                            r"\(did you mean label 'orch\.fleet=web'\?\)$"):
+            orch.run("web", "name")
+    finally:
+        orch.close()
+    cfg = tmp_path / "orch.yaml"
+    for written, hint in (("orch.flet", "'orch.fleet'"), ("orch.fleet=dowm", None)):
+        layer = json.dumps({"type": "docker", "config": {"label": written,
+                                                          "docker_host": dockerd.host}})
+        cfg.write_text(f"environments:\n  web:\n    layers: [{layer}]\n")
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "cp",
+                               "web:/etc/hostname", str(tmp_path / "got")],
+                              capture_output=True, text=True, timeout=120)
+        said = f" (did you mean label {hint}?)" if hint else ""
+        assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (1, (
+            f"orch: environment 'web' has no target: no running container has the label "
+            f"{written} ({cfg}:3){said}")), done.stderr
+    assert not (tmp_path / "got").exists()

@@ -37,5 +37,5 @@ async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launc
     """Every target of a fleet, containers found by label looked up (none found: an error)."""
     targets = expand(layers)
     found = [t for target in targets for t in await resolve_checked(target, base, lookup)]
-    check_found(environment, targets, found)
+    await check_found(environment, targets, found, base)
     return found

@@ -8,6 +8,7 @@ reached by.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 from collections.abc import Sequence
@@ -51,6 +52,14 @@ class Selecting(Protocol):
 
     async def matching(self) -> list[str]:
         """Names of the running containers this layer selects, sorted."""
+
+
+@runtime_checkable
+class Suggesting(Protocol):
+    """A selecting launcher that can say what its selector may have meant, when it matched none."""
+
+    async def near(self) -> str:
+        """` (did you mean …?)` from what its engine holds, or empty."""
 
 
 def expand(layers: Sequence[LayerSpec]) -> list[Target]:
@@ -222,14 +231,25 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
     return kept[0]
 
 
-def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target]) -> None:
+async def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target],
+                      base: Launcher) -> None:
     """Refuse a fleet whose label selectors found no container anywhere: running 'on every
-    container with app=web' when none is running is a mistake or an outage, not a success."""
-    if not found and targets:
-        spec = targets[0].layers[targets[0].pending or 0]
-        selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
-        raise OrchError(f"environment {environment!r} has no target: no running container "
-                        f"has the label {selector}")
+    container with app=web' when none is running is a mistake or an outage, not a success.
+    The error says where the selector was written and, asked of the first target's engine,
+    the label it may have meant (kinds17: a typo was told as an outage)."""
+    if found or not targets:
+        return
+    index = targets[0].pending or 0
+    spec = targets[0].layers[index]
+    selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
+    where = f" ({spec.location})" if spec.location else ""
+    launcher = LayeredExecutor(base, targets[0].layers[:index + 1]).build()
+    hint = ""
+    if isinstance(launcher, Suggesting):
+        with contextlib.suppress(Exception):  # only for the hint: the error stands on its own
+            hint = await launcher.near()
+    raise OrchError(f"environment {environment!r} has no target: no running container "
+                    f"has the label {selector}{where}{hint}")
 
 
 def planned_scope(layers: Sequence[LayerSpec], limit: str | None) -> Scope:

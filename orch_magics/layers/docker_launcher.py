@@ -49,7 +49,7 @@ from .docker_exec import (
     text_only,
     tty_create,
 )
-from .docker_pick import COMPOSE_SERVICE, LIVE, Unpicked, compose_hint, name_of, pick
+from .docker_pick import LIVE, Unpicked, name_of, pick, selector_hint
 from .docker_warden import Warden, close_all, wardens_of
 from .lifeline import SCRIPT as WATCHDOG
 from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
@@ -186,13 +186,8 @@ class DockerLauncher(Launcher):
         try:
             chosen = pick(found, what, self.where, compose=bool(self.config.service),
                           project=self.config.project)
-        except Unpicked as exc:
-            hint = ""
-            if not found and self.config.service:  # a misspelt service or project?
-                with contextlib.suppress(Exception):  # only for the hint
-                    every = await engine.call(engine.api.containers, all=True,
-                                              filters={"label": COMPOSE_SERVICE})
-                    hint = compose_hint(every, self.config.service, self.config.project)
+        except Unpicked as exc:  # none found: a misspelt label, service or project?
+            hint = "" if found else await selector_hint(engine, self.config)
             raise self.error(f"{exc}{hint}") from None
         return str(chosen["Id"]), name_of(chosen)
 
@@ -212,6 +207,10 @@ class DockerLauncher(Launcher):
         than the fleet being one target short without a word. Stopped ones are not."""
         found, _ = await self._labelled(await self.engine())
         return sorted(name_of(c) for c in found if c.get("State") in LIVE)
+
+    async def near(self) -> str:
+        """` (did you mean …?)` when the selector matches no running container on this engine."""
+        return await selector_hint(await self.engine(), self.config)
 
     async def _named(self, engine: Engine, container: str) -> tuple[str, str]:
         with self.errors(f"inspecting container {container!r}"):

@@ -5,10 +5,15 @@ stacks on a host, staging and prod, was run in whichever name sorted first)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config.suggest import did_you_mean
+from .docker_engine import Engine
+
+if TYPE_CHECKING:  # the kind module imports the launcher, which imports this one
+    from .docker import DockerConfig
 
 #: Container states a label selects: running, and paused (still running, as `docker ps` shows;
 #: an exec in it is refused with a clear error). Created, exited, dead ones are not running.
@@ -60,6 +65,29 @@ def compose_hint(every: Sequence[Mapping[str, Any]], service: str, project: str 
     if near is not None:
         return f" (did you mean project {near!r}?)"
     return f"; service {service!r} runs in projects {', '.join(projects)}" if projects else ""
+
+
+async def selector_hint(engine: Engine, config: DockerConfig) -> str:
+    """` (did you mean …?)` for a label or compose service that selects no container on
+    `engine`, from what is there: a typo is told from an outage. Empty when nothing is near
+    or the engine cannot be asked (the error it goes with stands on its own)."""
+    with contextlib.suppress(Exception):
+        if config.service:
+            every = await engine.call(engine.api.containers, all=True,
+                                      filters={"label": COMPOSE_SERVICE})
+            return compose_hint(every, config.service, config.project)
+        if config.label:
+            return label_hint(await engine.call(engine.api.containers), config.label)
+    return ""
+
+
+def label_hint(running: Sequence[Mapping[str, Any]], selector: str) -> str:
+    """` (did you mean label 'app=web'?)` for a `key=value` (or bare `key`) selector matching
+    none of the `running` containers, from their labels; empty when nothing is near."""
+    pairs = {f"{k}={v}" if "=" in selector else k
+             for c in running for k, v in labels(c).items()}
+    near = did_you_mean(selector, sorted(pairs))
+    return f" (did you mean label {near!r}?)" if near is not None else ""
 
 
 def _number(container: Mapping[str, Any]) -> int:
