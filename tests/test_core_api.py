@@ -190,3 +190,16 @@ def test_a_run_error_crosses_a_process_pool_with_its_result() -> None:
         assert (err.value.result.returncode, err.value.result.stdout) == (3, "half-done\n")
         assert "exit 3" in str(err.value)
         assert pool.submit(int, "7").result(timeout=60) == 7  # the pool still works
+
+
+def test_an_error_a_magic_marked_quiet_still_pickles() -> None:
+    """review38: the magic's mark (shown without a traceback) was a lambda in the error's
+    state, so an error caught in a cell could not go to a process pool."""
+    import pickle
+
+    from orch_magics.errors import ConfigError
+    from orch_magics.magics.frontend import quiet
+
+    back = pickle.loads(pickle.dumps(quiet(ConfigError("bad thing", file="x.yaml", line=3))))
+    assert (str(back), back._render_traceback_()) == (
+        "x.yaml:3: bad thing", ["ConfigError: x.yaml:3: bad thing"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -98,9 +99,10 @@ def close_widgets(*widgets: Any) -> None:
 
 
 def quiet(exc: BaseException) -> BaseException:
-    """Mark an exception so IPython shows `Type: message` without a traceback."""
+    """Mark an exception so IPython shows `Type: message` without a traceback. The mark is a
+    partial, not a lambda: the error still pickles (review38: it broke a process pool)."""
     text = f"{type(exc).__name__}: {exc}"
-    exc._render_traceback_ = lambda: text.splitlines()  # type: ignore[attr-defined]
+    exc._render_traceback_ = functools.partial(str.splitlines, text)  # type: ignore[attr-defined]
     return exc
 
 
