@@ -367,4 +367,10 @@ def test_targets_behind_one_silent_bastion_each_end_at_their_timeout(
             conn.close()
     took = re.findall(r"timed out after ([0-9.]+)s \(limit 2s\); timed out before the process "
                       r"started", out)
-    assert len(took) == 3 and all(t.startswith("2.") for t in took), out
+    # All three started together and share one deadline: before, the two waiting on the
+    # first's connection ended the engine's launch grace later (2.0 s and 3.0 s). Judged
+    # against that grace, not a number of seconds: load delays them all alike.
+    from orch_magics.engine.steering import LAUNCH_GRACE
+
+    spread = max(map(float, took)) - min(map(float, took))
+    assert len(took) == 3 and spread < LAUNCH_GRACE / 2, out

@@ -168,7 +168,9 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
-        deadline = time.monotonic() + 20  # the count stops growing: the sender waits
+        deadline = time.monotonic() + 20  # 16 MiB are taken, then the count stops growing:
+        while len(sent) < 16 and time.monotonic() < deadline:  # the sender waits (a slow
+            time.sleep(0.1)  # machine's pause before 16 is no stop: not judged by the clock)
         before = -1
         while len(sent) != before and time.monotonic() < deadline:
             before = len(sent)
