@@ -8,12 +8,12 @@ started on the far side is in `remote.py` and `ssh_process.py`."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import shlex
 import signal as _signal
-import time
 from collections.abc import Callable, Hashable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -38,8 +38,8 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
-from .ssh_liveness import ANSWER, answers, idle
-from .ssh_pool import SESSIONS_PER_CONNECTION, Pool, Slot
+from .ssh_liveness import ANSWER, answers
+from .ssh_pool import Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
 from .ssh_proxy import ProxyCommand
 from .ssh_socket import socket_problem
@@ -84,57 +84,19 @@ class SSHLauncher(Launcher):
 
     # ---- pool -------------------------------------------------------------------------------
     def _pool(self) -> Pool:
+        """This hop's pool of connections (made on first use, closed with the context)."""
         pool = self.context.pools.get(self.key)
         if not isinstance(pool, Pool):
-            pool = self.context.pools[self.key] = Pool()
+            pool = Pool(functools.partial(_end_forwards, self.context.pools, self.key))
+            self.context.pools[self.key] = pool
             self.context.on_close(pool.aclose, pool.cut)
         return pool
 
     async def _primary(self) -> Slot:
-        pool = self._pool()
-        with connecting():  # waiting on another's connection too: given up, ends at once
-            async with pool.lock:  # (fleets23: a second late)
-                pool.prune()
-                if (slot := await self._first_live(pool)) is None:
-                    slot = await self._connect()
-                    pool.slots.append(slot)
-                return slot
+        return await self._pool().primary(self._connect, self._answer_within)
 
     async def _acquire(self) -> Slot:
-        pool = self._pool()
-        with connecting():
-            async with pool.lock:
-                pool.prune()
-                for slot in list(pool.slots):
-                    if slot.sessions < SESSIONS_PER_CONNECTION and await self._live(slot):
-                        break
-                else:
-                    slot = await self._connect()
-                    pool.slots.append(slot)
-                slot.sessions += 1
-                return slot
-
-    async def _live(self, slot: Slot, *, ask: bool = False) -> bool:
-        """Whether pooled `slot` may be handed out: busy, used within `IDLE` s, or answering
-        a keepalive now (always asked with `ask`). A silent one is set aside, not closed:
-        a busy link may only be slow, and what rides on it (tunnels, channels) ends it."""
-        if (ask or idle(slot)) and not await answers(slot.conn, self._answer_within):
-            self._pool().set_aside(slot)
-            for key, entry in list(self.context.pools.items()):  # their users connect afresh
-                if isinstance(key, tuple) and key[:2] == ("ssh-forward", self.key) \
-                        and entry[2] is slot.conn:
-                    _close_forward(entry[0], entry[1])
-            return False
-        slot.used = time.monotonic()
-        return True
-
-    async def _first_live(self, pool: Pool, *, ask: bool = False) -> Slot | None:
-        """The first pooled connection that may be handed out (`_live`; the silent ones before
-        it are set aside), or None."""
-        while pool.slots:
-            if await self._live(pool.slots[0], ask=ask):
-                return pool.slots[0]
-        return None
+        return await self._pool().acquire(self._connect, self._answer_within)
 
     @property
     def _answer_within(self) -> float:
@@ -143,10 +105,7 @@ class SSHLauncher(Launcher):
     async def answers(self) -> bool:
         """Whether this hop has a pooled connection that answers a keepalive now (silent ones
         set aside): the `Pooled` capability, asked when a connection through it timed out."""
-        pool = self._pool()
-        async with pool.lock:
-            pool.prune()
-            return await self._first_live(pool, ask=True) is not None
+        return await self._pool().answering(self._answer_within)
 
     async def cut_if_silent(self, within: float = SILENT_AFTER) -> str | None:
         """Whether this hop's connections went silent: each is asked for a keepalive reply at
@@ -166,29 +125,6 @@ class SSHLauncher(Launcher):
             return carrier
         return (f"hop {self.depth} ({self.label}) stopped answering (no keepalive reply within "
                 f"{within:g} s): its connection is closed")
-
-    def _release(self, slot: Slot) -> None:
-        slot.sessions -= 1
-        slot.used = time.monotonic()
-        if slot.sessions > 0:
-            return
-        pool = self._pool()
-        if slot in pool.aside:  # closed by `prune` once nothing rides on it
-            return
-        if slot not in pool.slots:  # retired: it closes with its last session
-            pool.close(slot)
-        elif slot is not pool.slots[0]:  # extra connections close when idle
-            pool.slots.remove(slot)
-            pool.close(slot)
-
-    def _retire(self, slot: Slot) -> None:
-        """Hand this connection out no more. A dead or idle one closes now; one that still
-        carries other runs' sessions (it refused one more) closes with the last of them."""
-        pool = self._pool()
-        if slot in pool.slots:
-            pool.slots.remove(slot)
-        if slot.sessions == 0 or slot.conn.is_closed():
-            pool.close(slot)
 
     async def _connect(self) -> Slot:
         assert self.inner is not None
@@ -303,11 +239,11 @@ class SSHLauncher(Launcher):
                 return slot, process
             except StreamError:
                 slot.sessions -= 1
-                self._retire(slot)  # dead or refusing: the next attempt connects afresh
+                self._pool().retire(slot)  # dead or refusing: the next attempt connects afresh
                 if attempt == 2:
                     raise
             except BaseException:  # cancelled (Ctrl-C while starting): give the place back
-                self._release(slot)
+                self._pool().release(slot)
                 raise
         raise AssertionError("unreachable")
 
@@ -336,12 +272,12 @@ class SSHLauncher(Launcher):
                                                       self.config.connect_timeout)
         except BaseException:
             process.close()
-            self._release(slot)
+            self._pool().release(slot)
             raise
         backend = SSHBackend(
             process, slot, tty=command.tty,
             error=lambda msg: self._err(StreamError, msg), blame=self.lost_by,
-            release=lambda: self._release(slot), recover=self.kill_after_loss,
+            release=lambda: self._pool().release(slot), recover=self.kill_after_loss,
             cut_way=self.cut_if_silent,
             initial=initial, pid=pid)
         return ProcessHandle(backend, command, chain=self.chain)
@@ -361,9 +297,7 @@ class SSHLauncher(Launcher):
 
     def connection_down(self) -> bool:
         """Whether this hop had connections and every one of them is closed."""
-        pool = self._pool()
-        slots = [*pool.slots, *pool.aside]
-        return bool(slots) and all(slot.conn.is_closed() for slot in slots)
+        return self._pool().down()
 
     async def kill_after_loss(self, pgid: int) -> str:
         """The connection carrying process group `pgid` died: reconnect, kill it, say what
@@ -387,11 +321,20 @@ class SSHLauncher(Launcher):
             except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
                 reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             finally:
-                self._release(slot)
-            self._retire(slot)  # the next try takes another connection
+                self._pool().release(slot)
+            self._pool().retire(slot)  # the next try takes another connection
             raise TryAgain(f"killing it failed: {reason}")
 
         return str(await kill_after_loss(place, kill_once))
+
+
+def _end_forwards(pools: dict[Hashable, Any], key: Hashable, slot: Slot) -> None:
+    """Pool `key`'s connection `slot` was set aside: the unix sockets forwarded over it end
+    (their users connect afresh)."""
+    for name, entry in list(pools.items()):
+        if isinstance(name, tuple) and name[:2] == ("ssh-forward", key) \
+                and entry[2] is slot.conn:
+            _close_forward(entry[0], entry[1])
 
 
 def _close_forward(listener: asyncssh.SSHListener, local: str) -> None:

@@ -1,5 +1,7 @@
 """Pooled SSH connections: one `Pool` per chain prefix (in the LaunchContext), each connection a
-`Slot` carrying at most `SESSIONS_PER_CONNECTION` sessions.
+`Slot` carrying at most `SESSIONS_PER_CONNECTION` sessions. The pool hands them out (the first
+live one carries tunnels, sessions fill a connection before another is made), checks an idle
+one still answers before handing it out, and closes the extra ones once idle.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import contextlib
 import re
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .ssh_liveness import listen
+from .base import connecting
+from .ssh_liveness import answers, idle, listen
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     import asyncssh
@@ -36,10 +40,16 @@ class Slot:
         listen(conn)  # bytes received count as an answer to a liveness check
 
 
+#: Makes a new connection for a pool (the hop's own connect).
+Connect = Callable[[], Awaitable[Slot]]
+
+
 class Pool:
     """The connections of one chain prefix; the first live one also carries tunnels."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_aside: Callable[[Slot], None]) -> None:
+        #: Told of a connection set aside (what was forwarded over it is to end).
+        self.on_aside = on_aside
         self.slots: list[Slot] = []
         self.lock = asyncio.Lock()
         #: Connections that stopped answering: handed out no more, closed once bare (`prune`).
@@ -47,6 +57,83 @@ class Pool:
         #: Connections closed while the pool lives on, until their proxy has ended.
         self._closed: list[Slot] = []
 
+    # ---- handing connections out (each waits on the lock, as connecting) ------------------
+    async def primary(self, connect: Connect, within: float) -> Slot:
+        """The first live connection, made when there is none: the one carrying tunnels.
+        `within`: how long an idle one has to answer a keepalive."""
+        with connecting():  # waiting on another run's connection is connecting too: given
+            async with self.lock:  # up, it ends at once (fleets23: one launch grace late)
+                self.prune()
+                if (slot := await self.first_live(within)) is None:
+                    slot = await connect()
+                    self.slots.append(slot)
+                return slot
+
+    async def acquire(self, connect: Connect, within: float) -> Slot:
+        """A live connection with room for one more session (made when none has), counted."""
+        with connecting():
+            async with self.lock:
+                self.prune()
+                for slot in list(self.slots):
+                    if slot.sessions < SESSIONS_PER_CONNECTION and await self.live(slot, within):
+                        break
+                else:
+                    slot = await connect()
+                    self.slots.append(slot)
+                slot.sessions += 1
+                return slot
+
+    async def live(self, slot: Slot, within: float, *, ask: bool = False) -> bool:
+        """Whether `slot` may be handed out: busy, used within `IDLE` s, or answering a
+        keepalive now (always asked with `ask`). A silent one is set aside, not closed: a
+        busy link may only be slow, and what rides on it (tunnels, channels) ends it."""
+        if (ask or idle(slot)) and not await answers(slot.conn, within):
+            self.set_aside(slot)
+            self.on_aside(slot)
+            return False
+        slot.used = time.monotonic()
+        return True
+
+    async def first_live(self, within: float, *, ask: bool = False) -> Slot | None:
+        """The first connection that may be handed out (`live`; the silent ones before it
+        are set aside), or None."""
+        while self.slots:
+            if await self.live(self.slots[0], within, ask=ask):
+                return self.slots[0]
+        return None
+
+    async def answering(self, within: float) -> bool:
+        """Whether a connection answers a keepalive now (the silent ones set aside)."""
+        async with self.lock:
+            self.prune()
+            return await self.first_live(within, ask=True) is not None
+
+    def release(self, slot: Slot) -> None:
+        """A session on `slot` ended: an extra or retired connection closes once idle."""
+        slot.sessions -= 1
+        slot.used = time.monotonic()
+        if slot.sessions > 0 or slot in self.aside:  # aside: closed by `prune` once bare
+            return
+        if slot not in self.slots:  # retired: it closes with its last session
+            self.close(slot)
+        elif slot is not self.slots[0]:  # extra connections close when idle
+            self.slots.remove(slot)
+            self.close(slot)
+
+    def retire(self, slot: Slot) -> None:
+        """Hand `slot` out no more. A dead or idle one closes now; one that still carries
+        other runs' sessions (it refused one more) closes with the last of them."""
+        if slot in self.slots:
+            self.slots.remove(slot)
+        if slot.sessions == 0 or slot.conn.is_closed():
+            self.close(slot)
+
+    def down(self) -> bool:
+        """Whether it had connections and every one of them is closed."""
+        slots = [*self.slots, *self.aside]
+        return bool(slots) and all(slot.conn.is_closed() for slot in slots)
+
+    # ---- closing ------------------------------------------------------------------------
     def prune(self) -> None:
         self._closed = [s for s in self._closed if s.proxy is not None and s.proxy.running]
         for slot in self.aside:  # nothing rides on it any more (no session, tunnel, channel)
