@@ -46,7 +46,8 @@ def _orch(folder: Path, *words: str) -> subprocess.CompletedProcess[str]:
 def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it(
         tmp_path: Path, case: str) -> None:
     config, name, what = CONFIGS[case]
-    tmp_path.chmod(0o1777)  # a shared folder, as /tmp
+    # a shared folder, as /tmp; a secrets command's folder is judged itself (the next test)
+    tmp_path.chmod(0o1777 if "provider" not in case else 0o755)
     (tmp_path / "orch.yaml").write_text(config + "audit: {enabled: false}\n"
                                         "services: {hello: {command: 'echo I ran'}}\n")
     (tmp_path / "hosts.ini").write_text("[web]\nweb1 ansible_host=127.0.0.1\n")
@@ -63,7 +64,7 @@ def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it
     assert (f"{tmp_path / name}: {what} may be written by any user (mode 0"
             in said.stderr), said.stderr
     assert ("; refusing to use it, as the config found here reads it (name that config with "
-            "-c, ORCH_CONFIG or %orch load to use it anyway)" in said.stderr), said.stderr
+            "-c, an absolute ORCH_CONFIG or %orch load to use it anyway)" in said.stderr), said
     (tmp_path / name).chmod(0o644 if "provider" not in case else 0o755)
     os.chown(tmp_path / name, NOBODY, NOBODY)
     said = _orch(tmp_path, "ls")
@@ -72,6 +73,55 @@ def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it
     assert named.returncode == 0 and "web" in named.stdout, named
     os.chown(tmp_path / name, 0, 0)
     assert _orch(tmp_path, "ls").returncode == 0
+
+
+PROVIDED = ("audit: {enabled: false}\nenvironments: {local: []}\n"
+            "services: {web: {command: 'echo got $PW', environment: {PW: '{{secret:pw}}'}}}\n"
+            "secrets: {providers: [{type: command, argv: %s}]}\n")
+
+
+def test_a_found_configs_secrets_command_runs_in_no_folder_another_user_may_add_to(
+        tmp_path: Path) -> None:
+    """review39: the folder a found config's secrets command runs in is where `python3 -m
+    getpw` (or `make`, `node .`) finds its code: in a shared folder, nobody's getpw.py ran as
+    root, no file name in argv to judge."""
+    (tmp_path / "orch.yaml").write_text(PROVIDED % "[python3, -m, getpw, '{name}']")
+    (tmp_path / "getpw.py").write_text("import os\nopen('RAN', 'w').close()\nprint('pw-1234')\n")
+    os.chown(tmp_path / "getpw.py", NOBODY, NOBODY)
+    for mode, owner, why in ((0o1777, 0, "may be written by any user (mode 1777), who could "
+                              "put a program in it for orch to run as you: chmod o-w it"),
+                             (0o755, NOBODY, "belongs to user nobody, who could put a program "
+                              "in it for orch to run as you: have it made yours")):
+        tmp_path.chmod(mode)
+        os.chown(tmp_path, owner, owner)
+        said = _orch(tmp_path, "run", "local", "web")
+        assert said.returncode == 2, said
+        assert (f"orch: config error: {tmp_path}: the folder the secrets provider `command` "
+                f"runs in {why}" in said.stderr), said.stderr
+        assert not (tmp_path / "RAN").exists()
+    os.chown(tmp_path, 0, 0)
+    named = _orch(tmp_path, "-c", "orch.yaml", "run", "local", "web")  # your choice
+    assert (named.returncode, named.stdout) == (0, "got ****\n"), named
+
+
+def test_a_script_that_appears_after_the_load_is_judged_before_it_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review39: a script missing when the config was found and loaded was never judged: a
+    notebook loads once and fetches much later."""
+    from orch_magics import ConfigError, Orchestrator, load_config
+
+    monkeypatch.delenv("ORCH_CONFIG", raising=False)
+    tmp_path.chmod(0o755)
+    (tmp_path / "orch.yaml").write_text(PROVIDED % "[sh, getpw.sh, '{name}']")
+    with Orchestrator(load_config(cwd=tmp_path)) as orch:
+        (tmp_path / "getpw.sh").write_text("touch RAN; echo pw-1234\n")
+        os.chown(tmp_path / "getpw.sh", NOBODY, NOBODY)
+        with pytest.raises(ConfigError, match=r"getpw.sh: a file the secrets provider "
+                                              r"`command` runs belongs to user nobody"):
+            orch.run("local", "web")
+        assert not (tmp_path / "RAN").exists()
+        os.chown(tmp_path / "getpw.sh", 0, 0)
+        assert orch.run("local", "web").stdout == "got ****\n"
 
 
 def test_an_ssh_config_in_home_is_refused_as_openssh_refuses_it(tmp_path: Path) -> None:
@@ -108,6 +158,11 @@ def test_a_relative_orch_config_is_judged_as_found(tmp_path: Path) -> None:
     (tmp_path / "orch.yaml").write_text("environments: {local: []}\naudit: {enabled: false}\n")
     os.chown(tmp_path / "orch.yaml", NOBODY, NOBODY)
     env = {**os.environ, "ORCH_CONFIG": "orch.yaml"}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "ls"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60)
+    assert said.returncode == 2 and "config file belongs to user nobody" in said.stderr, said
+    env["ORCH_CONFIG"] = f"{tmp_path / 'base.yaml'}{os.pathsep}orch.yaml"  # review39: one
+    (tmp_path / "base.yaml").write_text("audit: {enabled: false}\n")  # relative in a list too
     said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "ls"], capture_output=True,
                           text=True, cwd=tmp_path, env=env, timeout=60)
     assert said.returncode == 2 and "config file belongs to user nobody" in said.stderr, said

@@ -656,7 +656,7 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
     assert said.stderr == (f"orch: config error: {tmp_path / 'orch.yaml'}: config file belongs "
                            f"to user nobody, who could rewrite it to run anything as you: have "
                            f"it made yours, or copy it; refusing to use it (name it with -c, "
-                           f"ORCH_CONFIG or %orch load to use it anyway)\n")
+                           f"an absolute ORCH_CONFIG or %orch load to use it anyway)\n")
     assert orch("-c", "orch.yaml", "run", "local", "hello").stdout == "I ran\n"
     env["SUDO_UID"] = "65534"  # `sudo orch` in the folder of the user who ran sudo: theirs
     assert orch("run", "local", "hello").stdout == "I ran\n"
@@ -664,7 +664,8 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
     os.chown(tmp_path / "orch.yaml", 0, 0)
     (tmp_path / "orch.yaml").chmod(0o666)
     said = orch("check")
-    assert "config file may be written by any user (mode 0666): chmod o-w it" in said.stderr
+    assert ("config file may be written by any user (mode 0666), who could rewrite it "
+            "to run anything as you: chmod o-w it" in said.stderr)
     (tmp_path / "orch.yaml").chmod(0o664)  # a group of one's own may write it, as umask 002
     assert orch("run", "local", "hello").stdout == "I ran\n"
 

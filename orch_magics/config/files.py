@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -12,6 +12,16 @@ from ..text import printable
 from .suggest import misspelt_variable
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+
+def found_here(explicit: Sequence[object]) -> bool:
+    """Whether a load's files are found in the folder orch runs in rather than named: none
+    given, and ORCH_CONFIG unset or naming any relative path (`base.yaml:orch.yaml` with an
+    absolute first entry too: review39). Such a config, and all it reads, is judged."""
+    if explicit:
+        return False
+    given = [p for p in os.environ.get("ORCH_CONFIG", "").split(os.pathsep) if p.strip()]
+    return not given or not all(os.path.isabs(p) for p in given)
 
 
 def find_config_files(explicit: Iterable[str | os.PathLike[str]] = (),

@@ -22,7 +22,7 @@ from .chain import check_chain
 from .checks import as_written
 from .files import NoConfig as NoConfig  # imported from here before config/files.py
 from .files import demo_config_files as demo_config_files  # (as docs/api.md showed)
-from .files import find_config_files
+from .files import find_config_files, found_here
 from .inventory_files import inventory_paths, inventory_readers
 from .misplaced import for_every_command, left_empty, misplaced
 from .model import (
@@ -57,9 +57,7 @@ def load_config(*files: str | os.PathLike[str], cwd: str | os.PathLike[str] | No
                 ) -> Config:
     """Load and validate config files (found automatically when none are given; `cwd`: the
     folder to find them in, and to read relative paths from, instead of the working one)."""
-    paths = find_config_files(files, cwd=cwd)
-    named = os.environ.get("ORCH_CONFIG", "")  # a relative one is found where orch runs
-    return load_files(paths, found=not files and not os.path.isabs(named))  # (review38)
+    return load_files(find_config_files(files, cwd=cwd), found=found_here(files))
 
 
 def load_files(paths: Iterable[str | Path], *, found: bool) -> Config:

@@ -303,7 +303,7 @@ class CommandProviderSpec:
     timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0,
                                                       le=MAX_SECONDS))
     folder: str | None = field(default=None, metadata={"internal": True})  # its config's
-
+    found: bool = field(default=False, metadata={"internal": True})  # judged before each run
 
 
 ProviderSpec = Literal["env", "keyring", "file", "prompt"] | CommandProviderSpec

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -67,24 +68,45 @@ def judged(file: str, what: str) -> None:
         raise ConfigError(_refusal(what, why), file=file)
 
 
+def judged_command(argv: Sequence[str], folder: str) -> None:
+    """Refuse what a found config's secrets command would run in `folder`, its working
+    folder: the folder itself when another user may add a file to it (`python3 -m getpw`,
+    `make`, or a script that appears after the load ran theirs: review39), the program given
+    as a path, and each file an argument names (`[sh, get.sh]`). Asked at the load and again
+    before each run of the command."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return  # gone: the run says so
+    if (why := _others_could_write(st, "put a program in it for orch to run as you")) is not None:
+        raise ConfigError(_refusal("the folder the secrets provider `command` runs in", why),
+                          file=folder)
+    for i, word in enumerate(argv):
+        path = os.path.normpath(os.path.join(folder, word))
+        if (i == 0 and "/" in word) or (i > 0 and os.path.isfile(path)):
+            judged(path, "a file the secrets provider `command` runs")
+
+
 def _refusal(what: str, why: str) -> str:
     config = what == "config file"
     return (f"{what} {why}; refusing to use it{'' if config else ', as the config found here reads it'} "
-            f"(name {'it' if config else 'that config'} with -c, ORCH_CONFIG or %orch load to "
-            f"use it anyway)")
+            f"(name {'it' if config else 'that config'} with -c, an absolute ORCH_CONFIG or "
+            f"%orch load to use it anyway)")
 
 
-def _others_could_write(st: os.stat_result) -> str | None:
-    """Why another account could choose what this file makes orch run (config19: a
-    world-writable orch.yaml of `nobody`'s in a shared folder ran its command as root, where
-    a secrets file of theirs was refused), or None: it is yours, or root's, and only its
-    owner and group may write it (as OpenSSH and git judge their own config files)."""
+def _others_could_write(st: os.stat_result,
+                        could: str = "rewrite it to run anything as you") -> str | None:
+    """Why another account could choose what this file (or folder) makes orch run (config19:
+    a world-writable orch.yaml of `nobody`'s in a shared folder ran its command as root,
+    where a secrets file of theirs was refused), or None: it is yours, or root's, and only
+    its owner and group may write it (as OpenSSH and git judge their own config files); a
+    sticky bit does not help a folder, in which anyone may still add a file."""
     if st.st_uid not in _yours():
-        return (f"belongs to user {owner_name(st.st_uid)}, who could rewrite it to run "
-                f"anything as you: have it made yours, or copy it")
+        return (f"belongs to user {owner_name(st.st_uid)}, who could {could}: have it made "
+                f"yours, or copy it")
     if st.st_mode & stat.S_IWOTH:
-        return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}): "
-                f"chmod o-w it")
+        return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}), who "
+                f"could {could}: chmod o-w it")
     return None
 
 

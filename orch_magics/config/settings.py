@@ -24,7 +24,7 @@ from .model import (
     ProviderSpec,
     SecretsSettings,
 )
-from .reading import judged
+from .reading import judged, judged_command
 from .source import Source
 from .validate import build_dataclass
 
@@ -101,13 +101,10 @@ def _beside(provider: ProviderSpec, base: Path, found: bool) -> ProviderSpec:
     is read (safety17, review32: the one in whatever folder orch ran from gave the secret)."""
     if not isinstance(provider, CommandProviderSpec):
         return provider
-    program = os.path.expanduser(provider.argv[0])  # `~/bin/get`: nothing expands it after
-    # a found config's: the program given as a path, and a file an argument names (`[sh,
-    # get.sh]`, review38); a program looked for on PATH is not the folder's
-    for i, word in enumerate((program, *provider.argv[1:]) if found else ()):
-        if (i == 0 and "/" in word) or (i > 0 and (base / word).is_file()):
-            judged(str(base / word), "a file the secrets provider `command` runs")
-    return replace(provider, argv=(program, *provider.argv[1:]), folder=str(base))
+    argv = (os.path.expanduser(provider.argv[0]), *provider.argv[1:])  # `~/bin/get`: nothing
+    if found:  # expands it after; a found config's is judged now, and before each run
+        judged_command(argv, str(base))
+    return replace(provider, argv=argv, folder=str(base), found=found)
 
 
 def beside_config(env: Environment, base: Path, found: bool = False) -> Environment:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..config.reading import owner_name, read_text
+from ..config.reading import judged_command, owner_name, read_text
 from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
@@ -239,6 +239,8 @@ class CommandProvider:
 
     def _run(self, name: str, argv: list[str]) -> str | None:
         shown = shlex.join(argv)
+        if self.spec.found and self.spec.folder:  # what it runs may have changed since the load
+            judged_command(argv, self.spec.folder)
         try:
             done = _ran(argv, self.spec.timeout, self.spec.folder)
         except FileNotFoundError:
