@@ -283,8 +283,16 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
     assert mask_text("http://a.example,http://u:pw@b.example") == \
         "http://a.example,http://u:****@b.example"
     assert mask_text('["http://x","tcp://u:pw2@h"]') == '["http://x","tcp://u:****@h"]'
+    # review39: a password holding `/`, a scheme after `_` or a digit, an e-mail further on
+    assert mask_text("tcp://u:ab/cd@host") == "tcp://u:****@host"
+    assert mask_text("x_postgres://u:pw@h 1http://u:pw@h") == \
+        "x_postgres://u:****@h 1http://u:****@h"
+    assert mask_text('["http://u:pw@h/p@x","a@b.com"]') == '["http://u:****@h/p@x","a@b.com"]'
     for plain in ("https://h:443?email=a@b.com", "https://h/x?email=a@b.com", "http://h:80",
-                  "ssh://git@github.com/x", "https://h?to=a:b@c"):
+                  "ssh://git@github.com/x", "https://h?to=a:b@c", "http://h:8080/a@b",
+                  # review39: text after a host:port URL was eaten up to an e-mail's `@`
+                  '{"url":"http://h:8080","email":"a@b.com"}', "http://h:80,ops@example.com",
+                  "http://h:8080;user=me@corp", "http://[::1]:8080@x"):
         assert mask_text(plain) == plain
     probe = ("from orch_magics.secrets.masking import mask_text\n"
              "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")

@@ -122,27 +122,39 @@ def mask_text(text: str) -> str:
     return _URL.sub(_url_masked, masked) if "://" in masked else masked
 
 
-#: A URL's scheme and authority: `scheme://`, then up to the first blank, `/` or the next
-#: `scheme://` (`a://h,b://u:p@h`: review38; a raw password may hold `?` or `#`, review37).
-#: The look-ahead reads at most 35 characters at each: linear in the text.
-_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
-                  r"((?:(?!\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/])*)")
+#: A URL: `scheme://` (after any character: `x_postgres://`, `1http://`), then up to the first
+#: blank or the next `scheme://` (`a://h,b://u:p@h`: review38). Where its authority ends, and
+#: whether it has a password, `_url_masked` decides. The look-ahead reads at most 35 characters
+#: at each: linear in the text.
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
+                  r"((?:(?![A-Za-z][A-Za-z0-9+.-]{0,31}://)\S)*)")
+#: What may follow a `host:PORT` that ends the URL or its authority (JSON, a list, a path).
+_AFTER_PORT = frozenset("/?#\"'<>`,;)]}|\\")
+#: What ends a host after the user part's `@`: the userinfo's `@` is the last one before it.
+_HOST_END = re.compile(r"[/\"'<>`,;|]")
 
 
 def _url_masked(found: re.Match[str]) -> str:
-    """The URL's authority with the password of its user part as `****`: what comes after
-    the first `:` of the part before its last `@`. A `host:port` followed by a query whose
-    value holds an `@` (`?email=a@b.com`) has none."""
-    authority = found[2]
-    at = authority.rfind("@")
-    colon = authority.find(":", 0, at) if at > 0 else -1
-    if colon < 0 or colon == at - 1:
+    """The URL with the password of its user part as `****`: what comes after the first `:`,
+    up to the last `@` before its host ends (a raw password may hold `?`, `#`, `@` or `/`:
+    review37, review39). A `host:port` (then a path, a query, a quote or a comma: text that
+    follows the URL, whatever `@` is further on), a `[v6]` host, or a user part holding `/`,
+    `?`, `#` or `@` before its `:`, has none."""
+    scheme, rest = found[1], found[2]
+    colon = rest.find(":")
+    if colon < 0 or rest.startswith("[") or any(c in "@/?#" for c in rest[:colon]):
         return found[0]
-    query = min((i for i in (authority.find("?", 0, at), authority.find("#", 0, at))
-                 if i >= 0), default=-1)
-    if query >= 0 and (query < colon or authority[colon + 1:query].isdigit()):
-        return found[0]  # `host?…@…` or `host:port?…@…`: the `@` is the query's
-    return f"{found[1]}{authority[:colon + 1]}****{authority[at:]}"
+    digits = colon + 1
+    while digits < len(rest) and rest[digits].isdigit():
+        digits += 1
+    first_at = rest.find("@", colon + 1)
+    if first_at < 0 or digits == len(rest) or rest[digits] in _AFTER_PORT:
+        return found[0]
+    end = _HOST_END.search(rest, first_at)
+    at = rest.rfind("@", colon + 1, end.start() if end else len(rest))
+    if at == colon + 1:  # `user:@host`: an empty password
+        return found[0]
+    return f"{scheme}{rest[:colon + 1]}****{rest[at:]}"
 
 
 def mask_bytes(data: bytes) -> bytes:
