@@ -16,13 +16,9 @@ from .errors import LayerError, OrchError, ProcessLeft, RunInterrupted
 from .keywords import keywords_checked
 from .plan import RunPlan
 from .process.handle import ProcessHandle, signal_number
-from .process.stdin_writer import as_bytes
+from .process.stdin_writer import Pace, as_bytes
 from .result import RunResult
 from .sinks.file import FileProgress
-
-#: Bytes `LiveRun.send` lets wait for the process to read them before it waits too, and
-#: how many it sends between two looks (a line typed never waits for a look).
-SEND_BUFFER, LOOK_EVERY = 16 << 20, 1 << 20
 
 #: Told how a run ended: its result, or the error that kept it from having one.
 Ended = Callable[[RunResult | None, BaseException | None], None]
@@ -44,7 +40,7 @@ class LiveRun:
         self.started_at = time.time()
         self._last_call: concurrent.futures.Future[None] | None = None  # see _on_loop
         self._calls = threading.Lock()
-        self._unsent = 0  # bytes sent since `_queued` last looked at what waits to be read
+        self._pace = Pace()  # when a send looks whether its input waits to be read
         #: EOF is sent or on its way (close_stdin, or given at the start): what `send` refuses
         #: even while the process is still starting, when its handle cannot say so yet.
         self._eof = run.options.closes_stdin(run.plan.stdin_mode)
@@ -126,8 +122,11 @@ class LiveRun:
         self._future.add_done_callback(done)
 
     # ---- stdin ---------------------------------------------------------------------------
-    def send(self, data: str | bytes) -> None:
-        """Send text/bytes to the process's stdin as is.
+    def send(self, data: str | bytes, *, wait: bool = True) -> None:
+        """Send text/bytes to the process's stdin as is. Once about 16 MiB sent wait to be
+        read, the caller waits, as a pipe's writer does (a Ctrl-C ends the wait, not the
+        run); `wait=False` queues and returns at once (the stdin box: a line typed never
+        holds the kernel).
 
         Raises OrchError when the run has ended or EOF was already sent: input is never
         dropped silently. (That the process closed its stdin is known only without a remote
@@ -135,27 +134,21 @@ class LiveRun:
         """
         payload = as_bytes(data)  # checked and copied in the caller's thread
         self._check_stdin()
-        self._queued(payload)
+        self._queued(payload, wait)
 
     def send_line(self, line: str) -> None:
         """Send one line (newline added); raises like `send`."""
         if not isinstance(line, str):
             raise TypeError(f"send_line() takes str, got {type(line).__name__}")
         self._check_stdin()
-        self._queued(as_bytes(line if line.endswith("\n") else line + "\n"))
+        self._queued(as_bytes(line if line.endswith("\n") else line + "\n"), True)
 
-    def _queued(self, payload: bytes) -> None:
-        """Hand `payload` to the process's stdin, in order with the other calls; once about
-        SEND_BUFFER bytes sent since the last look may wait to be read, the caller waits,
-        outside that order (review38: a signal or EOF waited behind it), until at most
-        SEND_BUFFER wait (a Ctrl-C ends the wait, not the run)."""
+    def _queued(self, payload: bytes, wait: bool) -> None:
+        """Hand `payload` to the process's stdin, in order with the other calls; when `wait`
+        and its pace is due, wait for room (`StdinWriter.room`) outside that order (review38:
+        a signal or EOF waited behind it)."""
         call = self._on_loop(lambda h: h.stdin.write(payload))
-        with self._calls:
-            self._unsent += len(payload)
-            due = self._unsent > LOOK_EVERY
-            if due:
-                self._unsent = 0
-        if due and not self._loop.in_loop_thread:
+        if wait and not self._loop.in_loop_thread and self._pace.due(len(payload)):
             result_of(self._loop.submit(self._room(call)),
                       what=f"the process of {self.name or self.plan.name} to read its input")
 
@@ -163,7 +156,7 @@ class LiveRun:
         await asyncio.wrap_future(queued)  # its bytes are in the writer's queue by now
         handle = self._run.handle
         if handle is not None and handle.running:
-            await handle.stdin.below(SEND_BUFFER)
+            await handle.stdin.room()
 
     def close_stdin(self) -> None:
         """Send EOF (nothing to do once the run has ended)."""

@@ -189,6 +189,31 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
                                                 or "has ended" in str(sent[-1])), sent[-1]
 
 
+def test_one_large_send_is_held_and_a_line_the_box_sends_never_waits(
+        orch: Orchestrator) -> None:
+    """review39: one 40 MiB `send` to a process reading nothing returned at once (its piece
+    was no longer counted once handed to the write), and a line the stdin box sent waited
+    behind another sender's input (the box runs on the kernel's main thread)."""
+    import threading
+
+    run = orch.start("local", command="sleep 60", close_stdin=False, name="reads-nothing-2")
+    big: list[object] = []
+    sender = threading.Thread(target=lambda: big.append(run.send(b"x" * (40 << 20))),
+                              daemon=True)
+    sender.start()
+    try:
+        sender.join(3)
+        assert sender.is_alive(), "a 40 MiB send to a process reading nothing was not held"
+        box = threading.Thread(target=lambda: run.send("typed\n", wait=False), daemon=True)
+        box.start()
+        box.join(10)
+        assert not box.is_alive(), "the box's line waited behind the held send"
+    finally:
+        run.interrupt()
+        sender.join(30)
+    assert not sender.is_alive()
+
+
 def test_the_first_input_after_a_local_process_closed_its_stdin_is_refused(
         orch: Orchestrator) -> None:
     """The first send after the close returned and its line was dropped on the loop; only the

@@ -24,7 +24,7 @@ from ..guard import Scope
 from ..keywords import keywords_checked
 from ..layers.base import Launcher
 from ..plan import RunPlan
-from ..process.stdin_writer import as_bytes
+from ..process.stdin_writer import Pace, as_bytes
 from ..run_names import run_name
 from ..shutdown import close_at_exit
 from ..sinks.base import SinkFactory, Sinks
@@ -282,6 +282,7 @@ class LiveFleet:
         self._loop = loop
         self._future: concurrent.futures.Future[FleetResult] = loop.submit(fleet.wait())
         self._eof_sent = False
+        self._pace = Pace()  # when a send looks whether the targets read their input
         #: When it ended, every target or as a whole (`ps`'s clock stops there).
         self.ended_at: float | None = None
         self._future.add_done_callback(lambda _: setattr(self, "ended_at", time.monotonic()))
@@ -327,10 +328,12 @@ class LiveFleet:
     def kill(self) -> None:
         self._loop.submit(self.fleet.kill())
 
-    def send(self, data: str | bytes, *, echo: Sequence[str] = ()) -> None:
+    def send(self, data: str | bytes, *, echo: Sequence[str] = (), wait: bool = True) -> None:
         """Write to the stdin of every target that runs or is still to start (it gets it once
         started). Raises OrchError when none can take it (the fleet has ended, EOF was sent,
         every target has closed its stdin): input is never dropped silently, as `LiveRun.send`.
+        Held as `LiveRun.send` is, until the slowest running target has read enough
+        (review39: 64 MiB were queued per target at once); `wait=False` never waits.
         `echo`: the lines typed that `data` holds, for the live view (the stdin box's)."""
         if self._future.done():
             raise OrchError(f"{self!r} has ended: its stdin is gone")
@@ -344,6 +347,8 @@ class LiveFleet:
                             f"stdin)")
         payload = as_bytes(data)  # checked (TypeError, ValueError) in the caller's thread
         self._loop.call(self.fleet.send, payload, tuple(echo))
+        if wait and not self._loop.in_loop_thread and self._pace.due(len(payload)):
+            result_of(self._loop.submit(self.fleet.room()), what=f"{self!r} to read its input")
 
     def send_line(self, line: str) -> None:
         if not isinstance(line, str):

@@ -133,6 +133,20 @@ class FleetRun:
                 row.note_stdin(echo, hide)
         return sent
 
+    async def room(self) -> None:
+        """Wait until the targets are known, those starting have started (what was sent to
+        them meanwhile is in their stdin then), and every running one's stdin has room
+        (`StdinWriter.room`); a target queued for a place (--parallel) holds no one. The
+        fleet's end ends the wait."""
+        if not self.ready.is_set():
+            ready = asyncio.ensure_future(self.ready.wait())
+            await asyncio.wait({ready, self.task}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+        runs = [row.run for row in self.rows.values() if row.run is not None]
+        await asyncio.gather(*(run.until_started() for run in runs))
+        await asyncio.gather(*(run.handle.stdin.room() for run in runs
+                               if run.handle is not None and run.handle.running))
+
     def takes_input(self) -> bool:
         """Whether `send` would reach a target: one queued, starting, or running with its stdin
         open (read from another thread, as `LiveRun`'s checks are: a hint, not a lock)."""

@@ -153,7 +153,7 @@ def _stdin_box(ctx: Context, live: LiveFleet) -> None:
     from .widget import StdinBox  # ipywidgets only when a box is shown
 
     box = StdinBox(live, whom=f"every running target of {live.plan.name}",
-                   echoed=lambda data, lines: live.send(data, echo=lines),
+                   echoed=lambda data, lines: live.send(data, echo=lines, wait=False),
                    asks=live.fleet.asking)
     display_id = uuid.uuid4().hex
     display(box.widget, display_id=display_id)

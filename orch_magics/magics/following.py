@@ -45,9 +45,9 @@ class FollowedRun:
     def done(self) -> bool:
         return self.over
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, *, wait: bool = True) -> None:
         lines = max(1, data.count("\n") if isinstance(data, str) else data.count(b"\n"))
-        self._to_attempt(lambda attempt: attempt.send(data), lines)
+        self._to_attempt(lambda attempt: attempt.send(data, wait=wait), lines)
 
     def close_stdin(self) -> None:
         with self._lock:  # between two attempts the ended one takes EOF without a word: it

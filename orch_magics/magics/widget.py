@@ -46,7 +46,7 @@ class Steerable(Protocol):
     @property
     def done(self) -> bool: ...
 
-    def send(self, data: str | bytes) -> None: ...
+    def send(self, data: str | bytes, *, wait: bool = True) -> None: ...
 
     def close_stdin(self) -> None: ...
 
@@ -273,8 +273,9 @@ class StdinBox:
             self.sink.note_stdin(*lines, echo=not self.tty)
             self.sink.flush()
         block = "".join(f"{line}\n" for line in lines)  # one write: all of it goes, or none
-        send = functools.partial(self.live.send, block) if self._echoed is None or self.tty \
-            else functools.partial(self._echoed, block, lines)
+        send = functools.partial(self.live.send, block, wait=False) if self._echoed is None \
+            or self.tty else functools.partial(self._echoed, block, lines)  # a typed line
+        # never holds the kernel behind input the process has not read (review39)
         if self._sent(send, unsent=lines):
             self.lines_sent += len(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import threading
 from typing import Protocol
 
 
@@ -42,6 +43,29 @@ def as_bytes(data: object) -> bytes:
 
 #: Bytes of queued input handed to the layer in one write at most (more when one piece is).
 JOINED = 1 << 20
+#: Bytes a sender (`LiveRun.send`, `LiveFleet.send`) lets wait for the process to read them
+#: before it waits too, as a pipe's writer is held (magics20: 80 MB to a process that read
+#: nothing grew the kernel by 76 MiB), and how many it sends between two looks at that.
+HELD, LOOK_EVERY = 16 << 20, 1 << 20
+
+
+class Pace:
+    """When a thread's sender looks whether its input waits to be read: once every
+    LOOK_EVERY bytes it sent (a look is a round of the loop; many small sends need not pay
+    one each). A send that does not wait (a line typed in the stdin box) is not counted."""
+
+    def __init__(self) -> None:
+        self._unsent = 0  # bytes sent since the last look
+        self._lock = threading.Lock()
+
+    def due(self, size: int) -> bool:
+        """Count `size` bytes sent; whether the sender should look now."""
+        with self._lock:
+            self._unsent += size
+            if self._unsent <= LOOK_EVERY:
+                return False
+            self._unsent = 0
+            return True
 
 
 class StdinWriter:
@@ -102,19 +126,18 @@ class StdinWriter:
 
     @property
     def pending(self) -> int:
-        """Bytes queued but not yet delivered."""
+        """Bytes queued but not yet delivered (the piece being written among them)."""
         return self._pending
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been handed to the layer."""
         await self._flushed.wait()
 
-    async def below(self, limit: int) -> None:
-        """Wait until at most `limit` bytes wait to be handed to the layer (or none ever
-        will: EOF, a broken stdin, the run over): a caller that sends faster than the process
-        reads is held, as a pipe's writer is (magics20: 80 MB to a process that read nothing
-        grew the kernel by 76 MiB)."""
-        while self._pending > limit and self._broken is None and not self._task.done():
+    async def room(self) -> None:
+        """Wait until at most HELD bytes wait to be delivered, the piece being written among
+        them (or none ever will be: EOF, a broken stdin, the run over): a caller that sends
+        faster than the process reads is held, as a pipe's writer is."""
+        while self._pending > HELD and self._broken is None and not self._task.done():
             self._taken.clear()
             await self._taken.wait()
 
@@ -139,17 +162,15 @@ class StdinWriter:
                     self._broken = self._broken or exc
                 self._flushed.set()
                 return
-            self._pending -= len(item)
-            if self.broken is not None:
-                self._taken.set()
-                continue
-            try:
-                await self._backend.write(item)
-                self.bytes_written += len(item)
-                self._last = item[-1:]
-            except Exception as exc:  # the process closed its stdin or the channel went away
-                self._broken = exc
-            self._taken.set()
+            if self.broken is None:
+                try:
+                    await self._backend.write(item)
+                    self.bytes_written += len(item)
+                    self._last = item[-1:]
+                except Exception as exc:  # the process closed its stdin or the channel is gone
+                    self._broken = exc
+            self._pending -= len(item)  # counted until written (review39: a 20 MiB send was
+            self._taken.set()  # taken off before its write, and never held)
 
     def _joined(self) -> bytes | None:
         """The next piece to hand the layer: what is queued up to EOF, joined up to JOINED
