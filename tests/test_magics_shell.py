@@ -430,3 +430,17 @@ def test_an_environment_named_like_a_subcommand_runs_where_the_subcommand_cannot
     with pytest.raises(UsageError, match="unexpected argument"):  # no such environment
         shell.run_line_magic("orch", "logs a b")
 
+
+
+def test_a_cells_status_line_masks_the_script_before_cutting_it(shell, capsys,
+                                                                  no_known_secrets):
+    """safety21: the status line cut the script's first line to 40 characters, then masked
+    it: a known secret the cut fell inside showed its first 20 characters."""
+    from orch_magics.secrets import register
+
+    secret = "Tok3nSecretValue1234567890abcdef"
+    register(secret)
+    shell.run_cell_magic("orch", "local", f'export H="Bearer {secret}"; true\n')
+    out = capsys.readouterr().out
+    assert "exit 0" in out and 'export H="Bearer ****"' in out, out
+    assert secret[:8] not in out, out

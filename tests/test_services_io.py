@@ -911,3 +911,22 @@ def test_a_name_filled_into_stdout_file_is_one_folder_of_it(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / folder / "x.out").read_text() == "hi\n"
     assert sorted(os.listdir(tmp_path)) == ["orch.yaml", "out"]
+
+
+def test_a_secret_resolved_while_a_run_goes_on_is_masked_in_its_output(
+        orch: Orchestrator, monkeypatch: pytest.MonkeyPatch, no_known_secrets: None) -> None:
+    """safety21: a run started while no secret was known got no masker: a secret another
+    run resolved meanwhile (a runbook's next cell) showed in clear in its output and logs."""
+    secret = "Lat3SecretVal99"
+    run = orch.start("local", command=f'read -r go; echo "log: {secret}"; '
+                                      f'echo "err {secret}" >&2', close_stdin=False,
+                     name="late-secret")
+    monkeypatch.setenv("ORCH_SECRET_DB", secret)
+    with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n"
+                                       "services: {db: {command: 'true', environment: "
+                                       "{D: '{{secret:db}}'}}}\n")) as other:
+        other.run("local", "db")
+    run.send_line("go")
+    result = run.wait(30)
+    assert (result.stdout, result.stderr) == ("log: ****\n", "err ****\n")
+    assert secret not in orch.logs("late-secret")

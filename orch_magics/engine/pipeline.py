@@ -94,8 +94,7 @@ class OutputPipeline:
         self.chain: FilterChain | None = None
         self.remask: Transform | None = None
         masker = REGISTRY.stream_masker()
-        if masker is not None:
-            self.transforms.append(_stderr_only(masker) if raw_stdout else masker)
+        self.transforms.append(_stderr_only(masker) if raw_stdout else masker)
         if main and plan.filters:
             self.raw_stdout = OutputBuffer()
             self.transforms.append(_tee_stdout(self.raw_stdout))

@@ -37,6 +37,7 @@ from ..orchestrator import Orchestrator
 from ..plan import RunPlan, parse_env_pairs
 from ..result import RunResult
 from ..run_names import check_name, choose
+from ..secrets.masking import mask_text
 from ..shutdown import exiting
 from ..sinks.display import NOT_STARTED, DisplaySink
 from . import fleet_view
@@ -384,6 +385,9 @@ def _deliver(ctx: Context, args: argparse.Namespace, value: object, raised: bool
 
 
 def _short(text: str, width: int = 40) -> str:
+    """The first line of a cell's script, cut to `width`, for its status line: masked before
+    it is cut (safety21: a secret the cut fell inside showed in part, as review36's was)."""
+    text = mask_text(text)
     first = text.strip().splitlines()[0] if text.strip() else text
     if len(first) > width or len(text.strip().splitlines()) > 1:
         return first[:width - 1].rstrip() + "…"

@@ -100,9 +100,12 @@ class SecretRegistry:
         forms = self.forms
         return forms.mask_bytes(data) if forms is not None else data
 
-    def stream_masker(self) -> StreamMasker | None:
-        """A transform for one run's output, or None when there is nothing to mask."""
-        return StreamMasker(self) if self else None
+    def stream_masker(self) -> StreamMasker:
+        """A transform for one run's output, even while nothing is known: a secret another
+        run resolves while this one goes on is masked from then on (safety21: a `tail -f`
+        started first showed the database password the next cell resolved). Free while
+        there is nothing to mask."""
+        return StreamMasker(self)
 
 
 #: The process-wide registry: every resolved secret lands here.
