@@ -170,3 +170,44 @@ def test_a_relative_orch_config_is_judged_as_found(tmp_path: Path) -> None:
     said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "ls"], capture_output=True,
                           text=True, cwd=tmp_path, env=env, timeout=60)
     assert said.returncode == 0, said
+
+
+def test_what_an_ssh_config_includes_is_judged_as_it_is(tmp_path: Path) -> None:
+    """safety21: only the top ssh_config was judged; an `Include` of nobody's file (mode
+    0666) ran its ProxyCommand as root, through ~/.ssh/config (OpenSSH: "Bad owner or
+    permissions") and through a found config's own ssh_config; a UserKnownHostsFile that
+    ssh_config named was trusted unjudged, where the layer's `known_hosts:` is refused."""
+    inc = tmp_path / "inc.conf"
+    inc.write_text(f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
+    os.chown(inc, NOBODY, NOBODY)
+    inc.chmod(0o666)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(f"Include {inc}\n")
+    (home / ".ssh" / "config").chmod(0o600)
+    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
+                                     "{host: somehost, connect_timeout: 5}}]}\n"
+                                     "audit: {enabled: false}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
+                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=60)
+    assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
+                                     f"0666)" in said.stderr), said
+    shared = tmp_path / "shared"  # a found config in a shared folder, its ssh_config root's
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "orch.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
+                                      "{host: somehost, ssh_config: sshcfg, "
+                                      "connect_timeout: 5}}]}\naudit: {enabled: false}\n")
+    kh = shared / "kh"
+    kh.write_text("")
+    os.chown(kh, NOBODY, NOBODY)
+    for text, file, what in ((f"Include {inc}\n", inc, "ssh_config of hop 1 (ssh somehost)"),
+                             (f"Host *\n  UserKnownHostsFile {kh}\n", kh,
+                              "file the ssh_config of hop 1 (ssh somehost) names")):
+        (shared / "sshcfg").write_text(text)
+        said = _orch(shared, "run", "w", "--", "true")
+        assert said.returncode == 2 and f"{file}: {what} " in said.stderr, said
+        assert "belongs to user nobody" in said.stderr or "any user" in said.stderr, said
+    assert not (tmp_path / "ran").exists()

@@ -124,4 +124,7 @@ def _beside_config(spec: LayerSpec, base: Path, found: bool) -> LayerSpec:
                if not value.startswith(("/", "~"))}
     for name, value in files.items() if found else ():
         judged(changes.get(name, os.path.expanduser(value)), f"{spec.type} layer's {name}")
-    return replace(spec, config=replace(spec.config, **changes)) if changes else spec
+    told = {"found": True} if found and "found" in {f.name for f in fields(spec.config)} \
+        else {}  # a kind whose files read more (an ssh_config's Includes) judges those then
+    return replace(spec, config=replace(spec.config, **changes, **told)) \
+        if changes or told else spec

@@ -52,6 +52,9 @@ class SSHConfig:
         default=None, metadata={"doc": "OpenSSH client config file (default ~/.ssh/config; "
                                        "relative: to the config file).",
                                 "check": check_path, "beside_config": True})
+    #: Its config was found in the working folder, not named: what its ssh_config includes
+    #: and names is judged when it is read (set by the loader, as its files are judged).
+    found: bool = field(default=False, metadata={"internal": True})
 
 
 class SSHKind:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from asyncssh.config import SSHClientConfig, SSHConfig
 from asyncssh.misc import split_args
 
-from ..config.reading import owner_name
+from ..config.reading import judged, owner_name
 from ..errors import ConfigError
 
 #: asyncssh's parse errors read `PATH line N: REASON`.
@@ -45,16 +47,20 @@ def config_path(ssh_config: str | None) -> str | None:
 
 
 def host_config(ssh_config: str | None, host: str, user: str | None, port: int | None,
-                hop: str) -> HostConfig:
-    """Read the ssh_config for `host` (`hop` names the hop in a ConfigError)."""
+                hop: str, *, found: bool = False) -> HostConfig:
+    """Read the ssh_config for `host` (`hop` names the hop in a ConfigError). Each file read,
+    the one given and every one it includes, is judged as OpenSSH judges ~/.ssh/config
+    when it is that one, and as a found config's files (`found`: `reading.judged`), with the
+    known_hosts and key files it names, when a config found in the working folder gave it
+    (safety21: an `Include` of another user's file ran its ProxyCommand as root)."""
     path = config_path(ssh_config)
     if path is None or not os.path.isfile(path):  # a missing one: connect_options says so
         return HostConfig(path, None, ())
-    if ssh_config is None:
-        _check_owner(path, hop)
+    judge = ((lambda file: _check_owner(file, hop)) if ssh_config is None else
+             (lambda file: judged(file, f"ssh_config of {hop}")) if found else None)
     _check_utf8(path, hop)
     try:
-        config = SSHClientConfig.load(None, [path], False, False, False, _local_user(),
+        config = _judging(judge).load(None, [path], False, False, False, _local_user(),
                                       () if user is None else user, host,
                                       () if port is None else port)
     except RecursionError:  # asyncssh follows Includes with no limit (OpenSSH stops at 16)
@@ -77,10 +83,28 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
         raise ConfigError(f"Port {chosen} is outside 1-65535 (ssh_config of {hop}, or a file "
                           f"it includes)", file=path)
     proxy, jump = config.get("ProxyCommand"), config.get("ProxyJump")
-    return HostConfig(path, _known_hosts(config), tuple(
+    chosen = HostConfig(path, _known_hosts(config), tuple(
         os.path.expanduser(f) for f in _strings(config.get("IdentityFile"))),
         tuple(split_args(proxy)) if isinstance(proxy, str) and not jump else None,
         jump if isinstance(jump, str) and jump.lower() != "none" else None)
+    for named in (*(chosen.known_hosts or ()), *chosen.identity_files) if found else ():
+        judged(named, f"file the ssh_config of {hop} names")
+    return chosen
+
+
+def _judging(judge: Callable[[str], None] | None) -> type[SSHClientConfig]:
+    """asyncssh's client config, with each file it parses (the given one, and each it
+    includes) handed to `judge` first (None: none judged)."""
+    if judge is None:
+        return SSHClientConfig
+    check: Callable[[str], None] = judge
+
+    class Judged(SSHClientConfig):
+        def parse(self, path: Path) -> None:
+            check(str(path))
+            super().parse(path)
+
+    return Judged
 
 
 def _known_hosts(config: SSHConfig) -> tuple[str, ...] | None:
@@ -106,9 +130,9 @@ def _local_user() -> str:
 
 
 def _check_owner(path: str, hop: str) -> None:
-    """~/.ssh/config refused as OpenSSH refuses it ("Bad owner or permissions"): owned by
-    another user than you or root, or writable by its group or anyone (safety20: another
-    user's ProxyCommand in it ran as you)."""
+    """~/.ssh/config, and each file it includes, refused as OpenSSH refuses it ("Bad owner
+    or permissions"): owned by another user than you or root, or writable by its group or
+    anyone (safety20: another user's ProxyCommand in it ran as you)."""
     st = os.stat(path)
     if st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
         raise ConfigError(f"bad owner or permissions (owner {owner_name(st.st_uid)}, mode "

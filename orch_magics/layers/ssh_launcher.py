@@ -137,7 +137,7 @@ class SSHLauncher(Launcher):
         recorder = KeyRecorder()
         files = self.context.pools.setdefault(FILES_KEY, SSHFiles())
         host = host_config(cfg.ssh_config, cfg.host, cfg.user, cfg.port,
-                           f"hop {self.depth} ({self.label})")
+                           f"hop {self.depth} ({self.label})", found=cfg.found)
         kw = connect_options(cfg, self._err, files, host)
         kw["client_factory"] = lambda: recorder
         proxy = None
