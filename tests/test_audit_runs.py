@@ -894,3 +894,24 @@ def test_a_run_that_could_not_start_has_the_time_it_tried(tmp_path: Path) -> Non
                            capture_output=True, text=True, timeout=60)
     [row] = [line for line in table.stdout.splitlines() if " down " in line]
     assert f"{end['duration']:.1f}s" in row, table.stdout
+
+
+def test_history_in_a_kernel_masks_what_it_knows_as_a_secret_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_known_secrets: None) -> None:
+    """safety21: a record written by a process that did not know the value as a secret (a
+    CLI run) showed it in clear in `%orch history` (table and --json), and so in the saved
+    notebook, once this kernel knew it."""
+    from shells import orch_shell
+
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    assert _cli(cfg, "run", "local", "--", "sh", "-c", f"echo {SENTINEL} >/dev/null"
+                ).returncode == 0
+    monkeypatch.setenv("ORCH_SECRET_AUDIT_TOKEN", SENTINEL)
+    with orch_shell(cfg.read_text(), tmp_path) as shell, \
+            contextlib.redirect_stdout(io.StringIO()) as out:
+        shell.run_line_magic("orch", "local secretive")  # now a secret of this kernel
+        shell.run_line_magic("orch", "history")
+        shell.run_line_magic("orch", "history --json")
+    assert "echo **** >/dev/null" in out.getvalue() and SENTINEL not in out.getvalue()

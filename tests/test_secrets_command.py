@@ -106,6 +106,13 @@ def test_unknown_secret_missing_program_and_a_hang_are_clear_errors(password_sto
     with pytest.raises(ConfigError, match=r"did not answer within 0\.5s") as info:
         Orchestrator(load_config_text(hang)).plan("local", "db")
     assert SENTINEL not in str(info.value)
+    # safety21: `exited -9` for a command killed; `printed nothing` for a value on line 2
+    for argv, said in (("[sh, -c, 'kill -9 $$']", "(killed by SIGKILL)"),
+                       ("[sh, -c, 'echo; echo Sup3rValue99']", "(its first line is empty (the "
+                        "value is the first line of its stdout; `line: all` takes all of it))")):
+        with pytest.raises(ConfigError) as info:
+            Orchestrator(load_config_text(CONFIG.replace("ARGV", argv))).plan("local", "db")
+        assert said in str(info.value), info.value
 
 
 def test_the_command_gets_no_secret_variable(tmp_path: Path,

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -305,3 +306,33 @@ def test_a_missing_identity_file_in_ssh_config_is_skipped(
         assert orch.run("k", command="echo agent-key").stdout == "agent-key\n"
     finally:
         orch.close()
+
+
+def test_an_ssh_config_sendenv_sends_no_variable_of_this_machine(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """safety21: `SendEnv ORCH_*` in the ssh_config made asyncssh send the ORCH_SECRET_*
+    variables the env provider reads to a server with `AcceptEnv *`: the command (and its
+    parent) had them, unmasked, though the run asked for no secret. SetEnv likewise."""
+    port = free_port()
+    server = launch_sshd(tmp_path, "acc", "127.0.0.1", port,
+                         ssh_lab.sshd_config.with_lines("AcceptEnv *"))
+    try:
+        server.wait_listening(time.monotonic() + 10)
+        kh = tmp_path / "kh"
+        kh.write_text(f"[127.0.0.1]:{port} " + " ".join(
+            (ssh_lab.root / "host_key.pub").read_text().split()[:2]) + "\n")
+        sshcfg = tmp_path / "sshcfg"
+        sshcfg.write_text(f"Host acc\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
+                          f"  IdentityFile {ssh_lab.key}\n  UserKnownHostsFile {kh}\n"
+                          f"  SendEnv LANG ORCH_*\n  SetEnv ORCH_SET=from-config\n")
+        (tmp_path / "o.yaml").write_text(
+            f"environments:\n  a: {{layers: [{{type: ssh, config: {{host: acc, "
+            f"ssh_config: {sshcfg}}}}}]}}\naudit: {{enabled: false}}\n")
+        env = dict(os.environ, ORCH_SECRET_DB="SendEnvSecret42")
+        said = subprocess.run(
+            [sys.executable, "-m", "orch_magics.cli", "-c", str(tmp_path / "o.yaml"), "run",
+             "a", "--", "sh", "-c", "env | grep ^ORCH_ || echo none; tr '\\0' '\\n' "
+             "< /proc/$PPID/environ | grep ^ORCH_ || echo none-in-parent"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert (said.returncode, said.stdout) == (0, "none\nnone-in-parent\n"), said
+    finally:
+        stop_servers([server])

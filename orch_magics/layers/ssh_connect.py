@@ -111,7 +111,10 @@ def connect_options(cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
     # takes an ssh_config's ConnectTimeout over the layer's (review18)
     # request_pty: False, a session has a terminal only when orch asks for one (a run's `tty`):
     # an ssh_config's `RequestTTY force` gave every run, copy and kill one (files14)
+    # send_env/env: None, no variable travels but in the preamble: an ssh_config's `SendEnv
+    # ORCH_*` sent the ORCH_SECRET_* ones to the target, unmasked (safety21)
     kw: dict[str, Any] = {"connect_timeout": None, "request_pty": False,
+                          "send_env": None, "env": None,
                           "keepalive_interval": cfg.keepalive, "keepalive_count_max": 3,
                           "encryption_algs": _preferred_ciphers()}
     if cfg.port is not None:

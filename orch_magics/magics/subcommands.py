@@ -21,6 +21,7 @@ from ..live import LiveRun
 from ..named_runs import Followed
 from ..orchestrator import Orchestrator
 from ..result import RunResult
+from ..secrets.masking import mask_text
 from ..shutdown import exiting
 from ..text import some_of, table
 from . import transfer
@@ -71,14 +72,14 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
         settings, known = AuditSettings(), []  # said: it may set audit.path; config14)
     found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
                          last=args.tail)
-    if args.json:
-        for run in found:
-            print(json.dumps(run.as_dict(), sort_keys=True))
+    if args.json:  # masked with what this kernel knows now: a record written before a value
+        for run in found:  # was a secret here goes into the cell, and the notebook (safety21)
+            print(mask_text(json.dumps(run.as_dict(), sort_keys=True)))
     elif not found:
         hint = args.env and environment_hint(args.env, settings, known)
         print("no audited runs match" + (f" (did you mean --env {hint}?)" if hint else ""))
     else:
-        print(table(HEADER, [run.row() for run in found]))
+        print(mask_text(table(HEADER, [run.row() for run in found])))
 
 
 def _fits(lines: list[str]) -> int:

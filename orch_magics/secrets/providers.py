@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import threading
@@ -262,19 +263,32 @@ class CommandProvider:
                               f"{exc.strerror or exc}") from None
         if done.returncode != 0:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            self._why[name] = f"exited {done.returncode}" + (f": {said[-1]}" if said else "")
+            self._why[name] = _ended(done.returncode) + (f": {said[-1]}" if said else "")
             return None
         text = done.stdout.decode("utf-8", "surrogateescape")  # byte-exact, as {{env:…}}
         value = text.split("\n", 1)[0] if self.spec.line == "first" else text.rstrip("\n")
         value = value.rstrip("\r")
         if not value:
-            self._why[name] = "printed nothing"
+            self._why[name] = ("its first line is empty (the value is the first line of its "
+                               "stdout; `line: all` takes all of it)" if text.strip() else
+                               "printed nothing")
             return None
         return value
 
     def describe(self, name: str) -> str:
         why = self._why.get(name)
         return f"command `{shlex.join(self.argv(name))}`" + (f" ({why})" if why else "")
+
+
+def _ended(returncode: int) -> str:
+    """How a command that did not answer ended: `exited 1`, `killed by SIGKILL` (safety21:
+    `exited -9`)."""
+    if returncode >= 0:
+        return f"exited {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
 
 
 def _not_found(program: str, folder: str | None) -> str:
