@@ -336,3 +336,23 @@ def test_an_ssh_config_sendenv_sends_no_variable_of_this_machine(ssh_lab, tmp_pa
         assert (said.returncode, said.stdout) == (0, "none\nnone-in-parent\n"), said
     finally:
         stop_servers([server])
+
+
+def test_a_refused_password_is_in_no_frame_of_the_error_s_traceback(
+        password_sshd: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety21: asyncssh's keywords, a plain dict in a frame of the raised PasswordRejected,
+    held the password: a traceback printed with locals (pytest -l, rich, error trackers)
+    showed it in clear."""
+    import traceback
+
+    port, known = password_sshd
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.setenv("ORCH_SECRET_SSH_PW", "Wr0ngPassw0rdXYZ")
+    with Orchestrator(load_config_text(config_for(port, known, user=USER,
+                                                  password="'{{secret:ssh_pw}}'"))) as orch:
+        with pytest.raises(PasswordRejected) as err:
+            orch.run("remote", command="true")
+    shown = "".join(traceback.TracebackException.from_exception(
+        err.value, capture_locals=True).format())
+    assert "_connect" in shown and "Wr0ngPassw0rdXYZ" not in shown

@@ -662,3 +662,20 @@ async def test_a_sudoers_noexec_is_said_as_the_reason(base, sudo_lab, rule: str,
         with pytest.raises(LayerError, match=f"sudo runs commands as '{sudo_lab.free}' with "
                                              f"noexec .*allow it with EXEC: or !noexec"):
             await ex.launch(Command(("echo", "hi")))
+
+
+def test_a_refused_password_is_in_no_frame_of_the_error_s_traceback(
+        sudo_lab, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """safety21: a local of the sudo layer's start held the password: a traceback of the
+    raised PasswordRejected printed with its locals showed it in clear."""
+    import traceback
+
+    monkeypatch.setenv("ORCH_SECRET_SUDO_PW", "Wr0ngSud0PwXYZ")
+    text = config_text({"loc": chain(sudo_lab, None, sudo_lab.layer(sudo_lab.target,
+                                                                     password=True))})
+    with Orchestrator(load_config_text(text)) as orch:
+        with pytest.raises(PasswordRejected) as err:
+            orch.run("loc", command="id -un")
+    shown = "".join(traceback.TracebackException.from_exception(
+        err.value, capture_locals=True).format())
+    assert "in start" in shown and "Wr0ngSud0PwXYZ" not in shown

@@ -165,6 +165,8 @@ class SSHLauncher(Launcher):
             if proxy is not None:  # ended before the error is said (and orch maybe exits)
                 await asyncio.shield(proxy.end())
             raise
+        finally:  # no frame keeps the password in a plain dict: a traceback printed with its
+            kw.pop("password", None)  # locals showed it (safety21)
         return Slot(conn, proxy)
 
     def silent(self) -> LayerError:

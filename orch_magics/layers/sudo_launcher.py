@@ -56,8 +56,7 @@ class SudoLauncher(Launcher):
         """Start `command` through sudo at the previous place; it runs when this returns.
         `login` (default: the layer's) runs it through the user's login shell and profile."""
         login = self.config.login if login is None else login
-        password = self.config.password
-        if password is not None and ("\n" in password or "\r" in password):
+        if self._password_breaks_a_line():
             raise self.error(f"the sudo password (to run commands as {self.config.user!r}) "
                              f"holds a line break, which sudo cannot read: sudo -S takes one "
                              f"line (at {self.where})", AuthError)
@@ -91,6 +90,13 @@ class SudoLauncher(Launcher):
             await self._end_profile(handle, login)
             await _end(handle)
             raise
+
+    def _password_breaks_a_line(self) -> bool:
+        """Whether the password holds a line break (sudo -S reads one line). Asked here, so
+        that no frame of `start` holds the password in a local: a traceback printed with
+        its locals showed it (safety21)."""
+        password = self.config.password
+        return password is not None and ("\n" in password or "\r" in password)
 
     async def _users_near(self) -> str:
         """` (did you mean 'k12target'?)` when an account at the place before is spelt near
