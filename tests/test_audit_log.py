@@ -459,3 +459,30 @@ def test_verify_says_a_chain_another_user_could_have_rewritten_proves_nothing(
     path.chmod(0o600)
     os.chown(path, 65534, 65534)
     assert "the log belongs to user nobody: whoever" in verified().stderr
+
+
+def test_a_folder_above_the_log_s_another_user_may_swap_is_refused(tmp_path: Path) -> None:
+    """safety21: only the log's own folder was judged: under a 0777 folder with no sticky
+    bit, another user replaced the log's folder with a link of theirs, and the next records
+    began a new chain there (`verify` said intact). Every folder on the way is judged, and a
+    link of another user's on the way is not followed."""
+    shared, other = tmp_path / "shared", tmp_path / "other"
+    (shared / "logs").mkdir(parents=True)
+    other.mkdir()
+    shared.chmod(0o777)
+    log = shared / "logs" / "audit.jsonl"
+    with pytest.raises(OrchError, match=f"the audit log {log} is in {shared / 'logs'}, under "
+                                        f"{shared}, any user may write \\(mode 0777, no sticky "
+                                        f"bit\\): nothing was written"):
+        AuditLog(str(log)).append({"event": "start", "id": "x"})
+    shared.chmod(0o755)
+    (shared / "logs").rmdir()
+    (shared / "logs").symlink_to(other)
+    os.lchown(shared / "logs", 65534, 65534)
+    with pytest.raises(OrchError, match=f"is in {shared / 'logs'}, which is a symbolic link of "
+                                        f"user nobody's: nothing"):
+        AuditLog(str(log)).append({"event": "start", "id": "x"})
+    assert not (other / "audit.jsonl").exists()
+    os.lchown(shared / "logs", 0, 0)  # one's own link is followed
+    AuditLog(str(log)).append({"event": "start", "id": "x"})
+    assert verify(str(other / "audit.jsonl")) == (1, None)

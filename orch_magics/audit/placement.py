@@ -60,15 +60,35 @@ def not_yours(path: str) -> str | None:
 
 def _folder_not_yours(path: str) -> str | None:
     """Why another user could replace, remove or redirect the file at `path` through its
-    folder: one they own, or one anyone may write with no sticky bit (as /tmp has)."""
+    folder or any folder above it (as OpenSSH's safe_path walks a key's path; safety21: a
+    0777 grandparent let another user swap the folder for a link of theirs, and the next
+    records began a new chain elsewhere): one they own, one anyone may write with no sticky
+    bit (as /tmp has), or a symbolic link of theirs on the way."""
     folder = os.path.dirname(os.path.abspath(path))
+    here = folder
+    while True:
+        why = _place_not_yours(here)
+        if why is not None:
+            return f"is in {folder}, {why}" if here == folder else \
+                f"is in {folder}, under {here}, {why.removeprefix('which ')}"
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def _place_not_yours(folder: str) -> str | None:
+    """Why another user could replace or redirect `folder` (None: missing, made by
+    _make_folders, ours)."""
     try:
-        st = os.stat(folder)
+        link, st = os.lstat(folder), os.stat(folder)
     except OSError:
-        return None  # made by _make_folders, ours
+        return None
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (os.geteuid(), 0):
+        return f"which is a symbolic link of user {owner_name(link.st_uid)}'s"
     if st.st_uid not in (os.geteuid(), 0):
-        return f"is in {folder}, which belongs to user {owner_name(st.st_uid)}"
+        return f"which belongs to user {owner_name(st.st_uid)}"
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
-        return (f"is in {folder}, which any user may write (mode "
-                f"{stat.S_IMODE(st.st_mode):04o}, no sticky bit)")
+        return (f"which any user may write (mode {stat.S_IMODE(st.st_mode):04o}, no sticky "
+                f"bit)")
     return None
