@@ -81,7 +81,7 @@ class RunManagement:
             lines = [gap(entry.logs.total_lines - len(lines), where, "earlier "), *lines]
         lines = [*lines[:1], *ends, *lines[1:]] if ends else lines
         if tail != 0:  # the line being written too: a prompt waiting for its answer
-            lines = [*lines, *entry.logs.pending()]
+            lines = [*lines, *(fleet.pending() if fleet is not None else entry.logs.pending())]
             lines = lines[-tail:] if tail else lines
         return "\n".join(lines)
 

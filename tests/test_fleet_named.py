@@ -30,6 +30,7 @@ services:
   sleepy: {command: 'sleep 60'}
   who: {command: 'echo "$SSH_CONNECTION" | cut -d" " -f3'}
   first-fails: {command: 'case "$SSH_CONNECTION" in *" 127.0.1.1 "*) exit 3;; esac; sleep 60'}
+  ask: {command: 'echo first; printf "Continue? [y/N] "; sleep 60'}
 """
 TESTS = Path(__file__).parent
 
@@ -127,6 +128,23 @@ def test_a_target_whose_host_does_not_answer_is_starting_not_running(
             assert orch.stop("half").summary() == "2 targets: 2 stopped"
         finally:
             orch.close()
+    assert_nothing_left(ssh_fleet)
+
+
+def test_logs_show_the_line_each_target_is_writing(orch: Orchestrator,
+                                                    ssh_fleet: SSHFleet) -> None:
+    """fleets24: a single named run's `logs` ends with the line it is writing (a prompt
+    waiting for its answer); a fleet's showed only complete lines, so three targets waiting
+    at a prompt looked like output that had stopped."""
+    orch.start("web", "ask", name="asks", limit="127.0.1.[1:3]")
+    try:
+        wait_for(lambda: orch.logs("asks").count("Continue? [y/N] ") == 3,
+                 lambda: orch.logs("asks"))
+        shown = orch.logs("asks").splitlines()
+        assert sorted(shown[-3:]) == [f"127.0.1.{i} | Continue? [y/N] " for i in (1, 2, 3)]
+        assert sorted(shown[:-3]) == [f"127.0.1.{i} | first" for i in (1, 2, 3)]
+    finally:
+        orch.stop("asks")
     assert_nothing_left(ssh_fleet)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from ..process.events import Event, Stderr, Stdout
@@ -39,6 +40,7 @@ class LabelledLines:
         self._held = {False: bytearray(), True: bytearray()}
         self._lost = {False: 0, True: 0}  # bytes the hold dropped from its start
         self._decoders = {kind: LineDecoder(MAX_PARTIAL) for kind in (False, True)}
+        self._lock = threading.Lock()  # `pending` reads the decoders from another thread
 
     def for_steps(self) -> LabelledLines:
         """The sink of the pre/post commands' output: labelled lines given to `steps` (a
@@ -57,8 +59,9 @@ class LabelledLines:
 
     def _lines(self, is_err: bool, data: bytes, final: bool = False) -> None:
         decoder = self._decoders[is_err]
-        lines = decoder.feed(data, final) if self._keep is None else \
-            decoder.feed_last(data, self._keep, final)[2]
+        with self._lock:
+            lines = decoder.feed(data, final) if self._keep is None else \
+                decoder.feed_last(data, self._keep, final)[2]
         if lines:
             self._add(is_err, [self._labelled(line) for line in lines])
 
@@ -72,6 +75,13 @@ class LabelledLines:
                 line = _shown_cut(line)
             return CutLine(self.prefix + line + reset, line.dropped, len(self.prefix) + line.at)
         return self.prefix + (terminal_view(line) if CR in line or BS in line else line) + reset
+
+    def pending(self) -> list[str]:
+        """The labelled lines being written, not ended yet (a prompt waiting for its answer,
+        a `\r` progress bar's last state), as a single run's `logs` shows them (fleets24)."""
+        with self._lock:
+            texts = [decoder.partial for decoder in self._decoders.values()]
+        return [self._labelled(text) for text in texts if text.rpartition("\r")[2]]
 
     def _hold(self, is_err: bool, data: bytes) -> None:
         held = self._held[is_err]

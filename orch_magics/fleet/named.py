@@ -32,6 +32,7 @@ class NamedFleet:
         #: Each ended target's end line (`web-3 | orch: exit 3: disk full`), kept apart from
         #: the ring its busy neighbours' lines push it out of (fleets21).
         self.ends: dict[str, str] = {}
+        self._sinks: dict[str, LabelledLines] = {}  # each target's (its last attempt's)
 
     @property
     def done(self) -> bool:
@@ -39,8 +40,14 @@ class NamedFleet:
         return self.live.done
 
     def sinks(self, label: str) -> tuple[LabelledLines]:
-        return (LabelledLines(label, self.add, keep=self.logs.max_lines,
-                              hurry=self.stopping),)
+        sink = self._sinks[label] = LabelledLines(label, self.add, keep=self.logs.max_lines,
+                                                  hurry=self.stopping)
+        return (sink,)
+
+    def pending(self) -> list[str]:
+        """The line each target is writing (a prompt waiting for its answer), labelled: what
+        `logs` gives after the kept lines, as a single run's (fleets24: never shown)."""
+        return [line for sink in list(self._sinks.values()) for line in sink.pending()]
 
     def stopping(self) -> bool:
         """Whether a stop of this fleet is on (its output is then only held until the end)."""
