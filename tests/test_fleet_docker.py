@@ -294,3 +294,22 @@ def test_a_mistyped_label_gets_a_did_you_mean_and_where_it_was_written(
             f"orch: environment 'web' has no target: no running container has the label "
             f"{written} ({cfg}:3){said}")), done.stderr
     assert not (tmp_path / "got").exists()
+
+
+def test_a_limit_that_keeps_only_hosts_without_the_label_says_so(
+        dockerd: Engine, ssh_fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """fleets24: `--limit HOST` keeping a host whose engine runs no container with the label
+    read 'no running container has the label', as if none ran anywhere: the limit, which
+    decided it, went unsaid."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(f"environments:\n  zz:\n    layers:\n"
+                   f"      - {{type: ssh, config: {{host: '127.0.1.[1:2]', "
+                   f"{ssh_fleet.ssh_config(user='root')}}}}}\n"  # the engine's socket is root's
+                   f"      - {{type: docker, config: {{label: orch.none=zz, docker_host: "
+                   f"'{dockerd.host}'}}}}\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run", "zz",
+                           "--limit", "127.0.1.2", "--", "true"], capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1:]) == (1, [
+        f"orch: environment 'zz' has no target: the limit '127.0.1.2' keeps 127.0.1.2, where "
+        f"no running container has the label orch.none=zz ({cfg}:5)"]), done

@@ -228,7 +228,8 @@ class FleetRun:
         resolved = [t for found in await asyncio.gather(*map(bounded, expanded)) for t in found]
         only = self.options.only
         if only is None:  # a rerun's containers gone are rows of their own
-            await check_found(self.plan.environment.name, expanded, resolved, self._base)
+            await check_found(self.plan.environment.name, expanded, resolved, self._base,
+                              self.options.limit)
         targets = limited_reached(resolved, self.options.limit, self._unseen,
                                   lenient=only is not None, names=self._names)  # a rerun's labels passed it once
         gone: list[str] = []

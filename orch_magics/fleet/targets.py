@@ -232,13 +232,18 @@ def the_one(targets: Sequence[Target], limit: str) -> Target:
 
 
 async def check_found(environment: str, targets: Sequence[Target], found: Sequence[Target],
-                      base: Launcher) -> None:
+                      base: Launcher, limit: str | None = None) -> None:
     """Refuse a fleet whose label selectors found no container anywhere: running 'on every
     container with app=web' when none is running is a mistake or an outage, not a success.
     The error says where the selector was written and, asked of the first target's engine,
-    the label it may have meant (kinds17: a typo was told as an outage)."""
+    the label it may have meant (kinds17: a typo was told as an outage); with a `limit`, that
+    the limit kept only those hosts (fleets24: 'no running container has the label' while
+    other hosts ran two)."""
     if found or not targets:
         return
+    hosts = [t.label for t in targets if t.label]
+    kept = (f"the limit {said_limit(limit)} keeps {', '.join(hosts)}, where "
+            if limit is not None and hosts else "")
     index = targets[0].pending or 0
     spec = targets[0].layers[index]
     selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
@@ -248,7 +253,7 @@ async def check_found(environment: str, targets: Sequence[Target], found: Sequen
     if isinstance(launcher, Suggesting):
         with contextlib.suppress(Exception):  # only for the hint: the error stands on its own
             hint = await launcher.near()
-    raise OrchError(f"environment {environment!r} has no target: no running container "
+    raise OrchError(f"environment {environment!r} has no target: {kept}no running container "
                     f"has the label {selector}{where}{hint}")
 
 

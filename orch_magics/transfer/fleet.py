@@ -193,7 +193,7 @@ class FleetCopy:
         hosts = expand(self.plan.layers_to_run)
         expanded, unseen = to_find(hosts, self.limit)
         found = [t for group in await asyncio.gather(*map(one, expanded)) for t in group]
-        await check_found(self.plan.environment.name, expanded, found, base)
+        await check_found(self.plan.environment.name, expanded, found, base, self.limit)
         return limited_reached(found, self.limit, unseen, names=names_of(hosts)), failed
 
     async def _one(self, target: Target, gate: asyncio.Semaphore, progress: _Sum
