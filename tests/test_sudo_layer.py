@@ -679,3 +679,27 @@ def test_a_refused_password_is_in_no_frame_of_the_error_s_traceback(
     shown = "".join(traceback.TracebackException.from_exception(
         err.value, capture_locals=True).format())
     assert "in start" in shown and "Wr0ngSud0PwXYZ" not in shown
+
+
+def test_a_short_timeout_still_says_a_wrong_password_and_forgets_it(sudo_lab) -> None:  # type: ignore[no-untyped-def]
+    """kinds18: sudo takes about 2 s to refuse a wrong password (PAM's fail delay); a layer
+    `timeout` under that reported 'did not start the command within 1 s', never named the
+    password, and kept a typed one: each later run sent it again, unasked."""
+    asked: list[str] = []
+
+    def person(text: str) -> str:
+        asked.append(text)
+        return "typo-k18"
+    text = config_text({"it": chain(sudo_lab, None, sudo_lab.layer(
+        sudo_lab.target, password=True, timeout=1))})
+    prompt._PROMPTED.clear()
+    try:
+        with Orchestrator(load_config_text(text), resolver_factory=lambda: Resolver.from_settings(
+                SecretsSettings(providers=("prompt",)), prompt=person)) as orch:
+            for _ in range(2):
+                with pytest.raises(PasswordRejected, match="did not accept the password.*is "
+                                                           "forgotten: the next run asks"):
+                    orch.run("it", command="id -un")
+    finally:
+        prompt._PROMPTED.clear()
+    assert len(asked) == 2

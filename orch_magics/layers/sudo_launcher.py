@@ -70,7 +70,7 @@ class SudoLauncher(Launcher):
             size=command.size))
         talk = Conversation(handle, script, self.config.password, self.config.user)
         try:
-            return await asyncio.wait_for(talk.run(), self.config.timeout)
+            return await _answered(talk, self.config.timeout)
         except Refused as exc:
             await _end(handle)
             hint = await self._users_near() if exc.message == unknown_user(
@@ -135,6 +135,29 @@ class SudoLauncher(Launcher):
         started = await self.start(kill, login=False)  # not held by a slow profile
         async for _ in started.events:
             pass
+
+
+#: Seconds sudo may take past the layer's timeout to answer a password it was sent: PAM
+#: delays a refusal by about 2 s (pam_unix's fail delay), which a short `timeout` turned into
+#: "did not start", the wrong password unsaid and never forgotten (kinds18).
+REFUSAL_DELAY = 5.0
+
+
+async def _answered(talk: Conversation, timeout: float) -> Started:
+    """`talk.run()` within `timeout`, and, once a password is sent and sudo has not let the
+    command in yet, for up to REFUSAL_DELAY more: its answer to the password."""
+    task = asyncio.ensure_future(talk.run())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done and talk.prompts and not talk.let_in:
+            await asyncio.wait({task}, timeout=REFUSAL_DELAY)
+        if not task.done():
+            raise asyncio.TimeoutError
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def _end(handle: ProcessHandle) -> None:
