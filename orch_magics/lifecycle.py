@@ -223,8 +223,15 @@ class Supervisor:
         self.loop.call(on_loop)
 
     def stop(self, timeout: float | None = 30) -> RunResult | None:
+        """Stop it and wait for its end, clean-up post commands included. A Ctrl-C (■) in
+        the wait is a second stop, which ends a post command that runs (browser22: the wait
+        lasted as long as the clean-up did, and nothing could end it), then is raised."""
         self.request_stop()
-        result_of(self.finished, timeout, f"named run {self.name!r} (being stopped)")
+        try:
+            result_of(self.finished, timeout, f"named run {self.name!r} (being stopped)")
+        except KeyboardInterrupt:
+            self.request_stop()
+            raise
         assert self.run is not None
         return self.run.result()
 

@@ -235,3 +235,35 @@ def test_a_line_sent_after_a_password_prompt_is_not_shown_nor_saved(jupyterlab, 
 
 def _text_security(field) -> str:
     return field.evaluate("el => getComputedStyle(el).webkitTextSecurity")
+
+
+POST_CONFIG = ("environments: {local: []}\naudit: {enabled: false}\nservices:\n  withpost:\n"
+               "    command: exec cat\n    stdin_mode: interactive\n    post_commands:\n"
+               "      - {command: 'echo cleaning; sleep 301; echo cleaned', when: always}\n")
+
+
+def test_stop_stays_to_end_a_clean_up_post_command(jupyterlab, chromium, artifacts):
+    """browser22: the first Stop disabled the button; the run's clean-up post command (as
+    long as it likes) then ran on with nothing in the cell to end it. A second click ends
+    it, as a second stop does from the API."""
+    import subprocess
+
+    save_notebook(jupyterlab, "post-stop.ipynb",
+                  f"open('post-stop.yaml', 'w').write({POST_CONFIG!r})\n"
+                  "get_ipython().run_line_magic('orch', 'load post-stop.yaml')",
+                  "%orch local withpost")
+    with browse_notebook(chromium, jupyterlab, "post-stop.ipynb", "loaded 1 environment(s)",
+                         screenshot=artifacts / "stop-post.png") as (page, cells, run):
+        run(1)
+        stop = cells.nth(1).locator(".orch-stop")
+        cells.nth(1).locator(".orch-stdin textarea").wait_for(timeout=30_000)
+        stop.click()
+        status = cells.nth(1).locator(".orch-status")
+        status.filter(has_text="post command running").wait_for(timeout=30_000)
+        cells.nth(1).get_by_text("cleaning").wait_for(timeout=30_000)
+        assert stop.is_enabled() and "click again" in stop.get_attribute("title")
+        stop.click()
+        status.filter(has_text="during the post command").wait_for(timeout=30_000)
+        assert "cleaned" not in cells.nth(1).locator(".orch-tail").inner_text()
+    left = subprocess.run(["pgrep", "-f", "sleep 301"], capture_output=True, text=True)
+    assert left.stdout == ""

@@ -62,6 +62,7 @@ def test_an_interrupt_in_the_cell_end_hook_is_one_line(
     runs.ended(shell, stop)  # no raise: a hook cannot fail the cell
     assert capsys.readouterr().err == (
         "KeyboardInterrupt: waiting for 'stubborn', the run this cell started when it last "
-        "ran, to stop was interrupted; it is still being stopped (INT, TERM, KILL), and the "
-        "cell started nothing: %orch ps shows when it has ended\n")
+        "ran, to stop was interrupted; it is still being stopped (INT, TERM, KILL; a clean-up "
+        "post command that runs is ended too), and the cell started nothing: %orch ps shows "
+        "when it has ended\n")
     assert sys.exc_info() == (None, None, None)

@@ -607,8 +607,8 @@ def test_an_interrupt_while_a_cell_stops_its_last_run_or_unloads_is_one_line(
         said = kernel.text("c1")
         assert said == ("KeyboardInterrupt: waiting for 'stubborn', the run this cell started "
                         "when it last ran, to stop was interrupted; it is still being stopped "
-                        "(INT, TERM, KILL), and the cell started nothing: %orch ps shows when "
-                        "it has ended\n"), said
+                        "(INT, TERM, KILL; a clean-up post command that runs is ended too), and "
+                        "the cell started nothing: %orch ps shows when it has ended\n"), said
         kernel.run("c2", "s = %orch local stubborn --name second")
         kernel.wait_for("c2", "up")
         request = kernel.send("reload", "%reload_ext orch_magics")

@@ -32,7 +32,8 @@ def test_an_interrupt_while_stop_waits_is_said_in_one_line(orch_kernel: str,
         assert reply["status"] == "error" and len(errors) == 1, outputs
         assert errors[0]["traceback"] == [
             "KeyboardInterrupt: waiting for 'stubborn' to stop was interrupted; it is still "
-            "being stopped (INT, TERM, KILL): %orch ps shows when it has ended"], errors
+            "being stopped (INT, TERM, KILL; a clean-up post command that runs is ended too): "
+            "%orch ps shows when it has ended"], errors
         shown = ""
         for _ in range(60):  # the stop goes on to its KILL
             _, outputs = replies(kc, kc.execute("%orch ps"))

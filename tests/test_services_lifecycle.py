@@ -49,6 +49,9 @@ services:
       echo "line 1"; n=0; while [ ! -e "$SEEN" ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1));
       done; [ -e "$SEEN" ] || exit 3; for i in 2 3 4 5; do echo "line $i"; done; echo bye >&2
     pre_commands: [{command: 'echo preparing'}]
+  cleans-up:
+    command: 'exec sleep 300'
+    post_commands: [{command: 'echo cleaning; exec sleep 302', when: always}]
 """
 
 
@@ -647,3 +650,26 @@ def test_a_handle_of_an_attempt_restarted_by_hand_says_where_the_run_went_on(
             "handle" in str(info.value), info.value
         orch.status("cat").send_line("to the new one")
         orch.stop("cat")
+
+
+def test_an_interrupt_in_the_wait_for_a_stop_ends_a_clean_up_post_command(
+        orch: Orchestrator) -> None:
+    """browser22: `orch.stop(NAME)` (a cell run again, `%orch stop`) waited as long as the
+    run's clean-up post command took, and a ■ in that wait left it running while saying it
+    was being stopped. The interrupt is now a second stop: it ends the post command."""
+    import signal
+    import subprocess
+    import threading
+
+    orch.start("local", "cleans-up", name="cu")
+    wait_for(lambda: "sleep 300" in subprocess.run(["pgrep", "-af", "sleep 300"],
+                                                   capture_output=True, text=True).stdout)
+    def interrupt_once_cleaning() -> None:  # the ■ comes while the post command runs
+        wait_for(lambda: "cleaning" in orch.logs("cu"), timeout=30)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=interrupt_once_cleaning, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        orch.stop("cu", timeout=60)
+    wait_for(lambda: orch.ps()[0].exit not in ("", None), timeout=20)
+    assert "cleaning" in orch.logs("cu") and "during the post command" in orch.logs("cu")
+    assert subprocess.run(["pgrep", "-f", "sleep 302"], capture_output=True).returncode == 1

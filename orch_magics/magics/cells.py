@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..fleet import LiveFleet
 from ..lifecycle import NamedRun
 from ..live import LiveRun
-from .frontend import current_cell, quiet
+from .frontend import AGAIN, current_cell, quiet
 
 if TYPE_CHECKING:  # transfer/ loads on first use
     from ..transfer import Forward
@@ -141,8 +141,8 @@ def _replaced(entry: _Started, stop: Callable[[str], object]) -> str | None:
     except KeyboardInterrupt:  # the wait was stopped, not the stop: one line, as %orch stop's
         raise quiet(KeyboardInterrupt(
             f"waiting for {name!r}, the run this cell started when it last ran, to stop was "
-            f"interrupted; it is still being stopped (INT, TERM, KILL), and the cell started "
-            f"nothing: %orch ps shows when it has ended")) from None
+            f"interrupted; {AGAIN}, and the cell started nothing: %orch ps shows when it has "
+            f"ended")) from None
     print(f"stopped {name}, the run this cell started when it last ran")
     return None
 

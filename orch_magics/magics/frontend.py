@@ -98,6 +98,11 @@ def close_widgets(*widgets: Any) -> None:
         widget.close()
 
 
+#: What a ■ in the wait for a named run's stop did (`Supervisor.stop`), after "…was interrupted; ".
+AGAIN = ("it is still being stopped (INT, TERM, KILL; a clean-up post command that runs is "
+         "ended too)")
+
+
 def quiet(exc: BaseException) -> BaseException:
     """Mark an exception so IPython shows `Type: message` without a traceback. The mark is a
     partial, not a lambda: the error still pickles (review38: it broke a process pool)."""

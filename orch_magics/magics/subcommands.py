@@ -26,7 +26,7 @@ from ..shutdown import exiting
 from ..text import some_of, table
 from . import transfer
 from .follow_view import FollowedInCell, line_size
-from .frontend import quiet, shows_live
+from .frontend import AGAIN, quiet, shows_live
 from .parser import takes_words
 
 Subcommand = Callable[[Orchestrator, argparse.Namespace], Any]
@@ -173,8 +173,8 @@ def stop(orch: Orchestrator, args: argparse.Namespace) -> RunResult | FleetResul
         return orch.stop(args.name)
     except KeyboardInterrupt:  # the wait was stopped, not the stop: say so in one line
         raise quiet(KeyboardInterrupt(
-            f"waiting for {args.name!r} to stop was interrupted; it is still being stopped "
-            f"(INT, TERM, KILL): %orch ps shows when it has ended")) from None
+            f"waiting for {args.name!r} to stop was interrupted; {AGAIN}: %orch ps shows when "
+            f"it has ended")) from None
 
 
 def restart(orch: Orchestrator, args: argparse.Namespace) -> NamedRun:

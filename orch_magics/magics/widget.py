@@ -91,6 +91,7 @@ BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for
 STOP_TIP = "Interrupt the process (INT, TERM, KILL)"
 STOP_BUSY_TIP = ("Another cell is running: the kernel takes this stop once that cell ends "
                  "(■ interrupts that cell)")
+STOP_AGAIN_TIP = "Stopping: click again to end a clean-up post command that runs now"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The field's look while the program asks for a secret: dots, as a password field (a browser
 #: without `-webkit-text-security` shows no text at all).
@@ -320,8 +321,12 @@ class StdinBox:
         self._disable(stop_too=False)
 
     def stop(self) -> None:
+        """Stop the run; Stop stays: a second click ends a clean-up post command that runs
+        then (browser22: the first click disabled it, and a 6-minute clean-up ran on with
+        nothing in the cell to end it). The box is disabled when the run ends."""
         self.live.interrupt()
-        self._disable(stop_too=True)
+        self._disable(stop_too=False)
+        self.stop_button.tooltip = STOP_AGAIN_TIP
         if self.sink is not None:
             self.sink.note_stopping()
 
