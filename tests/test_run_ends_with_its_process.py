@@ -113,3 +113,23 @@ def test_a_slow_reader_of_a_docker_run_still_gets_every_byte(docker_cfg: Path,
     done = subprocess.run(f"{shlex.join(_orch(docker_cfg, env, 'head -c 50000000 /dev/zero'))}"
                           f" | (sleep 2; wc -c)", shell=True, capture_output=True, timeout=60)
     assert done.stdout.strip() == b"50000000", done.stderr
+
+
+@pytest.mark.parametrize("timeout", [[], ["--timeout", "3"]])
+@pytest.mark.parametrize("env", ENVS)
+def test_a_daemon_that_never_stops_writing_does_not_keep_the_run(
+        cfg: Path, env: str, timeout: list[str]) -> None:
+    """chains26: a `setsid` daemon the command left, writing every 0.1 s, kept the run for ever
+    (output followed until silent); past a `--timeout`, which found the command ended in time,
+    not even Ctrl-C or SIGTERM ended orch. Its output is followed about 2 s after the exit, as
+    docker's engine does, and the run ends with the command's status."""
+    mark = f"5682.{os.getpid() % 1000}{len(env)}{len(timeout)}"
+    script = (f"setsid sh -c ': {mark}; i=0; while [ $i -lt 600 ]; do echo spam; i=$((i+1)); "
+              f"sleep 0.1; done' & sleep 0.2; echo main-done; exit 3")
+    command = _orch(cfg, env, script)
+    command[command.index("run") + 1:command.index("run") + 1] = timeout
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=60)
+    finally:
+        subprocess.run(["pkill", "-f", f": {mark};"], capture_output=True)
+    assert done.returncode == 3 and b"main-done\n" in done.stdout and b"spam\n" in done.stdout

@@ -44,6 +44,11 @@ QUIET_CHECKS = 5
 CHECK_EVERY = 0.1
 #: After a stop, output is followed for at most this long once the process has ended.
 DRAIN_AFTER_STOP = 2.0
+#: Once the process has ended, output that still flows from something it left in a session of
+#: its own (a chatty `setsid` daemon) is followed this long at most, counted while new output
+#: came and none waited for a slow reader (what the process wrote itself, still buffered on
+#: the way, is not cut): chains26, the run never ended, and no stop or Ctrl-C could end it.
+DRAIN_AFTER_EXIT = 2.0
 
 
 def signal_number(sig: int | str) -> int:
@@ -167,11 +172,11 @@ class ProcessHandle:
     async def _follow(self, pumps: dict[type[Event], asyncio.Future[None]],
                       waiter: asyncio.Future[Exit]) -> None:
         """Until the output ends. Once the process has ended, output left open is cut (its
-        pumps cancelled) when it is silent (QUIET_CHECKS), or, after a stop, when it has gone
-        on for DRAIN_AFTER_STOP."""
+        pumps cancelled) when it is silent (QUIET_CHECKS), when it has flowed for
+        DRAIN_AFTER_EXIT, or, after a stop, when it has gone on for DRAIN_AFTER_STOP."""
         clock = asyncio.get_running_loop().time
         ended_at: float | None = None
-        quiet, seen = 0, None
+        quiet, flowing, seen = 0, 0.0, None
         while open_ := [p for p in pumps.values() if not p.done()]:
             if not waiter.done():
                 watched: list[asyncio.Future[Any]] = [*open_, waiter]
@@ -180,8 +185,10 @@ class ProcessHandle:
             ended_at = ended_at or clock()
             now_seen = dict(self._received)
             quiet = quiet + 1 if now_seen == seen and not self._handing else 0
+            flowing += CHECK_EVERY if seen is not None and now_seen != seen and \
+                not self._handing else 0.0
             seen = now_seen
-            if (quiet >= QUIET_CHECKS
+            if (quiet >= QUIET_CHECKS or flowing >= DRAIN_AFTER_EXIT
                     or self._stopping is not None and clock() - ended_at >= DRAIN_AFTER_STOP):
                 for p in open_:
                     p.cancel()
