@@ -35,14 +35,19 @@ def kernel_asker(shell: Any) -> Callable[[str], str | None]:
     input field while the cell blocks. None where the front end allows no stdin (nbclient); a
     kernel interrupt while the field is shown refuses, in one line, what was asked about.
     Terminal IPython has no kernel but a person at the terminal: asked there, as the CLI asks.
-    Outside a cell (a widget's callback runs under its comm message) nobody can be asked:
-    where a person is at the notebook, the run is refused, not left to ORCH_CONFIRM."""
+    Outside a cell (a widget's callback runs under its comm message), or from another thread
+    than the kernel's own, nobody can be asked: where a person is at the notebook, the run is
+    refused, not left to ORCH_CONFIRM."""
     watch_cells(shell)
 
     def ask(question: str) -> str | None:
         from IPython.core.error import StdinNotImplementedError  # IPython is running
 
         kernel = getattr(shell, "kernel", None)
+        if kernel is not None and threading.current_thread() is not threading.main_thread():
+            # magics21: `%orch` from a thread asked through the kernel; the question stayed
+            # open after its cell and took the answer typed for a later cell's own
+            return None if _PERSON.get(id(shell)) is False else _refuse_off_main(question)
         if kernel is None and _at_a_terminal(shell):
             try:
                 return ask_on_terminal(question)

@@ -253,6 +253,36 @@ def test_the_api_from_a_thread_of_a_notebook_is_refused_not_confirmed_by_the_var
 
 
 
+def test_the_magic_from_a_thread_asks_nobody_and_is_refused(orch_kernel: str,
+                                                             tmp_path: Path) -> None:
+    """magics21: `%orch` run from a thread asked the protected environment's question through
+    the kernel; unanswered when its cell ended, it took the answer the person typed at a
+    later cell's question, which started the thread's run instead of theirs."""
+    mark = tmp_path / "mark"
+    (tmp_path / "orch.yaml").write_text(CONFIG)
+    km, kc = start_new_kernel(kernel_name=orch_kernel, env={**os.environ, "MARK": str(mark)})
+    asked: list[str] = []
+    try:
+        code = (f"%orch load {tmp_path / 'orch.yaml'}\nimport threading\nsaid = []\n"
+                "def go():\n    try:\n        get_ipython().run_line_magic('orch', 'prod touch')\n"
+                "    except Exception as exc:\n        said.append(str(exc))\n"
+                "t = threading.Thread(target=go); t.start(); t.join()\nprint(said)")
+        outputs: list[dict[str, Any]] = []
+
+        def answer(msg: dict[str, Any]) -> None:
+            asked.append(msg["content"]["prompt"])
+            kc.input("prod")
+        done = kc.execute_interactive(code, allow_stdin=True, timeout=60, stdin_hook=answer,
+                                      output_hook=lambda msg: outputs.append(msg))
+        assert done["content"]["status"] == "ok"
+        text = "".join(m["content"].get("text", "") for m in outputs)
+        assert "a person is at this notebook, and cannot be asked from this thread" in text, text
+        assert asked == [] and not mark.exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_an_interrupt_at_a_secret_prompt_from_the_api_is_one_line(orch_kernel: str,
                                                                   tmp_path: Path) -> None:
     """notebook15: the API interrupted at a secret's prompt showed 134 lines of traceback,
