@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import contextlib
 import functools
 import keyword
 import re
@@ -162,8 +163,9 @@ def _interrupted(ctx: Context, args: argparse.Namespace, presenter: Presenter,
         result = exc.result
         exc.args = (f"{result.environment}/{result.label(60)} was stopped after "
                     f"{result.duration:.1f}s: the kernel shut down",)
-    presenter.finish(exc.result, raised=True)
-    _deliver(ctx, args, exc.result, raised=True)
+    _deliver(ctx, args, exc.result, raised=True)  # first, as _blocking does
+    with contextlib.suppress(KeyboardInterrupt):  # a second ■ in the last flush: one line
+        presenter.finish(exc.result, raised=True)
     raise quiet(exc) from None
 
 
@@ -349,8 +351,12 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
     else:
         error = RunTimeout(result) if result.timed_out else RunError(result)
     raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
-    presenter.finish(result, raised=raised)
-    value = _deliver(ctx, args, result, raised=raised)
+    value = _deliver(ctx, args, result, raised=raised)  # first: `--out` holds it whatever comes
+    try:
+        presenter.finish(result, raised=raised)
+    except KeyboardInterrupt:  # magics21: an interrupt as the run ended, in the view's last
+        _deliver(ctx, args, result, raised=True)  # flush, was a 40-line traceback
+        raise quiet(RunInterrupted(result)) from None
     if raised:
         raise quiet(error) from None
     return value
