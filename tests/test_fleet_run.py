@@ -112,6 +112,12 @@ def test_groups_roll_identical_output_up(orch) -> None:
     assert out == "same\n" and len(labels) == N - 1
     html = res._repr_html_()
     assert html.count("<tr>") == N and "29 ok" in html
+    # fleets24: a label it does not hold was a bare KeyError; `in` and .get() stay a dict's
+    with pytest.raises(KeyError) as err:
+        res["127.0.1.300"]
+    assert err.value._render_traceback_() == [  # type: ignore[attr-defined]
+        "UnknownTarget: no target '127.0.1.300' in this result (did you mean '127.0.1.3'?)"]
+    assert "127.0.1.30" not in res and res.get("127.0.1.30") is None
 
 
 def test_mixed_failures_each_with_its_cause(ssh_fleet: SSHFleet) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from .. import result_json
-from ..errors import FleetError, OrchError
+from ..config.suggest import did_you_mean
+from ..errors import FleetError, OneLine, OrchError
 from ..keywords import keywords_checked
 from ..result import RunResult
 from ..result_words import final_line, timed_out_after
@@ -51,6 +52,19 @@ HTML_SHORT = "<td style='text-align:left;vertical-align:top;white-space:nowrap'>
 T = TypeVar("T")
 
 
+class UnknownTarget(OneLine, KeyError):
+    """A label a fleet's result does not hold (a KeyError: `in` and `.get` work as for a
+    dict), said with its nearest label, as `--limit` and `logs` say one."""
+
+    def __init__(self, label: object, labels: Collection[str]) -> None:
+        near = did_you_mean(label, labels) if isinstance(label, str) else None
+        said = f"did you mean {near!r}?" if near else f"it holds {plural(len(labels), 'target')}"
+        super().__init__(f"no target {label!r} in this result ({said})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class ByTarget(Mapping[str, T]):
     """label → what one target gave, in target order (the mapping of every fleet outcome)."""
 
@@ -58,7 +72,10 @@ class ByTarget(Mapping[str, T]):
         self._results = dict(results)
 
     def __getitem__(self, label: str) -> T:
-        return self._results[label]
+        try:
+            return self._results[label]
+        except (KeyError, TypeError):  # a label it lacks: the nearest one said (fleets24)
+            raise UnknownTarget(label, self._results) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._results)
