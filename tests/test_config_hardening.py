@@ -660,7 +660,20 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
     assert orch("-c", "orch.yaml", "run", "local", "hello").stdout == "I ran\n"
     env["SUDO_UID"] = "65534"  # `sudo orch` in the folder of the user who ran sudo: theirs
     assert orch("run", "local", "hello").stdout == "I ran\n"
+    # review39: and so is their secrets file beside it (it was refused as another user's)
+    (tmp_path / "secrets.yaml").write_text("pw: their-secret-value\n")
+    (tmp_path / "secrets.yaml").chmod(0o600)
+    os.chown(tmp_path / "secrets.yaml", 65534, 65534)
+    (tmp_path / "orch.yaml").write_text(
+        "environments: {local: []}\naudit: {enabled: false}\nsecrets: {providers: [file], "
+        "file: secrets.yaml}\nservices: {hello: {command: 'echo I ran $PW', "
+        "environment: {PW: '{{secret:pw}}'}}}\n")
+    assert orch("run", "local", "hello").stdout == "I ran ****\n"
     del env["SUDO_UID"]
+    said = orch("-c", "orch.yaml", "run", "local", "hello")
+    assert said.returncode == 2 and "belongs to user nobody" in said.stderr, said
+    (tmp_path / "orch.yaml").write_text("environments: {local: []}\naudit: {enabled: false}\n"
+                                        "services: {hello: {command: 'echo I ran'}}\n")
     os.chown(tmp_path / "orch.yaml", 0, 0)
     (tmp_path / "orch.yaml").chmod(0o666)
     said = orch("check")

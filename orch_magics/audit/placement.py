@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..config.reading import owner_name
+from ..config.reading import owner_name, trusted_owners
 from ..errors import OrchError
 
 #: How the log is opened to append: created 0600 when missing; O_NONBLOCK, so a FIFO put
@@ -28,7 +28,7 @@ def open_log(path: str) -> int:
     except FileNotFoundError:
         link = None
     follow = link is not None and stat.S_ISLNK(link.st_mode)
-    if link is not None and follow and link.st_uid not in (os.geteuid(), 0):
+    if link is not None and follow and link.st_uid not in trusted_owners():
         raise OrchError(f"the audit log {path} is a symbolic link of user "
                         f"{owner_name(link.st_uid)}'s, who could point it at any file: "
                         f"nothing was written to it; name a log of your own "
@@ -51,7 +51,7 @@ def not_yours(path: str) -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    if st.st_uid not in (os.geteuid(), 0):  # root's (a system log `sudo orch` writes): the
+    if st.st_uid not in trusted_owners():  # root's (a system log `sudo orch` writes): the
         return f"belongs to user {owner_name(st.st_uid)}"  # verifier trusts root anyway
     if st.st_mode & 0o022:
         return f"may be written by others (mode {stat.S_IMODE(st.st_mode):04o})"
@@ -84,9 +84,9 @@ def _place_not_yours(folder: str) -> str | None:
         link, st = os.lstat(folder), os.stat(folder)
     except OSError:
         return None
-    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (os.geteuid(), 0):
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted_owners():
         return f"which is a symbolic link of user {owner_name(link.st_uid)}'s"
-    if st.st_uid not in (os.geteuid(), 0):
+    if st.st_uid not in trusted_owners():
         return f"which belongs to user {owner_name(st.st_uid)}"
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
         return (f"which any user may write (mode {stat.S_IMODE(st.st_mode):04o}, no sticky "

@@ -101,7 +101,7 @@ def _others_could_write(st: os.stat_result,
     where a secrets file of theirs was refused), or None: it is yours, or root's, and only
     its owner and group may write it (as OpenSSH and git judge their own config files); a
     sticky bit does not help a folder, in which anyone may still add a file."""
-    if st.st_uid not in _yours():
+    if st.st_uid not in trusted_owners():
         return (f"belongs to user {owner_name(st.st_uid)}, who could {could}: have it made "
                 f"yours, or copy it")
     if st.st_mode & stat.S_IWOTH:
@@ -110,9 +110,11 @@ def _others_could_write(st: os.stat_result,
     return None
 
 
-def _yours() -> tuple[int, ...]:
+def trusted_owners() -> tuple[int, ...]:
     """The accounts whose files are yours: you, root, and under sudo the user who ran it
-    (`SUDO_UID`, as git takes it: review37, `sudo orch` in one's own checkout)."""
+    (`SUDO_UID`, as git takes it: review37, `sudo orch` in one's own checkout). The one rule
+    of a found config's files, the secrets file and the audit log's place (review39: a
+    secrets file beside a config of SUDO_UID's was refused while the config was taken)."""
     sudo = os.environ.get("SUDO_UID", "") if os.geteuid() == 0 else ""
     return (os.geteuid(), 0, *((int(sudo),) if sudo.isdigit() else ()))
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..config.reading import judged_command, owner_name, read_text
+from ..config.reading import judged_command, owner_name, read_text, trusted_owners
 from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
@@ -365,7 +365,7 @@ def _not_ours(path: str, st: os.stat_result) -> str | None:
     """Why another account could choose the values in the secrets file (as OpenSSH's
     StrictModes refuses such files; safety15: both were used without a word), or None: it
     belongs to someone else, or its folder lets others replace it (no sticky bit)."""
-    if st.st_uid != os.geteuid():
+    if st.st_uid not in trusted_owners():
         return (f"belongs to user {owner_name(st.st_uid)}, who could read and rewrite it: "
                 f"have it made yours")
     folder = os.path.dirname(os.path.abspath(path))
