@@ -234,7 +234,8 @@ class LabelledOutput:
             if first:
                 self._erred.add(label)
             if not self._in_tail and _room(self.head, self.shown, size):
-                return self._to_head(is_err, line, self.shown)
+                self._to_head(is_err, line, self.shown)
+                return
             self._in_tail = True
             kept = _cut(line, self.tail)
             self._last.append(entry := (is_err, kept, size))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import ConfigError
-from ..process.environ import PLACEHOLDER
+from ..process.environ import PLACEHOLDER, SECRET_ENV_PREFIX
 from .masking import REGISTRY, register
 from .providers import (
     EnvProvider,
@@ -100,7 +100,7 @@ class Resolver:
                         return default
                     raise where(f"variable {var!r} is not set{_near(var)} (write "
                                 f"{{{{env:{var}:-default}}}} to give a default)")
-                if var.startswith("ORCH_SECRET_"):  # a secret however it is asked (safety20)
+                if var.startswith(SECRET_ENV_PREFIX):  # a secret however it is asked (safety20)
                     register(value)
                 return value
             return self.secret_text(body, m.group(0), where)
@@ -159,6 +159,6 @@ def _near(name: str) -> str:
     variables are not offered."""
     import difflib
 
-    names = [k for k in os.environ if not k.startswith("ORCH_SECRET_")]
+    names = [k for k in os.environ if not k.startswith(SECRET_ENV_PREFIX)]
     found = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     return f" (did you mean {found[0]!r}?)" if found else ""
