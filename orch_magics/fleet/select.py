@@ -250,16 +250,15 @@ def _subscripted(pattern: str, labels: Sequence[str], groups: Groups,
     (before the `[`) matches no target, and the brackets are a range (`web-[01:04]`) or a
     character class (`web-0[12]`) of names; a negative index is never one of those."""
     found = _SUBSCRIPT.fullmatch(pattern)
-    if found is None:
+    group_names = {name for names in groups.values() for name in names}
+    if found is None or not _is_subscript(found, group_names):
         return None
     group = found[1]
-    if group == "all" or any(group in names for names in groups.values()):
+    if group == "all" or group in group_names:
         members = [label for label in labels
                    if group == "all" or group in groups.get(label, ())]
-    else:  # a pattern's: a glob's (`web*[-1]`), or a negative index; not `127.0.1.1[0-2]`,
-        negative = (found[2] or "").startswith("-")  # a character class of names; after a
-        if not (negative or _GLOB.search(group)):  # glob, `[1-2]` is Ansible's subscript
-            return None  # (fleets23: `web*[1-2]` ran on web-1, web-2; Ansible's web-2, web-3)
+    else:  # a pattern's: a glob's (`web*[-1]`), or a negative index
+        negative = (found[2] or "").startswith("-")
         matched = plain(group) if group.count("[") == group.count("]") else set()
         members = [label for label in labels if label in matched]
         if not members and not negative:
@@ -303,10 +302,17 @@ def refuse_subscripts(words: Sequence[str], groups: Collection[str], host: str) 
     answered, or take it for a host when none did (review22)."""
     for word in words:
         found = _SUBSCRIPT.fullmatch(word.lstrip("!&"))
-        if found is not None and (found[1] == "all" or found[1] in groups
-                                  or (found[2] or "").startswith("-")
-                                  or _GLOB.search(found[1])):  # `web*[1-2]` too (review38)
+        if found is not None and _is_subscript(found, groups):
             raise _layered(word.lstrip("!&"), f"{host}/…")
+
+
+def _is_subscript(found: re.Match[str], groups: Collection[str]) -> bool:
+    """Whether a `BASE[…]` is Ansible's subscript, not a range or a character class of
+    names: of `all` or a group, a negative index, or after a glob (`web*[1-2]` is the 2nd
+    and 3rd, fleets23); `127.0.1.1[0-2]` is a character class. One rule for the run and the
+    early check of a label fleet (review38, review39: two copies had drifted)."""
+    return (found[1] == "all" or found[1] in groups or (found[2] or "").startswith("-")
+            or bool(_GLOB.search(found[1])))
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
