@@ -40,12 +40,13 @@ from .guard import Scope, check_allowed
 from .keywords import keywords_checked
 from .layers.base import LaunchContext, Launcher
 from .layers.local import LocalLauncher
-from .lifecycle import DEFAULT_CAPTURE_LIMIT, RestartPolicy, Supervisor
+from .lifecycle import DEFAULT_CAPTURE_LIMIT, Supervisor
 from .live import LiveRun, begun
 from .named_runs import RunRegistry
 from .plan import RunPlan, guarded_now, make_plan, replanned
 from .plan_written import check_written
 from .process.handle import ProcessHandle
+from .restart_policy import RestartPolicy
 from .result import RunResult
 from .run_management import RunManagement, attempt_now
 from .run_names import choose

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from orch_magics import ConfigError, OrchError, Orchestrator, lifecycle, load_config_text
-from orch_magics.lifecycle import RestartPolicy
 from orch_magics.process.events import Stdout
+from orch_magics.restart_policy import RestartPolicy
 
 CONFIG = """\
 environments:

@@ -17,6 +17,7 @@ from ..errors import ProcessLeft
 from .command import Command
 from .events import Event, Exit, Stderr, Stdout
 from .made import note_made
+from .output_follow import follow
 from .output_queue import OutputQueue
 from .stdin_writer import StdinWriter
 
@@ -37,18 +38,6 @@ SIGNAL_CHECK = 2.0
 #: Seconds the end of a process whose silent way was cut may take (its layer reconnects to
 #: say what is left, within its own bounds) before the stop gives up on it.
 LOST_WAIT = 30.0
-#: Once the process has ended, its output stays open only while not silent (a child that left
-#: the process group or ignores SIGTERM holds it open, and is not followed): silent = this many
-#: checks, CHECK_EVERY apart, with no new chunk and none waiting for a slow reader.
-QUIET_CHECKS = 5
-CHECK_EVERY = 0.1
-#: After a stop, output is followed for at most this long once the process has ended.
-DRAIN_AFTER_STOP = 2.0
-#: Once the process has ended, output that still flows from something it left in a session of
-#: its own (a chatty `setsid` daemon) is followed this long at most, counted while new output
-#: came and none waited for a slow reader (what the process wrote itself, still buffered on
-#: the way, is not cut): chains26, the run never ended, and no stop or Ctrl-C could end it.
-DRAIN_AFTER_EXIT = 2.0
 
 
 def signal_number(sig: int | str) -> int:
@@ -169,33 +158,6 @@ class ProcessHandle:
                 await self._queue.put(kind(chunk))
                 handing.discard(kind)
 
-    async def _follow(self, pumps: dict[type[Event], asyncio.Future[None]],
-                      waiter: asyncio.Future[Exit]) -> None:
-        """Until the output ends. Once the process has ended, output left open is cut (its
-        pumps cancelled) when it is silent (QUIET_CHECKS), when it has flowed for
-        DRAIN_AFTER_EXIT, or, after a stop, when it has gone on for DRAIN_AFTER_STOP."""
-        clock = asyncio.get_running_loop().time
-        ended_at: float | None = None
-        quiet, flowing, seen = 0, 0.0, None
-        while open_ := [p for p in pumps.values() if not p.done()]:
-            if not waiter.done():
-                watched: list[asyncio.Future[Any]] = [*open_, waiter]
-                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            ended_at = ended_at or clock()
-            now_seen = dict(self._received)
-            quiet = quiet + 1 if now_seen == seen and not self._handing else 0
-            flowing += CHECK_EVERY if seen is not None and now_seen != seen and \
-                not self._handing else 0.0
-            seen = now_seen
-            if (quiet >= QUIET_CHECKS or flowing >= DRAIN_AFTER_EXIT
-                    or self._stopping is not None and clock() - ended_at >= DRAIN_AFTER_STOP):
-                for p in open_:
-                    p.cancel()
-                await asyncio.wait(open_)
-                return
-            await asyncio.wait(open_, timeout=CHECK_EVERY)
-
     async def _run(self) -> None:
         error: BaseException | None = None
         pumps: dict[type[Event], asyncio.Future[None]] = {
@@ -206,7 +168,8 @@ class ProcessHandle:
         # grandchild may still hold the streams open, and then stops what it left behind.
         waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
         try:
-            await self._follow(pumps, waiter)
+            await follow(pumps, waiter, self._received, self._handing,
+                         lambda: self._stopping is not None)
             error = _first_error(pumps.values())
             try:
                 exit_event = await waiter
