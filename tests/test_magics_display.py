@@ -42,6 +42,13 @@ def test_ansi_colours_become_theme_classes_and_other_escapes_go():
     assert Colours().html("\x1b[38;5;208mx\x1b[44my") == (
         '<span style="color: rgb(255, 135, 0)">x</span>'
         '<span class="ansi-blue-bg" style="color: rgb(255, 135, 0)">y</span>')
+    # browser22: the colon forms (ISO 8613-6) showed as text, `␛[38:5:196m…`
+    s = sink()
+    s.feed(Stdout(b"\x1b[38:5:196mred\x1b[0m \x1b[4:3mcurly\x1b[4:0m \x1b[38:2::0:0:255mblue\n"))
+    page = s.render()["text/html"]
+    assert '<span style="color: rgb(255, 0, 0)">red</span> ' in page
+    assert '<span class="ansi-underline">curly</span> ' in page
+    assert '<span style="color: rgb(0, 0, 255)">blue</span>' in page and "38:" not in page
 
 
 def test_a_colour_holds_on_the_next_lines_of_its_stream_until_reset():

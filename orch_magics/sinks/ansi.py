@@ -13,10 +13,11 @@ import html
 import re
 from collections.abc import Sequence
 
-#: Any escape sequence: CSI (colours, cursor moves) or OSC (titles, links).
-ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([ -/]*[@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+#: Any escape sequence: CSI (colours, cursor moves; parameter bytes 0x30-0x3F, as ECMA-48
+#: has them: `ESC[38:5:196m` too, browser22) or OSC (titles, links).
+ESCAPE = re.compile(r"\x1b\[([0-?]*)([ -/]*[@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 #: The parameters of an SGR (colour/style) sequence.
-_SGR = re.compile(r"\x1b\[([0-9;?]*)m")
+_SGR = re.compile(r"\x1b\[([0-?]*)m")
 _COLOURS = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 #: The state's mark for reverse video (SGR 7): no class of its own, see `_inverted`.
 INVERSE = "inverse"
@@ -67,6 +68,22 @@ def sgr_codes(text: str) -> list[str]:
     last_reset = max(text.rfind("\x1b[0m"), text.rfind("\x1b[m"), text.rfind("\x1b[0;"))
     codes = _SGR.findall(text, max(last_reset, 0))
     return list(dict.fromkeys(reversed(codes)))[::-1]
+
+
+def _semicolons(params: str) -> str:
+    """SGR parameters written with colons (ISO 8613-6: `38:5:196`, `38:2::255:0:0`, the
+    curly underline `4:3`) as the semicolon form this module reads."""
+    out = []
+    for group in params.split(";"):
+        parts = group.split(":")
+        if parts[0] in ("38", "48", "58") and parts[1:2] == ["2"] and len(parts) >= 6:
+            parts = [parts[0], "2", *parts[-3:]]  # the colour space id dropped
+        elif parts[0] == "4" and len(parts) > 1:
+            parts = ["24" if parts[1] == "0" else "4"]
+        elif parts[0] not in ("38", "48", "58"):
+            parts = parts[:1]
+        out.append(";".join(parts))
+    return ";".join(out)
 
 
 def _inverted(classes: list[str]) -> list[str]:
@@ -120,6 +137,7 @@ def _rgb(codes: list[int]) -> tuple[str | None, int]:
 def _apply_sgr(classes: list[str], params: str) -> list[str]:
     """The classes after one `ESC[…m`: colours replace colours, 0 resets everything."""
     state = list(classes)
+    params = _semicolons(params) if ":" in params else params
     codes = [int(c) if c.isdigit() else 0 for c in params.split(";")] if params else [0]
     i = 0
     while i < len(codes):
