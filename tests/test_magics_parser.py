@@ -44,6 +44,10 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("logs napper --folow", "did you mean --follow"),
     ("start local hello --nmae x", "did you mean --name"),
     ("load --dmeo", "did you mean --demo"),
+    # magics21: a typo on a line that also lacks a word was "arguments are required"
+    ("put --hlep", "unknown option --hlep (did you mean --help?)"),
+    ("logs --folow", "unknown option --folow (did you mean --follow?)"),
+    ("start --hepl", "unknown option --hepl (did you mean --help?)"),
     # config7: the dashes made --yes "near" --help
     ("load base.yaml --yes", "unknown option --yes (options: %orch load --help)"),
     ("local hello extra", "unexpected argument 'extra'"),

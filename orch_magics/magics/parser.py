@@ -62,6 +62,8 @@ class MagicParser(OnceByDefault):
     words: Sequence[str] = ()  # the words being parsed, for a hint
 
     def error(self, message: str) -> NoReturn:
+        if "arguments are required" in message and (typo := self._typo()) is not None:
+            message = self.unknown(typo)  # magics21: `put --hlep` wants the help, not ENV
         usage = self.format_usage().strip().removeprefix("usage: ")
         raise UsageError(f"{self.prog}: {message}{dash_value_hint(message, self.words)} "
                          f"(usage: {usage}; {self.prog} --help)")
@@ -81,6 +83,14 @@ class MagicParser(OnceByDefault):
         if extra:
             self.error(self.unknown(extra[0]))
         return args
+
+    def _typo(self) -> str | None:
+        """The first `--word` (before a `--`) that no option of this parser is, if any."""
+        words = list(self.words)
+        words = words[:words.index("--")] if "--" in words else words
+        known = self.options()
+        return next((w for w in words if w.startswith("--") and w.split("=", 1)[0] not in known),
+                    None)
 
     def options(self) -> list[str]:
         """Every option string this parser accepts."""
