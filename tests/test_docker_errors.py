@@ -29,6 +29,20 @@ def executor(base: LocalLauncher, host: str, **config: object) -> LayeredExecuto
     return LayeredExecutor(base, [layer_spec("docker", DockerConfig(docker_host=host, **config))])
 
 
+async def test_a_socket_path_holding_a_hash_or_a_question_mark_is_used_whole(
+        base, dockerd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """kinds18: a unix socket URL was read as a URL with a fragment or a query, so
+    `unix:///tmp/k18#hash/podman.sock` was tried as /tmp/k18, 'no such socket'."""
+    for odd in ("k#hash", "k?q"):
+        folder = tmp_path / odd
+        folder.mkdir()
+        (folder / "docker.sock").symlink_to(dockerd.host.removeprefix("unix://"))
+        handle = await executor(base, f"unix://{folder / 'docker.sock'}").launch(
+            Command.of(["echo", "reached"]))
+        out = b"".join([e.data async for e in handle.events() if isinstance(e, Stdout)])
+        assert out == b"reached\n"
+
+
 async def test_engine_unreachable_names_the_socket_and_the_hop(base, tmp_path) -> None:
     missing = tmp_path / "nothing.sock"
     with pytest.raises(ConnectError) as err:

@@ -45,7 +45,9 @@ def parse_address(url: str, kind: str = "docker") -> Address:
     errors in the words of `kind` (docker, or podman, which serves the same API)."""
     if url.startswith("/"):
         return Address(f"unix://{url}", path=url)
-    parts = urlsplit(url)
+    if url.startswith("unix://") and (path := url[len("unix://"):]).startswith("/"):
+        return Address(url, path=path)  # as written: a socket path is no URL with a `#` or
+    parts = urlsplit(url)  # a `?` (kinds18: `/tmp/k18#hash/podman.sock` was tried as /tmp/k18)
     try:
         port = parts.port
     except ValueError:

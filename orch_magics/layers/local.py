@@ -8,6 +8,7 @@ is started and read is in `local_process.py` (pipes) and `local_pty.py` (a termi
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -17,6 +18,7 @@ from ..process.command import Command, check_directory
 from ..process.environ import variable_names
 from ..process.handle import ProcessBackend, ProcessHandle
 from ..redaction import masked_repr
+from . import forward_folders
 from .base import LaunchContext, Launcher, SeeThrough, go_ahead
 from .failed_start import start_error
 from .local_process import SubprocessBackend, spawn
@@ -54,7 +56,14 @@ class LocalLauncher(Launcher):
         return None  # connect directly from this machine
 
     async def forward_unix(self, path: str) -> str:
-        return path
+        """`path` itself, or, when it holds what a URL reads otherwise (`#`, `?`: the docker
+        SDK takes a socket as a URL and refuses both), a link to it in a private folder
+        (kinds18: `/tmp/k18#hash/podman.sock` was tried as /tmp/k18)."""
+        if not any(c in path for c in "#?"):
+            return path
+        link = forward_folders.made_socket()
+        os.symlink(path, link)
+        return link
 
     async def connect_unix(self, path: str, protocol: asyncio.BaseProtocol) -> None:
         await asyncio.get_running_loop().create_unix_connection(lambda: protocol, path)
