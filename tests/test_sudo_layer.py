@@ -703,3 +703,24 @@ def test_a_short_timeout_still_says_a_wrong_password_and_forgets_it(sudo_lab) ->
     finally:
         prompt._PROMPTED.clear()
     assert len(asked) == 2
+
+
+def test_every_run_refused_one_typed_password_says_it_was_forgotten(sudo_lab) -> None:  # type: ignore[no-untyped-def]
+    """kinds18: in a fleet refused one typed sudo password, only the first target to fail
+    said it was forgotten (it was, by then, for the others): 1 row in 29 had the note."""
+    from orch_magics.config.model import LayerSpec
+    from orch_magics.credentials import forgotten
+    from orch_magics.layers.sudo import SudoConfig
+    from orch_magics.secrets.prompt import PromptProvider
+
+    prompt._PROMPTED.clear()
+    try:  # typed once, as the fleet's first target to need it asks
+        assert PromptProvider(lambda _: "typo-k18f5").lookup("sudo_pw") == "typo-k18f5"
+        layers = [LayerSpec("sudo", SudoConfig(user=sudo_lab.target, password="typo-k18f5"),
+                            f"sudo {sudo_lab.target}")]
+        said = [str(forgotten(PasswordRejected("sudo did not accept the password", hop=2,
+                                               layer=f"sudo {sudo_lab.target}"), layers))
+                for _ in range(3)]
+    finally:
+        prompt._PROMPTED.clear()
+    assert len(set(said)) == 1 and "typed at the prompt is forgotten" in said[0], said
