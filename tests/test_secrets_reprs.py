@@ -187,7 +187,10 @@ def test_a_password_written_in_clear_is_refused_without_showing_it(layer: str,
     ("WEBHOOK_SIGNATURE", "12:34:56", "45296"), ("SESSION_COOKIE", "0x5fab12", "6269714"),
     ("SEED_PHRASE", "0755", "493"), ("DSN", "12:34:56", "45296"),
     # review38: a secret word run together with another
-    ("NGROK_AUTHTOKEN", "0x5fab12", "6269714"), ("TS_AUTHKEY", "0755", "493")])
+    ("NGROK_AUTHTOKEN", "0x5fab12", "6269714"), ("TS_AUTHKEY", "0755", "493"),
+    # review39: any word run together before secret, token or key; a PAT
+    ("CLIENTSECRET", "0x5fab12", "6269714"), ("refreshtoken", "0755", "493"),
+    ("sshkey", "12:34:56", "45296"), ("GITHUB_PAT", "0x5fab12", "6269714")])
 def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, value: str,
                                                                   read: str) -> None:
     """config17: only keys holding "pass" were hidden; a token YAML 1.1 misreads was shown
@@ -203,7 +206,10 @@ def test_a_config_error_about_a_secret_named_value_never_shows_it(key: str, valu
 
 @pytest.mark.parametrize("key", ["PUBLIC_KEY_PEM", "SORT_KEY_VALUE", "private_data_dir",
                                  "authorization_endpoint", "KEY_VALUE_SEPARATOR",
-                                 "COOKIE_NAME", "AWS_S3_SIGNATURE_VERSION", "RANDOM_SEED"])
+                                 "COOKIE_NAME", "AWS_S3_SIGNATURE_VERSION", "RANDOM_SEED",
+                                 # review39: counts of tokens, a PIN of memory, salt rounds
+                                 "max_tokens", "TOKENS_PER_SECOND", "pin_memory",
+                                 "SALT_ROUNDS"])
 def test_a_config_error_about_a_key_that_names_no_secret_shows_its_value(key: str) -> None:
     """review37: a public half, a sort key, a folder or an endpoint named beside a key word
     were hidden, where the value is what the person needs to see to fix it."""
