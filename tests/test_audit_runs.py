@@ -915,3 +915,35 @@ def test_history_in_a_kernel_masks_what_it_knows_as_a_secret_now(
         shell.run_line_magic("orch", "history")
         shell.run_line_magic("orch", "history --json")
     assert "echo **** >/dev/null" in out.getvalue() and SENTINEL not in out.getvalue()
+
+
+def test_an_interrupted_forward_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    """magics21: `orch forward` interrupted while its hop connected (a listener that never
+    speaks SSH) was recorded as `error: CancelledError`, where a copy interrupted so reads
+    `interrupted`."""
+    import signal
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    log, cfg = tmp_path / "audit.jsonl", tmp_path / "orch.yaml"
+    cfg.write_text(f"audit: {{path: {log}}}\nenvironments:\n  hang:\n    layers:\n      - "
+                   f"{{type: ssh, config: {{host: 127.0.0.1, port: {silent.getsockname()[1]}, "
+                   f"connect_timeout: 60}}}}\n")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg),
+                                 "forward", "hang", "80"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30  # its start record: it is connecting now
+        while not (log.exists() and '"start"' in log.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+    finally:
+        silent.close()
+    end = records(log)[-1]
+    assert (end["event"], end["ok"], end["interrupted"], end["outcome"], end["error"]) == (
+        "end", False, True, "interrupted", None), end
+    assert "interrupted" in _cli(cfg, "audit", "-n", "1").stdout

@@ -6,6 +6,7 @@ from the OutputDigest sink (digest.py).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import itertools
 import os
@@ -131,5 +132,8 @@ def closed_record(session_id: str, duration: float, error: BaseException | None 
         error = error or exit.error
         record.update(exit_code=exit.code, signal=exit.signal)
     ok = error is None and (exit is None or exit.code == 0)
+    if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt)):  # magics21: it was
+        return {**record, "ok": False, "interrupted": True, "error": None,  # 'error:
+                "outcome": "interrupted"}  # CancelledError', as if something broke
     return {**record, "ok": ok,
             "error": mask_text(str(error) or type(error).__name__) if error else None}
