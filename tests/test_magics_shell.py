@@ -465,3 +465,25 @@ def test_an_interrupt_as_a_blocking_run_ends_is_one_line_and_out_holds_this_run(
         shell.run_line_magic("orch", "local hello --out r")
     assert shell.user_ns["r"] is not first and shell.user_ns["r"].stdout == "hello world\n"
     assert err.value._render_traceback_() == [f"RunInterrupted: {err.value}"]
+
+
+def test_unload_names_a_run_waiting_to_restart(shell, capsys, tmp_path):
+    """magics21: a named run in its restart back-off (`ps`: restarting) was stopped by
+    `%unload_ext` without a word: its row carried its last attempt's exit."""
+    import time
+
+    cfg = tmp_path / "flap.yaml"
+    cfg.write_text("environments: {local: []}\naudit: {enabled: false}\nservices:\n"
+                   "  flap: {command: 'exit 1', restart: always, max_restarts: 100}\n")
+    shell.run_line_magic("orch", f"load {cfg}")
+    shell.run_line_magic("orch", "start local flap --name flapper")
+    orch = magics(shell).orchestrator
+    deadline = time.monotonic() + 20
+    while orch.ps()[-1].state != "restarting":
+        assert time.monotonic() < deadline, orch.ps()
+        time.sleep(0.02)
+    capsys.readouterr()
+    shell.run_line_magic("unload_ext", "orch_magics")
+    shell.run_line_magic("load_ext", "orch_magics")
+    assert capsys.readouterr().out.startswith(
+        "orch_magics unloaded: stopped 1 named run(s) (flapper);")

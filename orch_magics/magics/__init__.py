@@ -90,7 +90,8 @@ def unload_ipython_extension(shell: Any) -> None:
 def _what_ends(orch: Orchestrator) -> str:
     """The runs and forwards still going that closing `orch` stops, in a few words ("" if
     none): `%unload_ext` / `%reload_ext` would otherwise end them without a word."""
-    names = [row.name for row in orch.ps() if not row.exit]  # no exit yet: still going
+    names = [row.name for row in orch.ps()  # no exit yet, or one waiting to start again
+             if not row.exit or row.state.startswith("restarting")]  # (magics21)
     forwards = len(orch.forwards.list()) if "forwards" in vars(orch) else 0
     parts = [f"{len(names)} named run(s) ({', '.join(names)})"] if names else []
     if unnamed := orch.unnamed_running():  # a cell's blocking run (another thread's)
