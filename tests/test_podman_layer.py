@@ -344,6 +344,9 @@ async def test_a_socket_not_found_says_where_orch_looked(base, monkeypatch, tmp_
     with pytest.raises(ConnectError, match=f"CONTAINER_HOST is unset and {tmp_path}/podman/"
                                            f"podman.sock is not a socket, where a rootless "):
         await executor(base).launch(Command.of(["true"]))
+    monkeypatch.setenv("CONTAINER_HOST", "")  # kinds18: set but empty read "unset"
+    with pytest.raises(ConnectError, match="CONTAINER_HOST is empty and "):
+        await executor(base).launch(Command.of(["true"]))
     monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/gone.sock")
     with pytest.raises(ConnectError, match=r"no such socket \(is the podman service running "
                                            r"there\?\) \(from CONTAINER_HOST\); "):

@@ -65,9 +65,9 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
     if given:
         return Socket(given)
     if depth > 0:  # unless the login user there has a rootless one (PodmanLauncher)
-        return Socket(ROOTFUL, "the rootful default behind ssh: the login user there has no "
-                               "rootless socket in $XDG_RUNTIME_DIR/podman or "
-                               "/run/user/UID/podman")
+        return Socket(ROOTFUL, "the rootful default behind ssh: root uses it, and another "
+                               "login user there had no rootless socket in "
+                               "$XDG_RUNTIME_DIR/podman or /run/user/<their uid>/podman")
     env = os.environ.get("CONTAINER_HOST")
     if env:
         return from_environment("CONTAINER_HOST", env, "podman")
@@ -77,7 +77,8 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
         return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
     found = (f"{rootless} is not a socket" if os.path.lexists(rootless)
              else f"there is no socket at {rootless}")
-    return Socket(ROOTFUL, f"CONTAINER_HOST is unset and {found}, where a rootless podman "
+    unset = "unset" if env is None else "empty"  # kinds18: an empty one read "unset"
+    return Socket(ROOTFUL, f"CONTAINER_HOST is {unset} and {found}, where a rootless podman "
                            f"serves it")
 
 
