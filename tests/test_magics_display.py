@@ -177,6 +177,13 @@ def test_carriage_return_updates_the_line_in_place_while_running():
     lines = s.render()["text/plain"].splitlines()
     assert lines[:2] == ["progress 100%", "done"]
     assert terminal_view("abcdef\rXY") == "XYcdef"
+    # browser22: escape sequences took columns and `ESC[K` erased nothing: `ok1;32m[####]`
+    s = sink()
+    s.feed(Stdout(b"\r\x1b[K\x1b[1;32m[######]\x1b[0m step 6 of 6\r\x1b[Kok\n"))
+    assert s.render()["text/plain"].splitlines()[0] == "ok"
+    assert terminal_view("Downloading 10%\r\x1b[Kdone") == "done"
+    assert terminal_view("\x1b[1;32m5%\x1b[0m\r\x1b[32m10%\x1b[0m") == "\x1b[32m10%\x1b[0m"
+    assert terminal_view("abcdef\r\x1b[2KXY") == "XY"
 
 
 def test_stderr_and_outcome_read_right_without_colour():

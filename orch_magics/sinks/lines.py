@@ -44,12 +44,19 @@ def _strip_all(lines: list[str], text: str) -> list[str]:
 
 BS = "\b"
 _BACKSPACED = re.compile("[^\x08]\x08")
+ESC = "\x1b"
+#: An escape sequence (CSI, or an OSC to its end) or one character: a `\r` line's pieces.
+_TOKEN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|.", re.S)
+#: Erase in line: to its end (none, 0), or all of it (2); 1 (to the cursor) is rare.
+_ERASE = re.compile(r"\x1b\[([012]?)K")
 
 
 def terminal_view(line: str) -> str:
     """What a terminal shows for a line with bare `\\r` (later text overwrites from column 0)
     or backspaces (the character before one is gone, as JupyterLab shows `print('a\\bb')`)."""
-    if CR in line:
+    if CR in line and ESC in line:
+        line = _overlaid(line.split(CR))
+    elif CR in line:
         shown = ""
         for piece in line.split(CR):
             shown = piece + shown[len(piece):]
@@ -59,6 +66,27 @@ def terminal_view(line: str) -> str:
             line = fewer
         line = line.replace(BS, "")
     return line
+
+
+def _overlaid(pieces: list[str]) -> str:
+    """`terminal_view` of `\r`-separated pieces holding escape sequences, which take no
+    column (browser22: `ok1;32m[######]` where a terminal shows `ok`); `ESC[K` erases to the
+    end of the line, `ESC[2K` all of it. Each column keeps the sequences written before it."""
+    cells: list[str] = []
+    for piece in pieces:
+        col, pending = 0, ""
+        for found in _TOKEN.finditer(piece):
+            token = found[0]
+            if token[0] != ESC:
+                cells[col:col + 1] = [pending + token]
+                col, pending = col + 1, ""
+            elif (erase := _ERASE.fullmatch(token)) is not None:
+                cells = cells[:col] if erase[1] in ("", "0") else [" "] * col
+            else:
+                pending += token
+        if pending:  # a colour reset after the last character: kept, taking no column
+            cells[col:col] = [pending]
+    return "".join(cells)
 
 
 class CutLine(str):
