@@ -132,6 +132,18 @@ async def test_service_not_running_says_podman(base, tmp_path) -> None:
             await executor(base, podman_host=f"unix://{dead}").launch(Command.of(["true"]))
 
 
+@pytest.mark.parametrize("tty", [False, True])
+async def test_a_user_not_in_the_container_is_said_as_docker_says_it(base, podman,
+                                                                      tty: bool) -> None:
+    """kinds18: podman refuses such an exec at its start, and that refusal was passed on in
+    the engine's words ('unable to find user ghost: no matching entries in passwd file')."""
+    with pytest.raises(LayerError) as err:
+        await executor(base, podman_host=podman.host, user="ghost", tty=tty).launch(
+            Command.of(["true"]))
+    assert str(err.value) == ("hop 1 (podman orch-test): user 'ghost' does not exist in "
+                              "container 'orch-test'")
+
+
 async def test_container_not_found_suggests_a_running_one(base, podman) -> None:
     with pytest.raises(LayerError) as err:
         await executor(base, podman_host=podman.host, container="orch-tset").launch(

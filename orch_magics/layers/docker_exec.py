@@ -300,15 +300,16 @@ async def start_failure(launcher: ExecPlace, stream: ExecStream, name: str,
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(stream.closed), 2.0)
     stream.abort()
-    if stream.refused is not None:
-        return launcher.error(f"the engine refused to start the exec in {name!r}: "
-                              f"{stream.refused.message}")
+    refused = stream.refused.message if stream.refused is not None else None
+    text = refused if refused is not None else "" if stream.error is not None \
+        else stream.drain_text()
+    low = text.lower()
+    if "unable to find user" in low or "no matching entries in passwd" in low:  # podman says
+        return launcher.error(f"user {user!r} does not exist in container {name!r}")  # it at
+    if refused is not None:  # the exec's start, docker in its stream (kinds18: two wordings)
+        return launcher.error(f"the engine refused to start the exec in {name!r}: {refused}")
     if stream.error is not None:
         return stream.error
-    text = stream.drain_text()
-    low = text.lower()
-    if "unable to find user" in low or "no matching entries in passwd" in low:
-        return launcher.error(f"user {user!r} does not exist in container {name!r}")
     if "chdir" in low or ("cwd" in low and "no such file" in low):
         return FailedStart(126, f"orch: {_cwd_problem(low, cwd, user)}\n", tty=tty)
     if "argument list too long" in low:
