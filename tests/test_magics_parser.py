@@ -17,6 +17,7 @@ from shells import orch_shell
 CONFIG = textwrap.dedent("""
     environments:
       local: {layers: []}
+      my env: {layers: []}
     services:
       hello: {command: echo hello}
       sleepy: {command: sleep 30}
@@ -44,6 +45,11 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell
     ("logs napper --folow", "did you mean --follow"),
     ("start local hello --nmae x", "did you mean --name"),
     ("load --dmeo", "did you mean --demo"),
+    # magics21: a dash smart punctuation made of `--`; an environment named with a space
+    ("local hello —dry-run", "unknown option —dry-run (did you mean --dry-run? a — was typed "
+     "for --)"),
+    ("my env hello", "unknown environment 'my': 'my env' is one; quote a name with spaces: "
+     "%orch 'my env' …"),
     # magics21: a typo on a line that also lacks a word was "arguments are required"
     ("put --hlep", "unknown option --hlep (did you mean --help?)"),
     ("logs --folow", "unknown option --folow (did you mean --follow?)"),
@@ -175,7 +181,8 @@ def test_completion_offers_orch_words_only(shell):
         first = [c.text for c in shell.Completer.completions("%orch ", 6)]
         options = [c.text for c in shell.Completer.completions("%orch local hello --t", 21)]
         logs = [c.text for c in shell.Completer.completions("%orch logs x --f", 16)]
-    assert first and set(first) <= {"local", "load", "envs", "services", "start", "ps",
+    assert "'my env'" in first  # magics21: quoted, as the line reads it
+    assert first and set(first) <= {"local", "'my env'", "load", "envs", "services", "start", "ps",
                                      "logs", "stop", "restart", "status", "history", "get",
                                      "put", "forward", "forwards"}
     assert sorted(options) == ["--tail", "--timeout"]

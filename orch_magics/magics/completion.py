@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
@@ -18,7 +19,12 @@ ENVIRONMENT_FIRST = ("get", "put", "forward")
 
 
 def candidates(orch: Orchestrator, line: str) -> list[str]:
-    """Candidates for the word being typed on a %orch / %%orch line."""
+    """Candidates for the word being typed on a %orch / %%orch line, quoted as the line reads
+    them (a name with a space, `'my env'`: magics21)."""
+    return [shlex.quote(word) for word in _words(orch, line)]
+
+
+def _words(orch: Orchestrator, line: str) -> list[str]:
     words = line.split()
     typing = "" if line.endswith((" ", "\t")) else (words.pop() if words else "")
     positional = [w for w in words[1:] if not w.startswith("-")]

@@ -158,6 +158,11 @@ class OrchMagics(Magics):
             raise UsageError(HELP_HINT)
         if name.lower() in CLI_WORDS:  # the terminal's word for it: say the notebook's
             raise UsageError(f"unknown environment {name!r}: {CLI_WORDS[name.lower()]}")
+        spaced = next((" ".join([name, *rest[:k]]) for k in range(1, len(rest) + 1)
+                       if " ".join([name, *rest[:k]]) in environments), None)
+        if spaced is not None:  # magics21: `%orch my env …`, or `{env}` holding a space
+            raise UsageError(f"unknown environment {name!r}: {spaced!r} is one; quote a name "
+                             f"with spaces: %orch '{spaced}' … (or \"{{variable}}\")")
         guesses = subcommand_typos(name, rest) if subcommands else []
         if not guesses:
             self.orchestrator.config.run_environment(name)  # raises, with its did-you-mean

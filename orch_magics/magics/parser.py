@@ -104,6 +104,9 @@ class MagicParser(OnceByDefault):
 
     def unknown(self, word: str) -> str:
         """The message for a word nothing accepted: an option typo gets a did-you-mean."""
+        if word[:1] in "—–" and (guess := option_hint("--" + word.lstrip("—–-").split(
+                "=", 1)[0], self.options())):  # magics21: smart punctuation made `--` a dash
+            return f"unknown option {word} (did you mean {guess}? a {word[0]} was typed for --)"
         if not word.startswith("-"):
             return f"unexpected argument {word!r} (see {self.prog} --help)"
         guess = option_hint(word.split("=", 1)[0], self.options())  # `--no-raise`: the
