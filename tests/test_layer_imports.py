@@ -273,6 +273,9 @@ class BadNeeds(LocalKind):
 class BadCarries(LocalKind):
     carries = 5
 
+class BadTarget(LocalKind):
+    target = "nope"
+
 class BoomLauncher:
     def __init__(self, inner):
         self.inner = inner
@@ -355,7 +358,7 @@ NOTDC, WHEN, LABELBOOM, WRAPBOOM, BADNEEDS = (NotDataclass(), When(), LabelBoom(
                                               BadNeeds())
 LAUNCHBOOM, HANDED = LaunchBoom(), HandedOut()
 WRAPNONE, NOADOPT, BADHANDLE, READBOOM = WrapNone(), NoAdopt(), BadHandle(), ReadBoom()
-LABELINT, BADCARRIES = LabelInt(), BadCarries()
+LABELINT, BADCARRIES, BADTARGET = LabelInt(), BadCarries(), BadTarget()
 """
 
 
@@ -376,7 +379,8 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         "giveup = badkinds_exit:KIND\nwrapnone = badkinds:WRAPNONE\n"
         "noadopt = badkinds:NOADOPT\nbadhandle = badkinds:BADHANDLE\n"
         "readboom = badkinds:READBOOM\nlabelint = badkinds:LABELINT\n"
-        "badcarries = badkinds:BADCARRIES\n")  # named as one of ours; one handing its launcher
+        "badcarries = badkinds:BADCARRIES\n"  # named as one of ours; one handing its launcher
+        "badtarget = badkinds:BADTARGET\n")
     # out again; one giving up at import with SystemExit (kinds13: it ended orch)
     (site / "badkinds.py").write_text(BROKEN_KINDS)
     (site / "badkinds_exit.py").write_text("raise SystemExit('kubectl not found, giving up')\n")
@@ -426,6 +430,9 @@ def test_a_broken_third_party_kind_is_named_and_breaks_only_what_uses_it(
         ("badneeds", "failed in needs(): ValueError: needs() said 'ssh', which is none of"),
         # kinds16: read for every chain error, installed and unused it made those "a bug"
         ("badcarries", "cannot be loaded: TypeError: its carries is 5, not None or a set of"),
+        # kinds18: `badtarget x` blamed the user's config: "unknown key 'nope'"
+        ("badtarget", "cannot be loaded: TypeError: its target 'nope' is no field of its "
+                      "Config"),
         ("giveup", "layer kind 'giveup' (badkinds_exit:KIND from badkinds 0.1) cannot be "
                    "loaded: SystemExit: kubectl not found, giving up"),
     ]:

@@ -101,6 +101,11 @@ def get_kind(name: str) -> LayerKind:
                     need in CARRIES for need in carries)):
             raise TypeError(f"its carries is {carries!r}, not None or a set of 'tcp', "
                             f"'unix', 'here'")
+        target = getattr(kind, "target", None)  # kinds18: the user's config was blamed
+        if target is not None and target not in {f.name for f in dataclasses.fields(
+                kind.Config)}:
+            raise TypeError(f"its target {target!r} is no field of its Config (the key the "
+                            f"short form `{name} NAME` fills)")
     return kind
 
 
