@@ -759,6 +759,23 @@ def test_a_relative_far_path_is_read_from_the_layers_working_dir(tmp_path: Path)
     assert (tmp_path / "w" / "d" / "d" / "a").read_text() == "a\n"
 
 
+def test_a_missing_relative_far_path_says_the_folder_it_was_looked_for_in(
+        tmp_path: Path) -> None:
+    """kinds18: a get of a relative path that is missing said 'no such file or directory:
+    k18.txt', though the folder it is read from is not always the one the user thinks (through
+    sudo without login: orch's own); a put's error names it."""
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  w: [{{type: local, config: {{working_dir: '{tmp_path}'}}}}]\n"
+        "audit: {enabled: false}\n"))
+    try:
+        with pytest.raises(TransferError) as err:
+            orch.get("w", "k18.txt", str(tmp_path / "got"))
+    finally:
+        orch.close()
+    assert f"no such file or directory: k18.txt (in {tmp_path}, the working directory)" in \
+        str(err.value), err.value
+
+
 class MovesAway(Recorded):
     """A progress that changes the process's folder once bytes have come (as a `%cd` in the
     next cell does while a background get runs)."""

@@ -62,7 +62,8 @@ directory $(pwd)"
       case $1 in */) fail "not a directory: $a";; esac
     fi
   done
-  fail "$2: $1"
+  case $1 in /*) fail "$2: $1";; esac  # a relative one: where it was looked for (kinds18:
+  fail "$2: $1 (in $(pwd), the working directory)"  # through sudo, orch's own folder)
 }
 arg() { printf '%b.' "$1"; }  # a name sent as printf %b text (see `sent_name`), plus `.`
 home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines;
