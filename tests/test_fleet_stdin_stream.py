@@ -281,31 +281,14 @@ def test_live_fleet_send_is_held_while_the_targets_read_nothing(orch: Orchestrat
     """review39: `LiveFleet.send` took 64 MiB in 0.05 s and held them for each target that read
     nothing; it now waits as `LiveRun.send` does (about 16 MiB waiting per target, plus what
     the ssh channel takes), and a stop ends the wait."""
-    import threading
-
-    from orch_magics import OrchError
+    from senders import Feeder
 
     live = orch.start("web", command="sleep 120", close_stdin=False, limit="127.0.1.[1:2]")
-    sent: list[object] = []
-
-    def feed() -> None:
-        try:
-            for i in range(120):
-                live.send(b"x" * (1 << 20))
-                sent.append(i)
-        except OrchError as exc:
-            sent.append(exc)
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
-        deadline = time.monotonic() + 30  # held well before 120 MiB: the count stops
-        before = -1
-        while len(sent) != before and time.monotonic() < deadline:
-            before = len(sent)
-            time.sleep(2)
-        assert feeder.is_alive() and len(sent) < 80, sent[-3:]
+    feeder = Feeder(live.send, 120)
+    try:  # held well before 120 MiB: the count stops
+        assert feeder.held(1, 30, look=2) < 80 and feeder.thread.is_alive(), feeder.sent[-3:]
     finally:
         live.stop()
-        feeder.join(30)
+        feeder.thread.join(30)
         live.wait(60)
-    assert not feeder.is_alive(), sent[-3:]  # the stop ended its wait
+    assert not feeder.thread.is_alive(), feeder.sent[-3:]  # the stop ended its wait

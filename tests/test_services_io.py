@@ -152,30 +152,14 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
     """magics20: 80 MB sent to a process that read nothing were all taken in 0.04 s and held
     in memory (the kernel grew by 76 MiB). `send` now waits, as a pipe's writer does, once
     about 16 MiB wait to be read; a stop ends the wait."""
-    import threading
+    from senders import Feeder
 
     run = orch.start("local", command='trap "echo got-usr1" USR1; while :; do sleep 0.1; done',
                      close_stdin=False, name="reads-nothing")
-    sent: list[object] = []
-
-    def feed() -> None:
-        try:
-            for i in range(80):
-                run.send(b"x" * (1 << 20))
-                sent.append(i)
-        except OrchError as exc:
-            sent.append(exc)
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
-        deadline = time.monotonic() + 20  # 16 MiB are taken, then the count stops growing:
-        while len(sent) < 16 and time.monotonic() < deadline:  # the sender waits (a slow
-            time.sleep(0.1)  # machine's pause before 16 is no stop: not judged by the clock)
-        before = -1
-        while len(sent) != before and time.monotonic() < deadline:
-            before = len(sent)
-            time.sleep(1)
-        assert 16 <= len(sent) <= 40 and feeder.is_alive(), sent[-3:]
+    feeder = Feeder(run.send, 80)
+    sent = feeder.sent
+    try:  # 16 MiB are taken, then the count stops growing: the sender waits
+        assert 16 <= feeder.held(16, 20) <= 40 and feeder.thread.is_alive(), sent[-3:]
         run.send_signal("USR1")  # review38: it waited behind the held send, for ever
         deadline = time.monotonic() + 20
         while "got-usr1" not in orch.logs("reads-nothing"):
@@ -183,8 +167,8 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
             time.sleep(0.1)
     finally:
         run.interrupt()
-        feeder.join(30)
-    assert not feeder.is_alive()
+        feeder.thread.join(30)
+    assert not feeder.thread.is_alive()
     assert isinstance(sent[-1], OrchError) and ("no longer reads its stdin" in str(sent[-1])
                                                 or "has ended" in str(sent[-1])), sent[-1]
 
