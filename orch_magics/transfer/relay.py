@@ -179,9 +179,9 @@ class Relay:
                 continue
             full = False
             if (why := refusal(conn)) is not None:
+                if why:  # said before the client sees its end: one who reads the forward's
+                    self.outcome.failed(OrchError(why))  # problem then finds it
                 conn.close()
-                if why:
-                    self.outcome.failed(OrchError(why))
                 continue
             try:
                 reader, writer = await asyncio.open_connection(sock=conn)
