@@ -348,10 +348,10 @@ class StdinBox:
         works."""
         if self.text.disabled:  # closed: nothing to hold or give back
             return
-        self.send_button.disabled = self.eof_button.disabled = running
-        self.send_button.tooltip = BUSY_TIP if running else SEND_TIP
-        self.stop_button.tooltip = STOP_BUSY_TIP if running else STOP_TIP  # browser21: a
-        # click the kernel takes once that cell ends, which the button did not say
+        self.send_button.tooltip = BUSY_TIP if running else SEND_TIP  # the words first: a
+        self.stop_button.tooltip = STOP_BUSY_TIP if running else STOP_TIP  # page that shows
+        self.send_button.disabled = self.eof_button.disabled = running  # a button held has
+        # them (browser21: a click the kernel takes once that cell ends; the title came after)
     def finish(self) -> None:
         """The run ended: nothing can be sent or stopped any more; leave a line of text."""
         _LIVE.discard(self)
