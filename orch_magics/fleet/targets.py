@@ -97,7 +97,7 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
     if index is None:
         return [target]
     spec = target.layers[index]
-    launcher = LayeredExecutor(base, target.layers[:index + 1]).build()
+    launcher = _selecting(target, index, base)
     if not isinstance(launcher, Selecting):  # a plugin's selector kind without the method
         raise LayerError(f"layer kind {spec.type!r} selects targets at run time (`selector`), "
                          f"but its launcher has no `matching()`", layer=spec.type)
@@ -116,6 +116,12 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
         layers = (*target.layers[:index], one, *target.layers[index + 1:])
         found += await resolve(Target(label, layers, target.groups), base)
     return found
+
+
+def _selecting(target: Target, index: int, base: Launcher) -> Launcher:
+    """The launcher of `target`'s chain up to its selecting layer `index`: what finds the
+    containers (`matching`) and says what a selector matching none may have meant (`near`)."""
+    return LayeredExecutor(base, target.layers[:index + 1]).build()
 
 
 def unresolved(target: Target) -> Target:
@@ -248,7 +254,7 @@ async def check_found(environment: str, targets: Sequence[Target], found: Sequen
     spec = targets[0].layers[index]
     selector = spec.fanout.written.removeprefix("label ") if spec.fanout else "its label"
     where = f" ({spec.location})" if spec.location else ""
-    launcher = LayeredExecutor(base, targets[0].layers[:index + 1]).build()
+    launcher = _selecting(targets[0], index, base)
     hint = ""
     if isinstance(launcher, Suggesting):
         with contextlib.suppress(Exception):  # only for the hint: the error stands on its own
