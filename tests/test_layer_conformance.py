@@ -347,6 +347,17 @@ async def test_background_grandchild_ends_with_the_main_process(executor: Layere
     assert await gone(t) == []
 
 
+async def test_a_background_timeout_ends_with_the_main_process(executor: LayeredExecutor) -> None:
+    """chains26: GNU `timeout` puts its command in a process group of its own, in the run's
+    session; a stop reached it, a run that ended on its own left it for the whole timeout.
+    (busybox's `timeout`, in the test images, makes no group: there it is the case above.)"""
+    t = token()
+    out, err, end = await run(executor, Command.shell(f"timeout 300 sleep {t} & sleep 0.3; "
+                                                      f"echo hi"))
+    assert (out, err, end) == (b"hi\n", b"", Exit(code=0))
+    assert await gone(t) == []
+
+
 @pytest.mark.parametrize("env", [{}, {"A": "1"}], ids=["bare", "env"])
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
 async def test_a_launch_given_up_before_its_command_starts_runs_nothing(
@@ -405,6 +416,27 @@ def test_the_wrapper_finds_a_program_in_an_empty_path_element(tmp_path: Path, pa
         done = subprocess.run(wrapped_argv(["here-prog"], len(sent), shell=shell), input=sent,
                               capture_output=True, cwd=tmp_path, timeout=30)
         assert (done.returncode, done.stdout) == (0, b"ran\n"), (shell, done.stderr)
+
+
+def test_the_end_sweep_finds_a_group_of_its_own_on_a_host_without_pkill(tmp_path: Path) -> None:
+    """Where the far host has no `pkill` (busybox images), the wrapper's end sweep reads /proc
+    itself: a `timeout 300 sleep` in the background (a group of its own) ends with the run."""
+    from orch_magics.layers.remote import wrapped_argv
+
+    for tool in ("sh", "timeout", "sleep", "dd", "stty", "cat"):
+        (tmp_path / tool).symlink_to(shutil.which(tool) or tool)
+    t = token()
+    try:
+        done = subprocess.run(
+            wrapped_argv(["sh", "-c", f"timeout 300 sleep {t} & sleep 0.3; echo hi"],
+                         shell=shutil.which("dash") or "dash"),
+            env={"PATH": str(tmp_path)}, capture_output=True, timeout=30,
+            start_new_session=True, stdin=subprocess.DEVNULL)
+        assert (done.returncode, done.stdout) == (0, b"hi\n"), done.stderr
+        assert asyncio.run(gone(t)) == []
+    finally:
+        for pid in processes_with(t):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_command_that_outlives_the_first_stop_ends_with_the_next_under_bash() -> None:

@@ -2,7 +2,7 @@
 
 Every child runs in its own session (pgid == pid), with this process's environment minus the
 secret provider's variables plus the command's. When the main process exits, whatever is left
-of its process group is sent SIGTERM (no orphan, and a background grandchild holding the pipes
+of its process group and session is sent SIGTERM (no orphan, and a background grandchild holding the pipes
 cannot keep the run open); the pipes are then read to their end, so no output is lost. Until
 then its group is listed with the `lifeline` watchdog, which stops it if this process dies.
 A program that cannot be started ends like a shell's (`failed_start.py`).
@@ -283,10 +283,10 @@ class SubprocessBackend:
 
     async def wait(self) -> Exit:
         await asyncio.shield(self._exited)
-        kill_group(self._proc.pid, _signal.SIGTERM)  # what the main process left behind
+        # what the main process left in its group and session (GNU `timeout` makes a group
+        # of its own: chains26), as the remote wrapper does
+        kill_group(self._proc.pid, _signal.SIGTERM, session=True)
         rc = await self._proc.wait()
-        if rc < 0:  # a stop ended it: the rest of its session too, as the remote wrapper does
-            kill_group(self._proc.pid, _signal.SIGTERM, session=True)
         LIFELINE.forget(self._proc.pid)
         return Exit(signal=-rc) if rc < 0 else Exit(code=rc)
 

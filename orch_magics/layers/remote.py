@@ -29,11 +29,11 @@ A remote command always starts through one POSIX shell wrapper (`WRAPPER`), give
 4. runs ARGV (a program it cannot start is said in the local layer's words, 127 or 126),
    outliving any signal sent to its group but KILL (`CAUGHT`: ARGV gets it as it comes; a
    stop that came while ARGV was looked for ends it unstarted, as that signal would), and
-   when it ends stops what is left of its process group (a background grandchild holding the
-   output would otherwise keep the run open, or outlive it): the run ends when the main
-   process does, with nothing left behind and no extra round-trip; when a signal ended it (a
-   stop), the rest of its session too (`session_line`: GNU `timeout` makes a group of its own),
-   and what is still there about a second later gets SIGKILL (`left_line`), as the ladder ends;
+   when it ends sends SIGTERM to what is left of its process group and session (a background
+   grandchild holding the output would otherwise keep the run open, or outlive it; GNU
+   `timeout` makes a group of its own: `ended_line`): the run ends when the main process
+   does, with nothing left behind and no extra round-trip; when a signal ended it (a stop),
+   what is still there about a second later gets SIGKILL (`left_line`), as the ladder ends;
 5. exits the way ARGV did: a death by signal N is status 128+N (N one of the 54 signals
    that can end a process, `ENDING_SIGNALS`), which `decode_status` reads as signal N for
    every kind; one of the signals an SSH server can name (`NAMED_SIGNALS`) is re-raised, so
@@ -60,7 +60,7 @@ from ..process.command import Command, at_home
 from ..process.environ import unpassable
 from ..process.events import Exit
 from ..text import printable
-from .session_sweep import left_line, session_line
+from .session_sweep import ended_line, left_line, session_line
 
 #: The line the wrapper prints first on its stderr: this marker, the pid, a newline.
 PID_MARK = b"\x1eorch-pid "
@@ -158,9 +158,9 @@ if [ -n "${_orch_w-}" ]; then  # see 3: URG until the watch has ended (a zombie)
   _orch_c=0; while wait "$_orch_w"; [ $? -gt 128 ] && [ -e "/proc/$_orch_w" ] \\
     && [ $((_orch_c = _orch_c + 1)) -lt 100 ]; do :; done  # a signal's: bash's repeats
 fi
-kill -TERM -$$ 2>/dev/null
+ENDED_TERM
 case $_orch_s in NOT_ENDING) ;; 129|1[3-8][0-9]|19[0-2])  # a stop's: not an `exit 130`
-  [ -z "${_orch_stop-}" ] || { SESSION_TERM; LEFT_KILL; };; esac  # (chains13, chains14)
+  [ -z "${_orch_stop-}" ] || { LEFT_KILL; };; esac  # (chains13, chains14)
 if [ "$_orch_r" != 0 ]; then printf '\\036orch-exit %s %s\\n' "$_orch_r" "$_orch_s" >&3; fi
 case $_orch_s in NAMED_STATUSES)  # no core of its own over the command's (chains15)
   _orch_g=$((_orch_s - 128)); ulimit -c 0 2>/dev/null; trap - "$_orch_g"; kill -"$_orch_g" $$;;
@@ -268,9 +268,10 @@ def _statuses(signals: Iterable[int]) -> str:
     return "|".join(str(128 + n) for n in sorted(signals))
 
 
-#: The wrapper, with its session's other groups sent TERM after a signal ended its command
-#: (and all of it KILL a second later), and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
-WRAPPER = _WRAPPER.replace("SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
+#: The wrapper, with its session sent TERM when its command ended (and what is left KILL a
+#: second later after a stop), and the statuses (128+N) of `NAMED_SIGNALS` re-raised.
+WRAPPER = _WRAPPER.replace("ENDED_TERM", ended_line("$$")).replace(
+    "SESSION_TERM", session_line("$$", _signal.SIGTERM)).replace(
     "SESSION_KILL", session_line("$$", _signal.SIGKILL)).replace(
     "LEFT_KILL", left_line("$$")).replace(
     "NOT_ENDING", _statuses(set(range(1, 65)) - ENDING_SIGNALS)).replace(

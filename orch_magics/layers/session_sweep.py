@@ -1,4 +1,4 @@
-"""Shell loops that sweep a session: what a remote command left in its process group and
+"""Shell lines that sweep a session: what a remote command left in its process group and
 session when it ended (the remote wrapper's point 4), and what a lifeline stops. Plain POSIX
 sh over /proc/PID/stat, whose fields after `(comm) ` read `state ppid pgrp session …`.
 """
@@ -15,6 +15,16 @@ def session_line(sid: str, sig: int) -> str:
     return (f'IFS=" "; for _orch_q in /proc/[0-9]*; do read -r _orch_l 2>/dev/null '
             f'<"$_orch_q/stat" || continue; set -- ${{_orch_l##*) }}; [ "$4" = "{sid}" ] && '
             f'[ "$3" != "{sid}" ] && kill -{int(sig)} "${{_orch_q#/proc/}}" 2>/dev/null; done')
+
+
+def ended_line(sid: str) -> str:
+    """A shell line that sends SIGTERM to all of session `sid` (its process group and the
+    groups made in it: GNU `timeout`, a shell with job control) once its command has ended on
+    its own (chains26: a `timeout 300 CMD &` outlived the run). `pkill -s` scans /proc in C
+    where the host has it (procps, busybox): the shell loop reads each stat a byte at a time,
+    ~0.1 ms a process, paid at every run's end. The caller ignores TERM itself."""
+    return (f"if command -v pkill >/dev/null 2>&1; then pkill -TERM -s {sid} 2>/dev/null; "
+            f"else kill -TERM -{sid} 2>/dev/null; {session_line(sid, 15)}; fi")
 
 
 def left_line(sid: str) -> str:
