@@ -264,6 +264,19 @@ def test_a_stdin_left_non_blocking_is_waited_on_not_taken_for_its_end() -> None:
     assert (proc.wait(30), out, err) == (0, b"100007\n", b"")
 
 
+def test_a_stdin_open_for_writing_only_is_refused_not_read_as_empty(tmp_path: Path) -> None:
+    """chains26: `orch run … -- wc -c 0>file` said 0 and exit 0 (the read's EBADF was taken
+    for the end of the input): an importer would commit an empty input. It is refused in one
+    line before anything runs, as `>&-` is for the output."""
+    marker = tmp_path / "ran"
+    line = (f"{' '.join(ORCH)} --demo run local -- sh -c 'touch {marker}; wc -c' "
+            f"0>{tmp_path / 'w'}")
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr == "orch: cannot read the input: standard input is open for writing only\n"
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "term", "closed-terminal"])
 def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:

@@ -14,7 +14,9 @@ shell pipeline's producer, and a failing device stops it with one line (`output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import fcntl
 import os
 import select
 import signal
@@ -178,14 +180,20 @@ def takes_stdin(plan: RunPlan) -> bool:
 def stdin_source() -> AsyncIterator[object]:
     """Our stdin as it arrives, through the one stdin reader (`stdin.chunks_of`: a thread, so
     a blocking read never stalls the loop, started when the run first asks for input: a run
-    refused before it starts leaves no reader behind)."""
+    refused before it starts leaves no reader behind). A stdin open for writing only is
+    refused before anything runs, as `>&-` is for the output (chains26: read as empty)."""
+    with contextlib.suppress(OSError):
+        if fcntl.fcntl(0, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+            raise OrchError("cannot read the input: standard input is open for writing only")
     return chunks_of(_fd0_chunks(), threading.Event())
 
 
 def _fd0_chunks() -> Iterator[bytes]:
     """Our fd 0's chunks as the kernel gives them (`… | orch run …`: up to 1 MiB from a pipe
-    grown for it, not its default 64 KiB); the end of input at EOF or an unreadable stdin. A
-    terminal gone (EIO) stops orch as its SIGHUP would, which may come after: no EOF then.
+    grown for it, not its default 64 KiB); the end of input at EOF. A terminal gone (EIO)
+    stops orch as its SIGHUP would, which may come after: no EOF then. Any other read error
+    (a stdin open write-only: EBADF) raises: the run stops, as when an API source breaks, so
+    the command never takes none or part of an input for all of it (chains26).
     A stdin left non-blocking by a program sharing it (node, a parent's pipe) is waited on
     when empty, never taken for its end; its mode is theirs, so it is not changed."""
     grow_pipe(0)
@@ -196,7 +204,9 @@ def _fd0_chunks() -> Iterator[bytes]:
             select.select([0], [], [])
             continue
         except OSError as exc:
-            if exc.errno == errno.EIO and signal.SIGHUP in stop_signals():
+            if exc.errno != errno.EIO:
+                raise
+            if signal.SIGHUP in stop_signals():
                 os.kill(os.getpid(), signal.SIGHUP)
                 threading.Event().wait()  # the hang-up ends the run (a daemon thread waits)
             return
