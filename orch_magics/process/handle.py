@@ -112,7 +112,7 @@ class ProcessHandle:
         self._stopping: asyncio.Task[Exit] | None = None
         self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
         self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
-        # Per output stream: chunks received so far, and whether one waits for the reader.
+        # Per output stream: bytes received so far, and whether a chunk waits for the reader.
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
         self._last_chunk = 0.0  # when the last chunk of either stream came (loop time)
@@ -149,7 +149,7 @@ class ProcessHandle:
         received, handing = self._received, self._handing
         received[kind], clock = 0, asyncio.get_running_loop().time
         async for chunk in stream:
-            received[kind] += 1
+            received[kind] += len(chunk)
             self._last_chunk = clock()
             if self._discarding:
                 await asyncio.sleep(0)  # a read of buffered data never yields: let others run
