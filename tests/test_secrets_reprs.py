@@ -297,9 +297,23 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
     for plain in ("https://h:443?email=a@b.com", "https://h/x?email=a@b.com", "http://h:80",
                   "ssh://git@github.com/x", "https://h?to=a:b@c", "http://h:8080/a@b",
                   # review39: text after a host:port URL was eaten up to an e-mail's `@`
-                  '{"url":"http://h:8080","email":"a@b.com"}', "http://h:80,ops@example.com",
-                  "http://h:8080;user=me@corp", "http://[::1]:8080@x"):
+                  '{"url":"http://h:8080","email":"a@b.com"}', "['http://h:80', 'a@b.com']",
+                  '{\\"url\\":\\"http://h:8080\\",\\"e\\":\\"a@b.com\\"}',
+                  "<http://h:80>,a@b", "http://[::1]:8080@x", "ssh://git@github.com/x",
+                  "https://averyveryverylongusernamewithoutdigits@h/x"):
         assert mask_text(plain) == plain
+    # review40: digits then `,` `;` `|` `)` are a password, not a port, unless that character
+    # closes the quote or bracket the URL is in; a forge's token as the user part is masked
+    for shown, masked in (("redis://:1234;abc@cache:6379", "redis://:****@cache:6379"),
+                          ("http://u:99,bottles@h/", "http://u:****@h/"),
+                          ("postgres://u:2024|x@db/app", "postgres://u:****@db/app"),
+                          ("postgres://u:77)x@db/app", "postgres://u:****@db/app"),
+                          ("http://h:80,ops@example.com", "http://h:****@example.com"),
+                          ("http://h:8080;user=me@corp", "http://h:****@corp"),
+                          ("https://ghp_abcdefghijklmnop1234567890@github.com/o/r.git",
+                           "https://****@github.com/o/r.git"),
+                          ("https://" + "a1" * 20 + "@h/x", "https://****@h/x")):
+        assert mask_text(shown) == masked, shown
     probe = ("from orch_magics.secrets.masking import mask_text\n"
              "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

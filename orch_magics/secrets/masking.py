@@ -131,8 +131,15 @@ def mask_text(text: str) -> str:
 #: at each: linear in the text.
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}://)"
                   r"((?:(?![A-Za-z][A-Za-z0-9+.-]{0,31}://)\S)*)")
-#: What may follow a `host:PORT` that ends the URL or its authority (JSON, a list, a path).
-_AFTER_PORT = frozenset("/?#\"'<>`,;)]}|\\")
+#: A user part that is an access token, no name (`https://ghp_…@github.com`): a forge's
+#: token prefix, or 32 or more letters, digits, `_` and `-` holding both letters and digits.
+_TOKEN = re.compile(r"(?:gh[pousr]_|github_pat_|glpat-)[A-Za-z0-9_-]{16,}"
+                    r"|(?=[A-Za-z_-]*\d)(?=[0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}")
+#: What ends the authority after a `host:PORT` (a path, a query, a fragment) by URL rules.
+_AFTER_PORT = frozenset("/?#")
+#: What closes a URL written inside a pair (`"…"`, `(…)`, `<…>`): after a `host:PORT`, the
+#: character that closes the one before the URL ends it (JSON: review39), escaped too (`\"`).
+_CLOSES = {'"': '"', "'": "'", "`": "`", "(": ")", "[": "]", "{": "}", "<": ">"}
 #: What ends a host after the user part's `@`: the userinfo's `@` is the last one before it.
 _HOST_END = re.compile(r"[/\"'<>`,;|]")
 
@@ -140,24 +147,37 @@ _HOST_END = re.compile(r"[/\"'<>`,;|]")
 def _url_masked(found: re.Match[str]) -> str:
     """The URL with the password of its user part as `****`: what comes after the first `:`,
     up to the last `@` before its host ends (a raw password may hold `?`, `#`, `@` or `/`:
-    review37, review39). A `host:port` (then a path, a query, a quote or a comma: text that
-    follows the URL, whatever `@` is further on), a `[v6]` host, or a user part holding `/`,
-    `?`, `#` or `@` before its `:`, has none."""
+    review37, review39). A `host:port` then a path, a query or the character closing the
+    quote or bracket the URL was written in (text that follows the URL, whatever `@` is
+    further on), a `[v6]` host, or a user part holding `/`, `?`, `#` or `@` before its `:`,
+    has none. Digits then another character (`redis://:1234;x@h`) are a password: when in
+    doubt, masked (review40: such passwords were shown)."""
     scheme, rest = found[1], found[2]
-    colon = rest.find(":")
+    colon, first = rest.find(":"), rest.find("@")
+    if 0 < first and (colon < 0 or colon > first) and _TOKEN.fullmatch(rest[:first]):
+        return f"{scheme}****{rest[first:]}"  # `https://TOKEN@github.com`, as git takes one
     if colon < 0 or rest.startswith("[") or any(c in "@/?#" for c in rest[:colon]):
         return found[0]
     digits = colon + 1
     while digits < len(rest) and rest[digits].isdigit():
         digits += 1
     first_at = rest.find("@", colon + 1)
-    if first_at < 0 or digits == len(rest) or rest[digits] in _AFTER_PORT:
+    if first_at < 0 or digits == len(rest) or rest[digits] in _AFTER_PORT or (
+            _closes(found, rest[digits:digits + 2])):
         return found[0]
     end = _HOST_END.search(rest, first_at)
     at = rest.rfind("@", colon + 1, end.start() if end else len(rest))
     if at == colon + 1:  # `user:@host`: an empty password
         return found[0]
     return f"{scheme}{rest[:colon + 1]}****{rest[at:]}"
+
+
+def _closes(found: re.Match[str], after_port: str) -> bool:
+    """Whether `after_port` (the characters after a `host:PORT`) begins with the one that
+    closes the quote or bracket just before URL `found` (`\\"` closes `"` too)."""
+    before = found.string[found.start() - 1] if found.start() else ""
+    closer = _CLOSES.get(before)
+    return closer is not None and (after_port[:1] == closer or after_port == "\\" + closer)
 
 
 def mask_bytes(data: bytes) -> bytes:
