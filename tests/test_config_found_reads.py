@@ -100,8 +100,21 @@ def test_a_found_configs_secrets_command_runs_in_no_folder_another_user_may_add_
                 f"runs in {why}" in said.stderr), said.stderr
         assert not (tmp_path / "RAN").exists()
     os.chown(tmp_path, 0, 0)
+    # review40: in a folder of root's, nobody's getpw.py still ran as root: a found config's
+    # command runs in an empty folder, so no module of the config's folder is imported
+    said = _orch(tmp_path, "run", "local", "web")
+    assert said.returncode != 0 and not (tmp_path / "RAN").exists(), said
+    assert "No module named getpw; a found config's command runs in an empty folder: name " \
+           "its files by path, or the config with -c" in said.stderr, said.stderr
     named = _orch(tmp_path, "-c", "orch.yaml", "run", "local", "web")  # your choice
     assert (named.returncode, named.stdout) == (0, "got ****\n"), named
+    (tmp_path / "RAN").unlink()
+    (tmp_path / "getpw.py").chmod(0o644)
+    os.chown(tmp_path / "getpw.py", 0, 0)  # yours, named by path: found, it runs
+    (tmp_path / "orch.yaml").write_text(PROVIDED % "[python3, getpw.py, '{name}']")
+    said = _orch(tmp_path, "run", "local", "web")
+    assert (said.returncode, said.stdout) == (0, "got ****\n"), said
+    assert not (tmp_path / "RAN").exists()  # it ran in its empty folder, which is gone
 
 
 def test_a_script_that_appears_after_the_load_is_judged_before_it_runs(

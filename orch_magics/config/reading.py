@@ -68,23 +68,29 @@ def judged(file: str, what: str) -> None:
         raise ConfigError(_refusal(what, why), file=file)
 
 
-def judged_command(argv: Sequence[str], folder: str) -> None:
-    """Refuse what a found config's secrets command would run in `folder`, its working
-    folder: the folder itself when another user may add a file to it (`python3 -m getpw`,
-    `make`, or a script that appears after the load ran theirs: review39), the program given
-    as a path, and each file an argument names (`[sh, get.sh]`). Asked at the load and again
-    before each run of the command."""
+def judged_command(argv: Sequence[str], folder: str) -> list[str]:
+    """`argv` of a found config's secrets command with the files it names in `folder`, the
+    config's, as paths (the program given as a path, each argument that is a file there:
+    `[sh, get.sh]`), each judged; and the folder refused when another user may add a file to
+    it (a script that appears after the load: review39). The command runs in an empty folder
+    (`providers`), so nothing it reads of its working folder by convention (`python3 -m
+    getpw`, `make`, `node .`) is taken from the config's (review40: nobody's getpw.py in a
+    folder of root's ran as root). Asked at the load and again before each run."""
     try:
         st = os.stat(folder)
     except OSError:
-        return  # gone: the run says so
+        return list(argv)  # gone: the run says so
     if (why := _others_could_write(st, "put a program in it for orch to run as you")) is not None:
         raise ConfigError(_refusal("the folder the secrets provider `command` runs in", why),
                           file=folder)
+    named = []
     for i, word in enumerate(argv):
         path = os.path.normpath(os.path.join(folder, word))
         if (i == 0 and "/" in word) or (i > 0 and os.path.isfile(path)):
             judged(path, "a file the secrets provider `command` runs")
+            word = path
+        named.append(word)
+    return named
 
 
 def _refusal(what: str, why: str) -> str:

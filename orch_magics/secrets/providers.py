@@ -14,6 +14,7 @@ import shlex
 import signal
 import stat
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -240,10 +241,13 @@ class CommandProvider:
 
     def _run(self, name: str, argv: list[str]) -> str | None:
         shown = shlex.join(argv)
-        if self.spec.found and self.spec.folder:  # what it runs may have changed since the load
-            judged_command(argv, self.spec.folder)
+        folder = self.spec.folder
+        found = bool(self.spec.found and folder)
+        if found and folder:  # what it runs may have changed since the load
+            argv = judged_command(argv, folder)
         try:
-            done = _ran(argv, self.spec.timeout, self.spec.folder)
+            with _empty_folder() if found else contextlib.nullcontext(folder) as cwd:
+                done = _ran(argv, self.spec.timeout, cwd)
         except FileNotFoundError:
             raise ConfigError(f"secret {name!r}: the command `{shown}` cannot run: "
                               f"{_not_found(argv[0], self.spec.folder)}") from None
@@ -263,7 +267,9 @@ class CommandProvider:
                               f"{exc.strerror or exc}") from None
         if done.returncode != 0:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            self._why[name] = _ended(done.returncode) + (f": {said[-1]}" if said else "")
+            self._why[name] = _ended(done.returncode) + (f": {said[-1]}" if said else "") + (
+                "; a found config's command runs in an empty folder: name its files by "
+                "path, or the config with -c to run it in the config's folder" if found else "")
             return None
         text = done.stdout.decode("utf-8", "surrogateescape")  # byte-exact, as {{env:…}}
         value = text.split("\n", 1)[0] if self.spec.line == "first" else text.rstrip("\n")
@@ -299,6 +305,11 @@ def _not_found(program: str, folder: str | None) -> str:
     if "/" in program:
         return f"{os.path.normpath(os.path.join(folder or os.getcwd(), program))} does not exist"
     return f"{program!r} is not installed (or not on PATH)"
+
+
+def _empty_folder() -> tempfile.TemporaryDirectory[str]:
+    """A private empty folder for a found config's command to run in (see `judged_command`)."""
+    return tempfile.TemporaryDirectory(prefix="orch-secrets-")
 
 
 def _ran(argv: list[str], timeout: float, folder: str | None
