@@ -295,9 +295,9 @@ class CommandProviderSpec:
 
     type: Literal["command"]
     argv: Argv = field(metadata=doc(
-        "The command; `{name}` in an argument is replaced by the secret's name, e.g. "
-        "`[pass, show, \"orch/{name}\"]`. Its stdout is the value. It runs in the config "
-        "file's folder (`./get.sh`, `[sh, get.sh]`: the one beside it).", check=provider_argv))
+        "The command; `{name}` in an argument is replaced by the secret's name, e.g. `[pass, "
+        "show, \"orch/{name}\"]`. Its stdout is the value. It runs in the config file's folder "
+        "(`[sh, get.sh]`: the one beside it; a found config's in an empty one).", check=provider_argv))
     line: Literal["first", "all"] = field(default="first", metadata=doc(
         "Take the first line of stdout (as `pass` stores a password), or all of it."))
     timeout: float = field(default=30.0, metadata=doc("Seconds the command may take.", gt=0,
