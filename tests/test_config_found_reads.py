@@ -224,3 +224,29 @@ def test_what_an_ssh_config_includes_is_judged_as_it_is(tmp_path: Path) -> None:
         assert said.returncode == 2 and f"{file}: {what} " in said.stderr, said
         assert "belongs to user nobody" in said.stderr or "any user" in said.stderr, said
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_proxyjump_hosts_ssh_config_is_judged_as_the_hops_own(tmp_path: Path) -> None:
+    """review40: asyncssh opened a ProxyJump host itself, reading the ssh_config for it on its
+    own: an `Include` in that host's block (nobody's, mode 0666) was never judged, and its
+    ProxyCommand ran as root. orch opens the jump, judging what it reads for it."""
+    inc = tmp_path / "inc.conf"
+    inc.write_text(f"ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
+    os.chown(inc, NOBODY, NOBODY)
+    inc.chmod(0o666)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text("Host target\n  HostName 127.0.0.1\n  ProxyJump "
+                                          f"jumpx\nHost jumpx\n  Include {inc}\n")
+    (home / ".ssh" / "config").chmod(0o600)
+    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
+                                     "{host: target, connect_timeout: 5}}]}\n"
+                                     "audit: {enabled: false}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
+                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=60)
+    assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
+                                     f"0666)" in said.stderr), said
+    assert "ssh_config of the ProxyJump jumpx of hop 1 (ssh target)" in said.stderr, said
+    assert not (tmp_path / "ran").exists()

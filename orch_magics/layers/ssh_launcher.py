@@ -12,7 +12,6 @@ import functools
 import shlex
 import signal as _signal
 from collections.abc import Callable, Hashable
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -23,7 +22,7 @@ from ..process.handle import ProcessHandle
 from ..process.sharing import share
 from . import forward_folders
 from .after_loss import CLEANUP_TIMEOUT, GiveUp, TryAgain, kill_after_loss
-from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, creating, go_ahead
+from .base import SILENT_AFTER, Launcher, TunnelCarrier, connecting, go_ahead
 from .remote import kill_group_line, preamble, shell_line
 from .remote_limits import too_long
 from .ssh_channel import ProtocolSession
@@ -38,6 +37,7 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
+from .ssh_jump import open_jumps
 from .ssh_liveness import ANSWER, answers
 from .ssh_pool import Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
@@ -151,10 +151,8 @@ class SSHLauncher(Launcher):
             with map_connect_errors(cfg, self._err, recorder, depth=self.depth, via=via,
                                     host=host, jump=jump):
                 try:
-                    # a ProxyJump host's own ssh_config may give it a ProxyCommand, which
-                    # asyncssh spawns itself: creating a local process then (review18)
-                    with connecting(), creating() if jump else nullcontext():
-                        attempt = asyncio.ensure_future(asyncssh.connect(cfg.host, **kw))
+                    with connecting():
+                        attempt = asyncio.ensure_future(self._reach(kw, files, jump))
                         attempt.add_done_callback(retrieved)
                         conn = await asyncio.wait_for(attempt, cfg.connect_timeout)
                 except asyncio.TimeoutError:  # the hop carrying it may be the silent one
@@ -168,6 +166,24 @@ class SSHLauncher(Launcher):
         finally:  # no frame keeps the password in a plain dict: a traceback printed with its
             kw.pop("password", None)  # locals showed it (safety21)
         return Slot(conn, proxy)
+
+    async def _reach(self, kw: dict[str, Any], files: SSHFiles,
+                     jump: str | None) -> asyncssh.SSHClientConnection:
+        """The hop's connection, through its ssh_config's ProxyJump hosts when it names them,
+        which orch opens (`ssh_jump`: asyncssh would read their options unjudged)."""
+        below = None
+        if jump is not None:
+            below = kw["tunnel"] = await open_jumps(jump, self.config, self._err, files,
+                                                    f"hop {self.depth} ({self.label})")
+        try:
+            conn = await asyncssh.connect(self.config.host, **kw)
+        except BaseException:
+            if below is not None:
+                below.close()
+            raise
+        if below is not None:
+            conn.set_tunnel(below)  # closes with it, as asyncssh's own jump did
+        return conn
 
     def silent(self) -> LayerError:
         """The error of this hop's pooled connection gone silent under a hop behind it."""
