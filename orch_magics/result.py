@@ -17,7 +17,7 @@ from .keywords import keywords_checked
 from .process.events import Exit
 from .secrets.masking import mask_text
 from .sinks.buffer import Dropped, OutputBuffer
-from .text import bytes_shown, human_size, plural
+from .text import bytes_shown, cut, human_size, plural
 
 if TYPE_CHECKING:
     from .plan import RunPlan
@@ -205,12 +205,12 @@ class RunResult:
 
     # ---- presentation -----------------------------------------------------------------------
     def label(self, width: int = 60) -> str:
-        """The service name, or the command's first line cut to `width` characters."""
+        """The service name, or the command's first line cut to `width` characters, masked
+        before the cut (safety22: a cut secret matched none of its forms, in a repr)."""
         if self.service:
             return self.service
-        lines = self.command.strip().splitlines() or [""]
-        text = lines[0] + (" …" if len(lines) > 1 else "")
-        return text if len(text) <= width else text[:width - 1] + "…"
+        lines = mask_text(self.command).strip().splitlines() or [""]
+        return cut(lines[0] + (" …" if len(lines) > 1 else ""), width)
 
     def outcome(self) -> str:
         """How the run ended, in the few words every view says it with (a cell's status,

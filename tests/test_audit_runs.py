@@ -947,3 +947,23 @@ def test_an_interrupted_forward_is_recorded_as_interrupted(tmp_path: Path) -> No
     assert (end["event"], end["ok"], end["interrupted"], end["outcome"], end["error"]) == (
         "end", False, True, "interrupted", None), end
     assert "interrupted" in _cli(cfg, "audit", "-n", "1").stdout
+
+
+def test_a_secret_known_now_is_masked_before_a_history_row_or_a_repr_cuts_it(
+        tmp_path: Path) -> None:
+    """safety22: a run recorded before its value was known as a secret (a CLI run, another
+    kernel), listed once it is: the command was cut to 40 characters, then masked, and 29 of
+    the secret's 32 characters showed (`%orch history`, `orch audit`); a result's repr cut
+    its command the same way."""
+    from orch_magics.secrets.masking import register
+
+    secret = "Tok3nSecret" + os.urandom(8).hex() + "zq"  # 29 characters, none of them known
+    log = tmp_path / "audit.jsonl"
+    with Orchestrator(load_config_text(config(log))) as orch:
+        res = orch.run("local", command=f"echo hi; exit 3 # {secret}")
+        later = orch.run("local", command=f"printf %s {secret}")
+    register(secret)
+    rows = [run.row() for run in audited_runs(load_config_text(config(log)).audit)]
+    shown = " ".join(" ".join(row) for row in rows) + repr(res) + repr(later)
+    assert "printf %s ****" in shown and "echo hi; exit 3 # ****" in shown, shown
+    assert secret[:6] not in shown, shown
