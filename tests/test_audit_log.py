@@ -486,3 +486,10 @@ def test_a_folder_above_the_log_s_another_user_may_swap_is_refused(tmp_path: Pat
     os.lchown(shared / "logs", 0, 0)  # one's own link is followed
     AuditLog(str(log)).append({"event": "start", "id": "x"})
     assert verify(str(other / "audit.jsonl")) == (1, None)
+    (mine := tmp_path / "mine").symlink_to(shared / "logs")  # review40: a link of yours into
+    shared.chmod(0o777)  # a tree another user may swap: the place it leads to is judged too
+    with pytest.raises(OrchError, match=f"the audit log {mine / 'audit.jsonl'} is reached "
+                                        f"through a link in {shared}, which any user may "
+                                        f"write \\(mode 0777, no sticky bit\\)"):
+        AuditLog(str(mine / "audit.jsonl")).append({"event": "start", "id": "y"})
+

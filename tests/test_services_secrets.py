@@ -492,6 +492,41 @@ def test_a_secrets_file_another_account_could_rewrite_is_refused(orch: Orchestra
     assert o.plan("local", "from-store").command.env["V"] == "planted"
 
 
+def test_a_secrets_file_reached_through_another_users_folder_or_link_is_refused(
+        orch: Orchestrator, tmp_path: Path) -> None:
+    """safety22: only the file and its folder's mode were judged: nobody's link in a folder
+    of theirs, or their swap of the file's folder through a 0777 grandparent, made a staging
+    run read another of your secrets files (prod's), without a word. The walk is the audit
+    log's: every folder and link on the way, as written and as the links lead."""
+    (prod := tmp_path / "prod").mkdir()
+    (prod / "secrets.yaml").write_text("stored: prod-only\n")
+    os.chmod(prod / "secrets.yaml", 0o600)
+    (theirs := tmp_path / "nob").mkdir()
+    os.chown(theirs, 65534, 65534)
+    (theirs / "secrets.yaml").symlink_to(prod / "secrets.yaml")
+    o = with_secrets(orch, providers=("file",), file=str(theirs / "secrets.yaml"))
+    with pytest.raises(ConfigError, match=f"secrets file {theirs / 'secrets.yaml'} is in "
+                                          f"{theirs}, which belongs to user nobody, who could "
+                                          f"point it at another file"):
+        o.plan("local", "from-store")
+    (shared := tmp_path / "gp").mkdir()
+    os.chmod(shared, 0o777)
+    (shared / "proj").mkdir(mode=0o700)
+    (shared / "proj" / "secrets.yaml").write_text("stored: staging\n")
+    os.chmod(shared / "proj" / "secrets.yaml", 0o600)
+    o = with_secrets(orch, providers=("file",), file=str(shared / "proj" / "secrets.yaml"))
+    with pytest.raises(ConfigError, match=f"under {shared}, any user may write \\(mode 0777, "
+                                          f"no sticky bit\\)"):
+        o.plan("local", "from-store")
+    os.chmod(shared, 0o755)  # your own tree: read
+    assert o.plan("local", "from-store").command.env["V"] == "staging"
+    (mine := tmp_path / "mine").symlink_to(shared)  # review40: your link into it, as written
+    os.chmod(shared, 0o777)  # fine, the place it leads to is judged too
+    o = with_secrets(orch, providers=("file",), file=str(mine / "proj" / "secrets.yaml"))
+    with pytest.raises(ConfigError, match=f"under {mine}, any user may write"):
+        o.plan("local", "from-store")
+
+
 def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Path) -> None:
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("stored: from-file-value\nnumber: 123456\n")

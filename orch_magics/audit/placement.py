@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..config.reading import owner_name, trusted_owners
+from ..config.reading import folders_not_yours, owner_name, trusted_owners
 from ..errors import OrchError
 
 #: How the log is opened to append: created 0600 when missing; O_NONBLOCK, so a FIFO put
@@ -20,9 +20,6 @@ _FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
 def open_log(path: str) -> int:
     """The log opened to append, after its folder and a link at its path are found to be
     its writer's: a link of another user's is never followed, nor one put there since."""
-    if (why := _folder_not_yours(path)) is not None:
-        raise OrchError(f"the audit log {path} {why}: nothing was written to it; name a log "
-                        f"in a folder of your own (audit: {{path: …}})")
     try:
         link = os.lstat(path)
     except FileNotFoundError:
@@ -33,6 +30,9 @@ def open_log(path: str) -> int:
                         f"{owner_name(link.st_uid)}'s, who could point it at any file: "
                         f"nothing was written to it; name a log of your own "
                         f"(audit: {{path: …}})")
+    if (why := folders_not_yours(path)) is not None:
+        raise OrchError(f"the audit log {path} {why}: nothing was written to it; name a log "
+                        f"in a folder of your own (audit: {{path: …}})")
     return os.open(path, _FLAGS | (0 if follow else os.O_NOFOLLOW), 0o600)
 
 
@@ -55,40 +55,4 @@ def not_yours(path: str) -> str | None:
         return f"belongs to user {owner_name(st.st_uid)}"  # verifier trusts root anyway
     if st.st_mode & 0o022:
         return f"may be written by others (mode {stat.S_IMODE(st.st_mode):04o})"
-    return _folder_not_yours(path)
-
-
-def _folder_not_yours(path: str) -> str | None:
-    """Why another user could replace, remove or redirect the file at `path` through its
-    folder or any folder above it (as OpenSSH's safe_path walks a key's path; safety21: a
-    0777 grandparent let another user swap the folder for a link of theirs, and the next
-    records began a new chain elsewhere): one they own, one anyone may write with no sticky
-    bit (as /tmp has), or a symbolic link of theirs on the way."""
-    folder = os.path.dirname(os.path.abspath(path))
-    here = folder
-    while True:
-        why = _place_not_yours(here)
-        if why is not None:
-            return f"is in {folder}, {why}" if here == folder else \
-                f"is in {folder}, under {here}, {why.removeprefix('which ')}"
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
-
-
-def _place_not_yours(folder: str) -> str | None:
-    """Why another user could replace or redirect `folder` (None: missing, made by
-    _make_folders, ours)."""
-    try:
-        link, st = os.lstat(folder), os.stat(folder)
-    except OSError:
-        return None
-    if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted_owners():
-        return f"which is a symbolic link of user {owner_name(link.st_uid)}'s"
-    if st.st_uid not in trusted_owners():
-        return f"which belongs to user {owner_name(st.st_uid)}"
-    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
-        return (f"which any user may write (mode {stat.S_IMODE(st.st_mode):04o}, no sticky "
-                f"bit)")
-    return None
+    return folders_not_yours(path)

@@ -3,6 +3,7 @@ within a size bound; every way that fails is one line naming the file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Sequence
@@ -143,3 +144,71 @@ def _not_a_file(mode: int) -> str | None:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero was "larger than 32 MiB"
         return "a device"
     return "a socket" if stat.S_ISSOCK(mode) else None
+
+
+def folders_not_yours(path: str) -> str | None:
+    """Why another user could replace, remove or redirect the file at `path` through its
+    folder or any folder above it, on the path as written, on the one its links lead to, and
+    above each link on the way (as OpenSSH's safe_path walks a key's realpath; safety21: a
+    0777 grandparent let another user swap the log's folder for a link of theirs; review40:
+    a link of yours into such a tree was trusted): one they own, one anyone may write with no
+    sticky bit (as /tmp has), or a symbolic link of theirs on the way, or at `path` itself.
+    The audit log's place and the secrets file's (safety22: a link of nobody's made staging
+    read prod's secrets)."""
+    with contextlib.suppress(OSError):
+        link = os.lstat(path)
+        if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted_owners():
+            return f"is a symbolic link of user {owner_name(link.st_uid)}'s"
+    starts = {os.path.dirname(os.path.abspath(path)): "is in",
+              os.path.dirname(os.path.realpath(path)): "is in"}
+    for folder in _link_folders(path):
+        starts.setdefault(folder, "is reached through a link in")
+    for folder, lead in starts.items():
+        here = folder
+        while True:
+            if (why := _place_not_yours(here)) is not None:
+                return f"{lead} {folder}, {why}" if here == folder else \
+                    f"{lead} {folder}, under {here}, {why.removeprefix('which ')}"
+            if (parent := os.path.dirname(here)) == here:
+                break
+            here = parent
+    return None
+
+
+def _link_folders(path: str) -> list[str]:
+    """The folders holding a symbolic link met on the way to `path` (40 links at most, as
+    the kernel follows): whoever may rename an entry there chooses where it leads."""
+    folders: list[str] = []
+    pending, here = os.path.abspath(path).split("/")[1:], "/"
+    for _ in range(4096):
+        if not pending:
+            break
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        step = os.path.join(here, part) if part != ".." else os.path.dirname(here)
+        if part != ".." and os.path.islink(step) and len(folders) < 40:
+            folders.append(here)
+            with contextlib.suppress(OSError):
+                target = os.readlink(step)
+                here = "/" if target.startswith("/") else here
+                pending[:0] = target.split("/")
+                continue
+        here = step
+    return folders
+
+
+def _place_not_yours(folder: str) -> str | None:
+    """Why another user could replace or redirect `folder` (None: missing, or ours)."""
+    try:
+        link, st = os.lstat(folder), os.stat(folder)
+    except OSError:
+        return None
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted_owners():
+        return f"which is a symbolic link of user {owner_name(link.st_uid)}'s"
+    if st.st_uid not in trusted_owners():
+        return f"which belongs to user {owner_name(st.st_uid)}"
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        return (f"which any user may write (mode {stat.S_IMODE(st.st_mode):04o}, no sticky "
+                f"bit)")
+    return None

@@ -19,7 +19,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..config.reading import judged_command, owner_name, read_text, trusted_owners
+from ..config.reading import (
+    folders_not_yours,
+    judged_command,
+    owner_name,
+    read_text,
+    trusted_owners,
+)
 from ..config.source import Source, parse_source
 from ..config.suggest import did_you_mean
 from ..config.validate import kind_name
@@ -375,7 +381,9 @@ def providers_from_settings(settings: SecretsSettings, *,
 def _not_ours(path: str, st: os.stat_result) -> str | None:
     """Why another account could choose the values in the secrets file (as OpenSSH's
     StrictModes refuses such files; safety15: both were used without a word), or None: it
-    belongs to someone else, or its folder lets others replace it (no sticky bit)."""
+    belongs to someone else, its folder lets others replace it (no sticky bit), or a folder
+    or link on the way to it is another user's (`reading.folders_not_yours`, as the audit
+    log's place: safety22, a link of nobody's gave a staging run prod's secrets)."""
     if st.st_uid not in trusted_owners():
         return (f"belongs to user {owner_name(st.st_uid)}, who could read and rewrite it: "
                 f"have it made yours")
@@ -385,4 +393,6 @@ def _not_ours(path: str, st: os.stat_result) -> str | None:
         return (f"is in {folder}, which group/others may write (mode "
                 f"{stat.S_IMODE(mode):04o}), so anyone could replace it: keep it in a folder "
                 f"of your own")
+    if (why := folders_not_yours(path)) is not None:
+        return f"{why}, who could point it at another file: keep it in a folder of your own"
     return None
