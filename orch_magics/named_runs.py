@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
+from .asking import awaited_cell_interrupts
 from .config.suggest import did_you_mean
 from .errors import ConfigError, OrchError, RunInterrupted
 from .lifecycle import Begin, NamedRun, Supervisor
@@ -220,7 +221,8 @@ def _looks(logs: RingBuffer, over: Callable[[], bool], tail: int | None, poll: f
             yield fresh
         elif done:
             return
-        time.sleep(poll)
+        with awaited_cell_interrupts():  # magics22: in a cell using top-level await, ■
+            time.sleep(poll)  # cancels a coroutine this never yields to: it raises here
 
 
 def gap(lines: int, where: str, which: str = "") -> str:
