@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 
 import pytest
 
@@ -487,3 +488,39 @@ def test_a_proxycommand_that_cannot_start_is_said_with_its_program(  # type: ign
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (f"orch: hop 1 (ssh orch-px): its ProxyCommand (ssh_config "
                            f"{ssh_config}) could not start: {said.format(tmp=tmp_path)}\n")
+
+
+async def test_a_retired_connection_that_carries_a_tunnel_closes_when_it_ends(ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """review40: a session open that timed out retires its connection, which then closed at
+    once though it carried the next hop's tunnel (no session: not counted), and every run
+    riding on that hop ended with it. It is set aside and closes once nothing rides on it."""
+    import asyncssh
+
+    from orch_magics.layers.ssh_pool import Slot
+
+    def connect() -> Awaitable[asyncssh.SSHClientConnection]:
+        return asyncssh.connect("127.0.0.1", ssh_lab.loop.port, username="root",
+                                client_keys=[str(ssh_lab.key)],
+                                known_hosts=str(ssh_lab.known_hosts))
+
+    pool = Pool(lambda slot: None)
+    slot = Slot(await connect(), None)
+    pool.slots.append(slot)
+    reader, writer = await slot.conn.open_connection("127.0.0.1", ssh_lab.loop.port)
+    assert (await reader.readline()).startswith(b"SSH-2.0-")  # the next hop rides on it
+    pool.retire(slot)
+    await asyncio.sleep(0.5)
+    assert not slot.conn.is_closed() and not reader.at_eof()
+    assert pool.slots == []  # handed out no more
+    writer.close()
+    for _ in range(50):  # the tunnel ended: nothing rides on it, the next look closes it
+        pool.prune()
+        if slot.conn.is_closed():
+            break
+        await asyncio.sleep(0.1)
+    assert slot.conn.is_closed()
+    bare = Slot(await connect(), None)  # one nothing rides on closes at once
+    pool.slots.append(bare)
+    pool.retire(bare)
+    await asyncio.sleep(0.2)
+    assert bare.conn.is_closed()

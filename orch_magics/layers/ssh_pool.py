@@ -114,19 +114,34 @@ class Pool:
         slot.used = time.monotonic()
         if slot.sessions > 0 or slot in self.aside:  # aside: closed by `prune` once bare
             return
-        if slot not in self.slots:  # retired: it closes with its last session
-            self.close(slot)
+        if slot not in self.slots:  # retired: it closes with its last session, unless it
+            self._close_or_aside(slot)  # still carries tunnels or forwards
         elif slot is not self.slots[0]:  # extra connections close when idle
             self.slots.remove(slot)
             self.close(slot)
 
     def retire(self, slot: Slot) -> None:
-        """Hand `slot` out no more. A dead or idle one closes now; one that still carries
-        other runs' sessions (it refused one more) closes with the last of them."""
+        """Hand `slot` out no more. A dead one or one nothing rides on closes now; one that
+        still carries other runs' sessions (it refused one more) closes with the last of
+        them; one that carries tunnels or forwards (a next hop, a docker socket: no
+        sessions) is set aside until they end (review40: a session open that timed out on
+        a busy link closed the primary, and every run riding on it)."""
+        if slot.conn.is_closed():
+            if slot in self.slots:
+                self.slots.remove(slot)
+            self.close(slot)
+        elif slot.sessions == 0:
+            self._close_or_aside(slot)
+        elif slot in self.slots:
+            self.slots.remove(slot)
+
+    def _close_or_aside(self, slot: Slot) -> None:
         if slot in self.slots:
             self.slots.remove(slot)
-        if slot.sessions == 0 or slot.conn.is_closed():
+        if bare(slot):
             self.close(slot)
+        elif slot not in self.aside:
+            self.aside.append(slot)
 
     def down(self) -> bool:
         """Whether it had connections and every one of them is closed."""
@@ -136,8 +151,8 @@ class Pool:
     # ---- closing ------------------------------------------------------------------------
     def prune(self) -> None:
         self._closed = [s for s in self._closed if s.proxy is not None and s.proxy.running]
-        for slot in self.aside:  # nothing rides on it any more (no session, tunnel, channel)
-            if slot.sessions == 0 and not slot.conn._channels:  # private-ok: no public count
+        for slot in self.aside:
+            if bare(slot):
                 slot.conn.close()
         self._closed += [s for s in (*self.slots, *self.aside) if s.conn.is_closed()]
         self.slots, self.aside = ([s for s in kept if not s.conn.is_closed()]
@@ -182,3 +197,9 @@ def _honours_signal_requests(conn: asyncssh.SSHClientConnection) -> bool:
     version = conn.get_extra_info("server_version") or ""
     m = re.search(r"OpenSSH_(\d+)\.(\d+)", version)
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (7, 9)
+
+
+def bare(slot: Slot) -> bool:
+    """Whether nothing rides on `slot` any more: no session, tunnel or forwarded channel."""
+    return slot.sessions == 0 and not slot.conn._channels  # private-ok: no public count
+
