@@ -119,12 +119,12 @@ class Orchestrator(RunManagement, FilesAndPorts):
     def plan(self, environment: str, service: str | None = None, *,
              command: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
              cwd: str | None = None, stdin_mode: StdinMode | None = None, tty: bool | None = None,
-             dry_run: bool = False) -> RunPlan:
-        """Resolve a run without starting it (`dry_run`: for `--dry-run`, see make_plan). A run
-        the environment's allow lists refuse is refused before any secret provider is asked."""
+             dry_run: bool = False, used: int | None = None) -> RunPlan:
+        """Resolve a run without starting it (`dry_run`, `used`: see make_plan). A run the
+        environment's allow lists refuse is refused before any secret provider is asked."""
         return make_plan(self.config, environment, service, command=command, env=env, cwd=cwd,
                          resolver=self._resolver_factory(), stdin_mode=stdin_mode, tty=tty,
-                         dry_run=dry_run, admissible=check_allowed)
+                         dry_run=dry_run, admissible=check_allowed, used=used)
 
     def replanned(self, plan: RunPlan, admit: Callable[[RunPlan], None] = check_allowed) -> RunPlan:
         """`plan` with its environment as the config has it now (see `plan.replanned`); a

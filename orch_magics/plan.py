@@ -180,12 +180,15 @@ def make_plan(
     tty: bool | None = None,
     dry_run: bool = False,
     admissible: Callable[[RunPlan], None] | None = None,
+    used: int | None = None,
 ) -> RunPlan:
     """Resolve a run. Give `service`, or `command` (a shell line or an argv) for an ad-hoc run.
 
     `dry_run`: a plan only to be shown; no secret provider is asked (`resolver` is unused).
     `admissible(plan)` raises for a run that may not happen: it sees the plan unresolved,
-    before any secret provider is asked.
+    before any secret provider is asked. `used`: only the first that many layers are
+    resolved and run through (a forward goes no further than its last ssh hop: kinds19, a
+    sudo layer after it asked for a password nothing would use).
     """
     check_plan_switches(stdin_mode, tty, dry_run)
     if admissible is not None and not dry_run:
@@ -200,7 +203,8 @@ def make_plan(
         raise ConfigError("give either a service name or a command, not both or neither")
     env, cwd = checked_env(env), checked_cwd(cwd)
     given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in env.items()}
-    layers = resolve_layers(environment_obj, resolver)
+    layers = resolve_layers(environment_obj if used is None else dataclasses.replace(
+        environment_obj, layers=environment_obj.layers[:used]), resolver)
     if service is None:
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd,
                          tty=bool(tty) or _gives_tty(layers))

@@ -179,6 +179,34 @@ def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-
         server.shutdown()
 
 
+def test_a_forward_asks_for_no_secret_of_a_layer_past_its_last_ssh_hop(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """kinds19: a forward goes from the last ssh host, yet every layer's secrets were asked
+    first: the password manager was called (or the terminal prompted) for a sudo password
+    after it, which nothing would use; with no provider holding it, the forward was refused."""
+    import functools
+    import http.server
+    import threading
+
+    calls = tmp_path / "calls"
+    ask = tmp_path / "ask.sh"
+    ask.write_text(f"#!/bin/sh\necho \"$1\" >> {calls}\necho pw\n")
+    ask.chmod(0o755)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/")
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    text = (f"environments:\n  db: [{ssh_lab.layer('orch-loop')}, {{type: sudo, config: "
+            f"{{user: nobody, password: '{{{{secret:sudo_pw}}}}'}}}}]\n"
+            f"secrets: {{providers: [{{type: command, argv: [{ask}, '{{name}}']}}]}}\n"
+            f"audit: {{enabled: false}}\n")
+    try:
+        with Orchestrator(load_config_text(text)) as orch:
+            fwd = orch.forward("db", server.server_address[1], host="127.0.0.1")
+            assert fwd.via.startswith("ssh orch-loop") and fetch(fwd.port), fwd
+    finally:
+        server.shutdown()
+    assert not calls.exists(), calls.read_text()
+
+
 def test_forward_closes_at_interpreter_exit(ssh_lab, inner_http, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A process that opened a forward and exits leaves no session on the bastion."""
     cfg = tmp_path / "orch.yaml"

@@ -42,7 +42,8 @@ class Runs(Protocol):
     """What a copy needs from the Orchestrator: plan, admit and begin a run."""
 
     def plan(self, environment: str, service: str | None = None, *,
-             command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
+             command: str | Sequence[str] | None = None, dry_run: bool = ...,
+             used: int | None = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
               front_end: str = ..., scope: Scope | str | None = ...) -> Ticket: ...

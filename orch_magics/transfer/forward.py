@@ -25,6 +25,7 @@ from typing import Protocol
 
 from .._loop import BackgroundLoop, Interrupted, on_loop_thread, run_or_cancel
 from ..admission import Gate, Ticket
+from ..config.model import LayerSpec
 from ..config.suggest import did_you_mean
 from ..errors import ConfigError, OrchError
 from ..fleet.lookup import recordable, resolve_all
@@ -34,6 +35,7 @@ from ..guard import Scope, check_allowed
 from ..keywords import keywords_checked
 from ..layers.base import Launcher, Pooled, TunnelCarrier
 from ..layers.names import check_target_name
+from ..layers.registry import get_kind
 from ..plan import RunPlan
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .forward_health import Health
@@ -58,7 +60,8 @@ class Places(Protocol):
     gate: Gate
 
     def plan(self, environment: str, service: str | None = None, *,
-             command: str | Sequence[str] | None = None, dry_run: bool = ...) -> RunPlan: ...
+             command: str | Sequence[str] | None = None, dry_run: bool = ...,
+             used: int | None = ...) -> RunPlan: ...
 
     def admit(self, plan: RunPlan, *, yes: str | Collection[str] = ...,
               front_end: str = ..., scope: Scope | None = ...) -> Ticket: ...
@@ -213,6 +216,16 @@ def _close(loop: BackgroundLoop, relay: Relay) -> None:
                 closing.result(timeout=10)
 
 
+def _used(layers: tuple[LayerSpec, ...]) -> int:
+    """How many of `layers` a forward goes through: up to its last hop that carries TCP
+    (the ssh host it listens from) or names targets (a container by label: a fleet's
+    target is chosen by it); what follows (sudo, a container) is never launched, and its
+    secrets are not asked (kinds19: a sudo password was)."""
+    return max((i + 1 for i, spec in enumerate(layers)
+                if "tcp" in (getattr(get_kind(spec.type), "carries", None) or ())
+                or spec.fanout is not None), default=0)
+
+
 def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, environment: str,
                  port: int, *, local: int = 0, host: str = "localhost",
                  yes: str | Collection[str] = (), front_end: str = "api",
@@ -232,7 +245,9 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     scope = planned_scope(plan.layers_to_run, limit) if plan.is_fleet else None  # as a copy's
     ticket = places.admit(plan, yes=yes, front_end=front_end, scope=scope)
     admitted()
-    plan = places.gate.resolved(plan, ticket, planned)  # a secret missing: still in the trail
+    plan = places.gate.vouch(places.gate.resolved(  # a secret missing: still in the trail;
+        plan, ticket, functools.partial(planned, used=_used(plan.layers_to_run))))  # ours,
+    # made for what it goes through (its layers up to the last ssh hop: see `_used`)
     health = Health(address(host, port))
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], object],
