@@ -749,3 +749,19 @@ def test_a_run_a_thread_starts_is_no_cells_to_stop(orch_kernel: str, tmp_path: P
         kernel.run("ps", "print(res['h'].state)")
         assert kernel.text("ps").strip() == "running", kernel.text("ps")
         kernel.run("stop", "res['h'].interrupt()")
+
+
+def test_eof_clicked_then_a_cell_that_waits_for_the_run_gets_its_end(orch_kernel: str,
+                                                                     tmp_path: Path) -> None:
+    """browser23: a click on EOF (or Send) acts a moment later, for the keys typed before it;
+    the next cell, `r.wait()`, run within that moment blocked the kernel's loop the click
+    needed: the wait waited for the run, the run for its EOF. A cell that starts acts on the
+    clicks made before it first (the shell channel is ordered: its keys have all come)."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"
+        kernel.type("hello box")
+        kernel.click("EOF")
+        reply = kernel.run("c2", "res = c.wait(20)\nprint('DONE', repr(res.stdout), res.returncode)")
+        assert reply["status"] == "ok", kernel.text("c2")
+        assert kernel.text("c2") == "DONE 'hello box\\n' 0\n"

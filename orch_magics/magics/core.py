@@ -23,6 +23,7 @@ from . import runs
 from .cells import CellRuns
 from .frontend import count_cell, kernel_origin
 from .handles import HandleDisplay
+from .held_clicks import act_on_held_clicks
 from .parser import HelpShown, parse, subcommand_typos
 from .settings import Orch
 from .subcommands import SUBCOMMANDS
@@ -201,4 +202,6 @@ def _hold_boxes(starting: bool) -> None:
     running = count_cell(starting)
     widget = sys.modules.get("orch_magics.magics.widget")
     if widget is not None:
+        if starting:  # what was clicked before the cell acts first (browser23)
+            act_on_held_clicks()
         widget.hold_for_cells(running)

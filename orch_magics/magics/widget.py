@@ -19,7 +19,6 @@ still starts with the text sent continues it (`_Typed`).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import time
@@ -35,6 +34,7 @@ from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
 from ..text import plural
 from .frontend import cells_running, close_widgets
+from .held_clicks import after_held_keys
 
 
 class Steerable(Protocol):
@@ -79,13 +79,6 @@ class _Box(widgets.HBox):
 #: in the emptied field (seconds; a value the browser sent before it had the write comes in
 #: well under this, unless a queued cell runs between the two).
 LATE = 0.5
-#: How long a Send or EOF click waits for keys typed before it (seconds): while the kernel
-#: is busy, ipywidgets holds a field's later keys and sends them once it is idle, after the
-#: click, which is another widget's message: Send sent the first letter of the line (and the
-#: rest became the next line), and EOF closed stdin without them (browser5). Half a second
-#: was too short for a kernel slowed by a busy thread on a loaded machine (two fresh-clone
-#: runs in four: Send sent "h"); Enter, the quick way, never waits.
-HELD_KEYS = 1.0
 SEND_TIP = "Send the line (Enter does the same)"
 BUSY_TIP = "Another cell is running: Enter sends the line; Send and EOF wait for that cell"
 STOP_TIP = "Interrupt the process (INT, TERM, KILL)"
@@ -187,7 +180,7 @@ class StdinBox:
         self.widget.fallback = f"[stdin box of {whom}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
-        self.send_button.on_click(lambda _: _after_held_keys(self.send))
+        self.send_button.on_click(lambda _: after_held_keys(self.send))
         self.eof_button.on_click(lambda _: self._eof_clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
@@ -309,7 +302,7 @@ class StdinBox:
 
     def _eof_clicked(self) -> None:
         self.send_button.disabled = self.eof_button.disabled = True
-        _after_held_keys(self.eof)
+        after_held_keys(self.eof)
 
     def eof(self) -> None:
         self.send()
@@ -385,11 +378,3 @@ def hold_for_cells(running: int) -> None:
     live box's Send and EOF wait for all of them."""
     for box in list(_LIVE):
         box.hold(running > 0)
-
-
-def _after_held_keys(action: Callable[[], None]) -> None:
-    """Run a click's `action` once keys typed before the click have arrived (HELD_KEYS)."""
-    try:
-        asyncio.get_running_loop().call_later(HELD_KEYS, action)
-    except RuntimeError:  # no loop (a test shell): nothing can be held either
-        action()
