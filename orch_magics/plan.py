@@ -186,9 +186,7 @@ def make_plan(
 
     `dry_run`: a plan only to be shown; no secret provider is asked (`resolver` is unused).
     `admissible(plan)` raises for a run that may not happen: it sees the plan unresolved,
-    before any secret provider is asked. `used`: only the first that many layers are
-    resolved and run through (a forward goes no further than its last ssh hop: kinds19, a
-    sudo layer after it asked for a password nothing would use).
+    before any secret provider is asked. `used`: only the first that many layers (a forward's).
     """
     check_plan_switches(stdin_mode, tty, dry_run)
     if admissible is not None and not dry_run:
@@ -203,8 +201,7 @@ def make_plan(
         raise ConfigError("give either a service name or a command, not both or neither")
     env, cwd = checked_env(env), checked_cwd(cwd)
     given_env = {k: resolver.expand(v, _located(f"env {k}")) for k, v in env.items()}
-    layers = resolve_layers(environment_obj if used is None else dataclasses.replace(
-        environment_obj, layers=environment_obj.layers[:used]), resolver)
+    layers = resolve_layers(environment_obj, resolver, used)
     if service is None:
         cmd = Command.of(checked_command(command), env=given_env, cwd=cwd,
                          tty=bool(tty) or _gives_tty(layers))
@@ -265,8 +262,10 @@ def _resolve_env(svc: Service, resolver: Resolver, values: Mapping[str, str],
             for k, v in values.items()}
 
 
-def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerSpec, ...]:
-    """The environment's layers with `{{secret:…}}` / `{{env:…}}` in their config expanded.
+def resolve_layers(environment: Environment, resolver: Resolver,
+                   used: int | None = None) -> tuple[LayerSpec, ...]:
+    """The environment's layers (its first `used`: a forward goes no further than its last
+    ssh hop, kinds19) with `{{secret:…}}` / `{{env:…}}` in their config expanded.
 
     Layer configs (an SSH password, a container's variables) resolve through the same provider
     chain as services, before anything connects, and their values are masked like any secret.
@@ -274,7 +273,8 @@ def resolve_layers(environment: Environment, resolver: Resolver) -> tuple[LayerS
     unseen = unseen_setting(environment.name, environment.layers)
     if unseen is not None:
         raise unseen
-    return tuple(_resolve_layer(environment.name, spec, resolver) for spec in environment.layers)
+    return tuple(_resolve_layer(environment.name, spec, resolver)
+                 for spec in environment.layers[:used])
 
 
 def _resolve_layer(env_name: str, spec: LayerSpec, resolver: Resolver) -> LayerSpec:

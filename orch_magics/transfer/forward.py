@@ -220,7 +220,8 @@ def _used(layers: tuple[LayerSpec, ...]) -> int:
     """How many of `layers` a forward goes through: up to its last hop that carries TCP
     (the ssh host it listens from) or names targets (a container by label: a fleet's
     target is chosen by it); what follows (sudo, a container) is never launched, and its
-    secrets are not asked (kinds19: a sudo password was)."""
+    secrets are not asked (kinds19: a sudo password was). The plan made so is the gate's
+    own (vouched): its layers are not the environment's whole list."""
     return max((i + 1 for i, spec in enumerate(layers)
                 if "tcp" in (getattr(get_kind(spec.type), "carries", None) or ())
                 or spec.fanout is not None), default=0)
@@ -245,9 +246,8 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
     scope = planned_scope(plan.layers_to_run, limit) if plan.is_fleet else None  # as a copy's
     ticket = places.admit(plan, yes=yes, front_end=front_end, scope=scope)
     admitted()
-    plan = places.gate.vouch(places.gate.resolved(  # a secret missing: still in the trail;
-        plan, ticket, functools.partial(planned, used=_used(plan.layers_to_run))))  # ours,
-    # made for what it goes through (its layers up to the last ssh hop: see `_used`)
+    plan = places.gate.vouch(places.gate.resolved(plan, ticket, functools.partial(
+        planned, used=_used(plan.layers_to_run))))  # a secret missing: still in the trail
     health = Health(address(host, port))
 
     async def start() -> tuple[Relay, str, str, Callable[[BaseException | None], object],
