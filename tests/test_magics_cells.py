@@ -765,3 +765,42 @@ def test_eof_clicked_then_a_cell_that_waits_for_the_run_gets_its_end(orch_kernel
         reply = kernel.run("c2", "res = c.wait(20)\nprint('DONE', repr(res.stdout), res.returncode)")
         assert reply["status"] == "ok", kernel.text("c2")
         assert kernel.text("c2") == "DONE 'hello box\\n' 0\n"
+
+
+def test_a_copied_notebook_on_the_same_kernel_leaves_the_others_run_going(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """browser23: a duplicated notebook keeps its cell ids; opened on the same kernel, its
+    first run of a cell stopped the run the original's cell of that id had started, and said
+    "the run this cell started when it last ran". Cells are told apart by page too: the
+    other page's run goes on, said in one line, and its own cell run again still stops it."""
+    from lab_kernel import LabKernel
+
+    with lab_kernel(orch_kernel) as first:
+        load(first, tmp_path)
+        assert first.run("c1", "%orch local cat --out mine")["status"] == "ok"
+        from jupyter_client.session import Session
+
+        client = first.km.client()  # a second page: its own connection (session) to it
+        client.session = Session(key=first.km.session.key,
+                                 signature_scheme=first.km.session.signature_scheme)
+        assert client.session.session != first.kc.session.session
+        client.start_channels()
+        client.wait_for_ready(timeout=30)
+        try:
+            copy = LabKernel(first.km, client)
+            assert copy.run("c1", "%orch local cat --out theirs")["status"] == "ok"
+            assert copy.text("c1").startswith(
+                "cat, started by a cell with this id in another notebook on this kernel (or "
+                "before this page was reloaded), goes on: %orch stop cat stops it\n"), \
+                copy.text("c1")
+            first.run("check", "print(mine.state, theirs.state, theirs.name)")
+            assert first.text("check") == "running running cat-1\n"
+            first.run("c1", "%orch local cat --out mine")  # its own page's cell, run again
+            assert first.text("c1").startswith(  # stops its own, says the other's goes on
+                "cat-1, started by a cell with this id in another notebook on this kernel (or "
+                "before this page was reloaded), goes on: %orch stop cat-1 stops it\nstopped "
+                "cat, the run this cell started when it last ran\n"), first.text("c1")
+            first.run("check", "print(theirs.state)")
+            assert first.text("check") == "running\n"
+        finally:
+            client.stop_channels()

@@ -10,8 +10,9 @@ started with `--bg` or `--name` is meant to outlive its cell: it keeps running, 
 says so in one line, with how to stop it; the run the cell starts then has a name of its own
 (`NAME-1`), which the cell says too (`announce`).
 
-Cells are told apart by the id JupyterLab sends with each execute request (`current_cell`);
-where none is sent (nbclient, papermill, terminal IPython) every run blocks anyway.
+Cells are told apart by the id JupyterLab sends with each execute request and the page that
+sent it (`current_cell`); where none is sent (nbclient, papermill, terminal IPython) every run
+blocks anyway.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class CellRuns:
     def __init__(self) -> None:
         self._last: dict[str, list[_Started]] = {}
         self._refused: dict[str, str] = {}  # cell id: the execution whose run a person refused
+        self._told: dict[str, str] = {}  # cell key: the execution told of other pages' runs
         self._lock = threading.Lock()
 
     def left_alone(self, shell: Any) -> None:
@@ -92,7 +94,10 @@ class CellRuns:
             entries = self._last.get(cell[0], [])
             earlier = [e for e in entries if e.request != cell[1]]
             self._last[cell[0]] = [e for e in entries if e.request == cell[1]]
-        outlived = set()
+            told, self._told[cell[0]] = self._told.get(cell[0]) == cell[1], cell[1]
+            elsewhere = [] if told else [e for key, kept in self._last.items() if key != cell[0]
+                                         and key.split(" ", 1)[0] == cell[2] for e in kept]
+        outlived = {name for entry in elsewhere if (name := _left_to_run(entry)) is not None}
         for i, entry in enumerate(earlier):
             try:
                 if (name := _replaced(entry, stop)) is not None:
@@ -145,6 +150,18 @@ def _replaced(entry: _Started, stop: Callable[[str], object]) -> str | None:
             f"ended")) from None
     print(f"stopped {name}, the run this cell started when it last ran")
     return None
+
+
+def _left_to_run(entry: _Started) -> str | None:
+    """Say that a run a cell of the same id started from another page goes on (a copied
+    notebook on this kernel, or this one before its page was reloaded): that page's cell was
+    not run again, and still stops it when it is. Its name, when it still runs."""
+    name = entry.live.name
+    if name is None or entry.live.done and not isinstance(entry.live, NamedRun):
+        return None
+    print(f"{name}, started by a cell with this id in another notebook on this kernel (or "
+          f"before this page was reloaded), goes on: %orch stop {name} stops it")
+    return name
 
 
 class _AtTheEnd:

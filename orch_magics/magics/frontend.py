@@ -123,17 +123,21 @@ def kernel_origin(shell: Any) -> dict[str, str]:
         origin["notebook"] = notebook
     cell = current_cell(shell)
     if cell is not None:  # JupyterLab sends it; nbclient and papermill do not
-        origin["cell"] = cell[0]
+        origin["cell"] = cell[2]
     return origin
 
 
-def current_cell(shell: Any) -> tuple[str, str] | None:
-    """(the cell's id, this execution's request id) for the cell running now, else None.
+def current_cell(shell: Any) -> tuple[str, str, str] | None:
+    """(the cell's key, this execution's request id, the cell's id) for the cell running
+    now, else None.
 
-    JupyterLab sends the cell's id in the execute request's metadata (`cellId`); the request id
-    tells a second run of the same cell from a second magic within one execution. Another
-    thread belongs to no cell: the request there is whatever cell runs now, or ran last
-    (magics16: running that cell again stopped the thread's run).
+    JupyterLab sends the cell's id in the execute request's metadata (`cellId`): unique in
+    its notebook, not across notebooks (a copy keeps them: browser23, a duplicate notebook
+    on the same kernel stopped the other's run), so the key adds the connection that sent it
+    (the header's `session`, one per notebook page). The request id tells a second run of the
+    same cell from a second magic within one execution. Another thread belongs to no cell:
+    the request there is whatever cell runs now, or ran last (magics16: running that cell
+    again stopped the thread's run).
     """
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -145,7 +149,8 @@ def current_cell(shell: Any) -> tuple[str, str] | None:
     cell = (parent.get("metadata") or {}).get("cellId")
     if not cell:
         return None
-    return str(cell), str((parent.get("header") or {}).get("msg_id", ""))
+    header = parent.get("header") or {}
+    return f"{cell} {header.get('session', '')}", str(header.get("msg_id", "")), str(cell)
 
 
 #: How many cells run now, nested ones included (IPython's pre_run_cell / post_run_cell):
