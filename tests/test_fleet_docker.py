@@ -268,6 +268,29 @@ def test_an_engine_that_cannot_be_reached_is_said_by_each_targets_own_hop(
                                             f"engine"), res.causes
 
 
+def test_a_label_whose_containers_cannot_be_found_is_audited_as_its_row(tmp_path: Path) -> None:
+    """fleets25: a label fleet's row for a place whose containers could not be listed (an
+    engine out of reach, a refused host, a changed key) counted as a target but left no
+    record: `orch audit --failed` had nothing of an admitted, maybe protected, attempt."""
+    log = tmp_path / "audit.jsonl"
+    orch = Orchestrator(load_config_text(
+        f"audit: {{path: {log}}}\nenvironments:\n  f:\n    layers:\n      - {{type: docker, "
+        f"config: {{label: 'a=b', docker_host: 'unix://{tmp_path}/none.sock'}}}}\n"
+        f"services:\n  n: {{command: hostname}}\n"))
+    try:
+        res = orch.run("f", "n")
+    finally:
+        orch.close()
+    (label, row), = res.items()
+    assert row.audit_id is not None and "cannot reach the docker engine" in res.causes[label]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["event"], r["id"]) for r in records] == [("start", row.audit_id),
+                                                        ("end", row.audit_id)]
+    assert records[0]["target"] == label and records[1]["ok"] is False
+    assert "cannot reach the docker engine" in records[1]["error"]
+    assert "AUDIT" in res.table()
+
+
 def test_a_mistyped_label_gets_a_did_you_mean_and_where_it_was_written(
         dockerd: Engine, web: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
     """kinds17: a label one edit from the running containers' said only 'no running container

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from ..admission import Gate, Ticket
 from ..config.model import LayerSpec
+from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
 from .targets import Target, check_found, expand, resolve
@@ -19,9 +20,32 @@ from .targets import Target, check_found, expand, resolve
 Lookup = Callable[[], None]
 
 
-def recordable(gate: Gate, plan: RunPlan, ticket: Ticket) -> Lookup:
+class Recordable:
+    """The audit side of `plan`'s lookups, admitted by `ticket`, through `gate`: called, it
+    raises unless one may connect now; `failed` records a host whose containers could not be
+    found as the target row it is (fleets25: a refused host, a changed key, an engine out of
+    reach left no record, where an ssh fleet's row of the same failure had one)."""
+
+    def __init__(self, gate: Gate, plan: RunPlan, ticket: Ticket) -> None:
+        self.gate, self.plan, self.ticket = gate, plan, ticket
+
+    def __call__(self) -> None:
+        self.gate.check_recordable(self.plan, self.ticket)
+
+    def failed(self, target: RunPlan, label: str, error: BaseException) -> str | None:
+        """Record that the lookup for target `label` (its `target` plan) failed: its id."""
+        try:
+            record, end = self.gate.open_session(self.gate.vouch(target), self.ticket,
+                                                 target.hops, label)
+        except OrchError:  # the log cannot take it now: the row says why it failed
+            return None
+        end(error)
+        return record
+
+
+def recordable(gate: Gate, plan: RunPlan, ticket: Ticket) -> Recordable:
     """The Lookup check of `plan`'s fleet, admitted by `ticket`, through `gate`."""
-    return lambda: gate.check_recordable(plan, ticket)
+    return Recordable(gate, plan, ticket)
 
 
 async def resolve_checked(target: Target, base: Launcher, lookup: Lookup) -> list[Target]:

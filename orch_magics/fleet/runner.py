@@ -27,7 +27,7 @@ from ..result import RunResult, unstarted
 from ..sinks.base import SinkFactory, StepsApart
 from ..sinks.buffer import MemoryBudget
 from ..sinks.secret_prompt import AnyAsks
-from .lookup import Lookup, resolve_checked
+from .lookup import Recordable, resolve_checked
 from .options import FleetOptions
 from .result import FleetResult, Rerun
 from .rows import TargetRow
@@ -47,7 +47,7 @@ class FleetRun:
     def __init__(self, plan: RunPlan, begin: Begin, base: Launcher, options: FleetOptions, *,
                  sinks: SinkFactory = lambda label: (), stdin: SharedStdin | None = None,
                  on_change: Callable[[TargetRow], None] = lambda row: None,
-                 rerun: Rerun | None = None, lookup: Lookup) -> None:
+                 rerun: Rerun | None = None, lookup: Recordable) -> None:
         self.plan, self.options = plan, options
         self._begin, self._base, self._sinks, self._lookup = begin, base, sinks, lookup
         self.stdin = stdin or SharedStdin(None)
@@ -299,6 +299,9 @@ class FleetRun:
         target = unresolved(target)
         result = self._error(target, error, time.monotonic() - t0, interrupted=state != "failed")
         result.timed_out = timed_out
+        if state == "failed":  # a row of its own: audited as every target is
+            result.audit_id = self._lookup.failed(
+                dataclasses.replace(self.plan, layers=target.layers), target.label, error)
         self._unresolved[target.label] = (result, state)
         return [target]
 
