@@ -70,8 +70,11 @@ def _failure(result: RunResult) -> str:
         return f"{what} {_stopped_during(result, step)}"
     # A stop that could not end the process says what is left (a paused container).
     left = f"; {result.exit.error}" if result.exit.error is not None else ""
-    if result.timed_out:
-        return f"{what} {timed_out_after(result)}{left or ' and was stopped'}"
+    if result.timed_out:  # a stop of its clean-up after that said too (chains27)
+        stop = post_stop(result)
+        return (f"{what} {timed_out_after(result)}{left or ' and was stopped'}" + (
+            f"; then post command {stop.command!r} was interrupted ({stop.exit.describe()})"
+            if stop is not None else ""))
     if (stop := post_stop(result)) is not None and result.exit.returncode is not None:
         return (f"{what} was interrupted during post command {stop.command!r} "
                 f"({stop.exit.describe()}), after the command ended ({result.exit.describe()})")

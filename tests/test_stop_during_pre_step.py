@@ -5,6 +5,7 @@ interrupted (or timed out) and its command never ran. It read as a failure of th
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -161,3 +162,23 @@ def test_ctrl_c_during_a_post_command_of_the_cli_says_the_command_had_ended(
     assert err.decode() == (f"post-b\norch: local/posthang was interrupted during post command "
                             f"'echo post-b; touch {began}; sleep 22' (killed by SIGINT), after "
                             f"the command ended ({ended})\n{written}")
+
+
+def test_ctrl_c_during_the_post_command_after_a_timeout_says_both(tmp_path: Path) -> None:
+    """chains27: a run that timed out, whose clean-up post command Ctrl-C then stopped, said
+    only "timed out … and was stopped": that the clean-up was cut short was said by its
+    repr, its audit record and named runs' logs, not by `orch run` or describe_failure()."""
+    began = tmp_path / "began"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n"
+                   "  posttmo: {command: 'sleep 60', timeout: 1, post_commands: [{command: "
+                   f"'touch {began}; sleep 22', when: always}}]}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "orch_magics.cli", "-c", str(cfg), "run",
+                             "local", "posttmo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path)
+    when_begun(tmp_path, lambda: proc.send_signal(signal.SIGINT))
+    _, err = proc.communicate(timeout=60)
+    said = err.decode()
+    assert re.fullmatch(r"orch: local/posttmo timed out after \d+\.\ds \(limit 1s\) and was "
+                        r"stopped; then post command 'touch \S+; sleep 22' was interrupted "
+                        r"\(killed by SIGINT\)\n", said), said
