@@ -51,3 +51,40 @@ async def test_close_stops_a_launched_process_and_from_another_thread() -> None:
         assert await asyncio.to_thread(left_after, lambda: processes_with(token), 10) == []
     finally:
         kill_all(processes_with(token))
+
+
+@pytest.mark.parametrize("then", ["raise RuntimeError('a bug after the launch')", "return h"],
+                         ids=["raised", "returned"])
+def test_a_launched_process_ends_with_the_loop_that_launched_it(tmp_path, then: str) -> None:  # type: ignore[no-untyped-def]
+    """safety22: `asyncio.run(main())` whose main launched a local command and then raised
+    (or returned the handle) left the command running under PID 1 to its end, while the
+    audit trail said it was interrupted after 8 ms; close() did not stop it either."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    token = f"81.{os.getpid()}{len(then)}"
+    (tmp_path / "o.yaml").write_text("environments:\n  local: {layers: []}\n"
+                                     f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n")
+    script = textwrap.dedent(f"""
+        import asyncio
+        from orch_magics import Orchestrator, load_config
+        o = Orchestrator(load_config("o.yaml"))
+        async def main():
+            h = await o.launch("local", command="sleep {token}; echo migrated")
+            {then}
+        try:
+            asyncio.run(main())
+        finally:
+            o.close()
+        """)
+    try:
+        subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                       timeout=60)
+        assert left_after(lambda: processes_with(token), 10) == []
+        end = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+               ][-1]
+        assert end["event"] == "end" and end["interrupted"] is True, end
+    finally:
+        kill_all(processes_with(token))

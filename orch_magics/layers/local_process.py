@@ -17,6 +17,7 @@ import errno
 import os
 import shutil
 import signal as _signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -33,6 +34,9 @@ from .lifeline import LIFELINE
 READ_CHUNK = 256 << 10
 #: Output bytes buffered for a slow reader before the child's pipe is paused.
 BUFFERED = 4 << 20
+#: Seconds between the TERM and the KILL of a process nobody reads any more (`_abandon`),
+#: as the stop ladder's last step.
+ABANDON_KILL = 2.0
 
 
 class Chunks:
@@ -246,6 +250,21 @@ def _session_others(sid: int) -> list[int]:
     return found
 
 
+def _abandon(pid: int) -> None:
+    """End process group `pid`, still running, that nobody reads any more: TERM now and KILL
+    (group and session) ABANDON_KILL s later, from a thread (the loop may be ending); the
+    lifeline keeps it until then, in case this process dies first."""
+    kill_group(pid, _signal.SIGTERM, session=True)
+
+    def kill() -> None:
+        kill_group(pid, _signal.SIGKILL, session=True)
+        LIFELINE.forget(pid)
+
+    timer = threading.Timer(ABANDON_KILL, kill)
+    timer.daemon = True
+    timer.start()
+
+
 class SubprocessBackend:
     """A local child process started by `spawn` (pgid == pid)."""
 
@@ -306,7 +325,10 @@ class SubprocessBackend:
     async def close(self) -> None:
         if self._proc.stdin is not None and not self._proc.stdin.is_closing():
             self._proc.stdin.close()
-        if self._proc.returncode is not None and self._proc.returncode < 0:
+        if self._proc.returncode is None:  # abandoned: its reader was cancelled (safety22:
+            _abandon(self._proc.pid)  # the loop of an `await launch()` ended, it ran on)
+            return
+        if self._proc.returncode < 0:
             # Stopped: make sure nothing of its group or session outlives it.
             kill_group(self._proc.pid, _signal.SIGKILL, session=True)
         LIFELINE.forget(self._proc.pid)
