@@ -52,6 +52,9 @@ services:
   cleans-up:
     command: 'exec sleep 300'
     post_commands: [{command: 'echo cleaning; exec sleep 302', when: always}]
+  stubborn-cleans-up:  # its ladder takes INT, TERM and KILL
+    command: "trap 'echo got-int' INT; trap 'echo got-term' TERM; echo waiting; while :; do sleep 0.1; done"
+    post_commands: [{command: 'echo cleaning; sleep 3; echo cleaned', when: always}]
 """
 
 
@@ -673,3 +676,25 @@ def test_an_interrupt_in_the_wait_for_a_stop_ends_a_clean_up_post_command(
     wait_for(lambda: orch.ps()[0].exit not in ("", None), timeout=20)
     assert "cleaning" in orch.logs("cu") and "during the post command" in orch.logs("cu")
     assert subprocess.run(["pgrep", "-f", "sleep 302"], capture_output=True).returncode == 1
+
+
+def test_an_interrupt_in_the_wait_while_the_command_is_still_stopping_skips_its_clean_up(
+        orch: Orchestrator) -> None:
+    """review40: the ■ in `orch.stop(NAME)`'s wait is a second stop; one that came while the
+    main command was still in its INT → TERM → KILL ladder landed on a stop already asked
+    for, and the clean-up post command then started afresh and ran in full, while the cell
+    said it was ended too. A second stop before the clean-up starts skips it."""
+    import signal
+    import threading
+
+    orch.start("local", "stubborn-cleans-up", name="cu2")
+    wait_for(lambda: "waiting" in orch.logs("cu2"))
+
+    def interrupt_soon() -> None:  # the ■ comes while the main command is being stopped
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        orch.stop("cu2", timeout=60)
+    wait_for(lambda: orch.ps()[0].exit not in ("", None), timeout=20)
+    assert "cleaning" not in orch.logs("cu2"), orch.logs("cu2")

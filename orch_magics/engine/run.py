@@ -37,6 +37,9 @@ class Run:
         #: until the post commands begin, then theirs.
         self._steering = Steering(timeout, options.grace)
         self._running: ProcessHandle | None = None  # the handle of the step in progress
+        #: A stop was asked again while one was under way: the clean-up it would start next
+        #: is skipped too (review40: a ■ during the main command's ladder left it to run).
+        self._again = False
         #: The main command's live handle once it has started (None before, and for a run
         #: that never started).
         self.handle: ProcessHandle | None = None
@@ -60,7 +63,9 @@ class Run:
     # ---- steering ---------------------------------------------------------------------------
     def stop(self, *, interrupted: bool = True) -> None:
         """Stop the command (INT → TERM → KILL); post commands still run, as clean-up. A stop
-        while they run stops the one running and skips the rest."""
+        while they run stops the one running and skips the rest; a second stop while the
+        command is being stopped skips them all."""
+        self._again = self._again or self._steering.requested.is_set()
         self._steering.request_stop(interrupted=interrupted)
 
     async def ended_by_stop(self) -> None:
@@ -140,6 +145,8 @@ class Run:
             # Post commands are the clean-up: a stop that ended the main command must not kill
             # them at birth, so they are steered on their own (without the run's timeout).
             self._steering = Steering(grace=self.options.grace)
+            if self._again:  # stopped twice: no clean-up wanted
+                self._steering.request_stop()
             for post in self.plan.post:
                 if self._steering.requested.is_set():
                     break  # stopped during the clean-up: the rest is skipped
