@@ -31,7 +31,7 @@ from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
-from .text import printable, quoted
+from .text import printable
 
 
 @masked_repr
@@ -156,13 +156,21 @@ class RunPlan:
         return printable(mask_text("\n".join(lines)), lines=True)
 
 
+def _unnamed(pair: str) -> str:
+    """What a `-e` without a name was, without showing it: it may be a secret's value."""
+    if not pair:
+        return "nothing"
+    shape = f"a value of {len(pair)} character{'s' * (len(pair) != 1)}"
+    return f"{shape} with no '='" if "=" not in pair else f"{shape} starting with '='"
+
+
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
     """`-e KEY=VALUE` options (CLI and magics) as a mapping; a malformed one is an error."""
     env = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"-e expects KEY=VALUE, got {quoted(pair)}")
+        if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
+            raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
         env[key] = value
     return env
 

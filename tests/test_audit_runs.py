@@ -967,3 +967,25 @@ def test_a_secret_known_now_is_masked_before_a_history_row_or_a_repr_cuts_it(
     shown = " ".join(" ".join(row) for row in rows) + repr(res) + repr(later)
     assert "printf %s ****" in shown and "echo hi; exit 3 # ****" in shown, shown
     assert secret[:6] not in shown, shown
+
+
+def test_history_json_stays_json_when_a_secret_is_also_a_number_in_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_known_secrets: None) -> None:
+    """safety22: `%orch history --json` masked the text it dumped, so a secret that is a
+    number (a PIN) turned `"stdout_bytes": 4242` into `"stdout_bytes": ****`: no JSON."""
+    from shells import orch_shell
+
+    log = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text(config(log))
+    assert _cli(cfg, "run", "local", "--", "head", "-c", "4242", "/dev/zero").returncode == 0
+    monkeypatch.setenv("ORCH_SECRET_AUDIT_TOKEN", "4242")
+    with orch_shell(cfg.read_text(), tmp_path) as shell, \
+            contextlib.redirect_stdout(io.StringIO()) as out:
+        shell.run_line_magic("orch", "local secretive")  # now a secret of this kernel
+        out.truncate(0)
+        out.seek(0)
+        shell.run_line_magic("orch", "history --json")
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [row["end"]["stdout_bytes"] for row in rows] == [4242, 11], rows
+    assert "head -c **** /dev/zero" in out.getvalue(), out.getvalue()

@@ -715,3 +715,24 @@ def test_a_bad_variable_name_is_said_at_its_own_line(text: str, line: int) -> No
     assert (err.value.line, "not variable names: 'BAD-NAME'" in str(err.value)) == (line, True), \
         str(err.value)
     assert "BAD-NAME" in str(err.value).splitlines()[1], str(err.value)
+
+
+@pytest.mark.parametrize("line", ["      PGPASSWORD: Cl3ar: Passw0rdXY",
+                                  "    environment: {API_TOKEN: Cl3ar: Passw0rdXY}"])
+def test_a_syntax_error_on_a_line_setting_a_secret_key_does_not_show_the_line(
+        tmp_path: Path, line: str) -> None:
+    """safety22: a password holding `: ` (an everyday way to break YAML) in a config readable
+    by others: the syntax error showed its line, value and all, where a validation error on
+    that key shows no line (errors are pasted into chats, CI logs and saved notebooks)."""
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments: {local: []}\nservices:\n  s:\n    command: x\n"
+                   + ("    environment:\n" if line.startswith("      ") else "") + line + "\n")
+    cfg.chmod(0o644)
+    with pytest.raises(ConfigError, match="YAML syntax error") as err:
+        load_config(cfg)
+    assert "Passw0rd" not in str(err.value) and f"{cfg}:" in str(err.value), str(err.value)
+    cfg.write_text(cfg.read_text().replace("PGPASSWORD", "GREETING").replace("API_TOKEN",
+                                                                                "GREETING"))
+    with pytest.raises(ConfigError) as err:  # a line that sets no secret is shown
+        load_config(cfg)
+    assert "Cl3ar: Passw0rdXY" in str(err.value), str(err.value)

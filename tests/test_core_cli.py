@@ -105,9 +105,8 @@ def test_the_listing_is_one_aligned_line_a_name_with_commands_as_they_run(
     ["run", "\udcff", "--", "true"], ["run", "local", "--yes", "\udcff", "--", "true"],
     ["cp", "\udcff", "local:/tmp/"], ["audit", "--file", "\udcff"], ["\udcff"],
     ["run", "local", "--\udcff"],
-    # basics14: -e's checks said them through repr
-    ["run", "local", "-e", "A\udcff=1", "--", "true"], ["run", "local", "-e", "x\udcff", "--",
-                                                       "true"]])
+    # basics14: -e's checks said them through repr (a value with no name is not said at all)
+    ["run", "local", "-e", "A\udcff=1", "--", "true"]])
 def test_a_word_that_is_not_utf8_is_said_as_its_bytes(tmp_path: Path, words: list[str]) -> None:
     """basics12: such a word (Python holds its byte as a surrogate) was said `\\udcff` in
     these messages, where the others say `\\xff`."""
@@ -633,7 +632,8 @@ def test_a_command_whose_stdout_is_closed_says_so(tmp_path: Path, words: list[st
 
 
 @pytest.mark.parametrize(("words", "said"), [
-    (["local", "-e", "FOO", "--", "true"], "-e expects KEY=VALUE, got 'FOO'"),
+    (["local", "-e", "FOO", "--", "true"],
+     "-e expects KEY=VALUE, got a value of 3 characters with no '='"),
     (["local", "--timeout", "nan", "--", "true"], "timeout must be a positive number"),
     (["local", "--limit", "x", "--", "true"], "environment 'local' has one target"),
     (["local"], "nothing to run: give a SERVICE"),
@@ -673,4 +673,15 @@ def test_json_of_a_mistake_into_a_stdout_that_cannot_take_it_is_let_go(tmp_path:
                                   close_fds=True, pass_fds=(),
                                   preexec_fn=None if stdout else lambda: os.close(1))
         assert done.returncode == 2, done
-        assert done.stderr.decode() == "orch: config error: -e expects KEY=VALUE, got 'FOO'\n"
+        assert done.stderr.decode() == ("orch: config error: -e expects KEY=VALUE, got a "
+                                        "value of 3 characters with no '='\n")
+
+
+def test_a_variable_given_without_its_name_is_refused_without_showing_its_value() -> None:
+    """safety22: `-e "$TOKEN"` with `NAME=` forgotten printed the value in the error, into
+    the terminal, a CI log, or (`-e {tok}` on a magic line) the saved notebook."""
+    for given, said in (("CliSecretValue999", "a value of 17 characters with no '='"),
+                        ("=CliSecretValue999", "a value of 18 characters starting with '='")):
+        done = orch("--demo", "run", "local", "-e", given, "--", "true")
+        assert done.returncode == 2 and "CliSecret" not in done.stderr.decode(), done
+        assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"

@@ -219,10 +219,21 @@ def read_source(file: str | Path, *, found: bool = False) -> Source:
         return parse_source(text, str(file))
     except ConfigError as exc:
         with contextlib.suppress(OSError):
-            if exc.source_line is not None and not os.stat(file).st_mode & 0o077:
+            if exc.source_line is not None and (_keyed_secret(exc.source_line)  # safety22
+                                                or not os.stat(file).st_mode & 0o077):
                 raise ConfigError(exc.message, file=exc.file, line=exc.line, column=exc.column,
                                   suggestion=exc.suggestion) from None
         raise
+
+
+def _keyed_secret(line: str) -> bool:
+    """Whether a config line sets a key that holds a secret (`PGPASSWORD: Cl3ar: x`): its
+    syntax error is said without it, as a validation error about such a key is."""
+    return any(password_word(key) for key in _LINE_KEYS.findall(line))
+
+
+#: The keys a YAML line sets (`  - KEY: …`, `{a: 1, KEY: x}`), quoted or not.
+_LINE_KEYS = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*:""")
 
 
 def parse_source(text: str, name: str = "<string>",

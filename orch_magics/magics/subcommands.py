@@ -21,7 +21,7 @@ from ..live import LiveRun
 from ..named_runs import Followed
 from ..orchestrator import Orchestrator
 from ..result import RunResult
-from ..secrets.masking import mask_text
+from ..secrets.masking import mask_data, mask_text
 from ..shutdown import exiting
 from ..text import some_of, table
 from . import transfer
@@ -74,7 +74,7 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
                          last=args.tail)
     if args.json:  # masked with what this kernel knows now: a record written before a value
         for run in found:  # was a secret here goes into the cell, and the notebook (safety21)
-            print(mask_text(json.dumps(run.as_dict(), sort_keys=True)))
+            print(json.dumps(mask_data(run.as_dict()), sort_keys=True))
     elif not found:
         hint = args.env and environment_hint(args.env, settings, known)
         print("no audited runs match" + (f" (did you mean --env {hint}?)" if hint else ""))

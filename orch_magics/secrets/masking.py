@@ -180,6 +180,19 @@ def _closes(found: re.Match[str], after_port: str) -> bool:
     return closer is not None and (after_port[:1] == closer or after_port == "\\" + closer)
 
 
+def mask_data(value: object) -> object:
+    """A JSON-able value with each of its texts masked (keys too): masking the text dumped
+    from it turned a number that is also a secret (a PIN) into `****`, which no JSON reader
+    takes (safety22: `%orch history --json`)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {mask_text(str(k)): mask_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(v) for v in value]
+    return value
+
+
 def mask_bytes(data: bytes) -> bytes:
     """`data` with every known secret form replaced by `****`."""
     return REGISTRY.mask_bytes(data)
