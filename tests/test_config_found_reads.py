@@ -250,3 +250,24 @@ def test_a_proxyjump_hosts_ssh_config_is_judged_as_the_hops_own(tmp_path: Path) 
                                      f"0666)" in said.stderr), said
     assert "ssh_config of the ProxyJump jumpx of hop 1 (ssh target)" in said.stderr, said
     assert not (tmp_path / "ran").exists()
+
+
+def test_an_include_is_judged_however_the_ssh_config_was_named(tmp_path: Path) -> None:
+    """review40: OpenSSH checks every file an ssh_config includes, whichever way the top one
+    was given; `ssh_config: ~/.ssh/config` written in a named config took another user's
+    0666 Include that the default path refuses, and ran its ProxyCommand."""
+    inc = tmp_path / "inc.conf"
+    inc.write_text(f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
+    os.chown(inc, NOBODY, NOBODY)
+    inc.chmod(0o666)
+    (tmp_path / "sshcfg").write_text(f"Include {inc}\n")
+    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
+                                     f"{{host: somehost, ssh_config: {tmp_path / 'sshcfg'}, "
+                                     "connect_timeout: 5}}]}\naudit: {enabled: false}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
+                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=60)
+    assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
+                                     f"0666)" in said.stderr), said
+    assert not (tmp_path / "ran").exists()

@@ -48,16 +48,21 @@ def config_path(ssh_config: str | None) -> str | None:
 
 def host_config(ssh_config: str | None, host: str, user: str | None, port: int | None,
                 hop: str, *, found: bool = False) -> HostConfig:
-    """Read the ssh_config for `host` (`hop` names the hop in a ConfigError). Each file read,
-    the one given and every one it includes, is judged as OpenSSH judges ~/.ssh/config
-    when it is that one, and as a found config's files (`found`: `reading.judged`), with the
+    """Read the ssh_config for `host` (`hop` names the hop in a ConfigError). Each file read
+    is judged as OpenSSH judges ~/.ssh/config (every one it includes, and that one when it
+    is the one read), and as a found config's files (`found`: `reading.judged`), with the
     known_hosts and key files it names, when a config found in the working folder gave it
     (safety21: an `Include` of another user's file ran its ProxyCommand as root)."""
     path = config_path(ssh_config)
     if path is None or not os.path.isfile(path):  # a missing one: connect_options says so
         return HostConfig(path, None, ())
-    judge = ((lambda file: _check_owner(file, hop)) if ssh_config is None else
-             (lambda file: judged(file, f"ssh_config of {hop}")) if found else None)
+    top = os.path.abspath(path)
+
+    def judge(file: str) -> None:  # a found config's as its other files; OpenSSH checks
+        if found and ssh_config is not None:  # ~/.ssh/config and every file included,
+            judged(file, f"ssh_config of {hop}")  # whichever way the top one was given
+        if ssh_config is None or os.path.abspath(file) != top:  # (review40: `ssh_config:
+            _check_owner(file, hop)  # ~/.ssh/config` took the Include the default refuses)
     _check_utf8(path, hop)
     try:
         config = _judging(judge).load(None, [path], False, False, False, _local_user(),
@@ -92,12 +97,9 @@ def host_config(ssh_config: str | None, host: str, user: str | None, port: int |
     return chosen
 
 
-def _judging(judge: Callable[[str], None] | None) -> type[SSHClientConfig]:
+def _judging(check: Callable[[str], None]) -> type[SSHClientConfig]:
     """asyncssh's client config, with each file it parses (the given one, and each it
-    includes) handed to `judge` first (None: none judged)."""
-    if judge is None:
-        return SSHClientConfig
-    check: Callable[[str], None] = judge
+    includes) handed to `check` first."""
 
     class Judged(SSHClientConfig):
         def parse(self, path: Path) -> None:
