@@ -161,15 +161,16 @@ class Supervisor:
     def done(self) -> bool:
         return self.finished.done()
 
-    def request_stop(self) -> None:
-        """No more restarts; stop the current attempt (INT → TERM → KILL)."""
+    def request_stop(self, *, again: bool = False) -> None:
+        """No more restarts; stop the current attempt (INT → TERM → KILL); `again`: a person
+        asks once more (`Run.stop`)."""
         self._stopping = True
 
         def on_loop() -> None:
             if self._stop_event is not None:
                 self._stop_event.set()
             if self.run is not None:
-                self.run.interrupt()
+                self.run.interrupt(again=again)
 
         self.loop.call(on_loop)
 
@@ -181,7 +182,7 @@ class Supervisor:
         try:
             result_of(self.finished, timeout, f"named run {self.name!r} (being stopped)")
         except KeyboardInterrupt:
-            self.request_stop()
+            self.request_stop(again=True)
             raise
         assert self.run is not None
         return self.run.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 import threading
 import time
@@ -180,9 +181,10 @@ class LiveRun:
                             f"this input was not sent")
 
     # ---- stopping ------------------------------------------------------------------------
-    def interrupt(self) -> None:
-        """Stop the process with the INT → TERM → KILL ladder; output so far is kept."""
-        self._loop.call(self._run.stop)
+    def interrupt(self, *, again: bool = False) -> None:
+        """Stop the process with the INT → TERM → KILL ladder; output so far is kept. `again`:
+        a person asks once more (see `Run.stop`): its clean-up is skipped, or ended."""
+        self._loop.call(functools.partial(self._run.stop, again=again))
 
     stop = interrupt
 

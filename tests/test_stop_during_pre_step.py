@@ -5,6 +5,7 @@ interrupted (or timed out) and its command never ran. It read as a failure of th
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -182,3 +183,25 @@ def test_ctrl_c_during_the_post_command_after_a_timeout_says_both(tmp_path: Path
     assert re.fullmatch(r"orch: local/posttmo timed out after \d+\.\ds \(limit 1s\) and was "
                         r"stopped; then post command 'touch \S+; sleep 22' was interrupted "
                         r"\(killed by SIGINT\)\n", said), said
+
+
+def test_one_ctrl_c_with_the_output_piped_to_a_reader_still_runs_the_clean_up(
+        tmp_path: Path) -> None:
+    """review41: the terminal's Ctrl-C reaches `orch run … | reader` and its reader alike;
+    orch's next write then fails, and that failure stopped the run a second time, which
+    skipped the `when: always` post commands as a person's second stop does."""
+    cleaned = tmp_path / "cleaned"
+    cfg = tmp_path / "orch.yaml"
+    cfg.write_text("environments:\n  local: {layers: []}\nservices:\n  svc:\n    command: \""
+                   "trap 'echo got-int; sleep 0.3; echo more; exit 130' INT; "
+                   "while :; do echo tick; sleep 0.1; done\"\n"
+                   f"    post_commands: [{{command: 'touch {cleaned}', when: always}}]\n")
+    line = (f"{sys.executable} -m orch_magics.cli -c {cfg} run local svc | "
+            f"while read l; do echo \"R $l\"; done")
+    proc = subprocess.Popen(["bash", "-c", line], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, cwd=tmp_path)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"R tick\n"
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the whole pipeline
+    proc.communicate(timeout=60)
+    assert cleaned.exists()

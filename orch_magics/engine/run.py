@@ -61,11 +61,12 @@ class Run:
         launcher.context.stops_first(self.ended_by_stop, self.task.add_done_callback)
 
     # ---- steering ---------------------------------------------------------------------------
-    def stop(self, *, interrupted: bool = True) -> None:
+    def stop(self, *, interrupted: bool = True, again: bool = False) -> None:
         """Stop the command (INT → TERM → KILL); post commands still run, as clean-up. A stop
-        while they run stops the one running and skips the rest; a second stop while the
-        command is being stopped skips them all."""
-        self._again = self._again or self._steering.requested.is_set()
+        while they run stops the one running and skips the rest; a stop asked `again` by a
+        person (a second Stop click, a ■ in a stop's wait) while the command is being
+        stopped skips them all (review41: not one a reader's exit made after a Ctrl-C)."""
+        self._again = self._again or again and self._steering.requested.is_set()
         self._steering.request_stop(interrupted=interrupted)
 
     async def ended_by_stop(self) -> None:

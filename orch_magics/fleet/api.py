@@ -319,9 +319,9 @@ class LiveFleet:
             return None
         return future.exception()
 
-    def stop(self) -> None:
-        """Stop every target (INT → TERM → KILL); queued ones never start."""
-        self._loop.call(self.fleet.stop)
+    def stop(self, *, again: bool = False) -> None:
+        """Stop every target (INT → TERM → KILL); queued ones never start (`again`: Run.stop)."""
+        self._loop.call(lambda: self.fleet.stop(again=again))
 
     interrupt = stop
 

@@ -84,15 +84,16 @@ class FleetRun:
         self.task: asyncio.Task[FleetResult] = asyncio.ensure_future(self._execute())
 
     # ---- steering ---------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Stop every running target (INT → TERM → KILL) and start no other."""
+    def stop(self, *, again: bool = False) -> None:
+        """Stop every running target (INT → TERM → KILL) and start no other (`again`: a
+        person asks once more, `Run.stop`)."""
         self.stopping = True
         self.stdin.stop()
         for lookup in self._lookups:  # a host that hangs must not hold the stop
             lookup.cancel()
         for row in self.rows.values():
             if row.run is not None and not row.run.done:
-                row.run.stop()
+                row.run.stop(again=again)
 
     async def resize(self, size: tuple[int, int]) -> None:
         """The user's window changed: every running target's terminal follows (`tty`)."""

@@ -56,9 +56,9 @@ class FollowedRun:
                 return
         self._to_attempt(_eof, 0)
 
-    def interrupt(self) -> None:
+    def interrupt(self, *, again: bool = False) -> None:
         """Stop the run: this attempt, and no restart after it."""
-        self.attempt.supervisor.request_stop()
+        self.attempt.supervisor.request_stop(again=again)
 
     def next(self, attempt: NamedRun) -> bool:
         """`attempt` runs now: what was held for it goes to it, in order (loop thread);

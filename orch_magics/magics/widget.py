@@ -50,7 +50,7 @@ class Steerable(Protocol):
 
     def close_stdin(self) -> None: ...
 
-    def interrupt(self) -> None: ...
+    def interrupt(self, *, again: bool = False) -> None: ...
 
 
 class Asks(Protocol):
@@ -317,7 +317,7 @@ class StdinBox:
         """Stop the run; Stop stays: a second click ends a clean-up post command that runs
         then (browser22: the first click disabled it, and a 6-minute clean-up ran on with
         nothing in the cell to end it). The box is disabled when the run ends."""
-        self.live.interrupt()
+        self.live.interrupt(again=True)
         self._disable(stop_too=False)
         self.stop_button.tooltip = STOP_AGAIN_TIP
         if self.sink is not None:
