@@ -29,3 +29,22 @@ def test_a_commands_own_output_still_on_a_slow_link_at_its_exit_is_all_kept(
         res = orch.run("slow", command=f"seq 1 {count}", timeout=120)
     lines = res.stdout.splitlines()
     assert (res.returncode, len(lines), lines[-1]) == (0, count, str(count)), res.stderr
+
+
+def test_a_daemon_writing_in_bursts_after_the_end_does_not_keep_the_run() -> None:
+    """review41: output after the end that came in 8 KiB bursts, 1.5 s apart (a block-buffered
+    daemon started with setsid), was taken for the command's own still in flight: the run
+    stayed open until 32 MiB had come, an hour at that pace. It ends as a trickle does."""
+    import os
+    import subprocess
+
+    token = f"burst-{os.getpid()}"
+    daemon = (f"setsid sh -c 'sleep 0.5; while :; do head -c 8192 /dev/zero; sleep 1.5; done; "
+              f": {token}' & "
+              f"sleep 0.2; echo ended")
+    try:
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "--demo", "run", "local",
+                               "--", "sh", "-c", daemon], capture_output=True, timeout=30)
+        assert done.returncode == 0 and b"ended\n" in done.stdout, done.stderr
+    finally:
+        subprocess.run(["pkill", "-f", token])

@@ -25,11 +25,15 @@ DRAIN_AFTER_EXIT = 2.0
 #: What the process wrote itself may still be on its way when its end is known: an SSH server
 #: reports the exit status while the channel's windows (8 MiB a hop, `ssh_launcher.WINDOW`),
 #: its buffers and the pipe still hold output, which a slow link takes seconds to bring
-#: (review40: 2 MB of `seq`'s own output were cut on a 1.5 MB/s link). Up to this much output
-#: after the end, arriving as a buffer drains (at least DRAINING bytes a check), counts as the
-#: process's own: neither the flow nor a stall of a slow link (STALL_CHECKS) cuts it.
+#: (review40: 2 MB of `seq`'s own output were cut on a 1.5 MB/s link). Output after the end
+#: that comes as a buffer drains counts as the process's own: up to IN_FLIGHT bytes, within
+#: DRAIN_FOR seconds, at DRAIN_RATE bytes a second at least on average since the end (a
+#: link slower than that still loses it); neither its flow nor a stall of the link
+#: (STALL_CHECKS) cuts it. A daemon that writes less, or in bursts, is cut as before
+#: (review41: 4 KiB every 2 s kept a run open for an hour).
 IN_FLIGHT = 32 << 20
-DRAINING = 4096
+DRAIN_RATE = 40_000
+DRAIN_FOR = 60.0
 STALL_CHECKS = 30
 
 
@@ -44,7 +48,7 @@ async def follow(pumps: Mapping[type[Event], asyncio.Future[None]], waiter: asyn
     clock = asyncio.get_running_loop().time
     ended_at: float | None = None
     at_end = quiet = 0
-    flowing, seen, draining = 0.0, -1, False
+    flowing, seen = 0.0, -1
     while open_ := [p for p in pumps.values() if not p.done()]:
         if not waiter.done():
             watched: list[asyncio.Future[Any]] = [*open_, waiter]
@@ -55,9 +59,9 @@ async def follow(pumps: Mapping[type[Event], asyncio.Future[None]], waiter: asyn
             ended_at, at_end, seen = clock(), now_seen, now_seen
             await asyncio.wait(open_, timeout=CHECK_EVERY)
             continue
-        came = now_seen - seen
+        came, since, elapsed = now_seen - seen, now_seen - at_end, clock() - ended_at
+        draining = since < IN_FLIGHT and elapsed < DRAIN_FOR and since >= DRAIN_RATE * elapsed
         if came and not handing:  # a buffer draining, or something left behind writing
-            draining = came >= DRAINING and now_seen - at_end < IN_FLIGHT
             flowing += 0.0 if draining else CHECK_EVERY
         quiet = quiet + 1 if not came and not handing else 0
         seen = now_seen
