@@ -100,12 +100,18 @@ def test_a_found_configs_secrets_command_runs_in_no_folder_another_user_may_add_
                 f"runs in {why}" in said.stderr), said.stderr
         assert not (tmp_path / "RAN").exists()
     os.chown(tmp_path, 0, 0)
-    # review40: in a folder of root's, nobody's getpw.py still ran as root: a found config's
-    # command runs in an empty folder, so no module of the config's folder is imported
+    # review40/41: in a folder of root's, nobody's getpw.py still ran as root: a found config
+    # whose folder holds another user's file is refused (what it runs reads what is beside it)
     said = _orch(tmp_path, "run", "local", "web")
-    assert said.returncode != 0 and not (tmp_path / "RAN").exists(), said
+    assert said.returncode == 2 and not (tmp_path / "RAN").exists(), said
+    assert (f"{tmp_path / 'getpw.py'}: beside the config found here: it belongs to user "
+            f"nobody" in said.stderr), said.stderr
+    (tmp_path / "other").mkdir()  # moved away: the found config's command runs in an empty
+    (tmp_path / "getpw.py").rename(tmp_path / "other" / "getpw.py")  # folder, no module there
+    said = _orch(tmp_path, "run", "local", "web")
     assert "No module named getpw; a found config's command runs in an empty folder: name " \
            "its files by path, or the config with -c" in said.stderr, said.stderr
+    (tmp_path / "other" / "getpw.py").rename(tmp_path / "getpw.py")
     named = _orch(tmp_path, "-c", "orch.yaml", "run", "local", "web")  # your choice
     assert (named.returncode, named.stdout) == (0, "got ****\n"), named
     (tmp_path / "RAN").unlink()
@@ -213,7 +219,8 @@ def test_what_an_ssh_config_includes_is_judged_as_it_is(tmp_path: Path) -> None:
     (shared / "orch.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
                                       "{host: somehost, ssh_config: sshcfg, "
                                       "connect_timeout: 5}}]}\naudit: {enabled: false}\n")
-    kh = shared / "kh"
+    (tmp_path / "elsewhere").mkdir()  # not beside the config: that is judged as a whole
+    kh = tmp_path / "elsewhere" / "kh"
     kh.write_text("")
     os.chown(kh, NOBODY, NOBODY)
     for text, file, what in ((f"Include {inc}\n", inc, "ssh_config of hop 1 (ssh somehost)"),
@@ -271,3 +278,41 @@ def test_an_include_is_judged_however_the_ssh_config_was_named(tmp_path: Path) -
     assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
                                      f"0666)" in said.stderr), said
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("case", ["import", "import-sub", "proxycommand", "match-exec"])
+def test_another_users_file_beside_what_a_found_config_runs_is_refused(
+        tmp_path: Path, case: str) -> None:
+    """review41, safety23: a found config in a folder of root's ran nobody's code as root
+    through what lies beside what it names: Python imports `helper.py` from the folder of
+    `getpw.py` (the empty working folder did not help), and an ssh_config's `ProxyCommand sh
+    proxy.sh` or `Match exec "sh check.sh"` ran nobody's script in the config's folder."""
+    tmp_path.chmod(0o755)
+    mark = tmp_path.parent / f"ran-{case}"
+    mark.unlink(missing_ok=True)
+    script = f"import os\nopen({str(mark)!r}, 'w').write(str(os.getuid()))\n"
+    sub = tmp_path / "sub" if case == "import-sub" else tmp_path
+    sub.mkdir(exist_ok=True)
+    if case.startswith("import"):
+        (sub / "getpw.py").write_text("import helper\nprint('pw-1234')\n")
+        (sub / "helper.py").write_text(script)
+        os.chown(sub / "helper.py", NOBODY, NOBODY)
+        word = "sub/getpw.py" if case == "import-sub" else "getpw.py"
+        (tmp_path / "orch.yaml").write_text(PROVIDED % f"[python3, {word}, '{{name}}']")
+        bad = sub / "helper.py"
+    else:
+        (tmp_path / "check.py").write_text(script)
+        os.chown(tmp_path / "check.py", NOBODY, NOBODY)
+        line = ("Match exec \"python3 check.py\"\n  Port 2\nHost nowhere\n  HostName 127.0.0.1\n"
+                if case == "match-exec" else
+                "Host nowhere\n  HostName 127.0.0.1\n  ProxyCommand python3 check.py %h %p\n")
+        (tmp_path / "sshcfg").write_text(line)
+        (tmp_path / "orch.yaml").write_text(
+            "audit: {enabled: false}\nenvironments:\n  local: [{type: ssh, config: {host: "
+            "nowhere, ssh_config: sshcfg, connect_timeout: 5}}]\nservices: {web: {command: "
+            "'true'}}\n")
+        bad = tmp_path / "check.py"
+    said = _orch(tmp_path, "run", "local", "web")
+    assert said.returncode == 2 and f"{bad}: beside the config found here: it belongs to " \
+        f"user nobody" in said.stderr, said
+    assert not mark.exists()

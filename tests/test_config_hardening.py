@@ -672,6 +672,7 @@ def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path) -> No
     del env["SUDO_UID"]
     said = orch("-c", "orch.yaml", "run", "local", "hello")
     assert said.returncode == 2 and "belongs to user nobody" in said.stderr, said
+    (tmp_path / "secrets.yaml").unlink()  # theirs beside a found config refuses it too
     (tmp_path / "orch.yaml").write_text("environments: {local: []}\naudit: {enabled: false}\n"
                                         "services: {hello: {command: 'echo I ran'}}\n")
     os.chown(tmp_path / "orch.yaml", 0, 0)

@@ -37,6 +37,7 @@ from .model import (
     canonical_name,
 )
 from .names import check_name
+from .reading import judged_folder
 from .settings import audit_settings, beside_config, no_secrets_file, secrets_settings
 from .source import Path_, Source, describe_path, parse_source, read_source
 from .suggest import did_you_mean, key_hint, value_hint
@@ -66,6 +67,8 @@ def load_files(paths: Iterable[str | Path], *, found: bool) -> Config:
     paths = list(paths)
     config = _assemble(((read_source(p, found=found), Path(p).resolve().parent) for p in paths),
                        found)
+    for folder in dict.fromkeys(str(Path(p).resolve().parent) for p in paths) if found else ():
+        judged_folder(folder)  # what lies beside a found config is run too (review41)
     return replace(config, origin=tuple(str(Path(p).resolve()) for p in paths), found=found)
 
 

@@ -89,9 +89,31 @@ def judged_command(argv: Sequence[str], folder: str) -> list[str]:
         path = os.path.normpath(os.path.join(folder, word))
         if (i == 0 and "/" in word) or (i > 0 and os.path.isfile(path)):
             judged(path, "a file the secrets provider `command` runs")
+            judged_folder(os.path.dirname(path))  # what it imports beside it (review41)
             word = path
         named.append(word)
     return named
+
+
+def judged_folder(folder: str) -> None:
+    """Refuse a found config whose folder (or a folder of a file its secrets command names)
+    holds a file, folder or link another user owns or anyone may write: what the config runs
+    reads what lies beside it by convention (review41, safety23: Python imported nobody's
+    helper.py beside getpw.py, an ssh_config's `sh proxy.sh` and `Match exec` ran theirs)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode) and st.st_uid in trusted_owners():
+            continue  # a link's own mode is 0777: its owner decides (where it leads: judged)
+        if (why := _others_could_write(st, "put code there that orch runs as you")) is not None:
+            raise ConfigError(_refusal("beside the config found here: it", why),
+                              file=entry.path)
 
 
 def _refusal(what: str, why: str) -> str:
