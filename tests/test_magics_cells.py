@@ -804,3 +804,41 @@ def test_a_copied_notebook_on_the_same_kernel_leaves_the_others_run_going(
             assert first.text("check") == "running\n"
         finally:
             client.stop_channels()
+
+
+def test_after_a_reload_a_forward_cell_takes_its_port_again_and_plain_code_says_nothing(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """magics23: with cells told apart by page, a `%orch forward … --local P` cell run again
+    after a page reload found its own old forward on P ("Address already in use"), and a
+    plain `x = 1` in a cell whose id had started a run on the old page said that run goes
+    on at every execution."""
+    from jupyter_client.session import Session
+
+    from fixtures.ports import free_port
+    from lab_kernel import LabKernel
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    local = free_port()
+    cell = f"%orch forward local {server.getsockname()[1]} --local {local}"
+    try:
+        with lab_kernel(orch_kernel) as first:
+            load(first, tmp_path)
+            assert first.run("f", cell)["status"] == "ok", first.text("f")
+            first.run("r", "%orch local cat --out c")
+            client = first.km.client()  # the page reloaded: a new connection
+            client.session = Session(key=first.km.session.key,
+                                     signature_scheme=first.km.session.signature_scheme)
+            client.start_channels()
+            client.wait_for_ready(timeout=30)
+            try:
+                page = LabKernel(first.km, client)
+                assert page.run("f", cell)["status"] == "ok", page.text("f")
+                assert page.text("f").startswith("closed forward f1: "), page.text("f")
+                assert page.run("r", "x = 1")["status"] == "ok"
+                assert page.text("r") == "", page.text("r")
+            finally:
+                client.stop_channels()
+    finally:
+        server.close()

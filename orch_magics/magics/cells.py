@@ -82,11 +82,14 @@ class CellRuns:
         else:
             live.when_done(forget)
 
-    def rerun(self, shell: Any, stop: Callable[[str], object]) -> set[str]:
+    def rerun(self, shell: Any, stop: Callable[[str], object], *,
+              starting: bool = True) -> set[str]:
         """When the cell executing now (whatever it holds now) left runs going when it last
         ran: `stop(name)` each of its own stdin runs, whose box the new execution wipes, and
         say in one line that each --bg / --name run still runs. Returns those names: the
-        run the cell starts now takes another (`NAME-1`)."""
+        run the cell starts now takes another (`NAME-1`). A run a cell of the same id started
+        from another page is said only when this one starts a run (`starting`: magics23, a
+        plain `x = 1` in such a cell said it at every execution)."""
         cell = current_cell(shell)
         if cell is None:
             return set()
@@ -95,8 +98,9 @@ class CellRuns:
             earlier = [e for e in entries if e.request != cell[1]]
             self._last[cell[0]] = [e for e in entries if e.request == cell[1]]
             told, self._told[cell[0]] = self._told.get(cell[0]) == cell[1], cell[1]
-            elsewhere = [] if told else [e for key, kept in self._last.items() if key != cell[0]
-                                         and key.split(" ", 1)[0] == cell[2] for e in kept]
+            elsewhere = [] if told or not starting else [
+                e for key, kept in self._last.items()
+                if key != cell[0] and key.split(" ", 1)[0] == cell[2] for e in kept]
         outlived = {name for entry in elsewhere if (name := _left_to_run(entry)) is not None}
         for i, entry in enumerate(earlier):
             try:
@@ -121,7 +125,7 @@ class CellRuns:
             earlier = [e for e in entries if e.request != cell[1]]
         if not refused:
             try:
-                self.rerun(shell, stop)
+                self.rerun(shell, stop, starting=False)
             except KeyboardInterrupt as exc:  # a hook cannot fail the cell: IPython would
                 print(f"KeyboardInterrupt: {exc}", file=sys.stderr)  # show its arguments
             return
@@ -203,11 +207,11 @@ class CellForwards:
         cell = current_cell(shell)
         if cell is None:
             return []
-        with self._lock:
-            request, forwards = self._opened.get(cell[0], (cell[1], []))
-            if request == cell[1]:
+        with self._lock:  # by the cell's id alone: after a page reload its own `--local P`
+            request, forwards = self._opened.get(cell[2], (cell[1], []))  # is taken again
+            if request == cell[1]:  # (magics23); a copied notebook's cell of that id, too
                 return []
-            del self._opened[cell[0]]
+            del self._opened[cell[2]]
         closing = [forward for forward in forwards if not forward.closed]
         for forward in closing:
             forward.close()
@@ -218,6 +222,6 @@ class CellForwards:
         cell = current_cell(shell)
         if cell is not None:
             with self._lock:
-                request, forwards = self._opened.get(cell[0], (cell[1], []))
+                request, forwards = self._opened.get(cell[2], (cell[1], []))
                 earlier = forwards if request == cell[1] else []  # this execution's others
-                self._opened[cell[0]] = (cell[1], [*earlier, forward])
+                self._opened[cell[2]] = (cell[1], [*earlier, forward])
