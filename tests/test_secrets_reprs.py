@@ -9,6 +9,7 @@ display in the notebook, and a repr lands in every traceback that shows locals.
 
 from __future__ import annotations
 
+import os
 import pprint
 import subprocess
 import sys
@@ -319,3 +320,25 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout == "True\n"
+
+
+def test_a_stdin_sources_error_is_masked_before_it_is_cut(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """safety23: a stdin source whose error quotes a secret (an HTTP client's URL with
+    `?token=…`) past its 200th character was cut first, then masked: 12 of 32 characters
+    showed in the run's error, repr, describe_failure(), json() and the audit record."""
+    from orch_magics import Orchestrator, load_config_text
+
+    secret = "Tok3nSecretValue" + os.urandom(8).hex()
+    monkeypatch.setenv("ORCH_SECRET_TOK", secret)
+
+    def source():  # type: ignore[no-untyped-def]
+        yield "a line\n"
+        raise RuntimeError("could not read the vault entry " + "x" * 150 + " token=" + secret)
+
+    with Orchestrator(load_config_text(
+            "audit: {enabled: false}\nenvironments: {local: []}\nservices:\n  s: {command: cat, "
+            "stdin_mode: streaming, environment: {T: '{{secret:tok}}'}}\n")) as orch:
+        res = orch.run("local", "s", stdin=source())
+    shown = " ".join([str(res.error), repr(res), res.describe_failure(), res.json()])
+    assert "stdin source failed: RuntimeError" in shown and secret[:6] not in shown, shown

@@ -18,7 +18,7 @@ from ..process.command import Command
 from ..process.events import Exit
 from ..process.handle import ProcessHandle
 from ..result import RunResult
-from ..secrets.masking import get_logger
+from ..secrets.masking import get_logger, mask_text
 from ..sinks.buffer import OutputBuffer
 from ..stdin import StdinSource, feed_stdin
 from ..text import printable
@@ -103,8 +103,8 @@ def _with_stdin_failure(exit_event: Exit, feeder: asyncio.Future[None]) -> Exit:
     error = feeder.exception() if feeder.done() and not feeder.cancelled() else None
     if error is not None:  # its type and words, never its repr: a UnicodeDecodeError's holds
         # the whole buffer it could not decode (the input, in every cause and audit record)
-        said = printable(str(error))
-        said = f"{said[:200]}…" if len(said) > 200 else said
+        said = printable(mask_text(str(error)))  # masked before the cut (safety23: 12 of a
+        said = f"{said[:200]}…" if len(said) > 200 else said  # secret's 32 characters showed)
         return exit_event.failing(OrchError(f"stdin source failed: {type(error).__name__}"
                                             + (f": {said}" if said else "")))
     return exit_event
