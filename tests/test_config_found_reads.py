@@ -316,3 +316,20 @@ def test_another_users_file_beside_what_a_found_config_runs_is_refused(
     assert said.returncode == 2 and f"{bad}: beside the config found here: it belongs to " \
         f"user nobody" in said.stderr, said
     assert not mark.exists()
+
+
+def test_an_ssh_config_match_exec_gets_no_secret_variable(tmp_path: Path) -> None:
+    """safety23: asyncssh runs `Match exec` with this process's whole environment: the
+    secret provider's ORCH_SECRET_* variables reached it, where no child of orch gets them."""
+    seen = tmp_path / "seen"
+    (tmp_path / "sshcfg").write_text(f"Match exec \"env > {seen}\"\n  Port 2\n"
+                                     "Host nowhere\n  HostName 127.0.0.1\n")
+    (tmp_path / "o.yaml").write_text("audit: {enabled: false}\nenvironments:\n  w: [{type: ssh, "
+                                     f"config: {{host: nowhere, ssh_config: {tmp_path / 'sshcfg'}"
+                                     ", connect_timeout: 5}}]\n")
+    env = {**os.environ, "ORCH_SECRET_SENTINEL": "never-shown-7Qx"}
+    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
+                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=60)
+    assert said.returncode != 0 and seen.exists(), said  # it ran, and could not connect
+    assert "PATH=" in seen.read_text() and "ORCH_SECRET_" not in seen.read_text()

@@ -10,18 +10,35 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncssh.config as asyncssh_config
 from asyncssh.config import SSHClientConfig, SSHConfig
 from asyncssh.misc import split_args
 
 from ..config.reading import judged, owner_name
 from ..errors import ConfigError
+from ..process.environ import inherited_environ
 
 #: asyncssh's parse errors read `PATH line N: REASON`.
 _PARSE_ERROR = re.compile(r"^(?P<file>.*) line (?P<line>\d+): (?P<reason>.*)$", re.S)
+
+
+def _match_exec(cmd: str) -> bool:
+    """An ssh_config's `Match exec` condition, as asyncssh runs it (a shell, nothing on its
+    stdin or outputs, true on status 0), but with the environment every child of orch gets:
+    asyncssh's gave it the secret provider's ORCH_SECRET_* variables (safety23)."""
+    return subprocess.run(cmd, check=False, shell=True, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env=inherited_environ()).returncode == 0
+
+
+# asyncssh parses ssh_config itself too (at each connect): its one runner of `Match exec` is
+# replaced, here where every ssh layer's options are read first.
+asyncssh_config._exec = _match_exec  # private-ok: asyncssh has no option for it
 
 
 @dataclass(frozen=True)
