@@ -336,3 +336,20 @@ def test_a_limit_that_keeps_only_hosts_without_the_label_says_so(
     assert (done.returncode, done.stderr.strip().splitlines()[-1:]) == (1, [
         f"orch: environment 'zz' has no target: the limit '127.0.1.2' keeps 127.0.1.2, where "
         f"no running container has the label orch.none=zz ({cfg}:5)"]), done
+
+
+def test_a_copy_to_a_label_whose_containers_cannot_be_found_is_audited(tmp_path: Path) -> None:
+    """fleets26: the row of a copy to a label fleet whose place could not be looked at left
+    no record, where a run's has one since fleets25."""
+    log = tmp_path / "audit.jsonl"
+    (tmp_path / "orch.yaml").write_text(
+        f"audit: {{path: {log}}}\nenvironments:\n  f:\n    layers:\n      - {{type: docker, "
+        f"config: {{label: 'a=b', docker_host: 'unix://{tmp_path}/none.sock'}}}}\n")
+    (tmp_path / "x").write_text("x\n")
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c",
+                           str(tmp_path / "orch.yaml"), "cp", str(tmp_path / "x"), "f:/tmp/x"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "no such socket" in done.stdout + done.stderr, done
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["start", "end"], records
+    assert records[0]["target"] == "label a=b" and records[1]["ok"] is False, records

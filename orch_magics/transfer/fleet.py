@@ -186,7 +186,9 @@ class FleetCopy:
             try:
                 return await resolve_checked(target, base, lookup)
             except OrchError as exc:  # this part of the fleet is unreachable: it fails alone
-                target = unresolved(target)
+                target = unresolved(target)  # audited as the row it is (fleets26, as a run's)
+                lookup.failed(dataclasses.replace(self.plan, layers=target.layers),
+                              target.label, exc)
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
