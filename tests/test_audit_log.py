@@ -489,7 +489,7 @@ def test_a_folder_above_the_log_s_another_user_may_swap_is_refused(tmp_path: Pat
     (mine := tmp_path / "mine").symlink_to(shared / "logs")  # review40: a link of yours into
     shared.chmod(0o777)  # a tree another user may swap: the place it leads to is judged too
     with pytest.raises(OrchError, match=f"the audit log {mine / 'audit.jsonl'} is reached "
-                                        f"through a link in {shared}, which any user may "
+                                        f"through {shared}, which any user may "
                                         f"write \\(mode 0777, no sticky bit\\)"):
         AuditLog(str(mine / "audit.jsonl")).append({"event": "start", "id": "y"})
 

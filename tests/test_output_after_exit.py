@@ -48,3 +48,22 @@ def test_a_daemon_writing_in_bursts_after_the_end_does_not_keep_the_run() -> Non
         assert done.returncode == 0 and b"ended\n" in done.stdout, done.stderr
     finally:
         subprocess.run(["pkill", "-f", token])
+
+
+def test_a_fast_daemon_after_the_end_is_cut_at_the_runs_timeout() -> None:
+    """chains28: a daemon writing 40 kB/s or more after the end looks like the command's own
+    output still on its way, and kept a `--timeout 5` run open for a minute: the deadline
+    now ends what is followed, as a stop does."""
+    import os
+    import subprocess
+
+    token = f"fast-{os.getpid()}"
+    daemon = (f"setsid sh -c 'while :; do head -c 65536 /dev/zero; sleep 0.05; done; "
+              f": {token}' & sleep 0.2; echo ended")
+    try:
+        done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "--demo", "run", "local",
+                               "--timeout", "3", "--", "sh", "-c", daemon],
+                              capture_output=True, timeout=15)
+        assert done.returncode == 0 and b"ended\n" in done.stdout, done.stderr
+    finally:
+        subprocess.run(["pkill", "-f", token])

@@ -301,7 +301,9 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
                   '{"url":"http://h:8080","email":"a@b.com"}', "['http://h:80', 'a@b.com']",
                   '{\\"url\\":\\"http://h:8080\\",\\"e\\":\\"a@b.com\\"}',
                   "<http://h:80>,a@b", "http://[::1]:8080@x", "ssh://git@github.com/x",
-                  "https://averyveryverylongusernamewithoutdigits@h/x"):
+                  "https://averyveryverylongusernamewithoutdigits@h/x",
+                  # safety23: a quoted URL with no port, then JSON text holding an e-mail
+                  '{"url":"http://h","retries":3,"notify":"ops@corp.com"}'):
         assert mask_text(plain) == plain
     # review40: digits then `,` `;` `|` `)` are a password, not a port, unless that character
     # closes the quote or bracket the URL is in; a forge's token as the user part is masked

@@ -525,6 +525,14 @@ def test_a_secrets_file_reached_through_another_users_folder_or_link_is_refused(
     o = with_secrets(orch, providers=("file",), file=str(mine / "proj" / "secrets.yaml"))
     with pytest.raises(ConfigError, match=f"under {mine}, any user may write"):
         o.plan("local", "from-store")
+    (tmp_path / "via").symlink_to(shared / "proj")  # safety23: `..` after a link goes up from
+    (tmp_path / "staging").mkdir()  # where it leads, through the 0777 folder, which neither
+    (tmp_path / "staging" / "secrets.yaml").write_text("stored: staging\n")  # the written
+    (tmp_path / "staging" / "secrets.yaml").chmod(0o600)  # nor the real path holds
+    dotted = f"{tmp_path / 'via'}/../../staging/secrets.yaml"
+    o = with_secrets(orch, providers=("file",), file=dotted)
+    with pytest.raises(ConfigError, match=f"is reached through {shared}, which any user may"):
+        o.plan("local", "from-store")
 
 
 def test_file_provider_and_its_permission_check(orch: Orchestrator, tmp_path: Path) -> None:

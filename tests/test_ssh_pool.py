@@ -524,3 +524,14 @@ async def test_a_retired_connection_that_carries_a_tunnel_closes_when_it_ends(ss
     pool.retire(bare)
     await asyncio.sleep(0.2)
     assert bare.conn.is_closed()
+
+
+def test_a_proxyjump_entry_is_read_as_openssh_reads_it() -> None:
+    """safety23: `ProxyJump ssh://root@bastion` (the URI form OpenSSH takes) was read with
+    the user `ssh://root` once orch opened jump hosts itself."""
+    from orch_magics.layers.ssh_jump import jump_spec
+
+    assert jump_spec("ssh://root@bastion:2222") == ("root", "bastion", 2222)
+    assert jump_spec("ssh://bastion") == (None, "bastion", None)
+    assert jump_spec("ops@[::1]:22") == ("ops", "::1", 22)
+    assert jump_spec("bastion") == (None, "bastion", None)

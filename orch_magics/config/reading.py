@@ -183,8 +183,8 @@ def folders_not_yours(path: str) -> str | None:
             return f"is a symbolic link of user {owner_name(link.st_uid)}'s"
     starts = {os.path.dirname(os.path.abspath(path)): "is in",
               os.path.dirname(os.path.realpath(path)): "is in"}
-    for folder in _link_folders(path):
-        starts.setdefault(folder, "is reached through a link in")
+    for folder in _traversed(path):
+        starts.setdefault(folder, "is reached through")
     for folder, lead in starts.items():
         here = folder
         while True:
@@ -197,19 +197,25 @@ def folders_not_yours(path: str) -> str | None:
     return None
 
 
-def _link_folders(path: str) -> list[str]:
-    """The folders holding a symbolic link met on the way to `path` (40 links at most, as
-    the kernel follows): whoever may rename an entry there chooses where it leads."""
-    folders: list[str] = []
-    pending, here = os.path.abspath(path).split("/")[1:], "/"
+def _traversed(path: str) -> list[str]:
+    """The folders a name is looked up in on the way to `path` once a symbolic link was met
+    (40 links at most, as the kernel follows), `..` taken where the link led: whoever may
+    rename an entry in one chooses where the path leads (safety23: `sub/../../x`, `sub` a
+    link into a 0777 folder, went through it unseen by the written and the real path)."""
+    folders: list[str] = []  # not abspath: `sub/..` is where `sub` leads, then up
+    pending, here = os.path.join(os.getcwd(), path).split("/")[1:], "/"
+    links = 0
     for _ in range(4096):
         if not pending:
             break
         part = pending.pop(0)
         if part in ("", "."):
             continue
+        if links and part != "..":
+            folders.append(here)
         step = os.path.join(here, part) if part != ".." else os.path.dirname(here)
-        if part != ".." and os.path.islink(step) and len(folders) < 40:
+        if part != ".." and os.path.islink(step) and links < 40:
+            links += 1
             folders.append(here)
             with contextlib.suppress(OSError):
                 target = os.readlink(step)
@@ -217,7 +223,7 @@ def _link_folders(path: str) -> list[str]:
                 pending[:0] = target.split("/")
                 continue
         here = step
-    return folders
+    return list(dict.fromkeys(folders))
 
 
 def _place_not_yours(folder: str) -> str | None:

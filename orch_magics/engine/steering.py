@@ -64,6 +64,7 @@ class Steering:
         await self.wait()
         if self.timed_out and handle.exited:
             self.ended_in_time = True
+            handle.deadline_passed()  # what it left behind is not followed past it
             return
         await handle.stop(self.grace)
 

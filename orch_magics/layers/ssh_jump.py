@@ -31,8 +31,9 @@ MAX_NESTING = 8
 
 
 def jump_spec(spec: str) -> tuple[str | None, str, int | None]:
-    """`[user@]host[:port]` of a ProxyJump entry (`[v6]:port` too) → (user, host, port)."""
-    user, _, place = spec.strip().rpartition("@")
+    """`[user@]host[:port]` of a ProxyJump entry (`[v6]:port`, `ssh://` before it too, as
+    OpenSSH reads it: safety23) → (user, host, port)."""
+    user, _, place = spec.strip().removeprefix("ssh://").rpartition("@")
     host, port = place, None
     if place.startswith("[") and "]" in place:
         host, _, rest = place[1:].partition("]")

@@ -112,6 +112,7 @@ class ProcessHandle:
         self._stopping: asyncio.Task[Exit] | None = None
         self._waiter: asyncio.Future[Exit] | None = None  # the layer's wait for the end
         self._abandoned: str | None = None  # why the handle gave up on a process KILL missed
+        self._due = False  # the run's deadline passed after the process had ended
         # Per output stream: bytes received so far, and whether a chunk waits for the reader.
         self._received: dict[type[Event], int] = {}
         self._handing: set[type[Event]] = set()
@@ -139,6 +140,12 @@ class ProcessHandle:
         """The process has ended on its own account (its status is known), though its
         output may still be arriving: a deadline passing now has nothing left to stop."""
         return self._waiter is not None and self._waiter.done()
+
+    def deadline_passed(self) -> None:
+        """The run's time is up after the process ended on its own: output still coming from
+        what it left behind is followed no longer than after a stop (chains28: a chatty
+        daemon kept a `--timeout 5` run open for a minute)."""
+        self._due = True
 
     def when_done(self, callback: Callable[[Exit], object]) -> None:
         """Call `callback(exit)` on the loop once the process has ended (the audit's end
@@ -169,7 +176,7 @@ class ProcessHandle:
         waiter = self._waiter = asyncio.ensure_future(self._backend.wait())
         try:
             await follow(pumps, waiter, self._received, self._handing,
-                         lambda: self._stopping is not None)
+                         lambda: self._stopping is not None or self._due)
             error = _first_error(pumps.values())
             try:
                 exit_event = await waiter

@@ -33,7 +33,7 @@ DRAIN_AFTER_EXIT = 2.0
 #: (review41: 4 KiB every 2 s kept a run open for an hour).
 IN_FLIGHT = 32 << 20
 DRAIN_RATE = 40_000
-DRAIN_FOR = 60.0
+DRAIN_FOR = 20.0
 STALL_CHECKS = 30
 
 

@@ -156,7 +156,8 @@ def _url_masked(found: re.Match[str]) -> str:
     colon, first = rest.find(":"), rest.find("@")
     if 0 < first and (colon < 0 or colon > first) and _TOKEN.fullmatch(rest[:first]):
         return f"{scheme}****{rest[first:]}"  # `https://TOKEN@github.com`, as git takes one
-    if colon < 0 or rest.startswith("[") or any(c in "@/?#" for c in rest[:colon]):
+    if colon < 0 or rest.startswith("[") or any(c in "@/?#" for c in rest[:colon]) or (
+            _closes_before(found, rest[:colon])):  # `"http://h","n":3,"to":"a@b"` (safety23)
         return found[0]
     digits = colon + 1
     while digits < len(rest) and rest[digits].isdigit():
@@ -170,6 +171,13 @@ def _url_masked(found: re.Match[str]) -> str:
     if at == colon + 1:  # `user:@host`: an empty password
         return found[0]
     return f"{scheme}{rest[:colon + 1]}****{rest[at:]}"
+
+
+def _closes_before(found: re.Match[str], user: str) -> bool:
+    """Whether the quote or bracket URL `found` was written in closes within `user`, the
+    text before its first `:`: the URL ended there, and what follows is other text."""
+    closer = _CLOSES.get(found.string[found.start() - 1] if found.start() else "")
+    return closer is not None and closer in user
 
 
 def _closes(found: re.Match[str], after_port: str) -> bool:

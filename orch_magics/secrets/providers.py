@@ -387,7 +387,7 @@ def _not_ours(path: str, st: os.stat_result) -> str | None:
     if st.st_uid not in trusted_owners():
         return (f"belongs to user {owner_name(st.st_uid)}, who could read and rewrite it: "
                 f"have it made yours")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.realpath(path))  # `a/../b`: where it leads
     mode = os.stat(folder).st_mode
     if mode & 0o022 and not mode & stat.S_ISVTX:
         return (f"is in {folder}, which group/others may write (mode "
