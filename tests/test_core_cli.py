@@ -685,3 +685,22 @@ def test_a_variable_given_without_its_name_is_refused_without_showing_its_value(
         done = orch("--demo", "run", "local", "-e", given, "--", "true")
         assert done.returncode == 2 and "CliSecret" not in done.stderr.decode(), done
         assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"
+
+
+def test_a_read_error_of_a_stdin_that_is_no_terminal_stops_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """chains28: every EIO reading orch's stdin was taken for a terminal's hang-up: from a
+    failing disk, `wc -c` got an empty input and exit 0 (under nohup), or orch exited 129.
+    A disk's EIO cannot be had on demand here: the read is made to fail (a mock, for that
+    fault alone); a stdin that is no terminal raises, so the run stops as a broken source."""
+    import errno
+
+    from orch_magics.cli import stream
+
+    def failing(fd: int, size: int) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(stream.os, "isatty", lambda fd: False)
+    monkeypatch.setattr(stream.os, "read", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        next(stream._fd0_chunks())

@@ -192,19 +192,20 @@ def _fd0_chunks() -> Iterator[bytes]:
     """Our fd 0's chunks as the kernel gives them (`… | orch run …`: up to 1 MiB from a pipe
     grown for it, not its default 64 KiB); the end of input at EOF. A terminal gone (EIO)
     stops orch as its SIGHUP would, which may come after: no EOF then. Any other read error
-    (a stdin open write-only: EBADF) raises: the run stops, as when an API source breaks, so
+    (a disk's EIO, a stdin open write-only: EBADF) raises: the run stops, as when an API source breaks, so
     the command never takes none or part of an input for all of it (chains26).
     A stdin left non-blocking by a program sharing it (node, a parent's pipe) is waited on
     when empty, never taken for its end; its mode is theirs, so it is not changed."""
     grow_pipe(0)
-    while True:
+    terminal = os.isatty(0)  # asked first: a hung-up terminal is no longer one (chains28: a
+    while True:  # disk's EIO was taken for a hang-up, its input for empty)
         try:
             chunk = os.read(0, 1 << 20)
         except BlockingIOError:  # nothing yet (EAGAIN), not the end
             select.select([0], [], [])
             continue
         except OSError as exc:
-            if exc.errno != errno.EIO:
+            if exc.errno != errno.EIO or not terminal:
                 raise
             if signal.SIGHUP in stop_signals():
                 os.kill(os.getpid(), signal.SIGHUP)
