@@ -819,10 +819,11 @@ def test_a_confirmed_attempt_whose_secret_is_missing_is_in_the_trail_from_the_cl
     and `orch forward` left nothing."""
     log = tmp_path / "audit.jsonl"
     cfg = tmp_path / "orch.yaml"
-    cfg.write_text(
-        "environments:\n  prod:\n    protected: true\n    layers: [{type: local, config: "
-        "{environment: {TOK: '{{secret:tok}}'}}}]\n"
-        f"audit: {{path: {log}}}\nsecrets: {{providers: [env]}}\n")
+    layer = ("{type: ssh, config: {host: 127.0.0.1, port: 1, password: '{{secret:tok}}'}}"
+             if how == "forward" else  # a forward asks for what its hops need (kinds19)
+             "{type: local, config: {environment: {TOK: '{{secret:tok}}'}}}")
+    cfg.write_text(f"environments:\n  prod:\n    protected: true\n    layers: [{layer}]\n"
+                   f"audit: {{path: {log}}}\nsecrets: {{providers: [env]}}\n")
     args = {"run": ["run", "prod", "--yes", "prod", "--", "true"],
             "cp": ["cp", "--yes", "prod", "prod:/etc/hostname", str(tmp_path / "x")],
             "forward": ["forward", "--yes", "prod", "prod", "22"]}[how]
