@@ -990,3 +990,16 @@ def test_history_json_stays_json_when_a_secret_is_also_a_number_in_it(
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [row["end"]["stdout_bytes"] for row in rows] == [4242, 11], rows
     assert "head -c **** /dev/zero" in out.getvalue(), out.getvalue()
+
+
+def test_history_since_nothing_is_refused_as_orch_audit_refuses_it(tmp_path: Path) -> None:
+    """magics22: `%orch history --since ''` took the empty value for no filter and listed
+    every run, where `orch audit --since ''` refuses it."""
+    from shells import orch_shell
+
+    log = tmp_path / "audit.jsonl"
+    with orch_shell(config(log), tmp_path) as shell, \
+            contextlib.redirect_stdout(io.StringIO()):
+        shell.run_line_magic("orch", "local hello")
+        with pytest.raises(Exception, match="--since '': give a span like 30m"):
+            shell.run_line_magic("orch", "history --since ''")

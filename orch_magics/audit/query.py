@@ -174,7 +174,7 @@ def audited_runs(settings: AuditSettings, *, env: str | None = None, since: str 
     with `last`, only the last that many, found reading from the log's end (a log of 300,000
     lines took 822 MB to show 3 runs, every record held)."""
     path = settings.path or default_audit_path()
-    when = parse_since(since) if since else None
+    when = parse_since(since) if since is not None else None  # `--since ""`: an error (magics22)
     if last is None:
         return select(runs(AuditLog(path).records()), env=env, since=when, failed=failed)
     if last == 0:
