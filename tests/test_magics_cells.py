@@ -842,3 +842,17 @@ def test_after_a_reload_a_forward_cell_takes_its_port_again_and_plain_code_says_
                 client.stop_channels()
     finally:
         server.close()
+
+
+def test_a_line_sent_just_before_stop_reaches_the_run_first(orch_kernel: str,
+                                                            tmp_path: Path) -> None:
+    """magics23: Send waits a moment for the keys typed before it, Stop acted at once: the
+    process got its INT before the line, and the box said no line was sent."""
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        assert kernel.run("c1", "%orch local cat --out c")["status"] == "ok"
+        kernel.type("last words")
+        kernel.click("Send")
+        kernel.click("Stop")
+        kernel.run("w", "res = c.wait(20)\nprint(repr(res.stdout))")
+        assert kernel.text("w") == "'last words\\n'\n", kernel.text("w")

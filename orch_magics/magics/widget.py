@@ -34,7 +34,7 @@ from ..plan import RunPlan
 from ..sinks.display import Bundle, DisplaySink
 from ..text import plural
 from .frontend import cells_running, close_widgets
-from .held_clicks import after_held_keys
+from .held_clicks import act_on_held_clicks, after_held_keys
 
 
 class Steerable(Protocol):
@@ -316,7 +316,9 @@ class StdinBox:
     def stop(self) -> None:
         """Stop the run; Stop stays: a second click ends a clean-up post command that runs
         then (browser22: the first click disabled it, and a 6-minute clean-up ran on with
-        nothing in the cell to end it). The box is disabled when the run ends."""
+        nothing in the cell to end it). The box is disabled when the run ends. A Send
+        clicked just before, held for its keys, goes first (magics23: it was lost)."""
+        act_on_held_clicks()
         self.live.interrupt(again=True)
         self._disable(stop_too=False)
         self.stop_button.tooltip = STOP_AGAIN_TIP
