@@ -212,6 +212,9 @@ async def test_tilde_is_the_users_home(orch, tmp_path, env) -> None:  # type: ig
         homeless = await orch.arun(env, command=["env", "HOME=", *get_command("~/x").argv])
         assert (homeless.returncode, homeless.stderr) == (
             1, "orch-transfer: HOME is not set: cannot expand ~/x\n")  # it landed in /x
+        rooted = await orch.arun(env, command=["env", "HOME=/", *get_command(  # kinds19: `//x`
+            f"~/{name}-none").argv])
+        assert rooted.stderr.endswith(f": /{name}-none\n"), rooted.stderr
     finally:
         await orch.arun(env, command=f'rm -f "$HOME/{name}"')
 

@@ -69,7 +69,7 @@ arg() { printf '%b.' "$1"; }  # a name sent as printf %b text (see `sent_name`),
 home() {  # `~` and `~/…` as a shell would expand them; a trailing `.` keeps final newlines;
   # `./` before a leading `-`, so no tool below (mktemp, chmod, tar) takes the name for options
   case $1 in "~"|"~/"*) [ -n "$HOME" ] || fail "HOME is not set: cannot expand $1";; esac
-  case $1 in "~") printf '%s.' "$HOME";; "~/"*) printf '%s.' "$HOME/${1#"~/"}";;
+  case $1 in "~") printf '%s.' "$HOME";; "~/"*) printf '%s.' "${HOME%/}/${1#"~/"}";;
   -*) printf './%s.' "$1";; *) printf '%s.' "$1";; esac
 }
 """
