@@ -10,6 +10,14 @@ from types import SimpleNamespace
 import pytest
 
 from orch_magics.magics.cells import CellRuns, _Started
+from orch_magics.magics.frontend import current_cell
+
+
+def key(shell: SimpleNamespace) -> str:
+    """The cell's key in CellRuns: its id and its page's session (none here)."""
+    cell = current_cell(shell)
+    assert cell is not None
+    return cell[0]
 
 
 class Kernel:
@@ -33,7 +41,8 @@ def test_runs_not_yet_stopped_when_interrupted_stay_the_cells_to_stop_next_time(
     second was dropped from the cell's runs, never stopped by any later run of the cell."""
     shell = SimpleNamespace(kernel=Kernel())
     runs = CellRuns()
-    runs._last["c1"] = [_Started("req1", Live("a"), False), _Started("req1", Live("b"), False)]
+    runs._last[key(shell)] = [_Started("req1", Live("a"), False),
+                              _Started("req1", Live("b"), False)]
     stopped: list[str] = []
 
     def stop(name: str) -> None:
@@ -54,7 +63,7 @@ def test_an_interrupt_in_the_cell_end_hook_is_one_line(
     printed 'Error in callback … ExecutionResult …' (the cell's source) above the line."""
     shell = SimpleNamespace(kernel=Kernel())
     runs = CellRuns()
-    runs._last["c1"] = [_Started("req1", Live("stubborn"), False)]
+    runs._last[key(shell)] = [_Started("req1", Live("stubborn"), False)]
 
     def stop(name: str) -> None:
         raise KeyboardInterrupt
