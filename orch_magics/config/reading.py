@@ -203,7 +203,11 @@ def _traversed(path: str) -> list[str]:
     rename an entry in one chooses where the path leads (safety23: `sub/../../x`, `sub` a
     link into a 0777 folder, went through it unseen by the written and the real path)."""
     folders: list[str] = []  # not abspath: `sub/..` is where `sub` leads, then up
-    pending, here = os.path.join(os.getcwd(), path).split("/")[1:], "/"
+    try:  # an absolute path needs no working folder (it may be gone: an error of its own)
+        pending, here = os.path.join(os.getcwd() if path[:1] != "/" else "/",
+                                     path).split("/")[1:], "/"
+    except OSError:
+        return []
     links = 0
     for _ in range(4096):
         if not pending:
