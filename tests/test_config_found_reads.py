@@ -75,6 +75,30 @@ def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it
     assert _orch(tmp_path, "ls").returncode == 0
 
 
+def _nobodys(path: Path, text: str) -> None:
+    """A file of user nobody's that anyone may write: what another user could have put."""
+    path.write_text(text)
+    os.chown(path, NOBODY, NOBODY)
+    path.chmod(0o666)
+
+
+def _with_home_ssh_config(tmp_path: Path, text: str, host: str
+                          ) -> subprocess.CompletedProcess[str]:
+    """`orch run` of a named config's ssh layer to `host`, with ~/.ssh/config holding
+    `text` (HOME in `tmp_path`)."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(text)
+    (home / ".ssh" / "config").chmod(0o600)
+    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
+                                     f"{{host: {host}, connect_timeout: 5}}}}]}}\n"
+                                     "audit: {enabled: false}\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
+                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=60)
+
+
 PROVIDED = ("audit: {enabled: false}\nenvironments: {local: []}\n"
             "services: {web: {command: 'echo got $PW', environment: {PW: '{{secret:pw}}'}}}\n"
             "secrets: {providers: [{type: command, argv: %s}]}\n")
@@ -197,20 +221,8 @@ def test_what_an_ssh_config_includes_is_judged_as_it_is(tmp_path: Path) -> None:
     permissions") and through a found config's own ssh_config; a UserKnownHostsFile that
     ssh_config named was trusted unjudged, where the layer's `known_hosts:` is refused."""
     inc = tmp_path / "inc.conf"
-    inc.write_text(f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
-    os.chown(inc, NOBODY, NOBODY)
-    inc.chmod(0o666)
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(f"Include {inc}\n")
-    (home / ".ssh" / "config").chmod(0o600)
-    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
-                                     "{host: somehost, connect_timeout: 5}}]}\n"
-                                     "audit: {enabled: false}\n")
-    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
-    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
-                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, timeout=60)
+    _nobodys(inc, f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
+    said = _with_home_ssh_config(tmp_path, f"Include {inc}\n", "somehost")
     assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
                                      f"0666)" in said.stderr), said
     shared = tmp_path / "shared"  # a found config in a shared folder, its ssh_config root's
@@ -238,21 +250,9 @@ def test_a_proxyjump_hosts_ssh_config_is_judged_as_the_hops_own(tmp_path: Path) 
     own: an `Include` in that host's block (nobody's, mode 0666) was never judged, and its
     ProxyCommand ran as root. orch opens the jump, judging what it reads for it."""
     inc = tmp_path / "inc.conf"
-    inc.write_text(f"ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
-    os.chown(inc, NOBODY, NOBODY)
-    inc.chmod(0o666)
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text("Host target\n  HostName 127.0.0.1\n  ProxyJump "
-                                          f"jumpx\nHost jumpx\n  Include {inc}\n")
-    (home / ".ssh" / "config").chmod(0o600)
-    (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
-                                     "{host: target, connect_timeout: 5}}]}\n"
-                                     "audit: {enabled: false}\n")
-    env = {k: v for k, v in os.environ.items() if k != "ORCH_CONFIG"} | {"HOME": str(home)}
-    said = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", "o.yaml", "run", "w",
-                           "--", "true"], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, timeout=60)
+    _nobodys(inc, f"ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
+    said = _with_home_ssh_config(tmp_path, "Host target\n  HostName 127.0.0.1\n  ProxyJump "
+                                           f"jumpx\nHost jumpx\n  Include {inc}\n", "target")
     assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
                                      f"0666)" in said.stderr), said
     assert "ssh_config of the ProxyJump jumpx of hop 1 (ssh target)" in said.stderr, said
@@ -264,9 +264,7 @@ def test_an_include_is_judged_however_the_ssh_config_was_named(tmp_path: Path) -
     was given; `ssh_config: ~/.ssh/config` written in a named config took another user's
     0666 Include that the default path refuses, and ran its ProxyCommand."""
     inc = tmp_path / "inc.conf"
-    inc.write_text(f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
-    os.chown(inc, NOBODY, NOBODY)
-    inc.chmod(0o666)
+    _nobodys(inc, f"Host *\n  ProxyCommand sh -c 'touch {tmp_path}/ran; exit 1'\n")
     (tmp_path / "sshcfg").write_text(f"Include {inc}\n")
     (tmp_path / "o.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
                                      f"{{host: somehost, ssh_config: {tmp_path / 'sshcfg'}, "
