@@ -31,7 +31,7 @@ from .process.command import Command
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
-from .text import printable
+from .text import plural, printable
 
 
 @masked_repr
@@ -160,7 +160,7 @@ def _unnamed(pair: str) -> str:
     """What a `-e` without a name was, without showing it: it may be a secret's value."""
     if not pair:
         return "nothing"
-    shape = f"a value of {len(pair)} character{'s' * (len(pair) != 1)}"
+    shape = f"a value of {plural(len(pair), 'character')}"
     return f"{shape} with no '='" if "=" not in pair else f"{shape} starting with '='"
 
 

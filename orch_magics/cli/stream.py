@@ -192,8 +192,8 @@ def _fd0_chunks() -> Iterator[bytes]:
     """Our fd 0's chunks as the kernel gives them (`… | orch run …`: up to 1 MiB from a pipe
     grown for it, not its default 64 KiB); the end of input at EOF. A terminal gone (EIO)
     stops orch as its SIGHUP would, which may come after: no EOF then. Any other read error
-    (a disk's EIO, a stdin open write-only: EBADF) raises: the run stops, as when an API source breaks, so
-    the command never takes none or part of an input for all of it (chains26).
+    (a disk's EIO, a stdin open write-only: EBADF) raises: the run stops, as when an API
+    source breaks, so the command never takes none or part of an input for all of it.
     A stdin left non-blocking by a program sharing it (node, a parent's pipe) is waited on
     when empty, never taken for its end; its mode is theirs, so it is not changed."""
     grow_pipe(0)

@@ -2,8 +2,9 @@
 
 Every child runs in its own session (pgid == pid), with this process's environment minus the
 secret provider's variables plus the command's. When the main process exits, whatever is left
-of its process group and session is sent SIGTERM (no orphan, and a background grandchild holding the pipes
-cannot keep the run open); the pipes are then read to their end, so no output is lost. Until
+of its process group and session is sent SIGTERM (no orphan, and a background grandchild
+holding the pipes cannot keep the run open); the pipes are then read to their end, so no
+output is lost. Until
 then its group is listed with the `lifeline` watchdog, which stops it if this process dies.
 A program that cannot be started ends like a shell's (`failed_start.py`).
 """

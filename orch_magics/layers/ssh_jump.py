@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -63,18 +63,32 @@ async def open_jumps(jumps: str, cfg: SSHConfig, err: ErrorFactory, files: SSHFi
                                             f"{MAX_NESTING} deep (a loop?)")
                 below = await open_jumps(options.proxy_jump, cfg, err, files, said,
                                          nesting + 1)
-            if below is not None:
-                kw["tunnel"] = below
-            elif options.proxy_command:
+            if below is None and options.proxy_command:
                 kw["tunnel"] = proxy = ProxyCommand(options.proxy_command)
-            conn = await asyncssh.connect(host, **kw)
+            conn = await connect_over(host, kw, below)
         except BaseException:
-            if below is not None:
+            if below is not None:  # (closed already by a failed connect: closing is idempotent)
                 below.close()
             if proxy is not None:
                 await asyncio.shield(proxy.end())
             raise
-        if below is not None:
-            conn.set_tunnel(below)  # closes with the connection over it, as asyncssh's
     assert conn is not None
+    return conn
+
+
+async def connect_over(host: str, kw: dict[str, Any],
+                       below: asyncssh.SSHClientConnection | None
+                       ) -> asyncssh.SSHClientConnection:
+    """`asyncssh.connect(host, **kw)` through the connection `below` (None: as `kw` says),
+    which then closes with it, as asyncssh's own jump does; a failure closes `below`."""
+    if below is not None:
+        kw["tunnel"] = below
+    try:
+        conn = await asyncssh.connect(host, **kw)
+    except BaseException:
+        if below is not None:
+            below.close()
+        raise
+    if below is not None:
+        conn.set_tunnel(below)
     return conn

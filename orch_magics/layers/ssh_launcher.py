@@ -37,7 +37,7 @@ from .ssh_connect import (
 )
 from .ssh_files import SSHFiles
 from .ssh_hostconfig import host_config
-from .ssh_jump import open_jumps
+from .ssh_jump import connect_over, open_jumps
 from .ssh_liveness import ANSWER, answers
 from .ssh_pool import Pool, Slot
 from .ssh_process import SSHBackend, wait_for_pid, wait_for_ready
@@ -171,19 +171,9 @@ class SSHLauncher(Launcher):
                      jump: str | None) -> asyncssh.SSHClientConnection:
         """The hop's connection, through its ssh_config's ProxyJump hosts when it names them,
         which orch opens (`ssh_jump`: asyncssh would read their options unjudged)."""
-        below = None
-        if jump is not None:
-            below = kw["tunnel"] = await open_jumps(jump, self.config, self._err, files,
-                                                    f"hop {self.depth} ({self.label})")
-        try:
-            conn = await asyncssh.connect(self.config.host, **kw)
-        except BaseException:
-            if below is not None:
-                below.close()
-            raise
-        if below is not None:
-            conn.set_tunnel(below)  # closes with it, as asyncssh's own jump did
-        return conn
+        below = None if jump is None else await open_jumps(
+            jump, self.config, self._err, files, f"hop {self.depth} ({self.label})")
+        return await connect_over(self.config.host, kw, below)
 
     def silent(self) -> LayerError:
         """The error of this hop's pooled connection gone silent under a hop behind it."""
