@@ -315,7 +315,11 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
                           ("http://h:8080;user=me@corp", "http://h:****@corp"),
                           ("https://ghp_abcdefghijklmnop1234567890@github.com/o/r.git",
                            "https://****@github.com/o/r.git"),
-                          ("https://" + "a1" * 20 + "@h/x", "https://****@h/x")):
+                          ("https://" + "a1" * 20 + "@h/x", "https://****@h/x"),
+                          # safety23: no host before the `:`, so no port: a password
+                          ("redis://:1234#x@cache:6379", "redis://:****@cache:6379"),
+                          ("redis://:2024/ab@cache", "redis://:****@cache"),
+                          ("redis://:55?q@cache", "redis://:****@cache")):
         assert mask_text(shown) == masked, shown
     probe = ("from orch_magics.secrets.masking import mask_text\n"
              "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")

@@ -151,7 +151,8 @@ def _url_masked(found: re.Match[str]) -> str:
     quote or bracket the URL was written in (text that follows the URL, whatever `@` is
     further on), a `[v6]` host, or a user part holding `/`, `?`, `#` or `@` before its `:`,
     has none. Digits then another character (`redis://:1234;x@h`) are a password: when in
-    doubt, masked (review40: such passwords were shown)."""
+    doubt, masked (review40: such passwords were shown). With no host before the `:`
+    (`redis://:1234#x@cache`) there is no port: what follows is a password (safety23)."""
     scheme, rest = found[1], found[2]
     colon, first = rest.find(":"), rest.find("@")
     if 0 < first and (colon < 0 or colon > first) and _TOKEN.fullmatch(rest[:first]):
@@ -163,7 +164,7 @@ def _url_masked(found: re.Match[str]) -> str:
     while digits < len(rest) and rest[digits].isdigit():
         digits += 1
     first_at = rest.find("@", colon + 1)
-    if first_at < 0 or digits == len(rest) or rest[digits] in _AFTER_PORT or (
+    if first_at < 0 or digits == len(rest) or (colon and rest[digits] in _AFTER_PORT) or (
             _closes(found, rest[digits:digits + 2])):
         return found[0]
     end = _HOST_END.search(rest, first_at)
