@@ -16,7 +16,7 @@ import pytest
 
 from links import inner_link_down
 from orch_magics.config.loader import load_config_text
-from orch_magics.errors import ConnectError
+from orch_magics.errors import ConnectError, LayerError
 from orch_magics.executor import LayeredExecutor
 from orch_magics.layers.base import LaunchContext
 from orch_magics.layers.local import LocalLauncher
@@ -175,6 +175,40 @@ async def test_a_proxyjump_this_machine_cannot_reach_is_named_not_the_target(  #
         with pytest.raises(ConnectError) as err:
             await asyncio.wait_for(orch.arun("t", command="true"), 60)
         assert str(err.value) == "hop 1 (ssh target): " + said.format(config=config), err.value
+    finally:
+        await orch.aclose()
+
+
+@pytest.mark.parametrize("jump, said", [
+    ("nobody@orch-bastion", "its ProxyJump nobody@orch-bastion: authentication failed for "
+                            "nobody@orch-bastion: "),
+    ("orch-bastion-unknown", "its ProxyJump orch-bastion-unknown: host key for {bastion} is "
+                             "unknown (not in {empty}); the server offered SHA256:"),
+])
+async def test_a_proxyjump_that_refuses_is_named_not_the_target(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path, jump: str, said: str) -> None:
+    """review41: a ProxyJump host that refused the login, or whose host key was unknown, was
+    said as the target's ("authentication failed for target … it may be that host's", "host
+    key of target not accepted"): orch opens the jump itself, so it knows which one it was."""
+    from orch_magics import Orchestrator
+
+    empty = ssh_lab.root / "known_hosts_empty"
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host target\n  HostName {ssh_lab.inner_addr}\n  ProxyJump {jump}\n"
+                      f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
+                      f"  UserKnownHostsFile {ssh_lab.known_hosts}\n"
+                      f"Host orch-bastion-unknown\n  HostName {ssh_lab.bastion_addr}\n"
+                      f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
+                      f"  UserKnownHostsFile {empty}\n" + ssh_lab.ssh_config.read_text())
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  t: [{{type: ssh, config: {{host: target, ssh_config: '{config}', "
+        f"connect_timeout: 10}}}}]\naudit: {{enabled: false}}\n"))
+    try:
+        with pytest.raises(LayerError) as err:
+            await asyncio.wait_for(orch.arun("t", command="true"), 60)
+        assert str(err.value).startswith("hop 1 (ssh target): " + said.format(
+            bastion=ssh_lab.bastion_addr, empty=empty)), err.value
+        assert "may be" not in str(err.value), err.value
     finally:
         await orch.aclose()
 

@@ -202,21 +202,21 @@ def who(cfg: SSHConfig) -> str:
 def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
                        via: str, host: HostConfig, jump: str | None = None) -> Iterator[None]:
     """asyncssh / OS errors while connecting → our errors naming the hop. Through an
-    ssh_config `ProxyJump` (asyncssh connects it first, and the jump host resolves and
-    connects the target), a failure on this machine is the jump host's (config14: each was
-    said of the target, one as "the HostName it gives does not resolve"). `jump`: the
-    ProxyJump that opens this connection (None when a hop before carries it)."""
+    ssh_config `ProxyJump` (connected first, and the jump host resolves and connects the
+    target), a failure on this machine is the jump host's (config14: each was said of the
+    target, one as "the HostName it gives does not resolve"); what its server refused was
+    said already (`ssh_jump`), and a timeout may be either's. `jump`: the ProxyJump that
+    opens this connection (None when a hop before carries it)."""
     maybe_jump = f" (through its ProxyJump {jump}: it may be that host's)" if jump else ""
     try:
         yield
     except asyncssh.HostKeyNotVerifiable as exc:
         raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via,
-                                                 known_hosts_files(cfg, host))
-                  + maybe_jump) from None
+                                                 known_hosts_files(cfg, host))) from None
     except asyncssh.PermissionDenied as exc:  # with a password given, it was refused too
         refused = AuthError if cfg.password is None else PasswordRejected
         raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
-                           f"{auth_hint(cfg, host)}{maybe_jump}") from None
+                           f"{auth_hint(cfg, host)}") from None
     except asyncssh.ChannelOpenError as exc:
         if any(words in (exc.reason or "").lower() for words in UNRESOLVED):
             raise err(ConnectError, unresolved_message(cfg, f" on {via}")) from None

@@ -11,15 +11,17 @@ the last one is the hop's `tunnel=`, and closes with the connection it carries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from ..errors import ConnectError
-from .ssh_connect import ErrorFactory, connect_options
+from ..errors import ConnectError, LayerError
+from .ssh_connect import ErrorFactory, KeyRecorder, connect_options, map_connect_errors
 from .ssh_files import SSHFiles
-from .ssh_hostconfig import host_config
+from .ssh_hostconfig import HostConfig, host_config
 from .ssh_proxy import ProxyCommand
 
 if TYPE_CHECKING:
@@ -44,28 +46,32 @@ def jump_spec(spec: str) -> tuple[str | None, str, int | None]:
 
 
 async def open_jumps(jumps: str, cfg: SSHConfig, err: ErrorFactory, files: SSHFiles,
-                     hop: str, nesting: int = 0) -> asyncssh.SSHClientConnection:
+                     hop: str, whose: str = "its", nesting: int = 0
+                     ) -> asyncssh.SSHClientConnection:
     """Connect the ProxyJump hosts `jumps` (`a,b`: b through a) of the hop `cfg` and return
-    the last, which carries the hop's connection; what fails closes what was opened."""
+    the last, which carries the hop's connection; what fails closes what was opened. `whose`
+    begins what a refusal is said of (`its ProxyJump a`)."""
     conn: asyncssh.SSHClientConnection | None = None
     for entry in jumps.split(","):
         user, host, port = jump_spec(entry)
-        said = f"the ProxyJump {host} of {hop}"
+        said, named = f"the ProxyJump {host} of {hop}", f"{whose} ProxyJump {entry.strip()}"
         jump = dataclasses.replace(cfg, host=host, user=user, port=port, identity_file=None,
                                    password=None)
-        below, proxy = conn, None
+        below, proxy, recorder = conn, None, KeyRecorder()
         try:
             options = host_config(cfg.ssh_config, host, user, port, said, found=cfg.found)
             kw = connect_options(jump, err, files, options)
+            kw["client_factory"] = lambda recorder=recorder: recorder
             if below is None and options.proxy_jump is not None:
                 if nesting >= MAX_NESTING:
                     raise err(ConnectError, f"{said}: its ProxyJumps nest more than "
                                             f"{MAX_NESTING} deep (a loop?)")
                 below = await open_jumps(options.proxy_jump, cfg, err, files, said,
-                                         nesting + 1)
+                                         f"{named}'s", nesting + 1)
             if below is None and options.proxy_command:
                 kw["tunnel"] = proxy = ProxyCommand(options.proxy_command)
-            conn = await connect_over(host, kw, below)
+            with _refusals_said(jump, _Said(err, named), recorder, options, first=below is None):
+                conn = await connect_over(host, kw, below)
         except BaseException:
             if below is not None:  # (closed already by a failed connect: closing is idempotent)
                 below.close()
@@ -92,3 +98,27 @@ async def connect_over(host: str, kw: dict[str, Any],
     if below is not None:
         conn.set_tunnel(below)
     return conn
+
+
+class _Said:
+    """An ErrorFactory whose messages begin with the jump host they are said of."""
+
+    def __init__(self, err: ErrorFactory, named: str) -> None:
+        self._err, self._named = err, named
+
+    def __call__(self, cls: type[LayerError], message: str) -> LayerError:
+        return self._err(cls, f"{self._named}: {message}")
+
+
+@contextlib.contextmanager
+def _refusals_said(jump: SSHConfig, err: _Said, recorder: KeyRecorder, options: HostConfig,
+                   *, first: bool) -> Iterator[None]:
+    """What a jump host's SSH server refused (the login, its host key) is said as that
+    host's (review41: said as the target's, "it may be that host's"). Its network errors are
+    left to the hop's own mapping, which names the ProxyJump with a did-you-mean."""
+    try:
+        yield
+    except asyncssh.Error:
+        with map_connect_errors(jump, err, recorder, depth=1 if first else 2,
+                                via="the ProxyJump before it", host=options):
+            raise
