@@ -6,6 +6,7 @@ process on any inner host."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -155,3 +156,17 @@ def test_a_host_whose_containers_cannot_be_listed_keeps_its_row_under_a_limit(
                                              [f"{a}/orch-lab-a" for a in inner_hosts.live])
         res = orch.run("apps", "name", limit=f"*/orch-lab-a,!{inner_hosts.dead}")
         assert res.ok and inner_hosts.dead not in res.states  # excluded by name: no row
+
+
+@pytest.mark.docker
+def test_a_forward_to_one_hosts_container_does_not_wait_on_another_host(
+        ssh_lab: SSHLab, inner_hosts: Inner, dockerd: Engine, lab_containers: list[str]) -> None:
+    """fleets26: a forward whose limit names a container of one inner host looked up every
+    host's containers first, and failed when another host was down. Hosts the limit keeps
+    none of are not contacted, as for a run."""
+    live = inner_hosts.live[0]
+    with _apps(ssh_lab, [inner_hosts.dead, live], inner_hosts, dockerd) as orch:
+        fwd = orch.forward("apps", 22, host=live, limit=f"{live}/orch-lab-a")
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as conn:
+            assert conn.recv(64).startswith(b"SSH-2.0-")  # the inner host's own sshd
+        assert [f.as_row()[1] for f in orch.forwards.list()] == [f"apps [{live}/orch-lab-a]"]

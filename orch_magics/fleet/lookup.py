@@ -14,7 +14,7 @@ from ..config.model import LayerSpec
 from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
-from .targets import Target, check_found, expand, resolve
+from .targets import Target, check_found, expand, resolve, to_find
 
 #: Raises when the lookup may not happen now (the audit log cannot be written).
 Lookup = Callable[[], None]
@@ -57,9 +57,11 @@ async def resolve_checked(target: Target, base: Launcher, lookup: Lookup) -> lis
 
 
 async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launcher,
-                      lookup: Lookup) -> list[Target]:
-    """Every target of a fleet, containers found by label looked up (none found: an error)."""
-    targets = expand(layers)
+                      lookup: Lookup, limit: str | None = None) -> list[Target]:
+    """Every target of a fleet `limit` may keep, containers found by label looked up (none
+    found: an error); a host the limit keeps none of is never contacted (fleets26: a forward
+    to web-1's container failed while web-2 was down)."""
+    targets, _ = to_find(expand(layers), limit)
     found = [t for target in targets for t in await resolve_checked(target, base, lookup)]
-    await check_found(environment, targets, found, base)
+    await check_found(environment, targets, found, base, limit)
     return found

@@ -256,7 +256,7 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
             found = await resolve_all(environment, plan.layers_to_run, base,
-                                      recordable(places.gate, plan, ticket))  # log first
+                                      recordable(places.gate, plan, ticket), limit)  # log 1st
             if limit is None:  # containers found by label: now one can be suggested
                 raise _name_one(plan, found)
             target = the_one(found, limit)
