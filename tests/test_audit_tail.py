@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -58,3 +60,31 @@ def test_the_last_runs_of_a_big_log_take_little_memory(tmp_path: Path) -> None:
     count, peak_kib = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                      text=True, check=True).stdout.split()
     assert count == "0" and int(peak_kib) - int(base) < 16 * 1024, (peak_kib, base)
+
+
+def test_history_in_a_cell_shows_the_last_runs_and_says_more_were_left_out(
+        tmp_path: Path) -> None:
+    """magics22: `%orch history` with no `-n` put every run of the log into the cell, and so
+    into the saved notebook (a year of runs). It shows the last 50 and says how to see more;
+    `-n` still shows as many as asked, and `--json` stays JSON lines."""
+    from shells import orch_shell
+
+    path = tmp_path / "audit.jsonl"
+    _log(path, 120)
+    config = f"environments: {{local: []}}\naudit: {{path: {path}}}\n"
+    with orch_shell(config, tmp_path) as shell:
+        for line, rows, said in (("history", 50, True), ("history -n 70", 70, False),
+                                 ("history --env a", 50, True), ("history --json", 50, True)):
+            with contextlib.redirect_stdout(io.StringIO()) as out, \
+                    contextlib.redirect_stderr(io.StringIO()) as err:
+                shell.run_line_magic("orch", line)
+            shown = out.getvalue().splitlines()
+            note = [x for x in (shown[:1] + err.getvalue().splitlines()) if x.startswith("…")]
+            assert bool(note) == said, (line, note)
+            if "--json" in line:
+                ids = [json.loads(x)["id"] for x in shown]
+                assert ids == [f"r{i}" for i in range(70, 120)], ids  # the newest, in order
+                assert err.getvalue().startswith("… earlier runs not shown"), err.getvalue()
+            else:
+                assert len(shown) == rows + 1 + said, (line, len(shown))  # header, note
+    assert len(audited_runs(AuditSettings(path=str(path)))) == 120  # the log itself is whole

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -61,9 +62,15 @@ def services(orch: Orchestrator, args: argparse.Namespace) -> None:
                  for s in orch.config.services.values()]))
 
 
+#: How many runs `%orch history` shows without `-n` (magics22: a year's log went whole into
+#: the cell, and so into the saved notebook).
+HISTORY_SHOWN = 50
+
+
 def history(orch: Orchestrator, args: argparse.Namespace) -> None:
-    """The audit log's runs (who, where, what, how it ended), newest last: the configured
-    log, or the user's own when no configuration can be loaded (as `orch audit` reads it)."""
+    """The audit log's last runs (who, where, what, how it ended), newest last: the
+    configured log, or the user's own when no configuration can be loaded (as `orch audit`
+    reads it)."""
     try:
         settings, known = orch.config.audit, list(orch.config.environments)
         if off := not_recorded(orch.config):  # safety19: as `orch audit` says it
@@ -71,7 +78,12 @@ def history(orch: Orchestrator, args: argparse.Namespace) -> None:
     except NoConfig:  # none found: the log is the user's own (a found file with a mistake is
         settings, known = AuditSettings(), []  # said: it may set audit.path; config14)
     found = audited_runs(settings, env=args.env, since=args.since, failed=args.failed,
-                         last=args.tail)
+                         last=HISTORY_SHOWN + 1 if args.tail is None else args.tail)
+    if args.tail is None and len(found) > HISTORY_SHOWN:  # a saved notebook is no log store
+        found = found[1:]
+        print(f"… earlier runs not shown (the last {HISTORY_SHOWN} are: %orch history -n N "
+              f"shows the last N, orch audit lists them all)", file=sys.stderr if args.json
+              else sys.stdout)  # --json's lines stay JSON
     if args.json:  # masked with what this kernel knows now: a record written before a value
         for run in found:  # was a secret here goes into the cell, and the notebook (safety21)
             print(json.dumps(mask_data(run.as_dict()), sort_keys=True))
