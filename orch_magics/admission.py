@@ -277,17 +277,18 @@ class Gate:
         if log is not None:
             log.check()
 
-    def open_session(self, plan: RunPlan, ticket: Ticket, chain: str, target: str | None = None
+    def open_session(self, plan: RunPlan, ticket: Ticket, chain: str, target: str | None = None,
+                     began: float | None = None
                      ) -> tuple[str | None, Callable[[BaseException | None], object]]:
         """Audit something that is not a run (a port forward): its start record now, so it
         does not happen unless recorded. Its record's id (None: not audited), and the callable
-        that writes its end record."""
+        that writes its end record. `began`: when it began (monotonic), if before now."""
         ticket = self.checked(plan, ticket)
         log = self._audit_log()
         if log is None:
             return None, lambda error: None
         record = _started(log, plan, ticket, chain, target)
-        opened = time.monotonic()
+        opened = time.monotonic() if began is None else began
         return record["id"], lambda error: _append_end(
             log, closed_record(record["id"], time.monotonic() - opened, error))
 

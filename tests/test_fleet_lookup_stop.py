@@ -10,6 +10,7 @@ KeyboardInterrupt while the fleet went on to start every target in the backgroun
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -26,6 +27,7 @@ import pytest
 from fixtures.dockerd import Engine
 from fixtures.sshd import SSHLab
 from orch_magics import Orchestrator, load_config_text
+from orch_magics.audit.log import default_audit_path
 from orch_magics.errors import OrchError
 from orch_magics.fleet import FleetInterrupted, FleetOptions
 from test_fleet_lab import Inner, inner_hosts  # noqa: F401  (module fixture)
@@ -80,6 +82,10 @@ def test_the_timeout_bounds_a_host_that_hangs_while_its_containers_are_found(
     assert 1.5 < res[silent].duration < 8  # its row says how long it was waited for
     assert "timed out after 2." in res.table() and "(limit 2s)" in res.table()
     assert len(res.succeeded) == 2 and all(r.stdout for r in res.succeeded.values())  # the rest ran
+    # fleets26: its audit record said 0 s, where the row says how long it was waited for
+    records = [json.loads(line) for line in Path(default_audit_path()).read_text().splitlines()]
+    end = next(r for r in records if r["event"] == "end" and r["id"] == res[silent].audit_id)
+    assert 1.5 < end["duration"] < 8 and "timed out" in end["error"], end
 
 
 def test_ctrl_c_during_the_lookup_ends_the_cli_at_once(config: Path) -> None:

@@ -32,11 +32,14 @@ class Recordable:
     def __call__(self) -> None:
         self.gate.check_recordable(self.plan, self.ticket)
 
-    def failed(self, target: RunPlan, label: str, error: BaseException) -> str | None:
-        """Record that the lookup for target `label` (its `target` plan) failed: its id."""
+    def failed(self, target: RunPlan, label: str, error: BaseException, began: float
+               ) -> str | None:
+        """Record that the lookup for target `label` (its `target` plan), begun at `began`
+        (monotonic), failed: its id. Its end says how long it was waited for (fleets26: 0 s
+        for a host that hung to the timeout)."""
         try:
             record, end = self.gate.open_session(self.gate.vouch(target), self.ticket,
-                                                 target.hops, label)
+                                                 target.hops, label, began)
         except OrchError:  # the log cannot take it now: the row says why it failed
             return None
         end(error)

@@ -302,7 +302,7 @@ class FleetRun:
         result.timed_out = timed_out
         if state == "failed":  # a row of its own: audited as every target is
             result.audit_id = self._lookup.failed(
-                dataclasses.replace(self.plan, layers=target.layers), target.label, error)
+                dataclasses.replace(self.plan, layers=target.layers), target.label, error, t0)
         self._unresolved[target.label] = (result, state)
         return [target]
 

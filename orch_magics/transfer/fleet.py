@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Literal
 
@@ -183,12 +184,13 @@ class FleetCopy:
         lookup = recordable(self.runs.gate, self.plan, self.ticket)  # it connects
 
         async def one(target: Target) -> list[Target]:
+            began = time.monotonic()
             try:
                 return await resolve_checked(target, base, lookup)
             except OrchError as exc:  # this part of the fleet is unreachable: it fails alone
                 target = unresolved(target)  # audited as the row it is (fleets26, as a run's)
                 lookup.failed(dataclasses.replace(self.plan, layers=target.layers),
-                              target.label, exc)
+                              target.label, exc, began)
                 failed[target.label] = TransferError(str(exc))
                 return [target]
 
