@@ -319,7 +319,12 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
                           # safety23: no host before the `:`, so no port: a password
                           ("redis://:1234#x@cache:6379", "redis://:****@cache:6379"),
                           ("redis://:2024/ab@cache", "redis://:****@cache"),
-                          ("redis://:55?q@cache", "redis://:****@cache")):
+                          ("redis://:55?q@cache", "redis://:****@cache"),
+                          # safety24: an `@` in the password, then `,` `;` `|` in it too
+                          ("tcp://user:p@ss,word@host:2376", "tcp://user:****@host:2376"),
+                          ("tcp://user:p@ss;word@host:2376", "tcp://user:****@host:2376"),
+                          ("tcp://user:p@ss|word@host:2376", "tcp://user:****@host:2376"),
+                          ("(http://u:pw@h),me@x", "(http://u:****@h),me@x")):
         assert mask_text(shown) == masked, shown
     probe = ("from orch_magics.secrets.masking import mask_text\n"
              "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")

@@ -141,7 +141,9 @@ _AFTER_PORT = frozenset("/?#")
 #: character that closes the one before the URL ends it (JSON: review39), escaped too (`\"`).
 _CLOSES = {'"': '"', "'": "'", "`": "`", "(": ")", "[": "]", "{": "}", "<": ">"}
 #: What ends a host after the user part's `@`: the userinfo's `@` is the last one before it.
-_HOST_END = re.compile(r"[/\"'<>`,;|]")
+#: Not `,` `;` `|`: a password may hold them after an `@` (safety24: `p@ss,word` showed
+#: `ss,word`); the character closing the pair the URL is written in ends it too.
+_HOST_END = re.compile(r"[/\"'<>`]")
 
 
 def _url_masked(found: re.Match[str]) -> str:
@@ -168,7 +170,11 @@ def _url_masked(found: re.Match[str]) -> str:
             _closes(found, rest[digits:digits + 2])):
         return found[0]
     end = _HOST_END.search(rest, first_at)
-    at = rest.rfind("@", colon + 1, end.start() if end else len(rest))
+    stop = end.start() if end else len(rest)
+    closer = _CLOSES.get(found.string[found.start() - 1] if found.start() else "")
+    if closer is not None and (closed := rest.find(closer, first_at, stop)) >= 0:
+        stop = closed
+    at = rest.rfind("@", colon + 1, stop)
     if at == colon + 1:  # `user:@host`: an empty password
         return found[0]
     return f"{scheme}{rest[:colon + 1]}****{rest[at:]}"
