@@ -276,6 +276,16 @@ def test_a_stdin_open_for_writing_only_is_refused_not_read_as_empty(tmp_path: Pa
     assert not marker.exists()
 
 
+
+def test_nohup_s_write_only_dev_null_is_an_empty_input(tmp_path: Path) -> None:
+    """review42: GNU nohup, run from a terminal, puts /dev/null write-only on stdin so reads
+    fail ("ignoring input"); that was refused as `0>file` is, so every `nohup orch run` from
+    a terminal failed. /dev/null is an empty input, however it was opened."""
+    line = f"{' '.join(ORCH)} --demo run local -- sh -c 'wc -c; echo done' 0>/dev/null"
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["0", "done"], "")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "term", "closed-terminal"])
 def test_ctrl_c_term_or_hangup_stops_the_whole_chain(tmp_path: Path, sig: signal.Signals) -> None:

@@ -20,6 +20,7 @@ import fcntl
 import os
 import select
 import signal
+import stat
 import threading
 from collections.abc import AsyncIterator, Iterator
 
@@ -181,11 +182,24 @@ def stdin_source() -> AsyncIterator[object]:
     """Our stdin as it arrives, through the one stdin reader (`stdin.chunks_of`: a thread, so
     a blocking read never stalls the loop, started when the run first asks for input: a run
     refused before it starts leaves no reader behind). A stdin open for writing only is
-    refused before anything runs, as `>&-` is for the output (chains26: read as empty)."""
+    refused before anything runs, as `>&-` is for the output (chains26: read as empty),
+    except /dev/null: `nohup` puts it there write-only so that reads fail, for an empty input
+    (review42: every `nohup orch run` from a terminal was refused)."""
     with contextlib.suppress(OSError):
         if fcntl.fcntl(0, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+            if _is_dev_null(0):
+                return chunks_of(iter(()), threading.Event())
             raise OrchError("cannot read the input: standard input is open for writing only")
     return chunks_of(_fd0_chunks(), threading.Event())
+
+
+def _is_dev_null(fd: int) -> bool:
+    """Whether `fd` is the null device (its character device, however it was opened)."""
+    try:
+        st, null = os.fstat(fd), os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev
 
 
 def _fd0_chunks() -> Iterator[bytes]:
