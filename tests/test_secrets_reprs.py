@@ -324,7 +324,13 @@ def test_a_url_password_is_masked_in_text_and_a_query_is_not() -> None:
                           ("tcp://user:p@ss,word@host:2376", "tcp://user:****@host:2376"),
                           ("tcp://user:p@ss;word@host:2376", "tcp://user:****@host:2376"),
                           ("tcp://user:p@ss|word@host:2376", "tcp://user:****@host:2376"),
-                          ("(http://u:pw@h),me@x", "(http://u:****@h),me@x")):
+                          ("(http://u:pw@h),me@x", "(http://u:****@h),me@x"),
+                          # safety24: a token as the user part, then a password (GitHub's
+                          # documented form) or an empty one
+                          ("https://ghp_abcdefghijklmnop1234567890:x-oauth-basic@github.com/o",
+                           "https://****:****@github.com/o"),
+                          ("https://glpat-abcdefghijklmnop1234:@gitlab.com/o",
+                           "https://****:@gitlab.com/o")):
         assert mask_text(shown) == masked, shown
     probe = ("from orch_magics.secrets.masking import mask_text\n"
              "print(mask_text('a.' * 400_000 + '://x:y@h').endswith('a.://x:****@h'))")

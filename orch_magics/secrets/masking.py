@@ -175,9 +175,10 @@ def _url_masked(found: re.Match[str]) -> str:
     if closer is not None and (closed := rest.find(closer, first_at, stop)) >= 0:
         stop = closed
     at = rest.rfind("@", colon + 1, stop)
+    user = "****" if _TOKEN.fullmatch(rest[:colon]) else rest[:colon]  # `TOKEN:x-oauth-basic@`
     if at == colon + 1:  # `user:@host`: an empty password
-        return found[0]
-    return f"{scheme}{rest[:colon + 1]}****{rest[at:]}"
+        return found[0] if user == rest[:colon] else f"{scheme}{user}{rest[colon:]}"
+    return f"{scheme}{user}:****{rest[at:]}"
 
 
 def _closes_before(found: re.Match[str], user: str) -> bool:
