@@ -213,6 +213,33 @@ async def test_a_proxyjump_that_refuses_is_named_not_the_target(  # type: ignore
         await orch.aclose()
 
 
+async def test_insecure_accept_host_key_is_the_hops_own_not_its_proxyjumps(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path) -> None:
+    """safety24: `insecure_accept_host_key: true` on a hop also skipped the host key check
+    of its ssh_config's ProxyJump host: a changed bastion key (a man in the middle) was
+    taken. docs/ssh.md: "this hop only"."""
+    from fixtures.sshd import known_host
+    from orch_magics import Orchestrator
+
+    wrong = tmp_path / "known_hosts_wrong_bastion"
+    wrong.write_text(known_host(ssh_lab.bastion_addr, 22, ssh_lab.root / "other_key.pub"))
+    common = f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host bast\n  HostName {ssh_lab.bastion_addr}\n  UserKnownHostsFile {wrong}\n"
+                      f"{common}Host inner\n  HostName {ssh_lab.inner_addr}\n  ProxyJump bast\n"
+                      f"  UserKnownHostsFile {tmp_path / 'none'}\n{common}")
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  t: [{{type: ssh, config: {{host: inner, ssh_config: '{config}', "
+        f"connect_timeout: 10, insecure_accept_host_key: true}}}}]\naudit: {{enabled: false}}\n"))
+    try:
+        with pytest.raises(LayerError) as err:
+            await asyncio.wait_for(orch.arun("t", command="echo reached"), 60)
+        assert str(err.value).startswith(f"hop 1 (ssh inner): its ProxyJump bast: host key for "
+                                         f"{ssh_lab.bastion_addr} CHANGED"), err.value
+    finally:
+        await orch.aclose()
+
+
 async def test_a_proxyjump_a_hop_before_stands_in_for_is_not_named(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """review26: behind another hop, asyncssh uses that hop's tunnel and never the ssh_config
     ProxyJump, yet the hop's failure was said as the ProxyJump's."""

@@ -56,7 +56,8 @@ async def open_jumps(jumps: str, cfg: SSHConfig, err: ErrorFactory, files: SSHFi
         user, host, port = jump_spec(entry)
         said, named = f"the ProxyJump {host} of {hop}", f"{whose} ProxyJump {entry.strip()}"
         jump = dataclasses.replace(cfg, host=host, user=user, port=port, identity_file=None,
-                                   password=None)
+                                   password=None, insecure_accept_host_key=False)  # this hop's
+        # alone (safety24: a jump host's changed key was taken too; OpenSSH's -o does not reach it)
         below, proxy, recorder = conn, None, KeyRecorder()
         try:
             options = host_config(cfg.ssh_config, host, user, port, said, found=cfg.found)
