@@ -167,6 +167,17 @@ def test_a_helper_left_holding_the_command_s_output_is_ended_and_said(tmp_path: 
     assert ended(helper)
 
 
+def test_a_command_that_shuts_its_output_and_lingers_is_said_and_ended(tmp_path: Path) -> None:
+    """safety24: a helper that printed its value, closed its stdout and stayed past the
+    timeout ended orch with "internal error: ValueError: I/O operation on closed file"."""
+    pid_file = tmp_path / "helper.pid"
+    script = f"echo val12345; exec >&-; echo $$ > {pid_file}; sleep 94"
+    held = CONFIG.replace("argv: ARGV}", f"argv: [sh, -c, {json.dumps(script)}], timeout: 1}}")
+    with pytest.raises(ConfigError, match=r"did not answer within 1s"):
+        Orchestrator(load_config_text(held)).plan("local", "db")
+    assert ended(int(pid_file.read_text()))
+
+
 def test_an_interrupt_while_a_command_fetches_is_one_line_and_ends_it(tmp_path: Path) -> None:
     """magics14: Ctrl-C (a kernel interrupt) while the command ran was a 150-line traceback
     in a notebook, and its child went on."""

@@ -329,8 +329,9 @@ def _ran(argv: list[str], timeout: float, folder: str | None
         except (subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
             ended = proc.poll() is not None and isinstance(exc, subprocess.TimeoutExpired)
             kill_tree(proc.pid)  # its children too: the pipes close only once they have gone
-            for pipe in (proc.stdout, proc.stderr):  # and one left to init holding them
-                for held in pipe_holders(pipe.fileno()) if pipe is not None else ():
+            for pipe in (proc.stdout, proc.stderr):  # and one left to init holding them (one
+                # read to its end is closed: safety24, a helper that shut its stdout lingered)
+                for held in pipe_holders(pipe.fileno()) if pipe and not pipe.closed else ():
                     kill_tree(held)  # (safety20: `sleep 47 &` ran on for good)
             with contextlib.suppress(subprocess.TimeoutExpired):  # one detached from the
                 proc.communicate(timeout=1)  # tree may hold them: not waited for (review27)
