@@ -7,9 +7,12 @@ file will do."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -331,3 +334,43 @@ def test_an_ssh_config_match_exec_gets_no_secret_variable(tmp_path: Path) -> Non
                           env=env, timeout=60)
     assert said.returncode != 0 and seen.exists(), said  # it ran, and could not connect
     assert "PATH=" in seen.read_text() and "ORCH_SECRET_" not in seen.read_text()
+
+
+def test_a_slow_match_exec_holds_no_other_run_and_ends_with_the_runs_timeout(
+        tmp_path: Path) -> None:
+    """review42: `Match exec` ran on the event loop with no bound: `--timeout 3` took 31 s
+    (asyncssh ran it a second time as it connected), Ctrl-C waited for it, and every other
+    run of the process froze. It runs once per connect now, beside the loop, and ends with
+    what gave up on it."""
+    from orch_magics import Orchestrator, load_config_text
+
+    class Times:
+        def __init__(self) -> None:
+            self.at: list[float] = []
+
+        def feed(self, event: object) -> None:
+            self.at.append(time.monotonic())
+
+        def close(self) -> None:
+            pass
+
+    count = tmp_path / "count"
+    (tmp_path / "sshcfg").write_text(f"Match exec \"echo >> {count}; sleep 307\"\n  Port 2\n"
+                                     "Host nowhere\n  HostName 127.0.0.1\n")
+    ticks = Times()
+    with Orchestrator(load_config_text(
+            "audit: {enabled: false}\nenvironments:\n  local: []\n  w: [{type: ssh, config: "
+            f"{{host: nowhere, ssh_config: {tmp_path / 'sshcfg'}, connect_timeout: 30}}}}]\n")) as orch:
+        ticker = threading.Thread(target=orch.run, args=("local",), kwargs={
+            "command": "for i in $(seq 40); do echo $i; sleep 0.1; done", "sinks": [ticks]})
+        ticker.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        res = orch.run("w", command="true", timeout=2)
+        took = time.monotonic() - t0
+        ticker.join(30)
+    assert res.timed_out and took < 6, (took, res)
+    assert max(b - a for a, b in itertools.pairwise(ticks.at)) < 1.5  # the other run's lines
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", "sleep 307"], capture_output=True).stdout == b""
+    assert count.read_text() == "\n"  # once

@@ -7,10 +7,16 @@ the missing ones. A `ProxyCommand` is read here too: the layer starts it (`ssh_p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import getpass
 import os
 import re
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +33,42 @@ from ..process.environ import inherited_environ
 _PARSE_ERROR = re.compile(r"^(?P<file>.*) line (?P<line>\d+): (?P<reason>.*)$", re.S)
 
 
+#: How long one `Match exec` may take before it is ended and taken as false (OpenSSH waits
+#: for ever: a probe of a host that does not answer held every run of the process).
+MATCH_EXEC_WITHIN = 10.0
+#: How long a `Match exec`'s answer is reused: asyncssh parses the ssh_config again as it
+#: connects, right after orch read it; the command runs once per connect, as in OpenSSH.
+MATCH_EXEC_KEPT = 30.0
+#: Set when whoever reads the ssh_config gave up (a stop, a timeout): the command is ended.
+_GIVEN_UP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "orch_match_exec_given_up", default=None)
+_ANSWERS: dict[str, tuple[float, bool]] = {}
+
+
 def _match_exec(cmd: str) -> bool:
     """An ssh_config's `Match exec` condition, as asyncssh runs it (a shell, nothing on its
-    stdin or outputs, true on status 0), but with the environment every child of orch gets:
-    asyncssh's gave it the secret provider's ORCH_SECRET_* variables (safety23)."""
-    return subprocess.run(cmd, check=False, shell=True, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env=inherited_environ()).returncode == 0
+    stdin or outputs, true on status 0), but with the environment every child of orch gets
+    (asyncssh's gave it the secret provider's ORCH_SECRET_* variables: safety23), ended with
+    what it started past MATCH_EXEC_WITHIN or once its reader gave up (review42)."""
+    kept = _ANSWERS.get(cmd)
+    if kept is not None and time.monotonic() - kept[0] < MATCH_EXEC_KEPT:
+        return kept[1]
+    given_up = _GIVEN_UP.get() or threading.Event()
+    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=inherited_environ(),
+                            start_new_session=True)
+    deadline = time.monotonic() + MATCH_EXEC_WITHIN
+    while proc.poll() is None and time.monotonic() < deadline and not given_up.is_set():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.05)
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if given_up.is_set():
+            return False  # nobody reads this answer
+    _ANSWERS[cmd] = (time.monotonic(), proc.returncode == 0)
+    return proc.returncode == 0
 
 
 # asyncssh parses ssh_config itself too (at each connect): its one runner of `Match exec` is
@@ -61,6 +96,23 @@ def config_path(ssh_config: str | None) -> str | None:
         return os.path.expanduser(ssh_config)
     default = os.path.expanduser("~/.ssh/config")
     return default if os.access(default, os.R_OK) else None
+
+
+async def read_host_config(ssh_config: str | None, host: str, user: str | None,
+                           port: int | None, hop: str, *, found: bool = False) -> HostConfig:
+    """`host_config` in a thread: its `Match exec` commands may take seconds, and the loop
+    runs every other run of the process, their timeouts and Ctrl-C (review42: all froze);
+    a cancel ends the command it runs."""
+    given_up = threading.Event()
+    token = _GIVEN_UP.set(given_up)  # seen by the thread: to_thread copies the context
+    try:
+        return await asyncio.to_thread(host_config, ssh_config, host, user, port, hop,
+                                       found=found)
+    except BaseException:
+        given_up.set()
+        raise
+    finally:
+        _GIVEN_UP.reset(token)
 
 
 def host_config(ssh_config: str | None, host: str, user: str | None, port: int | None,

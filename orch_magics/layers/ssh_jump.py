@@ -21,7 +21,7 @@ import asyncssh
 from ..errors import ConnectError, LayerError
 from .ssh_connect import ErrorFactory, KeyRecorder, connect_options, map_connect_errors
 from .ssh_files import SSHFiles
-from .ssh_hostconfig import HostConfig, host_config
+from .ssh_hostconfig import HostConfig, read_host_config
 from .ssh_proxy import ProxyCommand
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ async def open_jumps(jumps: str, cfg: SSHConfig, err: ErrorFactory, files: SSHFi
         # alone (safety24: a jump host's changed key was taken too; OpenSSH's -o does not reach it)
         below, proxy, recorder = conn, None, KeyRecorder()
         try:
-            options = host_config(cfg.ssh_config, host, user, port, said, found=cfg.found)
+            options = await read_host_config(cfg.ssh_config, host, user, port, said,
+                                             found=cfg.found)
             kw = connect_options(jump, err, files, options)
             kw["client_factory"] = lambda recorder=recorder: recorder
             if below is None and options.proxy_jump is not None:

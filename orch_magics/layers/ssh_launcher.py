@@ -36,7 +36,7 @@ from .ssh_connect import (
     where,
 )
 from .ssh_files import SSHFiles
-from .ssh_hostconfig import host_config
+from .ssh_hostconfig import read_host_config
 from .ssh_jump import connect_over, open_jumps
 from .ssh_liveness import ANSWER, answers
 from .ssh_pool import Pool, Slot
@@ -136,8 +136,8 @@ class SSHLauncher(Launcher):
         cfg = self.config
         recorder = KeyRecorder()
         files = self.context.pools.setdefault(FILES_KEY, SSHFiles())
-        host = host_config(cfg.ssh_config, cfg.host, cfg.user, cfg.port,
-                           f"hop {self.depth} ({self.label})", found=cfg.found)
+        host = await read_host_config(cfg.ssh_config, cfg.host, cfg.user, cfg.port,
+                                      f"hop {self.depth} ({self.label})", found=cfg.found)
         kw = connect_options(cfg, self._err, files, host)
         kw["client_factory"] = lambda: recorder
         proxy = None
