@@ -152,8 +152,11 @@ def test_the_api_result_says_what_is_left(dockerd) -> None:  # type: ignore[no-u
             assert str(pgid) in str(result.error)
 
 
-def test_ctrl_c_in_the_cli_says_what_is_left(tmp_path: Path, dockerd) -> None:  # type: ignore[no-untyped-def]
-    with paused_later(dockerd, "orch-paused-4") as name:
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c twice"])
+def test_ctrl_c_in_the_cli_says_what_is_left(tmp_path: Path, dockerd, presses: int) -> None:  # type: ignore[no-untyped-def]
+    """chains29: a second Ctrl-C, whose kill the paused container refuses, printed "Task
+    exception was never retrieved" and a traceback before the one line."""
+    with paused_later(dockerd, f"orch-paused-4-{presses}") as name:
         cfg = tmp_path / "orch.yaml"
         cfg.write_text(f"environments:\n  victim:\n    layers:\n      - {{type: docker, config: "
                        f"{{container: {name}, docker_host: '{dockerd.host}'}}}}\n")
@@ -164,6 +167,9 @@ def test_ctrl_c_in_the_cli_says_what_is_left(tmp_path: Path, dockerd) -> None:  
             assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
             dockerd.api.pause(name)
             proc.send_signal(signal.SIGINT)
+            if presses == 2:
+                time.sleep(1)
+                proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=90)
         finally:
             if proc.poll() is None:

@@ -8,6 +8,7 @@ objects the caller passed in: state flows out through this handle and the result
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -80,10 +81,13 @@ class Run:
         return self._steering.stopping()
 
     async def kill(self) -> None:
-        """SIGKILL the command running now (a second Ctrl-C), a post command included."""
+        """SIGKILL the command running now (a second Ctrl-C), a post command included. A
+        kill the chain cannot deliver (a paused container, a silent hop) is not raised: the
+        stop under way says why the run ended (chains29: a second Ctrl-C printed a traceback)."""
         self._steering.request_stop()
         if self._running is not None:
-            await self._running.kill()
+            with contextlib.suppress(OrchError, OSError):
+                await self._running.kill()
 
     async def resize(self, size: tuple[int, int]) -> None:
         """The user's window changed: the terminal of the step in progress follows (`tty`)."""
