@@ -409,6 +409,42 @@ def test_a_client_with_an_ipv6_socket_is_told_apart_too(orch, ssh_lab) -> None: 
         fwd.close()
 
 
+AS_NOBODY_LOOPBACK_V6 = AS_NOBODY.replace("('127.0.0.1',", "('::1',")
+SQUAT = ("import socket, sys\n"
+         "s = socket.create_server(('::1', int(sys.argv[1])), family=socket.AF_INET6)\n"
+         "print('held', flush=True)\nsys.stdin.read()\n")
+
+
+def test_a_forward_holds_both_sides_of_localhost(orch, ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """kinds20: a forward listened on 127.0.0.1 alone; another user took [::1] at its port,
+    and a client of `localhost` that tries ::1 first (Python's, psql's with a stock
+    /etc/hosts) sent its request there. Both are held, as `ssh -L` holds them: its own
+    user's client on ::1 is carried, another user's refused; a port whose ::1 side another
+    program holds is refused, naming it."""
+    with target_server(ssh_lab, "here", ONE_SHOT) as (port, server):
+        fwd = orch.forward("here", port)
+        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                "/usr/bin/python3", "-c", AS_NOBODY_LOOPBACK_V6, str(fwd.port)],
+                               capture_output=True, text=True, timeout=30)
+        assert other.stdout == "b''\n", (other.stdout, other.stderr)
+        assert "a connection from another user (uid " in fwd.problem, fwd.problem
+        assert talk(fwd.port, b"hello\n", host="::1") == (b"ready\n", b"got: hello\n")
+        fwd.close()
+        local = free_port()
+        squatter = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                     "--clear-groups", "/usr/bin/python3", "-c", SQUAT,
+                                     str(local)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert squatter.stdout is not None and squatter.stdout.readline() == b"held\n"
+            with pytest.raises(ForwardError, match=rf"cannot listen on \[::1\]:{local} \(the "
+                                                rf"IPv6 side of localhost\): Address already "
+                                                rf"in use"):
+                orch.forward("here", port, local=local)
+        finally:
+            squatter.kill()
+            squatter.wait()
+
+
 GREETER = """\
 import socket, sys
 server = socket.create_server(("127.0.0.1", int(sys.argv[1])))

@@ -346,15 +346,16 @@ async def listen(launcher: Launcher, host: str, port: int, local: int, health: H
     else:
         raise ForwardError(f"{node.label} cannot forward ports")
     health.via = via
-    sock = _bound(local)  # first: a port in use must not cost the target's one connection
+    socks = _bound(local)  # first: a port in use must not cost the target's one connection
     try:  # (files17: a one-connection listener was used up by the check, then refused)
         first = await _probe(connect, host, port, via)
     except BaseException:
-        sock.close()
+        for sock in socks:
+            sock.close()
         raise
     silent = functools.partial(node.cut_if_silent, WATCH_ANSWER) if isinstance(
         node, Pooled) else None  # a silent hop's clients are cut, not left for minutes
-    return Relay(connect, health, silent, Held(*first, again=connect)).serve(sock), via
+    return Relay(connect, health, silent, Held(*first, again=connect)).serve(socks), via
 
 
 async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Reader, Writer]:
@@ -372,16 +373,18 @@ async def _probe(connect: Connect, host: str, port: int, via: str) -> tuple[Read
                            f"{reason(exc)}") from None
 
 
-def _bound(local: int) -> socket.socket:
-    """127.0.0.1:`local`, listening (not accepting yet), or why it cannot be had."""
+def _bound(local: int) -> list[socket.socket]:
+    """localhost:`local` (127.0.0.1, and ::1 where there is one), listening (not accepting
+    yet), or why it cannot be had."""
     try:
         TABLES.open()  # now: a client that comes when no descriptor is left is told apart
     except OSError as exc:
         raise ForwardError(f"cannot tell who connects to a forward: /proc/net/tcp: "
                            f"{os.strerror(exc.errno) if exc.errno else exc}") from None
     try:
-        return bound("127.0.0.1", local)
+        return bound(local)
     except OSError as exc:  # asyncio's strerror repeats the address: the reason alone
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ForwardError(f"cannot listen on 127.0.0.1:{local}: {why} (choose "
-                           f"another local port, or 0 for any free one)") from None
+        why = exc.strerror if exc.strerror and "::1" in exc.strerror else (
+            f"127.0.0.1:{local}: {os.strerror(exc.errno) if exc.errno else exc}")
+        raise ForwardError(f"cannot listen on {why} (choose another local port, or 0 for "
+                           f"any free one)") from None

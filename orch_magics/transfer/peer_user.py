@@ -61,10 +61,13 @@ os.register_at_fork(after_in_child=TABLES.after_fork)
 
 
 def _entry(conn: socket.socket) -> tuple[int, int] | None:
-    """(uid, inode) of the client end of `conn`, accepted on 127.0.0.1 (None: not listed)."""
+    """(uid, inode) of the client end of `conn`, accepted on 127.0.0.1 or ::1 (None: not
+    listed)."""
     try:
         peer, own = _hexed(conn.getpeername()), _hexed(conn.getsockname())
+        v6 = conn.family == socket.AF_INET6
         for prefix, line in TABLES.lines():
+            prefix = "" if v6 else prefix  # an IPv6 client's address is written whole
             parts = line.split()
             if len(parts) > 9 and (parts[1], parts[2]) == (
                     f"{prefix}{peer}".encode(), f"{prefix}{own}".encode()):
@@ -99,6 +102,11 @@ def _holds_bytes(conn: socket.socket) -> bool:
 
 
 def _hexed(address: tuple[str, int]) -> str:
-    """An IPv4 address and port as /proc/net/tcp writes them (`0100007F:1F90`)."""
+    """An address and port as /proc/net/tcp(6) writes them (`0100007F:1F90`; IPv6: four
+    words of the host's byte order, `00000000000000000000000001000000:1F90` for ::1)."""
     host, port = address[0], address[1]
+    if ":" in host:
+        raw = socket.inet_pton(socket.AF_INET6, host)
+        words = "".join(f"{int.from_bytes(raw[i:i + 4], 'little'):08X}" for i in range(0, 16, 4))
+        return f"{words}:{port:04X}"
     return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import resource
 import socket
 import struct
@@ -55,6 +56,9 @@ Silent = Callable[[], Awaitable[str | None]]
 #: Seconds the relay stops accepting when this process has no file descriptor left for a
 #: new client: the connections wait in the port's backlog meanwhile.
 FULL_PAUSE = 0.5
+#: Clients a listening socket holds until they are taken (the kernel caps it at somaxconn):
+#: 128 overflowed when 500 came at once, each taken after its user was looked up (kinds20).
+BACKLOG = 4096
 #: accept()'s errors that say this process or machine is out of descriptors or memory.
 _FULL = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: While clients are carried, seconds between two questions of `Silent`: a way gone silent
@@ -121,11 +125,30 @@ def _end(end: Writer, clean: bool) -> None:
     end.close()
 
 
-def bound(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port, not accepting yet (an OSError when it cannot be had:
-    in use, …)."""
+def bound(port: int) -> list[socket.socket]:
+    """Sockets listening on 127.0.0.1:port and, where this machine has IPv6, [::1] at the
+    same port, not accepting yet (an OSError when it cannot be had: in use, …). Both, as
+    `ssh -L` holds them: a client of `localhost` that tries ::1 first went to whoever held
+    it, another user's listener (kinds20). Port 0: a free one, the same on both."""
     _more_descriptors()
-    sock = socket.create_server((host, port), backlog=128)
+    for _ in range(8):  # port 0: the one given for 127.0.0.1 may be another's on ::1
+        v4 = _listening(socket.AF_INET, "127.0.0.1", port)
+        chosen = v4.getsockname()[1]
+        try:
+            return [v4, _listening(socket.AF_INET6, "::1", chosen)]
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):  # no IPv6 loopback
+                return [v4]
+            v4.close()
+            if port or exc.errno != errno.EADDRINUSE:
+                raise OSError(exc.errno, f"[::1]:{chosen} (the IPv6 side of localhost): "
+                                         f"{os.strerror(exc.errno)}") from None
+    raise OSError(errno.EADDRINUSE, "no port was free on both 127.0.0.1 and ::1")
+
+
+def _listening(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    sock = socket.create_server((host, port), family=family, backlog=BACKLOG,
+                                dualstack_ipv6=False)
     sock.setblocking(False)
     return sock
 
@@ -144,16 +167,16 @@ class Relay:
         self.first = first
         self.outcome = outcome
         self.silent = silent
-        self.sock: socket.socket | None = None
+        self.socks: list[socket.socket] = []
         self.clients: set[asyncio.Task[None]] = set()
         self._watching: asyncio.Task[None] | None = None
-        self._accepting: asyncio.Task[None] | None = None
+        self._accepting: list[asyncio.Task[None]] = []
 
-    def serve(self, sock: socket.socket) -> Relay:
-        """Start accepting on `sock` (from `bound`): clients that came meanwhile wait in its
-        backlog."""
-        self.sock = sock
-        self._accepting = asyncio.ensure_future(self._accept(sock))
+    def serve(self, socks: list[socket.socket]) -> Relay:
+        """Start accepting on `socks` (from `bound`): clients that came meanwhile wait in
+        their backlog."""
+        self.socks = socks
+        self._accepting = [asyncio.ensure_future(self._accept(sock)) for sock in socks]
         return self
 
     async def _accept(self, sock: socket.socket) -> None:
@@ -249,24 +272,23 @@ class Relay:
         return theirs
 
     def get_port(self) -> int:
-        assert self.sock is not None
-        return int(self.sock.getsockname()[1])
+        return int(self.socks[0].getsockname()[1])
 
     def close(self) -> None:
         if self.first is not None:  # no client came for it
             self.first.close()
             self.first = None
-        if self._accepting is not None:
-            self._accepting.cancel()
-        if self.sock is not None:
-            self.sock.close()
+        for accepting in self._accepting:
+            accepting.cancel()
+        for sock in self.socks:
+            sock.close()
         for task in [*self.clients, *([self._watching] if self._watching else [])]:
             task.cancel()
 
     async def wait_closed(self) -> None:
-        if self._accepting is not None:
+        for accepting in self._accepting:
             with contextlib.suppress(asyncio.CancelledError, OSError):
-                await self._accepting
+                await accepting
         if self.clients:
             await asyncio.wait(set(self.clients))
 
