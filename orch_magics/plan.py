@@ -23,6 +23,7 @@ from .arguments import (
 from .config.chain import unseen_setting
 from .config.model import Config, Environment, FilterSpec, LayerSpec, Service, StdinMode, Step
 from .config.placeholders import has_placeholder
+from .config.reading import judged_again
 from .credentials import ForgetsRejected
 from .errors import ConfigError
 from .executor import LayeredExecutor
@@ -203,7 +204,7 @@ def make_plan(
     if isinstance(environment, RunPlan):  # `orch.run(orch.plan(…))`
         raise ConfigError("the environment must be a name (str), not RunPlan: a plan from "
                           "plan() runs as spawn(ENV, plan=PLAN) or arun(ENV, plan=PLAN)")
-    environment_obj = config.environment(environment)
+    environment_obj = _environment(config, environment, dry_run)
     resolver = DryRunResolver() if dry_run else resolver or Resolver()
     if (service is None) == (command is None):
         raise ConfigError("give either a service name or a command, not both or neither")
@@ -235,6 +236,13 @@ def make_plan(
         raw_env={**svc.environment, **env},
         layers=layers, dry_run=dry_run, given_env=tuple(env), given_cwd=cwd,
     ))
+
+
+def _environment(config: Config, name: str, dry_run: bool) -> Environment:
+    """The environment `name`; a found config's folder judged again first, for a run."""
+    if config.found and not dry_run:
+        judged_again(config.origin)
+    return config.environment(name)
 
 
 def _planned_step(svc: Service, resolver: Resolver, base_env: Mapping[str, str], cwd: str | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -49,8 +50,7 @@ def _orch(folder: Path, *words: str) -> subprocess.CompletedProcess[str]:
 def test_a_file_another_user_could_write_is_refused_when_a_found_config_reads_it(
         tmp_path: Path, case: str) -> None:
     config, name, what = CONFIGS[case]
-    # a shared folder, as /tmp; a secrets command's folder is judged itself (the next test)
-    tmp_path.chmod(0o1777 if "provider" not in case else 0o755)
+    # (a folder others may add to is refused itself: the next tests)
     (tmp_path / "orch.yaml").write_text(config + "audit: {enabled: false}\n"
                                         "services: {hello: {command: 'echo I ran'}}\n")
     (tmp_path / "hosts.ini").write_text("[web]\nweb1 ansible_host=127.0.0.1\n")
@@ -133,12 +133,13 @@ def test_a_found_configs_secrets_command_runs_in_no_folder_another_user_may_add_
     assert said.returncode == 2 and not (tmp_path / "RAN").exists(), said
     assert (f"{tmp_path / 'getpw.py'}: beside the config found here: it belongs to user "
             f"nobody" in said.stderr), said.stderr
-    (tmp_path / "other").mkdir()  # moved away: the found config's command runs in an empty
-    (tmp_path / "getpw.py").rename(tmp_path / "other" / "getpw.py")  # folder, no module there
+    away = tmp_path.parent / f"{tmp_path.name}-away"  # moved away: the found config's command
+    away.mkdir()  # runs in an empty folder, no module there
+    (tmp_path / "getpw.py").rename(away / "getpw.py")
     said = _orch(tmp_path, "run", "local", "web")
     assert "No module named getpw; a found config's command runs in an empty folder: name " \
            "its files by path, or the config with -c" in said.stderr, said.stderr
-    (tmp_path / "other" / "getpw.py").rename(tmp_path / "getpw.py")
+    (away / "getpw.py").rename(tmp_path / "getpw.py")
     named = _orch(tmp_path, "-c", "orch.yaml", "run", "local", "web")  # your choice
     assert (named.returncode, named.stdout) == (0, "got ****\n"), named
     (tmp_path / "RAN").unlink()
@@ -162,8 +163,9 @@ def test_a_script_that_appears_after_the_load_is_judged_before_it_runs(
     with Orchestrator(load_config(cwd=tmp_path)) as orch:
         (tmp_path / "getpw.sh").write_text("touch RAN; echo pw-1234\n")
         os.chown(tmp_path / "getpw.sh", NOBODY, NOBODY)
-        with pytest.raises(ConfigError, match=r"getpw.sh: a file the secrets provider "
-                                              r"`command` runs belongs to user nobody"):
+        with pytest.raises(ConfigError, match=r"getpw.sh: (beside the config found here: it|"
+                                              r"a file the secrets provider `command` runs) "
+                                              r"belongs to user nobody"):
             orch.run("local", "web")
         assert not (tmp_path / "RAN").exists()
         os.chown(tmp_path / "getpw.sh", 0, 0)
@@ -171,7 +173,7 @@ def test_a_script_that_appears_after_the_load_is_judged_before_it_runs(
 
 
 def test_an_ssh_config_in_home_is_refused_as_openssh_refuses_it(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+    home = tmp_path.parent / f"{tmp_path.name}-home"  # not under the found config's folder
     (home / ".ssh").mkdir(parents=True)
     cfg = home / ".ssh" / "config"
     cfg.write_text("Host somehost\n  ProxyCommand sh -c 'touch ran; exit 1'\n")
@@ -228,9 +230,8 @@ def test_what_an_ssh_config_includes_is_judged_as_it_is(tmp_path: Path) -> None:
     said = _with_home_ssh_config(tmp_path, f"Include {inc}\n", "somehost")
     assert said.returncode == 2 and (f"{inc}: bad owner or permissions (owner nobody, mode "
                                      f"0666)" in said.stderr), said
-    shared = tmp_path / "shared"  # a found config in a shared folder, its ssh_config root's
+    shared = tmp_path / "shared"  # a found config, its ssh_config root's
     shared.mkdir()
-    shared.chmod(0o1777)
     (shared / "orch.yaml").write_text("environments:\n  w: {layers: [{type: ssh, config: "
                                       "{host: somehost, ssh_config: sshcfg, "
                                       "connect_timeout: 5}}]}\naudit: {enabled: false}\n")
@@ -374,3 +375,83 @@ def test_a_slow_match_exec_holds_no_other_run_and_ends_with_the_runs_timeout(
     time.sleep(0.5)
     assert subprocess.run(["pgrep", "-f", "sleep 307"], capture_output=True).stdout == b""
     assert count.read_text() == "\n"  # once
+
+
+def _refused(folder: Path, file: Path, why: str) -> None:
+    """`orch ls` in `folder` refuses its found config, naming `file` and `why`."""
+    said = _orch(folder, "ls")
+    assert said.returncode == 2 and f"orch: config error: {file}: " in said.stderr, said
+    assert why in said.stderr, said.stderr
+
+
+def test_what_lies_under_or_behind_a_link_beside_a_found_config_is_judged(
+        tmp_path: Path) -> None:
+    """review42, safety24: the folder check looked at the config folder's own entries only:
+    nobody's `lib/helper.py`, imported by a secrets script, and nobody's file reached through
+    a link of root's beside it, ran as root; a config in a folder anyone may add to, or one a
+    group root is not in may rewrite, was taken. A socket or a pipe, which hold no code, no
+    longer refuse the config."""
+    here = tmp_path / "project"
+    (here / "lib").mkdir(parents=True)
+    (here / "orch.yaml").write_text("audit: {enabled: false}\nenvironments: {local: []}\n")
+    assert _orch(here, "ls").returncode == 0
+    with socket.socket(socket.AF_UNIX) as sock:  # a dev server's socket made under umask 0
+        sock.bind(str(here / "app.sock"))
+        (here / "app.sock").chmod(0o777)
+        os.mkfifo(here / "fifo", 0o666)
+        os.chmod(here / "fifo", 0o666)
+        assert _orch(here, "ls").returncode == 0, _orch(here, "ls")
+    helper = here / "lib" / "helper.py"
+    helper.write_text("x = 1\n")
+    os.chown(helper, NOBODY, NOBODY)
+    _refused(here, helper, "beside the config found here: it belongs to user nobody")
+    helper.unlink()
+    theirs = tmp_path / "theirs.py"
+    theirs.write_text("x = 1\n")
+    os.chown(theirs, NOBODY, NOBODY)
+    (here / "lib" / "helper.py").symlink_to(theirs)  # root's link, to nobody's file
+    _refused(here, helper, "beside the config found here: it belongs to user nobody")
+    helper.unlink()
+    os.chown(here / "orch.yaml", 0, NOBODY)  # group nogroup, which root is not in
+    (here / "orch.yaml").chmod(0o664)
+    _refused(here, here / "orch.yaml", "may be written by group nogroup, which you are not in")
+    (here / "orch.yaml").chmod(0o644)
+    here.chmod(0o1777)  # anyone may add a file beside it, sticky bit or not
+    _refused(here, here, "the folder of the config found here may be written by any user")
+    here.chmod(0o755)
+    assert _orch(here, "ls").returncode == 0
+
+
+def test_a_file_put_beside_a_loaded_found_config_is_judged_before_the_next_run(
+        tmp_path: Path) -> None:
+    """safety24, magics24: the folder was judged at the load only; a kernel keeps its config,
+    so nobody's `proxy.sh` added beside it afterwards ran as root at the next connect."""
+    from orch_magics import ConfigError, Orchestrator, load_config
+
+    (tmp_path / "orch.yaml").write_text("audit: {enabled: false}\nenvironments: {local: []}\n")
+    with Orchestrator(load_config(cwd=tmp_path)) as orch:
+        assert orch.run("local", command="echo ok").stdout == "ok\n"
+        _nobodys(tmp_path / "proxy.sh", "echo theirs\n")
+        with pytest.raises(ConfigError, match="proxy.sh: beside the config found here: it "
+                                              "belongs to user nobody"):
+            orch.run("local", command="echo ok")
+
+
+@pytest.mark.parametrize("key", ["identity_file", "known_hosts"])
+def test_a_found_configs_key_files_are_judged_as_resolved(tmp_path: Path, key: str) -> None:
+    """safety24: a found config's known_hosts or identity_file written with a placeholder
+    (or given by an inventory) escaped the judgement of what such a config reads: another
+    user's known_hosts chose which host key was trusted."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    theirs = elsewhere / key
+    theirs.write_text("")
+    os.chown(theirs, NOBODY, NOBODY)
+    here = tmp_path / "project"
+    here.mkdir()
+    (here / "orch.yaml").write_text(
+        "audit: {enabled: false}\nenvironments:\n  r: [{type: ssh, config: {host: 127.0.0.1, "
+        f"port: 1, connect_timeout: 3, {key}: '{{{{env:ORCH_T_FILE:-{theirs}}}}}'}}}}]\n")
+    said = _orch(here, "run", "r", "--", "true")
+    assert said.returncode == 2, said
+    assert f"{theirs}: ssh layer's {key} belongs to user nobody" in said.stderr, said.stderr

@@ -95,25 +95,60 @@ def judged_command(argv: Sequence[str], folder: str) -> list[str]:
     return named
 
 
+def judged_again(origin: Sequence[str]) -> None:
+    """Before each run of a found config (its files `origin`): what was added beside it since
+    the load is judged too (safety24, magics24: a kernel kept its config, and nobody's
+    `proxy.sh` dropped beside it later ran as root at the next connect)."""
+    for folder in dict.fromkeys(os.path.dirname(path) for path in origin):
+        judged_folder(folder)
+
+
+#: How deep under a found config's folder, and how many entries in all, `judged_folder`
+#: looks (a package's modules: `lib/pkg/mod.py`); a bigger tree is judged that far.
+FOLDER_DEPTH, FOLDER_ENTRIES = 6, 20_000
+
+
 def judged_folder(folder: str) -> None:
     """Refuse a found config whose folder (or a folder of a file its secrets command names)
-    holds a file, folder or link another user owns or anyone may write: what the config runs
-    reads what lies beside it by convention (review41, safety23: Python imported nobody's
-    helper.py beside getpw.py, an ssh_config's `sh proxy.sh` and `Match exec` ran theirs)."""
+    another user may add to, or holds, at any depth, a file, folder or link another user owns
+    or may write, or a link of yours leading to one: what the config runs reads what lies
+    beside it by convention (review41, safety23: Python imported nobody's helper.py beside
+    getpw.py, an ssh_config's `sh proxy.sh` and `Match exec` ran theirs; review42: from
+    `lib/`, and through a link). A socket, a pipe or a device holds no code: not judged."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return
+    if (why := _others_could_write(st, "add a file to it that orch runs as you")) is not None:
+        raise ConfigError(_refusal("the folder of the config found here", why), file=folder)
+    budget = [FOLDER_ENTRIES]
+    _judged_entries(folder, FOLDER_DEPTH, budget)
+
+
+def _judged_entries(folder: str, depth: int, budget: list[int]) -> None:
+    """Judge `folder`'s entries (see `judged_folder`), and those of its folders `depth` deep,
+    while `budget` (entries left to look at) lasts."""
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
         return
     for entry in entries:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
         try:
             st = entry.stat(follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode) and st.st_uid in trusted_owners():
+                st = entry.stat()  # a link's own mode is 0777: where a link of yours leads
         except OSError:
-            continue
-        if stat.S_ISLNK(st.st_mode) and st.st_uid in trusted_owners():
-            continue  # a link's own mode is 0777: its owner decides (where it leads: judged)
+            continue  # a link that leads nowhere: nothing there to run
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            continue  # a socket (`app.sock` made under umask 0), a pipe, a device
         if (why := _others_could_write(st, "put code there that orch runs as you")) is not None:
             raise ConfigError(_refusal("beside the config found here: it", why),
                               file=entry.path)
+        if depth > 1 and entry.is_dir(follow_symlinks=False):
+            _judged_entries(entry.path, depth - 1, budget)
 
 
 def _refusal(what: str, why: str) -> str:
@@ -136,7 +171,29 @@ def _others_could_write(st: os.stat_result,
     if st.st_mode & stat.S_IWOTH:
         return (f"may be written by any user (mode {stat.S_IMODE(st.st_mode):04o}), who "
                 f"could {could}: chmod o-w it")
+    if st.st_mode & stat.S_IWGRP and st.st_gid not in trusted_groups():
+        return (f"may be written by group {group_name(st.st_gid)}, which you are not in "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}): its members could {could}: chmod "
+                f"g-w it")
     return None
+
+
+def trusted_groups() -> tuple[int, ...]:
+    """The groups whose members may write your files: yours (a umask of 002 makes them so),
+    and under sudo the invoking user's (`SUDO_GID`); not another group (safety24: a config
+    of group nogroup, mode 0664, was rewritten by nobody and ran as root)."""
+    sudo = os.environ.get("SUDO_GID", "") if os.geteuid() == 0 else ""
+    return (os.getegid(), *os.getgroups(), *((int(sudo),) if sudo.isdigit() else ()))
+
+
+def group_name(gid: int) -> str:
+    """The name of the group `gid` (the number, for one no group has)."""
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def trusted_owners() -> tuple[int, ...]:
@@ -243,4 +300,8 @@ def _place_not_yours(folder: str) -> str | None:
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
         return (f"which any user may write (mode {stat.S_IMODE(st.st_mode):04o}, no sticky "
                 f"bit)")
+    if st.st_mode & stat.S_IWGRP and not st.st_mode & stat.S_ISVTX and (
+            st.st_gid not in trusted_groups()):  # safety24: a member removed the log
+        return (f"which group {group_name(st.st_gid)} may write, which you are not in (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}, no sticky bit)")
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import shlex
 import signal as _signal
 from collections.abc import Callable, Hashable
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from ..config.reading import judged
 from ..errors import ConnectError, LayerError, StreamError
 from ..process.command import Command
 from ..process.handle import ProcessHandle
@@ -138,6 +140,9 @@ class SSHLauncher(Launcher):
         files = self.context.pools.setdefault(FILES_KEY, SSHFiles())
         host = await read_host_config(cfg.ssh_config, cfg.host, cfg.user, cfg.port,
                                       f"hop {self.depth} ({self.label})", found=cfg.found)
+        for name, named in (("identity_file", cfg.identity_file), ("known_hosts", cfg.known_hosts)):
+            if cfg.found and named:  # as resolved: a placeholder's, an inventory's (safety24)
+                judged(os.path.expanduser(named), f"ssh layer's {name}")
         kw = connect_options(cfg, self._err, files, host)
         kw["client_factory"] = lambda: recorder
         proxy = None

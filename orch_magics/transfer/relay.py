@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import resource
 import socket
 import struct
@@ -142,7 +141,7 @@ def bound(port: int) -> list[socket.socket]:
             v4.close()
             if port or exc.errno != errno.EADDRINUSE:
                 raise OSError(exc.errno, f"[::1]:{chosen} (the IPv6 side of localhost): "
-                                         f"{os.strerror(exc.errno)}") from None
+                                         f"{exc.strerror or exc}") from None
     raise OSError(errno.EADDRINUSE, "no port was free on both 127.0.0.1 and ::1")
 
 
