@@ -438,6 +438,32 @@ def test_a_link_at_the_log_s_path_in_a_folder_another_user_may_write_is_not_foll
     assert verify(str(target)) == (1, None)
 
 
+@pytest.mark.parametrize("way", ["their link", "their folder", "a folder open to all",
+                                 "a group's folder"])
+def test_no_folder_is_made_through_a_place_that_is_not_ours(tmp_path: Path, way: str) -> None:
+    """safety24: the log's missing folders were made, as root, through another user's link
+    (into root's private folder) or inside another user's folder, before the place was
+    refused; and a folder a group root is not in may write was taken (a member removed the
+    log, `verify` then said intact)."""
+    shared, target = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir()
+    target.mkdir(mode=0o700)
+    if way == "their link":
+        (shared / "a").symlink_to(target)
+        os.lchown(shared / "a", 65534, 65534)
+    elif way == "their folder":
+        os.chown(shared, 65534, 65534)
+    elif way == "a folder open to all":
+        shared.chmod(0o777)
+    else:
+        os.chown(shared, 0, 65534)
+        shared.chmod(0o775)
+    path = shared / "a" / "new" / "audit.jsonl"
+    with pytest.raises(OrchError, match="nothing was written to it"):
+        AuditLog(str(path)).append({"event": "start", "id": "x"})
+    assert list(target.iterdir()) == [] and (way == "their link" or not (shared / "a").exists())
+
+
 def test_verify_says_a_chain_another_user_could_have_rewritten_proves_nothing(
         tmp_path: Path) -> None:
     """safety20: `orch audit verify` said "chain intact" of a log another user owns or

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import OrchError
 from ..process.command import escaped
-from .placement import check_owner, open_log
+from .placement import check_owner, check_place, open_log
 from .syncer import SYNCER
 
 GENESIS = "0" * 64
@@ -153,6 +153,8 @@ class AuditLog:
                             f"{exc.strerror or exc}") from None
 
     def _append(self, record: dict[str, Any] | None) -> None:
+        if not os.path.isdir(os.path.dirname(self.path) or "."):
+            check_place(self.path)  # nothing made through a place that is not ours
         _make_folders(os.path.dirname(self.path))
         refuse_special(self.path)  # before opening: opening a device may do something
         fd = open_log(self.path)

@@ -30,10 +30,17 @@ def open_log(path: str) -> int:
                         f"{owner_name(link.st_uid)}'s, who could point it at any file: "
                         f"nothing was written to it; name a log of your own "
                         f"(audit: {{path: …}})")
+    check_place(path)
+    return os.open(path, _FLAGS | (0 if follow else os.O_NOFOLLOW), 0o600)
+
+
+def check_place(path: str) -> None:
+    """Refuse a log whose folders, or any above them, another user could replace, redirect
+    or write; asked before a missing one is made too (safety24: folders were made through
+    another user's link, as root, before the place was refused)."""
     if (why := folders_not_yours(path)) is not None:
         raise OrchError(f"the audit log {path} {why}: nothing was written to it; name a log "
                         f"in a folder of your own (audit: {{path: …}})")
-    return os.open(path, _FLAGS | (0 if follow else os.O_NOFOLLOW), 0o600)
 
 
 def check_owner(path: str, uid: int) -> None:
