@@ -168,6 +168,39 @@ def test_send_sends_the_whole_line_shown_even_from_a_slow_kernel(jupyterlab, chr
         assert "['HELLO WORLD', 'SECOND LINE', 'bye']" in out.inner_text(), out.inner_text()
 
 
+def test_the_field_takes_no_keys_while_a_send_waits_for_those_before_it(jupyterlab, chromium,
+                                                                         artifacts):
+    """browser24: a Send click waits a moment for the keys typed before it (above); the
+    field still took keys meanwhile, so a line typed then joined the clicked one
+    (`firstsecond`), or, selected over, replaced it unsent. The field is greyed from the
+    click until its line is sent."""
+    save_notebook(jupyterlab, "held.ipynb", "%orch load --demo", "%orch local upper --out r",
+                  "print('RESULT', r.wait(30).lines)")
+    with browse_notebook(chromium, jupyterlab, "held.ipynb", "loaded 2 environment(s)",
+                         screenshot=artifacts / "stdin-held.png") as (page, cells, run):
+        run(1)
+        box = cells.nth(1).locator(".orch-stdin textarea")
+        box.wait_for(timeout=30_000)
+        box.click()
+        box.press_sequentially("first", delay=30)
+        cells.nth(1).locator(".orch-send").click()
+        page.wait_for_function("() => document.querySelector('.orch-stdin textarea').disabled",
+                               timeout=5_000)
+        assert box.input_value() == "first"  # shown, greyed, until it is sent
+        page.wait_for_function(
+            "() => { const t = document.querySelector('.orch-stdin textarea');"
+            " return !t.disabled && t.value === ''; }", timeout=10_000)
+        box.click()
+        box.press_sequentially("second", delay=30)
+        box.press("Enter")
+        cells.nth(1).locator(".orch-eof").click()
+        cells.nth(1).locator(".orch-status").filter(has_text="exit 0").wait_for(timeout=30_000)
+        run(2)
+        out = cells.nth(2).locator(".jp-OutputArea-output").filter(has_text="'bye']")
+        out.wait_for(timeout=30_000)
+        assert "['FIRST', 'SECOND', 'bye']" in out.inner_text(), out.inner_text()
+
+
 @pytest.mark.browser
 def test_send_waits_for_a_running_cell_and_enter_still_sends(jupyterlab, chromium, artifacts):
     """browser6: `first` Send `second` Send while another cell ran reached the run as one

@@ -180,10 +180,11 @@ class StdinBox:
         self.widget.fallback = f"[stdin box of {whom}: live while the run lasts]"
         self.widget.add_class("orch-stdin-box")
         self.text.observe(self._on_value, "value")
-        self.send_button.on_click(lambda _: after_held_keys(self.send))
+        self.send_button.on_click(lambda _: self._clicked(self.send))
         self.eof_button.on_click(lambda _: self._eof_clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.lines_sent = 0
+        self._held_for = 0  # clicks waiting for their keys, the field disabled meanwhile
         _LIVE.add(self)
         self.hold(cells_running() > 0)  # drawn by a cell that goes on (a sleep after it)
         self._typed = _Typed()
@@ -218,8 +219,8 @@ class StdinBox:
         self._replace = publish
 
     def _on_value(self, change: dict[str, Any]) -> None:
-        if self._writing or self.text.disabled:
-            return
+        if self._writing or (self.text.disabled and not self._held_for):  # keys typed
+            return  # before a held click come while it holds the field
         late = time.monotonic() - self._written_at > LATE
         # a lone surrogate (JSON can carry "\ud800") is no text UTF-8 can send: U+FFFD for it
         value = _LONE_SURROGATE.sub("\ufffd", change["new"])
@@ -251,9 +252,26 @@ class StdinBox:
             self._writing = False
 
     # ---- actions (kernel main thread) ------------------------------------------------------
+    def _clicked(self, action: Callable[[], None]) -> None:
+        """A Send or EOF click acts once the keys typed before it have come (held_clicks); the
+        field takes none meanwhile (browser24: keys typed then joined or replaced the line)."""
+        if self.text.disabled:
+            return
+        self._held_for += 1
+        self.text.disabled = True
+
+        def act() -> None:
+            self._held_for -= 1
+            if self._finished:  # the run ended meanwhile
+                return
+            if not self._held_for:
+                self.text.disabled = False
+            action()
+        after_held_keys(act)
+
     def send(self) -> None:
         """Send the text in the box as one line, and empty the box."""
-        if self.text.disabled or not self._typed.rest:
+        if (self.text.disabled and not self._held_for) or not self._typed.rest:
             return
         line = self._typed.sent_rest()
         self._write("")
@@ -302,7 +320,7 @@ class StdinBox:
 
     def _eof_clicked(self) -> None:
         self.send_button.disabled = self.eof_button.disabled = True
-        after_held_keys(self.eof)
+        self._clicked(self.eof)
 
     def eof(self) -> None:
         self.send()
