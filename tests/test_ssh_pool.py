@@ -240,6 +240,32 @@ async def test_insecure_accept_host_key_is_the_hops_own_not_its_proxyjumps(  # t
         await orch.aclose()
 
 
+async def test_the_layers_known_hosts_is_the_hops_own_not_its_proxyjumps(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path) -> None:
+    """review43: the layer's `known_hosts` (the target's) was read for its ssh_config
+    ProxyJump host's key too: a bastion whose key is in its own UserKnownHostsFile was
+    refused, with the advice to add it to the target's file. OpenSSH's -o does not reach a
+    jump host either."""
+    from fixtures.sshd import known_host
+    from orch_magics import Orchestrator
+
+    inner_only = tmp_path / "inner_only"
+    inner_only.write_text(known_host(ssh_lab.inner_addr, 22, ssh_lab.root / "host_key.pub"))
+    common = f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host bast\n  HostName {ssh_lab.bastion_addr}\n"
+                      f"  UserKnownHostsFile {ssh_lab.known_hosts}\n{common}"
+                      f"Host inner\n  HostName {ssh_lab.inner_addr}\n  ProxyJump bast\n{common}")
+    orch = Orchestrator(load_config_text(
+        f"environments:\n  t: [{{type: ssh, config: {{host: inner, ssh_config: '{config}', "
+        f"known_hosts: '{inner_only}', connect_timeout: 10}}}}]\naudit: {{enabled: false}}\n"))
+    try:
+        res = await asyncio.wait_for(orch.arun("t", command="echo reached"), 60)
+        assert res.stdout == "reached\n", res
+    finally:
+        await orch.aclose()
+
+
 async def test_a_proxyjump_a_hop_before_stands_in_for_is_not_named(ssh_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """review26: behind another hop, asyncssh uses that hop's tunnel and never the ssh_config
     ProxyJump, yet the hop's failure was said as the ProxyJump's."""

@@ -56,8 +56,10 @@ async def open_jumps(jumps: str, cfg: SSHConfig, err: ErrorFactory, files: SSHFi
         user, host, port = jump_spec(entry)
         said, named = f"the ProxyJump {host} of {hop}", f"{whose} ProxyJump {entry.strip()}"
         jump = dataclasses.replace(cfg, host=host, user=user, port=port, identity_file=None,
-                                   password=None, insecure_accept_host_key=False)  # this hop's
-        # alone (safety24: a jump host's changed key was taken too; OpenSSH's -o does not reach it)
+                                   password=None, insecure_accept_host_key=False,
+                                   known_hosts=None)  # the hop's own, as OpenSSH's -o: not the
+        # jump host's (safety24: its changed key was taken; review43: its key looked up in the
+        # target's file), which its ssh_config entry, else ~/.ssh/known_hosts, gives
         below, proxy, recorder = conn, None, KeyRecorder()
         try:
             options = await read_host_config(cfg.ssh_config, host, user, port, said,
