@@ -412,6 +412,21 @@ def test_what_lies_under_or_behind_a_link_beside_a_found_config_is_judged(
     (here / "lib" / "helper.py").symlink_to(theirs)  # root's link, to nobody's file
     _refused(here, helper, "beside the config found here: it belongs to user nobody")
     helper.unlink()
+    shared = tmp_path / "shared"  # review43: a link of root's to a folder holding nobody's
+    shared.mkdir()
+    (shared / "helper.py").write_text("x = 1\n")
+    os.chown(shared / "helper.py", NOBODY, NOBODY)
+    (here / "lib" / "shared").symlink_to(shared)
+    _refused(here, here / "lib" / "shared" / "helper.py", "belongs to user nobody")
+    (here / "lib" / "shared").unlink()
+    big = here / "aa_node_modules"  # review43: a big tree sorted first took the whole budget
+    big.mkdir()
+    for i in range(20_001):
+        (big / f"m{i}").touch()
+    helper.write_text("x = 1\n")
+    os.chown(helper, NOBODY, NOBODY)
+    _refused(here, helper, "beside the config found here: it belongs to user nobody")
+    helper.unlink()
     os.chown(here / "orch.yaml", 0, NOBODY)  # group nogroup, which root is not in
     (here / "orch.yaml").chmod(0o664)
     _refused(here, here / "orch.yaml", "may be written by group nogroup, which you are not in")

@@ -103,9 +103,11 @@ def judged_again(origin: Sequence[str]) -> None:
         judged_folder(folder)
 
 
-#: How deep under a found config's folder, and how many entries in all, `judged_folder`
-#: looks (a package's modules: `lib/pkg/mod.py`); a bigger tree is judged that far.
-FOLDER_DEPTH, FOLDER_ENTRIES = 6, 20_000
+#: How deep under a found config's folder, how many entries in all, and how many of each
+#: folder `judged_folder` looks at (a package's modules: `lib/pkg/mod.py`; a big
+#: `node_modules/` beside `lib/` must not take it all: review43); a bigger tree is judged
+#: that far.
+FOLDER_DEPTH, FOLDER_ENTRIES, FOLDER_EACH = 6, 20_000, 2_000
 
 
 def judged_folder(folder: str) -> None:
@@ -121,34 +123,49 @@ def judged_folder(folder: str) -> None:
         return
     if (why := _others_could_write(st, "add a file to it that orch runs as you")) is not None:
         raise ConfigError(_refusal("the folder of the config found here", why), file=folder)
-    budget = [FOLDER_ENTRIES]
-    _judged_entries(folder, FOLDER_DEPTH, budget)
+    _judged_tree(folder)
 
 
-def _judged_entries(folder: str, depth: int, budget: list[int]) -> None:
-    """Judge `folder`'s entries (see `judged_folder`), and those of its folders `depth` deep,
-    while `budget` (entries left to look at) lasts."""
+def _judged_tree(top: str) -> None:
+    """Judge what lies under `top` (see `judged_folder`), the nearest first (breadth first),
+    into the folders links of yours lead to (review43), each folder once, within the
+    FOLDER_* bounds."""
+    level, seen, left = [top], set(), FOLDER_ENTRIES
+    with contextlib.suppress(OSError):
+        seen.add((os.stat(top).st_dev, os.stat(top).st_ino))  # a link back to it: once
+    for _ in range(FOLDER_DEPTH):
+        below: list[str] = []
+        for folder in level:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except OSError:
+                continue
+            for entry in entries[:FOLDER_EACH]:
+                left -= 1
+                if left < 0:
+                    return
+                st = _judged_entry(entry)
+                if st is not None and stat.S_ISDIR(st.st_mode) and (
+                        key := (st.st_dev, st.st_ino)) not in seen:
+                    seen.add(key)
+                    below.append(entry.path)
+        level = below
+
+
+def _judged_entry(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """Refuse an entry beside a found config another user owns or may write (a link of
+    yours: where it leads); its stat (None: nothing that could be run)."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode) and st.st_uid in trusted_owners():
+            st = entry.stat()  # a link's own mode is 0777: where a link of yours leads
     except OSError:
-        return
-    for entry in entries:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
-        try:
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode) and st.st_uid in trusted_owners():
-                st = entry.stat()  # a link's own mode is 0777: where a link of yours leads
-        except OSError:
-            continue  # a link that leads nowhere: nothing there to run
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            continue  # a socket (`app.sock` made under umask 0), a pipe, a device
-        if (why := _others_could_write(st, "put code there that orch runs as you")) is not None:
-            raise ConfigError(_refusal("beside the config found here: it", why),
-                              file=entry.path)
-        if depth > 1 and entry.is_dir(follow_symlinks=False):
-            _judged_entries(entry.path, depth - 1, budget)
+        return None  # a link that leads nowhere: nothing there to run
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        return None  # a socket (`app.sock` made under umask 0), a pipe, a device
+    if (why := _others_could_write(st, "put code there that orch runs as you")) is not None:
+        raise ConfigError(_refusal("beside the config found here: it", why), file=entry.path)
+    return st
 
 
 def _refusal(what: str, why: str) -> str:
