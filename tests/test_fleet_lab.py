@@ -170,3 +170,7 @@ def test_a_forward_to_one_hosts_container_does_not_wait_on_another_host(
         with socket.create_connection(("127.0.0.1", fwd.port), timeout=10) as conn:
             assert conn.recv(64).startswith(b"SSH-2.0-")  # the inner host's own sshd
         assert [f.as_row()[1] for f in orch.forwards.list()] == [f"apps [{live}/orch-lab-a]"]
+        fwd.close()
+        # review43: a limit leaving the down host out by name was "!… matches no target"
+        fwd = orch.forward("apps", 22, host=live, limit=f"*/orch-lab-a,!{inner_hosts.dead}")
+        assert [f.as_row()[1] for f in orch.forwards.list()] == [f"apps [{live}/orch-lab-a]"]

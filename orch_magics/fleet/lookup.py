@@ -8,13 +8,15 @@ stops it before it connects). Fleet runs, fleet copies and forwards all look up 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from ..admission import Gate, Ticket
 from ..config.model import LayerSpec
 from ..errors import OrchError
 from ..layers.base import Launcher
 from ..plan import RunPlan
-from .targets import Target, check_found, expand, resolve, to_find
+from .limit_names import Names
+from .targets import Target, check_found, expand, names_of, resolve, the_one, to_find
 
 #: Raises when the lookup may not happen now (the audit log cannot be written).
 Lookup = Callable[[], None]
@@ -59,12 +61,26 @@ async def resolve_checked(target: Target, base: Launcher, lookup: Lookup) -> lis
     return await resolve(target, base)
 
 
+class Resolved(NamedTuple):
+    """A fleet's targets found for a limit: those looked up, and the hosts it left alone."""
+
+    found: list[Target]
+    unseen: list[Target]
+    names: Names
+
+    def the_one(self, limit: str) -> Target:
+        """The single target `limit` keeps, read knowing the hosts not contacted (review43:
+        `!web-2`, left alone, then "matched no target")."""
+        return the_one(self.found, limit, self.unseen, self.names)
+
+
 async def resolve_all(environment: str, layers: Sequence[LayerSpec], base: Launcher,
-                      lookup: Lookup, limit: str | None = None) -> list[Target]:
+                      lookup: Lookup, limit: str | None = None) -> Resolved:
     """Every target of a fleet `limit` may keep, containers found by label looked up (none
     found: an error); a host the limit keeps none of is never contacted (fleets26: a forward
     to web-1's container failed while web-2 was down)."""
-    targets, _ = to_find(expand(layers), limit)
+    hosts = expand(layers)
+    targets, unseen = to_find(hosts, limit)
     found = [t for target in targets for t in await resolve_checked(target, base, lookup)]
     await check_found(environment, targets, found, base, limit)
-    return found
+    return Resolved(found, unseen, names_of(hosts))

@@ -229,9 +229,12 @@ def limited_reached(targets: Sequence[Target], limit: str | None,
     return kept
 
 
-def the_one(targets: Sequence[Target], limit: str) -> Target:
-    """The single target `limit` keeps (an error listing them when it keeps several)."""
-    kept = limited(targets, limit)
+def the_one(targets: Sequence[Target], limit: str, unseen: Sequence[Target] = (),
+            names: Names | None = None) -> Target:
+    """The single target `limit` keeps (an error listing them when it keeps several);
+    `unseen`, `names`: as `limited_reached` takes them (hosts not contacted)."""
+    kept = limited_reached(targets, limit, unseen, names=names) if unseen else \
+        limited(targets, limit)
     if len(kept) > 1:
         raise ConfigError(f"limit {said_limit(limit)} keeps {describe(kept)}; name one of them")
     return kept[0]

@@ -255,11 +255,11 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
         one, label = plan, ""
         if plan.is_fleet:
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
-            found = await resolve_all(environment, plan.layers_to_run, base,
-                                      recordable(places.gate, plan, ticket), limit)  # log 1st
+            resolved = await resolve_all(environment, plan.layers_to_run, base,  # log first
+                                         recordable(places.gate, plan, ticket), limit)
             if limit is None:  # containers found by label: now one can be suggested
-                raise _name_one(plan, found)
-            target = the_one(found, limit)
+                raise _name_one(plan, resolved.found)
+            target = resolved.the_one(limit)
             one, label = places.gate.vouch(dataclasses.replace(plan, layers=target.layers)), \
                 target.label  # a target of ours (a container found too)
         launcher = places.launcher_for(one)
