@@ -119,6 +119,14 @@ def test_a_working_directory_removed_under_orch_is_a_config_error(tmp_path: Path
     assert (done.returncode, done.stderr.decode()) == (
         2, "orch: config error: the working directory no longer exists, so there is no "
            "./orch.yaml to read: cd to a folder, or give -c FILE or ORCH_CONFIG\n")
+    # review42: a relative -c (or ORCH_CONFIG) there was "internal error: FileNotFoundError"
+    for argv, extra in ((["-c", "rel.yaml", "check"], {}), (["check"], {"ORCH_CONFIG": "rel.yaml"})):
+        gone.mkdir()
+        done = subprocess.run([sys.executable, "-c", script.replace("['orch', 'ls']", repr(
+            ["orch", *argv]))], capture_output=True, timeout=60, env={**env, **extra})
+        assert (done.returncode, done.stderr.decode()) == (
+            2, "orch: config error: the working directory no longer exists, so there is no "
+               "rel.yaml to read: cd to a folder, or give an absolute path\n"), done.stderr
 
 
 def test_a_home_that_does_not_exist_is_not_made_for_the_audit_log(cfg: Path,

@@ -89,6 +89,15 @@ def _checked_cwd(cwd: object) -> str | None:
     return str(folder)
 
 
+def _has_cwd() -> bool:
+    """Whether the working directory still exists (removed, it has no path)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _once(given: list[str | os.PathLike[str]],
           cwd: str | os.PathLike[str] | None = None) -> list[Path]:
     """Each file once, at its first place (`-c a.yaml -c a.yaml` said that every environment
@@ -100,6 +109,10 @@ def _once(given: list[str | os.PathLike[str]],
     seen: set[Path] = set()
     paths = []
     for path in (Path(cwd or "", os.path.expanduser(p)) for p in given):  # no shell: `~` in a
+        if not path.is_absolute() and not _has_cwd():  # (review42: an internal error)
+            raise ConfigError(f"the working directory no longer exists, so there is no "
+                              f"{printable(os.fspath(path))} to read: cd to a folder, or give "
+                              f"an absolute path")
         try:  # notebook line, an API call or a quoted ORCH_CONFIG
             where = path.resolve()
             path.stat()  # a NUL in it is a ValueError here, not later in a raw traceback
