@@ -722,6 +722,16 @@ def test_a_misspelt_name_field_in_a_secrets_command_is_refused(field: str) -> No
                      "    - {type: command, argv: [sh, -c, 'find / -name {} {name}']}\n")
 
 
+@pytest.mark.parametrize("program", ["''", "'  '"])
+def test_a_secrets_command_with_no_program_is_refused_at_its_line(program: str) -> None:
+    """safety24: `argv: [""]` passed `orch check`, then a run said "the command `''` cannot
+    run: Permission denied", with no file:line."""
+    err = error_of("environments: {l: []}\nsecrets:\n  providers:\n"
+                   f"    - {{type: command, argv: [{program}, x]}}\n")
+    assert err.line == 4 and "the argv's first word, the program to run, is empty" in str(
+        err), err
+
+
 
 @pytest.mark.parametrize("name", ["../personal/bank", "x/../../y", "-rf"])
 def test_a_secret_name_a_provider_could_misread_is_refused(name: str) -> None:

@@ -151,6 +151,8 @@ def provider_argv(argv: Sequence[str]) -> None:
     review29: `{secret}`, asked every secret under one literal name)."""
     if not argv:
         raise ValueError("must name the command to run")
+    if not str(argv[0]).strip():  # safety24: `[""]` passed check, then "Permission denied"
+        raise ValueError("the argv's first word, the program to run, is empty")
     for word in argv:
         for other in re.findall(r"\{([A-Za-z_]\w*)\}", word):
             if other != "name":
