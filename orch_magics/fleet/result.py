@@ -157,7 +157,7 @@ class FleetResult(ByTarget[RunResult]):
         `.result` is this FleetResult) naming the others."""
         if not self.ok:
             bad = self.failed
-            raise FleetError(self, f"{len(bad)} of {len(self)} targets did not succeed: "
+            raise FleetError(self, f"{len(bad)} of {plural(len(self), 'target')} did not succeed: "
                             + ", ".join(f"{k} ({c})" for k, c in list(bad.causes.items())[:5]))
         return self
 

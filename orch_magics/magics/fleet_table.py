@@ -40,7 +40,7 @@ from ..shutdown import exiting
 from ..sinks.ansi import ESCAPE
 from ..sinks.cell_view import NO_MATH, lines_html, shown
 from ..sinks.display import QUIET_TICK, Bundle
-from ..text import cut, human_size, printable
+from ..text import cut, human_size, plural, printable
 from .frontend import close_widgets, main_thread_caller, update_publisher
 from .presenters import KERNEL_GONE
 
@@ -104,8 +104,8 @@ class FleetTable:
                 titles.append("" if row is None else _title(row))
                 output.value = "" if row is None else _cause_html(row) + lines_html(*row.view())
             self._sections.titles = tuple(titles)
-            self._title.value = _heading(f"{len(rows)} targets: {live.state}", len(rows),
-                                         len(self._slots))
+            self._title.value = _heading(f"{plural(len(rows), 'target')}: {live.state}",
+                                         len(rows), len(self._slots))
             self._say(live)
         if grow and not self._growing:  # asked of the kernel's thread once the lock is free
             self._growing = True  # (review21: a caller that runs it at once took it again)
@@ -144,7 +144,7 @@ class FleetTable:
     def _status(self, live: LiveFleet) -> Bundle:
         """The line under the widgets, as text (it is what a saved notebook can show)."""
         what = live.name or live.plan.name
-        line = (f"[{live.plan.environment.name} · {what} · {len(live.fleet.rows)} targets: "
+        line = (f"[{live.plan.environment.name} · {what} · {plural(len(live.fleet.rows), 'target')}: "
                 f"{live.state} · {time.monotonic() - self._started:.1f}s]")
         return {"text/plain": line, "text/html": f"<pre class='orch-fleet-status {NO_MATH}' "
                                                  f"style='margin:0'>{html.escape(line)}</pre>"}
@@ -191,7 +191,7 @@ def _ranked(rows: list[TargetRow]) -> list[TargetRow]:
 
 
 def _heading(title: str, total: int, shown: int) -> str:
-    more = f" (… {total - shown} more targets, all in the result)" if total > shown else ""
+    more = f" (… {plural(total - shown, 'more target')}, all in the result)" if total > shown else ""
     return f"<b>{html.escape(title)}</b>{html.escape(more)}"
 
 
