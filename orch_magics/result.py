@@ -118,7 +118,7 @@ class RunResult:
     def exit_status(self) -> int:
         """The status a shell would report for this run: 124 after a timeout (as `timeout(1)`),
         a failed step's status, 128+N after signal N, 255 when the end is unknown, 1 when
-        the command exited 0 but the run failed."""
+        the command exited 0 but the run failed, or orch stopped it because it failed."""
         if self.timed_out:
             return 124
         step = self.failed_step
@@ -129,9 +129,10 @@ class RunResult:
             # may trap INT and exit 0), as `orch run` says SIGINT
         if step is not None:
             return step.exit_status
-        if self.exit.error is not None and self.exit.shell_status == 0:
-            return 1  # the command succeeded, the run did not (a stdin source broke, output lost)
-        return self.exit.shell_status
+        if self.exit.error is not None and (self.exit.shell_status == 0 or (
+                self.exit.signal is not None and not self.interrupted)):
+            return 1  # the command succeeded, or orch stopped it for its reason (a stdin
+        return self.exit.shell_status  # source broke: review42, not 130 as for a Ctrl-C)
 
     # ---- output ---------------------------------------------------------------------------
     @property

@@ -697,6 +697,22 @@ def test_a_variable_given_without_its_name_is_refused_without_showing_its_value(
         assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"
 
 
+def test_a_stdin_that_cannot_be_read_fails_the_run_with_status_1(tmp_path: Path) -> None:
+    """review42: a read error of orch's stdin (here /proc/PID/mem, whose read at offset 0
+    fails with EIO, as a failing disk's does) stopped the run and exited 130, a Ctrl-C's
+    status: a script took an I/O error for an operator's interrupt."""
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        with open(f"/proc/{holder.pid}/mem", "rb") as mem:
+            done = subprocess.run([*ORCH, "--demo", "run", "local", "--", "wc", "-c"],
+                                  stdin=mem, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1, done
+    assert "stdin source failed: OSError: [Errno 5] Input/output error" in done.stderr, done
+
+
 def test_a_read_error_of_a_stdin_that_is_no_terminal_stops_the_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """chains28: every EIO reading orch's stdin was taken for a terminal's hang-up: from a

@@ -379,6 +379,7 @@ def test_a_failing_stdin_source_fails_the_run(orch: Orchestrator) -> None:
     # if something outside had stopped it
     assert res.outcome() == "killed by SIGINT; stdin source failed: OSError: the disk went away"
     assert "SIGINT; stdin source failed" in repr(res)
+    assert res.exit_status == 1  # review42: orch's own failure, not a Ctrl-C's 130
     # a source that cannot be sent at all is refused before the command starts (it was
     # started, then stopped: "cannot use int as stdin")
     with pytest.raises(ConfigError, match="stdin takes str, bytes, .* not int"):
