@@ -79,6 +79,40 @@ def test_each_line_is_sent_once_whenever_the_write_arrives(
     assert res.stdout.split("\n")[:-1] == lines
 
 
+@pytest.mark.parametrize("second", ["none", "send", "eof"])
+def test_clicks_held_for_their_keys_act_in_turn(second: str) -> None:
+    """review43: with the field greyed while a Send waits for its keys (browser24), an EOF
+    clicked in that second was dropped: stdin never closed and the program waited for ever.
+    Each click acts, in turn; the field takes keys again once none waits."""
+    import asyncio
+
+    from orch_magics.magics import held_clicks
+
+    with Orchestrator(load_config_text(CONFIG)) as orch:
+        live = orch.spawn("local", "cat", close_stdin=False)
+
+        async def clicks() -> tuple[bool, bool]:
+            box = StdinBox(live)
+            box.text.set_state({"value": "hello"})
+            box.send_button.click()
+            held = box.text.disabled
+            await asyncio.sleep(0.05)
+            box.text.set_state({"value": "hello world"})  # the keys before the click come
+            if second == "send":
+                box.send_button.click()
+            elif second == "eof":
+                box.eof_button.click()
+            await asyncio.sleep(held_clicks.HELD_KEYS + 0.5)
+            return held, box.text.disabled
+
+        held, after = asyncio.run(clicks())
+        if second != "eof":
+            live.close_stdin()
+        res = live.wait(20)
+    assert held and after == (second == "eof")  # greyed while held; closed after an EOF
+    assert res.stdout == "hello world\n"
+
+
 def test_keys_after_a_paste_that_took_long_to_send_do_not_send_it_again() -> None:
     """browser7: a 2,000-line paste took the kernel over LATE to send (a front end slow to take
     its display updates); the browser's next value, the block plus the keys typed after it,

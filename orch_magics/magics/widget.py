@@ -255,8 +255,8 @@ class StdinBox:
     def _clicked(self, action: Callable[[], None]) -> None:
         """A Send or EOF click acts once the keys typed before it have come (held_clicks); the
         field takes none meanwhile (browser24: keys typed then joined or replaced the line)."""
-        if self.text.disabled:
-            return
+        if self.text.disabled and not self._held_for:  # closed (a held click's is not: an
+            return  # EOF clicked just after a Send waits too: review43, it was dropped)
         self._held_for += 1
         self.text.disabled = True
 
