@@ -8,8 +8,10 @@ the missing ones. A `ProxyCommand` is read here too: the layer starts it (`ssh_p
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import getpass
 import os
 import re
@@ -43,6 +45,20 @@ MATCH_EXEC_KEPT = 30.0
 _GIVEN_UP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "orch_match_exec_given_up", default=None)
 _ANSWERS: dict[str, tuple[float, bool]] = {}
+#: The threads ssh_configs are read in: their own, so slow `Match exec` commands do not hold
+#: asyncio's default pool, which docker calls and copies share (review43); made afresh in a
+#: forked child, which has none of its parent's threads.
+_READERS: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def _readers() -> concurrent.futures.ThreadPoolExecutor:
+    if not _READERS:
+        _READERS.append(concurrent.futures.ThreadPoolExecutor(
+            max_workers=16, thread_name_prefix="orch-ssh-config"))
+    return _READERS[0]
+
+
+os.register_at_fork(after_in_child=_READERS.clear)
 
 
 def _match_exec(cmd: str) -> bool:
@@ -104,10 +120,11 @@ async def read_host_config(ssh_config: str | None, host: str, user: str | None,
     runs every other run of the process, their timeouts and Ctrl-C (review42: all froze);
     a cancel ends the command it runs."""
     given_up = threading.Event()
-    token = _GIVEN_UP.set(given_up)  # seen by the thread: to_thread copies the context
+    token = _GIVEN_UP.set(given_up)  # seen by the thread, which runs in a copy of the context
     try:
-        return await asyncio.to_thread(host_config, ssh_config, host, user, port, hop,
-                                       found=found)
+        read = functools.partial(host_config, ssh_config, host, user, port, hop, found=found)
+        return await asyncio.get_running_loop().run_in_executor(
+            _readers(), contextvars.copy_context().run, read)
     except BaseException:
         given_up.set()
         raise
