@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -157,6 +158,12 @@ class RunPlan:
         return printable(mask_text("\n".join(lines)), lines=True)
 
 
+#: A name no one gives a variable, but base64 is (mixed case, digits, 16 or more): with an
+#: empty value, it is a token whose `=` padding was taken for the name's end.
+_PADDED_TOKEN = re.compile(r"(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])"
+                           r"(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{16,}")
+
+
 def _unnamed(pair: str) -> str:
     """What a `-e` without a name was, without showing it: it may be a secret's value."""
     if not pair:
@@ -172,6 +179,10 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
             raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
+        if value in ("", "=") and _PADDED_TOKEN.fullmatch(key):  # review42: base64's `=`
+            raise ConfigError(f"-e expects KEY=VALUE, got a value of "  # made it a name
+                              f"{plural(len(pair), 'character')} ending in '=' (a base64 value "
+                              f"with its name forgotten?)")
         env[key] = value
     return env
 

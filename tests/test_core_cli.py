@@ -691,10 +691,16 @@ def test_a_variable_given_without_its_name_is_refused_without_showing_its_value(
     """safety22: `-e "$TOKEN"` with `NAME=` forgotten printed the value in the error, into
     the terminal, a CI log, or (`-e {tok}` on a magic line) the saved notebook."""
     for given, said in (("CliSecretValue999", "a value of 17 characters with no '='"),
-                        ("=CliSecretValue999", "a value of 18 characters starting with '='")):
+                        ("=CliSecretValue999", "a value of 18 characters starting with '='"),
+                        # review42: base64's padding made the token a name, in the audit log
+                        ("CliSecretValue999Zz=", "a value of 20 characters ending in '=' (a "
+                                                 "base64 value with its name forgotten?)"),
+                        ("CliSecretValue999Zz==", "a value of 21 characters ending in '=' (a "
+                                                  "base64 value with its name forgotten?)")):
         done = orch("--demo", "run", "local", "-e", given, "--", "true")
         assert done.returncode == 2 and "CliSecret" not in done.stderr.decode(), done
         assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"
+    assert orch("--demo", "run", "local", "-e", "EMPTY_ON_PURPOSE=", "--", "true").returncode == 0
 
 
 def test_a_stdin_that_cannot_be_read_fails_the_run_with_status_1(tmp_path: Path) -> None:
