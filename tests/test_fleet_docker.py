@@ -136,6 +136,16 @@ def test_a_forward_picks_one_container_found_by_label(dockerd: Engine, web: list
         assert [f.environment for f in orch.forwards.list()] == ["web [orch-web-03]"]
     finally:
         orch.close()
+    # fleets27: a label that finds one container was "fans out to several targets"
+    try:
+        with dockerd.labelled({"orch.fleet": "lone"}, ["orch-lone-1"]):
+            lone = _orch(dockerd, {"label": "orch.fleet=lone"})
+            try:
+                fwd = lone.forward("web", server.server_address[1], host="127.0.0.1")
+                assert fwd.environment == "web [orch-lone-1]"
+            finally:
+                lone.close()
+    finally:
         server.shutdown()
 
 

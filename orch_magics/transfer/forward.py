@@ -257,9 +257,9 @@ def open_forward(places: Places, loop: BackgroundLoop, forwards: Forwards, envir
             base = places.launcher_for(dataclasses.replace(plan, layers=()))
             resolved = await resolve_all(environment, plan.layers_to_run, base,  # log first
                                          recordable(places.gate, plan, ticket), limit)
-            if limit is None:  # containers found by label: now one can be suggested
-                raise _name_one(plan, resolved.found)
-            target = resolved.the_one(limit)
+            if limit is None and len(resolved.found) > 1:  # found by label: one can be named
+                raise _name_one(plan, resolved.found)  # (a label of one container is that one)
+            target = resolved.found[0] if limit is None else resolved.the_one(limit)
             one, label = places.gate.vouch(dataclasses.replace(plan, layers=target.layers)), \
                 target.label  # a target of ours (a container found too)
         launcher = places.launcher_for(one)
