@@ -99,6 +99,11 @@ class RunResult:
                 and not self.interrupted and self.failed_step is None)
 
     @property
+    def never_ran(self) -> bool:
+        """Whether the command never started (a stop, a timeout or a failure came first)."""
+        return self.exit.code is None and self.exit.signal is None and self.exit.error is not None
+
+    @property
     def failed_step(self) -> RunResult | None:
         """The pre or post step that decides the verdict, if one failed.
 

@@ -23,10 +23,8 @@ def outcome(result: RunResult) -> str:
         return mask_text(f"interrupted during the post command ({stop.exit.describe()}), "
                          f"after {state}")  # the command had ended by itself, and well
     if why is not None and (stop is None or result.exit.code is None):  # the command's stop
-        never_ran = result.exit.code is None and result.exit.signal is None \
-            and result.exit.error is not None
         said = str(result.exit.error)  # `interrupted: stopped before the process started`
-        state = (said if said.startswith(why) else f"{why}: {said}") if never_ran \
+        state = (said if said.startswith(why) else f"{why}: {said}") if result.never_ran \
             else f"{why}, {state}"
     post = post_failed(result)
     if stop is not None:  # after a command that failed (or was stopped) by itself

@@ -856,3 +856,26 @@ def test_a_line_sent_just_before_stop_reaches_the_run_first(orch_kernel: str,
         kernel.click("Stop")
         kernel.run("w", "res = c.wait(20)\nprint(repr(res.stdout))")
         assert kernel.text("w") == "'last words\\n'\n", kernel.text("w")
+
+
+def test_lines_typed_for_a_run_stopped_while_it_connected_are_said_unsent(
+        orch_kernel: str, tmp_path: Path) -> None:
+    """browser24: lines typed while the run still connected, for a run its timeout (or Stop)
+    ended before it started, were said "1 line sent from the box"; only a failed connect
+    said them unsent."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent, lab_kernel(orch_kernel) as kernel:
+        port = silent.getsockname()[1]  # accepts, never says a word
+        (tmp_path / "orch.yaml").write_text(
+            f"environments: {{silent: [{{type: ssh, config: {{host: 127.0.0.1, port: {port}, "
+            f"connect_timeout: 30}}}}]}}\naudit: {{enabled: false}}\n"
+            "services: {cat: {command: cat, stdin_mode: streaming}}\n")
+        assert kernel.run("load", f"%orch load {tmp_path / 'orch.yaml'}")["status"] == "ok"
+        reply = kernel.run("c1", "%orch silent cat --timeout 3")
+        assert reply["status"] == "ok", kernel.text("c1")
+        kernel.type("one\n")
+        said = kernel.wait_for("c1", "not sent: ")
+        assert "not sent: 1 line typed while it started (it never did)" in said, said
+        said = kernel.wait_for("c1", "0 lines sent from the box")
+        assert "1 line sent" not in said, said

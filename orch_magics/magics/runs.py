@@ -319,8 +319,8 @@ def _background(ctx: Context, live: LiveRun, presenter: Presenter, with_box: boo
             result = last.result()
         elif isinstance(error, OrchError):  # nothing started: say its id too
             result, error = (last or live).unstarted(error), None
-            if box is not None and (last or live).attempt == 1:
-                box.never_started()
+        if box and result and result.never_ran and (last or live).attempt == 1:  # a stop or
+            box.never_started()  # a timeout first too (browser24: it said "1 line sent")
         presenter.finish(result, None if error is None else str(error))
         if box is not None:
             on_main(box.finish)
