@@ -98,3 +98,25 @@ _NO_SECRET_KIND = frozenset({"sort", "public", "pub", "foreign", "partition", "r
 _SWITCHES = frozenset({"insecure_accept_host_key"})
 #: Where a key splits into words: `_`, `-`, `.`, blanks, and lower-to-upper case (`apiKey`).
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def keyed_secret(text: str, line_no: int | None) -> bool:
+    """Whether config line `line_no` sets a key that holds a secret (`PGPASSWORD: Cl3ar: x`),
+    or is the value of one, written on the lines under it (`PGPASSWORD:` then the value:
+    review42): its syntax error is said without it, as a validation error about such a key
+    is."""
+    lines = text.splitlines()
+    if line_no is None or not 0 < line_no <= len(lines):
+        return False
+    line = lines[line_no - 1]
+    indent = len(line) - len(line.lstrip())
+    for above in reversed(lines[:line_no - 1]):  # the key whose value it is: less indented
+        if above.strip() and not above.lstrip().startswith("#") and (
+                len(above) - len(above.lstrip()) < indent):
+            line += "\n" + above
+            break
+    return any(password_word(key) for key in _LINE_KEYS.findall(line))
+
+
+#: The keys a YAML line sets (`  - KEY: …`, `{a: 1, KEY: x}`), quoted or not.
+_LINE_KEYS = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*:""")

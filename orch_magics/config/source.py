@@ -21,7 +21,7 @@ import yaml
 from ..errors import ConfigError
 from ..importing import paused_gc
 from .reading import read_text
-from .secret_keys import password_word, secret_key
+from .secret_keys import keyed_secret, password_word, secret_key
 from .yaml_syntax import check_encodable, syntax_error
 
 try:  # the C loader is much faster on large files, and has the same marks
@@ -219,33 +219,11 @@ def read_source(file: str | Path, *, found: bool = False) -> Source:
         return parse_source(text, str(file))
     except ConfigError as exc:
         with contextlib.suppress(OSError):
-            if exc.source_line is not None and (_keyed_secret(text, exc.line)  # safety22
+            if exc.source_line is not None and (keyed_secret(text, exc.line)  # safety22
                                                 or not os.stat(file).st_mode & 0o077):
                 raise ConfigError(exc.message, file=exc.file, line=exc.line, column=exc.column,
                                   suggestion=exc.suggestion) from None
         raise
-
-
-def _keyed_secret(text: str, line_no: int | None) -> bool:
-    """Whether config line `line_no` sets a key that holds a secret (`PGPASSWORD: Cl3ar: x`),
-    or is the value of one, written on the lines under it (`PGPASSWORD:` then the value:
-    review42): its syntax error is said without it, as a validation error about such a key
-    is."""
-    lines = text.splitlines()
-    if line_no is None or not 0 < line_no <= len(lines):
-        return False
-    line = lines[line_no - 1]
-    indent = len(line) - len(line.lstrip())
-    for above in reversed(lines[:line_no - 1]):  # the key whose value it is: less indented
-        if above.strip() and not above.lstrip().startswith("#") and (
-                len(above) - len(above.lstrip()) < indent):
-            line += "\n" + above
-            break
-    return any(password_word(key) for key in _LINE_KEYS.findall(line))
-
-
-#: The keys a YAML line sets (`  - KEY: …`, `{a: 1, KEY: x}`), quoted or not.
-_LINE_KEYS = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*:""")
 
 
 def parse_source(text: str, name: str = "<string>",
