@@ -879,3 +879,24 @@ def test_lines_typed_for_a_run_stopped_while_it_connected_are_said_unsent(
         assert "not sent: 1 line typed while it started (it never did)" in said, said
         said = kernel.wait_for("c1", "0 lines sent from the box")
         assert "1 line sent" not in said, said
+
+
+def test_a_background_run_that_already_ended_is_not_said_to_run(capsys) -> None:  # type: ignore[no-untyped-def]
+    """magics24: a quick `--bg` cell's run had ended (its status line said `✓ exit 0`), and
+    the cell still said "started in the background … %orch stop NAME stops it"."""
+    from orch_magics import Orchestrator, load_config_text
+    from orch_magics.magics.cells import announce
+
+    with Orchestrator(load_config_text("environments: {local: []}\naudit: {enabled: false}\n"
+                                       )) as orch:
+        live = orch.start("local", command="true", name="quick")
+        live.wait(20)
+        announce(live, logs=False)
+        ticking = orch.start("local", command="sleep 30", name="slow")
+        announce(ticking, logs=True)
+        orch.stop("slow")
+    assert capsys.readouterr().out.splitlines() == [
+        "ran in the background as quick, and has ended (exited): %orch logs quick shows its "
+        "output",
+        "started in the background as slow: %orch logs slow shows its output, %orch stop slow "
+        "stops it"]

@@ -186,8 +186,13 @@ class _AtTheEnd:
 
 def announce(live: LiveRun | LiveFleet, *, logs: bool) -> None:
     """One line naming the run a cell started in the background (`logs`: its output is not
-    in the cell): `%orch stop` needs that name, and a cell run again starts `NAME-1`."""
+    in the cell): `%orch stop` needs that name, and a cell run again starts `NAME-1`; one
+    that already ended is said so."""
     name = live.name
+    if live.done:  # a quick one ended first: nothing to stop (magics24)
+        print(f"ran in the background as {name}, and has ended ({live.state}): %orch logs "
+              f"{name} shows its output")
+        return
     where = f"%orch logs {name} shows its output, " if logs else ""
     stops = "stops every target" if isinstance(live, LiveFleet) else "stops it"
     print(f"started in the background as {name}: {where}%orch stop {name} {stops}")
