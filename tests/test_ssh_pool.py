@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 
 import pytest
 
@@ -213,24 +214,33 @@ async def test_a_proxyjump_that_refuses_is_named_not_the_target(  # type: ignore
         await orch.aclose()
 
 
+def _through_bast(ssh_lab, tmp_path, bastion_known: Path, layer: str):  # type: ignore[no-untyped-def]
+    """An Orchestrator whose environment `t` reaches the inner host through an ssh_config
+    `ProxyJump bast`, the bastion's key looked up in `bastion_known`; `layer`: more options
+    of the hop (YAML flow entries)."""
+    from orch_magics import Orchestrator
+
+    common = f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host bast\n  HostName {ssh_lab.bastion_addr}\n"
+                      f"  UserKnownHostsFile {bastion_known}\n{common}"
+                      f"Host inner\n  HostName {ssh_lab.inner_addr}\n  ProxyJump bast\n"
+                      f"  UserKnownHostsFile {ssh_lab.known_hosts}\n{common}")
+    return Orchestrator(load_config_text(
+        f"environments:\n  t: [{{type: ssh, config: {{host: inner, ssh_config: '{config}', "
+        f"connect_timeout: 10, {layer}}}}}]\naudit: {{enabled: false}}\n"))
+
+
 async def test_insecure_accept_host_key_is_the_hops_own_not_its_proxyjumps(  # type: ignore[no-untyped-def]
         ssh_lab, tmp_path) -> None:
     """safety24: `insecure_accept_host_key: true` on a hop also skipped the host key check
     of its ssh_config's ProxyJump host: a changed bastion key (a man in the middle) was
     taken. docs/ssh.md: "this hop only"."""
     from fixtures.sshd import known_host
-    from orch_magics import Orchestrator
 
     wrong = tmp_path / "known_hosts_wrong_bastion"
     wrong.write_text(known_host(ssh_lab.bastion_addr, 22, ssh_lab.root / "other_key.pub"))
-    common = f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host bast\n  HostName {ssh_lab.bastion_addr}\n  UserKnownHostsFile {wrong}\n"
-                      f"{common}Host inner\n  HostName {ssh_lab.inner_addr}\n  ProxyJump bast\n"
-                      f"  UserKnownHostsFile {tmp_path / 'none'}\n{common}")
-    orch = Orchestrator(load_config_text(
-        f"environments:\n  t: [{{type: ssh, config: {{host: inner, ssh_config: '{config}', "
-        f"connect_timeout: 10, insecure_accept_host_key: true}}}}]\naudit: {{enabled: false}}\n"))
+    orch = _through_bast(ssh_lab, tmp_path, wrong, "insecure_accept_host_key: true")
     try:
         with pytest.raises(LayerError) as err:
             await asyncio.wait_for(orch.arun("t", command="echo reached"), 60)
@@ -247,18 +257,10 @@ async def test_the_layers_known_hosts_is_the_hops_own_not_its_proxyjumps(  # typ
     refused, with the advice to add it to the target's file. OpenSSH's -o does not reach a
     jump host either."""
     from fixtures.sshd import known_host
-    from orch_magics import Orchestrator
 
     inner_only = tmp_path / "inner_only"
     inner_only.write_text(known_host(ssh_lab.inner_addr, 22, ssh_lab.root / "host_key.pub"))
-    common = f"  User root\n  IdentityFile {ssh_lab.key}\n  IdentitiesOnly yes\n"
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host bast\n  HostName {ssh_lab.bastion_addr}\n"
-                      f"  UserKnownHostsFile {ssh_lab.known_hosts}\n{common}"
-                      f"Host inner\n  HostName {ssh_lab.inner_addr}\n  ProxyJump bast\n{common}")
-    orch = Orchestrator(load_config_text(
-        f"environments:\n  t: [{{type: ssh, config: {{host: inner, ssh_config: '{config}', "
-        f"known_hosts: '{inner_only}', connect_timeout: 10}}}}]\naudit: {{enabled: false}}\n"))
+    orch = _through_bast(ssh_lab, tmp_path, ssh_lab.known_hosts, f"known_hosts: '{inner_only}'")
     try:
         res = await asyncio.wait_for(orch.arun("t", command="echo reached"), 60)
         assert res.stdout == "reached\n", res
