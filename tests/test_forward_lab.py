@@ -359,6 +359,13 @@ SEND_AND_GO = ("import socket, sys\n"
                "c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
                "c.sendall(b'FLUSHALL\\n'); c.close()\n")
 #: What another account of this machine does with a forward's port: connect, and read.
+def as_nobody(code: str, port: int) -> subprocess.CompletedProcess[str]:
+    """Python `code` run as user nobody, given the forward's `port`: another account."""
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           "/usr/bin/python3", "-c", code, str(port)], capture_output=True,
+                          text=True, timeout=30)
+
+
 AS_NOBODY = ("import socket, sys\n"
              "c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
              "print(repr(c.recv(100)))\n")
@@ -371,17 +378,13 @@ def test_another_user_of_this_machine_cannot_use_a_forward(orch, ssh_lab, env: s
     the forward says it refused one, and its user's next connection is served."""
     with target_server(ssh_lab, env, ONE_SHOT) as (port, server):
         fwd = orch.forward(env, port)
-        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                "/usr/bin/python3", "-c", AS_NOBODY, str(fwd.port)],
-                               capture_output=True, text=True, timeout=30)
+        other = as_nobody(AS_NOBODY, fwd.port)
         assert other.stdout == "b''\n", (other.stdout, other.stderr)  # closed: nothing read
         assert "a connection from another user (uid " in fwd.problem, fwd.problem
         # review34: one that sends and closes before it is taken is listed as root's, without
         # an inode: refused too (the loop is held busy meanwhile, as a notebook's may be)
         orch.loop.call(time.sleep, 1.5)
-        sent = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                               "/usr/bin/python3", "-c", SEND_AND_GO, str(fwd.port)],
-                              capture_output=True, text=True, timeout=30)
+        sent = as_nobody(SEND_AND_GO, fwd.port)
         assert sent.returncode == 0, sent.stderr
         time.sleep(2)
         assert "whose user cannot be told" in fwd.problem, fwd.problem
@@ -399,9 +402,7 @@ def test_a_client_with_an_ipv6_socket_is_told_apart_too(orch, ssh_lab) -> None: 
     not be told. It is carried; another user's is refused for its uid."""
     with target_server(ssh_lab, "here", ONE_SHOT) as (port, server):
         fwd = orch.forward("here", port)
-        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                "/usr/bin/python3", "-c", AS_NOBODY_V6, str(fwd.port)],
-                               capture_output=True, text=True, timeout=30)
+        other = as_nobody(AS_NOBODY_V6, fwd.port)
         assert other.stdout == "b''\n", (other.stdout, other.stderr)
         assert "a connection from another user (uid " in fwd.problem, fwd.problem
         assert talk(fwd.port, b"hello\n", host="::ffff:127.0.0.1") == (b"ready\n",
@@ -423,9 +424,7 @@ def test_a_forward_holds_both_sides_of_localhost(orch, ssh_lab) -> None:  # type
     program holds is refused, naming it."""
     with target_server(ssh_lab, "here", ONE_SHOT) as (port, server):
         fwd = orch.forward("here", port)
-        other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                "/usr/bin/python3", "-c", AS_NOBODY_LOOPBACK_V6, str(fwd.port)],
-                               capture_output=True, text=True, timeout=30)
+        other = as_nobody(AS_NOBODY_LOOPBACK_V6, fwd.port)
         assert other.stdout == "b''\n", (other.stdout, other.stderr)
         assert "a connection from another user (uid " in fwd.problem, fwd.problem
         assert talk(fwd.port, b"hello\n", host="::1") == (b"ready\n", b"got: hello\n")
