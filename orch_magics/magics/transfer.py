@@ -273,7 +273,8 @@ def forward(orch: Orchestrator, args: argparse.Namespace) -> Forward | None:
     shell = get_ipython()
     def replacing() -> None:  # this cell run again, and the new one admitted (magics17: a
         for closed in CELL_FORWARDS.replacing(shell):  # refused answer closed the old one)
-            print(f"closed {closed} (this cell opened it when it last ran)")
+            print(f"closed {closed} (this cell opened it when it last ran, or the same cell "
+                  f"of a copy of this notebook did)")
 
     try:
         opened = orch.forward(args.environment, port, local=args.local, host=args.host,
