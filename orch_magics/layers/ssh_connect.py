@@ -200,19 +200,22 @@ def who(cfg: SSHConfig) -> str:
 
 @contextlib.contextmanager
 def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder, *, depth: int,
-                       via: str, host: HostConfig, jump: str | None = None) -> Iterator[None]:
+                       via: str, host: HostConfig, jump: str | None = None,
+                       jump_host: bool = False) -> Iterator[None]:
     """asyncssh / OS errors while connecting → our errors naming the hop. Through an
     ssh_config `ProxyJump` (connected first, and the jump host resolves and connects the
     target), a failure on this machine is the jump host's (config14: each was said of the
     target, one as "the HostName it gives does not resolve"); what its server refused was
     said already (`ssh_jump`), and a timeout may be either's. `jump`: the ProxyJump that
-    opens this connection (None when a hop before carries it)."""
+    opens this connection (None when a hop before carries it); `jump_host`: `cfg` is such a
+    jump host's own, which the layer's options do not reach."""
     maybe_jump = f" (through its ProxyJump {jump}: it may be that host's)" if jump else ""
     try:
         yield
     except asyncssh.HostKeyNotVerifiable as exc:
         raise err(HostKeyError, host_key_message(cfg, recorder, exc, depth, via,
-                                                 known_hosts_files(cfg, host))) from None
+                                                 known_hosts_files(cfg, host),
+                                                 jump=jump_host)) from None
     except asyncssh.PermissionDenied as exc:  # with a password given, it was refused too
         refused = AuthError if cfg.password is None else PasswordRejected
         raise err(refused, f"authentication failed for {who(cfg)}: {exc.reason} "
@@ -313,10 +316,11 @@ def map_session_errors(err: ErrorFactory, what: str) -> Iterator[None]:
 
 
 def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, depth: int,
-                     via: str, files: tuple[str, ...]) -> str:
+                     via: str, files: tuple[str, ...], *, jump: bool = False) -> str:
     """Unknown or changed host key: what the server offered, checked against the known_hosts
     `files` asyncssh consulted. A changed key names the offending FILE:LINE, as OpenSSH does,
-    and is never advised to be trusted."""
+    and is never advised to be trusted. `jump`: a ProxyJump host's, which the layer's own
+    options do not reach (review43: they were advised)."""
     if recorder.offered is None:
         return f"host key of {where(cfg)} not accepted: {exc}"
     host, addr, port, key = recorder.offered
@@ -334,8 +338,9 @@ def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, dept
     if not files:
         return (f"host key for {entry} is unknown: the ssh_config reads no known_hosts file "
                 f"(UserKnownHostsFile none); the server offered {fingerprint}. Name one with "
-                f"`known_hosts:` on this layer, or set `insecure_accept_host_key: true` to "
-                f"skip the check (unsafe).")
+                + ("UserKnownHostsFile in its entry of the ssh_config." if jump else
+                   "`known_hosts:` on this layer, or set `insecure_accept_host_key: true` to "
+                   "skip the check (unsafe)."))
     known = files[0]
     scan = f"ssh-keyscan -p {port} {shlex.quote(host)}"
     trust = (f"`{scan} >> {shlex.quote(known)}`" if depth == 1 else
@@ -343,8 +348,8 @@ def host_key_message(cfg: SSHConfig, recorder: KeyRecorder, exc: Exception, dept
              f"{known} on this machine")
     return (f"host key for {entry} is unknown (not in {', '.join(files)}); the server offered "
             f"{fingerprint}. If that fingerprint is right, trust it with {trust} (or connect "
-            f"once with OpenSSH `ssh`), or set `insecure_accept_host_key: true` on this layer "
-            f"to skip the check (unsafe).")
+            f"once with OpenSSH `ssh`)" + ("." if jump else ", or set `insecure_accept_host_key: "
+                                          "true` on this layer to skip the check (unsafe)."))
 
 
 def offending_entry(files: tuple[str, ...], host: str, addr: str,

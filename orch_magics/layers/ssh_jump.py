@@ -124,5 +124,5 @@ def _refusals_said(jump: SSHConfig, err: _Said, recorder: KeyRecorder, options: 
         yield
     except asyncssh.Error:
         with map_connect_errors(jump, err, recorder, depth=1 if first else 2,
-                                via="the ProxyJump before it", host=options):
+                                via="the ProxyJump before it", host=options, jump_host=True):
             raise
