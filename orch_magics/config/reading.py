@@ -123,16 +123,15 @@ def judged_folder(folder: str) -> None:
         return
     if (why := _others_could_write(st, "add a file to it that orch runs as you")) is not None:
         raise ConfigError(_refusal("the folder of the config found here", why), file=folder)
-    _judged_tree(folder)
+    _judged_tree(folder, st)
 
 
-def _judged_tree(top: str) -> None:
-    """Judge what lies under `top` (see `judged_folder`), the nearest first (breadth first),
-    into the folders links of yours lead to (review43), each folder once, within the
-    FOLDER_* bounds."""
-    level, seen, left = [top], set(), FOLDER_ENTRIES
-    with contextlib.suppress(OSError):
-        seen.add((os.stat(top).st_dev, os.stat(top).st_ino))  # a link back to it: once
+def _judged_tree(top: str, top_st: os.stat_result) -> None:
+    """Judge what lies under `top` (its stat `top_st`; see `judged_folder`), the nearest first
+    (breadth first), into the folders links of yours lead to (review43), each folder once,
+    within the FOLDER_* bounds."""
+    level, left = [top], FOLDER_ENTRIES
+    seen = {(top_st.st_dev, top_st.st_ino)}  # a link back to it: once
     for _ in range(FOLDER_DEPTH):
         below: list[str] = []
         for folder in level:
