@@ -12,7 +12,7 @@ import functools
 import os
 import shlex
 import signal as _signal
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -242,7 +242,7 @@ class SSHLauncher(Launcher):
                                                    f"{where(self.config)}"):
                     # As bytes: argv may hold bytes that are not UTF-8 (surrogates, as Python
                     # keeps them), which asyncssh would refuse to encode for a str.
-                    process = await asyncio.wait_for(slot.conn.create_process(
+                    process = await _opened(slot.conn.create_process(
                         line.encode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
                         encoding=None, window=size,
                         term_type=TERM_TYPE if command.tty else None, request_pty=command.tty,
@@ -339,6 +339,25 @@ class SSHLauncher(Launcher):
             raise TryAgain(f"killing it failed: {reason}")
 
         return str(await kill_after_loss(place, kill_once))
+
+
+async def _opened(opening: Awaitable[asyncssh.SSHClientProcess[bytes]],
+                  timeout: float) -> asyncssh.SSHClientProcess[bytes]:
+    """The session `opening` opens, awaited up to `timeout`. Given up meanwhile (a cancel, the
+    timeout), it goes on and what it still opens is closed: its wrapper, sent no preamble,
+    ends with nothing run. Cancelled half-way, asyncssh left the session open, its wrapper
+    waiting on stdin for as long as the pooled connection lived (review42 F9)."""
+    task = asyncio.ensure_future(opening)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), timeout)
+    except BaseException:
+        task.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(task: asyncio.Future[asyncssh.SSHClientProcess[bytes]]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
 
 
 def _end_forwards(pools: dict[Hashable, Any], key: Hashable, slot: Slot) -> None:
