@@ -565,6 +565,14 @@ class Twice(Delegating):
     async def matching(self):
         return ["alpha", "alpha", 7]
 
+class Odd(Delegating):
+    async def matching(self):
+        return ["web-1", "c/keys/lnk"]
+
+class Forged(Delegating):
+    async def matching(self):
+        return ["web-1", "c\\x1b]0;T\\x07\\nweb-2"]
+
 class Sel(LocalKind):
     Config = SelConfig
     target, selector = "name", "pick"
@@ -582,7 +590,13 @@ class SelBoom(Sel):
 class SelTwice(Sel):
     launcher = Twice
 
-NONE, BOOM, TWICE = Sel(), SelBoom(), SelTwice()
+class SelOdd(Sel):
+    launcher = Odd
+
+class SelForged(Sel):
+    launcher = Forged
+
+NONE, BOOM, TWICE, ODD, FORGED = Sel(), SelBoom(), SelTwice(), SelOdd(), SelForged()
 """
 
 
@@ -593,19 +607,25 @@ NONE, BOOM, TWICE = Sel(), SelBoom(), SelTwice()
                 "launcher has no `matching()`"),
     ("seltwice", "layer kind 'seltwice' found targets that are not names, or the same one "
                  "twice: ['alpha', 'alpha', 7]"),
+    ("selodd", "layer kind 'selodd' found a target named 'c/keys/lnk', which no target may be "
+               "named (it has '/': a host or container name has none"),
+    ("selforged", "layer kind 'selforged' found a target named 'c\\x1b]0;T\\x07\\nweb-2', "
+                  "which no target may be named (it has the character '\\x1b'"),
 ])
 def test_a_plugin_kind_whose_run_time_selection_fails_is_named(tmp_path: Path, kind: str,
                                                                said: str) -> None:
     """kinds15: a plugin kind with a run-time `selector` whose `matching()` raised (or which
     had none, or found a name twice) was "internal error … a bug in orch_magics"; with a name
-    found twice the command ran twice under one label first. Said naming the kind, nothing run."""
+    found twice the command ran twice under one label first. Said naming the kind, nothing run.
+    safety25: a name no written target may have (a `/` nested its label, and a get wrote
+    through a link another target's get had made; a newline forged a line) is refused too."""
     site = tmp_path / "site"
     (site / "selkinds-0.1.dist-info").mkdir(parents=True)
     (site / "selkinds-0.1.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: selkinds\nVersion: 0.1\n")
     (site / "selkinds-0.1.dist-info" / "entry_points.txt").write_text(
         "[orch_magics.layers]\nselnone = selkinds:NONE\nselboom = selkinds:BOOM\n"
-        "seltwice = selkinds:TWICE\n")
+        "seltwice = selkinds:TWICE\nselodd = selkinds:ODD\nselforged = selkinds:FORGED\n")
     (site / "selkinds.py").write_text(SELECTOR_KINDS)
     (tmp_path / "orch.yaml").write_text(
         f"environments:\n  e: {{layers: [{{type: {kind}, config: {{pick: app}}}}]}}\n"

@@ -21,8 +21,9 @@ from ..errors import ConfigError, LayerError, OrchError
 from ..executor import LayeredExecutor
 from ..guard import Scope
 from ..layers.base import Launcher
+from ..layers.names import check_target_name
 from ..layers.registry import get_kind, plugin_code
-from ..text import plural
+from ..text import plural, printable
 from .limit_names import Names
 from .select import checked_words, read_limit, refuse_subscripts, said_limit, select
 from .unknown import Unknown, hosts_named
@@ -109,6 +110,7 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
             raise LayerError(f"layer kind {spec.type!r} found targets that are not names, or "
                              f"the same one twice: {names!r:.200}", layer=spec.type)
     for name in names:
+        _check_found(spec.type, name)
         with plugin_code(spec.type, "failed to name a target it found", LayerError):
             config = chosen(spec.type, spec.config, name)
         one = LayerSpec(spec.type, config, _label(spec.type, config), spec.location)
@@ -116,6 +118,19 @@ async def resolve(target: Target, base: Launcher) -> list[Target]:
         layers = (*target.layers[:index], one, *target.layers[index + 1:])
         found += await resolve(Target(label, layers, target.groups), base)
     return found
+
+
+def _check_found(kind: str, name: str) -> None:
+    """A name an engine says it holds is held to the rules of a written one. A real engine
+    never reports a `/` or a control character; a compromised one did (safety25): `c/keys/lnk`
+    became a nested label, its copy written through a link another target's copy had made,
+    and a newline in a name forged a line of another target's."""
+    try:
+        check_target_name(name, ranges=False, key="container")
+    except ValueError as exc:
+        raise LayerError(f"layer kind {kind!r} found a target named '{printable(name)[:200]}'"
+                         f", which no target may be named ({exc}): refused, with every target "
+                         f"it found", layer=kind) from None
 
 
 def _selecting(target: Target, index: int, base: Launcher) -> Launcher:
