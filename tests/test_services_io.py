@@ -379,6 +379,33 @@ def _umask() -> int:
     return mask
 
 
+UMASK_WATCH = """\
+import os, sys, threading
+from orch_magics import Orchestrator, load_config_text
+calls = []
+def watch(frame, event, arg):
+    if event == "c_call" and arg is os.umask:
+        calls.append(threading.current_thread().name)
+os.umask(0o027)
+threading.setprofile(watch)  # the background loop's thread, started below
+sys.setprofile(watch)
+orch = Orchestrator(load_config_text(sys.argv[1]))
+res = orch.run("local", "dump")
+mode = os.stat(res.output_file).st_mode & 0o777
+sys.setprofile(None)
+print(oct(mode), calls)
+"""
+
+
+def test_file_mode_never_sets_the_umask_to_learn_it(out_dir: Path) -> None:
+    """review44: the final mode was found by `os.umask(0)` then back, on the loop's thread: a
+    file another thread made in between was world-writable. The umask is now read, never set."""
+    done = subprocess.run([sys.executable, "-c", UMASK_WATCH,
+                           CONFIG.replace("@OUT@", str(out_dir))],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.split(None, 1) == ["0o640", "[]\n"], done
+
+
 def test_file_mode_failure_leaves_no_file_under_the_final_name(orch: Orchestrator,
                                                                out_dir: Path) -> None:
     seen_tmp: list[str] = []

@@ -209,9 +209,7 @@ class FileSink:
                 self.error = self.error or exc.strerror or str(exc)
             # renamed while still open, so still locked (file_temp: no sweep takes it)
             if ok and self.error is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(self._fd, 0o666 & ~umask)
+                os.fchmod(self._fd, 0o666 & ~_umask())
                 if self.unique:
                     self.path = self.progress.path = _published_anew(self.tmp_path, self.path)
                 else:
@@ -258,3 +256,15 @@ class FileSink:
         """Without a successful finish, nothing is published."""
         self.finish(False)
 
+
+def _umask() -> int:
+    """This process's umask, read without changing it: `os.umask(0)` then back set it to 0 for
+    every thread meanwhile, and a file another thread made then was world-writable (review44)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022  # no /proc (not Linux): the usual one, never 0 for a moment
