@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
+from .process.environ import VARIABLE
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
@@ -158,10 +159,11 @@ class RunPlan:
         return printable(mask_text("\n".join(lines)), lines=True)
 
 
-#: A name no one gives a variable, but base64 is (mixed case, digits, 16 or more): with an
-#: empty value, it is a token whose `=` padding was taken for the name's end.
-_PADDED_TOKEN = re.compile(r"(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])"
-                           r"(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{16,}")
+#: What a token looks like and a variable's name does not: 16 or more characters of base64
+#: (standard or url-safe), upper and lower case mixed. A `-e "$TOKEN"` whose `NAME=` was
+#: forgotten splits at its `=` padding into such a "name" (review42), or, url-safe, into
+#: one no variable may have, which the error showed (review44).
+_TOKEN_LIKE = re.compile(r"(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_-]{16,}")
 
 
 def _unnamed(pair: str) -> str:
@@ -172,6 +174,10 @@ def _unnamed(pair: str) -> str:
     return f"{shape} with no '='" if "=" not in pair else f"{shape} starting with '='"
 
 
+def _where_equals(value: str) -> str:
+    return "ending in '='" if value in ("", "=") else "with '=' inside"
+
+
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
     """`-e KEY=VALUE` options (CLI and magics) as a mapping; a malformed one is an error."""
     env = {}
@@ -179,10 +185,9 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
             raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
-        if value in ("", "=") and _PADDED_TOKEN.fullmatch(key):  # review42: base64's `=`
-            raise ConfigError(f"-e expects KEY=VALUE, got a value of "  # made it a name
-                              f"{plural(len(pair), 'character')} ending in '=' (a base64 value "
-                              f"with its name forgotten?)")
+        if _TOKEN_LIKE.fullmatch(key) and (value in ("", "=") or not VARIABLE.fullmatch(key)):
+            raise ConfigError(f"-e expects KEY=VALUE, got a value of {plural(len(pair), 'character')}"
+                              f" {_where_equals(value)} (a base64 value with its name forgotten?)")
         env[key] = value
     return env
 

@@ -696,11 +696,19 @@ def test_a_variable_given_without_its_name_is_refused_without_showing_its_value(
                         ("CliSecretValue999Zz=", "a value of 20 characters ending in '=' (a "
                                                  "base64 value with its name forgotten?)"),
                         ("CliSecretValue999Zz==", "a value of 21 characters ending in '=' (a "
-                                                  "base64 value with its name forgotten?)")):
+                                                  "base64 value with its name forgotten?)"),
+                        # review44: url-safe (shown as not a name), or with no digit (taken)
+                        ("CliSecret-Value_Zz=", "a value of 19 characters ending in '=' (a "
+                                                "base64 value with its name forgotten?)"),
+                        ("CliSecretValueZzQq=", "a value of 19 characters ending in '=' (a "
+                                                "base64 value with its name forgotten?)"),
+                        ("CliSecret-Value_Zz=Q", "a value of 20 characters with '=' inside "
+                                                 "(a base64 value with its name forgotten?)")):
         done = orch("--demo", "run", "local", "-e", given, "--", "true")
         assert done.returncode == 2 and "CliSecret" not in done.stderr.decode(), done
         assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"
-    assert orch("--demo", "run", "local", "-e", "EMPTY_ON_PURPOSE=", "--", "true").returncode == 0
+    for kept in ("EMPTY_ON_PURPOSE=", "lower_case_variable_1="):
+        assert orch("--demo", "run", "local", "-e", kept, "--", "true").returncode == 0
 
 
 def test_a_stdin_that_cannot_be_read_fails_the_run_with_status_1(tmp_path: Path) -> None:
