@@ -721,7 +721,11 @@ def test_a_bad_variable_name_is_said_at_its_own_line(text: str, line: int) -> No
 @pytest.mark.parametrize("line", ["      PGPASSWORD: Cl3ar: Passw0rdXY",
                                   "    environment: {API_TOKEN: Cl3ar: Passw0rdXY}",
                                   # review42: the value on the line under its key
-                                  "      PGPASSWORD:\n        \"Cl3ar\" Passw0rdXY"])
+                                  "      PGPASSWORD:\n        \"Cl3ar\" Passw0rdXY",
+                                  # review44: a quoted value going on at its key's indent,
+                                  "      PGPASSWORD: \"Cl3ar\n      Passw0rdXY\" x",
+                                  # and one going on indented with a tab
+                                  "      PGPASSWORD: Cl3ar\n\tPassw0rdXY"])
 def test_a_syntax_error_on_a_line_setting_a_secret_key_does_not_show_the_line(
         tmp_path: Path, line: str) -> None:
     """safety22: a password holding `: ` (an everyday way to break YAML) in a config readable

@@ -104,18 +104,20 @@ def keyed_secret(text: str, line_no: int | None) -> bool:
     """Whether config line `line_no` sets a key that holds a secret (`PGPASSWORD: Cl3ar: x`),
     or is the value of one, written on the lines under it (`PGPASSWORD:` then the value:
     review42): its syntax error is said without it, as a validation error about such a key
-    is."""
-    lines = text.splitlines()
+    is. Every line up to the first one less indented is judged: a quoted value may go on at
+    its key's own indent, and a tab-indented line is read as 8 columns (review44: either
+    skipped the key and showed the value)."""
+    lines = [one.expandtabs() for one in text.splitlines()]
     if line_no is None or not 0 < line_no <= len(lines):
         return False
-    line = lines[line_no - 1]
-    indent = len(line) - len(line.lstrip())
+    judged = [lines[line_no - 1]]
+    indent = len(judged[0]) - len(judged[0].lstrip())
     for above in reversed(lines[:line_no - 1]):  # the key whose value it is: less indented
-        if above.strip() and not above.lstrip().startswith("#") and (
-                len(above) - len(above.lstrip()) < indent):
-            line += "\n" + above
-            break
-    return any(password_word(key) for key in _LINE_KEYS.findall(line))
+        if above.strip() and not above.lstrip().startswith("#"):
+            judged.append(above)
+            if len(above) - len(above.lstrip()) < indent:
+                break
+    return any(password_word(key) for line in judged for key in _LINE_KEYS.findall(line))
 
 
 #: The keys a YAML line sets (`  - KEY: …`, `{a: 1, KEY: x}`), quoted or not.
