@@ -376,9 +376,38 @@ def test_a_progress_object_that_raises_is_told_no_more_and_the_copy_goes_on(  # 
     assert got.bytes == sent.bytes == 3_000_000
     assert (tmp_path / "got").read_bytes() == (tmp_path / "sent").read_bytes() == \
         (tmp_path / "src").read_bytes()
+    then = "which has ended" if where == "finish" else "which goes on"  # (review44)
     assert [r.getMessage() for r in caplog.records if "progress" in r.getMessage()] == [
-        "the progress= object raised RuntimeError: boom; it is told no more of this copy, "
-        "which goes on"] * 2
+        f"the progress= object raised RuntimeError: boom; it is told no more of this copy, "
+        f"{then}"] * 2
+
+
+def test_a_copy_that_fails_before_it_begins_tells_its_progress_nothing(tmp_path: Path) -> None:
+    """review44: a get of a missing file, a put into a missing folder called `finish(False)`
+    with no `start`: a bar made in `start` raised, and the warning said the failed copy went on."""
+    calls: list[str] = []
+
+    class Told:
+        def start(self, label: str, total: int | None) -> None:
+            calls.append("start")
+
+        def update(self, done: int) -> None:
+            calls.append("update")
+
+        def finish(self, ok: bool | None) -> None:
+            calls.append(f"finish {ok}")
+
+    (tmp_path / "src").write_bytes(b"x" * 1000)
+    with Orchestrator(load_config_text("environments:\n  local: []\naudit: {enabled: false}\n"
+                                       )) as orch:
+        with pytest.raises(TransferError, match="no such file or directory"):
+            orch.get("local", str(tmp_path / "none"), str(tmp_path / "got"), progress=Told())
+        with pytest.raises(TransferError):
+            orch.put("local", str(tmp_path / "src"), str(tmp_path / "no" / "dir" / "x"),
+                     progress=Told())
+        assert calls == []
+        orch.get("local", str(tmp_path / "src"), str(tmp_path / "got"), progress=Told())
+    assert calls[0] == "start" and calls[-1] == "finish True", calls
 
 
 @pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "OUT", "."])

@@ -82,17 +82,22 @@ class _Guarded:
 
     def __init__(self, progress: Progress) -> None:
         self._progress: Progress | None = progress
+        self._started = False
 
     def start(self, label: str, total: int | None) -> None:
+        self._started = True
         self._call(lambda p: p.start(label, total))
 
     def update(self, done: int) -> None:
         self._call(lambda p: p.update(done))
 
     def finish(self, ok: bool | None) -> None:
-        self._call(lambda p: p.finish(ok))
+        """Said only of a copy it was told began (review44: a copy that failed before it
+        began, a missing file, called a bar's `finish` with no `start`, which it had not made)."""
+        if self._started:
+            self._call(lambda p: p.finish(ok), "which has ended")
 
-    def _call(self, method: Callable[[Progress], None]) -> None:
+    def _call(self, method: Callable[[Progress], None], then: str = "which goes on") -> None:
         progress = self._progress
         if progress is None:
             return
@@ -101,8 +106,8 @@ class _Guarded:
         except Exception as exc:
             self._progress = None
             get_logger(__name__).warning(
-                "the progress= object raised %s: %s; it is told no more of this copy, which "
-                "goes on", type(exc).__name__, exc)
+                "the progress= object raised %s: %s; it is told no more of this copy, %s",
+                type(exc).__name__, exc, then)
 
 
 class NoProgress:
