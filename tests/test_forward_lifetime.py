@@ -592,6 +592,31 @@ def test_a_forward_out_of_file_descriptors_waits_and_says_so_once(ssh_lab, tmp_p
                         r"connections carried\); they are taken as connections end\n", err), err
 
 
+LIMITS_SEEN = """\
+import resource, socket
+from orch_magics import Orchestrator, load_config_text
+resource.setrlimit(resource.RLIMIT_NOFILE, (512, 4096))
+target = socket.create_server(("127.0.0.1", 0))
+with Orchestrator(load_config_text("environments:\\n  local: []\\naudit: {enabled: false}\\n")) as orch:
+    fwd = orch.forward("local", target.getsockname()[1])
+    during = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    child = orch.run("local", command="ulimit -n").stdout.strip()
+    fwd.close()
+    after = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+print(during, child, after)
+"""
+
+
+def test_a_forward_raises_the_open_file_limit_for_itself_alone_while_open() -> None:
+    """review44: a forward raised the process's soft limit for good: every command a kernel
+    started afterwards, and while it was open, ran with it (1024 became the hard limit).
+    Raised while it is open, never handed to the processes started meanwhile (as Go's runtime
+    does), and put back when it closes."""
+    done = subprocess.run([sys.executable, "-c", LIMITS_SEEN], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split() == ["4096", "512", "512"], done
+
+
 def test_a_forward_interrupted_while_its_hop_connects_says_so_in_one_line() -> None:
     """magics15: `%orch forward` interrupted while its ssh hop connected (a bastion that
     accepts and says nothing) showed a 77-line KeyboardInterrupt traceback, where a run and

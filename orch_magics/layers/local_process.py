@@ -16,6 +16,7 @@ import collections
 import contextlib
 import errno
 import os
+import resource
 import shutil
 import signal as _signal
 import threading
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..process.command import Command, at_home
+from ..process.descriptors import for_children
 from ..process.environ import inherited_environ
 from ..process.events import Exit
 from ..process.pipes import grow_pipe
@@ -197,15 +199,19 @@ def _with_default_signals(preexec_fn: Callable[[], Any] | None) -> Callable[[], 
     """`preexec_fn`, first giving the child the default action of the DEFAULTED signals this
     process ignores now: an idle ipykernel ignores SIGINT, so a named run's restart (started
     between cells) ignored the INT of Stop and died of the TERM after it (magics3), as could
-    a post command run after the CLI's first Ctrl-C. Nothing is added when none is ignored:
-    the child then starts the fast way (no Python code between fork and exec)."""
+    a post command run after the CLI's first Ctrl-C; and the open-file limit this process had
+    before a forward raised it. Nothing is added when neither applies: the child then starts
+    the fast way (no Python code between fork and exec)."""
     ignored = [s for s in DEFAULTED if _signal.getsignal(s) is _signal.SIG_IGN]
-    if not ignored:
+    limits = for_children()
+    if not ignored and limits is None:
         return preexec_fn
 
     def defaulted() -> None:
         for sig in ignored:
             _signal.signal(sig, _signal.SIG_DFL)
+        if limits is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, limits)
         if preexec_fn is not None:
             preexec_fn()
 

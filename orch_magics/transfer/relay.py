@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import resource
 import socket
 import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import OrchError
+from ..process.descriptors import lower_after_forward, raise_for_forward
 from .peer_user import refusal
 
 if TYPE_CHECKING:
@@ -129,7 +129,6 @@ def bound(port: int) -> list[socket.socket]:
     same port, not accepting yet (an OSError when it cannot be had: in use, …). Both, as
     `ssh -L` holds them: a client of `localhost` that tries ::1 first went to whoever held
     it, another user's listener (kinds20). Port 0: a free one, the same on both."""
-    _more_descriptors()
     for _ in range(8):  # port 0: the one given for 127.0.0.1 may be another's on ::1
         v4 = _listening(socket.AF_INET, "127.0.0.1", port)
         chosen = v4.getsockname()[1]
@@ -170,11 +169,14 @@ class Relay:
         self.clients: set[asyncio.Task[None]] = set()
         self._watching: asyncio.Task[None] | None = None
         self._accepting: list[asyncio.Task[None]] = []
+        self._raised = False
 
     def serve(self, socks: list[socket.socket]) -> Relay:
         """Start accepting on `socks` (from `bound`): clients that came meanwhile wait in
         their backlog."""
         self.socks = socks
+        raise_for_forward()  # each client holds descriptors: put back by close()
+        self._raised = True
         self._accepting = [asyncio.ensure_future(self._accept(sock)) for sock in socks]
         return self
 
@@ -274,6 +276,9 @@ class Relay:
         return int(self.socks[0].getsockname()[1])
 
     def close(self) -> None:
+        if self._raised:
+            self._raised = False
+            lower_after_forward()
         if self.first is not None:  # no client came for it
             self.first.close()
             self.first = None
@@ -291,12 +296,3 @@ class Relay:
         if self.clients:
             await asyncio.wait(set(self.clients))
 
-
-def _more_descriptors() -> None:
-    """Raise this process's soft limit of open files to its hard one (as Go's runtime does):
-    each client of a forward holds one, and 1,024, a common soft limit, runs out first."""
-    with contextlib.suppress(ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = hard if hard != resource.RLIM_INFINITY else 1 << 20  # Linux's nr_open
-        if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
