@@ -230,6 +230,28 @@ def test_a_real_process_line_of_a_million_characters_is_counted_right(
     assert sink.render()["text/plain"].splitlines()[0] == "y" * MAX_LINE + " … (+998000 chars)"
 
 
+BAR = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); printf '\\rprogress %d/30000' $i; done"
+
+
+@pytest.mark.parametrize("ending", ["; echo", ""])
+def test_a_long_progress_bar_shows_its_last_state_in_the_cell_and_in_logs(
+        orch: Orchestrator, ending: str) -> None:
+    """browser25: 30,000 `\\r` frames (600 KB, a tqdm or curl bar of a few minutes) were kept
+    as their start and end, and viewed joined: the start's last frame and the end's first ran
+    together into one longer than any, and the cell read `progress 30000/3000000`; `logs`
+    put its note among the frames, where the next frame overwrote half of it."""
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    res = orch.run("local", command=BAR + ending, sinks=[sink])
+    assert res.lines[-1].endswith("progress 30000/30000")  # the result keeps it whole
+    assert sink.render()["text/plain"].splitlines()[0] == "progress 30000/30000"
+    ring = RingBuffer()
+    for chunk in range(0, len(res.stdout_bytes), 4096):
+        ring.feed(Stdout(res.stdout_bytes[chunk:chunk + 4096]))
+    ring.close()
+    assert re.fullmatch(r"… \(\d+ chars not kept\) … progress 30000/30000", ring.tail(1)[0]), \
+        ring.tail(1)[0][:200]
+
+
 def test_terminal_view_overwrites_from_the_start_of_the_line() -> None:
     assert terminal_view("50%\r100%") == "100%"
     assert terminal_view("abcdef\rXY") == "XYcdef"

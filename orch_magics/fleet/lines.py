@@ -72,7 +72,7 @@ class LabelledLines:
         reset = RESET if ESC in line else ""
         if isinstance(line, CutLine):
             if CR in line or BS in line:
-                line = _shown_cut(line)
+                line = line.shown()
             return CutLine(self.prefix + line + reset, line.dropped, len(self.prefix) + line.at)
         return self.prefix + (terminal_view(line) if CR in line or BS in line else line) + reset
 
@@ -110,16 +110,3 @@ class LabelledLines:
         text = strip_ending(data[start:].decode("utf-8", "replace").removesuffix("\n"))
         end = text[-(MAX_PARTIAL // 2):]
         self._add(is_err, [self._labelled(CutLine(end, lost + start + len(text) - len(end), 0))])
-
-
-def _shown_cut(line: CutLine) -> CutLine:
-    """What a terminal shows of a line kept as its start and end (a long progress bar): its
-    end alone where that returns to the start of the line, else the start's view and the end,
-    still counting every character it stood for."""
-    head, end = line[:line.at], line[line.at:]
-    if CR in end:
-        shown = terminal_view(end)
-        return CutLine(shown, line.dropped + len(line) - len(shown), 0)
-    view, end_view = terminal_view(head), terminal_view(end)
-    return CutLine(view + end_view, line.dropped + len(line) - len(view) - len(end_view),
-                   len(view))

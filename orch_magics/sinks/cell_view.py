@@ -15,7 +15,7 @@ from typing import Any
 
 from ..text import plural
 from .ansi import ESCAPE, Colours, keep_colours
-from .lines import CR, CutLine, terminal_view
+from .lines import CutLine, terminal_view
 from .tail import Stream
 
 #: Characters of one line shown before it is cut (the result keeps it whole).
@@ -140,8 +140,8 @@ def cut(line: str) -> tuple[str, str, int]:
     at = _after_visible(view, MAX_LINE)
     rest = view[at:]
     hidden = len(ESCAPE.sub("", rest)) if "\x1b" in rest else len(rest)
-    if isinstance(line, CutLine) and CR not in line.rstrip(CR):
-        hidden += line.dropped
+    if isinstance(view, CutLine) and view.at:  # its start and end shown: between them hidden
+        hidden += view.dropped
     return view[:at], rest, hidden
 
 

@@ -53,7 +53,10 @@ _ERASE = re.compile(r"\x1b\[([012]?)K")
 
 def terminal_view(line: str) -> str:
     """What a terminal shows for a line with bare `\\r` (later text overwrites from column 0)
-    or backspaces (the character before one is gone, as JupyterLab shows `print('a\\bb')`)."""
+    or backspaces (the character before one is gone, as JupyterLab shows `print('a\\bb')`).
+    A `CutLine`'s is its `shown()`."""
+    if isinstance(line, CutLine):
+        return line.shown()
     if CR in line and ESC in line:
         line = _overlaid(line.split(CR))
     elif CR in line:
@@ -101,9 +104,25 @@ class CutLine(str):
         line.dropped, line.at = dropped, at
         return line
 
+    def shown(self) -> CutLine:
+        """What a terminal shows of it: its end alone where that returns to the start of the
+        line (a long progress bar), else the start's view and the end's, still counting every
+        character it stood for. Viewed whole, the start's last frame and the end's first ran
+        together into one longer than any (browser25: a bar at 30000/30000 read 3000000)."""
+        head, end = self[:self.at], self[self.at:]
+        if CR in end.rstrip(CR):
+            view = terminal_view(end)
+            return CutLine(view, self.dropped + len(self) - len(view), 0)
+        view, end_view = terminal_view(head), terminal_view(end)
+        return CutLine(view + end_view, self.dropped + len(self) - len(view) - len(end_view),
+                       len(view))
+
     def marked(self) -> str:
-        """The kept text with a note where characters are missing (for `logs`)."""
-        return f"{self[:self.at]} … ({self.dropped} chars not kept) … {self[self.at:]}"
+        """What a terminal shows of it, with a note where characters are missing (for `logs`:
+        a note put among `\r` frames was overwritten by the next, browser25)."""
+        view = self.shown()
+        head = f"{view[:view.at]} … " if view.at else "… "
+        return f"{head}({view.dropped} chars not kept) … {view[view.at:]}"
 
 
 class LineDecoder:
