@@ -581,6 +581,33 @@ def test_a_proxycommand_that_cannot_start_is_said_with_its_program(  # type: ign
                            f"{ssh_config}) could not start: {said.format(tmp=tmp_path)}\n")
 
 
+def test_a_stop_while_a_proxycommand_is_stuck_connecting_ends_at_once(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path) -> None:
+    """chains30: a ProxyCommand stuck in its own connect (`ssh -W` to a jump host that never
+    answers; here `sleep`, which reads no stdin either) was only told EOF when the connect was
+    given up, and killed 2 s later: a Ctrl-C took 2 s, `--timeout 1` 3 s. asyncssh aborts
+    the connection it was making: the proxy is killed then."""
+    from orch_magics import Orchestrator
+    from processes import left_after, processes_with
+
+    token = f"600.{os.getpid()}"
+    config = tmp_path / "orch.yaml"
+    config.write_text(_proxied(ssh_lab, tmp_path, tmp_path / "proxy-env"))
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(re.sub(r"ProxyCommand .*", f"ProxyCommand sleep {token}",
+                                 ssh_config.read_text()))
+    with Orchestrator(config=str(config)) as orch:
+        live = orch.spawn("px", command="echo hi")
+        while not processes_with(token):
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        live.stop()
+        result, took = live.wait(30), time.monotonic() - t0
+    assert result.interrupted and result.stdout == "", result
+    assert took < 1.5, f"the stop took {took:.2f} s: the proxy was waited for"
+    assert left_after(lambda: processes_with(token), 5) == []
+
+
 async def test_a_retired_connection_that_carries_a_tunnel_closes_when_it_ends(ssh_lab) -> None:  # type: ignore[no-untyped-def]
     """review40: a session open that timed out retires its connection, which then closed at
     once though it carried the next hop's tunnel (no session: not counted), and every run

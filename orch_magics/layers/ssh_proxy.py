@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -123,11 +125,14 @@ class ProxyPipe(asyncio.SubprocessProtocol):
             self._stdin.write(data)
 
     def abort(self) -> None:
-        self.close()
+        """asyncssh's abort of a connection (a connect given up or failed): the proxy is killed
+        now. Told by EOF alone, one stuck in its own connect (`ssh -W` to a host that never
+        answers) held a Ctrl-C or a timeout back `KILL_AFTER` s (chains30)."""
+        self.close(at_once=True)
 
-    def close(self) -> None:
+    def close(self, *, at_once: bool = False) -> None:
         """End the proxy: EOF on its stdin (a proxy ends with its connection, as `nc` and
-        `ssh -W` do), and a kill if it is still running `KILL_AFTER` s later.
+        `ssh -W` do), and a kill if it is still running `KILL_AFTER` s later (`at_once`: now).
 
         Its transport is closed only once asyncio's child watcher has reaped it: closing it
         before polls the process, and a process reaped there (it had just exited) makes the
@@ -138,6 +143,10 @@ class ProxyPipe(asyncio.SubprocessProtocol):
             self._stdin.close()
         if self.exited:
             self._release()
+        elif at_once:  # reaped by the watcher, then released (`process_exited`); not through
+            with contextlib.suppress(ProcessLookupError):  # Popen, which reaps one that has
+                os.kill(self._transport.get_pid(), signal.SIGKILL)  # ended: the watcher
+                # then said "Unknown child process" on the user's stderr
         elif self._kill is None:
             self._kill = self._loop.call_later(KILL_AFTER, self._release)
 
