@@ -220,6 +220,29 @@ def test_the_clock_ticks_before_the_first_byte():
         thread.join(5)
 
 
+def test_a_cell_printing_all_the_time_refreshes_at_its_interval():
+    """magics25: after its first refresh, the clock's quiet 0.5 s timer was kept when output
+    came, so a cell printing all the time refreshed twice a second, whatever
+    `Orch.update_interval` said (default 0.1: ~10 a second)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    seen: list[float] = []
+    s = sink(interval=0.05)
+    s.set_publisher(lambda bundle: seen.append(time.monotonic()))
+    try:
+        s.start_clock(loop)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2:  # a line every 20 ms for 2 s
+            loop.call_soon_threadsafe(s.feed, Stdout(b"line\n"))
+            time.sleep(0.02)
+        assert len(seen) >= 12, seen  # 0.05 s apart: ~40; the quiet tick's: 4 or 5
+    finally:
+        s.finish("exit 0", True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
 def test_tail_zero_counts_lines_and_shows_none():
     s = sink(tail=0)
     s.feed(Stdout(b"one\ntwo\nunterminated"))

@@ -40,7 +40,7 @@ from ..result import RunResult
 from ..run_names import check_name, choose
 from ..secrets.masking import mask_text
 from ..shutdown import exiting
-from ..sinks.display import NOT_STARTED, DisplaySink
+from ..sinks.display import DisplaySink
 from . import fleet_view
 from .bounded import Limit
 from .cells import CellRuns, announce
@@ -281,7 +281,7 @@ def _presenter(ctx: Context, args: argparse.Namespace, plan: RunPlan, frontend: 
     sink = DisplaySink(environment=plan.environment.name, layers=plan.environment.describe(),
                        what=what, tail=tail if frontend else 0, stdout_mode=plan.stdout_mode,
                        interval=settings.update_interval, result_keeps=result_keeps)
-    sink.follow(NOT_STARTED)  # until `run` hands it the run
+    sink.starting()  # until `run` hands it the run
     if frontend:
         return LivePresenter(ctx.shell, sink, ctx.orchestrator.loop.loop)
     output = HeadlessOutput(Limit(settings.headless_lines, settings.headless_bytes),

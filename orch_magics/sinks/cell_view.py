@@ -11,10 +11,11 @@ import collections
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..text import plural
 from .ansi import ESCAPE, Colours, keep_colours
+from .file import FileProgress
 from .lines import CutLine, terminal_view
 from .tail import Stream
 
@@ -183,3 +184,25 @@ def describe_end(result: Any) -> tuple[str, bool]:
     if result.truncated:  # a named run's result holds only the end of its output
         state += f" · {result.kept()}"
     return state, bool(result.ok)
+
+
+class FollowedRun(Protocol):
+    """What the view asks of the run it shows: its state (`starting` until its process is
+    there), in stdout_mode file the file's progress, and the bytes its stdin took so far."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def progress(self) -> FileProgress | None: ...
+    @property
+    def stdin_bytes(self) -> int: ...
+
+
+class _NotStarted:
+    """The run of a view before the run is there to follow: it is starting."""
+
+    state, progress, stdin_bytes = "starting", None, 0
+
+
+#: What a view follows until it is handed its run (`follow`).
+NOT_STARTED: FollowedRun = _NotStarted()

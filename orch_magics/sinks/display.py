@@ -5,9 +5,8 @@ shows (the last `tail` lines, counters): the whole output is in the RunResult (i
 named run, `result_keeps`). It publishes through a callable at most every `interval` seconds:
 a display handle's updates stay far below the iopub rate limits (1,000 msg/s, 1 MB/s).
 
-The clock ticks from the start (`start_clock`), unterminated lines show as they grow and `\r`
-rewrites them in place, pre/post step output shows live before/after the command's own, and
-the status says the outcome in words (a saved or untrusted notebook loses colours, not meaning).
+The clock ticks from the start (`start_clock`), unterminated lines grow, `\r` rewrites in place,
+steps show before/after the command, and the status says the outcome in words.
 """
 
 from __future__ import annotations
@@ -17,14 +16,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from ..process.events import Event, Exit, Stderr, Stdout
 from ..secrets.masking import mask_text
 from ..text import human_size, plural
 from .base import StepKind
-from .cell_view import Snapshot, Stream, outcome_words, render_html, render_text
-from .file import FileProgress
+from .cell_view import (
+    NOT_STARTED,
+    FollowedRun,
+    Snapshot,
+    Stream,
+    outcome_words,
+    render_html,
+    render_text,
+)
 from .lines import CR, MAX_PARTIAL, CutLine, LineDecoder
 from .secret_prompt import HIDDEN, PromptWatch
 from .step_view import StepFeed, StepViews
@@ -34,28 +40,6 @@ Bundle = dict[str, str]
 
 #: Seconds between two refreshes while the process is quiet (the clock keeps moving).
 QUIET_TICK = 0.5
-
-
-class FollowedRun(Protocol):
-    """What the view asks of the run it shows: its state (`starting` until its process is
-    there), in stdout_mode file the file's progress, and the bytes its stdin took so far."""
-
-    @property
-    def state(self) -> str: ...
-    @property
-    def progress(self) -> FileProgress | None: ...
-    @property
-    def stdin_bytes(self) -> int: ...
-
-
-class _NotStarted:
-    """The run of a view before the run is there to follow: it is starting."""
-
-    state, progress, stdin_bytes = "starting", None, 0
-
-
-#: What a view follows until it is handed its run (`follow`).
-NOT_STARTED: FollowedRun = _NotStarted()
 
 
 class DisplaySink:
@@ -112,10 +96,8 @@ class DisplaySink:
     def feed(self, event: Event) -> None:
         if self._over():
             return
-        if not self._hearing and isinstance(event, (Stdout, Stderr)):
-            with self._lock:
-                self.prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
-                                    event.data)
+        if not self._hearing:
+            self._heard(event)
         if isinstance(event, Stdout):
             self._add("stdout", event.data)
         elif isinstance(event, Stderr):
@@ -174,11 +156,14 @@ class DisplaySink:
     def hear(self, event: Event) -> None:
         """Output as the program wrote it, before filters and a stdout file: what it asks
         (a view fed by no pipeline hears what it is fed)."""
-        with self._lock:
-            self._hearing = True
-            if isinstance(event, (Stdout, Stderr)):
+        self._hearing = True
+        self._heard(event)
+
+    def _heard(self, event: Event) -> None:
+        if isinstance(event, (Stdout, Stderr)):
+            with self._lock:
                 self.prompts.heard("stdout" if isinstance(event, Stdout) else "stderr",
-                                    event.data)
+                                   event.data)
 
     def note_stdin(self, *lines: str, echo: bool = True) -> None:
         """Count lines the user sent at once and, with `echo`, show them below the prompt
@@ -315,11 +300,14 @@ class DisplaySink:
                 lines[at] = (stream, line[len(placed):])
 
     def _schedule(self) -> None:
-        if self._publish is None or self._timer is not None or self._closed:
+        """A refresh `interval` s from now, replacing a later quiet one (magics25: 0.5 s)."""
+        if self._publish is None or self._closed:
             return
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._timer = loop.call_later(self.interval, self._tick)
+        loop = self._loop = asyncio.get_running_loop()
+        if self._timer is None or self._timer.when() > loop.time() + self.interval:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_later(self.interval, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -384,6 +372,10 @@ class DisplaySink:
                 self._run is not None and self.exit is None) else 0)):
             parts.append(f"stdin {human_size(stdin)}")
         return " · ".join(parts)
+
+    def starting(self) -> None:
+        """Its run is being started: the status says `starting` until `follow` hands it over."""
+        self._run = NOT_STARTED
 
     def follow(self, run: FollowedRun) -> None:
         """The status says `starting` until `run`'s process is there (browser14: a hop still
