@@ -392,6 +392,46 @@ def test_another_user_of_this_machine_cannot_use_a_forward(orch, ssh_lab, env: s
         fwd.close()
 
 
+#: Another account's flood: connect and close for 3 s, as a port scanner or checker may.
+FLOOD = ("import socket, sys, time\n"
+         "end, n = time.monotonic() + 3, 0\n"
+         "while time.monotonic() < end:\n"
+         "    try:\n"
+         "        socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10).close()\n"
+         "        n += 1\n"
+         "    except OSError:\n"
+         "        pass\n"
+         "print(n)\n")
+
+
+def test_a_flood_of_another_user_s_connections_holds_no_run_back(orch, ssh_lab) -> None:  # type: ignore[no-untyped-def]
+    """kinds21: each client's user was found by reading the whole of /proc/net/tcp (16-32 ms)
+    on the event loop, and a refused one never yielded it: 3 s of another user's connect and
+    close (~4,000) held every run of the process back for 99 s, and the forward said each
+    refusal, 4,183 lines. Now one question per client, the loop yielded, and said once."""
+    heard: list[str] = []
+    with target_server(ssh_lab, "here", ONE_AT_A_TIME) as (port, server):
+        fwd = orch.forward("here", port)
+        fwd.watch(heard.append)
+        flood = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                  "--clear-groups", "/usr/bin/python3", "-c", FLOOD,
+                                  str(fwd.port)], stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1)
+            t0 = time.monotonic()
+            res = orch.run("here", command="echo alongside")
+            took = time.monotonic() - t0
+        finally:
+            out, _ = flood.communicate(timeout=60)
+        assert res.stdout == "alongside\n" and took < 10, (took, res)
+        assert int(out) > 100, out  # a flood it was
+        time.sleep(1)
+        refusals = [m for m in heard if "another user" in m]
+        assert len(refusals) == 1, heard[:5]
+        assert talk(fwd.port, b"hello\n") == (b"ready\n", b"got: hello\n")  # still serving
+        fwd.close()
+
+
 #: A client whose socket is IPv6, as Java's and .NET's are: 127.0.0.1 as ::ffff:127.0.0.1.
 AS_NOBODY_V6 = AS_NOBODY.replace("('127.0.0.1',", "('::ffff:127.0.0.1',")
 

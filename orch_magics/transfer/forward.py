@@ -41,7 +41,7 @@ from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .forward_health import Health
 from .held import Held
 from .model import ForwardInterrupted
-from .peer_user import TABLES
+from .peer_user import SOCKETS
 from .relay import Connect, Reader, Relay, Writer, bound
 
 #: Seconds the hop under a forward's clients has to answer a keepalive (asked every
@@ -377,9 +377,9 @@ def _bound(local: int) -> list[socket.socket]:
     """localhost:`local` (127.0.0.1, and ::1 where there is one), listening (not accepting
     yet), or why it cannot be had."""
     try:
-        TABLES.open()  # now: a client that comes when no descriptor is left is told apart
+        SOCKETS.open()  # now: a client that comes when no descriptor is left is told apart
     except OSError as exc:
-        raise ForwardError(f"cannot tell who connects to a forward: /proc/net/tcp: "
+        raise ForwardError(f"cannot tell who connects to a forward: netlink sock_diag: "
                            f"{os.strerror(exc.errno) if exc.errno else exc}") from None
     try:
         return bound(local)

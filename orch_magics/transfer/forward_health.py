@@ -25,6 +25,7 @@ class Health:
     problem: str | None = None
     watcher: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     _waited: float | None = field(default=None, repr=False, compare=False)  # last shortage
+    _refused: float | None = field(default=None, repr=False, compare=False)  # last refusal
 
     def carried(self) -> None:
         self.problem = None
@@ -34,6 +35,15 @@ class Health:
             f"{self.target} is not reachable from {self.via}: {reason(exc)}"
         self.problem = f"the last connection failed: {why}"
         self.tell(f"{self.problem}; still listening, the next connection tries again")
+
+    def refused(self, why: str) -> None:
+        """A client refused (another user's): said again only after WAIT_QUIET s without one,
+        so a flood of them (a port scan) is one line, not one per client (kinds21)."""
+        self.problem = f"the last connection failed: {why}"
+        now = time.monotonic()
+        if self._refused is None or now - self._refused > WAIT_QUIET:
+            self.tell(f"{self.problem}; still listening, the next connection tries again")
+        self._refused = now
 
     def cut(self, why: str) -> None:
         self.problem = f"its connections were cut: {why}"

@@ -1,80 +1,94 @@
 """Who connected to a forward's port: the user of the other end of a loopback TCP
-connection, read from the kernel's socket tables (/proc/net/tcp, and /proc/net/tcp6 for a
-client whose socket is IPv6: Java's and .NET's by default, connecting to ::ffff:127.0.0.1),
-where SO_PEERCRED (a unix socket's) is not to be had. A forward carries its own user's
+connection, asked of the kernel by its addresses (netlink's sock_diag, as `ss` asks), where
+SO_PEERCRED (a unix socket's) is not to be had. A forward carries its own user's
 connections only (safety18: another account of this machine read the prod host's files
 through it), and one whose user cannot be told is refused too (review34: a client that sent
-and closed before it was taken is listed as root's, with no inode; a reset one not at all)."""
+and closed before it was taken is listed as root's, with no inode; a reset one not at all).
+
+One question per client, some 20 µs: reading the whole of /proc/net/tcp took 16-32 ms, on
+the event loop, and a flood of connections any local user could make froze every run of
+the process for minutes (kinds21)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
-from typing import IO
 
-#: Where the kernel lists TCP sockets, and how each writes a client at 127.0.0.1:port.
-_TABLES = {"/proc/net/tcp": "", "/proc/net/tcp6": "0000000000000000FFFF0000"}
+#: netlink's sock_diag family, its request type, and a request's flags and error type.
+_SOCK_DIAG, _BY_FAMILY, _REQUEST, _ERROR = 4, 20, 1, 2
+#: A request: family, protocol, extensions, pad, states (all); the socket's id: ports,
+#: addresses (16 bytes each), interface and cookie (none: any).
+_REQUEST_BODY = struct.Struct("=BBBBI")
+_HEADER = struct.Struct("=IHHII")
+#: In an answer, after its header: family, state, timer, retransmits, the 48-byte id,
+#: expires, read and write queues, then the uid and inode looked for.
+_UID_AT = _HEADER.size + 4 + 48 + 12
 
 
-class _Tables:
-    """The socket tables, opened when a forward starts listening (`open`) and read again
-    from their start each time: a forward out of descriptors still tells its clients apart
-    (files12), where opening them at a client would fail (review35). A forked child opens
-    its own: one file offset shared by two processes reads short."""
+class _Diag:
+    """The netlink socket the kernel is asked through, opened when a forward starts listening
+    (`open`): a forward out of descriptors still tells its clients apart (files12), where
+    opening one at a client would fail (review35). A forked child opens its own."""
 
     def __init__(self) -> None:
-        self._files: dict[str, IO[bytes] | None] = {}  # None: not on this machine (no IPv6)
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
+        self._seq = 0
 
     def open(self) -> None:
-        """Open the tables not open yet (an OSError when /proc/net/tcp cannot be read; a
-        machine without IPv6 has no tcp6)."""
+        """Open it if not open yet (an OSError when this machine cannot be asked)."""
         with self._lock:
-            for path in _TABLES:
-                if path not in self._files:
-                    try:
-                        self._files[path] = open(path, "rb")  # noqa: SIM115 - kept open
-                    except FileNotFoundError:
-                        if path == "/proc/net/tcp":
-                            raise
-                        self._files[path] = None  # not looked for again (review36)
+            if self._sock is None:
+                self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _SOCK_DIAG)
+                self._sock.settimeout(1.0)  # never answered: that client cannot be told
 
-    def lines(self) -> list[tuple[str, bytes]]:
-        """Each table's lines, with the prefix of a client's address written there."""
+    def owner(self, family: int, src: tuple[str, int], dst: tuple[str, int]
+              ) -> tuple[int, int] | None:
+        """(uid, inode) of the TCP socket from `src` to `dst` of `family`, or None: none."""
         self.open()
+        body = _REQUEST_BODY.pack(family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + struct.pack(
+            "!HH", src[1], dst[1]) + _packed(family, src[0]) + _packed(family, dst[0]) + \
+            struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF)
         with self._lock:
-            found = []
-            for path, file in self._files.items():
-                if file is None:
-                    continue
-                file.seek(0)
-                found += [(_TABLES[path], line) for line in file.read().splitlines()]
-            return found
+            assert self._sock is not None
+            self._seq = seq = (self._seq + 1) & 0xFFFFFFFF
+            self._sock.sendto(_HEADER.pack(_HEADER.size + len(body), _BY_FAMILY, _REQUEST, seq,
+                                           0) + body, (0, 0))
+            while True:  # an answer to an earlier question given up on is skipped
+                answer = self._sock.recv(8192)
+                if _HEADER.unpack_from(answer)[3] == seq:
+                    break
+        if _HEADER.unpack_from(answer)[1] == _ERROR or len(answer) < _UID_AT + 8:
+            return None  # ENOENT: no such socket (a reset client)
+        uid, inode = struct.unpack_from("=II", answer, _UID_AT)
+        return uid, inode
 
     def after_fork(self) -> None:
-        self._files, self._lock = {}, threading.Lock()
+        self._sock, self._lock = None, threading.Lock()
 
 
-TABLES = _Tables()
-os.register_at_fork(after_in_child=TABLES.after_fork)
+SOCKETS = _Diag()
+os.register_at_fork(after_in_child=SOCKETS.after_fork)
+
+
+def _packed(family: int, host: str) -> bytes:
+    return socket.inet_pton(family, host).ljust(16, b"\0")
 
 
 def _entry(conn: socket.socket) -> tuple[int, int] | None:
     """(uid, inode) of the client end of `conn`, accepted on 127.0.0.1 or ::1 (None: not
-    listed)."""
+    there). A client's IPv6 socket (Java's and .NET's by default) reaches 127.0.0.1 as
+    ::ffff:127.0.0.1."""
     try:
-        peer, own = _hexed(conn.getpeername()), _hexed(conn.getsockname())
-        v6 = conn.family == socket.AF_INET6
-        for prefix, line in TABLES.lines():
-            prefix = "" if v6 else prefix  # an IPv6 client's address is written whole
-            parts = line.split()
-            if len(parts) > 9 and (parts[1], parts[2]) == (
-                    f"{prefix}{peer}".encode(), f"{prefix}{own}".encode()):
-                return int(parts[7]), int(parts[9])
+        peer, own = conn.getpeername()[:2], conn.getsockname()[:2]
+        if conn.family == socket.AF_INET6:
+            return SOCKETS.owner(socket.AF_INET6, peer, own)
+        return SOCKETS.owner(socket.AF_INET, peer, own) or SOCKETS.owner(
+            socket.AF_INET6, ("::ffff:" + peer[0], peer[1]), ("::ffff:" + own[0], own[1]))
     except (OSError, ValueError):
         return None
-    return None
 
 
 def refusal(conn: socket.socket) -> str | None:
@@ -99,14 +113,3 @@ def _holds_bytes(conn: socket.socket) -> bool:
         return bool(conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:  # none yet (EAGAIN), or reset
         return False
-
-
-def _hexed(address: tuple[str, int]) -> str:
-    """An address and port as /proc/net/tcp(6) writes them (`0100007F:1F90`; IPv6: four
-    words of the host's byte order, `00000000000000000000000001000000:1F90` for ::1)."""
-    host, port = address[0], address[1]
-    if ":" in host:
-        raw = socket.inet_pton(socket.AF_INET6, host)
-        words = "".join(f"{int.from_bytes(raw[i:i + 4], 'little'):08X}" for i in range(0, 16, 4))
-        return f"{words}:{port:04X}"
-    return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"

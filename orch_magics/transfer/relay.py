@@ -13,7 +13,6 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import OrchError
 from ..process.descriptors import lower_after_forward, raise_for_forward
 from .peer_user import refusal
 
@@ -71,6 +70,9 @@ class Outcome(Protocol):
     def carried(self) -> None: ...
 
     def failed(self, exc: BaseException) -> None: ...
+
+    def refused(self, why: str) -> None:
+        """A client was refused (another user's): `why`."""
 
     def cut(self, why: str) -> None:
         """The clients carried were cut: their way went silent (`why`)."""
@@ -204,8 +206,9 @@ class Relay:
             full = False
             if (why := refusal(conn)) is not None:
                 if why:  # said before the client sees its end: one who reads the forward's
-                    self.outcome.failed(OrchError(why))  # problem then finds it
+                    self.outcome.refused(why)  # problem then finds it
                 conn.close()
+                await asyncio.sleep(0)  # a flood of them never holds the loop (kinds21)
                 continue
             try:
                 reader, writer = await asyncio.open_connection(sock=conn)
