@@ -69,6 +69,12 @@ def test_socket_order(monkeypatch, tmp_path) -> None:
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(tmp_path / "podman" / "podman.sock"))
         assert socket_address(cfg, 0).url == f"unix://{tmp_path}/podman/podman.sock"
+        # kinds21: a relative one is ignored, as the XDG spec says (it became unix://xdg/…,
+        # refused as "docker host", naming a path that was not there)
+        monkeypatch.chdir(tmp_path.parent)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", tmp_path.name)
+        assert socket_address(cfg, 0).url == ROOTFUL
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.setenv("CONTAINER_HOST", "unix:///run/x.sock")
     assert socket_address(cfg, 0).url == "unix:///run/x.sock"
     for key in ("podman_host", "docker_host"):

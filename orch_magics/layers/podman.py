@@ -72,6 +72,8 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
     if env:
         return from_environment("CONTAINER_HOST", env, "podman")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and not os.path.isabs(runtime):  # ignored, as the XDG spec says (kinds21:
+        runtime = None  # `xdg/podman/…` became unix://xdg/…, refused as a docker host)
     rootless = os.path.join(runtime, "podman", "podman.sock") if runtime else ROOTLESS
     if runtime and os.path.exists(rootless) and is_socket(rootless):
         return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
