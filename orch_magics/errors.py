@@ -222,6 +222,13 @@ class RunInterrupted(OneLine, KeyboardInterrupt):
                              f"({result.outcome()}) when the interrupt came: nothing was "
                              f"stopped, and its result is kept")
 
+    def at_shutdown(self) -> RunInterrupted:
+        """Said as stopped by the kernel's shutdown, not by a person: jupyter_client interrupts
+        a kernel it shuts down, and a shutdown request alone stops its runs too (magics25)."""
+        self.args = (f"{self.result.environment}/{self.result.label(60)} was stopped after "
+                     f"{self.result.duration:.1f}s: the kernel shut down",)
+        return self
+
 
 class RunCancelled(OneLine, asyncio.CancelledError):
     """■ in a notebook cell stopped an awaited run (`arun`, a fleet's too): a CancelledError,

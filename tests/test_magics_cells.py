@@ -264,17 +264,23 @@ def test_a_kernel_shutting_down_ends_every_live_cell_in_words(orch_kernel: str,
 @pytest.mark.parametrize("script", ["trap '' INT; echo start; sleep 1004",
                                     "trap '' INT TERM; echo start; sleep 1004"],
                          ids=["ignores-int", "ignores-int-and-term"])
+@pytest.mark.parametrize("how", ["manager", "request"])
 def test_a_kernel_shutting_down_ends_a_blocked_cell_in_words(orch_kernel: str, tmp_path: Path,
-                                                             script: str) -> None:
+                                                             script: str, how: str) -> None:
     """jupyter_client interrupts a busy kernel before it asks it to shut down: the blocked
     cell read `✗ interrupted`, as if a person had pressed Interrupt, or (a process that
     ignores INT and TERM) was killed mid-stop with a neutral `killed by SIGKILL` (notebook5).
-    (A process that INT ends may end before the shutdown request arrives: an interrupt then.)"""
+    (A process that INT ends may end before the shutdown request arrives: an interrupt then.)
+    magics25: a shutdown request alone (a kernel gateway's, a raw client's) left
+    `RunError: … was interrupted` under `✗ stopped: the kernel shut down`."""
     with lab_kernel(orch_kernel) as kernel:
         load(kernel, tmp_path)
         kernel.send("blk", f"%%orch local\n{script}")
         kernel.wait_for("blk", "start")
-        kernel.km.shutdown_kernel()
+        if how == "manager":
+            kernel.km.shutdown_kernel()
+        else:
+            kernel.kc.shutdown()
         kernel.drain(1.0)
         said = kernel.text("blk").rstrip().splitlines()
         assert " · ✗ stopped: the kernel shut down · " in said[-2], said

@@ -160,9 +160,7 @@ def _interrupted(ctx: Context, args: argparse.Namespace, presenter: Presenter,
                  exc: RunInterrupted) -> NoReturn:
     """Say a run a kernel interrupt stopped as one line (no traceback), its result kept."""
     if exiting():  # jupyter_client interrupts a kernel it shuts down: not a person's stop
-        result = exc.result
-        exc.args = (f"{result.environment}/{result.label(60)} was stopped after "
-                    f"{result.duration:.1f}s: the kernel shut down",)
+        exc.at_shutdown()
     _deliver(ctx, args, exc.result, raised=True)  # first, as _blocking does
     with contextlib.suppress(KeyboardInterrupt):  # a second ■ in the last flush: one line
         presenter.finish(exc.result, raised=True)
@@ -349,6 +347,8 @@ def _blocking(ctx: Context, live: LiveRun, presenter: Presenter, args: argparse.
     except OrchError as exc:  # nothing started (a hop unreachable): a result all the same,
         result, error = live.unstarted(exc), exc  # and that error is the one raised
     else:
+        if result.interrupted and exiting():  # a shutdown request alone stopped it (magics25:
+            _interrupted(ctx, args, presenter, RunInterrupted(result))  # "RunError: …")
         error = RunTimeout(result) if result.timed_out else RunError(result)
     raised = ctx.settings.raise_error and not args.no_raise_error and not result.ok
     value = _deliver(ctx, args, result, raised=raised)  # first: `--out` holds it whatever comes
