@@ -17,8 +17,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from .asking import awaited_cell_interrupts
-from .errors import OrchError, StillRunning
+from .errors import OrchError, SendInterrupted, StillRunning
 from .limits import seconds
+from .text import human_size
 
 T = TypeVar("T")
 
@@ -97,6 +98,18 @@ def result_of(future: concurrent.futures.Future[T], timeout: float | None = None
         refuse_on_loop(f"waiting for {what}")
     with awaited_cell_interrupts():  # magics19: a cell using top-level await too
         return _waited(future, timeout, what, tick)
+
+
+def room_waited(future: concurrent.futures.Future[None], who: str, sent: int) -> None:
+    """Wait until `who` has read enough of its input (`future`: its stdin's `room()`). A
+    Ctrl-C ends the wait, not the run, in one line saying that the `sent` bytes stay queued
+    (magics25: a 40-line traceback, and they went all the same)."""
+    try:
+        result_of(future, what=f"{who} to read its input")
+    except KeyboardInterrupt:
+        raise SendInterrupted(f"the wait for {who} to read its input was interrupted: the "
+                              f"{human_size(sent)} sent stay queued and reach it as it reads "
+                              f"(stop the run to drop them)") from None
 
 
 def _waited(future: concurrent.futures.Future[T], timeout: float | None, what: str,

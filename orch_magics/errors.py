@@ -210,6 +210,11 @@ class PromptInterrupted(OneLine, KeyboardInterrupt):
         self.signum: int | None = getattr(cause, "signum", None)
 
 
+class SendInterrupted(OneLine, KeyboardInterrupt):
+    """Ctrl-C / a kernel interrupt while `send` waited for the process to read: the wait
+    ends, not the run, and what was sent stays queued (said in one line: magics25)."""
+
+
 class RunInterrupted(OneLine, KeyboardInterrupt):
     """Ctrl-C / kernel interrupt stopped the run; `.result` keeps the partial output."""
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import BackgroundLoop, refuse_on_loop, result_of, settled, started
+from ._loop import BackgroundLoop, refuse_on_loop, result_of, room_waited, settled, started
 from .engine import Run
 from .errors import LayerError, OrchError, ProcessLeft, RunInterrupted
 from .keywords import keywords_checked
@@ -150,8 +150,9 @@ class LiveRun:
         a signal or EOF waited behind it)."""
         call = self._on_loop(lambda h: h.stdin.write(payload))
         if wait and not self._loop.in_loop_thread and self._pace.due(len(payload)):
-            result_of(self._loop.submit(self._room(call)),
-                      what=f"the process of {self.name or self.plan.name} to read its input")
+            room_waited(self._loop.submit(self._room(call)),
+                        f"{self.name or self.plan.name} in {self.plan.environment.name}",
+                        len(payload))
 
     async def _room(self, queued: concurrent.futures.Future[None]) -> None:
         await asyncio.wrap_future(queued)  # its bytes are in the writer's queue by now

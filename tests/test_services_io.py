@@ -173,6 +173,27 @@ def test_send_waits_while_the_process_reads_nothing_and_a_stop_ends_the_wait(
                                                 or "has ended" in str(sent[-1])), sent[-1]
 
 
+def test_a_ctrl_c_during_a_held_send_says_in_one_line_that_the_input_stays_queued(
+        orch: Orchestrator) -> None:
+    """magics25: ■ on a `send` waiting for the process to read showed a 40-line traceback of
+    a bare KeyboardInterrupt, and the 40 MB went to the process all the same. The wait ends,
+    not the run, in one line that says they stay queued; they do."""
+    import _thread
+
+    from orch_magics.errors import SendInterrupted
+
+    live = orch.spawn("local", command="sleep 2; wc -c")
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    with pytest.raises(SendInterrupted) as raised:
+        live.send(b"A" * 40_000_000)
+    assert str(raised.value) == (
+        "the wait for (command) in local to read its input was interrupted: "
+        "the 38.1 MiB sent stay queued and reach it as it reads (stop the run to drop them)")
+    assert raised.value._render_traceback_() == [f"SendInterrupted: {raised.value}"]
+    live.close_stdin()
+    assert live.wait(60).stdout == "40000000\n"
+
+
 def test_one_large_send_is_held_and_a_line_the_box_sends_never_waits(
         orch: Orchestrator) -> None:
     """review39: one 40 MiB `send` to a process reading nothing returned at once (its piece

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
-from .._loop import BackgroundLoop, Interrupted, result_of, run_or_cancel, settled
+from .._loop import BackgroundLoop, Interrupted, result_of, room_waited, run_or_cancel, settled
 from ..admission import Gate, Ticket
 from ..asking import awaited_run
 from ..engine import Run, RunOptions
@@ -348,7 +348,7 @@ class LiveFleet:
         payload = as_bytes(data)  # checked (TypeError, ValueError) in the caller's thread
         self._loop.call(self.fleet.send, payload, tuple(echo))
         if wait and not self._loop.in_loop_thread and self._pace.due(len(payload)):
-            result_of(self._loop.submit(self.fleet.room()), what=f"{self!r} to read its input")
+            room_waited(self._loop.submit(self.fleet.room()), repr(self), len(payload))
 
     def send_line(self, line: str) -> None:
         if not isinstance(line, str):
