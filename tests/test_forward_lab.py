@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -162,6 +163,9 @@ def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-
     try:
         fwd = orch.forward("here", server.server_address[1])
         assert fwd.via == "this machine" and fetch(fwd.port)
+        target = f"localhost:{server.server_address[1]}"  # browser25: its fields, stale once saved
+        assert re.fullmatch(rf"<Forward f1 127\.0\.0\.1:{fwd.port} → {target} from this machine: "
+                            r"open as of \d\d:\d\d:\d\d>", repr(fwd)), repr(fwd)
         for wrong in (None, 1):  # files13: Python's AttributeError from inside orch
             with pytest.raises(ForwardError, match="a forward is stopped by its id .str, such "
                                f"as 'f1'. or the Forward itself, not {type(wrong).__name__}$"):
@@ -175,6 +179,7 @@ def test_no_ssh_hop_forwards_directly(orch) -> None:  # type: ignore[no-untyped-
         finally:
             other.close()
         assert orch.forwards.stop(fwd) is fwd and orch.forwards.list() == []  # the object too
+        assert repr(fwd) == f"<Forward f1 127.0.0.1:{fwd.port} → {target} from this machine: closed>"
     finally:
         server.shutdown()
 

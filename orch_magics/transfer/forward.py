@@ -19,6 +19,7 @@ import itertools
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -110,6 +111,14 @@ class Forward:
         via = f"{self.via}; {self.problem}" if self.problem else self.via
         return (self.id, self.environment, f"127.0.0.1:{self.port}",
                 address(self.host, self.remote_port), via)
+
+    def __repr__(self) -> str:
+        """What is true of it now, stamped while open (browser25: a cell showed every field,
+        `closed=False` kept by the saved notebook after it was closed)."""
+        state = "closed" if self.closed else f"open as of {time.strftime('%H:%M:%S')}"
+        trouble = f"; {self.problem}" if self.problem and not self.closed else ""
+        return (f"<Forward {self.id} 127.0.0.1:{self.port} → {address(self.host, self.remote_port)}"
+                f" from {self.via}: {state}{trouble}>")
 
     def __str__(self) -> str:
         trouble = f"; {self.problem}" if self.problem else ""
