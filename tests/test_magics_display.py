@@ -37,6 +37,11 @@ def test_ansi_colours_become_theme_classes_and_other_escapes_go():
     page = s.render()["text/html"]
     assert '<span class="ansi-red-fg">red</span> plain ' in page
     assert '<span class="ansi-bold ansi-green-intense-fg">bold green</span>' in page
+    # browser25: bold makes a basic colour intense, as JupyterLab draws a plain cell's
+    # (`ls --color` directories, `01;34`); the background stays, and inverse swaps after it
+    assert Colours().html("\x1b[01;34mdir\x1b[0m \x1b[1;41mx\x1b[0m") == (
+        '<span class="ansi-bold ansi-blue-intense-fg">dir</span> '
+        '<span class="ansi-bold ansi-red-bg">x</span>')
     assert "title" not in page and "\x1b" not in page
     assert "\x1b[31mred" in s.render()["text/plain"]  # text/plain keeps colours for terminals
     assert Colours().html("\x1b[38;5;208mx\x1b[44my") == (

@@ -108,6 +108,9 @@ def _span(text: str, classes: list[str]) -> str:
     """`text` escaped, in a span with the state's classes and styles (`color: …` entries)."""
     if not text:
         return ""
+    if "ansi-bold" in classes:  # bold turns a basic colour intense, as JupyterLab draws it
+        classes = [f"{c[:-3]}-intense-fg" if c.endswith("-fg") and "-intense" not in c
+                   and c[5:-3] in _COLOURS else c for c in classes]  # (browser25: `ls` dirs)
     if INVERSE in classes:
         classes = _inverted(classes)
     escaped = html.escape(text, quote=False)
