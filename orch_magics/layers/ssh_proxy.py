@@ -143,10 +143,11 @@ class ProxyPipe(asyncio.SubprocessProtocol):
             self._stdin.close()
         if self.exited:
             self._release()
-        elif at_once:  # reaped by the watcher, then released (`process_exited`); not through
-            with contextlib.suppress(ProcessLookupError):  # Popen, which reaps one that has
-                os.kill(self._transport.get_pid(), signal.SIGKILL)  # ended: the watcher
-                # then said "Unknown child process" on the user's stderr
+        elif at_once:  # its whole group (a wrapper's child stuck connecting too: `sh -c`,
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # `aws ssm`:
+                os.killpg(self._transport.get_pid(), signal.SIGKILL)  # review45), reaped by
+                # the watcher, then released (`process_exited`); not through Popen, which
+                # reaps one that has just ended: the watcher said "Unknown child process"
         elif self._kill is None:
             self._kill = self._loop.call_later(KILL_AFTER, self._release)
 
