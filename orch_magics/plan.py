@@ -159,11 +159,23 @@ class RunPlan:
         return printable(mask_text("\n".join(lines)), lines=True)
 
 
-#: What a token looks like and a variable's name does not: 16 or more characters of base64
-#: (standard or url-safe), upper and lower case mixed. A `-e "$TOKEN"` whose `NAME=` was
-#: forgotten splits at its `=` padding into such a "name" (review42), or, url-safe, into
-#: one no variable may have, which the error showed (review44).
-_TOKEN_LIKE = re.compile(r"(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_-]{16,}")
+#: 16 or more characters a token is written in: base64 (standard or url-safe) or base32.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+
+
+def _token_like(key: str, value: str) -> bool:
+    """Whether `-e KEY=VALUE` is a token whose `NAME=` was forgotten, split at an `=`
+    (review42, review44, review45): a "name" of mixed case no variable has (shown otherwise),
+    or a variable's name with only its padding (`=`s) after it, or nothing and of mixed case
+    with a digit or no `_` (`DOTNET_gcHeapHardLimit=` clears a variable)."""
+    if not _TOKEN_CHARS.fullmatch(key):
+        return False
+    mixed = key.lower() != key != key.upper()
+    if not VARIABLE.fullmatch(key):
+        return mixed
+    if value.strip("="):
+        return False  # a value given: a variable set
+    return bool(value) or mixed and ("_" not in key or any(c.isdigit() for c in key))
 
 
 def _unnamed(pair: str) -> str:
@@ -175,7 +187,7 @@ def _unnamed(pair: str) -> str:
 
 
 def _where_equals(value: str) -> str:
-    return "ending in '='" if value in ("", "=") else "with '=' inside"
+    return "ending in '='" if not value.strip("=") else "with '=' inside"
 
 
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
@@ -185,9 +197,10 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
             raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
-        if _TOKEN_LIKE.fullmatch(key) and (value in ("", "=") or not VARIABLE.fullmatch(key)):
-            raise ConfigError(f"-e expects KEY=VALUE, got a value of {plural(len(pair), 'character')}"
-                              f" {_where_equals(value)} (a base64 value with its name forgotten?)")
+        if _token_like(key, value):
+            raise ConfigError(f"-e expects KEY=VALUE, got a value of "
+                              f"{plural(len(pair), 'character')} {_where_equals(value)} (a "
+                              f"token, base64 or base32, with its name forgotten?)")
         env[key] = value
     return env
 
