@@ -73,7 +73,9 @@ def test_socket_order(monkeypatch, tmp_path) -> None:
         # refused as "docker host", naming a path that was not there)
         monkeypatch.chdir(tmp_path.parent)
         monkeypatch.setenv("XDG_RUNTIME_DIR", tmp_path.name)
-        assert socket_address(cfg, 0).url == ROOTFUL
+        assert socket_address(cfg, 0) == Socket(ROOTFUL, f"CONTAINER_HOST is unset and "
+                                                f"XDG_RUNTIME_DIR ('{tmp_path.name}') is "
+                                                f"ignored: not an absolute path")
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.setenv("CONTAINER_HOST", "unix:///run/x.sock")
     assert socket_address(cfg, 0).url == "unix:///run/x.sock"

@@ -72,16 +72,16 @@ def socket_address(config: PodmanConfig, depth: int) -> Socket:
     if env:
         return from_environment("CONTAINER_HOST", env, "podman")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and not os.path.isabs(runtime):  # ignored, as the XDG spec says (kinds21:
-        runtime = None  # `xdg/podman/…` became unix://xdg/…, refused as a docker host)
     rootless = os.path.join(runtime, "podman", "podman.sock") if runtime else ROOTLESS
-    if runtime and os.path.exists(rootless) and is_socket(rootless):
+    if runtime and not os.path.isabs(runtime):  # ignored, as the XDG spec says (kinds21:
+        found = f"XDG_RUNTIME_DIR ({runtime!r}) is ignored: not an absolute path"  # it became
+    elif runtime and os.path.exists(rootless) and is_socket(rootless):  # unix://xdg/…)
         return Socket(f"unix://{rootless}", "the rootless one, in $XDG_RUNTIME_DIR")
-    found = (f"{rootless} is not a socket" if os.path.lexists(rootless)
-             else f"there is no socket at {rootless}")
+    else:
+        found = (f"{rootless} is not a socket" if os.path.lexists(rootless)
+                 else f"there is no socket at {rootless}") + ", where a rootless podman serves it"
     unset = "unset" if env is None else "empty"  # kinds18: an empty one read "unset"
-    return Socket(ROOTFUL, f"CONTAINER_HOST is {unset} and {found}, where a rootless podman "
-                           f"serves it")
+    return Socket(ROOTFUL, f"CONTAINER_HOST is {unset} and {found}")
 
 
 class PodmanKind:
