@@ -908,3 +908,25 @@ def test_a_background_run_that_already_ended_is_not_said_to_run(capsys) -> None:
         "output",
         "started in the background as slow: %orch logs slow shows its output, %orch stop slow "
         "stops it"]
+
+
+def test_a_copy_refused_before_it_starts_leaves_no_widget_behind(orch_kernel: str,
+                                                                tmp_path: Path) -> None:
+    """Once a progress object heard `finish` only after `start` (review44), the bar a refused
+    copy had made but never shown was no longer closed: three widget models per refused copy
+    stayed in the kernel and the front end. The bar is made when the copy starts."""
+    count = ("from ipywidgets.widgets.widget import _instances\n"
+             "print('widgets', len(_instances))")
+    with lab_kernel(orch_kernel) as kernel:
+        load(kernel, tmp_path)
+        kernel.run("before", count)
+        for n in range(3):
+            kernel.run(f"get{n}", f"%orch get local /nonexistent/{n} '{tmp_path}/x{n}'")
+        kernel.run("after", count)
+        kernel.drain()
+        assert "no such file or directory" in kernel.text("get2"), kernel.text("get2")
+        assert kernel.text("after") == kernel.text("before"), kernel.text("after")
+        (tmp_path / "src").write_text("data\n")
+        kernel.run("ok", f"%orch get local '{tmp_path}/src' '{tmp_path}/copied'")
+        kernel.drain()
+        assert "got file" in kernel.text("ok") and "✓" in kernel.text("ok"), kernel.text("ok")

@@ -104,12 +104,6 @@ class WidgetBar:
     happened, not `HBox(…)`; a copy refused before it started leaves no output at all."""
 
     def __init__(self, shell: Any) -> None:
-        import ipywidgets
-
-        self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
-        self.text = ipywidgets.Label("")
-        self.box = ipywidgets.HBox([self.bar, self.text])
-        self.label: str | None = None  # named by start(): a copy refused before it has none
         self.total: int | None = None
         self.done = 0
         self.last = 0.0
@@ -118,11 +112,15 @@ class WidgetBar:
         self._replace = update_publisher(shell, display_id)
 
     def start(self, label: str, total: int | None) -> None:
-        self.total = total
-        self.bar.max = max(total or 1, 1)
-        self.bar.description = "copy"
-        self.label = label
-        self.text.value = label
+        """Made and shown now: `finish` comes only after this (`progress_of`), and a copy
+        refused before it starts makes no widget at all."""
+        import ipywidgets
+
+        self.label, self.total = label, total
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=max(total or 1, 1),
+                                          description="copy")
+        self.text = ipywidgets.Label(label)
+        self.box = ipywidgets.HBox([self.bar, self.text])
         self._display(self.box._repr_mimebundle_())
 
     def update(self, done: int) -> None:
@@ -140,11 +138,7 @@ class WidgetBar:
         return human(self.done) + (f" / {human(self.total)}" if self.total else "")
 
     def finish(self, ok: bool | None) -> None:
-        """The final amount (updates are throttled), then the bar gives way to one line; a
-        copy that never started has shown nothing (its error says it all)."""
-        if self.label is None:
-            close_widgets(self.box)
-            return
+        """The final amount (updates are throttled), then the bar gives way to one line."""
         self._show()
         self.bar.bar_style = "success" if ok else "danger"
         if ok and self.total:

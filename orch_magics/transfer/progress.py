@@ -43,12 +43,12 @@ class TerminalBar:
                 self._draw(now)
 
     def finish(self, ok: bool | None) -> None:
+        """Called after `start` only (`progress_of`)."""
         with self.lock:
-            if self.t0:
-                self._draw(time.monotonic(), "" if ok else "  (failed)" if ok is False
-                           else "  (interrupted)")
-                self.stream.write("\n")
-                self.stream.flush()
+            self._draw(time.monotonic(), "" if ok else "  (failed)" if ok is False
+                       else "  (interrupted)")
+            self.stream.write("\n")
+            self.stream.flush()
 
     def _draw(self, now: float, tail: str = "") -> None:
         """The bar's line, then `tail`, within the terminal's width (files13: a failed copy's
