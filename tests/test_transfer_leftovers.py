@@ -173,7 +173,10 @@ def test_a_folder_get_pending_at_interpreter_exit_leaves_no_partial_folder(
         "o = Orchestrator(load_config_text('environments: {here: []}\\naudit: {enabled: false}\\n'))\n"
         "loop = asyncio.new_event_loop()\n"
         f"task = loop.create_task(o.aget('here', {str(tree)!r}, 'got'))\n"
-        "loop.run_until_complete(asyncio.sleep(0.3))\n"
+        "async def copying():\n"  # the 128 MB take ~0.2 s: waited for, not slept through
+        "    while not any('orch-get' in n for n in os.listdir('.')) and not task.done():\n"
+        "        await asyncio.sleep(0.001)\n"
+        "loop.run_until_complete(copying())\n"
         "print(sorted(n for n in os.listdir('.') if 'orch-get' in n), flush=True)\n"
         "sys.exit(0)\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
