@@ -280,3 +280,17 @@ def test_orch_run_writes_a_fleets_steps_on_stderr_as_a_single_runs(
     assert sorted(labelled) == ["127.0.1.1 | main", "127.0.1.2 | main"], done.stdout
     for target in ("127.0.1.1", "127.0.1.2"):
         assert f"{target} | pre-ok\n" in done.stderr and f"{target} | post-ran\n" in done.stderr
+
+
+def test_a_labelled_long_line_rewritten_by_a_short_frame_counts_what_still_shows() -> None:
+    """browser25: `Y` over 200,000 `x` still shows 199,999 of them after the label."""
+    from orch_magics.fleet.lines import LabelledLines
+    from orch_magics.sinks.cell_view import shown
+
+    got: list[str] = []
+    lines = LabelledLines("web", lambda _, labelled: got.extend(labelled))
+    data = b"x" * 200_000 + b"\rY\n"
+    for at in range(0, len(data), 4096):
+        lines.feed(Stdout(data[at:at + 4096]))
+    lines.close()
+    assert shown(got[0]) == "web | Y" + "x" * 1993 + " … (+198006 chars)"

@@ -252,6 +252,25 @@ def test_a_long_progress_bar_shows_its_last_state_in_the_cell_and_in_logs(
         ring.tail(1)[0][:200]
 
 
+@pytest.mark.parametrize("frames", ["", "printf '\\r'; head -c 150000 /dev/zero | tr '\\0' z; "])
+def test_a_long_line_rewritten_by_a_short_frame_is_as_wide_as_before(
+        orch: Orchestrator, frames: str) -> None:
+    """browser25: a terminal shows `Y` and then the 199,999 characters it did not overwrite;
+    the cell said `(+30766 chars)`, the width of the end its decoder kept."""
+    sink = DisplaySink(environment="e", layers="local", what="w", tail=5)
+    res = orch.run("local", command="head -c 200000 /dev/zero | tr '\\0' x; " + frames
+                   + "printf '\\rY'; echo", sinks=[sink])
+    assert len(terminal_view(res.lines[0])) == 200_000
+    above = "z" if frames else "x"
+    assert sink.render()["text/plain"].splitlines()[0] == \
+        "Y" + above * (MAX_LINE - 1) + " … (+198000 chars)"
+    ring = RingBuffer()
+    ring.feed(Stdout(res.stdout_bytes))
+    ring.close()
+    assert re.fullmatch(rf"Y{above}+ … \(\d+ chars not kept\)", ring.tail(1)[0]), \
+        ring.tail(1)[0][-100:]
+
+
 def test_terminal_view_overwrites_from_the_start_of_the_line() -> None:
     assert terminal_view("50%\r100%") == "100%"
     assert terminal_view("abcdef\rXY") == "XYcdef"

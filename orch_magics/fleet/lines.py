@@ -73,7 +73,9 @@ class LabelledLines:
         if isinstance(line, CutLine):
             if CR in line or BS in line:
                 line = line.shown()
-            return CutLine(self.prefix + line + reset, line.dropped, len(self.prefix) + line.at)
+            widest, col = line.reach
+            return CutLine(self.prefix + line + reset, line.dropped, len(self.prefix) + line.at,
+                           (len(self.prefix) + widest, len(self.prefix) + col))
         return self.prefix + (terminal_view(line) if CR in line or BS in line else line) + reset
 
     def pending(self) -> list[str]:

@@ -92,16 +92,34 @@ def _overlaid(pieces: list[str]) -> str:
     return "".join(cells)
 
 
+Reach = tuple[int, int]
+
+
+def reach_of(text: str, reach: Reach = (0, 0)) -> Reach:
+    """(the widest column, the cursor's) once a terminal has written `text` from `reach`."""
+    widest, col = reach
+    if CR not in text:
+        return max(widest, col + len(text)), col + len(text)
+    pieces = text.split(CR)
+    return max(widest, col + len(pieces[0]), max(map(len, pieces[1:]))), len(pieces[-1])
+
+
 class CutLine(str):
     """A line a bounded decoder kept only part of: its text is the line's first `at`
-    characters and its end; `dropped` characters between them are gone."""
+    characters and its end; `dropped` characters between them are gone. `reach` is where a
+    terminal stood where its kept end begins (by default, as if no `\r` was dropped)."""
 
     dropped: int
     at: int
+    reach: Reach
 
-    def __new__(cls, text: str, dropped: int, at: int) -> CutLine:
+    def __new__(cls, text: str, dropped: int, at: int, reach: Reach | None = None) -> CutLine:
         line = super().__new__(cls, text)
         line.dropped, line.at = dropped, at
+        if reach is None:
+            widest, col = reach_of(text[:at])
+            reach = max(widest, col + dropped), col + dropped
+        line.reach = reach
         return line
 
     def shown(self) -> CutLine:
@@ -112,6 +130,10 @@ class CutLine(str):
         head, end = self[:self.at], self[self.at:]
         if CR in end.rstrip(CR):
             view = terminal_view(end)
+            # browser25: a short last frame (`\rY`) leaves the rest of a long line on screen
+            widest = reach_of(end, self.reach)[0]
+            if widest > len(view):
+                return CutLine(view, widest - len(view), len(view))
             return CutLine(view, self.dropped + len(self) - len(view), 0)
         view, end_view = terminal_view(head), terminal_view(end)
         return CutLine(view + end_view, self.dropped + len(self) - len(view) - len(end_view),
@@ -121,8 +143,8 @@ class CutLine(str):
         """What a terminal shows of it, with a note where characters are missing (for `logs`:
         a note put among `\r` frames was overwritten by the next, browser25)."""
         view = self.shown()
-        head = f"{view[:view.at]} … " if view.at else "… "
-        return f"{head}({view.dropped} chars not kept) … {view[view.at:]}"
+        head, end = f"{view[:view.at]} … " if view.at else "… ", view[view.at:]
+        return f"{head}({view.dropped} chars not kept)" + (f" … {end}" if end else "")
 
 
 class LineDecoder:
@@ -142,6 +164,7 @@ class LineDecoder:
         self._max = max_partial
         self._head: str | None = None  # the pending line's start, once it has been cut
         self._dropped = 0  # characters of the pending line not kept
+        self._reach: Reach = (0, 0)  # a terminal's, where its kept end begins
 
     @property
     def partial(self) -> str:
@@ -153,7 +176,7 @@ class LineDecoder:
     def _line(self, end: str) -> str:
         """The pending line made of its kept start (if it was cut) and `end`."""
         line = end if self._head is None else CutLine(self._head + end, self._dropped,
-                                                      len(self._head))
+                                                      len(self._head), self._reach)
         return line if self._max is None else cut(line, self._max)
 
     def _take(self, last: str) -> str:
@@ -168,6 +191,7 @@ class LineDecoder:
         self._held = 0
         self._head = None
         self._dropped = 0
+        self._reach = (0, 0)
 
     def feed(self, data: bytes, final: bool = False) -> list[str]:
         """The lines that `data` completes, in order; `final` ends the stream (last line too)."""
@@ -225,8 +249,8 @@ class LineDecoder:
         self._reset()
         if line.endswith(CR):  # it may be the start of a `\r\n` ending: it waits
             self._hold(CR)
-            line = (CutLine(line[:-1], line.dropped, line.at) if isinstance(line, CutLine)
-                    else line[:-1])
+            line = (CutLine(line[:-1], line.dropped, line.at, line.reach)
+                    if isinstance(line, CutLine) else line[:-1])
         return [line]
 
     def _end(self) -> list[str]:
@@ -247,6 +271,7 @@ class LineDecoder:
         line = self._line("".join(self._pieces))  # `cut` to max_partial: a CutLine
         assert isinstance(line, CutLine)
         self._head, self._dropped, self._held = line[:line.at], line.dropped, len(line)
+        self._reach = line.reach
         self._pieces[:] = [line[line.at:]]
 
 
@@ -256,11 +281,13 @@ def cut(line: str, limit: int) -> str:
     if len(line) <= limit:
         return line
     if isinstance(line, CutLine):
-        head, rest, dropped = line[:line.at], line[line.at:], line.dropped
+        head, rest, dropped, reach = line[:line.at], line[line.at:], line.dropped, line.reach
     else:
         head, rest, dropped = line[:limit // 2], line[limit // 2:], 0
+        reach = reach_of(head)
     keep = max(1, limit - len(head))
-    return CutLine(head + rest[-keep:], dropped + len(rest) - keep, len(head))
+    return CutLine(head + rest[-keep:], dropped + len(rest) - keep, len(head),
+                   reach_of(rest[:-keep], reach))
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
