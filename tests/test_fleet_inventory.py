@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -413,3 +415,30 @@ def test_a_host_written_by_name_is_the_inventory_host_of_that_name(
                                         f"config: {{host: q5, {ssh_fleet.ssh_config()}}}}}]\n")
     with pytest.raises(ConfigError, match="hosts:1"):
         load_config(tmp_path / "orch.yaml")
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o644])
+@pytest.mark.parametrize("body", [
+    '          ansible_become_password: "Sup3rS3cretPw',  # a quote left open
+    "          ansible_password: Sup3rS3cretPw: x",  # `: ` in a password
+    "          ansible_ssh_pass: Sup3rS3cretPw\n          ansible_ssh_pass: Sup3rS3cretPw",
+])
+def test_a_mistake_in_a_yaml_inventory_does_not_show_a_password_line(
+        tmp_path: Path, body: str, mode: int) -> None:
+    """safety26: `orch check` and `%orch load` printed the line of an inventory's syntax or
+    duplicate-key error, password and all, as orch's own config files never do."""
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("all:\n  children:\n    web:\n      hosts:\n        web1:\n"
+                     f"          ansible_host: 10.0.0.1\n{body}\n")
+    hosts.chmod(mode)
+    (tmp_path / "orch.yaml").write_text(
+        'inventory: [hosts.yaml]\nenvironments:\n'
+        '  web:\n    layers: [{type: ssh, config: {host: "group:web"}}]\n')
+    done = subprocess.run([str(Path(sys.executable).with_name("orch")), "check"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and re.search(r"hosts\.yaml:[78]:\d+: ", done.stderr), done
+    assert "Sup3rS3cretPw" not in done.stdout + done.stderr, done.stderr
+    hosts.write_text(re.sub(r"ansible_\w*pass\w*", "greeting", hosts.read_text()))  # no secret
+    done = subprocess.run([str(Path(sys.executable).with_name("orch")), "check"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert ("Sup3rS3cretPw" in done.stderr) == (mode == 0o644), done.stderr

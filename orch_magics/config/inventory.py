@@ -40,7 +40,7 @@ from .inventory_vars import (
     shown,
 )
 from .reading import read_text
-from .source import parse_source
+from .source import parse_file_text
 from .suggest import did_you_mean
 
 #: The variables a target's ssh hop takes from an inventory, by the ssh config key they set;
@@ -303,7 +303,7 @@ def load_inventories(paths: Iterable[str | Path], *, found: bool = False) -> Inv
         if Path(path).suffix in (".yml", ".yaml", ".json") or _is_yaml(text):
             from .inventory_yaml import from_yaml  # its own module: only YAML files need it
 
-            from_yaml(inv, parse_source(text, str(path), ANSIBLE_TAGS, merges=True))
+            from_yaml(inv, parse_file_text(text, path, ANSIBLE_TAGS, merges=True))
         else:
             from_ini(inv, text, str(path))
     inv.group_files, inv.host_files = read_beside(paths, [*IMPLICIT, *inv.groups], inv.host_vars,

@@ -214,9 +214,16 @@ def read_source(file: str | Path, *, found: bool = False) -> Source:
     without the line when the file is private (0600: a secrets file given as a config one
     showed a secret's line, review32). `found`: found in the folder orch runs in, not named
     (`reading.read_text` then refuses one another user could have put there)."""
-    text = read_text(file, found=found)
+    return parse_file_text(read_text(file, found=found), file)
+
+
+def parse_file_text(text: str, file: str | Path,
+                    tags: Mapping[str, Callable[[yaml.ScalarNode], Any]] | None = None, *,
+                    merges: bool = False) -> Source:
+    """`parse_source` of a file's text, whose errors say the line only where it sets no secret
+    and the file is not private (safety26: a YAML inventory's showed `ansible_password`)."""
     try:
-        return parse_source(text, str(file))
+        return parse_source(text, str(file), tags, merges=merges)
     except ConfigError as exc:
         with contextlib.suppress(OSError):
             if exc.source_line is not None and (keyed_secret(text, exc.line)  # safety22
