@@ -89,6 +89,13 @@ def env_with(layer: str) -> str:
     ('{type: ssh, config: {host: a, user: "u\\\\"}}', 45, "it has '\\\\'"),
     ('{type: ssh, config: {host: a, user: "-oProxyCommand=x"}}', 45, "starts with '-'"),
     ('{type: docker, config: {container: "c&d"}}', 44, "it has '&'"),
+    # fleets29: a zero-padded part is octal to the resolver: `010` reached .8, `008` none
+    ('{type: ssh, config: {host: "127.29.0.[008:012]"}}', 36, "host '127.29.0.[008:012]': a "
+     "part with a leading 0 is octal to the resolver, which finds no address in it: write "
+     "127.29.0.8 (and a range unpadded: [8:12], not [008:012])"),
+    ('{type: ssh, config: {host: [10.0.0.8, "10.0.0.010"]}}', 47, "host '10.0.0.010': a part "
+     "with a leading 0 is octal to the resolver, which reads it as 10.0.0.8: write 10.0.0.10"),
+    ('{type: ssh, config: {host: "0127.1"}}', 36, "which reads it as 87.0.0.1: write 127.1"),
     ('{type: docker, config: {container: c, docker_host: "tcp://h:"}}', 60,
      "docker host 'tcp://h:' has an empty port: write one after ':'"),
     ('{type: docker, config: {container: c, docker_host: "tcp://h:0"}}', 60,
@@ -108,9 +115,14 @@ def test_names_tools_accept_still_load() -> None:
         '{type: ssh, config: {host: "web-[01:03].prod"}}\n'
         '      - {type: ssh, config: {host: "fe80::1"}}\n'
         '      - {type: docker, config: {container: [app_1, app.2, 4f2a9c]}}\n'
-        '  p:\n    layers: [{type: podman, config: {container: "db-1"}}]'), "conf.yaml")
+        '  p:\n    layers: [{type: podman, config: {container: "db-1"}}]\n'
+        '  n:\n    layers:\n'  # fleets29: only a zero-padded address part is refused
+        '      - {type: ssh, config: {host: ["10.0.0.[8:12]", 10.0.0.0, web-010, 0x7f.1]}}\n'
+        '      - {type: docker, config: {container: "010"}}\n'), "conf.yaml")
     assert [len(spec.fanout.members) if spec.fanout else 1
             for spec in config.environments["e"].layers] == [3, 1, 3]
+    assert [len(spec.fanout.members) if spec.fanout else 1
+            for spec in config.environments["n"].layers] == [8, 1]
     assert config.environments["p"].layers[0].config.container == "db-1"
 
 
@@ -204,6 +216,9 @@ def test_orch_check_refuses_it_before_anything_runs(tmp_path: Path) -> None:
      "ansible_user "
      "'orch`id`': it has '`': a user name has none"),
     # fleets9: the error names the inventory line that set the variable, not only the host
+    ("w3 ansible_host=10.0.1.010", "{inv}:4: inventory host 'w3' ('10.0.1.010'): a part with "
+                                   "a leading 0 is octal to the resolver, which reads it as "
+                                   "10.0.1.8: write 10.0.1.10"),  # fleets29
     ("w3 ansible_connection=local", "inventory host 'w3': {inv}:4: its ansible_connection is "
                                     "'local': an ssh layer reaches it over ssh only"),
     ("w3 ansible_connection=community.docker.docker", "inventory host 'w3': {inv}:4: its "

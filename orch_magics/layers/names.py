@@ -47,6 +47,27 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
         hint = _colon_hint(name) if key == "host" else (
             " (a container is named by its name or id, not by an image NAME:TAG)")
         raise ValueError(f"it has ':': a host or container name has none{hint}")
+    if key == "host":
+        _check_not_octal(name)
+
+
+def _check_not_octal(name: str) -> None:
+    """A zero-padded IPv4 part (a range's `10.0.0.[001:020]`) is octal to the resolver: `010`
+    reached 10.0.0.8, under the label `10.0.0.010` (fleets29), and `008` was said as a DNS
+    failure."""
+    parts = name.split(".")
+    if len(parts) > 4 or not all(p.isascii() and p.isdigit() for p in parts) or \
+            not any(len(p) > 1 and p.startswith("0") for p in parts):
+        return
+    import socket
+
+    try:
+        read = f"reads it as {socket.inet_ntoa(socket.inet_aton(name))}"
+    except OSError:
+        read = "finds no address in it"
+    written = ".".join(str(int(p)) for p in parts)
+    raise ValueError(f"a part with a leading 0 is octal to the resolver, which {read}: write "
+                     f"{written} (and a range unpadded: [8:12], not [008:012])")
 
 
 #: What a shell reads as more than a name: ssh_config's ProxyCommand puts a host (`%h`) and a
