@@ -415,13 +415,18 @@ host, port, dump = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with open(dump, "w") as f:
     f.write("".join(f"{k}={v}\\n" for k, v in os.environ.items()))
 s = socket.create_connection((host, port))
+def said(what):
+    with open(dump + ".end", "a") as f:
+        f.write(what + "\\n")
 def up():
     while data := os.read(0, 65536):
         s.sendall(data)
+    said("stdin EOF")
     s.shutdown(socket.SHUT_WR)
 threading.Thread(target=up, daemon=True).start()
 while data := s.recv(65536):
     os.write(1, data)
+said("server closed")
 """
 
 
@@ -579,6 +584,24 @@ def test_a_proxycommand_that_cannot_start_is_said_with_its_program(  # type: ign
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (f"orch: hop 1 (ssh orch-px): its ProxyCommand (ssh_config "
                            f"{ssh_config}) could not start: {said.format(tmp=tmp_path)}\n")
+
+
+def test_a_proxycommand_is_told_the_end_of_its_connection_not_killed(  # type: ignore[no-untyped-def]
+        ssh_lab, tmp_path) -> None:
+    """review46: asyncssh aborts its transport on every close, and the proxy was killed at
+    once after each run: the DISCONNECT it was given never reached the server, and a cloud
+    tunnel (`aws ssm`, IAP) could not end its session. As under OpenSSH, it is told EOF, and
+    it ends once the server has closed."""
+    config = tmp_path / "orch.yaml"
+    config.write_text(_proxied(ssh_lab, tmp_path, tmp_path / "proxy-env"))
+    done = subprocess.run([sys.executable, "-m", "orch_magics.cli", "-c", str(config), "run",
+                           "px", "--", "echo", "hi"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "hi\n", "")
+    ends = tmp_path / "proxy-env.end"  # (it may exit before its thread reads the EOF)
+    deadline = time.monotonic() + 10
+    while "server closed" not in (ends.read_text() if ends.exists() else ""):
+        assert time.monotonic() < deadline, "the proxy was killed before it saw its end"
+        time.sleep(0.05)
 
 
 def test_a_stop_while_a_proxycommand_is_stuck_connecting_ends_at_once(  # type: ignore[no-untyped-def]

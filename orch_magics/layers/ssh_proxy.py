@@ -93,6 +93,7 @@ class ProxyPipe(asyncio.SubprocessProtocol):
         self._stdin: asyncio.WriteTransport | None = None
         self._exited = asyncio.Event()
         self._kill: asyncio.TimerHandle | None = None
+        self._heard = False  # whether the server has said anything through it
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
@@ -105,6 +106,7 @@ class ProxyPipe(asyncio.SubprocessProtocol):
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         if fd == 1:
+            self._heard = True
             self.conn.data_received(data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
@@ -125,10 +127,12 @@ class ProxyPipe(asyncio.SubprocessProtocol):
             self._stdin.write(data)
 
     def abort(self) -> None:
-        """asyncssh's abort of a connection (a connect given up or failed): the proxy is killed
-        now. Told by EOF alone, one stuck in its own connect (`ssh -W` to a host that never
-        answers) held a Ctrl-C or a timeout back `KILL_AFTER` s (chains30)."""
-        self.close(at_once=True)
+        """asyncssh's end of every connection, a normal close too (review46: its DISCONNECT
+        was lost, and a cloud tunnel could not end its session). A proxy the server has said
+        nothing through yet is stuck in its own connect (`ssh -W` to a host that never
+        answers): it is killed now, where EOF alone held a Ctrl-C back `KILL_AFTER` s
+        (chains30); else it is told EOF and ends as `nc` and `ssh -W` do."""
+        self.close(at_once=not self._heard)
 
     def close(self, *, at_once: bool = False) -> None:
         """End the proxy: EOF on its stdin (a proxy ends with its connection, as `nc` and
@@ -143,17 +147,22 @@ class ProxyPipe(asyncio.SubprocessProtocol):
             self._stdin.close()
         if self.exited:
             self._release()
-        elif at_once:  # its whole group (a wrapper's child stuck connecting too: `sh -c`,
-            with contextlib.suppress(ProcessLookupError, PermissionError):  # `aws ssm`:
-                os.killpg(self._transport.get_pid(), signal.SIGKILL)  # review45), reaped by
-                # the watcher, then released (`process_exited`); not through Popen, which
-                # reaps one that has just ended: the watcher said "Unknown child process"
+        elif at_once:
+            self._kill_group()
         elif self._kill is None:
-            self._kill = self._loop.call_later(KILL_AFTER, self._release)
+            self._kill = self._loop.call_later(KILL_AFTER, self._kill_group)
+
+    def _kill_group(self) -> None:
+        """Kill the proxy and its whole group (a wrapper's child stuck connecting too: `sh -c`,
+        `aws ssm`: review45), to be reaped by the watcher, then released (`process_exited`);
+        not through Popen, which reaps one that has just ended: the watcher then said
+        "Unknown child process"."""
+        if self._transport is not None and not self.exited:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._transport.get_pid(), signal.SIGKILL)
 
     def _release(self) -> None:
-        """Close the transport (it kills a process still running: one that outlived its
-        stdin by `KILL_AFTER` s)."""
+        """Close the transport, once the proxy has been reaped."""
         if self._kill is not None:
             self._kill.cancel()
         if self._transport is not None:
