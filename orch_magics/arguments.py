@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar, get_args
 
@@ -21,7 +22,7 @@ from .process.command import Command, check_directory
 from .process.environ import VARIABLE
 from .sinks.base import Sinks, check_given_sinks
 from .stdin import check_stdin
-from .text import no_byte_at, quoted
+from .text import no_byte_at, plural, quoted
 
 T = TypeVar("T")
 
@@ -191,3 +192,51 @@ def check_plan_switches(stdin_mode: object, tty: object, dry_run: object) -> Non
         raise ConfigError(f"tty must be True, False or None (the service's), not {tty!r}")
     if not isinstance(dry_run, bool):
         raise ConfigError(f"dry_run must be True or False, not {dry_run!r}")
+
+
+#: 16 or more characters a token is written in: base64 (standard or url-safe) or base32.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+
+
+def _token_like(key: str, value: str) -> bool:
+    """Whether `-e KEY=VALUE` is a token whose `NAME=` was forgotten, split at an `=`
+    (review42, review44-46): a "name" no variable has (shown otherwise: base32 starts with a
+    digit 6 times in 32), or a variable's name with only its padding (`=`s) after it, or
+    nothing and with a digit and no `_`, or of mixed case with one of them (base32's single
+    `=`; `DOTNET_gcHeapHardLimit=` clears a variable)."""
+    if not _TOKEN_CHARS.fullmatch(key):
+        return False
+    if not VARIABLE.fullmatch(key):
+        return True
+    if value.strip("="):
+        return False  # a value given: a variable set
+    digit, underscore = any(c.isdigit() for c in key), "_" in key
+    mixed = key.lower() != key != key.upper()
+    return bool(value) or digit and not underscore or mixed and (digit or not underscore)
+
+
+def _unnamed(pair: str) -> str:
+    """What a `-e` without a name was, without showing it: it may be a secret's value."""
+    if not pair:
+        return "nothing"
+    shape = f"a value of {plural(len(pair), 'character')}"
+    return f"{shape} with no '='" if "=" not in pair else f"{shape} starting with '='"
+
+
+def _where_equals(value: str) -> str:
+    return "ending in '='" if not value.strip("=") else "with '=' inside"
+
+
+def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """`-e KEY=VALUE` options (CLI and magics) as a mapping; a malformed one is an error."""
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
+            raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
+        if _token_like(key, value):
+            raise ConfigError(f"-e expects KEY=VALUE, got a value of "
+                              f"{plural(len(pair), 'character')} {_where_equals(value)} (a "
+                              f"token, base64 or base32, with its name forgotten?)")
+        env[key] = value
+    return env

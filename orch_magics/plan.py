@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,10 @@ from .errors import ConfigError
 from .executor import LayeredExecutor
 from .layers.base import Launcher
 from .process.command import Command
-from .process.environ import VARIABLE
 from .redaction import Values, masked_repr
 from .secrets.masking import mask_text
 from .secrets.placeholders import DryRunResolver, Resolver
-from .text import plural, printable
+from .text import printable
 
 
 @masked_repr
@@ -157,52 +155,6 @@ class RunPlan:
         if self.stdout_mode == "file" and self.service and self.service.stdout_file:
             lines.append(f"stdout_file: {self.service.stdout_file}")
         return printable(mask_text("\n".join(lines)), lines=True)
-
-
-#: 16 or more characters a token is written in: base64 (standard or url-safe) or base32.
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/_-]{16,}")
-
-
-def _token_like(key: str, value: str) -> bool:
-    """Whether `-e KEY=VALUE` is a token whose `NAME=` was forgotten, split at an `=`
-    (review42, review44, review45): a "name" of mixed case no variable has (shown otherwise),
-    or a variable's name with only its padding (`=`s) after it, or nothing and of mixed case
-    with a digit or no `_` (`DOTNET_gcHeapHardLimit=` clears a variable)."""
-    if not _TOKEN_CHARS.fullmatch(key):
-        return False
-    mixed = key.lower() != key != key.upper()
-    if not VARIABLE.fullmatch(key):
-        return mixed
-    if value.strip("="):
-        return False  # a value given: a variable set
-    return bool(value) or mixed and ("_" not in key or any(c.isdigit() for c in key))
-
-
-def _unnamed(pair: str) -> str:
-    """What a `-e` without a name was, without showing it: it may be a secret's value."""
-    if not pair:
-        return "nothing"
-    shape = f"a value of {plural(len(pair), 'character')}"
-    return f"{shape} with no '='" if "=" not in pair else f"{shape} starting with '='"
-
-
-def _where_equals(value: str) -> str:
-    return "ending in '='" if not value.strip("=") else "with '=' inside"
-
-
-def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """`-e KEY=VALUE` options (CLI and magics) as a mapping; a malformed one is an error."""
-    env = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:  # its value unsaid: `-e "$TOKEN"` with the name forgotten
-            raise ConfigError(f"-e expects KEY=VALUE, got {_unnamed(pair)}")  # (safety22)
-        if _token_like(key, value):
-            raise ConfigError(f"-e expects KEY=VALUE, got a value of "
-                              f"{plural(len(pair), 'character')} {_where_equals(value)} (a "
-                              f"token, base64 or base32, with its name forgotten?)")
-        env[key] = value
-    return env
 
 
 def make_plan(

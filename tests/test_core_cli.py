@@ -701,7 +701,15 @@ def test_a_variable_given_without_its_name_is_refused_without_showing_its_value(
                         ("CliSecretValueZzQq=", f"a value of 19 characters ending in '=' {F}"),
                         ("CliSecret-Value_Zz=Q", f"a value of 20 characters with '=' inside {F}"),
                         # review45: base32's padding
-                        ("CLISECRETBASE32ZZ======", f"a value of 23 characters ending in '=' {F}")):
+                        ("CLISECRETBASE32ZZ======", f"a value of 23 characters ending in '=' {F}"),
+                        # review46: base32 starting with a digit, lower case, one `=`
+                        ("2QRZW3ZVO5BIKXGXRMUYH6SL74======",
+                         f"a value of 32 characters ending in '=' {F}"),
+                        ("3eyj5qtamfagsiwtuo2qbirtuu======",
+                         f"a value of 32 characters ending in '=' {F}"),
+                        ("CDYQAEYZT35YIHWR3SY24RSKVE6MUCA=",
+                         f"a value of 32 characters ending in '=' {F}"),
+                        ("2QRZW3ZVO5BIKXGXRMUY=x", f"a value of 22 characters with '=' inside {F}")):
         done = orch("--demo", "run", "local", "-e", given, "--", "true")
         assert done.returncode == 2 and "secret" not in done.stderr.decode().lower(), done
         assert done.stderr.decode() == f"orch: config error: -e expects KEY=VALUE, got {said}\n"

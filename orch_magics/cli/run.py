@@ -10,12 +10,13 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 
+from ..arguments import parse_env_pairs
 from ..config.model import Config, Environment
 from ..engine.options import check_timeout
 from ..errors import ConfigError, OrchError
 from ..guard import check_allowed
 from ..orchestrator import Orchestrator
-from ..plan import RunPlan, parse_env_pairs
+from ..plan import RunPlan
 from ..process.command import Command
 from ..result import RunResult, unstarted
 from ..tty_prompt import ask_on_terminal

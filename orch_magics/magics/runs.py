@@ -10,12 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import builtins
 import contextlib
 import functools
-import keyword
-import re
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..admission import Ticket
+from ..arguments import parse_env_pairs
 from ..config.model import StdinMode
 from ..engine import RunOptions
 from ..errors import ConfigError, OrchError, RunError, RunInterrupted, RunTimeout
@@ -35,7 +32,7 @@ from ..guard import ConfirmationRefused, check_allowed
 from ..lifecycle import NamedRun
 from ..live import LiveRun
 from ..orchestrator import Orchestrator
-from ..plan import RunPlan, parse_env_pairs
+from ..plan import RunPlan
 from ..result import RunResult
 from ..run_names import check_name, choose
 from ..secrets.masking import mask_text
@@ -48,6 +45,7 @@ from .dry_run import dry_run_text
 from .frontend import main_thread_caller, quiet, set_last, shows_live, update_publisher
 from .handles import HandleDisplay
 from .headless import HeadlessOutput
+from .out_name import check_out_name
 from .parser import doubled
 from .presenters import KERNEL_GONE, HeadlessPresenter, LivePresenter, Presenter
 from .settings import Orch
@@ -197,35 +195,12 @@ def _unresolved(orch: Orchestrator, args: argparse.Namespace, script: str | None
     return plan, plan_of
 
 
-#: What IPython itself looks up in the user's namespace (every `%orch` line is compiled to
-#: `get_ipython().run_line_magic(…)`; `In`, `Out`, `_`, `_i3`, `_5` hold the history).
-_IPYTHON_NAMES = re.compile(r"get_ipython|In|Out|exit|quit|_{1,3}|_i{1,3}|_[iod]h|_i?\d+|"
-                            r"__\w+__")
-
-
-def _taken(name: str) -> str | None:
-    """What a variable of this name would hide from later cells (None: nothing): IPython's
-    own names (`--out get_ipython` broke every later magic), a dunder (`__builtins__`) or a
-    builtin."""
-    if _IPYTHON_NAMES.fullmatch(name):
-        return f"IPython's {name}, which later cells need"
-    if name in vars(builtins):  # IPython adds its own there (display)
-        return f"the builtin {name}()" if callable(vars(builtins)[name]) else \
-            f"the builtin {name}"
-    return None
-
-
 def _check(args: argparse.Namespace) -> None:
     if not args.environment:
         raise UsageError("usage: %orch ENV SERVICE [options] or %%orch ENV [SERVICE] "
                          "[options]; see %orch --help (environments: %orch envs)")
-    if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
-        raise UsageError(f"--out needs a Python variable name, not {args.out!r}")
-    if args.out is not None and (read := unicodedata.normalize("NFKC", args.out)) != args.out:
-        raise UsageError(f"--out {args.out} is read by Python as {read} (it folds such "
-                         f"letters): write --out {read}")
-    if args.out is not None and (whose := _taken(args.out)):
-        raise UsageError(f"--out {args.out} would hide {whose}: pick another name")
+    if args.out is not None:
+        check_out_name(args.out)
     try:  # before anything is shown (a status line of a run that never started)
         if args.name is not None:  # in every mode (headless, --bg blocks and names none)
             check_name(args.name)
