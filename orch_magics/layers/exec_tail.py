@@ -5,7 +5,8 @@ The wrapper prints its status line (``\\x1eorch-exit NONCE N``, remote.py) last:
 come, the exec is over, whatever the stream still carries. Podman's API service, when the
 command left input unread, adds a line of its own ("Error: write unixpacket …: connection reset
 by peer", a stderr frame: libpod's `hijackWriteError`) and resets the connection. After the
-status line that line is only noise, and is dropped. Before it, podman's copy of the output
+status line that line is only noise, and is dropped (that line only: a leftover process's own
+`Error: disk full` is its output, chains31). Before it, podman's copy of the output
 failed (its attach socket reports the reset before the output still queued in it), so what
 was left of the output and the status line never came: `cut` then holds podman's reason.
 """
@@ -19,7 +20,7 @@ from .remote import EXIT_MARK, StatusTail
 #: How podman's own lines in an exec stream begin.
 ENGINE_ERROR = b"Error: "
 #: How podman's line begins when copying to or from the exec's attach socket failed.
-_ATTACH_FAILED = (b"Error: write unixpacket ", b"Error: read unixpacket ")
+_ATTACH_FAILED = (ENGINE_ERROR + b"write unixpacket ", ENGINE_ERROR + b"read unixpacket ")
 
 
 class ExecTail:
@@ -73,12 +74,12 @@ class ExecTail:
         return out
 
     def _trailer(self, data: bytes) -> bytes:
-        """After the status line: podman's `Error: …` lines are dropped, the rest passed on
-        (a process of the command that outlived it)."""
+        """After the status line: podman's lines saying its copy failed are dropped, the rest
+        passed on (a process of the command that outlived it)."""
         if not self._engine:
             return data
         buf, self._after = self._after + data, b""
-        while buf.startswith(ENGINE_ERROR) or (buf and ENGINE_ERROR.startswith(buf)):
+        while _podmans(buf):
             newline = buf.find(b"\n")
             if newline < 0:
                 self._after = buf
@@ -90,10 +91,15 @@ class ExecTail:
         """At the end of the stream: output still held back (a cut line that was not ours)."""
         if self.status is not None:
             held, self._after = self._after, b""
-            return b"" if held.startswith(ENGINE_ERROR) else held
+            return b"" if held.startswith(_ATTACH_FAILED) else held
         self.status, held = self._tail.flush()
         failed, self._failed = self._failed, b""
         if failed.endswith(b"\n") and not held:  # podman's line came last: it cut the stream
             self.cut = failed[len(ENGINE_ERROR):-1].decode("utf-8", "replace")
             return b""
         return failed + held
+
+
+def _podmans(line: bytes) -> bool:
+    """Whether `line` (the start of one) is, or may grow into, podman's "copy failed" line."""
+    return bool(line) and any(h.startswith(line[:len(h)]) for h in _ATTACH_FAILED)
