@@ -190,3 +190,14 @@ def test_the_hosts_socket_check_finds_a_listener_through_a_link(tmp_path) -> Non
         assert said(tmp_path / "run" / "live.sock") == ""
         assert said(tmp_path / "varrun" / "live.sock") == ""
         assert said(tmp_path / "varrun" / "stale.sock") == "orch-socket-unheard"
+
+
+@pytest.mark.parametrize("banner", ["", "Welcome\n", "Last login: x", "\x1b]0;title\x07"])
+def test_the_hosts_answer_is_read_after_a_banner_with_no_newline(banner: str) -> None:
+    """chains31: a login shell's `printf` banner glued to the answer turned "may not reach
+    that socket" into "its sshd refuses forwarding"."""
+    from orch_magics.layers.ssh_socket import answer_of
+
+    said = banner + "orch-socket-closed app /run/user/0\n"
+    assert answer_of(said) == "orch-socket-closed app /run/user/0"
+    assert answer_of(banner) == ""

@@ -47,10 +47,7 @@ async def socket_problem(conn: asyncssh.SSHClientConnection, path: str,
         done = await asyncio.wait_for(conn.run(line, check=False), timeout)
     except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
         return f"could not check the socket there: {exc}", ConnectionError
-    # a chatty login shell may print more: the answer is the line that starts with our word
-    answer = next((ln for ln in str(done.stdout or "").splitlines()
-                   if ln.startswith("orch-socket-")), "")
-    word, _, rest = answer.partition(" ")
+    word, _, rest = answer_of(str(done.stdout or "")).partition(" ")
     if word == "orch-socket-closed":
         user, _, folder = rest.partition(" ")
         return (f"the remote user may not reach that socket (cannot look into {folder} as "
@@ -67,3 +64,11 @@ async def socket_problem(conn: asyncssh.SSHClientConnection, path: str,
         return "there is no such socket there", ConnectionError
     return None if done.exit_status == 0 else ("could not check the socket there",
                                                ConnectionError)
+
+
+def answer_of(said: str) -> str:
+    """SOCKET_CHECK's answer in what the host printed: a login shell may print more, even with
+    no newline before it (a `printf` banner, a title escape: chains31 was told "its sshd
+    refuses forwarding"), so it runs from our word's last use to the end of its line."""
+    at = said.rfind("orch-socket-")
+    return said[at:].partition("\n")[0] if at >= 0 else ""
