@@ -142,6 +142,18 @@ def test_a_fleet_rows_colour_holds_on_after_its_line_scrolled_out():
         assert '<span class="orch-stdout">plain</span>' in lines_html(*row.view())
 
 
+def test_a_tab_in_a_fleet_rows_last_line_is_whitespace_not_an_escape():
+    """browser26: `du -sh` over a fleet read `4.0K\\t/var/log` in every row and title."""
+    from orch_magics.fleet.rows import TargetRow
+    from orch_magics.magics.fleet_table import _said, _title
+
+    row = TargetRow("web-1", lambda row: None, tail=5)
+    row.feed(Stdout(b"4.0K\t/var/log\n"))
+    assert "4.0K    /var/log" in _said(row) and "4.0K    /var/log" in _title(row)
+    row.feed(Stdout(b"a\x01b\n"))  # other control characters are still shown escaped
+    assert "a\\x01b" in _said(row)
+
+
 def test_256_and_true_colours_show_as_a_terminal_shows_them():
     """They were dropped (plain text), where JupyterLab colours them in a `print()`."""
     assert Colours().html("\x1b[38;5;9mx") == '<span class="ansi-red-intense-fg">x</span>'  # theme's

@@ -196,10 +196,11 @@ def _heading(title: str, total: int, shown: int) -> str:
 
 
 def _info(row: TargetRow) -> str:
-    """Why a target that ended did not succeed, else its last line (plain, one line)."""
+    """Why a target that ended did not succeed, else its last line (plain, one line; a tab
+    is whitespace there, not `\\t`: browser26, `du -sh`'s `4.0K\\t/var/log`)."""
     if row.result is not None and row.state in _ENDED and row.state != "ok":
-        return cause(row.result, row.state)
-    return ESCAPE.sub("", shown(row.last_line))
+        return cause(row.result, row.state).expandtabs()
+    return ESCAPE.sub("", shown(row.last_line)).expandtabs()
 
 
 def _title(row: TargetRow) -> str:
