@@ -318,13 +318,15 @@ async def test_another_users_file_is_never_handed_to_the_receiver(  # type: igno
     src.write_text("new\n")
     mine = shared_folder(f"owner-{env}", who.pw_uid, who.pw_gid, 0o755)
     sticky = shared_folder(f"sticky-{env}", 0, 0, 0o1777)
-    cases = [(mine / "app.conf", 0, who.pw_gid, "is owned by root", "owner"),
-             (sticky / "app.conf", 0, 0, "is owned by root", "owner"),
-             (mine / "grp.conf", who.pw_uid, 0, "belongs to group root", "group")]
-    for path, uid, gid, is_, what in cases:
+    cases = [(mine / "app.conf", 0, who.pw_gid, "is owned by root", "owner", 0o666),
+             (sticky / "app.conf", 0, 0, "is owned by root", "owner", 0o666),
+             (mine / "grp.conf", who.pw_uid, 0, "belongs to group root", "group", 0o666),
+             # kinds22: root's everyday 0644 file was said to be "read-only"
+             (mine / "root.conf", 0, 0, "is owned by root", "owner", 0o644)]
+    for path, uid, gid, is_, what, mode in cases:
         path.write_text("old\n")
         os.chown(path, uid, gid)
-        path.chmod(0o666)
+        path.chmod(mode)
         with pytest.raises(TransferError, match=re.escape(
                 f"{path} {is_}: as user {who.pw_name} a copy cannot keep its {what} (it "
                 f"replaces a file by renaming a new one over it); copy as root (e.g. a sudo "
@@ -333,7 +335,7 @@ async def test_another_users_file_is_never_handed_to_the_receiver(  # type: igno
         info = path.stat()
         assert (path.read_text(), info.st_uid, info.st_gid) == ("old\n", uid, gid)
     assert [sorted(p.name for p in f.iterdir()) for f in (mine, sticky)] == [
-        ["app.conf", "grp.conf"], ["app.conf"]]  # no temporary file left
+        ["app.conf", "grp.conf", "root.conf"], ["app.conf"]]  # no temporary file left
     mine_too = mine / "mine.conf"  # its own file is replaced as before, its mode kept
     mine_too.write_text("old\n")
     os.chown(mine_too, who.pw_uid, who.pw_gid)

@@ -176,7 +176,8 @@ t=$(mktemp -d "$dir/$tb.orch-put.XXXXXX" 2>&1) || { t=${t##*: }  # mktemp's reas
 beside it and renaming it over: the folder must be writable)"; fail "cannot write in $where: $t"; }
 trap 'chmod -R u+rwx -- "$t" 2>/dev/null; rm -rf -- "$t"' EXIT  # read-only folders too
 # as cp and scp: its mode says do not (root may); after mktemp, which says a read-only mount
-[ $k = f ] && [ -f "$d" ] && [ ! -w "$d" ] &&  # as such (files14: said as the file's mode)
+# as such (files14: said as the file's mode); another user's is said by `owned` (kinds22)
+[ $k = f ] && [ -f "$d" ] && [ ! -w "$d" ] && [ -O "$d" ] &&
   fail "is read-only: $d (its user may not write it, so a put does not replace it, as cp does not)"
 trap 'exit 130' INT TERM HUP PIPE
 frame() {
