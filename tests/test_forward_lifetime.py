@@ -377,6 +377,16 @@ def test_a_forward_host_is_refused_for_the_reason_a_config_host_is() -> None:
             orch.forward("here", 22, host="[::1")
         assert str(err.value) == ("--host must be a host name or address, got '[::1': it has "
                                   "'[': a host or container name has none")
+        with pytest.raises(ForwardError) as err:
+            orch.forward("here", 22, host="10.0.0.010")
+        assert str(err.value).endswith("which reads it as 10.0.0.8: write 10.0.0.10")
+        for given, bare in (("db.internal:5432", "db.internal"), ("[10.0.0.1]:5432", "10.0.0.1"),
+                            ("[::1]:5432", "::1")):
+            with pytest.raises(ForwardError) as err:  # kinds22: told of an ssh layer's keys
+                orch.forward("here", 22, host=given)
+            assert str(err.value) == (f"--host takes no port, got {given!r}: the port a "
+                                      f"forward reaches is its PORT (forward ENV 5432 --host "
+                                      f"{bare})")
     finally:
         orch.close()
 

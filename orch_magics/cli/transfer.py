@@ -56,7 +56,7 @@ def _port(lowest: int) -> Callable[[str], int]:
 
 def _host(text: str) -> str:
     """An argparse type: a host a forward may reach (a typing mistake is a usage error)."""
-    from ..transfer.forward import check_host
+    from ..transfer.forward_target import check_host
 
     try:
         check_host(text)

@@ -48,10 +48,10 @@ def check_target_name(name: str, *, ranges: bool = True, key: str = "host") -> N
             " (a container is named by its name or id, not by an image NAME:TAG)")
         raise ValueError(f"it has ':': a host or container name has none{hint}")
     if key == "host":
-        _check_not_octal(name)
+        _check_not_octal(name, ranges)
 
 
-def _check_not_octal(name: str) -> None:
+def _check_not_octal(name: str, ranges: bool) -> None:
     """A zero-padded IPv4 part (a range's `10.0.0.[001:020]`) is octal to the resolver: `010`
     reached 10.0.0.8, under the label `10.0.0.010` (fleets29), and `008` was said as a DNS
     failure."""
@@ -67,7 +67,8 @@ def _check_not_octal(name: str) -> None:
         read = "finds no address in it"
     written = ".".join(str(int(p)) for p in parts)
     raise ValueError(f"a part with a leading 0 is octal to the resolver, which {read}: write "
-                     f"{written} (and a range unpadded: [8:12], not [008:012])")
+                     f"{written}" + (" (and a range unpadded: [8:12], not [008:012])"
+                                     if ranges else ""))
 
 
 #: What a shell reads as more than a name: ssh_config's ProxyCommand puts a host (`%h`) and a

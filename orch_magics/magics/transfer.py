@@ -38,7 +38,7 @@ from ..transfer import (
     prepare_put,
     run_blocking,
 )
-from ..transfer.forward import check_host, check_port
+from ..transfer.forward_target import check_host, check_port
 from ..transfer.model import human
 from .cells import CellForwards
 from .frontend import close_widgets, quiet, set_last, shows_live, update_publisher

@@ -35,11 +35,11 @@ from ..fleet.targets import Target, expand, planned_scope, the_one
 from ..guard import Scope, check_allowed
 from ..keywords import keywords_checked
 from ..layers.base import Launcher, Pooled, TunnelCarrier
-from ..layers.names import check_target_name
 from ..layers.registry import get_kind
 from ..plan import RunPlan
 from .connectors import CONNECT_TIMEOUT, Channels, Through, direct, reason
 from .forward_health import Health
+from .forward_target import ForwardError, address, check_host, check_port
 from .held import Held
 from .model import ForwardInterrupted
 from .peer_user import SOCKETS
@@ -49,10 +49,6 @@ from .relay import Connect, Reader, Relay, Writer, bound
 #: relay.WATCH_EVERY s while it carries some): longer than a stop's, as bulk data may be
 #: queued before it.
 WATCH_ANSWER = 10.0
-
-
-class ForwardError(OrchError):
-    """A forward could not be opened or found (one-line reason)."""
 
 
 class Places(Protocol):
@@ -179,31 +175,6 @@ class Forwards:
         for forward in forwards:
             with contextlib.suppress(Exception):
                 forward.close()
-
-
-def check_port(port: int, what: str, *, zero: bool = False) -> None:
-    lowest = 0 if zero else 1
-    if isinstance(port, bool) or not isinstance(port, int) or not lowest <= port <= 65535:
-        free = ", 0 for any free one" if zero else ""
-        raise ForwardError(f"{what} must be a TCP port (1-65535{free}), got {port!r}")
-
-
-def check_host(host: object) -> str:
-    """The host a forward reaches, as given (`[::1]`: the address in it), checked as a
-    config's target name is: `--host must be a host name or address, got 'a b': it has …`."""
-    if not isinstance(host, str):
-        raise ForwardError(f"--host must be a host name or address, got {host!r}")
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        check_target_name(bare, ranges=False)  # a forward reaches one host
-    except ValueError as exc:
-        raise ForwardError(f"--host must be a host name or address, got {host!r}: {exc}") from None
-    return bare
-
-
-def address(host: str, port: int) -> str:
-    """`host:port`, an IPv6 address in brackets (`[::1]:80`)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 #: How long an interrupted open may take to give up (its connect is cancelled at once).
