@@ -16,6 +16,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -196,9 +197,23 @@ def test_postbuild_installs_the_kernel_and_a_user_sshd(binder: BinderHome) -> No
         path = binder.state / key
         assert path.stat().st_mode & 0o077 == 0, f"{key} is readable by others"
         assert pwd.getpwuid(path.stat().st_uid).pw_name == binder.user
-    # postBuild is re-runnable (Binder rebuilds, a user re-running it by hand).
+    # postBuild is re-runnable (Binder rebuilds, a user re-running it by hand), with another
+    # port too (magics26: the entry kept the first port); the user's own entries are kept.
+    ssh_config = binder.home / ".ssh/config"
+    with ssh_config.open("a") as f:
+        f.write("Host mine\n  HostName example.org\n")
+    port, binder.port = binder.port, free_port()
+    try:
+        binder.postbuild()
+        text = ssh_config.read_text()
+        assert text.count("Host orch-sshd") == 1 and f"  Port {binder.port}\n" in text, text
+        assert f"Port {port}\n" not in text and "Host mine\n  HostName example.org\n" in text
+    finally:
+        binder.port = port
     binder.postbuild()
-    assert (binder.home / ".ssh/config").read_text().count("Host orch-sshd") == 1
+    text = ssh_config.read_text()
+    assert text.count("Host orch-sshd") == 1 and f"  Port {port}\n" in text, text
+    assert "\n\n\n" not in text  # no blank line more at each run
 
 
 def test_start_runs_sshd_as_the_user_and_execs(binder: BinderHome) -> None:
@@ -213,6 +228,21 @@ def test_start_runs_sshd_as_the_user_and_execs(binder: BinderHome) -> None:
     # A second start reuses the running sshd.
     binder.run(["binder/start", "true"])
     assert int((binder.state / "sshd.pid").read_text()) == pid
+
+
+def test_start_says_when_its_sshd_cannot_listen(binder: BinderHome) -> None:
+    """magics26: sshd daemonizes before it binds, and start waited for any listener on the
+    port: with the port taken, JupyterLab started as if the ssh hop were ready."""
+    binder.stop_sshd()
+    time.sleep(0.3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", binder.port))
+        taken.listen()
+        proc = binder.run(["binder/start", "true"])
+    assert f"binder/start: the notebooks' sshd did not start on port {binder.port}: " in \
+        proc.stderr and "Address already in use" in proc.stderr, proc.stderr
+    proc = binder.run(["binder/start", "bash", "-c", "ssh -o BatchMode=yes orch-sshd true"])
+    assert proc.stderr == "", proc.stderr  # the port free again: it starts, and says nothing
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
