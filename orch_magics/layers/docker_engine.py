@@ -23,6 +23,7 @@ import requests.exceptions
 from ..errors import AuthError, ConnectError, LayerError
 from .base import Pooled
 from .docker_address import NO_SOCKET, Address, is_socket, socket_problem
+from .docker_signals import SignalBatches
 from .docker_stream import ExecStream
 
 #: Seconds to wait for the engine to answer the first ping.
@@ -49,6 +50,15 @@ class Engine:
         self.where = where
         self.version = version
         self.connect = connect
+        self.signals = SignalBatches(self._script)
+
+    async def _script(self, container: str, user: str, script: str) -> None:
+        """Run a shell `script` in `container` as `user` (a signal exec), to its end."""
+        def run() -> None:
+            created = self.api.exec_create(container, ["/bin/sh", "-c", script], user=user)
+            self.api.exec_start(created["Id"])
+
+        await self.call(run)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking docker-py call in a worker thread."""

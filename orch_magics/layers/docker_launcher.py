@@ -4,8 +4,9 @@ The engine is the one at the previous hop: `docker_host` (or, when the previous 
 machine, DOCKER_HOST), else `/var/run/docker.sock` there. Behind an SSH hop that hop forwards
 the engine's unix socket (`UnixForwarder`): nothing but the socket is needed there. Commands
 start through the shared wrapper of `remote.py`; the Engine API has no exec-kill (moby#35703),
-so a signal is a second, short exec running `remote.kill_group_line` in the container, and
-each run is listed with the container's warden (`docker_warden.py`), stopping it if we die.
+so a signal is a second, short exec in the container (one for all the groups waiting to be
+signalled there: `docker_signals.py`), and each run is listed with the container's warden
+(`docker_warden.py`), stopping it if we die.
 """
 
 from __future__ import annotations
@@ -52,14 +53,12 @@ from .docker_exec import (
 from .docker_pick import LIVE, Unpicked, name_of, pick, selector_hint
 from .docker_warden import Warden, close_all, wardens_of
 from .lifeline import SCRIPT as WATCHDOG
-from .remote import kill_group_line, new_nonce, preamble, wrapped_argv
+from .remote import new_nonce, preamble, wrapped_argv
 from .remote_limits import too_long
 
 if TYPE_CHECKING:  # the kind module imports this one inside wrap()
     from .docker import DockerConfig
 
-#: Seconds a signal exec may take.
-SIGNAL_TIMEOUT = 10.0
 
 
 class DockerLauncher(Launcher):
@@ -334,16 +333,9 @@ class DockerLauncher(Launcher):
         False when the container is not running (stopped or removed: it took the group with
         it). A paused one did not: the engine runs no exec in it and unpausing it is not ours
         to do, so that is a `ContainerPaused`."""
-        api, user = engine.api, self.config.user or ""
-
-        def run() -> None:
-            created = api.exec_create(container[0],
-                                      ["/bin/sh", "-c", kill_group_line(pgid, sig)], user=user)
-            api.exec_start(created["Id"])
-
         with self.errors("sending a signal"):
-            try:
-                await asyncio.wait_for(engine.call(run), SIGNAL_TIMEOUT)
+            try:  # with the others waiting for this container (chains31: one exec each)
+                await engine.signals.send(container[0], self.config.user or "", pgid, sig)
             except docker.errors.APIError as exc:
                 if not not_running(exc):
                     raise
