@@ -8,8 +8,9 @@ of the controller's; the launcher writes ``+PGID`` when a run starts there and `
 it has ended. When that connection ends (the engine closes an exec's stdin with its client),
 the warden sends SIGTERM to every group still listed and to the rest of their sessions, then
 SIGKILL two seconds later. A warden that cannot start (no `sh`, a paused container) leaves
-runs as they were: stopped the usual way. A run whose KILL a paused container refused stays
-listed, so the warden ends it once thawed and let go of.
+runs as they were: stopped the usual way. A run whose KILL a paused container refused, or
+an engine that did not answer never confirmed, stays listed, so the warden ends it once the
+container runs it again and the controller has let go of it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import contextlib
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 
 from .._loop import cancelled
+from ..errors import ProcessLeft
 from ..process.events import Exit
 from ..process.handle import ProcessHandle
 from .base import ungated
-from .docker_exec import ContainerPaused
 
 #: Seconds a warden told to end (its stdin closed) may take before it is stopped.
 END_WAIT = 2.0
@@ -85,10 +86,11 @@ class Warden:
             await self._handle.stdin.drain()
 
     def ended(self, pgid: int, end: Exit) -> None:
-        """`forget` the group of a run that ended, unless a paused container refused its KILL:
-        then it stays listed, and the warden ends it once thawed, when the controller lets go
-        of it (closes, or dies)."""
-        if not isinstance(end.error, ContainerPaused):
+        """`forget` the group of a run that ended, unless its KILL was refused or never seen
+        to work (a paused container; an engine that did not answer: review47, it ran on for
+        good): then it stays listed, and the warden ends it when the controller lets go of
+        the container (closes, or dies), once the engine runs it."""
+        if not isinstance(end.error, ProcessLeft):
             self.forget(pgid)
 
     def forget(self, pgid: int) -> None:
