@@ -232,12 +232,13 @@ def map_docker_errors(what: str, *, hop: int, layer: str, where: str,
         raise LayerError(f"{what}: {engine} on {where} took the request but did not answer "
                          f"within its time limit (is the engine hung? its own client would "
                          f"hang there too)", hop=hop, layer=layer) from None
+    except asyncio.TimeoutError:  # an OSError too (Python 3.11): not a lost engine (review47)
+        raise LayerError(f"{what}: {engine} on {where} did not answer in time (is the engine "
+                         f"hung? its own client would hang there too)", hop=hop,
+                         layer=layer) from None
     except (requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
         raise ConnectError(f"{what}: lost {engine} on {where}: {connection_reason(exc)}",
                            hop=hop, layer=layer) from None
-    except asyncio.TimeoutError:
-        raise LayerError(f"{what}: the engine on {where} did not answer in time",
-                         hop=hop, layer=layer) from None
     except Exception as exc:  # docker-py raises a few bare ones (DockerException, ValueError)
         raise LayerError(f"{what}: {exc}", hop=hop, layer=layer) from None
 

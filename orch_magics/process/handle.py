@@ -284,7 +284,9 @@ class ProcessHandle:
         if sending:
             await asyncio.wait(sending, timeout=SEND_WAIT)
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
-            self._abandoned = f"{_left_because(busy)}: it may still be there"
+            failed = next((s.exception() for s in sending
+                           if s.done() and not s.cancelled() and s.exception()), None)
+            self._abandoned = f"{_left_because(busy, failed)}: it may still be there"
             self._task.cancel()
         if not self._reading:
             return await self.wait()
@@ -352,8 +354,11 @@ class ProcessHandle:
             await self.stop()
 
 
-def _left_because(busy: str | None) -> str:
-    """Why a stop gave up on a process that SIGKILL did not end (see `_still_busy`)."""
+def _left_because(busy: str | None, failed: BaseException | None = None) -> str:
+    """Why a stop gave up on a process that SIGKILL did not end (see `_still_busy`); `failed`:
+    a signal's error (review47: an engine that did not answer was said as a paused one)."""
+    if busy is None and failed is not None:
+        return f"its signals were not delivered ({failed})"
     waited = f"{KILL_WAIT + FLOWING_WAIT:g} s after SIGKILL"
     if busy == "output":
         return (f"its output was still arriving {waited} (a slow link: its signals queue "
