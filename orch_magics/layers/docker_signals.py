@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from ..process.handle import retrieved
 from .session_sweep import groups_line
 
 #: Groups one exec signals at most.
@@ -37,7 +38,7 @@ class SignalBatches:
         """Send `sig` to group `pgid` (and the rest of its session) in `container` as `user`."""
         key = (container, user)
         done = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)  # its sender may have given up waiting
+        done.add_done_callback(retrieved)  # its sender may have given up waiting
         self._waiting.setdefault(key, []).append(((pgid, sig), done))
         if key not in self._drains:
             self._drains[key] = asyncio.ensure_future(self._drain(key))
@@ -69,8 +70,3 @@ def _settle(batch: Waiting, error: Exception | None) -> None:
             done.set_result(None)
         else:
             done.set_exception(error)
-
-
-def _retrieved(done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()

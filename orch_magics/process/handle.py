@@ -284,8 +284,7 @@ class ProcessHandle:
         if sending:
             await asyncio.wait(sending, timeout=SEND_WAIT)
         if self._waiter is not None and not self._waiter.done():  # KILL did not end it
-            failed = next((s.exception() for s in sending
-                           if s.done() and not s.cancelled() and s.exception()), None)
+            failed = _first_error(s for s in sending if s.done())
             self._abandoned = f"{_left_because(busy, failed)}: it may still be there"
             self._task.cancel()
         if not self._reading:
