@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -253,15 +254,32 @@ class LoopResource(Protocol):
 R = TypeVar("R", bound=LoopResource)
 
 
+#: Seconds a resource's close on orch's own loop may take before it is cut at its sockets.
+CLOSE_WAIT = 10.0
+
+
+async def closed_within(resource: LoopResource, wait: float) -> None:
+    """Close `resource`, or cut it once `wait` s have passed: an engine that stopped
+    answering (a containerd shim stalled by a hundred execs ending at once, chains31) held
+    a close for ever, which then raised a bare TimeoutError out of `Orchestrator.close()`.
+    What it would have ended politely ends with its connection: an exec's warden then ends
+    the groups it lists, an SSH server hangs up on its session's processes."""
+    try:
+        await asyncio.wait_for(resource.aclose(), wait)
+    except asyncio.TimeoutError:
+        resource.cut()
+
+
 def close_on_their_loops(resources: dict[asyncio.AbstractEventLoop, R],
                          own: BackgroundLoop | None) -> None:
-    """Close (and forget) each resource on the loop it was opened on: on `own` at once, on
-    a running one (a kernel's) there as soon as it is free, and one whose loop has ended
-    (`asyncio.run` returned) at its sockets."""
+    """Close (and forget) each resource on the loop it was opened on: on `own` at once
+    (`closed_within` CLOSE_WAIT s), on a running one (a kernel's) there as soon as it is
+    free, and one whose loop has ended (`asyncio.run` returned) at its sockets."""
     for loop, resource in list(resources.items()):
         resources.pop(loop, None)
         if own is not None and loop is own.loop:
-            own.submit(resource.aclose()).result(timeout=10)
+            with contextlib.suppress(concurrent.futures.TimeoutError):  # its loop is stuck
+                own.submit(closed_within(resource, CLOSE_WAIT)).result(CLOSE_WAIT + 5)
         elif loop.is_running():
             closing_on(loop, resource.aclose())
         else:
