@@ -140,9 +140,12 @@ def test_the_api_result_says_what_is_left(dockerd) -> None:  # type: ignore[no-u
             f"environments:\n  box:\n    layers:\n      - {{type: docker, config: "
             f"{{container: {name}, docker_host: '{dockerd.host}'}}}}\n")
         with Orchestrator(config) as orch:
+            # connected first: the timeout counts the start too, slow on a busy engine (CI)
+            assert orch.run("box", command="true").ok
             run = orch.spawn("box", command=LOOP, timeout=10)
             while not run.done and run.lines != ["ready"]:
                 time.sleep(0.05)
+            assert run.lines == ["ready"], run.result().describe_failure()
             dockerd.api.pause(name)
             result = run.wait(90)
             assert result.timed_out and not result.ok and result.error is not None
