@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import subprocess
@@ -30,3 +31,44 @@ def test_a_fleet_past_the_open_file_limit_fails_only_the_targets_past_it(
     assert rows.count("ok") >= 10, done.stdout
     assert failed and all("Too many open files" in line for line in failed), done.stdout
     assert "Traceback" not in done.stderr and done.returncode == 1
+
+
+
+_NO_DESCRIPTOR_LEFT = """
+import os, resource
+from orch_magics.layers.ssh_connect import KeyRecorder, map_connect_errors
+asyncssh_said = ValueError("Unknown local username: set one of LOGNAME, USER, LNAME, or "
+                           "USERNAME in the environment")
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = []
+for full in (True, False):
+    try:
+        while full:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+    try:
+        with map_connect_errors(type("Cfg", (), {"host": "web-1", "port": 22})(),
+                                lambda cls, msg: cls(msg), KeyRecorder(), depth=1, via="local",
+                                host=None):
+            raise asyncssh_said
+    except Exception as exc:
+        print(exc)
+    for fd in held:
+        os.close(fd)
+    held.clear()
+"""
+
+
+def test_no_descriptor_left_is_said_so_without_a_user_variable() -> None:
+    """CI (no USER, no LOGNAME): targets past the limit said "Unknown local username: set one
+    of LOGNAME, USER …": asyncssh reads the user name from the password database at each
+    connection, and that takes a descriptor too. With descriptors free, its words stay."""
+    env = {k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME", "LNAME", "USERNAME")}
+    done = subprocess.run([sys.executable, "-c", _NO_DESCRIPTOR_LEFT], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "cannot reach web-1:22: Too many open files",
+        "cannot reach web-1:22: Unknown local username: set one of LOGNAME, USER, LNAME, or "
+        "USERNAME in the environment"], done.stdout

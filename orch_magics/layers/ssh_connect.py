@@ -251,12 +251,33 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
     except (OSError, OverflowError, ValueError) as exc:
         if jump and isinstance(exc, OSError):
             raise err(ConnectError, jump_failed(cfg, jump, exc)) from None
-        errno = getattr(exc, "errno", None)
-        reason = (os.strerror(errno) if errno else str(exc)) or type(exc).__name__
+        reason = _reason(exc)
         if (silent := recorder.silent()) is not None:  # e.g. it wrote an error and reset
             raise err(ConnectError, f"{where(cfg)} did not answer as an SSH server: {silent}, "
                                     f"then: {reason}") from None
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A failed connection's reason in words: its OS error's, or what asyncssh said."""
+    errno = getattr(exc, "errno", None)
+    reason = (os.strerror(errno) if errno else str(exc)) or type(exc).__name__
+    return _no_local_user(reason) if reason.startswith(_NO_LOCAL_USER) else reason
+
+
+#: asyncssh's words when `getpass.getuser()` found no name: it asks at every connection.
+_NO_LOCAL_USER = "Unknown local username"
+
+
+def _no_local_user(words: str) -> str:
+    """With no LOGNAME or USER set, asyncssh reads this machine's user name from the password
+    database, which takes a descriptor: past `ulimit -n` the targets of a fleet past the
+    limit said "Unknown local username" (CI, with no USER), where the cause is the limit."""
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        return exc.strerror or words
+    return words
 
 
 def auth_hint(cfg: SSHConfig, host: HostConfig) -> str:
