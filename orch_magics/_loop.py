@@ -244,7 +244,8 @@ def closing_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None])
 
 
 class LoopResource(Protocol):
-    """What was opened on one event loop (a LaunchContext): closed on it, or cut without it."""
+    """What was opened on one event loop (a LaunchContext): closed on it, or cut at its
+    sockets (its loop ended, or its close hung)."""
 
     async def aclose(self) -> None: ...
 
@@ -259,11 +260,8 @@ CLOSE_WAIT = 10.0
 
 
 async def closed_within(resource: LoopResource, wait: float) -> None:
-    """Close `resource`, or cut it once `wait` s have passed: an engine that stopped
-    answering (a containerd shim stalled by a hundred execs ending at once, chains31) held
-    a close for ever, which then raised a bare TimeoutError out of `Orchestrator.close()`.
-    What it would have ended politely ends with its connection: an exec's warden then ends
-    the groups it lists, an SSH server hangs up on its session's processes."""
+    """Close `resource`, or cut it at its sockets after `wait` s: an engine that stopped
+    answering must not hold `Orchestrator.close()` for ever (chains31: a stalled shim)."""
     try:
         await asyncio.wait_for(resource.aclose(), wait)
     except asyncio.TimeoutError:

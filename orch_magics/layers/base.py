@@ -118,8 +118,8 @@ class LaunchContext:
 
     def __init__(self) -> None:
         self.pools: dict[Hashable, Any] = {}
-        self._closers: list[Callable[[], Awaitable[None]]] = []
-        self._cuts: list[Callable[[], None]] = []
+        #: How to close each resource, and how to cut it without its loop (None: it cannot be).
+        self._closing: list[tuple[Callable[[], Awaitable[None]], Callable[[], None] | None]] = []
         self._stops: set[Callable[[], Awaitable[object]]] = set()
 
     def shared(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
@@ -138,28 +138,31 @@ class LaunchContext:
 
     def on_close(self, closer: Callable[[], Awaitable[None]],
                  cut: Callable[[], None] | None = None) -> None:
-        """`closer` closes a resource on this context's loop; `cut`, if given, severs it
-        without that loop (its sockets), for when the loop has ended with it open."""
-        self._closers.append(closer)
-        if cut is not None:
-            self._cuts.append(cut)
+        """`closer` closes a resource on this context's loop; `cut`, if given, severs it at
+        its sockets, for a loop that has ended with it open or a close that hung."""
+        self._closing.append((closer, cut))
 
     async def aclose(self) -> None:
+        """Stop the runs still going, then close the resources, last opened first; each is
+        forgotten once closed, so a `cut` after this was cancelled severs the rest."""
         stops, self._stops = list(self._stops), set()
         await asyncio.gather(*(stop() for stop in stops), return_exceptions=True)
-        closers, self._closers, self._cuts = self._closers[::-1], [], []
-        for closer in closers:
+        while self._closing:
+            pair = self._closing[-1]
             with contextlib.suppress(Exception):
-                await closer()
+                await pair[0]()
+            with contextlib.suppress(ValueError):  # a cut meanwhile
+                self._closing.remove(pair)
         self.pools.clear()
 
     def cut(self) -> None:
-        """The loop ended (an `asyncio.run` returned) with these resources open: sever what
-        can be severed without it, so no connection stays open for the process's life."""
-        cuts, self._cuts, self._closers = self._cuts[::-1], [], []
-        for cut in cuts:
-            with contextlib.suppress(Exception):
-                cut()
+        """Sever, without the loop, what is still open (its loop ended, or its close hung),
+        so no connection stays open for the process's life."""
+        closing, self._closing = self._closing[::-1], []
+        for _, cut in closing:
+            if cut is not None:
+                with contextlib.suppress(Exception):
+                    cut()
         self.pools.clear()
 
 
