@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ class Engine:
         self.version = version
         self.connect = connect
         self.signals = SignalBatches(self._script)
+        self._streams: weakref.WeakSet[ExecStream] = weakref.WeakSet()
 
     async def _script(self, container: str, user: str, script: str) -> None:
         """Run a shell `script` in `container` as `user` (a signal exec), to its end."""
@@ -84,11 +86,19 @@ class Engine:
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         proto = ExecStream(request, tty=tty, describe=describe, nonce=nonce)
+        self._streams.add(proto)
         await self.connect(proto)
         return proto
 
     def close(self) -> None:
         self.api.close()
+
+    def cut(self) -> None:
+        """Sever every exec stream opened here (a close that hung): each warden then ends
+        what it lists, as for a controller that died."""
+        for stream in list(self._streams):
+            stream.abort()
+        self.close()
 
 
 def tcp_connector(host: str, port: int) -> Connector:

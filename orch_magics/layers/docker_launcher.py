@@ -165,7 +165,7 @@ class DockerLauncher(Launcher):
             await close_all(wardens_of(self.context.pools, engine))
             engine.close()
 
-        self.context.on_close(close)
+        self.context.on_close(close, engine.cut)
         return engine
 
     def _retire_wardens(self, dropped: object) -> None:
