@@ -33,7 +33,6 @@ def test_a_fleet_past_the_open_file_limit_fails_only_the_targets_past_it(
     assert "Traceback" not in done.stderr and done.returncode == 1
 
 
-
 _NO_DESCRIPTOR_LEFT = """
 import os, resource
 from orch_magics.layers.ssh_connect import KeyRecorder, map_connect_errors

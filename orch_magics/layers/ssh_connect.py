@@ -258,6 +258,11 @@ def map_connect_errors(cfg: SSHConfig, err: ErrorFactory, recorder: KeyRecorder,
         raise err(ConnectError, f"cannot reach {where(cfg)}: {reason}") from None
 
 
+#: asyncssh's words when `getpass.getuser()` found no name (it asks at every connection), and
+#: Python 3.13's own, which asyncssh lets through.
+_NO_LOCAL_USER = ("Unknown local username", "No username set in the environment")
+
+
 def _reason(exc: BaseException) -> str:
     """A failed connection's reason in words: its OS error's, or what asyncssh said."""
     errno = getattr(exc, "errno", None)
@@ -265,14 +270,9 @@ def _reason(exc: BaseException) -> str:
     return _no_local_user(reason) if reason.startswith(_NO_LOCAL_USER) else reason
 
 
-#: asyncssh's words when `getpass.getuser()` found no name: it asks at every connection.
-_NO_LOCAL_USER = "Unknown local username"
-
-
 def _no_local_user(words: str) -> str:
-    """With no LOGNAME or USER set, asyncssh reads this machine's user name from the password
-    database, which takes a descriptor: past `ulimit -n` the targets of a fleet past the
-    limit said "Unknown local username" (CI, with no USER), where the cause is the limit."""
+    """Why no local user name was found: with no LOGNAME or USER set it is read from the
+    password database, which takes a descriptor, so past `ulimit -n` that is the reason."""
     try:
         os.close(os.open(os.devnull, os.O_RDONLY))
     except OSError as exc:
