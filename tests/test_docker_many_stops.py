@@ -10,6 +10,7 @@ import time
 import pytest
 
 from orch_magics import Orchestrator, load_config_text
+from processes import left_after, processes_with
 
 pytestmark = pytest.mark.docker
 
@@ -35,6 +36,5 @@ def test_a_hundred_and_twenty_runs_closed_at_once_all_say_they_were_stopped(  # 
         orch.close()
     said = collections.Counter(live.result().outcome() for live in lives)
     assert all(outcome.startswith("interrupted, killed by SIG") for outcome in said), said
-    top = dockerd.api.exec_create("orch-test", ["ps", "-o", "args"])
-    left = dockerd.api.exec_start(top["Id"]).decode()
-    assert f"sleep {mark}" not in left, left
+    # seen from this machine: an exec in the container may wait out the shim's stall
+    assert left_after(lambda: processes_with(f"sleep {mark}", zombies=False)) == []

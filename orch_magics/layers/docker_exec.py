@@ -20,9 +20,12 @@ from .remote import decode_status
 
 #: How long an exec given up on during its launch is waited for to say its pid.
 PID_WAIT = 5.0
-#: How long the stream may stay open after the wrapper's status line before that status is
-#: taken as the run's (the engine's own, by exec inspect, once it has closed the stream).
+#: How long the stream may stay open after the wrapper's status line, which is the run's,
+#: before the run ends without waiting for it to close.
 LINGER = 0.2
+#: The signals the wrapper takes for a stop: after one, a command a signal ended has its group
+#: and session swept by the wrapper (`remote.left_line`) before the status line.
+_STOPS = frozenset({_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM})
 #: Seconds between looks at the container while an exec runs: an engine never closes the
 #: exec of a container whose runtime shim was killed (chains11: the container had exited 137,
 #: and the run waited for ever). One inspect per running exec this often.
@@ -167,6 +170,10 @@ class DockerExec:
             return self._exit
         if self._stream.error is not None:
             return await self._lost(str(self._stream.error))
+        if self._stream.status is not None:  # the wrapper's word, after its own sweep: no
+            # inspect, which a shim busy with a hundred exits at once held for seconds
+            self._exit = decode_status(self._stream.status)
+            return self._exit
         api, delay = self._engine.api, 0.002
         while True:
             try:
@@ -178,12 +185,12 @@ class DockerExec:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
         code = int(info["ExitCode"])
-        if code < 0 and self._stream.status is None:  # podman's "unknown": its conmon died
+        if code < 0:  # podman's "unknown": its conmon died
             self._exit = Exit(error=self._launcher.error(
                 f"{self._launcher.engine_name} lost the exec before its exit status was known "
                 f"(the process that held it ended: podman's conmon)", StreamError))
         else:
-            self._exit = decode_status(code if code >= 0 else self._stream.status or 0)
+            self._exit = decode_status(code)
         await self._stop_what_is_left()
         return self._exit
 
@@ -280,14 +287,23 @@ class DockerExec:
                 self._unkillable.set_result(exc)
             raise
 
+    def _swept(self) -> bool:
+        """Whether the wrapper swept the run's group and session itself (`left_line`): a
+        stop signal reached it, and it said its command's status, a death by a signal."""
+        status = self._stream.status
+        return status is not None and decode_status(status).signal is not None and \
+            not _STOPS.isdisjoint(self._signals)
+
     async def cut_if_silent(self) -> bool:
         self._cut = self._cut or await self._launcher.cut_if_silent()  # the hop carrying it
         return self._cut is not None
 
     async def close(self) -> None:
         self._stream.close()
-        # Stopped or abandoned: make sure nothing of the run's process group stays.
-        if self.pid is not None and (self._signals or self._exit is None):
+        # Stopped or abandoned: make sure nothing of the run's process group stays, unless
+        # the wrapper swept it (an exec per run, as a hundred stopped runs end at once, held
+        # containerd's shim for seconds).
+        if self.pid is not None and not self._swept() and (self._signals or self._exit is None):
             with contextlib.suppress(Exception):
                 await self._launcher.signal_group(self._engine, self._container, self.pid,
                                                   _signal.SIGKILL)
