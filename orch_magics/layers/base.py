@@ -149,8 +149,12 @@ class LaunchContext:
         await asyncio.gather(*(stop() for stop in stops), return_exceptions=True)
         while self._closing:
             pair = self._closing[-1]
-            with contextlib.suppress(Exception):
+            try:
                 await pair[0]()
+            except Exception:  # half closed, maybe: severed as well
+                if pair[1] is not None:
+                    with contextlib.suppress(Exception):
+                        pair[1]()
             with contextlib.suppress(ValueError):  # a cut meanwhile
                 self._closing.remove(pair)
         self.pools.clear()

@@ -94,11 +94,14 @@ class Engine:
         self.api.close()
 
     def cut(self) -> None:
-        """Sever every exec stream opened here (a close that hung): each warden then ends
-        what it lists, as for a controller that died."""
-        for stream in list(self._streams):
-            stream.abort()
-        self.close()
+        """Sever every exec stream opened here (its loop ended, or a close hung): each warden
+        then ends what it lists, as for a controller that died."""
+        try:
+            for stream in list(self._streams):
+                with contextlib.suppress(Exception):
+                    stream.cut()
+        finally:
+            self.close()
 
 
 def tcp_connector(host: str, port: int) -> Connector:

@@ -21,6 +21,7 @@ import asyncio
 import collections
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 
 from ..errors import StreamError
@@ -377,3 +378,14 @@ class ExecStream(asyncio.BufferedProtocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+    def cut(self) -> None:
+        """Sever it at its socket, which needs no loop (on one that has ended, `abort`
+        raises); a stream over an ssh channel has none, and the ssh connection's cut ends it."""
+        if self._transport is None:
+            return
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            self.abort()
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
