@@ -28,22 +28,25 @@ def _execs_since(dockerd, since: float, container: str) -> list[str]:  # type: i
 
 @pytest.mark.parametrize("trap", ["", "trap 'exit 0' INT; "], ids=["killed", "exits 0"])
 def test_a_stopped_run_gets_no_kill_exec_once_its_wrapper_swept(dockerd, trap: str) -> None:  # type: ignore[no-untyped-def]
-    """Stopped by INT: the command dies of it, and no exec follows the INT's. One that
-    catches INT and exits 0 leaves the sweep to orch: its KILL exec still comes."""
+    """Stopped by INT: the command dies of it, the wrapper kills the child that ignores TERM,
+    and no exec follows the INT's. One that catches INT and exits 0 leaves that child to
+    orch: its KILL exec still comes. Nothing is left either way."""
     mark = f"9{len(trap)}.{os.getpid() % 1000}"
-    config = load_config_text(
-        f"environments:\n  box:\n    layers:\n      - {{type: docker, config: "
-        f"{{container: orch-test, docker_host: '{dockerd.host}'}}}}\n")
-    with Orchestrator(config) as orch:
-        assert orch.run("box", command="true").ok  # the warden and the pool are up
-        since = time.time() - 1
-        run = orch.spawn("box", command=f"{trap}echo up; sleep {mark} & wait")
-        while not run.done and run.lines != ["up"]:
-            time.sleep(0.05)
-        run.interrupt()
-        result = run.wait(30)
-        assert result.interrupted or result.ok, result.describe_failure()
-        time.sleep(1)  # what the close would send comes now
-        kills = [c for c in _execs_since(dockerd, since, "orch-test") if c.startswith("/bin/sh -c kill -9 ")]
-    assert (kills != []) == bool(trap), kills
-    assert f"sleep {mark}" not in "\n".join(dockerd.container_processes("orch-test"))
+    with dockerd.labelled({}, [f"orch-stop-execs-{len(trap)}"]) as (name,):
+        config = load_config_text(
+            f"environments:\n  box:\n    layers:\n      - {{type: docker, config: "
+            f"{{container: {name}, docker_host: '{dockerd.host}'}}}}\n")
+        with Orchestrator(config) as orch:
+            assert orch.run("box", command="true").ok  # the warden and the pool are up
+            since = time.time() - 1
+            run = orch.spawn("box", command=f"{trap}(trap '' TERM; exec sleep {mark}) & "
+                                            f"echo up; wait")
+            while not run.done and run.lines != ["up"]:
+                time.sleep(0.05)
+            run.interrupt()
+            result = run.wait(30)
+            assert result.interrupted or result.ok, result.describe_failure()
+        kills = [c for c in _execs_since(dockerd, since, name)
+                 if c.startswith("/bin/sh -c kill -9 ")]
+        assert (kills != []) == bool(trap), kills
+        assert f"sleep {mark}" not in "\n".join(dockerd.container_processes(name))
