@@ -214,18 +214,16 @@ class DockerExec:
         """The wrapper ended without its status line, which it prints whenever it can: it was
         killed from outside (SIGKILL: `docker top`, the OOM killer), and its command runs on in
         its group, orphaned (chains10): that group is killed, as a stop would."""
-        if self.pid is None or self._stream.status is not None or self._signals:
+        if self.pid is None or self._signals:
             return
         with contextlib.suppress(Exception):
             await self._launcher.signal_group(self._engine, self._container, self.pid,
                                               _signal.SIGKILL)
 
     async def _uninspected(self, exc: Exception) -> Exit:
-        """No status from the engine: the one the wrapper printed last, else say why (podman
-        with `exit_command_delay = 0` forgets an ended exec at once)."""
-        if self._stream.status is not None:  # the run ended and reported it
-            self._exit = decode_status(self._stream.status)
-        elif getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
+        """No status from the engine, nor from the wrapper (`wait` takes its line without
+        asking): say why (podman with `exit_command_delay = 0` forgets an ended exec at once)."""
+        if getattr(exc, "status_code", None) is None:  # no answer: the engine is gone
             return await self._lost(f"{self._launcher.engine_name} on {self._launcher.where} "
                                     f"went away before reporting the exit status "
                                     f"({connection_reason(exc)})")
